@@ -1,0 +1,140 @@
+// Command conclave is the Conclave meeting server: one binary, no database, no config
+// file needed. `go run ./cmd/conclave` serves http://localhost:8080.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"conclave/sfu"
+	"conclave/signaling"
+	"conclave/web"
+)
+
+// options are the server's settings, from flags with CONCLAVE_* environment defaults.
+type options struct {
+	httpAddr  string
+	mediaUDP  string
+	mediaTCP  string
+	publicIPs string
+	logLevel  string
+	loopback  bool
+}
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var o options
+	fs := flag.NewFlagSet("conclave", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.httpAddr, "http", env("CONCLAVE_HTTP", "localhost:8080"), "HTTP listen address (env CONCLAVE_HTTP)")
+	fs.StringVar(&o.mediaUDP, "media-udp", env("CONCLAVE_MEDIA_UDP", ":10000"), "the one UDP address for all media (env CONCLAVE_MEDIA_UDP)")
+	fs.StringVar(&o.mediaTCP, "media-tcp", env("CONCLAVE_MEDIA_TCP", ":10000"), "ICE-TCP fallback address, empty to disable (env CONCLAVE_MEDIA_TCP)")
+	fs.StringVar(&o.publicIPs, "public-ip", env("CONCLAVE_PUBLIC_IP", ""), "comma-separated addresses to announce for media behind 1:1 NAT (env CONCLAVE_PUBLIC_IP)")
+	fs.StringVar(&o.logLevel, "log-level", env("CONCLAVE_LOG_LEVEL", "info"), "debug, info, warn or error (env CONCLAVE_LOG_LEVEL); debug logs addresses")
+	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func main() {
+	opts, err := parseOptions(os.Args[1:], os.Getenv, os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "conclave:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("bad -log-level %q", o.logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if level <= slog.LevelDebug {
+		log.Warn("debug logging is on: logs may contain IP addresses and participant ids")
+	}
+
+	var publicIPs []string
+	for _, ip := range strings.Split(o.publicIPs, ",") {
+		if ip = strings.TrimSpace(ip); ip != "" {
+			publicIPs = append(publicIPs, ip)
+		}
+	}
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: o.mediaUDP, TCPAddr: o.mediaTCP, PublicIPs: publicIPs, Loopback: o.loopback, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log})
+	mux := http.NewServeMux()
+	sig.Register(mux)
+	mux.Handle("/", web.Handler())
+
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+
+	fmt.Fprintf(stdout, "Conclave is running. Open %s\n", openURL(ln.Addr(), o.httpAddr))
+	fmt.Fprintf(stdout, "Media: UDP %s", engine.UDPAddr())
+	if a := engine.TCPAddr(); a != nil {
+		fmt.Fprintf(stdout, ", ICE-TCP %s", a)
+	}
+	fmt.Fprintln(stdout)
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = sig.Shutdown(sctx) // tells participants, closes websockets and meetings
+	if err := hs.Shutdown(sctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// openURL is the address to print: the configured host name when there is one
+// (localhost), the bound port.
+func openURL(bound net.Addr, configured string) string {
+	host, _, _ := net.SplitHostPort(configured)
+	_, port, _ := net.SplitHostPort(bound.String())
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}

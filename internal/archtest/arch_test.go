@@ -1,0 +1,87 @@
+// Package archtest keeps the import graph the way DESIGN.md draws it:
+// cmd → signaling → {sfu, lobby, e2ee}, cmd → web; sfu, lobby, e2ee and web import nothing
+// of ours; among the server's packages only sfu imports Pion.
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Standard   bool
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", "conclave/...")
+	cmd.Dir = "../.."
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(out)
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+// allowed lists, for each server package, the packages of ours it may import.
+var allowed = map[string][]string{
+	"conclave/cmd/conclave": {"conclave/signaling", "conclave/sfu", "conclave/web"},
+	"conclave/signaling":    {"conclave/sfu", "conclave/lobby", "conclave/e2ee"},
+	"conclave/sfu":          {},
+	"conclave/lobby":        {},
+	"conclave/e2ee":         {},
+	"conclave/web":          {},
+}
+
+func TestImportDirection(t *testing.T) {
+	seen := 0
+	for _, p := range listPackages(t) {
+		ours, isServer := allowed[p.ImportPath]
+		if !isServer {
+			continue
+		}
+		seen++
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, "conclave/") && !contains(ours, imp) {
+				t.Errorf("%s imports %s, which DESIGN.md does not allow", p.ImportPath, imp)
+			}
+			if strings.HasPrefix(imp, "github.com/pion/") && p.ImportPath != "conclave/sfu" {
+				t.Errorf("%s imports Pion (%s); only sfu may", p.ImportPath, imp)
+			}
+		}
+	}
+	if seen < 4 {
+		t.Fatalf("found only %d server packages; is the module layout intact?", seen)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

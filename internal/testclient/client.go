@@ -1,0 +1,284 @@
+// Package testclient is a Conclave participant made of gorilla/websocket and Pion, for
+// integration tests and the load generator: it speaks the signaling protocol, publishes
+// real RTP and records what it receives. It only talks to loopback addresses.
+package testclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// Message is a received envelope.
+type Message struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id,omitempty"`
+	Ref     string          `json:"ref,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+	Raw     []byte          `json:"-"`
+}
+
+// Client is one participant.
+type Client struct {
+	ws  *websocket.Conn
+	api *webrtc.API
+
+	wmu   sync.Mutex // serialises websocket writes
+	subMu sync.Mutex // serialises subscribe offer handling
+	seq   atomic.Int64
+	inbox chan Message
+	done  chan struct{}
+
+	mu        sync.Mutex
+	all       []Message // every message received, in order
+	pub       *webrtc.PeerConnection
+	sub       *webrtc.PeerConnection
+	midInfo   map[string]TrackInfo
+	received  map[string]*Received // key: participantID/source
+	closeErr  error
+	subErrors []error
+
+	ParticipantID string
+}
+
+// TrackInfo mirrors the subscribe offer's track list.
+type TrackInfo struct {
+	Mid           string `json:"mid"`
+	ParticipantID string `json:"participantId"`
+	Source        string `json:"source"`
+	Kind          string `json:"kind"`
+}
+
+// Received is what arrived on one subscribed track.
+type Received struct {
+	mu       sync.Mutex
+	payloads [][]byte
+}
+
+// Payloads returns copies of the payloads received so far.
+func (r *Received) Payloads() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.payloads...)
+}
+
+// Count is the number of packets received.
+func (r *Received) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.payloads)
+}
+
+// NewAPI makes a Pion API that gathers only loopback candidates.
+func NewAPI() (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	var s webrtc.SettingEngine
+	s.SetIncludeLoopbackCandidate(true)
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)), nil
+}
+
+// Dial opens the websocket at wsURL (ws://127.0.0.1:port/ws).
+func Dial(ctx context.Context, wsURL string) (*Client, error) {
+	api, err := NewAPI()
+	if err != nil {
+		return nil, err
+	}
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		ws:       ws,
+		api:      api,
+		inbox:    make(chan Message, 1024),
+		done:     make(chan struct{}),
+		midInfo:  make(map[string]TrackInfo),
+		received: make(map[string]*Received),
+	}
+	go c.readLoop()
+	return c, nil
+}
+
+// SendRaw writes one websocket text message as is.
+func (c *Client) SendRaw(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// SendBinary writes one websocket binary message.
+func (c *Client) SendBinary(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+// Send writes an envelope and returns its id.
+func (c *Client) Send(typ string, payload any) (string, error) {
+	id := strconv.FormatInt(c.seq.Add(1), 10)
+	env := map[string]any{"type": typ, "id": id}
+	if payload != nil {
+		env["payload"] = payload
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return "", err
+	}
+	return id, c.SendRaw(b)
+}
+
+// Next returns the next message that the client did not handle itself (subscribe offers
+// are answered automatically), or an error when ctx ends or the connection closes.
+func (c *Client) Next(ctx context.Context) (Message, error) {
+	select {
+	case m := <-c.inbox:
+		return m, nil
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	case <-c.done:
+		select {
+		case m := <-c.inbox:
+			return m, nil
+		default:
+		}
+		return Message{}, c.CloseError()
+	}
+}
+
+// Expect returns the next message of type typ, skipping others.
+func (c *Client) Expect(ctx context.Context, typ string) (Message, error) {
+	for {
+		m, err := c.Next(ctx)
+		if err != nil {
+			return m, fmt.Errorf("waiting for %q: %w", typ, err)
+		}
+		if m.Type == typ {
+			return m, nil
+		}
+	}
+}
+
+// All is every message received so far, including handled subscribe offers.
+func (c *Client) All() []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Message(nil), c.all...)
+}
+
+// Done is closed when the websocket has closed.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// CloseError is the websocket's close error (a *websocket.CloseError for a close frame).
+func (c *Client) CloseError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// CloseCode is the code of the close frame received, or 0.
+func (c *Client) CloseCode() int {
+	var ce *websocket.CloseError
+	if errors.As(c.CloseError(), &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+func (c *Client) readLoop() {
+	defer close(c.done)
+	for {
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			c.mu.Lock()
+			c.closeErr = err
+			c.mu.Unlock()
+			return
+		}
+		var m Message
+		if err := json.Unmarshal(b, &m); err != nil {
+			m = Message{Type: "<invalid>"}
+		}
+		m.Raw = b
+		c.mu.Lock()
+		c.all = append(c.all, m)
+		c.mu.Unlock()
+		if m.Type == "subscribe_offer" {
+			go c.answerSubscribe(m)
+			continue
+		}
+		select {
+		case c.inbox <- m:
+		default: // a test that does not read its inbox does not block the client
+		}
+	}
+}
+
+// Join sends join and waits for welcome.
+func (c *Client) Join(ctx context.Context, meetingID, name string) error {
+	if _, err := c.Send("join", map[string]any{"version": 1, "meetingId": meetingID, "name": name, "media": map[string]bool{"mic": true, "camera": true}}); err != nil {
+		return err
+	}
+	m, err := c.Next(ctx)
+	if err != nil {
+		return err
+	}
+	if m.Type != "welcome" {
+		return fmt.Errorf("join: got %s %s", m.Type, m.Payload)
+	}
+	var w struct {
+		ParticipantID string `json:"participantId"`
+	}
+	if err := json.Unmarshal(m.Payload, &w); err != nil {
+		return err
+	}
+	c.ParticipantID = w.ParticipantID
+	return nil
+}
+
+// Close closes the peer connections and the websocket.
+func (c *Client) Close() {
+	c.mu.Lock()
+	pub, sub := c.pub, c.sub
+	c.mu.Unlock()
+	if pub != nil {
+		_ = pub.Close()
+	}
+	if sub != nil {
+		_ = sub.Close()
+	}
+	_ = c.ws.Close()
+	<-c.done
+}
+
+// Leave sends leave and waits for the server to close the connection.
+func (c *Client) Leave(ctx context.Context) error {
+	if _, err := c.Send("leave", nil); err != nil {
+		return err
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.Close()
+	return nil
+}
+
+// waitTimeout is how long the client waits for ICE gathering.
+const waitTimeout = 10 * time.Second

@@ -1,0 +1,215 @@
+// Package sfu is Conclave's selective forwarding unit: it terminates the browsers' peer
+// connections and forwards RTP between them without touching payload bytes, so it works
+// with end-to-end encrypted frames it cannot read. It is the only server package that
+// imports Pion.
+//
+// Every participant has two peer connections: a publish connection (the client offers, we
+// answer) and a subscribe connection (we offer, the client answers). Each incoming track
+// has one reader goroutine that fans packets out to a copy-on-write list of subscriptions;
+// each subscriber has one writer goroutine with bounded queues, so a slow subscriber only
+// ever loses its own packets.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config says where media flows. The zero value is not useful: UDPAddr is required.
+type Config struct {
+	// UDPAddr is the one UDP address all media uses (ICE UDP mux), e.g. ":10000".
+	UDPAddr string
+	// TCPAddr is the ICE-TCP fallback address, e.g. ":10000"; empty disables ICE-TCP.
+	TCPAddr string
+	// PublicIPs are announced instead of the interface addresses (1:1 NAT, e.g. a cloud VM).
+	PublicIPs []string
+	// Loopback makes the server offer loopback candidates and only those when the listen
+	// address is a loopback address (tests, single-machine use).
+	Loopback bool
+	// Logger receives the SFU's own logs and, at debug level, Pion's.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine owns the media sockets and the Pion APIs shared by all rooms.
+type Engine struct {
+	log     *slog.Logger
+	now     func() time.Time
+	pubAPI  *webrtc.API
+	subAPI  *webrtc.API
+	udpConn net.PacketConn
+	udpMux  ice.UDPMux
+	tcpLn   net.Listener
+	tcpMux  ice.TCPMux
+}
+
+// keyframeInterval is the minimum time between two keyframe requests sent to one
+// publisher track, however many subscribers ask.
+const keyframeInterval = 500 * time.Millisecond
+
+// NewEngine opens the media sockets. Close releases them.
+func NewEngine(cfg Config) (*Engine, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	e := &Engine{log: cfg.Logger, now: cfg.Now}
+
+	udpConn, err := net.ListenPacket("udp", cfg.UDPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: listen media UDP %s: %w", cfg.UDPAddr, err)
+	}
+	e.udpConn = udpConn
+	loggerFactory := pionLoggerFactory{log: cfg.Logger}
+	e.udpMux = webrtc.NewICEUDPMux(loggerFactory.NewLogger("udpmux"), udpConn)
+	if cfg.TCPAddr != "" {
+		ln, err := net.Listen("tcp", cfg.TCPAddr)
+		if err != nil {
+			_ = e.udpMux.Close()
+			return nil, fmt.Errorf("sfu: listen ICE-TCP %s: %w", cfg.TCPAddr, err)
+		}
+		e.tcpLn = ln
+		e.tcpMux = webrtc.NewICETCPMux(loggerFactory.NewLogger("tcpmux"), ln, 32)
+	}
+
+	settings := webrtc.SettingEngine{LoggerFactory: loggerFactory}
+	settings.SetICEUDPMux(e.udpMux)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if e.tcpMux != nil {
+		settings.SetICETCPMux(e.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	settings.SetNetworkTypes(networks)
+	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	settings.SetICETimeouts(5*time.Second, 20*time.Second, 2*time.Second)
+	if len(cfg.PublicIPs) > 0 {
+		settings.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	if cfg.Loopback {
+		settings.SetIncludeLoopbackCandidate(true)
+		if ip := listenIP(udpConn.LocalAddr()); ip != nil && ip.IsLoopback() {
+			settings.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+		}
+	}
+
+	if e.pubAPI, err = newPublishAPI(settings); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	if e.subAPI, err = newSubscribeAPI(settings); err != nil {
+		_ = e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func listenIP(a net.Addr) net.IP {
+	if u, ok := a.(*net.UDPAddr); ok {
+		return u.IP
+	}
+	return nil
+}
+
+// UDPAddr is the bound media UDP address.
+func (e *Engine) UDPAddr() net.Addr { return e.udpConn.LocalAddr() }
+
+// TCPAddr is the bound ICE-TCP address, or nil when ICE-TCP is off.
+func (e *Engine) TCPAddr() net.Addr {
+	if e.tcpLn == nil {
+		return nil
+	}
+	return e.tcpLn.Addr()
+}
+
+// Close closes the media sockets. Rooms must be closed first.
+func (e *Engine) Close() error {
+	var errs []error
+	if e.udpMux != nil {
+		errs = append(errs, e.udpMux.Close())
+	}
+	if e.tcpMux != nil {
+		errs = append(errs, e.tcpMux.Close())
+	}
+	if e.tcpLn != nil {
+		_ = e.tcpLn.Close() // already closed by the mux
+	}
+	return errors.Join(errs...)
+}
+
+// Codecs: one audio and one video codec every browser has, so any publisher can be
+// forwarded to any subscriber without transcoding.
+var (
+	opusCodec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}
+	vp8Codec  = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+)
+
+func registerCodecs(m *webrtc.MediaEngine, feedback []webrtc.RTCPFeedback) error {
+	audio := opusCodec
+	video := vp8Codec
+	video.RTCPFeedback = feedback
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: audio, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		return err
+	}
+	return m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: video, PayloadType: 96}, webrtc.RTPCodecTypeVideo)
+}
+
+// newPublishAPI: we receive. NACK the publisher quickly on gaps, send receiver reports,
+// and send transport-wide congestion feedback so the browser's bandwidth estimate works.
+func newPublishAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	if err := registerCodecs(m, fb); err != nil {
+		return nil, err
+	}
+	// mid lets Pion route packets of transceivers whose SSRC the SDP does not declare.
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: "urn:ietf:params:rtp-hdrext:sdes:mid"}, kind); err != nil {
+			return nil, err
+		}
+	}
+	reg := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(20*time.Millisecond), nack.GeneratorSize(1024))
+	if err != nil {
+		return nil, err
+	}
+	reg.Add(gen)
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	reg.Add(rr)
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
+}
+
+// newSubscribeAPI: we send. Sender reports for lip sync; NACKs are answered by the SFU
+// itself from the publisher track's shared packet cache (no per-subscriber buffers), and
+// no header extensions are negotiated because incoming ones are stripped.
+func newSubscribeAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	if err := registerCodecs(m, fb); err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, err
+	}
+	reg.Add(sr)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
+}

@@ -1,0 +1,391 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Participant is one member's media: a publish connection (the client offers) and a
+// subscribe connection (we offer). Its methods are meant to be called from the one
+// goroutine that owns the member's session; other goroutines (publishers' tracks coming
+// and going) only add or remove subscriptions and signal NegotiationNeeded.
+type Participant struct {
+	id   string
+	room *Room
+	pub  *webrtc.PeerConnection
+	sub  *webrtc.PeerConnection
+	out  *sendQueue
+	wg   sync.WaitGroup
+
+	negotiate chan struct{}
+
+	mu            sync.Mutex
+	closed        bool
+	sources       map[string]Source // publish mid → source
+	downs         map[*upTrack]*downTrack
+	offerPending  bool
+	dirty         bool
+	pubCandidates []webrtc.ICECandidateInit
+	subCandidates []webrtc.ICECandidateInit
+}
+
+// TrackInfo describes one track of a subscribe offer.
+type TrackInfo struct {
+	Mid           string
+	ParticipantID string
+	Source        Source
+	Kind          string // "audio" or "video"
+}
+
+// Offer is a subscribe offer and the tracks its media sections carry.
+type Offer struct {
+	SDP    string
+	Tracks []TrackInfo
+}
+
+// Candidate is a trickled ICE candidate, as browsers give it.
+type Candidate struct {
+	Candidate        string
+	SDPMid           *string
+	SDPMLineIndex    *uint16
+	UsernameFragment *string
+}
+
+// maxBufferedCandidates bounds candidates that arrive before their description.
+const maxBufferedCandidates = 64
+
+func newParticipant(r *Room, id string) (*Participant, error) {
+	cfg := webrtc.Configuration{}
+	pub, err := r.engine.pubAPI.NewPeerConnection(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sfu: new publish connection: %w", err)
+	}
+	sub, err := r.engine.subAPI.NewPeerConnection(cfg)
+	if err != nil {
+		_ = pub.Close()
+		return nil, fmt.Errorf("sfu: new subscribe connection: %w", err)
+	}
+	p := &Participant{
+		id:        id,
+		room:      r,
+		pub:       pub,
+		sub:       sub,
+		out:       newSendQueue(),
+		negotiate: make(chan struct{}, 1),
+		sources:   make(map[string]Source),
+		downs:     make(map[*upTrack]*downTrack),
+	}
+	pub.OnTrack(p.onTrack)
+	return p, nil
+}
+
+// ID is the participant id given to Join.
+func (p *Participant) ID() string { return p.id }
+
+// NegotiationNeeded fires when the subscribe connection needs a new offer; call
+// NextSubscribeOffer then.
+func (p *Participant) NegotiationNeeded() <-chan struct{} { return p.negotiate }
+
+func (p *Participant) signal() {
+	select {
+	case p.negotiate <- struct{}{}:
+	default:
+	}
+}
+
+// Publish applies the client's offer for the publish connection and returns the answer,
+// with all of the server's candidates in it. sources maps each sending mid to its source.
+func (p *Participant) Publish(ctx context.Context, offer string, sources map[string]Source) (string, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return "", ErrClosed
+	}
+	p.sources = sources
+	p.mu.Unlock()
+
+	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	answer, err := p.pub.CreateAnswer(nil)
+	if err != nil {
+		_ = p.pub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pub)
+	if err := p.pub.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	p.flushCandidates(p.pub, &p.pubCandidates)
+	return p.pub.LocalDescription().SDP, nil
+}
+
+// NextSubscribeOffer makes the next subscribe offer, or returns nil when none is needed
+// now: nothing changed, or an offer is still waiting for its answer (the change then goes
+// into the offer after it).
+func (p *Participant) NextSubscribeOffer(ctx context.Context) (*Offer, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if p.offerPending || !p.dirty {
+		p.mu.Unlock()
+		return nil, nil
+	}
+	p.offerPending = true
+	p.dirty = false
+	offer, err := p.sub.CreateOffer(nil)
+	var gathered <-chan struct{}
+	if err == nil {
+		gathered = webrtc.GatheringCompletePromise(p.sub)
+		err = p.sub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.offerPending = false
+		p.mu.Unlock()
+		return nil, fmt.Errorf("sfu: subscribe offer: %w", err)
+	}
+	p.mu.Unlock()
+
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	out := &Offer{SDP: p.sub.LocalDescription().SDP}
+	for _, t := range p.sub.GetTransceivers() {
+		s := t.Sender()
+		if s == nil || t.Mid() == "" {
+			continue
+		}
+		d, ok := s.Track().(*downTrack)
+		if !ok {
+			continue
+		}
+		out.Tracks = append(out.Tracks, TrackInfo{
+			Mid:           t.Mid(),
+			ParticipantID: d.up.owner.id,
+			Source:        d.up.source,
+			Kind:          d.up.kind.String(),
+		})
+	}
+	return out, nil
+}
+
+// AcceptSubscribeAnswer applies the client's answer to the outstanding subscribe offer.
+// A rejected answer rolls the offer back, so the next offer starts clean.
+func (p *Participant) AcceptSubscribeAnswer(answer string) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	if !p.offerPending {
+		p.mu.Unlock()
+		return ErrNoOfferPending
+	}
+	p.mu.Unlock()
+
+	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+
+	p.mu.Lock()
+	p.offerPending = false
+	if err != nil {
+		_ = p.sub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		p.dirty = true
+	}
+	dirty := p.dirty
+	p.mu.Unlock()
+	if dirty {
+		p.signal()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	p.flushCandidates(p.sub, &p.subCandidates)
+	return nil
+}
+
+// AddCandidate adds a trickled candidate to the publish (publish=true) or subscribe
+// connection. Candidates that arrive before their connection's remote description are
+// kept (up to a bound) and applied once it is set.
+func (p *Participant) AddCandidate(publish bool, c Candidate) error {
+	if _, err := ice.UnmarshalCandidate(c.Candidate); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
+	}
+	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+	pc, buf := p.sub, &p.subCandidates
+	if publish {
+		pc, buf = p.pub, &p.pubCandidates
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return ErrClosed
+	}
+	if pc.RemoteDescription() == nil {
+		defer p.mu.Unlock()
+		if len(*buf) >= maxBufferedCandidates {
+			return fmt.Errorf("%w: too many candidates before the description", ErrBadCandidate)
+		}
+		*buf = append(*buf, init)
+		return nil
+	}
+	p.mu.Unlock()
+	if err := pc.AddICECandidate(init); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
+	}
+	return nil
+}
+
+func (p *Participant) flushCandidates(pc *webrtc.PeerConnection, buf *[]webrtc.ICECandidateInit) {
+	p.mu.Lock()
+	pending := *buf
+	*buf = nil
+	p.mu.Unlock()
+	for _, c := range pending {
+		_ = pc.AddICECandidate(c)
+	}
+}
+
+// Close leaves the room: unpublishes this participant's tracks, drops its
+// subscriptions, closes both connections and waits for its goroutines.
+func (p *Participant) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	downs := p.downs
+	p.downs = map[*upTrack]*downTrack{}
+	p.mu.Unlock()
+
+	for _, up := range p.room.leave(p) {
+		p.room.unpublish(up)
+	}
+	for up, d := range downs {
+		up.removeSub(d)
+	}
+	p.closePeers()
+	p.wg.Wait()
+	p.out.close()
+}
+
+func (p *Participant) closePeers() {
+	_ = p.pub.Close()
+	_ = p.sub.Close()
+}
+
+// onTrack runs on a Pion goroutine when a published track's first packet arrives.
+func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	mid := ""
+	for _, t := range p.pub.GetTransceivers() {
+		if t.Receiver() == recv {
+			mid = t.Mid()
+			break
+		}
+	}
+	p.mu.Lock()
+	src, ok := p.sources[mid]
+	closed := p.closed
+	if !closed {
+		p.wg.Add(2)
+	}
+	p.mu.Unlock()
+	if closed {
+		return
+	}
+	if !ok {
+		src = SourceCamera
+		if remote.Kind() == webrtc.RTPCodecTypeAudio {
+			src = SourceMicrophone
+		}
+	}
+	up := &upTrack{
+		id:     fmt.Sprintf("%s-%s", src, mid),
+		owner:  p,
+		source: src,
+		kind:   remote.Kind(),
+		codec:  remote.Codec().RTPCodecCapability,
+		remote: remote,
+	}
+	// Sender reports from the publisher feed our receiver reports; read them.
+	go func() {
+		defer p.wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := recv.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		defer p.wg.Done()
+		if p.room.publish(up) {
+			up.run()
+		}
+	}()
+}
+
+func (p *Participant) writePublishRTCP(pkts []rtcp.Packet) error {
+	return p.pub.WriteRTCP(pkts)
+}
+
+// subscribe starts sending up to p.
+func (p *Participant) subscribe(up *upTrack) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	d := &downTrack{up: up, sub: p}
+	sender, err := p.sub.AddTrack(d)
+	if err != nil {
+		p.mu.Unlock()
+		p.room.engine.log.Debug("subscribe failed", "err", err)
+		return
+	}
+	d.sender = sender
+	p.downs[up] = d
+	p.dirty = true
+	p.wg.Add(1)
+	p.mu.Unlock()
+
+	go func() {
+		defer p.wg.Done()
+		d.readRTCP()
+	}()
+	if !up.addSub(d) {
+		p.unsubscribe(up)
+		return
+	}
+	p.signal()
+}
+
+// unsubscribe stops sending up to p.
+func (p *Participant) unsubscribe(up *upTrack) {
+	p.mu.Lock()
+	d := p.downs[up]
+	delete(p.downs, up)
+	if d == nil || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	_ = p.sub.RemoveTrack(d.sender)
+	p.dirty = true
+	p.mu.Unlock()
+	up.removeSub(d)
+	p.signal()
+}

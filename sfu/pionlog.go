@@ -1,0 +1,37 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/pion/logging"
+)
+
+// pionLoggerFactory sends all of Pion's logging to slog at debug level, whatever level
+// Pion gives it: Pion's messages routinely carry IP addresses and ICE usernames, which
+// must not appear in logs at the default level.
+type pionLoggerFactory struct{ log *slog.Logger }
+
+func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{log: f.log.With("pion", scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+func (l pionLogger) emit(level, msg string) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(msg, "pion_level", level)
+	}
+}
+
+func (l pionLogger) Trace(msg string)                  {}
+func (l pionLogger) Tracef(format string, args ...any) {}
+func (l pionLogger) Debug(msg string)                  { l.emit("debug", msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.emit("debug", fmt.Sprintf(format, args...)) }
+func (l pionLogger) Info(msg string)                   { l.emit("info", msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.emit("info", fmt.Sprintf(format, args...)) }
+func (l pionLogger) Warn(msg string)                   { l.emit("warn", msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.emit("warn", fmt.Sprintf(format, args...)) }
+func (l pionLogger) Error(msg string)                  { l.emit("error", msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.emit("error", fmt.Sprintf(format, args...)) }

@@ -1,0 +1,148 @@
+package sfu
+
+import (
+	"errors"
+	"sync"
+)
+
+// Source says what a published track shows.
+type Source string
+
+// The sources a participant can publish.
+const (
+	SourceMicrophone Source = "microphone"
+	SourceCamera     Source = "camera"
+	SourceScreen     Source = "screen"
+)
+
+// Valid reports whether s is one of the known sources.
+func (s Source) Valid() bool {
+	return s == SourceMicrophone || s == SourceCamera || s == SourceScreen
+}
+
+// Errors returned by rooms and participants.
+var (
+	ErrClosed         = errors.New("sfu: closed")
+	ErrDuplicateID    = errors.New("sfu: participant id already in the room")
+	ErrNoOfferPending = errors.New("sfu: no subscribe offer is outstanding")
+	ErrBadSDP         = errors.New("sfu: SDP rejected")
+	ErrBadCandidate   = errors.New("sfu: ICE candidate rejected")
+)
+
+// Room is the media side of one meeting: who is in it and which tracks they publish.
+// Everyone in a room receives every track published by everyone else.
+type Room struct {
+	engine *Engine
+
+	mu      sync.Mutex
+	members map[string]*Participant
+	tracks  []*upTrack
+	closed  bool
+}
+
+// NewRoom makes an empty room.
+func (e *Engine) NewRoom() *Room {
+	return &Room{engine: e, members: make(map[string]*Participant)}
+}
+
+// Join adds a participant with both of its peer connections. The caller must Close it.
+func (r *Room) Join(id string) (*Participant, error) {
+	p, err := newParticipant(r, id)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		p.closePeers()
+		return nil, ErrClosed
+	}
+	if _, dup := r.members[id]; dup {
+		r.mu.Unlock()
+		p.closePeers()
+		return nil, ErrDuplicateID
+	}
+	r.members[id] = p
+	existing := append([]*upTrack(nil), r.tracks...)
+	r.mu.Unlock()
+
+	for _, up := range existing {
+		p.subscribe(up)
+	}
+	return p, nil
+}
+
+// Len is the number of participants.
+func (r *Room) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members)
+}
+
+// Close closes every participant. The room cannot be joined afterwards.
+func (r *Room) Close() {
+	r.mu.Lock()
+	r.closed = true
+	members := make([]*Participant, 0, len(r.members))
+	for _, p := range r.members {
+		members = append(members, p)
+	}
+	r.mu.Unlock()
+	for _, p := range members {
+		p.Close()
+	}
+}
+
+// publish makes up visible to everyone else in the room. It reports false when the owner
+// has already left.
+func (r *Room) publish(up *upTrack) bool {
+	r.mu.Lock()
+	if r.members[up.owner.id] != up.owner {
+		r.mu.Unlock()
+		return false
+	}
+	r.tracks = append(r.tracks, up)
+	subs := make([]*Participant, 0, len(r.members))
+	for id, p := range r.members {
+		if id != up.owner.id {
+			subs = append(subs, p)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range subs {
+		p.subscribe(up)
+	}
+	return true
+}
+
+// unpublish removes up from the room and from every subscriber. Safe to call twice.
+func (r *Room) unpublish(up *upTrack) {
+	r.mu.Lock()
+	for i, t := range r.tracks {
+		if t == up {
+			r.tracks = append(r.tracks[:i], r.tracks[i+1:]...)
+			break
+		}
+	}
+	r.mu.Unlock()
+	up.kf.stop()
+	for _, d := range up.end() {
+		d.sub.unsubscribe(up)
+	}
+}
+
+// leave removes p from the room and returns the tracks it published.
+func (r *Room) leave(p *Participant) []*upTrack {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.members[p.id] == p {
+		delete(r.members, p.id)
+	}
+	var own []*upTrack
+	for _, t := range r.tracks {
+		if t.owner == p {
+			own = append(own, t)
+		}
+	}
+	return own
+}

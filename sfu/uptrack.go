@@ -1,0 +1,162 @@
+package sfu
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// upTrack is one track a participant publishes. Its reader goroutine is the only one that
+// reads the track; subscriptions are a copy-on-write snapshot so the hot loop takes no lock.
+type upTrack struct {
+	id     string
+	owner  *Participant
+	source Source
+	kind   webrtc.RTPCodecType
+	codec  webrtc.RTPCodecCapability
+	remote *webrtc.TrackRemote
+	cache  packetCache
+
+	subs atomic.Pointer[[]*downTrack]
+	mu   sync.Mutex // guards closed and writes to subs
+	done bool
+
+	kf keyframeThrottle
+}
+
+// run reads packets until the track ends, then unpublishes it.
+func (u *upTrack) run() {
+	defer u.owner.room.unpublish(u)
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := u.remote.Read(buf)
+		if err != nil {
+			return
+		}
+		p := &packet{}
+		raw := make([]byte, n)
+		copy(raw, buf[:n])
+		var pkt rtp.Packet
+		if err := pkt.Unmarshal(raw); err != nil {
+			continue
+		}
+		p.header = pkt.Header
+		p.header.Extension = false
+		p.header.Extensions = nil
+		p.header.ExtensionProfile = 0
+		p.payload = pkt.Payload
+		if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
+			p.header.PaddingSize = pkt.PaddingSize
+		}
+		u.cache.put(p)
+		if subs := u.subs.Load(); subs != nil {
+			for _, d := range *subs {
+				d.forward(p)
+			}
+		}
+	}
+}
+
+// addSub registers d, unless the track has already ended.
+func (u *upTrack) addSub(d *downTrack) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return false
+	}
+	var next []*downTrack
+	if cur := u.subs.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, d)
+	u.subs.Store(&next)
+	return true
+}
+
+func (u *upTrack) removeSub(d *downTrack) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	cur := u.subs.Load()
+	if cur == nil {
+		return
+	}
+	next := make([]*downTrack, 0, len(*cur))
+	for _, x := range *cur {
+		if x != d {
+			next = append(next, x)
+		}
+	}
+	u.subs.Store(&next)
+}
+
+// end marks the track finished and returns its subscriptions, which the caller detaches.
+func (u *upTrack) end() []*downTrack {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.done = true
+	cur := u.subs.Swap(&[]*downTrack{})
+	if cur == nil {
+		return nil
+	}
+	return *cur
+}
+
+// requestKeyframe asks the publisher for a keyframe, at most once per keyframeInterval;
+// a request inside the interval is deferred to its end rather than lost, so a subscriber
+// that joins just after another still gets a keyframe quickly.
+func (u *upTrack) requestKeyframe() {
+	if u.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	u.kf.request(u.owner.room.engine.now, func() {
+		ssrc := uint32(u.remote.SSRC())
+		_ = u.owner.writePublishRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	})
+}
+
+// keyframeThrottle coalesces keyframe requests.
+type keyframeThrottle struct {
+	mu      sync.Mutex
+	last    time.Time
+	pending bool
+	timer   *time.Timer
+	stopped bool
+}
+
+func (k *keyframeThrottle) request(now func() time.Time, send func()) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stopped || k.pending {
+		return
+	}
+	t := now()
+	if wait := k.last.Add(keyframeInterval).Sub(t); wait > 0 {
+		k.pending = true
+		k.timer = time.AfterFunc(wait, func() {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			k.pending = false
+			if k.stopped {
+				return
+			}
+			k.last = now()
+			send()
+		})
+		return
+	}
+	k.last = t
+	send()
+}
+
+func (k *keyframeThrottle) stop() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.stopped = true
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+}

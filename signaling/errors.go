@@ -1,0 +1,62 @@
+package signaling
+
+import "fmt"
+
+// Code is a protocol error code (PROTOCOL.md, "Errors").
+type Code string
+
+// The protocol's error codes.
+const (
+	CodeBadMessage         Code = "bad_message"
+	CodeUnknownType        Code = "unknown_type"
+	CodeNotAllowedInState  Code = "not_allowed_in_state"
+	CodeAlreadyJoined      Code = "already_joined"
+	CodeInvalidField       Code = "invalid_field"
+	CodeNoOfferPending     Code = "no_offer_pending"
+	CodeBadSDP             Code = "bad_sdp"
+	CodeUnsupportedVersion Code = "unsupported_version"
+	CodeUnknownMeeting     Code = "unknown_meeting"
+	CodeMeetingFull        Code = "meeting_full"
+	CodeTooManyErrors      Code = "too_many_errors"
+	CodeInternal           Code = "internal"
+)
+
+// Websocket close codes used by the server.
+const (
+	CloseNormal             = 1000
+	CloseGoingAway          = 1001
+	CloseMessageTooBig      = 1009
+	CloseUnsupportedVersion = 4400
+	CloseMeetingFull        = 4403
+	CloseUnknownMeeting     = 4404
+	CloseSlowConsumer       = 4408
+	CloseTooManyErrors      = 4429
+)
+
+// Error is a refused client message: a protocol code, an English explanation and, for
+// fatal errors, the close code that ends the connection.
+type Error struct {
+	Code    Code
+	Message string
+	Close   int // 0: the session carries on
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+func errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Close: closeCodeFor(code)}
+}
+
+func closeCodeFor(code Code) int {
+	switch code {
+	case CodeUnsupportedVersion:
+		return CloseUnsupportedVersion
+	case CodeUnknownMeeting:
+		return CloseUnknownMeeting
+	case CodeMeetingFull:
+		return CloseMeetingFull
+	case CodeTooManyErrors:
+		return CloseTooManyErrors
+	}
+	return 0
+}

@@ -1,0 +1,152 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+	"conclave/sfu"
+	"conclave/signaling"
+)
+
+// testLogger sends logs to t.Log until the test ends.
+func testLogger(t testing.TB) *slog.Logger {
+	w := &tWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type tWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *tWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(b)))
+	}
+	return len(b), nil
+}
+
+type testServer struct {
+	sig   *signaling.Server
+	http  *httptest.Server
+	wsURL string
+}
+
+// newTestServer runs a real server (SFU on loopback UDP and TCP) on 127.0.0.1:0.
+func newTestServer(t testing.TB) *testServer {
+	t.Helper()
+	return newTestServerWith(t, signaling.Config{})
+}
+
+// newTestServerWith is newTestServer with some of the server's settings.
+func newTestServerWith(t testing.TB, cfg signaling.Config) *testServer {
+	t.Helper()
+	log := testLogger(t)
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Engine, cfg.Logger = engine, log
+	sig := signaling.NewServer(cfg)
+	mux := http.NewServeMux()
+	sig.Register(mux)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sig.Shutdown(ctx)
+		hs.Close()
+		_ = engine.Close()
+	})
+	return &testServer{sig: sig, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
+}
+
+// createMeeting makes a meeting over the HTTP API.
+func (s *testServer) createMeeting(t testing.TB) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.http.URL+"/api/meetings", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Close = true // no idle keep-alive connection outlives the call
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create meeting: %s", resp.Status)
+	}
+	var out struct {
+		MeetingID string `json:"meetingId"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.MeetingID
+}
+
+func (s *testServer) dial(t testing.TB) *testclient.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := testclient.Dial(ctx, s.wsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func (s *testServer) join(t testing.TB, meeting, name string) *testclient.Client {
+	t.Helper()
+	c := s.dial(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Join(ctx, meeting, name); err != nil {
+		t.Fatalf("%s join: %v", name, err)
+	}
+	return c
+}
+
+// expectError waits for an error message and returns its code and ref.
+func expectError(t testing.TB, c *testclient.Client) (code, ref string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := c.Expect(ctx, "error")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Code, m.Ref
+}
+
+// eventually polls cond until it holds or the timeout ends.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

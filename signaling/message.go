@@ -1,0 +1,273 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ProtocolVersion is the version a client names in its join message.
+const ProtocolVersion = 1
+
+// Limits of the protocol (PROTOCOL.md).
+const (
+	MaxMessageBytes = 64 << 10
+	MaxChatChars    = 2000
+	MaxNameChars    = 64
+	maxIDChars      = 64
+	maxTracks       = 8
+	maxMidChars     = 32
+	maxCandidate    = 1024
+)
+
+// Message types, client to server.
+const (
+	TypeJoin            = "join"
+	TypePublishOffer    = "publish_offer"
+	TypeSubscribeAnswer = "subscribe_answer"
+	TypeICE             = "ice"
+	TypeMediaState      = "media_state"
+	TypeChat            = "chat"
+	TypeLeave           = "leave"
+)
+
+// Message types, server to client.
+const (
+	TypeWelcome            = "welcome"
+	TypeParticipantJoined  = "participant_joined"
+	TypeParticipantLeft    = "participant_left"
+	TypeParticipantUpdated = "participant_updated"
+	TypePublishAnswer      = "publish_answer"
+	TypeSubscribeOffer     = "subscribe_offer"
+	TypeError              = "error"
+	TypeBye                = "bye"
+)
+
+// Envelope is the frame of every message.
+type Envelope struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id,omitempty"`
+	Ref     string          `json:"ref,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// MediaState is what a participant sends.
+type MediaState struct {
+	Mic    bool `json:"mic"`
+	Camera bool `json:"camera"`
+	Screen bool `json:"screen"`
+}
+
+// JoinPayload is the first message of a session.
+type JoinPayload struct {
+	Version   int         `json:"version"`
+	MeetingID string      `json:"meetingId"`
+	Name      string      `json:"name"`
+	Media     *MediaState `json:"media,omitempty"`
+}
+
+// TrackSpec maps a publish transceiver to its source.
+type TrackSpec struct {
+	Mid    string `json:"mid"`
+	Source string `json:"source"`
+}
+
+// PublishOfferPayload is the client's offer for its publish connection.
+type PublishOfferPayload struct {
+	SDP    string      `json:"sdp"`
+	Tracks []TrackSpec `json:"tracks"`
+}
+
+// SDPPayload carries one SDP (publish_answer, subscribe_answer).
+type SDPPayload struct {
+	SDP string `json:"sdp"`
+}
+
+// CandidateJSON is an RTCIceCandidateInit.
+type CandidateJSON struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// ICEPayload is a trickled candidate.
+type ICEPayload struct {
+	PC        string         `json:"pc"`
+	Candidate *CandidateJSON `json:"candidate"`
+}
+
+// ChatPayload is a chat message from a client.
+type ChatPayload struct {
+	Text string `json:"text"`
+}
+
+// ParticipantInfo is what members see of each other.
+type ParticipantInfo struct {
+	ID    string     `json:"id"`
+	Name  string     `json:"name"`
+	Media MediaState `json:"media"`
+}
+
+// Limits tells the client the server's bounds.
+type Limits struct {
+	MaxMessageBytes int `json:"maxMessageBytes"`
+	MaxChatChars    int `json:"maxChatChars"`
+}
+
+// WelcomePayload answers a successful join.
+type WelcomePayload struct {
+	Version       int               `json:"version"`
+	ParticipantID string            `json:"participantId"`
+	MeetingID     string            `json:"meetingId"`
+	Participants  []ParticipantInfo `json:"participants"`
+	Limits        Limits            `json:"limits"`
+}
+
+// ParticipantPayload carries one participant (joined, updated).
+type ParticipantPayload struct {
+	Participant ParticipantInfo `json:"participant"`
+}
+
+// ParticipantLeftPayload names who left.
+type ParticipantLeftPayload struct {
+	ParticipantID string `json:"participantId"`
+}
+
+// TrackInfo describes one media section of a subscribe offer.
+type TrackInfo struct {
+	Mid           string `json:"mid"`
+	ParticipantID string `json:"participantId"`
+	Source        string `json:"source"`
+	Kind          string `json:"kind"`
+}
+
+// SubscribeOfferPayload is the server's offer for the subscribe connection.
+type SubscribeOfferPayload struct {
+	SDP    string      `json:"sdp"`
+	Tracks []TrackInfo `json:"tracks"`
+}
+
+// ChatOutPayload is a chat message as relayed to members.
+type ChatOutPayload struct {
+	MessageID string `json:"messageId"`
+	From      string `json:"from"`
+	Name      string `json:"name"`
+	Text      string `json:"text"`
+	SentAt    string `json:"sentAt"`
+}
+
+// ErrorPayload reports a refused message.
+type ErrorPayload struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ByePayload says why the server closes the connection.
+type ByePayload struct {
+	Reason string `json:"reason"`
+}
+
+// DecodeEnvelope parses one websocket message into an envelope.
+func DecodeEnvelope(b []byte) (Envelope, *Error) {
+	var env Envelope
+	if !utf8.Valid(b) {
+		return env, errorf(CodeBadMessage, "message is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&env); err != nil {
+		return Envelope{}, errorf(CodeBadMessage, "message is not a JSON envelope")
+	}
+	if len(env.ID) > maxIDChars {
+		return Envelope{}, errorf(CodeBadMessage, "envelope id is longer than 64 characters")
+	}
+	// From here on the id is usable, so the error can name the message it refuses.
+	ref := Envelope{ID: env.ID}
+	if dec.More() {
+		return ref, errorf(CodeBadMessage, "trailing data after the envelope")
+	}
+	if env.Type == "" {
+		return ref, errorf(CodeBadMessage, "envelope has no type")
+	}
+	if p := bytes.TrimSpace(env.Payload); len(p) > 0 && !bytes.Equal(p, []byte("null")) && p[0] != '{' {
+		return ref, errorf(CodeBadMessage, "payload is not an object")
+	}
+	return env, nil
+}
+
+// decodePayload parses env's payload into a T; a missing payload gives T's zero value.
+func decodePayload[T any](env Envelope) (T, *Error) {
+	var v T
+	if len(env.Payload) == 0 || bytes.Equal(bytes.TrimSpace(env.Payload), []byte("null")) {
+		return v, nil
+	}
+	if err := json.Unmarshal(env.Payload, &v); err != nil {
+		var zero T
+		return zero, errorf(CodeBadMessage, "payload of %q has the wrong shape", env.Type)
+	}
+	return v, nil
+}
+
+// encode builds one outgoing message.
+func encode(typ, ref string, payload any) []byte {
+	var raw json.RawMessage
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			// Payloads are our own structs of strings, bools and numbers.
+			b = []byte("{}")
+		}
+		raw = b
+	}
+	b, _ := json.Marshal(Envelope{Type: typ, Ref: ref, Payload: raw})
+	return b
+}
+
+// cleanName trims a display name and checks it: 1–64 characters, no control characters.
+func cleanName(s string) (string, *Error) {
+	s = strings.TrimSpace(s)
+	n := utf8.RuneCountInString(s)
+	if n == 0 || n > MaxNameChars {
+		return "", errorf(CodeInvalidField, "name must be 1 to %d characters", MaxNameChars)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", errorf(CodeInvalidField, "name contains control characters")
+		}
+	}
+	return s, nil
+}
+
+// checkChat checks a chat text: 1–2000 characters, not only whitespace.
+func checkChat(s string) *Error {
+	n := utf8.RuneCountInString(s)
+	if strings.TrimSpace(s) == "" || n > MaxChatChars {
+		return errorf(CodeInvalidField, "chat text must be 1 to %d characters", MaxChatChars)
+	}
+	return nil
+}
+
+// checkTracks validates a publish offer's mid → source map.
+func checkTracks(tracks []TrackSpec) (map[string]string, *Error) {
+	if len(tracks) > maxTracks {
+		return nil, errorf(CodeInvalidField, "at most %d tracks", maxTracks)
+	}
+	out := make(map[string]string, len(tracks))
+	for _, t := range tracks {
+		if t.Mid == "" || len(t.Mid) > maxMidChars {
+			return nil, errorf(CodeInvalidField, "track mid must be 1 to %d characters", maxMidChars)
+		}
+		switch t.Source {
+		case "microphone", "camera", "screen":
+		default:
+			return nil, errorf(CodeInvalidField, "unknown track source")
+		}
+		if _, dup := out[t.Mid]; dup {
+			return nil, errorf(CodeInvalidField, "duplicate track mid")
+		}
+		out[t.Mid] = t.Source
+	}
+	return out, nil
+}

@@ -1,0 +1,190 @@
+package signaling
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	payloads := map[string]any{
+		TypeWelcome:            WelcomePayload{Version: 1, ParticipantID: "p-1", MeetingID: "m", Participants: []ParticipantInfo{{ID: "p-2", Name: "Bob", Media: MediaState{Mic: true}}}, Limits: Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars}},
+		TypeParticipantJoined:  ParticipantPayload{Participant: ParticipantInfo{ID: "p-2", Name: "Bøb ☕", Media: MediaState{Camera: true}}},
+		TypeParticipantLeft:    ParticipantLeftPayload{ParticipantID: "p-2"},
+		TypeSubscribeOffer:     SubscribeOfferPayload{SDP: "v=0\r\n", Tracks: []TrackInfo{{Mid: "0", ParticipantID: "p-2", Source: "camera", Kind: "video"}}},
+		TypeChat:               ChatOutPayload{MessageID: "m-1", From: "p-1", Name: "A", Text: "<b>hi</b>", SentAt: "2026-11-22T10:00:00Z"},
+		TypeError:              ErrorPayload{Code: "bad_message", Message: "x"},
+		TypeBye:                ByePayload{Reason: "left"},
+		TypePublishAnswer:      SDPPayload{SDP: "v=0\r\n"},
+		TypeParticipantUpdated: ParticipantPayload{Participant: ParticipantInfo{ID: "p-3"}},
+	}
+	for typ, p := range payloads {
+		b := encode(typ, "r1", p)
+		env, err := DecodeEnvelope(b)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if env.Type != typ || env.Ref != "r1" {
+			t.Fatalf("%s: envelope %+v", typ, env)
+		}
+		got := reflect.New(reflect.TypeOf(p))
+		if err := json.Unmarshal(env.Payload, got.Interface()); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Elem().Interface(), p) {
+			t.Fatalf("%s: round trip %+v != %+v", typ, got.Elem().Interface(), p)
+		}
+	}
+}
+
+func TestDecodeClientMessages(t *testing.T) {
+	env, err := DecodeEnvelope([]byte(`{"type":"join","id":"7","payload":{"version":1,"meetingId":"abc","name":" Ann ","media":{"mic":true},"extra":42}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := decodePayload[JoinPayload](env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Version != 1 || j.MeetingID != "abc" || j.Media == nil || !j.Media.Mic || j.Media.Camera {
+		t.Fatalf("join = %+v", j)
+	}
+	if name, err := cleanName(j.Name); err != nil || name != "Ann" {
+		t.Fatalf("cleanName = %q, %v", name, err)
+	}
+	env, _ = DecodeEnvelope([]byte(`{"type":"leave"}`))
+	if _, err := decodePayload[ChatPayload](env); err != nil {
+		t.Fatalf("missing payload: %v", err)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	cases := map[string]string{
+		"empty":          ``,
+		"not json":       `hello`,
+		"array":          `[]`,
+		"no type":        `{"payload":{}}`,
+		"type not str":   `{"type":5}`,
+		"payload string": `{"type":"chat","payload":"x"}`,
+		"payload array":  `{"type":"chat","payload":[1]}`,
+		"trailing":       `{"type":"chat"} {"type":"chat"}`,
+		"long id":        `{"type":"chat","id":"` + strings.Repeat("i", 65) + `"}`,
+		"invalid utf8":   "{\"type\":\"chat\",\"id\":\"\xff\"}",
+	}
+	for name, in := range cases {
+		if _, err := DecodeEnvelope([]byte(in)); err == nil || err.Code != CodeBadMessage {
+			t.Errorf("%s: err = %v, want bad_message", name, err)
+		}
+	}
+	env, _ := DecodeEnvelope([]byte(`{"type":"chat","payload":{"text":5}}`))
+	if _, err := decodePayload[ChatPayload](env); err == nil || err.Code != CodeBadMessage {
+		t.Errorf("wrong field type: %v", err)
+	}
+}
+
+func TestFieldChecks(t *testing.T) {
+	for _, bad := range []string{"", "   ", strings.Repeat("n", MaxNameChars+1), "a\x00b", "tab\tname"} {
+		if _, err := cleanName(bad); err == nil || err.Code != CodeInvalidField {
+			t.Errorf("cleanName(%q) = %v", bad, err)
+		}
+	}
+	if _, err := cleanName(strings.Repeat("ü", MaxNameChars)); err != nil {
+		t.Errorf("64 non-ASCII characters refused: %v", err)
+	}
+	if err := checkChat(strings.Repeat("€", MaxChatChars)); err != nil {
+		t.Errorf("2000 characters refused: %v", err)
+	}
+	for _, bad := range []string{"", " \n ", strings.Repeat("x", MaxChatChars+1)} {
+		if err := checkChat(bad); err == nil {
+			t.Errorf("checkChat(%d chars) accepted", len(bad))
+		}
+	}
+	bad := [][]TrackSpec{
+		{{Mid: "", Source: "camera"}},
+		{{Mid: "0", Source: "speaker"}},
+		{{Mid: "0", Source: "camera"}, {Mid: "0", Source: "screen"}},
+		{{Mid: strings.Repeat("m", 33), Source: "camera"}},
+		make([]TrackSpec, maxTracks+1),
+	}
+	for _, tr := range bad {
+		if _, err := checkTracks(tr); err == nil {
+			t.Errorf("checkTracks(%v) accepted", tr)
+		}
+	}
+	if m, err := checkTracks([]TrackSpec{{Mid: "0", Source: "microphone"}, {Mid: "1", Source: "camera"}, {Mid: "2", Source: "screen"}}); err != nil || len(m) != 3 {
+		t.Errorf("valid tracks: %v %v", m, err)
+	}
+}
+
+// FuzzDecode feeds arbitrary bytes through everything that parses a client message.
+// Nothing may panic, every refusal is a typed bad_message or invalid_field error, and an
+// accepted envelope re-encodes to one that decodes the same.
+func FuzzDecode(f *testing.F) {
+	seeds := []string{
+		`{"type":"join","id":"1","payload":{"version":1,"meetingId":"q3Vx8yJ2kVx0mL1c7rT9Aw","name":"Alice","media":{"mic":true,"camera":true,"screen":false}}}`,
+		`{"type":"publish_offer","id":"2","payload":{"sdp":"v=0\r\n","tracks":[{"mid":"0","source":"microphone"},{"mid":"1","source":"camera"}]}}`,
+		`{"type":"subscribe_answer","payload":{"sdp":"v=0\r\n"}}`,
+		`{"type":"ice","payload":{"pc":"subscribe","candidate":{"candidate":"candidate:1 1 udp 2122260223 192.168.1.20 53011 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"aB3d"}}}`,
+		`{"type":"media_state","payload":{"mic":false,"camera":true,"screen":true}}`,
+		`{"type":"chat","id":"3","payload":{"text":"Hi Bob"}}`,
+		`{"type":"leave"}`,
+		`{"type":"chat","payload":null}`,
+		`{"type":"chat","payload":"x"}`,
+		`{"type":`, `[]`, `null`, `"str"`, `{}`, "\xff\xfe",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		env, err := DecodeEnvelope(data)
+		if err != nil {
+			if err.Code != CodeBadMessage || err.Close != 0 {
+				t.Fatalf("decode error %v", err)
+			}
+			return
+		}
+		checkPayload(t, env)
+		var raw json.RawMessage
+		if len(env.Payload) > 0 {
+			raw = env.Payload
+		}
+		again, err := DecodeEnvelope(encode(env.Type, env.ID, raw))
+		if err != nil || again.Type != env.Type || again.Ref != env.ID {
+			t.Fatalf("re-encode: %+v %v", again, err)
+		}
+	})
+}
+
+func checkPayload(t *testing.T, env Envelope) {
+	ok := func(err *Error) {
+		if err != nil && err.Code != CodeBadMessage && err.Code != CodeInvalidField {
+			t.Fatalf("%s: unexpected error %v", env.Type, err)
+		}
+	}
+	switch env.Type {
+	case TypeJoin:
+		p, err := decodePayload[JoinPayload](env)
+		ok(err)
+		_, err = cleanName(p.Name)
+		ok(err)
+	case TypePublishOffer:
+		p, err := decodePayload[PublishOfferPayload](env)
+		ok(err)
+		_, err = checkTracks(p.Tracks)
+		ok(err)
+	case TypeSubscribeAnswer:
+		_, err := decodePayload[SDPPayload](env)
+		ok(err)
+	case TypeICE:
+		_, err := decodePayload[ICEPayload](env)
+		ok(err)
+	case TypeMediaState:
+		_, err := decodePayload[MediaState](env)
+		ok(err)
+	case TypeChat:
+		p, err := decodePayload[ChatPayload](env)
+		ok(err)
+		ok(checkChat(p.Text))
+	}
+}

@@ -1,0 +1,252 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"conclave/sfu"
+)
+
+// Session timing and queue bounds (PROTOCOL.md, "Transport").
+const (
+	pingInterval   = 20 * time.Second
+	pongWait       = 45 * time.Second
+	writeWait      = 10 * time.Second
+	sendQueueLen   = 256
+	maxErrorsInRow = 20
+	sdpTimeout     = 10 * time.Second
+)
+
+type sessionState int
+
+const (
+	stateConnected sessionState = iota
+	stateJoined
+	stateClosed
+)
+
+// Session is one websocket connection. A read pump feeds inbound messages to run, the one
+// goroutine that owns all session state; a write pump drains a bounded queue. When the
+// queue overflows the peer is too slow and is disconnected rather than waited for.
+type Session struct {
+	srv  *Server
+	conn *websocket.Conn
+	log  *slog.Logger
+
+	queue     chan outMsg
+	closing   chan struct{} // closed by abort: the connection is gone
+	closeOnce sync.Once
+	readDone  chan struct{}
+	shutdown  chan struct{}
+	shutOnce  sync.Once
+
+	// Owned by run.
+	state       sessionState
+	errorsInRow int
+	meeting     *Meeting
+	id          string
+	name        string
+	media       MediaState
+	peer        *sfu.Participant
+}
+
+// outMsg is a message for the write pump; a non-zero closeCode ends the connection
+// after everything queued before it has been written.
+type outMsg struct {
+	data      []byte
+	closeCode int
+	closeText string
+}
+
+type inbound struct {
+	data   []byte
+	binary bool
+}
+
+func newSession(srv *Server, conn *websocket.Conn) *Session {
+	return &Session{
+		srv:      srv,
+		conn:     conn,
+		log:      srv.log,
+		queue:    make(chan outMsg, sendQueueLen),
+		closing:  make(chan struct{}),
+		readDone: make(chan struct{}),
+		shutdown: make(chan struct{}),
+	}
+}
+
+// send queues a message without blocking; a full queue disconnects the peer.
+func (s *Session) send(msg []byte) {
+	s.enqueue(outMsg{data: msg})
+}
+
+func (s *Session) enqueue(m outMsg) {
+	select {
+	case <-s.closing:
+		return
+	default:
+	}
+	select {
+	case s.queue <- m:
+	default:
+		s.log.Debug("session: slow consumer disconnected")
+		s.abort(CloseSlowConsumer, "slow consumer")
+	}
+}
+
+// abort closes the connection at once, with a close frame when code is not 0. Safe from
+// any goroutine, idempotent.
+func (s *Session) abort(code int, text string) {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		if code != 0 {
+			_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+		}
+		_ = s.conn.Close()
+	})
+}
+
+// requestShutdown asks the session to say goodbye and close (server shutdown).
+func (s *Session) requestShutdown() {
+	s.shutOnce.Do(func() { close(s.shutdown) })
+}
+
+// serve runs the session until the connection ends.
+func (s *Session) serve() {
+	in := make(chan inbound, 16)
+	var pumps sync.WaitGroup
+	pumps.Add(2)
+	go func() { defer pumps.Done(); s.readPump(in) }()
+	go func() { defer pumps.Done(); s.writePump() }()
+	s.run(in)
+	pumps.Wait()
+}
+
+func (s *Session) readPump(in chan<- inbound) {
+	defer close(s.readDone)
+	defer close(in)
+	s.conn.SetReadLimit(MaxMessageBytes)
+	_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	s.conn.SetPongHandler(func(string) error {
+		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	for {
+		typ, data, err := s.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
+		select {
+		case in <- inbound{data: data, binary: typ == websocket.BinaryMessage}:
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+func (s *Session) writePump() {
+	ticker := time.NewTicker(pingInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case m := <-s.queue:
+			if m.closeCode != 0 {
+				_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.closeCode, m.closeText), time.Now().Add(writeWait))
+				// Give the peer a moment to answer the close, so that no unread data
+				// makes the kernel reset the connection before the peer reads our frame.
+				select {
+				case <-s.readDone:
+				case <-time.After(2 * time.Second):
+				}
+				s.abort(0, "")
+				return
+			}
+			_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := s.conn.WriteMessage(websocket.TextMessage, m.data); err != nil {
+				s.abort(0, "")
+				return
+			}
+		case <-ticker.C:
+			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				s.abort(0, "")
+				return
+			}
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// run is the session's owner goroutine.
+func (s *Session) run(in <-chan inbound) {
+	defer s.cleanup()
+	for s.state != stateClosed {
+		var negotiate <-chan struct{}
+		if s.peer != nil {
+			negotiate = s.peer.NegotiationNeeded()
+		}
+		select {
+		case msg, ok := <-in:
+			if !ok {
+				s.state = stateClosed
+				s.abort(0, "")
+				return
+			}
+			s.handle(msg)
+		case <-negotiate:
+			s.offerSubscribe()
+		case <-s.shutdown:
+			s.finish(TypeBye, ByePayload{Reason: "shutdown"}, CloseGoingAway, "server shutting down")
+		case <-s.closing:
+			s.state = stateClosed
+		}
+	}
+}
+
+// finish sends a last message and then the close frame, and ends the session.
+func (s *Session) finish(typ string, payload any, code int, text string) {
+	if typ != "" {
+		s.send(encode(typ, "", payload))
+	}
+	s.enqueue(outMsg{closeCode: code, closeText: text})
+	s.state = stateClosed
+}
+
+// cleanup leaves the meeting and releases the media.
+func (s *Session) cleanup() {
+	if s.meeting != nil {
+		s.meeting.leave(s.id)
+	}
+	if s.peer != nil {
+		s.peer.Close()
+	}
+	if s.meeting != nil {
+		s.srv.registry.endIfEmpty(s.meeting)
+	}
+}
+
+// offerSubscribe sends the next subscribe offer if one is due.
+func (s *Session) offerSubscribe() {
+	ctx, cancel := context.WithTimeout(context.Background(), sdpTimeout)
+	defer cancel()
+	offer, err := s.peer.NextSubscribeOffer(ctx)
+	if err != nil {
+		if !errors.Is(err, sfu.ErrClosed) {
+			s.log.Debug("session: subscribe offer failed", "err", err)
+		}
+		return
+	}
+	if offer == nil {
+		return
+	}
+	tracks := make([]TrackInfo, 0, len(offer.Tracks))
+	for _, t := range offer.Tracks {
+		tracks = append(tracks, TrackInfo{Mid: t.Mid, ParticipantID: t.ParticipantID, Source: string(t.Source), Kind: t.Kind})
+	}
+	s.send(encode(TypeSubscribeOffer, "", SubscribeOfferPayload{SDP: offer.SDP, Tracks: tracks}))
+}

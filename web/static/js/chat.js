@@ -1,0 +1,117 @@
+// The chat panel. Messages exist only in this page's memory and on the screens
+// of those present; text is inserted with textContent, never as markup.
+//
+// Test hooks: #chat-input, #chat-send, #chat-messages > .chat-message[data-from] > .chat-text
+
+import { el } from './dom.js';
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const GROUP_MS = 60_000; // consecutive messages of one sender within a minute share a header
+
+export class Chat {
+  /**
+   * @param {{list: HTMLElement, input: HTMLTextAreaElement, send: HTMLButtonElement,
+   *          badge: HTMLElement, onSend: (text: string) => boolean, maxChars?: number}} opts
+   */
+  constructor({ list, input, send, badge, onSend, maxChars = 2000 }) {
+    this.list = list;
+    this.input = input;
+    this.sendBtn = send;
+    this.badge = badge;
+    this.onSend = onSend;
+    this.maxChars = maxChars;
+    this.open = false;
+    this.unread = 0;
+    this.last = null; // {from, time}
+    this.selfId = null;
+
+    this.input.maxLength = maxChars;
+    this.input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener('input', () => this._resize());
+    this.sendBtn.addEventListener('click', () => this.submit());
+  }
+
+  setMaxChars(n) {
+    this.maxChars = n;
+    this.input.maxLength = n;
+  }
+
+  /** submit sends the input's text, if any. */
+  submit() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    if (Array.from(text).length > this.maxChars) return;
+    if (this.onSend(text) !== false) {
+      this.input.value = '';
+      this._resize();
+    }
+    this.input.focus();
+  }
+
+  /** add shows a received `chat` message. */
+  add({ messageId, from, name, text, sentAt }) {
+    const time = sentAt ? new Date(sentAt) : new Date();
+    const valid = !Number.isNaN(time.getTime());
+    const mine = from === this.selfId;
+    const grouped = this.last && this.last.from === from && valid && time - this.last.time < GROUP_MS;
+
+    const item = el('li', {
+      class: `chat-message${mine ? ' chat-mine' : ''}${grouped ? ' chat-grouped' : ''}`,
+      dataset: { from: from || '', messageId: messageId || '' },
+    });
+    if (!grouped) {
+      item.append(el('div', { class: 'chat-meta' },
+        el('span', { class: 'chat-name', text: mine ? 'You' : (name || 'Guest') }),
+        valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: timeFormat.format(time) }) : null));
+    }
+    item.append(el('div', { class: 'chat-text', text: String(text || '') }));
+
+    const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
+    this.list.append(item);
+    this.last = { from, time: valid ? time : new Date() };
+    if (atBottom || mine) this.list.scrollTop = this.list.scrollHeight;
+
+    if (!this.open && !mine) {
+      this.unread++;
+      this._badge();
+    }
+  }
+
+  /** notice adds a line from the client itself (e.g. a refused message). */
+  notice(text) {
+    this.list.append(el('li', { class: 'chat-notice', text }));
+    this.list.scrollTop = this.list.scrollHeight;
+    this.last = null;
+  }
+
+  setOpen(open) {
+    this.open = open;
+    if (open) {
+      this.unread = 0;
+      this._badge();
+      this.list.scrollTop = this.list.scrollHeight;
+    }
+  }
+
+  clear() {
+    for (const node of Array.from(this.list.querySelectorAll('.chat-message, .chat-notice'))) node.remove();
+    this.unread = 0;
+    this.last = null;
+    this._badge();
+  }
+
+  _badge() {
+    this.badge.textContent = this.unread > 99 ? '99+' : String(this.unread);
+    this.badge.hidden = this.unread === 0;
+  }
+
+  _resize() {
+    this.input.style.height = 'auto';
+    this.input.style.height = `${Math.min(this.input.scrollHeight, 140)}px`;
+  }
+}

@@ -1,0 +1,84 @@
+// Tiny DOM helpers. Text always goes in through textContent / text nodes, never
+// through innerHTML, so names and chat messages can never become markup.
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+
+/**
+ * el creates an element. props: class, text, dataset, aria-* and other
+ * attributes, on<event> listeners. Children may be nodes or strings (text).
+ */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
+    else if (key === 'style') throw new Error('inline styles are not allowed (CSP)');
+    else node.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined && child !== false) node.append(child);
+  }
+  return node;
+}
+
+/** initials returns up to two letters for an avatar ("Ada Lovelace" → "AL"). */
+export function initials(name) {
+  const words = String(name || '').trim().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return '?';
+  const first = Array.from(words[0])[0] || '';
+  const last = words.length > 1 ? Array.from(words[words.length - 1])[0] || '' : '';
+  return (first + last).toUpperCase();
+}
+
+/** hueFor maps an id to a stable hue for avatar colours. */
+export function hueFor(id) {
+  let h = 0;
+  for (const ch of String(id)) h = (h * 31 + ch.codePointAt(0)) % 360;
+  return h;
+}
+
+/** announce tells screen readers something through the polite live region. */
+export function announce(text) {
+  const live = document.getElementById('live');
+  if (!live) return;
+  live.textContent = '';
+  // A separate task so that repeating the same text is announced again.
+  setTimeout(() => { live.textContent = text; }, 50);
+}
+
+/** toast shows a short notification at the bottom of the screen. */
+export function toast(text, { kind = 'info', timeout = 4000 } = {}) {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  const item = el('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+  box.append(item);
+  setTimeout(() => {
+    item.classList.add('toast-out');
+    setTimeout(() => item.remove(), 300);
+  }, timeout);
+}
+
+/** copyText copies to the clipboard, falling back to a selected input. */
+export async function copyText(text, fallbackInput) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    if (fallbackInput) {
+      fallbackInput.focus();
+      fallbackInput.select();
+      try {
+        return document.execCommand('copy');
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+}
+
+/** meetingIdPattern matches a meeting id: 1–64 base64url characters. */
+export const meetingIdPattern = /^[A-Za-z0-9_-]{1,64}$/;

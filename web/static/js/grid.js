@@ -1,0 +1,257 @@
+// The participant tiles: one camera tile per participant (self included, mirrored)
+// and one larger tile per screen share. Layout is computed here from the space
+// available and handed to CSS through custom properties (CSSOM, allowed by CSP).
+//
+// Test hooks: .tile[data-participant-id][data-source][data-self], each with a <video>.
+
+import { el, initials, hueFor } from './dom.js';
+import { icon } from './icons.js';
+
+const GAP = 10;
+const MIN_TILE_W = 150;
+
+class Tile {
+  constructor({ participantId, source, self, name }) {
+    this.participantId = participantId;
+    this.source = source;
+    this.self = !!self;
+    this.track = null;
+    this.wantVideo = source === 'screen';
+    this.micOn = true;
+    this.hasFrames = false;
+
+    this.video = el('video', { autoplay: true, playsinline: true, muted: true, class: 'tile-video' });
+    this.video.muted = true; // audio is played by separate <audio> elements
+    this.video.addEventListener('resize', () => this._frames());
+    this.video.addEventListener('loadeddata', () => this._frames());
+
+    this.initials = el('span', { class: 'avatar-initials' });
+    this.avatar = el('div', { class: 'avatar', 'aria-hidden': 'true' }, this.initials);
+    this.nameEl = el('span', { class: 'tile-name' });
+    this.micOff = el('span', { class: 'tile-mic-off', title: 'Microphone off' }, icon('mic-off'));
+    this.label = el('div', { class: 'tile-label' }, this.micOff, this.nameEl);
+
+    this.node = el('div', {
+      class: `tile tile-${source}`,
+      role: 'group',
+      dataset: { participantId, source, self: this.self ? 'true' : 'false' },
+    }, this.video, this.avatar, this.label);
+    this.avatar.style.setProperty('--avatar-hue', String(hueFor(participantId)));
+
+    if (source === 'screen') {
+      const full = el('button', {
+        class: 'tile-action',
+        type: 'button',
+        'aria-label': 'Show screen share in full screen',
+        title: 'Full screen',
+      }, icon('expand'));
+      full.addEventListener('click', () => this.toggleFullscreen());
+      this.node.append(full);
+      this.node.addEventListener('dblclick', () => this.toggleFullscreen());
+    }
+    this.setName(name);
+    this._refresh();
+  }
+
+  setName(name) {
+    this.name = name || '';
+    const shown = this.name || 'Guest';
+    let label;
+    if (this.source === 'screen') label = this.self ? 'Your screen' : `${shown} (screen)`;
+    else label = this.self ? `${shown} (you)` : shown;
+    this.nameEl.textContent = label;
+    this.initials.textContent = initials(shown);
+    this.node.setAttribute('aria-label', label);
+  }
+
+  setMic(on) {
+    this.micOn = on;
+    this._refresh();
+  }
+
+  setCamera(on) {
+    if (this.source === 'screen') return;
+    this.wantVideo = on;
+    this._refresh();
+  }
+
+  setTrack(track) {
+    if (track === this.track) return;
+    if (this.track) {
+      this.track.removeEventListener('mute', this._onMute);
+      this.track.removeEventListener('unmute', this._onMute);
+    }
+    this.track = track;
+    this.hasFrames = false;
+    if (track) {
+      this._onMute = () => this._refresh();
+      track.addEventListener('mute', this._onMute);
+      track.addEventListener('unmute', this._onMute);
+      this.video.srcObject = new MediaStream([track]);
+      this.video.play().catch(() => {});
+    } else {
+      this.video.srcObject = null;
+    }
+    this._refresh();
+  }
+
+  setSpeaking(on) {
+    this.node.classList.toggle('speaking', on);
+  }
+
+  toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else if (this.node.requestFullscreen) this.node.requestFullscreen().catch(() => {});
+  }
+
+  destroy() {
+    this.setTrack(null);
+    this.node.remove();
+  }
+
+  _frames() {
+    const had = this.hasFrames;
+    this.hasFrames = this.video.videoWidth > 0;
+    if (had !== this.hasFrames) this._refresh();
+  }
+
+  _refresh() {
+    const showVideo = !!this.track && this.wantVideo && this.track.readyState === 'live' &&
+      (this.self || !this.track.muted) && this.hasFrames;
+    this.node.classList.toggle('video-on', showVideo);
+    this.node.classList.toggle('mic-muted', !this.micOn && this.source === 'camera');
+    this.node.dataset.video = showVideo ? 'on' : 'off';
+  }
+}
+
+/** fit finds the column count that makes n tiles of an aspect ratio as large as possible in W×H. */
+function fit(W, H, n, aspect) {
+  let best = { cols: 1, w: 0, h: 0 };
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    let w = (W - GAP * (cols - 1)) / cols;
+    let h = w / aspect;
+    if (h * rows + GAP * (rows - 1) > H) {
+      h = (H - GAP * (rows - 1)) / rows;
+      w = h * aspect;
+    }
+    if (w * h > best.w * best.h) best = { cols, w: Math.floor(w), h: Math.floor(h) };
+  }
+  return best;
+}
+
+export class Grid {
+  constructor(root) {
+    this.root = root;
+    this.stage = el('div', { class: 'stage' });
+    this.tilesEl = el('div', { class: 'tiles' });
+    root.replaceChildren(this.stage, this.tilesEl);
+    this.tiles = new Map(); // "participantId/source" -> Tile
+    this.active = null;
+    this.observer = new ResizeObserver(() => this.layout());
+    this.observer.observe(root);
+  }
+
+  static key(participantId, source) {
+    return `${participantId}/${source}`;
+  }
+
+  /** ensure returns the tile of a participant's source, creating it if needed. */
+  ensure({ participantId, source = 'camera', self = false, name = '' }) {
+    const key = Grid.key(participantId, source);
+    let tile = this.tiles.get(key);
+    if (!tile) {
+      tile = new Tile({ participantId, source, self, name });
+      this.tiles.set(key, tile);
+      if (source === 'screen') this.stage.append(tile.node);
+      else this.tilesEl.append(tile.node);
+      if (participantId === this.active && source === 'camera') tile.setSpeaking(true);
+      this.layout();
+    }
+    return tile;
+  }
+
+  get(participantId, source = 'camera') {
+    return this.tiles.get(Grid.key(participantId, source)) || null;
+  }
+
+  remove(participantId, source) {
+    const key = Grid.key(participantId, source);
+    const tile = this.tiles.get(key);
+    if (!tile) return;
+    tile.destroy();
+    this.tiles.delete(key);
+    this.layout();
+  }
+
+  removeParticipant(participantId) {
+    for (const tile of Array.from(this.tiles.values())) {
+      if (tile.participantId === participantId) this.remove(participantId, tile.source);
+    }
+  }
+
+  clear() {
+    for (const tile of this.tiles.values()) tile.destroy();
+    this.tiles.clear();
+    this.layout();
+  }
+
+  /** update applies a participant object ({name, media}) to all of its tiles. */
+  update(participantId, { name, media } = {}) {
+    for (const tile of this.tiles.values()) {
+      if (tile.participantId !== participantId) continue;
+      if (name !== undefined) tile.setName(name);
+      if (media) {
+        tile.setMic(!!media.mic);
+        tile.setCamera(!!media.camera);
+      }
+    }
+  }
+
+  setActiveSpeaker(participantId) {
+    this.active = participantId;
+    for (const tile of this.tiles.values()) {
+      tile.setSpeaking(tile.source === 'camera' && tile.participantId === participantId);
+    }
+  }
+
+  layout() {
+    const screens = this.stage.childElementCount;
+    const W = this.root.clientWidth;
+    const H = this.root.clientHeight;
+    if (W === 0 || H === 0) return;
+    const narrow = W < 720 || W < H;
+    this.root.classList.toggle('has-stage', screens > 0);
+    this.root.classList.toggle('stage-side', screens > 0 && !narrow);
+    this.root.classList.toggle('stage-bottom', screens > 0 && narrow);
+
+    if (screens > 0) {
+      const sw = this.stage.clientWidth;
+      const sh = this.stage.clientHeight;
+      this._apply(this.stage, fit(sw, sh, screens, 16 / 9));
+      return;
+    }
+    const n = this.tilesEl.childElementCount;
+    if (n === 0) return;
+    // Phones in portrait get taller tiles (video is cropped to fill them).
+    const aspects = narrow ? [16 / 9, 4 / 3, 1, 3 / 4] : [16 / 9, 4 / 3];
+    let best = null;
+    for (const a of aspects) {
+      const f = fit(W, H, n, a);
+      if (!best || f.w * f.h > best.w * best.h * 1.15) best = f;
+    }
+    if (best.w < MIN_TILE_W) {
+      // Too many to fit: fixed small tiles, the grid scrolls.
+      const cols = Math.max(1, Math.floor((W + GAP) / (MIN_TILE_W + GAP)));
+      const w = Math.floor((W - GAP * (cols - 1)) / cols);
+      best = { cols, w, h: Math.floor((w * 9) / 16) };
+    }
+    this._apply(this.tilesEl, best);
+  }
+
+  _apply(container, { cols, w, h }) {
+    container.style.setProperty('--tile-w', `${w}px`);
+    container.style.setProperty('--tile-h', `${h}px`);
+    container.style.setProperty('--grid-w', `${cols * w + (cols - 1) * GAP}px`);
+  }
+}

@@ -1,0 +1,163 @@
+// Local capture: microphone, camera and screen tracks, and the chosen devices.
+// One LocalMedia lives from the pre-join screen to the end of the meeting.
+// Nothing here is persisted: device choices live in memory only.
+
+const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
+const MIC = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+
+/** describe turns a getUserMedia error into a sentence for the user. */
+export function describeMediaError(err, what) {
+  const name = err && err.name;
+  if (name === 'NotAllowedError' || name === 'SecurityError') {
+    return `Access to your ${what} was blocked. Allow it in the browser's site settings to use it.`;
+  }
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return `No ${what} was found.`;
+  if (name === 'NotReadableError' || name === 'AbortError') {
+    return `Your ${what} is in use by another application or could not be started.`;
+  }
+  if (name === 'TypeError' && !navigator.mediaDevices) {
+    return 'This page needs a secure (https) connection to use camera and microphone.';
+  }
+  return `Your ${what} could not be started.`;
+}
+
+export class LocalMedia {
+  constructor() {
+    this.micTrack = null;
+    this.cameraTrack = null;
+    this.screenTrack = null;
+    this.micDeviceId = '';
+    this.cameraDeviceId = '';
+    this.micMuted = false; // the mic track exists but is disabled
+    this.supported = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+    this.screenSupported = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
+  }
+
+  /** micOn: the participant is sending sound. */
+  get micOn() {
+    return !!this.micTrack && this.micTrack.readyState === 'live' && !this.micMuted;
+  }
+
+  get cameraOn() {
+    return !!this.cameraTrack && this.cameraTrack.readyState === 'live';
+  }
+
+  get screenOn() {
+    return !!this.screenTrack && this.screenTrack.readyState === 'live';
+  }
+
+  /**
+   * acquire asks for microphone and/or camera at once (one permission prompt),
+   * then separately for what failed, and returns {mic: error|null, camera: error|null}.
+   */
+  async acquire({ mic = true, camera = true } = {}) {
+    const errors = { mic: null, camera: null };
+    if (!this.supported) {
+      const err = new TypeError('mediaDevices unavailable');
+      return { mic: mic ? err : null, camera: camera ? err : null };
+    }
+    if (!mic && !camera) return errors;
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({
+        audio: mic ? this._micConstraints() : false,
+        video: camera ? this._cameraConstraints() : false,
+      });
+      for (const track of stream.getTracks()) this._adopt(track);
+      return errors;
+    } catch (err) {
+      if (!(mic && camera)) {
+        errors[mic ? 'mic' : 'camera'] = err;
+        return errors;
+      }
+    }
+    // Both at once failed: try each alone to learn which one does not work.
+    errors.mic = await this.startMic().then(() => null, (e) => e);
+    errors.camera = await this.startCamera().then(() => null, (e) => e);
+    return errors;
+  }
+
+  /** startMic opens the microphone (the chosen device), replacing the current track. */
+  async startMic(deviceId = this.micDeviceId) {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: this._micConstraints(deviceId) });
+    this.stopMic();
+    this._adopt(stream.getAudioTracks()[0]);
+    return this.micTrack;
+  }
+
+  stopMic() {
+    if (this.micTrack) this.micTrack.stop();
+    this.micTrack = null;
+  }
+
+  /** setMicMuted mutes by disabling the track: silence is sent, the device stays open. */
+  setMicMuted(muted) {
+    this.micMuted = muted;
+    if (this.micTrack) this.micTrack.enabled = !muted;
+  }
+
+  /** startCamera opens the camera; the old track (if any) is stopped first. */
+  async startCamera(deviceId = this.cameraDeviceId) {
+    this.stopCamera();
+    const stream = await navigator.mediaDevices.getUserMedia({ video: this._cameraConstraints(deviceId) });
+    this._adopt(stream.getVideoTracks()[0]);
+    return this.cameraTrack;
+  }
+
+  /** stopCamera stops the camera track, which turns the camera light off. */
+  stopCamera() {
+    if (this.cameraTrack) this.cameraTrack.stop();
+    this.cameraTrack = null;
+  }
+
+  /** startScreen asks the user for a screen, window or tab. */
+  async startScreen() {
+    const stream = await navigator.mediaDevices.getDisplayMedia({
+      video: { frameRate: { ideal: 15, max: 30 } },
+      audio: false,
+    });
+    const track = stream.getVideoTracks()[0];
+    if ('contentHint' in track) track.contentHint = 'detail';
+    this.screenTrack = track;
+    return track;
+  }
+
+  stopScreen() {
+    if (this.screenTrack) this.screenTrack.stop();
+    this.screenTrack = null;
+  }
+
+  stopAll() {
+    this.stopMic();
+    this.stopCamera();
+    this.stopScreen();
+  }
+
+  /** devices lists microphones and cameras (labels are empty before permission). */
+  async devices() {
+    if (!this.supported || !navigator.mediaDevices.enumerateDevices) return { mics: [], cameras: [] };
+    const all = await navigator.mediaDevices.enumerateDevices();
+    return {
+      mics: all.filter((d) => d.kind === 'audioinput' && d.deviceId),
+      cameras: all.filter((d) => d.kind === 'videoinput' && d.deviceId),
+    };
+  }
+
+  _adopt(track) {
+    if (track.kind === 'audio') {
+      this.micTrack = track;
+      track.enabled = !this.micMuted;
+      this.micDeviceId = track.getSettings().deviceId || this.micDeviceId;
+    } else {
+      this.cameraTrack = track;
+      this.cameraDeviceId = track.getSettings().deviceId || this.cameraDeviceId;
+    }
+  }
+
+  _micConstraints(deviceId = this.micDeviceId) {
+    return deviceId ? { ...MIC, deviceId: { exact: deviceId } } : { ...MIC };
+  }
+
+  _cameraConstraints(deviceId = this.cameraDeviceId) {
+    return deviceId ? { ...CAMERA, deviceId: { exact: deviceId } } : { ...CAMERA };
+  }
+}

@@ -1,0 +1,271 @@
+// The pre-join screen: camera preview, microphone level, device choice, display
+// name, mic/camera toggles and the shareable link. Nothing is persisted: the
+// name and device choices live only in this page's memory.
+//
+// Test hooks: #prejoin-name, #prejoin-mic, #prejoin-camera (toggle buttons,
+// aria-pressed="true" = on), #prejoin-join.
+
+import { $, el, toast, copyText, initials } from './dom.js';
+import { setIcon } from './icons.js';
+import { LevelMeter } from './speaker.js';
+import { describeMediaError } from './media.js';
+
+export class Prejoin {
+  /**
+   * @param {LocalMedia} media
+   * @param {{name?: string, mic?: boolean, camera?: boolean, shareURL: string,
+   *          onJoin: (choice: {name: string}) => void}} opts
+   */
+  constructor(media, { name = '', mic = true, camera = true, shareURL, onJoin }) {
+    this.media = media;
+    this.onJoin = onJoin;
+    this.wantMic = mic;
+    this.wantCamera = camera;
+    this.meter = null;
+    this.raf = 0;
+    this.busy = false;
+    this.ready = null;
+
+    this.video = $('#prejoin-video');
+    this.videoOff = $('#prejoin-video-off');
+    this.previewNote = $('#prejoin-starting');
+    this.avatar = $('#prejoin-avatar');
+    this.meterFill = $('#prejoin-meter');
+    this.micBtn = $('#prejoin-mic');
+    this.camBtn = $('#prejoin-camera');
+    this.micSelect = $('#prejoin-mic-select');
+    this.camSelect = $('#prejoin-camera-select');
+    this.errorBox = $('#prejoin-media-error');
+    this.nameInput = $('#prejoin-name');
+    this.joinBtn = $('#prejoin-join');
+    this.form = $('#prejoin-form');
+    this.node = $('#prejoin');
+
+    this.errors = { mic: null, camera: null };
+    this.nameInput.value = name;
+    $('#share-link').value = shareURL;
+
+    this.micBtn.addEventListener('click', () => this._toggleMic());
+    this.camBtn.addEventListener('click', () => this._toggleCamera());
+    this.micSelect.addEventListener('change', () => this._chooseMic());
+    this.camSelect.addEventListener('change', () => this._chooseCamera());
+    this.nameInput.addEventListener('input', () => this._updateJoin());
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.join();
+    });
+    $('#share-copy').addEventListener('click', async () => {
+      const ok = await copyText(shareURL, $('#share-link'));
+      toast(ok ? 'Meeting link copied' : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
+    });
+    if (navigator.mediaDevices && 'ondevicechange' in navigator.mediaDevices) {
+      navigator.mediaDevices.addEventListener('devicechange', () => this._fillDevices());
+    }
+    this._render();
+    this._updateJoin();
+  }
+
+  /** start opens the devices that are wanted and shows the preview. Resolves when ready. */
+  start() {
+    this.starting = true;
+    this._render();
+    this.ready = (async () => {
+      this.errors = await this.media.acquire({ mic: this.wantMic, camera: this.wantCamera });
+      if (this.wantMic && !this.media.micTrack) this.wantMic = false;
+      if (this.wantCamera && !this.media.cameraTrack) this.wantCamera = false;
+      this.media.setMicMuted(!this.wantMic);
+      this._showErrors();
+      this._preview();
+      this._startMeter();
+      this.starting = false;
+      await this._fillDevices();
+      this._render();
+    })();
+    return this.ready;
+  }
+
+  /** join hands over to the meeting (also used by ?autojoin=1). */
+  async join() {
+    const name = this.nameInput.value.trim();
+    if (!name) {
+      this.nameInput.focus();
+      return;
+    }
+    if (this.busy) return;
+    this.busy = true;
+    this.joinBtn.disabled = true;
+    try {
+      await this.ready;
+    } finally {
+      this.busy = false;
+      this._updateJoin();
+    }
+    this.stop();
+    this.onJoin({ name: Array.from(name).slice(0, 64).join('') });
+  }
+
+  /** stop ends the preview's meter loop (the tracks live on in the meeting). */
+  stop() {
+    cancelAnimationFrame(this.raf);
+    this.raf = 0;
+    if (this.meter) this.meter.close();
+    this.meter = null;
+    this.video.srcObject = null;
+  }
+
+  /** resume shows the pre-join screen again (e.g. after a failed join). */
+  resume() {
+    this._preview();
+    this._startMeter();
+    this._render();
+  }
+
+  _preview() {
+    const track = this.media.cameraTrack;
+    this.video.srcObject = track ? new MediaStream([track]) : null;
+    if (track) this.video.play().catch(() => {});
+  }
+
+  _startMeter() {
+    if (this.meter) this.meter.close();
+    this.meter = this.media.micTrack ? new LevelMeter(this.media.micTrack) : null;
+    cancelAnimationFrame(this.raf);
+    let shown = 0;
+    const frame = () => {
+      const level = this.meter && this.media.micOn ? this.meter.level() : 0;
+      // Perceptual scale: speech RMS of 0.01..0.3 spans most of the bar.
+      const target = Math.min(1, Math.max(0, (Math.log10(level + 1e-4) + 2.6) / 2.2));
+      shown = target > shown ? target : shown * 0.85 + target * 0.15;
+      this.meterFill.style.transform = `scaleX(${shown.toFixed(3)})`;
+      this.raf = requestAnimationFrame(frame);
+    };
+    this.raf = requestAnimationFrame(frame);
+  }
+
+  async _toggleMic() {
+    if (this.wantMic) {
+      this.wantMic = false;
+      this.media.setMicMuted(true);
+    } else {
+      if (!this.media.micTrack) {
+        try {
+          await this.media.startMic();
+          this.errors.mic = null;
+          this._startMeter();
+          await this._fillDevices();
+        } catch (err) {
+          this.errors.mic = err;
+          this._showErrors();
+          return;
+        }
+      }
+      this.wantMic = true;
+      this.media.setMicMuted(false);
+    }
+    this._showErrors();
+    this._render();
+  }
+
+  async _toggleCamera() {
+    if (this.wantCamera) {
+      this.wantCamera = false;
+      this.media.stopCamera();
+    } else {
+      try {
+        await this.media.startCamera();
+        this.errors.camera = null;
+        this.wantCamera = true;
+        await this._fillDevices();
+      } catch (err) {
+        this.errors.camera = err;
+      }
+    }
+    this._showErrors();
+    this._preview();
+    this._render();
+  }
+
+  async _chooseMic() {
+    try {
+      await this.media.startMic(this.micSelect.value);
+      this.media.setMicMuted(!this.wantMic);
+      this._startMeter();
+    } catch (err) {
+      toast(describeMediaError(err, 'microphone'), { kind: 'error' });
+    }
+  }
+
+  async _chooseCamera() {
+    const id = this.camSelect.value;
+    if (!this.wantCamera) {
+      this.media.cameraDeviceId = id;
+      return;
+    }
+    try {
+      await this.media.startCamera(id);
+    } catch (err) {
+      toast(describeMediaError(err, 'camera'), { kind: 'error' });
+    }
+    this._preview();
+    this._render();
+  }
+
+  async _fillDevices() {
+    const { mics, cameras } = await this.media.devices().catch(() => ({ mics: [], cameras: [] }));
+    fillSelect(this.micSelect, mics, this.media.micDeviceId, 'Microphone');
+    fillSelect(this.camSelect, cameras, this.media.cameraDeviceId, 'Camera');
+  }
+
+  _showErrors() {
+    const lines = [];
+    if (this.errors.camera) lines.push(describeMediaError(this.errors.camera, 'camera'));
+    if (this.errors.mic) lines.push(describeMediaError(this.errors.mic, 'microphone'));
+    if (lines.length) lines.push('You can still join and turn them on later.');
+    this.errorBox.textContent = lines.join(' ');
+    this.errorBox.hidden = lines.length === 0;
+  }
+
+  _render() {
+    // While the devices are starting, show what was asked for.
+    const micOn = this.wantMic && (this.starting || !!this.media.micTrack);
+    const camOn = this.wantCamera && (this.starting || this.media.cameraOn);
+    toggleButton(this.micBtn, micOn, micOn ? 'mic' : 'mic-off', micOn ? 'Turn off microphone' : 'Turn on microphone');
+    toggleButton(this.camBtn, camOn, camOn ? 'camera' : 'camera-off', camOn ? 'Turn off camera' : 'Turn on camera');
+    this.videoOff.hidden = camOn;
+    this.node.classList.toggle('starting', !!this.starting);
+    this.avatar.textContent = initials(this.nameInput.value || '');
+    this.videoOff.querySelector('.preview-off-text').textContent =
+      this.errors.camera ? 'Camera unavailable' : 'Camera is off';
+    this.previewNote.textContent = this.starting && this.wantCamera ? 'Starting camera…' : '';
+  }
+
+  _updateJoin() {
+    const name = this.nameInput.value.trim();
+    this.joinBtn.disabled = !name || this.busy;
+    this.avatar.textContent = initials(name);
+  }
+}
+
+/** toggleButton renders an on/off toggle: aria-pressed, label, icon and colour. */
+export function toggleButton(btn, on, iconName, label) {
+  btn.setAttribute('aria-pressed', on ? 'true' : 'false');
+  btn.setAttribute('aria-label', label);
+  btn.title = label;
+  btn.classList.toggle('off', !on);
+  const holder = btn.querySelector('.btn-icon');
+  if (holder) setIcon(holder, iconName);
+}
+
+function fillSelect(select, devices, currentId, kind) {
+  select.replaceChildren();
+  if (devices.length === 0) {
+    select.append(el('option', { value: '', text: `No ${kind.toLowerCase()} found` }));
+    select.disabled = true;
+    return;
+  }
+  devices.forEach((d, i) => {
+    select.append(el('option', { value: d.deviceId, text: d.label || `${kind} ${i + 1}` }));
+  });
+  select.disabled = false;
+  if (currentId && devices.some((d) => d.deviceId === currentId)) select.value = currentId;
+}

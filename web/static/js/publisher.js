@@ -1,0 +1,192 @@
+// The publish peer connection: the browser is the offerer. This module and
+// subscriber.js are the only places that create RTCRtpSenders / receivers; every
+// sender passes through the E2EE attach point (e2ee-hooks.js) before each
+// setLocalDescription.
+//
+// Microphone and camera always have a sendonly transceiver (with a track or with
+// none), so turning a device on or off is a replaceTrack, never a renegotiation.
+// A screen share adds a third transceiver (or reuses the one of an earlier
+// share, set back from inactive to sendonly) and renegotiates; stopping it sets
+// that transceiver inactive and renegotiates without it in `tracks`.
+
+import { peerConnectionConfig, prepareSender, checkSenders } from './e2ee-hooks.js';
+
+const ENCODINGS = {
+  camera: [{ maxBitrate: 1_200_000 }],
+  screen: [{ maxBitrate: 2_500_000 }],
+};
+
+export class Publisher {
+  /**
+   * @param {Signaling} signaling
+   * @param {{iceServers?: RTCIceServer[], onConnectionState?: (state: string) => void}} options
+   */
+  constructor(signaling, { iceServers = [], onConnectionState } = {}) {
+    this.sig = signaling;
+    this.pc = new RTCPeerConnection(peerConnectionConfig({ iceServers }));
+    this.sources = new Map(); // RTCRtpTransceiver -> 'microphone' | 'camera' | 'screen'
+    this.transceivers = {}; // source -> RTCRtpTransceiver
+    this.queue = Promise.resolve(); // negotiations run one after another
+    this.offerSent = false;
+    this.earlyCandidates = [];
+    this.closed = false;
+
+    this.pc.onicecandidate = (event) => this._candidate(event.candidate);
+    this.pc.onconnectionstatechange = () => {
+      if (onConnectionState) onConnectionState(this.pc.connectionState);
+    };
+  }
+
+  /** start adds the microphone and camera transceivers and sends the first offer. */
+  start({ mic = null, camera = null } = {}) {
+    this._add('microphone', mic || 'audio');
+    this._add('camera', camera || 'video');
+    return this.negotiate();
+  }
+
+  /** replaceTrack swaps the track of the microphone or camera sender (null = send nothing). */
+  async replaceTrack(source, track) {
+    const t = this.transceivers[source];
+    if (!t) throw new Error(`no ${source} transceiver`);
+    await t.sender.replaceTrack(track);
+  }
+
+  /** startScreen sends a screen track on its own transceiver and renegotiates. */
+  async startScreen(track) {
+    const t = this.transceivers.screen;
+    if (t && t.currentDirection !== 'stopped') {
+      t.direction = 'sendonly';
+      await t.sender.replaceTrack(track);
+    } else {
+      this._add('screen', track);
+    }
+    await this.negotiate();
+  }
+
+  /** stopScreen stops sending the screen and renegotiates without it. */
+  async stopScreen() {
+    const t = this.transceivers.screen;
+    if (!t || t.currentDirection === 'stopped') return;
+    await t.sender.replaceTrack(null);
+    t.direction = 'inactive';
+    await this.negotiate();
+  }
+
+  /** negotiate queues an offer/answer exchange; it resolves when its answer is applied. */
+  negotiate() {
+    const run = this.queue.then(() => this._negotiate());
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** stats returns packetsSent per source, e.g. {microphone: 120, camera: 340}. */
+  async stats() {
+    const out = {};
+    for (const [t, source] of this.sources) {
+      if (t.currentDirection === 'stopped') continue;
+      let packetsSent = 0;
+      const report = await t.sender.getStats();
+      report.forEach((s) => {
+        if (s.type === 'outbound-rtp') packetsSent += s.packetsSent || 0;
+      });
+      out[source] = packetsSent;
+    }
+    return out;
+  }
+
+  close() {
+    this.closed = true;
+    this.pc.onicecandidate = null;
+    this.pc.onconnectionstatechange = null;
+    this.pc.close();
+  }
+
+  _add(source, trackOrKind) {
+    const init = { direction: 'sendonly' };
+    if (ENCODINGS[source]) init.sendEncodings = ENCODINGS[source];
+    const t = this.pc.addTransceiver(trackOrKind, init);
+    this.sources.set(t, source);
+    this.transceivers[source] = t;
+    // The transform goes on in the same task as addTransceiver (TESTING.md).
+    prepareSender(t.sender, source);
+    return t;
+  }
+
+  async _negotiate() {
+    if (this.closed) return;
+    // ---- E2EE attach point: every sender, before every setLocalDescription ----
+    for (const [t, source] of this.sources) {
+      if (t.currentDirection !== 'stopped') prepareSender(t.sender, source);
+    }
+    checkSenders(this.pc);
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+
+    const tracks = [];
+    for (const [t, source] of this.sources) {
+      if (t.mid !== null && t.direction === 'sendonly') tracks.push({ mid: t.mid, source });
+    }
+    let answer;
+    try {
+      const reply = this.sig.request('publish_offer', { sdp: this.pc.localDescription.sdp, tracks });
+      this._flushCandidates();
+      answer = await reply;
+    } catch (err) {
+      if (!this.closed && this.pc.signalingState === 'have-local-offer') {
+        await this.pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      }
+      throw err;
+    }
+    if (this.closed) return;
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+  }
+
+  // Candidates are sent only after the offer they belong to.
+  _candidate(candidate) {
+    if (this.closed) return;
+    // Chromium also reports an empty candidate per generation; the final null
+    // event alone is sent as end of candidates.
+    if (candidate && !candidate.candidate) return;
+    if (!this.offerSent) {
+      this.earlyCandidates.push(candidate);
+      return;
+    }
+    this.sig.send('ice', { pc: 'publish', candidate: candidateJSON(candidate, this.pc) });
+  }
+
+  _flushCandidates() {
+    this.offerSent = true;
+    const early = this.earlyCandidates;
+    this.earlyCandidates = [];
+    for (const c of early) this._candidate(c);
+  }
+}
+
+/**
+ * candidateJSON turns an RTCIceCandidate (or null = end of candidates) into the
+ * `candidate` object of an `ice` message.
+ */
+export function candidateJSON(candidate, pc) {
+  if (candidate && candidate.candidate) {
+    return {
+      candidate: candidate.candidate,
+      sdpMid: candidate.sdpMid ?? '',
+      sdpMLineIndex: candidate.sdpMLineIndex ?? 0,
+      usernameFragment: candidate.usernameFragment ?? '',
+    };
+  }
+  // End of candidates: an empty candidate string, on the first media section.
+  const first = pc.getTransceivers().find((t) => t.mid !== null);
+  return {
+    candidate: '',
+    sdpMid: first ? first.mid : '0',
+    sdpMLineIndex: 0,
+    usernameFragment: (candidate && candidate.usernameFragment) || ufrag(pc) || '',
+  };
+}
+
+function ufrag(pc) {
+  const sdp = pc.localDescription ? pc.localDescription.sdp : '';
+  const m = /a=ice-ufrag:(\S+)/.exec(sdp);
+  return m ? m[1] : '';
+}

@@ -1,0 +1,124 @@
+// The websocket to the server: the JSON envelope of signaling/PROTOCOL.md,
+// request ids, replies matched by `ref`, and dispatch by message type.
+
+export const PROTOCOL_VERSION = 1;
+
+/** ProtocolError is an `error` message from the server. */
+export class ProtocolError extends Error {
+  constructor(payload = {}) {
+    super(payload.message || payload.code || 'error');
+    this.name = 'ProtocolError';
+    this.code = payload.code || 'internal';
+  }
+}
+
+/** wsURL is the same-origin websocket address of the signaling endpoint. */
+export function wsURL(loc = window.location) {
+  const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
+  return scheme + '//' + loc.host + '/ws';
+}
+
+export class Signaling {
+  constructor(url = wsURL()) {
+    this.url = url;
+    this.ws = null;
+    this.nextId = 1;
+    this.pending = new Map(); // id -> {resolve, reject, timer}
+    this.handlers = new Map(); // type -> [fn]
+    this.closed = false;
+    /** onclose({code, reason, wasClean}) is called once when the socket closes. */
+    this.onclose = null;
+  }
+
+  /** connect opens the websocket; it resolves when open and rejects if it cannot be opened. */
+  connect() {
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      ws.onopen = () => {
+        opened = true;
+        resolve();
+      };
+      ws.onmessage = (event) => this._receive(event.data);
+      ws.onerror = () => {}; // always followed by close, handled there
+      ws.onclose = (event) => {
+        this.closed = true;
+        const err = new Error(`websocket closed (${event.code})`);
+        err.closeCode = event.code;
+        for (const p of this.pending.values()) {
+          clearTimeout(p.timer);
+          p.reject(err);
+        }
+        this.pending.clear();
+        if (!opened) reject(err);
+        if (this.onclose) this.onclose({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+      };
+    });
+  }
+
+  /** on registers a handler for a server message type. The handler gets (payload, envelope). */
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, []);
+    this.handlers.get(type).push(fn);
+  }
+
+  /** send sends a message and returns its id. */
+  send(type, payload) {
+    const id = String(this.nextId++);
+    const envelope = { type, id };
+    if (payload !== undefined) envelope.payload = payload;
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(envelope));
+    return id;
+  }
+
+  /**
+   * request sends a message and resolves with the payload of the reply that
+   * carries its id in `ref`, or rejects with a ProtocolError.
+   */
+  request(type, payload, timeoutMs = 20000) {
+    return new Promise((resolve, reject) => {
+      if (this.closed || !this.ws || this.ws.readyState !== WebSocket.OPEN) {
+        reject(new Error('not connected'));
+        return;
+      }
+      const id = this.send(type, payload);
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`${type}: no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+    });
+  }
+
+  /** close closes the websocket (normal closure). */
+  close() {
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000);
+  }
+
+  _receive(data) {
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return; // not ours to interpret; the server never sends this
+    }
+    if (!msg || typeof msg.type !== 'string') return;
+    const payload = msg.payload || {};
+    if (msg.ref !== undefined && this.pending.has(msg.ref)) {
+      const p = this.pending.get(msg.ref);
+      this.pending.delete(msg.ref);
+      clearTimeout(p.timer);
+      if (msg.type === 'error') p.reject(new ProtocolError(payload));
+      else p.resolve(payload);
+      return;
+    }
+    for (const fn of this.handlers.get(msg.type) || []) {
+      try {
+        fn(payload, msg);
+      } catch (err) {
+        console.error(`conclave: handling ${msg.type} failed`, err);
+      }
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// Audio levels in the browser with WebAudio: the pre-join level meter and the
+// active-speaker detection in the meeting (own microphone included). Nothing
+// here is sent anywhere.
+
+let context = null;
+
+/** audioContext returns the page's single AudioContext, resuming it on the next user gesture if needed. */
+export function audioContext() {
+  if (!context) {
+    const Ctor = window.AudioContext || window.webkitAudioContext;
+    if (!Ctor) return null;
+    context = new Ctor();
+    if (context.state !== 'running') {
+      const resume = () => {
+        context.resume().catch(() => {});
+        if (context.state === 'running') {
+          document.removeEventListener('pointerdown', resume, true);
+          document.removeEventListener('keydown', resume, true);
+        }
+      };
+      document.addEventListener('pointerdown', resume, true);
+      document.addEventListener('keydown', resume, true);
+      context.resume().catch(() => {});
+    }
+  }
+  return context;
+}
+
+/** LevelMeter reads the loudness (0..1, RMS) of one audio track. */
+export class LevelMeter {
+  constructor(track) {
+    const ctx = audioContext();
+    this.analyser = null;
+    if (!ctx || !track) return;
+    this.source = ctx.createMediaStreamSource(new MediaStream([track]));
+    this.analyser = ctx.createAnalyser();
+    this.analyser.fftSize = 512;
+    this.analyser.smoothingTimeConstant = 0.2;
+    this.buffer = new Float32Array(this.analyser.fftSize);
+    this.source.connect(this.analyser);
+  }
+
+  /** level returns the current RMS level, 0 when nothing is heard. */
+  level() {
+    if (!this.analyser) return 0;
+    this.analyser.getFloatTimeDomainData(this.buffer);
+    let sum = 0;
+    for (const v of this.buffer) sum += v * v;
+    return Math.sqrt(sum / this.buffer.length);
+  }
+
+  close() {
+    if (this.source) this.source.disconnect();
+    this.source = null;
+    this.analyser = null;
+  }
+}
+
+const TICK_MS = 100;
+const THRESHOLD = 0.012; // RMS above which someone is taken to be speaking
+const SWITCH_AFTER_MS = 300; // a new loudest speaker must hold this long
+const RELEASE_AFTER_MS = 1200; // silence before the highlight goes away
+
+/**
+ * SpeakerDetector follows the levels of every participant's audio and reports
+ * the active speaker (or null) through onChange(participantId).
+ */
+export class SpeakerDetector {
+  constructor(onChange) {
+    this.onChange = onChange;
+    this.meters = new Map(); // key -> {participantId, meter, level}
+    this.active = null;
+    this.candidate = null;
+    this.candidateSince = 0;
+    this.lastHeard = 0;
+    this.timer = null;
+  }
+
+  /** add starts following a track; key identifies it for remove. */
+  add(key, participantId, track) {
+    this.remove(key);
+    this.meters.set(key, { participantId, meter: new LevelMeter(track), level: 0 });
+    if (!this.timer) this.timer = setInterval(() => this._tick(), TICK_MS);
+  }
+
+  remove(key) {
+    const entry = this.meters.get(key);
+    if (!entry) return;
+    entry.meter.close();
+    this.meters.delete(key);
+  }
+
+  /** levelOf returns the smoothed level of a participant (0..1). */
+  levelOf(participantId) {
+    let max = 0;
+    for (const e of this.meters.values()) if (e.participantId === participantId) max = Math.max(max, e.level);
+    return max;
+  }
+
+  close() {
+    for (const key of Array.from(this.meters.keys())) this.remove(key);
+    clearInterval(this.timer);
+    this.timer = null;
+    this._set(null);
+  }
+
+  _tick() {
+    const now = performance.now();
+    let loudest = null;
+    let loudestLevel = THRESHOLD;
+    for (const e of this.meters.values()) {
+      // Fast attack, slow release.
+      const raw = e.meter.level();
+      e.level = raw > e.level ? raw : e.level * 0.8 + raw * 0.2;
+      if (e.level > loudestLevel) {
+        loudest = e.participantId;
+        loudestLevel = e.level;
+      }
+    }
+    if (loudest) {
+      this.lastHeard = now;
+      if (loudest !== this.candidate) {
+        this.candidate = loudest;
+        this.candidateSince = now;
+      }
+      if (loudest !== this.active && (this.active === null || now - this.candidateSince >= SWITCH_AFTER_MS)) {
+        this._set(loudest);
+      }
+    } else if (this.active !== null && now - this.lastHeard >= RELEASE_AFTER_MS) {
+      this.candidate = null;
+      this._set(null);
+    }
+  }
+
+  _set(id) {
+    if (id === this.active) return;
+    this.active = id;
+    if (this.onChange) this.onChange(id);
+  }
+}

@@ -1,0 +1,175 @@
+// Package web serves Conclave's browser client: the landing page, the meeting
+// page and their static assets, all embedded in the binary so that a browser
+// never loads anything from another origin.
+//
+// The package imports only the standard library. The server mounts Handler at
+// "/" next to its own routes (/ws, /api/...).
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// ContentSecurityPolicy is sent with every response of Handler.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
+	"worker-src 'self' blob:; font-src 'self'; manifest-src 'self'; base-uri 'none'; " +
+	"form-action 'none'; frame-ancestors 'none'"
+
+// securityHeaders are set on every response, including errors.
+var securityHeaders = [][2]string{
+	{"Content-Security-Policy", ContentSecurityPolicy},
+	{"Referrer-Policy", "no-referrer"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self)"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+	{"Cross-Origin-Resource-Policy", "same-origin"},
+	{"X-Frame-Options", "DENY"},
+}
+
+// contentTypes is fixed here rather than taken from the mime package, whose
+// table depends on the host's /etc/mime.types.
+var contentTypes = map[string]string{
+	".html":  "text/html; charset=utf-8",
+	".js":    "text/javascript; charset=utf-8",
+	".css":   "text/css; charset=utf-8",
+	".svg":   "image/svg+xml",
+	".png":   "image/png",
+	".ico":   "image/x-icon",
+	".json":  "application/json",
+	".txt":   "text/plain; charset=utf-8",
+	".woff2": "font/woff2",
+	".wasm":  "application/wasm",
+}
+
+// asset is one embedded file, read once at start.
+type asset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+type handler struct {
+	assets map[string]*asset // keyed by path below static/, e.g. "js/meeting.js"
+}
+
+// Handler returns the http.Handler for the web client:
+//
+//	GET /            the landing page
+//	GET /m/{id}      the meeting page, for any id of 1–64 base64url characters
+//	GET /static/...  the assets (scripts, styles, icons)
+//
+// Everything else is 404. Every response carries a strict Content-Security-Policy
+// and related security headers; HTML pages are never cached.
+func Handler() http.Handler {
+	h := &handler{assets: make(map[string]*asset)}
+	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		ct, ok := contentTypes[path.Ext(p)]
+		if !ok {
+			ct = "application/octet-stream"
+		}
+		sum := sha256.Sum256(body)
+		h.assets[strings.TrimPrefix(p, "static/")] = &asset{
+			body:        body,
+			contentType: ct,
+			etag:        `"` + hex.EncodeToString(sum[:12]) + `"`,
+		}
+		return nil
+	})
+	if err != nil {
+		// The files are compiled in; failing to read them is a build defect.
+		panic("web: reading embedded files: " + err.Error())
+	}
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	for _, kv := range securityHeaders {
+		hdr.Set(kv[0], kv[1])
+	}
+
+	var name string
+	page := false
+	switch p := r.URL.Path; {
+	case p == "/":
+		name, page = "index.html", true
+	case strings.HasPrefix(p, "/m/"):
+		if !validMeetingID(p[len("/m/"):]) {
+			notFound(w)
+			return
+		}
+		name, page = "meeting.html", true
+	case strings.HasPrefix(p, "/static/"):
+		name = p[len("/static/"):]
+		// The pages are served only at their own routes.
+		if !fs.ValidPath(name) || path.Ext(name) == ".html" {
+			notFound(w)
+			return
+		}
+	default:
+		notFound(w)
+		return
+	}
+	a, ok := h.assets[name]
+	if !ok {
+		notFound(w)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		hdr.Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+
+	hdr.Set("Content-Type", a.contentType)
+	if page {
+		hdr.Set("Cache-Control", "no-store")
+	} else {
+		// No fingerprinted names (there is no build step): let the browser keep
+		// a copy but revalidate it, which costs a 304 at most.
+		hdr.Set("Cache-Control", "no-cache")
+		hdr.Set("ETag", a.etag)
+	}
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+}
+
+// validMeetingID reports whether id is 1–64 characters of base64url.
+func validMeetingID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func notFound(w http.ResponseWriter) {
+	w.Header().Del("Cache-Control")
+	w.Header().Del("ETag")
+	http.Error(w, "404 page not found", http.StatusNotFound)
+}
