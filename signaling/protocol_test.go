@@ -41,7 +41,9 @@ func TestBadInputBeforeJoin(t *testing.T) {
 		{"binary frame", func() error { return c.SendBinary([]byte{1, 2, 3}) }, "bad_message", ""},
 		{"unknown type", func() error { return c.SendRaw([]byte(`{"type":"hack","id":"u1"}`)) }, "unknown_type", "u1"},
 		{"chat before join", func() error { return c.SendRaw([]byte(`{"type":"chat","id":"c1","payload":{"text":"hi"}}`)) }, "not_allowed_in_state", "c1"},
-		{"answer before join", func() error { return c.SendRaw([]byte(`{"type":"subscribe_answer","id":"a1","payload":{"sdp":"v=0"}}`)) }, "not_allowed_in_state", "a1"},
+		{"answer before join", func() error {
+			return c.SendRaw([]byte(`{"type":"subscribe_answer","id":"a1","payload":{"sdp":"v=0"}}`))
+		}, "not_allowed_in_state", "a1"},
 		{"empty name", func() error {
 			return c.SendRaw([]byte(`{"type":"join","id":"j1","payload":{"version":1,"meetingId":"` + meeting + `","name":"   "}}`))
 		}, "invalid_field", "j1"},
