@@ -188,3 +188,53 @@ func lastOffer(c *testclient.Client) []testclient.TrackInfo {
 	}
 	return tracks
 }
+
+// TestKeyframeRequests: a new subscriber makes the SFU ask the publisher for a keyframe,
+// and a crowd joining at once is coalesced to at most one request per 500 ms.
+func TestKeyframeRequests(t *testing.T) {
+	srv := newTestServer(t)
+	meeting := srv.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := srv.join(t, meeting, "Presenter")
+	pubs, err := pub.Publish(ctx, "camera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &sentLog{sent: map[string]map[string]bool{}}
+	stop := make(chan struct{})
+	defer close(stop)
+	go sendLoop(pub, pubs, log, stop)
+
+	first := srv.join(t, meeting, "First")
+	eventually(t, 10*time.Second, "a keyframe request for the first subscriber", func() bool {
+		return pubs[0].KeyframeRequests() >= 1
+	})
+	eventually(t, 10*time.Second, "media at the first subscriber", func() bool {
+		r := first.Received(pub.ParticipantID, "camera")
+		return r != nil && r.Count() > 0
+	})
+
+	start := time.Now()
+	before := pubs[0].KeyframeRequests()
+	var crowd []*testclient.Client
+	for i := 0; i < 6; i++ {
+		crowd = append(crowd, srv.join(t, meeting, fmt.Sprintf("Crowd %d", i)))
+	}
+	for _, c := range crowd {
+		eventually(t, 15*time.Second, "media at a crowd member", func() bool {
+			r := c.Received(pub.ParticipantID, "camera")
+			return r != nil && r.Count() > 0
+		})
+	}
+	eventually(t, 5*time.Second, "a keyframe request for the crowd", func() bool {
+		return pubs[0].KeyframeRequests() > before
+	})
+	time.Sleep(200 * time.Millisecond)
+	elapsed := time.Since(start)
+	got := pubs[0].KeyframeRequests() - before
+	// Upper bound only (a slow machine makes fewer requests, never more).
+	if limit := int(elapsed/(500*time.Millisecond)) + 2; got > limit || got < 1 {
+		t.Fatalf("%d keyframe requests in %v for 6 joins, want 1..%d", got, elapsed, limit)
+	}
+}

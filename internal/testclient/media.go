@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -17,6 +19,8 @@ type Publisher struct {
 	track  *webrtc.TrackLocalStaticRTP
 	seq    uint16
 	ts     uint32
+
+	keyframeRequests atomic.Int64
 }
 
 // Publish opens the publish connection with one track per source ("microphone" sends
@@ -44,9 +48,10 @@ func (c *Client) Publish(ctx context.Context, sources ...string) ([]*Publisher, 
 		if err != nil {
 			return nil, err
 		}
-		go drainRTCP(tr.Sender())
+		pub := &Publisher{Source: src, track: track, seq: uint16(1000 * (i + 1)), ts: 5000}
+		go pub.readRTCP(tr.Sender())
 		trs = append(trs, tr)
-		pubs = append(pubs, &Publisher{Source: src, track: track, seq: uint16(1000 * (i + 1)), ts: 5000})
+		pubs = append(pubs, pub)
 	}
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -84,14 +89,29 @@ func (c *Client) Publish(ctx context.Context, sources ...string) ([]*Publisher, 
 	return pubs, nil
 }
 
-func drainRTCP(s *webrtc.RTPSender) {
+// readRTCP counts the keyframe requests the server sends for this track.
+func (p *Publisher) readRTCP(s *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := s.Read(buf); err != nil {
+		n, _, err := s.Read(buf)
+		if err != nil {
 			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, pkt := range pkts {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				p.keyframeRequests.Add(1)
+			}
 		}
 	}
 }
+
+// KeyframeRequests is the number of PLI/FIR the server sent for this track.
+func (p *Publisher) KeyframeRequests() int { return int(p.keyframeRequests.Load()) }
 
 // Send writes one packet with the given payload; video packets end a frame every
 // fourth packet.

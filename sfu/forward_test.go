@@ -1,0 +1,190 @@
+package sfu
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// recordingWriter is a subscription's write stream that records what it is given and can
+// be made to block, like a congested TCP connection.
+type recordingWriter struct {
+	mu      sync.Mutex
+	headers []rtp.Header
+	block   chan struct{} // nil: never blocks
+	once    sync.Once
+}
+
+func (w *recordingWriter) unblock() {
+	if w.block != nil {
+		w.once.Do(func() { close(w.block) })
+	}
+}
+
+func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if w.block != nil {
+		<-w.block
+	}
+	w.mu.Lock()
+	w.headers = append(w.headers, *h)
+	w.mu.Unlock()
+	return len(payload), nil
+}
+
+func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w *recordingWriter) got() []rtp.Header {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]rtp.Header(nil), w.headers...)
+}
+
+func newTestSub(t *testing.T, up *upTrack, ssrc uint32, w *recordingWriter) *downTrack {
+	t.Helper()
+	p := &Participant{out: newSendQueue()}
+	t.Cleanup(func() {
+		w.unblock()
+		p.out.close()
+	})
+	d := &downTrack{up: up, sub: p}
+	d.binding.Store(&binding{ssrc: ssrc, pt: 100, stream: w})
+	return d
+}
+
+// TestBlockedSubscriberDoesNotStallOthers: one subscriber's writes block forever; the
+// reader never blocks, the other subscriber gets every packet, rewritten to its own SSRC
+// and payload type with the publisher's header extensions removed.
+func TestBlockedSubscriberDoesNotStallOthers(t *testing.T) {
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo}
+	slowW := &recordingWriter{block: make(chan struct{})}
+	fastW := &recordingWriter{}
+	slow := newTestSub(t, up, 1111, slowW)
+	fast := newTestSub(t, up, 2222, fastW)
+	up.addSub(slow)
+	up.addSub(fast)
+
+	const n = 1500
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < n; i++ {
+			h := rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i / 5 * 3000), PayloadType: 96, SSRC: 42, Marker: i%5 == 4}
+			_ = h.SetExtension(3, []byte{1, 2})
+			p := &packet{header: h, payload: []byte{byte(i)}}
+			p.header.Extension, p.header.Extensions = false, nil
+			for _, d := range *up.subs.Load() {
+				d.forward(p)
+			}
+			// Pace the producer just enough for the fast writer to keep up.
+			for len(fastW.got()) < i-videoQueueLen/2 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the reader blocked behind a stuck subscriber")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(fastW.got()) < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	got := fastW.got()
+	if len(got) != n {
+		t.Fatalf("fast subscriber got %d of %d packets", len(got), n)
+	}
+	for i, h := range got {
+		if h.SequenceNumber != uint16(i) || h.SSRC != 2222 || h.PayloadType != 100 || h.Extension || len(h.Extensions) != 0 {
+			t.Fatalf("packet %d: %+v", i, h)
+		}
+	}
+}
+
+// TestCongestedSubscriberSkipsToFrameEnd: when the queue is full the rest of that frame
+// is dropped, and forwarding resumes at the next frame.
+func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo}
+	w := &recordingWriter{block: make(chan struct{})}
+	d := newTestSub(t, up, 1, w)
+	// Fill the queue (the writer goroutine holds one more item, blocked in WriteRTP).
+	var seq uint16
+	send := func(ts uint32) {
+		seq++
+		d.forward(&packet{header: rtp.Header{SequenceNumber: seq, Timestamp: ts}})
+	}
+	send(1)
+	time.Sleep(50 * time.Millisecond) // the writer takes it and blocks
+	for len(d.sub.out.video) < videoQueueLen {
+		send(1)
+	}
+	send(2) // queue full: frame 2 is being dropped
+	if !d.dropping || d.dropFrameT != 2 {
+		t.Fatalf("dropping=%v frame=%d, want dropping frame 2", d.dropping, d.dropFrameT)
+	}
+	w.unblock()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(w.got()) < videoQueueLen+1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	send(2) // rest of frame 2: still dropped although there is room now
+	send(3) // next frame: forwarded
+	deadline = time.Now().Add(5 * time.Second)
+	for len(w.got()) < videoQueueLen+2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	got := w.got()
+	for _, h := range got {
+		if h.Timestamp == 2 {
+			t.Fatalf("a packet of the dropped frame was sent: %+v", h)
+		}
+	}
+	if last := got[len(got)-1]; last.Timestamp != 3 {
+		t.Fatalf("forwarding did not resume at the next frame; last %+v", last)
+	}
+}
+
+// TestKeyframeThrottle: a burst of requests sends one keyframe request at once and one
+// at the end of the interval, never more.
+func TestKeyframeThrottle(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var k keyframeThrottle
+	sent := make(chan struct{}, 100)
+	send := func() { sent <- struct{}{} }
+	for i := 0; i < 50; i++ {
+		k.request(clock, send)
+	}
+	if len(sent) != 1 {
+		t.Fatalf("%d requests sent at once, want 1", len(sent))
+	}
+	mu.Lock()
+	now = now.Add(keyframeInterval)
+	mu.Unlock()
+	select {
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deferred request was never sent")
+	case <-func() chan struct{} {
+		c := make(chan struct{})
+		go func() {
+			for len(sent) < 2 {
+				time.Sleep(time.Millisecond)
+			}
+			close(c)
+		}()
+		return c
+	}():
+	}
+	for i := 0; i < 50; i++ {
+		k.request(clock, send) // inside the interval after the deferred send: deferred again, once
+	}
+	k.stop()
+	time.Sleep(keyframeInterval + 100*time.Millisecond)
+	if len(sent) != 2 {
+		t.Fatalf("%d requests sent, want 2 (stop cancels the pending one)", len(sent))
+	}
+}
