@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the server writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunServesAndShutsDown: the binary's run function serves the web client and the
+// API with no config, prints the URL, and returns cleanly when its context ends.
+func TestRunServesAndShutsDown(t *testing.T) {
+	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, opts, &stdout, &stderr) }()
+
+	var url string
+	re := regexp.MustCompile(`Open (http://\S+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for url == "" && time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(stdout.String()); m != nil {
+			url = m[1]
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if url == "" {
+		t.Fatalf("no URL printed; stdout %q stderr %q", stdout.String(), stderr.String())
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Conclave") {
+		t.Fatalf("landing page: %s %q", resp.Status, body)
+	}
+	resp, err = http.Post(url+"api/meetings", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create meeting: %s", resp.Status)
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestEnvironmentDefaults(t *testing.T) {
+	env := map[string]string{"CONCLAVE_HTTP": ":9999", "CONCLAVE_MEDIA_TCP": ""}
+	o, err := parseOptions(nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.httpAddr != ":9999" || o.mediaUDP != ":10000" || o.mediaTCP != ":10000" {
+		t.Fatalf("options %+v", o)
+	}
+	o, err = parseOptions([]string{"-media-tcp", ""}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || o.mediaTCP != "" {
+		t.Fatalf("-media-tcp '' should disable ICE-TCP: %+v %v", o, err)
+	}
+	if _, err := parseOptions([]string{"-nope"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+	if u := openURL(mustAddr("[::]:8080"), ":8080"); u != "http://localhost:8080/" {
+		t.Fatalf("openURL = %s", u)
+	}
+}
+
+type fakeAddr string
+
+func (a fakeAddr) Network() string { return "tcp" }
+func (a fakeAddr) String() string  { return string(a) }
+
+func mustAddr(s string) fakeAddr { return fakeAddr(s) }
