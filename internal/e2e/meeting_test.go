@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"conclave/internal/browsertest"
+)
+
+// TestThreeBrowsersMeet: two Chromium tabs and one Firefox tab join one meeting. Each
+// decodes the other two's cameras (pixels match the sender's own preview) and receives
+// their audio; a chat message from one appears in the other two; a screen share from the
+// Firefox tab shows its test pattern in a Chromium tab; a tab that leaves disappears
+// from the others' grids.
+func TestThreeBrowsersMeet(t *testing.T) {
+	// Launch (or reuse) both browsers before the test's own clock starts.
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	meeting := srv.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	ann := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ann", false)
+	ben := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ben", false)
+	fay := joinTab(ctx, t, srv, browsertest.KindFirefox, meeting, "Fay", true)
+	all := []*participant{ann, ben, fay}
+
+	// Everyone sees everyone's camera, decoded into the sender's colours.
+	for _, recv := range all {
+		for _, send := range all {
+			if recv != send {
+				waitSameColour(ctx, t, recv, send, "camera")
+			}
+		}
+	}
+	// Everyone receives everyone else's audio, and plays it.
+	for _, recv := range all {
+		for _, send := range all {
+			if recv == send {
+				continue
+			}
+			js := fmt.Sprintf(`window.conclave.stats().then(s => s.audio.some(a => a.participantId === %q && a.packetsReceived > 20 && a.totalSamplesReceived > 0))`, send.id)
+			if err := recv.tab.WaitFor(ctx, js); err != nil {
+				t.Fatalf("%s receives no audio from %s: %v", recv.name, send.name, err)
+			}
+		}
+	}
+
+	// Chat: typed and sent in Ann's tab, shown in Ben's and Fay's with Ann as sender.
+	const text = "Agenda: budget, then hiring <b>not bold</b>"
+	if err := ann.tab.Eval(ctx, fmt.Sprintf(`(() => {
+		const i = document.querySelector("#chat-input");
+		i.value = %q;
+		i.dispatchEvent(new Event("input", {bubbles: true}));
+		document.querySelector("#chat-send").click();
+		return true;
+	})()`, text), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*participant{ben, fay} {
+		js := fmt.Sprintf(`[...document.querySelectorAll(".chat-message")].some(m => m.dataset.from === %q && m.querySelector(".chat-text").textContent === %q)`, ann.id, text)
+		if err := p.tab.WaitFor(ctx, js); err != nil {
+			t.Fatalf("%s did not show Ann's chat message: %v", p.name, err)
+		}
+		var injected bool
+		if err := p.tab.Eval(ctx, `!!document.querySelector("#chat-messages b")`, &injected); err != nil || injected {
+			t.Fatalf("%s rendered chat text as HTML (err %v)", p.name, err)
+		}
+	}
+
+	// Screen share from Firefox (the magenta test pattern) reaches Ann as a screen tile.
+	if err := fay.tab.Eval(ctx, `document.querySelector("#btn-screen").click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	var last browsertest.VideoColor
+	for {
+		c, err := browsertest.SampleVideo(ctx, ann.tab, tileSel(fay.id, "screen"))
+		if err == nil && browsertest.MagentaTestPattern(c) {
+			break
+		}
+		last = c
+		select {
+		case <-ctx.Done():
+			t.Fatalf("Ann never decoded Fay's screen share; last sample %v", last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+
+	// Ben leaves; his tiles disappear from Ann's and Fay's grids.
+	if err := ben.tab.Eval(ctx, `document.querySelector("#btn-leave").click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*participant{ann, fay} {
+		js := fmt.Sprintf(`!document.querySelector('.tile[data-participant-id="%s"]') && window.conclave.participants().every(x => x.id !== %q)`, ben.id, ben.id)
+		leaveCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := p.tab.WaitFor(leaveCtx, js)
+		cancel()
+		if err != nil {
+			t.Fatalf("Ben still in %s's grid: %v", p.name, err)
+		}
+	}
+	if err := ben.tab.WaitFor(ctx, `document.body.dataset.state === "left"`); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,145 @@
+// Package e2e runs the whole server (SFU, signaling, web client) against real headless
+// browsers: what a person does in a meeting, checked on decoded pixels.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"conclave/internal/browsertest"
+	"conclave/sfu"
+	"conclave/signaling"
+	"conclave/web"
+)
+
+func TestMain(m *testing.M) { browsertest.Main(m) }
+
+type server struct {
+	url string
+	sig *signaling.Server
+}
+
+// startServer wires the server as cmd/conclave does, on loopback only.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(&tWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log})
+	mux := http.NewServeMux()
+	sig.Register(mux)
+	mux.Handle("/", web.Handler())
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sig.Shutdown(ctx)
+		hs.Close()
+		_ = engine.Close()
+	})
+	return &server{url: hs.URL, sig: sig}
+}
+
+func (s *server) createMeeting(t *testing.T) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/meetings", nil)
+	req.Close = true
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		MeetingID string `json:"meetingId"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.MeetingID
+}
+
+type tWriter struct {
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
+}
+
+func (w *tWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(b)))
+	}
+	return len(b), nil
+}
+
+// participant is one browser tab in a meeting.
+type participant struct {
+	name string
+	kind browsertest.Kind
+	tab  browsertest.Tab
+	id   string
+}
+
+// joinTab opens the meeting in a new tab of the shared browser of that kind and waits
+// until it has joined.
+func joinTab(ctx context.Context, t *testing.T, s *server, kind browsertest.Kind, meeting, name string, fakeScreen bool) *participant {
+	t.Helper()
+	tab, err := browsertest.Shared(t, kind).NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if fakeScreen {
+		if err := browsertest.OnNewDocument(ctx, tab, browsertest.FakeDisplayMediaJS); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tab.Navigate(ctx, fmt.Sprintf("%s/m/%s?name=%s&autojoin=1", s.url, meeting, name)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
+		t.Fatalf("%s (%s) did not join: %v", name, kind, err)
+	}
+	p := &participant{name: name, kind: kind, tab: tab}
+	if err := tab.Eval(ctx, `window.conclave.participantId`, &p.id); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func tileSel(id, source string) string {
+	return fmt.Sprintf(`.tile[data-participant-id="%s"][data-source="%s"] video`, id, source)
+}
+
+// waitSameColour polls until the receiver's tile of sender's source shows a real picture
+// of the colour the sender's own preview shows at the same moment: the decoded pixels
+// are the sender's camera, not a grey or black frame.
+func waitSameColour(ctx context.Context, t *testing.T, recv, send *participant, source string) {
+	t.Helper()
+	selfSel := fmt.Sprintf(`.tile[data-self="true"][data-source="%s"] video`, source)
+	var last string
+	for {
+		got, err1 := browsertest.SampleVideo(ctx, recv.tab, tileSel(send.id, source))
+		want, err2 := browsertest.SampleVideo(ctx, send.tab, selfSel)
+		if err1 == nil && err2 == nil && got.HasPicture() && want.HasPicture() && got.Brightness() > 20 && got.Distance(want) < 45 {
+			return
+		}
+		last = fmt.Sprintf("received %v (%v), sender's preview %v (%v)", got, err1, want, err2)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s never showed %s's %s: %s", recv.name, send.name, source, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
