@@ -18,6 +18,7 @@ const (
 	CodeUnknownMeeting     Code = "unknown_meeting"
 	CodeMeetingFull        Code = "meeting_full"
 	CodeTooManyErrors      Code = "too_many_errors"
+	CodeRateLimited        Code = "rate_limited"
 	CodeInternal           Code = "internal"
 )
 

@@ -87,6 +87,9 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		if err != nil {
 			return err
 		}
+		if !s.fanout.allow(s.srv.now()) {
+			return errorf(CodeRateLimited, "too many messages; slow down")
+		}
 		s.media = p
 		s.meeting.setMedia(s.id, p)
 		return nil
@@ -97,6 +100,9 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		}
 		if err := checkChat(p.Text); err != nil {
 			return err
+		}
+		if !s.fanout.allow(s.srv.now()) {
+			return errorf(CodeRateLimited, "too many messages; slow down")
 		}
 		s.meeting.chat(s.id, env.ID, p.Text, s.srv.now())
 		return nil

@@ -238,3 +238,36 @@ func TestKeyframeRequests(t *testing.T) {
 		t.Fatalf("%d keyframe requests in %v for 6 joins, want 1..%d", got, elapsed, limit)
 	}
 }
+
+// TestICETCPFallback: clients that cannot use UDP publish and receive over the ICE-TCP
+// port.
+func TestICETCPFallback(t *testing.T) {
+	srv := newTestServer(t)
+	meeting := srv.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub := srv.join(t, meeting, "Publisher")
+	sub := srv.join(t, meeting, "Subscriber")
+	for _, c := range []*testclient.Client{pub, sub} {
+		if err := c.UseICETCPOnly(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pubs, err := pub.Publish(ctx, "microphone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &sentLog{sent: map[string]map[string]bool{}}
+	stop := make(chan struct{})
+	defer close(stop)
+	go sendLoop(pub, pubs, log, stop)
+	eventually(t, 20*time.Second, "audio over ICE-TCP", func() bool {
+		r := sub.Received(pub.ParticipantID, "microphone")
+		return r != nil && r.Count() >= 20
+	})
+	for _, p := range sub.Received(pub.ParticipantID, "microphone").Payloads() {
+		if !log.has(pub.ParticipantID+"/microphone", p) {
+			t.Fatalf("unexpected payload %q", p)
+		}
+	}
+}

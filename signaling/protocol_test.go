@@ -262,3 +262,48 @@ func TestChatReachesMembersOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestChatFloodIsLimited: a member flooding chat gets rate_limited errors, the others
+// receive only the allowed burst, and the flooder's session stays usable.
+func TestChatFloodIsLimited(t *testing.T) {
+	srv := newTestServer(t)
+	meeting := srv.createMeeting(t)
+	flooder := srv.join(t, meeting, "Flooder")
+	other := srv.join(t, meeting, "Other")
+	for i := 0; i < 32; i++ {
+		if _, err := flooder.Send("chat", map[string]any{"text": "spam"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limited := 0
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for {
+		m, err := flooder.Next(ctx)
+		if err != nil {
+			break
+		}
+		if m.Type == "error" && strings.Contains(string(m.Payload), "rate_limited") {
+			limited++
+		}
+	}
+	delivered := func() int {
+		n := 0
+		for _, m := range other.All() {
+			if m.Type == "chat" {
+				n++
+			}
+		}
+		return n
+	}
+	// 32 in well under a second: the burst of 20 (plus what refilled meanwhile) passes.
+	if got := delivered(); limited == 0 || got > 26 || got < 20 || got+limited != 32 {
+		t.Fatalf("delivered %d, rate_limited %d", got, limited)
+	}
+	// The tokens come back and the session still works.
+	before := delivered()
+	if _, err := flooder.Send("chat", map[string]any{"text": "sorry"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "the next chat after a pause", func() bool { return delivered() == before+1 })
+}

@@ -20,6 +20,8 @@ const (
 	sendQueueLen   = 256
 	maxErrorsInRow = 20
 	sdpTimeout     = 10 * time.Second
+	fanoutRate     = 5  // chat and media_state messages per second, sustained
+	fanoutBurst    = 20 // and in a burst
 )
 
 type sessionState int
@@ -53,6 +55,7 @@ type Session struct {
 	name        string
 	media       MediaState
 	peer        *sfu.Participant
+	fanout      tokenBucket // chat and media_state
 }
 
 // outMsg is a message for the write pump; a non-zero closeCode ends the connection
@@ -77,6 +80,7 @@ func newSession(srv *Server, conn *websocket.Conn) *Session {
 		closing:  make(chan struct{}),
 		readDone: make(chan struct{}),
 		shutdown: make(chan struct{}),
+		fanout:   newTokenBucket(fanoutRate, fanoutBurst),
 	}
 }
 

@@ -79,8 +79,23 @@ func (r *Received) Count() int {
 	return len(r.payloads)
 }
 
-// NewAPI makes a Pion API that gathers only loopback candidates.
-func NewAPI() (*webrtc.API, error) {
+// NewAPI makes a Pion API that gathers only loopback candidates, over UDP.
+func NewAPI() (*webrtc.API, error) { return newAPI(webrtc.NetworkTypeUDP4) }
+
+// UseICETCPOnly makes the client's next peer connections use ICE over TCP only, as a
+// client behind a firewall that blocks UDP would.
+func (c *Client) UseICETCPOnly() error {
+	api, err := newAPI(webrtc.NetworkTypeTCP4)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.api = api
+	c.mu.Unlock()
+	return nil
+}
+
+func newAPI(network webrtc.NetworkType) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -89,7 +104,7 @@ func NewAPI() (*webrtc.API, error) {
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	s.SetNetworkTypes([]webrtc.NetworkType{network})
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)), nil
 }
 
