@@ -26,10 +26,20 @@ export class Chat {
     this.selfId = null;
 
     this.input.maxLength = maxChars;
+    // Enter sends, Shift+Enter starts a new line.
+    let enterSends = false;
     this.input.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      enterSends = event.key === 'Enter' && !event.shiftKey && !event.isComposing;
+      if (enterSends) {
         event.preventDefault();
         this.submit();
+      }
+    });
+    this.input.addEventListener('keyup', () => { enterSends = false; });
+    // Some input paths deliver the Enter character separately from keydown.
+    this.input.addEventListener('beforeinput', (event) => {
+      if (enterSends && (event.inputType === 'insertLineBreak' || event.inputType === 'insertParagraph')) {
+        event.preventDefault();
       }
     });
     this.input.addEventListener('input', () => this._resize());

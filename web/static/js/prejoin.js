@@ -39,7 +39,6 @@ export class Prejoin {
     this.nameInput = $('#prejoin-name');
     this.joinBtn = $('#prejoin-join');
     this.form = $('#prejoin-form');
-    this.node = $('#prejoin');
 
     this.errors = { mic: null, camera: null };
     this.nameInput.value = name;
@@ -113,13 +112,6 @@ export class Prejoin {
     this.video.srcObject = null;
   }
 
-  /** resume shows the pre-join screen again (e.g. after a failed join). */
-  resume() {
-    this._preview();
-    this._startMeter();
-    this._render();
-  }
-
   _preview() {
     const track = this.media.cameraTrack;
     this.video.srcObject = track ? new MediaStream([track]) : null;
@@ -143,6 +135,7 @@ export class Prejoin {
   }
 
   async _toggleMic() {
+    if (this.starting) return; // the devices are being opened; the toggles show the request
     if (this.wantMic) {
       this.wantMic = false;
       this.media.setMicMuted(true);
@@ -167,6 +160,16 @@ export class Prejoin {
   }
 
   async _toggleCamera() {
+    if (this.starting || this.cameraBusy) return;
+    this.cameraBusy = true;
+    try {
+      await this._switchCamera();
+    } finally {
+      this.cameraBusy = false;
+    }
+  }
+
+  async _switchCamera() {
     if (this.wantCamera) {
       this.wantCamera = false;
       this.media.stopCamera();
@@ -232,7 +235,8 @@ export class Prejoin {
     toggleButton(this.micBtn, micOn, micOn ? 'mic' : 'mic-off', micOn ? 'Turn off microphone' : 'Turn on microphone');
     toggleButton(this.camBtn, camOn, camOn ? 'camera' : 'camera-off', camOn ? 'Turn off camera' : 'Turn on camera');
     this.videoOff.hidden = camOn;
-    this.node.classList.toggle('starting', !!this.starting);
+    this.micBtn.setAttribute('aria-busy', String(!!this.starting));
+    this.camBtn.setAttribute('aria-busy', String(!!this.starting));
     this.avatar.textContent = initials(this.nameInput.value || '');
     this.videoOff.querySelector('.preview-off-text').textContent =
       this.errors.camera ? 'Camera unavailable' : 'Camera is off';

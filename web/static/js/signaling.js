@@ -26,7 +26,7 @@ export class Signaling {
     this.pending = new Map(); // id -> {resolve, reject, timer}
     this.handlers = new Map(); // type -> [fn]
     this.closed = false;
-    /** onclose({code, reason, wasClean}) is called once when the socket closes. */
+    /** onclose({code, reason, wasClean}) is called once when an open socket closes. */
     this.onclose = null;
   }
 
@@ -51,7 +51,10 @@ export class Signaling {
           p.reject(err);
         }
         this.pending.clear();
-        if (!opened) reject(err);
+        if (!opened) {
+          reject(err); // connect() reports it; onclose is for a socket that was open
+          return;
+        }
         if (this.onclose) this.onclose({ code: event.code, reason: event.reason, wasClean: event.wasClean });
       };
     });
