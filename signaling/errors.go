@@ -1,6 +1,9 @@
 package signaling
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Code is a protocol error code (PROTOCOL.md, "Errors").
 type Code string
@@ -20,6 +23,11 @@ const (
 	CodeTooManyErrors      Code = "too_many_errors"
 	CodeRateLimited        Code = "rate_limited"
 	CodeInternal           Code = "internal"
+	CodeNotAllowed         Code = "not_allowed"
+	CodeUnknownParticipant Code = "unknown_participant"
+	CodePasswordRequired   Code = "password_required"
+	CodeWrongPassword      Code = "wrong_password"
+	CodeTooManyAttempts    Code = "too_many_attempts"
 )
 
 // Websocket close codes used by the server.
@@ -28,8 +36,11 @@ const (
 	CloseGoingAway          = 1001
 	CloseMessageTooBig      = 1009
 	CloseUnsupportedVersion = 4400
+	CloseWrongPassword      = 4401
 	CloseMeetingFull        = 4403
+	CloseRefused            = 4403
 	CloseUnknownMeeting     = 4404
+	CloseEjected            = 4409
 	CloseSlowConsumer       = 4408
 	CloseTooManyErrors      = 4429
 )
@@ -40,6 +51,13 @@ type Error struct {
 	Code    Code
 	Message string
 	Close   int // 0: the session carries on
+
+	RetryAfter time.Duration // too_many_attempts: when to try again
+	LockedOut  bool
+}
+
+func (e *Error) payload() ErrorPayload {
+	return ErrorPayload{Code: string(e.Code), Message: e.Message, RetryAfterMs: e.RetryAfter.Milliseconds(), LockedOut: e.LockedOut}
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
@@ -56,8 +74,10 @@ func closeCodeFor(code Code) int {
 		return CloseUnknownMeeting
 	case CodeMeetingFull:
 		return CloseMeetingFull
-	case CodeTooManyErrors:
+	case CodeTooManyErrors, CodeTooManyAttempts:
 		return CloseTooManyErrors
+	case CodePasswordRequired, CodeWrongPassword:
+		return CloseWrongPassword
 	}
 	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"conclave/lobby"
 	"conclave/sfu"
 )
 
@@ -23,6 +24,8 @@ func (s *Session) handle(msg inbound) {
 	switch s.state {
 	case stateConnected:
 		err = s.handleConnected(env)
+	case stateLobby:
+		err = s.handleLobby(env)
 	case stateJoined:
 		err = s.handleJoined(env)
 	}
@@ -37,14 +40,14 @@ func (s *Session) handle(msg inbound) {
 // client keeps sending bad messages.
 func (s *Session) refuse(ref string, err *Error) {
 	s.errorsInRow++
-	s.send(encode(TypeError, ref, ErrorPayload{Code: string(err.Code), Message: err.Message}))
+	s.send(encode(TypeError, ref, err.payload()))
 	if err.Close != 0 {
 		s.finish("", nil, err.Close, string(err.Code))
 		return
 	}
 	if s.errorsInRow >= maxErrorsInRow {
 		e := errorf(CodeTooManyErrors, "%d refused messages in a row", maxErrorsInRow)
-		s.send(encode(TypeError, "", ErrorPayload{Code: string(e.Code), Message: e.Message}))
+		s.send(encode(TypeError, "", e.payload()))
 		s.finish("", nil, e.Close, string(e.Code))
 	}
 }
@@ -52,7 +55,9 @@ func (s *Session) refuse(ref string, err *Error) {
 // knownType reports whether typ is a client message of this protocol.
 func knownType(typ string) bool {
 	switch typ {
-	case TypeJoin, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave:
+	case TypeJoin, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave,
+		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
+		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting:
 		return true
 	}
 	return false
@@ -72,6 +77,21 @@ func (s *Session) handleConnected(env Envelope) *Error {
 	return errorf(CodeUnknownType, "unknown message type")
 }
 
+// handleLobby: a waiting person may only leave.
+func (s *Session) handleLobby(env Envelope) *Error {
+	switch env.Type {
+	case TypeLeave:
+		s.finish(TypeBye, ByePayload{Reason: "left"}, CloseNormal, "left")
+		return nil
+	case TypeJoin:
+		return errorf(CodeAlreadyJoined, "this connection is already waiting")
+	}
+	if knownType(env.Type) {
+		return errorf(CodeNotAllowedInState, "%q is not allowed while waiting in the lobby", env.Type)
+	}
+	return errorf(CodeUnknownType, "unknown message type")
+}
+
 func (s *Session) handleJoined(env Envelope) *Error {
 	switch env.Type {
 	case TypeJoin:
@@ -83,16 +103,7 @@ func (s *Session) handleJoined(env Envelope) *Error {
 	case TypeICE:
 		return s.ice(env)
 	case TypeMediaState:
-		p, err := decodePayload[MediaState](env)
-		if err != nil {
-			return err
-		}
-		if !s.fanout.allow(s.srv.now()) {
-			return errorf(CodeRateLimited, "too many messages; slow down")
-		}
-		s.media = p
-		s.meeting.setMedia(s.id, p)
-		return nil
+		return s.mediaState(env)
 	case TypeChat:
 		p, err := decodePayload[ChatPayload](env)
 		if err != nil {
@@ -104,11 +115,13 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		if !s.fanout.allow(s.srv.now()) {
 			return errorf(CodeRateLimited, "too many messages; slow down")
 		}
-		s.meeting.chat(s.id, env.ID, p.Text, s.srv.now())
-		return nil
+		return s.meeting.chat(s.id, env.ID, p.Text, s.srv.now())
 	case TypeLeave:
 		s.finish(TypeBye, ByePayload{Reason: "left"}, CloseNormal, "left")
 		return nil
+	}
+	if knownType(env.Type) {
+		return s.moderate(env)
 	}
 	return errorf(CodeUnknownType, "unknown message type")
 }
@@ -125,31 +138,63 @@ func (s *Session) join(env Envelope) *Error {
 	if err != nil {
 		return err
 	}
+	if len(p.Password) > maxSecretChars || len(p.ModeratorSecret) > maxSecretChars {
+		return errorf(CodeInvalidField, "password or secret too long")
+	}
 	m := s.srv.registry.Get(p.MeetingID)
 	if m == nil {
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
-	var media MediaState
-	if p.Media != nil {
-		media = *p.Media
+	var cred lobby.Credentials
+	if p.ModeratorSecret != "" {
+		if err := s.checkSecret(m.id+"/moderator", p.ModeratorSecret, m.modHash); err != nil {
+			return err
+		}
+		cred.Moderator = true
 	}
-	id, err := m.join(s, env.ID, name, media)
-	if err != nil {
+	if hash := m.passwordHash(); hash == "" || cred.Moderator {
+		cred.PasswordOK = true
+	} else if p.Password == "" {
+		return errorf(CodePasswordRequired, "this meeting needs a password")
+	} else {
+		if err := s.checkSecret(m.id, p.Password, hash); err != nil {
+			return err
+		}
+		cred.PasswordOK = true
+	}
+	if p.Media != nil {
+		s.media = *p.Media
+	}
+	s.meeting, s.id, s.name, s.joinRef = m, newParticipantID(), name, env.ID
+	if err := m.knock(s, s.id, name, cred, s.srv.now()); err != nil {
+		s.meeting = nil
 		return err
 	}
-	peer, jerr := m.room.Join(id)
-	if jerr != nil {
-		m.leave(id)
-		s.srv.registry.endIfEmpty(m)
-		if errors.Is(jerr, sfu.ErrClosed) {
-			return errorf(CodeUnknownMeeting, "no such meeting")
-		}
-		s.log.Warn("session: media join failed", "err", jerr)
-		return errorf(CodeInternal, "could not set up media")
+	s.state = stateLobby
+	return nil
+}
+
+// checkSecret checks a guess at a password or moderator secret, throttled per meeting
+// and source address.
+func (s *Session) checkSecret(scope, guess, hash string) *Error {
+	v := s.srv.attempts.Allow(scope, s.addr)
+	if !v.OK {
+		e := errorf(CodeTooManyAttempts, "too many wrong attempts; try again later")
+		e.RetryAfter, e.LockedOut = v.RetryAfter, v.LockedOut
+		return e
 	}
-	s.meeting, s.id, s.name, s.media, s.peer = m, id, name, media, peer
-	s.state = stateJoined
-	s.log.Debug("session: joined", "participant", id)
+	ctx, cancel := context.WithTimeout(context.Background(), sdpTimeout)
+	defer cancel()
+	ok, herr := s.srv.hasher.Verify(ctx, guess, hash)
+	if herr != nil {
+		s.log.Warn("session: secret check failed", "err", herr)
+		return errorf(CodeInternal, "could not check the password")
+	}
+	if !ok {
+		s.srv.attempts.Failed(scope, s.addr)
+		return errorf(CodeWrongPassword, "wrong password")
+	}
+	s.srv.attempts.Succeeded(scope, s.addr)
 	return nil
 }
 
@@ -167,6 +212,9 @@ func (s *Session) publishOffer(env Envelope) *Error {
 	}
 	sources := make(map[string]sfu.Source, len(srcs))
 	for mid, src := range srcs {
+		if src == "screen" && !s.meeting.can(s.id, lobby.PermShareScreen) {
+			return errorf(CodeNotAllowed, "you may not share your screen in this meeting")
+		}
 		sources[mid] = sfu.Source(src)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), sdpTimeout)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"conclave/internal/testclient"
+	"conclave/secret"
 	"conclave/sfu"
 	"conclave/signaling"
 )
@@ -59,6 +60,10 @@ func newTestServerWith(t testing.TB, cfg signaling.Config) *testServer {
 		t.Fatal(err)
 	}
 	cfg.Engine, cfg.Logger = engine, log
+	if cfg.Hasher == nil {
+		cfg.Hasher = testHasher
+	}
+	cfg.Hosts = append(cfg.Hosts, testHost(t))
 	sig := signaling.NewServer(cfg)
 	mux := http.NewServeMux()
 	sig.Register(mux)
@@ -73,15 +78,25 @@ func newTestServerWith(t testing.TB, cfg signaling.Config) *testServer {
 	return &testServer{sig: sig, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
 }
 
-// createMeeting makes a meeting over the HTTP API.
+// createMeeting makes a meeting without a waiting room over the HTTP API, for tests
+// about media and protocol rather than admission.
 func (s *testServer) createMeeting(t testing.TB) string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.http.URL+"/api/meetings", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Close = true // no idle keep-alive connection outlives the call
-	resp, err := http.DefaultClient.Do(req)
+	m := s.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	return m.MeetingID
+}
+
+type createdMeeting struct {
+	MeetingID       string `json:"meetingId"`
+	ModeratorSecret string `json:"moderatorSecret"`
+	URL             string `json:"url"`
+	ModeratorURL    string `json:"moderatorUrl"`
+}
+
+// createMeetingWith makes a meeting with the given request body, as the test host.
+func (s *testServer) createMeetingWith(t testing.TB, body string) createdMeeting {
+	t.Helper()
+	resp, err := s.post(body, "Bearer "+testHostKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,13 +104,40 @@ func (s *testServer) createMeeting(t testing.TB) string {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create meeting: %s", resp.Status)
 	}
-	var out struct {
-		MeetingID string `json:"meetingId"`
-	}
+	var out createdMeeting
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
-	return out.MeetingID
+	return out
+}
+
+// post sends POST /api/meetings with an Authorization header.
+func (s *testServer) post(body, auth string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, s.http.URL+"/api/meetings", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Close = true // no idle keep-alive connection outlives the call
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// Tests hash with cheap argon2id parameters: the code path is the real one.
+var (
+	testHasher  = secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 4)
+	testHostKey = "testhost." + "c2VjcmV0LWZvci10ZXN0cy1vbmx5"
+)
+
+// testHost is the host whose key is testHostKey.
+func testHost(t testing.TB) signaling.Host {
+	t.Helper()
+	h, err := testHasher.Hash(context.Background(), strings.TrimPrefix(testHostKey, "testhost."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signaling.Host{ID: "testhost", Name: "test", KeyHash: h}
 }
 
 func (s *testServer) dial(t testing.TB) *testclient.Client {

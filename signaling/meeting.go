@@ -2,150 +2,34 @@ package signaling
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"conclave/lobby"
 	"conclave/sfu"
 )
 
-// Meeting is one meeting's membership and chat fan-out; its media lives in room. The
-// lock is held only to change membership and to put messages into members' queues,
-// which never blocks.
+// Meeting is one meeting: its access state (a lobby.Lobby, the policy), the sessions
+// attached to it, and the fan-out of roster, settings and chat; its media lives in room.
+// The lock is held only to apply the policy's effects, which means changing maps and
+// putting messages and events into sessions' queues, none of which blocks.
 type Meeting struct {
 	id      string
 	room    *sfu.Room
 	created time.Time
 	maxSize int
+	modHash string // argon2id hash of the moderator secret
 
 	mu      sync.Mutex
-	members map[string]*member
-	joined  bool // someone has joined at least once
+	lob     *lobby.Lobby
+	pwHash  string                        // argon2id hash of the password, "" for none
+	conns   map[lobby.ID]*Session         // every attached session: waiting or member
+	members map[lobby.ID]*ParticipantInfo // members that got their welcome
+	joined  bool                          // someone has knocked at least once
 	ended   bool
 	chatSeq uint64
-}
-
-// member is a joined session as the meeting sees it.
-type member struct {
-	info ParticipantInfo
-	out  outbox
-}
-
-// outbox is where a session's outgoing messages go; send never blocks.
-type outbox interface {
-	send(msg []byte)
-}
-
-// Registry holds the meetings of this server, in memory only.
-type Registry struct {
-	engine      *sfu.Engine
-	now         func() time.Time
-	maxMeetings int
-	maxSize     int
-	unusedTTL   time.Duration
-
-	mu       sync.Mutex
-	meetings map[string]*Meeting
-}
-
-// ErrTooManyMeetings is returned by Create when the server holds its maximum.
-var ErrTooManyMeetings = errors.New("signaling: too many meetings")
-
-func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxSize int) *Registry {
-	return &Registry{
-		engine:      engine,
-		now:         now,
-		maxMeetings: maxMeetings,
-		maxSize:     maxSize,
-		unusedTTL:   10 * time.Minute,
-		meetings:    make(map[string]*Meeting),
-	}
-}
-
-// Create makes an empty meeting with a fresh unguessable id (128 random bits).
-func (r *Registry) Create() (*Meeting, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, err
-	}
-	id := base64.RawURLEncoding.EncodeToString(b[:])
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sweepLocked()
-	if len(r.meetings) >= r.maxMeetings {
-		return nil, ErrTooManyMeetings
-	}
-	m := &Meeting{id: id, room: r.engine.NewRoom(), created: r.now(), maxSize: r.maxSize, members: make(map[string]*member)}
-	r.meetings[id] = m
-	return m, nil
-}
-
-// Get returns the live meeting with that id, or nil.
-func (r *Registry) Get(id string) *Meeting {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sweepLocked()
-	return r.meetings[id]
-}
-
-// Len is the number of live meetings.
-func (r *Registry) Len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sweepLocked()
-	return len(r.meetings)
-}
-
-// sweepLocked ends meetings that were created but never joined within unusedTTL.
-func (r *Registry) sweepLocked() {
-	now := r.now()
-	for id, m := range r.meetings {
-		m.mu.Lock()
-		unused := !m.joined && len(m.members) == 0 && now.Sub(m.created) > r.unusedTTL
-		if unused {
-			m.ended = true
-		}
-		m.mu.Unlock()
-		if unused {
-			delete(r.meetings, id)
-			m.room.Close()
-		}
-	}
-}
-
-// endIfEmpty removes m when nobody is in it any more.
-func (r *Registry) endIfEmpty(m *Meeting) {
-	r.mu.Lock()
-	m.mu.Lock()
-	empty := len(m.members) == 0 && !m.ended
-	if empty {
-		m.ended = true
-		if r.meetings[m.id] == m {
-			delete(r.meetings, m.id)
-		}
-	}
-	m.mu.Unlock()
-	r.mu.Unlock()
-	if empty {
-		m.room.Close()
-	}
-}
-
-// closeAll ends every meeting (shutdown).
-func (r *Registry) closeAll() {
-	r.mu.Lock()
-	all := r.meetings
-	r.meetings = make(map[string]*Meeting)
-	r.mu.Unlock()
-	for _, m := range all {
-		m.mu.Lock()
-		m.ended = true
-		m.mu.Unlock()
-		m.room.Close()
-	}
 }
 
 func newParticipantID() string {
@@ -154,91 +38,261 @@ func newParticipantID() string {
 	return "p-" + hex.EncodeToString(b[:])
 }
 
-// join adds a member, queues the welcome to it and announces it to the others, all
-// under the lock so that no other message can reach the newcomer before its welcome.
-func (m *Meeting) join(out outbox, ref, name string, media MediaState) (string, *Error) {
+// passwordHash returns the current password hash ("" when there is none).
+func (m *Meeting) passwordHash() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pwHash
+}
+
+// knock attaches s under id and asks the policy to let it in. What happens next reaches
+// s as events (admitted, refused) and lobby messages.
+func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, now time.Time) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ended {
-		return "", errorf(CodeUnknownMeeting, "no such meeting")
+		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
-	if len(m.members) >= m.maxSize {
-		return "", errorf(CodeMeetingFull, "the meeting has reached its limit of %d participants", m.maxSize)
+	if len(m.lob.Members()) >= m.maxSize {
+		return errorf(CodeMeetingFull, "the meeting has reached its limit of %d participants", m.maxSize)
 	}
-	id := newParticipantID()
-	for m.members[id] != nil {
-		id = newParticipantID()
+	effects, err := m.lob.Knock(lobby.ID(id), name, cred, now)
+	if err != nil {
+		return errorf(CodeUnknownMeeting, "no such meeting")
+	}
+	m.joined = true
+	m.conns[lobby.ID(id)] = s
+	m.applyLocked(effects)
+	return nil
+}
+
+// completeJoin makes an admitted session a member that receives the meeting: welcome
+// first, then everything else. It reports false when the session lost its admission in
+// the meantime (removed before its media was ready).
+func (m *Meeting) completeJoin(s *Session) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := lobby.ID(s.id)
+	role, ok := m.lob.Role(id)
+	if !ok || m.conns[id] != s {
+		return false
 	}
 	others := make([]ParticipantInfo, 0, len(m.members))
-	for _, o := range m.members {
-		others = append(others, o.info)
+	for _, info := range m.members {
+		others = append(others, *info)
 	}
-	info := ParticipantInfo{ID: id, Name: name, Media: media}
-	m.members[id] = &member{info: info, out: out}
-	m.joined = true
-	out.send(encode(TypeWelcome, ref, WelcomePayload{
+	info := &ParticipantInfo{ID: s.id, Name: s.name, Role: string(role), Media: s.media}
+	m.members[id] = info
+	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
 		Version:       ProtocolVersion,
-		ParticipantID: id,
+		ParticipantID: s.id,
 		MeetingID:     m.id,
+		Role:          string(role),
+		Settings:      m.lob.Settings(),
 		Participants:  others,
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
 	}))
-	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: info}))
-	return id, nil
+	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
+	if role == lobby.RoleModerator {
+		s.send(waitingListMessage(m.lob.Waiting()))
+	}
+	return true
 }
 
-// leave removes a member and tells the others.
+// leave detaches a session, waiting or member.
 func (m *Meeting) leave(id string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.members[id]; !ok {
+	lid := lobby.ID(id)
+	if _, ok := m.conns[lid]; !ok {
 		return
 	}
-	delete(m.members, id)
-	m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: id}))
+	delete(m.conns, lid)
+	m.applyLocked(m.lob.Leave(lid))
+	if _, ok := m.members[lid]; ok {
+		delete(m.members, lid)
+		m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: id}))
+	}
 }
 
-// setMedia records a member's media state and tells the others.
+// act applies a moderator action.
+func (m *Meeting) act(by string, a lobby.Action) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	effects, err := m.lob.Act(lobby.ID(by), a)
+	if err != nil {
+		return err
+	}
+	m.applyLocked(effects)
+	if m.lob.Ended() {
+		m.ended = true
+	}
+	return nil
+}
+
+// updateSettings applies new settings and, when pwHash is not nil, a new password hash
+// ("" clears it), as one moderator action.
+func (m *Meeting) updateSettings(by string, s lobby.Settings, pwHash *string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	newHash := m.pwHash
+	if pwHash != nil {
+		newHash = *pwHash
+	}
+	s.PasswordRequired = newHash != ""
+	effects, err := m.lob.Act(lobby.ID(by), lobby.UpdateSettings{Settings: s})
+	if err != nil {
+		return err
+	}
+	m.pwHash = newHash
+	m.applyLocked(effects)
+	return nil
+}
+
+// role returns id's role and whether it is a member.
+func (m *Meeting) role(id string) (lobby.Role, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lob.Role(lobby.ID(id))
+}
+
+// settings returns the current settings.
+func (m *Meeting) settings() lobby.Settings {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lob.Settings()
+}
+
+// can reports whether member id may do what p governs.
+func (m *Meeting) can(id string, p lobby.Permission) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lob.Can(lobby.ID(id), p)
+}
+
+// tick expires old knocks.
+func (m *Meeting) tick(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.applyLocked(m.lob.Tick(now))
+}
+
+// setMedia records a member's media state and tells everyone.
 func (m *Meeting) setMedia(id string, media MediaState) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mem, ok := m.members[id]
+	info, ok := m.members[lobby.ID(id)]
 	if !ok {
 		return
 	}
-	mem.info.Media = media
-	m.broadcastLocked(id, encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: mem.info}))
+	info.Media = media
+	m.broadcastLocked(lobby.ID(id), encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: *info}))
 }
 
 // chat relays a message to every member present, the sender included. Nothing is kept.
-func (m *Meeting) chat(from, ref, text string, now time.Time) {
+func (m *Meeting) chat(from, ref, text string, now time.Time) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mem, ok := m.members[from]
+	info, ok := m.members[lobby.ID(from)]
 	if !ok {
-		return
+		return errorf(CodeNotAllowedInState, "not a member")
+	}
+	if !m.lob.Can(lobby.ID(from), lobby.PermChat) {
+		return errorf(CodeNotAllowed, "chat is turned off in this meeting")
 	}
 	m.chatSeq++
 	msg := ChatOutPayload{
 		MessageID: fmt.Sprintf("m-%d", m.chatSeq),
 		From:      from,
-		Name:      mem.info.Name,
+		Name:      info.Name,
 		Text:      text,
 		SentAt:    now.UTC().Format(time.RFC3339),
 	}
-	for id, o := range m.members {
+	for id := range m.members {
 		r := ""
-		if id == from {
+		if string(id) == from {
 			r = ref
 		}
-		o.out.send(encode(TypeChat, r, msg))
+		m.conns[id].send(encode(TypeChat, r, msg))
+	}
+	return nil
+}
+
+// broadcastLocked sends msg to every member that got its welcome, except one.
+func (m *Meeting) broadcastLocked(except lobby.ID, msg []byte) {
+	for id := range m.members {
+		if id != except {
+			m.conns[id].send(msg)
+		}
 	}
 }
 
-func (m *Meeting) broadcastLocked(except string, msg []byte) {
-	for id, o := range m.members {
-		if id != except {
-			o.out.send(msg)
+func waitingListMessage(waiting []lobby.Knock) []byte {
+	list := make([]WaitingEntry, 0, len(waiting))
+	for _, k := range waiting {
+		list = append(list, WaitingEntry{ParticipantID: string(k.ID), Name: k.Name, Since: k.Since.UTC().Format(time.RFC3339)})
+	}
+	return encode(TypeWaitingList, "", WaitingListPayload{Waiting: list})
+}
+
+// applyLocked carries out the policy's effects.
+func (m *Meeting) applyLocked(effects []lobby.Effect) {
+	for _, e := range effects {
+		switch e := e.(type) {
+		case lobby.Admit:
+			if s := m.conns[e.ID]; s != nil {
+				s.deliver(event{kind: evAdmitted, role: e.Role})
+			}
+		case lobby.Wait:
+			if s := m.conns[e.ID]; s != nil {
+				s.deliver(event{kind: evWaiting})
+				s.send(encode(TypeLobby, s.joinRef, LobbyPayload{ModeratorPresent: e.ModeratorPresent}))
+			}
+		case lobby.ModeratorPresence:
+			for _, id := range e.To {
+				if s := m.conns[id]; s != nil {
+					s.send(encode(TypeLobby, "", LobbyPayload{ModeratorPresent: e.Present}))
+				}
+			}
+		case lobby.Refuse:
+			if s := m.conns[e.ID]; s != nil {
+				delete(m.conns, e.ID)
+				s.deliver(event{kind: evRefused, reason: string(e.Reason)})
+			}
+		case lobby.Eject:
+			s := m.conns[e.ID]
+			delete(m.conns, e.ID)
+			if _, ok := m.members[e.ID]; ok {
+				delete(m.members, e.ID)
+				m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: string(e.ID)}))
+			}
+			if s != nil {
+				s.deliver(event{kind: evEjected, reason: string(e.Reason)})
+			}
+		case lobby.WaitingList:
+			msg := waitingListMessage(e.Waiting)
+			for _, id := range e.To {
+				if _, ok := m.members[id]; ok {
+					m.conns[id].send(msg)
+				}
+			}
+		case lobby.RoleChanged:
+			if info, ok := m.members[e.ID]; ok {
+				info.Role = string(e.Role)
+				m.broadcastLocked("", encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: *info}))
+			}
+			if s := m.conns[e.ID]; s != nil {
+				s.deliver(event{kind: evPermissions})
+			}
+		case lobby.SettingsChanged:
+			m.broadcastLocked("", encode(TypeSettings, "", SettingsPayload{Settings: e.Settings}))
+			for id := range m.members {
+				m.conns[id].deliver(event{kind: evPermissions})
+			}
+		case lobby.MediaCommand:
+			if s := m.conns[e.Target]; s != nil {
+				s.deliver(event{kind: evMedia, command: e.Command, by: string(e.By)})
+			}
 		}
 	}
 }

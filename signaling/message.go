@@ -2,6 +2,8 @@ package signaling
 
 import (
 	"bytes"
+
+	"conclave/lobby"
 	"encoding/json"
 	"strings"
 	"unicode"
@@ -31,6 +33,19 @@ const (
 	TypeMediaState      = "media_state"
 	TypeChat            = "chat"
 	TypeLeave           = "leave"
+
+	// Moderator messages.
+	TypeAdmit           = "admit"
+	TypeDeny            = "deny"
+	TypeAdmitAll        = "admit_all"
+	TypeSendToLobby     = "send_to_lobby"
+	TypeRemove          = "remove"
+	TypeSetRole         = "set_role"
+	TypeUpdateSettings  = "update_settings"
+	TypeMute            = "mute"
+	TypeAskUnmute       = "ask_unmute"
+	TypeStopScreenShare = "stop_screen_share"
+	TypeEndMeeting      = "end_meeting"
 )
 
 // Message types, server to client.
@@ -43,6 +58,10 @@ const (
 	TypeSubscribeOffer     = "subscribe_offer"
 	TypeError              = "error"
 	TypeBye                = "bye"
+	TypeLobby              = "lobby"
+	TypeWaitingList        = "waiting_list"
+	TypeSettings           = "settings"
+	TypeMediaCommand       = "media_command"
 )
 
 // Envelope is the frame of every message.
@@ -66,6 +85,9 @@ type JoinPayload struct {
 	MeetingID string      `json:"meetingId"`
 	Name      string      `json:"name"`
 	Media     *MediaState `json:"media,omitempty"`
+	// Password is the meeting password; ModeratorSecret comes from the moderator link.
+	Password        string `json:"password,omitempty"`
+	ModeratorSecret string `json:"moderatorSecret,omitempty"`
 }
 
 // TrackSpec maps a publish transceiver to its source.
@@ -108,6 +130,7 @@ type ChatPayload struct {
 type ParticipantInfo struct {
 	ID    string     `json:"id"`
 	Name  string     `json:"name"`
+	Role  string     `json:"role"`
 	Media MediaState `json:"media"`
 }
 
@@ -122,6 +145,8 @@ type WelcomePayload struct {
 	Version       int               `json:"version"`
 	ParticipantID string            `json:"participantId"`
 	MeetingID     string            `json:"meetingId"`
+	Role          string            `json:"role"`
+	Settings      lobby.Settings    `json:"settings"`
 	Participants  []ParticipantInfo `json:"participants"`
 	Limits        Limits            `json:"limits"`
 }
@@ -161,8 +186,55 @@ type ChatOutPayload struct {
 
 // ErrorPayload reports a refused message.
 type ErrorPayload struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	RetryAfterMs int64  `json:"retryAfterMs,omitempty"`
+	LockedOut    bool   `json:"lockedOut,omitempty"`
+}
+
+// LobbyPayload tells a waiting person whether a moderator can let them in.
+type LobbyPayload struct {
+	ModeratorPresent bool `json:"moderatorPresent"`
+}
+
+// WaitingEntry is one person in the waiting room, as moderators see them.
+type WaitingEntry struct {
+	ParticipantID string `json:"participantId"`
+	Name          string `json:"name"`
+	Since         string `json:"since"`
+}
+
+// WaitingListPayload is the waiting room.
+type WaitingListPayload struct {
+	Waiting []WaitingEntry `json:"waiting"`
+}
+
+// SettingsPayload carries the meeting's settings.
+type SettingsPayload struct {
+	Settings lobby.Settings `json:"settings"`
+}
+
+// MediaCommandPayload tells a member what a moderator did to its media.
+type MediaCommandPayload struct {
+	Command string `json:"command"`
+	By      string `json:"by"`
+}
+
+// TargetPayload names the member (or waiting person) a moderator message acts on.
+type TargetPayload struct {
+	ParticipantID string `json:"participantId"`
+	Role          string `json:"role,omitempty"`
+	Source        string `json:"source,omitempty"`
+}
+
+// UpdateSettingsPayload changes some settings; absent fields stay as they are.
+type UpdateSettingsPayload struct {
+	Lobby       *bool   `json:"lobby,omitempty"`
+	Locked      *bool   `json:"locked,omitempty"`
+	ScreenShare *bool   `json:"screenShare,omitempty"`
+	Unmute      *bool   `json:"unmute,omitempty"`
+	Chat        *bool   `json:"chat,omitempty"`
+	Password    *string `json:"password,omitempty"`
 }
 
 // ByePayload says why the server closes the connection.

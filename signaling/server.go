@@ -1,21 +1,32 @@
 // Package signaling is Conclave's websocket protocol (PROTOCOL.md): sessions, the
-// in-memory meeting registry, and the glue between them and the SFU.
+// in-memory meeting registry, host authentication, and the glue between them, the
+// access policy (lobby) and the SFU.
 package signaling
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/url"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"conclave/lobby"
+	"conclave/secret"
 	"conclave/sfu"
 )
+
+// Host is someone allowed to create meetings: an entry of the server's configuration.
+type Host struct {
+	ID      string // the part of the host key before the dot
+	Name    string
+	KeyHash string // argon2id hash of the part after the dot
+}
 
 // Config wires a Server.
 type Config struct {
@@ -23,26 +34,45 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Hosts may create meetings; with none, nobody can.
+	Hosts []Host
+	// Hasher checks and makes password hashes; nil means argon2id's defaults with one
+	// hash per CPU at a time.
+	Hasher *secret.Hasher
+	// TrustForwardedFor takes the client address from the last X-Forwarded-For entry
+	// (set this only behind a reverse proxy that sets it), for password throttling.
+	TrustForwardedFor bool
 	// MaxMeetings bounds live meetings (default 1000); MaxParticipants bounds one
-	// meeting (default 100).
+	// meeting's members (default 100).
 	MaxMeetings     int
 	MaxParticipants int
+	// Lobby bounds waiting rooms.
+	Lobby lobby.Config
 }
 
 // Server serves the websocket endpoint and the meeting API.
 type Server struct {
-	log      *slog.Logger
-	now      func() time.Time
-	registry *Registry
-	upgrader websocket.Upgrader
+	log          *slog.Logger
+	now          func() time.Time
+	registry     *Registry
+	upgrader     websocket.Upgrader
+	hosts        []Host
+	hasher       *secret.Hasher
+	attempts     *secret.Attempts
+	trustForward bool
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	stopping bool
 	wg       sync.WaitGroup
+	stopTick chan struct{}
+	tickDone chan struct{}
 }
 
-// NewServer makes a server; Engine is required.
+// janitorInterval is how often expired knocks and unused meetings are swept.
+const janitorInterval = 5 * time.Second
+
+// NewServer makes a server and starts its janitor; Engine is required. Shutdown stops it.
 func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -56,16 +86,41 @@ func NewServer(cfg Config) *Server {
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = 100
 	}
-	return &Server{
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		registry: newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxParticipants),
+	if cfg.Hasher == nil {
+		cfg.Hasher = secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
+	}
+	s := &Server{
+		log:          cfg.Logger,
+		now:          cfg.Now,
+		hosts:        cfg.Hosts,
+		hasher:       cfg.Hasher,
+		attempts:     secret.NewAttempts(cfg.Now),
+		trustForward: cfg.TrustForwardedFor,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
 			WriteBufferSize: 4096,
 			// nil CheckOrigin: gorilla refuses an Origin that is not this host.
 		},
 		sessions: make(map[*Session]struct{}),
+		stopTick: make(chan struct{}),
+		tickDone: make(chan struct{}),
+	}
+	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxParticipants, cfg.Lobby, s.attempts.Forget)
+	go s.janitor()
+	return s
+}
+
+func (s *Server) janitor() {
+	defer close(s.tickDone)
+	t := time.NewTicker(janitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.registry.tick()
+		case <-s.stopTick:
+			return
+		}
 	}
 }
 
@@ -78,37 +133,20 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/meetings", s.createMeeting)
 }
 
-func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		http.Error(w, "cross-origin request refused", http.StatusForbidden)
-		return
-	}
-	m, err := s.registry.Create()
-	if err != nil {
-		if errors.Is(err, ErrTooManyMeetings) {
-			http.Error(w, "too many meetings on this server", http.StatusServiceUnavailable)
-			return
+// clientAddr is the address used to throttle guesses: the peer address, or behind a
+// trusted proxy the last X-Forwarded-For entry. It is never logged.
+func (s *Server) clientAddr(r *http.Request) string {
+	if s.trustForward {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			return strings.TrimSpace(parts[len(parts)-1])
 		}
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
 	}
-	s.log.Info("meeting created", "meetings", s.registry.Len())
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusCreated)
-	_ = json.NewEncoder(w).Encode(map[string]string{"meetingId": m.id, "url": "/m/" + m.id})
-}
-
-// sameOrigin accepts requests without an Origin header (non-browser clients) and those
-// whose Origin is this host, so another web site cannot create meetings from a visitor's
-// browser.
-func sameOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
 	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
+	return host
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -123,7 +161,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	sess := newSession(s, conn)
+	sess := newSession(s, conn, s.clientAddr(r))
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
@@ -147,11 +185,16 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // connections and ends all meetings. It returns when all sessions are gone or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	first := !s.stopping
 	s.stopping = true
 	for sess := range s.sessions {
 		sess.requestShutdown()
 	}
 	s.mu.Unlock()
+	if first {
+		close(s.stopTick)
+	}
+	<-s.tickDone
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -170,3 +213,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.registry.closeAll()
 	return err
 }
+
+// errNoSuchHost is an internal marker for a failed host-key check.
+var errNoSuchHost = errors.New("signaling: wrong host key")

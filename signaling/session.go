@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"conclave/lobby"
 	"conclave/sfu"
 )
 
@@ -28,9 +29,33 @@ type sessionState int
 
 const (
 	stateConnected sessionState = iota
+	stateLobby
 	stateJoined
 	stateClosed
 )
+
+// eventKind is something the meeting tells a session's owner goroutine.
+type eventKind int
+
+const (
+	evWaiting     eventKind = iota // the knock waits for a moderator
+	evAdmitted                     // a moderator (or the policy) let the session in
+	evRefused                      // the knock is over without admission
+	evEjected                      // the member was removed, sent back, or the meeting ended
+	evPermissions                  // role or settings changed: re-check what is allowed
+	evMedia                        // a moderator acted on this member's media
+)
+
+type event struct {
+	kind    eventKind
+	role    lobby.Role
+	reason  string
+	command lobby.Command
+	by      string
+}
+
+// eventQueueLen bounds undelivered events; a session that falls this far behind is cut.
+const eventQueueLen = 64
 
 // Session is one websocket connection. A read pump feeds inbound messages to run, the one
 // goroutine that owns all session state; a write pump drains a bounded queue. When the
@@ -40,7 +65,9 @@ type Session struct {
 	conn *websocket.Conn
 	log  *slog.Logger
 
+	addr      string // source address, for throttling password guesses only
 	queue     chan outMsg
+	events    chan event
 	closing   chan struct{} // closed by abort: the connection is gone
 	closeOnce sync.Once
 	readDone  chan struct{}
@@ -56,6 +83,8 @@ type Session struct {
 	media       MediaState
 	peer        *sfu.Participant
 	fanout      tokenBucket // chat and media_state
+	joinRef     string      // id of the join message, for the reply
+	askedUnmute bool        // a moderator asked this member to unmute since its last mute
 }
 
 // outMsg is a message for the write pump; a non-zero closeCode ends the connection
@@ -71,10 +100,12 @@ type inbound struct {
 	binary bool
 }
 
-func newSession(srv *Server, conn *websocket.Conn) *Session {
+func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 	return &Session{
 		srv:      srv,
 		conn:     conn,
+		addr:     addr,
+		events:   make(chan event, eventQueueLen),
 		log:      srv.log,
 		queue:    make(chan outMsg, sendQueueLen),
 		closing:  make(chan struct{}),
@@ -99,6 +130,15 @@ func (s *Session) enqueue(m outMsg) {
 	case s.queue <- m:
 	default:
 		s.log.Debug("session: slow consumer disconnected")
+		s.abort(CloseSlowConsumer, "slow consumer")
+	}
+}
+
+// deliver hands an event to the owner goroutine without blocking.
+func (s *Session) deliver(ev event) {
+	select {
+	case s.events <- ev:
+	default:
 		s.abort(CloseSlowConsumer, "slow consumer")
 	}
 }
@@ -204,6 +244,8 @@ func (s *Session) run(in <-chan inbound) {
 			s.handle(msg)
 		case <-negotiate:
 			s.offerSubscribe()
+		case ev := <-s.events:
+			s.handleEvent(ev)
 		case <-s.shutdown:
 			s.finish(TypeBye, ByePayload{Reason: "shutdown"}, CloseGoingAway, "server shutting down")
 		case <-s.closing:

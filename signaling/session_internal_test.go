@@ -21,7 +21,7 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 		if err != nil {
 			return
 		}
-		sessions <- newSession(srv, conn) // no write pump: the peer never drains
+		sessions <- newSession(srv, conn, "127.0.0.1") // no write pump: the peer never drains
 	}))
 	defer hs.Close()
 	client, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/", nil)

@@ -13,10 +13,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
+	"conclave/secret"
 	"conclave/sfu"
 	"conclave/signaling"
 	"conclave/web"
@@ -24,12 +26,14 @@ import (
 
 // options are the server's settings, from flags with CONCLAVE_* environment defaults.
 type options struct {
-	httpAddr  string
-	mediaUDP  string
-	mediaTCP  string
-	publicIPs string
-	logLevel  string
-	loopback  bool
+	httpAddr    string
+	mediaUDP    string
+	mediaTCP    string
+	publicIPs   string
+	logLevel    string
+	loopback    bool
+	config      string
+	behindProxy bool
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -48,6 +52,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.publicIPs, "public-ip", env("CONCLAVE_PUBLIC_IP", ""), "comma-separated addresses to announce for media behind 1:1 NAT (env CONCLAVE_PUBLIC_IP)")
 	fs.StringVar(&o.logLevel, "log-level", env("CONCLAVE_LOG_LEVEL", "info"), "debug, info, warn or error (env CONCLAVE_LOG_LEVEL); debug logs addresses")
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
+	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "configuration file with the hosts (env CONCLAVE_CONFIG); a missing file means no hosts")
+	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "trust X-Forwarded-For from a reverse proxy for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -55,7 +61,20 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 }
 
 func main() {
-	opts, err := parseOptions(os.Args[1:], os.Getenv, os.Stderr)
+	if len(os.Args) > 1 && os.Args[1] == "host" {
+		if err := hostCommand(os.Args[2:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(os.Stderr, "conclave:", err)
+			}
+			os.Exit(2)
+		}
+		return
+	}
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	opts, err := parseOptions(args, os.Getenv, os.Stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -93,7 +112,23 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer engine.Close()
 
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log})
+	cfg, err := loadConfig(o.config)
+	if err != nil {
+		return err
+	}
+	hasher := secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
+	hosts := cfg.hosts()
+	var oneTimeKey string
+	if len(hosts) == 0 {
+		// First run: a key valid until the server stops, so one command is enough.
+		key, entry, err := newHostKey(ctx, hasher, "one-time")
+		if err != nil {
+			return err
+		}
+		oneTimeKey = key
+		hosts = []signaling.Host{{ID: entry.ID, Name: entry.Name, KeyHash: entry.KeyHash}}
+	}
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy})
 	mux := http.NewServeMux()
 	sig.Register(mux)
 	mux.Handle("/", web.Handler())
@@ -106,7 +141,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 
-	fmt.Fprintf(stdout, "Conclave is running. Open %s\n", openURL(ln.Addr(), o.httpAddr))
+	base := openURL(ln.Addr(), o.httpAddr)
+	fmt.Fprintf(stdout, "Conclave is running. Open %s\n", base)
+	if oneTimeKey != "" {
+		fmt.Fprintf(stdout, "No hosts are configured (%s), so this one-time host key creates meetings until the server stops:\n  %s\nOpen %s#host=%s to create a meeting. Add permanent hosts with: conclave host add NAME\n", o.config, oneTimeKey, base, oneTimeKey)
+	} else {
+		fmt.Fprintf(stdout, "%d host(s) may create meetings (%s).\n", len(hosts), o.config)
+	}
 	fmt.Fprintf(stdout, "Media: UDP %s", engine.UDPAddr())
 	if a := engine.TCPAddr(); a != nil {
 		fmt.Fprintf(stdout, ", ICE-TCP %s", a)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -33,7 +34,8 @@ func (s *syncBuffer) String() string {
 // TestRunServesAndShutsDown: the binary's run function serves the web client and the
 // API with no config, prints the URL, and returns cleanly when its context ends.
 func TestRunServesAndShutsDown(t *testing.T) {
-	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	cfgPath := filepath.Join(t.TempDir(), "none.toml") // no hosts: a one-time key is printed
+	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "127.0.0.1:0", "-config", cfgPath}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +65,26 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Conclave") {
 		t.Fatalf("landing page: %s %q", resp.Status, body)
 	}
-	resp, err = http.Post(url+"api/meetings", "application/json", nil)
-	if err != nil {
-		t.Fatal(err)
+	key := regexp.MustCompile(`#host=(\S+)`).FindStringSubmatch(stdout.String())
+	if key == nil {
+		t.Fatalf("no one-time host key printed: %q", stdout.String())
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create meeting: %s", resp.Status)
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", http.StatusUnauthorized}, {"Bearer " + key[1] + "x", http.StatusUnauthorized}, {"Bearer " + key[1], http.StatusCreated}} {
+		req, _ := http.NewRequest(http.MethodPost, url+"api/meetings", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("create meeting with %q: %s, want %d", tc.auth, resp.Status, tc.want)
+		}
 	}
 	http.DefaultClient.CloseIdleConnections()
 

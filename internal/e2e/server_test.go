@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"conclave/internal/browsertest"
+	"conclave/secret"
 	"conclave/sfu"
 	"conclave/signaling"
 	"conclave/web"
@@ -35,7 +36,13 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log})
+	hasher := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 4)
+	keyHash, err := hasher.Hash(context.Background(), hostSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hasher: hasher,
+		Hosts: []signaling.Host{{ID: "e2ehost", Name: "e2e", KeyHash: keyHash}}})
 	mux := http.NewServeMux()
 	sig.Register(mux)
 	mux.Handle("/", web.Handler())
@@ -50,22 +57,39 @@ func startServer(t *testing.T) *server {
 	return &server{url: hs.URL, sig: sig}
 }
 
+// The e2e host's key is "e2ehost." + hostSecret.
+const hostSecret = "ZTJlLXRlc3QtaG9zdC1rZXk"
+
+type meetingLinks struct {
+	MeetingID    string `json:"meetingId"`
+	URL          string `json:"url"`
+	ModeratorURL string `json:"moderatorUrl"`
+}
+
+// createMeeting makes a meeting without a waiting room where anyone may share a screen.
 func (s *server) createMeeting(t *testing.T) string {
+	return s.createMeetingWith(t, `{"settings":{"lobby":false,"screenShare":true}}`).MeetingID
+}
+
+// createMeetingWith makes a meeting over the API as the e2e host.
+func (s *server) createMeetingWith(t *testing.T, body string) meetingLinks {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/meetings", nil)
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/meetings", strings.NewReader(body))
 	req.Close = true
+	req.Header.Set("Authorization", "Bearer e2ehost."+hostSecret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out struct {
-		MeetingID string `json:"meetingId"`
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create meeting: %s", resp.Status)
 	}
+	var out meetingLinks
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
-	return out.MeetingID
+	return out
 }
 
 type tWriter struct {

@@ -1,0 +1,157 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"conclave/lobby"
+	"conclave/secret"
+)
+
+// createRequest is the optional body of POST /api/meetings.
+type createRequest struct {
+	Password string `json:"password"`
+	Settings *struct {
+		Lobby       *bool `json:"lobby"`
+		ScreenShare *bool `json:"screenShare"`
+		Unmute      *bool `json:"unmute"`
+		Chat        *bool `json:"chat"`
+	} `json:"settings"`
+}
+
+// createResponse answers POST /api/meetings. The moderator secret is shown once and
+// kept only as a hash.
+type createResponse struct {
+	MeetingID       string `json:"meetingId"`
+	ModeratorSecret string `json:"moderatorSecret"`
+	URL             string `json:"url"`
+	ModeratorURL    string `json:"moderatorUrl"`
+}
+
+func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	addr := s.clientAddr(r)
+	if v := s.attempts.Allow("host-key", addr); !v.OK {
+		w.Header().Set("Retry-After", strconv.Itoa(int((v.RetryAfter+time.Second-1)/time.Second)))
+		http.Error(w, "too many wrong host keys; try again later", http.StatusTooManyRequests)
+		return
+	}
+	host, err := s.authenticateHost(r.Context(), r.Header.Get("Authorization"))
+	if err != nil {
+		if errors.Is(err, errNoSuchHost) {
+			s.attempts.Failed("host-key", addr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
+			http.Error(w, "a valid host key is needed to create meetings", http.StatusUnauthorized)
+			return
+		}
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	s.attempts.Succeeded("host-key", addr)
+
+	var req createRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4096))
+	if err != nil {
+		http.Error(w, "cannot read the request", http.StatusBadRequest)
+		return
+	}
+	if len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			http.Error(w, "the body must be a JSON object", http.StatusBadRequest)
+			return
+		}
+	}
+	if len(req.Password) > maxPasswordChars {
+		http.Error(w, "password too long", http.StatusBadRequest)
+		return
+	}
+	settings := lobby.DefaultSettings()
+	if rs := req.Settings; rs != nil {
+		for _, f := range []struct {
+			dst *bool
+			v   *bool
+		}{{&settings.Lobby, rs.Lobby}, {&settings.ScreenShare, rs.ScreenShare}, {&settings.Unmute, rs.Unmute}, {&settings.Chat, rs.Chat}} {
+			if f.v != nil {
+				*f.dst = *f.v
+			}
+		}
+	}
+	modSecret := secret.Random(24)
+	spec := meetingSpec{settings: settings}
+	if spec.modHash, err = s.hasher.Hash(r.Context(), modSecret); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if req.Password != "" {
+		if spec.pwHash, err = s.hasher.Hash(r.Context(), req.Password); err != nil {
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+	}
+	m, err := s.registry.create(spec)
+	if err != nil {
+		if errors.Is(err, ErrTooManyMeetings) {
+			http.Error(w, "too many meetings on this server", http.StatusServiceUnavailable)
+			return
+		}
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	s.log.Info("meeting created", "host", host.Name, "meetings", s.registry.Len())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(createResponse{
+		MeetingID:       m.id,
+		ModeratorSecret: modSecret,
+		URL:             "/m/" + m.id,
+		ModeratorURL:    "/m/" + m.id + "#mod=" + modSecret,
+	})
+}
+
+// authenticateHost checks "Bearer <id>.<secret>" against the configured hosts.
+func (s *Server) authenticateHost(ctx context.Context, header string) (Host, error) {
+	key, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		return Host{}, errNoSuchHost
+	}
+	id, sec, ok := strings.Cut(strings.TrimSpace(key), ".")
+	if !ok || id == "" || sec == "" || len(sec) > maxSecretChars {
+		return Host{}, errNoSuchHost
+	}
+	for _, h := range s.hosts {
+		if h.ID != id {
+			continue
+		}
+		ok, err := s.hasher.Verify(ctx, sec, h.KeyHash)
+		if err != nil {
+			return Host{}, err
+		}
+		if ok {
+			return h, nil
+		}
+	}
+	return Host{}, errNoSuchHost
+}
+
+// sameOrigin accepts requests without an Origin header (non-browser clients) and those
+// whose Origin is this host, so another web site cannot create meetings from a visitor's
+// browser.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}

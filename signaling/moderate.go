@@ -1,0 +1,207 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+
+	"conclave/lobby"
+	"conclave/sfu"
+)
+
+// maxSecretChars bounds passwords and secrets in messages.
+const maxSecretChars = 256
+
+// moderate handles the moderator messages. The policy (lobby) checks the sender's role;
+// this only decodes and maps errors.
+func (s *Session) moderate(env Envelope) *Error {
+	p, err := decodePayload[TargetPayload](env)
+	if err != nil {
+		return err
+	}
+	target := lobby.ID(p.ParticipantID)
+	var a lobby.Action
+	switch env.Type {
+	case TypeAdmit:
+		a = lobby.AdmitOne{Target: target}
+	case TypeDeny:
+		a = lobby.DenyOne{Target: target}
+	case TypeAdmitAll:
+		a = lobby.AdmitAll{}
+	case TypeSendToLobby:
+		a = lobby.SendToLobby{Target: target}
+	case TypeRemove:
+		a = lobby.Remove{Target: target}
+	case TypeSetRole:
+		if !lobby.Role(p.Role).Valid() {
+			return errorf(CodeInvalidField, "unknown role")
+		}
+		a = lobby.SetRole{Target: target, Role: lobby.Role(p.Role)}
+	case TypeMute:
+		switch p.Source {
+		case "microphone":
+			a = lobby.Media{Target: target, Command: lobby.CommandMuteMic}
+		case "camera":
+			a = lobby.Media{Target: target, Command: lobby.CommandMuteCamera}
+		default:
+			return errorf(CodeInvalidField, `source must be "microphone" or "camera"`)
+		}
+	case TypeAskUnmute:
+		a = lobby.Media{Target: target, Command: lobby.CommandAskUnmute}
+	case TypeStopScreenShare:
+		a = lobby.Media{Target: target, Command: lobby.CommandStopScreen}
+	case TypeEndMeeting:
+		a = lobby.End{}
+	case TypeUpdateSettings:
+		return s.updateSettings(env)
+	default:
+		return errorf(CodeUnknownType, "unknown message type")
+	}
+	return policyError(s.meeting.act(s.id, a))
+}
+
+func policyError(err error) *Error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, lobby.ErrNotModerator):
+		return errorf(CodeNotAllowed, "only moderators may do that")
+	case errors.Is(err, lobby.ErrUnknownTarget):
+		return errorf(CodeUnknownParticipant, "nobody with that id is in the meeting or the waiting room")
+	case errors.Is(err, lobby.ErrEnded):
+		return errorf(CodeNotAllowed, "the meeting has ended")
+	}
+	return errorf(CodeInvalidField, "%v", err)
+}
+
+func (s *Session) updateSettings(env Envelope) *Error {
+	p, err := decodePayload[UpdateSettingsPayload](env)
+	if err != nil {
+		return err
+	}
+	// Check the role before spending a hash on the password.
+	if role, _ := s.meeting.role(s.id); role != lobby.RoleModerator {
+		return errorf(CodeNotAllowed, "only moderators may do that")
+	}
+	cur := s.meeting.settings()
+	set := func(dst *bool, v *bool) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&cur.Lobby, p.Lobby)
+	set(&cur.Locked, p.Locked)
+	set(&cur.ScreenShare, p.ScreenShare)
+	set(&cur.Unmute, p.Unmute)
+	set(&cur.Chat, p.Chat)
+	var pwHash *string
+	if p.Password != nil {
+		if len(*p.Password) > maxPasswordChars {
+			return errorf(CodeInvalidField, "password too long")
+		}
+		h := ""
+		if *p.Password != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), sdpTimeout)
+			defer cancel()
+			var herr error
+			if h, herr = s.srv.hasher.Hash(ctx, *p.Password); herr != nil {
+				return errorf(CodeInternal, "could not store the password")
+			}
+		}
+		pwHash = &h
+	}
+	return policyError(s.meeting.updateSettings(s.id, cur, pwHash))
+}
+
+// maxPasswordChars bounds a meeting password.
+const maxPasswordChars = 128
+
+// mediaState records what the member sends; unmuting after a moderator's mute is
+// checked here, and is where the server lifts its own block.
+func (s *Session) mediaState(env Envelope) *Error {
+	p, err := decodePayload[MediaState](env)
+	if err != nil {
+		return err
+	}
+	if !s.fanout.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many messages; slow down")
+	}
+	if p.Mic && s.peer.Blocked(sfu.SourceMicrophone) {
+		if !s.askedUnmute && !s.meeting.can(s.id, lobby.PermUnmute) {
+			return errorf(CodeNotAllowed, "a moderator muted you; you can unmute when asked")
+		}
+		s.peer.Block(sfu.SourceMicrophone, false)
+		s.askedUnmute = false
+	}
+	if p.Camera && s.peer.Blocked(sfu.SourceCamera) {
+		s.peer.Block(sfu.SourceCamera, false)
+	}
+	if p.Screen {
+		if !s.meeting.can(s.id, lobby.PermShareScreen) {
+			return errorf(CodeNotAllowed, "you may not share your screen in this meeting")
+		}
+		s.peer.Block(sfu.SourceScreen, false)
+	}
+	s.media = p
+	s.meeting.setMedia(s.id, p)
+	return nil
+}
+
+// handleEvent carries out what the meeting's policy decided for this session.
+func (s *Session) handleEvent(ev event) {
+	switch ev.kind {
+	case evWaiting:
+		s.log.Debug("session: waiting in the lobby", "participant", s.id)
+	case evAdmitted:
+		if s.state != stateLobby {
+			return
+		}
+		peer, err := s.meeting.room.Join(s.id)
+		if err != nil {
+			s.log.Warn("session: media join failed", "err", err)
+			s.refuse(s.joinRef, errorf(CodeInternal, "could not set up media"))
+			s.finish("", nil, CloseGoingAway, "internal error")
+			return
+		}
+		s.peer = peer
+		if !s.meeting.completeJoin(s) {
+			return // ejected in the meantime; that event follows
+		}
+		s.state = stateJoined
+		s.log.Debug("session: joined", "participant", s.id, "role", ev.role)
+	case evRefused:
+		code := CloseRefused
+		if ev.reason == string(lobby.ReasonEnded) {
+			code = CloseEjected
+		}
+		s.finish(TypeBye, ByePayload{Reason: ev.reason}, code, ev.reason)
+	case evEjected:
+		if s.peer != nil {
+			// Stop the media at once, before the goodbye is even written.
+			for _, src := range []sfu.Source{sfu.SourceMicrophone, sfu.SourceCamera, sfu.SourceScreen} {
+				s.peer.Block(src, true)
+			}
+		}
+		s.finish(TypeBye, ByePayload{Reason: ev.reason}, CloseEjected, ev.reason)
+	case evPermissions:
+		if s.peer != nil && s.media.Screen && !s.meeting.can(s.id, lobby.PermShareScreen) {
+			s.peer.Block(sfu.SourceScreen, true)
+			s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(lobby.CommandStopScreen)}))
+		}
+	case evMedia:
+		if s.peer == nil {
+			return
+		}
+		switch ev.command {
+		case lobby.CommandMuteMic:
+			s.peer.Block(sfu.SourceMicrophone, true)
+			s.askedUnmute = false
+		case lobby.CommandMuteCamera:
+			s.peer.Block(sfu.SourceCamera, true)
+		case lobby.CommandStopScreen:
+			s.peer.Block(sfu.SourceScreen, true)
+		case lobby.CommandAskUnmute:
+			s.askedUnmute = true
+		}
+		s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(ev.command), By: ev.by}))
+	}
+}

@@ -1,0 +1,161 @@
+package signaling
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"sync"
+	"time"
+
+	"conclave/lobby"
+	"conclave/sfu"
+)
+
+// Registry holds the meetings of this server, in memory only.
+type Registry struct {
+	engine      *sfu.Engine
+	now         func() time.Time
+	maxMeetings int
+	maxSize     int
+	lobbyCfg    lobby.Config
+	unusedTTL   time.Duration
+	forget      func(meetingID string) // drops the meeting's attempt counters
+
+	mu       sync.Mutex
+	meetings map[string]*Meeting
+}
+
+// ErrTooManyMeetings is returned by Create when the server holds its maximum.
+var ErrTooManyMeetings = errors.New("signaling: too many meetings")
+
+func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxSize int, lobbyCfg lobby.Config, forget func(string)) *Registry {
+	return &Registry{
+		engine:      engine,
+		now:         now,
+		maxMeetings: maxMeetings,
+		maxSize:     maxSize,
+		lobbyCfg:    lobbyCfg,
+		unusedTTL:   10 * time.Minute,
+		forget:      forget,
+		meetings:    make(map[string]*Meeting),
+	}
+}
+
+// meetingSpec is what a host asked for.
+type meetingSpec struct {
+	settings lobby.Settings
+	modHash  string
+	pwHash   string
+}
+
+// create makes an empty meeting with a fresh unguessable id (128 random bits).
+func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	id := base64.RawURLEncoding.EncodeToString(b[:])
+	spec.settings.PasswordRequired = spec.pwHash != ""
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sweepLocked()
+	if len(r.meetings) >= r.maxMeetings {
+		return nil, ErrTooManyMeetings
+	}
+	m := &Meeting{
+		id:      id,
+		room:    r.engine.NewRoom(),
+		created: r.now(),
+		maxSize: r.maxSize,
+		modHash: spec.modHash,
+		lob:     lobby.New(r.lobbyCfg, spec.settings),
+		pwHash:  spec.pwHash,
+		conns:   make(map[lobby.ID]*Session),
+		members: make(map[lobby.ID]*ParticipantInfo),
+	}
+	r.meetings[id] = m
+	return m, nil
+}
+
+// Get returns the live meeting with that id, or nil.
+func (r *Registry) Get(id string) *Meeting {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sweepLocked()
+	return r.meetings[id]
+}
+
+// Len is the number of live meetings.
+func (r *Registry) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sweepLocked()
+	return len(r.meetings)
+}
+
+// tick expires old knocks in every meeting and ends unused meetings.
+func (r *Registry) tick() {
+	r.mu.Lock()
+	r.sweepLocked()
+	all := make([]*Meeting, 0, len(r.meetings))
+	for _, m := range r.meetings {
+		all = append(all, m)
+	}
+	r.mu.Unlock()
+	now := r.now()
+	for _, m := range all {
+		m.tick(now)
+	}
+}
+
+// sweepLocked ends meetings that were created but never joined within unusedTTL.
+func (r *Registry) sweepLocked() {
+	now := r.now()
+	for id, m := range r.meetings {
+		m.mu.Lock()
+		unused := !m.joined && len(m.conns) == 0 && now.Sub(m.created) > r.unusedTTL
+		if unused {
+			m.ended = true
+		}
+		m.mu.Unlock()
+		if unused {
+			delete(r.meetings, id)
+			m.room.Close()
+			r.forget(id)
+		}
+	}
+}
+
+// endIfEmpty removes m when no session is attached to it any more.
+func (r *Registry) endIfEmpty(m *Meeting) {
+	r.mu.Lock()
+	m.mu.Lock()
+	empty := len(m.conns) == 0 && (m.joined || m.ended)
+	if empty {
+		m.ended = true
+		if r.meetings[m.id] == m {
+			delete(r.meetings, m.id)
+		}
+	}
+	m.mu.Unlock()
+	r.mu.Unlock()
+	if empty {
+		m.room.Close()
+		r.forget(m.id)
+	}
+}
+
+// closeAll ends every meeting (shutdown).
+func (r *Registry) closeAll() {
+	r.mu.Lock()
+	all := r.meetings
+	r.meetings = make(map[string]*Meeting)
+	r.mu.Unlock()
+	for id, m := range all {
+		m.mu.Lock()
+		m.ended = true
+		m.mu.Unlock()
+		m.room.Close()
+		r.forget(id)
+	}
+}
