@@ -27,7 +27,8 @@ type Meeting struct {
 	pwHash  string                        // argon2id hash of the password, "" for none
 	conns   map[lobby.ID]*Session         // every attached session: waiting or member
 	members map[lobby.ID]*ParticipantInfo // members that got their welcome
-	joined  bool                          // someone has knocked at least once
+	joined  bool                          // someone has been a member at least once
+	idle    time.Time                     // since when no session is attached
 	ended   bool
 	chatSeq uint64
 }
@@ -60,7 +61,6 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, now
 	if err != nil {
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
-	m.joined = true
 	m.conns[lobby.ID(id)] = s
 	m.applyLocked(effects)
 	return nil
@@ -83,6 +83,7 @@ func (m *Meeting) completeJoin(s *Session) bool {
 	}
 	info := &ParticipantInfo{ID: s.id, Name: s.name, Role: string(role), Media: s.media}
 	m.members[id] = info
+	m.joined = true
 	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
 		Version:       ProtocolVersion,
 		ParticipantID: s.id,
@@ -100,7 +101,7 @@ func (m *Meeting) completeJoin(s *Session) bool {
 }
 
 // leave detaches a session, waiting or member.
-func (m *Meeting) leave(id string) {
+func (m *Meeting) leave(id string, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	lid := lobby.ID(id)
@@ -108,6 +109,9 @@ func (m *Meeting) leave(id string) {
 		return
 	}
 	delete(m.conns, lid)
+	if len(m.conns) == 0 {
+		m.idle = now
+	}
 	m.applyLocked(m.lob.Leave(lid))
 	if _, ok := m.members[lid]; ok {
 		delete(m.members, lid)

@@ -66,6 +66,7 @@ func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
 		id:      id,
 		room:    r.engine.NewRoom(),
 		created: r.now(),
+		idle:    r.now(),
 		maxSize: r.maxSize,
 		modHash: spec.modHash,
 		lob:     lobby.New(r.lobbyCfg, spec.settings),
@@ -108,12 +109,13 @@ func (r *Registry) tick() {
 	}
 }
 
-// sweepLocked ends meetings that were created but never joined within unusedTTL.
+// sweepLocked ends meetings that nobody was ever let into and that nobody has been
+// waiting in for unusedTTL (a meeting with members ends when the last one leaves).
 func (r *Registry) sweepLocked() {
 	now := r.now()
 	for id, m := range r.meetings {
 		m.mu.Lock()
-		unused := !m.joined && len(m.conns) == 0 && now.Sub(m.created) > r.unusedTTL
+		unused := !m.joined && len(m.conns) == 0 && now.Sub(m.idle) > r.unusedTTL
 		if unused {
 			m.ended = true
 		}
@@ -130,6 +132,7 @@ func (r *Registry) sweepLocked() {
 func (r *Registry) endIfEmpty(m *Meeting) {
 	r.mu.Lock()
 	m.mu.Lock()
+	// A meeting nobody was let into yet stays for its moderator (until unusedTTL).
 	empty := len(m.conns) == 0 && (m.joined || m.ended)
 	if empty {
 		m.ended = true

@@ -266,7 +266,7 @@ func (s *Session) finish(typ string, payload any, code int, text string) {
 // cleanup leaves the meeting and releases the media.
 func (s *Session) cleanup() {
 	if s.meeting != nil {
-		s.meeting.leave(s.id)
+		s.meeting.leave(s.id, s.srv.now())
 	}
 	if s.peer != nil {
 		s.peer.Close()

@@ -110,11 +110,22 @@ func newAPI(network webrtc.NetworkType) (*webrtc.API, error) {
 
 // Dial opens the websocket at wsURL (ws://127.0.0.1:port/ws).
 func Dial(ctx context.Context, wsURL string) (*Client, error) {
+	return DialFrom(ctx, wsURL, nil)
+}
+
+// DialFrom is Dial from a given local address, such as 127.0.0.2, so that a test can
+// stand for clients on different machines.
+func DialFrom(ctx context.Context, wsURL string, local net.IP) (*Client, error) {
 	api, err := NewAPI()
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
+	dialer := *websocket.DefaultDialer
+	if local != nil {
+		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local}}
+		dialer.NetDialContext = nd.DialContext
+	}
+	ws, _, err := dialer.DialContext(ctx, wsURL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -246,12 +257,39 @@ func (c *Client) readLoop() {
 
 // Join sends join and waits for welcome.
 func (c *Client) Join(ctx context.Context, meetingID, name string) error {
-	if _, err := c.Send("join", map[string]any{"version": 1, "meetingId": meetingID, "name": name, "media": map[string]bool{"mic": true, "camera": true}}); err != nil {
+	return c.JoinWith(ctx, map[string]any{"meetingId": meetingID, "name": name})
+}
+
+// SendJoin sends a join with the given payload fields (version and media are added).
+func (c *Client) SendJoin(fields map[string]any) error {
+	p := map[string]any{"version": 1, "media": map[string]bool{"mic": true, "camera": true}}
+	for k, v := range fields {
+		p[k] = v
+	}
+	_, err := c.Send("join", p)
+	return err
+}
+
+// JoinWith sends a join with the given payload fields and waits for welcome, passing
+// through a lobby wait (a test admits the client meanwhile).
+func (c *Client) JoinWith(ctx context.Context, fields map[string]any) error {
+	if err := c.SendJoin(fields); err != nil {
 		return err
 	}
-	m, err := c.Next(ctx)
-	if err != nil {
-		return err
+	return c.AwaitWelcome(ctx)
+}
+
+// AwaitWelcome waits for welcome, skipping lobby messages.
+func (c *Client) AwaitWelcome(ctx context.Context) error {
+	var m Message
+	for {
+		var err error
+		if m, err = c.Next(ctx); err != nil {
+			return err
+		}
+		if m.Type != "lobby" {
+			break
+		}
 	}
 	if m.Type != "welcome" {
 		return fmt.Errorf("join: got %s %s", m.Type, m.Payload)

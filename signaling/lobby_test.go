@@ -1,0 +1,259 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+	"conclave/signaling"
+)
+
+// knock dials and sends a join that is expected to wait; it returns after the first
+// lobby message.
+func (s *testServer) knock(t *testing.T, meeting, name string, extra map[string]any) *testclient.Client {
+	t.Helper()
+	c := s.dial(t)
+	fields := map[string]any{"meetingId": meeting, "name": name}
+	for k, v := range extra {
+		fields[k] = v
+	}
+	if err := c.SendJoin(fields); err != nil {
+		t.Fatal(err)
+	}
+	m := expectType(t, c, "lobby")
+	_ = m
+	return c
+}
+
+func (s *testServer) joinModerator(t *testing.T, m createdMeeting, name string) *testclient.Client {
+	t.Helper()
+	c := s.dial(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": name, "moderatorSecret": m.ModeratorSecret}); err != nil {
+		t.Fatalf("moderator %s: %v", name, err)
+	}
+	return c
+}
+
+func expectType(t *testing.T, c *testclient.Client, typ string) testclient.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := c.Expect(ctx, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// lastWaiting returns the names in the last waiting_list c received.
+func lastWaiting(c *testclient.Client) (names []string, ids []string) {
+	for _, m := range c.All() {
+		if m.Type != "waiting_list" {
+			continue
+		}
+		var p struct {
+			Waiting []struct{ ParticipantID, Name string }
+		}
+		_ = json.Unmarshal(m.Payload, &p)
+		names, ids = nil, nil
+		for _, w := range p.Waiting {
+			names = append(names, w.Name)
+			ids = append(ids, w.ParticipantID)
+		}
+	}
+	return names, ids
+}
+
+func waitingID(t *testing.T, mod *testclient.Client, name string) string {
+	t.Helper()
+	var id string
+	eventually(t, 5*time.Second, name+" in the moderator's waiting list", func() bool {
+		names, ids := lastWaiting(mod)
+		for i, n := range names {
+			if n == name {
+				id = ids[i]
+				return true
+			}
+		}
+		return false
+	})
+	return id
+}
+
+func byeReason(t *testing.T, c *testclient.Client) (string, int) {
+	t.Helper()
+	m := expectType(t, c, "bye")
+	var p struct{ Reason string }
+	_ = json.Unmarshal(m.Payload, &p)
+	return p.Reason, waitClosed(t, c)
+}
+
+// TestLobbyReceivesNothing: while a meeting goes on — media, chat, roster changes,
+// settings — a person in the lobby receives only lobby status messages: no roster, no
+// names, no chat, no settings, and no media is offered to them.
+func TestLobbyReceivesNothing(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mod := srv.joinModerator(t, mt, "Morgan Moderator")
+
+	pat := srv.knock(t, mt.MeetingID, "Pat Participant", nil)
+	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, "Pat Participant")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pat.AwaitWelcome(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pubs, err := pat.Publish(ctx, "microphone", "camera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go sendLoop(pat, pubs, &sentLog{sent: map[string]map[string]bool{}}, stop)
+	eventually(t, 10*time.Second, "the moderator receiving Pat's camera", func() bool {
+		r := mod.Received(pat.ParticipantID, "camera")
+		return r != nil && r.Count() > 10
+	})
+
+	lurker := srv.knock(t, mt.MeetingID, "Lurker", nil)
+	waitingID(t, mod, "Lurker")
+	// The meeting goes on around the lurker.
+	_, _ = pat.Send("chat", map[string]any{"text": "quarterly numbers are confidential"})
+	_, _ = pat.Send("media_state", map[string]any{"mic": false, "camera": true})
+	_, _ = mod.Send("update_settings", map[string]any{"screenShare": true})
+	late := srv.knock(t, mt.MeetingID, "Latecomer", nil)
+	_, _ = mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, "Latecomer")})
+	if err := late.AwaitWelcome(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, mod, "settings")
+	time.Sleep(time.Second)
+
+	for _, m := range lurker.All() {
+		if m.Type != "lobby" {
+			t.Errorf("lobby member received %s: %s", m.Type, m.Raw)
+		}
+		for _, leak := range []string{"Pat", "Morgan", "Latecomer", pat.ParticipantID, "quarterly", "screenShare"} {
+			if strings.Contains(string(m.Raw), leak) {
+				t.Errorf("lobby member received %q in %s", leak, m.Raw)
+			}
+		}
+	}
+	if len(lurker.MidInfo()) != 0 || lurker.Received(pat.ParticipantID, "camera") != nil {
+		t.Error("lobby member was offered media")
+	}
+
+	// Denied: a clear bye, and the connection closes.
+	_, _ = mod.Send("deny", map[string]any{"participantId": waitingID(t, mod, "Lurker")})
+	if reason, code := byeReason(t, lurker); reason != "denied" || code != signaling.CloseRefused {
+		t.Fatalf("denied: bye %q close %d", reason, code)
+	}
+}
+
+// TestNoModeratorPresent: knockers wait and are told nobody can let them in; when a
+// moderator arrives they are told so, and nobody is admitted automatically.
+func TestNoModeratorPresent(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{}`)
+	c := srv.dial(t)
+	_ = c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Early"})
+	m := expectType(t, c, "lobby")
+	if !strings.Contains(string(m.Payload), `"moderatorPresent":false`) {
+		t.Fatalf("lobby %s", m.Payload)
+	}
+	mod := srv.joinModerator(t, mt, "Mod")
+	m = expectType(t, c, "lobby")
+	if !strings.Contains(string(m.Payload), `"moderatorPresent":true`) {
+		t.Fatalf("lobby after moderator arrived: %s", m.Payload)
+	}
+	waitingID(t, mod, "Early")
+	time.Sleep(300 * time.Millisecond)
+	for _, m := range c.All() {
+		if m.Type == "welcome" {
+			t.Fatal("admitted without a moderator's decision")
+		}
+	}
+	// The moderator leaves again: the knocker is told.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = mod.Leave(ctx)
+	m = expectType(t, c, "lobby")
+	if !strings.Contains(string(m.Payload), `"moderatorPresent":false`) {
+		t.Fatalf("lobby after moderator left: %s", m.Payload)
+	}
+}
+
+// TestModeratorFlows: admit all, send back to lobby (must knock again), remove, lock,
+// end meeting.
+func TestModeratorFlows(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mod := srv.joinModerator(t, mt, "Mod")
+	a := srv.knock(t, mt.MeetingID, "Ada", nil)
+	b := srv.knock(t, mt.MeetingID, "Bo", nil)
+	waitingID(t, mod, "Bo")
+	_, _ = mod.Send("admit_all", nil)
+	for _, c := range []*testclient.Client{a, b} {
+		if err := c.AwaitWelcome(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, "an empty waiting list after admit_all", func() bool {
+		names, _ := lastWaiting(mod)
+		return len(names) == 0
+	})
+
+	// Send Ada back: her connection ends; a new connection with the same name waits.
+	_, _ = mod.Send("send_to_lobby", map[string]any{"participantId": a.ParticipantID})
+	if reason, code := byeReason(t, a); reason != "sent_to_lobby" || code != signaling.CloseEjected {
+		t.Fatalf("send back: bye %q close %d", reason, code)
+	}
+	expectType(t, b, "participant_left")
+	a2 := srv.knock(t, mt.MeetingID, "Ada", nil)
+	waitingID(t, mod, "Ada")
+	time.Sleep(200 * time.Millisecond)
+	for _, m := range a2.All() {
+		if m.Type == "welcome" {
+			t.Fatal("the same name was let in again without a moderator")
+		}
+	}
+
+	// Remove Bo.
+	_, _ = mod.Send("remove", map[string]any{"participantId": b.ParticipantID})
+	if reason, code := byeReason(t, b); reason != "removed" || code != signaling.CloseEjected {
+		t.Fatalf("remove: bye %q close %d", reason, code)
+	}
+
+	// Lock: a new knock is refused; the moderator link still works.
+	_, _ = mod.Send("update_settings", map[string]any{"locked": true})
+	expectType(t, mod, "settings")
+	locked := srv.dial(t)
+	_ = locked.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Too late"})
+	if reason, code := byeReason(t, locked); reason != "locked" || code != signaling.CloseRefused {
+		t.Fatalf("locked: bye %q close %d", reason, code)
+	}
+	mod2 := srv.joinModerator(t, mt, "Second mod")
+
+	// End the meeting: everyone (waiting or in) is told; the meeting is gone.
+	_, _ = mod.Send("end_meeting", nil)
+	for _, c := range []*testclient.Client{mod, mod2, a2} {
+		if reason, _ := byeReason(t, c); reason != "ended" {
+			t.Fatalf("end: bye %q", reason)
+		}
+	}
+	eventually(t, 5*time.Second, "the ended meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
+	again := srv.dial(t)
+	_ = again.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Again", "moderatorSecret": mt.ModeratorSecret})
+	if code, _ := expectError(t, again); code != "unknown_meeting" {
+		t.Fatalf("join after end: %s", code)
+	}
+}
