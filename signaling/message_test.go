@@ -129,6 +129,12 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"media_state","payload":{"mic":false,"camera":true,"screen":true}}`,
 		`{"type":"chat","id":"3","payload":{"text":"Hi Bob"}}`,
 		`{"type":"leave"}`,
+		`{"type":"join","payload":{"version":1,"meetingId":"x","name":"A","password":"pw","moderatorSecret":"s"}}`,
+		`{"type":"admit","payload":{"participantId":"p-0a9b8c7d6e5f4a3b"}}`,
+		`{"type":"set_role","payload":{"participantId":"p-1","role":"presenter"}}`,
+		`{"type":"mute","payload":{"participantId":"p-1","source":"microphone"}}`,
+		`{"type":"update_settings","payload":{"locked":true,"password":"","chat":false}}`,
+		`{"type":"end_meeting"}`,
 		`{"type":"chat","payload":null}`,
 		`{"type":"chat","payload":"x"}`,
 		`{"type":`, `[]`, `null`, `"str"`, `{}`, "\xff\xfe",
@@ -186,5 +192,11 @@ func checkPayload(t *testing.T, env Envelope) {
 		p, err := decodePayload[ChatPayload](env)
 		ok(err)
 		ok(checkChat(p.Text))
+	case TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting:
+		_, err := decodePayload[TargetPayload](env)
+		ok(err)
+	case TypeUpdateSettings:
+		_, err := decodePayload[UpdateSettingsPayload](env)
+		ok(err)
 	}
 }
