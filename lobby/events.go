@@ -121,7 +121,7 @@ func (l *Lobby) Knock(id ID, name string, cred Credentials, now time.Time) ([]Ef
 	if !l.settings.Lobby {
 		return l.admit(id, RoleParticipant), nil
 	}
-	if len(l.waiting) > l.cfg.MaxWaiting {
+	if len(l.waiting) >= l.cfg.MaxWaiting {
 		return []Effect{Refuse{ID: id, Reason: ReasonLobbyFull}}, nil
 	}
 	l.waiting[id] = Knock{ID: id, Name: name, Since: now}

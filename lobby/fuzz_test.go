@@ -60,7 +60,11 @@ const (
 	opCount
 )
 
-const fuzzTTL = 10 * time.Minute
+// Time moves in quarter minutes, so knocks often expire exactly at the TTL.
+const (
+	fuzzTTL  = 10 * time.Minute
+	fuzzStep = 15 * time.Second
+)
 
 var (
 	fuzzPool     = []ID{"a", "b", "c", "d", "e", "f"}
@@ -94,7 +98,7 @@ func seed(maxWaiting, settings byte, ops ...byte) []byte {
 	return append([]byte{maxWaiting - 1, settings}, ops...)
 }
 
-// fuzzSettings: lobby on unless bit 0 (and not bit 6); locked needs bits 1 and 7.
+// fuzzSettings: the lobby is on unless bit 0 is set and bit 6 clear; locked needs bits 1 and 7.
 func fuzzSettings(b byte) Settings {
 	return Settings{
 		Lobby:            b&1 == 0 || b&64 != 0,
@@ -143,12 +147,12 @@ func decode(in *input, m *model) event {
 	switch op := in.next() % opCount; op {
 	case opKnock:
 		id, c := in.id(), in.next()
-		m.now = m.now.Add(time.Duration(c>>3%4) * time.Second)
+		m.now = m.now.Add(time.Duration(c>>3%4) * fuzzStep)
 		return event{kind: "knock", id: id, cred: Credentials{PasswordOK: c&1 != 0, Moderator: c&6 == 6}, now: m.now}
 	case opLeave:
 		return event{kind: "leave", id: in.id()}
 	case opTick:
-		m.now = m.now.Add(time.Duration(in.next()) * fuzzTTL / 32)
+		m.now = m.now.Add(time.Duration(in.next()%64) * fuzzStep)
 		return event{kind: "tick", now: m.now}
 	default:
 		ev := event{kind: "act", id: in.id()}
@@ -330,6 +334,9 @@ func (m *model) step(ev event) {
 	}
 	switch ev.kind {
 	case "knock":
+		if want := m.knockOutcome(ev); len(effects) == 0 || effects[0] != want {
+			m.fail("%v: first effect %s, want %s", ev, fmtEffects(effects), fmtEffects([]Effect{want}))
+		}
 		delete(m.gone, ev.id)
 		m.sessions[ev.id] = &session{cred: ev.cred, pwRequired: m.settings.PasswordRequired, lobbyOn: m.settings.Lobby}
 	case "leave":
@@ -346,7 +353,7 @@ func (m *model) step(ev event) {
 	if _, ok := ev.action.(End); ok {
 		m.ended = true
 	}
-	m.check(before, modsBefore, effects, newMods)
+	m.check(ev, before, modsBefore, effects, newMods)
 }
 
 // apply checks that effect e is justified by ev and the record, then records it.
@@ -465,7 +472,7 @@ func (m *model) apply(ev event, e Effect, newMods map[ID]bool) {
 }
 
 // check compares the record with the lobby and checks the invariants.
-func (m *model) check(before snapshot, modsBefore []ID, effects []Effect, newMods map[ID]bool) {
+func (m *model) check(ev event, before snapshot, modsBefore []ID, effects []Effect, newMods map[ID]bool) {
 	after := snap(m.l)
 	var waitIDs []ID
 	for _, k := range after.Waiting {
@@ -524,12 +531,46 @@ func (m *model) check(before snapshot, modsBefore []ID, effects []Effect, newMod
 	if !m.ended && !reflect.DeepEqual(before.Waiting, after.Waiting) && !toAll {
 		m.fail("the waiting list changed and the moderators %v were not told", mods) // (h)
 	}
-	if changed := (len(modsBefore) > 0) != (len(mods) > 0) && len(waitIDs) > 0; presence != map[bool]int{true: 1}[changed] {
-		m.fail("%d presence effects, want one exactly when presence changed (%v)", presence, changed)
+	changed := (len(modsBefore) > 0) != (len(mods) > 0) && len(waitIDs) > 0
+	if (changed && presence != 1) || (!changed && presence != 0) {
+		m.fail("%d presence effects; presence changed for waiting people: %v", presence, changed)
 	}
 	for id, w := range m.waiting {
 		if w.told != (len(mods) > 0) {
 			m.fail("%s believes ModeratorPresent=%v", id, w.told)
 		}
+		if ev.kind == "tick" && ev.now.Sub(w.since) >= fuzzTTL {
+			m.fail("%s still waits after the knock TTL", id)
+		}
 	}
+	for id := range newMods {
+		if !slices.ContainsFunc(effects, func(e Effect) bool { w, ok := e.(WaitingList); return ok && slices.Contains(w.To, id) }) {
+			m.fail("new moderator %s did not get the waiting list", id)
+		}
+	}
+	for id, r := range m.members {
+		share := r != RoleParticipant || m.settings.ScreenShare
+		unmute := r != RoleParticipant || m.settings.Unmute
+		if m.l.Can(id, PermShareScreen) != share || m.l.Can(id, PermUnmute) != unmute || m.l.Can(id, PermChat) != m.settings.Chat {
+			m.fail("%s (%s) has the wrong permissions under %+v", id, r, m.settings)
+		}
+	}
+}
+
+// knockOutcome is the first effect the join order demands for an accepted knock:
+// moderator secret, then password, lock, lobby off, room in the lobby.
+func (m *model) knockOutcome(ev event) Effect {
+	switch {
+	case ev.cred.Moderator:
+		return Admit{ID: ev.id, Role: RoleModerator}
+	case m.settings.PasswordRequired && !ev.cred.PasswordOK:
+		return Refuse{ID: ev.id, Reason: ReasonWrongPassword}
+	case m.settings.Locked:
+		return Refuse{ID: ev.id, Reason: ReasonLocked}
+	case !m.settings.Lobby:
+		return Admit{ID: ev.id, Role: RoleParticipant}
+	case len(m.waiting) >= m.max:
+		return Refuse{ID: ev.id, Reason: ReasonLobbyFull}
+	}
+	return Wait{ID: ev.id, ModeratorPresent: len(m.moderators()) > 0}
 }

@@ -574,7 +574,7 @@ func TestAct(t *testing.T) {
 		{name: "last moderator keeps the role: no-op", f: fixture{members: lone}, a: SetRole{Target: "m1", Role: RoleModerator}},
 		{name: "lock", a: UpdateSettings{Settings: *all}, want: []Effect{SettingsChanged{Settings: *all}}, set: all},
 		{name: "unlock", f: fixture{settings: all}, a: UpdateSettings{Settings: DefaultSettings()},
-			want: []Effect{SettingsChanged{Settings: DefaultSettings()}}, set: settingsWith(func(*Settings) {})},
+			want: []Effect{SettingsChanged{Settings: DefaultSettings()}}, set: new(DefaultSettings())},
 		{name: "lobby off keeps the waiting waiting", a: UpdateSettings{Settings: Settings{}}, want: []Effect{SettingsChanged{}}, set: &Settings{}},
 		{name: "unchanged settings still announced", a: UpdateSettings{Settings: DefaultSettings()}, want: []Effect{SettingsChanged{Settings: DefaultSettings()}}},
 		{name: "ask to unmute", a: Media{Target: "p1", Command: CommandAskUnmute}, want: []Effect{MediaCommand{Target: "p1", By: "m1", Command: CommandAskUnmute}}},
