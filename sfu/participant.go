@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
@@ -23,6 +24,7 @@ type Participant struct {
 	wg   sync.WaitGroup
 
 	negotiate chan struct{}
+	blocked   [3]atomic.Bool // by sourceIndex: a moderator stopped forwarding this source
 
 	mu            sync.Mutex
 	closed        bool
@@ -82,6 +84,33 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 	}
 	pub.OnTrack(p.onTrack)
 	return p, nil
+}
+
+// Block stops (true) or resumes (false) forwarding everything this participant
+// publishes from source, at once and for tracks published later. It is how a
+// moderator's mute is enforced: a client cannot get around it.
+func (p *Participant) Block(source Source, blocked bool) {
+	if i := sourceIndex(source); i >= 0 {
+		p.blocked[i].Store(blocked)
+	}
+}
+
+// Blocked reports whether source is blocked.
+func (p *Participant) Blocked(source Source) bool {
+	i := sourceIndex(source)
+	return i >= 0 && p.blocked[i].Load()
+}
+
+func sourceIndex(s Source) int {
+	switch s {
+	case SourceMicrophone:
+		return 0
+	case SourceCamera:
+		return 1
+	case SourceScreen:
+		return 2
+	}
+	return -1
 }
 
 // ID is the participant id given to Join.

@@ -52,6 +52,9 @@ func (u *upTrack) run() {
 		if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
 			p.header.PaddingSize = pkt.PaddingSize
 		}
+		if u.owner.Blocked(u.source) {
+			continue
+		}
 		u.cache.put(p)
 		if subs := u.subs.Load(); subs != nil {
 			for _, d := range *subs {
