@@ -27,6 +27,7 @@ const (
 	CodeUnknownParticipant Code = "unknown_participant"
 	CodePasswordRequired   Code = "password_required"
 	CodeWrongPassword      Code = "wrong_password"
+	CodeWrongModSecret     Code = "wrong_moderator_secret"
 	CodeTooManyAttempts    Code = "too_many_attempts"
 )
 
@@ -76,7 +77,7 @@ func closeCodeFor(code Code) int {
 		return CloseMeetingFull
 	case CodeTooManyErrors, CodeTooManyAttempts:
 		return CloseTooManyErrors
-	case CodePasswordRequired, CodeWrongPassword:
+	case CodePasswordRequired, CodeWrongPassword, CodeWrongModSecret:
 		return CloseWrongPassword
 	}
 	return 0

@@ -148,6 +148,9 @@ func (s *Session) join(env Envelope) *Error {
 	var cred lobby.Credentials
 	if p.ModeratorSecret != "" {
 		if err := s.checkSecret(m.id+"/moderator", p.ModeratorSecret, m.modHash); err != nil {
+			if err.Code == CodeWrongPassword {
+				return errorf(CodeWrongModSecret, "wrong moderator secret")
+			}
 			return err
 		}
 		cred.Moderator = true

@@ -21,6 +21,7 @@ type Meeting struct {
 	created time.Time
 	maxSize int
 	modHash string // argon2id hash of the moderator secret
+	now     func() time.Time
 
 	mu      sync.Mutex
 	lob     *lobby.Lobby
@@ -95,7 +96,7 @@ func (m *Meeting) completeJoin(s *Session) bool {
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
-		s.send(waitingListMessage(m.lob.Waiting()))
+		s.send(waitingListMessage(m.lob.Waiting(), m.now()))
 	}
 	return true
 }
@@ -231,10 +232,10 @@ func (m *Meeting) broadcastLocked(except lobby.ID, msg []byte) {
 	}
 }
 
-func waitingListMessage(waiting []lobby.Knock) []byte {
+func waitingListMessage(waiting []lobby.Knock, now time.Time) []byte {
 	list := make([]WaitingEntry, 0, len(waiting))
 	for _, k := range waiting {
-		list = append(list, WaitingEntry{ParticipantID: string(k.ID), Name: k.Name, Since: k.Since.UTC().Format(time.RFC3339)})
+		list = append(list, WaitingEntry{ParticipantID: string(k.ID), Name: k.Name, Since: k.Since.UTC().Format(time.RFC3339), WaitingMs: now.Sub(k.Since).Milliseconds()})
 	}
 	return encode(TypeWaitingList, "", WaitingListPayload{Waiting: list})
 }
@@ -274,7 +275,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				s.deliver(event{kind: evEjected, reason: string(e.Reason)})
 			}
 		case lobby.WaitingList:
-			msg := waitingListMessage(e.Waiting)
+			msg := waitingListMessage(e.Waiting, m.now())
 			for _, id := range e.To {
 				if _, ok := m.members[id]; ok {
 					m.conns[id].send(msg)

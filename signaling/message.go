@@ -202,6 +202,7 @@ type WaitingEntry struct {
 	ParticipantID string `json:"participantId"`
 	Name          string `json:"name"`
 	Since         string `json:"since"`
+	WaitingMs     int64  `json:"waitingMs"` // how long they have waited when this was sent
 }
 
 // WaitingListPayload is the waiting room.

@@ -19,6 +19,7 @@ type Registry struct {
 	maxSize     int
 	lobbyCfg    lobby.Config
 	unusedTTL   time.Duration
+	emptyGrace  time.Duration          // how long a meeting outlives its last connection
 	forget      func(meetingID string) // drops the meeting's attempt counters
 
 	mu       sync.Mutex
@@ -28,7 +29,7 @@ type Registry struct {
 // ErrTooManyMeetings is returned by Create when the server holds its maximum.
 var ErrTooManyMeetings = errors.New("signaling: too many meetings")
 
-func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxSize int, lobbyCfg lobby.Config, forget func(string)) *Registry {
+func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxSize int, lobbyCfg lobby.Config, emptyGrace time.Duration, forget func(string)) *Registry {
 	return &Registry{
 		engine:      engine,
 		now:         now,
@@ -36,6 +37,7 @@ func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxSize 
 		maxSize:     maxSize,
 		lobbyCfg:    lobbyCfg,
 		unusedTTL:   10 * time.Minute,
+		emptyGrace:  emptyGrace,
 		forget:      forget,
 		meetings:    make(map[string]*Meeting),
 	}
@@ -69,6 +71,7 @@ func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
 		idle:    r.now(),
 		maxSize: r.maxSize,
 		modHash: spec.modHash,
+		now:     r.now,
 		lob:     lobby.New(r.lobbyCfg, spec.settings),
 		pwHash:  spec.pwHash,
 		conns:   make(map[lobby.ID]*Session),
@@ -109,13 +112,18 @@ func (r *Registry) tick() {
 	}
 }
 
-// sweepLocked ends meetings that nobody was ever let into and that nobody has been
-// waiting in for unusedTTL (a meeting with members ends when the last one leaves).
+// sweepLocked ends meetings nobody is connected to: after emptyGrace when someone was
+// ever let in (so a moderator who reloads the page finds the meeting still there), after
+// unusedTTL when nobody ever was (so the host has time to join it).
 func (r *Registry) sweepLocked() {
 	now := r.now()
 	for id, m := range r.meetings {
 		m.mu.Lock()
-		unused := !m.joined && len(m.conns) == 0 && now.Sub(m.idle) > r.unusedTTL
+		ttl := r.unusedTTL
+		if m.joined {
+			ttl = r.emptyGrace
+		}
+		unused := len(m.conns) == 0 && now.Sub(m.idle) > ttl
 		if unused {
 			m.ended = true
 		}
@@ -132,8 +140,8 @@ func (r *Registry) sweepLocked() {
 func (r *Registry) endIfEmpty(m *Meeting) {
 	r.mu.Lock()
 	m.mu.Lock()
-	// A meeting nobody was let into yet stays for its moderator (until unusedTTL).
-	empty := len(m.conns) == 0 && (m.joined || m.ended)
+	// Otherwise the janitor ends it after emptyGrace or unusedTTL.
+	empty := len(m.conns) == 0 && (m.ended || (m.joined && r.emptyGrace == 0))
 	if empty {
 		m.ended = true
 		if r.meetings[m.id] == m {

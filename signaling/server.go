@@ -48,7 +48,14 @@ type Config struct {
 	MaxParticipants int
 	// Lobby bounds waiting rooms.
 	Lobby lobby.Config
+	// EmptyMeetingGrace is how long a meeting that had members outlives its last
+	// connection (a reload, a network change); 0 ends it at once. NewServer's callers
+	// choose; cmd/conclave uses DefaultEmptyMeetingGrace.
+	EmptyMeetingGrace time.Duration
 }
+
+// DefaultEmptyMeetingGrace lets a moderator reload the page without ending the meeting.
+const DefaultEmptyMeetingGrace = time.Minute
 
 // Server serves the websocket endpoint and the meeting API.
 type Server struct {
@@ -105,7 +112,7 @@ func NewServer(cfg Config) *Server {
 		stopTick: make(chan struct{}),
 		tickDone: make(chan struct{}),
 	}
-	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxParticipants, cfg.Lobby, s.attempts.Forget)
+	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxParticipants, cfg.Lobby, cfg.EmptyMeetingGrace, s.attempts.Forget)
 	go s.janitor()
 	return s
 }

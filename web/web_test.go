@@ -276,18 +276,71 @@ func TestTestHooks(t *testing.T) {
 	files := embedded(t)
 	page := files["static/meeting.html"]
 	for _, id := range []string{
-		"prejoin-name", "prejoin-mic", "prejoin-camera", "prejoin-join",
-		"btn-mic", "btn-camera", "btn-screen", "btn-chat", "btn-leave",
+		"prejoin-name", "prejoin-mic", "prejoin-camera", "prejoin-join", "prejoin-password",
+		"btn-mic", "btn-camera", "btn-screen", "btn-chat", "btn-leave", "btn-people", "btn-rejoin",
 		"chat-input", "chat-send", "chat-messages", "meeting-error",
+		// waiting screen
+		"lobby", "lobby-status", "lobby-note", "lobby-leave",
+		// moderators
+		"btn-waiting", "waiting-badge", "waiting-panel", "waiting-list", "btn-admit-all",
+		"btn-settings", "settings-panel", "setting-lock", "setting-lobby", "setting-screenshare",
+		"setting-unmute", "setting-chat", "setting-password", "setting-password-save",
+		"btn-end-meeting", "confirm-dialog", "confirm-ok", "confirm-cancel",
+		// everyone
+		"unmute-prompt", "unmute-accept", "unmute-dismiss",
 	} {
 		if !strings.Contains(page, `id="`+id+`"`) {
 			t.Errorf("meeting.html has no #%s", id)
 		}
 	}
-	js := files["static/js/meeting.js"] + files["static/js/grid.js"] + files["static/js/chat.js"]
-	for _, s := range []string{"window.conclave", "participantId", "participants()", "stats()", "chat-message", "chat-text", "dataset: { participantId, source, self"} {
+	landing := files["static/index.html"]
+	for _, id := range []string{
+		"host-key", "new-password", "new-lobby", "new-screenshare", "new-unmute", "new-chat",
+		"btn-new-meeting", "create-error", "create-result", "link-participant", "link-moderator",
+		"password-reminder", "btn-join-moderator", "join-input",
+	} {
+		if !strings.Contains(landing, `id="`+id+`"`) {
+			t.Errorf("index.html has no #%s", id)
+		}
+	}
+	js := files["static/js/meeting.js"] + files["static/js/grid.js"] + files["static/js/chat.js"] +
+		files["static/js/people.js"] + files["static/js/waiting.js"] + files["static/js/moderator.js"] +
+		files["static/js/lobby.js"]
+	for _, s := range []string{
+		"window.conclave", "participantId", "participants()", "stats()", "settings()", "waiting()", "get role()",
+		"chat-message", "chat-text", "dataset: { participantId, source, self",
+		"participant-menu", "dataset: { action: entry.action, participantId: person.id }",
+		"waiting-entry", "btn-admit", "btn-deny", "moderatorPresent",
+		"'ask_unmute'", "'mute_microphone'", "'mute_camera'", "'stop_screen_share'", "'make_presenter'",
+		"'remove_presenter'", "'make_moderator'", "'remove_moderator'", "'send_to_lobby'", "'remove'",
+	} {
 		if !strings.Contains(js, s) {
 			t.Errorf("client scripts lack %q", s)
+		}
+	}
+}
+
+// TestSecretsStayInMemory: the host key, the meeting password and the moderator
+// secret reach the server only inside a request (header or websocket message);
+// the pages take them out of the address bar and never put them in a URL query.
+func TestSecretsStayInMemory(t *testing.T) {
+	files := embedded(t)
+	landing := files["static/js/landing.js"]
+	for _, s := range []string{"history.replaceState", "Authorization: `Bearer ${key}`", "#host="} {
+		if !strings.Contains(landing, s) {
+			t.Errorf("landing.js lacks %q", s)
+		}
+	}
+	meeting := files["static/js/meeting.js"]
+	for _, s := range []string{"history.replaceState", "splitFragment", "fragment.rest"} {
+		if !strings.Contains(meeting, s) {
+			t.Errorf("meeting.js lacks %q", s)
+		}
+	}
+	query := regexp.MustCompile(`[?&](password|moderatorSecret|mod|host|key)=`)
+	for name, text := range files {
+		if strings.HasSuffix(name, ".js") && query.MatchString(text) {
+			t.Errorf("%s puts a secret into a URL query: %q", name, query.FindString(text))
 		}
 	}
 }

@@ -128,7 +128,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		oneTimeKey = key
 		hosts = []signaling.Host{{ID: entry.ID, Name: entry.Name, KeyHash: entry.KeyHash}}
 	}
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy})
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy,
+		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace})
 	mux := http.NewServeMux()
 	sig.Register(mux)
 	mux.Handle("/", web.Handler())

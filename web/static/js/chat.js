@@ -24,6 +24,7 @@ export class Chat {
     this.unread = 0;
     this.last = null; // {from, time}
     this.selfId = null;
+    this.enabled = true;
 
     this.input.maxLength = maxChars;
     // Enter sends, Shift+Enter starts a new line.
@@ -51,8 +52,18 @@ export class Chat {
     this.input.maxLength = n;
   }
 
+  /** setEnabled turns the compose box on or off (the meeting's chat setting). */
+  setEnabled(on) {
+    this.enabled = on;
+    this.input.disabled = !on;
+    this.sendBtn.disabled = !on;
+    this.input.placeholder = on ? 'Send a message' : 'Chat is turned off';
+    this.input.setAttribute('aria-label', on ? 'Message' : 'Message (chat is turned off)');
+  }
+
   /** submit sends the input's text, if any. */
   submit() {
+    if (!this.enabled) return;
     const text = this.input.value.trim();
     if (!text) return;
     if (Array.from(text).length > this.maxChars) return;
@@ -92,9 +103,9 @@ export class Chat {
     }
   }
 
-  /** notice adds a line from the client itself (e.g. a refused message). */
-  notice(text) {
-    this.list.append(el('li', { class: 'chat-notice', text }));
+  /** notice adds a line from the client itself (e.g. a refused message); kind 'info' is not an error. */
+  notice(text, kind = 'error') {
+    this.list.append(el('li', { class: `chat-notice${kind === 'info' ? ' chat-notice-info' : ''}`, text }));
     this.list.scrollTop = this.list.scrollHeight;
     this.last = null;
   }

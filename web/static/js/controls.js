@@ -1,19 +1,29 @@
 // The device controls of the meeting: microphone, camera and screen share.
 // Mute keeps the microphone track and disables it; camera off stops the camera
 // (its light goes off) and sends no track; a screen share renegotiates.
+// A moderator's mute, camera-off and stop-share arrive through the force* methods;
+// the meeting's rules (may this person unmute, share the screen?) come in as
+// callbacks, the server enforces them.
 
 import { $, toast, announce } from './dom.js';
 import { toggleButton } from './prejoin.js';
 import { describeMediaError } from './media.js';
 
+export const MUTED_BY_MODERATOR = 'A moderator muted you; you can unmute when asked.';
+const SCREEN_NOT_ALLOWED = 'Only presenters and moderators may share their screen in this meeting.';
+
 export class Controls {
   /**
-   * @param {{media: LocalMedia, grid: Grid, session: () => Session|null}} opts
+   * @param {{media: LocalMedia, grid: Grid, session: () => Session|null,
+   *          canUnmute?: () => boolean, unmuted?: () => void, onRender?: () => void}} opts
    */
-  constructor({ media, grid, session }) {
+  constructor({ media, grid, session, canUnmute = () => true, unmuted = () => {}, onRender = () => {} }) {
     this.media = media;
     this.grid = grid;
     this.session = session;
+    this.canUnmute = canUnmute;
+    this.unmuted = unmuted;
+    this.onRender = onRender;
     // One operation at a time per control. A click while that control is busy
     // is ignored; internal calls (the browser ending a screen share) queue.
     this.ops = { mic: Promise.resolve(), camera: Promise.resolve(), screen: Promise.resolve() };
@@ -24,6 +34,10 @@ export class Controls {
     return this._run('mic', async () => {
       const { media } = this;
       const s = this._live();
+      if (!media.micOn && !this.canUnmute()) {
+        toast(MUTED_BY_MODERATOR, { kind: 'error' });
+        return;
+      }
       if (!media.micTrack) {
         try {
           const track = await media.startMic();
@@ -37,9 +51,37 @@ export class Controls {
       } else {
         media.setMicMuted(!media.micMuted);
       }
+      if (media.micOn) this.unmuted();
       announce(media.micOn ? 'Microphone on' : 'Microphone off');
       this._changed();
     });
+  }
+
+  /** forceMicOff mutes the microphone (a moderator's mute, or a refused unmute). */
+  forceMicOff() {
+    return this._run('mic', async () => {
+      if (!this.media.micOn) return;
+      this.media.setMicMuted(true);
+      announce('Microphone off');
+      this._changed();
+    }, { queue: true });
+  }
+
+  /** forceCameraOff turns the camera off (a moderator's request). */
+  forceCameraOff() {
+    return this._run('camera', async () => {
+      if (!this.media.cameraOn) return;
+      const s = this._live();
+      if (s && s.publisher) await s.publisher.replaceTrack('camera', null);
+      this.media.stopCamera();
+      announce('Camera off');
+      this._changed();
+    }, { queue: true });
+  }
+
+  /** forceScreenOff stops a screen share (a moderator's request, or the permission ended). */
+  forceScreenOff() {
+    return this._run('screen', () => this._stopScreen(), { queue: true });
   }
 
   toggleCamera() {
@@ -77,20 +119,29 @@ export class Controls {
     $('#btn-mic').title += ' (Ctrl+D)';
     $('#btn-camera').title += ' (Ctrl+E)';
     const screen = $('#btn-screen');
-    const label = media.screenOn ? 'Stop sharing your screen' : 'Share your screen';
+    const s = this._live();
+    const allowed = media.screenOn || !s || !s.joined || s.canShareScreen;
+    const label = media.screenOn ? 'Stop sharing your screen'
+      : allowed ? 'Share your screen' : 'Only presenters and moderators may share their screen';
     screen.setAttribute('aria-pressed', media.screenOn ? 'true' : 'false');
     screen.setAttribute('aria-label', label);
     screen.title = label;
     screen.classList.toggle('active', media.screenOn);
     screen.hidden = !media.screenSupported;
+    screen.disabled = !allowed;
     for (const key of ['mic', 'camera', 'screen']) {
       $(`#btn-${key}`).setAttribute('aria-busy', String(this.pending[key] > 0));
     }
+    this.onRender();
   }
 
   async _startScreen() {
     const s = this._live();
     if (!s || !s.publisher) return;
+    if (!s.canShareScreen) {
+      toast(SCREEN_NOT_ALLOWED, { kind: 'error' });
+      return;
+    }
     let track;
     try {
       track = await this.media.startScreen();
@@ -108,10 +159,16 @@ export class Controls {
     try {
       await s.publisher.startScreen(track);
     } catch (err) {
-      console.warn('conclave: screen share negotiation failed', err && err.message);
-      toast('Screen sharing could not be started.', { kind: 'error' });
+      if (err && err.code === 'not_allowed') {
+        toast(SCREEN_NOT_ALLOWED, { kind: 'error' });
+      } else {
+        console.warn('conclave: screen share negotiation failed', err && err.message);
+        toast('Screen sharing could not be started.', { kind: 'error' });
+      }
       this.media.stopScreen();
       this.grid.remove(s.participantId, 'screen');
+      // Leave no sending screen transceiver behind for the next offer.
+      await s.publisher.stopScreen().catch(() => {});
       return;
     }
     announce('You are sharing your screen');

@@ -49,12 +49,20 @@ export function announce(text) {
   setTimeout(() => { live.textContent = text; }, 50);
 }
 
+const MAX_TOASTS = 3;
+
 /** toast shows a short notification at the bottom of the screen. */
 export function toast(text, { kind = 'info', timeout = 4000 } = {}) {
   const box = document.getElementById('toasts');
   if (!box) return;
   const item = el('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
   box.append(item);
+  // Keep the stack short: the oldest make way.
+  const items = box.querySelectorAll('.toast:not(.toast-out)');
+  for (let i = 0; i < items.length - MAX_TOASTS; i++) {
+    items[i].classList.add('toast-out');
+    setTimeout(() => items[i].remove(), 300);
+  }
   setTimeout(() => {
     item.classList.add('toast-out');
     setTimeout(() => item.remove(), 300);

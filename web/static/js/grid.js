@@ -2,10 +2,14 @@
 // and one larger tile per screen share. Layout is computed here from the space
 // available and handed to CSS through custom properties (CSSOM, allowed by CSP).
 //
-// Test hooks: .tile[data-participant-id][data-source][data-self], each with a <video>.
+// Test hooks: .tile[data-participant-id][data-source][data-self], each with a <video>;
+// a camera tile's .role-badge[data-role] shows a presenter's or moderator's role.
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
+
+/** ROLE_LABELS names the roles that get a badge. */
+export const ROLE_LABELS = { moderator: 'Moderator', presenter: 'Presenter' };
 
 const GAP = 10;
 const MIN_TILE_W = 150;
@@ -29,7 +33,8 @@ class Tile {
     this.avatar = el('div', { class: 'avatar', 'aria-hidden': 'true' }, this.initials);
     this.nameEl = el('span', { class: 'tile-name' });
     this.micOff = el('span', { class: 'tile-mic-off', title: 'Microphone off' }, icon('mic-off'));
-    this.label = el('div', { class: 'tile-label' }, this.micOff, this.nameEl);
+    this.roleEl = el('span', { class: 'role-badge', hidden: true });
+    this.label = el('div', { class: 'tile-label' }, this.micOff, this.nameEl, this.roleEl);
 
     this.node = el('div', {
       class: `tile tile-${source}`,
@@ -62,6 +67,14 @@ class Tile {
     this.nameEl.textContent = label;
     this.initials.textContent = initials(shown);
     this.node.setAttribute('aria-label', label);
+  }
+
+  /** setRole shows a badge for presenters and moderators (camera tiles only). */
+  setRole(role) {
+    const text = this.source === 'camera' ? ROLE_LABELS[role] : undefined;
+    this.roleEl.textContent = text || '';
+    this.roleEl.hidden = !text;
+    this.roleEl.dataset.role = role || 'participant';
   }
 
   setMic(on) {
@@ -196,11 +209,12 @@ export class Grid {
     this.layout();
   }
 
-  /** update applies a participant object ({name, media}) to all of its tiles. */
-  update(participantId, { name, media } = {}) {
+  /** update applies a participant object ({name, role, media}) to all of its tiles. */
+  update(participantId, { name, role, media } = {}) {
     for (const tile of this.tiles.values()) {
       if (tile.participantId !== participantId) continue;
       if (name !== undefined) tile.setName(name);
+      if (role !== undefined) tile.setRole(role);
       if (media) {
         tile.setMic(!!media.mic);
         tile.setCamera(!!media.camera);

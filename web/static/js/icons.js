@@ -66,6 +66,29 @@ const ICONS = {
     ['path', { d: 'M12 10v4.5M12 17.2v.3' }],
   ],
   arrow: [['path', { d: 'M5 12h14M13 6l6 6-6 6' }]],
+  more: [
+    ['circle', { cx: 12, cy: 5.5, r: 1.6, fill: 'currentColor', stroke: 'none' }],
+    ['circle', { cx: 12, cy: 12, r: 1.6, fill: 'currentColor', stroke: 'none' }],
+    ['circle', { cx: 12, cy: 18.5, r: 1.6, fill: 'currentColor', stroke: 'none' }],
+  ],
+  door: [
+    ['path', { d: 'M6 21V4.5A1.5 1.5 0 0 1 7.5 3h9A1.5 1.5 0 0 1 18 4.5V21M3.5 21h17' }],
+    ['path', { d: 'M14.5 12v.5' }],
+  ],
+  sliders: [
+    ['path', { d: 'M4 6.5h9M17 6.5h3M4 12h3M11 12h9M4 17.5h11M19 17.5h1' }],
+    ['circle', { cx: 15, cy: 6.5, r: 2 }],
+    ['circle', { cx: 9, cy: 12, r: 2 }],
+    ['circle', { cx: 17, cy: 17.5, r: 2 }],
+  ],
+  lock: [
+    ['rect', { x: 5, y: 10.5, width: 14, height: 10, rx: 2 }],
+    ['path', { d: 'M8 10.5V7.5a4 4 0 0 1 8 0v3M12 14.5v2' }],
+  ],
+  key: [
+    ['circle', { cx: 8, cy: 15, r: 4 }],
+    ['path', { d: 'M11 12l8.5-8.5M16.5 6.5l2.5 2.5M14.5 8.5l2 2' }],
+  ],
   volume: [
     ['path', { d: 'M4 9.5h3.5L12 5.5v13l-4.5-4H4z' }],
     ['path', { d: 'M15.5 9a4.5 4.5 0 0 1 0 6M18 6.5a8 8 0 0 1 0 11' }],

@@ -1,6 +1,16 @@
-// The landing page: start a new meeting or join one from a link or id.
+// The landing page: a host creates a meeting (with the host key, an optional
+// password and the first settings), anyone joins one from a link or id.
+//
+// The host key arrives either in the address as #host=<key> (the server prints
+// such a link once at its first start) or typed into #host-key. It stays in this
+// page's memory: it is removed from the address bar at once and never stored.
+//
+// Test hooks: #host-key, #new-password, #new-lobby, #new-screenshare, #new-unmute,
+// #new-chat (checkboxes), #btn-new-meeting, #create-error; the result card
+// #create-result with #link-participant and #link-moderator (inputs whose value is
+// the full URL), #password-reminder, #btn-join-moderator.
 
-import { $, meetingIdPattern } from './dom.js';
+import { $, toast, copyText, meetingIdPattern } from './dom.js';
 import { fillIcons } from './icons.js';
 
 /**
@@ -25,54 +35,209 @@ export function parseMeeting(text) {
   return { id, fragment };
 }
 
-function showError(text) {
-  const box = $('#landing-error');
+/** hostKeyFromFragment reads #host=<key> (other fragment parts are ignored). */
+export function hostKeyFromFragment(hash) {
+  for (const part of String(hash || '').replace(/^#/, '').split('&')) {
+    if (!part.startsWith('host=')) continue;
+    try {
+      return decodeURIComponent(part.slice(5)).trim();
+    } catch {
+      return part.slice(5).trim();
+    }
+  }
+  return '';
+}
+
+let linkKey = ''; // the host key from the address, in memory only
+let retryTimer = 0;
+
+function showError(box, text) {
   box.textContent = text;
   box.hidden = !text;
 }
 
-async function newMeeting() {
-  const btn = $('#new-meeting');
+function showKeyField(show) {
+  $('#host-key-field').hidden = !show;
+  $('#host-key-known').hidden = show;
+}
+
+function hostKey() {
+  return $('#host-key').value.trim() || linkKey;
+}
+
+/** retryAfter reads a Retry-After header in seconds (at least 1). */
+function retryAfter(res) {
+  const v = Number.parseInt(res.headers.get('Retry-After') || '', 10);
+  return Number.isFinite(v) && v > 0 ? v : 1;
+}
+
+/** holdButton keeps the create button off for seconds, counting down in the error text. */
+function holdButton(seconds) {
+  const btn = $('#btn-new-meeting');
+  const box = $('#create-error');
+  const until = Date.now() + seconds * 1000;
+  clearInterval(retryTimer);
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left <= 0) {
+      clearInterval(retryTimer);
+      btn.disabled = false;
+      showError(box, '');
+      return;
+    }
+    btn.disabled = true;
+    showError(box, `Too many attempts, try again in ${left} s`);
+  };
+  tick();
+  retryTimer = setInterval(tick, 1000);
+}
+
+async function createMeeting(event) {
+  event.preventDefault();
+  const btn = $('#btn-new-meeting');
+  const box = $('#create-error');
+  if (btn.disabled) return;
+  const key = hostKey();
+  if (!key) {
+    showKeyField(true);
+    showError(box, 'Enter your host key to create a meeting.');
+    $('#host-key').focus();
+    return;
+  }
+  const password = $('#new-password').value;
+  const body = {
+    settings: {
+      lobby: $('#new-lobby').checked,
+      screenShare: $('#new-screenshare').checked,
+      unmute: $('#new-unmute').checked,
+      chat: $('#new-chat').checked,
+    },
+  };
+  if (password) body.password = password;
+
   btn.disabled = true;
-  showError('');
+  btn.setAttribute('aria-busy', 'true');
+  showError(box, '');
+  let res;
   try {
-    const res = await fetch('/api/meetings', {
+    res = await fetch('/api/meetings', {
       method: 'POST',
-      headers: { Accept: 'application/json' },
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+      body: JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
     });
-    if (!res.ok) throw new Error(`status ${res.status}`);
-    const body = await res.json();
-    const path = typeof body.url === 'string' && body.url.startsWith('/m/') ? body.url : `/m/${body.meetingId}`;
-    const parsed = parseMeeting(path);
-    if (!parsed) throw new Error('bad answer');
-    window.location.assign(path);
   } catch {
-    showError('A new meeting could not be created. Please try again in a moment.');
-    btn.disabled = false;
+    res = null;
   }
+  btn.setAttribute('aria-busy', 'false');
+  btn.disabled = false;
+  if (!res) {
+    showError(box, 'The server could not be reached. Please try again in a moment.');
+    return;
+  }
+  if (res.status === 401) {
+    showKeyField(true);
+    showError(box, 'Wrong host key');
+    $('#host-key').select();
+    $('#host-key').focus();
+    return;
+  }
+  if (res.status === 429) {
+    holdButton(retryAfter(res));
+    return;
+  }
+  let answer = null;
+  try {
+    if (res.status === 201 || res.ok) answer = await res.json();
+  } catch {
+    answer = null;
+  }
+  const links = answer && meetingLinks(answer);
+  if (!links) {
+    showError(box, 'A new meeting could not be created. Please try again in a moment.');
+    return;
+  }
+  showResult(links, !!password);
+}
+
+/** meetingLinks turns the server's answer into the two full URLs, or null. */
+function meetingLinks({ meetingId, moderatorSecret, url, moderatorUrl }) {
+  const origin = window.location.origin;
+  const path = typeof url === 'string' && url.startsWith('/m/') ? url : `/m/${meetingId}`;
+  const parsed = parseMeeting(path);
+  if (!parsed) return null;
+  let modPath = typeof moderatorUrl === 'string' && moderatorUrl.startsWith('/m/') ? moderatorUrl : '';
+  if (!modPath && typeof moderatorSecret === 'string' && moderatorSecret) {
+    modPath = `/m/${parsed.id}#mod=${encodeURIComponent(moderatorSecret)}`;
+  }
+  if (!modPath) return null;
+  return { participant: origin + path, moderator: origin + modPath };
+}
+
+function showResult(links, withPassword) {
+  $('#link-participant').value = links.participant;
+  $('#link-moderator').value = links.moderator;
+  $('#password-reminder').hidden = !withPassword;
+  // A link to a new tab (rel=noopener): this page keeps the links.
+  $('#btn-join-moderator').href = links.moderator;
+  $('#create-form').hidden = true;
+  $('#create-result').hidden = false;
+  $('#result-title').focus();
+}
+
+function newForm() {
+  $('#link-participant').value = '';
+  $('#link-moderator').value = '';
+  $('#new-password').value = '';
+  $('#btn-join-moderator').removeAttribute('href');
+  $('#create-result').hidden = true;
+  $('#create-form').hidden = false;
+  $('#new-password').focus();
+}
+
+async function copyLink(input, what) {
+  const ok = await copyText(input.value, input);
+  toast(ok ? `${what} copied` : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
 }
 
 function main() {
   fillIcons();
+
+  linkKey = hostKeyFromFragment(window.location.hash);
+  if (window.location.hash) {
+    // The key must not stay in the address bar, the history or a bookmark.
+    window.history.replaceState(null, '', window.location.pathname + window.location.search);
+  }
+  showKeyField(!linkKey);
+  $('#host-key-change').addEventListener('click', () => {
+    linkKey = '';
+    showKeyField(true);
+    $('#host-key').focus();
+  });
+  $('#host-key').addEventListener('input', () => showError($('#create-error'), ''));
+  $('#create-form').addEventListener('submit', createMeeting);
+  $('#copy-participant').addEventListener('click', () => copyLink($('#link-participant'), 'Participant link'));
+  $('#copy-moderator').addEventListener('click', () => copyLink($('#link-moderator'), 'Moderator link'));
+  $('#btn-create-another').addEventListener('click', newForm);
+
   const input = $('#join-input');
   const joinBtn = $('#join-button');
+  const joinError = $('#landing-error');
   input.addEventListener('input', () => {
     joinBtn.disabled = input.value.trim() === '';
-    showError('');
+    showError(joinError, '');
   });
   $('#join-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const parsed = parseMeeting(input.value);
     if (!parsed) {
-      showError('That does not look like a meeting link or ID.');
+      showError(joinError, 'That does not look like a meeting link or ID.');
       input.focus();
       return;
     }
     window.location.assign(`/m/${parsed.id}${parsed.fragment}`);
   });
-  $('#new-meeting').addEventListener('click', newMeeting);
 }
 
 main();

@@ -1,9 +1,12 @@
 /*
  * Conclave meeting page: the glue between the screens and the modules —
- * prejoin.js (pre-join screen), session.js (one stay in the meeting: signaling.js,
- * publisher.js, subscriber.js, speaker.js), controls.js (mic, camera, screen),
- * grid.js (tiles), chat.js, people.js. Media senders and receivers are created only
- * in publisher.js and subscriber.js; E2EE attaches in e2ee-hooks.js.
+ * prejoin.js (pre-join screen, password), lobby.js (waiting screen), session.js
+ * (one knock and stay: signaling.js, publisher.js, subscriber.js, speaker.js),
+ * controls.js (mic, camera, screen), grid.js (tiles), chat.js, people.js, and for
+ * moderators waiting.js (waiting room), moderator.js (participant actions),
+ * settings.js (meeting settings) and confirm.js; rules.js (what settings and a
+ * moderator's commands mean for everyone) and status.js (end screens). Media senders and receivers are
+ * created only in publisher.js and subscriber.js; E2EE attaches in e2ee-hooks.js.
  *
  * TEST HOOKS — stable, used by the Go browser tests; change them only together
  * with those tests.
@@ -11,22 +14,64 @@
  *   URL        /m/<id>?name=X&autojoin=1  fills the name and joins without a click
  *              (camera and microphone on; add &mic=0 / &camera=0 to start them off).
  *              The query is removed from the address bar once read.
- *   State      document.body.dataset.state: prejoin | joining | joined | left | error
- *              ("loading" until this script has run)
+ *              /m/<id>#mod=<secret> joins as a moderator: the secret is kept in memory,
+ *              sent as `moderatorSecret` in `join` and removed from the address bar;
+ *              the invite links (#share-link, #invite-link, #btn-invite) never carry it.
+ *   State      document.body.dataset.state: prejoin | joining | lobby | joined | left | error
+ *              ("loading" until this script has run). "joining" keeps the pre-join
+ *              screen up while the knock is on its way.
  *   Pre-join   #prejoin-name (input), #prejoin-mic and #prejoin-camera (toggle buttons,
- *              aria-pressed="true" = on), #prejoin-join (button)
- *   Controls   #btn-mic, #btn-camera, #btn-screen (aria-pressed="true" = on / sharing),
- *              #btn-chat, #btn-leave; also #btn-people, #btn-rejoin
+ *              aria-pressed="true" = on), #prejoin-join (button), #prejoin-password
+ *              (input, shown once the server asked for a password; with autojoin the
+ *              page joins without one first), its message in #prejoin-password-error
+ *   Lobby      #lobby-status: the waiting screen's text, data-moderator-present="true|false"
+ *              (absent until the server's first `lobby`); #lobby-note (e.g. "A moderator
+ *              moved you back to the waiting room."), #lobby-leave
+ *   Controls   #btn-mic, #btn-camera, #btn-screen (aria-pressed="true" = on / sharing;
+ *              #btn-screen is disabled while the own role and the settings forbid a
+ *              share), #btn-chat, #btn-leave; also #btn-people, #btn-rejoin
  *   Chat       #chat-input, #chat-send, #chat-messages; each message is an
- *              element .chat-message[data-from=<participant id>] with a .chat-text child
+ *              element .chat-message[data-from=<participant id>] with a .chat-text child;
+ *              #chat-input is disabled (placeholder "Chat is turned off") while chat is off
  *   Tiles      .tile[data-participant-id][data-source="camera"|"screen"], each with
  *              its <video>; the own tiles have data-self="true" (others "false");
- *              data-video="on" when the tile shows video, otherwise the avatar
- *   Errors     #meeting-error holds the error text (state "error"); its data-code is the
- *              reason: unknown_meeting, meeting_full, shutdown, replaced, disconnected, …
+ *              data-video="on" when the tile shows video, otherwise the avatar;
+ *              camera tiles show .role-badge[data-role] for presenters and moderators
+ *   People     #people-list > .person[data-participant-id] with .role-badge[data-role]
+ *   Errors     #meeting-error holds the error text; its data-code is the reason:
+ *              unknown_meeting, meeting_full, shutdown, replaced, disconnected, denied,
+ *              locked, lobby_full, expired, removed, ended, wrong_moderator_secret, …
+ *              (state "error"). password_required, wrong_password and too_many_attempts
+ *              also set #meeting-error's data-code and text, but the page goes back to
+ *              state "prejoin" with #prejoin-password shown and the text in
+ *              #prejoin-password-error.
+ *   Everyone   #unmute-prompt (a moderator asked to unmute) with #unmute-accept and
+ *              #unmute-dismiss; refusals appear as .toast elements
+ *   Moderators (only while the own role is moderator)
+ *              #btn-waiting on the control bar, its count in #waiting-badge; it opens
+ *              #waiting-panel: #waiting-list > .waiting-entry[data-participant-id], each
+ *              with .btn-admit and .btn-deny, and #btn-admit-all. A new knock also shows
+ *              #knock-card (#knock-admit, #knock-view).
+ *              Participant actions: open #btn-people, then click
+ *              .participant-menu[data-participant-id="<id>"]; the menu that opens holds
+ *              buttons [data-action="<action>"][data-participant-id="<id>"] (they exist
+ *              only while that menu is open) with action ∈ ask_unmute, mute_microphone,
+ *              mute_camera, stop_screen_share (only while that person shares),
+ *              make_presenter (role participant) / remove_presenter (role presenter),
+ *              make_moderator / remove_moderator (by role), send_to_lobby, remove
+ *              (asks first: click #confirm-ok).
+ *              #btn-settings (top bar) opens #settings-panel: checkboxes #setting-lock,
+ *              #setting-lobby, #setting-screenshare, #setting-unmute, #setting-chat (a
+ *              change is sent at once; they always show the last `settings`),
+ *              #setting-password + #setting-password-save, #setting-password-clear
+ *              (asks first), #btn-end-meeting (asks first: #confirm-ok).
  *   window.conclave
  *     .participantId   own participant id (null before welcome)
- *     .participants()  [{id, name, media: {mic, camera, screen}}], self first
+ *     .role            own role: participant | presenter | moderator (null before welcome)
+ *     .participants()  [{id, name, role, media: {mic, camera, screen}}], self first
+ *     .settings()      the meeting's settings {lobby, locked, screenShare, unmute, chat,
+ *                      passwordRequired} (null before welcome)
+ *     .waiting()       [{participantId, name, since}] — the waiting room (moderators only)
  *     .stats()         async → {
  *                        video:   [{participantId, source, framesDecoded, width, height}]  every remote video track
  *                        audio:   [{participantId, source, packetsReceived, totalSamplesReceived}]
@@ -35,87 +80,203 @@
  *     .state           same as document.body.dataset.state
  *
  * Nothing is persisted in the browser (no storage, no cookies), and nothing a
- * participant says or is called is written to the console.
+ * participant says or is called is written to the console. The meeting password
+ * and the moderator secret live in this page's memory only.
  */
 
 import { $, toast, announce, copyText, meetingIdPattern } from './dom.js';
 import { fillIcons } from './icons.js';
 import { LocalMedia } from './media.js';
 import { Prejoin } from './prejoin.js';
+import { LobbyScreen } from './lobby.js';
 import { Grid } from './grid.js';
 import { Chat } from './chat.js';
-import { Session } from './session.js';
+import { Session, AUTH_CODES } from './session.js';
 import { Controls } from './controls.js';
-import { renderPeople } from './people.js';
+import { renderPeople, closePeopleMenu } from './people.js';
+import { participantActions } from './moderator.js';
+import { WaitingRoom } from './waiting.js';
+import { SettingsPanel } from './settings.js';
+import { MeetingRules } from './rules.js';
+import { FATAL, setErrorCode, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
+import { closeConfirm } from './confirm.js';
+
+/**
+ * splitFragment takes the moderator secret (#mod=…) out of the URL fragment and
+ * returns it with the rest of the fragment (kept for the shareable link).
+ */
+function splitFragment(hash) {
+  let secret = '';
+  const keep = [];
+  for (const part of hash.replace(/^#/, '').split('&')) {
+    if (!part) continue;
+    if (part.startsWith('mod=')) {
+      try {
+        secret = decodeURIComponent(part.slice(4));
+      } catch {
+        secret = part.slice(4);
+      }
+    } else {
+      keep.push(part);
+    }
+  }
+  return { secret, rest: keep.length ? `#${keep.join('&')}` : '' };
+}
 
 const params = new URLSearchParams(window.location.search);
 const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
-const shareURL = `${window.location.origin}/m/${meetingId}${window.location.hash}`;
-if (window.location.search) {
-  // Keep the display name out of the history and out of a copied address.
-  window.history.replaceState(null, '', window.location.pathname + window.location.hash);
+const fragment = splitFragment(window.location.hash);
+let moderatorSecret = fragment.secret;
+const shareURL = `${window.location.origin}/m/${meetingId}${fragment.rest}`;
+if (window.location.search || moderatorSecret) {
+  // Keep the display name and the moderator secret out of the history and out of a copied address.
+  window.history.replaceState(null, '', window.location.pathname + fragment.rest);
 }
-
-// [title, text, offer to rejoin]
-const FATAL = {
-  unknown_meeting: ['Meeting not found', 'This meeting does not exist or has ended.', false],
-  meeting_full: ['The meeting is full', 'This meeting has reached its participant limit. Try again later.', true],
-  unsupported_version: ['Please reload', 'This page is out of date for the server. Reload the page to join.', false],
-  too_many_errors: ['Disconnected', 'The connection was closed after repeated errors.', true],
-  shutdown: ['The server is shutting down', 'The meeting ended because the server is shutting down.', true],
-  replaced: ['Joined elsewhere', 'You joined this meeting from another window or tab.', true],
-  disconnected: ['Disconnected', 'The connection to the server was lost.', true],
-  unreachable: ['Cannot connect', 'The server could not be reached. Check your connection and try again.', true],
-  invalid: ['Meeting not found', 'This meeting link is not valid.', false],
-};
 
 const media = new LocalMedia();
 let grid;
 let chat;
 let controls;
+let prejoin;
+let lobbyScreen;
+let waitingRoom;
+let settingsPanel;
 let session = null; // the current Session (also after it ended, for rejoin)
+let lastName = '';
+let password = ''; // the meeting password, in memory only
+let lastError = null;
 let timer = 0;
 let inviteDismissed = false;
+let openPanelName = null;
+let rules;
 
 function setState(state) {
   document.body.dataset.state = state;
 }
 
+function live() {
+  return session && !session.ended ? session : null;
+}
+
 // ---------------------------------------------------------------- joining
 
-function join(name) {
-  setState('joining');
-  banner('Connecting…');
+/** join knocks with a new session; again=true knocks from the waiting screen (sent back). */
+function join(name, { again = false, note = '' } = {}) {
+  lastName = name;
+  lastError = null;
+  rules.reset();
+  if (again) {
+    prejoin.stop();
+    lobbyScreen.show({ name, note });
+    setState('lobby');
+  } else {
+    prejoin.setJoining(true);
+    setState('joining');
+  }
   session = new Session({
     meetingId,
     name,
+    password,
+    moderatorSecret,
     media,
     grid,
     chat,
     ui: {
       joined: onJoined,
-      failed: showError,
+      lobby: onLobby,
+      failed: onFailed,
       left: showLeft,
+      sentToLobby: () => {
+        stopped();
+        join(lastName, { again: true, note: 'A moderator moved you back to the waiting room.' });
+      },
       banner,
       rosterChanged: renderRoster,
+      roleChanged: (old, now) => rules.roleChanged(old, now),
+      settingsChanged: (old, now) => {
+        rules.settingsChanged(old, now);
+        renderLock();
+      },
+      waitingChanged: (list) => waitingRoom.update(list),
+      mediaCommand: (command) => rules.mediaCommand(command),
+      refused: (code, type) => rules.refused(code, type),
     },
   });
   controls.render();
   session.start();
 }
 
+function onLobby({ moderatorPresent }) {
+  if (document.body.dataset.state !== 'lobby') {
+    prejoin.stop();
+    lobbyScreen.show({ name: lastName });
+    setState('lobby');
+    announce('You are in the waiting room. A moderator will let you in.');
+  }
+  clearErrorCode();
+  lobbyScreen.setStatus(moderatorPresent);
+  lobbyScreen.render();
+}
+
 function onJoined() {
+  const wasWaiting = document.body.dataset.state === 'lobby';
+  prejoin.stop();
+  lobbyScreen.hide();
+  clearErrorCode();
   setState('joined');
-  renderRoster();
+  chat.setEnabled(session.settings.chat);
+  applyRole();
+  settingsPanel.render(session.settings);
+  renderLock();
   banner(null);
   startTimer();
   controls.render();
-  announce('You joined the meeting');
+  announce(wasWaiting ? 'You were let in. You joined the meeting' : 'You joined the meeting');
+  if (wasWaiting) toast('You were let in', { kind: 'success' });
+}
+
+function onFailed(kind, info = {}) {
+  // The server answers a wrong moderator secret with its own code; a moderator secret
+  // makes the password unnecessary, so wrong_password with a secret cannot happen.
+  const code = kind;
+  if (!AUTH_CODES.has(code)) {
+    showError(code);
+    return;
+  }
+  // Back to the pre-join screen, the camera still on, with the password field.
+  const seconds = Math.max(1, Math.ceil((info.retryAfterMs || 0) / 1000));
+  let message = '';
+  let countdown = null;
+  if (code === 'wrong_password') {
+    message = 'Wrong password';
+  } else if (code === 'too_many_attempts') {
+    const plural = (n, unit) => `${n} ${unit}${n === 1 ? '' : 's'}`;
+    countdown = info.lockedOut
+      ? (s) => `Too many wrong attempts. Try again in ${plural(Math.ceil(s / 60), 'minute')}.`
+      : (s) => `Too many wrong attempts. Try again in ${plural(s, 'second')}.`;
+    message = countdown(seconds);
+  }
+  setErrorCode(code, message || FATAL[code][1]);
+  lobbyScreen.hide();
+  setState('prejoin');
+  prejoin.resume();
+  prejoin.askPassword({
+    message,
+    lockMs: code === 'too_many_attempts' ? seconds * 1000 : 0,
+    countdown,
+    // Throttled guesses at a moderator secret alone need no password field.
+    field: code !== 'too_many_attempts' || !!password || prejoin.needsPassword,
+  });
+  if (code === 'password_required') announce('This meeting is protected by a password');
 }
 
 async function rejoin() {
   const last = session;
   if (!last) return;
+  if (lastError === 'wrong_moderator_secret') {
+    moderatorSecret = '';
+    $('#prejoin-moderator').hidden = true;
+  }
   const button = $('#btn-rejoin');
   button.disabled = true;
   try {
@@ -123,6 +284,7 @@ async function rejoin() {
   } finally {
     button.disabled = false;
   }
+  prejoin.resume();
   join(last.name);
 }
 
@@ -131,43 +293,76 @@ async function rejoin() {
 function stopped() {
   clearInterval(timer);
   $('#invite-card').hidden = true;
+  rules.reset();
+  closeConfirm();
   openPanel(null);
+  waitingRoom.setEnabled(false);
   banner(null);
   $('#btn-enable-audio').hidden = true;
+  $('#meeting-locked').hidden = true;
+  lobbyScreen.hide();
+  prejoin.stop();
 }
 
 function showError(kind) {
-  const [title, text, canRejoin] = FATAL[kind] || FATAL.disconnected;
   stopped();
-  $('#status-title').textContent = title;
-  $('#status-text').textContent = '';
-  const box = $('#meeting-error');
-  box.textContent = text;
-  box.dataset.code = kind;
-  box.hidden = false;
-  const button = $('#btn-rejoin');
-  button.hidden = !canRejoin;
-  button.textContent = kind === 'disconnected' ? 'Rejoin' : 'Try again';
+  lastError = showErrorScreen(kind);
   setState('error');
   $('#status-title').focus();
 }
 
 function showLeft() {
+  const fromLobby = document.body.dataset.state === 'lobby';
+  lastError = null;
   stopped();
-  $('#status-title').textContent = 'You left the meeting';
-  $('#status-text').textContent = 'Nothing of this meeting is kept on this device.';
-  $('#meeting-error').textContent = '';
-  $('#meeting-error').hidden = true;
-  $('#btn-rejoin').hidden = false;
-  $('#btn-rejoin').textContent = 'Rejoin';
+  showLeftScreen(fromLobby);
   setState('left');
   $('#status-title').focus();
+}
+
+// ---------------------------------------------------------------- roles, settings, commands
+
+function isModerator() {
+  const s = live();
+  return !!s && s.isModerator;
+}
+
+function moderate(type, payload) {
+  const s = live();
+  return s ? s.moderate(type, payload) : null;
+}
+
+/** applyRole shows or hides what only moderators have. */
+function applyRole() {
+  const s = live();
+  const mod = isModerator();
+  document.body.dataset.role = s && s.joined ? s.role : '';
+  $('#btn-settings').hidden = !mod;
+  if (!mod && (openPanelName === 'waiting' || openPanelName === 'settings')) openPanel(null);
+  waitingRoom.setEnabled(mod);
+  if (mod && s) waitingRoom.update(s.waiting);
+  renderRoster();
+  controls.render();
+}
+
+function renderLock() {
+  const s = live();
+  $('#meeting-locked').hidden = !(s && s.joined && s.settings.locked);
 }
 
 // ---------------------------------------------------------------- roster, panels
 
 function everyone() {
-  return session && !session.ended ? session.everyone() : [];
+  const s = live();
+  return s ? s.everyone() : [];
+}
+
+function renderPeopleList() {
+  const mod = isModerator();
+  renderPeople($('#people-list'), everyone(), {
+    moderator: mod,
+    actions: (person) => participantActions(person, moderate),
+  });
 }
 
 function renderRoster() {
@@ -176,36 +371,48 @@ function renderRoster() {
   $('#participant-count').textContent = String(n);
   $('#people-count').textContent = `(${n})`;
   $('#btn-people').setAttribute('aria-label', `Show participants (${n} in the meeting)`);
-  if (!$('#people-panel').hidden) renderPeople($('#people-list'), people);
+  if (!$('#people-panel').hidden) renderPeopleList();
   const alone = document.body.dataset.state === 'joined' && people.length === 1;
   $('#invite-card').hidden = !alone || inviteDismissed;
 }
 
+const PANELS = {
+  chat: { panel: '#chat-panel', button: '#btn-chat', focus: '#chat-input' },
+  people: { panel: '#people-panel', button: '#btn-people', focus: '#people-close' },
+  waiting: { panel: '#waiting-panel', button: '#btn-waiting', focus: '#waiting-close' },
+  settings: { panel: '#settings-panel', button: '#btn-settings', focus: '#settings-close' },
+};
+
 function openPanel(which) {
-  const chatOpen = which === 'chat';
-  const peopleOpen = which === 'people';
-  $('#chat-panel').hidden = !chatOpen;
-  $('#people-panel').hidden = !peopleOpen;
+  if ((which === 'waiting' || which === 'settings') && !isModerator()) which = null;
+  openPanelName = which;
+  for (const [name, p] of Object.entries(PANELS)) {
+    const open = name === which;
+    $(p.panel).hidden = !open;
+    const button = $(p.button);
+    button.setAttribute('aria-pressed', String(open));
+    if (name !== 'people') button.classList.toggle('active', open);
+  }
   const chatBtn = $('#btn-chat');
-  chatBtn.setAttribute('aria-pressed', String(chatOpen));
-  chatBtn.setAttribute('aria-label', chatOpen ? 'Close chat' : 'Open chat');
-  chatBtn.classList.toggle('active', chatOpen);
-  $('#btn-people').setAttribute('aria-pressed', String(peopleOpen));
-  document.body.classList.toggle('panel-open', chatOpen || peopleOpen);
-  chat.setOpen(chatOpen);
-  if (chatOpen) $('#chat-input').focus();
-  if (peopleOpen) {
-    renderPeople($('#people-list'), everyone());
-    $('#people-close').focus();
+  chatBtn.setAttribute('aria-label', which === 'chat' ? 'Close chat' : 'Open chat');
+  document.body.classList.toggle('panel-open', !!which);
+  chat.setOpen(which === 'chat');
+  if (which !== 'people') closePeopleMenu();
+  if (which === 'people') renderPeopleList();
+  waitingRoom.render(); // the knock card hides while the waiting room is open
+  if (which === 'settings' && session) settingsPanel.render(session.settings);
+  if (which) {
+    const target = $(PANELS[which].focus);
+    if (target && !target.disabled) target.focus();
+    else $(`${PANELS[which].panel} .icon-btn`).focus();
   }
   grid.layout();
 }
 
 function togglePanel(which) {
-  const panel = which === 'chat' ? $('#chat-panel') : $('#people-panel');
-  const opening = panel.hidden;
+  const opening = $(PANELS[which].panel).hidden;
   openPanel(opening ? which : null);
-  if (!opening) $(which === 'chat' ? '#btn-chat' : '#btn-people').focus();
+  if (!opening) $(PANELS[which].button).focus();
 }
 
 // ---------------------------------------------------------------- banner, timer
@@ -241,10 +448,10 @@ function bindControls() {
   $('#btn-mic').addEventListener('click', () => controls.toggleMic());
   $('#btn-camera').addEventListener('click', () => controls.toggleCamera());
   $('#btn-screen').addEventListener('click', () => controls.toggleScreen());
-  $('#btn-chat').addEventListener('click', () => togglePanel('chat'));
-  $('#btn-people').addEventListener('click', () => togglePanel('people'));
-  $('#chat-close').addEventListener('click', () => togglePanel('chat'));
-  $('#people-close').addEventListener('click', () => togglePanel('people'));
+  for (const name of Object.keys(PANELS)) {
+    $(PANELS[name].button).addEventListener('click', () => togglePanel(name));
+    $(`${PANELS[name].panel} .panel-head .icon-btn`).addEventListener('click', () => togglePanel(name));
+  }
   $('#btn-leave').addEventListener('click', () => session && session.leave());
   $('#btn-rejoin').addEventListener('click', rejoin);
   $('#btn-invite').addEventListener('click', async () => {
@@ -267,8 +474,8 @@ function bindControls() {
   });
   document.addEventListener('keydown', (event) => {
     if (document.body.dataset.state !== 'joined') return;
-    if (event.key === 'Escape' && document.body.classList.contains('panel-open')) {
-      togglePanel($('#chat-panel').hidden ? 'people' : 'chat');
+    if (event.key === 'Escape' && openPanelName && !$('#confirm-dialog').open) {
+      togglePanel(openPanelName);
       return;
     }
     const mod = (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey;
@@ -296,37 +503,86 @@ function main() {
     badge: $('#chat-badge'),
     onSend: (text) => !!session && session.sendChat(text),
   });
-  controls = new Controls({ media, grid, session: () => session });
+  lobbyScreen = new LobbyScreen(media, {
+    leave: () => session && session.leave(),
+    toggleMic: () => controls.toggleMic(),
+    toggleCamera: () => controls.toggleCamera(),
+  });
+  controls = new Controls({
+    media,
+    grid,
+    session: () => session,
+    canUnmute: () => rules.canUnmute(),
+    unmuted: () => rules.unmuted(),
+    onRender: () => lobbyScreen.render(),
+  });
+  waitingRoom = new WaitingRoom({
+    admit: (id) => moderate('admit', { participantId: id }),
+    deny: (id) => moderate('deny', { participantId: id }),
+    admitAll: () => moderate('admit_all'),
+    openPanel: () => openPanel('waiting'),
+    isPanelOpen: () => openPanelName === 'waiting',
+  });
+  settingsPanel = new SettingsPanel({ send: moderate });
+  rules = new MeetingRules({
+    media,
+    controls: () => controls,
+    chat,
+    session: () => session,
+    settingsPanel,
+    roleApplied: () => {
+      applyRole();
+      renderLock();
+    },
+  });
   bindControls();
 
   window.conclave = {
     get participantId() {
-      return session && !session.ended ? session.participantId : null;
+      const s = live();
+      return s && s.joined ? s.participantId : null;
+    },
+    get role() {
+      const s = live();
+      return s && s.joined ? s.role : null;
     },
     get state() {
       return document.body.dataset.state;
     },
     participants() {
-      return everyone().map(({ id, name, media: m }) => ({ id, name, media: m }));
+      return everyone().map(({ id, name, role, media: m }) => ({ id, name, role, media: m }));
+    },
+    settings() {
+      const s = live();
+      return s && s.joined ? { ...s.settings } : null;
+    },
+    waiting() {
+      const s = live();
+      return s && s.isModerator ? s.waiting.map((w) => ({ ...w })) : [];
     },
     stats() {
       return session ? session.stats() : Promise.resolve({ video: [], audio: [], publish: {} });
     },
   };
 
+  const name = (params.get('name') || '').trim();
+  prejoin = new Prejoin(media, {
+    name,
+    mic: params.get('mic') !== '0',
+    camera: params.get('camera') !== '0',
+    shareURL,
+    moderator: !!moderatorSecret,
+    onJoin: (choice) => {
+      password = choice.password || password;
+      join(choice.name);
+    },
+  });
+
   if (!meetingIdPattern.test(meetingId)) {
     showError('invalid');
     return;
   }
 
-  const name = (params.get('name') || '').trim();
-  const prejoin = new Prejoin(media, {
-    name,
-    mic: params.get('mic') !== '0',
-    camera: params.get('camera') !== '0',
-    shareURL,
-    onJoin: (choice) => join(choice.name),
-  });
   controls.render();
   setState('prejoin');
   prejoin.start();

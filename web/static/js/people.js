@@ -1,11 +1,30 @@
-// The participants panel: everyone in the meeting with mic and camera state.
+// The participants panel: everyone in the meeting with role, mic and camera state.
+// A moderator gets a menu per participant (moderator.js builds its actions).
+//
+// Test hooks: .person[data-participant-id]; for moderators a button
+// .participant-menu[data-participant-id] per other participant, which opens the
+// menu .person-actions with the action buttons [data-action][data-participant-id].
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
+import { ROLE_LABELS } from './grid.js';
 
-/** renderPeople fills the list from [{id, name, media, self}] (self first). */
-export function renderPeople(list, people) {
-  list.replaceChildren(...people.map((p) => {
+let openMenuFor = null; // the participant id whose menu is open, across re-renders
+
+/**
+ * renderPeople fills the list from [{id, name, role, media, self}] (self first).
+ * opts.moderator shows the per-participant menus; opts.actions(person) returns
+ * the menu's items [{action, label, danger?, run()}].
+ */
+export function renderPeople(list, people, { moderator = false, actions = () => [] } = {}) {
+  if (!moderator || !people.some((p) => p.id === openMenuFor && !p.self)) openMenuFor = null;
+  const rerender = () => renderPeople(list, people, { moderator, actions });
+  const focusMenuButton = (id) => {
+    const btn = list.querySelector(`.participant-menu[data-participant-id="${CSS.escape(id)}"]`);
+    if (btn) btn.focus();
+  };
+  const items = [];
+  for (const p of people) {
     const avatar = el('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' },
       el('span', { class: 'avatar-initials', text: initials(p.name) }));
     avatar.style.setProperty('--avatar-hue', String(hueFor(p.id)));
@@ -14,11 +33,68 @@ export function renderPeople(list, people) {
       media.screen ? stateIcon('screen', 'Sharing screen', true) : null,
       stateIcon(media.mic ? 'mic' : 'mic-off', media.mic ? 'Microphone on' : 'Microphone off', media.mic),
       stateIcon(media.camera ? 'camera' : 'camera-off', media.camera ? 'Camera on' : 'Camera off', media.camera));
-    return el('li', { class: 'person', dataset: { participantId: p.id } },
-      avatar,
-      el('span', { class: 'person-name', text: p.self ? `${p.name || 'Guest'} (you)` : (p.name || 'Guest') }),
-      state);
-  }));
+    const name = p.name || 'Guest';
+    const roleText = ROLE_LABELS[p.role];
+    const label = el('span', { class: 'person-label' },
+      el('span', { class: 'person-name', text: p.self ? `${name} (you)` : name }),
+      roleText ? el('span', { class: 'role-badge', dataset: { role: p.role }, text: roleText }) : null);
+    const open = moderator && !p.self && openMenuFor === p.id;
+    let menuBtn = null;
+    if (moderator && !p.self) {
+      menuBtn = el('button', {
+        type: 'button',
+        class: 'icon-btn participant-menu',
+        'aria-label': `Actions for ${name}`,
+        title: 'More actions',
+        'aria-expanded': open ? 'true' : 'false',
+        'aria-haspopup': 'true',
+        dataset: { participantId: p.id },
+        onclick: () => {
+          openMenuFor = openMenuFor === p.id ? null : p.id;
+          rerender();
+          const first = list.querySelector('.person-actions button');
+          if (openMenuFor && first) first.focus();
+          else focusMenuButton(p.id);
+        },
+      }, icon('more'));
+    }
+    items.push(el('li', { class: `person${open ? ' person-open' : ''}`, dataset: { participantId: p.id } },
+      avatar, label, state, menuBtn));
+    if (open) {
+      items.push(menu(p, actions(p), () => {
+        openMenuFor = null;
+        rerender();
+        focusMenuButton(p.id);
+      }));
+    }
+  }
+  list.replaceChildren(...items);
+}
+
+/** closePeopleMenu forgets the open menu (the panel closed). */
+export function closePeopleMenu() {
+  openMenuFor = null;
+}
+
+function menu(person, entries, close) {
+  const box = el('li', { class: 'person-actions', role: 'group', 'aria-label': `Actions for ${person.name || 'Guest'}` });
+  for (const entry of entries) {
+    box.append(el('button', {
+      type: 'button',
+      class: `menu-item${entry.danger ? ' menu-item-danger' : ''}`,
+      dataset: { action: entry.action, participantId: person.id },
+      onclick: () => {
+        close();
+        entry.run();
+      },
+    }, entry.label));
+  }
+  box.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape') return;
+    event.stopPropagation();
+    close();
+  });
+  return box;
 }
 
 function stateIcon(name, label, on) {

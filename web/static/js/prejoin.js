@@ -2,8 +2,12 @@
 // name, mic/camera toggles and the shareable link. Nothing is persisted: the
 // name and device choices live only in this page's memory.
 //
+// The meeting password, when the server asks for one, is typed here too and kept
+// in memory only (for an automatic knock again after "sent back to the waiting room").
+//
 // Test hooks: #prejoin-name, #prejoin-mic, #prejoin-camera (toggle buttons,
-// aria-pressed="true" = on), #prejoin-join.
+// aria-pressed="true" = on), #prejoin-join, #prejoin-password (shown when the
+// meeting needs a password) with its message in #prejoin-password-error.
 
 import { $, el, toast, copyText, initials } from './dom.js';
 import { setIcon } from './icons.js';
@@ -13,10 +17,10 @@ import { describeMediaError } from './media.js';
 export class Prejoin {
   /**
    * @param {LocalMedia} media
-   * @param {{name?: string, mic?: boolean, camera?: boolean, shareURL: string,
-   *          onJoin: (choice: {name: string}) => void}} opts
+   * @param {{name?: string, mic?: boolean, camera?: boolean, shareURL: string, moderator?: boolean,
+   *          onJoin: (choice: {name: string, password: string}) => void}} opts
    */
-  constructor(media, { name = '', mic = true, camera = true, shareURL, onJoin }) {
+  constructor(media, { name = '', mic = true, camera = true, shareURL, moderator = false, onJoin }) {
     this.media = media;
     this.onJoin = onJoin;
     this.wantMic = mic;
@@ -39,6 +43,14 @@ export class Prejoin {
     this.nameInput = $('#prejoin-name');
     this.joinBtn = $('#prejoin-join');
     this.form = $('#prejoin-form');
+    this.passwordField = $('#prejoin-password-field');
+    this.passwordInput = $('#prejoin-password');
+    this.passwordError = $('#prejoin-password-error');
+    this.needsPassword = false;
+    this.joining = false;
+    this.lockedUntil = 0;
+    this.lockTimer = 0;
+    $('#prejoin-moderator').hidden = !moderator;
 
     this.errors = { mic: null, camera: null };
     this.nameInput.value = name;
@@ -49,6 +61,7 @@ export class Prejoin {
     this.micSelect.addEventListener('change', () => this._chooseMic());
     this.camSelect.addEventListener('change', () => this._chooseCamera());
     this.nameInput.addEventListener('input', () => this._updateJoin());
+    this.passwordInput.addEventListener('input', () => this._updateJoin());
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.join();
@@ -90,7 +103,12 @@ export class Prejoin {
       this.nameInput.focus();
       return;
     }
-    if (this.busy) return;
+    const password = this.needsPassword ? this.passwordInput.value : '';
+    if (this.needsPassword && !password) {
+      this.passwordInput.focus();
+      return;
+    }
+    if (this.busy || this.joining || Date.now() < this.lockedUntil) return;
     this.busy = true;
     this.joinBtn.disabled = true;
     try {
@@ -99,8 +117,55 @@ export class Prejoin {
       this.busy = false;
       this._updateJoin();
     }
-    this.stop();
-    this.onJoin({ name: Array.from(name).slice(0, 64).join('') });
+    this.onJoin({ name: Array.from(name).slice(0, 64).join(''), password });
+  }
+
+  /** setJoining shows that the knock is on its way (the preview stays). */
+  setJoining(on) {
+    this.joining = on;
+    this.joinBtn.textContent = on ? 'Joining…' : 'Join meeting';
+    this.joinBtn.setAttribute('aria-busy', String(on));
+    this._updateJoin();
+  }
+
+  /**
+   * askPassword shows the password field with a message (empty: just asked).
+   * lockMs > 0 keeps the join button off for that long while message(secondsLeft)
+   * counts down.
+   */
+  askPassword({ message = '', lockMs = 0, countdown = null, field = true } = {}) {
+    this.needsPassword = this.needsPassword || field;
+    this.passwordField.hidden = !this.needsPassword;
+    clearInterval(this.lockTimer);
+    this.lockedUntil = lockMs > 0 ? Date.now() + lockMs : 0;
+    const show = () => {
+      const left = Math.ceil((this.lockedUntil - Date.now()) / 1000);
+      if (this.lockedUntil && left <= 0) {
+        clearInterval(this.lockTimer);
+        this.lockedUntil = 0;
+        this.passwordError.textContent = '';
+      } else {
+        this.passwordError.textContent = countdown && this.lockedUntil ? countdown(left) : message;
+      }
+      this.passwordError.hidden = !this.passwordError.textContent;
+      this._updateJoin();
+    };
+    show();
+    if (this.lockedUntil) this.lockTimer = setInterval(show, 1000);
+    if (this.needsPassword) {
+      this.passwordInput.select();
+      this.passwordInput.focus();
+    }
+  }
+
+  /** resume brings the preview back (after a refused knock or before a rejoin). */
+  resume() {
+    this.wantMic = !!this.media.micTrack && !this.media.micMuted;
+    this.wantCamera = this.media.cameraOn;
+    this._preview();
+    this._startMeter();
+    this._render();
+    this.setJoining(false);
   }
 
   /** stop ends the preview's meter loop (the tracks live on in the meeting). */
@@ -114,6 +179,8 @@ export class Prejoin {
 
   _preview() {
     const track = this.media.cameraTrack;
+    const shown = this.video.srcObject && this.video.srcObject.getVideoTracks()[0];
+    if (track && track === shown) return;
     this.video.srcObject = track ? new MediaStream([track]) : null;
     if (track) this.video.play().catch(() => {});
   }
@@ -245,7 +312,9 @@ export class Prejoin {
 
   _updateJoin() {
     const name = this.nameInput.value.trim();
-    this.joinBtn.disabled = !name || this.busy;
+    const locked = Date.now() < this.lockedUntil;
+    const noPassword = this.needsPassword && !this.passwordInput.value;
+    this.joinBtn.disabled = !name || this.busy || this.joining || locked || noPassword;
     this.avatar.textContent = initials(name);
   }
 }

@@ -1,58 +1,102 @@
-// One stay in a meeting: the websocket, the publish and subscribe connections,
-// the roster, remote audio and the active-speaker detector. A new Session is
-// made for every (re)join; end() forgets everything it held.
+// One stay in a meeting: the websocket, the way in (password, waiting room), the
+// publish and subscribe connections, the roster with roles, the meeting's settings,
+// remote audio and the active-speaker detector. A new Session is made for every
+// (re)join and every knock; end() forgets everything it held.
 
 import { $, toast } from './dom.js';
-import { Signaling, ProtocolError, PROTOCOL_VERSION } from './signaling.js';
+import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Publisher } from './publisher.js';
 import { Subscriber } from './subscriber.js';
 import { SpeakerDetector } from './speaker.js';
 
+/** Errors on the way in that send the person back to the pre-join screen (password). */
+export const AUTH_CODES = new Set(['password_required', 'wrong_password', 'too_many_attempts']);
 /** Reasons a session ends with an error screen; see meeting.js for their texts. */
-export const FATAL_CODES = new Set(['unknown_meeting', 'meeting_full', 'unsupported_version', 'too_many_errors']);
-const CLOSE_CODES = { 4400: 'unsupported_version', 4403: 'meeting_full', 4404: 'unknown_meeting', 4429: 'too_many_errors' };
+export const FATAL_CODES = new Set(['unknown_meeting', 'meeting_full', 'wrong_moderator_secret', 'unsupported_version', 'too_many_errors', ...AUTH_CODES]);
+/** `bye` reasons that end the session with their own screen (`left` is a normal goodbye). */
+const BYE_KINDS = new Set(['shutdown', 'replaced', 'denied', 'locked', 'lobby_full', 'expired', 'removed', 'sent_to_lobby', 'ended']);
+const CLOSE_CODES = {
+  4400: 'unsupported_version', 4401: 'wrong_password', 4403: 'meeting_full', 4404: 'unknown_meeting',
+  4409: 'removed', 4429: 'too_many_errors',
+};
+const JOIN_TIMEOUT_MS = 20000;
+
+export const DEFAULT_SETTINGS = Object.freeze({
+  lobby: true, locked: false, screenShare: false, unmute: true, chat: true, passwordRequired: false,
+});
+const ROLES = new Set(['participant', 'presenter', 'moderator']);
+
+function settingsFrom(s) {
+  const out = { ...DEFAULT_SETTINGS };
+  if (s && typeof s === 'object') {
+    for (const key of Object.keys(DEFAULT_SETTINGS)) {
+      if (typeof s[key] === 'boolean') out[key] = s[key];
+    }
+  }
+  return out;
+}
+
+function roleFrom(r) {
+  return ROLES.has(r) ? r : 'participant';
+}
 
 export class Session {
   /**
-   * @param {{meetingId: string, name: string, media: LocalMedia, grid: Grid, chat: Chat,
-   *          ui: {joined(), failed(kind), left(), banner(text|null, kind?), rosterChanged()}}} opts
+   * @param {{meetingId: string, name: string, password?: string, moderatorSecret?: string,
+   *          media: LocalMedia, grid: Grid, chat: Chat, ui: object}} opts
+   * ui: joined(), lobby({moderatorPresent}), failed(kind, info), left(), sentToLobby(),
+   *     banner(text|null, kind?), rosterChanged(), roleChanged(old, now),
+   *     settingsChanged(old, now), waitingChanged(list), mediaCommand(command),
+   *     refused(code, type)
    */
-  constructor({ meetingId, name, media, grid, chat, ui }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui }) {
     this.meetingId = meetingId;
     this.name = name;
+    this.password = password;
+    this.moderatorSecret = moderatorSecret;
     this.media = media;
     this.grid = grid;
     this.chat = chat;
     this.ui = ui;
     this.sig = null;
+    this.phase = 'connecting'; // connecting | lobby | joined
     this.participantId = null;
-    this.participants = new Map(); // remote id -> {id, name, media}
+    this.role = 'participant';
+    this.settings = { ...DEFAULT_SETTINGS };
+    this.waiting = []; // [{participantId, name, since}] (moderators only)
+    this.moderatorPresent = null;
+    this.participants = new Map(); // remote id -> {id, name, role, media}
     this.publisher = null;
     this.subscriber = null;
     this.speaker = null;
     this.iceServers = [];
     this.audio = new Map(); // mid -> HTMLAudioElement
     this.chatIds = new Set();
+    this.joinTimer = 0;
+    this.sentMedia = null; // the media announced in `join`
     this.leaving = false;
     this.bye = null;
     this.fatal = null;
+    this.fatalInfo = {};
     this.ended = false;
     this.joined = false;
   }
 
-  /** start connects and joins; it reports through ui.joined / ui.failed. */
+  /** start connects and knocks; it reports through ui.lobby / ui.joined / ui.failed. */
   async start() {
     const { media } = this;
-    this.grid.ensure({ participantId: 'self', source: 'camera', self: true, name: this.name });
-    this.renderSelf();
-
     const sig = new Signaling();
     this.sig = sig;
+    sig.on('welcome', (p) => this._welcome(p));
+    sig.on('lobby', (p) => this._lobby(p));
     sig.on('participant_joined', (p) => this._participant(p.participant, true));
     sig.on('participant_updated', (p) => this._participant(p.participant, false));
     sig.on('participant_left', (p) => this._participantLeft(p.participantId));
     sig.on('subscribe_offer', (p) => this._subscriber().handleOffer(p));
-    sig.on('chat', (p) => this.chat.add(p));
+    sig.on('chat', (p) => { if (this.joined) this.chat.add(p); });
+    sig.on('settings', (p) => this._settings(p.settings));
+    sig.on('waiting_list', (p) => this._waitingList(p.waiting));
+    sig.on('media_command', (p) => { if (this.joined && !this.ended) this.ui.mediaCommand(p.command, p.by); });
     sig.on('bye', (p) => { this.bye = p.reason || 'left'; });
     sig.on('error', (p, env) => this._serverError(p, env));
     sig.onclose = (ev) => this._closed(ev);
@@ -63,46 +107,18 @@ export class Session {
       this._fail('unreachable');
       return;
     }
-    let welcome;
-    try {
-      welcome = await sig.request('join', {
-        version: PROTOCOL_VERSION,
-        meetingId: this.meetingId,
-        name: this.name,
-        media: { mic: media.micOn, camera: media.cameraOn, screen: false },
-      });
-    } catch (err) {
-      this._fail(err instanceof ProtocolError && FATAL_CODES.has(err.code) ? err.code : 'disconnected');
-      return;
-    }
     if (this.ended) return;
-
-    this.participantId = welcome.participantId;
-    this.joined = true;
-    if (welcome.limits && welcome.limits.maxChatChars) this.chat.setMaxChars(welcome.limits.maxChatChars);
-    this.chat.selfId = this.participantId;
-    // The self tile was made before the id was known.
-    this.grid.remove('self', 'camera');
-    this.grid.ensure({ participantId: this.participantId, source: 'camera', self: true, name: this.name });
-    this.renderSelf();
-    for (const p of welcome.participants || []) this._participant(p, false);
-
-    this.speaker = new SpeakerDetector((id) => this.grid.setActiveSpeaker(id));
-    if (media.micTrack) this.speaker.add('self', this.participantId, media.micTrack);
-    // Not in protocol v1: a later server may hand out its TURN server here.
-    this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
-    this.ui.joined();
-
-    this.publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
-    this._subscriber();
-    try {
-      await this.publisher.start({ mic: media.micTrack, camera: media.cameraTrack });
-    } catch (err) {
-      if (!this.ended) {
-        console.warn('conclave: publishing failed', err && err.message);
-        toast('Your camera and microphone could not be sent to the meeting.', { kind: 'error' });
-      }
-    }
+    this.sentMedia = { mic: media.micOn, camera: media.cameraOn, screen: false };
+    const join = { version: PROTOCOL_VERSION, meetingId: this.meetingId, name: this.name, media: { ...this.sentMedia } };
+    // Both travel only inside the websocket.
+    if (this.password) join.password = this.password;
+    if (this.moderatorSecret) join.moderatorSecret = this.moderatorSecret;
+    // Sent without awaiting a reply: the answer is `welcome`, `lobby` (and later
+    // `welcome`), or an `error` followed by the close.
+    sig.send('join', join);
+    this.joinTimer = setTimeout(() => {
+      if (this.phase === 'connecting') this._fail('disconnected');
+    }, JOIN_TIMEOUT_MS);
   }
 
   /** leave says goodbye to the server, waits briefly for its close, and ends. */
@@ -124,10 +140,14 @@ export class Session {
     this.ui.left();
   }
 
-  /** end closes the connections, stops all capture and forgets the session's data. */
-  end() {
+  /**
+   * end closes the connections and forgets the session's data. It stops all
+   * capture unless keepMedia (the person stays on the pre-join or waiting screen).
+   */
+  end({ keepMedia = false } = {}) {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.joinTimer);
     this.wasMicOn = !!this.media.micTrack;
     this.wasCameraOn = this.media.cameraOn;
     if (this.publisher) this.publisher.close();
@@ -139,13 +159,24 @@ export class Session {
     }
     this.audio.clear();
     this.participants.clear();
+    this.waiting = [];
     if (this.sig) {
       this.sig.onclose = null;
       this.sig.close();
     }
-    this.media.stopAll();
+    if (keepMedia) this.media.stopScreen();
+    else this.media.stopAll();
     this.grid.clear();
     this.chat.clear();
+  }
+
+  get isModerator() {
+    return this.joined && !this.ended && this.role === 'moderator';
+  }
+
+  /** canShareScreen: the own role or the meeting's settings allow a screen share. */
+  get canShareScreen() {
+    return this.role !== 'participant' || this.settings.screenShare;
   }
 
   /** sendChat sends a chat message; false when not connected. */
@@ -153,6 +184,12 @@ export class Session {
     if (this.ended || !this.sig || this.sig.closed || !this.joined) return false;
     this.chatIds.add(this.sig.send('chat', { text }));
     return true;
+  }
+
+  /** moderate sends a moderator message (the server checks the role); its id, or null. */
+  moderate(type, payload) {
+    if (!this.isModerator || !this.sig || this.sig.closed) return null;
+    return this.sig.send(type, payload);
   }
 
   /** sendMediaState tells the others what this participant sends now. */
@@ -165,17 +202,22 @@ export class Session {
 
   /** renderSelf brings the own tile in line with the local devices. */
   renderSelf() {
-    const id = this.participantId || 'self';
+    if (!this.joined) return;
+    const id = this.participantId;
     const tile = this.grid.get(id, 'camera');
     if (tile) tile.setTrack(this.media.cameraTrack);
-    this.grid.update(id, { name: this.name, media: { mic: this.media.micOn, camera: this.media.cameraOn } });
+    this.grid.update(id, { name: this.name, role: this.role, media: { mic: this.media.micOn, camera: this.media.cameraOn } });
     this.ui.rosterChanged();
   }
 
-  /** everyone lists the participants, self first. */
+  /** everyone lists the participants, self first (empty until admitted). */
   everyone() {
+    if (!this.joined || this.ended) return [];
     const m = this.media;
-    const self = { id: this.participantId, name: this.name, media: { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn }, self: true };
+    const self = {
+      id: this.participantId, name: this.name, role: this.role,
+      media: { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn }, self: true,
+    };
     return [self, ...Array.from(this.participants.values()).map((p) => ({ ...p, media: { ...p.media } }))];
   }
 
@@ -185,6 +227,74 @@ export class Session {
     if (this.subscriber) Object.assign(out, await this.subscriber.stats());
     if (this.publisher) out.publish = await this.publisher.stats();
     return out;
+  }
+
+  // ------------------------------------------------------------ the way in
+
+  _lobby(p) {
+    if (this.ended || this.joined) return;
+    clearTimeout(this.joinTimer);
+    this.phase = 'lobby';
+    this.moderatorPresent = p.moderatorPresent !== false;
+    this.ui.lobby({ moderatorPresent: this.moderatorPresent });
+  }
+
+  async _welcome(welcome) {
+    if (this.ended || this.joined) return;
+    clearTimeout(this.joinTimer);
+    const { media, sig } = this;
+    this.phase = 'joined';
+    this.participantId = welcome.participantId;
+    this.role = roleFrom(welcome.role);
+    this.settings = settingsFrom(welcome.settings);
+    this.joined = true;
+    if (welcome.limits && welcome.limits.maxChatChars) this.chat.setMaxChars(welcome.limits.maxChatChars);
+    this.chat.selfId = this.participantId;
+    this.grid.ensure({ participantId: this.participantId, source: 'camera', self: true, name: this.name });
+    for (const p of welcome.participants || []) this._participant(p, false);
+
+    this.speaker = new SpeakerDetector((id) => this.grid.setActiveSpeaker(id));
+    if (media.micTrack) this.speaker.add('self', this.participantId, media.micTrack);
+    // Not in protocol v1: a later server may hand out its TURN server here.
+    this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
+    this.ui.joined();
+    this.renderSelf();
+    // Devices switched in the waiting room: tell the others what is really sent.
+    const now = { mic: media.micOn, camera: media.cameraOn, screen: false };
+    if (this.sentMedia && (now.mic !== this.sentMedia.mic || now.camera !== this.sentMedia.camera)) this.sendMediaState();
+
+    this.publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
+    this._subscriber();
+    try {
+      await this.publisher.start({ mic: media.micTrack, camera: media.cameraTrack });
+    } catch (err) {
+      if (!this.ended) {
+        console.warn('conclave: publishing failed', err && err.message);
+        toast('Your camera and microphone could not be sent to the meeting.', { kind: 'error' });
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ the meeting
+
+  _settings(s) {
+    if (this.ended || !this.joined) return;
+    const old = this.settings;
+    this.settings = settingsFrom(s);
+    this.ui.settingsChanged(old, this.settings);
+  }
+
+  _waitingList(list) {
+    if (this.ended || !this.joined) return;
+    this.waiting = (Array.isArray(list) ? list : [])
+      .filter((w) => w && typeof w.participantId === 'string')
+      // waitingMs is measured on the server, so a skewed local clock does not matter.
+      .map((w) => ({
+        participantId: w.participantId,
+        name: String(w.name || ''),
+        since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
+      }));
+    this.ui.waitingChanged(this.waiting);
   }
 
   _subscriber() {
@@ -201,11 +311,23 @@ export class Session {
   }
 
   _participant(p, isNew) {
-    if (this.ended || !p || !p.id || p.id === this.participantId) return;
+    if (this.ended || !this.joined || !p || !p.id) return;
+    if (p.id === this.participantId) {
+      // The server tells the member too when a moderator changed its role.
+      const role = roleFrom(p.role);
+      if (p.role && role !== this.role) {
+        const old = this.role;
+        this.role = role;
+        this.renderSelf();
+        this.ui.roleChanged(old, role);
+      }
+      return;
+    }
     const known = this.participants.get(p.id);
     const entry = {
       id: p.id,
       name: p.name || (known && known.name) || '',
+      role: p.role ? roleFrom(p.role) : (known ? known.role : 'participant'),
       media: { mic: false, camera: false, screen: false, ...(p.media || {}) },
     };
     this.participants.set(p.id, entry);
@@ -260,14 +382,27 @@ export class Session {
     }
   }
 
+  // ------------------------------------------------------------ errors and the end
+
   _serverError(p, env) {
     const code = p.code || 'internal';
-    if (env && env.ref && this.chatIds.has(env.ref)) {
-      this.chat.notice(code === 'invalid_field' ? 'Message not sent: it is empty or too long.' : 'Message not sent.');
+    const ref = env && env.ref;
+    if (ref && this.chatIds.has(ref)) {
+      let text = 'Message not sent.';
+      if (code === 'invalid_field') text = 'Message not sent: it is empty or too long.';
+      else if (code === 'not_allowed') text = 'Message not sent: chat is turned off.';
+      else if (code === 'rate_limited') text = 'Message not sent: you are sending too fast.';
+      this.chat.notice(text);
       return;
     }
     if (FATAL_CODES.has(code)) {
-      this.fatal = code; // the close that follows shows it
+      // The close that follows shows it.
+      this.fatal = code;
+      this.fatalInfo = { retryAfterMs: Number(p.retryAfterMs) || 0, lockedOut: !!p.lockedOut };
+      return;
+    }
+    if (code === 'not_allowed' || code === 'unknown_participant') {
+      this.ui.refused(code, this.sig ? this.sig.typeOf(ref) : undefined);
       return;
     }
     console.warn('conclave: the server refused a message:', code);
@@ -281,16 +416,23 @@ export class Session {
       return;
     }
     let kind;
-    if (this.bye === 'shutdown' || code === 1001) kind = 'shutdown';
-    else if (this.bye === 'replaced') kind = 'replaced';
-    else kind = this.fatal || CLOSE_CODES[code] || 'disconnected';
+    if (this.bye && BYE_KINDS.has(this.bye)) kind = this.bye;
+    else if (this.fatal) kind = this.fatal;
+    else if (code === 1001) kind = 'shutdown';
+    else kind = CLOSE_CODES[code] || 'disconnected';
+    if (kind === 'sent_to_lobby') {
+      // Knock again at once, with the camera still on (meeting.js makes the new session).
+      this.end({ keepMedia: true });
+      this.ui.sentToLobby();
+      return;
+    }
     this._fail(kind);
   }
 
   _fail(kind) {
     if (this.ended) return;
-    this.end();
-    this.ui.failed(kind);
+    this.end({ keepMedia: AUTH_CODES.has(kind) });
+    this.ui.failed(kind, this.fatalInfo);
   }
 
   _mediaState(state) {

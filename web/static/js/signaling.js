@@ -9,6 +9,7 @@ export class ProtocolError extends Error {
     super(payload.message || payload.code || 'error');
     this.name = 'ProtocolError';
     this.code = payload.code || 'internal';
+    this.payload = payload;
   }
 }
 
@@ -26,6 +27,7 @@ export class Signaling {
     this.pending = new Map(); // id -> {resolve, reject, timer}
     this.handlers = new Map(); // type -> [fn]
     this.closed = false;
+    this.sentTypes = new Map(); // id -> type of the last few messages sent, to explain refusals
     /** onclose({code, reason, wasClean}) is called once when an open socket closes. */
     this.onclose = null;
   }
@@ -71,8 +73,15 @@ export class Signaling {
     const id = String(this.nextId++);
     const envelope = { type, id };
     if (payload !== undefined) envelope.payload = payload;
+    this.sentTypes.set(id, type);
+    if (this.sentTypes.size > 200) this.sentTypes.delete(this.sentTypes.keys().next().value);
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(envelope));
     return id;
+  }
+
+  /** typeOf returns the type of a recently sent message by its id (an error's `ref`). */
+  typeOf(id) {
+    return id === undefined ? undefined : this.sentTypes.get(id);
   }
 
   /**

@@ -1,0 +1,48 @@
+// A modal question before an action that cannot be undone (remove someone, end
+// the meeting for all). Test hooks: #confirm-ok confirms, #confirm-cancel cancels
+// (as does Escape).
+
+import { $ } from './dom.js';
+
+let settle = null; // resolves the open question
+
+function bind() {
+  const dialog = $('#confirm-dialog');
+  if (dialog.dataset.bound) return dialog;
+  dialog.dataset.bound = 'true';
+  $('#confirm-ok').addEventListener('click', () => settle && settle(true));
+  $('#confirm-cancel').addEventListener('click', () => settle && settle(false));
+  dialog.addEventListener('close', () => settle && settle(false));
+  return dialog;
+}
+
+/**
+ * confirmAction asks a question in a modal dialog and resolves with true when
+ * the person confirms.
+ */
+export function confirmAction({ title, text, ok = 'Confirm', danger = true }) {
+  const dialog = bind();
+  if (settle) settle(false);
+  $('#confirm-title').textContent = title;
+  $('#confirm-text').textContent = text;
+  const okBtn = $('#confirm-ok');
+  okBtn.textContent = ok;
+  okBtn.classList.toggle('btn-danger', danger);
+  okBtn.classList.toggle('btn-primary', !danger);
+  const opener = document.activeElement;
+  return new Promise((resolve) => {
+    settle = (value) => {
+      settle = null;
+      if (dialog.open) dialog.close();
+      if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+      resolve(value);
+    };
+    dialog.showModal();
+    $('#confirm-cancel').focus();
+  });
+}
+
+/** closeConfirm cancels an open question (e.g. when the meeting ends under it). */
+export function closeConfirm() {
+  if (settle) settle(false);
+}

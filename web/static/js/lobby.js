@@ -1,0 +1,77 @@
+// The waiting screen (state "lobby"): the own camera preview, where the knock
+// stands, and a way out. Nothing of the meeting is shown here: the server sends a
+// waiting person no roster, media or chat.
+//
+// Test hooks: #lobby-status (its text) with data-moderator-present="true|false"
+// (absent while the knock is on its way), #lobby-note, #lobby-leave.
+
+import { $, initials } from './dom.js';
+import { toggleButton } from './prejoin.js';
+
+export const LOBBY_TEXT = {
+  knocking: 'Asking to join…',
+  waiting: 'Waiting for a moderator to let you in',
+  noModerator: 'No moderator is here yet. You will be let in when one arrives and admits you.',
+};
+
+export class LobbyScreen {
+  /**
+   * @param {LocalMedia} media
+   * @param {{leave(), toggleMic(), toggleCamera()}} actions
+   */
+  constructor(media, { leave, toggleMic, toggleCamera }) {
+    this.media = media;
+    this.video = $('#lobby-video');
+    this.status = $('#lobby-status');
+    this.note = $('#lobby-note');
+    this.shown = false;
+    $('#lobby-leave').addEventListener('click', () => leave());
+    $('#lobby-mic').addEventListener('click', () => toggleMic());
+    $('#lobby-camera').addEventListener('click', () => toggleCamera());
+  }
+
+  /** show prepares the screen for a new knock; note is shown above the status. */
+  show({ name, note = '' }) {
+    this.shown = true;
+    this.note.textContent = note;
+    this.note.hidden = !note;
+    $('#lobby-name').textContent = name;
+    $('#lobby-avatar').textContent = initials(name);
+    this.setStatus(null);
+    this.render();
+  }
+
+  /** setStatus shows the last `lobby` message (null: the knock is on its way). */
+  setStatus(moderatorPresent) {
+    let text = LOBBY_TEXT.knocking;
+    if (moderatorPresent === null) {
+      delete this.status.dataset.moderatorPresent;
+    } else {
+      text = moderatorPresent ? LOBBY_TEXT.waiting : LOBBY_TEXT.noModerator;
+      this.status.dataset.moderatorPresent = moderatorPresent ? 'true' : 'false';
+    }
+    if (this.status.textContent !== text) this.status.textContent = text;
+    $('#lobby').classList.toggle('no-moderator', moderatorPresent === false);
+  }
+
+  /** render brings the preview and the toggles in line with the devices. */
+  render() {
+    if (!this.shown) return;
+    const { media } = this;
+    const track = media.cameraTrack;
+    const current = this.video.srcObject && this.video.srcObject.getVideoTracks()[0];
+    if (track !== current) {
+      this.video.srcObject = track ? new MediaStream([track]) : null;
+      if (track) this.video.play().catch(() => {});
+    }
+    $('#lobby-video-off').hidden = media.cameraOn;
+    toggleButton($('#lobby-mic'), media.micOn, media.micOn ? 'mic' : 'mic-off', media.micOn ? 'Turn off microphone' : 'Turn on microphone');
+    toggleButton($('#lobby-camera'), media.cameraOn, media.cameraOn ? 'camera' : 'camera-off', media.cameraOn ? 'Turn off camera' : 'Turn on camera');
+  }
+
+  /** hide stops the preview (the tracks live on). */
+  hide() {
+    this.shown = false;
+    this.video.srcObject = null;
+  }
+}

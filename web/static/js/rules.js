@@ -1,0 +1,130 @@
+// What the meeting's rules and a moderator's commands mean for this participant:
+// `media_command` (mute, camera off, stop share, a request to unmute), `settings`
+// changes (chat, screen share), own role changes, and refusals (`not_allowed`).
+// The server enforces every rule; this keeps the page honest about them.
+//
+// Test hooks: #unmute-prompt with #unmute-accept and #unmute-dismiss; refusals and
+// news appear as .toast elements.
+
+import { $, toast, announce } from './dom.js';
+import { MUTED_BY_MODERATOR } from './controls.js';
+import { refusalText } from './moderator.js';
+import { settingsNews } from './settings.js';
+
+export class MeetingRules {
+  /**
+   * @param {{media: LocalMedia, controls: () => Controls, chat: Chat, session: () => Session|null,
+   *          settingsPanel: SettingsPanel, roleApplied: () => void}} deps
+   */
+  constructor(deps) {
+    this.deps = deps;
+    // A moderator's mute holds until the settings, the role or an ask_unmute lift it.
+    this.mutedByModerator = false;
+    this.askedToUnmute = false;
+    this.prompt = $('#unmute-prompt');
+    $('#unmute-accept').addEventListener('click', async () => {
+      this.prompt.hidden = true;
+      if (!this.deps.media.micOn) await this.deps.controls().toggleMic();
+      $('#btn-mic').focus();
+    });
+    $('#unmute-dismiss').addEventListener('click', () => {
+      this.prompt.hidden = true;
+      $('#btn-mic').focus();
+    });
+  }
+
+  /** reset forgets a mute and a request to unmute (a new session). */
+  reset() {
+    this.mutedByModerator = false;
+    this.askedToUnmute = false;
+    this.prompt.hidden = true;
+  }
+
+  _live() {
+    const s = this.deps.session();
+    return s && !s.ended && s.joined ? s : null;
+  }
+
+  /** canUnmute: may the microphone be turned on now? */
+  canUnmute() {
+    const s = this._live();
+    if (!s || !this.mutedByModerator) return true;
+    return s.settings.unmute || s.role !== 'participant' || this.askedToUnmute;
+  }
+
+  /** unmuted: the microphone is on again, so an earlier mute is over. */
+  unmuted() {
+    this.reset();
+  }
+
+  mediaCommand(command) {
+    const controls = this.deps.controls();
+    if (command === 'mute_microphone') {
+      this.mutedByModerator = true;
+      this.askedToUnmute = false;
+      this.prompt.hidden = true;
+      controls.forceMicOff();
+      toast('A moderator muted your microphone');
+    } else if (command === 'mute_camera') {
+      controls.forceCameraOff();
+      toast('A moderator turned off your camera');
+    } else if (command === 'stop_screen') {
+      controls.forceScreenOff();
+      toast('A moderator stopped your screen share');
+    } else if (command === 'ask_unmute') {
+      // Never unmute by itself: the person decides.
+      this.askedToUnmute = true;
+      if (this.deps.media.micOn) return;
+      this.prompt.hidden = false;
+      announce('A moderator asks you to unmute');
+    }
+  }
+
+  /** refused explains an `error` not_allowed / unknown_participant. */
+  refused(code, type) {
+    const s = this._live();
+    if (code === 'not_allowed' && type === 'media_state') {
+      // The server keeps the microphone off after a moderator's mute.
+      this.mutedByModerator = true;
+      this.askedToUnmute = false;
+      this.deps.controls().forceMicOff();
+      toast(MUTED_BY_MODERATOR, { kind: 'error' });
+      return;
+    }
+    if (type === 'update_settings' && s) this.deps.settingsPanel.render(s.settings);
+    toast(refusalText(code, type, { moderator: !!s && s.isModerator }), { kind: 'error' });
+  }
+
+  settingsChanged(old, now) {
+    const s = this._live();
+    if (!s) return;
+    const { chat, media } = this.deps;
+    chat.setEnabled(now.chat);
+    this.deps.settingsPanel.render(now);
+    this.deps.controls().render();
+    if (!s.isModerator) {
+      for (const text of settingsNews(old, now, s.role)) {
+        toast(text);
+        announce(text);
+      }
+    }
+    if (old.chat !== now.chat) chat.notice(now.chat ? 'Chat is on again.' : 'Chat is turned off by a moderator.', 'info');
+    if (media.screenOn && !s.canShareScreen) this.deps.controls().forceScreenOff();
+  }
+
+  roleChanged(old, now) {
+    const s = this._live();
+    this.deps.roleApplied();
+    if (now === 'moderator') {
+      toast('You are now a moderator', { kind: 'success' });
+      if (s) this.deps.settingsPanel.render(s.settings);
+    } else if (now === 'presenter') {
+      toast(old === 'moderator'
+        ? 'You are no longer a moderator; you can still share your screen'
+        : 'You are now a presenter: you can share your screen', { kind: 'success' });
+    } else {
+      toast(old === 'moderator' ? 'You are no longer a moderator' : 'You are no longer a presenter');
+    }
+    if (s && this.deps.media.screenOn && !s.canShareScreen) this.deps.controls().forceScreenOff();
+  }
+}

@@ -1,0 +1,97 @@
+// The meeting's settings: the moderators' panel (each switch sends
+// `update_settings`; what is shown is always the last `settings` message), and
+// what a change means for everyone else.
+//
+// Test hooks: checkboxes #setting-lock, #setting-lobby, #setting-screenshare,
+// #setting-unmute, #setting-chat; #setting-password with #setting-password-save
+// (and #setting-password-clear); #btn-end-meeting (asks with #confirm-ok).
+
+import { $, toast } from './dom.js';
+import { confirmAction } from './confirm.js';
+
+// checkbox id -> settings field
+const SWITCHES = {
+  'setting-lock': 'locked',
+  'setting-lobby': 'lobby',
+  'setting-screenshare': 'screenShare',
+  'setting-unmute': 'unmute',
+  'setting-chat': 'chat',
+};
+
+export class SettingsPanel {
+  /** @param {{send(type: string, payload?: object): string|null}} opts */
+  constructor({ send }) {
+    this.send = send;
+    this.settings = null;
+    for (const [id, field] of Object.entries(SWITCHES)) {
+      const box = $(`#${id}`);
+      box.addEventListener('change', () => {
+        if (this.send('update_settings', { [field]: box.checked }) === null) this.render(this.settings);
+      });
+    }
+    const input = $('#setting-password');
+    const save = $('#setting-password-save');
+    input.addEventListener('input', () => { save.disabled = input.value.trim() === ''; });
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        this._savePassword();
+      }
+    });
+    save.addEventListener('click', () => this._savePassword());
+    $('#setting-password-clear').addEventListener('click', async () => {
+      const ok = await confirmAction({
+        title: 'Remove the password?',
+        text: 'Anyone with the link can then ask to join without a password.',
+        ok: 'Remove password',
+      });
+      if (ok) this.send('update_settings', { password: '' });
+    });
+    $('#btn-end-meeting').addEventListener('click', async () => {
+      const ok = await confirmAction({
+        title: 'End the meeting for everyone?',
+        text: 'Everyone, including the people in the waiting room, leaves at once. The meeting link stops working.',
+        ok: 'End meeting',
+      });
+      if (ok) this.send('end_meeting');
+    });
+    save.disabled = true;
+  }
+
+  /** render shows the settings object of the last `settings` message. */
+  render(settings) {
+    if (!settings) return;
+    this.settings = settings;
+    for (const [id, field] of Object.entries(SWITCHES)) $(`#${id}`).checked = !!settings[field];
+    const has = !!settings.passwordRequired;
+    $('#setting-password-state').textContent = has ? 'A password is set.' : 'No password: the link alone lets people ask to join.';
+    $('#setting-password-state').dataset.set = has ? 'true' : 'false';
+    $('#setting-password-save').textContent = has ? 'Change' : 'Set';
+    $('#setting-password-clear').hidden = !has;
+    $('#setting-password').placeholder = has ? 'New password' : 'Password';
+    $('#setting-lobby-note').hidden = settings.lobby;
+  }
+
+  _savePassword() {
+    const input = $('#setting-password');
+    const value = input.value.trim();
+    if (!value) return;
+    if (this.send('update_settings', { password: value }) === null) return;
+    input.value = '';
+    $('#setting-password-save').disabled = true;
+    toast('Password saved. Send it through a different channel than the link.', { kind: 'success', timeout: 6000 });
+  }
+}
+
+/**
+ * settingsNews lists what a participant should be told about a change of
+ * settings (moderators see the panel instead).
+ */
+export function settingsNews(old, now, role) {
+  const news = [];
+  if (old.chat !== now.chat) news.push(now.chat ? 'A moderator turned the chat on.' : 'A moderator turned the chat off.');
+  if (role === 'participant' && old.screenShare !== now.screenShare) {
+    news.push(now.screenShare ? 'You may now share your screen.' : 'Only presenters and moderators may share their screen now.');
+  }
+  return news;
+}
