@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"conclave/lobby"
 	"conclave/secret"
 	"conclave/sfu"
 	"conclave/signaling"
@@ -26,14 +27,16 @@ import (
 
 // options are the server's settings, from flags with CONCLAVE_* environment defaults.
 type options struct {
-	httpAddr    string
-	mediaUDP    string
-	mediaTCP    string
-	publicIPs   string
-	logLevel    string
-	loopback    bool
-	config      string
-	behindProxy bool
+	httpAddr     string
+	mediaUDP     string
+	mediaTCP     string
+	publicIPs    string
+	logLevel     string
+	loopback     bool
+	config       string
+	knockTimeout time.Duration
+	maxWaiting   int
+	behindProxy  bool
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -54,8 +57,13 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
 	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "configuration file with the hosts (env CONCLAVE_CONFIG); a missing file means no hosts")
 	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "trust X-Forwarded-For from a reverse proxy for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
+	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
+	fs.IntVar(&o.maxWaiting, "max-waiting", 50, "most people waiting in one meeting's waiting room at once")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.knockTimeout <= 0 || o.maxWaiting <= 0 {
+		return o, errors.New("-knock-timeout and -max-waiting must be positive")
 	}
 	return o, nil
 }
@@ -129,7 +137,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		hosts = []signaling.Host{{ID: entry.ID, Name: entry.Name, KeyHash: entry.KeyHash}}
 	}
 	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy,
-		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace})
+		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,
+		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout}})
 	mux := http.NewServeMux()
 	sig.Register(mux)
 	mux.Handle("/", web.Handler())
