@@ -39,12 +39,27 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Tap, when set, sees every packet a publisher sends, before forwarding (tests use
+	// it to prove that the server only ever sees encrypted frames). It runs on the
+	// track's reader goroutine and must not keep Payload.
+	Tap func(TapPacket)
+}
+
+// TapPacket is one received RTP packet as Config.Tap sees it.
+type TapPacket struct {
+	ParticipantID  string
+	Source         Source
+	SequenceNumber uint16
+	Timestamp      uint32
+	Marker         bool
+	Payload        []byte
 }
 
 // Engine owns the media sockets and the Pion APIs shared by all rooms.
 type Engine struct {
 	log     *slog.Logger
 	now     func() time.Time
+	tap     func(TapPacket)
 	pubAPI  *webrtc.API
 	subAPI  *webrtc.API
 	udpConn net.PacketConn
@@ -65,7 +80,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	e := &Engine{log: cfg.Logger, now: cfg.Now}
+	e := &Engine{log: cfg.Logger, now: cfg.Now, tap: cfg.Tap}
 
 	udpConn, err := net.ListenPacket("udp", cfg.UDPAddr)
 	if err != nil {

@@ -55,6 +55,10 @@ func (u *upTrack) run() {
 		if u.owner.Blocked(u.source) {
 			continue
 		}
+		if tap := u.owner.room.engine.tap; tap != nil {
+			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, SequenceNumber: p.header.SequenceNumber,
+				Timestamp: p.header.Timestamp, Marker: p.header.Marker, Payload: p.payload})
+		}
 		u.cache.put(p)
 		if subs := u.subs.Load(); subs != nil {
 			for _, d := range *subs {

@@ -18,6 +18,8 @@ import (
 // createRequest is the optional body of POST /api/meetings.
 type createRequest struct {
 	Password string `json:"password"`
+	// E2EE is on unless the host turns it off (nil means on).
+	E2EE     *bool `json:"e2ee"`
 	Settings *struct {
 		Lobby       *bool `json:"lobby"`
 		ScreenShare *bool `json:"screenShare"`
@@ -88,7 +90,7 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	modSecret := secret.Random(24)
-	spec := meetingSpec{settings: settings}
+	spec := meetingSpec{settings: settings, e2ee: req.E2EE == nil || *req.E2EE}
 	if spec.modHash, err = s.hasher.Hash(r.Context(), modSecret); err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"conclave/e2ee"
 	"conclave/lobby"
 	"conclave/sfu"
 )
@@ -55,7 +56,7 @@ func (s *Session) refuse(ref string, err *Error) {
 // knownType reports whether typ is a client message of this protocol.
 func knownType(typ string) bool {
 	switch typ {
-	case TypeJoin, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave,
+	case TypeJoin, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE,
 		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
 		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting:
 		return true
@@ -119,6 +120,8 @@ func (s *Session) handleJoined(env Envelope) *Error {
 	case TypeLeave:
 		s.finish(TypeBye, ByePayload{Reason: "left"}, CloseNormal, "left")
 		return nil
+	case TypeE2EE:
+		return s.relayKey(env)
 	}
 	if knownType(env.Type) {
 		return s.moderate(env)
@@ -175,6 +178,21 @@ func (s *Session) join(env Envelope) *Error {
 	}
 	s.state = stateLobby
 	return nil
+}
+
+// relayKey passes an opaque key message on to one member or all of them; never logged.
+func (s *Session) relayKey(env Envelope) *Error {
+	p, err := decodePayload[E2EEPayload](env)
+	if err != nil {
+		return err
+	}
+	if cerr := e2ee.CheckEnvelope(p.Data); cerr != nil {
+		return errorf(CodeInvalidField, "%v", cerr)
+	}
+	if !s.keys.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many key messages; slow down")
+	}
+	return s.meeting.relay(s.id, p.To, p.Data)
 }
 
 // checkSecret checks a guess at a password or moderator secret, throttled per meeting

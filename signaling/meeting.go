@@ -21,6 +21,7 @@ type Meeting struct {
 	created time.Time
 	maxSize int
 	modHash string // argon2id hash of the moderator secret
+	e2ee    bool   // the host made it an end-to-end encrypted meeting
 	now     func() time.Time
 
 	mu      sync.Mutex
@@ -91,6 +92,7 @@ func (m *Meeting) completeJoin(s *Session) bool {
 		MeetingID:     m.id,
 		Role:          string(role),
 		Settings:      m.lob.Settings(),
+		E2EE:          m.e2ee,
 		Participants:  others,
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
 	}))
@@ -220,6 +222,26 @@ func (m *Meeting) chat(from, ref, text string, now time.Time) *Error {
 		}
 		m.conns[id].send(encode(TypeChat, r, msg))
 	}
+	return nil
+}
+
+// relay passes a key message from a member to another member, or to all others when
+// to is empty. Only members that got their welcome take part: never the lobby.
+func (m *Meeting) relay(from, to, data string) *Error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.members[lobby.ID(from)]; !ok {
+		return errorf(CodeNotAllowedInState, "not a member")
+	}
+	msg := encode(TypeE2EE, "", E2EEOutPayload{From: from, Data: data})
+	if to == "" {
+		m.broadcastLocked(lobby.ID(from), msg)
+		return nil
+	}
+	if _, ok := m.members[lobby.ID(to)]; !ok || to == from {
+		return errorf(CodeUnknownParticipant, "no member with that id")
+	}
+	m.conns[lobby.ID(to)].send(msg)
 	return nil
 }
 

@@ -16,12 +16,15 @@ const ProtocolVersion = 1
 // Limits of the protocol (PROTOCOL.md).
 const (
 	MaxMessageBytes = 64 << 10
-	MaxChatChars    = 2000
-	MaxNameChars    = 64
-	maxIDChars      = 64
-	maxTracks       = 8
-	maxMidChars     = 32
-	maxCandidate    = 1024
+	MaxChatChars    = 2000 // what clients let people type
+	// On the wire a chat text or name may be ciphertext ("e1.…", e2ee/FORMAT.md), so the
+	// server accepts more than a person types.
+	maxChatWireChars = 12000
+	MaxNameChars     = 400
+	maxIDChars       = 64
+	maxTracks        = 8
+	maxMidChars      = 32
+	maxCandidate     = 1024
 )
 
 // Message types, client to server.
@@ -33,6 +36,7 @@ const (
 	TypeMediaState      = "media_state"
 	TypeChat            = "chat"
 	TypeLeave           = "leave"
+	TypeE2EE            = "e2ee" // both directions: an opaque key message
 
 	// Moderator messages.
 	TypeAdmit           = "admit"
@@ -121,6 +125,18 @@ type ICEPayload struct {
 	Candidate *CandidateJSON `json:"candidate"`
 }
 
+// E2EEPayload is a key message from a client: to one member, or to all when To is empty.
+type E2EEPayload struct {
+	To   string `json:"to,omitempty"`
+	Data string `json:"data"`
+}
+
+// E2EEOutPayload is a relayed key message.
+type E2EEOutPayload struct {
+	From string `json:"from"`
+	Data string `json:"data"`
+}
+
 // ChatPayload is a chat message from a client.
 type ChatPayload struct {
 	Text string `json:"text"`
@@ -147,6 +163,7 @@ type WelcomePayload struct {
 	MeetingID     string            `json:"meetingId"`
 	Role          string            `json:"role"`
 	Settings      lobby.Settings    `json:"settings"`
+	E2EE          bool              `json:"e2ee"` // media, chat and names are end-to-end encrypted
 	Participants  []ParticipantInfo `json:"participants"`
 	Limits        Limits            `json:"limits"`
 }
@@ -316,8 +333,8 @@ func cleanName(s string) (string, *Error) {
 // checkChat checks a chat text: 1–2000 characters, not only whitespace.
 func checkChat(s string) *Error {
 	n := utf8.RuneCountInString(s)
-	if strings.TrimSpace(s) == "" || n > MaxChatChars {
-		return errorf(CodeInvalidField, "chat text must be 1 to %d characters", MaxChatChars)
+	if strings.TrimSpace(s) == "" || n > maxChatWireChars {
+		return errorf(CodeInvalidField, "chat text must be 1 to %d characters", maxChatWireChars)
 	}
 	return nil
 }

@@ -95,7 +95,7 @@ func TestFieldChecks(t *testing.T) {
 	if err := checkChat(strings.Repeat("€", MaxChatChars)); err != nil {
 		t.Errorf("2000 characters refused: %v", err)
 	}
-	for _, bad := range []string{"", " \n ", strings.Repeat("x", MaxChatChars+1)} {
+	for _, bad := range []string{"", " \n ", strings.Repeat("x", maxChatWireChars+1)} {
 		if err := checkChat(bad); err == nil {
 			t.Errorf("checkChat(%d chars) accepted", len(bad))
 		}
@@ -135,6 +135,7 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"mute","payload":{"participantId":"p-1","source":"microphone"}}`,
 		`{"type":"update_settings","payload":{"locked":true,"password":"","chat":false}}`,
 		`{"type":"end_meeting"}`,
+		`{"type":"e2ee","payload":{"to":"p-1","data":"eyJrIjoxfQ"}}`,
 		`{"type":"chat","payload":null}`,
 		`{"type":"chat","payload":"x"}`,
 		`{"type":`, `[]`, `null`, `"str"`, `{}`, "\xff\xfe",
@@ -197,6 +198,9 @@ func checkPayload(t *testing.T, env Envelope) {
 		ok(err)
 	case TypeUpdateSettings:
 		_, err := decodePayload[UpdateSettingsPayload](env)
+		ok(err)
+	case TypeE2EE:
+		_, err := decodePayload[E2EEPayload](env)
 		ok(err)
 	}
 }

@@ -48,6 +48,7 @@ type meetingSpec struct {
 	settings lobby.Settings
 	modHash  string
 	pwHash   string
+	e2ee     bool
 }
 
 // create makes an empty meeting with a fresh unguessable id (128 random bits).
@@ -71,6 +72,7 @@ func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
 		idle:    r.now(),
 		maxSize: r.maxSize,
 		modHash: spec.modHash,
+		e2ee:    spec.e2ee,
 		now:     r.now,
 		lob:     lobby.New(r.lobbyCfg, spec.settings),
 		pwHash:  spec.pwHash,

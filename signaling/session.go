@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"conclave/e2ee"
 	"conclave/lobby"
 	"conclave/sfu"
 )
@@ -83,6 +84,7 @@ type Session struct {
 	media       MediaState
 	peer        *sfu.Participant
 	fanout      tokenBucket // chat and media_state
+	keys        tokenBucket // e2ee key messages
 	joinRef     string      // id of the join message, for the reply
 	askedUnmute bool        // a moderator asked this member to unmute since its last mute
 }
@@ -112,6 +114,7 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		readDone: make(chan struct{}),
 		shutdown: make(chan struct{}),
 		fanout:   newTokenBucket(fanoutRate, fanoutBurst),
+		keys:     newTokenBucket(e2ee.RelayRate, e2ee.RelayBurst),
 	}
 }
 

@@ -1,0 +1,122 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+)
+
+func keyMessages(c *testclient.Client) []struct{ From, Data string } {
+	var out []struct{ From, Data string }
+	for _, m := range c.All() {
+		if m.Type != "e2ee" {
+			continue
+		}
+		var p struct{ From, Data string }
+		_ = json.Unmarshal(m.Payload, &p)
+		out = append(out, p)
+	}
+	return out
+}
+
+// TestKeyRelay: key messages reach exactly the addressed member (or all other members),
+// never a person in the lobby; oversized and flooding messages are refused without
+// disturbing anyone else.
+func TestKeyRelay(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mod := srv.joinModerator(t, mt, "Mod")
+	expectType(t, mod, "waiting_list")
+	admitted := func(name string) *testclient.Client {
+		c := srv.knock(t, mt.MeetingID, name, nil)
+		_, _ = mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, name)})
+		if err := c.AwaitWelcome(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := admitted("A")
+	b := admitted("B")
+	lurker := srv.knock(t, mt.MeetingID, "Lurker", nil)
+
+	// Welcome says whether the meeting is end-to-end encrypted (on by default).
+	for _, m := range a.All() {
+		if m.Type == "welcome" && !strings.Contains(string(m.Raw), `"e2ee":true`) {
+			t.Fatalf("welcome without e2ee: %s", m.Raw)
+		}
+	}
+
+	_, _ = a.Send("e2ee", map[string]any{"data": "identity-of-A"})
+	_, _ = a.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": "wrapped-key-for-B"})
+	_, _ = mod.Send("e2ee", map[string]any{"to": a.ParticipantID, "data": "wrapped-key-for-A"})
+	eventually(t, 5*time.Second, "key messages to arrive", func() bool {
+		return len(keyMessages(b)) == 2 && len(keyMessages(a)) == 1 && len(keyMessages(mod)) == 1
+	})
+	if got := keyMessages(b); got[0].From != a.ParticipantID || got[0].Data != "identity-of-A" || got[1].Data != "wrapped-key-for-B" {
+		t.Fatalf("B got %+v", got)
+	}
+	if got := keyMessages(mod); got[0].Data != "identity-of-A" {
+		t.Fatalf("the moderator got %+v (a key addressed to B?)", got)
+	}
+	if got := keyMessages(a); got[0].From != mod.ParticipantID || got[0].Data != "wrapped-key-for-A" {
+		t.Fatalf("A got %+v (its own broadcast echoed?)", got)
+	}
+
+	// Addressed to someone in the lobby, or to nobody: refused, nothing delivered.
+	id, _ := a.Send("e2ee", map[string]any{"to": waitingID(t, mod, "Lurker"), "data": "x"})
+	if code, ref := expectError(t, a); code != "unknown_participant" || ref != id {
+		t.Fatalf("key to a lobby member: %s", code)
+	}
+	// Oversized.
+	id, _ = a.Send("e2ee", map[string]any{"data": strings.Repeat("k", 8<<10+1)})
+	if code, ref := expectError(t, a); code != "invalid_field" || ref != id {
+		t.Fatalf("oversized key message: %s", code)
+	}
+	// A flood: refused once the burst is used; the others still get the allowed part only.
+	before := len(keyMessages(b))
+	limited := 0
+	for i := 0; i < 215; i++ {
+		_, _ = a.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": fmt.Sprintf("flood-%d", i)})
+	}
+	deadline := time.After(5 * time.Second)
+collect:
+	for {
+		ctx2, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
+		m, err := a.Next(ctx2)
+		cancel2()
+		select {
+		case <-deadline:
+			break collect
+		default:
+		}
+		if err != nil {
+			break
+		}
+		if m.Type == "error" && strings.Contains(string(m.Payload), "rate_limited") {
+			limited++
+		}
+	}
+	delivered := len(keyMessages(b)) - before
+	if limited == 0 || delivered+limited != 215 {
+		t.Fatalf("flood: %d delivered, %d rate limited", delivered, limited)
+	}
+	// The others carry on: chat and key messages still flow.
+	_, _ = mod.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": "after the flood"})
+	eventually(t, 5*time.Second, "a key message after the flood", func() bool {
+		got := keyMessages(b)
+		return got[len(got)-1].Data == "after the flood"
+	})
+
+	for _, m := range lurker.All() {
+		if m.Type != "lobby" {
+			t.Fatalf("the lobby member received %s", m.Raw)
+		}
+	}
+}
