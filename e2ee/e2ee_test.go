@@ -1,0 +1,193 @@
+package e2ee
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestFrameRoundTrip(t *testing.T) {
+	raw := pattern(1, 32)
+	kf := FrameKey(raw)
+	ring := func(i byte) []byte {
+		if i == 5 {
+			return kf
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		kind  Kind
+		frame []byte
+		clear int
+	}{
+		{VP8, append([]byte{0x10}, pattern(0, 99)...), 10},
+		{VP8, append([]byte{0x11}, pattern(0, 99)...), 3},
+		{Opus, pattern(0xf8, 60), 1},
+		{VP8, []byte{0x00}, 1},
+		{VP8, nil, 0},
+		{Opus, nil, 0},
+	} {
+		enc := EncryptFrame(kf, 5, c.frame, c.kind, nil)
+		if len(enc) != len(c.frame)+30 {
+			t.Errorf("%v: %d bytes for %d", c.kind, len(enc), len(c.frame))
+		}
+		if !bytes.Equal(enc[:c.clear], c.frame[:c.clear]) {
+			t.Errorf("%v: clear part changed", c.kind)
+		}
+		if c.clear < len(c.frame) && bytes.Equal(enc[c.clear:len(c.frame)], c.frame[c.clear:]) {
+			t.Errorf("%v: rest not encrypted", c.kind)
+		}
+		if enc[len(enc)-2] != 12 || enc[len(enc)-1] != 5 {
+			t.Errorf("%v: trailer %x", c.kind, enc[len(enc)-2:])
+		}
+		if i, ok := KeyIndex(enc); !ok || i != 5 {
+			t.Errorf("KeyIndex = %d %v", i, ok)
+		}
+		got, err := DecryptFrame(ring, enc, c.kind)
+		if err != nil || !bytes.Equal(got, c.frame) {
+			t.Errorf("%v: decrypt: %x %v", c.kind, got, err)
+		}
+		// Every single-bit change is refused.
+		for i := range enc {
+			bad := bytes.Clone(enc)
+			bad[i] ^= 0x04
+			if _, err := DecryptFrame(ring, bad, c.kind); err == nil {
+				t.Fatalf("%v: bit flip at %d accepted", c.kind, i)
+			}
+		}
+		// A wrong key is refused.
+		other := FrameKey(pattern(2, 32))
+		if _, err := DecryptFrame(func(byte) []byte { return other }, enc, c.kind); !errors.Is(err, ErrAuth) {
+			t.Errorf("%v: wrong key: %v", c.kind, err)
+		}
+	}
+	if _, err := DecryptFrame(ring, make([]byte, 40), Kind(7)); err == nil {
+		t.Error("unknown kind accepted")
+	}
+}
+
+func TestIdentityAndWrap(t *testing.T) {
+	ki, kc := DeriveMeetingKeys(pattern(9, 16))
+	if bytes.Equal(ki, kc) || len(ki) != 32 {
+		t.Fatal("meeting keys")
+	}
+	a, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	b, _ := ecdh.X25519().GenerateKey(rand.Reader)
+	otherKI, _ := DeriveMeetingKeys(pattern(8, 16))
+	tag := IdentityTag(ki, "p-a", a.PublicKey().Bytes())
+	if !VerifyIdentity(ki, "p-a", a.PublicKey().Bytes(), tag) {
+		t.Fatal("own tag refused")
+	}
+	for name, ok := range map[string]bool{
+		"other id":   VerifyIdentity(ki, "p-b", a.PublicKey().Bytes(), tag),
+		"other key":  VerifyIdentity(ki, "p-a", b.PublicKey().Bytes(), tag),
+		"other KI":   VerifyIdentity(kc, "p-a", a.PublicKey().Bytes(), tag),
+		"short tag":  VerifyIdentity(ki, "p-a", a.PublicKey().Bytes(), tag[:31]),
+		"empty id":   VerifyIdentity(ki, "", a.PublicKey().Bytes(), IdentityTag(ki, "", a.PublicKey().Bytes())),
+		"NUL in id":  VerifyIdentity(ki, "p\x00a", a.PublicKey().Bytes(), IdentityTag(ki, "p\x00a", a.PublicKey().Bytes())),
+		"short key":  VerifyIdentity(ki, "p-a", a.PublicKey().Bytes()[:31], IdentityTag(ki, "p-a", a.PublicKey().Bytes()[:31])),
+		"empty tag":  VerifyIdentity(ki, "p-a", a.PublicKey().Bytes(), nil),
+		"other meet": VerifyIdentity(otherKI, "p-a", a.PublicKey().Bytes(), tag),
+	} {
+		if ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+
+	kwA := must(PairwiseKey(a, b.PublicKey().Bytes(), "p-a", "p-b"))
+	kwB := must(PairwiseKey(b, a.PublicKey().Bytes(), "p-b", "p-a"))
+	if !bytes.Equal(kwA, kwB) {
+		t.Fatal("pairwise keys differ")
+	}
+	for _, ids := range [][2]string{{"p-a", "p-a"}, {"", "p-b"}, {"p-a", "p\x00b"}} {
+		if _, err := PairwiseKey(a, b.PublicKey().Bytes(), ids[0], ids[1]); !errors.Is(err, ErrBadID) {
+			t.Errorf("ids %q: %v", ids, err)
+		}
+	}
+	if _, err := PairwiseKey(a, make([]byte, 32), "p-a", "p-b"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("all-zero public key: %v", err)
+	}
+	if _, err := PairwiseKey(a, make([]byte, 31), "p-a", "p-b"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("short public key: %v", err)
+	}
+
+	raw := pattern(3, 32)
+	w := must(WrapKey(kwA, "p-a", "p-b", 7, raw, nil))
+	if len(w) != WrappedSize {
+		t.Fatalf("wrapped: %d bytes", len(w))
+	}
+	idx, got, err := UnwrapKey(kwB, "p-a", "p-b", w)
+	if err != nil || idx != 7 || !bytes.Equal(got, raw) {
+		t.Fatalf("unwrap: %d %x %v", idx, got, err)
+	}
+	if _, _, err := UnwrapKey(kwB, "p-b", "p-a", w); !errors.Is(err, ErrAuth) {
+		t.Errorf("reflected envelope: %v", err)
+	}
+	if _, err := WrapKey(kwA, "p-a", "p-b", 16, raw, nil); err == nil {
+		t.Error("key index 16 wrapped")
+	}
+	if _, err := WrapKey(kwA, "p-a", "p-b", 1, raw[:31], nil); err == nil {
+		t.Error("short raw key wrapped")
+	}
+	if _, err := WrapKey(kwA, "p-a", "", 1, raw, nil); !errors.Is(err, ErrBadID) {
+		t.Errorf("empty recipient: %v", err)
+	}
+	if _, err := WrapKey(kwA, "p-a", "p-b", 1, raw, make([]byte, 8)); err == nil {
+		t.Error("8-byte iv accepted")
+	}
+}
+
+func TestRatchetForwardOnly(t *testing.T) {
+	r0 := pattern(0x42, 32)
+	r1 := Ratchet(r0)
+	if bytes.Equal(r0, r1) || bytes.Equal(FrameKey(r0), FrameKey(r1)) || bytes.Equal(r1, FrameKey(r0)) {
+		t.Fatal("ratchet or frame key is not a new key")
+	}
+	// A newcomer holding (1, R1) reads frames under index 1, not under index 0.
+	old := EncryptFrame(FrameKey(r0), 0, []byte{0x11, 2, 3, 4, 5}, VP8, nil)
+	newer := EncryptFrame(FrameKey(r1), 1, []byte{0x11, 2, 3, 4, 5}, VP8, nil)
+	newcomer := func(i byte) []byte {
+		if i == 1 {
+			return FrameKey(r1)
+		}
+		return nil
+	}
+	if _, err := DecryptFrame(newcomer, newer, VP8); err != nil {
+		t.Error(err)
+	}
+	if _, err := DecryptFrame(newcomer, old, VP8); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("newcomer read the past: %v", err)
+	}
+	// Even labelled with the old index, its keys cannot open the old frame.
+	for _, k := range [][]byte{FrameKey(r1), FrameKey(Ratchet(r1)), r1} {
+		if _, err := DecryptFrame(func(byte) []byte { return k }, old, VP8); !errors.Is(err, ErrAuth) {
+			t.Errorf("old frame opened: %v", err)
+		}
+	}
+}
+
+func TestText(t *testing.T) {
+	_, kc := DeriveMeetingKeys(pattern(9, 16))
+	for _, text := range []string{"", "hi", strings.Repeat("ä€😀", 700), "\uFEFF"} {
+		s, err := EncryptText(kc, TextChat, "p-a", text, nil)
+		if err != nil || !strings.HasPrefix(s, "e1.") {
+			t.Fatal(s, err)
+		}
+		got, err := DecryptText(kc, TextChat, "p-a", s)
+		if err != nil || got != text {
+			t.Errorf("round trip of %q: %q %v", text, got, err)
+		}
+		if _, err := DecryptText(kc, TextChat, "p-b", s); !errors.Is(err, ErrAuth) {
+			t.Errorf("other sender: %v", err)
+		}
+	}
+	if _, err := EncryptText(kc, "title", "", "x", nil); err == nil {
+		t.Error("unknown kind accepted")
+	}
+	if _, err := EncryptText(kc[:16], TextName, "", "x", nil); err == nil {
+		t.Error("16-byte chat key accepted")
+	}
+}

@@ -1,0 +1,178 @@
+// Package e2ee is the Go reference implementation of Conclave's end-to-end
+// encryption format (FORMAT.md): the key schedule, the frame and text formats,
+// and VP8 RTP helpers that let a server-side test hook reassemble the encrypted
+// frames it forwards. Browsers do the real work (web/static/js/e2ee/); this
+// package exists so tests can check both sides against the same vectors.
+//
+// It imports only the standard library.
+package e2ee
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sizes fixed by the format.
+const (
+	KeySize       = 32 // every derived key and raw media key
+	IVSize        = 12 // AES-GCM nonce
+	TagSize       = 16 // AES-GCM tag
+	KeyIndexCount = 16 // key indexes are 0–15
+	MinSecretSize = 16 // shortest meeting secret a client accepts
+	WrappedSize   = IVSize + 1 + KeySize + TagSize
+)
+
+const label = "conclave/v1"
+
+// Errors. Every parser returns one of these (possibly wrapped), never panics.
+var (
+	ErrTooShort   = errors.New("e2ee: too short")
+	ErrUnknownKey = errors.New("e2ee: unknown key index")
+	ErrAuth       = errors.New("e2ee: authentication failed")
+	ErrMalformed  = errors.New("e2ee: malformed input")
+	ErrBadID      = errors.New("e2ee: invalid participant id")
+)
+
+func derive(ikm []byte, salt, info string) []byte {
+	k, err := hkdf.Key(sha256.New, ikm, []byte(salt), info, KeySize)
+	if err != nil {
+		panic(err) // only for lengths over 255*32
+	}
+	return k
+}
+
+// DeriveMeetingKeys derives the identity key KI and the chat key KC from the
+// meeting secret S. Callers refuse secrets shorter than MinSecretSize first.
+func DeriveMeetingKeys(secret []byte) (identity, chat []byte) {
+	return derive(secret, label, "identity"), derive(secret, label, "chat")
+}
+
+// ValidID reports whether id may be used as a participant id in the format:
+// non-empty and without a 0x00 byte.
+func ValidID(id string) bool {
+	return id != "" && !strings.Contains(id, "\x00")
+}
+
+// IdentityTag returns HMAC(KI, "conclave/v1 identity" || 0 || id || 0 || pub).
+func IdentityTag(identityKey []byte, participantID string, pub []byte) []byte {
+	m := hmac.New(sha256.New, identityKey)
+	m.Write([]byte(label + " identity\x00" + participantID + "\x00"))
+	m.Write(pub)
+	return m.Sum(nil)
+}
+
+// VerifyIdentity checks a public key's tag in constant time. It is false for
+// an invalid id or a public key that is not 32 bytes.
+func VerifyIdentity(identityKey []byte, participantID string, pub, tag []byte) bool {
+	if !ValidID(participantID) || len(pub) != 32 {
+		return false
+	}
+	return hmac.Equal(IdentityTag(identityKey, participantID, pub), tag)
+}
+
+// PairwiseKey derives the wrapping key KW shared by the owners of priv and
+// peerPub, whose participant ids are idA and idB (in either order).
+func PairwiseKey(priv *ecdh.PrivateKey, peerPub []byte, idA, idB string) ([]byte, error) {
+	if !ValidID(idA) || !ValidID(idB) || idA == idB {
+		return nil, ErrBadID
+	}
+	if priv.Curve() != ecdh.X25519() {
+		return nil, errors.New("e2ee: pairwise key needs an X25519 private key")
+	}
+	pub, err := ecdh.X25519().NewPublicKey(peerPub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: peer public key: %v", ErrMalformed, err)
+	}
+	shared, err := priv.ECDH(pub) // refuses an all-zero result
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if idB < idA {
+		idA, idB = idB, idA
+	}
+	return derive(shared, idA+"\x00"+idB, label+" wrap"), nil
+}
+
+func wrapAAD(senderID, recipientID string) []byte {
+	return []byte(label + " media-key\x00" + senderID + "\x00" + recipientID)
+}
+
+// WrapKey wraps the raw media key with index keyIndex for recipientID:
+// iv || AES-GCM(kw, iv, keyIndex || raw, aad). A nil iv means a random one.
+func WrapKey(kw []byte, senderID, recipientID string, keyIndex byte, raw, iv []byte) ([]byte, error) {
+	if !ValidID(senderID) || !ValidID(recipientID) {
+		return nil, ErrBadID
+	}
+	if keyIndex >= KeyIndexCount || len(raw) != KeySize {
+		return nil, fmt.Errorf("%w: key index %d, raw key of %d bytes", ErrMalformed, keyIndex, len(raw))
+	}
+	iv, err := ivOrRandom(iv)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newGCM(kw)
+	if err != nil {
+		return nil, err
+	}
+	pt := append([]byte{keyIndex}, raw...)
+	return g.Seal(append([]byte(nil), iv...), iv, pt, wrapAAD(senderID, recipientID)), nil
+}
+
+// UnwrapKey opens a wrapped media key sent by senderID to recipientID.
+func UnwrapKey(kw []byte, senderID, recipientID string, wrapped []byte) (keyIndex byte, raw []byte, err error) {
+	if !ValidID(senderID) || !ValidID(recipientID) {
+		return 0, nil, ErrBadID
+	}
+	if len(wrapped) != WrappedSize {
+		return 0, nil, ErrMalformed
+	}
+	g, err := newGCM(kw)
+	if err != nil {
+		return 0, nil, err
+	}
+	pt, err := g.Open(nil, wrapped[:IVSize], wrapped[IVSize:], wrapAAD(senderID, recipientID))
+	if err != nil {
+		return 0, nil, ErrAuth
+	}
+	if pt[0] >= KeyIndexCount {
+		return 0, nil, ErrMalformed
+	}
+	return pt[0], pt[1:], nil
+}
+
+// FrameKey derives the AES-GCM frame key KF from a raw media key.
+func FrameKey(raw []byte) []byte { return derive(raw, label, "frame") }
+
+// Ratchet derives the next raw media key R' from R.
+func Ratchet(raw []byte) []byte { return derive(raw, label, "ratchet") }
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("e2ee: key of %d bytes, want %d", len(key), KeySize)
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+func ivOrRandom(iv []byte) ([]byte, error) {
+	if iv == nil {
+		iv = make([]byte, IVSize)
+		rand.Read(iv)
+		return iv, nil
+	}
+	if len(iv) != IVSize {
+		return nil, fmt.Errorf("e2ee: iv of %d bytes, want %d", len(iv), IVSize)
+	}
+	return iv, nil
+}

@@ -1,0 +1,521 @@
+package e2ee
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"reflect"
+	"testing"
+)
+
+// Regenerate with: go test ./e2ee -run TestVectors -update
+var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the implementation")
+
+const vectorsPath = "testdata/vectors.json"
+
+// bin is a byte string, unpadded base64url in JSON.
+type bin []byte
+
+func (b bin) MarshalJSON() ([]byte, error) {
+	return json.Marshal(base64.RawURLEncoding.EncodeToString(b))
+}
+
+func (b *bin) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	v, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	*b = v
+	return err
+}
+
+type vectors struct {
+	Format     string           `json:"format"`
+	Meeting    meetingVector    `json:"meeting"`
+	Identities []identityVector `json:"identities"`
+	Pairwise   []pairVector     `json:"pairwise"`
+	Wraps      []wrapVector     `json:"wraps"`
+	BadWraps   []badWrapVector  `json:"badWraps"`
+	Ratchet    []ratchetStep    `json:"ratchet"`
+	Frames     []frameVector    `json:"frames"`
+	BadFrames  []badFrame       `json:"badFrames"`
+	Texts      []textVector     `json:"texts"`
+	BadTexts   []badText        `json:"badTexts"`
+}
+
+type meetingVector struct {
+	Secret      bin `json:"secret"`
+	IdentityKey bin `json:"identityKey"`
+	ChatKey     bin `json:"chatKey"`
+}
+
+type identityVector struct {
+	ParticipantID string `json:"participantId"`
+	PrivateKey    bin    `json:"privateKey"`
+	PublicKey     bin    `json:"publicKey"`
+	Tag           bin    `json:"tag"` // under meeting.identityKey
+}
+
+// pairVector: identities[0]'s private key with identities[1]'s public key,
+// under the ids given here (they need not be the identities' ids).
+type pairVector struct {
+	IDA     string `json:"idA"`
+	IDB     string `json:"idB"`
+	Shared  bin    `json:"shared"`
+	WrapKey bin    `json:"wrapKey"`
+}
+
+type wrapVector struct {
+	WrapKey     bin    `json:"wrapKey"`
+	SenderID    string `json:"senderId"`
+	RecipientID string `json:"recipientId"`
+	KeyIndex    byte   `json:"keyIndex"`
+	RawKey      bin    `json:"rawKey"`
+	IV          bin    `json:"iv"`
+	Wrapped     bin    `json:"wrapped"`
+}
+
+type badWrapVector struct {
+	Name        string `json:"name"`
+	WrapKey     bin    `json:"wrapKey"`
+	SenderID    string `json:"senderId"`
+	RecipientID string `json:"recipientId"`
+	Wrapped     bin    `json:"wrapped"`
+	Error       string `json:"error"`
+}
+
+type ratchetStep struct {
+	KeyIndex byte `json:"keyIndex"`
+	RawKey   bin  `json:"rawKey"`
+	FrameKey bin  `json:"frameKey"`
+}
+
+type frameVector struct {
+	Name       string `json:"name"`
+	Kind       string `json:"kind"`
+	KeyIndex   byte   `json:"keyIndex"`
+	RawKey     bin    `json:"rawKey"`
+	FrameKey   bin    `json:"frameKey"`
+	IV         bin    `json:"iv"`
+	Plaintext  bin    `json:"plaintext"`
+	ClearBytes int    `json:"clearBytes"`
+	Encrypted  bin    `json:"encrypted"`
+}
+
+// badFrame: the receiver's ring holds only rawKey at keyIndex.
+type badFrame struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	KeyIndex byte   `json:"keyIndex"`
+	RawKey   bin    `json:"rawKey"`
+	Frame    bin    `json:"frame"`
+	Error    string `json:"error"`
+}
+
+type textVector struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	SenderID  string `json:"senderId"`
+	ChatKey   bin    `json:"chatKey"`
+	IV        bin    `json:"iv"`
+	Text      string `json:"text"`
+	Encrypted string `json:"encrypted"`
+}
+
+type badText struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	SenderID  string `json:"senderId"`
+	ChatKey   bin    `json:"chatKey"`
+	Encrypted string `json:"encrypted"`
+	Error     string `json:"error"`
+}
+
+// errCode names an error the way the JavaScript modules do (E2EEError.code).
+func errCode(err error) string {
+	for _, c := range []struct {
+		err  error
+		code string
+	}{
+		{ErrTooShort, "too-short"}, {ErrUnknownKey, "unknown-key"}, {ErrAuth, "auth"},
+		{ErrMalformed, "malformed"}, {ErrBadID, "bad-id"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	if err == nil {
+		return "ok"
+	}
+	return "other: " + err.Error()
+}
+
+func kindOf(s string) Kind {
+	if s == "opus" {
+		return Opus
+	}
+	return VP8
+}
+
+// pattern returns n bytes start, start+1, … (mod 256): readable fixed inputs.
+func pattern(start byte, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = start + byte(i)
+	}
+	return b
+}
+
+func unhex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// RFC 7748 section 6.1: Alice's and Bob's X25519 keys and their shared secret.
+var (
+	rfcAlicePriv = unhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+	rfcAlicePub  = unhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+	rfcBobPriv   = unhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
+	rfcBobPub    = unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+	rfcShared    = unhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+)
+
+func mustPriv(b []byte) *ecdh.PrivateKey {
+	k, err := ecdh.X25519().NewPrivateKey(b)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// generate computes every vector from fixed inputs with this package.
+func generate() *vectors {
+	v := &vectors{Format: "Conclave E2EE v1 known-answer vectors (e2ee/FORMAT.md). Byte strings are " +
+		"unpadded base64url. Regenerate: go test ./e2ee -run TestVectors -update"}
+
+	secret := pattern(0xa0, 16)
+	ki, kc := DeriveMeetingKeys(secret)
+	v.Meeting = meetingVector{secret, ki, kc}
+
+	keys := []struct {
+		id   string
+		priv []byte
+	}{{"p-alice", rfcAlicePriv}, {"p-bob", rfcBobPriv}}
+	for _, k := range keys {
+		pub := mustPriv(k.priv).PublicKey().Bytes()
+		v.Identities = append(v.Identities, identityVector{k.id, k.priv, pub, IdentityTag(ki, k.id, pub)})
+	}
+	alice := mustPriv(rfcAlicePriv)
+	// The second pair of ids sorts differently by UTF-8 bytes (U+FF21 < U+1F600)
+	// than by UTF-16 code units (0xD83D < 0xFF21): the format means bytes.
+	for _, ids := range [][2]string{{"p-alice", "p-bob"}, {"p-\U0001F600", "p-\uFF21"}} {
+		shared := must(alice.ECDH(must(ecdh.X25519().NewPublicKey(rfcBobPub))))
+		kw := must(PairwiseKey(alice, rfcBobPub, ids[0], ids[1]))
+		v.Pairwise = append(v.Pairwise, pairVector{ids[0], ids[1], shared, kw})
+	}
+	kw := v.Pairwise[0].WrapKey
+
+	raw := pattern(0x10, 32)
+	idx := byte(14)
+	for range 4 {
+		v.Ratchet = append(v.Ratchet, ratchetStep{idx, raw, FrameKey(raw)})
+		raw, idx = Ratchet(raw), (idx+1)%KeyIndexCount
+	}
+
+	wrapIV := pattern(0x30, 12)
+	for _, dir := range [][2]string{{"p-alice", "p-bob"}, {"p-bob", "p-alice"}} {
+		r := v.Ratchet[0]
+		w := must(WrapKey(kw, dir[0], dir[1], r.KeyIndex, r.RawKey, wrapIV))
+		v.Wraps = append(v.Wraps, wrapVector{kw, dir[0], dir[1], r.KeyIndex, r.RawKey, wrapIV, w})
+	}
+	w := v.Wraps[0].Wrapped
+	flipped := bytes.Clone(w)
+	flipped[20] ^= 1
+	badIndex := sealRaw(kw, wrapIV, append([]byte{16}, v.Ratchet[0].RawKey...), wrapAAD("p-alice", "p-bob"))
+	v.BadWraps = []badWrapVector{
+		{"swapped direction", kw, "p-bob", "p-alice", w, "auth"},
+		{"flipped ciphertext bit", kw, "p-alice", "p-bob", flipped, "auth"},
+		{"one byte short", kw, "p-alice", "p-bob", w[:len(w)-1], "malformed"},
+		{"one byte long", kw, "p-alice", "p-bob", append(bytes.Clone(w), 0), "malformed"},
+		{"wrong key", v.Pairwise[1].WrapKey, "p-alice", "p-bob", w, "auth"},
+		{"key index 16", kw, "p-alice", "p-bob", badIndex, "malformed"},
+	}
+
+	vp8Key := append([]byte{0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00}, pattern(0x60, 30)...)
+	vp8Delta := append([]byte{0x31, 0x05, 0x00}, pattern(0x80, 25)...)
+	opus := append([]byte{0xfc}, pattern(0xc0, 19)...)
+	frames := []struct {
+		name, kind string
+		step       int
+		pt         []byte
+	}{
+		{"vp8 keyframe", "vp8", 0, vp8Key},
+		{"vp8 delta frame", "vp8", 1, vp8Delta},
+		{"opus frame", "opus", 2, opus},
+		{"vp8 keyframe shorter than its clear part", "vp8", 3, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}},
+		{"vp8 delta frame shorter than its clear part", "vp8", 3, []byte{0x01, 0x02}},
+		{"empty opus frame", "opus", 3, []byte{}},
+	}
+	for i, f := range frames {
+		r := v.Ratchet[f.step]
+		iv := pattern(byte(0x40+16*i), 12)
+		enc := EncryptFrame(r.FrameKey, r.KeyIndex, f.pt, kindOf(f.kind), iv)
+		v.Frames = append(v.Frames, frameVector{f.name, f.kind, r.KeyIndex, r.RawKey, r.FrameKey, iv,
+			f.pt, clearLen(kindOf(f.kind), f.pt), enc})
+	}
+
+	d := v.Frames[1]
+	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(d.Encrypted)) }
+	n := len(d.Encrypted)
+	bad := func(name string, frame []byte, code string) badFrame {
+		return badFrame{name, d.Kind, d.KeyIndex, d.RawKey, frame, code}
+	}
+	v.BadFrames = []badFrame{
+		bad("29 bytes", d.Encrypted[n-29:], "too-short"),
+		bad("empty", []byte{}, "too-short"),
+		bad("ivLength 16", mod(func(b []byte) []byte { b[n-2] = 16; return b }), "malformed"),
+		bad("key index of an empty slot", mod(func(b []byte) []byte { b[n-1] = (d.KeyIndex + 1) % 16; return b }), "unknown-key"),
+		bad("key index 16", mod(func(b []byte) []byte { b[n-1] = 16; return b }), "unknown-key"),
+		bad("flipped clear byte", mod(func(b []byte) []byte { b[1] ^= 0x80; return b }), "auth"),
+		bad("keyframe bit cleared", mod(func(b []byte) []byte { b[0] &^= 1; return b }), "auth"),
+		bad("flipped ciphertext byte", mod(func(b []byte) []byte { b[5] ^= 1; return b }), "auth"),
+		bad("flipped tag byte", mod(func(b []byte) []byte { b[n-15] ^= 1; return b }), "auth"),
+		bad("flipped iv byte", mod(func(b []byte) []byte { b[n-3] ^= 1; return b }), "auth"),
+		bad("one body byte removed", append(bytes.Clone(d.Encrypted[:3]), d.Encrypted[4:]...), "auth"),
+		bad("decrypted as opus", d.Encrypted, "auth"),
+	}
+	v.BadFrames[len(v.BadFrames)-1].Kind = "opus"
+
+	texts := []struct{ name, kind, sender, text string }{
+		{"chat", TextChat, "p-alice", "Hello, Bob! Grüße 👋 <b>&amp;</b>"},
+		{"empty chat", TextChat, "p-bob", ""},
+		{"name", TextName, "", "Alice Müller"},
+		{"name with a byte order mark", TextName, "", "\uFEFFBOM"},
+	}
+	for i, t := range texts {
+		iv := pattern(byte(0x70+16*i), 12)
+		v.Texts = append(v.Texts, textVector{t.name, t.kind, t.sender, kc, iv, t.text,
+			must(EncryptText(kc, t.kind, t.sender, t.text, iv))})
+	}
+	c := v.Texts[0]
+	badT := func(name, kind, sender, s, code string) badText {
+		return badText{name, kind, sender, kc, s, code}
+	}
+	raw64 := c.Encrypted[len(TextPrefix):]
+	// 28 bytes encode to 38 characters whose last one has 4 unused bits; setting
+	// one makes a non-canonical encoding that a lenient decoder would accept.
+	canonical := base64.RawURLEncoding.EncodeToString(pattern(0, 28))
+	nonCanonical := TextPrefix + canonical[:len(canonical)-1] + string(alphabet[indexOf(canonical[len(canonical)-1])+1])
+	invalidUTF8 := TextPrefix + base64.RawURLEncoding.EncodeToString(
+		sealRaw(kc, c.IV, []byte{'h', 'i', 0xff}, []byte(label+" chat\x00p-alice")))
+	v.BadTexts = []badText{
+		badT("other sender", TextChat, "p-bob", c.Encrypted, "auth"),
+		badT("chat read as a name", TextName, "", c.Encrypted, "auth"),
+		badT("name read as chat", TextChat, "p-alice", v.Texts[2].Encrypted, "auth"),
+		badT("no prefix", TextChat, "p-alice", raw64, "malformed"),
+		badT("prefix e2.", TextChat, "p-alice", "e2."+raw64, "malformed"),
+		badT("padded", TextChat, "p-alice", c.Encrypted+"=", "malformed"),
+		badT("'+' of the standard alphabet", TextChat, "p-alice", c.Encrypted[:8]+"+"+c.Encrypted[9:], "malformed"),
+		badT("canonical 28 bytes", TextChat, "p-alice", TextPrefix+canonical, "auth"),
+		badT("non-canonical last character", TextChat, "p-alice", nonCanonical, "malformed"),
+		badT("line break inside", TextChat, "p-alice", c.Encrypted[:10]+"\n"+c.Encrypted[10:], "malformed"),
+		badT("27 bytes", TextChat, "p-alice", TextPrefix+base64.RawURLEncoding.EncodeToString(pattern(0, 27)), "too-short"),
+		badT("flipped bit", TextChat, "p-alice", TextPrefix+base64.RawURLEncoding.EncodeToString(
+			flip(must(b64.DecodeString(raw64)), 14)), "auth"),
+		badT("invalid UTF-8 inside", TextChat, "p-alice", invalidUTF8, "malformed"),
+		badT("chat without a sender id", TextChat, "", c.Encrypted, "bad-id"),
+		badT("name with a sender id", TextName, "p-alice", v.Texts[2].Encrypted, "bad-id"),
+	}
+	return v
+}
+
+const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+func indexOf(c byte) int { return bytes.IndexByte([]byte(alphabet), c) }
+
+func flip(b []byte, i int) []byte { b[i] ^= 1; return b }
+
+// sealRaw is AES-GCM with iv prepended, for inputs the API refuses to make.
+func sealRaw(key, iv, pt, aad []byte) []byte {
+	g := must(newGCM(key))
+	return g.Seal(bytes.Clone(iv), iv, pt, aad)
+}
+
+// check verifies every vector from its inputs, in both directions.
+func check(t *testing.T, v *vectors) {
+	t.Helper()
+	eq := func(what string, got, want []byte) {
+		t.Helper()
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s:\n got %x\nwant %x", what, got, want)
+		}
+	}
+	ki, kc := DeriveMeetingKeys(v.Meeting.Secret)
+	eq("meeting identityKey", ki, v.Meeting.IdentityKey)
+	eq("meeting chatKey", kc, v.Meeting.ChatKey)
+
+	if len(v.Identities) != 2 || len(v.Pairwise) == 0 {
+		t.Fatal("vectors need two identities and a pair")
+	}
+	for _, id := range v.Identities {
+		priv := mustPriv(id.PrivateKey)
+		eq("public key of "+id.ParticipantID, priv.PublicKey().Bytes(), id.PublicKey)
+		eq("tag of "+id.ParticipantID, IdentityTag(ki, id.ParticipantID, id.PublicKey), id.Tag)
+		if !VerifyIdentity(ki, id.ParticipantID, id.PublicKey, id.Tag) {
+			t.Errorf("VerifyIdentity(%s) = false", id.ParticipantID)
+		}
+		if VerifyIdentity(ki, id.ParticipantID+"x", id.PublicKey, id.Tag) {
+			t.Errorf("VerifyIdentity accepts the tag of %s for another id", id.ParticipantID)
+		}
+	}
+	a, b := v.Identities[0], v.Identities[1]
+	for _, p := range v.Pairwise {
+		shared := must(mustPriv(a.PrivateKey).ECDH(must(ecdh.X25519().NewPublicKey(b.PublicKey))))
+		eq("shared secret", shared, p.Shared)
+		for _, dir := range []struct {
+			priv, pub []byte
+			x, y      string
+		}{{a.PrivateKey, b.PublicKey, p.IDA, p.IDB}, {b.PrivateKey, a.PublicKey, p.IDB, p.IDA}} {
+			kw, err := PairwiseKey(mustPriv(dir.priv), dir.pub, dir.x, dir.y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eq("pairwise key "+p.IDA+"/"+p.IDB, kw, p.WrapKey)
+		}
+	}
+	for _, w := range v.Wraps {
+		got, err := WrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.KeyIndex, w.RawKey, w.IV)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq("wrap "+w.SenderID+"→"+w.RecipientID, got, w.Wrapped)
+		idx, raw, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
+		if err != nil || idx != w.KeyIndex || !bytes.Equal(raw, w.RawKey) {
+			t.Errorf("unwrap %s→%s: %d %x %v", w.SenderID, w.RecipientID, idx, raw, err)
+		}
+	}
+	for _, w := range v.BadWraps {
+		_, _, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
+		if got := errCode(err); got != w.Error {
+			t.Errorf("bad wrap %q: %s, want %s", w.Name, got, w.Error)
+		}
+	}
+	for i, r := range v.Ratchet {
+		eq("frame key of ratchet step", FrameKey(r.RawKey), r.FrameKey)
+		if i > 0 {
+			prev := v.Ratchet[i-1]
+			eq("ratchet step", Ratchet(prev.RawKey), r.RawKey)
+			if r.KeyIndex != (prev.KeyIndex+1)%KeyIndexCount {
+				t.Errorf("ratchet step %d: key index %d after %d", i, r.KeyIndex, prev.KeyIndex)
+			}
+		}
+	}
+	for _, f := range v.Frames {
+		eq(f.Name+": frame key", FrameKey(f.RawKey), f.FrameKey)
+		eq(f.Name+": encrypted", EncryptFrame(f.FrameKey, f.KeyIndex, f.Plaintext, kindOf(f.Kind), f.IV), f.Encrypted)
+		if got := clearLen(kindOf(f.Kind), f.Plaintext); got != f.ClearBytes || !bytes.Equal(f.Encrypted[:got], f.Plaintext[:got]) {
+			t.Errorf("%s: %d clear bytes, vector says %d", f.Name, got, f.ClearBytes)
+		}
+		ring := func(i byte) []byte {
+			if i == f.KeyIndex {
+				return f.FrameKey
+			}
+			return nil
+		}
+		pt, err := DecryptFrame(ring, f.Encrypted, kindOf(f.Kind))
+		if err != nil {
+			t.Errorf("%s: %v", f.Name, err)
+		}
+		eq(f.Name+": decrypted", pt, f.Plaintext)
+	}
+	for _, f := range v.BadFrames {
+		ring := func(i byte) []byte {
+			if i == f.KeyIndex {
+				return FrameKey(f.RawKey)
+			}
+			return nil
+		}
+		_, err := DecryptFrame(ring, f.Frame, kindOf(f.Kind))
+		if got := errCode(err); got != f.Error {
+			t.Errorf("bad frame %q: %s, want %s", f.Name, got, f.Error)
+		}
+	}
+	for _, x := range v.Texts {
+		got, err := EncryptText(x.ChatKey, x.Kind, x.SenderID, x.Text, x.IV)
+		if err != nil || got != x.Encrypted {
+			t.Errorf("text %q: %q %v, want %q", x.Name, got, err, x.Encrypted)
+		}
+		back, err := DecryptText(x.ChatKey, x.Kind, x.SenderID, x.Encrypted)
+		if err != nil || back != x.Text {
+			t.Errorf("text %q decrypts to %q %v", x.Name, back, err)
+		}
+	}
+	for _, x := range v.BadTexts {
+		_, err := DecryptText(x.ChatKey, x.Kind, x.SenderID, x.Encrypted)
+		if got := errCode(err); got != x.Error {
+			t.Errorf("bad text %q: %s, want %s", x.Name, got, x.Error)
+		}
+	}
+}
+
+func TestVectors(t *testing.T) {
+	gen := generate()
+	check(t, gen)
+	// Independent of this package: RFC 7748's keys and shared secret.
+	if !bytes.Equal(gen.Identities[0].PublicKey, rfcAlicePub) || !bytes.Equal(gen.Identities[1].PublicKey, rfcBobPub) ||
+		!bytes.Equal(gen.Pairwise[0].Shared, rfcShared) {
+		t.Fatal("X25519 results differ from RFC 7748 section 6.1")
+	}
+	if *update {
+		out, err := json.MarshalIndent(gen, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(vectorsPath, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", vectorsPath)
+	}
+	data, err := os.ReadFile(vectorsPath)
+	if err != nil {
+		t.Fatalf("%v (generate it: go test ./e2ee -run TestVectors -update)", err)
+	}
+	var file vectors
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	check(t, &file)
+	if !reflect.DeepEqual(normalize(t, &file), normalize(t, gen)) {
+		t.Error("testdata/vectors.json differs from what the generator makes; if that is intended, run: go test ./e2ee -run TestVectors -update")
+	}
+}
+
+// normalize round-trips through JSON so nil and empty byte strings compare equal.
+func normalize(t *testing.T, v *vectors) any {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

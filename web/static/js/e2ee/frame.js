@@ -1,0 +1,184 @@
+// Frame encryption of Conclave's E2EE (e2ee/FORMAT.md) and a per-sender key
+// ring. No DOM and no top-level await, so an insertable-streams worker can
+// import it (as a module worker).
+//
+//   frame = clear || AES-GCM(KF, iv, rest, aad = clear) || iv || 0x0c || keyIndex
+import { E2EEError } from './errors.js';
+import { concat, toBytes } from './b64.js';
+import { IV_SIZE, KEY_INDEX_COUNT, frameKey, newMediaKey, nextIndex, randomBytes, ratchet, subtle } from './keys.js';
+
+export const VP8 = 'vp8';
+export const OPUS = 'opus';
+
+const TRAILER = IV_SIZE + 2;
+const MIN_FRAME = TRAILER + 16; // an encrypted empty frame
+
+/** clearBytes: how many leading bytes stay clear for a frame of this kind starting with `first`. */
+export function clearBytes(kind, first) {
+  if (kind === VP8) return (first & 1) === 0 ? 10 : 3; // bit 0 clear: keyframe
+  if (kind === OPUS) return 1;
+  throw new E2EEError('bad-input', `unknown frame kind ${kind}`);
+}
+
+/** encryptFrame encrypts an encoded frame (ArrayBuffer or view) under key (a CryptoKey from frameKey) and returns an ArrayBuffer. */
+export async function encryptFrame(key, keyIndex, frame, kind, iv = randomBytes(IV_SIZE)) {
+  if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= KEY_INDEX_COUNT) {
+    throw new E2EEError('bad-input', 'key index must be 0-15');
+  }
+  const f = toBytes(frame);
+  const nonce = toBytes(iv);
+  if (nonce.length !== IV_SIZE) throw new E2EEError('bad-input', 'iv must be 12 bytes');
+  const c = f.length === 0 ? 0 : Math.min(clearBytes(kind, f[0]), f.length);
+  const clear = f.subarray(0, c);
+  const sealed = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData: clear }, key, f.subarray(c));
+  return concat(clear, sealed, nonce, Uint8Array.of(IV_SIZE, keyIndex)).buffer;
+}
+
+/** frameKeyIndex returns a frame's key index, or -1 if it is too short to have one. */
+export function frameKeyIndex(frame) {
+  const f = toBytes(frame);
+  return f.length < MIN_FRAME ? -1 : f[f.length - 1];
+}
+
+/**
+ * decryptFrame opens a frame; lookup(index) returns the CryptoKey for a key index
+ * (or a promise of it), or null/undefined. It returns an ArrayBuffer and throws
+ * E2EEError 'too-short', 'malformed', 'unknown-key' or 'auth', in that order of checks.
+ */
+export async function decryptFrame(lookup, frame, kind) {
+  clearBytes(kind, 0); // refuse an unknown kind first
+  const f = toBytes(frame);
+  const n = f.length;
+  if (n < MIN_FRAME) throw new E2EEError('too-short', 'frame too short');
+  if (f[n - 2] !== IV_SIZE) throw new E2EEError('malformed', 'bad iv length');
+  const index = f[n - 1];
+  const key = index < KEY_INDEX_COUNT ? await lookup(index) : null;
+  if (!key) throw new E2EEError('unknown-key', `no key for index ${index}`);
+  const c = Math.min(clearBytes(kind, f[0]), n - MIN_FRAME);
+  const clear = f.subarray(0, c);
+  let plain;
+  try {
+    const iv = f.subarray(n - TRAILER, n - 2);
+    plain = await subtle().decrypt({ name: 'AES-GCM', iv, additionalData: clear }, key, f.subarray(c, n - TRAILER));
+  } catch {
+    throw new E2EEError('auth', 'frame failed authentication');
+  }
+  return concat(clear, plain).buffer;
+}
+
+/**
+ * KeyRing holds one sender's keys: 16 slots indexed by key index, each with the
+ * raw key R and its frame key. Setting a new key keeps the others, so frames
+ * still in flight under the previous key decrypt while the switch propagates.
+ *
+ * Sender side: set() or rotate() a key, ratchet() on a join (and give the
+ * result to the newcomer), encrypt() with the current key.
+ * Receiver side: set() what unwrapKey gives, decrypt(); a frame whose index is
+ * up to maxRatchet steps past the current one is tried under the ratcheted key,
+ * which is kept only if the frame authenticates (FORMAT.md, "the ratchet").
+ */
+export class KeyRing {
+  #slots = new Array(KEY_INDEX_COUNT).fill(null); // {raw, key}
+  #current = -1;
+  #candidates = new Map(); // index -> promise of {raw, key}, derived from #slots[#current]
+
+  constructor({ maxRatchet = 8 } = {}) {
+    this.maxRatchet = maxRatchet;
+  }
+
+  /** currentIndex is the key index encrypt() uses and ratchets start from, or -1. */
+  get currentIndex() {
+    return this.#current;
+  }
+
+  /** has reports whether a slot holds a key. */
+  has(index) {
+    return this.#slots[index] != null;
+  }
+
+  /** set installs raw key R at index; with current (the default) it becomes the current key. */
+  async set(index, raw, { current = true } = {}) {
+    if (!Number.isInteger(index) || index < 0 || index >= KEY_INDEX_COUNT) {
+      throw new E2EEError('bad-input', 'key index must be 0-15');
+    }
+    const r = toBytes(raw).slice();
+    this.#slots[index] = { raw: r, key: await frameKey(r) };
+    if (current) this.use(index);
+  }
+
+  /** use makes an installed key the current one. */
+  use(index) {
+    if (!this.has(index)) throw new E2EEError('unknown-key', `no key for index ${index}`);
+    this.#current = index;
+    this.#candidates.clear();
+  }
+
+  /** ratchet moves to (i+1, R') and returns {index, raw} to give a newcomer. */
+  async ratchet() {
+    const cur = this.#require();
+    const next = { index: nextIndex(this.#current), raw: await ratchet(cur.raw) };
+    await this.set(next.index, next.raw);
+    return next;
+  }
+
+  /** rotate installs a fresh random key at i+1 (current unless told otherwise) and returns {index, raw}. */
+  async rotate({ current = true } = {}) {
+    const next = { index: this.#current < 0 ? 0 : nextIndex(this.#current), raw: newMediaKey() };
+    await this.set(next.index, next.raw, { current });
+    return next;
+  }
+
+  /** encrypt encrypts a frame under the current key. */
+  async encrypt(frame, kind, iv) {
+    return encryptFrame(this.#require().key, this.#current, frame, kind, iv);
+  }
+
+  /** decrypt opens a frame, ratcheting forward if needed (see the class comment). */
+  async decrypt(frame, kind) {
+    try {
+      return await decryptFrame((i) => this.#slots[i]?.key, frame, kind);
+    } catch (err) {
+      if (!(err instanceof E2EEError) || (err.code !== 'unknown-key' && err.code !== 'auth')) throw err;
+      const index = frameKeyIndex(frame);
+      const steps = (index - this.#current + KEY_INDEX_COUNT) % KEY_INDEX_COUNT;
+      if (this.#current < 0 || index >= KEY_INDEX_COUNT || steps === 0 || steps > this.maxRatchet) throw err;
+      const candidate = await this.#candidate(index, steps);
+      let plain;
+      try {
+        plain = await decryptFrame(() => candidate.key, frame, kind);
+      } catch {
+        throw err; // not a ratchet (e.g. a rotation whose key has not arrived yet)
+      }
+      this.#slots[index] = candidate;
+      this.use(index);
+      return plain;
+    }
+  }
+
+  /** clear forgets every key. */
+  clear() {
+    this.#slots.fill(null);
+    this.#current = -1;
+    this.#candidates.clear();
+  }
+
+  #require() {
+    const cur = this.#slots[this.#current];
+    if (!cur) throw new E2EEError('unknown-key', 'no current key');
+    return cur;
+  }
+
+  #candidate(index, steps) {
+    let p = this.#candidates.get(index);
+    if (!p) {
+      const base = this.#slots[this.#current].raw;
+      p = (async () => {
+        let raw = base;
+        for (let i = 0; i < steps; i++) raw = await ratchet(raw);
+        return { raw, key: await frameKey(raw) };
+      })();
+      this.#candidates.set(index, p);
+    }
+    return p;
+  }
+}
