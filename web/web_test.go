@@ -288,6 +288,8 @@ func TestTestHooks(t *testing.T) {
 		"btn-end-meeting", "confirm-dialog", "confirm-ok", "confirm-cancel",
 		// everyone
 		"unmute-prompt", "unmute-accept", "unmute-dismiss",
+		// end-to-end encryption
+		"e2ee-status", "e2ee-panel", "safety-code", "prejoin-e2ee",
 	} {
 		if !strings.Contains(page, `id="`+id+`"`) {
 			t.Errorf("meeting.html has no #%s", id)
@@ -298,6 +300,7 @@ func TestTestHooks(t *testing.T) {
 		"host-key", "new-password", "new-lobby", "new-screenshare", "new-unmute", "new-chat",
 		"btn-new-meeting", "create-error", "create-result", "link-participant", "link-moderator",
 		"password-reminder", "btn-join-moderator", "join-input",
+		"new-e2ee", "e2ee-reminder", "e2ee-off-reminder",
 	} {
 		if !strings.Contains(landing, `id="`+id+`"`) {
 			t.Errorf("index.html has no #%s", id)
@@ -313,9 +316,72 @@ func TestTestHooks(t *testing.T) {
 		"waiting-entry", "btn-admit", "btn-deny", "moderatorPresent",
 		"'ask_unmute'", "'mute_microphone'", "'mute_camera'", "'stop_screen_share'", "'make_presenter'",
 		"'remove_presenter'", "'make_moderator'", "'remove_moderator'", "'send_to_lobby'", "'remove'",
+		// end-to-end encryption
+		"e2ee: e2eeHooks", "safetyCode:", "verified:", "unverified:", "keyIndex:", "frameHashes:", "exportKeys:",
+		"e2ee-unverified", "link_incomplete",
 	} {
-		if !strings.Contains(js, s) {
+		if !strings.Contains(js+files["static/js/e2ee-ui.js"]+files["static/js/status.js"], s) {
 			t.Errorf("client scripts lack %q", s)
+		}
+	}
+}
+
+// TestE2EEModules: the worker and the key schedule are embedded, the worker is a
+// module worker loaded from this origin, and the word list of the safety code has
+// 1024 distinct words.
+func TestE2EEModules(t *testing.T) {
+	files := embedded(t)
+	for _, f := range []string{"worker.js", "session-keys.js", "words.js", "keys.js", "frame.js", "text.js", "b64.js"} {
+		if files["static/js/e2ee/"+f] == "" {
+			t.Errorf("static/js/e2ee/%s is not embedded", f)
+		}
+	}
+	hooks := files["static/js/e2ee-hooks.js"]
+	for _, s := range []string{"'/static/js/e2ee/worker.js'", "type: 'module'", "encodedInsertableStreams = true",
+		"createEncodedStreams()", "new RTCRtpScriptTransform(", "getSenders()"} {
+		if !strings.Contains(hooks, s) {
+			t.Errorf("e2ee-hooks.js lacks %q", s)
+		}
+	}
+	// Never a null transform: that sends plaintext (TESTING.md).
+	if regexp.MustCompile(`transform\s*=\s*null`).MatchString(hooks + files["static/js/e2ee/worker.js"]) {
+		t.Error("a transform is set to null")
+	}
+	worker := files["static/js/e2ee/worker.js"]
+	for _, s := range []string{"onrtctransform", "from './frame.js'", "'stream'"} {
+		if !strings.Contains(worker, s) {
+			t.Errorf("worker.js lacks %q", s)
+		}
+	}
+	words := regexp.MustCompile(`'([a-z]+)'`).FindAllStringSubmatch(files["static/js/e2ee/words.js"], -1)
+	seen := map[string]bool{}
+	for _, w := range words {
+		if seen[w[1]] {
+			t.Errorf("words.js: %q twice", w[1])
+		}
+		seen[w[1]] = true
+	}
+	if len(seen) != 1024 {
+		t.Errorf("words.js has %d distinct words, want 1024", len(seen))
+	}
+}
+
+// TestNoSecretsLogged: no console call in the client passes a key, a name or chat text.
+func TestNoSecretsLogged(t *testing.T) {
+	call := regexp.MustCompile(`console\.\w+\(([^;]*)\)`)
+	bad := regexp.MustCompile(`(?i)\b(key|secret|raw|name|text|chat|password|crypto|identity|pub|tag)\b`)
+	for name, text := range embedded(t) {
+		if !strings.HasSuffix(name, ".js") {
+			continue
+		}
+		for _, m := range call.FindAllStringSubmatch(text, -1) {
+			// Only the message of an Error may follow the fixed text (controls.js names
+			// its operation: mic, camera or screen).
+			args := strings.ReplaceAll(m[1], "err && err.message", "")
+			args = strings.ReplaceAll(args, "${key} operation failed", "")
+			if bad.MatchString(args) {
+				t.Errorf("%s: console call may log a secret: %s", name, m[0])
+			}
 		}
 	}
 }
@@ -337,10 +403,42 @@ func TestSecretsStayInMemory(t *testing.T) {
 			t.Errorf("meeting.js lacks %q", s)
 		}
 	}
-	query := regexp.MustCompile(`[?&](password|moderatorSecret|mod|host|key)=`)
+	// A secret after '?' or '&' is in a query, unless that '&' is part of a fragment
+	// ("#k=…&mod=…"): look back through the same word for a '#'.
+	query := regexp.MustCompile(`[?&](password|moderatorSecret|mod|host|key|k)=`)
 	for name, text := range files {
-		if strings.HasSuffix(name, ".js") && query.MatchString(text) {
-			t.Errorf("%s puts a secret into a URL query: %q", name, query.FindString(text))
+		if !strings.HasSuffix(name, ".js") {
+			continue
+		}
+		for _, loc := range query.FindAllStringIndex(text, -1) {
+			start := strings.LastIndexAny(text[:loc[0]], " \t\n'\"`(") + 1
+			if text[loc[0]] == '&' && strings.Contains(text[start:loc[0]], "#") {
+				continue
+			}
+			t.Errorf("%s puts a secret into a URL query: %q", name, text[start:loc[1]])
+		}
+	}
+}
+
+// TestMeetingKeyStaysInFragment: the meeting's E2EE secret is made in the browser
+// and travels only in a link's fragment (#k=…), never in the create request.
+func TestMeetingKeyStaysInFragment(t *testing.T) {
+	files := embedded(t)
+	landing := files["static/js/landing.js"]
+	for _, s := range []string{"newMeetingSecret()", "`k=${secret}`", "e2ee,", `id="new-e2ee"`} {
+		if !strings.Contains(landing+files["static/index.html"], s) {
+			t.Errorf("landing page lacks %q", s)
+		}
+	}
+	// The request body is built before the secret exists and never mentions it.
+	body := landing[strings.Index(landing, "const body = {"):strings.Index(landing, "res = await fetch(")]
+	if strings.Contains(body, "secret") || strings.Contains(body, "Secret") {
+		t.Errorf("the create request mentions a secret:\n%s", body)
+	}
+	meeting := files["static/js/meeting.js"]
+	for _, s := range []string{"part.startsWith('k=')", "#k=${fragment.key}", "parseSecret(", "link_invalid", "e2ee_unsupported"} {
+		if !strings.Contains(meeting, s) {
+			t.Errorf("meeting.js lacks %q", s)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -37,7 +36,7 @@ func TestLobbyAdmitAndDeny(t *testing.T) {
 	defer cancel()
 
 	// The moderator link carries the secret in the fragment; the query only fills the name.
-	modTab := openMeeting(ctx, t, browsertest.KindChromium, fmt.Sprintf("%s/m/%s?name=Mona&autojoin=1#%s", srv.url, links.MeetingID, fragmentOf(links.ModeratorURL)))
+	modTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, "name=Mona&autojoin=1", links.moderatorFragment()))
 	if err := modTab.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`); err != nil {
 		t.Fatalf("moderator did not join as moderator: %v", err)
 	}
@@ -47,7 +46,7 @@ func TestLobbyAdmitAndDeny(t *testing.T) {
 	}
 
 	// Felix knocks from Firefox and waits.
-	felixTab := openMeeting(ctx, t, browsertest.KindFirefox, fmt.Sprintf("%s/m/%s?name=Felix&autojoin=1", srv.url, links.MeetingID))
+	felixTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, "name=Felix&autojoin=1", links.fragment()))
 	if err := felixTab.WaitFor(ctx, `document.body.dataset.state === "lobby" && document.querySelector("#lobby-status")?.dataset.moderatorPresent === "true"`); err != nil {
 		t.Fatalf("Felix is not waiting in the lobby: %v", err)
 	}
@@ -77,7 +76,7 @@ func TestLobbyAdmitAndDeny(t *testing.T) {
 	waitSameColour(ctx, t, felix, mod, "camera")
 
 	// Dora knocks from Chromium and is denied.
-	doraTab := openMeeting(ctx, t, browsertest.KindChromium, fmt.Sprintf("%s/m/%s?name=Dora&autojoin=1", srv.url, links.MeetingID))
+	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, "name=Dora&autojoin=1", links.fragment()))
 	if err := doraTab.WaitFor(ctx, `document.body.dataset.state === "lobby"`); err != nil {
 		t.Fatalf("Dora is not waiting: %v", err)
 	}

@@ -9,9 +9,12 @@ import (
 	"conclave/internal/browsertest"
 )
 
-// TestThreeBrowsersMeet: two Chromium tabs and one Firefox tab join one meeting. Each
-// decodes the other two's cameras (pixels match the sender's own preview) and receives
-// their audio; a chat message from one appears in the other two; a screen share from the
+// TestThreeBrowsersMeet: two Chromium tabs and one Firefox tab join one end-to-end
+// encrypted meeting with the full link (#k=…). Each encrypts with the API of its engine
+// (Chromium: legacy encoded streams, Firefox: RTCRtpScriptTransform), verifies the
+// others and shows the same safety code; each decodes the other two's cameras (pixels
+// match the sender's own preview) and receives their audio; names and a chat message
+// (encrypted on the wire) appear in clear in the other tabs; a screen share from the
 // Firefox tab shows its test pattern in a Chromium tab; a tab that leaves disappears
 // from the others' grids.
 func TestThreeBrowsersMeet(t *testing.T) {
@@ -27,6 +30,40 @@ func TestThreeBrowsersMeet(t *testing.T) {
 	ben := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ben", false)
 	fay := joinTab(ctx, t, srv, browsertest.KindFirefox, meeting, "Fay", true)
 	all := []*participant{ann, ben, fay}
+
+	// Everyone encrypts, verified the other two, and shows the same four-word code.
+	codes := map[string]string{}
+	for _, p := range all {
+		api := "legacy"
+		if p.kind == browsertest.KindFirefox {
+			api = "script"
+		}
+		js := fmt.Sprintf(`(() => { const e = window.conclave.e2ee;
+			return e.enabled && e.api === %q && e.verified().length === 2 && e.unverified().length === 0 &&
+				document.querySelector("#e2ee-status")?.dataset.state === "on" &&
+				document.querySelector("#safety-code").textContent === e.safetyCode() && e.safetyCode().split(" ").length === 4; })()`, api)
+		if err := p.tab.WaitFor(ctx, js); err != nil {
+			t.Fatalf("%s (%s) is not encrypting with everyone verified: %v", p.name, p.kind, err)
+		}
+		var code string
+		if err := p.tab.Eval(ctx, `document.querySelector("#safety-code").textContent`, &code); err != nil {
+			t.Fatal(err)
+		}
+		codes[p.name] = code
+	}
+	if codes["Ann"] != codes["Ben"] || codes["Ann"] != codes["Fay"] {
+		t.Fatalf("safety codes differ: %v", codes)
+	}
+	// Names travel encrypted and show in clear.
+	for _, p := range all {
+		var names []string
+		if err := p.tab.Eval(ctx, `window.conclave.participants().map(x => x.name).sort()`, &names); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(names) != "[Ann Ben Fay]" {
+			t.Fatalf("%s sees the names %v", p.name, names)
+		}
+	}
 
 	// Everyone sees everyone's camera, decoded into the sender's colours.
 	for _, recv := range all {
@@ -46,6 +83,13 @@ func TestThreeBrowsersMeet(t *testing.T) {
 			if err := recv.tab.WaitFor(ctx, js); err != nil {
 				t.Fatalf("%s receives no audio from %s: %v", recv.name, send.name, err)
 			}
+		}
+	}
+
+	// Frames were encrypted and decrypted in every tab.
+	for _, p := range all {
+		if err := p.tab.WaitFor(ctx, `(() => { const s = window.conclave.e2ee.stats(); return s.encrypted > 50 && s.decrypted > 50; })()`); err != nil {
+			t.Fatalf("%s: frame counters: %v", p.name, err)
 		}
 	}
 

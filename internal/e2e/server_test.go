@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -29,10 +31,13 @@ type server struct {
 }
 
 // startServer wires the server as cmd/conclave does, on loopback only.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T) *server { return startServerWithTap(t, nil) }
+
+// startServerWithTap is startServer with a tap on every packet the SFU receives.
+func startServerWithTap(t *testing.T, tap func(sfu.TapPacket)) *server {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(&tWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log})
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: tap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,17 +66,67 @@ func startServer(t *testing.T) *server {
 const hostSecret = "ZTJlLXRlc3QtaG9zdC1rZXk"
 
 type meetingLinks struct {
-	MeetingID    string `json:"meetingId"`
-	URL          string `json:"url"`
-	ModeratorURL string `json:"moderatorUrl"`
+	MeetingID       string `json:"meetingId"`
+	URL             string `json:"url"`
+	ModeratorURL    string `json:"moderatorUrl"`
+	ModeratorSecret string `json:"moderatorSecret"`
+	// Key is the meeting's E2EE secret (unpadded base64url) that the creating browser
+	// would put into the links' fragment (#k=…); "" for a meeting without E2EE. The
+	// server never sees it.
+	Key string `json:"-"`
 }
 
-// createMeeting makes a meeting without a waiting room where anyone may share a screen.
-func (s *server) createMeeting(t *testing.T) string {
-	return s.createMeetingWith(t, `{"settings":{"lobby":false,"screenShare":true}}`).MeetingID
+// newMeetingKey makes a random 16-byte meeting secret, as the landing page does.
+func newMeetingKey(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// createMeetingWith makes a meeting over the API as the e2e host.
+// fragment is the participant link's fragment: "k=<key>", or "" without E2EE.
+func (m meetingLinks) fragment() string {
+	if m.Key == "" {
+		return ""
+	}
+	return "k=" + m.Key
+}
+
+// moderatorFragment is the moderator link's fragment: "k=<key>&mod=<secret>".
+func (m meetingLinks) moderatorFragment() string {
+	mod := "mod=" + m.ModeratorSecret
+	if m.ModeratorSecret == "" {
+		mod = fragmentOf(m.ModeratorURL)
+	}
+	if m.Key == "" {
+		return mod
+	}
+	return "k=" + m.Key + "&" + mod
+}
+
+// pageURL is the meeting page with a query (e.g. "name=Ann&autojoin=1") and a fragment.
+func (s *server) pageURL(m meetingLinks, query, fragment string) string {
+	u := fmt.Sprintf("%s/m/%s", s.url, m.MeetingID)
+	if query != "" {
+		u += "?" + query
+	}
+	if fragment != "" {
+		u += "#" + fragment
+	}
+	return u
+}
+
+// createMeeting makes an end-to-end encrypted meeting without a waiting room where
+// anyone may share a screen.
+func (s *server) createMeeting(t *testing.T) meetingLinks {
+	return s.createMeetingWith(t, `{"settings":{"lobby":false,"screenShare":true}}`)
+}
+
+// createMeetingWith makes a meeting over the API as the e2e host. Unless the body
+// says "e2ee": false, the meeting is end-to-end encrypted and gets a Key, as the
+// landing page would make it.
 func (s *server) createMeetingWith(t *testing.T, body string) meetingLinks {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/meetings", strings.NewReader(body))
@@ -88,6 +143,15 @@ func (s *server) createMeetingWith(t *testing.T, body string) meetingLinks {
 	var out meetingLinks
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
+	}
+	var req2 struct {
+		E2EE *bool `json:"e2ee"`
+	}
+	if err := json.Unmarshal([]byte(body), &req2); err != nil {
+		t.Fatalf("create meeting: body %s: %v", body, err)
+	}
+	if req2.E2EE == nil || *req2.E2EE {
+		out.Key = newMeetingKey(t)
 	}
 	return out
 }
@@ -115,9 +179,16 @@ type participant struct {
 	id   string
 }
 
-// joinTab opens the meeting in a new tab of the shared browser of that kind and waits
-// until it has joined.
-func joinTab(ctx context.Context, t *testing.T, s *server, kind browsertest.Kind, meeting, name string, fakeScreen bool) *participant {
+// joinTab opens the meeting's participant link (with its key, if any) in a new tab of
+// the shared browser of that kind and waits until it has joined.
+func joinTab(ctx context.Context, t *testing.T, s *server, kind browsertest.Kind, m meetingLinks, name string, fakeScreen bool) *participant {
+	t.Helper()
+	return joinURL(ctx, t, kind, s.pageURL(m, "name="+name+"&autojoin=1", m.fragment()), name, fakeScreen)
+}
+
+// joinURL opens url in a new tab of the shared browser of that kind and waits until
+// it has joined.
+func joinURL(ctx context.Context, t *testing.T, kind browsertest.Kind, url, name string, fakeScreen bool) *participant {
 	t.Helper()
 	tab, err := browsertest.Shared(t, kind).NewTab(ctx)
 	if err != nil {
@@ -129,7 +200,7 @@ func joinTab(ctx context.Context, t *testing.T, s *server, kind browsertest.Kind
 			t.Fatal(err)
 		}
 	}
-	if err := tab.Navigate(ctx, fmt.Sprintf("%s/m/%s?name=%s&autojoin=1", s.url, meeting, name)); err != nil {
+	if err := tab.Navigate(ctx, url); err != nil {
 		t.Fatal(err)
 	}
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {

@@ -137,7 +137,13 @@ export class Controls {
 
   async _startScreen() {
     const s = this._live();
-    if (!s || !s.publisher) return;
+    if (!s || !s.joined) return;
+    // Right after joining an encrypted meeting the publisher waits for the E2EE worker.
+    const publisher = s.publisher || await s.whenPublishing();
+    if (!publisher || s.ended) {
+      toast('Screen sharing is not available right now.', { kind: 'error' });
+      return;
+    }
     if (!s.canShareScreen) {
       toast(SCREEN_NOT_ALLOWED, { kind: 'error' });
       return;
@@ -157,7 +163,7 @@ export class Controls {
     });
     this.grid.ensure({ participantId: s.participantId, source: 'screen', self: true, name: s.name }).setTrack(track);
     try {
-      await s.publisher.startScreen(track);
+      await publisher.startScreen(track);
     } catch (err) {
       if (err && err.code === 'not_allowed') {
         toast(SCREEN_NOT_ALLOWED, { kind: 'error' });
@@ -168,7 +174,7 @@ export class Controls {
       this.media.stopScreen();
       this.grid.remove(s.participantId, 'screen');
       // Leave no sending screen transceiver behind for the next offer.
-      await s.publisher.stopScreen().catch(() => {});
+      await publisher.stopScreen().catch(() => {});
       return;
     }
     announce('You are sharing your screen');

@@ -26,11 +26,12 @@ export function el(tag, props = {}, ...children) {
 
 /** initials returns up to two letters for an avatar ("Ada Lovelace" → "AL"). */
 export function initials(name) {
-  const words = String(name || '').trim().split(/\s+/).filter(Boolean);
+  // The first letter or digit of the first and last word ("(unreadable)" → "U").
+  const lead = (word) => (word.match(/[\p{L}\p{N}]/u) || [''])[0];
+  const words = String(name || '').trim().split(/\s+/).map(lead).filter(Boolean);
   if (words.length === 0) return '?';
-  const first = Array.from(words[0])[0] || '';
-  const last = words.length > 1 ? Array.from(words[words.length - 1])[0] || '' : '';
-  return (first + last).toUpperCase();
+  const last = words.length > 1 ? words[words.length - 1] : '';
+  return (words[0] + last).toUpperCase();
 }
 
 /** hueFor maps an id to a stable hue for avatar colours. */

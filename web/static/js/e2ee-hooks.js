@@ -5,41 +5,301 @@
 // through this module; publisher.js and subscriber.js are the only places that
 // create senders and receivers, and they call:
 //
-//   peerConnectionConfig(extra)  when creating each RTCPeerConnection (the place
-//                                to add `encodedInsertableStreams: true`)
-//   prepareSender(sender, source) for EVERY sender, before EVERY
-//                                setLocalDescription of the publish connection
-//                                (microphone, camera and screen, also when the
-//                                sender has no track yet)
+//   peerConnectionConfig(extra)  when creating each RTCPeerConnection (adds
+//                                `encodedInsertableStreams: true` for the legacy API)
+//   prepareSender(sender, source) for EVERY sender, in the task of addTransceiver
+//                                and before EVERY setLocalDescription of the
+//                                publish connection (microphone, camera and screen,
+//                                also when the sender has no track yet)
 //   prepareReceiver(receiver, info) for every receiver, on `track` and after each
-//                                subscribe offer is applied (guard against
-//                                attaching twice: createEncodedStreams throws)
+//                                subscribe offer is applied (attached once; the
+//                                participant it carries is updated every time)
+//   checkSenders(pc)             right before each setLocalDescription: throws
+//                                unless every sender is encrypting (fail closed)
 //
-// Today they attach nothing. The end-to-end encryption issue replaces the
-// bodies (worker, keys, fail-closed checks — see TESTING.md), without touching
-// the media code.
+// A Session installs a MediaCrypto with useMediaCrypto() after `welcome` and before
+// it creates either connection. The API is chosen per browser so that a transform
+// that failed to attach can never send plaintext (TESTING.md): Chromium gets the
+// legacy createEncodedStreams() (a sender whose streams are never piped is silent);
+// Firefox has only RTCRtpScriptTransform, which is set in the same task as
+// addTransceiver and re-asserted before every setLocalDescription. `transform` is
+// never set to null. One module worker (e2ee/worker.js) serves both.
 // ============================================================================
 
-const preparedReceivers = new WeakSet();
+const WORKER_URL = '/static/js/e2ee/worker.js';
+const READY_TIMEOUT_MS = 10000;
+// The worker reports at least every second; this long without a word, it is dead or stuck.
+const SILENT_WORKER_MS = 10000;
+
+let current = null; // the MediaCrypto of the live session, or null
+let required = false; // the live session must encrypt: refuse to send without `current`
+
+/**
+ * e2eeAPI tells which insertable-streams API this browser offers: 'legacy'
+ * (Chromium's createEncodedStreams, which fails closed), 'script'
+ * (RTCRtpScriptTransform, Firefox), or null (this browser cannot encrypt).
+ */
+export function e2eeAPI() {
+  if (typeof RTCRtpSender === 'undefined' || typeof Worker === 'undefined') return null;
+  if (typeof RTCRtpSender.prototype.createEncodedStreams === 'function' &&
+      typeof RTCRtpReceiver !== 'undefined' && typeof RTCRtpReceiver.prototype.createEncodedStreams === 'function') {
+    return 'legacy';
+  }
+  if (typeof RTCRtpScriptTransform === 'function') return 'script';
+  return null;
+}
+
+/**
+ * useMediaCrypto makes mc the context for the connections created from now on;
+ * mustEncrypt says that no sender may go out without it (E2EE meeting).
+ */
+export function useMediaCrypto(mc, { mustEncrypt = false } = {}) {
+  current = mc;
+  required = mustEncrypt;
+}
 
 /** peerConnectionConfig returns the RTCConfiguration for a new connection. */
 export function peerConnectionConfig({ iceServers = [] } = {}) {
-  return { iceServers };
+  const config = { iceServers };
+  if (current && current.api === 'legacy') config.encodedInsertableStreams = true;
+  return config;
 }
 
-/** prepareSender attaches the sender transform (none yet). */
+/** prepareSender attaches the encrypting transform to a sender (once; re-asserted). */
 export function prepareSender(sender, source) {
-  // E2EE: attach the encrypting transform to `sender` here.
+  if (current) current.attachSender(sender, source);
 }
 
-/** prepareReceiver attaches the receiver transform once per receiver (none yet). */
+/** prepareReceiver attaches the decrypting transform once and routes it to its participant. */
 export function prepareReceiver(receiver, info) {
-  if (preparedReceivers.has(receiver)) return;
-  preparedReceivers.add(receiver);
-  // E2EE: attach the decrypting transform to `receiver` here.
+  if (current) current.attachReceiver(receiver, info);
 }
 
 /** checkSenders is called right before each setLocalDescription; it throws to refuse sending. */
 export function checkSenders(pc) {
-  // E2EE: assert pc.getSenders().every(s => s.transform or piped streams) here.
+  if (!current) {
+    if (required) throw new Error('e2ee: no encryption for this connection');
+    return;
+  }
+  current.checkSenders(pc);
+}
+
+const SOURCE_KIND = { microphone: 'audio', camera: 'video', screen: 'video' };
+
+/**
+ * MediaCrypto owns the E2EE worker of one session and the transforms attached
+ * to its senders and receivers.
+ */
+export class MediaCrypto {
+  /**
+   * @param {{api: 'legacy'|'script', encrypt: boolean, test?: boolean,
+   *          onError?: (reason: string) => void, onStats?: (stats) => void}} opts
+   * encrypt=false attaches pass-through transforms (used only for test runs of
+   * meetings without E2EE, to record plaintext hashes).
+   */
+  constructor({ api, encrypt, test = false, onError = () => {}, onStats = () => {} }) {
+    this.api = api;
+    this.encrypt = encrypt;
+    this.test = test;
+    this.onError = onError;
+    this.onStats = onStats;
+    this.failed = null; // the reason, once the worker failed
+    this.closed = false;
+    this.stats = { encrypted: 0, decrypted: 0, decryptFailed: 0 };
+    this.piped = new WeakSet(); // legacy: senders and receivers whose streams went to the worker
+    this.senders = new Map(); // id -> {sender, options} (script API: for re-attaching)
+    this.receiverSlots = new WeakMap(); // receiver -> slot
+    this.routes = new Map(); // slot -> participant id last sent to the worker
+    this.nextId = 1;
+    this.replies = new Map();
+
+    this.worker = new Worker(WORKER_URL, { type: 'module', name: 'conclave-e2ee' });
+    this.ready = new Promise((resolve, reject) => {
+      this._readyResolve = resolve;
+      this._readyReject = reject;
+    });
+    this.ready.catch(() => {});
+    this._readyTimer = setTimeout(() => this._fail('the encryption worker did not start'), READY_TIMEOUT_MS);
+    this.lastHeard = Date.now();
+    this._watchdog = setInterval(() => {
+      if (Date.now() - this.lastHeard > SILENT_WORKER_MS) this._fail('the encryption worker stopped');
+    }, 2000);
+    this.worker.onmessage = (event) => this._message(event.data || {});
+    this.worker.onerror = (event) => {
+      if (event && event.preventDefault) event.preventDefault();
+      this._fail('the encryption worker failed');
+    };
+    this.worker.onmessageerror = () => this._fail('the encryption worker failed');
+    this.worker.postMessage({ t: 'config', encrypt, test });
+  }
+
+  /** setOwnKey makes (index, raw) the key every outgoing frame is encrypted with. */
+  setOwnKey(index, raw) {
+    this._post({ t: 'own', index, raw: raw.slice() });
+  }
+
+  /** setPeerKey installs a key of another participant for decrypting its frames. */
+  setPeerKey(pid, index, raw) {
+    this._post({ t: 'key', pid, index, raw: raw.slice() });
+  }
+
+  /** forget drops a participant's keys. */
+  forget(pid) {
+    this._post({ t: 'forget', pid });
+  }
+
+  /** query asks the worker for 'hashes' or 'keys' (test mode); a promise of the answer. */
+  query(what) {
+    if (this.closed || this.failed) return Promise.resolve(null);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.replies.delete(id);
+        resolve(null);
+      }, 5000);
+      this.replies.set(id, (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      });
+      this.worker.postMessage({ t: 'query', id, what });
+    });
+  }
+
+  attachSender(sender, source) {
+    if (this.closed) return;
+    const kind = (sender.track && sender.track.kind) || SOURCE_KIND[source] || 'video';
+    if (this.api === 'legacy') {
+      if (this.piped.has(sender)) return;
+      const id = this.nextId++;
+      let streams;
+      try {
+        streams = sender.createEncodedStreams();
+      } catch {
+        // The sender stays silent (its streams are never piped); say so.
+        this._fail('a media sender could not be encrypted');
+        return;
+      }
+      this.piped.add(sender);
+      this._postStream(streams, { dir: 'send', kind, source, id });
+      return;
+    }
+    // RTCRtpScriptTransform: re-assert (never null).
+    if (sender.transform) return;
+    const id = this.nextId++;
+    const options = { dir: 'send', kind, source, id };
+    sender.transform = new RTCRtpScriptTransform(this.worker, options);
+    this.senders.set(id, { sender, options });
+  }
+
+  attachReceiver(receiver, info) {
+    if (this.closed) return;
+    let slot = this.receiverSlots.get(receiver);
+    if (slot === undefined) {
+      slot = this.nextId++;
+      this.receiverSlots.set(receiver, slot);
+      const kind = (receiver.track && receiver.track.kind) || (info && info.kind) || 'video';
+      const options = { dir: 'recv', kind, slot, id: slot };
+      if (this.api === 'legacy') {
+        try {
+          this._postStream(receiver.createEncodedStreams(), options);
+          this.piped.add(receiver);
+        } catch {
+          // Already piped elsewhere, or refused: that receiver decodes nothing.
+        }
+      } else if (!receiver.transform) {
+        receiver.transform = new RTCRtpScriptTransform(this.worker, options);
+      }
+    }
+    const pid = info && info.participantId;
+    if (pid && this.routes.get(slot) !== pid) {
+      this.routes.set(slot, pid);
+      this._post({ t: 'route', slot, pid });
+    }
+  }
+
+  checkSenders(pc) {
+    if (this.failed) throw new Error(`e2ee: ${this.failed}`);
+    for (const sender of pc.getSenders()) {
+      const ok = this.api === 'legacy' ? this.piped.has(sender) : !!sender.transform;
+      if (!ok) throw new Error('e2ee: a sender has no encrypting transform');
+    }
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this._readyTimer);
+    clearInterval(this._watchdog);
+    this.worker.onmessage = null;
+    this.worker.onerror = null;
+    this.worker.terminate();
+    for (const resolve of this.replies.values()) resolve(null);
+    this.replies.clear();
+    if (current === this) current = null;
+  }
+
+  _postStream({ readable, writable }, options) {
+    this.worker.postMessage({ t: 'stream', readable, writable, options }, [readable, writable]);
+  }
+
+  _post(msg) {
+    if (this.closed) return;
+    this.worker.postMessage(msg);
+  }
+
+  _message(msg) {
+    if (this.closed) return;
+    this.lastHeard = Date.now();
+    switch (msg.t) {
+      case 'ready':
+        clearTimeout(this._readyTimer);
+        this._readyResolve();
+        break;
+      case 'stats':
+        this.stats = { encrypted: msg.encrypted, decrypted: msg.decrypted, decryptFailed: msg.decryptFailed };
+        this.onStats(this.stats);
+        break;
+      case 'reply': {
+        const done = this.replies.get(msg.id);
+        this.replies.delete(msg.id);
+        if (done) done(msg.value);
+        break;
+      }
+      case 'pipe-error':
+        this._pipeError(msg);
+        break;
+      default:
+    }
+  }
+
+  _pipeError({ id, dir }) {
+    if (dir !== 'send') return; // a receiver that broke decodes nothing more: no leak
+    const entry = this.senders.get(id);
+    if (this.api === 'script' && entry) {
+      // A fresh transform in place of the broken one (never null, TESTING.md).
+      this.senders.delete(id);
+      const nid = this.nextId++;
+      const options = { ...entry.options, id: nid };
+      try {
+        entry.sender.transform = new RTCRtpScriptTransform(this.worker, options);
+        this.senders.set(nid, { sender: entry.sender, options });
+        return;
+      } catch {
+        // fall through
+      }
+    }
+    // Legacy streams cannot be made again: the sender stays silent.
+    this._fail('a media sender stopped encrypting');
+  }
+
+  _fail(reason) {
+    if (this.failed || this.closed) return;
+    this.failed = reason;
+    clearTimeout(this._readyTimer);
+    clearInterval(this._watchdog);
+    this._readyReject(new Error(reason));
+    // A dead worker keeps every sender silent (both APIs fail closed without it).
+    this.worker.terminate();
+    this.onError(reason);
+  }
 }

@@ -3,10 +3,14 @@
 // available and handed to CSS through custom properties (CSSOM, allowed by CSP).
 //
 // Test hooks: .tile[data-participant-id][data-source][data-self], each with a <video>;
-// a camera tile's .role-badge[data-role] shows a presenter's or moderator's role.
+// a camera tile's .role-badge[data-role] shows a presenter's or moderator's role, and
+// .e2ee-unverified[data-participant-id] warns that the person's key did not verify.
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
+
+/** UNVERIFIED_TEXT warns about a participant whose identity key did not verify (E2EE). */
+export const UNVERIFIED_TEXT = "Unverified — this person's link has the wrong key or the server is interfering";
 
 /** ROLE_LABELS names the roles that get a badge. */
 export const ROLE_LABELS = { moderator: 'Moderator', presenter: 'Presenter' };
@@ -54,8 +58,26 @@ class Tile {
       this.node.append(full);
       this.node.addEventListener('dblclick', () => this.toggleFullscreen());
     }
+    this.warning = null;
     this.setName(name);
     this._refresh();
+  }
+
+  /** setVerification shows a warning on a camera tile when the person's E2EE key did not verify. */
+  setVerification(state) {
+    const bad = state === 'unverified' && this.source === 'camera' && !this.self;
+    if (bad && !this.warning) {
+      this.warning = el('div', {
+        class: 'e2ee-unverified tile-warning',
+        role: 'status',
+        dataset: { participantId: this.participantId },
+        title: UNVERIFIED_TEXT,
+      }, icon('alert'), el('span', { text: UNVERIFIED_TEXT }));
+      this.node.append(this.warning);
+    } else if (!bad && this.warning) {
+      this.warning.remove();
+      this.warning = null;
+    }
   }
 
   setName(name) {
@@ -210,9 +232,10 @@ export class Grid {
   }
 
   /** update applies a participant object ({name, role, media}) to all of its tiles. */
-  update(participantId, { name, role, media } = {}) {
+  update(participantId, { name, role, media, e2ee } = {}) {
     for (const tile of this.tiles.values()) {
       if (tile.participantId !== participantId) continue;
+      if (e2ee !== undefined) tile.setVerification(e2ee);
       if (name !== undefined) tile.setName(name);
       if (role !== undefined) tile.setRole(role);
       if (media) {

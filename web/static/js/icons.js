@@ -85,6 +85,10 @@ const ICONS = {
     ['rect', { x: 5, y: 10.5, width: 14, height: 10, rx: 2 }],
     ['path', { d: 'M8 10.5V7.5a4 4 0 0 1 8 0v3M12 14.5v2' }],
   ],
+  'lock-open': [
+    ['rect', { x: 5, y: 10.5, width: 14, height: 10, rx: 2 }],
+    ['path', { d: 'M8 10.5V7.5a4 4 0 0 1 7.7-1.5M12 14.5v2' }],
+  ],
   key: [
     ['circle', { cx: 8, cy: 15, r: 4 }],
     ['path', { d: 'M11 12l8.5-8.5M16.5 6.5l2.5 2.5M14.5 8.5l2 2' }],

@@ -5,13 +5,20 @@
 // such a link once at its first start) or typed into #host-key. It stays in this
 // page's memory: it is removed from the address bar at once and never stored.
 //
-// Test hooks: #host-key, #new-password, #new-lobby, #new-screenshare, #new-unmute,
-// #new-chat (checkboxes), #btn-new-meeting, #create-error; the result card
-// #create-result with #link-participant and #link-moderator (inputs whose value is
-// the full URL), #password-reminder, #btn-join-moderator.
+// End-to-end encryption (#new-e2ee, on by default): this browser makes the meeting's
+// random secret and puts it in both links' fragment (#k=…); it is never sent to the
+// server (not in the request) and exists only in this page and in the links. With
+// the switch off, the request says "e2ee": false and the links carry no key.
+//
+// Test hooks: #host-key, #new-password, #new-e2ee, #new-lobby, #new-screenshare,
+// #new-unmute, #new-chat (checkboxes), #btn-new-meeting, #create-error; the result
+// card #create-result with #link-participant and #link-moderator (inputs whose value
+// is the full URL), #password-reminder, #e2ee-reminder / #e2ee-off-reminder,
+// #btn-join-moderator.
 
 import { $, toast, copyText, meetingIdPattern } from './dom.js';
 import { fillIcons } from './icons.js';
+import { newMeetingSecret } from './e2ee/keys.js';
 
 /**
  * parseMeeting takes what the user pasted (a full link, a path or a bare id)
@@ -105,7 +112,9 @@ async function createMeeting(event) {
     return;
   }
   const password = $('#new-password').value;
+  const e2ee = $('#new-e2ee').checked;
   const body = {
+    e2ee,
     settings: {
       lobby: $('#new-lobby').checked,
       screenShare: $('#new-screenshare').checked,
@@ -153,32 +162,42 @@ async function createMeeting(event) {
   } catch {
     answer = null;
   }
-  const links = answer && meetingLinks(answer);
+  // The meeting's key is made here, after the server said yes, and goes only into the links.
+  const links = answer && meetingLinks(answer, e2ee ? newMeetingSecret() : '');
   if (!links) {
     showError(box, 'A new meeting could not be created. Please try again in a moment.');
     return;
   }
-  showResult(links, !!password);
+  showResult(links, !!password, e2ee);
 }
 
-/** meetingLinks turns the server's answer into the two full URLs, or null. */
-function meetingLinks({ meetingId, moderatorSecret, url, moderatorUrl }) {
+/**
+ * meetingLinks turns the server's answer into the two full URLs, or null. With a
+ * meeting secret (base64url), both carry it in the fragment: #k=<secret>, and the
+ * moderator link #k=<secret>&mod=<moderator secret>.
+ */
+function meetingLinks({ meetingId, moderatorSecret, url, moderatorUrl }, secret) {
   const origin = window.location.origin;
-  const path = typeof url === 'string' && url.startsWith('/m/') ? url : `/m/${meetingId}`;
+  const path = typeof url === 'string' && url.startsWith('/m/') ? url.replace(/#.*$/, '') : `/m/${meetingId}`;
   const parsed = parseMeeting(path);
   if (!parsed) return null;
-  let modPath = typeof moderatorUrl === 'string' && moderatorUrl.startsWith('/m/') ? moderatorUrl : '';
-  if (!modPath && typeof moderatorSecret === 'string' && moderatorSecret) {
-    modPath = `/m/${parsed.id}#mod=${encodeURIComponent(moderatorSecret)}`;
+  let mod = typeof moderatorSecret === 'string' ? moderatorSecret : '';
+  if (!mod && typeof moderatorUrl === 'string' && moderatorUrl.includes('#')) {
+    mod = new URLSearchParams(moderatorUrl.slice(moderatorUrl.indexOf('#') + 1)).get('mod') || '';
   }
-  if (!modPath) return null;
-  return { participant: origin + path, moderator: origin + modPath };
+  if (!mod) return null;
+  const key = secret ? [`k=${secret}`] : [];
+  const participant = key.length ? `#${key[0]}` : '';
+  const moderator = `#${[...key, `mod=${encodeURIComponent(mod)}`].join('&')}`;
+  return { participant: origin + `/m/${parsed.id}` + participant, moderator: origin + `/m/${parsed.id}` + moderator };
 }
 
-function showResult(links, withPassword) {
+function showResult(links, withPassword, e2ee) {
   $('#link-participant').value = links.participant;
   $('#link-moderator').value = links.moderator;
   $('#password-reminder').hidden = !withPassword;
+  $('#e2ee-reminder').hidden = !e2ee;
+  $('#e2ee-off-reminder').hidden = e2ee;
   // A link to a new tab (rel=noopener): this page keeps the links.
   $('#btn-join-moderator').href = links.moderator;
   $('#create-form').hidden = true;
@@ -217,6 +236,7 @@ function main() {
   });
   $('#host-key').addEventListener('input', () => showError($('#create-error'), ''));
   $('#create-form').addEventListener('submit', createMeeting);
+  $('#new-e2ee').addEventListener('change', () => { $('#new-e2ee-off').hidden = $('#new-e2ee').checked; });
   $('#copy-participant').addEventListener('click', () => copyLink($('#link-participant'), 'Participant link'));
   $('#copy-moderator').addEventListener('click', () => copyLink($('#link-moderator'), 'Moderator link'));
   $('#btn-create-another').addEventListener('click', newForm);

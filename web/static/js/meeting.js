@@ -17,6 +17,16 @@
  *              /m/<id>#mod=<secret> joins as a moderator: the secret is kept in memory,
  *              sent as `moderatorSecret` in `join` and removed from the address bar;
  *              the invite links (#share-link, #invite-link, #btn-invite) never carry it.
+ *              /m/<id>#k=<meeting secret> (moderators: #k=…&mod=…) carries the key of an
+ *              end-to-end encrypted meeting (e2ee/FORMAT.md); it is kept in memory, never
+ *              sent to the server, removed from the address bar, and the invite links
+ *              carry it (#k=… only). Without it an encrypted meeting shows
+ *              #meeting-error[data-code="link_incomplete"]; a `k` that does not decode to
+ *              16+ bytes shows link_invalid; a browser that cannot encrypt, e2ee_unsupported.
+ *              ?e2eetest=1 — TEST ONLY, off by default: the E2EE worker records frame
+ *              hashes and can export raw keys (window.conclave.e2ee.frameHashes(),
+ *              .exportKeys()); in a meeting without E2EE it attaches a pass-through
+ *              transform that records plaintext hashes (a control run).
  *   State      document.body.dataset.state: prejoin | joining | lobby | joined | left | error
  *              ("loading" until this script has run). "joining" keeps the pre-join
  *              screen up while the knock is on its way.
@@ -45,6 +55,11 @@
  *              also set #meeting-error's data-code and text, but the page goes back to
  *              state "prejoin" with #prejoin-password shown and the text in
  *              #prejoin-password-error.
+ *   E2EE       #e2ee-status[data-state="on"|"off"|"error"] (top bar chip: "End-to-end
+ *              encrypted" / "Not end-to-end encrypted"), #e2ee-panel (opens on click) with
+ *              #safety-code (the four words as textContent, always current); a participant
+ *              whose identity did not verify has .e2ee-unverified[data-participant-id] on
+ *              their camera tile and in #people-list.
  *   Everyone   #unmute-prompt (a moderator asked to unmute) with #unmute-accept and
  *              #unmute-dismiss; refusals appear as .toast elements
  *   Moderators (only while the own role is moderator)
@@ -74,14 +89,32 @@
  *     .waiting()       [{participantId, name, since}] — the waiting room (moderators only)
  *     .stats()         async → {
  *                        video:   [{participantId, source, framesDecoded, width, height}]  every remote video track
- *                        audio:   [{participantId, source, packetsReceived, totalSamplesReceived}]
+ *                        audio:   [{participantId, source, packetsReceived, totalSamplesReceived,
+ *                                   concealedSamples, totalAudioEnergy}]
  *                        publish: {microphone: packetsSent, camera: packetsSent, screen?: packetsSent}
  *                      }
  *     .state           same as document.body.dataset.state
+ *     .e2ee            {
+ *                        enabled       bool: the meeting is end-to-end encrypted (before
+ *                                      `welcome`: the link carries a key)
+ *                        api           "legacy" (Chromium createEncodedStreams) | "script"
+ *                                      (RTCRtpScriptTransform) | null (not encrypting)
+ *                        safetyCode()  "four words …" of the verified roster ("" if none)
+ *                        verified()    [participantId] whose identity verified (self excluded)
+ *                        unverified()  [participantId] with a wrong or missing identity
+ *                        keyIndex()    the own media key index frames are sent under (-1: none)
+ *                        stats()       {encrypted, decrypted, decryptFailed} frame counts
+ *                        frameHashes() async → {plain: [hex], cipher: [hex]}: SHA-256 of the
+ *                                      camera's first 300 video frames before and after
+ *                                      encryption (only with ?e2eetest=1, else empty)
+ *                        exportKeys()  async → {participantId: {index: b64url raw key}}, own
+ *                                      and received (only with ?e2eetest=1, else {})
+ *                      }
  *
  * Nothing is persisted in the browser (no storage, no cookies), and nothing a
- * participant says or is called is written to the console. The meeting password
- * and the moderator secret live in this page's memory only.
+ * participant says or is called is written to the console, nor any key. The meeting
+ * password, the moderator secret and the meeting's E2EE secret live in this page's
+ * memory only.
  */
 
 import { $, toast, announce, copyText, meetingIdPattern } from './dom.js';
@@ -100,38 +133,60 @@ import { SettingsPanel } from './settings.js';
 import { MeetingRules } from './rules.js';
 import { FATAL, setErrorCode, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
 import { closeConfirm } from './confirm.js';
+import { e2eeAPI } from './e2ee-hooks.js';
+import { E2EEStatus } from './e2ee-ui.js';
+import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 
 /**
- * splitFragment takes the moderator secret (#mod=…) out of the URL fragment and
- * returns it with the rest of the fragment (kept for the shareable link).
+ * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
+ * (#k=…) out of the URL fragment and returns them with the rest of the fragment.
  */
 function splitFragment(hash) {
   let secret = '';
+  let key = null; // null: no k= part at all
   const keep = [];
+  const value = (part, n) => {
+    try {
+      return decodeURIComponent(part.slice(n));
+    } catch {
+      return part.slice(n);
+    }
+  };
   for (const part of hash.replace(/^#/, '').split('&')) {
     if (!part) continue;
-    if (part.startsWith('mod=')) {
-      try {
-        secret = decodeURIComponent(part.slice(4));
-      } catch {
-        secret = part.slice(4);
-      }
-    } else {
-      keep.push(part);
-    }
+    if (part.startsWith('mod=')) secret = value(part, 4);
+    else if (part.startsWith('k=')) key = value(part, 2);
+    else keep.push(part);
   }
-  return { secret, rest: keep.length ? `#${keep.join('&')}` : '' };
+  return { secret, key, rest: keep.length ? `#${keep.join('&')}` : '' };
 }
 
 const params = new URLSearchParams(window.location.search);
 const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
 const fragment = splitFragment(window.location.hash);
 let moderatorSecret = fragment.secret;
-const shareURL = `${window.location.origin}/m/${meetingId}${fragment.rest}`;
-if (window.location.search || moderatorSecret) {
-  // Keep the display name and the moderator secret out of the history and out of a copied address.
+// Test only (never set by the product): frame hashes and key export, see above.
+const e2eeTest = params.get('e2eetest') === '1';
+// The meeting's secret from #k=…: bytes in memory only (null: none or invalid).
+let meetingSecret = null;
+let secretInvalid = false;
+if (fragment.key !== null) {
+  try {
+    meetingSecret = parseSecret(fragment.key);
+  } catch {
+    secretInvalid = true;
+  }
+}
+// The invite link carries the key (the whole link is the invitation), never mod=.
+const shareURL = `${window.location.origin}/m/${meetingId}${meetingSecret ? `#k=${fragment.key}` : ''}`;
+if (window.location.search || window.location.hash) {
+  // Keep the name, the moderator secret and the meeting key out of the history and out of a copied address.
   window.history.replaceState(null, '', window.location.pathname + fragment.rest);
 }
+const api = e2eeAPI();
+// The meeting's identity and chat keys, derived once (a promise; null without a key).
+const meetingCrypto = meetingSecret ? MeetingCrypto.fromSecret(meetingSecret) : null;
+if (meetingCrypto) meetingCrypto.catch(() => {});
 
 const media = new LocalMedia();
 let grid;
@@ -149,6 +204,7 @@ let timer = 0;
 let inviteDismissed = false;
 let openPanelName = null;
 let rules;
+let e2eeStatus;
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -181,7 +237,9 @@ function join(name, { again = false, note = '' } = {}) {
     media,
     grid,
     chat,
+    e2ee: { crypto: meetingCrypto, api, test: e2eeTest },
     ui: {
+      e2eeChanged: renderE2EE,
       joined: onJoined,
       lobby: onLobby,
       failed: onFailed,
@@ -229,6 +287,7 @@ function onJoined() {
   settingsPanel.render(session.settings);
   renderLock();
   banner(null);
+  renderE2EE();
   startTimer();
   controls.render();
   announce(wasWaiting ? 'You were let in. You joined the meeting' : 'You joined the meeting');
@@ -297,6 +356,7 @@ function stopped() {
   closeConfirm();
   openPanel(null);
   waitingRoom.setEnabled(false);
+  e2eeStatus.render(null);
   banner(null);
   $('#btn-enable-audio').hidden = true;
   $('#meeting-locked').hidden = true;
@@ -343,6 +403,18 @@ function applyRole() {
   if (mod && s) waitingRoom.update(s.waiting);
   renderRoster();
   controls.render();
+}
+
+/** renderE2EE shows the encryption state: top-bar chip, safety code, unverified warnings. */
+function renderE2EE() {
+  const s = live();
+  const info = s && s.joined ? s.e2eeInfo() : null;
+  e2eeStatus.render(info);
+  if (!s || !s.joined) return;
+  for (const p of s.everyone()) {
+    if (!p.self) grid.update(p.id, { e2ee: p.e2ee });
+  }
+  if (!$('#people-panel').hidden) renderPeopleList();
 }
 
 function renderLock() {
@@ -535,7 +607,30 @@ function main() {
       renderLock();
     },
   });
+  e2eeStatus = new E2EEStatus();
   bindControls();
+
+  const e2eeInfo = () => {
+    const s = live();
+    return s ? s.e2eeInfo() : null;
+  };
+  const e2eeHooks = {
+    get enabled() {
+      const i = e2eeInfo();
+      return i ? i.enabled : !!meetingSecret;
+    },
+    get api() {
+      const i = e2eeInfo();
+      return i ? i.api : null;
+    },
+    safetyCode: () => (e2eeInfo() || { safetyCode: '' }).safetyCode,
+    verified: () => (e2eeInfo() || { verified: [] }).verified.slice(),
+    unverified: () => (e2eeInfo() || { unverified: [] }).unverified.slice(),
+    keyIndex: () => (e2eeInfo() || { keyIndex: -1 }).keyIndex,
+    stats: () => ({ ...(e2eeInfo() || { stats: { encrypted: 0, decrypted: 0, decryptFailed: 0 } }).stats }),
+    frameHashes: () => (live() ? live().frameHashes() : Promise.resolve({ plain: [], cipher: [] })),
+    exportKeys: () => (live() ? live().exportKeys() : Promise.resolve({})),
+  };
 
   window.conclave = {
     get participantId() {
@@ -563,6 +658,7 @@ function main() {
     stats() {
       return session ? session.stats() : Promise.resolve({ video: [], audio: [], publish: {} });
     },
+    e2ee: e2eeHooks,
   };
 
   const name = (params.get('name') || '').trim();
@@ -582,6 +678,17 @@ function main() {
     showError('invalid');
     return;
   }
+  // Fail closed before anyone knocks: a damaged key, or a browser that cannot encrypt
+  // (a link with a key is for an end-to-end encrypted meeting).
+  if (secretInvalid) {
+    showError('link_invalid');
+    return;
+  }
+  if (meetingSecret && !api) {
+    showError('e2ee_unsupported');
+    return;
+  }
+  $('#prejoin-e2ee').hidden = !meetingSecret;
 
   controls.render();
   setState('prejoin');

@@ -1,13 +1,14 @@
 // The participants panel: everyone in the meeting with role, mic and camera state.
 // A moderator gets a menu per participant (moderator.js builds its actions).
 //
-// Test hooks: .person[data-participant-id]; for moderators a button
+// Test hooks: .person[data-participant-id] (with .e2ee-unverified[data-participant-id]
+// when the person's end-to-end encryption key did not verify); for moderators a button
 // .participant-menu[data-participant-id] per other participant, which opens the
 // menu .person-actions with the action buttons [data-action][data-participant-id].
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
-import { ROLE_LABELS } from './grid.js';
+import { ROLE_LABELS, UNVERIFIED_TEXT } from './grid.js';
 
 let openMenuFor = null; // the participant id whose menu is open, across re-renders
 
@@ -37,7 +38,10 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
     const roleText = ROLE_LABELS[p.role];
     const label = el('span', { class: 'person-label' },
       el('span', { class: 'person-name', text: p.self ? `${name} (you)` : name }),
-      roleText ? el('span', { class: 'role-badge', dataset: { role: p.role }, text: roleText }) : null);
+      roleText ? el('span', { class: 'role-badge', dataset: { role: p.role }, text: roleText }) : null,
+      p.e2ee === 'unverified'
+        ? el('span', { class: 'e2ee-unverified person-warning', dataset: { participantId: p.id } }, icon('alert'), el('span', { text: UNVERIFIED_TEXT }))
+        : null);
     const open = moderator && !p.self && openMenuFor === p.id;
     let menuBtn = null;
     if (moderator && !p.self) {

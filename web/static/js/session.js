@@ -8,6 +8,8 @@ import { Signaling, PROTOCOL_VERSION } from './signaling.js';
 import { Publisher } from './publisher.js';
 import { Subscriber } from './subscriber.js';
 import { SpeakerDetector } from './speaker.js';
+import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
+import { SessionKeys, UNREADABLE, isCiphertext } from './e2ee/session-keys.js';
 
 /** Errors on the way in that send the person back to the pre-join screen (password). */
 export const AUTH_CODES = new Set(['password_required', 'wrong_password', 'too_many_attempts']);
@@ -43,13 +45,18 @@ function roleFrom(r) {
 export class Session {
   /**
    * @param {{meetingId: string, name: string, password?: string, moderatorSecret?: string,
-   *          media: LocalMedia, grid: Grid, chat: Chat, ui: object}} opts
+   *          media: LocalMedia, grid: Grid, chat: Chat, ui: object,
+   *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null, test: boolean}}} opts
    * ui: joined(), lobby({moderatorPresent}), failed(kind, info), left(), sentToLobby(),
    *     banner(text|null, kind?), rosterChanged(), roleChanged(old, now),
    *     settingsChanged(old, now), waitingChanged(list), mediaCommand(command),
-   *     refused(code, type)
+   *     refused(code, type), e2eeChanged()
+   *
+   * e2ee.crypto is the meeting's keys from the link's secret (null: the link has none).
+   * With it, the name goes out encrypted; whether the meeting is end-to-end encrypted
+   * is known only at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {} }) {
     this.meetingId = meetingId;
     this.name = name;
     this.password = password;
@@ -80,6 +87,21 @@ export class Session {
     this.fatalInfo = {};
     this.ended = false;
     this.joined = false;
+    // End-to-end encryption.
+    this.cryptoPromise = e2ee.crypto || null;
+    this.crypto = null; // MeetingCrypto, once derived
+    this.api = e2ee.api || null;
+    this.testMode = !!e2ee.test;
+    this.e2ee = false; // welcome.e2ee
+    this.e2eeFailed = null; // why encryption stopped, if it did
+    this.mc = null; // MediaCrypto (the worker and transforms)
+    this.keys = null; // SessionKeys
+    this.chatIn = Promise.resolve(); // received chat, decrypted in order
+    this.chatOut = Promise.resolve(); // sent chat, encrypted in order
+    this.waitingSeq = 0;
+    // The publisher once it exists (with E2EE only after the worker is ready), or null
+    // when there will be none (encryption failed, the session ended).
+    this.publishing = new Promise((resolve) => { this._publishingResolve = resolve; });
   }
 
   /** start connects and knocks; it reports through ui.lobby / ui.joined / ui.failed. */
@@ -93,7 +115,8 @@ export class Session {
     sig.on('participant_updated', (p) => this._participant(p.participant, false));
     sig.on('participant_left', (p) => this._participantLeft(p.participantId));
     sig.on('subscribe_offer', (p) => this._subscriber().handleOffer(p));
-    sig.on('chat', (p) => { if (this.joined) this.chat.add(p); });
+    sig.on('chat', (p) => this._chat(p));
+    sig.on('e2ee', (p) => { if (this.keys && !this.ended) this.keys.receive(p.from, p.data); });
     sig.on('settings', (p) => this._settings(p.settings));
     sig.on('waiting_list', (p) => this._waitingList(p.waiting));
     sig.on('media_command', (p) => { if (this.joined && !this.ended) this.ui.mediaCommand(p.command, p.by); });
@@ -101,6 +124,18 @@ export class Session {
     sig.on('error', (p, env) => this._serverError(p, env));
     sig.onclose = (ev) => this._closed(ev);
 
+    // With a key in the link the name goes out encrypted ("e1.…"): the server never reads it.
+    let wireName = this.name;
+    if (this.cryptoPromise) {
+      try {
+        this.crypto = await this.cryptoPromise;
+        wireName = await this.crypto.encryptName(this.name);
+      } catch {
+        this._fail('e2ee_unsupported');
+        return;
+      }
+      if (this.ended) return;
+    }
     try {
       await sig.connect();
     } catch {
@@ -109,7 +144,7 @@ export class Session {
     }
     if (this.ended) return;
     this.sentMedia = { mic: media.micOn, camera: media.cameraOn, screen: false };
-    const join = { version: PROTOCOL_VERSION, meetingId: this.meetingId, name: this.name, media: { ...this.sentMedia } };
+    const join = { version: PROTOCOL_VERSION, meetingId: this.meetingId, name: wireName, media: { ...this.sentMedia } };
     // Both travel only inside the websocket.
     if (this.password) join.password = this.password;
     if (this.moderatorSecret) join.moderatorSecret = this.moderatorSecret;
@@ -153,6 +188,9 @@ export class Session {
     if (this.publisher) this.publisher.close();
     if (this.subscriber) this.subscriber.close();
     if (this.speaker) this.speaker.close();
+    if (this.keys) this.keys.close();
+    if (this.mc) this.mc.close();
+    this._publishingResolve(null);
     for (const audio of this.audio.values()) {
       audio.srcObject = null;
       audio.remove();
@@ -170,6 +208,11 @@ export class Session {
     this.chat.clear();
   }
 
+  /** whenPublishing resolves to the publisher once it exists, or null if there will be none. */
+  whenPublishing() {
+    return this.publisher ? Promise.resolve(this.publisher) : this.publishing;
+  }
+
   get isModerator() {
     return this.joined && !this.ended && this.role === 'moderator';
   }
@@ -179,10 +222,24 @@ export class Session {
     return this.role !== 'participant' || this.settings.screenShare;
   }
 
-  /** sendChat sends a chat message; false when not connected. */
+  /** sendChat sends a chat message (encrypted in an E2EE meeting); false when not connected. */
   sendChat(text) {
     if (this.ended || !this.sig || this.sig.closed || !this.joined) return false;
-    this.chatIds.add(this.sig.send('chat', { text }));
+    if (!this.e2ee) {
+      this.chatIds.add(this.sig.send('chat', { text }));
+      return true;
+    }
+    this.chatOut = this.chatOut.then(async () => {
+      let cipher;
+      try {
+        cipher = await this.crypto.encryptChat(this.participantId, text);
+      } catch {
+        if (!this.ended) this.chat.notice('Message not sent: it could not be encrypted.');
+        return;
+      }
+      if (this.ended || !this.sig || this.sig.closed) return;
+      this.chatIds.add(this.sig.send('chat', { text: cipher }));
+    });
     return true;
   }
 
@@ -216,9 +273,12 @@ export class Session {
     const m = this.media;
     const self = {
       id: this.participantId, name: this.name, role: this.role,
-      media: { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn }, self: true,
+      media: { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn }, self: true, e2ee: null,
     };
-    return [self, ...Array.from(this.participants.values()).map((p) => ({ ...p, media: { ...p.media } }))];
+    const others = Array.from(this.participants.values()).map(({ rawName, ...p }) => ({
+      ...p, media: { ...p.media }, e2ee: this.keys ? this.keys.stateOf(p.id) : null,
+    }));
+    return [self, ...others];
   }
 
   async stats() {
@@ -243,11 +303,20 @@ export class Session {
     if (this.ended || this.joined) return;
     clearTimeout(this.joinTimer);
     const { media, sig } = this;
+    // An end-to-end encrypted meeting needs the key from the link and a browser that
+    // can encrypt; without either, leave at once (fail closed).
+    this.e2ee = welcome.e2ee === true;
+    if (this.e2ee && (!this.crypto || !this.api)) {
+      sig.send('leave');
+      this._fail(this.crypto ? 'e2ee_unsupported' : 'link_incomplete');
+      return;
+    }
     this.phase = 'joined';
     this.participantId = welcome.participantId;
     this.role = roleFrom(welcome.role);
     this.settings = settingsFrom(welcome.settings);
     this.joined = true;
+    this._startMediaCrypto(welcome);
     if (welcome.limits && welcome.limits.maxChatChars) this.chat.setMaxChars(welcome.limits.maxChatChars);
     this.chat.selfId = this.participantId;
     this.grid.ensure({ participantId: this.participantId, source: 'camera', self: true, name: this.name });
@@ -263,16 +332,177 @@ export class Session {
     const now = { mic: media.micOn, camera: media.cameraOn, screen: false };
     if (this.sentMedia && (now.mic !== this.sentMedia.mic || now.camera !== this.sentMedia.camera)) this.sendMediaState();
 
-    this.publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
     this._subscriber();
+    if (this.e2ee && !this.mc) return; // no worker, no sending (_e2eeFailed tells the person)
+    if (this.mc) {
+      // Nothing is sent before the worker runs and holds the own key.
+      try {
+        await Promise.all([this.mc.ready, this.keysStarted]);
+      } catch (err) {
+        this._e2eeFailed(err && err.message);
+        return;
+      }
+      if (this.ended) return;
+    }
+    this.publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
+    const started = this.publisher.start({ mic: media.micTrack, camera: media.cameraTrack });
+    this._publishingResolve(this.publisher);
     try {
-      await this.publisher.start({ mic: media.micTrack, camera: media.cameraTrack });
+      await started;
     } catch (err) {
       if (!this.ended) {
         console.warn('conclave: publishing failed', err && err.message);
         toast('Your camera and microphone could not be sent to the meeting.', { kind: 'error' });
       }
     }
+  }
+
+  /**
+   * _startMediaCrypto installs the E2EE worker and key schedule before any peer
+   * connection exists. In a meeting without E2EE nothing is attached, except in
+   * test mode (?e2eetest=1): a pass-through that records plaintext frame hashes.
+   */
+  _startMediaCrypto(welcome) {
+    this.keysStarted = Promise.resolve();
+    if (!this.e2ee && !(this.testMode && this.api)) {
+      useMediaCrypto(null);
+      return;
+    }
+    try {
+      this.mc = new MediaCrypto({
+        api: this.api,
+        encrypt: this.e2ee,
+        test: this.testMode,
+        onError: (reason) => this._e2eeFailed(reason),
+        onStats: () => {},
+      });
+    } catch (err) {
+      // No worker: nothing may be sent (publishing waits for a worker that is not there).
+      this.mc = null;
+      useMediaCrypto(null, { mustEncrypt: this.e2ee });
+      this.keysStarted = Promise.reject(err);
+      this.keysStarted.catch(() => {});
+      if (this.e2ee) queueMicrotask(() => this._e2eeFailed('the encryption worker could not start'));
+      return;
+    }
+    useMediaCrypto(this.mc, { mustEncrypt: this.e2ee });
+    if (!this.e2ee) return;
+    this.keys = new SessionKeys({
+      meeting: this.crypto,
+      media: this.mc,
+      send: (to, data) => {
+        if (this.ended || !this.sig || this.sig.closed) return;
+        this.sig.send('e2ee', to ? { to, data } : { data });
+      },
+      onChange: () => this._e2eeChanged(),
+    });
+    const ids = (welcome.participants || []).map((p) => p && p.id).filter((id) => typeof id === 'string' && id);
+    this.keysStarted = this.keys.start(this.participantId, ids);
+    this.keysStarted.catch((err) => {
+      if (err && err.code === 'unsupported') {
+        // No X25519 here: this browser cannot take part (fail closed).
+        if (this.sig && !this.sig.closed) this.sig.send('leave');
+        this._fail('e2ee_unsupported');
+      } else {
+        this._e2eeFailed(err && err.message);
+      }
+    });
+  }
+
+  _e2eeChanged() {
+    if (this.ended) return;
+    this.ui.e2eeChanged();
+  }
+
+  /** _e2eeFailed: encryption stopped working; senders are silent (fail closed) and the UI says so. */
+  _e2eeFailed(reason) {
+    if (this.ended || this.e2eeFailed) return;
+    this.e2eeFailed = reason || 'failed';
+    if (this.mc) this.mc.close();
+    useMediaCrypto(null, { mustEncrypt: this.e2ee });
+    if (this.publisher) {
+      this.publisher.close();
+      this.publisher = null;
+    }
+    this._publishingResolve(null);
+    this.ui.banner('End-to-end encryption stopped working: your camera, microphone and screen are not being sent. Rejoin to try again.', 'error');
+    this.ui.e2eeChanged();
+  }
+
+  /** e2eeInfo describes the encryption state for the page (status chip, test hooks). */
+  e2eeInfo() {
+    const enabled = this.joined ? this.e2ee : !!this.cryptoPromise;
+    return {
+      enabled,
+      state: !this.joined ? null : this.e2eeFailed ? 'error' : this.e2ee ? 'on' : 'off',
+      api: this.e2ee && this.mc && !this.e2eeFailed ? this.mc.api : null,
+      safetyCode: this.keys ? this.keys.code : '',
+      verified: this.keys ? this.keys.verified() : [],
+      unverified: this.keys ? this.keys.unverified() : [],
+      keyIndex: this.keys ? this.keys.keyIndex : -1,
+      stats: this.mc ? { ...this.mc.stats } : { encrypted: 0, decrypted: 0, decryptFailed: 0 },
+    };
+  }
+
+  /** frameHashes (test mode): SHA-256 of the camera's first frames, plain and encrypted. */
+  async frameHashes() {
+    const v = this.mc && this.testMode ? await this.mc.query('hashes') : null;
+    return v || { plain: [], cipher: [] };
+  }
+
+  /** exportKeys (test mode): every raw media key this tab holds, {participantId: {index: b64url}}. */
+  async exportKeys() {
+    const v = this.mc && this.testMode ? await this.mc.query('keys') : null;
+    if (!v) return {};
+    if (v.self) {
+      v[this.participantId] = v.self;
+      delete v.self;
+    }
+    return v;
+  }
+
+  // ---------------------------------------------------------------- names
+
+  /** _nameNow returns the name to show for a wire name, or undefined while it is decrypted. */
+  _nameNow(raw) {
+    if (isCiphertext(raw)) return this.crypto ? this.crypto.nameNow(raw) : UNREADABLE;
+    // In an encrypted meeting a name that is not "e1.…" is refused (a link without the key, or the server).
+    return this.e2ee ? UNREADABLE : raw;
+  }
+
+  /** _name resolves a wire name to the name to show. */
+  _name(raw) {
+    const now = this._nameNow(raw);
+    if (now !== undefined) return Promise.resolve(now);
+    return this.crypto.resolveName(raw);
+  }
+
+  /** _namesResolved applies decrypted names to the roster. */
+  _namesResolved() {
+    if (this.ended) return;
+    let changed = false;
+    for (const entry of this.participants.values()) {
+      const name = this._nameNow(entry.rawName);
+      if (name !== undefined && name !== entry.name) {
+        entry.name = name;
+        this.grid.update(entry.id, { name });
+        changed = true;
+      }
+    }
+    if (changed) this.ui.rosterChanged();
+  }
+
+  _chat(p) {
+    if (!this.joined || this.ended) return;
+    if (!this.e2ee && !isCiphertext(p.name)) {
+      this.chat.add(p);
+      return;
+    }
+    this.chatIn = this.chatIn.then(async () => {
+      const text = this.e2ee ? await this.crypto.decryptChat(p.from, p.text) : p.text;
+      const name = await this._name(p.name);
+      if (!this.ended) this.chat.add({ ...p, text, name });
+    }).catch(() => {});
   }
 
   // ------------------------------------------------------------ the meeting
@@ -284,16 +514,21 @@ export class Session {
     this.ui.settingsChanged(old, this.settings);
   }
 
-  _waitingList(list) {
+  async _waitingList(list) {
     if (this.ended || !this.joined) return;
-    this.waiting = (Array.isArray(list) ? list : [])
+    const seq = ++this.waitingSeq;
+    const entries = (Array.isArray(list) ? list : [])
       .filter((w) => w && typeof w.participantId === 'string')
       // waitingMs is measured on the server, so a skewed local clock does not matter.
       .map((w) => ({
         participantId: w.participantId,
-        name: String(w.name || ''),
+        rawName: String(w.name || ''),
         since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
       }));
+    // Names are decrypted before the list is shown (a knock is announced by name).
+    const names = await Promise.all(entries.map((w) => this._name(w.rawName)));
+    if (this.ended || seq !== this.waitingSeq) return;
+    this.waiting = entries.map(({ rawName, ...w }, i) => ({ ...w, name: names[i] }));
     this.ui.waitingChanged(this.waiting);
   }
 
@@ -324,16 +559,27 @@ export class Session {
       return;
     }
     const known = this.participants.get(p.id);
+    const rawName = p.name || (known && known.rawName) || '';
+    const shown = this._nameNow(rawName);
     const entry = {
       id: p.id,
-      name: p.name || (known && known.name) || '',
+      rawName, // as on the wire ("e1.…" in an encrypted meeting)
+      name: shown !== undefined ? shown : (known && known.rawName === rawName ? known.name : ''),
       role: p.role ? roleFrom(p.role) : (known ? known.role : 'participant'),
       media: { mic: false, camera: false, screen: false, ...(p.media || {}) },
     };
     this.participants.set(p.id, entry);
     this.grid.ensure({ participantId: p.id, source: 'camera', name: entry.name });
     this.grid.update(p.id, entry);
-    if (isNew && !known) toast(`${entry.name || 'Someone'} joined`);
+    if (isNew && !known && this.keys) this.keys.peerJoined(p.id);
+    if (shown === undefined) {
+      this._name(rawName).then((name) => {
+        this._namesResolved();
+        if (isNew && !known && !this.ended && this.participants.has(p.id)) toast(`${name || 'Someone'} joined`);
+      });
+    } else if (isNew && !known) {
+      toast(`${entry.name || 'Someone'} joined`);
+    }
     this.ui.rosterChanged();
   }
 
@@ -341,6 +587,7 @@ export class Session {
     if (this.ended) return;
     const p = this.participants.get(id);
     this.participants.delete(id);
+    if (p && this.keys) this.keys.peerLeft(id);
     this.grid.removeParticipant(id);
     if (p) toast(`${p.name || 'Someone'} left`);
     this.ui.rosterChanged();

@@ -21,6 +21,10 @@ export const FATAL = {
   removed: ['You were removed', 'You were removed from the meeting.', null],
   ended: ['The meeting has ended', 'The meeting was ended by a moderator.', null],
   wrong_moderator_secret: ['This moderator link is not valid', 'The moderator part of this link is wrong or no longer valid. You can ask to join as a participant instead.', 'Join as participant'],
+  // End-to-end encryption (fail closed: no way in without it).
+  link_incomplete: ['This link is incomplete', "This link is incomplete: it lacks the part after #, which holds the meeting's encryption key. Ask the person who invited you for the complete link.", null],
+  link_invalid: ['This link is damaged', "This link is damaged: the part after #, which holds the meeting's encryption key, is not valid. Ask the person who invited you for the complete link.", null],
+  e2ee_unsupported: ['This browser cannot join', 'This meeting is end-to-end encrypted, and this browser cannot encrypt audio and video. Join with a current version of Firefox, Chrome, Edge or Safari.', null],
   // These three go back to the pre-join screen; the texts are for #meeting-error.
   password_required: ['Password needed', 'This meeting is protected by a password', null],
   wrong_password: ['Wrong password', 'Wrong password', null],

@@ -73,6 +73,10 @@ export class Subscriber {
           ...entry,
           packetsReceived: inbound ? inbound.packetsReceived || 0 : 0,
           totalSamplesReceived: inbound ? inbound.totalSamplesReceived || 0 : 0,
+          // Samples made up for missing frames (also those an E2EE receiver dropped),
+          // and the energy of what was played.
+          concealedSamples: inbound ? inbound.concealedSamples || 0 : 0,
+          totalAudioEnergy: inbound ? inbound.totalAudioEnergy || 0 : 0,
         });
       }
     }

@@ -1,0 +1,248 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"conclave/e2ee"
+	"conclave/internal/browsertest"
+	"conclave/sfu"
+)
+
+// serverFrames reassembles, on the server, the VP8 frames each publisher's camera sends,
+// exactly as they leave the browser's transform.
+type serverFrames struct {
+	mu     sync.Mutex
+	asm    map[string]*e2ee.FrameAssembler
+	frames map[string][]capturedFrame
+}
+
+type capturedFrame struct {
+	data []byte
+	at   time.Time
+}
+
+func newServerFrames() *serverFrames {
+	return &serverFrames{asm: map[string]*e2ee.FrameAssembler{}, frames: map[string][]capturedFrame{}}
+}
+
+func (s *serverFrames) tap(p sfu.TapPacket) {
+	if p.Source != sfu.SourceCamera {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.asm[p.ParticipantID]
+	if a == nil {
+		a = &e2ee.FrameAssembler{}
+		s.asm[p.ParticipantID] = a
+	}
+	if f, ok := a.Push(p.SequenceNumber, p.Timestamp, p.Marker, p.Payload); ok {
+		s.frames[p.ParticipantID] = append(s.frames[p.ParticipantID], capturedFrame{data: f, at: time.Now()})
+	}
+}
+
+func (s *serverFrames) of(id string) []capturedFrame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]capturedFrame(nil), s.frames[id]...)
+}
+
+// joinAt opens the meeting page with query and fragment and waits until name joined.
+func joinAt(ctx context.Context, t *testing.T, srv *server, kind browsertest.Kind, m meetingLinks, name, query, fragment string) *participant {
+	t.Helper()
+	return joinURL(ctx, t, kind, srv.pageURL(m, "name="+name+"&autojoin=1"+query, fragment), name, false)
+}
+
+type frameHashes struct {
+	Plain  []string `json:"plain"`
+	Cipher []string `json:"cipher"`
+}
+
+// checkServerSees runs a two-tab call and compares the frames the server forwarded with
+// the hashes the publisher's transform recorded.
+func checkServerSees(t *testing.T, encrypted bool) (plainMatches, cipherMatches, total int) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	frames := newServerFrames()
+	srv := startServerWithTap(t, frames.tap)
+	body := `{"settings":{"lobby":false},"e2ee":false}`
+	if encrypted {
+		body = `{"settings":{"lobby":false}}`
+	}
+	links := srv.createMeetingWith(t, body)
+	fragment := links.fragment()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Pub", "&e2eetest=1", fragment)
+	sub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Sub", "", fragment)
+	waitSameColour(ctx, t, sub, pub, "camera")
+
+	const want = 150
+	for len(frames.of(pub.id)) < want {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server reassembled only %d frames", len(frames.of(pub.id)))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var h frameHashes
+	if err := pub.tab.Eval(ctx, `window.conclave.e2ee.frameHashes()`, &h); err != nil {
+		t.Fatal(err)
+	}
+	plain, cipher := map[string]bool{}, map[string]bool{}
+	for _, x := range h.Plain {
+		plain[x] = true
+	}
+	for _, x := range h.Cipher {
+		cipher[x] = true
+	}
+	if len(plain) < want {
+		t.Fatalf("the transform recorded only %d frames", len(plain))
+	}
+	for _, f := range frames.of(pub.id)[:want] {
+		sum := sha256.Sum256(f.data)
+		x := hex.EncodeToString(sum[:])
+		if plain[x] {
+			plainMatches++
+		}
+		if cipher[x] {
+			cipherMatches++
+		}
+	}
+	return plainMatches, cipherMatches, want
+}
+
+// TestServerSeesOnlyCiphertext: in an E2EE meeting every VP8 frame the server forwards
+// is one the publisher's transform emitted as ciphertext, and none is a plaintext frame.
+// The control run without E2EE matches plaintext, so the check can fail.
+func TestServerSeesOnlyCiphertext(t *testing.T) {
+	t.Run("e2ee", func(t *testing.T) {
+		plain, cipher, total := checkServerSees(t, true)
+		if plain != 0 || cipher != total {
+			t.Fatalf("of %d server frames: %d match plaintext, %d match ciphertext", total, plain, cipher)
+		}
+	})
+	t.Run("control without e2ee", func(t *testing.T) {
+		plain, _, total := checkServerSees(t, false)
+		if plain != total {
+			t.Fatalf("control run: only %d of %d server frames match the plaintext", plain, total)
+		}
+	})
+}
+
+// ringFrom builds a decryption keyring from raw keys one participant held for a sender,
+// including every key it could derive by ratcheting forward.
+func ringFrom(keys map[string]string) (func(byte) []byte, error) {
+	ring := map[byte][]byte{}
+	for idx, b := range keys {
+		var i int
+		if _, err := fmt.Sscan(idx, &i); err != nil {
+			return nil, err
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(b)
+		if err != nil {
+			return nil, err
+		}
+		for step := 0; step < 16; step++ {
+			k := byte((i + step) % 16)
+			if _, ok := ring[k]; !ok || step == 0 {
+				ring[k] = e2ee.FrameKey(raw)
+			}
+			raw = e2ee.Ratchet(raw)
+		}
+	}
+	return func(i byte) []byte { return ring[i] }, nil
+}
+
+// TestRemovedParticipantCannotDecrypt: after a moderator removes a participant, the
+// remaining senders' frames carry a new key index, and no key the removed participant
+// held (or could ratchet to) decrypts them; the others still see each other.
+func TestRemovedParticipantCannotDecrypt(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	frames := newServerFrames()
+	srv := startServerWithTap(t, frames.tap)
+	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", "&e2eetest=1", links.moderatorFragment())
+	bob := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Bob", "&e2eetest=1", links.fragment())
+	cat := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Cat", "&e2eetest=1", links.fragment())
+	waitSameColour(ctx, t, cat, ann, "camera")
+	waitSameColour(ctx, t, bob, ann, "camera")
+
+	var held map[string]map[string]string
+	if err := cat.tab.Eval(ctx, `window.conclave.e2ee.exportKeys()`, &held); err != nil {
+		t.Fatal(err)
+	}
+	catRing, err := ringFrom(held[ann.id])
+	if err != nil || len(held[ann.id]) == 0 {
+		t.Fatalf("Cat's keys for Ann: %v (%v)", held[ann.id], err)
+	}
+	// Sanity: before the removal Cat's keys do decrypt Ann's current frames.
+	before := frames.of(ann.id)
+	ok := 0
+	for _, f := range before[len(before)-10:] {
+		if _, err := e2ee.DecryptFrame(catRing, f.data, e2ee.VP8); err == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		t.Fatal("Cat's exported keys decrypt none of Ann's frames before the removal; the check would prove nothing")
+	}
+	oldIndex, _ := e2ee.KeyIndex(before[len(before)-1].data)
+
+	// Ann removes Cat in her UI.
+	if err := ann.tab.Eval(ctx, `document.querySelector("#btn-people").click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ann.tab.WaitFor(ctx, fmt.Sprintf(`(() => { const m = document.querySelector('.participant-menu[data-participant-id="%s"]'); if (m) m.click(); return !!document.querySelector('[data-action="remove"][data-participant-id="%s"]'); })()`, cat.id, cat.id)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ann.tab.Eval(ctx, fmt.Sprintf(`document.querySelector('[data-action="remove"][data-participant-id="%s"]').click()`, cat.id), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ann.tab.WaitFor(ctx, `(() => { const b = document.querySelector("#confirm-ok"); if (b) b.click(); return !!b; })()`); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.tab.WaitFor(ctx, `document.querySelector("#meeting-error")?.dataset.code === "removed"`); err != nil {
+		t.Fatalf("Cat was not removed: %v", err)
+	}
+	removedAt := time.Now()
+
+	// Frames Ann sends from a moment after the removal: a new key index, not decryptable
+	// with anything Cat held; Bob still decodes Ann.
+	var after []capturedFrame
+	for {
+		after = after[:0]
+		for _, f := range frames.of(ann.id) {
+			if f.at.After(removedAt.Add(2 * time.Second)) {
+				after = append(after, f)
+			}
+		}
+		if len(after) >= 30 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("only %d frames from Ann after the removal", len(after))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for i, f := range after {
+		idx, ok := e2ee.KeyIndex(f.data)
+		if !ok || idx == oldIndex {
+			t.Fatalf("frame %d after the removal still uses key index %d", i, oldIndex)
+		}
+		if _, err := e2ee.DecryptFrame(catRing, f.data, e2ee.VP8); err == nil {
+			t.Fatalf("frame %d after the removal decrypts with the removed participant's keys", i)
+		}
+	}
+	waitSameColour(ctx, t, bob, ann, "camera")
+}

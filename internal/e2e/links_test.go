@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/browsertest"
+)
+
+// recordFetchJS keeps the bodies of the page's fetch requests in window.__bodies.
+const recordFetchJS = `(() => {
+window.__bodies = [];
+const f = window.fetch.bind(window);
+window.fetch = (u, o) => { window.__bodies.push(String(o && o.body)); return f(u, o); };
+})()`
+
+type createdLinks struct {
+	Participant string `json:"participant"`
+	Moderator   string `json:"moderator"`
+	Bodies      []string
+}
+
+// createOnLanding fills the landing page's form (host key from #host=) and returns
+// the two links it shows and the request bodies it sent.
+func createOnLanding(ctx context.Context, t *testing.T, srv *server, e2eeOn bool) createdLinks {
+	t.Helper()
+	tab, err := browsertest.Shared(t, browsertest.KindChromium).NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := browsertest.OnNewDocument(ctx, tab, recordFetchJS); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Navigate(ctx, srv.url+"/#host=e2ehost."+hostSecret); err != nil {
+		t.Fatal(err)
+	}
+	js := fmt.Sprintf(`(() => {
+		document.querySelector("#new-lobby").checked = false;
+		document.querySelector("#new-e2ee").checked = %v;
+		document.querySelector("#btn-new-meeting").click();
+		return true;
+	})()`, e2eeOn)
+	if err := tab.Eval(ctx, js, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `!document.querySelector("#create-result").hidden`); err != nil {
+		t.Fatalf("no meeting was created: %v", err)
+	}
+	var out createdLinks
+	if err := tab.Eval(ctx, `({participant: document.querySelector("#link-participant").value, moderator: document.querySelector("#link-moderator").value})`, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Eval(ctx, `window.__bodies`, &out.Bodies); err != nil {
+		t.Fatal(err)
+	}
+	var reminder bool
+	if err := tab.Eval(ctx, `!document.querySelector("#e2ee-reminder").hidden && document.querySelector("#e2ee-off-reminder").hidden`, &reminder); err != nil || reminder != e2eeOn {
+		t.Fatalf("the E2EE reminder shows %v with E2EE %v (%v)", reminder, e2eeOn, err)
+	}
+	return out
+}
+
+// withQuery puts a query before a link's fragment.
+func withQuery(link, query string) string {
+	if i := strings.IndexByte(link, '#'); i >= 0 {
+		return link[:i] + "?" + query + link[i:]
+	}
+	return link + "?" + query
+}
+
+// TestLandingKeysTheLinks: the landing page makes the meeting's key in the browser and
+// puts it into both links' fragment (never into the request); the moderator link works,
+// its invite links carry the key but not the moderator secret, and the address bar
+// loses both. A link without the key cannot join; with E2EE switched off the links
+// carry no key and the meeting says it is not end-to-end encrypted.
+func TestLandingKeysTheLinks(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	links := createOnLanding(ctx, t, srv, true)
+	part := regexp.MustCompile(`^` + regexp.QuoteMeta(srv.url) + `/m/([A-Za-z0-9_-]{22})#k=([A-Za-z0-9_-]{22})$`).FindStringSubmatch(links.Participant)
+	if part == nil {
+		t.Fatalf("participant link %q has no key", links.Participant)
+	}
+	id, key := part[1], part[2]
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(srv.url) + `/m/` + id + `#k=` + key + `&mod=[^&#]+$`).MatchString(links.Moderator) {
+		t.Fatalf("moderator link %q does not carry the key and the moderator secret", links.Moderator)
+	}
+	if len(links.Bodies) != 1 || strings.Contains(links.Bodies[0], key) || !strings.Contains(links.Bodies[0], `"e2ee":true`) {
+		t.Fatalf("the create request was %q", links.Bodies)
+	}
+
+	mona := joinURL(ctx, t, browsertest.KindChromium, withQuery(links.Moderator, "name=Mona&autojoin=1"), "Mona", false)
+	var got struct {
+		Role    string `json:"role"`
+		Enabled bool   `json:"enabled"`
+		State   string `json:"state"`
+		Share   string `json:"share"`
+		Invite  string `json:"invite"`
+		Address string `json:"address"`
+	}
+	if err := mona.tab.WaitFor(ctx, `document.querySelector("#e2ee-status")?.dataset.state === "on" && window.conclave.e2ee.safetyCode() !== ""`); err != nil {
+		t.Fatalf("the moderator's meeting is not encrypted: %v", err)
+	}
+	if err := mona.tab.Eval(ctx, `({role: window.conclave.role, enabled: window.conclave.e2ee.enabled,
+		state: document.querySelector("#e2ee-status").dataset.state,
+		share: document.querySelector("#share-link").value, invite: document.querySelector("#invite-link").value,
+		address: location.href})`, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Role != "moderator" || !got.Enabled || got.Share != links.Participant || got.Invite != links.Participant ||
+		strings.Contains(got.Address, "#") || strings.Contains(got.Address, key) {
+		t.Fatalf("moderator tab: %+v", got)
+	}
+
+	// The bare link (no fragment) is refused when the meeting is encrypted.
+	bare := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+id+"?name=Nat&autojoin=1")
+	if err := bare.WaitFor(ctx, `document.body.dataset.state === "error" && document.querySelector("#meeting-error").dataset.code === "link_incomplete" && /lacks the part after #/.test(document.querySelector("#meeting-error").textContent)`); err != nil {
+		t.Fatalf("a link without the key was not refused: %v", err)
+	}
+	// A key that does not decode to 16 bytes is refused before knocking.
+	short := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+id+"?name=Ola&autojoin=1#k=c2hvcnQ")
+	if err := short.WaitFor(ctx, `document.body.dataset.state === "error" && document.querySelector("#meeting-error").dataset.code === "link_invalid"`); err != nil {
+		t.Fatalf("a short key was not refused: %v", err)
+	}
+	var others int
+	if err := mona.tab.Eval(ctx, `window.conclave.participants().length`, &others); err != nil || others != 1 {
+		t.Fatalf("the moderator sees %d participants (%v)", others, err)
+	}
+
+	// Without E2EE: no key in either link, "e2ee": false in the request, a clear chip.
+	plain := createOnLanding(ctx, t, srv, false)
+	if strings.Contains(plain.Participant, "k=") || strings.Contains(plain.Moderator, "k=") || !strings.Contains(plain.Moderator, "#mod=") {
+		t.Fatalf("links of a meeting without E2EE: %q, %q", plain.Participant, plain.Moderator)
+	}
+	if len(plain.Bodies) != 1 || !strings.Contains(plain.Bodies[0], `"e2ee":false`) {
+		t.Fatalf("the create request was %q", plain.Bodies)
+	}
+	pam := joinURL(ctx, t, browsertest.KindChromium, withQuery(plain.Moderator, "name=Pam&autojoin=1"), "Pam", false)
+	if err := pam.tab.WaitFor(ctx, `(() => { const c = document.querySelector("#e2ee-status");
+		return !c.hidden && c.dataset.state === "off" && c.textContent.includes("Not end-to-end encrypted") &&
+			window.conclave.e2ee.enabled === false && window.conclave.e2ee.api === null; })()`); err != nil {
+		t.Fatalf("a meeting without E2EE does not say so: %v", err)
+	}
+}
+
+// TestBrowserWithoutInsertableStreamsIsRefused: a Firefox without RTCRtpScriptTransform
+// cannot encrypt, so a link with a key is refused before it knocks.
+func TestBrowserWithoutInsertableStreamsIsRefused(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	m := srv.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tab, err := browsertest.Shared(t, browsertest.KindFirefox).NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := browsertest.OnNewDocument(ctx, tab, `delete window.RTCRtpScriptTransform; delete RTCRtpSender.prototype.createEncodedStreams;`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Navigate(ctx, srv.pageURL(m, "name=Old&autojoin=1", m.fragment())); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "error" && document.querySelector("#meeting-error").dataset.code === "e2ee_unsupported"`); err != nil {
+		t.Fatalf("a browser that cannot encrypt was not refused: %v", err)
+	}
+}

@@ -1,0 +1,226 @@
+// The key schedule of a session (web/static/js/e2ee/session-keys.js) with several
+// participants on a fake relay: identities verify only with the right secret, keys go
+// only to verified members, a join ratchets, a leave rotates, everyone computes the
+// same safety code; names and chat texts as "e1." strings; the safety code's words.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { MeetingCrypto, SessionKeys, UNREADABLE, safetyCode } from '../static/js/e2ee/session-keys.js';
+import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
+import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
+import { WORDS, codeWords } from '../static/js/e2ee/words.js';
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+class FakeMedia {
+  constructor() {
+    this.own = null;
+    this.received = new Map(); // pid -> [{index, raw}]
+  }
+  setOwnKey(index, raw) {
+    this.own = { index, raw: raw.slice() };
+  }
+  setPeerKey(pid, index, raw) {
+    if (!this.received.has(pid)) this.received.set(pid, []);
+    this.received.get(pid).push({ index, raw: raw.slice() });
+  }
+  forget(pid) {
+    this.received.delete(pid);
+  }
+}
+
+/** Room is a server relaying key messages between members, in order. */
+class Room {
+  constructor() {
+    this.members = new Map(); // id -> {keys, media, log}
+  }
+  send(from, to, data) {
+    for (const [id, m] of this.members) {
+      if (id === from || (to && id !== to)) continue;
+      m.log.push({ from, data: JSON.parse(data) });
+      setTimeout(() => m.keys.receive(from, data), 1);
+    }
+  }
+  async join(id, secret) {
+    const meeting = await MeetingCrypto.fromSecret(secret);
+    const media = new FakeMedia();
+    const keys = new SessionKeys({ meeting, media, send: (to, data) => this.send(id, to, data) });
+    const others = [...this.members.keys()];
+    const m = { keys, media, log: [] };
+    this.members.set(id, m);
+    for (const o of others) this.members.get(o).keys.peerJoined(id);
+    await keys.start(id, others);
+    await settle();
+    return m;
+  }
+  leave(id) {
+    const m = this.members.get(id);
+    this.members.delete(id);
+    m.keys.close();
+    for (const o of this.members.values()) o.keys.peerLeft(id);
+  }
+  close() {
+    for (const m of this.members.values()) m.keys.close();
+  }
+}
+
+/** frameOf encrypts a VP8 delta frame with a member's current own key. */
+async function frameOf(m) {
+  const ring = new KeyRing();
+  await ring.set(m.media.own.index, m.media.own.raw);
+  return ring.encrypt(Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8);
+}
+
+/** canRead: do the keys `reader` received from `sender` (ratcheting up to 8 steps) open its frames? */
+async function canRead(reader, senderId, frame) {
+  const ring = new KeyRing();
+  for (const { index, raw } of reader.media.received.get(senderId) || []) await ring.set(index, raw);
+  try {
+    await ring.decrypt(frame, VP8);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('three members verify each other, exchange keys and agree on the safety code', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  const b = await room.join('p-b', secret);
+  const c = await room.join('p-c', secret);
+  await settle();
+  for (const [id, m] of room.members) {
+    assert.deepEqual(m.keys.verified().sort(), [...room.members.keys()].filter((x) => x !== id).sort());
+    assert.deepEqual(m.keys.unverified(), []);
+    assert.equal(m.keys.code.split(' ').length, 4);
+  }
+  assert.equal(a.keys.code, b.keys.code);
+  assert.equal(a.keys.code, c.keys.code);
+  for (const [rid, r] of room.members) {
+    for (const [sid, s] of room.members) {
+      if (rid !== sid) assert.ok(await canRead(r, sid, await frameOf(s)), `${rid} reads ${sid}`);
+    }
+  }
+  // Two joins after a: a ratcheted twice; the others follow without a new envelope.
+  assert.equal(a.keys.keyIndex, 2);
+  room.close();
+});
+
+test('a member with the wrong secret is unverified both ways and gets no key', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  const b = await room.join('p-b', secret);
+  const w = await room.join('p-w', randomBytes(16));
+  await settle();
+  assert.deepEqual(a.keys.unverified(), ['p-w']);
+  assert.deepEqual(b.keys.unverified(), ['p-w']);
+  assert.deepEqual(w.keys.verified(), []);
+  assert.deepEqual(w.keys.unverified().sort(), ['p-a', 'p-b']);
+  assert.ok(w.log.every((msg) => msg.data.t === 'identity'), 'only identities reach the wrong member');
+  assert.equal(w.media.received.size, 0);
+  assert.equal(a.media.received.has('p-w'), false);
+  assert.equal(a.keys.code, b.keys.code);
+  assert.notEqual(w.keys.code, a.keys.code);
+  room.close();
+});
+
+test('a newcomer gets the ratcheted key and cannot read what came before it', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  await room.join('p-b', secret);
+  const before = await frameOf(a);
+  const c = await room.join('p-c', secret);
+  await settle();
+  const after = await frameOf(a);
+  assert.ok(await canRead(c, 'p-a', after));
+  assert.equal(await canRead(c, 'p-a', before), false);
+  // The newcomer's key is the old one ratcheted.
+  const old = room.members.get('p-b').media.received.get('p-a')[0];
+  const given = c.media.received.get('p-a')[0];
+  assert.equal(given.index, (old.index + 1) % 16);
+  assert.deepEqual(given.raw, await ratchet(old.raw));
+  room.close();
+});
+
+test('after a leave every sender rotates; the one who left cannot follow', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  const b = await room.join('p-b', secret);
+  const c = await room.join('p-c', secret);
+  await settle();
+  const gone = { media: { received: new Map(c.media.received) } };
+  const indexBefore = a.keys.keyIndex;
+  room.leave('p-c');
+  await new Promise((resolve) => setTimeout(resolve, 500)); // the rotated key is used after a short delay
+  assert.equal(a.keys.keyIndex, (indexBefore + 1) % 16);
+  const fa = await frameOf(a);
+  const fb = await frameOf(b);
+  assert.ok(await canRead(b, 'p-a', fa));
+  assert.ok(await canRead(a, 'p-b', fb));
+  assert.equal(await canRead(gone, 'p-a', fa), false, 'the ratchet does not lead to a rotated key');
+  assert.equal(await canRead(gone, 'p-b', fb), false);
+  assert.deepEqual(a.keys.verified(), ['p-b']);
+  room.close();
+});
+
+test('a join and a leave handled together rotate', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  await room.join('p-b', secret);
+  const c = await room.join('p-c', secret);
+  const gone = { media: { received: new Map(c.media.received) } };
+  // c leaves and d joins before a handles either.
+  const meeting = await MeetingCrypto.fromSecret(secret);
+  const media = new FakeMedia();
+  const d = { media, log: [], keys: new SessionKeys({ meeting, media, send: (to, data) => room.send('p-d', to, data) }) };
+  room.members.delete('p-c');
+  c.keys.close();
+  room.members.set('p-d', d);
+  for (const id of ['p-a', 'p-b']) {
+    room.members.get(id).keys.peerLeft('p-c');
+    room.members.get(id).keys.peerJoined('p-d');
+  }
+  await d.keys.start('p-d', ['p-a', 'p-b']);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const fa = await frameOf(a);
+  assert.ok(await canRead(d, 'p-a', fa));
+  assert.equal(await canRead(gone, 'p-a', fa), false);
+  room.close();
+});
+
+test('names and chat texts: encrypted, and (unreadable) when they do not open', async () => {
+  const secret = randomBytes(16);
+  const mc = await MeetingCrypto.fromSecret(secret);
+  const other = await MeetingCrypto.fromSecret(randomBytes(16));
+  const name = await mc.encryptName('Zoë 🦊');
+  assert.match(name, /^e1\.[A-Za-z0-9_-]+$/);
+  assert.equal(await mc.resolveName(name), 'Zoë 🦊');
+  assert.equal(mc.nameNow(name), 'Zoë 🦊');
+  assert.equal(await other.resolveName(name), UNREADABLE);
+  assert.equal(await mc.resolveName('Mallory'), UNREADABLE);
+  const chat = await mc.encryptChat('p-a', 'hello <b>');
+  assert.equal(await mc.decryptChat('p-a', chat), 'hello <b>');
+  assert.equal(await mc.decryptChat('p-b', chat), UNREADABLE, 'bound to the sender id');
+  assert.equal(await mc.decryptChat('p-a', 'hello'), UNREADABLE);
+});
+
+test('safety code: sorted roster, 4 words of 10 bits', async () => {
+  assert.equal(WORDS.length, 1024);
+  assert.equal(new Set(WORDS).size, 1024);
+  assert.deepEqual(codeWords(Uint8Array.of(0, 0x40, 0x10, 0x04, 0x01)), [WORDS[1], WORDS[1], WORDS[1], WORDS[1]]);
+  assert.deepEqual(codeWords(Uint8Array.of(0xff, 0xc0, 0, 0, 0)), [WORDS[1023], WORDS[0], WORDS[0], WORDS[0]]);
+  const pub = (n) => new Uint8Array(32).fill(n);
+  const x = await safetyCode([{ id: 'b', pub: pub(2) }, { id: 'a', pub: pub(1) }]);
+  const y = await safetyCode([{ id: 'a', pub: pub(1) }, { id: 'b', pub: pub(2) }]);
+  assert.equal(x, y);
+  // SHA-256("a" 0 P1 0 "b" 0 P2 0), first 5 bytes.
+  const input = new Uint8Array([0x61, 0, ...pub(1), 0, 0x62, 0, ...pub(2), 0]);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', input));
+  assert.equal(x, codeWords(digest).join(' '));
+  assert.notEqual(await safetyCode([{ id: 'a', pub: pub(1) }, { id: 'b', pub: pub(3) }]), x);
+});
