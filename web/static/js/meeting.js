@@ -179,9 +179,13 @@ if (fragment.key !== null) {
 }
 // The invite link carries the key (the whole link is the invitation), never mod=.
 const shareURL = `${window.location.origin}/m/${meetingId}${meetingSecret ? `#k=${fragment.key}` : ''}`;
-if (window.location.search || window.location.hash) {
-  // Keep the name, the moderator secret and the meeting key out of the history and out of a copied address.
-  window.history.replaceState(null, '', window.location.pathname + fragment.rest);
+if (window.location.search || fragment.secret) {
+  // Keep the name and the moderator secret out of the history and out of a copied
+  // address. The meeting key stays: the address bar then holds exactly the invite link,
+  // and a reload still has the key (a fragment never reaches the server).
+  const rest = fragment.rest.replace(/^#/, '');
+  const keep = [meetingSecret ? `k=${fragment.key}` : '', rest].filter(Boolean).join('&');
+  window.history.replaceState(null, '', window.location.pathname + (keep ? `#${keep}` : ''));
 }
 const api = e2eeAPI();
 // The meeting's identity and chat keys, derived once (a promise; null without a key).
