@@ -165,7 +165,7 @@ func TestNoModeratorPresent(t *testing.T) {
 	c := srv.dial(t)
 	_ = c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Early"})
 	m := expectType(t, c, "lobby")
-	if !strings.Contains(string(m.Payload), `"moderatorPresent":false`) {
+	if !strings.Contains(string(m.Payload), `"moderatorPresent":false`) || !strings.Contains(string(m.Payload), `"e2ee":true`) {
 		t.Fatalf("lobby %s", m.Payload)
 	}
 	mod := srv.joinModerator(t, mt, "Mod")

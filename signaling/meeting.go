@@ -273,12 +273,12 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 		case lobby.Wait:
 			if s := m.conns[e.ID]; s != nil {
 				s.deliver(event{kind: evWaiting})
-				s.send(encode(TypeLobby, s.joinRef, LobbyPayload{ModeratorPresent: e.ModeratorPresent}))
+				s.send(encode(TypeLobby, s.joinRef, LobbyPayload{ModeratorPresent: e.ModeratorPresent, E2EE: m.e2ee}))
 			}
 		case lobby.ModeratorPresence:
 			for _, id := range e.To {
 				if s := m.conns[id]; s != nil {
-					s.send(encode(TypeLobby, "", LobbyPayload{ModeratorPresent: e.Present}))
+					s.send(encode(TypeLobby, "", LobbyPayload{ModeratorPresent: e.Present, E2EE: m.e2ee}))
 				}
 			}
 		case lobby.Refuse:

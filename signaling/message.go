@@ -212,6 +212,7 @@ type ErrorPayload struct {
 // LobbyPayload tells a waiting person whether a moderator can let them in.
 type LobbyPayload struct {
 	ModeratorPresent bool `json:"moderatorPresent"`
+	E2EE             bool `json:"e2ee"` // so a client without the key can stop before it is admitted
 }
 
 // WaitingEntry is one person in the waiting room, as moderators see them.

@@ -294,6 +294,13 @@ export class Session {
   _lobby(p) {
     if (this.ended || this.joined) return;
     clearTimeout(this.joinTimer);
+    // Told already while waiting: an encrypted meeting needs the key and a browser that
+    // can encrypt, so do not keep the moderator deciding about someone who cannot take part.
+    if (p.e2ee === true && (!this.crypto || !this.api)) {
+      this.sig.send('leave');
+      this._fail(this.crypto ? 'e2ee_unsupported' : 'link_incomplete');
+      return;
+    }
     this.phase = 'lobby';
     this.moderatorPresent = p.moderatorPresent !== false;
     this.ui.lobby({ moderatorPresent: this.moderatorPresent });
