@@ -30,15 +30,14 @@ type binding struct {
 	stream webrtc.TrackLocalWriter
 }
 
-func (d *downTrack) ID() string                       { return d.up.id }
-func (d *downTrack) RID() string                      { return "" }
-func (d *downTrack) StreamID() string                 { return d.up.owner.id }
-func (d *downTrack) Kind() webrtc.RTPCodecType        { return d.up.kind }
-func (d *downTrack) codec() webrtc.RTPCodecCapability { return d.up.codec }
+func (d *downTrack) ID() string                { return d.up.id }
+func (d *downTrack) RID() string               { return "" }
+func (d *downTrack) StreamID() string          { return d.up.owner.id }
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
 
 // Bind is called by Pion when the subscribe connection has negotiated this track.
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	want := d.codec()
+	want := d.up.codec
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, want.MimeType) {
 			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), stream: ctx.WriteStream()})

@@ -349,6 +349,9 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		kind:   remote.Kind(),
 		codec:  remote.Codec().RTPCodecCapability,
 		remote: remote,
+		// src is always a known source here, so its index is valid.
+		blocked: &p.blocked[sourceIndex(src)],
+		tap:     p.room.engine.tap,
 	}
 	// Sender reports from the publisher feed our receiver reports; read them.
 	go func() {

@@ -21,6 +21,10 @@ type upTrack struct {
 	remote *webrtc.TrackRemote
 	cache  packetCache
 
+	// Resolved once when the track starts, so the per-packet loop does no lookups.
+	blocked *atomic.Bool    // the owner's block flag for this source
+	tap     func(TapPacket) // the engine's test tap, usually nil
+
 	subs atomic.Pointer[[]*downTrack]
 	mu   sync.Mutex // guards closed and writes to subs
 	done bool
@@ -52,10 +56,10 @@ func (u *upTrack) run() {
 		if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
 			p.header.PaddingSize = pkt.PaddingSize
 		}
-		if u.owner.Blocked(u.source) {
+		if u.blocked.Load() {
 			continue
 		}
-		if tap := u.owner.room.engine.tap; tap != nil {
+		if tap := u.tap; tap != nil {
 			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, SequenceNumber: p.header.SequenceNumber,
 				Timestamp: p.header.Timestamp, Marker: p.header.Marker, Payload: p.payload})
 		}

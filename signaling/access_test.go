@@ -166,19 +166,9 @@ func TestHostKeyRequired(t *testing.T) {
 func TestModeratorPowersNeedModerator(t *testing.T) {
 	srv := newTestServer(t)
 	mt := srv.createMeetingWith(t, `{}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	mod := srv.joinModerator(t, mt, "Mod")
-	admitted := func(name string) *testclient.Client {
-		c := srv.knock(t, mt.MeetingID, name, nil)
-		_, _ = mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, name)})
-		if err := c.AwaitWelcome(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	pat := admitted("Pat")
-	quinn := admitted("Quinn")
+	pat := srv.admitted(t, mod, mt.MeetingID, "Pat")
+	quinn := srv.admitted(t, mod, mt.MeetingID, "Quinn")
 	waiter := srv.knock(t, mt.MeetingID, "Wendy", nil)
 	wid := waitingID(t, mod, "Wendy")
 
@@ -223,7 +213,7 @@ func TestModeratorPowersNeedModerator(t *testing.T) {
 			case "bye", "settings", "media_command":
 				t.Errorf("a refused power had an effect: %s", m.Raw)
 			case "participant_updated":
-				if contains(m.Raw, `"role":"moderator"`) && contains(m.Raw, pat.ParticipantID) {
+				if strings.Contains(string(m.Raw), `"role":"moderator"`) && strings.Contains(string(m.Raw), pat.ParticipantID) {
 					t.Errorf("a refused role change had an effect: %s", m.Raw)
 				}
 			}
@@ -234,8 +224,6 @@ func TestModeratorPowersNeedModerator(t *testing.T) {
 	}
 }
 
-func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
-
 // TestModeratorMuteIsEnforced: a moderator's mute stops the server forwarding that
 // microphone at once; the member may unmute itself only while the setting allows or after
 // being asked.
@@ -245,18 +233,14 @@ func TestModeratorMuteIsEnforced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	mod := srv.joinModerator(t, mt, "Mod")
-	spk := srv.knock(t, mt.MeetingID, "Speaker", nil)
-	_, _ = mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, "Speaker")})
-	if err := spk.AwaitWelcome(ctx); err != nil {
-		t.Fatal(err)
-	}
+	spk := srv.admitted(t, mod, mt.MeetingID, "Speaker")
 	pubs, err := spk.Publish(ctx, "microphone")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
 	defer close(stop)
-	go sendLoop(spk, pubs, &sentLog{sent: map[string]map[string]bool{}}, stop)
+	go sendLoop(spk, pubs, newSentLog(), stop)
 	var r *testclient.Received
 	eventually(t, 10*time.Second, "the speaker's audio at the moderator", func() bool {
 		r = mod.Received(spk.ParticipantID, "microphone")

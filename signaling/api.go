@@ -49,8 +49,7 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many wrong host keys; try again later", http.StatusTooManyRequests)
 		return
 	}
-	host, err := s.authenticateHost(r.Context(), r.Header.Get("Authorization"))
-	if err != nil {
+	if err := s.authenticateHost(r.Context(), r.Header.Get("Authorization")); err != nil {
 		if errors.Is(err, errNoSuchHost) {
 			s.attempts.Failed("host-key", addr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
@@ -110,7 +109,7 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	s.log.Info("meeting created", "host", host.Name, "meetings", s.registry.Len())
+	s.log.Info("meeting created", "meetings", s.registry.Len())
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(createResponse{
@@ -121,15 +120,18 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// errNoSuchHost is an internal marker for a failed host-key check.
+var errNoSuchHost = errors.New("signaling: wrong host key")
+
 // authenticateHost checks "Bearer <id>.<secret>" against the configured hosts.
-func (s *Server) authenticateHost(ctx context.Context, header string) (Host, error) {
+func (s *Server) authenticateHost(ctx context.Context, header string) error {
 	key, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok {
-		return Host{}, errNoSuchHost
+		return errNoSuchHost
 	}
 	id, sec, ok := strings.Cut(strings.TrimSpace(key), ".")
 	if !ok || id == "" || sec == "" || len(sec) > maxSecretChars {
-		return Host{}, errNoSuchHost
+		return errNoSuchHost
 	}
 	for _, h := range s.hosts {
 		if h.ID != id {
@@ -137,13 +139,13 @@ func (s *Server) authenticateHost(ctx context.Context, header string) (Host, err
 		}
 		ok, err := s.hasher.Verify(ctx, sec, h.KeyHash)
 		if err != nil {
-			return Host{}, err
+			return err
 		}
 		if ok {
-			return h, nil
+			return nil
 		}
 	}
-	return Host{}, errNoSuchHost
+	return errNoSuchHost
 }
 
 // sameOrigin accepts requests without an Origin header (non-browser clients) and those

@@ -34,16 +34,8 @@ func TestKeyRelay(t *testing.T) {
 	defer cancel()
 	mod := srv.joinModerator(t, mt, "Mod")
 	expectType(t, mod, "waiting_list")
-	admitted := func(name string) *testclient.Client {
-		c := srv.knock(t, mt.MeetingID, name, nil)
-		_, _ = mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, name)})
-		if err := c.AwaitWelcome(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	a := admitted("A")
-	b := admitted("B")
+	a := srv.admitted(t, mod, mt.MeetingID, "A")
+	b := srv.admitted(t, mod, mt.MeetingID, "B")
 	lurker := srv.knock(t, mt.MeetingID, "Lurker", nil)
 
 	// Welcome says whether the meeting is end-to-end encrypted (on by default).

@@ -150,10 +150,7 @@ func (s *Session) join(env Envelope) *Error {
 	}
 	var cred lobby.Credentials
 	if p.ModeratorSecret != "" {
-		if err := s.checkSecret(m.id+"/moderator", p.ModeratorSecret, m.modHash); err != nil {
-			if err.Code == CodeWrongPassword {
-				return errorf(CodeWrongModSecret, "wrong moderator secret")
-			}
+		if err := s.checkSecret(m.id+"/moderator", p.ModeratorSecret, m.modHash, CodeWrongModSecret); err != nil {
 			return err
 		}
 		cred.Moderator = true
@@ -163,7 +160,7 @@ func (s *Session) join(env Envelope) *Error {
 	} else if p.Password == "" {
 		return errorf(CodePasswordRequired, "this meeting needs a password")
 	} else {
-		if err := s.checkSecret(m.id, p.Password, hash); err != nil {
+		if err := s.checkSecret(m.id, p.Password, hash, CodeWrongPassword); err != nil {
 			return err
 		}
 		cred.PasswordOK = true
@@ -196,8 +193,8 @@ func (s *Session) relayKey(env Envelope) *Error {
 }
 
 // checkSecret checks a guess at a password or moderator secret, throttled per meeting
-// and source address.
-func (s *Session) checkSecret(scope, guess, hash string) *Error {
+// and source address; a wrong guess is refused with the code wrong.
+func (s *Session) checkSecret(scope, guess, hash string, wrong Code) *Error {
 	v := s.srv.attempts.Allow(scope, s.addr)
 	if !v.OK {
 		e := errorf(CodeTooManyAttempts, "too many wrong attempts; try again later")
@@ -213,7 +210,7 @@ func (s *Session) checkSecret(scope, guess, hash string) *Error {
 	}
 	if !ok {
 		s.srv.attempts.Failed(scope, s.addr)
-		return errorf(CodeWrongPassword, "wrong password")
+		return errorf(wrong, "wrong password or secret")
 	}
 	s.srv.attempts.Succeeded(scope, s.addr)
 	return nil

@@ -3,41 +3,18 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"conclave/internal/testclient"
+	"conclave/internal/testlog"
 	"conclave/secret"
 	"conclave/sfu"
 	"conclave/signaling"
 )
-
-// testLogger sends logs to t.Log until the test ends.
-func testLogger(t testing.TB) *slog.Logger {
-	w := &tWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type tWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *tWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(b)))
-	}
-	return len(b), nil
-}
 
 type testServer struct {
 	sig   *signaling.Server
@@ -54,7 +31,7 @@ func newTestServer(t testing.TB) *testServer {
 // newTestServerWith is newTestServer with some of the server's settings.
 func newTestServerWith(t testing.TB, cfg signaling.Config) *testServer {
 	t.Helper()
-	log := testLogger(t)
+	log := testlog.New(t)
 	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log})
 	if err != nil {
 		t.Fatal(err)

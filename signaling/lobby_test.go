@@ -23,8 +23,22 @@ func (s *testServer) knock(t *testing.T, meeting, name string, extra map[string]
 	if err := c.SendJoin(fields); err != nil {
 		t.Fatal(err)
 	}
-	m := expectType(t, c, "lobby")
-	_ = m
+	expectType(t, c, "lobby")
+	return c
+}
+
+// admitted knocks as name and has the moderator admit it; it returns after welcome.
+func (s *testServer) admitted(t *testing.T, mod *testclient.Client, meeting, name string) *testclient.Client {
+	t.Helper()
+	c := s.knock(t, meeting, name, nil)
+	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, name)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.AwaitWelcome(ctx); err != nil {
+		t.Fatalf("%s was not let in: %v", name, err)
+	}
 	return c
 }
 
@@ -103,20 +117,14 @@ func TestLobbyReceivesNothing(t *testing.T) {
 	defer cancel()
 	mod := srv.joinModerator(t, mt, "Morgan Moderator")
 
-	pat := srv.knock(t, mt.MeetingID, "Pat Participant", nil)
-	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, "Pat Participant")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pat.AwaitWelcome(ctx); err != nil {
-		t.Fatal(err)
-	}
+	pat := srv.admitted(t, mod, mt.MeetingID, "Pat Participant")
 	pubs, err := pat.Publish(ctx, "microphone", "camera")
 	if err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
 	defer close(stop)
-	go sendLoop(pat, pubs, &sentLog{sent: map[string]map[string]bool{}}, stop)
+	go sendLoop(pat, pubs, newSentLog(), stop)
 	eventually(t, 10*time.Second, "the moderator receiving Pat's camera", func() bool {
 		r := mod.Received(pat.ParticipantID, "camera")
 		return r != nil && r.Count() > 10
@@ -128,11 +136,7 @@ func TestLobbyReceivesNothing(t *testing.T) {
 	_, _ = pat.Send("chat", map[string]any{"text": "quarterly numbers are confidential"})
 	_, _ = pat.Send("media_state", map[string]any{"mic": false, "camera": true})
 	_, _ = mod.Send("update_settings", map[string]any{"screenShare": true})
-	late := srv.knock(t, mt.MeetingID, "Latecomer", nil)
-	_, _ = mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, "Latecomer")})
-	if err := late.AwaitWelcome(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv.admitted(t, mod, mt.MeetingID, "Latecomer")
 	expectType(t, mod, "settings")
 	time.Sleep(time.Second)
 

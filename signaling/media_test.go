@@ -19,6 +19,8 @@ type sentLog struct {
 	sent map[string]map[string]bool // participant/source → payloads
 }
 
+func newSentLog() *sentLog { return &sentLog{sent: map[string]map[string]bool{}} }
+
 func (l *sentLog) add(key string, p []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -81,7 +83,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &sentLog{sent: map[string]map[string]bool{}}
+	log := newSentLog()
 	stop := make(chan struct{})
 	var senders sync.WaitGroup
 	senders.Add(2)
@@ -201,7 +203,7 @@ func TestKeyframeRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &sentLog{sent: map[string]map[string]bool{}}
+	log := newSentLog()
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(pub, pubs, log, stop)
@@ -257,7 +259,7 @@ func TestICETCPFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &sentLog{sent: map[string]map[string]bool{}}
+	log := newSentLog()
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(pub, pubs, log, stop)

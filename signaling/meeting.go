@@ -18,7 +18,6 @@ import (
 type Meeting struct {
 	id      string
 	room    *sfu.Room
-	created time.Time
 	maxSize int
 	modHash string // argon2id hash of the moderator secret
 	e2ee    bool   // the host made it an end-to-end encrypted meeting
@@ -272,7 +271,6 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			}
 		case lobby.Wait:
 			if s := m.conns[e.ID]; s != nil {
-				s.deliver(event{kind: evWaiting})
 				s.send(encode(TypeLobby, s.joinRef, LobbyPayload{ModeratorPresent: e.ModeratorPresent, E2EE: m.e2ee}))
 			}
 		case lobby.ModeratorPresence:

@@ -149,8 +149,6 @@ func (s *Session) mediaState(env Envelope) *Error {
 // handleEvent carries out what the meeting's policy decided for this session.
 func (s *Session) handleEvent(ev event) {
 	switch ev.kind {
-	case evWaiting:
-		s.log.Debug("session: waiting in the lobby", "participant", s.id)
 	case evAdmitted:
 		if s.state != stateLobby {
 			return

@@ -235,7 +235,7 @@ func TestShutdownTellsParticipants(t *testing.T) {
 	}
 }
 
-// TestLobbyFreeChatReachesOnlyMembers: chat goes to members present, never to a
+// TestChatReachesMembersOnly: chat goes to members present, never to a
 // connection that has not joined.
 func TestChatReachesMembersOnly(t *testing.T) {
 	srv := newTestServer(t)

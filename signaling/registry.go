@@ -68,7 +68,6 @@ func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
 	m := &Meeting{
 		id:      id,
 		room:    r.engine.NewRoom(),
-		created: r.now(),
 		idle:    r.now(),
 		maxSize: r.maxSize,
 		modHash: spec.modHash,

@@ -5,7 +5,6 @@ package signaling
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -220,6 +219,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.registry.closeAll()
 	return err
 }
-
-// errNoSuchHost is an internal marker for a failed host-key check.
-var errNoSuchHost = errors.New("signaling: wrong host key")

@@ -39,8 +39,7 @@ const (
 type eventKind int
 
 const (
-	evWaiting     eventKind = iota // the knock waits for a moderator
-	evAdmitted                     // a moderator (or the policy) let the session in
+	evAdmitted    eventKind = iota // a moderator (or the policy) let the session in
 	evRefused                      // the knock is over without admission
 	evEjected                      // the member was removed, sent back, or the meeting ended
 	evPermissions                  // role or settings changed: re-check what is allowed

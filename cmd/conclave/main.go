@@ -134,7 +134,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		oneTimeKey = key
-		hosts = []signaling.Host{{ID: entry.ID, Name: entry.Name, KeyHash: entry.KeyHash}}
+		hosts = fileConfig{Hosts: []hostEntry{entry}}.hosts()
 	}
 	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy,
 		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,

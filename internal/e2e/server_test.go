@@ -8,15 +8,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"conclave/internal/browsertest"
+	"conclave/internal/testlog"
 	"conclave/secret"
 	"conclave/sfu"
 	"conclave/signaling"
@@ -36,7 +35,7 @@ func startServer(t *testing.T) *server { return startServerWithTap(t, nil) }
 // startServerWithTap is startServer with a tap on every packet the SFU receives.
 func startServerWithTap(t *testing.T, tap func(sfu.TapPacket)) *server {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(&tWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := testlog.New(t)
 	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: tap})
 	if err != nil {
 		t.Fatal(err)
@@ -154,21 +153,6 @@ func (s *server) createMeetingWith(t *testing.T, body string) meetingLinks {
 		out.Key = newMeetingKey(t)
 	}
 	return out
-}
-
-type tWriter struct {
-	mu   sync.Mutex
-	t    *testing.T
-	done bool
-}
-
-func (w *tWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(b)))
-	}
-	return len(b), nil
 }
 
 // participant is one browser tab in a meeting.
