@@ -31,7 +31,10 @@ type Host struct {
 type Config struct {
 	Engine *sfu.Engine
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
+	// Clock drives every limiter, timer and timeout; nil means the wall clock (read
+	// through Now, when that is set).
+	Clock Clock
+	// Now is the clock's reading when Clock is nil; nil means time.Now.
 	Now func() time.Time
 	// Hosts may create meetings; with none, nobody can.
 	Hosts []Host
@@ -59,6 +62,7 @@ const DefaultEmptyMeetingGrace = time.Minute
 // Server serves the websocket endpoint and the meeting API.
 type Server struct {
 	log          *slog.Logger
+	clock        Clock
 	now          func() time.Time
 	registry     *Registry
 	upgrader     websocket.Upgrader
@@ -71,8 +75,7 @@ type Server struct {
 	sessions map[*Session]struct{}
 	stopping bool
 	wg       sync.WaitGroup
-	stopTick chan struct{}
-	tickDone chan struct{}
+	stopTick func() bool // cancels the janitor's next run
 }
 
 // janitorInterval is how often expired knocks and unused meetings are swept.
@@ -86,6 +89,10 @@ func NewServer(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{now: cfg.Now}
+	}
+	cfg.Now = cfg.Clock.Now
 	if cfg.MaxMeetings <= 0 {
 		cfg.MaxMeetings = 1000
 	}
@@ -97,6 +104,7 @@ func NewServer(cfg Config) *Server {
 	}
 	s := &Server{
 		log:          cfg.Logger,
+		clock:        cfg.Clock,
 		now:          cfg.Now,
 		hosts:        cfg.Hosts,
 		hasher:       cfg.Hasher,
@@ -108,26 +116,33 @@ func NewServer(cfg Config) *Server {
 			// nil CheckOrigin: gorilla refuses an Origin that is not this host.
 		},
 		sessions: make(map[*Session]struct{}),
-		stopTick: make(chan struct{}),
-		tickDone: make(chan struct{}),
 	}
 	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxParticipants, cfg.Lobby, cfg.EmptyMeetingGrace, s.attempts.Forget)
-	go s.janitor()
+	s.armJanitor()
 	return s
 }
 
-func (s *Server) janitor() {
-	defer close(s.tickDone)
-	t := time.NewTicker(janitorInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			s.registry.tick()
-		case <-s.stopTick:
-			return
-		}
+// armJanitor schedules the next sweep on the server's clock.
+func (s *Server) armJanitor() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return
 	}
+	s.stopTick = s.clock.AfterFunc(janitorInterval, s.janitor)
+}
+
+func (s *Server) janitor() {
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1) // under mu, so never after Shutdown started waiting
+	s.mu.Unlock()
+	defer s.wg.Done()
+	s.registry.tick()
+	s.armJanitor()
 }
 
 // Registry exposes the meetings (tests, metrics).
@@ -191,16 +206,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // connections and ends all meetings. It returns when all sessions are gone or ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	first := !s.stopping
 	s.stopping = true
 	for sess := range s.sessions {
 		sess.requestShutdown()
 	}
-	s.mu.Unlock()
-	if first {
-		close(s.stopTick)
+	if s.stopTick != nil {
+		s.stopTick()
 	}
-	<-s.tickDone
+	s.mu.Unlock()
 
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
