@@ -96,7 +96,8 @@ const (
 	CommandStopScreen Command = "stop_screen"
 )
 
-// Knock: someone asks to come in. A moderator secret lets them straight in as a
+// Knock: someone asks to come in. Nobody may knock while the meeting has MaxMembers
+// members (ErrFull), not even a moderator. A moderator secret lets them straight in as a
 // moderator; otherwise the password (if set) must be right, the meeting unlocked, and
 // then they wait for a moderator (or come straight in when the lobby is off).
 func (l *Lobby) Knock(id ID, name string, cred Credentials, now time.Time) ([]Effect, error) {
@@ -108,6 +109,9 @@ func (l *Lobby) Knock(id ID, name string, cred Credentials, now time.Time) ([]Ef
 	}
 	if _, ok := l.members[id]; ok {
 		return nil, ErrDuplicateID
+	}
+	if l.full() {
+		return nil, ErrFull
 	}
 	if cred.Moderator {
 		return l.admit(id, RoleModerator), nil
@@ -228,6 +232,9 @@ func (l *Lobby) Act(by ID, a Action) ([]Effect, error) {
 		if _, ok := l.waiting[a.Target]; !ok {
 			return nil, ErrUnknownTarget
 		}
+		if l.full() {
+			return nil, ErrFull
+		}
 		delete(l.waiting, a.Target)
 		effects := l.admit(a.Target, RoleParticipant)
 		return append(effects, WaitingList{To: l.moderators(), Waiting: l.Waiting()}), nil
@@ -238,8 +245,12 @@ func (l *Lobby) Act(by ID, a Action) ([]Effect, error) {
 		delete(l.waiting, a.Target)
 		return []Effect{Refuse{ID: a.Target, Reason: ReasonDenied}, WaitingList{To: l.moderators(), Waiting: l.Waiting()}}, nil
 	case AdmitAll:
+		// Oldest first, up to the participant limit; the rest keep waiting.
 		var effects []Effect
 		for _, k := range l.Waiting() {
+			if l.full() {
+				break
+			}
 			delete(l.waiting, k.ID)
 			effects = append(effects, l.admit(k.ID, RoleParticipant)...)
 		}

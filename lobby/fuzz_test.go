@@ -26,7 +26,10 @@ import (
 //	(g) after End nothing is left and every event is refused with ErrEnded;
 //	(h) every WaitingList goes to exactly the current moderators (or to one new moderator)
 //	    and every change of the waiting list sends one; waiting people always know whether a
-//	    moderator is present.
+//	    moderator is present;
+//	(i) members never exceed MaxMembers: a knock or AdmitOne into a full meeting is
+//	    refused with ErrFull, and AdmitAll admits the oldest knocks up to the limit and
+//	    leaves the rest waiting.
 //
 // Refused events must return the predicted error, no effects, and leave the state as it was.
 func FuzzLobby(f *testing.F) {
@@ -35,7 +38,8 @@ func FuzzLobby(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := &input{b: data}
-		m := newModel(t, 1+int(in.next()%4), fuzzSettings(in.next()))
+		b := in.next() // bits 0-1: MaxWaiting-1; the rest: how far below the pool MaxMembers is
+		m := newModel(t, 1+int(b%4), len(fuzzPool)-int(b>>2)%len(fuzzPool), fuzzSettings(in.next()))
 		for steps := 0; len(in.b) > 0 && steps < 100; steps++ {
 			m.step(decode(in, m))
 		}
@@ -74,7 +78,7 @@ var (
 
 // fuzzSeeds walk through the main flows, so the seed corpus alone covers them.
 func fuzzSeeds() [][]byte {
-	const a, b, c, d = 0, 1, 2, 3
+	const a, b, c, d, e = 0, 1, 2, 3, 4
 	const pw, mod = 1, 6 // credential bytes: password given; moderator secret
 	return [][]byte{
 		// Admit, grant presenter, mute, remove, knock again, deny, end.
@@ -85,6 +89,10 @@ func fuzzSeeds() [][]byte {
 			opSettings, a, 0, opKnock, b, 0, opKnock, c, 0, opKnock, d, 0, opAdmitAll, a),
 		// No moderator: wait, a moderator comes and goes, knocks expire.
 		seed(4, 0, opKnock, b, 0, opKnock, c, pw, opKnock, a, mod, opLeave, a, opTick, 40, opKnock, d, 0),
+		// Two places: a moderator and one admitted; admit and knocks are refused as full,
+		// admit all leaves the rest waiting; after a leave, admit all takes the oldest.
+		seedCap(4, 2, 0, opKnock, a, mod, opKnock, b, 0, opKnock, c, 8, opKnock, d, 16, opAdmitAll, a,
+			opAdmit, a, c, opKnock, e, mod, opLeave, b, opAdmitAll, a),
 		// Lobby off with a password: the wrong one is refused, the right one comes straight in;
 		// then the lobby goes on and a knock waits again.
 		seed(4, 0x21, opKnock, b, 0, opKnock, b, pw, opKnock, a, mod, opSettings, a, 0x20, opKnock, c, pw, opAdmit, a, c),
@@ -95,7 +103,12 @@ func fuzzSeeds() [][]byte {
 }
 
 func seed(maxWaiting, settings byte, ops ...byte) []byte {
-	return append([]byte{maxWaiting - 1, settings}, ops...)
+	return seedCap(maxWaiting, byte(len(fuzzPool)), settings, ops...)
+}
+
+// seedCap is seed with a participant limit (1 to the size of the pool).
+func seedCap(maxWaiting, maxMembers, settings byte, ops ...byte) []byte {
+	return append([]byte{maxWaiting - 1 | (byte(len(fuzzPool))-maxMembers)<<2, settings}, ops...)
 }
 
 // fuzzSettings: the lobby is on unless bit 0 is set and bit 6 clear; locked needs bits 1 and 7.
@@ -205,6 +218,7 @@ type model struct {
 	t        *testing.T
 	l        *Lobby
 	max      int
+	maxMem   int
 	now      time.Time
 	settings Settings
 	members  map[ID]Role
@@ -221,9 +235,10 @@ type logEntry struct {
 	err     error
 }
 
-func newModel(t *testing.T, maxWaiting int, s Settings) *model {
+func newModel(t *testing.T, maxWaiting, maxMembers int, s Settings) *model {
 	return &model{
-		t: t, l: New(Config{MaxWaiting: maxWaiting, KnockTTL: fuzzTTL}, s), max: maxWaiting, now: t0, settings: s,
+		t: t, l: New(Config{MaxWaiting: maxWaiting, KnockTTL: fuzzTTL, MaxMembers: maxMembers}, s), max: maxWaiting, maxMem: maxMembers,
+		now: t0, settings: s,
 		members: map[ID]Role{}, waiting: map[ID]*waiter{}, sessions: map[ID]*session{}, gone: map[ID]bool{},
 	}
 }
@@ -254,6 +269,8 @@ func (m *model) predict(ev event) error {
 		return ErrEnded
 	case ev.kind == "knock" && (m.waiting[ev.id] != nil || m.members[ev.id] != ""):
 		return ErrDuplicateID
+	case ev.kind == "knock" && len(m.members) >= m.maxMem:
+		return ErrFull
 	case ev.kind != "act":
 		return nil
 	case m.ended:
@@ -264,7 +281,7 @@ func (m *model) predict(ev event) error {
 	member := func(id ID) bool { return m.members[id] != "" }
 	switch a := ev.action.(type) {
 	case AdmitOne:
-		return unless(m.waiting[a.Target] != nil, ErrUnknownTarget)
+		return first(unless(m.waiting[a.Target] != nil, ErrUnknownTarget), unless(len(m.members) < m.maxMem, ErrFull))
 	case DenyOne:
 		return unless(m.waiting[a.Target] != nil, ErrUnknownTarget)
 	case SendToLobby:
@@ -388,6 +405,9 @@ func (m *model) apply(ev event, e Effect, newMods map[ID]bool) {
 		if s.lobbyOn && !s.cred.Moderator && !s.byModerator {
 			m.fail("%s got past the lobby without a moderator", e.ID) // (b)
 		}
+		if len(m.members) >= m.maxMem {
+			m.fail("%v admitted %s into a full meeting", ev, e.ID) // (i)
+		}
 		s.admitted = true
 		delete(m.waiting, e.ID)
 		m.members[e.ID] = e.Role
@@ -498,6 +518,18 @@ func (m *model) check(ev event, before snapshot, modsBefore []ID, effects []Effe
 		}
 		if !member && (m.l.Can(id, PermChat) || m.l.Can(id, PermUnmute) || m.l.Can(id, PermShareScreen)) {
 			m.fail("%s may act without being a member", id)
+		}
+	}
+	if len(after.Members) > m.maxMem {
+		m.fail("%d members, at most %d", len(after.Members), m.maxMem) // (i)
+	}
+	if _, ok := ev.action.(AdmitAll); ok && !m.ended {
+		// The oldest were let in: what still waits is the newest part of the list.
+		if len(after.Waiting) > 0 && len(after.Members) < m.maxMem {
+			m.fail("admit all left %d waiting with room for more", len(after.Waiting)) // (i)
+		}
+		if !reflect.DeepEqual(norm([]Effect{WaitingList{Waiting: after.Waiting}}), norm([]Effect{WaitingList{Waiting: before.Waiting[len(before.Waiting)-len(after.Waiting):]}})) {
+			m.fail("admit all did not take the oldest: %v left of %v", after.Waiting, before.Waiting) // (i)
 		}
 	}
 	if len(after.Waiting) > m.max {

@@ -53,6 +53,7 @@ func DefaultSettings() Settings {
 type Config struct {
 	MaxWaiting int           // knockers waiting at once (default 50)
 	KnockTTL   time.Duration // a knock expires after this (default 15 minutes)
+	MaxMembers int           // members at once, moderators included (default 100)
 }
 
 // Knock is one person waiting.
@@ -76,6 +77,9 @@ var (
 	ErrDuplicateID   = errors.New("lobby: id already known")
 	ErrInvalid       = errors.New("lobby: invalid request")
 	ErrEnded         = errors.New("lobby: the meeting has ended")
+	// ErrFull: the meeting already has MaxMembers members, so nobody new may knock and
+	// a moderator may admit nobody until someone leaves.
+	ErrFull = errors.New("lobby: the meeting has reached its participant limit")
 )
 
 // Lobby is one meeting's access state.
@@ -94,6 +98,9 @@ func New(cfg Config, s Settings) *Lobby {
 	}
 	if cfg.KnockTTL <= 0 {
 		cfg.KnockTTL = 15 * time.Minute
+	}
+	if cfg.MaxMembers <= 0 {
+		cfg.MaxMembers = 100
 	}
 	return &Lobby{cfg: cfg, settings: s, waiting: map[ID]Knock{}, members: map[ID]Role{}}
 }
@@ -137,6 +144,9 @@ func (l *Lobby) Members() []ID {
 	slices.Sort(out)
 	return out
 }
+
+// full reports whether no one more may become a member.
+func (l *Lobby) full() bool { return len(l.members) >= l.cfg.MaxMembers }
 
 // Ended reports whether the meeting was ended.
 func (l *Lobby) Ended() bool { return l.ended }

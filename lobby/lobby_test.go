@@ -149,10 +149,10 @@ func TestNewDefaults(t *testing.T) {
 	if got, want := DefaultSettings(), (Settings{Lobby: true, Unmute: true, Chat: true}); got != want {
 		t.Errorf("DefaultSettings() = %+v, want %+v", got, want)
 	}
-	for _, cfg := range []Config{{}, {MaxWaiting: -1, KnockTTL: -time.Second}} {
+	for _, cfg := range []Config{{}, {MaxWaiting: -1, KnockTTL: -time.Second, MaxMembers: -1}} {
 		l := New(cfg, DefaultSettings())
-		if l.cfg.MaxWaiting != 50 || l.cfg.KnockTTL != 15*time.Minute {
-			t.Errorf("New(%+v) config = %+v, want 50 and 15m", cfg, l.cfg)
+		if l.cfg.MaxWaiting != 50 || l.cfg.KnockTTL != 15*time.Minute || l.cfg.MaxMembers != 100 {
+			t.Errorf("New(%+v) config = %+v, want 50, 15m and 100", cfg, l.cfg)
 		}
 		if len(l.Waiting()) != 0 || len(l.Members()) != 0 || l.Ended() || l.Settings() != DefaultSettings() {
 			t.Errorf("New(%+v) is not empty: %+v", cfg, snap(l))
@@ -292,6 +292,12 @@ func TestKnock(t *testing.T) {
 		{name: "first moderator, nobody waiting", f: fixture{members: nobody, waiting: []ID{}}, id: "x", cred: Credentials{Moderator: true}, want: []Effect{
 			Admit{ID: "x", Role: RoleModerator}, WaitingList{To: ids("x")},
 		}, wantRole: RoleModerator},
+		{name: "meeting full", f: fixture{cfg: Config{MaxMembers: 4}}, id: "x", cred: Credentials{PasswordOK: true}, wantErr: ErrFull},
+		{name: "meeting full, lobby off", f: fixture{settings: open, cfg: Config{MaxMembers: 4}}, id: "x", wantErr: ErrFull},
+		{name: "meeting full, even for a moderator secret", f: fixture{cfg: Config{MaxMembers: 4}}, id: "x", cred: Credentials{Moderator: true}, wantErr: ErrFull},
+		{name: "meeting full, the duplicate id is found first", f: fixture{cfg: Config{MaxMembers: 4}}, id: "w1", wantErr: ErrDuplicateID},
+		{name: "lobby off, one place left", f: fixture{settings: open, cfg: Config{MaxMembers: 5}}, id: "x",
+			want: []Effect{Admit{ID: "x", Role: RoleParticipant}}, wantRole: RoleParticipant},
 		{name: "moderator secret beats lock, password and full lobby", f: fixture{settings: lockedPw, cfg: Config{MaxWaiting: 2}, members: modOnly}, id: "x",
 			cred: Credentials{Moderator: true}, want: []Effect{
 				Admit{ID: "x", Role: RoleModerator}, WaitingList{To: ids("x"), Waiting: knocks("w1", "w2")},
@@ -501,6 +507,8 @@ func TestActInvalid(t *testing.T) {
 		{name: "force unmute does not exist", a: Media{Target: "p1", Command: "unmute"}, want: ErrInvalid},
 		{name: "force unmute camera does not exist", a: Media{Target: "p1", Command: "unmute_camera"}, want: ErrInvalid},
 		{name: "empty command", a: Media{Target: "p1"}, want: ErrInvalid},
+		{name: "admit into a full meeting", f: fixture{cfg: Config{MaxMembers: 4}}, a: AdmitOne{Target: "w1"}, want: ErrFull},
+		{name: "admit unknown into a full meeting", f: fixture{cfg: Config{MaxMembers: 4}}, a: AdmitOne{Target: "ghost"}, want: ErrUnknownTarget},
 		{name: "nil action", a: nil, want: ErrInvalid},
 		{name: "pointer action", a: &AdmitOne{Target: "w1"}, want: ErrInvalid},
 		{name: "foreign action type", a: pointerAction{AdmitOne{Target: "w1"}}, want: ErrInvalid},
@@ -549,6 +557,17 @@ func TestAct(t *testing.T) {
 			Admit{ID: "w2", Role: RoleParticipant},
 			WaitingList{To: ids("m1", "m2")},
 		}, members: with(with(standardMembers(), "w1", RoleParticipant), "w2", RoleParticipant), waiting: []ID{}},
+		{name: "admit all up to the limit, oldest first", f: fixture{cfg: Config{MaxMembers: 5}}, a: AdmitAll{}, want: []Effect{
+			Admit{ID: "w1", Role: RoleParticipant},
+			WaitingList{To: ids("m1", "m2"), Waiting: []Knock{knockOf("w2", 1)}},
+		}, members: with(standardMembers(), "w1", RoleParticipant), waiting: ids("w2")},
+		{name: "admit all into a full meeting: everyone keeps waiting", f: fixture{cfg: Config{MaxMembers: 4}}, a: AdmitAll{}, want: []Effect{
+			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1", "w2")},
+		}},
+		{name: "admit one, last place", f: fixture{cfg: Config{MaxMembers: 5}}, a: AdmitOne{Target: "w2"}, want: []Effect{
+			Admit{ID: "w2", Role: RoleParticipant},
+			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1")},
+		}, members: with(standardMembers(), "w2", RoleParticipant), waiting: ids("w1")},
 		{name: "admit all, nobody waiting: the moderators get a fresh list", f: fixture{waiting: []ID{}}, a: AdmitAll{}, want: []Effect{WaitingList{To: ids("m1", "m2")}}},
 		{name: "send back a participant", a: SendToLobby{Target: "p1"}, want: []Effect{Eject{ID: "p1", Reason: ReasonSentToLobby}},
 			members: without(standardMembers(), "p1")},

@@ -43,6 +43,7 @@ const (
 	CloseUnknownMeeting     = 4404
 	CloseEjected            = 4409
 	CloseSlowConsumer       = 4408
+	CloseTimeout            = 4408 // missed pongs, no join in time, a message not finished in time
 	CloseTooManyErrors      = 4429
 )
 

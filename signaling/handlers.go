@@ -174,6 +174,7 @@ func (s *Session) join(env Envelope) *Error {
 		return err
 	}
 	s.state = stateLobby
+	s.knocked.Store(true)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"crypto/rand"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"sync"
@@ -18,7 +19,7 @@ import (
 type Meeting struct {
 	id      string
 	room    *sfu.Room
-	maxSize int
+	maxWait int    // knocks waiting per address group
 	modHash string // argon2id hash of the moderator secret
 	e2ee    bool   // the host made it an end-to-end encrypted meeting
 	now     func() time.Time
@@ -55,16 +56,49 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, now
 	if m.ended {
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
-	if len(m.lob.Members()) >= m.maxSize {
-		return errorf(CodeMeetingFull, "the meeting has reached its limit of %d participants", m.maxSize)
+	if set := m.lob.Settings(); !cred.Moderator && set.Lobby && !set.Locked && m.waitingFromLocked(s.group) >= m.maxWait {
+		// This knock would wait, and its address already fills its share of the room.
+		m.conns[lobby.ID(id)] = s
+		m.applyLocked([]lobby.Effect{lobby.Refuse{ID: lobby.ID(id), Reason: lobby.ReasonLobbyFull}})
+		return nil
 	}
 	effects, err := m.lob.Knock(lobby.ID(id), name, cred, now)
+	if errors.Is(err, lobby.ErrFull) {
+		return errorf(CodeMeetingFull, "the meeting has reached its participant limit")
+	}
 	if err != nil {
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
 	m.conns[lobby.ID(id)] = s
 	m.applyLocked(effects)
 	return nil
+}
+
+// waitingFromLocked counts the knocks from an address group waiting in this meeting.
+func (m *Meeting) waitingFromLocked(group string) int {
+	n := 0
+	for id, s := range m.conns {
+		if s.group == group && m.lob.IsWaiting(id) {
+			n++
+		}
+	}
+	return n
+}
+
+// expired reports whether the meeting should end: nobody is connected to it, since
+// emptyGrace when someone was ever let in (so a moderator who reloads the page finds it
+// still there), since unusedTTL when nobody ever was (so the host has time to join it).
+func (m *Meeting) expired(now time.Time, unusedTTL, emptyGrace time.Duration) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.conns) > 0 {
+		return false // its last session ends it, or the janitor once it has gone
+	}
+	ttl := unusedTTL
+	if m.joined {
+		ttl = emptyGrace
+	}
+	return m.ended || now.Sub(m.idle) > ttl
 }
 
 // completeJoin makes an admitted session a member that receives the meeting: welcome

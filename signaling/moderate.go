@@ -69,6 +69,11 @@ func policyError(err error) *Error {
 		return errorf(CodeUnknownParticipant, "nobody with that id is in the meeting or the waiting room")
 	case errors.Is(err, lobby.ErrEnded):
 		return errorf(CodeNotAllowed, "the meeting has ended")
+	case errors.Is(err, lobby.ErrFull):
+		// Told to the moderator, whose connection stays open (unlike a knock's).
+		e := errorf(CodeMeetingFull, "the meeting has reached its participant limit")
+		e.Close = 0
+		return e
 	}
 	return errorf(CodeInvalidField, "%v", err)
 }

@@ -11,12 +11,14 @@ import (
 	"conclave/sfu"
 )
 
-// Registry holds the meetings of this server, in memory only.
+// Registry holds the meetings of this server, in memory only. Its lock guards the map
+// only: meetings are ended, and their media closed, outside it (by the janitor's tick or
+// the last session to leave), so a join never waits on another meeting.
 type Registry struct {
 	engine      *sfu.Engine
 	now         func() time.Time
 	maxMeetings int
-	maxSize     int
+	maxWaitAddr int // knocks waiting per address per meeting
 	lobbyCfg    lobby.Config
 	unusedTTL   time.Duration
 	emptyGrace  time.Duration          // how long a meeting outlives its last connection
@@ -29,12 +31,12 @@ type Registry struct {
 // ErrTooManyMeetings is returned by Create when the server holds its maximum.
 var ErrTooManyMeetings = errors.New("signaling: too many meetings")
 
-func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxSize int, lobbyCfg lobby.Config, emptyGrace time.Duration, forget func(string)) *Registry {
+func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxWaitAddr int, lobbyCfg lobby.Config, emptyGrace time.Duration, forget func(string)) *Registry {
 	return &Registry{
 		engine:      engine,
 		now:         now,
 		maxMeetings: maxMeetings,
-		maxSize:     maxSize,
+		maxWaitAddr: maxWaitAddr,
 		lobbyCfg:    lobbyCfg,
 		unusedTTL:   10 * time.Minute,
 		emptyGrace:  emptyGrace,
@@ -61,15 +63,14 @@ func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
 	spec.settings.PasswordRequired = spec.pwHash != ""
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sweepLocked()
-	if len(r.meetings) >= r.maxMeetings {
-		return nil, ErrTooManyMeetings
+	if len(r.meetings) >= r.maxMeetings && r.liveLocked() >= r.maxMeetings {
+		return nil, ErrTooManyMeetings // meetings past their time count until the janitor ends them
 	}
 	m := &Meeting{
 		id:      id,
 		room:    r.engine.NewRoom(),
 		idle:    r.now(),
-		maxSize: r.maxSize,
+		maxWait: r.maxWaitAddr,
 		modHash: spec.modHash,
 		e2ee:    spec.e2ee,
 		now:     r.now,
@@ -82,58 +83,58 @@ func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
 	return m, nil
 }
 
-// Get returns the live meeting with that id, or nil.
+// Get returns the live meeting with that id, or nil. It looks at that meeting only: one
+// past its time is not returned, and the janitor ends it.
 func (r *Registry) Get(id string) *Meeting {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sweepLocked()
-	return r.meetings[id]
+	m := r.meetings[id]
+	if m == nil || m.expired(r.now(), r.unusedTTL, r.emptyGrace) {
+		return nil
+	}
+	return m
 }
 
 // Len is the number of live meetings.
 func (r *Registry) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sweepLocked()
-	return len(r.meetings)
+	return r.liveLocked()
 }
 
-// tick expires old knocks in every meeting and ends unused meetings.
-func (r *Registry) tick() {
-	r.mu.Lock()
-	r.sweepLocked()
-	all := make([]*Meeting, 0, len(r.meetings))
+func (r *Registry) liveLocked() int {
+	now, n := r.now(), 0
 	for _, m := range r.meetings {
-		all = append(all, m)
+		if !m.expired(now, r.unusedTTL, r.emptyGrace) {
+			n++
+		}
+	}
+	return n
+}
+
+// tick expires old knocks in every meeting and ends unused meetings (the janitor).
+func (r *Registry) tick() {
+	now := r.now()
+	var live, done []*Meeting
+	r.mu.Lock()
+	for id, m := range r.meetings {
+		if m.expired(now, r.unusedTTL, r.emptyGrace) {
+			m.mu.Lock()
+			m.ended = true
+			m.mu.Unlock()
+			delete(r.meetings, id)
+			done = append(done, m)
+		} else {
+			live = append(live, m)
+		}
 	}
 	r.mu.Unlock()
-	now := r.now()
-	for _, m := range all {
-		m.tick(now)
+	for _, m := range done {
+		m.room.Close()
+		r.forget(m.id)
 	}
-}
-
-// sweepLocked ends meetings nobody is connected to: after emptyGrace when someone was
-// ever let in (so a moderator who reloads the page finds the meeting still there), after
-// unusedTTL when nobody ever was (so the host has time to join it).
-func (r *Registry) sweepLocked() {
-	now := r.now()
-	for id, m := range r.meetings {
-		m.mu.Lock()
-		ttl := r.unusedTTL
-		if m.joined {
-			ttl = r.emptyGrace
-		}
-		unused := len(m.conns) == 0 && now.Sub(m.idle) > ttl
-		if unused {
-			m.ended = true
-		}
-		m.mu.Unlock()
-		if unused {
-			delete(r.meetings, id)
-			m.room.Close()
-			r.forget(id)
-		}
+	for _, m := range live {
+		m.tick(now)
 	}
 }
 
@@ -142,16 +143,14 @@ func (r *Registry) endIfEmpty(m *Meeting) {
 	r.mu.Lock()
 	m.mu.Lock()
 	// Otherwise the janitor ends it after emptyGrace or unusedTTL.
-	empty := len(m.conns) == 0 && (m.ended || (m.joined && r.emptyGrace == 0))
+	empty := len(m.conns) == 0 && (m.ended || (m.joined && r.emptyGrace == 0)) && r.meetings[m.id] == m
 	if empty {
 		m.ended = true
-		if r.meetings[m.id] == m {
-			delete(r.meetings, m.id)
-		}
+		delete(r.meetings, m.id)
 	}
 	m.mu.Unlock()
 	r.mu.Unlock()
-	if empty {
+	if empty { // closed once: by whoever took it out of the map
 		m.room.Close()
 		r.forget(m.id)
 	}

@@ -45,11 +45,22 @@ type Config struct {
 	// (set this only behind a reverse proxy that sets it), for password throttling.
 	TrustForwardedFor bool
 	// MaxMeetings bounds live meetings (default 1000); MaxParticipants bounds one
-	// meeting's members (default 100).
+	// meeting's members (default DefaultMaxParticipants).
 	MaxMeetings     int
 	MaxParticipants int
-	// Lobby bounds waiting rooms.
+	// Lobby bounds waiting rooms (its MaxMembers is MaxParticipants).
 	Lobby lobby.Config
+	// MaxWaitingPerAddr bounds one address's knocks waiting in one meeting, so that one
+	// address cannot fill a waiting room (default DefaultMaxWaitingPerAddr).
+	MaxWaitingPerAddr int
+	// MaxConns bounds open websockets (default DefaultMaxConns); MaxConnsPerAddr bounds
+	// those of one address, an IPv4 address or an IPv6 /64 (default
+	// DefaultMaxConnsPerAddr). Both are checked before the upgrade.
+	MaxConns        int
+	MaxConnsPerAddr int
+	// JoinTimeout is how long a new websocket may take to send an accepted join before
+	// it is closed with 4408 (default DefaultJoinTimeout, on Clock).
+	JoinTimeout time.Duration
 	// EmptyMeetingGrace is how long a meeting that had members outlives its last
 	// connection (a reload, a network change); 0 ends it at once. NewServer's callers
 	// choose; cmd/conclave uses DefaultEmptyMeetingGrace.
@@ -58,6 +69,16 @@ type Config struct {
 
 // DefaultEmptyMeetingGrace lets a moderator reload the page without ending the meeting.
 const DefaultEmptyMeetingGrace = time.Minute
+
+// Defaults of the connection and admission caps. Fifty websockets per address leave
+// room for a school or an office behind one NAT address.
+const (
+	DefaultMaxParticipants   = 100
+	DefaultMaxWaitingPerAddr = 5
+	DefaultMaxConns          = 10000
+	DefaultMaxConnsPerAddr   = 50
+	DefaultJoinTimeout       = 10 * time.Second
+)
 
 // Server serves the websocket endpoint and the meeting API.
 type Server struct {
@@ -70,9 +91,14 @@ type Server struct {
 	hasher       *secret.Hasher
 	attempts     *secret.Attempts
 	trustForward bool
+	joinTimeout  time.Duration
+	maxConns     int
+	maxPerAddr   int
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
+	conns    int            // websockets open or being upgraded
+	perAddr  map[string]int // the same, per addrGroup
 	stopping bool
 	wg       sync.WaitGroup
 	stopTick func() bool // cancels the janitor's next run
@@ -97,8 +123,21 @@ func NewServer(cfg Config) *Server {
 		cfg.MaxMeetings = 1000
 	}
 	if cfg.MaxParticipants <= 0 {
-		cfg.MaxParticipants = 100
+		cfg.MaxParticipants = DefaultMaxParticipants
 	}
+	if cfg.MaxWaitingPerAddr <= 0 {
+		cfg.MaxWaitingPerAddr = DefaultMaxWaitingPerAddr
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxConnsPerAddr <= 0 {
+		cfg.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
+	if cfg.JoinTimeout <= 0 {
+		cfg.JoinTimeout = DefaultJoinTimeout
+	}
+	cfg.Lobby.MaxMembers = cfg.MaxParticipants
 	if cfg.Hasher == nil {
 		cfg.Hasher = secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	}
@@ -110,6 +149,10 @@ func NewServer(cfg Config) *Server {
 		hasher:       cfg.Hasher,
 		attempts:     secret.NewAttempts(cfg.Now),
 		trustForward: cfg.TrustForwardedFor,
+		joinTimeout:  cfg.JoinTimeout,
+		maxConns:     cfg.MaxConns,
+		maxPerAddr:   cfg.MaxConnsPerAddr,
+		perAddr:      make(map[string]int),
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
 			WriteBufferSize: 4096,
@@ -117,7 +160,7 @@ func NewServer(cfg Config) *Server {
 		},
 		sessions: make(map[*Session]struct{}),
 	}
-	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxParticipants, cfg.Lobby, cfg.EmptyMeetingGrace, s.attempts.Forget)
+	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace, s.attempts.Forget)
 	s.armJanitor()
 	return s
 }
@@ -171,22 +214,23 @@ func (s *Server) clientAddr(r *http.Request) string {
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	stopping := s.stopping
-	s.mu.Unlock()
-	if stopping {
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+	addr := s.clientAddr(r)
+	group := addrGroup(addr)
+	if status, msg := s.reserveConn(group); status != 0 {
+		http.Error(w, msg, status)
 		return
 	}
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		s.releaseConn(group)
 		return // the upgrader has answered
 	}
-	sess := newSession(s, conn, s.clientAddr(r))
+	sess := newSession(s, conn, addr)
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
 		sess.abort(CloseGoingAway, "server shutting down")
+		s.releaseConn(group)
 		return
 	}
 	s.sessions[sess] = struct{}{}
@@ -199,7 +243,35 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		delete(s.sessions, sess)
 		s.mu.Unlock()
+		s.releaseConn(group)
 	}()
+}
+
+// reserveConn takes a websocket slot for group before the upgrade, or says why not
+// (an HTTP status and a body for people).
+func (s *Server) reserveConn(group string) (status int, msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.stopping:
+		return http.StatusServiceUnavailable, "server is shutting down"
+	case s.conns >= s.maxConns:
+		return http.StatusServiceUnavailable, "the server has too many connections; try again later"
+	case s.perAddr[group] >= s.maxPerAddr:
+		return http.StatusTooManyRequests, "too many connections from your address; close some meetings or tabs"
+	}
+	s.conns++
+	s.perAddr[group]++
+	return 0, ""
+}
+
+func (s *Server) releaseConn(group string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns--
+	if s.perAddr[group]--; s.perAddr[group] <= 0 {
+		delete(s.perAddr, group)
+	}
 }
 
 // Shutdown tells every participant that the server is going away, closes their

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,10 +15,13 @@ import (
 	"conclave/sfu"
 )
 
-// Session timing and queue bounds (PROTOCOL.md, "Transport").
+// Session timing and queue bounds (PROTOCOL.md, "Transport"). Ping, pong, join and
+// message timeouts run on the server's Clock (conn.go); writeWait is a real-time
+// backstop for a peer whose TCP window stays full.
 const (
 	pingInterval   = 20 * time.Second
 	pongWait       = 45 * time.Second
+	messageTimeout = 10 * time.Second // from a message's first frame to its last
 	writeWait      = 10 * time.Second
 	sendQueueLen   = 256
 	maxErrorsInRow = 20
@@ -66,13 +70,24 @@ type Session struct {
 	log  *slog.Logger
 
 	addr      string // source address, for throttling password guesses only
+	group     string // addrGroup(addr): the unit of the per-address caps
 	queue     chan outMsg
 	events    chan event
-	closing   chan struct{} // closed by abort: the connection is gone
+	closing   chan struct{} // closed by abort: the connection is going
 	closeOnce sync.Once
+	closed    chan struct{} // closed once the connection is closed
 	readDone  chan struct{}
 	shutdown  chan struct{}
 	shutOnce  sync.Once
+
+	// Connection upkeep (conn.go), shared by the pumps, the watchdog and the closer.
+	wmu       sync.Mutex    // held while a frame is written; the closer waits for it
+	pingNow   chan struct{} // the watchdog asks the write pump to ping
+	lastHeard atomic.Int64  // clock reading (UnixNano) when the peer was last heard
+	knocked   atomic.Bool   // the join was accepted: the join timeout no longer applies
+	timerMu   sync.Mutex
+	joinStop  func() bool // cancels the join timeout
+	pingStop  func() bool // cancels the next ping
 
 	// Owned by run.
 	state       sessionState
@@ -106,6 +121,9 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		srv:      srv,
 		conn:     conn,
 		addr:     addr,
+		group:    addrGroup(addr),
+		closed:   make(chan struct{}),
+		pingNow:  make(chan struct{}, 1),
 		events:   make(chan event, eventQueueLen),
 		log:      srv.log,
 		queue:    make(chan outMsg, sendQueueLen),
@@ -145,18 +163,6 @@ func (s *Session) deliver(ev event) {
 	}
 }
 
-// abort closes the connection at once, with a close frame when code is not 0. Safe from
-// any goroutine, idempotent.
-func (s *Session) abort(code int, text string) {
-	s.closeOnce.Do(func() {
-		close(s.closing)
-		if code != 0 {
-			_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
-		}
-		_ = s.conn.Close()
-	})
-}
-
 // requestShutdown asks the session to say goodbye and close (server shutdown).
 func (s *Session) requestShutdown() {
 	s.shutOnce.Do(func() { close(s.shutdown) })
@@ -169,63 +175,11 @@ func (s *Session) serve() {
 	pumps.Add(2)
 	go func() { defer pumps.Done(); s.readPump(in) }()
 	go func() { defer pumps.Done(); s.writePump() }()
+	s.startWatchdog()
 	s.run(in)
 	pumps.Wait()
-}
-
-func (s *Session) readPump(in chan<- inbound) {
-	defer close(s.readDone)
-	defer close(in)
-	s.conn.SetReadLimit(MaxMessageBytes)
-	_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
-	s.conn.SetPongHandler(func(string) error {
-		return s.conn.SetReadDeadline(time.Now().Add(pongWait))
-	})
-	for {
-		typ, data, err := s.conn.ReadMessage()
-		if err != nil {
-			return
-		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(pongWait))
-		select {
-		case in <- inbound{data: data, binary: typ == websocket.BinaryMessage}:
-		case <-s.closing:
-			return
-		}
-	}
-}
-
-func (s *Session) writePump() {
-	ticker := time.NewTicker(pingInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case m := <-s.queue:
-			if m.closeCode != 0 {
-				_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(m.closeCode, m.closeText), time.Now().Add(writeWait))
-				// Give the peer a moment to answer the close, so that no unread data
-				// makes the kernel reset the connection before the peer reads our frame.
-				select {
-				case <-s.readDone:
-				case <-time.After(2 * time.Second):
-				}
-				s.abort(0, "")
-				return
-			}
-			_ = s.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := s.conn.WriteMessage(websocket.TextMessage, m.data); err != nil {
-				s.abort(0, "")
-				return
-			}
-		case <-ticker.C:
-			if err := s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				s.abort(0, "")
-				return
-			}
-		case <-s.closing:
-			return
-		}
-	}
+	<-s.closed
+	s.stopWatchdog()
 }
 
 // run is the session's owner goroutine.

@@ -1,0 +1,189 @@
+package signaling
+
+import (
+	"io"
+	"net"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// A session's connection upkeep: the read and write pumps, the watchdog that pings and
+// enforces the join, pong and message timeouts on the server's Clock, and the close path.
+//
+// Closing never waits in the caller: abort may be called under a meeting's lock (a full
+// queue is found while a message is fanned out), so it only marks the session closing
+// and leaves the close frame, which can wait for a peer that does not read, to a
+// goroutine of its own.
+
+// lingerWait is how long the closer waits for the peer to answer the close frame, so
+// that unread data does not make the kernel reset the connection before the peer reads
+// our frame. Real time: nothing is judged by it.
+const lingerWait = 2 * time.Second
+
+// abort ends the session: it marks it closing at once and closes the connection in the
+// background, with a close frame when code is not 0. Safe from any goroutine and under
+// any lock; idempotent.
+func (s *Session) abort(code int, text string) {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		go s.closeConn(code, text)
+	})
+}
+
+// closeConn writes the close frame once no data frame is being written (a write blocked
+// on a full TCP window ends when the peer reads or at writeWait), gives the peer a moment
+// to answer, and closes the connection.
+func (s *Session) closeConn(code int, text string) {
+	defer close(s.closed)
+	if code != 0 {
+		s.wmu.Lock()
+		err := s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(writeWait))
+		s.wmu.Unlock()
+		if err == nil {
+			linger := time.NewTimer(lingerWait)
+			select {
+			case <-s.readDone:
+			case <-linger.C:
+			}
+			linger.Stop()
+		}
+	}
+	_ = s.conn.Close()
+}
+
+// heard records that the peer is alive (a pong or a complete message).
+func (s *Session) heard() {
+	s.lastHeard.Store(s.srv.clock.Now().UnixNano())
+}
+
+func (s *Session) readPump(in chan<- inbound) {
+	defer close(s.readDone)
+	defer close(in)
+	s.conn.SetReadLimit(MaxMessageBytes)
+	s.conn.SetPongHandler(func(string) error {
+		s.heard()
+		return nil
+	})
+	for {
+		typ, r, err := s.conn.NextReader()
+		if err != nil {
+			return
+		}
+		// The first frame is in: the whole message must follow within messageTimeout,
+		// whatever pings and pongs come in between.
+		stop := s.srv.clock.AfterFunc(messageTimeout, func() { s.abort(CloseTimeout, "message timeout") })
+		data, err := io.ReadAll(r)
+		stop()
+		if err != nil {
+			return
+		}
+		s.heard()
+		select {
+		case in <- inbound{data: data, binary: typ == websocket.BinaryMessage}:
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+func (s *Session) writePump() {
+	for {
+		select {
+		case m := <-s.queue:
+			if m.closeCode != 0 {
+				s.abort(m.closeCode, m.closeText) // after everything queued before it
+				return
+			}
+			if !s.write(websocket.TextMessage, m.data) {
+				s.abort(0, "")
+				return
+			}
+		case <-s.pingNow:
+			if !s.write(websocket.PingMessage, nil) {
+				s.abort(0, "")
+				return
+			}
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// write sends one frame unless the session is closing; false means stop writing.
+func (s *Session) write(typ int, data []byte) bool {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	select {
+	case <-s.closing:
+		return false
+	default:
+	}
+	deadline := time.Now().Add(writeWait)
+	if typ == websocket.PingMessage {
+		return s.conn.WriteControl(typ, data, deadline) == nil
+	}
+	_ = s.conn.SetWriteDeadline(deadline)
+	return s.conn.WriteMessage(typ, data) == nil
+}
+
+// startWatchdog arms the join timeout and the ping timer on the server's clock.
+func (s *Session) startWatchdog() {
+	s.heard()
+	s.arm(&s.joinStop, s.srv.joinTimeout, func() {
+		if !s.knocked.Load() {
+			s.abort(CloseTimeout, "join timeout")
+		}
+	})
+	s.arm(&s.pingStop, pingInterval, s.pingTick)
+}
+
+// pingTick closes a peer not heard from for pongWait, and otherwise pings it.
+func (s *Session) pingTick() {
+	last := time.Unix(0, s.lastHeard.Load())
+	if s.srv.clock.Now().Sub(last) >= pongWait {
+		s.abort(CloseTimeout, "no pong")
+		return
+	}
+	select {
+	case s.pingNow <- struct{}{}:
+	default:
+	}
+	s.arm(&s.pingStop, pingInterval, s.pingTick)
+}
+
+// arm schedules f unless the session is closing, keeping its stop function in slot.
+func (s *Session) arm(slot *func() bool, d time.Duration, f func()) {
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	select {
+	case <-s.closing:
+		return
+	default:
+	}
+	*slot = s.srv.clock.AfterFunc(d, f)
+}
+
+// stopWatchdog cancels the pending timers (the session is closing, so none is re-armed).
+func (s *Session) stopWatchdog() {
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	for _, stop := range []func() bool{s.joinStop, s.pingStop} {
+		if stop != nil {
+			stop()
+		}
+	}
+}
+
+// addrGroup is the unit of the per-address caps: an IPv4 address, or the /64 of an IPv6
+// address (one customer's network). Anything else counts as itself.
+func addrGroup(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil {
+		return addr
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
