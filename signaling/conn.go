@@ -130,12 +130,20 @@ func (s *Session) write(typ int, data []byte) bool {
 // startWatchdog arms the join timeout and the ping timer on the server's clock.
 func (s *Session) startWatchdog() {
 	s.heard()
-	s.arm(&s.joinStop, s.srv.joinTimeout, func() {
-		if !s.knocked.Load() {
-			s.abort(CloseTimeout, "join timeout")
-		}
-	})
+	s.arm(&s.joinStop, s.srv.joinTimeout, s.joinTick)
 	s.arm(&s.pingStop, pingInterval, s.pingTick)
+}
+
+// joinTick closes a connection that has not knocked by the join timeout, unless its
+// join is being checked right now (a password hash may queue): it looks again later.
+func (s *Session) joinTick() {
+	switch {
+	case s.knocked.Load():
+	case s.joining.Load():
+		s.arm(&s.joinStop, s.srv.joinTimeout, s.joinTick)
+	default:
+		s.abort(CloseTimeout, "join timeout")
+	}
 }
 
 // pingTick closes a peer not heard from for pongWait, and otherwise pings it.

@@ -130,6 +130,8 @@ func (s *Session) handleJoined(env Envelope) *Error {
 }
 
 func (s *Session) join(env Envelope) *Error {
+	s.joining.Store(true)
+	defer s.joining.Store(false)
 	p, err := decodePayload[JoinPayload](env)
 	if err != nil {
 		return err

@@ -39,3 +39,36 @@ func TestMeetingLifetime(t *testing.T) {
 		t.Fatal("an unused meeting outlived unusedTTL")
 	}
 }
+
+// TestOnlyTheJanitorEndsMeetings: Get, Len and create look at meetings but never end
+// one (that would close its media under the registry lock); tick ends them, outside it.
+func TestOnlyTheJanitorEndsMeetings(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var forgotten []string
+	r := newRegistry(nil, func() time.Time { return now }, 10, 5, lobby.Config{}, time.Minute, func(id string) { forgotten = append(forgotten, id) })
+	old, _ := r.create(meetingSpec{settings: lobby.DefaultSettings()})
+	now = now.Add(11 * time.Minute)
+	fresh, _ := r.create(meetingSpec{settings: lobby.DefaultSettings()})
+	if r.Get(old.id) != nil || r.Get(fresh.id) == nil || r.Len() != 1 {
+		t.Fatal("Get or Len counts an expired meeting as live")
+	}
+	r.mu.Lock()
+	kept := len(r.meetings)
+	r.mu.Unlock()
+	if kept != 2 || len(forgotten) != 0 || old.isEnded() {
+		t.Fatal("a meeting was ended outside the janitor")
+	}
+	r.tick()
+	r.mu.Lock()
+	kept = len(r.meetings)
+	r.mu.Unlock()
+	if kept != 1 || len(forgotten) != 1 || forgotten[0] != old.id || !old.isEnded() {
+		t.Fatalf("tick kept %d meetings and forgot %v", kept, forgotten)
+	}
+}
+
+func (m *Meeting) isEnded() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ended
+}

@@ -85,6 +85,7 @@ type Session struct {
 	pingNow   chan struct{} // the watchdog asks the write pump to ping
 	lastHeard atomic.Int64  // clock reading (UnixNano) when the peer was last heard
 	knocked   atomic.Bool   // the join was accepted: the join timeout no longer applies
+	joining   atomic.Bool   // a join is being checked: the join timeout waits for it
 	timerMu   sync.Mutex
 	joinStop  func() bool // cancels the join timeout
 	pingStop  func() bool // cancels the next ping

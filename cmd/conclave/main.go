@@ -37,6 +37,15 @@ type options struct {
 	knockTimeout time.Duration
 	maxWaiting   int
 	behindProxy  bool
+	limits       limits
+}
+
+// limits are the connection and admission caps (signaling.Config).
+type limits struct {
+	maxParticipants   int
+	maxWaitingPerAddr int
+	maxConns          int
+	maxConnsPerAddr   int
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -59,11 +68,18 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "trust X-Forwarded-For from a reverse proxy for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
 	fs.IntVar(&o.maxWaiting, "max-waiting", 50, "most people waiting in one meeting's waiting room at once")
+	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once")
+	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
+	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
+	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.knockTimeout <= 0 || o.maxWaiting <= 0 {
 		return o, errors.New("-knock-timeout and -max-waiting must be positive")
+	}
+	if l := o.limits; l.maxParticipants <= 0 || l.maxWaitingPerAddr <= 0 || l.maxConns <= 0 || l.maxConnsPerAddr <= 0 {
+		return o, errors.New("-max-participants, -max-waiting-per-addr, -max-conns and -max-conns-per-addr must be positive")
 	}
 	return o, nil
 }
@@ -138,7 +154,12 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy,
 		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,
-		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout}})
+		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout},
+		MaxParticipants:   o.limits.maxParticipants,
+		MaxWaitingPerAddr: o.limits.maxWaitingPerAddr,
+		MaxConns:          o.limits.maxConns,
+		MaxConnsPerAddr:   o.limits.maxConnsPerAddr,
+	})
 	mux := http.NewServeMux()
 	sig.Register(mux)
 	mux.Handle("/", web.Handler())

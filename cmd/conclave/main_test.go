@@ -120,6 +120,29 @@ func TestEnvironmentDefaults(t *testing.T) {
 	}
 }
 
+// TestLimitFlags: the connection and admission caps are flags with the server's
+// defaults; a cap of zero or less is a usage error.
+func TestLimitFlags(t *testing.T) {
+	none := func(string) string { return "" }
+	o, err := parseOptions(nil, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := limits{maxParticipants: 100, maxWaitingPerAddr: 5, maxConns: 10000, maxConnsPerAddr: 50}
+	if o.limits != want {
+		t.Fatalf("defaults %+v, want %+v", o.limits, want)
+	}
+	o, err = parseOptions([]string{"-max-participants", "8", "-max-waiting-per-addr", "2", "-max-conns", "300", "-max-conns-per-addr", "9"}, none, io.Discard)
+	if want := (limits{8, 2, 300, 9}); err != nil || o.limits != want {
+		t.Fatalf("parsed %+v %v, want %+v", o.limits, err, want)
+	}
+	for _, flag := range []string{"-max-participants", "-max-waiting-per-addr", "-max-conns", "-max-conns-per-addr"} {
+		if _, err := parseOptions([]string{flag, "0"}, none, io.Discard); err == nil {
+			t.Errorf("%s 0 accepted", flag)
+		}
+	}
+}
+
 type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }

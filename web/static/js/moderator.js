@@ -71,6 +71,7 @@ export function participantActions(person, send) {
 /** refusalText explains an `error` not_allowed / unknown_participant for a message type. */
 export function refusalText(code, type, { moderator }) {
   if (code === 'unknown_participant') return 'That person is no longer in the meeting or the waiting room.';
+  if (code === 'meeting_full') return 'The meeting is full: nobody more can be let in until someone leaves.';
   if (type === 'set_role' && moderator) return 'That role change is not possible: a meeting always keeps at least one moderator.';
   if (MODERATOR_TYPES.has(type)) return moderator ? 'The server did not allow that.' : 'Only moderators can do that.';
   if (type === 'chat') return 'Chat is turned off.';

@@ -649,6 +649,11 @@ export class Session {
       this.chat.notice(text);
       return;
     }
+    if (code === 'meeting_full' && ref && this.sig && this.sig.typeOf(ref) === 'admit') {
+      // A moderator's admit into a full meeting: refused, but the session carries on.
+      this.ui.refused(code, 'admit');
+      return;
+    }
     if (FATAL_CODES.has(code)) {
       // The close that follows shows it.
       this.fatal = code;
