@@ -46,7 +46,7 @@ func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxSize 
 // meetingSpec is what a host asked for.
 type meetingSpec struct {
 	settings lobby.Settings
-	modHash  string
+	modMAC   []byte
 	pwHash   string
 	e2ee     bool
 }
@@ -70,7 +70,7 @@ func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
 		room:    r.engine.NewRoom(),
 		idle:    r.now(),
 		maxSize: r.maxSize,
-		modHash: spec.modHash,
+		modMAC:  spec.modMAC,
 		e2ee:    spec.e2ee,
 		now:     r.now,
 		lob:     lobby.New(r.lobbyCfg, spec.settings),
