@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -37,6 +38,7 @@ type options struct {
 	knockTimeout time.Duration
 	maxWaiting   int
 	behindProxy  bool
+	proxies      []netip.Prefix // trusted with -behind-proxy
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -56,7 +58,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.logLevel, "log-level", env("CONCLAVE_LOG_LEVEL", "info"), "debug, info, warn or error (env CONCLAVE_LOG_LEVEL); debug logs addresses")
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
 	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "configuration file with the hosts (env CONCLAVE_CONFIG); a missing file means no hosts")
-	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "trust X-Forwarded-For from a reverse proxy for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
+	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
+	proxies := fs.String("trusted-proxies", env("CONCLAVE_TRUSTED_PROXIES", signaling.DefaultTrustedProxies), "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed (env CONCLAVE_TRUSTED_PROXIES)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
 	fs.IntVar(&o.maxWaiting, "max-waiting", 50, "most people waiting in one meeting's waiting room at once")
 	if err := fs.Parse(args); err != nil {
@@ -64,6 +67,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.knockTimeout <= 0 || o.maxWaiting <= 0 {
 		return o, errors.New("-knock-timeout and -max-waiting must be positive")
+	}
+	var err error
+	if o.proxies, err = signaling.ParseProxyList(*proxies); err != nil {
+		return o, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	return o, nil
 }
@@ -129,14 +136,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	var oneTimeKey string
 	if len(hosts) == 0 {
 		// First run: a key valid until the server stops, so one command is enough.
-		key, entry, err := newHostKey(ctx, hasher, "one-time")
-		if err != nil {
-			return err
-		}
+		key, entry := newHostKey("one-time")
 		oneTimeKey = key
 		hosts = fileConfig{Hosts: []hostEntry{entry}}.hosts()
 	}
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy,
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy, TrustedProxies: o.proxies,
 		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,
 		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout}})
 	mux := http.NewServeMux()
@@ -147,6 +151,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	warnSharedAddress(log, ln.Addr(), o.behindProxy)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -177,6 +182,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// warnSharedAddress warns when the server listens on loopback without -behind-proxy:
+// then a reverse proxy in front of it makes every client one address, and a few wrong
+// passwords from anyone hold everyone back.
+func warnSharedAddress(log *slog.Logger, bound net.Addr, behindProxy bool) {
+	if tcp, ok := bound.(*net.TCPAddr); ok && tcp.IP.IsLoopback() && !behindProxy {
+		log.Warn("listening on a loopback address without -behind-proxy: if a reverse proxy fronts this server, every client shares one address for password throttling; start with -behind-proxy and have the proxy set X-Forwarded-For")
+	}
 }
 
 // openURL is the address to print: the configured host name when there is one
