@@ -1,6 +1,9 @@
 package secret
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 func TestAddrGroup(t *testing.T) {
 	for in, want := range map[string]string{
@@ -26,4 +29,24 @@ func TestAddrGroup(t *testing.T) {
 			t.Errorf("AddrGroup(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzAddrGroup: any input yields one of the three forms, and never panics.
+func FuzzAddrGroup(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1%eth0", "[::1]:80", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g := AddrGroup(s)
+		if g == invalidGroup {
+			return
+		}
+		if a, err := netip.ParseAddr(g); err == nil && a.Is4() {
+			return
+		}
+		if p, err := netip.ParsePrefix(g); err == nil && p.Bits() == 64 && p.Addr().Is6() && p.Masked() == p {
+			return
+		}
+		t.Fatalf("AddrGroup(%q) = %q", s, g)
+	})
 }

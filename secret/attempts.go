@@ -25,12 +25,12 @@ import (
 //
 // What that allows: the first 20 wrong guesses take 331.5 s of waits (3 free, then
 // 0.5+1+2+4+8+16 s and ten times 30 s), then one guess per 15 minutes: at most 23 in
-// the first hour and 4 an hour after that (under 100 a day) per address group. An
+// the first hour and 4 an hour after that (about 100 a day) per address group. An
 // attacker with N groups gets N times that and nothing more.
 //
 // Groups are held in memory only: forgotten after ForgetAfter idle, and never more than
-// MaxRecords of them, so that a flood of addresses cannot grow memory without bound
-// (the oldest idle ones go first).
+// MaxRecords of them (a few hundred bytes each), so that a flood of addresses cannot
+// grow memory without bound (the oldest idle ones go first).
 type Attempts struct {
 	now func() time.Time
 
@@ -55,18 +55,24 @@ const (
 	ForgetAfter = 24 * time.Hour
 	// MaxRecords bounds the groups remembered at once.
 	MaxRecords = 1 << 16
-	// maxScopes bounds the per-secret failure counts kept for forgiveness.
-	maxScopes      = 16
+	// maxScopes bounds the per-secret failure counts kept for forgiveness (failures at
+	// further secrets count, but a right guess does not forgive them).
+	maxScopes      = 4
 	queueFullRetry = time.Second
 )
 
 type record struct {
 	failures    int
-	byScope     map[string]int // failures per secret, forgiven by a right guess at it
+	byScope     []scopeFailures // failures per secret, forgiven by a right guess at it
 	nextAllowed time.Time
 	lastSeen    time.Time
 	busy        bool            // a guess holds the turn
 	queue       []chan struct{} // waiting guesses, oldest first; closed to pass the turn
+}
+
+type scopeFailures struct {
+	scope string
+	n     int
 }
 
 func (r *record) idle() bool { return !r.busy && len(r.queue) == 0 }
@@ -171,11 +177,10 @@ func (t *Turn) Failed() {
 	now := a.now()
 	r.failures++
 	r.lastSeen = now
-	if _, ok := r.byScope[t.scope]; ok || len(r.byScope) < maxScopes {
-		if r.byScope == nil {
-			r.byScope = map[string]int{}
-		}
-		r.byScope[t.scope]++
+	if i := r.scopeIndex(t.scope); i >= 0 {
+		r.byScope[i].n++
+	} else if len(r.byScope) < maxScopes {
+		r.byScope = append(r.byScope, scopeFailures{scope: t.scope, n: 1})
 	}
 	r.nextAllowed = now.Add(delayAfter(r.failures))
 	a.mu.Unlock()
@@ -190,8 +195,10 @@ func (t *Turn) Succeeded() {
 	a, r := t.a, t.r
 	a.mu.Lock()
 	r.lastSeen = a.now()
-	r.failures -= r.byScope[t.scope]
-	delete(r.byScope, t.scope)
+	if i := r.scopeIndex(t.scope); i >= 0 {
+		r.failures -= r.byScope[i].n
+		r.byScope = slices.Delete(r.byScope, i, i+1)
+	}
 	if r.failures <= FreeFailures {
 		r.nextAllowed = time.Time{}
 	}
@@ -210,6 +217,10 @@ func (t *Turn) Release() {
 func (t *Turn) finish() (already bool) {
 	already, t.done = t.done, true
 	return already
+}
+
+func (r *record) scopeIndex(scope string) int {
+	return slices.IndexFunc(r.byScope, func(f scopeFailures) bool { return f.scope == scope })
 }
 
 // delayAfter is the wait after the n-th wrong guess in a row.

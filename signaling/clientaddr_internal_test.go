@@ -88,3 +88,29 @@ func TestForwardedForWarning(t *testing.T) {
 		t.Fatalf("clientAddr = %s", got)
 	}
 }
+
+// FuzzForwardedClient: whatever the header, the answer is the peer or one of the hops,
+// and a peer that is not a trusted proxy is always itself.
+func FuzzForwardedClient(f *testing.F) {
+	for _, s := range []string{"203.0.113.5", "6.6.6.6, 203.0.113.5", "garbage", "[::1]:80, 10.0.0.1", ",,,"} {
+		f.Add("127.0.0.1", s)
+		f.Add("198.51.100.1", s)
+	}
+	trusted, _ := ParseProxyList(DefaultTrustedProxies)
+	f.Fuzz(func(t *testing.T, peerText, header string) {
+		peer := remoteAddr(peerText)
+		got := forwardedClient(peer, []string{header}, trusted)
+		if got == peer {
+			return
+		}
+		if !isTrusted(peer, trusted) {
+			t.Fatalf("untrusted peer %s answered as %s", peer, got)
+		}
+		for _, h := range strings.Split(header, ",") {
+			if a, ok := parseHop(h); ok && a == got {
+				return
+			}
+		}
+		t.Fatalf("peer %s, header %q: %s is neither", peer, header, got)
+	})
+}
