@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -216,21 +217,35 @@ func TestOneBudgetAcrossMeetings(t *testing.T) {
 
 // TestConcurrentGuessesSerialized: 20 connections from one address guess at once; they
 // are checked one at a time, so the waits hold: with no time passing only the free
-// guesses and the one that sets the first wait are checked.
+// guesses and the one that sets the first wait are checked. (Each check costs a real
+// argon2 run, so that unserialized checks would overlap.)
 func TestConcurrentGuessesSerialized(t *testing.T) {
-	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
+	h := secret.NewHasher(secret.Params{MemoryKiB: 8 * 1024, Time: 1, Threads: 1}, 4)
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock(), Hasher: h})
 	mt := srv.createMeetingWith(t, `{"password":"correct horse battery"}`)
 	srv.joinModerator(t, mt, "Mod")
+	var conns []*testclient.Client
+	for i := 0; i < 20; i++ {
+		conns = append(conns, srv.dialFrom(t, loop(2)))
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	outcomes := map[string]int{}
 	start := make(chan struct{})
-	for i := 0; i < 20; i++ {
+	for i, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			code := guessJoin(t, srv, loop(2), nil, withPassword(mt.MeetingID, fmt.Sprint("guess ", i)))
+			_ = c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Guesser", "password": fmt.Sprint("guess ", i)})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			code := "no answer"
+			if m, err := c.Next(ctx); err == nil {
+				var p struct{ Code string }
+				_ = json.Unmarshal(m.Payload, &p)
+				code = m.Type + ":" + p.Code
+			}
 			mu.Lock()
 			outcomes[code]++
 			mu.Unlock()
@@ -238,7 +253,7 @@ func TestConcurrentGuessesSerialized(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if outcomes["wrong_password"] != secret.FreeFailures+1 || outcomes["too_many_attempts"] != 20-secret.FreeFailures-1 {
+	if outcomes["error:wrong_password"] != secret.FreeFailures+1 || outcomes["error:too_many_attempts"] != 20-secret.FreeFailures-1 {
 		t.Fatalf("20 concurrent guesses from one address: %v", outcomes)
 	}
 }
