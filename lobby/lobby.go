@@ -51,7 +51,7 @@ func DefaultSettings() Settings {
 
 // Config bounds a lobby.
 type Config struct {
-	MaxWaiting int           // knockers waiting at once (default 50)
+	MaxWaiting int           // knockers waiting at once (default 100)
 	KnockTTL   time.Duration // a knock expires after this (default 15 minutes)
 	MaxMembers int           // members at once, moderators included (default 100)
 }
@@ -94,7 +94,7 @@ type Lobby struct {
 // New makes a lobby with the given settings.
 func New(cfg Config, s Settings) *Lobby {
 	if cfg.MaxWaiting <= 0 {
-		cfg.MaxWaiting = 50
+		cfg.MaxWaiting = 100
 	}
 	if cfg.KnockTTL <= 0 {
 		cfg.KnockTTL = 15 * time.Minute

@@ -151,7 +151,7 @@ func TestNewDefaults(t *testing.T) {
 	}
 	for _, cfg := range []Config{{}, {MaxWaiting: -1, KnockTTL: -time.Second, MaxMembers: -1}} {
 		l := New(cfg, DefaultSettings())
-		if l.cfg.MaxWaiting != 50 || l.cfg.KnockTTL != 15*time.Minute || l.cfg.MaxMembers != 100 {
+		if l.cfg.MaxWaiting != 100 || l.cfg.KnockTTL != 15*time.Minute || l.cfg.MaxMembers != 100 {
 			t.Errorf("New(%+v) config = %+v, want 50, 15m and 100", cfg, l.cfg)
 		}
 		if len(l.Waiting()) != 0 || len(l.Members()) != 0 || l.Ended() || l.Settings() != DefaultSettings() {

@@ -1,149 +1,283 @@
 package secret
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
 
-// Attempts throttles guesses at a secret (a meeting password, a moderator secret, a host
-// key). Failures are counted per (scope, source address): after a few free tries each
-// further failure doubles the wait before the next attempt, and a run of LockoutAfter
-// failures locks that address out of that scope for LockoutFor. Each scope (a meeting)
-// also has an overall attempt rate, so that many addresses together cannot guess fast;
-// the right secret from an address in good standing is never delayed by another
-// address's failures. Addresses are held in memory only, and forgotten when idle.
+// Attempts throttles guesses at secrets (meeting passwords, moderator secrets, host
+// keys) per source address group (AddrGroup: an IPv4 address, an IPv6 /64), with one
+// budget per group across every meeting and every kind of secret. There is no shared
+// rate: nothing one group does can delay or refuse another group's guess, so the right
+// secret from an address in good standing is always checked at once.
+//
+// One group checks one guess at a time: concurrent guesses queue behind each other in
+// arrival order (Begin) and each re-reads the group's wait once the previous verdict is
+// in, so opening many connections does not skip the waits. After FreeFailures wrong
+// guesses each further one doubles the wait before the next (BaseDelay up to MaxDelay),
+// and LockoutAfter wrong guesses lock the group out for LockoutFor, again after every
+// further wrong guess. A right secret forgives the failures that group made against
+// that same secret (scope) only, so knowing one meeting's password does not buy fresh
+// guesses at others.
+//
+// What that allows: the first 20 wrong guesses take 331.5 s of waits (3 free, then
+// 0.5+1+2+4+8+16 s and ten times 30 s), then one guess per 15 minutes: at most 23 in
+// the first hour and 4 an hour after that (about 100 a day) per address group. An
+// attacker with N groups gets N times that and nothing more.
+//
+// Groups are held in memory only: forgotten after ForgetAfter idle, and never more than
+// MaxRecords of them (a few hundred bytes each), so that a flood of addresses cannot
+// grow memory without bound (the oldest idle ones go first).
 type Attempts struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	sources map[sourceKey]*record
-	scopes  map[string]*scopeBucket
+	records map[string]*record
 	lastGC  time.Time
-}
-
-type sourceKey struct{ scope, addr string }
-
-type record struct {
-	failures    int
-	nextAllowed time.Time
-	lastSeen    time.Time
-}
-
-type scopeBucket struct {
-	tokens float64
-	last   time.Time
 }
 
 // Throttling parameters.
 const (
-	FreeFailures  = 3
-	BaseDelay     = 500 * time.Millisecond
-	MaxDelay      = 30 * time.Second
-	LockoutAfter  = 20
-	LockoutFor    = 15 * time.Minute
-	scopeRate     = 5.0  // attempts per second per scope, sustained
-	scopeBurst    = 20.0 // and in a burst
-	forgetIdleFor = time.Hour
+	FreeFailures = 3
+	BaseDelay    = 500 * time.Millisecond
+	MaxDelay     = 30 * time.Second
+	LockoutAfter = 20
+	LockoutFor   = 15 * time.Minute
+	// MaxQueued guesses from one group may wait for their turn; more are refused with a
+	// short RetryAfter. It is large enough for a school class behind one NAT joining at
+	// once; connections per address are capped by the server anyway.
+	MaxQueued = 64
+	// ForgetAfter idle a group's record is dropped. It is long, so that waiting out a
+	// lockout does not buy a fresh budget.
+	ForgetAfter = 24 * time.Hour
+	// MaxRecords bounds the groups remembered at once.
+	MaxRecords = 1 << 16
+	// maxScopes bounds the per-secret failure counts kept for forgiveness (failures at
+	// further secrets count, but a right guess does not forgive them).
+	maxScopes      = 4
+	queueFullRetry = time.Second
 )
+
+type record struct {
+	failures    int
+	byScope     []scopeFailures // failures per secret, forgiven by a right guess at it
+	nextAllowed time.Time
+	lastSeen    time.Time
+	busy        bool            // a guess holds the turn
+	queue       []chan struct{} // waiting guesses, oldest first; closed to pass the turn
+}
+
+type scopeFailures struct {
+	scope string
+	n     int
+}
+
+func (r *record) idle() bool { return !r.busy && len(r.queue) == 0 }
 
 // NewAttempts makes a throttle reading time from now.
 func NewAttempts(now func() time.Time) *Attempts {
-	return &Attempts{now: now, sources: map[sourceKey]*record{}, scopes: map[string]*scopeBucket{}}
+	return &Attempts{now: now, records: map[string]*record{}}
 }
 
-// Verdict is the answer to Allow.
-type Verdict struct {
-	OK         bool
+// Refused is Begin's answer when a guess may not be checked now.
+type Refused struct {
+	RetryAfter time.Duration // how long to wait before the next guess
 	LockedOut  bool          // LockoutAfter failures in a row
-	RetryAfter time.Duration // when not OK: how long to wait
 }
 
-// Allow asks whether addr may make an attempt in scope now. An allowed attempt must be
-// followed by Failed or Succeeded.
-func (a *Attempts) Allow(scope, addr string) Verdict {
+func (r *Refused) Error() string {
+	return fmt.Sprintf("secret: too many wrong guesses; retry after %v", r.RetryAfter)
+}
+
+// Turn is one group's right to check one guess at scope. Exactly one of Failed,
+// Succeeded or Release must follow; the next guess from the group waits until then.
+type Turn struct {
+	a     *Attempts
+	r     *record // never dropped while a turn is held: it is not idle
+	scope string
+	done  bool
+}
+
+// Begin waits for addr's group to finish the guesses before this one (first come, first
+// served), then checks the group's wait. It returns a *Refused error when the guess may
+// not be checked now, and ctx's error when ctx ended while waiting.
+func (a *Attempts) Begin(ctx context.Context, addr, scope string) (*Turn, error) {
+	group := AddrGroup(addr)
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	now := a.now()
 	a.gcLocked(now)
-	if r := a.sources[sourceKey{scope, addr}]; r != nil {
-		r.lastSeen = now
-		if wait := r.nextAllowed.Sub(now); wait > 0 {
-			return Verdict{LockedOut: r.failures >= LockoutAfter, RetryAfter: wait}
+	r := a.records[group]
+	if r == nil {
+		a.makeRoomLocked()
+		r = &record{}
+		a.records[group] = r
+	}
+	r.lastSeen = now
+	if r.busy {
+		if len(r.queue) >= MaxQueued {
+			a.mu.Unlock()
+			return nil, &Refused{RetryAfter: max(queueFullRetry, r.nextAllowed.Sub(now))}
 		}
+		ch := make(chan struct{})
+		r.queue = append(r.queue, ch)
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			a.mu.Lock()
+			if i := slices.Index(r.queue, ch); i >= 0 {
+				r.queue = slices.Delete(r.queue, i, i+1)
+				a.mu.Unlock()
+				return nil, ctx.Err()
+			}
+			a.mu.Unlock()
+			// The turn was passed to us as ctx ended: pass it on.
+			a.release(r)
+			return nil, ctx.Err()
+		}
+		a.mu.Lock()
+		now = a.now()
+	} else {
+		r.busy = true
 	}
-	s := a.scopes[scope]
-	if s == nil {
-		s = &scopeBucket{tokens: scopeBurst, last: now}
-		a.scopes[scope] = s
+	// We hold the turn: the verdicts before ours are in.
+	if wait := r.nextAllowed.Sub(now); wait > 0 {
+		locked := r.failures >= LockoutAfter
+		a.mu.Unlock()
+		a.release(r)
+		return nil, &Refused{RetryAfter: wait, LockedOut: locked}
 	}
-	if el := now.Sub(s.last).Seconds(); el > 0 {
-		s.tokens = min(scopeBurst, s.tokens+el*scopeRate)
-	}
-	s.last = now
-	if s.tokens < 1 {
-		return Verdict{RetryAfter: time.Second}
-	}
-	s.tokens--
-	return Verdict{OK: true}
+	a.mu.Unlock()
+	return &Turn{a: a, r: r, scope: scope}, nil
 }
 
-// Failed records a wrong secret from addr in scope.
-func (a *Attempts) Failed(scope, addr string) {
+// release passes r's turn to the oldest waiting guess, or frees it.
+func (a *Attempts) release(r *record) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := a.now()
-	k := sourceKey{scope, addr}
-	r := a.sources[k]
-	if r == nil {
-		r = &record{}
-		a.sources[k] = r
+	if len(r.queue) > 0 {
+		ch := r.queue[0]
+		r.queue = slices.Delete(r.queue, 0, 1)
+		close(ch) // r stays busy: the turn moves on
+		return
 	}
+	r.busy = false
+}
+
+// Failed records a wrong guess and ends the turn.
+func (t *Turn) Failed() {
+	if t.finish() {
+		return
+	}
+	a, r := t.a, t.r
+	a.mu.Lock()
+	now := a.now()
 	r.failures++
 	r.lastSeen = now
+	if i := r.scopeIndex(t.scope); i >= 0 {
+		r.byScope[i].n++
+	} else if len(r.byScope) < maxScopes {
+		r.byScope = append(r.byScope, scopeFailures{scope: t.scope, n: 1})
+	}
+	r.nextAllowed = now.Add(delayAfter(r.failures))
+	a.mu.Unlock()
+	a.release(r)
+}
+
+// Succeeded records a right guess: the group's failures at this scope are forgiven.
+func (t *Turn) Succeeded() {
+	if t.finish() {
+		return
+	}
+	a, r := t.a, t.r
+	a.mu.Lock()
+	r.lastSeen = a.now()
+	if i := r.scopeIndex(t.scope); i >= 0 {
+		r.failures -= r.byScope[i].n
+		r.byScope = slices.Delete(r.byScope, i, i+1)
+	}
+	if r.failures <= FreeFailures {
+		r.nextAllowed = time.Time{}
+	}
+	a.mu.Unlock()
+	a.release(r)
+}
+
+// Release ends the turn without a verdict (the check itself failed).
+func (t *Turn) Release() {
+	if t.finish() {
+		return
+	}
+	t.a.release(t.r)
+}
+
+func (t *Turn) finish() (already bool) {
+	already, t.done = t.done, true
+	return already
+}
+
+func (r *record) scopeIndex(scope string) int {
+	return slices.IndexFunc(r.byScope, func(f scopeFailures) bool { return f.scope == scope })
+}
+
+// delayAfter is the wait after the n-th wrong guess in a row.
+func delayAfter(n int) time.Duration {
 	switch {
-	case r.failures >= LockoutAfter:
-		r.nextAllowed = now.Add(LockoutFor)
-	case r.failures > FreeFailures:
-		d := BaseDelay << (r.failures - FreeFailures - 1)
-		if d > MaxDelay || d <= 0 {
-			d = MaxDelay
-		}
-		r.nextAllowed = now.Add(d)
+	case n >= LockoutAfter:
+		return LockoutFor
+	case n <= FreeFailures:
+		return 0
 	}
-}
-
-// Succeeded forgets addr's failures in scope.
-func (a *Attempts) Succeeded(scope, addr string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.sources, sourceKey{scope, addr})
-}
-
-// Forget drops everything about scope (the meeting ended).
-func (a *Attempts) Forget(scope string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	delete(a.scopes, scope)
-	for k := range a.sources {
-		if k.scope == scope {
-			delete(a.sources, k)
-		}
+	d := BaseDelay << (n - FreeFailures - 1)
+	if d > MaxDelay || d <= 0 {
+		d = MaxDelay
 	}
+	return d
 }
 
+// gcLocked forgets idle groups whose wait is over, at most once a minute.
 func (a *Attempts) gcLocked(now time.Time) {
 	if now.Sub(a.lastGC) < time.Minute {
 		return
 	}
 	a.lastGC = now
-	for k, r := range a.sources {
-		if now.Sub(r.lastSeen) > forgetIdleFor && now.After(r.nextAllowed) {
-			delete(a.sources, k)
+	for g, r := range a.records {
+		if r.idle() && now.Sub(r.lastSeen) > ForgetAfter && !now.Before(r.nextAllowed) {
+			delete(a.records, g)
 		}
 	}
-	for k, s := range a.scopes {
-		if now.Sub(s.last) > forgetIdleFor {
-			delete(a.scopes, k)
+}
+
+// makeRoomLocked drops the oldest idle eighth of the records when they are at
+// MaxRecords, so that the cost of finding them is shared by many new groups.
+func (a *Attempts) makeRoomLocked() {
+	if len(a.records) < MaxRecords {
+		return
+	}
+	seen := make([]time.Time, 0, len(a.records))
+	for _, r := range a.records {
+		if r.idle() {
+			seen = append(seen, r.lastSeen)
 		}
 	}
+	if len(seen) == 0 {
+		return // every group is mid-guess; those are bounded by the server's connections
+	}
+	slices.SortFunc(seen, time.Time.Compare)
+	cutoff := seen[min(len(seen)-1, MaxRecords/8)]
+	for g, r := range a.records {
+		if r.idle() && !r.lastSeen.After(cutoff) {
+			delete(a.records, g)
+		}
+	}
+}
+
+// Len is the number of groups remembered (tests, metrics).
+func (a *Attempts) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.records)
 }

@@ -1,7 +1,8 @@
 // Package secret makes and checks Conclave's secrets: host keys, moderator secrets and
-// meeting passwords. Secrets are stored only as argon2id hashes, compared in constant
-// time, and hashed under a semaphore so that a flood of attempts cannot exhaust the CPU
-// or memory.
+// meeting passwords, and throttles guesses at them (Attempts). Secrets are stored only
+// as hashes and compared in constant time: people's passwords as argon2id hashes,
+// computed under a first-come-first-served semaphore so that a flood of attempts cannot
+// exhaust the CPU or memory; random high-entropy secrets as keyed hashes (keyed.go).
 package secret
 
 import (
@@ -12,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -34,10 +37,17 @@ const (
 	keyLen  = 32
 )
 
-// Hasher hashes and verifies secrets, at most a fixed number at a time.
+// Hasher hashes and verifies secrets, running at most a fixed number of argon2id
+// computations at a time. Callers wait for a slot in arrival order, so nobody is
+// overtaken: together with Attempts (one guess per address at a time) one address holds
+// at most one place in the line.
 type Hasher struct {
 	params Params
-	sem    chan struct{}
+	runs   atomic.Int64 // argon2id computations started
+
+	mu      sync.Mutex
+	free    int             // slots not in use
+	waiting []chan struct{} // oldest first; closed when handed a slot
 }
 
 // NewHasher makes a hasher running at most concurrency hashes at once.
@@ -45,19 +55,52 @@ func NewHasher(p Params, concurrency int) *Hasher {
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	return &Hasher{params: p, sem: make(chan struct{}, concurrency)}
+	return &Hasher{params: p, free: concurrency}
 }
 
+// Runs is the number of argon2id computations started so far (tests, metrics).
+func (h *Hasher) Runs() int64 { return h.runs.Load() }
+
+// acquire waits for a slot, first come first served, or until ctx ends.
 func (h *Hasher) acquire(ctx context.Context) error {
+	h.mu.Lock()
+	if h.free > 0 && len(h.waiting) == 0 {
+		h.free--
+		h.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	h.waiting = append(h.waiting, ch)
+	h.mu.Unlock()
 	select {
-	case h.sem <- struct{}{}:
+	case <-ch:
 		return nil
 	case <-ctx.Done():
+		h.mu.Lock()
+		for i, w := range h.waiting {
+			if w == ch {
+				h.waiting = append(h.waiting[:i], h.waiting[i+1:]...)
+				h.mu.Unlock()
+				return ctx.Err()
+			}
+		}
+		h.mu.Unlock()
+		h.release() // handed a slot just as ctx ended: pass it on
 		return ctx.Err()
 	}
 }
 
-func (h *Hasher) release() { <-h.sem }
+// release hands the slot to the oldest waiter, or frees it.
+func (h *Hasher) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.waiting) > 0 {
+		close(h.waiting[0])
+		h.waiting = h.waiting[1:]
+		return
+	}
+	h.free++
+}
 
 // Hash returns the encoded argon2id hash of s, in the PHC string format.
 func (h *Hasher) Hash(ctx context.Context, s string) (string, error) {
@@ -69,15 +112,20 @@ func (h *Hasher) Hash(ctx context.Context, s string) (string, error) {
 		return "", err
 	}
 	defer h.release()
+	h.runs.Add(1)
 	p := h.params
 	key := argon2.IDKey([]byte(s), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// Verify reports whether s matches the encoded hash, comparing in constant time. The
-// cost parameters are those stored in the hash.
+// Verify reports whether s matches the encoded hash, comparing in constant time: an
+// argon2id hash (with the cost parameters stored in it) or a KeyedHash, which is checked
+// at once without a slot.
 func (h *Hasher) Verify(ctx context.Context, s, encoded string) (bool, error) {
+	if IsKeyedHash(encoded) {
+		return verifyKeyed(s, encoded)
+	}
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return false, err
@@ -86,6 +134,7 @@ func (h *Hasher) Verify(ctx context.Context, s, encoded string) (bool, error) {
 		return false, err
 	}
 	defer h.release()
+	h.runs.Add(1)
 	got := argon2.IDKey([]byte(s), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }

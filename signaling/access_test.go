@@ -136,7 +136,8 @@ func TestPasswordBruteForce(t *testing.T) {
 // TestHostKeyRequired: meetings are created only with a valid host key; guesses are
 // throttled.
 func TestHostKeyRequired(t *testing.T) {
-	srv := newTestServer(t)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)} // no time passes: the waits hold
+	srv := newTestServerWith(t, signaling.Config{Now: clock.Now})
 	for _, auth := range []string{"", "Bearer", "Bearer nothing", "Bearer testhost.wrong", "Basic dGVzdA=="} {
 		resp, err := srv.post(`{}`, auth)
 		if err != nil {

@@ -43,23 +43,19 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	addr := s.clientAddr(r)
-	if v := s.attempts.Allow("host-key", addr); !v.OK {
-		w.Header().Set("Retry-After", strconv.Itoa(int((v.RetryAfter+time.Second-1)/time.Second)))
-		http.Error(w, "too many wrong host keys; try again later", http.StatusTooManyRequests)
-		return
-	}
-	if err := s.authenticateHost(r.Context(), r.Header.Get("Authorization")); err != nil {
-		if errors.Is(err, errNoSuchHost) {
-			s.attempts.Failed("host-key", addr)
+	if status, retry := s.checkHostKey(r); status != 0 {
+		switch status {
+		case http.StatusUnauthorized:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
-			http.Error(w, "a valid host key is needed to create meetings", http.StatusUnauthorized)
-			return
+			http.Error(w, "a valid host key is needed to create meetings", status)
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+			http.Error(w, "too many wrong host keys; try again later", status)
+		default:
+			http.Error(w, "internal error", status)
 		}
-		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	s.attempts.Succeeded("host-key", addr)
 
 	var req createRequest
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4096))
@@ -88,12 +84,10 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	// The moderator secret is random (192 bits): a keyed hash, no argon2. Only a
+	// password a person chose pays for argon2id.
 	modSecret := secret.Random(24)
-	spec := meetingSpec{settings: settings, e2ee: req.E2EE == nil || *req.E2EE}
-	if spec.modHash, err = s.hasher.Hash(r.Context(), modSecret); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
+	spec := meetingSpec{settings: settings, e2ee: req.E2EE == nil || *req.E2EE, modMAC: s.modKey.Sum(modSecret)}
 	if req.Password != "" {
 		if spec.pwHash, err = s.hasher.Hash(r.Context(), req.Password); err != nil {
 			http.Error(w, "internal error", http.StatusInternalServerError)
@@ -123,16 +117,51 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 // errNoSuchHost is an internal marker for a failed host-key check.
 var errNoSuchHost = errors.New("signaling: wrong host key")
 
-// authenticateHost checks "Bearer <id>.<secret>" against the configured hosts.
-func (s *Server) authenticateHost(ctx context.Context, header string) error {
+// checkHostKey authenticates the request's host key, throttled per source address like
+// every other guess (waiting its turn for as long as the request lives). It returns 0
+// when the key is good, else the HTTP status (and for 429 when to retry). A header that
+// is not a host key at all is refused without counting: it guesses at nothing.
+func (s *Server) checkHostKey(r *http.Request) (int, time.Duration) {
+	id, sec, ok := parseHostKey(r.Header.Get("Authorization"))
+	if !ok {
+		return http.StatusUnauthorized, 0
+	}
+	turn, err := s.attempts.Begin(r.Context(), s.addrResolver.clientAddr(r), scopeHostKey)
+	if err != nil {
+		if ref, ok := errors.AsType[*secret.Refused](err); ok {
+			return http.StatusTooManyRequests, ref.RetryAfter
+		}
+		return http.StatusServiceUnavailable, 0 // the request ended while it waited
+	}
+	switch err := s.authenticateHost(r.Context(), id, sec); {
+	case err == nil:
+		turn.Succeeded()
+		return 0, 0
+	case errors.Is(err, errNoSuchHost):
+		turn.Failed()
+		return http.StatusUnauthorized, 0
+	default:
+		turn.Release()
+		return http.StatusInternalServerError, 0
+	}
+}
+
+// parseHostKey reads "Bearer <id>.<secret>".
+func parseHostKey(header string) (id, sec string, ok bool) {
 	key, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok {
-		return errNoSuchHost
+		return "", "", false
 	}
-	id, sec, ok := strings.Cut(strings.TrimSpace(key), ".")
+	id, sec, ok = strings.Cut(strings.TrimSpace(key), ".")
 	if !ok || id == "" || sec == "" || len(sec) > maxSecretChars {
-		return errNoSuchHost
+		return "", "", false
 	}
+	return id, sec, true
+}
+
+// authenticateHost checks a host key against the configured hosts. New entries are
+// keyed hashes (checked at once); older argon2id entries still verify.
+func (s *Server) authenticateHost(ctx context.Context, id, sec string) error {
 	for _, h := range s.hosts {
 		if h.ID != id {
 			continue

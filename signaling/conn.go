@@ -2,10 +2,11 @@ package signaling
 
 import (
 	"io"
-	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"conclave/secret"
 )
 
 // A session's connection upkeep: the read and write pumps, the watchdog that pings and
@@ -183,15 +184,6 @@ func (s *Session) stopWatchdog() {
 	}
 }
 
-// addrGroup is the unit of the per-address caps: an IPv4 address, or the /64 of an IPv6
-// address (one customer's network). Anything else counts as itself.
-func addrGroup(addr string) string {
-	ip := net.ParseIP(addr)
-	if ip == nil {
-		return addr
-	}
-	if v4 := ip.To4(); v4 != nil {
-		return v4.String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
-}
+// addrGroup is the unit of the per-address caps, the same as password throttling's:
+// an IPv4 address, or the /64 of an IPv6 address (one customer's network).
+func addrGroup(addr string) string { return secret.AddrGroup(addr) }

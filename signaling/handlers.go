@@ -152,18 +152,34 @@ func (s *Session) join(env Envelope) *Error {
 	}
 	var cred lobby.Credentials
 	if p.ModeratorSecret != "" {
-		if err := s.checkSecret(m.id+"/moderator", p.ModeratorSecret, m.modHash, CodeWrongModSecret); err != nil {
-			return err
+		// A moderator secret comes first: moderators enter even a locked meeting.
+		err := s.checkSecret(scopeModerator(m.id), CodeWrongModSecret, func(context.Context) (bool, error) {
+			return s.srv.modKey.Equal(p.ModeratorSecret, m.modMAC), nil
+		})
+		if err != nil {
+			return goneIsNil(err)
 		}
 		cred.Moderator = true
+	}
+	if !cred.Moderator && m.settings().Locked {
+		// Refused before any password is looked at, so a locked meeting answers every
+		// guess alike and tells nothing about the password.
+		s.finish(TypeBye, ByePayload{Reason: string(lobby.ReasonLocked)}, CloseRefused, string(lobby.ReasonLocked))
+		return nil
 	}
 	if hash := m.passwordHash(); hash == "" || cred.Moderator {
 		cred.PasswordOK = true
 	} else if p.Password == "" {
 		return errorf(CodePasswordRequired, "this meeting needs a password")
 	} else {
-		if err := s.checkSecret(m.id, p.Password, hash, CodeWrongPassword); err != nil {
-			return err
+		err := s.checkSecret(scopePassword(m.id), CodeWrongPassword, func(ctx context.Context) (bool, error) {
+			return s.srv.hasher.Verify(ctx, p.Password, hash)
+		})
+		if err != nil {
+			if err.Code == CodeWrongPassword {
+				m.countWrongPassword()
+			}
+			return goneIsNil(err)
 		}
 		cred.PasswordOK = true
 	}
@@ -195,28 +211,12 @@ func (s *Session) relayKey(env Envelope) *Error {
 	return s.meeting.relay(s.id, p.To, p.Data)
 }
 
-// checkSecret checks a guess at a password or moderator secret, throttled per meeting
-// and source address; a wrong guess is refused with the code wrong.
-func (s *Session) checkSecret(scope, guess, hash string, wrong Code) *Error {
-	v := s.srv.attempts.Allow(scope, s.addr)
-	if !v.OK {
-		e := errorf(CodeTooManyAttempts, "too many wrong attempts; try again later")
-		e.RetryAfter, e.LockedOut = v.RetryAfter, v.LockedOut
-		return e
+// goneIsNil drops errGone: nobody is left to tell, and the session loop notices the end.
+func goneIsNil(err *Error) *Error {
+	if err == errGone {
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), sdpTimeout)
-	defer cancel()
-	ok, herr := s.srv.hasher.Verify(ctx, guess, hash)
-	if herr != nil {
-		s.log.Warn("session: secret check failed", "err", herr)
-		return errorf(CodeInternal, "could not check the password")
-	}
-	if !ok {
-		s.srv.attempts.Failed(scope, s.addr)
-		return errorf(wrong, "wrong password or secret")
-	}
-	s.srv.attempts.Succeeded(scope, s.addr)
-	return nil
+	return err
 }
 
 func (s *Session) publishOffer(env Envelope) *Error {

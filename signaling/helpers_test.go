@@ -110,11 +110,7 @@ var (
 // testHost is the host whose key is testHostKey.
 func testHost(t testing.TB) signaling.Host {
 	t.Helper()
-	h, err := testHasher.Hash(context.Background(), strings.TrimPrefix(testHostKey, "testhost."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signaling.Host{ID: "testhost", Name: "test", KeyHash: h}
+	return signaling.Host{ID: "testhost", Name: "test", KeyHash: secret.KeyedHash(strings.TrimPrefix(testHostKey, "testhost."))}
 }
 
 func (s *testServer) dial(t testing.TB) *testclient.Client {

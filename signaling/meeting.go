@@ -20,7 +20,7 @@ type Meeting struct {
 	id      string
 	room    *sfu.Room
 	maxWait int    // knocks waiting per address group
-	modHash string // argon2id hash of the moderator secret
+	modMAC  []byte // MAC of the moderator secret under the server's key
 	e2ee    bool   // the host made it an end-to-end encrypted meeting
 	now     func() time.Time
 
@@ -33,6 +33,7 @@ type Meeting struct {
 	idle    time.Time                     // since when no session is attached
 	ended   bool
 	chatSeq uint64
+	wrong   wrongPasswords // for the moderators (guesses.go)
 }
 
 func newParticipantID() string {
@@ -132,6 +133,7 @@ func (m *Meeting) completeJoin(s *Session) bool {
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
 		s.send(waitingListMessage(m.lob.Waiting(), m.now()))
+		m.wrong.welcomeLocked(s)
 	}
 	return true
 }
@@ -215,6 +217,7 @@ func (m *Meeting) tick(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.applyLocked(m.lob.Tick(now))
+	m.reportWrongLocked()
 }
 
 // setMedia records a member's media state and tells everyone.

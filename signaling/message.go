@@ -66,6 +66,7 @@ const (
 	TypeWaitingList        = "waiting_list"
 	TypeSettings           = "settings"
 	TypeMediaCommand       = "media_command"
+	TypeAccessAttempts     = "access_attempts"
 )
 
 // Envelope is the frame of every message.
@@ -231,6 +232,12 @@ type WaitingListPayload struct {
 // SettingsPayload carries the meeting's settings.
 type SettingsPayload struct {
 	Settings lobby.Settings `json:"settings"`
+}
+
+// AccessAttemptsPayload tells moderators how many wrong passwords were tried at their
+// meeting; it never says from where.
+type AccessAttemptsPayload struct {
+	WrongPasswords int `json:"wrongPasswords"`
 }
 
 // MediaCommandPayload tells a member what a moderator did to its media.

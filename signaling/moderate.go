@@ -1,7 +1,6 @@
 package signaling
 
 import (
-	"context"
 	"errors"
 
 	"conclave/lobby"
@@ -105,7 +104,7 @@ func (s *Session) updateSettings(env Envelope) *Error {
 		}
 		h := ""
 		if *p.Password != "" {
-			ctx, cancel := context.WithTimeout(context.Background(), sdpTimeout)
+			ctx, cancel := s.liveContext() // the hashing line is fair; wait for our turn
 			defer cancel()
 			var herr error
 			if h, herr = s.srv.hasher.Hash(ctx, *p.Password); herr != nil {

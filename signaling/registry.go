@@ -21,8 +21,7 @@ type Registry struct {
 	maxWaitAddr int // knocks waiting per address per meeting
 	lobbyCfg    lobby.Config
 	unusedTTL   time.Duration
-	emptyGrace  time.Duration          // how long a meeting outlives its last connection
-	forget      func(meetingID string) // drops the meeting's attempt counters
+	emptyGrace  time.Duration // how long a meeting outlives its last connection
 
 	mu       sync.Mutex
 	meetings map[string]*Meeting
@@ -31,7 +30,7 @@ type Registry struct {
 // ErrTooManyMeetings is returned by Create when the server holds its maximum.
 var ErrTooManyMeetings = errors.New("signaling: too many meetings")
 
-func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxWaitAddr int, lobbyCfg lobby.Config, emptyGrace time.Duration, forget func(string)) *Registry {
+func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxWaitAddr int, lobbyCfg lobby.Config, emptyGrace time.Duration) *Registry {
 	return &Registry{
 		engine:      engine,
 		now:         now,
@@ -40,7 +39,6 @@ func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxWaitA
 		lobbyCfg:    lobbyCfg,
 		unusedTTL:   10 * time.Minute,
 		emptyGrace:  emptyGrace,
-		forget:      forget,
 		meetings:    make(map[string]*Meeting),
 	}
 }
@@ -48,7 +46,7 @@ func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxWaitA
 // meetingSpec is what a host asked for.
 type meetingSpec struct {
 	settings lobby.Settings
-	modHash  string
+	modMAC   []byte
 	pwHash   string
 	e2ee     bool
 }
@@ -71,7 +69,7 @@ func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
 		room:    r.engine.NewRoom(),
 		idle:    r.now(),
 		maxWait: r.maxWaitAddr,
-		modHash: spec.modHash,
+		modMAC:  spec.modMAC,
 		e2ee:    spec.e2ee,
 		now:     r.now,
 		lob:     lobby.New(r.lobbyCfg, spec.settings),
@@ -131,7 +129,6 @@ func (r *Registry) tick() {
 	r.mu.Unlock()
 	for _, m := range done {
 		m.room.Close()
-		r.forget(m.id)
 	}
 	for _, m := range live {
 		m.tick(now)
@@ -152,7 +149,6 @@ func (r *Registry) endIfEmpty(m *Meeting) {
 	r.mu.Unlock()
 	if empty { // closed once: by whoever took it out of the map
 		m.room.Close()
-		r.forget(m.id)
 	}
 }
 
@@ -162,11 +158,10 @@ func (r *Registry) closeAll() {
 	all := r.meetings
 	r.meetings = make(map[string]*Meeting)
 	r.mu.Unlock()
-	for id, m := range all {
+	for _, m := range all {
 		m.mu.Lock()
 		m.ended = true
 		m.mu.Unlock()
 		m.room.Close()
-		r.forget(id)
 	}
 }

@@ -6,10 +6,9 @@ package signaling
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +23,7 @@ import (
 type Host struct {
 	ID      string // the part of the host key before the dot
 	Name    string
-	KeyHash string // argon2id hash of the part after the dot
+	KeyHash string // hash of the part after the dot: secret.KeyedHash, or argon2id (older entries)
 }
 
 // Config wires a Server.
@@ -41,9 +40,13 @@ type Config struct {
 	// Hasher checks and makes password hashes; nil means argon2id's defaults with one
 	// hash per CPU at a time.
 	Hasher *secret.Hasher
-	// TrustForwardedFor takes the client address from the last X-Forwarded-For entry
-	// (set this only behind a reverse proxy that sets it), for password throttling.
+	// TrustForwardedFor takes the client address, for password throttling, from the
+	// right-most X-Forwarded-For hop that is not one of TrustedProxies, when the request
+	// comes from one of them (set it behind a reverse proxy that sets the header).
 	TrustForwardedFor bool
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed; nil means
+	// DefaultTrustedProxies (loopback).
+	TrustedProxies []netip.Prefix
 	// MaxMeetings bounds live meetings (default 1000); MaxParticipants bounds one
 	// meeting's members (default DefaultMaxParticipants).
 	MaxMeetings     int
@@ -74,7 +77,7 @@ const DefaultEmptyMeetingGrace = time.Minute
 // room for a school or an office behind one NAT address.
 const (
 	DefaultMaxParticipants   = 100
-	DefaultMaxWaitingPerAddr = 5
+	DefaultMaxWaitingPerAddr = 40
 	DefaultMaxConns          = 10000
 	DefaultMaxConnsPerAddr   = 50
 	DefaultJoinTimeout       = 10 * time.Second
@@ -90,10 +93,11 @@ type Server struct {
 	hosts        []Host
 	hasher       *secret.Hasher
 	attempts     *secret.Attempts
-	trustForward bool
 	joinTimeout  time.Duration
 	maxConns     int
 	maxPerAddr   int
+	addrResolver *addrResolver
+	modKey       *secret.MACKey // moderator secrets are kept as MACs under it
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -141,6 +145,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Hasher == nil {
 		cfg.Hasher = secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	}
+	if cfg.TrustedProxies == nil {
+		cfg.TrustedProxies, _ = ParseProxyList(DefaultTrustedProxies)
+	}
 	s := &Server{
 		log:          cfg.Logger,
 		clock:        cfg.Clock,
@@ -148,11 +155,12 @@ func NewServer(cfg Config) *Server {
 		hosts:        cfg.Hosts,
 		hasher:       cfg.Hasher,
 		attempts:     secret.NewAttempts(cfg.Now),
-		trustForward: cfg.TrustForwardedFor,
 		joinTimeout:  cfg.JoinTimeout,
 		maxConns:     cfg.MaxConns,
 		maxPerAddr:   cfg.MaxConnsPerAddr,
 		perAddr:      make(map[string]int),
+		addrResolver: &addrResolver{behindProxy: cfg.TrustForwardedFor, trusted: cfg.TrustedProxies, log: cfg.Logger},
+		modKey:       secret.NewMACKey(),
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
 			WriteBufferSize: 4096,
@@ -160,7 +168,7 @@ func NewServer(cfg Config) *Server {
 		},
 		sessions: make(map[*Session]struct{}),
 	}
-	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace, s.attempts.Forget)
+	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
 	s.armJanitor()
 	return s
 }
@@ -197,24 +205,8 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/meetings", s.createMeeting)
 }
 
-// clientAddr is the address used to throttle guesses: the peer address, or behind a
-// trusted proxy the last X-Forwarded-For entry. It is never logged.
-func (s *Server) clientAddr(r *http.Request) string {
-	if s.trustForward {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			return strings.TrimSpace(parts[len(parts)-1])
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
-	addr := s.clientAddr(r)
+	addr := s.addrResolver.clientAddr(r)
 	group := addrGroup(addr)
 	if status, msg := s.reserveConn(group); status != 0 {
 		http.Error(w, msg, status)

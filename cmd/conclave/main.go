@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime"
@@ -37,6 +38,7 @@ type options struct {
 	knockTimeout time.Duration
 	maxWaiting   int
 	behindProxy  bool
+	proxies      []netip.Prefix // trusted with -behind-proxy
 	limits       limits
 }
 
@@ -65,9 +67,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.logLevel, "log-level", env("CONCLAVE_LOG_LEVEL", "info"), "debug, info, warn or error (env CONCLAVE_LOG_LEVEL); debug logs addresses")
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
 	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "configuration file with the hosts (env CONCLAVE_CONFIG); a missing file means no hosts")
-	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "trust X-Forwarded-For from a reverse proxy for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
+	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
+	proxies := fs.String("trusted-proxies", env("CONCLAVE_TRUSTED_PROXIES", signaling.DefaultTrustedProxies), "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed (env CONCLAVE_TRUSTED_PROXIES)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
-	fs.IntVar(&o.maxWaiting, "max-waiting", 50, "most people waiting in one meeting's waiting room at once")
+	fs.IntVar(&o.maxWaiting, "max-waiting", 100, "most people waiting in one meeting's waiting room at once")
 	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once")
 	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
 	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
@@ -80,6 +83,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if l := o.limits; l.maxParticipants <= 0 || l.maxWaitingPerAddr <= 0 || l.maxConns <= 0 || l.maxConnsPerAddr <= 0 {
 		return o, errors.New("-max-participants, -max-waiting-per-addr, -max-conns and -max-conns-per-addr must be positive")
+	}
+	var err error
+	if o.proxies, err = signaling.ParseProxyList(*proxies); err != nil {
+		return o, fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	return o, nil
 }
@@ -145,14 +152,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	var oneTimeKey string
 	if len(hosts) == 0 {
 		// First run: a key valid until the server stops, so one command is enough.
-		key, entry, err := newHostKey(ctx, hasher, "one-time")
-		if err != nil {
-			return err
-		}
+		key, entry := newHostKey("one-time")
 		oneTimeKey = key
 		hosts = fileConfig{Hosts: []hostEntry{entry}}.hosts()
 	}
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy,
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy, TrustedProxies: o.proxies,
 		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,
 		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout},
 		MaxParticipants:   o.limits.maxParticipants,
@@ -168,6 +172,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	warnSharedAddress(log, ln.Addr(), o.behindProxy)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -198,6 +203,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// warnSharedAddress warns when the server listens on loopback without -behind-proxy:
+// then a reverse proxy in front of it makes every client one address, and a few wrong
+// passwords from anyone hold everyone back.
+func warnSharedAddress(log *slog.Logger, bound net.Addr, behindProxy bool) {
+	if tcp, ok := bound.(*net.TCPAddr); ok && tcp.IP.IsLoopback() && !behindProxy {
+		log.Warn("listening on a loopback address without -behind-proxy: if a reverse proxy fronts this server, every client shares one address for password throttling; start with -behind-proxy and have the proxy set X-Forwarded-For")
+	}
 }
 
 // openURL is the address to print: the configured host name when there is one

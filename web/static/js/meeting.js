@@ -260,6 +260,7 @@ function join(name, { again = false, note = '' } = {}) {
         renderLock();
       },
       waitingChanged: (list) => waitingRoom.update(list),
+      accessAttempts: (count) => settingsPanel.showAttempts(count),
       mediaCommand: (command) => rules.mediaCommand(command),
       refused: (code, type) => rules.refused(code, type),
     },

@@ -119,6 +119,7 @@ export class Session {
     sig.on('e2ee', (p) => { if (this.keys && !this.ended) this.keys.receive(p.from, p.data); });
     sig.on('settings', (p) => this._settings(p.settings));
     sig.on('waiting_list', (p) => this._waitingList(p.waiting));
+    sig.on('access_attempts', (p) => { if (!this.ended) this.ui.accessAttempts?.(p.wrongPasswords); });
     sig.on('media_command', (p) => { if (this.joined && !this.ended) this.ui.mediaCommand(p.command, p.by); });
     sig.on('bye', (p) => { this.bye = p.reason || 'left'; });
     sig.on('error', (p, env) => this._serverError(p, env));

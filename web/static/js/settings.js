@@ -4,7 +4,8 @@
 //
 // Test hooks: checkboxes #setting-lock, #setting-lobby, #setting-screenshare,
 // #setting-unmute, #setting-chat; #setting-password with #setting-password-save
-// (and #setting-password-clear); #btn-end-meeting (asks with #confirm-ok).
+// (and #setting-password-clear); #btn-end-meeting (asks with #confirm-ok);
+// #setting-attempts, the count of wrong passwords tried (`access_attempts`).
 
 import { $, toast } from './dom.js';
 import { confirmAction } from './confirm.js';
@@ -70,6 +71,15 @@ export class SettingsPanel {
     $('#setting-password-clear').hidden = !has;
     $('#setting-password').placeholder = has ? 'New password' : 'Password';
     $('#setting-lobby-note').hidden = settings.lobby;
+  }
+
+  /** showAttempts shows how many wrong passwords were tried at this meeting. */
+  showAttempts(count) {
+    const line = $('#setting-attempts');
+    const first = line.hidden && count > 0;
+    line.textContent = count === 1 ? '1 wrong password attempt' : `${count} wrong password attempts`;
+    line.hidden = !(count > 0);
+    if (first) toast('Someone tried a wrong password. You can lock the meeting or change the password in the settings.', { timeout: 8000 });
   }
 
   _savePassword() {

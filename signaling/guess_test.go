@@ -1,0 +1,463 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"conclave/internal/fakeclock"
+	"conclave/internal/testclient"
+	"conclave/secret"
+	"conclave/signaling"
+)
+
+// Tests of guessing and lockout: per-address budgets across meetings and host keys, no
+// shared rate, one guess at a time per address, the client address behind a proxy, a
+// locked meeting that is no password oracle, and the moderators' count.
+
+// loop returns 127.0.0.n: a test's stand-in for another machine.
+func loop(n int) net.IP { return net.IPv4(127, 0, 0, byte(n)) }
+
+// newClock is a fake clock for the server: no time passes unless a test says so, so
+// every wait the throttle sets holds for the whole test.
+func newClock() *fakeclock.Clock { return fakeclock.New(time.Unix(1_800_000_000, 0)) }
+
+// guessJoin opens a websocket from local (with extra request headers), sends a join with
+// fields and reports the outcome: "" when it got past the secret checks (lobby or
+// welcome; it then leaves and waits for the close), the error code, or "bye:<reason>".
+func guessJoin(t *testing.T, srv *testServer, local net.IP, header http.Header, fields map[string]any) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	d := *websocket.DefaultDialer
+	d.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: local}}).DialContext
+	ws, _, err := d.DialContext(ctx, srv.wsURL, header)
+	if err != nil {
+		t.Error(err)
+		return "dial failed"
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	p := map[string]any{"version": 1, "name": "Guesser"}
+	for k, v := range fields {
+		p[k] = v
+	}
+	if err := ws.WriteJSON(map[string]any{"type": "join", "id": "j", "payload": p}); err != nil {
+		t.Error(err)
+		return "write failed"
+	}
+	var m struct {
+		Type    string
+		Payload struct{ Code, Reason string }
+	}
+	if err := ws.ReadJSON(&m); err != nil {
+		t.Errorf("no answer to join: %v", err)
+		return "no answer"
+	}
+	switch m.Type {
+	case "lobby", "welcome":
+		_ = ws.WriteJSON(map[string]any{"type": "leave"})
+		for ws.ReadJSON(&m) == nil { // until the server closes: the seat is free again
+		}
+		return ""
+	case "error":
+		return m.Payload.Code
+	case "bye":
+		return "bye:" + m.Payload.Reason
+	}
+	return "unexpected " + m.Type
+}
+
+func withPassword(meeting, password string) map[string]any {
+	return map[string]any{"meetingId": meeting, "password": password}
+}
+
+// TestRightPasswordDuringAttack: 20 addresses guess 8 wrong passwords each, all at once,
+// while the right password is tried from a 21st address throughout. Every right try
+// gets in at its first attempt: no shared rate lets the attackers refuse it.
+func TestRightPasswordDuringAttack(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
+	mt := srv.createMeetingWith(t, `{"password":"correct horse battery"}`)
+	srv.joinModerator(t, mt, "Mod")
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	for a := 2; a <= 21; a++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 8; i++ {
+				code := guessJoin(t, srv, loop(a), nil, withPassword(mt.MeetingID, fmt.Sprintf("guess %d", i)))
+				mu.Lock()
+				outcomes[code]++
+				mu.Unlock()
+			}
+		}()
+	}
+	attackDone := make(chan struct{})
+	go func() { wg.Wait(); close(attackDone) }()
+	tries := 0
+	for running := true; running || tries < 5; tries++ {
+		select {
+		case <-attackDone:
+			running = false
+		default:
+		}
+		if code := guessJoin(t, srv, loop(22), nil, withPassword(mt.MeetingID, "correct horse battery")); code != "" {
+			t.Fatalf("right password, try %d, during the attack: %q", tries+1, code)
+		}
+	}
+	// Each attacker had its own budget and no more: 4 checked guesses, then waits.
+	if outcomes["wrong_password"] != 20*(secret.FreeFailures+1) || outcomes["too_many_attempts"] != 20*(8-secret.FreeFailures-1) {
+		t.Fatalf("attack outcomes %v", outcomes)
+	}
+	t.Logf("%d right tries during the attack, all let in", tries)
+}
+
+// TestHostKeyDuringAttack: 20 addresses sending wrong host keys never make the real host
+// wait or get 429.
+func TestHostKeyDuringAttack(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for a := 2; a <= 21; a++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := clientFrom(loop(a))
+			for i := 0; i < 8; i++ {
+				status := postFrom(t, srv, client, "Bearer testhost.wrong-"+fmt.Sprint(i))
+				mu.Lock()
+				statuses[status]++
+				mu.Unlock()
+			}
+		}()
+	}
+	attackDone := make(chan struct{})
+	go func() { wg.Wait(); close(attackDone) }()
+	host := clientFrom(loop(1))
+	for running, tries := true, 0; running || tries < 5; tries++ {
+		select {
+		case <-attackDone:
+			running = false
+		default:
+		}
+		if status := postFrom(t, srv, host, "Bearer "+testHostKey); status != http.StatusCreated {
+			t.Fatalf("the real host, try %d, during the attack: %d", tries+1, status)
+		}
+	}
+	if statuses[401] != 20*(secret.FreeFailures+1) || statuses[429] != 20*(8-secret.FreeFailures-1) {
+		t.Fatalf("attack outcomes %v", statuses)
+	}
+}
+
+func clientFrom(local net.IP) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+func postFrom(t *testing.T, srv *testServer, c *http.Client, auth string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.http.URL+"/api/meetings", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", auth)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	return resp.StatusCode
+}
+
+// TestOneBudgetAcrossMeetings: an address spreading its guesses over meetings and host
+// keys runs into one budget.
+func TestOneBudgetAcrossMeetings(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
+	var meetings []string
+	for i := 0; i < 5; i++ {
+		mt := srv.createMeetingWith(t, fmt.Sprintf(`{"password":"secret %d"}`, i))
+		srv.joinModerator(t, mt, "Mod")
+		meetings = append(meetings, mt.MeetingID)
+	}
+	attacker := loop(2)
+	for i, want := range []string{"wrong_password", "wrong_password", "wrong_password"} {
+		if code := guessJoin(t, srv, attacker, nil, withPassword(meetings[i], "guess")); code != want {
+			t.Fatalf("meeting %d: %q", i, code)
+		}
+	}
+	if status := postFrom(t, srv, clientFrom(attacker), "Bearer testhost.guess"); status != http.StatusUnauthorized {
+		t.Fatalf("host key guess: %d", status)
+	}
+	// That was the 4th wrong guess: the next one waits, wherever it goes, whatever it is.
+	if code := guessJoin(t, srv, attacker, nil, withPassword(meetings[3], "secret 3")); code != "too_many_attempts" {
+		t.Fatalf("a fresh meeting gave a fresh budget: %q", code)
+	}
+	if status := postFrom(t, srv, clientFrom(attacker), "Bearer "+testHostKey); status != http.StatusTooManyRequests {
+		t.Fatalf("host key after the budget: %d", status)
+	}
+	// Another address is untouched.
+	if code := guessJoin(t, srv, loop(3), nil, withPassword(meetings[4], "secret 4")); code != "" {
+		t.Fatalf("another address: %q", code)
+	}
+}
+
+// TestConcurrentGuessesSerialized: 20 connections from one address guess at once; they
+// are checked one at a time, so the waits hold: with no time passing only the free
+// guesses and the one that sets the first wait are checked. (Each check costs a real
+// argon2 run, so that unserialized checks would overlap.)
+func TestConcurrentGuessesSerialized(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 8 * 1024, Time: 1, Threads: 1}, 4)
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock(), Hasher: h})
+	mt := srv.createMeetingWith(t, `{"password":"correct horse battery"}`)
+	srv.joinModerator(t, mt, "Mod")
+	var conns []*testclient.Client
+	for i := 0; i < 20; i++ {
+		conns = append(conns, srv.dialFrom(t, loop(2)))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	start := make(chan struct{})
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_ = c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Guesser", "password": fmt.Sprint("guess ", i)})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			code := "no answer"
+			if m, err := c.Next(ctx); err == nil {
+				var p struct{ Code string }
+				_ = json.Unmarshal(m.Payload, &p)
+				code = m.Type + ":" + p.Code
+			}
+			mu.Lock()
+			outcomes[code]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if outcomes["error:wrong_password"] != secret.FreeFailures+1 || outcomes["error:too_many_attempts"] != 20-secret.FreeFailures-1 {
+		t.Fatalf("20 concurrent guesses from one address: %v", outcomes)
+	}
+}
+
+// TestSchoolBehindOneNAT: 30 people behind one address join at once with the right
+// password; they queue and all get in.
+func TestSchoolBehindOneNAT(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
+	mt := srv.createMeetingWith(t, `{"password":"class 7b"}`)
+	srv.joinModerator(t, mt, "Teacher")
+	var wg sync.WaitGroup
+	codes := make(chan string, 30)
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- guessJoin(t, srv, loop(2), nil, withPassword(mt.MeetingID, "class 7b"))
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != "" {
+			t.Fatalf("a pupil with the right password was refused: %q", code)
+		}
+	}
+}
+
+// TestForwardedForIgnoredFromUntrustedPeer: behind -behind-proxy, X-Forwarded-For
+// counts only from a trusted proxy, and only its right-most untrusted hop: a client
+// cannot pick itself a fresh budget by forging the header.
+func TestForwardedForIgnoredFromUntrustedPeer(t *testing.T) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock(), TrustForwardedFor: true, TrustedProxies: proxies})
+	mt := srv.createMeetingWith(t, `{"password":"correct horse battery"}`)
+	srv.joinModerator(t, mt, "Mod")
+	xff := func(v string) http.Header { return http.Header{"X-Forwarded-For": {v}} }
+
+	// An untrusted peer forging a new address each time is still itself.
+	for i := 0; i <= secret.FreeFailures; i++ {
+		if code := guessJoin(t, srv, loop(5), xff(fmt.Sprintf("198.51.100.%d", i+1)), withPassword(mt.MeetingID, "guess")); code != "wrong_password" {
+			t.Fatalf("guess %d: %q", i, code)
+		}
+	}
+	if code := guessJoin(t, srv, loop(5), xff("198.51.100.99"), withPassword(mt.MeetingID, "correct horse battery")); code != "too_many_attempts" {
+		t.Fatalf("a forged X-Forwarded-For bought a fresh budget: %q", code)
+	}
+
+	// Through the trusted proxy (127.0.0.1): the hop it appended is the client, whatever
+	// the client wrote to its left.
+	proxy := loop(1)
+	for i := 0; i <= secret.FreeFailures; i++ {
+		if code := guessJoin(t, srv, proxy, xff("203.0.113.1"), withPassword(mt.MeetingID, "guess")); code != "wrong_password" {
+			t.Fatalf("forwarded guess %d: %q", i, code)
+		}
+	}
+	if code := guessJoin(t, srv, proxy, xff("10.9.9.9, 203.0.113.1"), withPassword(mt.MeetingID, "correct horse battery")); code != "too_many_attempts" {
+		t.Fatalf("forged left hop bought a fresh budget: %q", code)
+	}
+	// Another client of the same proxy is not held back.
+	if code := guessJoin(t, srv, proxy, xff("203.0.113.1, 203.0.113.2"), withPassword(mt.MeetingID, "correct horse battery")); code != "" {
+		t.Fatalf("another client behind the proxy: %q", code)
+	}
+}
+
+// TestLockedMeetingIsNoOracle: a locked meeting answers a wrong and a right password
+// alike with bye "locked", and counts neither as an attempt; a moderator still enters.
+func TestLockedMeetingIsNoOracle(t *testing.T) {
+	clock := newClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock})
+	mt := srv.createMeetingWith(t, `{"password":"correct horse battery"}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	_, _ = mod.Send("update_settings", map[string]any{"locked": true})
+	expectType(t, mod, "settings")
+
+	for _, pw := range []string{"wrong", "correct horse battery", "wrong again", ""} {
+		c := srv.dialFrom(t, loop(2))
+		fields := map[string]any{"meetingId": mt.MeetingID, "name": "Guesser"}
+		if pw != "" {
+			fields["password"] = pw
+		}
+		_ = c.SendJoin(fields)
+		m := expectType(t, c, "bye")
+		if !strings.Contains(string(m.Payload), `"locked"`) || waitClosed(t, c) != signaling.CloseRefused {
+			t.Fatalf("password %q at a locked meeting: %s", pw, m.Raw)
+		}
+		for _, m := range c.All() {
+			if m.Type != "bye" {
+				t.Fatalf("password %q at a locked meeting: %s", pw, m.Raw)
+			}
+		}
+	}
+	srv.joinModerator(t, mt, "Second mod") // the moderator secret still opens it
+
+	// Nothing was counted: no report to the moderators, and after unlocking the address
+	// has its whole budget.
+	clock.Advance(10 * time.Second)
+	_, _ = mod.Send("update_settings", map[string]any{"locked": false})
+	expectType(t, mod, "settings")
+	for i := 0; i <= secret.FreeFailures; i++ {
+		if code := guessJoin(t, srv, loop(2), nil, withPassword(mt.MeetingID, "guess")); code != "wrong_password" {
+			t.Fatalf("guess %d after unlocking: %q (the locked guesses were counted)", i, code)
+		}
+	}
+	for _, m := range mod.All() {
+		if m.Type == "access_attempts" {
+			t.Fatalf("guesses at the locked meeting were reported: %s", m.Raw)
+		}
+	}
+}
+
+// TestModeratorSeesWrongPasswords: moderators learn how many wrong passwords were tried,
+// in one message per janitor tick however many there were, and never from where.
+func TestModeratorSeesWrongPasswords(t *testing.T) {
+	clock := newClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock})
+	mt := srv.createMeetingWith(t, `{"password":"correct horse battery"}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	member := srv.dialFrom(t, loop(9))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = member.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Member", "password": "correct horse battery"})
+	expectType(t, member, "lobby")
+	_, _ = mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, "Member")})
+	if err := member.AwaitWelcome(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for a := 2; a <= 7; a++ {
+		if code := guessJoin(t, srv, loop(a), nil, withPassword(mt.MeetingID, "guess")); code != "wrong_password" {
+			t.Fatalf("guess from %d: %q", a, code)
+		}
+	}
+	clock.Advance(5 * time.Second) // the janitor's tick
+	m := expectType(t, mod, "access_attempts")
+	if string(m.Payload) != `{"wrongPasswords":6}` {
+		t.Fatalf("access_attempts %s", m.Payload)
+	}
+	if strings.Contains(string(m.Raw), "127.0.0") {
+		t.Fatalf("an address reached the moderator: %s", m.Raw)
+	}
+	// One message for the six guesses, and none to a non-moderator.
+	clock.Advance(5 * time.Second)
+	time.Sleep(100 * time.Millisecond)
+	n := 0
+	for _, m := range mod.All() {
+		if m.Type == "access_attempts" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d access_attempts messages for one batch of guesses", n)
+	}
+	for _, m := range member.All() {
+		if m.Type == "access_attempts" {
+			t.Fatalf("a participant got the count: %s", m.Raw)
+		}
+	}
+	// A moderator who joins later learns the count with its welcome.
+	mod2 := srv.joinModerator(t, mt, "Second mod")
+	if m := expectType(t, mod2, "access_attempts"); string(m.Payload) != `{"wrongPasswords":6}` {
+		t.Fatalf("late moderator: %s", m.Payload)
+	}
+}
+
+// TestCreationRunsNoArgon2: moderator secrets and keyed host keys cost no argon2: making
+// a meeting without a password, and joining as its moderator, hash nothing. A password
+// costs one hash; an old argon2id host entry still works.
+func TestCreationRunsNoArgon2(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	legacyHash, err := h.Hash(context.Background(), "old-secret-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := h.Runs()
+	srv := newTestServerWith(t, signaling.Config{Hasher: h, Hosts: []signaling.Host{{ID: "oldhost", Name: "old", KeyHash: legacyHash}}})
+	mt := srv.createMeetingWith(t, `{}`)
+	srv.joinModerator(t, mt, "Mod")
+	if n := h.Runs() - before; n != 0 {
+		t.Fatalf("creating a meeting without a password and joining it as moderator ran argon2 %d times", n)
+	}
+	srv.createMeetingWith(t, `{"password":"pw"}`)
+	if n := h.Runs() - before; n != 1 {
+		t.Fatalf("a meeting with a password: %d argon2 runs, want 1", n)
+	}
+	resp, err := srv.post(`{}`, "Bearer oldhost.old-secret-0123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("legacy argon2id host key: %s", resp.Status)
+	}
+}
+
+// dialFrom is dial from another loopback address.
+func (s *testServer) dialFrom(t *testing.T, local net.IP) *testclient.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := testclient.DialFrom(ctx, s.wsURL, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}

@@ -1,0 +1,107 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+
+	"conclave/lobby"
+	"conclave/secret"
+)
+
+// Scopes of secret.Attempts: what a right guess forgives. The budget itself is one per
+// address across all of them.
+const (
+	scopeHostKey = "host-key"
+)
+
+func scopePassword(meetingID string) string  { return "password/" + meetingID }
+func scopeModerator(meetingID string) string { return "moderator/" + meetingID }
+
+// errGone means the connection ended while a guess waited its turn: there is nobody to
+// answer.
+var errGone = &Error{Code: CodeInternal, Message: "the connection ended"}
+
+// checkSecret checks one guess at a secret, throttled per source address: it waits its
+// turn behind the address's earlier guesses (for as long as the connection lives, never
+// a fixed timeout that would turn a busy server into a refusal), then check compares.
+// A wrong guess is refused with the code wrong.
+func (s *Session) checkSecret(scope string, wrong Code, check func(context.Context) (bool, error)) *Error {
+	ctx, cancel := s.liveContext()
+	defer cancel()
+	turn, err := s.srv.attempts.Begin(ctx, s.addr, scope)
+	if err != nil {
+		if r, ok := errors.AsType[*secret.Refused](err); ok {
+			e := errorf(CodeTooManyAttempts, "too many wrong attempts; try again later")
+			e.RetryAfter, e.LockedOut = r.RetryAfter, r.LockedOut
+			return e
+		}
+		return errGone
+	}
+	ok, herr := check(ctx)
+	if herr != nil {
+		turn.Release()
+		if ctx.Err() != nil {
+			return errGone
+		}
+		s.log.Warn("session: secret check failed", "err", herr)
+		return errorf(CodeInternal, "could not check the password")
+	}
+	if !ok {
+		turn.Failed()
+		return errorf(wrong, "wrong password or secret")
+	}
+	turn.Succeeded()
+	return nil
+}
+
+// liveContext ends when the connection does: the peer went away, the session was
+// closed, or the server is shutting down.
+func (s *Session) liveContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-s.closing:
+		case <-s.readDone:
+		case <-s.shutdown:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx, cancel
+}
+
+// wrongPasswords counts wrong passwords tried at a meeting, for its moderators. The
+// count is reported from the janitor's tick, so a flood of guesses makes one message
+// per tick, never one per guess. Guarded by the meeting's lock.
+type wrongPasswords struct {
+	count    int
+	reported int
+}
+
+// countWrongPassword notes one wrong password.
+func (m *Meeting) countWrongPassword() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.wrong.count++
+}
+
+// welcomeLocked tells a moderator who just joined the count so far, if there is one.
+func (w *wrongPasswords) welcomeLocked(s *Session) {
+	if w.count > 0 {
+		s.send(encode(TypeAccessAttempts, "", AccessAttemptsPayload{WrongPasswords: w.count}))
+	}
+}
+
+// reportWrongLocked tells the moderators when the count has changed since last time.
+func (m *Meeting) reportWrongLocked() {
+	if m.wrong.count == m.wrong.reported {
+		return
+	}
+	m.wrong.reported = m.wrong.count
+	msg := encode(TypeAccessAttempts, "", AccessAttemptsPayload{WrongPasswords: m.wrong.count})
+	for id, info := range m.members {
+		if info.Role == string(lobby.RoleModerator) {
+			m.conns[id].send(msg)
+		}
+	}
+}
