@@ -158,6 +158,16 @@ func TestTrackLabelsMustMatchOffer(t *testing.T) {
 		}
 	}
 
+	// Nothing of the refused offers reached anyone: the chat round trip orders this
+	// check after everything the server did for them.
+	if _, err := pub.Send("chat", map[string]any{"text": "after the refused offers"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, watcher, "chat")
+	if n := subscribeOffers(watcher); n != 0 {
+		t.Fatalf("the watcher got %d subscribe offers from refused publish offers", n)
+	}
+
 	pubs, err := pub.Publish(ctx, "microphone", "camera")
 	if err != nil {
 		t.Fatalf("honest publish after refused ones: %v", err)
