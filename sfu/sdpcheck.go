@@ -60,7 +60,7 @@ func checkPublishOffer(offer string, sources map[string]Source) error {
 		if kind != "audio" && kind != "video" {
 			continue // no media of ours (Pion refuses what it does not know)
 		}
-		if !sending(m, directionOf(m.Attributes, sessionDir)) {
+		if !sending(directionOf(m.Attributes, sessionDir)) {
 			continue
 		}
 		if !labelled {
@@ -97,15 +97,8 @@ func directionOf(attrs []sdp.Attribute, def string) string {
 	return def
 }
 
-// sending reports whether a section sends media to us. Port 0 rejects a section unless
-// it is bundle-only (RFC 8843), which still sends over the bundle.
-func sending(m *sdp.MediaDescription, dir string) bool {
-	if dir != "sendonly" && dir != "sendrecv" {
-		return false
-	}
-	if m.MediaName.Port.Value == 0 {
-		_, bundleOnly := m.Attribute("bundle-only")
-		return bundleOnly
-	}
-	return true
+// sending reports whether a section sends media to us. The port does not matter: Pion
+// receives on a section with port 0 too (and bundle-only sections have port 0).
+func sending(dir string) bool {
+	return dir == "sendonly" || dir == "sendrecv"
 }

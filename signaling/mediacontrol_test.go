@@ -149,6 +149,13 @@ func TestTrackLabelsMustMatchOffer(t *testing.T) {
 			ExtraLabels: []map[string]string{{"mid": "7", "source": "camera"}},
 		}, "no media section"},
 		{"40 tracks", testclient.PublishOptions{Tracks: forty, OpusVP8Only: true}, "media sections"},
+		// Pion receives on a section with port 0 as well, so it needs its label too.
+		{"port 0 sender unlabelled", testclient.PublishOptions{
+			Tracks: []testclient.PublishTrack{audio("microphone"), video("")},
+			EditSDP: func(sdp string) string {
+				return strings.Replace(sdp, "m=video 9 ", "m=video 0 ", 1)
+			},
+		}, "no source"},
 	}
 	for _, tc := range cases {
 		_, err := pub.PublishWith(ctx, tc.opts)
