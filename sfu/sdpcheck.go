@@ -41,7 +41,9 @@ func checkPublishOffer(offer string, sources map[string]Source) error {
 	sessionDir := directionOf(d.Attributes, "sendrecv")
 	seen := make(map[string]bool, len(d.MediaDescriptions))
 	used := make(map[Source]bool, MaxSendingTracks)
-	for _, m := range d.MediaDescriptions {
+	// Errors name only mids from sources (bounded by the caller) and section numbers,
+	// never other text of the offer.
+	for i, m := range d.MediaDescriptions {
 		kind := m.MediaName.Media
 		mid, _ := m.Attribute("mid")
 		if mid != "" {
@@ -55,7 +57,7 @@ func checkPublishOffer(offer string, sources map[string]Source) error {
 			labelled = false
 		}
 		if labelled && kindOf(src) != kind {
-			return fmt.Errorf("%w: track %q is %s, a %s track must be %s", ErrTracks, mid, kind, src, kindOf(src))
+			return fmt.Errorf("%w: track %q is not %s, as a %s track must be", ErrTracks, mid, kindOf(src), src)
 		}
 		if kind != "audio" && kind != "video" {
 			continue // no media of ours (Pion refuses what it does not know)
@@ -64,7 +66,7 @@ func checkPublishOffer(offer string, sources map[string]Source) error {
 			continue
 		}
 		if !labelled {
-			return fmt.Errorf("%w: sending %s section %q has no source", ErrTracks, kind, mid)
+			return fmt.Errorf("%w: sending %s section %d has no source", ErrTracks, kind, i)
 		}
 		if used[src] {
 			return fmt.Errorf("%w: more than one sending %s track", ErrTracks, src)

@@ -139,8 +139,8 @@ func TestTrackLabelsMustMatchOffer(t *testing.T) {
 		opts testclient.PublishOptions
 		want string // in the message
 	}{
-		{"audio labelled camera", testclient.PublishOptions{Tracks: []testclient.PublishTrack{audio("camera")}}, "audio"},
-		{"video labelled microphone", testclient.PublishOptions{Tracks: []testclient.PublishTrack{video("microphone")}}, "video"},
+		{"audio labelled camera", testclient.PublishOptions{Tracks: []testclient.PublishTrack{audio("camera")}}, "not video"},
+		{"video labelled microphone", testclient.PublishOptions{Tracks: []testclient.PublishTrack{video("microphone")}}, "not audio"},
 		{"two cameras", testclient.PublishOptions{Tracks: []testclient.PublishTrack{video("camera"), video("camera")}}, "more than one sending camera"},
 		{"two microphones", testclient.PublishOptions{Tracks: []testclient.PublishTrack{audio("microphone"), audio("microphone")}}, "more than one sending microphone"},
 		{"unlabelled sending track", testclient.PublishOptions{Tracks: []testclient.PublishTrack{audio("microphone"), video("")}}, "no source"},
