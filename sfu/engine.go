@@ -62,6 +62,7 @@ type Engine struct {
 	tap     func(TapPacket)
 	pubAPI  *webrtc.API
 	subAPI  *webrtc.API
+	cands   candidateFilter
 	udpConn net.PacketConn
 	udpMux  ice.UDPMux
 	tcpLn   net.Listener
@@ -80,7 +81,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	e := &Engine{log: cfg.Logger, now: cfg.Now, tap: cfg.Tap}
+	e := &Engine{log: cfg.Logger, now: cfg.Now, tap: cfg.Tap, cands: candidateFilter{allowLoopback: cfg.Loopback}}
 
 	udpConn, err := net.ListenPacket("udp", cfg.UDPAddr)
 	if err != nil {
@@ -107,6 +108,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
 	settings.SetNetworkTypes(networks)
+	// The server never opens a connection to an address a client names: ICE-TCP is
+	// passive only (clients connect to TCPAddr), and remote addresses are filtered
+	// (candidates.go).
+	settings.DisableActiveTCP(true)
+	settings.SetRemoteIPFilter(e.cands.remoteIPFilter)
 	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	settings.SetICETimeouts(5*time.Second, 20*time.Second, 2*time.Second)
 	if len(cfg.PublicIPs) > 0 {

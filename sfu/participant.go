@@ -28,12 +28,15 @@ type Participant struct {
 
 	mu            sync.Mutex
 	closed        bool
-	sources       map[string]Source // publish mid → source
+	sources       map[string]Source // publish mid → source; a mid keeps its first source
 	downs         map[*upTrack]*downTrack
 	offerPending  bool
+	pendingOffer  *Offer // the outstanding subscribe offer, once made
 	dirty         bool
 	pubCandidates []webrtc.ICECandidateInit
 	subCandidates []webrtc.ICECandidateInit
+	pubTrickled   int // candidates trickled on each connection, against MaxTrickledCandidates
+	subTrickled   int
 }
 
 // TrackInfo describes one track of a subscribe offer.
@@ -128,17 +131,38 @@ func (p *Participant) signal() {
 }
 
 // Publish applies the client's offer for the publish connection and returns the answer,
-// with all of the server's candidates in it. sources maps each sending mid to its source.
+// with all of the server's candidates in it. sources maps each sending mid to its source;
+// it must match the offer (checkPublishOffer), and a mid cannot change its source. An
+// offer refused with ErrTracks or ErrBadSDP changes nothing.
 func (p *Participant) Publish(ctx context.Context, offer string, sources map[string]Source) (string, error) {
+	if err := checkPublishOffer(offer, sources); err != nil {
+		return "", err
+	}
+	offer = p.room.engine.cands.filterSDP(offer)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return "", ErrClosed
 	}
-	p.sources = sources
+	prev := p.sources
+	merged := make(map[string]Source, len(prev)+len(sources))
+	for mid, src := range prev {
+		merged[mid] = src
+	}
+	for mid, src := range sources {
+		if old, ok := prev[mid]; ok && old != src {
+			p.mu.Unlock()
+			return "", fmt.Errorf("%w: track %q was published as %s", ErrTracks, mid, old)
+		}
+		merged[mid] = src
+	}
+	p.sources = merged
 	p.mu.Unlock()
 
 	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		p.mu.Lock()
+		p.sources = prev
+		p.mu.Unlock()
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	answer, err := p.pub.CreateAnswer(nil)
@@ -209,11 +233,16 @@ func (p *Participant) NextSubscribeOffer(ctx context.Context) (*Offer, error) {
 			Kind:          d.up.kind.String(),
 		})
 	}
+	p.mu.Lock()
+	p.pendingOffer = out
+	p.mu.Unlock()
 	return out, nil
 }
 
 // AcceptSubscribeAnswer applies the client's answer to the outstanding subscribe offer.
-// A rejected answer rolls the offer back, so the next offer starts clean.
+// A rejected answer leaves the offer outstanding (Pion cannot roll a local offer back),
+// so the caller offers it again with PendingSubscribeOffer; changes made meanwhile go
+// into the offer after it.
 func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 	p.mu.Lock()
 	if p.closed {
@@ -226,15 +255,15 @@ func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 	}
 	p.mu.Unlock()
 
+	answer = p.room.engine.cands.filterSDP(answer)
 	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
 
 	p.mu.Lock()
-	p.offerPending = false
-	if err != nil {
-		_ = p.sub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
-		p.dirty = true
+	if err == nil || p.sub.SignalingState() == webrtc.SignalingStateStable {
+		p.offerPending = false
+		p.pendingOffer = nil
 	}
-	dirty := p.dirty
+	dirty := p.dirty && !p.offerPending
 	p.mu.Unlock()
 	if dirty {
 		p.signal()
@@ -246,22 +275,48 @@ func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 	return nil
 }
 
+// PendingSubscribeOffer returns the outstanding subscribe offer, or nil when there is
+// none (or it is still being made). The caller sends it again when the client has not
+// answered in time or its answer was refused: the same offer, because Pion cannot roll
+// it back; once it is answered, whatever changed since follows in the next offer.
+func (p *Participant) PendingSubscribeOffer() *Offer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || !p.offerPending {
+		return nil
+	}
+	return p.pendingOffer
+}
+
 // AddCandidate adds a trickled candidate to the publish (publish=true) or subscribe
 // connection. Candidates that arrive before their connection's remote description are
-// kept (up to a bound) and applied once it is set.
+// kept (up to a bound) and applied once it is set. Each connection takes at most
+// MaxTrickledCandidates (ErrTooManyCandidates after that); a well-formed candidate the
+// server must not use (candidates.go: TCP, a name, an address no peer has) is dropped
+// without an error, as browsers trickle such candidates as a matter of course.
 func (p *Participant) AddCandidate(publish bool, c Candidate) error {
-	if _, err := ice.UnmarshalCandidate(c.Candidate); err != nil {
+	parsed, err := ice.UnmarshalCandidate(c.Candidate)
+	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
 	}
 	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
-	pc, buf := p.sub, &p.subCandidates
+	pc, buf, count := p.sub, &p.subCandidates, &p.subTrickled
 	if publish {
-		pc, buf = p.pub, &p.pubCandidates
+		pc, buf, count = p.pub, &p.pubCandidates, &p.pubTrickled
 	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return ErrClosed
+	}
+	if *count >= MaxTrickledCandidates {
+		p.mu.Unlock()
+		return ErrTooManyCandidates
+	}
+	*count++
+	if !p.room.engine.cands.ok(parsed) {
+		p.mu.Unlock()
+		return nil
 	}
 	if pc.RemoteDescription() == nil {
 		defer p.mu.Unlock()
@@ -336,11 +391,13 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	if closed {
 		return
 	}
-	if !ok {
-		src = SourceCamera
-		if remote.Kind() == webrtc.RTPCodecTypeAudio {
-			src = SourceMicrophone
-		}
+	if !ok || kindOf(src) != remote.Kind().String() {
+		// The offer checks make this unreachable for a well-behaved client; a track that
+		// slips past them anyway is read and thrown away, never forwarded.
+		p.room.engine.log.Debug("sfu: unlabelled track discarded", "kind", remote.Kind().String())
+		go p.discard(func(b []byte) error { _, _, err := recv.Read(b); return err })
+		go p.discard(func(b []byte) error { _, _, err := remote.Read(b); return err })
+		return
 	}
 	up := &upTrack{
 		id:     fmt.Sprintf("%s-%s", src, mid),
@@ -369,6 +426,14 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 			up.run()
 		}
 	}()
+}
+
+// discard reads with read until it fails; it holds one count of p.wg.
+func (p *Participant) discard(read func([]byte) error) {
+	defer p.wg.Done()
+	buf := make([]byte, 1500)
+	for read(buf) == nil {
+	}
 }
 
 func (p *Participant) writePublishRTCP(pkts []rtcp.Packet) error {

@@ -27,6 +27,11 @@ var (
 	ErrNoOfferPending = errors.New("sfu: no subscribe offer is outstanding")
 	ErrBadSDP         = errors.New("sfu: SDP rejected")
 	ErrBadCandidate   = errors.New("sfu: ICE candidate rejected")
+	// ErrTracks: the track labels do not match what the offer carries, or the offer
+	// carries more than the limits allow.
+	ErrTracks = errors.New("sfu: tracks refused")
+	// ErrTooManyCandidates: the connection has trickled MaxTrickledCandidates already.
+	ErrTooManyCandidates = errors.New("sfu: too many candidates")
 )
 
 // Room is the media side of one meeting: who is in it and which tracks they publish.

@@ -21,10 +21,6 @@ import (
 // Connection upkeep and caps, through the real server: raw gorilla clients where the
 // test client is too polite (it reads everything and answers every ping).
 
-func newFakeClock() *fakeclock.Clock {
-	return fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-}
-
 // rawDial opens a websocket from local (nil: the default address) without any of the
 // test client's habits. The response is returned for refused handshakes.
 func rawDial(t *testing.T, url string, local net.IP) (*websocket.Conn, *http.Response, error) {

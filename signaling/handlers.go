@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"conclave/e2ee"
 	"conclave/lobby"
@@ -227,6 +228,9 @@ func (s *Session) publishOffer(env Envelope) *Error {
 	if p.SDP == "" {
 		return errorf(CodeInvalidField, "sdp is required")
 	}
+	if !s.neg.offers.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many publish offers; slow down")
+	}
 	srcs, err := checkTracks(p.Tracks)
 	if err != nil {
 		return err
@@ -256,10 +260,14 @@ func (s *Session) subscribeAnswer(env Envelope) *Error {
 	if p.SDP == "" {
 		return errorf(CodeInvalidField, "sdp is required")
 	}
-	if aerr := s.peer.AcceptSubscribeAnswer(p.SDP); aerr != nil {
-		if errors.Is(aerr, sfu.ErrNoOfferPending) {
-			return errorf(CodeNoOfferPending, "no subscribe offer is outstanding")
-		}
+	aerr := s.peer.AcceptSubscribeAnswer(p.SDP)
+	if errors.Is(aerr, sfu.ErrNoOfferPending) {
+		return errorf(CodeNoOfferPending, "no subscribe offer is outstanding")
+	}
+	s.disarmOfferTimer()
+	if aerr != nil {
+		// The offer is still outstanding: send it again, after the refusal.
+		s.deliver(event{kind: evOfferTimeout, gen: s.neg.offerGen})
 		return sdpError(aerr)
 	}
 	return nil
@@ -272,6 +280,9 @@ func (s *Session) ice(env Envelope) *Error {
 	}
 	if p.PC != "publish" && p.PC != "subscribe" {
 		return errorf(CodeInvalidField, `pc must be "publish" or "subscribe"`)
+	}
+	if !s.neg.ice.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many candidates; slow down")
 	}
 	if p.Candidate == nil {
 		return errorf(CodeInvalidField, "candidate is required")
@@ -289,6 +300,9 @@ func (s *Session) ice(env Envelope) *Error {
 		UsernameFragment: p.Candidate.UsernameFragment,
 	}
 	if cerr := s.peer.AddCandidate(p.PC == "publish", c); cerr != nil {
+		if errors.Is(cerr, sfu.ErrTooManyCandidates) {
+			return errorf(CodeInvalidField, "at most %d candidates per connection", sfu.MaxTrickledCandidates)
+		}
 		return errorf(CodeBadSDP, "candidate rejected")
 	}
 	return nil
@@ -296,6 +310,8 @@ func (s *Session) ice(env Envelope) *Error {
 
 func sdpError(err error) *Error {
 	switch {
+	case errors.Is(err, sfu.ErrTracks):
+		return errorf(CodeInvalidField, "%s", strings.TrimPrefix(err.Error(), "sfu: "))
 	case errors.Is(err, sfu.ErrBadSDP):
 		return errorf(CodeBadSDP, "the SDP was rejected")
 	case errors.Is(err, sfu.ErrClosed):

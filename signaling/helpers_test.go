@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/internal/testlog"
 	"conclave/secret"
@@ -164,4 +165,9 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// newFakeClock is a clock that moves only when the test advances it.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }

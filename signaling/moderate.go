@@ -120,7 +120,10 @@ func (s *Session) updateSettings(env Envelope) *Error {
 const maxPasswordChars = 128
 
 // mediaState records what the member sends; unmuting after a moderator's mute is
-// checked here, and is where the server lifts its own block.
+// checked here, and is where the server lifts its own block. A moderator's mute of the
+// microphone or the camera is lifted only under the same rule: the unmute setting, a
+// presenter or moderator role, or a moderator's ask_unmute since that mute. A refused
+// media_state changes nothing.
 func (s *Session) mediaState(env Envelope) *Error {
 	p, err := decodePayload[MediaState](env)
 	if err != nil {
@@ -129,20 +132,27 @@ func (s *Session) mediaState(env Envelope) *Error {
 	if !s.fanout.allow(s.srv.now()) {
 		return errorf(CodeRateLimited, "too many messages; slow down")
 	}
-	if p.Mic && s.peer.Blocked(sfu.SourceMicrophone) {
-		if !s.askedUnmute && !s.meeting.can(s.id, lobby.PermUnmute) {
-			return errorf(CodeNotAllowed, "a moderator muted you; you can unmute when asked")
-		}
+	liftMic := p.Mic && s.peer.Blocked(sfu.SourceMicrophone)
+	liftCamera := p.Camera && s.peer.Blocked(sfu.SourceCamera)
+	mayUnmute := s.meeting.can(s.id, lobby.PermUnmute)
+	if liftMic && !s.askedUnmute && !mayUnmute {
+		return errorf(CodeNotAllowed, "a moderator muted you; you can unmute when asked")
+	}
+	if liftCamera && !s.askedCamera && !mayUnmute {
+		return errorf(CodeNotAllowed, "a moderator turned your camera off; you can turn it on when asked")
+	}
+	if p.Screen && !s.meeting.can(s.id, lobby.PermShareScreen) {
+		return errorf(CodeNotAllowed, "you may not share your screen in this meeting")
+	}
+	if liftMic {
 		s.peer.Block(sfu.SourceMicrophone, false)
 		s.askedUnmute = false
 	}
-	if p.Camera && s.peer.Blocked(sfu.SourceCamera) {
+	if liftCamera {
 		s.peer.Block(sfu.SourceCamera, false)
+		s.askedCamera = false
 	}
 	if p.Screen {
-		if !s.meeting.can(s.id, lobby.PermShareScreen) {
-			return errorf(CodeNotAllowed, "you may not share your screen in this meeting")
-		}
 		s.peer.Block(sfu.SourceScreen, false)
 	}
 	s.media = p
@@ -185,10 +195,15 @@ func (s *Session) handleEvent(ev event) {
 		}
 		s.finish(TypeBye, ByePayload{Reason: ev.reason}, CloseEjected, ev.reason)
 	case evPermissions:
-		if s.peer != nil && s.media.Screen && !s.meeting.can(s.id, lobby.PermShareScreen) {
+		// Whatever the member says it sends: a screen track without the permission stops.
+		if s.peer != nil && !s.meeting.can(s.id, lobby.PermShareScreen) {
 			s.peer.Block(sfu.SourceScreen, true)
-			s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(lobby.CommandStopScreen)}))
+			if s.media.Screen {
+				s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(lobby.CommandStopScreen)}))
+			}
 		}
+	case evOfferTimeout:
+		s.offerTimedOut(ev.gen)
 	case evMedia:
 		if s.peer == nil {
 			return
@@ -199,10 +214,11 @@ func (s *Session) handleEvent(ev event) {
 			s.askedUnmute = false
 		case lobby.CommandMuteCamera:
 			s.peer.Block(sfu.SourceCamera, true)
+			s.askedCamera = false
 		case lobby.CommandStopScreen:
 			s.peer.Block(sfu.SourceScreen, true)
 		case lobby.CommandAskUnmute:
-			s.askedUnmute = true
+			s.askedUnmute, s.askedCamera = true, true
 		}
 		s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(ev.command), By: ev.by}))
 	}

@@ -56,6 +56,7 @@ type event struct {
 	reason  string
 	command lobby.Command
 	by      string
+	gen     uint64 // evOfferTimeout: which offer
 }
 
 // eventQueueLen bounds undelivered events; a session that falls this far behind is cut.
@@ -102,6 +103,8 @@ type Session struct {
 	keys        tokenBucket // e2ee key messages
 	joinRef     string      // id of the join message, for the reply
 	askedUnmute bool        // a moderator asked this member to unmute since its last mute
+	askedCamera bool        // the same, for the camera
+	neg         negotiation // publish_offer and ice limits, subscribe offer deadline
 }
 
 // outMsg is a message for the write pump; a non-zero closeCode ends the connection
@@ -133,6 +136,7 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		shutdown: make(chan struct{}),
 		fanout:   newTokenBucket(fanoutRate, fanoutBurst),
 		keys:     newTokenBucket(e2ee.RelayRate, e2ee.RelayBurst),
+		neg:      newNegotiation(),
 	}
 }
 
@@ -247,9 +251,5 @@ func (s *Session) offerSubscribe() {
 	if offer == nil {
 		return
 	}
-	tracks := make([]TrackInfo, 0, len(offer.Tracks))
-	for _, t := range offer.Tracks {
-		tracks = append(tracks, TrackInfo{Mid: t.Mid, ParticipantID: t.ParticipantID, Source: string(t.Source), Kind: t.Kind})
-	}
-	s.send(encode(TypeSubscribeOffer, "", SubscribeOfferPayload{SDP: offer.SDP, Tracks: tracks}))
+	s.sendSubscribeOffer(offer)
 }

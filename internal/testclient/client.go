@@ -47,6 +47,7 @@ type Client struct {
 	received  map[string]*Received // key: participantID/source
 	closeErr  error
 	subErrors []error
+	subHooks  subHooks // misbehaviour on subscribe offers, for tests (media.go)
 
 	ParticipantID string
 }
@@ -100,12 +101,17 @@ func newAPI(network webrtc.NetworkType) (*webrtc.API, error) {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(loopbackSettings(network))), nil
+}
+
+// loopbackSettings gather only loopback candidates of one network type.
+func loopbackSettings(network webrtc.NetworkType) webrtc.SettingEngine {
 	var s webrtc.SettingEngine
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	s.SetNetworkTypes([]webrtc.NetworkType{network})
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)), nil
+	return s
 }
 
 // Dial opens the websocket at wsURL (ws://127.0.0.1:port/ws).

@@ -23,10 +23,57 @@ type Publisher struct {
 	keyframeRequests atomic.Int64
 }
 
+// PublishTrack is one sending transceiver of a publish offer.
+type PublishTrack struct {
+	Kind  string // "audio" (Opus) or "video" (VP8)
+	Label string // the source claimed for it in publish_offer's tracks; "" claims none
+}
+
+// PublishOptions describes a publish offer, including ones an honest client would not
+// make (tests of the server's checks).
+type PublishOptions struct {
+	Tracks []PublishTrack
+	// EditSDP, when set, rewrites the offer's SDP before it is sent.
+	EditSDP func(sdp string) string
+	// ExtraLabels are sent in tracks after the transceivers' own labels.
+	ExtraLabels []map[string]string
+	// OpusVP8Only offers only the server's two codecs, which keeps an offer of many
+	// tracks about as small as a browser's (UDP only).
+	OpusVP8Only bool
+}
+
+// RefusedError is the server's error reply to a request.
+type RefusedError struct{ Code, Message string }
+
+func (e *RefusedError) Error() string { return "refused: " + e.Code + ": " + e.Message }
+
 // Publish opens the publish connection with one track per source ("microphone" sends
 // Opus, anything else VP8) and waits for the server's answer.
 func (c *Client) Publish(ctx context.Context, sources ...string) ([]*Publisher, error) {
-	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+	var opts PublishOptions
+	for _, src := range sources {
+		kind := "video"
+		if src == "microphone" {
+			kind = "audio"
+		}
+		opts.Tracks = append(opts.Tracks, PublishTrack{Kind: kind, Label: src})
+	}
+	return c.PublishWith(ctx, opts)
+}
+
+// PublishWith opens the publish connection as opts says and waits for the server's
+// answer; a refusal is a *RefusedError. Each Publisher's Source is its track's label.
+func (c *Client) PublishWith(ctx context.Context, opts PublishOptions) ([]*Publisher, error) {
+	c.mu.Lock()
+	api := c.api
+	c.mu.Unlock()
+	if opts.OpusVP8Only {
+		var err error
+		if api, err = opusVP8API(); err != nil {
+			return nil, err
+		}
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
 	}
@@ -35,12 +82,13 @@ func (c *Client) Publish(ctx context.Context, sources ...string) ([]*Publisher, 
 	c.mu.Unlock()
 	var pubs []*Publisher
 	var trs []*webrtc.RTPTransceiver
-	for i, src := range sources {
+	for i, spec := range opts.Tracks {
+		src := spec.Label
 		codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
-		if src == "microphone" {
+		if spec.Kind == "audio" {
 			codec = webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
 		}
-		track, err := webrtc.NewTrackLocalStaticRTP(codec, fmt.Sprintf("%s-%d", src, i), "stream-"+c.ParticipantID)
+		track, err := webrtc.NewTrackLocalStaticRTP(codec, fmt.Sprintf("%s-%d", spec.Kind, i), "stream-"+c.ParticipantID)
 		if err != nil {
 			return nil, err
 		}
@@ -68,13 +116,22 @@ func (c *Client) Publish(ctx context.Context, sources ...string) ([]*Publisher, 
 	}
 	tracks := make([]map[string]string, 0, len(trs))
 	for i, tr := range trs {
-		tracks = append(tracks, map[string]string{"mid": tr.Mid(), "source": sources[i]})
+		if l := opts.Tracks[i].Label; l != "" {
+			tracks = append(tracks, map[string]string{"mid": tr.Mid(), "source": l})
+		}
 	}
-	if _, err := c.Send("publish_offer", map[string]any{"sdp": pc.LocalDescription().SDP, "tracks": tracks}); err != nil {
+	tracks = append(tracks, opts.ExtraLabels...)
+	sdp := pc.LocalDescription().SDP
+	if opts.EditSDP != nil {
+		sdp = opts.EditSDP(sdp)
+	}
+	id, err := c.Send("publish_offer", map[string]any{"sdp": sdp, "tracks": tracks})
+	if err != nil {
 		return nil, err
 	}
-	m, err := c.Expect(ctx, "publish_answer")
+	m, err := c.Reply(ctx, id, "publish_answer")
 	if err != nil {
+		_ = pc.Close()
 		return nil, err
 	}
 	var ans struct {
@@ -87,6 +144,28 @@ func (c *Client) Publish(ctx context.Context, sources ...string) ([]*Publisher, 
 		return nil, err
 	}
 	return pubs, nil
+}
+
+// Reply returns the reply of type typ to the request id, or a *RefusedError when the
+// server refused it; other messages are skipped.
+func (c *Client) Reply(ctx context.Context, id, typ string) (Message, error) {
+	for {
+		m, err := c.Next(ctx)
+		if err != nil {
+			return m, fmt.Errorf("waiting for %q: %w", typ, err)
+		}
+		if m.Type == "error" && m.Ref == id {
+			var e RefusedError
+			_ = json.Unmarshal(m.Payload, &struct {
+				Code    *string `json:"code"`
+				Message *string `json:"message"`
+			}{&e.Code, &e.Message})
+			return m, &e
+		}
+		if m.Type == typ {
+			return m, nil
+		}
+	}
 }
 
 // readRTCP counts the keyframe requests the server sends for this track.
@@ -151,9 +230,40 @@ func (c *Client) MidInfo() map[string]TrackInfo {
 	return out
 }
 
+// subHooks make a client misbehave on subscribe offers.
+type subHooks struct {
+	skip int                 // offers still to leave unanswered
+	edit func(string) string // rewrites answers before they are sent
+}
+
+// EditSubscribeAnswers makes the client pass every subscribe answer through edit before
+// sending it (nil: send them as they are).
+func (c *Client) EditSubscribeAnswers(edit func(sdp string) string) {
+	c.mu.Lock()
+	c.subHooks.edit = edit
+	c.mu.Unlock()
+}
+
+// IgnoreSubscribeOffers makes the client leave its next n subscribe offers unanswered,
+// as a client that lost them would.
+func (c *Client) IgnoreSubscribeOffers(n int) {
+	c.mu.Lock()
+	c.subHooks.skip = n
+	c.mu.Unlock()
+}
+
 func (c *Client) answerSubscribe(m Message) {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
+	c.mu.Lock()
+	ignore := c.subHooks.skip > 0
+	if ignore {
+		c.subHooks.skip--
+	}
+	c.mu.Unlock()
+	if ignore {
+		return
+	}
 	if err := c.doAnswerSubscribe(m); err != nil {
 		c.mu.Lock()
 		c.subErrors = append(c.subErrors, err)
@@ -201,7 +311,14 @@ func (c *Client) doAnswerSubscribe(m Message) error {
 	case <-time.After(waitTimeout):
 		return errors.New("subscribe: gathering timed out")
 	}
-	_, err = c.Send("subscribe_answer", map[string]any{"sdp": pc.LocalDescription().SDP})
+	sdp := pc.LocalDescription().SDP
+	c.mu.Lock()
+	edit := c.subHooks.edit
+	c.mu.Unlock()
+	if edit != nil {
+		sdp = edit(sdp)
+	}
+	_, err = c.Send("subscribe_answer", map[string]any{"sdp": sdp})
 	return err
 }
 
@@ -240,4 +357,17 @@ func drainReceiverRTCP(r *webrtc.RTPReceiver) {
 			return
 		}
 	}
+}
+
+// opusVP8API is NewAPI with only the codecs the server forwards.
+func opusVP8API() (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(loopbackSettings(webrtc.NetworkTypeUDP4))), nil
 }

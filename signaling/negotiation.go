@@ -1,0 +1,95 @@
+package signaling
+
+import (
+	"time"
+
+	"conclave/sfu"
+)
+
+// Media negotiation limits (PROTOCOL.md, "Publishing" and "Subscribing"). Each offer
+// makes the server parse SDP and run ICE, each candidate makes it send to an address,
+// so both are rate limited per session on the server's clock.
+const (
+	publishOfferRate  = 1  // publish_offer messages per second, sustained
+	publishOfferBurst = 10 // and in a burst
+	iceRate           = 10 // ice messages per second, sustained
+	iceBurst          = 50 // and in a burst
+	// subscribeOfferTimeout is how long a subscribe offer waits for its answer before the
+	// server sends it again, so that a client that lost one offer still receives later
+	// tracks (they follow in the offer after the answer).
+	subscribeOfferTimeout = 10 * time.Second
+)
+
+// evOfferTimeout is the event of a subscribe offer that went unanswered; numbered apart
+// from session.go's kinds.
+const evOfferTimeout eventKind = 100
+
+// negotiation is the session's media negotiation bookkeeping, owned by run.
+type negotiation struct {
+	offers    tokenBucket // publish_offer
+	ice       tokenBucket // ice
+	offerGen  uint64      // counts subscribe offers; a timer names the one it is for
+	stopTimer func() bool // the outstanding subscribe offer's timer, or nil
+}
+
+func newNegotiation() negotiation {
+	return negotiation{
+		offers: newTokenBucket(publishOfferRate, publishOfferBurst),
+		ice:    newTokenBucket(iceRate, iceBurst),
+	}
+}
+
+// sendSubscribeOffer sends a subscribe offer and starts its answer deadline.
+func (s *Session) sendSubscribeOffer(offer *sfu.Offer) {
+	tracks := make([]TrackInfo, 0, len(offer.Tracks))
+	for _, t := range offer.Tracks {
+		tracks = append(tracks, TrackInfo{Mid: t.Mid, ParticipantID: t.ParticipantID, Source: string(t.Source), Kind: t.Kind})
+	}
+	s.send(encode(TypeSubscribeOffer, "", SubscribeOfferPayload{SDP: offer.SDP, Tracks: tracks}))
+	s.armOfferTimer()
+}
+
+// resendSubscribeOffer sends the outstanding subscribe offer again: its answer was
+// refused, or did not come in time. Once it is answered, the tracks that changed
+// meanwhile follow in the next offer.
+func (s *Session) resendSubscribeOffer() {
+	if s.peer == nil {
+		return
+	}
+	if offer := s.peer.PendingSubscribeOffer(); offer != nil {
+		s.sendSubscribeOffer(offer)
+	}
+}
+
+// armOfferTimer starts the answer deadline of the subscribe offer just sent.
+func (s *Session) armOfferTimer() {
+	s.disarmOfferTimer()
+	s.neg.offerGen++
+	gen := s.neg.offerGen
+	s.neg.stopTimer = s.srv.clock.AfterFunc(subscribeOfferTimeout, func() {
+		select {
+		case <-s.closing:
+		default:
+			s.deliver(event{kind: evOfferTimeout, gen: gen})
+		}
+	})
+}
+
+// disarmOfferTimer: the outstanding offer was answered (or is gone).
+func (s *Session) disarmOfferTimer() {
+	if s.neg.stopTimer != nil {
+		s.neg.stopTimer()
+		s.neg.stopTimer = nil
+	}
+	s.neg.offerGen++ // a timer that already fired names an older offer
+}
+
+// offerTimedOut sends the subscribe offer gen again if it is still unanswered.
+func (s *Session) offerTimedOut(gen uint64) {
+	if gen != s.neg.offerGen {
+		return
+	}
+	s.neg.stopTimer = nil
+	s.log.Debug("session: subscribe offer unanswered; sending it again")
+	s.resendSubscribeOffer()
+}
