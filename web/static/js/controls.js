@@ -10,19 +10,24 @@ import { toggleButton } from './prejoin.js';
 import { describeMediaError } from './media.js';
 
 export const MUTED_BY_MODERATOR = 'A moderator muted you; you can unmute when asked.';
+export const CAMERA_OFF_BY_MODERATOR = 'A moderator turned off your camera; you can turn it on when asked.';
 const SCREEN_NOT_ALLOWED = 'Only presenters and moderators may share their screen in this meeting.';
 
 export class Controls {
   /**
    * @param {{media: LocalMedia, grid: Grid, session: () => Session|null,
-   *          canUnmute?: () => boolean, unmuted?: () => void, onRender?: () => void}} opts
+   *          canUnmute?: () => boolean, unmuted?: () => void, canCameraOn?: () => boolean,
+   *          cameraBack?: () => void, onRender?: () => void}} opts
    */
-  constructor({ media, grid, session, canUnmute = () => true, unmuted = () => {}, onRender = () => {} }) {
+  constructor({ media, grid, session, canUnmute = () => true, unmuted = () => {},
+    canCameraOn = () => true, cameraBack = () => {}, onRender = () => {} }) {
     this.media = media;
     this.grid = grid;
     this.session = session;
     this.canUnmute = canUnmute;
     this.unmuted = unmuted;
+    this.canCameraOn = canCameraOn;
+    this.cameraBack = cameraBack;
     this.onRender = onRender;
     // One operation at a time per control. A click while that control is busy
     // is ignored; internal calls (the browser ending a screen share) queue.
@@ -92,9 +97,14 @@ export class Controls {
         if (s && s.publisher) await s.publisher.replaceTrack('camera', null);
         media.stopCamera();
       } else {
+        if (!this.canCameraOn()) {
+          toast(CAMERA_OFF_BY_MODERATOR, { kind: 'error' });
+          return;
+        }
         try {
           const track = await media.startCamera();
           if (s && s.publisher) await s.publisher.replaceTrack('camera', track);
+          this.cameraBack();
         } catch (err) {
           toast(describeMediaError(err, 'camera'), { kind: 'error' });
           return;

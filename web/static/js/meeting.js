@@ -591,6 +591,8 @@ function main() {
     session: () => session,
     canUnmute: () => rules.canUnmute(),
     unmuted: () => rules.unmuted(),
+    canCameraOn: () => rules.canCameraOn(),
+    cameraBack: () => rules.cameraBack(),
     onRender: () => lobbyScreen.render(),
   });
   waitingRoom = new WaitingRoom({

@@ -7,7 +7,7 @@
 // news appear as .toast elements.
 
 import { $, toast, announce } from './dom.js';
-import { MUTED_BY_MODERATOR } from './controls.js';
+import { MUTED_BY_MODERATOR, CAMERA_OFF_BY_MODERATOR } from './controls.js';
 import { refusalText } from './moderator.js';
 import { settingsNews } from './settings.js';
 
@@ -18,9 +18,12 @@ export class MeetingRules {
    */
   constructor(deps) {
     this.deps = deps;
-    // A moderator's mute holds until the settings, the role or an ask_unmute lift it.
+    // A moderator's mute (microphone or camera) holds until the settings, the role or an
+    // ask_unmute lift it; the server enforces the same rule for both.
     this.mutedByModerator = false;
+    this.cameraOffByModerator = false;
     this.askedToUnmute = false;
+    this.askedCamera = false;
     this.prompt = $('#unmute-prompt');
     $('#unmute-accept').addEventListener('click', async () => {
       this.prompt.hidden = true;
@@ -36,7 +39,9 @@ export class MeetingRules {
   /** reset forgets a mute and a request to unmute (a new session). */
   reset() {
     this.mutedByModerator = false;
+    this.cameraOffByModerator = false;
     this.askedToUnmute = false;
+    this.askedCamera = false;
     this.prompt.hidden = true;
   }
 
@@ -52,9 +57,24 @@ export class MeetingRules {
     return s.settings.unmute || s.role !== 'participant' || this.askedToUnmute;
   }
 
+  /** canCameraOn: may the camera be turned on now? The same rule as the microphone's. */
+  canCameraOn() {
+    const s = this._live();
+    if (!s || !this.cameraOffByModerator) return true;
+    return s.settings.unmute || s.role !== 'participant' || this.askedCamera;
+  }
+
   /** unmuted: the microphone is on again, so an earlier mute is over. */
   unmuted() {
-    this.reset();
+    this.mutedByModerator = false;
+    this.askedToUnmute = false;
+    this.prompt.hidden = true;
+  }
+
+  /** cameraBack: the camera is on again, so an earlier camera mute is over. */
+  cameraBack() {
+    this.cameraOffByModerator = false;
+    this.askedCamera = false;
   }
 
   mediaCommand(command) {
@@ -66,14 +86,17 @@ export class MeetingRules {
       controls.forceMicOff();
       toast('A moderator muted your microphone');
     } else if (command === 'mute_camera') {
+      this.cameraOffByModerator = true;
+      this.askedCamera = false;
       controls.forceCameraOff();
       toast('A moderator turned off your camera');
     } else if (command === 'stop_screen') {
       controls.forceScreenOff();
       toast('A moderator stopped your screen share');
     } else if (command === 'ask_unmute') {
-      // Never unmute by itself: the person decides.
+      // Never unmute by itself: the person decides. It lifts a camera mute as well.
       this.askedToUnmute = true;
+      this.askedCamera = true;
       if (this.deps.media.micOn) return;
       this.prompt.hidden = false;
       announce('A moderator asks you to unmute');
@@ -83,6 +106,13 @@ export class MeetingRules {
   /** refused explains an `error` not_allowed / unknown_participant. */
   refused(code, type) {
     const s = this._live();
+    if (code === 'not_allowed' && type === 'media_state' && this.cameraOffByModerator && this.deps.media.cameraOn) {
+      // The server keeps the camera off after a moderator's mute.
+      this.askedCamera = false;
+      this.deps.controls().forceCameraOff();
+      toast(CAMERA_OFF_BY_MODERATOR, { kind: 'error' });
+      return;
+    }
     if (code === 'not_allowed' && type === 'media_state') {
       // The server keeps the microphone off after a moderator's mute.
       this.mutedByModerator = true;
