@@ -141,7 +141,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout}})
 	mux := http.NewServeMux()
 	sig.Register(mux)
-	mux.Handle("/", web.Handler())
+	mux.Handle("/", web.Handler(web.Options{}))
 
 	ln, err := net.Listen("tcp", o.httpAddr)
 	if err != nil {

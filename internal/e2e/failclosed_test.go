@@ -49,25 +49,7 @@ func (c *packetCounter) of(id string) int {
 // joinWith is joinTab with a script run before the page's own in every document.
 func joinWith(ctx context.Context, t *testing.T, srv *server, kind browsertest.Kind, m meetingLinks, name, preload string) *participant {
 	t.Helper()
-	tab, err := browsertest.Shared(t, kind).NewTab(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tab.Close() })
-	if err := browsertest.OnNewDocument(ctx, tab, preload); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.Navigate(ctx, srv.pageURL(m, "name="+name+"&autojoin=1", m.fragment())); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
-		t.Fatalf("%s did not join: %v", name, err)
-	}
-	p := &participant{name: name, kind: kind, tab: tab}
-	if err := tab.Eval(ctx, `window.conclave.participantId`, &p.id); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return joinWithOptions(ctx, t, kind, srv.pageURL(m, m.fragment()), name, joinOptions{preload: preload})
 }
 
 // TestEncryptionFailureSilencesSenders: when the E2EE worker dies in the middle of a call
