@@ -38,6 +38,8 @@ func TestBadInputBeforeJoin(t *testing.T) {
 		{"malformed JSON", func() error { return c.SendRaw([]byte(`{"type":`)) }, "bad_message", ""},
 		{"not an object", func() error { return c.SendRaw([]byte(`[1,2,3]`)) }, "bad_message", ""},
 		{"no type", func() error { return c.SendRaw([]byte(`{"id":"x"}`)) }, "bad_message", "x"},
+		{"type not a string", func() error { return c.SendRaw([]byte(`{"type":5,"id":"t1"}`)) }, "bad_message", "t1"},
+		{"type an object", func() error { return c.SendRaw([]byte(`{"id":"t2","type":{"a":"chat"},"payload":{}}`)) }, "bad_message", "t2"},
 		{"payload not an object", func() error { return c.SendRaw([]byte(`{"type":"chat","id":"p1","payload":"hi"}`)) }, "bad_message", "p1"},
 		{"binary frame", func() error { return c.SendBinary([]byte{1, 2, 3}) }, "bad_message", ""},
 		{"unknown type", func() error { return c.SendRaw([]byte(`{"type":"hack","id":"u1"}`)) }, "unknown_type", "u1"},
