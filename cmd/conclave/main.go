@@ -39,6 +39,14 @@ type options struct {
 	behindProxy  bool
 }
 
+// usage names the commands; `conclave -h` adds the flags.
+const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lists the flags)
+       conclave host ...          manage the hosts who may create meetings (conclave host -h)
+`
+
+// errUsage is a command line that names no command conclave has; it exits with 2.
+var errUsage = errors.New("usage error")
+
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
 	env := func(key, def string) string {
 		if v := getenv(key); v != "" {
@@ -61,6 +69,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.maxWaiting, "max-waiting", 50, "most people waiting in one meeting's waiting room at once")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	// An unknown subcommand ("conclave privacy-report") or a stray argument must not
+	// start a server that the person did not ask for.
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "conclave: unknown command or argument %q\n%s", fs.Arg(0), usage)
+		return o, errUsage
 	}
 	if o.knockTimeout <= 0 || o.maxWaiting <= 0 {
 		return o, errors.New("-knock-timeout and -max-waiting must be positive")
