@@ -1,14 +1,16 @@
 package signaling_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"conclave/e2ee"
+	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
+	"conclave/signaling"
 )
 
 func keyMessages(c *testclient.Client) []struct{ From, Data string } {
@@ -24,14 +26,25 @@ func keyMessages(c *testclient.Client) []struct{ From, Data string } {
 	return out
 }
 
+// rateLimited counts the rate_limited errors c received.
+func rateLimited(c *testclient.Client) int {
+	n := 0
+	for _, m := range c.All() {
+		if m.Type == "error" && strings.Contains(string(m.Payload), `"rate_limited"`) {
+			n++
+		}
+	}
+	return n
+}
+
 // TestKeyRelay: key messages reach exactly the addressed member (or all other members),
 // never a person in the lobby; oversized and flooding messages are refused without
-// disturbing anyone else.
+// disturbing anyone else. The relay's budget runs on the fake clock, so the counts are
+// exact whatever the machine's speed.
 func TestKeyRelay(t *testing.T) {
-	srv := newTestServer(t)
+	clock := fakeclock.New(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	srv := newTestServerWith(t, signaling.Config{Clock: clock})
 	mt := srv.createMeetingWith(t, `{}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	mod := srv.joinModerator(t, mt, "Mod")
 	expectType(t, mod, "waiting_list")
 	a := srv.admitted(t, mod, mt.MeetingID, "A")
@@ -72,32 +85,27 @@ func TestKeyRelay(t *testing.T) {
 		t.Fatalf("oversized key message: %s", code)
 	}
 	// A flood: refused once the burst is used; the others still get the allowed part only.
-	before := len(keyMessages(b))
-	limited := 0
-	for i := 0; i < 215; i++ {
-		_, _ = a.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": fmt.Sprintf("flood-%d", i)})
+	// Three key messages of A's already took a token each (the one to the lobby member
+	// too; the oversized one was refused before the budget), and the clock stands still.
+	flood := func(n int, label string) (delivered, limited int) {
+		t.Helper()
+		beforeKeys, beforeLimited := len(keyMessages(b)), rateLimited(a)
+		for i := 0; i < n; i++ {
+			_, _ = a.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": fmt.Sprintf("%s-%d", label, i)})
+		}
+		eventually(t, 20*time.Second, "an answer to every "+label+" message", func() bool {
+			return len(keyMessages(b))-beforeKeys+rateLimited(a)-beforeLimited >= n
+		})
+		return len(keyMessages(b)) - beforeKeys, rateLimited(a) - beforeLimited
 	}
-	deadline := time.After(5 * time.Second)
-collect:
-	for {
-		ctx2, cancel2 := context.WithTimeout(ctx, 500*time.Millisecond)
-		m, err := a.Next(ctx2)
-		cancel2()
-		select {
-		case <-deadline:
-			break collect
-		default:
-		}
-		if err != nil {
-			break
-		}
-		if m.Type == "error" && strings.Contains(string(m.Payload), "rate_limited") {
-			limited++
-		}
+	burst := e2ee.RelayBurst - 3
+	if delivered, limited := flood(burst+15, "flood"); delivered != burst || limited != 15 {
+		t.Fatalf("flood: %d delivered, %d rate limited; want %d and 15", delivered, limited, burst)
 	}
-	delivered := len(keyMessages(b)) - before
-	if limited == 0 || delivered+limited != 215 {
-		t.Fatalf("flood: %d delivered, %d rate limited", delivered, limited)
+	// One second later the budget has refilled by the sustained rate, no more.
+	clock.Advance(time.Second)
+	if delivered, limited := flood(e2ee.RelayRate+1, "refill"); delivered != e2ee.RelayRate || limited != 1 {
+		t.Fatalf("after a second: %d delivered, %d rate limited; want %d and 1", delivered, limited, e2ee.RelayRate)
 	}
 	// The others carry on: chat and key messages still flow.
 	_, _ = mod.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": "after the flood"})

@@ -268,15 +268,30 @@ type ByePayload struct {
 	Reason string `json:"reason"`
 }
 
-// DecodeEnvelope parses one websocket message into an envelope.
+// DecodeEnvelope parses one websocket message into an envelope. When it refuses a
+// message that carried a usable id (a string of at most 64 bytes), the envelope it
+// returns with the error has that ID, so that the error can name the message (ref),
+// whatever else is wrong with it — a type that is not a string included.
 func DecodeEnvelope(b []byte) (Envelope, *Error) {
-	var env Envelope
 	if !utf8.Valid(b) {
-		return env, errorf(CodeBadMessage, "message is not valid UTF-8")
+		return Envelope{}, errorf(CodeBadMessage, "message is not valid UTF-8")
+	}
+	// Each member raw first, so that a member of the wrong JSON type cannot hide the id.
+	var raw struct {
+		Type    json.RawMessage `json:"type"`
+		ID      json.RawMessage `json:"id"`
+		Ref     json.RawMessage `json:"ref"`
+		Payload json.RawMessage `json:"payload"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&env); err != nil {
+	if err := dec.Decode(&raw); err != nil {
 		return Envelope{}, errorf(CodeBadMessage, "message is not a JSON envelope")
+	}
+	var env Envelope
+	if len(raw.ID) > 0 && !isNull(raw.ID) {
+		if err := json.Unmarshal(raw.ID, &env.ID); err != nil {
+			return Envelope{}, errorf(CodeBadMessage, "envelope id is not a string")
+		}
 	}
 	if len(env.ID) > maxIDChars {
 		return Envelope{}, errorf(CodeBadMessage, "envelope id is longer than 64 characters")
@@ -286,14 +301,28 @@ func DecodeEnvelope(b []byte) (Envelope, *Error) {
 	if dec.More() {
 		return ref, errorf(CodeBadMessage, "trailing data after the envelope")
 	}
+	if len(raw.Type) > 0 && !isNull(raw.Type) {
+		if err := json.Unmarshal(raw.Type, &env.Type); err != nil {
+			return ref, errorf(CodeBadMessage, "envelope type is not a string")
+		}
+	}
 	if env.Type == "" {
 		return ref, errorf(CodeBadMessage, "envelope has no type")
 	}
-	if p := bytes.TrimSpace(env.Payload); len(p) > 0 && !bytes.Equal(p, []byte("null")) && p[0] != '{' {
+	if len(raw.Ref) > 0 && !isNull(raw.Ref) {
+		if err := json.Unmarshal(raw.Ref, &env.Ref); err != nil {
+			return ref, errorf(CodeBadMessage, "envelope ref is not a string")
+		}
+	}
+	if p := bytes.TrimSpace(raw.Payload); len(p) > 0 && !isNull(p) && p[0] != '{' {
 		return ref, errorf(CodeBadMessage, "payload is not an object")
 	}
+	env.Payload = raw.Payload
 	return env, nil
 }
+
+// isNull reports whether a raw JSON value is null.
+func isNull(v json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(v), []byte("null")) }
 
 // decodePayload parses env's payload into a T; a missing payload gives T's zero value.
 func decodePayload[T any](env Envelope) (T, *Error) {

@@ -1,10 +1,12 @@
 package signaling
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -83,6 +85,31 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
+// TestDecodeErrorsKeepTheID: whenever a refused message had a usable id, the refusal
+// can name it (ref), whatever else is wrong, a type of the wrong JSON type included.
+func TestDecodeErrorsKeepTheID(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"type":5,"id":"x"}`:                               "x",
+		`{"id":"x","type":true}`:                            "x",
+		`{"type":{"a":1},"id":"x","payload":{}}`:            "x",
+		`{"type":["chat"],"id":"x"}`:                        "x",
+		`{"type":null,"id":"x"}`:                            "x",
+		`{"id":"x"}`:                                        "x",
+		`{"type":"","id":"x"}`:                              "x",
+		`{"type":"chat","id":"x","payload":"hi"}`:           "x",
+		`{"type":"chat","id":"x","ref":5}`:                  "x",
+		`{"type":"chat","id":"x"} []`:                       "x",
+		`{"type":5,"id":6}`:                                 "",
+		`{"type":5,"id":"` + strings.Repeat("i", 65) + `"}`: "",
+		`{"type":5,"id":"x"`:                                "",
+	} {
+		env, err := DecodeEnvelope([]byte(in))
+		if err == nil || err.Code != CodeBadMessage || env.ID != want {
+			t.Errorf("%s: id %q, err %v; want bad_message naming %q", in, env.ID, err, want)
+		}
+	}
+}
+
 func TestFieldChecks(t *testing.T) {
 	for _, bad := range []string{"", "   ", strings.Repeat("n", MaxNameChars+1), "a\x00b", "tab\tname"} {
 		if _, err := cleanName(bad); err == nil || err.Code != CodeInvalidField {
@@ -139,6 +166,7 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"chat","payload":null}`,
 		`{"type":"chat","payload":"x"}`,
 		`{"type":`, `[]`, `null`, `"str"`, `{}`, "\xff\xfe",
+		`{"type":5,"id":"x"}`, `{"type":{"a":1},"id":"y","payload":{}}`, `{"type":"chat","id":"z","ref":[1]}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -148,6 +176,14 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			if err.Code != CodeBadMessage || err.Close != 0 {
 				t.Fatalf("decode error %v", err)
+			}
+			// A refusal names the message whenever it had a usable id.
+			var withID struct {
+				ID string `json:"id"`
+			}
+			if utf8.Valid(data) && json.NewDecoder(bytes.NewReader(data)).Decode(&withID) == nil &&
+				len(withID.ID) <= maxIDChars && env.ID != withID.ID {
+				t.Fatalf("refusal of a message with id %q names %q", withID.ID, env.ID)
 			}
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -37,6 +38,8 @@ func TestBadInputBeforeJoin(t *testing.T) {
 		{"malformed JSON", func() error { return c.SendRaw([]byte(`{"type":`)) }, "bad_message", ""},
 		{"not an object", func() error { return c.SendRaw([]byte(`[1,2,3]`)) }, "bad_message", ""},
 		{"no type", func() error { return c.SendRaw([]byte(`{"id":"x"}`)) }, "bad_message", "x"},
+		{"type not a string", func() error { return c.SendRaw([]byte(`{"type":5,"id":"t1"}`)) }, "bad_message", "t1"},
+		{"type an object", func() error { return c.SendRaw([]byte(`{"id":"t2","type":{"a":"chat"},"payload":{}}`)) }, "bad_message", "t2"},
 		{"payload not an object", func() error { return c.SendRaw([]byte(`{"type":"chat","id":"p1","payload":"hi"}`)) }, "bad_message", "p1"},
 		{"binary frame", func() error { return c.SendBinary([]byte{1, 2, 3}) }, "bad_message", ""},
 		{"unknown type", func() error { return c.SendRaw([]byte(`{"type":"hack","id":"u1"}`)) }, "unknown_type", "u1"},
@@ -255,7 +258,15 @@ func TestChatReachesMembersOnly(t *testing.T) {
 			t.Fatalf("sender's copy has ref %q, want %q", m.Ref, id)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	// A barrier instead of a pause: the chat was handed out before B got it, and the
+	// outsider's messages arrive in order, so whatever was meant for it precedes the
+	// answer to its own chat attempt.
+	if _, err := outsider.Send("chat", map[string]any{"text": "let me in"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := expectError(t, outsider); code != "not_allowed_in_state" {
+		t.Fatalf("outsider's chat: %s", code)
+	}
 	for _, m := range outsider.All() {
 		if strings.Contains(string(m.Raw), "secret") {
 			t.Fatalf("outsider received %s", m.Raw)
@@ -264,29 +275,15 @@ func TestChatReachesMembersOnly(t *testing.T) {
 }
 
 // TestChatFloodIsLimited: a member flooding chat gets rate_limited errors, the others
-// receive only the allowed burst, and the flooder's session stays usable.
+// receive exactly the allowed burst, and the flooder's session stays usable: the budget
+// refills with (fake) time. The clock stands still during the flood, so the counts are
+// exact whatever the machine's speed.
 func TestChatFloodIsLimited(t *testing.T) {
-	srv := newTestServer(t)
+	clock := fakeclock.New(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	srv := newTestServerWith(t, signaling.Config{Clock: clock})
 	meeting := srv.createMeeting(t)
 	flooder := srv.join(t, meeting, "Flooder")
 	other := srv.join(t, meeting, "Other")
-	for i := 0; i < 32; i++ {
-		if _, err := flooder.Send("chat", map[string]any{"text": "spam"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	limited := 0
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	for {
-		m, err := flooder.Next(ctx)
-		if err != nil {
-			break
-		}
-		if m.Type == "error" && strings.Contains(string(m.Payload), "rate_limited") {
-			limited++
-		}
-	}
 	delivered := func() int {
 		n := 0
 		for _, m := range other.All() {
@@ -296,14 +293,37 @@ func TestChatFloodIsLimited(t *testing.T) {
 		}
 		return n
 	}
-	// 32 in well under a second: the burst of 20 (plus what refilled meanwhile) passes.
-	if got := delivered(); limited == 0 || got > 26 || got < 20 || got+limited != 32 {
-		t.Fatalf("delivered %d, rate_limited %d", got, limited)
+	limited := func() int {
+		n := 0
+		for _, m := range flooder.All() {
+			if m.Type == "error" && strings.Contains(string(m.Payload), `"rate_limited"`) {
+				n++
+			}
+		}
+		return n
 	}
-	// The tokens come back and the session still works.
-	before := delivered()
+	const burst, sent = 20, 32
+	for i := 0; i < sent; i++ {
+		if _, err := flooder.Send("chat", map[string]any{"text": "spam"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 20*time.Second, "an answer to every chat", func() bool { return delivered()+limited() >= sent })
+	if got, lim := delivered(), limited(); got != burst || lim != sent-burst {
+		t.Fatalf("delivered %d, rate_limited %d; want %d and %d", got, lim, burst, sent-burst)
+	}
+	// Still no token: refused again.
+	if _, err := flooder.Send("chat", map[string]any{"text": "again"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the refusal", func() bool { return limited() == sent-burst+1 })
+	// One token comes back after 1/5 s (5 per second) and the session still works.
+	clock.Advance(200 * time.Millisecond)
 	if _, err := flooder.Send("chat", map[string]any{"text": "sorry"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the next chat after a pause", func() bool { return delivered() == before+1 })
+	eventually(t, 20*time.Second, "the next chat after a pause", func() bool { return delivered() == burst+1 })
+	if lim := limited(); lim != sent-burst+1 {
+		t.Fatalf("rate_limited %d after the pause", lim)
+	}
 }

@@ -21,6 +21,20 @@ import (
 //go:embed static
 var staticFS embed.FS
 
+// testFS holds the browser tests' hooks (frame hashes, raw key export). They are
+// served only with Options.TestHooks; no production page or script refers to them.
+//
+//go:embed testhooks
+var testFS embed.FS
+
+// Options configures Handler. The zero value is the production client.
+type Options struct {
+	// TestHooks also serves the test-only modules of web/testhooks/ under
+	// /static/test/ (hooks.js, e2ee-worker.js). Only the browser tests set it;
+	// cmd/conclave never does, so a production server answers them with 404.
+	TestHooks bool
+}
+
 // ContentSecurityPolicy is sent with every response of Handler.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
@@ -72,13 +86,27 @@ type handler struct {
 //
 // Everything else is 404. Every response carries a strict Content-Security-Policy
 // and related security headers; HTML pages are never cached.
-func Handler() http.Handler {
+func Handler(opts Options) http.Handler {
 	h := &handler{assets: make(map[string]*asset)}
-	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+	err := addAssets(h.assets, staticFS, "static", "")
+	if err == nil && opts.TestHooks {
+		err = addAssets(h.assets, testFS, "testhooks", "test/")
+	}
+	if err != nil {
+		// The files are compiled in; failing to read them is a build defect.
+		panic("web: reading embedded files: " + err.Error())
+	}
+	return h
+}
+
+// addAssets reads every file below dir of fsys into assets, keyed by prefix and its
+// path below dir.
+func addAssets(assets map[string]*asset, fsys embed.FS, dir, prefix string) error {
+	return fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		body, err := staticFS.ReadFile(p)
+		body, err := fsys.ReadFile(p)
 		if err != nil {
 			return err
 		}
@@ -87,18 +115,13 @@ func Handler() http.Handler {
 			ct = "application/octet-stream"
 		}
 		sum := sha256.Sum256(body)
-		h.assets[strings.TrimPrefix(p, "static/")] = &asset{
+		assets[prefix+strings.TrimPrefix(p, dir+"/")] = &asset{
 			body:        body,
 			contentType: ct,
 			etag:        `"` + hex.EncodeToString(sum[:12]) + `"`,
 		}
 		return nil
 	})
-	if err != nil {
-		// The files are compiled in; failing to read them is a build defect.
-		panic("web: reading embedded files: " + err.Error())
-	}
-	return h
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

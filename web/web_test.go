@@ -29,7 +29,7 @@ func body(t *testing.T, res *http.Response) string {
 }
 
 func TestRoutes(t *testing.T) {
-	h := Handler()
+	h := Handler(Options{})
 	tests := []struct {
 		target      string
 		status      int
@@ -85,7 +85,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	h := Handler()
+	h := Handler(Options{})
 	want := map[string]string{
 		"Content-Security-Policy":    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self' blob:; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 		"Referrer-Policy":            "no-referrer",
@@ -119,7 +119,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestConditionalAndMethods(t *testing.T) {
-	h := Handler()
+	h := Handler(Options{})
 	res := get(t, h, http.MethodGet, "/static/css/app.css")
 	etag := res.Header.Get("ETag")
 	req := httptest.NewRequest(http.MethodGet, "/static/css/app.css", nil)
@@ -143,7 +143,7 @@ func TestConditionalAndMethods(t *testing.T) {
 }
 
 func TestEveryAssetHasAKnownContentType(t *testing.T) {
-	h := Handler().(*handler)
+	h := Handler(Options{}).(*handler)
 	for name, a := range h.assets {
 		if a.contentType == "application/octet-stream" {
 			t.Errorf("%s: no content type for %q", name, path.Ext(name))
@@ -317,7 +317,7 @@ func TestTestHooks(t *testing.T) {
 		"'ask_unmute'", "'mute_microphone'", "'mute_camera'", "'stop_screen_share'", "'make_presenter'",
 		"'remove_presenter'", "'make_moderator'", "'remove_moderator'", "'send_to_lobby'", "'remove'",
 		// end-to-end encryption
-		"e2ee: e2eeHooks", "safetyCode:", "verified:", "unverified:", "keyIndex:", "frameHashes:", "exportKeys:",
+		"e2ee: e2eeHooks", "safetyCode:", "verified:", "unverified:", "keyIndex:",
 		"e2ee-unverified", "link_incomplete",
 	} {
 		if !strings.Contains(js+files["static/js/e2ee-ui.js"]+files["static/js/status.js"], s) {

@@ -50,6 +50,14 @@ type limits struct {
 	maxConnsPerAddr   int
 }
 
+// usage names the commands; `conclave -h` adds the flags.
+const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lists the flags)
+       conclave host ...          manage the hosts who may create meetings (conclave host -h)
+`
+
+// errUsage is a command line that names no command conclave has; it exits with 2.
+var errUsage = errors.New("usage error")
+
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
 	env := func(key, def string) string {
 		if v := getenv(key); v != "" {
@@ -77,6 +85,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	// An unknown subcommand ("conclave privacy-report") or a stray argument must not
+	// start a server that the person did not ask for.
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "conclave: unknown command or argument %q\n%s", fs.Arg(0), usage)
+		return o, errUsage
 	}
 	if o.knockTimeout <= 0 || o.maxWaiting <= 0 {
 		return o, errors.New("-knock-timeout and -max-waiting must be positive")
@@ -166,7 +180,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	})
 	mux := http.NewServeMux()
 	sig.Register(mux)
-	mux.Handle("/", web.Handler())
+	mux.Handle("/", web.Handler(web.Options{}))
 
 	ln, err := net.Listen("tcp", o.httpAddr)
 	if err != nil {

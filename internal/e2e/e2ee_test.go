@@ -25,7 +25,6 @@ type serverFrames struct {
 
 type capturedFrame struct {
 	data []byte
-	at   time.Time
 }
 
 func newServerFrames() *serverFrames {
@@ -44,7 +43,7 @@ func (s *serverFrames) tap(p sfu.TapPacket) {
 		s.asm[p.ParticipantID] = a
 	}
 	if f, ok := a.Push(p.SequenceNumber, p.Timestamp, p.Marker, p.Payload); ok {
-		s.frames[p.ParticipantID] = append(s.frames[p.ParticipantID], capturedFrame{data: f, at: time.Now()})
+		s.frames[p.ParticipantID] = append(s.frames[p.ParticipantID], capturedFrame{data: f})
 	}
 }
 
@@ -54,10 +53,11 @@ func (s *serverFrames) of(id string) []capturedFrame {
 	return append([]capturedFrame(nil), s.frames[id]...)
 }
 
-// joinAt opens the meeting page with query and fragment and waits until name joined.
-func joinAt(ctx context.Context, t *testing.T, srv *server, kind browsertest.Kind, m meetingLinks, name, query, fragment string) *participant {
+// joinAt opens the meeting page with fragment, joins as name and waits until it joined;
+// with testHooks the page gets the test-only hooks first (loadTestHooks).
+func joinAt(ctx context.Context, t *testing.T, srv *server, kind browsertest.Kind, m meetingLinks, name, fragment string, testHooks bool) *participant {
 	t.Helper()
-	return joinURL(ctx, t, kind, srv.pageURL(m, "name="+name+"&autojoin=1"+query, fragment), name, false)
+	return joinWithOptions(ctx, t, kind, srv.pageURL(m, fragment), name, joinOptions{testHooks: testHooks})
 }
 
 type frameHashes struct {
@@ -65,22 +65,20 @@ type frameHashes struct {
 	Cipher []string `json:"cipher"`
 }
 
-// checkServerSees runs a two-tab call and compares the frames the server forwarded with
-// the hashes the publisher's transform recorded.
-func checkServerSees(t *testing.T, encrypted bool) (plainMatches, cipherMatches, total int) {
+// TestServerSeesOnlyCiphertext: in an E2EE meeting every VP8 frame the server forwards
+// is one the publisher's transform emitted as ciphertext, and none is a plaintext frame.
+// The control: decrypted with the publisher's own keys, every server frame is one of
+// the recorded plaintext frames, so the plaintext check compares the right frames and
+// could fail.
+func TestServerSeesOnlyCiphertext(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	frames := newServerFrames()
 	srv := startServerWithTap(t, frames.tap)
-	body := `{"settings":{"lobby":false},"e2ee":false}`
-	if encrypted {
-		body = `{"settings":{"lobby":false}}`
-	}
-	links := srv.createMeetingWith(t, body)
-	fragment := links.fragment()
+	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	pub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Pub", "&e2eetest=1", fragment)
-	sub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Sub", "", fragment)
+	pub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Pub", links.fragment(), true)
+	sub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Sub", links.fragment(), false)
 	waitSameColour(ctx, t, sub, pub, "camera")
 
 	const want = 150
@@ -92,8 +90,16 @@ func checkServerSees(t *testing.T, encrypted bool) (plainMatches, cipherMatches,
 		}
 	}
 	var h frameHashes
-	if err := pub.tab.Eval(ctx, `window.conclave.e2ee.frameHashes()`, &h); err != nil {
+	if err := pub.tab.Eval(ctx, `window.conclaveTest.frameHashes()`, &h); err != nil {
 		t.Fatal(err)
+	}
+	var keys map[string]map[string]string
+	if err := pub.tab.Eval(ctx, `window.conclaveTest.exportKeys()`, &keys); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := ringFrom(keys[pub.id])
+	if err != nil || len(keys[pub.id]) == 0 {
+		t.Fatalf("the publisher's own keys: %v (%v)", keys[pub.id], err)
 	}
 	plain, cipher := map[string]bool{}, map[string]bool{}
 	for _, x := range h.Plain {
@@ -102,9 +108,10 @@ func checkServerSees(t *testing.T, encrypted bool) (plainMatches, cipherMatches,
 	for _, x := range h.Cipher {
 		cipher[x] = true
 	}
-	if len(plain) < want {
-		t.Fatalf("the transform recorded only %d frames", len(plain))
+	if len(plain) < want || len(cipher) < want {
+		t.Fatalf("the transform recorded only %d plaintext and %d ciphertext frames", len(plain), len(cipher))
 	}
+	var plainMatches, cipherMatches, decrypted int
 	for _, f := range frames.of(pub.id)[:want] {
 		sum := sha256.Sum256(f.data)
 		x := hex.EncodeToString(sum[:])
@@ -114,26 +121,19 @@ func checkServerSees(t *testing.T, encrypted bool) (plainMatches, cipherMatches,
 		if cipher[x] {
 			cipherMatches++
 		}
+		if p, err := e2ee.DecryptFrame(ring, f.data, e2ee.VP8); err == nil {
+			sum := sha256.Sum256(p)
+			if plain[hex.EncodeToString(sum[:])] {
+				decrypted++
+			}
+		}
 	}
-	return plainMatches, cipherMatches, want
-}
-
-// TestServerSeesOnlyCiphertext: in an E2EE meeting every VP8 frame the server forwards
-// is one the publisher's transform emitted as ciphertext, and none is a plaintext frame.
-// The control run without E2EE matches plaintext, so the check can fail.
-func TestServerSeesOnlyCiphertext(t *testing.T) {
-	t.Run("e2ee", func(t *testing.T) {
-		plain, cipher, total := checkServerSees(t, true)
-		if plain != 0 || cipher != total {
-			t.Fatalf("of %d server frames: %d match plaintext, %d match ciphertext", total, plain, cipher)
-		}
-	})
-	t.Run("control without e2ee", func(t *testing.T) {
-		plain, _, total := checkServerSees(t, false)
-		if plain != total {
-			t.Fatalf("control run: only %d of %d server frames match the plaintext", plain, total)
-		}
-	})
+	if plainMatches != 0 || cipherMatches != want {
+		t.Fatalf("of %d server frames: %d match plaintext, %d match ciphertext", want, plainMatches, cipherMatches)
+	}
+	if decrypted != want {
+		t.Fatalf("control: only %d of %d server frames decrypt to a recorded plaintext frame", decrypted, want)
+	}
 }
 
 // ringFrom builds a decryption keyring from raw keys one participant held for a sender,
@@ -171,14 +171,14 @@ func TestRemovedParticipantCannotDecrypt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
-	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", "&e2eetest=1", links.moderatorFragment())
-	bob := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Bob", "&e2eetest=1", links.fragment())
-	cat := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Cat", "&e2eetest=1", links.fragment())
+	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", links.moderatorFragment(), false)
+	bob := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Bob", links.fragment(), false)
+	cat := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Cat", links.fragment(), true)
 	waitSameColour(ctx, t, cat, ann, "camera")
 	waitSameColour(ctx, t, bob, ann, "camera")
 
 	var held map[string]map[string]string
-	if err := cat.tab.Eval(ctx, `window.conclave.e2ee.exportKeys()`, &held); err != nil {
+	if err := cat.tab.Eval(ctx, `window.conclaveTest.exportKeys()`, &held); err != nil {
 		t.Fatal(err)
 	}
 	catRing, err := ringFrom(held[ann.id])
@@ -214,15 +214,16 @@ func TestRemovedParticipantCannotDecrypt(t *testing.T) {
 	if err := cat.tab.WaitFor(ctx, `document.querySelector("#meeting-error")?.dataset.code === "removed"`); err != nil {
 		t.Fatalf("Cat was not removed: %v", err)
 	}
-	removedAt := time.Now()
+	seen := len(frames.of(ann.id))
 
-	// Frames Ann sends from a moment after the removal: a new key index, not decryptable
-	// with anything Cat held; Bob still decodes Ann.
+	// Ann's frames from the first one under a new key index on (however long the
+	// rotation takes on this machine): the old index never comes back, and nothing Cat
+	// held decrypts them; Bob still decodes Ann.
 	var after []capturedFrame
 	for {
 		after = after[:0]
-		for _, f := range frames.of(ann.id) {
-			if f.at.After(removedAt.Add(2 * time.Second)) {
+		for _, f := range frames.of(ann.id)[seen:] {
+			if idx, ok := e2ee.KeyIndex(f.data); len(after) > 0 || (ok && idx != oldIndex) {
 				after = append(after, f)
 			}
 		}
@@ -231,14 +232,14 @@ func TestRemovedParticipantCannotDecrypt(t *testing.T) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("only %d frames from Ann after the removal", len(after))
+			t.Fatalf("only %d frames from Ann under a new key after the removal", len(after))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	for i, f := range after {
 		idx, ok := e2ee.KeyIndex(f.data)
 		if !ok || idx == oldIndex {
-			t.Fatalf("frame %d after the removal still uses key index %d", i, oldIndex)
+			t.Fatalf("frame %d after the rotation uses the old key index %d again", i, oldIndex)
 		}
 		if _, err := e2ee.DecryptFrame(catRing, f.data, e2ee.VP8); err == nil {
 			t.Fatalf("frame %d after the removal decrypts with the removed participant's keys", i)

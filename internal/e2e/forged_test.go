@@ -23,8 +23,8 @@ func TestForgedIdentityGetsNoKeys(t *testing.T) {
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", "", links.fragment())
-	bob := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Bob", "", links.fragment())
+	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", links.fragment(), false)
+	bob := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Bob", links.fragment(), false)
 	waitSameColour(ctx, t, ann, bob, "camera")
 
 	c, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(srv.url, "http")+"/ws")

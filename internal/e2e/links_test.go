@@ -65,14 +65,6 @@ func createOnLanding(ctx context.Context, t *testing.T, srv *server, e2eeOn bool
 	return out
 }
 
-// withQuery puts a query before a link's fragment.
-func withQuery(link, query string) string {
-	if i := strings.IndexByte(link, '#'); i >= 0 {
-		return link[:i] + "?" + query + link[i:]
-	}
-	return link + "?" + query
-}
-
 // TestLandingKeysTheLinks: the landing page makes the meeting's key in the browser and
 // puts it into both links' fragment (never into the request); the moderator link works,
 // its invite links carry the key but not the moderator secret, and the address bar
@@ -98,7 +90,7 @@ func TestLandingKeysTheLinks(t *testing.T) {
 		t.Fatalf("the create request was %q", links.Bodies)
 	}
 
-	mona := joinURL(ctx, t, browsertest.KindChromium, withQuery(links.Moderator, "name=Mona&autojoin=1"), "Mona", false)
+	mona := joinURL(ctx, t, browsertest.KindChromium, links.Moderator, "Mona", false)
 	var got struct {
 		Role    string `json:"role"`
 		Enabled bool   `json:"enabled"`
@@ -122,12 +114,13 @@ func TestLandingKeysTheLinks(t *testing.T) {
 	}
 
 	// The bare link (no fragment) is refused when the meeting is encrypted.
-	bare := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+id+"?name=Nat&autojoin=1")
+	bare := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+id)
+	knock(ctx, t, bare, "Nat")
 	if err := bare.WaitFor(ctx, `document.body.dataset.state === "error" && document.querySelector("#meeting-error").dataset.code === "link_incomplete" && /lacks the part after #/.test(document.querySelector("#meeting-error").textContent)`); err != nil {
 		t.Fatalf("a link without the key was not refused: %v", err)
 	}
 	// A key that does not decode to 16 bytes is refused before knocking.
-	short := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+id+"?name=Ola&autojoin=1#k=c2hvcnQ")
+	short := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+id+"#k=c2hvcnQ")
 	if err := short.WaitFor(ctx, `document.body.dataset.state === "error" && document.querySelector("#meeting-error").dataset.code === "link_invalid"`); err != nil {
 		t.Fatalf("a short key was not refused: %v", err)
 	}
@@ -144,7 +137,7 @@ func TestLandingKeysTheLinks(t *testing.T) {
 	if len(plain.Bodies) != 1 || !strings.Contains(plain.Bodies[0], `"e2ee":false`) {
 		t.Fatalf("the create request was %q", plain.Bodies)
 	}
-	pam := joinURL(ctx, t, browsertest.KindChromium, withQuery(plain.Moderator, "name=Pam&autojoin=1"), "Pam", false)
+	pam := joinURL(ctx, t, browsertest.KindChromium, plain.Moderator, "Pam", false)
 	if err := pam.tab.WaitFor(ctx, `(() => { const c = document.querySelector("#e2ee-status");
 		return !c.hidden && c.dataset.state === "off" && c.textContent.includes("Not end-to-end encrypted") &&
 			window.conclave.e2ee.enabled === false && window.conclave.e2ee.api === null; })()`); err != nil {
@@ -168,10 +161,41 @@ func TestBrowserWithoutInsertableStreamsIsRefused(t *testing.T) {
 	if err := browsertest.OnNewDocument(ctx, tab, `delete window.RTCRtpScriptTransform; delete RTCRtpSender.prototype.createEncodedStreams;`); err != nil {
 		t.Fatal(err)
 	}
-	if err := tab.Navigate(ctx, srv.pageURL(m, "name=Old&autojoin=1", m.fragment())); err != nil {
+	if err := tab.Navigate(ctx, srv.pageURL(m, m.fragment())); err != nil {
 		t.Fatal(err)
 	}
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "error" && document.querySelector("#meeting-error").dataset.code === "e2ee_unsupported"`); err != nil {
 		t.Fatalf("a browser that cannot encrypt was not refused: %v", err)
+	}
+}
+
+// TestNoNameOrTestSwitchFromURL: the meeting page takes neither a name nor a test
+// switch from its address (a name in a URL ends up in proxy logs): with
+// ?name=…&autojoin=1&e2eetest=1 it stays on the pre-join screen with an empty name
+// field, drops the query from the address bar and has no test hooks.
+func TestNoNameOrTestSwitchFromURL(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	srv := startServer(t)
+	m := srv.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tab := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+m.MeetingID+"?name=Zed&autojoin=1&e2eetest=1#"+m.fragment())
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin"`); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Name   string `json:"name"`
+		State  string `json:"state"`
+		Search string `json:"search"`
+		Hooks  bool   `json:"hooks"`
+	}
+	// Long enough for an autojoin to have started knocking.
+	if err := tab.Eval(ctx, `new Promise(r => setTimeout(r, 1000)).then(() => ({
+		name: document.querySelector("#prejoin-name").value, state: document.body.dataset.state,
+		search: location.search, hooks: "conclaveTest" in window || "exportKeys" in window.conclave.e2ee}))`, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "" || got.State != "prejoin" || got.Search != "" || got.Hooks {
+		t.Fatalf("the page took something from its URL: %+v", got)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"conclave/internal/browsertest"
 )
 
-// openMeeting opens a meeting URL (with query and fragment) in a new tab and presses
+// openMeeting opens a meeting URL (with its fragment) in a new tab and presses
 // nothing: the caller decides what to wait for.
 func openMeeting(ctx context.Context, t *testing.T, kind browsertest.Kind, url string) browsertest.Tab {
 	t.Helper()
@@ -35,8 +35,9 @@ func TestLobbyAdmitAndDeny(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
-	// The moderator link carries the secret in the fragment; the query only fills the name.
-	modTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, "name=Mona&autojoin=1", links.moderatorFragment()))
+	// The moderator link carries the secret in the fragment.
+	modTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()))
+	knock(ctx, t, modTab, "Mona")
 	if err := modTab.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`); err != nil {
 		t.Fatalf("moderator did not join as moderator: %v", err)
 	}
@@ -46,7 +47,8 @@ func TestLobbyAdmitAndDeny(t *testing.T) {
 	}
 
 	// Felix knocks from Firefox and waits.
-	felixTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, "name=Felix&autojoin=1", links.fragment()))
+	felixTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.fragment()))
+	knock(ctx, t, felixTab, "Felix")
 	if err := felixTab.WaitFor(ctx, `document.body.dataset.state === "lobby" && document.querySelector("#lobby-status")?.dataset.moderatorPresent === "true"`); err != nil {
 		t.Fatalf("Felix is not waiting in the lobby: %v", err)
 	}
@@ -76,7 +78,8 @@ func TestLobbyAdmitAndDeny(t *testing.T) {
 	waitSameColour(ctx, t, felix, mod, "camera")
 
 	// Dora knocks from Chromium and is denied.
-	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, "name=Dora&autojoin=1", links.fragment()))
+	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
+	knock(ctx, t, doraTab, "Dora")
 	if err := doraTab.WaitFor(ctx, `document.body.dataset.state === "lobby"`); err != nil {
 		t.Fatalf("Dora is not waiting: %v", err)
 	}

@@ -49,7 +49,9 @@ func startServerWithTap(t *testing.T, tap func(sfu.TapPacket)) *server {
 		Hosts: []signaling.Host{{ID: "e2ehost", Name: "e2e", KeyHash: keyHash}}})
 	mux := http.NewServeMux()
 	sig.Register(mux)
-	mux.Handle("/", web.Handler())
+	// A server built for tests: it also serves the test-only hooks (frame hashes,
+	// key export), which a test imports into a page with loadTestHooks.
+	mux.Handle("/", web.Handler(web.Options{TestHooks: true}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -105,12 +107,10 @@ func (m meetingLinks) moderatorFragment() string {
 	return "k=" + m.Key + "&" + mod
 }
 
-// pageURL is the meeting page with a query (e.g. "name=Ann&autojoin=1") and a fragment.
-func (s *server) pageURL(m meetingLinks, query, fragment string) string {
+// pageURL is the meeting page with a fragment (e.g. "k=…&mod=…"). A name never goes
+// into a URL: the tests type it into the pre-join screen (knock).
+func (s *server) pageURL(m meetingLinks, fragment string) string {
 	u := fmt.Sprintf("%s/m/%s", s.url, m.MeetingID)
-	if query != "" {
-		u += "?" + query
-	}
 	if fragment != "" {
 		u += "#" + fragment
 	}
@@ -167,26 +167,49 @@ type participant struct {
 // the shared browser of that kind and waits until it has joined.
 func joinTab(ctx context.Context, t *testing.T, s *server, kind browsertest.Kind, m meetingLinks, name string, fakeScreen bool) *participant {
 	t.Helper()
-	return joinURL(ctx, t, kind, s.pageURL(m, "name="+name+"&autojoin=1", m.fragment()), name, fakeScreen)
+	return joinURL(ctx, t, kind, s.pageURL(m, m.fragment()), name, fakeScreen)
 }
 
-// joinURL opens url in a new tab of the shared browser of that kind and waits until
-// it has joined.
+// joinURL opens url in a new tab of the shared browser of that kind, joins as name
+// and waits until it has joined.
 func joinURL(ctx context.Context, t *testing.T, kind browsertest.Kind, url, name string, fakeScreen bool) *participant {
+	t.Helper()
+	return joinWithOptions(ctx, t, kind, url, name, joinOptions{fakeScreen: fakeScreen})
+}
+
+// joinOptions are the extras of joinWithOptions.
+type joinOptions struct {
+	fakeScreen bool   // getDisplayMedia answers with browsertest's fake screen
+	preload    string // a script run before the page's own in every document
+	testHooks  bool   // the test-only hooks are loaded before joining (loadTestHooks)
+}
+
+// joinWithOptions opens url in a new tab, types name into the pre-join screen, clicks
+// Join and waits until the tab has joined.
+func joinWithOptions(ctx context.Context, t *testing.T, kind browsertest.Kind, url, name string, o joinOptions) *participant {
 	t.Helper()
 	tab, err := browsertest.Shared(t, kind).NewTab(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tab.Close() })
-	if fakeScreen {
+	if o.fakeScreen {
 		if err := browsertest.OnNewDocument(ctx, tab, browsertest.FakeDisplayMediaJS); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if o.preload != "" {
+		if err := browsertest.OnNewDocument(ctx, tab, o.preload); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := tab.Navigate(ctx, url); err != nil {
 		t.Fatal(err)
 	}
+	if o.testHooks {
+		loadTestHooks(ctx, t, tab)
+	}
+	knock(ctx, t, tab, name)
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
 		t.Fatalf("%s (%s) did not join: %v", name, kind, err)
 	}
@@ -195,6 +218,45 @@ func joinURL(ctx context.Context, t *testing.T, kind browsertest.Kind, url, name
 		t.Fatal(err)
 	}
 	return p
+}
+
+// knock does what a person does on the pre-join screen: type the name into the name
+// field and click Join (which stays disabled until the name is there).
+func knock(ctx context.Context, t *testing.T, tab browsertest.Tab, name string) {
+	t.Helper()
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin"`); err != nil {
+		t.Fatalf("no pre-join screen for %s: %v", name, err)
+	}
+	quoted, _ := json.Marshal(name)
+	if err := tab.Eval(ctx, fmt.Sprintf(`(() => {
+		const field = document.querySelector("#prejoin-name");
+		field.focus();
+		field.value = %s;
+		field.dispatchEvent(new Event("input", { bubbles: true }));
+	})()`, quoted), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `(() => {
+		const join = document.querySelector("#prejoin-join");
+		if (join.disabled) return false;
+		join.click();
+		return true;
+	})()`); err != nil {
+		t.Fatalf("%s could not click Join: %v", name, err)
+	}
+}
+
+// loadTestHooks imports the test-only hooks (web/testhooks/hooks.js, served only by a
+// server built for tests) into the page before it joins: from then on its E2EE worker
+// records frame hashes and keys, read with window.conclaveTest.
+func loadTestHooks(ctx context.Context, t *testing.T, tab browsertest.Tab) {
+	t.Helper()
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin"`); err != nil {
+		t.Fatalf("no pre-join screen: %v", err)
+	}
+	if err := tab.Eval(ctx, `import("/static/test/hooks.js").then(() => !!window.conclaveTest)`, nil); err != nil {
+		t.Fatalf("loading the test hooks: %v", err)
+	}
 }
 
 func tileSel(id, source string) string {

@@ -92,15 +92,11 @@ const SOURCE_KIND = { microphone: 'audio', camera: 'video', screen: 'video' };
  */
 export class MediaCrypto {
   /**
-   * @param {{api: 'legacy'|'script', encrypt: boolean, test?: boolean,
-   *          onError?: (reason: string) => void, onStats?: (stats) => void}} opts
-   * encrypt=false attaches pass-through transforms (used only for test runs of
-   * meetings without E2EE, to record plaintext hashes).
+   * @param {{api: 'legacy'|'script', onError?: (reason: string) => void,
+   *          onStats?: (stats) => void}} opts
    */
-  constructor({ api, encrypt, test = false, onError = () => {}, onStats = () => {} }) {
+  constructor({ api, onError = () => {}, onStats = () => {} }) {
     this.api = api;
-    this.encrypt = encrypt;
-    this.test = test;
     this.onError = onError;
     this.onStats = onStats;
     this.failed = null; // the reason, once the worker failed
@@ -111,7 +107,6 @@ export class MediaCrypto {
     this.receiverSlots = new WeakMap(); // receiver -> slot
     this.routes = new Map(); // slot -> participant id last sent to the worker
     this.nextId = 1;
-    this.replies = new Map();
 
     this.worker = new Worker(WORKER_URL, { type: 'module', name: 'conclave-e2ee' });
     this.ready = new Promise((resolve, reject) => {
@@ -130,7 +125,6 @@ export class MediaCrypto {
       this._fail('the encryption worker failed');
     };
     this.worker.onmessageerror = () => this._fail('the encryption worker failed');
-    this.worker.postMessage({ t: 'config', encrypt, test });
   }
 
   /** setOwnKey makes (index, raw) the key every outgoing frame is encrypted with. */
@@ -146,23 +140,6 @@ export class MediaCrypto {
   /** forget drops a participant's keys. */
   forget(pid) {
     this._post({ t: 'forget', pid });
-  }
-
-  /** query asks the worker for 'hashes' or 'keys' (test mode); a promise of the answer. */
-  query(what) {
-    if (this.closed || this.failed) return Promise.resolve(null);
-    const id = this.nextId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.replies.delete(id);
-        resolve(null);
-      }, 5000);
-      this.replies.set(id, (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      });
-      this.worker.postMessage({ t: 'query', id, what });
-    });
   }
 
   attachSender(sender, source) {
@@ -233,8 +210,6 @@ export class MediaCrypto {
     this.worker.onmessage = null;
     this.worker.onerror = null;
     this.worker.terminate();
-    for (const resolve of this.replies.values()) resolve(null);
-    this.replies.clear();
     if (current === this) current = null;
   }
 
@@ -259,12 +234,6 @@ export class MediaCrypto {
         this.stats = { encrypted: msg.encrypted, decrypted: msg.decrypted, decryptFailed: msg.decryptFailed };
         this.onStats(this.stats);
         break;
-      case 'reply': {
-        const done = this.replies.get(msg.id);
-        this.replies.delete(msg.id);
-        if (done) done(msg.value);
-        break;
-      }
       case 'pipe-error':
         this._pipeError(msg);
         break;

@@ -9,11 +9,14 @@
  * created only in publisher.js and subscriber.js; E2EE attaches in e2ee-hooks.js.
  *
  * TEST HOOKS — stable, used by the Go browser tests; change them only together
- * with those tests.
+ * with those tests. They are the page's ordinary elements and state: nothing here
+ * reads a test switch from the URL, and a name never travels in a URL (the browser
+ * tests type it into #prejoin-name). Test-only code (frame hashes, raw key export)
+ * lives outside this page, in web/testhooks/, served only by a server built for
+ * tests (web.Options.TestHooks) and never imported by this page.
  *
- *   URL        /m/<id>?name=X&autojoin=1  fills the name and joins without a click
- *              (camera and microphone on; add &mic=0 / &camera=0 to start them off).
- *              The query is removed from the address bar once read.
+ *   URL        /m/<id>?mic=0 / ?camera=0 starts the microphone / camera off. The query
+ *              is removed from the address bar once read.
  *              /m/<id>#mod=<secret> joins as a moderator: the secret is kept in memory,
  *              sent as `moderatorSecret` in `join` and removed from the address bar;
  *              the invite links (#share-link, #invite-link, #btn-invite) never carry it.
@@ -23,17 +26,13 @@
  *              carry it (#k=… only). Without it an encrypted meeting shows
  *              #meeting-error[data-code="link_incomplete"]; a `k` that does not decode to
  *              16+ bytes shows link_invalid; a browser that cannot encrypt, e2ee_unsupported.
- *              ?e2eetest=1 — TEST ONLY, off by default: the E2EE worker records frame
- *              hashes and can export raw keys (window.conclave.e2ee.frameHashes(),
- *              .exportKeys()); in a meeting without E2EE it attaches a pass-through
- *              transform that records plaintext hashes (a control run).
  *   State      document.body.dataset.state: prejoin | joining | lobby | joined | left | error
  *              ("loading" until this script has run). "joining" keeps the pre-join
  *              screen up while the knock is on its way.
  *   Pre-join   #prejoin-name (input), #prejoin-mic and #prejoin-camera (toggle buttons,
  *              aria-pressed="true" = on), #prejoin-join (button), #prejoin-password
- *              (input, shown once the server asked for a password; with autojoin the
- *              page joins without one first), its message in #prejoin-password-error
+ *              (input, shown once the server asked for a password: the first knock
+ *              goes without one), its message in #prejoin-password-error
  *   Lobby      #lobby-status: the waiting screen's text, data-moderator-present="true|false"
  *              (absent until the server's first `lobby`); #lobby-note (e.g. "A moderator
  *              moved you back to the waiting room."), #lobby-leave
@@ -104,11 +103,6 @@
  *                        unverified()  [participantId] with a wrong or missing identity
  *                        keyIndex()    the own media key index frames are sent under (-1: none)
  *                        stats()       {encrypted, decrypted, decryptFailed} frame counts
- *                        frameHashes() async → {plain: [hex], cipher: [hex]}: SHA-256 of the
- *                                      camera's first 300 video frames before and after
- *                                      encryption (only with ?e2eetest=1, else empty)
- *                        exportKeys()  async → {participantId: {index: b64url raw key}}, own
- *                                      and received (only with ?e2eetest=1, else {})
  *                      }
  *
  * Nothing is persisted in the browser (no storage, no cookies), and nothing a
@@ -165,8 +159,6 @@ const params = new URLSearchParams(window.location.search);
 const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
 const fragment = splitFragment(window.location.hash);
 let moderatorSecret = fragment.secret;
-// Test only (never set by the product): frame hashes and key export, see above.
-const e2eeTest = params.get('e2eetest') === '1';
 // The meeting's secret from #k=…: bytes in memory only (null: none or invalid).
 let meetingSecret = null;
 let secretInvalid = false;
@@ -180,8 +172,7 @@ if (fragment.key !== null) {
 // The invite link carries the key (the whole link is the invitation), never mod=.
 const shareURL = `${window.location.origin}/m/${meetingId}${meetingSecret ? `#k=${fragment.key}` : ''}`;
 if (window.location.search || fragment.secret) {
-  // Keep the name and the moderator secret out of the history and out of a copied
-  // address. The meeting key stays: the address bar then holds exactly the invite link,
+  // Keep the moderator secret out of the history and out of a copied address. The meeting key stays: the address bar then holds exactly the invite link,
   // and a reload still has the key (a fragment never reaches the server).
   const rest = fragment.rest.replace(/^#/, '');
   const keep = [meetingSecret ? `k=${fragment.key}` : '', rest].filter(Boolean).join('&');
@@ -241,7 +232,7 @@ function join(name, { again = false, note = '' } = {}) {
     media,
     grid,
     chat,
-    e2ee: { crypto: meetingCrypto, api, test: e2eeTest },
+    e2ee: { crypto: meetingCrypto, api },
     ui: {
       e2eeChanged: renderE2EE,
       joined: onJoined,
@@ -635,8 +626,6 @@ function main() {
     unverified: () => (e2eeInfo() || { unverified: [] }).unverified.slice(),
     keyIndex: () => (e2eeInfo() || { keyIndex: -1 }).keyIndex,
     stats: () => ({ ...(e2eeInfo() || { stats: { encrypted: 0, decrypted: 0, decryptFailed: 0 } }).stats }),
-    frameHashes: () => (live() ? live().frameHashes() : Promise.resolve({ plain: [], cipher: [] })),
-    exportKeys: () => (live() ? live().exportKeys() : Promise.resolve({})),
   };
 
   window.conclave = {
@@ -668,9 +657,7 @@ function main() {
     e2ee: e2eeHooks,
   };
 
-  const name = (params.get('name') || '').trim();
   prejoin = new Prejoin(media, {
-    name,
     mic: params.get('mic') !== '0',
     camera: params.get('camera') !== '0',
     shareURL,
@@ -700,8 +687,7 @@ function main() {
   controls.render();
   setState('prejoin');
   prejoin.start();
-  if (params.get('autojoin') === '1' && name) prejoin.join();
-  else $('#prejoin-name').focus();
+  $('#prejoin-name').focus();
 }
 
 main();

@@ -17,10 +17,10 @@ import { describeMediaError } from './media.js';
 export class Prejoin {
   /**
    * @param {LocalMedia} media
-   * @param {{name?: string, mic?: boolean, camera?: boolean, shareURL: string, moderator?: boolean,
+   * @param {{mic?: boolean, camera?: boolean, shareURL: string, moderator?: boolean,
    *          onJoin: (choice: {name: string, password: string}) => void}} opts
    */
-  constructor(media, { name = '', mic = true, camera = true, shareURL, moderator = false, onJoin }) {
+  constructor(media, { mic = true, camera = true, shareURL, moderator = false, onJoin }) {
     this.media = media;
     this.onJoin = onJoin;
     this.wantMic = mic;
@@ -53,7 +53,6 @@ export class Prejoin {
     $('#prejoin-moderator').hidden = !moderator;
 
     this.errors = { mic: null, camera: null };
-    this.nameInput.value = name;
     $('#share-link').value = shareURL;
 
     this.micBtn.addEventListener('click', () => this._toggleMic());
@@ -96,7 +95,7 @@ export class Prejoin {
     return this.ready;
   }
 
-  /** join hands over to the meeting (also used by ?autojoin=1). */
+  /** join hands over to the meeting (the Join button, or Enter in the form). */
   async join() {
     const name = this.nameInput.value.trim();
     if (!name) {

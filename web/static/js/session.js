@@ -46,7 +46,7 @@ export class Session {
   /**
    * @param {{meetingId: string, name: string, password?: string, moderatorSecret?: string,
    *          media: LocalMedia, grid: Grid, chat: Chat, ui: object,
-   *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null, test: boolean}}} opts
+   *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null}}} opts
    * ui: joined(), lobby({moderatorPresent}), failed(kind, info), left(), sentToLobby(),
    *     banner(text|null, kind?), rosterChanged(), roleChanged(old, now),
    *     settingsChanged(old, now), waitingChanged(list), mediaCommand(command),
@@ -91,7 +91,6 @@ export class Session {
     this.cryptoPromise = e2ee.crypto || null;
     this.crypto = null; // MeetingCrypto, once derived
     this.api = e2ee.api || null;
-    this.testMode = !!e2ee.test;
     this.e2ee = false; // welcome.e2ee
     this.e2eeFailed = null; // why encryption stopped, if it did
     this.mc = null; // MediaCrypto (the worker and transforms)
@@ -367,34 +366,30 @@ export class Session {
 
   /**
    * _startMediaCrypto installs the E2EE worker and key schedule before any peer
-   * connection exists. In a meeting without E2EE nothing is attached, except in
-   * test mode (?e2eetest=1): a pass-through that records plaintext frame hashes.
+   * connection exists. In a meeting without E2EE nothing is attached.
    */
   _startMediaCrypto(welcome) {
     this.keysStarted = Promise.resolve();
-    if (!this.e2ee && !(this.testMode && this.api)) {
+    if (!this.e2ee) {
       useMediaCrypto(null);
       return;
     }
     try {
       this.mc = new MediaCrypto({
         api: this.api,
-        encrypt: this.e2ee,
-        test: this.testMode,
         onError: (reason) => this._e2eeFailed(reason),
         onStats: () => {},
       });
     } catch (err) {
       // No worker: nothing may be sent (publishing waits for a worker that is not there).
       this.mc = null;
-      useMediaCrypto(null, { mustEncrypt: this.e2ee });
+      useMediaCrypto(null, { mustEncrypt: true });
       this.keysStarted = Promise.reject(err);
       this.keysStarted.catch(() => {});
-      if (this.e2ee) queueMicrotask(() => this._e2eeFailed('the encryption worker could not start'));
+      queueMicrotask(() => this._e2eeFailed('the encryption worker could not start'));
       return;
     }
-    useMediaCrypto(this.mc, { mustEncrypt: this.e2ee });
-    if (!this.e2ee) return;
+    useMediaCrypto(this.mc, { mustEncrypt: true });
     this.keys = new SessionKeys({
       meeting: this.crypto,
       media: this.mc,
@@ -437,7 +432,7 @@ export class Session {
     this.ui.e2eeChanged();
   }
 
-  /** e2eeInfo describes the encryption state for the page (status chip, test hooks). */
+  /** e2eeInfo describes the encryption state for the page (status chip, window.conclave). */
   e2eeInfo() {
     const enabled = this.joined ? this.e2ee : !!this.cryptoPromise;
     return {
@@ -450,23 +445,6 @@ export class Session {
       keyIndex: this.keys ? this.keys.keyIndex : -1,
       stats: this.mc ? { ...this.mc.stats } : { encrypted: 0, decrypted: 0, decryptFailed: 0 },
     };
-  }
-
-  /** frameHashes (test mode): SHA-256 of the camera's first frames, plain and encrypted. */
-  async frameHashes() {
-    const v = this.mc && this.testMode ? await this.mc.query('hashes') : null;
-    return v || { plain: [], cipher: [] };
-  }
-
-  /** exportKeys (test mode): every raw media key this tab holds, {participantId: {index: b64url}}. */
-  async exportKeys() {
-    const v = this.mc && this.testMode ? await this.mc.query('keys') : null;
-    if (!v) return {};
-    if (v.self) {
-      v[this.participantId] = v.self;
-      delete v.self;
-    }
-    return v;
   }
 
   // ---------------------------------------------------------------- names

@@ -11,46 +11,32 @@
 //
 // A frame that cannot be encrypted (no key yet) or decrypted (unknown key, failed
 // authentication, too short) is dropped, never passed on: with this worker gone or
-// stuck, senders are silent. Keys arrive by postMessage and never leave this worker
-// except through the test-only export (`e2eetest`, below).
+// stuck, senders are silent. Keys arrive by postMessage and never leave this worker.
+// There is no test mode here: the browser tests wrap this module in a test-only
+// worker that the server serves only when built for tests (web.Options.TestHooks).
 //
 // Messages from the page:
-//   {t: 'config', encrypt: bool, test: bool}  encrypt=false is the pass-through of a
-//                                  meeting without E2EE (only attached in test mode, to
-//                                  record plaintext hashes for a control run)
 //   {t: 'own', index, raw}         the own current media key (raw: 32 bytes)
 //   {t: 'key', pid, index, raw}    a key of another participant (from its envelope)
 //   {t: 'forget', pid}             drop a participant's keys (they left)
 //   {t: 'route', slot, pid}        receiver `slot` now carries participant pid's media
 //   {t: 'stream', readable, writable, options}   legacy streams of one sender/receiver
-//   {t: 'query', id, what: 'hashes' | 'keys'}     answered with {t: 'reply', id, value}
 // Messages to the page:
 //   {t: 'ready'}                   the module has loaded
 //   {t: 'stats', encrypted, decrypted, decryptFailed}   when changed, and every second
 //   {t: 'pipe-error', id, dir}     a stream pipe broke (the page re-attaches or fails)
 //
-// Test mode (config.test, from the page's ?e2eetest=1; off by default) records the
-// SHA-256 of the first 300 plaintext and ciphertext frames of the camera sender and
-// answers 'keys' with every raw key held. Nothing is ever logged.
+// Nothing is ever logged.
 
 import { KeyRing, VP8, OPUS, frameKeyIndex } from './frame.js';
-import { ratchet } from './keys.js';
-import { encode } from './b64.js';
 
-const MAX_HASHES = 300;
 const STATS_MS = 500;
 
-let encrypt = true;
-let test = false;
 const own = new KeyRing();
 const rings = new Map(); // pid -> KeyRing
 const routes = new Map(); // receiver slot -> pid
 const stats = { encrypted: 0, decrypted: 0, decryptFailed: 0 };
 let statsSent = '';
-const hashes = { plain: [], cipher: [] };
-let hashing = Promise.resolve(); // keeps the recorded hashes in frame order
-// Test mode only: raw keys, to export them. pid ('self' for the own keys) -> Map(index -> raw)
-const raws = new Map();
 
 function ringOf(pid) {
   let ring = rings.get(pid);
@@ -61,67 +47,16 @@ function ringOf(pid) {
   return ring;
 }
 
-function remember(pid, index, raw) {
-  if (!test) return;
-  let m = raws.get(pid);
-  if (!m) {
-    m = new Map();
-    raws.set(pid, m);
-  }
-  m.set(index, raw.slice());
-}
-
-// A receiving ring may have ratcheted forward by itself; keep the export in step.
-async function rememberRatchet(pid, from, to) {
-  const m = raws.get(pid);
-  let raw = m && m.get(from);
-  if (!raw) return;
-  for (let i = from; i !== to; i = (i + 1) % 16) {
-    raw = await ratchet(raw);
-    m.set((i + 1) % 16, raw);
-  }
-}
-
-async function sha256Hex(data) {
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
-  let s = '';
-  for (const b of d) s += b.toString(16).padStart(2, '0');
-  return s;
-}
-
-function record(plain, cipher) {
-  if (hashes.plain.length >= MAX_HASHES) return;
-  const p = plain.slice(0);
-  const c = cipher ? cipher.slice(0) : null;
-  hashes.plain.push(null);
-  const at = hashes.plain.length - 1;
-  if (c) hashes.cipher.push(null);
-  const cat = hashes.cipher.length - 1;
-  hashing = hashing.then(async () => {
-    hashes.plain[at] = await sha256Hex(p);
-    if (c) hashes.cipher[cat] = await sha256Hex(c);
-  });
-}
-
 function kindOf(options) {
   return options.kind === 'audio' ? OPUS : VP8;
 }
 
 function sender(options) {
   const kind = kindOf(options);
-  const recordHere = () => test && options.source === 'camera' && options.kind === 'video' && hashes.plain.length < MAX_HASHES;
   return async (frame, controller) => {
     try {
-      const data = frame.data;
-      if (!encrypt) {
-        if (recordHere()) record(data, null);
-        controller.enqueue(frame);
-        return;
-      }
       if (own.currentIndex < 0) return; // no key yet: drop
-      const out = await own.encrypt(data, kind);
-      if (recordHere()) record(data, out);
-      frame.data = out;
+      frame.data = await own.encrypt(frame.data, kind);
       stats.encrypted++;
       controller.enqueue(frame);
     } catch {
@@ -148,22 +83,16 @@ function receiver(options) {
   const kind = kindOf(options);
   return async (frame, controller) => {
     try {
-      if (!encrypt) {
-        controller.enqueue(frame);
-        return;
-      }
       const data = frame.data;
       const pid = routes.get(options.slot);
       const ring = pid !== undefined ? rings.get(pid) : undefined;
       let plain = null;
       if (ring) {
-        const before = ring.currentIndex;
         try {
           plain = await ring.decrypt(data, kind);
         } catch {
           plain = null;
         }
-        if (plain && test && ring.currentIndex !== before) await rememberRatchet(pid, before, ring.currentIndex);
       }
       // The server may have moved this receiver to another participant before
       // the page heard of it: try the other senders' installed keys.
@@ -197,23 +126,16 @@ self.onrtctransform = (event) => {
 
 async function handle(msg) {
   switch (msg.t) {
-    case 'config':
-      encrypt = msg.encrypt !== false;
-      test = !!msg.test;
-      break;
     case 'own':
       await own.set(msg.index, msg.raw);
-      remember('self', msg.index, msg.raw);
       break;
     case 'key':
       await ringOf(msg.pid).set(msg.index, msg.raw);
-      remember(msg.pid, msg.index, msg.raw);
       break;
     case 'forget': {
       const ring = rings.get(msg.pid);
       if (ring) ring.clear();
       rings.delete(msg.pid);
-      raws.delete(msg.pid);
       for (const [slot, pid] of routes) if (pid === msg.pid) routes.delete(slot);
       break;
     }
@@ -223,23 +145,6 @@ async function handle(msg) {
     case 'stream':
       attach(msg.readable, msg.writable, msg.options || {});
       break;
-    case 'query': {
-      let value = null;
-      if (msg.what === 'hashes') {
-        await hashing;
-        value = test ? { plain: hashes.plain.slice(), cipher: hashes.cipher.slice() } : { plain: [], cipher: [] };
-      } else if (msg.what === 'keys') {
-        value = {};
-        if (test) {
-          for (const [pid, m] of raws) {
-            value[pid] = {};
-            for (const [index, raw] of m) value[pid][index] = encode(raw);
-          }
-        }
-      }
-      self.postMessage({ t: 'reply', id: msg.id, value });
-      break;
-    }
     default:
   }
 }
