@@ -16,6 +16,7 @@ type recordingWriter struct {
 	headers []rtp.Header
 	block   chan struct{} // nil: never blocks
 	once    sync.Once
+	entered chan struct{} // if not nil, told each time a write begins
 }
 
 func (w *recordingWriter) unblock() {
@@ -25,6 +26,9 @@ func (w *recordingWriter) unblock() {
 }
 
 func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if w.entered != nil {
+		w.entered <- struct{}{}
+	}
 	if w.block != nil {
 		<-w.block
 	}
@@ -108,7 +112,7 @@ func TestBlockedSubscriberDoesNotStallOthers(t *testing.T) {
 // is dropped, and forwarding resumes at the next frame.
 func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 	up := &upTrack{kind: webrtc.RTPCodecTypeVideo}
-	w := &recordingWriter{block: make(chan struct{})}
+	w := &recordingWriter{block: make(chan struct{}), entered: make(chan struct{}, 1024)}
 	d := newTestSub(t, up, 1, w)
 	// Fill the queue (the writer goroutine holds one more item, blocked in WriteRTP).
 	var seq uint16
@@ -117,7 +121,7 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 		d.forward(&packet{header: rtp.Header{SequenceNumber: seq, Timestamp: ts}})
 	}
 	send(1)
-	time.Sleep(50 * time.Millisecond) // the writer takes it and blocks
+	<-w.entered // the writer has taken it and blocks
 	for len(d.sub.out.video) < videoQueueLen {
 		send(1)
 	}

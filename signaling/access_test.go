@@ -225,9 +225,8 @@ func TestModeratorPowersNeedModerator(t *testing.T) {
 	}
 }
 
-// TestModeratorMuteIsEnforced: a moderator's mute stops the server forwarding that
-// microphone at once; the member may unmute itself only while the setting allows or after
-// being asked.
+// TestModeratorMuteIsEnforced: after a moderator's mute the member may unmute itself
+// only while the setting allows or after being asked, and then its audio flows again.
 func TestModeratorMuteIsEnforced(t *testing.T) {
 	srv := newTestServer(t)
 	mt := srv.createMeetingWith(t, `{"settings":{"unmute":false}}`)
@@ -253,12 +252,8 @@ func TestModeratorMuteIsEnforced(t *testing.T) {
 	if !strings.Contains(string(m.Payload), "mute_microphone") {
 		t.Fatalf("media_command %s", m.Payload)
 	}
-	time.Sleep(200 * time.Millisecond) // packets already in flight
-	before := r.Count()
-	time.Sleep(500 * time.Millisecond)
-	if after := r.Count(); after != before {
-		t.Fatalf("muted microphone still forwarded: %d → %d packets", before, after)
-	}
+	// That nothing is forwarded after the mute is judged without wall-clock windows in
+	// TestModeratorMuteHolds (mediacontrol_test.go); this one is about lifting it.
 	// Unmuting oneself is refused while the setting is off...
 	_, _ = spk.Send("media_state", map[string]any{"mic": true, "camera": false})
 	if code, _ := expectError(t, spk); code != "not_allowed" {
@@ -267,6 +262,7 @@ func TestModeratorMuteIsEnforced(t *testing.T) {
 	// ...until a moderator asks.
 	_, _ = mod.Send("ask_unmute", map[string]any{"participantId": spk.ParticipantID})
 	expectType(t, spk, "media_command")
+	before := r.Count()
 	_, _ = spk.Send("media_state", map[string]any{"mic": true, "camera": false})
-	eventually(t, 5*time.Second, "audio flowing again after the unmute", func() bool { return r.Count() > before+10 })
+	eventually(t, 10*time.Second, "audio flowing again after the unmute", func() bool { return r.Count() > before+10 })
 }

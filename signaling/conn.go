@@ -33,13 +33,13 @@ func (s *Session) abort(code int, text string) {
 }
 
 // closeConn writes the close frame once no data frame is being written (a write blocked
-// on a full TCP window ends when the peer reads or at writeWait), gives the peer a moment
+// on a full TCP window ends when the peer reads or at the write timeout), gives the peer a moment
 // to answer, and closes the connection.
 func (s *Session) closeConn(code int, text string) {
 	defer close(s.closed)
 	if code != 0 {
 		s.wmu.Lock()
-		err := s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(writeWait))
+		err := s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(s.srv.writeWait))
 		s.wmu.Unlock()
 		if err == nil {
 			linger := time.NewTimer(lingerWait)
@@ -120,7 +120,7 @@ func (s *Session) write(typ int, data []byte) bool {
 		return false
 	default:
 	}
-	deadline := time.Now().Add(writeWait)
+	deadline := time.Now().Add(s.srv.writeWait)
 	if typ == websocket.PingMessage {
 		return s.conn.WriteControl(typ, data, deadline) == nil
 	}

@@ -95,6 +95,28 @@ func driveUntil(t *testing.T, clock *fakeclock.Clock, step time.Duration, done <
 	}
 }
 
+// waitForTimers waits (in bounded real time) until the clock has n timers pending.
+func waitForTimers(t *testing.T, clock *fakeclock.Clock, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := clock.WaitForTimers(ctx, n); err != nil {
+		t.Fatalf("%d timers armed, want %d", clock.Pending(), n)
+	}
+}
+
+// rawClosed returns how a raw connection ended, waiting in bounded real time.
+func rawClosed(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatal("the connection was not closed")
+		return nil
+	}
+}
+
 func wantClose(t *testing.T, err error, code int, text string) {
 	t.Helper()
 	var ce *websocket.CloseError
@@ -125,11 +147,18 @@ func TestJoinTimeout(t *testing.T) {
 	srv := newTestServerWith(t, signaling.Config{Clock: clock})
 	meeting := srv.createMeeting(t)
 	member := srv.join(t, meeting, "Member")
+	before := clock.Pending()
 	idle, _, err := rawDial(t, srv.wsURL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantClose(t, driveUntil(t, clock, time.Second, readUntilClosed(idle)), signaling.CloseTimeout, "join timeout")
+	// Once the new session has armed its join and ping timers, move time by exactly the
+	// join timeout: short of any ping, so the member's verdict cannot depend on how fast
+	// it answers one.
+	waitForTimers(t, clock, before+2)
+	closed := readUntilClosed(idle)
+	clock.Advance(signaling.DefaultJoinTimeout)
+	wantClose(t, rawClosed(t, closed), signaling.CloseTimeout, "join timeout")
 	if _, err := member.Send("chat", map[string]string{"text": "still here"}); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +176,7 @@ func TestMessageTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	rawJoin(t, ws, meeting, "Dribbler")
+	before := clock.Pending()
 	// A text frame without FIN, masked as a client must: the message never completes.
 	payload := []byte(`{"type":"chat","payload":{"text":"`)
 	frame := []byte{0x01, 0x80 | byte(len(payload)), 1, 2, 3, 4}
@@ -156,8 +186,12 @@ func TestMessageTimeout(t *testing.T) {
 	if _, err := ws.UnderlyingConn().Write(frame); err != nil {
 		t.Fatal(err)
 	}
-	// The default ping handler answers every ping, so only the message timeout can end it.
-	wantClose(t, driveUntil(t, clock, 2*time.Second, readUntilClosed(ws)), signaling.CloseTimeout, "message timeout")
+	// The read pump arms the message timer at the first frame; then fake time moves by
+	// exactly the message timeout, short of the first ping (20 s after connecting).
+	waitForTimers(t, clock, before+1)
+	closed := readUntilClosed(ws)
+	clock.Advance(10 * time.Second)
+	wantClose(t, rawClosed(t, closed), signaling.CloseTimeout, "message timeout")
 }
 
 // TestWebsocketCaps: websockets are capped per address and in total, before the upgrade,
@@ -202,13 +236,7 @@ func TestWebsocketCaps(t *testing.T) {
 // knockFrom dials from local and sends a join that should wait.
 func (s *testServer) knockFrom(t *testing.T, local net.IP, meeting, name string) *testclient.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := testclient.DialFrom(ctx, s.wsURL, local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c := s.dialFrom(t, local)
 	if err := c.SendJoin(map[string]any{"meetingId": meeting, "name": name}); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +346,9 @@ func TestParticipantLimit(t *testing.T) {
 // 4408 close frame after the data that did reach it.
 func TestStalledMemberDoesNotStallTheMeeting(t *testing.T) {
 	clock := newFakeClock() // drives the chat rate limit: each step refills it
-	srv := newTestServerWith(t, signaling.Config{Clock: clock})
+	// The write timeout is real time: long enough that however slow the machine, the
+	// stalled client starts reading before its blocked write is given up.
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, WriteTimeout: 5 * time.Minute})
 	meeting := srv.createMeeting(t)
 	const chatters, perRound = 5, 20
 	var cs []*testclient.Client
@@ -369,7 +399,7 @@ func TestStalledMemberDoesNotStallTheMeeting(t *testing.T) {
 		}
 		sent += chatters * perRound
 		for _, c := range cs {
-			eventually(t, 10*time.Second, "every chat to reach every reading member", func() bool { return chats(c) == sent })
+			eventually(t, time.Minute, "every chat to reach every reading member", func() bool { return chats(c) == sent })
 		}
 		clock.Advance(4 * time.Second) // refills each chatter's burst
 	}
@@ -379,14 +409,14 @@ func TestStalledMemberDoesNotStallTheMeeting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cs {
-		eventually(t, 5*time.Second, "the chat after the stall", func() bool { return chats(c) == sent+1 })
+		eventually(t, 30*time.Second, "the chat after the stall", func() bool { return chats(c) == sent+1 })
 	}
 	srv.join(t, meeting, "Late")
 	expectType(t, cs[0], "participant_joined")
 
 	// The stalled member reads at last: the data that was in flight, then 4408.
 	received := 0
-	_ = stalled.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_ = stalled.SetReadDeadline(time.Now().Add(time.Minute))
 	for {
 		_, data, err := stalled.ReadMessage()
 		if err != nil {

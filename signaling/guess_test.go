@@ -448,16 +448,3 @@ func TestCreationRunsNoArgon2(t *testing.T) {
 		t.Fatalf("legacy argon2id host key: %s", resp.Status)
 	}
 }
-
-// dialFrom is dial from another loopback address.
-func (s *testServer) dialFrom(t *testing.T, local net.IP) *testclient.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := testclient.DialFrom(ctx, s.wsURL, local)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}

@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -116,9 +117,16 @@ func testHost(t testing.TB) signaling.Host {
 
 func (s *testServer) dial(t testing.TB) *testclient.Client {
 	t.Helper()
+	return s.dialFrom(t, nil)
+}
+
+// dialFrom is dial from another loopback address (nil: the default one), so that a test
+// can stand for clients on different machines.
+func (s *testServer) dialFrom(t testing.TB, local net.IP) *testclient.Client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := testclient.Dial(ctx, s.wsURL)
+	c, err := testclient.DialFrom(ctx, s.wsURL, local)
 	if err != nil {
 		t.Fatal(err)
 	}

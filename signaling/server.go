@@ -64,6 +64,10 @@ type Config struct {
 	// JoinTimeout is how long a new websocket may take to send an accepted join before
 	// it is closed with 4408 (default DefaultJoinTimeout, on Clock).
 	JoinTimeout time.Duration
+	// WriteTimeout bounds one write to a peer whose TCP window stays full, in real time
+	// (a socket deadline); the peer is then cut off without a close frame. Default
+	// DefaultWriteTimeout. A slow consumer is normally found sooner, by its full queue.
+	WriteTimeout time.Duration
 	// EmptyMeetingGrace is how long a meeting that had members outlives its last
 	// connection (a reload, a network change); 0 ends it at once. NewServer's callers
 	// choose; cmd/conclave uses DefaultEmptyMeetingGrace.
@@ -73,14 +77,17 @@ type Config struct {
 // DefaultEmptyMeetingGrace lets a moderator reload the page without ending the meeting.
 const DefaultEmptyMeetingGrace = time.Minute
 
-// Defaults of the connection and admission caps. Fifty websockets per address leave
-// room for a school or an office behind one NAT address.
+// Defaults of the connection and admission caps. A school or an office behind one NAT
+// address is one address: 200 websockets per address and 40 knocks per address per
+// meeting leave room for several classes at once and a whole class knocking, while one
+// address still cannot fill a waiting room (100) or the server (10,000).
 const (
 	DefaultMaxParticipants   = 100
 	DefaultMaxWaitingPerAddr = 40
 	DefaultMaxConns          = 10000
-	DefaultMaxConnsPerAddr   = 50
+	DefaultMaxConnsPerAddr   = 200
 	DefaultJoinTimeout       = 10 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
 )
 
 // Server serves the websocket endpoint and the meeting API.
@@ -94,6 +101,7 @@ type Server struct {
 	hasher       *secret.Hasher
 	attempts     *secret.Attempts
 	joinTimeout  time.Duration
+	writeWait    time.Duration
 	maxConns     int
 	maxPerAddr   int
 	addrResolver *addrResolver
@@ -141,6 +149,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.JoinTimeout <= 0 {
 		cfg.JoinTimeout = DefaultJoinTimeout
 	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
 	cfg.Lobby.MaxMembers = cfg.MaxParticipants
 	if cfg.Hasher == nil {
 		cfg.Hasher = secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
@@ -156,6 +167,7 @@ func NewServer(cfg Config) *Server {
 		hasher:       cfg.Hasher,
 		attempts:     secret.NewAttempts(cfg.Now),
 		joinTimeout:  cfg.JoinTimeout,
+		writeWait:    cfg.WriteTimeout,
 		maxConns:     cfg.MaxConns,
 		maxPerAddr:   cfg.MaxConnsPerAddr,
 		perAddr:      make(map[string]int),

@@ -16,13 +16,12 @@ import (
 )
 
 // Session timing and queue bounds (PROTOCOL.md, "Transport"). Ping, pong, join and
-// message timeouts run on the server's Clock (conn.go); writeWait is a real-time
-// backstop for a peer whose TCP window stays full.
+// message timeouts run on the server's Clock (conn.go); the write timeout
+// (Config.WriteTimeout) is a real-time backstop for a peer whose TCP window stays full.
 const (
 	pingInterval   = 20 * time.Second
 	pongWait       = 45 * time.Second
 	messageTimeout = 10 * time.Second // from a message's first frame to its last
-	writeWait      = 10 * time.Second
 	sendQueueLen   = 256
 	maxErrorsInRow = 20
 	sdpTimeout     = 10 * time.Second

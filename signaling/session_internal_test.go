@@ -14,7 +14,7 @@ import (
 // TestSlowConsumerIsDisconnected: when a session's write queue is full, the next message
 // does not wait: the connection is closed with 4408 and the sender carries on at once.
 func TestSlowConsumerIsDisconnected(t *testing.T) {
-	srv := &Server{log: testDiscard()}
+	srv := &Server{log: testDiscard(), writeWait: DefaultWriteTimeout}
 	sessions := make(chan *Session, 1)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)

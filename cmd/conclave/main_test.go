@@ -128,7 +128,7 @@ func TestLimitFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := limits{maxParticipants: 100, maxWaitingPerAddr: 40, maxConns: 10000, maxConnsPerAddr: 50}
+	want := limits{maxParticipants: 100, maxWaitingPerAddr: 40, maxConns: 10000, maxConnsPerAddr: 200}
 	if o.limits != want {
 		t.Fatalf("defaults %+v, want %+v", o.limits, want)
 	}
