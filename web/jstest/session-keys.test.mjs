@@ -10,7 +10,19 @@ import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { WORDS, codeWords } from '../static/js/e2ee/words.js';
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * eventually polls cond (which may be async) until it holds, for at most 20 s: a verdict
+ * that waits for what happens, never for a fixed time a busy machine may overrun.
+ */
+async function eventually(cond, what) {
+  const deadline = Date.now() + 20000;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await tick(5);
+  }
+}
 
 class FakeMedia {
   constructor() {
@@ -33,12 +45,30 @@ class FakeMedia {
 class Room {
   constructor() {
     this.members = new Map(); // id -> {keys, media, log}
+    this.inFlight = 0; // relayed messages not yet handled by their receiver
   }
   send(from, to, data) {
     for (const [id, m] of this.members) {
       if (id === from || (to && id !== to)) continue;
       m.log.push({ from, data: JSON.parse(data) });
-      setTimeout(() => m.keys.receive(from, data), 1);
+      this.inFlight++;
+      setTimeout(async () => {
+        try {
+          m.keys.receive(from, data);
+          await m.keys.queue;
+        } finally {
+          this.inFlight--;
+        }
+      }, 1);
+    }
+  }
+  /** settle waits until no message is in flight and every member has handled its own. */
+  async settle() {
+    for (let quiet = 0; quiet < 2;) {
+      await tick();
+      await Promise.all([...this.members.values()].map((m) => m.keys.queue));
+      const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);
+      quiet = idle ? quiet + 1 : 0;
     }
   }
   async join(id, secret) {
@@ -50,7 +80,7 @@ class Room {
     this.members.set(id, m);
     for (const o of others) this.members.get(o).keys.peerJoined(id);
     await keys.start(id, others);
-    await settle();
+    await this.settle();
     return m;
   }
   leave(id) {
@@ -89,7 +119,7 @@ test('three members verify each other, exchange keys and agree on the safety cod
   const a = await room.join('p-a', secret);
   const b = await room.join('p-b', secret);
   const c = await room.join('p-c', secret);
-  await settle();
+  await room.settle();
   for (const [id, m] of room.members) {
     assert.deepEqual(m.keys.verified().sort(), [...room.members.keys()].filter((x) => x !== id).sort());
     assert.deepEqual(m.keys.unverified(), []);
@@ -113,7 +143,7 @@ test('a member with the wrong secret is unverified both ways and gets no key', a
   const a = await room.join('p-a', secret);
   const b = await room.join('p-b', secret);
   const w = await room.join('p-w', randomBytes(16));
-  await settle();
+  await room.settle();
   assert.deepEqual(a.keys.unverified(), ['p-w']);
   assert.deepEqual(b.keys.unverified(), ['p-w']);
   assert.deepEqual(w.keys.verified(), []);
@@ -133,7 +163,7 @@ test('a newcomer gets the ratcheted key and cannot read what came before it', as
   await room.join('p-b', secret);
   const before = await frameOf(a);
   const c = await room.join('p-c', secret);
-  await settle();
+  await room.settle();
   const after = await frameOf(a);
   assert.ok(await canRead(c, 'p-a', after));
   assert.equal(await canRead(c, 'p-a', before), false);
@@ -151,12 +181,15 @@ test('after a leave every sender rotates; the one who left cannot follow', async
   const a = await room.join('p-a', secret);
   const b = await room.join('p-b', secret);
   const c = await room.join('p-c', secret);
-  await settle();
+  await room.settle();
   const gone = { media: { received: new Map(c.media.received) } };
   const indexBefore = a.keys.keyIndex;
+  const bBefore = b.keys.keyIndex;
   room.leave('p-c');
-  await new Promise((resolve) => setTimeout(resolve, 500)); // the rotated key is used after a short delay
-  assert.equal(a.keys.keyIndex, (indexBefore + 1) % 16);
+  // The rotated key is used after a short delay.
+  await eventually(() => a.keys.keyIndex === (indexBefore + 1) % 16, "a's rotated key");
+  await eventually(() => b.keys.keyIndex === (bBefore + 1) % 16, "b's rotated key");
+  await room.settle();
   const fa = await frameOf(a);
   const fb = await frameOf(b);
   assert.ok(await canRead(b, 'p-a', fa));
@@ -185,8 +218,11 @@ test('a join and a leave handled together rotate', async () => {
     room.members.get(id).keys.peerLeft('p-c');
     room.members.get(id).keys.peerJoined('p-d');
   }
+  const indexBefore = a.keys.keyIndex;
   await d.keys.start('p-d', ['p-a', 'p-b']);
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // One rotation for both changes, used after a short delay.
+  await eventually(() => a.keys.keyIndex === (indexBefore + 1) % 16, "a's rotated key");
+  await room.settle();
   const fa = await frameOf(a);
   assert.ok(await canRead(d, 'p-a', fa));
   assert.equal(await canRead(gone, 'p-a', fa), false);
