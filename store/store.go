@@ -60,9 +60,10 @@ type Host struct {
 // Memory keeps hosts and rooms in memory only (`-data ""`): nothing is written anywhere,
 // and everything is gone when the process ends.
 type Memory struct {
-	mu    sync.Mutex
-	rooms map[string]Room
-	hosts map[string]Host
+	mu       sync.Mutex
+	rooms    map[string]Room
+	hosts    map[string]Host
+	imported bool // ImportHosts ran
 }
 
 // NewMemory makes an empty in-memory store.
@@ -97,6 +98,9 @@ func (m *Memory) Rooms(_ context.Context, hostID string) ([]Room, error) {
 
 // CreateRoom adds a room; ErrExists if its id is taken.
 func (m *Memory) CreateRoom(_ context.Context, r Room) error {
+	if err := validRoom(r); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.rooms[r.ID]; ok {
@@ -110,6 +114,9 @@ func (m *Memory) CreateRoom(_ context.Context, r Room) error {
 // the old id stops working as the new one starts. ErrNotFound if oldID is gone,
 // ErrExists if a new id is taken.
 func (m *Memory) UpdateRoom(_ context.Context, oldID string, r Room) error {
+	if err := validRoom(r); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.rooms[oldID]; !ok {
@@ -176,6 +183,9 @@ func (m *Memory) Hosts(_ context.Context) ([]Host, error) {
 
 // CreateHost adds a host; ErrExists if its id or name is taken.
 func (m *Memory) CreateHost(_ context.Context, h Host) error {
+	if err := validHost(h); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, x := range m.hosts {

@@ -1,0 +1,450 @@
+package store
+
+// Why bbolt (go.etcd.io/bbolt) rather than SQLite or a database server: it is pure Go
+// (no cgo, so the one static binary stays one static binary), runs in the process (no
+// server to install, secure and back up), keeps everything in one file, and every
+// committed write transaction is fsync'd before Commit returns, with copy-on-write pages
+// and two meta pages, so a crash or a kill mid-write leaves the last committed state.
+// One writer at a time is no limit for a few hosts and their rooms. The file lock it
+// takes also tells a `conclave room …` command that the server is running (ErrLocked).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "conclave.db"
+
+// SchemaVersion is the layout this code reads and writes. A file with a higher version was
+// written by a newer Conclave and is refused rather than misread.
+const SchemaVersion = 1
+
+// Errors of opening a data directory. Each arrives wrapped with the path it is about.
+var (
+	// ErrLocked: another process holds the database, normally the running server.
+	ErrLocked = errors.New("the data directory is in use by another process, most likely the running conclave server; stop the server first (or manage rooms in the web UI)")
+	// ErrCorrupt: the file is not a Conclave database or is damaged.
+	ErrCorrupt = errors.New("the database file is damaged or not a Conclave database; restore it from a backup or move it away to start empty")
+	// ErrNewerSchema: the file was written by a newer Conclave.
+	ErrNewerSchema = errors.New("the database was written by a newer version of Conclave")
+)
+
+var (
+	bucketRooms = []byte("rooms")
+	bucketHosts = []byte("hosts")
+	bucketMeta  = []byte("meta")
+	keySchema   = []byte("schema")
+	// keyImported marks that the hosts of the old configuration file were imported
+	// (ImportHosts): from then on the store alone says who the hosts are.
+	keyImported = []byte("hosts-imported")
+)
+
+// DefaultLockTimeout is how long OpenBolt waits for another process's lock: short, since
+// that process is normally a server that will not let go.
+const DefaultLockTimeout = time.Second
+
+// Option changes how OpenBolt opens a data directory.
+type Option func(*boltOptions)
+
+type boltOptions struct {
+	lockTimeout time.Duration
+}
+
+// WithLockTimeout sets how long OpenBolt waits for another process to release the
+// database before it returns ErrLocked (at least a millisecond).
+func WithLockTimeout(d time.Duration) Option {
+	return func(o *boltOptions) { o.lockTimeout = max(d, time.Millisecond) }
+}
+
+// Bolt is the store in a data directory: one bbolt file, conclave.db. Rooms and hosts are
+// JSON values keyed by their ids; a host's rooms are found by a scan, because rooms are
+// few (people prepare dozens, not millions) and an index would be one more thing to keep
+// consistent.
+type Bolt struct {
+	db   *bolt.DB
+	path string
+}
+
+// OpenBolt opens (creating if needed) the store in dir. The directory is made 0700 and
+// the file 0600: they hold host key hashes. A damaged file, an unwritable directory or a
+// file from a newer Conclave fails here, naming the path, rather than later.
+func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
+	o := boltOptions{lockTimeout: DefaultLockTimeout}
+	for _, f := range opts {
+		f(&o)
+	}
+	if dir == "" {
+		return nil, errors.New("store: no data directory given")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if st, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dir, err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := openFile(path, o.lockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bolt{db: db, path: path}
+	if err := b.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// openFile opens the bbolt file, turning its errors into ours. bbolt may panic on some
+// damaged files instead of returning an error; that too becomes ErrCorrupt, so that a bad
+// file stops the server with a message instead of a stack trace.
+func openFile(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("database %s: %w (%v)", path, ErrCorrupt, p)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, fmt.Errorf("database %s: %w", path, ErrLocked)
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum),
+		errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrInvalidMapping):
+		return nil, fmt.Errorf("database %s: %w (%v)", path, ErrCorrupt, err)
+	default:
+		// Permissions, a read-only file system, a file too short to be a database:
+		// the path and the system's reason.
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+}
+
+// init creates the buckets of a new file, refuses a newer schema, and checks the file's
+// pages and every record, so damage is found now and not in the middle of a meeting.
+func (b *Bolt) init() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w (%v)", ErrCorrupt, p)
+		}
+	}()
+	if err := b.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			if tx.Bucket(bucketRooms) != nil || tx.Bucket(bucketHosts) != nil {
+				return fmt.Errorf("%w: no schema version", ErrCorrupt)
+			}
+			var err error
+			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
+				return err
+			}
+			if err := meta.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
+			}
+		}
+		v, err := strconv.Atoi(string(meta.Get(keySchema)))
+		switch {
+		case err != nil || v < 1:
+			return fmt.Errorf("%w: schema version %q", ErrCorrupt, meta.Get(keySchema))
+		case v > SchemaVersion:
+			return fmt.Errorf("%w (schema version %d; this one reads version %d): upgrade Conclave", ErrNewerSchema, v, SchemaVersion)
+		}
+		for _, name := range [][]byte{bucketRooms, bucketHosts} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return b.check()
+}
+
+// Path is the database file.
+func (b *Bolt) Path() string { return b.path }
+
+// Close releases the file and its lock.
+func (b *Bolt) Close() error { return b.db.Close() }
+
+// Room returns the room with that id, or ErrNotFound.
+func (b *Bolt) Room(_ context.Context, id string) (Room, error) {
+	var r Room
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRooms).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		r, err = decodeRoomAt([]byte(id), v)
+		return err
+	})
+	return r, err
+}
+
+// Rooms lists a host's rooms, oldest first.
+func (b *Bolt) Rooms(_ context.Context, hostID string) ([]Room, error) {
+	return b.rooms(func(r Room) bool { return r.HostID == hostID })
+}
+
+// AllRooms lists every room, oldest first (for `conclave room list`).
+func (b *Bolt) AllRooms(_ context.Context) ([]Room, error) {
+	return b.rooms(func(Room) bool { return true })
+}
+
+func (b *Bolt) rooms(keep func(Room) bool) ([]Room, error) {
+	var out []Room
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRooms).ForEach(func(k, v []byte) error {
+			r, err := decodeRoomAt(k, v)
+			if err == nil && keep(r) {
+				out = append(out, r)
+			}
+			return err
+		})
+	})
+	sortRooms(out)
+	return out, err
+}
+
+// CreateRoom adds a room; ErrExists if its id is taken.
+func (b *Bolt) CreateRoom(_ context.Context, r Room) error {
+	v, err := encodeRoom(r)
+	if err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		rooms := tx.Bucket(bucketRooms)
+		if rooms.Get([]byte(r.ID)) != nil {
+			return ErrExists
+		}
+		return rooms.Put([]byte(r.ID), v)
+	})
+}
+
+// UpdateRoom replaces a room, under the same id or (rotation) a new one, in one
+// transaction: no reader and no crash sees both ids or neither. ErrNotFound if oldID is
+// gone, ErrExists if a new id is taken.
+func (b *Bolt) UpdateRoom(_ context.Context, oldID string, r Room) error {
+	v, err := encodeRoom(r)
+	if err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		rooms := tx.Bucket(bucketRooms)
+		if rooms.Get([]byte(oldID)) == nil {
+			return ErrNotFound
+		}
+		if r.ID != oldID {
+			if rooms.Get([]byte(r.ID)) != nil {
+				return ErrExists
+			}
+			if err := rooms.Delete([]byte(oldID)); err != nil {
+				return err
+			}
+		}
+		return rooms.Put([]byte(r.ID), v)
+	})
+}
+
+// DeleteRoom removes a room; ErrNotFound if there is none.
+func (b *Bolt) DeleteRoom(_ context.Context, id string) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		rooms := tx.Bucket(bucketRooms)
+		if rooms.Get([]byte(id)) == nil {
+			return ErrNotFound
+		}
+		return rooms.Delete([]byte(id))
+	})
+}
+
+// DeleteExpired removes every room expired at now and returns their ids, sorted.
+func (b *Bolt) DeleteExpired(_ context.Context, now time.Time) ([]string, error) {
+	var gone []string
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		gone = gone[:0] // a retried function starts over
+		rooms := tx.Bucket(bucketRooms)
+		var keys [][]byte
+		if err := rooms.ForEach(func(k, v []byte) error {
+			r, err := decodeRoomAt(k, v)
+			if err == nil && r.Expired(now) {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		// Deleting while iterating with ForEach skips keys; delete afterwards.
+		for _, k := range keys {
+			if err := rooms.Delete(k); err != nil {
+				return err
+			}
+			gone = append(gone, string(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(gone)
+	return gone, nil
+}
+
+// Host returns the host with that id, or ErrNotFound.
+func (b *Bolt) Host(_ context.Context, id string) (Host, error) {
+	var h Host
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketHosts).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		h, err = decodeHostAt([]byte(id), v)
+		return err
+	})
+	return h, err
+}
+
+// Hosts lists every host, by name.
+func (b *Bolt) Hosts(_ context.Context) ([]Host, error) {
+	var out []Host
+	err := b.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = allHosts(tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Host) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func allHosts(tx *bolt.Tx) ([]Host, error) {
+	out := []Host{}
+	err := tx.Bucket(bucketHosts).ForEach(func(k, v []byte) error {
+		h, err := decodeHostAt(k, v)
+		out = append(out, h)
+		return err
+	})
+	return out, err
+}
+
+// CreateHost adds a host; ErrExists if its id or name is taken.
+func (b *Bolt) CreateHost(_ context.Context, h Host) error {
+	return b.db.Update(func(tx *bolt.Tx) error { return createHost(tx, h) })
+}
+
+func createHost(tx *bolt.Tx, h Host) error {
+	v, err := encodeHost(h)
+	if err != nil {
+		return err
+	}
+	hosts, err := allHosts(tx)
+	if err != nil {
+		return err
+	}
+	for _, x := range hosts {
+		if x.ID == h.ID || x.Name == h.Name {
+			return ErrExists
+		}
+	}
+	return tx.Bucket(bucketHosts).Put([]byte(h.ID), v)
+}
+
+// DeleteHost removes a host and every room it made, in one transaction; ErrNotFound if
+// there is none.
+func (b *Bolt) DeleteHost(_ context.Context, id string) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		hosts := tx.Bucket(bucketHosts)
+		if hosts.Get([]byte(id)) == nil {
+			return ErrNotFound
+		}
+		if err := hosts.Delete([]byte(id)); err != nil {
+			return err
+		}
+		rooms := tx.Bucket(bucketRooms)
+		var theirs [][]byte
+		if err := rooms.ForEach(func(k, v []byte) error {
+			r, err := decodeRoomAt(k, v)
+			if err == nil && r.HostID == id {
+				theirs = append(theirs, bytes.Clone(k))
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, k := range theirs {
+			if err := rooms.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ImportHosts adds hosts (from the old configuration file) once: the first call adds
+// those whose id and name are free and marks the store as imported; later calls change
+// nothing and report done=false. So a host removed with `conclave host remove` does not
+// come back from a configuration file that still lists it.
+func (b *Bolt) ImportHosts(_ context.Context, hosts []Host) (added int, done bool, err error) {
+	err = b.db.Update(func(tx *bolt.Tx) error {
+		added = 0
+		meta := tx.Bucket(bucketMeta)
+		if meta.Get(keyImported) != nil {
+			return nil
+		}
+		for _, h := range hosts {
+			switch err := createHost(tx, h); {
+			case err == nil:
+				added++
+			case !errors.Is(err, ErrExists):
+				return err
+			}
+		}
+		done = true
+		return meta.Put(keyImported, []byte("1"))
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return added, done, nil
+}
+
+// check verifies the file's pages and decodes every record, in a read transaction (so
+// bbolt's page check needs no extra work); a problem is ErrCorrupt.
+func (b *Bolt) check() error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		var first error
+		for err := range tx.Check() { // drained to the end: the checker goroutine sends until done
+			if first == nil {
+				first = fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+		}
+		if first != nil {
+			return first
+		}
+		if err := tx.Bucket(bucketRooms).ForEach(func(k, v []byte) error {
+			_, err := decodeRoomAt(k, v)
+			return err
+		}); err != nil {
+			return err
+		}
+		_, err := allHosts(tx)
+		return err
+	})
+}
