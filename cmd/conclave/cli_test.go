@@ -37,7 +37,7 @@ func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "CONCLAVE_TEST_RUN_MAIN=1",
 		"CONCLAVE_HTTP=127.0.0.1:0", "CONCLAVE_MEDIA_UDP=127.0.0.1:0", "CONCLAVE_MEDIA_TCP=127.0.0.1:0",
-		"CONCLAVE_CONFIG="+filepath.Join(t.TempDir(), "none.toml"))
+		"CONCLAVE_CONFIG="+filepath.Join(t.TempDir(), "none.toml"), "CONCLAVE_DATA="+filepath.Join(t.TempDir(), "data"))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

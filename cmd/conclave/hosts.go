@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -8,18 +9,20 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
 	"conclave/secret"
 	"conclave/signaling"
+	"conclave/store"
 )
 
-// fileConfig is the server's configuration file. It holds only what an operator
-// chose to keep: the hosts who may create meetings, as hashes of their keys.
+// fileConfig is the hosts part of the older configuration file, where hosts were kept
+// before the data directory: they are imported into the store once (importConfigHosts)
+// and not written there any more.
 type fileConfig struct {
 	Hosts []hostEntry `toml:"host"`
 }
@@ -42,28 +45,6 @@ func loadConfig(path string) (fileConfig, error) {
 	return c, nil
 }
 
-// saveConfig writes c to path atomically, readable by its owner only.
-func saveConfig(path string, c fileConfig) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".conclave-*.toml")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	fmt.Fprintln(tmp, "# Conclave configuration. Host keys are stored as keyed hashes only.")
-	if err := toml.NewEncoder(tmp).Encode(c); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 func (c fileConfig) hosts() []signaling.Host {
 	out := make([]signaling.Host, 0, len(c.Hosts))
 	for _, h := range c.Hosts {
@@ -84,79 +65,112 @@ func newHostKey(name string) (string, hostEntry) {
 	return id + "." + sec, hostEntry{ID: id, Name: name, KeyHash: secret.KeyedHash(sec)}
 }
 
-// hostCommand runs `conclave host add|list|remove`.
+// hostCommand runs `conclave host add|list|remove` on the data directory. The server
+// reads its hosts at start, so a change takes effect at its next start; while it runs it
+// holds the directory, and these commands say so.
 func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("conclave host", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	data := dataFlag(fs, getenv)
 	def := getenv("CONCLAVE_CONFIG")
 	if def == "" {
 		def = "conclave.toml"
 	}
-	path := fs.String("config", def, "configuration file (env CONCLAVE_CONFIG)")
+	config := fs.String("config", def, "older configuration file whose hosts are moved into the data directory once (env CONCLAVE_CONFIG)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conclave host [-config FILE] add NAME | list | remove NAME")
+		fmt.Fprintln(stderr, "usage: conclave host [-data DIR] add NAME | list | remove NAME")
+		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		fs.Usage()
-		return errors.New("missing host subcommand")
-	}
-	cfg, err := loadConfig(*path)
+	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
+	if len(rest) == 0 {
+		fs.Usage()
+		return usageError("missing host subcommand")
+	}
+	switch {
+	case rest[0] == "list" && len(rest) == 1, rest[0] == "add" && len(rest) == 2, rest[0] == "remove" && len(rest) == 2:
+	case rest[0] == "list" || rest[0] == "add" || rest[0] == "remove":
+		return usageError("usage: conclave host add NAME | list | remove NAME")
+	default:
+		fs.Usage()
+		return usageError(fmt.Sprintf("unknown host subcommand %q", rest[0]))
+	}
+	if *data == "" && rest[0] != "list" {
+		return errNoData
+	}
+	where := *data
+	if where == "" {
+		where = "memory (-data \"\")"
+	}
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	// The server imports the old file's hosts at start; doing it here too means the
+	// commands see the hosts the server will, even before its first start.
+	if added, done, err := importConfigHosts(ctx, st, *config, time.Now()); err != nil {
+		return err
+	} else if done && added > 0 && *data != "" {
+		fmt.Fprintf(stderr, "Moved %d host(s) from %s into %s (once; the file's hosts are not read again).\n", added, *config, *data)
+	}
 	switch rest[0] {
 	case "add":
-		if len(rest) != 2 {
-			return errors.New("usage: conclave host add NAME")
-		}
 		name := strings.TrimSpace(rest[1])
 		if name == "" || utf8.RuneCountInString(name) > 64 {
 			return errors.New("a host name is 1 to 64 characters")
 		}
-		for _, h := range cfg.Hosts {
-			if h.Name == name {
-				return fmt.Errorf("a host named %q exists; remove it first", name)
-			}
-		}
 		key, entry := newHostKey(name)
-		cfg.Hosts = append(cfg.Hosts, entry)
-		if err := saveConfig(*path, cfg); err != nil {
+		switch err := st.CreateHost(ctx, store.Host{ID: entry.ID, Name: name, KeyHash: entry.KeyHash, Created: time.Now()}); {
+		case errors.Is(err, store.ErrExists):
+			return fmt.Errorf("a host named %q exists; remove it first", name)
+		case err != nil:
 			return err
 		}
-		fmt.Fprintf(stdout, "Added host %q to %s.\nHost key (shown only now; only its hash is stored):\n\n  %s\n\n", name, *path, key)
+		fmt.Fprintf(stdout, "Added host %q to %s.\nHost key (shown only now; only its hash is stored):\n\n  %s\n\nIt creates meetings from the server's next start.\n", name, where, key)
 		return nil
 	case "list":
-		if len(cfg.Hosts) == 0 {
-			fmt.Fprintf(stdout, "No hosts in %s.\n", *path)
+		hosts, err := st.Hosts(ctx)
+		if err != nil {
+			return err
 		}
-		for _, h := range cfg.Hosts {
+		if len(hosts) == 0 {
+			fmt.Fprintf(stdout, "No hosts in %s.\n", where)
+		}
+		for _, h := range hosts {
 			fmt.Fprintf(stdout, "%s\t%s\n", h.ID, h.Name)
 		}
 		return nil
-	case "remove":
-		if len(rest) != 2 {
-			return errors.New("usage: conclave host remove NAME")
+	}
+	// remove, by name or id
+	hosts, err := st.Hosts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, h := range hosts {
+		if h.Name != rest[1] && h.ID != rest[1] {
+			continue
 		}
-		kept := cfg.Hosts[:0]
-		for _, h := range cfg.Hosts {
-			if h.Name != rest[1] && h.ID != rest[1] {
-				kept = append(kept, h)
-			}
-		}
-		if len(kept) == len(cfg.Hosts) {
-			return fmt.Errorf("no host %q", rest[1])
-		}
-		cfg.Hosts = kept
-		if err := saveConfig(*path, cfg); err != nil {
+		rooms, err := st.Rooms(ctx, h.ID)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Removed host %q. Their key no longer creates meetings (after a restart of the server).\n", rest[1])
+		if err := st.DeleteHost(ctx, h.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Removed host %q and their %d room(s). Their key no longer creates meetings (from the server's next start).\n", rest[1], len(rooms))
 		return nil
 	}
-	fs.Usage()
-	return fmt.Errorf("unknown host subcommand %q", rest[0])
+	return fmt.Errorf("no host %q in %s", rest[1], where)
 }
+
+// usageErr is a command line that does not say what to do; it exits with 2.
+type usageErr string
+
+func (e usageErr) Error() string        { return string(e) }
+func (e usageErr) Is(target error) bool { return target == errUsage }
+
+func usageError(msg string) error { return usageErr(msg) }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,18 +12,40 @@ import (
 	"testing"
 
 	"conclave/secret"
+	"conclave/store"
 )
 
-// TestHostCommands: add prints a key once and stores only its hash; list shows the host;
-// the stored hash verifies the printed key; remove deletes it.
-func TestHostCommands(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "conclave.toml")
-	env := func(k string) string {
-		if k == "CONCLAVE_CONFIG" {
-			return path
-		}
-		return ""
+// dataEnv is an environment with CONCLAVE_DATA and CONCLAVE_CONFIG set to paths in a
+// fresh temporary directory (the config file does not exist unless a test writes it).
+func dataEnv(t *testing.T) (env func(string) string, data, config string) {
+	t.Helper()
+	dir := t.TempDir()
+	data, config = filepath.Join(dir, "data"), filepath.Join(dir, "conclave.toml")
+	return func(k string) string {
+		return map[string]string{"CONCLAVE_DATA": data, "CONCLAVE_CONFIG": config}[k]
+	}, data, config
+}
+
+// storedHosts opens the data directory and returns its hosts.
+func storedHosts(t *testing.T, data string) []store.Host {
+	t.Helper()
+	st, err := store.OpenBolt(data)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer st.Close()
+	hs, err := st.Hosts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hs
+}
+
+// TestHostCommands: add prints a key once and stores only its keyed hash in the data
+// directory; list shows the host; the stored hash verifies the printed key; remove
+// deletes it and its rooms; nothing is written to the configuration file.
+func TestHostCommands(t *testing.T) {
+	env, data, config := dataEnv(t)
 	var out bytes.Buffer
 	if err := hostCommand([]string{"add", "Alice Admin"}, env, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -31,41 +54,85 @@ func TestHostCommands(t *testing.T) {
 	if key == nil {
 		t.Fatalf("no key printed: %q", out.String())
 	}
-	data, err := os.ReadFile(path)
+	id, sec, _ := strings.Cut(key[1], ".")
+	raw, err := os.ReadFile(filepath.Join(data, store.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, sec, _ := strings.Cut(key[1], ".")
-	if strings.Contains(string(data), sec) || !strings.Contains(string(data), "$hmac-sha256$") {
-		t.Fatalf("config stores the key itself or no hash:\n%s", data)
+	if bytes.Contains(raw, []byte(sec)) || !bytes.Contains(raw, []byte("$hmac-sha256$")) {
+		t.Fatal("the data directory stores the key itself or no keyed hash")
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
-		t.Fatalf("config mode %v", st.Mode().Perm())
+	if _, err := os.Stat(config); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the configuration file was written: %v", err)
 	}
-	cfg, err := loadConfig(path)
-	if err != nil || len(cfg.Hosts) != 1 || cfg.Hosts[0].ID != id || cfg.Hosts[0].Name != "Alice Admin" {
-		t.Fatalf("config %+v %v", cfg, err)
+	hs := storedHosts(t, data)
+	if len(hs) != 1 || hs[0].ID != id || hs[0].Name != "Alice Admin" {
+		t.Fatalf("stored hosts %+v", hs)
 	}
-	ok, err := secret.NewHasher(secret.DefaultParams, 1).Verify(context.Background(), sec, cfg.Hosts[0].KeyHash)
+	ok, err := secret.NewHasher(secret.DefaultParams, 1).Verify(context.Background(), sec, hs[0].KeyHash)
 	if err != nil || !ok {
 		t.Fatalf("stored hash does not verify the printed key: %v %v", ok, err)
 	}
-	if err := hostCommand([]string{"add", "Alice Admin"}, env, io.Discard, io.Discard); err == nil {
-		t.Fatal("duplicate host name accepted")
+	if err := hostCommand([]string{"add", "Alice Admin"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("duplicate host name: %v", err)
 	}
 	out.Reset()
 	if err := hostCommand([]string{"list"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "Alice Admin") || strings.Contains(out.String(), sec) {
 		t.Fatalf("list: %q %v", out.String(), err)
 	}
-	if err := hostCommand([]string{"remove", "Alice Admin"}, env, io.Discard, io.Discard); err != nil {
+	// A room of Alice's goes with her.
+	st, err := store.OpenBolt(data)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg, _ := loadConfig(path); len(cfg.Hosts) != 0 {
-		t.Fatalf("host not removed: %+v", cfg)
+	if err := st.CreateRoom(context.Background(), store.Room{ID: "room-of-alice", HostID: id}); err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range [][]string{{}, {"add"}, {"remove", "nobody"}, {"frobnicate"}} {
-		if err := hostCommand(bad, env, io.Discard, io.Discard); err == nil {
-			t.Errorf("host %v accepted", bad)
+	st.Close()
+	out.Reset()
+	if err := hostCommand([]string{"remove", "Alice Admin"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "1 room(s)") {
+		t.Fatalf("remove: %q %v", out.String(), err)
+	}
+	if hs := storedHosts(t, data); len(hs) != 0 {
+		t.Fatalf("host not removed: %+v", hs)
+	}
+	out.Reset()
+	if err := roomCommand([]string{"list"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "No rooms") {
+		t.Fatalf("the removed host's room is left: %q %v", out.String(), err)
+	}
+	for _, bad := range [][]string{{}, {"add"}, {"list", "extra"}, {"frobnicate"}, {"-nope", "list"}} {
+		if err := hostCommand(bad, env, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("host %v: %v, want a usage error", bad, err)
 		}
+	}
+	if err := hostCommand([]string{"remove", "nobody"}, env, io.Discard, io.Discard); err == nil || errors.Is(err, errUsage) {
+		t.Errorf("remove nobody: %v", err)
+	}
+	// Flags after the subcommand count too.
+	other := filepath.Join(t.TempDir(), "other")
+	if err := hostCommand([]string{"add", "Bob", "-data", other}, env, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if hs := storedHosts(t, other); len(hs) != 1 || hs[0].Name != "Bob" {
+		t.Fatalf("-data after add: %+v", hs)
+	}
+}
+
+// TestHostCommandsWithoutData: with -data "" a change would be kept nowhere, so add and
+// remove refuse and write nothing; list shows what such a server would use.
+func TestHostCommandsWithoutData(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	for _, args := range [][]string{{"-data", "", "add", "Alice"}, {"-data", "", "remove", "Alice"}} {
+		err := hostCommand(args, env, io.Discard, io.Discard)
+		if !errors.Is(err, errNoData) || !strings.Contains(err.Error(), "kept nowhere") {
+			t.Errorf("host %v: %v", args, err)
+		}
+	}
+	var out bytes.Buffer
+	if err := hostCommand([]string{"-data", "", "list"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "No hosts in memory") {
+		t.Errorf("list: %q %v", out.String(), err)
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("something was written: %v", err)
 	}
 }

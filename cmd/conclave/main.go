@@ -35,6 +35,7 @@ type options struct {
 	logLevel     string
 	loopback     bool
 	config       string
+	data         string
 	knockTimeout time.Duration
 	maxWaiting   int
 	behindProxy  bool
@@ -53,6 +54,7 @@ type limits struct {
 // usage names the commands; `conclave -h` adds the flags.
 const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lists the flags)
        conclave host ...          manage the hosts who may create meetings (conclave host -h)
+       conclave room ...          list and delete the prepared rooms (conclave room -h)
 `
 
 // errUsage is a command line that names no command conclave has; it exits with 2.
@@ -74,7 +76,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.publicIPs, "public-ip", env("CONCLAVE_PUBLIC_IP", ""), "comma-separated addresses to announce for media behind 1:1 NAT (env CONCLAVE_PUBLIC_IP)")
 	fs.StringVar(&o.logLevel, "log-level", env("CONCLAVE_LOG_LEVEL", "info"), "debug, info, warn or error (env CONCLAVE_LOG_LEVEL); debug logs addresses")
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
-	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "configuration file with the hosts (env CONCLAVE_CONFIG); a missing file means no hosts")
+	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "older configuration file whose hosts are moved into the data directory once (env CONCLAVE_CONFIG); a missing file is fine")
+	data := dataFlag(fs, getenv)
 	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
 	proxies := fs.String("trusted-proxies", env("CONCLAVE_TRUSTED_PROXIES", signaling.DefaultTrustedProxies), "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed (env CONCLAVE_TRUSTED_PROXIES)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
@@ -86,6 +89,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	o.data = *data
 	// An unknown subcommand ("conclave privacy-report") or a stray argument must not
 	// start a server that the person did not ask for.
 	if fs.NArg() > 0 {
@@ -106,12 +110,17 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "host" {
-		if err := hostCommand(os.Args[2:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-			if !errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(os.Stderr, "conclave:", err)
-			}
+	commands := map[string]func([]string, func(string) string, io.Writer, io.Writer) error{"host": hostCommand, "room": roomCommand}
+	if len(os.Args) > 1 && commands[os.Args[1]] != nil {
+		err := commands[os.Args[1]](os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+		switch {
+		case err == nil, errors.Is(err, flag.ErrHelp):
+		case errors.Is(err, errUsage):
+			fmt.Fprintln(os.Stderr, "conclave:", err)
 			os.Exit(2)
+		default: // the data directory, the store: something to fix, not a typo
+			fmt.Fprintln(os.Stderr, "conclave:", err)
+			os.Exit(1)
 		}
 		return
 	}
@@ -145,6 +154,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		log.Warn("debug logging is on: logs may contain IP addresses and participant ids")
 	}
 
+	// The data directory first: a damaged or unwritable one, or one another server holds,
+	// stops the start before any port is taken.
+	st, err := openStore(o.data)
+	if err != nil {
+		return err
+	}
+	defer st.Close() // last, after the meetings have ended
+	hosts, err := startHosts(ctx, st, o, log)
+	if err != nil {
+		return err
+	}
+
 	var publicIPs []string
 	for _, ip := range strings.Split(o.publicIPs, ",") {
 		if ip = strings.TrimSpace(ip); ip != "" {
@@ -157,18 +178,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer engine.Close()
 
-	cfg, err := loadConfig(o.config)
-	if err != nil {
-		return err
-	}
 	hasher := secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
-	hosts := cfg.hosts()
 	var oneTimeKey string
 	if len(hosts) == 0 {
 		// First run: a key valid until the server stops, so one command is enough.
 		key, entry := newHostKey("one-time")
 		oneTimeKey = key
-		hosts = fileConfig{Hosts: []hostEntry{entry}}.hosts()
+		hosts = []signaling.Host{{ID: entry.ID, Name: entry.Name, KeyHash: entry.KeyHash}}
 	}
 	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy, TrustedProxies: o.proxies,
 		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,
@@ -193,10 +209,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 	base := openURL(ln.Addr(), o.httpAddr)
 	fmt.Fprintf(stdout, "Conclave is running. Open %s\n", base)
+	where := o.data
+	if where == "" {
+		where = `memory only, -data ""`
+	}
 	if oneTimeKey != "" {
-		fmt.Fprintf(stdout, "No hosts are configured (%s), so this one-time host key creates meetings until the server stops:\n  %s\nOpen %s#host=%s to create a meeting. Add permanent hosts with: conclave host add NAME\n", o.config, oneTimeKey, base, oneTimeKey)
+		fmt.Fprintf(stdout, "No hosts are configured (%s), so this one-time host key creates meetings until the server stops:\n  %s\nOpen %s#host=%s to create a meeting. Add permanent hosts with: conclave host add NAME\n", where, oneTimeKey, base, oneTimeKey)
 	} else {
-		fmt.Fprintf(stdout, "%d host(s) may create meetings (%s).\n", len(hosts), o.config)
+		fmt.Fprintf(stdout, "%d host(s) may create meetings (%s).\n", len(hosts), where)
 	}
 	fmt.Fprintf(stdout, "Media: UDP %s", engine.UDPAddr())
 	if a := engine.TCPAddr(); a != nil {
@@ -217,6 +237,29 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// startHosts moves the hosts of an older configuration file into the store (once; with
+// -data "" at every start, as nothing remembers), then reads the hosts from the store.
+// The log gives counts, never names.
+func startHosts(ctx context.Context, st dataStore, o options, log *slog.Logger) ([]signaling.Host, error) {
+	added, done, err := importConfigHosts(ctx, st, o.config, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case done && added > 0 && o.data != "":
+		log.Info("moved the hosts of the configuration file into the data directory; from now on hosts are managed with conclave host and the file's host entries are not read", "hosts", added)
+	case !done:
+		if cfg, err := loadConfig(o.config); err == nil && len(cfg.Hosts) > 0 {
+			log.Info("the configuration file's host entries were moved into the data directory earlier and are not read; manage hosts with conclave host")
+		}
+	}
+	hosts, err := st.Hosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return signalingHosts(hosts), nil
 }
 
 // warnSharedAddress warns when the server listens on loopback without -behind-proxy:

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"conclave/signaling"
+	"conclave/store"
+)
+
+// dataStore is what the server's start and the host and room commands need of a store:
+// store.Bolt in a data directory, store.Memory with -data "".
+type dataStore interface {
+	Host(context.Context, string) (store.Host, error)
+	Hosts(context.Context) ([]store.Host, error)
+	CreateHost(context.Context, store.Host) error
+	DeleteHost(context.Context, string) error
+	ImportHosts(context.Context, []store.Host) (added int, done bool, err error)
+	Rooms(context.Context, string) ([]store.Room, error)
+	AllRooms(context.Context) ([]store.Room, error)
+	DeleteRoom(context.Context, string) error
+	Close() error
+}
+
+// defaultDataDir is the data directory when neither -data nor CONCLAVE_DATA says
+// otherwise: next to where conclave runs.
+const defaultDataDir = "conclave-data"
+
+// dataFlag adds -data to fs, defaulting to CONCLAVE_DATA or defaultDataDir. An empty
+// CONCLAVE_DATA counts as unset; `-data ""` is the way to ask for no data directory.
+func dataFlag(fs *flag.FlagSet, getenv func(string) string) *string {
+	def := getenv("CONCLAVE_DATA")
+	if def == "" {
+		def = defaultDataDir
+	}
+	return fs.String("data", def, `data directory with the hosts and rooms (env CONCLAVE_DATA); "" keeps everything in memory and writes nothing`)
+}
+
+// openStore opens the store in dir, or an empty in-memory one for "".
+func openStore(dir string) (dataStore, error) {
+	if dir == "" {
+		return store.NewMemory(), nil
+	}
+	b, err := store.OpenBolt(dir)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// importConfigHosts moves the hosts of the old configuration file into the store, once:
+// a data directory remembers that it imported them, so a host removed later does not
+// come back, and running it again changes nothing. It says how many, never who.
+func importConfigHosts(ctx context.Context, st dataStore, configPath string, now time.Time) (added int, done bool, err error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return 0, false, err
+	}
+	hosts := make([]store.Host, 0, len(cfg.Hosts))
+	for _, h := range cfg.Hosts {
+		hosts = append(hosts, store.Host{ID: h.ID, Name: h.Name, KeyHash: h.KeyHash, Created: now})
+	}
+	added, done, err = st.ImportHosts(ctx, hosts)
+	if err != nil {
+		return 0, false, fmt.Errorf("importing the hosts of %s: %w", configPath, err)
+	}
+	return added, done, nil
+}
+
+// signalingHosts are the store's hosts as the signaling server takes them.
+func signalingHosts(hosts []store.Host) []signaling.Host {
+	out := make([]signaling.Host, 0, len(hosts))
+	for _, h := range hosts {
+		out = append(out, signaling.Host{ID: h.ID, Name: h.Name, KeyHash: h.KeyHash})
+	}
+	return out
+}
+
+// parseInterleaved parses fs's flags wherever they stand among the positional arguments
+// (`conclave room list -host Alice` as well as `conclave room -host Alice list`), and
+// returns the positional ones. After "--" everything is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		} else if err != nil {
+			return nil, usageError(err.Error())
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
+
+// errNoData refuses a change with -data "": nothing would keep it.
+var errNoData = errors.New(`-data is "": a change would be kept nowhere; give the data directory the server uses (-data DIR or CONCLAVE_DATA)`)

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/store"
+)
+
+// writeOldConfig writes a configuration file as `conclave host add` wrote it before the
+// data directory, with hosts made by newHostKey, and returns their keys.
+func writeOldConfig(t *testing.T, path string, names ...string) (keys []string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("# Conclave configuration. Host keys are stored as keyed hashes only.\n")
+	for _, name := range names {
+		key, e := newHostKey(name)
+		keys = append(keys, key)
+		b.WriteString("[[host]]\nid = \"" + e.ID + "\"\nname = \"" + e.Name + "\"\nkey_hash = '" + e.KeyHash + "'\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// TestImportFromConfig: the hosts of an older conclave.toml move into the data
+// directory at the first start, once: the log says how many, never who; a later start
+// imports nothing, and a host removed meanwhile stays removed.
+func TestImportFromConfig(t *testing.T) {
+	env, data, config := dataEnv(t)
+	writeOldConfig(t, config, "Alice Admin", "Bob Builder")
+	o, err := parseOptions(nil, env, io.Discard)
+	if err != nil || o.data != data || o.config != config {
+		t.Fatalf("options %+v %v", o, err)
+	}
+	start := func() (string, []string) {
+		st, err := openStore(o.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var logged bytes.Buffer
+		hosts, err := startHosts(context.Background(), st, o, slog.New(slog.NewTextHandler(&logged, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, h := range hosts {
+			names = append(names, h.Name)
+		}
+		return logged.String(), names
+	}
+	log, names := start()
+	if strings.Join(names, ",") != "Alice Admin,Bob Builder" || !strings.Contains(log, "hosts=2") {
+		t.Fatalf("first start: hosts %v, log %q", names, log)
+	}
+	if strings.Contains(log, "Alice") || strings.Contains(log, "Bob") {
+		t.Fatalf("the log names hosts: %q", log)
+	}
+	if err := hostCommand([]string{"remove", "Bob Builder"}, env, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	log, names = start()
+	if strings.Join(names, ",") != "Alice Admin" || strings.Contains(log, "hosts=") || !strings.Contains(log, "not read") {
+		t.Fatalf("second start: hosts %v, log %q", names, log)
+	}
+	// The host commands see the imported hosts too, even before the server's first
+	// start with a data directory.
+	env2, _, config2 := dataEnv(t)
+	writeOldConfig(t, config2, "Carol")
+	var out, errOut bytes.Buffer
+	if err := hostCommand([]string{"list"}, env2, &out, &errOut); err != nil || !strings.Contains(out.String(), "Carol") || !strings.Contains(errOut.String(), "Moved 1 host(s)") {
+		t.Fatalf("host list before the first start: %q %q %v", out.String(), errOut.String(), err)
+	}
+}
+
+// TestServerUsesStoredHosts: a host added with `conclave host add` creates meetings on
+// a server started with that data directory, and no one-time key is printed; the host's
+// name is not in the log.
+func TestServerUsesStoredHosts(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	var out bytes.Buffer
+	if err := hostCommand([]string{"add", "Dana Director"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`(?m)^\s+([0-9a-f]{12}\.\S+)$`).FindStringSubmatch(out.String())[1]
+	url, stdout, stderr := serve(t, "-data", data)
+	if strings.Contains(stdout, "one-time") || !strings.Contains(stdout, "1 host(s)") {
+		t.Fatalf("stdout %q", stdout)
+	}
+	for auth, want := range map[string]int{"Bearer " + key: http.StatusCreated, "Bearer " + key + "x": http.StatusUnauthorized} {
+		req, _ := http.NewRequest(http.MethodPost, url+"api/meetings", nil)
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("create meeting: %s, want %d", resp.Status, want)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if strings.Contains(stderr.String(), "Dana") {
+		t.Errorf("the log names the host: %q", stderr.String())
+	}
+}
+
+// serve runs the server with args until it prints its URL; it is stopped when the test
+// ends.
+func serve(t *testing.T, args ...string) (url, stdout string, stderr *syncBuffer) {
+	t.Helper()
+	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", filepath.Join(t.TempDir(), "none.toml")}, args...)
+	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	stderr = &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, opts, &out, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	})
+	re := regexp.MustCompile(`Open (http://\S+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Media:") {
+			return m[1], out.String(), stderr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no URL printed; stderr %q", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestRoomCommands: room list shows each room's id, host, times, settings and whether
+// it has a password and a title, never the title's bytes or a hash; -host narrows it;
+// delete removes one room and its links.
+func TestRoomCommands(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	for _, name := range []string{"Alice", "Bob"} {
+		if err := hostCommand([]string{"add", name}, env, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs := storedHosts(t, data)
+	alice, bob := hs[0].ID, hs[1].ID
+	st, err := store.OpenBolt(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 11, 27, 8, 30, 0, 0, time.UTC)
+	rooms := []store.Room{
+		{ID: "AAAAAAAAAAAAAAAAAAAAAA", HostID: alice, Title: "e1.SECRETCIPHERTEXT", PasswordHash: "$argon2id$HASHBYTES", E2EE: true,
+			Settings: store.Settings{Lobby: true, Chat: true}, Created: created, Expires: created.Add(72 * time.Hour), ModeratorMAC: "$hmac-sha256$MACBYTES"},
+		{ID: "BBBBBBBBBBBBBBBBBBBBBB", HostID: bob, Created: created.Add(time.Hour)},
+		{ID: "CCCCCCCCCCCCCCCCCCCCCC", HostID: alice, Created: created.Add(2 * time.Hour), Expires: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, r := range rooms {
+		if err := st.CreateRoom(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	list := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		if err := roomCommand(append([]string{"list"}, args...), env, &out, io.Discard); err != nil {
+			t.Fatalf("room list %v: %v", args, err)
+		}
+		return out.String()
+	}
+	all := list()
+	lines := strings.Split(strings.TrimSpace(all), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "ID") {
+		t.Fatalf("room list:\n%s", all)
+	}
+	for i, want := range [][]string{
+		{"AAAAAAAAAAAAAAAAAAAAAA", "Alice", "2026-11-27 08:30 UTC", "2026-11-30 08:30 UTC", "e2ee,lobby,chat", "yes", "(encrypted title)"},
+		{"BBBBBBBBBBBBBBBBBBBBBB", "Bob", "never", " no "},
+		{"CCCCCCCCCCCCCCCCCCCCCC", "Alice", "2000-01-01 00:00 UTC (expired)"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[i+1], w) {
+				t.Errorf("row %d lacks %q: %q", i+1, w, lines[i+1])
+			}
+		}
+	}
+	for _, secretish := range []string{"SECRETCIPHERTEXT", "HASHBYTES", "MACBYTES", "argon2", "hmac"} {
+		if strings.Contains(all, secretish) {
+			t.Errorf("room list shows %q:\n%s", secretish, all)
+		}
+	}
+	if bobs := list("--host", "Bob"); strings.Contains(bobs, "AAAA") || !strings.Contains(bobs, "BBBB") {
+		t.Errorf("--host Bob:\n%s", bobs)
+	}
+	if err := roomCommand([]string{"list", "-host", "Nobody"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), `no host "Nobody"`) {
+		t.Errorf("unknown host: %v", err)
+	}
+	var out bytes.Buffer
+	if err := roomCommand([]string{"delete", "AAAAAAAAAAAAAAAAAAAAAA"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "Deleted") {
+		t.Fatalf("delete: %q %v", out.String(), err)
+	}
+	if after := list(); strings.Contains(after, "AAAA") || !strings.Contains(after, "BBBB") {
+		t.Errorf("after delete:\n%s", after)
+	}
+	if err := roomCommand([]string{"delete", "AAAAAAAAAAAAAAAAAAAAAA"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "no room") {
+		t.Errorf("delete again: %v", err)
+	}
+	for _, bad := range [][]string{{}, {"list", "x"}, {"delete"}, {"delete", "a", "b"}, {"delete", "a", "-host", "Bob"}, {"rename"}} {
+		if err := roomCommand(bad, env, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("room %v: %v, want a usage error", bad, err)
+		}
+	}
+	if err := roomCommand([]string{"-data", "", "list"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "memory") {
+		t.Errorf(`-data "": %v`, err)
+	}
+}
+
+// TestCommandsWhileServerRuns: while another process holds the data directory (here
+// the test itself, as the server would), host and room commands exit 1 saying the
+// server holds it, and change nothing.
+func TestCommandsWhileServerRuns(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	st, err := store.OpenBolt(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, args := range [][]string{
+		{"room", "-data", data, "list"},
+		{"room", "-data", data, "delete", "AAAAAAAAAAAAAAAAAAAAAA"},
+		{"host", "-data", data, "add", "Eve"},
+	} {
+		code, stdout, stderr := runMain(t, args...)
+		if code != 1 || !strings.Contains(stderr, store.ErrLocked.Error()) || !strings.Contains(stderr, data) {
+			t.Errorf("conclave %s: exit %d, stdout %q, stderr %q; want exit 1 and the locked message", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+	if hs, _ := st.Hosts(context.Background()); len(hs) != 0 {
+		t.Errorf("a host was added: %+v", hs)
+	}
+}
+
+// TestServerRefusesBadDataDir: a damaged database or a data directory that cannot be
+// made stops the server at start, exit 1, with the path in the message.
+func TestServerRefusesBadDataDir(t *testing.T) {
+	damaged := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(damaged, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(damaged, store.FileName), bytes.Repeat([]byte("garbage!"), 2048), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]string{damaged: "damaged", filepath.Join(file, "data"): "not a directory"} {
+		code, stdout, stderr := runMain(t, "-data", dir)
+		if code != 1 || !strings.Contains(stderr, dir) || !strings.Contains(stderr, want) || strings.Contains(stdout, "running") {
+			t.Errorf("-data %s: exit %d, stdout %q, stderr %q", dir, code, stdout, stderr)
+		}
+	}
+}
