@@ -3,7 +3,9 @@
 // meetings live in memory and vanish when they end.
 //
 // Memory is the store of `-data ""` (nothing written anywhere); Bolt (bolt.go) is the
-// embedded, crash-safe database in a data directory. Both satisfy the interfaces their
+// embedded, crash-safe database in a data directory: bbolt, because it is pure Go (no
+// cgo), runs in the process (no server), keeps one small file, and fsyncs each commit so
+// a crash loses nothing committed; its single writer is plenty for hosts and rooms. Both satisfy the interfaces their
 // users define (signaling.RoomStore, the host commands), so a shared store for several
 // nodes can replace them later.
 package store

@@ -14,7 +14,6 @@ import (
 // dataStore is what the server's start and the host and room commands need of a store:
 // store.Bolt in a data directory, store.Memory with -data "".
 type dataStore interface {
-	Host(context.Context, string) (store.Host, error)
 	Hosts(context.Context) ([]store.Host, error)
 	CreateHost(context.Context, store.Host) error
 	DeleteHost(context.Context, string) error
