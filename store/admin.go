@@ -36,7 +36,7 @@ func (m *Memory) ImportHosts(ctx context.Context, hosts []Host) (added int, done
 		case err == nil:
 			added++
 		case !errors.Is(err, ErrExists):
-			return added, true, err
+			return 0, false, err
 		}
 	}
 	return added, true, nil

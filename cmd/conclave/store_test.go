@@ -286,3 +286,17 @@ func TestServerRefusesBadDataDir(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDataWritesNothing: a server with -data "" and its one-time key writes nothing
+// where it runs (or anywhere: the configuration file is elsewhere and missing).
+func TestNoDataWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	_, stdout, _ := serve(t, "-data", "")
+	if !strings.Contains(stdout, "one-time") {
+		t.Fatalf("stdout %q", stdout)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Fatalf("written where it runs: %v %v", entries, err)
+	}
+}
