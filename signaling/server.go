@@ -211,10 +211,12 @@ func (s *Server) janitor() {
 // Registry exposes the meetings (tests, metrics).
 func (s *Server) Registry() *Registry { return s.registry }
 
-// Register adds the server's routes to mux: /ws and /api/meetings.
+// Register adds the server's routes to mux: /ws, /api/meetings and
+// /api/meetings/{id} (GET and HEAD: does the meeting exist).
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ws", s.serveWS)
 	mux.HandleFunc("POST /api/meetings", s.createMeeting)
+	mux.HandleFunc("GET /api/meetings/{id}", s.meetingStatus)
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
