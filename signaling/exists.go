@@ -25,8 +25,7 @@ func (s *Server) meetingStatus(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "application/json")
 	id := r.PathValue("id")
-	var checker meetingChecker = s.registry
-	if validID(id) && checker.Exists(id) {
+	if validID(id) && s.meetings.Exists(id) {
 		_, _ = w.Write([]byte(`{"exists":true}` + "\n"))
 		return
 	}

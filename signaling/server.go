@@ -96,6 +96,7 @@ type Server struct {
 	clock        Clock
 	now          func() time.Time
 	registry     *Registry
+	meetings     meetingChecker // GET /api/meetings/{id}: the registry (rooms extend it)
 	upgrader     websocket.Upgrader
 	hosts        []Host
 	hasher       *secret.Hasher
@@ -181,6 +182,7 @@ func NewServer(cfg Config) *Server {
 		sessions: make(map[*Session]struct{}),
 	}
 	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
+	s.meetings = s.registry
 	s.armJanitor()
 	return s
 }
