@@ -93,6 +93,9 @@ func (r *Registry) Get(id string) *Meeting {
 	return m
 }
 
+// Exists reports whether a live meeting has that id (one lookup in the map).
+func (r *Registry) Exists(id string) bool { return r.Get(id) != nil }
+
 // Len is the number of live meetings.
 func (r *Registry) Len() int {
 	r.mu.Lock()

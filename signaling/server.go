@@ -96,6 +96,7 @@ type Server struct {
 	clock        Clock
 	now          func() time.Time
 	registry     *Registry
+	meetings     meetingChecker // GET /api/meetings/{id}: the registry (rooms extend it)
 	upgrader     websocket.Upgrader
 	hosts        []Host
 	hasher       *secret.Hasher
@@ -181,6 +182,7 @@ func NewServer(cfg Config) *Server {
 		sessions: make(map[*Session]struct{}),
 	}
 	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
+	s.meetings = s.registry
 	s.armJanitor()
 	return s
 }
@@ -211,10 +213,12 @@ func (s *Server) janitor() {
 // Registry exposes the meetings (tests, metrics).
 func (s *Server) Registry() *Registry { return s.registry }
 
-// Register adds the server's routes to mux: /ws and /api/meetings.
+// Register adds the server's routes to mux: /ws, /api/meetings and
+// /api/meetings/{id} (GET and HEAD: does the meeting exist).
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ws", s.serveWS)
 	mux.HandleFunc("POST /api/meetings", s.createMeeting)
+	mux.HandleFunc("GET /api/meetings/{id}", s.meetingStatus)
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {

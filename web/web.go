@@ -33,6 +33,8 @@ type Options struct {
 	// /static/test/ (hooks.js, e2ee-worker.js). Only the browser tests set it;
 	// cmd/conclave never does, so a production server answers them with 404.
 	TestHooks bool
+	// Notice is the operator's privacy notice, served at GET /api/notice.
+	Notice Notice
 }
 
 // ContentSecurityPolicy is sent with every response of Handler.
@@ -75,19 +77,23 @@ type asset struct {
 }
 
 type handler struct {
-	assets map[string]*asset // keyed by path below static/, e.g. "js/meeting.js"
+	assets   map[string]*asset // keyed by path below static/, e.g. "js/meeting.js"
+	notice   *asset            // GET /api/notice
+	notFound *asset            // the page of every 404
 }
 
 // Handler returns the http.Handler for the web client:
 //
 //	GET /            the landing page
 //	GET /m/{id}      the meeting page, for any id of 1–64 base64url characters
+//	GET /privacy     the privacy notice page
+//	GET /api/notice  opts.Notice as JSON
 //	GET /static/...  the assets (scripts, styles, icons)
 //
-// Everything else is 404. Every response carries a strict Content-Security-Policy
+// Everything else is 404 with a Conclave page. Every response carries a strict Content-Security-Policy
 // and related security headers; HTML pages are never cached.
 func Handler(opts Options) http.Handler {
-	h := &handler{assets: make(map[string]*asset)}
+	h := &handler{assets: make(map[string]*asset), notice: noticeAsset(opts.Notice)}
 	err := addAssets(h.assets, staticFS, "static", "")
 	if err == nil && opts.TestHooks {
 		err = addAssets(h.assets, testFS, "testhooks", "test/")
@@ -96,6 +102,7 @@ func Handler(opts Options) http.Handler {
 		// The files are compiled in; failing to read them is a build defect.
 		panic("web: reading embedded files: " + err.Error())
 	}
+	h.notFound = h.assets["notfound.html"]
 	return h
 }
 
@@ -131,13 +138,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var name string
+	var a *asset
 	page := false
 	switch p := r.URL.Path; {
 	case p == "/":
 		name, page = "index.html", true
+	case p == "/privacy":
+		name, page = "privacy.html", true
+	case p == "/api/notice":
+		name, a = "notice.json", h.notice
 	case strings.HasPrefix(p, "/m/"):
 		if !validMeetingID(p[len("/m/"):]) {
-			notFound(w)
+			h.serveNotFound(w, r)
 			return
 		}
 		name, page = "meeting.html", true
@@ -145,16 +157,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name = p[len("/static/"):]
 		// The pages are served only at their own routes.
 		if !fs.ValidPath(name) || path.Ext(name) == ".html" {
-			notFound(w)
+			h.serveNotFound(w, r)
 			return
 		}
 	default:
-		notFound(w)
+		h.serveNotFound(w, r)
 		return
 	}
-	a, ok := h.assets[name]
-	if !ok {
-		notFound(w)
+	if a == nil {
+		a = h.assets[name]
+	}
+	if a == nil {
+		h.serveNotFound(w, r)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -191,8 +205,15 @@ func validMeetingID(id string) bool {
 	return true
 }
 
-func notFound(w http.ResponseWriter) {
-	w.Header().Del("Cache-Control")
-	w.Header().Del("ETag")
-	http.Error(w, "404 page not found", http.StatusNotFound)
+// serveNotFound answers 404 with Conclave's page (the same look as the others, a
+// way back to the start) instead of Go's plain text.
+func (h *handler) serveNotFound(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Del("ETag")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Type", h.notFound.contentType)
+	w.WriteHeader(http.StatusNotFound)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(h.notFound.body)
+	}
 }

@@ -41,6 +41,7 @@ type options struct {
 	behindProxy  bool
 	proxies      []netip.Prefix // trusted with -behind-proxy
 	limits       limits
+	notice       noticeOptions
 }
 
 // limits are the connection and admission caps (signaling.Config).
@@ -86,6 +87,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
 	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
 	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64)")
+	o.notice.register(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -178,6 +180,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	defer engine.Close()
 
+	notice, err := buildNotice(o.notice, processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, logLevel: level})
+	if err != nil {
+		return err
+	}
 	hasher := secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	var oneTimeKey string
 	if len(hosts) == 0 {
@@ -196,7 +202,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	})
 	mux := http.NewServeMux()
 	sig.Register(mux)
-	mux.Handle("/", web.Handler(web.Options{}))
+	mux.Handle("/", web.Handler(web.Options{Notice: notice}))
 
 	ln, err := net.Listen("tcp", o.httpAddr)
 	if err != nil {

@@ -11,11 +11,12 @@ import (
 	"conclave/internal/browsertest"
 )
 
-// recordFetchJS keeps the bodies of the page's fetch requests in window.__bodies.
+// recordFetchJS keeps the bodies of the page's POST requests in window.__bodies (the
+// page also GETs its privacy notice).
 const recordFetchJS = `(() => {
 window.__bodies = [];
 const f = window.fetch.bind(window);
-window.fetch = (u, o) => { window.__bodies.push(String(o && o.body)); return f(u, o); };
+window.fetch = (u, o) => { if (o && o.method === "POST") window.__bodies.push(String(o.body)); return f(u, o); };
 })()`
 
 type createdLinks struct {

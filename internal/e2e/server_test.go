@@ -35,6 +35,12 @@ func startServer(t *testing.T) *server { return startServerWithTap(t, nil) }
 // startServerWithTap is startServer with a tap on every packet the SFU receives.
 func startServerWithTap(t *testing.T, tap func(sfu.TapPacket)) *server {
 	t.Helper()
+	return startServerWith(t, tap, web.Notice{})
+}
+
+// startServerWith is startServer with a tap (or nil) and the operator's privacy notice.
+func startServerWith(t *testing.T, tap func(sfu.TapPacket), notice web.Notice) *server {
+	t.Helper()
 	log := testlog.New(t)
 	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: tap})
 	if err != nil {
@@ -51,7 +57,7 @@ func startServerWithTap(t *testing.T, tap func(sfu.TapPacket)) *server {
 	sig.Register(mux)
 	// A server built for tests: it also serves the test-only hooks (frame hashes,
 	// key export), which a test imports into a page with loadTestHooks.
-	mux.Handle("/", web.Handler(web.Options{TestHooks: true}))
+	mux.Handle("/", web.Handler(web.Options{TestHooks: true, Notice: notice}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

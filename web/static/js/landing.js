@@ -14,11 +14,13 @@
 // #new-unmute, #new-chat (checkboxes), #btn-new-meeting, #create-error; the result
 // card #create-result with #link-participant and #link-moderator (inputs whose value
 // is the full URL), #password-reminder, #e2ee-reminder / #e2ee-off-reminder,
-// #btn-join-moderator.
+// #btn-join-moderator; the invitation (invitation.js) and the notice line (notice.js).
 
 import { $, toast, copyText, meetingIdPattern } from './dom.js';
 import { fillIcons } from './icons.js';
 import { newMeetingSecret } from './e2ee/keys.js';
+import { invitationText } from './invitation.js';
+import { fillNoticeLine, loadNotice, privacyLink } from './notice.js';
 
 /**
  * parseMeeting takes what the user pasted (a full link, a path or a bare id)
@@ -57,6 +59,7 @@ export function hostKeyFromFragment(hash) {
 
 let linkKey = ''; // the host key from the address, in memory only
 let retryTimer = 0;
+let invitation = null; // {link, withPassword, privacy} of the meeting shown
 
 function showError(box, text) {
   box.textContent = text;
@@ -192,7 +195,29 @@ function meetingLinks({ meetingId, moderatorSecret, url, moderatorUrl }, secret)
   return { participant: origin + `/m/${parsed.id}` + participant, moderator: origin + `/m/${parsed.id}` + moderator };
 }
 
+/** renderInvitation rewrites the invitation from the title and time fields. */
+function renderInvitation() {
+  if (!invitation) return;
+  $('#invitation').value = invitationText({
+    ...invitation,
+    title: $('#invitation-title').value,
+    time: $('#invitation-time').value,
+  });
+}
+
+async function showInvitation(link, withPassword) {
+  invitation = { link, withPassword, privacy: '' };
+  $('#invitation-password-hint').hidden = !withPassword;
+  renderInvitation();
+  const notice = await loadNotice();
+  if (invitation && invitation.link === link) {
+    invitation.privacy = privacyLink(notice);
+    renderInvitation();
+  }
+}
+
 function showResult(links, withPassword, e2ee) {
+  showInvitation(links.participant, withPassword);
   $('#link-participant').value = links.participant;
   $('#link-moderator').value = links.moderator;
   $('#password-reminder').hidden = !withPassword;
@@ -206,6 +231,10 @@ function showResult(links, withPassword, e2ee) {
 }
 
 function newForm() {
+  invitation = null;
+  $('#invitation').value = '';
+  $('#invitation-title').value = '';
+  $('#invitation-time').value = '';
   $('#link-participant').value = '';
   $('#link-moderator').value = '';
   $('#new-password').value = '';
@@ -240,6 +269,13 @@ function main() {
   $('#copy-participant').addEventListener('click', () => copyLink($('#link-participant'), 'Participant link'));
   $('#copy-moderator').addEventListener('click', () => copyLink($('#link-moderator'), 'Moderator link'));
   $('#btn-create-another').addEventListener('click', newForm);
+  $('#invitation-title').addEventListener('input', renderInvitation);
+  $('#invitation-time').addEventListener('input', renderInvitation);
+  $('#copy-invitation').addEventListener('click', async () => {
+    const ok = await copyText($('#invitation').value, $('#invitation'));
+    toast(ok ? 'Invitation copied' : 'Select the invitation and copy it', { kind: ok ? 'success' : 'info' });
+  });
+  fillNoticeLine($('#notice-line'));
 
   const input = $('#join-input');
   const joinBtn = $('#join-button');

@@ -50,7 +50,9 @@
  *   Errors     #meeting-error holds the error text; its data-code is the reason:
  *              unknown_meeting, meeting_full, shutdown, replaced, disconnected, denied,
  *              locked, lobby_full, expired, removed, ended, wrong_moderator_secret, …
- *              (state "error"). password_required, wrong_password and too_many_attempts
+ *              (state "error"). Before the pre-join screen, GET /api/meetings/<id> is
+ *              asked; a 404 shows unknown_meeting at once, without asking for a name
+ *              or the camera. password_required, wrong_password and too_many_attempts
  *              also set #meeting-error's data-code and text, but the page goes back to
  *              state "prejoin" with #prejoin-password shown and the text in
  *              #prejoin-password-error.
@@ -130,6 +132,7 @@ import { closeConfirm } from './confirm.js';
 import { e2eeAPI } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
+import { fillNoticeLine } from './notice.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -561,7 +564,7 @@ function bindControls() {
   });
 }
 
-function main() {
+async function main() {
   fillIcons();
   grid = new Grid($('#grid'));
   chat = new Chat({
@@ -683,11 +686,33 @@ function main() {
     return;
   }
   $('#prejoin-e2ee').hidden = !meetingSecret;
+  fillNoticeLine($('#prejoin-notice'));
+  fillNoticeLine($('#lobby-notice'));
 
+  // Ask whether the meeting exists before asking for a name or the camera.
+  const exists = await meetingExists(meetingId);
+  if (exists === false) {
+    showError('unknown_meeting');
+    return;
+  }
   controls.render();
   setState('prejoin');
   prejoin.start();
   $('#prejoin-name').focus();
+}
+
+/**
+ * meetingExists asks GET /api/meetings/<id>: true, false (404), or null when the
+ * server could not say (then the join tells, as before).
+ */
+async function meetingExists(id) {
+  try {
+    const res = await fetch(`/api/meetings/${encodeURIComponent(id)}`, { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' });
+    if (res.status === 404) return false;
+    return res.ok ? true : null;
+  } catch {
+    return null;
+  }
 }
 
 main();

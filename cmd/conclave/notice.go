@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"conclave/web"
+)
+
+// noticeOptions are the operator's settings for the privacy notice (GDPR Art. 13).
+type noticeOptions struct {
+	orgName, orgContact, dpoContact string
+	privacyURL, privacyFile         string
+	imprintURL                      string
+}
+
+// noticeFlags are the notice's flags: flag name, environment variable, help.
+func (n *noticeOptions) register(fs *flag.FlagSet, env func(key, def string) string) {
+	for _, f := range []struct {
+		dst       *string
+		name, env string
+		help      string
+	}{
+		{&n.orgName, "org-name", "CONCLAVE_ORG_NAME", "the organisation that runs this server, shown in the privacy notice"},
+		{&n.orgContact, "org-contact", "CONCLAVE_ORG_CONTACT", "how to reach the organisation (address, e-mail or phone), shown in the privacy notice"},
+		{&n.dpoContact, "dpo-contact", "CONCLAVE_DPO_CONTACT", "how to reach the data-protection officer or contact, shown in the privacy notice"},
+		{&n.privacyURL, "privacy-url", "CONCLAVE_PRIVACY_URL", "an http(s) URL of the organisation's privacy notice, linked from the web client"},
+		{&n.privacyFile, "privacy-file", "CONCLAVE_PRIVACY_FILE", "a UTF-8 text or Markdown file (at most 64 KiB) whose text the web client shows as the privacy notice, as plain text"},
+		{&n.imprintURL, "imprint-url", "CONCLAVE_IMPRINT_URL", "an http(s) URL of the organisation's imprint, linked from the web client"},
+	} {
+		fs.StringVar(f.dst, f.name, env(f.env, ""), f.help+" (env "+f.env+")")
+	}
+}
+
+// noticeFlag maps a web.NoticeError's field to the flag that sets it.
+var noticeFlag = map[string]string{
+	"Organisation": "-org-name", "Contact": "-org-contact", "DataProtectionContact": "-dpo-contact",
+	"PrivacyURL": "-privacy-url", "PrivacyText": "-privacy-file", "ImprintURL": "-imprint-url",
+}
+
+// buildNotice makes the web client's notice: the operator's settings, the privacy file's
+// text, and the built-in description of what this server processes. A bad setting is
+// an error naming its flag; nothing starts then.
+func buildNotice(n noticeOptions, facts processingFacts) (web.Notice, error) {
+	notice := web.Notice{
+		Organisation:          strings.TrimSpace(n.orgName),
+		Contact:               strings.TrimSpace(n.orgContact),
+		DataProtectionContact: strings.TrimSpace(n.dpoContact),
+		PrivacyURL:            strings.TrimSpace(n.privacyURL),
+		ImprintURL:            strings.TrimSpace(n.imprintURL),
+		Processing:            facts.items(),
+	}
+	if n.privacyFile != "" {
+		text, err := readPrivacyFile(n.privacyFile)
+		if err != nil {
+			return web.Notice{}, fmt.Errorf("-privacy-file: %w", err)
+		}
+		notice.PrivacyText = text
+	}
+	if err := notice.Validate(); err != nil {
+		if ne, ok := errors.AsType[*web.NoticeError](err); ok {
+			return web.Notice{}, fmt.Errorf("%s %s", noticeFlag[ne.Field], ne.Reason)
+		}
+		return web.Notice{}, err
+	}
+	return notice, nil
+}
+
+// readPrivacyFile reads at most one byte more than the web client takes, so that an
+// oversized file is refused rather than cut.
+func readPrivacyFile(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, web.MaxPrivacyTextBytes+1))
+	if err != nil {
+		return "", err
+	}
+	text := strings.TrimSpace(strings.ReplaceAll(string(b), "\r\n", "\n"))
+	if text == "" {
+		return "", errors.New("the file is empty")
+	}
+	return text, nil
+}
+
+// processingFacts is what the built-in notice describes, from this server's settings.
+type processingFacts struct {
+	knockTimeout time.Duration
+	emptyGrace   time.Duration
+	logLevel     slog.Level
+}
+
+// items describes, truthfully for this configuration, what the server processes and
+// for how long. Keep it in step with what the code does (and with PROTOCOL.md).
+func (f processingFacts) items() []web.NoticeItem {
+	logs := "The server's log contains no names, addresses, meeting ids, chat or keys: only events such as a meeting being created and counts."
+	if f.logLevel <= slog.LevelDebug {
+		logs = "This server logs at the debug level: its log may contain IP addresses and participant ids (never names, chat or keys)."
+	}
+	return []web.NoticeItem{
+		item("What is processed", "The name you type, your camera, microphone and screen as you share them, chat messages, and your IP address (needed to connect, and to slow down guessed passwords)."),
+		item("End-to-end encryption", "Meetings are end-to-end encrypted unless their host turned it off (the meeting page says which): audio, video, chat and display names are encrypted in the participants' browsers, and the server forwards them without being able to read them."),
+		item("How long", fmt.Sprintf("Only while the meeting lasts, in the server's memory. A meeting ends when a moderator ends it, %s after the last person left, or 10 minutes after it was made if nobody joined; a request to join waits at most %s. Counters of wrong passwords per address stay in memory for up to a day.", friendly(f.emptyGrace), friendly(f.knockTimeout))),
+		item("Recording", "Nothing is recorded: not audio, video, screen or chat."),
+		item("Accounts", "Participants need no account. Hosts who may create meetings have a host key; the server keeps only a keyed hash of it and the host's name."),
+		item("What is stored", "On disk, only the hosts (names and key hashes) and the rooms hosts prepare: a room's id, its host, its title as ciphertext the server cannot read, its settings, hashes of its password and moderator link, and when it expires; an expired room is deleted. What happens in a meeting lives in memory and is gone when the meeting ends. Nothing about participants is written to disk."),
+		item("Logs", logs),
+		item("Other services", "None. The web client loads nothing from any other server, and the server sends nothing about meetings anywhere. Your browser itself may contact its maker's services (updates, safe browsing), outside this server's control."),
+	}
+}
+
+func item(title, text string) web.NoticeItem { return web.NoticeItem{Title: title, Text: text} }
+
+// friendly writes a duration as people say it: "1 minute", "15 minutes", "90 seconds".
+func friendly(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "at once"
+	case d%time.Hour == 0:
+		return plural(int(d/time.Hour), "hour")
+	case d%time.Minute == 0:
+		return plural(int(d/time.Minute), "minute")
+	default:
+		return plural(int((d+time.Second-1)/time.Second), "second")
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
