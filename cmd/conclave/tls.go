@@ -240,7 +240,7 @@ func redirectToHTTPS(httpsPort, fallbackHost string) http.Handler {
 		if host == "" {
 			host = fallbackHost
 		}
-		if host == "" {
+		if !validHost(host) {
 			http.Error(w, "This server speaks HTTPS only.", http.StatusBadRequest)
 			return
 		}
@@ -248,8 +248,31 @@ func redirectToHTTPS(httpsPort, fallbackHost string) http.Handler {
 		if httpsPort == "443" {
 			hostPort = strings.TrimSuffix(hostPort, ":443")
 		}
-		http.Redirect(w, r, "https://"+hostPort+r.URL.RequestURI(), http.StatusPermanentRedirect)
+		target := r.URL.RequestURI()
+		if !strings.HasPrefix(target, "/") { // "OPTIONS *" or an absolute form
+			target = "/"
+		}
+		// A raw '#' in the request's query would start a fragment in the Location.
+		target = strings.ReplaceAll(target, "#", "%23")
+		http.Redirect(w, r, "https://"+hostPort+target, http.StatusPermanentRedirect)
 	})
+}
+
+// validHost accepts an IP address or a DNS name, so that the redirect's Location
+// can only name a host, whatever a client sends as Host.
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, c := range h {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '.' && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // ListenError is a listen address that cannot be used, naming its flag.

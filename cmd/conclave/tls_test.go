@@ -10,11 +10,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -343,4 +345,54 @@ func TestRedirectTarget(t *testing.T) {
 			t.Errorf("%s%s to port %s: %d %q, want %q", tc.host, tc.target, tc.port, rec.Code, rec.Header().Get("Location"), tc.want)
 		}
 	}
+}
+
+// FuzzRedirect: whatever Host and path a client sends, plain HTTP answers 400 or a
+// redirect to https:// on that very host, with the path and query unchanged.
+func FuzzRedirect(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"meet.example.org", "/m/abc?x=1"}, {"[2001:db8::1]:80", "/"}, {"", "/"},
+		{"evil.example/x", "/"}, {"a@b", "//c"}, {"127.0.0.1:8080", "/%2F%2Fevil"}, {"Ex.ORG.", "/?q=%20"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, host, target string) {
+		req, err := http.NewRequest(http.MethodGet, "http://placeholder/", nil)
+		if err != nil {
+			t.Skip()
+		}
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			t.Skip()
+		}
+		req.URL, req.Host = u, host
+		rec := httptest.NewRecorder()
+		redirectToHTTPS("8443", "").ServeHTTP(rec, req)
+		if rec.Code == http.StatusBadRequest {
+			return
+		}
+		loc, err := url.Parse(rec.Header().Get("Location"))
+		want := host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			want = h
+		}
+		want = strings.TrimSuffix(strings.TrimPrefix(want, "["), "]")
+		wantURI := u.RequestURI()
+		if !strings.HasPrefix(wantURI, "/") {
+			wantURI = "/"
+		}
+		wantURI = strings.ReplaceAll(wantURI, "#", "%23")
+		var esc strings.Builder // http.Redirect escapes bytes beyond ASCII
+		for i := 0; i < len(wantURI); i++ {
+			if b := wantURI[i]; b >= 0x80 {
+				fmt.Fprintf(&esc, "%%%02x", b)
+			} else {
+				esc.WriteByte(b)
+			}
+		}
+		wantURI = esc.String()
+		if rec.Code != http.StatusPermanentRedirect || err != nil || loc.Scheme != "https" || loc.Hostname() != want || loc.Port() != "8443" || loc.RequestURI() != wantURI {
+			t.Fatalf("Host %q target %q: %d Location %q", host, target, rec.Code, rec.Header().Get("Location"))
+		}
+	})
 }
