@@ -213,7 +213,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		log.Warn("debug logging is on: logs may contain IP addresses and participant ids")
 	}
 
-	tlsSet, err := prepareTLS(o.tls)
+	tlsSet, err := prepareTLS(o.tls, log)
 	if err != nil {
 		return err
 	}

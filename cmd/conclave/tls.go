@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"log/slog"
 	"fmt"
 	"net"
 	"net/http"
@@ -43,7 +44,7 @@ func (t tlsOptions) enabled() bool {
 
 func tlsFlags(fs *flag.FlagSet, t *tlsOptions) {
 	fs.StringVar(&t.httpsAddr, "https", ":443", "HTTPS listen address, used with -tls-cert/-tls-key or -acme-domain")
-	fs.StringVar(&t.certFile, "tls-cert", "", "certificate file (PEM, with its chain) to serve HTTPS; needs -tls-key; read at start")
+	fs.StringVar(&t.certFile, "tls-cert", "", "certificate file (PEM, with its chain) to serve HTTPS; needs -tls-key; a renewal is picked up without a restart")
 	fs.StringVar(&t.keyFile, "tls-key", "", "private key file (PEM) of -tls-cert")
 	fs.StringVar(&t.acmeDomains, "acme-domain", "", "comma-separated domain names to get certificates for automatically from an ACME CA (Let's Encrypt by default), accepting its terms of service")
 	fs.StringVar(&t.acmeEmail, "acme-email", "", "with -acme-domain: contact address given to the CA, for expiry and problem notices (optional)")
@@ -131,7 +132,7 @@ type tlsSetup struct {
 
 // prepareTLS reads the certificate files or sets up the ACME manager; nil when TLS is
 // off. Every problem is a *ConfigError naming the flag.
-func prepareTLS(t tlsOptions) (*tlsSetup, error) {
+func prepareTLS(t tlsOptions, log *slog.Logger) (*tlsSetup, error) {
 	if !t.enabled() {
 		return nil, nil
 	}
@@ -144,11 +145,12 @@ func prepareTLS(t tlsOptions) (*tlsSetup, error) {
 		cfg.MinVersion = tls.VersionTLS12
 		return &tlsSetup{config: cfg, manager: m, name: domains[0]}, nil
 	}
-	cert, err := loadKeyPair(t.certFile, t.keyFile)
+	files, err := newCertFiles(t.certFile, t.keyFile, log)
 	if err != nil {
 		return nil, err
 	}
-	setup := &tlsSetup{config: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	cert := files.cert
+	setup := &tlsSetup{config: &tls.Config{GetCertificate: files.getCertificate, MinVersion: tls.VersionTLS12}}
 	if cert.Leaf != nil && len(cert.Leaf.DNSNames) > 0 && !strings.HasPrefix(cert.Leaf.DNSNames[0], "*") {
 		setup.name = cert.Leaf.DNSNames[0]
 	}
@@ -157,14 +159,24 @@ func prepareTLS(t tlsOptions) (*tlsSetup, error) {
 
 // loadKeyPair reads the certificate and its key, saying which file is wrong and how.
 func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, keyPEM, err := readKeyPair(certFile, keyFile)
 	if err != nil {
-		return tls.Certificate{}, &ConfigError{Key: "tls-cert", Err: err}
+		return tls.Certificate{}, err
 	}
-	keyPEM, err := os.ReadFile(keyFile)
-	if err != nil {
-		return tls.Certificate{}, &ConfigError{Key: "tls-key", Err: err}
+	return parseKeyPair(certFile, keyFile, certPEM, keyPEM)
+}
+
+func readKeyPair(certFile, keyFile string) (certPEM, keyPEM []byte, err error) {
+	if certPEM, err = os.ReadFile(certFile); err != nil {
+		return nil, nil, &ConfigError{Key: "tls-cert", Err: err}
 	}
+	if keyPEM, err = os.ReadFile(keyFile); err != nil {
+		return nil, nil, &ConfigError{Key: "tls-key", Err: err}
+	}
+	return certPEM, keyPEM, nil
+}
+
+func parseKeyPair(certFile, keyFile string, certPEM, keyPEM []byte) (tls.Certificate, error) {
 	if !hasPEM(certPEM, func(t string) bool { return t == "CERTIFICATE" }) {
 		return tls.Certificate{}, &ConfigError{Key: "tls-cert", Err: fmt.Errorf("%s holds no PEM certificate", certFile)}
 	}

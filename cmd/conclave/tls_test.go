@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -273,7 +274,7 @@ func TestACMEWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup, err := prepareTLS(o.tls)
+	setup, err := prepareTLS(o.tls, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +313,7 @@ func TestACMEWiring(t *testing.T) {
 	// An unwritable cache is refused at start.
 	file := writeFile(t, "not-a-dir", "")
 	o.tls.acmeCache = filepath.Join(file, "acme")
-	if _, err := prepareTLS(o.tls); err == nil || !strings.HasPrefix(err.Error(), "-acme-cache: ") {
+	if _, err := prepareTLS(o.tls, slog.New(slog.DiscardHandler)); err == nil || !strings.HasPrefix(err.Error(), "-acme-cache: ") {
 		t.Errorf("unusable cache: %v", err)
 	}
 }
@@ -395,4 +396,45 @@ func FuzzRedirect(f *testing.F) {
 			t.Fatalf("Host %q target %q: %d Location %q", host, target, rec.Code, rec.Header().Get("Location"))
 		}
 	})
+}
+
+// TestTLSCertificateRenewal: renewed certificate files are served to the next connection
+// without a restart; a changed pair that does not match keeps the last good certificate.
+func TestTLSCertificateRenewal(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, first := selfSigned(t, dir)
+	out := startServer(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile, "-http", "")
+	m := regexp.MustCompile(`Open https://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("stdout %q", out)
+	}
+	served := func() *x509.Certificate {
+		t.Helper()
+		// The certificate is compared byte for byte; trust is TestTLSServesHTTPS's subject.
+		conn, err := tls.Dial("tcp", m[1], &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0]
+	}
+	if !served().Equal(first) {
+		t.Fatal("not the certificate of -tls-cert")
+	}
+	otherDir := t.TempDir()
+	_, otherKey, _ := selfSigned(t, otherDir)
+	_, _, second := selfSigned(t, dir) // renewal: both files rewritten
+	if !served().Equal(second) {
+		t.Fatal("the renewed certificate is not served")
+	}
+	key, err := os.ReadFile(otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil { // a key that does not match
+		t.Fatal(err)
+	}
+	if !served().Equal(second) {
+		t.Fatal("a broken renewal replaced the working certificate")
+	}
 }
