@@ -311,3 +311,18 @@ func wrap(text string, width int) []string {
 	}
 	return lines
 }
+
+// refuseSettingsFile stops `conclave host add/remove` from rewriting a file that also
+// holds server settings: saveConfig writes only the hosts, and would drop them.
+func refuseSettingsFile(path string) error {
+	var raw map[string]any
+	if _, err := toml.DecodeFile(path, &raw); err != nil {
+		return nil // missing, or reported by loadConfig already
+	}
+	for k := range raw {
+		if !tableKeys[k] {
+			return fmt.Errorf("%s also holds server settings (%q), which rewriting it for the hosts would drop; keep the hosts in a file of their own (conclave host -config FILE)", path, k)
+		}
+	}
+	return nil
+}

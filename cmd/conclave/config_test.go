@@ -236,3 +236,16 @@ func TestConfigCommand(t *testing.T) {
 		t.Errorf("bad config: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// TestHostCommandKeepsSettings: `conclave host add` refuses to rewrite a configuration
+// file that holds server settings, and leaves it as it was.
+func TestHostCommandKeepsSettings(t *testing.T) {
+	path := writeFile(t, "conclave.toml", "http = \":80\"\n")
+	env := envOf(map[string]string{"CONCLAVE_CONFIG": path})
+	if err := hostCommand([]string{"add", "Alice"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "server settings") {
+		t.Fatalf("host add on a settings file: %v", err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "http = \":80\"\n" {
+		t.Fatalf("file changed: %q", data)
+	}
+}

@@ -44,6 +44,9 @@ func loadConfig(path string) (fileConfig, error) {
 
 // saveConfig writes c to path atomically, readable by its owner only.
 func saveConfig(path string, c fileConfig) error {
+	if err := refuseSettingsFile(path); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".conclave-*.toml")
 	if err != nil {
 		return err
