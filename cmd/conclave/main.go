@@ -27,7 +27,8 @@ import (
 	"conclave/web"
 )
 
-// options are the server's settings, from flags with CONCLAVE_* environment defaults.
+// options are the server's settings: flags, CONCLAVE_* variables and the configuration
+// file (config.go).
 type options struct {
 	httpAddr       string
 	mediaUDP       string
