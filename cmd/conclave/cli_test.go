@@ -35,9 +35,13 @@ func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cfg := filepath.Join(t.TempDir(), "empty.toml") // a configuration file named must exist
+	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd.Env = append(os.Environ(), "CONCLAVE_TEST_RUN_MAIN=1",
 		"CONCLAVE_HTTP=127.0.0.1:0", "CONCLAVE_MEDIA_UDP=127.0.0.1:0", "CONCLAVE_MEDIA_TCP=127.0.0.1:0",
-		"CONCLAVE_CONFIG="+filepath.Join(t.TempDir(), "none.toml"), "CONCLAVE_DATA="+filepath.Join(t.TempDir(), "data"))
+		"CONCLAVE_CONFIG="+cfg, "CONCLAVE_DATA="+filepath.Join(t.TempDir(), "data"))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,22 +27,25 @@ import (
 	"conclave/web"
 )
 
-// options are the server's settings, from flags with CONCLAVE_* environment defaults.
+// options are the server's settings: flags, CONCLAVE_* variables and the configuration
+// file (config.go).
 type options struct {
-	httpAddr     string
-	mediaUDP     string
-	mediaTCP     string
-	publicIPs    string
-	logLevel     string
-	loopback     bool
-	config       string
-	data         string
-	knockTimeout time.Duration
-	maxWaiting   int
-	behindProxy  bool
-	proxies      []netip.Prefix // trusted with -behind-proxy
-	limits       limits
-	notice       noticeOptions
+	httpAddr       string
+	mediaUDP       string
+	mediaTCP       string
+	publicIPs      string
+	logLevel       string
+	loopback       bool
+	config         string
+	data           string
+	knockTimeout   time.Duration
+	maxWaiting     int
+	behindProxy    bool
+	trustedProxies string
+	proxies        []netip.Prefix // trusted with -behind-proxy
+	tls            tlsOptions
+	limits         limits
+	notice         noticeOptions
 }
 
 // limits are the connection and admission caps (signaling.Config).
@@ -56,57 +60,110 @@ type limits struct {
 const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lists the flags)
        conclave host ...          manage the hosts who may create meetings (conclave host -h)
        conclave room ...          list and delete the prepared rooms (conclave room -h)
+       conclave config example    print a commented example configuration file
 `
 
-// errUsage is a command line that names no command conclave has; it exits with 2.
+// errUsage is a command line that names no command conclave has, or flags that do not
+// parse; the reason is already on stderr, and it exits with 2.
 var errUsage = errors.New("usage error")
 
-func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
-	var o options
+// newFlagSet defines the flags of `conclave serve` on o. Every flag is also a key of the
+// configuration file and an environment variable CONCLAVE_<NAME> (config.go), so a flag
+// added here needs nothing else.
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("conclave", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.httpAddr, "http", env("CONCLAVE_HTTP", "localhost:8080"), "HTTP listen address (env CONCLAVE_HTTP)")
-	fs.StringVar(&o.mediaUDP, "media-udp", env("CONCLAVE_MEDIA_UDP", ":10000"), "the one UDP address for all media (env CONCLAVE_MEDIA_UDP)")
-	fs.StringVar(&o.mediaTCP, "media-tcp", env("CONCLAVE_MEDIA_TCP", ":10000"), "ICE-TCP fallback address, empty to disable (env CONCLAVE_MEDIA_TCP)")
-	fs.StringVar(&o.publicIPs, "public-ip", env("CONCLAVE_PUBLIC_IP", ""), "comma-separated addresses to announce for media behind 1:1 NAT (env CONCLAVE_PUBLIC_IP)")
-	fs.StringVar(&o.logLevel, "log-level", env("CONCLAVE_LOG_LEVEL", "info"), "debug, info, warn or error (env CONCLAVE_LOG_LEVEL); debug logs addresses")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\nEvery flag -some-name can also be set as the environment variable CONCLAVE_SOME_NAME\nor as the key some-name in the -config file (conclave config example).\nA flag overrides the environment, which overrides the file.\n\n", usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.httpAddr, "http", "localhost:8080", "HTTP listen address; with TLS on, it only redirects to HTTPS (empty: no plain HTTP)")
+	fs.StringVar(&o.mediaUDP, "media-udp", ":10000", "the one UDP address for all media")
+	fs.StringVar(&o.mediaTCP, "media-tcp", ":10000", "ICE-TCP fallback address, empty to disable")
+	fs.StringVar(&o.publicIPs, "public-ip", "", "comma-separated addresses to announce for media behind 1:1 NAT")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error; debug logs addresses")
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
-	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "older configuration file whose hosts are moved into the data directory once (env CONCLAVE_CONFIG); a missing file is fine")
-	data := dataFlag(fs, getenv)
-	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
-	proxies := fs.String("trusted-proxies", env("CONCLAVE_TRUSTED_PROXIES", signaling.DefaultTrustedProxies), "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed (env CONCLAVE_TRUSTED_PROXIES)")
+	fs.StringVar(&o.config, "config", defaultConfigFile, "configuration file (TOML; also holds the hosts); "+defaultConfigFile+" is read only if it exists, a file named explicitly must exist, empty for none")
+	fs.BoolVar(&o.behindProxy, "behind-proxy", false, "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", signaling.DefaultTrustedProxies, "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed")
+	fs.StringVar(&o.data, "data", defaultDataDir, `data directory with the hosts and rooms; "" keeps everything in memory and writes nothing`)
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
 	fs.IntVar(&o.maxWaiting, "max-waiting", 100, "most people waiting in one meeting's waiting room at once")
 	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once")
 	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
 	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
 	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64)")
-	o.notice.register(fs, env)
+	o.notice.register(fs)
+	tlsFlags(fs, &o.tls)
+	return fs
+}
+
+// parseOptions reads the command line, the environment and the configuration file, and
+// checks the result; an error names the setting and where it came from.
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := newFlagSet(&o, stderr)
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return o, fmt.Errorf("%w: %w", errUsage, err) // the flag package printed why
 	}
-	o.data = *data
 	// An unknown subcommand ("conclave privacy-report") or a stray argument must not
 	// start a server that the person did not ask for.
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "conclave: unknown command or argument %q\n%s", fs.Arg(0), usage)
 		return o, errUsage
 	}
-	if o.knockTimeout <= 0 || o.maxWaiting <= 0 {
-		return o, errors.New("-knock-timeout and -max-waiting must be positive")
+	s := &settings{fromFile: map[string]bool{}, fromEnv: map[string]bool{}, commandLine: map[string]bool{}}
+	fs.Visit(func(f *flag.Flag) { s.commandLine[f.Name] = true })
+
+	// The file first, then the environment, then the command line again: each overrides
+	// what came before.
+	explicit := s.commandLine["config"]
+	if v := getenv(envName("config")); v != "" && !explicit {
+		o.config, explicit = v, true
 	}
-	if l := o.limits; l.maxParticipants <= 0 || l.maxWaitingPerAddr <= 0 || l.maxConns <= 0 || l.maxConnsPerAddr <= 0 {
-		return o, errors.New("-max-participants, -max-waiting-per-addr, -max-conns and -max-conns-per-addr must be positive")
+	if o.config != "" {
+		if err := applyFile(fs, o.config, s); err != nil {
+			if !errors.Is(err, iofs.ErrNotExist) {
+				return o, err
+			}
+			if explicit {
+				return o, &ConfigError{File: o.config, Err: errors.New("does not exist (a configuration file named by -config or CONCLAVE_CONFIG must exist; -config \"\" for none)")}
+			}
+		}
+	}
+	if err := applyEnv(fs, getenv, s); err != nil {
+		return o, err
+	}
+	if err := fs.Parse(args); err != nil { // parsed once already; cannot fail now
+		return o, err
+	}
+
+	positive := []struct {
+		name string
+		ok   bool
+	}{
+		{"knock-timeout", o.knockTimeout > 0},
+		{"max-waiting", o.maxWaiting > 0},
+		{"max-participants", o.limits.maxParticipants > 0},
+		{"max-waiting-per-addr", o.limits.maxWaitingPerAddr > 0},
+		{"max-conns", o.limits.maxConns > 0},
+		{"max-conns-per-addr", o.limits.maxConnsPerAddr > 0},
+	}
+	for _, p := range positive {
+		if !p.ok {
+			return o, s.errorFor(p.name, fmt.Errorf("must be positive, not %s", fs.Lookup(p.name).Value))
+		}
 	}
 	var err error
-	if o.proxies, err = signaling.ParseProxyList(*proxies); err != nil {
-		return o, fmt.Errorf("-trusted-proxies: %w", err)
+	if o.proxies, err = signaling.ParseProxyList(o.trustedProxies); err != nil {
+		return o, s.errorFor("trusted-proxies", err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return o, s.errorFor("log-level", fmt.Errorf("%q is not debug, info, warn or error", o.logLevel))
+	}
+	if err := checkTLS(o.tls, o.httpAddr, s); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -126,6 +183,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "config" {
+		if err := configCommand(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "conclave:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	args := os.Args[1:]
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -134,6 +198,9 @@ func main() {
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
+		}
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "conclave:", err)
 		}
 		os.Exit(2)
 	}
@@ -145,7 +212,8 @@ func main() {
 	}
 }
 
-// run serves until ctx ends, then shuts down gracefully.
+// run serves until ctx ends, then shuts down gracefully. Everything that can be wrong
+// (certificates, ports) is found before anything is started.
 func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
@@ -166,6 +234,29 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	hosts, err := startHosts(ctx, st, o, log)
 	if err != nil {
 		return err
+	}
+	tlsSet, err := prepareTLS(o.tls, log)
+	if err != nil {
+		return err
+	}
+	// appLn serves the web client and the API; redirectLn, with TLS, only redirects.
+	var appLn, redirectLn net.Listener
+	if tlsSet != nil {
+		if appLn, err = listen("https", o.tls.httpsAddr); err != nil {
+			return err
+		}
+		defer appLn.Close()
+		if o.httpAddr != "" {
+			if redirectLn, err = listen("http", o.httpAddr); err != nil {
+				return err
+			}
+			defer redirectLn.Close()
+		}
+	} else {
+		if appLn, err = listen("http", o.httpAddr); err != nil {
+			return err
+		}
+		defer appLn.Close()
 	}
 
 	var publicIPs []string
@@ -204,17 +295,34 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	sig.Register(mux)
 	mux.Handle("/", web.Handler(web.Options{Notice: notice}))
 
-	ln, err := net.Listen("tcp", o.httpAddr)
-	if err != nil {
-		return err
+	warnSharedAddress(log, appLn.Addr(), o.behindProxy)
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}}
+	serveErr := make(chan error, 2)
+	base := openURL(appLn.Addr(), o.httpAddr)
+	if tlsSet == nil {
+		go func() { serveErr <- servers[0].Serve(appLn) }()
+	} else {
+		app := servers[0]
+		app.Handler, app.TLSConfig = withHSTS(mux), tlsSet.config
+		go func() { serveErr <- app.ServeTLS(appLn, "", "") }()
+		base = httpsURL(appLn.Addr(), o.tls.httpsAddr, tlsSet.name)
+		if redirectLn != nil {
+			_, port, _ := net.SplitHostPort(appLn.Addr().String())
+			var h http.Handler = redirectToHTTPS(port, tlsSet.name)
+			if tlsSet.manager != nil {
+				h = tlsSet.manager.HTTPHandler(h) // ACME HTTP-01 challenges, the rest redirected
+			}
+			rs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+			servers = append(servers, rs)
+			go func() { serveErr <- rs.Serve(redirectLn) }()
+		}
 	}
-	warnSharedAddress(log, ln.Addr(), o.behindProxy)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
 
-	base := openURL(ln.Addr(), o.httpAddr)
 	fmt.Fprintf(stdout, "Conclave is running. Open %s\n", base)
+	if redirectLn != nil {
+		fmt.Fprintf(stdout, "HTTP on %s redirects to HTTPS.\n", redirectLn.Addr())
+	}
 	where := o.data
 	if where == "" {
 		where = `memory only, -data ""`
@@ -239,10 +347,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = sig.Shutdown(sctx) // tells participants, closes websockets and meetings
-	if err := hs.Shutdown(sctx); err != nil {
-		return err
+	var errs []error
+	for _, hs := range servers {
+		errs = append(errs, hs.Shutdown(sctx))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // startHosts moves the hosts of an older configuration file into the store (once; with
@@ -286,4 +395,18 @@ func openURL(bound net.Addr, configured string) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// httpsURL is the HTTPS address to print: the certificate's or ACME domain when known,
+// otherwise as openURL; the port only when it is not 443.
+func httpsURL(bound net.Addr, configured, name string) string {
+	u := openURL(bound, configured)
+	host, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(u, "http://"), "/"))
+	if name != "" {
+		host = name
+	}
+	if port == "443" {
+		return "https://" + host + "/"
+	}
+	return "https://" + net.JoinHostPort(host, port) + "/"
 }

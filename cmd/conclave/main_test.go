@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -34,7 +33,7 @@ func (s *syncBuffer) String() string {
 // TestRunServesAndShutsDown: the binary's run function serves the web client and the
 // API with no config, prints the URL, and returns cleanly when its context ends.
 func TestRunServesAndShutsDown(t *testing.T) {
-	cfgPath := filepath.Join(t.TempDir(), "none.toml") // no hosts: a one-time key is printed
+	cfgPath := "" // no configuration file, no hosts: a one-time key is printed
 	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "127.0.0.1:0", "-config", cfgPath, "-data", ""}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

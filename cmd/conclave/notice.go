@@ -21,7 +21,7 @@ type noticeOptions struct {
 }
 
 // noticeFlags are the notice's flags: flag name, environment variable, help.
-func (n *noticeOptions) register(fs *flag.FlagSet, env func(key, def string) string) {
+func (n *noticeOptions) register(fs *flag.FlagSet) {
 	for _, f := range []struct {
 		dst       *string
 		name, env string
@@ -34,7 +34,7 @@ func (n *noticeOptions) register(fs *flag.FlagSet, env func(key, def string) str
 		{&n.privacyFile, "privacy-file", "CONCLAVE_PRIVACY_FILE", "a UTF-8 text or Markdown file (at most 64 KiB) whose text the web client shows as the privacy notice, as plain text"},
 		{&n.imprintURL, "imprint-url", "CONCLAVE_IMPRINT_URL", "an http(s) URL of the organisation's imprint, linked from the web client"},
 	} {
-		fs.StringVar(f.dst, f.name, env(f.env, ""), f.help+" (env "+f.env+")")
+		fs.StringVar(f.dst, f.name, "", f.help)
 	}
 }
 

@@ -1,0 +1,313 @@
+package main
+
+// The configuration file. Its keys are the flag names of `conclave serve`, so a new flag
+// is a new key without further work: loading a file is fs.Set(key, value) for each key,
+// then the environment (CONCLAVE_<NAME>), then the command line, each overriding what came
+// before. Precedence is therefore flag > environment > file > default, and every value in
+// the file is checked by its flag even when something overrides it.
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// defaultConfigFile is read when -config and CONCLAVE_CONFIG are not given, if it exists.
+const defaultConfigFile = "conclave.toml"
+
+// tableKeys are the file's tables that are not flags: the hosts, read by loadConfig
+// (hosts.go) from the same file.
+var tableKeys = map[string]bool{"host": true, "hosts": true}
+
+// ConfigError is a setting that cannot be used, naming where it came from and its key.
+type ConfigError struct {
+	File string // the configuration file, when the setting came from it
+	Env  string // the environment variable, when the setting came from it
+	Key  string // the flag name; "" for a file that does not parse at all
+	Err  error
+}
+
+func (e *ConfigError) Error() string {
+	switch {
+	case e.File != "" && e.Key != "":
+		return fmt.Sprintf("config file %s: key %q: %v", e.File, e.Key, e.Err)
+	case e.File != "":
+		return fmt.Sprintf("config file %s: %v", e.File, e.Err)
+	case e.Env != "":
+		return fmt.Sprintf("environment variable %s (-%s): %v", e.Env, e.Key, e.Err)
+	}
+	return fmt.Sprintf("-%s: %v", e.Key, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// envName is the environment variable of a flag: -max-conns is CONCLAVE_MAX_CONNS.
+func envName(flagName string) string {
+	return "CONCLAVE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// settings records where each flag's value came from, for errors that name it.
+type settings struct {
+	file        string
+	fromFile    map[string]bool
+	fromEnv     map[string]bool
+	commandLine map[string]bool
+}
+
+// errorFor is err about flag name, attributed to the source that set it.
+func (s *settings) errorFor(name string, err error) *ConfigError {
+	switch {
+	case s.commandLine[name]:
+		return &ConfigError{Key: name, Err: err}
+	case s.fromEnv[name]:
+		return &ConfigError{Env: envName(name), Key: name, Err: err}
+	case s.fromFile[name]:
+		return &ConfigError{File: s.file, Key: name, Err: err}
+	}
+	return &ConfigError{Key: name, Err: err}
+}
+
+// applyFile sets the flags named by the keys of the TOML file at path. A key that is no
+// flag, a value of the wrong type or one the flag refuses is a *ConfigError naming the key.
+func applyFile(fset *flag.FlagSet, path string, s *settings) error {
+	var raw map[string]any
+	md, err := toml.DecodeFile(path, &raw)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			return &ConfigError{File: path, Err: fmt.Errorf("cannot read it: %w", pe.Err)}
+		}
+		return &ConfigError{File: path, Err: err}
+	}
+	s.file = path
+	for _, k := range md.Keys() {
+		if len(k) != 1 { // inside a table; the table itself is judged by its top-level key
+			continue
+		}
+		key := k[0]
+		if tableKeys[key] {
+			continue
+		}
+		fail := func(err error) error { return &ConfigError{File: path, Key: key, Err: err} }
+		if key == "config" {
+			return fail(errors.New("a configuration file cannot name another one; use -config or CONCLAVE_CONFIG"))
+		}
+		f := fset.Lookup(key)
+		if f == nil {
+			if alt := strings.ReplaceAll(key, "_", "-"); fset.Lookup(alt) != nil {
+				return fail(fmt.Errorf("unknown key; did you mean %q?", alt))
+			}
+			return fail(errors.New("unknown key (the keys are the flags of conclave -h, without the dash)"))
+		}
+		text, err := flagText(f, raw[key])
+		if err != nil {
+			return fail(err)
+		}
+		if err := fset.Set(key, text); err != nil {
+			return fail(fmt.Errorf("invalid value %q: %w", text, err))
+		}
+		s.fromFile[key] = true
+	}
+	return nil
+}
+
+// applyEnv sets every flag whose CONCLAVE_* variable is set (and not empty).
+func applyEnv(fset *flag.FlagSet, getenv func(string) string, s *settings) error {
+	var first error
+	fset.VisitAll(func(f *flag.Flag) {
+		v := getenv(envName(f.Name))
+		if v == "" || first != nil || f.Name == "config" {
+			return
+		}
+		if err := fset.Set(f.Name, v); err != nil {
+			first = &ConfigError{Env: envName(f.Name), Key: f.Name, Err: fmt.Errorf("invalid value %q: %w", v, err)}
+			return
+		}
+		s.fromEnv[f.Name] = true
+	})
+	return first
+}
+
+// flagText is a TOML value as the text fs.Set takes, checking its type against the
+// flag's: a number for a number, true or false for a switch, a string for a string or a
+// duration, and for a string also a list, joined with commas.
+func flagText(f *flag.Flag, v any) (string, error) {
+	var def any
+	if g, ok := f.Value.(flag.Getter); ok {
+		def = g.Get()
+	}
+	want := func(what string) (string, error) {
+		return "", fmt.Errorf("want %s, not %s", what, tomlType(v))
+	}
+	switch def.(type) {
+	case bool:
+		if b, ok := v.(bool); ok {
+			return strconv.FormatBool(b), nil
+		}
+		return want("true or false")
+	case int, int64, uint, uint64:
+		if n, ok := v.(int64); ok {
+			return strconv.FormatInt(n, 10), nil
+		}
+		return want("a whole number")
+	case float64:
+		switch n := v.(type) {
+		case int64:
+			return strconv.FormatInt(n, 10), nil
+		case float64:
+			return strconv.FormatFloat(n, 'g', -1, 64), nil
+		}
+		return want("a number")
+	case time.Duration:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+		return want(`a duration in quotes, like "15m" or "90s"`)
+	case string:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case []any:
+			return joinList(x)
+		}
+		return want("a string or a list of strings")
+	}
+	// A flag of its own type: any scalar or list, for the flag to judge.
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case []any:
+		return joinList(x)
+	}
+	return want("a string, number, true/false or list")
+}
+
+// joinList joins a TOML list of strings with commas, as the flags' lists are written.
+func joinList(items []any) (string, error) {
+	parts := make([]string, 0, len(items))
+	for _, it := range items {
+		s, ok := it.(string)
+		if !ok {
+			return "", fmt.Errorf("want a list of strings, but it holds %s", tomlType(it))
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ","), nil
+}
+
+func tomlType(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "true/false"
+	case int64:
+		return "a whole number"
+	case float64:
+		return "a fractional number"
+	case []any, []map[string]any:
+		return "a list"
+	case map[string]any:
+		return "a table"
+	case time.Time:
+		return "a date or time"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// exampleConfig writes a configuration file that lists every flag of fset with its help
+// as a comment and its default, commented out; uncommented it sets nothing different.
+func exampleConfig(w io.Writer, fset *flag.FlagSet) error {
+	var b bytes.Buffer
+	b.WriteString(`# Conclave configuration (TOML), written by "conclave config example".
+#
+# Every key is a flag of "conclave serve" without its dash (conclave -h lists them).
+# A flag on the command line overrides the environment variable CONCLAVE_<KEY>
+# (-max-conns is CONCLAVE_MAX_CONNS), which overrides this file, which overrides the
+# default. Start with: conclave -config /etc/conclave/conclave.toml
+#
+# Each setting below is commented out and shows its default. Lists may be written as
+# a comma-separated string or as a TOML list: public-ip = ["192.0.2.1", "2001:db8::1"].
+`)
+	var err error
+	fset.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" || err != nil {
+			return
+		}
+		b.WriteString("\n")
+		for _, line := range wrap(f.Usage, 86) {
+			b.WriteString(strings.TrimRight("# "+line, " ") + "\n")
+		}
+		var v any = f.DefValue
+		if g, ok := f.Value.(flag.Getter); ok {
+			switch d := g.Get().(type) {
+			case bool, int64, float64:
+				v = d
+			case int:
+				v = int64(d)
+			case uint:
+				v = int64(d)
+			case uint64:
+				v = int64(d)
+			case time.Duration:
+				v = d.String()
+			}
+		}
+		var kv bytes.Buffer
+		if err = toml.NewEncoder(&kv).Encode(map[string]any{f.Name: v}); err != nil {
+			return
+		}
+		b.WriteString("# " + kv.String())
+	})
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b.Bytes())
+	return err
+}
+
+// configCommand runs `conclave config example`.
+func configCommand(args []string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || args[0] != "example" {
+		fmt.Fprint(stderr, "usage: conclave config example   print a commented example configuration file\n")
+		return errors.New("unknown config subcommand")
+	}
+	var o options
+	return exampleConfig(stdout, newFlagSet(&o, io.Discard))
+}
+
+// wrap breaks text into lines of at most width characters, at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	for _, para := range strings.Split(text, "\n") {
+		line := ""
+		for _, word := range strings.Fields(para) {
+			if line != "" && len(line)+1+len(word) > width {
+				lines = append(lines, line)
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += word
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
