@@ -19,7 +19,7 @@ import (
 type Meeting struct {
 	id      string
 	room    *sfu.Room
-	maxWait int    // knocks waiting per address group
+	maxWait int       // knocks waiting per address group
 	modHash string    // keyed hash of the moderator secret (the room's)
 	e2ee    bool      // the host made it an end-to-end encrypted meeting
 	expires time.Time // the room's end; zero for a standing room

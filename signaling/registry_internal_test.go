@@ -82,4 +82,3 @@ func TestOnlyTheJanitorEndsMeetings(t *testing.T) {
 		t.Fatalf("tick kept %d meetings; old ended %v, fresh ended %v", kept, old.isEnded(), fresh.isEnded())
 	}
 }
-
