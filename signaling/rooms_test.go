@@ -468,3 +468,45 @@ func TestRoomsAPIRefusals(t *testing.T) {
 		t.Fatalf("cross-origin: %d", resp.StatusCode)
 	}
 }
+
+// TestOneOffMeetingLastsADay: POST /api/meetings makes a room whose links work for 24
+// hours on the server's clock, whether or not anyone joined, and which is then deleted.
+func TestOneOffMeetingLastsADay(t *testing.T) {
+	clock := newFakeClock()
+	rooms := store.NewMemory()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, Store: rooms})
+	mt := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	got, err := rooms.Room(context.Background(), mt.MeetingID)
+	if err != nil || !got.Expires.Equal(clock.Now().Add(signaling.OneOffRoomLifetime)) || got.HostID != "testhost" {
+		t.Fatalf("stored %+v, %v", got, err)
+	}
+	clock.Advance(signaling.OneOffRoomLifetime - time.Minute) // nobody connected: no pong is due
+	a := srv.joinModerator(t, mt, "Later that day")
+	a.Close()
+	closeAll(t, srv, mt.MeetingID)
+	clock.Advance(time.Minute)
+	refusedUnknown(t, srv, mt.MeetingID, map[string]any{"moderatorSecret": mt.ModeratorSecret})
+	clock.Advance(5 * time.Second) // the next janitor round
+	eventually(t, 5*time.Second, "the janitor to delete the one-off room", func() bool {
+		_, err := rooms.Room(context.Background(), mt.MeetingID)
+		return errors.Is(err, store.ErrNotFound)
+	})
+}
+
+// TestRoomGoneFromStoreEndsMeeting: a room deleted from the store behind the server's
+// back (another process sharing it) ends its meeting at the janitor's next round.
+func TestRoomGoneFromStoreEndsMeeting(t *testing.T) {
+	clock := newFakeClock()
+	rooms := store.NewMemory()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, Store: rooms})
+	room := srv.createRoom(t, `{"settings":{"lobby":false}}`)
+	a := inWith(t, srv, room.Room.ID, "A", nil)
+	if err := rooms.DeleteRoom(context.Background(), room.Room.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5 * time.Second)
+	if reason, _ := byeReason(t, a); reason != "ended" {
+		t.Fatalf("bye %q", reason)
+	}
+	refusedUnknown(t, srv, room.Room.ID, nil)
+}
