@@ -82,3 +82,40 @@ func TestOnlyTheJanitorEndsMeetings(t *testing.T) {
 		t.Fatalf("tick kept %d meetings; old ended %v, fresh ended %v", kept, old.isEnded(), fresh.isEnded())
 	}
 }
+
+// The in-memory store is a RoomStore (the bolt store is checked where it is wired).
+var _ RoomStore = (*store.Memory)(nil)
+
+// TestOpenMakesOneMeetingPerRoom: joins of the same room at once all get one meeting;
+// an unknown, malformed or expired id gets none.
+func TestOpenMakesOneMeetingPerRoom(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := newRegistry(nil, store.NewMemory(), func() time.Time { return now }, 10, 5, lobby.Config{}, time.Minute)
+	id := secret.Random(16)
+	if err := r.store.CreateRoom(context.Background(), store.Room{ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Meeting, 8)
+	for range cap(got) {
+		go func() {
+			m, _ := r.open(context.Background(), id)
+			got <- m
+		}()
+	}
+	first := <-got
+	for range cap(got) - 1 {
+		if m := <-got; m != first || m == nil {
+			t.Fatal("a second meeting for one room")
+		}
+	}
+	expired := store.Room{ID: secret.Random(16), Expires: now}
+	_ = r.store.CreateRoom(context.Background(), expired)
+	for _, id := range []string{secret.Random(16), "short", expired.ID} {
+		if m, err := r.open(context.Background(), id); m != nil || err != nil {
+			t.Fatalf("open(%q) = %v, %v", id, m, err)
+		}
+	}
+	if r.Len() != 1 {
+		t.Fatalf("%d meetings", r.Len())
+	}
+}
