@@ -510,3 +510,27 @@ func TestRoomGoneFromStoreEndsMeeting(t *testing.T) {
 	}
 	refusedUnknown(t, srv, room.Room.ID, nil)
 }
+
+// TestRoomsPerHostBounded: a host keeps at most 1000 rooms, one-off ones included, so
+// one host key cannot fill the store; other hosts are not affected.
+func TestRoomsPerHostBounded(t *testing.T) {
+	rooms := store.NewMemory()
+	for range 1000 {
+		if err := rooms.CreateRoom(context.Background(), store.Room{ID: secret.Random(16), HostID: "testhost", Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := newTestServerWith(t, signaling.Config{Store: rooms, Hosts: []signaling.Host{otherHost()}})
+	srv.apiJSON(t, http.MethodPost, "/api/rooms", `{}`, http.StatusForbidden, nil)
+	resp, err := srv.post(`{}`, "Bearer "+testHostKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("POST /api/meetings at the limit: %d", resp.StatusCode)
+	}
+	if code, body := srv.api(t, http.MethodPost, "/api/rooms", `{}`, otherHostKey); code != http.StatusCreated {
+		t.Fatalf("another host: %d %s", code, body)
+	}
+}
