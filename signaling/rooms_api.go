@@ -419,8 +419,10 @@ func decodeRoomRequest(body []byte, now time.Time) (roomRequest, *apiError) {
 
 // jsonProblem says what was wrong with a JSON body without echoing it.
 func jsonProblem(err error) string {
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
 		return fmt.Sprintf("field %q has the wrong type", te.Field)
+	} else if ok {
+		return "not an object"
 	}
 	return "not valid JSON"
 }
