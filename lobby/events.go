@@ -293,19 +293,32 @@ func (l *Lobby) Act(by ID, a Action) ([]Effect, error) {
 		}
 		return []Effect{MediaCommand{Target: a.Target, By: by, Command: a.Command}}, nil
 	case End:
-		l.ended = true
-		var effects []Effect
-		for _, k := range l.Waiting() {
-			effects = append(effects, Refuse{ID: k.ID, Reason: ReasonEnded})
-		}
-		for _, id := range l.Members() {
-			effects = append(effects, Eject{ID: id, Reason: ReasonEnded})
-		}
-		l.waiting = map[ID]Knock{}
-		l.members = map[ID]Role{}
-		return effects, nil
+		return l.end(), nil
 	}
 	return nil, ErrInvalid
+}
+
+// EndByServer ends the meeting without a moderator (its room was deleted, rotated or
+// expired): everyone waiting is refused and every member ejected, reason ended.
+func (l *Lobby) EndByServer() []Effect {
+	if l.ended {
+		return nil
+	}
+	return l.end()
+}
+
+func (l *Lobby) end() []Effect {
+	l.ended = true
+	var effects []Effect
+	for _, k := range l.Waiting() {
+		effects = append(effects, Refuse{ID: k.ID, Reason: ReasonEnded})
+	}
+	for _, id := range l.Members() {
+		effects = append(effects, Eject{ID: id, Reason: ReasonEnded})
+	}
+	l.waiting = map[ID]Knock{}
+	l.members = map[ID]Role{}
+	return effects
 }
 
 // eject removes a member (not oneself: leaving is Leave).

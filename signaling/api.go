@@ -13,7 +13,13 @@ import (
 
 	"conclave/lobby"
 	"conclave/secret"
+	"conclave/store"
 )
+
+// OneOffRoomLifetime is how long the room of POST /api/meetings lasts: its links work
+// for a day (a meeting later the same day, a dropped call rejoined), then the room is
+// deleted. Hosts who want longer or shorter make a room with /api/rooms.
+const OneOffRoomLifetime = 24 * time.Hour
 
 // createRequest is the optional body of POST /api/meetings.
 type createRequest struct {
@@ -43,7 +49,8 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if status, retry := s.checkHostKey(r); status != 0 {
+	hostID, status, retry := s.checkHostKey(r)
+	if status != 0 {
 		switch status {
 		case http.StatusUnauthorized:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
@@ -84,33 +91,45 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if mine, err := s.rooms.Rooms(r.Context(), hostID); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	} else if len(mine) >= maxRoomsPerHost {
+		http.Error(w, "this host has too many rooms; delete some first", http.StatusForbidden)
+		return
+	}
 	// The moderator secret is random (192 bits): a keyed hash, no argon2. Only a
 	// password a person chose pays for argon2id.
 	modSecret := secret.Random(24)
-	spec := meetingSpec{settings: settings, e2ee: req.E2EE == nil || *req.E2EE, modMAC: s.modKey.Sum(modSecret)}
+	now := s.now()
+	room := store.Room{
+		ID:           secret.Random(16),
+		HostID:       hostID,
+		Settings:     store.Settings{Lobby: settings.Lobby, ScreenShare: settings.ScreenShare, Unmute: settings.Unmute, Chat: settings.Chat},
+		E2EE:         req.E2EE == nil || *req.E2EE,
+		ModeratorMAC: secret.KeyedHash(modSecret),
+		Created:      now.UTC(),
+		Expires:      now.Add(OneOffRoomLifetime).UTC(),
+	}
 	if req.Password != "" {
-		if spec.pwHash, err = s.hasher.Hash(r.Context(), req.Password); err != nil {
+		if room.PasswordHash, err = s.hasher.Hash(r.Context(), req.Password); err != nil {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
 		}
 	}
-	m, err := s.registry.create(spec)
-	if err != nil {
-		if errors.Is(err, ErrTooManyMeetings) {
-			http.Error(w, "too many meetings on this server", http.StatusServiceUnavailable)
-			return
-		}
+	if err := s.rooms.CreateRoom(r.Context(), room); err != nil {
+		s.log.Warn("api: cannot store a room", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	s.log.Info("meeting created", "meetings", s.registry.Len())
+	s.log.Info("one-off room created")
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(createResponse{
-		MeetingID:       m.id,
+		MeetingID:       room.ID,
 		ModeratorSecret: modSecret,
-		URL:             "/m/" + m.id,
-		ModeratorURL:    "/m/" + m.id + "#mod=" + modSecret,
+		URL:             "/m/" + room.ID,
+		ModeratorURL:    "/m/" + room.ID + "#mod=" + modSecret,
 	})
 }
 
@@ -119,30 +138,31 @@ var errNoSuchHost = errors.New("signaling: wrong host key")
 
 // checkHostKey authenticates the request's host key, throttled per source address like
 // every other guess (waiting its turn for as long as the request lives). It returns 0
-// when the key is good, else the HTTP status (and for 429 when to retry). A header that
-// is not a host key at all is refused without counting: it guesses at nothing.
-func (s *Server) checkHostKey(r *http.Request) (int, time.Duration) {
+// and the host's id when the key is good, else the HTTP status (and for 429 when to
+// retry). A header that is not a host key at all is refused without counting: it
+// guesses at nothing.
+func (s *Server) checkHostKey(r *http.Request) (hostID string, status int, retry time.Duration) {
 	id, sec, ok := parseHostKey(r.Header.Get("Authorization"))
 	if !ok {
-		return http.StatusUnauthorized, 0
+		return "", http.StatusUnauthorized, 0
 	}
 	turn, err := s.attempts.Begin(r.Context(), s.addrResolver.clientAddr(r), scopeHostKey)
 	if err != nil {
 		if ref, ok := errors.AsType[*secret.Refused](err); ok {
-			return http.StatusTooManyRequests, ref.RetryAfter
+			return "", http.StatusTooManyRequests, ref.RetryAfter
 		}
-		return http.StatusServiceUnavailable, 0 // the request ended while it waited
+		return "", http.StatusServiceUnavailable, 0 // the request ended while it waited
 	}
 	switch err := s.authenticateHost(r.Context(), id, sec); {
 	case err == nil:
 		turn.Succeeded()
-		return 0, 0
+		return id, 0, 0
 	case errors.Is(err, errNoSuchHost):
 		turn.Failed()
-		return http.StatusUnauthorized, 0
+		return "", http.StatusUnauthorized, 0
 	default:
 		turn.Release()
-		return http.StatusInternalServerError, 0
+		return "", http.StatusInternalServerError, 0
 	}
 }
 
@@ -159,14 +179,24 @@ func parseHostKey(header string) (id, sec string, ok bool) {
 	return id, sec, true
 }
 
-// authenticateHost checks a host key against the configured hosts. New entries are
-// keyed hashes (checked at once); older argon2id entries still verify.
+// authenticateHost checks a host key against the configured hosts, then the store's
+// (`conclave host add`). New entries are keyed hashes (checked at once); older argon2id
+// entries still verify.
 func (s *Server) authenticateHost(ctx context.Context, id, sec string) error {
+	hashes := make([]string, 0, 2)
 	for _, h := range s.hosts {
-		if h.ID != id {
-			continue
+		if h.ID == id {
+			hashes = append(hashes, h.KeyHash)
 		}
-		ok, err := s.hasher.Verify(ctx, sec, h.KeyHash)
+	}
+	switch h, err := s.rooms.Host(ctx, id); {
+	case err == nil:
+		hashes = append(hashes, h.KeyHash)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	for _, hash := range hashes {
+		ok, err := s.hasher.Verify(ctx, sec, hash)
 		if err != nil {
 			return err
 		}

@@ -6,8 +6,7 @@ import (
 
 // meetingChecker answers whether a meeting can be joined under an id. The meeting page
 // asks before its pre-join screen asks for a name, so an unknown or ended meeting is
-// said at once. Today only the live meetings of the Registry count; a store of rooms
-// that outlast their meetings extends it.
+// said at once. Live meetings and stored rooms that have not expired count.
 type meetingChecker interface {
 	Exists(id string) bool
 }

@@ -57,9 +57,14 @@ func TestMeetingExists(t *testing.T) {
 		t.Errorf("POST: %d", code)
 	}
 
-	// Nobody joined: after 10 minutes the meeting is gone, and the answer says so.
+	// The meeting ends after 10 minutes unused, but its one-off room lasts a day: the
+	// link still works; after the day the answer says the meeting is gone.
 	clock.Advance(11 * time.Minute)
+	if code, body := status(http.MethodGet, id); code != 200 || body != `{"exists":true}` {
+		t.Fatalf("one-off room after its meeting ended: %d %q", code, body)
+	}
+	clock.Advance(24 * time.Hour)
 	if code, body := status(http.MethodGet, id); code != 404 || body != `{"exists":false}` {
-		t.Fatalf("ended meeting: %d %q", code, body)
+		t.Fatalf("expired room: %d %q", code, body)
 	}
 }

@@ -147,15 +147,23 @@ func (s *Session) join(env Envelope) *Error {
 	if len(p.Password) > maxSecretChars || len(p.ModeratorSecret) > maxSecretChars {
 		return errorf(CodeInvalidField, "password or secret too long")
 	}
-	m := s.srv.registry.Get(p.MeetingID)
-	if m == nil {
+	octx, cancel := s.liveContext()
+	m, oerr := s.srv.registry.open(octx, p.MeetingID)
+	cancel()
+	switch {
+	case errors.Is(oerr, ErrTooManyMeetings):
+		return errorf(CodeMeetingFull, "this server holds as many meetings as it can; try again later")
+	case oerr != nil:
+		s.log.Warn("session: cannot read the room store", "err", oerr)
+		return errorf(CodeInternal, "cannot open the meeting")
+	case m == nil:
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
 	var cred lobby.Credentials
 	if p.ModeratorSecret != "" {
 		// A moderator secret comes first: moderators enter even a locked meeting.
-		err := s.checkSecret(scopeModerator(m.id), CodeWrongModSecret, func(context.Context) (bool, error) {
-			return s.srv.modKey.Equal(p.ModeratorSecret, m.modMAC), nil
+		err := s.checkSecret(scopeModerator(m.id), CodeWrongModSecret, func(ctx context.Context) (bool, error) {
+			return s.srv.hasher.Verify(ctx, p.ModeratorSecret, m.modHash)
 		})
 		if err != nil {
 			return goneIsNil(err)

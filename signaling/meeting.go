@@ -19,9 +19,10 @@ import (
 type Meeting struct {
 	id      string
 	room    *sfu.Room
-	maxWait int    // knocks waiting per address group
-	modMAC  []byte // MAC of the moderator secret under the server's key
-	e2ee    bool   // the host made it an end-to-end encrypted meeting
+	maxWait int       // knocks waiting per address group
+	modHash string    // keyed hash of the moderator secret (the room's)
+	e2ee    bool      // the host made it an end-to-end encrypted meeting
+	expires time.Time // the room's end; zero for a standing room
 	now     func() time.Time
 
 	mu      sync.Mutex
@@ -40,6 +41,26 @@ func newParticipantID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return "p-" + hex.EncodeToString(b[:])
+}
+
+// isEnded reports whether the meeting was ended (by a moderator or the server).
+func (m *Meeting) isEnded() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ended
+}
+
+// roomExpired reports whether the room this meeting was made from has expired.
+func (m *Meeting) roomExpired(now time.Time) bool {
+	return !m.expires.IsZero() && !now.Before(m.expires)
+}
+
+// endByServer ends the meeting for everyone in it, waiting or member (bye ended).
+func (m *Meeting) endByServer() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.applyLocked(m.lob.EndByServer())
+	m.ended = true
 }
 
 // passwordHash returns the current password hash ("" when there is none).

@@ -1,21 +1,36 @@
 package signaling
 
 import (
-	"crypto/rand"
-	"encoding/base64"
+	"context"
 	"errors"
 	"sync"
 	"time"
 
 	"conclave/lobby"
 	"conclave/sfu"
+	"conclave/store"
 )
 
-// Registry holds the meetings of this server, in memory only. Its lock guards the map
-// only: meetings are ended, and their media closed, outside it (by the janitor's tick or
-// the last session to leave), so a join never waits on another meeting.
+// RoomStore is what the server needs of the store (store.Memory, store.Bolt): rooms
+// last there; meetings, what happens while people are in a room, never do.
+type RoomStore interface {
+	Room(ctx context.Context, id string) (store.Room, error)
+	Rooms(ctx context.Context, hostID string) ([]store.Room, error)
+	CreateRoom(ctx context.Context, r store.Room) error
+	UpdateRoom(ctx context.Context, oldID string, r store.Room) error
+	DeleteRoom(ctx context.Context, id string) error
+	DeleteExpired(ctx context.Context, now time.Time) ([]string, error)
+	Host(ctx context.Context, id string) (store.Host, error)
+}
+
+// Registry holds the live meetings of this server, in memory only; each is made from a
+// stored room when someone joins it, and ends when unused or empty while the room stays.
+// Its lock guards the map only: meetings are ended, and their media closed, outside it
+// (by the janitor's tick or the last session to leave), so a join never waits on another
+// meeting, and the store is never read or written under it.
 type Registry struct {
 	engine      *sfu.Engine
+	store       RoomStore
 	now         func() time.Time
 	maxMeetings int
 	maxWaitAddr int // knocks waiting per address per meeting
@@ -27,12 +42,13 @@ type Registry struct {
 	meetings map[string]*Meeting
 }
 
-// ErrTooManyMeetings is returned by Create when the server holds its maximum.
+// ErrTooManyMeetings is returned by open when the server holds its maximum.
 var ErrTooManyMeetings = errors.New("signaling: too many meetings")
 
-func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxWaitAddr int, lobbyCfg lobby.Config, emptyGrace time.Duration) *Registry {
+func newRegistry(engine *sfu.Engine, rooms RoomStore, now func() time.Time, maxMeetings, maxWaitAddr int, lobbyCfg lobby.Config, emptyGrace time.Duration) *Registry {
 	return &Registry{
 		engine:      engine,
+		store:       rooms,
 		now:         now,
 		maxMeetings: maxMeetings,
 		maxWaitAddr: maxWaitAddr,
@@ -43,41 +59,65 @@ func newRegistry(engine *sfu.Engine, now func() time.Time, maxMeetings, maxWaitA
 	}
 }
 
-// meetingSpec is what a host asked for.
-type meetingSpec struct {
-	settings lobby.Settings
-	modMAC   []byte
-	pwHash   string
-	e2ee     bool
-}
-
-// create makes an empty meeting with a fresh unguessable id (128 random bits).
-func (r *Registry) create(spec meetingSpec) (*Meeting, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+// open returns the live meeting of room id, making it from the stored room when there is
+// none. It returns nil (and no error) when there is no such room or it has expired.
+func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
+	if !validRoomID(id) {
+		return nil, nil
+	}
+	if m := r.Get(id); m != nil {
+		return m, nil
+	}
+	room, err := r.store.Room(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	id := base64.RawURLEncoding.EncodeToString(b[:])
-	spec.settings.PasswordRequired = spec.pwHash != ""
+	now := r.now()
+	if room.Expired(now) {
+		return nil, nil // the janitor deletes it
+	}
+	settings := lobby.DefaultSettings()
+	settings.Lobby = room.Settings.Lobby
+	settings.ScreenShare = room.Settings.ScreenShare
+	settings.Unmute = room.Settings.Unmute
+	settings.Chat = room.Settings.Chat
+	settings.PasswordRequired = room.PasswordHash != ""
+
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.meetings) >= r.maxMeetings && r.liveLocked() >= r.maxMeetings {
+	old := r.meetings[id]
+	if old != nil && !old.expired(now, r.unusedTTL, r.emptyGrace) && !old.isEnded() {
+		r.mu.Unlock()
+		return old, nil // another join made it meanwhile
+	}
+	if r.liveLocked() >= r.maxMeetings {
+		r.mu.Unlock()
 		return nil, ErrTooManyMeetings // meetings past their time count until the janitor ends them
 	}
 	m := &Meeting{
 		id:      id,
 		room:    r.engine.NewRoom(),
-		idle:    r.now(),
+		idle:    now,
 		maxWait: r.maxWaitAddr,
-		modMAC:  spec.modMAC,
-		e2ee:    spec.e2ee,
+		modHash: room.ModeratorMAC,
+		e2ee:    room.E2EE,
+		expires: room.Expires,
 		now:     r.now,
-		lob:     lobby.New(r.lobbyCfg, spec.settings),
-		pwHash:  spec.pwHash,
+		lob:     lobby.New(r.lobbyCfg, settings),
+		pwHash:  room.PasswordHash,
 		conns:   make(map[lobby.ID]*Session),
 		members: make(map[lobby.ID]*ParticipantInfo),
 	}
 	r.meetings[id] = m
+	r.mu.Unlock()
+	if old != nil {
+		// An ended meeting whose last sessions are still leaving, or one past its time
+		// the janitor has not swept: it no longer owns the id, so it is closed here.
+		old.endByServer()
+		old.room.Close()
+	}
 	return m, nil
 }
 
@@ -87,14 +127,24 @@ func (r *Registry) Get(id string) *Meeting {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	m := r.meetings[id]
-	if m == nil || m.expired(r.now(), r.unusedTTL, r.emptyGrace) {
+	if m == nil || m.expired(r.now(), r.unusedTTL, r.emptyGrace) || m.isEnded() {
 		return nil
 	}
 	return m
 }
 
-// Exists reports whether a live meeting has that id (one lookup in the map).
-func (r *Registry) Exists(id string) bool { return r.Get(id) != nil }
+// Exists reports whether a meeting can be joined under id: a live meeting has it, or a
+// stored room that has not expired (one map lookup, then one store read).
+func (r *Registry) Exists(id string) bool {
+	if r.Get(id) != nil {
+		return true
+	}
+	if !validRoomID(id) {
+		return false
+	}
+	room, err := r.store.Room(context.Background(), id)
+	return err == nil && !room.Expired(r.now())
+}
 
 // Len is the number of live meetings.
 func (r *Registry) Len() int {
@@ -113,9 +163,13 @@ func (r *Registry) liveLocked() int {
 	return n
 }
 
-// tick expires old knocks in every meeting and ends unused meetings (the janitor).
-func (r *Registry) tick() {
+// tick is the janitor: it deletes expired rooms from the store, ends the meetings of
+// rooms that are gone (expired, or deleted by another process sharing the store), ends
+// unused and empty meetings, and expires old knocks in the others.
+func (r *Registry) tick(ctx context.Context) {
 	now := r.now()
+	_, _ = r.store.DeleteExpired(ctx, now) // a failing store is retried next tick
+
 	var live, done []*Meeting
 	r.mu.Lock()
 	for id, m := range r.meetings {
@@ -134,8 +188,41 @@ func (r *Registry) tick() {
 		m.room.Close()
 	}
 	for _, m := range live {
+		if m.roomExpired(now) || r.roomGone(ctx, m.id) {
+			r.end(m)
+			continue
+		}
 		m.tick(now)
 	}
+}
+
+// roomGone reports whether the store no longer has room id (a store error is not gone).
+func (r *Registry) roomGone(ctx context.Context, id string) bool {
+	_, err := r.store.Room(ctx, id)
+	return errors.Is(err, store.ErrNotFound)
+}
+
+// endRoom ends the live meeting of room id, if any, for everyone in it (bye ended): its
+// room was deleted or rotated to a new id.
+func (r *Registry) endRoom(id string) {
+	r.mu.Lock()
+	m := r.meetings[id]
+	r.mu.Unlock()
+	if m != nil {
+		r.end(m)
+	}
+}
+
+// end takes m out of the registry, tells everyone in it that it ended and closes its
+// media at once.
+func (r *Registry) end(m *Meeting) {
+	r.mu.Lock()
+	if r.meetings[m.id] == m {
+		delete(r.meetings, m.id)
+	}
+	r.mu.Unlock()
+	m.endByServer()
+	m.room.Close()
 }
 
 // endIfEmpty removes m when no session is attached to it any more.
@@ -155,7 +242,7 @@ func (r *Registry) endIfEmpty(m *Meeting) {
 	}
 }
 
-// closeAll ends every meeting (shutdown).
+// closeAll ends every meeting (shutdown). The rooms stay in the store.
 func (r *Registry) closeAll() {
 	r.mu.Lock()
 	all := r.meetings

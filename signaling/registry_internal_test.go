@@ -1,21 +1,38 @@
 package signaling
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"conclave/lobby"
+	"conclave/secret"
+	"conclave/store"
 )
+
+// openNew stores a fresh standing room and opens its meeting.
+func openNew(t *testing.T, r *Registry) *Meeting {
+	t.Helper()
+	id := secret.Random(16)
+	if err := r.store.CreateRoom(context.Background(), store.Room{ID: id, HostID: "h", Settings: store.Settings{Lobby: true}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.open(context.Background(), id)
+	if err != nil || m == nil {
+		t.Fatalf("open: %v, %v", m, err)
+	}
+	return m
+}
 
 // TestMeetingLifetime: a meeting that had members outlives its last connection by the
 // grace period; one nobody was let into lasts for unusedTTL; both then vanish.
 func TestMeetingLifetime(t *testing.T) {
 	now := time.Unix(1000, 0)
 	clock := func() time.Time { return now }
-	r := newRegistry(nil, clock, 10, 10, lobby.Config{}, time.Minute)
+	r := newRegistry(nil, store.NewMemory(), clock, 10, 10, lobby.Config{}, time.Minute)
 
-	used, _ := r.create(meetingSpec{settings: lobby.DefaultSettings()})
-	unused, _ := r.create(meetingSpec{settings: lobby.DefaultSettings()})
+	used := openNew(t, r)
+	unused := openNew(t, r)
 	used.mu.Lock()
 	used.joined = true // someone was a member; now nobody is connected
 	used.mu.Unlock()
@@ -40,14 +57,14 @@ func TestMeetingLifetime(t *testing.T) {
 	}
 }
 
-// TestOnlyTheJanitorEndsMeetings: Get, Len and create look at meetings but never end
+// TestOnlyTheJanitorEndsMeetings: Get, Len and open look at meetings but never end
 // one (that would close its media under the registry lock); tick ends them, outside it.
 func TestOnlyTheJanitorEndsMeetings(t *testing.T) {
 	now := time.Unix(1000, 0)
-	r := newRegistry(nil, func() time.Time { return now }, 10, 5, lobby.Config{}, time.Minute)
-	old, _ := r.create(meetingSpec{settings: lobby.DefaultSettings()})
+	r := newRegistry(nil, store.NewMemory(), func() time.Time { return now }, 10, 5, lobby.Config{}, time.Minute)
+	old := openNew(t, r)
 	now = now.Add(11 * time.Minute)
-	fresh, _ := r.create(meetingSpec{settings: lobby.DefaultSettings()})
+	fresh := openNew(t, r)
 	if r.Get(old.id) != nil || r.Get(fresh.id) == nil || r.Len() != 1 {
 		t.Fatal("Get or Len counts an expired meeting as live")
 	}
@@ -57,7 +74,7 @@ func TestOnlyTheJanitorEndsMeetings(t *testing.T) {
 	if kept != 2 || old.isEnded() {
 		t.Fatal("a meeting was ended outside the janitor")
 	}
-	r.tick()
+	r.tick(context.Background())
 	r.mu.Lock()
 	kept = len(r.meetings)
 	r.mu.Unlock()
@@ -66,8 +83,39 @@ func TestOnlyTheJanitorEndsMeetings(t *testing.T) {
 	}
 }
 
-func (m *Meeting) isEnded() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.ended
+// The in-memory store is a RoomStore (the bolt store is checked where it is wired).
+var _ RoomStore = (*store.Memory)(nil)
+
+// TestOpenMakesOneMeetingPerRoom: joins of the same room at once all get one meeting;
+// an unknown, malformed or expired id gets none.
+func TestOpenMakesOneMeetingPerRoom(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := newRegistry(nil, store.NewMemory(), func() time.Time { return now }, 10, 5, lobby.Config{}, time.Minute)
+	id := secret.Random(16)
+	if err := r.store.CreateRoom(context.Background(), store.Room{ID: id, HostID: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Meeting, 8)
+	for range cap(got) {
+		go func() {
+			m, _ := r.open(context.Background(), id)
+			got <- m
+		}()
+	}
+	first := <-got
+	for range cap(got) - 1 {
+		if m := <-got; m != first || m == nil {
+			t.Fatal("a second meeting for one room")
+		}
+	}
+	expired := store.Room{ID: secret.Random(16), HostID: "h", Expires: now}
+	_ = r.store.CreateRoom(context.Background(), expired)
+	for _, id := range []string{secret.Random(16), "short", expired.ID} {
+		if m, err := r.open(context.Background(), id); m != nil || err != nil {
+			t.Fatalf("open(%q) = %v, %v", id, m, err)
+		}
+	}
+	if r.Len() != 1 {
+		t.Fatalf("%d meetings", r.Len())
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"conclave/lobby"
 	"conclave/secret"
 	"conclave/sfu"
+	"conclave/store"
 )
 
 // Host is someone allowed to create meetings: an entry of the server's configuration.
@@ -35,8 +36,11 @@ type Config struct {
 	Clock Clock
 	// Now is the clock's reading when Clock is nil; nil means time.Now.
 	Now func() time.Time
-	// Hosts may create meetings; with none, nobody can.
+	// Hosts may create meetings and rooms, besides the hosts in Store (both are asked).
 	Hosts []Host
+	// Store keeps the rooms (and the hosts `conclave host add` made); nil means an
+	// empty store.Memory, gone when the process ends.
+	Store RoomStore
 	// Hasher checks and makes password hashes; nil means argon2id's defaults with one
 	// hash per CPU at a time.
 	Hasher *secret.Hasher
@@ -106,7 +110,7 @@ type Server struct {
 	maxConns     int
 	maxPerAddr   int
 	addrResolver *addrResolver
-	modKey       *secret.MACKey // moderator secrets are kept as MACs under it
+	rooms        RoomStore
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -117,7 +121,8 @@ type Server struct {
 	stopTick func() bool // cancels the janitor's next run
 }
 
-// janitorInterval is how often expired knocks and unused meetings are swept.
+// janitorInterval is how often expired knocks, unused meetings and expired rooms are
+// swept.
 const janitorInterval = 5 * time.Second
 
 // NewServer makes a server and starts its janitor; Engine is required. Shutdown stops it.
@@ -157,6 +162,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Hasher == nil {
 		cfg.Hasher = secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	}
+	if cfg.Store == nil {
+		cfg.Store = store.NewMemory()
+	}
 	if cfg.TrustedProxies == nil {
 		cfg.TrustedProxies, _ = ParseProxyList(DefaultTrustedProxies)
 	}
@@ -173,7 +181,7 @@ func NewServer(cfg Config) *Server {
 		maxPerAddr:   cfg.MaxConnsPerAddr,
 		perAddr:      make(map[string]int),
 		addrResolver: &addrResolver{behindProxy: cfg.TrustForwardedFor, trusted: cfg.TrustedProxies, log: cfg.Logger},
-		modKey:       secret.NewMACKey(),
+		rooms:        cfg.Store,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
 			WriteBufferSize: 4096,
@@ -181,7 +189,7 @@ func NewServer(cfg Config) *Server {
 		},
 		sessions: make(map[*Session]struct{}),
 	}
-	s.registry = newRegistry(cfg.Engine, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
+	s.registry = newRegistry(cfg.Engine, cfg.Store, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
 	s.meetings = s.registry
 	s.armJanitor()
 	return s
@@ -206,19 +214,22 @@ func (s *Server) janitor() {
 	s.wg.Add(1) // under mu, so never after Shutdown started waiting
 	s.mu.Unlock()
 	defer s.wg.Done()
-	s.registry.tick()
+	ctx, cancel := context.WithTimeout(context.Background(), janitorInterval)
+	s.registry.tick(ctx)
+	cancel()
 	s.armJanitor()
 }
 
 // Registry exposes the meetings (tests, metrics).
 func (s *Server) Registry() *Registry { return s.registry }
 
-// Register adds the server's routes to mux: /ws, /api/meetings and
-// /api/meetings/{id} (GET and HEAD: does the meeting exist).
+// Register adds the server's routes to mux: /ws, /api/meetings, /api/meetings/{id}
+// (GET and HEAD: can a meeting be joined under that id) and /api/rooms.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ws", s.serveWS)
 	mux.HandleFunc("POST /api/meetings", s.createMeeting)
 	mux.HandleFunc("GET /api/meetings/{id}", s.meetingStatus)
+	s.registerRooms(mux)
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {

@@ -235,6 +235,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := dropOrphanRooms(ctx, st, hosts, log); err != nil {
+		return err
+	}
 	tlsSet, err := prepareTLS(o.tls, log)
 	if err != nil {
 		return err
@@ -283,7 +286,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		oneTimeKey = key
 		hosts = []signaling.Host{{ID: entry.ID, Name: entry.Name, KeyHash: entry.KeyHash}}
 	}
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy, TrustedProxies: o.proxies,
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Store: st, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy, TrustedProxies: o.proxies,
 		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,
 		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout},
 		MaxParticipants:   o.limits.maxParticipants,

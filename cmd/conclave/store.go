@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"conclave/signaling"
@@ -14,13 +15,12 @@ import (
 // dataStore is what the server's start and the host and room commands need of a store:
 // store.Bolt in a data directory, store.Memory with -data "".
 type dataStore interface {
+	signaling.RoomStore // what the server needs of rooms
 	Hosts(context.Context) ([]store.Host, error)
 	CreateHost(context.Context, store.Host) error
 	DeleteHost(context.Context, string) error
 	ImportHosts(context.Context, []store.Host) (added int, done bool, err error)
-	Rooms(context.Context, string) ([]store.Room, error)
 	AllRooms(context.Context) ([]store.Room, error)
-	DeleteRoom(context.Context, string) error
 	Close() error
 }
 
@@ -102,3 +102,32 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // errNoData refuses a change with -data "": nothing would keep it.
 var errNoData = errors.New(`-data is "": a change would be kept nowhere; give the data directory the server uses (-data DIR or CONCLAVE_DATA)`)
+
+// dropOrphanRooms deletes the rooms whose host is gone: those made with a one-time key
+// (valid until the server stops) and those of a host removed while the rooms stayed.
+// Nobody could manage them, and their links were promised only while the key lasted.
+// The log gives a count only.
+func dropOrphanRooms(ctx context.Context, st dataStore, hosts []signaling.Host, log *slog.Logger) error {
+	known := make(map[string]bool, len(hosts))
+	for _, h := range hosts {
+		known[h.ID] = true
+	}
+	rooms, err := st.AllRooms(ctx)
+	if err != nil {
+		return err
+	}
+	dropped := 0
+	for _, r := range rooms {
+		if known[r.HostID] {
+			continue
+		}
+		if err := st.DeleteRoom(ctx, r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		dropped++
+	}
+	if dropped > 0 {
+		log.Info("deleted rooms whose host is gone (made with a one-time key, or of a removed host)", "rooms", dropped)
+	}
+	return nil
+}

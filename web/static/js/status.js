@@ -5,7 +5,7 @@ import { $ } from './dom.js';
 
 // reason -> [title, text, rejoin button label or null]
 export const FATAL = {
-  unknown_meeting: ['Meeting not found', 'This meeting does not exist or has ended.', null],
+  unknown_meeting: ['Meeting not found', 'This link does not lead to a meeting: the room does not exist, has expired, was deleted, or got new links.', null],
   meeting_full: ['The meeting is full', 'This meeting has reached its participant limit. Try again later.', 'Try again'],
   unsupported_version: ['Please reload', 'This page is out of date for the server. Reload the page to join.', null],
   too_many_errors: ['Disconnected', 'The connection was closed after repeated errors.', 'Try again'],
@@ -19,7 +19,7 @@ export const FATAL = {
   lobby_full: ['The waiting room is full', 'Too many people are waiting to join. Try again in a little while.', 'Try again'],
   expired: ['Nobody let you in', 'Nobody let you in in time.', 'Knock again'],
   removed: ['You were removed', 'You were removed from the meeting.', null],
-  ended: ['The meeting has ended', 'The meeting was ended by a moderator.', null],
+  ended: ['The meeting has ended', 'A moderator ended the meeting, or its room expired, was deleted or got new links.', null],
   wrong_moderator_secret: ['This moderator link is not valid', 'The moderator part of this link is wrong or no longer valid. You can ask to join as a participant instead.', 'Join as participant'],
   // End-to-end encryption (fail closed: no way in without it).
   link_incomplete: ['This link is incomplete', "This link is incomplete: it lacks the part after #, which holds the meeting's encryption key. Ask the person who invited you for the complete link.", null],

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+)
+
+// running is one run() of the server that the test stops itself.
+type running struct {
+	url    string
+	stdout string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs the server with args until it prints its URL.
+func start(t *testing.T, args ...string) *running {
+	t.Helper()
+	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-loopback"}, args...)
+	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- run(ctx, opts, &out, &errOut) }()
+	t.Cleanup(func() { r.stop(t) })
+	re := regexp.MustCompile(`Open (http://\S+)`)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Media:") {
+			r.url, r.stdout = m[1], out.String()
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not started; stdout %q stderr %q", out.String(), errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop ends the server and waits until it has let go of the data directory.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// api sends an authorised JSON request and decodes the answer into out.
+func (r *running) api(t *testing.T, method, path, key, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, r.url+strings.TrimPrefix(path, "/"), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Close = true
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestRoomLastsAcrossRestart: a host prepares a room on one run of the real server with
+// a data directory; the server stops and starts again; the room is still listed and
+// someone joins it with the link made before the restart.
+func TestRoomLastsAcrossRestart(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	var out bytes.Buffer
+	if err := hostCommand([]string{"add", "Dana"}, env, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	key := regexp.MustCompile(`(?m)^\s+([0-9a-f]{12}\.\S+)$`).FindStringSubmatch(out.String())[1]
+
+	first := start(t, "-data", data)
+	var made struct {
+		Room struct {
+			ID string `json:"id"`
+		} `json:"room"`
+	}
+	if code := first.api(t, http.MethodPost, "/api/rooms", key, `{"settings":{"lobby":false},"e2ee":false}`, &made); code != http.StatusCreated || made.Room.ID == "" {
+		t.Fatalf("create room: %d %+v", code, made)
+	}
+	first.stop(t)
+
+	second := start(t, "-data", data)
+	var list struct {
+		Rooms []struct {
+			ID string `json:"id"`
+		} `json:"rooms"`
+	}
+	if code := second.api(t, http.MethodGet, "/api/rooms", key, "", &list); code != http.StatusOK || len(list.Rooms) != 1 || list.Rooms[0].ID != made.Room.ID {
+		t.Fatalf("rooms after the restart: %d %+v", code, list)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(second.url, "http")+"ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Join(ctx, made.Room.ID, "Ada"); err != nil {
+		t.Fatalf("joining the room made before the restart: %v", err)
+	}
+}
+
+// TestOneTimeKeyRoomsEndWithTheServer: a one-time key is valid until the server stops,
+// and so are the rooms made with it: after a restart its room is gone, not orphaned in
+// the data directory.
+func TestOneTimeKeyRoomsEndWithTheServer(t *testing.T) {
+	_, data, _ := dataEnv(t)
+	first := start(t, "-data", data)
+	key := regexp.MustCompile(`#host=(\S+)`).FindStringSubmatch(first.stdout)
+	if key == nil {
+		t.Fatalf("no one-time key in %q", first.stdout)
+	}
+	var made struct {
+		MeetingID string `json:"meetingId"`
+	}
+	if code := first.api(t, http.MethodPost, "/api/meetings", key[1], "", &made); code != http.StatusCreated {
+		t.Fatalf("create meeting: %d", code)
+	}
+	if code := first.api(t, http.MethodGet, "/api/meetings/"+made.MeetingID, "", "", nil); code != http.StatusOK {
+		t.Fatalf("the new meeting: %d", code)
+	}
+	first.stop(t)
+
+	second := start(t, "-data", data)
+	if code := second.api(t, http.MethodGet, "/api/meetings/"+made.MeetingID, "", "", nil); code != http.StatusNotFound {
+		t.Fatalf("a one-time key's room after the restart: %d, want 404", code)
+	}
+}

@@ -1,0 +1,333 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"conclave/lobby"
+	"conclave/secret"
+	"conclave/store"
+)
+
+// Bounds of the rooms API (PROTOCOL.md, "Rooms API").
+const (
+	maxRoomBody        = 8 << 10 // bytes of one request body
+	maxTitleChars      = 1024    // an encrypted title, "e1.…"
+	minModSecretChars  = 22      // 128 bits of base64url
+	maxRoomsPerHost    = 1000
+	roomIDChars        = 22 // 128 bits of base64url, unpadded
+	titleVersionPrefix = "e1."
+)
+
+// registerRooms adds the rooms API to mux.
+func (s *Server) registerRooms(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/rooms", s.roomsHandler(s.createRoom))
+	mux.HandleFunc("GET /api/rooms", s.roomsHandler(s.listRooms))
+	mux.HandleFunc("GET /api/rooms/{id}", s.roomsHandler(s.getRoom))
+	mux.HandleFunc("PATCH /api/rooms/{id}", s.roomsHandler(s.patchRoom))
+	mux.HandleFunc("POST /api/rooms/{id}/rotate", s.roomsHandler(s.rotateRoom))
+	mux.HandleFunc("DELETE /api/rooms/{id}", s.roomsHandler(s.deleteRoom))
+}
+
+// apiError is a refusal of the rooms API: an HTTP status and a message for people.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, a ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, a...)}
+}
+
+var (
+	errNoSuchRoom = &apiError{status: http.StatusNotFound, msg: "no such room"}
+	errInternal   = &apiError{status: http.StatusInternalServerError, msg: "internal error"}
+)
+
+// roomsHandler checks origin and host key (throttled like every guess) and answers
+// h's refusal as JSON.
+func (s *Server) roomsHandler(h func(r *http.Request, hostID string) (int, any, *apiError)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if !sameOrigin(r) {
+			writeJSONError(w, &apiError{status: http.StatusForbidden, msg: "cross-origin request refused"})
+			return
+		}
+		hostID, status, retry := s.checkHostKey(r)
+		switch status {
+		case 0:
+		case http.StatusUnauthorized:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
+			writeJSONError(w, &apiError{status: status, msg: "a valid host key is needed"})
+			return
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+			writeJSONError(w, &apiError{status: status, msg: "too many wrong host keys; try again later"})
+			return
+		default:
+			writeJSONError(w, &apiError{status: status, msg: "cannot check the host key now; try again"})
+			return
+		}
+		code, body, aerr := h(r, hostID)
+		if aerr != nil {
+			writeJSONError(w, aerr)
+			return
+		}
+		if body == nil {
+			w.WriteHeader(code)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(body)
+	}
+}
+
+func writeJSONError(w http.ResponseWriter, e *apiError) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.msg})
+}
+
+// roomView is what the API shows of a room: never a hash.
+type roomView struct {
+	ID          string         `json:"id"`
+	Title       string         `json:"title"`
+	Settings    store.Settings `json:"settings"`
+	E2EE        bool           `json:"e2ee"`
+	PasswordSet bool           `json:"passwordSet"`
+	Created     time.Time      `json:"created"`
+	Expires     *time.Time     `json:"expires,omitempty"`
+	URL         string         `json:"url"`
+}
+
+func viewOf(r store.Room) roomView {
+	v := roomView{ID: r.ID, Title: r.Title, Settings: r.Settings, E2EE: r.E2EE, PasswordSet: r.PasswordHash != "", Created: r.Created.UTC(), URL: "/m/" + r.ID}
+	if !r.Expires.IsZero() {
+		t := r.Expires.UTC()
+		v.Expires = &t
+	}
+	return v
+}
+
+// roomCreated answers create and rotate: the moderator secret only when the server
+// made it, the one time it is shown.
+type roomCreated struct {
+	Room            roomView `json:"room"`
+	ModeratorSecret string   `json:"moderatorSecret,omitempty"`
+}
+
+func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError) {
+	req, aerr := readRoomRequest(r, s.now())
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	ctx := r.Context()
+	if mine, err := s.rooms.Rooms(ctx, hostID); err != nil {
+		return 0, nil, s.storeError(err)
+	} else if len(mine) >= maxRoomsPerHost {
+		return 0, nil, &apiError{status: http.StatusForbidden, msg: fmt.Sprintf("a host may keep at most %d rooms; delete some first", maxRoomsPerHost)}
+	}
+	now := s.now()
+	d := lobby.DefaultSettings()
+	room := store.Room{
+		ID:       secret.Random(16),
+		HostID:   hostID,
+		Settings: store.Settings{Lobby: d.Lobby, ScreenShare: d.ScreenShare, Unmute: d.Unmute, Chat: d.Chat},
+		E2EE:     true,
+		Created:  now.UTC(),
+	}
+	if req.ID != nil {
+		room.ID = *req.ID
+	}
+	modSecret, made := secret.Random(24), true
+	if req.ModeratorSecret != nil {
+		modSecret, made = *req.ModeratorSecret, false
+	}
+	room.ModeratorMAC = secret.KeyedHash(modSecret)
+	if err := s.applyChange(ctx, &room, req); err != nil {
+		return 0, nil, err
+	}
+	switch err := s.rooms.CreateRoom(ctx, room); {
+	case errors.Is(err, store.ErrExists):
+		return 0, nil, &apiError{status: http.StatusConflict, msg: "a room with that id exists; choose another id"}
+	case err != nil:
+		return 0, nil, s.storeError(err)
+	}
+	s.log.Info("room created", "standing", room.Expires.IsZero())
+	out := roomCreated{Room: viewOf(room)}
+	if made {
+		out.ModeratorSecret = modSecret
+	}
+	return http.StatusCreated, out, nil
+}
+
+func (s *Server) listRooms(r *http.Request, hostID string) (int, any, *apiError) {
+	rooms, err := s.rooms.Rooms(r.Context(), hostID)
+	if err != nil {
+		return 0, nil, s.storeError(err)
+	}
+	now := s.now()
+	views := make([]roomView, 0, len(rooms))
+	for _, room := range rooms {
+		if !room.Expired(now) { // expired ones are deleted by the janitor
+			views = append(views, viewOf(room))
+		}
+	}
+	return http.StatusOK, map[string][]roomView{"rooms": views}, nil
+}
+
+func (s *Server) getRoom(r *http.Request, hostID string) (int, any, *apiError) {
+	room, aerr := s.hostRoom(r, hostID)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	return http.StatusOK, viewOf(room), nil
+}
+
+func (s *Server) patchRoom(r *http.Request, hostID string) (int, any, *apiError) {
+	req, aerr := readRoomRequest(r, s.now())
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	if req.ID != nil || req.ModeratorSecret != nil {
+		return 0, nil, badRequest("id and moderatorSecret change only by POST /api/rooms/{id}/rotate")
+	}
+	room, aerr := s.hostRoom(r, hostID)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	if aerr := s.applyChange(r.Context(), &room, req); aerr != nil {
+		return 0, nil, aerr
+	}
+	if err := s.rooms.UpdateRoom(r.Context(), room.ID, room); err != nil {
+		return 0, nil, s.storeError(err)
+	}
+	s.log.Info("room changed")
+	return http.StatusOK, viewOf(room), nil
+}
+
+func (s *Server) rotateRoom(r *http.Request, hostID string) (int, any, *apiError) {
+	req, aerr := readRoomRequest(r, s.now())
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	if req.Password != nil || req.Settings != nil || req.E2EE != nil || req.ExpiresSet {
+		return 0, nil, badRequest("rotate takes only id, moderatorSecret and title; change the rest with PATCH")
+	}
+	room, aerr := s.hostRoom(r, hostID)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	oldID := room.ID
+	room.ID = secret.Random(16)
+	if req.ID != nil {
+		room.ID = *req.ID
+	}
+	if room.ID == oldID {
+		return 0, nil, badRequest("the new id must differ from the old one")
+	}
+	if req.Title != nil {
+		room.Title = *req.Title
+	}
+	modSecret, made := secret.Random(24), true
+	if req.ModeratorSecret != nil {
+		modSecret, made = *req.ModeratorSecret, false
+	}
+	room.ModeratorMAC = secret.KeyedHash(modSecret)
+	switch err := s.rooms.UpdateRoom(r.Context(), oldID, room); {
+	case errors.Is(err, store.ErrExists):
+		return 0, nil, &apiError{status: http.StatusConflict, msg: "a room with that id exists; choose another id"}
+	case err != nil:
+		return 0, nil, s.storeError(err)
+	}
+	// The old links stop at once: a meeting going on under them ends (bye ended).
+	s.registry.endRoom(oldID)
+	s.log.Info("room links rotated")
+	out := roomCreated{Room: viewOf(room)}
+	if made {
+		out.ModeratorSecret = modSecret
+	}
+	return http.StatusOK, out, nil
+}
+
+func (s *Server) deleteRoom(r *http.Request, hostID string) (int, any, *apiError) {
+	room, aerr := s.hostRoom(r, hostID)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	if err := s.rooms.DeleteRoom(r.Context(), room.ID); err != nil {
+		return 0, nil, s.storeError(err)
+	}
+	s.registry.endRoom(room.ID)
+	s.log.Info("room deleted")
+	return http.StatusNoContent, nil, nil
+}
+
+// hostRoom loads the room of the path's id if it is the host's: another host's room is
+// answered like one that does not exist.
+func (s *Server) hostRoom(r *http.Request, hostID string) (store.Room, *apiError) {
+	id := r.PathValue("id")
+	if !validRoomID(id) {
+		return store.Room{}, errNoSuchRoom
+	}
+	room, err := s.rooms.Room(r.Context(), id)
+	if err != nil {
+		return store.Room{}, s.storeError(err)
+	}
+	if room.HostID != hostID || room.Expired(s.now()) {
+		return store.Room{}, errNoSuchRoom
+	}
+	return room, nil
+}
+
+func (s *Server) storeError(err error) *apiError {
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoSuchRoom
+	}
+	if !errors.Is(err, context.Canceled) {
+		s.log.Warn("api: room store failed", "err", err)
+	}
+	return errInternal
+}
+
+// applyChange sets the request's fields on room; a password is hashed here (argon2id).
+func (s *Server) applyChange(ctx context.Context, room *store.Room, req roomRequest) *apiError {
+	if req.Title != nil {
+		room.Title = *req.Title
+	}
+	if req.E2EE != nil {
+		room.E2EE = *req.E2EE
+	}
+	if rs := req.Settings; rs != nil {
+		for _, f := range []struct {
+			dst *bool
+			v   *bool
+		}{{&room.Settings.Lobby, rs.Lobby}, {&room.Settings.ScreenShare, rs.ScreenShare}, {&room.Settings.Unmute, rs.Unmute}, {&room.Settings.Chat, rs.Chat}} {
+			if f.v != nil {
+				*f.dst = *f.v
+			}
+		}
+	}
+	if req.ExpiresSet {
+		room.Expires = req.Expires
+	}
+	if req.Password != nil {
+		room.PasswordHash = ""
+		if *req.Password != "" {
+			h, err := s.hasher.Hash(ctx, *req.Password)
+			if err != nil {
+				return errInternal
+			}
+			room.PasswordHash = h
+		}
+	}
+	return nil
+}
