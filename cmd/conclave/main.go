@@ -40,6 +40,7 @@ type options struct {
 	behindProxy  bool
 	proxies      []netip.Prefix // trusted with -behind-proxy
 	limits       limits
+	turn         turnOptions
 }
 
 // limits are the connection and admission caps (signaling.Config).
@@ -83,6 +84,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
 	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
 	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64)")
+	o.turn.register(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -97,6 +99,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if l := o.limits; l.maxParticipants <= 0 || l.maxWaitingPerAddr <= 0 || l.maxConns <= 0 || l.maxConnsPerAddr <= 0 {
 		return o, errors.New("-max-participants, -max-waiting-per-addr, -max-conns and -max-conns-per-addr must be positive")
+	}
+	if err := o.turn.check(); err != nil {
+		return o, err
 	}
 	var err error
 	if o.proxies, err = signaling.ParseProxyList(*proxies); err != nil {
@@ -156,6 +161,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer engine.Close()
+	turnSrv, err := startTURN(o.turn, engine.UDPAddr(), publicIPs, o.loopback, log)
+	if err != nil {
+		return err
+	}
+	var ice signaling.ICESource
+	if turnSrv != nil {
+		defer turnSrv.Close()
+		ice = turnICE{turnSrv}
+	}
 
 	cfg, err := loadConfig(o.config)
 	if err != nil {
@@ -177,6 +191,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		MaxWaitingPerAddr: o.limits.maxWaitingPerAddr,
 		MaxConns:          o.limits.maxConns,
 		MaxConnsPerAddr:   o.limits.maxConnsPerAddr,
+		ICE:               ice,
 	})
 	mux := http.NewServeMux()
 	sig.Register(mux)
@@ -203,6 +218,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, ", ICE-TCP %s", a)
 	}
 	fmt.Fprintln(stdout)
+	if turnSrv != nil {
+		fmt.Fprintf(stdout, "TURN: %s\n", strings.Join(turnSrv.URLs(), " "))
+	}
 
 	select {
 	case err := <-serveErr:
