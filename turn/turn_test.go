@@ -17,6 +17,7 @@ import (
 	"time"
 
 	pionturn "github.com/pion/turn/v5"
+	"go.uber.org/goleak"
 
 	"conclave/internal/fakeclock"
 	"conclave/turn"
@@ -371,4 +372,46 @@ func TestPortInUse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "listen UDP") {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// TestCloseEndsEverything: closing the server ends its listeners' and allocations'
+// goroutines.
+func TestCloseEndsEverything(t *testing.T) {
+	baseline := goleak.IgnoreCurrent()
+	sfu := listenUDP(t, "127.0.0.1:0")
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	srv, err := turn.New(turn.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Host: "127.0.0.1",
+		RelayIP: netip.MustParseAddr("127.0.0.1"), RelayBind: "127.0.0.1",
+		Peers: []netip.AddrPort{sfu.LocalAddr().(*net.UDPAddr).AddrPort()}, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{srv: srv, clock: clock, sfu: sfu}
+	user, pass := f.creds(t)
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: f.serverAddr(t, "turn", "udp"),
+		TURNServerAddr: f.serverAddr(t, "turn", "udp"), Username: user, Password: pass, Conn: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.AllocationCount(); n != 1 {
+		t.Fatalf("%d allocations", n)
+	}
+	_ = relay.Close()
+	c.Close()
+	_ = conn.Close()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, baseline)
 }
