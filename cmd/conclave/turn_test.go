@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"conclave/internal/testclient"
 )
 
 func TestTURNFlags(t *testing.T) {
@@ -80,5 +87,87 @@ func TestSFUPeersAreTheMediaPort(t *testing.T) {
 		if p.Port() != 10000 || p.Addr().IsLoopback() {
 			t.Fatalf("peer %v", p)
 		}
+	}
+}
+
+// TestRunWithTURN: with -turn-udp and -turn-tcp the server prints its TURN URLs, and a
+// welcome carries them with credentials.
+func TestRunWithTURN(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "none.toml")
+	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-loopback",
+		"-turn-udp", "127.0.0.1:0", "-turn-tcp", "127.0.0.1:0", "-config", cfgPath}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { done <- run(runCtx, opts, &stdout, &stderr) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+
+	re := regexp.MustCompile(`(?s)Open (http://\S+).*#host=(\S+).*\nTURN: ([^\n]+)\n`)
+	var m []string
+	for m == nil {
+		if m = re.FindStringSubmatch(stdout.String()); m == nil {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("no URL, key and TURN line printed; stdout %q stderr %q", stdout.String(), stderr.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	base, key, turnURLs := m[1], m[2], strings.Fields(m[3])
+	if len(turnURLs) != 2 || !strings.HasPrefix(turnURLs[0], "turn:127.0.0.1:") || !strings.HasSuffix(turnURLs[1], "?transport=tcp") {
+		t.Fatalf("TURN URLs %v", turnURLs)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"api/meetings", strings.NewReader(`{"e2ee":false,"settings":{"lobby":false}}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		MeetingID string `json:"meetingId"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create meeting: %s %v", resp.Status, err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	c, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Send("join", map[string]any{"version": 1, "meetingId": created.MeetingID, "name": "Ann",
+		"media": map[string]any{"mic": false, "camera": false, "screen": false}}); err != nil {
+		t.Fatal(err)
+	}
+	welcome, err := c.Expect(ctx, "welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		ICEServers []struct {
+			URLs       []string `json:"urls"`
+			Username   string   `json:"username"`
+			Credential string   `json:"credential"`
+		} `json:"iceServers"`
+	}
+	if err := json.Unmarshal(welcome.Payload, &w); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.ICEServers) != 1 || strings.Join(w.ICEServers[0].URLs, " ") != m[3] || w.ICEServers[0].Username == "" || w.ICEServers[0].Credential == "" {
+		t.Fatalf("welcome iceServers %+v, printed %q", w.ICEServers, m[3])
+	}
+	if strings.Contains(stderr.String(), w.ICEServers[0].Credential) || strings.Contains(stderr.String(), w.ICEServers[0].Username) {
+		t.Fatal("TURN credentials in the log")
 	}
 }
