@@ -16,14 +16,20 @@ import (
 
 // relayOnlyJS runs before the page's own scripts: every RTCPeerConnection the page
 // makes uses only relayed candidates (iceTransportPolicy "relay"), as a browser behind
-// a firewall that lets nothing but TURN through would, and is kept for getStats. It is
-// the test's own script; the web client has no such switch.
-const relayOnlyJS = `(() => {
+// a firewall that lets nothing but TURN through would, and is kept for getStats. With
+// transport set, only the TURN URLs of that transport are kept (a firewall that also
+// blocks UDP). It is the test's own script; the web client has no such switch.
+func relayOnlyJS(transport string) string {
+	return fmt.Sprintf(`(() => {
+	const transport = %q;
 	const Page = window.RTCPeerConnection;
 	const made = [];
+	const only = (servers) => (servers || []).map((s) => ({ ...s,
+		urls: [].concat(s.urls).filter((u) => !transport || u.endsWith("?transport=" + transport)) }));
 	class RelayOnly extends Page {
 		constructor(config, ...rest) {
-			super({ ...(config || {}), iceTransportPolicy: "relay" }, ...rest);
+			config = { ...(config || {}), iceServers: only(config && config.iceServers) };
+			super({ ...config, iceTransportPolicy: "relay" }, ...rest);
 			made.push({ pc: this, iceServers: (config && config.iceServers) || [] });
 		}
 	}
@@ -42,7 +48,8 @@ const relayOnlyJS = `(() => {
 				stats.forEach((s) => {
 					if (s.type === "candidate-pair" && (ids.has(s.id) || s.selected === true)) {
 						const l = stats.get(s.localCandidateId), r = stats.get(s.remoteCandidateId);
-						pairs.push({ local: l ? l.candidateType : "", remote: r ? r.candidateType : "" });
+						pairs.push({ local: l ? l.candidateType : "", relayProtocol: (l && l.relayProtocol) || "",
+							remote: r ? r.candidateType : "" });
 					}
 				});
 				out.push({ state: pc.connectionState, urls: iceServers.flatMap((s) => [].concat(s.urls)), pairs });
@@ -50,7 +57,8 @@ const relayOnlyJS = `(() => {
 			return out;
 		},
 	};
-})()`
+})()`, transport)
+}
 
 // turnICE hands the embedded TURN server's credentials to signaling, as cmd/conclave does.
 type turnICE struct{ srv *turn.Server }
@@ -88,7 +96,13 @@ func startTURN(t *testing.T, media net.Addr) signaling.ICESource {
 // encrypted meeting, using the TURN servers and credentials of their welcome: each
 // decodes the other's camera, and every connection's selected candidate pair is relayed
 // on the browser's side.
-func TestRelayOnlyMeeting(t *testing.T) {
+func TestRelayOnlyMeeting(t *testing.T) { relayOnlyMeeting(t, "") }
+
+// TestRelayOnlyOverTCP: the same through TURN over TCP only, as behind a firewall that
+// blocks all UDP.
+func TestRelayOnlyOverTCP(t *testing.T) { relayOnlyMeeting(t, "tcp") }
+
+func relayOnlyMeeting(t *testing.T, transport string) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServerWith(t, serverOptions{ice: startTURN})
@@ -97,8 +111,9 @@ func TestRelayOnlyMeeting(t *testing.T) {
 	defer cancel()
 
 	url := srv.pageURL(meeting, meeting.fragment())
-	ann := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Ann", joinOptions{preload: relayOnlyJS})
-	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, url, "Fay", joinOptions{preload: relayOnlyJS})
+	preload := joinOptions{preload: relayOnlyJS(transport)}
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Ann", preload)
+	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, url, "Fay", preload)
 
 	waitSameColour(ctx, t, ann, fay, "camera")
 	waitSameColour(ctx, t, fay, ann, "camera")
@@ -107,8 +122,9 @@ func TestRelayOnlyMeeting(t *testing.T) {
 		State string   `json:"state"`
 		URLs  []string `json:"urls"`
 		Pairs []struct {
-			Local  string `json:"local"`
-			Remote string `json:"remote"`
+			Local         string `json:"local"`
+			RelayProtocol string `json:"relayProtocol"`
+			Remote        string `json:"remote"`
 		} `json:"pairs"`
 	}
 	for _, p := range []*participant{ann, fay} {
@@ -116,10 +132,10 @@ func TestRelayOnlyMeeting(t *testing.T) {
 		if err := p.tab.Eval(ctx, `window.relayTest.selected()`, &conns); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("%s (%s): %+v", p.name, p.kind, conns)
 		if len(conns) < 2 {
 			t.Fatalf("%s (%s): %d peer connections, want publish and subscribe: %+v", p.name, p.kind, len(conns), conns)
 		}
-		t.Logf("%s (%s): %+v", p.name, p.kind, conns)
 		for _, c := range conns {
 			desc := fmt.Sprintf("%s (%s): %+v", p.name, p.kind, c)
 			if c.State != "connected" || len(c.URLs) == 0 || len(c.Pairs) == 0 {
@@ -128,6 +144,9 @@ func TestRelayOnlyMeeting(t *testing.T) {
 			for _, pair := range c.Pairs {
 				if pair.Local != "relay" {
 					t.Fatalf("%s: selected pair is not relayed", desc)
+				}
+				if transport != "" && pair.RelayProtocol != transport {
+					t.Fatalf("%s: relayed over %q, want %s", desc, pair.RelayProtocol, transport)
 				}
 			}
 		}
