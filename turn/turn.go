@@ -39,6 +39,11 @@ type Config struct {
 	// TTL is how long handed-out credentials can open new allocations (default
 	// DefaultTTL).
 	TTL time.Duration
+	// MaxAllocations and MaxAllocationsPerCredential cap relay allocations in all and
+	// per handed-out credential (defaults DefaultMaxAllocations and
+	// DefaultMaxAllocationsPerCredential).
+	MaxAllocations              int
+	MaxAllocationsPerCredential int
 	// Realm is the TURN realm (default "conclave").
 	Realm string
 	// Now is the clock credentials are issued and checked against; nil means time.Now.
@@ -85,6 +90,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultTTL
+	}
+	if cfg.MaxAllocations <= 0 {
+		cfg.MaxAllocations = DefaultMaxAllocations
+	}
+	if cfg.MaxAllocationsPerCredential <= 0 {
+		cfg.MaxAllocationsPerCredential = DefaultMaxAllocationsPerCredential
 	}
 	if cfg.Realm == "" {
 		cfg.Realm = "conclave"
@@ -142,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 	sc.Realm = cfg.Realm
 	sc.LoggerFactory = pionLoggerFactory{log: cfg.Logger}
 	sc.AuthHandler = s.authenticate
+	q := newQuota(cfg.MaxAllocations, cfg.MaxAllocationsPerCredential)
+	sc.QuotaHandler = q.allows
+	sc.EventHandler = pionturn.EventHandler{OnAllocationCreated: q.created, OnAllocationDeleted: q.deleted}
 	if s.srv, err = pionturn.NewServer(sc); err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("turn: %w", err)

@@ -415,3 +415,51 @@ func TestCloseEndsEverything(t *testing.T) {
 	}
 	goleak.VerifyNone(t, baseline)
 }
+
+// TestAllocationsPerCredentialAreCapped: one credential opens at most
+// MaxAllocationsPerCredential relays at once; closing one makes room, and another
+// welcome's credential is counted on its own.
+func TestAllocationsPerCredentialAreCapped(t *testing.T) {
+	sfu := listenUDP(t, "127.0.0.1:0")
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	srv, err := turn.New(turn.Config{UDPAddr: "127.0.0.1:0", Host: "127.0.0.1",
+		RelayIP: netip.MustParseAddr("127.0.0.1"), RelayBind: "127.0.0.1",
+		Peers: []netip.AddrPort{sfu.LocalAddr().(*net.UDPAddr).AddrPort()}, Now: clock.Now,
+		MaxAllocationsPerCredential: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	f := &fixture{srv: srv, clock: clock, sfu: sfu}
+	user, pass := f.creds(t)
+	allocate := func(user, pass string) (net.PacketConn, error) {
+		return f.udpClient(t, user, pass).Allocate()
+	}
+	first, err := allocate(user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := allocate(user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if third, err := allocate(user, pass); err == nil {
+		third.Close()
+		t.Fatal("a third allocation with one credential")
+	}
+	otherUser, otherPass := f.creds(t)
+	other, err := allocate(otherUser, otherPass)
+	if err != nil {
+		t.Fatalf("another credential: %v", err)
+	}
+	defer other.Close()
+	if err := first.Close(); err != nil { // a Refresh with lifetime 0, answered once deleted
+		t.Fatal(err)
+	}
+	again, err := allocate(user, pass)
+	if err != nil {
+		t.Fatalf("after closing one: %v", err)
+	}
+	again.Close()
+}
