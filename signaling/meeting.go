@@ -126,7 +126,7 @@ func (m *Meeting) expired(now time.Time, unusedTTL, emptyGrace time.Duration) bo
 // completeJoin makes an admitted session a member that receives the meeting: welcome
 // first, then everything else. It reports false when the session lost its admission in
 // the meantime (removed before its media was ready).
-func (m *Meeting) completeJoin(s *Session) bool {
+func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(s.id)
@@ -150,6 +150,7 @@ func (m *Meeting) completeJoin(s *Session) bool {
 		E2EE:          m.e2ee,
 		Participants:  others,
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
+		ICEServers:    ice,
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {

@@ -167,6 +167,16 @@ type WelcomePayload struct {
 	E2EE          bool              `json:"e2ee"` // media, chat and names are end-to-end encrypted
 	Participants  []ParticipantInfo `json:"participants"`
 	Limits        Limits            `json:"limits"`
+	// ICEServers are the TURN servers to use, with credentials made for this welcome
+	// only; absent when the server runs no TURN.
+	ICEServers []ICEServer `json:"iceServers,omitempty"`
+}
+
+// ICEServer is one entry of an RTCConfiguration's iceServers, as the browser takes it.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
 }
 
 // ParticipantPayload carries one participant (joined, updated).

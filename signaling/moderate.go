@@ -175,7 +175,7 @@ func (s *Session) handleEvent(ev event) {
 			return
 		}
 		s.peer = peer
-		if !s.meeting.completeJoin(s) {
+		if !s.meeting.completeJoin(s, s.srv.iceServers()) {
 			return // ejected in the meantime; that event follows
 		}
 		s.state = stateJoined

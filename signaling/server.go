@@ -76,6 +76,15 @@ type Config struct {
 	// connection (a reload, a network change); 0 ends it at once. NewServer's callers
 	// choose; cmd/conclave uses DefaultEmptyMeetingGrace.
 	EmptyMeetingGrace time.Duration
+	// ICE, when set, gives every welcome its ICE servers (the embedded TURN server with
+	// fresh short-lived credentials). The credentials go to that one session and are
+	// never logged.
+	ICE ICESource
+}
+
+// ICESource hands out the ICE servers of one welcome; now is the server's clock.
+type ICESource interface {
+	ICEServers(now time.Time) []ICEServer
 }
 
 // DefaultEmptyMeetingGrace lets a moderator reload the page without ending the meeting.
@@ -111,6 +120,7 @@ type Server struct {
 	maxPerAddr   int
 	addrResolver *addrResolver
 	rooms        RoomStore
+	ice          ICESource // nil: no TURN
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -182,6 +192,7 @@ func NewServer(cfg Config) *Server {
 		perAddr:      make(map[string]int),
 		addrResolver: &addrResolver{behindProxy: cfg.TrustForwardedFor, trusted: cfg.TrustedProxies, log: cfg.Logger},
 		rooms:        cfg.Store,
+		ice:          cfg.ICE,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
 			WriteBufferSize: 4096,
@@ -322,4 +333,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.registry.closeAll()
 	return err
+}
+
+// iceServers returns a welcome's ICE servers, nil without TURN.
+func (s *Server) iceServers() []ICEServer {
+	if s.ice == nil {
+		return nil
+	}
+	return s.ice.ICEServers(s.now())
 }

@@ -46,6 +46,7 @@ type options struct {
 	tls            tlsOptions
 	limits         limits
 	notice         noticeOptions
+	turn           turnOptions
 }
 
 // limits are the connection and admission caps (signaling.Config).
@@ -94,6 +95,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
 	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64)")
 	o.notice.register(fs)
+	o.turn.register(fs)
 	tlsFlags(fs, &o.tls)
 	return fs
 }
@@ -153,6 +155,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		if !p.ok {
 			return o, s.errorFor(p.name, fmt.Errorf("must be positive, not %s", fs.Lookup(p.name).Value))
 		}
+	}
+	if err := o.turn.check(); err != nil {
+		return o, err
 	}
 	var err error
 	if o.proxies, err = signaling.ParseProxyList(o.trustedProxies); err != nil {
@@ -273,6 +278,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer engine.Close()
+	turnSrv, err := startTURN(o.turn, engine.UDPAddr(), publicIPs, o.loopback, log)
+	if err != nil {
+		return err
+	}
+	var ice signaling.ICESource
+	if turnSrv != nil {
+		defer turnSrv.Close()
+		ice = turnICE{turnSrv}
+	}
 
 	notice, err := buildNotice(o.notice, processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, logLevel: level})
 	if err != nil {
@@ -293,6 +307,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		MaxWaitingPerAddr: o.limits.maxWaitingPerAddr,
 		MaxConns:          o.limits.maxConns,
 		MaxConnsPerAddr:   o.limits.maxConnsPerAddr,
+		ICE:               ice,
 	})
 	mux := http.NewServeMux()
 	sig.Register(mux)
@@ -340,6 +355,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, ", ICE-TCP %s", a)
 	}
 	fmt.Fprintln(stdout)
+	if turnSrv != nil {
+		fmt.Fprintf(stdout, "TURN: %s\n", strings.Join(turnSrv.URLs(), " "))
+	}
 
 	select {
 	case err := <-serveErr:

@@ -1,6 +1,7 @@
 // Package archtest keeps the import graph the way DESIGN.md draws it:
-// cmd → signaling → {sfu, lobby, e2ee, secret}, cmd → {web, secret}; sfu, lobby, e2ee,
-// secret and web import nothing of ours; among the server's packages only sfu imports Pion.
+// cmd → signaling → {sfu, lobby, e2ee, secret}, cmd → {web, secret, turn}; sfu, lobby, e2ee,
+// secret, web and turn import nothing of ours; among the server's packages only sfu imports
+// Pion, except that turn imports pion/turn (and its stun and logging helpers).
 package archtest
 
 import (
@@ -47,7 +48,7 @@ func listPackages(t *testing.T) []pkg {
 
 // allowed lists, for each server package, the packages of ours it may import.
 var allowed = map[string][]string{
-	"conclave/cmd/conclave": {"conclave/signaling", "conclave/sfu", "conclave/web", "conclave/secret", "conclave/lobby", "conclave/store"},
+	"conclave/cmd/conclave": {"conclave/signaling", "conclave/sfu", "conclave/web", "conclave/secret", "conclave/lobby", "conclave/store", "conclave/turn"},
 	"conclave/signaling":    {"conclave/sfu", "conclave/lobby", "conclave/e2ee", "conclave/secret", "conclave/store"},
 	"conclave/store":        {},
 	"conclave/secret":       {},
@@ -55,6 +56,13 @@ var allowed = map[string][]string{
 	"conclave/lobby":        {},
 	"conclave/e2ee":         {},
 	"conclave/web":          {},
+	"conclave/turn":         {},
+}
+
+// pionAllowed lists, for each server package, the Pion modules it may import: sfu all
+// of them (WebRTC), turn only the TURN server and the pieces its API is made of.
+var pionAllowed = map[string][]string{
+	"conclave/turn": {"github.com/pion/turn/v5", "github.com/pion/stun/v4", "github.com/pion/logging"},
 }
 
 func TestImportDirection(t *testing.T) {
@@ -69,8 +77,8 @@ func TestImportDirection(t *testing.T) {
 			if strings.HasPrefix(imp, "conclave/") && !contains(ours, imp) {
 				t.Errorf("%s imports %s, which DESIGN.md does not allow", p.ImportPath, imp)
 			}
-			if strings.HasPrefix(imp, "github.com/pion/") && p.ImportPath != "conclave/sfu" {
-				t.Errorf("%s imports Pion (%s); only sfu may", p.ImportPath, imp)
+			if strings.HasPrefix(imp, "github.com/pion/") && p.ImportPath != "conclave/sfu" && !contains(pionAllowed[p.ImportPath], imp) {
+				t.Errorf("%s imports Pion (%s); only sfu may, and turn only pion/turn and its helpers", p.ImportPath, imp)
 			}
 		}
 	}

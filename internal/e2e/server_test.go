@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,17 +35,30 @@ func startServer(t *testing.T) *server { return startServerWithTap(t, nil) }
 
 // startServerWithTap is startServer with a tap on every packet the SFU receives.
 func startServerWithTap(t *testing.T, tap func(sfu.TapPacket)) *server {
-	t.Helper()
-	return startServerWith(t, tap, web.Notice{})
+	return startServerWith(t, serverOptions{tap: tap})
 }
 
-// startServerWith is startServer with a tap (or nil) and the operator's privacy notice.
-func startServerWith(t *testing.T, tap func(sfu.TapPacket), notice web.Notice) *server {
+// serverOptions are the extras of startServerWith.
+type serverOptions struct {
+	tap func(sfu.TapPacket) // sees every packet the SFU receives
+	// ice, when set, makes the ICE servers every welcome carries, given the SFU's media
+	// address (the embedded TURN server: turn_test.go).
+	ice func(t *testing.T, media net.Addr) signaling.ICESource
+	// notice is the operator's privacy notice.
+	notice web.Notice
+}
+
+// startServerWith is startServer with options.
+func startServerWith(t *testing.T, o serverOptions) *server {
 	t.Helper()
 	log := testlog.New(t)
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: tap})
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: o.tap})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var ice signaling.ICESource
+	if o.ice != nil {
+		ice = o.ice(t, engine.UDPAddr())
 	}
 	hasher := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 4)
 	keyHash, err := hasher.Hash(context.Background(), hostSecret)
@@ -52,12 +66,12 @@ func startServerWith(t *testing.T, tap func(sfu.TapPacket), notice web.Notice) *
 		t.Fatal(err)
 	}
 	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hasher: hasher,
-		Hosts: []signaling.Host{{ID: "e2ehost", Name: "e2e", KeyHash: keyHash}}})
+		Hosts: []signaling.Host{{ID: "e2ehost", Name: "e2e", KeyHash: keyHash}}, ICE: ice})
 	mux := http.NewServeMux()
 	sig.Register(mux)
 	// A server built for tests: it also serves the test-only hooks (frame hashes,
 	// key export), which a test imports into a page with loadTestHooks.
-	mux.Handle("/", web.Handler(web.Options{TestHooks: true, Notice: notice}))
+	mux.Handle("/", web.Handler(web.Options{TestHooks: true, Notice: o.notice}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -331,7 +331,7 @@ export class Session {
 
     this.speaker = new SpeakerDetector((id) => this.grid.setActiveSpeaker(id));
     if (media.micTrack) this.speaker.add('self', this.participantId, media.micTrack);
-    // Not in protocol v1: a later server may hand out its TURN server here.
+    // The server's TURN servers with credentials for this welcome (absent without TURN).
     this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
     this.ui.joined();
     this.renderSelf();

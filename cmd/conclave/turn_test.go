@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+)
+
+func TestTURNFlags(t *testing.T) {
+	none := func(string) string { return "" }
+	o, err := parseOptions(nil, none, io.Discard)
+	if err != nil || o.turn.enabled() {
+		t.Fatalf("TURN on by default (%+v, %v)", o.turn, err)
+	}
+	if o.turn.ttl != 10*time.Minute {
+		t.Fatalf("-turn-ttl default %v", o.turn.ttl)
+	}
+	o, err = parseOptions(nil, func(k string) string { return map[string]string{"CONCLAVE_TURN_UDP": ":3478"}[k] }, io.Discard)
+	if err != nil || o.turn.udp != ":3478" {
+		t.Fatalf("CONCLAVE_TURN_UDP: %+v, %v", o.turn, err)
+	}
+	for _, bad := range [][]string{
+		{"-turn-tls", ":5349"},
+		{"-turn-tls", ":5349", "-turn-cert", "c.pem"},
+		{"-turn-udp", ":3478", "-turn-public-ip", "not-an-ip"},
+		{"-turn-udp", ":3478", "-turn-ttl", "0s"},
+	} {
+		if _, err := parseOptions(bad, none, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestTURNRelayIP(t *testing.T) {
+	for _, c := range []struct {
+		opts   turnOptions
+		public []string
+		want   string
+	}{
+		{turnOptions{udp: ":3478", publicIP: "203.0.113.7"}, []string{"198.51.100.1"}, "203.0.113.7"},
+		{turnOptions{udp: ":3478"}, []string{"198.51.100.1"}, "198.51.100.1"},
+		{turnOptions{udp: "127.0.0.1:3478"}, nil, "127.0.0.1"},
+	} {
+		got, err := turnRelayIP(c.opts, c.public)
+		if err != nil || got.String() != c.want {
+			t.Errorf("turnRelayIP(%+v, %v) = %v, %v; want %s", c.opts, c.public, got, err, c.want)
+		}
+	}
+	if _, err := turnRelayIP(turnOptions{udp: ":3478"}, nil); err == nil || !strings.Contains(err.Error(), "-turn-public-ip") {
+		t.Fatalf("no address: %v", err)
+	}
+}
+
+func TestSFUPeersAreTheMediaPort(t *testing.T) {
+	media := &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: 10000}
+	peers, err := sfuPeers(media, []string{"203.0.113.7"}, netip.MustParseAddr("203.0.113.7"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"203.0.113.7:10000": true, "127.0.0.1:10000": true}
+	if len(peers) != len(want) {
+		t.Fatalf("peers %v", peers)
+	}
+	for _, p := range peers {
+		if !want[p.String()] {
+			t.Fatalf("peers %v", peers)
+		}
+	}
+	if _, err := sfuPeers(media, nil, netip.MustParseAddr("127.0.0.1"), false); err == nil {
+		t.Fatal("a loopback SFU without -loopback has a relay peer")
+	}
+	all, err := sfuPeers(&net.UDPAddr{IP: net.IPv4zero, Port: 10000}, nil, netip.MustParseAddr("203.0.113.7"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range all {
+		if p.Port() != 10000 || p.Addr().IsLoopback() {
+			t.Fatalf("peer %v", p)
+		}
+	}
+}
+
+// TestRunWithTURN: with -turn-udp and -turn-tcp the server prints its TURN URLs, and a
+// welcome carries them with credentials.
+func TestRunWithTURN(t *testing.T) {
+	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-loopback",
+		"-turn-udp", "127.0.0.1:0", "-turn-tcp", "127.0.0.1:0", "-config", "", "-data", ""}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	runCtx, stop := context.WithCancel(ctx)
+	go func() { done <- run(runCtx, opts, &stdout, &stderr) }()
+	defer func() {
+		stop()
+		<-done
+	}()
+
+	re := regexp.MustCompile(`(?s)Open (http://\S+).*#host=(\S+).*\nTURN: ([^\n]+)\n`)
+	var m []string
+	for m == nil {
+		if m = re.FindStringSubmatch(stdout.String()); m == nil {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("no URL, key and TURN line printed; stdout %q stderr %q", stdout.String(), stderr.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	base, key, turnURLs := m[1], m[2], strings.Fields(m[3])
+	if len(turnURLs) != 2 || !strings.HasPrefix(turnURLs[0], "turn:127.0.0.1:") || !strings.HasSuffix(turnURLs[1], "?transport=tcp") {
+		t.Fatalf("TURN URLs %v", turnURLs)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"api/meetings", strings.NewReader(`{"e2ee":false,"settings":{"lobby":false}}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		MeetingID string `json:"meetingId"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create meeting: %s %v", resp.Status, err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	c, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Send("join", map[string]any{"version": 1, "meetingId": created.MeetingID, "name": "Ann",
+		"media": map[string]any{"mic": false, "camera": false, "screen": false}}); err != nil {
+		t.Fatal(err)
+	}
+	welcome, err := c.Expect(ctx, "welcome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w struct {
+		ICEServers []struct {
+			URLs       []string `json:"urls"`
+			Username   string   `json:"username"`
+			Credential string   `json:"credential"`
+		} `json:"iceServers"`
+	}
+	if err := json.Unmarshal(welcome.Payload, &w); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.ICEServers) != 1 || strings.Join(w.ICEServers[0].URLs, " ") != m[3] || w.ICEServers[0].Username == "" || w.ICEServers[0].Credential == "" {
+		t.Fatalf("welcome iceServers %+v, printed %q", w.ICEServers, m[3])
+	}
+	if strings.Contains(stderr.String(), w.ICEServers[0].Credential) || strings.Contains(stderr.String(), w.ICEServers[0].Username) {
+		t.Fatal("TURN credentials in the log")
+	}
+}

@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"conclave/internal/browsertest"
+	"conclave/internal/testlog"
+	"conclave/signaling"
+	"conclave/turn"
+)
+
+// relayOnlyJS runs before the page's own scripts: every RTCPeerConnection the page
+// makes uses only relayed candidates (iceTransportPolicy "relay"), as a browser behind
+// a firewall that lets nothing but TURN through would, and is kept for getStats. With
+// transport set, only the TURN URLs of that transport are kept (a firewall that also
+// blocks UDP). It is the test's own script; the web client has no such switch.
+func relayOnlyJS(transport string) string {
+	return fmt.Sprintf(`(() => {
+	const transport = %q;
+	const Page = window.RTCPeerConnection;
+	const made = [];
+	const only = (servers) => (servers || []).map((s) => ({ ...s,
+		urls: [].concat(s.urls).filter((u) => !transport || u.endsWith("?transport=" + transport)) }));
+	class RelayOnly extends Page {
+		constructor(config, ...rest) {
+			config = { ...(config || {}), iceServers: only(config && config.iceServers) };
+			super({ ...config, iceTransportPolicy: "relay" }, ...rest);
+			made.push({ pc: this, iceServers: (config && config.iceServers) || [] });
+		}
+	}
+	window.RTCPeerConnection = RelayOnly;
+	window.relayTest = {
+		// For every open connection: its state, the TURN URLs it was given, and the
+		// candidate types of its selected pair (local and remote).
+		async selected() {
+			const out = [];
+			for (const { pc, iceServers } of made) {
+				if (pc.connectionState === "closed") continue;
+				const stats = await pc.getStats();
+				const ids = new Set();
+				stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) ids.add(s.selectedCandidatePairId); });
+				const pairs = [];
+				stats.forEach((s) => {
+					if (s.type === "candidate-pair" && (ids.has(s.id) || s.selected === true)) {
+						const l = stats.get(s.localCandidateId), r = stats.get(s.remoteCandidateId);
+						pairs.push({ local: l ? l.candidateType : "", relayProtocol: (l && l.relayProtocol) || "",
+							remote: r ? r.candidateType : "" });
+					}
+				});
+				out.push({ state: pc.connectionState, urls: iceServers.flatMap((s) => [].concat(s.urls)), pairs });
+			}
+			return out;
+		},
+	};
+})()`, transport)
+}
+
+// turnICE hands the embedded TURN server's credentials to signaling, as cmd/conclave does.
+type turnICE struct{ srv *turn.Server }
+
+func (t turnICE) ICEServers(now time.Time) []signaling.ICEServer {
+	var out []signaling.ICEServer
+	for _, s := range t.srv.ICEServers(now) {
+		out = append(out, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
+}
+
+// startTURN runs the embedded TURN server on loopback (UDP and TCP), its relay allowed
+// to reach only the SFU's media address.
+func startTURN(t *testing.T, media net.Addr) signaling.ICESource {
+	t.Helper()
+	srv, err := turn.New(turn.Config{
+		UDPAddr:   "127.0.0.1:0",
+		TCPAddr:   "127.0.0.1:0",
+		Host:      "127.0.0.1",
+		RelayIP:   netip.MustParseAddr("127.0.0.1"),
+		RelayBind: "127.0.0.1",
+		Peers:     []netip.AddrPort{media.(*net.UDPAddr).AddrPort()},
+		Logger:    testlog.New(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return turnICE{srv}
+}
+
+// TestRelayOnlyMeeting: a Chromium tab and a Firefox tab whose peer connections may use
+// nothing but the TURN relay (iceTransportPolicy "relay") meet in one end-to-end
+// encrypted meeting, using the TURN servers and credentials of their welcome: each
+// decodes the other's camera, and every connection's selected candidate pair is relayed
+// on the browser's side.
+func TestRelayOnlyMeeting(t *testing.T) { relayOnlyMeeting(t, "") }
+
+// TestRelayOnlyOverTCP: the same through TURN over TCP only, as behind a firewall that
+// blocks all UDP.
+func TestRelayOnlyOverTCP(t *testing.T) { relayOnlyMeeting(t, "tcp") }
+
+func relayOnlyMeeting(t *testing.T, transport string) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServerWith(t, serverOptions{ice: startTURN})
+	meeting := srv.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	url := srv.pageURL(meeting, meeting.fragment())
+	preload := joinOptions{preload: relayOnlyJS(transport)}
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Ann", preload)
+	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, url, "Fay", preload)
+
+	waitSameColour(ctx, t, ann, fay, "camera")
+	waitSameColour(ctx, t, fay, ann, "camera")
+
+	type conn struct {
+		State string   `json:"state"`
+		URLs  []string `json:"urls"`
+		Pairs []struct {
+			Local         string `json:"local"`
+			RelayProtocol string `json:"relayProtocol"`
+			Remote        string `json:"remote"`
+		} `json:"pairs"`
+	}
+	for _, p := range []*participant{ann, fay} {
+		var conns []conn
+		if err := p.tab.Eval(ctx, `window.relayTest.selected()`, &conns); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s (%s): %+v", p.name, p.kind, conns)
+		if len(conns) < 2 {
+			t.Fatalf("%s (%s): %d peer connections, want publish and subscribe: %+v", p.name, p.kind, len(conns), conns)
+		}
+		for _, c := range conns {
+			desc := fmt.Sprintf("%s (%s): %+v", p.name, p.kind, c)
+			if c.State != "connected" || len(c.URLs) == 0 || len(c.Pairs) == 0 {
+				t.Fatalf("%s: want a connected connection with TURN URLs and a selected pair", desc)
+			}
+			for _, pair := range c.Pairs {
+				if pair.Local != "relay" {
+					t.Fatalf("%s: selected pair is not relayed", desc)
+				}
+				if transport != "" && pair.RelayProtocol != transport {
+					t.Fatalf("%s: relayed over %q, want %s", desc, pair.RelayProtocol, transport)
+				}
+			}
+		}
+	}
+}

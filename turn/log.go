@@ -1,0 +1,43 @@
+package turn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/pion/logging"
+)
+
+// pionLoggerFactory sends all of pion/turn's logging to slog at debug level: its
+// messages carry client addresses and usernames, which stay out of logs at the
+// default level.
+type pionLoggerFactory struct{ log *slog.Logger }
+
+func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{log: f.log.With("pion", scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+func (l pionLogger) emit(level, msg string) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(msg, "pion_level", level)
+	}
+}
+
+func (l pionLogger) emitf(level, format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...), "pion_level", level)
+	}
+}
+
+func (l pionLogger) Trace(string)                      {}
+func (l pionLogger) Tracef(string, ...any)             {}
+func (l pionLogger) Debug(msg string)                  { l.emit("debug", msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.emitf("debug", format, args...) }
+func (l pionLogger) Info(msg string)                   { l.emit("info", msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.emitf("info", format, args...) }
+func (l pionLogger) Warn(msg string)                   { l.emit("warn", msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.emitf("warn", format, args...) }
+func (l pionLogger) Error(msg string)                  { l.emit("error", msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.emitf("error", format, args...) }

@@ -1,0 +1,229 @@
+// Package turn is Conclave's embedded TURN server (RFC 8656, via pion/turn) for
+// participants whose network blocks the SFU's media ports. It listens on UDP, TCP and
+// TLS (each optional), hands out short-lived REST-API style credentials (creds.go) and
+// relays only to the SFU's own media addresses (relay.go): it is no open relay and no
+// path into the networks behind it.
+package turn
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/pion/stun/v4"
+	pionturn "github.com/pion/turn/v5"
+)
+
+// Config says where the TURN server listens and what its relay may reach.
+type Config struct {
+	// UDPAddr, TCPAddr and TLSAddr are the listen addresses, e.g. ":3478", ":3478" and
+	// ":5349"; an empty one is off. At least one is required.
+	UDPAddr string
+	TCPAddr string
+	TLSAddr string
+	// TLSConfig carries the certificate for TLSAddr.
+	TLSConfig *tls.Config
+	// Host is the host name or address put into the turn: URLs handed to browsers (the
+	// server's public name or address). Required.
+	Host string
+	// RelayIP is the address announced for relayed candidates (the public address);
+	// relay sockets listen on RelayBind ("" means all interfaces of RelayIP's family).
+	RelayIP   netip.Addr
+	RelayBind string
+	// Peers are the only addresses the relay reaches: the SFU's media sockets.
+	Peers []netip.AddrPort
+	// TTL is how long handed-out credentials can open new allocations (default
+	// DefaultTTL).
+	TTL time.Duration
+	// MaxAllocations and MaxAllocationsPerCredential cap relay allocations in all and
+	// per handed-out credential (defaults DefaultMaxAllocations and
+	// DefaultMaxAllocationsPerCredential).
+	MaxAllocations              int
+	MaxAllocationsPerCredential int
+	// Realm is the TURN realm (default "conclave").
+	Realm string
+	// Now is the clock credentials are issued and checked against; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// DefaultTTL is how long handed-out credentials can open allocations: long enough for
+// a browser to gather candidates after its welcome, short enough that a leaked
+// credential is useless soon.
+const DefaultTTL = 10 * time.Minute
+
+// ICEServer is one entry of an RTCConfiguration's iceServers.
+type ICEServer struct {
+	URLs       []string
+	Username   string
+	Credential string
+}
+
+// Server is a running TURN server. Close stops it.
+type Server struct {
+	creds   credentials
+	now     func() time.Time
+	urls    []string
+	srv     *pionturn.Server
+	udpConn net.PacketConn
+	tcpLn   net.Listener
+	tlsLn   net.Listener
+}
+
+// Errors of a Config that cannot work.
+var (
+	ErrNoListener = errors.New("turn: no listen address (UDP, TCP or TLS)")
+	ErrNoHost     = errors.New("turn: no host for the TURN URLs")
+	ErrNoRelayIP  = errors.New("turn: no relay address")
+	ErrNoPeers    = errors.New("turn: no SFU address to relay to")
+	ErrNoTLSCert  = errors.New("turn: TLS listener without a certificate")
+)
+
+// New opens the listeners and starts serving.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.MaxAllocations <= 0 {
+		cfg.MaxAllocations = DefaultMaxAllocations
+	}
+	if cfg.MaxAllocationsPerCredential <= 0 {
+		cfg.MaxAllocationsPerCredential = DefaultMaxAllocationsPerCredential
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "conclave"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RelayBind == "" {
+		cfg.RelayBind = "0.0.0.0"
+		if cfg.RelayIP.Is6() && !cfg.RelayIP.Is4In6() {
+			cfg.RelayBind = "::"
+		}
+	}
+	creds, err := newCredentials(cfg.TTL)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{creds: creds, now: cfg.Now}
+	gen := func() *relayGenerator {
+		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers)}
+	}
+	p := newPeers(cfg.Peers)
+	var sc pionturn.ServerConfig
+	if cfg.UDPAddr != "" {
+		if s.udpConn, err = net.ListenPacket("udp", cfg.UDPAddr); err != nil {
+			return nil, fmt.Errorf("turn: listen UDP %s: %w", cfg.UDPAddr, err)
+		}
+		sc.PacketConnConfigs = append(sc.PacketConnConfigs, pionturn.PacketConnConfig{
+			PacketConn: s.udpConn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
+		s.urls = append(s.urls, url("turn", cfg.Host, s.udpConn.LocalAddr(), "udp"))
+	}
+	if cfg.TCPAddr != "" {
+		if s.tcpLn, err = net.Listen("tcp", cfg.TCPAddr); err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("turn: listen TCP %s: %w", cfg.TCPAddr, err)
+		}
+		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
+			Listener: s.tcpLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
+		s.urls = append(s.urls, url("turn", cfg.Host, s.tcpLn.Addr(), "tcp"))
+	}
+	if cfg.TLSAddr != "" {
+		ln, err := net.Listen("tcp", cfg.TLSAddr)
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("turn: listen TLS %s: %w", cfg.TLSAddr, err)
+		}
+		s.tlsLn = tls.NewListener(ln, cfg.TLSConfig)
+		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
+			Listener: s.tlsLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
+		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))
+	}
+	sc.Realm = cfg.Realm
+	sc.LoggerFactory = pionLoggerFactory{log: cfg.Logger}
+	sc.AuthHandler = s.authenticate
+	q := newQuota(cfg.MaxAllocations, cfg.MaxAllocationsPerCredential)
+	sc.QuotaHandler = q.allows
+	sc.EventHandler = pionturn.EventHandler{OnAllocationCreated: q.created, OnAllocationDeleted: q.deleted}
+	if s.srv, err = pionturn.NewServer(sc); err != nil {
+		s.closeListeners()
+		return nil, fmt.Errorf("turn: %w", err)
+	}
+	return s, nil
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.UDPAddr == "" && c.TCPAddr == "" && c.TLSAddr == "":
+		return ErrNoListener
+	case c.Host == "":
+		return ErrNoHost
+	case !c.RelayIP.IsValid() || c.RelayIP.IsUnspecified():
+		return ErrNoRelayIP
+	case len(c.Peers) == 0:
+		return ErrNoPeers
+	case c.TLSAddr != "" && (c.TLSConfig == nil || (len(c.TLSConfig.Certificates) == 0 && c.TLSConfig.GetCertificate == nil)):
+		return ErrNoTLSCert
+	}
+	return nil
+}
+
+func url(scheme, host string, addr net.Addr, transport string) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	return scheme + ":" + net.JoinHostPort(host, port) + "?transport=" + transport
+}
+
+// authenticate gives pion/turn the long-term key of a username the server issued.
+// Expiry is checked when an allocation is opened; refreshes, permissions and channel
+// binds of an allocation made in time go on with the same (authentic) credentials, so
+// that a meeting longer than the TTL keeps its relay. An allocation belongs to the
+// client's address and port, so an old credential cannot take over anybody else's.
+func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
+	now := s.now()
+	if ra.Method != stun.MethodAllocate {
+		// Far in the past: only the HMAC matters for an existing allocation.
+		now = time.Unix(0, 0)
+	}
+	password, err := s.creds.check(ra.Username, now)
+	if err != nil {
+		return "", nil, false
+	}
+	return ra.Username, pionturn.GenerateAuthKey(ra.Username, ra.Realm, password), true
+}
+
+// ICEServers returns fresh credentials for every URL the server listens on.
+func (s *Server) ICEServers(now time.Time) []ICEServer {
+	username, password := s.creds.issue(now)
+	return []ICEServer{{URLs: append([]string(nil), s.urls...), Username: username, Credential: password}}
+}
+
+// URLs lists the turn: and turns: URLs of the listeners.
+func (s *Server) URLs() []string { return append([]string(nil), s.urls...) }
+
+// AllocationCount is the number of live allocations.
+func (s *Server) AllocationCount() int { return s.srv.AllocationCount() }
+
+// Close stops the server and closes its listeners and allocations.
+func (s *Server) Close() error {
+	return s.srv.Close()
+}
+
+func (s *Server) closeListeners() {
+	// A nil listener converts to a nil interface here, so the check below suffices.
+	for _, c := range []interface{ Close() error }{s.udpConn, s.tcpLn, s.tlsLn} {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+}
