@@ -129,6 +129,7 @@ func (s *Server) checkHostKey(r *http.Request) (int, time.Duration) {
 	turn, err := s.attempts.Begin(r.Context(), s.addrResolver.clientAddr(r), scopeHostKey)
 	if err != nil {
 		if ref, ok := errors.AsType[*secret.Refused](err); ok {
+			s.stats.throttled.Add(1)
 			return http.StatusTooManyRequests, ref.RetryAfter
 		}
 		return http.StatusServiceUnavailable, 0 // the request ended while it waited
@@ -139,6 +140,7 @@ func (s *Server) checkHostKey(r *http.Request) (int, time.Duration) {
 		return 0, 0
 	case errors.Is(err, errNoSuchHost):
 		turn.Failed()
+		s.stats.wrongHost.Add(1)
 		return http.StatusUnauthorized, 0
 	default:
 		turn.Release()

@@ -106,6 +106,7 @@ type Server struct {
 	maxPerAddr   int
 	addrResolver *addrResolver
 	modKey       *secret.MACKey // moderator secrets are kept as MACs under it
+	stats        counters       // monitoring (stats.go)
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -258,10 +259,13 @@ func (s *Server) reserveConn(group string) (status int, msg string) {
 	defer s.mu.Unlock()
 	switch {
 	case s.stopping:
+		s.stats.refusedStopping.Add(1)
 		return http.StatusServiceUnavailable, "server is shutting down"
 	case s.conns >= s.maxConns:
+		s.stats.refusedFull.Add(1)
 		return http.StatusServiceUnavailable, "the server has too many connections; try again later"
 	case s.perAddr[group] >= s.maxPerAddr:
+		s.stats.refusedAddr.Add(1)
 		return http.StatusTooManyRequests, "too many connections from your address; close some meetings or tabs"
 	}
 	s.conns++

@@ -15,7 +15,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +40,9 @@ type options struct {
 	knockTimeout time.Duration
 	maxWaiting   int
 	behindProxy  bool
+	metricsAddr  string         // "" disables /metrics and /healthz
+	oneTimeKey   string         // auto, print or off (oneTimeKeyModes)
+	stdoutTTY    bool           // stdout is a terminal (set by main; auto prints the key only there)
 	proxies      []netip.Prefix // trusted with -behind-proxy
 	limits       limits
 }
@@ -54,6 +59,9 @@ type limits struct {
 const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lists the flags)
        conclave host ...          manage the hosts who may create meetings (conclave host -h)
 `
+
+// oneTimeKeyModes are the values of -one-time-key.
+var oneTimeKeyModes = []string{"auto", "print", "off"}
 
 // errUsage is a command line that names no command conclave has; it exits with 2.
 var errUsage = errors.New("usage error")
@@ -75,6 +83,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.logLevel, "log-level", env("CONCLAVE_LOG_LEVEL", "info"), "debug, info, warn or error (env CONCLAVE_LOG_LEVEL); debug logs addresses")
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
 	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "configuration file with the hosts (env CONCLAVE_CONFIG); a missing file means no hosts")
+	fs.StringVar(&o.metricsAddr, "metrics", env("CONCLAVE_METRICS", "localhost:9464"), "listen address for /metrics (Prometheus) and /healthz, empty to disable; keep it private (env CONCLAVE_METRICS)")
+	fs.StringVar(&o.oneTimeKey, "one-time-key", env("CONCLAVE_ONE_TIME_KEY", "auto"), "with no hosts configured: print a one-time host key (print), never make one (off), or print it only when stdout is a terminal, never into a journal (auto) (env CONCLAVE_ONE_TIME_KEY)")
 	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
 	proxies := fs.String("trusted-proxies", env("CONCLAVE_TRUSTED_PROXIES", signaling.DefaultTrustedProxies), "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed (env CONCLAVE_TRUSTED_PROXIES)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
@@ -97,6 +107,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if l := o.limits; l.maxParticipants <= 0 || l.maxWaitingPerAddr <= 0 || l.maxConns <= 0 || l.maxConnsPerAddr <= 0 {
 		return o, errors.New("-max-participants, -max-waiting-per-addr, -max-conns and -max-conns-per-addr must be positive")
+	}
+	if !slices.Contains(oneTimeKeyModes, o.oneTimeKey) {
+		return o, fmt.Errorf("-one-time-key must be one of %s, not %q", strings.Join(oneTimeKeyModes, ", "), o.oneTimeKey)
 	}
 	var err error
 	if o.proxies, err = signaling.ParseProxyList(*proxies); err != nil {
@@ -126,6 +139,7 @@ func main() {
 		}
 		os.Exit(2)
 	}
+	opts.stdoutTTY = isTerminal(os.Stdout)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
@@ -164,7 +178,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	hasher := secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	hosts := cfg.hosts()
 	var oneTimeKey string
-	if len(hosts) == 0 {
+	if len(hosts) == 0 && o.printsOneTimeKey() {
 		// First run: a key valid until the server stops, so one command is enough.
 		key, entry := newHostKey("one-time")
 		oneTimeKey = key
@@ -188,14 +202,30 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	warnSharedAddress(log, ln.Addr(), o.behindProxy)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	serveErr := make(chan error, 1)
+	var healthy atomic.Bool
+	ops, err := startMetrics(o.metricsAddr, log, engine, sig, healthy.Load)
+	if err != nil {
+		_ = ln.Close()
+		_ = sig.Shutdown(context.Background())
+		return err
+	}
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- hs.Serve(ln) }()
+	if ops != nil {
+		go func() { serveErr <- ops.serve() }()
+	}
+	healthy.Store(true)
 
 	base := openURL(ln.Addr(), o.httpAddr)
 	fmt.Fprintf(stdout, "Conclave is running. Open %s\n", base)
-	if oneTimeKey != "" {
+	switch {
+	case oneTimeKey != "":
 		fmt.Fprintf(stdout, "No hosts are configured (%s), so this one-time host key creates meetings until the server stops:\n  %s\nOpen %s#host=%s to create a meeting. Add permanent hosts with: conclave host add NAME\n", o.config, oneTimeKey, base, oneTimeKey)
-	} else {
+	case len(hosts) == 0:
+		// Not a terminal (a journal, a log file): a key printed there would outlive its
+		// use in every copy of the log.
+		fmt.Fprintf(stdout, "No hosts are configured (%s), so nobody can create meetings. Add a host with: conclave host add NAME (or start on a terminal, or with -one-time-key print, for a one-time key).\n", o.config)
+	default:
 		fmt.Fprintf(stdout, "%d host(s) may create meetings (%s).\n", len(hosts), o.config)
 	}
 	fmt.Fprintf(stdout, "Media: UDP %s", engine.UDPAddr())
@@ -203,6 +233,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, ", ICE-TCP %s", a)
 	}
 	fmt.Fprintln(stdout)
+	if ops != nil {
+		fmt.Fprintf(stdout, "Metrics: http://%s/metrics and /healthz\n", ops.ln.Addr())
+	}
 
 	select {
 	case err := <-serveErr:
@@ -210,13 +243,28 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	healthy.Store(false) // /healthz answers 503 until the end, so a balancer stops sending people
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = sig.Shutdown(sctx) // tells participants, closes websockets and meetings
-	if err := hs.Shutdown(sctx); err != nil {
-		return err
+	err = hs.Shutdown(sctx)
+	if ops != nil {
+		err = errors.Join(err, ops.srv.Shutdown(sctx))
 	}
-	return nil
+	return err
+}
+
+// printsOneTimeKey says whether a server without hosts makes a one-time key: always
+// with print, never with off, and with auto only when it goes to a terminal, so that
+// a service's journal never holds a working key.
+func (o options) printsOneTimeKey() bool {
+	return o.oneTimeKey == "print" || (o.oneTimeKey == "auto" && o.stdoutTTY)
+}
+
+// isTerminal reports whether f is a character device (a terminal, not a pipe or file).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // warnSharedAddress warns when the server listens on loopback without -behind-proxy:

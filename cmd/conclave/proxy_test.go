@@ -17,7 +17,7 @@ import (
 func startRun(t *testing.T, args ...string) string {
 	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "none.toml")
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", cfgPath}, args...)
+	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-metrics", "", "-config", cfgPath}, args...)
 	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
