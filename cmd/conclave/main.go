@@ -83,7 +83,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.logLevel, "log-level", env("CONCLAVE_LOG_LEVEL", "info"), "debug, info, warn or error (env CONCLAVE_LOG_LEVEL); debug logs addresses")
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
 	fs.StringVar(&o.config, "config", env("CONCLAVE_CONFIG", "conclave.toml"), "configuration file with the hosts (env CONCLAVE_CONFIG); a missing file means no hosts")
-	fs.StringVar(&o.metricsAddr, "metrics", env("CONCLAVE_METRICS", "localhost:9464"), "listen address for /metrics (Prometheus) and /healthz, empty to disable; keep it private (env CONCLAVE_METRICS)")
+	fs.StringVar(&o.metricsAddr, "metrics", env("CONCLAVE_METRICS", "localhost:9464"), "listen address for /metrics (Prometheus) and /healthz, empty or off to disable; keep it private (env CONCLAVE_METRICS)")
 	fs.StringVar(&o.oneTimeKey, "one-time-key", env("CONCLAVE_ONE_TIME_KEY", "auto"), "with no hosts configured: print a one-time host key (print), never make one (off), or print it only when stdout is a terminal, never into a journal (auto) (env CONCLAVE_ONE_TIME_KEY)")
 	fs.BoolVar(&o.behindProxy, "behind-proxy", env("CONCLAVE_BEHIND_PROXY", "") == "1", "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling (env CONCLAVE_BEHIND_PROXY=1)")
 	proxies := fs.String("trusted-proxies", env("CONCLAVE_TRUSTED_PROXIES", signaling.DefaultTrustedProxies), "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed (env CONCLAVE_TRUSTED_PROXIES)")

@@ -19,9 +19,10 @@ type opsServer struct {
 	srv *http.Server
 }
 
-// startMetrics listens on addr ("" means no metrics listener: nil, nil).
+// startMetrics listens on addr ("" or "off" mean no metrics listener: nil, nil; "off"
+// because an empty environment variable means "unset").
 func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, healthy metrics.Health) (*opsServer, error) {
-	if addr == "" {
+	if addr == "" || addr == "off" {
 		return nil, nil
 	}
 	ln, err := net.Listen("tcp", addr)
