@@ -60,16 +60,13 @@ func one(t *testing.T, fams map[string]*dto.MetricFamily, name, label, value str
 		t.Fatalf("%s missing", name)
 	}
 	for _, m := range f.GetMetric() {
-		for _, l := range m.GetLabel() {
-			if label != "" && l.GetName() == label && l.GetValue() != value {
-				goto next
-			}
+		if label != "" && !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == label && l.GetValue() == value }) {
+			continue
 		}
 		if m.Counter != nil {
 			return m.Counter.GetValue()
 		}
 		return m.Gauge.GetValue()
-	next:
 	}
 	t.Fatalf("%s{%s=%q} missing", name, label, value)
 	return 0

@@ -303,3 +303,26 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 
 func eq(want float64) func(float64) bool      { return func(v float64) bool { return v == want } }
 func atLeast(want float64) func(float64) bool { return func(v float64) bool { return v >= want } }
+
+// TestMetricsPortInUse: a -metrics address that cannot be bound stops the start with an
+// error that names the flag, and the public listener is given back.
+func TestMetricsPortInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-metrics", busy.Addr().String(),
+		"-config", filepath.Join(t.TempDir(), "none.toml")}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	err = run(context.Background(), opts, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "-metrics") {
+		t.Fatalf("run with a busy -metrics port: %v", err)
+	}
+	if strings.Contains(stdout.String(), "is running") {
+		t.Fatalf("announced a server that did not start: %q", stdout.String())
+	}
+}

@@ -45,7 +45,8 @@ func (o *opsServer) serve() error {
 }
 
 // metricSources copies the snapshots of signaling and the SFU into the metrics
-// package's types, so that metrics imports neither.
+// package's types, so that metrics imports neither. An embedded TURN server reports its
+// allocations by setting Sources.TURN (anything with Allocations() int).
 func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 	return metrics.Sources{
 		Server: func() metrics.Server {
