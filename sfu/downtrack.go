@@ -109,28 +109,33 @@ func (d *downTrack) readRTCP() {
 		if err != nil {
 			continue
 		}
-		for _, pkt := range pkts {
-			switch pkt := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.up.requestKeyframe()
-			case *rtcp.TransportLayerNack:
-				d.up.stats.nacks.Add(1)
-				resent := uint64(0)
-				for _, pair := range pkt.Nacks {
-					for _, seq := range pair.PacketList() {
-						if p := d.up.cache.get(seq); p != nil {
-							if d.sub.out.enqueue(sendItem{d: d, p: p}, true) {
-								resent++
-							} else {
-								d.up.stats.dropped.Add(1)
-							}
+		d.handleRTCP(pkts)
+	}
+}
+
+// handleRTCP serves one compound RTCP packet from the subscriber.
+func (d *downTrack) handleRTCP(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		switch pkt := pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.up.requestKeyframe()
+		case *rtcp.TransportLayerNack:
+			d.up.stats.nacks.Add(1)
+			resent := uint64(0)
+			for _, pair := range pkt.Nacks {
+				for _, seq := range pair.PacketList() {
+					if p := d.up.cache.get(seq); p != nil {
+						if d.sub.out.enqueue(sendItem{d: d, p: p}, true) {
+							resent++
+						} else {
+							d.up.stats.dropped.Add(1)
 						}
 					}
 				}
-				if resent > 0 {
-					d.up.stats.nacksAnswered.Add(1)
-					d.up.stats.retransmissions.Add(resent)
-				}
+			}
+			if resent > 0 {
+				d.up.stats.nacksAnswered.Add(1)
+				d.up.stats.retransmissions.Add(resent)
 			}
 		}
 	}
