@@ -64,13 +64,17 @@ func (d *downTrack) forward(p *packet) {
 	}
 	if d.dropping {
 		if p.header.Timestamp == d.dropFrameT {
+			d.up.stats.dropped.Add(1)
 			return
 		}
 		d.dropping = false
 	}
-	if !d.sub.out.enqueue(d, p, d.up.kind == webrtc.RTPCodecTypeAudio) && d.up.kind == webrtc.RTPCodecTypeVideo {
-		d.dropping = true
-		d.dropFrameT = p.header.Timestamp
+	if !d.sub.out.enqueue(sendItem{d: d, p: p}, d.up.kind == webrtc.RTPCodecTypeAudio) {
+		d.up.stats.dropped.Add(1)
+		if d.up.kind == webrtc.RTPCodecTypeVideo {
+			d.dropping = true
+			d.dropFrameT = p.header.Timestamp
+		}
 	}
 }
 
@@ -84,7 +88,12 @@ func (d *downTrack) write(p *packet) {
 	h := p.header
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	_, _ = b.stream.WriteRTP(&h, p.payload)
+	if _, err := b.stream.WriteRTP(&h, p.payload); err != nil {
+		return
+	}
+	st := d.up.stats
+	st.forwarded.Add(1)
+	st.bytes.Add(uint64(len(p.payload)))
 }
 
 // readRTCP serves the subscriber's feedback for this track until the sender stops:
@@ -100,18 +109,33 @@ func (d *downTrack) readRTCP() {
 		if err != nil {
 			continue
 		}
-		for _, pkt := range pkts {
-			switch pkt := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.up.requestKeyframe()
-			case *rtcp.TransportLayerNack:
-				for _, pair := range pkt.Nacks {
-					for _, seq := range pair.PacketList() {
-						if p := d.up.cache.get(seq); p != nil {
-							d.sub.out.enqueue(d, p, true)
+		d.handleRTCP(pkts)
+	}
+}
+
+// handleRTCP serves one compound RTCP packet from the subscriber.
+func (d *downTrack) handleRTCP(pkts []rtcp.Packet) {
+	for _, pkt := range pkts {
+		switch pkt := pkt.(type) {
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			d.up.requestKeyframe()
+		case *rtcp.TransportLayerNack:
+			d.up.stats.nacks.Add(1)
+			resent := uint64(0)
+			for _, pair := range pkt.Nacks {
+				for _, seq := range pair.PacketList() {
+					if p := d.up.cache.get(seq); p != nil {
+						if d.sub.out.enqueue(sendItem{d: d, p: p}, true) {
+							resent++
+						} else {
+							d.up.stats.dropped.Add(1)
 						}
 					}
 				}
+			}
+			if resent > 0 {
+				d.up.stats.nacksAnswered.Add(1)
+				d.up.stats.retransmissions.Add(resent)
 			}
 		}
 	}

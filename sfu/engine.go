@@ -67,6 +67,7 @@ type Engine struct {
 	udpMux  ice.UDPMux
 	tcpLn   net.Listener
 	tcpMux  ice.TCPMux
+	stats   counters // monitoring (stats.go)
 }
 
 // keyframeInterval is the minimum time between two keyframe requests sent to one

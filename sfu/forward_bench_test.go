@@ -24,7 +24,7 @@ func (w *countingWriter) Write(b []byte) (int, error) { return len(b), nil }
 // cost per forwarded packet and the memory each subscription holds.
 func BenchmarkFanout(b *testing.B) {
 	const subscribers = 50
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo}
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
 	w := &countingWriter{}
 
 	var before, after runtime.MemStats

@@ -62,7 +62,7 @@ func newTestSub(t *testing.T, up *upTrack, ssrc uint32, w *recordingWriter) *dow
 // reader never blocks, the other subscriber gets every packet, rewritten to its own SSRC
 // and payload type with the publisher's header extensions removed.
 func TestBlockedSubscriberDoesNotStallOthers(t *testing.T) {
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo}
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
 	slowW := &recordingWriter{block: make(chan struct{})}
 	fastW := &recordingWriter{}
 	slow := newTestSub(t, up, 1111, slowW)
@@ -111,7 +111,7 @@ func TestBlockedSubscriberDoesNotStallOthers(t *testing.T) {
 // TestCongestedSubscriberSkipsToFrameEnd: when the queue is full the rest of that frame
 // is dropped, and forwarding resumes at the next frame.
 func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo}
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
 	w := &recordingWriter{block: make(chan struct{}), entered: make(chan struct{}, 1024)}
 	d := newTestSub(t, up, 1, w)
 	// Fill the queue (the writer goroutine holds one more item, blocked in WriteRTP).
@@ -148,6 +148,14 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 	}
 	if last := got[len(got)-1]; last.Timestamp != 3 {
 		t.Fatalf("forwarding did not resume at the next frame; last %+v", last)
+	}
+	// The monitoring counters saw the same: both packets of frame 2 dropped, every
+	// written packet forwarded.
+	if n := up.stats.dropped.Load(); n != 2 {
+		t.Errorf("dropped counter %d, want 2", n)
+	}
+	if n := up.stats.forwarded.Load(); n != uint64(len(got)) {
+		t.Errorf("forwarded counter %d, want %d", n, len(got))
 	}
 }
 

@@ -409,6 +409,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		// src is always a known source here, so its index is valid.
 		blocked: &p.blocked[sourceIndex(src)],
 		tap:     p.room.engine.tap,
+		stats:   &p.room.engine.stats,
 	}
 	// Sender reports from the publisher feed our receiver reports; read them.
 	go func() {

@@ -107,6 +107,7 @@ func (r *Room) publish(up *upTrack) bool {
 		return false
 	}
 	r.tracks = append(r.tracks, up)
+	up.stats.tracks.Add(1)
 	subs := make([]*Participant, 0, len(r.members))
 	for id, p := range r.members {
 		if id != up.owner.id {
@@ -126,6 +127,7 @@ func (r *Room) unpublish(up *upTrack) {
 	for i, t := range r.tracks {
 		if t == up {
 			r.tracks = append(r.tracks[:i], r.tracks[i+1:]...)
+			up.stats.tracks.Add(-1)
 			break
 		}
 	}

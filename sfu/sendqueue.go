@@ -36,13 +36,13 @@ func newSendQueue() *sendQueue {
 }
 
 // enqueue reports whether p was queued; it never blocks.
-func (q *sendQueue) enqueue(d *downTrack, p *packet, urgent bool) bool {
+func (q *sendQueue) enqueue(it sendItem, urgent bool) bool {
 	ch := q.video
 	if urgent {
 		ch = q.urgent
 	}
 	select {
-	case ch <- sendItem{d, p}:
+	case ch <- it:
 		return true
 	default:
 		return false

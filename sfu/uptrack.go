@@ -24,6 +24,7 @@ type upTrack struct {
 	// Resolved once when the track starts, so the per-packet loop does no lookups.
 	blocked *atomic.Bool    // the owner's block flag for this source
 	tap     func(TapPacket) // the engine's test tap, usually nil
+	stats   *counters       // the engine's counters
 
 	subs atomic.Pointer[[]*downTrack]
 	mu   sync.Mutex // guards closed and writes to subs
@@ -123,7 +124,9 @@ func (u *upTrack) requestKeyframe() {
 	if u.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
+	u.stats.keyframesIn.Add(1)
 	u.kf.request(u.owner.room.engine.now, func() {
+		u.stats.keyframesOut.Add(1)
 		ssrc := uint32(u.remote.SSRC())
 		_ = u.owner.writePublishRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 	})

@@ -149,6 +149,7 @@ func (s *Server) checkHostKey(r *http.Request) (hostID string, status int, retry
 	turn, err := s.attempts.Begin(r.Context(), s.addrResolver.clientAddr(r), scopeHostKey)
 	if err != nil {
 		if ref, ok := errors.AsType[*secret.Refused](err); ok {
+			s.stats.throttled.Add(1)
 			return "", http.StatusTooManyRequests, ref.RetryAfter
 		}
 		return "", http.StatusServiceUnavailable, 0 // the request ended while it waited
@@ -159,6 +160,7 @@ func (s *Server) checkHostKey(r *http.Request) (hostID string, status int, retry
 		return id, 0, 0
 	case errors.Is(err, errNoSuchHost):
 		turn.Failed()
+		s.stats.wrongHost.Add(1)
 		return "", http.StatusUnauthorized, 0
 	default:
 		turn.Release()

@@ -225,6 +225,9 @@ func TestWebsocketCaps(t *testing.T) {
 		}
 	}
 	refused(c, http.StatusServiceUnavailable, "too many connections")
+	if st := srv.sig.Stats(); st.RefusedAddressFull != 1 || st.RefusedServerFull != 1 || st.Websockets != 5 {
+		t.Fatalf("stats %+v, want one refusal of each kind and 5 open", st)
+	}
 	// A closed connection gives its place back.
 	_ = fromA[0].Close()
 	eventually(t, 5*time.Second, "a place for A again", func() bool {

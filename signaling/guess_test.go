@@ -121,6 +121,10 @@ func TestRightPasswordDuringAttack(t *testing.T) {
 	if outcomes["wrong_password"] != 20*(secret.FreeFailures+1) || outcomes["too_many_attempts"] != 20*(8-secret.FreeFailures-1) {
 		t.Fatalf("attack outcomes %v", outcomes)
 	}
+	// The monitoring counters agree with what the clients saw.
+	if st := srv.sig.Stats(); st.WrongPasswords != uint64(outcomes["wrong_password"]) || st.GuessesThrottled != uint64(outcomes["too_many_attempts"]) {
+		t.Fatalf("stats %+v, outcomes %v", st, outcomes)
+	}
 	t.Logf("%d right tries during the attack, all let in", tries)
 }
 
@@ -159,6 +163,9 @@ func TestHostKeyDuringAttack(t *testing.T) {
 	}
 	if statuses[401] != 20*(secret.FreeFailures+1) || statuses[429] != 20*(8-secret.FreeFailures-1) {
 		t.Fatalf("attack outcomes %v", statuses)
+	}
+	if st := srv.sig.Stats(); st.WrongHostKeys != uint64(statuses[401]) || st.GuessesThrottled != uint64(statuses[429]) || st.WrongPasswords != 0 {
+		t.Fatalf("stats %+v, outcomes %v", st, statuses)
 	}
 }
 

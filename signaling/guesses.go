@@ -31,6 +31,7 @@ func (s *Session) checkSecret(scope string, wrong Code, check func(context.Conte
 	turn, err := s.srv.attempts.Begin(ctx, s.addr, scope)
 	if err != nil {
 		if r, ok := errors.AsType[*secret.Refused](err); ok {
+			s.srv.stats.throttled.Add(1)
 			e := errorf(CodeTooManyAttempts, "too many wrong attempts; try again later")
 			e.RetryAfter, e.LockedOut = r.RetryAfter, r.LockedOut
 			return e
@@ -48,6 +49,7 @@ func (s *Session) checkSecret(scope string, wrong Code, check func(context.Conte
 	}
 	if !ok {
 		turn.Failed()
+		s.srv.stats.countWrong(wrong)
 		return errorf(wrong, "wrong password or secret")
 	}
 	turn.Succeeded()

@@ -121,6 +121,7 @@ type Server struct {
 	addrResolver *addrResolver
 	rooms        RoomStore
 	ice          ICESource // nil: no TURN
+	stats        counters  // monitoring (stats.go)
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -284,10 +285,13 @@ func (s *Server) reserveConn(group string) (status int, msg string) {
 	defer s.mu.Unlock()
 	switch {
 	case s.stopping:
+		s.stats.refusedStopping.Add(1)
 		return http.StatusServiceUnavailable, "server is shutting down"
 	case s.conns >= s.maxConns:
+		s.stats.refusedFull.Add(1)
 		return http.StatusServiceUnavailable, "the server has too many connections; try again later"
 	case s.perAddr[group] >= s.maxPerAddr:
+		s.stats.refusedAddr.Add(1)
 		return http.StatusTooManyRequests, "too many connections from your address; close some meetings or tabs"
 	}
 	s.conns++

@@ -16,7 +16,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,6 +49,9 @@ type options struct {
 	limits         limits
 	notice         noticeOptions
 	turn           turnOptions
+	metricsAddr    string // "" disables /metrics and /healthz
+	oneTimeKey     string // auto, print or off (oneTimeKeyModes)
+	stdoutTTY      bool   // stdout is a terminal (set by main; auto prints the key only there)
 }
 
 // limits are the connection and admission caps (signaling.Config).
@@ -63,6 +68,9 @@ const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lis
        conclave room ...          list and delete the prepared rooms (conclave room -h)
        conclave config example    print a commented example configuration file
 `
+
+// oneTimeKeyModes are the values of -one-time-key.
+var oneTimeKeyModes = []string{"auto", "print", "off"}
 
 // errUsage is a command line that names no command conclave has, or flags that do not
 // parse; the reason is already on stderr, and it exits with 2.
@@ -88,6 +96,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.behindProxy, "behind-proxy", false, "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", signaling.DefaultTrustedProxies, "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed")
 	fs.StringVar(&o.data, "data", defaultDataDir, `data directory with the hosts and rooms; "" keeps everything in memory and writes nothing`)
+	fs.StringVar(&o.metricsAddr, "metrics", "localhost:9464", "listen address for /metrics (Prometheus) and /healthz, empty or off to disable; keep it private")
+	fs.StringVar(&o.oneTimeKey, "one-time-key", "auto", "with no hosts configured: print a one-time host key (print), never make one (off), or print it only when stdout is a terminal, never into a journal (auto)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
 	fs.IntVar(&o.maxWaiting, "max-waiting", 100, "most people waiting in one meeting's waiting room at once")
 	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once")
@@ -159,6 +169,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := o.turn.check(); err != nil {
 		return o, err
 	}
+	if !slices.Contains(oneTimeKeyModes, o.oneTimeKey) {
+		return o, fmt.Errorf("-one-time-key must be one of %s, not %q", strings.Join(oneTimeKeyModes, ", "), o.oneTimeKey)
+	}
 	var err error
 	if o.proxies, err = signaling.ParseProxyList(o.trustedProxies); err != nil {
 		return o, s.errorFor("trusted-proxies", err)
@@ -209,6 +222,7 @@ func main() {
 		}
 		os.Exit(2)
 	}
+	opts.stdoutTTY = isTerminal(os.Stdout)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
@@ -294,7 +308,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	hasher := secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	var oneTimeKey string
-	if len(hosts) == 0 {
+	if len(hosts) == 0 && o.printsOneTimeKey() {
 		// First run: a key valid until the server stops, so one command is enough.
 		key, entry := newHostKey("one-time")
 		oneTimeKey = key
@@ -315,8 +329,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 	warnSharedAddress(log, appLn.Addr(), o.behindProxy)
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	var healthy atomic.Bool
+	ops, err := startMetrics(o.metricsAddr, log, engine, sig, healthy.Load)
+	if err != nil {
+		_ = sig.Shutdown(context.Background())
+		return err
+	}
 	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}}
-	serveErr := make(chan error, 2)
+	serveErr := make(chan error, 3)
 	base := openURL(appLn.Addr(), o.httpAddr)
 	if tlsSet == nil {
 		go func() { serveErr <- servers[0].Serve(appLn) }()
@@ -336,6 +356,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			go func() { serveErr <- rs.Serve(redirectLn) }()
 		}
 	}
+	if ops != nil {
+		go func() { serveErr <- ops.serve() }()
+	}
+	healthy.Store(true)
 
 	fmt.Fprintf(stdout, "Conclave is running. Open %s\n", base)
 	if redirectLn != nil {
@@ -345,9 +369,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if where == "" {
 		where = `memory only, -data ""`
 	}
-	if oneTimeKey != "" {
+	switch {
+	case oneTimeKey != "":
 		fmt.Fprintf(stdout, "No hosts are configured (%s), so this one-time host key creates meetings until the server stops:\n  %s\nOpen %s#host=%s to create a meeting. Add permanent hosts with: conclave host add NAME\n", where, oneTimeKey, base, oneTimeKey)
-	} else {
+	case len(hosts) == 0:
+		// Not a terminal (a journal, a log file): a key printed there would outlive its
+		// use in every copy of the log.
+		fmt.Fprintf(stdout, "No hosts are configured (%s), so nobody can create meetings. Add a host with: conclave host add NAME (or start on a terminal, or with -one-time-key print, for a one-time key).\n", where)
+	default:
 		fmt.Fprintf(stdout, "%d host(s) may create meetings (%s).\n", len(hosts), where)
 	}
 	fmt.Fprintf(stdout, "Media: UDP %s", engine.UDPAddr())
@@ -358,6 +387,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if turnSrv != nil {
 		fmt.Fprintf(stdout, "TURN: %s\n", strings.Join(turnSrv.URLs(), " "))
 	}
+	if ops != nil {
+		fmt.Fprintf(stdout, "Metrics: http://%s/metrics and /healthz\n", ops.ln.Addr())
+	}
 
 	select {
 	case err := <-serveErr:
@@ -365,12 +397,16 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	healthy.Store(false) // /healthz answers 503 until the end, so a balancer stops sending people
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = sig.Shutdown(sctx) // tells participants, closes websockets and meetings
 	var errs []error
 	for _, hs := range servers {
 		errs = append(errs, hs.Shutdown(sctx))
+	}
+	if ops != nil { // last, so /healthz says 503 while the rest shuts down
+		errs = append(errs, ops.srv.Shutdown(sctx))
 	}
 	return errors.Join(errs...)
 }
@@ -396,6 +432,19 @@ func startHosts(ctx context.Context, st dataStore, o options, log *slog.Logger) 
 		return nil, err
 	}
 	return signalingHosts(hosts), nil
+}
+
+// printsOneTimeKey says whether a server without hosts makes a one-time key: always
+// with print, never with off, and with auto only when it goes to a terminal, so that
+// a service's journal never holds a working key.
+func (o options) printsOneTimeKey() bool {
+	return o.oneTimeKey == "print" || (o.oneTimeKey == "auto" && o.stdoutTTY)
+}
+
+// isTerminal reports whether f is a character device (a terminal, not a pipe or file).
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // warnSharedAddress warns when the server listens on loopback without -behind-proxy:

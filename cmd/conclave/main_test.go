@@ -34,7 +34,7 @@ func (s *syncBuffer) String() string {
 // API with no config, prints the URL, and returns cleanly when its context ends.
 func TestRunServesAndShutsDown(t *testing.T) {
 	cfgPath := "" // no configuration file, no hosts: a one-time key is printed
-	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "127.0.0.1:0", "-config", cfgPath, "-data", ""}, func(string) string { return "" }, io.Discard)
+	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "127.0.0.1:0", "-metrics", "", "-one-time-key", "print", "-config", cfgPath, "-data", ""}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 // wrote to stderr by then; the server is stopped when the test ends.
 func startRun(t *testing.T, args ...string) string {
 	t.Helper()
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-data", ""}, args...)
+	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-metrics", "", "-config", "", "-data", ""}, args...)
 	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ type running struct {
 // start runs the server with args until it prints its URL.
 func start(t *testing.T, args ...string) *running {
 	t.Helper()
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-loopback"}, args...)
+	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-loopback", "-metrics", "", "-one-time-key", "print"}, args...)
 	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

@@ -121,7 +121,7 @@ func TestServerUsesStoredHosts(t *testing.T) {
 // ends.
 func serve(t *testing.T, args ...string) (url, stdout string, stderr *syncBuffer) {
 	t.Helper()
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", ""}, args...)
+	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-metrics", ""}, args...)
 	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

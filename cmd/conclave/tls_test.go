@@ -71,7 +71,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, cert *x509.
 // until it prints its URL; it returns stdout so far and stops the server at the end.
 func startServer(t *testing.T, args ...string) string {
 	t.Helper()
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-data", ""}, args...)
+	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-data", "", "-metrics", "", "-one-time-key", "print"}, args...)
 	opts, err := parseOptions(args, envOf(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestPortInUse(t *testing.T) {
 		{"https", []string{"-https", addr, "-tls-cert", certFile, "-tls-key", keyFile}},
 		{"http", []string{"-http", addr, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile}},
 	} {
-		opts, err := parseOptions(append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-data", ""}, tc.args...), envOf(nil), io.Discard)
+		opts, err := parseOptions(append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-data", "", "-metrics", ""}, tc.args...), envOf(nil), io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}

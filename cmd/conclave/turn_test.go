@@ -93,7 +93,7 @@ func TestSFUPeersAreTheMediaPort(t *testing.T) {
 // welcome carries them with credentials.
 func TestRunWithTURN(t *testing.T) {
 	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-loopback",
-		"-turn-udp", "127.0.0.1:0", "-turn-tcp", "127.0.0.1:0", "-config", "", "-data", ""}, func(string) string { return "" }, io.Discard)
+		"-turn-udp", "127.0.0.1:0", "-turn-tcp", "127.0.0.1:0", "-config", "", "-data", "", "-metrics", "", "-one-time-key", "print"}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

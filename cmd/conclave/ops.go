@@ -1,0 +1,71 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"conclave/metrics"
+	"conclave/sfu"
+	"conclave/signaling"
+)
+
+// opsServer is the operator's listener: /metrics and /healthz, never on the public one.
+type opsServer struct {
+	ln  net.Listener
+	srv *http.Server
+}
+
+// startMetrics listens on addr ("" or "off" mean no metrics listener: nil, nil; "off"
+// because an empty environment variable means "unset").
+func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, healthy metrics.Health) (*opsServer, error) {
+	if addr == "" || addr == "off" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-metrics: %w", err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		log.Warn("metrics and /healthz listen on a non-loopback address: keep the port closed to the public")
+	}
+	h := metrics.Handler(metricSources(engine, sig), healthy)
+	return &opsServer{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}}, nil
+}
+
+// serve serves until Shutdown; a shutdown is not an error.
+func (o *opsServer) serve() error {
+	if err := o.srv.Serve(o.ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	return nil
+}
+
+// metricSources copies the snapshots of signaling and the SFU into the metrics
+// package's types, so that metrics imports neither. An embedded TURN server reports its
+// allocations by setting Sources.TURN (anything with Allocations() int).
+func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
+	return metrics.Sources{
+		Server: func() metrics.Server {
+			s := sig.Stats()
+			return metrics.Server{
+				Meetings: s.Meetings, Participants: s.Participants, Waiting: s.Waiting, Websockets: s.Websockets,
+				RefusedServerFull: s.RefusedServerFull, RefusedAddressFull: s.RefusedAddressFull, RefusedShuttingDown: s.RefusedShuttingDown,
+				WrongPasswords: s.WrongPasswords, WrongModeratorSecrets: s.WrongModeratorSecrets, WrongHostKeys: s.WrongHostKeys,
+				GuessesThrottled: s.GuessesThrottled,
+			}
+		},
+		Media: func() metrics.Media {
+			m := engine.Stats()
+			return metrics.Media{
+				TracksPublished: m.TracksPublished, PacketsForwarded: m.PacketsForwarded, BytesForwarded: m.BytesForwarded,
+				PacketsDropped: m.PacketsDropped, NACKsReceived: m.NACKsReceived, NACKsAnswered: m.NACKsAnswered,
+				Retransmissions: m.Retransmissions, KeyframeRequestsReceived: m.KeyframeRequestsReceived,
+				KeyframeRequestsSent: m.KeyframeRequestsSent,
+			}
+		},
+	}
+}

@@ -1,0 +1,71 @@
+// Package metrics serves /healthz and Prometheus metrics for an operator, on a listener
+// of its own (cmd/conclave binds it to localhost). It reads snapshots at scrape time
+// through functions the caller wires, so it imports none of Conclave's packages and the
+// packet path pays nothing for it beyond the counters the SFU keeps anyway.
+//
+// No metric has a label that could name a person, a meeting or an address: labels are
+// only the fixed values of this file (state, kind, reason).
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is the signaling server's state and counters (signaling.Stats).
+type Server struct {
+	Meetings, Participants, Waiting, Websockets                int
+	RefusedServerFull, RefusedAddressFull, RefusedShuttingDown uint64
+	WrongPasswords, WrongModeratorSecrets, WrongHostKeys       uint64
+	GuessesThrottled                                           uint64
+}
+
+// Media is the SFU's state and counters (sfu.Stats).
+type Media struct {
+	TracksPublished                                int64
+	PacketsForwarded, BytesForwarded               uint64
+	PacketsDropped                                 uint64
+	NACKsReceived, NACKsAnswered, Retransmissions  uint64
+	KeyframeRequestsReceived, KeyframeRequestsSent uint64
+}
+
+// TURN is the embedded TURN server, when there is one.
+type TURN interface {
+	// Allocations is the number of relay allocations open now.
+	Allocations() int
+}
+
+// Sources are what a scrape reads. Server and Media are required; TURN is optional
+// (without it conclave_turn_allocations is not exported).
+type Sources struct {
+	Server func() Server
+	Media  func() Media
+	TURN   TURN
+}
+
+// Health says whether the server is serving; false makes /healthz answer 503.
+type Health func() bool
+
+// Handler serves GET /metrics (Prometheus text format) and GET /healthz ("ok", or 503
+// "shutting down" once healthy reports false). It has a registry of its own: Conclave's
+// collector and the Go runtime and process collectors.
+func Handler(src Sources, healthy Health) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(src), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if !healthy() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("shutting down\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}

@@ -1,0 +1,212 @@
+package metrics_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"conclave/metrics"
+)
+
+type turnAllocs int
+
+func (n turnAllocs) Allocations() int { return int(n) }
+
+func sources(turn metrics.TURN) metrics.Sources {
+	return metrics.Sources{
+		Server: func() metrics.Server {
+			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6}
+		},
+		Media: func() metrics.Media {
+			return metrics.Media{TracksPublished: 11, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2}
+		},
+		TURN: turn,
+	}
+}
+
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams
+}
+
+func one(t *testing.T, fams map[string]*dto.MetricFamily, name, label, value string) float64 {
+	t.Helper()
+	f := fams[name]
+	if f == nil {
+		t.Fatalf("%s missing", name)
+	}
+	for _, m := range f.GetMetric() {
+		if label != "" && !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == label && l.GetValue() == value }) {
+			continue
+		}
+		if m.Counter != nil {
+			return m.Counter.GetValue()
+		}
+		return m.Gauge.GetValue()
+	}
+	t.Fatalf("%s{%s=%q} missing", name, label, value)
+	return 0
+}
+
+// TestHandlerExportsSnapshots: a scrape reports what the sources say, with the types
+// and fixed label values of the collector; TURN only when there is a TURN source.
+func TestHandlerExportsSnapshots(t *testing.T) {
+	srv := httptest.NewServer(metrics.Handler(sources(turnAllocs(5)), func() bool { return true }))
+	defer srv.Close()
+	fams := scrape(t, srv.URL+"/metrics")
+	for _, c := range []struct {
+		name, label, value string
+		want               float64
+		typ                dto.MetricType
+	}{
+		{"conclave_meetings", "", "", 3, dto.MetricType_GAUGE},
+		{"conclave_participants", "state", "joined", 7, dto.MetricType_GAUGE},
+		{"conclave_participants", "state", "waiting", 2, dto.MetricType_GAUGE},
+		{"conclave_websockets_open", "", "", 9, dto.MetricType_GAUGE},
+		{"conclave_websockets_refused_total", "reason", "address_full", 4, dto.MetricType_COUNTER},
+		{"conclave_wrong_secrets_total", "kind", "password", 5, dto.MetricType_COUNTER},
+		{"conclave_wrong_secrets_total", "kind", "host_key", 1, dto.MetricType_COUNTER},
+		{"conclave_guesses_throttled_total", "", "", 6, dto.MetricType_COUNTER},
+		{"conclave_tracks_published", "", "", 11, dto.MetricType_GAUGE},
+		{"conclave_packets_forwarded_total", "", "", 1000, dto.MetricType_COUNTER},
+		{"conclave_forwarded_bytes_total", "", "", 123456, dto.MetricType_COUNTER},
+		{"conclave_packets_dropped_total", "", "", 8, dto.MetricType_COUNTER},
+		{"conclave_nacks_received_total", "", "", 12, dto.MetricType_COUNTER},
+		{"conclave_nacks_answered_total", "", "", 10, dto.MetricType_COUNTER},
+		{"conclave_retransmissions_total", "", "", 15, dto.MetricType_COUNTER},
+		{"conclave_keyframe_requests_received_total", "", "", 4, dto.MetricType_COUNTER},
+		{"conclave_keyframe_requests_sent_total", "", "", 2, dto.MetricType_COUNTER},
+		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
+	} {
+		if got := one(t, fams, c.name, c.label, c.value); got != c.want {
+			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)
+		}
+		if typ := fams[c.name].GetType(); typ != c.typ {
+			t.Errorf("%s is a %v, want %v", c.name, typ, c.typ)
+		}
+	}
+	if _, ok := fams["go_goroutines"]; !ok {
+		t.Error("the Go runtime collector is missing")
+	}
+
+	noTURN := httptest.NewServer(metrics.Handler(sources(nil), func() bool { return true }))
+	defer noTURN.Close()
+	if _, ok := scrape(t, noTURN.URL+"/metrics")["conclave_turn_allocations"]; ok {
+		t.Error("conclave_turn_allocations exported without a TURN source")
+	}
+}
+
+// TestHealthz: 200 "ok" while healthy, 503 once not; only GET is served.
+func TestHealthz(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(metrics.Handler(sources(nil), healthy.Load))
+	defer srv.Close()
+	check := func(wantCode int, wantBody string) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != wantCode || string(b) != wantBody {
+			t.Fatalf("/healthz: %d %q, want %d %q", resp.StatusCode, b, wantCode, wantBody)
+		}
+	}
+	check(http.StatusOK, "ok\n")
+	healthy.Store(false)
+	check(http.StatusServiceUnavailable, "shutting down\n")
+	resp, err := http.Post(srv.URL+"/healthz", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /healthz: %s", resp.Status)
+	}
+}
+
+// TestGrafanaDashboard: deploy/grafana-dashboard.json is valid JSON with panels, and
+// every metric its queries name is one the server exports (Conclave's collector with a
+// TURN source, and the Go and process collectors).
+func TestGrafanaDashboard(t *testing.T) {
+	raw, err := os.ReadFile("../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Title  string `json:"title"`
+		Panels []struct {
+			Type    string `json:"type"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("the dashboard is not valid JSON: %v", err)
+	}
+	srv := httptest.NewServer(metrics.Handler(sources(turnAllocs(0)), func() bool { return true }))
+	defer srv.Close()
+	exported := scrape(t, srv.URL+"/metrics")
+	described := metrics.NewCollector(sources(turnAllocs(0))).Names()
+
+	name := regexp.MustCompile(`\b(?:conclave|go|process)_[a-z0-9_]+`)
+	queried := map[string]bool{}
+	graphs := 0
+	for _, p := range dash.Panels {
+		if p.Type == "row" {
+			continue
+		}
+		graphs++
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, q := range p.Targets {
+			for _, n := range name.FindAllString(q.Expr, -1) {
+				queried[n] = true
+				if _, ok := exported[n]; !ok {
+					t.Errorf("panel %q queries %s, which the server does not export", p.Title, n)
+				}
+				if strings.HasPrefix(n, "conclave_") && !slices.Contains(described, n) {
+					t.Errorf("panel %q queries %s, which the collector does not describe", p.Title, n)
+				}
+			}
+		}
+	}
+	// Every metric of ours has a panel.
+	for _, n := range described {
+		if !queried[n] {
+			t.Errorf("no panel shows %s", n)
+		}
+	}
+	if graphs < 10 {
+		t.Errorf("only %d panels", graphs)
+	}
+}
