@@ -15,12 +15,15 @@
 // card #create-result with #link-participant and #link-moderator (inputs whose value
 // is the full URL), #password-reminder, #e2ee-reminder / #e2ee-off-reminder,
 // #btn-join-moderator; the invitation (invitation.js) and the notice line (notice.js).
+// Rooms (lasting links, made from the host link's rk): rooms.js.
 
 import { $, toast, copyText, meetingIdPattern } from './dom.js';
 import { fillIcons } from './icons.js';
 import { newMeetingSecret } from './e2ee/keys.js';
 import { invitationText } from './invitation.js';
 import { fillNoticeLine, loadNotice, privacyLink } from './notice.js';
+import { Rooms } from './rooms.js';
+import { parseHostFragment } from './rooms-keys.js';
 
 /**
  * parseMeeting takes what the user pasted (a full link, a path or a bare id)
@@ -46,15 +49,7 @@ export function parseMeeting(text) {
 
 /** hostKeyFromFragment reads #host=<key> (other fragment parts are ignored). */
 export function hostKeyFromFragment(hash) {
-  for (const part of String(hash || '').replace(/^#/, '').split('&')) {
-    if (!part.startsWith('host=')) continue;
-    try {
-      return decodeURIComponent(part.slice(5)).trim();
-    } catch {
-      return part.slice(5).trim();
-    }
-  }
-  return '';
+  return parseHostFragment(hash).host;
 }
 
 let linkKey = ''; // the host key from the address, in memory only
@@ -252,7 +247,8 @@ async function copyLink(input, what) {
 function main() {
   fillIcons();
 
-  linkKey = hostKeyFromFragment(window.location.hash);
+  const fromLink = parseHostFragment(window.location.hash);
+  linkKey = fromLink.host;
   if (window.location.hash) {
     // The key must not stay in the address bar, the history or a bookmark.
     window.history.replaceState(null, '', window.location.pathname + window.location.search);
@@ -276,6 +272,8 @@ function main() {
     toast(ok ? 'Invitation copied' : 'Select the invitation and copy it', { kind: ok ? 'success' : 'info' });
   });
   fillNoticeLine($('#notice-line'));
+  // The rooms card: rk (the room secret) from the same host link, never stored.
+  new Rooms({ hostKey, rk: fromLink.rk }).start();
 
   const input = $('#join-input');
   const joinBtn = $('#join-button');

@@ -47,17 +47,21 @@ export async function roomKeys(rk, id) {
   return { meetingSecret: encode(key.subarray(0, 16)), moderatorSecret: encode(mod) };
 }
 
-/** encryptTitle seals a title for the room ("" stays ""). */
+/**
+ * encryptTitle seals a title for the room. An empty title is sealed too: every room
+ * made here carries a ciphertext, which tells later whether this rk is the room's.
+ */
 export async function encryptTitle(meetingSecret, title) {
   const t = String(title || '').trim();
-  if (!t) return '';
   return (await MeetingCrypto.fromSecret(parseSecret(meetingSecret))).encryptName(t);
 }
 
-/** decryptTitle opens a title; null when it does not decrypt (wrong or missing rk). */
+/**
+ * decryptTitle opens a title; null when it does not decrypt (wrong or missing rk, or
+ * a room made elsewhere with no title: then its links were not derived from rk).
+ */
 export async function decryptTitle(meetingSecret, cipher) {
-  if (!cipher) return '';
-  if (!meetingSecret) return null;
+  if (!cipher || !meetingSecret) return null;
   try {
     const { chatKey } = await MeetingCrypto.fromSecret(parseSecret(meetingSecret));
     return await decryptText(chatKey, NAME, '', cipher);

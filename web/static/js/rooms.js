@@ -1,0 +1,299 @@
+// The landing page's rooms card: a host prepares rooms (Rooms API, signaling/PROTOCOL.md)
+// and sees their links again on any device that opens the host link.
+//
+// The host link is #host=<host key>&rk=<room secret>. rk never leaves this page: each
+// room's E2EE key (#k=), moderator secret and title key are derived from rk and the room
+// id this page chose (rooms-keys.js), so the server holds only the moderator secret's
+// hash and the title's ciphertext. A host link without rk gets one made here, shown
+// once (#rk-new) to bookmark.
+//
+// Test hooks: #room-form (#room-title, #room-password, #room-lobby, #room-screenshare,
+// #room-unmute, #room-chat, #room-standing / #room-oneoff radios, #room-expires,
+// #btn-create-room), #rooms-error, #room-list with one li.room-item[data-id] per room:
+// .room-title, .room-participant / .room-moderator (inputs holding the full links),
+// .room-invite, .room-edit (opens form.room-edit-form with the same fields as classes),
+// .room-rotate, .room-delete (both ask first: #confirm-ok). #host-link when rk was made.
+
+import { $, el, toast, copyText } from './dom.js';
+import { fillIcons } from './icons.js';
+import { confirmAction } from './confirm.js';
+import { invitationText } from './invitation.js';
+import { loadNotice, privacyLink } from './notice.js';
+import {
+  decryptTitle, encryptTitle, fromLocalInput, hostLink, newRoomId, newRootSecret,
+  parseRootSecret, roomKeys, roomLinks, toLocalInput,
+} from './rooms-keys.js';
+
+const UNREADABLE = '(title unreadable)';
+const DAY = 24 * 60 * 60 * 1000;
+
+/** Rooms is the card's state: how to get the host key, and this page's rk. */
+export class Rooms {
+  constructor({ hostKey, rk }) {
+    this.hostKey = hostKey; // () => the host key, '' when unknown
+    this.madeRk = !parseRootSecret(rk || '');
+    this.rk = this.madeRk ? newRootSecret() : rk;
+    this.rooms = new Map(); // id -> {view, title (null: unreadable), keys}
+    this.loading = false;
+  }
+
+  start() {
+    $('#btn-load-rooms').addEventListener('click', () => this.load());
+    $('#copy-host-link').addEventListener('click', async () => {
+      const ok = await copyText($('#host-link').value, $('#host-link'));
+      toast(ok ? 'Host link copied' : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
+    });
+    const form = $('#room-form');
+    form.append(...formFields('room', { settings: { lobby: true, screenShare: false, unmute: true, chat: true } }),
+      el('p', { class: 'notice notice-error', id: 'room-form-error', role: 'alert', hidden: true }),
+      el('button', { id: 'btn-create-room', type: 'submit', class: 'btn btn-primary' }, 'Create room'));
+    form.addEventListener('submit', (e) => { e.preventDefault(); this.create(); });
+    fillIcons();
+    if (this.hostKey()) this.load();
+  }
+
+  async api(method, path, body) {
+    const headers = { Accept: 'application/json', Authorization: `Bearer ${this.hostKey()}` };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let res;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });
+    } catch {
+      return { ok: false, error: 'The server could not be reached. Please try again in a moment.' };
+    }
+    let data = null;
+    try {
+      if (res.status !== 204) data = await res.json();
+    } catch {
+      data = null;
+    }
+    if (res.ok) return { ok: true, data };
+    if (res.status === 401) return { ok: false, error: 'Wrong host key' };
+    if (res.status === 429) return { ok: false, error: `Too many attempts, try again in ${res.headers.get('Retry-After') || 'a few'} s` };
+    return { ok: false, error: (data && typeof data.error === 'string' && data.error) || `The server refused (${res.status}).` };
+  }
+
+  showKeyState() {
+    const key = !!this.hostKey();
+    $('#rooms-need-key').hidden = key;
+    $('#rooms-body').hidden = !key;
+    if (key && this.madeRk) {
+      $('#host-link').value = hostLink(window.location.origin, this.hostKey(), this.rk);
+      $('#rk-new').hidden = false;
+    }
+  }
+
+  async load() {
+    this.showKeyState();
+    if (!this.hostKey() || this.loading) return;
+    this.loading = true;
+    const r = await this.api('GET', '/api/rooms');
+    this.loading = false;
+    showError($('#rooms-error'), r.ok ? '' : r.error);
+    if (!r.ok) return;
+    const views = Array.isArray(r.data && r.data.rooms) ? r.data.rooms : [];
+    const rooms = new Map();
+    for (const view of views) {
+      if (typeof view.id !== 'string') continue;
+      let keys = null;
+      try {
+        keys = await roomKeys(this.rk, view.id);
+      } catch {
+        keys = null; // an id this page did not choose (22 characters expected)
+      }
+      const title = keys ? await decryptTitle(keys.meetingSecret, view.title) : null;
+      rooms.set(view.id, { view, title, keys: title === null ? null : keys });
+    }
+    this.rooms = rooms;
+    this.render();
+  }
+
+  render() {
+    const list = $('#room-list');
+    list.replaceChildren(...[...this.rooms.values()].map((room) => this.item(room)));
+    $('#rooms-empty').hidden = this.rooms.size > 0;
+    fillIcons();
+  }
+
+  item(room) {
+    const { view, title, keys } = room;
+    const li = el('li', { class: 'room-item', dataset: { id: view.id } });
+    const when = view.expires ? `Until ${new Date(view.expires).toLocaleString()}` : 'Standing';
+    const facts = [when, view.passwordSet ? 'password' : '', view.settings && view.settings.lobby ? 'waiting room' : 'no waiting room'].filter(Boolean).join(' · ');
+    li.append(el('div', { class: 'room-head' },
+      el('strong', { class: 'room-title', text: title === null ? UNREADABLE : (title || 'Untitled room') }),
+      el('span', { class: 'muted small room-facts', text: facts })));
+    if (keys) {
+      const links = roomLinks(window.location.origin, view.id, keys, view.e2ee !== false);
+      li.append(linkRow('Participant link', 'room-participant', links.participant),
+        linkRow('Moderator link (full control: co-hosts only)', 'room-moderator', links.moderator));
+    } else {
+      li.append(el('p', { class: 'muted small', text: 'This host link cannot show this room\'s links. Links already sent still work; "New links" makes links you can see again.' }));
+    }
+    const actions = el('div', { class: 'room-actions' });
+    if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', onclick: () => this.copyInvitation(room) }, 'Copy invitation'));
+    actions.append(
+      el('button', { type: 'button', class: 'btn btn-secondary room-edit', onclick: () => this.edit(room, li) }, 'Change'),
+      el('button', { type: 'button', class: 'btn btn-secondary room-rotate', onclick: () => this.rotate(room) }, 'New links'),
+      el('button', { type: 'button', class: 'btn btn-danger room-delete', onclick: () => this.remove(room) }, 'Delete'));
+    li.append(actions);
+    return li;
+  }
+
+  async copyInvitation(room) {
+    const link = roomLinks(window.location.origin, room.view.id, room.keys, room.view.e2ee !== false).participant;
+    const text = invitationText({ title: room.title || '', link, privacy: privacyLink(await loadNotice()), withPassword: !!room.view.passwordSet });
+    const ok = await copyText(text, null);
+    toast(ok ? 'Invitation copied (without the password)' : 'The invitation could not be copied', { kind: ok ? 'success' : 'info' });
+  }
+
+  async create() {
+    const form = $('#room-form');
+    const btn = $('#btn-create-room');
+    const box = $('#room-form-error');
+    const values = readForm(form, 'room');
+    if (values.error) return showError(box, values.error);
+    btn.disabled = true;
+    const id = newRoomId();
+    const keys = await roomKeys(this.rk, id);
+    const body = {
+      id,
+      moderatorSecret: keys.moderatorSecret,
+      title: await encryptTitle(keys.meetingSecret, values.title),
+      e2ee: true,
+      settings: values.settings,
+    };
+    if (values.password) body.password = values.password;
+    if (values.expires) body.expires = values.expires;
+    const r = await this.api('POST', '/api/rooms', body);
+    btn.disabled = false;
+    showError(box, r.ok ? '' : r.error);
+    if (!r.ok) return;
+    form.reset();
+    setDefaults(form, 'room');
+    $('#room-new').open = false;
+    toast('Room created', { kind: 'success' });
+    await this.load();
+  }
+
+  edit(room, li) {
+    const old = li.querySelector('.room-edit-form');
+    if (old) { old.remove(); return; }
+    const form = el('form', { class: 'room-edit-form', novalidate: true },
+      ...formFields('', { title: room.title || '', settings: room.view.settings || {}, expires: room.view.expires, passwordSet: room.view.passwordSet, canTitle: room.title !== null }),
+      el('p', { class: 'notice notice-error room-edit-error', role: 'alert', hidden: true }),
+      el('button', { type: 'submit', class: 'btn btn-primary room-save' }, 'Save'));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const values = readForm(form, '');
+      const box = form.querySelector('.room-edit-error');
+      if (values.error) return showError(box, values.error);
+      const body = { settings: values.settings, expires: values.expires || null };
+      if (room.title !== null) body.title = await encryptTitle(room.keys.meetingSecret, values.title);
+      if (values.password) body.password = values.password;
+      else if (values.removePassword) body.password = '';
+      const r = await this.api('PATCH', `/api/rooms/${encodeURIComponent(room.view.id)}`, body);
+      showError(box, r.ok ? '' : r.error);
+      if (r.ok) { toast('Room changed (from its next meeting)', { kind: 'success' }); await this.load(); }
+    });
+    li.append(form);
+    fillIcons();
+  }
+
+  async rotate(room) {
+    const yes = await confirmAction({ title: 'Make new links?', text: 'The room gets new links. Its old links stop at once, and a meeting going on in it ends. Send the new links to everyone again.', ok: 'Make new links' });
+    if (!yes) return;
+    const id = newRoomId();
+    const keys = await roomKeys(this.rk, id);
+    const title = await encryptTitle(keys.meetingSecret, room.title || '');
+    const r = await this.api('POST', `/api/rooms/${encodeURIComponent(room.view.id)}/rotate`, { id, moderatorSecret: keys.moderatorSecret, title });
+    showError($('#rooms-error'), r.ok ? '' : r.error);
+    if (r.ok) { toast('New links made; the old ones no longer work', { kind: 'success' }); await this.load(); }
+  }
+
+  async remove(room) {
+    const yes = await confirmAction({ title: 'Delete this room?', text: 'Its links stop at once, and a meeting going on in it ends. This cannot be undone.', ok: 'Delete' });
+    if (!yes) return;
+    const r = await this.api('DELETE', `/api/rooms/${encodeURIComponent(room.view.id)}`);
+    showError($('#rooms-error'), r.ok ? '' : r.error);
+    if (r.ok) { toast('Room deleted', { kind: 'success' }); await this.load(); }
+  }
+}
+
+function showError(box, text) {
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+function linkRow(label, cls, value) {
+  const input = el('input', { type: 'text', readonly: true, class: cls, 'aria-label': label, value });
+  return el('div', { class: 'field' }, el('span', { class: 'field-label', text: label }),
+    el('div', { class: 'copy-row' }, input,
+      el('button', { type: 'button', class: 'btn btn-secondary', 'aria-label': `Copy: ${label}`, onclick: async () => {
+        const ok = await copyText(input.value, input);
+        toast(ok ? 'Link copied' : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
+      } }, el('span', { class: 'btn-icon', dataset: { icon: 'copy' } }), el('span', { text: 'Copy' }))));
+}
+
+// Field names: with a prefix p (the new-room form) an input is #p-name; without one
+// (a room's edit form) it is .room-name inside the form.
+function attrs(p, name) {
+  return p ? { id: `${p}-${name}` } : { class: `room-${name}` };
+}
+
+function field(p, name) {
+  return (form) => form.querySelector(p ? `#${p}-${name}` : `.room-${name}`);
+}
+
+function formFields(p, { title = '', settings = {}, expires, passwordSet = false, canTitle = true }) {
+  const sw = (name, key, label) => el('label', { class: 'switch-row' },
+    el('span', { class: 'switch-text' }, el('strong', { text: label })),
+    el('input', { ...attrs(p, name), type: 'checkbox', class: `switch${p ? '' : ` room-${name}`}`, role: 'switch', checked: !!settings[key] }));
+  const group = p ? `${p}-life` : `life-${Math.random().toString(36).slice(2)}`;
+  const until = expires ? new Date(expires) : new Date(Date.now() + DAY);
+  const out = [];
+  if (canTitle) {
+    out.push(el('label', { class: 'field' }, el('span', { class: 'field-label', text: 'Title (optional, encrypted in this browser)' }),
+      el('input', { ...attrs(p, 'title'), type: 'text', maxlength: 200, autocomplete: 'off', value: title })));
+  }
+  out.push(el('label', { class: 'field' },
+    el('span', { class: 'field-label', text: passwordSet ? 'New password (empty: keep the one set)' : 'Password (optional; never in links or invitations)' }),
+    el('input', { ...attrs(p, 'password'), type: 'text', maxlength: 128, autocomplete: 'off', spellcheck: 'false' })));
+  if (passwordSet) {
+    out.push(el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'nopassword'), type: 'checkbox' }), ' Remove the password'));
+  }
+  out.push(el('fieldset', { class: 'switches' }, el('legend', { class: 'field-label', text: 'Settings' }),
+    sw('lobby', 'lobby', 'Waiting room'),
+    sw('screenshare', 'screenShare', 'Participants may share their screen'),
+    sw('unmute', 'unmute', 'Participants may unmute themselves'),
+    sw('chat', 'chat', 'Chat')));
+  out.push(el('fieldset', { class: 'lifetime' }, el('legend', { class: 'field-label', text: 'Lifetime' }),
+    el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'standing'), type: 'radio', name: group, value: 'standing', checked: !expires }), ' Standing: until deleted'),
+    el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'oneoff'), type: 'radio', name: group, value: 'oneoff', checked: !!expires }), ' Until '),
+    el('input', { ...attrs(p, 'expires'), type: 'datetime-local', value: toLocalInput(until), 'aria-label': 'Expires at (your local time)' })));
+  return out;
+}
+
+function setDefaults(form, p) {
+  field(p, 'expires')(form).value = toLocalInput(new Date(Date.now() + DAY));
+  for (const [name, on] of [['lobby', true], ['screenshare', false], ['unmute', true], ['chat', true], ['standing', true]]) {
+    field(p, name)(form).checked = on;
+  }
+}
+
+/** readForm returns the form's values, or {error} when the expiry is not a future time. */
+function readForm(form, p) {
+  const get = (name) => field(p, name)(form);
+  const out = {
+    title: get('title') ? get('title').value : '',
+    password: get('password').value,
+    removePassword: !!(get('nopassword') && get('nopassword').checked),
+    settings: { lobby: get('lobby').checked, screenShare: get('screenshare').checked, unmute: get('unmute').checked, chat: get('chat').checked },
+    expires: '',
+  };
+  if (get('oneoff').checked) {
+    out.expires = fromLocalInput(get('expires').value);
+    if (!out.expires || Date.parse(out.expires) <= Date.now()) return { error: 'Choose a date and time in the future, or a standing room.' };
+  }
+  return out;
+}
