@@ -138,6 +138,28 @@ func TestRoomLinksShownAgain(t *testing.T) {
 		t.Fatalf("after rotating: %+v", rotated)
 	}
 
+	// Change the title and make it one-off: the list shows the new title and an expiry.
+	if err := tab.Eval(ctx, `(() => {
+		const li = document.querySelector("#room-list .room-item");
+		li.querySelector(".room-edit").click();
+		const f = li.querySelector(".room-edit-form");
+		f.querySelector(".room-title").value = "Board meeting (moved)";
+		f.querySelector(".room-oneoff").checked = true;
+		const d = new Date(Date.now() + 3 * 86400000);
+		const p = (n) => String(n).padStart(2, "0");
+		f.querySelector(".room-expires").value = d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + "T10:30";
+		f.querySelector(".room-save").click();
+		return true; })()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `(() => { const li = document.querySelector("#room-list .room-item");
+		return li.querySelector(".room-title").textContent === "Board meeting (moved)" && li.querySelector(".room-facts").textContent.startsWith("Until "); })()`); err != nil {
+		t.Fatalf("the change did not show: %v", err)
+	}
+	if changed := firstRoom(ctx, t, tab); changed.Participant != rotated.Participant {
+		t.Fatalf("a change altered the links: %+v", changed)
+	}
+
 	old := openMeeting(ctx, t, browsertest.KindChromium, first.Participant)
 	if err := old.WaitFor(ctx, `document.body.dataset.state === "error" && document.querySelector("#meeting-error").dataset.code === "unknown_meeting"`); err != nil {
 		t.Fatalf("the old link still leads somewhere: %v", err)
