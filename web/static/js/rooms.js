@@ -118,7 +118,7 @@ export class Rooms {
   item(room) {
     const { view, title, keys } = room;
     const li = el('li', { class: 'room-item', dataset: { id: view.id } });
-    const when = view.expires ? `Until ${new Date(view.expires).toLocaleString()}` : 'Standing';
+    const when = view.expires ? `Until ${new Date(view.expires).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}` : 'Standing';
     const facts = [when, view.passwordSet ? 'password' : '', view.settings && view.settings.lobby ? 'waiting room' : 'no waiting room'].filter(Boolean).join(' · ');
     li.append(el('div', { class: 'room-head' },
       el('strong', { class: 'room-title', text: title === null ? UNREADABLE : (title || 'Untitled room') }),
