@@ -254,9 +254,12 @@ function main() {
     window.history.replaceState(null, '', window.location.pathname + window.location.search);
   }
   showKeyField(!linkKey);
+  // The rooms card: rk (the room secret) from the same host link, never stored.
+  const rooms = new Rooms({ hostKey, rk: fromLink.rk });
   $('#host-key-change').addEventListener('click', () => {
     linkKey = '';
     showKeyField(true);
+    rooms.reset();
     $('#host-key').focus();
   });
   $('#host-key').addEventListener('input', () => showError($('#create-error'), ''));
@@ -272,8 +275,7 @@ function main() {
     toast(ok ? 'Invitation copied' : 'Select the invitation and copy it', { kind: ok ? 'success' : 'info' });
   });
   fillNoticeLine($('#notice-line'));
-  // The rooms card: rk (the room secret) from the same host link, never stored.
-  new Rooms({ hostKey, rk: fromLink.rk }).start();
+  rooms.start();
 
   const input = $('#join-input');
   const joinBtn = $('#join-button');

@@ -73,6 +73,16 @@ export class Rooms {
     return { ok: false, error: (data && typeof data.error === 'string' && data.error) || `The server refused (${res.status}).` };
   }
 
+  /** reset forgets the rooms shown (another host key is being entered). */
+  reset() {
+    this.rooms = new Map();
+    $('#room-list').replaceChildren();
+    $('#rooms-empty').hidden = true;
+    $('#rk-new').hidden = true;
+    showError($('#rooms-error'), '');
+    this.showKeyState();
+  }
+
   showKeyState() {
     const key = !!this.hostKey();
     $('#rooms-need-key').hidden = key;
