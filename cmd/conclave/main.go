@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -180,6 +181,14 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return o, s.errorFor("log-level", fmt.Errorf("%q is not debug, info, warn or error", o.logLevel))
 	}
+	// Automatic certificates belong with the rest of the server's state: in the data
+	// directory, unless the operator named another place.
+	if o.tls.acmeCache == "" {
+		o.tls.acmeCache = defaultACMECache
+		if o.data != "" {
+			o.tls.acmeCache = filepath.Join(o.data, "acme")
+		}
+	}
 	if err := checkTLS(o.tls, o.httpAddr, s); err != nil {
 		return o, err
 	}
@@ -330,7 +339,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	warnSharedAddress(log, appLn.Addr(), o.behindProxy)
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	var healthy atomic.Bool
-	ops, err := startMetrics(o.metricsAddr, log, engine, sig, healthy.Load)
+	ops, err := startMetrics(o.metricsAddr, log, engine, sig, turnSrv, healthy.Load)
 	if err != nil {
 		_ = sig.Shutdown(context.Background())
 		return err
