@@ -68,6 +68,9 @@ const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lis
        conclave host ...          manage the hosts who may create meetings (conclave host -h)
        conclave room ...          list and delete the prepared rooms (conclave room -h)
        conclave config example    print a commented example configuration file
+       conclave privacy-report [flags]
+                                  print the record of technical and organisational measures
+                                  (Markdown) for this configuration; takes serve's flags
 `
 
 // oneTimeKeyModes are the values of -one-time-key.
@@ -196,7 +199,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 }
 
 func main() {
-	commands := map[string]func([]string, func(string) string, io.Writer, io.Writer) error{"host": hostCommand, "room": roomCommand}
+	commands := map[string]func([]string, func(string) string, io.Writer, io.Writer) error{"host": hostCommand, "room": roomCommand, "privacy-report": reportCommand}
 	if len(os.Args) > 1 && commands[os.Args[1]] != nil {
 		err := commands[os.Args[1]](os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
 		switch {
@@ -311,7 +314,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		ice = turnICE{turnSrv}
 	}
 
-	notice, err := buildNotice(o.notice, processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, logLevel: level})
+	notice, err := buildNotice(o.notice, factsFor(o))
 	if err != nil {
 		return err
 	}
