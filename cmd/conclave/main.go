@@ -122,7 +122,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %w", errUsage, err) // the flag package printed why
 	}
-	// An unknown subcommand ("conclave privacy-report") or a stray argument must not
+	// An unknown subcommand ("conclave backup") or a stray argument must not
 	// start a server that the person did not ask for.
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "conclave: unknown command or argument %q\n%s", fs.Arg(0), usage)
