@@ -62,7 +62,10 @@ func privacyReport(o options) string {
 	r.item("Privacy notice link (`-privacy-url`)", orUnset(o.notice.privacyURL))
 	r.item("Privacy notice text (`-privacy-file`)", orUnset(o.notice.privacyFile))
 	r.item("Imprint link (`-imprint-url`)", orUnset(o.notice.imprintURL))
-	r.para("The web client shows participants these settings together with the built-in description of the processing quoted in this report (served at `/api/notice`; the same text, from the same settings).")
+	if o.notice.privacyURL == "" && o.notice.privacyFile == "" {
+		r.bullet("**No privacy notice of the organisation's own** (`-privacy-url`, `-privacy-file`): the built-in description below is the whole notice; it names no legal basis and no rights of the people concerned.")
+	}
+	r.para("The web client shows participants these settings together with the built-in description of the processing quoted in this report (at `/privacy`, from `/api/notice`; the same text, from the same settings).")
 	r.quote(factProcessed, f.fact(factProcessed))
 
 	r.section("Transport encryption")

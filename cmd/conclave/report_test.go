@@ -58,6 +58,7 @@ func TestPrivacyReportDefaults(t *testing.T) {
 		"The server's log contains no names, addresses",
 		"Nothing is recorded",
 		"Organisation (`-org-name`): not set",
+		"**No privacy notice of the organisation's own**",
 		"Data-protection contact (`-dpo-contact`): not set",
 		"on `localhost:9464`, separate from the public listener: a loopback address",
 		// PROTOCOL.md's numbers, computed here from secret's constants.
@@ -85,7 +86,7 @@ func TestPrivacyReportTLSDataTURN(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	env := map[string]string{"CONCLAVE_DPO_CONTACT": "dpo@example.org", "CONCLAVE_DATA": data}
+	env := map[string]string{"CONCLAVE_DPO_CONTACT": "dpo@example.org", "CONCLAVE_DATA": data, "CONCLAVE_PRIVACY_URL": "https://example.org/privacy"}
 	text := report(t, env, "-config", cfg, "-http", ln.Addr().String(), "-https", ln.Addr().String(),
 		"-turn-udp", ":3478", "-turn-tls", ":5349", "-turn-cert", "/etc/c.pem", "-turn-key", "/etc/k.pem", "-turn-public-ip", "192.0.2.1", "-turn-ttl", "5m")
 	check(t, "tls", text, []string{
@@ -98,9 +99,10 @@ func TestPrivacyReportTLSDataTURN(t *testing.T) {
 		"TURN: embedded in this server",
 		"Organisation (`-org-name`): Example School",
 		"Data-protection contact (`-dpo-contact`): dpo@example.org",
+		"Privacy notice link (`-privacy-url`): https://example.org/privacy",
 		"the configuration file `" + cfg + "`",
 		"## Metrics\n\n- Off",
-	}, []string{memoryOnly, "**No TLS**", "TURN: off", "localhost:9464", "HTTP-01"})
+	}, []string{memoryOnly, "**No TLS**", "TURN: off", "localhost:9464", "HTTP-01", "No privacy notice of the organisation's own"})
 	for _, p := range []string{data, filepath.Join(data, "acme")} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("privacy-report made %s: %v", p, err)
