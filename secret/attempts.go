@@ -223,6 +223,10 @@ func (r *record) scopeIndex(scope string) int {
 	return slices.IndexFunc(r.byScope, func(f scopeFailures) bool { return f.scope == scope })
 }
 
+// DelayAfter is the wait an address group must sit out after its n-th wrong guess in a
+// row; it lets others (the privacy report) state the budget without repeating the rule.
+func DelayAfter(n int) time.Duration { return delayAfter(n) }
+
 // delayAfter is the wait after the n-th wrong guess in a row.
 func delayAfter(n int) time.Duration {
 	switch {

@@ -60,7 +60,8 @@ func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // a usage error (exit 2, the reason on stderr) instead of starting a server.
 func TestUnknownCommandIsAUsageError(t *testing.T) {
 	for _, args := range [][]string{
-		{"privacy-report"},
+		{"privacy-reprot"},
+		{"privacy-report", "extra"},
 		{"serve", "extra"},
 		{"-loopback", "stray"},
 		{"serve", "-log-level", "warn", "again", "-http", ":1"},

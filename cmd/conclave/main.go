@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -65,8 +66,11 @@ type limits struct {
 // usage names the commands; `conclave -h` adds the flags.
 const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lists the flags)
        conclave host ...          manage the hosts who may create meetings (conclave host -h)
-       conclave room ...          list and delete the prepared rooms (conclave room -h)
+       conclave room ...          list, show and delete the prepared rooms (conclave room -h)
        conclave config example    print a commented example configuration file
+       conclave privacy-report [flags]
+                                  print the record of technical and organisational measures
+                                  (Markdown) for this configuration; takes serve's flags
 `
 
 // oneTimeKeyModes are the values of -one-time-key.
@@ -118,7 +122,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := fs.Parse(args); err != nil {
 		return o, fmt.Errorf("%w: %w", errUsage, err) // the flag package printed why
 	}
-	// An unknown subcommand ("conclave privacy-report") or a stray argument must not
+	// An unknown subcommand ("conclave backup") or a stray argument must not
 	// start a server that the person did not ask for.
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "conclave: unknown command or argument %q\n%s", fs.Arg(0), usage)
@@ -180,6 +184,14 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return o, s.errorFor("log-level", fmt.Errorf("%q is not debug, info, warn or error", o.logLevel))
 	}
+	// Automatic certificates belong with the rest of the server's state: in the data
+	// directory, unless the operator named another place.
+	if o.tls.acmeCache == "" {
+		o.tls.acmeCache = defaultACMECache
+		if o.data != "" {
+			o.tls.acmeCache = filepath.Join(o.data, "acme")
+		}
+	}
 	if err := checkTLS(o.tls, o.httpAddr, s); err != nil {
 		return o, err
 	}
@@ -187,7 +199,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 }
 
 func main() {
-	commands := map[string]func([]string, func(string) string, io.Writer, io.Writer) error{"host": hostCommand, "room": roomCommand}
+	commands := map[string]func([]string, func(string) string, io.Writer, io.Writer) error{"host": hostCommand, "room": roomCommand, "privacy-report": reportCommand}
 	if len(os.Args) > 1 && commands[os.Args[1]] != nil {
 		err := commands[os.Args[1]](os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
 		switch {
@@ -302,7 +314,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		ice = turnICE{turnSrv}
 	}
 
-	notice, err := buildNotice(o.notice, processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, logLevel: level})
+	notice, err := buildNotice(o.notice, factsFor(o))
 	if err != nil {
 		return err
 	}
@@ -330,7 +342,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	warnSharedAddress(log, appLn.Addr(), o.behindProxy)
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	var healthy atomic.Bool
-	ops, err := startMetrics(o.metricsAddr, log, engine, sig, healthy.Load)
+	ops, err := startMetrics(o.metricsAddr, log, engine, sig, turnSrv, healthy.Load)
 	if err != nil {
 		_ = sig.Shutdown(context.Background())
 		return err

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"conclave/secret"
+	"conclave/signaling"
 	"conclave/web"
 )
 
@@ -92,11 +94,33 @@ func readPrivacyFile(name string) (string, error) {
 }
 
 // processingFacts is what the built-in notice describes, from this server's settings.
+// The privacy report (report.go) quotes the same items, so the notice participants read
+// and the record the operator keeps say the same thing.
 type processingFacts struct {
 	knockTimeout time.Duration
 	emptyGrace   time.Duration
 	logLevel     slog.Level
+	memoryOnly   bool // -data "": nothing is written to disk
 }
+
+// factsFor are the facts of the effective configuration.
+func factsFor(o options) processingFacts {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(o.logLevel)) // checked by parseOptions
+	return processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, logLevel: level, memoryOnly: o.data == ""}
+}
+
+// The titles of the built-in notice's items, by which the privacy report finds them.
+const (
+	factProcessed = "What is processed"
+	factE2EE      = "End-to-end encryption"
+	factHowLong   = "How long"
+	factRecording = "Recording"
+	factAccounts  = "Accounts"
+	factStored    = "What is stored"
+	factLogs      = "Logs"
+	factServices  = "Other services"
+)
 
 // items describes, truthfully for this configuration, what the server processes and
 // for how long. Keep it in step with what the code does (and with PROTOCOL.md).
@@ -105,16 +129,30 @@ func (f processingFacts) items() []web.NoticeItem {
 	if f.logLevel <= slog.LevelDebug {
 		logs = "This server logs at the debug level: its log may contain IP addresses and participant ids (never names, chat or keys)."
 	}
-	return []web.NoticeItem{
-		item("What is processed", "The name you type, your camera, microphone and screen as you share them, chat messages, and your IP address (needed to connect, and to slow down guessed passwords)."),
-		item("End-to-end encryption", "Meetings are end-to-end encrypted unless their host turned it off (the meeting page says which): audio, video, chat and display names are encrypted in the participants' browsers, and the server forwards them without being able to read them."),
-		item("How long", fmt.Sprintf("Only while the meeting lasts, in the server's memory. A meeting ends when a moderator ends it, %s after the last person left, or 10 minutes after it was made if nobody joined; a request to join waits at most %s. Counters of wrong passwords per address stay in memory for up to a day.", friendly(f.emptyGrace), friendly(f.knockTimeout))),
-		item("Recording", "Nothing is recorded: not audio, video, screen or chat."),
-		item("Accounts", "Participants need no account. Hosts who may create meetings have a host key; the server keeps only a keyed hash of it and the host's name."),
-		item("What is stored", "On disk, only the hosts (names and key hashes) and the rooms hosts prepare: a room's id, its host, its title as ciphertext the server cannot read, its settings, hashes of its password and moderator link, and when it expires; an expired room is deleted. What happens in a meeting lives in memory and is gone when the meeting ends. Nothing about participants is written to disk."),
-		item("Logs", logs),
-		item("Other services", "None. The web client loads nothing from any other server, and the server sends nothing about meetings anywhere. Your browser itself may contact its maker's services (updates, safe browsing), outside this server's control."),
+	stored := "On disk, only the hosts (names and key hashes) and the rooms hosts prepare: a room's id, its host, its title as ciphertext the server cannot read, its settings, hashes of its password and moderator link, and when it expires; an expired room is deleted. What happens in a meeting lives in memory and is gone when the meeting ends. Nothing about participants is written to disk."
+	if f.memoryOnly {
+		stored = "Nothing about people or meetings is written to disk: the hosts (names and key hashes) and the rooms hosts prepare (id, host, title as ciphertext the server cannot read, settings, hashes of password and moderator link, expiry) are kept in memory only and are gone when the server stops."
 	}
+	return []web.NoticeItem{
+		item(factProcessed, "The name you type, your camera, microphone and screen as you share them, chat messages, and your IP address (needed to connect, and to slow down guessed passwords)."),
+		item(factE2EE, "Meetings are end-to-end encrypted unless their host turned it off (the meeting page says which): audio, video, chat and display names are encrypted in the participants' browsers, and the server forwards them without being able to read them."),
+		item(factHowLong, fmt.Sprintf("Only while the meeting lasts, in the server's memory. A meeting ends when a moderator ends it, %s after the last person left, or 10 minutes after it was made if nobody joined; a request to join waits at most %s. Counters of wrong passwords per address stay in memory for up to %s.", friendly(f.emptyGrace), friendly(f.knockTimeout), friendly(secret.ForgetAfter))),
+		item(factRecording, "Nothing is recorded: not audio, video, screen or chat."),
+		item(factAccounts, "Participants need no account. Hosts who may create meetings have a host key; the server keeps only a keyed hash of it and the host's name."),
+		item(factStored, stored),
+		item(factLogs, logs),
+		item(factServices, "None. The web client loads nothing from any other server, and the server sends nothing about meetings anywhere. Your browser itself may contact its maker's services (updates, safe browsing), outside this server's control."),
+	}
+}
+
+// fact is the text of the built-in notice's item with the given title.
+func (f processingFacts) fact(title string) string {
+	for _, it := range f.items() {
+		if it.Title == title {
+			return it.Text
+		}
+	}
+	return "" // not reached: every title above has an item (TestReportQuotesTheNotice)
 }
 
 func item(title, text string) web.NoticeItem { return web.NoticeItem{Title: title, Text: text} }

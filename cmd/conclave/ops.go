@@ -11,6 +11,7 @@ import (
 	"conclave/metrics"
 	"conclave/sfu"
 	"conclave/signaling"
+	"conclave/turn"
 )
 
 // opsServer is the operator's listener: /metrics and /healthz, never on the public one.
@@ -21,7 +22,7 @@ type opsServer struct {
 
 // startMetrics listens on addr ("" or "off" mean no metrics listener: nil, nil; "off"
 // because an empty environment variable means "unset").
-func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, healthy metrics.Health) (*opsServer, error) {
+func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, turnSrv *turn.Server, healthy metrics.Health) (*opsServer, error) {
 	if addr == "" || addr == "off" {
 		return nil, nil
 	}
@@ -32,7 +33,11 @@ func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signal
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		log.Warn("metrics and /healthz listen on a non-loopback address: keep the port closed to the public")
 	}
-	h := metrics.Handler(metricSources(engine, sig), healthy)
+	src := metricSources(engine, sig)
+	if turnSrv != nil { // never a typed nil in the interface: no TURN, no gauge
+		src.TURN = turnAllocations{turnSrv}
+	}
+	h := metrics.Handler(src, healthy)
 	return &opsServer{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}}, nil
 }
 
@@ -44,9 +49,14 @@ func (o *opsServer) serve() error {
 	return nil
 }
 
+// turnAllocations adapts the TURN server to the metrics package's TURN source.
+type turnAllocations struct{ srv *turn.Server }
+
+func (t turnAllocations) Allocations() int { return t.srv.AllocationCount() }
+
 // metricSources copies the snapshots of signaling and the SFU into the metrics
 // package's types, so that metrics imports neither. An embedded TURN server reports its
-// allocations by setting Sources.TURN (anything with Allocations() int).
+// allocations through Sources.TURN, set by startMetrics.
 func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 	return metrics.Sources{
 		Server: func() metrics.Server {

@@ -13,7 +13,8 @@ import (
 	"conclave/store"
 )
 
-// roomCommand runs `conclave room list [-host NAME] | delete ID` on the data directory.
+// roomCommand runs `conclave room list [-host NAME] | show ID | delete ID` on the data
+// directory.
 // The server holds the directory while it runs, so these work while it is stopped (or
 // say that it runs); hosts manage their rooms in the web UI meanwhile.
 func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -22,7 +23,7 @@ func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	data := dataFlag(fs, getenv)
 	hostName := fs.String("host", "", "list: only the rooms of this host (name or id)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conclave room [-data DIR] list [-host NAME] | delete ID")
+		fmt.Fprintln(stderr, "usage: conclave room [-data DIR] list [-host NAME] | show ID | delete ID")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterleaved(fs, args)
@@ -35,8 +36,8 @@ func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	switch {
 	case rest[0] == "list" && len(rest) == 1:
-	case rest[0] == "delete" && len(rest) == 2 && *hostName == "":
-	case rest[0] == "list" || rest[0] == "delete":
+	case (rest[0] == "delete" || rest[0] == "show") && len(rest) == 2 && *hostName == "":
+	case rest[0] == "list" || rest[0] == "delete" || rest[0] == "show":
 		fs.Usage()
 		return usageError("wrong arguments for room " + rest[0])
 	default:
@@ -70,6 +71,17 @@ func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	for _, h := range hosts {
 		names[h.ID] = h.Name
 	}
+	if rest[0] == "show" {
+		r, err := st.Room(ctx, rest[1])
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("no room %q in %s", rest[1], *data)
+		case err != nil:
+			return err
+		}
+		showRoom(stdout, r, names, time.Now())
+		return nil
+	}
 	var rooms []store.Room
 	if *hostName != "" {
 		id := ""
@@ -96,28 +108,48 @@ func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	return nil
 }
 
-// writeRooms prints rooms as a table. A title is ciphertext only the room's links can
-// open, so it shows as "(encrypted title)"; a password only as whether there is one.
+// roomFields are a room's fields as the room commands show them. A title is ciphertext
+// only the room's links can open, so it shows as "(encrypted title)"; a password only as
+// whether there is one; hashes never.
+func roomFields(r store.Room, hostNames map[string]string, now time.Time) (host, expires, title string) {
+	host = hostNames[r.HostID]
+	if host == "" {
+		host = r.HostID
+	}
+	expires = "never"
+	if !r.Expires.IsZero() {
+		expires = formatTime(r.Expires)
+		if r.Expired(now) {
+			expires += " (expired)"
+		}
+	}
+	title = "-"
+	if r.Title != "" {
+		title = "(encrypted title)"
+	}
+	return host, expires, title
+}
+
+// writeRooms prints rooms as a table.
 func writeRooms(w io.Writer, rooms []store.Room, hostNames map[string]string, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tHOST\tCREATED\tEXPIRES\tSETTINGS\tPASSWORD\tTITLE")
 	for _, r := range rooms {
-		host := hostNames[r.HostID]
-		if host == "" {
-			host = r.HostID
-		}
-		expires := "never"
-		if !r.Expires.IsZero() {
-			expires = formatTime(r.Expires)
-			if r.Expired(now) {
-				expires += " (expired)"
-			}
-		}
-		title := "-"
-		if r.Title != "" {
-			title = "(encrypted title)"
-		}
+		host, expires, title := roomFields(r, hostNames, now)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, host, formatTime(r.Created), expires, settingsText(r), yesNo(r.PasswordHash != ""), title)
+	}
+	tw.Flush()
+}
+
+// showRoom prints one room, a field a line: the same fields as writeRooms.
+func showRoom(w io.Writer, r store.Room, hostNames map[string]string, now time.Time) {
+	host, expires, title := roomFields(r, hostNames, now)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, f := range [][2]string{
+		{"id", r.ID}, {"host", host}, {"created", formatTime(r.Created)}, {"expires", expires},
+		{"settings", settingsText(r)}, {"password", yesNo(r.PasswordHash != "")}, {"title", title},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
 	}
 	tw.Flush()
 }

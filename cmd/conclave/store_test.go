@@ -220,6 +220,25 @@ func TestRoomCommands(t *testing.T) {
 	if err := roomCommand([]string{"list", "-host", "Nobody"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), `no host "Nobody"`) {
 		t.Errorf("unknown host: %v", err)
 	}
+	// show: the same fields as list, one room, a field a line.
+	var shown bytes.Buffer
+	if err := roomCommand([]string{"show", "AAAAAAAAAAAAAAAAAAAAAA"}, env, &shown, io.Discard); err != nil {
+		t.Fatalf("room show: %v", err)
+	}
+	for _, w := range []string{"id:        AAAAAAAAAAAAAAAAAAAAAA\n", "host:      Alice\n", "created:   2026-11-27 08:30 UTC\n", "expires:   2026-11-30 08:30 UTC\n",
+		"settings:  e2ee,lobby,chat\n", "password:  yes\n", "title:     (encrypted title)\n"} {
+		if !strings.Contains(shown.String(), w) {
+			t.Errorf("room show lacks %q:\n%s", w, shown.String())
+		}
+	}
+	for _, secretish := range []string{"SECRETCIPHERTEXT", "HASHBYTES", "MACBYTES", "argon2", "hmac"} {
+		if strings.Contains(shown.String(), secretish) {
+			t.Errorf("room show shows %q:\n%s", secretish, shown.String())
+		}
+	}
+	if err := roomCommand([]string{"show", "ZZZZZZZZZZZZZZZZZZZZZZ"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "no room") {
+		t.Errorf("show unknown: %v", err)
+	}
 	var out bytes.Buffer
 	if err := roomCommand([]string{"delete", "AAAAAAAAAAAAAAAAAAAAAA"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "Deleted") {
 		t.Fatalf("delete: %q %v", out.String(), err)
@@ -230,7 +249,7 @@ func TestRoomCommands(t *testing.T) {
 	if err := roomCommand([]string{"delete", "AAAAAAAAAAAAAAAAAAAAAA"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "no room") {
 		t.Errorf("delete again: %v", err)
 	}
-	for _, bad := range [][]string{{}, {"list", "x"}, {"delete"}, {"delete", "a", "b"}, {"delete", "a", "-host", "Bob"}, {"rename"}} {
+	for _, bad := range [][]string{{}, {"list", "x"}, {"delete"}, {"delete", "a", "b"}, {"delete", "a", "-host", "Bob"}, {"show"}, {"show", "a", "b"}, {"show", "a", "-host", "Bob"}, {"rename"}} {
 		if err := roomCommand(bad, env, io.Discard, io.Discard); !errors.Is(err, errUsage) {
 			t.Errorf("room %v: %v, want a usage error", bad, err)
 		}

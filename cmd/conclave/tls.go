@@ -27,6 +27,9 @@ import (
 // includeSubDomains: the operator's other subdomains are not Conclave's to decide.
 const hstsValue = "max-age=63072000"
 
+// defaultACMECache keeps automatic certificates when there is no data directory.
+const defaultACMECache = "conclave-acme"
+
 // tlsOptions are the flags of built-in TLS.
 type tlsOptions struct {
 	httpsAddr     string
@@ -48,7 +51,7 @@ func tlsFlags(fs *flag.FlagSet, t *tlsOptions) {
 	fs.StringVar(&t.keyFile, "tls-key", "", "private key file (PEM) of -tls-cert")
 	fs.StringVar(&t.acmeDomains, "acme-domain", "", "comma-separated domain names to get certificates for automatically from an ACME CA (Let's Encrypt by default), accepting its terms of service")
 	fs.StringVar(&t.acmeEmail, "acme-email", "", "with -acme-domain: contact address given to the CA, for expiry and problem notices (optional)")
-	fs.StringVar(&t.acmeCache, "acme-cache", "conclave-acme", "with -acme-domain: directory for the certificates and the ACME account key (created, mode 0700)")
+	fs.StringVar(&t.acmeCache, "acme-cache", "", "with -acme-domain: directory for the certificates and the ACME account key (created, mode 0700); empty: the acme folder of the -data directory, or "+defaultACMECache+` with -data ""`)
 	fs.StringVar(&t.acmeDirectory, "acme-directory", autocert.DefaultACMEDirectory, "with -acme-domain: the CA's ACME directory URL (e.g. Let's Encrypt staging)")
 }
 
@@ -74,9 +77,6 @@ func checkTLS(t tlsOptions, httpAddr string, s *settings) error {
 	}
 	if e := t.acmeEmail; e != "" && (!strings.Contains(e, "@") || strings.ContainsAny(e, " \t\r\n<>")) {
 		return s.errorFor("acme-email", fmt.Errorf("%q is not an e-mail address", e))
-	}
-	if t.acmeCache == "" {
-		return s.errorFor("acme-cache", errors.New("is empty; automatic certificates must be kept"))
 	}
 	if u, err := url.Parse(t.acmeDirectory); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return s.errorFor("acme-directory", fmt.Errorf("%q is not an http(s) URL", t.acmeDirectory))

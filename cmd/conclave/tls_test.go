@@ -438,3 +438,35 @@ func TestTLSCertificateRenewal(t *testing.T) {
 		t.Fatal("a broken renewal replaced the working certificate")
 	}
 }
+
+// TestACMECacheDefault: automatic certificates live in the data directory unless
+// -acme-cache names another place, from any source; without a data directory they
+// keep the old default.
+func TestACMECacheDefault(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-config", ""}, nil, filepath.Join(defaultDataDir, "acme")},
+		{[]string{"-config", "", "-data", "/var/lib/conclave"}, nil, "/var/lib/conclave/acme"},
+		{[]string{"-config", ""}, map[string]string{"CONCLAVE_DATA": "/srv/c"}, "/srv/c/acme"},
+		{[]string{"-config", "", "-data", ""}, nil, defaultACMECache},
+		{[]string{"-config", "", "-data", "/srv/c", "-acme-cache", "/etc/certs"}, nil, "/etc/certs"},
+		{[]string{"-config", "", "-data", "/srv/c"}, map[string]string{"CONCLAVE_ACME_CACHE": "/x"}, "/x"},
+		{[]string{"-config", "", "-data", "/srv/c", "-acme-cache", ""}, nil, "/srv/c/acme"},
+	} {
+		o, err := parseOptions(tc.args, envOf(tc.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%v %v: %v", tc.args, tc.env, err)
+		}
+		if o.tls.acmeCache != tc.want {
+			t.Errorf("%v %v: -acme-cache %q, want %q", tc.args, tc.env, o.tls.acmeCache, tc.want)
+		}
+	}
+	// From a file too.
+	file := writeFile(t, "c.toml", "data = \"/srv/f\"\n")
+	if o, err := parseOptions([]string{"-config", file}, envOf(nil), io.Discard); err != nil || o.tls.acmeCache != "/srv/f/acme" {
+		t.Fatalf("from a file: %q %v", o.tls.acmeCache, err)
+	}
+}

@@ -89,11 +89,12 @@ func TestSFUPeersAreTheMediaPort(t *testing.T) {
 	}
 }
 
-// TestRunWithTURN: with -turn-udp and -turn-tcp the server prints its TURN URLs, and a
-// welcome carries them with credentials.
+// TestRunWithTURN: with -turn-udp and -turn-tcp the server prints its TURN URLs, a
+// welcome carries them with credentials, and the metrics listener exports the TURN
+// allocations gauge.
 func TestRunWithTURN(t *testing.T) {
 	opts, err := parseOptions([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-loopback",
-		"-turn-udp", "127.0.0.1:0", "-turn-tcp", "127.0.0.1:0", "-config", "", "-data", "", "-metrics", "", "-one-time-key", "print"}, func(string) string { return "" }, io.Discard)
+		"-turn-udp", "127.0.0.1:0", "-turn-tcp", "127.0.0.1:0", "-config", "", "-data", "", "-metrics", "127.0.0.1:0", "-one-time-key", "print"}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,5 +168,13 @@ func TestRunWithTURN(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), w.ICEServers[0].Credential) || strings.Contains(stderr.String(), w.ICEServers[0].Username) {
 		t.Fatal("TURN credentials in the log")
+	}
+	mm := regexp.MustCompile(`Metrics: http://(\S+)/metrics`).FindStringSubmatch(stdout.String())
+	if mm == nil {
+		t.Fatalf("no metrics line: %q", stdout.String())
+	}
+	// No relay is open: the gauge is there, at 0.
+	if v := value(scrape(t, "http://"+mm[1]+"/metrics"), "conclave_turn_allocations"); v != 0 {
+		t.Fatalf("conclave_turn_allocations = %v, want 0 (-1: not exported)", v)
 	}
 }
