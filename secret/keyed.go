@@ -52,22 +52,3 @@ func mac(key []byte, s string) []byte {
 	m.Write([]byte(s))
 	return m.Sum(nil)
 }
-
-// MACKey compares high-entropy secrets that live only in memory (a meeting's moderator
-// secret) under a key made at start and never stored.
-type MACKey struct{ key []byte }
-
-// NewMACKey makes a random key.
-func NewMACKey() *MACKey {
-	k := make([]byte, keyLen)
-	_, _ = rand.Read(k)
-	return &MACKey{key: k}
-}
-
-// Sum is the MAC of s to keep instead of s.
-func (k *MACKey) Sum(s string) []byte { return mac(k.key, s) }
-
-// Equal reports in constant time whether s is the secret whose Sum is sum.
-func (k *MACKey) Equal(s string, sum []byte) bool {
-	return len(sum) == sha256.Size && hmac.Equal(mac(k.key, s), sum)
-}

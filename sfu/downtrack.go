@@ -78,22 +78,20 @@ func (d *downTrack) forward(p *packet) {
 	}
 }
 
-// write sends p with this subscription's SSRC and payload type. Called only by the
-// subscriber's writer goroutine.
-func (d *downTrack) write(p *packet) {
+// write sends p with this subscription's SSRC and payload type, and reports the payload
+// bytes written. Called only by the subscriber's writer goroutine.
+func (d *downTrack) write(p *packet) (payload int, ok bool) {
 	b := d.binding.Load()
 	if b == nil {
-		return
+		return 0, false
 	}
 	h := p.header
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
 	if _, err := b.stream.WriteRTP(&h, p.payload); err != nil {
-		return
+		return 0, false
 	}
-	st := d.up.stats
-	st.forwarded.Add(1)
-	st.bytes.Add(uint64(len(p.payload)))
+	return len(p.payload), true
 }
 
 // readRTCP serves the subscriber's feedback for this track until the sender stops:

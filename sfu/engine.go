@@ -67,7 +67,8 @@ type Engine struct {
 	udpMux  ice.UDPMux
 	tcpLn   net.Listener
 	tcpMux  ice.TCPMux
-	stats   counters // monitoring (stats.go)
+	stats   counters   // monitoring (stats.go)
+	queues  queueStats // what subscribers were sent, counted by their writers
 }
 
 // keyframeInterval is the minimum time between two keyframe requests sent to one

@@ -154,7 +154,12 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 	if n := up.stats.dropped.Load(); n != 2 {
 		t.Errorf("dropped counter %d, want 2", n)
 	}
-	if n := up.stats.forwarded.Load(); n != uint64(len(got)) {
+	// The writer counts a packet just after writing it: wait for the count, bounded.
+	q := d.sub.out
+	for deadline := time.Now().Add(5 * time.Second); q.forwarded.Load() < uint64(len(got)) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := q.forwarded.Load(); n != uint64(len(got)) {
 		t.Errorf("forwarded counter %d, want %d", n, len(got))
 	}
 }

@@ -61,9 +61,6 @@ type Candidate struct {
 	UsernameFragment *string
 }
 
-// maxBufferedCandidates bounds candidates that arrive before their description.
-const maxBufferedCandidates = 64
-
 func newParticipant(r *Room, id string) (*Participant, error) {
 	cfg := webrtc.Configuration{}
 	pub, err := r.engine.pubAPI.NewPeerConnection(cfg)
@@ -85,6 +82,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		sources:   make(map[string]Source),
 		downs:     make(map[*upTrack]*downTrack),
 	}
+	r.engine.queues.add(p.out)
 	pub.OnTrack(p.onTrack)
 	return p, nil
 }
@@ -319,11 +317,9 @@ func (p *Participant) AddCandidate(publish bool, c Candidate) error {
 		return nil
 	}
 	if pc.RemoteDescription() == nil {
-		defer p.mu.Unlock()
-		if len(*buf) >= maxBufferedCandidates {
-			return fmt.Errorf("%w: too many candidates before the description", ErrBadCandidate)
-		}
+		// Kept until the description arrives; the trickle cap above bounds them.
 		*buf = append(*buf, init)
+		p.mu.Unlock()
 		return nil
 	}
 	p.mu.Unlock()
@@ -365,6 +361,7 @@ func (p *Participant) Close() {
 	p.closePeers()
 	p.wg.Wait()
 	p.out.close()
+	p.room.engine.queues.remove(p.out)
 }
 
 func (p *Participant) closePeers() {

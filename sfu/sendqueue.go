@@ -1,6 +1,9 @@
 package sfu
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // sendQueue is one subscriber's outgoing packets. The publishers' reader goroutines put
 // packets in without blocking; one writer goroutine per subscriber takes them out, the
@@ -11,6 +14,11 @@ type sendQueue struct {
 	stop   chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
+
+	// What the writer wrote, for monitoring. Only the writer adds, so these atomics are
+	// never contended on the packet path; Engine.Stats sums them over all subscribers.
+	forwarded atomic.Uint64
+	bytes     atomic.Uint64
 }
 
 type sendItem struct {
@@ -54,18 +62,25 @@ func (q *sendQueue) run() {
 	for {
 		select {
 		case it := <-q.urgent:
-			it.d.write(it.p)
+			q.write(it)
 			continue
 		default:
 		}
 		select {
 		case it := <-q.urgent:
-			it.d.write(it.p)
+			q.write(it)
 		case it := <-q.video:
-			it.d.write(it.p)
+			q.write(it)
 		case <-q.stop:
 			return
 		}
+	}
+}
+
+func (q *sendQueue) write(it sendItem) {
+	if n, ok := it.d.write(it.p); ok {
+		q.forwarded.Add(1)
+		q.bytes.Add(uint64(n))
 	}
 }
 

@@ -1,6 +1,9 @@
 package sfu
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Stats is a snapshot of the engine's media counters, for monitoring. Counters only
 // rise from the engine's start; TracksPublished is the number published right now. None
@@ -27,12 +30,11 @@ type Stats struct {
 	KeyframeRequestsSent     uint64
 }
 
-// counters are the engine's live counters. Each is one atomic add where it happens; the
-// packet path pays two (packets and bytes) per forwarded packet.
+// counters are the engine's live counters, each one atomic add where it happens. What is
+// forwarded is not among them: each subscriber's writer counts its own (sendQueue), so the
+// packet path never contends on a shared counter; see queueStats.
 type counters struct {
 	tracks          atomic.Int64
-	forwarded       atomic.Uint64
-	bytes           atomic.Uint64
 	dropped         atomic.Uint64
 	nacks           atomic.Uint64
 	nacksAnswered   atomic.Uint64
@@ -41,13 +43,53 @@ type counters struct {
 	keyframesOut    atomic.Uint64
 }
 
+// queueStats sums what the subscribers' writers wrote: the live ones, and the totals of
+// those that have gone.
+type queueStats struct {
+	mu        sync.Mutex
+	live      map[*sendQueue]struct{}
+	forwarded uint64 // of queues closed
+	bytes     uint64
+}
+
+// add counts q from now on.
+func (s *queueStats) add(q *sendQueue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live == nil {
+		s.live = make(map[*sendQueue]struct{})
+	}
+	s.live[q] = struct{}{}
+}
+
+// remove keeps q's totals; call it once q's writer has stopped.
+func (s *queueStats) remove(q *sendQueue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.live, q)
+	s.forwarded += q.forwarded.Load()
+	s.bytes += q.bytes.Load()
+}
+
+func (s *queueStats) sum() (forwarded, bytes uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	forwarded, bytes = s.forwarded, s.bytes
+	for q := range s.live {
+		forwarded += q.forwarded.Load()
+		bytes += q.bytes.Load()
+	}
+	return forwarded, bytes
+}
+
 // Stats reads the counters. Each value is read atomically; the set is not one instant.
 func (e *Engine) Stats() Stats {
 	c := &e.stats
+	forwarded, bytes := e.queues.sum()
 	return Stats{
 		TracksPublished:          c.tracks.Load(),
-		PacketsForwarded:         c.forwarded.Load(),
-		BytesForwarded:           c.bytes.Load(),
+		PacketsForwarded:         forwarded,
+		BytesForwarded:           bytes,
 		PacketsDropped:           c.dropped.Load(),
 		NACKsReceived:            c.nacks.Load(),
 		NACKsAnswered:            c.nacksAnswered.Load(),

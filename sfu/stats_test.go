@@ -38,10 +38,35 @@ func TestNACKCounters(t *testing.T) {
 	if n := s.retransmissions.Load(); n != 2 {
 		t.Errorf("retransmissions %d, want 2", n)
 	}
-	if n := s.forwarded.Load(); n != 2 {
+	// The writer counts a packet just after writing it: wait for the count, bounded.
+	q := d.sub.out
+	for deadline := time.Now().Add(5 * time.Second); q.forwarded.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := q.forwarded.Load(); n != 2 {
 		t.Errorf("forwarded %d, want 2", n)
 	}
-	if n := s.bytes.Load(); n != 8 {
+	if n := q.bytes.Load(); n != 8 {
 		t.Errorf("bytes %d, want 8", n)
+	}
+}
+
+// TestStatsSumSubscribers: the engine's forwarded counts are the sum over the writers of
+// subscribers present and gone.
+func TestStatsSumSubscribers(t *testing.T) {
+	var e Engine
+	a, b := newSendQueue(), newSendQueue()
+	defer a.close()
+	e.queues.add(a)
+	e.queues.add(b)
+	a.forwarded.Store(3)
+	a.bytes.Store(300)
+	b.forwarded.Store(2)
+	b.bytes.Store(20)
+	b.close()
+	e.queues.remove(b)
+	b.forwarded.Store(99) // gone: no longer read
+	if s := e.Stats(); s.PacketsForwarded != 5 || s.BytesForwarded != 320 {
+		t.Fatalf("forwarded %d packets, %d bytes; want 5 and 320", s.PacketsForwarded, s.BytesForwarded)
 	}
 }

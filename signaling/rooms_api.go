@@ -137,21 +137,15 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 	}
 	now := s.now()
 	d := lobby.DefaultSettings()
+	id, modSecret, made := roomCredentials(req.ID, req.ModeratorSecret)
 	room := store.Room{
-		ID:       secret.Random(16),
-		HostID:   hostID,
-		Settings: store.Settings{Lobby: d.Lobby, ScreenShare: d.ScreenShare, Unmute: d.Unmute, Chat: d.Chat},
-		E2EE:     true,
-		Created:  now.UTC(),
+		ID:           id,
+		HostID:       hostID,
+		Settings:     store.Settings{Lobby: d.Lobby, ScreenShare: d.ScreenShare, Unmute: d.Unmute, Chat: d.Chat},
+		E2EE:         true,
+		Created:      now.UTC(),
+		ModeratorMAC: secret.KeyedHash(modSecret),
 	}
-	if req.ID != nil {
-		room.ID = *req.ID
-	}
-	modSecret, made := secret.Random(24), true
-	if req.ModeratorSecret != nil {
-		modSecret, made = *req.ModeratorSecret, false
-	}
-	room.ModeratorMAC = secret.KeyedHash(modSecret)
 	if err := s.applyChange(ctx, &room, req); err != nil {
 		return 0, nil, err
 	}
@@ -227,19 +221,14 @@ func (s *Server) rotateRoom(r *http.Request, hostID string) (int, any, *apiError
 		return 0, nil, aerr
 	}
 	oldID := room.ID
-	room.ID = secret.Random(16)
-	if req.ID != nil {
-		room.ID = *req.ID
-	}
+	var modSecret string
+	var made bool
+	room.ID, modSecret, made = roomCredentials(req.ID, req.ModeratorSecret)
 	if room.ID == oldID {
 		return 0, nil, badRequest("the new id must differ from the old one")
 	}
 	if req.Title != nil {
 		room.Title = *req.Title
-	}
-	modSecret, made := secret.Random(24), true
-	if req.ModeratorSecret != nil {
-		modSecret, made = *req.ModeratorSecret, false
 	}
 	room.ModeratorMAC = secret.KeyedHash(modSecret)
 	switch err := s.rooms.UpdateRoom(r.Context(), oldID, room); {
@@ -330,4 +319,18 @@ func (s *Server) applyChange(ctx context.Context, room *store.Room, req roomRequ
 		}
 	}
 	return nil
+}
+
+// roomCredentials takes the room id and moderator secret a host's browser chose (so it
+// can derive the room's keys and show the links again), or makes them; made says the
+// server made the moderator secret and must show it once.
+func roomCredentials(id, modSecret *string) (string, string, bool) {
+	roomID, mod, made := secret.Random(16), secret.Random(24), true
+	if id != nil {
+		roomID = *id
+	}
+	if modSecret != nil {
+		mod, made = *modSecret, false
+	}
+	return roomID, mod, made
 }

@@ -274,23 +274,36 @@ func (b *Bolt) DeleteRoom(_ context.Context, id string) error {
 
 // DeleteExpired removes every room expired at now and returns their ids, sorted.
 func (b *Bolt) DeleteExpired(_ context.Context, now time.Time) ([]string, error) {
-	var gone []string
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		gone = gone[:0] // a retried function starts over
-		rooms := tx.Bucket(bucketRooms)
+	// The janitor asks every few seconds and mostly nothing has expired: find out in a
+	// read transaction, so that the common case writes (and fsyncs) nothing.
+	expired := func(tx *bolt.Tx) ([][]byte, error) {
 		var keys [][]byte
-		if err := rooms.ForEach(func(k, v []byte) error {
+		err := tx.Bucket(bucketRooms).ForEach(func(k, v []byte) error {
 			r, err := decodeRoomAt(k, v)
 			if err == nil && r.Expired(now) {
 				keys = append(keys, bytes.Clone(k))
 			}
 			return err
-		}); err != nil {
+		})
+		return keys, err
+	}
+	var found [][]byte
+	if err := b.db.View(func(tx *bolt.Tx) (err error) {
+		found, err = expired(tx)
+		return err
+	}); err != nil || len(found) == 0 {
+		return nil, err
+	}
+	var gone []string
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		gone = gone[:0]          // a retried function starts over
+		keys, err := expired(tx) // again: a room may have changed meanwhile
+		if err != nil {
 			return err
 		}
 		// Deleting while iterating with ForEach skips keys; delete afterwards.
 		for _, k := range keys {
-			if err := rooms.Delete(k); err != nil {
+			if err := tx.Bucket(bucketRooms).Delete(k); err != nil {
 				return err
 			}
 			gone = append(gone, string(k))

@@ -7,50 +7,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/secret"
 )
-
-// startRun runs the server with args until it prints its URL, and returns what it
-// wrote to stderr by then; the server is stopped when the test ends.
-func startRun(t *testing.T, args ...string) string {
-	t.Helper()
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-metrics", "", "-config", "", "-data", ""}, args...)
-	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, opts, &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("run did not return after cancel")
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stdout.String(), "Open http://") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no URL printed; stderr %q", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return stderr.String() // the warning is logged before the URL is printed
-}
 
 // TestLoopbackWarning: on a loopback address without -behind-proxy the server warns at
 // start that a proxy in front would make every client one address; with -behind-proxy
 // it does not.
 func TestLoopbackWarning(t *testing.T) {
-	if log := startRun(t); !strings.Contains(log, "level=WARN") || !strings.Contains(log, "without -behind-proxy") {
+	if log := start(t).stderr.String(); !strings.Contains(log, "level=WARN") || !strings.Contains(log, "without -behind-proxy") {
 		t.Fatalf("no warning on loopback without -behind-proxy: %q", log)
 	}
-	if log := startRun(t, "-behind-proxy"); strings.Contains(log, "without -behind-proxy") {
+	if log := start(t, "-behind-proxy").stderr.String(); strings.Contains(log, "without -behind-proxy") {
 		t.Fatalf("warning with -behind-proxy: %q", log)
 	}
 }

@@ -14,60 +14,6 @@ import (
 	"conclave/internal/testclient"
 )
 
-// running is one run() of the server that the test stops itself.
-type running struct {
-	url    string
-	stdout string
-	cancel context.CancelFunc
-	done   chan error
-}
-
-// start runs the server with args until it prints its URL.
-func start(t *testing.T, args ...string) *running {
-	t.Helper()
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-loopback", "-metrics", "", "-one-time-key", "print"}, args...)
-	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- run(ctx, opts, &out, &errOut) }()
-	t.Cleanup(func() { r.stop(t) })
-	re := regexp.MustCompile(`Open (http://\S+)`)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Media:") {
-			r.url, r.stdout = m[1], out.String()
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not started; stdout %q stderr %q", out.String(), errOut.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// stop ends the server and waits until it has let go of the data directory.
-func (r *running) stop(t *testing.T) {
-	t.Helper()
-	if r.cancel == nil {
-		return
-	}
-	r.cancel()
-	r.cancel = nil
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after cancel")
-	}
-	http.DefaultClient.CloseIdleConnections()
-}
-
 // api sends an authorised JSON request and decodes the answer into out.
 func (r *running) api(t *testing.T, method, path, key, body string, out any) int {
 	t.Helper()

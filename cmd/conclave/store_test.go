@@ -95,7 +95,8 @@ func TestServerUsesStoredHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := regexp.MustCompile(`(?m)^\s+([0-9a-f]{12}\.\S+)$`).FindStringSubmatch(out.String())[1]
-	url, stdout, stderr := serve(t, "-data", data)
+	srv := start(t, "-data", data)
+	url, stdout, stderr := srv.url, srv.stdout, srv.stderr
 	if strings.Contains(stdout, "one-time") || !strings.Contains(stdout, "1 host(s)") {
 		t.Fatalf("stdout %q", stdout)
 	}
@@ -114,44 +115,6 @@ func TestServerUsesStoredHosts(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	if strings.Contains(stderr.String(), "Dana") {
 		t.Errorf("the log names the host: %q", stderr.String())
-	}
-}
-
-// serve runs the server with args until it prints its URL; it is stopped when the test
-// ends.
-func serve(t *testing.T, args ...string) (url, stdout string, stderr *syncBuffer) {
-	t.Helper()
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-metrics", ""}, args...)
-	opts, err := parseOptions(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
-	stderr = &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, opts, &out, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("run did not return after cancel")
-		}
-	})
-	re := regexp.MustCompile(`Open (http://\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Media:") {
-			return m[1], out.String(), stderr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no URL printed; stderr %q", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -311,7 +274,7 @@ func TestServerRefusesBadDataDir(t *testing.T) {
 func TestNoDataWritesNothing(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
-	_, stdout, _ := serve(t, "-data", "")
+	stdout := start(t, "-data", "").stdout
 	if !strings.Contains(stdout, "one-time") {
 		t.Fatalf("stdout %q", stdout)
 	}

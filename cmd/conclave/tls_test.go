@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,86 +18,19 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/acme/autocert"
+
+	"conclave/internal/testcert"
 )
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and its key into dir, and
 // returns the file paths and the certificate, for a client to trust.
 func selfSigned(t *testing.T, dir string) (certFile, keyFile string, cert *x509.Certificate) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "conclave test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cert, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, cert
-}
-
-// startServer runs the server with args (after loopback addresses and no config file)
-// until it prints its URL; it returns stdout so far and stops the server at the end.
-func startServer(t *testing.T, args ...string) string {
-	t.Helper()
-	args = append([]string{"-http", "127.0.0.1:0", "-media-udp", "127.0.0.1:0", "-media-tcp", "", "-config", "", "-data", "", "-metrics", "", "-one-time-key", "print"}, args...)
-	opts, err := parseOptions(args, envOf(nil), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, opts, &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("run did not return after cancel")
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stdout.String(), "Media:") {
-		select {
-		case err := <-done:
-			t.Fatalf("run returned %v; stderr %q", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not started; stdout %q stderr %q", stdout.String(), stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return stdout.String()
+	c := testcert.New(t)
+	certFile, keyFile = c.WriteFiles(t, dir)
+	return certFile, keyFile, c.Leaf
 }
 
 // TestTLSServesHTTPSWithHSTSAndRedirects: with certificate files the web client and the
@@ -111,7 +38,7 @@ func startServer(t *testing.T, args ...string) string {
 // redirect to the same path on HTTPS, without HSTS.
 func TestTLSServesHTTPSWithHSTSAndRedirects(t *testing.T) {
 	certFile, keyFile, cert := selfSigned(t, t.TempDir())
-	out := startServer(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile)
+	out := start(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile).stdout
 	base := regexp.MustCompile(`Open (https://127\.0\.0\.1:\d+/)`).FindStringSubmatch(out)
 	plain := regexp.MustCompile(`HTTP on (\S+) redirects to HTTPS`).FindStringSubmatch(out)
 	key := regexp.MustCompile(`#host=(\S+)`).FindStringSubmatch(out)
@@ -403,7 +330,7 @@ func FuzzRedirect(f *testing.F) {
 func TestTLSCertificateRenewal(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, first := selfSigned(t, dir)
-	out := startServer(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile, "-http", "")
+	out := start(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile, "-http", "").stdout
 	m := regexp.MustCompile(`Open https://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("stdout %q", out)

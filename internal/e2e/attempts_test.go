@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -80,21 +78,5 @@ func typePassword(ctx context.Context, t *testing.T, tab browsertest.Tab, pw str
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin" && !document.querySelector("#prejoin-password-field").hidden`); err != nil {
 		t.Fatalf("no password field: %v", err)
 	}
-	quoted, _ := json.Marshal(pw)
-	if err := tab.Eval(ctx, fmt.Sprintf(`(() => {
-		const field = document.querySelector("#prejoin-password");
-		field.focus();
-		field.value = %s;
-		field.dispatchEvent(new Event("input", { bubbles: true }));
-	})()`, quoted), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(ctx, `(() => {
-		const join = document.querySelector("#prejoin-join");
-		if (join.disabled) return false;
-		join.click();
-		return true;
-	})()`); err != nil {
-		t.Fatalf("could not press Join: %v", err)
-	}
+	typeAndJoin(ctx, t, tab, "#prejoin-password", pw)
 }

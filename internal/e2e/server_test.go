@@ -247,13 +247,21 @@ func knock(ctx context.Context, t *testing.T, tab browsertest.Tab, name string) 
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin"`); err != nil {
 		t.Fatalf("no pre-join screen for %s: %v", name, err)
 	}
-	quoted, _ := json.Marshal(name)
+	typeAndJoin(ctx, t, tab, "#prejoin-name", name)
+}
+
+// typeAndJoin types value into a pre-join field, as a person does, and clicks Join once
+// it is enabled.
+func typeAndJoin(ctx context.Context, t *testing.T, tab browsertest.Tab, field, value string) {
+	t.Helper()
+	sel, _ := json.Marshal(field)
+	quoted, _ := json.Marshal(value)
 	if err := tab.Eval(ctx, fmt.Sprintf(`(() => {
-		const field = document.querySelector("#prejoin-name");
+		const field = document.querySelector(%s);
 		field.focus();
 		field.value = %s;
 		field.dispatchEvent(new Event("input", { bubbles: true }));
-	})()`, quoted), nil); err != nil {
+	})()`, sel, quoted), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := tab.WaitFor(ctx, `(() => {
@@ -262,7 +270,7 @@ func knock(ctx context.Context, t *testing.T, tab browsertest.Tab, name string) 
 		join.click();
 		return true;
 	})()`); err != nil {
-		t.Fatalf("%s could not click Join: %v", name, err)
+		t.Fatalf("could not click Join after typing into %s: %v", field, err)
 	}
 }
 
