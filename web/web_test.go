@@ -258,16 +258,33 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 	}
 }
 
-// TestNothingPersisted: the client stores nothing in the browser.
+// TestNothingPersisted: the client keeps in the browser only what storage.js lists
+// (preferences on the device; the tab's resumption and moderator secrets for this tab),
+// and no other module touches browser storage.
 func TestNothingPersisted(t *testing.T) {
 	re := regexp.MustCompile(`localStorage|sessionStorage|indexedDB|document\.cookie|caches\.open|navigator\.storage`)
-	for name, text := range embedded(t) {
-		if !strings.HasSuffix(name, ".js") && !strings.HasSuffix(name, ".html") {
+	files := embedded(t)
+	for name, text := range files {
+		if !strings.HasSuffix(name, ".js") && !strings.HasSuffix(name, ".html") || name == "static/js/storage.js" {
 			continue
 		}
 		if loc := re.FindStringIndex(text); loc != nil {
-			t.Errorf("%s: uses browser storage (%q)", name, text[loc[0]:loc[1]])
+			t.Errorf("%s: uses browser storage (%q); only storage.js may", name, text[loc[0]:loc[1]])
 		}
+	}
+	store := files["static/js/storage.js"]
+	if regexp.MustCompile(`indexedDB|document\.cookie|caches\.open|navigator\.storage`).MatchString(store) {
+		t.Error("storage.js: uses storage beyond localStorage/sessionStorage")
+	}
+	// Every key storage.js may write, and nothing else.
+	keys := regexp.MustCompile(`'(conclave\.[a-z-]+)'`).FindAllStringSubmatch(store, -1)
+	var got []string
+	for _, k := range keys {
+		got = append(got, k[1])
+	}
+	want := []string{"conclave.lang", "conclave.blur", "conclave.knock-sound", "conclave.resume", "conclave.moderator"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("storage.js keeps %v, want exactly %v (a new key needs a reason in README \"Privacy\")", got, want)
 	}
 }
 

@@ -1,11 +1,14 @@
 // Tiny DOM helpers. Text always goes in through textContent / text nodes, never
 // through innerHTML, so names and chat messages can never become markup.
+import { setAttr, setText } from './i18n.js';
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
 /**
  * el creates an element. props: class, text, dataset, aria-* and other
  * attributes, on<event> listeners. Children may be nodes or strings (text).
+ * Translated text (i18n.js): i18n: key (the text), i18nAttr: { attribute: key },
+ * i18nParams: { placeholder: value } for both; these follow a language switch.
  */
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -16,6 +19,10 @@ export function el(tag, props = {}, ...children) {
     else if (key === 'dataset') Object.assign(node.dataset, value);
     else if (key.startsWith('on') && typeof value === 'function') node.addEventListener(key.slice(2), value);
     else if (key === 'style') throw new Error('inline styles are not allowed (CSP)');
+    else if (key === 'i18n') setText(node, value, props.i18nParams);
+    else if (key === 'i18nAttr') {
+      for (const [name, k] of Object.entries(value)) setAttr(node, name, k, props.i18nParams);
+    } else if (key === 'i18nParams') continue;
     else node.setAttribute(key, value === true ? '' : String(value));
   }
   for (const child of children) {

@@ -1,0 +1,61 @@
+// The pure part of the translations (i18n.js): choosing a language, looking a key up,
+// plural forms and {placeholders}. No DOM and no fetch, so Node tests use it directly.
+//
+// Catalogues (web/static/i18n/<lang>.json) are flat objects: "area.what": "text". A text
+// may hold {name} placeholders, filled from params; a value that is an object holds
+// plural forms keyed by Intl.PluralRules categories ("one", "other", ...), chosen by
+// params.count.
+
+/** LANGUAGES are the languages of the UI, in the order the switch shows them. */
+export const LANGUAGES = ['en', 'de'];
+
+/**
+ * PSEUDO is a test language: English with every text in ⟦ ⟧, so a browser test can see
+ * any text that bypassed the catalogue. Never offered in the switch.
+ */
+export const PSEUDO = 'qps';
+
+/**
+ * pickLanguage returns the language to show: the one stored on this device if it is
+ * known, else the first of the browser's languages we have, else English.
+ */
+export function pickLanguage(stored, browserLanguages = []) {
+  if (LANGUAGES.includes(stored) || stored === PSEUDO) return stored;
+  for (const tag of browserLanguages) {
+    const primary = String(tag || '').toLowerCase().split('-')[0];
+    if (LANGUAGES.includes(primary)) return primary;
+  }
+  return 'en';
+}
+
+/**
+ * localeFor returns the BCP 47 tag for dates and numbers: the browser's own tag when it
+ * is a variant of lang (de-AT, en-GB), else lang itself.
+ */
+export function localeFor(lang, browserLanguages = []) {
+  const base = lang === PSEUDO ? 'en' : lang;
+  for (const tag of browserLanguages) {
+    if (String(tag || '').toLowerCase().split('-')[0] === base) return tag;
+  }
+  return base;
+}
+
+const PLACEHOLDER = /\{([A-Za-z0-9_]+)\}/g;
+
+/**
+ * translate looks key up in catalogue (falling back to fallback, then to the key
+ * itself, so a missing text shows as its key and is easy to spot) and fills it in.
+ */
+export function translate(catalogue, fallback, lang, key, params) {
+  let value = Object.hasOwn(catalogue, key) ? catalogue[key] : undefined;
+  if (value === undefined && Object.hasOwn(fallback, key)) value = fallback[key];
+  if (value === undefined) return key;
+  if (typeof value === 'object' && value !== null) {
+    const count = Number(params?.count ?? 0);
+    const category = new Intl.PluralRules(lang === PSEUDO ? 'en' : lang).select(count);
+    value = value[category] ?? value.other ?? key;
+  }
+  const text = String(value).replace(PLACEHOLDER, (whole, name) =>
+    (params && Object.hasOwn(params, name) ? String(params[name]) : whole));
+  return lang === PSEUDO ? `⟦${text}⟧` : text;
+}

@@ -1,0 +1,160 @@
+// Translations of the UI (German and English). Every text a person sees or a screen
+// reader announces comes from the catalogues in /static/i18n/<lang>.json:
+//
+//   In HTML:  <h1 data-i18n="prejoin.title"></h1>
+//             <button data-i18n-attr="aria-label=controls.mic.off,title=controls.mic.off">
+//             <span data-i18n="lobby.waiting" data-i18n-params='{"count":3}'>
+//   In JS:    t('lobby.knocked', { name })            → a string, for toasts, confirm, …
+//             el('p', { i18n: 'lobby.waiting', i18nParams: { count } })  (dom.js)
+//             setText(node, key, params) / setAttr(node, 'aria-label', key, params)
+//
+// Texts set through data-i18n (el's i18n prop, setText, setAttr) follow a language
+// switch by themselves; code that builds text another way subscribes with
+// onLanguageChange and renders again.
+//
+// Both catalogues are loaded with this module (JSON modules), so t() is synchronous
+// everywhere and switching needs no server round trip. The choice is
+// kept on this device only (storage.js); by default the browser's language is used.
+import { LANGUAGES, PSEUDO, localeFor, pickLanguage, translate } from './i18n-core.js';
+import { devicePreference, setDevicePreference } from './storage.js';
+import en from '../i18n/en.json' with { type: 'json' };
+import de from '../i18n/de.json' with { type: 'json' };
+
+export { LANGUAGES };
+
+// JSON modules: part of the module graph, so every catalogue is there before any
+// script runs (no await, and the page's load event still means "ready").
+const catalogues = { en, de };
+
+let current = pickLanguage(devicePreference('language'), navigator.languages || [navigator.language]);
+const listeners = new Set();
+
+/** language returns the UI language ('en', 'de'; 'qps' in the pseudo-language test). */
+export function language() {
+  return current;
+}
+
+/** locale returns the tag for dates and numbers (e.g. 'de-AT' when the browser says so). */
+export function locale() {
+  return localeFor(current, navigator.languages || [navigator.language]);
+}
+
+/** t returns the text of key in the current language, with {placeholders} filled. */
+export function t(key, params) {
+  const cat = catalogues[current === PSEUDO ? 'en' : current] || {};
+  return translate(cat, catalogues.en || {}, current, key, params);
+}
+
+/** setText makes node show key (and keep showing it in the language switched to). */
+export function setText(node, key, params) {
+  node.dataset.i18n = key;
+  if (params) node.dataset.i18nParams = JSON.stringify(params);
+  else delete node.dataset.i18nParams;
+  node.textContent = t(key, params);
+  return node;
+}
+
+/** setAttr sets attribute name of node to the text of key, following switches. */
+export function setAttr(node, name, key, params) {
+  const pairs = parseAttrSpec(node.dataset.i18nAttr).filter(([n]) => n !== name);
+  pairs.push([name, key]);
+  node.dataset.i18nAttr = pairs.map(([n, k]) => `${n}=${k}`).join(',');
+  if (params) node.dataset.i18nParams = JSON.stringify(params);
+  node.setAttribute(name, t(key, params));
+  return node;
+}
+
+function parseAttrSpec(spec) {
+  if (!spec) return [];
+  return spec.split(',').map((p) => p.trim().split('=')).filter((p) => p.length === 2 && p[0] && p[1]);
+}
+
+function paramsOf(node) {
+  if (!node.dataset.i18nParams) return undefined;
+  try {
+    return JSON.parse(node.dataset.i18nParams);
+  } catch {
+    return undefined;
+  }
+}
+
+/** applyTranslations fills every data-i18n / data-i18n-attr element in root. */
+export function applyTranslations(root = document) {
+  const nodes = [];
+  if (root.nodeType === Node.ELEMENT_NODE) nodes.push(root);
+  nodes.push(...root.querySelectorAll('[data-i18n], [data-i18n-attr]'));
+  for (const node of nodes) {
+    const params = paramsOf(node);
+    if (node.dataset.i18n) node.textContent = t(node.dataset.i18n, params);
+    for (const [name, key] of parseAttrSpec(node.dataset.i18nAttr)) node.setAttribute(name, t(key, params));
+  }
+  if (root === document) {
+    document.documentElement.lang = current === PSEUDO ? 'en' : current;
+    for (const slot of document.querySelectorAll('[data-language-switch]')) mountSwitch(slot);
+  }
+}
+
+/** onLanguageChange calls fn after every switch; it returns a function that unsubscribes. */
+export function onLanguageChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** setLanguage switches the UI to lang and remembers the choice on this device. */
+export function setLanguage(lang) {
+  if (!LANGUAGES.includes(lang) && lang !== PSEUDO) return;
+  current = lang;
+  setDevicePreference('language', lang);
+  applyTranslations(document);
+  for (const fn of listeners) fn(lang);
+}
+
+/**
+ * mountSwitch fills a [data-language-switch] element with the language choice: one
+ * button per language, each labelled in its own language (a German speaker stuck in
+ * English still finds "Deutsch").
+ */
+function mountSwitch(slot) {
+  if (!slot.dataset.mounted) {
+    slot.dataset.mounted = '1';
+    slot.classList.add('language-switch');
+    slot.setAttribute('role', 'group');
+    for (const lang of LANGUAGES) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'language-option';
+      b.lang = lang;
+      b.dataset.lang = lang;
+      b.addEventListener('click', () => setLanguage(lang));
+      slot.append(b);
+    }
+  }
+  slot.setAttribute('aria-label', t('language.switch'));
+  for (const b of slot.querySelectorAll('.language-option')) {
+    const lang = b.dataset.lang;
+    b.textContent = (catalogues[lang] || {})['language.name'] || lang;
+    b.setAttribute('aria-pressed', String(lang === current));
+  }
+}
+
+/** formatDateTime formats a date (Date or ms) with its time in the user's locale. */
+export function formatDateTime(date, options = { dateStyle: 'medium', timeStyle: 'short' }) {
+  return new Intl.DateTimeFormat(locale(), options).format(new Date(date));
+}
+
+/** formatDate formats the day of date in the user's locale. */
+export function formatDate(date, options = { dateStyle: 'medium' }) {
+  return new Intl.DateTimeFormat(locale(), options).format(new Date(date));
+}
+
+/** formatTime formats the time of day of date in the user's locale. */
+export function formatTime(date, options = { timeStyle: 'short' }) {
+  return new Intl.DateTimeFormat(locale(), options).format(new Date(date));
+}
+
+/** formatNumber formats n in the user's locale. */
+export function formatNumber(n, options) {
+  return new Intl.NumberFormat(locale(), options).format(n);
+}
+
+applyTranslations(document);

@@ -1,0 +1,52 @@
+// The only place the client keeps anything in the browser, and an exhaustive list of
+// what: nothing about other people, no names, no chat, no meeting ids.
+//
+// On this device (localStorage, kept until the browser's data is cleared): preferences
+// only. In this tab (sessionStorage, gone when the tab closes): what an admitted
+// participant needs to come back after a reload without knocking again.
+// web_test.go checks that no other module touches browser storage and that the key
+// lists below stay this short; a new key needs a reason in README "Privacy".
+
+/** DEVICE_KEYS are the preferences remembered on this device. */
+const DEVICE_KEYS = {
+  language: 'conclave.lang', // 'en' | 'de'
+  blur: 'conclave.blur', // background blur on/off
+  knockSound: 'conclave.knock-sound', // moderators: knock sound muted or not
+};
+
+/** TAB_KEYS are kept for this tab only (resuming after a reload). */
+const TAB_KEYS = {
+  resume: 'conclave.resume', // the resumption secret of this tab's session
+  moderator: 'conclave.moderator', // the moderator secret this tab joined with
+};
+
+function get(area, keys, name) {
+  if (!Object.hasOwn(keys, name)) throw new Error(`storage: unknown key ${name}`);
+  try {
+    return area().getItem(keys[name]);
+  } catch {
+    return null; // storage disabled: behave as if nothing was kept
+  }
+}
+
+function put(area, keys, name, value) {
+  if (!Object.hasOwn(keys, name)) throw new Error(`storage: unknown key ${name}`);
+  try {
+    if (value === null || value === undefined) area().removeItem(keys[name]);
+    else area().setItem(keys[name], String(value));
+  } catch {
+    // not kept; the feature still works for this page
+  }
+}
+
+const device = () => window.localStorage;
+const tab = () => window.sessionStorage;
+
+/** devicePreference returns a preference kept on this device, or null. */
+export const devicePreference = (name) => get(device, DEVICE_KEYS, name);
+/** setDevicePreference keeps (or with null forgets) a preference on this device. */
+export const setDevicePreference = (name, value) => put(device, DEVICE_KEYS, name, value);
+/** tabValue returns a value kept for this tab, or null. */
+export const tabValue = (name) => get(tab, TAB_KEYS, name);
+/** setTabValue keeps (or with null forgets) a value for this tab only. */
+export const setTabValue = (name, value) => put(tab, TAB_KEYS, name, value);
