@@ -66,7 +66,8 @@ type limits struct {
 // usage names the commands; `conclave -h` adds the flags.
 const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lists the flags)
        conclave host ...          manage the hosts who may create meetings (conclave host -h)
-       conclave room ...          list, show and delete the prepared rooms (conclave room -h)
+       conclave room ...          a host's rooms with -link HOST-LINK; the operator's list, show
+                                  and delete of every room (conclave room -h)
        conclave config example    print a commented example configuration file
        conclave privacy-report [flags]
                                   print the record of technical and organisational measures

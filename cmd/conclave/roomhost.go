@@ -63,7 +63,7 @@ func newHostRoomFlags(f *hostRoomFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.expires, "expires", "", "create, set: one-off room until this local time, 2026-12-07T08:00 (or RFC 3339 with a zone)")
 	fs.BoolVar(&f.standing, "standing", false, "create, set: a standing room, until deleted (create's default)")
 	fs.BoolVar(&f.lobby, "lobby", true, "create, set: people wait in a waiting room until admitted")
-	fs.BoolVar(&f.screenShare, "screen-share", true, "create, set: participants may share their screen")
+	fs.BoolVar(&f.screenShare, "screen-share", false, "create, set: participants may share their screen")
 	fs.BoolVar(&f.unmute, "unmute", true, "create, set: participants may unmute themselves")
 	fs.BoolVar(&f.chat, "chat", true, "create, set: chat is on")
 	fs.BoolVar(&f.e2ee, "e2ee", true, "create, set: end-to-end encryption (the participant link carries the key)")
@@ -76,7 +76,8 @@ func newHostRoomFlags(f *hostRoomFlags, stderr io.Writer) *flag.FlagSet {
   set ID [settings]     changes a room's title, password, lifetime or settings
   rotate ID             new links for a room (new id); the old links stop at once
   delete ID             deletes a room; its links stop at once
-Boolean settings take -lobby=false and the like. A password is never given on the command line.
+A setting not given keeps the server's default (create) or the room's value (set); booleans take -lobby=false.
+A password is never given on the command line.
 `)
 		fs.PrintDefaults()
 	}
