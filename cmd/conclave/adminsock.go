@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -59,7 +60,7 @@ type adminServer struct {
 // the server is stopped.
 func startAdmin(dir string, op *storeOperator, log *slog.Logger) (*adminServer, error) {
 	path := filepath.Join(dir, adminSocketName)
-	if len(path) > maxSocketPath {
+	if len(path)+16 > maxSocketPath { // the socket is made in a temporary directory first
 		log.Warn("the data directory's path is too long for the admin socket; conclave host and room work only while the server is stopped", "path", path)
 		return nil, nil
 	}
@@ -71,17 +72,53 @@ func startAdmin(dir string, op *storeOperator, log *slog.Logger) (*adminServer, 
 			return nil, fmt.Errorf("admin socket %s: %w", path, err)
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	ln, err := listenPrivate(dir, path)
 	if err != nil {
-		return nil, fmt.Errorf("admin socket %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
 	srv := &http.Server{Handler: adminHandler(op, log), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return &adminServer{srv: srv, ln: ln, path: path}, nil
+}
+
+// listenPrivate listens on a unix socket at path that is 0600 from its first moment:
+// it is made in a fresh 0700 directory, narrowed, then moved into place, so that however
+// open the data directory and the umask are, nobody else ever had a moment to connect.
+// Closing the listener removes the socket.
+func listenPrivate(dir, path string) (net.Listener, error) {
+	tmp, err := os.MkdirTemp(dir, ".admin-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	p := filepath.Join(tmp, "s")
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // it will not be at p
+	if err := os.Chmod(p, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := os.Rename(p, path); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return &removingListener{Listener: ln, path: path}, nil
+}
+
+// removingListener removes its socket file when closed.
+type removingListener struct {
+	net.Listener
+	path string
+	once sync.Once
+}
+
+func (l *removingListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { _ = os.Remove(l.path) })
+	return err
 }
 
 func (a *adminServer) serve() error {
