@@ -206,6 +206,9 @@ func checkHostRoomArgs(f *hostRoomFlags, rest []string) error {
 	if f.noPassword && rest[0] == "create" {
 		return usageError("-no-password goes with set; a new room has no password unless one is given")
 	}
+	if f.linkFile == "-" && f.set["password-file"] && f.passwordFile == "-" {
+		return usageError("standard input can give the host link or the password, not both")
+	}
 	if f.set["expires"] && f.standing {
 		return usageError("give -expires or -standing, not both")
 	}

@@ -314,6 +314,7 @@ func TestHostRoomCommandLine(t *testing.T) {
 		{"-link", link, "create", "-only", "both"},
 		{"-link", link, "list", "-only", "participant"},
 		{"-link", link, "-link-file", "x", "list"},
+		{"-link-file", "-", "create", "-password-file", "-"},
 		{"-link", link, "create", "-expires", "tomorrow"},
 		{"-link", link, "create", "-expires", "2001-01-01T10:00"},
 	} {
