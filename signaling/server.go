@@ -235,6 +235,10 @@ func (s *Server) janitor() {
 // Registry exposes the meetings (tests, metrics).
 func (s *Server) Registry() *Registry { return s.registry }
 
+// EndRoom ends the live meeting of room id, if any, for everyone in it: the operator
+// deleted the room, or its host, from outside the Rooms API (the admin socket).
+func (s *Server) EndRoom(id string) { s.registry.endRoom(id) }
+
 // Register adds the server's routes to mux: /ws, /api/meetings, /api/meetings/{id}
 // (GET and HEAD: can a meeting be joined under that id) and /api/rooms.
 func (s *Server) Register(mux *http.ServeMux) {

@@ -34,7 +34,7 @@ const SchemaVersion = 1
 // Errors of opening a data directory. Each arrives wrapped with the path it is about.
 var (
 	// ErrLocked: another process holds the database, normally the running server.
-	ErrLocked = errors.New("the data directory is in use by another process, most likely the running conclave server; stop the server first (or manage rooms in the web UI)")
+	ErrLocked = errors.New("the data directory is in use by another process, most likely the running conclave server")
 	// ErrCorrupt: the file is not a Conclave database or is damaged.
 	ErrCorrupt = errors.New("the database file is damaged or not a Conclave database; restore it from a backup or move it away to start empty")
 	// ErrNewerSchema: the file was written by a newer Conclave.

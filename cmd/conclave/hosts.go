@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -65,9 +64,9 @@ func newHostKey(name string) (string, hostEntry) {
 	return id + "." + sec, hostEntry{ID: id, Name: name, KeyHash: secret.KeyedHash(sec)}
 }
 
-// hostCommand runs `conclave host add|list|remove` on the data directory. The server
-// reads its hosts at start, so a change takes effect at its next start; while it runs it
-// holds the directory, and these commands say so.
+// hostCommand runs `conclave host add|list|remove` on the data directory: through the
+// running server's admin socket, so that a change counts at once, or on the store itself
+// while no server runs (operator.go).
 func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("conclave host", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -104,36 +103,46 @@ func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if where == "" {
 		where = "memory (-data \"\")"
 	}
-	st, err := openStore(*data)
+	var name string
+	if rest[0] == "add" {
+		// Checked before anything is opened: a bad name changes nothing.
+		if name = strings.TrimSpace(rest[1]); !validHostName(name) {
+			return errors.New("a host name is 1 to 64 characters, without control characters")
+		}
+	}
+	op, direct, err := connectOperator(*data)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer op.Close()
 	ctx := context.Background()
-	// The server imports the old file's hosts at start; doing it here too means the
-	// commands see the hosts the server will, even before its first start.
-	if added, done, err := importConfigHosts(ctx, st, *config, time.Now()); err != nil {
-		return err
-	} else if done && added > 0 && *data != "" {
-		fmt.Fprintf(stderr, "Moved %d host(s) from %s into %s (once; the file's hosts are not read again).\n", added, *config, *data)
+	if direct {
+		// The server imports the old file's hosts at start; doing it here too means the
+		// commands see the hosts the server will, even before its first start.
+		st := op.(*storeOperator).st
+		if added, done, err := importConfigHosts(ctx, st, *config, time.Now()); err != nil {
+			return err
+		} else if done && added > 0 && *data != "" {
+			fmt.Fprintf(stderr, "Moved %d host(s) from %s into %s (once; the file's hosts are not read again).\n", added, *config, *data)
+		}
+	}
+	when := "from the server's next start"
+	if op.Live() {
+		when = "now: the running server took the change"
 	}
 	switch rest[0] {
 	case "add":
-		name := strings.TrimSpace(rest[1])
-		if name == "" || utf8.RuneCountInString(name) > 64 {
-			return errors.New("a host name is 1 to 64 characters")
-		}
 		key, entry := newHostKey(name)
-		switch err := st.CreateHost(ctx, store.Host{ID: entry.ID, Name: name, KeyHash: entry.KeyHash, Created: time.Now()}); {
+		switch err := op.AddHost(ctx, store.Host{ID: entry.ID, Name: name, KeyHash: entry.KeyHash, Created: time.Now()}); {
 		case errors.Is(err, store.ErrExists):
 			return fmt.Errorf("a host named %q exists; remove it first", name)
 		case err != nil:
 			return err
 		}
-		fmt.Fprintf(stdout, "Added host %q to %s.\nHost key (shown only now; only its hash is stored):\n\n  %s\n\nIt creates meetings from the server's next start.\n", name, where, key)
+		fmt.Fprintf(stdout, "Added host %q to %s.\nHost key (shown only now; only its hash is stored):\n\n  %s\n\nIt creates meetings %s.\n", name, where, key, when)
 		return nil
 	case "list":
-		hosts, err := st.Hosts(ctx)
+		hosts, err := op.Hosts(ctx)
 		if err != nil {
 			return err
 		}
@@ -146,25 +155,15 @@ func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return nil
 	}
 	// remove, by name or id
-	hosts, err := st.Hosts(ctx)
-	if err != nil {
+	switch _, n, err := op.RemoveHost(ctx, rest[1]); {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("no host %q in %s", rest[1], where)
+	case err != nil:
 		return err
-	}
-	for _, h := range hosts {
-		if h.Name != rest[1] && h.ID != rest[1] {
-			continue
-		}
-		rooms, err := st.Rooms(ctx, h.ID)
-		if err != nil {
-			return err
-		}
-		if err := st.DeleteHost(ctx, h.ID); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "Removed host %q and their %d room(s). Their key no longer creates meetings (from the server's next start).\n", rest[1], len(rooms))
+	default:
+		fmt.Fprintf(stdout, "Removed host %q and their %d room(s). Their key no longer creates meetings (%s).\n", rest[1], n, when)
 		return nil
 	}
-	return fmt.Errorf("no host %q in %s", rest[1], where)
 }
 
 // usageErr is a command line that does not say what to do; it exits with 2.

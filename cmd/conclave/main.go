@@ -66,7 +66,8 @@ type limits struct {
 // usage names the commands; `conclave -h` adds the flags.
 const usage = `usage: conclave [serve] [flags]   run the server (conclave -h lists the flags)
        conclave host ...          manage the hosts who may create meetings (conclave host -h)
-       conclave room ...          list, show and delete the prepared rooms (conclave room -h)
+       conclave room ...          a host's rooms with -link HOST-LINK; the operator's list, show
+                                  and delete of every room (conclave room -h)
        conclave config example    print a commented example configuration file
        conclave privacy-report [flags]
                                   print the record of technical and organisational measures
@@ -320,13 +321,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	hasher := secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	var oneTimeKey string
+	var oneTime []signaling.Host // the store's hosts are asked at each use, so host add/remove count at once
 	if len(hosts) == 0 && o.printsOneTimeKey() {
 		// First run: a key valid until the server stops, so one command is enough.
 		key, entry := newHostKey("one-time")
 		oneTimeKey = key
-		hosts = []signaling.Host{{ID: entry.ID, Name: entry.Name, KeyHash: entry.KeyHash}}
+		oneTime = []signaling.Host{{ID: entry.ID, Name: entry.Name, KeyHash: entry.KeyHash}}
+		hosts = oneTime
 	}
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Store: st, Hosts: hosts, Hasher: hasher, TrustForwardedFor: o.behindProxy, TrustedProxies: o.proxies,
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Store: st, Hosts: oneTime, Hasher: hasher, TrustForwardedFor: o.behindProxy, TrustedProxies: o.proxies,
 		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,
 		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout},
 		MaxParticipants:   o.limits.maxParticipants,
@@ -339,16 +342,26 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	sig.Register(mux)
 	mux.Handle("/", web.Handler(web.Options{Notice: notice}))
 
+	admin, err := startAdminFor(o.data, st, sig, log) // host and room commands while it runs
+	if err != nil {
+		_ = sig.Shutdown(context.Background())
+		return err
+	}
 	warnSharedAddress(log, appLn.Addr(), o.behindProxy)
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	var healthy atomic.Bool
 	ops, err := startMetrics(o.metricsAddr, log, engine, sig, turnSrv, healthy.Load)
 	if err != nil {
+		admin.close()
 		_ = sig.Shutdown(context.Background())
 		return err
 	}
 	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}}
-	serveErr := make(chan error, 3)
+	serveErr := make(chan error, 4)
+	if admin != nil {
+		servers = append(servers, admin.srv)
+		go func() { serveErr <- admin.serve() }()
+	}
 	base := openURL(appLn.Addr(), o.httpAddr)
 	if tlsSet == nil {
 		go func() { serveErr <- servers[0].Serve(appLn) }()

@@ -13,17 +13,20 @@ import (
 	"conclave/store"
 )
 
-// roomCommand runs `conclave room list [-host NAME] | show ID | delete ID` on the data
-// directory.
-// The server holds the directory while it runs, so these work while it is stopped (or
-// say that it runs); hosts manage their rooms in the web UI meanwhile.
+// roomCommand runs `conclave room …`. With -link (or -link-file) it acts as the host of
+// that host link, over the server's Rooms API (roomhost.go). Without, it is the
+// operator's `list [-host NAME] | show ID | delete ID` on the data directory: through
+// the running server's admin socket, or on the store while no server runs.
 func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if hostMode(args) {
+		return hostRoomCommand(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("conclave room", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := dataFlag(fs, getenv)
 	hostName := fs.String("host", "", "list: only the rooms of this host (name or id)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conclave room [-data DIR] list [-host NAME] | show ID | delete ID")
+		fmt.Fprintln(stderr, "usage: conclave room [-data DIR] list [-host NAME] | show ID | delete ID   (the operator's view)\n       conclave room -link HOST-LINK list | create | links ID | set ID | rotate ID | delete ID   (a host's; conclave room -link x -h)")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterleaved(fs, args)
@@ -40,6 +43,8 @@ func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	case rest[0] == "list" || rest[0] == "delete" || rest[0] == "show":
 		fs.Usage()
 		return usageError("wrong arguments for room " + rest[0])
+	case hostSubcommands[rest[0]]:
+		return usageError(fmt.Sprintf("room %s acts as a host: give the host link with -link or -link-file", rest[0]))
 	default:
 		fs.Usage()
 		return usageError(fmt.Sprintf("unknown room subcommand %q", rest[0]))
@@ -47,14 +52,15 @@ func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if *data == "" {
 		return errors.New(`-data is "": rooms then live only in the running server's memory; there are none to ` + rest[0])
 	}
-	st, err := openStore(*data)
+	op, _, err := connectOperator(*data)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer op.Close()
 	ctx := context.Background()
-	if rest[0] == "delete" {
-		switch err := st.DeleteRoom(ctx, rest[1]); {
+	switch rest[0] {
+	case "delete":
+		switch err := op.DeleteRoom(ctx, rest[1]); {
 		case errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("no room %q in %s", rest[1], *data)
 		case err != nil:
@@ -62,92 +68,72 @@ func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		}
 		fmt.Fprintf(stdout, "Deleted room %s. Its links no longer work.\n", rest[1])
 		return nil
-	}
-	hosts, err := st.Hosts(ctx)
-	if err != nil {
-		return err
-	}
-	names := map[string]string{}
-	for _, h := range hosts {
-		names[h.ID] = h.Name
-	}
-	if rest[0] == "show" {
-		r, err := st.Room(ctx, rest[1])
+	case "show":
+		r, err := op.Room(ctx, rest[1])
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("no room %q in %s", rest[1], *data)
 		case err != nil:
 			return err
 		}
-		showRoom(stdout, r, names, time.Now())
+		showRoom(stdout, r, time.Now())
 		return nil
 	}
-	var rooms []store.Room
-	if *hostName != "" {
-		id := ""
-		for _, h := range hosts {
-			if h.Name == *hostName || h.ID == *hostName {
-				id = h.ID
-			}
-		}
-		if id == "" {
-			return fmt.Errorf("no host %q in %s", *hostName, *data)
-		}
-		rooms, err = st.Rooms(ctx, id)
-	} else {
-		rooms, err = st.AllRooms(ctx)
-	}
-	if err != nil {
+	rooms, err := op.Rooms(ctx, *hostName)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("no host %q in %s", *hostName, *data)
+	case err != nil:
 		return err
 	}
 	if len(rooms) == 0 {
 		fmt.Fprintf(stdout, "No rooms in %s.\n", *data)
 		return nil
 	}
-	writeRooms(stdout, rooms, names, time.Now())
+	writeRooms(stdout, rooms, time.Now())
 	return nil
 }
 
 // roomFields are a room's fields as the room commands show them. A title is ciphertext
 // only the room's links can open, so it shows as "(encrypted title)"; a password only as
 // whether there is one; hashes never.
-func roomFields(r store.Room, hostNames map[string]string, now time.Time) (host, expires, title string) {
-	host = hostNames[r.HostID]
+func roomFields(r roomRow, now time.Time) (host, expires, title string) {
+	host = r.HostName
 	if host == "" {
 		host = r.HostID
 	}
 	expires = "never"
 	if !r.Expires.IsZero() {
 		expires = formatTime(r.Expires)
-		if r.Expired(now) {
+		if r.expired(now) {
 			expires += " (expired)"
 		}
 	}
 	title = "-"
-	if r.Title != "" {
+	if r.Titled {
 		title = "(encrypted title)"
 	}
 	return host, expires, title
 }
 
 // writeRooms prints rooms as a table.
-func writeRooms(w io.Writer, rooms []store.Room, hostNames map[string]string, now time.Time) {
+func writeRooms(w io.Writer, rooms []roomRow, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tHOST\tCREATED\tEXPIRES\tSETTINGS\tPASSWORD\tTITLE")
 	for _, r := range rooms {
-		host, expires, title := roomFields(r, hostNames, now)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, host, formatTime(r.Created), expires, settingsText(r), yesNo(r.PasswordHash != ""), title)
+		host, expires, title := roomFields(r, now)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, host, formatTime(r.Created), expires, settingsText(r.Settings, r.E2EE), yesNo(r.Password), title)
 	}
 	tw.Flush()
 }
 
 // showRoom prints one room, a field a line: the same fields as writeRooms.
-func showRoom(w io.Writer, r store.Room, hostNames map[string]string, now time.Time) {
-	host, expires, title := roomFields(r, hostNames, now)
+func showRoom(w io.Writer, r roomRow, now time.Time) {
+	host, expires, title := roomFields(r, now)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	for _, f := range [][2]string{
 		{"id", r.ID}, {"host", host}, {"created", formatTime(r.Created)}, {"expires", expires},
-		{"settings", settingsText(r)}, {"password", yesNo(r.PasswordHash != "")}, {"title", title},
+		{"settings", settingsText(r.Settings, r.E2EE)}, {"password", yesNo(r.Password)}, {"title", title},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
 	}
@@ -156,12 +142,12 @@ func showRoom(w io.Writer, r store.Room, hostNames map[string]string, now time.T
 
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
-func settingsText(r store.Room) string {
+func settingsText(st store.Settings, e2ee bool) string {
 	var on []string
 	for _, s := range []struct {
 		on   bool
 		name string
-	}{{r.E2EE, "e2ee"}, {r.Settings.Lobby, "lobby"}, {r.Settings.ScreenShare, "screen-share"}, {r.Settings.Unmute, "unmute"}, {r.Settings.Chat, "chat"}} {
+	}{{e2ee, "e2ee"}, {st.Lobby, "lobby"}, {st.ScreenShare, "screen-share"}, {st.Unmute, "unmute"}, {st.Chat, "chat"}} {
 		if s.on {
 			on = append(on, s.name)
 		}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// hostKeyOf reads the key `host add` printed.
+func hostKeyOf(t *testing.T, out string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^\s+([0-9a-f]{12}\.[A-Za-z0-9_-]{43})$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no host key in %q", out)
+	}
+	return m[1]
+}
+
+// TestOperatorCommandsWhileServerRuns: with the server running on a data directory,
+// `host add` makes a host whose key works at once, `host list` and `room list/show`
+// see the server's store, `room delete` ends the room's meeting, and `host remove`
+// refuses the key at once and ends the meetings of the host's rooms. The admin socket
+// is the owner's only, and the key never reaches the server's output.
+func TestOperatorCommandsWhileServerRuns(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	srv := start(t, "-data", data, "-one-time-key", "off")
+	sock := filepath.Join(data, adminSocketName)
+	if fi, err := os.Stat(sock); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin socket: %v %v", fi, err)
+	}
+
+	var out bytes.Buffer
+	if err := hostCommand([]string{"add", "Eve Example"}, env, &out, io.Discard); err != nil {
+		t.Fatalf("host add while the server runs: %v", err)
+	}
+	key := hostKeyOf(t, out.String())
+	if !strings.Contains(out.String(), "now") {
+		t.Errorf("host add does not say the key works now: %q", out.String())
+	}
+	if strings.Contains(srv.stderr.String(), key) || strings.Contains(srv.stderr.String(), "Eve") {
+		t.Fatalf("the server's log holds the key or the name: %q", srv.stderr.String())
+	}
+	var made roomMade
+	if code := srv.api(t, http.MethodPost, "/api/rooms", key, `{"settings":{"lobby":false}}`, &made); code != http.StatusCreated {
+		t.Fatalf("the new host's key at once: %d", code)
+	}
+	var other roomMade
+	if code := srv.api(t, http.MethodPost, "/api/rooms", key, `{"settings":{"lobby":false}}`, &other); code != http.StatusCreated {
+		t.Fatalf("second room: %d", code)
+	}
+
+	out.Reset()
+	if err := hostCommand([]string{"list"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "Eve Example") {
+		t.Fatalf("host list: %q %v", out.String(), err)
+	}
+	out.Reset()
+	if err := roomCommand([]string{"list", "-host", "Eve Example"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), made.Room.ID) || !strings.Contains(out.String(), other.Room.ID) {
+		t.Fatalf("room list: %q %v", out.String(), err)
+	}
+	out.Reset()
+	if err := roomCommand([]string{"show", made.Room.ID}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "Eve Example") || !strings.Contains(out.String(), "chat") {
+		t.Fatalf("room show: %q %v", out.String(), err)
+	}
+	if err := roomCommand([]string{"list", "-host", "Nobody"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "no host") {
+		t.Fatalf("room list of an unknown host: %v", err)
+	}
+
+	// room delete: the meeting going on in it ends, its link is refused.
+	inRoom := srv.dialWS(t)
+	if err := inRoom.Join(context.Background(), made.Room.ID, "Ada"); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := roomCommand([]string{"delete", made.Room.ID}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "Deleted") {
+		t.Fatalf("room delete: %q %v", out.String(), err)
+	}
+	if m := next(t, inRoom, "bye"); payloadField(t, m, "reason") != "ended" {
+		t.Fatalf("after room delete: %s", m.Payload)
+	}
+	if err := roomCommand([]string{"delete", made.Room.ID}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "no room") {
+		t.Fatalf("delete again: %v", err)
+	}
+
+	// host remove: the key is refused at once, the meeting in the host's room ends.
+	inOther := srv.dialWS(t)
+	if err := inOther.Join(context.Background(), other.Room.ID, "Bo"); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := hostCommand([]string{"remove", "Eve Example"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "1 room(s)") {
+		t.Fatalf("host remove: %q %v", out.String(), err)
+	}
+	if m := next(t, inOther, "bye"); payloadField(t, m, "reason") != "ended" {
+		t.Fatalf("after host remove: %s", m.Payload)
+	}
+	if code := srv.api(t, http.MethodGet, "/api/rooms", key, "", nil); code != http.StatusUnauthorized {
+		t.Fatalf("the removed host's key: %d, want 401", code)
+	}
+	if err := hostCommand([]string{"remove", "Eve Example"}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "no host") {
+		t.Fatalf("remove again: %v", err)
+	}
+	if err := hostCommand([]string{"add", "Bad\x07Name"}, env, io.Discard, io.Discard); err == nil {
+		t.Fatal("a name with a control character was added")
+	}
+
+	// Stopped: the socket is gone, and the commands open the store themselves.
+	srv.stop(t)
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Fatalf("socket after the stop: %v", err)
+	}
+	out.Reset()
+	if err := hostCommand([]string{"add", "Fay"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "next start") {
+		t.Fatalf("host add while stopped: %q %v", out.String(), err)
+	}
+}
+
+// TestStaleAdminSocket: a socket file left by a server that died does not answer; the
+// commands then open the store themselves, and the next server replaces the file.
+func TestStaleAdminSocket(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(data, adminSocketName)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	var out bytes.Buffer
+	if err := hostCommand([]string{"add", "Gil"}, env, &out, io.Discard); err != nil {
+		t.Fatalf("host add beside a stale socket: %v", err)
+	}
+	key := hostKeyOf(t, out.String())
+	srv := start(t, "-data", data, "-one-time-key", "off")
+	if code := srv.api(t, http.MethodGet, "/api/rooms", key, "", nil); code != http.StatusOK {
+		t.Fatalf("key: %d", code)
+	}
+	out.Reset()
+	if err := hostCommand([]string{"list"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "Gil") {
+		t.Fatalf("host list through the new socket: %q %v", out.String(), err)
+	}
+}
+
+// TestAdminSocketRefusesBadBodies: the socket's parser takes only what `host add` sends.
+func TestAdminSocketRefusesBadBodies(t *testing.T) {
+	good := `{"id":"0123456789ab","name":"Ann","keyHash":"$hmac-sha256$a2V5$bWFj","created":"2026-01-01T00:00:00Z"}`
+	if _, err := decodeAdminHost([]byte(good)); err != nil {
+		t.Fatalf("good body: %v", err)
+	}
+	for _, bad := range []string{
+		``, `[]`, `{}`, good + good,
+		`{"id":"0123456789ab","name":"Ann","keyHash":"plain","created":"2026-01-01T00:00:00Z"}`,
+		`{"id":"XYZ","name":"Ann","keyHash":"$hmac-sha256$a2V5$bWFj"}`,
+		`{"id":"0123456789ab","name":"","keyHash":"$hmac-sha256$a2V5$bWFj"}`,
+		`{"id":"0123456789ab","name":" Ann","keyHash":"$hmac-sha256$a2V5$bWFj"}`,
+		`{"id":"0123456789ab","name":"Ann","keyHash":"$hmac-sha256$a2V5$bWFj","extra":1}`,
+	} {
+		if _, err := decodeAdminHost([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
