@@ -470,8 +470,14 @@ func TestModulesResolve(t *testing.T) {
 		}
 		for _, m := range imp.FindAllStringSubmatch(text, -1) {
 			target := path.Join(path.Dir(name), m[1])
-			if !strings.HasPrefix(m[1], "./") || files[target] == "" {
+			relative := strings.HasPrefix(m[1], "./") || strings.HasPrefix(m[1], "../")
+			if !relative || !strings.HasPrefix(target, "static/") || files[target] == "" {
 				t.Errorf("%s imports %q, which is not an embedded module", name, m[1])
+			}
+			// A JSON module loads only when the import says so (the catalogues).
+			withJSON := regexp.MustCompile(regexp.QuoteMeta(m[1]) + `['"]\s+with\s+\{\s*type:\s*'json'\s*\}`)
+			if strings.HasSuffix(target, ".json") && !withJSON.MatchString(text) {
+				t.Errorf("%s imports %q without `with { type: 'json' }`", name, m[1])
 			}
 		}
 	}
