@@ -11,7 +11,7 @@
 // while the browser may still ask for permission), the title prefix "(n) ".
 
 import { $, el, toast } from './dom.js';
-import { t } from './i18n.js';
+import { t, onLanguageChange } from './i18n.js';
 import { devicePreference, setDevicePreference } from './storage.js';
 
 const TITLE_COUNT = /^\(\d+\) /;
@@ -45,6 +45,8 @@ export class KnockAlert {
     this.ctx = null;
     this.soundOn = devicePreference('knockSound') !== 'off';
     this._buildControls();
+    // A language switch may rewrite the title: put the count back in front.
+    onLanguageChange(() => this._title());
   }
 
   _buildControls() {

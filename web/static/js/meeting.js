@@ -63,6 +63,8 @@
  *              their camera tile and in #people-list.
  *   Everyone   #unmute-prompt (a moderator asked to unmute) with #unmute-accept and
  *              #unmute-dismiss; refusals appear as .toast elements
+ *   Hands etc. #btn-hand, #btn-reactions, #hands-list, #btn-mute-all, #knock-sound, …:
+ *              see the headers of hands.js, reactions.js, moderator-all.js, knock-alert.js
  *   Moderators (only while the own role is moderator)
  *              #btn-waiting on the control bar, its count in #waiting-badge; it opens
  *              #waiting-panel: #waiting-list > .waiting-entry[data-participant-id], each
