@@ -58,6 +58,7 @@ type MediaCommand struct {
 	Target  ID
 	By      ID
 	Command Command
+	All     bool // part of a MediaAll: the moderator acted on everyone
 }
 
 func (Admit) effect()             {}
@@ -162,7 +163,7 @@ func (l *Lobby) Leave(id ID) []Effect {
 		return nil
 	}
 	delete(l.members, id)
-	return l.afterModeratorLoss(role)
+	return append(l.dropHand(id), l.afterModeratorLoss(role)...)
 }
 
 func (l *Lobby) afterModeratorLoss(lost Role) []Effect {
@@ -294,6 +295,8 @@ func (l *Lobby) Act(by ID, a Action) ([]Effect, error) {
 		return []Effect{MediaCommand{Target: a.Target, By: by, Command: a.Command}}, nil
 	case End:
 		return l.end(), nil
+	case LowerHand, LowerAllHands, MediaAll:
+		return l.actOnHands(by, a)
 	}
 	return nil, ErrInvalid
 }
@@ -318,6 +321,7 @@ func (l *Lobby) end() []Effect {
 	}
 	l.waiting = map[ID]Knock{}
 	l.members = map[ID]Role{}
+	l.hands = nil
 	return effects
 }
 
@@ -331,5 +335,6 @@ func (l *Lobby) eject(by, target ID, reason Reason) ([]Effect, error) {
 		return nil, fmt.Errorf("%w: use leave to leave", ErrInvalid)
 	}
 	delete(l.members, target)
-	return append([]Effect{Eject{ID: target, Reason: reason}}, l.afterModeratorLoss(role)...), nil
+	effects := append([]Effect{Eject{ID: target, Reason: reason}}, l.dropHand(target)...)
+	return append(effects, l.afterModeratorLoss(role)...), nil
 }

@@ -88,6 +88,8 @@ type Lobby struct {
 	settings Settings
 	waiting  map[ID]Knock
 	members  map[ID]Role
+	hands    map[ID]Hand // raised hands (hands.go); in memory only, gone with the meeting
+	handSeq  uint64
 	ended    bool
 }
 

@@ -59,7 +59,8 @@ func knownType(typ string) bool {
 	switch typ {
 	case TypeJoin, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE,
 		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
-		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting:
+		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting,
+		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll:
 		return true
 	}
 	return false
@@ -123,6 +124,10 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		return nil
 	case TypeE2EE:
 		return s.relayKey(env)
+	case TypeRaiseHand:
+		return s.raiseHand(env)
+	case TypeReaction:
+		return s.react(env)
 	}
 	if knownType(env.Type) {
 		return s.moderate(env)

@@ -157,6 +157,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 		s.send(waitingListMessage(m.lob.Waiting(), m.now()))
 		m.wrong.welcomeLocked(s)
 	}
+	m.welcomeHandsLocked(s)
 	return true
 }
 
@@ -375,8 +376,10 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			}
 		case lobby.MediaCommand:
 			if s := m.conns[e.Target]; s != nil {
-				s.deliver(event{kind: evMedia, command: e.Command, by: string(e.By)})
+				s.deliver(event{kind: evMedia, command: e.Command, by: string(e.By), all: e.All})
 			}
+		case lobby.HandsChanged:
+			m.broadcastLocked("", handsMessage(e.Hands, e.By, m.now()))
 		}
 	}
 }

@@ -254,6 +254,7 @@ type AccessAttemptsPayload struct {
 type MediaCommandPayload struct {
 	Command string `json:"command"`
 	By      string `json:"by"`
+	All     bool   `json:"all,omitempty"` // the moderator muted everyone (mute_all)
 }
 
 // TargetPayload names the member (or waiting person) a moderator message acts on.

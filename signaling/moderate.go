@@ -50,6 +50,19 @@ func (s *Session) moderate(env Envelope) *Error {
 		a = lobby.Media{Target: target, Command: lobby.CommandStopScreen}
 	case TypeEndMeeting:
 		a = lobby.End{}
+	case TypeLowerHand:
+		a = lobby.LowerHand{Target: target}
+	case TypeLowerAllHands:
+		a = lobby.LowerAllHands{}
+	case TypeMuteAll:
+		switch p.Source {
+		case "microphone":
+			a = lobby.MediaAll{Command: lobby.CommandMuteMic}
+		case "camera":
+			a = lobby.MediaAll{Command: lobby.CommandMuteCamera}
+		default:
+			return errorf(CodeInvalidField, `source must be "microphone" or "camera"`)
+		}
 	case TypeUpdateSettings:
 		return s.updateSettings(env)
 	default:
@@ -220,6 +233,6 @@ func (s *Session) handleEvent(ev event) {
 		case lobby.CommandAskUnmute:
 			s.askedUnmute, s.askedCamera = true, true
 		}
-		s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(ev.command), By: ev.by}))
+		s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(ev.command), By: ev.by, All: ev.all}))
 	}
 }

@@ -55,6 +55,7 @@ type event struct {
 	reason  string
 	command lobby.Command
 	by      string
+	all     bool   // evMedia: part of a moderator's action on everyone
 	gen     uint64 // evOfferTimeout: which offer
 }
 
@@ -100,6 +101,7 @@ type Session struct {
 	peer        *sfu.Participant
 	fanout      tokenBucket // chat and media_state
 	keys        tokenBucket // e2ee key messages
+	reactions   tokenBucket // reactions (hands.go)
 	joinRef     string      // id of the join message, for the reply
 	askedUnmute bool        // a moderator asked this member to unmute since its last mute
 	askedCamera bool        // the same, for the camera
@@ -121,21 +123,22 @@ type inbound struct {
 
 func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 	return &Session{
-		srv:      srv,
-		conn:     conn,
-		addr:     addr,
-		group:    addrGroup(addr),
-		closed:   make(chan struct{}),
-		pingNow:  make(chan struct{}, 1),
-		events:   make(chan event, eventQueueLen),
-		log:      srv.log,
-		queue:    make(chan outMsg, sendQueueLen),
-		closing:  make(chan struct{}),
-		readDone: make(chan struct{}),
-		shutdown: make(chan struct{}),
-		fanout:   newTokenBucket(fanoutRate, fanoutBurst),
-		keys:     newTokenBucket(e2ee.RelayRate, e2ee.RelayBurst),
-		neg:      newNegotiation(),
+		srv:       srv,
+		conn:      conn,
+		addr:      addr,
+		group:     addrGroup(addr),
+		closed:    make(chan struct{}),
+		pingNow:   make(chan struct{}, 1),
+		events:    make(chan event, eventQueueLen),
+		log:       srv.log,
+		queue:     make(chan outMsg, sendQueueLen),
+		closing:   make(chan struct{}),
+		readDone:  make(chan struct{}),
+		shutdown:  make(chan struct{}),
+		fanout:    newTokenBucket(fanoutRate, fanoutBurst),
+		keys:      newTokenBucket(e2ee.RelayRate, e2ee.RelayBurst),
+		reactions: newTokenBucket(reactionRate, reactionBurst),
+		neg:       newNegotiation(),
 	}
 }
 

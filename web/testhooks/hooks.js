@@ -18,6 +18,11 @@
 //
 // Both answer for the latest E2EE worker of the page ({plain: [], cipher: []} and {}
 // when there is none or it stopped).
+//
+//   window.conclaveTest.notifications()   [{title, body}] every Notification the page made
+//   window.conclaveTest.setHidden(bool)   document.hidden from now on (null: the browser's)
+//   window.conclaveTest.audioOutputPeak() loudest RMS level any AudioContext sent to the
+//                                         speakers so far (0 … 1)
 
 const E2EE_WORKER = '/static/js/e2ee/worker.js';
 const TEST_WORKER = '/static/test/e2ee-worker.js';
@@ -57,7 +62,66 @@ function query(what) {
   });
 }
 
+// Knock alerts (knock-alert.js). A page-level Notification that records what it would
+// show (permission "default" until the page asks, then "granted"), a switch for
+// document.hidden (a headless tab is never hidden), and a tap on every AudioContext's
+// output: the loudest RMS level that reached the speakers since the hooks loaded.
+const shownNotifications = [];
+class TestNotification {
+  static permission = 'default';
+  static async requestPermission() {
+    TestNotification.permission = 'granted';
+    return 'granted';
+  }
+  constructor(title, options = {}) {
+    shownNotifications.push({ title: String(title), body: String(options.body || '') });
+    this.onclick = null;
+  }
+  close() {}
+}
+window.Notification = TestNotification;
+
+let hidden = null; // null: the browser's own answer
+const docHidden = Object.getOwnPropertyDescriptor(Document.prototype, 'hidden');
+const docVisibility = Object.getOwnPropertyDescriptor(Document.prototype, 'visibilityState');
+Object.defineProperty(document, 'hidden', { configurable: true, get() { return hidden === null ? docHidden.get.call(this) : hidden; } });
+Object.defineProperty(document, 'visibilityState', {
+  configurable: true,
+  get() { return hidden === null ? docVisibility.get.call(this) : (hidden ? 'hidden' : 'visible'); },
+});
+
+let outputPeak = 0;
+const PageAudioContext = window.AudioContext;
+if (PageAudioContext) {
+  window.AudioContext = class TestAudioContext extends PageAudioContext {
+    constructor(...args) {
+      super(...args);
+      this.tap = this.createGain();
+      const analyser = this.createAnalyser();
+      analyser.fftSize = 2048;
+      this.tap.connect(super.destination);
+      this.tap.connect(analyser);
+      const buf = new Float32Array(analyser.fftSize);
+      setInterval(() => {
+        analyser.getFloatTimeDomainData(buf);
+        let sum = 0;
+        for (const v of buf) sum += v * v;
+        outputPeak = Math.max(outputPeak, Math.sqrt(sum / buf.length));
+      }, 20);
+    }
+    get destination() {
+      return this.tap;
+    }
+  };
+}
+
 window.conclaveTest = {
+  notifications: () => shownNotifications.slice(),
+  setHidden(value) {
+    hidden = value;
+    document.dispatchEvent(new Event('visibilitychange'));
+  },
+  audioOutputPeak: () => outputPeak,
   async frameHashes() {
     return (await query('hashes')) || { plain: [], cipher: [] };
   },

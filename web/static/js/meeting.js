@@ -63,6 +63,8 @@
  *              their camera tile and in #people-list.
  *   Everyone   #unmute-prompt (a moderator asked to unmute) with #unmute-accept and
  *              #unmute-dismiss; refusals appear as .toast elements
+ *   Hands etc. #btn-hand, #btn-reactions, #hands-list, #btn-mute-all, #knock-sound, …:
+ *              see the headers of hands.js, reactions.js, moderator-all.js, knock-alert.js
  *   Moderators (only while the own role is moderator)
  *              #btn-waiting on the control bar, its count in #waiting-badge; it opens
  *              #waiting-panel: #waiting-list > .waiting-entry[data-participant-id], each
@@ -133,6 +135,7 @@ import { e2eeAPI } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
+import { ModControls } from './modctl.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -203,6 +206,7 @@ let inviteDismissed = false;
 let openPanelName = null;
 let rules;
 let e2eeStatus;
+let modctl; // hands, reactions, everyone-at-once actions, knock alerts
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -255,7 +259,8 @@ function join(name, { again = false, note = '' } = {}) {
       },
       waitingChanged: (list) => waitingRoom.update(list),
       accessAttempts: (count) => settingsPanel.showAttempts(count),
-      mediaCommand: (command) => rules.mediaCommand(command),
+      mediaCommand: (command, by, all) => rules.mediaCommand(command, all),
+      attachSignaling: (sig) => modctl.attach(sig),
       refused: (code, type) => rules.refused(code, type),
     },
   });
@@ -609,6 +614,7 @@ async function main() {
     },
   });
   e2eeStatus = new E2EEStatus();
+  modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
   bindControls();
 
   const e2eeInfo = () => {

@@ -13,6 +13,7 @@ import { confirmAction } from './confirm.js';
 export const MODERATOR_TYPES = new Set([
   'admit', 'deny', 'admit_all', 'send_to_lobby', 'remove', 'set_role', 'update_settings',
   'mute', 'ask_unmute', 'stop_screen_share', 'end_meeting',
+  'mute_all', 'lower_hand', 'lower_all_hands', // modctl
 ]);
 
 /**

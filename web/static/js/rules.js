@@ -10,6 +10,7 @@ import { $, toast, announce } from './dom.js';
 import { MUTED_BY_MODERATOR, CAMERA_OFF_BY_MODERATOR } from './controls.js';
 import { refusalText } from './moderator.js';
 import { settingsNews } from './settings.js';
+import { t } from './i18n.js';
 
 export class MeetingRules {
   /**
@@ -77,19 +78,20 @@ export class MeetingRules {
     this.askedCamera = false;
   }
 
-  mediaCommand(command) {
+  /** mediaCommand carries out a moderator's command; all: it was for everyone (mute_all). */
+  mediaCommand(command, all = false) {
     const controls = this.deps.controls();
     if (command === 'mute_microphone') {
       this.mutedByModerator = true;
       this.askedToUnmute = false;
       this.prompt.hidden = true;
       controls.forceMicOff();
-      toast('A moderator muted your microphone');
+      toast(all ? t('modctl.everyone.youWereMuted') : 'A moderator muted your microphone');
     } else if (command === 'mute_camera') {
       this.cameraOffByModerator = true;
       this.askedCamera = false;
       controls.forceCameraOff();
-      toast('A moderator turned off your camera');
+      toast(all ? t('modctl.everyone.yourCameraOff') : 'A moderator turned off your camera');
     } else if (command === 'stop_screen') {
       controls.forceScreenOff();
       toast('A moderator stopped your screen share');

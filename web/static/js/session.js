@@ -108,6 +108,7 @@ export class Session {
     const { media } = this;
     const sig = new Signaling();
     this.sig = sig;
+    this.ui.attachSignaling?.(sig); // hands, reactions, knock alerts (modctl.js)
     sig.on('welcome', (p) => this._welcome(p));
     sig.on('lobby', (p) => this._lobby(p));
     sig.on('participant_joined', (p) => this._participant(p.participant, true));
@@ -119,7 +120,7 @@ export class Session {
     sig.on('settings', (p) => this._settings(p.settings));
     sig.on('waiting_list', (p) => this._waitingList(p.waiting));
     sig.on('access_attempts', (p) => { if (!this.ended) this.ui.accessAttempts?.(p.wrongPasswords); });
-    sig.on('media_command', (p) => { if (this.joined && !this.ended) this.ui.mediaCommand(p.command, p.by); });
+    sig.on('media_command', (p) => { if (this.joined && !this.ended) this.ui.mediaCommand(p.command, p.by, p.all === true); });
     sig.on('bye', (p) => { this.bye = p.reason || 'left'; });
     sig.on('error', (p, env) => this._serverError(p, env));
     sig.onclose = (ev) => this._closed(ev);

@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/browsertest"
+)
+
+// click clicks the element sel in tab once it exists and is enabled and visible.
+func click(ctx context.Context, t *testing.T, p *participant, sel string) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => { const b = document.querySelector(%q);
+		if (!b || b.disabled || b.closest("[hidden]")) return false;
+		b.click(); return true; })()`, sel)
+	if err := p.tab.WaitFor(ctx, js); err != nil {
+		t.Fatalf("%s could not click %s: %v", p.name, sel, err)
+	}
+}
+
+// waitFor fails the test with what when js never holds in p's tab.
+func waitFor(ctx context.Context, t *testing.T, p *participant, what, js string) {
+	t.Helper()
+	if err := p.tab.WaitFor(ctx, js); err != nil {
+		t.Fatalf("%s (%s): %s: %v", p.name, p.kind, what, err)
+	}
+}
+
+// audioEnergy is the total audio energy recv has received from sender so far.
+func audioEnergy(ctx context.Context, t *testing.T, recv, sender *participant) float64 {
+	t.Helper()
+	var e float64
+	js := fmt.Sprintf(`window.conclave.stats().then(s => s.audio.filter(a => a.participantId === %q).reduce((n, a) => n + (a.totalAudioEnergy || 0), 0))`, sender.id)
+	if err := recv.tab.Eval(ctx, js, &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// audioPackets is how many audio packets recv has received from sender so far.
+func audioPackets(ctx context.Context, t *testing.T, recv, sender *participant) int {
+	t.Helper()
+	var n int
+	js := fmt.Sprintf(`window.conclave.stats().then(s => s.audio.filter(a => a.participantId === %q).reduce((n, a) => n + (a.packetsReceived || 0), 0))`, sender.id)
+	if err := recv.tab.Eval(ctx, js, &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// energyWhileTalking watches recv's audio from ref (who keeps talking) and from other:
+// it waits until ref's energy has risen on three separate polls (three bursts of the
+// fake microphone's beeps, however long that takes) and returns how much each rose.
+func energyWhileTalking(ctx context.Context, t *testing.T, recv, ref, other *participant) (refRise, otherRise float64) {
+	t.Helper()
+	ref0, other0 := audioEnergy(ctx, t, recv, ref), audioEnergy(ctx, t, recv, other)
+	last, rises := ref0, 0
+	for rises < 3 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s stopped hearing %s", recv.name, ref.name)
+		case <-time.After(250 * time.Millisecond):
+		}
+		if e := audioEnergy(ctx, t, recv, ref); e > last {
+			last = e
+			rises++
+		}
+	}
+	return last - ref0, audioEnergy(ctx, t, recv, other) - other0
+}
+
+// TestHandsReactionsAndEveryoneActions: a moderator (Chromium) and two participants
+// (Firefox, Chromium). Hands raised one after the other show on the moderator's hands
+// list in that order and on everyone's tiles; a reaction shows on the sender's tile in
+// the other tabs and fades; the moderator lowers one hand and then all. "Mute everyone"
+// turns the participants' microphones off (their buttons show it, and the audio they
+// sent goes silent at the receiver) while the moderator is still heard; "Turn off all
+// cameras" turns their cameras off and leaves the moderator's on.
+func TestHandsReactionsAndEveryoneActions(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	links := srv.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+
+	mona := joinURL(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Mona", false)
+	felix := joinTab(ctx, t, srv, browsertest.KindFirefox, links, "Felix", false)
+	cleo := joinTab(ctx, t, srv, browsertest.KindChromium, links, "Cleo", false)
+	waitFor(ctx, t, mona, "sees both", `window.conclave.participants().length === 3`)
+
+	// Felix raises his hand first, Cleo second.
+	click(ctx, t, felix, "#btn-hand")
+	waitFor(ctx, t, mona, "sees one hand", `document.querySelector("#hands-chip .hands-chip-count")?.textContent === "1"`)
+	click(ctx, t, cleo, "#btn-hand")
+	click(ctx, t, mona, "#hands-chip")
+	order := fmt.Sprintf(`JSON.stringify([...document.querySelectorAll("#hands-list .hand-entry")].map(e => e.dataset.participantId)) === %q &&
+		[...document.querySelectorAll("#hands-list .hand-entry .hand-name")].map(e => e.textContent).join(",") === "Felix,Cleo"`,
+		fmt.Sprintf(`["%s","%s"]`, felix.id, cleo.id))
+	waitFor(ctx, t, mona, "hands list in the order of raising", order)
+	waitFor(ctx, t, felix, "own hand shown raised", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "true"`)
+	for _, p := range []*participant{mona, felix} {
+		waitFor(ctx, t, p, "Cleo's tile shows her hand", fmt.Sprintf(`!!document.querySelector('.tile[data-participant-id="%s"][data-source="camera"] .tile-hand')`, cleo.id))
+	}
+
+	// Cleo applauds: Felix (Firefox) and Mona see it on her tile, and it fades away.
+	click(ctx, t, cleo, "#btn-reactions")
+	click(ctx, t, cleo, `.reaction-btn[data-emoji="👏"]`)
+	reaction := fmt.Sprintf(`!!document.querySelector('.tile[data-participant-id="%s"][data-source="camera"] .tile-reaction[data-emoji="👏"]')`, cleo.id)
+	for _, p := range []*participant{felix, mona} {
+		waitFor(ctx, t, p, "Cleo's reaction on her tile", reaction)
+	}
+	waitFor(ctx, t, felix, "the reaction fades", "!"+reaction)
+
+	// Mona lowers Felix's hand, then all hands.
+	click(ctx, t, mona, fmt.Sprintf(`.btn-lower-hand[data-participant-id="%s"]`, felix.id))
+	waitFor(ctx, t, felix, "his hand lowered, and told so", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "false" &&
+		[...document.querySelectorAll(".toast")].some(e => /lowered your hand/.test(e.textContent))`)
+	waitFor(ctx, t, mona, "only Cleo's hand left", fmt.Sprintf(`JSON.stringify([...document.querySelectorAll("#hands-list .hand-entry")].map(e => e.dataset.participantId)) === %q`, fmt.Sprintf(`["%s"]`, cleo.id)))
+	click(ctx, t, mona, "#btn-lower-all-hands")
+	waitFor(ctx, t, cleo, "her hand lowered", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "false"`)
+	waitFor(ctx, t, mona, "no hands left", `document.querySelector("#hands-section").hidden && document.querySelector("#hands-chip").hidden`)
+
+	// Before: Cleo hears both Mona and Felix. (Cleo listens: a Chromium receiver plays
+	// silence once packets stop; Firefox's concealment can keep reporting the energy of
+	// the last packets for a while.)
+	if _, felixRise := energyWhileTalking(ctx, t, cleo, mona, felix); felixRise <= 0 {
+		t.Fatalf("Cleo does not hear Felix before the mute (rise %v)", felixRise)
+	}
+	click(ctx, t, mona, "#btn-mute-all")
+	for _, p := range []*participant{felix, cleo} {
+		waitFor(ctx, t, p, "microphone off and told why", `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "false" &&
+			[...document.querySelectorAll(".toast")].some(e => /muted everyone/.test(e.textContent))`)
+	}
+	waitFor(ctx, t, mona, "the moderator's microphone stays on", `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "true"`)
+	// Let what was on its way drain: wait for a stretch of Mona's talking in which no
+	// packet of Felix's reached Cleo, then measure a fresh one.
+	for i := 0; ; i++ {
+		before := audioPackets(ctx, t, cleo, felix)
+		energyWhileTalking(ctx, t, cleo, mona, felix)
+		if audioPackets(ctx, t, cleo, felix) == before {
+			break
+		}
+		if i == 5 {
+			t.Fatalf("Felix's audio still reaches Cleo after mute everyone")
+		}
+	}
+	monaRise, felixRise := energyWhileTalking(ctx, t, cleo, mona, felix)
+	if monaRise <= 0 || felixRise > monaRise/100 {
+		t.Fatalf("after mute everyone Cleo hears Mona rise %v and Felix %v; want Felix silent", monaRise, felixRise)
+	}
+
+	click(ctx, t, mona, "#btn-cameras-off-all")
+	for _, p := range []*participant{felix, cleo} {
+		waitFor(ctx, t, p, "camera off", `document.querySelector("#btn-camera").getAttribute("aria-pressed") === "false"`)
+	}
+	waitFor(ctx, t, mona, "their tiles show no video, her camera stays on", fmt.Sprintf(`document.querySelector("#btn-camera").getAttribute("aria-pressed") === "true" &&
+		["%s", "%s"].every(id => document.querySelector('.tile[data-participant-id="' + id + '"][data-source="camera"]')?.dataset.video !== "on")`, felix.id, cleo.id))
+	waitSameColour(ctx, t, felix, mona, "camera")
+}
+
+// TestKnockAlerts: a moderator (Chromium) whose tab is in the background turns on
+// notifications with a click; each knock (Firefox, then Chromium) plays the chime (the
+// moderator's speakers get sound), shows a notification that names nobody, and puts the
+// number of people waiting into the tab title, which is restored once they are let in.
+func TestKnockAlerts(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	links := srv.createMeetingWith(t, `{}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	modTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()))
+	loadTestHooks(ctx, t, modTab)
+	knock(ctx, t, modTab, "Mona")
+	mona := &participant{name: "Mona", kind: browsertest.KindChromium, tab: modTab}
+	waitFor(ctx, t, mona, "joined as moderator", `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`)
+	var base string
+	if err := modTab.Eval(ctx, `document.title`, &base); err != nil {
+		t.Fatal(err)
+	}
+	click(ctx, t, mona, "#btn-waiting")
+	waitFor(ctx, t, mona, "the knock sound is on by default", `document.querySelector("#knock-sound").checked`)
+	click(ctx, t, mona, "#knock-notify")
+	waitFor(ctx, t, mona, "notifications allowed", `document.querySelector("#knock-notify").hidden`)
+	click(ctx, t, mona, "#waiting-close")
+	if err := modTab.Eval(ctx, `window.conclaveTest.setHidden(true)`, nil); err != nil {
+		t.Fatal(err)
+	}
+	var peak float64
+	if err := modTab.Eval(ctx, `window.conclaveTest.audioOutputPeak()`, &peak); err != nil || peak != 0 {
+		t.Fatalf("sound before any knock: %v (%v)", peak, err)
+	}
+
+	felixTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.fragment()))
+	knock(ctx, t, felixTab, "Felix")
+	waitFor(ctx, t, mona, "count in the title", fmt.Sprintf(`document.title === %q`, "(1) "+base))
+	waitFor(ctx, t, mona, "the chime reached the speakers", `window.conclaveTest.audioOutputPeak() > 0.01`)
+	waitFor(ctx, t, mona, "a notification", `window.conclaveTest.notifications().length === 1`)
+
+	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
+	knock(ctx, t, doraTab, "Dora")
+	waitFor(ctx, t, mona, "count in the title", fmt.Sprintf(`document.title === %q`, "(2) "+base))
+	waitFor(ctx, t, mona, "a second notification", `window.conclaveTest.notifications().length === 2`)
+	var shown []struct{ Title, Body string }
+	if err := modTab.Eval(ctx, `window.conclaveTest.notifications()`, &shown); err != nil {
+		t.Fatal(err)
+	}
+	if shown[0].Title != "Someone is waiting to join" || shown[0].Body != "1 person is in the waiting room" || shown[1].Body != "2 people are in the waiting room" {
+		t.Fatalf("notifications %+v", shown)
+	}
+	for _, n := range shown {
+		if strings.Contains(n.Title+n.Body, "Felix") || strings.Contains(n.Title+n.Body, "Dora") {
+			t.Fatalf("a notification names someone: %+v", n)
+		}
+	}
+
+	// Back in the foreground, the moderator lets both in: the title is as before.
+	if err := modTab.Eval(ctx, `window.conclaveTest.setHidden(null)`, nil); err != nil {
+		t.Fatal(err)
+	}
+	click(ctx, t, mona, "#btn-waiting")
+	click(ctx, t, mona, "#btn-admit-all")
+	waitFor(ctx, t, mona, "the title restored", fmt.Sprintf(`document.title === %q && window.conclave.participants().length === 3`, base))
+}

@@ -1,0 +1,155 @@
+// Knocks nobody misses (moderators only): a short chime made with WebAudio (nothing to
+// download; mutable, the choice remembered on this device), a browser notification while
+// the tab is hidden, and the number of people waiting in the tab title ("(2) Meeting ·
+// Conclave"), restored when nobody waits any more.
+//
+// Privacy: the notification names nobody ("Someone is waiting to join", and how many):
+// it may show on a lock screen or a shared display. Permission is asked only by a
+// moderator's click on #knock-notify, never on its own.
+//
+// Test hooks: #knock-sound (checkbox, checked = chime on), #knock-notify (button, shown
+// while the browser may still ask for permission), the title prefix "(n) ".
+
+import { $, el, toast } from './dom.js';
+import { t, onLanguageChange } from './i18n.js';
+import { devicePreference, setDevicePreference } from './storage.js';
+
+const TITLE_COUNT = /^\(\d+\) /;
+
+/** playChime plays two short soft tones on ctx (about 0.4 s). */
+function playChime(ctx) {
+  const start = ctx.currentTime + 0.02;
+  const out = ctx.createGain();
+  out.gain.value = 0.25;
+  out.connect(ctx.destination);
+  [[660, 0], [880, 0.16]].forEach(([freq, at]) => {
+    const osc = ctx.createOscillator();
+    const env = ctx.createGain();
+    osc.type = 'sine';
+    osc.frequency.value = freq;
+    env.gain.setValueAtTime(0.0001, start + at);
+    env.gain.exponentialRampToValueAtTime(1, start + at + 0.02);
+    env.gain.exponentialRampToValueAtTime(0.0001, start + at + 0.22);
+    osc.connect(env).connect(out);
+    osc.start(start + at);
+    osc.stop(start + at + 0.25);
+  });
+}
+
+export class KnockAlert {
+  /** @param {{isModerator: () => boolean, openWaiting: () => void}} deps */
+  constructor(deps) {
+    this.deps = deps;
+    this.seen = new Set(); // ids already announced in this session
+    this.count = 0;
+    this.ctx = null;
+    this.soundOn = devicePreference('knockSound') !== 'off';
+    this._buildControls();
+    // A language switch may rewrite the title: put the count back in front.
+    onLanguageChange(() => this._title());
+  }
+
+  _buildControls() {
+    const panel = $('#waiting-panel');
+    const list = $('#waiting-list');
+    if (!panel || !list) return;
+    this.soundBox = el('input', { id: 'knock-sound', type: 'checkbox', class: 'switch', role: 'switch' });
+    this.soundBox.checked = this.soundOn;
+    this.soundBox.addEventListener('change', () => {
+      this.soundOn = this.soundBox.checked;
+      setDevicePreference('knockSound', this.soundOn ? 'on' : 'off');
+      if (this.soundOn) this.chime(); // let the moderator hear what it sounds like
+    });
+    this.notifyBtn = el('button', { id: 'knock-notify', type: 'button', class: 'link-btn', i18n: 'modctl.knock.notify.enable', hidden: true });
+    this.notifyBtn.addEventListener('click', () => this._askPermission());
+    const row = el('div', { class: 'knock-alert-row' },
+      el('label', { class: 'switch-row' },
+        el('span', { class: 'switch-text' }, el('strong', { i18n: 'modctl.knock.sound' }), el('span', { i18n: 'modctl.knock.sound.hint' })),
+        this.soundBox),
+      this.notifyBtn);
+    list.before(row);
+    this.renderControls();
+  }
+
+  /** renderControls shows the notification button while permission can still be asked. */
+  renderControls() {
+    if (!this.notifyBtn) return;
+    const can = typeof window.Notification === 'function' && window.Notification.permission === 'default';
+    this.notifyBtn.hidden = !(can && this.deps.isModerator());
+  }
+
+  async _askPermission() {
+    if (typeof window.Notification !== 'function') return;
+    let result = 'denied';
+    try {
+      result = await window.Notification.requestPermission();
+    } catch {
+      // an old browser with the callback form only: treat as not granted
+    }
+    toast(t(result === 'granted' ? 'modctl.knock.notify.on' : 'modctl.knock.notify.off'), { kind: result === 'granted' ? 'success' : 'info' });
+    this.renderControls();
+  }
+
+  /** update takes the server's waiting list; new knocks alert, the count goes to the title. */
+  update(list) {
+    if (!this.deps.isModerator()) {
+      this.reset();
+      return;
+    }
+    const ids = (Array.isArray(list) ? list : []).map((w) => w && w.participantId).filter((id) => typeof id === 'string');
+    const fresh = ids.filter((id) => !this.seen.has(id));
+    this.seen = new Set(ids);
+    this.count = ids.length;
+    this._title();
+    this.renderControls();
+    if (fresh.length === 0) return;
+    if (this.soundOn) this.chime();
+    if (document.hidden) this._notify();
+  }
+
+  /** reset forgets the knocks and restores the title (the session ended, the role was lost). */
+  reset() {
+    this.seen.clear();
+    this.count = 0;
+    this._title();
+    this.renderControls();
+  }
+
+  chime() {
+    try {
+      if (!this.ctx) {
+        const Ctx = window.AudioContext || window.webkitAudioContext;
+        if (!Ctx) return;
+        this.ctx = new Ctx();
+      }
+      if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
+      playChime(this.ctx);
+    } catch {
+      // no sound here; the title and the knock card still tell
+    }
+  }
+
+  _notify() {
+    if (typeof window.Notification !== 'function' || window.Notification.permission !== 'granted') return;
+    try {
+      const n = new window.Notification(t('modctl.knock.notify.title'), {
+        body: t('modctl.knock.notify.body', { count: this.count }),
+        tag: 'conclave-knock', // one at a time: a new knock replaces the last
+        icon: '/static/img/icon.png',
+      });
+      n.onclick = () => {
+        window.focus();
+        this.deps.openWaiting();
+        n.close();
+      };
+    } catch {
+      // Some browsers allow notifications from a service worker only; the title tells.
+    }
+  }
+
+  _title() {
+    const base = document.title.replace(TITLE_COUNT, '');
+    const want = this.count > 0 ? `(${this.count}) ${base}` : base;
+    if (document.title !== want) document.title = want;
+  }
+}
