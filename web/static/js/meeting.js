@@ -133,6 +133,7 @@ import { e2eeAPI } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
+import { setupDevices } from './devices.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -203,6 +204,7 @@ let inviteDismissed = false;
 let openPanelName = null;
 let rules;
 let e2eeStatus;
+let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -452,6 +454,7 @@ const PANELS = {
   people: { panel: '#people-panel', button: '#btn-people', focus: '#people-close' },
   waiting: { panel: '#waiting-panel', button: '#btn-waiting', focus: '#waiting-close' },
   settings: { panel: '#settings-panel', button: '#btn-settings', focus: '#settings-close' },
+  devices: { panel: '#devices-panel', button: '#btn-devices', focus: '#devices-close' },
 };
 
 function openPanel(which) {
@@ -472,6 +475,7 @@ function openPanel(which) {
   if (which === 'people') renderPeopleList();
   waitingRoom.render(); // the knock card hides while the waiting room is open
   if (which === 'settings' && session) settingsPanel.render(session.settings);
+  if (which === 'devices') devices.panel.fill();
   if (which) {
     const target = $(PANELS[which].focus);
     if (target && !target.disabled) target.focus();
@@ -609,6 +613,9 @@ async function main() {
     },
   });
   e2eeStatus = new E2EEStatus();
+  devices = setupDevices({
+    media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
+  });
   bindControls();
 
   const e2eeInfo = () => {
