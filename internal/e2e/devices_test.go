@@ -89,16 +89,67 @@ func waitBlue(ctx context.Context, t *testing.T, p *participant, sel, what strin
 	}
 }
 
+// assertCiphertextOnly checks the camera frames of p that the server forwards from now
+// on: each is one p's transform emitted as ciphertext, none is a plaintext frame, and
+// each decrypts with p's own keys to a recorded plaintext frame (the control).
+func assertCiphertextOnly(ctx context.Context, t *testing.T, frames *serverFrames, p *participant) {
+	t.Helper()
+	evalOK(ctx, t, p, `window.conclaveTest.resetFrameHashes()`, nil)
+	const skip, want = 30, 120 // frames in flight during the reset are skipped
+	seen := len(frames.of(p.id))
+	for len(frames.of(p.id)) < seen+skip+want {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server reassembled only %d frames of %s after the switch", len(frames.of(p.id))-seen, p.name)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var h frameHashes
+	evalOK(ctx, t, p, `window.conclaveTest.frameHashes()`, &h)
+	var keys map[string]map[string]string
+	evalOK(ctx, t, p, `window.conclaveTest.exportKeys()`, &keys)
+	ring, err := ringFrom(keys[p.id])
+	if err != nil || len(keys[p.id]) == 0 {
+		t.Fatalf("%s's own keys: %v (%v)", p.name, keys[p.id], err)
+	}
+	plain, cipher := map[string]bool{}, map[string]bool{}
+	for _, x := range h.Plain {
+		plain[x] = x != ""
+	}
+	for _, x := range h.Cipher {
+		cipher[x] = x != ""
+	}
+	var plainMatches, cipherMatches, decrypted int
+	for _, f := range frames.of(p.id)[seen+skip : seen+skip+want] {
+		sum := sha256.Sum256(f.data)
+		x := hex.EncodeToString(sum[:])
+		if plain[x] {
+			plainMatches++
+		}
+		if cipher[x] {
+			cipherMatches++
+		}
+		if pt, err := e2ee.DecryptFrame(ring, f.data, e2ee.VP8); err == nil {
+			sum := sha256.Sum256(pt)
+			if plain[hex.EncodeToString(sum[:])] {
+				decrypted++
+			}
+		}
+	}
+	if plainMatches != 0 || cipherMatches != want || decrypted != want {
+		t.Fatalf("of %d server frames of %s (%s) after the camera switch: %d match plaintext, %d ciphertext, %d decrypt to a recorded plaintext frame",
+			want, p.name, p.kind, plainMatches, cipherMatches, decrypted)
+	}
+}
+
 // TestSwitchDevicesKeepsEncryption: in an end-to-end encrypted meeting a Firefox
 // participant switches its camera in the devices panel without leaving. The Chromium
 // participant then decodes the new camera (its blue picture), and the server still
-// sees only ciphertext: every
-// frame of the new camera that the server forwards is one the sender's transform
-// emitted as ciphertext, none is plaintext, and decrypted with the sender's keys each
-// is one of the recorded plaintext frames (the control that proves the check can fail).
-// The Chromium participant switches its microphone: its sound keeps arriving at the
-// Firefox participant. It chooses a speaker: every voice and the test sound play
-// through it, and the test sound is a tone.
+// sees only ciphertext (assertCiphertextOnly); the same when the Chromium participant
+// switches its camera (the other insertable-streams API). The Chromium participant
+// switches its microphone: its sound keeps arriving at the Firefox participant. It
+// chooses a speaker: every voice and the test sound play through it, and the test
+// sound is a tone.
 func TestSwitchDevicesKeepsEncryption(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
@@ -123,59 +174,19 @@ func TestSwitchDevicesKeepsEncryption(t *testing.T) {
 	}
 
 	// What the server forwards of the new camera is ciphertext only.
-	evalOK(ctx, t, fay, `window.conclaveTest.resetFrameHashes()`, nil)
-	const skip, want = 30, 120 // frames in flight during the reset are skipped
-	seen := len(frames.of(fay.id))
-	for len(frames.of(fay.id)) < seen+skip+want {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the server reassembled only %d frames after the switch", len(frames.of(fay.id))-seen)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	var h frameHashes
-	evalOK(ctx, t, fay, `window.conclaveTest.frameHashes()`, &h)
-	var keys map[string]map[string]string
-	evalOK(ctx, t, fay, `window.conclaveTest.exportKeys()`, &keys)
-	ring, err := ringFrom(keys[fay.id])
-	if err != nil || len(keys[fay.id]) == 0 {
-		t.Fatalf("Fay's own keys: %v (%v)", keys[fay.id], err)
-	}
-	plain, cipher := map[string]bool{}, map[string]bool{}
-	for _, x := range h.Plain {
-		plain[x] = x != ""
-	}
-	for _, x := range h.Cipher {
-		cipher[x] = x != ""
-	}
-	var plainMatches, cipherMatches, decrypted int
-	for _, f := range frames.of(fay.id)[seen+skip : seen+skip+want] {
-		sum := sha256.Sum256(f.data)
-		x := hex.EncodeToString(sum[:])
-		if plain[x] {
-			plainMatches++
-		}
-		if cipher[x] {
-			cipherMatches++
-		}
-		if p, err := e2ee.DecryptFrame(ring, f.data, e2ee.VP8); err == nil {
-			sum := sha256.Sum256(p)
-			if plain[hex.EncodeToString(sum[:])] {
-				decrypted++
-			}
-		}
-	}
-	if plainMatches != 0 || cipherMatches != want || decrypted != want {
-		t.Fatalf("of %d server frames after the camera switch: %d match plaintext, %d ciphertext, %d decrypt to a recorded plaintext frame",
-			want, plainMatches, cipherMatches, decrypted)
-	}
+	assertCiphertextOnly(ctx, t, frames, fay)
+
+	// The same from Chromium (the other insertable-streams API): Ann switches too.
+	chooseDevice(ctx, t, ann, "#device-camera", testCamera)
+	waitBlue(ctx, t, fay, tileSel(ann.id, "camera"), "Ann's new camera")
+	assertCiphertextOnly(ctx, t, frames, ann)
 
 	// The microphone: Ann (Chromium) picks the tone; Fay keeps receiving her sound, with
 	// energy in it. (Headless Firefox here has no audio output, so its WebAudio, which
 	// makes the test tone, never runs: the tone is made in Chromium.)
 	before := audioFrom(ctx, t, fay, ann)
 	chooseDevice(ctx, t, ann, "#device-mic", testMic)
-	err = fay.tab.WaitFor(ctx, fmt.Sprintf(`%s.then(a => a.packets > %d && a.energy > %g)`, audioJS(ann.id), before.Packets+100, before.Energy+0.01))
+	err := fay.tab.WaitFor(ctx, fmt.Sprintf(`%s.then(a => a.packets > %d && a.energy > %g)`, audioJS(ann.id), before.Packets+100, before.Energy+0.01))
 	if err != nil {
 		t.Fatalf("Ann's sound stopped arriving at Fay after the microphone switch: before %+v, now %+v (%v)", before, audioFrom(ctx, t, fay, ann), err)
 	}

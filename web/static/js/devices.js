@@ -23,6 +23,9 @@ import { Layout } from './layout.js';
 import { Shortcuts } from './shortcuts.js';
 import { PushToTalk } from './push-to-talk.js';
 
+// The speaker list's last entry where the browser lists outputs only once the person
+// picked one in its own dialog (Firefox: mediaDevices.selectAudioOutput).
+const ASK_BROWSER = 'conclave-ask-browser';
 const TONE_HZ = 523.25; // C5: clear on laptop speakers and headphones alike
 const TONE_SECONDS = 0.9;
 
@@ -81,6 +84,7 @@ export class DevicePanel {
       const outputs = of('audiooutput');
       // The browser's default output is always there, even before it names any device.
       if (!outputs.some((d) => d.deviceId === 'default')) outputs.unshift({ deviceId: '', label: t('devices.speakerDefault') });
+      if (navigator.mediaDevices.selectAudioOutput) outputs.push({ deviceId: ASK_BROWSER, label: t('devices.speakerAsk') });
       this._options(this.speakerSelect, outputs, this.sinkId || (outputs[0] && outputs[0].deviceId) || '', 'devices.speakerN');
     }
   }
@@ -134,7 +138,18 @@ export class DevicePanel {
   /** setSpeaker sends every sound of the meeting (and the test sound) to deviceId. */
   async setSpeaker(deviceId) {
     if (!sinkSupported) return;
-    this.sinkId = deviceId || '';
+    if (deviceId === ASK_BROWSER) {
+      let info = null;
+      try {
+        info = await navigator.mediaDevices.selectAudioOutput();
+      } catch {
+        // dismissed: keep the speaker as it was
+      }
+      if (info) this.sinkId = info.deviceId;
+      await this.fill();
+    } else {
+      this.sinkId = deviceId || '';
+    }
     await this._applySink();
   }
 

@@ -47,6 +47,9 @@
  *              data-video="on" when the tile shows video, otherwise the avatar;
  *              camera tiles show .role-badge[data-role] for presenters and moderators
  *   People     #people-list > .person[data-participant-id] with .role-badge[data-role]
+ *   Devices    #btn-devices opens #devices-panel (device, speaker and view choices), "?"
+ *              opens #shortcuts-dialog, Space held while muted talks: see devices.js,
+ *              layout.js, shortcuts.js and push-to-talk.js for their hooks
  *   Errors     #meeting-error holds the error text; its data-code is the reason:
  *              unknown_meeting, meeting_full, shutdown, replaced, disconnected, denied,
  *              locked, lobby_full, expired, removed, ended, wrong_moderator_secret, …
