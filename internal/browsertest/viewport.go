@@ -25,7 +25,7 @@ func SetViewport(ctx context.Context, tab Tab, width, height int) error {
 func (t *chromiumTab) setViewport(ctx context.Context, width, height int) error {
 	return t.call(ctx, func(ctx context.Context, target *chromedp.Target) error {
 		_, err := cdp.Call(ctx, target, emulation.SetDeviceMetricsOverride,
-			emulation.SetDeviceMetricsOverrideParams{Width: int64(width), Height: int64(height), DeviceScaleFactor: 1, Mobile: true})
+			emulation.SetDeviceMetricsOverrideParams{Width: int64(width), Height: int64(height), DeviceScaleFactor: 1})
 		return err
 	})
 }
