@@ -28,6 +28,7 @@ import { PushToTalk } from './push-to-talk.js';
 const ASK_BROWSER = 'conclave-ask-browser';
 const TONE_HZ = 523.25; // C5: clear on laptop speakers and headphones alike
 const TONE_SECONDS = 0.9;
+const RESUME_WAIT_MS = 3000;
 
 /** sinkSupported: this browser can send a media element's sound to a chosen output. */
 export const sinkSupported = typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
@@ -158,23 +159,25 @@ export class DevicePanel {
     if (this.playing) return;
     const ctx = audioContext();
     if (!ctx) return;
-    await ctx.resume().catch(() => {});
+    this.playing = true; // one tone at a time, also while the audio context wakes up
+    this.testButton.disabled = true;
+    // Without any sound output the context never starts: say so rather than wait forever.
+    await Promise.race([ctx.resume().catch(() => {}), new Promise((resolve) => { setTimeout(resolve, RESUME_WAIT_MS); })]);
+    if (ctx.state !== 'running') {
+      toast(t('devices.testSoundFailed'), { kind: 'error' });
+      this.playing = null;
+      this.testButton.disabled = false;
+      return;
+    }
     const osc = ctx.createOscillator();
     const gain = ctx.createGain();
     const dest = ctx.createMediaStreamDestination();
     osc.frequency.value = TONE_HZ;
-    const now = ctx.currentTime;
-    // A soft start and end: no click.
-    gain.gain.setValueAtTime(0, now);
-    gain.gain.linearRampToValueAtTime(0.35, now + 0.05);
-    gain.gain.setValueAtTime(0.35, now + TONE_SECONDS - 0.15);
-    gain.gain.linearRampToValueAtTime(0, now + TONE_SECONDS);
+    gain.gain.value = 0;
     osc.connect(gain).connect(dest);
     const audio = this.testAudio;
     audio.srcObject = dest.stream;
-    this.playing = osc;
     audio.dataset.playing = 'true';
-    this.testButton.disabled = true;
     const done = () => {
       osc.disconnect();
       gain.disconnect();
@@ -192,6 +195,12 @@ export class DevicePanel {
       done();
       return;
     }
+    // Scheduled once the output plays, with a soft start and end (no click).
+    const now = ctx.currentTime;
+    gain.gain.setValueAtTime(0, now);
+    gain.gain.linearRampToValueAtTime(0.35, now + 0.05);
+    gain.gain.setValueAtTime(0.35, now + TONE_SECONDS - 0.15);
+    gain.gain.linearRampToValueAtTime(0, now + TONE_SECONDS);
     osc.onended = done;
     osc.start(now);
     osc.stop(now + TONE_SECONDS);

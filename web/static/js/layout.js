@@ -72,6 +72,7 @@ export class Layout {
 
   _decorate(tile) {
     const key = this._key(tile);
+    for (const k of this.buttons.keys()) if (!this.grid.tiles.has(k)) this.buttons.delete(k);
     const button = el('button', {
       class: 'tile-action tile-pin',
       type: 'button',
