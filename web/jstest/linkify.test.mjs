@@ -82,3 +82,30 @@ test('too long an address stays text', () => {
   assert.deepEqual(links(long), []);
   assert.equal(joined(long), long);
 });
+
+test('random messages: text kept, every link http(s) and free of quotes, brackets and spaces', () => {
+  // A fixed-seed generator (xorshift32), so a failure replays the same way.
+  let seed = 0x9e3779b9;
+  const next = () => {
+    seed ^= seed << 13;
+    seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed;
+  };
+  const parts = ['https://', 'http://', 'HTTPS://', 'javascript:', 'data:', 'a', 'é', '.', ',', ')', '(', '"', "'", '<', '>', ' ',
+    '\n', '/', '?', '#', '%', '@', ':', 'example.org', 'x.test', '\u00a0', '\u200b', '\u2028', '日本', '\u0000', '[', ']'];
+  for (let i = 0; i < 5000; i++) {
+    let text = '';
+    const n = next() % 24;
+    for (let k = 0; k < n; k++) text += parts[next() % parts.length];
+    const segs = linkify(text);
+    assert.equal(segs.map((s) => s.text).join(''), text, JSON.stringify(text));
+    for (const s of segs) {
+      if (!s.href) continue;
+      assert.match(s.href, /^https?:\/\/[^\s"'<>`]+$/u, JSON.stringify(text));
+      assert.equal(safeHref(s.href), s.href);
+    }
+  }
+});
