@@ -5,7 +5,7 @@
 //     transform (plain) and as they leave it (cipher), and
 //   - every raw media key the page hands it ('self' for the own keys),
 //
-// and answers {t: 'test-query', id, what: 'hashes' | 'keys'} with
+// and answers {t: 'test-query', id, what: 'hashes' | 'keys' | 'reset'} with
 // {t: 'test-reply', id, value}. Served only by a server built for tests (see
 // hooks.js); a production server answers 404.
 
@@ -67,7 +67,12 @@ function wrap(readable, writable) {
 
 async function answer(msg) {
   let value = null;
-  if (msg.what === 'hashes') {
+  if (msg.what === 'reset') {
+    await hashing;
+    hashes.plain.length = 0;
+    hashes.cipher.length = 0;
+    value = true;
+  } else if (msg.what === 'hashes') {
     await hashing;
     value = { plain: hashes.plain.slice(), cipher: hashes.cipher.slice() };
   } else if (msg.what === 'keys') {

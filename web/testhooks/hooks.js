@@ -23,6 +23,20 @@
 //   window.conclaveTest.setHidden(bool)   document.hidden from now on (null: the browser's)
 //   window.conclaveTest.audioOutputPeak() loudest RMS level any AudioContext sent to the
 //                                         speakers so far (0 … 1)
+//   window.conclaveTest.resetFrameHashes()  async: forget the hashes recorded so far and
+//                                      record the next 600 camera frames (e.g. after a
+//                                      camera switch)
+//
+// It also adds two devices to the browser's own (fake) ones, so a test can switch to a
+// camera and a microphone whose picture and sound it can tell apart:
+//
+//   camera      "conclave-test-camera": a canvas.captureStream() of a flat blue field
+//               (rgb(0, 64, 255)) with a small white square moving across it, 640×360
+//   microphone  "conclave-test-mic": a steady 660 Hz tone (WebAudio oscillator)
+//
+// enumerateDevices lists them after the browser's devices; getUserMedia with
+// deviceId {exact: …} of one of them returns its track (the rest of a request that asks
+// for both kinds goes to the browser).
 
 const E2EE_WORKER = '/static/js/e2ee/worker.js';
 const TEST_WORKER = '/static/test/e2ee-worker.js';
@@ -122,6 +136,9 @@ window.conclaveTest = {
     document.dispatchEvent(new Event('visibilitychange'));
   },
   audioOutputPeak: () => outputPeak,
+  async resetFrameHashes() {
+    return query('reset');
+  },
   async frameHashes() {
     return (await query('hashes')) || { plain: [], cipher: [] };
   },
@@ -134,4 +151,89 @@ window.conclaveTest = {
     }
     return keys;
   },
+};
+
+// ---------------------------------------------------------------- test devices
+
+const TEST_CAMERA = 'conclave-test-camera';
+const TEST_MIC = 'conclave-test-mic';
+const devices = navigator.mediaDevices;
+const pageEnumerate = devices.enumerateDevices.bind(devices);
+const pageGetUserMedia = devices.getUserMedia.bind(devices);
+
+function fakeInfo(kind, deviceId, label) {
+  return { kind, deviceId, label, groupId: 'conclave-test', toJSON() { return { kind, deviceId, label }; } };
+}
+
+devices.enumerateDevices = async () => [
+  ...(await pageEnumerate()),
+  fakeInfo('videoinput', TEST_CAMERA, 'Test camera (blue)'),
+  fakeInfo('audioinput', TEST_MIC, 'Test microphone (tone)'),
+];
+
+// wantsTest tells whether a constraint asks for the test device id exactly.
+function wantsTest(constraint, id) {
+  const d = constraint && typeof constraint === 'object' ? constraint.deviceId : undefined;
+  if (!d) return false;
+  if (typeof d === 'string') return d === id;
+  return d.exact === id || (Array.isArray(d.exact) && d.exact.includes(id));
+}
+
+function testCameraTrack() {
+  const canvas = document.createElement('canvas');
+  canvas.width = 640;
+  canvas.height = 360;
+  const g = canvas.getContext('2d');
+  let x = 0;
+  const draw = () => {
+    g.fillStyle = 'rgb(0, 64, 255)';
+    g.fillRect(0, 0, canvas.width, canvas.height);
+    g.fillStyle = '#fff';
+    g.fillRect(x, 150, 40, 40);
+    x = (x + 8) % (canvas.width - 40);
+  };
+  draw();
+  const track = canvas.captureStream(30).getVideoTracks()[0];
+  const timer = setInterval(draw, 33);
+  track.addEventListener('ended', () => clearInterval(timer));
+  const stop = track.stop.bind(track);
+  track.stop = () => {
+    clearInterval(timer);
+    stop();
+  };
+  return track;
+}
+
+let toneContext = null;
+// The state of the test microphone's AudioContext ('none' before it is used).
+window.conclaveTest.toneState = () => (toneContext ? toneContext.state : 'none');
+
+function testMicTrack() {
+  toneContext = toneContext || new AudioContext();
+  toneContext.resume().catch(() => {});
+  const osc = toneContext.createOscillator();
+  osc.frequency.value = 660;
+  const gain = toneContext.createGain();
+  gain.gain.value = 0.5;
+  const dest = toneContext.createMediaStreamDestination();
+  osc.connect(gain).connect(dest);
+  osc.start();
+  const track = dest.stream.getAudioTracks()[0];
+  const stop = track.stop.bind(track);
+  track.stop = () => {
+    osc.stop();
+    stop();
+  };
+  return track;
+}
+
+devices.getUserMedia = async (constraints = {}) => {
+  const camera = wantsTest(constraints.video, TEST_CAMERA);
+  const mic = wantsTest(constraints.audio, TEST_MIC);
+  if (!camera && !mic) return pageGetUserMedia(constraints);
+  const rest = { audio: mic ? false : constraints.audio || false, video: camera ? false : constraints.video || false };
+  const stream = rest.audio || rest.video ? await pageGetUserMedia(rest) : new MediaStream();
+  if (camera) stream.addTrack(testCameraTrack());
+  if (mic) stream.addTrack(testMicTrack());
+  return stream;
 };

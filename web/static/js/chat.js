@@ -4,6 +4,7 @@
 // Test hooks: #chat-input, #chat-send, #chat-messages > .chat-message[data-from] > .chat-text
 
 import { el } from './dom.js';
+import { linkNodes } from './linkify.js';
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const GROUP_MS = 60_000; // consecutive messages of one sender within a minute share a header
@@ -90,7 +91,8 @@ export class Chat {
         el('span', { class: 'chat-name', text: mine ? 'You' : (name || 'Guest') }),
         valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: timeFormat.format(time) }) : null));
     }
-    item.append(el('div', { class: 'chat-text', text: String(text || '') }));
+    // http(s) addresses become safe links (linkify.js); everything else stays text.
+    item.append(el('div', { class: 'chat-text' }, ...linkNodes(String(text || ''))));
 
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
     this.list.append(item);

@@ -115,6 +115,11 @@ export class Controls {
     });
   }
 
+  /** exclusive runs fn in the queue of one control: devices.js switches a device there. */
+  exclusive(key, fn) {
+    return this._run(key, fn, { queue: true });
+  }
+
   toggleScreen() {
     return this._run('screen', () => (this.media.screenOn ? this._stopScreen() : this._startScreen()));
   }

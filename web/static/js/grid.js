@@ -180,9 +180,14 @@ export class Grid {
     this.root = root;
     this.stage = el('div', { class: 'stage' });
     this.tilesEl = el('div', { class: 'tiles' });
-    root.replaceChildren(this.stage, this.tilesEl);
+    this.hiddenEl = el('div', { class: 'tiles-hidden', hidden: true }); // e.g. a hidden self view
+    root.replaceChildren(this.stage, this.tilesEl, this.hiddenEl);
     this.tiles = new Map(); // "participantId/source" -> Tile
     this.active = null;
+    // layout.js: where a tile goes ('stage' | 'tiles' | 'hidden'; null: screens on the
+    // stage, cameras in the tiles) and what each new tile gets (its pin button).
+    this.placement = null;
+    this.onTile = null;
     this.observer = new ResizeObserver(() => this.layout());
     this.observer.observe(root);
   }
@@ -198,10 +203,9 @@ export class Grid {
     if (!tile) {
       tile = new Tile({ participantId, source, self, name });
       this.tiles.set(key, tile);
-      if (source === 'screen') this.stage.append(tile.node);
-      else this.tilesEl.append(tile.node);
+      if (this.onTile) this.onTile(tile);
       if (participantId === this.active && source === 'camera') tile.setSpeaking(true);
-      this.layout();
+      this.arrange();
     }
     return tile;
   }
@@ -216,7 +220,7 @@ export class Grid {
     if (!tile) return;
     tile.destroy();
     this.tiles.delete(key);
-    this.layout();
+    this.arrange();
   }
 
   removeParticipant(participantId) {
@@ -250,6 +254,17 @@ export class Grid {
     for (const tile of this.tiles.values()) {
       tile.setSpeaking(tile.source === 'camera' && tile.participantId === participantId);
     }
+    if (this.placement) this.arrange(); // speaker view follows the speaker
+  }
+
+  /** arrange puts every tile where placement says (layout.js), then lays them out. */
+  arrange() {
+    for (const tile of this.tiles.values()) {
+      const where = (this.placement && this.placement(tile)) || (tile.source === 'screen' ? 'stage' : 'tiles');
+      const parent = where === 'stage' ? this.stage : where === 'hidden' ? this.hiddenEl : this.tilesEl;
+      if (tile.node.parentNode !== parent) parent.append(tile.node);
+    }
+    this.layout();
   }
 
   layout() {

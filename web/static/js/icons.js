@@ -97,6 +97,19 @@ const ICONS = {
     ['path', { d: 'M4 9.5h3.5L12 5.5v13l-4.5-4H4z' }],
     ['path', { d: 'M15.5 9a4.5 4.5 0 0 1 0 6M18 6.5a8 8 0 0 1 0 11' }],
   ],
+  // devices slice: pin a tile, the devices and view panel, keyboard shortcuts
+  pin: [
+    ['path', { d: 'M9 3.5h6l-1 6 3.5 3.5v1.5h-11V13L10 9.5z' }],
+    ['path', { d: 'M12 14.5v6' }],
+  ],
+  gear: [
+    ['circle', { cx: 12, cy: 12, r: 3 }],
+    ['path', { d: 'M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1' }],
+  ],
+  keyboard: [
+    ['rect', { x: 2.5, y: 6, width: 19, height: 12, rx: 2 }],
+    ['path', { d: 'M6 10h.01M9.5 10h.01M13 10h.01M16.5 10h.01M6.5 14.5h11' }],
+  ],
 };
 
 /** icon returns a new <svg> element for the named icon (aria-hidden: the button carries the label). */

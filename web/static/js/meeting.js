@@ -47,6 +47,9 @@
  *              data-video="on" when the tile shows video, otherwise the avatar;
  *              camera tiles show .role-badge[data-role] for presenters and moderators
  *   People     #people-list > .person[data-participant-id] with .role-badge[data-role]
+ *   Devices    #btn-devices opens #devices-panel (device, speaker and view choices), "?"
+ *              opens #shortcuts-dialog, Space held while muted talks: see devices.js,
+ *              layout.js, shortcuts.js and push-to-talk.js for their hooks
  *   Errors     #meeting-error holds the error text; its data-code is the reason:
  *              unknown_meeting, meeting_full, shutdown, replaced, disconnected, denied,
  *              locked, lobby_full, expired, removed, ended, wrong_moderator_secret, …
@@ -136,6 +139,7 @@ import { E2EEStatus } from './e2ee-ui.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
+import { setupDevices } from './devices.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -207,6 +211,7 @@ let openPanelName = null;
 let rules;
 let e2eeStatus;
 let modctl; // hands, reactions, everyone-at-once actions, knock alerts
+let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -457,6 +462,7 @@ const PANELS = {
   people: { panel: '#people-panel', button: '#btn-people', focus: '#people-close' },
   waiting: { panel: '#waiting-panel', button: '#btn-waiting', focus: '#waiting-close' },
   settings: { panel: '#settings-panel', button: '#btn-settings', focus: '#settings-close' },
+  devices: { panel: '#devices-panel', button: '#btn-devices', focus: '#devices-close' },
 };
 
 function openPanel(which) {
@@ -477,6 +483,7 @@ function openPanel(which) {
   if (which === 'people') renderPeopleList();
   waitingRoom.render(); // the knock card hides while the waiting room is open
   if (which === 'settings' && session) settingsPanel.render(session.settings);
+  if (which === 'devices') devices.panel.fill();
   if (which) {
     const target = $(PANELS[which].focus);
     if (target && !target.disabled) target.focus();
@@ -615,6 +622,9 @@ async function main() {
   });
   e2eeStatus = new E2EEStatus();
   modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
+  devices = setupDevices({
+    media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
+  });
   bindControls();
 
   const e2eeInfo = () => {

@@ -1,0 +1,111 @@
+// The chat link parser (linkify.js): only http(s) addresses become links, the text
+// is never changed, and sentence punctuation stays outside the link.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { linkify, safeHref } from '../static/js/linkify.js';
+
+const links = (text) => linkify(text).filter((s) => s.href).map((s) => [s.text, s.href]);
+const joined = (text) => linkify(text).map((s) => s.text).join('');
+
+test('http and https addresses become links, the rest stays text', () => {
+  assert.deepEqual(linkify('see https://example.org/a?b=1#c now'), [
+    { text: 'see ' },
+    { text: 'https://example.org/a?b=1#c', href: 'https://example.org/a?b=1#c' },
+    { text: ' now' },
+  ]);
+  assert.deepEqual(links('HTTP://Example.ORG and http://x.test:8080/p'), [
+    ['HTTP://Example.ORG', 'http://example.org/'],
+    ['http://x.test:8080/p', 'http://x.test:8080/p'],
+  ]);
+  assert.deepEqual(linkify('no link here'), [{ text: 'no link here' }]);
+  assert.deepEqual(linkify(''), []);
+});
+
+test('other schemes are never links, however they are written', () => {
+  for (const text of [
+    'javascript:alert(1)',
+    'JavaScript:alert(document.cookie)',
+    ' javascript://example.org/%0aalert(1)',
+    'data:text/html,<script>alert(1)</script>',
+    'vbscript:msgbox(1)',
+    'file:///etc/passwd',
+    'ftp://example.org/x',
+    'mailto:a@example.org',
+    'java\u0000script:alert(1)',
+    'xhttps://example.org',
+    'https:/example.org',
+    'https://',
+  ]) {
+    assert.deepEqual(links(text), [], text);
+    assert.equal(joined(text), text, text);
+  }
+  // Only the http(s) part of a nested address can be a link.
+  assert.deepEqual(links('blob:https://example.org/0000'), [['https://example.org/0000', 'https://example.org/0000']]);
+  assert.equal(safeHref('javascript:alert(1)'), null);
+  assert.equal(safeHref('data:text/plain,x'), null);
+  assert.equal(safeHref('https://example.org'), 'https://example.org/');
+});
+
+test('a javascript: address inside an http one stays part of the http link only', () => {
+  assert.deepEqual(links('https://example.org/?next=javascript:alert(1)'), [
+    ['https://example.org/?next=javascript:alert(1)', 'https://example.org/?next=javascript:alert(1)'],
+  ]);
+});
+
+test('sentence punctuation ends the link, balanced brackets stay in it', () => {
+  assert.deepEqual(links('Read https://example.org/doc.'), [['https://example.org/doc', 'https://example.org/doc']]);
+  assert.deepEqual(links('(see https://example.org/x), then'), [['https://example.org/x', 'https://example.org/x']]);
+  assert.deepEqual(links('https://en.wikipedia.org/wiki/Foo_(bar)!'), [
+    ['https://en.wikipedia.org/wiki/Foo_(bar)', 'https://en.wikipedia.org/wiki/Foo_(bar)'],
+  ]);
+  assert.deepEqual(links('"https://example.org/q?x=1"'), [['https://example.org/q?x=1', 'https://example.org/q?x=1']]);
+});
+
+test('markup and quotes never reach the address', () => {
+  assert.deepEqual(links('<a href="https://evil.test">x</a>'), [['https://evil.test', 'https://evil.test/']]);
+  assert.deepEqual(links('https://example.org/<script>'), [['https://example.org/', 'https://example.org/']]);
+  const text = 'a https://example.org/"onmouseover="alert(1) b';
+  assert.equal(joined(text), text);
+  for (const [, href] of links(text)) assert.ok(!href.includes('"'), href);
+});
+
+test('the text is kept exactly, links and all', () => {
+  for (const text of ['x https://a.test y https://b.test/c. z', '日本 https://例え.jp/パス 終', 'tab\thttps://a.test\nnext line']) {
+    assert.equal(joined(text), text);
+  }
+  assert.deepEqual(links('日本 https://例え.jp/パス 終').map(([t]) => t), ['https://例え.jp/パス']);
+});
+
+test('too long an address stays text', () => {
+  const long = `https://example.org/${'a'.repeat(3000)}`;
+  assert.deepEqual(links(long), []);
+  assert.equal(joined(long), long);
+});
+
+test('random messages: text kept, every link http(s) and free of quotes, brackets and spaces', () => {
+  // A fixed-seed generator (xorshift32), so a failure replays the same way.
+  let seed = 0x9e3779b9;
+  const next = () => {
+    seed ^= seed << 13;
+    seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
+    return seed;
+  };
+  const parts = ['https://', 'http://', 'HTTPS://', 'javascript:', 'data:', 'a', 'é', '.', ',', ')', '(', '"', "'", '<', '>', ' ',
+    '\n', '/', '?', '#', '%', '@', ':', 'example.org', 'x.test', '\u00a0', '\u200b', '\u2028', '日本', '\u0000', '[', ']'];
+  for (let i = 0; i < 5000; i++) {
+    let text = '';
+    const n = next() % 24;
+    for (let k = 0; k < n; k++) text += parts[next() % parts.length];
+    const segs = linkify(text);
+    assert.equal(segs.map((s) => s.text).join(''), text, JSON.stringify(text));
+    for (const s of segs) {
+      if (!s.href) continue;
+      assert.match(s.href, /^https?:\/\/[^\s"'<>`]+$/u, JSON.stringify(text));
+      assert.equal(safeHref(s.href), s.href);
+    }
+  }
+});

@@ -1,0 +1,84 @@
+// Push-to-talk: while the microphone is muted, holding the space bar unmutes it and
+// letting go mutes it again. Not while typing in a field, not when a moderator's mute
+// forbids unmuting, and never when the microphone was already on (then the space bar
+// does what it always does). Losing the window's focus counts as letting go.
+//
+// Test hooks: holding Space (keydown … keyup on the page) turns #btn-mic on
+// (aria-pressed="true") and body[data-push-to-talk="on"] while held.
+
+import { announce } from './dom.js';
+import { t } from './i18n.js';
+import { typing } from './shortcuts.js';
+
+export class PushToTalk {
+  /**
+   * @param {{media: LocalMedia, controls: Controls, session: () => Session|null,
+   *          canUnmute: () => boolean, unmuted: () => void}} opts
+   */
+  constructor({ media, controls, session, canUnmute, unmuted }) {
+    this.media = media;
+    this.controls = controls;
+    this.session = session;
+    this.canUnmute = canUnmute;
+    this.unmuted = unmuted;
+    this.holding = false;
+    document.addEventListener('keydown', (event) => this._down(event));
+    document.addEventListener('keyup', (event) => this._up(event));
+    window.addEventListener('blur', () => this.release());
+  }
+
+  _live() {
+    const s = this.session();
+    return s && !s.ended && s.joined ? s : null;
+  }
+
+  _isSpace(event) {
+    return (event.code === 'Space' || event.key === ' ') && !event.ctrlKey && !event.metaKey && !event.altKey;
+  }
+
+  _down(event) {
+    if (!this._isSpace(event) || typing(event) || document.querySelector('dialog[open]')) return;
+    if (this.holding) {
+      event.preventDefault(); // key repeat while held
+      return;
+    }
+    if (event.repeat || !this._live() || this.media.micOn || !this.canUnmute()) return;
+    // The space bar would also press a focused button: it talks instead.
+    event.preventDefault();
+    this.holding = true;
+    document.body.dataset.pushToTalk = 'on';
+    if (this.media.micTrack) {
+      this.media.setMicMuted(false);
+      this._changed();
+    } else {
+      // The microphone was never opened: open it (muting later keeps it open).
+      this.controls.toggleMic();
+    }
+    this.unmuted();
+    announce(t('devices.ptt.talking'));
+  }
+
+  _up(event) {
+    if (!this.holding || !this._isSpace(event)) return;
+    event.preventDefault();
+    this.release();
+  }
+
+  /** release mutes again after push-to-talk (once a microphone that was opening is open). */
+  async release() {
+    if (!this.holding) return;
+    this.holding = false;
+    delete document.body.dataset.pushToTalk;
+    await this.controls.ops.mic;
+    if (this.holding || !this.media.micOn) return;
+    this.media.setMicMuted(true);
+    this._changed();
+    announce(t('devices.ptt.muted'));
+  }
+
+  _changed() {
+    const s = this._live();
+    if (s) s.sendMediaState();
+    this.controls.render();
+  }
+}

@@ -1,0 +1,50 @@
+// Keyboard shortcuts of the meeting and the dialog that lists them (opened with "?" or
+// the button in the devices panel). Typing in a field never triggers a shortcut.
+// meeting.js keeps Ctrl+D / Ctrl+E and Escape; push-to-talk.js has the space bar.
+//
+// Test hooks: "?" (or #btn-shortcuts) opens #shortcuts-dialog (open attribute),
+// #shortcuts-close closes it.
+
+import { $ } from './dom.js';
+
+/** typing tells whether a key event belongs to a text field (or other editable element). */
+export function typing(event) {
+  const target = event.target;
+  if (!target || !(target instanceof Element)) return false;
+  if (target.isContentEditable) return true;
+  const tag = target.tagName;
+  if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
+  if (tag !== 'INPUT') return false;
+  // Checkboxes, radios and buttons take no text.
+  return !['checkbox', 'radio', 'button', 'submit', 'reset', 'range', 'color', 'file'].includes(target.type);
+}
+
+export class Shortcuts {
+  /** @param {{active: () => boolean}} opts  active: the meeting is on (state "joined") */
+  constructor({ active }) {
+    this.active = active;
+    this.dialog = $('#shortcuts-dialog');
+    $('#shortcuts-close').addEventListener('click', () => this.close());
+    document.addEventListener('keydown', (event) => {
+      if (event.key !== '?' || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (!this.active() || typing(event) || this.dialog.open) return;
+      // Another dialog (e.g. a confirmation) keeps the focus it has.
+      if (document.querySelector('dialog[open]')) return;
+      event.preventDefault();
+      this.open();
+    });
+  }
+
+  open() {
+    if (this.dialog.open) return;
+    this.returnFocus = document.activeElement;
+    this.dialog.showModal();
+    $('#shortcuts-close').focus();
+  }
+
+  close() {
+    if (!this.dialog.open) return;
+    this.dialog.close();
+    if (this.returnFocus && this.returnFocus.focus) this.returnFocus.focus();
+  }
+}
