@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"conclave/internal/browsertest"
+	"conclave/web"
 )
 
 // Issue 13: every text of the UI comes from the catalogues (web/static/i18n). The
@@ -221,4 +222,113 @@ func textIs(sel, text string) string {
 	return fmt.Sprintf(`document.querySelector(%s)?.textContent.trim() === %s`, jsString(sel), jsString(text))
 }
 
-var _ = strings.TrimSpace
+// str is the text of key in a catalogue (not a plural).
+func str(t *testing.T, cat map[string]any, key string) string {
+	t.Helper()
+	s, ok := cat[key].(string)
+	if !ok {
+		t.Fatalf("no text %q in the catalogue", key)
+	}
+	return s
+}
+
+// attrIs is a condition: the element sel has attribute name = value.
+func attrIs(sel, name, value string) string {
+	return fmt.Sprintf(`document.querySelector(%s)?.getAttribute(%s) === %s`, jsString(sel), jsString(name), jsString(value))
+}
+
+// TestGermanBrowserAndTheSwitch: a browser set to German (Firefox with German as its
+// preferred language) gets <html lang="de"> and German texts on the landing page, the
+// pre-join screen and in the meeting, beside an English Chromium. The switch in the
+// meeting's top bar turns the page English in place: no reload (a marker on window
+// survives), the meeting goes on and Ann's video keeps being decoded. The choice is
+// remembered on the device (a reload stays English), and switching needs no server:
+// it works on a page whose server has been stopped.
+func TestGermanBrowserAndTheSwitch(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	de, en := readCatalogue(t, "de"), readCatalogue(t, "en")
+	german := browsertest.LaunchWith(t, browsertest.KindFirefox, browsertest.Options{Languages: []string{"de-DE", "de"}})
+	srv := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+
+	tab, err := german.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := tab.Navigate(ctx, srv.url+"/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `document.documentElement.lang === "de" && `+textIs("h1", str(t, de, "landing.hero"))+
+		` && document.title === `+jsString(str(t, de, "landing.page-title"))); err != nil {
+		t.Fatalf("the landing page is not German in a German browser: %v", err)
+	}
+
+	links := srv.createMeeting(t)
+	ann := joinTab(ctx, t, srv, browsertest.KindChromium, links, "Ann", false)
+	if err := tab.Navigate(ctx, srv.pageURL(links, links.fragment())); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin" && `+textIs("#prejoin-title", str(t, de, "prejoin.title"))+
+		` && `+textIs("#prejoin-join", str(t, de, "prejoin.join"))); err != nil {
+		t.Fatalf("the pre-join screen is not German: %v", err)
+	}
+	knock(ctx, t, tab, "Greta")
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
+		t.Fatal(err)
+	}
+	greta := &participant{name: "Greta", kind: browsertest.KindFirefox, tab: tab}
+	if err := tab.Eval(ctx, `window.conclave.participantId`, &greta.id); err != nil {
+		t.Fatal(err)
+	}
+	waitSameColour(ctx, t, greta, ann, "camera")
+	if err := tab.WaitFor(ctx, textIs("#btn-leave .ctrl-text", str(t, de, "lobby.leave"))+` && `+
+		attrIs("#btn-mic", "aria-label", str(t, de, "controls.mic.turn-off"))); err != nil {
+		t.Fatalf("the meeting is not German: %v", err)
+	}
+	// The English Chromium beside it stays English.
+	if err := ann.tab.WaitFor(ctx, `document.documentElement.lang === "en" && `+textIs("#btn-leave .ctrl-text", str(t, en, "lobby.leave"))); err != nil {
+		t.Fatalf("the English browser is not English: %v", err)
+	}
+
+	// Switch in place during the meeting.
+	frames := fmt.Sprintf(`window.conclave.stats().then(s => s.video.filter(v => v.participantId === %q).reduce((n, v) => n + v.framesDecoded, 0))`, ann.id)
+	var before int
+	if err := tab.Eval(ctx, `(window.sameDocument = true, `+frames+`)`, &before); err != nil || before == 0 {
+		t.Fatalf("frames of Ann decoded before the switch: %d (%v)", before, err)
+	}
+	click(ctx, t, tab, `.topbar-language .language-option[data-lang="en"]`)
+	if err := tab.WaitFor(ctx, `document.documentElement.lang === "en" && window.sameDocument === true && document.body.dataset.state === "joined" && `+
+		textIs("#btn-leave .ctrl-text", str(t, en, "lobby.leave"))+` && `+attrIs("#btn-mic", "aria-label", str(t, en, "controls.mic.turn-off"))+
+		` && document.title === `+jsString(str(t, en, "meeting.page-title"))); err != nil {
+		t.Fatalf("the switch did not turn the meeting English in place: %v", err)
+	}
+	if err := tab.WaitFor(ctx, frames+`.then(n => n > `+fmt.Sprint(before+30)+`)`); err != nil {
+		t.Fatalf("Ann's video stopped after the switch: %v", err)
+	}
+	waitSameColour(ctx, t, greta, ann, "camera")
+
+	// Remembered on this device: after a reload the page is English, though the browser says German.
+	if err := tab.Navigate(ctx, srv.url+"/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `document.documentElement.lang === "en" && `+textIs("h1", str(t, en, "landing.hero"))); err != nil {
+		t.Fatalf("the choice was not remembered: %v", err)
+	}
+
+	// No round trip: a server of the pages alone (another origin, so German again), stopped before the switch.
+	pages := httptest.NewServer(web.Handler(web.Options{}))
+	if err := tab.Navigate(ctx, pages.URL+"/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `document.documentElement.lang === "de" && `+textIs("h1", str(t, de, "landing.hero"))); err != nil {
+		t.Fatalf("the second origin is not German: %v", err)
+	}
+	pages.Close()
+	click(ctx, t, tab, `.brand-bar .language-option[data-lang="en"]`)
+	if err := tab.WaitFor(ctx, `document.documentElement.lang === "en" && `+textIs("h1", str(t, en, "landing.hero"))+` && `+
+		attrIs("#join-input", "placeholder", str(t, en, "landing.join.placeholder"))); err != nil {
+		t.Fatalf("the switch did not work with the server stopped: %v", err)
+	}
+}
