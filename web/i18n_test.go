@@ -18,9 +18,6 @@ import (
 // (web/jstest/i18n.test.mjs checks that the catalogues agree with each other; the
 // pseudo-language browser test in internal/e2e catches text that code writes directly.)
 
-// catalogueLanguages are the catalogues checked here.
-var catalogueLanguages = []string{"en", "de"}
-
 // dynamicKeys are key prefixes code builds at run time (none so far): a key starting
 // with one of them is neither reported as unused nor needs a literal.
 var dynamicKeys = []string{}
@@ -30,6 +27,20 @@ var allowedText = map[string]bool{"Conclave": true}
 
 // keyLiteral is a catalogue key written as a string literal: 'area.name' or "area.name".
 var keyLiteral = regexp.MustCompile(`['"` + "`" + `]([a-z0-9]+(?:\.[A-Za-z0-9_-]+)+)['"` + "`" + `]`)
+
+// catalogueNames lists the languages of static/i18n (every <lang>.json there).
+func catalogueNames(t *testing.T) []string {
+	t.Helper()
+	files, err := fs.Glob(staticFS, "static/i18n/*.json")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("catalogues: %v %v", files, err)
+	}
+	var out []string
+	for _, f := range files {
+		out = append(out, strings.TrimSuffix(path.Base(f), ".json"))
+	}
+	return out
+}
 
 func loadCatalogue(t *testing.T, lang string) map[string]any {
 	t.Helper()
@@ -119,6 +130,7 @@ func dynamic(key string) bool {
 func TestEveryKeyUsedIsInTheCatalogues(t *testing.T) {
 	cats := map[string]map[string]any{}
 	areas := map[string]bool{}
+	catalogueLanguages := catalogueNames(t)
 	for _, lang := range catalogueLanguages {
 		cats[lang] = loadCatalogue(t, lang)
 		for key := range cats[lang] {

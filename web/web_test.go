@@ -470,7 +470,7 @@ func TestModulesResolve(t *testing.T) {
 		}
 		for _, m := range imp.FindAllStringSubmatch(text, -1) {
 			target := path.Join(path.Dir(name), m[1])
-			if !strings.HasPrefix(m[1], "./") || files[target] == "" {
+			if !(strings.HasPrefix(m[1], "./") || strings.HasPrefix(m[1], "../")) || files[target] == "" {
 				t.Errorf("%s imports %q, which is not an embedded module", name, m[1])
 			}
 		}
