@@ -242,8 +242,9 @@ func attrIs(sel, name, value string) string {
 // pre-join screen and in the meeting, beside an English Chromium. The switch in the
 // meeting's top bar turns the page English in place: no reload (a marker on window
 // survives), the meeting goes on and Ann's video keeps being decoded. The choice is
-// remembered on the device (a reload stays English), and switching needs no server:
-// it works on a page whose server has been stopped.
+// remembered on the device (a reload stays English), the built-in privacy notice is
+// said in German from its facts, and switching needs no server: it works on a page
+// whose server has been stopped.
 func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	de, en := readCatalogue(t, "de"), readCatalogue(t, "en")
@@ -318,7 +319,19 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	}
 
 	// No round trip: a server of the pages alone (another origin, so German again), stopped before the switch.
-	pages := httptest.NewServer(web.Handler(web.Options{}))
+	// Its privacy page says the built-in notice's facts in German, durations included.
+	pages := httptest.NewServer(web.Handler(web.Options{Notice: web.Notice{Processing: []web.NoticeItem{{
+		Title: "How long", Text: "English prose", Fact: "how-long",
+		Seconds: map[string]int64{"emptyGrace": 60, "knockTimeout": 900, "forgetAfter": 7200},
+	}}}}))
+	if err := tab.Navigate(ctx, pages.URL+"/privacy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `(() => { const s = document.querySelector('.notice-section[data-part="processing"]');
+		return document.documentElement.lang === "de" && !!s && s.querySelector("h3").textContent === `+jsString(str(t, de, "notice.fact.how-long.title"))+
+		` && s.textContent.includes("1 Minute") && s.textContent.includes("15 Minuten") && s.textContent.includes("2 Stunden") && !s.textContent.includes("English prose"); })()`); err != nil {
+		t.Fatalf("the built-in notice is not German: %v", err)
+	}
 	if err := tab.Navigate(ctx, pages.URL+"/"); err != nil {
 		t.Fatal(err)
 	}
