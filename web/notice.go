@@ -32,10 +32,15 @@ type Notice struct {
 	Processing []NoticeItem `json:"processing,omitempty"`
 }
 
-// NoticeItem is one heading and paragraph of the built-in notice.
+// NoticeItem is one heading and paragraph of the built-in notice. Title and Text are
+// English; Fact names the item for the web client, which shows it in the reader's
+// language from its catalogue ("notice.fact.<Fact>.title/text"), with Seconds filling
+// its durations. A client that does not know the fact shows Title and Text.
 type NoticeItem struct {
-	Title string `json:"title"`
-	Text  string `json:"text"`
+	Title   string           `json:"title"`
+	Text    string           `json:"text"`
+	Fact    string           `json:"fact,omitempty"`
+	Seconds map[string]int64 `json:"seconds,omitempty"`
 }
 
 // MaxPrivacyTextBytes bounds Notice.PrivacyText (a privacy notice, not a book).

@@ -22,7 +22,7 @@ func TestNotFoundPage(t *testing.T) {
 		if ct := res.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
 			t.Errorf("GET %s: Content-Type %q", target, ct)
 		}
-		for _, want := range []string{"<title>Page not found · Conclave</title>", `href="/static/css/app.css"`, `href="/"`} {
+		for _, want := range []string{`<title data-i18n="notfound.page-title">`, `src="/static/js/notfound.js"`, `href="/static/css/app.css"`, `href="/"`} {
 			if !strings.Contains(b, want) {
 				t.Errorf("GET %s: the page lacks %q", target, want)
 			}

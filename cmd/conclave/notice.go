@@ -125,23 +125,24 @@ const (
 // items describes, truthfully for this configuration, what the server processes and
 // for how long. Keep it in step with what the code does (and with PROTOCOL.md).
 func (f processingFacts) items() []web.NoticeItem {
-	logs := "The server's log contains no names, addresses, meeting ids, chat or keys: only events such as a meeting being created and counts."
+	logs, logsFact := "The server's log contains no names, addresses, meeting ids, chat or keys: only events such as a meeting being created and counts.", "logs"
 	if f.logLevel <= slog.LevelDebug {
-		logs = "This server logs at the debug level: its log may contain IP addresses and participant ids (never names, chat or keys)."
+		logs, logsFact = "This server logs at the debug level: its log may contain IP addresses and participant ids (never names, chat or keys).", "logs-debug"
 	}
-	stored := "On disk, only the hosts (names and key hashes) and the rooms hosts prepare: a room's id, its host, its title as ciphertext the server cannot read, its settings, hashes of its password and moderator link, and when it expires; an expired room is deleted. What happens in a meeting lives in memory and is gone when the meeting ends. Nothing about participants is written to disk."
+	stored, storedFact := "On disk, only the hosts (names and key hashes) and the rooms hosts prepare: a room's id, its host, its title as ciphertext the server cannot read, its settings, hashes of its password and moderator link, and when it expires; an expired room is deleted. What happens in a meeting lives in memory and is gone when the meeting ends. Nothing about participants is written to disk.", "stored"
 	if f.memoryOnly {
-		stored = "Nothing about people or meetings is written to disk: the hosts (names and key hashes) and the rooms hosts prepare (id, host, title as ciphertext the server cannot read, settings, hashes of password and moderator link, expiry) are kept in memory only and are gone when the server stops."
+		stored, storedFact = "Nothing about people or meetings is written to disk: the hosts (names and key hashes) and the rooms hosts prepare (id, host, title as ciphertext the server cannot read, settings, hashes of password and moderator link, expiry) are kept in memory only and are gone when the server stops.", "stored-memory"
 	}
 	return []web.NoticeItem{
-		item(factProcessed, "The name you type, your camera, microphone and screen as you share them, chat messages, and your IP address (needed to connect, and to slow down guessed passwords)."),
-		item(factE2EE, "Meetings are end-to-end encrypted unless their host turned it off (the meeting page says which): audio, video, chat and display names are encrypted in the participants' browsers, and the server forwards them without being able to read them."),
-		item(factHowLong, fmt.Sprintf("Only while the meeting lasts, in the server's memory. A meeting ends when a moderator ends it, %s after the last person left, or 10 minutes after it was made if nobody joined; a request to join waits at most %s. Counters of wrong passwords per address stay in memory for up to %s.", friendly(f.emptyGrace), friendly(f.knockTimeout), friendly(secret.ForgetAfter))),
-		item(factRecording, "Nothing is recorded: not audio, video, screen or chat."),
-		item(factAccounts, "Participants need no account. Hosts who may create meetings have a host key; the server keeps only a keyed hash of it and the host's name."),
-		item(factStored, stored),
-		item(factLogs, logs),
-		item(factServices, "None. The web client loads nothing from any other server, and the server sends nothing about meetings anywhere. Your browser itself may contact its maker's services (updates, safe browsing), outside this server's control."),
+		item(factProcessed, "processed", "The name you type, your camera, microphone and screen as you share them, chat messages, and your IP address (needed to connect, and to slow down guessed passwords)."),
+		item(factE2EE, "e2ee", "Meetings are end-to-end encrypted unless their host turned it off (the meeting page says which): audio, video, chat and display names are encrypted in the participants' browsers, and the server forwards them without being able to read them."),
+		withSeconds(item(factHowLong, "how-long", fmt.Sprintf("Only while the meeting lasts, in the server's memory. A meeting ends when a moderator ends it, %s after the last person left, or 10 minutes after it was made if nobody joined; a request to join waits at most %s. Counters of wrong passwords per address stay in memory for up to %s.", friendly(f.emptyGrace), friendly(f.knockTimeout), friendly(secret.ForgetAfter))),
+			map[string]int64{"emptyGrace": wholeSeconds(f.emptyGrace), "knockTimeout": wholeSeconds(f.knockTimeout), "forgetAfter": wholeSeconds(secret.ForgetAfter)}),
+		item(factRecording, "recording", "Nothing is recorded: not audio, video, screen or chat."),
+		item(factAccounts, "accounts", "Participants need no account. Hosts who may create meetings have a host key; the server keeps only a keyed hash of it and the host's name."),
+		item(factStored, storedFact, stored),
+		item(factLogs, logsFact, logs),
+		item(factServices, "services", "None. The web client loads nothing from any other server, and the server sends nothing about meetings anywhere. Your browser itself may contact its maker's services (updates, safe browsing), outside this server's control."),
 	}
 }
 
@@ -155,7 +156,20 @@ func (f processingFacts) fact(title string) string {
 	return "" // not reached: every title above has an item (TestReportQuotesTheNotice)
 }
 
-func item(title, text string) web.NoticeItem { return web.NoticeItem{Title: title, Text: text} }
+// item is one item of the built-in notice; fact names it for the web client's catalogue
+// ("notice.fact.<fact>.*" in web/static/i18n), which shows it in the reader's language.
+func item(title, fact, text string) web.NoticeItem {
+	return web.NoticeItem{Title: title, Text: text, Fact: fact}
+}
+
+// withSeconds adds the durations the catalogue's text of it.Fact names.
+func withSeconds(it web.NoticeItem, s map[string]int64) web.NoticeItem {
+	it.Seconds = s
+	return it
+}
+
+// wholeSeconds rounds d up to whole seconds.
+func wholeSeconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.Second) }
 
 // friendly writes a duration as people say it: "1 minute", "15 minutes", "90 seconds".
 func friendly(d time.Duration) string {

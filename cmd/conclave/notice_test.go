@@ -93,3 +93,21 @@ func TestNoticeBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestNoticeFactsNameTheirText: every item of the built-in notice names its fact, so the
+// web client can say it in the reader's language (web/static/js/notice.js FACTS), and
+// the item with durations carries them in seconds.
+func TestNoticeFactsNameTheirText(t *testing.T) {
+	known := map[string]bool{"processed": true, "e2ee": true, "how-long": true, "recording": true, "accounts": true,
+		"stored": true, "stored-memory": true, "logs": true, "logs-debug": true, "services": true}
+	for _, f := range []processingFacts{{knockTimeout: 15 * time.Minute, emptyGrace: time.Minute}, {logLevel: slog.LevelDebug, memoryOnly: true}} {
+		for _, it := range f.items() {
+			if !known[it.Fact] {
+				t.Errorf("item %q: fact %q is not one the web client knows", it.Title, it.Fact)
+			}
+			if it.Fact == "how-long" && (it.Seconds["emptyGrace"] != int64(f.emptyGrace/time.Second) || it.Seconds["knockTimeout"] != int64(f.knockTimeout/time.Second) || it.Seconds["forgetAfter"] <= 0) {
+				t.Errorf("how-long: seconds %v", it.Seconds)
+			}
+		}
+	}
+}

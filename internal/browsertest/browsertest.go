@@ -93,7 +93,7 @@ func (k Kind) String() string {
 func Launch(t testing.TB, k Kind) Browser {
 	t.Helper()
 	path := findOrSkip(t, k)
-	b, err := launch(k, path)
+	b, err := launch(k, path, Options{})
 	if err != nil {
 		t.Fatalf("browsertest: launching %s: %v", k, err)
 	}
@@ -117,12 +117,12 @@ func Firefox(t testing.TB) Browser {
 	return Launch(t, KindFirefox)
 }
 
-func launch(k Kind, path string) (Browser, error) {
+func launch(k Kind, path string, o Options) (Browser, error) {
 	switch k {
 	case KindChromium:
-		return launchChromium(path)
+		return launchChromium(path, o)
 	case KindFirefox:
-		return launchFirefox(path)
+		return launchFirefox(path, o)
 	}
 	return nil, fmt.Errorf("unknown browser kind %v", k)
 }
@@ -182,7 +182,7 @@ func Shared(t testing.TB, k Kind) Browser {
 			e.missing = err.Error()
 			return
 		}
-		e.browser, e.err = launch(k, path)
+		e.browser, e.err = launch(k, path, Options{})
 	})
 	if e.missing != "" {
 		skipOrFatal(t, e.missing)

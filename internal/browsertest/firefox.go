@@ -107,10 +107,14 @@ func firefoxPrefs() []firefoxPref {
 	}
 }
 
-// userJS renders firefoxPrefs as a user.js file.
-func userJS() string {
+// userJS renders firefoxPrefs (and those o asks for) as a user.js file.
+func userJS(o Options) string {
 	var b strings.Builder
-	for _, p := range firefoxPrefs() {
+	prefs := firefoxPrefs()
+	if len(o.Languages) > 0 {
+		prefs = append(prefs, firefoxPref{"intl.accept_languages", strings.Join(o.Languages, ",")})
+	}
+	for _, p := range prefs {
 		v, _ := json.Marshal(p.value)
 		fmt.Fprintf(&b, "user_pref(%q, %s);\n", p.name, v)
 	}
@@ -143,7 +147,7 @@ type firefoxBrowser struct {
 	closeErr  error
 }
 
-func launchFirefox(path string) (_ Browser, err error) {
+func launchFirefox(path string, o Options) (_ Browser, err error) {
 	profile, err := os.MkdirTemp("", "conclave-firefox-")
 	if err != nil {
 		return nil, err
@@ -153,7 +157,7 @@ func launchFirefox(path string) (_ Browser, err error) {
 			removeAllRetry(profile)
 		}
 	}()
-	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(userJS()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(userJS(o)), 0o644); err != nil {
 		return nil, err
 	}
 

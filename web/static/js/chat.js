@@ -5,8 +5,9 @@
 
 import { el } from './dom.js';
 import { linkNodes } from './linkify.js';
+import { formatTime, onLanguageChange, setAttr } from './i18n.js';
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const TIME = { hour: '2-digit', minute: '2-digit' }; // in the user's locale (i18n.js)
 const GROUP_MS = 60_000; // consecutive messages of one sender within a minute share a header
 
 export class Chat {
@@ -46,6 +47,10 @@ export class Chat {
     });
     this.input.addEventListener('input', () => this._resize());
     this.sendBtn.addEventListener('click', () => this.submit());
+    // Times are formatted text: written again in the language switched to.
+    onLanguageChange(() => {
+      for (const node of this.list.querySelectorAll('time.chat-time')) node.textContent = formatTime(node.dateTime, TIME);
+    });
   }
 
   setMaxChars(n) {
@@ -58,8 +63,8 @@ export class Chat {
     this.enabled = on;
     this.input.disabled = !on;
     this.sendBtn.disabled = !on;
-    this.input.placeholder = on ? 'Send a message' : 'Chat is turned off';
-    this.input.setAttribute('aria-label', on ? 'Message' : 'Message (chat is turned off)');
+    setAttr(this.input, 'placeholder', on ? 'chat.placeholder' : 'chat.off');
+    setAttr(this.input, 'aria-label', on ? 'chat.message' : 'chat.message-off');
   }
 
   /** submit sends the input's text, if any. */
@@ -88,8 +93,8 @@ export class Chat {
     });
     if (!grouped) {
       item.append(el('div', { class: 'chat-meta' },
-        el('span', { class: 'chat-name', text: mine ? 'You' : (name || 'Guest') }),
-        valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: timeFormat.format(time) }) : null));
+        mine || !name ? el('span', { class: 'chat-name', i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: 'chat-name', text: name }),
+        valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: formatTime(time, TIME) }) : null));
     }
     // http(s) addresses become safe links (linkify.js); everything else stays text.
     item.append(el('div', { class: 'chat-text' }, ...linkNodes(String(text || ''))));
@@ -105,9 +110,9 @@ export class Chat {
     }
   }
 
-  /** notice adds a line from the client itself (e.g. a refused message); kind 'info' is not an error. */
-  notice(text, kind = 'error') {
-    this.list.append(el('li', { class: `chat-notice${kind === 'info' ? ' chat-notice-info' : ''}`, text }));
+  /** notice adds a line from the client itself (e.g. a refused message), the text of key; kind 'info' is not an error. */
+  notice(key, kind = 'error') {
+    this.list.append(el('li', { class: `chat-notice${kind === 'info' ? ' chat-notice-info' : ''}`, i18n: key }));
     this.list.scrollTop = this.list.scrollHeight;
     this.last = null;
   }

@@ -3,6 +3,7 @@
 // (as does Escape).
 
 import { $ } from './dom.js';
+import { t } from './i18n.js';
 
 let settle = null; // resolves the open question
 
@@ -18,14 +19,16 @@ function bind() {
 
 /**
  * confirmAction asks a question in a modal dialog and resolves with true when
- * the person confirms.
+ * the person confirms. title, text and ok are texts (already translated: the dialog is
+ * short-lived and modal).
  */
-export function confirmAction({ title, text, ok = 'Confirm', danger = true }) {
+export function confirmAction({ title, text, ok = t('common.confirm'), danger = true }) {
   const dialog = bind();
   if (settle) settle(false);
   $('#confirm-title').textContent = title;
   $('#confirm-text').textContent = text;
   const okBtn = $('#confirm-ok');
+  delete okBtn.dataset.i18n;
   okBtn.textContent = ok;
   okBtn.classList.toggle('btn-danger', danger);
   okBtn.classList.toggle('btn-primary', !danger);

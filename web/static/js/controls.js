@@ -8,10 +8,12 @@
 import { $, toast, announce } from './dom.js';
 import { toggleButton } from './prejoin.js';
 import { describeMediaError } from './media.js';
+import { setAttr, t } from './i18n.js';
 
-export const MUTED_BY_MODERATOR = 'A moderator muted you; you can unmute when asked.';
-export const CAMERA_OFF_BY_MODERATOR = 'A moderator turned off your camera; you can turn it on when asked.';
-const SCREEN_NOT_ALLOWED = 'Only presenters and moderators may share their screen in this meeting.';
+// Keys of texts that rules.js shows as well.
+export const MUTED_BY_MODERATOR = 'controls.muted-by-moderator';
+export const CAMERA_OFF_BY_MODERATOR = 'controls.camera-off-by-moderator';
+const SCREEN_NOT_ALLOWED = 'controls.screen.not-allowed-toast';
 
 export class Controls {
   /**
@@ -40,7 +42,7 @@ export class Controls {
       const { media } = this;
       const s = this._live();
       if (!media.micOn && !this.canUnmute()) {
-        toast(MUTED_BY_MODERATOR, { kind: 'error' });
+        toast(t(MUTED_BY_MODERATOR), { kind: 'error' });
         return;
       }
       if (!media.micTrack) {
@@ -57,7 +59,7 @@ export class Controls {
         media.setMicMuted(!media.micMuted);
       }
       if (media.micOn) this.unmuted();
-      announce(media.micOn ? 'Microphone on' : 'Microphone off');
+      announce(t(media.micOn ? 'controls.mic.on' : 'controls.mic.off'));
       this._changed();
     });
   }
@@ -67,7 +69,7 @@ export class Controls {
     return this._run('mic', async () => {
       if (!this.media.micOn) return;
       this.media.setMicMuted(true);
-      announce('Microphone off');
+      announce(t('controls.mic.off'));
       this._changed();
     }, { queue: true });
   }
@@ -79,7 +81,7 @@ export class Controls {
       const s = this._live();
       if (s && s.publisher) await s.publisher.replaceTrack('camera', null);
       this.media.stopCamera();
-      announce('Camera off');
+      announce(t('controls.camera.off'));
       this._changed();
     }, { queue: true });
   }
@@ -98,7 +100,7 @@ export class Controls {
         media.stopCamera();
       } else {
         if (!this.canCameraOn()) {
-          toast(CAMERA_OFF_BY_MODERATOR, { kind: 'error' });
+          toast(t(CAMERA_OFF_BY_MODERATOR), { kind: 'error' });
           return;
         }
         try {
@@ -110,7 +112,7 @@ export class Controls {
           return;
         }
       }
-      announce(media.cameraOn ? 'Camera on' : 'Camera off');
+      announce(t(media.cameraOn ? 'controls.camera.on' : 'controls.camera.off'));
       this._changed();
     });
   }
@@ -128,19 +130,17 @@ export class Controls {
   render() {
     const { media } = this;
     toggleButton($('#btn-mic'), media.micOn, media.micOn ? 'mic' : 'mic-off',
-      media.micOn ? 'Turn off microphone' : 'Turn on microphone');
+      media.micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on', media.micOn ? 'controls.mic.turn-off.title' : 'controls.mic.turn-on.title');
     toggleButton($('#btn-camera'), media.cameraOn, media.cameraOn ? 'camera' : 'camera-off',
-      media.cameraOn ? 'Turn off camera' : 'Turn on camera');
-    $('#btn-mic').title += ' (Ctrl+D)';
-    $('#btn-camera').title += ' (Ctrl+E)';
+      media.cameraOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on', media.cameraOn ? 'controls.camera.turn-off.title' : 'controls.camera.turn-on.title');
     const screen = $('#btn-screen');
     const s = this._live();
     const allowed = media.screenOn || !s || !s.joined || s.canShareScreen;
-    const label = media.screenOn ? 'Stop sharing your screen'
-      : allowed ? 'Share your screen' : 'Only presenters and moderators may share their screen';
+    const label = media.screenOn ? 'controls.screen.stop'
+      : allowed ? 'controls.screen.share' : 'controls.screen.not-allowed';
     screen.setAttribute('aria-pressed', media.screenOn ? 'true' : 'false');
-    screen.setAttribute('aria-label', label);
-    screen.title = label;
+    setAttr(screen, 'aria-label', label);
+    setAttr(screen, 'title', label);
     screen.classList.toggle('active', media.screenOn);
     screen.hidden = !media.screenSupported;
     screen.disabled = !allowed;
@@ -156,11 +156,11 @@ export class Controls {
     // Right after joining an encrypted meeting the publisher waits for the E2EE worker.
     const publisher = s.publisher || await s.whenPublishing();
     if (!publisher || s.ended) {
-      toast('Screen sharing is not available right now.', { kind: 'error' });
+      toast(t('controls.screen.unavailable'), { kind: 'error' });
       return;
     }
     if (!s.canShareScreen) {
-      toast(SCREEN_NOT_ALLOWED, { kind: 'error' });
+      toast(t(SCREEN_NOT_ALLOWED), { kind: 'error' });
       return;
     }
     let track;
@@ -168,7 +168,7 @@ export class Controls {
       track = await this.media.startScreen();
     } catch (err) {
       if (err && err.name !== 'NotAllowedError' && err.name !== 'AbortError') {
-        toast('Screen sharing could not be started.', { kind: 'error' });
+        toast(t('controls.screen.failed'), { kind: 'error' });
       }
       return;
     }
@@ -181,10 +181,10 @@ export class Controls {
       await publisher.startScreen(track);
     } catch (err) {
       if (err && err.code === 'not_allowed') {
-        toast(SCREEN_NOT_ALLOWED, { kind: 'error' });
+        toast(t(SCREEN_NOT_ALLOWED), { kind: 'error' });
       } else {
         console.warn('conclave: screen share negotiation failed', err && err.message);
-        toast('Screen sharing could not be started.', { kind: 'error' });
+        toast(t('controls.screen.failed'), { kind: 'error' });
       }
       this.media.stopScreen();
       this.grid.remove(s.participantId, 'screen');
@@ -192,7 +192,7 @@ export class Controls {
       await publisher.stopScreen().catch(() => {});
       return;
     }
-    announce('You are sharing your screen');
+    announce(t('controls.screen.sharing'));
     this._changed();
   }
 
@@ -206,7 +206,7 @@ export class Controls {
       await s.publisher.stopScreen()
         .catch((err) => console.warn('conclave: stopping the screen share failed', err && err.message));
     }
-    announce('Screen sharing stopped');
+    announce(t('controls.screen.stopped'));
   }
 
   _live() {

@@ -8,28 +8,31 @@
 
 import { $ } from './dom.js';
 import { setIcon } from './icons.js';
+import { setAttr, setText } from './i18n.js';
+
+// Keys of the texts, by state.
 
 const TEXT = {
   on: {
     icon: 'lock',
-    chip: 'End-to-end encrypted',
-    label: 'End-to-end encrypted: show the safety code',
-    title: 'End-to-end encrypted',
-    body: 'Audio, video, screen shares, chat and names are encrypted in the browsers of the people in this meeting. The server passes them on but cannot read them.',
+    chip: 'e2ee.on.title',
+    label: 'e2ee.on.label',
+    title: 'e2ee.on.title',
+    body: 'e2ee.on.body',
   },
   off: {
     icon: 'lock-open',
-    chip: 'Not end-to-end encrypted',
-    label: 'Not end-to-end encrypted: show details',
-    title: 'Not end-to-end encrypted',
-    body: 'The host turned end-to-end encryption off for this meeting. Audio, video and chat are encrypted on their way to the server, but the server can see and hear them.',
+    chip: 'e2ee.off.chip',
+    label: 'e2ee.off.label',
+    title: 'e2ee.off.chip',
+    body: 'e2ee.off.body',
   },
   error: {
     icon: 'alert',
-    chip: 'Encryption failed',
-    label: 'End-to-end encryption failed: show details',
-    title: 'End-to-end encryption failed',
-    body: 'Encryption stopped working in this browser, so your camera, microphone and screen are not being sent. Leave and rejoin to try again.',
+    chip: 'e2ee.error.chip',
+    label: 'e2ee.error.label',
+    title: 'e2ee.error.title',
+    body: 'e2ee.error.body',
   },
 };
 
@@ -76,11 +79,11 @@ export class E2EEStatus {
     this.panel.dataset.state = state;
     setIcon($('#e2ee-status-icon'), t.icon);
     setIcon($('#e2ee-panel-icon'), t.icon);
-    $('#e2ee-status-text').textContent = t.chip;
-    this.chip.setAttribute('aria-label', t.label);
-    this.chip.title = t.chip;
-    $('#e2ee-panel-title').textContent = t.title;
-    $('#e2ee-panel-text').textContent = t.body;
+    setText($('#e2ee-status-text'), t.chip);
+    setAttr(this.chip, 'aria-label', t.label);
+    setAttr(this.chip, 'title', t.chip);
+    setText($('#e2ee-panel-title'), t.title);
+    setText($('#e2ee-panel-text'), t.body);
 
     const code = state === 'on' ? info.safetyCode || '' : '';
     const codeEl = $('#safety-code');
@@ -90,8 +93,6 @@ export class E2EEStatus {
     const n = state === 'on' ? info.unverified.length : 0;
     const note = $('#e2ee-unverified-note');
     note.hidden = n === 0;
-    note.textContent = n === 1
-      ? "1 participant could not be verified: their link has the wrong key or the server is interfering. They get no key, so they cannot see, hear or read you."
-      : `${n} participants could not be verified: their links have the wrong key or the server is interfering. They get no key, so they cannot see, hear or read you.`;
+    setText(note, 'e2ee.unverified-note', { count: n });
   }
 }

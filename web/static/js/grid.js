@@ -8,12 +8,13 @@
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
+import { setAttr, setText, t } from './i18n.js';
 
-/** UNVERIFIED_TEXT warns about a participant whose identity key did not verify (E2EE). */
-export const UNVERIFIED_TEXT = "Unverified — this person's link has the wrong key or the server is interfering";
+/** UNVERIFIED_TEXT (a key) warns about a participant whose identity key did not verify (E2EE). */
+export const UNVERIFIED_TEXT = 'e2ee.unverified';
 
-/** ROLE_LABELS names the roles that get a badge. */
-export const ROLE_LABELS = { moderator: 'Moderator', presenter: 'Presenter' };
+/** ROLE_LABELS names (keys) the roles that get a badge. */
+export const ROLE_LABELS = { moderator: 'role.moderator', presenter: 'role.presenter' };
 
 const GAP = 10;
 const MIN_TILE_W = 150;
@@ -36,7 +37,7 @@ class Tile {
     this.initials = el('span', { class: 'avatar-initials' });
     this.avatar = el('div', { class: 'avatar', 'aria-hidden': 'true' }, this.initials);
     this.nameEl = el('span', { class: 'tile-name' });
-    this.micOff = el('span', { class: 'tile-mic-off', title: 'Microphone off' }, icon('mic-off'));
+    this.micOff = el('span', { class: 'tile-mic-off', i18nAttr: { title: 'controls.mic.off' } }, icon('mic-off'));
     this.roleEl = el('span', { class: 'role-badge', hidden: true });
     this.label = el('div', { class: 'tile-label' }, this.micOff, this.nameEl, this.roleEl);
 
@@ -51,8 +52,7 @@ class Tile {
       const full = el('button', {
         class: 'tile-action',
         type: 'button',
-        'aria-label': 'Show screen share in full screen',
-        title: 'Full screen',
+        i18nAttr: { 'aria-label': 'grid.fullscreen.label', title: 'grid.fullscreen' },
       }, icon('expand'));
       full.addEventListener('click', () => this.toggleFullscreen());
       this.node.append(full);
@@ -71,8 +71,8 @@ class Tile {
         class: 'e2ee-unverified tile-warning',
         role: 'status',
         dataset: { participantId: this.participantId },
-        title: UNVERIFIED_TEXT,
-      }, icon('alert'), el('span', { text: UNVERIFIED_TEXT }));
+        i18nAttr: { title: UNVERIFIED_TEXT },
+      }, icon('alert'), el('span', { i18n: UNVERIFIED_TEXT }));
       this.node.append(this.warning);
     } else if (!bad && this.warning) {
       this.warning.remove();
@@ -82,19 +82,27 @@ class Tile {
 
   setName(name) {
     this.name = name || '';
-    const shown = this.name || 'Guest';
-    let label;
-    if (this.source === 'screen') label = this.self ? 'Your screen' : `${shown} (screen)`;
-    else label = this.self ? `${shown} (you)` : shown;
-    this.nameEl.textContent = label;
+    const shown = this.name || t('common.guest');
+    let key = null; // null: the name itself
+    if (this.source === 'screen') key = this.self ? 'grid.screen.self' : 'grid.screen';
+    else if (this.self) key = 'grid.self';
+    if (key) {
+      setText(this.nameEl, key, { name: shown });
+      setAttr(this.node, 'aria-label', key, { name: shown });
+    } else {
+      delete this.nameEl.dataset.i18n;
+      delete this.node.dataset.i18nAttr;
+      this.nameEl.textContent = shown;
+      this.node.setAttribute('aria-label', shown);
+    }
     this.initials.textContent = initials(shown);
-    this.node.setAttribute('aria-label', label);
   }
 
   /** setRole shows a badge for presenters and moderators (camera tiles only). */
   setRole(role) {
     const text = this.source === 'camera' ? ROLE_LABELS[role] : undefined;
-    this.roleEl.textContent = text || '';
+    if (text) setText(this.roleEl, text);
+    else { delete this.roleEl.dataset.i18n; this.roleEl.textContent = ''; }
     this.roleEl.hidden = !text;
     this.roleEl.dataset.role = role || 'participant';
   }

@@ -45,6 +45,11 @@ export function t(key, params) {
   return translate(cat, catalogues.en || {}, current, key, params);
 }
 
+/** has reports whether key is in the catalogues (a text a newer server names may not be). */
+export function has(key) {
+  return Object.hasOwn(catalogues.en || {}, key);
+}
+
 /** setText makes node show key (and keep showing it in the language switched to). */
 export function setText(node, key, params) {
   node.dataset.i18n = key;

@@ -19,6 +19,7 @@
 
 import { $, toast, copyText, meetingIdPattern } from './dom.js';
 import { fillIcons } from './icons.js';
+import { onLanguageChange, setText, t } from './i18n.js';
 import { newMeetingSecret } from './e2ee/keys.js';
 import { invitationText } from './invitation.js';
 import { fillNoticeLine, loadNotice, privacyLink } from './notice.js';
@@ -56,9 +57,11 @@ let linkKey = ''; // the host key from the address, in memory only
 let retryTimer = 0;
 let invitation = null; // {link, withPassword, privacy} of the meeting shown
 
-function showError(box, text) {
-  box.textContent = text;
-  box.hidden = !text;
+/** showError shows the text of key in box (following a language switch); no key hides it. */
+function showError(box, key, params) {
+  if (key) setText(box, key, params);
+  else { delete box.dataset.i18n; box.textContent = ''; }
+  box.hidden = !key;
 }
 
 function showKeyField(show) {
@@ -91,7 +94,7 @@ function holdButton(seconds) {
       return;
     }
     btn.disabled = true;
-    showError(box, `Too many attempts, try again in ${left} s`);
+    showError(box, 'common.too-many-attempts', { count: left });
   };
   tick();
   retryTimer = setInterval(tick, 1000);
@@ -105,7 +108,7 @@ async function createMeeting(event) {
   const key = hostKey();
   if (!key) {
     showKeyField(true);
-    showError(box, 'Enter your host key to create a meeting.');
+    showError(box, 'landing.host-key.missing');
     $('#host-key').focus();
     return;
   }
@@ -140,12 +143,12 @@ async function createMeeting(event) {
   btn.setAttribute('aria-busy', 'false');
   btn.disabled = false;
   if (!res) {
-    showError(box, 'The server could not be reached. Please try again in a moment.');
+    showError(box, 'common.unreachable');
     return;
   }
   if (res.status === 401) {
     showKeyField(true);
-    showError(box, 'Wrong host key');
+    showError(box, 'common.wrong-host-key');
     $('#host-key').select();
     $('#host-key').focus();
     return;
@@ -163,7 +166,7 @@ async function createMeeting(event) {
   // The meeting's key is made here, after the server said yes, and goes only into the links.
   const links = answer && meetingLinks(answer, e2ee ? newMeetingSecret() : '');
   if (!links) {
-    showError(box, 'A new meeting could not be created. Please try again in a moment.');
+    showError(box, 'landing.create.failed');
     return;
   }
   showResult(links, !!password, e2ee);
@@ -197,7 +200,7 @@ function renderInvitation() {
     ...invitation,
     title: $('#invitation-title').value,
     time: $('#invitation-time').value,
-  });
+  }, t);
 }
 
 async function showInvitation(link, withPassword) {
@@ -239,9 +242,9 @@ function newForm() {
   $('#new-password').focus();
 }
 
-async function copyLink(input, what) {
+async function copyLink(input, copied) {
   const ok = await copyText(input.value, input);
-  toast(ok ? `${what} copied` : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
+  toast(ok ? t(copied) : t('common.copy-failed'), { kind: ok ? 'success' : 'info' });
 }
 
 function main() {
@@ -265,15 +268,16 @@ function main() {
   $('#host-key').addEventListener('input', () => showError($('#create-error'), ''));
   $('#create-form').addEventListener('submit', createMeeting);
   $('#new-e2ee').addEventListener('change', () => { $('#new-e2ee-off').hidden = $('#new-e2ee').checked; });
-  $('#copy-participant').addEventListener('click', () => copyLink($('#link-participant'), 'Participant link'));
-  $('#copy-moderator').addEventListener('click', () => copyLink($('#link-moderator'), 'Moderator link'));
+  $('#copy-participant').addEventListener('click', () => copyLink($('#link-participant'), 'landing.link.participant.copied'));
+  $('#copy-moderator').addEventListener('click', () => copyLink($('#link-moderator'), 'landing.link.moderator.copied'));
   $('#btn-create-another').addEventListener('click', newForm);
   $('#invitation-title').addEventListener('input', renderInvitation);
   $('#invitation-time').addEventListener('input', renderInvitation);
   $('#copy-invitation').addEventListener('click', async () => {
     const ok = await copyText($('#invitation').value, $('#invitation'));
-    toast(ok ? 'Invitation copied' : 'Select the invitation and copy it', { kind: ok ? 'success' : 'info' });
+    toast(ok ? t('landing.invitation.copied') : t('landing.invitation.copy-failed'), { kind: ok ? 'success' : 'info' });
   });
+  onLanguageChange(renderInvitation);
   fillNoticeLine($('#notice-line'));
   rooms.start();
 
@@ -288,7 +292,7 @@ function main() {
     event.preventDefault();
     const parsed = parseMeeting(input.value);
     if (!parsed) {
-      showError(joinError, 'That does not look like a meeting link or ID.');
+      showError(joinError, 'landing.join.invalid');
       input.focus();
       return;
     }

@@ -7,11 +7,12 @@
 
 import { $, initials } from './dom.js';
 import { toggleButton } from './prejoin.js';
+import { setText } from './i18n.js';
 
 export const LOBBY_TEXT = {
-  knocking: 'Asking to join…',
-  waiting: 'Waiting for a moderator to let you in',
-  noModerator: 'No moderator is here yet. You will be let in when one arrives and admits you.',
+  knocking: 'lobby.knocking',
+  waiting: 'lobby.waiting',
+  noModerator: 'lobby.no-moderator',
 };
 
 export class LobbyScreen {
@@ -30,10 +31,11 @@ export class LobbyScreen {
     $('#lobby-camera').addEventListener('click', () => toggleCamera());
   }
 
-  /** show prepares the screen for a new knock; note is shown above the status. */
+  /** show prepares the screen for a new knock; note (a key) is shown above the status. */
   show({ name, note = '' }) {
     this.shown = true;
-    this.note.textContent = note;
+    if (note) setText(this.note, note);
+    else { delete this.note.dataset.i18n; this.note.textContent = ''; }
     this.note.hidden = !note;
     $('#lobby-name').textContent = name;
     $('#lobby-avatar').textContent = initials(name);
@@ -50,7 +52,7 @@ export class LobbyScreen {
       text = moderatorPresent ? LOBBY_TEXT.waiting : LOBBY_TEXT.noModerator;
       this.status.dataset.moderatorPresent = moderatorPresent ? 'true' : 'false';
     }
-    if (this.status.textContent !== text) this.status.textContent = text;
+    if (this.status.dataset.i18n !== text) setText(this.status, text);
     $('#lobby').classList.toggle('no-moderator', moderatorPresent === false);
   }
 
@@ -65,8 +67,8 @@ export class LobbyScreen {
       if (track) this.video.play().catch(() => {});
     }
     $('#lobby-video-off').hidden = media.cameraOn;
-    toggleButton($('#lobby-mic'), media.micOn, media.micOn ? 'mic' : 'mic-off', media.micOn ? 'Turn off microphone' : 'Turn on microphone');
-    toggleButton($('#lobby-camera'), media.cameraOn, media.cameraOn ? 'camera' : 'camera-off', media.cameraOn ? 'Turn off camera' : 'Turn on camera');
+    toggleButton($('#lobby-mic'), media.micOn, media.micOn ? 'mic' : 'mic-off', media.micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on');
+    toggleButton($('#lobby-camera'), media.cameraOn, media.cameraOn ? 'camera' : 'camera-off', media.cameraOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on');
   }
 
   /** hide stops the preview (the tracks live on). */

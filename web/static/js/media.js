@@ -2,23 +2,32 @@
 // One LocalMedia lives from the pre-join screen to the end of the meeting.
 // Nothing here is persisted: device choices live in memory only.
 
+import { t } from './i18n.js';
+
 const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
 const MIC = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
-/** describe turns a getUserMedia error into a sentence for the user. */
+// The texts of describeMediaError, by device and kind of failure.
+const MEDIA_ERRORS = {
+  camera: { blocked: 'media.camera.blocked', missing: 'media.camera.missing', busy: 'media.camera.busy', failed: 'media.camera.failed' },
+  microphone: { blocked: 'media.mic.blocked', missing: 'media.mic.missing', busy: 'media.mic.busy', failed: 'media.mic.failed' },
+};
+
+/** describe turns a getUserMedia error into a sentence for the user ('camera' | 'microphone'). */
 export function describeMediaError(err, what) {
   const name = err && err.name;
+  const keys = MEDIA_ERRORS[what] || MEDIA_ERRORS.camera;
   if (name === 'NotAllowedError' || name === 'SecurityError') {
-    return `Access to your ${what} was blocked. Allow it in the browser's site settings to use it.`;
+    return t(keys.blocked);
   }
-  if (name === 'NotFoundError' || name === 'OverconstrainedError') return `No ${what} was found.`;
+  if (name === 'NotFoundError' || name === 'OverconstrainedError') return t(keys.missing);
   if (name === 'NotReadableError' || name === 'AbortError') {
-    return `Your ${what} is in use by another application or could not be started.`;
+    return t(keys.busy);
   }
   if (name === 'TypeError' && !navigator.mediaDevices) {
-    return 'This page needs a secure (https) connection to use camera and microphone.';
+    return t('media.insecure');
   }
-  return `Your ${what} could not be started.`;
+  return t(keys.failed);
 }
 
 export class LocalMedia {

@@ -140,6 +140,7 @@ import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
+import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -253,7 +254,7 @@ function join(name, { again = false, note = '' } = {}) {
       left: showLeft,
       sentToLobby: () => {
         stopped();
-        join(lastName, { again: true, note: 'A moderator moved you back to the waiting room.' });
+        join(lastName, { again: true, note: 'lobby.sent-back' });
       },
       banner,
       rosterChanged: renderRoster,
@@ -278,7 +279,7 @@ function onLobby({ moderatorPresent }) {
     prejoin.stop();
     lobbyScreen.show({ name: lastName });
     setState('lobby');
-    announce('You are in the waiting room. A moderator will let you in.');
+    announce(t('lobby.announce'));
   }
   clearErrorCode();
   lobbyScreen.setStatus(moderatorPresent);
@@ -299,8 +300,8 @@ function onJoined() {
   renderE2EE();
   startTimer();
   controls.render();
-  announce(wasWaiting ? 'You were let in. You joined the meeting' : 'You joined the meeting');
-  if (wasWaiting) toast('You were let in', { kind: 'success' });
+  announce(t(wasWaiting ? 'meeting.joined-after-wait' : 'meeting.joined'));
+  if (wasWaiting) toast(t('meeting.let-in'), { kind: 'success' });
 }
 
 function onFailed(kind, info = {}) {
@@ -313,18 +314,20 @@ function onFailed(kind, info = {}) {
   }
   // Back to the pre-join screen, the camera still on, with the password field.
   const seconds = Math.max(1, Math.ceil((info.retryAfterMs || 0) / 1000));
-  let message = '';
+  let message = ''; // a function making the text (again after a language switch)
   let countdown = null;
+  let errorText = [FATAL[code][1]];
   if (code === 'wrong_password') {
-    message = 'Wrong password';
+    message = () => t('status.wrong-password');
   } else if (code === 'too_many_attempts') {
-    const plural = (n, unit) => `${n} ${unit}${n === 1 ? '' : 's'}`;
-    countdown = info.lockedOut
-      ? (s) => `Too many wrong attempts. Try again in ${plural(Math.ceil(s / 60), 'minute')}.`
-      : (s) => `Too many wrong attempts. Try again in ${plural(s, 'second')}.`;
-    message = countdown(seconds);
+    const text = (s) => (info.lockedOut
+      ? ['prejoin.locked-minutes', { count: Math.ceil(s / 60) }]
+      : ['prejoin.locked-seconds', { count: s }]);
+    countdown = (s) => t(...text(s));
+    message = () => countdown(seconds);
+    errorText = text(seconds);
   }
-  setErrorCode(code, message || FATAL[code][1]);
+  setErrorCode(code, ...errorText);
   lobbyScreen.hide();
   setState('prejoin');
   prejoin.resume();
@@ -335,7 +338,7 @@ function onFailed(kind, info = {}) {
     // Throttled guesses at a moderator secret alone need no password field.
     field: code !== 'too_many_attempts' || !!password || prejoin.needsPassword,
   });
-  if (code === 'password_required') announce('This meeting is protected by a password');
+  if (code === 'password_required') announce(t('prejoin.password-needed'));
 }
 
 async function rejoin() {
@@ -451,7 +454,7 @@ function renderRoster() {
   const n = Math.max(1, people.length);
   $('#participant-count').textContent = String(n);
   $('#people-count').textContent = `(${n})`;
-  $('#btn-people').setAttribute('aria-label', `Show participants (${n} in the meeting)`);
+  setAttr($('#btn-people'), 'aria-label', 'meeting.people.show-count', { count: n });
   if (!$('#people-panel').hidden) renderPeopleList();
   const alone = document.body.dataset.state === 'joined' && people.length === 1;
   $('#invite-card').hidden = !alone || inviteDismissed;
@@ -476,7 +479,7 @@ function openPanel(which) {
     if (name !== 'people') button.classList.toggle('active', open);
   }
   const chatBtn = $('#btn-chat');
-  chatBtn.setAttribute('aria-label', which === 'chat' ? 'Close chat' : 'Open chat');
+  setAttr(chatBtn, 'aria-label', which === 'chat' ? 'chat.close' : 'chat.open');
   document.body.classList.toggle('panel-open', !!which);
   chat.setOpen(which === 'chat');
   if (which !== 'people') closePeopleMenu();
@@ -500,13 +503,14 @@ function togglePanel(which) {
 
 // ---------------------------------------------------------------- banner, timer
 
-function banner(text, kind = 'info') {
+/** banner shows the text of key (null hides it). */
+function banner(key, kind = 'info') {
   const b = $('#banner');
-  if (!text) {
+  if (!key) {
     b.hidden = true;
     return;
   }
-  b.textContent = text;
+  setText(b, key);
   b.dataset.kind = kind;
   b.hidden = false;
 }
@@ -539,12 +543,12 @@ function bindControls() {
   $('#btn-rejoin').addEventListener('click', rejoin);
   $('#btn-invite').addEventListener('click', async () => {
     const ok = await copyText(shareURL);
-    toast(ok ? 'Meeting link copied' : shareURL, { kind: ok ? 'success' : 'info' });
+    toast(ok ? t('meeting.invite.copied') : shareURL, { kind: ok ? 'success' : 'info' });
   });
   $('#invite-link').value = shareURL;
   $('#invite-copy').addEventListener('click', async () => {
     const ok = await copyText(shareURL, $('#invite-link'));
-    toast(ok ? 'Meeting link copied' : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
+    toast(ok ? t('meeting.invite.copied') : t('common.copy-failed'), { kind: ok ? 'success' : 'info' });
   });
   $('#invite-close').addEventListener('click', () => {
     inviteDismissed = true;
@@ -626,6 +630,8 @@ async function main() {
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
   });
   bindControls();
+  // Built texts (names with "(you)", menus) are drawn again in the language switched to.
+  onLanguageChange(() => renderRoster());
 
   const e2eeInfo = () => {
     const s = live();

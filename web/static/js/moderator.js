@@ -8,6 +8,7 @@
 
 import { toast } from './dom.js';
 import { confirmAction } from './confirm.js';
+import { t } from './i18n.js';
 
 /** MODERATOR_TYPES are the messages only moderators may send. */
 export const MODERATOR_TYPES = new Set([
@@ -18,51 +19,51 @@ export const MODERATOR_TYPES = new Set([
 
 /**
  * participantActions lists the menu entries for one participant.
- * send(type, payload) sends a moderator message.
+ * send(type, payload) sends a moderator message. Each label is a catalogue key.
  */
 export function participantActions(person, send) {
   const id = person.id;
-  const name = person.name || 'Guest';
+  const name = person.name || t('common.guest');
   const media = person.media || {};
   const role = person.role || 'participant';
   const item = (action, label, run, danger = false) => ({ action, label, run, danger });
   const setRole = (to, note) => () => {
     send('set_role', { participantId: id, role: to });
-    toast(note);
+    toast(t(note, { name }));
   };
 
-  const ask = item('ask_unmute', 'Ask to unmute', () => {
+  const ask = item('ask_unmute', 'moderator.ask-unmute', () => {
     send('ask_unmute', { participantId: id });
-    toast(`Asked ${name} to unmute`);
+    toast(t('moderator.asked-unmute', { name }));
   });
-  const mute = item('mute_microphone', 'Mute microphone', () => {
+  const mute = item('mute_microphone', 'moderator.mute', () => {
     send('mute', { participantId: id, source: 'microphone' });
-    toast(`Muted ${name}`);
+    toast(t('moderator.muted', { name }));
   });
   const out = media.mic ? [mute, ask] : [ask, mute];
-  out.push(item('mute_camera', 'Turn off camera', () => {
+  out.push(item('mute_camera', 'controls.camera.turn-off', () => {
     send('mute', { participantId: id, source: 'camera' });
-    toast(`Turned off ${name}'s camera`);
+    toast(t('moderator.camera-off', { name }));
   }));
   if (media.screen) {
-    out.push(item('stop_screen_share', 'Stop screen share', () => {
+    out.push(item('stop_screen_share', 'moderator.stop-share', () => {
       send('stop_screen_share', { participantId: id });
-      toast(`Stopped ${name}'s screen share`);
+      toast(t('moderator.share-stopped', { name }));
     }));
   }
-  if (role === 'participant') out.push(item('make_presenter', 'Make presenter', setRole('presenter', `${name} can now share the screen`)));
-  if (role === 'presenter') out.push(item('remove_presenter', 'Remove presenter', setRole('participant', `${name} is no longer a presenter`)));
-  if (role === 'moderator') out.push(item('remove_moderator', 'Remove moderator', setRole('participant', `${name} is no longer a moderator`)));
-  else out.push(item('make_moderator', 'Make moderator', setRole('moderator', `${name} is now a moderator`)));
-  out.push(item('send_to_lobby', 'Send back to waiting room', () => {
+  if (role === 'participant') out.push(item('make_presenter', 'moderator.make-presenter', setRole('presenter', 'moderator.made-presenter')));
+  if (role === 'presenter') out.push(item('remove_presenter', 'moderator.remove-presenter', setRole('participant', 'moderator.removed-presenter')));
+  if (role === 'moderator') out.push(item('remove_moderator', 'moderator.remove-moderator', setRole('participant', 'moderator.removed-moderator')));
+  else out.push(item('make_moderator', 'moderator.make-moderator', setRole('moderator', 'moderator.made-moderator')));
+  out.push(item('send_to_lobby', 'moderator.send-to-lobby', () => {
     send('send_to_lobby', { participantId: id });
-    toast(`${name} was sent back to the waiting room`);
+    toast(t('moderator.sent-to-lobby', { name }));
   }));
-  out.push(item('remove', 'Remove from meeting', async () => {
+  out.push(item('remove', 'moderator.remove', async () => {
     const ok = await confirmAction({
-      title: `Remove ${name}?`,
-      text: `${name} will leave the meeting at once. They can ask to join again; a moderator has to let them in.`,
-      ok: 'Remove',
+      title: t('moderator.remove.title', { name }),
+      text: t('moderator.remove.text', { name }),
+      ok: t('moderator.remove.ok'),
     });
     if (ok) send('remove', { participantId: id });
   }, true));
@@ -71,10 +72,10 @@ export function participantActions(person, send) {
 
 /** refusalText explains an `error` not_allowed / unknown_participant for a message type. */
 export function refusalText(code, type, { moderator }) {
-  if (code === 'unknown_participant') return 'That person is no longer in the meeting or the waiting room.';
-  if (code === 'meeting_full') return 'The meeting is full: nobody more can be let in until someone leaves.';
-  if (type === 'set_role' && moderator) return 'That role change is not possible: a meeting always keeps at least one moderator.';
-  if (MODERATOR_TYPES.has(type)) return moderator ? 'The server did not allow that.' : 'Only moderators can do that.';
-  if (type === 'chat') return 'Chat is turned off.';
-  return 'That is not allowed in this meeting.';
+  if (code === 'unknown_participant') return t('refused.unknown-participant');
+  if (code === 'meeting_full') return t('refused.meeting-full');
+  if (type === 'set_role' && moderator) return t('refused.last-moderator');
+  if (MODERATOR_TYPES.has(type)) return t(moderator ? 'refused.server' : 'refused.moderators-only');
+  if (type === 'chat') return t('refused.chat-off');
+  return t('refused.other');
 }

@@ -9,6 +9,7 @@
 // a.notice-imprint; on /privacy, #notice with .notice-section[data-part].
 
 import { el } from './dom.js';
+import { has, t } from './i18n.js';
 
 let pending = null;
 
@@ -43,8 +44,8 @@ export function privacyLink(n) {
   return str(n.privacyText) ? `${window.location.origin}/privacy` : '';
 }
 
-function outLink(href, text, cls) {
-  return el('a', { class: cls, href, target: '_blank', rel: 'noopener noreferrer' }, text);
+function outLink(href, key, cls, params) {
+  return el('a', { class: cls, href, target: '_blank', rel: 'noopener noreferrer', i18n: key, i18nParams: params });
 }
 
 /**
@@ -56,10 +57,10 @@ export async function fillNoticeLine(line) {
   const n = await loadNotice();
   const parts = [];
   const org = str(n.organisation);
-  if (org) parts.push(el('span', { class: 'notice-org' }, `Provided by ${org}`));
-  parts.push(outLink('/privacy', 'Privacy', 'notice-privacy'));
+  if (org) parts.push(el('span', { class: 'notice-org', i18n: 'notice.provided-by', i18nParams: { org } }));
+  parts.push(outLink('/privacy', 'notice.privacy', 'notice-privacy'));
   const imprint = safeURL(n.imprintUrl);
-  if (imprint) parts.push(outLink(imprint, 'Imprint', 'notice-imprint'));
+  if (imprint) parts.push(outLink(imprint, 'notice.imprint', 'notice-imprint'));
   line.replaceChildren();
   parts.forEach((p, i) => {
     if (i) line.append(el('span', { class: 'notice-sep', 'aria-hidden': 'true' }, '·'));
@@ -69,11 +70,11 @@ export async function fillNoticeLine(line) {
 }
 
 function section(part, title, ...children) {
-  return el('section', { class: 'notice-section', dataset: { part } }, el('h2', { text: title }), ...children);
+  return el('section', { class: 'notice-section', dataset: { part } }, el('h2', { i18n: title }), ...children);
 }
 
 function field(label, value) {
-  return el('p', {}, el('strong', { text: `${label}: ` }), value);
+  return el('p', {}, el('strong', { i18n: label }), ' ', value);
 }
 
 /** renderNotice builds the full notice into box (the /privacy page). */
@@ -83,32 +84,63 @@ export function renderNotice(box, n) {
   const contact = str(n.contact);
   const dpo = str(n.dataProtectionContact);
   if (org || contact || dpo) {
-    out.push(section('controller', 'Who is responsible',
-      org ? field('Provider', org) : null,
-      contact ? field('Contact', contact) : null,
-      dpo ? field('Data protection contact', dpo) : null));
+    out.push(section('controller', 'notice.controller',
+      org ? field('notice.provider', org) : null,
+      contact ? field('notice.contact', contact) : null,
+      dpo ? field('notice.dpo', dpo) : null));
   }
   const url = safeURL(n.privacyUrl);
   const text = str(n.privacyText);
   const own = !!(url || text);
   if (own) {
-    out.push(section('operator', 'Privacy notice',
+    out.push(section('operator', 'notice.title',
       text ? el('div', { class: 'notice-text', text }) : null,
-      url ? el('p', {}, outLink(url, org ? `The full privacy notice of ${org}` : 'The full privacy notice', 'notice-privacy-url')) : null));
+      url ? el('p', {}, org ? outLink(url, 'notice.full-of', 'notice-privacy-url', { org }) : outLink(url, 'notice.full', 'notice-privacy-url')) : null));
   }
   const items = Array.isArray(n.processing) ? n.processing : [];
   if (items.length) {
-    const list = items.map((it) => el('div', { class: 'notice-item' },
-      el('h3', { text: str(it && it.title) }), el('p', { text: str(it && it.text) })));
+    const list = items.map((it) => el('div', { class: 'notice-item' }, ...factNodes(it || {})));
     if (own) {
       out.push(el('details', { class: 'notice-section', dataset: { part: 'processing' } },
-        el('summary', { text: 'Technical details: what this server processes' }), ...list));
+        el('summary', { i18n: 'notice.technical' }), ...list));
     } else {
-      out.push(section('processing', 'What this server processes', ...list));
+      out.push(section('processing', 'notice.processing', ...list));
     }
   }
   const imprint = safeURL(n.imprintUrl);
-  if (imprint) out.push(el('p', {}, outLink(imprint, 'Imprint', 'notice-imprint')));
-  if (!out.length) out.push(el('p', { class: 'muted', text: 'This server has no privacy notice.' }));
+  if (imprint) out.push(el('p', {}, outLink(imprint, 'notice.imprint', 'notice-imprint')));
+  if (!out.length) out.push(el('p', { class: 'muted', i18n: 'notice.none' }));
   box.replaceChildren(...out);
+}
+
+// The facts of the built-in notice this client can say in every language (the server's
+// NoticeItem.Fact); an unknown fact is shown as the server wrote it (English).
+const FACTS = {
+  processed: ['notice.fact.processed.title', 'notice.fact.processed.text'],
+  e2ee: ['notice.fact.e2ee.title', 'notice.fact.e2ee.text'],
+  'how-long': ['notice.fact.how-long.title', 'notice.fact.how-long.text'],
+  recording: ['notice.fact.recording.title', 'notice.fact.recording.text'],
+  accounts: ['notice.fact.accounts.title', 'notice.fact.accounts.text'],
+  stored: ['notice.fact.stored.title', 'notice.fact.stored.text'],
+  'stored-memory': ['notice.fact.stored.title', 'notice.fact.stored-memory.text'],
+  logs: ['notice.fact.logs.title', 'notice.fact.logs.text'],
+  'logs-debug': ['notice.fact.logs.title', 'notice.fact.logs-debug.text'],
+  services: ['notice.fact.services.title', 'notice.fact.services.text'],
+};
+
+function factNodes(it) {
+  const keys = Object.hasOwn(FACTS, str(it.fact)) ? FACTS[it.fact] : null;
+  if (!keys || !has(keys[0]) || !has(keys[1])) return [el('h3', { text: str(it.title) }), el('p', { text: str(it.text) })];
+  const secs = it.seconds && typeof it.seconds === 'object' ? it.seconds : {};
+  const params = {};
+  for (const [name, s] of Object.entries(secs)) params[name] = duration(Number(s));
+  return [el('h3', { i18n: keys[0] }), el('p', { i18n: keys[1], i18nParams: params })];
+}
+
+/** duration says s seconds as people do ("1 minute", "15 minutes"), in the page's language. */
+export function duration(s) {
+  if (!(s > 0)) return t('duration.now');
+  if (s % 3600 === 0) return t('duration.hours', { count: s / 3600 });
+  if (s % 60 === 0) return t('duration.minutes', { count: s / 60 });
+  return t('duration.seconds', { count: s });
 }

@@ -9,6 +9,7 @@
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
 import { ROLE_LABELS, UNVERIFIED_TEXT } from './grid.js';
+import { t } from './i18n.js';
 
 let openMenuFor = null; // the participant id whose menu is open, across re-renders
 
@@ -31,16 +32,16 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
     avatar.style.setProperty('--avatar-hue', String(hueFor(p.id)));
     const media = p.media || {};
     const state = el('span', { class: 'person-media' },
-      media.screen ? stateIcon('screen', 'Sharing screen', true) : null,
-      stateIcon(media.mic ? 'mic' : 'mic-off', media.mic ? 'Microphone on' : 'Microphone off', media.mic),
-      stateIcon(media.camera ? 'camera' : 'camera-off', media.camera ? 'Camera on' : 'Camera off', media.camera));
-    const name = p.name || 'Guest';
+      media.screen ? stateIcon('screen', 'people.sharing-screen', true) : null,
+      stateIcon(media.mic ? 'mic' : 'mic-off', media.mic ? 'controls.mic.on' : 'controls.mic.off', media.mic),
+      stateIcon(media.camera ? 'camera' : 'camera-off', media.camera ? 'controls.camera.on' : 'controls.camera.off', media.camera));
+    const name = p.name || t('common.guest');
     const roleText = ROLE_LABELS[p.role];
     const label = el('span', { class: 'person-label' },
-      el('span', { class: 'person-name', text: p.self ? `${name} (you)` : name }),
-      roleText ? el('span', { class: 'role-badge', dataset: { role: p.role }, text: roleText }) : null,
+      p.self ? el('span', { class: 'person-name', i18n: 'people.self', i18nParams: { name } }) : el('span', { class: 'person-name', text: name }),
+      roleText ? el('span', { class: 'role-badge', dataset: { role: p.role }, i18n: roleText }) : null,
       p.e2ee === 'unverified'
-        ? el('span', { class: 'e2ee-unverified person-warning', dataset: { participantId: p.id } }, icon('alert'), el('span', { text: UNVERIFIED_TEXT }))
+        ? el('span', { class: 'e2ee-unverified person-warning', dataset: { participantId: p.id } }, icon('alert'), el('span', { i18n: UNVERIFIED_TEXT }))
         : null);
     const open = moderator && !p.self && openMenuFor === p.id;
     let menuBtn = null;
@@ -48,8 +49,8 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
       menuBtn = el('button', {
         type: 'button',
         class: 'icon-btn participant-menu',
-        'aria-label': `Actions for ${name}`,
-        title: 'More actions',
+        i18nAttr: { 'aria-label': 'people.actions-for', title: 'people.more-actions' },
+        i18nParams: { name },
         'aria-expanded': open ? 'true' : 'false',
         'aria-haspopup': 'true',
         dataset: { participantId: p.id },
@@ -81,7 +82,7 @@ export function closePeopleMenu() {
 }
 
 function menu(person, entries, close) {
-  const box = el('li', { class: 'person-actions', role: 'group', 'aria-label': `Actions for ${person.name || 'Guest'}` });
+  const box = el('li', { class: 'person-actions', role: 'group', i18nAttr: { 'aria-label': 'people.actions-for' }, i18nParams: { name: person.name || t('common.guest') } });
   for (const entry of entries) {
     box.append(el('button', {
       type: 'button',
@@ -91,7 +92,8 @@ function menu(person, entries, close) {
         close();
         entry.run();
       },
-    }, entry.label));
+      i18n: entry.label,
+    }));
   }
   box.addEventListener('keydown', (event) => {
     if (event.key !== 'Escape') return;
@@ -102,7 +104,7 @@ function menu(person, entries, close) {
 }
 
 function stateIcon(name, label, on) {
-  const span = el('span', { class: `person-icon${on ? '' : ' person-icon-off'}`, role: 'img', 'aria-label': label, title: label });
+  const span = el('span', { class: `person-icon${on ? '' : ' person-icon-off'}`, role: 'img', i18nAttr: { 'aria-label': label, title: label } });
   span.append(icon(name));
   return span;
 }

@@ -13,6 +13,7 @@ import { $, el, toast, copyText, initials } from './dom.js';
 import { setIcon } from './icons.js';
 import { LevelMeter } from './speaker.js';
 import { describeMediaError } from './media.js';
+import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 
 export class Prejoin {
   /**
@@ -67,11 +68,18 @@ export class Prejoin {
     });
     $('#share-copy').addEventListener('click', async () => {
       const ok = await copyText(shareURL, $('#share-link'));
-      toast(ok ? 'Meeting link copied' : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
+      toast(ok ? t('meeting.invite.copied') : t('common.copy-failed'), { kind: ok ? 'success' : 'info' });
     });
     if (navigator.mediaDevices && 'ondevicechange' in navigator.mediaDevices) {
       navigator.mediaDevices.addEventListener('devicechange', () => this._fillDevices());
     }
+    this.showPassword = null; // shows the password message again (language switch)
+    onLanguageChange(() => {
+      this._showErrors();
+      this._render();
+      this._fillDevices();
+      if (this.showPassword) this.showPassword();
+    });
     this._render();
     this._updateJoin();
   }
@@ -122,7 +130,7 @@ export class Prejoin {
   /** setJoining shows that the knock is on its way (the preview stays). */
   setJoining(on) {
     this.joining = on;
-    this.joinBtn.textContent = on ? 'Joining…' : 'Join meeting';
+    setText(this.joinBtn, on ? 'prejoin.joining' : 'prejoin.join');
     this.joinBtn.setAttribute('aria-busy', String(on));
     this._updateJoin();
   }
@@ -130,7 +138,8 @@ export class Prejoin {
   /**
    * askPassword shows the password field with a message (empty: just asked).
    * lockMs > 0 keeps the join button off for that long while message(secondsLeft)
-   * counts down.
+   * counts down. message and countdown's result are texts, or functions that make them
+   * (called again after a language switch).
    */
   askPassword({ message = '', lockMs = 0, countdown = null, field = true } = {}) {
     this.needsPassword = this.needsPassword || field;
@@ -144,11 +153,12 @@ export class Prejoin {
         this.lockedUntil = 0;
         this.passwordError.textContent = '';
       } else {
-        this.passwordError.textContent = countdown && this.lockedUntil ? countdown(left) : message;
+        this.passwordError.textContent = countdown && this.lockedUntil ? countdown(left) : typeof message === 'function' ? message() : message;
       }
       this.passwordError.hidden = !this.passwordError.textContent;
       this._updateJoin();
     };
+    this.showPassword = show;
     show();
     if (this.lockedUntil) this.lockTimer = setInterval(show, 1000);
     if (this.needsPassword) {
@@ -281,15 +291,15 @@ export class Prejoin {
 
   async _fillDevices() {
     const { mics, cameras } = await this.media.devices().catch(() => ({ mics: [], cameras: [] }));
-    fillSelect(this.micSelect, mics, this.media.micDeviceId, 'Microphone');
-    fillSelect(this.camSelect, cameras, this.media.cameraDeviceId, 'Camera');
+    fillSelect(this.micSelect, mics, this.media.micDeviceId, 'prejoin.mic');
+    fillSelect(this.camSelect, cameras, this.media.cameraDeviceId, 'prejoin.camera');
   }
 
   _showErrors() {
     const lines = [];
     if (this.errors.camera) lines.push(describeMediaError(this.errors.camera, 'camera'));
     if (this.errors.mic) lines.push(describeMediaError(this.errors.mic, 'microphone'));
-    if (lines.length) lines.push('You can still join and turn them on later.');
+    if (lines.length) lines.push(t('media.join-anyway'));
     this.errorBox.textContent = lines.join(' ');
     this.errorBox.hidden = lines.length === 0;
   }
@@ -298,15 +308,15 @@ export class Prejoin {
     // While the devices are starting, show what was asked for.
     const micOn = this.wantMic && (this.starting || !!this.media.micTrack);
     const camOn = this.wantCamera && (this.starting || this.media.cameraOn);
-    toggleButton(this.micBtn, micOn, micOn ? 'mic' : 'mic-off', micOn ? 'Turn off microphone' : 'Turn on microphone');
-    toggleButton(this.camBtn, camOn, camOn ? 'camera' : 'camera-off', camOn ? 'Turn off camera' : 'Turn on camera');
+    toggleButton(this.micBtn, micOn, micOn ? 'mic' : 'mic-off', micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on');
+    toggleButton(this.camBtn, camOn, camOn ? 'camera' : 'camera-off', camOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on');
     this.videoOff.hidden = camOn;
     this.micBtn.setAttribute('aria-busy', String(!!this.starting));
     this.camBtn.setAttribute('aria-busy', String(!!this.starting));
     this.avatar.textContent = initials(this.nameInput.value || '');
-    this.videoOff.querySelector('.preview-off-text').textContent =
-      this.errors.camera ? 'Camera unavailable' : 'Camera is off';
-    this.previewNote.textContent = this.starting && this.wantCamera ? 'Starting camera…' : '';
+    setText(this.videoOff.querySelector('.preview-off-text'),
+      this.errors.camera ? 'prejoin.camera-unavailable' : 'prejoin.camera-off');
+    this.previewNote.textContent = this.starting && this.wantCamera ? t('prejoin.camera-starting') : '';
   }
 
   _updateJoin() {
@@ -318,11 +328,11 @@ export class Prejoin {
   }
 }
 
-/** toggleButton renders an on/off toggle: aria-pressed, label, icon and colour. */
-export function toggleButton(btn, on, iconName, label) {
+/** toggleButton renders an on/off toggle: aria-pressed, label (a key; title: titleKey), icon and colour. */
+export function toggleButton(btn, on, iconName, label, titleKey = label) {
   btn.setAttribute('aria-pressed', on ? 'true' : 'false');
-  btn.setAttribute('aria-label', label);
-  btn.title = label;
+  setAttr(btn, 'aria-label', label);
+  setAttr(btn, 'title', titleKey);
   btn.classList.toggle('off', !on);
   const holder = btn.querySelector('.btn-icon');
   if (holder) setIcon(holder, iconName);
@@ -331,12 +341,13 @@ export function toggleButton(btn, on, iconName, label) {
 function fillSelect(select, devices, currentId, kind) {
   select.replaceChildren();
   if (devices.length === 0) {
-    select.append(el('option', { value: '', text: `No ${kind.toLowerCase()} found` }));
+    select.append(el('option', { value: '', i18n: kind === 'prejoin.mic' ? 'prejoin.no-mic' : 'prejoin.no-camera' }));
     select.disabled = true;
     return;
   }
   devices.forEach((d, i) => {
-    select.append(el('option', { value: d.deviceId, text: d.label || `${kind} ${i + 1}` }));
+    select.append(d.label ? el('option', { value: d.deviceId, text: d.label })
+      : el('option', { value: d.deviceId, i18n: kind === 'prejoin.mic' ? 'prejoin.mic-n' : 'prejoin.camera-n', i18nParams: { n: i + 1 } }));
   });
   select.disabled = false;
   if (currentId && devices.some((d) => d.deviceId === currentId)) select.value = currentId;

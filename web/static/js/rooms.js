@@ -15,6 +15,7 @@
 // .room-rotate, .room-delete (both ask first: #confirm-ok). #host-link when rk was made.
 
 import { $, el, toast, copyText } from './dom.js';
+import { formatDateTime, onLanguageChange, setText, t } from './i18n.js';
 import { fillIcons } from './icons.js';
 import { confirmAction } from './confirm.js';
 import { invitationText } from './invitation.js';
@@ -24,7 +25,7 @@ import {
   parseRootSecret, roomKeys, roomLinks, toLocalInput,
 } from './rooms-keys.js';
 
-const UNREADABLE = '(title unreadable)';
+const UNREADABLE = 'rooms.title-unreadable';
 const DAY = 24 * 60 * 60 * 1000;
 
 /** Rooms is the card's state: how to get the host key, and this page's rk. */
@@ -41,15 +42,16 @@ export class Rooms {
     $('#btn-load-rooms').addEventListener('click', () => this.load());
     $('#copy-host-link').addEventListener('click', async () => {
       const ok = await copyText($('#host-link').value, $('#host-link'));
-      toast(ok ? 'Host link copied' : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
+      toast(ok ? t('rooms.host-link.copied') : t('common.copy-failed'), { kind: ok ? 'success' : 'info' });
     });
     const form = $('#room-form');
     form.append(...formFields('room', { settings: { lobby: true, screenShare: false, unmute: true, chat: true } }),
       el('p', { class: 'notice notice-error', id: 'room-form-error', role: 'alert', hidden: true }),
-      el('button', { id: 'btn-create-room', type: 'submit', class: 'btn btn-primary' }, 'Create room'));
+      el('button', { id: 'btn-create-room', type: 'submit', class: 'btn btn-primary', i18n: 'rooms.create' }));
     form.addEventListener('submit', (e) => { e.preventDefault(); this.create(); });
     fillIcons();
     if (this.hostKey()) this.load();
+    onLanguageChange(() => this.render()); // dates and the facts line are built text
   }
 
   async api(method, path, body) {
@@ -59,7 +61,7 @@ export class Rooms {
     try {
       res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin', cache: 'no-store' });
     } catch {
-      return { ok: false, error: 'The server could not be reached. Please try again in a moment.' };
+      return { ok: false, error: { key: 'common.unreachable' } };
     }
     let data = null;
     try {
@@ -68,9 +70,10 @@ export class Rooms {
       data = null;
     }
     if (res.ok) return { ok: true, data };
-    if (res.status === 401) return { ok: false, error: 'Wrong host key' };
-    if (res.status === 429) return { ok: false, error: `Too many attempts, try again in ${res.headers.get('Retry-After') || 'a few'} s` };
-    return { ok: false, error: (data && typeof data.error === 'string' && data.error) || `The server refused (${res.status}).` };
+    if (res.status === 401) return { ok: false, error: { key: 'common.wrong-host-key' } };
+    if (res.status === 429) return { ok: false, error: { key: 'common.too-many-attempts', params: { count: Number.parseInt(res.headers.get('Retry-After') || '', 10) || 1 } } };
+    // The server's message is for API clients (English); the page says it by status.
+    return { ok: false, error: apiErrorText(res.status) };
   }
 
   /** reset forgets the rooms shown (another host key is being entered). */
@@ -128,33 +131,33 @@ export class Rooms {
   item(room) {
     const { view, title, keys } = room;
     const li = el('li', { class: 'room-item', dataset: { id: view.id } });
-    const when = view.expires ? `Until ${new Date(view.expires).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}` : 'Standing';
-    const facts = [when, view.passwordSet ? 'password' : '', view.settings && view.settings.lobby ? 'waiting room' : 'no waiting room'].filter(Boolean).join(' · ');
+    const when = view.expires ? t('rooms.until', { date: formatDateTime(view.expires) }) : t('rooms.standing');
+    const facts = [when, view.passwordSet ? t('rooms.fact.password') : '', t(view.settings && view.settings.lobby ? 'rooms.fact.lobby' : 'rooms.fact.no-lobby')].filter(Boolean).join(' · ');
     li.append(el('div', { class: 'room-head' },
-      el('strong', { class: 'room-title', text: title === null ? UNREADABLE : (title || 'Untitled room') }),
+      title ? el('strong', { class: 'room-title', text: title }) : el('strong', { class: 'room-title', i18n: title === null ? UNREADABLE : 'rooms.untitled' }),
       el('span', { class: 'muted small room-facts', text: facts })));
     if (keys) {
       const links = roomLinks(window.location.origin, view.id, keys, view.e2ee !== false);
-      li.append(linkRow('Participant link', 'room-participant', links.participant),
-        linkRow('Moderator link (full control: co-hosts only)', 'room-moderator', links.moderator));
+      li.append(linkRow(['rooms.link.participant', 'rooms.link.participant.copy'], 'room-participant', links.participant),
+        linkRow(['rooms.link.moderator', 'rooms.link.moderator.copy'], 'room-moderator', links.moderator));
     } else {
-      li.append(el('p', { class: 'muted small', text: 'This host link cannot show this room\'s links. Links already sent still work; "New links" makes links you can see again.' }));
+      li.append(el('p', { class: 'muted small', i18n: 'rooms.links-unknown' }));
     }
     const actions = el('div', { class: 'room-actions' });
-    if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', onclick: () => this.copyInvitation(room) }, 'Copy invitation'));
+    if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', onclick: () => this.copyInvitation(room), i18n: 'landing.invitation.copy' }));
     actions.append(
-      el('button', { type: 'button', class: 'btn btn-secondary room-edit', onclick: () => this.edit(room, li) }, 'Change'),
-      el('button', { type: 'button', class: 'btn btn-secondary room-rotate', onclick: () => this.rotate(room) }, 'New links'),
-      el('button', { type: 'button', class: 'btn btn-danger room-delete', onclick: () => this.remove(room) }, 'Delete'));
+      el('button', { type: 'button', class: 'btn btn-secondary room-edit', onclick: () => this.edit(room, li), i18n: 'rooms.edit' }),
+      el('button', { type: 'button', class: 'btn btn-secondary room-rotate', onclick: () => this.rotate(room), i18n: 'rooms.rotate' }),
+      el('button', { type: 'button', class: 'btn btn-danger room-delete', onclick: () => this.remove(room), i18n: 'rooms.delete' }));
     li.append(actions);
     return li;
   }
 
   async copyInvitation(room) {
     const link = roomLinks(window.location.origin, room.view.id, room.keys, room.view.e2ee !== false).participant;
-    const text = invitationText({ title: room.title || '', link, privacy: privacyLink(await loadNotice()), withPassword: !!room.view.passwordSet });
+    const text = invitationText({ title: room.title || '', link, privacy: privacyLink(await loadNotice()), withPassword: !!room.view.passwordSet }, t);
     const ok = await copyText(text, null);
-    toast(ok ? 'Invitation copied (without the password)' : 'The invitation could not be copied', { kind: ok ? 'success' : 'info' });
+    toast(ok ? t('rooms.invitation.copied') : t('rooms.invitation.copy-failed'), { kind: ok ? 'success' : 'info' });
   }
 
   async create() {
@@ -182,7 +185,7 @@ export class Rooms {
     form.reset();
     setDefaults(form, 'room');
     $('#room-new').open = false;
-    toast('Room created', { kind: 'success' });
+    toast(t('rooms.created'), { kind: 'success' });
     await this.load();
   }
 
@@ -192,7 +195,7 @@ export class Rooms {
     const form = el('form', { class: 'room-edit-form', novalidate: true },
       ...formFields('', { title: room.title || '', settings: room.view.settings || {}, expires: room.view.expires, passwordSet: room.view.passwordSet, canTitle: room.title !== null }),
       el('p', { class: 'notice notice-error room-edit-error', role: 'alert', hidden: true }),
-      el('button', { type: 'submit', class: 'btn btn-primary room-save' }, 'Save'));
+      el('button', { type: 'submit', class: 'btn btn-primary room-save', i18n: 'rooms.save' }));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const values = readForm(form, '');
@@ -204,45 +207,53 @@ export class Rooms {
       else if (values.removePassword) body.password = '';
       const r = await this.api('PATCH', `/api/rooms/${encodeURIComponent(room.view.id)}`, body);
       showError(box, r.ok ? '' : r.error);
-      if (r.ok) { toast('Room changed (from its next meeting)', { kind: 'success' }); await this.load(); }
+      if (r.ok) { toast(t('rooms.changed'), { kind: 'success' }); await this.load(); }
     });
     li.append(form);
     fillIcons();
   }
 
   async rotate(room) {
-    const yes = await confirmAction({ title: 'Make new links?', text: 'The room gets new links. Its old links stop at once, and a meeting going on in it ends. Send the new links to everyone again.', ok: 'Make new links' });
+    const yes = await confirmAction({ title: t('rooms.rotate.title'), text: t('rooms.rotate.text'), ok: t('rooms.rotate.ok') });
     if (!yes) return;
     const id = newRoomId();
     const keys = await roomKeys(this.rk, id);
     const title = await encryptTitle(keys.meetingSecret, room.title || '');
     const r = await this.api('POST', `/api/rooms/${encodeURIComponent(room.view.id)}/rotate`, { id, moderatorSecret: keys.moderatorSecret, title });
     showError($('#rooms-error'), r.ok ? '' : r.error);
-    if (r.ok) { toast('New links made; the old ones no longer work', { kind: 'success' }); await this.load(); }
+    if (r.ok) { toast(t('rooms.rotated'), { kind: 'success' }); await this.load(); }
   }
 
   async remove(room) {
-    const yes = await confirmAction({ title: 'Delete this room?', text: 'Its links stop at once, and a meeting going on in it ends. This cannot be undone.', ok: 'Delete' });
+    const yes = await confirmAction({ title: t('rooms.delete.title'), text: t('rooms.delete.text'), ok: t('rooms.delete') });
     if (!yes) return;
     const r = await this.api('DELETE', `/api/rooms/${encodeURIComponent(room.view.id)}`);
     showError($('#rooms-error'), r.ok ? '' : r.error);
-    if (r.ok) { toast('Room deleted', { kind: 'success' }); await this.load(); }
+    if (r.ok) { toast(t('rooms.deleted'), { kind: 'success' }); await this.load(); }
   }
 }
 
-function showError(box, text) {
-  box.textContent = text;
-  box.hidden = !text;
+/** showError shows error ({key, params}; '' hides the box) in the language of the page. */
+function showError(box, error) {
+  if (error) setText(box, error.key, error.params);
+  else { delete box.dataset.i18n; box.textContent = ''; }
+  box.hidden = !error;
 }
 
-function linkRow(label, cls, value) {
-  const input = el('input', { type: 'text', readonly: true, class: cls, 'aria-label': label, value });
-  return el('div', { class: 'field' }, el('span', { class: 'field-label', text: label }),
+/** apiErrorText is the error for a refused Rooms API request, by HTTP status. */
+function apiErrorText(status) {
+  const known = { 400: 'rooms.error.invalid', 403: 'rooms.error.forbidden', 404: 'rooms.error.not-found', 409: 'rooms.error.conflict', 413: 'rooms.error.invalid' };
+  return known[status] ? { key: known[status] } : { key: 'rooms.error.status', params: { status } };
+}
+
+function linkRow([label, copyLabel], cls, value) {
+  const input = el('input', { type: 'text', readonly: true, class: cls, i18nAttr: { 'aria-label': label }, value });
+  return el('div', { class: 'field' }, el('span', { class: 'field-label', i18n: label }),
     el('div', { class: 'copy-row' }, input,
-      el('button', { type: 'button', class: 'btn btn-secondary', 'aria-label': `Copy: ${label}`, onclick: async () => {
+      el('button', { type: 'button', class: 'btn btn-secondary', i18nAttr: { 'aria-label': copyLabel }, onclick: async () => {
         const ok = await copyText(input.value, input);
-        toast(ok ? 'Link copied' : 'Select the link and copy it', { kind: ok ? 'success' : 'info' });
-      } }, el('span', { class: 'btn-icon', dataset: { icon: 'copy' } }), el('span', { text: 'Copy' }))));
+        toast(ok ? t('rooms.link.copied') : t('common.copy-failed'), { kind: ok ? 'success' : 'info' });
+      } }, el('span', { class: 'btn-icon', dataset: { icon: 'copy' } }), el('span', { i18n: 'common.copy' }))));
 }
 
 // Field names: with a prefix p (the new-room form) an input is #p-name; without one
@@ -257,30 +268,30 @@ function field(p, name) {
 
 function formFields(p, { title = '', settings = {}, expires, passwordSet = false, canTitle = true }) {
   const sw = (name, key, label) => el('label', { class: 'switch-row' },
-    el('span', { class: 'switch-text' }, el('strong', { text: label })),
+    el('span', { class: 'switch-text' }, el('strong', { i18n: label })),
     el('input', { ...attrs(p, name), type: 'checkbox', class: `switch${p ? '' : ` room-${name}`}`, role: 'switch', checked: !!settings[key] }));
   const group = p ? `${p}-life` : `life-${Math.random().toString(36).slice(2)}`;
   const until = expires ? new Date(expires) : new Date(Date.now() + DAY);
   const out = [];
   if (canTitle) {
-    out.push(el('label', { class: 'field' }, el('span', { class: 'field-label', text: 'Title (optional, encrypted in this browser)' }),
+    out.push(el('label', { class: 'field' }, el('span', { class: 'field-label', i18n: 'rooms.form.title' }),
       el('input', { ...attrs(p, 'title'), type: 'text', maxlength: 200, autocomplete: 'off', value: title })));
   }
   out.push(el('label', { class: 'field' },
-    el('span', { class: 'field-label', text: passwordSet ? 'New password (empty: keep the one set)' : 'Password (optional; never in links or invitations)' }),
+    el('span', { class: 'field-label', i18n: passwordSet ? 'rooms.form.new-password' : 'rooms.form.password' }),
     el('input', { ...attrs(p, 'password'), type: 'text', maxlength: 128, autocomplete: 'off', spellcheck: 'false' })));
   if (passwordSet) {
-    out.push(el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'nopassword'), type: 'checkbox' }), ' Remove the password'));
+    out.push(el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'nopassword'), type: 'checkbox' }), ' ', el('span', { i18n: 'rooms.form.remove-password' })));
   }
-  out.push(el('fieldset', { class: 'switches' }, el('legend', { class: 'field-label', text: 'Settings' }),
-    sw('lobby', 'lobby', 'Waiting room'),
-    sw('screenshare', 'screenShare', 'Participants may share their screen'),
-    sw('unmute', 'unmute', 'Participants may unmute themselves'),
-    sw('chat', 'chat', 'Chat')));
-  out.push(el('fieldset', { class: 'lifetime' }, el('legend', { class: 'field-label', text: 'Lifetime' }),
-    el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'standing'), type: 'radio', name: group, value: 'standing', checked: !expires }), ' Standing: until deleted'),
-    el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'oneoff'), type: 'radio', name: group, value: 'oneoff', checked: !!expires }), ' Until '),
-    el('input', { ...attrs(p, 'expires'), type: 'datetime-local', value: toLocalInput(until), 'aria-label': 'Expires at (your local time)' })));
+  out.push(el('fieldset', { class: 'switches' }, el('legend', { class: 'field-label', i18n: 'landing.settings' }),
+    sw('lobby', 'lobby', 'settings.lobby'),
+    sw('screenshare', 'screenShare', 'landing.screenshare'),
+    sw('unmute', 'unmute', 'landing.unmute'),
+    sw('chat', 'chat', 'settings.chat')));
+  out.push(el('fieldset', { class: 'lifetime' }, el('legend', { class: 'field-label', i18n: 'rooms.form.lifetime' }),
+    el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'standing'), type: 'radio', name: group, value: 'standing', checked: !expires }), ' ', el('span', { i18n: 'rooms.form.standing' })),
+    el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'oneoff'), type: 'radio', name: group, value: 'oneoff', checked: !!expires }), ' ', el('span', { i18n: 'rooms.form.until' }), ' '),
+    el('input', { ...attrs(p, 'expires'), type: 'datetime-local', value: toLocalInput(until), i18nAttr: { 'aria-label': 'rooms.form.expires' } })));
   return out;
 }
 
@@ -303,7 +314,7 @@ function readForm(form, p) {
   };
   if (get('oneoff').checked) {
     out.expires = fromLocalInput(get('expires').value);
-    if (!out.expires || Date.parse(out.expires) <= Date.now()) return { error: 'Choose a date and time in the future, or a standing room.' };
+    if (!out.expires || Date.parse(out.expires) <= Date.now()) return { error: { key: 'rooms.form.expires-past' } };
   }
   return out;
 }

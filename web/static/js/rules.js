@@ -86,22 +86,22 @@ export class MeetingRules {
       this.askedToUnmute = false;
       this.prompt.hidden = true;
       controls.forceMicOff();
-      toast(all ? t('modctl.everyone.youWereMuted') : 'A moderator muted your microphone');
+      toast(all ? t('modctl.everyone.youWereMuted') : t('rules.muted'));
     } else if (command === 'mute_camera') {
       this.cameraOffByModerator = true;
       this.askedCamera = false;
       controls.forceCameraOff();
-      toast(all ? t('modctl.everyone.yourCameraOff') : 'A moderator turned off your camera');
+      toast(all ? t('modctl.everyone.yourCameraOff') : t('rules.camera-off'));
     } else if (command === 'stop_screen') {
       controls.forceScreenOff();
-      toast('A moderator stopped your screen share');
+      toast(t('rules.share-stopped'));
     } else if (command === 'ask_unmute') {
       // Never unmute by itself: the person decides. It lifts a camera mute as well.
       this.askedToUnmute = true;
       this.askedCamera = true;
       if (this.deps.media.micOn) return;
       this.prompt.hidden = false;
-      announce('A moderator asks you to unmute');
+      announce(t('unmute.text'));
     }
   }
 
@@ -112,7 +112,7 @@ export class MeetingRules {
       // The server keeps the camera off after a moderator's mute.
       this.askedCamera = false;
       this.deps.controls().forceCameraOff();
-      toast(CAMERA_OFF_BY_MODERATOR, { kind: 'error' });
+      toast(t(CAMERA_OFF_BY_MODERATOR), { kind: 'error' });
       return;
     }
     if (code === 'not_allowed' && type === 'media_state') {
@@ -120,7 +120,7 @@ export class MeetingRules {
       this.mutedByModerator = true;
       this.askedToUnmute = false;
       this.deps.controls().forceMicOff();
-      toast(MUTED_BY_MODERATOR, { kind: 'error' });
+      toast(t(MUTED_BY_MODERATOR), { kind: 'error' });
       return;
     }
     if (type === 'update_settings' && s) this.deps.settingsPanel.render(s.settings);
@@ -140,7 +140,7 @@ export class MeetingRules {
         announce(text);
       }
     }
-    if (old.chat !== now.chat) chat.notice(now.chat ? 'Chat is on again.' : 'Chat is turned off by a moderator.', 'info');
+    if (old.chat !== now.chat) chat.notice(now.chat ? 'chat.on-again' : 'chat.turned-off', 'info');
     if (media.screenOn && !s.canShareScreen) this.deps.controls().forceScreenOff();
   }
 
@@ -148,14 +148,14 @@ export class MeetingRules {
     const s = this._live();
     this.deps.roleApplied();
     if (now === 'moderator') {
-      toast('You are now a moderator', { kind: 'success' });
+      toast(t('rules.now-moderator'), { kind: 'success' });
       if (s) this.deps.settingsPanel.render(s.settings);
     } else if (now === 'presenter') {
-      toast(old === 'moderator'
-        ? 'You are no longer a moderator; you can still share your screen'
-        : 'You are now a presenter: you can share your screen', { kind: 'success' });
+      toast(t(old === 'moderator'
+        ? 'rules.moderator-to-presenter'
+        : 'rules.now-presenter'), { kind: 'success' });
     } else {
-      toast(old === 'moderator' ? 'You are no longer a moderator' : 'You are no longer a presenter');
+      toast(t(old === 'moderator' ? 'rules.no-longer-moderator' : 'rules.no-longer-presenter'));
     }
     if (s && this.deps.media.screenOn && !s.canShareScreen) this.deps.controls().forceScreenOff();
   }

@@ -10,6 +10,10 @@ import { Subscriber } from './subscriber.js';
 import { SpeakerDetector } from './speaker.js';
 import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys, UNREADABLE, isCiphertext } from './e2ee/session-keys.js';
+import { t } from './i18n.js';
+
+/** readable shows UNREADABLE (a name or chat text that did not decrypt) in the page's language. */
+const readable = (v) => (v === UNREADABLE ? t('e2ee.unreadable') : v);
 
 /** Errors on the way in that send the person back to the pre-join screen (password). */
 export const AUTH_CODES = new Set(['password_required', 'wrong_password', 'too_many_attempts']);
@@ -48,7 +52,7 @@ export class Session {
    *          media: LocalMedia, grid: Grid, chat: Chat, ui: object,
    *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null}}} opts
    * ui: joined(), lobby({moderatorPresent}), failed(kind, info), left(), sentToLobby(),
-   *     banner(text|null, kind?), rosterChanged(), roleChanged(old, now),
+   *     banner(key|null, kind?), rosterChanged(), roleChanged(old, now),
    *     settingsChanged(old, now), waitingChanged(list), mediaCommand(command),
    *     refused(code, type), e2eeChanged()
    *
@@ -235,7 +239,7 @@ export class Session {
       try {
         cipher = await this.crypto.encryptChat(this.participantId, text);
       } catch {
-        if (!this.ended) this.chat.notice('Message not sent: it could not be encrypted.');
+        if (!this.ended) this.chat.notice('chat.not-sent.encrypt');
         return;
       }
       if (this.ended || !this.sig || this.sig.closed) return;
@@ -360,7 +364,7 @@ export class Session {
     } catch (err) {
       if (!this.ended) {
         console.warn('conclave: publishing failed', err && err.message);
-        toast('Your camera and microphone could not be sent to the meeting.', { kind: 'error' });
+        toast(t('meeting.publish-failed'), { kind: 'error' });
       }
     }
   }
@@ -429,7 +433,7 @@ export class Session {
       this.publisher = null;
     }
     this._publishingResolve(null);
-    this.ui.banner('End-to-end encryption stopped working: your camera, microphone and screen are not being sent. Rejoin to try again.', 'error');
+    this.ui.banner('e2ee.failed-banner', 'error');
     this.ui.e2eeChanged();
   }
 
@@ -452,16 +456,16 @@ export class Session {
 
   /** _nameNow returns the name to show for a wire name, or undefined while it is decrypted. */
   _nameNow(raw) {
-    if (isCiphertext(raw)) return this.crypto ? this.crypto.nameNow(raw) : UNREADABLE;
+    if (isCiphertext(raw)) return this.crypto ? readable(this.crypto.nameNow(raw)) : readable(UNREADABLE);
     // In an encrypted meeting a name that is not "e1.…" is refused (a link without the key, or the server).
-    return this.e2ee ? UNREADABLE : raw;
+    return this.e2ee ? readable(UNREADABLE) : raw;
   }
 
   /** _name resolves a wire name to the name to show. */
   _name(raw) {
     const now = this._nameNow(raw);
     if (now !== undefined) return Promise.resolve(now);
-    return this.crypto.resolveName(raw);
+    return this.crypto.resolveName(raw).then(readable);
   }
 
   /** _namesResolved applies decrypted names to the roster. */
@@ -486,7 +490,7 @@ export class Session {
       return;
     }
     this.chatIn = this.chatIn.then(async () => {
-      const text = this.e2ee ? await this.crypto.decryptChat(p.from, p.text) : p.text;
+      const text = this.e2ee ? readable(await this.crypto.decryptChat(p.from, p.text)) : p.text;
       const name = await this._name(p.name);
       if (!this.ended) this.chat.add({ ...p, text, name });
     }).catch(() => {});
@@ -562,10 +566,10 @@ export class Session {
     if (shown === undefined) {
       this._name(rawName).then((name) => {
         this._namesResolved();
-        if (isNew && !known && !this.ended && this.participants.has(p.id)) toast(`${name || 'Someone'} joined`);
+        if (isNew && !known && !this.ended && this.participants.has(p.id)) toast(t('meeting.joined-toast', { name: name || t('waiting.someone') }));
       });
     } else if (isNew && !known) {
-      toast(`${entry.name || 'Someone'} joined`);
+      toast(t('meeting.joined-toast', { name: entry.name || t('waiting.someone') }));
     }
     this.ui.rosterChanged();
   }
@@ -576,7 +580,7 @@ export class Session {
     this.participants.delete(id);
     if (p && this.keys) this.keys.peerLeft(id);
     this.grid.removeParticipant(id);
-    if (p) toast(`${p.name || 'Someone'} left`);
+    if (p) toast(t('meeting.left-toast', { name: p.name || t('waiting.someone') }));
     this.ui.rosterChanged();
   }
 
@@ -622,10 +626,10 @@ export class Session {
     const code = p.code || 'internal';
     const ref = env && env.ref;
     if (ref && this.chatIds.has(ref)) {
-      let text = 'Message not sent.';
-      if (code === 'invalid_field') text = 'Message not sent: it is empty or too long.';
-      else if (code === 'not_allowed') text = 'Message not sent: chat is turned off.';
-      else if (code === 'rate_limited') text = 'Message not sent: you are sending too fast.';
+      let text = 'chat.not-sent';
+      if (code === 'invalid_field') text = 'chat.not-sent.invalid';
+      else if (code === 'not_allowed') text = 'chat.not-sent.off';
+      else if (code === 'rate_limited') text = 'chat.not-sent.rate';
       this.chat.notice(text);
       return;
     }
@@ -676,8 +680,8 @@ export class Session {
 
   _mediaState(state) {
     if (this.ended || !this.joined) return;
-    if (state === 'failed') this.ui.banner('The media connection failed. Your network or firewall may be blocking it.', 'error');
-    else if (state === 'disconnected') this.ui.banner('The media connection was interrupted. Trying to recover…');
+    if (state === 'failed') this.ui.banner('meeting.media-failed', 'error');
+    else if (state === 'disconnected') this.ui.banner('meeting.media-interrupted');
     else if (state === 'connected') this.ui.banner(null);
   }
 }

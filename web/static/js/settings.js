@@ -9,6 +9,7 @@
 
 import { $, toast } from './dom.js';
 import { confirmAction } from './confirm.js';
+import { setAttr, setText, t } from './i18n.js';
 
 // checkbox id -> settings field
 const SWITCHES = {
@@ -42,17 +43,17 @@ export class SettingsPanel {
     save.addEventListener('click', () => this._savePassword());
     $('#setting-password-clear').addEventListener('click', async () => {
       const ok = await confirmAction({
-        title: 'Remove the password?',
-        text: 'Anyone with the link can then ask to join without a password.',
-        ok: 'Remove password',
+        title: t('settings.password.remove.title'),
+        text: t('settings.password.remove.text'),
+        ok: t('settings.password.remove'),
       });
       if (ok) this.send('update_settings', { password: '' });
     });
     $('#btn-end-meeting').addEventListener('click', async () => {
       const ok = await confirmAction({
-        title: 'End the meeting for everyone?',
-        text: 'Everyone, including the people in the waiting room, leaves at once. The meeting link stops working.',
-        ok: 'End meeting',
+        title: t('settings.end.title'),
+        text: t('settings.end.text'),
+        ok: t('settings.end.ok'),
       });
       if (ok) this.send('end_meeting');
     });
@@ -65,11 +66,11 @@ export class SettingsPanel {
     this.settings = settings;
     for (const [id, field] of Object.entries(SWITCHES)) $(`#${id}`).checked = !!settings[field];
     const has = !!settings.passwordRequired;
-    $('#setting-password-state').textContent = has ? 'A password is set.' : 'No password: the link alone lets people ask to join.';
+    setText($('#setting-password-state'), has ? 'settings.password.is-set' : 'settings.password.none');
     $('#setting-password-state').dataset.set = has ? 'true' : 'false';
-    $('#setting-password-save').textContent = has ? 'Change' : 'Set';
+    setText($('#setting-password-save'), has ? 'rooms.edit' : 'settings.password.set');
     $('#setting-password-clear').hidden = !has;
-    $('#setting-password').placeholder = has ? 'New password' : 'Password';
+    setAttr($('#setting-password'), 'placeholder', has ? 'settings.password.new' : 'settings.password');
     $('#setting-lobby-note').hidden = settings.lobby;
   }
 
@@ -77,9 +78,9 @@ export class SettingsPanel {
   showAttempts(count) {
     const line = $('#setting-attempts');
     const first = line.hidden && count > 0;
-    line.textContent = count === 1 ? '1 wrong password attempt' : `${count} wrong password attempts`;
+    setText(line, 'settings.attempts', { count });
     line.hidden = !(count > 0);
-    if (first) toast('Someone tried a wrong password. You can lock the meeting or change the password in the settings.', { timeout: 8000 });
+    if (first) toast(t('settings.attempts.toast'), { timeout: 8000 });
   }
 
   _savePassword() {
@@ -89,7 +90,7 @@ export class SettingsPanel {
     if (this.send('update_settings', { password: value }) === null) return;
     input.value = '';
     $('#setting-password-save').disabled = true;
-    toast('Password saved. Send it through a different channel than the link.', { kind: 'success', timeout: 6000 });
+    toast(t('settings.password.saved'), { kind: 'success', timeout: 6000 });
   }
 }
 
@@ -99,9 +100,9 @@ export class SettingsPanel {
  */
 export function settingsNews(old, now, role) {
   const news = [];
-  if (old.chat !== now.chat) news.push(now.chat ? 'A moderator turned the chat on.' : 'A moderator turned the chat off.');
+  if (old.chat !== now.chat) news.push(t(now.chat ? 'settings.news.chat-on' : 'settings.news.chat-off'));
   if (role === 'participant' && old.screenShare !== now.screenShare) {
-    news.push(now.screenShare ? 'You may now share your screen.' : 'Only presenters and moderators may share their screen now.');
+    news.push(t(now.screenShare ? 'settings.news.share-on' : 'settings.news.share-off'));
   }
   return news;
 }

@@ -7,18 +7,19 @@
 // #btn-admit-all.
 
 import { $, el, announce, initials, hueFor } from './dom.js';
+import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 
 const TICK_MS = 5000;
 
-/** waitedFor says how long someone has waited ("just now", "3 min", "1 h 5 min"). */
+/** waitedFor says how long someone has waited ("Waiting just now", "… 3 min", "… 1 h 5 min") as [key, params]. */
 export function waitedFor(since, now = Date.now()) {
-  const t = Date.parse(since);
-  if (Number.isNaN(t)) return '';
-  const mins = Math.floor(Math.max(0, now - t) / 60000);
-  if (mins < 1) return 'just now';
-  if (mins < 60) return `${mins} min`;
+  const at = Date.parse(since);
+  if (Number.isNaN(at)) return ['waiting.since', {}];
+  const mins = Math.floor(Math.max(0, now - at) / 60000);
+  if (mins < 1) return ['waiting.since.now', {}];
+  if (mins < 60) return ['waiting.since.min', { min: mins }];
   const h = Math.floor(mins / 60);
-  return mins % 60 ? `${h} h ${mins % 60} min` : `${h} h`;
+  return mins % 60 ? ['waiting.since.h-min', { h, min: mins % 60 }] : ['waiting.since.h', { h }];
 }
 
 export class WaitingRoom {
@@ -50,6 +51,7 @@ export class WaitingRoom {
       this._card();
       this.button.focus();
     });
+    onLanguageChange(() => { if (this.enabled) this.render(); }); // the knock card's text is built
   }
 
   /** setEnabled shows the moderator's waiting-room controls, or hides and forgets them. */
@@ -72,8 +74,8 @@ export class WaitingRoom {
     if (fresh.length > 0) {
       this.knockDismissed = false;
       const text = fresh.length === 1
-        ? `${fresh[0].name || 'Someone'} is waiting to join`
-        : `${fresh.length} people are waiting to join`;
+        ? t('waiting.knock.one', { name: fresh[0].name || t('waiting.someone') })
+        : t('waiting.knock.many', { count: fresh.length });
       announce(text);
       this.button.classList.remove('knock');
       void this.button.offsetWidth; // restart the animation
@@ -87,8 +89,8 @@ export class WaitingRoom {
     const n = this.enabled ? this.list.length : 0;
     this.badge.textContent = n > 99 ? '99+' : String(n);
     this.badge.hidden = n === 0;
-    this.button.setAttribute('aria-label', n ? `Waiting room (${n} waiting)` : 'Waiting room');
-    this.button.title = this.button.getAttribute('aria-label');
+    setAttr(this.button, 'aria-label', n ? 'waiting.button' : 'settings.lobby', { count: n });
+    setAttr(this.button, 'title', n ? 'waiting.button' : 'settings.lobby', { count: n });
     $('#waiting-count').textContent = n ? `(${n})` : '';
     this.admitAllBtn.disabled = n === 0;
     this.admitAllBtn.hidden = n === 0;
@@ -104,34 +106,35 @@ export class WaitingRoom {
   }
 
   _entry(w, now) {
-    const name = w.name || 'Guest';
+    const name = w.name || t('common.guest');
     const avatar = el('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' },
       el('span', { class: 'avatar-initials', text: initials(name) }));
     avatar.style.setProperty('--avatar-hue', String(hueFor(w.participantId)));
-    const since = el('span', { class: 'waiting-since', dataset: { since: w.since } }, this._sinceText(w.since, now));
+    const since = el('span', { class: 'waiting-since', dataset: { since: w.since } });
+    this._since(since, now);
     return el('li', { class: 'waiting-entry', dataset: { participantId: w.participantId } },
       avatar,
       el('span', { class: 'waiting-who' }, el('span', { class: 'waiting-name', text: name }), since),
       el('span', { class: 'waiting-actions' },
         el('button', {
-          type: 'button', class: 'btn btn-small btn-secondary btn-deny', 'aria-label': `Deny ${name}`,
+          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name },
           onclick: () => this.actions.deny(w.participantId),
-        }, 'Deny'),
+        }, el('span', { i18n: 'waiting.deny' })),
         el('button', {
-          type: 'button', class: 'btn btn-small btn-primary btn-admit', 'aria-label': `Admit ${name}`,
+          type: 'button', class: 'btn btn-small btn-primary btn-admit', i18nAttr: { 'aria-label': 'waiting.admit.label' }, i18nParams: { name },
           onclick: () => this.actions.admit(w.participantId),
-        }, 'Admit')));
+        }, el('span', { i18n: 'waiting.admit' }))));
   }
 
-  _sinceText(since, now) {
-    const t = waitedFor(since, now);
-    return t === 'just now' ? 'Waiting just now' : t ? `Waiting ${t}` : 'Waiting';
+  _since(node, now) {
+    const [key, params] = waitedFor(node.dataset.since, now);
+    setText(node, key, params);
   }
 
   _tick() {
     const now = Date.now();
     for (const node of this.listEl.querySelectorAll('.waiting-since')) {
-      node.textContent = this._sinceText(node.dataset.since, now);
+      this._since(node, now);
     }
   }
 
@@ -141,8 +144,8 @@ export class WaitingRoom {
     this.card.hidden = !show;
     if (!show) return;
     $('#knock-text').textContent = n === 1
-      ? `${this.list[0].name || 'Someone'} is waiting to join`
-      : `${n} people are waiting to join`;
-    $('#knock-admit').textContent = n === 1 ? 'Admit' : 'Admit all';
+      ? t('waiting.knock.one', { name: this.list[0].name || t('waiting.someone') })
+      : t('waiting.knock.many', { count: n });
+    setText($('#knock-admit'), n === 1 ? 'waiting.admit' : 'waiting.admit-all');
   }
 }
