@@ -11,7 +11,7 @@ import (
 )
 
 // click clicks the element sel in tab once it exists and is enabled and visible.
-func click(ctx context.Context, t *testing.T, p *participant, sel string) {
+func clickIn(ctx context.Context, t *testing.T, p *participant, sel string) {
 	t.Helper()
 	js := fmt.Sprintf(`(() => { const b = document.querySelector(%q);
 		if (!b || b.disabled || b.closest("[hidden]")) return false;
@@ -93,10 +93,10 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 	waitFor(ctx, t, mona, "sees both", `window.conclave.participants().length === 3`)
 
 	// Felix raises his hand first, Cleo second.
-	click(ctx, t, felix, "#btn-hand")
+	clickIn(ctx, t, felix, "#btn-hand")
 	waitFor(ctx, t, mona, "sees one hand", `document.querySelector("#hands-chip .hands-chip-count")?.textContent === "1"`)
-	click(ctx, t, cleo, "#btn-hand")
-	click(ctx, t, mona, "#hands-chip")
+	clickIn(ctx, t, cleo, "#btn-hand")
+	clickIn(ctx, t, mona, "#hands-chip")
 	order := fmt.Sprintf(`JSON.stringify([...document.querySelectorAll("#hands-list .hand-entry")].map(e => e.dataset.participantId)) === %q &&
 		[...document.querySelectorAll("#hands-list .hand-entry .hand-name")].map(e => e.textContent).join(",") === "Felix,Cleo"`,
 		fmt.Sprintf(`["%s","%s"]`, felix.id, cleo.id))
@@ -107,8 +107,8 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 	}
 
 	// Cleo applauds: Felix (Firefox) and Mona see it on her tile, and it fades away.
-	click(ctx, t, cleo, "#btn-reactions")
-	click(ctx, t, cleo, `.reaction-btn[data-emoji="👏"]`)
+	clickIn(ctx, t, cleo, "#btn-reactions")
+	clickIn(ctx, t, cleo, `.reaction-btn[data-emoji="👏"]`)
 	reaction := fmt.Sprintf(`!!document.querySelector('.tile[data-participant-id="%s"][data-source="camera"] .tile-reaction[data-emoji="👏"]')`, cleo.id)
 	for _, p := range []*participant{felix, mona} {
 		waitFor(ctx, t, p, "Cleo's reaction on her tile", reaction)
@@ -116,11 +116,11 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 	waitFor(ctx, t, felix, "the reaction fades", "!"+reaction)
 
 	// Mona lowers Felix's hand, then all hands.
-	click(ctx, t, mona, fmt.Sprintf(`.btn-lower-hand[data-participant-id="%s"]`, felix.id))
+	clickIn(ctx, t, mona, fmt.Sprintf(`.btn-lower-hand[data-participant-id="%s"]`, felix.id))
 	waitFor(ctx, t, felix, "his hand lowered, and told so", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "false" &&
 		[...document.querySelectorAll(".toast")].some(e => /lowered your hand/.test(e.textContent))`)
 	waitFor(ctx, t, mona, "only Cleo's hand left", fmt.Sprintf(`JSON.stringify([...document.querySelectorAll("#hands-list .hand-entry")].map(e => e.dataset.participantId)) === %q`, fmt.Sprintf(`["%s"]`, cleo.id)))
-	click(ctx, t, mona, "#btn-lower-all-hands")
+	clickIn(ctx, t, mona, "#btn-lower-all-hands")
 	waitFor(ctx, t, cleo, "her hand lowered", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "false"`)
 	waitFor(ctx, t, mona, "no hands left", `document.querySelector("#hands-section").hidden && document.querySelector("#hands-chip").hidden`)
 
@@ -130,7 +130,7 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 	if _, felixRise := energyWhileTalking(ctx, t, cleo, mona, felix); felixRise <= 0 {
 		t.Fatalf("Cleo does not hear Felix before the mute (rise %v)", felixRise)
 	}
-	click(ctx, t, mona, "#btn-mute-all")
+	clickIn(ctx, t, mona, "#btn-mute-all")
 	for _, p := range []*participant{felix, cleo} {
 		waitFor(ctx, t, p, "microphone off and told why", `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "false" &&
 			[...document.querySelectorAll(".toast")].some(e => /muted everyone/.test(e.textContent))`)
@@ -153,7 +153,7 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 		t.Fatalf("after mute everyone Cleo hears Mona rise %v and Felix %v; want Felix silent", monaRise, felixRise)
 	}
 
-	click(ctx, t, mona, "#btn-cameras-off-all")
+	clickIn(ctx, t, mona, "#btn-cameras-off-all")
 	for _, p := range []*participant{felix, cleo} {
 		waitFor(ctx, t, p, "camera off", `document.querySelector("#btn-camera").getAttribute("aria-pressed") === "false"`)
 	}
@@ -183,11 +183,11 @@ func TestKnockAlerts(t *testing.T) {
 	if err := modTab.Eval(ctx, `document.title`, &base); err != nil {
 		t.Fatal(err)
 	}
-	click(ctx, t, mona, "#btn-waiting")
+	clickIn(ctx, t, mona, "#btn-waiting")
 	waitFor(ctx, t, mona, "the knock sound is on by default", `document.querySelector("#knock-sound").checked`)
-	click(ctx, t, mona, "#knock-notify")
+	clickIn(ctx, t, mona, "#knock-notify")
 	waitFor(ctx, t, mona, "notifications allowed", `document.querySelector("#knock-notify").hidden`)
-	click(ctx, t, mona, "#waiting-close")
+	clickIn(ctx, t, mona, "#waiting-close")
 	if err := modTab.Eval(ctx, `window.conclaveTest.setHidden(true)`, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestKnockAlerts(t *testing.T) {
 	if err := modTab.Eval(ctx, `window.conclaveTest.setHidden(null)`, nil); err != nil {
 		t.Fatal(err)
 	}
-	click(ctx, t, mona, "#btn-waiting")
-	click(ctx, t, mona, "#btn-admit-all")
+	clickIn(ctx, t, mona, "#btn-waiting")
+	clickIn(ctx, t, mona, "#btn-admit-all")
 	waitFor(ctx, t, mona, "the title restored", fmt.Sprintf(`document.title === %q && window.conclave.participants().length === 3`, base))
 }
