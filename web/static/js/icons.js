@@ -97,6 +97,12 @@ const ICONS = {
     ['path', { d: 'M4 9.5h3.5L12 5.5v13l-4.5-4H4z' }],
     ['path', { d: 'M15.5 9a4.5 4.5 0 0 1 0 6M18 6.5a8 8 0 0 1 0 11' }],
   ],
+  // background blur: a person, the background dotted
+  blur: [
+    ['circle', { cx: 12, cy: 9.5, r: 3 }],
+    ['path', { d: 'M6.5 20a5.5 5.5 0 0 1 11 0' }],
+    ['path', { d: 'M3.5 5v.01M3.5 10v.01M3.5 15v.01M20.5 5v.01M20.5 10v.01M20.5 15v.01M8 3.5v.01M16 3.5v.01' }],
+  ],
 };
 
 /** icon returns a new <svg> element for the named icon (aria-hidden: the button carries the label). */

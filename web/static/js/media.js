@@ -1,6 +1,10 @@
 // Local capture: microphone, camera and screen tracks, and the chosen devices.
 // One LocalMedia lives from the pre-join screen to the end of the meeting.
 // Nothing here is persisted: device choices live in memory only.
+// With background blur on, cameraTrack is the blurred track (blur.js applyBlur) and
+// stopping it also stops the camera behind it.
+
+import { applyBlur } from './blur.js';
 
 const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
 const MIC = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -8,6 +12,7 @@ const MIC = { echoCancellation: true, noiseSuppression: true, autoGainControl: t
 /** describe turns a getUserMedia error into a sentence for the user. */
 export function describeMediaError(err, what) {
   const name = err && err.name;
+  if (name === 'BlurUnavailableError') return err.message; // blur.js: says so, camera kept off
   if (name === 'NotAllowedError' || name === 'SecurityError') {
     return `Access to your ${what} was blocked. Allow it in the browser's site settings to use it.`;
   }
@@ -63,6 +68,7 @@ export class LocalMedia {
         video: camera ? this._cameraConstraints() : false,
       });
       for (const track of stream.getTracks()) this._adopt(track);
+      if (camera) errors.camera = await this._blurCamera().then(() => null, (e) => e);
       return errors;
     } catch (err) {
       if (!(mic && camera)) {
@@ -100,6 +106,7 @@ export class LocalMedia {
     this.stopCamera();
     const stream = await navigator.mediaDevices.getUserMedia({ video: this._cameraConstraints(deviceId) });
     this._adopt(stream.getVideoTracks()[0]);
+    await this._blurCamera();
     return this.cameraTrack;
   }
 
@@ -150,6 +157,20 @@ export class LocalMedia {
     } else {
       this.cameraTrack = track;
       this.cameraDeviceId = track.getSettings().deviceId || this.cameraDeviceId;
+    }
+  }
+
+  // _blurCamera swaps the camera track for its blurred version when blur is on; if
+  // blur cannot run, the camera is stopped and the error says so.
+  async _blurCamera() {
+    const raw = this.cameraTrack;
+    try {
+      const track = await applyBlur(raw);
+      if (this.cameraTrack === raw) this.cameraTrack = track;
+      else if (track !== raw) track.stop(); // replaced meanwhile
+    } catch (err) {
+      if (this.cameraTrack === raw) this.cameraTrack = null;
+      throw err;
     }
   }
 

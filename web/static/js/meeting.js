@@ -133,6 +133,7 @@ import { e2eeAPI } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
+import { bindBlurToggles } from './blur-ui.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -670,6 +671,8 @@ async function main() {
       join(choice.name);
     },
   });
+
+  bindBlurToggles({ prejoin, controls });
 
   if (!meetingIdPattern.test(meetingId)) {
     showError('invalid');
