@@ -307,6 +307,8 @@ func TestTestHooks(t *testing.T) {
 		"unmute-prompt", "unmute-accept", "unmute-dismiss",
 		// end-to-end encryption
 		"e2ee-status", "e2ee-panel", "safety-code", "prejoin-e2ee",
+		// background blur
+		"prejoin-blur", "btn-blur",
 	} {
 		if !strings.Contains(page, `id="`+id+`"`) {
 			t.Errorf("meeting.html has no #%s", id)

@@ -263,3 +263,93 @@ func TestBackgroundBlur(t *testing.T) {
 		t.Errorf("IndexedDB databases after blur: %v", dbs)
 	}
 }
+
+// recordToastsJS keeps the text of every toast shown from now on in window.__toasts
+// (a toast goes away after a few seconds; the test must not race it).
+const recordToastsJS = `(() => {
+  window.__toasts = [];
+  new MutationObserver((list) => { for (const m of list) for (const n of m.addedNodes) window.__toasts.push(n.textContent); })
+    .observe(document.getElementById("toasts"), { childList: true });
+  return true;
+})()`
+
+const blurUnavailable = "Background blur could not be started in this browser, so your camera stays off."
+
+// TestBlurUnavailableKeepsCameraOff: in headless Firefox the blur runtime cannot run
+// (no WebGL there). Fay turns blur on in the pre-join screen: she is told, her camera
+// goes off and stays off, and in the meeting Ann (Chromium) sees Fay without video and
+// Fay's browser sends no camera packet. Turning the camera on with blur still on is
+// refused with the same message. Only after Fay turns blur off and the camera on does
+// Ann see her camera.
+func TestBlurUnavailableKeepsCameraOff(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	meeting := srv.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
+	defer cancel()
+
+	tab, err := browsertest.Shared(t, browsertest.KindFirefox).NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := tab.Navigate(ctx, srv.pageURL(meeting, meeting.fragment())); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin" && `+pressedJS("#prejoin-camera")+` === "true" && `+pressedJS("#prejoin-blur")+` === "false"`); err != nil {
+		t.Fatal(err)
+	}
+	click(ctx, t, tab, "#prejoin-blur")
+	msg, _ := json.Marshal(blurUnavailable)
+	if err := tab.WaitFor(ctx, `(() => { const e = document.querySelector("#prejoin-media-error");
+		return !e.hidden && e.textContent.includes(`+string(msg)+`) && `+pressedJS("#prejoin-camera")+` === "false" &&
+			`+pressedJS("#prejoin-blur")+` === "true" && !document.querySelector("#prejoin-video").srcObject; })()`); err != nil {
+		t.Fatalf("Fay was not told that blur is unavailable, or her camera stayed on: %v", err)
+	}
+
+	knock(ctx, t, tab, "Fay")
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
+		t.Fatal(err)
+	}
+	fay := &participant{name: "Fay", kind: browsertest.KindFirefox, tab: tab}
+	if err := tab.Eval(ctx, `window.conclave.participantId`, &fay.id); err != nil {
+		t.Fatal(err)
+	}
+	ann := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ann", false)
+	faysTile := fmt.Sprintf(`.tile[data-participant-id="%s"][data-source="camera"]`, fay.id)
+	if err := ann.tab.WaitFor(ctx, `document.querySelector('`+faysTile+`')?.dataset.video === "off"`); err != nil {
+		t.Fatalf("Ann does not see Fay with her camera off: %v", err)
+	}
+	// Fay's browser is sending no camera at all (the microphone flows meanwhile).
+	sentNoCamera := `window.conclave.stats().then((s) => s.publish.microphone > 0 && !s.publish.camera)`
+	if err := tab.WaitFor(ctx, sentNoCamera); err != nil {
+		t.Fatalf("Fay sends camera packets with blur unavailable: %v", err)
+	}
+
+	// Camera on with blur still on: refused, told again, still nothing sent.
+	if err := tab.Eval(ctx, recordToastsJS, nil); err != nil {
+		t.Fatal(err)
+	}
+	click(ctx, t, tab, "#btn-camera")
+	if err := tab.WaitFor(ctx, `window.__toasts.some((s) => s.includes(`+string(msg)+`)) && `+pressedJS("#btn-camera")+` === "false" && `+pressedJS("#btn-blur")+` === "true"`); err != nil {
+		t.Fatalf("turning the camera on with blur unavailable: %v", err)
+	}
+	if err := tab.WaitFor(ctx, sentNoCamera); err != nil {
+		t.Fatalf("Fay sends camera packets with blur unavailable: %v", err)
+	}
+	if err := ann.tab.WaitFor(ctx, `document.querySelector('`+faysTile+`')?.dataset.video === "off"`); err != nil {
+		t.Fatal(err)
+	}
+
+	// Fay decides: blur off, camera on. Now Ann sees her camera.
+	click(ctx, t, tab, "#btn-blur")
+	if err := tab.WaitFor(ctx, pressedJS("#btn-blur")+` === "false"`); err != nil {
+		t.Fatal(err)
+	}
+	click(ctx, t, tab, "#btn-camera")
+	if err := tab.WaitFor(ctx, pressedJS("#btn-camera")+` === "true"`); err != nil {
+		t.Fatal(err)
+	}
+	waitSameColour(ctx, t, ann, fay, "camera")
+}
