@@ -32,9 +32,6 @@ const FPS = 15;
 const SEGMENT_WIDTH = 256; // the model's input width
 const MAX_PAUSE_MS = 1000;
 const BLUR_RATIO = 1 / 45; // blur radius relative to the picture's width (≈14 px at 640)
-// A generous bound on loading the runtime (≈6 MB) and the first frame, so that a
-// runtime that never answers still ends in the "blur unavailable" message.
-const LOAD_TIMEOUT_MS = 60_000;
 
 /** BlurUnavailableError: blur could not run, so the camera was kept off. */
 export class BlurUnavailableError extends Error {
@@ -59,9 +56,11 @@ export function setBlurEnabled(on) {
 export async function applyBlur(track) {
   if (!track || track.kind !== 'video' || !blurEnabled()) return track;
   try {
-    const segmenter = await withTimeout(loadSegmenter());
+    // No time limit: on a machine without a GPU the first frame (which also compiles
+    // the model) can take a minute, and until it is there nothing is sent at all.
+    const segmenter = await loadSegmenter();
     const pipeline = new BlurPipeline(track, segmenter);
-    return await withTimeout(pipeline.start()).catch((err) => {
+    return await pipeline.start().catch((err) => {
       pipeline.close();
       throw err;
     });
@@ -141,14 +140,6 @@ class Segmenter {
   }
 }
 
-function withTimeout(promise) {
-  let timer = 0;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error('blur timed out')), LOAD_TIMEOUT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 // ---- one camera track being blurred ----
 
 class BlurPipeline {
@@ -172,6 +163,22 @@ class BlurPipeline {
 
   /** start resolves with the output track after the first blurred frame is drawn. */
   async start() {
+    // A camera that ends while this waits (unplugged, or stopped as the page closes)
+    // would leave the video waiting for ever: give up then instead.
+    let poll = 0;
+    const ended = new Promise((_, reject) => {
+      poll = setInterval(() => {
+        if (this.source.readyState === 'ended' || this.closed) reject(new Error('camera ended'));
+      }, 250);
+    });
+    try {
+      return await Promise.race([this._start(), ended]);
+    } finally {
+      clearInterval(poll);
+    }
+  }
+
+  async _start() {
     this.video.srcObject = new MediaStream([this.source]);
     await this.video.play();
     if (!this.video.videoWidth) {

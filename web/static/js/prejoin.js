@@ -256,7 +256,10 @@ export class Prejoin {
 
   /** restartCamera reopens a camera that is on (background blur switched), keeping it off on failure. */
   async restartCamera() {
-    if (this.starting || this.cameraBusy || !this.wantCamera) return;
+    // After any camera start under way, which may have read the old blur choice.
+    if (this.ready) await this.ready;
+    while (this.cameraBusy) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (!this.wantCamera) return;
     this.cameraBusy = true;
     try {
       await this.media.startCamera();
