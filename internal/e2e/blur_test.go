@@ -280,7 +280,7 @@ const blurUnavailable = "Background blur could not be started in this browser, s
 // goes off and stays off, and in the meeting Ann (Chromium) sees Fay without video and
 // Fay's browser sends no camera packet. Turning the camera on with blur still on is
 // refused with the same message. Only after Fay turns blur off and the camera on does
-// Ann see her camera.
+// Ann see her camera; switching blur on again mid-meeting turns the camera off again.
 func TestBlurUnavailableKeepsCameraOff(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
@@ -352,4 +352,16 @@ func TestBlurUnavailableKeepsCameraOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSameColour(ctx, t, ann, fay, "camera")
+
+	// Blur on again with the camera on, mid-meeting: the camera goes off, Fay is told.
+	if err := tab.Eval(ctx, recordToastsJS, nil); err != nil {
+		t.Fatal(err)
+	}
+	click(ctx, t, tab, "#btn-blur")
+	if err := tab.WaitFor(ctx, `window.__toasts.some((s) => s.includes(`+string(msg)+`)) && `+pressedJS("#btn-camera")+` === "false" && `+pressedJS("#btn-blur")+` === "true"`); err != nil {
+		t.Fatalf("switching blur on mid-meeting with blur unavailable: %v", err)
+	}
+	if err := ann.tab.WaitFor(ctx, `document.querySelector('`+faysTile+`')?.dataset.video === "off"`); err != nil {
+		t.Fatalf("Ann still sees Fay's camera after blur failed: %v", err)
+	}
 }
