@@ -38,7 +38,11 @@ type Options struct {
 }
 
 // ContentSecurityPolicy is sent with every response of Handler.
-const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+//
+// 'wasm-unsafe-eval' lets the page compile WebAssembly, which the background-blur
+// runtime (static/vendor/selfie-segmentation, served from here) is. It allows
+// WebAssembly.instantiate only: eval, new Function and inline script stay blocked.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
 	"worker-src 'self' blob:; font-src 'self'; manifest-src 'self'; base-uri 'none'; " +
 	"form-action 'none'; frame-ancestors 'none'"
@@ -67,6 +71,9 @@ var contentTypes = map[string]string{
 	".txt":   "text/plain; charset=utf-8",
 	".woff2": "font/woff2",
 	".wasm":  "application/wasm",
+	// The background-blur model and MediaPipe graph: opaque bytes the runtime fetches.
+	".tflite":   "application/octet-stream",
+	".binarypb": "application/octet-stream",
 }
 
 // asset is one embedded file, read once at start.

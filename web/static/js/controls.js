@@ -122,6 +122,23 @@ export class Controls {
     return this._run(key, fn, { queue: true });
   }
 
+  /** restartCamera reopens a camera that is on (background blur switched) and sends the new track. */
+  restartCamera() {
+    return this._run('camera', async () => {
+      if (!this.media.cameraOn) return;
+      const s = this._live();
+      try {
+        const track = await this.media.startCamera();
+        if (s && s.publisher) await s.publisher.replaceTrack('camera', track);
+      } catch (err) {
+        // The camera is off now (blur.js stops it when blur cannot run): send nothing.
+        if (s && s.publisher) await s.publisher.replaceTrack('camera', null).catch(() => {});
+        toast(describeMediaError(err, 'camera'), { kind: 'error' });
+      }
+      this._changed();
+    }, { queue: true });
+  }
+
   toggleScreen() {
     return this._run('screen', () => (this.media.screenOn ? this._stopScreen() : this._startScreen()));
   }

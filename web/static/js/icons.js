@@ -110,6 +110,12 @@ const ICONS = {
     ['rect', { x: 2.5, y: 6, width: 19, height: 12, rx: 2 }],
     ['path', { d: 'M6 10h.01M9.5 10h.01M13 10h.01M16.5 10h.01M6.5 14.5h11' }],
   ],
+  // background blur: a person, the background dotted
+  blur: [
+    ['circle', { cx: 12, cy: 9.5, r: 3 }],
+    ['path', { d: 'M6.5 20a5.5 5.5 0 0 1 11 0' }],
+    ['path', { d: 'M3.5 5v.01M3.5 10v.01M3.5 15v.01M20.5 5v.01M20.5 10v.01M20.5 15v.01M8 3.5v.01M16 3.5v.01' }],
+  ],
 };
 
 /** icon returns a new <svg> element for the named icon (aria-hidden: the button carries the label). */

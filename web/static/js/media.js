@@ -1,6 +1,10 @@
 // Local capture: microphone, camera and screen tracks, and the chosen devices.
 // One LocalMedia lives from the pre-join screen to the end of the meeting.
 // Nothing here is persisted: device choices live in memory only.
+// With background blur on, cameraTrack is the blurred track (blur.js applyBlur) and
+// stopping it also stops the camera behind it.
+
+import { applyBlur } from './blur.js';
 
 import { t } from './i18n.js';
 
@@ -16,6 +20,7 @@ const MEDIA_ERRORS = {
 /** describe turns a getUserMedia error into a sentence for the user ('camera' | 'microphone'). */
 export function describeMediaError(err, what) {
   const name = err && err.name;
+  if (name === 'BlurUnavailableError') return err.message; // blur.js: says so, camera kept off
   const keys = MEDIA_ERRORS[what] || MEDIA_ERRORS.camera;
   if (name === 'NotAllowedError' || name === 'SecurityError') {
     return t(keys.blocked);
@@ -72,6 +77,7 @@ export class LocalMedia {
         video: camera ? this._cameraConstraints() : false,
       });
       for (const track of stream.getTracks()) this._adopt(track);
+      if (camera) errors.camera = await this._blurCamera().then(() => null, (e) => e);
       return errors;
     } catch (err) {
       if (!(mic && camera)) {
@@ -109,6 +115,7 @@ export class LocalMedia {
     this.stopCamera();
     const stream = await navigator.mediaDevices.getUserMedia({ video: this._cameraConstraints(deviceId) });
     this._adopt(stream.getVideoTracks()[0]);
+    await this._blurCamera();
     return this.cameraTrack;
   }
 
@@ -159,6 +166,20 @@ export class LocalMedia {
     } else {
       this.cameraTrack = track;
       this.cameraDeviceId = track.getSettings().deviceId || this.cameraDeviceId;
+    }
+  }
+
+  // _blurCamera swaps the camera track for its blurred version when blur is on; if
+  // blur cannot run, the camera is stopped and the error says so.
+  async _blurCamera() {
+    const raw = this.cameraTrack;
+    try {
+      const track = await applyBlur(raw);
+      if (this.cameraTrack === raw) this.cameraTrack = track;
+      else if (track !== raw) track.stop(); // replaced meanwhile
+    } catch (err) {
+      if (this.cameraTrack === raw) this.cameraTrack = null;
+      throw err;
     }
   }
 

@@ -141,6 +141,7 @@ import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
 import { onLanguageChange, setAttr, setText, t } from './i18n.js';
+import { bindBlurToggles } from './blur-ui.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -692,6 +693,8 @@ async function main() {
       join(choice.name);
     },
   });
+
+  bindBlurToggles({ prejoin, controls });
 
   if (!meetingIdPattern.test(meetingId)) {
     showError('invalid');

@@ -264,6 +264,27 @@ export class Prejoin {
     this._render();
   }
 
+  /** restartCamera reopens a camera that is on (background blur switched), keeping it off on failure. */
+  async restartCamera() {
+    // After any camera start under way, which may have read the old blur choice.
+    if (this.ready) await this.ready;
+    while (this.cameraBusy) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (!this.wantCamera) return;
+    this.cameraBusy = true;
+    try {
+      await this.media.startCamera();
+      this.errors.camera = null;
+    } catch (err) {
+      this.wantCamera = false;
+      this.errors.camera = err;
+    } finally {
+      this.cameraBusy = false;
+    }
+    this._showErrors();
+    this._preview();
+    this._render();
+  }
+
   async _chooseMic() {
     try {
       await this.media.startMic(this.micSelect.value);
