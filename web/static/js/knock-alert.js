@@ -14,7 +14,6 @@ import { $, el, toast } from './dom.js';
 import { t, onLanguageChange } from './i18n.js';
 import { devicePreference, setDevicePreference } from './storage.js';
 
-const TITLE_COUNT = /^\(\d+\) /;
 
 /** playChime plays two short soft tones on ctx (about 0.4 s). */
 function playChime(ctx) {
@@ -148,8 +147,12 @@ export class KnockAlert {
   }
 
   _title() {
-    const base = document.title.replace(TITLE_COUNT, '');
-    const want = this.count > 0 ? `(${this.count}) ${base}` : base;
+    // The page's own title is whatever is there unless it is the one set here last (a
+    // language switch writes the page title anew, without the count).
+    if (document.title !== this._shownTitle) this._pageTitle = document.title;
+    const base = this._pageTitle ?? document.title;
+    const want = this.count > 0 ? t('modctl.knock.tab-title', { count: this.count, title: base }) : base;
     if (document.title !== want) document.title = want;
+    this._shownTitle = want;
   }
 }
