@@ -162,6 +162,7 @@ func pressedJS(sel string) string {
 	return fmt.Sprintf(`document.querySelector(%s).getAttribute("aria-pressed")`, q)
 }
 
+// click clicks the element selected by sel once it is there, enabled and not busy.
 func click(ctx context.Context, t *testing.T, tab browsertest.Tab, sel string) {
 	t.Helper()
 	q, _ := json.Marshal(sel)

@@ -78,15 +78,6 @@ func pseudoTab(ctx context.Context, t *testing.T, srv *server, kind browsertest.
 	return tab
 }
 
-// click clicks the element selected by sel once it is there and enabled.
-func click(ctx context.Context, t *testing.T, tab browsertest.Tab, sel string) {
-	t.Helper()
-	q, _ := json.Marshal(sel)
-	if err := tab.WaitFor(ctx, fmt.Sprintf(`(() => { const b = document.querySelector(%s); if (!b || b.disabled) return false; b.click(); return true; })()`, q)); err != nil {
-		t.Fatalf("could not click %s: %v", sel, err)
-	}
-}
-
 // TestNoTextBypassesTheCatalogue walks every screen in the pseudo-language — the
 // landing page with a host link (rooms card, a room, a new meeting's links), the
 // pre-join screen, the waiting room of a knocker (Firefox) and the moderator's

@@ -103,6 +103,29 @@ func TestRoomLinksShownAgain(t *testing.T) {
 		t.Fatalf("after a reload the room shows %+v, first %+v", again, first)
 	}
 
+	// The room's invitation: its title, the time typed for this meeting, the participant
+	// link, and never the moderator link.
+	if err := tab.Eval(ctx, `(() => {
+		document.querySelector("#room-list .room-invite").click();
+		const time = document.querySelector("#room-list .room-invitation-time");
+		time.value = "Friday 9:30";
+		time.dispatchEvent(new Event("input", { bubbles: true }));
+		return true; })()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	var invitation string
+	if err := tab.Eval(ctx, `document.querySelector("#room-list .room-invitation-text").value`, &invitation); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Board meeting", "Friday 9:30", first.Participant} {
+		if !strings.Contains(invitation, want) {
+			t.Errorf("the room's invitation lacks %q:\n%s", want, invitation)
+		}
+	}
+	if strings.Contains(invitation, "mod=") {
+		t.Errorf("the room's invitation carries the moderator link:\n%s", invitation)
+	}
+
 	// Without rk: the title cannot be read, no links, and a host link with a new rk to bookmark.
 	noRk := roomsPage(ctx, t, srv, "host=e2ehost."+hostSecret, 1)
 	var blind struct {

@@ -11,7 +11,7 @@
 // #room-unmute, #room-chat, #room-standing / #room-oneoff radios, #room-expires,
 // #btn-create-room), #rooms-error, #room-list with one li.room-item[data-id] per room:
 // .room-title, .room-participant / .room-moderator (inputs holding the full links),
-// .room-invite, .room-edit (opens form.room-edit-form with the same fields as classes),
+// .room-invite (opens .room-invitation: .room-invitation-time, .room-invitation-text, .room-invitation-copy), .room-edit (opens form.room-edit-form with the same fields as classes),
 // .room-rotate, .room-delete (both ask first: #confirm-ok). #host-link when rk was made.
 
 import { $, el, toast, copyText } from './dom.js';
@@ -144,7 +144,7 @@ export class Rooms {
       li.append(el('p', { class: 'muted small', i18n: 'rooms.links-unknown' }));
     }
     const actions = el('div', { class: 'room-actions' });
-    if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', onclick: () => this.copyInvitation(room), i18n: 'landing.invitation.copy' }));
+    if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', onclick: () => this.showInvitation(room, li), i18n: 'landing.invitation' }));
     actions.append(
       el('button', { type: 'button', class: 'btn btn-secondary room-edit', onclick: () => this.edit(room, li), i18n: 'rooms.edit' }),
       el('button', { type: 'button', class: 'btn btn-secondary room-rotate', onclick: () => this.rotate(room), i18n: 'rooms.rotate' }),
@@ -153,11 +153,43 @@ export class Rooms {
     return li;
   }
 
-  async copyInvitation(room) {
+  /**
+   * showInvitation opens the room's invitation under its card: the time of the meeting
+   * (typed here, never stored: the server keeps no schedule), the text to send, and a
+   * copy button. The password stays out of it (invitation.js).
+   */
+  async showInvitation(room, li) {
+    const open = li.querySelector('.room-invitation');
+    if (open) {
+      open.remove();
+      return;
+    }
     const link = roomLinks(window.location.origin, room.view.id, room.keys, room.view.e2ee !== false).participant;
-    const text = invitationText({ title: room.title || '', link, privacy: privacyLink(await loadNotice()), withPassword: !!room.view.passwordSet }, t);
-    const ok = await copyText(text, null);
-    toast(ok ? t('rooms.invitation.copied') : t('rooms.invitation.copy-failed'), { kind: ok ? 'success' : 'info' });
+    const privacy = privacyLink(await loadNotice());
+    const time = el('input', { type: 'text', class: 'room-invitation-time', maxlength: 100, autocomplete: 'off', i18nAttr: { placeholder: 'landing.invitation.time', 'aria-label': 'landing.invitation.time' } });
+    const text = el('textarea', { class: 'invitation room-invitation-text', readonly: true, rows: 6, i18nAttr: { 'aria-label': 'landing.invitation.text' } });
+    const render = () => {
+      text.value = invitationText({ title: room.title || '', time: time.value, link, privacy, withPassword: !!room.view.passwordSet }, t);
+    };
+    time.addEventListener('input', render);
+    const stop = onLanguageChange(render);
+    const copy = el('button', { type: 'button', class: 'btn btn-secondary room-invitation-copy', i18n: 'landing.invitation.copy', onclick: async () => {
+      const ok = await copyText(text.value, text);
+      toast(ok ? t('rooms.invitation.copied') : t('rooms.invitation.copy-failed'), { kind: ok ? 'success' : 'info' });
+    } });
+    const box = el('div', { class: 'room-invitation' }, time, text,
+      room.view.passwordSet ? el('p', { class: 'muted small room-invitation-password', i18n: 'landing.invitation.password' }) : null,
+      copy);
+    // The box goes with the card when the list is drawn again; so does its listener.
+    new MutationObserver((_, obs) => {
+      if (!box.isConnected) {
+        stop();
+        obs.disconnect();
+      }
+    }).observe(document.body, { childList: true, subtree: true });
+    render();
+    li.append(box);
+    time.focus();
   }
 
   async create() {
