@@ -133,6 +133,8 @@ import { e2eeAPI } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
+import { Reconnect, markReconnecting } from './reconnect.js';
+import { tabValue, setTabValue } from './storage.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -161,7 +163,9 @@ function splitFragment(hash) {
 const params = new URLSearchParams(window.location.search);
 const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
 const fragment = splitFragment(window.location.hash);
-let moderatorSecret = fragment.secret;
+// The moderator secret is also kept for this tab (storage.js), so a reload stays a moderator.
+let moderatorSecret = fragment.secret || tabValue('moderator') || '';
+if (fragment.secret) setTabValue('moderator', fragment.secret);
 // The meeting's secret from #k=…: bytes in memory only (null: none or invalid).
 let meetingSecret = null;
 let secretInvalid = false;
@@ -203,6 +207,7 @@ let inviteDismissed = false;
 let openPanelName = null;
 let rules;
 let e2eeStatus;
+let reconnect; // reconnect.js: resuming after a drop or a reload
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -215,11 +220,13 @@ function live() {
 // ---------------------------------------------------------------- joining
 
 /** join knocks with a new session; again=true knocks from the waiting screen (sent back). */
-function join(name, { again = false, note = '' } = {}) {
+function join(name, { again = false, note = '', resume = null } = {}) {
   lastName = name;
   lastError = null;
-  rules.reset();
-  if (again) {
+  if (!resume) rules.reset();
+  if (resume) {
+    setState('joined'); // the meeting screen stays, under "Reconnecting…"
+  } else if (again) {
     prejoin.stop();
     lobbyScreen.show({ name, note });
     setState('lobby');
@@ -236,7 +243,11 @@ function join(name, { again = false, note = '' } = {}) {
     grid,
     chat,
     e2ee: { crypto: meetingCrypto, api },
+    resume,
     ui: {
+      resumable: (id, secret) => reconnect.remember(id, secret),
+      dropped: () => reconnect.dropped(),
+      mediaFailed: (s) => reconnect.mediaFailed(s),
       e2eeChanged: renderE2EE,
       joined: onJoined,
       lobby: onLobby,
@@ -277,6 +288,9 @@ function onLobby({ moderatorPresent }) {
 
 function onJoined() {
   const wasWaiting = document.body.dataset.state === 'lobby';
+  const resumed = reconnect.active;
+  reconnect.joined();
+  lastName = session.name;
   prejoin.stop();
   lobbyScreen.hide();
   clearErrorCode();
@@ -289,7 +303,7 @@ function onJoined() {
   renderE2EE();
   startTimer();
   controls.render();
-  announce(wasWaiting ? 'You were let in. You joined the meeting' : 'You joined the meeting');
+  if (!resumed) announce(wasWaiting ? 'You were let in. You joined the meeting' : 'You joined the meeting');
   if (wasWaiting) toast('You were let in', { kind: 'success' });
 }
 
@@ -297,6 +311,8 @@ function onFailed(kind, info = {}) {
   // The server answers a wrong moderator secret with its own code; a moderator secret
   // makes the password unnecessary, so wrong_password with a secret cannot happen.
   const code = kind;
+  if (reconnect.failed(code)) return;
+  reconnect.forget();
   if (!AUTH_CODES.has(code)) {
     showError(code);
     return;
@@ -333,6 +349,7 @@ async function rejoin() {
   if (!last) return;
   if (lastError === 'wrong_moderator_secret') {
     moderatorSecret = '';
+    setTabValue('moderator', null);
     $('#prejoin-moderator').hidden = true;
   }
   const button = $('#btn-rejoin');
@@ -371,6 +388,7 @@ function showError(kind) {
 }
 
 function showLeft() {
+  reconnect.forget();
   const fromLobby = document.body.dataset.state === 'lobby';
   lastError = null;
   stopped();
@@ -430,10 +448,12 @@ function everyone() {
 
 function renderPeopleList() {
   const mod = isModerator();
-  renderPeople($('#people-list'), everyone(), {
+  const people = everyone();
+  renderPeople($('#people-list'), people, {
     moderator: mod,
     actions: (person) => participantActions(person, moderate),
   });
+  markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id));
 }
 
 function renderRoster() {
@@ -445,6 +465,7 @@ function renderRoster() {
   if (!$('#people-panel').hidden) renderPeopleList();
   const alone = document.body.dataset.state === 'joined' && people.length === 1;
   $('#invite-card').hidden = !alone || inviteDismissed;
+  markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id));
 }
 
 const PANELS = {
@@ -560,7 +581,8 @@ function bindControls() {
     }
   });
   window.addEventListener('pagehide', () => {
-    if (session && !session.ended && session.sig && !session.sig.closed) session.sig.send('leave');
+    // A member says no goodbye, so that a reload resumes (reconnect.js); a knock leaves.
+    if (session && !session.ended && session.sig && !session.sig.closed && !session.joined) session.sig.send('leave');
   });
 }
 
@@ -609,6 +631,20 @@ async function main() {
     },
   });
   e2eeStatus = new E2EEStatus();
+  reconnect = new Reconnect({
+    attempt: (resume) => join(lastName, { resume }),
+    giveUp: () => {
+      // The grace period is over (or the server stayed away): knock again from here.
+      stopped();
+      if ((session && session.name) || lastName) {
+        media.stopAll();
+        showError('disconnected');
+      } else {
+        setState('prejoin'); // after a reload the name is not known: ask for it
+        prejoin.start();
+      }
+    },
+  });
   bindControls();
 
   const e2eeInfo = () => {
@@ -696,6 +732,13 @@ async function main() {
     return;
   }
   controls.render();
+  if (reconnect.stored()) {
+    // A reload of an admitted participant: the same membership, no knock.
+    await media.acquire({ mic: params.get('mic') !== '0', camera: params.get('camera') !== '0' });
+    controls.render();
+    reconnect.start();
+    return;
+  }
   setState('prejoin');
   prejoin.start();
   $('#prejoin-name').focus();
