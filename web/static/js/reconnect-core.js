@@ -2,7 +2,7 @@
 // and the backoff between attempts.
 
 /** Backoff between attempts: quick at first, then every few seconds. */
-const DELAYS_MS = [250, 1000, 2000, 3000, 5000];
+const DELAYS_MS = [250, 1000, 2000, 3000];
 /** parseResume reads the kept "<participant id>.<secret>" (null: none or malformed). */
 export function parseResume(value) {
   if (typeof value !== 'string') return null;
