@@ -301,7 +301,7 @@ function onJoined() {
   renderLock();
   banner(null);
   renderE2EE();
-  startTimer();
+  if (!resumed || !timer) startTimer(); // a resume continues the same stay (unless reloaded)
   controls.render();
   if (!resumed) announce(wasWaiting ? 'You were let in. You joined the meeting' : 'You joined the meeting');
   if (wasWaiting) toast('You were let in', { kind: 'success' });
