@@ -253,6 +253,9 @@ func (r *Registry) closeAll() {
 	for _, m := range all {
 		m.mu.Lock()
 		m.ended = true
+		for id := range m.resumable {
+			m.dropResumeLocked(id) // no grace timer outlives the server
+		}
 		m.mu.Unlock()
 		m.room.Close()
 	}

@@ -298,3 +298,35 @@ func TestLeaveIsNotParked(t *testing.T) {
 func jsonHas(b []byte, s string) bool {
 	return json.Valid(b) && strings.Contains(string(b), s)
 }
+
+// TestResumeKeepsModeratorMutes: a reconnect does not lift a moderator's mute, and a mute
+// sent while the member was away reaches it after its welcome.
+func TestResumeKeepsModeratorMutes(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace})
+	m := srv.createMeetingWith(t, `{"settings":{"unmute":false}}`)
+	mod := srv.joinModerator(t, m, "Mod")
+	f := &resumeFixture{srv: srv, clock: clock, meeting: m, mod: mod}
+	alice := srv.admitted(t, mod, m.MeetingID, "Alice")
+	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, alice, "media_command")
+	dropAndSeeReconnecting(t, alice, mod)
+	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "camera"}); err != nil {
+		t.Fatal(err)
+	}
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
+	cmd := expectType(t, back, "media_command")
+	if !jsonHas(cmd.Payload, "mute_camera") {
+		t.Fatalf("the mute sent while away: %s", cmd.Payload)
+	}
+	for _, media := range []map[string]bool{{"mic": true}, {"camera": true}} {
+		if _, err := back.Send("media_state", media); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := expectError(t, back); code != "not_allowed" {
+			t.Fatalf("unmuting %v after a reconnect: %s, want not_allowed", media, code)
+		}
+	}
+}
