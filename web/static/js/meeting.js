@@ -17,7 +17,8 @@
  *
  *   URL        /m/<id>?mic=0 / ?camera=0 starts the microphone / camera off. The query
  *              is removed from the address bar once read.
- *              /m/<id>#mod=<secret> joins as a moderator: the secret is kept in memory,
+ *              /m/<id>#mod=<secret> joins as a moderator: the secret is kept in memory
+ *              and for this tab only (storage.js, so a reload stays a moderator),
  *              sent as `moderatorSecret` in `join` and removed from the address bar;
  *              the invite links (#share-link, #invite-link, #btn-invite) never carry it.
  *              /m/<id>#k=<meeting secret> (moderators: #k=…&mod=…) carries the key of an
@@ -107,10 +108,11 @@
  *                        stats()       {encrypted, decrypted, decryptFailed} frame counts
  *                      }
  *
- * Nothing is persisted in the browser (no storage, no cookies), and nothing a
+ * Nothing is persisted in the browser beyond storage.js (no cookies), and nothing a
  * participant says or is called is written to the console, nor any key. The meeting
- * password, the moderator secret and the meeting's E2EE secret live in this page's
- * memory only.
+ * password and the meeting's E2EE secret live in this page's memory only; the moderator
+ * secret and the resumption secret also in this tab's storage (reconnect.js), gone when
+ * the tab closes. Reconnecting: see the test hooks in reconnect.js.
  */
 
 import { $, toast, announce, copyText, meetingIdPattern } from './dom.js';

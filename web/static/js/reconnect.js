@@ -97,7 +97,7 @@ export class Reconnect {
       }
     }
     this._stop();
-    if (kind === 'resume_failed' || RETRY_KINDS.has(kind)) {
+    if (kind === 'resume_failed' || kind === 'too_many_attempts' || RETRY_KINDS.has(kind)) {
       this.forget();
       this.giveUp(kind);
       return true;
