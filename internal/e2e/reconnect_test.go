@@ -151,91 +151,130 @@ func backInMeeting(ctx context.Context, t *testing.T, p, watcher *participant, r
 	if err := p.tab.WaitFor(ctx, js); err != nil {
 		t.Fatalf("%s (%s) is not back in the meeting: %v", p.name, p.kind, err)
 	}
-	t.Logf("%s  %s is back and verified %s", time.Now().Format("05.0"), p.name, watcher.name)
 	if err := watcher.tab.WaitFor(ctx, fmt.Sprintf(`!document.querySelector('.tile[data-participant-id=%q]')?.dataset.reconnecting &&
 		window.conclave.e2ee.verified().includes(%q)`, p.id, p.id)); err != nil {
 		t.Fatalf("%s still shows %s as away: %v", watcher.name, p.name, err)
 	}
-	t.Logf("%s  %s verified %s again", time.Now().Format("05.0"), watcher.name, p.name)
 	waitSameColour(ctx, t, watcher, p, "camera")
-	t.Logf("%s  %s decodes %s's camera", time.Now().Format("05.0"), watcher.name, p.name)
 	waitSameColour(ctx, t, p, watcher, "camera")
 }
 
-// cutAndCheck cuts p's connection for d and checks everything a person sees: p's own tab
-// says it is reconnecting, the watcher shows p as reconnecting (never as gone), and
-// after the cut p is back with video both ways, without anyone admitting it again.
-func cutAndCheck(ctx context.Context, t *testing.T, proxy *cutProxy, p, watcher *participant, d time.Duration) {
+// cutAndCheck cuts the connections of the tabs behind proxy for d and checks everything
+// a person sees: each tab says it is reconnecting, the watcher shows each as reconnecting
+// (never as gone) and stops showing its video, and after the cut each is back with video
+// both ways, without anyone admitting it again.
+func cutAndCheck(ctx context.Context, t *testing.T, proxy *cutProxy, watcher *participant, d time.Duration, role string, cut ...*participant) {
 	t.Helper()
-	// The video in the watcher's tile before the cut, so that "back" means new frames.
 	start := time.Now()
+	since := func() time.Duration { return time.Since(start).Round(100 * time.Millisecond) }
 	proxy.cut(d)
-	defer func() { t.Logf("cut of %s: back after %s", d, time.Since(start).Round(100*time.Millisecond)) }()
-	if err := p.tab.WaitFor(ctx, `document.body.dataset.reconnecting === "true" && !document.querySelector("#reconnect-overlay").hidden &&
-		/Reconnecting|Verbindung/.test(document.querySelector("#reconnect-overlay").textContent)`); err != nil {
-		t.Fatalf("%s's tab does not say it is reconnecting: %v", p.name, err)
+	for _, p := range cut {
+		if err := p.tab.WaitFor(ctx, `document.body.dataset.reconnecting === "true" && !document.querySelector("#reconnect-overlay").hidden &&
+			/Reconnecting|Verbindung/.test(document.querySelector("#reconnect-overlay").textContent)`); err != nil {
+			t.Fatalf("%s's tab does not say it is reconnecting: %v", p.name, err)
+		}
+		seesReconnecting(ctx, t, watcher, p)
+		// While away its video stops: the tile no longer shows the old track.
+		if err := watcher.tab.WaitFor(ctx, fmt.Sprintf(`document.querySelector('.tile[data-participant-id=%q][data-source="camera"]')?.dataset.video !== "on"`, p.id)); err != nil {
+			t.Fatalf("%s's video did not stop while away: %v", p.name, err)
+		}
+		t.Logf("cut of %s: %s (%s) away after %s", d, p.name, p.kind, since())
 	}
-	t.Logf("%s  %s says reconnecting after %s", time.Now().Format("05.0"), p.name, time.Since(start).Round(100*time.Millisecond))
-	seesReconnecting(ctx, t, watcher, p)
-	t.Logf("%s  %s sees it after %s", time.Now().Format("05.0"), watcher.name, time.Since(start).Round(100*time.Millisecond))
-	// While away its video stops: the tile shows no live picture from the old track.
-	if err := watcher.tab.WaitFor(ctx, fmt.Sprintf(`document.querySelector('.tile[data-participant-id=%q][data-source="camera"]')?.dataset.video !== "on"`, p.id)); err != nil {
-		t.Fatalf("%s's video did not stop while away: %v", p.name, err)
+	for _, p := range cut {
+		backInMeeting(ctx, t, p, watcher, role)
+		t.Logf("cut of %s: %s (%s) back after %s", d, p.name, p.kind, since())
 	}
-	backInMeeting(ctx, t, p, watcher, "participant")
 }
 
-// TestReconnectWithoutModerator: a participant in Firefox, admitted once by the only
-// moderator in Chromium, loses its websocket for 5 s and then for 20 s (a TCP proxy
-// between the tab and the server). Each time the tab says "Reconnecting…", the
-// moderator's tab shows it as reconnecting (not gone), and it comes back by itself: same
-// id, same role, encrypted video both ways again, nobody admitted it. Then the moderator
-// reloads its page: it is back at once as the same moderator, without knocking (nobody
-// else could have let it in), and both decode each other's video again.
+// reloadAndCheck reloads p's tab (a moderator's) and checks that it is back at once as
+// the same moderator under its own name, without the pre-join screen, with video both
+// ways with watcher.
+func reloadAndCheck(ctx context.Context, t *testing.T, p, watcher *participant) {
+	t.Helper()
+	start := time.Now()
+	if err := p.tab.Eval(ctx, `setTimeout(() => location.reload(), 10), location.hash.includes("mod=")`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.tab.WaitFor(ctx, `performance.getEntriesByType("navigation")[0]?.type === "reload" && document.body.dataset.state === "joined"`); err != nil {
+		t.Fatalf("%s's reload did not come back into the meeting: %v", p.name, err)
+	}
+	var typed bool
+	if err := p.tab.Eval(ctx, `!!document.querySelector("#prejoin-name")?.value`, &typed); err != nil || typed {
+		t.Fatalf("%s's reloaded tab went through the pre-join screen (%v)", p.name, err)
+	}
+	backInMeeting(ctx, t, p, watcher, "moderator")
+	if err := p.tab.WaitFor(ctx, fmt.Sprintf(`!document.querySelector("#btn-settings").hidden &&
+		window.conclave.participants()[0].name === %q`, p.name)); err != nil {
+		t.Fatalf("the reloaded moderator %s lacks its powers or its name: %v", p.name, err)
+	}
+	t.Logf("reload: %s (%s) back after %s", p.name, p.kind, time.Since(start).Round(100*time.Millisecond))
+}
+
+// TestReconnectWithoutModerator: Fay (Firefox), admitted once by the only moderator Mona
+// (Chromium), loses her websocket for 5 s, then Mona loses hers for 5 s, then Fay hers for
+// 20 s (TCP proxies between the tabs and the server). Each time the tab says
+// "Reconnecting…", the other tab shows the person as reconnecting (not gone), and the
+// person comes back by itself: same id, same role, encrypted video both ways again,
+// nobody admitted anyone. Then Mona reloads her page, and so does Fay after Mona made her
+// a moderator: each is back at once as the same moderator, without knocking.
 func TestReconnectWithoutModerator(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServerWith(t, serverOptions{resumeGrace: 60 * time.Second})
 	links := srv.createMeetingWith(t, `{}`) // with a waiting room: coming back must not need it
-	proxy := startCutProxy(t, srv.url)
-	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
+	monaLine, fayLine := startCutProxy(t, srv.url), startCutProxy(t, srv.url)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 
-	mod := joinModeratorTab(ctx, t, srv, browsertest.KindChromium, links, "Mona")
-	fayTab := openMeeting(ctx, t, browsertest.KindFirefox, proxy.url(srv.pageURL(links, links.fragment())))
+	monaTab := openMeeting(ctx, t, browsertest.KindChromium, monaLine.url(srv.pageURL(links, links.moderatorFragment())))
+	knock(ctx, t, monaTab, "Mona")
+	if err := monaTab.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`); err != nil {
+		t.Fatalf("Mona did not join as moderator: %v", err)
+	}
+	mona := &participant{name: "Mona", kind: browsertest.KindChromium, tab: monaTab}
+	if err := monaTab.Eval(ctx, `window.conclave.participantId`, &mona.id); err != nil {
+		t.Fatal(err)
+	}
+	fayTab := openMeeting(ctx, t, browsertest.KindFirefox, fayLine.url(srv.pageURL(links, links.fragment())))
 	knock(ctx, t, fayTab, "Fay")
 	fay := &participant{name: "Fay", kind: browsertest.KindFirefox, tab: fayTab}
-	fay.id = admitInBrowser(ctx, t, mod.tab, "Fay")
+	fay.id = admitInBrowser(ctx, t, mona.tab, "Fay")
 	if err := fayTab.WaitFor(ctx, `document.body.dataset.state === "joined"`); err != nil {
 		t.Fatalf("Fay was not let in: %v", err)
 	}
-	waitSameColour(ctx, t, mod, fay, "camera")
-	waitSameColour(ctx, t, fay, mod, "camera")
+	waitSameColour(ctx, t, mona, fay, "camera")
+	waitSameColour(ctx, t, fay, mona, "camera")
 
-	cutAndCheck(ctx, t, proxy, fay, mod, 5*time.Second)
-	cutAndCheck(ctx, t, proxy, fay, mod, 20*time.Second)
+	cutAndCheck(ctx, t, fayLine, mona, 5*time.Second, "participant", fay)
+	cutAndCheck(ctx, t, monaLine, fay, 5*time.Second, "moderator", mona)
+	cutAndCheck(ctx, t, fayLine, mona, 20*time.Second, "participant", fay)
 
-	// The moderator reloads. Its secret is out of the address bar; the reload needs none
-	// of it, and there is no pre-join screen on the way.
-	if err := mod.tab.Eval(ctx, `setTimeout(() => location.reload(), 10), location.hash.includes("mod=")`, nil); err != nil {
+	// The only moderator reloads: nobody else could let her in.
+	reloadAndCheck(ctx, t, mona, fay)
+
+	// Mona makes Fay a moderator; then Fay (Firefox) reloads.
+	if err := mona.tab.Eval(ctx, `document.querySelector("#btn-people").click()`, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := mod.tab.WaitFor(ctx, `performance.getEntriesByType("navigation")[0]?.type === "reload" && document.body.dataset.state === "joined"`); err != nil {
-		t.Fatalf("the moderator's reload did not come back into the meeting: %v", err)
+	if err := mona.tab.WaitFor(ctx, fmt.Sprintf(`(() => {
+		const b = document.querySelector('[data-action="make_moderator"][data-participant-id=%q]');
+		if (b) { b.click(); return true; }
+		document.querySelector('.participant-menu[data-participant-id=%q]')?.click();
+		return false;
+	})()`, fay.id, fay.id)); err != nil {
+		t.Fatalf("Mona could not make Fay a moderator: %v", err)
 	}
-	var typed bool
-	if err := mod.tab.Eval(ctx, `!!document.querySelector("#prejoin-name")?.value`, &typed); err != nil || typed {
-		t.Fatalf("the reloaded tab went through the pre-join screen (%v)", err)
+	if err := fay.tab.WaitFor(ctx, `window.conclave.role === "moderator"`); err != nil {
+		t.Fatalf("Fay did not become a moderator: %v", err)
 	}
-	backInMeeting(ctx, t, mod, fay, "moderator")
-	// Still a moderator in what it can do, under its own name.
-	if err := mod.tab.WaitFor(ctx, `!document.querySelector("#btn-settings").hidden &&
-		window.conclave.participants()[0].name === "Mona"`); err != nil {
-		t.Fatalf("the reloaded moderator lacks its powers or its name: %v", err)
-	}
-	// Nobody knocked meanwhile.
-	var waiting int
-	if err := mod.tab.Eval(ctx, `window.conclave.waiting().length`, &waiting); err != nil || waiting != 0 {
+	reloadAndCheck(ctx, t, fay, mona)
+
+	// Nobody knocked meanwhile, and both are still there.
+	var waiting, count int
+	if err := mona.tab.Eval(ctx, `window.conclave.waiting().length`, &waiting); err != nil || waiting != 0 {
 		t.Fatalf("someone is waiting after the reconnects: %d (%v)", waiting, err)
+	}
+	if err := mona.tab.Eval(ctx, `window.conclave.participants().length`, &count); err != nil || count != 2 {
+		t.Fatalf("participants after the reconnects: %d (%v)", count, err)
 	}
 }

@@ -583,6 +583,7 @@ function bindControls() {
     }
   });
   window.addEventListener('pagehide', () => {
+    reconnect.pageHidden();
     // A member says no goodbye, so that a reload resumes (reconnect.js); a knock leaves.
     if (session && !session.ended && session.sig && !session.sig.closed && !session.joined) session.sig.send('leave');
   });

@@ -39,6 +39,11 @@ export class Reconnect {
     this.since = 0;
     this.timer = 0;
     this.iceTimer = 0;
+    this.unloading = false;
+    // A page restored from the back-forward cache is alive again.
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) this.unloading = false;
+    });
   }
 
   /** stored is the resumption secret kept for this tab, or null. */
@@ -53,7 +58,13 @@ export class Reconnect {
 
   /** forget drops the secret: a goodbye, a removal, or a refused resume. */
   forget() {
+    if (this.unloading) return; // a reload: what the closing page sees is no goodbye
     setTabValue('resume', null);
+  }
+
+  /** pageHidden: the page is going away (a reload, or the tab closes); keep the secret. */
+  pageHidden() {
+    this.unloading = true;
   }
 
   /** dropped: the websocket of a joined session closed without a goodbye. */

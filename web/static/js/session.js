@@ -695,7 +695,9 @@ export class Session {
     else if (this.fatal) kind = this.fatal;
     else if (code === 1001) kind = 'shutdown';
     else kind = CLOSE_CODES[code] || 'disconnected';
-    if (kind === 'disconnected' && this.joined && this.ui.dropped) {
+    // 1001 without a `bye` is the browser's own going-away (Firefox reports it while the
+    // page unloads); the server says `bye` `shutdown` before its 1001.
+    if ((kind === 'disconnected' || (code === 1001 && !this.bye)) && this.joined && this.ui.dropped) {
       // Dropped without a goodbye: the membership waits for a resume (reconnect.js).
       this.end({ keepMedia: true, keepChat: true });
       if (this.ui.dropped()) return;
