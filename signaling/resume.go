@@ -63,7 +63,7 @@ func parseResume(env Envelope) (ResumePayload, *Error) {
 	if p.Version != ProtocolVersion {
 		return p, errorf(CodeUnsupportedVersion, "this server speaks protocol version %d", ProtocolVersion)
 	}
-	if !validID(p.MeetingID) || p.ParticipantID == "" || len(p.ParticipantID) > maxIDChars {
+	if !validID(p.MeetingID) || !validID(p.ParticipantID) {
 		return p, errorf(CodeInvalidField, "meetingId and participantId are required")
 	}
 	if len(p.Secret) != resumeSecretChars {
