@@ -330,3 +330,35 @@ func TestResumeKeepsModeratorMutes(t *testing.T) {
 		}
 	}
 }
+
+// TestParkedMemberKeepsMeeting: a meeting whose only member dropped stays for the grace
+// period even when empty meetings end at once, so that member (a moderator who reloads)
+// finds it; once the grace period is over without a resume, it ends.
+func TestParkedMemberKeepsMeeting(t *testing.T) {
+	for _, comeBack := range []bool{true, false} {
+		clock := newFakeClock()
+		srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace})
+		m := srv.createMeetingWith(t, `{}`)
+		mod := srv.joinModerator(t, m, "Mod")
+		mod.Close()
+		eventually(t, 5*time.Second, "the server to let go of the connection", func() bool {
+			return srv.sig.Stats().Websockets == 0
+		})
+		if st := srv.sig.Stats(); st.Meetings != 1 || st.Participants != 1 {
+			t.Fatalf("while parked: %+v", st)
+		}
+		if comeBack {
+			clock.Advance(testGrace - time.Second) // the janitor runs meanwhile
+			f := &resumeFixture{srv: srv, clock: clock, meeting: m}
+			back := f.resume(t, mod.ParticipantID, mod.ResumeSecret)
+			if w := resumedWelcome(t, back); w.Role != "moderator" {
+				t.Fatalf("resumed as %q", w.Role)
+			}
+			continue
+		}
+		clock.Advance(testGrace)
+		eventually(t, 5*time.Second, "the meeting to end after the grace period", func() bool {
+			return srv.sig.Stats().Meetings == 0
+		})
+	}
+}
