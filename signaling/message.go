@@ -38,6 +38,7 @@ const (
 	TypeLeave           = "leave"
 	TypeE2EE            = "e2ee"   // both directions: an opaque key message
 	TypeResume          = "resume" // takes a dropped membership back (resume.go)
+	TypeICERestart      = "ice_restart"
 
 	// Moderator messages.
 	TypeAdmit           = "admit"

@@ -17,12 +17,20 @@ func FuzzResume(f *testing.F) {
 		`{"type":"resume","payload":{"secret":5}}`,
 		`{"type":"resume","payload":null}`,
 		`{"type":"resume"}`,
+		`{"type":"ice_restart","payload":{"pc":"subscribe"}}`,
+		`{"type":"ice_restart","payload":{"pc":5}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		env, err := DecodeEnvelope(data)
 		if err != nil {
+			return
+		}
+		if env.Type == TypeICERestart {
+			if _, err := decodePayload[ICERestartPayload](env); err != nil && err.Code != CodeBadMessage {
+				t.Fatalf("ice_restart: %v", err)
+			}
 			return
 		}
 		p, perr := parseResume(env)

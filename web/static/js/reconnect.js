@@ -123,30 +123,30 @@ export class Reconnect {
   }
 
   /**
-   * mediaFailed: a peer connection of the live session failed. First an ICE restart of
-   * the publish connection over the live websocket (the client is its offerer); when
-   * that does not bring the media back, or the subscribe connection failed (the server
-   * is its offerer), the websocket is closed and the session resumes on a new one.
+   * mediaFailed: a peer connection of the live session failed. First an ICE restart over
+   * the live websocket: the client restarts the publish connection itself (it is the
+   * offerer), and asks the server (`ice_restart`) for a subscribe offer with new ICE
+   * credentials. When the media is not back after a few seconds, the websocket is closed
+   * and the session resumes on a new one with new peer connections.
    */
   mediaFailed(session) {
-    if (this.active || this.iceTimer || !session || session.ended) return;
-    const pub = session.publisher;
-    const subFailed = session.subscriber && session.subscriber.pc && session.subscriber.pc.connectionState === 'failed';
-    const restart = () => {
-      this.iceTimer = 0;
-      if (!session.ended && session.sig) session.sig.close(); // the close is a drop: dropped() follows
-    };
-    if (pub && pub.pc && !subFailed && typeof pub.pc.restartIce === 'function') {
-      pub.pc.restartIce();
-      pub.negotiate().catch(() => {});
-      this.iceTimer = setTimeout(() => {
-        const ok = pub.pc.connectionState === 'connected';
-        if (ok) this.iceTimer = 0;
-        else restart();
-      }, ICE_RESTART_MS);
-      return;
+    if (this.active || this.iceTimer || !session || session.ended || !session.sig || session.sig.closed) return;
+    const pub = session.publisher && session.publisher.pc;
+    const sub = session.subscriber && session.subscriber.pc;
+    const failed = (pc) => !!pc && (pc.connectionState === 'failed' || pc.iceConnectionState === 'failed');
+    if (failed(pub) && typeof pub.restartIce === 'function') {
+      pub.restartIce();
+      session.publisher.negotiate().catch(() => {});
     }
-    restart();
+    if (failed(sub)) session.sig.send('ice_restart', { pc: 'subscribe' });
+    this.iceTimer = setTimeout(() => {
+      this.iceTimer = 0;
+      if (session.ended || !session.sig || session.sig.closed) return;
+      const down = (pc) => failed(pc) || (!!pc && pc.connectionState === 'disconnected');
+      if (down(pub) || down(sub)) {
+        session.sig.close(); // no goodbye: dropped() follows and the session resumes
+      }
+    }, ICE_RESTART_MS);
   }
 
   _schedule(resume) {
