@@ -182,7 +182,6 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
 	if !ok || m.conns[id] != s || info == nil || rec == nil {
 		return false
 	}
-	s.member = true
 	info.Reconnecting = false
 	info.Media = s.media
 	info.Role = string(role)
