@@ -33,6 +33,7 @@ type Participant struct {
 	offerPending  bool
 	pendingOffer  *Offer // the outstanding subscribe offer, once made
 	dirty         bool
+	iceRestart    bool // the next subscribe offer restarts ICE (the client asked)
 	pubCandidates []webrtc.ICECandidateInit
 	subCandidates []webrtc.ICECandidateInit
 	pubTrickled   int // candidates trickled on each connection, against MaxTrickledCandidates
@@ -196,7 +197,12 @@ func (p *Participant) NextSubscribeOffer(ctx context.Context) (*Offer, error) {
 	}
 	p.offerPending = true
 	p.dirty = false
-	offer, err := p.sub.CreateOffer(nil)
+	var opts *webrtc.OfferOptions
+	if p.iceRestart {
+		opts = &webrtc.OfferOptions{ICERestart: true}
+		p.iceRestart = false
+	}
+	offer, err := p.sub.CreateOffer(opts)
 	var gathered <-chan struct{}
 	if err == nil {
 		gathered = webrtc.GatheringCompletePromise(p.sub)
@@ -235,6 +241,24 @@ func (p *Participant) NextSubscribeOffer(ctx context.Context) (*Offer, error) {
 	p.pendingOffer = out
 	p.mu.Unlock()
 	return out, nil
+}
+
+// RestartSubscribeICE makes the next subscribe offer restart ICE (new credentials), for
+// a client whose subscribe connection failed while its signaling still works. The offer
+// follows through NegotiationNeeded like any other.
+func (p *Participant) RestartSubscribeICE() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.iceRestart = true
+	p.dirty = true
+	pending := p.offerPending
+	p.mu.Unlock()
+	if !pending {
+		p.signal()
+	}
 }
 
 // AcceptSubscribeAnswer applies the client's answer to the outstanding subscribe offer.

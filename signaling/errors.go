@@ -29,6 +29,7 @@ const (
 	CodeWrongPassword      Code = "wrong_password"
 	CodeWrongModSecret     Code = "wrong_moderator_secret"
 	CodeTooManyAttempts    Code = "too_many_attempts"
+	CodeResumeFailed       Code = "resume_failed"
 )
 
 // Websocket close codes used by the server.
@@ -78,7 +79,7 @@ func closeCodeFor(code Code) int {
 		return CloseMeetingFull
 	case CodeTooManyErrors, CodeTooManyAttempts:
 		return CloseTooManyErrors
-	case CodePasswordRequired, CodeWrongPassword, CodeWrongModSecret:
+	case CodePasswordRequired, CodeWrongPassword, CodeWrongModSecret, CodeResumeFailed:
 		return CloseWrongPassword
 	}
 	return 0

@@ -57,7 +57,7 @@ func (s *Session) refuse(ref string, err *Error) {
 // knownType reports whether typ is a client message of this protocol.
 func knownType(typ string) bool {
 	switch typ {
-	case TypeJoin, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE,
+	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE,
 		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
 		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting,
 		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll:
@@ -70,6 +70,8 @@ func (s *Session) handleConnected(env Envelope) *Error {
 	switch env.Type {
 	case TypeJoin:
 		return s.join(env)
+	case TypeResume:
+		return s.resume(env)
 	case TypeLeave:
 		s.finish(TypeBye, ByePayload{Reason: "left"}, CloseNormal, "left")
 		return nil
@@ -105,6 +107,8 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		return s.subscribeAnswer(env)
 	case TypeICE:
 		return s.ice(env)
+	case TypeICERestart:
+		return s.iceRestart(env)
 	case TypeMediaState:
 		return s.mediaState(env)
 	case TypeChat:

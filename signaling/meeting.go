@@ -35,6 +35,10 @@ type Meeting struct {
 	ended   bool
 	chatSeq uint64
 	wrong   wrongPasswords // for the moderators (guesses.go)
+	// resumable holds each member's resumption secret (as a hash) and, while its
+	// connection is gone, its parking (resume.go). A member without a session in conns
+	// is parked.
+	resumable map[lobby.ID]*parking
 }
 
 func newParticipantID() string {
@@ -116,6 +120,9 @@ func (m *Meeting) expired(now time.Time, unusedTTL, emptyGrace time.Duration) bo
 	if len(m.conns) > 0 {
 		return false // its last session ends it, or the janitor once it has gone
 	}
+	if len(m.members) > 0 {
+		return false // parked members may still come back (resume.go)
+	}
 	ttl := unusedTTL
 	if m.joined {
 		ttl = emptyGrace
@@ -141,6 +148,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	info := &ParticipantInfo{ID: s.id, Name: s.name, Role: string(role), Media: s.media}
 	m.members[id] = info
 	m.joined = true
+	s.member = true
 	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
 		Version:       ProtocolVersion,
 		ParticipantID: s.id,
@@ -151,6 +159,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 		Participants:  others,
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
 		ICEServers:    ice,
+		ResumeSecret:  m.issueResumeLocked(id, s),
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
@@ -161,23 +170,18 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	return true
 }
 
-// leave detaches a session, waiting or member.
-func (m *Meeting) leave(id string, now time.Time) {
+// leave detaches a session, waiting or member; nothing when s is no longer the one
+// attached under its id (a resume took the membership over).
+func (m *Meeting) leave(s *Session, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	lid := lobby.ID(id)
-	if _, ok := m.conns[lid]; !ok {
+	lid := lobby.ID(s.id)
+	if m.conns[lid] != s {
 		return
 	}
 	delete(m.conns, lid)
-	if len(m.conns) == 0 {
-		m.idle = now
-	}
-	m.applyLocked(m.lob.Leave(lid))
-	if _, ok := m.members[lid]; ok {
-		delete(m.members, lid)
-		m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: id}))
-	}
+	m.dropResumeLocked(lid)
+	m.removeMemberLocked(lid, now)
 }
 
 // act applies a moderator action.
@@ -347,6 +351,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 		case lobby.Eject:
 			s := m.conns[e.ID]
 			delete(m.conns, e.ID)
+			m.dropResumeLocked(e.ID)
 			if _, ok := m.members[e.ID]; ok {
 				delete(m.members, e.ID)
 				m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: string(e.ID)}))
@@ -377,6 +382,8 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 		case lobby.MediaCommand:
 			if s := m.conns[e.Target]; s != nil {
 				s.deliver(event{kind: evMedia, command: e.Command, by: string(e.By), all: e.All})
+			} else if rec := m.resumable[e.Target]; rec != nil && m.members[e.Target] != nil {
+				rec.commands = append(rec.commands, e.Command) // parked: applied on its resume
 			}
 		case lobby.HandsChanged:
 			m.broadcastLocked("", handsMessage(e.Hands, e.By, m.now()))

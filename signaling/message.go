@@ -36,7 +36,9 @@ const (
 	TypeMediaState      = "media_state"
 	TypeChat            = "chat"
 	TypeLeave           = "leave"
-	TypeE2EE            = "e2ee" // both directions: an opaque key message
+	TypeE2EE            = "e2ee"   // both directions: an opaque key message
+	TypeResume          = "resume" // takes a dropped membership back (resume.go)
+	TypeICERestart      = "ice_restart"
 
 	// Moderator messages.
 	TypeAdmit           = "admit"
@@ -67,6 +69,7 @@ const (
 	TypeSettings           = "settings"
 	TypeMediaCommand       = "media_command"
 	TypeAccessAttempts     = "access_attempts"
+	TypeParticipantResumed = "participant_resumed"
 )
 
 // Envelope is the frame of every message.
@@ -149,6 +152,9 @@ type ParticipantInfo struct {
 	Name  string     `json:"name"`
 	Role  string     `json:"role"`
 	Media MediaState `json:"media"`
+	// Reconnecting: the member's connection dropped and it may still come back
+	// (resume.go); its media has stopped meanwhile.
+	Reconnecting bool `json:"reconnecting,omitempty"`
 }
 
 // Limits tells the client the server's bounds.
@@ -170,6 +176,12 @@ type WelcomePayload struct {
 	// ICEServers are the TURN servers to use, with credentials made for this welcome
 	// only; absent when the server runs no TURN.
 	ICEServers []ICEServer `json:"iceServers,omitempty"`
+	// ResumeSecret brings this membership back on a new connection if this one drops
+	// (single use; the next welcome brings the next). Resumed and Name (the member's own
+	// name as it was sent in join) are set on the welcome of a resume.
+	ResumeSecret string `json:"resumeSecret,omitempty"`
+	Resumed      bool   `json:"resumed,omitempty"`
+	Name         string `json:"name,omitempty"`
 }
 
 // ICEServer is one entry of an RTCConfiguration's iceServers, as the browser takes it.

@@ -207,6 +207,9 @@ func (s *Session) handleEvent(ev event) {
 			}
 		}
 		s.finish(TypeBye, ByePayload{Reason: ev.reason}, CloseEjected, ev.reason)
+	case evReplaced:
+		// A resume on a new connection has the membership now; this one only goes.
+		s.finish(TypeBye, ByePayload{Reason: "replaced"}, CloseEjected, "replaced")
 	case evPermissions:
 		// Whatever the member says it sends: a screen track without the permission stops.
 		if s.peer != nil && !s.meeting.can(s.id, lobby.PermShareScreen) {

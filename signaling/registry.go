@@ -97,18 +97,19 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 		return nil, ErrTooManyMeetings // meetings past their time count until the janitor ends them
 	}
 	m := &Meeting{
-		id:      id,
-		room:    r.engine.NewRoom(),
-		idle:    now,
-		maxWait: r.maxWaitAddr,
-		modHash: room.ModeratorMAC,
-		e2ee:    room.E2EE,
-		expires: room.Expires,
-		now:     r.now,
-		lob:     lobby.New(r.lobbyCfg, settings),
-		pwHash:  room.PasswordHash,
-		conns:   make(map[lobby.ID]*Session),
-		members: make(map[lobby.ID]*ParticipantInfo),
+		id:        id,
+		room:      r.engine.NewRoom(),
+		idle:      now,
+		maxWait:   r.maxWaitAddr,
+		modHash:   room.ModeratorMAC,
+		e2ee:      room.E2EE,
+		expires:   room.Expires,
+		now:       r.now,
+		lob:       lobby.New(r.lobbyCfg, settings),
+		pwHash:    room.PasswordHash,
+		conns:     make(map[lobby.ID]*Session),
+		members:   make(map[lobby.ID]*ParticipantInfo),
+		resumable: make(map[lobby.ID]*parking),
 	}
 	r.meetings[id] = m
 	r.mu.Unlock()
@@ -230,7 +231,8 @@ func (r *Registry) endIfEmpty(m *Meeting) {
 	r.mu.Lock()
 	m.mu.Lock()
 	// Otherwise the janitor ends it after emptyGrace or unusedTTL.
-	empty := len(m.conns) == 0 && (m.ended || (m.joined && r.emptyGrace == 0)) && r.meetings[m.id] == m
+	// Parked members (resume.go) keep it until their grace period is over.
+	empty := len(m.conns) == 0 && (m.ended || (m.joined && r.emptyGrace == 0 && len(m.members) == 0)) && r.meetings[m.id] == m
 	if empty {
 		m.ended = true
 		delete(r.meetings, m.id)
@@ -251,6 +253,9 @@ func (r *Registry) closeAll() {
 	for _, m := range all {
 		m.mu.Lock()
 		m.ended = true
+		for id := range m.resumable {
+			m.dropResumeLocked(id) // no grace timer outlives the server
+		}
 		m.mu.Unlock()
 		m.room.Close()
 	}

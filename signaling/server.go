@@ -76,6 +76,11 @@ type Config struct {
 	// connection (a reload, a network change); 0 ends it at once. NewServer's callers
 	// choose; cmd/conclave uses DefaultEmptyMeetingGrace.
 	EmptyMeetingGrace time.Duration
+	// ResumeGrace is how long an admitted member whose connection dropped stays in the
+	// meeting as reconnecting, so that a new connection can take it back with its
+	// resumption secret (resume.go); 0 makes a drop a leave at once. NewServer's callers
+	// choose; cmd/conclave uses DefaultResumeGrace. On Clock.
+	ResumeGrace time.Duration
 	// ICE, when set, gives every welcome its ICE servers (the embedded TURN server with
 	// fresh short-lived credentials). The credentials go to that one session and are
 	// never logged.
@@ -115,6 +120,7 @@ type Server struct {
 	hasher       *secret.Hasher
 	attempts     *secret.Attempts
 	joinTimeout  time.Duration
+	resumeGrace  time.Duration
 	writeWait    time.Duration
 	maxConns     int
 	maxPerAddr   int
@@ -187,6 +193,7 @@ func NewServer(cfg Config) *Server {
 		hasher:       cfg.Hasher,
 		attempts:     secret.NewAttempts(cfg.Now),
 		joinTimeout:  cfg.JoinTimeout,
+		resumeGrace:  cfg.ResumeGrace,
 		writeWait:    cfg.WriteTimeout,
 		maxConns:     cfg.MaxConns,
 		maxPerAddr:   cfg.MaxConnsPerAddr,

@@ -47,6 +47,7 @@ const (
 	evEjected                      // the member was removed, sent back, or the meeting ended
 	evPermissions                  // role or settings changed: re-check what is allowed
 	evMedia                        // a moderator acted on this member's media
+	evReplaced                     // a resume on a new connection took the membership over
 )
 
 type event struct {
@@ -106,6 +107,11 @@ type Session struct {
 	askedUnmute bool        // a moderator asked this member to unmute since its last mute
 	askedCamera bool        // the same, for the camera
 	neg         negotiation // publish_offer and ice limits, subscribe offer deadline
+	member      bool        // got a welcome: a dropped connection parks (resume.go)
+	saidBye     bool        // the server ended the session on purpose: no parking
+	carry       carried     // moderators' blocks, handed on to a resume
+
+	done chan struct{} // closed once cleanup let go of the meeting and the media
 }
 
 // outMsg is a message for the write pump; a non-zero closeCode ends the connection
@@ -128,6 +134,7 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		addr:      addr,
 		group:     addrGroup(addr),
 		closed:    make(chan struct{}),
+		done:      make(chan struct{}),
 		pingNow:   make(chan struct{}, 1),
 		events:    make(chan event, eventQueueLen),
 		log:       srv.log,
@@ -142,8 +149,12 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 	}
 }
 
-// send queues a message without blocking; a full queue disconnects the peer.
+// send queues a message without blocking; a full queue disconnects the peer. A nil
+// session is a parked member (resume.go): nothing reaches it until it is back.
 func (s *Session) send(msg []byte) {
+	if s == nil {
+		return
+	}
 	s.enqueue(outMsg{data: msg})
 }
 
@@ -162,7 +173,11 @@ func (s *Session) enqueue(m outMsg) {
 }
 
 // deliver hands an event to the owner goroutine without blocking.
+// A nil session is a parked member: events for it are dropped (see applyLocked).
 func (s *Session) deliver(ev event) {
+	if s == nil {
+		return
+	}
 	select {
 	case s.events <- ev:
 	default:
@@ -224,19 +239,14 @@ func (s *Session) finish(typ string, payload any, code int, text string) {
 	}
 	s.enqueue(outMsg{closeCode: code, closeText: text})
 	s.state = stateClosed
+	s.saidBye = true
 }
 
-// cleanup leaves the meeting and releases the media.
+// cleanup leaves the meeting, or parks the membership for a resume, and releases the
+// media (resume.go).
 func (s *Session) cleanup() {
-	if s.meeting != nil {
-		s.meeting.leave(s.id, s.srv.now())
-	}
-	if s.peer != nil {
-		s.peer.Close()
-	}
-	if s.meeting != nil {
-		s.srv.registry.endIfEmpty(s.meeting)
-	}
+	defer close(s.done)
+	s.letGo()
 }
 
 // offerSubscribe sends the next subscribe offer if one is due.

@@ -42,6 +42,7 @@ type options struct {
 	config         string
 	data           string
 	knockTimeout   time.Duration
+	resumeGrace    time.Duration
 	maxWaiting     int
 	behindProxy    bool
 	trustedProxies string
@@ -104,6 +105,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.metricsAddr, "metrics", "localhost:9464", "listen address for /metrics (Prometheus) and /healthz, empty or off to disable; keep it private")
 	fs.StringVar(&o.oneTimeKey, "one-time-key", "auto", "with no hosts configured: print a one-time host key (print), never make one (off), or print it only when stdout is a terminal, never into a journal (auto)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
+	fs.DurationVar(&o.resumeGrace, "resume-grace", signaling.DefaultResumeGrace, "how long a member whose connection dropped (or who reloaded the page) may come back without knocking again; 0 turns it off")
 	fs.IntVar(&o.maxWaiting, "max-waiting", 100, "most people waiting in one meeting's waiting room at once")
 	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once")
 	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
@@ -165,6 +167,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"max-waiting-per-addr", o.limits.maxWaitingPerAddr > 0},
 		{"max-conns", o.limits.maxConns > 0},
 		{"max-conns-per-addr", o.limits.maxConnsPerAddr > 0},
+	}
+	if o.resumeGrace < 0 {
+		return o, s.errorFor("resume-grace", fmt.Errorf("must not be negative, not %s", o.resumeGrace))
 	}
 	for _, p := range positive {
 		if !p.ok {
@@ -331,6 +336,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Store: st, Hosts: oneTime, Hasher: hasher, TrustForwardedFor: o.behindProxy, TrustedProxies: o.proxies,
 		EmptyMeetingGrace: signaling.DefaultEmptyMeetingGrace,
+		ResumeGrace:       o.resumeGrace,
 		Lobby:             lobby.Config{MaxWaiting: o.maxWaiting, KnockTTL: o.knockTimeout},
 		MaxParticipants:   o.limits.maxParticipants,
 		MaxWaitingPerAddr: o.limits.maxWaitingPerAddr,

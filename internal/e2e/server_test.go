@@ -46,6 +46,8 @@ type serverOptions struct {
 	ice func(t *testing.T, media net.Addr) signaling.ICESource
 	// notice is the operator's privacy notice.
 	notice web.Notice
+	// resumeGrace lets a dropped member come back (reconnect_test.go); 0: a drop is a leave.
+	resumeGrace time.Duration
 }
 
 // startServerWith is startServer with options.
@@ -66,7 +68,7 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 		t.Fatal(err)
 	}
 	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hasher: hasher,
-		Hosts: []signaling.Host{{ID: "e2ehost", Name: "e2e", KeyHash: keyHash}}, ICE: ice})
+		Hosts: []signaling.Host{{ID: "e2ehost", Name: "e2e", KeyHash: keyHash}}, ICE: ice, ResumeGrace: o.resumeGrace})
 	mux := http.NewServeMux()
 	sig.Register(mux)
 	// A server built for tests: it also serves the test-only hooks (frame hashes,

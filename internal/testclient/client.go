@@ -50,6 +50,9 @@ type Client struct {
 	subHooks  subHooks // misbehaviour on subscribe offers, for tests (media.go)
 
 	ParticipantID string
+	// ResumeSecret is the resumption secret of the last welcome (PROTOCOL.md,
+	// "Reconnecting").
+	ResumeSecret string
 }
 
 // TrackInfo mirrors the subscribe offer's track list.
@@ -302,12 +305,33 @@ func (c *Client) AwaitWelcome(ctx context.Context) error {
 	}
 	var w struct {
 		ParticipantID string `json:"participantId"`
+		ResumeSecret  string `json:"resumeSecret"`
 	}
 	if err := json.Unmarshal(m.Payload, &w); err != nil {
 		return err
 	}
-	c.ParticipantID = w.ParticipantID
+	c.ParticipantID, c.ResumeSecret = w.ParticipantID, w.ResumeSecret
 	return nil
+}
+
+// SendResume sends a resume for participantID with secret (version and media are
+// added; fields override them).
+func (c *Client) SendResume(meetingID, participantID, secret string, fields map[string]any) error {
+	p := map[string]any{"version": 1, "meetingId": meetingID, "participantId": participantID, "secret": secret,
+		"media": map[string]bool{"mic": true, "camera": true}}
+	for k, v := range fields {
+		p[k] = v
+	}
+	_, err := c.Send("resume", p)
+	return err
+}
+
+// Resume takes a dropped membership back on this connection and waits for its welcome.
+func (c *Client) Resume(ctx context.Context, meetingID, participantID, secret string) error {
+	if err := c.SendResume(meetingID, participantID, secret, nil); err != nil {
+		return err
+	}
+	return c.AwaitWelcome(ctx)
 }
 
 // Close closes the peer connections and the websocket.

@@ -17,7 +17,8 @@
  *
  *   URL        /m/<id>?mic=0 / ?camera=0 starts the microphone / camera off. The query
  *              is removed from the address bar once read.
- *              /m/<id>#mod=<secret> joins as a moderator: the secret is kept in memory,
+ *              /m/<id>#mod=<secret> joins as a moderator: the secret is kept in memory
+ *              and for this tab only (storage.js, so a reload stays a moderator),
  *              sent as `moderatorSecret` in `join` and removed from the address bar;
  *              the invite links (#share-link, #invite-link, #btn-invite) never carry it.
  *              /m/<id>#k=<meeting secret> (moderators: #k=…&mod=…) carries the key of an
@@ -112,10 +113,11 @@
  *                        stats()       {encrypted, decrypted, decryptFailed} frame counts
  *                      }
  *
- * Nothing is persisted in the browser (no storage, no cookies), and nothing a
+ * Nothing is persisted in the browser beyond storage.js (no cookies), and nothing a
  * participant says or is called is written to the console, nor any key. The meeting
- * password, the moderator secret and the meeting's E2EE secret live in this page's
- * memory only.
+ * password and the meeting's E2EE secret live in this page's memory only; the moderator
+ * secret and the resumption secret also in this tab's storage (reconnect.js), gone when
+ * the tab closes. Reconnecting: see the test hooks in reconnect.js.
  */
 
 import { $, toast, announce, copyText, meetingIdPattern } from './dom.js';
@@ -142,6 +144,8 @@ import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
 import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
+import { Reconnect, markReconnecting } from './reconnect.js';
+import { tabValue, setTabValue } from './storage.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -170,7 +174,9 @@ function splitFragment(hash) {
 const params = new URLSearchParams(window.location.search);
 const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
 const fragment = splitFragment(window.location.hash);
-let moderatorSecret = fragment.secret;
+// The moderator secret is also kept for this tab (storage.js), so a reload stays a moderator.
+let moderatorSecret = fragment.secret || tabValue('moderator') || '';
+if (fragment.secret) setTabValue('moderator', fragment.secret);
 // The meeting's secret from #k=…: bytes in memory only (null: none or invalid).
 let meetingSecret = null;
 let secretInvalid = false;
@@ -214,6 +220,7 @@ let rules;
 let e2eeStatus;
 let modctl; // hands, reactions, everyone-at-once actions, knock alerts
 let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
+let reconnect; // reconnect.js: resuming after a drop or a reload
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -226,11 +233,13 @@ function live() {
 // ---------------------------------------------------------------- joining
 
 /** join knocks with a new session; again=true knocks from the waiting screen (sent back). */
-function join(name, { again = false, note = '' } = {}) {
+function join(name, { again = false, note = '', resume = null } = {}) {
   lastName = name;
   lastError = null;
-  rules.reset();
-  if (again) {
+  if (!resume) rules.reset();
+  if (resume) {
+    setState('joined'); // the meeting screen stays, under "Reconnecting…"
+  } else if (again) {
     prejoin.stop();
     lobbyScreen.show({ name, note });
     setState('lobby');
@@ -247,7 +256,11 @@ function join(name, { again = false, note = '' } = {}) {
     grid,
     chat,
     e2ee: { crypto: meetingCrypto, api },
+    resume,
     ui: {
+      resumable: (id, secret) => reconnect.remember(id, secret),
+      dropped: () => reconnect.dropped(),
+      mediaFailed: (s) => reconnect.mediaFailed(s),
       e2eeChanged: renderE2EE,
       joined: onJoined,
       lobby: onLobby,
@@ -289,6 +302,9 @@ function onLobby({ moderatorPresent }) {
 
 function onJoined() {
   const wasWaiting = document.body.dataset.state === 'lobby';
+  const resumed = reconnect.active;
+  reconnect.joined();
+  lastName = session.name;
   prejoin.stop();
   lobbyScreen.hide();
   clearErrorCode();
@@ -299,9 +315,9 @@ function onJoined() {
   renderLock();
   banner(null);
   renderE2EE();
-  startTimer();
+  if (!resumed || !timer) startTimer(); // a resume continues the same stay (unless reloaded)
   controls.render();
-  announce(t(wasWaiting ? 'meeting.joined-after-wait' : 'meeting.joined'));
+  if (!resumed) announce(t(wasWaiting ? 'meeting.joined-after-wait' : 'meeting.joined'));
   if (wasWaiting) toast(t('meeting.let-in'), { kind: 'success' });
 }
 
@@ -309,6 +325,8 @@ function onFailed(kind, info = {}) {
   // The server answers a wrong moderator secret with its own code; a moderator secret
   // makes the password unnecessary, so wrong_password with a secret cannot happen.
   const code = kind;
+  if (reconnect.failed(code)) return;
+  reconnect.forget();
   if (!AUTH_CODES.has(code)) {
     showError(code);
     return;
@@ -347,6 +365,7 @@ async function rejoin() {
   if (!last) return;
   if (lastError === 'wrong_moderator_secret') {
     moderatorSecret = '';
+    setTabValue('moderator', null);
     $('#prejoin-moderator').hidden = true;
   }
   const button = $('#btn-rejoin');
@@ -385,6 +404,7 @@ function showError(kind) {
 }
 
 function showLeft() {
+  reconnect.forget();
   const fromLobby = document.body.dataset.state === 'lobby';
   lastError = null;
   stopped();
@@ -444,10 +464,12 @@ function everyone() {
 
 function renderPeopleList() {
   const mod = isModerator();
-  renderPeople($('#people-list'), everyone(), {
+  const people = everyone();
+  renderPeople($('#people-list'), people, {
     moderator: mod,
     actions: (person) => participantActions(person, moderate),
   });
+  markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id));
 }
 
 function renderRoster() {
@@ -459,6 +481,7 @@ function renderRoster() {
   if (!$('#people-panel').hidden) renderPeopleList();
   const alone = document.body.dataset.state === 'joined' && people.length === 1;
   $('#invite-card').hidden = !alone || inviteDismissed;
+  markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id));
 }
 
 const PANELS = {
@@ -577,7 +600,9 @@ function bindControls() {
     }
   });
   window.addEventListener('pagehide', () => {
-    if (session && !session.ended && session.sig && !session.sig.closed) session.sig.send('leave');
+    reconnect.pageHidden();
+    // A member says no goodbye, so that a reload resumes (reconnect.js); a knock leaves.
+    if (session && !session.ended && session.sig && !session.sig.closed && !session.joined) session.sig.send('leave');
   });
 }
 
@@ -629,6 +654,20 @@ async function main() {
   modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
   devices = setupDevices({
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
+  });
+  reconnect = new Reconnect({
+    attempt: (resume) => join(lastName, { resume }),
+    giveUp: () => {
+      // The grace period is over (or the server stayed away): knock again from here.
+      stopped();
+      if ((session && session.name) || lastName) {
+        media.stopAll();
+        showError('disconnected');
+      } else {
+        setState('prejoin'); // after a reload the name is not known: ask for it
+        prejoin.start();
+      }
+    },
   });
   bindControls();
   // Built texts (names with "(you)", menus) are drawn again in the language switched to.
@@ -721,6 +760,13 @@ async function main() {
     return;
   }
   controls.render();
+  if (reconnect.stored()) {
+    // A reload of an admitted participant: the same membership, no knock.
+    await media.acquire({ mic: params.get('mic') !== '0', camera: params.get('camera') !== '0' });
+    controls.render();
+    reconnect.start();
+    return;
+  }
   setState('prejoin');
   prejoin.start();
   $('#prejoin-name').focus();

@@ -18,7 +18,7 @@ const readable = (v) => (v === UNREADABLE ? t('e2ee.unreadable') : v);
 /** Errors on the way in that send the person back to the pre-join screen (password). */
 export const AUTH_CODES = new Set(['password_required', 'wrong_password', 'too_many_attempts']);
 /** Reasons a session ends with an error screen; see meeting.js for their texts. */
-export const FATAL_CODES = new Set(['unknown_meeting', 'meeting_full', 'wrong_moderator_secret', 'unsupported_version', 'too_many_errors', ...AUTH_CODES]);
+export const FATAL_CODES = new Set(['resume_failed', 'unknown_meeting', 'meeting_full', 'wrong_moderator_secret', 'unsupported_version', 'too_many_errors', ...AUTH_CODES]);
 /** `bye` reasons that end the session with their own screen (`left` is a normal goodbye). */
 const BYE_KINDS = new Set(['shutdown', 'replaced', 'denied', 'locked', 'lobby_full', 'expired', 'removed', 'sent_to_lobby', 'ended']);
 const CLOSE_CODES = {
@@ -60,8 +60,9 @@ export class Session {
    * With it, the name goes out encrypted; whether the meeting is end-to-end encrypted
    * is known only at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {} }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null }) {
     this.meetingId = meetingId;
+    this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
     this.name = name;
     this.password = password;
     this.moderatorSecret = moderatorSecret;
@@ -118,6 +119,7 @@ export class Session {
     sig.on('participant_joined', (p) => this._participant(p.participant, true));
     sig.on('participant_updated', (p) => this._participant(p.participant, false));
     sig.on('participant_left', (p) => this._participantLeft(p.participantId));
+    sig.on('participant_resumed', (p) => this._participantResumed(p.participant));
     sig.on('subscribe_offer', (p) => this._subscriber().handleOffer(p));
     sig.on('chat', (p) => this._chat(p));
     sig.on('e2ee', (p) => { if (this.keys && !this.ended) this.keys.receive(p.from, p.data); });
@@ -131,7 +133,14 @@ export class Session {
 
     // With a key in the link the name goes out encrypted ("e1.…"): the server never reads it.
     let wireName = this.name;
-    if (this.cryptoPromise) {
+    if (this.cryptoPromise && this.resume) {
+      try {
+        this.crypto = await this.cryptoPromise;
+      } catch {
+        this._fail('e2ee_unsupported');
+        return;
+      }
+    } else if (this.cryptoPromise) {
       try {
         this.crypto = await this.cryptoPromise;
         wireName = await this.crypto.encryptName(this.name);
@@ -149,6 +158,14 @@ export class Session {
     }
     if (this.ended) return;
     this.sentMedia = { mic: media.micOn, camera: media.cameraOn, screen: false };
+    if (this.resume) {
+      // The same membership on a new connection: no name, no knock (PROTOCOL.md, "Reconnecting").
+      sig.send('resume', { version: PROTOCOL_VERSION, meetingId: this.meetingId, ...this.resume, media: { ...this.sentMedia } });
+      this.joinTimer = setTimeout(() => {
+        if (this.phase === 'connecting') this._fail('disconnected');
+      }, JOIN_TIMEOUT_MS);
+      return;
+    }
     const join = { version: PROTOCOL_VERSION, meetingId: this.meetingId, name: wireName, media: { ...this.sentMedia } };
     // Both travel only inside the websocket.
     if (this.password) join.password = this.password;
@@ -184,7 +201,7 @@ export class Session {
    * end closes the connections and forgets the session's data. It stops all
    * capture unless keepMedia (the person stays on the pre-join or waiting screen).
    */
-  end({ keepMedia = false } = {}) {
+  end({ keepMedia = false, keepChat = false } = {}) {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.joinTimer);
@@ -210,7 +227,7 @@ export class Session {
     if (keepMedia) this.media.stopScreen();
     else this.media.stopAll();
     this.grid.clear();
-    this.chat.clear();
+    if (!keepChat) this.chat.clear();
   }
 
   /** whenPublishing resolves to the publisher once it exists, or null if there will be none. */
@@ -325,6 +342,14 @@ export class Session {
     }
     this.phase = 'joined';
     this.participantId = welcome.participantId;
+    // The secret that brings this membership back if the connection drops (reconnect.js).
+    if (typeof welcome.resumeSecret === 'string') this.ui.resumable?.(welcome.participantId, welcome.resumeSecret);
+    if (welcome.resumed && typeof welcome.name === 'string' && welcome.name) {
+      // A resume after a reload: the own name as the server knows it (encrypted in an E2EE meeting).
+      const now = this._nameNow(welcome.name);
+      if (now !== undefined) this.name = now;
+      else this._name(welcome.name).then((name) => { this.name = name; this.renderSelf(); });
+    }
     this.role = roleFrom(welcome.role);
     this.settings = settingsFrom(welcome.settings);
     this.joined = true;
@@ -558,6 +583,7 @@ export class Session {
       name: shown !== undefined ? shown : (known && known.rawName === rawName ? known.name : ''),
       role: p.role ? roleFrom(p.role) : (known ? known.role : 'participant'),
       media: { mic: false, camera: false, screen: false, ...(p.media || {}) },
+      reconnecting: p.reconnecting === true, // the connection dropped; it may come back
     };
     this.participants.set(p.id, entry);
     this.grid.ensure({ participantId: p.id, source: 'camera', name: entry.name });
@@ -582,6 +608,17 @@ export class Session {
     this.grid.removeParticipant(id);
     if (p) toast(t('meeting.left-toast', { name: p.name || t('waiting.someone') }));
     this.ui.rosterChanged();
+  }
+
+  /**
+   * _participantResumed: a reconnecting member is back on a new connection, with a new
+   * identity key in an encrypted meeting. Only an id still in the roster can resume
+   * (an id that left is never verified again); e2ee/FORMAT.md, "Resumed members".
+   */
+  _participantResumed(p) {
+    if (this.ended || !this.joined || !p || !p.id || !this.participants.has(p.id)) return;
+    if (this.keys) this.keys.peerResumed(p.id);
+    this._participant({ ...p, reconnecting: false }, false);
   }
 
   _remoteTrack(info) {
@@ -663,6 +700,16 @@ export class Session {
     else if (this.fatal) kind = this.fatal;
     else if (code === 1001) kind = 'shutdown';
     else kind = CLOSE_CODES[code] || 'disconnected';
+    // 1001 without a `bye` is the browser's own going-away (Firefox reports it while the
+    // page unloads); the server says `bye` `shutdown` before its 1001.
+    if ((kind === 'disconnected' || (code === 1001 && !this.bye)) && this.joined && this.ui.dropped) {
+      // Dropped without a goodbye: the membership waits for a resume (reconnect.js).
+      this.end({ keepMedia: true, keepChat: true });
+      if (this.ui.dropped()) return;
+      this.media.stopAll();
+      this.ui.failed(kind, this.fatalInfo);
+      return;
+    }
     if (kind === 'sent_to_lobby') {
       // Knock again at once, with the camera still on (meeting.js makes the new session).
       this.end({ keepMedia: true });
@@ -674,12 +721,14 @@ export class Session {
 
   _fail(kind) {
     if (this.ended) return;
-    this.end({ keepMedia: AUTH_CODES.has(kind) });
+    // A resume that did not make it keeps the camera for the next attempt.
+    this.end({ keepMedia: AUTH_CODES.has(kind) || !!this.resume, keepChat: !!this.resume });
     this.ui.failed(kind, this.fatalInfo);
   }
 
   _mediaState(state) {
     if (this.ended || !this.joined) return;
+    if (state === 'failed' && this.ui.mediaFailed) this.ui.mediaFailed(this);
     if (state === 'failed') this.ui.banner('meeting.media-failed', 'error');
     else if (state === 'disconnected') this.ui.banner('meeting.media-interrupted');
     else if (state === 'connected') this.ui.banner(null);

@@ -178,6 +178,28 @@ export class SessionKeys {
     });
   }
 
+  /**
+   * peerResumed: the server announced that member id, whose connection had dropped, is
+   * back on a new connection (`participant_resumed`). The new connection has a new
+   * identity key (a reload loses the old one), so the one identity per id this session
+   * verified is forgotten and id is handled like a newcomer: its new identity must verify
+   * under the link's key before it gets anything, and it gets our ratcheted key, never an
+   * older one. Only a member we still hold can resume: an id that left (peerLeft) is
+   * gone from the map and stays dead. FORMAT.md, "Resumed members".
+   */
+  peerResumed(id) {
+    if (id === this.selfId || !validId(id)) return;
+    this._run(async () => {
+      const p = this.peers.get(id);
+      if (!p) return; // never a member here, or it left: it stays dead
+      clearTimeout(p.timer);
+      this.peers.delete(id);
+      this.pendingJoins.delete(id);
+      this.media.forget(id);
+      this.peerJoined(id); // queued behind this step
+    });
+  }
+
   /** peerLeft: someone left or was removed; we rotate and tell only those who remain. */
   peerLeft(id) {
     this._run(async () => {

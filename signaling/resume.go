@@ -1,0 +1,362 @@
+package signaling
+
+import (
+	"context"
+	"encoding/base64"
+	"time"
+
+	"conclave/lobby"
+	"conclave/secret"
+	"conclave/sfu"
+)
+
+// Resuming a membership after the websocket dropped (PROTOCOL.md, "Reconnecting").
+//
+// Every welcome carries a fresh resumption secret. When an admitted member's connection
+// ends without a goodbye (the socket dropped, or the watchdog cut it), the member is
+// parked instead of removed: it stays in the roster and the policy, marked as
+// reconnecting, for the grace period. A new connection that presents the secret within
+// that time takes the membership over (same id, role and name) and gets a new secret; the
+// old one is spent. A member is never parked twice at once, and only its own secret, for
+// its own meeting, brings it back.
+
+// DefaultResumeGrace is how long a member whose connection dropped may come back without
+// knocking: a 20 s outage plus the client's backoff, and a page reload, fit well inside.
+const DefaultResumeGrace = time.Minute
+
+// resumeSecretBytes is the size of a resumption secret (256 random bits).
+const resumeSecretBytes = 32
+
+// resumeSecretChars is its length as unpadded base64url.
+var resumeSecretChars = base64.RawURLEncoding.EncodedLen(resumeSecretBytes)
+
+// ResumePayload is the first message of a connection that takes a membership back.
+type ResumePayload struct {
+	Version       int         `json:"version"`
+	MeetingID     string      `json:"meetingId"`
+	ParticipantID string      `json:"participantId"`
+	Secret        string      `json:"secret"`
+	Media         *MediaState `json:"media,omitempty"`
+}
+
+// ParticipantResumedPayload tells the other members that a reconnecting member is back
+// on a new connection (with new media connections and, in an encrypted meeting, a new
+// identity key: e2ee/FORMAT.md, "Resumed members").
+type ParticipantResumedPayload struct {
+	Participant ParticipantInfo `json:"participant"`
+}
+
+// parking is a member's resumption state, kept by the meeting under its lock.
+type parking struct {
+	hash     string          // keyed hash of the current secret: never the secret itself
+	last     *Session        // the member's last connection (its done tells when it let go)
+	stop     func() bool     // cancels the grace timer; nil while a connection is attached
+	commands []lobby.Command // moderator commands that arrived while it was parked
+}
+
+// parseResume checks a resume payload's fields; the secret is only compared later.
+func parseResume(env Envelope) (ResumePayload, *Error) {
+	p, err := decodePayload[ResumePayload](env)
+	if err != nil {
+		return p, err
+	}
+	if p.Version != ProtocolVersion {
+		return p, errorf(CodeUnsupportedVersion, "this server speaks protocol version %d", ProtocolVersion)
+	}
+	if !validID(p.MeetingID) || !validID(p.ParticipantID) {
+		return p, errorf(CodeInvalidField, "meetingId and participantId are required")
+	}
+	if len(p.Secret) != resumeSecretChars {
+		// Refused before anything is looked up, and counted like any wrong secret.
+		return p, errorf(CodeResumeFailed, "this session cannot be resumed")
+	}
+	return p, nil
+}
+
+// issueResumeLocked makes a fresh secret for member id, spending the last one.
+func (m *Meeting) issueResumeLocked(id lobby.ID, s *Session) string {
+	sec := secret.Random(resumeSecretBytes)
+	if old := m.resumable[id]; old != nil && old.stop != nil {
+		old.stop()
+	}
+	m.resumable[id] = &parking{hash: secret.KeyedHash(sec), last: s}
+	return sec
+}
+
+// dropResumeLocked forgets id's resumption state (it left, or was removed).
+func (m *Meeting) dropResumeLocked(id lobby.ID) {
+	if p := m.resumable[id]; p != nil {
+		if p.stop != nil {
+			p.stop()
+		}
+		delete(m.resumable, id)
+	}
+}
+
+// park keeps s's membership for grace after its connection dropped, and tells the
+// others that it is reconnecting. It reports false when s is not (or no longer) the
+// member's connection: then it has left or was taken over, and nothing is kept.
+func (m *Meeting) park(s *Session, clock Clock, grace time.Duration, expired func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := lobby.ID(s.id)
+	rec, info := m.resumable[id], m.members[id]
+	if m.ended || m.conns[id] != s || rec == nil || info == nil {
+		return false
+	}
+	delete(m.conns, id)
+	rec.last = s
+	rec.stop = clock.AfterFunc(grace, func() {
+		if m.expireParked(id, rec) {
+			expired()
+		}
+	})
+	info.Reconnecting = true
+	m.broadcastLocked(id, encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: *info}))
+	return true
+}
+
+// expireParked ends a parked membership whose grace period is over, as a leave; false
+// when it came back (or went) in the meantime.
+func (m *Meeting) expireParked(id lobby.ID, rec *parking) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.resumable[id] != rec || m.conns[id] != nil {
+		return false
+	}
+	delete(m.resumable, id)
+	m.removeMemberLocked(id, m.now())
+	return true
+}
+
+// resumeHash is the keyed hash of member pid's current resumption secret, "" when it
+// has none (gone, or a resume is under way).
+func (m *Meeting) resumeHash(pid string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := lobby.ID(pid)
+	if rec := m.resumable[id]; rec != nil && !m.ended && m.members[id] != nil {
+		return rec.hash
+	}
+	return ""
+}
+
+// claim takes member pid's membership for s if its secret's hash is still hash (checked
+// by the caller against the secret given), and spends that secret at once: two resumes
+// with one secret cannot both win. It returns the member's last connection, whose end
+// the caller waits for before it sets up media under the same id. A connection the server
+// still had (it had not noticed the drop) is told that it was replaced.
+func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := lobby.ID(pid)
+	rec := m.resumable[id]
+	if m.ended || rec == nil || m.members[id] == nil || hash == "" || rec.hash != hash {
+		return nil, false
+	}
+	rec.hash = "" // spent; completeResume issues the next one
+	if rec.stop != nil {
+		rec.stop()
+		rec.stop = nil
+	}
+	prev = rec.last
+	if live := m.conns[id]; live != nil && live != s {
+		live.deliver(event{kind: evReplaced})
+	}
+	m.conns[id] = s
+	rec.last = s
+	return prev, true
+}
+
+// completeResume makes s the member again: a welcome (resumed, with a new secret and
+// the member's own wire name) to s, participant_resumed to everyone else, and the
+// moderator commands that arrived while it was away. False when it lost the membership
+// in the meantime.
+func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := lobby.ID(s.id)
+	role, ok := m.lob.Role(id)
+	info := m.members[id]
+	rec := m.resumable[id]
+	if !ok || m.conns[id] != s || info == nil || rec == nil {
+		return false
+	}
+	info.Reconnecting = false
+	info.Media = s.media
+	info.Role = string(role)
+	others := make([]ParticipantInfo, 0, len(m.members))
+	for oid, o := range m.members {
+		if oid != id {
+			others = append(others, *o)
+		}
+	}
+	commands := rec.commands
+	rec.commands = nil
+	sec := m.issueResumeLocked(id, s)
+	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
+		Version:       ProtocolVersion,
+		ParticipantID: s.id,
+		MeetingID:     m.id,
+		Role:          string(role),
+		Settings:      m.lob.Settings(),
+		E2EE:          m.e2ee,
+		Participants:  others,
+		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
+		ICEServers:    ice,
+		ResumeSecret:  sec,
+		Resumed:       true,
+		Name:          info.Name,
+	}))
+	m.broadcastLocked(id, encode(TypeParticipantResumed, "", ParticipantResumedPayload{Participant: *info}))
+	if role == lobby.RoleModerator {
+		s.send(waitingListMessage(m.lob.Waiting(), m.now()))
+		m.wrong.welcomeLocked(s)
+	}
+	m.welcomeHandsLocked(s) // the queue may have changed while it was away
+	for _, c := range commands {
+		s.deliver(event{kind: evMedia, command: c})
+	}
+	return true
+}
+
+// removeMemberLocked takes a member out of the meeting as a leave: the policy's effects,
+// participant_left to everyone.
+func (m *Meeting) removeMemberLocked(id lobby.ID, now time.Time) {
+	if len(m.conns) == 0 {
+		m.idle = now
+	}
+	m.applyLocked(m.lob.Leave(id))
+	if _, ok := m.members[id]; ok {
+		delete(m.members, id)
+		m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: string(id)}))
+	}
+}
+
+// resume handles the first message of a connection that takes a membership back.
+func (s *Session) resume(env Envelope) *Error {
+	s.joining.Store(true)
+	defer s.joining.Store(false)
+	p, perr := parseResume(env)
+	if perr != nil && perr.Code != CodeResumeFailed {
+		return perr
+	}
+	scope := "resume/" + p.MeetingID + "/" + p.ParticipantID
+	var m *Meeting
+	var prev *Session
+	err := s.checkSecret(scope, CodeResumeFailed, func(ctx context.Context) (bool, error) {
+		if perr != nil {
+			return false, nil
+		}
+		if m = s.srv.registry.Get(p.MeetingID); m == nil {
+			return false, nil
+		}
+		hash := m.resumeHash(p.ParticipantID)
+		if hash == "" {
+			return false, nil
+		}
+		good, verr := s.srv.hasher.Verify(ctx, p.Secret, hash)
+		if verr != nil || !good {
+			return false, nil
+		}
+		var ok bool
+		prev, ok = m.claim(s, p.ParticipantID, hash)
+		return ok, nil
+	})
+	if err != nil {
+		return goneIsNil(err)
+	}
+	s.meeting, s.id, s.joinRef = m, p.ParticipantID, env.ID
+	s.member = true // from here a drop parks the membership again
+	s.knocked.Store(true)
+	// The last connection lets go of the member's media before this one takes it.
+	if prev != nil {
+		select {
+		case <-prev.done:
+		case <-s.closing:
+			return nil
+		}
+		s.name, s.media = prev.name, prev.media
+		s.askedUnmute, s.askedCamera = prev.askedUnmute, prev.askedCamera
+		s.carry = prev.carry
+	}
+	if p.Media != nil {
+		s.media = *p.Media
+	}
+	peer, jerr := m.room.Join(s.id)
+	if jerr != nil {
+		s.log.Warn("session: media join on resume failed", "err", jerr)
+		s.refuse(s.joinRef, errorf(CodeInternal, "could not set up media"))
+		s.finish("", nil, CloseGoingAway, "internal error")
+		return nil
+	}
+	s.peer = peer
+	for i, src := range carriedSources {
+		if s.carry.blocked[i] {
+			peer.Block(src, true)
+		}
+	}
+	if !m.completeResume(s, s.srv.iceServers()) {
+		return nil // removed in the meantime; that event follows
+	}
+	s.state = stateJoined
+	s.log.Debug("session: resumed", "participant", s.id)
+	return nil
+}
+
+// ICERestartPayload asks for an ICE restart of a connection the server offers.
+type ICERestartPayload struct {
+	PC string `json:"pc"`
+}
+
+// iceRestart answers a client whose subscribe connection failed while the websocket
+// still works: the next subscribe offer restarts ICE. The publish connection needs no
+// help (its client is the offerer and restarts ICE in a new publish_offer).
+func (s *Session) iceRestart(env Envelope) *Error {
+	p, err := decodePayload[ICERestartPayload](env)
+	if err != nil {
+		return err
+	}
+	if p.PC != "subscribe" {
+		return errorf(CodeInvalidField, `pc must be "subscribe"`)
+	}
+	if !s.neg.ice.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many ICE requests; slow down")
+	}
+	s.peer.RestartSubscribeICE()
+	return nil
+}
+
+// carriedSources are the sources whose moderator blocks a resume keeps.
+var carriedSources = [3]sfu.Source{sfu.SourceMicrophone, sfu.SourceCamera, sfu.SourceScreen}
+
+// carried is what a member's media had from moderators, handed from one connection to
+// the next on a resume (a reconnect must not lift a mute).
+type carried struct {
+	blocked [3]bool
+}
+
+// letGo ends s's hold on its membership when the connection ends: an admitted member
+// whose connection dropped (no goodbye was said) is parked for the grace period;
+// otherwise it leaves. The media closes either way.
+func (s *Session) letGo() {
+	if s.peer != nil {
+		for i, src := range carriedSources {
+			s.carry.blocked[i] = s.peer.Blocked(src)
+		}
+	}
+	parked := false
+	if s.meeting != nil && s.member && !s.saidBye && s.srv.resumeGrace > 0 {
+		m, srv := s.meeting, s.srv
+		parked = m.park(s, srv.clock, srv.resumeGrace, func() { srv.registry.endIfEmpty(m) })
+	}
+	if s.meeting != nil && !parked {
+		s.meeting.leave(s, s.srv.now())
+	}
+	if s.peer != nil {
+		s.peer.Close()
+	}
+	if s.meeting != nil {
+		s.srv.registry.endIfEmpty(s.meeting)
+	}
+}

@@ -1,0 +1,414 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/fakeclock"
+	"conclave/internal/testclient"
+	"conclave/signaling"
+)
+
+// Resuming a membership after a dropped connection (PROTOCOL.md, "Reconnecting"), with
+// the grace period on a fake clock.
+
+const testGrace = 30 * time.Second // below the pong wait, so no ping verdict interferes
+
+type resumeFixture struct {
+	srv     *testServer
+	clock   *fakeclock.Clock
+	meeting createdMeeting
+	mod     *testclient.Client
+}
+
+// newResumeFixture runs a server with a waiting room and a moderator in the meeting.
+func newResumeFixture(t *testing.T) *resumeFixture {
+	t.Helper()
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace, EmptyMeetingGrace: time.Minute})
+	m := srv.createMeetingWith(t, `{}`)
+	return &resumeFixture{srv: srv, clock: clock, meeting: m, mod: srv.joinModerator(t, m, "Mod")}
+}
+
+// participantPayload decodes a participant_* message's participant.
+func participantOf(t *testing.T, m testclient.Message) signaling.ParticipantInfo {
+	t.Helper()
+	var p struct{ Participant signaling.ParticipantInfo }
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Participant
+}
+
+// dropAndSeeReconnecting cuts c's connection (no goodbye) and waits until watcher is
+// told that c is reconnecting.
+func dropAndSeeReconnecting(t *testing.T, c, watcher *testclient.Client) {
+	t.Helper()
+	id := c.ParticipantID
+	c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		m, err := watcher.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s to be reconnecting: %v", id, err)
+		}
+		switch m.Type {
+		case "participant_left":
+			t.Fatalf("a dropped member left instead of reconnecting: %s", m.Payload)
+		case "participant_updated":
+			if p := participantOf(t, m); p.ID == id && p.Reconnecting {
+				return
+			}
+		}
+	}
+}
+
+// resumeErr sends a resume on a new connection and returns the error code it gets.
+func (f *resumeFixture) resumeErr(t *testing.T, id, secret string) (code string, close int) {
+	t.Helper()
+	c := f.srv.dial(t)
+	if err := c.SendResume(f.meeting.MeetingID, id, secret, nil); err != nil {
+		t.Fatal(err)
+	}
+	code, _ = expectError(t, c)
+	<-c.Done()
+	return code, c.CloseCode()
+}
+
+// resume takes id's membership back on a new connection.
+func (f *resumeFixture) resume(t *testing.T, id, secret string) *testclient.Client {
+	t.Helper()
+	c := f.srv.dial(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Resume(ctx, f.meeting.MeetingID, id, secret); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	return c
+}
+
+func resumedWelcome(t *testing.T, c *testclient.Client) (w struct {
+	ParticipantID string
+	Role          string
+	Name          string
+	Resumed       bool
+	ResumeSecret  string
+	Participants  []signaling.ParticipantInfo
+}) {
+	t.Helper()
+	for _, m := range c.All() {
+		if m.Type == "welcome" {
+			if err := json.Unmarshal(m.Payload, &w); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return w
+}
+
+// TestResumeWithinGrace: a participant whose connection drops is shown to the others as
+// reconnecting, never as a leave and a join; a new connection with the secret is the
+// same participant (id, name, role), its media flows again, and the moderator did
+// nothing.
+func TestResumeWithinGrace(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	id, sec := alice.ParticipantID, alice.ResumeSecret
+	if len(sec) < 22 {
+		t.Fatalf("welcome carries no usable resumption secret: %q", sec)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := alice.Publish(ctx, "camera"); err != nil {
+		t.Fatal(err)
+	}
+	dropAndSeeReconnecting(t, alice, f.mod)
+	f.clock.Advance(testGrace - time.Second)
+
+	back := f.resume(t, id, sec)
+	w := resumedWelcome(t, back)
+	if w.ParticipantID != id || w.Role != "participant" || w.Name != "Alice" || !w.Resumed {
+		t.Fatalf("resumed welcome: %+v", w)
+	}
+	if w.ResumeSecret == "" || w.ResumeSecret == sec {
+		t.Fatal("a resume must issue a new secret")
+	}
+	m := expectType(t, f.mod, "participant_resumed")
+	if p := participantOf(t, m); p.ID != id || p.Reconnecting || p.Name != "Alice" {
+		t.Fatalf("participant_resumed: %+v", p)
+	}
+	joins := 0
+	for _, m := range f.mod.All() {
+		if m.Type == "participant_left" {
+			t.Fatalf("the moderator saw %s for a reconnect", m.Type)
+		}
+		if m.Type == "participant_joined" && participantOf(t, m).ID == id {
+			joins++
+		}
+	}
+	if joins != 1 {
+		t.Fatalf("the moderator saw Alice join %d times", joins)
+	}
+
+	// Media: the resumed connection publishes again and the moderator receives it.
+	pubs, err := back.Publish(ctx, "camera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the camera to arrive again", func() bool {
+		_ = pubs[0].Send([]byte("frame after the resume................................"))
+		r := f.mod.Received(id, "camera")
+		return r != nil && r.Count() > 0
+	})
+
+	// After another grace period it is still a member.
+	f.clock.Advance(testGrace + time.Second)
+	if _, err := back.Send("chat", map[string]string{"text": "still here"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, back, "chat")
+}
+
+// TestResumeModeratorKeepsRole: a moderator who comes back is a moderator: it gets the
+// waiting list and may admit.
+func TestResumeModeratorKeepsRole(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	id, sec := f.mod.ParticipantID, f.mod.ResumeSecret
+	dropAndSeeReconnecting(t, f.mod, alice)
+	mod := f.resume(t, id, sec)
+	if w := resumedWelcome(t, mod); w.Role != "moderator" || w.ParticipantID != id {
+		t.Fatalf("resumed moderator: %+v", w)
+	}
+	expectType(t, mod, "waiting_list")
+	bob := f.srv.knock(t, f.meeting.MeetingID, "Bob", nil)
+	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, "Bob")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := bob.AwaitWelcome(ctx); err != nil {
+		t.Fatalf("the resumed moderator could not admit: %v", err)
+	}
+}
+
+// TestResumeAfterGrace: once the grace period is over the member has left (the others
+// see it), the secret is dead, and the person must knock again.
+func TestResumeAfterGrace(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	id, sec := alice.ParticipantID, alice.ResumeSecret
+	dropAndSeeReconnecting(t, alice, f.mod)
+	f.clock.Advance(testGrace)
+	m := expectType(t, f.mod, "participant_left")
+	if !jsonHas(m.Payload, id) {
+		t.Fatalf("participant_left names someone else: %s", m.Payload)
+	}
+	if code, closeCode := f.resumeErr(t, id, sec); code != "resume_failed" || closeCode != 4401 {
+		t.Fatalf("resume after the grace period: %s, close %d", code, closeCode)
+	}
+	f.srv.knock(t, f.meeting.MeetingID, "Alice", nil) // waits in the lobby like anyone
+}
+
+// TestResumeRefusals: a wrong secret, a spent one and another participant's are refused
+// with resume_failed and change nothing: the member stays reconnecting and its own
+// current secret still works.
+func TestResumeRefusals(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	bob := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Bob")
+	aliceID, first := alice.ParticipantID, alice.ResumeSecret
+	dropAndSeeReconnecting(t, alice, f.mod)
+
+	// Another participant's secret for Alice.
+	if code, _ := f.resumeErr(t, aliceID, bob.ResumeSecret); code != "resume_failed" {
+		t.Fatalf("another participant's secret: %s", code)
+	}
+	// A wrong secret of the right length, and one of the wrong length.
+	wrong := []byte(first)
+	wrong[0] ^= 1
+	if code, _ := f.resumeErr(t, aliceID, string(wrong)); code != "resume_failed" {
+		t.Fatalf("wrong secret: %s", code)
+	}
+	back := f.resume(t, aliceID, first)
+	next := resumedWelcome(t, back).ResumeSecret
+	dropAndSeeReconnecting(t, back, f.mod)
+	// The first secret was spent by the resume (single use).
+	if code, _ := f.resumeErr(t, aliceID, first); code != "resume_failed" {
+		t.Fatalf("a spent secret: %s", code)
+	}
+	for _, m := range f.mod.All() {
+		if m.Type == "participant_left" {
+			t.Fatalf("a refused resume changed the meeting: %s", m.Payload)
+		}
+	}
+	f.resume(t, aliceID, next)
+
+	// Guesses are throttled like any secret: after the fourth wrong one in a row (the
+	// right secret forgave the earlier ones) the address must wait.
+	for i := range 4 {
+		if code, _ := f.resumeErr(t, aliceID, first); code != "resume_failed" {
+			t.Fatalf("wrong secret %d: %s", i+1, code)
+		}
+	}
+	if code, _ := f.resumeErr(t, aliceID, first); code != "too_many_attempts" {
+		t.Fatalf("a fifth wrong secret in a row: %s, want too_many_attempts", code)
+	}
+}
+
+// TestResumeTakesOverLiveConnection: a resume while the server still holds the old
+// connection (it has not noticed the drop yet) replaces it.
+func TestResumeTakesOverLiveConnection(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
+	m := expectType(t, alice, "bye")
+	if !jsonHas(m.Payload, "replaced") {
+		t.Fatalf("old connection: %s", m.Payload)
+	}
+	expectType(t, f.mod, "participant_resumed")
+	if w := resumedWelcome(t, back); w.ParticipantID != alice.ParticipantID {
+		t.Fatalf("welcome: %+v", w)
+	}
+	if _, err := back.Send("chat", map[string]string{"text": "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, f.mod, "chat")
+}
+
+// TestLeaveIsNotParked: a member who says goodbye leaves at once; its secret is dead.
+func TestLeaveIsNotParked(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := alice.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, f.mod, "participant_left")
+	if code, _ := f.resumeErr(t, alice.ParticipantID, alice.ResumeSecret); code != "resume_failed" {
+		t.Fatalf("resume after leave: %s", code)
+	}
+}
+
+func jsonHas(b []byte, s string) bool {
+	return json.Valid(b) && strings.Contains(string(b), s)
+}
+
+// TestResumeKeepsModeratorMutes: a reconnect does not lift a moderator's mute, and a mute
+// sent while the member was away reaches it after its welcome.
+func TestResumeKeepsModeratorMutes(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace})
+	m := srv.createMeetingWith(t, `{"settings":{"unmute":false}}`)
+	mod := srv.joinModerator(t, m, "Mod")
+	f := &resumeFixture{srv: srv, clock: clock, meeting: m, mod: mod}
+	alice := srv.admitted(t, mod, m.MeetingID, "Alice")
+	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, alice, "media_command")
+	dropAndSeeReconnecting(t, alice, mod)
+	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "camera"}); err != nil {
+		t.Fatal(err)
+	}
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
+	cmd := expectType(t, back, "media_command")
+	if !jsonHas(cmd.Payload, "mute_camera") {
+		t.Fatalf("the mute sent while away: %s", cmd.Payload)
+	}
+	for _, media := range []map[string]bool{{"mic": true}, {"camera": true}} {
+		if _, err := back.Send("media_state", media); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := expectError(t, back); code != "not_allowed" {
+			t.Fatalf("unmuting %v after a reconnect: %s, want not_allowed", media, code)
+		}
+	}
+}
+
+// TestParkedMemberKeepsMeeting: a meeting whose only member dropped stays for the grace
+// period even when empty meetings end at once, so that member (a moderator who reloads)
+// finds it; once the grace period is over without a resume, it ends.
+func TestParkedMemberKeepsMeeting(t *testing.T) {
+	for _, comeBack := range []bool{true, false} {
+		clock := newFakeClock()
+		srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace})
+		m := srv.createMeetingWith(t, `{}`)
+		mod := srv.joinModerator(t, m, "Mod")
+		mod.Close()
+		eventually(t, 5*time.Second, "the server to let go of the connection", func() bool {
+			return srv.sig.Stats().Websockets == 0
+		})
+		if st := srv.sig.Stats(); st.Meetings != 1 || st.Participants != 1 {
+			t.Fatalf("while parked: %+v", st)
+		}
+		if comeBack {
+			clock.Advance(testGrace - time.Second) // the janitor runs meanwhile
+			f := &resumeFixture{srv: srv, clock: clock, meeting: m}
+			back := f.resume(t, mod.ParticipantID, mod.ResumeSecret)
+			if w := resumedWelcome(t, back); w.Role != "moderator" {
+				t.Fatalf("resumed as %q", w.Role)
+			}
+			continue
+		}
+		clock.Advance(testGrace)
+		eventually(t, 5*time.Second, "the meeting to end after the grace period", func() bool {
+			return srv.sig.Stats().Meetings == 0
+		})
+	}
+}
+
+// TestSubscribeICERestart: a client whose subscribe connection failed asks for an ICE
+// restart over the live websocket and gets a subscribe offer with new ICE credentials.
+func TestSubscribeICERestart(t *testing.T) {
+	srv := newTestServer(t)
+	meeting := srv.createMeeting(t)
+	alice := srv.join(t, meeting, "Alice")
+	bob := srv.join(t, meeting, "Bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pubs, err := alice.Publish(ctx, "camera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ufrags := func() []string {
+		var out []string
+		for _, m := range bob.All() {
+			if m.Type != "subscribe_offer" {
+				continue
+			}
+			var p struct{ SDP string }
+			_ = json.Unmarshal(m.Payload, &p)
+			for _, line := range strings.Split(p.SDP, "\r\n") {
+				if u, ok := strings.CutPrefix(line, "a=ice-ufrag:"); ok {
+					out = append(out, u)
+					break
+				}
+			}
+		}
+		return out
+	}
+	eventually(t, 10*time.Second, "Bob's first subscribe offer", func() bool {
+		_ = pubs[0].Send([]byte("a camera frame............................................"))
+		return len(ufrags()) > 0
+	})
+	first := ufrags()[0]
+	if _, err := bob.Send("ice_restart", map[string]string{"pc": "subscribe"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a subscribe offer with new ICE credentials", func() bool {
+		u := ufrags()
+		return u[len(u)-1] != first
+	})
+	if _, err := bob.Send("ice_restart", map[string]string{"pc": "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := expectError(t, bob); code != "invalid_field" {
+		t.Fatalf("ice_restart of the publish connection: %s", code)
+	}
+}

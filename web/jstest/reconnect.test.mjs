@@ -1,0 +1,158 @@
+// Reconnecting (web/static/js/reconnect-core.js) and the key schedule after a resume
+// (SessionKeys.peerResumed): a member that comes back with a new identity key is
+// verified again and exchanges keys with everyone; an id that left is not revived.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { parseResume, backoffMs } from '../static/js/reconnect-core.js';
+import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
+import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
+import { randomBytes } from '../static/js/e2ee/keys.js';
+
+const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('the kept secret parses only in its own shape', () => {
+  const secret = 'Zk3q0xT8v2mWJ4pLr7cN1aYb9sE6dHf5uG0iKoQzXw8';
+  assert.deepEqual(parseResume(`p-5f2c9a0e1b7d4c33.${secret}`), { participantId: 'p-5f2c9a0e1b7d4c33', secret });
+  for (const bad of [null, undefined, 5, '', '.', 'p-1.', `.${secret}`, 'p-1.short', `p 1.${secret}`, `p-1.${secret}!`]) {
+    assert.equal(parseResume(bad), null, String(bad));
+  }
+});
+
+test('backoff starts quickly, grows, and stays bounded', () => {
+  const mid = () => 0.5;
+  assert.ok(backoffMs(0, mid) < 500);
+  for (let n = 1; n < 50; n++) assert.ok(backoffMs(n, mid) >= backoffMs(n - 1, mid));
+  assert.ok(backoffMs(1000, () => 1) <= 6000);
+});
+
+class FakeMedia {
+  constructor() {
+    this.own = null;
+    this.received = new Map();
+  }
+  setOwnKey(index, raw) {
+    this.own = { index, raw: raw.slice() };
+  }
+  setPeerKey(pid, index, raw) {
+    if (!this.received.has(pid)) this.received.set(pid, []);
+    this.received.get(pid).push({ index, raw: raw.slice() });
+  }
+  forget(pid) {
+    this.received.delete(pid);
+  }
+}
+
+/** Room relays key messages between members in order (a fake server). */
+class Room {
+  constructor(secret) {
+    this.secret = secret;
+    this.members = new Map();
+    this.inFlight = 0;
+  }
+  send(from, to, data) {
+    for (const [id, m] of this.members) {
+      if (id === from || (to && id !== to)) continue;
+      this.inFlight++;
+      setTimeout(async () => {
+        try {
+          m.keys.receive(from, data);
+          await m.keys.queue;
+        } finally {
+          this.inFlight--;
+        }
+      }, 1);
+    }
+  }
+  async settle() {
+    for (let quiet = 0; quiet < 2;) {
+      await tick();
+      await Promise.all([...this.members.values()].map((m) => m.keys.queue));
+      const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);
+      quiet = idle ? quiet + 1 : 0;
+    }
+  }
+  async connect(id, { resumed = false } = {}) {
+    const meeting = await MeetingCrypto.fromSecret(this.secret);
+    const media = new FakeMedia();
+    const keys = new SessionKeys({ meeting, media, send: (to, data) => this.send(id, to, data) });
+    const others = [...this.members.keys()].filter((o) => o !== id);
+    const old = this.members.get(id);
+    if (old) old.keys.close();
+    const m = { keys, media };
+    this.members.set(id, m);
+    for (const o of others) {
+      if (resumed) this.members.get(o).keys.peerResumed(id);
+      else this.members.get(o).keys.peerJoined(id);
+    }
+    await keys.start(id, others);
+    await this.settle();
+    return m;
+  }
+  close() {
+    for (const m of this.members.values()) m.keys.close();
+  }
+}
+
+async function frameOf(m) {
+  const ring = new KeyRing();
+  await ring.set(m.media.own.index, m.media.own.raw);
+  return ring.encrypt(Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8);
+}
+
+async function canRead(reader, senderId, frame) {
+  const ring = new KeyRing();
+  for (const { index, raw } of reader.media.received.get(senderId) || []) await ring.set(index, raw);
+  try {
+    await ring.decrypt(frame, VP8);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a resumed member with a new identity is verified again and keys flow both ways', async () => {
+  const room = new Room(randomBytes(16));
+  const a = await room.connect('p-a');
+  const b = await room.connect('p-b');
+  await room.connect('p-c');
+  const c = await room.connect('p-c', { resumed: true }); // a reload: new keys, same id
+  await room.settle();
+  for (const [id, m] of room.members) {
+    assert.deepEqual(m.keys.verified().sort(), [...room.members.keys()].filter((x) => x !== id).sort(), id);
+  }
+  assert.equal(a.keys.code, c.keys.code);
+  assert.equal(b.keys.code, c.keys.code);
+  for (const [rid, r] of room.members) {
+    for (const [sid, s] of room.members) {
+      if (rid !== sid) assert.ok(await canRead(r, sid, await frameOf(s)), `${rid} reads ${sid}`);
+    }
+  }
+  room.close();
+});
+
+test('without a resume announcement a second identity for a verified id is ignored', async () => {
+  const room = new Room(randomBytes(16));
+  const a = await room.connect('p-a');
+  await room.connect('p-b');
+  const codeBefore = a.keys.code;
+  // p-b's id sends a new identity without the server announcing a resume.
+  const meeting = await MeetingCrypto.fromSecret(room.secret);
+  const rogue = new SessionKeys({ meeting, media: new FakeMedia(), send: (to, data) => room.send('p-b', to, data) });
+  await rogue.start('p-b', ['p-a']);
+  await room.settle();
+  assert.equal(a.keys.code, codeBefore, 'the first verified identity stays');
+  rogue.close();
+  room.close();
+});
+
+test('peerResumed does not revive an id that left', async () => {
+  const room = new Room(randomBytes(16));
+  const a = await room.connect('p-a');
+  await room.connect('p-b');
+  a.keys.peerLeft('p-b');
+  a.keys.peerResumed('p-b');
+  await room.settle();
+  assert.equal(a.keys.stateOf('p-b'), null);
+  room.close();
+});

@@ -1,0 +1,198 @@
+// Coming back after a dropped connection, without a moderator (signaling/PROTOCOL.md,
+// "Reconnecting"). Every welcome brings a resumption secret; this module keeps it for
+// this tab (storage.js: kept for this tab only, gone when it closes), and when the websocket
+// drops, or the media connection fails and an ICE restart does not bring it back, it
+// retries with backoff: each attempt is a new Session that sends `resume` instead of
+// `join`. A reload of the page resumes the same way. When the server refuses the secret
+// (the grace period is over) the person is back at the "Disconnected" screen and
+// knocks again from there.
+//
+// TEST HOOKS: #reconnect-overlay (shown while reconnecting, text "Reconnecting…"),
+// body[data-reconnecting="true"] at the same time; others' tiles and people entries
+// get data-reconnecting="true" and a .reconnecting-badge while that person is away.
+
+import { $, el, announce } from './dom.js';
+import { t, setText } from './i18n.js';
+import { tabValue, setTabValue } from './storage.js';
+import { parseResume, backoffMs } from './reconnect-core.js';
+
+/** How long attempts go on while the server cannot be reached (its grace is 60 s). */
+const GIVE_UP_MS = 90000;
+/** How long an ICE restart over the live websocket may take before a resume. */
+const ICE_RESTART_MS = 6000;
+
+/** RETRY_KINDS are the failures of an attempt that are worth another one. */
+const RETRY_KINDS = new Set(['unreachable', 'disconnected', 'shutdown', 'too_many_errors']);
+
+export class Reconnect {
+  /**
+   * @param {{attempt: (resume: {participantId: string, secret: string}) => void,
+   *          giveUp: (reason: string) => void}} opts
+   * attempt starts a new Session that resumes; giveUp is told when resuming is over
+   * without success (the page shows the "Disconnected" screen or the pre-join screen).
+   */
+  constructor({ attempt, giveUp }) {
+    this.attempt = attempt;
+    this.giveUp = giveUp;
+    this.active = false;
+    this.tries = 0;
+    this.since = 0;
+    this.timer = 0;
+    this.iceTimer = 0;
+    this.unloading = false;
+    // A page restored from the back-forward cache is alive again.
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) this.unloading = false;
+    });
+  }
+
+  /** stored is the resumption secret kept for this tab, or null. */
+  stored() {
+    return parseResume(tabValue('resume'));
+  }
+
+  /** remember keeps the newest secret (each welcome brings one; the last is spent). */
+  remember(participantId, secret) {
+    if (participantId && secret) setTabValue('resume', `${participantId}.${secret}`);
+  }
+
+  /** forget drops the secret: a goodbye, a removal, or a refused resume. */
+  forget() {
+    if (this.unloading) return; // a reload: what the closing page sees is no goodbye
+    setTabValue('resume', null);
+  }
+
+  /** pageHidden: the page is going away (a reload, or the tab closes); keep the secret. */
+  pageHidden() {
+    this.unloading = true;
+  }
+
+  /** dropped: the websocket of a joined session closed without a goodbye. */
+  dropped() {
+    const resume = this.stored();
+    if (!resume) return false;
+    if (!this.active) {
+      this.active = true;
+      this.tries = 0;
+      this.since = Date.now();
+      this._show(true);
+      announce(t('reconnect.title'));
+    }
+    this._schedule(resume);
+    return true;
+  }
+
+  /** start resumes at once (after a reload); false when there is nothing to resume. */
+  start() {
+    const resume = this.stored();
+    if (!resume) return false;
+    this.active = true;
+    this.tries = 0;
+    this.since = Date.now();
+    this._show(true);
+    this.attempt(resume);
+    return true;
+  }
+
+  /**
+   * failed is told how an attempt ended; true when this module handles it (another
+   * attempt, or giving up), false when the page should show the failure as usual.
+   */
+  failed(kind) {
+    if (!this.active) return false;
+    if (RETRY_KINDS.has(kind) && Date.now() - this.since < GIVE_UP_MS) {
+      const resume = this.stored();
+      if (resume) {
+        this._schedule(resume);
+        return true;
+      }
+    }
+    this._stop();
+    if (kind === 'resume_failed' || kind === 'too_many_attempts' || RETRY_KINDS.has(kind)) {
+      this.forget();
+      this.giveUp(kind);
+      return true;
+    }
+    return false; // e.g. removed or ended while away: the page says so
+  }
+
+  /** joined: an attempt got its welcome (or a fresh join did). */
+  joined() {
+    if (this.active) announce(t('reconnect.back'));
+    this._stop();
+  }
+
+  /**
+   * mediaFailed: a peer connection of the live session failed. First an ICE restart over
+   * the live websocket: the client restarts the publish connection itself (it is the
+   * offerer), and asks the server (`ice_restart`) for a subscribe offer with new ICE
+   * credentials. When the media is not back after a few seconds, the websocket is closed
+   * and the session resumes on a new one with new peer connections.
+   */
+  mediaFailed(session) {
+    if (this.active || this.iceTimer || !session || session.ended || !session.sig || session.sig.closed) return;
+    const pub = session.publisher && session.publisher.pc;
+    const sub = session.subscriber && session.subscriber.pc;
+    const failed = (pc) => !!pc && (pc.connectionState === 'failed' || pc.iceConnectionState === 'failed');
+    if (failed(pub) && typeof pub.restartIce === 'function') {
+      pub.restartIce();
+      session.publisher.negotiate().catch(() => {});
+    }
+    if (failed(sub)) session.sig.send('ice_restart', { pc: 'subscribe' });
+    this.iceTimer = setTimeout(() => {
+      this.iceTimer = 0;
+      if (session.ended || !session.sig || session.sig.closed) return;
+      const down = (pc) => failed(pc) || (!!pc && pc.connectionState === 'disconnected');
+      if (down(pub) || down(sub)) {
+        session.sig.close(); // no goodbye: dropped() follows and the session resumes
+      }
+    }, ICE_RESTART_MS);
+  }
+
+  _schedule(resume) {
+    clearTimeout(this.timer);
+    const wait = backoffMs(this.tries++);
+    this.timer = setTimeout(() => {
+      this.timer = 0;
+      if (this.active) this.attempt(resume);
+    }, wait);
+  }
+
+  _stop() {
+    this.active = false;
+    clearTimeout(this.timer);
+    clearTimeout(this.iceTimer);
+    this.timer = 0;
+    this.iceTimer = 0;
+    this._show(false);
+  }
+
+  _show(on) {
+    const box = $('#reconnect-overlay');
+    if (box) box.hidden = !on;
+    if (on) document.body.dataset.reconnecting = 'true';
+    else delete document.body.dataset.reconnecting;
+  }
+}
+
+/**
+ * markReconnecting marks the tiles and people entries of those who are reconnecting
+ * (ids), and unmarks everyone else. Run after the roster or the people list rendered.
+ */
+export function markReconnecting(ids) {
+  const away = new Set(ids);
+  for (const node of document.querySelectorAll('.tile[data-participant-id], .person[data-participant-id]')) {
+    const on = away.has(node.dataset.participantId);
+    const badge = node.querySelector(':scope .reconnecting-badge');
+    if (on) {
+      node.dataset.reconnecting = 'true';
+      if (!badge) {
+        const where = node.querySelector(':scope .person-label') || node;
+        where.append(setText(el('span', { class: 'reconnecting-badge' }), 'reconnect.peer'));
+      }
+    } else {
+      delete node.dataset.reconnecting;
+      if (badge) badge.remove();
+    }
+  }
+}
