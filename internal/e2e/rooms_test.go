@@ -105,8 +105,13 @@ func TestRoomLinksShownAgain(t *testing.T) {
 
 	// The room's invitation: its title, the time typed for this meeting, the participant
 	// link, and never the moderator link.
+	if err := tab.Eval(ctx, `document.querySelector("#room-list .room-invite").click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `!!document.querySelector("#room-list .room-invitation-time")`); err != nil {
+		t.Fatalf("no invitation box: %v", err)
+	}
 	if err := tab.Eval(ctx, `(() => {
-		document.querySelector("#room-list .room-invite").click();
 		const time = document.querySelector("#room-list .room-invitation-time");
 		time.value = "Friday 9:30";
 		time.dispatchEvent(new Event("input", { bubbles: true }));
