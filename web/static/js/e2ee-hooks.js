@@ -30,6 +30,11 @@ const WORKER_URL = '/static/js/e2ee/worker.js';
 const READY_TIMEOUT_MS = 10000;
 // The worker reports at least every second; this long without a word, it is dead or stuck.
 const SILENT_WORKER_MS = 10000;
+// How often the watchdog looks. Only time in which this page itself ran counts towards
+// the limits above: after a stall of the page (a starved machine, a long task such as a
+// slow blur frame) the worker's messages may still wait in the queue behind the
+// watchdog's tick, so a late tick counts as at most one and a half intervals.
+const WATCHDOG_MS = 2000;
 
 let current = null; // the MediaCrypto of the live session, or null
 let required = false; // the live session must encrypt: refuse to send without `current`
@@ -114,11 +119,20 @@ export class MediaCrypto {
       this._readyReject = reject;
     });
     this.ready.catch(() => {});
-    this._readyTimer = setTimeout(() => this._fail('the encryption worker did not start'), READY_TIMEOUT_MS);
+    this.isReady = false;
     this.lastHeard = Date.now();
+    this._silentMs = 0; // page-running time since the worker last spoke
+    let waitedMs = 0; // page-running time since the worker was made
+    let lastTick = Date.now();
     this._watchdog = setInterval(() => {
-      if (Date.now() - this.lastHeard > SILENT_WORKER_MS) this._fail('the encryption worker stopped');
-    }, 2000);
+      const now = Date.now();
+      const step = Math.min(now - lastTick, WATCHDOG_MS * 1.5);
+      lastTick = now;
+      this._silentMs += step;
+      waitedMs += step;
+      if (!this.isReady && waitedMs > READY_TIMEOUT_MS) this._fail('the encryption worker did not start');
+      else if (this._silentMs > SILENT_WORKER_MS) this._fail('the encryption worker stopped');
+    }, WATCHDOG_MS);
     this.worker.onmessage = (event) => this._message(event.data || {});
     this.worker.onerror = (event) => {
       if (event && event.preventDefault) event.preventDefault();
@@ -205,7 +219,6 @@ export class MediaCrypto {
   close() {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this._readyTimer);
     clearInterval(this._watchdog);
     this.worker.onmessage = null;
     this.worker.onerror = null;
@@ -225,9 +238,10 @@ export class MediaCrypto {
   _message(msg) {
     if (this.closed) return;
     this.lastHeard = Date.now();
+    this._silentMs = 0;
     switch (msg.t) {
       case 'ready':
-        clearTimeout(this._readyTimer);
+        this.isReady = true;
         this._readyResolve();
         break;
       case 'stats':
@@ -264,7 +278,6 @@ export class MediaCrypto {
   _fail(reason) {
     if (this.failed || this.closed) return;
     this.failed = reason;
-    clearTimeout(this._readyTimer);
     clearInterval(this._watchdog);
     this._readyReject(new Error(reason));
     // A dead worker keeps every sender silent (both APIs fail closed without it).
