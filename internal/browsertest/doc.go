@@ -39,6 +39,13 @@
 // /usr/lib/firefox-esr/firefox-esr, firefox-esr, firefox. Set
 // $CONCLAVE_BROWSER_LOG=1 to copy the browsers' output to stderr.
 //
+// WebGL: headless Chromium has it (SwiftShader); headless Firefox has none
+// (no GL driver without a display). LaunchWith(t, KindFirefox,
+// Options{WebGL: true}) starts a Firefox that has it: a window on a virtual X
+// display of its own (Xvfb -displayfd, found as $CONCLAVE_XVFB or Xvfb;
+// stopped with the browser), drawn by Mesa's software renderer (llvmpipe).
+// The shared Firefox stays headless.
+//
 // # JavaScript
 //
 // Eval and WaitFor take one expression, not statements (wrap statements in

@@ -114,6 +114,13 @@ func userJS(o Options) string {
 	if len(o.Languages) > 0 {
 		prefs = append(prefs, firefoxPref{"intl.accept_languages", strings.Join(o.Languages, ",")})
 	}
+	if o.WebGL {
+		// Mesa's software renderer is enough for the tests: never let a
+		// blocklist or a "slow GPU" verdict take WebGL away again.
+		prefs = append(prefs,
+			firefoxPref{"webgl.force-enabled", true},
+			firefoxPref{"webgl.disable-fail-if-major-performance-caveat", true})
+	}
 	for _, p := range prefs {
 		v, _ := json.Marshal(p.value)
 		fmt.Fprintf(&b, "user_pref(%q, %s);\n", p.name, v)
@@ -141,6 +148,7 @@ type firefoxBrowser struct {
 	waitErr error         // valid after exited
 	profile string
 	output  *tailBuffer
+	display *xvfb // the virtual display of a browser with WebGL, or nil
 	conn    *bidiConn
 
 	closeOnce sync.Once
@@ -161,13 +169,29 @@ func launchFirefox(path string, o Options) (_ Browser, err error) {
 		return nil, err
 	}
 
+	ctx, cancel := context.WithTimeout(context.Background(), launchTimeout)
+	defer cancel()
+
 	b := &firefoxBrowser{profile: profile, output: newTailBuffer(), exited: make(chan struct{})}
-	b.cmd = exec.Command(path, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0")
-	b.cmd.Env = append(os.Environ(),
-		"MOZ_HEADLESS=1",
-		"MOZ_CRASHREPORTER_DISABLE=1",
-		"MOZ_DISABLE_AUTO_SAFE_MODE=1",
-	)
+	args := []string{"--no-remote", "--profile", profile, "--remote-debugging-port=0"}
+	env := []string{"MOZ_CRASHREPORTER_DISABLE=1", "MOZ_DISABLE_AUTO_SAFE_MODE=1"}
+	if o.WebGL {
+		// Headless Firefox has no WebGL: a window on a virtual display of its own.
+		if b.display, err = startXvfb(ctx); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				b.display.stop()
+			}
+		}()
+		env = append(env, "DISPLAY="+b.display.display, "MOZ_ENABLE_WAYLAND=0")
+	} else {
+		args = append([]string{"--headless"}, args...)
+		env = append(env, "MOZ_HEADLESS=1")
+	}
+	b.cmd = exec.Command(path, args...)
+	b.cmd.Env = append(withoutDisplay(os.Environ()), env...)
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Its own group, so that Close can kill the content processes too.
 		Setpgid: true,
@@ -211,8 +235,6 @@ func launchFirefox(path string, o Options) (_ Browser, err error) {
 		io.Copy(w, pr)
 	}()
 
-	ctx, cancel := context.WithTimeout(context.Background(), launchTimeout)
-	defer cancel()
 	fail := func(err error) (Browser, error) {
 		b.kill()
 		if b.conn != nil {
@@ -236,6 +258,21 @@ func launchFirefox(path string, o Options) (_ Browser, err error) {
 		return fail(err)
 	}
 	return b, nil
+}
+
+// withoutDisplay drops the variables that point Firefox at a display or make it
+// headless: launchFirefox decides those.
+func withoutDisplay(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "DISPLAY", "WAYLAND_DISPLAY", "MOZ_HEADLESS":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // startLocked starts the process from a goroutine that stays locked to its
@@ -283,6 +320,7 @@ func (b *firefoxBrowser) Close() error {
 		}
 		// Content processes can outlive the main one: kill the group.
 		b.kill()
+		b.display.stop()
 		b.closeErr = removeAllRetry(b.profile)
 	})
 	return b.closeErr

@@ -17,6 +17,11 @@ type Options struct {
 	// Languages are the preferred languages, first the UI's ("de-DE", "de"):
 	// navigator.language(s) and Accept-Language. Empty: the browser's default.
 	Languages []string
+	// WebGL gives Firefox working WebGL (Mesa's software renderer): it runs in a
+	// window on a virtual X display of its own (Xvfb, started and stopped with it)
+	// instead of headless, which has none. Without Xvfb, LaunchWith skips the test
+	// (fails it under $CI). Headless Chromium has WebGL anyway (SwiftShader).
+	WebGL bool
 }
 
 // LaunchWith launches a browser of kind k of its own (not shared) with o, for the
@@ -24,6 +29,11 @@ type Options struct {
 func LaunchWith(t testing.TB, k Kind, o Options) Browser {
 	t.Helper()
 	path := findOrSkip(t, k)
+	if o.WebGL && k == KindFirefox {
+		if _, err := findXvfb(); err != nil {
+			skipOrFatal(t, err.Error())
+		}
+	}
 	b, err := launch(k, path, o)
 	if err != nil {
 		t.Fatalf("browsertest: launching %s: %v", k, err)

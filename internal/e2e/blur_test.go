@@ -173,15 +173,18 @@ func click(ctx context.Context, t *testing.T, tab browsertest.Tab, sel string) {
 }
 
 // TestBackgroundBlur: Bea (Chromium) turns background blur on in the pre-join screen;
-// after a reload the choice is still on and her preview is blurred. In the meeting,
-// what Fay (Firefox) and Ann (Chromium) decode of Bea's camera has the background
-// blurred (its fine checkerboard gone) and the person kept (striped shirt sharp, colours
-// right), through the end-to-end encryption. Bea turns blur off in the meeting: the
-// background comes back sharp, which also shows that the check can fail. No browser
-// storage beyond the one preference is used.
+// after a reload the choice is still on and her preview is blurred. Fay (Firefox, with
+// WebGL: browsertest's Options.WebGL) turns blur on in her pre-join screen too. In the
+// meeting, what Fay and Ann (Chromium) decode of Bea's camera, and what Ann decodes of
+// Fay's, has the background blurred (its fine checkerboard gone) and the person kept
+// (striped shirt sharp, colours right), through the end-to-end encryption. Bea and Fay
+// turn blur off in the meeting: the background comes back sharp, which also shows that
+// the check can fail. No browser storage beyond the one preference is used.
 func TestBackgroundBlur(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
+	// Fay's Firefox needs WebGL for the segmentation runtime, which the shared headless
+	// Firefox lacks (TestBlurUnavailableKeepsCameraOff relies on that).
+	firefox := browsertest.LaunchWith(t, browsertest.KindFirefox, browsertest.Options{WebGL: true})
 	srv := startServer(t)
 	meeting := srv.createMeeting(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
@@ -234,16 +237,20 @@ func TestBackgroundBlur(t *testing.T) {
 	if err := tab.Eval(ctx, `window.conclave.participantId`, &bea.id); err != nil {
 		t.Fatal(err)
 	}
-	fay := joinTab(ctx, t, srv, browsertest.KindFirefox, meeting, "Fay", false)
+	fay := joinBlurredFirefox(ctx, t, firefox, url, "Fay", src)
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ann", false)
 
 	for _, recv := range []*participant{fay, ann} {
 		got := waitPicture(ctx, t, recv.tab, tileSel(bea.id, "camera"), recv.name+" decoding Bea's blurred camera", blurredVs(src))
 		t.Logf("%s (%s) decodes Bea's camera: %+v", recv.name, recv.kind, got)
 	}
-	// The blurred track went through the encrypting sender like any camera.
-	if err := tab.WaitFor(ctx, `window.conclave.e2ee.enabled && window.conclave.e2ee.verified().length === 2`); err != nil {
-		t.Fatalf("Bea is not encrypting to both: %v", err)
+	got = waitPicture(ctx, t, ann.tab, tileSel(fay.id, "camera"), "Ann decoding Fay's blurred camera", blurredVs(src))
+	t.Logf("Ann (chromium) decodes Fay's (firefox) camera: %+v", got)
+	// The blurred tracks went through the encrypting senders like any camera.
+	for _, sender := range []*participant{bea, fay} {
+		if err := sender.tab.WaitFor(ctx, `window.conclave.e2ee.enabled && window.conclave.e2ee.verified().length === 2`); err != nil {
+			t.Fatalf("%s is not encrypting to both: %v", sender.name, err)
+		}
 	}
 
 	// Blur off in the meeting: the same receivers get the sharp background back.
@@ -255,6 +262,12 @@ func TestBackgroundBlur(t *testing.T) {
 		got := waitPicture(ctx, t, recv.tab, tileSel(bea.id, "camera"), recv.name+" decoding Bea's camera without blur", sharpVs(src))
 		t.Logf("%s (%s) decodes Bea's camera without blur: %+v", recv.name, recv.kind, got)
 	}
+	click(ctx, t, fay.tab, "#btn-blur")
+	if err := fay.tab.WaitFor(ctx, pressedJS("#btn-blur")+` === "false"`); err != nil {
+		t.Fatal(err)
+	}
+	got = waitPicture(ctx, t, ann.tab, tileSel(fay.id, "camera"), "Ann decoding Fay's camera without blur", sharpVs(src))
+	t.Logf("Ann decodes Fay's camera without blur: %+v", got)
 	// The runtime left nothing behind in the browser's storage (no IndexedDB file system).
 	var dbs []any
 	if err := tab.Eval(ctx, `indexedDB.databases()`, &dbs); err != nil {
@@ -263,6 +276,39 @@ func TestBackgroundBlur(t *testing.T) {
 	if len(dbs) != 0 {
 		t.Errorf("IndexedDB databases after blur: %v", dbs)
 	}
+}
+
+// joinBlurredFirefox opens url in a tab of firefox (a browser with WebGL) whose camera
+// is the figure scene, turns blur on in the pre-join screen, waits for a blurred
+// preview and joins as name.
+func joinBlurredFirefox(ctx context.Context, t *testing.T, firefox browsertest.Browser, url, name string, src pictureStats) *participant {
+	t.Helper()
+	tab, err := firefox.NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := browsertest.OnNewDocument(ctx, tab, figureCameraJS); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Navigate(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin" && `+pressedJS("#prejoin-blur")+` === "false"`); err != nil {
+		t.Fatal(err)
+	}
+	click(ctx, t, tab, "#prejoin-blur")
+	got := waitPicture(ctx, t, tab, "#prejoin-video", name+"'s blurred preview in Firefox", blurredVs(src))
+	t.Logf("%s's blurred preview (firefox): %+v", name, got)
+	knock(ctx, t, tab, name)
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId && `+pressedJS("#btn-blur")+` === "true"`); err != nil {
+		t.Fatalf("%s did not join with blur on: %v", name, err)
+	}
+	p := &participant{name: name, kind: browsertest.KindFirefox, tab: tab}
+	if err := tab.Eval(ctx, `window.conclave.participantId`, &p.id); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // recordToastsJS keeps the text of every toast shown from now on in window.__toasts
