@@ -1,5 +1,5 @@
 // Raised hands. The server keeps the queue in the order hands went up (PROTOCOL.md
-// "Hands and reactions"); this shows it: the own ✋ button on the control bar, a ✋ on
+// "Hands and reactions"); this shows it: the own hand button on the control bar, a hand on
 // the tile and in the people list of everyone whose hand is up, a chip with the count in
 // the top bar, and in the people panel the queue in order, where moderators lower one
 // hand or all of them.
@@ -11,8 +11,8 @@
 
 import { $, el, toast, announce } from './dom.js';
 import { t, setAttr, setText, onLanguageChange } from './i18n.js';
+import { icon } from './icons.js';
 
-const HAND = '✋';
 
 export class Hands {
   /**
@@ -29,14 +29,14 @@ export class Hands {
     this.button = el('button', {
       id: 'btn-hand', type: 'button', class: 'ctrl ctrl-neutral ctrl-emoji', 'aria-pressed': 'false',
       i18nAttr: { 'aria-label': 'modctl.hands.raise', title: 'modctl.hands.raise' },
-    }, el('span', { 'aria-hidden': 'true', text: HAND }));
+    }, icon('hand'));
     this.button.addEventListener('click', () => this.toggleOwn());
     $('#btn-leave').before(this.button);
 
     this.chip = el('button', {
       id: 'hands-chip', type: 'button', class: 'chip', hidden: true,
       i18nAttr: { title: 'modctl.hands.chip' },
-    }, el('span', { 'aria-hidden': 'true', text: HAND }), el('span', { class: 'hands-chip-count', text: '0' }));
+    }, icon('hand'), el('span', { class: 'hands-chip-count', text: '0' }));
     this.chip.addEventListener('click', () => this.deps.openPeople());
     $('#btn-people').before(this.chip);
 
@@ -141,7 +141,7 @@ export class Hands {
       const mark = tile.querySelector(':scope > .tile-hand');
       const want = raised.has(tile.dataset.participantId);
       if (want && !mark) {
-        tile.append(el('span', { class: 'tile-hand', role: 'img', i18nAttr: { 'aria-label': 'modctl.hands.raised' }, text: HAND }));
+        tile.append(el('span', { class: 'tile-hand', role: 'img', i18nAttr: { 'aria-label': 'modctl.hands.raised' } }, icon('hand', 'icon icon-inline')));
       } else if (!want && mark) {
         mark.remove();
       }
@@ -154,7 +154,7 @@ export class Hands {
       const mark = row.querySelector(':scope > .person-hand');
       const want = raised.has(row.dataset.participantId);
       if (want && !mark) {
-        row.querySelector('.person-label')?.after(el('span', { class: 'person-hand', role: 'img', i18nAttr: { 'aria-label': 'modctl.hands.raised' }, text: HAND }));
+        row.querySelector('.person-label')?.after(el('span', { class: 'person-hand', role: 'img', i18nAttr: { 'aria-label': 'modctl.hands.raised' } }, icon('hand', 'icon icon-inline')));
       } else if (!want && mark) {
         mark.remove();
       }

@@ -93,6 +93,12 @@ const ICONS = {
     ['circle', { cx: 8, cy: 15, r: 4 }],
     ['path', { d: 'M11 12l8.5-8.5M16.5 6.5l2.5 2.5M14.5 8.5l2 2' }],
   ],
+  // a raised hand (hands.js): three fingers, the thumb, the palm
+  hand: [
+    ['path', { d: 'M8 12V6.5a1.5 1.5 0 0 1 3 0V11' }],
+    ['path', { d: 'M11 10.5V5a1.5 1.5 0 0 1 3 0v5.5' }],
+    ['path', { d: 'M14 10.5V6.5a1.5 1.5 0 0 1 3 0V15a6 6 0 0 1-6 6h-.5c-2 0-3.3-.9-4.4-2.3L3.6 14.8a1.5 1.5 0 0 1 2.3-1.9L8 15' }],
+  ],
   volume: [
     ['path', { d: 'M4 9.5h3.5L12 5.5v13l-4.5-4H4z' }],
     ['path', { d: 'M15.5 9a4.5 4.5 0 0 1 0 6M18 6.5a8 8 0 0 1 0 11' }],
