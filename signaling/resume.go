@@ -283,6 +283,7 @@ func (s *Session) resume(env Envelope) *Error {
 	if p.Media != nil {
 		s.media = *p.Media
 	}
+	remute := s.holdCarriedMutes(m)
 	peer, jerr := m.room.Join(s.id)
 	if jerr != nil {
 		s.log.Warn("session: media join on resume failed", "err", jerr)
@@ -298,6 +299,11 @@ func (s *Session) resume(env Envelope) *Error {
 	}
 	if !m.completeResume(s, s.srv.iceServers()) {
 		return nil // removed in the meantime; that event follows
+	}
+	// A client that came back with a microphone or camera on that a moderator turned off
+	// (a reload forgets it) is told again, as if the moderator had just done it.
+	for _, c := range remute {
+		s.deliver(event{kind: evMedia, command: c})
 	}
 	s.state = stateJoined
 	s.log.Debug("session: resumed", "participant", s.id)
@@ -325,6 +331,32 @@ func (s *Session) iceRestart(env Envelope) *Error {
 	}
 	s.peer.RestartSubscribeICE()
 	return nil
+}
+
+// holdCarriedMutes keeps a moderator's mute over a resume whose media claims a muted
+// microphone or camera on: as for media_state, it is lifted only when the member may
+// unmute (the settings, its role, or an ask_unmute); otherwise the claim is corrected and
+// the commands returned are sent again once the member is back.
+func (s *Session) holdCarriedMutes(m *Meeting) []lobby.Command {
+	may := m.can(s.id, lobby.PermUnmute)
+	var remute []lobby.Command
+	if s.carry.blocked[0] && s.media.Mic {
+		if may || s.askedUnmute {
+			s.carry.blocked[0], s.askedUnmute = false, false
+		} else {
+			s.media.Mic = false
+			remute = append(remute, lobby.CommandMuteMic)
+		}
+	}
+	if s.carry.blocked[1] && s.media.Camera {
+		if may || s.askedCamera {
+			s.carry.blocked[1], s.askedCamera = false, false
+		} else {
+			s.media.Camera = false
+			remute = append(remute, lobby.CommandMuteCamera)
+		}
+	}
+	return remute
 }
 
 // carriedSources are the sources whose moderator blocks a resume keeps.

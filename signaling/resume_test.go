@@ -316,10 +316,18 @@ func TestResumeKeepsModeratorMutes(t *testing.T) {
 	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "camera"}); err != nil {
 		t.Fatal(err)
 	}
-	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret) // claims microphone and camera on
 	cmd := expectType(t, back, "media_command")
 	if !jsonHas(cmd.Payload, "mute_camera") {
 		t.Fatalf("the mute sent while away: %s", cmd.Payload)
+	}
+	// Its resume said the microphone was on (as a reloaded page that forgot the mute
+	// would): it is told again that it is muted, and the others see it muted.
+	if cmd = expectType(t, back, "media_command"); !jsonHas(cmd.Payload, "mute_microphone") {
+		t.Fatalf("a resume claiming the muted microphone on: %s, want mute_microphone again", cmd.Payload)
+	}
+	if p := participantOf(t, expectType(t, mod, "participant_resumed")); p.ID != alice.ParticipantID || p.Media.Mic {
+		t.Fatalf("the others see the resumed member as %+v, want its microphone off", p)
 	}
 	for _, media := range []map[string]bool{{"mic": true}, {"camera": true}} {
 		if _, err := back.Send("media_state", media); err != nil {

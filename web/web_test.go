@@ -282,7 +282,7 @@ func TestNothingPersisted(t *testing.T) {
 	for _, k := range keys {
 		got = append(got, k[1])
 	}
-	want := []string{"conclave.lang", "conclave.blur", "conclave.knock-sound", "conclave.resume", "conclave.moderator"}
+	want := []string{"conclave.lang", "conclave.blur", "conclave.knock-sound", "conclave.resume", "conclave.moderator", "conclave.media"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("storage.js keeps %v, want exactly %v (a new key needs a reason in README \"Privacy\")", got, want)
 	}

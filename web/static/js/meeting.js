@@ -629,7 +629,10 @@ async function main() {
     unmuted: () => rules.unmuted(),
     canCameraOn: () => rules.canCameraOn(),
     cameraBack: () => rules.cameraBack(),
-    onRender: () => lobbyScreen.render(),
+    onRender: () => {
+      lobbyScreen.render();
+      if (live() && session.joined) reconnect.rememberMedia(media);
+    },
   });
   waitingRoom = new WaitingRoom({
     admit: (id) => moderate('admit', { participantId: id }),
@@ -761,8 +764,10 @@ async function main() {
   }
   controls.render();
   if (reconnect.stored()) {
-    // A reload of an admitted participant: the same membership, no knock.
-    await media.acquire({ mic: params.get('mic') !== '0', camera: params.get('camera') !== '0' });
+    // A reload of an admitted participant: the same membership, no knock, and the
+    // microphone and camera as they were before it (reconnect.js keeps that for the tab).
+    const was = reconnect.storedMedia() || { mic: params.get('mic') !== '0', camera: params.get('camera') !== '0' };
+    await media.acquire(was);
     controls.render();
     reconnect.start();
     return;
