@@ -339,6 +339,37 @@ func TestResumeKeepsModeratorMutes(t *testing.T) {
 	}
 }
 
+// TestResumeLiftsMuteWhereAllowed: where participants may unmute themselves, a resume
+// whose media says the muted microphone is on is taken at its word, as a media_state
+// would be: the others see it on and no mute comes back.
+func TestResumeLiftsMuteWhereAllowed(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace})
+	m := srv.createMeetingWith(t, `{"settings":{"unmute":true}}`)
+	mod := srv.joinModerator(t, m, "Mod")
+	f := &resumeFixture{srv: srv, clock: clock, meeting: m, mod: mod}
+	alice := srv.admitted(t, mod, m.MeetingID, "Alice")
+	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, alice, "media_command")
+	dropAndSeeReconnecting(t, alice, mod)
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret) // claims microphone and camera on
+	if p := participantOf(t, expectType(t, mod, "participant_resumed")); !p.Media.Mic {
+		t.Fatalf("the others see the resumed member as %+v, want its microphone on", p)
+	}
+	// A request that gets an answer: everything the server sent before it is in by then.
+	if _, err := back.Send("no_such_type", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, back)
+	for _, msg := range back.All() {
+		if msg.Type == "media_command" {
+			t.Fatalf("a resume allowed to unmute got %s", msg.Payload)
+		}
+	}
+}
+
 // TestParkedMemberKeepsMeeting: a meeting whose only member dropped stays for the grace
 // period even when empty meetings end at once, so that member (a moderator who reloads)
 // finds it; once the grace period is over without a resume, it ends.

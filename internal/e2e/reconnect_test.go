@@ -220,6 +220,34 @@ func micShows(ctx context.Context, t *testing.T, p, watcher *participant, on boo
 	waitFor(ctx, t, watcher, why+" (seen by the others)", fmt.Sprintf(`window.conclave.participants().find(x => x.id === %q)?.media.mic === %t`, p.id, on))
 }
 
+// watchToasts has p's tab note every toast it shows from now on (they fade, so a check
+// afterwards could miss one); noLeaveOrJoin then checks that none of them said any of
+// others left or joined: coming back is not a leave and a join.
+func watchToasts(ctx context.Context, t *testing.T, p *participant) {
+	t.Helper()
+	js := `(() => { const seen = window.__seenToasts = [];
+		new MutationObserver((list) => { for (const m of list) for (const n of m.addedNodes) seen.push(n.textContent); })
+			.observe(document.querySelector("#toasts"), { childList: true }); return true; })()`
+	if err := p.tab.Eval(ctx, js, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func noLeaveOrJoin(ctx context.Context, t *testing.T, p *participant, others ...*participant) {
+	t.Helper()
+	var seen []string
+	if err := p.tab.Eval(ctx, `window.__seenToasts`, &seen); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range seen {
+		for _, o := range others {
+			if text == o.name+" left" || text == o.name+" joined" {
+				t.Fatalf("%s was told %q: a reconnect showed as a leave or a join", p.name, text)
+			}
+		}
+	}
+}
+
 // TestReconnectWithoutModerator: Mona (Chromium) is the only moderator of a meeting with a
 // waiting room in which participants may not unmute themselves after a moderator's mute;
 // she admits Fay (Firefox) and Cleo (Chromium). Both lose their websockets at once for 5 s,
@@ -265,13 +293,16 @@ func TestReconnectWithoutModerator(t *testing.T) {
 	cleo := guest("Cleo", browsertest.KindChromium)
 
 	// A participant in each engine, cut at the same time.
+	watchToasts(ctx, t, mona)
 	cutAndCheck(ctx, t, guestsLine, mona, 5*time.Second, "participant", fay, cleo)
 	cutAndCheck(ctx, t, guestsLine, mona, 20*time.Second, "participant", fay, cleo)
 
 	// The only moderator (Chromium) turns her microphone off and reloads: nobody else could
 	// let her in, and the reload must not turn her microphone on.
+	noLeaveOrJoin(ctx, t, mona, fay, cleo)
 	clickIn(ctx, t, mona, "#btn-mic")
 	micShows(ctx, t, mona, fay, false, "Mona's microphone off")
+	watchToasts(ctx, t, fay)
 	reloadAndCheck(ctx, t, mona, fay, "moderator")
 	micShows(ctx, t, mona, fay, false, "Mona's microphone still off after her reload")
 	waitFor(ctx, t, mona, "her camera still on", `document.querySelector("#btn-camera").getAttribute("aria-pressed") === "true"`)
@@ -293,6 +324,9 @@ func TestReconnectWithoutModerator(t *testing.T) {
 		document.querySelector("#btn-mic").getAttribute("aria-pressed") === "false"`)
 	micShows(ctx, t, cleo, mona, false, "Cleo's microphone off after the refused unmute")
 
+	noLeaveOrJoin(ctx, t, fay, mona, cleo)
+	watchToasts(ctx, t, mona)
+
 	// Mona makes Fay a moderator; then Fay (Firefox) reloads.
 	if err := mona.tab.WaitFor(ctx, fmt.Sprintf(`(() => {
 		if (document.querySelector("#people-panel").hidden) document.querySelector("#btn-people").click();
@@ -307,6 +341,7 @@ func TestReconnectWithoutModerator(t *testing.T) {
 		t.Fatalf("Fay did not become a moderator: %v", err)
 	}
 	reloadAndCheck(ctx, t, fay, mona, "moderator")
+	noLeaveOrJoin(ctx, t, mona, fay)
 
 	// Nobody knocked meanwhile, and all three are still there.
 	var waiting, count int
