@@ -117,7 +117,8 @@
  * participant says or is called is written to the console, nor any key. The meeting
  * password and the meeting's E2EE secret live in this page's memory only; the moderator
  * secret and the resumption secret also in this tab's storage (reconnect.js), gone when
- * the tab closes. Reconnecting: see the test hooks in reconnect.js.
+ * the tab closes, with whether the own microphone and camera are on (a reload brings them
+ * back as they were). Reconnecting: see the test hooks in reconnect.js.
  */
 
 import { $, toast, announce, copyText, meetingIdPattern } from './dom.js';
