@@ -300,8 +300,7 @@ func (s *Session) resume(env Envelope) *Error {
 	if !m.completeResume(s, s.srv.iceServers()) {
 		return nil // removed in the meantime; that event follows
 	}
-	// A client that came back with a microphone or camera on that a moderator turned off
-	// (a reload forgets it) is told again, as if the moderator had just done it.
+	// A moderator's stop that still holds is told again (a reload forgets it).
 	for _, c := range remute {
 		s.deliver(event{kind: evMedia, command: c})
 	}
@@ -333,28 +332,27 @@ func (s *Session) iceRestart(env Envelope) *Error {
 	return nil
 }
 
-// holdCarriedMutes keeps a moderator's mute over a resume whose media claims a muted
-// microphone or camera on: as for media_state, it is lifted only when the member may
-// unmute (the settings, its role, or an ask_unmute); otherwise the claim is corrected and
-// the commands returned are sent again once the member is back.
+// holdCarriedMutes keeps a moderator's mute over a resume. A stop the member may lift
+// (the settings, its role, or an ask_unmute) is lifted when the resume's media says that
+// source is on, as a media_state would; otherwise the source is recorded as off and the
+// commands returned are sent again once the member is back, so that a reloaded page,
+// which forgot the mute, shows it (and does not offer an unmute the server refuses).
 func (s *Session) holdCarriedMutes(m *Meeting) []lobby.Command {
 	may := m.can(s.id, lobby.PermUnmute)
 	var remute []lobby.Command
-	if s.carry.blocked[0] && s.media.Mic {
-		if may || s.askedUnmute {
-			s.carry.blocked[0], s.askedUnmute = false, false
-		} else {
-			s.media.Mic = false
-			remute = append(remute, lobby.CommandMuteMic)
-		}
+	switch mic := &s.carry.blocked[0]; { // carriedSources[0]: the microphone
+	case *mic && !may && !s.askedUnmute:
+		s.media.Mic = false
+		remute = append(remute, lobby.CommandMuteMic)
+	case *mic && s.media.Mic:
+		*mic, s.askedUnmute = false, false
 	}
-	if s.carry.blocked[1] && s.media.Camera {
-		if may || s.askedCamera {
-			s.carry.blocked[1], s.askedCamera = false, false
-		} else {
-			s.media.Camera = false
-			remute = append(remute, lobby.CommandMuteCamera)
-		}
+	switch cam := &s.carry.blocked[1]; { // carriedSources[1]: the camera
+	case *cam && !may && !s.askedCamera:
+		s.media.Camera = false
+		remute = append(remute, lobby.CommandMuteCamera)
+	case *cam && s.media.Camera:
+		*cam, s.askedCamera = false, false
 	}
 	return remute
 }
