@@ -83,14 +83,14 @@ export class MeetingRules {
     const controls = this.deps.controls();
     if (command === 'mute_microphone') {
       // After a resume the server repeats a mute that still holds: quiet when known.
-      const known = this.mutedByModerator && !this.deps.media.micOn;
+      const known = this.mutedByModerator && !this.askedToUnmute && !this.deps.media.micOn;
       this.mutedByModerator = true;
       this.askedToUnmute = false;
       this.prompt.hidden = true;
       controls.forceMicOff();
       if (!known) toast(all ? t('modctl.everyone.youWereMuted') : t('rules.muted'));
     } else if (command === 'mute_camera') {
-      const known = this.cameraOffByModerator && !this.deps.media.cameraOn;
+      const known = this.cameraOffByModerator && !this.askedCamera && !this.deps.media.cameraOn;
       this.cameraOffByModerator = true;
       this.askedCamera = false;
       controls.forceCameraOff();
