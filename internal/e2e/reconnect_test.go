@@ -155,8 +155,29 @@ func backInMeeting(ctx context.Context, t *testing.T, p, watcher *participant, r
 		window.conclave.e2ee.verified().includes(%q)`, p.id, p.id)); err != nil {
 		t.Fatalf("%s still shows %s as away: %v", watcher.name, p.name, err)
 	}
+	decodesFrom(ctx, t, watcher, p)
+	decodesFrom(ctx, t, p, watcher)
 	waitSameColour(ctx, t, watcher, p, "camera")
 	waitSameColour(ctx, t, p, watcher, "camera")
+}
+
+// decodesFrom waits until recv's tile of sender's camera has a decoded picture; when it
+// never does, the failure carries both tabs' connection statistics and peer connection
+// states (a resume whose media never came back is rare and worth seeing in detail).
+func decodesFrom(ctx context.Context, t *testing.T, recv, sender *participant) {
+	t.Helper()
+	js := fmt.Sprintf(`(document.querySelector('.tile[data-participant-id=%q][data-source="camera"] video')?.videoWidth || 0) > 0`, sender.id)
+	if err := recv.tab.WaitFor(ctx, js); err == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	state := `window.conclave.stats().then(s => JSON.stringify({state: document.body.dataset.state, reconnecting: !!document.body.dataset.reconnecting,
+		e2ee: window.conclave.e2ee.stats(), video: s.video, publish: s.publish}))`
+	var r, s string
+	_ = recv.tab.Eval(dctx, state, &r)
+	_ = sender.tab.Eval(dctx, state, &s)
+	t.Fatalf("%s (%s) never decoded %s's (%s) camera after the reconnect.\nreceiver: %s\nsender: %s", recv.name, recv.kind, sender.name, sender.kind, r, s)
 }
 
 // cutAndCheck cuts the connections of the tabs behind proxy for d and checks everything
