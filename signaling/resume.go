@@ -283,6 +283,7 @@ func (s *Session) resume(env Envelope) *Error {
 	if p.Media != nil {
 		s.media = *p.Media
 	}
+	remute := s.holdCarriedMutes(m)
 	peer, jerr := m.room.Join(s.id)
 	if jerr != nil {
 		s.log.Warn("session: media join on resume failed", "err", jerr)
@@ -298,6 +299,10 @@ func (s *Session) resume(env Envelope) *Error {
 	}
 	if !m.completeResume(s, s.srv.iceServers()) {
 		return nil // removed in the meantime; that event follows
+	}
+	// A moderator's stop that still holds is told again (a reload forgets it).
+	for _, c := range remute {
+		s.deliver(event{kind: evMedia, command: c})
 	}
 	s.state = stateJoined
 	s.log.Debug("session: resumed", "participant", s.id)
@@ -325,6 +330,31 @@ func (s *Session) iceRestart(env Envelope) *Error {
 	}
 	s.peer.RestartSubscribeICE()
 	return nil
+}
+
+// holdCarriedMutes keeps a moderator's mute over a resume. A stop the member may lift
+// (the settings, its role, or an ask_unmute) is lifted when the resume's media says that
+// source is on, as a media_state would; otherwise the source is recorded as off and the
+// commands returned are sent again once the member is back, so that a reloaded page,
+// which forgot the mute, shows it (and does not offer an unmute the server refuses).
+func (s *Session) holdCarriedMutes(m *Meeting) []lobby.Command {
+	may := m.can(s.id, lobby.PermUnmute)
+	var remute []lobby.Command
+	switch mic := &s.carry.blocked[0]; { // carriedSources[0]: the microphone
+	case *mic && !may && !s.askedUnmute:
+		s.media.Mic = false
+		remute = append(remute, lobby.CommandMuteMic)
+	case *mic && s.media.Mic:
+		*mic, s.askedUnmute = false, false
+	}
+	switch cam := &s.carry.blocked[1]; { // carriedSources[1]: the camera
+	case *cam && !may && !s.askedCamera:
+		s.media.Camera = false
+		remute = append(remute, lobby.CommandMuteCamera)
+	case *cam && s.media.Camera:
+		*cam, s.askedCamera = false, false
+	}
+	return remute
 }
 
 // carriedSources are the sources whose moderator blocks a resume keeps.

@@ -316,10 +316,18 @@ func TestResumeKeepsModeratorMutes(t *testing.T) {
 	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "camera"}); err != nil {
 		t.Fatal(err)
 	}
-	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret) // claims microphone and camera on
 	cmd := expectType(t, back, "media_command")
 	if !jsonHas(cmd.Payload, "mute_camera") {
 		t.Fatalf("the mute sent while away: %s", cmd.Payload)
+	}
+	// Its resume said the microphone was on (as a reloaded page that forgot the mute
+	// would): it is told again that it is muted, and the others see it muted.
+	if cmd = expectType(t, back, "media_command"); !jsonHas(cmd.Payload, "mute_microphone") {
+		t.Fatalf("a resume claiming the muted microphone on: %s, want mute_microphone again", cmd.Payload)
+	}
+	if p := participantOf(t, expectType(t, mod, "participant_resumed")); p.ID != alice.ParticipantID || p.Media.Mic {
+		t.Fatalf("the others see the resumed member as %+v, want its microphone off", p)
 	}
 	for _, media := range []map[string]bool{{"mic": true}, {"camera": true}} {
 		if _, err := back.Send("media_state", media); err != nil {
@@ -327,6 +335,97 @@ func TestResumeKeepsModeratorMutes(t *testing.T) {
 		}
 		if code, _ := expectError(t, back); code != "not_allowed" {
 			t.Fatalf("unmuting %v after a reconnect: %s, want not_allowed", media, code)
+		}
+	}
+}
+
+// TestResumeRepeatsMuteThatHolds: a resume that says the muted microphone is off (a
+// reloaded page that kept its state but forgot why) is told of the mute again, so that
+// it does not offer an unmute the server refuses; after an ask_unmute it is not.
+func TestResumeRepeatsMuteThatHolds(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace})
+	m := srv.createMeetingWith(t, `{"settings":{"unmute":false}}`)
+	mod := srv.joinModerator(t, m, "Mod")
+	alice := srv.admitted(t, mod, m.MeetingID, "Alice")
+	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, alice, "media_command")
+	resumeMicOff := func(id, secret string) *testclient.Client {
+		t.Helper()
+		c := srv.dial(t)
+		if err := c.SendResume(m.MeetingID, id, secret, map[string]any{"media": map[string]bool{"mic": false, "camera": true}}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.AwaitWelcome(ctx); err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+		return c
+	}
+	dropAndSeeReconnecting(t, alice, mod)
+	back := resumeMicOff(alice.ParticipantID, alice.ResumeSecret)
+	if cmd := expectType(t, back, "media_command"); !jsonHas(cmd.Payload, "mute_microphone") {
+		t.Fatalf("after a resume under a mute: %s, want mute_microphone again", cmd.Payload)
+	}
+
+	// Asked to unmute, then away and back: the request stands, no mute is repeated.
+	if _, err := mod.Send("ask_unmute", map[string]any{"participantId": alice.ParticipantID}); err != nil {
+		t.Fatal(err)
+	}
+	if cmd := expectType(t, back, "media_command"); !jsonHas(cmd.Payload, "ask_unmute") {
+		t.Fatalf("ask_unmute: %s", cmd.Payload)
+	}
+	secret := resumedWelcome(t, back).ResumeSecret
+	back.ParticipantID = alice.ParticipantID
+	dropAndSeeReconnecting(t, back, mod)
+	again := resumeMicOff(alice.ParticipantID, secret)
+	if _, err := again.Send("no_such_type", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, again)
+	for _, msg := range again.All() {
+		if msg.Type == "media_command" {
+			t.Fatalf("a member asked to unmute got %s after its resume", msg.Payload)
+		}
+	}
+	if _, err := again.Send("media_state", map[string]bool{"mic": true, "camera": true}); err != nil {
+		t.Fatal(err)
+	}
+	if p := participantOf(t, expectType(t, mod, "participant_updated")); !p.Media.Mic {
+		t.Fatalf("unmuting when asked, after a resume: the others see %+v", p)
+	}
+}
+
+// TestResumeLiftsMuteWhereAllowed: where participants may unmute themselves, a resume
+// whose media says the muted microphone is on is taken at its word, as a media_state
+// would be: the others see it on and no mute comes back.
+func TestResumeLiftsMuteWhereAllowed(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace})
+	m := srv.createMeetingWith(t, `{"settings":{"unmute":true}}`)
+	mod := srv.joinModerator(t, m, "Mod")
+	f := &resumeFixture{srv: srv, clock: clock, meeting: m, mod: mod}
+	alice := srv.admitted(t, mod, m.MeetingID, "Alice")
+	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, alice, "media_command")
+	dropAndSeeReconnecting(t, alice, mod)
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret) // claims microphone and camera on
+	if p := participantOf(t, expectType(t, mod, "participant_resumed")); !p.Media.Mic {
+		t.Fatalf("the others see the resumed member as %+v, want its microphone on", p)
+	}
+	// A request that gets an answer: everything the server sent before it is in by then.
+	if _, err := back.Send("no_such_type", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, back)
+	for _, msg := range back.All() {
+		if msg.Type == "media_command" {
+			t.Fatalf("a resume allowed to unmute got %s", msg.Payload)
 		}
 	}
 }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { parseResume, backoffMs } from '../static/js/reconnect-core.js';
+import { parseResume, backoffMs, formatMedia, parseMedia } from '../static/js/reconnect-core.js';
 import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
 import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes } from '../static/js/e2ee/keys.js';
@@ -16,6 +16,15 @@ test('the kept secret parses only in its own shape', () => {
   assert.deepEqual(parseResume(`p-5f2c9a0e1b7d4c33.${secret}`), { participantId: 'p-5f2c9a0e1b7d4c33', secret });
   for (const bad of [null, undefined, 5, '', '.', 'p-1.', `.${secret}`, 'p-1.short', `p 1.${secret}`, `p-1.${secret}!`]) {
     assert.equal(parseResume(bad), null, String(bad));
+  }
+});
+
+test('the kept microphone and camera state round-trips and nothing else parses', () => {
+  for (const mic of [false, true]) {
+    for (const camera of [false, true]) assert.deepEqual(parseMedia(formatMedia({ mic, camera })), { mic, camera });
+  }
+  for (const bad of [null, undefined, 1, '', 'mic=1', 'mic=2;camera=0', 'camera=0;mic=1', 'mic=1;camera=0;x', ' mic=1;camera=1']) {
+    assert.equal(parseMedia(bad), null, String(bad));
   }
 });
 

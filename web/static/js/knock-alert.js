@@ -106,9 +106,12 @@ export class KnockAlert {
     if (document.hidden) this._notify();
   }
 
-  /** reset forgets the knocks and restores the title (the session ended, the role was lost). */
+  /**
+   * reset restores the title (the session ended, the role was lost, or a reconnect is
+   * under way). The knocks already announced stay known: a knock keeps its id while it
+   * waits, so the waiting list a resumed session gets again must not chime for them anew.
+   */
   reset() {
-    this.seen.clear();
     this.count = 0;
     this._title();
     this.renderControls();

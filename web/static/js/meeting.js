@@ -117,7 +117,8 @@
  * participant says or is called is written to the console, nor any key. The meeting
  * password and the meeting's E2EE secret live in this page's memory only; the moderator
  * secret and the resumption secret also in this tab's storage (reconnect.js), gone when
- * the tab closes. Reconnecting: see the test hooks in reconnect.js.
+ * the tab closes, with whether the own microphone and camera are on (a reload brings them
+ * back as they were). Reconnecting: see the test hooks in reconnect.js.
  */
 
 import { $, toast, announce, copyText, meetingIdPattern } from './dom.js';
@@ -629,7 +630,10 @@ async function main() {
     unmuted: () => rules.unmuted(),
     canCameraOn: () => rules.canCameraOn(),
     cameraBack: () => rules.cameraBack(),
-    onRender: () => lobbyScreen.render(),
+    onRender: () => {
+      lobbyScreen.render();
+      if (live() && session.joined) reconnect.rememberMedia(media);
+    },
   });
   waitingRoom = new WaitingRoom({
     admit: (id) => moderate('admit', { participantId: id }),
@@ -761,8 +765,10 @@ async function main() {
   }
   controls.render();
   if (reconnect.stored()) {
-    // A reload of an admitted participant: the same membership, no knock.
-    await media.acquire({ mic: params.get('mic') !== '0', camera: params.get('camera') !== '0' });
+    // A reload of an admitted participant: the same membership, no knock, and the
+    // microphone and camera as they were before it (reconnect.js keeps that for the tab).
+    const was = reconnect.storedMedia() || { mic: params.get('mic') !== '0', camera: params.get('camera') !== '0' };
+    await media.acquire(was);
     controls.render();
     reconnect.start();
     return;

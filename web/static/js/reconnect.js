@@ -14,7 +14,7 @@
 import { $, el, announce } from './dom.js';
 import { t, setText } from './i18n.js';
 import { tabValue, setTabValue } from './storage.js';
-import { parseResume, backoffMs } from './reconnect-core.js';
+import { parseResume, backoffMs, formatMedia, parseMedia } from './reconnect-core.js';
 
 /** How long attempts go on while the server cannot be reached (its grace is 60 s). */
 const GIVE_UP_MS = 90000;
@@ -56,10 +56,26 @@ export class Reconnect {
     if (participantId && secret) setTabValue('resume', `${participantId}.${secret}`);
   }
 
+  /**
+   * rememberMedia keeps whether this tab's microphone and camera are on, so that a
+   * reload brings them back as they were (not both on); kept only while in a meeting.
+   */
+  rememberMedia(media) {
+    if (this.active || this.unloading || !this.stored()) return; // mid-reconnect the devices are as before
+    const value = formatMedia({ mic: media.micOn, camera: media.cameraOn });
+    if (tabValue('media') !== value) setTabValue('media', value);
+  }
+
+  /** storedMedia is the microphone/camera state kept for a reload, or null. */
+  storedMedia() {
+    return parseMedia(tabValue('media'));
+  }
+
   /** forget drops the secret: a goodbye, a removal, or a refused resume. */
   forget() {
     if (this.unloading) return; // a reload: what the closing page sees is no goodbye
     setTabValue('resume', null);
+    setTabValue('media', null);
   }
 
   /** pageHidden: the page is going away (a reload, or the tab closes); keep the secret. */

@@ -82,16 +82,19 @@ export class MeetingRules {
   mediaCommand(command, all = false) {
     const controls = this.deps.controls();
     if (command === 'mute_microphone') {
+      // After a resume the server repeats a mute that still holds: quiet when known.
+      const known = this.mutedByModerator && !this.askedToUnmute && !this.deps.media.micOn;
       this.mutedByModerator = true;
       this.askedToUnmute = false;
       this.prompt.hidden = true;
       controls.forceMicOff();
-      toast(all ? t('modctl.everyone.youWereMuted') : t('rules.muted'));
+      if (!known) toast(all ? t('modctl.everyone.youWereMuted') : t('rules.muted'));
     } else if (command === 'mute_camera') {
+      const known = this.cameraOffByModerator && !this.askedCamera && !this.deps.media.cameraOn;
       this.cameraOffByModerator = true;
       this.askedCamera = false;
       controls.forceCameraOff();
-      toast(all ? t('modctl.everyone.yourCameraOff') : t('rules.camera-off'));
+      if (!known) toast(all ? t('modctl.everyone.yourCameraOff') : t('rules.camera-off'));
     } else if (command === 'stop_screen') {
       controls.forceScreenOff();
       toast(t('rules.share-stopped'));

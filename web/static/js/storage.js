@@ -18,6 +18,7 @@ const DEVICE_KEYS = {
 const TAB_KEYS = {
   resume: 'conclave.resume', // the resumption secret of this tab's session
   moderator: 'conclave.moderator', // the moderator secret this tab joined with
+  media: 'conclave.media', // this tab's own microphone/camera on or off, restored after a reload
 };
 
 function get(area, keys, name) {
