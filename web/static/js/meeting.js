@@ -261,7 +261,7 @@ function join(name, { again = false, note = '', resume = null } = {}) {
     ui: {
       resumable: (id, secret) => reconnect.remember(id, secret),
       dropped: () => reconnect.dropped(),
-      mediaFailed: (s) => reconnect.mediaFailed(s),
+      mediaFailed: (s, how) => reconnect.mediaFailed(s, how),
       e2eeChanged: renderE2EE,
       joined: onJoined,
       lobby: onLobby,

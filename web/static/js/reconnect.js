@@ -139,17 +139,19 @@ export class Reconnect {
   }
 
   /**
-   * mediaFailed: a peer connection of the live session failed. First an ICE restart over
+   * mediaFailed: a peer connection of the live session failed (or stayed connecting). First an ICE restart over
    * the live websocket: the client restarts the publish connection itself (it is the
    * offerer), and asks the server (`ice_restart`) for a subscribe offer with new ICE
    * credentials. When the media is not back after a few seconds, the websocket is closed
    * and the session resumes on a new one with new peer connections.
    */
-  mediaFailed(session) {
+  mediaFailed(session, { stuck = false } = {}) {
     if (this.active || this.iceTimer || !session || session.ended || !session.sig || session.sig.closed) return;
     const pub = session.publisher && session.publisher.pc;
     const sub = session.subscriber && session.subscriber.pc;
-    const failed = (pc) => !!pc && (pc.connectionState === 'failed' || pc.iceConnectionState === 'failed');
+    // stuck: session.js saw a connection stay "connecting" far too long; it counts as failed.
+    const failed = (pc) => !!pc && (pc.connectionState === 'failed' || pc.iceConnectionState === 'failed' ||
+      (stuck && pc.connectionState === 'connecting'));
     if (failed(pub) && typeof pub.restartIce === 'function') {
       pub.restartIce();
       session.publisher.negotiate().catch(() => {});

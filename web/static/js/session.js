@@ -26,6 +26,8 @@ const CLOSE_CODES = {
   4409: 'removed', 4429: 'too_many_errors',
 };
 const JOIN_TIMEOUT_MS = 20000;
+// A media connection still "connecting" this long is stuck (session._watchStuck).
+const STUCK_MS = 15000;
 
 export const DEFAULT_SETTINGS = Object.freeze({
   lobby: true, locked: false, screenShare: false, unmute: true, chat: true, passwordRequired: false,
@@ -728,9 +730,29 @@ export class Session {
 
   _mediaState(state) {
     if (this.ended || !this.joined) return;
+    this._watchStuck();
     if (state === 'failed' && this.ui.mediaFailed) this.ui.mediaFailed(this);
     if (state === 'failed') this.ui.banner('meeting.media-failed', 'error');
     else if (state === 'disconnected') this.ui.banner('meeting.media-interrupted');
     else if (state === 'connected') this.ui.banner(null);
+  }
+
+  /**
+   * _watchStuck: a media connection that stays "connecting" never reaches "failed" (ICE
+   * checks can hang when candidates were lost around a reconnect), so nothing would
+   * restart it. One that is still connecting after STUCK_MS is handled as failed.
+   */
+  _watchStuck() {
+    const connecting = () => [this.publisher, this.subscriber].some((x) => x && x.pc && x.pc.connectionState === 'connecting');
+    if (!connecting()) {
+      clearTimeout(this._stuckTimer);
+      this._stuckTimer = 0;
+      return;
+    }
+    if (this._stuckTimer) return;
+    this._stuckTimer = setTimeout(() => {
+      this._stuckTimer = 0;
+      if (!this.ended && connecting() && this.ui.mediaFailed) this.ui.mediaFailed(this, { stuck: true });
+    }, STUCK_MS);
   }
 }
