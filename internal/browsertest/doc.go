@@ -46,6 +46,14 @@
 // stopped with the browser), drawn by Mesa's software renderer (llvmpipe).
 // The shared Firefox stays headless.
 //
+// Sound: headless Chromium runs WebAudio without a sound device; Firefox
+// runs it only with a sound output, so every Firefox gets a PulseAudio server
+// of its own (pulseaudio -n with one null sink, a silent output paced by the
+// clock, found as $CONCLAVE_PULSEAUDIO or pulseaudio; stopped with the
+// browser) through $PULSE_SERVER. Without pulseaudio Firefox still runs but
+// its AudioContexts stay suspended; a test that measures what a page plays
+// calls NeedsSound(t, b), which skips it then (fails it under $CI).
+//
 // # JavaScript
 //
 // Eval and WaitFor take one expression, not statements (wrap statements in

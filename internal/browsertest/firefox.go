@@ -148,7 +148,8 @@ type firefoxBrowser struct {
 	waitErr error         // valid after exited
 	profile string
 	output  *tailBuffer
-	display *xvfb // the virtual display of a browser with WebGL, or nil
+	display *xvfb  // the virtual display of a browser with WebGL, or nil
+	sound   *pulse // its silent sound output, or nil without pulseaudio
 	conn    *bidiConn
 
 	closeOnce sync.Once
@@ -175,6 +176,19 @@ func launchFirefox(path string, o Options) (_ Browser, err error) {
 	b := &firefoxBrowser{profile: profile, output: newTailBuffer(), exited: make(chan struct{})}
 	args := []string{"--no-remote", "--profile", profile, "--remote-debugging-port=0"}
 	env := []string{"MOZ_CRASHREPORTER_DISABLE=1", "MOZ_DISABLE_AUTO_SAFE_MODE=1"}
+	// A silent sound output so that WebAudio runs; without pulseaudio Firefox
+	// still runs, but plays nothing (see NeedsSound).
+	if pa, perr := findPulse(); perr == nil {
+		if b.sound, err = startPulse(ctx, pa, filepath.Join(profile, "pulse")); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				b.sound.stop()
+			}
+		}()
+		env = append(env, b.sound.env()...)
+	}
 	if o.WebGL {
 		// Headless Firefox has no WebGL: a window on a virtual display of its own.
 		if b.display, err = startXvfb(ctx); err != nil {
@@ -321,6 +335,7 @@ func (b *firefoxBrowser) Close() error {
 		// Content processes can outlive the main one: kill the group.
 		b.kill()
 		b.display.stop()
+		b.sound.stop()
 		b.closeErr = removeAllRetry(b.profile)
 	})
 	return b.closeErr

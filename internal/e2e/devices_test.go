@@ -182,8 +182,7 @@ func TestSwitchDevicesKeepsEncryption(t *testing.T) {
 	assertCiphertextOnly(ctx, t, frames, ann)
 
 	// The microphone: Ann (Chromium) picks the tone; Fay keeps receiving her sound, with
-	// energy in it. (Headless Firefox here has no audio output, so its WebAudio, which
-	// makes the test tone, never runs: the tone is made in Chromium.)
+	// energy in it. (The tone made in Firefox is in TestDevicesSoundFirefox.)
 	before := audioFrom(ctx, t, fay, ann)
 	chooseDevice(ctx, t, ann, "#device-mic", testMic)
 	err := fay.tab.WaitFor(ctx, fmt.Sprintf(`%s.then(a => a.packets > %d && a.energy > %g)`, audioJS(ann.id), before.Packets+100, before.Energy+0.01))
