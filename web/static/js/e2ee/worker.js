@@ -133,10 +133,15 @@ async function handle(msg) {
       await ringOf(msg.pid).set(msg.index, msg.raw);
       break;
     case 'forget': {
+      // The keys go; the routes stay. A resumed member keeps its id, and the route of its
+      // new receiver may already be here when the forget of its old keys arrives (the page
+      // posts a route once per receiver and never again): dropping it would leave that
+      // receiver with no sender, its frames tried only under exact key indexes of others,
+      // and the member unreadable for good after the next ratchet. A route to an id
+      // without keys decrypts nothing.
       const ring = rings.get(msg.pid);
       if (ring) ring.clear();
       rings.delete(msg.pid);
-      for (const [slot, pid] of routes) if (pid === msg.pid) routes.delete(slot);
       break;
     }
     case 'route':
