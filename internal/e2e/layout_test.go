@@ -66,18 +66,20 @@ func large(a, b tileBox) bool {
 	return a.OnStage && b.area() > 0 && a.area() > 3*b.area()
 }
 
-// TestLayoutsPinSpeakerViewHideSelf: in Ann's tab the grid shows everyone the same size;
+// TestLayoutsPinSpeakerViewHideSelf: in Ann's tab (Firefox, with two Chromium peers) the grid shows everyone the same size;
 // pinning Ben makes his tile large and unpinning makes it a tile again; speaker view
 // makes the one who speaks (Cat: Ann and Ben are muted) large although Ben joined
 // first; hiding the own video takes Ann's tile off her screen while Ben still sees her.
 func TestLayoutsPinSpeakerViewHideSelf(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	m := srv.createMeeting(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	muted := fmt.Sprintf("%s/m/%s?mic=0#%s", srv.url, m.MeetingID, m.fragment())
-	ann := joinURL(ctx, t, browsertest.KindChromium, muted, "Ann", false)
+	// Ann, who arranges her screen, in Firefox (the phone test lays Chromium out).
+	ann := joinURL(ctx, t, browsertest.KindFirefox, muted, "Ann", false)
 	ben := joinURL(ctx, t, browsertest.KindChromium, muted, "Ben", false)
 	cat := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Cat", false)
 	keys := []string{camKey(ann), camKey(ben), camKey(cat)}
