@@ -80,6 +80,9 @@ func energyWhileTalking(ctx context.Context, t *testing.T, recv, ref, other *par
 // sent goes silent at the receiver) while the moderator is still heard; "Turn off all
 // cameras" turns their cameras off and leaves the moderator's on.
 func TestHandsReactionsAndEveryoneActions(t *testing.T) {
+	// Much of it is waiting (cuts, timers, joins): it runs beside the other parallel tests,
+	// which keeps the package well inside its time.
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
@@ -167,6 +170,9 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 // moderator's speakers get sound), shows a notification that names nobody, and puts the
 // number of people waiting into the tab title, which is restored once they are let in.
 func TestKnockAlerts(t *testing.T) {
+	// Much of it is waiting (cuts, timers, joins): it runs beside the other parallel tests,
+	// which keeps the package well inside its time.
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)

@@ -280,6 +280,9 @@ func noLeaveOrJoin(ctx context.Context, t *testing.T, p *participant, others ...
 // her hand up and her microphone off, and her try to unmute is refused. Last, Fay, made a
 // moderator, reloads (Firefox): back as a moderator without knocking.
 func TestReconnectWithoutModerator(t *testing.T) {
+	// Much of it is waiting (cuts, timers, joins): it runs beside the other parallel tests,
+	// which keeps the package well inside its time.
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServerWith(t, serverOptions{resumeGrace: 60 * time.Second})

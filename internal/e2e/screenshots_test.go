@@ -54,6 +54,9 @@ func (s shooter) shoot(tab browsertest.Tab, name string, width, height int) {
 // set it writes them there as <screen>-<lang>.png; otherwise it only checks that each
 // screen switches language in place and can be pictured.
 func TestScreenshots(t *testing.T) {
+	// Much of it is waiting (cuts, timers, joins): it runs beside the other parallel tests,
+	// which keeps the package well inside its time.
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	dir := os.Getenv(screenshotsEnv)
