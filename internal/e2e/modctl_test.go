@@ -170,9 +170,8 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 // moderator's speakers get sound), shows a notification that names nobody, and puts the
 // number of people waiting into the tab title, which is restored once they are let in.
 func TestKnockAlerts(t *testing.T) {
-	// Much of it is waiting (cuts, timers, joins): it runs beside the other parallel tests,
-	// which keeps the package well inside its time.
-	t.Parallel()
+	// Not parallel: beside another test the hidden tab's chime did not reach the
+	// speakers once (Chromium's audio output under contention); alone it always does.
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
