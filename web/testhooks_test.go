@@ -61,7 +61,8 @@ func TestProductionHasNoTestDoors(t *testing.T) {
 
 // TestTestHooksOnlyInTestMode: a handler built for tests serves the hook modules
 // (whose imports it can resolve), and its pages are byte for byte the production
-// pages: a page never loads a hook by itself.
+// pages but for the meeting page's one line that loads early.js (small fake
+// cameras) first. A production page never refers to a hook.
 func TestTestHooksOnlyInTestMode(t *testing.T) {
 	prod, test := Handler(Options{}), Handler(Options{TestHooks: true})
 	want := map[string]string{
@@ -93,7 +94,12 @@ func TestTestHooksOnlyInTestMode(t *testing.T) {
 			}
 		}
 	}
-	for _, target := range []string{"/", "/m/abc", "/static/js/meeting.js", "/static/js/e2ee/worker.js", "/static/js/e2ee-hooks.js"} {
+	a, b := body(t, get(t, prod, http.MethodGet, "/m/abc")), body(t, get(t, test, http.MethodGet, "/m/abc"))
+	if strings.Contains(a, "/static/test/") || strings.Replace(b, earlyTestScript+"\n", "", 1) != a ||
+		strings.Index(b, earlyTestScript) > strings.Index(b, meetingScript) || strings.Index(b, earlyTestScript) < 0 {
+		t.Errorf("test-mode meeting page is not the production page with early.js loaded first:\n%s", b)
+	}
+	for _, target := range []string{"/", "/static/js/meeting.js", "/static/js/e2ee/worker.js", "/static/js/e2ee-hooks.js"} {
 		a, b := body(t, get(t, prod, http.MethodGet, target)), body(t, get(t, test, http.MethodGet, target))
 		if a != b || a == "" {
 			t.Errorf("GET %s differs between production and test mode", target)

@@ -109,9 +109,21 @@ func Handler(opts Options) http.Handler {
 		// The files are compiled in; failing to read them is a build defect.
 		panic("web: reading embedded files: " + err.Error())
 	}
+	if opts.TestHooks {
+		// The test pages load testhooks/early.js before the meeting's own module
+		// (module scripts run in document order): it makes the fake cameras small.
+		m := *h.assets["meeting.html"]
+		m.body = bytes.Replace(m.body, []byte(meetingScript), []byte(earlyTestScript+"\n"+meetingScript), 1)
+		h.assets["meeting.html"] = &m
+	}
 	h.notFound = h.assets["notfound.html"]
 	return h
 }
+
+const (
+	meetingScript   = `<script type="module" src="/static/js/meeting.js"></script>`
+	earlyTestScript = `<script type="module" src="/static/test/early.js"></script>`
+)
 
 // addAssets reads every file below dir of fsys into assets, keyed by prefix and its
 // path below dir.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 )
@@ -14,11 +13,12 @@ import (
 // Then the moderator locks the meeting and a further guess gets only "locked": a locked
 // meeting answers no guesses.
 func TestModeratorSeesWrongPasswords(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	links := srv.createMeetingWith(t, `{"password":"correct horse"}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	modTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()))

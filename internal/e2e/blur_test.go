@@ -187,7 +187,7 @@ func TestBackgroundBlur(t *testing.T) {
 	firefox := browsertest.LaunchWith(t, browsertest.KindFirefox, browsertest.Options{WebGL: true})
 	srv := startServer(t)
 	meeting := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	tab, err := browsertest.Shared(t, browsertest.KindChromium).NewTab(ctx)
@@ -329,11 +329,12 @@ const blurUnavailable = "Background blur could not be started in this browser, s
 // refused with the same message. Only after Fay turns blur off and the camera on does
 // Ann see her camera; switching blur on again mid-meeting turns the camera off again.
 func TestBlurUnavailableKeepsCameraOff(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	meeting := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	tab, err := browsertest.Shared(t, browsertest.KindFirefox).NewTab(ctx)

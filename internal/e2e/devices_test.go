@@ -151,12 +151,13 @@ func assertCiphertextOnly(ctx context.Context, t *testing.T, frames *serverFrame
 // chooses a speaker: every voice and the test sound play through it, and the test
 // sound is a tone.
 func TestSwitchDevicesKeepsEncryption(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	frames := newServerFrames()
 	srv := startServerWithTap(t, frames.tap)
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	fay := joinAt(ctx, t, srv, browsertest.KindFirefox, links, "Fay", links.fragment(), true)

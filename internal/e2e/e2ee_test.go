@@ -71,11 +71,12 @@ type frameHashes struct {
 // the recorded plaintext frames, so the plaintext check compares the right frames and
 // could fail.
 func TestServerSeesOnlyCiphertext(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	frames := newServerFrames()
 	srv := startServerWithTap(t, frames.tap)
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	pub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Pub", links.fragment(), true)
 	sub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Sub", links.fragment(), false)
@@ -164,11 +165,12 @@ func ringFrom(keys map[string]string) (func(byte) []byte, error) {
 // remaining senders' frames carry a new key index, and no key the removed participant
 // held (or could ratchet to) decrypts them; the others still see each other.
 func TestRemovedParticipantCannotDecrypt(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	frames := newServerFrames()
 	srv := startServerWithTap(t, frames.tap)
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", links.moderatorFragment(), false)

@@ -57,12 +57,13 @@ func joinWith(ctx context.Context, t *testing.T, srv *server, kind browsertest.K
 // more media from that tab and the tab says that encryption failed; a worker that never
 // loads means nothing is ever sent.
 func TestEncryptionFailureSilencesSenders(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	count := &packetCounter{n: map[string]int{}}
 	srv := startServerWithTap(t, count.tap)
 	m := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	ann := joinWith(ctx, t, srv, browsertest.KindChromium, m, "Ann", keepWorkersJS)

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 )
@@ -17,7 +15,7 @@ func TestKnockChimeFirefox(t *testing.T) {
 	browsertest.NeedsSound(t, browsertest.Shared(t, browsertest.KindFirefox))
 	srv := startServer(t)
 	links := srv.createMeetingWith(t, `{}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	modTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()))
@@ -49,7 +47,7 @@ func TestDevicesSoundFirefox(t *testing.T) {
 	browsertest.NeedsSound(t, browsertest.Shared(t, browsertest.KindFirefox))
 	srv := startServer(t)
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	fay := joinAt(ctx, t, srv, browsertest.KindFirefox, links, "Fay", links.fragment(), true)

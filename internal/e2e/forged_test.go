@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -18,10 +17,11 @@ import (
 // a forged tag. The browsers answer with their public identities at most, never with a
 // media key, and show the intruder as unverified.
 func TestForgedIdentityGetsNoKeys(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	srv := startServer(t)
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", links.fragment(), false)
 	bob := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Bob", links.fragment(), false)

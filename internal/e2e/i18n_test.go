@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 	"conclave/web"
@@ -85,10 +84,11 @@ func pseudoTab(ctx context.Context, t *testing.T, srv *server, kind browsertest.
 // moderator's menu) and settings open on both sides — and fails on any text, label,
 // title or placeholder that is not from the catalogue.
 func TestNoTextBypassesTheCatalogue(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	// The landing page with a host link without rk: the rooms card offers a new one.
@@ -237,11 +237,12 @@ func attrIs(sel, name, value string) string {
 // said in German from its facts, and switching needs no server: it works on a page
 // whose server has been stopped.
 func TestGermanBrowserAndTheSwitch(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	de, en := readCatalogue(t, "de"), readCatalogue(t, "en")
 	german := browsertest.LaunchWith(t, browsertest.KindFirefox, browsertest.Options{Languages: []string{"de-DE", "de"}})
 	srv := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	tab, err := german.NewTab(ctx)

@@ -71,11 +71,12 @@ func large(a, b tileBox) bool {
 // makes the one who speaks (Cat: Ann and Ben are muted) large although Ben joined
 // first; hiding the own video takes Ann's tile off her screen while Ben still sees her.
 func TestLayoutsPinSpeakerViewHideSelf(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	m := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	muted := fmt.Sprintf("%s/m/%s?mic=0#%s", srv.url, m.MeetingID, m.fragment())
 	// Ann, who arranges her screen, in Firefox (the phone test lays Chromium out).
@@ -129,11 +130,12 @@ func TestLayoutsPinSpeakerViewHideSelf(t *testing.T) {
 // (Firefox) shares her screen: the share spans the width of Pia's screen and the
 // cameras sit in a thin strip below it.
 func TestPhoneScreenShare(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	m := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	pia := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Pia", false)
 	if err := browsertest.SetViewport(ctx, pia.tab, 390, 844); err != nil {

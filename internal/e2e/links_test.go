@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 )
@@ -73,9 +72,10 @@ func createOnLanding(ctx context.Context, t *testing.T, srv *server, e2eeOn bool
 // the name). A link without the key cannot join; with E2EE switched off the links
 // carry no key and the meeting says it is not end-to-end encrypted.
 func TestLandingKeysTheLinks(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	srv := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	links := createOnLanding(ctx, t, srv, true)
@@ -149,10 +149,11 @@ func TestLandingKeysTheLinks(t *testing.T) {
 // TestBrowserWithoutInsertableStreamsIsRefused: a Firefox without RTCRtpScriptTransform
 // cannot encrypt, so a link with a key is refused before it knocks.
 func TestBrowserWithoutInsertableStreamsIsRefused(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	m := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	tab, err := browsertest.Shared(t, browsertest.KindFirefox).NewTab(ctx)
 	if err != nil {
@@ -175,10 +176,11 @@ func TestBrowserWithoutInsertableStreamsIsRefused(t *testing.T) {
 // ?name=…&autojoin=1&e2eetest=1 it stays on the pre-join screen with an empty name
 // field, drops the query from the address bar and has no test hooks.
 func TestNoNameOrTestSwitchFromURL(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	srv := startServer(t)
 	m := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	tab := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+m.MeetingID+"?name=Zed&autojoin=1&e2eetest=1#"+m.fragment())
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin"`); err != nil {

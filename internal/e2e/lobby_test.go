@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 )
@@ -28,11 +27,12 @@ func openMeeting(ctx context.Context, t *testing.T, kind browsertest.Kind, url s
 // then decode each other's video. A second participant (Chromium) is denied and sees a
 // clear message.
 func TestLobbyAdmitAndDeny(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	links := srv.createMeetingWith(t, `{}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	// The moderator link carries the secret in the fragment.

@@ -18,12 +18,13 @@ import (
 // Firefox tab shows its test pattern in a Chromium tab; a tab that leaves disappears
 // from the others' grids.
 func TestThreeBrowsersMeet(t *testing.T) {
+	t.Parallel()
 	// Launch (or reuse) both browsers before the test's own clock starts.
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	meeting := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ann", false)

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 	"conclave/web"
@@ -16,10 +14,11 @@ import (
 // comes separately, and does not contain the password. The landing page's notice line
 // names the operator, and /privacy shows the operator's contacts as text.
 func TestInvitationKeepsPasswordOut(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	const privacyURL = "https://school.example/privacy"
 	srv := startServerWith(t, serverOptions{notice: web.Notice{Organisation: "Example <b>School</b>", DataProtectionContact: "dpo@school.example", PrivacyURL: privacyURL}})
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	tab, err := browsertest.Shared(t, browsertest.KindChromium).NewTab(ctx)
@@ -100,9 +99,10 @@ func TestInvitationKeepsPasswordOut(t *testing.T) {
 // says so at once: the page never shows the pre-join screen, never asks for a name and
 // never asks for the camera or microphone.
 func TestUnknownMeetingBeforeName(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	tab, err := browsertest.Shared(t, browsertest.KindFirefox).NewTab(ctx)

@@ -170,7 +170,7 @@ func decodesFrom(ctx context.Context, t *testing.T, recv, sender *participant) {
 	if err := recv.tab.WaitFor(ctx, js); err == nil {
 		return
 	}
-	dctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	dctx, cancel := testContext()
 	defer cancel()
 	state := `window.conclave.stats().then(s => JSON.stringify({state: document.body.dataset.state, reconnecting: !!document.body.dataset.reconnecting,
 		e2ee: window.conclave.e2ee.stats(), video: s.video, publish: s.publish}))`
@@ -280,8 +280,6 @@ func noLeaveOrJoin(ctx context.Context, t *testing.T, p *participant, others ...
 // her hand up and her microphone off, and her try to unmute is refused. Last, Fay, made a
 // moderator, reloads (Firefox): back as a moderator without knocking.
 func TestReconnectWithoutModerator(t *testing.T) {
-	// Much of it is waiting (cuts, timers, joins): it runs beside the other parallel tests,
-	// which keeps the package well inside its time.
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
@@ -289,7 +287,7 @@ func TestReconnectWithoutModerator(t *testing.T) {
 	// With a waiting room: coming back must not need it.
 	links := srv.createMeetingWith(t, `{"settings":{"unmute":false}}`)
 	monaLine, fayLine, cleoLine := startCutProxy(t, srv.url), startCutProxy(t, srv.url), startCutProxy(t, srv.url)
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	monaTab := openMeeting(ctx, t, browsertest.KindChromium, monaLine.url(srv.pageURL(links, links.moderatorFragment())))

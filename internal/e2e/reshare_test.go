@@ -35,11 +35,12 @@ func waitMagenta(ctx context.Context, t *testing.T, recv, send *participant) {
 // stop and share again on the same, reused transceiver; each decodes the other's screen
 // both times, and their cameras again after being turned off and on.
 func TestEncryptedScreenShareRestarts(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	m := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Ann", true)
 	fay := joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Fay", true)

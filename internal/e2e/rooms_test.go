@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 )
@@ -59,9 +58,10 @@ func firstRoom(ctx context.Context, t *testing.T, tab browsertest.Tab) roomLinks
 // joins. Without rk the title is unreadable and the page offers a host link with a
 // new rk. Rotating (confirmed) gives new links, and the old one then leads nowhere.
 func TestRoomLinksShownAgain(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	srv := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	b := make([]byte, 32)

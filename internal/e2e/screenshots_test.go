@@ -55,8 +55,6 @@ func (s shooter) shoot(tab browsertest.Tab, name string, width, height int) {
 // page and the pre-join screen, checking that they switch language in place and can be
 // pictured (the rest would cost the suite minutes for pictures nobody keeps).
 func TestScreenshots(t *testing.T) {
-	// Much of it is waiting (cuts, timers, joins): it runs beside the other parallel tests,
-	// which keeps the package well inside its time.
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
@@ -67,7 +65,7 @@ func TestScreenshots(t *testing.T) {
 		}
 	}
 	srv := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	s := shooter{t: t, ctx: ctx, dir: dir}
 	const w, h = 1200, 760

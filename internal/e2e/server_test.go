@@ -23,7 +23,19 @@ import (
 	"conclave/web"
 )
 
+// TestMain: the tests run two at a time (go test's -parallel default on this
+// machine class) except the few that measure sound or draw with WebGL, which stay
+// sequential and so run first, alone. Two browser tests together keep both cores
+// busy (each tab encodes its camera and decodes the others' in software); more
+// would only slow each of them down.
 func TestMain(m *testing.M) { browsertest.Main(m) }
+
+// testContext bounds one browser test. The bound is generous on purpose: a step
+// waits as long as the browsers take on a loaded machine, so the verdict never
+// depends on the machine's speed; only a hung test meets it.
+func testContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 6*time.Minute)
+}
 
 type server struct {
 	url string
@@ -76,7 +88,7 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 	mux.Handle("/", web.Handler(web.Options{TestHooks: true, Notice: o.notice}))
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := testContext()
 		defer cancel()
 		_ = sig.Shutdown(ctx)
 		hs.Close()

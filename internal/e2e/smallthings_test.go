@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 )
@@ -22,11 +20,12 @@ func keyJS(typ, key, code, target string) string {
 // sound rises, her tile shows the microphone on); when Fay lets go she is muted again.
 // A space typed into the chat box does not unmute.
 func TestChatLinksShortcutsPushToTalk(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	m := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Ann", false)
 	fay := joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Fay", false)

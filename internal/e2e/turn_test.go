@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -96,18 +95,24 @@ func startTURN(t *testing.T, media net.Addr) signaling.ICESource {
 // encrypted meeting, using the TURN servers and credentials of their welcome: each
 // decodes the other's camera, and every connection's selected candidate pair is relayed
 // on the browser's side.
-func TestRelayOnlyMeeting(t *testing.T) { relayOnlyMeeting(t, "") }
+func TestRelayOnlyMeeting(t *testing.T) {
+	t.Parallel()
+	relayOnlyMeeting(t, "")
+}
 
 // TestRelayOnlyOverTCP: the same through TURN over TCP only, as behind a firewall that
 // blocks all UDP.
-func TestRelayOnlyOverTCP(t *testing.T) { relayOnlyMeeting(t, "tcp") }
+func TestRelayOnlyOverTCP(t *testing.T) {
+	t.Parallel()
+	relayOnlyMeeting(t, "tcp")
+}
 
 func relayOnlyMeeting(t *testing.T, transport string) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServerWith(t, serverOptions{ice: startTURN})
 	meeting := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	url := srv.pageURL(meeting, meeting.fragment())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"conclave/internal/browsertest"
 )
@@ -24,11 +23,12 @@ func waitAudio(ctx context.Context, t *testing.T, recv, send *participant) {
 // unverified (tile and participant list), give it no key and decode none of its
 // frames; the fourth decodes nothing, and names and chat reach it only as "(unreadable)".
 func TestWrongKeyDecodesNothing(t *testing.T) {
+	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	m := srv.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	ctx, cancel := testContext()
 	defer cancel()
 
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Ann", false)
