@@ -1,14 +1,15 @@
 // The safety code (web/static/js/e2ee/safety-code.js) against the Go reference's
 // vectors (e2ee/testdata/safetycode.json; regenerate with
 // `go test ./e2ee -run TestSafetyCodeVectors -update`): D, the PBKDF2 bytes, the ten
-// indexes and words, in any entry order; bad rosters are refused with the listed code.
+// indexes and words, in any entry order; bad rosters are refused with the listed code;
+// SafetyCodes shows only the newest roster's code and coalesces bursts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import { decode } from '../static/js/e2ee/b64.js';
 import {
-  SAFETY_ITERATIONS, SAFETY_LABEL, SAFETY_WORDS, rosterDigest, safetyCode, safetyCodeBytes, safetyCodeWords,
+  SAFETY_ITERATIONS, SAFETY_LABEL, SAFETY_WORDS, SafetyCodes, rosterDigest, safetyCode, safetyCodeBytes, safetyCodeWords,
 } from '../static/js/e2ee/safety-code.js';
 import { WORDS, codeWordIndices } from '../static/js/e2ee/words.js';
 
@@ -57,4 +58,33 @@ test('word indexes are read big-endian, 10 bits each', () => {
   c[12] = 0x1f; // the last bit of word 9 and the 4 unused bits
   assert.deepEqual(codeWordIndices(c, 10), [1023, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
   assert.throws(() => codeWordIndices(c.subarray(0, 12), 10), /13 bytes/);
+});
+
+test('SafetyCodes: a burst shows only the newest roster\'s code, once; a stale code is never current', async () => {
+  const pub = (n) => new Uint8Array(32).fill(n);
+  const rosters = [1, 2, 3, 4, 5].map((n) => [{ id: 'self', pub: pub(100) }, ...Array.from({ length: n }, (_, i) => ({ id: `p-${i}`, pub: pub(i) }))]);
+  let changes = 0;
+  const codes = new SafetyCodes(() => changes++);
+  for (const r of rosters) codes.update(r);
+  assert.equal(codes.current(rosters[4]), '', 'nothing before the first code is in');
+  await codes.pending;
+  const last = await safetyCode(rosters[4]);
+  assert.equal(codes.code, last);
+  assert.equal(changes, 1, 'the overtaken codes were never shown');
+  assert.equal(codes.current([...rosters[4]].reverse()), last, 'any entry order');
+  assert.equal(codes.current(rosters[3]), '', 'not the code of another roster');
+
+  codes.update(rosters[4]); // the same roster again: nothing to do
+  assert.equal(codes.busy, false);
+  codes.update(rosters[0]);
+  codes.update(rosters[4]); // back before the first finished
+  assert.equal(codes.current(rosters[4]), last, 'still the code of this roster');
+  await codes.pending;
+  assert.equal(codes.code, last);
+  assert.equal(changes, 1);
+  codes.update(rosters[0]);
+  assert.equal(codes.current(rosters[0]), '', 'a changed roster has no code until it is computed');
+  await codes.pending;
+  assert.equal(codes.current(rosters[0]), await safetyCode(rosters[0]));
+  assert.equal(changes, 2);
 });

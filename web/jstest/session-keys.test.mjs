@@ -133,6 +133,7 @@ test('three members verify each other, exchange keys and agree on the safety cod
   }
   assert.equal(await codeOf(a), await codeOf(b));
   assert.equal(await codeOf(a), await codeOf(c));
+  assert.equal(a.keys.currentCode(), a.keys.code);
   for (const [rid, r] of room.members) {
     for (const [sid, s] of room.members) {
       if (rid !== sid) assert.ok(await canRead(r, sid, await frameOf(s)), `${rid} reads ${sid}`);
@@ -140,6 +141,16 @@ test('three members verify each other, exchange keys and agree on the safety cod
   }
   // Two joins after a: a ratcheted twice; the others follow without a new envelope.
   assert.equal(a.keys.keyIndex, 2);
+  // A leave: the old code is not shown while the new one is computed, then both agree.
+  const before = a.keys.code;
+  room.leave('p-c');
+  await Promise.all([a.keys.queue, b.keys.queue]);
+  assert.equal(a.keys.currentCode(), '', 'no code of a roster that changed');
+  assert.equal(a.keys.code, before);
+  await room.settle();
+  assert.notEqual(await codeOf(a), before);
+  assert.equal(await codeOf(a), await codeOf(b));
+  assert.equal(a.keys.currentCode(), a.keys.code);
   room.close();
 });
 

@@ -8,10 +8,11 @@
 //
 // Ten words and a slow hash together make two rosters with one code cost a link
 // holder about 2^68 SHA-256 compressions. The price is tens of milliseconds per
-// code in a browser, so SessionKeys computes it only when the roster changes.
+// code in a browser, so SafetyCodes computes it only when the roster changes, one
+// computation at a time.
 
 import { E2EEError } from './errors.js';
-import { concat } from './b64.js';
+import { concat, encode } from './b64.js';
 import { subtle, validId } from './keys.js';
 import { codeWords } from './words.js';
 
@@ -73,4 +74,68 @@ export async function safetyCodeWords(entries) {
 /** safetyCode returns the code as one string: ten words separated by spaces. */
 export async function safetyCode(entries) {
   return (await safetyCodeWords(entries)).join(' ');
+}
+
+/** rosterKey names a roster [{id, pub}] in any order (ids hold no NUL). */
+function rosterKey(entries) {
+  return entries.map((e) => `${e.id}\0${encode(e.pub)}`).sort().join('\0');
+}
+
+/**
+ * SafetyCodes keeps the code of a changing roster current without wasting work:
+ * nothing is computed for a roster it was last asked for, at most one computation
+ * runs at a time, and one that a newer roster overtook is not shown but followed by
+ * the newest roster's (a burst of joins costs two computations, not one each).
+ */
+export class SafetyCodes {
+  /** onChange is called when code changes. */
+  constructor(onChange) {
+    this.onChange = onChange;
+    this.code = ''; // the latest computed code
+    this.of = ''; // the roster (rosterKey) code is of
+    this.asked = ''; // the roster last asked for
+    this.entries = null;
+    this.seq = 0; // counts the rosters asked for
+    this.busy = false;
+    this.pending = Promise.resolve(); // settles when the newest roster's code is in
+  }
+
+  /** update asks for the code of the roster [{id, pub}] (own entry included). */
+  update(entries) {
+    const roster = rosterKey(entries);
+    if (roster === this.asked) return;
+    this.asked = roster;
+    this.entries = entries;
+    this.seq++;
+    if (!this.busy) this.pending = this._run();
+  }
+
+  /** current returns the code if it is of this roster, else '' (still being computed). */
+  current(entries) {
+    return this.code && rosterKey(entries) === this.of ? this.code : '';
+  }
+
+  async _run() {
+    this.busy = true;
+    try {
+      for (;;) {
+        const { seq, asked, entries } = this;
+        let code = '';
+        try {
+          code = await safetyCode(entries);
+        } catch {
+          code = ''; // a roster without a code (cannot happen: SessionKeys checks ids on entry)
+        }
+        if (seq !== this.seq) continue; // overtaken: compute the newest roster instead
+        this.of = asked;
+        if (code !== this.code) {
+          this.code = code;
+          this.onChange();
+        }
+        return;
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
 }

@@ -19,7 +19,7 @@ import {
   wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId,
 } from './keys.js';
 import { encryptText, decryptText, CHAT, NAME, PREFIX } from './text.js';
-import { safetyCode } from './safety-code.js';
+import { SafetyCodes, safetyCode } from './safety-code.js';
 
 /** UNREADABLE is shown in place of a name or chat text that does not decrypt. */
 export const UNREADABLE = '(unreadable)';
@@ -123,10 +123,9 @@ export class SessionKeys {
     this.pendingLeave = false;
     this.flushTimer = 0;
     this.rotateTimer = 0;
-    this.code = '';
-    this.codeSeq = 0;
-    this.codeRoster = ''; // the verified roster the code was last computed for
-    this.codePending = Promise.resolve(); // the latest code computation (tests wait for it)
+    this.codes = new SafetyCodes(() => {
+      if (!this.closed) this.onChange();
+    });
     this.closed = false;
     this.queue = Promise.resolve();
     this.ready = this._run(async () => {
@@ -395,27 +394,31 @@ export class SessionKeys {
     this._updateCode();
   }
 
-  // _updateCode recomputes the code (a deliberately slow hash) only when the verified
-  // roster differs from the one last asked for; a computation that a newer roster
-  // overtook is dropped (codeSeq), so a stale code never replaces a newer one.
-  async _updateCode() {
-    if (!this.selfId || !this.identity) return;
+  _updateCode() {
+    if (!this.selfId || !this.identity || this.closed) return;
+    this.codes.update(this._codeEntries());
+  }
+
+  /** code is the latest safety code computed ('' before the first). */
+  get code() {
+    return this.codes.code;
+  }
+
+  /** codePending settles when the latest code computation has (tests wait for it). */
+  get codePending() {
+    return this.codes.pending;
+  }
+
+  /** currentCode is the code to show: '' while the code of a changed roster is computed. */
+  currentCode() {
+    if (!this.selfId || !this.identity) return '';
+    return this.codes.current(this._codeEntries());
+  }
+
+  /** _codeEntries is the verified roster, own entry included. */
+  _codeEntries() {
     const entries = [{ id: this.selfId, pub: this.identity.publicKey }];
     for (const [id, p] of this.peers) if (p.state === 'verified') entries.push({ id, pub: p.pub });
-    const roster = entries.map((e) => `${e.id}\0${encode(e.pub)}`).sort().join('\0');
-    if (roster === this.codeRoster) return;
-    this.codeRoster = roster;
-    const seq = ++this.codeSeq;
-    const pending = safetyCode(entries);
-    this.codePending = pending.then(() => {}, () => {});
-    let code;
-    try {
-      code = await pending;
-    } catch {
-      return; // a roster the code is not defined for (cannot happen: ids are checked on entry)
-    }
-    if (seq !== this.codeSeq || this.closed || code === this.code) return;
-    this.code = code;
-    this.onChange();
+    return entries;
   }
 }
