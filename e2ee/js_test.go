@@ -12,8 +12,9 @@ import (
 )
 
 // TestJavaScript runs the browser modules' Node tests (web/jstest/*.test.mjs),
-// which check web/static/js/e2ee/ against testdata/vectors.json. Without node
-// it skips, unless CI is set: then a missing node is a failure.
+// which check web/static/js/e2ee/ against testdata/vectors.json and
+// testdata/safetycode.json. Without node it skips, unless CI is set: then a
+// missing node is a failure.
 func TestJavaScript(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -29,7 +30,7 @@ func TestJavaScript(t *testing.T) {
 	// Read every module and test file: go test caches a result only against the
 	// files the test itself opened, so this makes a changed .js or .mjs rerun it.
 	modules, _ := filepath.Glob("../web/static/js/e2ee/*.js")
-	modules = append(modules, "../web/static/js/rooms-keys.js", roomVectorsPath)
+	modules = append(modules, "../web/static/js/rooms-keys.js", roomVectorsPath, safetyVectorsPath)
 	for _, f := range append(modules, files...) {
 		if _, err := os.ReadFile(f); err != nil {
 			t.Fatal(err)

@@ -53,7 +53,8 @@ func TestWrongKeyDecodesNothing(t *testing.T) {
 	for _, p := range good {
 		js := fmt.Sprintf(`(() => { const e = window.conclave.e2ee;
 			return e.verified().length === 2 && !e.verified().includes(%[1]q) && e.unverified().includes(%[1]q) &&
-				!!document.querySelector('.tile[data-participant-id=%[1]q] .e2ee-unverified[data-participant-id=%[1]q]'); })()`, eve.id)
+				!!document.querySelector('.tile[data-participant-id=%[1]q] .e2ee-unverified[data-participant-id=%[1]q]') &&
+				document.querySelector("#safety-code").textContent === e.safetyCode() && e.safetyCode().split(" ").length === 10; })()`, eve.id)
 		if err := p.tab.WaitFor(ctx, js); err != nil {
 			t.Fatalf("%s does not show Eve as unverified: %v", p.name, err)
 		}
@@ -78,6 +79,9 @@ func TestWrongKeyDecodesNothing(t *testing.T) {
 		t.Fatalf("Eve verified someone: %v", err)
 	}
 	var eveCode string
+	if err := eve.tab.WaitFor(ctx, `window.conclave.e2ee.safetyCode() !== ""`); err != nil {
+		t.Fatalf("Eve shows no safety code: %v", err)
+	}
 	if err := eve.tab.Eval(ctx, `window.conclave.e2ee.safetyCode()`, &eveCode); err != nil || eveCode == code {
 		t.Fatalf("Eve's safety code %q equals the others' (%v)", eveCode, err)
 	}

@@ -4,7 +4,8 @@
 // participants whose key did not verify.
 //
 // Test hooks: #e2ee-status[data-state="on"|"off"|"error"] (the chip), #e2ee-panel,
-// #safety-code (the four words as textContent, kept current while the panel is closed).
+// #safety-code (the ten words as textContent, separated by single spaces, kept current
+// while the panel is closed; shown as two lines of five words, .safety-code-line).
 
 import { $ } from './dom.js';
 import { setIcon } from './icons.js';
@@ -87,7 +88,7 @@ export class E2EEStatus {
 
     const code = state === 'on' ? info.safetyCode || '' : '';
     const codeEl = $('#safety-code');
-    if (codeEl.textContent !== code) codeEl.textContent = code;
+    if (codeEl.textContent !== code) showCode(codeEl, code);
     $('#safety-code-box').hidden = state !== 'on';
 
     const n = state === 'on' ? info.unverified.length : 0;
@@ -95,4 +96,21 @@ export class E2EEStatus {
     note.hidden = n === 0;
     setText(note, 'e2ee.unverified-note', { count: n });
   }
+}
+
+/**
+ * showCode writes the code as two lines of five words, so that people read it in
+ * two short breaths and do not stop after the first line. The text nodes keep
+ * single spaces between all ten words: the element's textContent is the code.
+ */
+function showCode(el, code) {
+  const words = code ? code.split(' ') : [];
+  const half = Math.ceil(words.length / 2);
+  const lines = [words.slice(0, half), words.slice(half)].filter((l) => l.length > 0).map((l) => {
+    const line = document.createElement('span');
+    line.className = 'safety-code-line';
+    line.textContent = l.join(' ');
+    return line;
+  });
+  el.replaceChildren(...lines.flatMap((line, i) => (i === 0 ? [line] : [document.createTextNode(' '), line])));
 }

@@ -62,7 +62,7 @@
  *              #prejoin-password-error.
  *   E2EE       #e2ee-status[data-state="on"|"off"|"error"] (top bar chip: "End-to-end
  *              encrypted" / "Not end-to-end encrypted"), #e2ee-panel (opens on click) with
- *              #safety-code (the four words as textContent, always current); a participant
+ *              #safety-code (the ten words as textContent, always current); a participant
  *              whose identity did not verify has .e2ee-unverified[data-participant-id] on
  *              their camera tile and in #people-list.
  *   Everyone   #unmute-prompt (a moderator asked to unmute) with #unmute-accept and
@@ -106,7 +106,7 @@
  *                                      `welcome`: the link carries a key)
  *                        api           "legacy" (Chromium createEncodedStreams) | "script"
  *                                      (RTCRtpScriptTransform) | null (not encrypting)
- *                        safetyCode()  "four words …" of the verified roster ("" if none)
+ *                        safetyCode()  "ten words …" of the verified roster ("" if none)
  *                        verified()    [participantId] whose identity verified (self excluded)
  *                        unverified()  [participantId] with a wrong or missing identity
  *                        keyIndex()    the own media key index frames are sent under (-1: none)

@@ -471,7 +471,7 @@ export class Session {
       enabled,
       state: !this.joined ? null : this.e2eeFailed ? 'error' : this.e2ee ? 'on' : 'off',
       api: this.e2ee && this.mc && !this.e2eeFailed ? this.mc.api : null,
-      safetyCode: this.keys ? this.keys.code : '',
+      safetyCode: this.keys ? this.keys.currentCode() : '', // '' while a new code is computed
       verified: this.keys ? this.keys.verified() : [],
       unverified: this.keys ? this.keys.unverified() : [],
       keyIndex: this.keys ? this.keys.keyIndex : -1,

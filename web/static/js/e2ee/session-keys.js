@@ -13,13 +13,13 @@
 // the media keys also in the E2EE worker) until the session ends.
 
 import { E2EEError } from './errors.js';
-import { encode, decode, concat } from './b64.js';
+import { encode, decode } from './b64.js';
 import {
   meetingKeys, parseMeetingSecret, generateIdentity, identityTag, verifyIdentity, pairwiseKey,
-  wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId, subtle,
+  wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId,
 } from './keys.js';
 import { encryptText, decryptText, CHAT, NAME, PREFIX } from './text.js';
-import { codeWords } from './words.js';
+import { SafetyCodes, safetyCode } from './safety-code.js';
 
 /** UNREADABLE is shown in place of a name or chat text that does not decrypt. */
 export const UNREADABLE = '(unreadable)';
@@ -96,25 +96,8 @@ export function isCiphertext(s) {
   return typeof s === 'string' && s.startsWith(PREFIX);
 }
 
-function compareUtf8(a, b) {
-  const x = utf8.encode(a);
-  const y = utf8.encode(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return x.length - y.length;
-}
-
-/**
- * safetyCode computes the room's safety code from [{id, pub}] (own entry included):
- * SHA-256 over id || 0x00 || pub || 0x00 for each entry sorted by id (UTF-8 byte
- * order); the first 5 bytes pick 4 words (words.js).
- */
-export async function safetyCode(entries) {
-  const sorted = [...entries].sort((a, b) => compareUtf8(a.id, b.id));
-  const parts = [];
-  for (const e of sorted) parts.push(utf8.encode(e.id), Uint8Array.of(0), e.pub, Uint8Array.of(0));
-  const digest = new Uint8Array(await subtle().digest('SHA-256', concat(...parts)));
-  return codeWords(digest).join(' ');
-}
+/** safetyCode (safety-code.js) computes the room's ten-word code from [{id, pub}]. */
+export { safetyCode };
 
 /**
  * SessionKeys runs the key messages of one session. Peer states: 'pending' (no
@@ -140,8 +123,9 @@ export class SessionKeys {
     this.pendingLeave = false;
     this.flushTimer = 0;
     this.rotateTimer = 0;
-    this.code = '';
-    this.codeSeq = 0;
+    this.codes = new SafetyCodes(() => {
+      if (!this.closed) this.onChange();
+    });
     this.closed = false;
     this.queue = Promise.resolve();
     this.ready = this._run(async () => {
@@ -410,14 +394,31 @@ export class SessionKeys {
     this._updateCode();
   }
 
-  async _updateCode() {
-    if (!this.selfId || !this.identity) return;
-    const seq = ++this.codeSeq;
+  _updateCode() {
+    if (!this.selfId || !this.identity || this.closed) return;
+    this.codes.update(this._codeEntries());
+  }
+
+  /** code is the latest safety code computed ('' before the first). */
+  get code() {
+    return this.codes.code;
+  }
+
+  /** codePending settles when the latest code computation has (tests wait for it). */
+  get codePending() {
+    return this.codes.pending;
+  }
+
+  /** currentCode is the code to show: '' while the code of a changed roster is computed. */
+  currentCode() {
+    if (!this.selfId || !this.identity) return '';
+    return this.codes.current(this._codeEntries());
+  }
+
+  /** _codeEntries is the verified roster, own entry included. */
+  _codeEntries() {
     const entries = [{ id: this.selfId, pub: this.identity.publicKey }];
     for (const [id, p] of this.peers) if (p.state === 'verified') entries.push({ id, pub: p.pub });
-    const code = await safetyCode(entries);
-    if (seq !== this.codeSeq || this.closed || code === this.code) return;
-    this.code = code;
-    this.onChange();
+    return entries;
   }
 }

@@ -2,6 +2,7 @@
 // common English words, each picked by 10 bits of the roster hash. The order is part
 // of the format: every participant must map the same bits to the same word, so this
 // list may only ever be replaced as a whole, together with a new format version.
+// e2ee/words.go holds the same list for the Go reference (TestSafetyCodeWordList).
 // Sorted, unique, lowercase a–z, at most six letters; no two words sound alike.
 
 export const WORDS = Object.freeze([
@@ -102,14 +103,23 @@ export const WORDS = Object.freeze([
 ]);
 
 /**
- * codeWords turns the first 5 bytes of a hash into 4 words: the 40 bits read
- * big-endian (most significant bit of byte 0 first), 10 bits per word.
+ * codeWordIndices reads count × 10 bits of bytes big-endian (most significant bit
+ * of byte 0 first) as count word indexes 0–1023; bits past them are ignored.
  */
-export function codeWords(bytes) {
-  if (!bytes || bytes.length < 5) throw new Error('safety code: need 5 bytes');
-  let bits = 0n;
-  for (let i = 0; i < 5; i++) bits = (bits << 8n) | BigInt(bytes[i]);
+export function codeWordIndices(bytes, count) {
+  if (!Number.isInteger(count) || count < 1) throw new Error('safety code: bad word count');
+  const need = Math.ceil((count * 10) / 8);
+  if (!bytes || bytes.length < need) throw new Error(`safety code: need ${need} bytes`);
   const out = [];
-  for (let i = 0; i < 4; i++) out.push(WORDS[Number((bits >> BigInt(30 - 10 * i)) & 1023n)]);
+  for (let w = 0; w < count; w++) {
+    let n = 0;
+    for (let b = 10 * w; b < 10 * w + 10; b++) n = (n << 1) | ((bytes[b >> 3] >> (7 - (b & 7))) & 1);
+    out.push(n);
+  }
   return out;
+}
+
+/** codeWords turns the first count × 10 bits of bytes into count words (codeWordIndices). */
+export function codeWords(bytes, count) {
+  return codeWordIndices(bytes, count).map((n) => WORDS[n]);
 }
