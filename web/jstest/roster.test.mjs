@@ -110,7 +110,7 @@ test('a replayed identity of a member who left gets no key and is a warning', as
   assert.deepEqual(room.keysTo('p-c', mark), [], 'no key goes to the id that left');
   for (const m of [a, b]) {
     assert.deepEqual(m.keys.verified(), m === a ? ['p-b'] : ['p-a']);
-    assert.equal(m.keys.stateOf('p-c'), null);
+    assert.equal(m.keys.stateOf('p-c'), 'unverified', 'shown as unverified if it were still listed');
     assert.deepEqual(m.keys.warnings(), { count: 1, kinds: { [WARNING_KINDS.DEAD]: 1 } });
   }
   assert.equal(a.keys.code, b.keys.code);
@@ -152,7 +152,8 @@ test('a join announced for an id that left keeps it dead', async () => {
   a.keys.peerJoined('p-c');
   room.deliver(a, 'p-c', replay);
   await room.settle();
-  assert.equal(a.keys.stateOf('p-c'), null);
+  assert.equal(a.keys.stateOf('p-c'), 'unverified', 'listed again by the server, shown as unverified');
+  assert.deepEqual(a.keys.verified(), ['p-b']);
   assert.deepEqual(room.wire.slice(mark).filter((w) => w.to === 'p-c'), [], 'neither identity nor key');
   assert.deepEqual(a.keys.warnings().kinds, { [WARNING_KINDS.REJOIN]: 1, [WARNING_KINDS.DEAD]: 1 });
   assert.deepEqual(b.keys.warnings(), { count: 0, kinds: {} });

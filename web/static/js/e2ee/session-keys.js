@@ -264,6 +264,7 @@ export class SessionKeys {
 
   stateOf(id) {
     const p = this.peers.get(id);
+    if (!p && this.roster.dead.has(id)) return 'unverified'; // announced again after it left: never a member
     return p ? p.state : null;
   }
 
