@@ -139,6 +139,7 @@ import { FATAL, setErrorCode, clearErrorCode, showErrorScreen, showLeftScreen } 
 import { closeConfirm } from './confirm.js';
 import { e2eeAPI } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
+import { RosterWarning } from './e2ee-roster-ui.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
@@ -219,6 +220,7 @@ let inviteDismissed = false;
 let openPanelName = null;
 let rules;
 let e2eeStatus;
+let rosterWarning;
 let modctl; // hands, reactions, everyone-at-once actions, knock alerts
 let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 let reconnect; // reconnect.js: resuming after a drop or a reload
@@ -444,6 +446,7 @@ function renderE2EE() {
   const s = live();
   const info = s && s.joined ? s.e2eeInfo() : null;
   e2eeStatus.render(info);
+  rosterWarning.render(info);
   if (!s || !s.joined) return;
   for (const p of s.everyone()) {
     if (!p.self) grid.update(p.id, { e2ee: p.e2ee });
@@ -655,6 +658,7 @@ async function main() {
     },
   });
   e2eeStatus = new E2EEStatus();
+  rosterWarning = new RosterWarning();
   modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
   devices = setupDevices({
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),

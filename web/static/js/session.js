@@ -474,6 +474,7 @@ export class Session {
       safetyCode: this.keys ? this.keys.currentCode() : '', // '' while a new code is computed
       verified: this.keys ? this.keys.verified() : [],
       unverified: this.keys ? this.keys.unverified() : [],
+      warnings: this.keys ? this.keys.warnings() : { count: 0, kinds: {} }, // refused key messages (roster.js)
       keyIndex: this.keys ? this.keys.keyIndex : -1,
       stats: this.mc ? { ...this.mc.stats } : { encrypted: 0, decrypted: 0, decryptFailed: 0 },
     };

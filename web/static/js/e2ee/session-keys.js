@@ -20,6 +20,7 @@ import {
 } from './keys.js';
 import { encryptText, decryptText, CHAT, NAME, PREFIX } from './text.js';
 import { SafetyCodes, safetyCode } from './safety-code.js';
+import { Roster, WARNING_KINDS } from './roster.js';
 
 /** UNREADABLE is shown in place of a name or chat text that does not decrypt. */
 export const UNREADABLE = '(unreadable)';
@@ -119,6 +120,7 @@ export class SessionKeys {
     this.own = null; // {index, raw}: the newest own key (given to members)
     this.sendingIndex = -1; // the key index outgoing frames use (a rotation starts a little later)
     this.peers = new Map(); // id -> {state, pub, kw, identitySent, timer}
+    this.roster = new Roster(); // the ids the server announced, and those that left (roster.js)
     this.pendingJoins = new Set();
     this.pendingLeave = false;
     this.flushTimer = 0;
@@ -141,7 +143,11 @@ export class SessionKeys {
       this.selfId = selfId;
       this.own = { index: 0, raw: newMediaKey() };
       this._useOwn(this.own);
-      for (const id of memberIds) this._peer(id).identitySent = true;
+      this.roster.announce(memberIds.filter((id) => id !== selfId && validId(id)));
+      for (const id of memberIds) {
+        const p = this._peer(id);
+        if (p) p.identitySent = true;
+      }
       await this._sendIdentity(null);
       this._changed();
     });
@@ -151,6 +157,10 @@ export class SessionKeys {
   peerJoined(id) {
     this._run(async () => {
       if (id === this.selfId || !validId(id)) return;
+      if (!this.roster.join(id)) {
+        this.onChange(); // an id that left this session stays dead: a warning, never a member
+        return;
+      }
       const p = this._peer(id);
       if (!p.identitySent) {
         p.identitySent = true;
@@ -187,6 +197,7 @@ export class SessionKeys {
   /** peerLeft: someone left or was removed; we rotate and tell only those who remain. */
   peerLeft(id) {
     this._run(async () => {
+      if (validId(id) && id !== this.selfId) this.roster.leave(id);
       const p = this.peers.get(id);
       if (!p) return;
       clearTimeout(p.timer);
@@ -203,6 +214,12 @@ export class SessionKeys {
   receive(from, data) {
     this._run(async () => {
       if (this.closed || !this.selfId || from === this.selfId || !validId(from)) return;
+      if (!this.roster.admits(from)) {
+        // Not announced, or left: a replayed or injected key message (FORMAT.md, "Identity per session").
+        this.roster.refuse(from);
+        this.onChange();
+        return;
+      }
       if (typeof data !== 'string' || data.length > MAX_MESSAGE) return;
       let msg;
       try {
@@ -224,8 +241,14 @@ export class SessionKeys {
     return [...this.peers].filter(([, p]) => p.state === 'unverified').map(([id]) => id);
   }
 
+  /** warnings: the key messages and announcements refused this session, {count, kinds}. */
+  warnings() {
+    return this.roster.warnings();
+  }
+
   stateOf(id) {
     const p = this.peers.get(id);
+    if (!p && this.roster.dead.has(id)) return 'unverified'; // announced again after it left: never a member
     return p ? p.state : null;
   }
 
@@ -251,8 +274,10 @@ export class SessionKeys {
     return p;
   }
 
+  /** _peer returns the state of a member the server announced, or null for any other id. */
   _peer(id) {
     let p = this.peers.get(id);
+    if (!p && !this.roster.admits(id)) return null;
     if (!p) {
       p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, sent: null };
       p.timer = setTimeout(() => {
@@ -286,7 +311,16 @@ export class SessionKeys {
       pub = null;
     }
     const p = this._peer(from);
-    if (p.state === 'verified') return; // one identity per session: the first verified one stays
+    if (!p) return; // receive refused it already
+    if (p.state === 'verified') {
+      // One identity per session: the first verified one stays. A different one outside
+      // a resume (peerResumed forgets the old one first) is a replay or an injection.
+      if (!pub || !p.pub || encode(pub) !== encode(p.pub)) {
+        this.roster.warn(WARNING_KINDS.SECOND);
+        this.onChange();
+      }
+      return;
+    }
     const ok = !!pub && await verifyIdentity(this.meeting.identityKey, from, pub, tag);
     let kw = null;
     if (ok) {
@@ -339,6 +373,7 @@ export class SessionKeys {
   async _sendKey(to) {
     const p = this.peers.get(to);
     if (!p || p.state !== 'verified' || !this.own || p.sent === this.own) return;
+    if (!this.roster.admits(to)) return; // keys only to the announced roster, never to one who left
     p.sent = this.own;
     const wrapped = await wrapKey(p.kw, this.selfId, to, this.own.index, this.own.raw);
     this._send(to, { t: 'key', wrapped: encode(wrapped) });

@@ -1,0 +1,70 @@
+// The roster the server announced, as the key schedule sees it (e2ee/FORMAT.md,
+// "Identity per session"): the ids in `welcome`, plus `participant_joined`, minus
+// `participant_left`. Key messages are taken only from ids in it, keys go only to
+// ids in it, and an id that left is dead for the rest of the session: a later join
+// announced for it is refused like an identity from someone never announced.
+//
+// What was refused is kept as a count per kind (never an id, a key or a message),
+// so the page can tell the person that the server may be tampering with the meeting.
+
+/** The kinds of refused key messages and announcements. */
+export const WARNING_KINDS = Object.freeze({
+  UNKNOWN: 'unknown-sender', // a key message from an id the server never announced
+  DEAD: 'departed-sender', // a key message from an id that left this session
+  REJOIN: 'departed-rejoin', // a join (or resume) announced for an id that left
+  SECOND: 'second-identity', // a different identity for an id already verified, outside a resume
+});
+
+export class Roster {
+  constructor() {
+    this.live = new Set();
+    this.dead = new Set();
+    this.counts = new Map(); // kind -> number
+  }
+
+  /** announce takes the members listed in `welcome`. */
+  announce(ids) {
+    for (const id of ids) if (!this.dead.has(id)) this.live.add(id);
+  }
+
+  /** join takes a `participant_joined`; false (and a warning) for an id that left. */
+  join(id) {
+    if (this.dead.has(id)) {
+      this.warn(WARNING_KINDS.REJOIN);
+      return false;
+    }
+    this.live.add(id);
+    return true;
+  }
+
+  /** leave takes a `participant_left`: the id is dead for the rest of the session. */
+  leave(id) {
+    this.live.delete(id);
+    this.dead.add(id);
+  }
+
+  /** admits tells whether key messages from (and keys to) id are allowed. */
+  admits(id) {
+    return this.live.has(id) && !this.dead.has(id);
+  }
+
+  /** refuse records a key message from an id that is not admitted, by why. */
+  refuse(id) {
+    this.warn(this.dead.has(id) ? WARNING_KINDS.DEAD : WARNING_KINDS.UNKNOWN);
+  }
+
+  warn(kind) {
+    this.counts.set(kind, (this.counts.get(kind) || 0) + 1);
+  }
+
+  /** warnings returns {count, kinds: {kind: number}}: what was refused, no ids or keys. */
+  warnings() {
+    let count = 0;
+    const kinds = {};
+    for (const [kind, n] of this.counts) {
+      kinds[kind] = n;
+      count += n;
+    }
+    return { count, kinds };
+  }
+}
