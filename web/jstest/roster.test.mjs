@@ -208,6 +208,9 @@ test('join, leave and resume flows are unchanged and warn about nothing', async 
     assert.deepEqual(m.keys.warnings(), { count: 0, kinds: {} }, id);
   }
   assert.ok(room.keysTo('p-b', mark).length >= 2, 'the resumed member gets keys again');
+  // The safety code is a slow hash: wait for each member's latest computation.
+  await Promise.all([a, b2, d].map((m) => m.keys.codePending));
+  assert.notEqual(a.keys.code, '');
   assert.equal(a.keys.code, b2.keys.code);
   assert.equal(a.keys.code, d.keys.code);
   room.close();
