@@ -25,13 +25,23 @@ func (l pionLogger) emit(level, msg string) {
 	}
 }
 
+// emitf formats only when debug logging is on: formatting costs a little on every
+// packet path Pion logs from, and Pion's own "%+v" of a track it is still configuring
+// reads fields another of its goroutines writes (a data race inside Pion that only
+// formatting exposes).
+func (l pionLogger) emitf(level, format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...), "pion_level", level)
+	}
+}
+
 func (l pionLogger) Trace(msg string)                  {}
 func (l pionLogger) Tracef(format string, args ...any) {}
 func (l pionLogger) Debug(msg string)                  { l.emit("debug", msg) }
-func (l pionLogger) Debugf(format string, args ...any) { l.emit("debug", fmt.Sprintf(format, args...)) }
+func (l pionLogger) Debugf(format string, args ...any) { l.emitf("debug", format, args...) }
 func (l pionLogger) Info(msg string)                   { l.emit("info", msg) }
-func (l pionLogger) Infof(format string, args ...any)  { l.emit("info", fmt.Sprintf(format, args...)) }
+func (l pionLogger) Infof(format string, args ...any)  { l.emitf("info", format, args...) }
 func (l pionLogger) Warn(msg string)                   { l.emit("warn", msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.emit("warn", fmt.Sprintf(format, args...)) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.emitf("warn", format, args...) }
 func (l pionLogger) Error(msg string)                  { l.emit("error", msg) }
-func (l pionLogger) Errorf(format string, args ...any) { l.emit("error", fmt.Sprintf(format, args...)) }
+func (l pionLogger) Errorf(format string, args ...any) { l.emitf("error", format, args...) }
