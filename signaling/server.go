@@ -110,28 +110,29 @@ const (
 
 // Server serves the websocket endpoint and the meeting API.
 type Server struct {
-	log         *slog.Logger
-	clock       Clock
-	now         func() time.Time
-	registry    *Registry
-	meetings    meetingChecker // GET /api/meetings/{id}: the registry (rooms extend it)
-	upgrader    websocket.Upgrader
-	hosts       []Host
-	hasher      *secret.Hasher
-	attempts    *secret.Attempts
-	joinTimeout time.Duration
-	resumeGrace time.Duration
-	writeWait   time.Duration
-	maxConns    int
-	maxPerAddr  int
+	log          *slog.Logger
+	clock        Clock
+	now          func() time.Time
+	registry     *Registry
+	meetings     meetingChecker // GET /api/meetings/{id}: the registry (rooms extend it)
+	upgrader     websocket.Upgrader
+	hosts        []Host
+	hasher       *secret.Hasher
+	attempts     *secret.Attempts
+	joinTimeout  time.Duration
+	resumeGrace  time.Duration
+	writeWait    time.Duration
+	maxConns     int
+	maxPerAddr   int
+	addrResolver *addrResolver
+	rooms        RoomStore
+	ice          ICESource // nil: no TURN
+	stats        counters  // monitoring (stats.go)
+
 	// maxParticipants bounds a batch's envelopes; batchReadLimit is the read limit that
 	// lets a member of an end-to-end encrypted meeting send one (batch.go).
 	maxParticipants int
 	batchReadLimit  int
-	addrResolver    *addrResolver
-	rooms           RoomStore
-	ice             ICESource // nil: no TURN
-	stats           counters  // monitoring (stats.go)
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -190,29 +191,30 @@ func NewServer(cfg Config) *Server {
 		cfg.TrustedProxies, _ = ParseProxyList(DefaultTrustedProxies)
 	}
 	s := &Server{
-		log:             cfg.Logger,
-		clock:           cfg.Clock,
-		now:             cfg.Now,
-		hosts:           cfg.Hosts,
-		hasher:          cfg.Hasher,
-		attempts:        secret.NewAttempts(cfg.Now),
-		joinTimeout:     cfg.JoinTimeout,
-		resumeGrace:     cfg.ResumeGrace,
-		writeWait:       cfg.WriteTimeout,
-		maxConns:        cfg.MaxConns,
-		maxPerAddr:      cfg.MaxConnsPerAddr,
-		maxParticipants: cfg.MaxParticipants,
-		batchReadLimit:  batchWireBytes(cfg.MaxParticipants),
-		perAddr:         make(map[string]int),
-		addrResolver:    &addrResolver{behindProxy: cfg.TrustForwardedFor, trusted: cfg.TrustedProxies, log: cfg.Logger},
-		rooms:           cfg.Store,
-		ice:             cfg.ICE,
+		log:          cfg.Logger,
+		clock:        cfg.Clock,
+		now:          cfg.Now,
+		hosts:        cfg.Hosts,
+		hasher:       cfg.Hasher,
+		attempts:     secret.NewAttempts(cfg.Now),
+		joinTimeout:  cfg.JoinTimeout,
+		resumeGrace:  cfg.ResumeGrace,
+		writeWait:    cfg.WriteTimeout,
+		maxConns:     cfg.MaxConns,
+		maxPerAddr:   cfg.MaxConnsPerAddr,
+		perAddr:      make(map[string]int),
+		addrResolver: &addrResolver{behindProxy: cfg.TrustForwardedFor, trusted: cfg.TrustedProxies, log: cfg.Logger},
+		rooms:        cfg.Store,
+		ice:          cfg.ICE,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
 			WriteBufferSize: 4096,
 			// nil CheckOrigin: gorilla refuses an Origin that is not this host.
 		},
 		sessions: make(map[*Session]struct{}),
+
+		maxParticipants: cfg.MaxParticipants,
+		batchReadLimit:  batchWireBytes(cfg.MaxParticipants),
 	}
 	s.registry = newRegistry(cfg.Engine, cfg.Store, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
 	s.meetings = s.registry
