@@ -61,12 +61,12 @@ func (s *Session) heard() {
 func (s *Session) readPump(in chan<- inbound) {
 	defer close(s.readDone)
 	defer close(in)
-	s.conn.SetReadLimit(MaxMessageBytes)
 	s.conn.SetPongHandler(func(string) error {
 		s.heard()
 		return nil
 	})
 	for {
+		s.conn.SetReadLimit(s.readLimit.Load())
 		typ, r, err := s.conn.NextReader()
 		if err != nil {
 			return

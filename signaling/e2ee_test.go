@@ -85,8 +85,9 @@ func TestKeyRelay(t *testing.T) {
 		t.Fatalf("oversized key message: %s", code)
 	}
 	// A flood: refused once the burst is used; the others still get the allowed part only.
-	// Three key messages of A's already took a token each (the one to the lobby member
-	// too; the oversized one was refused before the budget), and the clock stands still.
+	// Two key messages of A's already took a token each (the one to the lobby member and
+	// the oversized one were refused before the budget), and the clock stands still. The
+	// budget is the one of a meeting of three members (the lobby does not count).
 	flood := func(n int, label string) (delivered, limited int) {
 		t.Helper()
 		beforeKeys, beforeLimited := len(keyMessages(b)), rateLimited(a)
@@ -98,14 +99,15 @@ func TestKeyRelay(t *testing.T) {
 		})
 		return len(keyMessages(b)) - beforeKeys, rateLimited(a) - beforeLimited
 	}
-	burst := e2ee.RelayBurst - 3
+	rate, burstF := e2ee.RelayLimits(3)
+	burst, perSecond := int(burstF)-2, int(rate)
 	if delivered, limited := flood(burst+15, "flood"); delivered != burst || limited != 15 {
 		t.Fatalf("flood: %d delivered, %d rate limited; want %d and 15", delivered, limited, burst)
 	}
 	// One second later the budget has refilled by the sustained rate, no more.
 	clock.Advance(time.Second)
-	if delivered, limited := flood(e2ee.RelayRate+1, "refill"); delivered != e2ee.RelayRate || limited != 1 {
-		t.Fatalf("after a second: %d delivered, %d rate limited; want %d and 1", delivered, limited, e2ee.RelayRate)
+	if delivered, limited := flood(perSecond+1, "refill"); delivered != perSecond || limited != 1 {
+		t.Fatalf("after a second: %d delivered, %d rate limited; want %d and 1", delivered, limited, perSecond)
 	}
 	// The others carry on: chat and key messages still flow.
 	_, _ = mod.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": "after the flood"})

@@ -57,7 +57,7 @@ func (s *Session) refuse(ref string, err *Error) {
 // knownType reports whether typ is a client message of this protocol.
 func knownType(typ string) bool {
 	switch typ {
-	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE,
+	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE, TypeE2EEBatch,
 		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
 		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting,
 		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll:
@@ -128,6 +128,8 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		return nil
 	case TypeE2EE:
 		return s.relayKey(env)
+	case TypeE2EEBatch:
+		return s.relayBatch(env)
 	case TypeRaiseHand:
 		return s.raiseHand(env)
 	case TypeReaction:
@@ -223,10 +225,7 @@ func (s *Session) relayKey(env Envelope) *Error {
 	if cerr := e2ee.CheckEnvelope(p.Data); cerr != nil {
 		return errorf(CodeInvalidField, "%v", cerr)
 	}
-	if !s.keys.allow(s.srv.now()) {
-		return errorf(CodeRateLimited, "too many key messages; slow down")
-	}
-	return s.meeting.relay(s.id, p.To, p.Data)
+	return s.meeting.relay(s.id, p.To, p.Data, s.allowKeyMessage)
 }
 
 // goneIsNil drops errGone: nobody is left to tell, and the session loop notices the end.

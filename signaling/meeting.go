@@ -39,6 +39,7 @@ type Meeting struct {
 	// connection is gone, its parking (resume.go). A member without a session in conns
 	// is parked.
 	resumable map[lobby.ID]*parking
+	departed  departures // the members that left most recently (batch.go)
 }
 
 func newParticipantID() string {
@@ -149,6 +150,9 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	m.members[id] = info
 	m.joined = true
 	s.member = true
+	if m.e2ee {
+		s.widenReadLimit()
+	}
 	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
 		Version:       ProtocolVersion,
 		ParticipantID: s.id,
@@ -289,22 +293,29 @@ func (m *Meeting) chat(from, ref, text string, now time.Time) *Error {
 }
 
 // relay passes a key message from a member to another member, or to all others when
-// to is empty. Only members that got their welcome take part: never the lobby.
-func (m *Meeting) relay(from, to, data string) *Error {
+// to is empty. Only members that got their welcome take part: never the lobby. A message
+// for a member that left a moment ago is dropped, not refused (its sender had not yet
+// heard of the leave); allow takes it from the sender's budget (batch.go).
+func (m *Meeting) relay(from, to, data string, allow func(members int) bool) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.members[lobby.ID(from)]; !ok {
 		return errorf(CodeNotAllowedInState, "not a member")
 	}
-	msg := encode(TypeE2EE, "", E2EEOutPayload{From: from, Data: data})
-	if to == "" {
-		m.broadcastLocked(lobby.ID(from), msg)
-		return nil
-	}
-	if _, ok := m.members[lobby.ID(to)]; !ok || to == from {
+	_, present := m.members[lobby.ID(to)]
+	if to != "" && (to == from || !present && !m.departed.has(to)) {
 		return errorf(CodeUnknownParticipant, "no member with that id")
 	}
-	m.conns[lobby.ID(to)].send(msg)
+	if !allow(len(m.members)) {
+		return errorf(CodeRateLimited, "too many key messages; slow down")
+	}
+	msg := encode(TypeE2EE, "", E2EEOutPayload{From: from, Data: data})
+	switch {
+	case to == "":
+		m.broadcastLocked(lobby.ID(from), msg)
+	case present:
+		m.conns[lobby.ID(to)].send(msg)
+	}
 	return nil
 }
 
@@ -354,6 +365,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			m.dropResumeLocked(e.ID)
 			if _, ok := m.members[e.ID]; ok {
 				delete(m.members, e.ID)
+				m.departed.add(string(e.ID))
 				m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: string(e.ID)}))
 			}
 			if s != nil {

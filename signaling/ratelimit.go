@@ -17,6 +17,16 @@ func newTokenBucket(rate, burst float64) tokenBucket {
 }
 
 func (b *tokenBucket) allow(now time.Time) bool {
+	b.refill(now)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// refill credits what the rate earned since the last reading, up to the burst.
+func (b *tokenBucket) refill(now time.Time) {
 	if !b.last.IsZero() {
 		if el := now.Sub(b.last).Seconds(); el > 0 {
 			b.tokens += el * b.rate
@@ -25,10 +35,23 @@ func (b *tokenBucket) allow(now time.Time) bool {
 			}
 		}
 	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
+	if now.After(b.last) {
+		b.last = now
 	}
-	b.tokens--
-	return true
+}
+
+// resize changes the limits of a budget that scales with something (the key relay's
+// scales with the meeting, e2ee.RelayLimits). What the old rate earned is credited
+// first. A bigger burst adds its growth to the tokens, as if the bucket had always been
+// that big: a newcomer's costs (its identity and key from everyone) arrive with it. A
+// smaller burst caps the tokens.
+func (b *tokenBucket) resize(now time.Time, rate, burst float64) {
+	b.refill(now)
+	if burst > b.burst {
+		b.tokens += burst - b.burst
+	}
+	b.rate, b.burst = rate, burst
+	if b.tokens > burst {
+		b.tokens = burst
+	}
 }

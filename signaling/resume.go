@@ -193,6 +193,9 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
 	}
 	commands := rec.commands
 	rec.commands = nil
+	if m.e2ee {
+		s.widenReadLimit()
+	}
 	sec := m.issueResumeLocked(id, s)
 	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
 		Version:       ProtocolVersion,
@@ -229,6 +232,7 @@ func (m *Meeting) removeMemberLocked(id lobby.ID, now time.Time) {
 	m.applyLocked(m.lob.Leave(id))
 	if _, ok := m.members[id]; ok {
 		delete(m.members, id)
+		m.departed.add(string(id))
 		m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: string(id)}))
 	}
 }

@@ -129,6 +129,11 @@ type Server struct {
 	ice          ICESource // nil: no TURN
 	stats        counters  // monitoring (stats.go)
 
+	// maxParticipants bounds a batch's envelopes; batchReadLimit is the read limit that
+	// lets a member of an end-to-end encrypted meeting send one (batch.go).
+	maxParticipants int
+	batchReadLimit  int
+
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	conns    int            // websockets open or being upgraded
@@ -207,6 +212,9 @@ func NewServer(cfg Config) *Server {
 			// nil CheckOrigin: gorilla refuses an Origin that is not this host.
 		},
 		sessions: make(map[*Session]struct{}),
+
+		maxParticipants: cfg.MaxParticipants,
+		batchReadLimit:  batchWireBytes(cfg.MaxParticipants),
 	}
 	s.registry = newRegistry(cfg.Engine, cfg.Store, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
 	s.meetings = s.registry

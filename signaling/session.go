@@ -86,8 +86,12 @@ type Session struct {
 	wmu       sync.Mutex    // held while a frame is written; the closer waits for it
 	pingNow   chan struct{} // the watchdog asks the write pump to ping
 	lastHeard atomic.Int64  // clock reading (UnixNano) when the peer was last heard
-	knocked   atomic.Bool   // the join was accepted: the join timeout no longer applies
-	joining   atomic.Bool   // a join is being checked: the join timeout waits for it
+	// readLimit is the largest message the read pump takes next: MaxMessageBytes, and
+	// for a member of an end-to-end encrypted meeting the size of its largest key batch
+	// (widenReadLimit).
+	readLimit atomic.Int64
+	knocked   atomic.Bool // the join was accepted: the join timeout no longer applies
+	joining   atomic.Bool // a join is being checked: the join timeout waits for it
 	timerMu   sync.Mutex
 	joinStop  func() bool // cancels the join timeout
 	pingStop  func() bool // cancels the next ping
@@ -128,7 +132,7 @@ type inbound struct {
 }
 
 func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
-	return &Session{
+	s := &Session{
 		srv:       srv,
 		conn:      conn,
 		addr:      addr,
@@ -143,10 +147,20 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		readDone:  make(chan struct{}),
 		shutdown:  make(chan struct{}),
 		fanout:    newTokenBucket(fanoutRate, fanoutBurst),
-		keys:      newTokenBucket(e2ee.RelayRate, e2ee.RelayBurst),
+		keys:      newTokenBucket(e2ee.RelayLimits(2)), // resized to the meeting at each use (batch.go)
 		reactions: newTokenBucket(reactionRate, reactionBurst),
 		neg:       newNegotiation(),
 	}
+	s.readLimit.Store(MaxMessageBytes)
+	return s
+}
+
+// widenReadLimit lets a member of an end-to-end encrypted meeting send a key batch for
+// the largest meeting the server allows (batchWireBytes). It applies from the message
+// after the one the read pump is waiting for; a member's first message after its
+// welcome is its identity, far below MaxMessageBytes.
+func (s *Session) widenReadLimit() {
+	s.readLimit.Store(int64(s.srv.batchReadLimit))
 }
 
 // send queues a message without blocking; a full queue disconnects the peer. A nil

@@ -38,6 +38,10 @@ type Client struct {
 	seq   atomic.Int64
 	inbox chan Message
 	done  chan struct{}
+	// arrived is poked (never blocking) after each message is recorded, so that a
+	// reader of AllFrom learns of new messages without polling and without the
+	// inbox's risk of dropping any.
+	arrived chan struct{}
 
 	mu        sync.Mutex
 	all       []Message // every message received, in order
@@ -143,6 +147,7 @@ func DialFrom(ctx context.Context, wsURL string, local net.IP) (*Client, error) 
 		api:      api,
 		inbox:    make(chan Message, 1024),
 		done:     make(chan struct{}),
+		arrived:  make(chan struct{}, 1),
 		midInfo:  make(map[string]TrackInfo),
 		received: make(map[string]*Received),
 	}
@@ -216,6 +221,21 @@ func (c *Client) All() []Message {
 	return append([]Message(nil), c.all...)
 }
 
+// AllFrom is every message received after the first n, in order: with Arrived, a way
+// to follow every message as it comes, none dropped.
+func (c *Client) AllFrom(n int) []Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n >= len(c.all) {
+		return nil
+	}
+	return append([]Message(nil), c.all[n:]...)
+}
+
+// Arrived receives a signal after messages arrived (one for several, when the reader is
+// behind); read them with AllFrom.
+func (c *Client) Arrived() <-chan struct{} { return c.arrived }
+
 // Done is closed when the websocket has closed.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
@@ -253,6 +273,10 @@ func (c *Client) readLoop() {
 		c.mu.Lock()
 		c.all = append(c.all, m)
 		c.mu.Unlock()
+		select {
+		case c.arrived <- struct{}{}:
+		default: // already poked: the reader will see this message too
+		}
 		if m.Type == "subscribe_offer" {
 			go c.answerSubscribe(m)
 			continue

@@ -46,8 +46,18 @@ class Room {
   constructor() {
     this.members = new Map(); // id -> {keys, media, log}
     this.inFlight = 0; // relayed messages not yet handled by their receiver
+    this.sent = []; // every message members sent: {from, type, to?, envelopes?}
+  }
+  /** sendBatch is the server's e2ee_batch: each envelope reaches its own recipient. */
+  sendBatch(from, envelopes) {
+    this.sent.push({ from, type: 'e2ee_batch', envelopes });
+    for (const { to, data } of envelopes) this.relay(from, to, data);
   }
   send(from, to, data) {
+    this.sent.push({ from, type: 'e2ee', to });
+    this.relay(from, to, data);
+  }
+  relay(from, to, data) {
     for (const [id, m] of this.members) {
       if (id === from || (to && id !== to)) continue;
       m.log.push({ from, data: JSON.parse(data) });
@@ -74,7 +84,11 @@ class Room {
   async join(id, secret) {
     const meeting = await MeetingCrypto.fromSecret(secret);
     const media = new FakeMedia();
-    const keys = new SessionKeys({ meeting, media, send: (to, data) => this.send(id, to, data) });
+    const keys = new SessionKeys({
+      meeting, media,
+      send: (to, data) => this.send(id, to, data),
+      sendBatch: (envelopes) => this.sendBatch(id, envelopes),
+    });
     const others = [...this.members.keys()];
     const m = { keys, media, log: [] };
     this.members.set(id, m);
@@ -214,6 +228,40 @@ test('after a leave every sender rotates; the one who left cannot follow', async
   assert.equal(await canRead(gone, 'p-a', fa), false, 'the ratchet does not lead to a rotated key');
   assert.equal(await canRead(gone, 'p-b', fb), false);
   assert.deepEqual(a.keys.verified(), ['p-b']);
+  room.close();
+});
+
+test('a leave costs each member one batch addressed to every verified remaining member', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  for (const id of ['p-a', 'p-b', 'p-c', 'p-d', 'p-e']) await room.join(id, secret);
+  await room.settle();
+  const w = await room.join('p-w', randomBytes(16)); // unverified: never in a batch
+  await room.settle();
+  assert.deepEqual(w.keys.verified(), []);
+  const before = room.sent.length;
+  room.leave('p-e');
+  await room.settle();
+  const after = room.sent.slice(before);
+  const remaining = ['p-a', 'p-b', 'p-c', 'p-d'];
+  for (const id of remaining) {
+    const mine = after.filter((m) => m.from === id);
+    assert.equal(mine.length, 1, `${id} sent ${JSON.stringify(mine)}`);
+    assert.equal(mine[0].type, 'e2ee_batch');
+    const to = mine[0].envelopes.map((e) => e.to).sort();
+    assert.deepEqual(to, remaining.filter((x) => x !== id), `${id}'s batch`);
+    for (const e of mine[0].envelopes) assert.equal(JSON.parse(e.data).t, 'key');
+  }
+  // Everyone reads everyone's rotated key; the one who left and the wrong member do not.
+  for (const r of remaining) {
+    for (const s of remaining) {
+      if (r === s) continue;
+      const m = room.members.get(s);
+      await eventually(() => m.keys.keyIndex === m.keys.own.index, `${s}'s rotated key in use`);
+      assert.ok(await canRead(room.members.get(r), s, await frameOf(m)), `${r} reads ${s}`);
+    }
+  }
+  assert.equal(w.media.received.size, 0);
   room.close();
 });
 

@@ -429,6 +429,10 @@ export class Session {
         if (this.ended || !this.sig || this.sig.closed) return;
         this.sig.send('e2ee', to ? { to, data } : { data });
       },
+      sendBatch: (envelopes) => {
+        if (this.ended || !this.sig || this.sig.closed) return;
+        this.sig.send('e2ee_batch', { envelopes });
+      },
       onChange: () => this._e2eeChanged(),
     });
     const ids = (welcome.participants || []).map((p) => p && p.id).filter((id) => typeof id === 'string' && id);

@@ -107,13 +107,19 @@ export { safetyCode };
  */
 export class SessionKeys {
   /**
+   * sendBatch sends one change's key messages to several members as one `e2ee_batch`
+   * (the server hands each its own envelope); without it they go one by one.
+   *
    * @param {{meeting: MeetingCrypto, media: MediaCrypto,
-   *          send: (to: string|null, data: string) => void, onChange: () => void}} opts
+   *          send: (to: string|null, data: string) => void,
+   *          sendBatch?: (envelopes: {to: string, data: string}[]) => void,
+   *          onChange: () => void}} opts
    */
-  constructor({ meeting, media, send, onChange = () => {} }) {
+  constructor({ meeting, media, send, sendBatch = null, onChange = () => {} }) {
     this.meeting = meeting;
     this.media = media;
     this.sendRaw = send;
+    this.sendBatchRaw = sendBatch;
     this.onChange = onChange;
     this.selfId = null;
     this.identity = null; // {privateKey, publicKey}
@@ -370,13 +376,31 @@ export class SessionKeys {
     this.media.setPeerKey(from, key.keyIndex, key.raw);
   }
 
-  async _sendKey(to) {
+  /** _sendKey sends the own key to `to`, or adds it to `batch` (see _sendKeys). */
+  async _sendKey(to, batch = null) {
     const p = this.peers.get(to);
     if (!p || p.state !== 'verified' || !this.own || p.sent === this.own) return;
     if (!this.roster.admits(to)) return; // keys only to the announced roster, never to one who left
     p.sent = this.own;
     const wrapped = await wrapKey(p.kw, this.selfId, to, this.own.index, this.own.raw);
-    this._send(to, { t: 'key', wrapped: encode(wrapped) });
+    if (batch) batch.push({ to, msg: { t: 'key', wrapped: encode(wrapped) } });
+    else this._send(to, { t: 'key', wrapped: encode(wrapped) });
+  }
+
+  /**
+   * _sendKeys gives the own key to each of ids that should have it, as ONE message
+   * however many they are (e2ee/FORMAT.md, "Key messages"): a rotation in a large
+   * meeting costs one message of the relay's budget, not one per member.
+   */
+  async _sendKeys(ids) {
+    const batch = [];
+    for (const id of ids) await this._sendKey(id, batch);
+    if (this.closed || batch.length === 0) return;
+    if (batch.length === 1 || !this.sendBatchRaw) {
+      for (const { to, msg } of batch) this._send(to, msg);
+      return;
+    }
+    this.sendBatchRaw(batch.map(({ to, msg }) => ({ to, data: JSON.stringify({ v: 1, ...msg }) })));
   }
 
   _scheduleFlush() {
@@ -401,7 +425,7 @@ export class SessionKeys {
       // Rotation: a fresh key the one who left never sees, sent to every verified member.
       const next = { index: nextIndex(this.own.index), raw: newMediaKey() };
       this.own = next;
-      for (const id of this.verified()) await this._sendKey(id);
+      await this._sendKeys(this.verified());
       clearTimeout(this.rotateTimer);
       this.rotateTimer = setTimeout(() => {
         if (!this.closed && this.own === next) this._useOwn(next);
@@ -412,7 +436,7 @@ export class SessionKeys {
       this.own = next;
       clearTimeout(this.rotateTimer);
       this._useOwn(next);
-      for (const id of joined) await this._sendKey(id);
+      await this._sendKeys(joined);
     }
     this._changed();
   }

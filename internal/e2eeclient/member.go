@@ -1,0 +1,364 @@
+// Package e2eeclient is a Go model of a browser's key schedule in an end-to-end
+// encrypted meeting (web/static/js/e2ee/session-keys.js, e2ee/FORMAT.md "Key messages"),
+// built on the e2ee reference, for tests that need many members without browsers: an
+// identity with its tag, pairwise wrapping keys, the own media key with its ratchet on
+// joins and its rotation on leaves, keys only to verified members of the roster the
+// server announced, and each change's keys sent as one e2ee_batch. It moves no media.
+//
+// A Member is fed the server's messages (Handle, or Follow for a testclient.Client) and
+// answers through a Sender; roster changes that arrive together are applied together by
+// Flush, as the browser's one flush per turn of its event loop does.
+package e2eeclient
+
+import (
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"conclave/e2ee"
+)
+
+// Sender sends one protocol message (testclient.Client fits).
+type Sender interface {
+	Send(typ string, payload any) (string, error)
+}
+
+// Key is a media key: its index and raw bytes.
+type Key struct {
+	Index byte
+	Raw   []byte
+}
+
+type peer struct {
+	verified     bool
+	refused      bool // a wrong tag or a bad public key: never verified in this session
+	kw           []byte
+	identitySent bool
+	sent         *Key // the own key it was last given
+}
+
+// Member is one participant's key schedule. Its methods are safe for concurrent use.
+type Member struct {
+	out         Sender
+	identityKey []byte
+	priv        *ecdh.PrivateKey
+
+	mu           sync.Mutex
+	self         string
+	own          *Key
+	peers        map[string]*peer // the roster as the server announced it, minus self
+	dead         map[string]bool  // ids that left: never verified again
+	keys         map[string]Key   // the newest key received from each sender
+	pendingJoins []string
+	pendingLeave bool
+	outbox       []outgoing // sent once the lock is let go (unlockAndSend)
+}
+
+type outgoing struct {
+	typ     string
+	payload any
+}
+
+// unlockAndSend lets go of the lock, then sends what the step queued, in order: no
+// websocket write happens under the lock.
+func (m *Member) unlockAndSend(err error) error {
+	out := m.outbox
+	m.outbox = nil
+	m.mu.Unlock()
+	for _, o := range out {
+		if _, serr := m.out.Send(o.typ, o.payload); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// New makes a member holding the meeting secret (the link's #k=) that sends through out.
+func New(secret []byte, out Sender) (*Member, error) {
+	if len(secret) < e2ee.MinSecretSize {
+		return nil, errors.New("e2eeclient: meeting secret too short")
+	}
+	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	ik, _ := e2ee.DeriveMeetingKeys(secret)
+	return &Member{
+		out: out, identityKey: ik, priv: priv,
+		peers: make(map[string]*peer), dead: make(map[string]bool), keys: make(map[string]Key),
+	}, nil
+}
+
+type keyMessage struct {
+	V       int    `json:"v"`
+	T       string `json:"t"`
+	Pub     string `json:"pub,omitempty"`
+	Tag     string `json:"tag,omitempty"`
+	Wrapped string `json:"wrapped,omitempty"`
+}
+
+var b64 = base64.RawURLEncoding
+
+// Start runs after the welcome: an own key, the identity to everyone, and the members
+// already there (who get our identity in that broadcast).
+func (m *Member) Start(selfID string, memberIDs []string) error {
+	if !e2ee.ValidID(selfID) {
+		return e2ee.ErrBadID
+	}
+	m.mu.Lock()
+	m.self = selfID
+	m.own = &Key{Index: 0, Raw: randomKey()}
+	for _, id := range memberIDs {
+		if e2ee.ValidID(id) && id != selfID {
+			m.peer(id).identitySent = true
+		}
+	}
+	return m.unlockAndSend(m.sendIdentity(""))
+}
+
+func randomKey() []byte {
+	k := make([]byte, e2ee.KeySize)
+	_, _ = rand.Read(k)
+	return k
+}
+
+func (m *Member) peer(id string) *peer {
+	p := m.peers[id]
+	if p == nil {
+		p = &peer{}
+		m.peers[id] = p
+	}
+	return p
+}
+
+func (m *Member) sendIdentity(to string) error {
+	pub := m.priv.PublicKey().Bytes()
+	tag := e2ee.IdentityTag(m.identityKey, m.self, pub)
+	data, _ := json.Marshal(keyMessage{V: 1, T: "identity", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(tag)})
+	payload := map[string]string{"data": string(data)}
+	if to != "" {
+		payload["to"] = to
+	}
+	m.outbox = append(m.outbox, outgoing{"e2ee", payload})
+	return nil
+}
+
+// Handle takes one server message; types other than participant_joined,
+// participant_left and e2ee are ignored. A roster change waits for Flush.
+func (m *Member) Handle(typ string, payload json.RawMessage) error {
+	m.mu.Lock()
+	return m.unlockAndSend(m.handle(typ, payload))
+}
+
+func (m *Member) handle(typ string, payload json.RawMessage) error {
+	if m.self == "" {
+		return errors.New("e2eeclient: message before Start")
+	}
+	switch typ {
+	case "participant_joined":
+		var p struct {
+			Participant struct{ ID string } `json:"participant"`
+		}
+		if json.Unmarshal(payload, &p) != nil {
+			return nil
+		}
+		return m.joined(p.Participant.ID)
+	case "participant_left":
+		var p struct{ ParticipantID string }
+		if json.Unmarshal(payload, &p) != nil {
+			return nil
+		}
+		m.left(p.ParticipantID)
+	case "e2ee":
+		var p struct{ From, Data string }
+		if json.Unmarshal(payload, &p) != nil {
+			return nil
+		}
+		return m.receive(p.From, p.Data)
+	}
+	return nil
+}
+
+func (m *Member) joined(id string) error {
+	if id == m.self || !e2ee.ValidID(id) || m.dead[id] {
+		return nil
+	}
+	p := m.peer(id)
+	m.pendingJoins = append(m.pendingJoins, id)
+	if p.identitySent {
+		return nil
+	}
+	p.identitySent = true
+	return m.sendIdentity(id)
+}
+
+func (m *Member) left(id string) {
+	if _, ok := m.peers[id]; !ok {
+		return
+	}
+	delete(m.peers, id)
+	delete(m.keys, id)
+	m.dead[id] = true
+	m.pendingLeave = true
+}
+
+func (m *Member) receive(from, data string) error {
+	p := m.peers[from]
+	if p == nil || len(data) > e2ee.MaxEnvelope {
+		return nil // not in the roster the server announced: ignored
+	}
+	var msg keyMessage
+	if json.Unmarshal([]byte(data), &msg) != nil || msg.V != 1 {
+		return nil
+	}
+	switch msg.T {
+	case "identity":
+		return m.identity(from, p, msg)
+	case "key":
+		if !p.verified {
+			return nil
+		}
+		wrapped, err := b64.DecodeString(msg.Wrapped)
+		if err != nil {
+			return nil
+		}
+		idx, raw, err := e2ee.UnwrapKey(p.kw, from, m.self, wrapped)
+		if err != nil {
+			return nil
+		}
+		m.keys[from] = Key{Index: idx, Raw: raw}
+	}
+	return nil
+}
+
+func (m *Member) identity(from string, p *peer, msg keyMessage) error {
+	if p.verified || p.refused {
+		return nil // one identity per id and session
+	}
+	pub, err1 := b64.DecodeString(msg.Pub)
+	tag, err2 := b64.DecodeString(msg.Tag)
+	if err1 != nil || err2 != nil || !e2ee.VerifyIdentity(m.identityKey, from, pub, tag) {
+		p.refused = true
+		return nil
+	}
+	kw, err := e2ee.PairwiseKey(m.priv, pub, m.self, from)
+	if err != nil {
+		p.refused = true
+		return nil
+	}
+	p.verified, p.kw = true, kw
+	if !p.identitySent {
+		p.identitySent = true
+		if err := m.sendIdentity(from); err != nil {
+			return err
+		}
+	}
+	// A newcomer gets the key only after our ratchet (or rotation) for its join.
+	if err := m.flush(); err != nil {
+		return err
+	}
+	return m.sendKeys([]string{from})
+}
+
+// Flush applies the roster changes since the last flush: a rotation sent to every
+// verified member as one batch when someone left, else a ratchet whose key goes to the
+// verified newcomers.
+func (m *Member) Flush() error {
+	m.mu.Lock()
+	return m.unlockAndSend(m.flush())
+}
+
+func (m *Member) flush() error {
+	if m.own == nil || (!m.pendingLeave && len(m.pendingJoins) == 0) {
+		return nil
+	}
+	joined := m.pendingJoins
+	left := m.pendingLeave
+	m.pendingJoins, m.pendingLeave = nil, false
+	next := (m.own.Index + 1) % e2ee.KeyIndexCount
+	if left {
+		m.own = &Key{Index: next, Raw: randomKey()}
+		ids := make([]string, 0, len(m.peers))
+		for id := range m.peers {
+			ids = append(ids, id)
+		}
+		return m.sendKeys(ids)
+	}
+	m.own = &Key{Index: next, Raw: e2ee.Ratchet(m.own.Raw)}
+	return m.sendKeys(joined)
+}
+
+// sendKeys wraps the own key for each verified member of ids that lacks it and sends
+// them: one e2ee for one recipient, one e2ee_batch for more.
+func (m *Member) sendKeys(ids []string) error {
+	type envelope struct {
+		To   string `json:"to"`
+		Data string `json:"data"`
+	}
+	var envs []envelope
+	for _, id := range ids {
+		p := m.peers[id]
+		if p == nil || !p.verified || p.sent == m.own {
+			continue
+		}
+		wrapped, err := e2ee.WrapKey(p.kw, m.self, id, m.own.Index, m.own.Raw, nil)
+		if err != nil {
+			return fmt.Errorf("e2eeclient: wrap for %s: %w", id, err)
+		}
+		data, _ := json.Marshal(keyMessage{V: 1, T: "key", Wrapped: b64.EncodeToString(wrapped)})
+		p.sent = m.own
+		envs = append(envs, envelope{To: id, Data: string(data)})
+	}
+	switch len(envs) {
+	case 0:
+	case 1:
+		m.outbox = append(m.outbox, outgoing{"e2ee", envs[0]})
+	default:
+		m.outbox = append(m.outbox, outgoing{"e2ee_batch", map[string]any{"envelopes": envs}})
+	}
+	return nil
+}
+
+// ID is the member's participant id ("" before Start).
+func (m *Member) ID() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.self
+}
+
+// OwnKey is the member's newest own media key.
+func (m *Member) OwnKey() Key {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.own == nil {
+		return Key{}
+	}
+	return Key{Index: m.own.Index, Raw: append([]byte(nil), m.own.Raw...)}
+}
+
+// KeyFrom is the newest key received from sender.
+func (m *Member) KeyFrom(sender string) (Key, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[sender]
+	return Key{Index: k.Index, Raw: append([]byte(nil), k.Raw...)}, ok
+}
+
+// Verified lists the members whose identity verified.
+func (m *Member) Verified() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ids []string
+	for id, p := range m.peers {
+		if p.verified {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+var errNoWelcome = errors.New("e2eeclient: no welcome yet")

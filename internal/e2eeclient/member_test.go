@@ -1,0 +1,146 @@
+package e2eeclient
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"testing"
+)
+
+// relay is an in-memory server: it queues what members send and delivers it in order
+// as the server would (e2ee from the sender; a batch as one e2ee per envelope).
+type relay struct {
+	members map[string]*Member
+	queue   []delivery
+	sent    map[string][]string // sender -> types it sent
+}
+
+type delivery struct {
+	to, typ string
+	payload json.RawMessage
+}
+
+type port struct {
+	r    *relay
+	from string
+}
+
+func (p port) Send(typ string, payload any) (string, error) {
+	b, _ := json.Marshal(payload)
+	p.r.sent[p.from] = append(p.r.sent[p.from], typ)
+	switch typ {
+	case "e2ee":
+		var m struct{ To, Data string }
+		_ = json.Unmarshal(b, &m)
+		for id := range p.r.members {
+			if id != p.from && (m.To == "" || m.To == id) {
+				p.r.push(id, "e2ee", map[string]string{"from": p.from, "data": m.Data})
+			}
+		}
+	case "e2ee_batch":
+		var m struct{ Envelopes []struct{ To, Data string } }
+		_ = json.Unmarshal(b, &m)
+		for _, e := range m.Envelopes {
+			if _, ok := p.r.members[e.To]; ok {
+				p.r.push(e.To, "e2ee", map[string]string{"from": p.from, "data": e.Data})
+			}
+		}
+	}
+	return "", nil
+}
+
+func (r *relay) push(to, typ string, payload any) {
+	b, _ := json.Marshal(payload)
+	r.queue = append(r.queue, delivery{to, typ, b})
+}
+
+// settle delivers until nothing is queued, flushing each member after each delivery.
+func (r *relay) settle(t *testing.T) {
+	for len(r.queue) > 0 {
+		d := r.queue[0]
+		r.queue = r.queue[1:]
+		m := r.members[d.to]
+		if m == nil {
+			continue
+		}
+		if err := m.Handle(d.typ, d.payload); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (r *relay) join(t *testing.T, id string, secret []byte) *Member {
+	m, err := New(secret, port{r, id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var others []string
+	for o := range r.members {
+		others = append(others, o)
+		r.push(o, "participant_joined", map[string]any{"participant": map[string]string{"id": id}})
+	}
+	r.members[id] = m
+	if err := m.Start(id, others); err != nil {
+		t.Fatal(err)
+	}
+	r.settle(t)
+	return m
+}
+
+func (r *relay) leave(id string) {
+	delete(r.members, id)
+	for o := range r.members {
+		r.push(o, "participant_left", map[string]string{"participantId": id})
+	}
+}
+
+// TestModel: members verify each other, a join ratchets, a leave rotates and costs each
+// remaining member one batch; a member with another secret gets nothing.
+func TestModel(t *testing.T) {
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	r := &relay{members: map[string]*Member{}, sent: map[string][]string{}}
+	ids := []string{"p-a", "p-b", "p-c", "p-d"}
+	for _, id := range ids {
+		r.join(t, id, secret)
+	}
+	wrong := make([]byte, 16)
+	_, _ = rand.Read(wrong)
+	w := r.join(t, "p-w", wrong)
+	a, b := r.members["p-a"], r.members["p-b"]
+	if n := len(a.Verified()); n != 3 {
+		t.Fatalf("a verified %d", n)
+	}
+	// b joined after a: a ratcheted; b holds the ratcheted key a gave it or an older
+	// one that ratchets to it.
+	if k, ok := b.KeyFrom("p-a"); !ok || k.Index > a.OwnKey().Index {
+		t.Fatalf("b holds %v of a's, a is at %d", k, a.OwnKey().Index)
+	}
+	if len(w.Verified()) != 0 || len(w.keys) != 0 {
+		t.Fatal("the member with the wrong secret verified someone or got a key")
+	}
+
+	for id := range r.sent {
+		r.sent[id] = nil
+	}
+	r.leave("p-d")
+	r.settle(t)
+	for _, id := range ids[:3] {
+		if got := r.sent[id]; len(got) != 1 || got[0] != "e2ee_batch" {
+			t.Fatalf("%s sent %v for one leave", id, got)
+		}
+		for _, s := range ids[:3] {
+			if s == id {
+				continue
+			}
+			got, ok := r.members[id].KeyFrom(s)
+			want := r.members[s].OwnKey()
+			if !ok || got.Index != want.Index || !bytes.Equal(got.Raw, want.Raw) {
+				t.Fatalf("%s does not hold %s's rotated key", id, s)
+			}
+		}
+	}
+}

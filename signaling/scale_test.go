@@ -1,0 +1,164 @@
+package signaling_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"conclave/internal/e2eeclient"
+	"conclave/internal/testclient"
+	"conclave/signaling"
+)
+
+// TestKeyDistributionScales: a full meeting of 100 Go members, each running the key
+// schedule of a browser (internal/e2eeclient: identities with tags, pairwise keys,
+// ratchet on join, rotation on leave sent as one e2ee_batch). Five members leave within
+// one second of the server's (fake) clock. Nobody is disconnected, no message is refused,
+// and every remaining member ends up holding every remaining sender's newest key.
+func TestKeyDistributionScales(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 members")
+	}
+	const members, leavers = signaling.DefaultMaxParticipants, 5
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock})
+	mt := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var followers sync.WaitGroup
+	t.Cleanup(func() { cancel(); followers.Wait() })
+	clients := make([]*testclient.Client, members)
+	models := make([]*e2eeclient.Member, members)
+	followErr := make(chan error, members)
+	start := time.Now()
+	// Members join ten at a time (each join waits for its welcome), then follow.
+	joinErr := make(chan error, members)
+	var joins sync.WaitGroup
+	for w := 0; w < 10; w++ {
+		joins.Add(1)
+		go func() {
+			defer joins.Done()
+			for i := w; i < members; i += 10 {
+				jctx, jcancel := context.WithTimeout(ctx, time.Minute)
+				c, err := testclient.Dial(jctx, srv.wsURL)
+				if err == nil {
+					t.Cleanup(c.Close)
+					err = c.Join(jctx, mt.MeetingID, fmt.Sprintf("M%d", i))
+				}
+				jcancel()
+				if err != nil {
+					joinErr <- fmt.Errorf("member %d: %w", i, err)
+					return
+				}
+				m, err := e2eeclient.New(secret, c)
+				if err != nil {
+					joinErr <- err
+					return
+				}
+				clients[i], models[i] = c, m
+				followers.Add(1)
+				go func() {
+					defer followers.Done()
+					if err := m.Follow(ctx, c); err != nil {
+						followErr <- err
+					}
+				}()
+			}
+		}()
+	}
+	joins.Wait()
+	select {
+	case err := <-joinErr:
+		t.Fatal(err)
+	default:
+	}
+
+	// Everyone verifies everyone and holds a key of everyone's.
+	holdsAll := func(from, to int) bool {
+		for r := from; r < to; r++ {
+			if len(models[r].Verified()) != to-from-1 {
+				return false
+			}
+			for s := from; s < to; s++ {
+				if _, ok := models[r].KeyFrom(clients[s].ParticipantID); s != r && !ok {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	t.Logf("joined in %v", time.Since(start))
+	eventually(t, 2*time.Minute, "every member verified and keyed by every other", func() bool {
+		return holdsAll(0, members)
+	})
+	t.Logf("keyed in %v", time.Since(start))
+
+	// Five leave within one second.
+	for i := 0; i < leavers; i++ {
+		if _, err := clients[i].Send("leave", nil); err != nil {
+			t.Fatalf("leave %d: %v", i, err)
+		}
+		clock.Advance(200 * time.Millisecond)
+	}
+	for i := 0; i < leavers; i++ {
+		select {
+		case <-clients[i].Done():
+		case <-time.After(time.Minute):
+			t.Fatalf("leaver %d still connected", i)
+		}
+	}
+	t.Logf("left in %v", time.Since(start))
+	stay := clients[leavers:]
+	stayModels := models[leavers:]
+	newest := func() bool {
+		for r, rm := range stayModels {
+			for s, sm := range stayModels {
+				if r == s {
+					continue
+				}
+				got, ok := rm.KeyFrom(stay[s].ParticipantID)
+				want := sm.OwnKey()
+				if !ok || got.Index != want.Index || !bytes.Equal(got.Raw, want.Raw) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	eventually(t, 2*time.Minute, "every remaining member holding every remaining sender's rotated key", newest)
+	t.Logf("rotated in %v", time.Since(start))
+
+	for i, c := range stay {
+		select {
+		case <-c.Done():
+			t.Fatalf("member %d was disconnected: %v", i, c.CloseError())
+		default:
+		}
+		if errs := errorsOf(c); len(errs) != 0 {
+			t.Fatalf("member %d got %d errors, the first %s", i, len(errs), errs[0].Raw)
+		}
+		if n := len(stayModels[i].Verified()); n != len(stay)-1 {
+			t.Fatalf("member %d verifies %d members, want %d", i, n, len(stay)-1)
+		}
+	}
+	// Each remaining member rotated: its key is not the ratchet the leavers could follow.
+	for i, m := range stayModels {
+		k := m.OwnKey()
+		for _, gone := range models[:leavers] {
+			if old, ok := gone.KeyFrom(stay[i].ParticipantID); ok && bytes.Equal(old.Raw, k.Raw) {
+				t.Fatalf("member %d still sends under a key a leaver holds", i)
+			}
+		}
+	}
+	select {
+	case err := <-followErr:
+		t.Fatalf("a member's key schedule failed: %v", err)
+	default:
+	}
+}
