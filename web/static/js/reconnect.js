@@ -145,14 +145,8 @@ export class Reconnect {
    * credentials. When the media is not back after a few seconds, the websocket is closed
    * and the session resumes on a new one with new peer connections.
    */
-  mediaFailed(session, { stuck = false, never = false } = {}) {
+  mediaFailed(session, { stuck = false } = {}) {
     if (this.active || this.iceTimer || !session || session.ended || !session.sig || session.sig.closed) return;
-    // never: this session's media did not come up at all (session._watchMediaUp); an
-    // ICE restart cannot start a publisher that does not exist, a new session can.
-    if (never) {
-      session.sig.close(); // no goodbye: dropped() follows and the session resumes
-      return;
-    }
     const pub = session.publisher && session.publisher.pc;
     const sub = session.subscriber && session.subscriber.pc;
     // stuck: session.js saw a connection stay "connecting" far too long; it counts as failed.

@@ -28,9 +28,6 @@ const CLOSE_CODES = {
 const JOIN_TIMEOUT_MS = 20000;
 // A media connection still "connecting" this long is stuck (session._watchStuck).
 const STUCK_MS = 15000;
-// Media that is not connected both ways this long after a welcome never came up
-// (session._watchMediaUp).
-const MEDIA_UP_MS = 30000;
 
 export const DEFAULT_SETTINGS = Object.freeze({
   lobby: true, locked: false, screenShare: false, unmute: true, chat: true, passwordRequired: false,
@@ -210,7 +207,6 @@ export class Session {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.joinTimer);
-    clearTimeout(this._upTimer);
     this.wasMicOn = !!this.media.micTrack;
     this.wasCameraOn = this.media.cameraOn;
     if (this.publisher) this.publisher.close();
@@ -376,7 +372,6 @@ export class Session {
     if (this.sentMedia && (now.mic !== this.sentMedia.mic || now.camera !== this.sentMedia.camera)) this.sendMediaState();
 
     this._subscriber();
-    this._watchMediaUp();
     if (this.e2ee && !this.mc) return; // no worker, no sending (_e2eeFailed tells the person)
     if (this.mc) {
       // Nothing is sent before the worker runs and holds the own key.
@@ -745,27 +740,6 @@ export class Session {
     if (state === 'failed') this.ui.banner('meeting.media-failed', 'error');
     else if (state === 'disconnected') this.ui.banner('meeting.media-interrupted');
     else if (state === 'connected') this.ui.banner(null);
-  }
-
-  /**
-   * _watchMediaUp: a session whose media never comes up — a publisher that never
-   * started because the encryption worker or key schedule never got ready, an offer
-   * never answered, a connection that stayed "new" — would sit "joined" and silent
-   * for good, with nothing left to fail. MEDIA_UP_MS after the welcome, media that is
-   * not connected (publishing, and receiving once offered) is handed to the reconnect logic (ui.mediaFailed with
-   * `never`), which resumes on a new websocket with new connections. Not when
-   * encryption failed: that is told to the person and must stay silent.
-   */
-  _watchMediaUp() {
-    clearTimeout(this._upTimer);
-    this._upTimer = setTimeout(() => {
-      if (this.ended || this.e2eeFailed || !this.ui.mediaFailed) return;
-      const up = (x) => !!x && !!x.pc && x.pc.connectionState === 'connected';
-      // The publisher always negotiates (its transceivers exist without devices too); the
-      // subscriber only once the server offered something (not while alone).
-      const offered = (x) => !!x && !!x.pc && !!x.pc.remoteDescription;
-      if (!up(this.publisher) || (offered(this.subscriber) && !up(this.subscriber))) this.ui.mediaFailed(this, { stuck: true, never: true });
-    }, MEDIA_UP_MS);
   }
 
   /**
