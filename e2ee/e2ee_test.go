@@ -30,7 +30,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		{VP8, nil, 0},
 		{Opus, nil, 0},
 	} {
-		enc := EncryptFrame(kf, 5, c.frame, c.kind, nil)
+		enc := mustEncryptFrame(t, kf, "p-a", 5, c.frame, c.kind)
 		if len(enc) != len(c.frame)+30 {
 			t.Errorf("%v: %d bytes for %d", c.kind, len(enc), len(c.frame))
 		}
@@ -46,7 +46,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		if i, ok := KeyIndex(enc); !ok || i != 5 {
 			t.Errorf("KeyIndex = %d %v", i, ok)
 		}
-		got, err := DecryptFrame(ring, enc, c.kind)
+		got, err := DecryptFrame(ring, "p-a", enc, c.kind)
 		if err != nil || !bytes.Equal(got, c.frame) {
 			t.Errorf("%v: decrypt: %x %v", c.kind, got, err)
 		}
@@ -54,18 +54,59 @@ func TestFrameRoundTrip(t *testing.T) {
 		for i := range enc {
 			bad := bytes.Clone(enc)
 			bad[i] ^= 0x04
-			if _, err := DecryptFrame(ring, bad, c.kind); err == nil {
+			if _, err := DecryptFrame(ring, "p-a", bad, c.kind); err == nil {
 				t.Fatalf("%v: bit flip at %d accepted", c.kind, i)
 			}
 		}
 		// A wrong key is refused.
 		other := FrameKey(pattern(2, 32))
-		if _, err := DecryptFrame(func(byte) []byte { return other }, enc, c.kind); !errors.Is(err, ErrAuth) {
+		if _, err := DecryptFrame(func(byte) []byte { return other }, "p-a", enc, c.kind); !errors.Is(err, ErrAuth) {
 			t.Errorf("%v: wrong key: %v", c.kind, err)
 		}
 	}
-	if _, err := DecryptFrame(ring, make([]byte, 40), Kind(7)); err == nil {
+	if _, err := DecryptFrame(ring, "p-a", make([]byte, 40), Kind(7)); err == nil {
 		t.Error("unknown kind accepted")
+	}
+}
+
+func mustEncryptFrame(t *testing.T, kf []byte, sender string, index byte, frame []byte, kind Kind) []byte {
+	t.Helper()
+	enc, err := EncryptFrame(kf, sender, index, frame, kind, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc
+}
+
+// A frame is bound to its sender: the server forwarding Alice's frame under
+// Bob's track gets it refused there, even where Bob's ring holds the same raw
+// key at the same index; one decryption attempt, no search across senders.
+func TestFrameReattributedFails(t *testing.T) {
+	kf := FrameKey(pattern(3, 32))
+	same := func(i byte) []byte {
+		if i == 4 {
+			return kf
+		}
+		return nil
+	}
+	for _, kind := range []Kind{VP8, Opus} {
+		enc := mustEncryptFrame(t, kf, "p-alice", 4, append([]byte{0x11}, pattern(7, 50)...), kind)
+		if _, err := DecryptFrame(same, "p-alice", enc, kind); err != nil {
+			t.Fatalf("%v: as Alice's: %v", kind, err)
+		}
+		for _, other := range []string{"p-bob", "p-alic", "p-alice ", "P-alice"} {
+			if _, err := DecryptFrame(same, other, enc, kind); !errors.Is(err, ErrAuth) {
+				t.Errorf("%v: Alice's frame as %q's: %v", kind, other, err)
+			}
+		}
+	}
+	for _, id := range []string{"", "p\x00a"} {
+		if _, err := EncryptFrame(kf, id, 0, []byte{1, 2, 3}, VP8, nil); !errors.Is(err, ErrBadID) {
+			t.Errorf("encrypt as %q: %v", id, err)
+		}
+		if _, err := DecryptFrame(same, id, make([]byte, 40), VP8); !errors.Is(err, ErrBadID) {
+			t.Errorf("decrypt as %q: %v", id, err)
+		}
 	}
 }
 
@@ -147,23 +188,23 @@ func TestRatchetForwardOnly(t *testing.T) {
 		t.Fatal("ratchet or frame key is not a new key")
 	}
 	// A newcomer holding (1, R1) reads frames under index 1, not under index 0.
-	old := EncryptFrame(FrameKey(r0), 0, []byte{0x11, 2, 3, 4, 5}, VP8, nil)
-	newer := EncryptFrame(FrameKey(r1), 1, []byte{0x11, 2, 3, 4, 5}, VP8, nil)
+	old := mustEncryptFrame(t, FrameKey(r0), "p-a", 0, []byte{0x11, 2, 3, 4, 5}, VP8)
+	newer := mustEncryptFrame(t, FrameKey(r1), "p-a", 1, []byte{0x11, 2, 3, 4, 5}, VP8)
 	newcomer := func(i byte) []byte {
 		if i == 1 {
 			return FrameKey(r1)
 		}
 		return nil
 	}
-	if _, err := DecryptFrame(newcomer, newer, VP8); err != nil {
+	if _, err := DecryptFrame(newcomer, "p-a", newer, VP8); err != nil {
 		t.Error(err)
 	}
-	if _, err := DecryptFrame(newcomer, old, VP8); !errors.Is(err, ErrUnknownKey) {
+	if _, err := DecryptFrame(newcomer, "p-a", old, VP8); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("newcomer read the past: %v", err)
 	}
 	// Even labelled with the old index, its keys cannot open the old frame.
 	for _, k := range [][]byte{FrameKey(r1), FrameKey(Ratchet(r1)), r1} {
-		if _, err := DecryptFrame(func(byte) []byte { return k }, old, VP8); !errors.Is(err, ErrAuth) {
+		if _, err := DecryptFrame(func(byte) []byte { return k }, "p-a", old, VP8); !errors.Is(err, ErrAuth) {
 			t.Errorf("old frame opened: %v", err)
 		}
 	}

@@ -48,11 +48,33 @@ func clearLen(kind Kind, frame []byte) int {
 	return min(ClearBytes(kind, frame[0]), len(frame))
 }
 
-// EncryptFrame encrypts one encoded frame under the frame key (FrameKey(R)):
-// clear || AES-GCM(rest, aad=clear) || iv || 0x0c || keyIndex. A nil iv means
-// a random one. It panics on a frame key that is not 32 bytes, an iv that is
-// not 12 bytes or a key index above 15: those are the caller's mistakes.
-func EncryptFrame(frameKey []byte, keyIndex byte, frame []byte, kind Kind, iv []byte) []byte {
+// frameAAD is what a frame's AES-GCM tag covers besides its ciphertext:
+// label " frame" || 0x00 || senderID || 0x00 || kind || 0x00 || keyIndex || clear.
+// The sender's id makes a frame the server forwards under another participant's
+// track fail authentication there, even under the same raw key and index.
+func frameAAD(senderID string, kind Kind, keyIndex byte, clear []byte) []byte {
+	aad := make([]byte, 0, len(frameLabel)+len(senderID)+len(clear)+12)
+	aad = append(aad, frameLabel...)
+	aad = append(aad, 0)
+	aad = append(aad, senderID...)
+	aad = append(aad, 0)
+	aad = append(aad, kind.String()...)
+	aad = append(aad, 0, keyIndex)
+	return append(aad, clear...)
+}
+
+// frameLabel starts every frame's AAD (FORMAT.md, "Frame format", version 2).
+const frameLabel = "conclave/v2 frame"
+
+// EncryptFrame encrypts one encoded frame of senderID under the frame key
+// (FrameKey(R)): clear || AES-GCM(rest, aad=frameAAD) || iv || 0x0c || keyIndex.
+// A nil iv means a random one. An invalid sender id is refused with ErrBadID.
+// It panics on a frame key that is not 32 bytes, an iv that is not 12 bytes,
+// a key index above 15 or an unknown kind: those are the caller's mistakes.
+func EncryptFrame(frameKey []byte, senderID string, keyIndex byte, frame []byte, kind Kind, iv []byte) ([]byte, error) {
+	if !ValidID(senderID) {
+		return nil, ErrBadID
+	}
 	if keyIndex >= KeyIndexCount {
 		panic("e2ee: key index above 15")
 	}
@@ -67,9 +89,9 @@ func EncryptFrame(frameKey []byte, keyIndex byte, frame []byte, kind Kind, iv []
 	c := clearLen(kind, frame)
 	out := make([]byte, 0, len(frame)+minFrame)
 	out = append(out, frame[:c]...)
-	out = g.Seal(out, iv, frame[c:], frame[:c])
+	out = g.Seal(out, iv, frame[c:], frameAAD(senderID, kind, keyIndex, frame[:c]))
 	out = append(out, iv...)
-	return append(out, ivLengthTag, keyIndex)
+	return append(out, ivLengthTag, keyIndex), nil
 }
 
 // KeyIndex returns the key index in a frame's trailer (ok false when the
@@ -81,12 +103,16 @@ func KeyIndex(frame []byte) (index byte, ok bool) {
 	return frame[len(frame)-1], true
 }
 
-// DecryptFrame opens a frame made by EncryptFrame. ring returns the 32-byte
-// frame key for a key index, or nil if it has none. Errors: ErrTooShort, ErrMalformed
-// (ivLength is not 12), ErrUnknownKey, ErrAuth.
-func DecryptFrame(ring func(index byte) []byte, frame []byte, kind Kind) ([]byte, error) {
+// DecryptFrame opens a frame that senderID made with EncryptFrame. ring
+// returns the 32-byte frame key of that sender for a key index, or nil if it
+// has none. Errors: ErrBadID (checked first), ErrTooShort, ErrMalformed
+// (ivLength is not 12), ErrUnknownKey, ErrAuth (also for a frame of another sender).
+func DecryptFrame(ring func(index byte) []byte, senderID string, frame []byte, kind Kind) ([]byte, error) {
 	if kind != VP8 && kind != Opus {
 		return nil, fmt.Errorf("e2ee: unknown kind %v", kind)
+	}
+	if !ValidID(senderID) {
+		return nil, ErrBadID
 	}
 	n := len(frame)
 	if n < minFrame {
@@ -111,7 +137,7 @@ func DecryptFrame(ring func(index byte) []byte, frame []byte, kind Kind) ([]byte
 	c := min(ClearBytes(kind, body[0]), n-minFrame)
 	out := make([]byte, c, n-minFrame)
 	copy(out, body[:c])
-	out, err = g.Open(out, iv, body[c:], body[:c])
+	out, err = g.Open(out, iv, body[c:], frameAAD(senderID, kind, idx, body[:c]))
 	if err != nil {
 		return nil, ErrAuth
 	}

@@ -20,7 +20,7 @@ func FuzzDecryptFrame(f *testing.F) {
 	}
 	f.Add([]byte{}, false)
 	f.Add(make([]byte, 30), true)
-	kf := FrameKey(v.Frames[0].RawKey)
+	kf := FrameKey(v.Frames[0].RawKey) // Frames[0] is p-alice's
 	ring := func(i byte) []byte {
 		if i < 8 {
 			return kf
@@ -32,7 +32,7 @@ func FuzzDecryptFrame(f *testing.F) {
 		if opus {
 			kind = Opus
 		}
-		pt, err := DecryptFrame(ring, frame, kind)
+		pt, err := DecryptFrame(ring, "p-alice", frame, kind)
 		if err != nil {
 			if !errors.Is(err, ErrTooShort) && !errors.Is(err, ErrMalformed) &&
 				!errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrAuth) {
@@ -41,7 +41,8 @@ func FuzzDecryptFrame(f *testing.F) {
 			return
 		}
 		iv := frame[len(frame)-14 : len(frame)-2]
-		if again := EncryptFrame(kf, frame[len(frame)-1], pt, kind, iv); !bytes.Equal(again, frame) {
+		again, err := EncryptFrame(kf, "p-alice", frame[len(frame)-1], pt, kind, iv)
+		if err != nil || !bytes.Equal(again, frame) {
 			t.Fatalf("accepted frame does not re-encrypt to itself")
 		}
 	})

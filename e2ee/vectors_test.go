@@ -99,6 +99,7 @@ type ratchetStep struct {
 type frameVector struct {
 	Name       string `json:"name"`
 	Kind       string `json:"kind"`
+	SenderID   string `json:"senderId"`
 	KeyIndex   byte   `json:"keyIndex"`
 	RawKey     bin    `json:"rawKey"`
 	FrameKey   bin    `json:"frameKey"`
@@ -108,10 +109,12 @@ type frameVector struct {
 	Encrypted  bin    `json:"encrypted"`
 }
 
-// badFrame: the receiver's ring holds only rawKey at keyIndex.
+// badFrame: the receiver's ring holds only rawKey at keyIndex, and it takes
+// the frame to be senderId's.
 type badFrame struct {
 	Name     string `json:"name"`
 	Kind     string `json:"kind"`
+	SenderID string `json:"senderId"`
 	KeyIndex byte   `json:"keyIndex"`
 	RawKey   bin    `json:"rawKey"`
 	Frame    bin    `json:"frame"`
@@ -261,22 +264,25 @@ func generate() *vectors {
 	vp8Delta := append([]byte{0x31, 0x05, 0x00}, pattern(0x80, 25)...)
 	opus := append([]byte{0xfc}, pattern(0xc0, 19)...)
 	frames := []struct {
-		name, kind string
-		step       int
-		pt         []byte
+		name, kind, sender string
+		step               int
+		pt                 []byte
 	}{
-		{"vp8 keyframe", "vp8", 0, vp8Key},
-		{"vp8 delta frame", "vp8", 1, vp8Delta},
-		{"opus frame", "opus", 2, opus},
-		{"vp8 keyframe shorter than its clear part", "vp8", 3, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}},
-		{"vp8 delta frame shorter than its clear part", "vp8", 3, []byte{0x01, 0x02}},
-		{"empty opus frame", "opus", 3, []byte{}},
+		{"vp8 keyframe", "vp8", "p-alice", 0, vp8Key},
+		{"vp8 delta frame", "vp8", "p-alice", 1, vp8Delta},
+		{"opus frame", "opus", "p-bob", 2, opus},
+		{"vp8 keyframe shorter than its clear part", "vp8", "Zoë-3", 3, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}},
+		{"vp8 delta frame shorter than its clear part", "vp8", "p-alice", 3, []byte{0x01, 0x02}},
+		{"empty opus frame", "opus", "p-bob", 3, []byte{}},
 	}
 	for i, f := range frames {
 		r := v.Ratchet[f.step]
 		iv := pattern(byte(0x40+16*i), 12)
-		enc := EncryptFrame(r.FrameKey, r.KeyIndex, f.pt, kindOf(f.kind), iv)
-		v.Frames = append(v.Frames, frameVector{f.name, f.kind, r.KeyIndex, r.RawKey, r.FrameKey, iv,
+		enc, err := EncryptFrame(r.FrameKey, f.sender, r.KeyIndex, f.pt, kindOf(f.kind), iv)
+		if err != nil {
+			panic(err)
+		}
+		v.Frames = append(v.Frames, frameVector{f.name, f.kind, f.sender, r.KeyIndex, r.RawKey, r.FrameKey, iv,
 			f.pt, clearLen(kindOf(f.kind), f.pt), enc})
 	}
 
@@ -284,7 +290,7 @@ func generate() *vectors {
 	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(d.Encrypted)) }
 	n := len(d.Encrypted)
 	bad := func(name string, frame []byte, code string) badFrame {
-		return badFrame{name, d.Kind, d.KeyIndex, d.RawKey, frame, code}
+		return badFrame{name, d.Kind, d.SenderID, d.KeyIndex, d.RawKey, frame, code}
 	}
 	v.BadFrames = []badFrame{
 		bad("29 bytes", d.Encrypted[n-29:], "too-short"),
@@ -301,6 +307,15 @@ func generate() *vectors {
 		bad("decrypted as opus", d.Encrypted, "auth"),
 	}
 	v.BadFrames[len(v.BadFrames)-1].Kind = "opus"
+	// The server forwards Alice's frame under Bob's track; Bob's ring holds the
+	// very same key at the same index, and still the frame opens nowhere but as Alice's.
+	other := bad("another sender's frame (same key and index)", d.Encrypted, "auth")
+	other.SenderID = "p-bob"
+	noID := bad("empty sender id", d.Encrypted, "bad-id")
+	noID.SenderID = ""
+	nulID := bad("sender id with a NUL", d.Encrypted, "bad-id")
+	nulID.SenderID = "p-alice\x00"
+	v.BadFrames = append(v.BadFrames, other, noID, nulID)
 
 	texts := []struct{ name, kind, sender, text string }{
 		{"chat", TextChat, "p-alice", "Hello, Bob! Grüße 👋 <b>&amp;</b>"},
@@ -428,7 +443,11 @@ func check(t *testing.T, v *vectors) {
 	}
 	for _, f := range v.Frames {
 		eq(f.Name+": frame key", FrameKey(f.RawKey), f.FrameKey)
-		eq(f.Name+": encrypted", EncryptFrame(f.FrameKey, f.KeyIndex, f.Plaintext, kindOf(f.Kind), f.IV), f.Encrypted)
+		enc, err := EncryptFrame(f.FrameKey, f.SenderID, f.KeyIndex, f.Plaintext, kindOf(f.Kind), f.IV)
+		if err != nil {
+			t.Errorf("%s: %v", f.Name, err)
+		}
+		eq(f.Name+": encrypted", enc, f.Encrypted)
 		if got := clearLen(kindOf(f.Kind), f.Plaintext); got != f.ClearBytes || !bytes.Equal(f.Encrypted[:got], f.Plaintext[:got]) {
 			t.Errorf("%s: %d clear bytes, vector says %d", f.Name, got, f.ClearBytes)
 		}
@@ -438,7 +457,7 @@ func check(t *testing.T, v *vectors) {
 			}
 			return nil
 		}
-		pt, err := DecryptFrame(ring, f.Encrypted, kindOf(f.Kind))
+		pt, err := DecryptFrame(ring, f.SenderID, f.Encrypted, kindOf(f.Kind))
 		if err != nil {
 			t.Errorf("%s: %v", f.Name, err)
 		}
@@ -451,7 +470,7 @@ func check(t *testing.T, v *vectors) {
 			}
 			return nil
 		}
-		_, err := DecryptFrame(ring, f.Frame, kindOf(f.Kind))
+		_, err := DecryptFrame(ring, f.SenderID, f.Frame, kindOf(f.Kind))
 		if got := errCode(err); got != f.Error {
 			t.Errorf("bad frame %q: %s, want %s", f.Name, got, f.Error)
 		}

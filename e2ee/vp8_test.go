@@ -182,13 +182,13 @@ func TestFrameAssemblerMaxSize(t *testing.T) {
 func TestAssembleEncryptedFrame(t *testing.T) {
 	kf := FrameKey(pattern(5, 32))
 	plain := append([]byte{0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a}, pattern(0, 4000)...)
-	enc := EncryptFrame(kf, 3, plain, VP8, nil)
+	enc := mustEncryptFrame(t, kf, "p-a", 3, plain, VP8)
 	var a FrameAssembler
 	got := push(&a, packetize(enc, 7, 9, 1100, 77))
 	if len(got) != 1 || !bytes.Equal(got[0], enc) {
 		t.Fatal("reassembled frame differs")
 	}
-	pt, err := DecryptFrame(func(byte) []byte { return kf }, got[0], VP8)
+	pt, err := DecryptFrame(func(byte) []byte { return kf }, "p-a", got[0], VP8)
 	if err != nil || !bytes.Equal(pt, plain) {
 		t.Fatal(err)
 	}

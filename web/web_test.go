@@ -351,7 +351,7 @@ func TestTestHooks(t *testing.T) {
 // 1024 distinct words.
 func TestE2EEModules(t *testing.T) {
 	files := embedded(t)
-	for _, f := range []string{"worker.js", "session-keys.js", "words.js", "keys.js", "frame.js", "text.js", "b64.js"} {
+	for _, f := range []string{"worker.js", "media-rings.js", "session-keys.js", "words.js", "keys.js", "frame.js", "text.js", "b64.js"} {
 		if files["static/js/e2ee/"+f] == "" {
 			t.Errorf("static/js/e2ee/%s is not embedded", f)
 		}

@@ -88,7 +88,7 @@ class Room {
     const others = [...this.members.keys()].filter((o) => o !== id);
     const old = this.members.get(id);
     if (old) old.keys.close();
-    const m = { keys, media };
+    const m = { id, keys, media };
     this.members.set(id, m);
     for (const o of others) {
       if (resumed) this.members.get(o).keys.peerResumed(id);
@@ -106,14 +106,14 @@ class Room {
 async function frameOf(m) {
   const ring = new KeyRing();
   await ring.set(m.media.own.index, m.media.own.raw);
-  return ring.encrypt(Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8);
+  return ring.encrypt(m.id, Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8);
 }
 
 async function canRead(reader, senderId, frame) {
   const ring = new KeyRing();
   for (const { index, raw } of reader.media.received.get(senderId) || []) await ring.set(index, raw);
   try {
-    await ring.decrypt(frame, VP8);
+    await ring.decrypt(senderId, frame, VP8);
     return true;
   } catch {
     return false;

@@ -90,7 +90,7 @@ class Room {
       sendBatch: (envelopes) => this.sendBatch(id, envelopes),
     });
     const others = [...this.members.keys()];
-    const m = { keys, media, log: [] };
+    const m = { id, keys, media, log: [] };
     this.members.set(id, m);
     for (const o of others) this.members.get(o).keys.peerJoined(id);
     await keys.start(id, others);
@@ -112,7 +112,7 @@ class Room {
 async function frameOf(m) {
   const ring = new KeyRing();
   await ring.set(m.media.own.index, m.media.own.raw);
-  return ring.encrypt(Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8);
+  return ring.encrypt(m.id, Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8);
 }
 
 /** canRead: do the keys `reader` received from `sender` (ratcheting up to 8 steps) open its frames? */
@@ -120,7 +120,7 @@ async function canRead(reader, senderId, frame) {
   const ring = new KeyRing();
   for (const { index, raw } of reader.media.received.get(senderId) || []) await ring.set(index, raw);
   try {
-    await ring.decrypt(frame, VP8);
+    await ring.decrypt(senderId, frame, VP8);
     return true;
   } catch {
     return false;

@@ -93,19 +93,19 @@ test('frames', async () => {
   for (const f of v.frames) {
     same(await frameKeyBytes(b(f.rawKey)), f.frameKey, `${f.name}: frame key`);
     const key = await frameKey(b(f.rawKey));
-    const enc = await encryptFrame(key, f.keyIndex, b(f.plaintext).buffer, f.kind, b(f.iv));
+    const enc = await encryptFrame(key, f.senderId, f.keyIndex, b(f.plaintext).buffer, f.kind, b(f.iv));
     assert.ok(enc instanceof ArrayBuffer);
     same(enc, f.encrypted, `${f.name}: encrypted`);
     assert.equal(hex(b(f.encrypted).subarray(0, f.clearBytes)), hex(b(f.plaintext).subarray(0, f.clearBytes)));
     const lookup = (i) => (i === f.keyIndex ? key : null);
-    same(await decryptFrame(lookup, b(f.encrypted).buffer, f.kind), f.plaintext, `${f.name}: decrypted`);
+    same(await decryptFrame(lookup, f.senderId, b(f.encrypted).buffer, f.kind), f.plaintext, `${f.name}: decrypted`);
     const ring = new KeyRing();
     await ring.set(f.keyIndex, b(f.rawKey));
-    same(await ring.decrypt(b(f.encrypted), f.kind), f.plaintext, `${f.name}: through a KeyRing`);
+    same(await ring.decrypt(f.senderId, b(f.encrypted), f.kind), f.plaintext, `${f.name}: through a KeyRing`);
   }
   for (const f of v.badFrames) {
     const key = await frameKey(b(f.rawKey));
-    await rejects(decryptFrame((i) => (i === f.keyIndex ? key : null), b(f.frame), f.kind), f.error, `bad frame "${f.name}"`);
+    await rejects(decryptFrame((i) => (i === f.keyIndex ? key : null), f.senderId, b(f.frame), f.kind), f.error, `bad frame "${f.name}"`);
   }
 });
 

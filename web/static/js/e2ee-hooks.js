@@ -97,10 +97,11 @@ const SOURCE_KIND = { microphone: 'audio', camera: 'video', screen: 'video' };
  */
 export class MediaCrypto {
   /**
-   * @param {{api: 'legacy'|'script', onError?: (reason: string) => void,
+   * @param {{api: 'legacy'|'script', selfId: string, onError?: (reason: string) => void,
    *          onStats?: (stats) => void}} opts
+   * selfId is the own participant id from `welcome`: every outgoing frame is bound to it.
    */
-  constructor({ api, onError = () => {}, onStats = () => {} }) {
+  constructor({ api, selfId, onError = () => {}, onStats = () => {} }) {
     this.api = api;
     this.onError = onError;
     this.onStats = onStats;
@@ -139,6 +140,8 @@ export class MediaCrypto {
       this._fail('the encryption worker failed');
     };
     this.worker.onmessageerror = () => this._fail('the encryption worker failed');
+    // First of all messages: without it the worker encrypts nothing.
+    this._post({ t: 'self', pid: selfId });
   }
 
   /** setOwnKey makes (index, raw) the key every outgoing frame is encrypted with. */

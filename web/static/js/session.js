@@ -409,6 +409,7 @@ export class Session {
     try {
       this.mc = new MediaCrypto({
         api: this.api,
+        selfId: this.participantId, // set from this welcome: a resumed or reloaded page gets its id only here
         onError: (reason) => this._e2eeFailed(reason),
         onStats: () => {},
       });

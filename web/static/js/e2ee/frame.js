@@ -2,10 +2,15 @@
 // ring. No DOM and no top-level await, so an insertable-streams worker can
 // import it (as a module worker).
 //
-//   frame = clear || AES-GCM(KF, iv, rest, aad = clear) || iv || 0x0c || keyIndex
+//   frame = clear || AES-GCM(KF, iv, rest, aad) || iv || 0x0c || keyIndex
+//   aad   = "conclave/v2 frame" || 0x00 || senderId || 0x00 || kind || 0x00 || keyIndex || clear
+//
+// The sender's id in the aad binds every frame to its sender: a frame the server
+// forwards under another participant's track fails authentication there, even
+// where that participant's ring holds the same key at the same index.
 import { E2EEError } from './errors.js';
 import { concat, toBytes } from './b64.js';
-import { IV_SIZE, KEY_INDEX_COUNT, frameKey, newMediaKey, nextIndex, randomBytes, ratchet, subtle } from './keys.js';
+import { IV_SIZE, KEY_INDEX_COUNT, frameKey, newMediaKey, nextIndex, randomBytes, ratchet, subtle, validId } from './keys.js';
 
 export const VP8 = 'vp8';
 export const OPUS = 'opus';
@@ -20,8 +25,24 @@ export function clearBytes(kind, first) {
   throw new E2EEError('bad-input', `unknown frame kind ${kind}`);
 }
 
-/** encryptFrame encrypts an encoded frame (ArrayBuffer or view) under key (a CryptoKey from frameKey) and returns an ArrayBuffer. */
-export async function encryptFrame(key, keyIndex, frame, kind, iv = randomBytes(IV_SIZE)) {
+const utf8 = new TextEncoder();
+const FRAME_LABEL = utf8.encode('conclave/v2 frame');
+
+function frameAad(senderId, kind, keyIndex, clear) {
+  return concat(FRAME_LABEL, Uint8Array.of(0), utf8.encode(senderId), Uint8Array.of(0),
+    utf8.encode(kind), Uint8Array.of(0, keyIndex), clear);
+}
+
+function checkSender(senderId) {
+  if (!validId(senderId)) throw new E2EEError('bad-id', 'invalid sender id');
+}
+
+/**
+ * encryptFrame encrypts an encoded frame (ArrayBuffer or view) of participant senderId
+ * under key (a CryptoKey from frameKey) and returns an ArrayBuffer.
+ */
+export async function encryptFrame(key, senderId, keyIndex, frame, kind, iv = randomBytes(IV_SIZE)) {
+  checkSender(senderId);
   if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= KEY_INDEX_COUNT) {
     throw new E2EEError('bad-input', 'key index must be 0-15');
   }
@@ -30,7 +51,8 @@ export async function encryptFrame(key, keyIndex, frame, kind, iv = randomBytes(
   if (nonce.length !== IV_SIZE) throw new E2EEError('bad-input', 'iv must be 12 bytes');
   const c = f.length === 0 ? 0 : Math.min(clearBytes(kind, f[0]), f.length);
   const clear = f.subarray(0, c);
-  const sealed = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData: clear }, key, f.subarray(c));
+  const additionalData = frameAad(senderId, kind, keyIndex, clear);
+  const sealed = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData }, key, f.subarray(c));
   return concat(clear, sealed, nonce, Uint8Array.of(IV_SIZE, keyIndex)).buffer;
 }
 
@@ -41,12 +63,14 @@ export function frameKeyIndex(frame) {
 }
 
 /**
- * decryptFrame opens a frame; lookup(index) returns the CryptoKey for a key index
- * (or a promise of it), or null/undefined. It returns an ArrayBuffer and throws
- * E2EEError 'too-short', 'malformed', 'unknown-key' or 'auth', in that order of checks.
+ * decryptFrame opens a frame as participant senderId's; lookup(index) returns that
+ * sender's CryptoKey for a key index (or a promise of it), or null/undefined. It
+ * returns an ArrayBuffer and throws E2EEError 'bad-id', 'too-short', 'malformed',
+ * 'unknown-key' or 'auth' (also for another sender's frame), in that order of checks.
  */
-export async function decryptFrame(lookup, frame, kind) {
+export async function decryptFrame(lookup, senderId, frame, kind) {
   clearBytes(kind, 0); // refuse an unknown kind first
+  checkSender(senderId);
   const f = toBytes(frame);
   const n = f.length;
   if (n < MIN_FRAME) throw new E2EEError('too-short', 'frame too short');
@@ -59,7 +83,8 @@ export async function decryptFrame(lookup, frame, kind) {
   let plain;
   try {
     const iv = f.subarray(n - TRAILER, n - 2);
-    plain = await subtle().decrypt({ name: 'AES-GCM', iv, additionalData: clear }, key, f.subarray(c, n - TRAILER));
+    const additionalData = frameAad(senderId, kind, index, clear);
+    plain = await subtle().decrypt({ name: 'AES-GCM', iv, additionalData }, key, f.subarray(c, n - TRAILER));
   } catch {
     throw new E2EEError('auth', 'frame failed authentication');
   }
@@ -68,7 +93,8 @@ export async function decryptFrame(lookup, frame, kind) {
 
 /**
  * KeyRing holds one sender's keys: 16 slots indexed by key index, each with the
- * raw key R and its frame key. Setting a new key keeps the others, so frames
+ * raw key R and its frame key. encrypt and decrypt take that sender's id, which
+ * every frame is bound to (the own id when sending, the route's when receiving). Setting a new key keeps the others, so frames
  * still in flight under the previous key decrypt while the switch propagates.
  *
  * Sender side: set() or rotate() a key, ratchet() on a join (and give the
@@ -128,15 +154,15 @@ export class KeyRing {
     return next;
   }
 
-  /** encrypt encrypts a frame under the current key. */
-  async encrypt(frame, kind, iv) {
-    return encryptFrame(this.#require().key, this.#current, frame, kind, iv);
+  /** encrypt encrypts a frame of senderId under the current key. */
+  async encrypt(senderId, frame, kind, iv) {
+    return encryptFrame(this.#require().key, senderId, this.#current, frame, kind, iv);
   }
 
-  /** decrypt opens a frame, ratcheting forward if needed (see the class comment). */
-  async decrypt(frame, kind) {
+  /** decrypt opens a frame as senderId's, ratcheting forward if needed (see the class comment). */
+  async decrypt(senderId, frame, kind) {
     try {
-      return await decryptFrame((i) => this.#slots[i]?.key, frame, kind);
+      return await decryptFrame((i) => this.#slots[i]?.key, senderId, frame, kind);
     } catch (err) {
       if (!(err instanceof E2EEError) || (err.code !== 'unknown-key' && err.code !== 'auth')) throw err;
       const index = frameKeyIndex(frame);
@@ -145,7 +171,7 @@ export class KeyRing {
       const candidate = await this.#candidate(index, steps);
       let plain;
       try {
-        plain = await decryptFrame(() => candidate.key, frame, kind);
+        plain = await decryptFrame(() => candidate.key, senderId, frame, kind);
       } catch {
         throw err; // not a ratchet (e.g. a rotation whose key has not arrived yet)
       }

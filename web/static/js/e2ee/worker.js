@@ -1,7 +1,11 @@
 // The E2EE media worker (a module worker): it encrypts every outgoing encoded
-// frame with the own current media key and decrypts every incoming one with its
-// sender's key ring (e2ee/FORMAT.md, "Frame format"). One worker serves both
-// insertable-stream APIs:
+// frame with the own current media key, bound to the own participant id, and
+// decrypts every incoming one with the key ring of the participant its receiver
+// is routed to, under that participant's id (e2ee/FORMAT.md, "Frame format").
+// There is no trying of other senders' keys: a frame the server forwards under
+// another participant's track fails authentication, and a frame on a receiver
+// whose route is not known yet is dropped. The key state is media-rings.js. One
+// worker serves both insertable-stream APIs:
 //
 //   - RTCRtpScriptTransform (Firefox): the page sets `transform` on each sender and
 //     receiver; the streams arrive here as `rtctransform` events with the options
@@ -9,13 +13,15 @@
 //   - legacy createEncodedStreams() (Chromium): the page transfers {readable,
 //     writable} with a {t: 'stream', …} message carrying the same options.
 //
-// A frame that cannot be encrypted (no key yet) or decrypted (unknown key, failed
-// authentication, too short) is dropped, never passed on: with this worker gone or
-// stuck, senders are silent. Keys arrive by postMessage and never leave this worker.
+// A frame that cannot be encrypted (no own id or key yet) or decrypted (no route or
+// keys, unknown key, failed authentication, too short) is dropped, never passed on:
+// with this worker gone or stuck, senders are silent. Keys arrive by postMessage and
+// never leave this worker.
 // There is no test mode here: the browser tests wrap this module in a test-only
 // worker that the server serves only when built for tests (web.Options.TestHooks).
 //
 // Messages from the page:
+//   {t: 'self', pid}               the own participant id (from welcome), sent first
 //   {t: 'own', index, raw}         the own current media key (raw: 32 bytes)
 //   {t: 'key', pid, index, raw}    a key of another participant (from its envelope)
 //   {t: 'forget', pid}             drop a participant's keys (they left)
@@ -28,24 +34,14 @@
 //
 // Nothing is ever logged.
 
-import { KeyRing, VP8, OPUS, frameKeyIndex } from './frame.js';
+import { VP8, OPUS } from './frame.js';
+import { MediaRings } from './media-rings.js';
 
 const STATS_MS = 500;
 
-const own = new KeyRing();
-const rings = new Map(); // pid -> KeyRing
-const routes = new Map(); // receiver slot -> pid
+const keys = new MediaRings();
 const stats = { encrypted: 0, decrypted: 0, decryptFailed: 0 };
 let statsSent = '';
-
-function ringOf(pid) {
-  let ring = rings.get(pid);
-  if (!ring) {
-    ring = new KeyRing();
-    rings.set(pid, ring);
-  }
-  return ring;
-}
 
 function kindOf(options) {
   return options.kind === 'audio' ? OPUS : VP8;
@@ -55,8 +51,8 @@ function sender(options) {
   const kind = kindOf(options);
   return async (frame, controller) => {
     try {
-      if (own.currentIndex < 0) return; // no key yet: drop
-      frame.data = await own.encrypt(frame.data, kind);
+      if (!keys.canEncrypt()) return; // no id or key yet: drop
+      frame.data = await keys.encrypt(frame.data, kind);
       stats.encrypted++;
       controller.enqueue(frame);
     } catch {
@@ -65,43 +61,11 @@ function sender(options) {
   };
 }
 
-async function decryptWithAny(data, kind, except) {
-  const index = frameKeyIndex(data);
-  if (index < 0 || index > 15) return null;
-  for (const [pid, ring] of rings) {
-    if (pid === except || !ring.has(index)) continue;
-    try {
-      return await ring.decrypt(data, kind);
-    } catch {
-      // not this sender's
-    }
-  }
-  return null;
-}
-
 function receiver(options) {
   const kind = kindOf(options);
   return async (frame, controller) => {
     try {
-      const data = frame.data;
-      const pid = routes.get(options.slot);
-      const ring = pid !== undefined ? rings.get(pid) : undefined;
-      let plain = null;
-      if (ring) {
-        try {
-          plain = await ring.decrypt(data, kind);
-        } catch {
-          plain = null;
-        }
-      }
-      // The server may have moved this receiver to another participant before
-      // the page heard of it: try the other senders' installed keys.
-      if (!plain) plain = await decryptWithAny(data, kind, pid);
-      if (!plain) {
-        stats.decryptFailed++;
-        return;
-      }
-      frame.data = plain;
+      frame.data = await keys.decrypt(options.slot, frame.data, kind);
       stats.decrypted++;
       controller.enqueue(frame);
     } catch {
@@ -126,26 +90,20 @@ self.onrtctransform = (event) => {
 
 async function handle(msg) {
   switch (msg.t) {
+    case 'self':
+      keys.setSelf(msg.pid);
+      break;
     case 'own':
-      await own.set(msg.index, msg.raw);
+      await keys.setOwn(msg.index, msg.raw);
       break;
     case 'key':
-      await ringOf(msg.pid).set(msg.index, msg.raw);
+      await keys.setPeer(msg.pid, msg.index, msg.raw);
       break;
-    case 'forget': {
-      // The keys go; the routes stay. A resumed member keeps its id, and the route of its
-      // new receiver may already be here when the forget of its old keys arrives (the page
-      // posts a route once per receiver and never again): dropping it would leave that
-      // receiver with no sender, its frames tried only under exact key indexes of others,
-      // and the member unreadable for good after the next ratchet. A route to an id
-      // without keys decrypts nothing.
-      const ring = rings.get(msg.pid);
-      if (ring) ring.clear();
-      rings.delete(msg.pid);
+    case 'forget':
+      keys.forget(msg.pid);
       break;
-    }
     case 'route':
-      routes.set(msg.slot, msg.pid);
+      keys.route(msg.slot, msg.pid);
       break;
     case 'stream':
       attach(msg.readable, msg.writable, msg.options || {});
