@@ -20,11 +20,7 @@ func TestReattributedFramesDecodeNowhere(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	proxy, err := hostile.Start(srv.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
+	proxy := startHostile(t, srv)
 	ctx, cancel := testContext()
 	defer cancel()
 

@@ -16,16 +16,14 @@ import (
 // show the warning that key messages from someone not in the meeting were refused,
 // Cleo is in neither roster, and Mona's and Fay's safety codes still match.
 func TestReplayedIdentityOfRemovedMember(t *testing.T) {
-	t.Parallel()
+	// Not parallel for now: beside another browser test it has twice left a removed
+	// member shown in a tab for minutes (alone it always passes). That is a bug to
+	// find (issue 14's note), not a timing to wait out.
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	proxy, err := hostile.Start(srv.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
+	proxy := startHostile(t, srv)
 	ctx, cancel := testContext()
 	defer cancel()
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"conclave/internal/browsertest"
+	"conclave/internal/hostile"
 	"conclave/internal/testlog"
 	"conclave/secret"
 	"conclave/sfu"
@@ -29,6 +30,18 @@ import (
 // busy (each tab encodes its camera and decodes the others' in software); more
 // would only slow each of them down.
 func TestMain(m *testing.M) { browsertest.Main(m) }
+
+// startHostile puts the hostile-server proxy (internal/hostile) in front of srv: a
+// man in the middle that records, drops, rewrites and injects websocket messages.
+func startHostile(t *testing.T, srv *server) *hostile.Proxy {
+	t.Helper()
+	proxy, err := hostile.Start(srv.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	return proxy
+}
 
 // testContext bounds one browser test. The bound is generous on purpose: a step
 // waits as long as the browsers take on a loaded machine, so the verdict never

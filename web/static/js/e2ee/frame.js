@@ -28,9 +28,21 @@ export function clearBytes(kind, first) {
 const utf8 = new TextEncoder();
 const FRAME_LABEL = utf8.encode('conclave/v2 frame');
 
+// The aad's prefix (label, sender id, kind) is the same for every frame of a sender's
+// track: it is encoded once, not on every frame of the media path. A page meets few
+// ids; the cache is dropped if it ever grows past that.
+const aadPrefixes = new Map(); // senderId \0 kind -> bytes
+const MAX_AAD_PREFIXES = 512;
+
 function frameAad(senderId, kind, keyIndex, clear) {
-  return concat(FRAME_LABEL, Uint8Array.of(0), utf8.encode(senderId), Uint8Array.of(0),
-    utf8.encode(kind), Uint8Array.of(0, keyIndex), clear);
+  const key = `${senderId}\0${kind}`;
+  let prefix = aadPrefixes.get(key);
+  if (!prefix) {
+    if (aadPrefixes.size >= MAX_AAD_PREFIXES) aadPrefixes.clear();
+    prefix = concat(FRAME_LABEL, Uint8Array.of(0), utf8.encode(senderId), Uint8Array.of(0), utf8.encode(kind), Uint8Array.of(0));
+    aadPrefixes.set(key, prefix);
+  }
+  return concat(prefix, Uint8Array.of(keyIndex), clear);
 }
 
 function checkSender(senderId) {
