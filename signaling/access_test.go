@@ -242,7 +242,7 @@ func TestModeratorMuteIsEnforced(t *testing.T) {
 	defer close(stop)
 	go sendLoop(spk, pubs, newSentLog(), stop)
 	var r *testclient.Received
-	eventually(t, 10*time.Second, "the speaker's audio at the moderator", func() bool {
+	eventually(t, "the speaker's audio at the moderator", func() bool {
 		r = mod.Received(spk.ParticipantID, "microphone")
 		return r != nil && r.Count() > 10
 	})
@@ -264,5 +264,5 @@ func TestModeratorMuteIsEnforced(t *testing.T) {
 	expectType(t, spk, "media_command")
 	before := r.Count()
 	_, _ = spk.Send("media_state", map[string]any{"mic": true, "camera": false})
-	eventually(t, 10*time.Second, "audio flowing again after the unmute", func() bool { return r.Count() > before+10 })
+	eventually(t, "audio flowing again after the unmute", func() bool { return r.Count() > before+10 })
 }

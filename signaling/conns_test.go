@@ -230,7 +230,7 @@ func TestWebsocketCaps(t *testing.T) {
 	}
 	// A closed connection gives its place back.
 	_ = fromA[0].Close()
-	eventually(t, 5*time.Second, "a place for A again", func() bool {
+	eventually(t, "a place for A again", func() bool {
 		_, _, err := rawDial(t, srv.wsURL, a)
 		return err == nil
 	})
@@ -277,7 +277,7 @@ func TestWaitingCapPerAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitingID(t, mod, "B1")
-	eventually(t, 5*time.Second, "A1 out of the waiting list", func() bool {
+	eventually(t, "A1 out of the waiting list", func() bool {
 		names, _ := lastWaiting(mod)
 		return len(names) == 2
 	})
@@ -306,7 +306,7 @@ func TestParticipantLimit(t *testing.T) {
 	if err := second.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("the oldest knock was not let in: %v", err)
 	}
-	eventually(t, 5*time.Second, "only Third still waiting", func() bool {
+	eventually(t, "only Third still waiting", func() bool {
 		names, _ := lastWaiting(mod)
 		return len(names) == 1 && names[0] == "Third"
 	})
@@ -402,7 +402,7 @@ func TestStalledMemberDoesNotStallTheMeeting(t *testing.T) {
 		}
 		sent += chatters * perRound
 		for _, c := range cs {
-			eventually(t, time.Minute, "every chat to reach every reading member", func() bool { return chats(c) == sent })
+			eventually(t, "every chat to reach every reading member", func() bool { return chats(c) == sent })
 		}
 		clock.Advance(4 * time.Second) // refills each chatter's burst
 	}
@@ -412,7 +412,7 @@ func TestStalledMemberDoesNotStallTheMeeting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cs {
-		eventually(t, 30*time.Second, "the chat after the stall", func() bool { return chats(c) == sent+1 })
+		eventually(t, "the chat after the stall", func() bool { return chats(c) == sent+1 })
 	}
 	srv.join(t, meeting, "Late")
 	expectType(t, cs[0], "participant_joined")

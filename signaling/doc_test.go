@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/testclient"
 )
@@ -115,7 +114,7 @@ func TestParticipantUpdatedRecipients(t *testing.T) {
 
 	_, _ = mod.Send("set_role", map[string]any{"participantId": pat.ParticipantID, "role": "presenter"})
 	for _, c := range []*testclient.Client{mod, pat} {
-		eventually(t, 5*time.Second, "participant_updated after the role change", func() bool {
+		eventually(t, "participant_updated after the role change", func() bool {
 			for _, msg := range c.All() {
 				if msg.Type == "participant_updated" && strings.Contains(string(msg.Payload), `"role":"presenter"`) {
 					return true

@@ -163,10 +163,15 @@ func expectError(t testing.TB, c *testclient.Client) (code, ref string) {
 	return p.Code, m.Ref
 }
 
-// eventually polls cond until it holds or the timeout ends.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+// eventuallyBound bounds every wait of eventually. It is generous on purpose: it only
+// ends a hung test, and a verdict must not depend on how fast a loaded machine is
+// (under -race beside the browser suite, work takes ten to twenty times as long).
+const eventuallyBound = 5 * time.Minute
+
+// eventually polls cond until it holds; it fails the test after eventuallyBound.
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(eventuallyBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

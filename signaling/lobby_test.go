@@ -86,7 +86,7 @@ func lastWaiting(c *testclient.Client) (names []string, ids []string) {
 func waitingID(t *testing.T, mod *testclient.Client, name string) string {
 	t.Helper()
 	var id string
-	eventually(t, 5*time.Second, name+" in the moderator's waiting list", func() bool {
+	eventually(t, name+" in the moderator's waiting list", func() bool {
 		names, ids := lastWaiting(mod)
 		for i, n := range names {
 			if n == name {
@@ -125,7 +125,7 @@ func TestLobbyReceivesNothing(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(pat, pubs, newSentLog(), stop)
-	eventually(t, 10*time.Second, "the moderator receiving Pat's camera", func() bool {
+	eventually(t, "the moderator receiving Pat's camera", func() bool {
 		r := mod.Received(pat.ParticipantID, "camera")
 		return r != nil && r.Count() > 10
 	})
@@ -211,7 +211,7 @@ func TestModeratorFlows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 5*time.Second, "an empty waiting list after admit_all", func() bool {
+	eventually(t, "an empty waiting list after admit_all", func() bool {
 		names, _ := lastWaiting(mod)
 		return len(names) == 0
 	})
@@ -255,7 +255,7 @@ func TestModeratorFlows(t *testing.T) {
 			t.Fatalf("end: bye %q", reason)
 		}
 	}
-	eventually(t, 5*time.Second, "the ended meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
+	eventually(t, "the ended meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
 	again := srv.joinModerator(t, mt, "Again")
 	if w := welcomeOf(t, again); len(w.Participants) != 0 || w.Settings.Locked {
 		t.Fatalf("the new meeting kept the old one's state: %+v", w)

@@ -101,7 +101,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 	}
 	wants = append(wants, want{bob, []string{alice.ParticipantID, "camera"}}, want{alice, []string{bob.ParticipantID, "camera"}})
 	for _, w := range wants {
-		eventually(t, 20*time.Second, fmt.Sprintf("%s receiving %v", w.c.ParticipantID, w.key), func() bool {
+		eventually(t, fmt.Sprintf("%s receiving %v", w.c.ParticipantID, w.key), func() bool {
 			r := w.c.Received(w.key[0], w.key[1])
 			return r != nil && r.Count() >= 30
 		})
@@ -134,7 +134,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 		}
 	}
 	for _, s := range subs {
-		eventually(t, 10*time.Second, "a subscribe offer without Alice's tracks", func() bool {
+		eventually(t, "a subscribe offer without Alice's tracks", func() bool {
 			offers := lastOffer(s)
 			if offers == nil {
 				return false
@@ -151,7 +151,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 	for _, s := range subs {
 		r := s.Received(bob.ParticipantID, "camera")
 		before := r.Count()
-		eventually(t, 10*time.Second, "Bob's camera still flowing", func() bool { return r.Count() > before+20 })
+		eventually(t, "Bob's camera still flowing", func() bool { return r.Count() > before+20 })
 	}
 	close(bobStop)
 	senders.Wait()
@@ -164,7 +164,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 			t.Errorf("%s subscribe errors: %v", c.ParticipantID, errs)
 		}
 	}
-	eventually(t, 5*time.Second, "the meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
+	eventually(t, "the meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
 	goleak.VerifyNone(t, baseline)
 }
 
@@ -209,10 +209,10 @@ func TestKeyframeRequests(t *testing.T) {
 	go sendLoop(pub, pubs, log, stop)
 
 	first := srv.join(t, meeting, "First")
-	eventually(t, 10*time.Second, "a keyframe request for the first subscriber", func() bool {
+	eventually(t, "a keyframe request for the first subscriber", func() bool {
 		return pubs[0].KeyframeRequests() >= 1
 	})
-	eventually(t, 10*time.Second, "media at the first subscriber", func() bool {
+	eventually(t, "media at the first subscriber", func() bool {
 		r := first.Received(pub.ParticipantID, "camera")
 		return r != nil && r.Count() > 0
 	})
@@ -224,12 +224,12 @@ func TestKeyframeRequests(t *testing.T) {
 		crowd = append(crowd, srv.join(t, meeting, fmt.Sprintf("Crowd %d", i)))
 	}
 	for _, c := range crowd {
-		eventually(t, 15*time.Second, "media at a crowd member", func() bool {
+		eventually(t, "media at a crowd member", func() bool {
 			r := c.Received(pub.ParticipantID, "camera")
 			return r != nil && r.Count() > 0
 		})
 	}
-	eventually(t, 5*time.Second, "a keyframe request for the crowd", func() bool {
+	eventually(t, "a keyframe request for the crowd", func() bool {
 		return pubs[0].KeyframeRequests() > before
 	})
 	time.Sleep(200 * time.Millisecond)
@@ -263,7 +263,7 @@ func TestICETCPFallback(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(pub, pubs, log, stop)
-	eventually(t, 20*time.Second, "audio over ICE-TCP", func() bool {
+	eventually(t, "audio over ICE-TCP", func() bool {
 		r := sub.Received(pub.ParticipantID, "microphone")
 		return r != nil && r.Count() >= 20
 	})

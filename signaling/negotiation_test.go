@@ -157,7 +157,7 @@ func TestServerDialsNoClientAddress(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(pub, pubs, newSentLog(), stop)
-	eventually(t, 20*time.Second, "audio at the subscriber", func() bool {
+	eventually(t, "audio at the subscriber", func() bool {
 		r := sub.Received(pub.ParticipantID, "microphone")
 		return r != nil && r.Count() >= 20
 	})
@@ -203,7 +203,7 @@ func TestUnansweredSubscribeOfferRecovers(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(first, firstPubs, newSentLog(), stop)
-	eventually(t, 15*time.Second, "the first subscribe offer (left unanswered)", func() bool { return subscribeOffers(sub) == 1 })
+	eventually(t, "the first subscribe offer (left unanswered)", func() bool { return subscribeOffers(sub) == 1 })
 	// A reply to a message sent after the offer arrived means the session has finished
 	// sending it, so its answer deadline is set.
 	expectRefused(t, sub, "ice", map[string]any{"pc": "neither"}, "invalid_field")
@@ -214,7 +214,7 @@ func TestUnansweredSubscribeOfferRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	go sendLoop(second, secondPubs, newSentLog(), stop)
-	eventually(t, 15*time.Second, "the second track published", func() bool {
+	eventually(t, "the second track published", func() bool {
 		r := first.Received(second.ParticipantID, "camera")
 		return r != nil && r.Count() > 0
 	})
@@ -224,7 +224,7 @@ func TestUnansweredSubscribeOfferRecovers(t *testing.T) {
 
 	clk.Advance(11 * time.Second)
 	for _, key := range [][2]string{{second.ParticipantID, "camera"}, {first.ParticipantID, "microphone"}} {
-		eventually(t, 15*time.Second, "media after the offer was made again", func() bool {
+		eventually(t, "media after the offer was made again", func() bool {
 			r := sub.Received(key[0], key[1])
 			return r != nil && r.Count() >= 10
 		})
@@ -256,7 +256,7 @@ func TestRefusedSubscribeAnswerReoffers(t *testing.T) {
 	if code, _ := expectError(t, sub); code != "bad_sdp" {
 		t.Fatalf("garbled answer: %s, want bad_sdp", code)
 	}
-	eventually(t, 15*time.Second, "media after a refused answer", func() bool {
+	eventually(t, "media after a refused answer", func() bool {
 		r := sub.Received(pub.ParticipantID, "camera")
 		return r != nil && r.Count() >= 10
 	})

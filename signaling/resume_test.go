@@ -159,7 +159,7 @@ func TestResumeWithinGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "the camera to arrive again", func() bool {
+	eventually(t, "the camera to arrive again", func() bool {
 		_ = pubs[0].Send([]byte("frame after the resume................................"))
 		r := f.mod.Received(id, "camera")
 		return r != nil && r.Count() > 0
@@ -440,7 +440,7 @@ func TestParkedMemberKeepsMeeting(t *testing.T) {
 		m := srv.createMeetingWith(t, `{}`)
 		mod := srv.joinModerator(t, m, "Mod")
 		mod.Close()
-		eventually(t, 5*time.Second, "the server to let go of the connection", func() bool {
+		eventually(t, "the server to let go of the connection", func() bool {
 			return srv.sig.Stats().Websockets == 0
 		})
 		if st := srv.sig.Stats(); st.Meetings != 1 || st.Participants != 1 {
@@ -456,7 +456,7 @@ func TestParkedMemberKeepsMeeting(t *testing.T) {
 			continue
 		}
 		clock.Advance(testGrace)
-		eventually(t, 5*time.Second, "the meeting to end after the grace period", func() bool {
+		eventually(t, "the meeting to end after the grace period", func() bool {
 			return srv.sig.Stats().Meetings == 0
 		})
 	}
@@ -492,7 +492,7 @@ func TestSubscribeICERestart(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, 10*time.Second, "Bob's first subscribe offer", func() bool {
+	eventually(t, "Bob's first subscribe offer", func() bool {
 		_ = pubs[0].Send([]byte("a camera frame............................................"))
 		return len(ufrags()) > 0
 	})
@@ -500,7 +500,7 @@ func TestSubscribeICERestart(t *testing.T) {
 	if _, err := bob.Send("ice_restart", map[string]string{"pc": "subscribe"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "a subscribe offer with new ICE credentials", func() bool {
+	eventually(t, "a subscribe offer with new ICE credentials", func() bool {
 		u := ufrags()
 		return u[len(u)-1] != first
 	})

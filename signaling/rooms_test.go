@@ -209,7 +209,7 @@ func inWith(t *testing.T, s *testServer, id, name string, extra map[string]any) 
 // closeAll waits until the meeting of id has ended (everyone in it closed).
 func closeAll(t *testing.T, s *testServer, id string) {
 	t.Helper()
-	eventually(t, 5*time.Second, "the meeting to end", func() bool { return s.sig.Registry().Get(id) == nil })
+	eventually(t, "the meeting to end", func() bool { return s.sig.Registry().Get(id) == nil })
 }
 
 // TestRoomsAreTheHostsOwn: another host neither sees nor changes a host's room; it is
@@ -330,7 +330,7 @@ func TestExpiredRoom(t *testing.T) {
 	if reason, _ := byeReason(t, a); reason != "ended" {
 		t.Fatalf("bye %q", reason)
 	}
-	eventually(t, 5*time.Second, "the janitor to delete expired rooms", func() bool {
+	eventually(t, "the janitor to delete expired rooms", func() bool {
 		_, err1 := rooms.Room(ctx, stale.ID)
 		_, err2 := rooms.Room(ctx, room.Room.ID)
 		return errors.Is(err1, store.ErrNotFound) && errors.Is(err2, store.ErrNotFound)
@@ -385,7 +385,7 @@ func TestMeetingEndsRoomStays(t *testing.T) {
 	if err := a.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the empty meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
+	eventually(t, "the empty meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	b := inWith(t, srv, room.Room.ID, "B", nil)
 	if w := welcomeOf(t, b); len(w.Participants) != 0 {
 		t.Fatalf("new meeting: %+v", w.Participants)
@@ -488,7 +488,7 @@ func TestOneOffMeetingLastsADay(t *testing.T) {
 	clock.Advance(time.Minute)
 	refusedUnknown(t, srv, mt.MeetingID, map[string]any{"moderatorSecret": mt.ModeratorSecret})
 	clock.Advance(5 * time.Second) // the next janitor round
-	eventually(t, 5*time.Second, "the janitor to delete the one-off room", func() bool {
+	eventually(t, "the janitor to delete the one-off room", func() bool {
 		_, err := rooms.Room(context.Background(), mt.MeetingID)
 		return errors.Is(err, store.ErrNotFound)
 	})

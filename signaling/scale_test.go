@@ -30,7 +30,10 @@ func TestKeyDistributionScales(t *testing.T) {
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
 
-	ctx, cancel := context.WithCancel(context.Background())
+	// One generous bound for the whole test: under -race beside a browser suite on two
+	// cores the same work takes ten to twenty times as long as on a quiet machine, and
+	// the verdict must not depend on that. Only a hung test meets the bound.
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	var followers sync.WaitGroup
 	t.Cleanup(func() { cancel(); followers.Wait() })
 	clients := make([]*testclient.Client, members)
@@ -45,13 +48,11 @@ func TestKeyDistributionScales(t *testing.T) {
 		go func() {
 			defer joins.Done()
 			for i := w; i < members; i += 10 {
-				jctx, jcancel := context.WithTimeout(ctx, time.Minute)
-				c, err := testclient.Dial(jctx, srv.wsURL)
+				c, err := testclient.Dial(ctx, srv.wsURL)
 				if err == nil {
 					t.Cleanup(c.Close)
-					err = c.Join(jctx, mt.MeetingID, fmt.Sprintf("M%d", i))
+					err = c.Join(ctx, mt.MeetingID, fmt.Sprintf("M%d", i))
 				}
-				jcancel()
 				if err != nil {
 					joinErr <- fmt.Errorf("member %d: %w", i, err)
 					return
@@ -94,7 +95,7 @@ func TestKeyDistributionScales(t *testing.T) {
 		return true
 	}
 	t.Logf("joined in %v", time.Since(start))
-	eventually(t, 2*time.Minute, "every member verified and keyed by every other", func() bool {
+	eventually(t, "every member verified and keyed by every other", func() bool {
 		return holdsAll(0, members)
 	})
 	t.Logf("keyed in %v", time.Since(start))
@@ -109,7 +110,7 @@ func TestKeyDistributionScales(t *testing.T) {
 	for i := 0; i < leavers; i++ {
 		select {
 		case <-clients[i].Done():
-		case <-time.After(time.Minute):
+		case <-ctx.Done():
 			t.Fatalf("leaver %d still connected", i)
 		}
 	}
@@ -131,7 +132,7 @@ func TestKeyDistributionScales(t *testing.T) {
 		}
 		return true
 	}
-	eventually(t, 2*time.Minute, "every remaining member holding every remaining sender's rotated key", newest)
+	eventually(t, "every remaining member holding every remaining sender's rotated key", newest)
 	t.Logf("rotated in %v", time.Since(start))
 
 	for i, c := range stay {

@@ -2,7 +2,6 @@ package signaling_test
 
 import (
 	"testing"
-	"time"
 
 	"conclave/signaling"
 )
@@ -21,13 +20,13 @@ func TestStatsCountPeopleNotWho(t *testing.T) {
 	if code := guessJoin(t, srv, loop(3), nil, map[string]any{"meetingId": mt.MeetingID, "moderatorSecret": "not-the-secret"}); code != "wrong_moderator_secret" {
 		t.Fatalf("wrong moderator secret: %q", code)
 	}
-	eventually(t, 10*time.Second, "the counts", func() bool {
+	eventually(t, "the counts", func() bool {
 		st := srv.sig.Stats()
 		return st.Meetings == 1 && st.Participants == 1 && st.Waiting == 1 && st.Websockets == 2 && st.WrongModeratorSecrets == 1
 	})
 	knocker.Close()
 	mod.Close()
-	eventually(t, 10*time.Second, "the counts to fall back", func() bool {
+	eventually(t, "the counts to fall back", func() bool {
 		st := srv.sig.Stats()
 		return st.Participants == 0 && st.Waiting == 0 && st.Websockets == 0
 	})

@@ -125,18 +125,24 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 	}
 
 	// Cleo applauds: Felix (Firefox) and Mona see it on her tile, and it fades away.
-	clickIn(ctx, t, cleo, "#btn-reactions")
-	clickIn(ctx, t, cleo, `.reaction-btn[data-emoji="👏"]`)
+	// The reaction shows for a few seconds: each tab records seeing it, so a loaded
+	// machine that takes longer to look at one tab than at the other cannot miss it.
 	reaction := fmt.Sprintf(`!!document.querySelector('.tile[data-participant-id="%s"][data-source="camera"] .tile-reaction[data-emoji="👏"]')`, cleo.id)
 	for _, p := range []*participant{felix, mona} {
-		waitFor(ctx, t, p, "Cleo's reaction on her tile", reaction)
+		watch(ctx, t, p, "reaction", reaction)
+	}
+	clickIn(ctx, t, cleo, "#btn-reactions")
+	clickIn(ctx, t, cleo, `.reaction-btn[data-emoji="👏"]`)
+	for _, p := range []*participant{felix, mona} {
+		waitSeen(ctx, t, p, "reaction", "Cleo's reaction on her tile")
 	}
 	waitFor(ctx, t, felix, "the reaction fades", "!"+reaction)
 
 	// Mona lowers Felix's hand, then all hands.
+	watch(ctx, t, felix, "lowered", toastShown("/lowered your hand/"))
 	clickIn(ctx, t, mona, fmt.Sprintf(`.btn-lower-hand[data-participant-id="%s"]`, felix.id))
-	waitFor(ctx, t, felix, "his hand lowered, and told so", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "false" &&
-		[...document.querySelectorAll(".toast")].some(e => /lowered your hand/.test(e.textContent))`)
+	waitSeen(ctx, t, felix, "lowered", "told his hand was lowered")
+	waitFor(ctx, t, felix, "his hand lowered", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "false"`)
 	waitFor(ctx, t, mona, "only Cleo's hand left", fmt.Sprintf(`JSON.stringify([...document.querySelectorAll("#hands-list .hand-entry")].map(e => e.dataset.participantId)) === %q`, fmt.Sprintf(`["%s"]`, cleo.id)))
 	clickIn(ctx, t, mona, "#btn-lower-all-hands")
 	waitFor(ctx, t, cleo, "her hand lowered", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "false"`)
@@ -145,10 +151,13 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 	// Before: Cleo hears both Mona and Felix.
 	waitHeard(ctx, t, cleo, felix)
 	waitHeard(ctx, t, cleo, mona)
+	for _, p := range []*participant{felix, cleo} {
+		watch(ctx, t, p, "muted", toastShown("/muted everyone/"))
+	}
 	clickIn(ctx, t, mona, "#btn-mute-all")
 	for _, p := range []*participant{felix, cleo} {
-		waitFor(ctx, t, p, "microphone off and told why", `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "false" &&
-			[...document.querySelectorAll(".toast")].some(e => /muted everyone/.test(e.textContent))`)
+		waitSeen(ctx, t, p, "muted", "told everyone was muted")
+		waitFor(ctx, t, p, "microphone off", `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "false"`)
 	}
 	waitFor(ctx, t, mona, "the moderator's microphone stays on", `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "true"`)
 	// What was on its way drains first; then a stretch of Mona's talking brings Cleo

@@ -346,9 +346,10 @@ func TestReconnectWithoutModerator(t *testing.T) {
 	waitFor(ctx, t, cleo, "her hand still shown raised", `document.querySelector("#btn-hand").getAttribute("aria-pressed") === "true"`)
 	waitFor(ctx, t, mona, "Cleo's hand still on the hands list", fmt.Sprintf(`[...document.querySelectorAll("#hands-list .hand-entry")].map(e => e.dataset.participantId).join() === %q`, cleo.id))
 	// Unmuting herself is refused: she is told why, and her microphone stays off.
+	watch(ctx, t, cleo, "refused", toastShown("/muted you; you can unmute when asked/"))
 	clickIn(ctx, t, cleo, "#btn-mic")
-	waitFor(ctx, t, cleo, "told she cannot unmute", `[...document.querySelectorAll(".toast")].some(e => /muted you; you can unmute when asked/.test(e.textContent)) &&
-		document.querySelector("#btn-mic").getAttribute("aria-pressed") === "false"`)
+	waitSeen(ctx, t, cleo, "refused", "told she cannot unmute")
+	waitFor(ctx, t, cleo, "her microphone still off", `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "false"`)
 	micShows(ctx, t, cleo, mona, false, "Cleo's microphone off after the refused unmute")
 
 	noLeaveOrJoin(ctx, t, fay, mona, cleo)
