@@ -173,7 +173,7 @@ func decodesFrom(ctx context.Context, t *testing.T, recv, sender *participant) {
 	dctx, cancel := testContext()
 	defer cancel()
 	state := `window.conclave.stats().then(s => JSON.stringify({state: document.body.dataset.state, reconnecting: !!document.body.dataset.reconnecting,
-		e2ee: window.conclave.e2ee.stats(), video: s.video, publish: s.publish}))`
+		e2ee: window.conclave.e2ee.stats(), session: window.conclave.debug(), video: s.video, publish: s.publish}))`
 	var r, s string
 	_ = recv.tab.Eval(dctx, state, &r)
 	_ = sender.tab.Eval(dctx, state, &s)

@@ -727,6 +727,10 @@ async function main() {
     stats() {
       return session ? session.stats() : Promise.resolve({ video: [], audio: [], publish: {} });
     },
+    /** debug: where the live session stands (failure reports of the browser tests). */
+    debug() {
+      return session ? session.debug() : null;
+    },
     e2ee: e2eeHooks,
   };
 

@@ -108,6 +108,19 @@ export class Session {
     // The publisher once it exists (with E2EE only after the worker is ready), or null
     // when there will be none (encryption failed, the session ended).
     this.publishing = new Promise((resolve) => { this._publishingResolve = resolve; });
+    // How far the way from welcome to sending got (see debug()): a tab that sits joined
+    // and sends nothing says where it stopped.
+    this.step = 'connecting';
+  }
+
+  /** debug is where this session stands, for the test hooks' failure reports (no names, no keys). */
+  debug() {
+    const pc = (x) => (x && x.pc ? { connection: x.pc.connectionState, ice: x.pc.iceConnectionState, signaling: x.pc.signalingState } : null);
+    return {
+      step: this.step, phase: this.phase || '', joined: this.joined, ended: !!this.ended,
+      e2ee: this.e2ee, e2eeFailed: this.e2eeFailed, workerReady: this.mc ? this.mc.isReady : null,
+      keysStarted: this.keysStep || null, publisher: pc(this.publisher), subscriber: pc(this.subscriber),
+    };
   }
 
   /** start connects and knocks; it reports through ui.lobby / ui.joined / ui.failed. */
@@ -343,6 +356,7 @@ export class Session {
       return;
     }
     this.phase = 'joined';
+    this.step = 'welcomed';
     this.participantId = welcome.participantId;
     // The secret that brings this membership back if the connection drops (reconnect.js).
     if (typeof welcome.resumeSecret === 'string') this.ui.resumable?.(welcome.participantId, welcome.resumeSecret);
@@ -375,20 +389,25 @@ export class Session {
     if (this.e2ee && !this.mc) return; // no worker, no sending (_e2eeFailed tells the person)
     if (this.mc) {
       // Nothing is sent before the worker runs and holds the own key.
+      this.step = 'waiting-for-crypto';
       try {
         await Promise.all([this.mc.ready, this.keysStarted]);
       } catch (err) {
+        this.step = 'crypto-failed';
         this._e2eeFailed(err && err.message);
         return;
       }
       if (this.ended) return;
     }
+    this.step = 'publishing';
     this.publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
     const started = this.publisher.start({ mic: media.micTrack, camera: media.cameraTrack });
     this._publishingResolve(this.publisher);
     try {
       await started;
+      this.step = 'published';
     } catch (err) {
+      this.step = 'publish-failed';
       if (!this.ended) {
         console.warn('conclave: publishing failed', err && err.message);
         toast(t('meeting.publish-failed'), { kind: 'error' });
@@ -438,6 +457,8 @@ export class Session {
     });
     const ids = (welcome.participants || []).map((p) => p && p.id).filter((id) => typeof id === 'string' && id);
     this.keysStarted = this.keys.start(this.participantId, ids);
+    this.keysStep = 'pending';
+    this.keysStarted.then(() => { this.keysStep = 'done'; }, () => { this.keysStep = 'failed'; });
     this.keysStarted.catch((err) => {
       if (err && err.code === 'unsupported') {
         // No X25519 here: this browser cannot take part (fail closed).
