@@ -85,6 +85,12 @@ export class Session {
     this.speaker = null;
     this.iceServers = [];
     this.audio = new Map(); // mid -> HTMLAudioElement
+    // Tracks of ids not (or no longer) in the roster: a track event can land after the
+    // person left (a renegotiation in flight), and must not bring a tile back.
+    this.strayTracks = new Map(); // participant id -> [info]
+    // Ids that left this session: ids are never reused, so one announced again is the
+    // server lying (e2ee/FORMAT.md, "Identity per session"): a warning, never a member.
+    this.departed = new Set();
     this.chatIds = new Set();
     this.joinTimer = 0;
     this.sentMedia = null; // the media announced in `join`
@@ -603,6 +609,10 @@ export class Session {
       }
       return;
     }
+    if (this.departed.has(p.id)) {
+      if (isNew && this.keys) this.keys.peerJoined(p.id); // counted as a roster warning there
+      return;
+    }
     const known = this.participants.get(p.id);
     const rawName = p.name || (known && known.rawName) || '';
     const shown = this._nameNow(rawName);
@@ -617,6 +627,9 @@ export class Session {
     this.participants.set(p.id, entry);
     this.grid.ensure({ participantId: p.id, source: 'camera', name: entry.name });
     this.grid.update(p.id, entry);
+    const stray = this.strayTracks.get(p.id);
+    this.strayTracks.delete(p.id);
+    for (const info of stray || []) if (info.track.readyState === 'live') this._remoteTrack(info);
     if (isNew && !known && this.keys) this.keys.peerJoined(p.id);
     if (shown === undefined) {
       this._name(rawName).then((name) => {
@@ -633,6 +646,8 @@ export class Session {
     if (this.ended) return;
     const p = this.participants.get(id);
     this.participants.delete(id);
+    this.strayTracks.delete(id);
+    if (p) this.departed.add(id);
     if (p && this.keys) this.keys.peerLeft(id);
     this.grid.removeParticipant(id);
     if (p) toast(t('meeting.left-toast', { name: p.name || t('waiting.someone') }));
@@ -653,6 +668,14 @@ export class Session {
   _remoteTrack(info) {
     if (this.ended) return;
     const p = this.participants.get(info.participantId);
+    if (!p) {
+      // Not a member (yet, or any more): kept aside, shown only if that id joins.
+      const stray = this.strayTracks.get(info.participantId) || [];
+      if (stray.length >= 8 || (!stray.length && this.strayTracks.size >= 64)) return; // a server making up ids
+      stray.push(info);
+      this.strayTracks.set(info.participantId, stray);
+      return;
+    }
     if (info.kind === 'audio') {
       // An audio track is heard (and counts as received) only when something plays it.
       const audio = new Audio();
