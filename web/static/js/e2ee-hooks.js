@@ -27,7 +27,9 @@
 // ============================================================================
 
 const WORKER_URL = '/static/js/e2ee/worker.js';
-const READY_TIMEOUT_MS = 10000;
+// The worker's modules load over the network (a slow line, a busy server, a starved
+// machine): nothing is sent while it starts, so waiting long costs only a late start.
+const READY_TIMEOUT_MS = 30000;
 // The worker reports at least every second; this long without a word, it is dead or stuck.
 const SILENT_WORKER_MS = 10000;
 // How often the watchdog looks. Only time in which this page itself ran counts towards
