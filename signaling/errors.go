@@ -30,6 +30,7 @@ const (
 	CodeWrongModSecret     Code = "wrong_moderator_secret"
 	CodeTooManyAttempts    Code = "too_many_attempts"
 	CodeResumeFailed       Code = "resume_failed"
+	CodeE2EEVersion        Code = "e2ee_version"
 )
 
 // Websocket close codes used by the server.
@@ -71,7 +72,7 @@ func errorf(code Code, format string, args ...any) *Error {
 
 func closeCodeFor(code Code) int {
 	switch code {
-	case CodeUnsupportedVersion:
+	case CodeUnsupportedVersion, CodeE2EEVersion:
 		return CloseUnsupportedVersion
 	case CodeUnknownMeeting:
 		return CloseUnknownMeeting

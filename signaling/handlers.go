@@ -203,6 +203,12 @@ func (s *Session) join(env Envelope) *Error {
 		}
 		cred.PasswordOK = true
 	}
+	if m.e2ee && p.E2EE != E2EEVersion {
+		// After the credentials, so only someone who may enter learns that the meeting
+		// is encrypted; before the knock, so no moderator is asked about a page that
+		// could not take part.
+		return errorf(CodeE2EEVersion, "this meeting is end-to-end encrypted with format version %d; reload the page", E2EEVersion)
+	}
 	if p.Media != nil {
 		s.media = *p.Media
 	}

@@ -13,6 +13,11 @@ import (
 // ProtocolVersion is the version a client names in its join message.
 const ProtocolVersion = 1
 
+// E2EEVersion is the end-to-end encryption format (e2ee/FORMAT.md) the browsers of an
+// encrypted meeting must speak; a `join` that names another is refused (e2ee_version),
+// because pages of two formats cannot read each other and must not pretend to.
+const E2EEVersion = 2
+
 // Limits of the protocol (PROTOCOL.md).
 const (
 	MaxMessageBytes = 64 << 10
@@ -96,6 +101,9 @@ type JoinPayload struct {
 	// Password is the meeting password; ModeratorSecret comes from the moderator link.
 	Password        string `json:"password,omitempty"`
 	ModeratorSecret string `json:"moderatorSecret,omitempty"`
+	// E2EE is the end-to-end encryption format the page speaks (E2EEVersion); checked
+	// only when the meeting is encrypted.
+	E2EE int `json:"e2ee,omitempty"`
 }
 
 // TrackSpec maps a publish transceiver to its source.

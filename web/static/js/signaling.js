@@ -2,6 +2,9 @@
 // request ids, replies matched by `ref`, and dispatch by message type.
 
 export const PROTOCOL_VERSION = 1;
+// The end-to-end encryption format this page speaks (e2ee/FORMAT.md); an encrypted
+// meeting refuses a join that names another (`e2ee_version`).
+export const E2EE_VERSION = 2;
 
 /** ProtocolError is an `error` message from the server. */
 export class ProtocolError extends Error {

@@ -9,6 +9,7 @@ export const FATAL = {
   unknown_meeting: ['status.not-found', 'status.unknown-meeting', null],
   meeting_full: ['status.meeting-full.title', 'status.meeting-full', 'status.try-again'],
   unsupported_version: ['status.unsupported-version.title', 'status.unsupported-version', null],
+  e2ee_version: ['status.unsupported-version.title', 'status.e2ee-version', null],
   too_many_errors: ['status.disconnected.title', 'status.too-many-errors', 'status.try-again'],
   shutdown: ['status.shutdown.title', 'status.shutdown', 'status.try-again'],
   replaced: ['status.replaced.title', 'status.replaced', 'status.try-again'],
