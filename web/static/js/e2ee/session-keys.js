@@ -30,6 +30,8 @@ const VERIFY_TIMEOUT_MS = 10000;
 /** How long a rotated key is announced before frames use it (receivers get it first). */
 const ROTATE_DELAY_MS = 300;
 const MAX_MESSAGE = 4096;
+/** VERSION is the "v" of every key message (FORMAT.md, "Key messages"); others are ignored. */
+const VERSION = 2;
 
 const utf8 = new TextEncoder();
 
@@ -233,7 +235,7 @@ export class SessionKeys {
       } catch {
         return;
       }
-      if (!msg || msg.v !== 1) return;
+      if (!msg || msg.v !== VERSION) return;
       if (msg.t === 'identity') await this._identity(from, msg);
       else if (msg.t === 'key') await this._key(from, msg);
     });
@@ -298,7 +300,7 @@ export class SessionKeys {
 
   _send(to, msg) {
     if (this.closed) return;
-    this.sendRaw(to, JSON.stringify({ v: 1, ...msg }));
+    this.sendRaw(to, JSON.stringify({ v: VERSION, ...msg }));
   }
 
   async _sendIdentity(to) {
@@ -400,7 +402,7 @@ export class SessionKeys {
       for (const { to, msg } of batch) this._send(to, msg);
       return;
     }
-    this.sendBatchRaw(batch.map(({ to, msg }) => ({ to, data: JSON.stringify({ v: 1, ...msg }) })));
+    this.sendBatchRaw(batch.map(({ to, msg }) => ({ to, data: JSON.stringify({ v: VERSION, ...msg }) })));
   }
 
   _scheduleFlush() {
