@@ -375,6 +375,13 @@ test('a sender answers only verified members of its roster, at most once a secon
   b.keys.keyMissing('p-w');
   await room.settle();
   assert.equal(room.sent.filter((x) => x.from === 'p-b' && x.to === 'p-w' && x.t === 'key-request').length, 0);
+  // Frames "from" an id not in b's roster: nothing asked, nothing kept, no label.
+  b.keys.keyMissing('p-ghost');
+  clock.advance(2000);
+  await room.settle();
+  assert.deepEqual(room.sent.filter((x) => x.from === 'p-b' && x.t === 'key-request'), []);
+  assert.equal(b.keys.waitingForKeys('p-ghost'), false);
+  assert.equal(b.keys.requests.senders.has('p-ghost'), false);
   // An id never announced: refused and counted as a warning, no answer.
   const warned = a.keys.warnings().count;
   a.keys.receive('p-ghost', req);

@@ -262,7 +262,8 @@ export class SessionKeys {
    * key-requests.js, and its tiles say "Waiting for keys…" after a second.
    */
   keyMissing(pid) {
-    if (this.closed || !validId(pid) || pid === this.selfId) return;
+    // Only a member of the roster: no state is ever kept for an id that left or was never announced.
+    if (this.closed || !validId(pid) || pid === this.selfId || !this.roster.admits(pid)) return;
     this.requests.missing(pid);
   }
 
