@@ -65,6 +65,26 @@ func TestDroppedRotationIsAskedFor(t *testing.T) {
 	if _, err := proxy.Wait(ctx, from, isRequestToAnn); err != nil {
 		t.Fatalf("Ben never asked Ann for her key: %v", err)
 	}
+	// Ann's frames keep reaching Ben (Cara is gone: they are all his media) and every
+	// one fails: nothing is decrypted, nothing unencrypted is passed on.
+	var before struct{ Decrypted, DecryptFailed int }
+	if err := ben.tab.Eval(ctx, `window.conclave.e2ee.stats()`, &before); err != nil {
+		t.Fatal(err)
+	}
+	if err := ben.tab.WaitFor(ctx, fmt.Sprintf(`window.conclave.e2ee.stats().decryptFailed > %d`, before.DecryptFailed+100)); err != nil {
+		t.Fatalf("Ann's frames stopped reaching Ben: %v", err)
+	}
+	var during struct{ Decrypted int }
+	if err := ben.tab.Eval(ctx, `window.conclave.e2ee.stats()`, &during); err != nil {
+		t.Fatal(err)
+	}
+	if during.Decrypted != before.Decrypted {
+		t.Fatalf("Ben decrypted %d frames without Ann's key", during.Decrypted-before.Decrypted)
+	}
+	var still bool
+	if err := ben.tab.Eval(ctx, waitingJS, &still); err != nil || !still {
+		t.Fatalf("Ben's tile of Ann stopped saying %q while no key reached him (%v)", waiting, err)
+	}
 	// Until now no key of Ann's reached Ben: what he reads next came through a request.
 	for _, m := range proxy.Find(isKeyFromAnn) {
 		if m.Seq >= from && !m.Dropped {
