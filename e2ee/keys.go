@@ -1,6 +1,6 @@
 // Package e2ee is the Go reference implementation of Conclave's end-to-end
 // encryption format (FORMAT.md): the key schedule, the frame and text formats,
-// the safety code (safetycode.go), and VP8 RTP helpers that let a server-side
+// a receiver's key ring per sender (ring.go), the safety code (safetycode.go), and VP8 RTP helpers that let a server-side
 // test hook reassemble the encrypted frames it forwards. Browsers do the real
 // work (web/static/js/e2ee/); this package exists so tests can check both sides
 // against the same vectors, and so that a host's `conclave room -link …`
