@@ -167,8 +167,11 @@ func TestIdentityAndWrap(t *testing.T) {
 	if _, _, err := UnwrapKey(kwB, "p-b", "p-a", w); !errors.Is(err, ErrAuth) {
 		t.Errorf("reflected envelope: %v", err)
 	}
-	if _, err := WrapKey(kwA, "p-a", "p-b", 16, raw, nil); err == nil {
-		t.Error("key index 16 wrapped")
+	// Key indexes are a full byte (version 2).
+	if w, err := WrapKey(kwA, "p-a", "p-b", 200, raw, nil); err != nil {
+		t.Errorf("key index 200: %v", err)
+	} else if idx, _, err := UnwrapKey(kwB, "p-a", "p-b", w); err != nil || idx != 200 {
+		t.Errorf("key index 200 unwraps as %d %v", idx, err)
 	}
 	if _, err := WrapKey(kwA, "p-a", "p-b", 1, raw[:31], nil); err == nil {
 		t.Error("short raw key wrapped")

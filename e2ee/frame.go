@@ -69,14 +69,11 @@ const frameLabel = "conclave/v2 frame"
 // EncryptFrame encrypts one encoded frame of senderID under the frame key
 // (FrameKey(R)): clear || AES-GCM(rest, aad=frameAAD) || iv || 0x0c || keyIndex.
 // A nil iv means a random one. An invalid sender id is refused with ErrBadID.
-// It panics on a frame key that is not 32 bytes, an iv that is not 12 bytes,
-// a key index above 15 or an unknown kind: those are the caller's mistakes.
+// It panics on a frame key that is not 32 bytes, an iv that is not 12 bytes
+// or an unknown kind: those are the caller's mistakes. Every byte is a key index.
 func EncryptFrame(frameKey []byte, senderID string, keyIndex byte, frame []byte, kind Kind, iv []byte) ([]byte, error) {
 	if !ValidID(senderID) {
 		return nil, ErrBadID
-	}
-	if keyIndex >= KeyIndexCount {
-		panic("e2ee: key index above 15")
 	}
 	iv, err := ivOrRandom(iv)
 	if err != nil {
@@ -122,9 +119,6 @@ func DecryptFrame(ring func(index byte) []byte, senderID string, frame []byte, k
 		return nil, ErrMalformed
 	}
 	idx := frame[n-1]
-	if idx >= KeyIndexCount {
-		return nil, ErrUnknownKey
-	}
 	key := ring(idx)
 	if key == nil {
 		return nil, ErrUnknownKey

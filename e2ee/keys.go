@@ -1,6 +1,6 @@
 // Package e2ee is the Go reference implementation of Conclave's end-to-end
 // encryption format (FORMAT.md): the key schedule, the frame and text formats,
-// the safety code (safetycode.go), and VP8 RTP helpers that let a server-side
+// a receiver's key ring per sender (ring.go), the safety code (safetycode.go), and VP8 RTP helpers that let a server-side
 // test hook reassemble the encrypted frames it forwards. Browsers do the real
 // work (web/static/js/e2ee/); this package exists so tests can check both sides
 // against the same vectors, and so that a host's `conclave room -link …`
@@ -28,7 +28,8 @@ const (
 	KeySize       = 32 // every derived key and raw media key
 	IVSize        = 12 // AES-GCM nonce
 	TagSize       = 16 // AES-GCM tag
-	KeyIndexCount = 16 // key indexes are 0–15
+	RingSize      = 16 // keys a receiver keeps per sender: the last 16 indexes installed
+	MaxRatchet    = 16 // how many ratchet steps past its current key a ring follows
 	MinSecretSize = 16 // shortest meeting secret a client accepts
 	WrappedSize   = IVSize + 1 + KeySize + TagSize
 )
@@ -108,14 +109,15 @@ func wrapAAD(senderID, recipientID string) []byte {
 	return []byte(label + " media-key\x00" + senderID + "\x00" + recipientID)
 }
 
-// WrapKey wraps the raw media key with index keyIndex for recipientID:
-// iv || AES-GCM(kw, iv, keyIndex || raw, aad). A nil iv means a random one.
+// WrapKey wraps the raw media key with index keyIndex (any byte: indexes run
+// 0–255 and wrap) for recipientID: iv || AES-GCM(kw, iv, keyIndex || raw, aad).
+// A nil iv means a random one.
 func WrapKey(kw []byte, senderID, recipientID string, keyIndex byte, raw, iv []byte) ([]byte, error) {
 	if !ValidID(senderID) || !ValidID(recipientID) {
 		return nil, ErrBadID
 	}
-	if keyIndex >= KeyIndexCount || len(raw) != KeySize {
-		return nil, fmt.Errorf("%w: key index %d, raw key of %d bytes", ErrMalformed, keyIndex, len(raw))
+	if len(raw) != KeySize {
+		return nil, fmt.Errorf("%w: raw key of %d bytes", ErrMalformed, len(raw))
 	}
 	iv, err := ivOrRandom(iv)
 	if err != nil {
@@ -144,9 +146,6 @@ func UnwrapKey(kw []byte, senderID, recipientID string, wrapped []byte) (keyInde
 	pt, err := g.Open(nil, wrapped[:IVSize], wrapped[IVSize:], wrapAAD(senderID, recipientID))
 	if err != nil {
 		return 0, nil, ErrAuth
-	}
-	if pt[0] >= KeyIndexCount {
-		return 0, nil, ErrMalformed
 	}
 	return pt[0], pt[1:], nil
 }

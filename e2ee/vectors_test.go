@@ -45,6 +45,7 @@ type vectors struct {
 	Ratchet    []ratchetStep    `json:"ratchet"`
 	Frames     []frameVector    `json:"frames"`
 	BadFrames  []badFrame       `json:"badFrames"`
+	RingCases  []ringCase       `json:"ringCases"`
 	Texts      []textVector     `json:"texts"`
 	BadTexts   []badText        `json:"badTexts"`
 }
@@ -119,6 +120,20 @@ type badFrame struct {
 	RawKey   bin    `json:"rawKey"`
 	Frame    bin    `json:"frame"`
 	Error    string `json:"error"`
+}
+
+// ringCase: a receiver's ring holds only rawKey at keyIndex (current) and
+// takes the frame to be senderId's; result is "ok" (the frame opens, through
+// the ratchet where the index is ahead) or the error code.
+type ringCase struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	SenderID  string `json:"senderId"`
+	KeyIndex  byte   `json:"keyIndex"`
+	RawKey    bin    `json:"rawKey"`
+	Frame     bin    `json:"frame"`
+	Result    string `json:"result"`
+	Plaintext bin    `json:"plaintext,omitempty"`
 }
 
 type textVector struct {
@@ -235,10 +250,10 @@ func generate() *vectors {
 	kw := v.Pairwise[0].WrapKey
 
 	raw := pattern(0x10, 32)
-	idx := byte(14)
+	idx := byte(254) // the chain wraps past 255
 	for range 4 {
 		v.Ratchet = append(v.Ratchet, ratchetStep{idx, raw, FrameKey(raw)})
-		raw, idx = Ratchet(raw), (idx+1)%KeyIndexCount
+		raw, idx = Ratchet(raw), idx+1
 	}
 
 	wrapIV := pattern(0x30, 12)
@@ -250,14 +265,12 @@ func generate() *vectors {
 	w := v.Wraps[0].Wrapped
 	flipped := bytes.Clone(w)
 	flipped[20] ^= 1
-	badIndex := sealRaw(kw, wrapIV, append([]byte{16}, v.Ratchet[0].RawKey...), wrapAAD("p-alice", "p-bob"))
 	v.BadWraps = []badWrapVector{
 		{"swapped direction", kw, "p-bob", "p-alice", w, "auth"},
 		{"flipped ciphertext bit", kw, "p-alice", "p-bob", flipped, "auth"},
 		{"one byte short", kw, "p-alice", "p-bob", w[:len(w)-1], "malformed"},
 		{"one byte long", kw, "p-alice", "p-bob", append(bytes.Clone(w), 0), "malformed"},
 		{"wrong key", v.Pairwise[1].WrapKey, "p-alice", "p-bob", w, "auth"},
-		{"key index 16", kw, "p-alice", "p-bob", badIndex, "malformed"},
 	}
 
 	vp8Key := append([]byte{0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00}, pattern(0x60, 30)...)
@@ -296,7 +309,7 @@ func generate() *vectors {
 		bad("29 bytes", d.Encrypted[n-29:], "too-short"),
 		bad("empty", []byte{}, "too-short"),
 		bad("ivLength 16", mod(func(b []byte) []byte { b[n-2] = 16; return b }), "malformed"),
-		bad("key index of an empty slot", mod(func(b []byte) []byte { b[n-1] = (d.KeyIndex + 1) % 16; return b }), "unknown-key"),
+		bad("key index of an empty slot", mod(func(b []byte) []byte { b[n-1] = d.KeyIndex + 1; return b }), "unknown-key"),
 		bad("key index 16", mod(func(b []byte) []byte { b[n-1] = 16; return b }), "unknown-key"),
 		bad("flipped clear byte", mod(func(b []byte) []byte { b[1] ^= 0x80; return b }), "auth"),
 		bad("keyframe bit cleared", mod(func(b []byte) []byte { b[0] &^= 1; return b }), "auth"),
@@ -316,6 +329,7 @@ func generate() *vectors {
 	nulID := bad("sender id with a NUL", d.Encrypted, "bad-id")
 	nulID.SenderID = "p-alice\x00"
 	v.BadFrames = append(v.BadFrames, other, noID, nulID)
+	v.RingCases = ringCases()
 
 	texts := []struct{ name, kind, sender, text string }{
 		{"chat", TextChat, "p-alice", "Hello, Bob! Grüße 👋 <b>&amp;</b>"},
@@ -358,6 +372,40 @@ func generate() *vectors {
 		badT("name with a sender id", TextName, "p-alice", v.Texts[2].Encrypted, "bad-id"),
 	}
 	return v
+}
+
+// ringCases: a sender's frames after some joins (ratchet steps) or a key change,
+// against a receiver that holds only the sender's key at start.
+func ringCases() []ringCase {
+	const sender = "p-alice"
+	pt := append([]byte{0x31, 0x05, 0x00}, pattern(0x90, 13)...)
+	other := pattern(0x20, 32)
+	mk := func(name string, start byte, startRaw []byte, steps int, frameRaw []byte, result string) ringCase {
+		raw, idx := frameRaw, start
+		if raw == nil {
+			raw = startRaw
+			for range steps {
+				raw, idx = Ratchet(raw), idx+1
+			}
+		} else {
+			idx = start + byte(steps)
+		}
+		frame := must(EncryptFrame(FrameKey(raw), sender, idx, pt, VP8, pattern(byte(0xd0+steps), 12)))
+		c := ringCase{name, "vp8", sender, start, startRaw, frame, result, nil}
+		if result == "ok" {
+			c.Plaintext = pt
+		}
+		return c
+	}
+	r := pattern(0x10, 32)
+	return []ringCase{
+		mk("one ratchet step, 255 to 0", 255, r, 1, nil, "ok"),
+		mk("16 ratchet steps, 250 to 10", 250, r, 16, nil, "ok"),
+		mk("17 ratchet steps: too far, ask the sender", 250, r, 17, nil, "unknown-key"),
+		mk("a rotation's fresh key at the next index", 7, r, 1, other, "unknown-key"),
+		mk("the held index reused after a wrap, another key", 7, r, 0, other, "auth"),
+		mk("the held key itself", 7, r, 0, nil, "ok"),
+	}
 }
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -436,7 +484,7 @@ func check(t *testing.T, v *vectors) {
 		if i > 0 {
 			prev := v.Ratchet[i-1]
 			eq("ratchet step", Ratchet(prev.RawKey), r.RawKey)
-			if r.KeyIndex != (prev.KeyIndex+1)%KeyIndexCount {
+			if r.KeyIndex != prev.KeyIndex+1 {
 				t.Errorf("ratchet step %d: key index %d after %d", i, r.KeyIndex, prev.KeyIndex)
 			}
 		}
@@ -473,6 +521,22 @@ func check(t *testing.T, v *vectors) {
 		_, err := DecryptFrame(ring, f.SenderID, f.Frame, kindOf(f.Kind))
 		if got := errCode(err); got != f.Error {
 			t.Errorf("bad frame %q: %s, want %s", f.Name, got, f.Error)
+		}
+	}
+	for _, c := range v.RingCases {
+		var ring Ring
+		if err := ring.Set(c.KeyIndex, c.RawKey); err != nil {
+			t.Fatal(err)
+		}
+		pt, err := ring.Decrypt(c.SenderID, c.Frame, kindOf(c.Kind))
+		if got := errCode(err); got != c.Result {
+			t.Errorf("ring case %q: %s, want %s", c.Name, got, c.Result)
+		}
+		if c.Result == "ok" {
+			eq(c.Name+": decrypted", pt, c.Plaintext)
+			if idx, _ := KeyIndex(c.Frame); !ring.Has(idx) {
+				t.Errorf("ring case %q: the followed key is not kept", c.Name)
+			}
 		}
 	}
 	for _, x := range v.Texts {

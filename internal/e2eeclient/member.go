@@ -3,7 +3,8 @@
 // built on the e2ee reference, for tests that need many members without browsers: an
 // identity with its tag, pairwise wrapping keys, the own media key with its ratchet on
 // joins and its rotation on leaves, keys only to verified members of the roster the
-// server announced, and each change's keys sent as one e2ee_batch. It moves no media.
+// server announced, each change's keys sent as one e2ee_batch, and key requests
+// (asked and answered, at most once per requester per second). It moves no media.
 //
 // A Member is fed the server's messages (Handle, or Follow for a testclient.Client) and
 // answers through a Sender; roster changes that arrive together are applied together by
@@ -18,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"conclave/e2ee"
 )
@@ -38,14 +40,23 @@ type peer struct {
 	refused      bool // a wrong tag or a bad public key: never verified in this session
 	kw           []byte
 	identitySent bool
-	sent         *Key // the own key it was last given
+	sent         *Key      // the own key it was last given
+	answeredAt   time.Time // when its last key request was answered
 }
+
+// Version is the "v" of every key message (FORMAT.md, "Key messages").
+const Version = 2
+
+// AnswerInterval is the shortest time between two answers to one requester's key
+// requests (FORMAT.md, "Key requests").
+const AnswerInterval = time.Second
 
 // Member is one participant's key schedule. Its methods are safe for concurrent use.
 type Member struct {
 	out         Sender
 	identityKey []byte
 	priv        *ecdh.PrivateKey
+	now         func() time.Time
 
 	mu           sync.Mutex
 	self         string
@@ -88,7 +99,7 @@ func New(secret []byte, out Sender) (*Member, error) {
 	}
 	ik, _ := e2ee.DeriveMeetingKeys(secret)
 	return &Member{
-		out: out, identityKey: ik, priv: priv,
+		out: out, identityKey: ik, priv: priv, now: time.Now,
 		peers: make(map[string]*peer), dead: make(map[string]bool), keys: make(map[string]Key),
 	}, nil
 }
@@ -102,6 +113,13 @@ type keyMessage struct {
 }
 
 var b64 = base64.RawURLEncoding
+
+// SetClock sets the clock of the key-request limit (tests pass a fake clock's Now).
+func (m *Member) SetClock(now func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = now
+}
 
 // Start runs after the welcome: an own key, the identity to everyone, and the members
 // already there (who get our identity in that broadcast).
@@ -138,7 +156,7 @@ func (m *Member) peer(id string) *peer {
 func (m *Member) sendIdentity(to string) error {
 	pub := m.priv.PublicKey().Bytes()
 	tag := e2ee.IdentityTag(m.identityKey, m.self, pub)
-	data, _ := json.Marshal(keyMessage{V: 1, T: "identity", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(tag)})
+	data, _ := json.Marshal(keyMessage{V: Version, T: "identity", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(tag)})
 	payload := map[string]string{"data": string(data)}
 	if to != "" {
 		payload["to"] = to
@@ -212,7 +230,7 @@ func (m *Member) receive(from, data string) error {
 		return nil // not in the roster the server announced: ignored
 	}
 	var msg keyMessage
-	if json.Unmarshal([]byte(data), &msg) != nil || msg.V != 1 {
+	if json.Unmarshal([]byte(data), &msg) != nil || msg.V != Version {
 		return nil
 	}
 	switch msg.T {
@@ -231,8 +249,29 @@ func (m *Member) receive(from, data string) error {
 			return nil
 		}
 		m.keys[from] = Key{Index: idx, Raw: raw}
+	case "key-request":
+		// Only a member verified in this session gets an answer, at most one a second:
+		// a flood of requests costs one wrap per requester and second.
+		now := m.now()
+		if !p.verified || m.own == nil || now.Sub(p.answeredAt) < AnswerInterval {
+			return nil
+		}
+		p.answeredAt = now
+		p.sent = nil // it says it lacks our key: send the current one again
+		return m.sendKeys([]string{from})
 	}
 	return nil
+}
+
+// RequestKey asks sender for its current media key (a key-request message); the
+// answer arrives as a key message like any other.
+func (m *Member) RequestKey(sender string) error {
+	m.mu.Lock()
+	if m.peers[sender] != nil {
+		data, _ := json.Marshal(keyMessage{V: Version, T: "key-request"})
+		m.outbox = append(m.outbox, outgoing{"e2ee", map[string]string{"to": sender, "data": string(data)}})
+	}
+	return m.unlockAndSend(nil)
 }
 
 func (m *Member) identity(from string, p *peer, msg keyMessage) error {
@@ -279,7 +318,7 @@ func (m *Member) flush() error {
 	joined := m.pendingJoins
 	left := m.pendingLeave
 	m.pendingJoins, m.pendingLeave = nil, false
-	next := (m.own.Index + 1) % e2ee.KeyIndexCount
+	next := m.own.Index + 1 // a byte: wraps after 255
 	if left {
 		m.own = &Key{Index: next, Raw: randomKey()}
 		ids := make([]string, 0, len(m.peers))
@@ -309,7 +348,7 @@ func (m *Member) sendKeys(ids []string) error {
 		if err != nil {
 			return fmt.Errorf("e2eeclient: wrap for %s: %w", id, err)
 		}
-		data, _ := json.Marshal(keyMessage{V: 1, T: "key", Wrapped: b64.EncodeToString(wrapped)})
+		data, _ := json.Marshal(keyMessage{V: Version, T: "key", Wrapped: b64.EncodeToString(wrapped)})
 		p.sent = m.own
 		envs = append(envs, envelope{To: id, Data: string(data)})
 	}

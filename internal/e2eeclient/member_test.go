@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"testing"
+	"time"
+
+	"conclave/internal/fakeclock"
 )
 
 // relay is an in-memory server: it queues what members send and delivers it in order
@@ -142,5 +145,59 @@ func TestModel(t *testing.T) {
 				t.Fatalf("%s does not hold %s's rotated key", id, s)
 			}
 		}
+	}
+}
+
+// TestKeyRequest: a member that lost a sender's key asks for it and gets the sender's
+// current key; the sender answers a requester at most once a second (on the injected
+// clock), and never one it did not verify.
+func TestKeyRequest(t *testing.T) {
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	r := &relay{members: map[string]*Member{}, sent: map[string][]string{}}
+	a := r.join(t, "p-a", secret)
+	clock := fakeclock.New(time.Unix(1000, 0))
+	a.SetClock(clock.Now)
+	b := r.join(t, "p-b", secret)
+	wrong := make([]byte, 16)
+	_, _ = rand.Read(wrong)
+	w := r.join(t, "p-w", wrong)
+
+	b.mu.Lock()
+	delete(b.keys, "p-a") // as if the server dropped a's key envelopes to b
+	b.mu.Unlock()
+	answers := func() int {
+		n := len(r.sent["p-a"])
+		r.sent["p-a"] = nil
+		return n
+	}
+	answers()
+	for range 3 {
+		if err := b.RequestKey("p-a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.settle(t)
+	if n := answers(); n != 1 {
+		t.Fatalf("a answered three requests within a second with %d messages", n)
+	}
+	got, ok := b.KeyFrom("p-a")
+	if want := a.OwnKey(); !ok || got.Index != want.Index || !bytes.Equal(got.Raw, want.Raw) {
+		t.Fatal("b did not get a's current key")
+	}
+	clock.Advance(AnswerInterval)
+	_ = b.RequestKey("p-a")
+	r.settle(t)
+	if n := answers(); n != 1 {
+		t.Fatalf("a request a second later got %d answers", n)
+	}
+	clock.Advance(time.Hour)
+	_ = w.RequestKey("p-a")
+	r.settle(t)
+	if n := answers(); n != 0 {
+		t.Fatalf("a answered a member it did not verify (%d messages)", n)
+	}
+	if _, ok := w.KeyFrom("p-a"); ok {
+		t.Fatal("the member with the wrong secret got a's key")
 	}
 }

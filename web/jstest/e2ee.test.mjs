@@ -56,7 +56,10 @@ test('identity, pairwise key and wrapping between two fresh participants', async
   assert.equal(hex(got.raw), hex(raw));
   await rejects(unwrapKey(kwB, 'p-b', 'p-a', w), 'auth'); // reflected back to its sender
   await rejects(unwrapKey(kwB, 'p-a', 'p-c', w), 'auth'); // forwarded to someone else
-  await rejects(wrapKey(kwA, 'p-a', 'p-b', 16, raw), 'bad-input');
+  await rejects(wrapKey(kwA, 'p-a', 'p-b', 256, raw), 'bad-input');
+  // Key indexes are a full byte (version 2).
+  const w200 = await wrapKey(kwA, 'p-a', 'p-b', 200, raw);
+  assert.equal((await unwrapKey(kwB, 'p-a', 'p-b', w200)).keyIndex, 200);
   await rejects(wrapKey(kwA, 'p-a', 'p\0b', 1, raw), 'bad-id');
   await rejects(pairwiseKey(alice.privateKey, bob.publicKey, 'p-a', 'p-a'), 'bad-id');
   await rejects(pairwiseKey(alice.privateKey, new Uint8Array(32), 'p-a', 'p-b'), 'malformed'); // low-order point
@@ -135,8 +138,8 @@ test('key ring: several ratchets at once, rotation is not guessed, wrap-around',
   const sender = new KeyRing();
   const member = new KeyRing();
   const r = newMediaKey();
-  await sender.set(14, r);
-  await member.set(14, r);
+  await sender.set(254, r);
+  await member.set(254, r);
   await sender.ratchet();
   await sender.ratchet(); // two joins in quick succession: index 0
   assert.equal(sender.currentIndex, 0);
@@ -167,7 +170,7 @@ test('key ring: several ratchets at once, rotation is not guessed, wrap-around',
   await rejects(far.decrypt(A, await k3.encrypt(A, delta(), VP8), VP8), 'unknown-key');
 });
 
-test('key ring: set without switching, use, slot reuse after 16 keys, clear', async () => {
+test('key ring: set without switching, use, the last 16 installs kept, index reuse after 256 keys, clear', async () => {
   const ring = new KeyRing();
   await rejects(ring.encrypt(A, delta(), VP8), 'unknown-key');
   const a = newMediaKey();
@@ -180,15 +183,22 @@ test('key ring: set without switching, use, slot reuse after 16 keys, clear', as
   assert.equal(frameKeyIndex(await ring.encrypt(A, delta(), VP8)), 1);
   assert.throws(() => ring.use(7), (e) => e.code === 'unknown-key');
 
-  // After 16 rotations slot 0 holds a new key: frames under the old one fail.
+  // Only the last 16 installs stay.
   const old = await ring.encrypt(A, delta(), VP8);
   for (let i = 0; i < 16; i++) await ring.rotate();
+  assert.equal(ring.currentIndex, 17);
+  assert.equal(ring.size, 16);
+  assert.equal(ring.has(1), false);
+  await rejects(ring.decrypt(A, old, VP8), 'unknown-key');
+  // After 256 rotations index 1 holds a new key: frames under the old one fail.
+  for (let i = 0; i < 256 - 16; i++) await ring.rotate();
   assert.equal(ring.currentIndex, 1);
+  assert.equal(ring.size, 16);
   await rejects(ring.decrypt(A, old, VP8), 'auth');
   ring.clear();
   assert.equal(ring.currentIndex, -1);
   assert.equal(ring.has(1), false);
-  await rejects(ring.set(16, a), 'bad-input');
+  await rejects(ring.set(256, a), 'bad-input');
 });
 
 test('texts: round trip, bound to kind and sender', async () => {

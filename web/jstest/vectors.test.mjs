@@ -27,7 +27,7 @@ async function rejects(promise, code, what) {
 }
 
 test('vector file has every section', () => {
-  for (const k of ['meeting', 'identities', 'pairwise', 'wraps', 'badWraps', 'ratchet', 'frames', 'badFrames', 'texts', 'badTexts']) {
+  for (const k of ['meeting', 'identities', 'pairwise', 'wraps', 'badWraps', 'ratchet', 'frames', 'badFrames', 'ringCases', 'texts', 'badTexts']) {
     assert.ok(v[k], k);
   }
   assert.ok(v.frames.length >= 4 && v.texts.length >= 2 && v.ratchet.length === 4);
@@ -109,6 +109,21 @@ test('frames', async () => {
   }
 });
 
+test('ring cases: following the ratchet past 255, up to 16 steps, and no further', async () => {
+  assert.ok(v.ringCases.length >= 5);
+  for (const c of v.ringCases) {
+    const ring = new KeyRing();
+    await ring.set(c.keyIndex, b(c.rawKey));
+    if (c.result === 'ok') {
+      same(await ring.decrypt(c.senderId, b(c.frame), c.kind), c.plaintext, c.name);
+      assert.equal(ring.currentIndex, b(c.frame).at(-1), `${c.name}: the followed key is current`);
+    } else {
+      await rejects(ring.decrypt(c.senderId, b(c.frame), c.kind), c.result, c.name);
+      assert.equal(ring.currentIndex, c.keyIndex, `${c.name}: the ring did not move`);
+    }
+  }
+});
+
 test('texts', async () => {
   for (const t of v.texts) {
     assert.equal(await encryptText(b(t.chatKey), t.kind, t.senderId, t.text, b(t.iv)), t.encrypted, t.name);
@@ -123,7 +138,7 @@ test('texts', async () => {
 });
 
 test('base64url of every byte string in the vectors round-trips', () => {
-  const notBytes = new Set(['format', 'name', 'kind', 'error', 'text', 'encrypted', 'participantId', 'senderId', 'recipientId', 'idA', 'idB']);
+  const notBytes = new Set(['format', 'name', 'kind', 'error', 'result', 'text', 'encrypted', 'participantId', 'senderId', 'recipientId', 'idA', 'idB']);
   let n = 0;
   JSON.stringify(v, (k, val) => {
     if (typeof val === 'string' && !notBytes.has(k)) {

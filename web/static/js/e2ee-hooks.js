@@ -100,13 +100,18 @@ const SOURCE_KIND = { microphone: 'audio', camera: 'video', screen: 'video' };
 export class MediaCrypto {
   /**
    * @param {{api: 'legacy'|'script', selfId: string, onError?: (reason: string) => void,
-   *          onStats?: (stats) => void}} opts
+   *          onStats?: (stats) => void, onMissingKey?: (pid: string) => void,
+   *          onKeyOk?: (pid: string) => void}} opts
    * selfId is the own participant id from `welcome`: every outgoing frame is bound to it.
+   * onMissingKey: frames of pid fail for want of a key (at most once a second while
+   * they do); onKeyOk: they decode again (e2ee/key-requests.js).
    */
-  constructor({ api, selfId, onError = () => {}, onStats = () => {} }) {
+  constructor({ api, selfId, onError = () => {}, onStats = () => {}, onMissingKey = () => {}, onKeyOk = () => {} }) {
     this.api = api;
     this.onError = onError;
     this.onStats = onStats;
+    this.onMissingKey = onMissingKey;
+    this.onKeyOk = onKeyOk;
     this.failed = null; // the reason, once the worker failed
     this.closed = false;
     this.stats = { encrypted: 0, decrypted: 0, decryptFailed: 0 };
@@ -255,6 +260,12 @@ export class MediaCrypto {
         break;
       case 'pipe-error':
         this._pipeError(msg);
+        break;
+      case 'missing-key':
+        if (typeof msg.pid === 'string') this.onMissingKey(msg.pid);
+        break;
+      case 'key-ok':
+        if (typeof msg.pid === 'string') this.onKeyOk(msg.pid);
         break;
       default:
     }

@@ -4,7 +4,9 @@
 //
 // Test hooks: .tile[data-participant-id][data-source][data-self], each with a <video>;
 // a camera tile's .role-badge[data-role] shows a presenter's or moderator's role, and
-// .e2ee-unverified[data-participant-id] warns that the person's key did not verify.
+// .e2ee-unverified[data-participant-id] warns that the person's key did not verify;
+// .keys-waiting[data-participant-id] says "Waiting for keys…" on a tile whose frames
+// fail here for want of a key (e2ee/key-requests.js), instead of a black picture.
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
@@ -12,6 +14,9 @@ import { setAttr, setText, t } from './i18n.js';
 
 /** UNVERIFIED_TEXT (a key) warns about a participant whose identity key did not verify (E2EE). */
 export const UNVERIFIED_TEXT = 'e2ee.unverified';
+
+/** WAITING_TEXT (a key) is shown on a tile whose frames cannot be decrypted yet. */
+export const WAITING_TEXT = 'e2ee14.keys.waiting';
 
 /** ROLE_LABELS names (keys) the roles that get a badge. */
 export const ROLE_LABELS = { moderator: 'role.moderator', presenter: 'role.presenter' };
@@ -59,6 +64,7 @@ class Tile {
       this.node.addEventListener('dblclick', () => this.toggleFullscreen());
     }
     this.warning = null;
+    this.waiting = null;
     this.setName(name);
     this._refresh();
   }
@@ -78,6 +84,26 @@ class Tile {
       this.warning.remove();
       this.warning = null;
     }
+  }
+
+  /**
+   * setWaitingForKeys covers the tile with "Waiting for keys…" while its frames fail
+   * for want of a key, so that it never just goes black; the cover goes once they decode.
+   */
+  setWaitingForKeys(on) {
+    const show = !!on && !this.self;
+    if (show && !this.waiting) {
+      this.waiting = el('div', {
+        class: 'keys-waiting',
+        role: 'status',
+        dataset: { participantId: this.participantId },
+      }, icon('lock'), el('span', { i18n: WAITING_TEXT }));
+      this.node.append(this.waiting);
+    } else if (!show && this.waiting) {
+      this.waiting.remove();
+      this.waiting = null;
+    }
+    this.node.classList.toggle('waiting-for-keys', show);
   }
 
   setName(name) {
@@ -191,6 +217,7 @@ export class Grid {
     this.hiddenEl = el('div', { class: 'tiles-hidden', hidden: true }); // e.g. a hidden self view
     root.replaceChildren(this.stage, this.tilesEl, this.hiddenEl);
     this.tiles = new Map(); // "participantId/source" -> Tile
+    this.waitingForKeys = new Set(); // participant ids whose frames fail here for want of a key
     this.active = null;
     // layout.js: where a tile goes ('stage' | 'tiles' | 'hidden'; null: screens on the
     // stage, cameras in the tiles) and what each new tile gets (its pin button).
@@ -213,6 +240,7 @@ export class Grid {
       this.tiles.set(key, tile);
       if (this.onTile) this.onTile(tile);
       if (participantId === this.active && source === 'camera') tile.setSpeaking(true);
+      if (this.waitingForKeys.has(participantId)) tile.setWaitingForKeys(true);
       this.arrange();
     }
     return tile;
@@ -231,7 +259,17 @@ export class Grid {
     this.arrange();
   }
 
+  /** setWaitingForKeys marks every tile of a participant as waiting for its keys, or not. */
+  setWaitingForKeys(participantId, on) {
+    if (on) this.waitingForKeys.add(participantId);
+    else this.waitingForKeys.delete(participantId);
+    for (const tile of this.tiles.values()) {
+      if (tile.participantId === participantId) tile.setWaitingForKeys(on);
+    }
+  }
+
   removeParticipant(participantId) {
+    this.waitingForKeys.delete(participantId);
     for (const tile of Array.from(this.tiles.values())) {
       if (tile.participantId === participantId) this.remove(participantId, tile.source);
     }
@@ -240,6 +278,7 @@ export class Grid {
   clear() {
     for (const tile of this.tiles.values()) tile.destroy();
     this.tiles.clear();
+    this.waitingForKeys.clear();
     this.layout();
   }
 

@@ -437,6 +437,8 @@ export class Session {
         selfId: this.participantId, // set from this welcome: a resumed or reloaded page gets its id only here
         onError: (reason) => this._e2eeFailed(reason),
         onStats: () => {},
+        onMissingKey: (pid) => { if (this.keys) this.keys.keyMissing(pid); },
+        onKeyOk: (pid) => { if (this.keys) this.keys.keyDecoded(pid); },
       });
     } catch (err) {
       // No worker: nothing may be sent (publishing waits for a worker that is not there).
@@ -460,6 +462,9 @@ export class Session {
         this.sig.send('e2ee_batch', { envelopes });
       },
       onChange: () => this._e2eeChanged(),
+      onWaiting: (pid, waiting) => {
+        if (!this.ended) this.grid.setWaitingForKeys(pid, waiting);
+      },
     });
     const ids = (welcome.participants || []).map((p) => p && p.id).filter((id) => typeof id === 'string' && id);
     this.keysStarted = this.keys.start(this.participantId, ids);

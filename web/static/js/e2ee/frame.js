@@ -10,7 +10,7 @@
 // where that participant's ring holds the same key at the same index.
 import { E2EEError } from './errors.js';
 import { concat, toBytes } from './b64.js';
-import { IV_SIZE, KEY_INDEX_COUNT, frameKey, newMediaKey, nextIndex, randomBytes, ratchet, subtle, validId } from './keys.js';
+import { IV_SIZE, KEY_INDEX_COUNT, MAX_RATCHET, RING_SIZE, frameKey, newMediaKey, nextIndex, randomBytes, ratchet, subtle, validId } from './keys.js';
 
 export const VP8 = 'vp8';
 export const OPUS = 'opus';
@@ -56,7 +56,7 @@ function checkSender(senderId) {
 export async function encryptFrame(key, senderId, keyIndex, frame, kind, iv = randomBytes(IV_SIZE)) {
   checkSender(senderId);
   if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= KEY_INDEX_COUNT) {
-    throw new E2EEError('bad-input', 'key index must be 0-15');
+    throw new E2EEError('bad-input', 'key index must be 0-255');
   }
   const f = toBytes(frame);
   const nonce = toBytes(iv);
@@ -88,7 +88,7 @@ export async function decryptFrame(lookup, senderId, frame, kind) {
   if (n < MIN_FRAME) throw new E2EEError('too-short', 'frame too short');
   if (f[n - 2] !== IV_SIZE) throw new E2EEError('malformed', 'bad iv length');
   const index = f[n - 1];
-  const key = index < KEY_INDEX_COUNT ? await lookup(index) : null;
+  const key = await lookup(index);
   if (!key) throw new E2EEError('unknown-key', `no key for index ${index}`);
   const c = Math.min(clearBytes(kind, f[0]), n - MIN_FRAME);
   const clear = f.subarray(0, c);
@@ -104,23 +104,27 @@ export async function decryptFrame(lookup, senderId, frame, kind) {
 }
 
 /**
- * KeyRing holds one sender's keys: 16 slots indexed by key index, each with the
- * raw key R and its frame key. encrypt and decrypt take that sender's id, which
- * every frame is bound to (the own id when sending, the route's when receiving). Setting a new key keeps the others, so frames
+ * KeyRing holds one sender's keys: the last RING_SIZE (16) key indexes installed,
+ * each with the raw key R and its frame key. Key indexes are a full byte and wrap
+ * after 255, so the ring keeps the newest installs, not a window of index values
+ * (FORMAT.md, "Media keys and the ratchet"; the Go reference is e2ee.Ring). encrypt
+ * and decrypt take that sender's id, which every frame is bound to (the own id when
+ * sending, the route's when receiving). Setting a new key keeps the others, so frames
  * still in flight under the previous key decrypt while the switch propagates.
  *
  * Sender side: set() or rotate() a key, ratchet() on a join (and give the
  * result to the newcomer), encrypt() with the current key.
  * Receiver side: set() what unwrapKey gives, decrypt(); a frame whose index is
- * up to maxRatchet steps past the current one is tried under the ratcheted key,
- * which is kept only if the frame authenticates (FORMAT.md, "the ratchet").
+ * up to maxRatchet (16) steps past the current one is tried under the ratcheted key,
+ * which is kept only if the frame authenticates. What still fails for want of a key
+ * ('unknown-key', 'auth') is the cue to ask the sender for its key (key-requests.js).
  */
 export class KeyRing {
-  #slots = new Array(KEY_INDEX_COUNT).fill(null); // {raw, key}
+  #slots = new Map(); // index -> {raw, key}, oldest install first
   #current = -1;
-  #candidates = new Map(); // index -> promise of {raw, key}, derived from #slots[#current]
+  #candidates = new Map(); // index -> promise of {raw, key}, derived from the current slot
 
-  constructor({ maxRatchet = 8 } = {}) {
+  constructor({ maxRatchet = MAX_RATCHET } = {}) {
     this.maxRatchet = maxRatchet;
   }
 
@@ -131,17 +135,32 @@ export class KeyRing {
 
   /** has reports whether a slot holds a key. */
   has(index) {
-    return this.#slots[index] != null;
+    return this.#slots.has(index);
+  }
+
+  /** size is the number of keys installed (at most RING_SIZE). */
+  get size() {
+    return this.#slots.size;
   }
 
   /** set installs raw key R at index; with current (the default) it becomes the current key. */
   async set(index, raw, { current = true } = {}) {
     if (!Number.isInteger(index) || index < 0 || index >= KEY_INDEX_COUNT) {
-      throw new E2EEError('bad-input', 'key index must be 0-15');
+      throw new E2EEError('bad-input', 'key index must be 0-255');
     }
     const r = toBytes(raw).slice();
-    this.#slots[index] = { raw: r, key: await frameKey(r) };
+    this.#install(index, { raw: r, key: await frameKey(r) });
     if (current) this.use(index);
+  }
+
+  /** #install puts a slot in as the newest install; the oldest beyond RING_SIZE (never the current) goes. */
+  #install(index, slot) {
+    this.#slots.delete(index); // re-inserted last: an index reused after a wrap counts as new
+    this.#slots.set(index, slot);
+    for (const old of this.#slots.keys()) {
+      if (this.#slots.size <= RING_SIZE) break;
+      if (old !== this.#current && old !== index) this.#slots.delete(old);
+    }
   }
 
   /** use makes an installed key the current one. */
@@ -174,7 +193,7 @@ export class KeyRing {
   /** decrypt opens a frame as senderId's, ratcheting forward if needed (see the class comment). */
   async decrypt(senderId, frame, kind) {
     try {
-      return await decryptFrame((i) => this.#slots[i]?.key, senderId, frame, kind);
+      return await decryptFrame((i) => this.#slots.get(i)?.key, senderId, frame, kind);
     } catch (err) {
       if (!(err instanceof E2EEError) || (err.code !== 'unknown-key' && err.code !== 'auth')) throw err;
       const index = frameKeyIndex(frame);
@@ -187,7 +206,7 @@ export class KeyRing {
       } catch {
         throw err; // not a ratchet (e.g. a rotation whose key has not arrived yet)
       }
-      this.#slots[index] = candidate;
+      this.#install(index, candidate);
       this.use(index);
       return plain;
     }
@@ -195,13 +214,13 @@ export class KeyRing {
 
   /** clear forgets every key. */
   clear() {
-    this.#slots.fill(null);
+    this.#slots.clear();
     this.#current = -1;
     this.#candidates.clear();
   }
 
   #require() {
-    const cur = this.#slots[this.#current];
+    const cur = this.#slots.get(this.#current);
     if (!cur) throw new E2EEError('unknown-key', 'no current key');
     return cur;
   }
@@ -209,7 +228,7 @@ export class KeyRing {
   #candidate(index, steps) {
     let p = this.#candidates.get(index);
     if (!p) {
-      const base = this.#slots[this.#current].raw;
+      const base = this.#slots.get(this.#current).raw;
       p = (async () => {
         let raw = base;
         for (let i = 0; i < steps; i++) raw = await ratchet(raw);

@@ -8,7 +8,9 @@ import { concat, decode, encode, toBytes } from './b64.js';
 export const LABEL = 'conclave/v1';
 export const KEY_SIZE = 32;
 export const IV_SIZE = 12;
-export const KEY_INDEX_COUNT = 16;
+export const KEY_INDEX_COUNT = 256; // key indexes are a full byte and wrap after 255
+export const RING_SIZE = 16; // keys a receiver keeps per sender: the last 16 indexes installed
+export const MAX_RATCHET = 16; // ratchet steps past its current key a ring follows by itself
 export const MIN_SECRET_SIZE = 16;
 export const WRAPPED_SIZE = IV_SIZE + 1 + KEY_SIZE + 16;
 
@@ -197,7 +199,7 @@ function wrapAad(senderId, recipientId) {
 export async function wrapKey(kw, senderId, recipientId, keyIndex, raw, iv = randomBytes(IV_SIZE)) {
   const additionalData = wrapAad(senderId, recipientId);
   if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= KEY_INDEX_COUNT) {
-    throw new E2EEError('bad-input', 'key index must be 0-15');
+    throw new E2EEError('bad-input', 'key index must be 0-255');
   }
   const r = checkSize(toBytes(raw), KEY_SIZE, 'a raw media key');
   const nonce = checkSize(toBytes(iv), IV_SIZE, 'an iv');
@@ -217,7 +219,6 @@ export async function unwrapKey(kw, senderId, recipientId, wrapped) {
   } catch {
     throw new E2EEError('auth', 'wrapped key failed authentication');
   }
-  if (pt[0] >= KEY_INDEX_COUNT) throw new E2EEError('malformed', 'wrapped key index above 15');
   return { keyIndex: pt[0], raw: pt.slice(1) };
 }
 
@@ -228,7 +229,7 @@ export function newMediaKey() {
   return randomBytes(KEY_SIZE);
 }
 
-/** nextIndex returns (i + 1) mod 16. */
+/** nextIndex returns (i + 1) mod 256. */
 export function nextIndex(i) {
   return (i + 1) % KEY_INDEX_COUNT;
 }

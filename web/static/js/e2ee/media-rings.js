@@ -56,6 +56,11 @@ export class MediaRings {
     this.#routes.set(slot, pid);
   }
 
+  /** senderOf returns the participant receiver `slot` carries, or undefined. */
+  senderOf(slot) {
+    return this.#routes.get(slot);
+  }
+
   /** canEncrypt: both the own id and a current own key are known. */
   canEncrypt() {
     return this.#selfId !== null && this.#own.currentIndex >= 0;

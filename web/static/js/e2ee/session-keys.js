@@ -7,7 +7,9 @@
 //   SessionKeys    this session's X25519 identity, the peers' verified public keys
 //                  and pairwise wrapping keys, the own media key with its ratchet
 //                  (someone joined) and rotation (someone left), the key messages
-//                  relayed by the server (`e2ee`), and the safety code.
+//                  relayed by the server (`e2ee`), key requests (key-requests.js:
+//                  asking a sender whose frames fail here, answering verified
+//                  members), and the safety code.
 //
 // Nothing here is logged or stored; every key lives in this page's memory (and
 // the media keys also in the E2EE worker) until the session ends.
@@ -21,6 +23,7 @@ import {
 import { encryptText, decryptText, CHAT, NAME, PREFIX } from './text.js';
 import { SafetyCodes, safetyCode } from './safety-code.js';
 import { Roster, WARNING_KINDS } from './roster.js';
+import { KeyRequests, AnswerLimit, systemClock } from './key-requests.js';
 
 /** UNREADABLE is shown in place of a name or chat text that does not decrypt. */
 export const UNREADABLE = '(unreadable)';
@@ -30,6 +33,8 @@ const VERIFY_TIMEOUT_MS = 10000;
 /** How long a rotated key is announced before frames use it (receivers get it first). */
 const ROTATE_DELAY_MS = 300;
 const MAX_MESSAGE = 4096;
+/** VERSION is the "v" of every key message (FORMAT.md, "Key messages"); others are ignored. */
+const VERSION = 2;
 
 const utf8 = new TextEncoder();
 
@@ -110,12 +115,17 @@ export class SessionKeys {
    * sendBatch sends one change's key messages to several members as one `e2ee_batch`
    * (the server hands each its own envelope); without it they go one by one.
    *
+   * onWaiting(pid, waiting) says when a sender's tiles should say "Waiting for keys…"
+   * (its frames fail here for want of a key for over a second) and when no longer.
+   * clock ({now, setTimeout, clearTimeout}) times key requests; tests pass a fake one.
+   *
    * @param {{meeting: MeetingCrypto, media: MediaCrypto,
    *          send: (to: string|null, data: string) => void,
    *          sendBatch?: (envelopes: {to: string, data: string}[]) => void,
-   *          onChange: () => void}} opts
+   *          onChange: () => void, onWaiting?: (pid: string, waiting: boolean) => void,
+   *          clock?: object}} opts
    */
-  constructor({ meeting, media, send, sendBatch = null, onChange = () => {} }) {
+  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, clock = systemClock }) {
     this.meeting = meeting;
     this.media = media;
     this.sendRaw = send;
@@ -134,6 +144,8 @@ export class SessionKeys {
     this.codes = new SafetyCodes(() => {
       if (!this.closed) this.onChange();
     });
+    this.requests = new KeyRequests({ ask: (pid) => this._askKey(pid), onWaiting, clock });
+    this.answers = new AnswerLimit(clock);
     this.closed = false;
     this.queue = Promise.resolve();
     this.ready = this._run(async () => {
@@ -196,6 +208,8 @@ export class SessionKeys {
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
+      this.requests.forget(id);
+      this.answers.forget(id);
       this.peerJoined(id); // queued behind this step
     });
   }
@@ -210,6 +224,8 @@ export class SessionKeys {
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
+      this.requests.forget(id);
+      this.answers.forget(id);
       this.pendingLeave = true;
       this._scheduleFlush();
       this._changed();
@@ -233,10 +249,33 @@ export class SessionKeys {
       } catch {
         return;
       }
-      if (!msg || msg.v !== 1) return;
+      if (!msg || msg.v !== VERSION) return;
       if (msg.t === 'identity') await this._identity(from, msg);
       else if (msg.t === 'key') await this._key(from, msg);
+      else if (msg.t === 'key-request') await this._keyRequest(from);
     });
+  }
+
+  /**
+   * keyMissing: the media worker says frames of pid fail here for want of a key (at
+   * most once a second while they do). pid is asked for its key within the limits of
+   * key-requests.js, and its tiles say "Waiting for keys…" after a second.
+   */
+  keyMissing(pid) {
+    // Only a member of the roster: no state is ever kept for an id that left or was never announced.
+    if (this.closed || !validId(pid) || pid === this.selfId || !this.roster.admits(pid)) return;
+    this.requests.missing(pid);
+  }
+
+  /** keyDecoded: frames of pid decode again (after keyMissing). */
+  keyDecoded(pid) {
+    if (this.closed) return;
+    this.requests.decoded(pid);
+  }
+
+  /** waitingForKeys reports whether pid's tiles say "Waiting for keys…". */
+  waitingForKeys(pid) {
+    return this.requests.waiting(pid);
   }
 
   verified() {
@@ -264,6 +303,7 @@ export class SessionKeys {
 
   close() {
     this.closed = true;
+    this.requests.close();
     clearTimeout(this.flushTimer);
     clearTimeout(this.rotateTimer);
     for (const p of this.peers.values()) clearTimeout(p.timer);
@@ -298,7 +338,7 @@ export class SessionKeys {
 
   _send(to, msg) {
     if (this.closed) return;
-    this.sendRaw(to, JSON.stringify({ v: 1, ...msg }));
+    this.sendRaw(to, JSON.stringify({ v: VERSION, ...msg }));
   }
 
   async _sendIdentity(to) {
@@ -376,6 +416,30 @@ export class SessionKeys {
     this.media.setPeerKey(from, key.keyIndex, key.raw);
   }
 
+  /**
+   * _askKey sends a key request to pid if it may be asked: a member of the roster whose
+   * identity verified (only its key could be unwrapped). Its answer is a `key` message.
+   */
+  _askKey(pid) {
+    const p = this.peers.get(pid);
+    if (this.closed || !this.selfId || !p || p.state !== 'verified' || !this.roster.admits(pid)) return false;
+    this._send(pid, { t: 'key-request' });
+    return true;
+  }
+
+  /**
+   * _keyRequest answers a member whose frames of ours fail for want of a key: only one
+   * this session verified and still in the roster, at most once a second, with the
+   * current (newest) own key, even if it was given that key before.
+   */
+  async _keyRequest(from) {
+    const p = this.peers.get(from);
+    if (!p || p.state !== 'verified' || !this.own || !this.roster.admits(from)) return;
+    if (!this.answers.allow(from)) return;
+    p.sent = null;
+    await this._sendKey(from);
+  }
+
   /** _sendKey sends the own key to `to`, or adds it to `batch` (see _sendKeys). */
   async _sendKey(to, batch = null) {
     const p = this.peers.get(to);
@@ -400,7 +464,7 @@ export class SessionKeys {
       for (const { to, msg } of batch) this._send(to, msg);
       return;
     }
-    this.sendBatchRaw(batch.map(({ to, msg }) => ({ to, data: JSON.stringify({ v: 1, ...msg }) })));
+    this.sendBatchRaw(batch.map(({ to, msg }) => ({ to, data: JSON.stringify({ v: VERSION, ...msg }) })));
   }
 
   _scheduleFlush() {

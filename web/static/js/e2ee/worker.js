@@ -31,17 +31,23 @@
 //   {t: 'ready'}                   the module has loaded
 //   {t: 'stats', encrypted, decrypted, decryptFailed}   when changed, and every second
 //   {t: 'pipe-error', id, dir}     a stream pipe broke (the page re-attaches or fails)
+//   {t: 'missing-key', pid}        frames of pid fail for want of a key (unknown key, or
+//                                  authentication after the ratchet guess): at most once
+//                                  a second per sender while they do (key-requests.js)
+//   {t: 'key-ok', pid}             frames of pid decode again after a 'missing-key'
 //
 // Nothing is ever logged.
 
 import { VP8, OPUS } from './frame.js';
 import { MediaRings } from './media-rings.js';
+import { MissingReports } from './key-requests.js';
 
 const STATS_MS = 500;
 
 const keys = new MediaRings();
 const stats = { encrypted: 0, decrypted: 0, decryptFailed: 0 };
 let statsSent = '';
+const reports = new MissingReports((msg) => self.postMessage(msg));
 
 function kindOf(options) {
   return options.kind === 'audio' ? OPUS : VP8;
@@ -68,8 +74,12 @@ function receiver(options) {
       frame.data = await keys.decrypt(options.slot, frame.data, kind);
       stats.decrypted++;
       controller.enqueue(frame);
-    } catch {
+      reports.decoded(keys.senderOf(options.slot));
+    } catch (err) {
       stats.decryptFailed++;
+      // For want of a key: the page asks the sender. Junk (too short, malformed) is not.
+      const pid = keys.senderOf(options.slot);
+      if (pid !== undefined && err && (err.code === 'unknown-key' || err.code === 'auth')) reports.failed(pid);
     }
   };
 }
