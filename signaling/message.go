@@ -236,6 +236,9 @@ type ErrorPayload struct {
 type LobbyPayload struct {
 	ModeratorPresent bool `json:"moderatorPresent"`
 	E2EE             bool `json:"e2ee"` // so a client without the key can stop before it is admitted
+	// KnockNonce is the nonce this knock answers with knock_proof (knock.go); end-to-end
+	// encrypted meetings only.
+	KnockNonce string `json:"knockNonce,omitempty"`
 }
 
 // WaitingEntry is one person in the waiting room, as moderators see them.
@@ -244,6 +247,10 @@ type WaitingEntry struct {
 	Name          string `json:"name"`
 	Since         string `json:"since"`
 	WaitingMs     int64  `json:"waitingMs"` // how long they have waited when this was sent
+	// The knock's nonce and, once sent, its proof (knock.go), passed on unjudged for the
+	// moderators' browsers to check; end-to-end encrypted meetings only.
+	KnockNonce string `json:"knockNonce,omitempty"`
+	KnockProof string `json:"knockProof,omitempty"`
 }
 
 // WaitingListPayload is the waiting room.

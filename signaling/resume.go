@@ -213,7 +213,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantResumed, "", ParticipantResumedPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
-		s.send(waitingListMessage(m.lob.Waiting(), m.now()))
+		s.send(m.waitingListMessageLocked(m.lob.Waiting()))
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s) // the queue may have changed while it was away

@@ -114,6 +114,7 @@ type Session struct {
 	member      bool        // got a welcome: a dropped connection parks (resume.go)
 	saidBye     bool        // the server ended the session on purpose: no parking
 	carry       carried     // moderators' blocks, handed on to a resume
+	knock       knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 
 	done chan struct{} // closed once cleanup let go of the meeting and the media
 }
