@@ -140,6 +140,7 @@ import { closeConfirm } from './confirm.js';
 import { e2eeAPI } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { RosterWarning } from './e2ee-roster-ui.js';
+import { SelfLinkWarning } from './e2ee-self-link.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
@@ -221,6 +222,7 @@ let openPanelName = null;
 let rules;
 let e2eeStatus;
 let rosterWarning;
+let selfLinkWarning;
 let modctl; // hands, reactions, everyone-at-once actions, knock alerts
 let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 let reconnect; // reconnect.js: resuming after a drop or a reload
@@ -447,6 +449,7 @@ function renderE2EE() {
   const info = s && s.joined ? s.e2eeInfo() : null;
   e2eeStatus.render(info);
   rosterWarning.render(info);
+  selfLinkWarning.render(info);
   if (!s || !s.joined) return;
   for (const p of s.everyone()) {
     if (!p.self) grid.update(p.id, { e2ee: p.e2ee });
@@ -659,6 +662,7 @@ async function main() {
   });
   e2eeStatus = new E2EEStatus();
   rosterWarning = new RosterWarning();
+  selfLinkWarning = new SelfLinkWarning();
   modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
   devices = setupDevices({
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
