@@ -59,3 +59,26 @@ func ParseKnockField(s string) ([]byte, error) {
 
 // EncodeKnockField writes a nonce or proof as it travels: unpadded base64url.
 func EncodeKnockField(b []byte) string { return b64.EncodeToString(b) }
+
+// Lobby keys (FORMAT.md, "Lobby keys"): each present moderator publishes an X25519
+// public key with a tag under KI, which the server shows every knocker, so that a
+// knocker can check its own link before anyone admits it.
+
+const lobbyKeyLabel = "conclave/v2 lobby key"
+
+// LobbyKeyTag returns HMAC(KI, "conclave/v2 lobby key" || 0 || moderatorId || 0 || pub).
+func LobbyKeyTag(identityKey []byte, moderatorID string, pub []byte) []byte {
+	m := hmac.New(sha256.New, identityKey)
+	m.Write([]byte(lobbyKeyLabel + "\x00" + moderatorID + "\x00"))
+	m.Write(pub)
+	return m.Sum(nil)
+}
+
+// VerifyLobbyKey checks a lobby key's tag in constant time; false for an invalid id or
+// a key or tag that is not 32 bytes.
+func VerifyLobbyKey(identityKey []byte, moderatorID string, pub, tag []byte) bool {
+	if !ValidID(moderatorID) || len(pub) != 32 || len(tag) != 32 {
+		return false
+	}
+	return hmac.Equal(LobbyKeyTag(identityKey, moderatorID, pub), tag)
+}

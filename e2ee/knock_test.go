@@ -21,6 +21,17 @@ type knockVectors struct {
 	Proofs      []knockVector    `json:"proofs"`
 	Refused     []badKnockVector `json:"refused"`
 	BadFields   []string         `json:"badFields"`
+	LobbyKeys   []lobbyKeyVector `json:"lobbyKeys"`
+}
+
+// lobbyKeyVector is a moderator's lobby key; Valid says whether its tag verifies under
+// the vectors' secret.
+type lobbyKeyVector struct {
+	Why         string `json:"why"`
+	ModeratorID string `json:"moderatorId"`
+	Pub         string `json:"pub"`
+	Tag         string `json:"tag"`
+	Valid       bool   `json:"valid"`
 }
 
 type knockVector struct {
@@ -72,6 +83,17 @@ func generateKnock(t *testing.T) knockVectors {
 		{Why: "a short proof", Nonce: b64.EncodeToString(n), Proof: b64.EncodeToString(good[:31])},
 	}
 	enc := b64.EncodeToString(good)
+	pub := seq(32, 0x40)
+	lk := LobbyKeyTag(ki, "p-mod", pub)
+	v.LobbyKeys = []lobbyKeyVector{
+		{Why: "right", ModeratorID: "p-mod", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(lk), Valid: true},
+		{Why: "ids beyond ASCII", ModeratorID: "p-ü€😀", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(LobbyKeyTag(ki, "p-ü€😀", pub)), Valid: true},
+		{Why: "another link's secret", ModeratorID: "p-mod", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(LobbyKeyTag(otherKI, "p-mod", pub)), Valid: false},
+		{Why: "another moderator's id", ModeratorID: "p-other", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(lk), Valid: false},
+		{Why: "an identity tag is not a lobby key", ModeratorID: "p-mod", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(IdentityTag(ki, "p-mod", pub)), Valid: false},
+		{Why: "a short key", ModeratorID: "p-mod", Pub: b64.EncodeToString(pub[:31]), Tag: b64.EncodeToString(LobbyKeyTag(ki, "p-mod", pub[:31])), Valid: false},
+		{Why: "an empty id", ModeratorID: "", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(LobbyKeyTag(ki, "", pub)), Valid: false},
+	}
 	v.BadFields = []string{"", enc[:42], enc + "A", enc + "=", strings.Replace(enc, enc[:1], "+", 1), enc[:42] + "B",
 		b64.EncodeToString(seq(33, 0))}
 	return v
@@ -128,6 +150,13 @@ func TestKnockVectors(t *testing.T) {
 		proof, _ := b64.DecodeString(r.Proof)
 		if VerifyKnockProof(ki, nonce, proof) {
 			t.Errorf("%s: verifies", r.Why)
+		}
+	}
+	for _, k := range file.LobbyKeys {
+		pub, _ := b64.DecodeString(k.Pub)
+		tag, _ := b64.DecodeString(k.Tag)
+		if VerifyLobbyKey(ki, k.ModeratorID, pub, tag) != k.Valid {
+			t.Errorf("lobby key %q: verifies %v", k.Why, !k.Valid)
 		}
 	}
 	for _, f := range file.BadFields {

@@ -57,7 +57,7 @@ func (s *Session) refuse(ref string, err *Error) {
 // knownType reports whether typ is a client message of this protocol.
 func knownType(typ string) bool {
 	switch typ {
-	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE, TypeE2EEBatch, TypeKnockProof,
+	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE, TypeE2EEBatch, TypeKnockProof, TypeLobbyKey,
 		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
 		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting,
 		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll:
@@ -138,6 +138,8 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		return s.react(env)
 	case TypeKnockProof:
 		return errorf(CodeNotAllowedInState, "a knock proof is for the waiting room")
+	case TypeLobbyKey:
+		return s.lobbyKey(env)
 	}
 	if knownType(env.Type) {
 		return s.moderate(env)

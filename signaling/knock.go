@@ -89,8 +89,8 @@ type knockState struct {
 	proof string
 }
 
-// lobbyMessage is what a waiting session is told: whether a moderator is there, and
-// its knock's nonce.
+// lobbyMessage is what a waiting session is told: whether a moderator is there, its
+// knock's nonce, and the moderators' lobby keys (lobbykey.go).
 func (m *Meeting) lobbyMessage(s *Session, ref string, present bool) []byte {
-	return encode(TypeLobby, ref, LobbyPayload{ModeratorPresent: present, E2EE: m.e2ee, KnockNonce: s.knock.nonce})
+	return encode(TypeLobby, ref, LobbyPayload{ModeratorPresent: present, E2EE: m.e2ee, KnockNonce: s.knock.nonce, LobbyKeys: m.lobbyKeysLocked()})
 }

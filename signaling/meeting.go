@@ -40,6 +40,8 @@ type Meeting struct {
 	// is parked.
 	resumable map[lobby.ID]*parking
 	departed  departures // the members that left most recently (batch.go)
+	// lobbyKeys are the moderators' lobby keys, shown to every knocker (lobbykey.go).
+	lobbyKeys map[lobby.ID]LobbyKeyPayload
 }
 
 func newParticipantID() string {
@@ -370,6 +372,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			s := m.conns[e.ID]
 			delete(m.conns, e.ID)
 			m.dropResumeLocked(e.ID)
+			m.dropLobbyKeyLocked(e.ID)
 			if _, ok := m.members[e.ID]; ok {
 				delete(m.members, e.ID)
 				m.departed.add(string(e.ID))
@@ -386,6 +389,9 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				}
 			}
 		case lobby.RoleChanged:
+			if e.Role != lobby.RoleModerator {
+				m.dropLobbyKeyLocked(e.ID)
+			}
 			if info, ok := m.members[e.ID]; ok {
 				info.Role = string(e.Role)
 				m.broadcastLocked("", encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: *info}))

@@ -239,6 +239,9 @@ type LobbyPayload struct {
 	// KnockNonce is the nonce this knock answers with knock_proof (knock.go); end-to-end
 	// encrypted meetings only.
 	KnockNonce string `json:"knockNonce,omitempty"`
+	// LobbyKeys are the present moderators' lobby keys (lobbykey.go), for the knocker to
+	// check its own link; absent when there are none.
+	LobbyKeys []LobbyKeyInfo `json:"lobbyKeys,omitempty"`
 }
 
 // WaitingEntry is one person in the waiting room, as moderators see them.

@@ -230,6 +230,7 @@ func (m *Meeting) removeMemberLocked(id lobby.ID, now time.Time) {
 		m.idle = now
 	}
 	m.applyLocked(m.lob.Leave(id))
+	m.dropLobbyKeyLocked(id)
 	if _, ok := m.members[id]; ok {
 		delete(m.members, id)
 		m.departed.add(string(id))
