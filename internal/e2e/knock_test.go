@@ -42,7 +42,9 @@ func jsStrings(ss []string) string {
 
 // TestKnockProofShowsLink: a Chromium moderator sees a Firefox knocker whose link is
 // right as "Link verified" and a Chromium knocker whose link carries another key as
-// "Wrong link", with an "Admit anyway" button. Admitted anyway, the wrong-link tab tells
+// "Wrong link", with an "Admit anyway" button. While waiting, the wrong-link knocker is
+// told by the moderator's lobby key that its link is probably incomplete or damaged, the
+// right-link one is not. Admitted anyway, the wrong-link tab tells
 // its own user that its link is probably incomplete or damaged; the moderator, who saw
 // the wrong link when it knocked, is not told that about its own link, and neither is
 // the right-link knocker once admitted.
@@ -76,6 +78,16 @@ func TestKnockProofShowsLink(t *testing.T) {
 		t.Fatalf("Eve is not waiting: %v", err)
 	}
 	eveID := knockerID(ctx, t, mona, felixID)
+
+	// While they wait, Mona's lobby key tells each knocker what its link is worth:
+	// Felix's checks out (nothing to say), Eve is told hers is probably wrong.
+	if err := felix.WaitFor(ctx, `document.querySelector("#lobby-link").dataset.link === "verified" && document.querySelector("#lobby-link").hidden`); err != nil {
+		t.Fatalf("Felix's waiting screen did not verify his link: %v", err)
+	}
+	if err := eve.WaitFor(ctx, `(() => { const l = document.querySelector("#lobby-link");
+		return l.dataset.link === "wrong" && !l.hidden && l.checkVisibility() && /probably incomplete or damaged/.test(l.textContent); })()`); err != nil {
+		t.Fatalf("Eve's waiting screen does not say her link is probably wrong: %v", err)
+	}
 
 	if err := mona.Eval(ctx, `document.querySelector("#btn-waiting").click()`, nil); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { decode, encode } from '../static/js/e2ee/b64.js';
 import { meetingKeyBytes, meetingKeys } from '../static/js/e2ee/keys.js';
 import {
-  KnockChecker, answerKnock, knockProof, parseKnockField, selfLinkWrong, verifyKnockProof,
+  KnockChecker, answerKnock, judgeLobbyKeys, knockProof, lobbyKeyMessage, lobbyKeyTag, parseKnockField,
+  selfLinkWrong, verifyKnockProof, verifyLobbyKey,
 } from '../static/js/e2ee/knock.js';
 
 const v = JSON.parse(readFileSync(new URL('../../e2ee/testdata/knock.json', import.meta.url), 'utf8'));
@@ -74,4 +75,28 @@ test('a tab that verifies nobody is told its link is probably wrong', async () =
   assert.equal(selfLinkWrong(info(['p-a'], ['p-b'])), false, 'someone verified');
   assert.equal(selfLinkWrong(info([], ['p-a'], ['p-a'])), false, 'the only other one knocked with a wrong link');
   assert.equal(selfLinkWrong(info([], ['p-a', 'p-b'], ['p-a'])), true);
+});
+
+test('lobby keys match the Go reference; a knocker judges its link from them', async () => {
+  const ki = await keys();
+  const other = (await meetingKeys(new Uint8Array(16).fill(9))).identityKey;
+  assert.ok(v.lobbyKeys.length >= 5);
+  for (const k of v.lobbyKeys) {
+    assert.equal(await verifyLobbyKey(ki, k.moderatorId, decode(k.pub), decode(k.tag)), k.valid, k.why);
+    if (k.valid) assert.equal(encode(await lobbyKeyTag(ki, k.moderatorId, decode(k.pub))), k.tag, k.why);
+  }
+  const right = v.lobbyKeys.filter((k) => k.valid).map((k) => ({ from: k.moderatorId, pub: k.pub, tag: k.tag }));
+  const bad = v.lobbyKeys.filter((k) => !k.valid).map((k) => ({ from: k.moderatorId, pub: k.pub, tag: k.tag }));
+  assert.equal(await judgeLobbyKeys(ki, right), 'verified');
+  assert.equal(await judgeLobbyKeys(other, right), 'wrong', 'another link');
+  assert.equal(await judgeLobbyKeys(ki, bad), 'wrong');
+  assert.equal(await judgeLobbyKeys(ki, [...bad, right[0]]), 'verified', 'one verifying key is enough');
+  assert.equal(await judgeLobbyKeys(ki, []), null);
+  assert.equal(await judgeLobbyKeys(ki, undefined), null);
+  assert.equal(await judgeLobbyKeys(ki, [null, { from: 5 }, { from: 'p-x', pub: 'junk', tag: 'junk' }]), 'wrong');
+  // A moderator's message verifies for its id only.
+  const pub = new Uint8Array(32).fill(3);
+  const msg = await lobbyKeyMessage(ki, 'p-mod', pub);
+  assert.equal(await judgeLobbyKeys(ki, [{ from: 'p-mod', ...msg }]), 'verified');
+  assert.equal(await judgeLobbyKeys(ki, [{ from: 'p-else', ...msg }]), 'wrong');
 });

@@ -269,6 +269,7 @@ function join(name, { again = false, note = '', resume = null } = {}) {
       e2eeChanged: renderE2EE,
       joined: onJoined,
       lobby: onLobby,
+      lobbyLink: (verdict) => lobbyScreen.setLink(verdict),
       failed: onFailed,
       left: showLeft,
       sentToLobby: () => {

@@ -10,7 +10,7 @@ import { Subscriber } from './subscriber.js';
 import { SpeakerDetector } from './speaker.js';
 import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys, UNREADABLE, isCiphertext } from './e2ee/session-keys.js';
-import { KnockChecker, answerKnock } from './e2ee/knock.js';
+import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
 import { t } from './i18n.js';
 
 /** readable shows UNREADABLE (a name or chat text that did not decrypt) in the page's language. */
@@ -54,7 +54,7 @@ export class Session {
    * @param {{meetingId: string, name: string, password?: string, moderatorSecret?: string,
    *          media: LocalMedia, grid: Grid, chat: Chat, ui: object,
    *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null}}} opts
-   * ui: joined(), lobby({moderatorPresent}), failed(kind, info), left(), sentToLobby(),
+   * ui: joined(), lobby({moderatorPresent}), lobbyLink(verdict), failed(kind, info), left(), sentToLobby(),
    *     banner(key|null, kind?), rosterChanged(), roleChanged(old, now),
    *     settingsChanged(old, now), waitingChanged(list), mediaCommand(command),
    *     refused(code, type), e2eeChanged()
@@ -82,6 +82,8 @@ export class Session {
     this.knockAnswered = ''; // the knock nonce this page answered (knock_proof)
     this.knockChecker = null; // KnockChecker, for the waiting list's link verdicts
     this.knockWrong = new Set(); // knockers this page saw with a wrong link
+    this.lobbyKeysSeq = 0; // the newest `lobby` message whose lobby keys are being checked
+    this.lobbyKeySent = false; // this moderator published its lobby key
     this.moderatorPresent = null;
     this.participants = new Map(); // remote id -> {id, name, role, media}
     this.publisher = null;
@@ -333,6 +335,32 @@ export class Session {
     this.moderatorPresent = p.moderatorPresent !== false;
     this.ui.lobby({ moderatorPresent: this.moderatorPresent });
     this._answerKnock(p);
+    if (p.e2ee === true) this._checkLobbyKeys(p.lobbyKeys);
+  }
+
+  /** _checkLobbyKeys tells the waiting screen what the moderators' lobby keys say of this link. */
+  _checkLobbyKeys(keys) {
+    const seq = ++this.lobbyKeysSeq;
+    judgeLobbyKeys(this.crypto.identityKey, keys).then((verdict) => {
+      if (this.ended || this.phase !== 'lobby' || seq !== this.lobbyKeysSeq) return;
+      this.ui.lobbyLink?.(verdict);
+    }, () => {});
+  }
+
+  /**
+   * _sendLobbyKey publishes this moderator's session public key with its lobby tag, so
+   * that knockers can check their own links (e2ee/FORMAT.md, "Lobby keys"). Once per
+   * stretch as moderator; the server drops it when the role goes.
+   */
+  _sendLobbyKey() {
+    if (!this.e2ee || !this.keys || this.role !== 'moderator' || this.lobbyKeySent) return;
+    this.lobbyKeySent = true;
+    const { keys } = this;
+    this.keysStarted
+      .then(() => lobbyKeyMessage(this.crypto.identityKey, this.participantId, keys.identity.publicKey))
+      .then((msg) => {
+        if (!this.ended && this.role === 'moderator' && this.sig && !this.sig.closed) this.sig.send('lobby_key', msg);
+      }, () => {});
   }
 
   /**
@@ -463,6 +491,7 @@ export class Session {
     });
     const ids = (welcome.participants || []).map((p) => p && p.id).filter((id) => typeof id === 'string' && id);
     this.keysStarted = this.keys.start(this.participantId, ids);
+    this._sendLobbyKey();
     this.keysStarted.catch((err) => {
       if (err && err.code === 'unsupported') {
         // No X25519 here: this browser cannot take part (fail closed).
@@ -611,6 +640,8 @@ export class Session {
       if (p.role && role !== this.role) {
         const old = this.role;
         this.role = role;
+        if (role === 'moderator') this._sendLobbyKey();
+        else this.lobbyKeySent = false;
         this.renderSelf();
         this.ui.roleChanged(old, role);
       }

@@ -4,7 +4,7 @@
 // server passes both on without being able to judge them. No DOM: usable from Node.
 import { E2EEError } from './errors.js';
 import { concat, decode, encode, toBytes } from './b64.js';
-import { subtle } from './keys.js';
+import { subtle, validId } from './keys.js';
 
 export const KNOCK_NONCE_SIZE = 32;
 export const KNOCK_PROOF_SIZE = 32;
@@ -96,4 +96,55 @@ export function selfLinkWrong(info) {
   if (!info || info.state !== 'on' || info.verified.length > 0) return false;
   const known = new Set(info.knockWrong || []);
   return info.unverified.some((id) => !known.has(id));
+}
+
+// ---- lobby keys (e2ee/FORMAT.md, "Lobby keys") --------------------------------
+
+const LOBBY_LABEL = 'conclave/v2 lobby key';
+const utf8 = new TextEncoder();
+
+function lobbyInput(moderatorId, pub) {
+  return concat(utf8.encode(`${LOBBY_LABEL}\0${moderatorId}\0`), pub);
+}
+
+/** lobbyKeyTag returns HMAC(KI, "conclave/v2 lobby key" 0 moderatorId 0 pub), 32 bytes. */
+export async function lobbyKeyTag(identityKey, moderatorId, pub) {
+  if (!validId(moderatorId)) throw new E2EEError('bad-id', 'invalid participant id');
+  const p = toBytes(pub);
+  if (p.length !== 32) throw new E2EEError('bad-input', 'a public key must be 32 bytes');
+  return new Uint8Array(await subtle().sign('HMAC', identityKey, lobbyInput(moderatorId, p)));
+}
+
+/** verifyLobbyKey checks a lobby key's tag (constant time); false for a bad id or size. */
+export async function verifyLobbyKey(identityKey, moderatorId, pub, tag) {
+  const p = toBytes(pub);
+  const t = toBytes(tag);
+  if (!validId(moderatorId) || p.length !== 32 || t.length !== 32) return false;
+  return subtle().verify('HMAC', identityKey, t, lobbyInput(moderatorId, p));
+}
+
+/** lobbyKeyMessage makes a moderator's `lobby_key` payload from its session's public key. */
+export async function lobbyKeyMessage(identityKey, moderatorId, pub) {
+  return { pub: encode(pub), tag: encode(await lobbyKeyTag(identityKey, moderatorId, pub)) };
+}
+
+/**
+ * judgeLobbyKeys tells a knocker what the moderators' lobby keys (a `lobby` message's
+ * lobbyKeys) say of its own link: 'verified' when at least one verifies, 'wrong' when
+ * there are keys and none does, null when there are none. Never rejects.
+ */
+export async function judgeLobbyKeys(identityKey, keys) {
+  const list = Array.isArray(keys) ? keys.slice(0, 200) : [];
+  if (list.length === 0) return null;
+  for (const k of list) {
+    if (!k || typeof k.from !== 'string') continue;
+    const pub = parseKnockField(k.pub);
+    const tag = parseKnockField(k.tag);
+    try {
+      if (pub && tag && await verifyLobbyKey(identityKey, k.from, pub, tag)) return 'verified';
+    } catch {
+      // a key that cannot be checked verifies nothing
+    }
+  }
+  return 'wrong';
 }
