@@ -110,7 +110,8 @@ func TestKnockProofShowsLink(t *testing.T) {
 	if err := eve.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.e2ee.unverified().length === 1 &&
 		!document.querySelector("#e2ee-self-wrong").hidden && document.querySelector("#e2ee-self-wrong").checkVisibility() &&
 		/probably incomplete or damaged/.test(document.querySelector("#e2ee-self-wrong").textContent) &&
-		document.querySelector("#e2ee-status").dataset.link === "wrong"`); err != nil {
+		document.querySelector("#e2ee-status").dataset.link === "wrong" &&
+		document.querySelector("#e2ee-status-text").textContent === "Link probably wrong"`); err != nil {
 		t.Fatalf("Eve is not told that her link is probably wrong: %v", err)
 	}
 	// Mona could not verify Eve either, but knew her link was wrong: no warning for Mona.

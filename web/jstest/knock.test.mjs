@@ -75,6 +75,7 @@ test('a tab that verifies nobody is told its link is probably wrong', async () =
   assert.equal(selfLinkWrong(info(['p-a'], ['p-b'])), false, 'someone verified');
   assert.equal(selfLinkWrong(info([], ['p-a'], ['p-a'])), false, 'the only other one knocked with a wrong link');
   assert.equal(selfLinkWrong(info([], ['p-a', 'p-b'], ['p-a'])), true);
+  assert.equal(selfLinkWrong({ ...info([], ['p-a']), pending: 1 }), false, 'someone is still being checked');
 });
 
 test('lobby keys match the Go reference; a knocker judges its link from them', async () => {

@@ -395,6 +395,7 @@ function stopped() {
   openPanel(null);
   waitingRoom.setEnabled(false);
   e2eeStatus.render(null);
+  selfLinkWarning.render(null);
   banner(null);
   $('#btn-enable-audio').hidden = true;
   $('#meeting-locked').hidden = true;

@@ -535,6 +535,7 @@ export class Session {
       unverified: this.keys ? this.keys.unverified() : [],
       warnings: this.keys ? this.keys.warnings() : { count: 0, kinds: {} }, // refused key messages (roster.js)
       knockWrong: [...this.knockWrong], // admitted knockers this page saw as "Wrong link" (e2ee-self-link.js)
+      pending: this.keys ? [...this.participants.keys()].filter((id) => this.keys.stateOf(id) === 'pending').length : 0,
       keyIndex: this.keys ? this.keys.keyIndex : -1,
       stats: this.mc ? { ...this.mc.stats } : { encrypted: 0, decrypted: 0, decryptFailed: 0 },
     };

@@ -90,10 +90,12 @@ export class KnockChecker {
 /**
  * selfLinkWrong judges the tab's own link from Session.e2eeInfo(): true when it verified
  * nobody while someone it could not verify is there, not counting knockers this page
- * saw as "Wrong link" in its waiting list (knockWrong). Used by e2ee-self-link.js.
+ * saw as "Wrong link" in its waiting list (knockWrong), and only once no identity is
+ * still being checked (pending), so a right link never flashes the warning while its
+ * first peer fails and the others are still on their way. Used by e2ee-self-link.js.
  */
 export function selfLinkWrong(info) {
-  if (!info || info.state !== 'on' || info.verified.length > 0) return false;
+  if (!info || info.state !== 'on' || info.verified.length > 0 || info.pending > 0) return false;
   const known = new Set(info.knockWrong || []);
   return info.unverified.some((id) => !known.has(id));
 }
