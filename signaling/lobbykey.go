@@ -20,6 +20,14 @@ import (
 // TypeLobbyKey is a moderator's lobby key (state joined, role moderator).
 const TypeLobbyKey = "lobby_key"
 
+// A moderator's browser sends its lobby key once per stretch as moderator, and each
+// change reaches every knocker, whose queue holds sendQueueLen messages: a tight limit
+// keeps one moderator from flooding the waiting room.
+const (
+	lobbyKeyBurst = 4
+	lobbyKeyRate  = 0.2 // one every 5 s sustained
+)
+
 // LobbyKeyPayload is what a moderator sends: a 32-byte public key and its 32-byte tag,
 // each as unpadded base64url.
 type LobbyKeyPayload struct {
@@ -64,13 +72,14 @@ func (s *Session) lobbyKey(env Envelope) *Error {
 	case err != nil:
 		return errorf(CodeInvalidField, "%v", err)
 	}
-	return s.meeting.setLobbyKey(s.id, k, s.allowKeyMessage)
+	return s.meeting.setLobbyKey(s.id, k, func() bool { return s.lobbyKeys.allow(s.srv.now()) })
 }
 
 // setLobbyKey keeps a moderator's lobby key (a new one replaces its last) and shows the
-// waiting people the new set. It costs one message of the key budget (batch.go), since
-// each one reaches every knocker; the same key again changes nothing and costs nothing.
-func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func(members int) bool) *Error {
+// waiting people the new set. Each change costs one token of allow (lobbyKeyBurst,
+// lobbyKeyRate), since it reaches every knocker; the same key again changes nothing and
+// costs nothing.
+func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func() bool) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(from)
@@ -83,8 +92,8 @@ func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func(members
 	if m.lobbyKeys[id] == k {
 		return nil
 	}
-	if !allow(len(m.members)) {
-		return errorf(CodeRateLimited, "too many key messages; slow down")
+	if !allow() {
+		return errorf(CodeRateLimited, "too many lobby keys; slow down")
 	}
 	if m.lobbyKeys == nil {
 		m.lobbyKeys = map[lobby.ID]LobbyKeyPayload{}

@@ -201,3 +201,40 @@ func FuzzParseLobbyKey(f *testing.F) {
 		}
 	})
 }
+
+// TestLobbyKeyRateLimited: each new lobby key reaches every knocker, so a moderator may
+// send 4 at once and one every 5 seconds; the fifth at once is refused and reaches
+// nobody, and one more is taken once 5 s have passed on the server's clock.
+func TestLobbyKeyRateLimited(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock})
+	mt := srv.createMeetingWith(t, `{}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	expectType(t, mod, "waiting_list")
+	k := srv.knock(t, mt.MeetingID, "Kim", nil)
+	for i := byte(0); i < 4; i++ {
+		if _, err := mod.Send("lobby_key", lobbyKeyFor(mod.ParticipantID, 10+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "four new keys at the knocker", func() bool { _, n := lastLobbyKeys(k); return n == 5 })
+	id, err := mod.Send("lobby_key", lobbyKeyFor(mod.ParticipantID, 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, ref := expectError(t, mod); code != "rate_limited" || ref != id {
+		t.Fatalf("the fifth key at once: %s ref %q", code, ref)
+	}
+	clock.Advance(5 * time.Second)
+	last := lobbyKeyFor(mod.ParticipantID, 30)
+	if _, err := mod.Send("lobby_key", last); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the key after 5 s", func() bool {
+		keys, _ := lastLobbyKeys(k)
+		return len(keys) == 1 && keys[0].Tag == last["tag"]
+	})
+	if _, n := lastLobbyKeys(k); n != 6 {
+		t.Fatalf("the knocker got %d lobby messages, want its first, four keys and the last", n)
+	}
+}

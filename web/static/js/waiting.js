@@ -163,9 +163,13 @@ export class WaitingRoom {
     const show = n > 0 && !this.knockDismissed && !this.actions.isPanelOpen();
     this.card.hidden = !show;
     if (!show) return;
+    // One knocker with a wrong link: the card's own Admit lets them in at once, so it
+    // says what the waiting list says.
+    const wrong = n === 1 && this.list[0].link === 'wrong';
+    const name = n === 1 ? this.list[0].name || t('waiting.someone') : '';
     $('#knock-text').textContent = n === 1
-      ? t('waiting.knock.one', { name: this.list[0].name || t('waiting.someone') })
+      ? t(wrong ? 'e2ee14.knock.card-wrong' : 'waiting.knock.one', { name })
       : t('waiting.knock.many', { count: n });
-    setText($('#knock-admit'), n === 1 ? 'waiting.admit' : 'waiting.admit-all');
+    setText($('#knock-admit'), n === 1 ? (wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit') : 'waiting.admit-all');
   }
 }
