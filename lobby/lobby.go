@@ -153,6 +153,9 @@ func (l *Lobby) full() bool { return len(l.members) >= l.cfg.MaxMembers }
 // Ended reports whether the meeting was ended.
 func (l *Lobby) Ended() bool { return l.ended }
 
+// Moderators lists the members with the moderator role, sorted.
+func (l *Lobby) Moderators() []ID { return l.moderators() }
+
 func (l *Lobby) moderators() []ID {
 	var out []ID
 	for id, r := range l.members {

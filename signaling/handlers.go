@@ -57,7 +57,7 @@ func (s *Session) refuse(ref string, err *Error) {
 // knownType reports whether typ is a client message of this protocol.
 func knownType(typ string) bool {
 	switch typ {
-	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE, TypeE2EEBatch,
+	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE, TypeE2EEBatch, TypeKnockProof, TypeLobbyKey,
 		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
 		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting,
 		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll:
@@ -82,7 +82,7 @@ func (s *Session) handleConnected(env Envelope) *Error {
 	return errorf(CodeUnknownType, "unknown message type")
 }
 
-// handleLobby: a waiting person may only leave.
+// handleLobby: a waiting person may only leave, and prove its link (knock.go).
 func (s *Session) handleLobby(env Envelope) *Error {
 	switch env.Type {
 	case TypeLeave:
@@ -90,6 +90,8 @@ func (s *Session) handleLobby(env Envelope) *Error {
 		return nil
 	case TypeJoin:
 		return errorf(CodeAlreadyJoined, "this connection is already waiting")
+	case TypeKnockProof:
+		return s.knockProof(env)
 	}
 	if knownType(env.Type) {
 		return errorf(CodeNotAllowedInState, "%q is not allowed while waiting in the lobby", env.Type)
@@ -134,6 +136,10 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		return s.raiseHand(env)
 	case TypeReaction:
 		return s.react(env)
+	case TypeKnockProof:
+		return errorf(CodeNotAllowedInState, "a knock proof is for the waiting room")
+	case TypeLobbyKey:
+		return s.lobbyKey(env)
 	}
 	if knownType(env.Type) {
 		return s.moderate(env)
@@ -213,6 +219,9 @@ func (s *Session) join(env Envelope) *Error {
 		s.media = *p.Media
 	}
 	s.meeting, s.id, s.name, s.joinRef = m, newParticipantID(), name, env.ID
+	if m.e2ee {
+		s.knock.nonce = newKnockNonce() // before the knock: read under the meeting's lock from then on
+	}
 	if err := m.knock(s, s.id, name, cred, s.srv.now()); err != nil {
 		s.meeting = nil
 		return err

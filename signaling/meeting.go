@@ -40,6 +40,8 @@ type Meeting struct {
 	// is parked.
 	resumable map[lobby.ID]*parking
 	departed  departures // the members that left most recently (batch.go)
+	// lobbyKeys are the moderators' lobby keys, shown to every knocker (lobbykey.go).
+	lobbyKeys map[lobby.ID]LobbyKeyPayload
 }
 
 func newParticipantID() string {
@@ -167,7 +169,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
-		s.send(waitingListMessage(m.lob.Waiting(), m.now()))
+		s.send(m.waitingListMessageLocked(m.lob.Waiting()))
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s)
@@ -328,10 +330,17 @@ func (m *Meeting) broadcastLocked(except lobby.ID, msg []byte) {
 	}
 }
 
-func waitingListMessage(waiting []lobby.Knock, now time.Time) []byte {
+// waitingListMessageLocked lists the knocks for the moderators, each with its nonce and
+// proof as the knocker's session holds them (knock.go).
+func (m *Meeting) waitingListMessageLocked(waiting []lobby.Knock) []byte {
+	now := m.now()
 	list := make([]WaitingEntry, 0, len(waiting))
 	for _, k := range waiting {
-		list = append(list, WaitingEntry{ParticipantID: string(k.ID), Name: k.Name, Since: k.Since.UTC().Format(time.RFC3339), WaitingMs: now.Sub(k.Since).Milliseconds()})
+		e := WaitingEntry{ParticipantID: string(k.ID), Name: k.Name, Since: k.Since.UTC().Format(time.RFC3339), WaitingMs: now.Sub(k.Since).Milliseconds()}
+		if s := m.conns[k.ID]; s != nil {
+			e.KnockNonce, e.KnockProof = s.knock.nonce, s.knock.proof
+		}
+		list = append(list, e)
 	}
 	return encode(TypeWaitingList, "", WaitingListPayload{Waiting: list})
 }
@@ -346,12 +355,12 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			}
 		case lobby.Wait:
 			if s := m.conns[e.ID]; s != nil {
-				s.send(encode(TypeLobby, s.joinRef, LobbyPayload{ModeratorPresent: e.ModeratorPresent, E2EE: m.e2ee}))
+				s.send(m.lobbyMessage(s, s.joinRef, e.ModeratorPresent))
 			}
 		case lobby.ModeratorPresence:
 			for _, id := range e.To {
 				if s := m.conns[id]; s != nil {
-					s.send(encode(TypeLobby, "", LobbyPayload{ModeratorPresent: e.Present, E2EE: m.e2ee}))
+					s.send(m.lobbyMessage(s, "", e.Present))
 				}
 			}
 		case lobby.Refuse:
@@ -363,6 +372,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			s := m.conns[e.ID]
 			delete(m.conns, e.ID)
 			m.dropResumeLocked(e.ID)
+			m.dropLobbyKeyLocked(e.ID)
 			if _, ok := m.members[e.ID]; ok {
 				delete(m.members, e.ID)
 				m.departed.add(string(e.ID))
@@ -372,13 +382,16 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				s.deliver(event{kind: evEjected, reason: string(e.Reason)})
 			}
 		case lobby.WaitingList:
-			msg := waitingListMessage(e.Waiting, m.now())
+			msg := m.waitingListMessageLocked(e.Waiting)
 			for _, id := range e.To {
 				if _, ok := m.members[id]; ok {
 					m.conns[id].send(msg)
 				}
 			}
 		case lobby.RoleChanged:
+			if e.Role != lobby.RoleModerator {
+				m.dropLobbyKeyLocked(e.ID)
+			}
 			if info, ok := m.members[e.ID]; ok {
 				info.Role = string(e.Role)
 				m.broadcastLocked("", encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: *info}))

@@ -244,6 +244,12 @@ type ErrorPayload struct {
 type LobbyPayload struct {
 	ModeratorPresent bool `json:"moderatorPresent"`
 	E2EE             bool `json:"e2ee"` // so a client without the key can stop before it is admitted
+	// KnockNonce is the nonce this knock answers with knock_proof (knock.go); end-to-end
+	// encrypted meetings only.
+	KnockNonce string `json:"knockNonce,omitempty"`
+	// LobbyKeys are the present moderators' lobby keys (lobbykey.go), for the knocker to
+	// check its own link; absent when there are none.
+	LobbyKeys []LobbyKeyInfo `json:"lobbyKeys,omitempty"`
 }
 
 // WaitingEntry is one person in the waiting room, as moderators see them.
@@ -252,6 +258,10 @@ type WaitingEntry struct {
 	Name          string `json:"name"`
 	Since         string `json:"since"`
 	WaitingMs     int64  `json:"waitingMs"` // how long they have waited when this was sent
+	// The knock's nonce and, once sent, its proof (knock.go), passed on unjudged for the
+	// moderators' browsers to check; end-to-end encrypted meetings only.
+	KnockNonce string `json:"knockNonce,omitempty"`
+	KnockProof string `json:"knockProof,omitempty"`
 }
 
 // WaitingListPayload is the waiting room.

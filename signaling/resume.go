@@ -213,7 +213,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantResumed, "", ParticipantResumedPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
-		s.send(waitingListMessage(m.lob.Waiting(), m.now()))
+		s.send(m.waitingListMessageLocked(m.lob.Waiting()))
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s) // the queue may have changed while it was away
@@ -230,6 +230,7 @@ func (m *Meeting) removeMemberLocked(id lobby.ID, now time.Time) {
 		m.idle = now
 	}
 	m.applyLocked(m.lob.Leave(id))
+	m.dropLobbyKeyLocked(id)
 	if _, ok := m.members[id]; ok {
 		delete(m.members, id)
 		m.departed.add(string(id))

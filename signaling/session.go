@@ -114,6 +114,8 @@ type Session struct {
 	member      bool        // got a welcome: a dropped connection parks (resume.go)
 	saidBye     bool        // the server ended the session on purpose: no parking
 	carry       carried     // moderators' blocks, handed on to a resume
+	knock       knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
+	lobbyKeys   tokenBucket // lobby_key messages (lobbykey.go)
 
 	done chan struct{} // closed once cleanup let go of the meeting and the media
 }
@@ -149,6 +151,7 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		fanout:    newTokenBucket(fanoutRate, fanoutBurst),
 		keys:      newTokenBucket(e2ee.RelayLimits(2)), // resized to the meeting at each use (batch.go)
 		reactions: newTokenBucket(reactionRate, reactionBurst),
+		lobbyKeys: newTokenBucket(lobbyKeyRate, lobbyKeyBurst),
 		neg:       newNegotiation(),
 	}
 	s.readLimit.Store(MaxMessageBytes)

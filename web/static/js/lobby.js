@@ -3,7 +3,9 @@
 // waiting person no roster, media or chat.
 //
 // Test hooks: #lobby-status (its text) with data-moderator-present="true|false"
-// (absent while the knock is on its way), #lobby-note, #lobby-leave.
+// (absent while the knock is on its way), #lobby-note, #lobby-leave, #lobby-link
+// (shown when the moderators' lobby keys say this link is probably wrong;
+// data-link="verified|wrong" once they said anything, e2ee/FORMAT.md "Lobby keys").
 
 import { $, initials } from './dom.js';
 import { toggleButton } from './prejoin.js';
@@ -40,7 +42,16 @@ export class LobbyScreen {
     $('#lobby-name').textContent = name;
     $('#lobby-avatar').textContent = initials(name);
     this.setStatus(null);
+    this.setLink(null);
     this.render();
+  }
+
+  /** setLink shows what the moderators' lobby keys say of this link: 'verified', 'wrong' or null (nothing). */
+  setLink(verdict) {
+    const link = $('#lobby-link');
+    if (verdict) link.dataset.link = verdict;
+    else delete link.dataset.link;
+    link.hidden = verdict !== 'wrong';
   }
 
   /** setStatus shows the last `lobby` message (null: the knock is on its way). */

@@ -36,7 +36,9 @@
  *              goes without one), its message in #prejoin-password-error
  *   Lobby      #lobby-status: the waiting screen's text, data-moderator-present="true|false"
  *              (absent until the server's first `lobby`); #lobby-note (e.g. "A moderator
- *              moved you back to the waiting room."), #lobby-leave
+ *              moved you back to the waiting room."), #lobby-leave; #lobby-link
+ *              (data-link="verified|wrong" once the moderators' lobby keys were checked;
+ *              shown only for "wrong": "Your link is probably incomplete or damaged")
  *   Controls   #btn-mic, #btn-camera, #btn-screen (aria-pressed="true" = on / sharing;
  *              #btn-screen is disabled while the own role and the settings forbid a
  *              share), #btn-chat, #btn-leave; also #btn-people, #btn-rejoin
@@ -64,7 +66,9 @@
  *              encrypted" / "Not end-to-end encrypted"), #e2ee-panel (opens on click) with
  *              #safety-code (the ten words as textContent, always current); a participant
  *              whose identity did not verify has .e2ee-unverified[data-participant-id] on
- *              their camera tile and in #people-list.
+ *              their camera tile and in #people-list. A tab that verified nobody while
+ *              others are there shows #e2ee-self-wrong ("Your link is probably incomplete
+ *              or damaged") and #e2ee-status[data-link="wrong"] (e2ee-self-link.js).
  *   Everyone   #unmute-prompt (a moderator asked to unmute) with #unmute-accept and
  *              #unmute-dismiss; refusals appear as .toast elements
  *   Hands etc. #btn-hand, #btn-reactions, #hands-list, #btn-mute-all, #knock-sound, …:
@@ -72,7 +76,9 @@
  *   Moderators (only while the own role is moderator)
  *              #btn-waiting on the control bar, its count in #waiting-badge; it opens
  *              #waiting-panel: #waiting-list > .waiting-entry[data-participant-id], each
- *              with .btn-admit and .btn-deny, and #btn-admit-all. A new knock also shows
+ *              with .btn-admit and .btn-deny, and #btn-admit-all; in an encrypted
+ *              meeting data-link="verified|wrong|checking" and .waiting-link ("Link
+ *              verified" / "Wrong link"; the admit button then says "Admit anyway"). A new knock also shows
  *              #knock-card (#knock-admit, #knock-view).
  *              Participant actions: open #btn-people, then click
  *              .participant-menu[data-participant-id="<id>"]; the menu that opens holds
@@ -93,7 +99,8 @@
  *     .participants()  [{id, name, role, media: {mic, camera, screen}}], self first
  *     .settings()      the meeting's settings {lobby, locked, screenShare, unmute, chat,
  *                      passwordRequired} (null before welcome)
- *     .waiting()       [{participantId, name, since}] — the waiting room (moderators only)
+ *     .waiting()       [{participantId, name, since, link}] — the waiting room (moderators
+ *                      only); link: 'verified' | 'wrong' | 'checking' | null (knock proof)
  *     .stats()         async → {
  *                        video:   [{participantId, source, framesDecoded, width, height}]  every remote video track
  *                        audio:   [{participantId, source, packetsReceived, totalSamplesReceived,
@@ -140,6 +147,7 @@ import { closeConfirm } from './confirm.js';
 import { e2eeAPI } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { RosterWarning } from './e2ee-roster-ui.js';
+import { SelfLinkWarning } from './e2ee-self-link.js';
 import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
@@ -221,6 +229,7 @@ let openPanelName = null;
 let rules;
 let e2eeStatus;
 let rosterWarning;
+let selfLinkWarning;
 let modctl; // hands, reactions, everyone-at-once actions, knock alerts
 let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 let reconnect; // reconnect.js: resuming after a drop or a reload
@@ -267,6 +276,7 @@ function join(name, { again = false, note = '', resume = null } = {}) {
       e2eeChanged: renderE2EE,
       joined: onJoined,
       lobby: onLobby,
+      lobbyLink: (verdict) => lobbyScreen.setLink(verdict),
       failed: onFailed,
       left: showLeft,
       sentToLobby: () => {
@@ -392,6 +402,7 @@ function stopped() {
   openPanel(null);
   waitingRoom.setEnabled(false);
   e2eeStatus.render(null);
+  selfLinkWarning.render(null);
   banner(null);
   $('#btn-enable-audio').hidden = true;
   $('#meeting-locked').hidden = true;
@@ -447,6 +458,7 @@ function renderE2EE() {
   const info = s && s.joined ? s.e2eeInfo() : null;
   e2eeStatus.render(info);
   rosterWarning.render(info);
+  selfLinkWarning.render(info);
   if (!s || !s.joined) return;
   for (const p of s.everyone()) {
     if (!p.self) grid.update(p.id, { e2ee: p.e2ee });
@@ -659,6 +671,7 @@ async function main() {
   });
   e2eeStatus = new E2EEStatus();
   rosterWarning = new RosterWarning();
+  selfLinkWarning = new SelfLinkWarning();
   modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
   devices = setupDevices({
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),

@@ -10,6 +10,7 @@ import { Subscriber } from './subscriber.js';
 import { SpeakerDetector } from './speaker.js';
 import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys, UNREADABLE, isCiphertext } from './e2ee/session-keys.js';
+import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
 import { t } from './i18n.js';
 
 /** readable shows UNREADABLE (a name or chat text that did not decrypt) in the page's language. */
@@ -53,7 +54,7 @@ export class Session {
    * @param {{meetingId: string, name: string, password?: string, moderatorSecret?: string,
    *          media: LocalMedia, grid: Grid, chat: Chat, ui: object,
    *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null}}} opts
-   * ui: joined(), lobby({moderatorPresent}), failed(kind, info), left(), sentToLobby(),
+   * ui: joined(), lobby({moderatorPresent}), lobbyLink(verdict), failed(kind, info), left(), sentToLobby(),
    *     banner(key|null, kind?), rosterChanged(), roleChanged(old, now),
    *     settingsChanged(old, now), waitingChanged(list), mediaCommand(command),
    *     refused(code, type), e2eeChanged()
@@ -77,7 +78,12 @@ export class Session {
     this.participantId = null;
     this.role = 'participant';
     this.settings = { ...DEFAULT_SETTINGS };
-    this.waiting = []; // [{participantId, name, since}] (moderators only)
+    this.waiting = []; // [{participantId, name, since, link}] (moderators only)
+    this.knockAnswered = ''; // the knock nonce this page answered (knock_proof)
+    this.knockChecker = null; // KnockChecker, for the waiting list's link verdicts
+    this.knockWrong = new Set(); // knockers this page saw with a wrong link
+    this.lobbyKeysSeq = 0; // the newest `lobby` message whose lobby keys are being checked
+    this.lobbyKeySent = false; // this moderator published its lobby key
     this.moderatorPresent = null;
     this.participants = new Map(); // remote id -> {id, name, role, media}
     this.publisher = null;
@@ -347,6 +353,53 @@ export class Session {
     this.phase = 'lobby';
     this.moderatorPresent = p.moderatorPresent !== false;
     this.ui.lobby({ moderatorPresent: this.moderatorPresent });
+    this._answerKnock(p);
+    if (p.e2ee === true) this._checkLobbyKeys(p.lobbyKeys);
+  }
+
+  /** _checkLobbyKeys tells the waiting screen what the moderators' lobby keys say of this link. */
+  _checkLobbyKeys(keys) {
+    const seq = ++this.lobbyKeysSeq;
+    judgeLobbyKeys(this.crypto.identityKey, keys).then((verdict) => {
+      if (this.ended || this.phase !== 'lobby' || seq !== this.lobbyKeysSeq) return;
+      this.ui.lobbyLink?.(verdict);
+    }, () => {});
+  }
+
+  /**
+   * _sendLobbyKey publishes this moderator's session public key with its lobby tag, so
+   * that knockers can check their own links (e2ee/FORMAT.md, "Lobby keys"). Once per
+   * stretch as moderator; the server drops it when the role goes.
+   */
+  _sendLobbyKey() {
+    if (!this.e2ee || !this.keys || this.role !== 'moderator' || this.lobbyKeySent) return;
+    this.lobbyKeySent = true;
+    const { keys } = this;
+    this.keysStarted
+      .then(() => lobbyKeyMessage(this.crypto.identityKey, this.participantId, keys.identity.publicKey))
+      .then((msg) => {
+        if (!this.ended && this.role === 'moderator' && this.sig && !this.sig.closed) this.sig.send('lobby_key', msg);
+      }, () => {});
+  }
+
+  /**
+   * _answerKnock proves the link to the moderators (e2ee/FORMAT.md, "Knock proof"):
+   * once per knock nonce, an HMAC under the link's identity key that only their
+   * browsers can check.
+   */
+  _answerKnock(p) {
+    if (p.e2ee !== true || typeof p.knockNonce !== 'string' || p.knockNonce === this.knockAnswered) return;
+    this.knockAnswered = p.knockNonce;
+    answerKnock(this.crypto.identityKey, p.knockNonce).then((proof) => {
+      if (proof && !this.ended && this.phase === 'lobby') this.sig.send('knock_proof', { proof });
+    }, () => {});
+  }
+
+  /** _knockLink judges a waiting-list entry's proof: 'verified', 'wrong', 'checking' or null. */
+  _knockLink(w) {
+    if (!this.e2ee || !this.crypto) return Promise.resolve(null);
+    if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
+    return this.knockChecker.check(w);
   }
 
   async _welcome(welcome) {
@@ -470,6 +523,7 @@ export class Session {
     this.keysStarted = this.keys.start(this.participantId, ids);
     this.keysStep = 'pending';
     this.keysStarted.then(() => { this.keysStep = 'done'; }, () => { this.keysStep = 'failed'; });
+    this._sendLobbyKey();
     this.keysStarted.catch((err) => {
       if (err && err.code === 'unsupported') {
         // No X25519 here: this browser cannot take part (fail closed).
@@ -512,6 +566,8 @@ export class Session {
       verified: this.keys ? this.keys.verified() : [],
       unverified: this.keys ? this.keys.unverified() : [],
       warnings: this.keys ? this.keys.warnings() : { count: 0, kinds: {} }, // refused key messages (roster.js)
+      knockWrong: [...this.knockWrong], // admitted knockers this page saw as "Wrong link" (e2ee-self-link.js)
+      pending: this.keys ? [...this.participants.keys()].filter((id) => this.keys.stateOf(id) === 'pending').length : 0,
       keyIndex: this.keys ? this.keys.keyIndex : -1,
       stats: this.mc ? { ...this.mc.stats } : { encrypted: 0, decrypted: 0, decryptFailed: 0 },
     };
@@ -580,11 +636,19 @@ export class Session {
         participantId: w.participantId,
         rawName: String(w.name || ''),
         since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
+        knockNonce: w.knockNonce,
+        knockProof: w.knockProof,
       }));
-    // Names are decrypted before the list is shown (a knock is announced by name).
-    const names = await Promise.all(entries.map((w) => this._name(w.rawName)));
+    // Names are decrypted and links checked before the list is shown (a knock is announced by name).
+    const [names, links] = await Promise.all([
+      Promise.all(entries.map((w) => this._name(w.rawName))),
+      Promise.all(entries.map((w) => this._knockLink(w))),
+    ]);
     if (this.ended || seq !== this.waitingSeq) return;
-    this.waiting = entries.map(({ rawName, ...w }, i) => ({ ...w, name: names[i] }));
+    this.waiting = entries.map(({ rawName, knockNonce, knockProof, ...w }, i) => ({ ...w, name: names[i], link: links[i] }));
+    for (const w of this.waiting) {
+      if (w.link === 'wrong' && this.knockWrong.size < 1000) this.knockWrong.add(w.participantId);
+    }
     this.ui.waitingChanged(this.waiting);
   }
 
@@ -609,6 +673,8 @@ export class Session {
       if (p.role && role !== this.role) {
         const old = this.role;
         this.role = role;
+        if (role === 'moderator') this._sendLobbyKey();
+        else this.lobbyKeySent = false;
         this.renderSelf();
         this.ui.roleChanged(old, role);
       }

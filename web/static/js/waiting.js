@@ -2,14 +2,26 @@
 // have waited, Admit / Deny per person and Admit all; a count on the control
 // bar, a small card when someone new knocks, and a screen-reader announcement.
 //
+// In an end-to-end encrypted meeting each entry says whether the knocker's link
+// proved the meeting's key (e2ee/FORMAT.md, "Knock proof"): "Link verified" or
+// "Wrong link"; a wrong-link knocker can still be admitted, by a button that says so.
+//
 // Test hooks: #btn-waiting (control bar, count in #waiting-badge), #waiting-list
-// with .waiting-entry[data-participant-id] each holding .btn-admit and .btn-deny,
+// with .waiting-entry[data-participant-id] (data-link="verified|wrong|checking" in an
+// encrypted meeting) each holding .waiting-link, .btn-admit and .btn-deny,
 // #btn-admit-all.
 
 import { $, el, announce, initials, hueFor } from './dom.js';
 import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 
 const TICK_MS = 5000;
+
+/** LINK_TEXT: the waiting-list badge and its explanation per knock-proof verdict. */
+const LINK_TEXT = {
+  verified: ['e2ee14.knock.verified', 'e2ee14.knock.verified.title'],
+  wrong: ['e2ee14.knock.wrong', 'e2ee14.knock.wrong.title'],
+  checking: ['e2ee14.knock.checking', 'e2ee14.knock.checking.title'],
+};
 
 /** waitedFor says how long someone has waited ("Waiting just now", "… 3 min", "… 1 h 5 min") as [key, params]. */
 export function waitedFor(since, now = Date.now()) {
@@ -112,18 +124,26 @@ export class WaitingRoom {
     avatar.style.setProperty('--avatar-hue', String(hueFor(w.participantId)));
     const since = el('span', { class: 'waiting-since', dataset: { since: w.since } });
     this._since(since, now);
-    return el('li', { class: 'waiting-entry', dataset: { participantId: w.participantId } },
+    const link = LINK_TEXT[w.link];
+    const wrong = w.link === 'wrong';
+    const dataset = { participantId: w.participantId };
+    if (link) dataset.link = w.link;
+    return el('li', { class: wrong ? 'waiting-entry waiting-wrong-link' : 'waiting-entry', dataset },
       avatar,
-      el('span', { class: 'waiting-who' }, el('span', { class: 'waiting-name', text: name }), since),
+      el('span', { class: 'waiting-who' }, el('span', { class: 'waiting-name', text: name }), since,
+        link ? el('span', { class: `waiting-link waiting-link-${w.link}`, dataset: { link: w.link }, i18n: link[0], i18nAttr: { title: link[1] } }) : null,
+        wrong ? el('span', { class: 'waiting-link-note', i18n: 'e2ee14.knock.wrong.note' }) : null),
       el('span', { class: 'waiting-actions' },
         el('button', {
           type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name },
           onclick: () => this.actions.deny(w.participantId),
         }, el('span', { i18n: 'waiting.deny' })),
         el('button', {
-          type: 'button', class: 'btn btn-small btn-primary btn-admit', i18nAttr: { 'aria-label': 'waiting.admit.label' }, i18nParams: { name },
+          type: 'button',
+          class: wrong ? 'btn btn-small btn-secondary btn-admit btn-admit-anyway' : 'btn btn-small btn-primary btn-admit',
+          i18nAttr: { 'aria-label': wrong ? 'e2ee14.knock.admit-anyway.label' : 'waiting.admit.label' }, i18nParams: { name },
           onclick: () => this.actions.admit(w.participantId),
-        }, el('span', { i18n: 'waiting.admit' }))));
+        }, el('span', { i18n: wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit' }))));
   }
 
   _since(node, now) {
@@ -143,9 +163,13 @@ export class WaitingRoom {
     const show = n > 0 && !this.knockDismissed && !this.actions.isPanelOpen();
     this.card.hidden = !show;
     if (!show) return;
+    // One knocker with a wrong link: the card's own Admit lets them in at once, so it
+    // says what the waiting list says.
+    const wrong = n === 1 && this.list[0].link === 'wrong';
+    const name = n === 1 ? this.list[0].name || t('waiting.someone') : '';
     $('#knock-text').textContent = n === 1
-      ? t('waiting.knock.one', { name: this.list[0].name || t('waiting.someone') })
+      ? t(wrong ? 'e2ee14.knock.card-wrong' : 'waiting.knock.one', { name })
       : t('waiting.knock.many', { count: n });
-    setText($('#knock-admit'), n === 1 ? 'waiting.admit' : 'waiting.admit-all');
+    setText($('#knock-admit'), n === 1 ? (wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit') : 'waiting.admit-all');
   }
 }

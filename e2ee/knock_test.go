@@ -1,0 +1,188 @@
+package e2ee
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const knockVectorsPath = "testdata/knock.json"
+
+// knockVectors are the knock-proof vectors both implementations check: this package
+// (TestKnockVectors) and web/jstest/knock.test.mjs. Regenerate with
+// go test ./e2ee -run TestKnockVectors -update.
+type knockVectors struct {
+	Comment     string           `json:"comment"`
+	Secret      string           `json:"secret"`
+	IdentityKey string           `json:"identityKey"`
+	Proofs      []knockVector    `json:"proofs"`
+	Refused     []badKnockVector `json:"refused"`
+	BadFields   []string         `json:"badFields"`
+	LobbyKeys   []lobbyKeyVector `json:"lobbyKeys"`
+}
+
+// lobbyKeyVector is a moderator's lobby key; Valid says whether its tag verifies under
+// the vectors' secret.
+type lobbyKeyVector struct {
+	Why         string `json:"why"`
+	ModeratorID string `json:"moderatorId"`
+	Pub         string `json:"pub"`
+	Tag         string `json:"tag"`
+	Valid       bool   `json:"valid"`
+}
+
+type knockVector struct {
+	Nonce string `json:"nonce"`
+	Proof string `json:"proof"`
+}
+
+// badKnockVector is a nonce and proof that must not verify under the secret.
+type badKnockVector struct {
+	Why   string `json:"why"`
+	Nonce string `json:"nonce"`
+	Proof string `json:"proof"`
+}
+
+func seq(n int, start byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = start + byte(i)
+	}
+	return b
+}
+
+func generateKnock(t *testing.T) knockVectors {
+	t.Helper()
+	secret := seq(16, 0xa0)
+	ki, _ := DeriveMeetingKeys(secret)
+	otherKI, _ := DeriveMeetingKeys(seq(16, 0xb0))
+	v := knockVectors{
+		Comment: "Knock proofs (e2ee/FORMAT.md, \"Knock proof\"; e2ee/knock.go, web/static/js/e2ee/knock.js). " +
+			"Byte strings are unpadded base64url. Regenerate: go test ./e2ee -run TestKnockVectors -update",
+		Secret:      b64.EncodeToString(secret),
+		IdentityKey: b64.EncodeToString(ki),
+	}
+	nonces := [][]byte{make([]byte, KnockNonceSize), seq(KnockNonceSize, 0), seq(KnockNonceSize, 0xe0)}
+	for _, n := range nonces {
+		v.Proofs = append(v.Proofs, knockVector{Nonce: b64.EncodeToString(n), Proof: b64.EncodeToString(KnockProof(ki, n))})
+	}
+	n := nonces[1]
+	good := KnockProof(ki, n)
+	flipped := append([]byte(nil), good...)
+	flipped[31] ^= 1
+	tag := IdentityTag(ki, "p-alice", n) // an identity tag over the same bytes is no proof
+	v.Refused = []badKnockVector{
+		{Why: "another link's secret", Nonce: b64.EncodeToString(n), Proof: b64.EncodeToString(KnockProof(otherKI, n))},
+		{Why: "one bit changed", Nonce: b64.EncodeToString(n), Proof: b64.EncodeToString(flipped)},
+		{Why: "the proof of another nonce", Nonce: b64.EncodeToString(nonces[2]), Proof: b64.EncodeToString(good)},
+		{Why: "an identity tag is not a proof", Nonce: b64.EncodeToString(n), Proof: b64.EncodeToString(tag)},
+		{Why: "a short nonce", Nonce: b64.EncodeToString(n[:31]), Proof: b64.EncodeToString(KnockProof(ki, n[:31]))},
+		{Why: "a short proof", Nonce: b64.EncodeToString(n), Proof: b64.EncodeToString(good[:31])},
+	}
+	enc := b64.EncodeToString(good)
+	pub := seq(32, 0x40)
+	lk := LobbyKeyTag(ki, "p-mod", pub)
+	v.LobbyKeys = []lobbyKeyVector{
+		{Why: "right", ModeratorID: "p-mod", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(lk), Valid: true},
+		{Why: "ids beyond ASCII", ModeratorID: "p-ü€😀", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(LobbyKeyTag(ki, "p-ü€😀", pub)), Valid: true},
+		{Why: "another link's secret", ModeratorID: "p-mod", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(LobbyKeyTag(otherKI, "p-mod", pub)), Valid: false},
+		{Why: "another moderator's id", ModeratorID: "p-other", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(lk), Valid: false},
+		{Why: "an identity tag is not a lobby key", ModeratorID: "p-mod", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(IdentityTag(ki, "p-mod", pub)), Valid: false},
+		{Why: "a short key", ModeratorID: "p-mod", Pub: b64.EncodeToString(pub[:31]), Tag: b64.EncodeToString(LobbyKeyTag(ki, "p-mod", pub[:31])), Valid: false},
+		{Why: "an empty id", ModeratorID: "", Pub: b64.EncodeToString(pub), Tag: b64.EncodeToString(LobbyKeyTag(ki, "", pub)), Valid: false},
+	}
+	v.BadFields = []string{"", enc[:42], enc + "A", enc + "=", strings.Replace(enc, enc[:1], "+", 1), enc[:42] + "B",
+		b64.EncodeToString(seq(33, 0))}
+	return v
+}
+
+// TestKnockVectors: the vector file is what the generator makes, every proof in it
+// verifies, every refused one does not, and every bad field is refused by the parser.
+func TestKnockVectors(t *testing.T) {
+	gen := generateKnock(t)
+	// An independent known answer (Python's hmac over the same bytes).
+	if got := gen.Proofs[0].Proof; got != "iyCI_l7MC21UgyeQDQpjaD6Gp_XmUwEitbbk3GQe_JY" {
+		t.Fatalf("proof for the zero nonce: %s", got)
+	}
+	if *update {
+		out, err := json.MarshalIndent(gen, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(knockVectorsPath, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(knockVectorsPath)
+	if err != nil {
+		t.Fatalf("%v (generate it: go test ./e2ee -run TestKnockVectors -update)", err)
+	}
+	var file knockVectors
+	if err := json.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(file, gen) {
+		t.Fatal("testdata/knock.json differs from what the generator makes; if intended: go test ./e2ee -run TestKnockVectors -update")
+	}
+	secret, _ := b64.DecodeString(file.Secret)
+	ki, _ := DeriveMeetingKeys(secret)
+	if b64.EncodeToString(ki) != file.IdentityKey {
+		t.Fatal("identity key differs")
+	}
+	for _, p := range file.Proofs {
+		nonce, err := ParseKnockField(p.Nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof, err := ParseKnockField(p.Proof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !VerifyKnockProof(ki, nonce, proof) {
+			t.Errorf("proof for %s does not verify", p.Nonce)
+		}
+	}
+	for _, r := range file.Refused {
+		nonce, _ := b64.DecodeString(r.Nonce)
+		proof, _ := b64.DecodeString(r.Proof)
+		if VerifyKnockProof(ki, nonce, proof) {
+			t.Errorf("%s: verifies", r.Why)
+		}
+	}
+	for _, k := range file.LobbyKeys {
+		pub, _ := b64.DecodeString(k.Pub)
+		tag, _ := b64.DecodeString(k.Tag)
+		if VerifyLobbyKey(ki, k.ModeratorID, pub, tag) != k.Valid {
+			t.Errorf("lobby key %q: verifies %v", k.Why, !k.Valid)
+		}
+	}
+	for _, f := range file.BadFields {
+		if b, err := ParseKnockField(f); !errors.Is(err, ErrKnockField) || b != nil {
+			t.Errorf("ParseKnockField(%q) = %x, %v", f, b, err)
+		}
+	}
+}
+
+// FuzzParseKnockField: the parser never panics, and whatever it takes is 32 bytes that
+// encode back to the same text (one spelling per value).
+func FuzzParseKnockField(f *testing.F) {
+	for _, s := range generateKnock(&testing.T{}).BadFields {
+		f.Add(s)
+	}
+	f.Add(b64.EncodeToString(seq(32, 0)))
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseKnockField(s)
+		if err != nil {
+			if !errors.Is(err, ErrKnockField) {
+				t.Fatalf("untyped error %v", err)
+			}
+			return
+		}
+		if len(b) != KnockProofSize || EncodeKnockField(b) != s {
+			t.Fatalf("%q took as %x", s, b)
+		}
+	})
+}

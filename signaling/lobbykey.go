@@ -1,0 +1,137 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"conclave/e2ee"
+	"conclave/lobby"
+)
+
+// Lobby keys (e2ee/FORMAT.md, "Lobby keys"; PROTOCOL.md, "Lobby keys"): each moderator
+// of an end-to-end encrypted meeting publishes a public key tagged under a key from the
+// link. The server keeps it while that member is a moderator and shows every waiting
+// person all of them in its lobby messages, so that a knocker's browser can tell its user
+// that its link is probably wrong before anyone admits it. As with knock proofs, the
+// server only passes them on: it cannot make or judge a tag.
+
+// TypeLobbyKey is a moderator's lobby key (state joined, role moderator).
+const TypeLobbyKey = "lobby_key"
+
+// A moderator's browser sends its lobby key once per stretch as moderator, and each
+// change reaches every knocker, whose queue holds sendQueueLen messages: a tight limit
+// keeps one moderator from flooding the waiting room.
+const (
+	lobbyKeyBurst = 4
+	lobbyKeyRate  = 0.2 // one every 5 s sustained
+)
+
+// LobbyKeyPayload is what a moderator sends: a 32-byte public key and its 32-byte tag,
+// each as unpadded base64url.
+type LobbyKeyPayload struct {
+	Pub string `json:"pub"`
+	Tag string `json:"tag"`
+}
+
+// LobbyKeyInfo is one moderator's lobby key as knockers see it.
+type LobbyKeyInfo struct {
+	From string `json:"from"`
+	Pub  string `json:"pub"`
+	Tag  string `json:"tag"`
+}
+
+// Errors of ParseLobbyKey; a refused key changes nothing.
+var (
+	ErrLobbyKeyShape = errors.New("lobby_key: payload is not an object with string pub and tag")
+	ErrLobbyKeyField = errors.New("lobby_key: pub and tag must each be 32 bytes of unpadded base64url (43 characters)")
+)
+
+// ParseLobbyKey decodes a lobby_key payload and checks its fields' shape. It never
+// panics; every refusal wraps one of the ErrLobbyKey errors.
+func ParseLobbyKey(payload []byte) (LobbyKeyPayload, error) {
+	p, perr := decodePayload[LobbyKeyPayload](Envelope{Type: TypeLobbyKey, Payload: payload})
+	if perr != nil {
+		return LobbyKeyPayload{}, ErrLobbyKeyShape
+	}
+	for _, f := range []string{p.Pub, p.Tag} {
+		if _, err := e2ee.ParseKnockField(f); err != nil {
+			return LobbyKeyPayload{}, fmt.Errorf("%w: %v", ErrLobbyKeyField, err)
+		}
+	}
+	return p, nil
+}
+
+// lobbyKey takes a moderator's lobby key.
+func (s *Session) lobbyKey(env Envelope) *Error {
+	k, err := ParseLobbyKey(env.Payload)
+	switch {
+	case errors.Is(err, ErrLobbyKeyShape):
+		return errorf(CodeBadMessage, "%v", err)
+	case err != nil:
+		return errorf(CodeInvalidField, "%v", err)
+	}
+	return s.meeting.setLobbyKey(s.id, k, func() bool { return s.lobbyKeys.allow(s.srv.now()) })
+}
+
+// setLobbyKey keeps a moderator's lobby key (a new one replaces its last) and shows the
+// waiting people the new set. Each change costs one token of allow (lobbyKeyBurst,
+// lobbyKeyRate), since it reaches every knocker; the same key again changes nothing and
+// costs nothing.
+func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func() bool) *Error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := lobby.ID(from)
+	if !m.e2ee {
+		return errorf(CodeNotAllowed, "this meeting is not end-to-end encrypted")
+	}
+	if role, ok := m.lob.Role(id); !ok || role != lobby.RoleModerator {
+		return errorf(CodeNotAllowed, "only moderators publish lobby keys")
+	}
+	if m.lobbyKeys[id] == k {
+		return nil
+	}
+	if !allow() {
+		return errorf(CodeRateLimited, "too many lobby keys; slow down")
+	}
+	if m.lobbyKeys == nil {
+		m.lobbyKeys = map[lobby.ID]LobbyKeyPayload{}
+	}
+	m.lobbyKeys[id] = k
+	m.tellKnockersLocked()
+	return nil
+}
+
+// dropLobbyKeyLocked forgets id's lobby key (it left, was removed, or is no longer a
+// moderator) and tells the waiting people.
+func (m *Meeting) dropLobbyKeyLocked(id lobby.ID) {
+	if _, ok := m.lobbyKeys[id]; !ok {
+		return
+	}
+	delete(m.lobbyKeys, id)
+	m.tellKnockersLocked()
+}
+
+// tellKnockersLocked sends every waiting person a lobby message with the current keys.
+func (m *Meeting) tellKnockersLocked() {
+	present := len(m.lob.Moderators()) > 0
+	for _, k := range m.lob.Waiting() {
+		if s := m.conns[k.ID]; s != nil {
+			s.send(m.lobbyMessage(s, "", present))
+		}
+	}
+}
+
+// lobbyKeysLocked lists the lobby keys, by moderator id.
+func (m *Meeting) lobbyKeysLocked() []LobbyKeyInfo {
+	if len(m.lobbyKeys) == 0 {
+		return nil
+	}
+	out := make([]LobbyKeyInfo, 0, len(m.lobbyKeys))
+	for id, k := range m.lobbyKeys {
+		out = append(out, LobbyKeyInfo{From: string(id), Pub: k.Pub, Tag: k.Tag})
+	}
+	slices.SortFunc(out, func(a, b LobbyKeyInfo) int { return strings.Compare(a.From, b.From) })
+	return out
+}

@@ -1,0 +1,103 @@
+// Knock proofs (web/static/js/e2ee/knock.js) against the Go reference's vectors
+// (e2ee/testdata/knock.json; regenerate with `go test ./e2ee -run TestKnockVectors -update`),
+// and the moderator's verdicts per waiting-list entry.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+import { decode, encode } from '../static/js/e2ee/b64.js';
+import { meetingKeyBytes, meetingKeys } from '../static/js/e2ee/keys.js';
+import {
+  KnockChecker, answerKnock, judgeLobbyKeys, knockProof, lobbyKeyMessage, lobbyKeyTag, parseKnockField,
+  selfLinkWrong, verifyKnockProof, verifyLobbyKey,
+} from '../static/js/e2ee/knock.js';
+
+const v = JSON.parse(readFileSync(new URL('../../e2ee/testdata/knock.json', import.meta.url), 'utf8'));
+
+async function keys() {
+  return (await meetingKeys(decode(v.secret))).identityKey;
+}
+
+test('identity key of the vectors', async () => {
+  assert.equal(encode((await meetingKeyBytes(decode(v.secret))).identity), v.identityKey);
+});
+
+test('proofs match the Go reference and verify', async () => {
+  const ki = await keys();
+  assert.ok(v.proofs.length >= 3);
+  for (const p of v.proofs) {
+    assert.equal(encode(await knockProof(ki, decode(p.nonce))), p.proof, p.nonce);
+    assert.equal(await answerKnock(ki, p.nonce), p.proof);
+    assert.equal(await verifyKnockProof(ki, decode(p.nonce), decode(p.proof)), true);
+  }
+});
+
+test('refused proofs do not verify', async () => {
+  const ki = await keys();
+  assert.ok(v.refused.length >= 5);
+  for (const r of v.refused) {
+    assert.equal(await verifyKnockProof(ki, decode(r.nonce), decode(r.proof)), false, r.why);
+  }
+});
+
+test('bad fields are refused', async () => {
+  const ki = await keys();
+  for (const f of v.badFields) {
+    assert.equal(parseKnockField(f), null, f);
+    assert.equal(await answerKnock(ki, f), null, f);
+  }
+  await assert.rejects(knockProof(ki, new Uint8Array(31)), (err) => err.code === 'bad-input');
+});
+
+test('the checker: verified, wrong, checking, none, and a nonce replayed for another knocker', async () => {
+  const ki = await keys();
+  const other = (await meetingKeys(new Uint8Array(16).fill(9))).identityKey;
+  const [a, b] = v.proofs;
+  const checker = new KnockChecker(ki);
+  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce }), 'checking');
+  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof }), 'verified');
+  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof }), 'verified');
+  const wrongProof = await answerKnock(other, b.nonce);
+  assert.equal(await checker.check({ participantId: 'p-b', knockNonce: b.nonce, knockProof: wrongProof }), 'wrong');
+  assert.equal(await checker.check({ participantId: 'p-c', knockNonce: a.nonce, knockProof: a.proof }), 'wrong', 'replayed nonce');
+  assert.equal(await checker.check({ participantId: 'p-d', knockNonce: 'short', knockProof: a.proof }), 'wrong');
+  assert.equal(await checker.check({ participantId: 'p-e', knockNonce: v.proofs[2].nonce, knockProof: 'nope' }), 'wrong');
+  assert.equal(await checker.check({ participantId: 'p-f' }), null);
+  assert.equal(await checker.check({ participantId: 'p-f', knockNonce: '' }), null);
+});
+
+test('a tab that verifies nobody is told its link is probably wrong', async () => {
+  const info = (verified, unverified, knockWrong = []) => ({ state: 'on', verified, unverified, knockWrong });
+  assert.equal(selfLinkWrong(null), false);
+  assert.equal(selfLinkWrong({ ...info([], ['p-a']), state: 'off' }), false);
+  assert.equal(selfLinkWrong(info([], [])), false, 'alone');
+  assert.equal(selfLinkWrong(info([], ['p-a', 'p-b'])), true, 'nobody verified');
+  assert.equal(selfLinkWrong(info(['p-a'], ['p-b'])), false, 'someone verified');
+  assert.equal(selfLinkWrong(info([], ['p-a'], ['p-a'])), false, 'the only other one knocked with a wrong link');
+  assert.equal(selfLinkWrong(info([], ['p-a', 'p-b'], ['p-a'])), true);
+  assert.equal(selfLinkWrong({ ...info([], ['p-a']), pending: 1 }), false, 'someone is still being checked');
+});
+
+test('lobby keys match the Go reference; a knocker judges its link from them', async () => {
+  const ki = await keys();
+  const other = (await meetingKeys(new Uint8Array(16).fill(9))).identityKey;
+  assert.ok(v.lobbyKeys.length >= 5);
+  for (const k of v.lobbyKeys) {
+    assert.equal(await verifyLobbyKey(ki, k.moderatorId, decode(k.pub), decode(k.tag)), k.valid, k.why);
+    if (k.valid) assert.equal(encode(await lobbyKeyTag(ki, k.moderatorId, decode(k.pub))), k.tag, k.why);
+  }
+  const right = v.lobbyKeys.filter((k) => k.valid).map((k) => ({ from: k.moderatorId, pub: k.pub, tag: k.tag }));
+  const bad = v.lobbyKeys.filter((k) => !k.valid).map((k) => ({ from: k.moderatorId, pub: k.pub, tag: k.tag }));
+  assert.equal(await judgeLobbyKeys(ki, right), 'verified');
+  assert.equal(await judgeLobbyKeys(other, right), 'wrong', 'another link');
+  assert.equal(await judgeLobbyKeys(ki, bad), 'wrong');
+  assert.equal(await judgeLobbyKeys(ki, [...bad, right[0]]), 'verified', 'one verifying key is enough');
+  assert.equal(await judgeLobbyKeys(ki, []), null);
+  assert.equal(await judgeLobbyKeys(ki, undefined), null);
+  assert.equal(await judgeLobbyKeys(ki, [null, { from: 5 }, { from: 'p-x', pub: 'junk', tag: 'junk' }]), 'wrong');
+  // A moderator's message verifies for its id only.
+  const pub = new Uint8Array(32).fill(3);
+  const msg = await lobbyKeyMessage(ki, 'p-mod', pub);
+  assert.equal(await judgeLobbyKeys(ki, [{ from: 'p-mod', ...msg }]), 'verified');
+  assert.equal(await judgeLobbyKeys(ki, [{ from: 'p-else', ...msg }]), 'wrong');
+});
