@@ -139,8 +139,18 @@ export class Controls {
     }, { queue: true });
   }
 
+  /**
+   * toggleScreen does what the button showed when it was clicked. The button says "not
+   * sharing" as soon as a stop begins, while the renegotiation that ends the share still
+   * runs: a click then means "share again" and waits its turn rather than being lost.
+   * A second click before the first took effect asks for the same and changes nothing.
+   */
   toggleScreen() {
-    return this._run('screen', () => (this.media.screenOn ? this._stopScreen() : this._startScreen()));
+    const share = !this.media.screenOn;
+    return this._run('screen', () => {
+      if (share === this.media.screenOn) return undefined; // already so
+      return share ? this._startScreen() : this._stopScreen();
+    }, { queue: true });
   }
 
   /** render shows the state of the devices on the control bar. */
