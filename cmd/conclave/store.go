@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"conclave/signaling"
@@ -80,24 +82,51 @@ func signalingHosts(hosts []store.Host) []signaling.Host {
 
 // parseInterleaved parses fs's flags wherever they stand among the positional arguments
 // (`conclave room list -host Alice` as well as `conclave room -host Alice list`), and
-// returns the positional ones. After "--" everything is positional.
+// returns the positional ones. After "--" everything is positional. A room id is
+// positional even when it begins with "-" (one in 64 random ids does): it is 22
+// characters of base64url, which no flag of ours is.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
-	for {
-		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+	for len(args) > 0 {
+		a := args[0]
+		switch {
+		case a == "--":
+			return append(pos, args[1:]...), nil
+		case a == "-" || !strings.HasPrefix(a, "-") || looksLikeRoomID(a):
+			pos, args = append(pos, a), args[1:]
+			continue
+		}
+		// One flag, with its value when it takes one and it is not given with "=".
+		n := 1
+		name := strings.TrimLeft(a, "-")
+		if !strings.Contains(name, "=") {
+			if f := fs.Lookup(name); f != nil && !isBoolFlag(f) && len(args) > 1 {
+				n = 2
+			}
+		}
+		if err := fs.Parse(args[:n]); errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		} else if err != nil {
 			return nil, usageError(err.Error())
 		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
+		args = args[n:]
 	}
+	return pos, nil
+}
+
+// looksLikeRoomID reports whether s has the shape of a room id: 16 bytes in unpadded base64url.
+func looksLikeRoomID(s string) bool {
+	if len(s) != 22 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil && len(b) == 16
+}
+
+// isBoolFlag reports whether f is a switch that takes no value (-help, -v).
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // errNoData refuses a change with -data "": nothing would keep it.

@@ -134,7 +134,10 @@ func TestRoomCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := time.Date(2026, 11, 27, 8, 30, 0, 0, time.UTC)
+	// Times relative to now (the commands compare with the real clock): a room made a
+	// day ago that expires in two days, shown to the minute.
+	created := time.Now().UTC().Truncate(time.Minute).Add(-24 * time.Hour)
+	minute := func(at time.Time) string { return at.Format("2006-01-02 15:04") + " UTC" }
 	rooms := []store.Room{
 		{ID: "AAAAAAAAAAAAAAAAAAAAAA", HostID: alice, Title: "e1.SECRETCIPHERTEXT", PasswordHash: "$argon2id$HASHBYTES", E2EE: true,
 			Settings: store.Settings{Lobby: true, Chat: true}, Created: created, Expires: created.Add(72 * time.Hour), ModeratorMAC: "$hmac-sha256$MACBYTES"},
@@ -162,7 +165,7 @@ func TestRoomCommands(t *testing.T) {
 		t.Fatalf("room list:\n%s", all)
 	}
 	for i, want := range [][]string{
-		{"AAAAAAAAAAAAAAAAAAAAAA", "Alice", "2026-11-27 08:30 UTC", "2026-11-30 08:30 UTC", "e2ee,lobby,chat", "yes", "(encrypted title)"},
+		{"AAAAAAAAAAAAAAAAAAAAAA", "Alice", minute(created), minute(created.Add(72 * time.Hour)), "e2ee,lobby,chat", "yes", "(encrypted title)"},
 		{"BBBBBBBBBBBBBBBBBBBBBB", "Bob", "never", " no "},
 		{"CCCCCCCCCCCCCCCCCCCCCC", "Alice", "2000-01-01 00:00 UTC (expired)"},
 	} {
@@ -188,7 +191,7 @@ func TestRoomCommands(t *testing.T) {
 	if err := roomCommand([]string{"show", "AAAAAAAAAAAAAAAAAAAAAA"}, env, &shown, io.Discard); err != nil {
 		t.Fatalf("room show: %v", err)
 	}
-	for _, w := range []string{"id:        AAAAAAAAAAAAAAAAAAAAAA\n", "host:      Alice\n", "created:   2026-11-27 08:30 UTC\n", "expires:   2026-11-30 08:30 UTC\n",
+	for _, w := range []string{"id:        AAAAAAAAAAAAAAAAAAAAAA\n", "host:      Alice\n", "created:   " + minute(created) + "\n", "expires:   " + minute(created.Add(72*time.Hour)) + "\n",
 		"settings:  e2ee,lobby,chat\n", "password:  yes\n", "title:     (encrypted title)\n"} {
 		if !strings.Contains(shown.String(), w) {
 			t.Errorf("room show lacks %q:\n%s", w, shown.String())
