@@ -36,7 +36,7 @@ func TestJavaScript(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	version, err := exec.CommandContext(ctx, node, "--version").Output()
 	if err != nil {

@@ -320,17 +320,11 @@ test('chat texts under the senders\' media keys: members read them, a re-attribu
   // The server says p-c sent it: refused (p-a's text under p-c's key fails), never shown as p-c's.
   assert.equal(await b.keys.decryptChat('p-c', text), UNREADABLE);
   assert.equal(await b.keys.decryptChat('p-a', 'hello'), UNREADABLE);
-  // A newcomer reads what is said after it joined; after a leave the rotated key comes first.
-  const d = await room.join('p-d', secret);
-  const welcome = await a.keys.encryptChat('welcome, d');
-  assert.equal(await d.keys.decryptChat('p-a', welcome), 'welcome, d');
-  assert.equal(await b.keys.decryptChat('p-a', welcome), 'welcome, d', 'members follow the ratchet');
+  // After a leave the rotated key comes before the next text.
   room.leave('p-c');
   await room.settle();
   const after = await a.keys.encryptChat('c has gone');
-  await room.settle();
-  assert.equal(await b.keys.decryptChat('p-a', after), 'c has gone', 'the rotated key came first');
-  assert.equal(await d.keys.decryptChat('p-a', after), 'c has gone');
+  assert.equal(await b.keys.decryptChat('p-a', after), 'c has gone');
   room.close();
 });
 
