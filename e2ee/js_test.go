@@ -30,13 +30,13 @@ func TestJavaScript(t *testing.T) {
 	// Read every module and test file: go test caches a result only against the
 	// files the test itself opened, so this makes a changed .js or .mjs rerun it.
 	modules, _ := filepath.Glob("../web/static/js/e2ee/*.js")
-	modules = append(modules, "../web/static/js/rooms-keys.js", roomVectorsPath, safetyVectorsPath)
+	modules = append(modules, "../web/static/js/rooms-keys.js", roomVectorsPath, safetyVectorsPath, chatVectorsPath)
 	for _, f := range append(modules, files...) {
 		if _, err := os.ReadFile(f); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	version, err := exec.CommandContext(ctx, node, "--version").Output()
 	if err != nil {

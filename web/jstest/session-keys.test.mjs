@@ -1,7 +1,7 @@
 // The key schedule of a session (web/static/js/e2ee/session-keys.js) with several
 // participants on a fake relay: identities verify only with the right secret, keys go
 // only to verified members, a join ratchets, a leave rotates, everyone computes the
-// same safety code; names and chat texts as "e1." strings; the safety code's words.
+// same safety code; names as "e1." strings, chat texts under the media keys; the safety code's words.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -294,7 +294,7 @@ test('a join and a leave handled together rotate', async () => {
   room.close();
 });
 
-test('names and chat texts: encrypted, and (unreadable) when they do not open', async () => {
+test('names: encrypted, and (unreadable) when they do not open', async () => {
   const secret = randomBytes(16);
   const mc = await MeetingCrypto.fromSecret(secret);
   const other = await MeetingCrypto.fromSecret(randomBytes(16));
@@ -304,10 +304,28 @@ test('names and chat texts: encrypted, and (unreadable) when they do not open', 
   assert.equal(mc.nameNow(name), 'Zoë 🦊');
   assert.equal(await other.resolveName(name), UNREADABLE);
   assert.equal(await mc.resolveName('Mallory'), UNREADABLE);
-  const chat = await mc.encryptChat('p-a', 'hello <b>');
-  assert.equal(await mc.decryptChat('p-a', chat), 'hello <b>');
-  assert.equal(await mc.decryptChat('p-b', chat), UNREADABLE, 'bound to the sender id');
-  assert.equal(await mc.decryptChat('p-a', 'hello'), UNREADABLE);
+});
+
+test('chat texts under the senders\' media keys: members read them, a re-attributed one is refused', async () => {
+  const secret = randomBytes(16);
+  const room = new Room();
+  const a = await room.join('p-a', secret);
+  const b = await room.join('p-b', secret);
+  const c = await room.join('p-c', secret);
+  const text = await a.keys.encryptChat('hello <b>');
+  assert.match(text, /^e2\.[A-Za-z0-9_-]+$/);
+  assert.equal(await b.keys.decryptChat('p-a', text), 'hello <b>');
+  assert.equal(await c.keys.decryptChat('p-a', text), 'hello <b>');
+  assert.equal(await a.keys.decryptChat('p-a', text), 'hello <b>', 'the own echo');
+  // The server says p-c sent it: refused (p-a's text under p-c's key fails), never shown as p-c's.
+  assert.equal(await b.keys.decryptChat('p-c', text), UNREADABLE);
+  assert.equal(await b.keys.decryptChat('p-a', 'hello'), UNREADABLE);
+  // After a leave the rotated key comes before the next text.
+  room.leave('p-c');
+  await room.settle();
+  const after = await a.keys.encryptChat('c has gone');
+  assert.equal(await b.keys.decryptChat('p-a', after), 'c has gone');
+  room.close();
 });
 
 test('safety code: sorted roster, 10 words of 10 bits (vectors: safety-code.test.mjs)', async () => {

@@ -281,7 +281,9 @@ export class Session {
     this.chatOut = this.chatOut.then(async () => {
       let cipher;
       try {
-        cipher = await this.crypto.encryptChat(this.participantId, text);
+        // Under the own media key (e2ee/FORMAT.md, "Chat (version 2)"): only verified members read it.
+        if (!this.keys) throw new Error('no session keys');
+        cipher = await this.keys.encryptChat(text);
       } catch {
         if (!this.ended) this.chat.notice('chat.not-sent.encrypt');
         return;
@@ -611,7 +613,8 @@ export class Session {
       return;
     }
     this.chatIn = this.chatIn.then(async () => {
-      const text = this.e2ee ? readable(await this.crypto.decryptChat(p.from, p.text)) : p.text;
+      // A text whose key has not come yet waits for it (up to 10 s), later ones behind it.
+      const text = this.e2ee ? readable(this.keys ? await this.keys.decryptChat(p.from, p.text) : UNREADABLE) : p.text;
       const name = await this._name(p.name);
       if (!this.ended) this.chat.add({ ...p, text, name });
     }).catch(() => {});

@@ -2,14 +2,15 @@
 // (e2ee/FORMAT.md, "Key messages"), on top of keys.js, frame.js and text.js:
 //
 //   MeetingCrypto  the keys derived from the link's secret (identity key KI, chat
-//                  key KC): display names and chat texts as "e1." strings, with a
-//                  cache so that each name is decrypted once.
+//                  key KC): display names as "e1." strings, with a cache so that
+//                  each name is decrypted once.
 //   SessionKeys    this session's X25519 identity, the peers' verified public keys
 //                  and pairwise wrapping keys, the own media key with its ratchet
 //                  (someone joined) and rotation (someone left), the key messages
 //                  relayed by the server (`e2ee`), key requests (key-requests.js:
 //                  asking a sender whose frames fail here, answering verified
-//                  members), and the safety code.
+//                  members), chat texts under the senders' media keys
+//                  (chat-keys.js: the link's secret opens none), and the safety code.
 //
 // Nothing here is logged or stored; every key lives in this page's memory (and
 // the media keys also in the E2EE worker) until the session ends.
@@ -20,10 +21,11 @@ import {
   meetingKeys, parseMeetingSecret, generateIdentity, identityTag, verifyIdentity, pairwiseKey,
   wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId,
 } from './keys.js';
-import { encryptText, decryptText, CHAT, NAME, PREFIX } from './text.js';
+import { encryptText, decryptText, NAME, PREFIX } from './text.js';
 import { SafetyCodes, safetyCode } from './safety-code.js';
 import { Roster, WARNING_KINDS } from './roster.js';
 import { KeyRequests, AnswerLimit, systemClock } from './key-requests.js';
+import { ChatKeys, encryptChat } from './chat-keys.js';
 
 /** UNREADABLE is shown in place of a name or chat text that does not decrypt. */
 export const UNREADABLE = '(unreadable)';
@@ -86,15 +88,6 @@ export class MeetingCrypto {
     return p;
   }
 
-  encryptChat(senderId, text) {
-    return encryptText(this.chatKey, CHAT, senderId, text);
-  }
-
-  /** decryptChat opens a chat text from `from`; UNREADABLE when it does not decrypt. */
-  decryptChat(from, cipher) {
-    if (!validId(from)) return Promise.resolve(UNREADABLE);
-    return decryptText(this.chatKey, CHAT, from, cipher).catch(() => UNREADABLE);
-  }
 }
 
 /** isCiphertext tells an "e1." string from plain text. */
@@ -146,6 +139,8 @@ export class SessionKeys {
     });
     this.requests = new KeyRequests({ ask: (pid) => this._askKey(pid), onWaiting, clock });
     this.answers = new AnswerLimit(clock);
+    // A chat text whose key has not come asks its sender, like failing frames do.
+    this.chatKeys = new ChatKeys({ ask: (pid) => this._askKey(pid), clock });
     this.closed = false;
     this.queue = Promise.resolve();
     this.ready = this._run(async () => {
@@ -208,6 +203,7 @@ export class SessionKeys {
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
+      this.chatKeys.forget(id);
       this.requests.forget(id);
       this.answers.forget(id);
       this.peerJoined(id); // queued behind this step
@@ -224,6 +220,7 @@ export class SessionKeys {
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
+      this.chatKeys.forget(id);
       this.requests.forget(id);
       this.answers.forget(id);
       this.pendingLeave = true;
@@ -301,8 +298,35 @@ export class SessionKeys {
     return this.sendingIndex;
   }
 
+  /**
+   * encryptChat seals a chat text under the own newest media key (after applying any
+   * pending join or leave, so that a newcomer can read it and one who left cannot).
+   * Every verified member got that key before this text: the key messages went first.
+   */
+  encryptChat(text) {
+    return this._run(async () => {
+      if (!this.own || !this.selfId) throw new E2EEError('unknown-key', 'no own key yet');
+      await this._flush();
+      // The own echo opens with it even before frames switch to it (a rotation waits).
+      this.chatKeys.setKey(this.selfId, this.own.index, this.own.raw);
+      return encryptChat(this.own.raw, this.own.index, this.selfId, text);
+    });
+  }
+
+  /**
+   * decryptChat opens a chat text the server says `from` sent (own ones included), with
+   * from's media keys. A text whose key has not come waits for it (chat-keys.js, at most
+   * CHAT_WAIT_MS); UNREADABLE when it does not open: never shown as someone else's.
+   */
+  decryptChat(from, cipher) {
+    if (this.closed || !validId(from) || !this.selfId) return Promise.resolve(UNREADABLE);
+    if (from !== this.selfId && !this.roster.admits(from)) return Promise.resolve(UNREADABLE);
+    return this.chatKeys.open(from, cipher).catch(() => UNREADABLE);
+  }
+
   close() {
     this.closed = true;
+    this.chatKeys.close();
     this.requests.close();
     clearTimeout(this.flushTimer);
     clearTimeout(this.rotateTimer);
@@ -414,6 +438,7 @@ export class SessionKeys {
     }
     if (this.peers.get(from) !== p) return;
     this.media.setPeerKey(from, key.keyIndex, key.raw);
+    this.chatKeys.setKey(from, key.keyIndex, key.raw);
   }
 
   /**
@@ -507,6 +532,7 @@ export class SessionKeys {
 
   _useOwn(key) {
     this.media.setOwnKey(key.index, key.raw);
+    this.chatKeys.setKey(this.selfId, key.index, key.raw);
     this.sendingIndex = key.index;
     this.onChange();
   }

@@ -1,7 +1,8 @@
-// Chat texts and display names in the "e1." format (e2ee/FORMAT.md):
+// Display names (and version 1's chat texts, no longer sent: chat-keys.js has
+// version 2's) in the "e1." format under the link's chat key KC (e2ee/FORMAT.md, "Names"):
 //   "e1." || base64url(iv || AES-GCM(KC, iv, utf8(text), aad = "conclave/v1 " kind 0x00 senderId))
-// A chat message carries its sender's participant id (so the server cannot
-// re-attribute it); a name carries none (it is sent before an id exists).
+// A chat text carried its sender's participant id; a name carries none (it is
+// sent before an id exists). Room titles use it too (rooms-keys.js).
 import { E2EEError } from './errors.js';
 import { concat, decode, encode, toBytes } from './b64.js';
 import { IV_SIZE, LABEL, aesKey, randomBytes, subtle, validId } from './keys.js';

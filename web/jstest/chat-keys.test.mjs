@@ -1,0 +1,152 @@
+// Chat texts of version 2 (web/static/js/e2ee/chat-keys.js, e2ee/FORMAT.md "Chat
+// (version 2)") against the Go reference's vectors (e2ee/testdata/chat.json; regenerate
+// with `go test ./e2ee -run TestChatVectors -update`), and ChatKeys: a text opens with
+// its sender's media key only, follows ratchets, waits (on a fake clock) for a key that
+// has not come and asks for it, and is refused when re-attributed to another sender.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+
+import { decode, encode } from '../static/js/e2ee/b64.js';
+import {
+  CHAT_ASK_MS, CHAT_WAIT_MS, ChatKeys, chatKeyBytes, decryptChat, decryptChatUnder, encryptChat, parseChat,
+} from '../static/js/e2ee/chat-keys.js';
+import { meetingKeyBytes, randomBytes, ratchet } from '../static/js/e2ee/keys.js';
+
+const v = JSON.parse(readFileSync(new URL('../../e2ee/testdata/chat.json', import.meta.url), 'utf8'));
+
+/** FakeClock: time moves only by advance(), which runs the timers that fall due. */
+class FakeClock {
+  constructor() {
+    this.t = 1_000_000;
+    this.timers = new Map();
+    this.next = 1;
+  }
+  now = () => this.t;
+  setTimeout = (fn, ms) => {
+    const id = this.next++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  };
+  clearTimeout = (id) => {
+    this.timers.delete(id);
+  };
+  advance(ms) {
+    const end = this.t + ms;
+    for (;;) {
+      let due = null;
+      for (const [id, x] of this.timers) if (x.at <= end && (!due || x.at < due[1].at)) due = [id, x];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = end;
+  }
+}
+
+/** eventually polls cond until it holds, for at most 20 s (WebCrypto runs off the event loop). */
+async function eventually(cond, what) {
+  const deadline = Date.now() + 20000;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** state reports a pending promise's outcome without waiting: 'pending', or its value/error code. */
+function watch(p) {
+  const w = { state: 'pending' };
+  p.then((x) => { w.state = 'ok'; w.value = x; }, (err) => { w.state = 'error'; w.code = err.code; });
+  return w;
+}
+
+test('texts match the Go reference and open as their sender\'s', async () => {
+  assert.ok(v.texts.length >= 4);
+  for (const c of v.texts) {
+    assert.equal(encode(await chatKeyBytes(decode(c.rawKey))), c.chatKey);
+    assert.equal(await encryptChat(decode(c.rawKey), c.keyIndex, c.senderId, c.text, decode(c.iv)), c.cipher);
+    assert.equal(await decryptChat(decode(c.rawKey), c.senderId, c.cipher), c.text);
+    assert.equal(parseChat(c.cipher).keyIndex, c.keyIndex);
+  }
+});
+
+test('refused texts fail with the Go reference\'s error', async () => {
+  assert.ok(v.refused.length >= 10);
+  for (const r of v.refused) {
+    await assert.rejects(decryptChat(decode(r.rawKey), r.senderId, r.cipher), (err) => err.code === r.error, r.why);
+  }
+});
+
+test('no key the link secret gives opens a text', async () => {
+  const secret = randomBytes(16);
+  const raw = randomBytes(32);
+  const s = await encryptChat(raw, 4, 'p-a', 'after the meeting, nobody reads this');
+  const { identity, chat } = await meetingKeyBytes(secret);
+  for (const k of [identity, chat]) {
+    await assert.rejects(decryptChat(k, 'p-a', s), (err) => err.code === 'auth');
+    await assert.rejects(decryptChatUnder(k, 'p-a', s), (err) => err.code === 'auth');
+  }
+  assert.equal(await decryptChat(raw, 'p-a', s), 'after the meeting, nobody reads this');
+});
+
+test('ChatKeys: the key at the index, a ratchet of the newest, never another sender\'s', async () => {
+  const ck = new ChatKeys({ clock: new FakeClock() });
+  const a = randomBytes(32);
+  const b = randomBytes(32);
+  ck.setKey('p-a', 3, a);
+  ck.setKey('p-b', 3, b);
+  const s = await encryptChat(a, 3, 'p-a', 'hi');
+  assert.equal(await ck.open('p-a', s), 'hi');
+  // Re-attributed by the server: p-b's key at the same index does not open it, at once.
+  await assert.rejects(ck.open('p-b', s), (err) => err.code === 'auth');
+  // Same raw key for both senders: still bound to the sender's id.
+  ck.setKey('p-c', 3, a);
+  await assert.rejects(ck.open('p-c', s), (err) => err.code === 'auth');
+  // Two joins later the sender ratcheted twice: followed, and the key kept.
+  const a5 = await ratchet(await ratchet(a));
+  assert.equal(await ck.open('p-a', await encryptChat(a5, 5, 'p-a', 'later')), 'later');
+  assert.equal(await ck.tryOpen('p-a', await encryptChat(a5, 5, 'p-a', 'again')), 'again');
+  assert.equal(await ck.tryOpen('p-a', s), 'hi', 'the older key stays for texts still on the way');
+  ck.close();
+});
+
+test('ChatKeys: a text whose key has not come waits, asks the sender, and opens when it comes', async () => {
+  const clock = new FakeClock();
+  const asked = [];
+  const ck = new ChatKeys({ ask: (pid) => asked.push([pid, clock.now()]), clock });
+  const t0 = clock.now();
+  const old = randomBytes(32);
+  const rotated = randomBytes(32); // a rotation: not a ratchet of the held key
+  ck.setKey('p-a', 1, old);
+  const w = watch(ck.open('p-a', await encryptChat(rotated, 2, 'p-a', 'after the rotation')));
+  await eventually(() => asked.length === 1, 'the first key request');
+  assert.deepEqual(asked, [['p-a', t0]]);
+  await eventually(() => clock.timers.size === 1, 'the wait');
+  clock.advance(CHAT_ASK_MS);
+  await eventually(() => asked.length === 2, 'the second key request');
+  assert.deepEqual(asked.map(([, at]) => at - t0), [0, CHAT_ASK_MS], 'asked again after 2 s');
+  assert.equal(w.state, 'pending');
+  ck.setKey('p-a', 2, rotated);
+  await eventually(() => w.state !== 'pending', 'the text');
+  assert.deepEqual(w, { state: 'ok', value: 'after the rotation' });
+  ck.close();
+});
+
+test('ChatKeys: a key that never comes: unknown-key after CHAT_WAIT_MS, asking every 2 s meanwhile', async () => {
+  const clock = new FakeClock();
+  const asked = [];
+  const ck = new ChatKeys({ ask: (pid) => asked.push(clock.now()), clock });
+  const t0 = clock.now();
+  const w = watch(ck.open('p-a', await encryptChat(randomBytes(32), 0, 'p-a', 'lost')));
+  for (let ms = 0; ms < CHAT_WAIT_MS; ms += CHAT_ASK_MS) {
+    await eventually(() => clock.timers.size === 1, `the wait at ${ms} ms`);
+    assert.equal(w.state, 'pending', 'still waiting before 10 s');
+    clock.advance(CHAT_ASK_MS);
+  }
+  await eventually(() => w.state !== 'pending', 'the refusal');
+  assert.equal(w.state, 'error');
+  assert.equal(w.code, 'unknown-key');
+  assert.deepEqual(asked.map((at) => at - t0), [0, 2000, 4000, 6000, 8000]);
+  ck.close();
+});
