@@ -1,10 +1,7 @@
 package e2ee
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -125,26 +122,7 @@ func chatErrorKind(err error) string {
 // its sender's, and every refused one is refused with its kind of error.
 func TestChatVectors(t *testing.T) {
 	gen := generateChat(t)
-	if *update {
-		out, err := json.MarshalIndent(gen, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(chatVectorsPath, append(out, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(chatVectorsPath)
-	if err != nil {
-		t.Fatalf("%v (generate it: go test ./e2ee -run TestChatVectors -update)", err)
-	}
-	var file chatVectors
-	if err := json.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(file, gen) {
-		t.Fatal("testdata/chat.json differs from what the generator makes; if intended: go test ./e2ee -run TestChatVectors -update")
-	}
+	file := golden(t, chatVectorsPath, "TestChatVectors", gen)
 	for _, c := range file.Texts {
 		raw, _ := b64.DecodeString(c.RawKey)
 		got, err := DecryptChat(raw, c.SenderID, c.Cipher)

@@ -1,10 +1,7 @@
 package e2ee
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -107,26 +104,7 @@ func TestKnockVectors(t *testing.T) {
 	if got := gen.Proofs[0].Proof; got != "iyCI_l7MC21UgyeQDQpjaD6Gp_XmUwEitbbk3GQe_JY" {
 		t.Fatalf("proof for the zero nonce: %s", got)
 	}
-	if *update {
-		out, err := json.MarshalIndent(gen, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(knockVectorsPath, append(out, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(knockVectorsPath)
-	if err != nil {
-		t.Fatalf("%v (generate it: go test ./e2ee -run TestKnockVectors -update)", err)
-	}
-	var file knockVectors
-	if err := json.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(file, gen) {
-		t.Fatal("testdata/knock.json differs from what the generator makes; if intended: go test ./e2ee -run TestKnockVectors -update")
-	}
+	file := golden(t, knockVectorsPath, "TestKnockVectors", gen)
 	secret, _ := b64.DecodeString(file.Secret)
 	ki, _ := DeriveMeetingKeys(secret)
 	if b64.EncodeToString(ki) != file.IdentityKey {

@@ -1,10 +1,7 @@
 package e2ee
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -81,26 +78,7 @@ func TestRoomVectors(t *testing.T) {
 			t.Errorf("room %s: %s %s, want %+v", r.ID, r.MeetingSecret, r.ModeratorSecret, w)
 		}
 	}
-	if *update {
-		out, err := json.MarshalIndent(gen, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(roomVectorsPath, append(out, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(roomVectorsPath)
-	if err != nil {
-		t.Fatalf("%v (generate it: go test ./e2ee -run TestRoomVectors -update)", err)
-	}
-	var file roomVectors
-	if err := json.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(file, gen) {
-		t.Fatal("testdata/rooms.json differs from what the generator makes; if intended: go test ./e2ee -run TestRoomVectors -update")
-	}
+	file := golden(t, roomVectorsPath, "TestRoomVectors", gen)
 	rk, err := ParseRoomSecret(file.RK)
 	if err != nil {
 		t.Fatal(err)

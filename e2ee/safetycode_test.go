@@ -3,10 +3,8 @@ package e2ee
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -128,26 +126,7 @@ func TestSafetyCodeVectors(t *testing.T) {
 	}
 
 	gen := generateSafety(t)
-	if *update {
-		out, err := json.MarshalIndent(gen, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(safetyVectorsPath, append(out, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data, err := os.ReadFile(safetyVectorsPath)
-	if err != nil {
-		t.Fatalf("%v (generate it: go test ./e2ee -run TestSafetyCodeVectors -update)", err)
-	}
-	var file safetyVectors
-	if err := json.Unmarshal(data, &file); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(file, gen) {
-		t.Fatal("testdata/safetycode.json differs from what the generator makes; if intended: go test ./e2ee -run TestSafetyCodeVectors -update")
-	}
+	file := golden(t, safetyVectorsPath, "TestSafetyCodeVectors", gen)
 	seen := map[string]string{}
 	for _, v := range file.Codes {
 		r := toRoster(v.Entries)

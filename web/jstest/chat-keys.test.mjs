@@ -12,47 +12,9 @@ import {
   CHAT_ASK_MS, CHAT_WAIT_MS, ChatKeys, chatKeyBytes, decryptChat, decryptChatUnder, encryptChat, parseChat,
 } from '../static/js/e2ee/chat-keys.js';
 import { meetingKeyBytes, randomBytes, ratchet } from '../static/js/e2ee/keys.js';
+import { FakeClock, eventually } from './harness.mjs';
 
 const v = JSON.parse(readFileSync(new URL('../../e2ee/testdata/chat.json', import.meta.url), 'utf8'));
-
-/** FakeClock: time moves only by advance(), which runs the timers that fall due. */
-class FakeClock {
-  constructor() {
-    this.t = 1_000_000;
-    this.timers = new Map();
-    this.next = 1;
-  }
-  now = () => this.t;
-  setTimeout = (fn, ms) => {
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  };
-  clearTimeout = (id) => {
-    this.timers.delete(id);
-  };
-  advance(ms) {
-    const end = this.t + ms;
-    for (;;) {
-      let due = null;
-      for (const [id, x] of this.timers) if (x.at <= end && (!due || x.at < due[1].at)) due = [id, x];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-}
-
-/** eventually polls cond until it holds, for at most 20 s (WebCrypto runs off the event loop). */
-async function eventually(cond, what) {
-  const deadline = Date.now() + 20000;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** state reports a pending promise's outcome without waiting: 'pending', or its value/error code. */
 function watch(p) {

@@ -14,46 +14,7 @@ import {
 } from '../static/js/e2ee/key-requests.js';
 import { VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes } from '../static/js/e2ee/keys.js';
-
-const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually(cond, what) {
-  const deadline = Date.now() + 30000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await tick(5);
-  }
-}
-
-/** FakeClock: time moves only by advance(), which runs the timers that fall due. */
-class FakeClock {
-  constructor() {
-    this.t = 1_000_000;
-    this.timers = new Map();
-    this.next = 1;
-  }
-  now = () => this.t;
-  setTimeout = (fn, ms) => {
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  };
-  clearTimeout = (id) => {
-    this.timers.delete(id);
-  };
-  advance(ms) {
-    const end = this.t + ms;
-    for (;;) {
-      let due = null;
-      for (const [id, x] of this.timers) if (x.at <= end && (!due || x.at < due[1].at)) due = [id, x];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeClock, KeyRelay, eventually, tick } from './harness.mjs';
 
 test('requester: one request per 2 s, doubling to 16 s while frames keep failing, 2 s again after they decode', () => {
   const clock = new FakeClock();
@@ -172,38 +133,14 @@ class Worker {
 }
 
 /** Room relays key messages in order; drop(from, to, msg) may make the server drop one. */
-class Room {
+class Room extends KeyRelay {
   constructor(clock) {
+    super();
     this.clock = clock;
-    this.members = new Map();
-    this.inFlight = 0;
-    this.drop = () => false;
     this.sent = []; // {from, to, t}
   }
-  relay(from, to, data) {
-    const msg = JSON.parse(data);
-    for (const [id, m] of this.members) {
-      if (id === from || (to && id !== to)) continue;
-      this.sent.push({ from, to: id, t: msg.t });
-      if (this.drop(from, id, msg)) continue;
-      this.inFlight++;
-      setTimeout(async () => {
-        try {
-          m.keys.receive(from, data);
-          await m.keys.queue;
-        } finally {
-          this.inFlight--;
-        }
-      }, 1);
-    }
-  }
-  async settle() {
-    for (let quiet = 0; quiet < 2;) {
-      await tick();
-      await Promise.all([...this.members.values()].map((m) => Promise.all([m.keys.queue, m.worker.pending])));
-      const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);
-      quiet = idle ? quiet + 1 : 0;
-    }
+  record(m, from, to, msg) {
+    this.sent.push({ from, to, t: msg.t });
   }
   async join(id, secret) {
     const meeting = await MeetingCrypto.fromSecret(secret);
@@ -217,26 +154,17 @@ class Room {
       onWaiting: (pid, on) => (on ? m.waiting.add(pid) : m.waiting.delete(pid)),
       clock: this.clock,
     });
-    const others = [...this.members.keys()];
     m.worker.rings.setSelf(id);
-    for (const o of others) {
+    for (const [o, om] of this.members) {
       m.worker.rings.route(o, o);
-      const om = this.members.get(o);
       om.worker.rings.route(id, id);
-      om.keys.peerJoined(id);
     }
-    this.members.set(id, m);
-    await m.keys.start(id, others);
-    await this.settle();
-    return m;
+    return this.admit(id, m);
   }
   /** announce: the server says `id` joined (a newcomer that never speaks: the members ratchet). */
   async announce(id) {
     for (const m of this.members.values()) m.keys.peerJoined(id);
     await this.settle();
-  }
-  close() {
-    for (const m of this.members.values()) m.keys.close();
   }
 }
 

@@ -8,8 +8,8 @@ import { parseResume, backoffMs, formatMedia, parseMedia } from '../static/js/re
 import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
 import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes } from '../static/js/e2ee/keys.js';
+import { FakeMedia, KeyRelay } from './harness.mjs';
 
-const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('the kept secret parses only in its own shape', () => {
   const secret = 'Zk3q0xT8v2mWJ4pLr7cN1aYb9sE6dHf5uG0iKoQzXw8';
@@ -35,71 +35,20 @@ test('backoff starts quickly, grows, and stays bounded', () => {
   assert.ok(backoffMs(1000, () => 1) <= 6000);
 });
 
-class FakeMedia {
-  constructor() {
-    this.own = null;
-    this.received = new Map();
-  }
-  setOwnKey(index, raw) {
-    this.own = { index, raw: raw.slice() };
-  }
-  setPeerKey(pid, index, raw) {
-    if (!this.received.has(pid)) this.received.set(pid, []);
-    this.received.get(pid).push({ index, raw: raw.slice() });
-  }
-  forget(pid) {
-    this.received.delete(pid);
-  }
-}
-
 /** Room relays key messages between members in order (a fake server). */
-class Room {
+class Room extends KeyRelay {
   constructor(secret) {
+    super();
     this.secret = secret;
-    this.members = new Map();
-    this.inFlight = 0;
   }
   send(from, to, data) {
-    for (const [id, m] of this.members) {
-      if (id === from || (to && id !== to)) continue;
-      this.inFlight++;
-      setTimeout(async () => {
-        try {
-          m.keys.receive(from, data);
-          await m.keys.queue;
-        } finally {
-          this.inFlight--;
-        }
-      }, 1);
-    }
-  }
-  async settle() {
-    for (let quiet = 0; quiet < 2;) {
-      await tick();
-      await Promise.all([...this.members.values()].map((m) => m.keys.queue));
-      const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);
-      quiet = idle ? quiet + 1 : 0;
-    }
+    this.relay(from, to, data);
   }
   async connect(id, { resumed = false } = {}) {
     const meeting = await MeetingCrypto.fromSecret(this.secret);
     const media = new FakeMedia();
     const keys = new SessionKeys({ meeting, media, send: (to, data) => this.send(id, to, data) });
-    const others = [...this.members.keys()].filter((o) => o !== id);
-    const old = this.members.get(id);
-    if (old) old.keys.close();
-    const m = { id, keys, media };
-    this.members.set(id, m);
-    for (const o of others) {
-      if (resumed) this.members.get(o).keys.peerResumed(id);
-      else this.members.get(o).keys.peerJoined(id);
-    }
-    await keys.start(id, others);
-    await this.settle();
-    return m;
-  }
-  close() {
-    for (const m of this.members.values()) m.keys.close();
+    return this.admit(id, { id, keys, media }, { resumed });
   }
 }
 

@@ -8,84 +8,31 @@ import assert from 'node:assert/strict';
 import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
 import { Roster, WARNING_KINDS } from '../static/js/e2ee/roster.js';
 import { randomBytes } from '../static/js/e2ee/keys.js';
-
-const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
-
-class FakeMedia {
-  constructor() {
-    this.received = new Map();
-  }
-  setOwnKey() {}
-  setPeerKey(pid, index) {
-    if (!this.received.has(pid)) this.received.set(pid, []);
-    this.received.get(pid).push(index);
-  }
-  forget(pid) {
-    this.received.delete(pid);
-  }
-}
+import { FakeMedia, KeyRelay } from './harness.mjs';
 
 /**
  * Room relays key messages in order like the server, and records every message a
  * member sends (the wire a hostile server sees) so that a test can replay one.
  */
-class Room {
+class Room extends KeyRelay {
   constructor(secret) {
+    super();
     this.secret = secret;
-    this.members = new Map(); // id -> {keys, media}
     this.wire = []; // {from, to, data}
-    this.inFlight = 0;
   }
   send(from, to, data) {
     this.wire.push({ from, to, data });
-    for (const [id, m] of this.members) {
-      if (id === from || (to && id !== to)) continue;
-      this.deliver(m, from, data);
-    }
-  }
-  deliver(m, from, data) {
-    this.inFlight++;
-    setTimeout(async () => {
-      try {
-        m.keys.receive(from, data);
-        await m.keys.queue;
-      } finally {
-        this.inFlight--;
-      }
-    }, 1);
-  }
-  async settle() {
-    for (let quiet = 0; quiet < 2;) {
-      await tick();
-      await Promise.all([...this.members.values()].map((m) => m.keys.queue));
-      const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);
-      quiet = idle ? quiet + 1 : 0;
-    }
+    this.relay(from, to, data);
   }
   async join(id) {
     const meeting = await MeetingCrypto.fromSecret(this.secret);
-    const media = new FakeMedia();
-    const m = { keys: null, media, changes: 0 };
-    m.keys = new SessionKeys({ meeting, media, send: (to, data) => this.send(id, to, data), onChange: () => { m.changes++; } });
-    const others = [...this.members.keys()];
-    this.members.set(id, m);
-    for (const o of others) this.members.get(o).keys.peerJoined(id);
-    await m.keys.start(id, others);
-    await this.settle();
-    return m;
-  }
-  leave(id) {
-    const m = this.members.get(id);
-    this.members.delete(id);
-    m.keys.close();
-    for (const o of this.members.values()) o.keys.peerLeft(id);
+    const m = { keys: null, media: new FakeMedia(), changes: 0 };
+    m.keys = new SessionKeys({ meeting, media: m.media, send: (to, data) => this.send(id, to, data), onChange: () => { m.changes++; } });
+    return this.admit(id, m);
   }
   /** sentTo lists the key messages (t: 'key') sent to id after wire position `since`. */
   keysTo(id, since = 0) {
     return this.wire.slice(since).filter((w) => w.to === id && JSON.parse(w.data).t === 'key');
-  }
-  close() {
-    for (const m of this.members.values()) m.keys.close();
   }
 }
 

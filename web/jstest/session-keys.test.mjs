@@ -9,43 +9,12 @@ import { MeetingCrypto, SessionKeys, UNREADABLE, safetyCode } from '../static/js
 import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { WORDS, codeWords } from '../static/js/e2ee/words.js';
-
-const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * eventually polls cond (which may be async) until it holds, for at most 20 s: a verdict
- * that waits for what happens, never for a fixed time a busy machine may overrun.
- */
-async function eventually(cond, what) {
-  const deadline = Date.now() + 20000;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await tick(5);
-  }
-}
-
-class FakeMedia {
-  constructor() {
-    this.own = null;
-    this.received = new Map(); // pid -> [{index, raw}]
-  }
-  setOwnKey(index, raw) {
-    this.own = { index, raw: raw.slice() };
-  }
-  setPeerKey(pid, index, raw) {
-    if (!this.received.has(pid)) this.received.set(pid, []);
-    this.received.get(pid).push({ index, raw: raw.slice() });
-  }
-  forget(pid) {
-    this.received.delete(pid);
-  }
-}
+import { FakeMedia, KeyRelay, eventually } from './harness.mjs';
 
 /** Room is a server relaying key messages between members, in order. */
-class Room {
+class Room extends KeyRelay {
   constructor() {
-    this.members = new Map(); // id -> {keys, media, log}
-    this.inFlight = 0; // relayed messages not yet handled by their receiver
+    super();
     this.sent = []; // every message members sent: {from, type, to?, envelopes?}
   }
   /** sendBatch is the server's e2ee_batch: each envelope reaches its own recipient. */
@@ -57,29 +26,8 @@ class Room {
     this.sent.push({ from, type: 'e2ee', to });
     this.relay(from, to, data);
   }
-  relay(from, to, data) {
-    for (const [id, m] of this.members) {
-      if (id === from || (to && id !== to)) continue;
-      m.log.push({ from, data: JSON.parse(data) });
-      this.inFlight++;
-      setTimeout(async () => {
-        try {
-          m.keys.receive(from, data);
-          await m.keys.queue;
-        } finally {
-          this.inFlight--;
-        }
-      }, 1);
-    }
-  }
-  /** settle waits until no message is in flight and every member has handled its own. */
-  async settle() {
-    for (let quiet = 0; quiet < 2;) {
-      await tick();
-      await Promise.all([...this.members.values()].map((m) => m.keys.queue));
-      const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);
-      quiet = idle ? quiet + 1 : 0;
-    }
+  record(m, from, to, data) {
+    m.log.push({ from, data });
   }
   async join(id, secret) {
     const meeting = await MeetingCrypto.fromSecret(secret);
@@ -89,22 +37,7 @@ class Room {
       send: (to, data) => this.send(id, to, data),
       sendBatch: (envelopes) => this.sendBatch(id, envelopes),
     });
-    const others = [...this.members.keys()];
-    const m = { id, keys, media, log: [] };
-    this.members.set(id, m);
-    for (const o of others) this.members.get(o).keys.peerJoined(id);
-    await keys.start(id, others);
-    await this.settle();
-    return m;
-  }
-  leave(id) {
-    const m = this.members.get(id);
-    this.members.delete(id);
-    m.keys.close();
-    for (const o of this.members.values()) o.keys.peerLeft(id);
-  }
-  close() {
-    for (const m of this.members.values()) m.keys.close();
+    return this.admit(id, { id, keys, media, log: [] });
   }
 }
 
@@ -201,7 +134,7 @@ test('a newcomer gets the ratcheted key and cannot read what came before it', as
   // The newcomer's key is the old one ratcheted.
   const old = room.members.get('p-b').media.received.get('p-a')[0];
   const given = c.media.received.get('p-a')[0];
-  assert.equal(given.index, (old.index + 1) % 16);
+  assert.equal(given.index, (old.index + 1) % 256);
   assert.deepEqual(given.raw, await ratchet(old.raw));
   room.close();
 });
@@ -218,8 +151,8 @@ test('after a leave every sender rotates; the one who left cannot follow', async
   const bBefore = b.keys.keyIndex;
   room.leave('p-c');
   // The rotated key is used after a short delay.
-  await eventually(() => a.keys.keyIndex === (indexBefore + 1) % 16, "a's rotated key");
-  await eventually(() => b.keys.keyIndex === (bBefore + 1) % 16, "b's rotated key");
+  await eventually(() => a.keys.keyIndex === (indexBefore + 1) % 256, "a's rotated key");
+  await eventually(() => b.keys.keyIndex === (bBefore + 1) % 256, "b's rotated key");
   await room.settle();
   const fa = await frameOf(a);
   const fb = await frameOf(b);
@@ -286,7 +219,7 @@ test('a join and a leave handled together rotate', async () => {
   const indexBefore = a.keys.keyIndex;
   await d.keys.start('p-d', ['p-a', 'p-b']);
   // One rotation for both changes, used after a short delay.
-  await eventually(() => a.keys.keyIndex === (indexBefore + 1) % 16, "a's rotated key");
+  await eventually(() => a.keys.keyIndex === (indexBefore + 1) % 256, "a's rotated key");
   await room.settle();
   const fa = await frameOf(a);
   assert.ok(await canRead(d, 'p-a', fa));

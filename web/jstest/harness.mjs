@@ -1,0 +1,135 @@
+// What the key-schedule tests share: a relay that plays the server between members'
+// SessionKeys (in order, each message handled asynchronously like a websocket's),
+// a media stand-in that records the keys it is given, a fake clock, and waiting for
+// a condition rather than for a fixed time.
+import assert from 'node:assert/strict';
+
+export const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * eventually polls cond (which may be async) until it holds, for at most ms: a verdict
+ * that waits for what happens, never for a fixed time a busy machine may overrun.
+ */
+export async function eventually(cond, what, ms = 30000) {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await tick(5);
+  }
+}
+
+/** FakeClock: time moves only by advance(), which runs the timers that fall due. */
+export class FakeClock {
+  constructor() {
+    this.t = 1_000_000;
+    this.timers = new Map();
+    this.next = 1;
+  }
+  now = () => this.t;
+  setTimeout = (fn, ms) => {
+    const id = this.next++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  };
+  clearTimeout = (id) => {
+    this.timers.delete(id);
+  };
+  advance(ms) {
+    const end = this.t + ms;
+    for (;;) {
+      let due = null;
+      for (const [id, x] of this.timers) if (x.at <= end && (!due || x.at < due[1].at)) due = [id, x];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.t = due[1].at;
+      due[1].fn();
+    }
+    this.t = end;
+  }
+}
+
+/** FakeMedia stands in for the media worker: it keeps the own key and every key given per sender. */
+export class FakeMedia {
+  constructor() {
+    this.own = null;
+    this.received = new Map(); // pid -> [{index, raw}]
+  }
+  setOwnKey(index, raw) {
+    this.own = { index, raw: raw.slice() };
+  }
+  setPeerKey(pid, index, raw) {
+    if (!this.received.has(pid)) this.received.set(pid, []);
+    this.received.get(pid).push({ index, raw: raw.slice() });
+  }
+  forget(pid) {
+    this.received.delete(pid);
+  }
+}
+
+/**
+ * KeyRelay is the server between members ({keys: SessionKeys, worker?} by id): each
+ * message goes to its recipient, or to every other member, in order. Subclasses record
+ * what passes (record) and may make the server drop a message (drop).
+ */
+export class KeyRelay {
+  constructor() {
+    this.members = new Map();
+    this.inFlight = 0; // relayed messages not yet handled by their receiver
+    this.drop = () => false; // (from, to, message) => true to drop it
+  }
+  relay(from, to, data) {
+    const msg = JSON.parse(data);
+    for (const [id, m] of this.members) {
+      if (id === from || (to && id !== to)) continue;
+      this.record(m, from, id, msg);
+      if (this.drop(from, id, msg)) continue;
+      this.deliver(m, from, data);
+    }
+  }
+  /** record sees every message to a member before the server may drop it. */
+  record() {}
+  deliver(m, from, data) {
+    this.inFlight++;
+    setTimeout(async () => {
+      try {
+        m.keys.receive(from, data);
+        await m.keys.queue;
+      } finally {
+        this.inFlight--;
+      }
+    }, 1);
+  }
+  /** settle waits until no message is in flight and every member has handled its own. */
+  async settle() {
+    for (let quiet = 0; quiet < 2;) {
+      await tick();
+      await Promise.all([...this.members.values()].map((m) => Promise.all([m.keys.queue, m.worker && m.worker.pending])));
+      const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);
+      quiet = idle ? quiet + 1 : 0;
+    }
+  }
+  /** admit tells the members already there that id joined (or resumed), then starts id's keys. */
+  async admit(id, m, { resumed = false } = {}) {
+    const others = [...this.members.keys()].filter((o) => o !== id);
+    const old = this.members.get(id);
+    if (old) old.keys.close();
+    this.members.set(id, m);
+    for (const o of others) {
+      const om = this.members.get(o);
+      if (resumed) om.keys.peerResumed(id);
+      else om.keys.peerJoined(id);
+    }
+    await m.keys.start(id, others);
+    await this.settle();
+    return m;
+  }
+  leave(id) {
+    const m = this.members.get(id);
+    this.members.delete(id);
+    m.keys.close();
+    for (const o of this.members.values()) o.keys.peerLeft(id);
+  }
+  close() {
+    for (const m of this.members.values()) m.keys.close();
+  }
+}
