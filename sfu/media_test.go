@@ -1,0 +1,478 @@
+package sfu
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"conclave/internal/fakeclock"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// The tests in this file run the real engine on 127.0.0.1 with Go Pion peers that have
+// no interceptors, so every NACK, PLI and sender report on the wire is the SFU's or the
+// test's own. Loss is made at the publisher: it leaves out packets and answers (or not)
+// the NACKs that ask for them. The engine's clock is fake; tests wait for each packet or
+// RTCP message to arrive before moving it, so verdicts do not depend on machine speed.
+
+const mediaWait = 20 * time.Second
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(mediaWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func testPeerAPI(t *testing.T) *webrtc.API {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	var s webrtc.SettingEngine
+	s.SetIncludeLoopbackCandidate(true)
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s))
+}
+
+// testPublisher sends VP8-shaped RTP with sequence numbers the test chooses, keeps what
+// it sent, and records the RTCP the SFU sends back.
+type testPublisher struct {
+	t      *testing.T
+	pc     *webrtc.PeerConnection
+	track  *webrtc.TrackLocalStaticRTP
+	ssrc   uint32
+	seq    uint16
+	mu     sync.Mutex
+	sent   map[uint16]*rtp.Packet
+	nacks  map[uint16]int // times each packet was asked for
+	plis   int
+	answer func(seq uint16) bool // whether to resend a NACKed packet
+}
+
+// testSubscriber records the sequence numbers and sender reports it receives.
+type testSubscriber struct {
+	pc    *webrtc.PeerConnection
+	mu    sync.Mutex
+	track *webrtc.TrackRemote
+	got   map[uint16]int
+	srs   []rtcp.SenderReport
+}
+
+type mediaRig struct {
+	t     *testing.T
+	clock *fakeclock.Clock
+	eng   *Engine
+	pub   *testPublisher
+	sub   *testSubscriber
+	subP  *Participant
+}
+
+// newMediaRig starts an engine, a subscriber and a publisher of one camera track, and
+// returns once the subscriber receives the publisher's packets.
+func newMediaRig(t *testing.T) *mediaRig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	eng, err := NewEngine(Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := eng.NewRoom()
+	t.Cleanup(func() {
+		room.Close()
+		_ = eng.Close()
+	})
+	r := &mediaRig{t: t, clock: clock, eng: eng}
+	api := testPeerAPI(t)
+
+	subP, err := room.Join("sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.subP = subP
+	pubP, err := room.Join("pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Publisher.
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &testPublisher{t: t, pc: pc, track: track, seq: 1000, sent: map[uint16]*rtp.Packet{}, nacks: map[uint16]int{},
+		answer: func(uint16) bool { return true }}
+	pub.ssrc = uint32(tr.Sender().GetParameters().Encodings[0].SSRC)
+	r.pub = pub
+	go pub.readRTCP(tr.Sender())
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	answer, err := pubP.Publish(ctx, pc.LocalDescription().SDP, map[string]Source{tr.Mid(): SourceCamera})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Subscriber: answers the SFU's offer once the track is published.
+	spc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = spc.Close() })
+	sub := &testSubscriber{pc: spc, got: map[uint16]int{}}
+	r.sub = sub
+	spc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		sub.mu.Lock()
+		sub.track = tr
+		sub.mu.Unlock()
+		go sub.readRTCP(recv)
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			sub.mu.Lock()
+			sub.got[p.SequenceNumber]++
+			sub.mu.Unlock()
+		}
+	})
+
+	// The SFU publishes the track at its first packet; keep sending until the
+	// subscriber is connected and receiving.
+	negotiated := make(chan error, 1)
+	go func() {
+		select {
+		case <-subP.NegotiationNeeded():
+		case <-ctx.Done():
+			negotiated <- ctx.Err()
+			return
+		}
+		o, err := subP.NextSubscribeOffer(ctx)
+		if err == nil && o == nil {
+			err = context.Canceled
+		}
+		if err == nil {
+			err = spc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP})
+		}
+		var a webrtc.SessionDescription
+		if err == nil {
+			a, err = spc.CreateAnswer(nil)
+		}
+		g := webrtc.GatheringCompletePromise(spc)
+		if err == nil {
+			err = spc.SetLocalDescription(a)
+		}
+		if err == nil {
+			<-g
+			err = subP.AcceptSubscribeAnswer(spc.LocalDescription().SDP)
+		}
+		negotiated <- err
+	}()
+	deadline := time.Now().Add(mediaWait)
+	for sub.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscriber never received the publisher's packets")
+		}
+		pub.send()
+		select {
+		case err := <-negotiated:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return r
+}
+
+func (s *testSubscriber) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got)
+}
+
+func (s *testSubscriber) has(seq uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got[seq] > 0
+}
+
+func (s *testSubscriber) readRTCP(recv *webrtc.RTPReceiver) {
+	for {
+		pkts, _, err := recv.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				s.mu.Lock()
+				s.srs = append(s.srs, *sr)
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+// send sends the next packet and returns its sequence number.
+func (p *testPublisher) send() uint16 {
+	seq := p.next()
+	p.write(seq)
+	return seq
+}
+
+// skip takes the next sequence number without sending it: a packet lost on the way.
+func (p *testPublisher) skip() uint16 { return p.next() }
+
+func (p *testPublisher) next() uint16 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	seq := p.seq
+	p.sent[seq] = &rtp.Packet{
+		Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true},
+		Payload: []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, byte(seq)},
+	}
+	return seq
+}
+
+func (p *testPublisher) write(seq uint16) {
+	p.mu.Lock()
+	pkt := p.sent[seq]
+	p.mu.Unlock()
+	if err := p.track.WriteRTP(pkt); err != nil {
+		p.t.Errorf("write: %v", err)
+	}
+}
+
+func (p *testPublisher) readRTCP(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt := pkt.(type) {
+			case *rtcp.PictureLossIndication:
+				p.mu.Lock()
+				p.plis++
+				p.mu.Unlock()
+			case *rtcp.TransportLayerNack:
+				for _, pair := range pkt.Nacks {
+					for _, seq := range pair.PacketList() {
+						p.mu.Lock()
+						p.nacks[seq]++
+						resend := p.sent[seq] != nil && p.answer(seq)
+						p.mu.Unlock()
+						if resend {
+							p.write(seq)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (p *testPublisher) nacksFor(seq uint16) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nacks[seq]
+}
+
+func (p *testPublisher) pliCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.plis
+}
+
+// TestPublisherLossIsRepaired: the publisher loses 3 % of its packets on the way to the
+// server; the SFU NACKs each gap as it sees it and the subscriber ends up with every
+// packet (residual loss 0).
+func TestPublisherLossIsRepaired(t *testing.T) {
+	r := newMediaRig(t)
+	var want []uint16
+	for i := 0; i < 400; i++ {
+		if i%33 == 7 {
+			want = append(want, r.pub.skip())
+			continue
+		}
+		want = append(want, r.pub.send())
+		if i%20 == 0 {
+			time.Sleep(time.Millisecond) // roughly paced, like a real sender
+		}
+	}
+	waitFor(t, "every packet at the subscriber", func() bool {
+		for _, s := range want {
+			if !r.sub.has(s) {
+				return false
+			}
+		}
+		return true
+	})
+	st := r.eng.Stats()
+	if st.NACKsSent == 0 || st.NACKedPackets < 12 {
+		t.Errorf("NACKs sent %d naming %d packets, want the 12 lost ones named", st.NACKsSent, st.NACKedPackets)
+	}
+}
+
+// TestNACKTriesAreBounded: a packet that never comes is asked for on the gap and then
+// again as time passes, maxNackTries times in all and never more.
+func TestNACKTriesAreBounded(t *testing.T) {
+	r := newMediaRig(t)
+	r.pub.mu.Lock()
+	r.pub.answer = func(uint16) bool { return false }
+	r.pub.mu.Unlock()
+
+	lost := r.pub.skip()
+	for i := 0; i < 3*maxNackTries; i++ {
+		seq := r.pub.send()
+		waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+		if i == 0 {
+			waitFor(t, "the NACK on the gap", func() bool { return r.pub.nacksFor(lost) == 1 })
+		}
+		r.clock.Advance(nackRetryInterval)
+	}
+	// A later gap's NACK comes after any retry for the first: once it is in, the count
+	// for the first is final.
+	later := r.pub.skip()
+	r.pub.send()
+	waitFor(t, "the NACK for a later gap", func() bool { return r.pub.nacksFor(later) == 1 })
+	if n := r.pub.nacksFor(lost); n != maxNackTries {
+		t.Fatalf("the lost packet was asked for %d times, want %d", n, maxNackTries)
+	}
+	if st := r.eng.Stats(); st.NACKsGivenUp != 1 {
+		t.Errorf("NACKsGivenUp %d, want 1", st.NACKsGivenUp)
+	}
+}
+
+// sendSubscriberRTCP sends pkts from the subscriber and waits until the SFU has counted
+// n keyframe requests in all.
+func (r *mediaRig) sendSubscriberRTCP(pkts []rtcp.Packet, n uint64) {
+	r.t.Helper()
+	if err := r.sub.pc.WriteRTCP(pkts); err != nil {
+		r.t.Fatal(err)
+	}
+	waitFor(r.t, "the keyframe request at the SFU", func() bool { return r.eng.Stats().KeyframeRequestsReceived >= n })
+}
+
+func (r *mediaRig) subSSRC() uint32 {
+	r.sub.mu.Lock()
+	defer r.sub.mu.Unlock()
+	return uint32(r.sub.track.SSRC())
+}
+
+// TestLossySubscriberDoesNotMultiplyKeyframes: a subscriber asks for a keyframe every
+// 600 ms for 12 s; the publisher is asked once when it joined and then at most once per
+// subscriberKeyframeInterval, and the SFU counts why it held the others back.
+func TestLossySubscriberDoesNotMultiplyKeyframes(t *testing.T) {
+	r := newMediaRig(t)
+	received := r.eng.Stats().KeyframeRequestsReceived // the join's own request
+	if received != 1 {
+		t.Fatalf("%d keyframe requests at join, want 1", received)
+	}
+	ssrc := r.subSSRC()
+	for i := 0; i < 20; i++ {
+		r.clock.Advance(600 * time.Millisecond)
+		received++
+		r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}, received)
+	}
+	// Requests forwarded at 0.6, 3.0, 5.4, 7.8 and 10.2 s, plus the join's.
+	const want = 6
+	st := r.eng.Stats()
+	if st.KeyframeRequestsSent != want || st.KeyframeRequestsLimited != 15 {
+		t.Fatalf("sent %d (want %d), limited %d (want 15)", st.KeyframeRequestsSent, want, st.KeyframeRequestsLimited)
+	}
+	waitFor(t, "the PLIs at the publisher", func() bool { return r.pub.pliCount() >= want })
+	// A later PLI (past every limit) is the barrier: once it is in, nothing else is.
+	r.clock.Advance(subscriberKeyframeInterval)
+	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}, received+1)
+	waitFor(t, "the barrier PLI at the publisher", func() bool { return r.pub.pliCount() >= want+1 })
+	if n := r.pub.pliCount(); n != want+1 {
+		t.Fatalf("the publisher was asked for %d keyframes, want %d", n, want+1)
+	}
+}
+
+// TestRetransmissionServesKeyframeRequest: a PLI right after a NACK that the SFU could
+// answer in full is served by the retransmission, not by a keyframe for everyone; a
+// second one is passed on.
+func TestRetransmissionServesKeyframeRequest(t *testing.T) {
+	r := newMediaRig(t)
+	ssrc := r.subSSRC()
+	seq := r.pub.send()
+	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	r.clock.Advance(subscriberKeyframeInterval) // past the join's request
+	nack := &rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}
+	r.sendSubscriberRTCP([]rtcp.Packet{nack, &rtcp.PictureLossIndication{MediaSSRC: ssrc}}, 2)
+	st := r.eng.Stats()
+	if st.Retransmissions != 1 || st.KeyframeRequestsRepaired != 1 || st.KeyframeRequestsSent != 1 {
+		t.Fatalf("retransmissions %d, repaired %d, sent %d; want 1, 1, 1 (the join's)", st.Retransmissions, st.KeyframeRequestsRepaired, st.KeyframeRequestsSent)
+	}
+	r.clock.Advance(rtxRepairWindow)
+	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}, 3)
+	waitFor(t, "the second PLI at the publisher", func() bool { return r.pub.pliCount() == 2 })
+}
+
+// TestSenderReportsAreForwarded: the publisher's sender report reaches the subscriber
+// with the subscriber's SSRC and the publisher's NTP/RTP mapping.
+func TestSenderReportsAreForwarded(t *testing.T) {
+	r := newMediaRig(t)
+	const ntp, ts = uint64(0xE1234567_80000000), uint32(123456789)
+	err := r.pub.pc.WriteRTCP([]rtcp.Packet{&rtcp.SenderReport{SSRC: r.pub.ssrc, NTPTime: ntp, RTPTime: ts, PacketCount: 999999, OctetCount: 999999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got rtcp.SenderReport
+	waitFor(t, "the sender report at the subscriber", func() bool {
+		r.sub.mu.Lock()
+		defer r.sub.mu.Unlock()
+		for _, sr := range r.sub.srs {
+			if sr.NTPTime == ntp {
+				got = sr
+				return true
+			}
+		}
+		return false
+	})
+	if ssrc := r.subSSRC(); got.SSRC != ssrc || got.SSRC == r.pub.ssrc {
+		t.Errorf("report SSRC %d, want the subscriber's %d (publisher's is %d)", got.SSRC, ssrc, r.pub.ssrc)
+	}
+	if got.RTPTime != ts {
+		t.Errorf("report RTP time %d, want %d", got.RTPTime, ts)
+	}
+	if n := uint32(r.sub.count()); got.PacketCount == 0 || got.PacketCount > n+1 || got.PacketCount == 999999 {
+		t.Errorf("report counts %d packets; the subscriber has %d", got.PacketCount, n)
+	}
+}
