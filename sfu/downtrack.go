@@ -28,7 +28,8 @@ type downTrack struct {
 	sentPackets uint32
 	sentOctets  uint32
 
-	kf subscriberKeyframes
+	kf        subscriberKeyframes
+	pendingSR atomic.Pointer[senderReport] // queued for the writer (senderreport.go)
 }
 
 type binding struct {
@@ -118,9 +119,10 @@ func (d *downTrack) outTimestamp(ts uint32) uint32 { return ts }
 // subscription: its SSRC, its RTP timestamps, its own packet and byte counts, and the
 // publisher's NTP time, so the receiver aligns audio and video on the publisher's clock.
 // Called only by the subscriber's writer goroutine, after the packets queued before it.
-func (d *downTrack) writeSenderReport(sr *senderReport) {
+func (d *downTrack) writeSenderReport() {
+	sr := d.pendingSR.Swap(nil)
 	b := d.binding.Load()
-	if b == nil || b.rtcp == nil {
+	if sr == nil || b == nil || b.rtcp == nil {
 		return
 	}
 	_ = b.rtcp([]rtcp.Packet{&rtcp.SenderReport{

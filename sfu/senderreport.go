@@ -48,10 +48,15 @@ func (u *upTrack) onSenderReport(sr *rtcp.SenderReport) {
 	}
 }
 
-// queueSenderReport queues r for this subscription once it is negotiated.
+// queueSenderReport queues r for this subscription once it is negotiated. A report still
+// waiting in the queue is replaced rather than queued twice.
 func (d *downTrack) queueSenderReport(r *senderReport) {
 	if r == nil || d.binding.Load() == nil {
 		return
 	}
-	d.sub.out.enqueue(sendItem{d: d, sr: r}, true)
+	if d.pendingSR.Swap(r) == nil && !d.sub.out.enqueue(sendItem{d: d}, true) {
+		// Queue full: no marker is queued, so nothing would ever send what is pending;
+		// drop it, and the next report tries again.
+		d.pendingSR.Store(nil)
+	}
 }

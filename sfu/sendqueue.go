@@ -30,18 +30,18 @@ type sendQueue struct {
 	bytes     atomic.Uint64
 }
 
-// sendItem is one packet for one subscription, or (sr set, p nil) a sender report.
+// sendItem is one packet for one subscription or, with p nil, the subscription's pending
+// sender report (kept out of the item so every queue slot stays two words).
 type sendItem struct {
-	d  *downTrack
-	p  *packet
-	sr *senderReport
+	d *downTrack
+	p *packet
 }
 
 // Queue lengths: about 200 ms of audio for a large meeting, and a few video frames.
 // Retransmissions older than what rtxQueueLen holds would arrive too late to be played.
 const (
 	urgentQueueLen = 128
-	rtxQueueLen    = 64
+	rtxQueueLen    = rtxBurst / 1200
 	videoQueueLen  = 256
 )
 
@@ -130,8 +130,8 @@ func (q *sendQueue) writeAfterUrgent(it sendItem) {
 }
 
 func (q *sendQueue) write(it sendItem) {
-	if it.sr != nil {
-		it.d.writeSenderReport(it.sr)
+	if it.p == nil {
+		it.d.writeSenderReport()
 		return
 	}
 	if n, ok := it.d.write(it.p); ok {
