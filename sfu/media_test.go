@@ -10,6 +10,8 @@ import (
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -40,12 +42,77 @@ func testPeerAPI(t *testing.T) *webrtc.API {
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
 	}
+	// An empty registry: without one Pion registers its default interceptors.
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+		webrtc.WithSettingEngine(testPeerSettings()))
+}
+
+func testPeerSettings() webrtc.SettingEngine {
 	var s webrtc.SettingEngine
 	s.SetIncludeLoopbackCandidate(true)
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s))
+	return s
+}
+
+// lossyConn loses every nth RTP packet it receives (never STUN, DTLS or RTCP), like
+// a subscriber's lossy downlink.
+type lossyConn struct {
+	net.PacketConn
+	every int
+	mu    sync.Mutex
+	n     int
+	lost  int
+}
+
+func (c *lossyConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || n < 2 || b[0]>>6 != 2 || (b[1] >= 192 && b[1] <= 223) {
+			return n, addr, err
+		}
+		c.mu.Lock()
+		c.n++
+		drop := c.n%c.every == 0
+		if drop {
+			c.lost++
+		}
+		c.mu.Unlock()
+		if !drop {
+			return n, addr, err
+		}
+	}
+}
+
+// lossySubscriberAPI is a subscriber like a browser's: it NACKs what it misses (Pion's
+// generator), behind a link that loses one RTP packet in every.
+func lossySubscriberAPI(t *testing.T, every int) (*webrtc.API, *lossyConn) {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(20 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Add(gen)
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &lossyConn{PacketConn: raw, every: every}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	// The tests send far faster than real media (hundreds of packets in a fraction of a
+	// second), so a retransmission can land more than 64 packets behind the newest,
+	// outside Pion's SRTP replay window, and be refused there rather than by the SFU.
+	s.DisableSRTPReplayProtection(true)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), conn
 }
 
 // testPublisher sends VP8-shaped RTP with sequence numbers the test chooses, keeps what
@@ -84,6 +151,12 @@ type mediaRig struct {
 // newMediaRig starts an engine, a subscriber and a publisher of one camera track, and
 // returns once the subscriber receives the publisher's packets.
 func newMediaRig(t *testing.T) *mediaRig {
+	t.Helper()
+	return newMediaRigWith(t, testPeerAPI(t))
+}
+
+// newMediaRigWith is newMediaRig with the subscriber's API given.
+func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
 	defer cancel()
@@ -147,7 +220,7 @@ func newMediaRig(t *testing.T) *mediaRig {
 	}
 
 	// Subscriber: answers the SFU's offer once the track is published.
-	spc, err := api.NewPeerConnection(webrtc.Configuration{})
+	spc, err := subAPI.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +428,50 @@ func TestPublisherLossIsRepaired(t *testing.T) {
 	st := r.eng.Stats()
 	if st.NACKsSent == 0 || st.NACKedPackets < 12 {
 		t.Errorf("NACKs sent %d naming %d packets, want the 12 lost ones named", st.NACKsSent, st.NACKedPackets)
+	}
+}
+
+// TestSubscriberLossIsRepaired: a subscriber whose link loses one RTP packet in 25
+// NACKs them like a browser and gets every one from the SFU's cache, through its
+// retransmission queue (residual loss 0).
+func TestSubscriberLossIsRepaired(t *testing.T) {
+	api, conn := lossySubscriberAPI(t, 25)
+	r := newMediaRigWith(t, api)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stats %+v", r.eng.Stats())
+		}
+	})
+	// While waiting, time passes for the SFU too (its retransmission budget refills);
+	// what is judged is only that every packet arrives.
+	arrives := func(seqs []uint16) func() bool {
+		return func() bool {
+			for _, s := range seqs {
+				if !r.sub.has(s) {
+					r.clock.Advance(5 * time.Millisecond)
+					return false
+				}
+			}
+			return true
+		}
+	}
+	var want []uint16
+	for i := 0; i < 400; i++ {
+		want = append(want, r.pub.send())
+		if i%10 == 9 {
+			// A loss is seen at the next packet: wait for all but the newest.
+			waitFor(t, "the subscriber to keep up", arrives(want[len(want)-10:len(want)-1]))
+		}
+	}
+	for i := 0; i < 3; i++ {
+		r.pub.send() // so that a loss of the last wanted packet is seen too
+	}
+	waitFor(t, "every packet at the subscriber (residual loss 0)", arrives(want))
+	conn.mu.Lock()
+	lost := conn.lost
+	conn.mu.Unlock()
+	if st := r.eng.Stats(); lost < 10 || st.Retransmissions < uint64(lost) {
+		t.Fatalf("link lost %d packets, SFU retransmitted %d", lost, st.Retransmissions)
 	}
 }
 
