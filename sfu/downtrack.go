@@ -53,8 +53,10 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 				rtcp: d.sub.writeSubscribeRTCP})
 			// A new subscriber can decode nothing until the next keyframe: ask now,
 			// past the per-subscriber limits (keyframe.go).
-			d.up.stats.keyframesIn.Add(1)
-			d.up.requestKeyframe()
+			if d.up.kind == webrtc.RTPCodecTypeVideo {
+				d.up.stats.keyframesIn.Add(1)
+				d.up.requestKeyframe()
+			}
 			// Any report maps timestamps to the publisher's clock: send the last one.
 			d.queueSenderReport(d.up.sr.Load())
 			return c, nil
