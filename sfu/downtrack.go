@@ -23,13 +23,16 @@ type downTrack struct {
 	dropping   bool
 	dropFrameT uint32
 
+	// Written rarely (RTCP goroutines). They also keep the writer's counters below more
+	// than a cache line away from what the reader reads for every packet: sharing a
+	// line with them cost the fan-out about a third of its speed.
+	kf        subscriberKeyframes
+	pendingSR atomic.Pointer[senderReport] // queued for the writer (senderreport.go)
+
 	// Touched only by the subscriber's writer goroutine: what this subscription sent,
 	// for the counts in its sender reports.
 	sentPackets uint32
 	sentOctets  uint32
-
-	kf        subscriberKeyframes
-	pendingSR atomic.Pointer[senderReport] // queued for the writer (senderreport.go)
 }
 
 type binding struct {
@@ -204,6 +207,7 @@ func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack) {
 		}
 	}
 	if resent > 0 {
+		d.sub.out.wake()
 		st.nacksAnswered.Add(1)
 		st.retransmissions.Add(resent)
 	}

@@ -73,7 +73,8 @@ func (q *sendQueue) enqueue(it sendItem, urgent bool) bool {
 }
 
 // enqueueRetransmission queues a packet a subscriber asked for again, if the
-// retransmission budget and the queue have room. It never blocks.
+// retransmission budget and the queue have room. It never blocks. Call wake after the
+// packets of one NACK are queued.
 func (q *sendQueue) enqueueRetransmission(it sendItem) bool {
 	if !q.pacer.take(q.now(), len(it.p.payload)) {
 		return false
@@ -86,6 +87,15 @@ func (q *sendQueue) enqueueRetransmission(it sendItem) bool {
 	}
 }
 
+// wake makes a waiting writer look at the retransmission queue: an empty item in the
+// urgent queue. If that queue is full the writer is busy and looks anyway.
+func (q *sendQueue) wake() {
+	select {
+	case q.urgent <- sendItem{}:
+	default:
+	}
+}
+
 func (q *sendQueue) run() {
 	defer q.wg.Done()
 	for {
@@ -95,17 +105,20 @@ func (q *sendQueue) run() {
 			continue
 		default:
 		}
-		select {
-		case it := <-q.rtx:
-			q.write(it)
-			continue
-		default:
+		if len(q.rtx) > 0 { // len is a cheap read; most of the time there is nothing to resend
+			select {
+			case it := <-q.rtx:
+				q.write(it)
+				continue
+			default:
+			}
 		}
+		// Retransmissions are not among the cases: every case costs a lock on each
+		// wait, on the hottest path there is; enqueueRetransmissions wakes the writer
+		// through the urgent queue instead.
 		select {
 		case it := <-q.urgent:
 			q.write(it)
-		case it := <-q.rtx:
-			q.writeAfterUrgent(it)
 		case it := <-q.video:
 			q.writeAfterUrgent(it)
 		case <-q.stop:
@@ -118,7 +131,7 @@ func (q *sendQueue) run() {
 // select picks at random among ready channels, and audio must never wait behind video
 // or a retransmission.
 func (q *sendQueue) writeAfterUrgent(it sendItem) {
-	for drained := false; !drained; {
+	for drained := len(q.urgent) == 0; !drained; {
 		select {
 		case u := <-q.urgent:
 			q.write(u)
@@ -130,6 +143,9 @@ func (q *sendQueue) writeAfterUrgent(it sendItem) {
 }
 
 func (q *sendQueue) write(it sendItem) {
+	if it.d == nil {
+		return // wake
+	}
 	if it.p == nil {
 		it.d.writeSenderReport()
 		return
