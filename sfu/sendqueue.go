@@ -114,8 +114,7 @@ func (q *sendQueue) run() {
 			}
 		}
 		// Retransmissions are not among the cases: every case costs a lock on each
-		// wait, on the hottest path there is; enqueueRetransmissions wakes the writer
-		// through the urgent queue instead.
+		// wait, on the hottest path there is; whoever queues them calls wake instead.
 		select {
 		case it := <-q.urgent:
 			q.write(it)
@@ -128,8 +127,7 @@ func (q *sendQueue) run() {
 }
 
 // writeAfterUrgent writes the audio that became ready while the writer waited, then it:
-// select picks at random among ready channels, and audio must never wait behind video
-// or a retransmission.
+// select picks at random among ready channels, and audio must never wait behind video.
 func (q *sendQueue) writeAfterUrgent(it sendItem) {
 	for drained := len(q.urgent) == 0; !drained; {
 		select {
