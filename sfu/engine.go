@@ -19,7 +19,6 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 )
@@ -188,8 +187,10 @@ func registerCodecs(m *webrtc.MediaEngine, feedback []webrtc.RTCPFeedback) error
 	return m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: video, PayloadType: 96}, webrtc.RTPCodecTypeVideo)
 }
 
-// newPublishAPI: we receive. NACK the publisher quickly on gaps, send receiver reports,
-// and send transport-wide congestion feedback so the browser's bandwidth estimate works.
+// newPublishAPI: we receive. Send receiver reports and transport-wide congestion
+// feedback so the browser's bandwidth estimate works. NACKs to the publisher are the
+// SFU's own (nackgen.go): sent on the gap itself and a bounded number of times, where
+// Pion's generator re-NACKs on a timer without a cap.
 func newPublishAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
@@ -203,11 +204,6 @@ func newPublishAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
 		}
 	}
 	reg := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(20*time.Millisecond), nack.GeneratorSize(1024))
-	if err != nil {
-		return nil, err
-	}
-	reg.Add(gen)
 	rr, err := report.NewReceiverInterceptor()
 	if err != nil {
 		return nil, err
@@ -219,20 +215,16 @@ func newPublishAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
 }
 
-// newSubscribeAPI: we send. Sender reports for lip sync; NACKs are answered by the SFU
-// itself from the publisher track's shared packet cache (no per-subscriber buffers), and
-// no header extensions are negotiated because incoming ones are stripped.
+// newSubscribeAPI: we send. NACKs are answered by the SFU itself from the publisher
+// track's shared packet cache (no per-subscriber buffers), and no header extensions are
+// negotiated because incoming ones are stripped. There is no sender report interceptor:
+// its reports would map timestamps to the time packets left the server; the SFU forwards
+// the publisher's own reports instead (senderreport.go), so receivers keep lip sync.
 func newSubscribeAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	if err := registerCodecs(m, fb); err != nil {
 		return nil, err
 	}
-	reg := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, err
-	}
-	reg.Add(sr)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(settings)), nil
 }

@@ -83,6 +83,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		sources:   make(map[string]Source),
 		downs:     make(map[*upTrack]*downTrack),
 	}
+	p.out.now = r.engine.now
 	r.engine.queues.add(p.out)
 	pub.OnTrack(p.onTrack)
 	return p, nil
@@ -431,16 +432,13 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		blocked: &p.blocked[sourceIndex(src)],
 		tap:     p.room.engine.tap,
 		stats:   &p.room.engine.stats,
+		clock:   p.room.engine.now,
 	}
-	// Sender reports from the publisher feed our receiver reports; read them.
+	// Sender reports from the publisher feed our receiver reports and are forwarded
+	// to subscribers for lip sync.
 	go func() {
 		defer p.wg.Done()
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := recv.Read(buf); err != nil {
-				return
-			}
-		}
+		up.readPublisherRTCP(func(b []byte) (int, error) { n, _, err := recv.Read(b); return n, err })
 	}()
 	go func() {
 		defer p.wg.Done()
@@ -460,6 +458,10 @@ func (p *Participant) discard(read func([]byte) error) {
 
 func (p *Participant) writePublishRTCP(pkts []rtcp.Packet) error {
 	return p.pub.WriteRTCP(pkts)
+}
+
+func (p *Participant) writeSubscribeRTCP(pkts []rtcp.Packet) error {
+	return p.sub.WriteRTCP(pkts)
 }
 
 // subscribe starts sending up to p.

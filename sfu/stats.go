@@ -23,11 +23,28 @@ type Stats struct {
 	NACKsReceived   uint64
 	NACKsAnswered   uint64
 	Retransmissions uint64
+	// RetransmissionsDropped counts asked-for packets that were cached but not queued
+	// again: the subscriber's retransmission budget or queue was full.
+	RetransmissionsDropped uint64
+	// NACKsSent counts NACKs sent to publishers for packets lost on the way to the
+	// server, NACKedPackets the packets they named (each is asked for at most
+	// maxNackTries times), NACKsGivenUp the packets that never came.
+	NACKsSent     uint64
+	NACKedPackets uint64
+	NACKsGivenUp  uint64
 	// KeyframeRequestsReceived counts PLI and FIR from subscribers (and new
 	// subscriptions, which ask by themselves); KeyframeRequestsSent the PLIs sent to
-	// publishers after coalescing.
-	KeyframeRequestsReceived uint64
-	KeyframeRequestsSent     uint64
+	// publishers. The ones received but not sent are counted by why:
+	// KeyframeRequestsRepaired were absorbed because retransmissions repair the loss,
+	// KeyframeRequestsLimited came from a subscriber that had asked too recently,
+	// KeyframeRequestsCoalesced were merged into a request already on its way.
+	KeyframeRequestsReceived  uint64
+	KeyframeRequestsSent      uint64
+	KeyframeRequestsRepaired  uint64
+	KeyframeRequestsLimited   uint64
+	KeyframeRequestsCoalesced uint64
+	// SenderReports counts publisher sender reports forwarded to subscribers.
+	SenderReports uint64
 }
 
 // counters are the engine's live counters, each one atomic add where it happens. What is
@@ -41,6 +58,15 @@ type counters struct {
 	retransmissions atomic.Uint64
 	keyframesIn     atomic.Uint64
 	keyframesOut    atomic.Uint64
+
+	retransmissionsDropped atomic.Uint64
+	nacksSent              atomic.Uint64
+	nackedPackets          atomic.Uint64
+	nackGaveUp             atomic.Uint64
+	keyframesRepaired      atomic.Uint64
+	keyframesLimited       atomic.Uint64
+	keyframesCoalesced     atomic.Uint64
+	senderReports          atomic.Uint64
 }
 
 // queueStats sums what the subscribers' writers wrote: the live ones, and the totals of
@@ -87,14 +113,22 @@ func (e *Engine) Stats() Stats {
 	c := &e.stats
 	forwarded, bytes := e.queues.sum()
 	return Stats{
-		TracksPublished:          c.tracks.Load(),
-		PacketsForwarded:         forwarded,
-		BytesForwarded:           bytes,
-		PacketsDropped:           c.dropped.Load(),
-		NACKsReceived:            c.nacks.Load(),
-		NACKsAnswered:            c.nacksAnswered.Load(),
-		Retransmissions:          c.retransmissions.Load(),
-		KeyframeRequestsReceived: c.keyframesIn.Load(),
-		KeyframeRequestsSent:     c.keyframesOut.Load(),
+		TracksPublished:           c.tracks.Load(),
+		PacketsForwarded:          forwarded,
+		BytesForwarded:            bytes,
+		PacketsDropped:            c.dropped.Load(),
+		NACKsReceived:             c.nacks.Load(),
+		NACKsAnswered:             c.nacksAnswered.Load(),
+		Retransmissions:           c.retransmissions.Load(),
+		KeyframeRequestsReceived:  c.keyframesIn.Load(),
+		KeyframeRequestsSent:      c.keyframesOut.Load(),
+		RetransmissionsDropped:    c.retransmissionsDropped.Load(),
+		NACKsSent:                 c.nacksSent.Load(),
+		NACKedPackets:             c.nackedPackets.Load(),
+		NACKsGivenUp:              c.nackGaveUp.Load(),
+		KeyframeRequestsRepaired:  c.keyframesRepaired.Load(),
+		KeyframeRequestsLimited:   c.keyframesLimited.Load(),
+		KeyframeRequestsCoalesced: c.keyframesCoalesced.Load(),
+		SenderReports:             c.senderReports.Load(),
 	}
 }

@@ -22,9 +22,18 @@ type upTrack struct {
 	cache  packetCache
 
 	// Resolved once when the track starts, so the per-packet loop does no lookups.
-	blocked *atomic.Bool    // the owner's block flag for this source
-	tap     func(TapPacket) // the engine's test tap, usually nil
-	stats   *counters       // the engine's counters
+	blocked *atomic.Bool     // the owner's block flag for this source
+	tap     func(TapPacket)  // the engine's test tap, usually nil
+	stats   *counters        // the engine's counters
+	clock   func() time.Time // the engine's clock; nil means time.Now
+
+	// Touched only by the reader goroutine: the publisher's lost packets, and a buffer
+	// for the NACK naming them.
+	loss    lossTracker
+	nackBuf []uint16
+
+	// sr is the publisher's latest sender report for this track, if any.
+	sr atomic.Pointer[senderReport]
 
 	subs atomic.Pointer[[]*downTrack]
 	mu   sync.Mutex // guards closed and writes to subs
@@ -56,6 +65,9 @@ func (u *upTrack) run() {
 		p.payload = pkt.Payload
 		if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
 			p.header.PaddingSize = pkt.PaddingSize
+		}
+		if seqs, gaveUp := u.loss.onPacket(p.header.SequenceNumber, u.now, u.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
+			u.nackPublisher(seqs, gaveUp)
 		}
 		if u.blocked.Load() {
 			continue
@@ -117,19 +129,51 @@ func (u *upTrack) end() []*downTrack {
 	return *cur
 }
 
+func (u *upTrack) now() time.Time {
+	if u.clock == nil {
+		return time.Now()
+	}
+	return u.clock()
+}
+
+// nackPublisher asks the publisher again for the packets in seqs (lossTracker decides
+// which and how often). Called only by the reader goroutine.
+func (u *upTrack) nackPublisher(seqs []uint16, gaveUp int) {
+	u.nackBuf = seqs[:0]
+	if gaveUp > 0 {
+		u.stats.nackGaveUp.Add(uint64(gaveUp))
+	}
+	if len(seqs) == 0 || u.blocked.Load() || u.remote == nil {
+		return
+	}
+	u.stats.nacksSent.Add(1)
+	u.stats.nackedPackets.Add(uint64(len(seqs)))
+	_ = u.owner.writePublishRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+		MediaSSRC: uint32(u.remote.SSRC()),
+		Nacks:     rtcp.NackPairsFromSequenceNumbers(seqs),
+	}})
+}
+
 // requestKeyframe asks the publisher for a keyframe, at most once per keyframeInterval;
 // a request inside the interval is deferred to its end rather than lost, so a subscriber
-// that joins just after another still gets a keyframe quickly.
+// that joins just after another still gets a keyframe quickly. Requests merged into one
+// already pending are counted as coalesced.
 func (u *upTrack) requestKeyframe() {
 	if u.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
-	u.stats.keyframesIn.Add(1)
-	u.kf.request(u.owner.room.engine.now, func() {
-		u.stats.keyframesOut.Add(1)
-		ssrc := uint32(u.remote.SSRC())
-		_ = u.owner.writePublishRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
-	})
+	if !u.kf.request(u.now, u.sendKeyframeRequest) {
+		u.stats.keyframesCoalesced.Add(1)
+	}
+}
+
+func (u *upTrack) sendKeyframeRequest() {
+	u.stats.keyframesOut.Add(1)
+	if u.remote == nil {
+		return
+	}
+	ssrc := uint32(u.remote.SSRC())
+	_ = u.owner.writePublishRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 }
 
 // keyframeThrottle coalesces keyframe requests.
@@ -141,11 +185,13 @@ type keyframeThrottle struct {
 	stopped bool
 }
 
-func (k *keyframeThrottle) request(now func() time.Time, send func()) {
+// request sends at once or schedules the send at the end of the interval; it reports
+// false when the request was merged into one already scheduled (or the track ended).
+func (k *keyframeThrottle) request(now func() time.Time, send func()) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.stopped || k.pending {
-		return
+		return false
 	}
 	t := now()
 	if wait := k.last.Add(keyframeInterval).Sub(t); wait > 0 {
@@ -160,10 +206,11 @@ func (k *keyframeThrottle) request(now func() time.Time, send func()) {
 			k.last = now()
 			send()
 		})
-		return
+		return true
 	}
 	k.last = t
 	send()
+	return true
 }
 
 func (k *keyframeThrottle) stop() {

@@ -1,0 +1,202 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// lossClock is a clock the lossTracker tests move by hand.
+type lossClock struct{ t time.Time }
+
+func (c *lossClock) now() time.Time { return c.t }
+
+// TestLossTrackerAcrossWrap: a gap across the 16-bit wrap is NACKed at once, asked for
+// again when due, forgotten when the packet arrives late, and given up after
+// maxNackTries when it never does.
+func TestLossTrackerAcrossWrap(t *testing.T) {
+	c := &lossClock{t: time.Unix(0, 0)}
+	var l lossTracker
+	feed := func(seq uint16) ([]uint16, int) { return l.onPacket(seq, c.now, nil) }
+	feed(65533)
+	feed(65534)
+	got, _ := feed(1) // 65535 and 0 missing
+	if len(got) != 2 || got[0] != 65535 || got[1] != 0 {
+		t.Fatalf("NACK on the gap %v, want [65535 0]", got)
+	}
+	if got, _ := feed(2); len(got) != 0 {
+		t.Fatalf("asked again before it was due: %v", got)
+	}
+	feed(0) // arrives late: no longer missing
+	tries := 1
+	for i := uint16(3); i < 40; i++ {
+		c.t = c.t.Add(nackRetryInterval)
+		got, gaveUp := feed(i)
+		for _, s := range got {
+			if s != 65535 {
+				t.Fatalf("asked for %d, which arrived", s)
+			}
+			tries++
+		}
+		if gaveUp > 1 {
+			t.Fatalf("gave up %d", gaveUp)
+		}
+	}
+	if tries != maxNackTries || len(l.missing) != 0 {
+		t.Fatalf("asked %d times (want %d), still tracking %d", tries, maxNackTries, len(l.missing))
+	}
+}
+
+// TestLossTrackerBounded: a large gap tracks at most maxMissing packets, and a jump
+// beyond maxNackGap (a restarted stream) is not taken for loss.
+func TestLossTrackerBounded(t *testing.T) {
+	c := &lossClock{t: time.Unix(0, 0)}
+	var l lossTracker
+	l.onPacket(100, c.now, nil)
+	got, gaveUp := l.onPacket(100+200, c.now, nil)
+	if len(l.missing) != maxMissing || gaveUp != 199-maxMissing || len(got) != 199 {
+		t.Fatalf("tracking %d, gave up %d, asked %d", len(l.missing), gaveUp, len(got))
+	}
+	got, gaveUp = l.onPacket(100+200+maxNackGap+1, c.now, nil)
+	if len(got) != 0 || len(l.missing) != 0 || gaveUp != maxMissing {
+		t.Fatalf("after a jump: asked %d, tracking %d, gave up %d", len(got), len(l.missing), gaveUp)
+	}
+}
+
+// FuzzLossTracker: whatever sequence numbers and clock steps arrive, the tracker stays
+// bounded and asks for no packet more than maxNackTries times.
+func FuzzLossTracker(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 2, 0, 5, 3, 9, 1, 3, 255, 255, 0, 0})
+	f.Add([]byte{0xff, 0xfe, 0x00, 0x10, 0x00, 0x02, 0x80, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := &lossClock{t: time.Unix(0, 0)}
+		var l lossTracker
+		asked := map[uint16]int{}
+		for i := 0; i+1 < len(b); i += 2 {
+			seq := uint16(b[i])<<8 | uint16(b[i+1])
+			c.t = c.t.Add(time.Duration(b[i]%100) * time.Millisecond)
+			got, _ := l.onPacket(seq, c.now, nil)
+			for _, s := range got {
+				asked[s]++
+			}
+			if len(l.missing) > maxMissing {
+				t.Fatalf("tracking %d", len(l.missing))
+			}
+		}
+		for s, n := range asked {
+			// A packet can go missing again after its sequence number comes round.
+			if n > maxNackTries*(len(b)/2+1) {
+				t.Fatalf("asked for %d %d times", s, n)
+			}
+		}
+		for _, m := range l.missing {
+			if m.tries > maxNackTries {
+				t.Fatalf("%d tried %d times", m.seq, m.tries)
+			}
+		}
+	})
+}
+
+// TestRtxPacer: the budget allows a burst, refuses beyond it, and refills with time.
+func TestRtxPacer(t *testing.T) {
+	var p rtxPacer
+	now := time.Unix(0, 0)
+	n := 0
+	for p.take(now, 1200) {
+		n++
+	}
+	if n != rtxBurst/1200 {
+		t.Fatalf("burst of %d packets, want %d", n, rtxBurst/1200)
+	}
+	now = now.Add(100 * time.Millisecond) // 12500 bytes at 1 Mbit/s
+	n = 0
+	for p.take(now, 1200) {
+		n++
+	}
+	if n != 10 {
+		t.Fatalf("%d packets after 100 ms, want 10", n)
+	}
+}
+
+// TestRetransmissionsQueueBehindAudio: with audio, retransmissions and video all waiting,
+// the writer sends audio first, then retransmissions, then video; retransmissions beyond
+// their queue are dropped and counted, never put among the audio.
+func TestRetransmissionsQueueBehindAudio(t *testing.T) {
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	w := &recordingWriter{block: make(chan struct{}), entered: make(chan struct{}, 1024)}
+	d := newTestSub(t, up, 1, w)
+	q := d.sub.out
+	q.enqueue(sendItem{d: d, p: &packet{header: rtp.Header{SequenceNumber: 1}}}, false)
+	<-w.entered // the writer holds packet 1 and blocks
+	for i := 0; i < 5; i++ {
+		q.enqueue(sendItem{d: d, p: &packet{header: rtp.Header{SequenceNumber: uint16(100 + i)}}}, false)
+	}
+	for i := 0; i < cacheSize; i++ {
+		up.cache.put(&packet{header: rtp.Header{SequenceNumber: uint16(200 + i)}, payload: make([]byte, 500)})
+	}
+	var seqs []uint16
+	for i := 0; i < rtxQueueLen+10; i++ {
+		seqs = append(seqs, uint16(200+i))
+	}
+	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}})
+	for i := 0; i < 3; i++ {
+		q.enqueue(sendItem{d: d, p: &packet{header: rtp.Header{SequenceNumber: uint16(300 + i)}}}, true)
+	}
+	if got := up.stats.retransmissionsDropped.Load(); got != 10 {
+		t.Fatalf("%d retransmissions dropped, want 10 (queue of %d)", got, rtxQueueLen)
+	}
+	w.unblock()
+	want := 1 + 3 + rtxQueueLen + 5
+	waitFor(t, "every queued packet written", func() bool { return len(w.got()) == want })
+	got := w.got()
+	class := func(s uint16) int {
+		switch {
+		case s >= 300:
+			return 0 // audio
+		case s >= 200:
+			return 1 // retransmission
+		default:
+			return 2 // video
+		}
+	}
+	for i := 2; i < len(got); i++ {
+		if class(got[i].SequenceNumber) < class(got[i-1].SequenceNumber) {
+			t.Fatalf("packet %d went out after %d", got[i].SequenceNumber, got[i-1].SequenceNumber)
+		}
+	}
+}
+
+// TestSubscriberKeyframes: an answered NACK absorbs one request; requests come through
+// at most once per interval; absorbing cannot hold requests back for ever.
+func TestSubscriberKeyframes(t *testing.T) {
+	var s subscriberKeyframes
+	t0 := time.Unix(0, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	steps := []struct {
+		nack bool
+		at   time.Duration
+		want keyframeVerdict
+	}{
+		{false, 0, keyframeForward},
+		{false, time.Second, keyframeLimited},
+		{true, 2 * time.Second, keyframeRepaired},
+		{false, 2*time.Second + 10*time.Millisecond, keyframeForward},
+		{true, 5 * time.Second, keyframeRepaired}, // the last absorb was 3 s ago
+	}
+	for i, st := range steps {
+		if st.nack {
+			s.answeredNack(at(st.at))
+		}
+		if got := s.request(at(st.at)); got != st.want {
+			t.Fatalf("step %d: verdict %d, want %d", i, got, st.want)
+		}
+	}
+	// An answered NACK before every request, but absorbed only once per interval.
+	s.answeredNack(at(5*time.Second + 100*time.Millisecond))
+	if got := s.request(at(5*time.Second + 100*time.Millisecond)); got != keyframeForward {
+		t.Fatalf("second absorb inside the interval: verdict %d, want forward", got)
+	}
+}

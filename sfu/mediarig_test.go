@@ -1,0 +1,408 @@
+package sfu
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"conclave/internal/fakeclock"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// The tests in this file run the real engine on 127.0.0.1 with Go Pion peers that have
+// no interceptors, so every NACK, PLI and sender report on the wire is the SFU's or the
+// test's own. Loss is made at the publisher: it leaves out packets and answers (or not)
+// the NACKs that ask for them. The engine's clock is fake; tests wait for each packet or
+// RTCP message to arrive before moving it, so verdicts do not depend on machine speed.
+
+const mediaWait = 20 * time.Second
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(mediaWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func testPeerAPI(t *testing.T) *webrtc.API {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	// An empty registry: without one Pion registers its default interceptors.
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+		webrtc.WithSettingEngine(testPeerSettings()))
+}
+
+func testPeerSettings() webrtc.SettingEngine {
+	var s webrtc.SettingEngine
+	s.SetIncludeLoopbackCandidate(true)
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	s.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return s
+}
+
+// lossyConn loses every nth RTP packet it receives (never STUN, DTLS or RTCP), like
+// a subscriber's lossy downlink.
+type lossyConn struct {
+	net.PacketConn
+	every int
+	mu    sync.Mutex
+	n     int
+	lost  int
+}
+
+func (c *lossyConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || n < 2 || b[0]>>6 != 2 || (b[1] >= 192 && b[1] <= 223) {
+			return n, addr, err
+		}
+		c.mu.Lock()
+		c.n++
+		drop := c.n%c.every == 0
+		if drop {
+			c.lost++
+		}
+		c.mu.Unlock()
+		if !drop {
+			return n, addr, err
+		}
+	}
+}
+
+// lossySubscriberAPI is a subscriber like a browser's: it NACKs what it misses (Pion's
+// generator), behind a link that loses one RTP packet in every.
+func lossySubscriberAPI(t *testing.T, every int) (*webrtc.API, *lossyConn) {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorInterval(20 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Add(gen)
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &lossyConn{PacketConn: raw, every: every}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	// The tests send far faster than real media (hundreds of packets in a fraction of a
+	// second), so a retransmission can land more than 64 packets behind the newest,
+	// outside Pion's SRTP replay window, and be refused there rather than by the SFU.
+	s.DisableSRTPReplayProtection(true)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s)), conn
+}
+
+// testPublisher sends VP8-shaped RTP with sequence numbers the test chooses, keeps what
+// it sent, and records the RTCP the SFU sends back.
+type testPublisher struct {
+	t      *testing.T
+	pc     *webrtc.PeerConnection
+	track  *webrtc.TrackLocalStaticRTP
+	ssrc   uint32
+	seq    uint16
+	mu     sync.Mutex
+	sent   map[uint16]*rtp.Packet
+	nacks  map[uint16]int // times each packet was asked for
+	plis   int
+	answer func(seq uint16) bool // whether to resend a NACKed packet
+}
+
+// testSubscriber records the sequence numbers and sender reports it receives.
+type testSubscriber struct {
+	pc    *webrtc.PeerConnection
+	mu    sync.Mutex
+	track *webrtc.TrackRemote
+	got   map[uint16]int
+	srs   []rtcp.SenderReport
+}
+
+type mediaRig struct {
+	t     *testing.T
+	clock *fakeclock.Clock
+	eng   *Engine
+	pub   *testPublisher
+	sub   *testSubscriber
+	subP  *Participant
+}
+
+// newMediaRig starts an engine, a subscriber and a publisher of one camera track, and
+// returns once the subscriber receives the publisher's packets.
+func newMediaRig(t *testing.T) *mediaRig {
+	t.Helper()
+	return newMediaRigWith(t, testPeerAPI(t))
+}
+
+// newMediaRigWith is newMediaRig with the subscriber's API given.
+func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	eng, err := NewEngine(Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := eng.NewRoom()
+	t.Cleanup(func() {
+		room.Close()
+		_ = eng.Close()
+	})
+	r := &mediaRig{t: t, clock: clock, eng: eng}
+	api := testPeerAPI(t)
+
+	subP, err := room.Join("sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.subP = subP
+	pubP, err := room.Join("pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Publisher.
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &testPublisher{t: t, pc: pc, track: track, seq: 1000, sent: map[uint16]*rtp.Packet{}, nacks: map[uint16]int{},
+		answer: func(uint16) bool { return true }}
+	pub.ssrc = uint32(tr.Sender().GetParameters().Encodings[0].SSRC)
+	r.pub = pub
+	go pub.readRTCP(tr.Sender())
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	answer, err := pubP.Publish(ctx, pc.LocalDescription().SDP, map[string]Source{tr.Mid(): SourceCamera})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Subscriber: answers the SFU's offer once the track is published.
+	spc, err := subAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = spc.Close() })
+	sub := &testSubscriber{pc: spc, got: map[uint16]int{}}
+	r.sub = sub
+	spc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		sub.mu.Lock()
+		sub.track = tr
+		sub.mu.Unlock()
+		go sub.readRTCP(recv)
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			sub.mu.Lock()
+			sub.got[p.SequenceNumber]++
+			sub.mu.Unlock()
+		}
+	})
+
+	// The SFU publishes the track at its first packet; keep sending until the
+	// subscriber is connected and receiving.
+	negotiated := make(chan error, 1)
+	go func() {
+		select {
+		case <-subP.NegotiationNeeded():
+		case <-ctx.Done():
+			negotiated <- ctx.Err()
+			return
+		}
+		o, err := subP.NextSubscribeOffer(ctx)
+		if err == nil && o == nil {
+			err = context.Canceled
+		}
+		if err == nil {
+			err = spc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP})
+		}
+		var a webrtc.SessionDescription
+		if err == nil {
+			a, err = spc.CreateAnswer(nil)
+		}
+		g := webrtc.GatheringCompletePromise(spc)
+		if err == nil {
+			err = spc.SetLocalDescription(a)
+		}
+		if err == nil {
+			<-g
+			err = subP.AcceptSubscribeAnswer(spc.LocalDescription().SDP)
+		}
+		negotiated <- err
+	}()
+	deadline := time.Now().Add(mediaWait)
+	for sub.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscriber never received the publisher's packets")
+		}
+		pub.send()
+		select {
+		case err := <-negotiated:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return r
+}
+
+func (s *testSubscriber) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.got)
+}
+
+func (s *testSubscriber) has(seq uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.got[seq] > 0
+}
+
+func (s *testSubscriber) readRTCP(recv *webrtc.RTPReceiver) {
+	for {
+		pkts, _, err := recv.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok {
+				s.mu.Lock()
+				s.srs = append(s.srs, *sr)
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+// send sends the next packet and returns its sequence number.
+func (p *testPublisher) send() uint16 {
+	seq := p.next()
+	p.write(seq)
+	return seq
+}
+
+// skip takes the next sequence number without sending it: a packet lost on the way.
+func (p *testPublisher) skip() uint16 { return p.next() }
+
+func (p *testPublisher) next() uint16 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	seq := p.seq
+	p.sent[seq] = &rtp.Packet{
+		Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true},
+		Payload: []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, byte(seq)},
+	}
+	return seq
+}
+
+func (p *testPublisher) write(seq uint16) {
+	p.mu.Lock()
+	pkt := p.sent[seq]
+	p.mu.Unlock()
+	if err := p.track.WriteRTP(pkt); err != nil {
+		p.t.Errorf("write: %v", err)
+	}
+}
+
+func (p *testPublisher) readRTCP(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pkt := pkt.(type) {
+			case *rtcp.PictureLossIndication:
+				p.mu.Lock()
+				p.plis++
+				p.mu.Unlock()
+			case *rtcp.TransportLayerNack:
+				for _, pair := range pkt.Nacks {
+					for _, seq := range pair.PacketList() {
+						p.mu.Lock()
+						p.nacks[seq]++
+						resend := p.sent[seq] != nil && p.answer(seq)
+						p.mu.Unlock()
+						if resend {
+							p.write(seq)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func (p *testPublisher) nacksFor(seq uint16) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nacks[seq]
+}
+
+func (p *testPublisher) pliCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.plis
+}
+
+// sendSubscriberRTCP sends pkts from the subscriber and waits until the SFU has counted
+// n keyframe requests in all.
+func (r *mediaRig) sendSubscriberRTCP(pkts []rtcp.Packet, n uint64) {
+	r.t.Helper()
+	if err := r.sub.pc.WriteRTCP(pkts); err != nil {
+		r.t.Fatal(err)
+	}
+	waitFor(r.t, "the keyframe request at the SFU", func() bool { return r.eng.Stats().KeyframeRequestsReceived >= n })
+}
+
+func (r *mediaRig) subSSRC() uint32 {
+	r.sub.mu.Lock()
+	defer r.sub.mu.Unlock()
+	return uint32(r.sub.track.SSRC())
+}

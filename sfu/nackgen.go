@@ -1,0 +1,99 @@
+package sfu
+
+import "time"
+
+// lossTracker finds the packets a publisher track lost on its way to the SFU and says
+// when to ask for them (NACK): at once when a packet arrives after a gap, then again at
+// most maxNackTries times in all, nackRetryInterval apart, until the packet arrives or is
+// given up. It runs on the track's reader goroutine and is driven by arriving packets,
+// not a timer: retries go out with the next packet after they are due (media packets
+// arrive every few milliseconds), so a quiet track costs nothing and there is no loop to
+// stop. It reads the clock only while something is missing.
+type lossTracker struct {
+	started bool
+	highest uint16
+	missing []missingPacket // oldest first, at most maxMissing
+}
+
+type missingPacket struct {
+	seq   uint16
+	tries uint8
+	due   time.Time // when to ask again
+}
+
+const (
+	// maxNackTries is how often one missing packet is asked for, first time included.
+	maxNackTries = 3
+	// nackRetryInterval is the wait before asking again: longer than a typical round
+	// trip to a publisher, short enough for the retransmission to make a receiver's
+	// jitter buffer.
+	nackRetryInterval = 80 * time.Millisecond
+	// maxMissing bounds the packets tracked at once (older ones are given up first).
+	maxMissing = 128
+	// maxNackGap: a jump larger than this is a restart or a paused stream, not loss.
+	maxNackGap = 256
+)
+
+// onPacket notes that seq arrived and appends to out the sequence numbers to NACK now.
+// gaveUp counts packets dropped from tracking without having arrived.
+func (l *lossTracker) onPacket(seq uint16, now func() time.Time, out []uint16) (nack []uint16, gaveUp int) {
+	if !l.started {
+		l.started, l.highest = true, seq
+		return out, 0
+	}
+	diff := int16(seq - l.highest)
+	switch {
+	case diff == 1:
+		l.highest = seq
+		if len(l.missing) == 0 {
+			return out, 0 // the common case: in order, nothing missing
+		}
+	case diff > 1:
+		l.highest = seq
+		if int(diff) > maxNackGap {
+			gaveUp = len(l.missing)
+			l.missing = l.missing[:0]
+			return out, gaveUp
+		}
+		t := now()
+		for s := seq - uint16(diff) + 1; s != seq; s++ {
+			if len(l.missing) == maxMissing {
+				l.missing = append(l.missing[:0], l.missing[1:]...)
+				gaveUp++
+			}
+			l.missing = append(l.missing, missingPacket{seq: s, tries: 1, due: t.Add(nackRetryInterval)})
+			out = append(out, s)
+		}
+		return out, gaveUp
+	default: // late (a retransmission, or reordered) or a duplicate
+		for i, m := range l.missing {
+			if m.seq == seq {
+				l.missing = append(l.missing[:i], l.missing[i+1:]...)
+				break
+			}
+		}
+		if len(l.missing) == 0 {
+			return out, 0
+		}
+	}
+	// Something is still missing: ask again for what is due, drop what was asked for
+	// often enough.
+	t := now()
+	kept := l.missing[:0]
+	for _, m := range l.missing {
+		if t.Before(m.due) {
+			kept = append(kept, m)
+			continue
+		}
+		if m.tries >= maxNackTries {
+			gaveUp++
+			continue
+		}
+		m.tries++
+		m.due = t.Add(nackRetryInterval)
+		out = append(out, m.seq)
+		kept = append(kept, m)
+	}
+	l.missing = kept
+	return out, gaveUp
+}
