@@ -79,6 +79,15 @@ func NewCollector(src Sources) *Collector {
 		counter("retransmissions_total", "RTP packets queued again for a subscriber that NACKed them.", func(s *snapshot) uint64 { return s.media.Retransmissions }),
 		counter("keyframe_requests_received_total", "Keyframe requests from subscribers (PLI, FIR, new subscriptions).", func(s *snapshot) uint64 { return s.media.KeyframeRequestsReceived }),
 		counter("keyframe_requests_sent_total", "Keyframe requests (PLI) sent to publishers after coalescing.", func(s *snapshot) uint64 { return s.media.KeyframeRequestsSent }),
+		family("keyframe_requests_absorbed_total", "Keyframe requests from subscribers not sent on to the publisher, by why.", "reason", prometheus.CounterValue,
+			labelled{"repaired", func(s *snapshot) float64 { return float64(s.media.KeyframeRequestsRepaired) }},
+			labelled{"limited", func(s *snapshot) float64 { return float64(s.media.KeyframeRequestsLimited) }},
+			labelled{"coalesced", func(s *snapshot) float64 { return float64(s.media.KeyframeRequestsCoalesced) }}),
+		counter("retransmissions_dropped_total", "Packets a subscriber NACKed that were cached but not sent again: its retransmission budget or queue was full.", func(s *snapshot) uint64 { return s.media.RetransmissionsDropped }),
+		counter("nacks_sent_total", "NACKs sent to publishers for packets lost on the way to the server.", func(s *snapshot) uint64 { return s.media.NACKsSent }),
+		counter("nacked_packets_total", "Packets named in NACKs to publishers (each asked for a bounded number of times).", func(s *snapshot) uint64 { return s.media.NACKedPackets }),
+		counter("nacks_given_up_total", "Packets lost on the way to the server that never came, however often asked for.", func(s *snapshot) uint64 { return s.media.NACKsGivenUp }),
+		counter("sender_reports_forwarded_total", "Publisher RTCP sender reports forwarded to subscribers (lip sync).", func(s *snapshot) uint64 { return s.media.SenderReports }),
 	}}
 	if src.TURN != nil {
 		c.turn = prometheus.NewDesc(ns+"turn_allocations", "TURN relay allocations open.", nil, nil)

@@ -30,6 +30,11 @@ type Media struct {
 	PacketsDropped                                 uint64
 	NACKsReceived, NACKsAnswered, Retransmissions  uint64
 	KeyframeRequestsReceived, KeyframeRequestsSent uint64
+	// Why keyframe requests received were not sent on (sfu.Stats).
+	KeyframeRequestsRepaired, KeyframeRequestsLimited, KeyframeRequestsCoalesced uint64
+	RetransmissionsDropped                                                       uint64
+	NACKsSent, NACKedPackets, NACKsGivenUp                                       uint64
+	SenderReports                                                                uint64
 }
 
 // TURN is the embedded TURN server, when there is one.

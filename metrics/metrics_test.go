@@ -29,7 +29,9 @@ func sources(turn metrics.TURN) metrics.Sources {
 			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6}
 		},
 		Media: func() metrics.Media {
-			return metrics.Media{TracksPublished: 11, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2}
+			return metrics.Media{TracksPublished: 11, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
+				KeyframeRequestsRepaired: 21, KeyframeRequestsLimited: 22, KeyframeRequestsCoalesced: 23, RetransmissionsDropped: 24,
+				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28}
 		},
 		TURN: turn,
 	}
@@ -100,6 +102,14 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_retransmissions_total", "", "", 15, dto.MetricType_COUNTER},
 		{"conclave_keyframe_requests_received_total", "", "", 4, dto.MetricType_COUNTER},
 		{"conclave_keyframe_requests_sent_total", "", "", 2, dto.MetricType_COUNTER},
+		{"conclave_keyframe_requests_absorbed_total", "reason", "repaired", 21, dto.MetricType_COUNTER},
+		{"conclave_keyframe_requests_absorbed_total", "reason", "limited", 22, dto.MetricType_COUNTER},
+		{"conclave_keyframe_requests_absorbed_total", "reason", "coalesced", 23, dto.MetricType_COUNTER},
+		{"conclave_retransmissions_dropped_total", "", "", 24, dto.MetricType_COUNTER},
+		{"conclave_nacks_sent_total", "", "", 25, dto.MetricType_COUNTER},
+		{"conclave_nacked_packets_total", "", "", 26, dto.MetricType_COUNTER},
+		{"conclave_nacks_given_up_total", "", "", 27, dto.MetricType_COUNTER},
+		{"conclave_sender_reports_forwarded_total", "", "", 28, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {

@@ -74,7 +74,10 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 				TracksPublished: m.TracksPublished, PacketsForwarded: m.PacketsForwarded, BytesForwarded: m.BytesForwarded,
 				PacketsDropped: m.PacketsDropped, NACKsReceived: m.NACKsReceived, NACKsAnswered: m.NACKsAnswered,
 				Retransmissions: m.Retransmissions, KeyframeRequestsReceived: m.KeyframeRequestsReceived,
-				KeyframeRequestsSent: m.KeyframeRequestsSent,
+				KeyframeRequestsSent: m.KeyframeRequestsSent, KeyframeRequestsRepaired: m.KeyframeRequestsRepaired,
+				KeyframeRequestsLimited: m.KeyframeRequestsLimited, KeyframeRequestsCoalesced: m.KeyframeRequestsCoalesced,
+				RetransmissionsDropped: m.RetransmissionsDropped, NACKsSent: m.NACKsSent, NACKedPackets: m.NACKedPackets,
+				NACKsGivenUp: m.NACKsGivenUp, SenderReports: m.SenderReports,
 			}
 		},
 	}
