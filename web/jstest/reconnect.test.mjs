@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { parseResume, backoffMs, formatMedia, parseMedia } from '../static/js/reconnect-core.js';
+import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from '../static/js/reconnect-core.js';
 import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
 import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes } from '../static/js/e2ee/keys.js';
@@ -17,6 +17,27 @@ test('the kept secret parses only in its own shape', () => {
   for (const bad of [null, undefined, 5, '', '.', 'p-1.', `.${secret}`, 'p-1.short', `p 1.${secret}`, `p-1.${secret}!`]) {
     assert.equal(parseResume(bad), null, String(bad));
   }
+});
+
+test('the reachability probe: a HEAD that is never cached; only a 2xx answer is "reachable"', async () => {
+  const asked = [];
+  const answer = (res) => (url, init) => { asked.push({ url, init }); return res instanceof Error ? Promise.reject(res) : Promise.resolve(res); };
+  assert.equal(await reachable(answer({ ok: true, status: 200 }), '/static/js/reconnect.js'), true);
+  assert.equal(asked[0].url, '/static/js/reconnect.js');
+  assert.equal(asked[0].init.method, 'HEAD');
+  assert.equal(asked[0].init.cache, 'no-store');
+  assert.equal(asked[0].init.credentials, 'omit');
+  assert.ok(asked[0].init.signal instanceof AbortSignal);
+  for (const res of [{ ok: false, status: 502 }, { ok: false, status: 404 }, new TypeError('NetworkError'), null, {}]) {
+    assert.equal(await reachable(answer(res), '/x'), false, JSON.stringify(res));
+  }
+  // A request that hangs (a dead network) is aborted and counts as unreachable.
+  let aborted = false;
+  const hang = (url, init) => new Promise((resolve, reject) => {
+    init.signal.addEventListener('abort', () => { aborted = true; reject(new DOMException('aborted', 'AbortError')); });
+  });
+  assert.equal(await reachable(hang, '/x', 5), false);
+  assert.equal(aborted, true);
 });
 
 test('the kept microphone and camera state round-trips and nothing else parses', () => {

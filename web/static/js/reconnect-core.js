@@ -1,5 +1,6 @@
 // The pure parts of reconnect.js (no DOM), for web/jstest: the kept secret's format,
-// the kept microphone/camera state, and the backoff between attempts.
+// the kept microphone/camera state, the backoff between attempts, and the reachability
+// probe that comes before each attempt.
 
 /** Backoff between attempts: quick at first, then every few seconds. */
 const DELAYS_MS = [250, 1000, 2000, 3000];
@@ -20,6 +21,29 @@ export function backoffMs(n, random = Math.random) {
   return Math.round(base * (0.8 + 0.4 * random()));
 }
 
+/** How long the reachability probe may take: a dead network can leave a request hanging. */
+export const PROBE_TIMEOUT_MS = 4000;
+
+/**
+ * reachable asks the server for a small file of its own (HEAD, never cached) and says
+ * whether it answered. The attempts of a reconnect wait for it: a websocket that fails to
+ * connect makes Firefox delay the next one to that server by seconds more each time (RFC
+ * 6455 section 7.2.3), so a tab that tried every few seconds through a 20-second outage
+ * came back four seconds after the network did; a probe costs nothing of the kind.
+ * fetchFn is window.fetch (a fake in tests); any failure or non-2xx answer is "no".
+ */
+export async function reachable(fetchFn, url, timeoutMs = PROBE_TIMEOUT_MS) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const res = await fetchFn(url, { method: 'HEAD', cache: 'no-store', credentials: 'omit', signal: abort.signal });
+    return !!res && res.ok === true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** formatMedia is what a tab keeps of its own microphone and camera: "mic=1;camera=0". */
 export function formatMedia({ mic, camera }) {

@@ -14,7 +14,7 @@
 import { $, el, announce } from './dom.js';
 import { t, setText } from './i18n.js';
 import { tabValue, setTabValue } from './storage.js';
-import { parseResume, backoffMs, formatMedia, parseMedia } from './reconnect-core.js';
+import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from './reconnect-core.js';
 
 /** How long attempts go on while the server cannot be reached (its grace is 60 s). */
 const GIVE_UP_MS = 90000;
@@ -170,9 +170,14 @@ export class Reconnect {
   _schedule(resume) {
     clearTimeout(this.timer);
     const wait = backoffMs(this.tries++);
-    this.timer = setTimeout(() => {
+    this.timer = setTimeout(async () => {
       this.timer = 0;
-      if (this.active) this.attempt(resume);
+      if (!this.active) return;
+      // A websocket only once the server answers (reconnect-core.js reachable).
+      const up = await reachable((...a) => window.fetch(...a), import.meta.url);
+      if (!this.active || this.timer) return;
+      if (up) this.attempt(resume);
+      else this.failed('unreachable');
     }, wait);
   }
 
