@@ -27,6 +27,10 @@ type Participant struct {
 	blocked   [3]atomic.Bool       // by sourceIndex: a moderator stopped forwarding this source
 	view      atomic.Pointer[view] // what this participant shows (choose.go); nil: no view yet
 
+	encReady  chan struct{} // encodings to send to the publisher (encodings.go)
+	encMu     sync.Mutex    // guards encodings
+	encodings map[Source]Encodings
+
 	mu            sync.Mutex
 	closed        bool
 	sources       map[string]Source // publish mid → source; a mid keeps its first source
@@ -82,6 +86,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		sub:       sub,
 		out:       newSendQueue(),
 		negotiate: make(chan struct{}, 1),
+		encReady:  make(chan struct{}, 1),
 		sources:   make(map[string]Source),
 		downs:     make(map[*upTrack]*downTrack),
 		ups:       make(map[string]*upTrack),

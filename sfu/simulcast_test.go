@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"encoding/binary"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -604,4 +605,83 @@ func TestSimulcastSenderReportOfLayerSent(t *testing.T) {
 	if srs[0].RTPTime != last.ts {
 		t.Errorf("q's timestamp %d forwarded as %d, want %d (the last one sent)", qts, srs[0].RTPTime, last.ts)
 	}
+}
+
+// takeEncodings returns what the publisher was told since the last call.
+func (r *simRig) takeEncodings() [][]string {
+	var out [][]string
+	for {
+		select {
+		case <-r.pubP.EncodingsChanged():
+			for _, e := range r.pubP.Encodings() {
+				if e.Source != SourceCamera {
+					r.t.Fatalf("encodings for %s", e.Source)
+				}
+				out = append(out, e.Active)
+			}
+		default:
+			return out
+		}
+	}
+}
+
+// waitEncodings waits for the next encodings message and checks it.
+func (r *simRig) waitEncodings(want ...string) {
+	r.t.Helper()
+	var got [][]string
+	waitFor(r.t, "encodings "+strings.Join(want, ","), func() bool {
+		got = append(got, r.takeEncodings()...)
+		return len(got) > 0
+	})
+	if len(got) != 1 || strings.Join(got[0], ",") != strings.Join(want, ",") {
+		r.t.Fatalf("encodings %v, want one message [%s]", got, strings.Join(want, " "))
+	}
+}
+
+// TestSimulcastEncodingsFollowSubscribers: the publisher is told the layers subscribers
+// need, plus the lowest while anyone shows the camera: a layer needed is asked for at
+// once, one no longer needed is let go after three seconds without need (on the fake
+// clock), and nothing at all once nobody shows the camera.
+func TestSimulcastEncodingsFollowSubscribers(t *testing.T) {
+	r := newSimRig(t)
+	r.settleOn(2)
+	// Without a view the subscriber needs f; h goes after three seconds.
+	if got := r.takeEncodings(); len(got) != 0 {
+		t.Fatalf("encodings %v before any layer was unneeded for 3 s", got)
+	}
+	r.clock.Advance(encodingOffDelay - time.Millisecond)
+	if got := r.takeEncodings(); len(got) != 0 {
+		t.Fatalf("encodings %v before 3 s", got)
+	}
+	r.clock.Advance(time.Millisecond)
+	r.waitEncodings("q", "f")
+
+	// A small tile: f goes after three seconds, unless it is needed again before.
+	r.view(camTile(320, 180))
+	r.clock.Advance(2 * time.Second)
+	r.view(camTile(1280, 720))
+	r.clock.Advance(2 * time.Second)
+	if got := r.takeEncodings(); len(got) != 0 {
+		t.Fatalf("encodings %v although f was needed again", got)
+	}
+	r.view(camTile(320, 180))
+	r.settleOn(0)
+	r.clock.Advance(encodingOffDelay)
+	r.waitEncodings("q")
+
+	// A middle tile needs h: at once.
+	r.view(camTile(640, 360))
+	r.waitEncodings("q", "h")
+	r.settleOn(1)
+
+	// Hidden: nothing after three seconds.
+	r.view()
+	if got := r.takeEncodings(); len(got) != 0 {
+		t.Fatalf("encodings %v at once on hiding", got)
+	}
+	r.clock.Advance(encodingOffDelay)
+	r.waitEncodings()
+	// Shown again: the layer and the lowest, at once.
+	r.view(camTile(1280, 720))
+	r.waitEncodings("q", "f")
 }

@@ -204,8 +204,8 @@ func (l *layer) noteKeyframeSize(payload []byte) {
 // addSub registers d, unless the track has already ended.
 func (u *upTrack) addSub(d *downTrack) bool {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	if u.done {
+		u.mu.Unlock()
 		return false
 	}
 	var next []*downTrack
@@ -214,6 +214,8 @@ func (u *upTrack) addSub(d *downTrack) bool {
 	}
 	next = append(next, d)
 	u.subs.Store(&next)
+	u.mu.Unlock()
+	u.updateEncodings()
 	return true
 }
 
