@@ -68,7 +68,8 @@ export function sameView(a, b) {
   return true;
 }
 
-const realClock = {
+/** realClock is the page's own time (tests pass harness.mjs's FakeClock instead). */
+export const realClock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id),

@@ -8,20 +8,23 @@
 // A tile whose person has the camera off still counts while it is on screen: when the
 // camera comes on, its video is forwarded at once instead of after another `view`.
 
-import { ViewReporter, deviceSize } from './view-report.js';
+import { ViewReporter, deviceSize, realClock } from './view-report.js';
 
-// The first report waits for the observers' first look at the tiles (their callbacks
-// come with the next rendered frame), but not longer than this.
+// The first report waits for the observers' first look at every remote tile (their
+// callbacks come with the next rendered frame; a hidden tab renders none), but not
+// longer than this. Without remote tiles it goes at once.
 const FIRST_LOOK_MS = 250;
 
 export class ViewTracker {
   /**
    * @param {Grid} grid
    * @param {(tracks: object[]) => void} send sends a `view` with these tracks
+   * @param {{clock?: {now, setTimeout, clearTimeout}}} opts (tests: a fake clock)
    */
-  constructor(grid, send) {
+  constructor(grid, send, { clock = realClock } = {}) {
     this.grid = grid;
-    this.reporter = new ViewReporter({ send });
+    this.clock = clock;
+    this.reporter = new ViewReporter({ send, clock });
     this.inView = new WeakMap(); // tile node -> intersects the viewport
     this.sizes = new WeakMap(); // tile node -> {width, height} in CSS pixels
     this.observed = new Set(); // tile nodes being observed
@@ -30,7 +33,6 @@ export class ViewTracker {
 
     this.io = new IntersectionObserver((entries) => {
       for (const e of entries) this.inView.set(e.target, e.isIntersecting);
-      this._start();
       this._changed();
     });
     this.ro = new ResizeObserver((entries) => {
@@ -43,7 +45,7 @@ export class ViewTracker {
     window.addEventListener('resize', this._onVisibility);
     this._unlisten = grid.onChange(() => this._tiles());
     this._tiles();
-    this._firstLook = setTimeout(() => {
+    this._firstLook = clock.setTimeout(() => {
       this._start();
       this._changed();
     }, FIRST_LOOK_MS);
@@ -62,7 +64,7 @@ export class ViewTracker {
   close() {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this._firstLook);
+    this.clock.clearTimeout(this._firstLook);
     this.io.disconnect();
     this.ro.disconnect();
     this.observed.clear();
@@ -75,7 +77,7 @@ export class ViewTracker {
   _start() {
     if (this.started) return;
     this.started = true;
-    clearTimeout(this._firstLook);
+    this.clock.clearTimeout(this._firstLook);
   }
 
   /** _tiles observes the grid's remote tiles and forgets removed ones. */
@@ -116,7 +118,10 @@ export class ViewTracker {
   }
 
   _changed() {
-    if (this.closed || !this.started) return;
+    if (this.closed) return;
+    // The first report waits until both observers have looked at every tile.
+    if (!this.started && [...this.observed].every((n) => this.inView.has(n) && this.sizes.has(n))) this._start();
+    if (!this.started) return;
     this.reporter.update(this._entries());
   }
 }
