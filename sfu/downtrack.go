@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/pion/rtcp"
@@ -11,7 +12,9 @@ import (
 // downTrack is one subscription: one publisher track as sent to one subscriber. It is a
 // webrtc.TrackLocal of its own so it can rewrite payload type and SSRC per subscriber and
 // send without the header extensions of the publisher's browser (their ids differ between
-// Chromium and Firefox). Its state is small; packets stay shared with the upTrack.
+// Chromium and Firefox). Its state is small; packets stay shared with the upTrack. Of a
+// simulcast track it sends one layer at a time, chosen by the subscriber's view
+// (choose.go) and switched at keyframes (forwarder.go).
 type downTrack struct {
 	up  *upTrack
 	sub *Participant
@@ -19,9 +22,14 @@ type downTrack struct {
 	binding atomic.Pointer[binding]
 	sender  *webrtc.RTPSender
 
-	// Touched only by the up track's reader goroutine.
-	dropping   bool
-	dropFrameT uint32
+	// skip has bit i set when the readers need not queue layer i's packets: a layer
+	// neither sent nor wanted, or every layer of a track the subscriber does not show.
+	// Read for every packet, written rarely (under mu).
+	skip atomic.Uint32
+
+	// Touched only by the reader goroutine of each layer: the frame being skipped
+	// because the queue was full.
+	drop [maxLayers]frameDrop
 
 	// Written rarely (RTCP goroutines). They also keep the writer's counters below more
 	// than a cache line away from what the reader reads for every packet: sharing a
@@ -29,10 +37,45 @@ type downTrack struct {
 	kf        subscriberKeyframes
 	pendingSR atomic.Pointer[senderReport] // queued for the writer (senderreport.go)
 
+	// ctl is the layer wanted and a count of hides (packCtl); the writer compares it
+	// with the one it applied last for every packet. sending is the layer the writer
+	// sends, -1 while none (sender reports and keyframe requests follow it).
+	ctl     atomic.Uint64
+	sending atomic.Int32
+	// mu guards changes of ctl, skip and sending, detached, and the writer's
+	// segments (forwarder.go) against the RTCP goroutine that maps NACKs through them.
+	mu       sync.Mutex
+	detached bool
+	fw       *forwarder // video only; nil forwards every packet as it comes
+
 	// Touched only by the subscriber's writer goroutine: what this subscription sent,
 	// for the counts in its sender reports.
 	sentPackets uint32
 	sentOctets  uint32
+}
+
+// frameDrop is a frame whose remaining packets are dropped.
+type frameDrop struct {
+	on bool
+	ts uint32
+}
+
+// newDownTrack makes the subscription of sub to up. A video subscription gets a
+// forwarder: a track without simulcast is sent as it comes until the subscriber hides
+// it; a simulcast track starts at a keyframe of the layer chosen for it.
+func newDownTrack(up *upTrack, sub *Participant) *downTrack {
+	d := &downTrack{up: up, sub: sub}
+	if up.kind != webrtc.RTPCodecTypeVideo {
+		return d
+	}
+	d.fw = &forwarder{cur: 0, passthrough: true}
+	if up.simulcast() {
+		d.fw.cur, d.fw.passthrough = -1, false
+		d.sending.Store(-1)
+		d.skip.Store(^uint32(1)) // layer 0 wanted until choose says otherwise
+	}
+	d.choose()
+	return d
 }
 
 type binding struct {
@@ -56,12 +99,15 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 				rtcp: d.sub.writeSubscribeRTCP})
 			// A new subscriber can decode nothing until the next keyframe: ask now,
 			// past the per-subscriber limits (keyframe.go).
-			if d.up.kind == webrtc.RTPCodecTypeVideo {
+			// A hidden track asks for nothing: showing it asks then.
+			if want := ctlWant(d.ctl.Load()); d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0 {
 				d.up.stats.keyframesIn.Add(1)
-				d.up.requestKeyframe()
+				d.up.requestKeyframe(want)
 			}
 			// Any report maps timestamps to the publisher's clock: send the last one.
-			d.queueSenderReport(d.up.sr.Load())
+			if l := d.up.layer(int(d.sending.Load())); l != nil {
+				d.queueSenderReport(l.sr.Load())
+			}
 			return c, nil
 		}
 	}
@@ -78,47 +124,54 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 // is full a video subscription skips the rest of the current frame (the receiver then
 // NACKs or asks for a keyframe); audio has its own queue and is never held behind video.
 func (d *downTrack) forward(p *packet) {
-	if d.binding.Load() == nil {
+	if d.binding.Load() == nil || d.skip.Load()&(1<<p.layer) != 0 {
 		return
 	}
-	if d.dropping {
-		if p.header.Timestamp == d.dropFrameT {
+	dr := &d.drop[p.layer]
+	if dr.on {
+		if p.header.Timestamp == dr.ts {
 			d.up.stats.dropped.Add(1)
 			return
 		}
-		d.dropping = false
+		dr.on = false
 	}
 	if !d.sub.out.enqueue(sendItem{d: d, p: p}, d.up.kind == webrtc.RTPCodecTypeAudio) {
 		d.up.stats.dropped.Add(1)
 		if d.up.kind == webrtc.RTPCodecTypeVideo {
-			d.dropping = true
-			d.dropFrameT = p.header.Timestamp
+			dr.on = true
+			dr.ts = p.header.Timestamp
 		}
 	}
 }
 
 // write sends p with this subscription's SSRC and payload type, and reports the payload
 // bytes written. Called only by the subscriber's writer goroutine.
-func (d *downTrack) write(p *packet) (payload int, ok bool) {
+func (d *downTrack) write(p *packet) (n int, ok bool) {
 	b := d.binding.Load()
 	if b == nil {
 		return 0, false
 	}
 	h := p.header
+	payload := p.payload
+	if f := d.fw; f != nil {
+		if f.passthrough && d.ctl.Load() == f.ctl {
+			f.notePassthrough(p)
+		} else {
+			var ok bool
+			if payload, ok = d.rewrite(&h, p); !ok {
+				return 0, false
+			}
+		}
+	}
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	if _, err := b.stream.WriteRTP(&h, p.payload); err != nil {
+	if _, err := b.stream.WriteRTP(&h, payload); err != nil {
 		return 0, false
 	}
 	d.sentPackets++
-	d.sentOctets += uint32(len(p.payload))
-	return len(p.payload), true
+	d.sentOctets += uint32(len(payload))
+	return len(payload), true
 }
-
-// outTimestamp maps a publisher RTP timestamp to the one this subscription sends. The SFU
-// forwards timestamps unchanged today; whatever rewrites them in write must map them here
-// too, or receivers lose lip sync.
-func (d *downTrack) outTimestamp(ts uint32) uint32 { return ts }
 
 // writeSenderReport sends the publisher's latest sender report translated to this
 // subscription: its SSRC, its RTP timestamps, its own packet and byte counts, and the
@@ -130,10 +183,14 @@ func (d *downTrack) writeSenderReport() {
 	if sr == nil || b == nil || b.rtcp == nil {
 		return
 	}
+	ts, ok := d.outTimestamp(sr)
+	if !ok {
+		return
+	}
 	_ = b.rtcp([]rtcp.Packet{&rtcp.SenderReport{
 		SSRC:        b.ssrc,
 		NTPTime:     sr.ntp,
-		RTPTime:     d.outTimestamp(sr.rtp),
+		RTPTime:     ts,
 		PacketCount: d.sentPackets,
 		OctetCount:  d.sentOctets,
 	}})
@@ -171,8 +228,9 @@ func (d *downTrack) handleRTCP(pkts []rtcp.Packet) {
 // keyframeRequest handles a subscriber's PLI or FIR (keyframe.go says why some are not
 // passed on).
 func (d *downTrack) keyframeRequest() {
-	if d.up.kind != webrtc.RTPCodecTypeVideo {
-		return
+	want := ctlWant(d.ctl.Load())
+	if d.up.kind != webrtc.RTPCodecTypeVideo || want < 0 {
+		return // nothing is sent for a hidden track: nothing to repair
 	}
 	st := d.up.stats
 	st.keyframesIn.Add(1)
@@ -182,7 +240,12 @@ func (d *downTrack) keyframeRequest() {
 	case keyframeLimited:
 		st.keyframesLimited.Add(1)
 	default:
-		d.up.requestKeyframe()
+		// The layer being sent; while none is, the one the switch waits for.
+		layer := int(d.sending.Load())
+		if layer < 0 {
+			layer = want
+		}
+		d.up.requestKeyframe(layer)
 	}
 }
 
@@ -191,11 +254,24 @@ func (d *downTrack) keyframeRequest() {
 func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack) {
 	st := d.up.stats
 	st.nacks.Add(1)
+	if ctlWant(d.ctl.Load()) < 0 {
+		return // hidden: no video at all, repairs included
+	}
 	asked, resent := 0, uint64(0)
 	for _, pair := range pkt.Nacks {
 		for _, seq := range pair.PacketList() {
 			asked++
-			p := d.up.cache.get(seq)
+			// The subscriber names the sequence numbers it was sent: find the layer
+			// and the publisher's number they were rewritten from.
+			layer, in, ok := d.mapSent(seq)
+			if !ok {
+				continue
+			}
+			l := d.up.layer(layer)
+			if l == nil {
+				continue
+			}
+			p := l.cache.get(in)
 			if p == nil {
 				continue
 			}

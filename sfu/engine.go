@@ -20,6 +20,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -38,6 +39,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AfterFunc runs f once d has passed on the clock, and returns a stop function
+	// that reports whether it stopped f before it ran; nil means time.AfterFunc. It
+	// times the encodings a publisher may stop (encodings.go).
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Tap, when set, sees every packet a publisher sends, before forwarding (tests use
 	// it to prove that the server only ever sees encrypted frames). It runs on the
 	// track's reader goroutine and must not keep Payload.
@@ -58,6 +63,7 @@ type TapPacket struct {
 type Engine struct {
 	log     *slog.Logger
 	now     func() time.Time
+	after   func(time.Duration, func()) func() bool
 	tap     func(TapPacket)
 	pubAPI  *webrtc.API
 	subAPI  *webrtc.API
@@ -82,7 +88,10 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	e := &Engine{log: cfg.Logger, now: cfg.Now, tap: cfg.Tap, cands: candidateFilter{allowLoopback: cfg.Loopback}}
+	if cfg.AfterFunc == nil {
+		cfg.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
+	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, cands: candidateFilter{allowLoopback: cfg.Loopback}}
 
 	udpConn, err := net.ListenPacket("udp", cfg.UDPAddr)
 	if err != nil {
@@ -197,9 +206,16 @@ func newPublishAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
 	if err := registerCodecs(m, fb); err != nil {
 		return nil, err
 	}
-	// mid lets Pion route packets of transceivers whose SSRC the SDP does not declare.
+	// mid lets Pion route packets of transceivers whose SSRC the SDP does not declare;
+	// the RID tells the layers of a simulcast camera apart (each becomes a layer of one
+	// upTrack).
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: "urn:ietf:params:rtp-hdrext:sdes:mid"}, kind); err != nil {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.SDESMidURI}, kind); err != nil {
+			return nil, err
+		}
+	}
+	for _, uri := range []string{sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
 			return nil, err
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 )
 
 // countingWriter counts packets; it stands in for Pion's SRTP write stream so the
@@ -24,7 +23,7 @@ func (w *countingWriter) Write(b []byte) (int, error) { return len(b), nil }
 // cost per forwarded packet and the memory each subscription holds.
 func BenchmarkFanout(b *testing.B) {
 	const subscribers = 50
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	up := newTestUpTrack()
 	w := &countingWriter{}
 
 	var before, after runtime.MemStats
@@ -49,7 +48,7 @@ func BenchmarkFanout(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		p := &packet{header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: uint32(i / 8 * 3000)}, payload: payload}
-		up.cache.put(p)
+		up.layer(0).cache.put(p)
 		for _, d := range *up.subs.Load() {
 			// Keep the queue from overflowing so every packet is really written.
 			for len(d.sub.out.video) >= videoQueueLen-1 {

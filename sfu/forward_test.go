@@ -62,7 +62,7 @@ func newTestSub(t *testing.T, up *upTrack, ssrc uint32, w *recordingWriter) *dow
 // reader never blocks, the other subscriber gets every packet, rewritten to its own SSRC
 // and payload type with the publisher's header extensions removed.
 func TestBlockedSubscriberDoesNotStallOthers(t *testing.T) {
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	up := newTestUpTrack()
 	slowW := &recordingWriter{block: make(chan struct{})}
 	fastW := &recordingWriter{}
 	slow := newTestSub(t, up, 1111, slowW)
@@ -111,7 +111,7 @@ func TestBlockedSubscriberDoesNotStallOthers(t *testing.T) {
 // TestCongestedSubscriberSkipsToFrameEnd: when the queue is full the rest of that frame
 // is dropped, and forwarding resumes at the next frame.
 func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	up := newTestUpTrack()
 	w := &recordingWriter{block: make(chan struct{}), entered: make(chan struct{}, 1024)}
 	d := newTestSub(t, up, 1, w)
 	// Fill the queue (the writer goroutine holds one more item, blocked in WriteRTP).
@@ -126,8 +126,8 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 		send(1)
 	}
 	send(2) // queue full: frame 2 is being dropped
-	if !d.dropping || d.dropFrameT != 2 {
-		t.Fatalf("dropping=%v frame=%d, want dropping frame 2", d.dropping, d.dropFrameT)
+	if !d.drop[0].on || d.drop[0].ts != 2 {
+		t.Fatalf("dropping=%v frame=%d, want dropping frame 2", d.drop[0].on, d.drop[0].ts)
 	}
 	w.unblock()
 	deadline := time.Now().Add(5 * time.Second)
@@ -204,4 +204,13 @@ func TestKeyframeThrottle(t *testing.T) {
 	if len(sent) != 2 {
 		t.Fatalf("%d requests sent, want 2 (stop cancels the pending one)", len(sent))
 	}
+}
+
+// newTestUpTrack is a video track of one layer, as a publisher without simulcast makes,
+// for tests that drive forwarding without connections.
+func newTestUpTrack() *upTrack {
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	l := &layer{up: up}
+	up.layers[0].Store(l)
+	return up
 }

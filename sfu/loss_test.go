@@ -6,7 +6,6 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 )
 
 // lossClock is a clock the lossTracker tests move by hand.
@@ -125,7 +124,7 @@ func TestRtxPacer(t *testing.T) {
 // the writer sends audio first, then retransmissions, then video; retransmissions beyond
 // their queue are dropped and counted, never put among the audio.
 func TestRetransmissionsQueueBehindAudio(t *testing.T) {
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	up := newTestUpTrack()
 	w := &recordingWriter{block: make(chan struct{}), entered: make(chan struct{}, 1024)}
 	d := newTestSub(t, up, 1, w)
 	q := d.sub.out
@@ -135,7 +134,7 @@ func TestRetransmissionsQueueBehindAudio(t *testing.T) {
 		q.enqueue(sendItem{d: d, p: &packet{header: rtp.Header{SequenceNumber: uint16(100 + i)}}}, false)
 	}
 	for i := 0; i < cacheSize; i++ {
-		up.cache.put(&packet{header: rtp.Header{SequenceNumber: uint16(200 + i)}, payload: make([]byte, 500)})
+		up.layer(0).cache.put(&packet{header: rtp.Header{SequenceNumber: uint16(200 + i)}, payload: make([]byte, 500)})
 	}
 	var seqs []uint16
 	for i := 0; i < rtxQueueLen+10; i++ {

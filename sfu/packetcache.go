@@ -11,6 +11,7 @@ import (
 type packet struct {
 	header  rtp.Header
 	payload []byte
+	layer   uint8 // the simulcast layer it came in (upTrack.layers)
 }
 
 // packetCache keeps the last packets of one publisher track so that subscribers' NACKs

@@ -24,12 +24,18 @@ type Participant struct {
 	wg   sync.WaitGroup
 
 	negotiate chan struct{}
-	blocked   [3]atomic.Bool // by sourceIndex: a moderator stopped forwarding this source
+	blocked   [3]atomic.Bool       // by sourceIndex: a moderator stopped forwarding this source
+	view      atomic.Pointer[view] // what this participant shows (choose.go); nil: no view yet
+
+	encReady  chan struct{} // encodings to send to the publisher (encodings.go)
+	encMu     sync.Mutex    // guards encodings
+	encodings map[Source]Encodings
 
 	mu            sync.Mutex
 	closed        bool
 	sources       map[string]Source // publish mid → source; a mid keeps its first source
 	downs         map[*upTrack]*downTrack
+	ups           map[string]*upTrack // publish mid → its track, whose layers start one by one
 	offerPending  bool
 	pendingOffer  *Offer // the outstanding subscribe offer, once made
 	dirty         bool
@@ -80,8 +86,10 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		sub:       sub,
 		out:       newSendQueue(),
 		negotiate: make(chan struct{}, 1),
+		encReady:  make(chan struct{}, 1),
 		sources:   make(map[string]Source),
 		downs:     make(map[*upTrack]*downTrack),
+		ups:       make(map[string]*upTrack),
 	}
 	p.out.now = r.engine.now
 	r.engine.queues.add(p.out)
@@ -403,6 +411,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 			break
 		}
 	}
+	index, ridOK := layerIndex(remote.RID())
 	p.mu.Lock()
 	src, ok := p.sources[mid]
 	closed := p.closed
@@ -413,39 +422,77 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	if closed {
 		return
 	}
-	if !ok || kindOf(src) != remote.Kind().String() {
+	if !ok || !ridOK || kindOf(src) != remote.Kind().String() || (remote.RID() != "" && src != SourceCamera) {
 		// The offer checks make this unreachable for a well-behaved client; a track that
 		// slips past them anyway is read and thrown away, never forwarded.
 		p.room.engine.log.Debug("sfu: unlabelled track discarded", "kind", remote.Kind().String())
-		go p.discard(func(b []byte) error { _, _, err := recv.Read(b); return err })
-		go p.discard(func(b []byte) error { _, _, err := remote.Read(b); return err })
+		p.discardTrack(remote, recv)
 		return
 	}
-	up := &upTrack{
-		id:     fmt.Sprintf("%s-%s", src, mid),
-		owner:  p,
-		source: src,
-		kind:   remote.Kind(),
-		codec:  remote.Codec().RTPCodecCapability,
-		remote: remote,
-		// src is always a known source here, so its index is valid.
-		blocked: &p.blocked[sourceIndex(src)],
-		tap:     p.room.engine.tap,
-		stats:   &p.room.engine.stats,
-		clock:   p.room.engine.now,
+	// The layers of a simulcast track arrive as tracks of their own, one by one: the
+	// first makes the track, the others join it.
+	p.mu.Lock()
+	up := p.ups[mid]
+	isNew := up == nil || up.ended()
+	if isNew {
+		up = &upTrack{
+			id:     fmt.Sprintf("%s-%s", src, mid),
+			owner:  p,
+			source: src,
+			kind:   remote.Kind(),
+			codec:  remote.Codec().RTPCodecCapability,
+			// src is always a known source here, so its index is valid.
+			blocked: &p.blocked[sourceIndex(src)],
+			tap:     p.room.engine.tap,
+			stats:   &p.room.engine.stats,
+			clock:   p.room.engine.now,
+		}
+		up.enc.init(p, up)
+		p.ups[mid] = up
+	}
+	p.mu.Unlock()
+	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote}
+	if !up.addLayer(l) {
+		p.discardTrack(remote, recv)
+		return
 	}
 	// Sender reports from the publisher feed our receiver reports and are forwarded
 	// to subscribers for lip sync.
+	rid := remote.RID()
 	go func() {
 		defer p.wg.Done()
-		up.readPublisherRTCP(func(b []byte) (int, error) { n, _, err := recv.Read(b); return n, err })
+		l.readPublisherRTCP(func(b []byte) (int, error) {
+			if rid != "" {
+				n, _, err := recv.ReadSimulcast(b, rid)
+				return n, err
+			}
+			n, _, err := recv.Read(b)
+			return n, err
+		})
 	}()
 	go func() {
 		defer p.wg.Done()
-		if p.room.publish(up) {
-			up.run()
+		if isNew && !p.room.publish(up) {
+			up.layerEnded()
+			return
 		}
+		l.run()
 	}()
+}
+
+// discardTrack reads a track nobody gets until it ends; it takes the two counts of p.wg
+// that onTrack added.
+func (p *Participant) discardTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	rid := remote.RID()
+	go p.discard(func(b []byte) error {
+		if rid != "" {
+			_, _, err := recv.ReadSimulcast(b, rid)
+			return err
+		}
+		_, _, err := recv.Read(b)
+		return err
+	})
+	go p.discard(func(b []byte) error { _, _, err := remote.Read(b); return err })
 }
 
 // discard reads with read until it fails; it holds one count of p.wg.
@@ -471,7 +518,7 @@ func (p *Participant) subscribe(up *upTrack) {
 		p.mu.Unlock()
 		return
 	}
-	d := &downTrack{up: up, sub: p}
+	d := newDownTrack(up, p)
 	sender, err := p.sub.AddTrack(d)
 	if err != nil {
 		p.mu.Unlock()

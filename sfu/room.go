@@ -132,7 +132,7 @@ func (r *Room) unpublish(up *upTrack) {
 		}
 	}
 	r.mu.Unlock()
-	up.kf.stop()
+	up.stop()
 	for _, d := range up.end() {
 		d.sub.unsubscribe(up)
 	}

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pion/sdp/v3"
 )
@@ -72,12 +73,8 @@ func checkPublishOffer(offer string, sources map[string]Source) error {
 			return fmt.Errorf("%w: more than one sending %s track", ErrTracks, src)
 		}
 		used[src] = true
-		// One section, one track: simulcast layers would each become a track.
-		if _, ok := m.Attribute("simulcast"); ok {
-			return fmt.Errorf("%w: simulcast is not supported", ErrTracks)
-		}
-		if _, ok := m.Attribute("rid"); ok {
-			return fmt.Errorf("%w: simulcast is not supported", ErrTracks)
+		if err := checkSimulcast(m, src); err != nil {
+			return err
 		}
 	}
 	for mid := range sources {
@@ -103,4 +100,34 @@ func directionOf(attrs []sdp.Attribute, def string) string {
 // receives on a section with port 0 too (and bundle-only sections have port 0).
 func sending(dir string) bool {
 	return dir == "sendonly" || dir == "sendrecv"
+}
+
+// checkSimulcast: only the camera may send layers (PROTOCOL.md, "Simulcast"), at most
+// maxLayers of them, named by the RIDs the protocol knows, each once.
+func checkSimulcast(m *sdp.MediaDescription, src Source) error {
+	_, simulcast := m.Attribute("simulcast")
+	seen := map[string]bool{}
+	for _, a := range m.Attributes {
+		if a.Key != "rid" {
+			continue
+		}
+		f := strings.Fields(a.Value)
+		if len(f) < 2 || f[1] != "send" {
+			return fmt.Errorf("%w: a layer that is not sent", ErrTracks)
+		}
+		if _, ok := layerIndex(f[0]); !ok || f[0] == "" {
+			return fmt.Errorf("%w: layers are named q, h and f", ErrTracks)
+		}
+		if seen[f[0]] {
+			return fmt.Errorf("%w: a layer named twice", ErrTracks)
+		}
+		seen[f[0]] = true
+	}
+	if (simulcast || len(seen) > 0) && src != SourceCamera {
+		return fmt.Errorf("%w: only the camera is sent in layers", ErrTracks)
+	}
+	if simulcast && len(seen) == 0 {
+		return fmt.Errorf("%w: simulcast without layers", ErrTracks)
+	}
+	return nil
 }

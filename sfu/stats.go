@@ -67,6 +67,8 @@ type counters struct {
 	keyframesLimited       atomic.Uint64
 	keyframesCoalesced     atomic.Uint64
 	senderReports          atomic.Uint64
+	layerSwitches          atomic.Uint64
+	sendingLayer           [maxLayers]atomic.Int64 // subscriptions sending each simulcast layer
 }
 
 // queueStats sums what the subscribers' writers wrote: the live ones, and the totals of

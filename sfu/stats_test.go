@@ -6,18 +6,17 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 )
 
 // TestNACKCounters: a NACK for three packets, two of them still cached, counts one NACK
 // received and answered and two retransmissions, and the two packets are written again
 // (counted as forwarded); a NACK for packets long gone counts as received only.
 func TestNACKCounters(t *testing.T) {
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	up := newTestUpTrack()
 	w := &recordingWriter{}
 	d := newTestSub(t, up, 7, w)
 	for _, seq := range []uint16{10, 11} {
-		up.cache.put(&packet{header: rtp.Header{SequenceNumber: seq}, payload: []byte("abcd")})
+		up.layer(0).cache.put(&packet{header: rtp.Header{SequenceNumber: seq}, payload: []byte("abcd")})
 	}
 	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 10, LostPackets: 0b11}}}}) // 10, 11, 12
 	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 500}}}})

@@ -10,16 +10,18 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// upTrack is one track a participant publishes. Its reader goroutine is the only one that
-// reads the track; subscriptions are a copy-on-write snapshot so the hot loop takes no lock.
+// upTrack is one track a participant publishes: one media section of its publish
+// connection. A simulcast camera sends that track in up to three layers (RIDs q, h, f),
+// each its own RTP stream with its own reader, cache and keyframe requests; subscribers
+// see one track and get one layer of it at a time (forwarder.go). A track without
+// simulcast is a track with one layer. Subscriptions are a copy-on-write snapshot so the
+// readers' hot loop takes no lock.
 type upTrack struct {
 	id     string
 	owner  *Participant
 	source Source
 	kind   webrtc.RTPCodecType
 	codec  webrtc.RTPCodecCapability
-	remote *webrtc.TrackRemote
-	cache  packetCache
 
 	// Resolved once when the track starts, so the per-packet loop does no lookups.
 	blocked *atomic.Bool     // the owner's block flag for this source
@@ -27,31 +29,126 @@ type upTrack struct {
 	stats   *counters        // the engine's counters
 	clock   func() time.Time // the engine's clock; nil means time.Now
 
+	// layers by index (layerIndex: RID order); set once each, when its stream starts.
+	layers [maxLayers]atomic.Pointer[layer]
+
+	subs    atomic.Pointer[[]*downTrack]
+	mu      sync.Mutex // guards done, running and writes to subs
+	done    bool
+	running int // layers whose reader has not ended
+
+	enc encodingState // what the publisher is asked to send (encodings.go)
+}
+
+// maxLayers is the most simulcast layers a track has.
+const maxLayers = 3
+
+// layerIndex orders a layer by its RID, lowest resolution first, as the protocol names
+// them; the stream of a track without simulcast (no RID) is layer 0. ok is false for a
+// RID the protocol does not know.
+func layerIndex(rid string) (int, bool) {
+	switch rid {
+	case "", "q":
+		return 0, true
+	case "h":
+		return 1, true
+	case "f":
+		return 2, true
+	}
+	return 0, false
+}
+
+// layerRIDs names the layers by index.
+var layerRIDs = [maxLayers]string{"q", "h", "f"}
+
+// layer is one RTP stream of a track. Its reader goroutine is the only one that reads it.
+type layer struct {
+	up     *upTrack
+	index  uint8
+	rid    string // "" for a track without simulcast
+	remote *webrtc.TrackRemote
+	cache  packetCache
+
 	// Touched only by the reader goroutine: the publisher's lost packets, and a buffer
 	// for the NACK naming them.
 	loss    lossTracker
 	nackBuf []uint16
 
-	// sr is the publisher's latest sender report for this track, if any.
+	// sr is the publisher's latest sender report for this stream, if any.
 	sr atomic.Pointer[senderReport]
-
-	subs atomic.Pointer[[]*downTrack]
-	mu   sync.Mutex // guards closed and writes to subs
-	done bool
+	// size is the frame size of the latest keyframe, width<<16 | height; 0: unknown.
+	size atomic.Uint32
 
 	kf keyframeThrottle
 }
 
-// run reads packets until the track ends, then unpublishes it.
-func (u *upTrack) run() {
-	defer u.owner.room.unpublish(u)
+// layer returns layer i, or nil.
+func (u *upTrack) layer(i int) *layer {
+	if i < 0 || i >= maxLayers {
+		return nil
+	}
+	return u.layers[i].Load()
+}
+
+// simulcast reports whether the track's streams carry RIDs.
+func (u *upTrack) simulcast() bool {
+	for i := range u.layers {
+		if l := u.layers[i].Load(); l != nil {
+			return l.rid != ""
+		}
+	}
+	return false
+}
+
+// addLayer adds a stream to the track; false when the track has ended or already has
+// that layer. The caller then runs the layer's reader (run).
+func (u *upTrack) addLayer(l *layer) bool {
+	u.mu.Lock()
+	if u.done || u.layers[l.index].Load() != nil {
+		u.mu.Unlock()
+		return false
+	}
+	l.up = u
+	u.layers[l.index].Store(l)
+	u.running++
+	u.mu.Unlock()
+	u.layersChanged()
+	return true
+}
+
+// layerEnded notes that a layer's reader stopped; the track ends with its last layer.
+func (u *upTrack) layerEnded() {
+	u.mu.Lock()
+	u.running--
+	last := u.running <= 0
+	u.mu.Unlock()
+	if last {
+		u.owner.room.unpublish(u)
+	}
+}
+
+// layersChanged makes every subscription choose its layer again: a layer came, or its
+// size is now known.
+func (u *upTrack) layersChanged() {
+	if subs := u.subs.Load(); subs != nil {
+		for _, d := range *subs {
+			d.choose()
+		}
+	}
+	u.updateEncodings()
+}
+
+// run reads packets until the stream ends.
+func (l *layer) run() {
+	defer l.up.layerEnded()
+	u := l.up
 	buf := make([]byte, 1500)
 	for {
-		n, _, err := u.remote.Read(buf)
+		n, _, err := l.remote.Read(buf)
 		if err != nil {
 			return
 		}
-		p := &packet{}
+		p := &packet{layer: l.index}
 		raw := make([]byte, n)
 		copy(raw, buf[:n])
 		var pkt rtp.Packet
@@ -66,17 +163,20 @@ func (u *upTrack) run() {
 		if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
 			p.header.PaddingSize = pkt.PaddingSize
 		}
-		if seqs, gaveUp := u.loss.onPacket(p.header.SequenceNumber, u.now, u.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
-			u.nackPublisher(seqs, gaveUp)
+		if seqs, gaveUp := l.loss.onPacket(p.header.SequenceNumber, u.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
+			l.nackPublisher(seqs, gaveUp)
 		}
 		if u.blocked.Load() {
 			continue
+		}
+		if l.rid != "" {
+			l.noteKeyframeSize(p.payload)
 		}
 		if tap := u.tap; tap != nil {
 			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, SequenceNumber: p.header.SequenceNumber,
 				Timestamp: p.header.Timestamp, Marker: p.header.Marker, Payload: p.payload})
 		}
-		u.cache.put(p)
+		l.cache.put(p)
 		if subs := u.subs.Load(); subs != nil {
 			for _, d := range *subs {
 				d.forward(p)
@@ -85,11 +185,27 @@ func (u *upTrack) run() {
 	}
 }
 
+// noteKeyframeSize keeps the size a keyframe announces; subscriptions choose layers by
+// it. Only the size's first sighting and changes cost more than the parse.
+func (l *layer) noteKeyframeSize(payload []byte) {
+	d, ok := parseVP8(payload)
+	if !ok || !d.keyframe {
+		return
+	}
+	w, h, ok := vp8KeyframeSize(payload, d)
+	if !ok {
+		return
+	}
+	if size := uint32(w)<<16 | uint32(h); l.size.Swap(size) != size {
+		l.up.layersChanged()
+	}
+}
+
 // addSub registers d, unless the track has already ended.
 func (u *upTrack) addSub(d *downTrack) bool {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	if u.done {
+		u.mu.Unlock()
 		return false
 	}
 	var next []*downTrack
@@ -98,14 +214,16 @@ func (u *upTrack) addSub(d *downTrack) bool {
 	}
 	next = append(next, d)
 	u.subs.Store(&next)
+	u.mu.Unlock()
+	u.updateEncodings()
 	return true
 }
 
 func (u *upTrack) removeSub(d *downTrack) {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	cur := u.subs.Load()
 	if cur == nil {
+		u.mu.Unlock()
 		return
 	}
 	next := make([]*downTrack, 0, len(*cur))
@@ -115,6 +233,9 @@ func (u *upTrack) removeSub(d *downTrack) {
 		}
 	}
 	u.subs.Store(&next)
+	u.mu.Unlock()
+	d.detach()
+	u.updateEncodings()
 }
 
 // end marks the track finished and returns its subscriptions, which the caller detaches.
@@ -129,6 +250,16 @@ func (u *upTrack) end() []*downTrack {
 	return *cur
 }
 
+// stop cancels the track's pending keyframe requests and encoding changes.
+func (u *upTrack) stop() {
+	for i := range u.layers {
+		if l := u.layers[i].Load(); l != nil {
+			l.kf.stop()
+		}
+	}
+	u.enc.stop()
+}
+
 func (u *upTrack) now() time.Time {
 	if u.clock == nil {
 		return time.Now()
@@ -138,42 +269,51 @@ func (u *upTrack) now() time.Time {
 
 // nackPublisher asks the publisher again for the packets in seqs (lossTracker decides
 // which and how often). Called only by the reader goroutine.
-func (u *upTrack) nackPublisher(seqs []uint16, gaveUp int) {
-	u.nackBuf = seqs[:0]
+func (l *layer) nackPublisher(seqs []uint16, gaveUp int) {
+	u := l.up
+	l.nackBuf = seqs[:0]
 	if gaveUp > 0 {
 		u.stats.nackGaveUp.Add(uint64(gaveUp))
 	}
-	if len(seqs) == 0 || u.blocked.Load() || u.remote == nil {
+	if len(seqs) == 0 || u.blocked.Load() || l.remote == nil {
 		return
 	}
 	u.stats.nacksSent.Add(1)
 	u.stats.nackedPackets.Add(uint64(len(seqs)))
 	_ = u.owner.writePublishRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
-		MediaSSRC: uint32(u.remote.SSRC()),
+		MediaSSRC: uint32(l.remote.SSRC()),
 		Nacks:     rtcp.NackPairsFromSequenceNumbers(seqs),
 	}})
 }
 
-// requestKeyframe asks the publisher for a keyframe, at most once per keyframeInterval;
-// a request inside the interval is deferred to its end rather than lost, so a subscriber
-// that joins just after another still gets a keyframe quickly. Requests merged into one
-// already pending are counted as coalesced.
-func (u *upTrack) requestKeyframe() {
+// requestKeyframe asks the publisher for a keyframe of layer i (of the lowest layer
+// there is when i has none), at most once per keyframeInterval per layer; a request
+// inside the interval is deferred to its end rather than lost, so a subscriber that joins
+// just after another still gets a keyframe quickly. Requests merged into one already
+// pending are counted as coalesced.
+func (u *upTrack) requestKeyframe(i int) {
 	if u.kind != webrtc.RTPCodecTypeVideo {
 		return
 	}
-	if !u.kf.request(u.now, u.sendKeyframeRequest) {
+	l := u.layer(i)
+	for j := 0; l == nil && j < maxLayers; j++ {
+		l = u.layer(j)
+	}
+	if l == nil {
+		return
+	}
+	if !l.kf.request(u.now, l.sendKeyframeRequest) {
 		u.stats.keyframesCoalesced.Add(1)
 	}
 }
 
-func (u *upTrack) sendKeyframeRequest() {
-	u.stats.keyframesOut.Add(1)
-	if u.remote == nil {
+func (l *layer) sendKeyframeRequest() {
+	l.up.stats.keyframesOut.Add(1)
+	if l.remote == nil {
 		return
 	}
-	ssrc := uint32(u.remote.SSRC())
-	_ = u.owner.writePublishRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	ssrc := uint32(l.remote.SSRC())
+	_ = l.up.owner.writePublishRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 }
 
 // keyframeThrottle coalesces keyframe requests.
@@ -220,4 +360,11 @@ func (k *keyframeThrottle) stop() {
 	if k.timer != nil {
 		k.timer.Stop()
 	}
+}
+
+// ended reports whether the track has been unpublished.
+func (u *upTrack) ended() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.done
 }

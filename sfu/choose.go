@@ -1,0 +1,160 @@
+package sfu
+
+import "math"
+
+// Which layer of a simulcast track a subscriber gets (PROTOCOL.md, "view"): the smallest
+// whose width and height are at least those of the tile that shows it, else the largest;
+// before a subscriber has said what it shows, the largest. Sizes are read from the
+// layers' keyframes; a layer whose size is not known yet is taken only as the largest.
+
+// Tile is one remote video a subscriber shows, with its size in device pixels.
+type Tile struct {
+	ParticipantID string
+	Source        Source
+	Width         int
+	Height        int
+}
+
+type tileKey struct {
+	participant string
+	source      Source
+}
+
+// view is what a subscriber shows; nil until its first SetView.
+type view map[tileKey]Tile
+
+// unlimitedBudget is the bandwidth a subscriber may use, until it is estimated: the
+// layer choice takes a budget so a bandwidth estimate can step layers down.
+const unlimitedBudget = math.MaxInt64
+
+// layerInfo is what the choice knows of a layer.
+type layerInfo struct {
+	present bool
+	width   int
+	height  int
+	bitrate int64 // bits per second; 0: not known
+}
+
+// chooseLayer picks the layer for a tile of w×h (w = 0: the subscriber has no view yet,
+// the largest), then steps down while the layer needs more than budget. It returns -1
+// when the track has no layers.
+func chooseLayer(layers [maxLayers]layerInfo, w, h int, budget int64) int {
+	best := -1
+	for i := maxLayers - 1; i >= 0; i-- {
+		if layers[i].present {
+			best = i
+			break
+		}
+	}
+	if best < 0 {
+		return -1
+	}
+	estimateSizes(&layers)
+	if w > 0 {
+		for i := 0; i < best; i++ {
+			l := layers[i]
+			if l.present && l.width > 0 && l.width >= w && l.height >= h {
+				best = i
+				break
+			}
+		}
+	}
+	for best > 0 && layers[best].bitrate > budget {
+		next := best - 1
+		for next >= 0 && !layers[next].present {
+			next--
+		}
+		if next < 0 {
+			break
+		}
+		best = next
+	}
+	return best
+}
+
+// estimateSizes fills in the size of a layer whose keyframe has not been seen from one
+// that has, by the protocol's scaling (each RID halves the one above it), so a layer
+// whose keyframe is late still takes its place in RID order.
+func estimateSizes(layers *[maxLayers]layerInfo) {
+	known := -1
+	for i := range layers {
+		if layers[i].present && layers[i].width > 0 {
+			known = i
+			break
+		}
+	}
+	if known < 0 {
+		return
+	}
+	for i := range layers {
+		if l := &layers[i]; l.present && l.width == 0 {
+			shift := i - known
+			if shift < 0 {
+				l.width, l.height = layers[known].width>>-shift, layers[known].height>>-shift
+			} else {
+				l.width, l.height = layers[known].width<<shift, layers[known].height<<shift
+			}
+		}
+	}
+}
+
+// layerInfos describes the track's layers now.
+func (u *upTrack) layerInfos() [maxLayers]layerInfo {
+	var out [maxLayers]layerInfo
+	for i := range u.layers {
+		if l := u.layers[i].Load(); l != nil {
+			size := l.size.Load()
+			out[i] = layerInfo{present: true, width: int(size >> 16), height: int(size & 0xffff)}
+		}
+	}
+	return out
+}
+
+// choose sets the layer this subscription wants from the subscriber's view and the
+// track's layers.
+func (d *downTrack) choose() {
+	if d.fw == nil {
+		return
+	}
+	w, h, shown := d.sub.tileOf(d.up)
+	want := -1
+	if shown {
+		want = chooseLayer(d.up.layerInfos(), w, h, unlimitedBudget)
+		if want < 0 {
+			want = 0
+		}
+	}
+	d.setWant(want)
+}
+
+// tileOf says whether the subscriber shows up and at what size; w is 0 while it has
+// not said what it shows.
+func (p *Participant) tileOf(up *upTrack) (w, h int, shown bool) {
+	v := p.view.Load()
+	if v == nil {
+		return 0, 0, true
+	}
+	t, ok := (*v)[tileKey{up.owner.id, up.source}]
+	return t.Width, t.Height, ok
+}
+
+// SetView tells the SFU which remote videos this participant shows and how large: it
+// gets video only for those, each in the layer that fits the tile. Tracks not named are
+// not sent; names of participants not in the room are ignored. Until the first call every
+// video is sent at its largest layer. The caller validates sizes and counts.
+func (p *Participant) SetView(tiles []Tile) {
+	v := make(view, len(tiles))
+	for _, t := range tiles {
+		v[tileKey{t.ParticipantID, t.Source}] = t
+	}
+	p.view.Store(&v)
+	p.mu.Lock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.mu.Unlock()
+	for _, d := range downs {
+		d.choose()
+	}
+}
