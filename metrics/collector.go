@@ -88,6 +88,11 @@ func NewCollector(src Sources) *Collector {
 		counter("nacked_packets_total", "Packets named in NACKs to publishers (each asked for a bounded number of times).", func(s *snapshot) uint64 { return s.media.NACKedPackets }),
 		counter("nacks_given_up_total", "Packets lost on the way to the server that never came, however often asked for.", func(s *snapshot) uint64 { return s.media.NACKsGivenUp }),
 		counter("sender_reports_forwarded_total", "Publisher RTCP sender reports forwarded to subscribers (lip sync).", func(s *snapshot) uint64 { return s.media.SenderReports }),
+		counter("layer_switches_total", "Simulcast layer switches of subscriptions (each at a keyframe of the new layer).", func(s *snapshot) uint64 { return s.media.LayerSwitches }),
+		family("subscriptions_sending_layer", "Subscriptions to simulcast cameras, by the layer they are sent now.", "rid", prometheus.GaugeValue,
+			labelled{"q", func(s *snapshot) float64 { return float64(s.media.SendingLayerQ) }},
+			labelled{"h", func(s *snapshot) float64 { return float64(s.media.SendingLayerH) }},
+			labelled{"f", func(s *snapshot) float64 { return float64(s.media.SendingLayerF) }}),
 	}}
 	if src.TURN != nil {
 		c.turn = prometheus.NewDesc(ns+"turn_allocations", "TURN relay allocations open.", nil, nil)

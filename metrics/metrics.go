@@ -35,6 +35,9 @@ type Media struct {
 	RetransmissionsDropped                                                       uint64
 	NACKsSent, NACKedPackets, NACKsGivenUp                                       uint64
 	SenderReports                                                                uint64
+	// Simulcast: layer switches, and subscriptions sending each layer now.
+	LayerSwitches                               uint64
+	SendingLayerQ, SendingLayerH, SendingLayerF int64
 }
 
 // TURN is the embedded TURN server, when there is one.

@@ -31,7 +31,8 @@ func sources(turn metrics.TURN) metrics.Sources {
 		Media: func() metrics.Media {
 			return metrics.Media{TracksPublished: 11, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
 				KeyframeRequestsRepaired: 21, KeyframeRequestsLimited: 22, KeyframeRequestsCoalesced: 23, RetransmissionsDropped: 24,
-				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28}
+				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28,
+				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32}
 		},
 		TURN: turn,
 	}
@@ -110,6 +111,10 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_nacked_packets_total", "", "", 26, dto.MetricType_COUNTER},
 		{"conclave_nacks_given_up_total", "", "", 27, dto.MetricType_COUNTER},
 		{"conclave_sender_reports_forwarded_total", "", "", 28, dto.MetricType_COUNTER},
+		{"conclave_layer_switches_total", "", "", 29, dto.MetricType_COUNTER},
+		{"conclave_subscriptions_sending_layer", "rid", "q", 30, dto.MetricType_GAUGE},
+		{"conclave_subscriptions_sending_layer", "rid", "h", 31, dto.MetricType_GAUGE},
+		{"conclave_subscriptions_sending_layer", "rid", "f", 32, dto.MetricType_GAUGE},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {

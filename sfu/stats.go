@@ -45,6 +45,11 @@ type Stats struct {
 	KeyframeRequestsCoalesced uint64
 	// SenderReports counts publisher sender reports forwarded to subscribers.
 	SenderReports uint64
+	// LayerSwitches counts the times a subscription of a simulcast track changed the
+	// layer it is sent (at a keyframe of the new one); SendingLayer is the number of
+	// subscriptions sending each layer (q, h, f) now.
+	LayerSwitches uint64
+	SendingLayer  [maxLayers]int64
 }
 
 // counters are the engine's live counters, each one atomic add where it happens. What is
@@ -132,5 +137,7 @@ func (e *Engine) Stats() Stats {
 		KeyframeRequestsLimited:   c.keyframesLimited.Load(),
 		KeyframeRequestsCoalesced: c.keyframesCoalesced.Load(),
 		SenderReports:             c.senderReports.Load(),
+		LayerSwitches:             c.layerSwitches.Load(),
+		SendingLayer:              [maxLayers]int64{c.sendingLayer[0].Load(), c.sendingLayer[1].Load(), c.sendingLayer[2].Load()},
 	}
 }

@@ -60,7 +60,7 @@ func knownType(typ string) bool {
 	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE, TypeE2EEBatch, TypeKnockProof, TypeLobbyKey,
 		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
 		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting,
-		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll:
+		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll, TypeView:
 		return true
 	}
 	return false
@@ -140,6 +140,8 @@ func (s *Session) handleJoined(env Envelope) *Error {
 		return errorf(CodeNotAllowedInState, "a knock proof is for the waiting room")
 	case TypeLobbyKey:
 		return s.lobbyKey(env)
+	case TypeView:
+		return s.view(env)
 	}
 	if knownType(env.Type) {
 		return s.moderate(env)

@@ -116,6 +116,7 @@ type Session struct {
 	carry       carried     // moderators' blocks, handed on to a resume
 	knock       knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 	lobbyKeys   tokenBucket // lobby_key messages (lobbykey.go)
+	views       tokenBucket // view messages (view.go)
 
 	done chan struct{} // closed once cleanup let go of the meeting and the media
 }
@@ -152,6 +153,7 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		keys:      newTokenBucket(e2ee.RelayLimits(2)), // resized to the meeting at each use (batch.go)
 		reactions: newTokenBucket(reactionRate, reactionBurst),
 		lobbyKeys: newTokenBucket(lobbyKeyRate, lobbyKeyBurst),
+		views:     newTokenBucket(viewRate, viewBurst),
 		neg:       newNegotiation(),
 	}
 	s.readLimit.Store(MaxMessageBytes)
@@ -225,9 +227,10 @@ func (s *Session) serve() {
 func (s *Session) run(in <-chan inbound) {
 	defer s.cleanup()
 	for s.state != stateClosed {
-		var negotiate <-chan struct{}
+		var negotiate, encodings <-chan struct{}
 		if s.peer != nil {
 			negotiate = s.peer.NegotiationNeeded()
+			encodings = s.peer.EncodingsChanged()
 		}
 		select {
 		case msg, ok := <-in:
@@ -239,6 +242,8 @@ func (s *Session) run(in <-chan inbound) {
 			s.handle(msg)
 		case <-negotiate:
 			s.offerSubscribe()
+		case <-encodings:
+			s.sendEncodings()
 		case ev := <-s.events:
 			s.handleEvent(ev)
 		case <-s.shutdown:

@@ -78,6 +78,8 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 				KeyframeRequestsLimited: m.KeyframeRequestsLimited, KeyframeRequestsCoalesced: m.KeyframeRequestsCoalesced,
 				RetransmissionsDropped: m.RetransmissionsDropped, NACKsSent: m.NACKsSent, NACKedPackets: m.NACKedPackets,
 				NACKsGivenUp: m.NACKsGivenUp, SenderReports: m.SenderReports,
+				LayerSwitches: m.LayerSwitches, SendingLayerQ: m.SendingLayer[0], SendingLayerH: m.SendingLayer[1],
+				SendingLayerF: m.SendingLayer[2],
 			}
 		},
 	}
