@@ -35,6 +35,7 @@ test('the set has each tile once, valid entries only, in a fixed order', () => {
     cam('p-c', MAX_SIDE + 1, 90),
     { participantId: 'p-d', source: 'microphone', width: 10, height: 10 },
     { participantId: '', source: 'camera', width: 10, height: 10 },
+    cam('p-'.padEnd(65, 'x'), 10, 10),
     null,
   ]);
   assert.deepEqual(list, [

@@ -18,6 +18,8 @@ export const MAX_WAIT_MS = 1000;
 export const MIN_INTERVAL_MS = 334;
 
 const SOURCES = new Set(['camera', 'screen']);
+// The server refuses a whole `view` with a longer id; its own ids are far shorter.
+const MAX_ID_CHARS = 64;
 
 /**
  * deviceSize turns a tile's CSS size into device pixels (× devicePixelRatio, rounded,
@@ -39,7 +41,8 @@ export function deviceSize(cssWidth, cssHeight, dpr) {
 export function normalizeView(entries) {
   const byKey = new Map();
   for (const e of entries || []) {
-    if (!e || typeof e.participantId !== 'string' || !e.participantId || !SOURCES.has(e.source)) continue;
+    if (!e || typeof e.participantId !== 'string' || !e.participantId || e.participantId.length > MAX_ID_CHARS) continue;
+    if (!SOURCES.has(e.source)) continue;
     if (!Number.isInteger(e.width) || !Number.isInteger(e.height)) continue;
     if (e.width < 1 || e.height < 1 || e.width > MAX_SIDE || e.height > MAX_SIDE) continue;
     const key = `${e.participantId}/${e.source}`;
