@@ -119,13 +119,20 @@ func (d *downTrack) choose() {
 	w, h, shown := d.sub.tileOf(d.up)
 	want := -1
 	if shown {
-		want = chooseLayer(d.up.layerInfos(), w, h, unlimitedBudget)
+		want = chooseLayer(d.up.layerInfos(), w, h, d.sub.videoBudget())
 		if want < 0 {
 			want = 0
 		}
 	}
 	d.setWant(want)
 }
+
+// videoBudget is the bandwidth (bits per second) the subscriber's video may take. It is
+// unlimited until the subscribe connection estimates its bandwidth (issue 15's
+// congestion control); then it steps each choice down, and a new estimate must make
+// the subscriptions choose again (downTrack.choose). Layer bitrates are not measured yet
+// either (layerInfo.bitrate is 0), so a budget alone changes nothing today.
+func (p *Participant) videoBudget() int64 { return unlimitedBudget }
 
 // tileOf says whether the subscriber shows up and at what size; w is 0 while it has
 // not said what it shows.

@@ -32,7 +32,8 @@ func BenchmarkFanout(b *testing.B) {
 	parts := make([]*Participant, subscribers)
 	for i := range parts {
 		parts[i] = &Participant{out: newSendQueue()}
-		d := &downTrack{up: up, sub: parts[i]}
+		// A video subscription of a track without simulcast, as subscribe makes it.
+		d := &downTrack{up: up, sub: parts[i], fw: &forwarder{passthrough: true}}
 		d.binding.Store(&binding{ssrc: uint32(i + 1), pt: 96, stream: w})
 		up.addSub(d)
 	}
@@ -63,4 +64,34 @@ func BenchmarkFanout(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(int64(b.N)*subscribers), "ns/forwarded-packet")
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/subscribers, "bytes/subscriber")
+}
+
+// BenchmarkWrite is one subscription's writer sending packets: as they come (a track
+// without simulcast), and rewritten into one stream (a simulcast layer after a switch).
+func BenchmarkWrite(b *testing.B) {
+	payload := append([]byte{0x90, 0xe0, 0x80, 0x01, 0x05, 0x00, 0x01}, make([]byte, 1093)...)
+	for _, tc := range []struct {
+		name string
+		fw   *forwarder
+	}{
+		{"bare", nil},
+		{"passthrough", &forwarder{passthrough: true}},
+		{"rewrite", &forwarder{cur: 0, segs: []segment{{layer: 0, open: true, seqOff: 7, tsOff: 9000, picOff: 3, tl0Off: 2}}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			up := newTestUpTrack()
+			d := &downTrack{up: up, fw: tc.fw}
+			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: &countingWriter{}})
+			p := &packet{header: rtp.Header{Version: 2}, payload: payload}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				p.header.SequenceNumber = uint16(i % 30000) // inside the open segment
+				p.header.Timestamp = uint32(i / 8 * 3000)
+				if _, ok := d.write(p); !ok {
+					b.Fatal("not written")
+				}
+			}
+		})
+	}
 }

@@ -37,6 +37,7 @@ type forwarder struct {
 	segs     []segment // oldest first; the last is open while cur >= 0 (changed under mu)
 	last     sentState // the newest packet sent
 	lastP    *packet   // passthrough: the newest packet sent
+	lastV    *packet   // passthrough: the newest one with a payload (padding has none)
 	askedAt  time.Time // the last keyframe request for target
 	buf      []byte    // a payload with its descriptor rewritten
 	switches uint64
@@ -84,6 +85,9 @@ func ctlWant(c uint64) int {
 func (f *forwarder) notePassthrough(p *packet) {
 	if f.lastP == nil || int16(p.header.SequenceNumber-f.lastP.header.SequenceNumber) > 0 {
 		f.lastP = p
+		if len(p.payload) > 0 {
+			f.lastV = p
+		}
 	}
 }
 
@@ -124,7 +128,10 @@ func (d *downTrack) rewrite(h *rtp.Header, p *packet) ([]byte, bool) {
 		rewriteVP8(payload, desc, (desc.pid+seg.picOff)&desc.pidMask(), desc.tl0+seg.tl0Off)
 	}
 	if seg.open && (!f.last.valid || int16(h.SequenceNumber-f.last.seq) > 0) {
-		f.last = sentState{valid: true, layer: p.layer, seq: h.SequenceNumber, ts: h.Timestamp, tsOff: seg.tsOff}
+		// A packet without a descriptor's IDs (padding) keeps the last ones.
+		prev := f.last
+		f.last = sentState{valid: true, layer: p.layer, seq: h.SequenceNumber, ts: h.Timestamp, tsOff: seg.tsOff,
+			pid: prev.pid, pidValid: prev.pidValid, tl0: prev.tl0, tl0Valid: prev.tl0Valid}
 		if ok && desc.pidAt > 0 {
 			f.last.pid, f.last.pidValid = (desc.pid+seg.picOff)&desc.pidMask(), true
 		}
@@ -171,12 +178,14 @@ func (d *downTrack) endSegment() {
 			seq := p.header.SequenceNumber
 			f.segs = append(f.segs, segment{layer: p.layer, inStart: seq - 0x7fff, inEnd: seq + 1})
 			f.last = sentState{valid: true, layer: p.layer, seq: seq, ts: p.header.Timestamp}
-			if desc, ok := parseVP8(p.payload); ok {
-				f.last.pid, f.last.pidValid = desc.pid, desc.pidAt > 0
-				f.last.tl0, f.last.tl0Valid = desc.tl0, desc.tl0At > 0
+			if v := f.lastV; v != nil {
+				if desc, ok := parseVP8(v.payload); ok {
+					f.last.pid, f.last.pidValid = desc.pid, desc.pidAt > 0
+					f.last.tl0, f.last.tl0Valid = desc.tl0, desc.tl0At > 0
+				}
 			}
 		}
-		f.lastP = nil
+		f.lastP, f.lastV = nil, nil
 	} else if n := len(f.segs); n > 0 && f.segs[n-1].open {
 		s := &f.segs[n-1]
 		s.open = false

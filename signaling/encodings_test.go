@@ -1,0 +1,107 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/fakeclock"
+	"conclave/internal/testlog"
+	"conclave/sfu"
+	"conclave/signaling"
+)
+
+// newEngineClockServer is newTestServer with the SFU on a fake clock (the signaling
+// server keeps the wall clock): the SFU times how long a layer has been unneeded.
+func newEngineClockServer(t *testing.T, clock *fakeclock.Clock) *testServer {
+	t.Helper()
+	log := testlog.New(t)
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Now: clock.Now, AfterFunc: clock.AfterFunc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hasher: testHasher, Hosts: []signaling.Host{testHost(t)}})
+	mux := http.NewServeMux()
+	sig.Register(mux)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sig.Shutdown(ctx)
+		hs.Close()
+		_ = engine.Close()
+	})
+	return &testServer{sig: sig, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
+}
+
+// TestEncodingsFollowViews: a member publishing a simulcast camera is told over the
+// websocket which layers the others need: the largest (and the lowest) while a member
+// has sent no view, only the lowest for a small tile, none once nobody shows it, and a
+// layer needed again at once. Layers no longer needed go after 3 s on the SFU's clock.
+func TestEncodingsFollowViews(t *testing.T) {
+	clock := fakeclock.New(time.Unix(2_000_000, 0))
+	s := newEngineClockServer(t, clock)
+	meeting := s.createMeeting(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	alice := s.join(t, meeting, "Alice")
+	bob := s.join(t, meeting, "Bob")
+	pub, err := alice.PublishSimulcast(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Bob receiving the camera", func() bool {
+		if err := pub.SendRound(); err != nil {
+			t.Fatal(err)
+		}
+		r := bob.Received(alice.ParticipantID, "camera")
+		return r != nil && r.Count() > 5
+	})
+	// Bob's subscription shows the largest layer, f: h is not needed.
+	expectEncodings := func(want ...string) {
+		t.Helper()
+		m, err := alice.Expect(ctx, signaling.TypeEncodings)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p signaling.EncodingsPayload
+		if err := json.Unmarshal(m.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Source != "camera" || p.Active == nil || strings.Join(p.Active, ",") != strings.Join(want, ",") {
+			t.Fatalf("encodings %s, want camera %v", m.Payload, want)
+		}
+	}
+	clock.Advance(3 * time.Second)
+	expectEncodings("q", "f")
+
+	// The view is applied before the server reads Bob's next message: a chat's echo
+	// says it has been.
+	view := func(tracks ...signaling.ViewTrack) {
+		t.Helper()
+		if tracks == nil {
+			tracks = []signaling.ViewTrack{}
+		}
+		if _, err := bob.Send(signaling.TypeView, signaling.ViewPayload{Tracks: &tracks}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.Send(signaling.TypeChat, map[string]any{"text": "sync"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.Expect(ctx, signaling.TypeChat); err != nil {
+			t.Fatal(err)
+		}
+	}
+	view(signaling.ViewTrack{ParticipantID: alice.ParticipantID, Source: "camera", Width: 300, Height: 170})
+	clock.Advance(3 * time.Second)
+	expectEncodings("q")
+	view(signaling.ViewTrack{ParticipantID: alice.ParticipantID, Source: "camera", Width: 640, Height: 360})
+	expectEncodings("q", "h") // at once
+	view()
+	clock.Advance(3 * time.Second)
+	expectEncodings()
+}
