@@ -223,8 +223,24 @@ export class Grid {
     // stage, cameras in the tiles) and what each new tile gets (its pin button).
     this.placement = null;
     this.onTile = null;
+    this.listeners = new Set(); // onChange: tiles added, removed or moved (view-tracker.js)
     this.observer = new ResizeObserver(() => this.layout());
     this.observer.observe(root);
+  }
+
+  /** onChange calls fn whenever tiles are added, removed or placed anew; it returns the unsubscribe. */
+  onChange(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** isHidden: the layout put the tile out of sight (layout.js). */
+  isHidden(tile) {
+    return tile.node.parentNode === this.hiddenEl;
+  }
+
+  _notify() {
+    for (const fn of this.listeners) fn();
   }
 
   static key(participantId, source) {
@@ -280,6 +296,7 @@ export class Grid {
     this.tiles.clear();
     this.waitingForKeys.clear();
     this.layout();
+    this._notify();
   }
 
   /** update applies a participant object ({name, role, media}) to all of its tiles. */
@@ -312,6 +329,7 @@ export class Grid {
       if (tile.node.parentNode !== parent) parent.append(tile.node);
     }
     this.layout();
+    this._notify();
   }
 
   layout() {

@@ -102,10 +102,15 @@
  *     .waiting()       [{participantId, name, since, link}] — the waiting room (moderators
  *                      only); link: 'verified' | 'wrong' | 'checking' | null (knock proof)
  *     .stats()         async → {
- *                        video:   [{participantId, source, framesDecoded, width, height}]  every remote video track
+ *                        video:   [{participantId, source, framesDecoded, width, height, packetsReceived}]
+ *                                 every remote video track
  *                        audio:   [{participantId, source, packetsReceived, totalSamplesReceived,
  *                                   concealedSamples, totalAudioEnergy}]
  *                        publish: {microphone: packetsSent, camera: packetsSent, screen?: packetsSent}
+ *                        publishLayers: {camera: {q|h|f: {packetsSent, width, active}}} the own
+ *                                 simulcast layers as sent (an `encodings` message pauses some)
+ *                        view:    [{participantId, source, width, height}] the remote tiles this
+ *                                 page reports as shown (`view`, view-tracker.js)
  *                      }
  *     .state           same as document.body.dataset.state
  *     .e2ee            {

@@ -8,11 +8,16 @@
 // A screen share adds a third transceiver (or reuses the one of an earlier
 // share, set back from inactive to sendonly) and renegotiates; stopping it sets
 // that transceiver inactive and renegotiates without it in `tracks`.
+//
+// The camera is sent in three simulcast layers (layers.js), on one sender with one
+// E2EE transform; the server pauses the layers nobody watches (`encodings`). Screen
+// share and microphone are single-layer.
 
 import { peerConnectionConfig, prepareSender, checkSenders } from './e2ee-hooks.js';
+import { CAMERA_LAYERS, LayerSwitch, sendEncodings } from './layers.js';
 
 const ENCODINGS = {
-  camera: [{ maxBitrate: 1_200_000 }],
+  camera: CAMERA_LAYERS,
   screen: [{ maxBitrate: 2_500_000 }],
 };
 
@@ -30,6 +35,7 @@ export class Publisher {
     this.offerSent = false;
     this.earlyCandidates = [];
     this.closed = false;
+    this.layers = new Map(); // source -> LayerSwitch (created by the first `encodings`)
 
     this.pc.onicecandidate = (event) => this._candidate(event.candidate);
     this.pc.onconnectionstatechange = () => {
@@ -72,6 +78,21 @@ export class Publisher {
     await this.negotiate();
   }
 
+  /**
+   * setActiveLayers applies an `encodings` message: exactly the RIDs in active are sent
+   * for source. An unknown source or RID is ignored; the newest call wins.
+   */
+  setActiveLayers(source, active) {
+    const t = this.transceivers[source];
+    if (this.closed || !t || !ENCODINGS[source] || t.currentDirection === 'stopped') return Promise.resolve();
+    let sw = this.layers.get(source);
+    if (!sw) {
+      sw = new LayerSwitch(t.sender);
+      this.layers.set(source, sw);
+    }
+    return sw.set(active);
+  }
+
   /** negotiate queues an offer/answer exchange; it resolves when its answer is applied. */
   negotiate() {
     const run = this.queue.then(() => this._negotiate());
@@ -81,21 +102,38 @@ export class Publisher {
 
   /** stats returns packetsSent per source, e.g. {microphone: 120, camera: 340}. */
   async stats() {
-    const out = {};
+    return (await this.layerStats()).sent;
+  }
+
+  /**
+   * layerStats: {sent: packetsSent per source, layers: {source: {rid: {packetsSent,
+   * width, active}}}} — the simulcast layers as the browser sends them (test hooks).
+   */
+  async layerStats() {
+    const sent = {};
+    const layers = {};
     for (const [t, source] of this.sources) {
       if (t.currentDirection === 'stopped') continue;
       let packetsSent = 0;
       const report = await t.sender.getStats();
+      const active = new Map();
+      for (const e of t.sender.getParameters().encodings || []) if (e.rid) active.set(e.rid, e.active !== false);
       report.forEach((s) => {
-        if (s.type === 'outbound-rtp') packetsSent += s.packetsSent || 0;
+        if (s.type !== 'outbound-rtp') return;
+        packetsSent += s.packetsSent || 0;
+        if (s.rid) {
+          if (!layers[source]) layers[source] = {};
+          layers[source][s.rid] = { packetsSent: s.packetsSent || 0, width: s.frameWidth || 0, active: active.get(s.rid) !== false };
+        }
       });
-      out[source] = packetsSent;
+      sent[source] = packetsSent;
     }
-    return out;
+    return { sent, layers };
   }
 
   close() {
     this.closed = true;
+    for (const sw of this.layers.values()) sw.close();
     this.pc.onicecandidate = null;
     this.pc.onconnectionstatechange = null;
     this.pc.close();
@@ -103,7 +141,7 @@ export class Publisher {
 
   _add(source, trackOrKind) {
     const init = { direction: 'sendonly' };
-    if (ENCODINGS[source]) init.sendEncodings = ENCODINGS[source];
+    if (ENCODINGS[source]) init.sendEncodings = sendEncodings(ENCODINGS[source]);
     const t = this.pc.addTransceiver(trackOrKind, init);
     this.sources.set(t, source);
     this.transceivers[source] = t;
@@ -139,6 +177,8 @@ export class Publisher {
     }
     if (this.closed) return;
     await this.pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    // A layer change refused while the connection was negotiating goes in now.
+    for (const sw of this.layers.values()) sw.retry();
   }
 
   // Candidates are sent only after the offer they belong to.

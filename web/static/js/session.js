@@ -8,6 +8,8 @@ import { Signaling, PROTOCOL_VERSION, E2EE_VERSION } from './signaling.js';
 import { Publisher } from './publisher.js';
 import { Subscriber } from './subscriber.js';
 import { SpeakerDetector } from './speaker.js';
+import { ViewTracker } from './view-tracker.js';
+import { parseActive } from './layers.js';
 import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys, UNREADABLE, isCiphertext } from './e2ee/session-keys.js';
 import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
@@ -89,6 +91,7 @@ export class Session {
     this.publisher = null;
     this.subscriber = null;
     this.speaker = null;
+    this.view = null; // ViewTracker: tells the server which remote tiles are shown
     this.iceServers = [];
     this.audio = new Map(); // mid -> HTMLAudioElement
     // Tracks of ids not (or no longer) in the roster: a track event can land after the
@@ -148,6 +151,7 @@ export class Session {
     sig.on('participant_left', (p) => this._participantLeft(p.participantId));
     sig.on('participant_resumed', (p) => this._participantResumed(p.participant));
     sig.on('subscribe_offer', (p) => this._subscriber().handleOffer(p));
+    sig.on('encodings', (p) => this._encodings(p));
     sig.on('chat', (p) => this._chat(p));
     sig.on('e2ee', (p) => { if (this.keys && !this.ended) this.keys.receive(p.from, p.data); });
     sig.on('settings', (p) => this._settings(p.settings));
@@ -237,6 +241,7 @@ export class Session {
     if (this.publisher) this.publisher.close();
     if (this.subscriber) this.subscriber.close();
     if (this.speaker) this.speaker.close();
+    if (this.view) this.view.close();
     if (this.keys) this.keys.close();
     if (this.mc) this.mc.close();
     this._publishingResolve(null);
@@ -336,7 +341,12 @@ export class Session {
     const out = { video: [], audio: [], publish: {} };
     if (this.ended) return out;
     if (this.subscriber) Object.assign(out, await this.subscriber.stats());
-    if (this.publisher) out.publish = await this.publisher.stats();
+    if (this.publisher) {
+      const { sent, layers } = await this.publisher.layerStats();
+      out.publish = sent;
+      out.publishLayers = layers;
+    }
+    if (this.view) out.view = this.view.shown();
     return out;
   }
 
@@ -442,6 +452,10 @@ export class Session {
     this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
     this.ui.joined();
     this.renderSelf();
+    // Every (re)join is a new Session: its first `view` goes out as soon as the tiles are seen.
+    this.view = new ViewTracker(this.grid, (tracks) => {
+      if (!this.ended && this.sig && !this.sig.closed) this.sig.send('view', { tracks });
+    });
     // Devices switched in the waiting room: tell the others what is really sent.
     const now = { mic: media.micOn, camera: media.cameraOn, screen: false };
     if (this.sentMedia && (now.mic !== this.sentMedia.mic || now.camera !== this.sentMedia.camera)) this.sendMediaState();
@@ -653,6 +667,16 @@ export class Session {
       if (w.link === 'wrong' && this.knockWrong.size < 1000) this.knockWrong.add(w.participantId);
     }
     this.ui.waitingChanged(this.waiting);
+  }
+
+  /** _encodings: the server says which camera layers some subscriber needs (layers.js). */
+  _encodings(p) {
+    const wish = parseActive(p);
+    if (!wish || this.ended || !this.joined) return;
+    // Before the publisher exists (E2EE starting) the wish waits; later ones queue behind it.
+    this.whenPublishing().then((pub) => {
+      if (pub && !this.ended) pub.setActiveLayers(wish.source, wish.active);
+    });
   }
 
   _subscriber() {

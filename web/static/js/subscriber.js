@@ -67,6 +67,8 @@ export class Subscriber {
           framesDecoded: inbound ? inbound.framesDecoded || 0 : 0,
           width: inbound ? inbound.frameWidth || 0 : 0,
           height: inbound ? inbound.frameHeight || 0 : 0,
+          // Stops growing while the tile is not shown (the server forwards no video then).
+          packetsReceived: inbound ? inbound.packetsReceived || 0 : 0,
         });
       } else {
         audio.push({
