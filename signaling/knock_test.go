@@ -40,7 +40,7 @@ func knockEntry(c *testclient.Client, name string) (waitingKnock, bool) {
 		return waitingKnock{}, false
 	}
 	for _, w := range lists[len(lists)-1] {
-		if w.Name == name {
+		if knockerName(w.Name, w.KnockNonce) == name {
 			return w, true
 		}
 	}
