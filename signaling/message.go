@@ -264,6 +264,10 @@ type WaitingEntry struct {
 	// moderators' browsers to check; end-to-end encrypted meetings only.
 	KnockNonce string `json:"knockNonce,omitempty"`
 	KnockProof string `json:"knockProof,omitempty"`
+	// KnockEph is the knock's ephemeral public key and KnockName the knocker's name sealed
+	// to the receiving moderator's lobby key (e2ee/FORMAT.md, "Names"), opaque here.
+	KnockEph  string `json:"knockEph,omitempty"`
+	KnockName string `json:"knockName,omitempty"`
 }
 
 // WaitingListPayload is the waiting room.

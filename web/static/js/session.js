@@ -10,7 +10,8 @@ import { Subscriber } from './subscriber.js';
 import { SpeakerDetector } from './speaker.js';
 import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys, UNREADABLE } from './e2ee/session-keys.js';
-import { MemberNames } from './e2ee-names.js';
+import { MemberNames, PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
+import { fitName } from './e2ee/keys.js';
 import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
 import { t } from './i18n.js';
 
@@ -388,8 +389,11 @@ export class Session {
   _answerKnock(p) {
     if (p.e2ee !== true || typeof p.knockNonce !== 'string' || p.knockNonce === this.knockAnswered) return;
     this.knockAnswered = p.knockNonce;
-    answerKnock(this.crypto.identityKey, p.knockNonce).then((proof) => {
-      if (proof && !this.ended && this.phase === 'lobby') this.sig.send('knock_proof', { proof });
+    // The name goes only sealed to the moderators whose lobby keys verify under this
+    // link (FORMAT.md, "Names"); the server draws a new nonce when those keys change,
+    // so it is sealed again to the new set.
+    answerKnock(this.crypto.identityKey, p.knockNonce, p.lobbyKeys, fitName(this.name)).then((answer) => {
+      if (answer && !this.ended && this.phase === 'lobby') this.sig.send('knock_proof', answer);
     }, () => {});
   }
 
@@ -398,6 +402,23 @@ export class Session {
     if (!this.e2ee || !this.crypto) return Promise.resolve(null);
     if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
     return this.knockChecker.check(w);
+  }
+
+  /**
+   * _knockName opens the name a knocker sealed to this moderator's lobby key (the
+   * session's identity key), only for a knock whose link verified: the name, or
+   * undefined (none yet, or none that may be shown). Never rejects.
+   */
+  async _knockName(w) {
+    if (!this.e2ee || !this.crypto || !this.keys) return undefined;
+    try {
+      await this.keysStarted;
+    } catch {
+      return undefined;
+    }
+    if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
+    if (!this.knockChecker.moderator && this.keys.identity) this.knockChecker.setModerator(this.keys.identity.privateKey, this.participantId);
+    return this.knockChecker.name(w);
   }
 
   async _welcome(welcome) {
@@ -645,11 +666,23 @@ export class Session {
         since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
         knockNonce: w.knockNonce,
         knockProof: w.knockProof,
+        knockEph: w.knockEph,
+        knockName: w.knockName,
       }));
-    // Links are checked before the list is shown (a knock is announced by name).
-    const links = await Promise.all(entries.map((w) => this._knockLink(w)));
+    // Links are checked and names opened before the list is shown (a knock is announced by name).
+    const [links, names] = await Promise.all([
+      Promise.all(entries.map((w) => this._knockLink(w))),
+      Promise.all(entries.map((w) => this._knockName(w))),
+    ]);
     if (this.ended || seq !== this.waitingSeq) return;
-    this.waiting = entries.map(({ knockNonce, knockProof, ...w }, i) => ({ ...w, link: links[i] }));
+    this.waiting = entries.map(({ knockNonce, knockProof, knockEph, knockName, ...w }, i) => {
+      if (!this.e2ee) return { ...w, link: links[i] };
+      // Only the name sealed to this moderator, for a verified link; else a placeholder.
+      if (names[i] !== undefined) return { ...w, name: names[i], nameLabel: null, link: links[i] };
+      const text = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_TEXT;
+      const label = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_LABEL;
+      return { ...w, name: t(text), nameLabel: t(label), link: links[i] };
+    });
     for (const w of this.waiting) {
       if (w.link === 'wrong' && this.knockWrong.size < 1000) this.knockWrong.add(w.participantId);
     }

@@ -155,7 +155,7 @@ export async function verifyIdentity(identityKey, participantId, publicKey, tag)
 
 // ---- pairwise wrapping key -------------------------------------------------
 
-async function x25519(privateKey, peerPublic) {
+export async function x25519(privateKey, peerPublic) {
   const peer = checkSize(toBytes(peerPublic), 32, 'a public key');
   let shared;
   try {
