@@ -755,7 +755,7 @@ export class Session {
     if (p && this.keys) this.keys.peerLeft(id);
     this.names.forget(id);
     this.grid.removeParticipant(id);
-    if (p) toast(t('meeting.left-toast', { name: p.name || t('waiting.someone') }));
+    if (p) toast(t('meeting.left-toast', { name: (!p.nameLabel && p.name) || t('waiting.someone') }));
     this.ui.rosterChanged();
   }
 
