@@ -22,9 +22,11 @@ import (
 // TypeKnockProof is a knocker's proof of its link (state lobby).
 const TypeKnockProof = "knock_proof"
 
-// KnockProofPayload is what a knocker sends: the proof, the knock's ephemeral public key,
-// and its name sealed to each moderator (by the moderator's id).
+// KnockProofPayload is what a knocker sends: the nonce it answers, the proof, the
+// knock's ephemeral public key, and its name sealed to each moderator (by the
+// moderator's id).
 type KnockProofPayload struct {
+	Nonce string      `json:"nonce"`
 	Proof string      `json:"proof"`
 	Eph   string      `json:"eph"`
 	Names []KnockName `json:"names,omitempty"`
@@ -42,8 +44,8 @@ const MaxKnockNames = 32
 
 // Errors of ParseKnockProof; a refused proof changes nothing.
 var (
-	ErrKnockProofShape = errors.New("knock_proof: payload is not an object with string proof and eph and a list of names")
-	ErrKnockProofField = errors.New("knock_proof: proof and eph must each be 32 bytes of unpadded base64url (43 characters)")
+	ErrKnockProofShape = errors.New("knock_proof: payload is not an object with string nonce, proof and eph and a list of names")
+	ErrKnockProofField = errors.New("knock_proof: nonce, proof and eph must each be 32 bytes of unpadded base64url (43 characters)")
 	ErrKnockNames      = errors.New("knock_proof: names must be at most 32, each to a distinct moderator id with 28 to 228 bytes of unpadded base64url")
 )
 
@@ -54,7 +56,7 @@ func ParseKnockProof(payload []byte) (KnockProofPayload, error) {
 	if perr != nil {
 		return KnockProofPayload{}, ErrKnockProofShape
 	}
-	for _, f := range []string{p.Proof, p.Eph} {
+	for _, f := range []string{p.Nonce, p.Proof, p.Eph} {
 		if _, err := e2ee.ParseKnockField(f); err != nil {
 			return KnockProofPayload{}, fmt.Errorf("%w: %v", ErrKnockProofField, err)
 		}
@@ -109,6 +111,11 @@ func (m *Meeting) setKnockProof(s *Session, p KnockProofPayload) *Error {
 	id := lobby.ID(s.id)
 	if m.conns[id] != s || !m.lob.IsWaiting(id) {
 		return errorf(CodeNotAllowedInState, "not waiting")
+	}
+	if p.Nonce != s.knock.nonce {
+		// An answer to a nonce the server has since renewed (the moderators' keys changed
+		// while it was on its way): the knocker answers the new one.
+		return errorf(CodeInvalidField, "this proof answers an earlier nonce of this knock")
 	}
 	if s.knock.proof != "" {
 		return errorf(CodeInvalidField, "this knock already carries a proof")

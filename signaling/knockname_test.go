@@ -91,7 +91,7 @@ func TestKnockNamesSealedToEachModerator(t *testing.T) {
 			names = append(names, map[string]string{"to": lk.From, "sealed": b64(s)})
 		}
 		proof := e2ee.KnockProof(ki, n, eph.PublicKey().Bytes())
-		if _, err := k.Send("knock_proof", map[string]any{"proof": e2ee.EncodeKnockField(proof), "eph": e2ee.EncodeKnockField(eph.PublicKey().Bytes()), "names": names}); err != nil {
+		if _, err := k.Send("knock_proof", map[string]any{"nonce": nonce, "proof": e2ee.EncodeKnockField(proof), "eph": e2ee.EncodeKnockField(eph.PublicKey().Bytes()), "names": names}); err != nil {
 			t.Fatal(err)
 		}
 		return nonce, sealed

@@ -393,7 +393,8 @@ export class Session {
     // link (FORMAT.md, "Names"); the server draws a new nonce when those keys change,
     // so it is sealed again to the new set.
     answerKnock(this.crypto.identityKey, p.knockNonce, p.lobbyKeys, fitName(this.name)).then((answer) => {
-      if (answer && !this.ended && this.phase === 'lobby') this.sig.send('knock_proof', answer);
+      // The nonce says which knock this answers: one the server has since renewed is refused.
+      if (answer && !this.ended && this.phase === 'lobby') this.sig.send('knock_proof', { nonce: p.knockNonce, ...answer });
     }, () => {});
   }
 
@@ -616,14 +617,16 @@ export class Session {
     for (const entry of this.participants.values()) {
       const { name, nameLabel } = this._shownName(entry.id);
       if (name !== entry.name || nameLabel !== entry.nameLabel) {
-        const first = entry.nameLabel && !nameLabel && entry.announce;
+        // The join toast waited for the name; a member that turned out unverified is "Someone".
+        const settled = !nameLabel || nameLabel === t(UNKNOWN_TEXT);
+        const first = entry.announce && settled;
         entry.name = name;
         entry.nameLabel = nameLabel;
         this.grid.update(entry.id, { name, nameLabel });
         changed = true;
         if (first) {
           entry.announce = false;
-          toast(t('meeting.joined-toast', { name: name || t('waiting.someone') }));
+          toast(t('meeting.joined-toast', { name: (!nameLabel && name) || t('waiting.someone') }));
         }
       }
     }
