@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"unicode/utf8"
 )
 
 // Every parser of network input: any bytes give a result or a typed error,
@@ -120,14 +121,14 @@ func FuzzUnwrapKey(f *testing.F) {
 	f.Add([]byte{}, "", "\x00")
 	kw := v.Pairwise[0].WrapKey
 	f.Fuzz(func(t *testing.T, wrapped []byte, sender, recipient string) {
-		idx, raw, err := UnwrapKey(kw, sender, recipient, wrapped)
+		idx, raw, name, err := UnwrapKey(kw, sender, recipient, wrapped)
 		if err != nil {
 			return
 		}
-		if len(raw) != 32 {
-			t.Fatalf("accepted index %d, %d-byte key", idx, len(raw))
+		if len(raw) != 32 || len(name) > MaxNameBytes || !utf8.ValidString(name) {
+			t.Fatalf("accepted index %d, %d-byte key, name %q", idx, len(raw), name)
 		}
-		if again, _ := WrapKey(kw, sender, recipient, idx, raw, wrapped[:IVSize]); !bytes.Equal(again, wrapped) {
+		if again, _ := WrapKey(kw, sender, recipient, idx, raw, name, wrapped[:IVSize]); !bytes.Equal(again, wrapped) {
 			t.Fatal("accepted envelope does not re-wrap to itself")
 		}
 	})

@@ -21,17 +21,22 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sizes fixed by the format.
 const (
-	KeySize       = 32 // every derived key and raw media key
-	IVSize        = 12 // AES-GCM nonce
-	TagSize       = 16 // AES-GCM tag
-	RingSize      = 16 // keys a receiver keeps per sender: the last 16 indexes installed
-	MaxRatchet    = 16 // how many ratchet steps past its current key a ring follows
-	MinSecretSize = 16 // shortest meeting secret a client accepts
-	WrappedSize   = IVSize + 1 + KeySize + TagSize
+	KeySize       = 32                             // every derived key and raw media key
+	IVSize        = 12                             // AES-GCM nonce
+	TagSize       = 16                             // AES-GCM tag
+	RingSize      = 16                             // keys a receiver keeps per sender: the last 16 indexes installed
+	MaxRatchet    = 16                             // how many ratchet steps past its current key a ring follows
+	MinSecretSize = 16                             // shortest meeting secret a client accepts
+	WrappedSize   = IVSize + 1 + KeySize + TagSize // a key envelope without a name
+	// MaxNameBytes is the longest display name a key envelope carries, in UTF-8 bytes
+	// (FORMAT.md, "Names"); MaxWrappedSize is the envelope with such a name.
+	MaxNameBytes   = 200
+	MaxWrappedSize = WrappedSize + MaxNameBytes
 )
 
 const label = "conclave/v1"
@@ -110,14 +115,18 @@ func wrapAAD(senderID, recipientID string) []byte {
 }
 
 // WrapKey wraps the raw media key with index keyIndex (any byte: indexes run
-// 0–255 and wrap) for recipientID: iv || AES-GCM(kw, iv, keyIndex || raw, aad).
-// A nil iv means a random one.
-func WrapKey(kw []byte, senderID, recipientID string, keyIndex byte, raw, iv []byte) ([]byte, error) {
+// 0–255 and wrap) and the sender's display name for recipientID:
+// iv || AES-GCM(kw, iv, keyIndex || raw || utf8(name), aad). The name is at most
+// MaxNameBytes of valid UTF-8 ("" sends none). A nil iv means a random one.
+func WrapKey(kw []byte, senderID, recipientID string, keyIndex byte, raw []byte, name string, iv []byte) ([]byte, error) {
 	if !ValidID(senderID) || !ValidID(recipientID) {
 		return nil, ErrBadID
 	}
 	if len(raw) != KeySize {
 		return nil, fmt.Errorf("%w: raw key of %d bytes", ErrMalformed, len(raw))
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
 	}
 	iv, err := ivOrRandom(iv)
 	if err != nil {
@@ -127,27 +136,43 @@ func WrapKey(kw []byte, senderID, recipientID string, keyIndex byte, raw, iv []b
 	if err != nil {
 		return nil, err
 	}
-	pt := append([]byte{keyIndex}, raw...)
+	pt := append(append([]byte{keyIndex}, raw...), name...)
 	return g.Seal(append([]byte(nil), iv...), iv, pt, wrapAAD(senderID, recipientID)), nil
 }
 
-// UnwrapKey opens a wrapped media key sent by senderID to recipientID.
-func UnwrapKey(kw []byte, senderID, recipientID string, wrapped []byte) (keyIndex byte, raw []byte, err error) {
-	if !ValidID(senderID) || !ValidID(recipientID) {
-		return 0, nil, ErrBadID
+// checkName refuses a name the envelope cannot carry.
+func checkName(name string) error {
+	if len(name) > MaxNameBytes {
+		return fmt.Errorf("%w: name of %d bytes, at most %d", ErrMalformed, len(name), MaxNameBytes)
 	}
-	if len(wrapped) != WrappedSize {
-		return 0, nil, ErrMalformed
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: name is not valid UTF-8", ErrMalformed)
+	}
+	return nil
+}
+
+// UnwrapKey opens a key envelope sent by senderID to recipientID: the key index, the
+// raw media key and the sender's display name ("" when it sent none).
+func UnwrapKey(kw []byte, senderID, recipientID string, wrapped []byte) (keyIndex byte, raw []byte, name string, err error) {
+	if !ValidID(senderID) || !ValidID(recipientID) {
+		return 0, nil, "", ErrBadID
+	}
+	if len(wrapped) < WrappedSize || len(wrapped) > MaxWrappedSize {
+		return 0, nil, "", ErrMalformed
 	}
 	g, err := newGCM(kw)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", err
 	}
 	pt, err := g.Open(nil, wrapped[:IVSize], wrapped[IVSize:], wrapAAD(senderID, recipientID))
 	if err != nil {
-		return 0, nil, ErrAuth
+		return 0, nil, "", ErrAuth
 	}
-	return pt[0], pt[1:], nil
+	name = string(pt[1+KeySize:])
+	if !utf8.ValidString(name) {
+		return 0, nil, "", ErrMalformed
+	}
+	return pt[0], pt[1 : 1+KeySize], name, nil
 }
 
 // FrameKey derives the AES-GCM frame key KF from a raw media key.

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -78,6 +79,7 @@ type wrapVector struct {
 	RecipientID string `json:"recipientId"`
 	KeyIndex    byte   `json:"keyIndex"`
 	RawKey      bin    `json:"rawKey"`
+	Name        string `json:"name"` // the sender's display name carried in the envelope
 	IV          bin    `json:"iv"`
 	Wrapped     bin    `json:"wrapped"`
 }
@@ -257,10 +259,21 @@ func generate() *vectors {
 	}
 
 	wrapIV := pattern(0x30, 12)
-	for _, dir := range [][2]string{{"p-alice", "p-bob"}, {"p-bob", "p-alice"}} {
+	longest := strings.Repeat("Zoë ", 39) + "Zoë!" // 200 bytes, the most a name may have
+	for _, c := range []struct{ from, to, name string }{
+		{"p-alice", "p-bob", "Alice"}, {"p-bob", "p-alice", "Bob 🎻"}, {"p-alice", "p-bob", ""}, {"p-bob", "p-alice", longest},
+	} {
 		r := v.Ratchet[0]
-		w := must(WrapKey(kw, dir[0], dir[1], r.KeyIndex, r.RawKey, wrapIV))
-		v.Wraps = append(v.Wraps, wrapVector{kw, dir[0], dir[1], r.KeyIndex, r.RawKey, wrapIV, w})
+		w := must(WrapKey(kw, c.from, c.to, r.KeyIndex, r.RawKey, c.name, wrapIV))
+		v.Wraps = append(v.Wraps, wrapVector{kw, c.from, c.to, r.KeyIndex, r.RawKey, c.name, wrapIV, w})
+	}
+	badUTF8 := must(WrapKey(kw, "p-alice", "p-bob", 1, raw, "ok", wrapIV))
+	if g, err := newGCM(kw); err == nil { // a name that is not UTF-8, sealed by hand: WrapKey refuses to make one
+		badUTF8 = g.Seal(bytes.Clone(wrapIV), wrapIV, append(append([]byte{1}, raw...), 0xff, 0xfe), wrapAAD("p-alice", "p-bob"))
+	}
+	tooLong := must(WrapKey(kw, "p-alice", "p-bob", 1, raw, "", wrapIV))
+	if g, err := newGCM(kw); err == nil {
+		tooLong = g.Seal(bytes.Clone(wrapIV), wrapIV, append(append([]byte{1}, raw...), bytes.Repeat([]byte("a"), MaxNameBytes+1)...), wrapAAD("p-alice", "p-bob"))
 	}
 	w := v.Wraps[0].Wrapped
 	flipped := bytes.Clone(w)
@@ -268,8 +281,10 @@ func generate() *vectors {
 	v.BadWraps = []badWrapVector{
 		{"swapped direction", kw, "p-bob", "p-alice", w, "auth"},
 		{"flipped ciphertext bit", kw, "p-alice", "p-bob", flipped, "auth"},
-		{"one byte short", kw, "p-alice", "p-bob", w[:len(w)-1], "malformed"},
-		{"one byte long", kw, "p-alice", "p-bob", append(bytes.Clone(w), 0), "malformed"},
+		{"one byte short", kw, "p-alice", "p-bob", v.Wraps[2].Wrapped[:WrappedSize-1], "malformed"},
+		{"one byte long", kw, "p-alice", "p-bob", append(bytes.Clone(w), 0), "auth"},
+		{"name longer than 200 bytes", kw, "p-alice", "p-bob", tooLong, "malformed"},
+		{"name not UTF-8", kw, "p-alice", "p-bob", badUTF8, "malformed"},
 		{"wrong key", v.Pairwise[1].WrapKey, "p-alice", "p-bob", w, "auth"},
 	}
 
@@ -463,18 +478,18 @@ func check(t *testing.T, v *vectors) {
 		}
 	}
 	for _, w := range v.Wraps {
-		got, err := WrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.KeyIndex, w.RawKey, w.IV)
+		got, err := WrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.KeyIndex, w.RawKey, w.Name, w.IV)
 		if err != nil {
 			t.Fatal(err)
 		}
 		eq("wrap "+w.SenderID+"→"+w.RecipientID, got, w.Wrapped)
-		idx, raw, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
-		if err != nil || idx != w.KeyIndex || !bytes.Equal(raw, w.RawKey) {
-			t.Errorf("unwrap %s→%s: %d %x %v", w.SenderID, w.RecipientID, idx, raw, err)
+		idx, raw, name, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
+		if err != nil || idx != w.KeyIndex || !bytes.Equal(raw, w.RawKey) || name != w.Name {
+			t.Errorf("unwrap %s→%s: %d %x %q %v", w.SenderID, w.RecipientID, idx, raw, name, err)
 		}
 	}
 	for _, w := range v.BadWraps {
-		_, _, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
+		_, _, _, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
 		if got := errCode(err); got != w.Error {
 			t.Errorf("bad wrap %q: %s, want %s", w.Name, got, w.Error)
 		}

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -14,34 +15,70 @@ import (
 // knocker in its lobby messages; the knocker answers with a proof made under a key from
 // its link, and the server passes nonce and proof to the moderators in the waiting list.
 // The server never judges a proof: it has no key to judge it with. It checks only the
-// proof's shape, so that a waiting list carries nothing but 43 characters per knock.
+// shape of what it relays: the proof and the knock's ephemeral public key (43 characters
+// each) and the knocker's name sealed to each moderator's lobby key (e2ee/FORMAT.md,
+// "Names"), which it hands each moderator only its own of, unopened.
 
 // TypeKnockProof is a knocker's proof of its link (state lobby).
 const TypeKnockProof = "knock_proof"
 
-// KnockProofPayload is what a knocker sends.
+// KnockProofPayload is what a knocker sends: the nonce it answers, the proof, the
+// knock's ephemeral public key, and its name sealed to each moderator (by the
+// moderator's id).
 type KnockProofPayload struct {
-	Proof string `json:"proof"`
+	Nonce string      `json:"nonce"`
+	Proof string      `json:"proof"`
+	Eph   string      `json:"eph"`
+	Names []KnockName `json:"names,omitempty"`
 }
+
+// KnockName is the knocker's name sealed to one moderator's lobby key: opaque bytes as
+// unpadded base64url.
+type KnockName struct {
+	To     string `json:"to"`
+	Sealed string `json:"sealed"`
+}
+
+// MaxKnockNames is how many moderators a knock may seal its name to.
+const MaxKnockNames = 32
 
 // Errors of ParseKnockProof; a refused proof changes nothing.
 var (
-	ErrKnockProofShape = errors.New("knock_proof: payload is not an object with a string proof")
-	ErrKnockProofField = errors.New("knock_proof: proof must be 32 bytes of unpadded base64url (43 characters)")
+	ErrKnockProofShape = errors.New("knock_proof: payload is not an object with string nonce, proof and eph and a list of names")
+	ErrKnockProofField = errors.New("knock_proof: nonce, proof and eph must each be 32 bytes of unpadded base64url (43 characters)")
+	ErrKnockNames      = errors.New("knock_proof: names must be at most 32, each to a distinct moderator id with 28 to 228 bytes of unpadded base64url")
 )
 
-// ParseKnockProof decodes a knock_proof payload and checks the proof's shape. It never
-// panics; every refusal wraps one of the ErrKnockProof errors.
-func ParseKnockProof(payload []byte) (string, error) {
+// ParseKnockProof decodes a knock_proof payload and checks its fields' shape. It never
+// panics; every refusal wraps one of the ErrKnockProof errors or ErrKnockNames.
+func ParseKnockProof(payload []byte) (KnockProofPayload, error) {
 	p, perr := decodePayload[KnockProofPayload](Envelope{Type: TypeKnockProof, Payload: payload})
 	if perr != nil {
-		return "", ErrKnockProofShape
+		return KnockProofPayload{}, ErrKnockProofShape
 	}
-	if _, err := e2ee.ParseKnockField(p.Proof); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrKnockProofField, err)
+	for _, f := range []string{p.Nonce, p.Proof, p.Eph} {
+		if _, err := e2ee.ParseKnockField(f); err != nil {
+			return KnockProofPayload{}, fmt.Errorf("%w: %v", ErrKnockProofField, err)
+		}
 	}
-	return p.Proof, nil
+	if len(p.Names) > MaxKnockNames {
+		return KnockProofPayload{}, fmt.Errorf("%w: %d names", ErrKnockNames, len(p.Names))
+	}
+	seen := make(map[string]bool, len(p.Names))
+	for _, n := range p.Names {
+		if !e2ee.ValidID(n.To) || len(n.To) > maxIDChars || seen[n.To] {
+			return KnockProofPayload{}, fmt.Errorf("%w: a bad or repeated moderator id", ErrKnockNames)
+		}
+		seen[n.To] = true
+		b, err := b64.Strict().DecodeString(n.Sealed)
+		if err != nil || len(b) < e2ee.MinSealedNameSize || len(b) > e2ee.MaxSealedNameSize {
+			return KnockProofPayload{}, fmt.Errorf("%w: a sealed name of the wrong shape", ErrKnockNames)
+		}
+	}
+	return p, nil
 }
+
+var b64 = base64.RawURLEncoding
 
 // newKnockNonce draws a knock's nonce, as it travels.
 func newKnockNonce() string {
@@ -52,19 +89,20 @@ func newKnockNonce() string {
 
 // knockProof takes a waiting knocker's proof.
 func (s *Session) knockProof(env Envelope) *Error {
-	proof, err := ParseKnockProof(env.Payload)
+	p, err := ParseKnockProof(env.Payload)
 	switch {
 	case errors.Is(err, ErrKnockProofShape):
 		return errorf(CodeBadMessage, "%v", err)
 	case err != nil:
 		return errorf(CodeInvalidField, "%v", err)
 	}
-	return s.meeting.setKnockProof(s, proof)
+	return s.meeting.setKnockProof(s, p)
 }
 
-// setKnockProof keeps s's proof with its knock and shows the moderators the waiting
-// list with it. One proof per knock: a second one is refused and changes nothing.
-func (m *Meeting) setKnockProof(s *Session, proof string) *Error {
+// setKnockProof keeps s's proof, ephemeral key and sealed names with its knock and shows
+// the moderators the waiting list with them. One proof per nonce: a second one is
+// refused and changes nothing (a new nonce comes when the moderators' keys change).
+func (m *Meeting) setKnockProof(s *Session, p KnockProofPayload) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.e2ee {
@@ -74,19 +112,40 @@ func (m *Meeting) setKnockProof(s *Session, proof string) *Error {
 	if m.conns[id] != s || !m.lob.IsWaiting(id) {
 		return errorf(CodeNotAllowedInState, "not waiting")
 	}
+	if p.Nonce != s.knock.nonce {
+		// An answer to a nonce the server has since renewed (the moderators' keys changed
+		// while it was on its way): the knocker answers the new one.
+		return errorf(CodeInvalidField, "this proof answers an earlier nonce of this knock")
+	}
 	if s.knock.proof != "" {
 		return errorf(CodeInvalidField, "this knock already carries a proof")
 	}
-	s.knock.proof = proof
+	s.knock.proof, s.knock.eph = p.Proof, p.Eph
+	s.knock.names = make(map[lobby.ID]string, len(p.Names))
+	for _, n := range p.Names {
+		s.knock.names[lobby.ID(n.To)] = n.Sealed
+	}
 	m.applyLocked([]lobby.Effect{lobby.WaitingList{To: m.lob.Moderators(), Waiting: m.lob.Waiting()}})
 	return nil
 }
 
-// knockState is a waiting session's nonce and proof. The nonce is set before the
-// session knocks; the proof only under the meeting's lock, which every reader holds.
+// knockState is a waiting session's nonce, proof, ephemeral key and sealed names. The
+// first nonce is set before the session knocks; everything else only under the
+// meeting's lock, which every reader holds.
 type knockState struct {
 	nonce string // "" outside end-to-end encrypted meetings
 	proof string
+	eph   string
+	names map[lobby.ID]string // moderator id -> the name sealed to its lobby key
+}
+
+// renewLocked starts the knock over with a fresh nonce: the moderators' lobby keys
+// changed, so the knocker proves its link and seals its name to the new set.
+func (k *knockState) renewLocked() {
+	if k.nonce == "" {
+		return
+	}
+	*k = knockState{nonce: newKnockNonce()}
 }
 
 // lobbyMessage is what a waiting session is told: whether a moderator is there, its

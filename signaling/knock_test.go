@@ -2,8 +2,10 @@ package signaling_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -40,7 +42,7 @@ func knockEntry(c *testclient.Client, name string) (waitingKnock, bool) {
 		return waitingKnock{}, false
 	}
 	for _, w := range lists[len(lists)-1] {
-		if w.Name == name {
+		if knockerName(w.Name, w.KnockNonce) == name {
 			return w, true
 		}
 	}
@@ -91,15 +93,17 @@ func TestKnockProofPassesThroughUnjudged(t *testing.T) {
 
 	ki, _ := e2ee.DeriveMeetingKeys(bytes.Repeat([]byte{1}, 16))
 	otherKI, _ := e2ee.DeriveMeetingKeys(bytes.Repeat([]byte{2}, 16))
+	eph := bytes.Repeat([]byte{9}, 32)
 	proof := func(key []byte, nonce string) string {
 		n, _ := e2ee.ParseKnockField(nonce)
-		return e2ee.EncodeKnockField(e2ee.KnockProof(key, n))
+		return e2ee.EncodeKnockField(e2ee.KnockProof(key, n, eph))
 	}
 	rightProof, wrongProof := proof(ki, rightNonce), proof(otherKI, wrongNonce)
-	if _, err := right.Send("knock_proof", map[string]any{"proof": rightProof}); err != nil {
+	ephField := e2ee.EncodeKnockField(eph)
+	if _, err := right.Send("knock_proof", map[string]any{"nonce": rightNonce, "proof": rightProof, "eph": ephField}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wrong.Send("knock_proof", map[string]any{"proof": wrongProof}); err != nil {
+	if _, err := wrong.Send("knock_proof", map[string]any{"nonce": wrongNonce, "proof": wrongProof, "eph": ephField}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "both proofs at the moderator", func() bool {
@@ -141,23 +145,40 @@ func TestKnockProofRefusals(t *testing.T) {
 	expectType(t, mod, "waiting_list")
 	k := srv.knock(t, mt.MeetingID, "Kim", nil)
 	eventually(t, "Kim waiting", func() bool { _, ok := knockEntry(mod, "Kim"); return ok })
+	kn := lobbyNonce(t, k)
 	before := len(waitingLists(mod))
 
 	good := e2ee.EncodeKnockField(bytes.Repeat([]byte{7}, 32))
+	sealed := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{5}, 40))
+	var tooMany []any
+	for i := range signaling.MaxKnockNames + 1 {
+		tooMany = append(tooMany, map[string]any{"to": fmt.Sprint("p-", i), "sealed": sealed})
+	}
+	// At most 19: the 20th refusal in a row closes the connection (too_many_errors). The
+	// fields' other spellings are FuzzParseKnockProof's seeds.
 	refusals := []struct {
 		payload any
 		code    string
 	}{
 		{map[string]any{}, "invalid_field"},
-		{map[string]any{"proof": ""}, "invalid_field"},
-		{map[string]any{"proof": good[:42]}, "invalid_field"},
-		{map[string]any{"proof": good + "A"}, "invalid_field"},
-		{map[string]any{"proof": good + "="}, "invalid_field"},
-		{map[string]any{"proof": "+" + good[1:]}, "invalid_field"},
-		{map[string]any{"proof": strings.Repeat("A", 42) + "B"}, "invalid_field"}, // not canonical
-		{map[string]any{"proof": strings.Repeat("A", 4000)}, "invalid_field"},
-		{map[string]any{"proof": 5}, "bad_message"},
-		{map[string]any{"proof": []string{good}}, "bad_message"},
+		{map[string]any{"nonce": good, "proof": good, "eph": good}, "invalid_field"}, // not this knock's nonce
+		{map[string]any{"proof": good, "eph": good}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good[:42], "eph": good}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good + "A", "eph": good}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": strings.Repeat("A", 42) + "B", "eph": good}, "invalid_field"}, // not canonical
+		{map[string]any{"nonce": kn, "proof": strings.Repeat("A", 4000), "eph": good}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": 5, "eph": good}, "bad_message"},
+		{map[string]any{"nonce": kn, "proof": []string{good}, "eph": good}, "bad_message"},
+		// The ephemeral key and the sealed names (e2ee/FORMAT.md, "Names").
+		{map[string]any{"nonce": kn, "proof": good}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good, "eph": good[:42]}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good, "eph": good, "names": "Kim"}, "bad_message"},
+		{map[string]any{"nonce": kn, "proof": good, "eph": good, "names": []any{map[string]any{"to": "p-mod", "sealed": "AAAA"}}}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good, "eph": good, "names": []any{map[string]any{"to": "p-mod", "sealed": sealed + "="}}}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good, "eph": good, "names": []any{map[string]any{"to": "p-mod", "sealed": strings.Repeat("A", 400)}}}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good, "eph": good, "names": []any{map[string]any{"to": "", "sealed": sealed}}}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good, "eph": good, "names": []any{map[string]any{"to": "p-a", "sealed": sealed}, map[string]any{"to": "p-a", "sealed": sealed}}}, "invalid_field"},
+		{map[string]any{"nonce": kn, "proof": good, "eph": good, "names": tooMany}, "invalid_field"},
 	}
 	for i, r := range refusals {
 		id, err := k.Send("knock_proof", r.payload)
@@ -169,7 +190,7 @@ func TestKnockProofRefusals(t *testing.T) {
 			t.Fatalf("refusal %d (%v): %s ref %q, want %s ref %q", i, r.payload, code, ref, r.code, id)
 		}
 	}
-	if _, err := k.Send("knock_proof", map[string]any{"proof": good}); err != nil {
+	if _, err := k.Send("knock_proof", map[string]any{"nonce": kn, "proof": good, "eph": good}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the good proof at the moderator", func() bool { e, _ := knockEntry(mod, "Kim"); return e.KnockProof == good })
@@ -178,7 +199,7 @@ func TestKnockProofRefusals(t *testing.T) {
 	}
 	// A second proof is refused, and the first one stays.
 	other := e2ee.EncodeKnockField(bytes.Repeat([]byte{8}, 32))
-	if _, err := k.Send("knock_proof", map[string]any{"proof": other}); err != nil {
+	if _, err := k.Send("knock_proof", map[string]any{"nonce": kn, "proof": other, "eph": good}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := expectError(t, k); code != "invalid_field" {
@@ -195,7 +216,7 @@ func TestKnockProofRefusals(t *testing.T) {
 		t.Fatalf("the moderator got %d waiting lists, the last %+v", len(lists)-before, lists[len(lists)-1])
 	}
 	// A member may not send one.
-	if _, err := k.Send("knock_proof", map[string]any{"proof": good}); err != nil {
+	if _, err := k.Send("knock_proof", map[string]any{"nonce": kn, "proof": good, "eph": good}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := expectError(t, k); code != "not_allowed_in_state" {
@@ -210,7 +231,7 @@ func TestKnockProofRefusals(t *testing.T) {
 	if n := lobbyNonce(t, pk); n != "" {
 		t.Fatalf("a meeting without e2ee sends the nonce %q", n)
 	}
-	if _, err := pk.Send("knock_proof", map[string]any{"proof": good}); err != nil {
+	if _, err := pk.Send("knock_proof", map[string]any{"nonce": good, "proof": good, "eph": good}); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := expectError(t, pk); code != "not_allowed" {
@@ -226,23 +247,41 @@ func TestKnockProofRefusals(t *testing.T) {
 // errors, and what it takes is a proof of 32 bytes in its one spelling.
 func FuzzParseKnockProof(f *testing.F) {
 	good := e2ee.EncodeKnockField(bytes.Repeat([]byte{7}, 32))
+	sealed := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{5}, 40))
 	for _, s := range []string{
-		`{"proof":"` + good + `"}`, `{}`, `{"proof":5}`, `{"proof":null}`, `null`, ``, `[]`,
-		`{"proof":"` + good + `A"}`, `{"proof":"` + good[:42] + `B"}`, `{"proof":"` + good + `","x":1}`,
+		`{"nonce":"` + good + `","proof":"` + good + `","eph":"` + good + `"}`, `{}`, `{"proof":5}`, `{"proof":null}`, `null`, ``, `[]`,
+		`{"proof":"` + good + `A"}`, `{"proof":"` + good[:42] + `B"}`, `{"nonce":"` + good + `","proof":"` + good + `","eph":"` + good + `","x":1}`,
+		`{"nonce":"` + good + `","proof":"` + good + `","eph":"` + good + `","names":[{"to":"p-m","sealed":"` + sealed + `"}]}`,
+		`{"nonce":"` + good + `","proof":"` + good + `","eph":"` + good + `","names":[{"to":"p-m","sealed":"` + sealed + `"},{"to":"p-m","sealed":"` + sealed + `"}]}`,
+		`{"nonce":"` + good + `","proof":"` + good + `","eph":"` + good + `","names":[{"to":"p\u0000m","sealed":"` + sealed + `"}]}`,
+		`{"nonce":"` + good + `","proof":"` + good + `","eph":"` + good + `","names":{"to":"p-m"}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		proof, err := signaling.ParseKnockProof(payload)
+		p, err := signaling.ParseKnockProof(payload)
 		if err != nil {
-			if !errors.Is(err, signaling.ErrKnockProofShape) && !errors.Is(err, signaling.ErrKnockProofField) {
+			if !errors.Is(err, signaling.ErrKnockProofShape) && !errors.Is(err, signaling.ErrKnockProofField) && !errors.Is(err, signaling.ErrKnockNames) {
 				t.Fatalf("untyped error %v", err)
 			}
 			return
 		}
-		b, perr := e2ee.ParseKnockField(proof)
-		if perr != nil || len(b) != 32 || e2ee.EncodeKnockField(b) != proof {
-			t.Fatalf("took %q", proof)
+		for _, f := range []string{p.Nonce, p.Proof, p.Eph} {
+			b, perr := e2ee.ParseKnockField(f)
+			if perr != nil || len(b) != 32 || e2ee.EncodeKnockField(b) != f {
+				t.Fatalf("took %q", f)
+			}
+		}
+		if len(p.Names) > signaling.MaxKnockNames {
+			t.Fatalf("took %d names", len(p.Names))
+		}
+		seen := map[string]bool{}
+		for _, n := range p.Names {
+			b, derr := base64.RawURLEncoding.Strict().DecodeString(n.Sealed)
+			if seen[n.To] || !e2ee.ValidID(n.To) || derr != nil || len(b) < e2ee.MinSealedNameSize || len(b) > e2ee.MaxSealedNameSize {
+				t.Fatalf("took the name %+v", n)
+			}
+			seen[n.To] = true
 		}
 	})
 }

@@ -64,6 +64,15 @@ func expectType(t *testing.T, c *testclient.Client, typ string) testclient.Messa
 	return m
 }
 
+// knockerName is a waiting entry's name: the one the server gives in a meeting without
+// end-to-end encryption, else the one its knocker joined with (the server has none).
+func knockerName(name, nonce string) string {
+	if name != "" {
+		return name
+	}
+	return testclient.KnockName(nonce)
+}
+
 // lastWaiting returns the names in the last waiting_list c received.
 func lastWaiting(c *testclient.Client) (names []string, ids []string) {
 	for _, m := range c.All() {
@@ -71,12 +80,12 @@ func lastWaiting(c *testclient.Client) (names []string, ids []string) {
 			continue
 		}
 		var p struct {
-			Waiting []struct{ ParticipantID, Name string }
+			Waiting []struct{ ParticipantID, Name, KnockNonce string }
 		}
 		_ = json.Unmarshal(m.Payload, &p)
 		names, ids = nil, nil
 		for _, w := range p.Waiting {
-			names = append(names, w.Name)
+			names = append(names, knockerName(w.Name, w.KnockNonce))
 			ids = append(ids, w.ParticipantID)
 		}
 	}

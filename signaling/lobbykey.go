@@ -113,13 +113,20 @@ func (m *Meeting) dropLobbyKeyLocked(id lobby.ID) {
 	m.tellKnockersLocked()
 }
 
-// tellKnockersLocked sends every waiting person a lobby message with the current keys.
+// tellKnockersLocked sends every waiting person a lobby message with the current keys
+// and a fresh knock nonce, so that each proves its link and seals its name to the new
+// set of moderators (e2ee/FORMAT.md, "Names"); the moderators see the renewed knocks.
 func (m *Meeting) tellKnockersLocked() {
 	present := len(m.lob.Moderators()) > 0
-	for _, k := range m.lob.Waiting() {
+	waiting := m.lob.Waiting()
+	for _, k := range waiting {
 		if s := m.conns[k.ID]; s != nil {
+			s.knock.renewLocked()
 			s.send(m.lobbyMessage(s, "", present))
 		}
+	}
+	if len(waiting) > 0 {
+		m.applyLocked([]lobby.Effect{lobby.WaitingList{To: m.lob.Moderators(), Waiting: waiting}})
 	}
 }
 

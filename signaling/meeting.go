@@ -169,7 +169,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
-		s.send(m.waitingListMessageLocked(m.lob.Waiting()))
+		s.send(m.waitingListMessageLocked(m.lob.Waiting(), id))
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s)
@@ -330,15 +330,16 @@ func (m *Meeting) broadcastLocked(except lobby.ID, msg []byte) {
 	}
 }
 
-// waitingListMessageLocked lists the knocks for the moderators, each with its nonce and
-// proof as the knocker's session holds them (knock.go).
-func (m *Meeting) waitingListMessageLocked(waiting []lobby.Knock) []byte {
+// waitingListMessageLocked lists the knocks for moderator to, each with its nonce, proof
+// and ephemeral key as the knocker's session holds them, and the name sealed to to's
+// lobby key only (knock.go).
+func (m *Meeting) waitingListMessageLocked(waiting []lobby.Knock, to lobby.ID) []byte {
 	now := m.now()
 	list := make([]WaitingEntry, 0, len(waiting))
 	for _, k := range waiting {
 		e := WaitingEntry{ParticipantID: string(k.ID), Name: k.Name, Since: k.Since.UTC().Format(time.RFC3339), WaitingMs: now.Sub(k.Since).Milliseconds()}
 		if s := m.conns[k.ID]; s != nil {
-			e.KnockNonce, e.KnockProof = s.knock.nonce, s.knock.proof
+			e.KnockNonce, e.KnockProof, e.KnockEph, e.KnockName = s.knock.nonce, s.knock.proof, s.knock.eph, s.knock.names[to]
 		}
 		list = append(list, e)
 	}
@@ -382,10 +383,10 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				s.deliver(event{kind: evEjected, reason: string(e.Reason)})
 			}
 		case lobby.WaitingList:
-			msg := m.waitingListMessageLocked(e.Waiting)
 			for _, id := range e.To {
 				if _, ok := m.members[id]; ok {
-					m.conns[id].send(msg)
+					// Each moderator gets only the names sealed to it.
+					m.conns[id].send(m.waitingListMessageLocked(e.Waiting, id))
 				}
 			}
 		case lobby.RoleChanged:

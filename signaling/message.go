@@ -22,8 +22,9 @@ const E2EEVersion = 2
 const (
 	MaxMessageBytes = 64 << 10
 	MaxChatChars    = 2000 // what clients let people type
-	// On the wire a chat text or name may be ciphertext ("e1.…", e2ee/FORMAT.md), so the
-	// server accepts more than a person types.
+	// On the wire a chat text may be ciphertext ("e2.…", e2ee/FORMAT.md), so the server
+	// accepts more than a person types; MaxNameChars stays as wide as version 1's "e1."
+	// names needed (an end-to-end encrypted meeting's join carries no name at all).
 	maxChatWireChars = 12000
 	MaxNameChars     = 400
 	maxIDChars       = 64
@@ -156,8 +157,9 @@ type ChatPayload struct {
 
 // ParticipantInfo is what members see of each other.
 type ParticipantInfo struct {
-	ID    string     `json:"id"`
-	Name  string     `json:"name"`
+	ID string `json:"id"`
+	// Name is absent in an end-to-end encrypted meeting: the server holds none there.
+	Name  string     `json:"name,omitempty"`
 	Role  string     `json:"role"`
 	Media MediaState `json:"media"`
 	// Reconnecting: the member's connection dropped and it may still come back
@@ -227,7 +229,7 @@ type SubscribeOfferPayload struct {
 type ChatOutPayload struct {
 	MessageID string `json:"messageId"`
 	From      string `json:"from"`
-	Name      string `json:"name"`
+	Name      string `json:"name,omitempty"` // absent in an end-to-end encrypted meeting
 	Text      string `json:"text"`
 	SentAt    string `json:"sentAt"`
 }
@@ -255,13 +257,17 @@ type LobbyPayload struct {
 // WaitingEntry is one person in the waiting room, as moderators see them.
 type WaitingEntry struct {
 	ParticipantID string `json:"participantId"`
-	Name          string `json:"name"`
+	Name          string `json:"name,omitempty"` // absent in an end-to-end encrypted meeting
 	Since         string `json:"since"`
 	WaitingMs     int64  `json:"waitingMs"` // how long they have waited when this was sent
 	// The knock's nonce and, once sent, its proof (knock.go), passed on unjudged for the
 	// moderators' browsers to check; end-to-end encrypted meetings only.
 	KnockNonce string `json:"knockNonce,omitempty"`
 	KnockProof string `json:"knockProof,omitempty"`
+	// KnockEph is the knock's ephemeral public key and KnockName the knocker's name sealed
+	// to the receiving moderator's lobby key (e2ee/FORMAT.md, "Names"), opaque here.
+	KnockEph  string `json:"knockEph,omitempty"`
+	KnockName string `json:"knockName,omitempty"`
 }
 
 // WaitingListPayload is the waiting room.

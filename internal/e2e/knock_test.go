@@ -97,7 +97,9 @@ func TestKnockProofShowsLink(t *testing.T) {
 		e.querySelector(".waiting-link").checkVisibility()`)); err != nil {
 		t.Fatalf("Mona does not see Felix's link as verified: %v", err)
 	}
+	// A wrong link's knock gets no name shown, whatever it sealed (e2ee/FORMAT.md, "Names").
 	if err := mona.WaitFor(ctx, waitingEntryJS(eveID, `e.dataset.link === "wrong" && e.classList.contains("waiting-wrong-link") &&
+		e.querySelector(".waiting-name").textContent === "Name unknown" && !e.textContent.includes("Eve") &&
 		e.querySelector(".waiting-link").textContent === "Wrong link" && e.querySelector(".waiting-link").checkVisibility() &&
 		e.querySelector(".btn-admit").textContent === "Admit anyway" && /anyway/.test(e.querySelector(".btn-admit").getAttribute("aria-label"))`)); err != nil {
 		t.Fatalf("Mona does not see Eve's link as wrong: %v", err)

@@ -130,13 +130,14 @@ func TestScreenshots(t *testing.T) {
 	}
 	s.shoot(eva, "waiting-room", w, h)
 	click(ctx, t, mona, "#btn-waiting")
-	if err := mona.WaitFor(ctx, `document.querySelectorAll("#waiting-list .waiting-entry").length === 1`); err != nil {
+	// The name opens once Eva's knock is sealed to Mona's lobby key (e2ee/FORMAT.md, "Names").
+	if err := mona.WaitFor(ctx, `document.querySelectorAll("#waiting-list .waiting-entry").length === 1 && !document.querySelector("#waiting-list .waiting-name[data-name-pending]")`); err != nil {
 		t.Fatal(err)
 	}
 	s.shoot(mona, "waiting-room-moderator", w, h)
 	click(ctx, t, mona, "#waiting-close")
 	// Four tiles on Mona's screen, hers with video.
-	if err := mona.WaitFor(ctx, `document.querySelectorAll('.tile[data-source="camera"]').length === 4 && !!document.querySelector('.tile[data-self="true"][data-video="on"]')`); err != nil {
+	if err := mona.WaitFor(ctx, `document.querySelectorAll('.tile[data-source="camera"]').length === 4 && !!document.querySelector('.tile[data-self="true"][data-video="on"]') && !document.querySelector('.tile-name[data-name-pending]')`); err != nil {
 		t.Fatalf("the meeting of four does not show: %v", err)
 	}
 	// For the picture, the others' video too if it comes (on a crowded machine it may

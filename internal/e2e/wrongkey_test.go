@@ -21,7 +21,9 @@ func waitAudio(ctx context.Context, t *testing.T, recv, send *participant) {
 // and one Chromium tab whose link carries a different key. The three decode each
 // other's video and audio and show the same safety code; they show the fourth as
 // unverified (tile and participant list), give it no key and decode none of its
-// frames; the fourth decodes nothing, and names and chat reach it only as "(unreadable)".
+// frames; the fourth decodes nothing, chat reaches it only as "(unreadable)", and no
+// name reaches it at all: names travel only in key envelopes (e2ee/FORMAT.md, "Names"),
+// so it shows every other member as "Name unknown", and they show it so.
 func TestWrongKeyDecodesNothing(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -86,7 +88,7 @@ func TestWrongKeyDecodesNothing(t *testing.T) {
 		t.Fatalf("Eve's safety code %q equals the others' (%v)", eveCode, err)
 	}
 
-	// Chat from Ann: clear for Ben, "(unreadable)" for Eve; names likewise.
+	// Chat from Ann: clear for Ben, "(unreadable)" for Eve; no name for either side.
 	const text = "only for those with the key"
 	if err := ann.tab.Eval(ctx, fmt.Sprintf(`(() => {
 		const i = document.querySelector("#chat-input");
@@ -113,8 +115,15 @@ func TestWrongKeyDecodesNothing(t *testing.T) {
 	if err := ann.tab.Eval(ctx, `window.conclave.participants().map(p => p.name).sort()`, &names); err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(names) != "[(unreadable) Ann Ben Fay]" {
+	if fmt.Sprint(names) != "[Ann Ben Fay Name unknown]" {
 		t.Fatalf("Ann sees the names %v", names)
+	}
+	if err := eve.tab.WaitFor(ctx, `(() => { const n = window.conclave.participants().map(p => p.name).sort();
+		return JSON.stringify(n) === JSON.stringify(["Eve", "Name unknown", "Name unknown", "Name unknown"]) &&
+			[...document.querySelectorAll('.tile[data-self="false"] .tile-name')].every(e => e.textContent === "Name unknown"); })()`); err != nil {
+		var got []string
+		_ = eve.tab.Eval(ctx, `window.conclave.participants().map(p => p.name)`, &got)
+		t.Fatalf("Eve sees the names %v: %v", got, err)
 	}
 
 	// Frames reached Eve and the others, but nothing of Eve's decodes anywhere and she

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"conclave/e2ee"
 )
@@ -60,6 +61,8 @@ type Member struct {
 
 	mu           sync.Mutex
 	self         string
+	name         string            // the own display name, sent in every key envelope
+	names        map[string]string // the names verified members sent in their key envelopes
 	own          *Key
 	peers        map[string]*peer // the roster as the server announced it, minus self
 	dead         map[string]bool  // ids that left: never verified again
@@ -101,7 +104,32 @@ func New(secret []byte, out Sender) (*Member, error) {
 	return &Member{
 		out: out, identityKey: ik, priv: priv, now: time.Now,
 		peers: make(map[string]*peer), dead: make(map[string]bool), keys: make(map[string]Key),
+		names: make(map[string]string),
 	}, nil
+}
+
+// SetName sets the display name that goes, from then on, inside every key envelope this
+// member sends (FORMAT.md, "Names"); it is cut to e2ee.MaxNameBytes at a rune boundary.
+func (m *Member) SetName(name string) {
+	for len(name) > e2ee.MaxNameBytes {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	if !utf8.ValidString(name) {
+		name = ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.name = name
+}
+
+// NameOf is the display name sender gave in its newest key envelope to this member; false
+// before one arrived (a member that is not verified never has one).
+func (m *Member) NameOf(sender string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, ok := m.names[sender]
+	return n, ok
 }
 
 type keyMessage struct {
@@ -220,6 +248,7 @@ func (m *Member) left(id string) {
 	}
 	delete(m.peers, id)
 	delete(m.keys, id)
+	delete(m.names, id)
 	m.dead[id] = true
 	m.pendingLeave = true
 }
@@ -244,11 +273,12 @@ func (m *Member) receive(from, data string) error {
 		if err != nil {
 			return nil
 		}
-		idx, raw, err := e2ee.UnwrapKey(p.kw, from, m.self, wrapped)
+		idx, raw, name, err := e2ee.UnwrapKey(p.kw, from, m.self, wrapped)
 		if err != nil {
 			return nil
 		}
 		m.keys[from] = Key{Index: idx, Raw: raw}
+		m.names[from] = name
 	case "key-request":
 		// Only a member verified in this session gets an answer, at most one a second:
 		// a flood of requests costs one wrap per requester and second.
@@ -344,7 +374,7 @@ func (m *Member) sendKeys(ids []string) error {
 		if p == nil || !p.verified || p.sent == m.own {
 			continue
 		}
-		wrapped, err := e2ee.WrapKey(p.kw, m.self, id, m.own.Index, m.own.Raw, nil)
+		wrapped, err := e2ee.WrapKey(p.kw, m.self, id, m.own.Index, m.own.Raw, m.name, nil)
 		if err != nil {
 			return fmt.Errorf("e2eeclient: wrap for %s: %w", id, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,21 +77,7 @@ func (r *relay) settle(t *testing.T) {
 }
 
 func (r *relay) join(t *testing.T, id string, secret []byte) *Member {
-	m, err := New(secret, port{r, id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var others []string
-	for o := range r.members {
-		others = append(others, o)
-		r.push(o, "participant_joined", map[string]any{"participant": map[string]string{"id": id}})
-	}
-	r.members[id] = m
-	if err := m.Start(id, others); err != nil {
-		t.Fatal(err)
-	}
-	r.settle(t)
-	return m
+	return r.joinNamed(t, id, secret, "")
 }
 
 func (r *relay) leave(id string) {
@@ -200,4 +187,73 @@ func TestKeyRequest(t *testing.T) {
 	if _, ok := w.KeyFrom("p-a"); ok {
 		t.Fatal("the member with the wrong secret got a's key")
 	}
+}
+
+// TestModelNames: each member's display name reaches the verified members inside its key
+// envelopes (e2ee/FORMAT.md, "Names") and stays after a rotation; a member with another
+// link's secret neither gives nor gets a name, and a name too long for an envelope is cut
+// at a character boundary.
+func TestModelNames(t *testing.T) {
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	wrong := make([]byte, 16)
+	_, _ = rand.Read(wrong)
+	r := &relay{members: map[string]*Member{}, sent: map[string][]string{}}
+	long := strings.Repeat("ü", 150) // 300 bytes: cut to 100 characters
+	named := map[string]string{"p-a": "Ann", "p-b": "Bea 🎻", "p-c": long}
+	for _, id := range []string{"p-a", "p-b", "p-c"} {
+		r.joinNamed(t, id, secret, named[id])
+	}
+	w := r.joinNamed(t, "p-w", wrong, "Mallory")
+	for id, m := range r.members {
+		if id == "p-w" {
+			continue
+		}
+		for other, name := range named {
+			if other == id {
+				continue
+			}
+			if other == "p-c" {
+				name = strings.Repeat("ü", 100)
+			}
+			if got, ok := m.NameOf(other); !ok || got != name {
+				t.Errorf("%s has %q (%v) for %s", id, got, ok, other)
+			}
+		}
+		if got, ok := m.NameOf("p-w"); ok {
+			t.Errorf("%s got the wrong-link member's name %q", id, got)
+		}
+	}
+	for id := range named {
+		if got, ok := w.NameOf(id); ok {
+			t.Errorf("the wrong-link member got %s's name %q", id, got)
+		}
+	}
+	r.leave("p-c")
+	r.settle(t)
+	if got, _ := r.members["p-a"].NameOf("p-b"); got != "Bea 🎻" {
+		t.Errorf("after a rotation a has %q for b", got)
+	}
+	if _, ok := r.members["p-a"].NameOf("p-c"); ok {
+		t.Error("a keeps the name of a member that left")
+	}
+}
+
+func (r *relay) joinNamed(t *testing.T, id string, secret []byte, name string) *Member {
+	m, err := New(secret, port{r, id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetName(name)
+	var others []string
+	for o := range r.members {
+		others = append(others, o)
+		r.push(o, "participant_joined", map[string]any{"participant": map[string]string{"id": id}})
+	}
+	r.members[id] = m
+	if err := m.Start(id, others); err != nil {
+		t.Fatal(err)
+	}
+	r.settle(t)
+	return m
 }

@@ -52,6 +52,7 @@ type Client struct {
 	closeErr  error
 	subErrors []error
 	subHooks  subHooks // misbehaviour on subscribe offers, for tests (media.go)
+	joinName  string   // the name of the last join sent (knocknames.go)
 
 	ParticipantID string
 	// ResumeSecret is the resumption secret of the last welcome (PROTOCOL.md,
@@ -270,6 +271,9 @@ func (c *Client) readLoop() {
 			m = Message{Type: "<invalid>"}
 		}
 		m.Raw = b
+		if m.Type == "lobby" {
+			c.noteLobby(m.Payload) // before a test can see the message (knocknames.go)
+		}
 		c.mu.Lock()
 		c.all = append(c.all, m)
 		c.mu.Unlock()
@@ -299,6 +303,11 @@ func (c *Client) SendJoin(fields map[string]any) error {
 	p := map[string]any{"version": 1, "e2ee": 2, "media": map[string]bool{"mic": true, "camera": true}}
 	for k, v := range fields {
 		p[k] = v
+	}
+	if name, ok := p["name"].(string); ok {
+		c.mu.Lock()
+		c.joinName = name
+		c.mu.Unlock()
 	}
 	_, err := c.Send("join", p)
 	return err

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { decode, encode } from '../static/js/e2ee/b64.js';
 import {
   frameKey, generateIdentity, identityTag, meetingKeys, newMediaKey, newMeetingSecret,
-  pairwiseKey, parseMeetingSecret, ratchet, unwrapKey, verifyIdentity, wrapKey,
+  pairwiseKey, parseMeetingSecret, ratchet, unwrapKey, verifyIdentity, wrapKey, fitName,
 } from '../static/js/e2ee/keys.js';
 import { KeyRing, OPUS, VP8, decryptFrame, encryptFrame, frameKeyIndex } from '../static/js/e2ee/frame.js';
 import { CHAT, NAME, decryptText, encryptText } from '../static/js/e2ee/text.js';
@@ -54,6 +54,16 @@ test('identity, pairwise key and wrapping between two fresh participants', async
   const got = await unwrapKey(kwB, 'p-a', 'p-b', w);
   assert.equal(got.keyIndex, 9);
   assert.equal(hex(got.raw), hex(raw));
+  assert.equal(got.name, '');
+  // The sender's name travels in the envelope, bound to the pair (FORMAT.md, "Names").
+  const named = await wrapKey(kwA, 'p-a', 'p-b', 9, raw, 'Zoë 🎻');
+  assert.equal(named.length, 61 + 9);
+  assert.equal((await unwrapKey(kwB, 'p-a', 'p-b', named)).name, 'Zoë 🎻');
+  await rejects(unwrapKey(kwB, 'p-b', 'p-a', named), 'auth');
+  await rejects(wrapKey(kwA, 'p-a', 'p-b', 9, raw, 'x'.repeat(201)), 'malformed');
+  assert.equal(new TextEncoder().encode(fitName('ü'.repeat(150))).length, 200, 'cut at a character boundary');
+  assert.equal(fitName('ab🎻'.repeat(64)).length <= 200, true);
+  assert.equal(fitName('Ann'), 'Ann');
   await rejects(unwrapKey(kwB, 'p-b', 'p-a', w), 'auth'); // reflected back to its sender
   await rejects(unwrapKey(kwB, 'p-a', 'p-c', w), 'auth'); // forwarded to someone else
   await rejects(wrapKey(kwA, 'p-a', 'p-b', 256, raw), 'bad-input');

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import { decode, encode } from '../static/js/e2ee/b64.js';
-import { meetingKeyBytes, meetingKeys } from '../static/js/e2ee/keys.js';
+import { generateIdentity, importIdentity, meetingKeyBytes, meetingKeys } from '../static/js/e2ee/keys.js';
 import {
   KnockChecker, answerKnock, judgeLobbyKeys, knockProof, lobbyKeyMessage, lobbyKeyTag, parseKnockField,
-  selfLinkWrong, verifyKnockProof, verifyLobbyKey,
+  selfLinkWrong, verifyKnockProof, verifyLobbyKey, sealKnockName, openKnockName,
 } from '../static/js/e2ee/knock.js';
 
 const v = JSON.parse(readFileSync(new URL('../../e2ee/testdata/knock.json', import.meta.url), 'utf8'));
@@ -25,10 +25,14 @@ test('identity key of the vectors', async () => {
 test('proofs match the Go reference and verify', async () => {
   const ki = await keys();
   assert.ok(v.proofs.length >= 3);
+  const eph = decode(v.ephPub);
   for (const p of v.proofs) {
-    assert.equal(encode(await knockProof(ki, decode(p.nonce))), p.proof, p.nonce);
-    assert.equal(await answerKnock(ki, p.nonce), p.proof);
-    assert.equal(await verifyKnockProof(ki, decode(p.nonce), decode(p.proof)), true);
+    assert.equal(encode(await knockProof(ki, decode(p.nonce), eph)), p.proof, p.nonce);
+    assert.equal(await verifyKnockProof(ki, decode(p.nonce), eph, decode(p.proof)), true);
+    // An answer brings a fresh ephemeral key, and its proof verifies for that key.
+    const a = await answerKnock(ki, p.nonce);
+    assert.equal(await verifyKnockProof(ki, decode(p.nonce), decode(a.eph), decode(a.proof)), true);
+    assert.deepEqual(a.names, []);
   }
 });
 
@@ -36,7 +40,7 @@ test('refused proofs do not verify', async () => {
   const ki = await keys();
   assert.ok(v.refused.length >= 5);
   for (const r of v.refused) {
-    assert.equal(await verifyKnockProof(ki, decode(r.nonce), decode(r.proof)), false, r.why);
+    assert.equal(await verifyKnockProof(ki, decode(r.nonce), decode(v.ephPub), decode(r.proof)), false, r.why);
   }
 });
 
@@ -46,22 +50,25 @@ test('bad fields are refused', async () => {
     assert.equal(parseKnockField(f), null, f);
     assert.equal(await answerKnock(ki, f), null, f);
   }
-  await assert.rejects(knockProof(ki, new Uint8Array(31)), (err) => err.code === 'bad-input');
+  await assert.rejects(knockProof(ki, new Uint8Array(31), decode(v.ephPub)), (err) => err.code === 'bad-input');
 });
 
 test('the checker: verified, wrong, checking, none, and a nonce replayed for another knocker', async () => {
   const ki = await keys();
   const other = (await meetingKeys(new Uint8Array(16).fill(9))).identityKey;
   const [a, b] = v.proofs;
+  const knockEph = v.ephPub;
   const checker = new KnockChecker(ki);
   assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce }), 'checking');
-  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof }), 'verified');
-  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof }), 'verified');
-  const wrongProof = await answerKnock(other, b.nonce);
-  assert.equal(await checker.check({ participantId: 'p-b', knockNonce: b.nonce, knockProof: wrongProof }), 'wrong');
-  assert.equal(await checker.check({ participantId: 'p-c', knockNonce: a.nonce, knockProof: a.proof }), 'wrong', 'replayed nonce');
-  assert.equal(await checker.check({ participantId: 'p-d', knockNonce: 'short', knockProof: a.proof }), 'wrong');
-  assert.equal(await checker.check({ participantId: 'p-e', knockNonce: v.proofs[2].nonce, knockProof: 'nope' }), 'wrong');
+  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof, knockEph }), 'verified');
+  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof, knockEph }), 'verified');
+  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof }), 'wrong', 'no ephemeral key');
+  assert.equal(await checker.check({ participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof, knockEph: v.modPub }), 'wrong', 'another key');
+  const wrong = await answerKnock(other, b.nonce);
+  assert.equal(await checker.check({ participantId: 'p-b', knockNonce: b.nonce, knockProof: wrong.proof, knockEph: wrong.eph }), 'wrong');
+  assert.equal(await checker.check({ participantId: 'p-c', knockNonce: a.nonce, knockProof: a.proof, knockEph }), 'wrong', 'replayed nonce');
+  assert.equal(await checker.check({ participantId: 'p-d', knockNonce: 'short', knockProof: a.proof, knockEph }), 'wrong');
+  assert.equal(await checker.check({ participantId: 'p-e', knockNonce: v.proofs[2].nonce, knockProof: 'nope', knockEph }), 'wrong');
   assert.equal(await checker.check({ participantId: 'p-f' }), null);
   assert.equal(await checker.check({ participantId: 'p-f', knockNonce: '' }), null);
 });
@@ -100,4 +107,55 @@ test('lobby keys match the Go reference; a knocker judges its link from them', a
   const msg = await lobbyKeyMessage(ki, 'p-mod', pub);
   assert.equal(await judgeLobbyKeys(ki, [{ from: 'p-mod', ...msg }]), 'verified');
   assert.equal(await judgeLobbyKeys(ki, [{ from: 'p-else', ...msg }]), 'wrong');
+});
+
+test('knock names match the Go reference; refused ones do not open', async () => {
+  const eph = await importIdentity(decode(v.ephPrivate));
+  const mod = await importIdentity(decode(v.modPrivate));
+  assert.equal(encode(eph.publicKey), v.ephPub);
+  assert.equal(encode(mod.publicKey), v.modPub);
+  assert.ok(v.names.length >= 3);
+  for (const c of v.names) {
+    const sealed = await sealKnockName(eph.privateKey, mod.publicKey, decode(c.nonce), c.moderatorId, c.name, decode(c.iv));
+    assert.equal(encode(sealed), c.sealed, c.name);
+    assert.equal(await openKnockName(mod.privateKey, eph.publicKey, decode(c.nonce), c.moderatorId, decode(c.sealed)), c.name);
+  }
+  for (const c of v.refusedNames) {
+    await assert.rejects(openKnockName(mod.privateKey, eph.publicKey, decode(c.nonce), c.moderatorId, decode(c.sealed)),
+      (err) => err.code === c.error, c.why);
+  }
+  await assert.rejects(sealKnockName(eph.privateKey, mod.publicKey, decode(v.names[0].nonce), 'p-mod', 'x'.repeat(201)), (err) => err.code === 'malformed');
+});
+
+test('a knock seals its name to each moderator whose lobby key verifies, and only that one opens it', async () => {
+  const ki = await keys();
+  const other = (await meetingKeys(new Uint8Array(16).fill(9))).identityKey;
+  const modA = await generateIdentity();
+  const modB = await generateIdentity();
+  const fake = await generateIdentity(); // a key the server made up, tagged under another link
+  const lobbyKeys = [
+    { from: 'p-mod-a', ...(await lobbyKeyMessage(ki, 'p-mod-a', modA.publicKey)) },
+    { from: 'p-mod-b', ...(await lobbyKeyMessage(ki, 'p-mod-b', modB.publicKey)) },
+    { from: 'p-fake', ...(await lobbyKeyMessage(other, 'p-fake', fake.publicKey)) },
+  ];
+  const nonce = v.proofs[1].nonce;
+  const answer = await answerKnock(ki, nonce, lobbyKeys, 'Kim Knock');
+  assert.deepEqual(answer.names.map((n) => n.to), ['p-mod-a', 'p-mod-b'], 'no name for a key that does not verify');
+  const entry = (to) => ({
+    participantId: 'p-k', knockNonce: nonce, knockProof: answer.proof, knockEph: answer.eph,
+    knockName: answer.names.find((n) => n.to === to).sealed,
+  });
+  const checkerA = new KnockChecker(ki);
+  assert.equal(await checkerA.name(entry('p-mod-a')), undefined, 'no moderator key set');
+  checkerA.setModerator(modA.privateKey, 'p-mod-a');
+  assert.equal(await checkerA.name(entry('p-mod-a')), 'Kim Knock');
+  assert.equal(await checkerA.name(entry('p-mod-b')), undefined, "another moderator's name does not open");
+  // A name under a proof that does not verify is never shown, even if it opens.
+  const forged = { ...entry('p-mod-a'), participantId: 'p-x', knockNonce: v.proofs[0].nonce };
+  assert.equal(await checkerA.name(forged), undefined);
+  const checkerB = new KnockChecker(ki);
+  checkerB.setModerator(modB.privateKey, 'p-mod-b');
+  assert.equal(await checkerB.name(entry('p-mod-b')), 'Kim Knock');
+  const wrongLink = await answerKnock(other, nonce, lobbyKeys, 'Mallory');
+  assert.deepEqual(wrongLink.names.map((n) => n.to), ['p-fake'], "a wrong link verifies none of the meeting's lobby keys, so seals to none of them");
 });

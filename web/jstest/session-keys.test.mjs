@@ -1,7 +1,8 @@
 // The key schedule of a session (web/static/js/e2ee/session-keys.js) with several
 // participants on a fake relay: identities verify only with the right secret, keys go
 // only to verified members, a join ratchets, a leave rotates, everyone computes the
-// same safety code; names as "e1." strings, chat texts under the media keys; the safety code's words.
+// same safety code; "e1." texts (room titles now; names: names.test.mjs), chat texts
+// under the media keys; the safety code's words.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -227,7 +228,7 @@ test('a join and a leave handled together rotate', async () => {
   room.close();
 });
 
-test('names: encrypted, and (unreadable) when they do not open', async () => {
+test('"e1." texts (room titles): encrypted, and (unreadable) when they do not open', async () => {
   const secret = randomBytes(16);
   const mc = await MeetingCrypto.fromSecret(secret);
   const other = await MeetingCrypto.fromSecret(randomBytes(16));

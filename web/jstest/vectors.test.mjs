@@ -63,16 +63,17 @@ test('pairwise wrapping keys, both sides', async () => {
 test('wrapped media keys', async () => {
   for (const w of v.wraps) {
     const kw = b(w.wrapKey);
-    same(await wrapKey(kw, w.senderId, w.recipientId, w.keyIndex, b(w.rawKey), b(w.iv)), w.wrapped, 'wrap');
-    const { keyIndex, raw } = await unwrapKey(kw, w.senderId, w.recipientId, b(w.wrapped));
+    same(await wrapKey(kw, w.senderId, w.recipientId, w.keyIndex, b(w.rawKey), w.name, b(w.iv)), w.wrapped, 'wrap');
+    const { keyIndex, raw, name } = await unwrapKey(kw, w.senderId, w.recipientId, b(w.wrapped));
     assert.equal(keyIndex, w.keyIndex);
+    assert.equal(name, w.name, 'the name in the envelope');
     same(raw, w.rawKey, 'unwrapped key');
   }
   // The CryptoKey path gives the same envelope.
   const [a, c] = v.identities;
   const kwKey = await pairwiseKey((await importIdentity(b(a.privateKey))).privateKey, b(c.publicKey), 'p-alice', 'p-bob');
   const w = v.wraps[0];
-  same(await wrapKey(kwKey, w.senderId, w.recipientId, w.keyIndex, b(w.rawKey), b(w.iv)), w.wrapped, 'wrap with CryptoKey');
+  same(await wrapKey(kwKey, w.senderId, w.recipientId, w.keyIndex, b(w.rawKey), w.name, b(w.iv)), w.wrapped, 'wrap with CryptoKey');
   for (const x of v.badWraps) {
     await rejects(unwrapKey(b(x.wrapKey), x.senderId, x.recipientId, b(x.wrapped)), x.error, `bad wrap "${x.name}"`);
   }

@@ -25,7 +25,7 @@ const GAP = 10;
 const MIN_TILE_W = 150;
 
 class Tile {
-  constructor({ participantId, source, self, name }) {
+  constructor({ participantId, source, self, name, nameLabel = null }) {
     this.participantId = participantId;
     this.source = source;
     this.self = !!self;
@@ -65,7 +65,7 @@ class Tile {
     }
     this.warning = null;
     this.waiting = null;
-    this.setName(name);
+    this.setName(name, nameLabel);
     this._refresh();
   }
 
@@ -106,20 +106,32 @@ class Tile {
     this.node.classList.toggle('waiting-for-keys', show);
   }
 
-  setName(name) {
+  /**
+   * setName shows name; label, when set, is what assistive technology reads instead
+   * (a placeholder such as "…" for a name not yet received in an encrypted meeting).
+   */
+  setName(name, label = null) {
     this.name = name || '';
     const shown = this.name || t('common.guest');
+    const spoken = label || shown;
     let key = null; // null: the name itself
     if (this.source === 'screen') key = this.self ? 'grid.screen.self' : 'grid.screen';
     else if (this.self) key = 'grid.self';
     if (key) {
       setText(this.nameEl, key, { name: shown });
-      setAttr(this.node, 'aria-label', key, { name: shown });
+      setAttr(this.node, 'aria-label', key, { name: spoken });
     } else {
       delete this.nameEl.dataset.i18n;
       delete this.node.dataset.i18nAttr;
       this.nameEl.textContent = shown;
-      this.node.setAttribute('aria-label', shown);
+      this.node.setAttribute('aria-label', spoken);
+    }
+    if (label) {
+      this.nameEl.dataset.namePending = 'true';
+      this.nameEl.title = label;
+    } else {
+      delete this.nameEl.dataset.namePending;
+      this.nameEl.removeAttribute('title');
     }
     this.initials.textContent = initials(shown);
   }
@@ -248,11 +260,11 @@ export class Grid {
   }
 
   /** ensure returns the tile of a participant's source, creating it if needed. */
-  ensure({ participantId, source = 'camera', self = false, name = '' }) {
+  ensure({ participantId, source = 'camera', self = false, name = '', nameLabel = null }) {
     const key = Grid.key(participantId, source);
     let tile = this.tiles.get(key);
     if (!tile) {
-      tile = new Tile({ participantId, source, self, name });
+      tile = new Tile({ participantId, source, self, name, nameLabel });
       this.tiles.set(key, tile);
       if (this.onTile) this.onTile(tile);
       if (participantId === this.active && source === 'camera') tile.setSpeaking(true);
@@ -300,11 +312,11 @@ export class Grid {
   }
 
   /** update applies a participant object ({name, role, media}) to all of its tiles. */
-  update(participantId, { name, role, media, e2ee } = {}) {
+  update(participantId, { name, nameLabel = null, role, media, e2ee } = {}) {
     for (const tile of this.tiles.values()) {
       if (tile.participantId !== participantId) continue;
       if (e2ee !== undefined) tile.setVerification(e2ee);
-      if (name !== undefined) tile.setName(name);
+      if (name !== undefined) tile.setName(name, nameLabel);
       if (role !== undefined) tile.setRole(role);
       if (media) {
         tile.setMic(!!media.mic);

@@ -38,7 +38,9 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
     const name = p.name || t('common.guest');
     const roleText = ROLE_LABELS[p.role];
     const label = el('span', { class: 'person-label' },
-      p.self ? el('span', { class: 'person-name', i18n: 'people.self', i18nParams: { name } }) : el('span', { class: 'person-name', text: name }),
+      p.self ? el('span', { class: 'person-name', i18n: 'people.self', i18nParams: { name } })
+        // A placeholder ("…" before an encrypted meeting's name came) is read out by its label.
+        : el('span', { class: 'person-name', text: name, ...(p.nameLabel ? { title: p.nameLabel, 'aria-label': p.nameLabel, dataset: { namePending: 'true' } } : {}) }),
       roleText ? el('span', { class: 'role-badge', dataset: { role: p.role }, i18n: roleText }) : null,
       p.e2ee === 'unverified'
         ? el('span', { class: 'e2ee-unverified person-warning', dataset: { participantId: p.id } }, icon('alert'), el('span', { i18n: UNVERIFIED_TEXT }))

@@ -11,11 +11,13 @@ import { SpeakerDetector } from './speaker.js';
 import { ViewTracker } from './view-tracker.js';
 import { parseActive } from './layers.js';
 import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
-import { SessionKeys, UNREADABLE, isCiphertext } from './e2ee/session-keys.js';
+import { SessionKeys, UNREADABLE } from './e2ee/session-keys.js';
+import { MemberNames, PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
+import { fitName } from './e2ee/keys.js';
 import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
 import { t } from './i18n.js';
 
-/** readable shows UNREADABLE (a name or chat text that did not decrypt) in the page's language. */
+/** readable shows UNREADABLE (a chat text that did not decrypt) in the page's language. */
 const readable = (v) => (v === UNREADABLE ? t('e2ee.unreadable') : v);
 
 /** Errors on the way in that send the person back to the pre-join screen (password). */
@@ -62,8 +64,9 @@ export class Session {
    *     refused(code, type), e2eeChanged()
    *
    * e2ee.crypto is the meeting's keys from the link's secret (null: the link has none).
-   * With it, the name goes out encrypted; whether the meeting is end-to-end encrypted
-   * is known only at `welcome` (welcome.e2ee).
+   * With it, the name never goes to the server: it travels inside the key envelopes
+   * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
+   * at `welcome` (welcome.e2ee).
    */
   constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null }) {
     this.meetingId = meetingId;
@@ -87,7 +90,8 @@ export class Session {
     this.lobbyKeysSeq = 0; // the newest `lobby` message whose lobby keys are being checked
     this.lobbyKeySent = false; // this moderator published its lobby key
     this.moderatorPresent = null;
-    this.participants = new Map(); // remote id -> {id, name, role, media}
+    this.participants = new Map(); // remote id -> {id, name, nameLabel?, role, media}
+    this.names = new MemberNames(); // names from key envelopes (e2ee-names.js)
     this.publisher = null;
     this.subscriber = null;
     this.speaker = null;
@@ -162,19 +166,11 @@ export class Session {
     sig.on('error', (p, env) => this._serverError(p, env));
     sig.onclose = (ev) => this._closed(ev);
 
-    // With a key in the link the name goes out encrypted ("e1.…"): the server never reads it.
-    let wireName = this.name;
-    if (this.cryptoPromise && this.resume) {
+    // With a key in the link the name never goes to the server: members get it inside
+    // the key envelopes, a moderator inside the knock (e2ee/FORMAT.md, "Names").
+    if (this.cryptoPromise) {
       try {
         this.crypto = await this.cryptoPromise;
-      } catch {
-        this._fail('e2ee_unsupported');
-        return;
-      }
-    } else if (this.cryptoPromise) {
-      try {
-        this.crypto = await this.cryptoPromise;
-        wireName = await this.crypto.encryptName(this.name);
       } catch {
         this._fail('e2ee_unsupported');
         return;
@@ -197,7 +193,8 @@ export class Session {
       }, JOIN_TIMEOUT_MS);
       return;
     }
-    const join = { version: PROTOCOL_VERSION, e2ee: E2EE_VERSION, meetingId: this.meetingId, name: wireName, media: { ...this.sentMedia } };
+    const join = { version: PROTOCOL_VERSION, e2ee: E2EE_VERSION, meetingId: this.meetingId, media: { ...this.sentMedia } };
+    if (!this.crypto) join.name = this.name;
     // Both travel only inside the websocket.
     if (this.password) join.password = this.password;
     if (this.moderatorSecret) join.moderatorSecret = this.moderatorSecret;
@@ -331,7 +328,7 @@ export class Session {
       id: this.participantId, name: this.name, role: this.role,
       media: { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn }, self: true, e2ee: null,
     };
-    const others = Array.from(this.participants.values()).map(({ rawName, ...p }) => ({
+    const others = Array.from(this.participants.values()).map((p) => ({
       ...p, media: { ...p.media }, e2ee: this.keys ? this.keys.stateOf(p.id) : null,
     }));
     return [self, ...others];
@@ -402,8 +399,12 @@ export class Session {
   _answerKnock(p) {
     if (p.e2ee !== true || typeof p.knockNonce !== 'string' || p.knockNonce === this.knockAnswered) return;
     this.knockAnswered = p.knockNonce;
-    answerKnock(this.crypto.identityKey, p.knockNonce).then((proof) => {
-      if (proof && !this.ended && this.phase === 'lobby') this.sig.send('knock_proof', { proof });
+    // The name goes only sealed to the moderators whose lobby keys verify under this
+    // link (FORMAT.md, "Names"); the server draws a new nonce when those keys change,
+    // so it is sealed again to the new set.
+    answerKnock(this.crypto.identityKey, p.knockNonce, p.lobbyKeys, fitName(this.name)).then((answer) => {
+      // The nonce says which knock this answers: one the server has since renewed is refused.
+      if (answer && !this.ended && this.phase === 'lobby') this.sig.send('knock_proof', { nonce: p.knockNonce, ...answer });
     }, () => {});
   }
 
@@ -412,6 +413,23 @@ export class Session {
     if (!this.e2ee || !this.crypto) return Promise.resolve(null);
     if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
     return this.knockChecker.check(w);
+  }
+
+  /**
+   * _knockName opens the name a knocker sealed to this moderator's lobby key (the
+   * session's identity key), only for a knock whose link verified: the name, or
+   * undefined (none yet, or none that may be shown). Never rejects.
+   */
+  async _knockName(w) {
+    if (!this.e2ee || !this.crypto || !this.keys) return undefined;
+    try {
+      await this.keysStarted;
+    } catch {
+      return undefined;
+    }
+    if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
+    if (!this.knockChecker.moderator && this.keys.identity) this.knockChecker.setModerator(this.keys.identity.privateKey, this.participantId);
+    return this.knockChecker.name(w);
   }
 
   async _welcome(welcome) {
@@ -431,11 +449,10 @@ export class Session {
     this.participantId = welcome.participantId;
     // The secret that brings this membership back if the connection drops (reconnect.js).
     if (typeof welcome.resumeSecret === 'string') this.ui.resumable?.(welcome.participantId, welcome.resumeSecret);
-    if (welcome.resumed && typeof welcome.name === 'string' && welcome.name) {
-      // A resume after a reload: the own name as the server knows it (encrypted in an E2EE meeting).
-      const now = this._nameNow(welcome.name);
-      if (now !== undefined) this.name = now;
-      else this._name(welcome.name).then((name) => { this.name = name; this.renderSelf(); });
+    if (welcome.resumed && !this.e2ee && typeof welcome.name === 'string' && welcome.name) {
+      // A resume after a reload: the own name as the server knows it. An encrypted
+      // meeting's server knows none; the members keep the one they had (e2ee-names.js).
+      this.name = welcome.name;
     }
     this.role = roleFrom(welcome.role);
     this.settings = settingsFrom(welcome.settings);
@@ -522,6 +539,11 @@ export class Session {
     this.keys = new SessionKeys({
       meeting: this.crypto,
       media: this.mc,
+      name: this.name || '',
+      onName: (pid, name) => {
+        this.names.received(pid, name);
+        this._namesChanged();
+      },
       send: (to, data) => {
         if (this.ended || !this.sig || this.sig.closed) return;
         this.sig.send('e2ee', to ? { to, data } : { data });
@@ -553,6 +575,7 @@ export class Session {
 
   _e2eeChanged() {
     if (this.ended) return;
+    this._namesChanged(); // a member verified or not changes what its name may show
     this.ui.e2eeChanged();
   }
 
@@ -591,30 +614,34 @@ export class Session {
 
   // ---------------------------------------------------------------- names
 
-  /** _nameNow returns the name to show for a wire name, or undefined while it is decrypted. */
-  _nameNow(raw) {
-    if (isCiphertext(raw)) return this.crypto ? readable(this.crypto.nameNow(raw)) : readable(UNREADABLE);
-    // In an encrypted meeting a name that is not "e1.…" is refused (a link without the key, or the server).
-    return this.e2ee ? readable(UNREADABLE) : raw;
+  /**
+   * _shownName is what the page shows as member id's name: in an encrypted meeting only
+   * the name from its key envelope (e2ee/FORMAT.md, "Names"), never the server's string;
+   * {name, nameLabel} where nameLabel, if set, is the accessible text of a placeholder.
+   */
+  _shownName(id, serverName) {
+    if (!this.e2ee) return { name: serverName || '', nameLabel: null };
+    return this.names.shown(id, this.keys ? this.keys.stateOf(id) : null, t);
   }
 
-  /** _name resolves a wire name to the name to show. */
-  _name(raw) {
-    const now = this._nameNow(raw);
-    if (now !== undefined) return Promise.resolve(now);
-    return this.crypto.resolveName(raw).then(readable);
-  }
-
-  /** _namesResolved applies decrypted names to the roster. */
-  _namesResolved() {
-    if (this.ended) return;
+  /** _namesChanged applies the names from key envelopes to the roster. */
+  _namesChanged() {
+    if (this.ended || !this.e2ee) return;
     let changed = false;
     for (const entry of this.participants.values()) {
-      const name = this._nameNow(entry.rawName);
-      if (name !== undefined && name !== entry.name) {
+      const { name, nameLabel } = this._shownName(entry.id);
+      if (name !== entry.name || nameLabel !== entry.nameLabel) {
+        // The join toast waited for the name; a member that turned out unverified is "Someone".
+        const settled = !nameLabel || nameLabel === t(UNKNOWN_TEXT);
+        const first = entry.announce && settled;
         entry.name = name;
-        this.grid.update(entry.id, { name });
+        entry.nameLabel = nameLabel;
+        this.grid.update(entry.id, { name, nameLabel });
         changed = true;
+        if (first) {
+          entry.announce = false;
+          toast(t('meeting.joined-toast', { name: (!nameLabel && name) || t('waiting.someone') }));
+        }
       }
     }
     if (changed) this.ui.rosterChanged();
@@ -622,14 +649,15 @@ export class Session {
 
   _chat(p) {
     if (!this.joined || this.ended) return;
-    if (!this.e2ee && !isCiphertext(p.name)) {
+    if (!this.e2ee) {
       this.chat.add(p);
       return;
     }
     this.chatIn = this.chatIn.then(async () => {
       // A text whose key has not come yet waits for it (up to 10 s), later ones behind it.
-      const text = this.e2ee ? readable(this.keys ? await this.keys.decryptChat(p.from, p.text) : UNREADABLE) : p.text;
-      const name = await this._name(p.name);
+      const text = readable(this.keys ? await this.keys.decryptChat(p.from, p.text) : UNREADABLE);
+      // The sender's name from its key envelope; the server's `name` is never shown.
+      const name = p.from === this.participantId ? this.name : this._shownName(p.from).name;
       if (!this.ended) this.chat.add({ ...p, text, name });
     }).catch(() => {});
   }
@@ -651,18 +679,27 @@ export class Session {
       // waitingMs is measured on the server, so a skewed local clock does not matter.
       .map((w) => ({
         participantId: w.participantId,
-        rawName: String(w.name || ''),
+        name: this.e2ee ? '' : String(w.name || ''), // an encrypted meeting's server has no name
         since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
         knockNonce: w.knockNonce,
         knockProof: w.knockProof,
+        knockEph: w.knockEph,
+        knockName: w.knockName,
       }));
-    // Names are decrypted and links checked before the list is shown (a knock is announced by name).
-    const [names, links] = await Promise.all([
-      Promise.all(entries.map((w) => this._name(w.rawName))),
+    // Links are checked and names opened before the list is shown (a knock is announced by name).
+    const [links, names] = await Promise.all([
       Promise.all(entries.map((w) => this._knockLink(w))),
+      Promise.all(entries.map((w) => this._knockName(w))),
     ]);
     if (this.ended || seq !== this.waitingSeq) return;
-    this.waiting = entries.map(({ rawName, knockNonce, knockProof, ...w }, i) => ({ ...w, name: names[i], link: links[i] }));
+    this.waiting = entries.map(({ knockNonce, knockProof, knockEph, knockName, ...w }, i) => {
+      if (!this.e2ee) return { ...w, link: links[i] };
+      // Only the name sealed to this moderator, for a verified link; else a placeholder.
+      if (names[i] !== undefined) return { ...w, name: names[i], nameLabel: null, link: links[i] };
+      const text = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_TEXT;
+      const label = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_LABEL;
+      return { ...w, name: t(text), nameLabel: t(label), link: links[i] };
+    });
     for (const w of this.waiting) {
       if (w.link === 'wrong' && this.knockWrong.size < 1000) this.knockWrong.add(w.participantId);
     }
@@ -712,12 +749,13 @@ export class Session {
       return;
     }
     const known = this.participants.get(p.id);
-    const rawName = p.name || (known && known.rawName) || '';
-    const shown = this._nameNow(rawName);
+    if (isNew && !known && this.keys) this.keys.peerJoined(p.id); // before its name is looked at: a member of the roster
+    const { name, nameLabel } = this._shownName(p.id, p.name || (known && known.name) || '');
     const entry = {
       id: p.id,
-      rawName, // as on the wire ("e1.…" in an encrypted meeting)
-      name: shown !== undefined ? shown : (known && known.rawName === rawName ? known.name : ''),
+      name,
+      nameLabel, // set while the name is a placeholder (no key envelope yet, or unverified)
+      announce: known ? known.announce : isNew, // a join toast waits for the name
       role: p.role ? roleFrom(p.role) : (known ? known.role : 'participant'),
       media: { mic: false, camera: false, screen: false, ...(p.media || {}) },
       reconnecting: p.reconnecting === true, // the connection dropped; it may come back
@@ -728,13 +766,8 @@ export class Session {
     const stray = this.strayTracks.get(p.id);
     this.strayTracks.delete(p.id);
     for (const info of stray || []) if (info.track.readyState === 'live') this._remoteTrack(info);
-    if (isNew && !known && this.keys) this.keys.peerJoined(p.id);
-    if (shown === undefined) {
-      this._name(rawName).then((name) => {
-        this._namesResolved();
-        if (isNew && !known && !this.ended && this.participants.has(p.id)) toast(t('meeting.joined-toast', { name: name || t('waiting.someone') }));
-      });
-    } else if (isNew && !known) {
+    if (entry.announce && !entry.nameLabel) {
+      entry.announce = false;
       toast(t('meeting.joined-toast', { name: entry.name || t('waiting.someone') }));
     }
     this.ui.rosterChanged();
@@ -747,8 +780,9 @@ export class Session {
     this.strayTracks.delete(id);
     if (p) this.departed.add(id);
     if (p && this.keys) this.keys.peerLeft(id);
+    this.names.forget(id);
     this.grid.removeParticipant(id);
-    if (p) toast(t('meeting.left-toast', { name: p.name || t('waiting.someone') }));
+    if (p) toast(t('meeting.left-toast', { name: (!p.nameLabel && p.name) || t('waiting.someone') }));
     this.ui.rosterChanged();
   }
 
@@ -760,6 +794,7 @@ export class Session {
   _participantResumed(p) {
     if (this.ended || !this.joined || !p || !p.id || !this.participants.has(p.id)) return;
     if (this.keys) this.keys.peerResumed(p.id);
+    this.names.resumed(p.id);
     this._participant({ ...p, reconnecting: false }, false);
   }
 
@@ -786,7 +821,7 @@ export class Session {
       return;
     }
     const source = info.source === 'screen' ? 'screen' : 'camera';
-    this.grid.ensure({ participantId: info.participantId, source, name: p ? p.name : '' }).setTrack(info.track);
+    this.grid.ensure({ participantId: info.participantId, source, name: p ? p.name : '', nameLabel: p ? p.nameLabel : null }).setTrack(info.track);
     if (p) this.grid.update(info.participantId, p);
   }
 

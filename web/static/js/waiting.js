@@ -34,6 +34,11 @@ export function waitedFor(since, now = Date.now()) {
   return mins % 60 ? ['waiting.since.h-min', { h, min: mins % 60 }] : ['waiting.since.h', { h }];
 }
 
+/** spokenName is how a knocker is named in announcements: "Someone" while its name is a placeholder. */
+function spokenName(w) {
+  return (!w.nameLabel && w.name) || t('waiting.someone');
+}
+
 export class WaitingRoom {
   /**
    * @param {{admit(id: string), deny(id: string), admitAll(), openPanel(), isPanelOpen(): boolean}} actions
@@ -86,7 +91,7 @@ export class WaitingRoom {
     if (fresh.length > 0) {
       this.knockDismissed = false;
       const text = fresh.length === 1
-        ? t('waiting.knock.one', { name: fresh[0].name || t('waiting.someone') })
+        ? t('waiting.knock.one', { name: spokenName(fresh[0]) })
         : t('waiting.knock.many', { count: fresh.length });
       announce(text);
       this.button.classList.remove('knock');
@@ -119,6 +124,8 @@ export class WaitingRoom {
 
   _entry(w, now) {
     const name = w.name || t('common.guest');
+    // A placeholder ("…" before the sealed name opened, e2ee-names.js) is read out by its label.
+    const label = w.nameLabel ? { title: w.nameLabel, 'aria-label': w.nameLabel, dataset: { namePending: 'true' } } : {};
     const avatar = el('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' },
       el('span', { class: 'avatar-initials', text: initials(name) }));
     avatar.style.setProperty('--avatar-hue', String(hueFor(w.participantId)));
@@ -130,18 +137,18 @@ export class WaitingRoom {
     if (link) dataset.link = w.link;
     return el('li', { class: wrong ? 'waiting-entry waiting-wrong-link' : 'waiting-entry', dataset },
       avatar,
-      el('span', { class: 'waiting-who' }, el('span', { class: 'waiting-name', text: name }), since,
+      el('span', { class: 'waiting-who' }, el('span', { class: 'waiting-name', text: name, ...label }), since,
         link ? el('span', { class: `waiting-link waiting-link-${w.link}`, dataset: { link: w.link }, i18n: link[0], i18nAttr: { title: link[1] } }) : null,
         wrong ? el('span', { class: 'waiting-link-note', i18n: 'e2ee14.knock.wrong.note' }) : null),
       el('span', { class: 'waiting-actions' },
         el('button', {
-          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name },
+          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name: w.nameLabel ? t('waiting.someone') : name },
           onclick: () => this.actions.deny(w.participantId),
         }, el('span', { i18n: 'waiting.deny' })),
         el('button', {
           type: 'button',
           class: wrong ? 'btn btn-small btn-secondary btn-admit btn-admit-anyway' : 'btn btn-small btn-primary btn-admit',
-          i18nAttr: { 'aria-label': wrong ? 'e2ee14.knock.admit-anyway.label' : 'waiting.admit.label' }, i18nParams: { name },
+          i18nAttr: { 'aria-label': wrong ? 'e2ee14.knock.admit-anyway.label' : 'waiting.admit.label' }, i18nParams: { name: w.nameLabel ? t('waiting.someone') : name },
           onclick: () => this.actions.admit(w.participantId),
         }, el('span', { i18n: wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit' }))));
   }
@@ -166,7 +173,7 @@ export class WaitingRoom {
     // One knocker with a wrong link: the card's own Admit lets them in at once, so it
     // says what the waiting list says.
     const wrong = n === 1 && this.list[0].link === 'wrong';
-    const name = n === 1 ? this.list[0].name || t('waiting.someone') : '';
+    const name = n === 1 ? spokenName(this.list[0]) : '';
     $('#knock-text').textContent = n === 1
       ? t(wrong ? 'e2ee14.knock.card-wrong' : 'waiting.knock.one', { name })
       : t('waiting.knock.many', { count: n });

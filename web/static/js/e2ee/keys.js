@@ -12,7 +12,9 @@ export const KEY_INDEX_COUNT = 256; // key indexes are a full byte and wrap afte
 export const RING_SIZE = 16; // keys a receiver keeps per sender: the last 16 indexes installed
 export const MAX_RATCHET = 16; // ratchet steps past its current key a ring follows by itself
 export const MIN_SECRET_SIZE = 16;
-export const WRAPPED_SIZE = IV_SIZE + 1 + KEY_SIZE + 16;
+export const WRAPPED_SIZE = IV_SIZE + 1 + KEY_SIZE + 16; // a key envelope without a name
+export const MAX_NAME_BYTES = 200; // the longest display name a key envelope carries (FORMAT.md, "Names")
+export const MAX_WRAPPED_SIZE = WRAPPED_SIZE + MAX_NAME_BYTES;
 
 const utf8 = new TextEncoder();
 const X25519 = { name: 'X25519' };
@@ -153,7 +155,7 @@ export async function verifyIdentity(identityKey, participantId, publicKey, tag)
 
 // ---- pairwise wrapping key -------------------------------------------------
 
-async function x25519(privateKey, peerPublic) {
+export async function x25519(privateKey, peerPublic) {
   const peer = checkSize(toBytes(peerPublic), 32, 'a public key');
   let shared;
   try {
@@ -195,23 +197,49 @@ function wrapAad(senderId, recipientId) {
   return utf8.encode(`${LABEL} media-key\0${senderId}\0${recipientId}`);
 }
 
-/** wrapKey returns iv || AES-GCM(KW, keyIndex || raw), 61 bytes. kw: CryptoKey or 32 bytes. */
-export async function wrapKey(kw, senderId, recipientId, keyIndex, raw, iv = randomBytes(IV_SIZE)) {
+/**
+ * fitName cuts a display name to at most MAX_NAME_BYTES of UTF-8 at a character
+ * boundary (a 64-character name may take 256 bytes), so that it fits a key envelope.
+ */
+export function fitName(name) {
+  let out = '';
+  let bytes = 0;
+  for (const ch of String(name || '')) {
+    const n = utf8.encode(ch).length;
+    if (bytes + n > MAX_NAME_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * wrapKey returns iv || AES-GCM(KW, keyIndex || raw || utf8(name)): 61 bytes plus the
+ * name's (at most 200 bytes; '' sends none). kw: CryptoKey or 32 bytes.
+ */
+export async function wrapKey(kw, senderId, recipientId, keyIndex, raw, name = '', iv = randomBytes(IV_SIZE)) {
   const additionalData = wrapAad(senderId, recipientId);
   if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= KEY_INDEX_COUNT) {
     throw new E2EEError('bad-input', 'key index must be 0-255');
   }
   const r = checkSize(toBytes(raw), KEY_SIZE, 'a raw media key');
   const nonce = checkSize(toBytes(iv), IV_SIZE, 'an iv');
-  const ct = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData }, await aesKey(kw), concat(Uint8Array.of(keyIndex), r));
+  if (typeof name !== 'string') throw new E2EEError('bad-input', 'a name must be a string');
+  const n = utf8.encode(name);
+  if (n.length > MAX_NAME_BYTES) throw new E2EEError('malformed', `a name of ${n.length} bytes, at most ${MAX_NAME_BYTES}`);
+  const ct = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData }, await aesKey(kw), concat(Uint8Array.of(keyIndex), r, n));
   return concat(nonce, ct);
 }
 
-/** unwrapKey opens an envelope from senderId to recipientId: {keyIndex, raw}. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** unwrapKey opens an envelope from senderId to recipientId: {keyIndex, raw, name}. */
 export async function unwrapKey(kw, senderId, recipientId, wrapped) {
   const additionalData = wrapAad(senderId, recipientId);
   const w = toBytes(wrapped);
-  if (w.length !== WRAPPED_SIZE) throw new E2EEError('malformed', 'wrapped key must be 61 bytes');
+  if (w.length < WRAPPED_SIZE || w.length > MAX_WRAPPED_SIZE) {
+    throw new E2EEError('malformed', `a key envelope must be ${WRAPPED_SIZE} to ${MAX_WRAPPED_SIZE} bytes`);
+  }
   const key = await aesKey(kw);
   let pt;
   try {
@@ -219,7 +247,13 @@ export async function unwrapKey(kw, senderId, recipientId, wrapped) {
   } catch {
     throw new E2EEError('auth', 'wrapped key failed authentication');
   }
-  return { keyIndex: pt[0], raw: pt.slice(1) };
+  let name;
+  try {
+    name = strictUtf8.decode(pt.subarray(1 + KEY_SIZE));
+  } catch {
+    throw new E2EEError('malformed', 'the name in a key envelope is not UTF-8');
+  }
+  return { keyIndex: pt[0], raw: pt.slice(1, 1 + KEY_SIZE), name };
 }
 
 // ---- media keys --------------------------------------------------------------

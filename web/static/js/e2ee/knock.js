@@ -1,10 +1,15 @@
 // Knock proofs (e2ee/FORMAT.md, "Knock proof"): the knocker answers the nonce the
-// server drew for its knock with HMAC(KI, "conclave/v2 knock" 0 nonce); moderators'
-// browsers check it, so the waiting list can say "Link verified" or "Wrong link". The
-// server passes both on without being able to judge them. No DOM: usable from Node.
+// server drew for its knock with a fresh X25519 key pair and HMAC(KI, "conclave/v2
+// knock" 0 nonce 0 ephPub); moderators' browsers check it, so the waiting list can say
+// "Link verified" or "Wrong link". With the same key the knocker seals its display name
+// to each moderator's lobby key whose tag verifies (FORMAT.md, "Names"): only those
+// moderators read who knocks. The server passes everything on without being able to
+// judge or open it. No DOM: usable from Node.
 import { E2EEError } from './errors.js';
 import { concat, decode, encode, toBytes } from './b64.js';
-import { subtle, validId } from './keys.js';
+import {
+  aesKey, generateIdentity, hkdf, randomBytes, subtle, validId, x25519, IV_SIZE, MAX_NAME_BYTES,
+} from './keys.js';
 
 export const KNOCK_NONCE_SIZE = 32;
 export const KNOCK_PROOF_SIZE = 32;
@@ -28,23 +33,94 @@ function checkNonce(nonce) {
   return n;
 }
 
-/** knockProof returns HMAC(KI, "conclave/v2 knock" 0 nonce), 32 bytes; identityKey is KI (HMAC, sign). */
-export async function knockProof(identityKey, nonce) {
-  return new Uint8Array(await subtle().sign('HMAC', identityKey, concat(PREFIX, checkNonce(nonce))));
+function checkPub(pub) {
+  const p = toBytes(pub);
+  if (p.length !== 32) throw new E2EEError('bad-input', 'a public key must be 32 bytes');
+  return p;
+}
+
+/** knockProof returns HMAC(KI, "conclave/v2 knock" 0 nonce 0 ephPub), 32 bytes; identityKey is KI (HMAC, sign). */
+export async function knockProof(identityKey, nonce, ephPub) {
+  return new Uint8Array(await subtle().sign('HMAC', identityKey, concat(PREFIX, checkNonce(nonce), Uint8Array.of(0), checkPub(ephPub))));
 }
 
 /** verifyKnockProof checks a proof (WebCrypto's HMAC verify compares in constant time). */
-export async function verifyKnockProof(identityKey, nonce, proof) {
+export async function verifyKnockProof(identityKey, nonce, ephPub, proof) {
   const n = toBytes(nonce);
+  const e = toBytes(ephPub);
   const p = toBytes(proof);
-  if (n.length !== KNOCK_NONCE_SIZE || p.length !== KNOCK_PROOF_SIZE) return false;
-  return subtle().verify('HMAC', identityKey, p, concat(PREFIX, n));
+  if (n.length !== KNOCK_NONCE_SIZE || e.length !== 32 || p.length !== KNOCK_PROOF_SIZE) return false;
+  return subtle().verify('HMAC', identityKey, p, concat(PREFIX, n, Uint8Array.of(0), e));
 }
 
-/** answerKnock makes the `knock_proof` field for a `lobby` message's knockNonce, or null for a bad nonce. */
-export async function answerKnock(identityKey, knockNonce) {
+// ---- knock names (e2ee/FORMAT.md, "Names") -----------------------------------
+
+const NAME_AAD = new TextEncoder().encode('conclave/v2 knock name');
+const MIN_SEALED = IV_SIZE + 16;
+const MAX_SEALED = MIN_SEALED + MAX_NAME_BYTES;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** nameKey: HKDF(X25519(priv, pub), salt = nonce, info = "conclave/v2 knock" 0 moderatorId). */
+async function nameKey(privateKey, pub, nonce, moderatorId) {
+  if (!validId(moderatorId)) throw new E2EEError('bad-id', 'invalid participant id');
+  return aesKey(await hkdf(await x25519(privateKey, checkPub(pub)), checkNonce(nonce), `conclave/v2 knock\0${moderatorId}`));
+}
+
+/** sealKnockName seals name to moderatorId's lobby key modPub: iv || AES-GCM(K, iv, utf8(name)). */
+export async function sealKnockName(ephPrivateKey, modPub, nonce, moderatorId, name, iv = randomBytes(IV_SIZE)) {
+  const n = new TextEncoder().encode(String(name));
+  if (n.length > MAX_NAME_BYTES) throw new E2EEError('malformed', `a name of ${n.length} bytes, at most ${MAX_NAME_BYTES}`);
+  const key = await nameKey(ephPrivateKey, modPub, nonce, moderatorId);
+  const nonceIv = toBytes(iv);
+  const ct = await subtle().encrypt({ name: 'AES-GCM', iv: nonceIv, additionalData: NAME_AAD }, key, n);
+  return concat(nonceIv, new Uint8Array(ct));
+}
+
+/** openKnockName opens a name sealed to this moderator (its lobby key's private key). */
+export async function openKnockName(modPrivateKey, ephPub, nonce, moderatorId, sealed) {
+  const s = toBytes(sealed);
+  if (s.length < MIN_SEALED || s.length > MAX_SEALED) throw new E2EEError('malformed', 'a sealed knock name has the wrong size');
+  const key = await nameKey(modPrivateKey, ephPub, nonce, moderatorId);
+  let pt;
+  try {
+    pt = await subtle().decrypt({ name: 'AES-GCM', iv: s.subarray(0, IV_SIZE), additionalData: NAME_AAD }, key, s.subarray(IV_SIZE));
+  } catch {
+    throw new E2EEError('auth', 'a sealed knock name failed authentication');
+  }
+  try {
+    return strictUtf8.decode(pt);
+  } catch {
+    throw new E2EEError('malformed', 'a knock name is not UTF-8');
+  }
+}
+
+/** The most lobby keys a knock seals its name to (a server cannot make it work without bound). */
+const MAX_SEALED_NAMES = 32;
+
+/**
+ * answerKnock makes the `knock_proof` payload for a `lobby` message's knockNonce: a fresh
+ * ephemeral key, the proof over nonce and key, and name sealed to each lobby key whose
+ * tag verifies under KI (a key the server made up gets nothing). null for a bad nonce.
+ */
+export async function answerKnock(identityKey, knockNonce, lobbyKeys = [], name = '') {
   const nonce = parseKnockField(knockNonce);
-  return nonce ? encode(await knockProof(identityKey, nonce)) : null;
+  if (!nonce) return null;
+  const eph = await generateIdentity();
+  const proof = await knockProof(identityKey, nonce, eph.publicKey);
+  const names = [];
+  for (const k of (Array.isArray(lobbyKeys) ? lobbyKeys : []).slice(0, 200)) {
+    if (names.length >= MAX_SEALED_NAMES) break;
+    if (!k || typeof k.from !== 'string' || names.some((x) => x.to === k.from)) continue;
+    const pub = parseKnockField(k.pub);
+    const tag = parseKnockField(k.tag);
+    try {
+      if (!pub || !tag || !(await verifyLobbyKey(identityKey, k.from, pub, tag))) continue;
+      names.push({ to: k.from, sealed: encode(await sealKnockName(eph.privateKey, pub, nonce, k.from, name)) });
+    } catch {
+      // a key that cannot be used gets no name
+    }
+  }
+  return { proof: encode(proof), eph: encode(eph.publicKey), names };
 }
 
 const MAX_REMEMBERED = 2000;
@@ -60,11 +136,42 @@ export class KnockChecker {
   constructor(identityKey) {
     this.key = identityKey;
     this.owners = new Map(); // nonce -> the participant id it was first shown for
-    this.results = new Map(); // id 0 nonce 0 proof -> promise of the verdict
+    this.results = new Map(); // id 0 nonce 0 eph 0 proof -> promise of the verdict
+    this.names = new Map(); // nonce 0 eph 0 sealed -> promise of the opened name
+    this.moderator = null; // {privateKey, id} once setModerator ran
+  }
+
+  /**
+   * setModerator gives the checker this moderator's lobby key (its session's private
+   * key) and id, so that name() can open names sealed to it.
+   */
+  setModerator(privateKey, moderatorId) {
+    this.moderator = privateKey && validId(moderatorId) ? { privateKey, id: moderatorId } : null;
+  }
+
+  /**
+   * name opens the knock name sealed to this moderator, only for an entry whose proof
+   * verified (so the name is bound to the knock a link holder made): the name, or
+   * undefined (none sealed to this moderator, not opened, or the link is not verified).
+   * Never rejects.
+   */
+  async name(entry) {
+    const { knockNonce, knockEph, knockName } = entry;
+    if (!this.moderator || typeof knockName !== 'string' || !knockName) return undefined;
+    if (await this.check(entry) !== 'verified') return undefined;
+    const k = `${knockNonce}\0${knockEph}\0${knockName}`;
+    let p = this.names.get(k);
+    if (!p) {
+      const { privateKey, id } = this.moderator;
+      p = (async () => openKnockName(privateKey, decode(knockEph), decode(knockNonce), id, decode(knockName)))().catch(() => undefined);
+      if (this.names.size > MAX_REMEMBERED) this.names.clear();
+      this.names.set(k, p);
+    }
+    return p;
   }
 
   /** check returns a promise of the entry's verdict; it never rejects. */
-  check({ participantId, knockNonce, knockProof: proof }) {
+  check({ participantId, knockNonce, knockProof: proof, knockEph }) {
     if (typeof knockNonce !== 'string' || knockNonce === '') return Promise.resolve(null);
     if (this.owners.size > MAX_REMEMBERED) this.owners.clear();
     const owner = this.owners.get(knockNonce);
@@ -73,12 +180,13 @@ export class KnockChecker {
     const nonce = parseKnockField(knockNonce);
     if (!nonce) return Promise.resolve('wrong');
     if (typeof proof !== 'string' || proof === '') return Promise.resolve('checking');
-    const k = `${participantId}\0${knockNonce}\0${proof}`;
+    const k = `${participantId}\0${knockNonce}\0${knockEph}\0${proof}`;
     let verdict = this.results.get(k);
     if (!verdict) {
       const p = parseKnockField(proof);
-      verdict = p
-        ? verifyKnockProof(this.key, nonce, p).then((ok) => (ok ? 'verified' : 'wrong'), () => 'wrong')
+      const e = parseKnockField(knockEph);
+      verdict = p && e
+        ? verifyKnockProof(this.key, nonce, e, p).then((ok) => (ok ? 'verified' : 'wrong'), () => 'wrong')
         : Promise.resolve('wrong');
       if (this.results.size > MAX_REMEMBERED) this.results.clear();
       this.results.set(k, verdict);

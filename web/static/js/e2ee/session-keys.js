@@ -2,15 +2,16 @@
 // (e2ee/FORMAT.md, "Key messages"), on top of keys.js, frame.js and text.js:
 //
 //   MeetingCrypto  the keys derived from the link's secret (identity key KI, chat
-//                  key KC): display names as "e1." strings, with a cache so that
-//                  each name is decrypted once.
+//                  key KC). KC opens only room titles ("e1.", rooms-keys.js) now:
+//                  names travel inside the key envelopes (FORMAT.md, "Names").
 //   SessionKeys    this session's X25519 identity, the peers' verified public keys
 //                  and pairwise wrapping keys, the own media key with its ratchet
 //                  (someone joined) and rotation (someone left), the key messages
 //                  relayed by the server (`e2ee`), key requests (key-requests.js:
 //                  asking a sender whose frames fail here, answering verified
 //                  members), chat texts under the senders' media keys
-//                  (chat-keys.js: the link's secret opens none), and the safety code.
+//                  (chat-keys.js: the link's secret opens none), the members'
+//                  display names inside their key envelopes, and the safety code.
 //
 // Nothing here is logged or stored; every key lives in this page's memory (and
 // the media keys also in the E2EE worker) until the session ends.
@@ -19,7 +20,7 @@ import { E2EEError } from './errors.js';
 import { encode, decode } from './b64.js';
 import {
   meetingKeys, parseMeetingSecret, generateIdentity, identityTag, verifyIdentity, pairwiseKey,
-  wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId,
+  wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId, fitName,
 } from './keys.js';
 import { encryptText, decryptText, NAME, PREFIX } from './text.js';
 import { SafetyCodes, safetyCode } from './safety-code.js';
@@ -116,10 +117,16 @@ export class SessionKeys {
    *          send: (to: string|null, data: string) => void,
    *          sendBatch?: (envelopes: {to: string, data: string}[]) => void,
    *          onChange: () => void, onWaiting?: (pid: string, waiting: boolean) => void,
+   *          name?: string, onName?: (pid: string, name: string) => void,
    *          clock?: object}} opts
+   *
+   * name is the own display name, sent inside every key envelope (FORMAT.md, "Names");
+   * onName(pid, name) says that a verified member's envelope brought its name.
    */
-  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, clock = systemClock }) {
+  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock }) {
     this.meeting = meeting;
+    this.name = fitName(name);
+    this.onName = onName;
     this.media = media;
     this.sendRaw = send;
     this.sendBatchRaw = sendBatch;
@@ -349,7 +356,7 @@ export class SessionKeys {
     let p = this.peers.get(id);
     if (!p && !this.roster.admits(id)) return null;
     if (!p) {
-      p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, sent: null };
+      p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, sent: null, name: undefined };
       p.timer = setTimeout(() => {
         if (this.closed || this.peers.get(id) !== p || p.state !== 'pending') return;
         p.state = 'unverified';
@@ -426,7 +433,7 @@ export class SessionKeys {
     if (!p || p.state !== 'verified') return; // keys only from verified members
     let wrapped;
     try {
-      wrapped = decode(String(msg.wrapped)); // iv || AES-GCM output: unwrapKey refuses all but 61 bytes
+      wrapped = decode(String(msg.wrapped)); // iv || AES-GCM output: unwrapKey refuses all but 61 to 261 bytes
     } catch {
       return;
     }
@@ -439,6 +446,21 @@ export class SessionKeys {
     if (this.peers.get(from) !== p) return;
     this.media.setPeerKey(from, key.keyIndex, key.raw);
     this.chatKeys.setKey(from, key.keyIndex, key.raw);
+    if (p.name !== key.name) {
+      // The name comes only this way: bound to its sender by the pairwise key.
+      p.name = key.name;
+      this.onName(from, key.name);
+    }
+  }
+
+  /**
+   * nameOf is the display name member id sent in its newest key envelope, or undefined
+   * before one came. A member that is not verified (a wrong link, a replayed identity,
+   * an id that left) never has one: nothing else carries names.
+   */
+  nameOf(id) {
+    const p = this.peers.get(id);
+    return p && p.state === 'verified' ? p.name : undefined;
   }
 
   /**
@@ -471,7 +493,7 @@ export class SessionKeys {
     if (!p || p.state !== 'verified' || !this.own || p.sent === this.own) return;
     if (!this.roster.admits(to)) return; // keys only to the announced roster, never to one who left
     p.sent = this.own;
-    const wrapped = await wrapKey(p.kw, this.selfId, to, this.own.index, this.own.raw);
+    const wrapped = await wrapKey(p.kw, this.selfId, to, this.own.index, this.own.raw, this.name);
     if (batch) batch.push({ to, msg: { t: 'key', wrapped: encode(wrapped) } });
     else this._send(to, { t: 'key', wrapped: encode(wrapped) });
   }

@@ -1,8 +1,8 @@
-// Display names (and version 1's chat texts, no longer sent: chat-keys.js has
-// version 2's) in the "e1." format under the link's chat key KC (e2ee/FORMAT.md, "Names"):
+// The "e1." format under a link's chat key KC (e2ee/FORMAT.md, "Names"), used now
+// only for room titles (rooms-keys.js, kind "name"); version 1 sent display names and
+// chat texts in it, which version 2 no longer does (names travel in the key envelopes,
+// chat texts under the senders' media keys, chat-keys.js):
 //   "e1." || base64url(iv || AES-GCM(KC, iv, utf8(text), aad = "conclave/v1 " kind 0x00 senderId))
-// A chat text carried its sender's participant id; a name carries none (it is
-// sent before an id exists). Room titles use it too (rooms-keys.js).
 import { E2EEError } from './errors.js';
 import { concat, decode, encode, toBytes } from './b64.js';
 import { IV_SIZE, LABEL, aesKey, randomBytes, subtle, validId } from './keys.js';

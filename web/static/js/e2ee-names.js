@@ -1,0 +1,56 @@
+// Members' display names in an end-to-end encrypted meeting (e2ee/FORMAT.md, "Names").
+// A name arrives only inside its sender's key envelope (session-keys.js), so it is bound
+// to that sender by the pairwise key; the server's `name` fields carry none and are never
+// shown. Until a member's envelope has come, its tiles and the participant list show a
+// placeholder ("…", read out as "Name not yet received"); a member that is not verified
+// (a wrong link, a replayed identity, an id that left) shows "Name unknown" and never a
+// name from anywhere.
+//
+// A resumed member (FORMAT.md, "Resumed members") is verified anew; its page may have
+// lost its own name in a reload (nothing about people is kept in the browser) and then
+// sends none: the name it gave before in this session stays, once it verified again.
+
+/** Keys of the placeholders (web/static/i18n/*.json). */
+export const PENDING_TEXT = 'e2ee14.names.pending';
+export const PENDING_LABEL = 'e2ee14.names.pending-label';
+export const UNKNOWN_TEXT = 'e2ee14.names.unknown';
+
+/** At most this many names are kept (ids of a meeting; a server inventing ids gets no more). */
+const MAX_NAMES = 2000;
+
+export class MemberNames {
+  constructor() {
+    this.names = new Map(); // id -> the newest non-empty name from its key envelopes
+    this.got = new Set(); // ids whose current identity sent an envelope
+  }
+
+  /** received takes the name in a verified member's key envelope ('' when it sent none). */
+  received(id, name) {
+    if (typeof id !== 'string' || typeof name !== 'string') return;
+    if (!this.names.has(id) && this.names.size >= MAX_NAMES) return;
+    this.got.add(id);
+    if (name) this.names.set(id, name);
+  }
+
+  /** resumed: id came back on a new connection; its name shows again once it verified and sent a key. */
+  resumed(id) {
+    this.got.delete(id);
+  }
+
+  /** forget: id left (it never comes back). */
+  forget(id) {
+    this.names.delete(id);
+    this.got.delete(id);
+  }
+
+  /**
+   * shown is what to show for id whose identity state is state ('verified', 'pending',
+   * 'unverified' or null): {name, nameLabel}, nameLabel set for a placeholder. t is the
+   * page's translation function. An empty name is shown as the page's "Guest".
+   */
+  shown(id, state, t) {
+    if (state === 'unverified') return { name: t(UNKNOWN_TEXT), nameLabel: t(UNKNOWN_TEXT) };
+    if (state !== 'verified' || !this.got.has(id)) return { name: t(PENDING_TEXT), nameLabel: t(PENDING_LABEL) };
+    return { name: this.names.get(id) || '', nameLabel: null };
+  }
+}
