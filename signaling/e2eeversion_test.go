@@ -16,7 +16,7 @@ func TestE2EEVersionRefused(t *testing.T) {
 	srv := newTestServer(t)
 	mt := srv.createMeetingWith(t, `{}`)
 	mod := srv.joinModerator(t, mt, "Mod")
-	for _, v := range []any{nil, 1, 3, "2"} {
+	for _, v := range []any{nil, 1, 2, 4, "3"} {
 		t.Run(fmt.Sprint(v), func(t *testing.T) {
 			c := srv.dial(t)
 			if err := c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Old page", "e2ee": v}); err != nil {

@@ -15,8 +15,10 @@ const ProtocolVersion = 1
 
 // E2EEVersion is the end-to-end encryption format (e2ee/FORMAT.md) the browsers of an
 // encrypted meeting must speak; a `join` that names another is refused (e2ee_version),
-// because pages of two formats cannot read each other and must not pretend to.
-const E2EEVersion = 2
+// because pages of two formats cannot read each other and must not pretend to. 3 is
+// FORMAT.md version 2 with display names in the key envelopes (a page of 2 refuses
+// envelopes that carry a name, so it would sit in the meeting seeing nobody).
+const E2EEVersion = 3
 
 // Limits of the protocol (PROTOCOL.md).
 const (

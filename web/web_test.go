@@ -260,7 +260,7 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 
 // TestNothingPersisted: the client keeps in the browser only what storage.js lists
 // (preferences on the device; the tab's resumption and moderator secrets and its own
-// microphone/camera state for this tab),
+// microphone/camera state and its own display name for this tab),
 // and no other module touches browser storage.
 func TestNothingPersisted(t *testing.T) {
 	re := regexp.MustCompile(`localStorage|sessionStorage|indexedDB|document\.cookie|caches\.open|navigator\.storage`)
@@ -283,7 +283,7 @@ func TestNothingPersisted(t *testing.T) {
 	for _, k := range keys {
 		got = append(got, k[1])
 	}
-	want := []string{"conclave.lang", "conclave.blur", "conclave.knock-sound", "conclave.resume", "conclave.moderator", "conclave.media"}
+	want := []string{"conclave.lang", "conclave.blur", "conclave.knock-sound", "conclave.resume", "conclave.moderator", "conclave.media", "conclave.name"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("storage.js keeps %v, want exactly %v (a new key needs a reason in README \"Privacy\")", got, want)
 	}

@@ -240,9 +240,12 @@ func reloadAndCheck(ctx context.Context, t *testing.T, p, watcher *participant, 
 	if err := p.tab.WaitFor(ctx, powers); err != nil {
 		t.Fatalf("the reloaded %s %s lacks its role's controls: %v", role, p.name, err)
 	}
-	// In an end-to-end encrypted meeting the server holds no name and the tab keeps
-	// none (e2ee/FORMAT.md, "Names"): the reloaded page sends none, and the others keep
-	// the name it gave before, once its new identity verified.
+	// In an end-to-end encrypted meeting the server holds no name (e2ee/FORMAT.md,
+	// "Names"): the tab kept its own for the reload, shows it, and puts it in its key
+	// envelopes again, so the others show the same name.
+	if err := p.tab.WaitFor(ctx, fmt.Sprintf(`window.conclave.participants()[0].name === %q`, p.name)); err != nil {
+		t.Fatalf("the reloaded %s does not show its own name: %v", p.name, err)
+	}
 	if err := watcher.tab.WaitFor(ctx, fmt.Sprintf(`window.conclave.participants().some(x => x.id === %q && x.name === %q)`, p.id, p.name)); err != nil {
 		t.Fatalf("%s does not show the reloaded %s under its name: %v", watcher.name, p.name, err)
 	}

@@ -323,6 +323,7 @@ function onJoined() {
   const resumed = reconnect.active;
   reconnect.joined();
   lastName = session.name;
+  reconnect.rememberName(lastName);
   prejoin.stop();
   lobbyScreen.hide();
   clearErrorCode();
@@ -682,7 +683,7 @@ async function main() {
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
   });
   reconnect = new Reconnect({
-    attempt: (resume) => join(lastName, { resume }),
+    attempt: (resume) => join(lastName || reconnect.storedName(), { resume }),
     giveUp: () => {
       // The grace period is over (or the server stayed away): knock again from here.
       stopped();

@@ -66,6 +66,23 @@ export class Reconnect {
     if (tabValue('media') !== value) setTabValue('media', value);
   }
 
+  /**
+   * rememberName keeps this tab's own display name for a reload: in an end-to-end
+   * encrypted meeting the server holds no name (e2ee/FORMAT.md, "Names"), so a reloaded
+   * page could not otherwise put it in its key envelopes. Kept only while in a meeting.
+   */
+  rememberName(name) {
+    if (this.unloading || typeof name !== 'string') return;
+    const value = Array.from(name).slice(0, 64).join('');
+    if (value && tabValue('name') !== value) setTabValue('name', value);
+  }
+
+  /** storedName is the display name kept for a reload, or ''. */
+  storedName() {
+    const value = tabValue('name');
+    return typeof value === 'string' ? Array.from(value).slice(0, 64).join('') : '';
+  }
+
   /** storedMedia is the microphone/camera state kept for a reload, or null. */
   storedMedia() {
     return parseMedia(tabValue('media'));
@@ -76,6 +93,7 @@ export class Reconnect {
     if (this.unloading) return; // a reload: what the closing page sees is no goodbye
     setTabValue('resume', null);
     setTabValue('media', null);
+    setTabValue('name', null);
   }
 
   /** pageHidden: the page is going away (a reload, or the tab closes); keep the secret. */

@@ -1,5 +1,5 @@
 // The only place the client keeps anything in the browser, and an exhaustive list of
-// what: nothing about other people, no names, no chat, no meeting ids.
+// what: nothing about other people, no names but the tab's own, no chat, no meeting ids.
 //
 // On this device (localStorage, kept until the browser's data is cleared): preferences
 // only. In this tab (sessionStorage, gone when the tab closes): what an admitted
@@ -19,6 +19,7 @@ const TAB_KEYS = {
   resume: 'conclave.resume', // the resumption secret of this tab's session
   moderator: 'conclave.moderator', // the moderator secret this tab joined with
   media: 'conclave.media', // this tab's own microphone/camera on or off, restored after a reload
+  name: 'conclave.name', // this tab's own display name: in an encrypted meeting the server has none to give back
 };
 
 function get(area, keys, name) {
