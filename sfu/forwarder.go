@@ -314,24 +314,32 @@ func (d *downTrack) updateSkipLocked() {
 	d.skip.Store(^keep)
 }
 
-// setWant makes want (-1: hidden) the layer this subscription should send. A hidden
-// track is cut at once; any other change waits for a keyframe of the new layer.
-func (d *downTrack) setWant(want int) {
+// setWant makes want (-1: hidden) the layer this subscription should send, and ideal
+// the one its tile calls for (encodings.go). A hidden track is cut at once; any other
+// change waits for a keyframe of the new layer.
+func (d *downTrack) setWant(want, ideal int) {
 	d.mu.Lock()
-	c := d.ctl.Load()
-	if d.detached || ctlWant(c) == want {
+	if d.detached {
 		d.mu.Unlock()
 		return
 	}
-	epoch := c >> 8
-	if want < 0 {
-		epoch++
+	idealChanged := d.ideal.Swap(int32(ideal+1)) != int32(ideal+1)
+	c := d.ctl.Load()
+	if old := ctlWant(c); old != want {
+		d.countWantChange(old, want, idealChanged)
+		epoch := c >> 8
+		if want < 0 {
+			epoch++
+		}
+		d.ctl.Store(packCtl(epoch, want))
+		if want < 0 {
+			d.setSendingLocked(-1)
+		}
+		d.updateSkipLocked()
+	} else if !idealChanged {
+		d.mu.Unlock()
+		return
 	}
-	d.ctl.Store(packCtl(epoch, want))
-	if want < 0 {
-		d.setSendingLocked(-1)
-	}
-	d.updateSkipLocked()
 	d.mu.Unlock()
 	d.up.updateEncodings()
 }
@@ -347,6 +355,7 @@ func (d *downTrack) detach() {
 	d.countSending(int(d.sending.Load()), -1)
 	d.detached = true
 	d.ctl.Store(packCtl(0, -1))
+	d.ideal.Store(0)
 	d.skip.Store(^uint32(0))
 }
 
