@@ -47,7 +47,7 @@ type simPublisher struct {
 	mu     sync.Mutex
 	layers [maxLayers]*simLayer
 	frame  uint32
-	sent   map[uint32]int // frame number → layer, for what was sent
+	sent   map[uint32]int  // frame number → layer, for what was sent
 	silent [maxLayers]bool // layers sendRound leaves out (live_test.go)
 }
 
