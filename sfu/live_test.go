@@ -96,6 +96,17 @@ func TestSimulcastLayerLostAndBack(t *testing.T) {
 	if r.pub.pliCount(1) == plisH {
 		t.Error("no keyframe request to h")
 	}
+	// Without sender reports, h's timestamps continue f's by the time that passed since
+	// f's last packet: f was quiet for at least the liveness window, less a tick.
+	got := r.sub.packets()
+	for i := len(got) - 1; i > from; i-- {
+		if got[i].layer == 1 && got[i-1].layer == 2 {
+			if step, least := got[i].ts-got[i-1].ts, uint32((liveWindow-liveTick).Seconds()*90000); step < least {
+				t.Errorf("timestamp step %d from f's last packet to h's first, want at least %d", step, least)
+			}
+			break
+		}
+	}
 	if st := r.eng.Stats(); st.LayersLost == before.LayersLost {
 		t.Errorf("the switch down was not counted as a lost layer: %+v", st)
 	}
