@@ -1,9 +1,14 @@
 package sfu
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"conclave/internal/fakeclock"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // The tests in this file stop and resume the rig's publisher's layers (simulcast_test.go)
@@ -225,4 +230,54 @@ func TestSimulcastPausedLayerAskedFor(t *testing.T) {
 	r.pub.setSilent(false, 2)
 	r.pumpAdvancing("f", r.lastAre(2, 5))
 	checkContinuous(t, r.sub.packets()[from:])
+}
+
+// TestLiveMask: a layer is live while a packet came within the window on the ticker's
+// clock, and never while the publisher was told to pause it; the ticker stops with the
+// track.
+func TestLiveMask(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}, clock: clock.Now, after: clock.AfterFunc}
+	for i, rid := range layerRIDs {
+		if !up.addLayer(&layer{index: uint8(i), rid: rid}) {
+			t.Fatal("layer not added")
+		}
+	}
+	tick := func() int64 {
+		t.Helper()
+		if err := clock.WaitForTimers(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(liveTick)
+		want := clock.Now().UnixNano()
+		waitFor(t, "the tick", func() bool { return up.live.tick.Load() == want })
+		return want
+	}
+	mask := func() uint32 { return up.liveMask(up.live.tick.Load()) }
+	if m := mask(); m != 0b111 {
+		t.Fatalf("live %03b at the start, want all", m)
+	}
+	up.enc.paused.Store(0b100)
+	if m := mask(); m != 0b011 {
+		t.Errorf("live %03b with f paused, want q and h", m)
+	}
+	up.enc.paused.Store(0)
+	for range 3 {
+		now := tick()
+		up.layer(0).noteSeen(now)
+	}
+	if m := mask(); m != 0b111 {
+		t.Errorf("live %03b after 750 ms, want all", m)
+	}
+	now := tick() // a second after h's and f's last packet
+	up.layer(0).noteSeen(now)
+	if m := mask(); m != 0b001 {
+		t.Errorf("live %03b after a second without h and f, want q", m)
+	}
+	up.layer(2).noteSeen(now)
+	if m := mask(); m != 0b101 {
+		t.Errorf("live %03b with f back, want q and f", m)
+	}
+	up.stop()
+	waitFor(t, "no timer left", func() bool { return clock.Pending() == 0 })
 }
