@@ -93,6 +93,9 @@ func NewCollector(src Sources) *Collector {
 			labelled{"q", func(s *snapshot) float64 { return float64(s.media.SendingLayerQ) }},
 			labelled{"h", func(s *snapshot) float64 { return float64(s.media.SendingLayerH) }},
 			labelled{"f", func(s *snapshot) float64 { return float64(s.media.SendingLayerF) }}),
+		family("layer_liveness_changes_total", "Simulcast subscriptions given another layer because the one they wanted stopped arriving (layer_lost) or a better one came back (layer_back).", "reason", prometheus.CounterValue,
+			labelled{"layer_lost", func(s *snapshot) float64 { return float64(s.media.LayersLost) }},
+			labelled{"layer_back", func(s *snapshot) float64 { return float64(s.media.LayersBack) }}),
 	}}
 	if src.TURN != nil {
 		c.turn = prometheus.NewDesc(ns+"turn_allocations", "TURN relay allocations open.", nil, nil)

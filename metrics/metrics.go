@@ -38,6 +38,9 @@ type Media struct {
 	// Simulcast: layer switches, and subscriptions sending each layer now.
 	LayerSwitches                               uint64
 	SendingLayerQ, SendingLayerH, SendingLayerF int64
+	// Subscriptions moved off a layer that stopped arriving, and back up when a
+	// better one came back (sfu.Stats).
+	LayersLost, LayersBack uint64
 }
 
 // TURN is the embedded TURN server, when there is one.

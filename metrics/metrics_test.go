@@ -32,7 +32,8 @@ func sources(turn metrics.TURN) metrics.Sources {
 			return metrics.Media{TracksPublished: 11, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
 				KeyframeRequestsRepaired: 21, KeyframeRequestsLimited: 22, KeyframeRequestsCoalesced: 23, RetransmissionsDropped: 24,
 				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28,
-				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32}
+				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
+				LayersLost: 33, LayersBack: 34}
 		},
 		TURN: turn,
 	}
@@ -115,6 +116,8 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_subscriptions_sending_layer", "rid", "q", 30, dto.MetricType_GAUGE},
 		{"conclave_subscriptions_sending_layer", "rid", "h", 31, dto.MetricType_GAUGE},
 		{"conclave_subscriptions_sending_layer", "rid", "f", 32, dto.MetricType_GAUGE},
+		{"conclave_layer_liveness_changes_total", "reason", "layer_lost", 33, dto.MetricType_COUNTER},
+		{"conclave_layer_liveness_changes_total", "reason", "layer_back", 34, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {

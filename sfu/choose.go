@@ -6,6 +6,9 @@ import "math"
 // whose width and height are at least those of the tile that shows it, else the largest;
 // before a subscriber has said what it shows, the largest. Sizes are read from the
 // layers' keyframes; a layer whose size is not known yet is taken only as the largest.
+// Only live layers are taken (live.go); the choice among all layers there are, live or
+// not, is what the publisher is asked to send (encodings.go), so a layer that a tile
+// calls for is asked for while the subscriber gets the best live one.
 
 // Tile is one remote video a subscriber shows, with its size in device pixels.
 type Tile struct {
@@ -30,18 +33,20 @@ const unlimitedBudget = math.MaxInt64
 // layerInfo is what the choice knows of a layer.
 type layerInfo struct {
 	present bool
+	live    bool // packets arrive (live.go)
 	width   int
 	height  int
 	bitrate int64 // bits per second; 0: not known
 }
 
 // chooseLayer picks the layer for a tile of w×h (w = 0: the subscriber has no view yet,
-// the largest), then steps down while the layer needs more than budget. It returns -1
-// when the track has no layers.
-func chooseLayer(layers [maxLayers]layerInfo, w, h int, budget int64) int {
+// the largest), then steps down while the layer needs more than budget; with onlyLive it
+// takes only live layers. It returns -1 when there is no layer to take.
+func chooseLayer(layers [maxLayers]layerInfo, w, h int, budget int64, onlyLive bool) int {
+	usable := func(i int) bool { return layers[i].present && (layers[i].live || !onlyLive) }
 	best := -1
 	for i := maxLayers - 1; i >= 0; i-- {
-		if layers[i].present {
+		if usable(i) {
 			best = i
 			break
 		}
@@ -53,7 +58,7 @@ func chooseLayer(layers [maxLayers]layerInfo, w, h int, budget int64) int {
 	if w > 0 {
 		for i := 0; i < best; i++ {
 			l := layers[i]
-			if l.present && l.width > 0 && l.width >= w && l.height >= h {
+			if usable(i) && l.width > 0 && l.width >= w && l.height >= h {
 				best = i
 				break
 			}
@@ -61,7 +66,7 @@ func chooseLayer(layers [maxLayers]layerInfo, w, h int, budget int64) int {
 	}
 	for best > 0 && layers[best].bitrate > budget {
 		next := best - 1
-		for next >= 0 && !layers[next].present {
+		for next >= 0 && !usable(next) {
 			next--
 		}
 		if next < 0 {
@@ -101,30 +106,55 @@ func estimateSizes(layers *[maxLayers]layerInfo) {
 // layerInfos describes the track's layers now.
 func (u *upTrack) layerInfos() [maxLayers]layerInfo {
 	var out [maxLayers]layerInfo
+	live := u.liveMask(u.live.tick.Load())
 	for i := range u.layers {
 		if l := u.layers[i].Load(); l != nil {
 			size := l.size.Load()
-			out[i] = layerInfo{present: true, width: int(size >> 16), height: int(size & 0xffff)}
+			out[i] = layerInfo{present: true, live: live&(1<<i) != 0, width: int(size >> 16), height: int(size & 0xffff)}
 		}
 	}
 	return out
 }
 
 // choose sets the layer this subscription wants from the subscriber's view and the
-// track's layers.
+// track's layers: the best live one for the tile. When no layer is live it keeps the
+// one it wants (a layer coming back makes it choose again). It also keeps the layer
+// the tile calls for whether or not it arrives, for the encodings.
 func (d *downTrack) choose() {
 	if d.fw == nil {
 		return
 	}
+	// Choices come from the view, the ticker and the readers at once: the last one
+	// made must be the last one stored.
+	d.chooseMu.Lock()
+	defer d.chooseMu.Unlock()
 	w, h, shown := d.sub.tileOf(d.up)
-	want := -1
+	want, ideal := -1, -1
 	if shown {
-		want = chooseLayer(d.up.layerInfos(), w, h, d.sub.videoBudget())
+		infos := d.up.layerInfos()
+		budget := d.sub.videoBudget()
+		ideal = max(chooseLayer(infos, w, h, budget, false), 0)
+		want = chooseLayer(infos, w, h, budget, true)
 		if want < 0 {
-			want = 0
+			want = ctlWant(d.ctl.Load())
+		}
+		if want < 0 {
+			want = ideal
 		}
 	}
-	d.setWant(want)
+	d.setWant(want, ideal)
+}
+
+// countWantChange counts a change of the wanted layer that liveness made: the view
+// (and with it the layer the tile calls for) stayed as it was.
+func (d *downTrack) countWantChange(old, want int, idealChanged bool) {
+	switch {
+	case idealChanged || old < 0 || want < 0:
+	case want < old:
+		d.up.stats.layersLost.Add(1)
+	default:
+		d.up.stats.layersBack.Add(1)
+	}
 }
 
 // videoBudget is the bandwidth (bits per second) the subscriber's video may take. It is

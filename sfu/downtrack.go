@@ -36,6 +36,11 @@ type downTrack struct {
 	// line with them cost the fan-out about a third of its speed.
 	kf        subscriberKeyframes
 	pendingSR atomic.Pointer[senderReport] // queued for the writer (senderreport.go)
+	// ideal is the layer the subscriber's tile calls for, live or not, plus one (0:
+	// none); the encodings ask the publisher for it (choose.go). chooseMu orders the
+	// choices.
+	ideal    atomic.Int32
+	chooseMu sync.Mutex
 
 	// ctl is the layer wanted and a count of hides (packCtl); the writer compares it
 	// with the one it applied last for every packet. sending is the layer the writer

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,10 @@ type encodingState struct {
 	unneeded [maxLayers]time.Time // since when an active layer is not needed; zero: needed
 	timer    func() bool          // the pending re-check, if any
 	stopped  bool
+
+	// paused is the complement of active, for the layer choice (live.go): a layer the
+	// publisher was told to stop is not live, whatever packets are still on their way.
+	paused atomic.Uint32
 }
 
 func (e *encodingState) init(p *Participant, u *upTrack) {
@@ -54,8 +59,13 @@ func (u *upTrack) updateEncodings() {
 	}
 	if subs := u.subs.Load(); subs != nil {
 		for _, d := range *subs {
+			// The layer sent and the one the tile calls for: while the latter does not
+			// arrive (live.go), the subscriber gets a live one, which must stay on.
 			if w := ctlWant(d.ctl.Load()); w >= 0 {
 				need |= 1 << w
+			}
+			if i := d.ideal.Load(); i > 0 {
+				need |= 1 << (i - 1)
 			}
 		}
 	}
@@ -99,6 +109,7 @@ func (u *upTrack) updateEncodings() {
 		return
 	}
 	e.active = active
+	e.paused.Store(^active & (1<<maxLayers - 1))
 	rids := make([]string, 0, maxLayers)
 	for i := 0; i < maxLayers; i++ {
 		if active&(1<<i) != 0 {

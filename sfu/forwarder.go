@@ -246,7 +246,8 @@ func (d *downTrack) switchTo(p *packet, desc vp8Desc) *segment {
 // switchTimestampOffset maps p's layer's timestamps onto the stream sent so far. The
 // layers of one camera share a capture clock but start at random timestamps; the two
 // layers' sender reports give the difference exactly. Without them the new layer
-// continues from the last timestamp sent by the time that passed since.
+// continues from the last timestamp sent by the time that passed since (since the old
+// layer's last packet, when it stopped arriving).
 func (d *downTrack) switchTimestampOffset(p *packet, last sentState) uint32 {
 	from, to := d.up.layer(int(last.layer)), d.up.layer(int(p.layer))
 	if from != nil && to != nil {
@@ -259,7 +260,17 @@ func (d *downTrack) switchTimestampOffset(p *packet, last sentState) uint32 {
 			return last.tsOff - ahead
 		}
 	}
-	elapsed := d.up.now().Sub(last.at)
+	now := d.up.now()
+	since := last.at
+	if from != nil {
+		// A switch away from a layer that stopped arriving (live.go) comes a second or
+		// more after its last packet: continue from when that arrived, as far as the
+		// ticker's reading tells.
+		if seen := from.seen.Load(); seen != 0 && now.UnixNano()-seen >= int64(liveWindow) && seen < since.UnixNano() {
+			since = time.Unix(0, seen)
+		}
+	}
+	elapsed := now.Sub(since)
 	ticks := uint32(elapsed.Seconds() * float64(d.up.codec.ClockRate))
 	if ticks == 0 {
 		ticks = 1
@@ -314,24 +325,32 @@ func (d *downTrack) updateSkipLocked() {
 	d.skip.Store(^keep)
 }
 
-// setWant makes want (-1: hidden) the layer this subscription should send. A hidden
-// track is cut at once; any other change waits for a keyframe of the new layer.
-func (d *downTrack) setWant(want int) {
+// setWant makes want (-1: hidden) the layer this subscription should send, and ideal
+// the one its tile calls for (encodings.go). A hidden track is cut at once; any other
+// change waits for a keyframe of the new layer.
+func (d *downTrack) setWant(want, ideal int) {
 	d.mu.Lock()
-	c := d.ctl.Load()
-	if d.detached || ctlWant(c) == want {
+	if d.detached {
 		d.mu.Unlock()
 		return
 	}
-	epoch := c >> 8
-	if want < 0 {
-		epoch++
+	idealChanged := d.ideal.Swap(int32(ideal+1)) != int32(ideal+1)
+	c := d.ctl.Load()
+	if old := ctlWant(c); old != want {
+		d.countWantChange(old, want, idealChanged)
+		epoch := c >> 8
+		if want < 0 {
+			epoch++
+		}
+		d.ctl.Store(packCtl(epoch, want))
+		if want < 0 {
+			d.setSendingLocked(-1)
+		}
+		d.updateSkipLocked()
+	} else if !idealChanged {
+		d.mu.Unlock()
+		return
 	}
-	d.ctl.Store(packCtl(epoch, want))
-	if want < 0 {
-		d.setSendingLocked(-1)
-	}
-	d.updateSkipLocked()
 	d.mu.Unlock()
 	d.up.updateEncodings()
 }
@@ -347,6 +366,7 @@ func (d *downTrack) detach() {
 	d.countSending(int(d.sending.Load()), -1)
 	d.detached = true
 	d.ctl.Store(packCtl(0, -1))
+	d.ideal.Store(0)
 	d.skip.Store(^uint32(0))
 }
 

@@ -446,6 +446,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 			tap:     p.room.engine.tap,
 			stats:   &p.room.engine.stats,
 			clock:   p.room.engine.now,
+			after:   p.room.engine.after,
 		}
 		up.enc.init(p, up)
 		p.ups[mid] = up

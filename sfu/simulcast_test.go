@@ -47,7 +47,8 @@ type simPublisher struct {
 	mu     sync.Mutex
 	layers [maxLayers]*simLayer
 	frame  uint32
-	sent   map[uint32]int // frame number → layer, for what was sent
+	sent   map[uint32]int  // frame number → layer, for what was sent
+	silent [maxLayers]bool // layers sendRound leaves out (live_test.go)
 }
 
 // simPacket is what the subscriber got.
@@ -86,7 +87,8 @@ type simRig struct {
 	subP  *Participant
 }
 
-func newSimRig(t *testing.T) *simRig {
+// newSimRig starts the rig; the publisher never sends the layers named in silent.
+func newSimRig(t *testing.T, silent ...int) *simRig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
 	defer cancel()
@@ -124,6 +126,9 @@ func newSimRig(t *testing.T) *simRig {
 	}
 	t.Cleanup(func() { _ = pc.Close() })
 	pub := &simPublisher{t: t, pc: pc, sent: map[uint32]int{}}
+	for _, i := range silent {
+		pub.silent[i] = true
+	}
 	var sender *webrtc.RTPSender
 	var tr *webrtc.RTPTransceiver
 	for i, rid := range layerRIDs {
@@ -275,10 +280,16 @@ func answerSubscribeOffer(ctx context.Context, p *Participant, pc *webrtc.PeerCo
 	return err
 }
 
-// sendRound sends one frame on every layer (a keyframe where one was asked for).
+// sendRound sends one frame on every layer not silent (a keyframe where one was asked
+// for).
 func (p *simPublisher) sendRound() {
 	for i := range p.layers {
-		p.sendFrame(i, false)
+		p.mu.Lock()
+		silent := p.silent[i]
+		p.mu.Unlock()
+		if !silent {
+			p.sendFrame(i, false)
+		}
 	}
 }
 

@@ -50,6 +50,12 @@ type Stats struct {
 	// subscriptions sending each layer (q, h, f) now.
 	LayerSwitches uint64
 	SendingLayer  [maxLayers]int64
+	// LayersLost counts the times a subscription was given another layer to send
+	// because the one it wanted stopped arriving (live.go); LayersBack the times it was
+	// given a better one again because that came back. Changes of the view are not
+	// among them.
+	LayersLost uint64
+	LayersBack uint64
 }
 
 // counters are the engine's live counters, each one atomic add where it happens. What is
@@ -74,6 +80,8 @@ type counters struct {
 	senderReports          atomic.Uint64
 	layerSwitches          atomic.Uint64
 	sendingLayer           [maxLayers]atomic.Int64 // subscriptions sending each simulcast layer
+	layersLost             atomic.Uint64
+	layersBack             atomic.Uint64
 }
 
 // queueStats sums what the subscribers' writers wrote: the live ones, and the totals of
@@ -139,5 +147,7 @@ func (e *Engine) Stats() Stats {
 		SenderReports:             c.senderReports.Load(),
 		LayerSwitches:             c.layerSwitches.Load(),
 		SendingLayer:              [maxLayers]int64{c.sendingLayer[0].Load(), c.sendingLayer[1].Load(), c.sendingLayer[2].Load()},
+		LayersLost:                c.layersLost.Load(),
+		LayersBack:                c.layersBack.Load(),
 	}
 }

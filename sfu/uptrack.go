@@ -24,10 +24,11 @@ type upTrack struct {
 	codec  webrtc.RTPCodecCapability
 
 	// Resolved once when the track starts, so the per-packet loop does no lookups.
-	blocked *atomic.Bool     // the owner's block flag for this source
-	tap     func(TapPacket)  // the engine's test tap, usually nil
-	stats   *counters        // the engine's counters
-	clock   func() time.Time // the engine's clock; nil means time.Now
+	blocked *atomic.Bool                            // the owner's block flag for this source
+	tap     func(TapPacket)                         // the engine's test tap, usually nil
+	stats   *counters                               // the engine's counters
+	clock   func() time.Time                        // the engine's clock; nil means time.Now
+	after   func(time.Duration, func()) func() bool // the engine's timers; nil: no liveness ticker
 
 	// layers by index (layerIndex: RID order); set once each, when its stream starts.
 	layers [maxLayers]atomic.Pointer[layer]
@@ -37,7 +38,8 @@ type upTrack struct {
 	done    bool
 	running int // layers whose reader has not ended
 
-	enc encodingState // what the publisher is asked to send (encodings.go)
+	enc  encodingState // what the publisher is asked to send (encodings.go)
+	live liveness      // which layers arrive (live.go)
 }
 
 // maxLayers is the most simulcast layers a track has.
@@ -78,6 +80,8 @@ type layer struct {
 	sr atomic.Pointer[senderReport]
 	// size is the frame size of the latest keyframe, width<<16 | height; 0: unknown.
 	size atomic.Uint32
+	// seen is the liveness ticker's reading when a packet last arrived (live.go).
+	seen atomic.Int64
 
 	kf keyframeThrottle
 }
@@ -109,6 +113,10 @@ func (u *upTrack) addLayer(l *layer) bool {
 		return false
 	}
 	l.up = u
+	if l.rid != "" {
+		u.startLiveness()
+		l.seen.Store(u.live.tick.Load())
+	}
 	u.layers[l.index].Store(l)
 	u.running++
 	u.mu.Unlock()
@@ -170,6 +178,9 @@ func (l *layer) run() {
 			continue
 		}
 		if l.rid != "" {
+			if t := u.live.tick.Load(); l.seen.Load() != t {
+				l.noteSeen(t)
+			}
 			l.noteKeyframeSize(p.payload)
 		}
 		if tap := u.tap; tap != nil {
@@ -258,6 +269,7 @@ func (u *upTrack) stop() {
 		}
 	}
 	u.enc.stop()
+	u.stopLiveness()
 }
 
 func (u *upTrack) now() time.Time {

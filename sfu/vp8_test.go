@@ -81,9 +81,18 @@ func FuzzParseVP8(f *testing.F) {
 
 // TestChooseLayer: the smallest layer at least the tile's size, else the largest; the
 // largest without a view; sizes not seen yet estimated from one that was; a budget
-// steps down.
+// steps down. Only live layers are taken when asked: the best live one for the tile,
+// none when none is live.
 func TestChooseLayer(t *testing.T) {
-	all := [maxLayers]layerInfo{{true, 320, 180, 150e3}, {true, 640, 360, 400e3}, {true, 1280, 720, 1500e3}}
+	all := [maxLayers]layerInfo{{true, true, 320, 180, 150e3}, {true, true, 640, 360, 400e3}, {true, true, 1280, 720, 1500e3}}
+	fDead := all
+	fDead[2].live = false
+	hDead := all
+	hDead[1].live = false
+	onlyQ := fDead
+	onlyQ[1].live = false
+	noneLive := onlyQ
+	noneLive[0].live = false
 	noF := [maxLayers]layerInfo{all[0], all[1]}
 	onlyQKnown := [maxLayers]layerInfo{all[0], {present: true}, {present: true}}
 	unknown := [maxLayers]layerInfo{{present: true}, {present: true}, {present: true}}
@@ -93,22 +102,31 @@ func TestChooseLayer(t *testing.T) {
 		w, h   int
 		budget int64
 		want   int
+		live   bool
 	}{
-		{"no view", all, 0, 0, unlimitedBudget, 2},
-		{"small", all, 160, 90, unlimitedBudget, 0},
-		{"exactly q", all, 320, 180, unlimitedBudget, 0},
-		{"a bit over q", all, 321, 100, unlimitedBudget, 1},
-		{"tall", all, 100, 500, unlimitedBudget, 2},
-		{"huge", all, 3840, 2160, unlimitedBudget, 2},
-		{"no f", noF, 1280, 720, unlimitedBudget, 1},
-		{"estimated", onlyQKnown, 600, 300, unlimitedBudget, 1},
-		{"nothing known", unknown, 100, 100, unlimitedBudget, 2},
-		{"budget", all, 1280, 720, 500e3, 1},
-		{"tiny budget", all, 1280, 720, 1, 0},
-		{"no layers", [maxLayers]layerInfo{}, 100, 100, unlimitedBudget, -1},
+		{"no view", all, 0, 0, unlimitedBudget, 2, false},
+		{"small", all, 160, 90, unlimitedBudget, 0, false},
+		{"exactly q", all, 320, 180, unlimitedBudget, 0, false},
+		{"a bit over q", all, 321, 100, unlimitedBudget, 1, false},
+		{"tall", all, 100, 500, unlimitedBudget, 2, false},
+		{"huge", all, 3840, 2160, unlimitedBudget, 2, false},
+		{"no f", noF, 1280, 720, unlimitedBudget, 1, false},
+		{"estimated", onlyQKnown, 600, 300, unlimitedBudget, 1, false},
+		{"nothing known", unknown, 100, 100, unlimitedBudget, 2, false},
+		{"budget", all, 1280, 720, 500e3, 1, false},
+		{"tiny budget", all, 1280, 720, 1, 0, false},
+		{"no layers", [maxLayers]layerInfo{}, 100, 100, unlimitedBudget, -1, false},
+		{"f not live", fDead, 1280, 720, unlimitedBudget, 1, true},
+		{"f not live, no view", fDead, 0, 0, unlimitedBudget, 1, true},
+		{"f not live, small tile", fDead, 320, 180, unlimitedBudget, 0, true},
+		{"f not live, ignored", fDead, 1280, 720, unlimitedBudget, 2, false},
+		{"h not live, middle tile", hDead, 600, 300, unlimitedBudget, 2, true},
+		{"only q live", onlyQ, 1280, 720, unlimitedBudget, 0, true},
+		{"none live", noneLive, 1280, 720, unlimitedBudget, -1, true},
+		{"budget, h not live", hDead, 1280, 720, 500e3, 0, true},
 	}
 	for _, tc := range cases {
-		if got := chooseLayer(tc.layers, tc.w, tc.h, tc.budget); got != tc.want {
+		if got := chooseLayer(tc.layers, tc.w, tc.h, tc.budget, tc.live); got != tc.want {
 			t.Errorf("%s: layer %d, want %d", tc.name, got, tc.want)
 		}
 	}

@@ -1,0 +1,283 @@
+package sfu
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/fakeclock"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// The tests in this file stop and resume the rig's publisher's layers (simulcast_test.go)
+// as browsers do on their own, and check that the subscriber's picture never freezes:
+// it is moved to a layer that arrives and back when the better one returns. Whether a
+// layer is live is judged on the fake clock; the tests move it on a little after each
+// round of frames they send, so a layer that is sent stays live however slowly the
+// machine runs, and one that is not goes quiet after a second of fake time.
+
+// liveStep is how far the fake clock moves per round of frames: a layer sent in every
+// round stays live even when its packets reach the server dozens of rounds late.
+const liveStep = 20 * time.Millisecond
+
+// setSilent stops (silent) or resumes the layers named.
+func (p *simPublisher) setSilent(silent bool, layers ...int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, i := range layers {
+		p.silent[i] = silent
+	}
+}
+
+// lastFrameOf is the number of the last frame sent on layer i.
+func (p *simPublisher) lastFrameOf(i int) uint32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var last uint32
+	for f, l := range p.sent {
+		if l == i && f > last {
+			last = f
+		}
+	}
+	return last
+}
+
+// waitDelivered waits until the subscriber got the last frame sent on layer i, so no
+// packet of that layer is still on its way to the server.
+func (r *simRig) waitDelivered(i int) {
+	r.t.Helper()
+	last := r.pub.lastFrameOf(i)
+	waitFor(r.t, "the last frame of "+layerRIDs[i], func() bool { return r.sub.last().frame >= last })
+}
+
+// pumpAdvancing sends rounds of frames, moving the fake clock on by liveStep after
+// each, until cond holds.
+func (r *simRig) pumpAdvancing(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(mediaWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("timed out waiting for %s; stats %+v", what, r.eng.Stats())
+		}
+		r.pub.sendRound()
+		time.Sleep(2 * time.Millisecond)
+		r.clock.Advance(liveStep)
+	}
+}
+
+// lastAre reports whether the subscriber's last n packets are all of layer.
+func (r *simRig) lastAre(layer, n int) func() bool {
+	return func() bool {
+		got := r.sub.packets()
+		if len(got) < n {
+			return false
+		}
+		for _, p := range got[len(got)-n:] {
+			if p.layer != layer {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// TestSimulcastLayerLostAndBack: a subscriber with a large tile gets f; when the
+// publisher stops sending f, the subscriber is moved to h at a keyframe of h (asked for
+// by PLI) without sending any message, and when f comes back it climbs back to f. Its
+// stream stays one continuous stream throughout, and the switches are counted by why.
+func TestSimulcastLayerLostAndBack(t *testing.T) {
+	r := newSimRig(t)
+	r.view(camTile(1280, 720))
+	r.settleOn(2)
+	from := r.sub.count() - 1
+	before := r.eng.Stats()
+	plisH := r.pub.pliCount(1)
+
+	r.pub.setSilent(true, 2)
+	r.waitDelivered(2)
+	r.pumpAdvancing("h after f stopped", r.lastAre(1, 5))
+	if r.pub.pliCount(1) == plisH {
+		t.Error("no keyframe request to h")
+	}
+	// Without sender reports, h's timestamps continue f's by the time that passed since
+	// f's last packet: f was quiet for at least the liveness window, less a tick.
+	got := r.sub.packets()
+	for i := len(got) - 1; i > from; i-- {
+		if got[i].layer == 1 && got[i-1].layer == 2 {
+			if step, least := got[i].ts-got[i-1].ts, uint32((liveWindow-liveTick).Seconds()*90000); step < least {
+				t.Errorf("timestamp step %d from f's last packet to h's first, want at least %d", step, least)
+			}
+			break
+		}
+	}
+	if st := r.eng.Stats(); st.LayersLost == before.LayersLost {
+		t.Errorf("the switch down was not counted as a lost layer: %+v", st)
+	}
+	// While h stands in for f, the publisher is asked for both: f because the tile
+	// calls for it, h because it is sent; h is not let go after three seconds.
+	end := r.clock.Now().Add(encodingOffDelay + time.Second)
+	r.pumpAdvancing("four seconds on h", func() bool { return !r.clock.Now().Before(end) })
+	if !r.lastAre(1, 5)() {
+		t.Errorf("left h while f was away: last packet %+v", r.sub.last())
+	}
+	for _, enc := range r.takeEncodings() {
+		if s := strings.Join(enc, ","); !strings.Contains(s, "h") || !strings.Contains(s, "f") {
+			t.Errorf("encodings %v while h stands in for f", enc)
+		}
+	}
+
+	r.pub.setSilent(false, 2)
+	r.pumpAdvancing("f again", r.lastAre(2, 5))
+	st := r.eng.Stats()
+	if st.LayersBack == before.LayersBack {
+		t.Errorf("the climb back was not counted: %+v", st)
+	}
+	if n := st.LayerSwitches - before.LayerSwitches; n < 2 {
+		t.Errorf("%d layer switches, want at least 2", n)
+	}
+	checkContinuous(t, r.sub.packets()[from:])
+}
+
+// TestSimulcastLayerNeverSent: a publisher that never sends f (Chromium with a small
+// camera) has a large tile get h from the start, with no frozen wait for f.
+func TestSimulcastLayerNeverSent(t *testing.T) {
+	r := newSimRig(t, 2)
+	r.view(camTile(1280, 720))
+	r.pumpAdvancing("h", r.lastAre(1, 10))
+	from := r.sub.count() - 1
+	r.pumpAdvancing("h going on", func() bool { return r.sub.count() > from+20 })
+	got := r.sub.packets()[from:]
+	checkContinuous(t, got)
+	for _, p := range got {
+		if p.layer != 1 {
+			t.Fatalf("got layer %d, want h throughout", p.layer)
+		}
+	}
+}
+
+// TestSimulcastAllLayersStop: when every layer stops, nothing breaks and nothing spins:
+// no keyframe requests, no switches, no timers piling up on the clock, however long the
+// silence lasts. When q comes back alone the subscriber gets q, continuing its stream.
+func TestSimulcastAllLayersStop(t *testing.T) {
+	r := newSimRig(t)
+	r.view(camTile(1280, 720))
+	r.settleOn(2)
+	from := r.sub.count() - 1
+	r.pub.setSilent(true, 0, 1, 2)
+	for i := range maxLayers {
+		r.waitDelivered(i)
+	}
+	// A second and a half of silence makes every layer quiet; keyframe requests still
+	// deferred from before may go out meanwhile.
+	for range 6 {
+		r.clock.Advance(liveTick)
+	}
+	up := r.subTrack().up
+	waitFor(t, "every layer quiet", func() bool { return up.liveMask(up.live.tick.Load()) == 0 })
+	waitFor(t, "keyframe requests from before sent", func() bool {
+		for i := range maxLayers {
+			if l := up.layer(i); l != nil {
+				l.kf.mu.Lock()
+				pending := l.kf.pending
+				l.kf.mu.Unlock()
+				if pending {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	before := r.eng.Stats()
+	for range 40 { // ten seconds
+		r.clock.Advance(liveTick)
+		time.Sleep(time.Millisecond)
+	}
+	after := r.eng.Stats()
+	if after.KeyframeRequestsSent != before.KeyframeRequestsSent || after.LayerSwitches != before.LayerSwitches ||
+		after.LayersLost != before.LayersLost || after.LayersBack != before.LayersBack {
+		t.Errorf("while nothing arrived: stats went from %+v to %+v", before, after)
+	}
+	// The liveness ticker and the encodings' re-check at most.
+	if n := r.clock.Pending(); n > 2 {
+		t.Errorf("%d timers pending after ten seconds of silence", n)
+	}
+
+	r.pub.setSilent(false, 0)
+	r.pumpAdvancing("q after the silence", r.lastAre(0, 5))
+	checkContinuous(t, r.sub.packets()[from:])
+}
+
+// TestSimulcastPausedLayerAskedFor: a layer the publisher was told to stop is not live.
+// A tile that grows asks the publisher for f at once, gets the best live layer
+// meanwhile, and climbs to f when it comes.
+func TestSimulcastPausedLayerAskedFor(t *testing.T) {
+	r := newSimRig(t)
+	r.view(camTile(320, 180))
+	r.settleOn(0)
+	r.takeEncodings()
+	r.clock.Advance(encodingOffDelay)
+	r.waitEncodings("q")
+	r.pub.setSilent(true, 1, 2) // the publisher does as told
+	from := r.sub.count() - 1
+
+	r.view(camTile(1280, 720))
+	r.waitEncodings("q", "f")
+	// Meanwhile q goes on.
+	n := r.sub.count()
+	r.pumpAdvancing("q going on", func() bool { return r.sub.count() > n+10 && r.lastAre(0, 10)() })
+	r.pub.setSilent(false, 2)
+	r.pumpAdvancing("f", r.lastAre(2, 5))
+	checkContinuous(t, r.sub.packets()[from:])
+}
+
+// TestLiveMask: a layer is live while a packet came within the window on the ticker's
+// clock, and never while the publisher was told to pause it; the ticker stops with the
+// track.
+func TestLiveMask(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}, clock: clock.Now, after: clock.AfterFunc}
+	for i, rid := range layerRIDs {
+		if !up.addLayer(&layer{index: uint8(i), rid: rid}) {
+			t.Fatal("layer not added")
+		}
+	}
+	tick := func() int64 {
+		t.Helper()
+		if err := clock.WaitForTimers(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(liveTick)
+		want := clock.Now().UnixNano()
+		waitFor(t, "the tick", func() bool { return up.live.tick.Load() == want })
+		return want
+	}
+	mask := func() uint32 { return up.liveMask(up.live.tick.Load()) }
+	if m := mask(); m != 0b111 {
+		t.Fatalf("live %03b at the start, want all", m)
+	}
+	up.enc.paused.Store(0b100)
+	if m := mask(); m != 0b011 {
+		t.Errorf("live %03b with f paused, want q and h", m)
+	}
+	up.enc.paused.Store(0)
+	for range 3 {
+		now := tick()
+		up.layer(0).noteSeen(now)
+	}
+	if m := mask(); m != 0b111 {
+		t.Errorf("live %03b after 750 ms, want all", m)
+	}
+	now := tick() // a second after h's and f's last packet
+	up.layer(0).noteSeen(now)
+	if m := mask(); m != 0b001 {
+		t.Errorf("live %03b after a second without h and f, want q", m)
+	}
+	up.layer(2).noteSeen(now)
+	if m := mask(); m != 0b101 {
+		t.Errorf("live %03b with f back, want q and f", m)
+	}
+	up.stop()
+	waitFor(t, "no timer left", func() bool { return clock.Pending() == 0 })
+}
