@@ -62,22 +62,39 @@ func TestEncodingsFollowViews(t *testing.T) {
 		return r != nil && r.Count() > 5
 	})
 	// Bob's subscription shows the largest layer, f: h is not needed.
-	expectEncodings := func(want ...string) {
+	// expectEncodings waits for Alice's next encodings message, her camera sending
+	// meanwhile (a switch of Bob's layer waits for a keyframe of the new one) and, with
+	// step, the SFU's clock moving on by step each round (layers go 3 s after their last
+	// subscriber switched away).
+	expectEncodings := func(step time.Duration, want ...string) {
 		t.Helper()
-		m, err := alice.Expect(ctx, signaling.TypeEncodings)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p signaling.EncodingsPayload
-		if err := json.Unmarshal(m.Payload, &p); err != nil {
-			t.Fatal(err)
-		}
-		if p.Source != "camera" || p.Active == nil || strings.Join(p.Active, ",") != strings.Join(want, ",") {
-			t.Fatalf("encodings %s, want camera %v", m.Payload, want)
+		for round := 0; ; round++ {
+			if round == 400 {
+				t.Fatalf("no encodings message; want camera %v", want)
+			}
+			if err := pub.SendRound(); err != nil {
+				t.Fatal(err)
+			}
+			if step > 0 {
+				clock.Advance(step)
+			}
+			try, cancel := context.WithTimeout(ctx, 25*time.Millisecond)
+			m, err := alice.Expect(try, signaling.TypeEncodings)
+			cancel()
+			if err != nil {
+				continue
+			}
+			var p signaling.EncodingsPayload
+			if err := json.Unmarshal(m.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			if p.Source != "camera" || p.Active == nil || strings.Join(p.Active, ",") != strings.Join(want, ",") {
+				t.Fatalf("encodings %s, want camera %v", m.Payload, want)
+			}
+			return
 		}
 	}
-	clock.Advance(3 * time.Second)
-	expectEncodings("q", "f")
+	expectEncodings(250*time.Millisecond, "q", "f")
 
 	// The view is applied before the server reads Bob's next message: a chat's echo
 	// says it has been.
@@ -97,11 +114,9 @@ func TestEncodingsFollowViews(t *testing.T) {
 		}
 	}
 	view(signaling.ViewTrack{ParticipantID: alice.ParticipantID, Source: "camera", Width: 300, Height: 170})
-	clock.Advance(3 * time.Second)
-	expectEncodings("q")
+	expectEncodings(250*time.Millisecond, "q")
 	view(signaling.ViewTrack{ParticipantID: alice.ParticipantID, Source: "camera", Width: 640, Height: 360})
-	expectEncodings("q", "h") // at once
+	expectEncodings(0, "q", "h") // at once: the clock stands still
 	view()
-	clock.Advance(3 * time.Second)
-	expectEncodings()
+	expectEncodings(250*time.Millisecond)
 }
