@@ -118,5 +118,5 @@ func TestEncodingsFollowViews(t *testing.T) {
 	view(signaling.ViewTrack{ParticipantID: alice.ParticipantID, Source: "camera", Width: 640, Height: 360})
 	expectEncodings(0, "q", "h") // at once: the clock stands still
 	view()
-	expectEncodings(250*time.Millisecond)
+	expectEncodings(250 * time.Millisecond)
 }
