@@ -268,6 +268,7 @@ func TestWaitingCapPerAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mod.UseKnockBook(srv.knockBook())
 	t.Cleanup(mod.Close)
 	if err := mod.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": "Mod", "moderatorSecret": m.ModeratorSecret}); err != nil {
 		t.Fatalf("moderator from a capped address: %v", err)

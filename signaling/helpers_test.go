@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,9 @@ type testServer struct {
 	sig   *signaling.Server
 	http  *httptest.Server
 	wsURL string
+
+	bookOnce sync.Once
+	book     *testclient.KnockBook // who knocked under which nonce (knockerName)
 }
 
 // newTestServer runs a real server (SFU on loopback UDP and TCP) on 127.0.0.1:0.
@@ -130,8 +134,15 @@ func (s *testServer) dialFrom(t testing.TB, local net.IP) *testclient.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.UseKnockBook(s.knockBook())
 	t.Cleanup(c.Close)
 	return c
+}
+
+// knockBook is the book the server's clients record their knocks in (knockerName).
+func (s *testServer) knockBook() *testclient.KnockBook {
+	s.bookOnce.Do(func() { s.book = testclient.NewKnockBook() })
+	return s.book
 }
 
 func (s *testServer) join(t testing.TB, meeting, name string) *testclient.Client {

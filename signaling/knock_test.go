@@ -42,7 +42,7 @@ func knockEntry(c *testclient.Client, name string) (waitingKnock, bool) {
 		return waitingKnock{}, false
 	}
 	for _, w := range lists[len(lists)-1] {
-		if knockerName(w.Name, w.KnockNonce) == name {
+		if knockerName(c, w.Name, w.KnockNonce) == name {
 			return w, true
 		}
 	}

@@ -65,12 +65,13 @@ func expectType(t *testing.T, c *testclient.Client, typ string) testclient.Messa
 }
 
 // knockerName is a waiting entry's name: the one the server gives in a meeting without
-// end-to-end encryption, else the one its knocker joined with (the server has none).
-func knockerName(name, nonce string) string {
+// end-to-end encryption, else the one its knocker joined with (the server has none),
+// looked up in the knock book c shares with the other clients of its test server.
+func knockerName(c *testclient.Client, name, nonce string) string {
 	if name != "" {
 		return name
 	}
-	return testclient.KnockName(nonce)
+	return c.KnockBook().Name(nonce)
 }
 
 // lastWaiting returns the names in the last waiting_list c received.
@@ -85,7 +86,7 @@ func lastWaiting(c *testclient.Client) (names []string, ids []string) {
 		_ = json.Unmarshal(m.Payload, &p)
 		names, ids = nil, nil
 		for _, w := range p.Waiting {
-			names = append(names, knockerName(w.Name, w.KnockNonce))
+			names = append(names, knockerName(c, w.Name, w.KnockNonce))
 			ids = append(ids, w.ParticipantID)
 		}
 	}

@@ -51,8 +51,9 @@ type Client struct {
 	received  map[string]*Received // key: participantID/source
 	closeErr  error
 	subErrors []error
-	subHooks  subHooks // misbehaviour on subscribe offers, for tests (media.go)
-	joinName  string   // the name of the last join sent (knocknames.go)
+	subHooks  subHooks   // misbehaviour on subscribe offers, for tests (media.go)
+	joinName  string     // the name of the last join sent (knocknames.go)
+	book      *KnockBook // where knock nonces are recorded (knocknames.go)
 
 	ParticipantID string
 	// ResumeSecret is the resumption secret of the last welcome (PROTOCOL.md,
