@@ -53,6 +53,7 @@ type Config struct {
 type TapPacket struct {
 	ParticipantID  string
 	Source         Source
+	RID            string // the simulcast layer ("" for a single-layer track)
 	SequenceNumber uint16
 	Timestamp      uint32
 	Marker         bool

@@ -184,7 +184,7 @@ func (l *layer) run() {
 			l.noteKeyframeSize(p.payload)
 		}
 		if tap := u.tap; tap != nil {
-			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, SequenceNumber: p.header.SequenceNumber,
+			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, RID: l.rid, SequenceNumber: p.header.SequenceNumber,
 				Timestamp: p.header.Timestamp, Marker: p.header.Marker, Payload: p.payload})
 		}
 		l.cache.put(p)

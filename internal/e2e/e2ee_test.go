@@ -37,10 +37,13 @@ func (s *serverFrames) tap(p sfu.TapPacket) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := s.asm[p.ParticipantID]
+	// One assembler per simulcast layer: the layers' packets interleave, each with its
+	// own sequence numbers and timestamps.
+	key := p.ParticipantID + "/" + p.RID
+	a := s.asm[key]
 	if a == nil {
 		a = &e2ee.FrameAssembler{}
-		s.asm[p.ParticipantID] = a
+		s.asm[key] = a
 	}
 	if f, ok := a.Push(p.SequenceNumber, p.Timestamp, p.Marker, p.Payload); ok {
 		s.frames[p.ParticipantID] = append(s.frames[p.ParticipantID], capturedFrame{data: f})
