@@ -3,6 +3,8 @@ package sfu
 import (
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 // The tests in this file check the probation of a layer that comes back (live.go): a
@@ -174,4 +176,47 @@ func TestSimulcastLostLayerTakesLayerOnProbation(t *testing.T) {
 		t.Errorf("the switch from h to f was not counted as a lost layer: stats went from %+v to %+v", before, st)
 	}
 	checkContinuous(t, r.sub.packets()[from-1:])
+}
+
+// TestSettledMask: a layer is on probation from the packet that brings it back after a
+// second of silence until one that comes layerSettle later; a fresh layer never is, nor
+// one the SFU asked for again.
+func TestSettledMask(t *testing.T) {
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	for i, rid := range layerRIDs {
+		l := &layer{index: uint8(i), rid: rid, up: up}
+		l.seen.Store(1)
+		up.layers[i].Store(l)
+	}
+	sec := int64(time.Second)
+	f, h := up.layer(2), up.layer(1)
+	f.noteSeen(sec / 2)
+	if m := up.settledMask(); m != 0b111 {
+		t.Fatalf("settled %03b with every layer arriving, want all", m)
+	}
+	f.noteSeen(2 * sec) // after 1.5 s of silence
+	if m := up.settledMask(); m != 0b011 {
+		t.Errorf("settled %03b with f back, want q and h", m)
+	}
+	for _, at := range []int64{5, 6, 7} { // every half second
+		f.noteSeen(at * sec / 2)
+	}
+	f.noteSeen(4*sec - 1)
+	if m := up.settledMask(); m != 0b011 {
+		t.Errorf("settled %03b just before f's two seconds, want q and h", m)
+	}
+	f.noteSeen(4 * sec)
+	if m := up.settledMask(); m != 0b111 {
+		t.Errorf("settled %03b after f's two seconds, want all", m)
+	}
+	f.noteSeen(6 * sec) // back after another loss: a new probation
+	f.noteSeen(13 * sec / 2)
+	if m := up.settledMask(); m != 0b011 {
+		t.Errorf("settled %03b with f back again, want q and h", m)
+	}
+	h.resumed.Store(true)
+	h.noteSeen(13 * sec / 2) // back after the SFU paused it and asked for it again
+	if m := up.settledMask(); m != 0b011 || h.resumed.Load() {
+		t.Errorf("settled %03b (resumption pending: %v) with h asked for again, want q and h", m, h.resumed.Load())
+	}
 }
