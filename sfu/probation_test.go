@@ -60,6 +60,36 @@ func (r *simRig) loseF() {
 	r.pub.setSilent(true, 2)
 	r.waitReceived(2)
 	r.pumpTicking("h after f stopped", r.lastAre(1, 5))
+	r.keyframeRequestsDone()
+}
+
+// keyframeRequestsDone waits until no keyframe request is deferred (the throttle's wait
+// runs on a timer of its own) and the publisher got every one sent, so the tests count
+// only the requests that their layer changes make.
+func (r *simRig) keyframeRequestsDone() {
+	r.t.Helper()
+	up := r.subTrack().up
+	waitFor(r.t, "keyframe requests from before sent", func() bool {
+		for i := range maxLayers {
+			if l := up.layer(i); l != nil {
+				l.kf.mu.Lock()
+				pending := l.kf.pending
+				l.kf.mu.Unlock()
+				if pending {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	sent := r.eng.Stats().KeyframeRequestsSent
+	waitFor(r.t, "the publisher getting the keyframe requests", func() bool {
+		got := 0
+		for i := range maxLayers {
+			got += r.pub.pliCount(i)
+		}
+		return uint64(got) >= sent
+	})
 }
 
 // bringBack resumes layer i and waits for the server to note its return; it returns the
