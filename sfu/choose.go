@@ -34,6 +34,7 @@ const unlimitedBudget = math.MaxInt64
 type layerInfo struct {
 	present bool
 	live    bool // packets arrive (live.go)
+	settled bool // not on probation after a loss (live.go)
 	width   int
 	height  int
 	bitrate int64 // bits per second; 0: not known
@@ -41,9 +42,17 @@ type layerInfo struct {
 
 // chooseLayer picks the layer for a tile of w×h (w = 0: the subscriber has no view yet,
 // the largest), then steps down while the layer needs more than budget; with onlyLive it
-// takes only live layers. It returns -1 when there is no layer to take.
-func chooseLayer(layers [maxLayers]layerInfo, w, h int, budget int64, onlyLive bool) int {
-	usable := func(i int) bool { return layers[i].present && (layers[i].live || !onlyLive) }
+// takes only live layers, and above cur (the layer the subscriber has, -1: none) when cur
+// is live, only settled ones. It returns -1 when there is no layer to take.
+func chooseLayer(layers [maxLayers]layerInfo, w, h int, budget int64, onlyLive bool, cur int) int {
+	curLive := cur >= 0 && cur < maxLayers && layers[cur].live
+	usable := func(i int) bool {
+		l := layers[i]
+		if !onlyLive {
+			return l.present
+		}
+		return l.present && l.live && (l.settled || !curLive || i <= cur)
+	}
 	best := -1
 	for i := maxLayers - 1; i >= 0; i-- {
 		if usable(i) {
@@ -106,18 +115,21 @@ func estimateSizes(layers *[maxLayers]layerInfo) {
 // layerInfos describes the track's layers now.
 func (u *upTrack) layerInfos() [maxLayers]layerInfo {
 	var out [maxLayers]layerInfo
-	live := u.liveMask(u.live.tick.Load())
+	now := u.live.tick.Load()
+	live, settled := u.liveMask(now), u.settledMask()
 	for i := range u.layers {
 		if l := u.layers[i].Load(); l != nil {
 			size := l.size.Load()
-			out[i] = layerInfo{present: true, live: live&(1<<i) != 0, width: int(size >> 16), height: int(size & 0xffff)}
+			out[i] = layerInfo{present: true, live: live&(1<<i) != 0, settled: settled&(1<<i) != 0,
+				width: int(size >> 16), height: int(size & 0xffff)}
 		}
 	}
 	return out
 }
 
 // choose sets the layer this subscription wants from the subscriber's view and the
-// track's layers: the best live one for the tile. When no layer is live it keeps the
+// track's layers: the best live one for the tile, and above the layer it has while that
+// is live, none on probation (live.go). When no layer is live it keeps the
 // one it wants (a layer coming back makes it choose again). It also keeps the layer
 // the tile calls for whether or not it arrives, for the encodings.
 func (d *downTrack) choose() {
@@ -133,8 +145,9 @@ func (d *downTrack) choose() {
 	if shown {
 		infos := d.up.layerInfos()
 		budget := d.sub.videoBudget()
-		ideal = max(chooseLayer(infos, w, h, budget, false), 0)
-		want = chooseLayer(infos, w, h, budget, true)
+		cur := ctlWant(d.ctl.Load())
+		ideal = max(chooseLayer(infos, w, h, budget, false, cur), 0)
+		want = chooseLayer(infos, w, h, budget, true, cur)
 		if want < 0 {
 			want = ctlWant(d.ctl.Load())
 		}
@@ -146,11 +159,13 @@ func (d *downTrack) choose() {
 }
 
 // countWantChange counts a change of the wanted layer that liveness made: the view
-// (and with it the layer the tile calls for) stayed as it was.
+// (and with it the layer the tile calls for) stayed as it was. Leaving a layer that
+// stopped is a lost layer even when the one taken is higher (one back on probation,
+// live.go); a climb is counted when it happens, after the probation.
 func (d *downTrack) countWantChange(old, want int, idealChanged bool) {
 	switch {
 	case idealChanged || old < 0 || want < 0:
-	case want < old:
+	case want < old || d.up.liveMask(d.up.live.tick.Load())&(1<<old) == 0:
 		d.up.stats.layersLost.Add(1)
 	default:
 		d.up.stats.layersBack.Add(1)

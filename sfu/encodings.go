@@ -108,6 +108,11 @@ func (u *upTrack) updateEncodings() {
 	if active == e.active {
 		return
 	}
+	for i := range u.layers {
+		if l := u.layers[i].Load(); l != nil && active&^e.active&(1<<i) != 0 {
+			l.resumed.Store(true)
+		}
+	}
 	e.active = active
 	e.paused.Store(^active & (1<<maxLayers - 1))
 	rids := make([]string, 0, maxLayers)

@@ -23,9 +23,26 @@ import (
 // again at once, so a layer coming back is taken without waiting for a tick. Both
 // judge on the ticker's reading of the engine's clock, so tests decide with the fake
 // clock what "quiet for a second" means.
+//
+// A layer that comes back after it was lost is not climbed to at once: Chromium under
+// changing bandwidth or CPU drops and restores its top layer every few seconds, and
+// each climb costs the subscriber a keyframe request, a wait for it and, when the layer
+// goes again, a second of still picture. So a layer back from a loss is on probation
+// until its packets have kept coming for layerSettle (no gap of liveWindow, which would
+// be another loss); meanwhile a subscriber on a live layer does not climb to it, while
+// one on a layer that is not live takes any live layer at once (it must not wait with
+// a frozen picture), and going down stays as immediate as before. The probation costs
+// the readers nothing per packet: the packet that brings the layer back stores the
+// ticker's reading in the layer's back, and the one that first carries a reading
+// layerSettle later makes the subscriptions choose again, both in noteSeen, which runs
+// only when the ticker's reading changed (no clock read, no lock, no allocation).
+// Layers never lost (a fresh publisher's) are not on probation, nor a layer the SFU
+// paused and asked for again (encodings.go): that return is no sign of a publisher
+// that cannot keep the layer.
 const (
-	liveWindow = time.Second
-	liveTick   = 250 * time.Millisecond
+	liveWindow  = time.Second
+	liveTick    = 250 * time.Millisecond
+	layerSettle = 2 * time.Second
 )
 
 // liveness is one simulcast track's ticker.
@@ -59,7 +76,6 @@ func (u *upTrack) startLiveness() {
 func (u *upTrack) onLiveTick() {
 	lv := &u.live
 	now := u.now().UnixNano()
-	lv.tick.Store(now)
 	mask := u.liveMask(now)
 	lv.mu.Lock()
 	if lv.stopped {
@@ -67,8 +83,20 @@ func (u *upTrack) onLiveTick() {
 		return
 	}
 	changed := mask != lv.mask
+	// A layer live at two ticks in a row is back, if it was away: a resumption the SFU
+	// asked for that did not end a silence must not spare the layer's next return after
+	// a loss its probation.
+	for i := range u.layers {
+		if l := u.layers[i].Load(); l != nil && mask&lv.mask&(1<<i) != 0 {
+			l.resumed.Store(false)
+		}
+	}
 	lv.mask = mask
 	lv.stop = u.after(liveTick, u.onLiveTick)
+	// Published once the next tick is on the clock, so a test that sees this reading
+	// may move the fake clock on and count on the next tick; before the subscriptions
+	// choose, which read it.
+	lv.tick.Store(now)
 	lv.mu.Unlock()
 	if changed {
 		u.layersChanged()
@@ -104,11 +132,37 @@ func (u *upTrack) liveMask(now int64) uint32 {
 	return mask
 }
 
+// settledMask is the set of layers not on probation: never lost, or arriving for
+// layerSettle since they came back.
+func (u *upTrack) settledMask() uint32 {
+	var mask uint32
+	for i := range u.layers {
+		if l := u.layers[i].Load(); l != nil && l.settled(l.seen.Load()) {
+			mask |= 1 << i
+		}
+	}
+	return mask
+}
+
+// settled says whether the layer is off probation when its latest packet came at seen.
+func (l *layer) settled(seen int64) bool {
+	back := l.back.Load()
+	return back == 0 || seen-back >= int64(layerSettle)
+}
+
 // noteSeen is the reader's part: called with the ticker's reading when the layer holds
 // another, it stores it, and makes the subscriptions choose again when the layer had
-// been quiet for liveWindow.
+// been quiet for liveWindow, or its probation ends. A return starts the probation
+// unless the SFU had paused the layer and asked for it again.
 func (l *layer) noteSeen(t int64) {
-	if old := l.seen.Swap(t); t-old >= int64(liveWindow) {
+	old := l.seen.Swap(t)
+	switch {
+	case t-old >= int64(liveWindow):
+		if !l.resumed.Swap(false) {
+			l.back.Store(t)
+		}
+		l.up.layersChanged()
+	case !l.settled(old) && l.settled(t):
 		l.up.layersChanged()
 	}
 }

@@ -52,8 +52,8 @@ type Stats struct {
 	SendingLayer  [maxLayers]int64
 	// LayersLost counts the times a subscription was given another layer to send
 	// because the one it wanted stopped arriving (live.go); LayersBack the times it was
-	// given a better one again because that came back. Changes of the view are not
-	// among them.
+	// given a better one again because that came back (and kept arriving for the
+	// probation). Changes of the view are not among them.
 	LayersLost uint64
 	LayersBack uint64
 }

@@ -82,6 +82,12 @@ type layer struct {
 	size atomic.Uint32
 	// seen is the liveness ticker's reading when a packet last arrived (live.go).
 	seen atomic.Int64
+	// back is the ticker's reading when the layer came back after a loss, for its
+	// probation (live.go); 0: never lost.
+	back atomic.Int64
+	// resumed: the SFU asked the publisher for the layer again after it paused it, so
+	// its return ends no loss (live.go).
+	resumed atomic.Bool
 
 	kf keyframeThrottle
 }

@@ -82,9 +82,10 @@ func FuzzParseVP8(f *testing.F) {
 // TestChooseLayer: the smallest layer at least the tile's size, else the largest; the
 // largest without a view; sizes not seen yet estimated from one that was; a budget
 // steps down. Only live layers are taken when asked: the best live one for the tile,
-// none when none is live.
+// none when none is live; above a live layer the subscriber has, only layers not on
+// probation after a loss.
 func TestChooseLayer(t *testing.T) {
-	all := [maxLayers]layerInfo{{true, true, 320, 180, 150e3}, {true, true, 640, 360, 400e3}, {true, true, 1280, 720, 1500e3}}
+	all := [maxLayers]layerInfo{{true, true, true, 320, 180, 150e3}, {true, true, true, 640, 360, 400e3}, {true, true, true, 1280, 720, 1500e3}}
 	fDead := all
 	fDead[2].live = false
 	hDead := all
@@ -96,6 +97,12 @@ func TestChooseLayer(t *testing.T) {
 	noF := [maxLayers]layerInfo{all[0], all[1]}
 	onlyQKnown := [maxLayers]layerInfo{all[0], {present: true}, {present: true}}
 	unknown := [maxLayers]layerInfo{{present: true}, {present: true}, {present: true}}
+	fBack := all // f came back after a loss and is on probation
+	fBack[2].settled = false
+	fhBack := fBack
+	fhBack[1].settled = false
+	fBackHDead := fBack
+	fBackHDead[1].live = false
 	cases := []struct {
 		name   string
 		layers [maxLayers]layerInfo
@@ -103,30 +110,39 @@ func TestChooseLayer(t *testing.T) {
 		budget int64
 		want   int
 		live   bool
+		cur    int // the layer the subscriber has, plus one; 0: none
 	}{
-		{"no view", all, 0, 0, unlimitedBudget, 2, false},
-		{"small", all, 160, 90, unlimitedBudget, 0, false},
-		{"exactly q", all, 320, 180, unlimitedBudget, 0, false},
-		{"a bit over q", all, 321, 100, unlimitedBudget, 1, false},
-		{"tall", all, 100, 500, unlimitedBudget, 2, false},
-		{"huge", all, 3840, 2160, unlimitedBudget, 2, false},
-		{"no f", noF, 1280, 720, unlimitedBudget, 1, false},
-		{"estimated", onlyQKnown, 600, 300, unlimitedBudget, 1, false},
-		{"nothing known", unknown, 100, 100, unlimitedBudget, 2, false},
-		{"budget", all, 1280, 720, 500e3, 1, false},
-		{"tiny budget", all, 1280, 720, 1, 0, false},
-		{"no layers", [maxLayers]layerInfo{}, 100, 100, unlimitedBudget, -1, false},
-		{"f not live", fDead, 1280, 720, unlimitedBudget, 1, true},
-		{"f not live, no view", fDead, 0, 0, unlimitedBudget, 1, true},
-		{"f not live, small tile", fDead, 320, 180, unlimitedBudget, 0, true},
-		{"f not live, ignored", fDead, 1280, 720, unlimitedBudget, 2, false},
-		{"h not live, middle tile", hDead, 600, 300, unlimitedBudget, 2, true},
-		{"only q live", onlyQ, 1280, 720, unlimitedBudget, 0, true},
-		{"none live", noneLive, 1280, 720, unlimitedBudget, -1, true},
-		{"budget, h not live", hDead, 1280, 720, 500e3, 0, true},
+		{"no view", all, 0, 0, unlimitedBudget, 2, false, 0},
+		{"small", all, 160, 90, unlimitedBudget, 0, false, 0},
+		{"exactly q", all, 320, 180, unlimitedBudget, 0, false, 0},
+		{"a bit over q", all, 321, 100, unlimitedBudget, 1, false, 0},
+		{"tall", all, 100, 500, unlimitedBudget, 2, false, 0},
+		{"huge", all, 3840, 2160, unlimitedBudget, 2, false, 0},
+		{"no f", noF, 1280, 720, unlimitedBudget, 1, false, 0},
+		{"estimated", onlyQKnown, 600, 300, unlimitedBudget, 1, false, 0},
+		{"nothing known", unknown, 100, 100, unlimitedBudget, 2, false, 0},
+		{"budget", all, 1280, 720, 500e3, 1, false, 0},
+		{"tiny budget", all, 1280, 720, 1, 0, false, 0},
+		{"no layers", [maxLayers]layerInfo{}, 100, 100, unlimitedBudget, -1, false, 0},
+		{"f not live", fDead, 1280, 720, unlimitedBudget, 1, true, 0},
+		{"f not live, no view", fDead, 0, 0, unlimitedBudget, 1, true, 0},
+		{"f not live, small tile", fDead, 320, 180, unlimitedBudget, 0, true, 0},
+		{"f not live, ignored", fDead, 1280, 720, unlimitedBudget, 2, false, 0},
+		{"h not live, middle tile", hDead, 600, 300, unlimitedBudget, 2, true, 0},
+		{"only q live", onlyQ, 1280, 720, unlimitedBudget, 0, true, 0},
+		{"none live", noneLive, 1280, 720, unlimitedBudget, -1, true, 0},
+		{"budget, h not live", hDead, 1280, 720, 500e3, 0, true, 0},
+		{"f on probation, on h", fBack, 1280, 720, unlimitedBudget, 1, true, 2},
+		{"f on probation, on q", fBack, 1280, 720, unlimitedBudget, 1, true, 1},
+		{"f and h on probation, on q", fhBack, 1280, 720, unlimitedBudget, 0, true, 1},
+		{"f on probation, on f", fBack, 1280, 720, unlimitedBudget, 2, true, 3},
+		{"f on probation, nothing yet", fBack, 1280, 720, unlimitedBudget, 2, true, 0},
+		{"f on probation, on h not live", fBackHDead, 1280, 720, unlimitedBudget, 2, true, 2},
+		{"f on probation, asked for", fBack, 1280, 720, unlimitedBudget, 2, false, 2},
+		{"f on probation, on h, small tile", fBack, 320, 180, unlimitedBudget, 0, true, 2},
 	}
 	for _, tc := range cases {
-		if got := chooseLayer(tc.layers, tc.w, tc.h, tc.budget, tc.live); got != tc.want {
+		if got := chooseLayer(tc.layers, tc.w, tc.h, tc.budget, tc.live, tc.cur-1); got != tc.want {
 			t.Errorf("%s: layer %d, want %d", tc.name, got, tc.want)
 		}
 	}
