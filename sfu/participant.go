@@ -22,6 +22,9 @@ type Participant struct {
 	sub  *webrtc.PeerConnection
 	out  *sendQueue
 	wg   sync.WaitGroup
+	// readers are the published tracks whose reading goroutines wg counts (guarded by
+	// mu): Close puts their reads past a deadline (readers.go).
+	readers []trackReader
 
 	negotiate chan struct{}
 	blocked   [3]atomic.Bool       // by sourceIndex: a moderator stopped forwarding this source
@@ -392,7 +395,7 @@ func (p *Participant) Close() {
 		up.removeSub(d)
 	}
 	p.closePeers()
-	p.wg.Wait()
+	p.stopReaders()
 	p.out.close()
 	p.room.engine.queues.remove(p.out)
 }
@@ -417,6 +420,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	closed := p.closed
 	if !closed {
 		p.wg.Add(2)
+		p.readers = append(p.readers, trackReader{remote: remote, recv: recv})
 	}
 	p.mu.Unlock()
 	if closed {
