@@ -31,6 +31,7 @@ const (
 	CodeTooManyAttempts    Code = "too_many_attempts"
 	CodeResumeFailed       Code = "resume_failed"
 	CodeE2EEVersion        Code = "e2ee_version"
+	CodeNotEncrypted       Code = "not_encrypted"
 )
 
 // Websocket close codes used by the server.
@@ -72,7 +73,7 @@ func errorf(code Code, format string, args ...any) *Error {
 
 func closeCodeFor(code Code) int {
 	switch code {
-	case CodeUnsupportedVersion, CodeE2EEVersion:
+	case CodeUnsupportedVersion, CodeE2EEVersion, CodeNotEncrypted:
 		return CloseUnsupportedVersion
 	case CodeUnknownMeeting:
 		return CloseUnknownMeeting

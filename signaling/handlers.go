@@ -230,6 +230,12 @@ func (s *Session) join(env Envelope) *Error {
 		// their key envelopes and sealed knocks (e2ee/FORMAT.md, "Names"). One sent anyway
 		// (a test client, a tool) is dropped unread: never kept, relayed or logged.
 		name = ""
+	case name == "" && p.E2EE != 0:
+		// A page that speaks E2EE sends no name only when its link holds a key: it takes
+		// the meeting for an encrypted one. It must not join a meeting without encryption
+		// (a server could otherwise downgrade it and learn its name), so it is told at once
+		// rather than left waiting for a welcome.
+		return errorf(CodeNotEncrypted, "this meeting is not end-to-end encrypted, but the link holds a key")
 	case name == "":
 		return errorf(CodeInvalidField, "name must be 1 to %d characters", MaxNameChars)
 	}

@@ -115,7 +115,8 @@ func TestNamesTravelOnlyInKeyEnvelopes(t *testing.T) {
 }
 
 // TestJoinNameInPlainMeeting: a meeting without end-to-end encryption keeps names as
-// before (the server relays the one in join), and refuses a join without one.
+// before (the server relays the one in join), and refuses a join without one: with
+// not_encrypted when the page speaks E2EE (its link holds a key).
 func TestJoinNameInPlainMeeting(t *testing.T) {
 	srv := newTestServer(t)
 	plain := srv.createMeetingWith(t, `{"e2ee":false,"settings":{"lobby":false}}`)
@@ -134,7 +135,7 @@ func TestJoinNameInPlainMeeting(t *testing.T) {
 		t.Fatalf("participant_joined: %+v", p)
 	}
 	c := srv.dial(t)
-	if err := c.SendJoin(map[string]any{"meetingId": plain.MeetingID}); err != nil {
+	if err := c.SendJoin(map[string]any{"meetingId": plain.MeetingID, "e2ee": 0}); err != nil {
 		t.Fatal(err)
 	}
 	e := expectType(t, c, "error")
@@ -142,5 +143,17 @@ func TestJoinNameInPlainMeeting(t *testing.T) {
 	_ = json.Unmarshal(e.Payload, &ep)
 	if ep.Code != "invalid_field" {
 		t.Fatalf("a nameless join to a plain meeting: %s", e.Payload)
+	}
+	// A page that speaks E2EE and sends no name holds a key for this link: told at once
+	// that the meeting is not encrypted, and closed.
+	d := srv.dial(t)
+	if err := d.SendJoin(map[string]any{"meetingId": plain.MeetingID}); err != nil {
+		t.Fatal(err)
+	}
+	e = expectType(t, d, "error")
+	ep.Code = ""
+	_ = json.Unmarshal(e.Payload, &ep)
+	if ep.Code != "not_encrypted" {
+		t.Fatalf("a nameless join with e2ee to a plain meeting: %s", e.Payload)
 	}
 }

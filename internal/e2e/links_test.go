@@ -144,6 +144,13 @@ func TestLandingKeysTheLinks(t *testing.T) {
 			window.conclave.e2ee.enabled === false && window.conclave.e2ee.api === null; })()`); err != nil {
 		t.Fatalf("a meeting without E2EE does not say so: %v", err)
 	}
+	// A key added to the link of a meeting without E2EE: the page expects encryption,
+	// and is refused at once rather than joining (or waiting for a welcome).
+	keyed := openMeeting(ctx, t, browsertest.KindChromium, plain.Participant+"#k="+key)
+	knock(ctx, t, keyed, "Kay")
+	if err := keyed.WaitFor(ctx, `document.body.dataset.state === "error" && document.querySelector("#meeting-error").dataset.code === "not_encrypted" && /not end-to-end encrypted/.test(document.querySelector("#meeting-error").textContent)`); err != nil {
+		t.Fatalf("a keyed link to a meeting without E2EE was not refused: %v", err)
+	}
 }
 
 // TestBrowserWithoutInsertableStreamsIsRefused: a Firefox without RTCRtpScriptTransform

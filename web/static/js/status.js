@@ -27,6 +27,7 @@ export const FATAL = {
   link_incomplete: ['status.link-incomplete.title', 'status.link-incomplete', null],
   link_invalid: ['status.link-invalid.title', 'status.link-invalid', null],
   e2ee_unsupported: ['status.e2ee-unsupported.title', 'status.e2ee-unsupported', null],
+  not_encrypted: ['status.not-encrypted.title', 'status.not-encrypted', null],
   // These three go back to the pre-join screen; the texts are for #meeting-error.
   password_required: ['status.password-required.title', 'prejoin.password-needed', null],
   wrong_password: ['status.wrong-password', 'status.wrong-password', null],
