@@ -44,7 +44,8 @@ func jsStrings(ss []string) string {
 // right as "Link verified" and a Chromium knocker whose link carries another key as
 // "Wrong link", with an "Admit anyway" button. While waiting, the wrong-link knocker is
 // told by the moderator's lobby key that its link is probably incomplete or damaged, the
-// right-link one is not. Admitted anyway, the wrong-link tab tells
+// right-link one is not. "Admit all" then reads "Admit all with a verified link" and
+// lets in only the right-link knocker. Admitted anyway, the wrong-link tab tells
 // its own user that its link is probably incomplete or damaged; the moderator, who saw
 // the wrong link when it knocked, is not told that about its own link, and neither is
 // the right-link knocker once admitted.
@@ -105,11 +106,31 @@ func TestKnockProofShowsLink(t *testing.T) {
 		t.Fatalf("Mona does not see Eve's link as wrong: %v", err)
 	}
 
+	// "Admit all" leaves a wrong link waiting: it says so, and lets only Felix in.
+	if err := mona.WaitFor(ctx, `document.querySelector("#btn-admit-all").textContent === "Admit all with a verified link" && !document.querySelector("#btn-admit-all").disabled`); err != nil {
+		t.Fatalf("Mona's Admit all does not leave the wrong link out: %v", err)
+	}
+	if err := mona.Eval(ctx, `document.querySelector("#btn-admit-all").click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Felix, admitted, verifies Mona and is not warned.
+	if err := felix.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.e2ee.verified().length === 1 &&
+		window.conclave.e2ee.unverified().length === 0 && document.querySelector("#e2ee-self-wrong").hidden`); err != nil {
+		t.Fatalf("Felix did not verify Mona, or is warned: %v", err)
+	}
+	if err := mona.WaitFor(ctx, waitingEntryJS(eveID, `e.dataset.link === "wrong"`)+` && document.querySelectorAll("#waiting-list .waiting-entry").length === 1`); err != nil {
+		t.Fatalf("Eve is not waiting alone after Admit all: %v", err)
+	}
+	var state string
+	if err := eve.Eval(ctx, `document.body.dataset.state`, &state); err != nil || state != "lobby" {
+		t.Fatalf("Eve's tab is %q after Admit all (err %v)", state, err)
+	}
+
 	// Admitted anyway, Eve's tab verifies nobody and says its link is probably wrong.
 	if err := mona.Eval(ctx, fmt.Sprintf(`document.querySelector('#waiting-list .waiting-entry[data-participant-id=%q] .btn-admit').click()`, eveID), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := eve.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.e2ee.unverified().length === 1 &&
+	if err := eve.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.e2ee.unverified().length === 2 &&
 		!document.querySelector("#e2ee-self-wrong").hidden && document.querySelector("#e2ee-self-wrong").checkVisibility() &&
 		/probably incomplete or damaged/.test(document.querySelector("#e2ee-self-wrong").textContent) &&
 		document.querySelector("#e2ee-status").dataset.link === "wrong" &&
@@ -117,20 +138,16 @@ func TestKnockProofShowsLink(t *testing.T) {
 		t.Fatalf("Eve is not told that her link is probably wrong: %v", err)
 	}
 	// Mona could not verify Eve either, but knew her link was wrong: no warning for Mona.
-	if err := mona.WaitFor(ctx, fmt.Sprintf(`window.conclave.e2ee.unverified().includes(%q) && window.conclave.e2ee.verified().length === 0`, eveID)); err != nil {
+	if err := mona.WaitFor(ctx, fmt.Sprintf(`window.conclave.e2ee.unverified().includes(%q) && window.conclave.e2ee.verified().length === 1`, eveID)); err != nil {
 		t.Fatalf("Mona does not show Eve as unverified: %v", err)
 	}
 	var shown bool
 	if err := mona.Eval(ctx, `!document.querySelector("#e2ee-self-wrong").hidden || !!document.querySelector("#e2ee-status").dataset.link`, &shown); err != nil || shown {
 		t.Fatalf("Mona is told her own link is wrong (err %v)", err)
 	}
-
-	// Felix, admitted, verifies Mona and is not warned.
-	if err := mona.Eval(ctx, fmt.Sprintf(`document.querySelector('#waiting-list .waiting-entry[data-participant-id=%q] .btn-admit').click()`, felixID), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := felix.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.e2ee.verified().length === 1 &&
-		window.conclave.e2ee.unverified().length === 1 && document.querySelector("#e2ee-self-wrong").hidden`); err != nil {
-		t.Fatalf("Felix did not verify Mona, or is warned: %v", err)
+	// Felix cannot verify Eve, and is not warned about his own link.
+	if err := felix.WaitFor(ctx, fmt.Sprintf(`window.conclave.e2ee.unverified().includes(%q) && window.conclave.e2ee.verified().length === 1 &&
+		document.querySelector("#e2ee-self-wrong").hidden`, eveID)); err != nil {
+		t.Fatalf("Felix does not show Eve as unverified, or is warned: %v", err)
 	}
 }

@@ -9,10 +9,11 @@
 // Test hooks: #btn-waiting (control bar, count in #waiting-badge), #waiting-list
 // with .waiting-entry[data-participant-id] (data-link="verified|wrong|checking" in an
 // encrypted meeting) each holding .waiting-link, .btn-admit and .btn-deny,
-// #btn-admit-all.
+// #btn-admit-all ("Admit all with a verified link" while a wrong link waits: waiting-admit.js).
 
 import { $, el, announce, initials, hueFor } from './dom.js';
 import { onLanguageChange, setAttr, setText, t } from './i18n.js';
+import { admitAllLabel, admitPlan } from './waiting-admit.js';
 
 const TICK_MS = 5000;
 
@@ -57,10 +58,10 @@ export class WaitingRoom {
     this.admitAllBtn = $('#btn-admit-all');
     this.card = $('#knock-card');
 
-    this.admitAllBtn.addEventListener('click', () => this.actions.admitAll());
+    this.admitAllBtn.addEventListener('click', () => this._admitAll());
     $('#knock-admit').addEventListener('click', () => {
       if (this.list.length === 1) this.actions.admit(this.list[0].participantId);
-      else this.actions.admitAll();
+      else this._admitAll();
     });
     $('#knock-view').addEventListener('click', () => this.actions.openPanel());
     $('#knock-close').addEventListener('click', () => {
@@ -109,8 +110,10 @@ export class WaitingRoom {
     setAttr(this.button, 'aria-label', n ? 'waiting.button' : 'settings.lobby', { count: n });
     setAttr(this.button, 'title', n ? 'waiting.button' : 'settings.lobby', { count: n });
     $('#waiting-count').textContent = n ? `(${n})` : '';
-    this.admitAllBtn.disabled = n === 0;
+    const plan = admitPlan(this.enabled ? this.list : []);
+    this.admitAllBtn.disabled = plan.ids.length === 0;
     this.admitAllBtn.hidden = n === 0;
+    setText(this.admitAllBtn, admitAllLabel(plan));
     $('#waiting-empty').hidden = n > 0;
 
     const now = Date.now();
@@ -158,6 +161,16 @@ export class WaitingRoom {
     setText(node, key, params);
   }
 
+  /** _admitAll lets in everyone who may go in at once (waiting-admit.js). */
+  _admitAll() {
+    const plan = admitPlan(this.list);
+    if (plan.all) {
+      this.actions.admitAll();
+      return;
+    }
+    for (const id of plan.ids) this.actions.admit(id);
+  }
+
   _tick() {
     const now = Date.now();
     for (const node of this.listEl.querySelectorAll('.waiting-since')) {
@@ -177,6 +190,8 @@ export class WaitingRoom {
     $('#knock-text').textContent = n === 1
       ? t(wrong ? 'e2ee14.knock.card-wrong' : 'waiting.knock.one', { name })
       : t('waiting.knock.many', { count: n });
-    setText($('#knock-admit'), n === 1 ? (wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit') : 'waiting.admit-all');
+    const plan = admitPlan(this.list);
+    setText($('#knock-admit'), n === 1 ? (wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit') : admitAllLabel(plan));
+    $('#knock-admit').disabled = n > 1 && plan.ids.length === 0;
   }
 }

@@ -1,0 +1,23 @@
+// What "Admit all" does with the people waiting. In an encrypted meeting each knock says
+// whether the knocker's link holds the meeting's key (knock proof: 'verified', 'wrong',
+// or 'checking' while the proof is read). Someone with a wrong link sees and hears
+// nothing once admitted and may not be who the moderator expects, so letting them in
+// takes its own "Admit anyway" click: "Admit all" then admits only the verified ones,
+// one by one, and says so on its button.
+
+/**
+ * admitPlan says how to admit everyone who may be admitted at once:
+ * {all: true} (one admit_all, nobody unproven is waiting) or {all: false, ids} (admit
+ * these one by one; the others keep waiting).
+ * @param {{participantId: string, link?: string|null}[]} list the waiting list, oldest first
+ */
+export function admitPlan(list) {
+  const unproven = (w) => w.link === 'wrong' || w.link === 'checking';
+  if (!list.some(unproven)) return { all: true, ids: list.map((w) => w.participantId) };
+  return { all: false, ids: list.filter((w) => !unproven(w)).map((w) => w.participantId) };
+}
+
+/** admitAllLabel is the i18n key of the "Admit all" button for that plan. */
+export function admitAllLabel(plan) {
+  return plan.all ? 'waiting.admit-all' : 'waiting.admit-verified';
+}
