@@ -3,14 +3,11 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"conclave/internal/fakeclock"
-	"conclave/internal/testlog"
 	"conclave/sfu"
 	"conclave/signaling"
 )
@@ -19,23 +16,7 @@ import (
 // server keeps the wall clock): the SFU times how long a layer has been unneeded.
 func newEngineClockServer(t *testing.T, clock *fakeclock.Clock) *testServer {
 	t.Helper()
-	log := testlog.New(t)
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Now: clock.Now, AfterFunc: clock.AfterFunc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Hasher: testHasher, Hosts: []signaling.Host{testHost(t)}})
-	mux := http.NewServeMux()
-	sig.Register(mux)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = sig.Shutdown(ctx)
-		hs.Close()
-		_ = engine.Close()
-	})
-	return &testServer{sig: sig, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
+	return newTestServerOn(t, signaling.Config{}, sfu.Config{Now: clock.Now, AfterFunc: clock.AfterFunc})
 }
 
 // TestEncodingsFollowViews: a member publishing a simulcast camera is told over the

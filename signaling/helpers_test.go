@@ -37,8 +37,16 @@ func newTestServer(t testing.TB) *testServer {
 // newTestServerWith is newTestServer with some of the server's settings.
 func newTestServerWith(t testing.TB, cfg signaling.Config) *testServer {
 	t.Helper()
+	return newTestServerOn(t, cfg, sfu.Config{})
+}
+
+// newTestServerOn is newTestServerWith with some of the SFU's settings too (its
+// addresses, loopback and logger are the test's).
+func newTestServerOn(t testing.TB, cfg signaling.Config, ecfg sfu.Config) *testServer {
+	t.Helper()
 	log := testlog.New(t)
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log})
+	ecfg.UDPAddr, ecfg.TCPAddr, ecfg.Loopback, ecfg.Logger = "127.0.0.1:0", "127.0.0.1:0", true, log
+	engine, err := sfu.NewEngine(ecfg)
 	if err != nil {
 		t.Fatal(err)
 	}
