@@ -1,19 +1,12 @@
 package signaling_test
 
 import (
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
-	"time"
 
 	"conclave/e2ee"
 	"conclave/internal/e2eeclient"
-	"conclave/internal/testclient"
-	"conclave/signaling"
 )
 
 // TestChatCapturedOpensWithNoLinkKey: issue 14's test of chat under session keys. Three
@@ -23,38 +16,9 @@ import (
 // every key the link secret yields fails on it, as the media key R and as the chat key
 // KT itself, under every member's id, while a member that got the sender's key reads it.
 func TestChatCapturedOpensWithNoLinkKey(t *testing.T) {
-	clock := newFakeClock()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock})
-	mt := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	var followers sync.WaitGroup
-	t.Cleanup(func() { cancel(); followers.Wait() })
 	const n = 3
-	clients := make([]*testclient.Client, n)
-	models := make([]*e2eeclient.Member, n)
-	for i := range clients {
-		c, err := testclient.Dial(ctx, srv.wsURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		if err := c.Join(ctx, mt.MeetingID, fmt.Sprintf("M%d", i)); err != nil {
-			t.Fatal(err)
-		}
-		m, err := e2eeclient.New(secret, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clients[i], models[i] = c, m
-		followers.Add(1)
-		go func() {
-			defer followers.Done()
-			_ = m.Follow(ctx, c)
-		}()
-	}
+	mt := joinE2EEMembers(t, []string{"M0", "M1", "M2"}, nil)
+	secret, clients, models := mt.secret, mt.clients, mt.models
 	alice, bob := clients[0], clients[1]
 	eventually(t, "everyone verified and bob holding alice's key", func() bool {
 		_, ok := models[1].KeyFrom(alice.ParticipantID)

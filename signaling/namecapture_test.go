@@ -3,18 +3,13 @@ package signaling_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"conclave/e2ee"
-	"conclave/internal/e2eeclient"
-	"conclave/internal/testclient"
-	"conclave/signaling"
 )
 
 // TestNamesTravelOnlyInKeyEnvelopes: issue 14's test of names under session keys
@@ -25,40 +20,10 @@ import (
 // each key the link secret yields: someone with the link who is not in the meeting opens
 // no name.
 func TestNamesTravelOnlyInKeyEnvelopes(t *testing.T) {
-	clock := newFakeClock()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock})
-	mt := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	var followers sync.WaitGroup
-	t.Cleanup(func() { cancel(); followers.Wait() })
 	names := []string{"Alice Quixote", "Bob Ümlaut 🎻", "Carol Nightingale"}
 	joinNames := []string{"Join-name Alpha", "Join-name Bravo", "Join-name Charlie"}
-	clients := make([]*testclient.Client, len(names))
-	models := make([]*e2eeclient.Member, len(names))
-	for i := range clients {
-		c, err := testclient.Dial(ctx, srv.wsURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Close)
-		if err := c.Join(ctx, mt.MeetingID, joinNames[i]); err != nil {
-			t.Fatal(err)
-		}
-		m, err := e2eeclient.New(secret, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.SetName(names[i])
-		clients[i], models[i] = c, m
-		followers.Add(1)
-		go func() {
-			defer followers.Done()
-			_ = m.Follow(ctx, c)
-		}()
-	}
+	mt := joinE2EEMembers(t, joinNames, names)
+	secret, clients, models := mt.secret, mt.clients, mt.models
 	eventually(t, "every member holding every other's name", func() bool {
 		for i, m := range models {
 			for j, c := range clients {
