@@ -115,17 +115,18 @@ type levelMeter struct {
 	run      int    // ticks speaking in a row
 	over     int    // ticks in a row clearly louder than the dominant speaker
 	quiet    int    // ticks in a row not speaking, while it is the dominant speaker
+	empty    int    // ticks in a row without a packet
 }
 
 const meterCountShift = 40
 
 // take empties the meter and returns the mean loudness of its packets since the last
-// take; a participant that sent nothing was silent.
-func (m *levelMeter) take() float64 {
+// take; ok is false when no packet came.
+func (m *levelMeter) take() (loudness float64, ok bool) {
 	v := m.acc.Swap(0)
 	n := v >> meterCountShift
 	if n == 0 {
-		return 0
+		return 0, false
 	}
-	return float64(v&(1<<meterCountShift-1)) / float64(n)
+	return float64(v&(1<<meterCountShift-1)) / float64(n), true
 }

@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"sync"
+	"time"
 )
 
 // Source says what a published track shows.
@@ -48,7 +49,11 @@ type Room struct {
 
 // NewRoom makes an empty room.
 func (e *Engine) NewRoom() *Room {
-	return &Room{engine: e, speakers: newSpeakerTracker(e.after), members: make(map[string]*Participant)}
+	var after func(time.Duration, func()) func() bool
+	if e != nil {
+		after = e.after
+	}
+	return &Room{engine: e, speakers: newSpeakerTracker(after), members: make(map[string]*Participant)}
 }
 
 // Join adds a participant with both of its peer connections. The caller must Close it.

@@ -37,6 +37,10 @@ const (
 	startTicks  = 2
 	// releaseTicks of silence end the dominance when nobody else speaks.
 	releaseTicks = 15
+	// staleTicks: a tick without any packet changes nothing (packets come late on a
+	// jittery network); after this many in a row the publisher counts as silent (its
+	// browser stopped sending).
+	staleTicks = 5
 	// recentSpeakers is how many of the last dominant speakers are remembered.
 	recentSpeakers = 4
 )
@@ -59,8 +63,9 @@ func (s Speakers) equal(o Speakers) bool {
 
 // speakerTracker is one room's speaker detection.
 type speakerTracker struct {
-	after   func(time.Duration, func()) func() bool
+	after   func(time.Duration, func()) func() bool // nil: a room without an engine (tests)
 	changed chan struct{}
+	done    chan struct{} // closed with the room
 
 	mu       sync.Mutex
 	meters   map[string]*levelMeter
@@ -73,7 +78,7 @@ type speakerTracker struct {
 }
 
 func newSpeakerTracker(after func(time.Duration, func()) func() bool) *speakerTracker {
-	return &speakerTracker{after: after, changed: make(chan struct{}, 1), meters: make(map[string]*levelMeter)}
+	return &speakerTracker{after: after, changed: make(chan struct{}, 1), done: make(chan struct{}), meters: make(map[string]*levelMeter)}
 }
 
 // attach returns id's meter for a new audio track, and starts ticking if needed; nil
@@ -81,7 +86,7 @@ func newSpeakerTracker(after func(time.Duration, func()) func() bool) *speakerTr
 func (t *speakerTracker) attach(id string) *levelMeter {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
+	if t.closed || t.after == nil {
 		return nil
 	}
 	m := t.meters[id]
@@ -132,6 +137,9 @@ func (t *speakerTracker) release(r *levelReader) {
 func (t *speakerTracker) close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if !t.closed {
+		close(t.done)
+	}
 	t.closed = true
 	if t.stop != nil {
 		t.stop()
@@ -175,7 +183,13 @@ func (t *speakerTracker) tick() {
 	t.stop = t.after(speakerTick, t.tick)
 	t.ticks++
 	for _, m := range t.meters {
-		m.smooth += (m.take() - m.smooth) * smoothing
+		loudness, ok := m.take()
+		if ok {
+			m.empty = 0
+		} else if m.empty++; m.empty <= staleTicks {
+			loudness = m.smooth // late packets (jitter) are no silence, yet
+		}
+		m.smooth += (loudness - m.smooth) * smoothing
 		switch {
 		case m.speaking && m.smooth < speakOff:
 			m.speaking = false
@@ -285,6 +299,9 @@ func (t *speakerTracker) publishLocked() bool {
 // SpeakersChanged fires when Speakers has changed; at most once per tick of the speaker
 // detection (100 ms on the engine's clock). It never fires with speaker detection off.
 func (r *Room) SpeakersChanged() <-chan struct{} { return r.speakers.changed }
+
+// SpeakersDone is closed when the room closes: SpeakersChanged fires no more.
+func (r *Room) SpeakersDone() <-chan struct{} { return r.speakers.done }
 
 // Speakers is who speaks in the room now.
 func (r *Room) Speakers() Speakers { return r.speakers.snapshot() }

@@ -82,6 +82,9 @@ func TestSpeakerLoudBecomesDominantQuietDoesNot(t *testing.T) {
 	if got := r.tr.rank("b"); got != -1 {
 		t.Fatalf("rank of the quiet one %d", got)
 	}
+	// No packets for a few ticks (jitter) change nothing; then they are silence.
+	r.step(staleTicks, map[string]uint8{})
+	r.expect("a's packets late", "a", "a")
 	// Silence: a stops speaking at once, and stays dominant for a while.
 	r.step(3, map[string]uint8{"a": silent, "b": quiet})
 	r.expect("a paused", "a")
