@@ -684,7 +684,7 @@ async function main() {
   rosterWarning = new RosterWarning();
   selfLinkWarning = new SelfLinkWarning();
   modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
-  speaking = new SpeakingIndicators({ session: () => live(), grid });
+  speaking = new SpeakingIndicators({ session: () => session, grid }); // from the welcome on, before joined
   devices = setupDevices({
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
   });
