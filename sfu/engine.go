@@ -71,6 +71,7 @@ type Engine struct {
 	now     func() time.Time
 	after   func(time.Duration, func()) func() bool
 	tap     func(TapPacket)
+	levels  bool // Config.SpeakerDetection
 	pubAPI  *webrtc.API
 	subAPI  *webrtc.API
 	cands   candidateFilter
@@ -97,7 +98,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.AfterFunc == nil {
 		cfg.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
-	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, cands: candidateFilter{allowLoopback: cfg.Loopback}}
+	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, levels: cfg.SpeakerDetection, cands: candidateFilter{allowLoopback: cfg.Loopback}}
 
 	udpConn, err := net.ListenPacket("udp", cfg.UDPAddr)
 	if err != nil {
@@ -158,6 +159,9 @@ func listenIP(a net.Addr) net.IP {
 	}
 	return nil
 }
+
+// SpeakerDetection reports whether the engine tells who speaks (Config.SpeakerDetection).
+func (e *Engine) SpeakerDetection() bool { return e.levels }
 
 // UDPAddr is the bound media UDP address.
 func (e *Engine) UDPAddr() net.Addr { return e.udpConn.LocalAddr() }

@@ -116,7 +116,7 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 	}
 	r.meetings[id] = m
 	r.mu.Unlock()
-	if r.after != nil {
+	if r.after != nil && r.engine.SpeakerDetection() {
 		go m.watchSpeakers(r.after)
 	}
 	if old != nil {
