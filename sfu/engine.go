@@ -43,6 +43,11 @@ type Config struct {
 	// that reports whether it stopped f before it ran; nil means time.AfterFunc. It
 	// times the encodings a publisher may stop (encodings.go).
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// SpeakerDetection negotiates the audio level header extension (RFC 6464) on publish
+	// connections and tells who speaks from it (speakers.go, Room.Speakers). Off, the
+	// extension is not negotiated, browsers do not send it, and the server cannot tell
+	// who speaks.
+	SpeakerDetection bool
 	// Tap, when set, sees every packet a publisher sends, before forwarding (tests use
 	// it to prove that the server only ever sees encrypted frames). It runs on the
 	// track's reader goroutine and must not keep Payload.
@@ -66,6 +71,7 @@ type Engine struct {
 	now     func() time.Time
 	after   func(time.Duration, func()) func() bool
 	tap     func(TapPacket)
+	levels  bool // Config.SpeakerDetection
 	pubAPI  *webrtc.API
 	subAPI  *webrtc.API
 	cands   candidateFilter
@@ -92,7 +98,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.AfterFunc == nil {
 		cfg.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
-	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, cands: candidateFilter{allowLoopback: cfg.Loopback}}
+	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, levels: cfg.SpeakerDetection, cands: candidateFilter{allowLoopback: cfg.Loopback}}
 
 	udpConn, err := net.ListenPacket("udp", cfg.UDPAddr)
 	if err != nil {
@@ -136,7 +142,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 	}
 
-	if e.pubAPI, err = newPublishAPI(settings); err != nil {
+	if e.pubAPI, err = newPublishAPI(settings, cfg.SpeakerDetection); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
@@ -153,6 +159,9 @@ func listenIP(a net.Addr) net.IP {
 	}
 	return nil
 }
+
+// SpeakerDetection reports whether the engine tells who speaks (Config.SpeakerDetection).
+func (e *Engine) SpeakerDetection() bool { return e.levels }
 
 // UDPAddr is the bound media UDP address.
 func (e *Engine) UDPAddr() net.Addr { return e.udpConn.LocalAddr() }
@@ -200,8 +209,9 @@ func registerCodecs(m *webrtc.MediaEngine, feedback []webrtc.RTCPFeedback) error
 // newPublishAPI: we receive. Send receiver reports and transport-wide congestion
 // feedback so the browser's bandwidth estimate works. NACKs to the publisher are the
 // SFU's own (nackgen.go): sent on the gap itself and a bounded number of times, where
-// Pion's generator re-NACKs on a timer without a cap.
-func newPublishAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
+// Pion's generator re-NACKs on a timer without a cap. With levels, audio carries the
+// audio level extension for speaker detection (audiolevel.go).
+func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	if err := registerCodecs(m, fb); err != nil {
@@ -217,6 +227,11 @@ func newPublishAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
 	}
 	for _, uri := range []string{sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+	}
+	if levels {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
 			return nil, err
 		}
 	}

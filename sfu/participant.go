@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -457,7 +458,11 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	}
 	p.mu.Unlock()
 	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote}
+	if src == SourceMicrophone {
+		l.level = p.levelReader(recv)
+	}
 	if !up.addLayer(l) {
+		p.room.speakers.release(l.level)
 		p.discardTrack(remote, recv)
 		return
 	}
@@ -477,12 +482,27 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	}()
 	go func() {
 		defer p.wg.Done()
+		defer p.room.speakers.release(l.level)
 		if isNew && !p.room.publish(up) {
 			up.layerEnded()
 			return
 		}
 		l.run()
 	}()
+}
+
+// levelReader is speaker detection's part of a microphone track, or nil when the audio
+// level extension was not negotiated (speaker detection off) or the room is closed.
+func (p *Participant) levelReader(recv *webrtc.RTPReceiver) *levelReader {
+	for _, ext := range recv.GetParameters().HeaderExtensions {
+		if ext.URI != sdp.AudioLevelURI || ext.ID < 1 || ext.ID > 255 {
+			continue
+		}
+		if m := p.room.speakers.attach(p.id); m != nil {
+			return &levelReader{id: uint8(ext.ID), meter: m}
+		}
+	}
+	return nil
 }
 
 // discardTrack reads a track nobody gets until it ends; it takes the two counts of p.wg

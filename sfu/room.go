@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"sync"
+	"time"
 )
 
 // Source says what a published track shows.
@@ -37,7 +38,8 @@ var (
 // Room is the media side of one meeting: who is in it and which tracks they publish.
 // Everyone in a room receives every track published by everyone else.
 type Room struct {
-	engine *Engine
+	engine   *Engine
+	speakers *speakerTracker // who speaks (speakers.go)
 
 	mu      sync.Mutex
 	members map[string]*Participant
@@ -47,7 +49,11 @@ type Room struct {
 
 // NewRoom makes an empty room.
 func (e *Engine) NewRoom() *Room {
-	return &Room{engine: e, members: make(map[string]*Participant)}
+	var after func(time.Duration, func()) func() bool
+	if e != nil {
+		after = e.after
+	}
+	return &Room{engine: e, speakers: newSpeakerTracker(after), members: make(map[string]*Participant)}
 }
 
 // Join adds a participant with both of its peer connections. The caller must Close it.
@@ -96,6 +102,7 @@ func (r *Room) Close() {
 	for _, p := range members {
 		p.Close()
 	}
+	r.speakers.close()
 }
 
 // publish makes up visible to everyone else in the room. It reports false when the owner

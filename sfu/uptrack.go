@@ -90,6 +90,10 @@ type layer struct {
 	resumed atomic.Bool
 
 	kf keyframeThrottle
+
+	// level, for a microphone whose publisher sends audio levels: speaker detection
+	// (audiolevel.go); nil otherwise.
+	level *levelReader
 }
 
 // layer returns layer i, or nil.
@@ -182,6 +186,9 @@ func (l *layer) run() {
 		}
 		if u.blocked.Load() {
 			continue
+		}
+		if l.level != nil {
+			l.level.note(raw)
 		}
 		if l.rid != "" {
 			if t := u.live.tick.Load(); l.seen.Load() != t {

@@ -42,6 +42,8 @@ type Meeting struct {
 	departed  departures // the members that left most recently (batch.go)
 	// lobbyKeys are the moderators' lobby keys, shown to every knocker (lobbykey.go).
 	lobbyKeys map[lobby.ID]LobbyKeyPayload
+	// speakers is who speaks, as the members were last told (speakers.go).
+	speakers sfu.Speakers
 }
 
 func newParticipantID() string {
@@ -173,6 +175,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s)
+	m.welcomeSpeakersLocked(s)
 	return true
 }
 

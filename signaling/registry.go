@@ -37,6 +37,9 @@ type Registry struct {
 	lobbyCfg    lobby.Config
 	unusedTTL   time.Duration
 	emptyGrace  time.Duration // how long a meeting outlives its last connection
+	// after is the server's clock's timers, for the pace of `speaking` (speakers.go);
+	// nil: no speaker messages (tests of the registry alone).
+	after func(time.Duration, func()) func() bool
 
 	mu       sync.Mutex
 	meetings map[string]*Meeting
@@ -113,6 +116,9 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 	}
 	r.meetings[id] = m
 	r.mu.Unlock()
+	if r.after != nil && r.engine.SpeakerDetection() {
+		go m.watchSpeakers(r.after)
+	}
 	if old != nil {
 		// An ended meeting whose last sessions are still leaving, or one past its time
 		// the janitor has not swept: it no longer owns the id, so it is closed here.

@@ -217,6 +217,7 @@ func NewServer(cfg Config) *Server {
 		batchReadLimit:  batchWireBytes(cfg.MaxParticipants),
 	}
 	s.registry = newRegistry(cfg.Engine, cfg.Store, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
+	s.registry.after = s.clock.AfterFunc
 	s.meetings = s.registry
 	s.armJanitor()
 	return s

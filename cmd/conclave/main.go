@@ -39,6 +39,7 @@ type options struct {
 	publicIPs      string
 	logLevel       string
 	loopback       bool
+	speakers       bool // -speaker-detection
 	config         string
 	data           string
 	knockTimeout   time.Duration
@@ -98,6 +99,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.publicIPs, "public-ip", "", "comma-separated addresses to announce for media behind 1:1 NAT")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error; debug logs addresses")
 	fs.BoolVar(&o.loopback, "loopback", false, "also offer loopback media candidates (single-machine testing)")
+	fs.BoolVar(&o.speakers, "speaker-detection", true, "tell who speaks from the audio level browsers send with each audio packet (never the audio itself), for speaking indicators; false: the server is not sent the levels and cannot tell who speaks")
 	fs.StringVar(&o.config, "config", defaultConfigFile, "configuration file (TOML; also holds the hosts); "+defaultConfigFile+" is read only if it exists, a file named explicitly must exist, empty for none")
 	fs.BoolVar(&o.behindProxy, "behind-proxy", false, "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", signaling.DefaultTrustedProxies, "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed")
@@ -305,7 +307,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			publicIPs = append(publicIPs, ip)
 		}
 	}
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: o.mediaUDP, TCPAddr: o.mediaTCP, PublicIPs: publicIPs, Loopback: o.loopback, Logger: log})
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: o.mediaUDP, TCPAddr: o.mediaTCP, PublicIPs: publicIPs, Loopback: o.loopback, Logger: log, SpeakerDetection: o.speakers})
 	if err != nil {
 		return err
 	}

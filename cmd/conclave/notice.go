@@ -101,13 +101,14 @@ type processingFacts struct {
 	emptyGrace   time.Duration
 	logLevel     slog.Level
 	memoryOnly   bool // -data "": nothing is written to disk
+	speakers     bool // -speaker-detection
 }
 
 // factsFor are the facts of the effective configuration.
 func factsFor(o options) processingFacts {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(o.logLevel)) // checked by parseOptions
-	return processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, logLevel: level, memoryOnly: o.data == ""}
+	return processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, logLevel: level, memoryOnly: o.data == "", speakers: o.speakers}
 }
 
 // The titles of the built-in notice's items, by which the privacy report finds them.
@@ -120,6 +121,7 @@ const (
 	factStored    = "What is stored"
 	factLogs      = "Logs"
 	factServices  = "Other services"
+	factSpeakers  = "Who speaks"
 )
 
 // items describes, truthfully for this configuration, what the server processes and
@@ -133,6 +135,10 @@ func (f processingFacts) items() []web.NoticeItem {
 	if f.memoryOnly {
 		stored, storedFact = "Nothing about people or meetings is written to disk: the hosts (names and key hashes) and the rooms hosts prepare (id, host, title as ciphertext the server cannot read, settings, hashes of password and moderator link, expiry) are kept in memory only and are gone when the server stops.", "stored-memory"
 	}
+	speakers, speakersFact := "To show who is speaking, the server reads how loud each participant's microphone is, from a level your browser sends with the audio for this purpose (never the audio itself, which may be end-to-end encrypted). So the server learns who speaks when. It keeps this in memory for the running meeting only, tells the participants of that meeting, and never logs or stores it.", "speakers"
+	if !f.speakers {
+		speakers, speakersFact = "The server does not learn who speaks: speaker detection is turned off on this server, so browsers do not send it the level of their audio.", "speakers-off"
+	}
 	return []web.NoticeItem{
 		item(factProcessed, "processed", "The name you type, your camera, microphone and screen as you share them, chat messages, and your IP address (needed to connect, and to slow down guessed passwords)."),
 		item(factE2EE, "e2ee", "Meetings are end-to-end encrypted unless their host turned it off (the meeting page says which): audio, video, chat and display names are encrypted in the participants' browsers, and the server forwards them without being able to read them."),
@@ -140,6 +146,7 @@ func (f processingFacts) items() []web.NoticeItem {
 			map[string]int64{"emptyGrace": wholeSeconds(f.emptyGrace), "knockTimeout": wholeSeconds(f.knockTimeout), "forgetAfter": wholeSeconds(secret.ForgetAfter)}),
 		item(factRecording, "recording", "Nothing is recorded: not audio, video, screen or chat."),
 		item(factAccounts, "accounts", "Participants need no account. Hosts who may create meetings have a host key; the server keeps only a keyed hash of it and the host's name."),
+		item(factSpeakers, speakersFact, speakers),
 		item(factStored, storedFact, stored),
 		item(factLogs, logsFact, logs),
 		item(factServices, "services", "None. The web client loads nothing from any other server, and the server sends nothing about meetings anywhere. Your browser itself may contact its maker's services (updates, safe browsing), outside this server's control."),

@@ -99,8 +99,9 @@ func TestNoticeBadSettings(t *testing.T) {
 // the item with durations carries them in seconds.
 func TestNoticeFactsNameTheirText(t *testing.T) {
 	known := map[string]bool{"processed": true, "e2ee": true, "how-long": true, "recording": true, "accounts": true,
-		"stored": true, "stored-memory": true, "logs": true, "logs-debug": true, "services": true}
-	for _, f := range []processingFacts{{knockTimeout: 15 * time.Minute, emptyGrace: time.Minute}, {logLevel: slog.LevelDebug, memoryOnly: true}} {
+		"stored": true, "stored-memory": true, "logs": true, "logs-debug": true, "services": true,
+		"speakers": true, "speakers-off": true}
+	for _, f := range []processingFacts{{knockTimeout: 15 * time.Minute, emptyGrace: time.Minute}, {logLevel: slog.LevelDebug, memoryOnly: true, speakers: true}} {
 		for _, it := range f.items() {
 			if !known[it.Fact] {
 				t.Errorf("item %q: fact %q is not one the web client knows", it.Title, it.Fact)

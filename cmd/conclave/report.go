@@ -77,6 +77,16 @@ func privacyReport(o options) string {
 	r.bullet("What the server sees of an end-to-end encrypted meeting: encrypted media frames (only the first bytes of a video or audio frame are left clear, so the media router can find keyframes), their sizes and timing, encrypted chat and display names, key messages as opaque bytes, participant ids (random, per connection), roles, the meeting's settings, and each participant's IP address.")
 	r.bullet("A host can turn end-to-end encryption off for a meeting (the meeting page says so). Media is then protected in transit by DTLS-SRTP up to the server, which forwards it without decoding or storing it; names and chat reach the server readable.")
 
+	r.section("Who speaks")
+	r.item("Speaker detection (`-speaker-detection`)", map[bool]string{true: "on", false: "off"}[o.speakers])
+	r.quote(factSpeakers, f.fact(factSpeakers))
+	if o.speakers {
+		r.bullet("Browsers send the level of each audio packet (RFC 6464) in a header outside the encrypted payload; the server reads only that level, smooths it over about a quarter of a second and tells the meeting's members who speaks now, who speaks most, and the last four main speakers, for speaking indicators and layout. It is held in memory while the meeting runs, never written to disk or to the log, and gone when the meeting ends.")
+		r.bullet("To turn it off: `-speaker-detection=false` (or `speaker-detection = false` in the configuration file, `CONCLAVE_SPEAKER_DETECTION=false`). The server then does not accept the level header, browsers do not send it, and it cannot tell who speaks; participants see no speaking indicators.")
+	} else {
+		r.bullet("The server does not accept the audio level header, so browsers do not send it; participants see no speaking indicators.")
+	}
+
 	r.section("What is stored, where, and for how long")
 	if o.data == "" {
 		r.item("Data directory", "none (`-data \"\"`): memory only. Hosts and rooms are kept in memory and lost when the server stops; nothing about people or meetings is written to disk.")

@@ -172,3 +172,39 @@ func TestPrivacyReportBadConfig(t *testing.T) {
 		t.Errorf("error %v (%T)", err, err)
 	}
 }
+
+// TestReportSaysWhoSpeaks: the report and the notice say that the server learns who
+// speaks when, keeps it in memory only, and how to turn it off; and with it off, that it
+// does not learn it. The flag reaches the SFU's setting by way of the options.
+func TestReportSaysWhoSpeaks(t *testing.T) {
+	on := defaultOptions(t)
+	if !on.speakers {
+		t.Fatal("speaker detection is off by default")
+	}
+	text := privacyReport(on)
+	for _, want := range []string{"Speaker detection (`-speaker-detection`): on", "learns who speaks when", "in memory for the running meeting only", "never logs or stores it", "`-speaker-detection=false`"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report with speaker detection on lacks %q", want)
+		}
+	}
+	off, err := parseOptions([]string{"-config", "", "-speaker-detection=false"}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = privacyReport(off)
+	for _, want := range []string{"Speaker detection (`-speaker-detection`): off", "The server does not learn who speaks"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report with speaker detection off lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "learns who speaks when") {
+		t.Error("report with speaker detection off says the server learns who speaks")
+	}
+	for _, o := range []options{on, off} {
+		for _, it := range factsFor(o).items() {
+			if it.Title == factSpeakers && it.Fact != map[bool]string{true: "speakers", false: "speakers-off"}[o.speakers] {
+				t.Errorf("speakers %v: fact %q", o.speakers, it.Fact)
+			}
+		}
+	}
+}

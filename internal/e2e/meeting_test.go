@@ -16,13 +16,14 @@ import (
 // match the sender's own preview) and receives their audio; names and a chat message
 // (encrypted on the wire) appear in clear in the other tabs; a screen share from the
 // Firefox tab shows its test pattern in a Chromium tab; a tab that leaves disappears
-// from the others' grids.
+// from the others' grids. With speaker detection on, the server reads the audio level
+// Fay's browser sends beside her encrypted audio, and her tile shows her speaking.
 func TestThreeBrowsersMeet(t *testing.T) {
 	t.Parallel()
 	// Launch (or reuse) both browsers before the test's own clock starts.
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
+	srv := startServerWith(t, serverOptions{speakers: true})
 	meeting := srv.createMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
@@ -86,6 +87,27 @@ func TestThreeBrowsersMeet(t *testing.T) {
 				t.Fatalf("%s receives no audio from %s: %v", recv.name, send.name, err)
 			}
 		}
+	}
+
+	// Who speaks: Firefox's fake microphone is a steady tone, so the server, reading only
+	// the level header beside the encrypted audio, says that Fay speaks; her camera tile
+	// shows it (outline and a labelled icon) in a Chromium tab and in her own Firefox tab.
+	// (Chromium's fake microphone only beeps for an instant: too short to count.)
+	for _, p := range []*participant{ann, fay} {
+		js := fmt.Sprintf(`!!document.querySelector('.tile[data-participant-id=%q][data-source="camera"][data-speaking="true"] > .tile-speaking[role="img"][aria-label]')`, fay.id)
+		if err := p.tab.WaitFor(ctx, js); err != nil {
+			t.Fatalf("%s does not show Fay speaking: %v", p.name, err)
+		}
+	}
+	// And so does her entry in the people list (opened in her tab, then closed again).
+	if err := fay.tab.Eval(ctx, `document.querySelector("#btn-people").click()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := fay.tab.WaitFor(ctx, fmt.Sprintf(`!!document.querySelector('#people-list > .person[data-participant-id=%q][data-speaking="true"] > .person-speaking[role="img"][aria-label]')`, fay.id)); err != nil {
+		t.Fatalf("Fay's people list does not show her speaking: %v", err)
+	}
+	if err := fay.tab.Eval(ctx, `document.querySelector("#btn-people").click()`, nil); err != nil {
+		t.Fatal(err)
 	}
 
 	// Frames were encrypted and decrypted in every tab.

@@ -73,13 +73,15 @@ type serverOptions struct {
 	notice web.Notice
 	// resumeGrace lets a dropped member come back (reconnect_test.go); 0: a drop is a leave.
 	resumeGrace time.Duration
+	// speakers turns the SFU's speaker detection on (the operator's default).
+	speakers bool
 }
 
 // startServerWith is startServer with options.
 func startServerWith(t *testing.T, o serverOptions) *server {
 	t.Helper()
 	log := testlog.New(t)
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: o.tap})
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: o.tap, SpeakerDetection: o.speakers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -19,6 +20,7 @@ type Publisher struct {
 	track  *webrtc.TrackLocalStaticRTP
 	seq    uint16
 	ts     uint32
+	sender *webrtc.RTPSender
 
 	keyframeRequests atomic.Int64
 }
@@ -40,6 +42,9 @@ type PublishOptions struct {
 	// OpusVP8Only offers only the server's two codecs, which keeps an offer of many
 	// tracks about as small as a browser's (UDP only).
 	OpusVP8Only bool
+	// AudioLevels offers the audio level header extension (RFC 6464) for audio, as
+	// browsers do; SendLevel then sends it (UDP only).
+	AudioLevels bool
 }
 
 // RefusedError is the server's error reply to a request.
@@ -67,9 +72,9 @@ func (c *Client) PublishWith(ctx context.Context, opts PublishOptions) ([]*Publi
 	c.mu.Lock()
 	api := c.api
 	c.mu.Unlock()
-	if opts.OpusVP8Only {
+	if opts.OpusVP8Only || opts.AudioLevels {
 		var err error
-		if api, err = opusVP8API(); err != nil {
+		if api, err = opusVP8API(opts.AudioLevels); err != nil {
 			return nil, err
 		}
 	}
@@ -96,7 +101,7 @@ func (c *Client) PublishWith(ctx context.Context, opts PublishOptions) ([]*Publi
 		if err != nil {
 			return nil, err
 		}
-		pub := &Publisher{Source: src, track: track, seq: uint16(1000 * (i + 1)), ts: 5000}
+		pub := &Publisher{Source: src, track: track, seq: uint16(1000 * (i + 1)), ts: 5000, sender: tr.Sender()}
 		go pub.readRTCP(tr.Sender())
 		trs = append(trs, tr)
 		pubs = append(pubs, pub)
@@ -203,6 +208,39 @@ func (p *Publisher) Send(payload []byte) error {
 		Header:  rtp.Header{Version: 2, SequenceNumber: p.seq, Timestamp: p.ts, Marker: p.seq%4 == 3},
 		Payload: payload,
 	})
+}
+
+// SendLevel writes one audio packet carrying the audio level extension (RFC 6464):
+// level 0 is 0 dBov, the loudest, 127 silence; voice is the V bit. It needs a publish
+// connection made with PublishOptions.AudioLevels that the server accepted the
+// extension on; otherwise the packet goes without it.
+func (p *Publisher) SendLevel(payload []byte, level uint8, voice bool) error {
+	p.seq++
+	p.ts += 960
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: p.seq, Timestamp: p.ts}, Payload: payload}
+	for _, ext := range p.sender.GetParameters().HeaderExtensions {
+		if ext.URI == sdp.AudioLevelURI && ext.ID >= 1 && ext.ID <= 14 {
+			b := level & 0x7f
+			if voice {
+				b |= 0x80
+			}
+			if err := pkt.SetExtension(uint8(ext.ID), []byte{b}); err != nil {
+				return err
+			}
+		}
+	}
+	return p.track.WriteRTP(pkt)
+}
+
+// AudioLevelNegotiated reports whether the server accepted the audio level extension
+// for this track.
+func (p *Publisher) AudioLevelNegotiated() bool {
+	for _, ext := range p.sender.GetParameters().HeaderExtensions {
+		if ext.URI == sdp.AudioLevelURI {
+			return true
+		}
+	}
+	return false
 }
 
 // Received returns what arrived from participantID's source, or nil.
@@ -359,8 +397,9 @@ func drainReceiverRTCP(r *webrtc.RTPReceiver) {
 	}
 }
 
-// opusVP8API is NewAPI with only the codecs the server forwards.
-func opusVP8API() (*webrtc.API, error) {
+// opusVP8API is NewAPI with only the codecs the server forwards, and with levels the
+// audio level extension.
+func opusVP8API(levels bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
@@ -368,6 +407,11 @@ func opusVP8API() (*webrtc.API, error) {
 	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
+	}
+	if levels {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, err
+		}
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(loopbackSettings(webrtc.NetworkTypeUDP4))), nil
 }

@@ -161,6 +161,7 @@ import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
 import { Reconnect, markReconnecting } from './reconnect.js';
 import { tabValue, setTabValue } from './storage.js';
+import { SpeakingIndicators } from './speaking-ui.js';
 
 /**
  * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
@@ -236,6 +237,7 @@ let e2eeStatus;
 let rosterWarning;
 let selfLinkWarning;
 let modctl; // hands, reactions, everyone-at-once actions, knock alerts
+let speaking; // who speaks, as the server says (speaking-ui.js)
 let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 let reconnect; // reconnect.js: resuming after a drop or a reload
 
@@ -298,7 +300,10 @@ function join(name, { again = false, note = '', resume = null } = {}) {
       waitingChanged: (list) => waitingRoom.update(list),
       accessAttempts: (count) => settingsPanel.showAttempts(count),
       mediaCommand: (command, by, all) => rules.mediaCommand(command, all),
-      attachSignaling: (sig) => modctl.attach(sig),
+      attachSignaling: (sig) => {
+        modctl.attach(sig);
+        speaking.attach(sig);
+      },
       refused: (code, type) => rules.refused(code, type),
     },
   });
@@ -679,6 +684,7 @@ async function main() {
   rosterWarning = new RosterWarning();
   selfLinkWarning = new SelfLinkWarning();
   modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
+  speaking = new SpeakingIndicators({ session: () => session, grid }); // from the welcome on, before joined
   devices = setupDevices({
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
   });

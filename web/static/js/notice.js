@@ -126,6 +126,8 @@ const FACTS = {
   logs: ['notice.fact.logs.title', 'notice.fact.logs.text'],
   'logs-debug': ['notice.fact.logs.title', 'notice.fact.logs-debug.text'],
   services: ['notice.fact.services.title', 'notice.fact.services.text'],
+  speakers: ['speakers15.notice.title', 'speakers15.notice.text'],
+  'speakers-off': ['speakers15.notice.title', 'speakers15.notice.off.text'],
 };
 
 function factNodes(it) {

@@ -463,7 +463,8 @@ export class Session {
     this.grid.ensure({ participantId: this.participantId, source: 'camera', self: true, name: this.name });
     for (const p of welcome.participants || []) this._participant(p, false);
 
-    this.speaker = new SpeakerDetector((id) => this.grid.setActiveSpeaker(id));
+    // Once the server says who speaks (speaking-ui.js sets serverSpeakers), it decides.
+    this.speaker = new SpeakerDetector((id) => { if (!this.serverSpeakers) this.grid.setActiveSpeaker(id); });
     if (media.micTrack) this.speaker.add('self', this.participantId, media.micTrack);
     // The server's TURN servers with credentials for this welcome (absent without TURN).
     this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
