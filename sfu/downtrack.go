@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -150,27 +151,33 @@ func (d *downTrack) forward(p *packet) {
 }
 
 // write sends p with this subscription's SSRC and payload type, and reports the payload
-// bytes written. Called only by the subscriber's writer goroutine.
-func (d *downTrack) write(p *packet) (n int, ok bool) {
+// bytes written. Called only by the subscriber's writer goroutine, which owns h: the
+// header is rewritten there rather than in a copy of its own, since a copy handed to
+// Pion's writer (an interface) would escape to the heap, once per forwarded packet.
+// Whatever Pion's writer does with h (an interceptor may add header extensions) is
+// undone here before the next packet.
+func (d *downTrack) write(p *packet, h *rtp.Header) (n int, ok bool) {
 	b := d.binding.Load()
 	if b == nil {
 		return 0, false
 	}
-	h := p.header
+	ext := h.Extensions[:0] // keep the capacity an interceptor gave it
+	*h = p.header
+	h.Extensions = ext
 	payload := p.payload
 	if f := d.fw; f != nil {
 		if f.passthrough && d.ctl.Load() == f.ctl {
 			f.notePassthrough(p)
 		} else {
 			var ok bool
-			if payload, ok = d.rewrite(&h, p); !ok {
+			if payload, ok = d.rewrite(h, p); !ok {
 				return 0, false
 			}
 		}
 	}
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	if _, err := b.stream.WriteRTP(&h, payload); err != nil {
+	if _, err := b.stream.WriteRTP(h, payload); err != nil {
 		return 0, false
 	}
 	d.sentPackets++

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,6 +158,11 @@ func (l *layer) run() {
 	defer l.up.layerEnded()
 	u := l.up
 	buf := make([]byte, 1500)
+	// pkt is parsed into again for every packet so that its header-extension list (every
+	// browser sends some) is allocated once, not per packet. Packets themselves are not
+	// pooled: the cache, the subscribers' queues and their forwarders share them with no
+	// count of who still holds one.
+	var pkt rtp.Packet
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
@@ -165,7 +171,6 @@ func (l *layer) run() {
 		p := &packet{layer: l.index}
 		raw := make([]byte, n)
 		copy(raw, buf[:n])
-		var pkt rtp.Packet
 		if err := pkt.Unmarshal(raw); err != nil {
 			continue
 		}
@@ -173,6 +178,11 @@ func (l *layer) run() {
 		p.header.Extension = false
 		p.header.Extensions = nil
 		p.header.ExtensionProfile = 0
+		if len(pkt.CSRC) > 0 {
+			p.header.CSRC = slices.Clone(pkt.CSRC) // pkt's is parsed into again
+		} else {
+			p.header.CSRC = nil
+		}
 		p.payload = pkt.Payload
 		if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
 			p.header.PaddingSize = pkt.PaddingSize
