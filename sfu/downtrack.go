@@ -58,6 +58,10 @@ type downTrack struct {
 	// for the counts in its sender reports.
 	sentPackets uint32
 	sentOctets  uint32
+
+	// joinUnasked: Bind asked the publisher for no keyframe because a replay looked
+	// possible (replay.go).
+	joinUnasked atomic.Bool
 }
 
 // frameDrop is a frame whose remaining packets are dropped.
@@ -74,7 +78,7 @@ func newDownTrack(up *upTrack, sub *Participant) *downTrack {
 	if up.kind != webrtc.RTPCodecTypeVideo {
 		return d
 	}
-	d.fw = &forwarder{cur: 0, passthrough: true}
+	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: true}}
 	if up.simulcast() {
 		d.fw.cur, d.fw.passthrough = -1, false
 		d.sending.Store(-1)
@@ -101,14 +105,24 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	want := d.up.codec
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, want.MimeType) {
+			// A new subscriber can decode nothing until a keyframe: it is sent the
+			// latest one from the cache when that is recent (replay.go), else the
+			// publisher is asked now, past the per-subscriber limits (keyframe.go).
+			// A hidden track asks for nothing: showing it asks then.
+			want := ctlWant(d.ctl.Load())
+			ask := d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0
+			if ask && d.replayable(want) {
+				ask = false
+				d.joinUnasked.Store(true) // the replay asks if it cannot be done after all
+			}
 			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), stream: ctx.WriteStream(),
 				rtcp: d.sub.writeSubscribeRTCP})
-			// A new subscriber can decode nothing until the next keyframe: ask now,
-			// past the per-subscriber limits (keyframe.go).
-			// A hidden track asks for nothing: showing it asks then.
-			if want := ctlWant(d.ctl.Load()); d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0 {
+			if ask {
 				d.up.stats.keyframesIn.Add(1)
 				d.up.requestKeyframe(want)
+			}
+			if d.sub.subscribeConnected() {
+				d.queueReplay() // a track added to a running connection replays now
 			}
 			// Any report maps timestamps to the publisher's clock: send the last one.
 			if l := d.up.layer(int(d.sending.Load())); l != nil {
@@ -161,6 +175,16 @@ func (d *downTrack) write(p *packet, h *rtp.Header) (n int, ok bool) {
 	if b == nil {
 		return 0, false
 	}
+	if f := d.fw; f != nil && (f.rp.pending || f.rp.dedupe) && d.replayBefore(p, h, b) {
+		return 0, false
+	}
+	n, _, ok = d.send(p, h, b)
+	return n, ok
+}
+
+// send rewrites p's header into h and writes it; wire is what Pion reports written (0
+// for a packet it dropped because SRTP does not run yet).
+func (d *downTrack) send(p *packet, h *rtp.Header, b *binding) (n, wire int, ok bool) {
 	ext := h.Extensions[:0] // keep the capacity an interceptor gave it
 	*h = p.header
 	h.Extensions = ext
@@ -171,18 +195,19 @@ func (d *downTrack) write(p *packet, h *rtp.Header) (n int, ok bool) {
 		} else {
 			var ok bool
 			if payload, ok = d.rewrite(h, p); !ok {
-				return 0, false
+				return 0, 0, false
 			}
 		}
 	}
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	if _, err := b.stream.WriteRTP(h, payload); err != nil {
-		return 0, false
+	wire, err := b.stream.WriteRTP(h, payload)
+	if err != nil {
+		return 0, 0, false
 	}
 	d.sentPackets++
 	d.sentOctets += uint32(len(payload))
-	return len(payload), true
+	return len(payload), wire, true
 }
 
 // writeSenderReport sends the publisher's latest sender report translated to this

@@ -155,6 +155,10 @@ func (q *sendQueue) write(it sendItem) {
 		it.d.writeSenderReport()
 		return
 	}
+	if it.p == replayMarker {
+		it.d.replayNow(&q.hdr)
+		return
+	}
 	if n, ok := it.d.write(it.p, &q.hdr); ok {
 		q.forwarded.Add(1)
 		q.bytes.Add(uint64(n))

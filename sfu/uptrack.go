@@ -203,7 +203,11 @@ func (l *layer) run() {
 			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, RID: l.rid, SequenceNumber: p.header.SequenceNumber,
 				Timestamp: p.header.Timestamp, Marker: p.header.Marker, Payload: p.payload})
 		}
-		l.cache.put(p)
+		if u.kind == webrtc.RTPCodecTypeVideo && startsKeyframe(p.payload) {
+			l.cache.putKeyframe(p, u.now()) // a new subscriber starts from it (replay.go)
+		} else {
+			l.cache.put(p)
+		}
 		if subs := u.subs.Load(); subs != nil {
 			for _, d := range *subs {
 				d.forward(p)
