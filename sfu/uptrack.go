@@ -29,7 +29,7 @@ type upTrack struct {
 	tap     func(TapPacket)                         // the engine's test tap, usually nil
 	stats   *counters                               // the engine's counters
 	clock   func() time.Time                        // the engine's clock; nil means time.Now
-	after   func(time.Duration, func()) func() bool // the engine's timers; nil: no liveness ticker
+	after   func(time.Duration, func()) func() bool // the engine's timers; nil: no liveness ticker, real timers for keyframe requests
 
 	// layers by index (layerIndex: RID order); set once each, when its stream starts.
 	layers [maxLayers]atomic.Pointer[layer]
@@ -334,7 +334,7 @@ func (u *upTrack) requestKeyframe(i int) {
 	if l == nil {
 		return
 	}
-	if !l.kf.request(u.now, l.sendKeyframeRequest) {
+	if !l.kf.request(u.now, u.afterFunc(), l.sendKeyframeRequest) {
 		u.stats.keyframesCoalesced.Add(1)
 	}
 }
@@ -348,18 +348,20 @@ func (l *layer) sendKeyframeRequest() {
 	_ = l.up.owner.writePublishRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 }
 
-// keyframeThrottle coalesces keyframe requests.
+// keyframeThrottle coalesces keyframe requests. Its deferred send runs on the engine's
+// timers (Config.AfterFunc), so tests move it with the fake clock.
 type keyframeThrottle struct {
-	mu      sync.Mutex
-	last    time.Time
-	pending bool
-	timer   *time.Timer
-	stopped bool
+	mu        sync.Mutex
+	last      time.Time
+	pending   bool
+	stopTimer func() bool
+	stopped   bool
 }
 
-// request sends at once or schedules the send at the end of the interval; it reports
-// false when the request was merged into one already scheduled (or the track ended).
-func (k *keyframeThrottle) request(now func() time.Time, send func()) bool {
+// request sends at once or schedules the send at the end of the interval on after; it
+// reports false when the request was merged into one already scheduled (or the track
+// ended).
+func (k *keyframeThrottle) request(now func() time.Time, after func(time.Duration, func()) func() bool, send func()) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.stopped || k.pending {
@@ -368,7 +370,7 @@ func (k *keyframeThrottle) request(now func() time.Time, send func()) bool {
 	t := now()
 	if wait := k.last.Add(keyframeInterval).Sub(t); wait > 0 {
 		k.pending = true
-		k.timer = time.AfterFunc(wait, func() {
+		k.stopTimer = after(wait, func() {
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			k.pending = false
@@ -389,9 +391,17 @@ func (k *keyframeThrottle) stop() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.stopped = true
-	if k.timer != nil {
-		k.timer.Stop()
+	if k.stopTimer != nil {
+		k.stopTimer()
 	}
+}
+
+// afterFunc is the engine's timers, or the real ones for a track made without an engine.
+func (u *upTrack) afterFunc() func(time.Duration, func()) func() bool {
+	if u.after == nil {
+		return func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
+	return u.after
 }
 
 // ended reports whether the track has been unpublished.
