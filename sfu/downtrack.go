@@ -58,10 +58,6 @@ type downTrack struct {
 	// for the counts in its sender reports.
 	sentPackets uint32
 	sentOctets  uint32
-
-	// joinUnasked: Bind asked the publisher for no keyframe because a replay looked
-	// possible (replay.go).
-	joinUnasked atomic.Bool
 }
 
 // frameDrop is a frame whose remaining packets are dropped.
@@ -105,19 +101,15 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	want := d.up.codec
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, want.MimeType) {
-			// A new subscriber can decode nothing until a keyframe: it is sent the
-			// latest one from the cache when that is recent (replay.go), else the
-			// publisher is asked now, past the per-subscriber limits (keyframe.go).
-			// A hidden track asks for nothing: showing it asks then.
-			want := ctlWant(d.ctl.Load())
-			ask := d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0
-			if ask && d.replayable(want) {
-				ask = false
-				d.joinUnasked.Store(true) // the replay asks if it cannot be done after all
-			}
 			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), stream: ctx.WriteStream(),
 				rtcp: d.sub.writeSubscribeRTCP})
-			if ask {
+			// A new subscriber can decode nothing until a keyframe: ask now, past the
+			// per-subscriber limits (keyframe.go), even when the cache holds one to
+			// replay (replay.go): in an end-to-end encrypted meeting the senders
+			// ratchet their keys when someone joins, and the newcomer cannot decrypt
+			// frames from before.
+			// A hidden track asks for nothing: showing it asks then.
+			if want := ctlWant(d.ctl.Load()); d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0 {
 				d.up.stats.keyframesIn.Add(1)
 				d.up.requestKeyframe(want)
 			}

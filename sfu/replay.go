@@ -7,17 +7,22 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// A new subscriber can show nothing before a keyframe. Asking the publisher for one
-// costs every subscriber of the track a keyframe's bandwidth, and the publisher track's
-// throttle (keyframeThrottle) defers a request made within keyframeInterval of the last
-// one: so when the track's cache holds a recent keyframe and every packet since, the new
-// subscription is sent that run at once instead, as soon as its connection carries SRTP,
-// and the publisher is not asked at all. Only headers are rewritten (the payloads may be
-// end-to-end encrypted); the run goes through the subscription's forwarder like any
-// packet, so sequence numbers, timestamps and VP8 picture IDs continue from it into the
-// live packets without a gap. A simulcast subscription replays from the layer it is
-// switching to. Everything here runs on the subscriber's writer goroutine, except
-// replayable (Bind) and the queuing of markers.
+// A new subscriber can show nothing before a keyframe. Its subscription asks the
+// publisher for one at once (Bind), but the publisher track's throttle
+// (keyframeThrottle) defers a request made within keyframeInterval of the last one, and
+// the keyframe then takes the publisher's encoding time and a round trip. So when the
+// track's cache holds a recent keyframe and every packet since, the new subscription is
+// also sent that run at once, as soon as its connection carries SRTP. Only headers are
+// rewritten (the payloads may be end-to-end encrypted); the run goes through the
+// subscription's forwarder like any packet, so sequence numbers, timestamps and VP8
+// picture IDs continue from it into the live packets without a gap. A simulcast
+// subscription replays from the layer it is switching to.
+//
+// In an end-to-end encrypted meeting a newcomer gets the senders' keys ratcheted on its
+// join and cannot decrypt frames from before: the replay serves it only when the cached
+// keyframe came after the ratchet (several people joining in a row); otherwise the
+// keyframe Bind asked for does. Everything here runs on the subscriber's writer
+// goroutine, except the queuing of markers.
 
 // keyframeReplayAge is the oldest keyframe replayed to a new subscriber. An older one
 // would be followed by too long a burst of frames the subscriber shows in fast motion;
@@ -26,7 +31,7 @@ const keyframeReplayAge = 2 * time.Second
 
 // replayAttempts is how often a replay whose first packet Pion did not send (SRTP not
 // yet ready although the connection says connected) is tried again before the
-// subscription falls back to asking the publisher.
+// subscription gives up on it and waits for the keyframe asked for.
 const replayAttempts = 8
 
 // replayMarker, queued as a sendItem's packet, makes the writer try the subscription's
@@ -49,20 +54,6 @@ type replayState struct {
 func startsKeyframe(payload []byte) bool {
 	d, ok := parseVP8(payload)
 	return ok && d.keyframe
-}
-
-// replayable reports whether layer's cache now holds a keyframe run a new subscriber
-// could be sent. Called by Bind, which then does not ask the publisher.
-func (d *downTrack) replayable(layer int) bool {
-	if !d.up.simulcast() {
-		layer = 0
-	}
-	l := d.up.layer(layer)
-	if l == nil {
-		return false
-	}
-	_, ok := l.cache.keyframeRun(d.up.now(), keyframeReplayAge, 0, true, nil)
-	return ok
 }
 
 // queueReplay asks the writer to replay now, if the subscription still waits for one.
@@ -134,7 +125,6 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 	}()
 	if !ok {
 		rp.pending = false
-		d.askJoinKeyframe(layer)
 		return
 	}
 	q := d.sub.out
@@ -143,7 +133,6 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 		if i == 0 && (!ok || wire == 0) {
 			if rp.attempts++; rp.attempts >= replayAttempts {
 				rp.pending = false
-				d.askJoinKeyframe(layer)
 			}
 			return
 		}
@@ -155,15 +144,6 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 	rp.pending = false
 	rp.dedupe, rp.layer, rp.to = true, uint8(layer), run[len(run)-1].header.SequenceNumber
 	d.up.stats.keyframesReplayed.Add(1)
-}
-
-// askJoinKeyframe asks the publisher for the keyframe Bind did not ask for because a
-// replay looked possible then.
-func (d *downTrack) askJoinKeyframe(layer int) {
-	if d.joinUnasked.Swap(false) {
-		d.up.stats.keyframesIn.Add(1)
-		d.up.requestKeyframe(layer)
-	}
 }
 
 // subscribeConnected reports whether the subscribe connection is up (Pion starts SRTP

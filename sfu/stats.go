@@ -44,7 +44,7 @@ type Stats struct {
 	KeyframeRequestsLimited   uint64
 	KeyframeRequestsCoalesced uint64
 	// KeyframesReplayed counts new subscriptions sent a recent keyframe and what
-	// followed it from the cache (replay.go) instead of waiting for a new one.
+	// followed it from the cache (replay.go) while the one they asked for was coming.
 	KeyframesReplayed uint64
 	// SenderReports counts publisher sender reports forwarded to subscribers.
 	SenderReports uint64
