@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -73,7 +74,7 @@ func newDownTrack(up *upTrack, sub *Participant) *downTrack {
 	if up.kind != webrtc.RTPCodecTypeVideo {
 		return d
 	}
-	d.fw = &forwarder{cur: 0, passthrough: true}
+	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: true}}
 	if up.simulcast() {
 		d.fw.cur, d.fw.passthrough = -1, false
 		d.sending.Store(-1)
@@ -102,12 +103,18 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if strings.EqualFold(c.MimeType, want.MimeType) {
 			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), stream: ctx.WriteStream(),
 				rtcp: d.sub.writeSubscribeRTCP})
-			// A new subscriber can decode nothing until the next keyframe: ask now,
-			// past the per-subscriber limits (keyframe.go).
+			// A new subscriber can decode nothing until a keyframe: ask now, past the
+			// per-subscriber limits (keyframe.go), even when the cache holds one to
+			// replay (replay.go): in an end-to-end encrypted meeting the senders
+			// ratchet their keys when someone joins, and the newcomer cannot decrypt
+			// frames from before.
 			// A hidden track asks for nothing: showing it asks then.
 			if want := ctlWant(d.ctl.Load()); d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0 {
 				d.up.stats.keyframesIn.Add(1)
 				d.up.requestKeyframe(want)
+			}
+			if d.sub.subscribeConnected() {
+				d.queueReplay() // a track added to a running connection replays now
 			}
 			// Any report maps timestamps to the publisher's clock: send the last one.
 			if l := d.up.layer(int(d.sending.Load())); l != nil {
@@ -150,32 +157,49 @@ func (d *downTrack) forward(p *packet) {
 }
 
 // write sends p with this subscription's SSRC and payload type, and reports the payload
-// bytes written. Called only by the subscriber's writer goroutine.
-func (d *downTrack) write(p *packet) (n int, ok bool) {
+// bytes written. Called only by the subscriber's writer goroutine, which owns h: the
+// header is rewritten there rather than in a copy of its own, since a copy handed to
+// Pion's writer (an interface) would escape to the heap, once per forwarded packet.
+// Whatever Pion's writer does with h (an interceptor may add header extensions) is
+// undone here before the next packet.
+func (d *downTrack) write(p *packet, h *rtp.Header) (n int, ok bool) {
 	b := d.binding.Load()
 	if b == nil {
 		return 0, false
 	}
-	h := p.header
+	if f := d.fw; f != nil && (f.rp.pending || f.rp.dedupe) && d.replayBefore(p, h, b) {
+		return 0, false
+	}
+	n, _, ok = d.send(p, h, b)
+	return n, ok
+}
+
+// send rewrites p's header into h and writes it; wire is what Pion reports written (0
+// for a packet it dropped because SRTP does not run yet).
+func (d *downTrack) send(p *packet, h *rtp.Header, b *binding) (n, wire int, ok bool) {
+	ext := h.Extensions[:0] // keep the capacity an interceptor gave it
+	*h = p.header
+	h.Extensions = ext
 	payload := p.payload
 	if f := d.fw; f != nil {
 		if f.passthrough && d.ctl.Load() == f.ctl {
 			f.notePassthrough(p)
 		} else {
 			var ok bool
-			if payload, ok = d.rewrite(&h, p); !ok {
-				return 0, false
+			if payload, ok = d.rewrite(h, p); !ok {
+				return 0, 0, false
 			}
 		}
 	}
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	if _, err := b.stream.WriteRTP(&h, payload); err != nil {
-		return 0, false
+	wire, err := b.stream.WriteRTP(h, payload)
+	if err != nil {
+		return 0, 0, false
 	}
 	d.sentPackets++
 	d.sentOctets += uint32(len(payload))
-	return len(payload), true
+	return len(payload), wire, true
 }
 
 // writeSenderReport sends the publisher's latest sender report translated to this

@@ -1,9 +1,12 @@
 package sfu
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
+
+	"conclave/internal/fakeclock"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -165,45 +168,57 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 }
 
 // TestKeyframeThrottle: a burst of requests sends one keyframe request at once and one
-// at the end of the interval, never more.
+// at the end of the interval, on the engine's clock, never more; stop cancels a deferred
+// one.
 func TestKeyframeThrottle(t *testing.T) {
-	var mu sync.Mutex
-	now := time.Unix(1000, 0)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	clock := fakeclock.New(time.Unix(1000, 0))
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
 	var k keyframeThrottle
 	sent := make(chan struct{}, 100)
 	send := func() { sent <- struct{}{} }
 	for i := 0; i < 50; i++ {
-		k.request(clock, send)
+		k.request(clock.Now, clock.AfterFunc, send)
 	}
+	if len(sent) != 1 || clock.Pending() != 1 {
+		t.Fatalf("%d requests sent at once and %d deferred, want 1 and 1", len(sent), clock.Pending())
+	}
+	clock.Advance(keyframeInterval - time.Millisecond)
 	if len(sent) != 1 {
-		t.Fatalf("%d requests sent at once, want 1", len(sent))
+		t.Fatalf("%d requests sent before the interval ended, want 1", len(sent))
 	}
-	mu.Lock()
-	now = now.Add(keyframeInterval)
-	mu.Unlock()
+	clock.Advance(time.Millisecond)
 	select {
-	case <-time.After(5 * time.Second):
+	case <-ctx.Done():
 		t.Fatal("the deferred request was never sent")
-	case <-func() chan struct{} {
-		c := make(chan struct{})
-		go func() {
-			for len(sent) < 2 {
-				time.Sleep(time.Millisecond)
-			}
-			close(c)
-		}()
-		return c
-	}():
+	case <-waitLen(sent, 2):
 	}
 	for i := 0; i < 50; i++ {
-		k.request(clock, send) // inside the interval after the deferred send: deferred again, once
+		k.request(clock.Now, clock.AfterFunc, send) // inside the interval after the deferred send: deferred again, once
+	}
+	if err := clock.WaitForTimers(ctx, 1); err != nil {
+		t.Fatal(err)
 	}
 	k.stop()
-	time.Sleep(keyframeInterval + 100*time.Millisecond)
+	if clock.Pending() != 0 {
+		t.Fatalf("%d timers pending after stop, want 0", clock.Pending())
+	}
+	clock.Advance(keyframeInterval)
 	if len(sent) != 2 {
 		t.Fatalf("%d requests sent, want 2 (stop cancels the pending one)", len(sent))
 	}
+}
+
+// waitLen is closed once c holds n items.
+func waitLen(c chan struct{}, n int) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		for len(c) < n {
+			time.Sleep(time.Millisecond)
+		}
+		close(done)
+	}()
+	return done
 }
 
 // newTestUpTrack is a video track of one layer, as a publisher without simulcast makes,

@@ -41,6 +41,7 @@ type forwarder struct {
 	askedAt  time.Time // the last keyframe request for target
 	buf      []byte    // a payload with its descriptor rewritten
 	switches uint64
+	rp       replayState // the keyframe a new subscription starts from (replay.go)
 }
 
 // segment is a run of one layer's packets sent with the same offsets: publisher

@@ -225,9 +225,17 @@ func TestSimulcastPausedLayerAskedFor(t *testing.T) {
 
 	r.view(camTile(1280, 720))
 	r.waitEncodings("q", "f")
-	// Meanwhile q goes on.
+	// Meanwhile q goes on, until f's keyframe requests from before are done with and
+	// one asked for now would go out at once: a request deferred by f's throttle waits
+	// on the fake clock, and moving the clock would put f on probation.
 	n := r.sub.count()
-	r.pumpAdvancing("q going on", func() bool { return r.sub.count() > n+10 && r.lastAre(0, 10)() })
+	f := r.subTrack().up.layer(2)
+	fIdle := func() bool {
+		f.kf.mu.Lock()
+		defer f.kf.mu.Unlock()
+		return !f.kf.pending && !r.clock.Now().Before(f.kf.last.Add(keyframeInterval))
+	}
+	r.pumpAdvancing("q going on", func() bool { return r.sub.count() > n+10 && r.lastAre(0, 10)() && fIdle() })
 	r.pub.setSilent(false, 2)
 	r.pumpUntil("f", r.lastAre(2, 5))
 	checkContinuous(t, r.sub.packets()[from:])

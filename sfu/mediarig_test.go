@@ -334,9 +334,11 @@ func (p *testPublisher) next() uint16 {
 	defer p.mu.Unlock()
 	p.seq++
 	seq := p.seq
+	// Delta frames, so that a subscriber's stream starts with the live packets: a
+	// cached keyframe would be replayed to it first (replay.go).
 	p.sent[seq] = &rtp.Packet{
 		Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true},
-		Payload: []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, byte(seq)},
+		Payload: []byte{0x10, 0x01, 0x00, 0x9d, 0x01, 0x2a, byte(seq)},
 	}
 	return seq
 }

@@ -98,6 +98,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 	p.out.now = r.engine.now
 	r.engine.queues.add(p.out)
 	pub.OnTrack(p.onTrack)
+	sub.OnConnectionStateChange(p.onSubscribeState) // replay.go
 	return p, nil
 }
 

@@ -63,24 +63,14 @@ func (r *simRig) loseF() {
 	r.keyframeRequestsDone()
 }
 
-// keyframeRequestsDone waits until no keyframe request is deferred (the throttle's wait
-// runs on a timer of its own) and the publisher got every one sent, so the tests count
-// only the requests that their layer changes make.
+// keyframeRequestsDone moves the clock on until no keyframe request is deferred (the
+// throttle's wait runs on the fake clock) and waits until the publisher got every one
+// sent, so the tests count only the requests that their layer changes make.
 func (r *simRig) keyframeRequestsDone() {
 	r.t.Helper()
-	up := r.subTrack().up
 	waitFor(r.t, "keyframe requests from before sent", func() bool {
-		for i := range maxLayers {
-			if l := up.layer(i); l != nil {
-				l.kf.mu.Lock()
-				pending := l.kf.pending
-				l.kf.mu.Unlock()
-				if pending {
-					return false
-				}
-			}
-		}
-		return true
+		r.stepIfKeyframeDeferred()
+		return !r.keyframeDeferred()
 	})
 	sent := r.eng.Stats().KeyframeRequestsSent
 	waitFor(r.t, "the publisher getting the keyframe requests", func() bool {

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pion/rtp"
 )
 
 // sendQueue is one subscriber's outgoing packets. The publishers' reader goroutines put
@@ -28,6 +30,11 @@ type sendQueue struct {
 	// never contended on the packet path; Engine.Stats sums them over all subscribers.
 	forwarded atomic.Uint64
 	bytes     atomic.Uint64
+
+	// hdr is the writer's scratch header: every packet's header is rewritten into it
+	// (downTrack.write). Only the writer goroutine touches it; packets queued for
+	// retransmission, keyframe replays and sender reports go through the same writer.
+	hdr rtp.Header
 }
 
 // sendItem is one packet for one subscription or, with p nil, the subscription's pending
@@ -148,7 +155,11 @@ func (q *sendQueue) write(it sendItem) {
 		it.d.writeSenderReport()
 		return
 	}
-	if n, ok := it.d.write(it.p); ok {
+	if it.p == replayMarker {
+		it.d.replayNow(&q.hdr)
+		return
+	}
+	if n, ok := it.d.write(it.p, &q.hdr); ok {
 		q.forwarded.Add(1)
 		q.bytes.Add(uint64(n))
 	}

@@ -403,7 +403,39 @@ func (r *simRig) pumpUntil(what string, cond func() bool) {
 		}
 		r.pub.sendRound()
 		time.Sleep(2 * time.Millisecond)
+		r.stepIfKeyframeDeferred()
 	}
+}
+
+// keyframeDeferred reports whether a layer's throttle holds a keyframe request back.
+func (r *simRig) keyframeDeferred() bool {
+	up := r.subTrack().up
+	for i := range maxLayers {
+		if l := up.layer(i); l != nil {
+			l.kf.mu.Lock()
+			pending := l.kf.pending
+			l.kf.mu.Unlock()
+			if pending {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stepIfKeyframeDeferred moves the fake clock on by liveStep while a keyframe request
+// waits for the throttle's interval (whose timer runs on that clock), and waits until
+// the liveness ticker has read it, as pumpTicking does: time passes in the rig only
+// while something waits for it.
+func (r *simRig) stepIfKeyframeDeferred() {
+	r.t.Helper()
+	if !r.keyframeDeferred() {
+		return
+	}
+	up := r.subTrack().up
+	r.clock.Advance(liveStep)
+	now := r.clock.Now().UnixNano()
+	waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() > now-int64(liveTick) })
 }
 
 // settleOn sends until the subscriber has received several frames of layer in a row.
@@ -513,15 +545,9 @@ func TestSimulcastHiddenTileGetsNothing(t *testing.T) {
 		return n, sum
 	}
 	waitFor(t, "keyframe requests settled", func() bool {
-		for i := range r.pub.layers {
-			if l := r.subTrack().up.layer(i); l != nil {
-				l.kf.mu.Lock()
-				pending := l.kf.pending
-				l.kf.mu.Unlock()
-				if pending {
-					return false
-				}
-			}
+		if r.keyframeDeferred() {
+			r.stepIfKeyframeDeferred()
+			return false
 		}
 		_, sum := plis()
 		return uint64(sum) == r.eng.Stats().KeyframeRequestsSent

@@ -43,6 +43,9 @@ type Stats struct {
 	KeyframeRequestsRepaired  uint64
 	KeyframeRequestsLimited   uint64
 	KeyframeRequestsCoalesced uint64
+	// KeyframesReplayed counts new subscriptions sent a recent keyframe and what
+	// followed it from the cache (replay.go) while the one they asked for was coming.
+	KeyframesReplayed uint64
 	// SenderReports counts publisher sender reports forwarded to subscribers.
 	SenderReports uint64
 	// LayerSwitches counts the times a subscription of a simulcast track changed the
@@ -77,6 +80,7 @@ type counters struct {
 	keyframesRepaired      atomic.Uint64
 	keyframesLimited       atomic.Uint64
 	keyframesCoalesced     atomic.Uint64
+	keyframesReplayed      atomic.Uint64
 	senderReports          atomic.Uint64
 	layerSwitches          atomic.Uint64
 	sendingLayer           [maxLayers]atomic.Int64 // subscriptions sending each simulcast layer
@@ -144,6 +148,7 @@ func (e *Engine) Stats() Stats {
 		KeyframeRequestsRepaired:  c.keyframesRepaired.Load(),
 		KeyframeRequestsLimited:   c.keyframesLimited.Load(),
 		KeyframeRequestsCoalesced: c.keyframesCoalesced.Load(),
+		KeyframesReplayed:         c.keyframesReplayed.Load(),
 		SenderReports:             c.senderReports.Load(),
 		LayerSwitches:             c.layerSwitches.Load(),
 		SendingLayer:              [maxLayers]int64{c.sendingLayer[0].Load(), c.sendingLayer[1].Load(), c.sendingLayer[2].Load()},

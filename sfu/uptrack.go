@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,7 +29,7 @@ type upTrack struct {
 	tap     func(TapPacket)                         // the engine's test tap, usually nil
 	stats   *counters                               // the engine's counters
 	clock   func() time.Time                        // the engine's clock; nil means time.Now
-	after   func(time.Duration, func()) func() bool // the engine's timers; nil: no liveness ticker
+	after   func(time.Duration, func()) func() bool // the engine's timers; nil: no liveness ticker, real timers for keyframe requests
 
 	// layers by index (layerIndex: RID order); set once each, when its stream starts.
 	layers [maxLayers]atomic.Pointer[layer]
@@ -161,6 +162,11 @@ func (l *layer) run() {
 	defer l.up.layerEnded()
 	u := l.up
 	buf := make([]byte, 1500)
+	// pkt is parsed into again for every packet so that its header-extension list (every
+	// browser sends some) is allocated once, not per packet. Packets themselves are not
+	// pooled: the cache, the subscribers' queues and their forwarders share them with no
+	// count of who still holds one.
+	var pkt rtp.Packet
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
@@ -169,7 +175,6 @@ func (l *layer) run() {
 		p := &packet{layer: l.index}
 		raw := make([]byte, n)
 		copy(raw, buf[:n])
-		var pkt rtp.Packet
 		if err := pkt.Unmarshal(raw); err != nil {
 			continue
 		}
@@ -177,6 +182,11 @@ func (l *layer) run() {
 		p.header.Extension = false
 		p.header.Extensions = nil
 		p.header.ExtensionProfile = 0
+		if len(pkt.CSRC) > 0 {
+			p.header.CSRC = slices.Clone(pkt.CSRC) // pkt's is parsed into again
+		} else {
+			p.header.CSRC = nil
+		}
 		p.payload = pkt.Payload
 		if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
 			p.header.PaddingSize = pkt.PaddingSize
@@ -200,7 +210,11 @@ func (l *layer) run() {
 			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, RID: l.rid, SequenceNumber: p.header.SequenceNumber,
 				Timestamp: p.header.Timestamp, Marker: p.header.Marker, Payload: p.payload})
 		}
-		l.cache.put(p)
+		if u.kind == webrtc.RTPCodecTypeVideo && startsKeyframe(p.payload) {
+			l.cache.putKeyframe(p, u.now()) // a new subscriber starts from it (replay.go)
+		} else {
+			l.cache.put(p)
+		}
 		if subs := u.subs.Load(); subs != nil {
 			for _, d := range *subs {
 				d.forward(p)
@@ -327,7 +341,7 @@ func (u *upTrack) requestKeyframe(i int) {
 	if l == nil {
 		return
 	}
-	if !l.kf.request(u.now, l.sendKeyframeRequest) {
+	if !l.kf.request(u.now, u.afterFunc(), l.sendKeyframeRequest) {
 		u.stats.keyframesCoalesced.Add(1)
 	}
 }
@@ -341,18 +355,20 @@ func (l *layer) sendKeyframeRequest() {
 	_ = l.up.owner.writePublishRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 }
 
-// keyframeThrottle coalesces keyframe requests.
+// keyframeThrottle coalesces keyframe requests. Its deferred send runs on the engine's
+// timers (Config.AfterFunc), so tests move it with the fake clock.
 type keyframeThrottle struct {
-	mu      sync.Mutex
-	last    time.Time
-	pending bool
-	timer   *time.Timer
-	stopped bool
+	mu        sync.Mutex
+	last      time.Time
+	pending   bool
+	stopTimer func() bool
+	stopped   bool
 }
 
-// request sends at once or schedules the send at the end of the interval; it reports
-// false when the request was merged into one already scheduled (or the track ended).
-func (k *keyframeThrottle) request(now func() time.Time, send func()) bool {
+// request sends at once or schedules the send at the end of the interval on after; it
+// reports false when the request was merged into one already scheduled (or the track
+// ended).
+func (k *keyframeThrottle) request(now func() time.Time, after func(time.Duration, func()) func() bool, send func()) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.stopped || k.pending {
@@ -361,7 +377,7 @@ func (k *keyframeThrottle) request(now func() time.Time, send func()) bool {
 	t := now()
 	if wait := k.last.Add(keyframeInterval).Sub(t); wait > 0 {
 		k.pending = true
-		k.timer = time.AfterFunc(wait, func() {
+		k.stopTimer = after(wait, func() {
 			k.mu.Lock()
 			defer k.mu.Unlock()
 			k.pending = false
@@ -382,9 +398,17 @@ func (k *keyframeThrottle) stop() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.stopped = true
-	if k.timer != nil {
-		k.timer.Stop()
+	if k.stopTimer != nil {
+		k.stopTimer()
 	}
+}
+
+// afterFunc is the engine's timers, or the real ones for a track made without an engine.
+func (u *upTrack) afterFunc() func(time.Duration, func()) func() bool {
+	if u.after == nil {
+		return func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
+	return u.after
 }
 
 // ended reports whether the track has been unpublished.

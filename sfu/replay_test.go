@@ -1,0 +1,265 @@
+package sfu
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// sendPayload sends the next packet with the given VP8 payload.
+func (p *testPublisher) sendPayload(payload []byte, marker bool) uint16 {
+	p.mu.Lock()
+	p.seq++
+	seq := p.seq
+	p.sent[seq] = &rtp.Packet{
+		Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: marker},
+		Payload: payload,
+	}
+	p.mu.Unlock()
+	p.write(seq)
+	return seq
+}
+
+// orderedSub records every packet a subscriber receives, in arrival order.
+type orderedSub struct {
+	mu  sync.Mutex
+	got []*rtp.Packet
+}
+
+func (s *orderedSub) packets() []*rtp.Packet {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*rtp.Packet(nil), s.got...)
+}
+
+// joinLate adds a participant to room that subscribes over a Pion peer without
+// interceptors, and returns what it receives.
+func joinLate(t *testing.T, room *Room, id string) *orderedSub {
+	t.Helper()
+	p, err := room.Join(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+		webrtc.WithSettingEngine(testPeerSettings()))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	s := &orderedSub{}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.got = append(s.got, pkt)
+			s.mu.Unlock()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	t.Cleanup(cancel)
+	go func() {
+		if err := answerSubscribeOffer(ctx, p, pc); err != nil {
+			t.Errorf("late subscriber: %v", err)
+		}
+	}()
+	return s
+}
+
+// TestLateSubscriberGetsCachedKeyframe: a subscriber that joins after the publisher's
+// keyframe is sent that keyframe and everything after it from the SFU's cache, in order
+// and without a gap, while the publisher sends nothing (the rig's publisher never answers
+// the keyframe request the join makes); the live packets then continue the same stream.
+func TestLateSubscriberGetsCachedKeyframe(t *testing.T) {
+	r := newMediaRig(t)
+	// A keyframe of three packets, then two delta frames.
+	key := r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, false)
+	r.pub.sendPayload([]byte{0x00, 0xaa, 0xbb}, false)
+	r.pub.sendPayload([]byte{0x00, 0xcc, 0xdd}, true)
+	r.pub.sendPayload([]byte{0x10, 0x01, 0x00, 0x00}, true)
+	last := r.pub.sendPayload([]byte{0x10, 0x01, 0x00, 0x01}, true)
+	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	before := r.eng.Stats()
+
+	late := joinLate(t, r.subP.room, "late")
+	waitFor(t, "the replay at the late subscriber", func() bool {
+		got := late.packets()
+		return len(got) > 0 && got[len(got)-1].SequenceNumber == last
+	})
+	got := late.packets()
+	if got[0].SequenceNumber != key || !startsKeyframe(got[0].Payload) {
+		t.Fatalf("first packet %d (keyframe start: %v), want the keyframe's %d", got[0].SequenceNumber, startsKeyframe(got[0].Payload), key)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].SequenceNumber != got[i-1].SequenceNumber+1 || got[i].Timestamp < got[i-1].Timestamp {
+			t.Fatalf("packet %d: sequence number %d after %d", i, got[i].SequenceNumber, got[i-1].SequenceNumber)
+		}
+	}
+	st := r.eng.Stats()
+	if st.KeyframeRequestsReceived != before.KeyframeRequestsReceived+1 {
+		t.Errorf("%d keyframe requests, want the join's one more than %d: an encrypted meeting needs a new keyframe",
+			st.KeyframeRequestsReceived, before.KeyframeRequestsReceived)
+	}
+	if st.KeyframesReplayed != before.KeyframesReplayed+1 {
+		t.Errorf("%d replays counted, want %d", st.KeyframesReplayed, before.KeyframesReplayed+1)
+	}
+
+	// Live packets go on from where the replay ended, none twice.
+	for i := 0; i < 5; i++ {
+		last = r.pub.send()
+	}
+	waitFor(t, "the live packets at the late subscriber", func() bool {
+		got := late.packets()
+		return got[len(got)-1].SequenceNumber == last
+	})
+	got = late.packets()
+	for i := 1; i < len(got); i++ {
+		if got[i].SequenceNumber != got[i-1].SequenceNumber+1 {
+			t.Fatalf("packet %d: sequence number %d after %d", i, got[i].SequenceNumber, got[i-1].SequenceNumber)
+		}
+	}
+}
+
+// TestLateSubscriberWithoutCachedKeyframeAsks: with the cached keyframe too old, a new
+// subscription gets nothing replayed, only the live packets, and asks the publisher.
+func TestLateSubscriberWithoutCachedKeyframeAsks(t *testing.T) {
+	r := newMediaRig(t)
+	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
+	last := r.pub.send()
+	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	r.clock.Advance(keyframeReplayAge + 1) // the keyframe is now too old to replay
+	before := r.eng.Stats()
+	late := joinLate(t, r.subP.room, "late")
+	waitFor(t, "the late subscription's keyframe request", func() bool {
+		return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
+	})
+	joined := last
+	// Live packets reach it once its connection is up.
+	waitFor(t, "a live packet at the late subscriber", func() bool {
+		r.pub.send()
+		return len(late.packets()) > 0
+	})
+	if got := late.packets(); int16(got[0].SequenceNumber-joined) <= 0 {
+		t.Errorf("the late subscriber got %d first, want only packets after %d (nothing replayed)", got[0].SequenceNumber, joined)
+	}
+	if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed {
+		t.Errorf("%d replays, want %d", st.KeyframesReplayed, before.KeyframesReplayed)
+	}
+}
+
+// TestSimulcastLateSubscriberGetsCachedKeyframe: a late subscriber of a simulcast track
+// is sent the cached keyframe of the layer it starts with and what followed while the
+// publisher sends nothing, and then the live packets: one continuous stream (sequence
+// numbers, timestamps, picture IDs, TL0PICIDX).
+func TestSimulcastLateSubscriberGetsCachedKeyframe(t *testing.T) {
+	r := newSimRig(t)
+	r.settleOn(2)
+	r.pub.mu.Lock()
+	var lastF uint32 // the last frame sent on layer f
+	for frame, layer := range r.pub.sent {
+		if layer == 2 && frame > lastF {
+			lastF = frame
+		}
+	}
+	r.pub.mu.Unlock()
+	replayed := r.eng.Stats().KeyframesReplayed
+
+	late := joinLate(t, r.room, "late")
+	decoded := func() []simPacket {
+		var out []simPacket
+		for _, p := range late.packets() {
+			out = append(out, decodeSimPacket(p))
+		}
+		return out
+	}
+	waitFor(t, "the replay at the late subscriber", func() bool {
+		got := decoded()
+		return len(got) > 0 && got[len(got)-1].frame == lastF
+	})
+	got := decoded()
+	if !got[0].key || got[0].layer != 2 {
+		t.Fatalf("first packet: keyframe %v of layer %d, want a keyframe of layer f", got[0].key, got[0].layer)
+	}
+	checkContinuous(t, got)
+	if n := r.eng.Stats().KeyframesReplayed; n != replayed+1 {
+		t.Errorf("%d replays counted, want %d", n, replayed+1)
+	}
+	n := len(got)
+	r.pumpUntil("live packets at the late subscriber", func() bool { return len(late.packets()) >= n+5 })
+	checkContinuous(t, decoded())
+}
+
+// TestReplayRun: what the writer replays and drops, without connections. A marker
+// replays the keyframe and all after it; the live packets queued meanwhile that it
+// carried are dropped. A first live packet replays up to itself. A gap in the cache,
+// or a keyframe too old, replays nothing.
+func TestReplayRun(t *testing.T) {
+	newSub := func(up *upTrack) (*downTrack, *recordingWriter) {
+		w := &recordingWriter{}
+		q := &sendQueue{urgent: make(chan sendItem, 4), rtx: make(chan sendItem, 4), video: make(chan sendItem, 4), now: time.Now}
+		d := &downTrack{up: up, sub: &Participant{out: q}, fw: &forwarder{passthrough: true, rp: replayState{pending: true}}}
+		d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
+		return d, w
+	}
+	pkt := func(seq uint16, key bool) *packet {
+		payload := []byte{0x10, 0x01, 0x00}
+		if key {
+			payload = []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a}
+		}
+		return &packet{header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000}, payload: payload}
+	}
+	seqs := func(w *recordingWriter) []uint16 {
+		var out []uint16
+		for _, h := range w.got() {
+			out = append(out, h.SequenceNumber)
+		}
+		return out
+	}
+	up := newTestUpTrack()
+	c := &up.layer(0).cache
+	c.put(pkt(9, false))
+	c.putKeyframe(pkt(10, true), time.Now())
+	for s := uint16(11); s <= 13; s++ {
+		c.put(pkt(s, false))
+	}
+
+	d, w := newSub(up)
+	d.sub.out.write(sendItem{d: d, p: replayMarker})
+	for _, s := range []uint16{12, 13, 14} { // 12 and 13 were queued before the replay
+		d.sub.out.write(sendItem{d: d, p: pkt(s, false)})
+	}
+	if got := seqs(w); !slices.Equal(got, []uint16{10, 11, 12, 13, 14}) {
+		t.Errorf("marker: sent %v, want 10..14 once each", got)
+	}
+
+	d, w = newSub(up)
+	d.sub.out.write(sendItem{d: d, p: pkt(13, false)})
+	if got := seqs(w); !slices.Equal(got, []uint16{10, 11, 12, 13}) {
+		t.Errorf("first live packet: sent %v, want 10..13", got)
+	}
+
+	c.slots[11%cacheSize] = nil // lost on the way in
+	d, w = newSub(up)
+	d.sub.out.write(sendItem{d: d, p: replayMarker})
+	d.sub.out.write(sendItem{d: d, p: pkt(14, false)})
+	if got := seqs(w); !slices.Equal(got, []uint16{14}) {
+		t.Errorf("gap: sent %v, want the live 14 alone", got)
+	}
+
+	if _, ok := c.keyframeRun(time.Now().Add(keyframeReplayAge+time.Second), keyframeReplayAge, 0, true, nil); ok {
+		t.Error("a keyframe older than keyframeReplayAge is replayable")
+	}
+}
