@@ -74,7 +74,7 @@ func newDownTrack(up *upTrack, sub *Participant) *downTrack {
 	if up.kind != webrtc.RTPCodecTypeVideo {
 		return d
 	}
-	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: true}}
+	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: sub.room == nil || !sub.room.encrypted.Load()}}
 	if up.simulcast() {
 		d.fw.cur, d.fw.passthrough = -1, false
 		d.sending.Store(-1)

@@ -160,6 +160,34 @@ func TestLateSubscriberWithoutCachedKeyframeAsks(t *testing.T) {
 	}
 }
 
+// TestEncryptedRoomReplaysNothing: in an end-to-end encrypted meeting a newcomer cannot
+// decrypt frames from before its join (the senders ratchet their keys), so a fresh
+// cached keyframe is not replayed: the join asks the publisher, and only live packets
+// reach the newcomer.
+func TestEncryptedRoomReplaysNothing(t *testing.T) {
+	r := newMediaRig(t)
+	r.subP.room.SetEncrypted(true)
+	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
+	last := r.pub.send()
+	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	before := r.eng.Stats()
+	late := joinLate(t, r.subP.room, "late")
+	waitFor(t, "the late subscription's keyframe request", func() bool {
+		return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
+	})
+	joined := last
+	waitFor(t, "a live packet at the late subscriber", func() bool {
+		r.pub.send()
+		return len(late.packets()) > 0
+	})
+	if got := late.packets(); int16(got[0].SequenceNumber-joined) <= 0 {
+		t.Errorf("the late subscriber got %d first, want only packets after %d (nothing replayed)", got[0].SequenceNumber, joined)
+	}
+	if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed {
+		t.Errorf("%d replays in an encrypted room, want none", st.KeyframesReplayed-before.KeyframesReplayed)
+	}
+}
+
 // TestSimulcastLateSubscriberGetsCachedKeyframe: a late subscriber of a simulcast track
 // is sent the cached keyframe of the layer it starts with and what followed while the
 // publisher sends nothing, and then the live packets: one continuous stream (sequence

@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +42,11 @@ type Room struct {
 	engine   *Engine
 	speakers *speakerTracker // who speaks (speakers.go)
 
+	// encrypted: the meeting is end-to-end encrypted. Its senders ratchet their keys when
+	// someone joins, so a newcomer cannot decrypt a cached keyframe from before its join:
+	// none is replayed (replay.go), the join's keyframe request alone serves.
+	encrypted atomic.Bool
+
 	mu      sync.Mutex
 	members map[string]*Participant
 	tracks  []*upTrack
@@ -55,6 +61,10 @@ func (e *Engine) NewRoom() *Room {
 	}
 	return &Room{engine: e, speakers: newSpeakerTracker(after), members: make(map[string]*Participant)}
 }
+
+// SetEncrypted says whether the meeting is end-to-end encrypted (see Room.encrypted);
+// it applies to subscriptions made from then on.
+func (r *Room) SetEncrypted(on bool) { r.encrypted.Store(on) }
 
 // Join adds a participant with both of its peer connections. The caller must Close it.
 func (r *Room) Join(id string) (*Participant, error) {

@@ -99,9 +99,11 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 		r.mu.Unlock()
 		return nil, ErrTooManyMeetings // meetings past their time count until the janitor ends them
 	}
+	sroom := r.engine.NewRoom()
+	sroom.SetEncrypted(room.E2EE)
 	m := &Meeting{
 		id:        id,
-		room:      r.engine.NewRoom(),
+		room:      sroom,
 		idle:      now,
 		maxWait:   r.maxWaitAddr,
 		modHash:   room.ModeratorMAC,
