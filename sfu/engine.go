@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -75,6 +77,12 @@ type Engine struct {
 	tcpMux  ice.TCPMux
 	stats   counters   // monitoring (stats.go)
 	queues  queueStats // what subscribers were sent, counted by their writers
+
+	// subMu serialises making subscribe connections, so the bandwidth estimator the
+	// congestion control makes inside NewPeerConnection (newBWE, set by its callback
+	// on the same goroutine) is known to be that connection's (bwe.go).
+	subMu  sync.Mutex
+	newBWE cc.BandwidthEstimator
 }
 
 // keyframeInterval is the minimum time between two keyframe requests sent to one
@@ -140,7 +148,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
-	if e.subAPI, err = newSubscribeAPI(settings); err != nil {
+	if e.subAPI, err = newSubscribeAPI(settings, loggerFactory, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
@@ -233,15 +241,34 @@ func newPublishAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
 }
 
 // newSubscribeAPI: we send. NACKs are answered by the SFU itself from the publisher
-// track's shared packet cache (no per-subscriber buffers), and no header extensions are
-// negotiated because incoming ones are stripped. There is no sender report interceptor:
-// its reports would map timestamps to the time packets left the server; the SFU forwards
-// the publisher's own reports instead (senderreport.go), so receivers keep lip sync.
-func newSubscribeAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
+// track's shared packet cache (no per-subscriber buffers). The only header extension is
+// transport-wide congestion control's sequence number, which Pion's interceptor adds to
+// every packet on its way out (the publisher's extensions are stripped): the subscriber
+// acknowledges them in transport-cc feedback, from which Pion's GCC estimates the
+// subscriber's bandwidth (bwe.go); onBWE gets each connection's estimator. GCC runs with
+// the no-op pacer: the subscriber's writer and its queues already pace (sendqueue.go),
+// and a pacer would add a goroutine and a delay per packet. There is no sender report
+// interceptor: its reports would map timestamps to the time packets left the server; the
+// SFU forwards the publisher's own reports instead (senderreport.go), so receivers keep
+// lip sync.
+func newSubscribeAPI(settings webrtc.SettingEngine, logs pionLoggerFactory, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: webrtc.TypeRTCPFBTransportCC}}
 	if err := registerCodecs(m, fb); err != nil {
 		return nil, err
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(settings)), nil
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeAudio)
+	reg := &interceptor.Registry{}
+	// The estimator first: interceptors added later wrap it, so the TWCC interceptor
+	// has numbered a packet before the estimator records it as sent.
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) { return newEstimator(logs) })
+	if err != nil {
+		return nil, err
+	}
+	ccf.OnNewPeerConnection(onBWE)
+	reg.Add(ccf)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
 }

@@ -88,6 +88,12 @@ type layer struct {
 	// resumed: the SFU asked the publisher for the layer again after it paused it, so
 	// its return ends no loss (live.go).
 	resumed atomic.Bool
+	// bytes counts the RTP bytes received (the reader's one atomic add per packet);
+	// the liveness ticker turns it into bitrate, bits per second over rateWindow, 0
+	// until a window is measured (rate.go). rate is the ticker's own.
+	bytes   atomic.Uint64
+	bitrate atomic.Int64
+	rate    rateMeter
 
 	kf keyframeThrottle
 }
@@ -119,7 +125,9 @@ func (u *upTrack) addLayer(l *layer) bool {
 		return false
 	}
 	l.up = u
-	if l.rid != "" {
+	if l.rid != "" || u.kind == webrtc.RTPCodecTypeVideo {
+		// Every video track has the ticker: it measures the layers' bitrates (rate.go);
+		// liveness is judged for simulcast layers only.
 		u.startLiveness()
 		l.seen.Store(u.live.tick.Load())
 	}
@@ -183,6 +191,7 @@ func (l *layer) run() {
 		if u.blocked.Load() {
 			continue
 		}
+		l.bytes.Add(uint64(n))
 		if l.rid != "" {
 			if t := u.live.tick.Load(); l.seen.Load() != t {
 				l.noteSeen(t)

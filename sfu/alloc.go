@@ -1,0 +1,234 @@
+package sfu
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// The allocation shares a subscriber's estimated bandwidth (bwe.go) out over what it
+// is sent: audio first, a fixed audioReserve per audio track (audio is never cut), then
+// the video it shows, largest tiles first (equal ones by tilePriority), each at the
+// best live layer that fits what is left and never above what its size calls for
+// (chooseLayer). A tile for which not even the lowest layer fits gets no video at all
+// (paused), except the first, the most important, which always keeps at least its
+// lowest layer. A track without simulcast is one layer: it fits or is paused.
+//
+// Going down is immediate; going up needs the higher layer to fit with climbHeadroom
+// to spare, so an estimate that hovers at a layer's rate does not flap, and is held
+// back after a climb that the estimate had to undo (climbGate): the estimate itself
+// grows while the link carries less than it could, and a climb is how it learns
+// whether the link carries more.
+const (
+	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second
+	climbHeadroom  = 12     // per cent
+	climbFailedIn  = 10 * time.Second
+	climbBackoff   = 5 * time.Second
+	climbBackoffUp = 40 * time.Second
+	climbForgotten = 60 * time.Second
+)
+
+// guessedRate is what a layer is taken to need before its rate is measured.
+var guessedRate = [maxLayers]int64{150_000, 500_000, 1_500_000}
+
+// allocation is the layer each shown video track may take, -1: paused.
+type allocation map[*upTrack]int
+
+// allocTile is what the allocation knows of one shown video.
+type allocTile struct {
+	up     *upTrack
+	order  string // participant id and source: equal tiles in a stable order
+	area   int
+	prio   int
+	layers [maxLayers]layerInfo
+	top    int // the best live layer for the tile's size
+	cur    int // the layer it has now; -1: none
+}
+
+func (t *allocTile) rate(i int) int64 {
+	if r := t.layers[i].bitrate; r > 0 {
+		return r
+	}
+	return guessedRate[i]
+}
+
+// allocate gives each tile a layer, -1 for paused, in the order of tiles.
+func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) []int {
+	order := make([]int, len(tiles))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ta, tb := &tiles[a], &tiles[b]
+		if c := cmp.Compare(tb.area, ta.area); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(tb.prio, ta.prio); c != 0 {
+			return c
+		}
+		return cmp.Compare(ta.order, tb.order)
+	})
+	left := budget - int64(audio)*audioReserve
+	out := make([]int, len(tiles))
+	for n, i := range order {
+		t := &tiles[i]
+		out[i] = -1
+		lowest := -1
+		for l := t.top; l >= 0; l-- {
+			if !t.layers[l].present || !t.layers[l].live {
+				continue
+			}
+			lowest = l
+			need := t.rate(l)
+			if t.cur >= 0 && l > t.cur {
+				if !mayClimb {
+					continue
+				}
+				need += need * climbHeadroom / 100
+			}
+			if need <= left {
+				out[i] = l
+				break
+			}
+		}
+		if out[i] < 0 && n == 0 {
+			out[i] = lowest
+		}
+		if out[i] >= 0 {
+			left -= t.rate(out[i])
+		}
+	}
+	return out
+}
+
+// climbGate holds climbs back after failed ones: a drop soon after a climb doubles the
+// wait before the next, up to climbBackoffUp; a minute without drops forgets them.
+type climbGate struct {
+	lastClimb, lastDrop time.Time
+	backoff             time.Duration
+}
+
+func (g *climbGate) open(now time.Time) bool {
+	return g.lastDrop.IsZero() || now.Sub(g.lastDrop) >= g.backoff
+}
+
+func (g *climbGate) note(now time.Time, climbed, dropped bool) {
+	if dropped {
+		switch {
+		case g.backoff == 0 || now.Sub(g.lastDrop) > climbForgotten:
+			g.backoff = climbBackoff
+		case now.Sub(g.lastClimb) < climbFailedIn:
+			g.backoff = min(2*g.backoff, climbBackoffUp)
+		}
+		g.lastDrop = now
+	}
+	if climbed {
+		g.lastClimb = now
+	}
+}
+
+// layerLimit is the highest layer the allocation lets up take; ok is false while the
+// subscriber is not limited (no estimate yet, or a track allocated after the last one).
+func (p *Participant) layerLimit(up *upTrack) (limit int, ok bool) {
+	a := p.bw.alloc.Load()
+	if a == nil {
+		return 0, false
+	}
+	limit, ok = (*a)[up]
+	return limit, ok
+}
+
+// capLayer is the highest live layer at or below limit, for a subscription that
+// wants want; -1 when limit is -1 (paused).
+func capLayer(infos [maxLayers]layerInfo, want, limit int) int {
+	if limit < 0 {
+		return -1
+	}
+	if want <= limit {
+		return want
+	}
+	for i := limit; i >= 0; i-- {
+		if infos[i].present && infos[i].live {
+			return i
+		}
+	}
+	return limit
+}
+
+// reallocate shares the latest estimate out over the subscriber's subscriptions and
+// makes them choose again; it updates the downlink state.
+func (p *Participant) reallocate() {
+	if p.bw.est == nil || !p.bw.estimated.Load() {
+		return
+	}
+	p.mu.Lock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.mu.Unlock()
+	audio := 0
+	var tiles []allocTile
+	var video []*downTrack
+	for _, d := range downs {
+		if d.up.kind == webrtc.RTPCodecTypeAudio {
+			audio++
+			continue
+		}
+		video = append(video, d)
+		w, h, shown := p.tileOf(d.up)
+		if !shown || d.fw == nil {
+			continue
+		}
+		infos := d.up.layerInfos()
+		cur := ctlWant(d.ctl.Load())
+		top := chooseLayer(infos, w, h, unlimitedBudget, true, cur)
+		if top < 0 {
+			continue
+		}
+		tiles = append(tiles, allocTile{up: d.up, order: d.up.owner.id + "\x00" + string(d.up.source),
+			area: w * h, prio: p.tilePriority(d.up), layers: infos, top: top, cur: cur})
+	}
+	now := p.room.engine.now()
+	p.bw.mu.Lock()
+	layers := allocate(p.bw.budget.Load(), audio, tiles, p.bw.climb.open(now))
+	a := make(allocation, len(tiles))
+	var dl Downlink
+	climbed, dropped := false, false
+	for i, t := range tiles {
+		l := layers[i]
+		a[t.up] = l
+		if t.cur >= 0 && l > t.cur {
+			climbed = true
+		}
+		if t.cur >= 0 && l < t.cur && l < t.top {
+			dropped = true
+		}
+		switch {
+		case l < 0:
+			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkPaused})
+		case l < t.top:
+			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkReduced})
+		}
+	}
+	p.bw.climb.note(now, climbed, dropped)
+	slices.SortFunc(dl.Tracks, func(x, y DownlinkTrack) int {
+		return cmp.Or(cmp.Compare(x.ParticipantID, y.ParticipantID), cmp.Compare(x.Source, y.Source))
+	})
+	dl.Limited = len(dl.Tracks) > 0
+	p.bw.alloc.Store(&a)
+	changed := !dl.equal(p.bw.downlink)
+	p.bw.downlink = dl
+	p.bw.mu.Unlock()
+	if changed {
+		select {
+		case p.bw.changed <- struct{}{}:
+		default:
+		}
+	}
+	for _, d := range video {
+		d.choose()
+	}
+}
