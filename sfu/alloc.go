@@ -25,13 +25,14 @@ const (
 	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second
 	climbHeadroom  = 12     // per cent
 	climbFailedIn  = 10 * time.Second
-	climbBackoff   = 5 * time.Second
-	climbBackoffUp = 40 * time.Second
-	climbForgotten = 60 * time.Second
+	climbBackoff   = 10 * time.Second
+	climbBackoffUp = 80 * time.Second
+	climbForgotten = 2 * time.Minute
 )
 
-// guessedRate is what a layer is taken to need before its rate is measured.
-var guessedRate = [maxLayers]int64{150_000, 500_000, 1_500_000}
+// guessedRate is what a layer is taken to need before its rate is measured: about what
+// browsers send of a 720p camera (TESTING.md).
+var guessedRate = [maxLayers]int64{150_000, 400_000, 900_000}
 
 // allocation is the layer each shown video track may take, -1: paused.
 type allocation map[*upTrack]int
@@ -104,7 +105,7 @@ func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) []int {
 }
 
 // climbGate holds climbs back after failed ones: a drop soon after a climb doubles the
-// wait before the next, up to climbBackoffUp; a minute without drops forgets them.
+// wait before the next, up to climbBackoffUp; climbForgotten without drops forgets them.
 type climbGate struct {
 	lastClimb, lastDrop time.Time
 	backoff             time.Duration
@@ -160,7 +161,7 @@ func capLayer(infos [maxLayers]layerInfo, want, limit int) int {
 // reallocate shares the latest estimate out over the subscriber's subscriptions and
 // makes them choose again; it updates the downlink state.
 func (p *Participant) reallocate() {
-	if p.bw.est == nil || !p.bw.estimated.Load() {
+	if !p.bw.enabled.Load() {
 		return
 	}
 	p.mu.Lock()
@@ -183,6 +184,11 @@ func (p *Participant) reallocate() {
 			continue
 		}
 		infos := d.up.layerInfos()
+		// A layer paused because no one took it may be allocated: the subscription
+		// then asks the publisher for it (choose), and takes it once it arrives.
+		for i := range infos {
+			infos[i].live = infos[i].live || infos[i].held
+		}
 		cur := ctlWant(d.ctl.Load())
 		top := chooseLayer(infos, w, h, unlimitedBudget, true, cur)
 		if top < 0 {
@@ -192,8 +198,9 @@ func (p *Participant) reallocate() {
 			area: w * h, prio: p.tilePriority(d.up), layers: infos, top: top, cur: cur})
 	}
 	now := p.room.engine.now()
+	budget := p.bw.budget.Load()
 	p.bw.mu.Lock()
-	layers := allocate(p.bw.budget.Load(), audio, tiles, p.bw.climb.open(now))
+	layers := allocate(budget, audio, tiles, p.bw.climb.open(now))
 	a := make(allocation, len(tiles))
 	var dl Downlink
 	climbed, dropped := false, false
@@ -203,7 +210,9 @@ func (p *Participant) reallocate() {
 		if t.cur >= 0 && l > t.cur {
 			climbed = true
 		}
-		if t.cur >= 0 && l < t.cur && l < t.top {
+		// Only a fall of the estimate is a sign of congestion: the first
+		// allocation, or a view that asks for more, cuts without one.
+		if t.cur >= 0 && l < t.cur && l < t.top && budget < p.bw.lastBudget {
 			dropped = true
 		}
 		switch {
@@ -214,13 +223,17 @@ func (p *Participant) reallocate() {
 		}
 	}
 	p.bw.climb.note(now, climbed, dropped)
+	p.bw.lastBudget = budget
 	slices.SortFunc(dl.Tracks, func(x, y DownlinkTrack) int {
 		return cmp.Or(cmp.Compare(x.ParticipantID, y.ParticipantID), cmp.Compare(x.Source, y.Source))
 	})
 	dl.Limited = len(dl.Tracks) > 0
 	p.bw.alloc.Store(&a)
-	changed := !dl.equal(p.bw.downlink)
-	p.bw.downlink = dl
+	// The state is news only once the estimate rests on feedback.
+	changed := p.bw.estimated.Load() && !dl.equal(p.bw.downlink)
+	if changed {
+		p.bw.downlink = dl
+	}
 	p.bw.mu.Unlock()
 	if changed {
 		select {

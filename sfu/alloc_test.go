@@ -59,7 +59,7 @@ func TestAllocate(t *testing.T) {
 }
 
 // TestClimbGate: a drop soon after a climb doubles the wait before the next climb;
-// a minute without drops forgets.
+// a quiet while forgets.
 func TestClimbGate(t *testing.T) {
 	var g climbGate
 	t0 := time.Unix(1_000_000, 0)
@@ -68,23 +68,23 @@ func TestClimbGate(t *testing.T) {
 	}
 	g.note(t0, true, false)
 	g.note(t0.Add(time.Second), false, true)
-	if g.open(t0.Add(5*time.Second)) || !g.open(t0.Add(6*time.Second)) {
+	if g.open(t0.Add(climbBackoff)) || !g.open(t0.Add(time.Second+climbBackoff)) {
 		t.Errorf("after the first drop: backoff %v, want %v", g.backoff, climbBackoff)
 	}
-	g.note(t0.Add(7*time.Second), true, false)
-	g.note(t0.Add(8*time.Second), false, true)
+	g.note(t0.Add(time.Second+climbBackoff), true, false)
+	g.note(t0.Add(2*time.Second+climbBackoff), false, true)
 	if g.backoff != 2*climbBackoff {
 		t.Errorf("after a failed climb: backoff %v, want %v", g.backoff, 2*climbBackoff)
 	}
 	for i := range 10 {
-		at := t0.Add(time.Duration(10+2*i) * time.Second)
+		at := t0.Add(climbBackoff + time.Duration(10+2*i)*time.Second)
 		g.note(at, true, false)
 		g.note(at.Add(time.Second), false, true)
 	}
 	if g.backoff != climbBackoffUp {
 		t.Errorf("after many: backoff %v, want %v", g.backoff, climbBackoffUp)
 	}
-	later := t0.Add(10 * time.Minute)
+	later := t0.Add(climbForgotten + 10*time.Minute)
 	g.note(later, false, true)
 	if g.backoff != climbBackoff {
 		t.Errorf("after a quiet while: backoff %v, want %v", g.backoff, climbBackoff)

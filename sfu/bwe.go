@@ -1,20 +1,24 @@
 package sfu
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/sdp/v3"
 )
 
 // Each subscriber's downlink bandwidth is estimated by Pion's GCC from the transport-cc
 // feedback its subscribe connection returns (engine.go), and allocated across what it
 // shows (alloc.go). The estimate is read on a ticker of the engine's clock, every
-// bweTick: no work per packet beyond what the interceptors do. Until the estimator's
-// first change (the first feedback) the subscriber is not limited at all, so a client
-// without transport-cc, or a test peer without it, gets what its view calls for.
+// bweTick: no work per packet beyond what the interceptors do. The allocation starts
+// once the client's answer accepts transport-cc, at GCC's initial estimate: a link far
+// slower than that must not first be flooded with the top layers, whose queueing
+// delay would outlast GCC's record of the packets sent (Pion keeps 250) and leave it
+// blind. A client without transport-cc, or a test peer without it, is never limited.
 const (
 	bweTick = 500 * time.Millisecond
 	// bweInitial is where the estimate starts: GCC climbs only some 8 % a second, so
@@ -35,16 +39,18 @@ func newEstimator(logs pionLoggerFactory) (cc.BandwidthEstimator, error) {
 // bandwidth is a subscriber's estimate and its allocation.
 type bandwidth struct {
 	est       cc.BandwidthEstimator // nil: no congestion control (never limited)
+	enabled   atomic.Bool           // the client's answer accepted transport-cc
 	estimated atomic.Bool           // the estimator has moved: feedback arrives
 	budget    atomic.Int64          // bits per second, as of the latest tick; 0: none yet
 	alloc     atomic.Pointer[allocation]
 	changed   chan struct{} // the downlink state changed (Downlink)
 
-	mu       sync.Mutex
-	stop     func() bool // the pending tick
-	stopped  bool
-	climb    climbGate
-	downlink Downlink // the latest state
+	mu         sync.Mutex
+	stop       func() bool // the pending tick
+	stopped    bool
+	climb      climbGate
+	lastBudget int64    // the budget of the latest allocation
+	downlink   Downlink // the latest state
 }
 
 // startBWE takes the estimator made with the subscribe connection.
@@ -54,19 +60,21 @@ func (p *Participant) startBWE(est cc.BandwidthEstimator) {
 		return
 	}
 	p.bw.est = est
-	// Set before the connection exists, so before GCC's goroutines could call it. The
-	// ticker starts with the first estimate: a subscriber whose client sends no
-	// feedback costs no timer.
-	est.OnTargetBitrateChange(func(int) {
-		if p.bw.estimated.Swap(true) {
-			return
-		}
-		p.bw.mu.Lock()
-		defer p.bw.mu.Unlock()
-		if !p.bw.stopped {
-			p.bw.stop = p.room.engine.after(0, p.onBWETick)
-		}
-	})
+	// Set before the connection exists, so before GCC's goroutines could call it.
+	est.OnTargetBitrateChange(func(int) { p.bw.estimated.Store(true) })
+}
+
+// bweNegotiated starts the ticker once an answer accepts transport-cc: a subscriber
+// whose client sends no feedback costs no timer.
+func (p *Participant) bweNegotiated(answer string) {
+	if p.bw.est == nil || !strings.Contains(answer, sdp.TransportCCURI) || p.bw.enabled.Swap(true) {
+		return
+	}
+	p.bw.mu.Lock()
+	defer p.bw.mu.Unlock()
+	if !p.bw.stopped {
+		p.bw.stop = p.room.engine.after(0, p.onBWETick)
+	}
 }
 
 // stopBWE ends the ticker.

@@ -38,6 +38,7 @@ type layerInfo struct {
 	width   int
 	height  int
 	bitrate int64 // bits per second; 0: not known
+	held    bool  // the publisher was asked to pause it (encodings.go), so it is not live
 }
 
 // chooseLayer picks the layer for a tile of w×h (w = 0: the subscriber has no view yet,
@@ -116,11 +117,11 @@ func estimateSizes(layers *[maxLayers]layerInfo) {
 func (u *upTrack) layerInfos() [maxLayers]layerInfo {
 	var out [maxLayers]layerInfo
 	now := u.live.tick.Load()
-	live, settled := u.liveMask(now), u.settledMask()
+	live, settled, held := u.liveMask(now), u.settledMask(), u.enc.paused.Load()
 	for i := range u.layers {
 		if l := u.layers[i].Load(); l != nil {
 			size := l.size.Load()
-			out[i] = layerInfo{present: true, live: live&(1<<i) != 0, settled: settled&(1<<i) != 0,
+			out[i] = layerInfo{present: true, live: live&(1<<i) != 0, settled: settled&(1<<i) != 0, held: held&(1<<i) != 0,
 				width: int(size >> 16), height: int(size & 0xffff), bitrate: l.bitrate.Load()}
 		}
 	}
@@ -155,7 +156,9 @@ func (d *downTrack) choose() {
 			want = ideal
 		}
 		if limit, ok := d.sub.layerLimit(d.up); ok {
-			want = capLayer(infos, want, limit)
+			// The publisher is asked for no more than the bandwidth allows either:
+			// a layer no one can take may be paused, and one allowed again resumed.
+			want, ideal = capLayer(infos, want, limit), min(ideal, limit)
 		}
 	}
 	d.setWant(want, ideal)
@@ -202,7 +205,7 @@ func (p *Participant) SetView(tiles []Tile) {
 		v[tileKey{t.ParticipantID, t.Source}] = t
 	}
 	p.view.Store(&v)
-	if p.bw.estimated.Load() {
+	if p.bw.enabled.Load() {
 		p.reallocate() // the allocation changes with the view, and makes them choose
 		return
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	// that reports whether it stopped f before it ran; nil means time.AfterFunc. It
 	// times the encodings a publisher may stop (encodings.go).
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// Net, when set, is the network the media sockets and connections use instead of
+	// the operating system's: tests put the engine on Pion's virtual network (vnet) to
+	// give subscribers slow links.
+	Net transport.Net
 	// Tap, when set, sees every packet a publisher sends, before forwarding (tests use
 	// it to prove that the server only ever sees encrypted frames). It runs on the
 	// track's reader goroutine and must not keep Payload.
@@ -102,7 +107,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, cands: candidateFilter{allowLoopback: cfg.Loopback}}
 
-	udpConn, err := net.ListenPacket("udp", cfg.UDPAddr)
+	listen := net.ListenPacket
+	if cfg.Net != nil {
+		listen = cfg.Net.ListenPacket
+	}
+	udpConn, err := listen("udp", cfg.UDPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: listen media UDP %s: %w", cfg.UDPAddr, err)
 	}
@@ -120,6 +129,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 
 	settings := webrtc.SettingEngine{LoggerFactory: loggerFactory}
+	if cfg.Net != nil {
+		settings.SetNet(cfg.Net)
+	}
 	settings.SetICEUDPMux(e.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if e.tcpMux != nil {

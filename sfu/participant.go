@@ -312,6 +312,7 @@ func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	p.flushCandidates(p.sub, &p.subCandidates)
+	p.bweNegotiated(answer)
 	return nil
 }
 

@@ -6,8 +6,9 @@ import "time"
 // adds every packet's size to the layer's byte count (one atomic add, no clock read),
 // and the liveness ticker (live.go), on the engine's clock, keeps the count at its
 // latest ticks and divides what arrived over the last rateWindow by the time it took.
-// A layer that stops keeps a falling rate until the window has passed; the first
-// window's rate is known one tick after the layer starts.
+// A layer that stops keeps a falling rate until the window has passed (one paused by
+// the SFU keeps its last); the first window's rate is known one tick after the layer
+// starts.
 const (
 	rateSlots  = 9 // readings kept: rateSlots-1 ticks of liveTick make the window
 	rateWindow = (rateSlots - 1) * liveTick
@@ -40,11 +41,17 @@ func (m *rateMeter) add(total uint64, now int64) int64 {
 	return int64(float64(total-m.total[oldest]) * 8 * float64(time.Second) / float64(dt))
 }
 
-// measureRates is the ticker's part: each layer's bitrate as of now.
+// measureRates is the ticker's part: each layer's bitrate as of now. A layer the
+// publisher was asked to pause keeps the rate it had, so the allocation knows what
+// asking for it again would cost.
 func (u *upTrack) measureRates(now int64) {
+	paused := u.enc.paused.Load()
 	for i := range u.layers {
 		if l := u.layers[i].Load(); l != nil {
-			l.bitrate.Store(l.rate.add(l.bytes.Load(), now))
+			r := l.rate.add(l.bytes.Load(), now)
+			if paused&(1<<i) == 0 {
+				l.bitrate.Store(r)
+			}
 		}
 	}
 }
