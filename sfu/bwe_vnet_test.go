@@ -539,11 +539,24 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 		t.Errorf("the capped subscriber lost %d of %d video packets once settled, want < 2 %%", lost, expected)
 	}
 	t.Logf("settled: %d of %d video packets lost; estimate %d bit/s", lost, expected, r.capped.p.bw.budget.Load())
+	// What the capped member's client is told (signaling sends it as "downlink").
+	reduced := Downlink{Limited: true, Tracks: []DownlinkTrack{{ParticipantID: "pub", Source: SourceCamera, State: DownlinkReduced}}}
+	waitForLong(t, "the capped subscriber's downlink state: camera reduced", func() bool {
+		select {
+		case <-r.capped.p.DownlinkChanged():
+		default:
+		}
+		return r.capped.p.Downlink().equal(reduced)
+	})
 
 	r.tbf.SetRate(vnetLifted)
 	lifted := time.Now()
 	waitForLong(t, "the capped subscriber climbing to f once the cap is lifted", func() bool { return r.capped.onLayer(2, 3*n) })
 	times.climb = time.Since(lifted)
+	waitForLong(t, "the capped subscriber's downlink state: nothing limited", func() bool {
+		d := r.capped.p.Downlink()
+		return !d.Limited && len(d.Tracks) == 0
+	})
 
 	for _, s := range []*vnetSubscriber{r.capped, r.free} {
 		got, span := s.audioContinuity()
