@@ -18,9 +18,16 @@ import (
 //
 // Going down is immediate; going up needs the higher layer to fit with climbHeadroom
 // to spare, so an estimate that hovers at a layer's rate does not flap, and is held
-// back after a climb that the estimate had to undo (climbGate): the estimate itself
-// grows while the link carries less than it could, and a climb is how it learns
-// whether the link carries more.
+// back after a climb that the estimate had to undo (climbGate).
+//
+// GCC cannot learn that a link carries more than it is sent: while the subscriber gets
+// less than the estimate, the estimate grows no further than half again what arrives.
+// So a subscriber whose estimate stalls below the next layer would never climb; the
+// allocation probes instead: when climbs are allowed and what is left reaches
+// probeReach of the next layer's rate, the most important tile below its size's layer
+// takes the next layer for probeHold, whatever the estimate says meanwhile unless it
+// falls. If the estimate then covers the layer, the tile keeps it; if not, or if it fell,
+// the probe failed and counts as a climb undone (the next waits twice as long).
 const (
 	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second
 	climbHeadroom  = 12     // per cent
@@ -28,6 +35,9 @@ const (
 	climbBackoff   = 10 * time.Second
 	climbBackoffUp = 80 * time.Second
 	climbForgotten = 2 * time.Minute
+	probeReach     = 70 // per cent
+	probeHold      = 3 * time.Second
+	probeFall      = 85 // per cent of the estimate at the probe's start: it failed
 )
 
 // guessedRate is what a layer is taken to need before its rate is measured: about what
@@ -46,6 +56,7 @@ type allocTile struct {
 	layers [maxLayers]layerInfo
 	top    int // the best live layer for the tile's size
 	cur    int // the layer it has now; -1: none
+	hold   int // a layer it keeps whatever the budget (a probe); -1: none
 }
 
 func (t *allocTile) rate(i int) int64 {
@@ -55,9 +66,10 @@ func (t *allocTile) rate(i int) int64 {
 	return guessedRate[i]
 }
 
-// allocate gives each tile a layer, -1 for paused, in the order of tiles.
-func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) []int {
-	order := make([]int, len(tiles))
+// allocate gives each tile a layer, -1 for paused, in the order of tiles; room is what
+// was left for each tile before it took its layer, and order the tiles by importance.
+func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) (out []int, room []int64, order []int) {
+	order = make([]int, len(tiles))
 	for i := range order {
 		order[i] = i
 	}
@@ -72,10 +84,10 @@ func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) []int {
 		return cmp.Compare(ta.order, tb.order)
 	})
 	left := budget - int64(audio)*audioReserve
-	out := make([]int, len(tiles))
+	out, room = make([]int, len(tiles)), make([]int64, len(tiles))
 	for n, i := range order {
 		t := &tiles[i]
-		out[i] = -1
+		out[i], room[i] = -1, left
 		lowest := -1
 		for l := t.top; l >= 0; l-- {
 			if !t.layers[l].present || !t.layers[l].live {
@@ -89,7 +101,7 @@ func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) []int {
 				}
 				need += need * climbHeadroom / 100
 			}
-			if need <= left {
+			if need <= left || l == t.hold {
 				out[i] = l
 				break
 			}
@@ -101,7 +113,25 @@ func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) []int {
 			left -= t.rate(out[i])
 		}
 	}
-	return out
+	return out, room, order
+}
+
+// nextLayer is the lowest usable layer above l up to the tile's top; -1: none.
+func (t *allocTile) nextLayer(l int) int {
+	for n := l + 1; n <= t.top; n++ {
+		if t.layers[n].present && t.layers[n].live {
+			return n
+		}
+	}
+	return -1
+}
+
+// probe is a layer a tile was given to see whether the link carries it.
+type probe struct {
+	up     *upTrack // nil: none
+	layer  int
+	until  time.Time
+	budget int64 // the estimate when it started
 }
 
 // climbGate holds climbs back after failed ones: a drop soon after a climb doubles the
@@ -195,15 +225,46 @@ func (p *Participant) reallocate() {
 			continue
 		}
 		tiles = append(tiles, allocTile{up: d.up, order: d.up.owner.id + "\x00" + string(d.up.source),
-			area: w * h, prio: p.tilePriority(d.up), layers: infos, top: top, cur: cur})
+			area: w * h, prio: p.tilePriority(d.up), layers: infos, top: top, cur: cur, hold: -1})
 	}
 	now := p.room.engine.now()
 	budget := p.bw.budget.Load()
 	p.bw.mu.Lock()
-	layers := allocate(budget, audio, tiles, p.bw.climb.open(now))
+	pr := &p.bw.probe
+	probing := pr.up != nil && now.Before(pr.until) && budget*100 >= pr.budget*probeFall
+	probed := -1 // the tile of the probe that just ended
+	for i := range tiles {
+		if pr.up != nil && tiles[i].up == pr.up {
+			if probing {
+				tiles[i].hold = pr.layer
+			} else {
+				probed = i
+			}
+		}
+	}
+	open := p.bw.climb.open(now)
+	layers, room, order := allocate(budget, audio, tiles, open)
+	climbed, dropped := false, false
+	if pr.up != nil && !probing {
+		if probed >= 0 && layers[probed] < pr.layer {
+			dropped = true // the link did not carry it
+		}
+		*pr = probe{}
+	} else if pr.up == nil && open && p.bw.estimated.Load() {
+		for _, i := range order {
+			t := &tiles[i]
+			if layers[i] >= t.top {
+				continue
+			}
+			if next := t.nextLayer(layers[i]); next >= 0 && room[i]*100 >= t.rate(next)*probeReach {
+				layers[i] = next
+				*pr = probe{up: t.up, layer: next, until: now.Add(probeHold), budget: budget}
+			}
+			break
+		}
+	}
 	a := make(allocation, len(tiles))
 	var dl Downlink
-	climbed, dropped := false, false
 	for i, t := range tiles {
 		l := layers[i]
 		a[t.up] = l
@@ -222,7 +283,7 @@ func (p *Participant) reallocate() {
 			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkReduced})
 		}
 	}
-	p.bw.climb.note(now, climbed, dropped)
+	p.bw.climb.note(now, climbed || pr.up != nil && !probing, dropped)
 	p.bw.lastBudget = budget
 	slices.SortFunc(dl.Tracks, func(x, y DownlinkTrack) int {
 		return cmp.Or(cmp.Compare(x.ParticipantID, y.ParticipantID), cmp.Compare(x.Source, y.Source))

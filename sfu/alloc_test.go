@@ -6,10 +6,15 @@ import (
 )
 
 func simTile(area, prio, top, cur int, rates ...int64) allocTile {
-	t := allocTile{area: area, prio: prio, top: top, cur: cur}
+	t := allocTile{area: area, prio: prio, top: top, cur: cur, hold: -1}
 	for i, r := range rates {
 		t.layers[i] = layerInfo{present: true, live: true, settled: true, bitrate: r}
 	}
+	return t
+}
+
+func held(t allocTile, l int) allocTile {
+	t.hold = l
 	return t
 }
 
@@ -45,10 +50,11 @@ func TestAllocate(t *testing.T) {
 		{"drop at once", 490e3, 0, []allocTile{simTile(1280*720, 0, 2, 1, three...)}, true, []int{0}},
 		{"climbs held back", 10e6, 0, []allocTile{simTile(1280*720, 0, 2, 0, three...)}, false, []int{0}},
 		{"priority breaks ties", 700e3, 0, []allocTile{simTile(640*360, 0, 1, -1, three...), simTile(640*360, 1, 1, -1, three...)}, true, []int{0, 1}},
+		{"a probe holds its layer", 300e3, 1, []allocTile{held(simTile(1280*720, 0, 2, 1, three...), 1)}, true, []int{1}},
 		{"unmeasured: guessed", 700e3, 0, []allocTile{simTile(1280*720, 0, 2, -1, 0, 0, 0)}, true, []int{1}},
 	}
 	for _, c := range cases {
-		got := allocate(c.budget, c.audio, c.tiles, c.mayClimb)
+		got, _, _ := allocate(c.budget, c.audio, c.tiles, c.mayClimb)
 		for i := range got {
 			if got[i] != c.want[i] {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)

@@ -49,6 +49,7 @@ type bandwidth struct {
 	stop       func() bool // the pending tick
 	stopped    bool
 	climb      climbGate
+	probe      probe
 	lastBudget int64    // the budget of the latest allocation
 	downlink   Downlink // the latest state
 }
