@@ -9,7 +9,8 @@ import (
 )
 
 // The allocation shares a subscriber's estimated bandwidth (bwe.go) out over what it
-// is sent: audio first, a fixed audioReserve per audio track (audio is never cut), then
+// is sent: audio first, what each audio track measures plus its packets' overhead
+// (audioReserve until measured; audio is never cut, and a silent track costs nothing), then
 // the video it shows, largest tiles first (equal ones by tilePriority), each at the
 // best live layer that fits what is left and never above what its size calls for
 // (chooseLayer). A tile for which not even the lowest layer fits gets no video at all
@@ -29,7 +30,8 @@ import (
 // falls. If the estimate then covers the layer, the tile keeps it; if not, or if it fell,
 // the probe failed and counts as a climb undone (the next waits twice as long).
 const (
-	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second
+	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second, until measured
+	audioOverhead  = 16_000 // IP, UDP and SRTP of 50 packets a second
 	climbHeadroom  = 12     // per cent
 	climbFailedIn  = 10 * time.Second
 	climbBackoff   = 10 * time.Second
@@ -66,9 +68,10 @@ func (t *allocTile) rate(i int) int64 {
 	return guessedRate[i]
 }
 
-// allocate gives each tile a layer, -1 for paused, in the order of tiles; room is what
-// was left for each tile before it took its layer, and order the tiles by importance.
-func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) (out []int, room []int64, order []int) {
+// allocate gives each tile a layer, -1 for paused, in the order of tiles, from what
+// is left of budget after audio; room is what was left for each tile before it took
+// its layer, and order the tiles by importance.
+func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int, room []int64, order []int) {
 	order = make([]int, len(tiles))
 	for i := range order {
 		order[i] = i
@@ -83,7 +86,7 @@ func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) (out []
 		}
 		return cmp.Compare(ta.order, tb.order)
 	})
-	left := budget - int64(audio)*audioReserve
+	left := budget - audio
 	out, room = make([]int, len(tiles)), make([]int64, len(tiles))
 	for n, i := range order {
 		t := &tiles[i]
@@ -114,6 +117,22 @@ func allocate(budget int64, audio int, tiles []allocTile, mayClimb bool) (out []
 		}
 	}
 	return out, room, order
+}
+
+// audioRate is what an audio track is taken to need.
+func (u *upTrack) audioRate() int64 {
+	l := u.layer(0)
+	if l == nil {
+		return 0
+	}
+	if !l.rated.Load() {
+		return audioReserve // not measured yet
+	}
+	r := l.bitrate.Load()
+	if r == 0 {
+		return 0 // silent (or blocked)
+	}
+	return r + audioOverhead
 }
 
 // nextLayer is the lowest usable layer above l up to the tile's top; -1: none.
@@ -200,12 +219,12 @@ func (p *Participant) reallocate() {
 		downs = append(downs, d)
 	}
 	p.mu.Unlock()
-	audio := 0
+	var audio int64
 	var tiles []allocTile
 	var video []*downTrack
 	for _, d := range downs {
 		if d.up.kind == webrtc.RTPCodecTypeAudio {
-			audio++
+			audio += d.up.audioRate()
 			continue
 		}
 		video = append(video, d)

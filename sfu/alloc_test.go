@@ -54,7 +54,7 @@ func TestAllocate(t *testing.T) {
 		{"unmeasured: guessed", 700e3, 0, []allocTile{simTile(1280*720, 0, 2, -1, 0, 0, 0)}, true, []int{1}},
 	}
 	for _, c := range cases {
-		got, _, _ := allocate(c.budget, c.audio, c.tiles, c.mayClimb)
+		got, _, _ := allocate(c.budget, int64(c.audio)*audioReserve, c.tiles, c.mayClimb)
 		for i := range got {
 			if got[i] != c.want[i] {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)

@@ -52,6 +52,9 @@ func (u *upTrack) measureRates(now int64) {
 			if paused&(1<<i) == 0 {
 				l.bitrate.Store(r)
 			}
+			if l.rate.n >= 2 && !l.rated.Load() {
+				l.rated.Store(true)
+			}
 		}
 	}
 }

@@ -86,3 +86,39 @@ func TestRateMeter(t *testing.T) {
 		t.Fatalf("a reading at the same time: %d", got)
 	}
 }
+
+// TestAudioRate: an audio track is taken to need audioReserve until measured, then what
+// it measures plus its packets' overhead, and nothing while silent.
+func TestAudioRate(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	up := &upTrack{kind: webrtc.RTPCodecTypeAudio, stats: &counters{}, clock: clock.Now, after: clock.AfterFunc}
+	if !up.addLayer(&layer{index: 0}) {
+		t.Fatal("layer not added")
+	}
+	defer up.stop()
+	if got := up.audioRate(); got != audioReserve {
+		t.Fatalf("before any measurement: %d, want %d", got, audioReserve)
+	}
+	tick := func() {
+		t.Helper()
+		if err := clock.WaitForTimers(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(liveTick)
+		want := clock.Now().UnixNano()
+		waitFor(t, "the tick", func() bool { return up.live.tick.Load() == want })
+	}
+	for range rateSlots {
+		up.layer(0).bytes.Add(1250) // 40 kbit/s
+		tick()
+	}
+	if got := up.audioRate(); got != 40_000+audioOverhead {
+		t.Errorf("at 40 kbit/s: %d, want %d", got, 40_000+audioOverhead)
+	}
+	for range rateSlots {
+		tick()
+	}
+	if got := up.audioRate(); got != 0 {
+		t.Errorf("silent: %d, want 0", got)
+	}
+}

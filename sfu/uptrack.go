@@ -93,6 +93,7 @@ type layer struct {
 	// until a window is measured (rate.go). rate is the ticker's own.
 	bytes   atomic.Uint64
 	bitrate atomic.Int64
+	rated   atomic.Bool // bitrate has been measured over a window
 	rate    rateMeter
 
 	kf keyframeThrottle
@@ -125,12 +126,11 @@ func (u *upTrack) addLayer(l *layer) bool {
 		return false
 	}
 	l.up = u
-	if l.rid != "" || u.kind == webrtc.RTPCodecTypeVideo {
-		// Every video track has the ticker: it measures the layers' bitrates (rate.go);
-		// liveness is judged for simulcast layers only.
-		u.startLiveness()
-		l.seen.Store(u.live.tick.Load())
-	}
+	// Every track has the ticker: it measures the layers' bitrates (rate.go), which
+	// the bandwidth allocation shares out (alloc.go); liveness is judged for simulcast
+	// layers only.
+	u.startLiveness()
+	l.seen.Store(u.live.tick.Load())
 	u.layers[l.index].Store(l)
 	u.running++
 	u.mu.Unlock()
