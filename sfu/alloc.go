@@ -312,6 +312,7 @@ func (p *Participant) reallocate() {
 	// The state is news only once the estimate rests on feedback.
 	changed := p.bw.estimated.Load() && !dl.equal(p.bw.downlink)
 	if changed {
+		p.bw.setLimited(&p.room.engine.stats, dl.Limited)
 		p.bw.downlink = dl
 	}
 	p.bw.mu.Unlock()

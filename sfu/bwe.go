@@ -82,6 +82,7 @@ func (p *Participant) bweNegotiated(answer string) {
 func (p *Participant) stopBWE() {
 	p.bw.mu.Lock()
 	defer p.bw.mu.Unlock()
+	p.bw.setLimited(&p.room.engine.stats, false)
 	p.bw.stopped = true
 	if p.bw.stop != nil {
 		p.bw.stop()
@@ -100,6 +101,17 @@ func (p *Participant) onBWETick() {
 	p.bw.mu.Unlock()
 	p.bw.budget.Store(int64(p.bw.est.GetTargetBitrate()))
 	p.reallocate()
+}
+
+// setLimited keeps the engine's gauge of limited subscribers; under mu.
+func (b *bandwidth) setLimited(c *counters, limited bool) {
+	switch {
+	case limited && !b.downlink.Limited:
+		c.bandwidthLimited.Add(1)
+	case !limited && b.downlink.Limited:
+		c.bandwidthLimited.Add(-1)
+	}
+	b.downlink.Limited = limited
 }
 
 // BandwidthLimited reports whether the subscriber's estimated bandwidth does not cover

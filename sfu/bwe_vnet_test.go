@@ -548,6 +548,9 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 		}
 		return r.capped.p.Downlink().equal(reduced)
 	})
+	if n := r.eng.Stats().SubscribersLimited; n != 1 {
+		t.Errorf("%d subscribers counted as limited, want 1", n)
+	}
 
 	r.tbf.SetRate(vnetLifted)
 	lifted := time.Now()
@@ -555,7 +558,7 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 	times.climb = time.Since(lifted)
 	waitForLong(t, "the capped subscriber's downlink state: nothing limited", func() bool {
 		d := r.capped.p.Downlink()
-		return !d.Limited && len(d.Tracks) == 0
+		return !d.Limited && len(d.Tracks) == 0 && r.eng.Stats().SubscribersLimited == 0
 	})
 
 	for _, s := range []*vnetSubscriber{r.capped, r.free} {
