@@ -149,6 +149,7 @@ func (t *allocTile) nextLayer(l int) int {
 type probe struct {
 	up     *upTrack // nil: none
 	layer  int
+	from   int // the layer the allocation gave the tile: what the client is told
 	until  time.Time
 	budget int64 // the estimate when it started
 }
@@ -276,8 +277,8 @@ func (p *Participant) reallocate() {
 				continue
 			}
 			if next := t.nextLayer(layers[i]); next >= 0 && room[i]*100 >= t.rate(next)*probeReach {
+				*pr = probe{up: t.up, layer: next, from: layers[i], until: now.Add(probeHold), budget: budget}
 				layers[i] = next
-				*pr = probe{up: t.up, layer: next, until: now.Add(probeHold), budget: budget}
 			}
 			break
 		}
@@ -294,6 +295,9 @@ func (p *Participant) reallocate() {
 		// allocation, or a view that asks for more, cuts without one.
 		if t.cur >= 0 && l < t.cur && l < t.top && budget < p.bw.lastBudget {
 			dropped = true
+		}
+		if pr.up == t.up {
+			l = pr.from // a probe may fail: the client hears of it only if it succeeds
 		}
 		switch {
 		case l < 0:
