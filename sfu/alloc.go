@@ -26,9 +26,10 @@ import (
 // So a subscriber whose estimate stalls below the next layer would never climb; the
 // allocation probes instead: when climbs are allowed and what is left reaches
 // probeReach of the next layer's rate, the most important tile below its size's layer
-// takes the next layer for probeHold, whatever the estimate says meanwhile unless it
-// falls. If the estimate then covers the layer, the tile keeps it; if not, or if it fell,
-// the probe failed and counts as a climb undone (the next waits twice as long).
+// takes the next layer, whatever the estimate says, until the estimate covers it (the
+// probe succeeded: the tile keeps it). If the estimate falls meanwhile, or has not
+// covered the layer after probeHold, the probe failed and counts as a climb undone (the
+// next waits twice as long).
 const (
 	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second, until measured
 	audioOverhead  = 16_000 // IP, UDP and SRTP of 50 packets a second
@@ -38,7 +39,7 @@ const (
 	climbBackoffUp = 80 * time.Second
 	climbForgotten = 2 * time.Minute
 	probeReach     = 70 // per cent
-	probeHold      = 3 * time.Second
+	probeHold      = 8 * time.Second
 	probeFall      = 85 // per cent of the estimate at the probe's start: it failed
 )
 
@@ -251,26 +252,23 @@ func (p *Participant) reallocate() {
 	budget := p.bw.budget.Load()
 	p.bw.mu.Lock()
 	pr := &p.bw.probe
-	probing := pr.up != nil && now.Before(pr.until) && budget*100 >= pr.budget*probeFall
-	probed := -1 // the tile of the probe that just ended
-	for i := range tiles {
-		if pr.up != nil && tiles[i].up == pr.up {
-			if probing {
-				tiles[i].hold = pr.layer
-			} else {
-				probed = i
-			}
-		}
-	}
 	open := p.bw.climb.open(now)
 	layers, room, order := allocate(budget, audio, tiles, open)
-	climbed, dropped := false, false
-	if pr.up != nil && !probing {
-		if probed >= 0 && layers[probed] < pr.layer {
+	climbed, dropped, probing := false, false, false
+	if pr.up != nil {
+		probed := slices.IndexFunc(tiles, func(t allocTile) bool { return t.up == pr.up })
+		switch {
+		case probed < 0 || layers[probed] >= pr.layer:
+			*pr = probe{} // gone, or the estimate covers the layer: done
+		case now.Before(pr.until) && budget*100 >= pr.budget*probeFall:
+			probing = true
+			tiles[probed].hold = pr.layer
+			layers, _, _ = allocate(budget, audio, tiles, open)
+		default:
 			dropped = true // the link did not carry it
+			*pr = probe{}
 		}
-		*pr = probe{}
-	} else if pr.up == nil && open && p.bw.estimated.Load() {
+	} else if open && p.bw.estimated.Load() {
 		for _, i := range order {
 			t := &tiles[i]
 			if layers[i] >= t.top {

@@ -26,8 +26,11 @@ const (
 	// layer for many seconds; a link slower than this is found within a second or two
 	// by the loss and delay the first packets meet.
 	bweInitial = 1_500_000
-	bweMin     = 30_000
-	bweMax     = 20_000_000
+	// bweMin keeps a burst of delay (a busy machine, a Wi-Fi hiccup) from taking a
+	// subscriber that is sent little below what audio and a small layer need: GCC's
+	// estimate, once down, grows back no faster than what arrives allows.
+	bweMin = 100_000
+	bweMax = 20_000_000
 )
 
 // newEstimator is GCC with the no-op pacer (engine.go says why).
