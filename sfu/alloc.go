@@ -251,6 +251,10 @@ func (p *Participant) reallocate() {
 	now := p.room.engine.now()
 	budget := p.bw.budget.Load()
 	p.bw.mu.Lock()
+	if p.bw.stopped {
+		p.bw.mu.Unlock() // closed: the gauge of limited subscribers is settled
+		return
+	}
 	pr := &p.bw.probe
 	open := p.bw.climb.open(now)
 	layers, room, order := allocate(budget, audio, tiles, open)
