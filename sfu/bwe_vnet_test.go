@@ -548,8 +548,9 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 		}
 		return r.capped.p.Downlink().equal(reduced)
 	})
-	if n := r.eng.Stats().SubscribersLimited; n != 1 {
-		t.Errorf("%d subscribers counted as limited, want 1", n)
+	// The uncapped one may be counted too on a machine so busy that its estimate fell.
+	if n := r.eng.Stats().SubscribersLimited; n < 1 || !r.capped.p.BandwidthLimited() {
+		t.Errorf("%d subscribers counted as limited, the capped one %v; want it among them", n, r.capped.p.BandwidthLimited())
 	}
 
 	r.tbf.SetRate(vnetLifted)
@@ -558,7 +559,7 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 	times.climb = time.Since(lifted)
 	waitForLong(t, "the capped subscriber's downlink state: nothing limited", func() bool {
 		d := r.capped.p.Downlink()
-		return !d.Limited && len(d.Tracks) == 0 && r.eng.Stats().SubscribersLimited == 0
+		return !d.Limited && len(d.Tracks) == 0 && !r.capped.p.BandwidthLimited()
 	})
 
 	for _, s := range []*vnetSubscriber{r.capped, r.free} {
