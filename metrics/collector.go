@@ -96,6 +96,7 @@ func NewCollector(src Sources) *Collector {
 		family("layer_liveness_changes_total", "Simulcast subscriptions given another layer because the one they wanted stopped arriving (layer_lost) or a better one came back (layer_back).", "reason", prometheus.CounterValue,
 			labelled{"layer_lost", func(s *snapshot) float64 { return float64(s.media.LayersLost) }},
 			labelled{"layer_back", func(s *snapshot) float64 { return float64(s.media.LayersBack) }}),
+		gauge("subscriber_bandwidth_limited", "Subscribers whose estimated downlink does not cover the video they show (some of it reduced or paused).", func(s *snapshot) float64 { return float64(s.media.SubscribersLimited) }),
 	}}
 	if src.TURN != nil {
 		c.turn = prometheus.NewDesc(ns+"turn_allocations", "TURN relay allocations open.", nil, nil)

@@ -41,6 +41,8 @@ type Media struct {
 	// Subscriptions moved off a layer that stopped arriving, and back up when a
 	// better one came back (sfu.Stats).
 	LayersLost, LayersBack uint64
+	// Subscribers whose estimated bandwidth does not cover the video they show.
+	SubscribersLimited int64
 }
 
 // TURN is the embedded TURN server, when there is one.

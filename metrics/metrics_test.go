@@ -33,7 +33,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 				KeyframeRequestsRepaired: 21, KeyframeRequestsLimited: 22, KeyframeRequestsCoalesced: 23, RetransmissionsDropped: 24,
 				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28,
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
-				LayersLost: 33, LayersBack: 34}
+				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35}
 		},
 		TURN: turn,
 	}
@@ -118,6 +118,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_subscriptions_sending_layer", "rid", "f", 32, dto.MetricType_GAUGE},
 		{"conclave_layer_liveness_changes_total", "reason", "layer_lost", 33, dto.MetricType_COUNTER},
 		{"conclave_layer_liveness_changes_total", "reason", "layer_back", 34, dto.MetricType_COUNTER},
+		{"conclave_subscriber_bandwidth_limited", "", "", 35, dto.MetricType_GAUGE},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {

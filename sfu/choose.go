@@ -38,6 +38,7 @@ type layerInfo struct {
 	width   int
 	height  int
 	bitrate int64 // bits per second; 0: not known
+	held    bool  // the publisher was asked to pause it (encodings.go), so it is not live
 }
 
 // chooseLayer picks the layer for a tile of w×h (w = 0: the subscriber has no view yet,
@@ -116,12 +117,12 @@ func estimateSizes(layers *[maxLayers]layerInfo) {
 func (u *upTrack) layerInfos() [maxLayers]layerInfo {
 	var out [maxLayers]layerInfo
 	now := u.live.tick.Load()
-	live, settled := u.liveMask(now), u.settledMask()
+	live, settled, held := u.liveMask(now), u.settledMask(), u.enc.paused.Load()
 	for i := range u.layers {
 		if l := u.layers[i].Load(); l != nil {
 			size := l.size.Load()
-			out[i] = layerInfo{present: true, live: live&(1<<i) != 0, settled: settled&(1<<i) != 0,
-				width: int(size >> 16), height: int(size & 0xffff)}
+			out[i] = layerInfo{present: true, live: live&(1<<i) != 0, settled: settled&(1<<i) != 0, held: held&(1<<i) != 0,
+				width: int(size >> 16), height: int(size & 0xffff), bitrate: l.bitrate.Load()}
 		}
 	}
 	return out
@@ -154,6 +155,11 @@ func (d *downTrack) choose() {
 		if want < 0 {
 			want = ideal
 		}
+		if limit, ok := d.sub.layerLimit(d.up); ok {
+			// The publisher is asked for no more than the bandwidth allows either:
+			// a layer no one can take may be paused, and one allowed again resumed.
+			want, ideal = capLayer(infos, want, limit), min(ideal, limit)
+		}
 	}
 	d.setWant(want, ideal)
 }
@@ -172,11 +178,10 @@ func (d *downTrack) countWantChange(old, want int, idealChanged bool) {
 	}
 }
 
-// videoBudget is the bandwidth (bits per second) the subscriber's video may take. It is
-// unlimited until the subscribe connection estimates its bandwidth (issue 15's
-// congestion control); then it steps each choice down, and a new estimate must make
-// the subscriptions choose again (downTrack.choose). Layer bitrates are not measured yet
-// either (layerInfo.bitrate is 0), so a budget alone changes nothing today.
+// videoBudget is the bandwidth (bits per second) one tile's video may take by itself.
+// The subscriber's estimate is shared out across all it shows by the allocation
+// (alloc.go), which caps each choice at a layer (layerLimit); the budget here stays
+// unlimited.
 func (p *Participant) videoBudget() int64 { return unlimitedBudget }
 
 // tileOf says whether the subscriber shows up and at what size; w is 0 while it has
@@ -200,6 +205,10 @@ func (p *Participant) SetView(tiles []Tile) {
 		v[tileKey{t.ParticipantID, t.Source}] = t
 	}
 	p.view.Store(&v)
+	if p.bw.enabled.Load() {
+		p.reallocate() // the allocation changes with the view, and makes them choose
+		return
+	}
 	p.mu.Lock()
 	downs := make([]*downTrack, 0, len(p.downs))
 	for _, d := range p.downs {

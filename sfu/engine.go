@@ -15,12 +15,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -48,6 +51,10 @@ type Config struct {
 	// extension is not negotiated, browsers do not send it, and the server cannot tell
 	// who speaks.
 	SpeakerDetection bool
+	// Net, when set, is the network the media sockets and connections use instead of
+	// the operating system's: tests put the engine on Pion's virtual network (vnet) to
+	// give subscribers slow links.
+	Net transport.Net
 	// Tap, when set, sees every packet a publisher sends, before forwarding (tests use
 	// it to prove that the server only ever sees encrypted frames). It runs on the
 	// track's reader goroutine and must not keep Payload.
@@ -81,6 +88,12 @@ type Engine struct {
 	tcpMux  ice.TCPMux
 	stats   counters   // monitoring (stats.go)
 	queues  queueStats // what subscribers were sent, counted by their writers
+
+	// subMu serialises making subscribe connections, so the bandwidth estimator the
+	// congestion control makes inside NewPeerConnection (newBWE, set by its callback
+	// on the same goroutine) is known to be that connection's (bwe.go).
+	subMu  sync.Mutex
+	newBWE cc.BandwidthEstimator
 }
 
 // keyframeInterval is the minimum time between two keyframe requests sent to one
@@ -100,7 +113,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, levels: cfg.SpeakerDetection, cands: candidateFilter{allowLoopback: cfg.Loopback}}
 
-	udpConn, err := net.ListenPacket("udp", cfg.UDPAddr)
+	listen := net.ListenPacket
+	if cfg.Net != nil {
+		listen = cfg.Net.ListenPacket
+	}
+	udpConn, err := listen("udp", cfg.UDPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("sfu: listen media UDP %s: %w", cfg.UDPAddr, err)
 	}
@@ -118,6 +135,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 
 	settings := webrtc.SettingEngine{LoggerFactory: loggerFactory}
+	if cfg.Net != nil {
+		settings.SetNet(cfg.Net)
+	}
 	settings.SetICEUDPMux(e.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if e.tcpMux != nil {
@@ -146,7 +166,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
-	if e.subAPI, err = newSubscribeAPI(settings); err != nil {
+	if e.subAPI, err = newSubscribeAPI(settings, loggerFactory, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
@@ -248,15 +268,34 @@ func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, err
 }
 
 // newSubscribeAPI: we send. NACKs are answered by the SFU itself from the publisher
-// track's shared packet cache (no per-subscriber buffers), and no header extensions are
-// negotiated because incoming ones are stripped. There is no sender report interceptor:
-// its reports would map timestamps to the time packets left the server; the SFU forwards
-// the publisher's own reports instead (senderreport.go), so receivers keep lip sync.
-func newSubscribeAPI(settings webrtc.SettingEngine) (*webrtc.API, error) {
+// track's shared packet cache (no per-subscriber buffers). The only header extension is
+// transport-wide congestion control's sequence number, which Pion's interceptor adds to
+// every packet on its way out (the publisher's extensions are stripped): the subscriber
+// acknowledges them in transport-cc feedback, from which Pion's GCC estimates the
+// subscriber's bandwidth (bwe.go); onBWE gets each connection's estimator. GCC runs with
+// the no-op pacer: the subscriber's writer and its queues already pace (sendqueue.go),
+// and a pacer would add a goroutine and a delay per packet. There is no sender report
+// interceptor: its reports would map timestamps to the time packets left the server; the
+// SFU forwards the publisher's own reports instead (senderreport.go), so receivers keep
+// lip sync.
+func newSubscribeAPI(settings webrtc.SettingEngine, logs pionLoggerFactory, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: webrtc.TypeRTCPFBTransportCC}}
 	if err := registerCodecs(m, fb); err != nil {
 		return nil, err
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(settings)), nil
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeAudio)
+	reg := &interceptor.Registry{}
+	// The estimator first: interceptors added later wrap it, so the TWCC interceptor
+	// has numbered a packet before the estimator records it as sent.
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) { return newEstimator(logs) })
+	if err != nil {
+		return nil, err
+	}
+	ccf.OnNewPeerConnection(onBWE)
+	reg.Add(ccf)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
 }

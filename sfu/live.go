@@ -92,6 +92,7 @@ func (u *upTrack) onLiveTick() {
 		}
 	}
 	lv.mask = mask
+	u.measureRates(now)
 	lv.stop = u.after(liveTick, u.onLiveTick)
 	// Published once the next tick is on the clock, so a test that sees this reading
 	// may move the fake clock on and count on the next tick; before the subscriptions
@@ -116,7 +117,7 @@ func (u *upTrack) stopLiveness() {
 }
 
 // liveMask is the set of layers live at now (Unix nanoseconds of the ticker's clock).
-// A track without a ticker (no simulcast) has every layer there is live.
+// A track without a ticker, and a layer without a RID, is live while it is there.
 func (u *upTrack) liveMask(now int64) uint32 {
 	paused := u.enc.paused.Load()
 	var mask uint32
@@ -125,7 +126,7 @@ func (u *upTrack) liveMask(now int64) uint32 {
 		if l == nil {
 			continue
 		}
-		if now == 0 || paused&(1<<i) == 0 && now-l.seen.Load() < int64(liveWindow) {
+		if now == 0 || l.rid == "" || paused&(1<<i) == 0 && now-l.seen.Load() < int64(liveWindow) {
 			mask |= 1 << i
 		}
 	}

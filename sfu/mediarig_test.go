@@ -137,6 +137,8 @@ type testSubscriber struct {
 	track *webrtc.TrackRemote
 	got   map[uint16]int
 	srs   []rtcp.SenderReport
+	// onPacket, when set, sees each packet's header extensions (under mu).
+	onPacket func(ext func(id uint8) []byte)
 }
 
 type mediaRig struct {
@@ -239,6 +241,9 @@ func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
 			}
 			sub.mu.Lock()
 			sub.got[p.SequenceNumber]++
+			if sub.onPacket != nil {
+				sub.onPacket(p.GetExtension)
+			}
 			sub.mu.Unlock()
 		}
 	})

@@ -30,6 +30,7 @@ type Participant struct {
 	negotiate chan struct{}
 	blocked   [3]atomic.Bool       // by sourceIndex: a moderator stopped forwarding this source
 	view      atomic.Pointer[view] // what this participant shows (choose.go); nil: no view yet
+	bw        bandwidth            // its downlink's estimate and allocation (bwe.go)
 
 	encReady  chan struct{} // encodings to send to the publisher (encodings.go)
 	encMu     sync.Mutex    // guards encodings
@@ -78,7 +79,11 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new publish connection: %w", err)
 	}
+	r.engine.subMu.Lock()
 	sub, err := r.engine.subAPI.NewPeerConnection(cfg)
+	est := r.engine.newBWE
+	r.engine.newBWE = nil
+	r.engine.subMu.Unlock()
 	if err != nil {
 		_ = pub.Close()
 		return nil, fmt.Errorf("sfu: new subscribe connection: %w", err)
@@ -96,6 +101,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		ups:       make(map[string]*upTrack),
 	}
 	p.out.now = r.engine.now
+	p.startBWE(est)
 	r.engine.queues.add(p.out)
 	pub.OnTrack(p.onTrack)
 	sub.OnConnectionStateChange(p.onSubscribeState) // replay.go
@@ -308,6 +314,7 @@ func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	p.flushCandidates(p.sub, &p.subCandidates)
+	p.bweNegotiated(answer)
 	return nil
 }
 
@@ -396,6 +403,7 @@ func (p *Participant) Close() {
 	for up, d := range downs {
 		up.removeSub(d)
 	}
+	p.stopBWE()
 	p.closePeers()
 	p.stopReaders()
 	p.out.close()

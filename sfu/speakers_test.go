@@ -154,3 +154,23 @@ func TestSpeakerChangesAndLeaving(t *testing.T) {
 		t.Fatalf("%d timers pending with nobody sending levels", n)
 	}
 }
+
+// TestRecentSpeakersFirstInTheAllocation: among tiles of one size a subscriber's
+// bandwidth goes to the dominant speaker's video first, then to the one who spoke
+// before, then to the rest (bwe.go, tilePriority).
+func TestRecentSpeakersFirstInTheAllocation(t *testing.T) {
+	r := newSpeakerRig(t, "a", "b", "c")
+	room := &Room{speakers: r.tr}
+	sub := &Participant{room: room}
+	up := func(id string) *upTrack { return &upTrack{owner: &Participant{id: id}} }
+	if pa, pb, pc := sub.tilePriority(up("a")), sub.tilePriority(up("b")), sub.tilePriority(up("c")); pa != pb || pb != pc {
+		t.Fatalf("before anyone spoke: %d %d %d", pa, pb, pc)
+	}
+	r.step(6, map[string]uint8{"a": loud, "b": quiet, "c": quiet})
+	r.step(12, map[string]uint8{"a": silent, "b": loud, "c": quiet})
+	r.expect("b took over", "b", "b")
+	pa, pb, pc := sub.tilePriority(up("a")), sub.tilePriority(up("b")), sub.tilePriority(up("c"))
+	if pb <= pa || pa <= pc {
+		t.Fatalf("priorities a %d, b %d (dominant), c %d (never spoke): want b > a > c", pa, pb, pc)
+	}
+}

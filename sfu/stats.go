@@ -59,6 +59,9 @@ type Stats struct {
 	// probation). Changes of the view are not among them.
 	LayersLost uint64
 	LayersBack uint64
+	// SubscribersLimited is the number of subscribers whose estimated bandwidth does not
+	// cover the video they show now (alloc.go).
+	SubscribersLimited int64
 }
 
 // counters are the engine's live counters, each one atomic add where it happens. What is
@@ -86,6 +89,7 @@ type counters struct {
 	sendingLayer           [maxLayers]atomic.Int64 // subscriptions sending each simulcast layer
 	layersLost             atomic.Uint64
 	layersBack             atomic.Uint64
+	bandwidthLimited       atomic.Int64 // subscribers told their bandwidth limits video
 }
 
 // queueStats sums what the subscribers' writers wrote: the live ones, and the totals of
@@ -154,5 +158,6 @@ func (e *Engine) Stats() Stats {
 		SendingLayer:              [maxLayers]int64{c.sendingLayer[0].Load(), c.sendingLayer[1].Load(), c.sendingLayer[2].Load()},
 		LayersLost:                c.layersLost.Load(),
 		LayersBack:                c.layersBack.Load(),
+		SubscribersLimited:        c.bandwidthLimited.Load(),
 	}
 }

@@ -89,6 +89,13 @@ type layer struct {
 	// resumed: the SFU asked the publisher for the layer again after it paused it, so
 	// its return ends no loss (live.go).
 	resumed atomic.Bool
+	// bytes counts the RTP bytes received (the reader's one atomic add per packet);
+	// the liveness ticker turns it into bitrate, bits per second over rateWindow, 0
+	// until a window is measured (rate.go). rate is the ticker's own.
+	bytes   atomic.Uint64
+	bitrate atomic.Int64
+	rated   atomic.Bool // bitrate has been measured over a window
+	rate    rateMeter
 
 	kf keyframeThrottle
 
@@ -124,10 +131,11 @@ func (u *upTrack) addLayer(l *layer) bool {
 		return false
 	}
 	l.up = u
-	if l.rid != "" {
-		u.startLiveness()
-		l.seen.Store(u.live.tick.Load())
-	}
+	// Every track has the ticker: it measures the layers' bitrates (rate.go), which
+	// the bandwidth allocation shares out (alloc.go); liveness is judged for simulcast
+	// layers only.
+	u.startLiveness()
+	l.seen.Store(u.live.tick.Load())
 	u.layers[l.index].Store(l)
 	u.running++
 	u.mu.Unlock()
@@ -200,6 +208,7 @@ func (l *layer) run() {
 		if l.level != nil {
 			l.level.note(raw)
 		}
+		l.bytes.Add(uint64(n))
 		if l.rid != "" {
 			if t := u.live.tick.Load(); l.seen.Load() != t {
 				l.noteSeen(t)

@@ -85,7 +85,7 @@ func FuzzParseVP8(f *testing.F) {
 // none when none is live; above a live layer the subscriber has, only layers not on
 // probation after a loss.
 func TestChooseLayer(t *testing.T) {
-	all := [maxLayers]layerInfo{{true, true, true, 320, 180, 150e3}, {true, true, true, 640, 360, 400e3}, {true, true, true, 1280, 720, 1500e3}}
+	all := [maxLayers]layerInfo{{true, true, true, 320, 180, 150e3, false}, {true, true, true, 640, 360, 400e3, false}, {true, true, true, 1280, 720, 1500e3, false}}
 	fDead := all
 	fDead[2].live = false
 	hDead := all

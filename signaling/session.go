@@ -118,6 +118,10 @@ type Session struct {
 	lobbyKeys   tokenBucket // lobby_key messages (lobbykey.go)
 	views       tokenBucket // view messages (view.go)
 
+	// The member's downlink state, paced (downlink.go); owned by run.
+	downlink    downlinkPacer
+	downlinkDue chan struct{} // a paced downlink message is due
+
 	done chan struct{} // closed once cleanup let go of the meeting and the media
 }
 
@@ -155,6 +159,8 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		lobbyKeys: newTokenBucket(lobbyKeyRate, lobbyKeyBurst),
 		views:     newTokenBucket(viewRate, viewBurst),
 		neg:       newNegotiation(),
+
+		downlinkDue: make(chan struct{}, 1),
 	}
 	s.readLimit.Store(MaxMessageBytes)
 	return s
@@ -227,10 +233,11 @@ func (s *Session) serve() {
 func (s *Session) run(in <-chan inbound) {
 	defer s.cleanup()
 	for s.state != stateClosed {
-		var negotiate, encodings <-chan struct{}
+		var negotiate, encodings, downlink <-chan struct{}
 		if s.peer != nil {
 			negotiate = s.peer.NegotiationNeeded()
 			encodings = s.peer.EncodingsChanged()
+			downlink = s.peer.DownlinkChanged()
 		}
 		select {
 		case msg, ok := <-in:
@@ -244,6 +251,10 @@ func (s *Session) run(in <-chan inbound) {
 			s.offerSubscribe()
 		case <-encodings:
 			s.sendEncodings()
+		case <-downlink:
+			s.downlinkChanged()
+		case <-s.downlinkDue:
+			s.sendDownlink()
 		case ev := <-s.events:
 			s.handleEvent(ev)
 		case <-s.shutdown:

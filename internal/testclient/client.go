@@ -55,6 +55,8 @@ type Client struct {
 	joinName  string     // the name of the last join sent (knocknames.go)
 	book      *KnockBook // where knock nonces are recorded (knocknames.go)
 
+	closers []func() error // what Close releases besides the connections (shaped.go)
+
 	ParticipantID string
 	// ResumeSecret is the resumption secret of the last welcome (PROTOCOL.md,
 	// "Reconnecting").
@@ -382,6 +384,13 @@ func (c *Client) Close() {
 	}
 	_ = c.ws.Close()
 	<-c.done
+	c.mu.Lock()
+	closers := c.closers
+	c.closers = nil
+	c.mu.Unlock()
+	for _, f := range closers {
+		_ = f()
+	}
 }
 
 // Leave sends leave and waits for the server to close the connection.

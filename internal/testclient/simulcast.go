@@ -32,6 +32,15 @@ type SimulcastPublisher struct {
 
 	mu     sync.Mutex
 	layers []*simLayer
+	pad    int // bytes added to every frame (SetFrameBytes)
+}
+
+// SetFrameBytes pads every frame sent from now on by n bytes (at most 1000), so the
+// layers carry a realistic bitrate at the pace the test sends rounds.
+func (p *SimulcastPublisher) SetFrameBytes(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pad = min(max(n, 0), 1000)
 }
 
 type simLayer struct {
@@ -180,6 +189,7 @@ func (p *SimulcastPublisher) sendFrame(i int) error {
 	} else {
 		payload = append(payload, 0x01, 0x00, 0x00)
 	}
+	payload = append(payload, make([]byte, p.pad)...)
 	payload = append(payload, SimulcastRIDs[i]...)
 	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts, Marker: true}, Payload: payload}
 	p.mu.Unlock()

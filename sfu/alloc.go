@@ -1,0 +1,334 @@
+package sfu
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// The allocation shares a subscriber's estimated bandwidth (bwe.go) out over what it
+// is sent: audio first, what each audio track measures plus its packets' overhead
+// (audioReserve until measured; audio is never cut, and a silent track costs nothing), then
+// the video it shows, largest tiles first (equal ones by tilePriority), each at the
+// best live layer that fits what is left and never above what its size calls for
+// (chooseLayer). A tile for which not even the lowest layer fits gets no video at all
+// (paused), except the first, the most important, which always keeps at least its
+// lowest layer. A track without simulcast is one layer: it fits or is paused.
+//
+// Going down is immediate; going up needs the higher layer to fit with climbHeadroom
+// to spare, so an estimate that hovers at a layer's rate does not flap, and is held
+// back after a climb that the estimate had to undo (climbGate).
+//
+// GCC cannot learn that a link carries more than it is sent: while the subscriber gets
+// less than the estimate, the estimate grows no further than half again what arrives.
+// So a subscriber whose estimate stalls below the next layer would never climb; the
+// allocation probes instead: when climbs are allowed and what is left reaches
+// probeReach of the next layer's rate, the most important tile below its size's layer
+// takes the next layer, whatever the estimate says, until the estimate covers it (the
+// probe succeeded: the tile keeps it). If the estimate falls meanwhile, or has not
+// covered the layer after probeHold, the probe failed and counts as a climb undone (the
+// next waits twice as long).
+const (
+	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second, until measured
+	audioOverhead  = 16_000 // IP, UDP and SRTP of 50 packets a second
+	climbHeadroom  = 12     // per cent
+	climbFailedIn  = 10 * time.Second
+	climbBackoff   = 10 * time.Second
+	climbBackoffUp = 80 * time.Second
+	climbForgotten = 2 * time.Minute
+	probeReach     = 70 // per cent
+	probeHold      = 8 * time.Second
+	probeFall      = 85 // per cent of the estimate at the probe's start: it failed
+)
+
+// guessedRate is what a layer is taken to need before its rate is measured: about what
+// browsers send of a 720p camera (TESTING.md).
+var guessedRate = [maxLayers]int64{150_000, 400_000, 900_000}
+
+// allocation is the layer each shown video track may take, -1: paused.
+type allocation map[*upTrack]int
+
+// allocTile is what the allocation knows of one shown video.
+type allocTile struct {
+	up     *upTrack
+	order  string // participant id and source: equal tiles in a stable order
+	area   int
+	prio   int
+	layers [maxLayers]layerInfo
+	top    int // the best live layer for the tile's size
+	cur    int // the layer it has now; -1: none
+	hold   int // a layer it keeps whatever the budget (a probe); -1: none
+}
+
+func (t *allocTile) rate(i int) int64 {
+	if r := t.layers[i].bitrate; r > 0 {
+		return r
+	}
+	return guessedRate[i]
+}
+
+// allocate gives each tile a layer, -1 for paused, in the order of tiles, from what
+// is left of budget after audio; room is what was left for each tile before it took
+// its layer, and order the tiles by importance.
+func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int, room []int64, order []int) {
+	order = make([]int, len(tiles))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		ta, tb := &tiles[a], &tiles[b]
+		if c := cmp.Compare(tb.area, ta.area); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(tb.prio, ta.prio); c != 0 {
+			return c
+		}
+		return cmp.Compare(ta.order, tb.order)
+	})
+	left := budget - audio
+	out, room = make([]int, len(tiles)), make([]int64, len(tiles))
+	for n, i := range order {
+		t := &tiles[i]
+		out[i], room[i] = -1, left
+		lowest := -1
+		for l := t.top; l >= 0; l-- {
+			if !t.layers[l].present || !t.layers[l].live {
+				continue
+			}
+			lowest = l
+			need := t.rate(l)
+			if t.cur >= 0 && l > t.cur {
+				if !mayClimb {
+					continue
+				}
+				need += need * climbHeadroom / 100
+			}
+			if need <= left || l == t.hold {
+				out[i] = l
+				break
+			}
+		}
+		if out[i] < 0 && n == 0 {
+			out[i] = lowest
+		}
+		if out[i] >= 0 {
+			left -= t.rate(out[i])
+		}
+	}
+	return out, room, order
+}
+
+// audioRate is what an audio track is taken to need.
+func (u *upTrack) audioRate() int64 {
+	l := u.layer(0)
+	if l == nil {
+		return 0
+	}
+	if !l.rated.Load() {
+		return audioReserve // not measured yet
+	}
+	r := l.bitrate.Load()
+	if r == 0 {
+		return 0 // silent (or blocked)
+	}
+	return r + audioOverhead
+}
+
+// nextLayer is the lowest usable layer above l up to the tile's top; -1: none.
+func (t *allocTile) nextLayer(l int) int {
+	for n := l + 1; n <= t.top; n++ {
+		if t.layers[n].present && t.layers[n].live {
+			return n
+		}
+	}
+	return -1
+}
+
+// probe is a layer a tile was given to see whether the link carries it.
+type probe struct {
+	up     *upTrack // nil: none
+	layer  int
+	from   int // the layer the allocation gave the tile: what the client is told
+	until  time.Time
+	budget int64 // the estimate when it started
+}
+
+// climbGate holds climbs back after failed ones: a drop soon after a climb doubles the
+// wait before the next, up to climbBackoffUp; climbForgotten without drops forgets them.
+type climbGate struct {
+	lastClimb, lastDrop time.Time
+	backoff             time.Duration
+}
+
+func (g *climbGate) open(now time.Time) bool {
+	return g.lastDrop.IsZero() || now.Sub(g.lastDrop) >= g.backoff
+}
+
+func (g *climbGate) note(now time.Time, climbed, dropped bool) {
+	if dropped {
+		switch {
+		case g.backoff == 0 || now.Sub(g.lastDrop) > climbForgotten:
+			g.backoff = climbBackoff
+		case now.Sub(g.lastClimb) < climbFailedIn:
+			g.backoff = min(2*g.backoff, climbBackoffUp)
+		}
+		g.lastDrop = now
+	}
+	if climbed {
+		g.lastClimb = now
+	}
+}
+
+// layerLimit is the highest layer the allocation lets up take; ok is false while the
+// subscriber is not limited (no estimate yet, or a track allocated after the last one).
+func (p *Participant) layerLimit(up *upTrack) (limit int, ok bool) {
+	a := p.bw.alloc.Load()
+	if a == nil {
+		return 0, false
+	}
+	limit, ok = (*a)[up]
+	return limit, ok
+}
+
+// capLayer is the highest live layer at or below limit, for a subscription that
+// wants want; -1 when limit is -1 (paused).
+func capLayer(infos [maxLayers]layerInfo, want, limit int) int {
+	if limit < 0 {
+		return -1
+	}
+	if want <= limit {
+		return want
+	}
+	for i := limit; i >= 0; i-- {
+		if infos[i].present && infos[i].live {
+			return i
+		}
+	}
+	return limit
+}
+
+// reallocate shares the latest estimate out over the subscriber's subscriptions and
+// makes them choose again; it updates the downlink state.
+func (p *Participant) reallocate() {
+	if !p.bw.enabled.Load() {
+		return
+	}
+	p.mu.Lock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	p.mu.Unlock()
+	var audio int64
+	var tiles []allocTile
+	var video []*downTrack
+	for _, d := range downs {
+		if d.up.kind == webrtc.RTPCodecTypeAudio {
+			audio += d.up.audioRate()
+			continue
+		}
+		video = append(video, d)
+		w, h, shown := p.tileOf(d.up)
+		if !shown || d.fw == nil {
+			continue
+		}
+		infos := d.up.layerInfos()
+		// A layer paused because no one took it may be allocated: the subscription
+		// then asks the publisher for it (choose), and takes it once it arrives.
+		for i := range infos {
+			infos[i].live = infos[i].live || infos[i].held
+		}
+		cur := ctlWant(d.ctl.Load())
+		top := chooseLayer(infos, w, h, unlimitedBudget, true, cur)
+		if top < 0 {
+			continue
+		}
+		tiles = append(tiles, allocTile{up: d.up, order: d.up.owner.id + "\x00" + string(d.up.source),
+			area: w * h, prio: p.tilePriority(d.up), layers: infos, top: top, cur: cur, hold: -1})
+	}
+	now := p.room.engine.now()
+	budget := p.bw.budget.Load()
+	p.bw.mu.Lock()
+	if p.bw.stopped {
+		p.bw.mu.Unlock() // closed: the gauge of limited subscribers is settled
+		return
+	}
+	pr := &p.bw.probe
+	open := p.bw.climb.open(now)
+	layers, room, order := allocate(budget, audio, tiles, open)
+	climbed, dropped, probing := false, false, false
+	if pr.up != nil {
+		probed := slices.IndexFunc(tiles, func(t allocTile) bool { return t.up == pr.up })
+		switch {
+		case probed < 0 || layers[probed] >= pr.layer:
+			*pr = probe{} // gone, or the estimate covers the layer: done
+		case now.Before(pr.until) && budget*100 >= pr.budget*probeFall:
+			probing = true
+			tiles[probed].hold = pr.layer
+			layers, _, _ = allocate(budget, audio, tiles, open)
+		default:
+			dropped = true // the link did not carry it
+			*pr = probe{}
+		}
+	} else if open && p.bw.estimated.Load() {
+		for _, i := range order {
+			t := &tiles[i]
+			if layers[i] >= t.top {
+				continue
+			}
+			if next := t.nextLayer(layers[i]); next >= 0 && room[i]*100 >= t.rate(next)*probeReach {
+				*pr = probe{up: t.up, layer: next, from: layers[i], until: now.Add(probeHold), budget: budget}
+				layers[i] = next
+			}
+			break
+		}
+	}
+	a := make(allocation, len(tiles))
+	var dl Downlink
+	for i, t := range tiles {
+		l := layers[i]
+		a[t.up] = l
+		if t.cur >= 0 && l > t.cur {
+			climbed = true
+		}
+		// Only a fall of the estimate is a sign of congestion: the first
+		// allocation, or a view that asks for more, cuts without one.
+		if t.cur >= 0 && l < t.cur && l < t.top && budget < p.bw.lastBudget {
+			dropped = true
+		}
+		if pr.up == t.up {
+			l = pr.from // a probe may fail: the client hears of it only if it succeeds
+		}
+		switch {
+		case l < 0:
+			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkPaused})
+		case l < t.top:
+			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkReduced})
+		}
+	}
+	p.bw.climb.note(now, climbed || pr.up != nil && !probing, dropped)
+	p.bw.lastBudget = budget
+	slices.SortFunc(dl.Tracks, func(x, y DownlinkTrack) int {
+		return cmp.Or(cmp.Compare(x.ParticipantID, y.ParticipantID), cmp.Compare(x.Source, y.Source))
+	})
+	dl.Limited = len(dl.Tracks) > 0
+	p.bw.alloc.Store(&a)
+	// The state is news only once the estimate rests on feedback.
+	changed := p.bw.estimated.Load() && !dl.equal(p.bw.downlink)
+	if changed {
+		p.bw.setLimited(&p.room.engine.stats, dl.Limited)
+		p.bw.downlink = dl
+	}
+	p.bw.mu.Unlock()
+	if changed {
+		select {
+		case p.bw.changed <- struct{}{}:
+		default:
+		}
+	}
+	for _, d := range video {
+		d.choose()
+	}
+}

@@ -1,0 +1,114 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+)
+
+func simTile(area, prio, top, cur int, rates ...int64) allocTile {
+	t := allocTile{area: area, prio: prio, top: top, cur: cur, hold: -1}
+	for i, r := range rates {
+		t.layers[i] = layerInfo{present: true, live: true, settled: true, bitrate: r}
+	}
+	return t
+}
+
+func held(t allocTile, l int) allocTile {
+	t.hold = l
+	return t
+}
+
+// TestAllocate: audio first, then the largest tiles, each at the best layer that fits
+// what is left and not above its size's; a tile that fits in no layer is paused except
+// the most important; climbing needs headroom, going down does not.
+func TestAllocate(t *testing.T) {
+	three := []int64{150e3, 500e3, 1500e3}
+	big := simTile(1280*720, 0, 2, -1, three...)
+	small := simTile(320*180, 0, 0, -1, three...)
+	mid := simTile(640*360, 0, 1, -1, three...)
+	single := simTile(640*360, 0, 0, -1, 800e3)
+	cases := []struct {
+		name     string
+		budget   int64
+		audio    int
+		tiles    []allocTile
+		mayClimb bool
+		want     []int
+	}{
+		{"plenty", 10e6, 2, []allocTile{big, small}, true, []int{2, 0}},
+		{"big gets h", 1e6, 1, []allocTile{big, small}, true, []int{1, 0}},
+		{"largest first", 700e3, 1, []allocTile{small, big}, true, []int{0, 1}},
+		{"audio counts", 700e3, 4, []allocTile{big, small}, true, []int{1, -1}},
+		{"too little: the first keeps q", 100e3, 1, []allocTile{small, big}, true, []int{-1, 0}},
+		{"size caps", 10e6, 0, []allocTile{mid}, true, []int{1}},
+		{"single fits", 1e6, 1, []allocTile{single}, true, []int{0}},
+		{"single paused", 1e6, 1, []allocTile{mid, single}, true, []int{1, -1}},
+		{"single most important keeps it", 100e3, 1, []allocTile{single}, true, []int{0}},
+		{"climb needs headroom", 550e3, 0, []allocTile{simTile(1280*720, 0, 2, 0, three...)}, true, []int{0}},
+		{"climb with headroom", 570e3, 0, []allocTile{simTile(1280*720, 0, 2, 0, three...)}, true, []int{1}},
+		{"stay without headroom", 510e3, 0, []allocTile{simTile(1280*720, 0, 2, 1, three...)}, true, []int{1}},
+		{"drop at once", 490e3, 0, []allocTile{simTile(1280*720, 0, 2, 1, three...)}, true, []int{0}},
+		{"climbs held back", 10e6, 0, []allocTile{simTile(1280*720, 0, 2, 0, three...)}, false, []int{0}},
+		{"priority breaks ties", 700e3, 0, []allocTile{simTile(640*360, 0, 1, -1, three...), simTile(640*360, 1, 1, -1, three...)}, true, []int{0, 1}},
+		{"a probe holds its layer", 300e3, 1, []allocTile{held(simTile(1280*720, 0, 2, 1, three...), 1)}, true, []int{1}},
+		{"unmeasured: guessed", 700e3, 0, []allocTile{simTile(1280*720, 0, 2, -1, 0, 0, 0)}, true, []int{1}},
+	}
+	for _, c := range cases {
+		got, _, _ := allocate(c.budget, int64(c.audio)*audioReserve, c.tiles, c.mayClimb)
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("%s: %v, want %v", c.name, got, c.want)
+				break
+			}
+		}
+	}
+}
+
+// TestClimbGate: a drop soon after a climb doubles the wait before the next climb;
+// a quiet while forgets.
+func TestClimbGate(t *testing.T) {
+	var g climbGate
+	t0 := time.Unix(1_000_000, 0)
+	if !g.open(t0) {
+		t.Fatal("closed at the start")
+	}
+	g.note(t0, true, false)
+	g.note(t0.Add(time.Second), false, true)
+	if g.open(t0.Add(climbBackoff)) || !g.open(t0.Add(time.Second+climbBackoff)) {
+		t.Errorf("after the first drop: backoff %v, want %v", g.backoff, climbBackoff)
+	}
+	g.note(t0.Add(time.Second+climbBackoff), true, false)
+	g.note(t0.Add(2*time.Second+climbBackoff), false, true)
+	if g.backoff != 2*climbBackoff {
+		t.Errorf("after a failed climb: backoff %v, want %v", g.backoff, 2*climbBackoff)
+	}
+	for i := range 10 {
+		at := t0.Add(climbBackoff + time.Duration(10+2*i)*time.Second)
+		g.note(at, true, false)
+		g.note(at.Add(time.Second), false, true)
+	}
+	if g.backoff != climbBackoffUp {
+		t.Errorf("after many: backoff %v, want %v", g.backoff, climbBackoffUp)
+	}
+	later := t0.Add(climbForgotten + 10*time.Minute)
+	g.note(later, false, true)
+	if g.backoff != climbBackoff {
+		t.Errorf("after a quiet while: backoff %v, want %v", g.backoff, climbBackoff)
+	}
+}
+
+func TestCapLayer(t *testing.T) {
+	all := simTile(0, 0, 2, -1, 1, 1, 1).layers
+	hDead := all
+	hDead[1].live = false
+	for _, c := range []struct {
+		layers           [maxLayers]layerInfo
+		want, limit, got int
+	}{
+		{all, 2, 1, 1}, {all, 0, 1, 0}, {all, 2, -1, -1}, {hDead, 2, 1, 0},
+	} {
+		if got := capLayer(c.layers, c.want, c.limit); got != c.got {
+			t.Errorf("capLayer(want %d, limit %d) = %d, want %d", c.want, c.limit, got, c.got)
+		}
+	}
+}

@@ -1,0 +1,615 @@
+package sfu
+
+import (
+	"context"
+	"encoding/binary"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/vnet"
+	"github.com/pion/webrtc/v4"
+)
+
+// The tests in this file run the real engine on Pion's virtual network with a
+// publisher that sends a camera in three layers at realistic rates (VP8-shaped frames
+// of several packets, a keyframe every three seconds and on request) and Opus-shaped
+// audio, to subscribers like browsers (they acknowledge transport-wide sequence
+// numbers), one of them behind a token-bucket link. Bandwidth estimation runs on real
+// time (GCC and vnet's queue know no other clock): each condition is waited for with a
+// generous deadline, and nothing is judged by how long it took.
+
+const (
+	bweWait     = 60 * time.Second
+	vnetCap     = 300_000
+	vnetLifted  = 3_000_000
+	vnetFPS     = 25
+	vnetKeyGap  = 3 * vnetFPS // frames between keyframes
+	vnetPayload = 1000        // bytes per video packet at most
+)
+
+// vnetRates are the layers' rates in bits per second, q h f: what Chromium sends of a
+// 1280×720 camera (TESTING.md).
+var vnetRates = [maxLayers]int{150_000, 350_000, 700_000}
+
+type vnetLayer struct {
+	track    *webrtc.TrackLocalStaticRTP
+	seq      uint16
+	ts       uint32
+	pid      uint16
+	tl0      uint8
+	key      bool
+	sinceKey int
+}
+
+// vnetPublisher sends the camera and the microphone on a clock of its own (real
+// time: the link's rate is real time).
+type vnetPublisher struct {
+	t          testing.TB
+	pc         *webrtc.PeerConnection
+	midID      uint8
+	ridID      uint8
+	mid        string
+	audio      *webrtc.TrackLocalStaticRTP
+	mu         sync.Mutex
+	layers     [maxLayers]*vnetLayer
+	frame      uint32
+	audioSeq   uint16
+	audioSent  int
+	stop, done chan struct{}
+}
+
+// vnetSubscriber records the layer and frame of each video packet and the audio
+// sequence numbers it receives.
+type vnetSubscriber struct {
+	p     *Participant
+	pc    *webrtc.PeerConnection
+	mu    sync.Mutex
+	video []simPacket
+	audio map[uint16]bool
+}
+
+func newVnetNet(t testing.TB, ip string) *vnet.Net {
+	t.Helper()
+	n, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func vnetSettings(n *vnet.Net) webrtc.SettingEngine {
+	var s webrtc.SettingEngine
+	s.SetNet(n)
+	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return s
+}
+
+type vnetRig struct {
+	t      testing.TB
+	eng    *Engine
+	room   *Room
+	pub    *vnetPublisher
+	capped *vnetSubscriber
+	free   *vnetSubscriber
+	tbf    *vnet.TBFQueue
+}
+
+// newVnetRig starts the engine, the publisher and two subscribers, the first behind a
+// link of vnetCap, and waits until both receive video and audio.
+func newVnetRig(t testing.TB) *vnetRig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bweWait)
+	defer cancel()
+	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionLoggerFactory{log: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvNet, pubNet, cappedNet, freeNet := newVnetNet(t, "10.0.0.1"), newVnetNet(t, "10.0.0.2"), newVnetNet(t, "10.0.0.3"), newVnetNet(t, "10.0.0.4")
+	// A queue of about 0.85 s at the cap, which turns overuse into delay first, as GCC
+	// expects, rather than into loss at once.
+	tbf := vnet.NewTBFQueue(vnetCap, 4000, 32_000)
+	shaped, err := vnet.NewQueue(cappedNet, tbf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nic := range []vnet.NIC{srvNet, pubNet, shaped, freeNet} {
+		if err := wan.AddNet(nic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := NewEngine(Config{UDPAddr: "10.0.0.1:10000", Net: srvNet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := eng.NewRoom()
+	r := &vnetRig{t: t, eng: eng, room: room, tbf: tbf}
+	t.Cleanup(func() {
+		r.pub.halt()
+		room.Close()
+		_ = eng.Close()
+		_ = shaped.Close()
+		_ = wan.Stop()
+	})
+	pubP, err := room.Join("pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.pub = newVnetPublisher(ctx, t, pubP, pubNet)
+	r.capped = newVnetSubscriber(ctx, t, room, "capped", cappedNet)
+	r.free = newVnetSubscriber(ctx, t, room, "free", freeNet)
+	go r.pub.run()
+	tiles := []Tile{{ParticipantID: "pub", Source: SourceCamera, Width: 1280, Height: 720}}
+	r.capped.p.SetView(tiles)
+	r.free.p.SetView(tiles)
+	for _, s := range []*vnetSubscriber{r.capped, r.free} {
+		waitForLong(t, "video and audio at "+s.p.ID(), func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return len(s.video) > 0 && len(s.audio) > 0
+		})
+	}
+	return r
+}
+
+func waitForLong(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bweWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func newVnetPublisher(ctx context.Context, t testing.TB, pubP *Participant, n *vnet.Net) *vnetPublisher {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		t.Fatal(err)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(vnetSettings(n)))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	p := &vnetPublisher{t: t, pc: pc, stop: make(chan struct{}), done: make(chan struct{})}
+	var sender *webrtc.RTPSender
+	var tr *webrtc.RTPTransceiver
+	for i, rid := range layerRIDs {
+		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub", webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.layers[i] = &vnetLayer{track: track, seq: uint16(1000 + 20000*i), ts: uint32(5_000_000 * (i + 1)), pid: uint16(100 * (i + 1)), key: true}
+		if i == 0 {
+			if tr, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+				t.Fatal(err)
+			}
+			sender = tr.Sender()
+		} else if err := sender.AddEncoding(track); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub"); err != nil {
+		t.Fatal(err)
+	}
+	atr, err := pc.AddTransceiverFromTrack(p.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	p.mid = tr.Mid()
+	answer, err := pubP.Publish(ctx, pc.LocalDescription().SDP, map[string]Source{tr.Mid(): SourceCamera, atr.Mid(): SourceMicrophone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range sender.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.SDESMidURI:
+			p.midID = uint8(e.ID)
+		case sdp.SDESRTPStreamIDURI:
+			p.ridID = uint8(e.ID)
+		}
+	}
+	if p.midID == 0 || p.ridID == 0 {
+		t.Fatal("mid or rid extension not negotiated")
+	}
+	for _, rid := range layerRIDs {
+		go func() {
+			for {
+				pkts, _, err := sender.ReadSimulcastRTCP(rid)
+				if err != nil {
+					return
+				}
+				for _, pkt := range pkts {
+					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+						i, _ := layerIndex(rid)
+						p.mu.Lock()
+						p.layers[i].key = true
+						p.mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+	go func() {
+		for {
+			if _, _, err := atr.Sender().ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// run sends an audio packet every 20 ms and a frame on every layer every 40 ms.
+func (p *vnetPublisher) run() {
+	defer close(p.done)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		p.sendAudio()
+		if n%2 == 0 {
+			for i := range p.layers {
+				p.sendFrame(i)
+			}
+		}
+	}
+}
+
+func (p *vnetPublisher) halt() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+}
+
+func (p *vnetPublisher) sendAudio() {
+	p.mu.Lock()
+	p.audioSeq++
+	p.audioSent++
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: p.audioSeq, Timestamp: uint32(p.audioSeq) * 960},
+		Payload: make([]byte, 80)}
+	p.mu.Unlock()
+	if err := p.audio.WriteRTP(pkt); err != nil {
+		p.t.Errorf("audio write: %v", err)
+	}
+}
+
+// sendFrame sends one frame of layer i: its rate's share, four times that for a
+// keyframe, in packets of at most vnetPayload bytes; the last bytes of each packet
+// name the layer and the frame.
+func (p *vnetPublisher) sendFrame(i int) {
+	p.mu.Lock()
+	l := p.layers[i]
+	key := l.key || l.sinceKey >= vnetKeyGap
+	if key {
+		l.key, l.sinceKey = false, 0
+	}
+	l.sinceKey++
+	p.frame++
+	frame := p.frame
+	l.ts += 90000 / vnetFPS
+	l.pid = (l.pid + 1) & 0x7fff
+	l.tl0++
+	size := vnetRates[i] / 8 / vnetFPS
+	if key {
+		size *= 4
+	}
+	var pkts []*rtp.Packet
+	for off := 0; off < size; off += vnetPayload {
+		first := off == 0
+		desc := byte(0x80)
+		if first {
+			desc = 0x90
+		}
+		payload := []byte{desc, 0xe0, 0x80 | byte(l.pid>>8), byte(l.pid), l.tl0, 0x00}
+		if first && key {
+			payload = append(payload, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a)
+			payload = binary.LittleEndian.AppendUint16(payload, simSizes[i][0])
+			payload = binary.LittleEndian.AppendUint16(payload, simSizes[i][1])
+		} else if first {
+			payload = append(payload, 0x01, 0x00, 0x00)
+		}
+		fill := min(vnetPayload, size-off) - len(payload) - 5
+		payload = append(payload, make([]byte, max(fill, 0))...)
+		payload = append(payload, byte(i))
+		payload = binary.BigEndian.AppendUint32(payload, frame)
+		l.seq++
+		pkts = append(pkts, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts,
+			Marker: off+vnetPayload >= size}, Payload: payload})
+	}
+	p.mu.Unlock()
+	for _, pkt := range pkts {
+		if err := pkt.Header.SetExtension(p.midID, []byte(p.mid)); err != nil {
+			p.t.Error(err)
+		}
+		if err := pkt.Header.SetExtension(p.ridID, []byte(layerRIDs[i])); err != nil {
+			p.t.Error(err)
+		}
+		if err := l.track.WriteRTP(pkt); err != nil {
+			p.t.Errorf("write: %v", err)
+			return
+		}
+	}
+}
+
+func (p *vnetPublisher) lastFrame() uint32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.frame
+}
+
+func newVnetSubscriber(ctx context.Context, t testing.TB, room *Room, id string, n *vnet.Net) *vnetSubscriber {
+	t.Helper()
+	p, err := room.Join(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
+		t.Fatal(err)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(vnetSettings(n)))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	s := &vnetSubscriber{p: p, pc: pc, audio: map[uint16]bool{}}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		go func() {
+			for {
+				if _, _, err := recv.ReadRTCP(); err != nil {
+					return
+				}
+			}
+		}()
+		audio := tr.Kind() == webrtc.RTPCodecTypeAudio
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			if audio {
+				s.audio[pkt.SequenceNumber] = true
+			} else {
+				sp := simPacket{seq: pkt.SequenceNumber, layer: -1}
+				if n := len(pkt.Payload); n >= 5 {
+					sp.layer = int(pkt.Payload[n-5])
+					sp.frame = binary.BigEndian.Uint32(pkt.Payload[n-4:])
+				}
+				s.video = append(s.video, sp)
+			}
+			s.mu.Unlock()
+		}
+	})
+	// Answer every offer the SFU makes (the camera and the microphone may come in two).
+	go func() {
+		for {
+			select {
+			case <-p.NegotiationNeeded():
+			case <-ctx.Done():
+				return
+			}
+			o, err := p.NextSubscribeOffer(context.Background())
+			if err != nil || o == nil {
+				continue
+			}
+			if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
+				t.Error(err)
+				return
+			}
+			a, err := pc.CreateAnswer(nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			g := webrtc.GatheringCompletePromise(pc)
+			if err := pc.SetLocalDescription(a); err != nil {
+				t.Error(err)
+				return
+			}
+			<-g
+			if err := p.AcceptSubscribeAnswer(pc.LocalDescription().SDP); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	return s
+}
+
+// onLayer reports whether the subscriber's last n video packets are all of layer.
+func (s *vnetSubscriber) onLayer(layer, n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.video) < n {
+		return false
+	}
+	for _, p := range s.video[len(s.video)-n:] {
+		if p.layer != layer {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *vnetSubscriber) videoCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.video)
+}
+
+// videoLoss is the share of video sequence numbers missing among those from the
+// from-th packet received on.
+func (s *vnetSubscriber) videoLoss(from int) (lost, expected int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	seen := map[uint16]bool{}
+	first := s.video[from].seq
+	var last uint16
+	for _, p := range s.video[from:] {
+		seen[p.seq] = true
+		if int16(p.seq-last) > 0 || last == 0 {
+			last = p.seq
+		}
+	}
+	expected = int(uint16(last-first)) + 1
+	return expected - len(seen), expected
+}
+
+// audioContinuity is the share of audio sequence numbers received between the first
+// and the last received.
+func (s *vnetSubscriber) audioContinuity() (got, span int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lo, hi uint16
+	first := true
+	for seq := range s.audio {
+		if first || int16(seq-lo) < 0 {
+			lo = seq
+		}
+		if first || int16(seq-hi) > 0 {
+			hi = seq
+		}
+		first = false
+	}
+	return len(s.audio), int(uint16(hi-lo)) + 1
+}
+
+// bweTimes is how long settling and climbing took, for the benchmark.
+type bweTimes struct{ settle, climb time.Duration }
+
+// runBandwidthScenario is the scenario of TestSubscriberBandwidth and its benchmark.
+func runBandwidthScenario(t testing.TB) bweTimes {
+	r := newVnetRig(t)
+	start := time.Now()
+	const n = 40 // video packets: more than a second of q
+	waitForLong(t, "the capped subscriber on q", func() bool { return r.capped.onLayer(0, n) })
+	waitForLong(t, "the free subscriber on f", func() bool { return r.free.onLayer(2, 3*n) })
+	var times bweTimes
+	times.settle = time.Since(start)
+
+	// Settled: the loss over the next 100 frames (four seconds) of the publisher's.
+	from := r.capped.videoCount()
+	until := r.pub.lastFrame() + 100*maxLayers
+	waitForLong(t, "100 more frames", func() bool { return r.pub.lastFrame() >= until })
+	lost, expected := r.capped.videoLoss(from)
+	if lost*50 >= expected {
+		t.Errorf("the capped subscriber lost %d of %d video packets once settled, want < 2 %%", lost, expected)
+	}
+	t.Logf("settled: %d of %d video packets lost; estimate %d bit/s", lost, expected, r.capped.p.bw.budget.Load())
+	// What the capped member's client is told (signaling sends it as "downlink").
+	reduced := Downlink{Limited: true, Tracks: []DownlinkTrack{{ParticipantID: "pub", Source: SourceCamera, State: DownlinkReduced}}}
+	waitForLong(t, "the capped subscriber's downlink state: camera reduced", func() bool {
+		select {
+		case <-r.capped.p.DownlinkChanged():
+		default:
+		}
+		return r.capped.p.Downlink().equal(reduced)
+	})
+	// The uncapped one may be counted too on a machine so busy that its estimate fell.
+	if n := r.eng.Stats().SubscribersLimited; n < 1 || !r.capped.p.BandwidthLimited() {
+		t.Errorf("%d subscribers counted as limited, the capped one %v; want it among them", n, r.capped.p.BandwidthLimited())
+	}
+
+	r.tbf.SetRate(vnetLifted)
+	lifted := time.Now()
+	waitForLong(t, "the capped subscriber climbing to f once the cap is lifted", func() bool { return r.capped.onLayer(2, 3*n) })
+	times.climb = time.Since(lifted)
+	waitForLong(t, "the capped subscriber's downlink state: nothing limited", func() bool {
+		d := r.capped.p.Downlink()
+		return !d.Limited && len(d.Tracks) == 0 && !r.capped.p.BandwidthLimited()
+	})
+
+	for _, s := range []*vnetSubscriber{r.capped, r.free} {
+		got, span := s.audioContinuity()
+		if got*100 < span*99 {
+			t.Errorf("%s: %d of %d audio packets, want ≥ 99 %%", s.p.ID(), got, span)
+		}
+	}
+
+	// Hiding the tile: no video for it, while audio goes on.
+	r.free.p.SetView([]Tile{})
+	hidden := r.pub.lastFrame()
+	audioThen, _ := r.free.audioContinuity()
+	waitForLong(t, "50 more frames and audio after the hide", func() bool {
+		got, _ := r.free.audioContinuity()
+		return r.pub.lastFrame() >= hidden+50*maxLayers && got >= audioThen+50
+	})
+	r.free.mu.Lock()
+	for _, p := range r.free.video {
+		// A frame queued before the hide may still go out: allow one round.
+		if p.frame > hidden+maxLayers {
+			t.Errorf("frame %d of layer %d received after the tile was hidden at frame %d", p.frame, p.layer, hidden)
+			break
+		}
+	}
+	r.free.mu.Unlock()
+	return times
+}
+
+// TestSubscriberBandwidth: one publisher of three layers and audio; a subscriber behind
+// a 300 kbit/s link settles on q with little loss while one without a limit gets f;
+// lifting the limit to 3 Mbit/s takes the first up to f; audio stays continuous
+// throughout; and a hidden tile gets no video.
+func TestSubscriberBandwidth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time bandwidth estimation")
+	}
+	times := runBandwidthScenario(t)
+	t.Logf("settled after %v, climbed after %v", times.settle.Round(time.Millisecond), times.climb.Round(time.Millisecond))
+}
+
+// BenchmarkSubscriberBandwidth reports how long settling on a 300 kbit/s link and
+// climbing once it is lifted took (the anchors manage 5 s and 10 s).
+func BenchmarkSubscriberBandwidth(b *testing.B) {
+	var settle, climb time.Duration
+	for i := 0; i < b.N; i++ {
+		times := runBandwidthScenario(b)
+		settle += times.settle
+		climb += times.climb
+	}
+	b.ReportMetric(settle.Seconds()/float64(b.N), "settle-s")
+	b.ReportMetric(climb.Seconds()/float64(b.N), "climb-s")
+}
