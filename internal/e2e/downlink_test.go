@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"conclave/internal/browsertest"
+	"conclave/internal/hostile"
 	"conclave/internal/shapedturn"
 	"conclave/signaling"
 )
@@ -269,4 +270,77 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 			return v.Width > 0 && v.Width < l["f"].Width
 		})
 	}
+}
+
+// TestDownlinkHintAndPausedTile: what a page shows when the server says its downlink
+// is too slow (`downlink`, here put on Ben's connection by the hostile proxy, so the
+// page is checked apart from the server's estimate). Ben (Firefox) sees Ann's tile
+// (Chromium) marked "Video paused" and the hint that some video is paused; then, Ann
+// reduced instead, the hint that some video is shown in lower quality, with a small
+// badge on her tile that says so; malformed messages change nothing; once the
+// server says everything fits, hint and marks are gone.
+func TestDownlinkHintAndPausedTile(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	m := srv.createMeeting(t)
+	proxy := startHostile(t, srv)
+	ctx, cancel := testContext()
+	defer cancel()
+	en := readCatalogue(t, "en")
+
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.watcherURL(m), "Ann", joinOptions{})
+	ben := joinWithOptions(ctx, t, browsertest.KindFirefox, proxy.Via(srv.watcherURL(m)), "Ben", joinOptions{})
+	waitOK(ctx, t, ben, fmt.Sprintf(`!!document.querySelector('.tile[data-participant-id=%q][data-source="camera"]')`, ann.id), "no tile of Ann")
+	conn, ok := proxy.ConnOf(ben.id)
+	if !ok {
+		t.Fatal("Ben's connection is not through the proxy")
+	}
+	say := func(payload string) {
+		t.Helper()
+		if err := conn.Inject(hostile.ToClient, []byte(`{"type":"downlink","payload":`+payload+`}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	track := func(state string) string {
+		return fmt.Sprintf(`{"limited":true,"tracks":[{"participantId":%q,"source":"camera","state":%q}]}`, ann.id, state)
+	}
+	shows := func(what string, ok func(downlinkShown) bool) downlinkShown {
+		t.Helper()
+		var d downlinkShown
+		for d = readDownlink(ctx, t, ben); !ok(d); d = readDownlink(ctx, t, ben) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("Ben's page %s: %+v", what, d)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		return d
+	}
+	// The hint is a polite status region that stays in the page, so filling it is announced.
+	waitOK(ctx, t, ben, `(() => { const h = document.querySelector("#downlink-hint");
+		return !!h && h.getAttribute("role") === "status" && h.getAttribute("aria-live") === "polite" && h.textContent.trim() === ""; })()`, "no empty polite hint region")
+
+	say(track("paused"))
+	shows("does not show Ann's video as paused", func(d downlinkShown) bool {
+		return d.Hint == str(t, en, "downlink15.hint.paused") && d.Tiles[ann.id].Mark == "paused" && d.Tiles[ann.id].Overlay == str(t, en, "downlink15.tile.paused")
+	})
+
+	say(track("reduced"))
+	shows("does not show Ann's video as reduced", func(d downlinkShown) bool {
+		return d.Hint == str(t, en, "downlink15.hint.reduced") && d.Tiles[ann.id].Mark == "reduced" && d.Tiles[ann.id].Overlay == ""
+	})
+	waitOK(ctx, t, ben, attrIs(fmt.Sprintf(`.downlink-reduced[data-participant-id=%q]`, ann.id), "aria-label", str(t, en, "downlink15.tile.reduced")), "no label on the reduced badge")
+
+	// Malformed: the page keeps what it shows and goes on reading the next messages.
+	say(`{"limited":"yes","tracks":[]}`)
+	say(`{"limited":true,"tracks":[{"participantId":` + jsString(ann.id) + `,"source":"camera","state":"gone"}]}`)
+	if d := readDownlink(ctx, t, ben); d.Hint != str(t, en, "downlink15.hint.reduced") || d.Tiles[ann.id].Mark != "reduced" {
+		t.Fatalf("a malformed downlink changed Ben's page: %+v", d)
+	}
+	say(`{"limited":false,"tracks":[]}`)
+	shows("still shows the hint after limited:false", func(d downlinkShown) bool {
+		return d.Hint == "" && d.Tiles[ann.id].Mark == "" && d.Tiles[ann.id].Overlay == ""
+	})
 }
