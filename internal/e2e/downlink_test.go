@@ -44,6 +44,14 @@ func (d *shapedDownlink) iceHook(t *testing.T, media net.Addr) signaling.ICESour
 	return nil
 }
 
+// startSlowLine starts the server with a slow line beside it, and a meeting.
+func startSlowLine(t *testing.T) (*server, *shapedDownlink, meetingLinks) {
+	t.Helper()
+	line := &shapedDownlink{shape: slowLine}
+	srv := startServerWith(t, serverOptions{ice: line.iceHook})
+	return srv, line, srv.createMeeting(t)
+}
+
 // preload makes a tab use only the shaped relay.
 func (d *shapedDownlink) preload() string {
 	return watchedPCsJS(pcOptions{relayOnly: true, servers: []turnServerJS{{
@@ -118,9 +126,7 @@ func (s *server) watcherURL(m meetingLinks) string {
 func TestShapedRelayCapsOneBrowser(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
-	line := &shapedDownlink{shape: slowLine}
-	srv := startServerWith(t, serverOptions{ice: line.iceHook})
-	m := srv.createMeeting(t)
+	srv, line, m := startSlowLine(t)
 	ctx, cancel := testContext()
 	defer cancel()
 
@@ -211,9 +217,7 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
-	line := &shapedDownlink{shape: slowLine}
-	srv := startServerWith(t, serverOptions{ice: line.iceHook})
-	m := srv.createMeeting(t)
+	srv, line, m := startSlowLine(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	en := readCatalogue(t, "en")

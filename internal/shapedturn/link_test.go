@@ -98,13 +98,20 @@ func TestBucketAndDropTail(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// waitThenAdvance moves the clock only once the waiting read armed its timer.
-	waitThenAdvance := func(d time.Duration) {
+	// releasedAfter: the next read gets a packet of size once the clock has moved by
+	// d, not a millisecond earlier (the clock moves once the read armed its timer).
+	releasedAfter := func(d time.Duration, size int, what string) {
 		t.Helper()
+		r := readAsync(c)
 		if err := clock.WaitForTimers(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		clock.Advance(d)
+		clock.Advance(d - time.Millisecond)
+		notYet(t, r, what)
+		clock.Advance(time.Millisecond)
+		if got := receive(t, r, what); got.n != size || got.err != nil {
+			t.Fatalf("%s: %+v, want %d bytes", what, got, size)
+		}
 	}
 
 	// Ten packets of 1000 bytes at once: two leave now (the burst), three wait (due in
@@ -121,13 +128,7 @@ func TestBucketAndDropTail(t *testing.T) {
 			t.Fatalf("burst packet %d: %+v", i, got)
 		}
 	}
-	third := readAsync(c)
-	waitThenAdvance(999 * time.Millisecond)
-	notYet(t, third, "999 ms after the burst")
-	clock.Advance(time.Millisecond)
-	if got := receive(t, third, "a second after the burst"); got.n != 1000 {
-		t.Fatalf("third: %+v", got)
-	}
+	releasedAfter(time.Second, 1000, "the third, a second after the burst")
 	clock.Advance(2 * time.Second)
 	for i := range 2 {
 		if got := receive(t, readAsync(c), "the rest of the queue"); got.n != 1000 {
@@ -149,20 +150,8 @@ func TestBucketAndDropTail(t *testing.T) {
 	if got := receive(t, readAsync(c), "after a minute"); got.n != 1500 {
 		t.Fatalf("%+v", got)
 	}
-	next := readAsync(c)
-	waitThenAdvance(999 * time.Millisecond)
-	notYet(t, next, "1500 bytes with 1499 tokens")
-	clock.Advance(time.Millisecond)
-	if got := receive(t, next, "a second later"); got.n != 1500 {
-		t.Fatalf("%+v", got)
-	}
-	last := readAsync(c)
-	waitThenAdvance(1499 * time.Millisecond)
-	notYet(t, last, "1.499 s later")
-	clock.Advance(time.Millisecond)
-	if got := receive(t, last, "1.5 s later"); got.n != 1500 {
-		t.Fatalf("%+v", got)
-	}
+	releasedAfter(time.Second, 1500, "the second of 1500 bytes")
+	releasedAfter(1500*time.Millisecond, 1500, "the third of 1500 bytes")
 
 	// Close ends a waiting read at once.
 	waiting := readAsync(c)
