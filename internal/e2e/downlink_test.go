@@ -120,9 +120,12 @@ func (s *server) watcherURL(m meetingLinks) string {
 // publishes her camera from Chromium; Sam (Chromium) watches through the shaped relay,
 // Uma (Chromium) directly. In every window of a few seconds Sam receives no more video
 // than the line carries (payload bytes by the stats' own clock: a verdict a slow
-// machine cannot change, since it only receives less), and in some window at least
-// half of it, while Uma receives clearly more (Cleo's largest layer alone is
-// about 450 kbit/s at 960×540 and 15 frames a second).
+// machine cannot change, since it only receives less) while video does come through
+// it, and Uma receives clearly more (Cleo's largest layer alone is about 450 kbit/s at
+// 960×540 and 15 frames a second). (How much of the line Sam uses is the server's
+// choice: without a bandwidth estimate it sends the large layer into the line and Sam
+// got 180-220 kbit/s of video payload, the rest being headers, audio and what the
+// queue dropped; with one, it sends a small layer.)
 func TestShapedRelayCapsOneBrowser(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -145,11 +148,11 @@ func TestShapedRelayCapsOneBrowser(t *testing.T) {
 	}
 	var samBest, umaBest float64
 	windows := 0
-	for samBest < rate/2 || umaBest < 1.4*rate || windows < 3 {
+	for samBest < rate/10 || umaBest < 1.4*rate || windows < 3 {
 		s0, u0 := readVideoIn(ctx, t, sam), readVideoIn(ctx, t, uma)
 		select {
 		case <-ctx.Done():
-			t.Fatalf("after %d windows: Sam at best %.0f kbit/s (want >= %.0f), Uma at best %.0f (want >= %.0f)", windows, samBest, rate/2, umaBest, 1.4*rate)
+			t.Fatalf("after %d windows: Sam at best %.0f kbit/s (want >= %.0f), Uma at best %.0f (want >= %.0f)", windows, samBest, rate/10, umaBest, 1.4*rate)
 		case <-time.After(3 * time.Second):
 		}
 		s1, u1 := readVideoIn(ctx, t, sam), readVideoIn(ctx, t, uma)
