@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -19,20 +20,43 @@ import (
 // transport set, only the TURN URLs of that transport are kept (a firewall that also
 // blocks UDP). It is the test's own script; the web client has no such switch.
 func relayOnlyJS(transport string) string {
+	return watchedPCsJS(pcOptions{relayOnly: true, transport: transport})
+}
+
+// pcOptions say what watchedPCsJS does to the page's peer connections.
+type pcOptions struct {
+	relayOnly bool   // iceTransportPolicy "relay"
+	transport string // keep only the TURN URLs of this transport ("": all)
+	// servers, when set, replace the TURN servers the page was given (a test's own
+	// relay for this tab only, e.g. a shaped one: downlink_test.go).
+	servers []turnServerJS
+}
+
+// turnServerJS is one RTCIceServer as a page gives it to RTCPeerConnection.
+type turnServerJS struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username"`
+	Credential string   `json:"credential"`
+}
+
+// watchedPCsJS keeps every RTCPeerConnection the page makes for the test
+// (window.relayTest), changed as o says.
+func watchedPCsJS(o pcOptions) string {
+	servers, _ := json.Marshal(o.servers)
 	return fmt.Sprintf(`(() => {
-	const transport = %q;
+	const transport = %q, relayOnly = %t, replace = %s;
 	const Page = window.RTCPeerConnection;
 	const made = [];
-	const only = (servers) => (servers || []).map((s) => ({ ...s,
+	const only = (servers) => (replace || servers || []).map((s) => ({ ...s,
 		urls: [].concat(s.urls).filter((u) => !transport || u.endsWith("?transport=" + transport)) }));
-	class RelayOnly extends Page {
+	class Watched extends Page {
 		constructor(config, ...rest) {
 			config = { ...(config || {}), iceServers: only(config && config.iceServers) };
-			super({ ...config, iceTransportPolicy: "relay" }, ...rest);
-			made.push({ pc: this, iceServers: (config && config.iceServers) || [] });
+			super(relayOnly ? { ...config, iceTransportPolicy: "relay" } : config, ...rest);
+			made.push({ pc: this, iceServers: config.iceServers });
 		}
 	}
-	window.RTCPeerConnection = RelayOnly;
+	window.RTCPeerConnection = Watched;
 	window.relayTest = {
 		// For every open connection: its state, the TURN URLs it was given, and the
 		// candidate types of its selected pair (local and remote).
@@ -55,8 +79,24 @@ func relayOnlyJS(transport string) string {
 			}
 			return out;
 		},
+		// What all open connections received of video so far (inbound-rtp): payload
+		// bytes, packets and packets lost, with the newest stats timestamp (ms).
+		async videoIn() {
+			const out = { bytes: 0, packets: 0, lost: 0, at: 0 };
+			for (const { pc } of made) {
+				if (pc.connectionState === "closed") continue;
+				(await pc.getStats()).forEach((s) => {
+					if (s.type !== "inbound-rtp" || s.kind !== "video") return;
+					out.bytes += s.bytesReceived || 0;
+					out.packets += s.packetsReceived || 0;
+					out.lost += s.packetsLost || 0;
+					out.at = Math.max(out.at, s.timestamp);
+				});
+			}
+			return out;
+		},
 	};
-})()`, transport)
+})()`, o.transport, o.relayOnly, servers)
 }
 
 // turnICE hands the embedded TURN server's credentials to signaling, as cmd/conclave does.

@@ -10,6 +10,7 @@ import { Subscriber } from './subscriber.js';
 import { SpeakerDetector } from './speaker.js';
 import { ViewTracker } from './view-tracker.js';
 import { parseActive } from './layers.js';
+import { downlinkView } from './downlink-ui.js';
 import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys, UNREADABLE } from './e2ee/session-keys.js';
 import { MemberNames, PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
@@ -96,6 +97,7 @@ export class Session {
     this.subscriber = null;
     this.speaker = null;
     this.view = null; // ViewTracker: tells the server which remote tiles are shown
+    this.downlink = null; // DownlinkView: why some video is reduced or paused (downlink-ui.js)
     this.iceServers = [];
     this.audio = new Map(); // mid -> HTMLAudioElement
     // Tracks of ids not (or no longer) in the roster: a track event can land after the
@@ -156,6 +158,7 @@ export class Session {
     sig.on('participant_resumed', (p) => this._participantResumed(p.participant));
     sig.on('subscribe_offer', (p) => this._subscriber().handleOffer(p));
     sig.on('encodings', (p) => this._encodings(p));
+    sig.on('downlink', (p) => { if (this.downlink && !this.ended) this.downlink.receive(p); });
     sig.on('chat', (p) => this._chat(p));
     sig.on('e2ee', (p) => { if (this.keys && !this.ended) this.keys.receive(p.from, p.data); });
     sig.on('settings', (p) => this._settings(p.settings));
@@ -239,6 +242,7 @@ export class Session {
     if (this.subscriber) this.subscriber.close();
     if (this.speaker) this.speaker.close();
     if (this.view) this.view.close();
+    if (this.downlink) this.downlink.close(); // a new connection starts without the hint
     if (this.keys) this.keys.close();
     if (this.mc) this.mc.close();
     this._publishingResolve(null);
@@ -474,6 +478,7 @@ export class Session {
     this.view = new ViewTracker(this.grid, (tracks) => {
       if (!this.ended && this.sig && !this.sig.closed) this.sig.send('view', { tracks });
     });
+    this.downlink = downlinkView(this.grid, $('#downlink-hint'));
     // Devices switched in the waiting room: tell the others what is really sent.
     const now = { mic: media.micOn, camera: media.cameraOn, screen: false };
     if (this.sentMedia && (now.mic !== this.sentMedia.mic || now.camera !== this.sentMedia.camera)) this.sendMediaState();
