@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -73,6 +74,7 @@ type vnetSubscriber struct {
 	mu    sync.Mutex
 	video []simPacket
 	audio map[uint16]bool
+	bytes int // of the video packets received: RTP header and payload
 }
 
 func newVnetNet(t testing.TB, ip string) *vnet.Net {
@@ -97,14 +99,34 @@ type vnetRig struct {
 	eng    *Engine
 	room   *Room
 	pub    *vnetPublisher
-	capped *vnetSubscriber
-	free   *vnetSubscriber
+	subs   []*vnetSubscriber
+	tbfs   []*vnet.TBFQueue // each subscriber's link; nil: not limited
+	capped *vnetSubscriber  // of newVnetRig: subs[0], behind tbf
+	free   *vnetSubscriber  // of newVnetRig: subs[1]
 	tbf    *vnet.TBFQueue
+	sends  bool // the publisher runs (and must be halted)
+}
+
+// vnetLink is a subscriber of the rig: its id and the rate of its link in bits per
+// second, 0 for no limit.
+type vnetLink struct {
+	id   string
+	rate int
 }
 
 // newVnetRig starts the engine, the publisher and two subscribers, the first behind a
 // link of vnetCap, and waits until both receive video and audio.
 func newVnetRig(t testing.TB) *vnetRig {
+	t.Helper()
+	r := newVnetRigLinks(t, []vnetLink{{"capped", vnetCap}, {"free", 0}})
+	r.capped, r.free, r.tbf = r.subs[0], r.subs[1], r.tbfs[0]
+	return r
+}
+
+// newVnetRigLinks starts the engine, the publisher and a subscriber for each link,
+// all showing the camera in a large tile, and waits until each receives video and
+// audio. The rig has room for 250 subscribers (one /24).
+func newVnetRigLinks(t testing.TB, links []vnetLink) *vnetRig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bweWait)
 	defer cancel()
@@ -112,15 +134,28 @@ func newVnetRig(t testing.TB) *vnetRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srvNet, pubNet, cappedNet, freeNet := newVnetNet(t, "10.0.0.1"), newVnetNet(t, "10.0.0.2"), newVnetNet(t, "10.0.0.3"), newVnetNet(t, "10.0.0.4")
-	// A queue of about 0.85 s at the cap, which turns overuse into delay first, as GCC
-	// expects, rather than into loss at once.
-	tbf := vnet.NewTBFQueue(vnetCap, 4000, 32_000)
-	shaped, err := vnet.NewQueue(cappedNet, tbf)
-	if err != nil {
-		t.Fatal(err)
+	srvNet, pubNet := newVnetNet(t, "10.0.0.1"), newVnetNet(t, "10.0.0.2")
+	nics := []vnet.NIC{srvNet, pubNet}
+	subNets := make([]*vnet.Net, len(links))
+	var shaped []*vnet.Queue
+	r := &vnetRig{t: t, tbfs: make([]*vnet.TBFQueue, len(links))}
+	for i, l := range links {
+		subNets[i] = newVnetNet(t, fmt.Sprintf("10.0.0.%d", 3+i))
+		if l.rate == 0 {
+			nics = append(nics, subNets[i])
+			continue
+		}
+		// A queue of about 0.85 s at the rate, which turns overuse into delay first,
+		// as GCC expects, rather than into loss at once.
+		r.tbfs[i] = vnet.NewTBFQueue(l.rate, 4000, int64(l.rate)*32_000/vnetCap)
+		q, err := vnet.NewQueue(subNets[i], r.tbfs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		shaped = append(shaped, q)
+		nics = append(nics, q)
 	}
-	for _, nic := range []vnet.NIC{srvNet, pubNet, shaped, freeNet} {
+	for _, nic := range nics {
 		if err := wan.AddNet(nic); err != nil {
 			t.Fatal(err)
 		}
@@ -133,12 +168,16 @@ func newVnetRig(t testing.TB) *vnetRig {
 		t.Fatal(err)
 	}
 	room := eng.NewRoom()
-	r := &vnetRig{t: t, eng: eng, room: room, tbf: tbf}
+	r.eng, r.room = eng, room
 	t.Cleanup(func() {
-		r.pub.halt()
+		if r.sends {
+			r.pub.halt()
+		}
 		room.Close()
 		_ = eng.Close()
-		_ = shaped.Close()
+		for _, q := range shaped {
+			_ = q.Close()
+		}
 		_ = wan.Stop()
 	})
 	pubP, err := room.Join("pub")
@@ -146,13 +185,16 @@ func newVnetRig(t testing.TB) *vnetRig {
 		t.Fatal(err)
 	}
 	r.pub = newVnetPublisher(ctx, t, pubP, pubNet)
-	r.capped = newVnetSubscriber(ctx, t, room, "capped", cappedNet)
-	r.free = newVnetSubscriber(ctx, t, room, "free", freeNet)
+	for i, l := range links {
+		r.subs = append(r.subs, newVnetSubscriber(ctx, t, room, l.id, subNets[i]))
+	}
+	r.sends = true
 	go r.pub.run()
 	tiles := []Tile{{ParticipantID: "pub", Source: SourceCamera, Width: 1280, Height: 720}}
-	r.capped.p.SetView(tiles)
-	r.free.p.SetView(tiles)
-	for _, s := range []*vnetSubscriber{r.capped, r.free} {
+	for _, s := range r.subs {
+		s.p.SetView(tiles)
+	}
+	for _, s := range r.subs {
 		waitForLong(t, "video and audio at "+s.p.ID(), func() bool {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -419,6 +461,7 @@ func newVnetSubscriber(ctx context.Context, t testing.TB, room *Room, id string,
 					sp.frame = binary.BigEndian.Uint32(pkt.Payload[n-4:])
 				}
 				s.video = append(s.video, sp)
+				s.bytes += pkt.MarshalSize()
 			}
 			s.mu.Unlock()
 		}
