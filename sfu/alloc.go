@@ -25,7 +25,10 @@ import (
 // less than the estimate, the estimate grows no further than half again what arrives.
 // So a subscriber whose estimate stalls below the next layer would never climb; the
 // allocation probes instead: when climbs are allowed and what is left reaches
-// probeReach of the next layer's rate, the most important tile below its size's layer
+// probeReach of the next layer's rate, or the estimate stands at probeStalled of what
+// the subscriber is sent (the estimate is held by GCC's ceiling, not by the link: a
+// camera's layers differ by more than half, so the first test alone could leave a
+// subscriber on q for good), the most important tile below its size's layer
 // takes the next layer, whatever the estimate says, until the estimate covers it (the
 // probe succeeded: the tile keeps it). If the estimate falls meanwhile, or has not
 // covered the layer after probeHold, the probe failed and counts as a climb undone (the
@@ -38,7 +41,8 @@ const (
 	climbBackoff   = 10 * time.Second
 	climbBackoffUp = 80 * time.Second
 	climbForgotten = 2 * time.Minute
-	probeReach     = 70 // per cent
+	probeReach     = 70  // per cent
+	probeStalled   = 135 // per cent of the rate sent: GCC's ceiling is 150
 	probeHold      = 8 * time.Second
 	probeFall      = 85 // per cent of the estimate at the probe's start: it failed
 )
@@ -144,6 +148,31 @@ func (t *allocTile) nextLayer(l int) int {
 		}
 	}
 	return -1
+}
+
+// probeCandidate says which tile should try which higher layer, given an allocation
+// (allocate's results): the most important tile below its size's layer, when what is
+// left for it reaches probeReach of the next layer or the estimate stands at
+// probeStalled of what the subscriber is sent; -1 when none should.
+func probeCandidate(budget, audio int64, tiles []allocTile, layers []int, room []int64, order []int) (tile, layer int) {
+	sent := audio
+	for i := range tiles {
+		if layers[i] >= 0 {
+			sent += tiles[i].rate(layers[i])
+		}
+	}
+	stalled := budget*100 >= sent*probeStalled
+	for _, i := range order {
+		t := &tiles[i]
+		if layers[i] >= t.top {
+			continue
+		}
+		if next := t.nextLayer(layers[i]); next >= 0 && (stalled || room[i]*100 >= t.rate(next)*probeReach) {
+			return i, next
+		}
+		return -1, -1
+	}
+	return -1, -1
 }
 
 // probe is a layer a tile was given to see whether the link carries it.
@@ -273,16 +302,9 @@ func (p *Participant) reallocate() {
 			*pr = probe{}
 		}
 	} else if open && p.bw.estimated.Load() {
-		for _, i := range order {
-			t := &tiles[i]
-			if layers[i] >= t.top {
-				continue
-			}
-			if next := t.nextLayer(layers[i]); next >= 0 && room[i]*100 >= t.rate(next)*probeReach {
-				*pr = probe{up: t.up, layer: next, from: layers[i], until: now.Add(probeHold), budget: budget}
-				layers[i] = next
-			}
-			break
+		if i, next := probeCandidate(budget, audio, tiles, layers, room, order); i >= 0 {
+			*pr = probe{up: tiles[i].up, layer: next, from: layers[i], until: now.Add(probeHold), budget: budget}
+			layers[i] = next
 		}
 	}
 	a := make(allocation, len(tiles))

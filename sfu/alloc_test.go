@@ -112,3 +112,31 @@ func TestCapLayer(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeCandidate: a subscriber held on q by GCC's ceiling (its estimate can grow only
+// to half again what it is sent) tries h even when what is left is short of probeReach
+// of h; one whose estimate is what it is sent (the link's limit) does not, and neither
+// does a tile already at its size's layer.
+func TestProbeCandidate(t *testing.T) {
+	rates := []int64{150e3, 400e3, 1200e3}
+	const audio = 50e3
+	for _, c := range []struct {
+		name   string
+		budget int64
+		tiles  []allocTile
+		tile   int
+		layer  int
+	}{
+		{"on q at GCC's ceiling", 290e3, []allocTile{simTile(1280*720, 0, 2, 0, rates...)}, 0, 1},
+		{"on h at GCC's ceiling", 660e3, []allocTile{simTile(1280*720, 0, 2, 1, rates...)}, 0, 2},
+		{"on q at the link's limit", 215e3, []allocTile{simTile(1280*720, 0, 2, 0, rates...)}, -1, -1},
+		{"at the tile's layer", 5e6, []allocTile{simTile(320*180, 0, 0, 0, rates...)}, -1, -1},
+		{"the most important tile first", 700e3, []allocTile{simTile(320*180, 0, 2, 0, rates...), simTile(1280*720, 0, 2, 0, rates...)}, 1, 1},
+	} {
+		layers, room, order := allocate(c.budget, audio, c.tiles, false)
+		tile, layer := probeCandidate(c.budget, audio, c.tiles, layers, room, order)
+		if tile != c.tile || layer != c.layer {
+			t.Errorf("%s: probe tile %d layer %d (allocation %v), want %d %d", c.name, tile, layer, layers, c.tile, c.layer)
+		}
+	}
+}

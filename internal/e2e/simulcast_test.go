@@ -77,10 +77,13 @@ func waitLayers(ctx context.Context, t *testing.T, p *participant, what string, 
 	var last map[string]sentLayer
 	for {
 		var layers map[string]sentLayer
-		if err := p.tab.Eval(ctx, layersJS, &layers); err == nil && ok(layers) {
+		err := p.tab.Eval(ctx, layersJS, &layers)
+		if err == nil && ok(layers) {
 			return layers
 		}
-		last = layers
+		if err == nil {
+			last = layers // the one read as the deadline passes fails: keep the last read
+		}
 		select {
 		case <-ctx.Done():
 			t.Fatalf("%s (%s): %s; last layers %+v", p.name, p.kind, what, last)
