@@ -244,12 +244,7 @@ func (p *Participant) reallocate() {
 	if !p.bw.enabled.Load() {
 		return
 	}
-	p.mu.Lock()
-	downs := make([]*downTrack, 0, len(p.downs))
-	for _, d := range p.downs {
-		downs = append(downs, d)
-	}
-	p.mu.Unlock()
+	downs := p.subscriptions()
 	var audio int64
 	var tiles []allocTile
 	var video []*downTrack

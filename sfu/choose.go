@@ -184,6 +184,18 @@ func (d *downTrack) countWantChange(old, want int, idealChanged bool) {
 // unlimited.
 func (p *Participant) videoBudget() int64 { return unlimitedBudget }
 
+// subscriptions is a snapshot of the participant's subscriptions, to work on without
+// its lock.
+func (p *Participant) subscriptions() []*downTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	downs := make([]*downTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	return downs
+}
+
 // tileOf says whether the subscriber shows up and at what size; w is 0 while it has
 // not said what it shows.
 func (p *Participant) tileOf(up *upTrack) (w, h int, shown bool) {
@@ -209,12 +221,7 @@ func (p *Participant) SetView(tiles []Tile) {
 		p.reallocate() // the allocation changes with the view, and makes them choose
 		return
 	}
-	p.mu.Lock()
-	downs := make([]*downTrack, 0, len(p.downs))
-	for _, d := range p.downs {
-		downs = append(downs, d)
-	}
-	p.mu.Unlock()
+	downs := p.subscriptions()
 	for _, d := range downs {
 		d.choose()
 	}

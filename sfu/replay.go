@@ -158,12 +158,7 @@ func (p *Participant) onSubscribeState(s webrtc.PeerConnectionState) {
 	if s != webrtc.PeerConnectionStateConnected {
 		return
 	}
-	p.mu.Lock()
-	downs := make([]*downTrack, 0, len(p.downs))
-	for _, d := range p.downs {
-		downs = append(downs, d)
-	}
-	p.mu.Unlock()
+	downs := p.subscriptions()
 	for _, d := range downs {
 		if d.binding.Load() != nil {
 			d.queueReplay()

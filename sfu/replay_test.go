@@ -133,58 +133,44 @@ func TestLateSubscriberGetsCachedKeyframe(t *testing.T) {
 	}
 }
 
-// TestLateSubscriberWithoutCachedKeyframeAsks: with the cached keyframe too old, a new
-// subscription gets nothing replayed, only the live packets, and asks the publisher.
-func TestLateSubscriberWithoutCachedKeyframeAsks(t *testing.T) {
-	r := newMediaRig(t)
-	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
-	last := r.pub.send()
-	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
-	r.clock.Advance(keyframeReplayAge + 1) // the keyframe is now too old to replay
-	before := r.eng.Stats()
-	late := joinLate(t, r.subP.room, "late")
-	waitFor(t, "the late subscription's keyframe request", func() bool {
-		return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
-	})
-	joined := last
-	// Live packets reach it once its connection is up.
-	waitFor(t, "a live packet at the late subscriber", func() bool {
-		r.pub.send()
-		return len(late.packets()) > 0
-	})
-	if got := late.packets(); int16(got[0].SequenceNumber-joined) <= 0 {
-		t.Errorf("the late subscriber got %d first, want only packets after %d (nothing replayed)", got[0].SequenceNumber, joined)
-	}
-	if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed {
-		t.Errorf("%d replays, want %d", st.KeyframesReplayed, before.KeyframesReplayed)
-	}
-}
-
-// TestEncryptedRoomReplaysNothing: in an end-to-end encrypted meeting a newcomer cannot
-// decrypt frames from before its join (the senders ratchet their keys), so a fresh
-// cached keyframe is not replayed: the join asks the publisher, and only live packets
-// reach the newcomer.
-func TestEncryptedRoomReplaysNothing(t *testing.T) {
-	r := newMediaRig(t)
-	r.subP.room.SetEncrypted(true)
-	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
-	last := r.pub.send()
-	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
-	before := r.eng.Stats()
-	late := joinLate(t, r.subP.room, "late")
-	waitFor(t, "the late subscription's keyframe request", func() bool {
-		return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
-	})
-	joined := last
-	waitFor(t, "a live packet at the late subscriber", func() bool {
-		r.pub.send()
-		return len(late.packets()) > 0
-	})
-	if got := late.packets(); int16(got[0].SequenceNumber-joined) <= 0 {
-		t.Errorf("the late subscriber got %d first, want only packets after %d (nothing replayed)", got[0].SequenceNumber, joined)
-	}
-	if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed {
-		t.Errorf("%d replays in an encrypted room, want none", st.KeyframesReplayed-before.KeyframesReplayed)
+// TestLateSubscriberWithoutReplayAsks: a new subscription gets nothing replayed, only
+// the live packets, and asks the publisher, when the cached keyframe is too old, and in
+// an end-to-end encrypted meeting, whose newcomer cannot decrypt frames from before its
+// join (the senders ratchet their keys) however fresh the cached keyframe.
+func TestLateSubscriberWithoutReplayAsks(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		encrypted bool
+		age       time.Duration
+	}{
+		{"keyframe too old", false, keyframeReplayAge + 1},
+		{"encrypted meeting", true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newMediaRig(t)
+			r.subP.room.SetEncrypted(c.encrypted)
+			r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
+			last := r.pub.send()
+			waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+			r.clock.Advance(c.age)
+			before := r.eng.Stats()
+			late := joinLate(t, r.subP.room, "late")
+			waitFor(t, "the late subscription's keyframe request", func() bool {
+				return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
+			})
+			joined := last
+			// Live packets reach it once its connection is up.
+			waitFor(t, "a live packet at the late subscriber", func() bool {
+				r.pub.send()
+				return len(late.packets()) > 0
+			})
+			if got := late.packets(); int16(got[0].SequenceNumber-joined) <= 0 {
+				t.Errorf("the late subscriber got %d first, want only packets after %d (nothing replayed)", got[0].SequenceNumber, joined)
+			}
+			if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed {
+				t.Errorf("%d replays, want none", st.KeyframesReplayed-before.KeyframesReplayed)
+			}
+		})
 	}
 }
 
