@@ -3,16 +3,12 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
-	"conclave/internal/testlog"
 	"conclave/sfu"
 	"conclave/signaling"
 )
@@ -21,23 +17,8 @@ import (
 // clock, and speaker detection on or off.
 func newSpeakerServer(t *testing.T, clock *fakeclock.Clock, detection bool) *testServer {
 	t.Helper()
-	log := testlog.New(t)
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Now: clock.Now, AfterFunc: clock.AfterFunc, SpeakerDetection: detection})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := signaling.NewServer(signaling.Config{Engine: engine, Logger: log, Clock: clock, Hasher: testHasher, Hosts: []signaling.Host{testHost(t)}})
-	mux := http.NewServeMux()
-	sig.Register(mux)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = sig.Shutdown(ctx)
-		hs.Close()
-		_ = engine.Close()
-	})
-	return &testServer{sig: sig, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
+	return newTestServerOn(t, signaling.Config{Clock: clock},
+		sfu.Config{Now: clock.Now, AfterFunc: clock.AfterFunc, SpeakerDetection: detection})
 }
 
 // speakerScene is a meeting whose members publish microphones with audio levels, and
