@@ -156,9 +156,12 @@ func (d *downTrack) choose() {
 			want = ideal
 		}
 		if limit, ok := d.sub.layerLimit(d.up); ok {
-			// The publisher is asked for no more than the bandwidth allows either:
-			// a layer no one can take may be paused, and one allowed again resumed.
-			want, ideal = capLayer(infos, want, limit), min(ideal, limit)
+			// The subscriber gets no more than its bandwidth allows. The publisher is
+			// still asked for the layer the tile calls for (ideal): one subscriber's
+			// estimate, which falls whenever its link or its machine stalls, must not
+			// pause a layer for everyone, and a climb or probe then finds the layer
+			// arriving instead of waiting for the publisher to resume it.
+			want = capLayer(infos, want, limit)
 		}
 	}
 	d.setWant(want, ideal)

@@ -62,7 +62,7 @@ func (r *simRig) pumpAdvancing(what string, cond func() bool) {
 			r.t.Fatalf("timed out waiting for %s; stats %+v", what, r.eng.Stats())
 		}
 		r.pub.sendRound()
-		time.Sleep(2 * time.Millisecond)
+		r.waitRoundReceived()
 		r.clock.Advance(liveStep)
 	}
 }

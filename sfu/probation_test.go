@@ -27,7 +27,7 @@ func (r *simRig) pumpTicking(what string, cond func() bool) {
 			r.t.Fatalf("timed out waiting for %s; stats %+v", what, r.eng.Stats())
 		}
 		r.pub.sendRound()
-		time.Sleep(2 * time.Millisecond)
+		r.waitRoundReceived()
 		r.clock.Advance(liveStep)
 		now := r.clock.Now().UnixNano()
 		waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() > now-int64(liveTick) })
@@ -43,6 +43,22 @@ func (r *simRig) waitReceived(i int) {
 	r.pub.mu.Unlock()
 	l := r.subTrack().up.layer(i)
 	waitFor(r.t, "the server reading the last packet of "+layerRIDs[i], func() bool { return l.cache.get(seq) != nil })
+}
+
+// waitRoundReceived waits until the server has read the last packet of every layer the
+// publisher sends, so that a step of the fake clock never overtakes packets sent before
+// it: however slow the machine, the liveness ticker sees them in the window they were
+// sent in.
+func (r *simRig) waitRoundReceived() {
+	r.t.Helper()
+	for i := range maxLayers {
+		r.pub.mu.Lock()
+		sending := r.pub.layers[i] != nil && r.pub.layers[i].sent && !r.pub.silent[i]
+		r.pub.mu.Unlock()
+		if sending && r.subTrack().up.layer(i) != nil {
+			r.waitReceived(i)
+		}
+	}
 }
 
 // isLive reports whether layer i is live at the ticker's latest reading.

@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -433,6 +434,7 @@ func (r *simRig) stepIfKeyframeDeferred() {
 		return
 	}
 	up := r.subTrack().up
+	r.waitRoundReceived()
 	r.clock.Advance(liveStep)
 	now := r.clock.Now().UnixNano()
 	waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() > now-int64(liveTick) })
@@ -633,7 +635,6 @@ func TestSimulcastSenderReportOfLayerSent(t *testing.T) {
 	r := newSimRig(t)
 	r.view(camTile(320, 180))
 	r.settleOn(0)
-	last := r.sub.last()
 	r.pub.mu.Lock()
 	q, f := r.pub.layers[0], r.pub.layers[2]
 	qts, fts := q.ts, f.ts
@@ -649,9 +650,12 @@ func TestSimulcastSenderReportOfLayerSent(t *testing.T) {
 	if len(srs) != 1 || srs[0].NTPTime != 2<<32 {
 		t.Fatalf("the subscriber got reports %+v, want only q's", srs)
 	}
-	if srs[0].RTPTime != last.ts {
-		t.Errorf("q's timestamp %d forwarded as %d, want %d (the last one sent)", qts, srs[0].RTPTime, last.ts)
-	}
+	// The report maps q's last timestamp to the last one the subscriber is sent. Packets
+	// of the last round may still be on their way: once they are in, the subscriber's
+	// last packet carries the report's timestamp (nothing is sent after the report).
+	waitFor(t, fmt.Sprintf("the subscriber's last packet at the report's timestamp %d (q's %d)", srs[0].RTPTime, qts), func() bool {
+		return r.sub.last().ts == srs[0].RTPTime
+	})
 }
 
 // takeEncodings returns what the publisher was told since the last call.

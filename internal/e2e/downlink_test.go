@@ -58,29 +58,6 @@ func (d *shapedDownlink) preload() string {
 		URLs: []string{d.srv.URL()}, Username: d.srv.Username(), Credential: d.srv.Password()}}})
 }
 
-// videoIn is what a tab's connections received of video (window.relayTest.videoIn).
-type videoIn struct {
-	Bytes   int64   `json:"bytes"`
-	Packets int64   `json:"packets"`
-	Lost    int64   `json:"lost"`
-	At      float64 `json:"at"` // the stats' own timestamp, ms
-}
-
-func readVideoIn(ctx context.Context, t *testing.T, p *participant) videoIn {
-	t.Helper()
-	var v videoIn
-	evalOK(ctx, t, p, `window.relayTest.videoIn()`, &v)
-	return v
-}
-
-// kbps is the video payload rate between two readings, by the stats' own clock.
-func kbps(a, b videoIn) float64 {
-	if b.At <= a.At {
-		return 0
-	}
-	return float64(b.Bytes-a.Bytes) * 8 / (b.At - a.At) // bits per ms = kbit/s
-}
-
 // bigScreen gives the watchers a 1920×1080 window: two remote tiles in it are larger
 // than 640×360, so each calls for its publisher's largest layer.
 func bigScreen(ctx context.Context, t *testing.T, ps ...*participant) {
@@ -104,80 +81,11 @@ const largeCameraJS = `(() => {
 		width: { ideal: 960 }, height: { ideal: 540 }, frameRate: { ideal: 15, max: 15 } } } : c);
 })()`
 
-// threeLayers: the publisher's browser sends all three camera layers.
-func threeLayers(l map[string]sentLayer) bool {
-	return l["q"].PacketsSent > 0 && l["h"].PacketsSent > 0 && l["f"].PacketsSent > 0
-}
-
 // watcherURL is the meeting's participant link for someone who only watches: camera
 // and microphone off (two cores stay free for the publishers' video, and a watcher's
 // own sound takes nothing from another watcher's slow line).
 func (s *server) watcherURL(m meetingLinks) string {
 	return fmt.Sprintf("%s/m/%s?camera=0&mic=0#%s", s.url, m.MeetingID, m.fragment())
-}
-
-// TestShapedRelayCapsOneBrowser: the test's slow line holds for a real browser. Cleo
-// publishes her camera from Chromium; Sam (Chromium) watches through the shaped relay,
-// Uma (Chromium) directly. In every window of a few seconds Sam receives no more video
-// than the line carries (payload bytes by the stats' own clock: a verdict a slow
-// machine cannot change, since it only receives less) while video does come through
-// it, and Uma receives clearly more (Cleo's largest layer alone is about 450 kbit/s at
-// 960×540 and 15 frames a second). (How much of the line Sam uses is the server's
-// choice: without a bandwidth estimate it sends the large layer into the line and Sam
-// got 180-220 kbit/s of video payload, the rest being headers, audio and what the
-// queue dropped; with one, it sends a small layer.)
-func TestShapedRelayCapsOneBrowser(t *testing.T) {
-	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	srv, line, m := startSlowLine(t)
-	ctx, cancel := testContext()
-	defer cancel()
-
-	uma := joinWithOptions(ctx, t, browsertest.KindChromium, srv.watcherURL(m), "Uma", joinOptions{preload: watchedPCsJS(pcOptions{})})
-	sam := joinWithOptions(ctx, t, browsertest.KindChromium, srv.watcherURL(m), "Sam", joinOptions{preload: line.preload()})
-	// Large tiles call for Cleo's largest layer (960×540, several hundred kbit/s).
-	bigScreen(ctx, t, uma, sam)
-	cleo := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(m, m.fragment()), "Cleo", joinOptions{preload: largeCameraJS})
-	waitLayers(ctx, t, cleo, "Chromium does not send three camera layers", threeLayers)
-	waitSameColour(ctx, t, uma, cleo, "camera")
-
-	rate := float64(line.shape.Rate) / 1000 // kbit/s
-	// What the line can pass in a window of ms: its rate, the burst and the queue.
-	limit := func(ms float64) int64 {
-		return int64(rate/8*ms*1.05) + int64(line.shape.Burst+line.shape.QueueBytes)
-	}
-	var samBest, umaBest float64
-	windows := 0
-	for samBest < rate/10 || umaBest < 1.4*rate || windows < 3 {
-		s0, u0 := readVideoIn(ctx, t, sam), readVideoIn(ctx, t, uma)
-		select {
-		case <-ctx.Done():
-			t.Fatalf("after %d windows: Sam at best %.0f kbit/s (want >= %.0f), Uma at best %.0f (want >= %.0f)", windows, samBest, rate/10, umaBest, 1.4*rate)
-		case <-time.After(3 * time.Second):
-		}
-		s1, u1 := readVideoIn(ctx, t, sam), readVideoIn(ctx, t, uma)
-		windows++
-		if got, most := s1.Bytes-s0.Bytes, limit(s1.At-s0.At); got > most {
-			t.Fatalf("Sam received %d bytes of video in %.0f ms, more than the line passes (%d)", got, s1.At-s0.At, most)
-		}
-		samBest, umaBest = max(samBest, kbps(s0, s1)), max(umaBest, kbps(u0, u1))
-		t.Logf("window %d: Sam %.0f kbit/s (lost %d of %d packets so far), Uma %.0f kbit/s; relay %+v",
-			windows, kbps(s0, s1), s1.Lost, s1.Packets+s1.Lost, kbps(u0, u1), line.srv.Counts())
-	}
-
-	var conns []struct {
-		Pairs []struct {
-			Local string `json:"local"`
-		} `json:"pairs"`
-	}
-	evalOK(ctx, t, sam, `window.relayTest.selected()`, &conns)
-	for _, c := range conns {
-		for _, p := range c.Pairs {
-			if p.Local != "relay" {
-				t.Fatalf("Sam's connection is not relayed: %+v", conns)
-			}
-		}
-	}
 }
 
 // downlinkJS: what a page shows of its downlink (downlink-ui.js): the hint's text and,
@@ -209,14 +117,14 @@ func readDownlink(ctx context.Context, t *testing.T, p *participant) downlinkSho
 }
 
 // TestSlowDownlinkGetsTheLowLayer (issue 15): Cleo publishes her camera from Chromium
-// and Finn his from Firefox, each in simulcast layers (three, or two when the browser is
-// short of CPU), end-to-end encrypted. Uma watches from Chromium on a fast line and
-// decodes both above their smallest layer (at their largest when all three come). Sam
-// watches from Chromium behind a 300 kbit/s downlink (the shaped relay) with Cleo
-// pinned large: the server gives him Cleo's smallest layer, which he decodes (its
-// size, and her picture in it), never the large one her tile calls for; Finn's small
-// tile gets no more than a small layer, or is paused with "Video paused" on it; and
-// Sam's page says why: the hint that his connection is too slow for all video.
+// and Finn his from Firefox, in simulcast layers, end-to-end encrypted. Uma watches from
+// Chromium on a fast line and decodes Finn above his smallest layer (at his largest when
+// the machine lets Firefox send all three at full size), and both pictures. Sam watches
+// from Chromium behind a 300 kbit/s downlink (the shaped relay) with Finn pinned large:
+// the server gives him Finn's smallest layer, which he decodes (its size, and Finn's
+// picture in it), never the large one his tile calls for; Cleo's tile in the strip gets
+// her smallest layer, or is paused with "Video paused" on it; and Sam's page says why:
+// the hint that his connection is too slow for all video.
 func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -231,37 +139,34 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 	bigScreen(ctx, t, uma, sam)
 	cleo := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(m, m.fragment()), "Cleo", joinOptions{preload: largeCameraJS})
 	finn := joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Finn", false)
-	evalOK(ctx, t, sam, fmt.Sprintf(`(() => { document.querySelector('.tile[data-participant-id=%q][data-source="camera"] .tile-pin').click(); return true; })()`, cleo.id), nil)
-	// Both send all three layers when the machine has the CPU for it; a browser short of
-	// it drops the largest (Chromium at once, Firefox by halving them), so the fast line
-	// is judged against the middle layer and the slow one against the smallest.
-	for _, p := range []*participant{cleo, finn} {
-		waitLayers(ctx, t, p, "does not send two camera layers or more", func(l map[string]sentLayer) bool {
-			return l["q"].PacketsSent > 0 && l["h"].PacketsSent > 0 && l["h"].Width > l["q"].Width
-		})
-	}
+	evalOK(ctx, t, sam, fmt.Sprintf(`(() => { document.querySelector('.tile[data-participant-id=%q][data-source="camera"] .tile-pin').click(); return true; })()`, finn.id), nil)
+	// Firefox sends all three layers, halving every one when short of CPU; Chromium drops
+	// its upper layers then (a machine's load decides how many Cleo sends), so the layers
+	// are judged on Finn's camera, and Cleo's only as far as she sends them.
+	waitLayers(ctx, t, finn, "does not send two camera layers or more", func(l map[string]sentLayer) bool {
+		return l["q"].PacketsSent > 0 && l["h"].PacketsSent > 0 && l["h"].Width > l["q"].Width
+	})
 
-	// The fast line: both above their smallest layer (the largest when all three come),
-	// with their pictures.
-	for _, p := range []*participant{cleo, finn} {
-		waitCam(ctx, t, uma, p, "does not decode a large layer on a fast line", func(v camView, l map[string]sentLayer) bool {
-			return v.Shown > l["h"].Width && v.Width >= l["h"].Width && l["h"].Width > l["q"].Width
-		})
-		waitSameColour(ctx, t, uma, p, "camera")
-	}
+	// The fast line: Finn above his smallest layer (the largest when all three come),
+	// and both pictures.
+	waitCam(ctx, t, uma, finn, "does not decode a large layer on a fast line", func(v camView, l map[string]sentLayer) bool {
+		return v.Shown > l["h"].Width && v.Width >= l["h"].Width && l["h"].Width > l["q"].Width
+	})
+	waitSameColour(ctx, t, uma, finn, "camera")
+	waitSameColour(ctx, t, uma, cleo, "camera")
 
-	// The slow line: Cleo's large tile calls for her largest layer, the line carries
-	// her smallest. Settling takes seconds (the issue's target is 5 s); the bound only
+	// The slow line: Finn's large tile calls for his largest layer, the line carries
+	// his smallest. Settling takes seconds (the issue's target is 5 s); the bound only
 	// keeps a failure from taking the whole test's time.
 	slow, cancelSlow := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancelSlow()
-	low := waitCam(slow, t, sam, cleo, "does not decode Cleo's smallest layer behind the slow line", func(v camView, l map[string]sentLayer) bool {
+	low := waitCam(slow, t, sam, finn, "does not decode Finn's smallest layer behind the slow line", func(v camView, l map[string]sentLayer) bool {
 		return v.Shown > l["h"].Width && v.Width > 0 && v.Width == l["q"].Width && l["q"].Width < l["h"].Width
 	})
-	waitCam(slow, t, sam, cleo, "does not keep decoding Cleo's smallest layer", func(v camView, l map[string]sentLayer) bool {
+	waitCam(slow, t, sam, finn, "does not keep decoding Finn's smallest layer", func(v camView, l map[string]sentLayer) bool {
 		return v.Width == l["q"].Width && v.Frames > low.Frames
 	})
-	waitSameColour(slow, t, sam, cleo, "camera")
+	waitSameColour(slow, t, sam, finn, "camera")
 	reduced, paused := str(t, en, "downlink15.hint.reduced"), str(t, en, "downlink15.hint.paused")
 	pausedTile := str(t, en, "downlink15.tile.paused")
 	var d downlinkShown
@@ -273,15 +178,15 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 		}
 	}
 	t.Logf("Sam's page: %+v; relay %+v", d, line.srv.Counts())
-	// Finn: a small layer, or paused and saying so.
-	f := readDownlink(slow, t, sam).Tiles[finn.id]
-	if f.Mark == "paused" {
-		if f.Overlay != pausedTile {
-			t.Fatalf("Finn's paused tile says %q, want %q", f.Overlay, pausedTile)
+	// Cleo, in the strip: her smallest layer, or paused and saying so.
+	c := readDownlink(slow, t, sam).Tiles[cleo.id]
+	if c.Mark == "paused" {
+		if c.Overlay != pausedTile {
+			t.Fatalf("Cleo's paused tile says %q, want %q", c.Overlay, pausedTile)
 		}
 	} else {
-		waitCam(slow, t, sam, finn, "decodes Finn's largest layer behind the slow line, or nothing", func(v camView, l map[string]sentLayer) bool {
-			return v.Width > 0 && v.Width < l["f"].Width
+		waitCam(slow, t, sam, cleo, "decodes more than Cleo's smallest layer behind the slow line, or nothing", func(v camView, l map[string]sentLayer) bool {
+			return v.Width > 0 && v.Width == l["q"].Width
 		})
 	}
 }

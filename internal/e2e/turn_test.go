@@ -79,22 +79,6 @@ func watchedPCsJS(o pcOptions) string {
 			}
 			return out;
 		},
-		// What all open connections received of video so far (inbound-rtp): payload
-		// bytes, packets and packets lost, with the newest stats timestamp (ms).
-		async videoIn() {
-			const out = { bytes: 0, packets: 0, lost: 0, at: 0 };
-			for (const { pc } of made) {
-				if (pc.connectionState === "closed") continue;
-				(await pc.getStats()).forEach((s) => {
-					if (s.type !== "inbound-rtp" || s.kind !== "video") return;
-					out.bytes += s.bytesReceived || 0;
-					out.packets += s.packetsReceived || 0;
-					out.lost += s.packetsLost || 0;
-					out.at = Math.max(out.at, s.timestamp);
-				});
-			}
-			return out;
-		},
 	};
 })()`, o.transport, o.relayOnly, servers)
 }
