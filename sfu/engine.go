@@ -51,6 +51,12 @@ type Config struct {
 	// extension is not negotiated, browsers do not send it, and the server cannot tell
 	// who speaks.
 	SpeakerDetection bool
+	// NoBandwidthEstimation turns the subscribers' bandwidth estimation off: the
+	// subscribe connection offers no transport-wide congestion control, and every
+	// subscriber gets the layers its tiles call for whatever its link carries (bwe.go).
+	// For tests whose subject is not the link: on a machine short of CPU, GCC reads the
+	// scheduler's stalls as congestion and lowers the estimate.
+	NoBandwidthEstimation bool
 	// Net, when set, is the network the media sockets and connections use instead of
 	// the operating system's: tests put the engine on Pion's virtual network (vnet) to
 	// give subscribers slow links.
@@ -166,7 +172,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
-	if e.subAPI, err = newSubscribeAPI(settings, loggerFactory, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
+	if e.subAPI, err = newSubscribeAPI(settings, loggerFactory, !cfg.NoBandwidthEstimation, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
@@ -278,9 +284,16 @@ func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, err
 // interceptor: its reports would map timestamps to the time packets left the server; the
 // SFU forwards the publisher's own reports instead (senderreport.go), so receivers keep
 // lip sync.
-func newSubscribeAPI(settings webrtc.SettingEngine, logs pionLoggerFactory, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
+func newSubscribeAPI(settings webrtc.SettingEngine, logs pionLoggerFactory, estimate bool, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: webrtc.TypeRTCPFBTransportCC}}
+	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	if !estimate {
+		if err := registerCodecs(m, fb); err != nil {
+			return nil, err
+		}
+		return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(settings)), nil
+	}
+	fb = append(fb, webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC})
 	if err := registerCodecs(m, fb); err != nil {
 		return nil, err
 	}

@@ -75,13 +75,19 @@ type serverOptions struct {
 	resumeGrace time.Duration
 	// speakers turns the SFU's speaker detection on (the operator's default).
 	speakers bool
+	// bandwidth turns the subscribers' bandwidth estimation on (the operator's default;
+	// downlink_test.go). Off elsewhere: two browsers and a server under -race on two
+	// cores stall often enough that GCC takes them for congestion and lowers layers,
+	// which tests about something else must not depend on.
+	bandwidth bool
 }
 
 // startServerWith is startServer with options.
 func startServerWith(t *testing.T, o serverOptions) *server {
 	t.Helper()
 	log := testlog.New(t)
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: o.tap, SpeakerDetection: o.speakers})
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: o.tap, SpeakerDetection: o.speakers,
+		NoBandwidthEstimation: !o.bandwidth})
 	if err != nil {
 		t.Fatal(err)
 	}
