@@ -27,7 +27,7 @@ import (
 // generous deadline, and nothing is judged by how long it took.
 
 const (
-	bweWait     = 60 * time.Second
+	bweWait     = 3 * time.Minute // a climb may wait out the longest back-off (80 s) of probes the cap made fail
 	vnetCap     = 300_000
 	vnetLifted  = 3_000_000
 	vnetFPS     = 25
