@@ -20,18 +20,25 @@ import (
 // cond holds.
 func (r *simRig) pumpTicking(what string, cond func() bool) {
 	r.t.Helper()
-	up := r.subTrack().up
 	deadline := time.Now().Add(mediaWait)
 	for !cond() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("timed out waiting for %s; stats %+v", what, r.eng.Stats())
 		}
 		r.pub.sendRound()
-		r.waitRoundReceived()
-		r.clock.Advance(liveStep)
-		now := r.clock.Now().UnixNano()
-		waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() > now-int64(liveTick) })
+		r.stepClock()
 	}
+}
+
+// stepClock moves the fake clock on by liveStep once the server has read the packets
+// sent so far, and waits until the liveness ticker has read the clock.
+func (r *simRig) stepClock() {
+	r.t.Helper()
+	up := r.subTrack().up
+	r.waitRoundReceived()
+	r.clock.Advance(liveStep)
+	now := r.clock.Now().UnixNano()
+	waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() > now-int64(liveTick) })
 }
 
 // waitReceived waits until the server has read the last packet sent on layer i (its

@@ -433,11 +433,7 @@ func (r *simRig) stepIfKeyframeDeferred() {
 	if !r.keyframeDeferred() {
 		return
 	}
-	up := r.subTrack().up
-	r.waitRoundReceived()
-	r.clock.Advance(liveStep)
-	now := r.clock.Now().UnixNano()
-	waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() > now-int64(liveTick) })
+	r.stepClock()
 }
 
 // settleOn sends until the subscriber has received several frames of layer in a row.
