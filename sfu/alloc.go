@@ -21,12 +21,12 @@ import (
 // to spare, so an estimate that hovers at a layer's rate does not flap, and is held
 // back after a climb that the estimate had to undo (climbGate).
 //
-// GCC cannot learn that a link carries more than it is sent: while the subscriber gets
+// The estimator cannot learn that a link carries more than it is sent: while the subscriber gets
 // less than the estimate, the estimate grows no further than half again what arrives.
 // So a subscriber whose estimate stalls below the next layer would never climb; the
 // allocation probes instead: when climbs are allowed and what is left reaches
 // probeReach of the next layer's rate, or the estimate stands at probeStalled of what
-// the subscriber is sent (the estimate is held by GCC's ceiling, not by the link: a
+// the subscriber is sent (the estimate is held by the estimator's ceiling, not by the link: a
 // camera's layers differ by more than half, so the first test alone could leave a
 // subscriber on q for good), the most important tile below its size's layer
 // takes the next layer, whatever the estimate says, until the estimate covers it (the
@@ -42,7 +42,7 @@ const (
 	climbBackoffUp = 80 * time.Second
 	climbForgotten = 2 * time.Minute
 	probeReach     = 70  // per cent
-	probeStalled   = 135 // per cent of the rate sent: GCC's ceiling is 150
+	probeStalled   = 135 // per cent of the rate sent: the estimator's ceiling is 150 (estCeiling)
 	probeHold      = 8 * time.Second
 	probeFall      = 85 // per cent of the estimate at the probe's start: it failed
 )

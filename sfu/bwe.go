@@ -7,37 +7,29 @@ import (
 	"time"
 
 	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/sdp/v3"
 )
 
-// Each subscriber's downlink bandwidth is estimated by Pion's GCC from the transport-cc
-// feedback its subscribe connection returns (engine.go), and allocated across what it
-// shows (alloc.go). The estimate is read on a ticker of the engine's clock, every
-// bweTick: no work per packet beyond what the interceptors do. The allocation starts
-// once the client's answer accepts transport-cc, at GCC's initial estimate: a link far
-// slower than that must not first be flooded with the top layers, whose queueing
-// delay would outlast GCC's record of the packets sent (Pion keeps 250) and leave it
+// Each subscriber's downlink bandwidth is estimated from the transport-cc feedback
+// its subscribe connection returns (estimator.go), and allocated across what it shows
+// (alloc.go). The estimate is read on a ticker of the engine's clock, every bweTick.
+// The allocation starts once the client's answer accepts transport-cc, at bweInitial:
+// a link far slower than that must not first be flooded with the top layers, whose
+// queueing delay would outlast the estimator's record of the packets sent and leave it
 // blind. A client without transport-cc, or a test peer without it, is never limited.
 const (
 	bweTick = 500 * time.Millisecond
-	// bweInitial is where the estimate starts: GCC climbs only some 8 % a second, so
-	// a start far below a camera's top layer would keep every subscriber on a small
-	// layer for many seconds; a link slower than this is found within a second or two
-	// by the loss and delay the first packets meet.
+	// bweInitial is where the estimate starts: a start far below a camera's top layer
+	// would keep every subscriber on a small layer for seconds; a link slower than
+	// this is found within a second or two by the loss and delay the first packets
+	// meet.
 	bweInitial = 1_500_000
-	// bweMin keeps a burst of delay (a busy machine, a Wi-Fi hiccup) from taking a
-	// subscriber that is sent little below what audio and a small layer need: GCC's
-	// estimate, once down, grows back no faster than what arrives allows.
+	// bweMin keeps a burst of loss (a Wi-Fi hiccup) from taking a subscriber that is
+	// sent little below what audio and a small layer need: the estimate, once down,
+	// grows back no faster than what arrives allows.
 	bweMin = 100_000
 	bweMax = 20_000_000
 )
-
-// newEstimator is GCC with the no-op pacer (engine.go says why).
-func newEstimator(logs pionLoggerFactory) (cc.BandwidthEstimator, error) {
-	return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(bweInitial), gcc.SendSideBWEMinBitrate(bweMin),
-		gcc.SendSideBWEMaxBitrate(bweMax), gcc.SendSideBWEPacer(gcc.NewNoOpPacer()), gcc.WithLoggerFactory(logs))
-}
 
 // bandwidth is a subscriber's estimate and its allocation.
 type bandwidth struct {
@@ -64,7 +56,7 @@ func (p *Participant) startBWE(est cc.BandwidthEstimator) {
 		return
 	}
 	p.bw.est = est
-	// Set before the connection exists, so before GCC's goroutines could call it.
+	// Set before the connection exists, so before any feedback could call it.
 	est.OnTargetBitrateChange(func(int) { p.bw.estimated.Store(true) })
 }
 

@@ -142,7 +142,7 @@ func (d *downTrack) choose() {
 	d.chooseMu.Lock()
 	defer d.chooseMu.Unlock()
 	w, h, shown := d.sub.tileOf(d.up)
-	want, ideal := -1, -1
+	want, ideal, allotted := -1, -1, -1
 	if shown {
 		infos := d.up.layerInfos()
 		budget := d.sub.videoBudget()
@@ -162,9 +162,12 @@ func (d *downTrack) choose() {
 			// pause a layer for everyone, and a climb or probe then finds the layer
 			// arriving instead of waiting for the publisher to resume it.
 			want = capLayer(infos, want, limit)
+			if limit >= 0 && limit < ideal {
+				allotted = limit
+			}
 		}
 	}
-	d.setWant(want, ideal)
+	d.setWant(want, ideal, allotted)
 }
 
 // countWantChange counts a change of the wanted layer that liveness made: the view

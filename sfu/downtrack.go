@@ -40,7 +40,11 @@ type downTrack struct {
 	// ideal is the layer the subscriber's tile calls for, live or not, plus one (0:
 	// none); the encodings ask the publisher for it (choose.go). chooseMu orders the
 	// choices.
-	ideal    atomic.Int32
+	ideal atomic.Int32
+	// allotted is the layer the subscriber's bandwidth allows below ideal, plus one
+	// (0: none): the publisher is asked for it too, as the allocation may give a
+	// layer nobody else takes (a climb, a probe), which must then arrive.
+	allotted atomic.Int32
 	chooseMu sync.Mutex
 
 	// ctl is the layer wanted and a count of hides (packCtl); the writer compares it

@@ -59,13 +59,17 @@ func (u *upTrack) updateEncodings() {
 	}
 	if subs := u.subs.Load(); subs != nil {
 		for _, d := range *subs {
-			// The layer sent and the one the tile calls for: while the latter does not
-			// arrive (live.go), the subscriber gets a live one, which must stay on.
+			// The layer sent, the one the tile calls for and the one the bandwidth
+			// allows: while the latter two do not arrive (live.go), the subscriber gets
+			// a live one, which must stay on.
 			if w := ctlWant(d.ctl.Load()); w >= 0 {
 				need |= 1 << w
 			}
 			if i := d.ideal.Load(); i > 0 {
 				need |= 1 << (i - 1)
+			}
+			if i := d.allotted.Load(); i > 0 {
+				need |= 1 << (i - 1) // what the bandwidth allows: it must arrive to be taken
 			}
 		}
 	}

@@ -54,8 +54,8 @@ type Config struct {
 	// NoBandwidthEstimation turns the subscribers' bandwidth estimation off: the
 	// subscribe connection offers no transport-wide congestion control, and every
 	// subscriber gets the layers its tiles call for whatever its link carries (bwe.go).
-	// For tests whose subject is not the link: on a machine short of CPU, GCC reads the
-	// scheduler's stalls as congestion and lowers the estimate.
+	// For tests whose subject is not the link, whose verdict must not depend on how
+	// the machine's load delays packets.
 	NoBandwidthEstimation bool
 	// Net, when set, is the network the media sockets and connections use instead of
 	// the operating system's: tests put the engine on Pion's virtual network (vnet) to
@@ -172,7 +172,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
-	if e.subAPI, err = newSubscribeAPI(settings, loggerFactory, !cfg.NoBandwidthEstimation, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
+	if e.subAPI, err = newSubscribeAPI(settings, !cfg.NoBandwidthEstimation, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
@@ -277,14 +277,14 @@ func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, err
 // track's shared packet cache (no per-subscriber buffers). The only header extension is
 // transport-wide congestion control's sequence number, which Pion's interceptor adds to
 // every packet on its way out (the publisher's extensions are stripped): the subscriber
-// acknowledges them in transport-cc feedback, from which Pion's GCC estimates the
-// subscriber's bandwidth (bwe.go); onBWE gets each connection's estimator. GCC runs with
-// the no-op pacer: the subscriber's writer and its queues already pace (sendqueue.go),
-// and a pacer would add a goroutine and a delay per packet. There is no sender report
+// acknowledges them in transport-cc feedback, from which the SFU's own estimator
+// (estimator.go; Pion's cc interceptor only carries packets and feedback to it) estimates
+// the subscriber's bandwidth; onBWE gets each connection's estimator. Nothing paces: the
+// subscriber's writer and its queues already do (sendqueue.go). There is no sender report
 // interceptor: its reports would map timestamps to the time packets left the server; the
 // SFU forwards the publisher's own reports instead (senderreport.go), so receivers keep
 // lip sync.
-func newSubscribeAPI(settings webrtc.SettingEngine, logs pionLoggerFactory, estimate bool, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
+func newSubscribeAPI(settings webrtc.SettingEngine, estimate bool, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	if !estimate {
@@ -301,7 +301,7 @@ func newSubscribeAPI(settings webrtc.SettingEngine, logs pionLoggerFactory, esti
 	reg := &interceptor.Registry{}
 	// The estimator first: interceptors added later wrap it, so the TWCC interceptor
 	// has numbered a packet before the estimator records it as sent.
-	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) { return newEstimator(logs) })
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) { return newEstimator(time.Now), nil })
 	if err != nil {
 		return nil, err
 	}

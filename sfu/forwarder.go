@@ -329,13 +329,14 @@ func (d *downTrack) updateSkipLocked() {
 // setWant makes want (-1: hidden) the layer this subscription should send, and ideal
 // the one its tile calls for (encodings.go). A hidden track is cut at once; any other
 // change waits for a keyframe of the new layer.
-func (d *downTrack) setWant(want, ideal int) {
+func (d *downTrack) setWant(want, ideal, allotted int) {
 	d.mu.Lock()
 	if d.detached {
 		d.mu.Unlock()
 		return
 	}
 	idealChanged := d.ideal.Swap(int32(ideal+1)) != int32(ideal+1)
+	allottedChanged := d.allotted.Swap(int32(allotted+1)) != int32(allotted+1)
 	c := d.ctl.Load()
 	if old := ctlWant(c); old != want {
 		d.countWantChange(old, want, idealChanged)
@@ -348,7 +349,7 @@ func (d *downTrack) setWant(want, ideal int) {
 			d.setSendingLocked(-1)
 		}
 		d.updateSkipLocked()
-	} else if !idealChanged {
+	} else if !idealChanged && !allottedChanged {
 		d.mu.Unlock()
 		return
 	}
@@ -368,6 +369,7 @@ func (d *downTrack) detach() {
 	d.detached = true
 	d.ctl.Store(packCtl(0, -1))
 	d.ideal.Store(0)
+	d.allotted.Store(0)
 	d.skip.Store(^uint32(0))
 }
 

@@ -732,3 +732,23 @@ func TestSimulcastEncodingsFollowSubscribers(t *testing.T) {
 	r.view(camTile(1280, 720))
 	r.waitEncodings("q", "f")
 }
+
+// TestSimulcastEncodingsAskForTheAllottedLayer: a subscriber whose bandwidth allows h
+// under a tile that calls for f has the publisher asked for h as well (the allocation
+// gives layers nobody else may take, in a climb or a probe, and they must arrive to be
+// taken), and gets it.
+func TestSimulcastEncodingsAskForTheAllottedLayer(t *testing.T) {
+	r := newSimRig(t)
+	r.settleOn(2)
+	r.clock.Advance(encodingOffDelay)
+	r.waitEncodings("q", "f")
+	d := r.subTrack()
+	r.pumpTicking("q and f live, h paused", func() bool {
+		in := d.up.layerInfos()
+		return in[0].live && in[2].live && in[1].held
+	})
+	r.subP.bw.alloc.Store(&allocation{d.up: 1})
+	d.choose()
+	r.waitEncodings("q", "h", "f")
+	r.pumpTicking("layer h", r.lastAre(1, 5))
+}
