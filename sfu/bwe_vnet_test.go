@@ -607,6 +607,7 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 
 	for _, s := range []*vnetSubscriber{r.capped, r.free} {
 		got, span := s.audioContinuity()
+		t.Logf("%s: audio %d of %d", s.p.ID(), got, span)
 		if got*100 < span*99 {
 			t.Errorf("%s: %d of %d audio packets, want ≥ 99 %%", s.p.ID(), got, span)
 		}

@@ -75,6 +75,12 @@ func (u *upTrack) updateEncodings() {
 	}
 	if need != 0 {
 		need |= present & -present // the lowest layer there is
+		// A layer that has not arrived yet stays asked for while anyone watches:
+		// browsers start their upper layers only once their own estimate of the
+		// uplink allows (Firefox under load took many seconds), and the tiles' choice
+		// knows only layers that arrived, so one told to stop before it came would
+		// never come.
+		need |= ^present & (1<<maxLayers - 1)
 	}
 	now := u.now()
 	e.mu.Lock()

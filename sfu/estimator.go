@@ -27,9 +27,9 @@ import (
 //     interval's packets spread over clearly more time than they were sent in (the
 //     queue grows), or twice that high whatever the spread.
 //
-// Either cuts the estimate (heavy loss before the interval is over) to what the link
-// delivered, with a margin for the queue to drain; loss that goes on cuts it further
-// each interval, as GCC's loss controller does. With little loss and no queue it grows
+// Either cuts the estimate (before the interval is over when it is heavy) to what the
+// link delivered, with a margin for the queue to drain; loss or a growing queue that
+// goes on after a cut cuts it further each interval, as GCC's loss controller does. With little loss and no queue it grows
 // by estGrowth an interval, but never past estCeiling times what is sent: it cannot
 // know that a link carries more than it is given, so the allocation probes
 // (alloc.go). Between the two it holds.
@@ -63,9 +63,9 @@ type estimator struct {
 const (
 	estRing     = 1024 // packets remembered: seconds of video at a few Mbit/s
 	estInterval = 750 * time.Millisecond
-	// estLossEarly is the shortest interval judged, when loss is heavy: loss is no
-	// sign a stall can fake, and the sooner it is cut the less audio it takes.
-	estLossEarly  = 150 * time.Millisecond
+	// estEarly is the shortest interval judged, when it already shows an overrun.
+	estEarly      = 150 * time.Millisecond
+	estOverrun    = 0.5
 	estBaseWindow = 5 * time.Second
 	estQueueHigh  = 100 * time.Millisecond
 	estQueueLow   = 40 * time.Millisecond
@@ -118,8 +118,7 @@ func newEstimator(now func() time.Time) *estimator {
 
 func (iv *estSpan) reset() { *iv = estSpan{minOWD: math.MaxInt64} }
 
-// heavyLoss: enough packets lost that waiting for the rest of the interval would only
-// lose more (a link far slower than what it is sent, audio among the losses).
+// heavyLoss: enough packets of the interval lost to judge it at once (overrun).
 func (iv *estSpan) heavyLoss() bool {
 	return iv.lost >= 8 && float64(iv.lost) > estLossHigh*float64(iv.lost+iv.recv)
 }
@@ -213,7 +212,7 @@ chunks:
 	}
 	notify := false
 	var target int
-	if span := e.iv.sendLast - e.iv.sendFirst; e.iv.haveSend && (span >= int64(estInterval) || span >= int64(estLossEarly) && e.iv.heavyLoss()) {
+	if span := e.iv.sendLast - e.iv.sendFirst; e.iv.haveSend && (span >= int64(estInterval) || span >= int64(estEarly) && e.overrun()) {
 		notify = e.evaluate()
 		target = int(e.estimate)
 	}
@@ -266,26 +265,49 @@ func (e *estimator) acked(seq uint16, received bool, arrival int64) {
 	}
 }
 
+// measure is what the interval so far shows; under mu. ok is false when the
+// feedback reported none of its packets.
+func (e *estimator) measure() (m estStats, ok bool) {
+	iv := &e.iv
+	total := iv.recv + iv.lost
+	if total == 0 {
+		return m, false
+	}
+	sendSpan := float64(max(iv.sendLast-iv.sendFirst, int64(time.Millisecond)))
+	m.sendRate = float64(iv.sentBytes*8) * 1e9 / sendSpan
+	if iv.haveArrival { // else nothing was delivered: recvRat 0
+		recvSpan := float64(max((iv.arrLast-iv.arrFirst)*1000, int64(time.Millisecond)))
+		m.recvRat = min(float64(iv.recvBytes*8)*1e9/recvSpan, m.sendRate)
+		m.queue = time.Duration(iv.minOWD - min(e.base[0], e.base[1]))
+	}
+	m.loss = float64(iv.lost) / float64(total)
+	return m, true
+}
+
+// overrun: the interval so far already shows a link far slower than what it is sent
+// (heavy loss, or a queue all its packets met while they arrived at less than
+// estOverrun of the rate they were sent at), so waiting for the rest of it would only
+// lose more, audio among it. A stalled receiver stamps late packets all at once: it
+// makes them arrive faster, never slower.
+func (e *estimator) overrun() bool {
+	if e.iv.heavyLoss() {
+		return true
+	}
+	m, ok := e.measure()
+	return ok && m.queue > estQueueHigh && m.recvRat < estOverrun*m.sendRate
+}
+
 // evaluate judges the interval and moves the estimate; under mu. It reports whether
 // the estimate moved or is the first one resting on feedback.
 func (e *estimator) evaluate() bool {
+	m, ok := e.measure()
 	iv := e.iv
 	e.iv.reset()
-	total := iv.recv + iv.lost
-	if total == 0 {
+	if !ok {
 		return false
 	}
-	sendSpan := float64(max(iv.sendLast-iv.sendFirst, int64(time.Millisecond)))
-	sendRate := float64(iv.sentBytes*8) * 1e9 / sendSpan
-	var recvRate float64 // what the link delivered; 0 when nothing arrived
-	var queue time.Duration
-	if iv.haveArrival {
-		recvSpan := float64(max((iv.arrLast-iv.arrFirst)*1000, int64(time.Millisecond)))
-		recvRate = min(float64(iv.recvBytes*8)*1e9/recvSpan, sendRate)
-		queue = time.Duration(iv.minOWD - min(e.base[0], e.base[1]))
-	}
-	loss := float64(iv.lost) / float64(total)
-	e.last = estStats{loss: loss, queue: queue, sendRate: sendRate, recvRat: recvRate}
+	loss, queue, sendRate, recvRate := m.loss, m.queue, m.sendRate, m.recvRat
+	e.last = m
 	old := e.estimate
 	// Packets sent before the last cut show the rate before it: they neither cut
 	// again for loss nor let the estimate grow.
@@ -293,10 +315,15 @@ func (e *estimator) evaluate() bool {
 	switch {
 	case loss > estLossHigh || queue > estQueueHigh && (recvRate < estSpread*sendRate || queue > 2*estQueueHigh):
 		cut := recvRate * estCut
-		if loss > estLossHigh && afterCut {
-			// Loss that goes on cuts again: the link delivers what it did, but a
-			// sender that keeps overrunning it (a probe) must hear of it.
+		switch {
+		case !afterCut:
+		// Loss, or a queue that still grows, after a cut cuts again: the link
+		// delivers what it did, but a sender that keeps overrunning it (a probe)
+		// must hear of it.
+		case loss > estLossHigh:
 			cut = min(cut, float64(e.estimate)*(1-loss/2))
+		case recvRate < estSpread*sendRate:
+			cut = min(cut, float64(e.estimate)*estCut)
 		}
 		if int64(cut) < e.estimate {
 			e.estimate = int64(cut)

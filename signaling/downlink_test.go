@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/sfu"
 	"conclave/signaling"
 )
 
@@ -15,7 +16,7 @@ import (
 // estimated from the loss on its link. (sfu's TestSubscriberBandwidth covers the
 // estimate and the allocation on a simulated link in depth.)
 func TestDownlinkSaysWhyVideoIsReduced(t *testing.T) {
-	s := newTestServer(t)
+	s := newTestServerOn(t, signaling.Config{}, sfu.Config{})
 	meeting := s.createMeeting(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

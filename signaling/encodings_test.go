@@ -16,7 +16,7 @@ import (
 // server keeps the wall clock): the SFU times how long a layer has been unneeded.
 func newEngineClockServer(t *testing.T, clock *fakeclock.Clock) *testServer {
 	t.Helper()
-	return newTestServerOn(t, signaling.Config{}, sfu.Config{Now: clock.Now, AfterFunc: clock.AfterFunc})
+	return newTestServerOn(t, signaling.Config{}, sfu.Config{Now: clock.Now, AfterFunc: clock.AfterFunc, NoBandwidthEstimation: true})
 }
 
 // TestEncodingsFollowViews: a member publishing a simulcast camera is told over the

@@ -34,10 +34,15 @@ func newTestServer(t testing.TB) *testServer {
 	return newTestServerWith(t, signaling.Config{})
 }
 
-// newTestServerWith is newTestServer with some of the server's settings.
+// newTestServerWith is newTestServer with some of the server's settings. The SFU
+// runs without the subscribers' bandwidth estimation (the operator's default is on):
+// these tests are about something else, and with the server and several clients in
+// one process under -race on a busy machine, the process itself is often the
+// bottleneck: packets queue or drop on their way in, estimates fall and video pauses.
+// The tests of the estimate (downlink_test.go, sfu's) turn it on.
 func newTestServerWith(t testing.TB, cfg signaling.Config) *testServer {
 	t.Helper()
-	return newTestServerOn(t, cfg, sfu.Config{})
+	return newTestServerOn(t, cfg, sfu.Config{NoBandwidthEstimation: true})
 }
 
 // newTestServerOn is newTestServerWith with some of the SFU's settings too (its

@@ -18,7 +18,7 @@ import (
 func newSpeakerServer(t *testing.T, clock *fakeclock.Clock, detection bool) *testServer {
 	t.Helper()
 	return newTestServerOn(t, signaling.Config{Clock: clock},
-		sfu.Config{Now: clock.Now, AfterFunc: clock.AfterFunc, SpeakerDetection: detection})
+		sfu.Config{Now: clock.Now, AfterFunc: clock.AfterFunc, SpeakerDetection: detection, NoBandwidthEstimation: true})
 }
 
 // speakerScene is a meeting whose members publish microphones with audio levels, and

@@ -118,7 +118,7 @@ func readDownlink(ctx context.Context, t *testing.T, p *participant) downlinkSho
 
 // TestSlowDownlinkGetsTheLowLayer (issue 15): Cleo publishes her camera from Chromium
 // and Finn his from Firefox, in simulcast layers, end-to-end encrypted. Uma watches from
-// Chromium on a fast line and decodes both pictures. Sam watches
+// Chromium on a fast line and decodes both pictures, Finn's in a large layer. Sam watches
 // from Chromium behind a 300 kbit/s downlink (the shaped relay) with Finn pinned large:
 // the server gives him Finn's smallest layer, which he decodes (its size, and Finn's
 // picture in it), never the large one his tile calls for; Cleo's tile in the strip gets
@@ -146,10 +146,11 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 		return l["q"].PacketsSent > 0 && l["h"].PacketsSent > 0 && l["h"].Width > l["q"].Width
 	})
 
-	// The fast line: both pictures. (Which layer Uma gets is left to her estimate: on a
-	// machine short of CPU, as under -race in CI, GCC takes the scheduler's stalls for
-	// congestion and may hold her on a small layer for a while; sfu's
-	// TestSubscriberBandwidth shows the uncapped subscriber on the largest.)
+	// The fast line: both pictures, Finn's in a layer larger than his smallest (his
+	// tile in Uma's grid calls for his largest).
+	waitCam(ctx, t, uma, finn, "does not decode a large layer of Finn's on the fast line", func(v camView, l map[string]sentLayer) bool {
+		return v.Width > 0 && v.Width >= l["h"].Width && l["h"].Width > l["q"].Width
+	})
 	waitSameColour(ctx, t, uma, finn, "camera")
 	waitSameColour(ctx, t, uma, cleo, "camera")
 

@@ -76,9 +76,10 @@ type serverOptions struct {
 	// speakers turns the SFU's speaker detection on (the operator's default).
 	speakers bool
 	// bandwidth turns the subscribers' bandwidth estimation on (the operator's default;
-	// downlink_test.go). Off elsewhere: two browsers and a server under -race on two
-	// cores stall often enough that GCC takes them for congestion and lowers layers,
-	// which tests about something else must not depend on.
+	// downlink_test.go). Off elsewhere: with browsers and a server under -race on two
+	// cores the machine itself is the bottleneck often enough that packets queue or
+	// are dropped on their way into a tab, the estimate falls and layers go, which
+	// tests about something else must not depend on.
 	bandwidth bool
 }
 
