@@ -326,8 +326,9 @@ func (d *downTrack) updateSkipLocked() {
 	d.skip.Store(^keep)
 }
 
-// setWant makes want (-1: hidden) the layer this subscription should send, and ideal
-// the one its tile calls for (encodings.go). A hidden track is cut at once; any other
+// setWant makes want (-1: hidden) the layer this subscription should send, ideal the
+// one its tile calls for and allotted the lower one its bandwidth allows (-1: none;
+// both asked of the publisher, encodings.go). A hidden track is cut at once; any other
 // change waits for a keyframe of the new layer.
 func (d *downTrack) setWant(want, ideal, allotted int) {
 	d.mu.Lock()
