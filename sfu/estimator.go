@@ -42,8 +42,8 @@ import (
 type estimator struct {
 	now    func() time.Time
 	start  time.Time
-	target atomic.Int64
-	notify func(int) // OnTargetBitrateChange; set before the connection exists
+	target atomic.Int64 // the estimate, bits per second; written under mu
+	notify func(int)    // OnTargetBitrateChange; set before the connection exists
 
 	mu       sync.Mutex
 	ring     [estRing]sentPacket // by transport-wide sequence number
@@ -57,7 +57,6 @@ type estimator struct {
 	cutAt    int64    // lastSent when the estimate was last cut
 	last     estStats
 	moved    bool
-	estimate int64
 }
 
 const (
@@ -103,13 +102,13 @@ type estSpan struct {
 
 // estStats is the latest interval's verdict (GetStats).
 type estStats struct {
-	loss              float64
-	queue             time.Duration
-	sendRate, recvRat float64
+	loss               float64
+	queue              time.Duration
+	sendRate, recvRate float64
 }
 
 func newEstimator(now func() time.Time) *estimator {
-	e := &estimator{now: now, start: now(), estimate: bweInitial}
+	e := &estimator{now: now, start: now()}
 	e.target.Store(bweInitial)
 	e.base = [2]int64{math.MaxInt64, math.MaxInt64}
 	e.iv.reset()
@@ -214,7 +213,7 @@ chunks:
 	var target int
 	if span := e.iv.sendLast - e.iv.sendFirst; e.iv.haveSend && (span >= int64(estInterval) || span >= int64(estEarly) && e.overrun()) {
 		notify = e.evaluate()
-		target = int(e.estimate)
+		target = int(e.target.Load())
 	}
 	e.mu.Unlock()
 	if notify && e.notify != nil {
@@ -275,9 +274,9 @@ func (e *estimator) measure() (m estStats, ok bool) {
 	}
 	sendSpan := float64(max(iv.sendLast-iv.sendFirst, int64(time.Millisecond)))
 	m.sendRate = float64(iv.sentBytes*8) * 1e9 / sendSpan
-	if iv.haveArrival { // else nothing was delivered: recvRat 0
+	if iv.haveArrival { // else nothing was delivered: recvRate 0
 		recvSpan := float64(max((iv.arrLast-iv.arrFirst)*1000, int64(time.Millisecond)))
-		m.recvRat = min(float64(iv.recvBytes*8)*1e9/recvSpan, m.sendRate)
+		m.recvRate = min(float64(iv.recvBytes*8)*1e9/recvSpan, m.sendRate)
 		m.queue = time.Duration(iv.minOWD - min(e.base[0], e.base[1]))
 	}
 	m.loss = float64(iv.lost) / float64(total)
@@ -294,7 +293,7 @@ func (e *estimator) overrun() bool {
 		return true
 	}
 	m, ok := e.measure()
-	return ok && m.queue > estQueueHigh && m.recvRat < estOverrun*m.sendRate
+	return ok && m.queue > estQueueHigh && m.recvRate < estOverrun*m.sendRate
 }
 
 // evaluate judges the interval and moves the estimate; under mu. It reports whether
@@ -306,39 +305,40 @@ func (e *estimator) evaluate() bool {
 	if !ok {
 		return false
 	}
-	loss, queue, sendRate, recvRate := m.loss, m.queue, m.sendRate, m.recvRat
+	loss, queue, sendRate, recvRate := m.loss, m.queue, m.sendRate, m.recvRate
 	e.last = m
-	old := e.estimate
+	old := e.target.Load()
+	est := old
 	// Packets sent before the last cut show the rate before it: they neither cut
 	// again for loss nor let the estimate grow.
 	afterCut := iv.sendFirst > e.cutAt
 	switch {
 	case loss > estLossHigh || queue > estQueueHigh && (recvRate < estSpread*sendRate || queue > 2*estQueueHigh):
 		cut := recvRate * estCut
-		switch {
-		case !afterCut:
 		// Loss, or a queue that still grows, after a cut cuts again: the link
 		// delivers what it did, but a sender that keeps overrunning it (a probe)
 		// must hear of it.
+		switch {
+		case !afterCut: // the rate from before the cut: no further
 		case loss > estLossHigh:
-			cut = min(cut, float64(e.estimate)*(1-loss/2))
+			cut = min(cut, float64(est)*(1-loss/2))
 		case recvRate < estSpread*sendRate:
-			cut = min(cut, float64(e.estimate)*estCut)
+			cut = min(cut, float64(est)*estCut)
 		}
-		if int64(cut) < e.estimate {
-			e.estimate = int64(cut)
+		if int64(cut) < est {
+			est = int64(cut)
 			e.cutAt = e.lastSent
 		}
 	case loss < estLossLow && queue < estQueueLow && afterCut:
-		if ceiling := int64(sendRate * estCeiling); e.estimate < ceiling {
-			e.estimate = min(int64(float64(e.estimate)*estGrowth), ceiling)
+		if ceiling := int64(sendRate * estCeiling); est < ceiling {
+			est = min(int64(float64(est)*estGrowth), ceiling)
 		}
 	}
-	e.estimate = min(max(e.estimate, bweMin), bweMax)
-	e.target.Store(e.estimate)
+	est = min(max(est, bweMin), bweMax)
+	e.target.Store(est)
 	first := !e.moved
 	e.moved = true
-	return first || e.estimate != old
+	return first || est != old
 }
 
 // GetTargetBitrate is the estimate in bits per second.
@@ -353,8 +353,8 @@ func (e *estimator) GetStats() map[string]any {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return map[string]any{
-		"target": e.estimate, "loss": e.last.loss, "queueDelayMs": e.last.queue.Milliseconds(),
-		"sendRate": int64(e.last.sendRate), "receiveRate": int64(e.last.recvRat),
+		"target": e.target.Load(), "loss": e.last.loss, "queueDelayMs": e.last.queue.Milliseconds(),
+		"sendRate": int64(e.last.sendRate), "receiveRate": int64(e.last.recvRate),
 	}
 }
 
