@@ -289,6 +289,33 @@ func TestTabs(t *testing.T) {
 	})
 }
 
+// TestDevicesInEveryWindow: the device list answers in every tab, also in one
+// whose window lost the focus to a later one (parallel tests share one browser;
+// a Firefox without media.devices.unfocused.enabled waits for the focus).
+func TestDevicesInEveryWindow(t *testing.T) {
+	url := serve(t)
+	forEachBrowser(t, func(t *testing.T, k Kind) {
+		ctx := testContext(t)
+		first := openTab(ctx, t, k, url)
+		second := openTab(ctx, t, k, url)
+		for i, tab := range []Tab{first, second} {
+			var r struct {
+				Devices int  `json:"devices"`
+				Focus   bool `json:"focus"`
+			}
+			// A deadline inside the page, so that a list that never comes
+			// fails with what it knows rather than the test's timeout.
+			mustEval(ctx, t, tab, `Promise.race([
+				navigator.mediaDevices.enumerateDevices().then(d => d.length),
+				new Promise(resolve => setTimeout(() => resolve(-1), 5000)),
+			]).then(n => ({ devices: n, focus: document.hasFocus() }))`, &r)
+			if r.Devices <= 0 {
+				t.Errorf("tab %d (focus %v): enumerateDevices = %d devices (-1: no answer in 5 s)", i, r.Focus, r.Devices)
+			}
+		}
+	})
+}
+
 func TestCamera(t *testing.T) {
 	url := serve(t)
 	forEachBrowser(t, func(t *testing.T, k Kind) {

@@ -32,6 +32,11 @@ func firefoxPrefs() []firefoxPref {
 		{"media.autoplay.default", 0},
 		{"media.autoplay.blocking_policy", 0},
 		{"media.autoplay.block-webaudio", false},
+		// enumerateDevices answers only in the window that has focus, and of the
+		// windows of parallel tests in one Firefox only one has it (the last
+		// opened; when it closes, none may): without this a device list waits
+		// for the life of the test.
+		{"media.devices.unfocused.enabled", true},
 		// WebRTC against a server on 127.0.0.1: loopback candidates allowed and
 		// real host addresses instead of mDNS .local names.
 		{"media.peerconnection.ice.loopback", true},

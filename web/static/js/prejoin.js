@@ -97,8 +97,11 @@ export class Prejoin {
       this._preview();
       this._startMeter();
       this.starting = false;
-      await this._fillDevices();
       this._render();
+      // Not awaited: Firefox answers enumerateDevices only while the document has
+      // focus, and joining must not wait for a device list (a tab opened in the
+      // background would otherwise hang on Join until it is focused).
+      this._fillDevices().then(() => this._render());
     })();
     return this.ready;
   }
