@@ -23,16 +23,9 @@ import (
 //
 // The estimator cannot learn that a link carries more than it is sent: while the subscriber gets
 // less than the estimate, the estimate grows no further than half again what arrives.
-// So a subscriber whose estimate stalls below the next layer would never climb; the
-// allocation probes instead: when climbs are allowed and what is left reaches
-// probeReach of the next layer's rate, or the estimate stands at probeStalled of what
-// the subscriber is sent (the estimate is held by the estimator's ceiling, not by the link: a
-// camera's layers differ by more than half, so the first test alone could leave a
-// subscriber on q for good), the most important tile below its size's layer
-// takes the next layer, whatever the estimate says, until the estimate covers it (the
-// probe succeeded: the tile keeps it). If the estimate falls meanwhile, or has not
-// covered the layer after probeHold, the probe failed and counts as a climb undone (the
-// next waits twice as long).
+// So while climbs are allowed and a shown tile is below its size's layer, the
+// allocation has a train of padding sent now and then, which measures what the link
+// carries (train.go); the estimate it raises lets the tile climb.
 const (
 	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second, until measured
 	audioOverhead  = 16_000 // IP, UDP and SRTP of 50 packets a second
@@ -41,10 +34,6 @@ const (
 	climbBackoff   = 10 * time.Second
 	climbBackoffUp = 80 * time.Second
 	climbForgotten = 2 * time.Minute
-	probeReach     = 70  // per cent
-	probeStalled   = 135 // per cent of the rate sent: the estimator's ceiling is 150 (estCeiling)
-	probeHold      = 8 * time.Second
-	probeFall      = 85 // per cent of the estimate at the probe's start: it failed
 )
 
 // guessedRate is what a layer is taken to need before its rate is measured: about what
@@ -63,7 +52,6 @@ type allocTile struct {
 	layers [maxLayers]layerInfo
 	top    int // the best live layer for the tile's size
 	cur    int // the layer it has now; -1: none
-	hold   int // a layer it keeps whatever the budget (a probe); -1: none
 }
 
 func (t *allocTile) rate(i int) int64 {
@@ -109,7 +97,7 @@ func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int,
 				}
 				need += need * climbHeadroom / 100
 			}
-			if need <= left || l == t.hold {
+			if need <= left {
 				out[i] = l
 				break
 			}
@@ -150,38 +138,38 @@ func (t *allocTile) nextLayer(l int) int {
 	return -1
 }
 
-// probeCandidate says which tile should try which higher layer, given an allocation
-// (allocate's results): the most important tile below its size's layer, when what is
-// left for it reaches probeReach of the next layer or the estimate stands at
-// probeStalled of what the subscriber is sent; -1 when none should.
-func probeCandidate(budget, audio int64, tiles []allocTile, layers []int, room []int64, order []int) (tile, layer int) {
-	sent := audio
-	for i := range tiles {
-		if layers[i] >= 0 {
-			sent += tiles[i].rate(layers[i])
-		}
-	}
-	stalled := budget*100 >= sent*probeStalled
+// trainCandidate is the most important tile below its size's layer, given an
+// allocation (allocate's results), for which a train may show room; -1: none.
+func trainCandidate(tiles []allocTile, layers []int, order []int) int {
 	for _, i := range order {
-		t := &tiles[i]
-		if layers[i] >= t.top {
-			continue
+		if layers[i] < tiles[i].top && tiles[i].nextLayer(layers[i]) >= 0 {
+			return i
 		}
-		if next := t.nextLayer(layers[i]); next >= 0 && (stalled || room[i]*100 >= t.rate(next)*probeReach) {
-			return i, next
-		}
-		return -1, -1
 	}
-	return -1, -1
+	return -1
 }
 
-// probe is a layer a tile was given to see whether the link carries it.
-type probe struct {
-	up     *upTrack // nil: none
-	layer  int
-	from   int // the layer the allocation gave the tile: what the client is told
-	until  time.Time
-	budget int64 // the estimate when it started
+// trainSchedule spaces the trains: trainEvery after the first, twice as long after
+// each that brought no climb, up to trainEveryMax.
+type trainSchedule struct {
+	next  time.Time
+	every time.Duration
+}
+
+// due reports whether a train should go at now, and if so schedules the next.
+func (s *trainSchedule) due(now time.Time) bool {
+	if now.Before(s.next) {
+		return false
+	}
+	s.every = min(max(2*s.every, trainEvery), trainEveryMax)
+	s.next = now.Add(s.every)
+	return true
+}
+
+// climbed: the next train comes trainEvery after now.
+func (s *trainSchedule) climbed(now time.Time) {
+	s.every = 0
+	s.next = now.Add(trainEvery)
 }
 
 // climbGate holds climbs back after failed ones: a drop soon after a climb doubles the
@@ -270,7 +258,7 @@ func (p *Participant) reallocate() {
 			continue
 		}
 		tiles = append(tiles, allocTile{up: d.up, order: d.up.owner.id + "\x00" + string(d.up.source),
-			area: w * h, prio: p.tilePriority(d.up), layers: infos, top: top, cur: cur, hold: -1})
+			area: w * h, prio: p.tilePriority(d.up), layers: infos, top: top, cur: cur})
 	}
 	now := p.room.engine.now()
 	budget := p.bw.budget.Load()
@@ -279,29 +267,9 @@ func (p *Participant) reallocate() {
 		p.bw.mu.Unlock() // closed: the gauge of limited subscribers is settled
 		return
 	}
-	pr := &p.bw.probe
 	open := p.bw.climb.open(now)
-	layers, room, order := allocate(budget, audio, tiles, open)
-	climbed, dropped, probing := false, false, false
-	if pr.up != nil {
-		probed := slices.IndexFunc(tiles, func(t allocTile) bool { return t.up == pr.up })
-		switch {
-		case probed < 0 || layers[probed] >= pr.layer:
-			*pr = probe{} // gone, or the estimate covers the layer: done
-		case now.Before(pr.until) && budget*100 >= pr.budget*probeFall:
-			probing = true
-			tiles[probed].hold = pr.layer
-			layers, _, _ = allocate(budget, audio, tiles, open)
-		default:
-			dropped = true // the link did not carry it
-			*pr = probe{}
-		}
-	} else if open && p.bw.estimated.Load() {
-		if i, next := probeCandidate(budget, audio, tiles, layers, room, order); i >= 0 {
-			*pr = probe{up: tiles[i].up, layer: next, from: layers[i], until: now.Add(probeHold), budget: budget}
-			layers[i] = next
-		}
-	}
+	layers, _, order := allocate(budget, audio, tiles, open)
+	climbed, dropped := false, false
 	a := make(allocation, len(tiles))
 	var dl Downlink
 	for i, t := range tiles {
@@ -315,9 +283,6 @@ func (p *Participant) reallocate() {
 		if t.cur >= 0 && l < t.cur && l < t.top && budget < p.bw.lastBudget {
 			dropped = true
 		}
-		if pr.up == t.up {
-			l = pr.from // a probe may fail: the client hears of it only if it succeeds
-		}
 		switch {
 		case l < 0:
 			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkPaused})
@@ -325,8 +290,14 @@ func (p *Participant) reallocate() {
 			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkReduced})
 		}
 	}
-	p.bw.climb.note(now, climbed || pr.up != nil && !probing, dropped)
+	p.bw.climb.note(now, climbed, dropped)
 	p.bw.lastBudget = budget
+	var train *downTrack
+	if climbed {
+		p.bw.train.climbed(now)
+	} else if i := trainCandidate(tiles, layers, order); i >= 0 && open && p.bw.estimated.Load() && p.bw.train.due(now) {
+		train = trainTrack(video, tiles[i].up)
+	}
 	slices.SortFunc(dl.Tracks, func(x, y DownlinkTrack) int {
 		return cmp.Or(cmp.Compare(x.ParticipantID, y.ParticipantID), cmp.Compare(x.Source, y.Source))
 	})
@@ -348,4 +319,25 @@ func (p *Participant) reallocate() {
 	for _, d := range video {
 		d.choose()
 	}
+	if train != nil {
+		p.out.enqueue(sendItem{d: train, p: trainMarker}, false)
+	}
+}
+
+// trainTrack is the subscription a train goes on: up's when it is being sent, else
+// any video being sent; nil when none is.
+func trainTrack(video []*downTrack, up *upTrack) *downTrack {
+	var other *downTrack
+	for _, d := range video {
+		if d.sending.Load() < 0 || d.binding.Load() == nil {
+			continue
+		}
+		if d.up == up {
+			return d
+		}
+		if other == nil {
+			other = d
+		}
+	}
+	return other
 }

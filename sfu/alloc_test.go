@@ -6,15 +6,10 @@ import (
 )
 
 func simTile(area, prio, top, cur int, rates ...int64) allocTile {
-	t := allocTile{area: area, prio: prio, top: top, cur: cur, hold: -1}
+	t := allocTile{area: area, prio: prio, top: top, cur: cur}
 	for i, r := range rates {
 		t.layers[i] = layerInfo{present: true, live: true, settled: true, bitrate: r}
 	}
-	return t
-}
-
-func held(t allocTile, l int) allocTile {
-	t.hold = l
 	return t
 }
 
@@ -50,7 +45,6 @@ func TestAllocate(t *testing.T) {
 		{"drop at once", 490e3, 0, []allocTile{simTile(1280*720, 0, 2, 1, three...)}, true, []int{0}},
 		{"climbs held back", 10e6, 0, []allocTile{simTile(1280*720, 0, 2, 0, three...)}, false, []int{0}},
 		{"priority breaks ties", 700e3, 0, []allocTile{simTile(640*360, 0, 1, -1, three...), simTile(640*360, 1, 1, -1, three...)}, true, []int{0, 1}},
-		{"a probe holds its layer", 300e3, 1, []allocTile{held(simTile(1280*720, 0, 2, 1, three...), 1)}, true, []int{1}},
 		{"unmeasured: guessed", 700e3, 0, []allocTile{simTile(1280*720, 0, 2, -1, 0, 0, 0)}, true, []int{1}},
 	}
 	for _, c := range cases {
@@ -113,11 +107,9 @@ func TestCapLayer(t *testing.T) {
 	}
 }
 
-// TestProbeCandidate: a subscriber held on q by GCC's ceiling (its estimate can grow only
-// to half again what it is sent) tries h even when what is left is short of probeReach
-// of h; one whose estimate is what it is sent (the link's limit) does not, and neither
-// does a tile already at its size's layer.
-func TestProbeCandidate(t *testing.T) {
+// TestTrainCandidate: a train goes for the most important tile below its size's
+// layer, none for tiles at theirs.
+func TestTrainCandidate(t *testing.T) {
 	rates := []int64{150e3, 400e3, 1200e3}
 	const audio = 50e3
 	for _, c := range []struct {
@@ -125,18 +117,44 @@ func TestProbeCandidate(t *testing.T) {
 		budget int64
 		tiles  []allocTile
 		tile   int
-		layer  int
 	}{
-		{"on q at GCC's ceiling", 290e3, []allocTile{simTile(1280*720, 0, 2, 0, rates...)}, 0, 1},
-		{"on h at GCC's ceiling", 660e3, []allocTile{simTile(1280*720, 0, 2, 1, rates...)}, 0, 2},
-		{"on q at the link's limit", 215e3, []allocTile{simTile(1280*720, 0, 2, 0, rates...)}, -1, -1},
-		{"at the tile's layer", 5e6, []allocTile{simTile(320*180, 0, 0, 0, rates...)}, -1, -1},
-		{"the most important tile first", 700e3, []allocTile{simTile(320*180, 0, 2, 0, rates...), simTile(1280*720, 0, 2, 0, rates...)}, 1, 1},
+		{"on q", 290e3, []allocTile{simTile(1280*720, 0, 2, 0, rates...)}, 0},
+		{"on h", 660e3, []allocTile{simTile(1280*720, 0, 2, 1, rates...)}, 0},
+		{"at the tile's layer", 5e6, []allocTile{simTile(320*180, 0, 0, 0, rates...)}, -1},
+		{"at the top", 5e6, []allocTile{simTile(1280*720, 0, 2, 2, rates...)}, -1},
+		{"the most important tile first", 700e3, []allocTile{simTile(320*180, 0, 2, 0, rates...), simTile(1280*720, 0, 2, 0, rates...)}, 1},
+		{"the next when the first has its layer", 1700e3, []allocTile{simTile(320*180, 0, 2, 0, rates...), simTile(1280*720, 0, 2, 2, rates...)}, 0},
 	} {
-		layers, room, order := allocate(c.budget, audio, c.tiles, false)
-		tile, layer := probeCandidate(c.budget, audio, c.tiles, layers, room, order)
-		if tile != c.tile || layer != c.layer {
-			t.Errorf("%s: probe tile %d layer %d (allocation %v), want %d %d", c.name, tile, layer, layers, c.tile, c.layer)
+		layers, _, order := allocate(c.budget, audio, c.tiles, true)
+		if got := trainCandidate(c.tiles, layers, order); got != c.tile {
+			t.Errorf("%s: train for tile %d (allocation %v), want %d", c.name, got, layers, c.tile)
 		}
+	}
+}
+
+// TestTrainSchedule: trains come trainEvery apart, then less and less often up to
+// trainEveryMax; a climb starts over.
+func TestTrainSchedule(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var s trainSchedule
+	var at []time.Duration
+	for now := t0; now.Before(t0.Add(40 * time.Second)); now = now.Add(500 * time.Millisecond) {
+		if s.due(now) {
+			at = append(at, now.Sub(t0))
+		}
+	}
+	want := []time.Duration{0, 2 * time.Second, 6 * time.Second, 14 * time.Second, 22 * time.Second, 30 * time.Second, 38 * time.Second}
+	if len(at) != len(want) {
+		t.Fatalf("trains at %v, want %v", at, want)
+	}
+	for i := range at {
+		if at[i] != want[i] {
+			t.Fatalf("trains at %v, want %v", at, want)
+		}
+	}
+	now := t0.Add(40 * time.Second)
+	s.climbed(now)
+	if s.due(now.Add(trainEvery-time.Millisecond)) || !s.due(now.Add(trainEvery)) || s.due(now.Add(trainEvery+time.Second)) {
+		t.Errorf("after a climb: not trainEvery apart")
 	}
 }

@@ -44,7 +44,7 @@ type bandwidth struct {
 	stop       func() bool // the pending tick
 	stopped    bool
 	climb      climbGate
-	probe      probe
+	train      trainSchedule
 	lastBudget int64    // the budget of the latest allocation
 	downlink   Downlink // the latest state
 }

@@ -455,7 +455,8 @@ func newVnetSubscriber(ctx context.Context, t testing.TB, room *Room, id string,
 			if audio {
 				s.audio[pkt.SequenceNumber] = true
 			} else {
-				sp := simPacket{seq: pkt.SequenceNumber, layer: -1}
+				// A packet without payload is padding (a train, train.go): no video.
+				sp := simPacket{seq: pkt.SequenceNumber, layer: -1, pad: len(pkt.Payload) == 0}
 				if n := len(pkt.Payload); n >= 5 {
 					sp.layer = int(pkt.Payload[n-5])
 					sp.frame = binary.BigEndian.Uint32(pkt.Payload[n-4:])
@@ -506,15 +507,15 @@ func newVnetSubscriber(ctx context.Context, t testing.TB, room *Room, id string,
 func (s *vnetSubscriber) onLayer(layer, n int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.video) < n {
-		return false
-	}
-	for _, p := range s.video[len(s.video)-n:] {
-		if p.layer != layer {
-			return false
+	for i := len(s.video) - 1; i >= 0 && n > 0; i-- {
+		if p := s.video[i]; !p.pad {
+			if p.layer != layer {
+				return false
+			}
+			n--
 		}
 	}
-	return true
+	return n == 0
 }
 
 func (s *vnetSubscriber) videoCount() int {

@@ -186,6 +186,10 @@ func (d *downTrack) send(p *packet, h *rtp.Header, b *binding) (n, wire int, ok 
 	h.Extensions = ext
 	payload := p.payload
 	if f := d.fw; f != nil {
+		if len(payload) == 0 {
+			d.dropPadding(p)
+			return 0, 0, false
+		}
 		if f.passthrough && d.ctl.Load() == f.ctl {
 			f.notePassthrough(p)
 		} else {

@@ -57,6 +57,7 @@ type estimator struct {
 	cutAt    int64    // lastSent when the estimate was last cut
 	last     estStats
 	moved    bool
+	train    estTrain // the train in flight (train.go)
 }
 
 const (
@@ -105,6 +106,7 @@ type estStats struct {
 	loss               float64
 	queue              time.Duration
 	sendRate, recvRate float64
+	trainRate          float64 // what the latest train measured
 }
 
 func newEstimator(now func() time.Time) *estimator {
@@ -136,7 +138,7 @@ func (e *estimator) AddStream(info *interceptor.StreamInfo, w interceptor.RTPWri
 	}
 	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		if ext := h.GetExtension(id); len(ext) >= 2 {
-			e.onSent(uint16(ext[0])<<8|uint16(ext[1]), h.MarshalSize()+len(payload))
+			e.onSent(uint16(ext[0])<<8|uint16(ext[1]), h.MarshalSize()+len(payload)+int(h.PaddingSize))
 		}
 		return w.Write(h, payload, a)
 	})
@@ -147,6 +149,9 @@ func (e *estimator) onSent(seq uint16, size int) {
 	e.mu.Lock()
 	e.ring[seq%estRing] = sentPacket{at: at, size: uint16(min(size, math.MaxUint16)), seq: seq}
 	e.lastSent = max(e.lastSent, at)
+	if e.train.left > 0 {
+		e.train.sent(seq, uint16(min(size, math.MaxUint16)), at)
+	}
 	e.mu.Unlock()
 }
 
@@ -210,11 +215,13 @@ chunks:
 		}
 	}
 	notify := false
-	var target int
 	if span := e.iv.sendLast - e.iv.sendFirst; e.iv.haveSend && (span >= int64(estInterval) || span >= int64(estEarly) && e.overrun()) {
 		notify = e.evaluate()
-		target = int(e.target.Load())
 	}
+	if e.judgeTrain() {
+		notify = true
+	}
+	target := int(e.target.Load())
 	e.mu.Unlock()
 	if notify && e.notify != nil {
 		e.notify(target)
@@ -227,6 +234,7 @@ func (e *estimator) acked(seq uint16, received bool, arrival int64) {
 	if p.at == 0 || p.seq != seq || p.state == pktReceived || !received && p.state == pktLost {
 		return // unknown, forgotten, or already known
 	}
+	e.train.acked(seq, received, arrival)
 	iv := &e.iv
 	if p.state == pktLost { // reported late: it arrived after all
 		iv.lost = max(iv.lost-1, 0)
@@ -306,6 +314,7 @@ func (e *estimator) evaluate() bool {
 		return false
 	}
 	loss, queue, sendRate, recvRate := m.loss, m.queue, m.sendRate, m.recvRate
+	m.trainRate = e.last.trainRate
 	e.last = m
 	old := e.target.Load()
 	est := old
@@ -354,7 +363,7 @@ func (e *estimator) GetStats() map[string]any {
 	defer e.mu.Unlock()
 	return map[string]any{
 		"target": e.target.Load(), "loss": e.last.loss, "queueDelayMs": e.last.queue.Milliseconds(),
-		"sendRate": int64(e.last.sendRate), "receiveRate": int64(e.last.recvRate),
+		"sendRate": int64(e.last.sendRate), "receiveRate": int64(e.last.recvRate), "trainRate": int64(e.last.trainRate),
 	}
 }
 

@@ -22,6 +22,8 @@ type estLink struct {
 	loss     float64
 	stall    func(at time.Duration) time.Duration // when a packet arriving at at is stamped
 	busy     time.Duration                        // when the queue is empty again
+	burst    int                                  // bytes a token bucket lets through at once after a quiet while
+	tokens   float64                              // of the bucket, as of busy
 }
 
 // estSim drives an estimator over an estLink: packets of 1200 bytes at send(estimate)
@@ -71,7 +73,7 @@ func (s *estSim) run(d time.Duration, send func(est int64) float64, each func())
 			s.t.Fatal(err)
 		}
 		s.sent++
-		s.deliver(s.seq)
+		s.deliver(s.seq, estPacket)
 		s.seq++
 		rate := send(s.e.target.Load())
 		s.now += time.Duration(float64(estPacket*8) / rate * float64(time.Second))
@@ -85,7 +87,7 @@ func (s *estSim) run(d time.Duration, send func(est int64) float64, each func())
 	}
 }
 
-func (s *estSim) deliver(seq uint16) {
+func (s *estSim) deliver(seq uint16, size int) {
 	l := s.link
 	if s.rnd.Float64() < l.loss {
 		s.lost++
@@ -94,12 +96,21 @@ func (s *estSim) deliver(seq uint16) {
 	at := s.now
 	if r := l.rate(s.now); r > 0 {
 		backlog := int(max(l.busy-s.now, 0).Seconds() * r / 8)
-		if backlog+estPacket > l.queueMax {
+		if backlog+size > l.queueMax {
 			s.lost++
 			return
 		}
-		l.busy = max(l.busy, s.now) + time.Duration(float64(estPacket*8)/r*float64(time.Second))
-		at = l.busy
+		if l.busy < s.now { // the queue is empty: the bucket filled meanwhile
+			l.tokens = min(float64(l.burst), l.tokens+(s.now-l.busy).Seconds()*r/8)
+			l.busy = s.now
+		}
+		if l.tokens >= float64(size) {
+			l.tokens -= float64(size) // through at once
+		} else {
+			l.busy += time.Duration((float64(size) - l.tokens) * 8 / r * float64(time.Second))
+			l.tokens = 0
+			at = l.busy
+		}
 	}
 	at += 10 * time.Millisecond
 	if l.stall != nil {
@@ -130,6 +141,25 @@ func (s *estSim) feedback(at time.Duration) {
 			s.t.Fatal(err)
 		}
 	}
+}
+
+// train sends a train of padding at once, as the writer does.
+func (s *estSim) train() {
+	if !s.e.startTrain(trainPackets) {
+		s.t.Fatal("a train is still in flight")
+	}
+	for range trainPackets {
+		h := rtp.Header{Version: 2, SSRC: 7, SequenceNumber: s.seq, Padding: true, PaddingSize: trainPadding}
+		if err := h.SetExtension(3, []byte{byte(s.seq >> 8), byte(s.seq)}); err != nil {
+			s.t.Fatal(err)
+		}
+		if _, err := s.w.Write(&h, nil, nil); err != nil {
+			s.t.Fatal(err)
+		}
+		s.deliver(s.seq, h.MarshalSize()+trainPadding)
+		s.seq++
+	}
+	s.e.endTrain()
 }
 
 func fixedRate(r float64) func(time.Duration) float64 {
@@ -223,6 +253,41 @@ func TestEstimatorClimbsWhenTheLinkGrows(t *testing.T) {
 		t.Fatalf("estimate %d 20 s after the link grew to 3 Mbit/s", s.e.GetTargetBitrate())
 	}
 	t.Logf("climbed to 2 Mbit/s in %v", reached)
+}
+
+// TestEstimatorTrainFindsRoom: a subscriber that found its link slow and is then sent
+// 120 kbit/s cannot learn from what
+// it is sent that its 300 kbit/s link (with a token bucket's burst) grew to 3 Mbit/s;
+// a train tells. On the slow link, with the bucket full, trains do not take the
+// estimate past what the link carries.
+func TestEstimatorTrainFindsRoom(t *testing.T) {
+	lifted := 8 * time.Second
+	s := newEstSim(t, &estLink{queueMax: 32_000, burst: 4000, rate: func(at time.Duration) float64 {
+		if at < lifted {
+			return 300_000
+		}
+		return 3_000_000
+	}})
+	var trainAt time.Duration
+	trainEach := func() {
+		if s.now-trainAt >= time.Second {
+			trainAt = s.now
+			s.train()
+		}
+	}
+	s.run(4*time.Second, sendEstimate(1_000_000), nil) // finds the slow link
+	s.lost = 0
+	s.run(lifted-s.now, sendAt(120_000), trainEach)
+	if est := s.e.GetTargetBitrate(); est > 400_000 {
+		t.Fatalf("estimate %d on a 300 kbit/s link with trains (measured %.0f)", est, s.e.last.trainRate)
+	}
+	s.run(1500*time.Millisecond, sendAt(120_000), trainEach)
+	if est := s.e.GetTargetBitrate(); est < 1_500_000 {
+		t.Fatalf("estimate %d after trains on the link lifted to 3 Mbit/s (measured %.0f)", est, s.e.last.trainRate)
+	}
+	if s.lost > 0 {
+		t.Errorf("%d packets lost to the trains", s.lost)
+	}
 }
 
 // TestEstimatorIgnoresForeignFeedback: feedback for packets never sent, reports that

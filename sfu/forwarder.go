@@ -19,8 +19,9 @@ import (
 // under it.
 
 // maxSegments is how many segments a subscription remembers for NACKs: far more than
-// switches happen within the packet caches' second.
-const maxSegments = 8
+// switches, trains and runs of dropped padding (dropPadding) happen within the packet
+// caches' second.
+const maxSegments = 32
 
 // switchKeyframeRetry is how often a subscription waiting for a keyframe of the layer
 // it switches to asks again while that layer's packets come without one. Each layer's
@@ -143,6 +144,55 @@ func (d *downTrack) rewrite(h *rtp.Header, p *packet) ([]byte, bool) {
 	return payload, true
 }
 
+// dropPadding keeps p, a video packet without payload, from the subscriber: padding a
+// publisher's browser sends to probe its uplink, hundreds a second while it ramps up,
+// which would otherwise take a slow subscriber's whole link. The packets after it go
+// out one sequence number earlier, so the receiver sees no gap: a new segment, or, for
+// a run of padding, the same one moved on. Padding older than what was sent already
+// cannot be taken out of the stream; it leaves a gap (which costs the receiver one
+// NACK answered with nothing).
+func (d *downTrack) dropPadding(p *packet) {
+	f := d.fw
+	if c := d.ctl.Load(); c != f.ctl {
+		d.applyCtl(c)
+	}
+	if f.target < 0 {
+		return
+	}
+	seq := p.header.SequenceNumber
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f.passthrough {
+		last := f.lastP
+		if last == nil || int16(seq-last.header.SequenceNumber) <= 0 {
+			return // nothing sent yet, or older than what was
+		}
+		f.leavePassthrough()
+		f.cur = int(last.layer)
+		f.segs = append(f.segs, segment{layer: last.layer, open: true, inStart: last.header.SequenceNumber + 1})
+	}
+	n := len(f.segs)
+	if n == 0 || !f.last.valid {
+		return
+	}
+	s := &f.segs[n-1]
+	if !s.open || s.layer != p.layer || int16(seq-s.inStart) < 0 || int16(seq+s.seqOff-f.last.seq) <= 0 {
+		return // not being sent, or older than what was
+	}
+	if seq == s.inStart { // nothing of the segment sent yet: move it on
+		s.inStart++
+		s.seqOff--
+		return
+	}
+	next := *s
+	s.open, s.inEnd = false, seq
+	next.inStart, next.seqOff = seq+1, s.seqOff-1
+	if n == maxSegments {
+		f.segs = append(f.segs[:0], f.segs[1:]...)
+	}
+	f.segs = append(f.segs, next)
+}
+
 // segmentFor finds the segment p's layer and sequence number were sent in, newest first.
 func (f *forwarder) segmentFor(layer uint8, seq uint16) *segment {
 	for i := len(f.segs) - 1; i >= 0; i-- {
@@ -174,19 +224,7 @@ func (d *downTrack) endSegment() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if f.passthrough {
-		f.passthrough = false
-		if p := f.lastP; p != nil {
-			seq := p.header.SequenceNumber
-			f.segs = append(f.segs, segment{layer: p.layer, inStart: seq - 0x7fff, inEnd: seq + 1})
-			f.last = sentState{valid: true, layer: p.layer, seq: seq, ts: p.header.Timestamp}
-			if v := f.lastV; v != nil {
-				if desc, ok := parseVP8(v.payload); ok {
-					f.last.pid, f.last.pidValid = desc.pid, desc.pidAt > 0
-					f.last.tl0, f.last.tl0Valid = desc.tl0, desc.tl0At > 0
-				}
-			}
-		}
-		f.lastP, f.lastV = nil, nil
+		f.leavePassthrough()
 	} else if n := len(f.segs); n > 0 && f.segs[n-1].open {
 		s := &f.segs[n-1]
 		s.open = false
@@ -198,6 +236,24 @@ func (d *downTrack) endSegment() {
 	f.last.at = now
 	f.cur = -1
 	d.setSendingLocked(-1)
+}
+
+// leavePassthrough turns what was sent as it came into a closed segment and the
+// state the next segment continues from; under d.mu.
+func (f *forwarder) leavePassthrough() {
+	f.passthrough = false
+	if p := f.lastP; p != nil {
+		seq := p.header.SequenceNumber
+		f.segs = append(f.segs, segment{layer: p.layer, inStart: seq - 0x7fff, inEnd: seq + 1})
+		f.last = sentState{valid: true, layer: p.layer, seq: seq, ts: p.header.Timestamp}
+		if v := f.lastV; v != nil {
+			if desc, ok := parseVP8(v.payload); ok {
+				f.last.pid, f.last.pidValid = desc.pid, desc.pidAt > 0
+				f.last.tl0, f.last.tl0Valid = desc.tl0, desc.tl0At > 0
+			}
+		}
+	}
+	f.lastP, f.lastV = nil, nil
 }
 
 // switchTo starts a segment at p, the first packet of a keyframe of the target layer,

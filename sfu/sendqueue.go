@@ -159,6 +159,10 @@ func (q *sendQueue) write(it sendItem) {
 		it.d.replayNow(&q.hdr)
 		return
 	}
+	if it.p == trainMarker {
+		it.d.sendTrain(&q.hdr)
+		return
+	}
 	if n, ok := it.d.write(it.p, &q.hdr); ok {
 		q.forwarded.Add(1)
 		q.bytes.Add(uint64(n))

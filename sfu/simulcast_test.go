@@ -60,6 +60,7 @@ type simPacket struct {
 	tl0   uint8
 	key   bool
 	layer int
+	pad   bool // padding only (a train, train.go)
 	frame uint32
 }
 

@@ -208,7 +208,11 @@ func (l *layer) run() {
 		if l.level != nil {
 			l.level.note(raw)
 		}
-		l.bytes.Add(uint64(n))
+		if len(p.payload) > 0 {
+			// Padding (a browser probing its uplink) is not forwarded
+			// (dropPadding): the layer's rate is its media's.
+			l.bytes.Add(uint64(n))
+		}
 		if l.rid != "" {
 			if t := u.live.tick.Load(); l.seen.Load() != t {
 				l.noteSeen(t)

@@ -12,6 +12,10 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// bidiWriteTimeout bounds one write of a command: the socket's buffer is full only
+// when the browser has stopped reading it.
+const bidiWriteTimeout = time.Minute
+
 // bidiConn is a minimal WebDriver BiDi client: commands are sent with
 // increasing ids, a reader goroutine hands each response to the command that
 // waits for it, and events are ignored. It is safe for concurrent use.
@@ -130,12 +134,15 @@ func (c *bidiConn) call(ctx context.Context, method string, params, result any) 
 		forget()
 		return err
 	}
-	c.writeMu.Lock()
-	if deadline, ok := ctx.Deadline(); ok {
-		c.ws.SetWriteDeadline(deadline)
-	} else {
-		c.ws.SetWriteDeadline(time.Time{})
+	// A failed write ends the websocket for every caller (gorilla keeps the error),
+	// so neither a context that has run out nor its deadline may fail one: the write
+	// has its own bound, which only a browser that stopped reading meets.
+	if err := context.Cause(ctx); err != nil {
+		forget()
+		return fmt.Errorf("bidi %s: %w", method, err)
 	}
+	c.writeMu.Lock()
+	c.ws.SetWriteDeadline(time.Now().Add(bidiWriteTimeout))
 	err = c.ws.WriteMessage(websocket.TextMessage, msg)
 	c.writeMu.Unlock()
 	if err != nil {

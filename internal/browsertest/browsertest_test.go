@@ -289,6 +289,27 @@ func TestTabs(t *testing.T) {
 	})
 }
 
+// TestSpentContextLeavesTheTab: a call whose context has run out fails, and the tab
+// (and every other test's, on the shared connection) still answers the next.
+func TestSpentContextLeavesTheTab(t *testing.T) {
+	url := serve(t)
+	forEachBrowser(t, func(t *testing.T, k Kind) {
+		ctx := testContext(t)
+		tab := openTab(ctx, t, k, url)
+		spent, cancel := context.WithTimeout(ctx, time.Nanosecond)
+		defer cancel()
+		<-spent.Done()
+		if err := tab.Eval(spent, `1`, nil); err == nil {
+			t.Fatal("Eval with a spent context succeeded")
+		}
+		var n int
+		mustEval(ctx, t, tab, `2`, &n)
+		if n != 2 {
+			t.Fatalf("Eval after a spent context = %d, want 2", n)
+		}
+	})
+}
+
 // TestDevicesInEveryWindow: the device list answers in every tab, also in one
 // whose window lost the focus to a later one (parallel tests share one browser;
 // a Firefox without media.devices.unfocused.enabled waits for the focus).

@@ -1,0 +1,133 @@
+package sfu
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// TestTrainInsideTheStream: a train goes out as padding in sequence numbers right
+// after the last packet sent, with its timestamp; the packets after it are shifted
+// past it, so the receiver sees one stream without gaps; a NACK maps a packet from
+// before and one from after the train to the publisher's, and one for the padding to
+// nothing. The same for a track sent as it came (passthrough) and one sent in
+// segments (simulcast), whose offsets the train adds to.
+func TestTrainInsideTheStream(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		fw   func() *forwarder
+		off  uint16 // what the forwarder adds to sequence numbers before the train
+	}{
+		{"passthrough", func() *forwarder { return &forwarder{passthrough: true} }, 0},
+		{"segments", func() *forwarder {
+			return &forwarder{cur: 0, segs: []segment{{layer: 0, open: true, inStart: 1, seqOff: 7}}}
+		}, 7},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			up := newTestUpTrack()
+			w := &recordingWriter{}
+			q := &sendQueue{urgent: make(chan sendItem, 4), rtx: make(chan sendItem, 4), video: make(chan sendItem, 4), now: time.Now}
+			sub := &Participant{out: q}
+			sub.bw.est = newEstimator(time.Now)
+			d := &downTrack{up: up, sub: sub, fw: c.fw()}
+			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
+			pkt := func(seq uint16) *packet {
+				return &packet{header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000},
+					payload: []byte{0x10, 0x01, 0x00}}
+			}
+			for s := uint16(1); s <= 3; s++ {
+				q.write(sendItem{d: d, p: pkt(s)})
+			}
+			q.write(sendItem{d: d, p: trainMarker})
+			for _, s := range []uint16{5, 4, 6} { // 5 overtook 4
+				q.write(sendItem{d: d, p: pkt(s)})
+			}
+
+			got := w.got()
+			if len(got) != 6+trainPackets {
+				t.Fatalf("%d packets sent, want %d", len(got), 6+trainPackets)
+			}
+			var seqs []uint16
+			for i, h := range got {
+				pad := i >= 3 && i < 3+trainPackets
+				if h.Padding != pad || pad && (h.PaddingSize != trainPadding || h.Timestamp != 3*3000) {
+					t.Errorf("packet %d: padding %v (%d bytes), timestamp %d", i, h.Padding, h.PaddingSize, h.Timestamp)
+				}
+				seqs = append(seqs, h.SequenceNumber)
+			}
+			want := []uint16{1 + c.off, 2 + c.off, 3 + c.off}
+			for i := range uint16(trainPackets) {
+				want = append(want, 4+c.off+i)
+			}
+			shift := c.off + trainPackets
+			want = append(want, 5+shift, 4+shift, 6+shift)
+			if !slices.Equal(seqs, want) {
+				t.Fatalf("sent %v, want %v", seqs, want)
+			}
+
+			for _, m := range []struct {
+				out  uint16
+				in   uint16
+				okay bool
+			}{{2 + c.off, 2, true}, {4 + c.off, 0, false}, {3 + shift, 0, false}, {4 + shift, 4, true}, {6 + shift, 6, true}} {
+				_, in, ok := d.mapSent(m.out)
+				if ok != m.okay || ok && in != m.in {
+					t.Errorf("mapSent(%d) = %d, %v; want %d, %v", m.out, in, ok, m.in, m.okay)
+				}
+			}
+		})
+	}
+}
+
+// TestPublisherPaddingStaysOut: padding a publisher sends (its browser probing the
+// uplink) reaches no subscriber, and the stream stays without gaps: the packets after
+// it go out that much earlier, a run of padding as one; a NACK maps what was sent to
+// the publisher's packets. The same for a track sent as it came and one in segments.
+func TestPublisherPaddingStaysOut(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		fw   func() *forwarder
+		off  uint16
+	}{
+		{"passthrough", func() *forwarder { return &forwarder{passthrough: true} }, 0},
+		{"segments", func() *forwarder {
+			return &forwarder{cur: 0, segs: []segment{{layer: 0, open: true, inStart: 1, seqOff: 7}}}
+		}, 7},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			up := newTestUpTrack()
+			w := &recordingWriter{}
+			q := &sendQueue{urgent: make(chan sendItem, 4), rtx: make(chan sendItem, 4), video: make(chan sendItem, 4), now: time.Now}
+			d := &downTrack{up: up, sub: &Participant{out: q}, fw: c.fw()}
+			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
+			media := map[uint16]bool{1: true, 2: true, 5: true, 7: true, 8: true, 9: true}
+			for _, s := range []uint16{1, 2, 3, 4, 5, 6, 8, 7, 9} { // 3, 4 and 6 padding; 8 overtook 7
+				p := &packet{header: rtp.Header{Version: 2, SequenceNumber: s, Timestamp: uint32(s) * 3000}}
+				if media[s] {
+					p.payload = []byte{0x10, 0x01, 0x00}
+				} else {
+					p.header.Padding, p.header.PaddingSize = true, 255
+				}
+				q.write(sendItem{d: d, p: p})
+			}
+			var seqs []uint16
+			for _, h := range w.got() {
+				if h.Padding {
+					t.Errorf("padding %d sent", h.SequenceNumber)
+				}
+				seqs = append(seqs, h.SequenceNumber)
+			}
+			o := c.off
+			if want := []uint16{1 + o, 2 + o, 3 + o, 5 + o, 4 + o, 6 + o}; !slices.Equal(seqs, want) {
+				t.Fatalf("sent %v, want %v", seqs, want)
+			}
+			for out, in := range map[uint16]uint16{2 + o: 2, 3 + o: 5, 4 + o: 7, 5 + o: 8, 6 + o: 9} {
+				if _, got, ok := d.mapSent(out); !ok || got != in {
+					t.Errorf("mapSent(%d) = %d, %v; want %d", out, got, ok, in)
+				}
+			}
+		})
+	}
+}
