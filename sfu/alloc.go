@@ -62,9 +62,8 @@ func (t *allocTile) rate(i int) int64 {
 }
 
 // allocate gives each tile a layer, -1 for paused, in the order of tiles, from what
-// is left of budget after audio; room is what was left for each tile before it took
-// its layer, and order the tiles by importance.
-func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int, room []int64, order []int) {
+// is left of budget after audio; order is the tiles by importance.
+func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int, order []int) {
 	order = make([]int, len(tiles))
 	for i := range order {
 		order[i] = i
@@ -80,10 +79,10 @@ func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int,
 		return cmp.Compare(ta.order, tb.order)
 	})
 	left := budget - audio
-	out, room = make([]int, len(tiles)), make([]int64, len(tiles))
+	out = make([]int, len(tiles))
 	for n, i := range order {
 		t := &tiles[i]
-		out[i], room[i] = -1, left
+		out[i] = -1
 		lowest := -1
 		for l := t.top; l >= 0; l-- {
 			if !t.layers[l].present || !t.layers[l].live {
@@ -109,7 +108,7 @@ func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int,
 			left -= t.rate(out[i])
 		}
 	}
-	return out, room, order
+	return out, order
 }
 
 // audioRate is what an audio track is taken to need.
@@ -268,7 +267,7 @@ func (p *Participant) reallocate() {
 		return
 	}
 	open := p.bw.climb.open(now)
-	layers, _, order := allocate(budget, audio, tiles, open)
+	layers, order := allocate(budget, audio, tiles, open)
 	climbed, dropped := false, false
 	a := make(allocation, len(tiles))
 	var dl Downlink

@@ -48,7 +48,7 @@ func TestAllocate(t *testing.T) {
 		{"unmeasured: guessed", 700e3, 0, []allocTile{simTile(1280*720, 0, 2, -1, 0, 0, 0)}, true, []int{1}},
 	}
 	for _, c := range cases {
-		got, _, _ := allocate(c.budget, int64(c.audio)*audioReserve, c.tiles, c.mayClimb)
+		got, _ := allocate(c.budget, int64(c.audio)*audioReserve, c.tiles, c.mayClimb)
 		for i := range got {
 			if got[i] != c.want[i] {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)
@@ -125,7 +125,7 @@ func TestTrainCandidate(t *testing.T) {
 		{"the most important tile first", 700e3, []allocTile{simTile(320*180, 0, 2, 0, rates...), simTile(1280*720, 0, 2, 0, rates...)}, 1},
 		{"the next when the first has its layer", 1700e3, []allocTile{simTile(320*180, 0, 2, 0, rates...), simTile(1280*720, 0, 2, 2, rates...)}, 0},
 	} {
-		layers, _, order := allocate(c.budget, audio, c.tiles, true)
+		layers, order := allocate(c.budget, audio, c.tiles, true)
 		if got := trainCandidate(c.tiles, layers, order); got != c.tile {
 			t.Errorf("%s: train for tile %d (allocation %v), want %d", c.name, got, layers, c.tile)
 		}

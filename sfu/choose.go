@@ -159,7 +159,7 @@ func (d *downTrack) choose() {
 			// The subscriber gets no more than its bandwidth allows. The publisher is
 			// still asked for the layer the tile calls for (ideal): one subscriber's
 			// estimate, which falls whenever its link or its machine stalls, must not
-			// pause a layer for everyone, and a climb or probe then finds the layer
+			// pause a layer for everyone, and a climb then finds the layer
 			// arriving instead of waiting for the publisher to resume it.
 			want = capLayer(infos, want, limit)
 			if limit >= 0 && limit < ideal {

@@ -43,7 +43,7 @@ type downTrack struct {
 	ideal atomic.Int32
 	// allotted is the layer the subscriber's bandwidth allows below ideal, plus one
 	// (0: none): the publisher is asked for it too, as the allocation may give a
-	// layer nobody else takes (a climb, a probe), which must then arrive.
+	// layer nobody else takes (a climb), which must then arrive.
 	allotted atomic.Int32
 	chooseMu sync.Mutex
 

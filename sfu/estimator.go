@@ -31,8 +31,8 @@ import (
 // link delivered, with a margin for the queue to drain; loss or a growing queue that
 // goes on after a cut cuts it further each interval, as GCC's loss controller does. With little loss and no queue it grows
 // by estGrowth an interval, but never past estCeiling times what is sent: it cannot
-// know that a link carries more than it is given, so the allocation probes
-// (alloc.go). Between the two it holds.
+// know that a link carries more than it is given, so the allocation has trains sent
+// (train.go), which raise it. Between the two it holds.
 //
 // Times: send times are taken on real time (now), arrival times are the receiver's
 // (µs, its own epoch); only differences within each are used, and one-way delays only
@@ -325,8 +325,8 @@ func (e *estimator) evaluate() bool {
 	case loss > estLossHigh || queue > estQueueHigh && (recvRate < estSpread*sendRate || queue > 2*estQueueHigh):
 		cut := recvRate * estCut
 		// Loss, or a queue that still grows, after a cut cuts again: the link
-		// delivers what it did, but a sender that keeps overrunning it (a probe)
-		// must hear of it.
+		// delivers what it did, but a sender that keeps overrunning it (a climb
+		// the link cannot carry) must hear of it.
 		switch {
 		case !afterCut: // the rate from before the cut: no further
 		case loss > estLossHigh:

@@ -86,7 +86,7 @@ func (t *estTrain) sent(seq uint16, size uint16, at int64) {
 
 // acked notes the fate of a packet of the train; under mu.
 func (t *estTrain) acked(seq uint16, received bool, arrival int64) {
-	if i := int(seq - t.first); t.active && t.left == 0 && i < t.n {
+	if i := int(seq - t.first); t.active && i < t.n {
 		t.state[i], t.arr[i] = pktLost, 0
 		if received {
 			t.state[i], t.arr[i] = pktReceived, arrival
