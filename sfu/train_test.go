@@ -8,6 +8,32 @@ import (
 	"github.com/pion/rtp"
 )
 
+// streamCases are the two ways a video subscription sends: a track as it comes
+// (passthrough), and a simulcast track in segments, here adding off to sequence
+// numbers.
+var streamCases = []struct {
+	name string
+	fw   func() *forwarder
+	off  uint16
+}{
+	{"passthrough", func() *forwarder { return &forwarder{passthrough: true} }, 0},
+	{"segments", func() *forwarder {
+		return &forwarder{cur: 0, segs: []segment{{layer: 0, open: true, inStart: 1, seqOff: 7}}}
+	}, 7},
+}
+
+// newWriterSub is a video subscription with forwarder fw, its subscriber's writer
+// (called directly, no goroutine) and an estimator, writing to w.
+func newWriterSub(fw *forwarder) (*downTrack, *sendQueue, *recordingWriter) {
+	w := &recordingWriter{}
+	q := &sendQueue{urgent: make(chan sendItem, 4), rtx: make(chan sendItem, 4), video: make(chan sendItem, 4), now: time.Now}
+	sub := &Participant{out: q}
+	sub.bw.est = newEstimator(time.Now)
+	d := &downTrack{up: newTestUpTrack(), sub: sub, fw: fw}
+	d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
+	return d, q, w
+}
+
 // TestTrainInsideTheStream: a train goes out as padding in sequence numbers right
 // after the last packet sent, with its timestamp; the packets after it are shifted
 // past it, so the receiver sees one stream without gaps; a NACK maps a packet from
@@ -15,24 +41,9 @@ import (
 // nothing. The same for a track sent as it came (passthrough) and one sent in
 // segments (simulcast), whose offsets the train adds to.
 func TestTrainInsideTheStream(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		fw   func() *forwarder
-		off  uint16 // what the forwarder adds to sequence numbers before the train
-	}{
-		{"passthrough", func() *forwarder { return &forwarder{passthrough: true} }, 0},
-		{"segments", func() *forwarder {
-			return &forwarder{cur: 0, segs: []segment{{layer: 0, open: true, inStart: 1, seqOff: 7}}}
-		}, 7},
-	} {
+	for _, c := range streamCases {
 		t.Run(c.name, func(t *testing.T) {
-			up := newTestUpTrack()
-			w := &recordingWriter{}
-			q := &sendQueue{urgent: make(chan sendItem, 4), rtx: make(chan sendItem, 4), video: make(chan sendItem, 4), now: time.Now}
-			sub := &Participant{out: q}
-			sub.bw.est = newEstimator(time.Now)
-			d := &downTrack{up: up, sub: sub, fw: c.fw()}
-			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
+			d, q, w := newWriterSub(c.fw())
 			pkt := func(seq uint16) *packet {
 				return &packet{header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000},
 					payload: []byte{0x10, 0x01, 0x00}}
@@ -86,22 +97,9 @@ func TestTrainInsideTheStream(t *testing.T) {
 // it go out that much earlier, a run of padding as one; a NACK maps what was sent to
 // the publisher's packets. The same for a track sent as it came and one in segments.
 func TestPublisherPaddingStaysOut(t *testing.T) {
-	for _, c := range []struct {
-		name string
-		fw   func() *forwarder
-		off  uint16
-	}{
-		{"passthrough", func() *forwarder { return &forwarder{passthrough: true} }, 0},
-		{"segments", func() *forwarder {
-			return &forwarder{cur: 0, segs: []segment{{layer: 0, open: true, inStart: 1, seqOff: 7}}}
-		}, 7},
-	} {
+	for _, c := range streamCases {
 		t.Run(c.name, func(t *testing.T) {
-			up := newTestUpTrack()
-			w := &recordingWriter{}
-			q := &sendQueue{urgent: make(chan sendItem, 4), rtx: make(chan sendItem, 4), video: make(chan sendItem, 4), now: time.Now}
-			d := &downTrack{up: up, sub: &Participant{out: q}, fw: c.fw()}
-			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
+			d, q, w := newWriterSub(c.fw())
 			media := map[uint16]bool{1: true, 2: true, 5: true, 7: true, 8: true, 9: true}
 			for _, s := range []uint16{1, 2, 3, 4, 5, 6, 8, 7, 9} { // 3, 4 and 6 padding; 8 overtook 7
 				p := &packet{header: rtp.Header{Version: 2, SequenceNumber: s, Timestamp: uint32(s) * 3000}}
