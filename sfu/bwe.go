@@ -19,11 +19,12 @@ import (
 // blind. A client without transport-cc, or a test peer without it, is never limited.
 const (
 	bweTick = 500 * time.Millisecond
-	// bweInitial is where the estimate starts: a start far below a camera's top layer
-	// would keep every subscriber on a small layer for seconds; a link slower than
-	// this is found within a second or two by the loss and delay the first packets
-	// meet.
-	bweInitial = 1_500_000
+	// bweInitial is where the estimate starts: about a camera's middle layer and
+	// audio. A start at the top layer (1.5 Mbit/s, before the trains) overran every
+	// slow link for its first second, and its queue, full by then, dropped audio for
+	// another; a fast link gets the rest from the first trains (train.go) within
+	// seconds.
+	bweInitial = 600_000
 	// bweMin keeps a burst of loss (a Wi-Fi hiccup) from taking a subscriber that is
 	// sent little below what audio and a small layer need: the estimate, once down,
 	// grows back no faster than what arrives allows.
@@ -57,7 +58,26 @@ func (p *Participant) startBWE(est cc.BandwidthEstimator) {
 	}
 	p.bw.est = est
 	// Set before the connection exists, so before any feedback could call it.
-	est.OnTargetBitrateChange(func(int) { p.bw.estimated.Store(true) })
+	est.OnTargetBitrateChange(func(target int) {
+		p.bw.estimated.Store(true)
+		if b := p.bw.budget.Load(); b > 0 && int64(target) < b {
+			p.tickNow()
+		}
+	})
+}
+
+// tickNow brings the next tick forward to now: a cut of the estimate is acted on at
+// once rather than up to bweTick later, since every moment of sending more than the
+// link carries loses packets, audio among them. (A tick, not the allocation itself:
+// the estimator calls from the connection's RTCP goroutine, which must not wait for
+// the allocation's locks.) A rise waits for its tick.
+func (p *Participant) tickNow() {
+	p.bw.mu.Lock()
+	defer p.bw.mu.Unlock()
+	if p.bw.stopped || p.bw.stop == nil || !p.bw.stop() {
+		return // closed, not started, or the tick is running already
+	}
+	p.bw.stop = p.room.engine.after(0, p.onBWETick)
 }
 
 // bweNegotiated starts the ticker once an answer accepts transport-cc: a subscriber

@@ -53,11 +53,15 @@ type estTrain struct {
 }
 
 // startTrain readies the estimator for a train of n packets, the next the connection
-// sends; false while the last one is still in flight.
+// sends; false while the last one is still in flight, or while the latest interval
+// met a queue or loss: a train then would only add to what the link drops.
 func (e *estimator) startTrain(n int) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if t := &e.train; t.active && int64(e.now().Sub(e.start))-t.sentAt < int64(trainTimeout) {
+		return false
+	}
+	if e.last.queue > estQueueLow || e.last.loss > estLossLow {
 		return false
 	}
 	e.train = estTrain{active: true, left: min(n, trainPackets)}

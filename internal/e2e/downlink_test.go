@@ -151,27 +151,28 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 		return l["q"].PacketsSent > 0 && l["h"].PacketsSent > 0 && l["h"].Width > l["q"].Width
 	})
 
-	// The fast line: both pictures, Finn's in his largest layer, which his tile in
-	// Uma's grid calls for (her estimate finds the room by trains if it starts short).
-	waitCam(ctx, t, uma, finn, "does not decode Finn's largest layer on the fast line", func(v camView, l map[string]sentLayer) bool {
-		return v.Width > 0 && v.Width == l["f"].Width && l["f"].Width > l["h"].Width
+	// The fast line: both pictures, Finn's in the largest layer he sends (his tile in
+	// Uma's grid calls for his largest; her estimate finds the room by trains if it
+	// starts short; a Firefox short of CPU may not send f for a while).
+	waitCam(ctx, t, uma, finn, "does not decode the largest layer Finn sends on the fast line", func(v camView, l map[string]sentLayer) bool {
+		return v.Width > 0 && v.Width == topLayer(l).Width && topLayer(l).Width > l["q"].Width
 	})
 	waitSameColour(ctx, t, uma, finn, "camera")
 	waitSameColour(ctx, t, uma, cleo, "camera")
 
 	// The slow line: Finn's large tile calls for his largest layer, the line carries a
-	// smaller one: his smallest, or (his camera is early.js's 320×180, so his layers are
-	// small, and the estimate finds what the line carries) his middle one, whatever fits
-	// with the meeting's audio. Settling takes seconds (the target is 5 s); the
+	// smaller one than the largest he sends: his smallest, or (his camera is early.js's
+	// 320×180, so his layers are small, and the estimate finds what the line carries)
+	// his middle one, whatever fits with the meeting's audio. Settling takes seconds (the target is 5 s); the
 	// bound only keeps a failure from taking the whole test's time.
 	slow, cancelSlow := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancelSlow()
 	low := waitCam(slow, t, sam, finn, "does not decode a smaller layer of Finn's behind the slow line", func(v camView, l map[string]sentLayer) bool {
-		return v.Shown > l["f"].Width && v.Width > 0 && v.Width < l["f"].Width &&
-			(v.Width == l["q"].Width || v.Width == l["h"].Width) && l["q"].Width < l["f"].Width
+		top := topLayer(l).Width
+		return v.Shown > top && v.Width > 0 && v.Width < top && (v.Width == l["q"].Width || v.Width == l["h"].Width)
 	})
 	waitCam(slow, t, sam, finn, "does not keep decoding a smaller layer of Finn's", func(v camView, l map[string]sentLayer) bool {
-		return v.Width > 0 && v.Width < l["f"].Width && v.Frames > low.Frames
+		return v.Width > 0 && v.Width < topLayer(l).Width && v.Frames > low.Frames
 	})
 	t.Logf("Sam decodes Finn's camera %d wide (Uma %d)", low.Width, readCam(ctx, t, uma, finn).Width)
 	waitSameColour(slow, t, sam, finn, "camera")

@@ -44,25 +44,46 @@ type sentLayer struct {
 // at about that moment, until ok accepts them.
 func waitCam(ctx context.Context, t *testing.T, recv, sender *participant, what string, ok func(camView, map[string]sentLayer) bool) camView {
 	t.Helper()
+	// The last readings that worked: a failure names them, not the zero values of
+	// the reading that met the deadline.
 	var last camView
 	var lastLayers map[string]sentLayer
+	var lastErr error
 	for {
 		var v camView
 		var layers map[string]sentLayer
 		err := recv.tab.Eval(ctx, camViewJS(sender.id), &v)
 		if err == nil {
+			last = v
 			err = sender.tab.Eval(ctx, layersJS, &layers)
 		}
-		if err == nil && ok(v, layers) {
-			return v
+		if err == nil {
+			lastLayers = layers
+			if ok(v, layers) {
+				return v
+			}
+		} else if ctx.Err() == nil {
+			lastErr = err
 		}
-		last, lastLayers = v, layers
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s (%s): %s; last %+v (%v); %s's layers %+v", recv.name, recv.kind, what, last, err, sender.name, lastLayers)
+			t.Fatalf("%s (%s): %s; last read %+v; %s's layers %+v (last error: %v)", recv.name, recv.kind, what, last, sender.name, lastLayers, lastErr)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// topLayer is the largest layer a publisher's browser sends (packets sent, a size
+// known): what a subscriber without limits should get. A browser short of CPU or
+// uplink stops its upper layers, whatever the server asks.
+func topLayer(l map[string]sentLayer) sentLayer {
+	var top sentLayer
+	for _, x := range l {
+		if x.PacketsSent > 0 && x.Width > top.Width {
+			top = x
+		}
+	}
+	return top
 }
 
 // readCam reads recv's view of sender's camera once.
