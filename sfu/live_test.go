@@ -157,6 +157,28 @@ func TestSimulcastLayerNeverSent(t *testing.T) {
 	}
 }
 
+// TestSimulcastLayerOfPaddingOnly: a layer on which the publisher sends only padding
+// (Firefox probes its uplink on its top layer while it does not encode it) has not
+// arrived: a large tile gets h at once, not a wait for a keyframe of f that never comes.
+func TestSimulcastLayerOfPaddingOnly(t *testing.T) {
+	r := newSimRig(t)
+	r.pub.mu.Lock()
+	r.pub.pad[2] = true
+	r.pub.mu.Unlock()
+	r.view(camTile(1280, 720))
+	r.pumpAdvancing("h", r.lastAre(1, 10))
+	from := r.sub.count() - 1
+	end := r.clock.Now().Add(2 * liveWindow)
+	r.pumpAdvancing("two liveness windows of padding on f", func() bool { return !r.clock.Now().Before(end) })
+	got := r.sub.packets()[from:]
+	checkContinuous(t, got)
+	for _, p := range got {
+		if p.layer != 1 {
+			t.Fatalf("got layer %d, want h throughout", p.layer)
+		}
+	}
+}
+
 // TestSimulcastAllLayersStop: when every layer stops, nothing breaks and nothing spins:
 // no keyframe requests, no switches, no timers piling up on the clock, however long the
 // silence lasts. When q comes back alone the subscriber gets q, continuing its stream.

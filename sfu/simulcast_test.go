@@ -50,6 +50,7 @@ type simPublisher struct {
 	frame  uint32
 	sent   map[uint32]int  // frame number → layer, for what was sent
 	silent [maxLayers]bool // layers sendRound leaves out (live_test.go)
+	pad    [maxLayers]bool // layers sendRound sends only padding on (live_test.go)
 }
 
 // simPacket is what the subscriber got.
@@ -287,9 +288,12 @@ func answerSubscribeOffer(ctx context.Context, p *Participant, pc *webrtc.PeerCo
 func (p *simPublisher) sendRound() {
 	for i := range p.layers {
 		p.mu.Lock()
-		silent := p.silent[i]
+		silent, pad := p.silent[i], p.pad[i]
 		p.mu.Unlock()
-		if !silent {
+		switch {
+		case pad:
+			p.sendPadding(i)
+		case !silent:
 			p.sendFrame(i, false)
 		}
 	}
@@ -319,6 +323,26 @@ func (p *simPublisher) sendFrame(i int, key bool) {
 	payload = append(payload, byte(i))
 	payload = binary.BigEndian.AppendUint32(payload, frame)
 	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts, Marker: true}, Payload: payload}
+	p.mu.Unlock()
+	if err := pkt.Header.SetExtension(p.midID, []byte(p.mid)); err != nil {
+		p.t.Error(err)
+	}
+	if err := pkt.Header.SetExtension(p.ridID, []byte(layerRIDs[i])); err != nil {
+		p.t.Error(err)
+	}
+	if err := l.track.WriteRTP(pkt); err != nil {
+		p.t.Errorf("write: %v", err)
+	}
+}
+
+// sendPadding sends a packet of padding only on layer i, as a browser probing its
+// uplink does (on a layer it may not encode).
+func (p *simPublisher) sendPadding(i int) {
+	p.mu.Lock()
+	l := p.layers[i]
+	l.seq++
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts,
+		Padding: true, PaddingSize: 255}}
 	p.mu.Unlock()
 	if err := pkt.Header.SetExtension(p.midID, []byte(p.mid)); err != nil {
 		p.t.Error(err)

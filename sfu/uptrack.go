@@ -208,16 +208,17 @@ func (l *layer) run() {
 		if l.level != nil {
 			l.level.note(raw)
 		}
+		// Padding (a browser probing its uplink, often on a layer it does not
+		// encode) is not forwarded (dropPadding): a layer's rate is its media's,
+		// and a layer that brings only padding has not arrived.
 		if len(p.payload) > 0 {
-			// Padding (a browser probing its uplink) is not forwarded
-			// (dropPadding): the layer's rate is its media's.
 			l.bytes.Add(uint64(n))
-		}
-		if l.rid != "" {
-			if t := u.live.tick.Load(); l.seen.Load() != t {
-				l.noteSeen(t)
+			if l.rid != "" {
+				if t := u.live.tick.Load(); l.seen.Load() != t {
+					l.noteSeen(t)
+				}
+				l.noteKeyframeSize(p.payload)
 			}
-			l.noteKeyframeSize(p.payload)
 		}
 		if tap := u.tap; tap != nil {
 			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, RID: l.rid, SequenceNumber: p.header.SequenceNumber,
