@@ -99,11 +99,15 @@ export class KeyRelay {
       }
     }, 1);
   }
-  /** settle waits until no message is in flight and every member has handled its own. */
+  /**
+   * settle waits until no message is in flight, every member has handled its own and
+   * computed the safety code of its roster (a hash: on a loaded machine it comes well
+   * after the messages).
+   */
   async settle() {
     for (let quiet = 0; quiet < 2;) {
       await tick();
-      await Promise.all([...this.members.values()].map((m) => Promise.all([m.keys.queue, m.worker && m.worker.pending])));
+      await Promise.all([...this.members.values()].map((m) => Promise.all([m.keys.queue, m.worker && m.worker.pending, m.keys.codePending])));
       const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);
       quiet = idle ? quiet + 1 : 0;
     }
