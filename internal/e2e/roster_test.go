@@ -126,6 +126,9 @@ func TestReplayedIdentityOfRemovedMember(t *testing.T) {
 			Verified int    `json:"verified"`
 			Code     string `json:"code"`
 		}
+		// The code is a slow hash of the roster, drawn once computed: the roster changed
+		// with Cleo's removal, so wait for the new one before reading it.
+		waitFor(ctx, t, p, "a safety code after the replay", `document.querySelector("#safety-code").textContent.trim() !== ""`)
 		js := `({ cleo: ` + cleoShown + `, verified: window.conclave.e2ee.verified().length, code: document.querySelector("#safety-code").textContent })`
 		if err := p.tab.Eval(ctx, js, &seen); err != nil {
 			t.Fatal(err)
