@@ -72,7 +72,8 @@ func bigScreen(ctx context.Context, t *testing.T, ps ...*participant) {
 
 // cameraJS runs before the page: the test server's early.js asks every fake camera
 // for 320×180 (to spare the machine), from which Chromium sends one simulcast layer
-// only; this asks for width×height at 15 frames a second instead. It also marks the
+// only; this asks for width×height at 15 frames a second instead (in a Chromium whose
+// camera no other tab has open: see Cleo's in TestSlowDownlinkGetsTheLowLayer). It also marks the
 // camera's track as detailed (contentHint), which makes Chromium keep its resolution
 // and drop frames when short of CPU: by default it scales the picture down, and with
 // it the number of layers it sends, so the machine's load would decide how many
@@ -154,7 +155,11 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 	uma := joinWithOptions(ctx, t, browsertest.KindChromium, srv.watcherURL(m), "Uma", joinOptions{})
 	sam := joinWithOptions(ctx, t, browsertest.KindChromium, srv.watcherURL(m), "Sam", joinOptions{preload: line.preload()})
 	bigScreen(ctx, t, uma, sam)
-	cleo := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(m, m.fragment()), "Cleo", joinOptions{preload: largeCameraJS})
+	// Cleo has a Chromium of her own: its fake camera is one device per browser, opened
+	// at the size its first user asked for, so in the shared one a camera another test
+	// has open at early.js's 320×180 would give her that (and one layer) too.
+	cleo := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(m, m.fragment()), "Cleo",
+		joinOptions{preload: largeCameraJS, browser: browsertest.Chromium(t)})
 	finn := joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Finn", false)
 	evalOK(ctx, t, sam, fmt.Sprintf(`(() => { document.querySelector('.tile[data-participant-id=%q][data-source="camera"] .tile-pin').click(); return true; })()`, cleo.id), nil)
 	twoLayers := func(l map[string]sentLayer) bool {

@@ -238,13 +238,19 @@ type joinOptions struct {
 	fakeScreen bool   // getDisplayMedia answers with browsertest's fake screen
 	preload    string // a script run before the page's own in every document
 	testHooks  bool   // the test-only hooks are loaded before joining (loadTestHooks)
+	// browser, when set, is the tab's browser instead of the shared one of its kind.
+	browser browsertest.Browser
 }
 
 // joinWithOptions opens url in a new tab, types name into the pre-join screen, clicks
 // Join and waits until the tab has joined.
 func joinWithOptions(ctx context.Context, t *testing.T, kind browsertest.Kind, url, name string, o joinOptions) *participant {
 	t.Helper()
-	tab, err := browsertest.Shared(t, kind).NewTab(ctx)
+	b := o.browser
+	if b == nil {
+		b = browsertest.Shared(t, kind)
+	}
+	tab, err := b.NewTab(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
