@@ -127,6 +127,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: listen media UDP %s: %w", cfg.UDPAddr, err)
 	}
+	if uc, ok := udpConn.(*net.UDPConn); ok {
+		udpConn = newBatchConn(uc) // batchconn.go; a simulated network's socket is used as it is
+	}
 	e.udpConn = udpConn
 	loggerFactory := pionLoggerFactory{log: cfg.Logger}
 	e.udpMux = webrtc.NewICEUDPMux(loggerFactory.NewLogger("udpmux"), udpConn)

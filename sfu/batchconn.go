@@ -1,0 +1,192 @@
+package sfu
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/net/ipv4"
+)
+
+// batchConn is the media UDP socket with its writes batched. Every subscriber's writer
+// goroutine hands Pion an RTP packet, which Pion encrypts and writes to the shared
+// socket through its UDP mux: one sendto system call per packet, the largest single
+// cost of forwarding (bench/README.md, "What stands in the way of the CPU targets").
+// Here WriteTo copies the datagram into a queue and returns; one goroutine drains the
+// queue into sendmmsg calls of up to maxBatch datagrams each.
+//
+// The batching never waits for a batch to fill: the sender takes what is queued when
+// it wakes, after one yield to the goroutines that are runnable at that moment (the
+// writers a fan-out has just woken, which would otherwise each wake the sender for a
+// batch of one). Datagrams leave in the order they were written. Reads and everything
+// but WriteTo go to the socket directly.
+type batchConn struct {
+	*net.UDPConn
+	batch *ipv4.PacketConn // WriteBatch: sendmmsg on Linux, one write at a time elsewhere
+	queue chan *datagram
+	pool  sync.Pool
+	done  chan struct{} // closed by Close: WriteTo refuses, the sender stops
+	gone  chan struct{} // closed when the sender has stopped
+	once  sync.Once
+
+	// Counted for the benchmarks (BenchmarkBatchConn): calls and datagrams sent.
+	calls, sent, failed atomic.Uint64
+}
+
+const (
+	// maxBatch is the most datagrams one sendmmsg carries. Beyond a few dozen the
+	// saving per datagram is small (one system call is shared by all of them).
+	maxBatch = 32
+	// batchQueue is how many datagrams may wait for the sender. A full queue makes
+	// WriteTo wait, as a full socket buffer makes sendto wait.
+	batchQueue = 1024
+	// maxDatagram is the largest datagram queued; a larger one is written directly
+	// (Pion keeps its packets below 1200 bytes; this is headroom, not a limit).
+	maxDatagram = 1500
+)
+
+// datagram is one queued write. Its address lives in the datagram, so that neither a
+// write nor the batch allocates one.
+type datagram struct {
+	buf  [maxDatagram]byte
+	n    int
+	ip   [16]byte
+	addr net.UDPAddr // IP points into ip
+}
+
+// setAddr makes ap the datagram's address.
+func (d *datagram) setAddr(ap netip.AddrPort) {
+	a := ap.Addr().Unmap()
+	if a.Is4() {
+		ip4 := a.As4()
+		d.addr.IP = d.ip[:copy(d.ip[:], ip4[:])]
+	} else {
+		ip16 := a.As16()
+		d.addr.IP = d.ip[:copy(d.ip[:], ip16[:])]
+	}
+	d.addr.Port = int(ap.Port())
+	d.addr.Zone = a.Zone()
+}
+
+// newBatchConn batches the writes of c. Its sender goroutine runs until Close.
+func newBatchConn(c *net.UDPConn) *batchConn {
+	b := &batchConn{
+		UDPConn: c,
+		batch:   ipv4.NewPacketConn(c),
+		queue:   make(chan *datagram, batchQueue),
+		done:    make(chan struct{}),
+		gone:    make(chan struct{}),
+	}
+	b.pool.New = func() any { return new(datagram) }
+	go b.send()
+	return b
+}
+
+// WriteTo queues p for addr and returns; an error of the send itself is not reported
+// to the writer (UDP promises nothing either) but counted.
+func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	ua, ok := addr.(*net.UDPAddr)
+	if !ok || len(p) > maxDatagram {
+		return b.UDPConn.WriteTo(p, addr)
+	}
+	return b.WriteToAddrPort(p, ua.AddrPort())
+}
+
+// WriteToAddrPort is WriteTo for Pion's allocation-free path (ice.AddrPortReaderWriter,
+// which its UDP mux uses when the socket offers it).
+func (b *batchConn) WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error) {
+	if len(p) > maxDatagram {
+		return b.UDPConn.WriteToUDPAddrPort(p, ap)
+	}
+	select {
+	case <-b.done:
+		return 0, net.ErrClosed
+	default:
+	}
+	d := b.pool.Get().(*datagram)
+	d.n = copy(d.buf[:], p)
+	d.setAddr(ap)
+	select {
+	case b.queue <- d:
+		return len(p), nil
+	case <-b.done:
+		b.pool.Put(d)
+		return 0, net.ErrClosed
+	}
+}
+
+// ReadFromAddrPort reads a datagram without allocating its address
+// (ice.AddrPortReaderWriter).
+func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
+	return b.UDPConn.ReadFromUDPAddrPort(p)
+}
+
+// send is the sender goroutine.
+func (b *batchConn) send() {
+	defer close(b.gone)
+	msgs := make([]ipv4.Message, maxBatch)
+	bufs := make([][1][]byte, maxBatch)
+	held := make([]*datagram, 0, maxBatch)
+	for {
+		select {
+		case d := <-b.queue:
+			held = append(held[:0], d)
+		case <-b.done:
+			return
+		}
+		// A yield, not a wait: the writers runnable now add their datagrams first.
+		runtime.Gosched()
+	fill:
+		for len(held) < maxBatch {
+			select {
+			case d := <-b.queue:
+				held = append(held, d)
+			default:
+				break fill
+			}
+		}
+		for i, d := range held {
+			bufs[i][0] = d.buf[:d.n]
+			msgs[i] = ipv4.Message{Buffers: bufs[i][:], Addr: &d.addr}
+		}
+		b.write(msgs[:len(held)])
+		for i, d := range held {
+			bufs[i][0] = nil
+			msgs[i].Addr = nil
+			b.pool.Put(d)
+		}
+	}
+}
+
+// write sends ms, skipping a datagram the socket refuses (an address it cannot reach)
+// so that the ones behind it still go.
+func (b *batchConn) write(ms []ipv4.Message) {
+	for len(ms) > 0 {
+		n, err := b.batch.WriteBatch(ms, 0)
+		b.calls.Add(1)
+		if n > 0 {
+			b.sent.Add(uint64(n))
+			ms = ms[n:]
+		}
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if n <= 0 {
+				b.failed.Add(1)
+				ms = ms[1:]
+			}
+		}
+	}
+}
+
+// Close stops the sender (what is still queued is dropped) and closes the socket.
+func (b *batchConn) Close() error {
+	b.once.Do(func() { close(b.done) })
+	err := b.UDPConn.Close()
+	<-b.gone
+	return err
+}
