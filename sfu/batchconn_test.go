@@ -187,3 +187,36 @@ func BenchmarkBatchConn(b *testing.B) {
 		})
 	}
 }
+
+// TestBatchConnDualStack: the server's default media socket listens on every address,
+// an IPv6 socket that also serves IPv4 peers; batched datagrams reach both kinds.
+func TestBatchConnDualStack(t *testing.T) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBatchConn(c)
+	t.Cleanup(func() { _ = b.Close() })
+	recv4 := listenLoopback(t)
+	if _, err := b.WriteTo([]byte("four"), recv4.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readDatagrams(t, recv4, 1); string(got[0]) != "four" {
+		t.Fatalf("IPv4 peer got %q", got[0])
+	}
+	recv6, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Logf("no IPv6 loopback here: %v", err)
+		return
+	}
+	t.Cleanup(func() { _ = recv6.Close() })
+	if _, err := b.WriteTo([]byte("six"), recv6.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	if got := readDatagrams(t, recv6, 1); string(got[0]) != "six" {
+		t.Fatalf("IPv6 peer got %q", got[0])
+	}
+	if f := b.failed.Load(); f != 0 {
+		t.Fatalf("%d datagrams refused", f)
+	}
+}
