@@ -21,19 +21,24 @@ func listenLoopback(t testing.TB) *net.UDPConn {
 	return c
 }
 
-// readDatagrams reads n datagrams from c, or fails the test after a generous bound
-// (only a lost datagram meets it).
-func readDatagrams(t *testing.T, c *net.UDPConn, n int) [][]byte {
+// readDatagrams reads n datagrams sent from the socket from, or fails the test after
+// a generous bound (only a lost datagram meets it). Others are skipped: the port may
+// have been another test's a moment ago, and a peer of that test may still send to it.
+func readDatagrams(t *testing.T, c *net.UDPConn, from net.Addr, n int) [][]byte {
 	t.Helper()
+	want := from.(*net.UDPAddr).AddrPort()
 	out := make([][]byte, 0, n)
 	buf := make([]byte, 2048)
 	for len(out) < n {
 		if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		k, _, err := c.ReadFromUDPAddrPort(buf)
+		k, src, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			t.Fatalf("after %d of %d datagrams: %v", len(out), n, err)
+		}
+		if src.Port() != want.Port() || !src.Addr().Unmap().IsLoopback() {
+			continue
 		}
 		out = append(out, append([]byte(nil), buf[:k]...))
 	}
@@ -76,7 +81,7 @@ func TestBatchConnKeepsEachWritersOrder(t *testing.T) {
 			}(w)
 		}
 		wg.Wait()
-		for _, d := range readDatagrams(t, recv, writers*perRound) {
+		for _, d := range readDatagrams(t, recv, b.LocalAddr(), writers*perRound) {
 			w, seq := binary.BigEndian.Uint32(d[0:4]), binary.BigEndian.Uint32(d[4:8])
 			if int(w) >= writers || seq != next[w] {
 				t.Fatalf("writer %d's datagram %d arrived when %d was next", w, seq, next[w%writers])
@@ -108,7 +113,7 @@ func TestBatchConnSkipsARefusedDatagram(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := readDatagrams(t, recv, 3)
+	got := readDatagrams(t, recv, b.LocalAddr(), 3)
 	for i, want := range []byte{0, 2, 5} {
 		if got[i][0] != want {
 			t.Fatalf("datagram %d is %d, want %d", i, got[i][0], want)
@@ -129,7 +134,7 @@ func TestBatchConnClose(t *testing.T) {
 	if _, err := b.WriteTo([]byte("x"), to); err != nil {
 		t.Fatal(err)
 	}
-	readDatagrams(t, recv, 1)
+	readDatagrams(t, recv, b.LocalAddr(), 1)
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +206,7 @@ func TestBatchConnDualStack(t *testing.T) {
 	if _, err := b.WriteTo([]byte("four"), recv4.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
-	if got := readDatagrams(t, recv4, 1); string(got[0]) != "four" {
+	if got := readDatagrams(t, recv4, b.LocalAddr(), 1); string(got[0]) != "four" {
 		t.Fatalf("IPv4 peer got %q", got[0])
 	}
 	recv6, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
@@ -213,7 +218,7 @@ func TestBatchConnDualStack(t *testing.T) {
 	if _, err := b.WriteTo([]byte("six"), recv6.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
-	if got := readDatagrams(t, recv6, 1); string(got[0]) != "six" {
+	if got := readDatagrams(t, recv6, b.LocalAddr(), 1); string(got[0]) != "six" {
 		t.Fatalf("IPv6 peer got %q", got[0])
 	}
 	if f := b.failed.Load(); f != 0 {

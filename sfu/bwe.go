@@ -19,12 +19,15 @@ import (
 // blind. A client without transport-cc, or a test peer without it, is never limited.
 const (
 	bweTick = 500 * time.Millisecond
-	// bweInitial is where the estimate starts: about a camera's middle layer and
-	// audio. A start at the top layer (1.5 Mbit/s, before the trains) overran every
-	// slow link for its first second, and its queue, full by then, dropped audio for
-	// another; a fast link gets the rest from the first trains (train.go) within
-	// seconds.
-	bweInitial = 600_000
+	// bweInitial is where the estimate starts: a camera's smallest layer and audio,
+	// where browsers start their own (300 kbit/s). A start at the top layer (1.5 Mbit/s,
+	// before the trains) overran every slow link for its first second, and its queue,
+	// full by then, dropped audio for another; a start at the middle layer (600 kbit/s)
+	// still overran a 300 kbit/s link for as long as the estimate took to see the queue
+	// and the switch down to happen, and under load that filled the link's queue
+	// (TestSubscriberBandwidth lost audio 2.3–3 s in). A fast link gets the rest from
+	// the first trains (train.go): one may treble the estimate.
+	bweInitial = 300_000
 	// bweMin keeps a burst of loss (a Wi-Fi hiccup) from taking a subscriber that is
 	// sent little below what audio and a small layer need: the estimate, once down,
 	// grows back no faster than what arrives allows.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,8 +74,8 @@ type vnetSubscriber struct {
 	pc    *webrtc.PeerConnection
 	mu    sync.Mutex
 	video []simPacket
-	audio map[uint16]bool
-	bytes int // of the video packets received: RTP header and payload
+	audio map[uint16]time.Time // sequence number → arrival
+	bytes int                  // of the video packets received: RTP header and payload
 }
 
 func newVnetNet(t testing.TB, ip string) *vnet.Net {
@@ -436,7 +437,7 @@ func newVnetSubscriber(ctx context.Context, t testing.TB, room *Room, id string,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.Close() })
-	s := &vnetSubscriber{p: p, pc: pc, audio: map[uint16]bool{}}
+	s := &vnetSubscriber{p: p, pc: pc, audio: map[uint16]time.Time{}}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		go func() {
 			for {
@@ -453,7 +454,7 @@ func newVnetSubscriber(ctx context.Context, t testing.TB, room *Room, id string,
 			}
 			s.mu.Lock()
 			if audio {
-				s.audio[pkt.SequenceNumber] = true
+				s.audio[pkt.SequenceNumber] = time.Now()
 			} else {
 				// A packet without payload is padding (a train, train.go): no video.
 				sp := simPacket{seq: pkt.SequenceNumber, layer: -1, pad: len(pkt.Payload) == 0}
@@ -561,6 +562,36 @@ func (s *vnetSubscriber) audioContinuity() (got, span int) {
 	return len(s.audio), int(uint16(hi-lo)) + 1
 }
 
+// audioGaps says where audio went missing: each run of missing sequence numbers, with
+// the arrival of the packet before it measured from since (a failure's explanation).
+func (s *vnetSubscriber) audioGaps(since time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var lo uint16
+	first := true
+	for seq := range s.audio {
+		if first || int16(seq-lo) < 0 {
+			lo = seq
+		}
+		first = false
+	}
+	var out []string
+	var last time.Time
+	for i, missing := 0, 0; i < len(s.audio)+missing; i++ {
+		at, ok := s.audio[lo+uint16(i)]
+		if ok {
+			if missing > 0 {
+				out = append(out, fmt.Sprintf("%d missing after %v", missing, last.Sub(since).Round(time.Millisecond)))
+				missing = 0
+			}
+			last = at
+			continue
+		}
+		missing++
+	}
+	return strings.Join(out, ", ")
+}
+
 // bweTimes is how long settling and climbing took, for the benchmark.
 type bweTimes struct{ settle, climb time.Duration }
 
@@ -610,7 +641,8 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 		got, span := s.audioContinuity()
 		t.Logf("%s: audio %d of %d", s.p.ID(), got, span)
 		if got*100 < span*99 {
-			t.Errorf("%s: %d of %d audio packets, want ≥ 99 %%", s.p.ID(), got, span)
+			t.Errorf("%s: %d of %d audio packets, want ≥ 99 %% (settled after %v, lifted after %v; %s)", s.p.ID(), got, span,
+				times.settle.Round(time.Millisecond), lifted.Sub(start).Round(time.Millisecond), s.audioGaps(start))
 		}
 	}
 

@@ -599,7 +599,11 @@ func TestSimulcastHiddenTileGetsNothing(t *testing.T) {
 	got := r.sub.packets()
 	for _, p := range got {
 		if p.frame >= hiddenFrom && p.frame <= hiddenTo {
-			t.Fatalf("frame %d (sent while hidden) reached the subscriber", p.frame)
+			var fr []string
+			for _, q := range got[from:] {
+				fr = append(fr, fmt.Sprintf("%d/%d", q.frame, q.layer))
+			}
+			t.Fatalf("frame %d (sent while hidden %d..%d) reached the subscriber; replayed %d; %v", p.frame, hiddenFrom, hiddenTo, r.eng.Stats().KeyframesReplayed, fr)
 		}
 	}
 	checkContinuous(t, got[from:])
