@@ -548,7 +548,11 @@ func (p *Participant) writeSubscribeRTCP(pkts []rtcp.Packet) error {
 // subscribe starts sending up to p.
 func (p *Participant) subscribe(up *upTrack) {
 	p.mu.Lock()
-	if p.closed {
+	// Join and publish both subscribe, each from its own snapshot of the room: someone
+	// who joins while a track is published may be subscribed to it by both. A second
+	// subscription would take p.downs[up] from the first, which would go on being sent
+	// to, beyond the reach of the view and the allocation.
+	if _, ok := p.downs[up]; p.closed || ok {
 		p.mu.Unlock()
 		return
 	}

@@ -550,6 +550,21 @@ func TestSimulcastLayerFollowsTile(t *testing.T) {
 	}
 }
 
+// TestSubscribeTwiceKeepsOneSubscription: Join and publish may both subscribe someone to
+// the same track (a join while the track is published); the second is a no-op, else the
+// first subscription would stay in the track's fan-out, out of reach of the view.
+func TestSubscribeTwiceKeepsOneSubscription(t *testing.T) {
+	r := newSimRig(t)
+	up := r.subTrack().up
+	r.subP.subscribe(up)
+	if n := len(*up.subs.Load()); n != 1 {
+		t.Fatalf("the track fans out to %d subscriptions, want 1", n)
+	}
+	if n := len(r.subP.subscriptions()); n != 1 {
+		t.Fatalf("the subscriber has %d subscriptions, want 1", n)
+	}
+}
+
 // TestSimulcastHiddenTileGetsNothing: a subscriber whose view leaves the camera out gets
 // no packet of it and asks for no keyframe; shown again, it starts at a keyframe and
 // the stream goes on without a gap.
