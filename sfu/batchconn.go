@@ -11,8 +11,8 @@ import (
 	"golang.org/x/net/ipv4"
 )
 
-// batchConn is the media UDP socket with its writes batched. Every subscriber's writer
-// goroutine hands Pion an RTP packet, which Pion encrypts and writes to the shared
+// batchConn is the media UDP socket with its writes batched. The writers
+// (writerpool.go) hand Pion an RTP packet, which Pion encrypts and writes to the shared
 // socket through its UDP mux: one sendto system call per packet, the largest single
 // cost of forwarding (bench/README.md, "What stands in the way of the CPU targets").
 // Here WriteTo copies the datagram into a queue and returns; one goroutine drains the

@@ -320,7 +320,6 @@ func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack) {
 		}
 	}
 	if resent > 0 {
-		d.sub.out.wake()
 		st.nacksAnswered.Add(1)
 		st.retransmissions.Add(resent)
 	}

@@ -6,8 +6,8 @@
 // Every participant has two peer connections: a publish connection (the client offers, we
 // answer) and a subscribe connection (we offer, the client answers). Each incoming track
 // has one reader goroutine that fans packets out to a copy-on-write list of subscriptions;
-// each subscriber has one writer goroutine with bounded queues, so a slow subscriber only
-// ever loses its own packets.
+// each subscriber has bounded queues, drained by one writer goroutine per core
+// (writerpool.go), so a slow subscriber only ever loses its own packets.
 package sfu
 
 import (
@@ -92,8 +92,9 @@ type Engine struct {
 	udpMux  ice.UDPMux
 	tcpLn   net.Listener
 	tcpMux  ice.TCPMux
-	stats   counters   // monitoring (stats.go)
-	queues  queueStats // what subscribers were sent, counted by their writers
+	stats   counters    // monitoring (stats.go)
+	queues  queueStats  // what subscribers were sent, counted by their writers
+	writers *writerPool // drain the subscribers' queues (writerpool.go)
 
 	// subMu serialises making subscribe connections, so the bandwidth estimator the
 	// congestion control makes inside NewPeerConnection (newBWE, set by its callback
@@ -179,6 +180,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
+	e.writers = newWriterPool(0)
 	return e, nil
 }
 
@@ -206,6 +208,9 @@ func (e *Engine) TCPAddr() net.Addr {
 // Close closes the media sockets. Rooms must be closed first.
 func (e *Engine) Close() error {
 	var errs []error
+	if e.writers != nil {
+		e.writers.close()
+	}
 	if e.udpMux != nil {
 		errs = append(errs, e.udpMux.Close())
 	}

@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -31,9 +30,11 @@ func BenchmarkFanout(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	pool := newWriterPool(0)
+	defer pool.close() // after the queues (deferred below)
 	parts := make([]*Participant, subscribers)
 	for i := range parts {
-		parts[i] = &Participant{out: newSendQueue()}
+		parts[i] = &Participant{out: newSendQueue(pool)}
 		// A video subscription of a track without simulcast, as subscribe makes it.
 		d := &downTrack{up: up, sub: parts[i], fw: &forwarder{passthrough: true}}
 		d.binding.Store(&binding{ssrc: uint32(i + 1), pt: 96, stream: w})
@@ -60,7 +61,7 @@ func BenchmarkFanout(b *testing.B) {
 		up.layer(0).cache.put(p)
 		for _, d := range *up.subs.Load() {
 			// Keep the queue from overflowing so every packet is really written.
-			for len(d.sub.out.video) >= videoQueueLen-1 {
+			for d.sub.out.videoLen() >= videoQueueLen-1 {
 				runtime.Gosched()
 			}
 			d.forward(p)
@@ -123,7 +124,7 @@ func TestForwardPathDoesNotAllocate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			up := newTestUpTrack()
 			up.kind = tc.kind
-			q := &sendQueue{urgent: make(chan sendItem, 1), rtx: make(chan sendItem, 1), video: make(chan sendItem, 1), now: time.Now}
+			q := newIdleSendQueue(1, 1, 1)
 			w := &countingWriter{}
 			d := &downTrack{up: up, sub: &Participant{out: q}, fw: tc.fw}
 			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
@@ -134,10 +135,7 @@ func TestForwardPathDoesNotAllocate(t *testing.T) {
 				p.header.SequenceNumber = uint16(i)
 				p.header.Timestamp = uint32(i / 8 * 3000)
 				d.forward(p)
-				select {
-				case it := <-q.urgent:
-					q.write(it)
-				case it := <-q.video:
+				if it, ok := q.pop(); ok {
 					q.write(it)
 				}
 			})

@@ -51,7 +51,7 @@ func (w *recordingWriter) got() []rtp.Header {
 
 func newTestSub(t *testing.T, up *upTrack, ssrc uint32, w *recordingWriter) *downTrack {
 	t.Helper()
-	p := &Participant{out: newSendQueue()}
+	p := &Participant{out: newSendQueue(nil)}
 	t.Cleanup(func() {
 		w.unblock()
 		p.out.close()
@@ -125,7 +125,7 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 	}
 	send(1)
 	<-w.entered // the writer has taken it and blocks
-	for len(d.sub.out.video) < videoQueueLen {
+	for d.sub.out.videoLen() < videoQueueLen {
 		send(1)
 	}
 	send(2) // queue full: frame 2 is being dropped

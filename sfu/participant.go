@@ -93,7 +93,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		room:      r,
 		pub:       pub,
 		sub:       sub,
-		out:       newSendQueue(),
+		out:       newSendQueue(r.engine.writers),
 		negotiate: make(chan struct{}, 1),
 		encReady:  make(chan struct{}, 1),
 		sources:   make(map[string]Source),
@@ -105,6 +105,13 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 	r.engine.queues.add(p.out)
 	pub.OnTrack(p.onTrack)
 	sub.OnConnectionStateChange(p.onSubscribeState) // replay.go
+	// A TCP connection's write waits for the peer: such a subscriber gets a writer of
+	// its own (writerpool.go).
+	sub.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
+		if pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP {
+			p.out.dedicate()
+		}
+	})
 	return p, nil
 }
 

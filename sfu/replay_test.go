@@ -223,7 +223,7 @@ func TestSimulcastLateSubscriberGetsCachedKeyframe(t *testing.T) {
 func TestReplayRun(t *testing.T) {
 	newSub := func(up *upTrack) (*downTrack, *recordingWriter) {
 		w := &recordingWriter{}
-		q := &sendQueue{urgent: make(chan sendItem, 4), rtx: make(chan sendItem, 4), video: make(chan sendItem, 4), now: time.Now}
+		q := newIdleSendQueue(4, 4, 4)
 		d := &downTrack{up: up, sub: &Participant{out: q}, fw: &forwarder{passthrough: true, rp: replayState{pending: true}}}
 		d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
 		return d, w

@@ -9,17 +9,27 @@ import (
 )
 
 // sendQueue is one subscriber's outgoing packets. The publishers' reader goroutines put
-// packets in without blocking; one writer goroutine per subscriber takes them out in
-// strict priority: audio (and sender reports) first, then retransmissions, then video.
+// packets in without blocking; a writer (writerpool.go) takes them out in strict
+// priority: audio (and sender reports) first, then retransmissions, then video.
 // Retransmissions have their own bounded queue and a byte budget (rtxPacer), so a burst
 // of NACKs can neither delay audio nor take the whole link from new video.
+//
+// One writer at a time drains a queue (state), so the subscriber's sending state (the
+// forwarders, hdr, the sender report counts) is only ever touched by one goroutine at a
+// time, in queue order; "the writer" below means whichever is draining.
 type sendQueue struct {
-	urgent chan sendItem
-	rtx    chan sendItem
-	video  chan sendItem
-	stop   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
+	mu     sync.Mutex
+	urgent itemRing
+	rtx    itemRing
+	video  itemRing
+	state  queueState
+	closed bool
+	// drained is made by close while a writer drains the queue, and closed by that
+	// writer when it lets go.
+	drained chan struct{}
+	// shard is the writer that drains the queue; own: a writer of its own (dedicate).
+	shard *writerShard
+	own   bool
 
 	// now is the clock of the retransmission budget; newParticipant sets the engine's
 	// before the queue is shared.
@@ -32,10 +42,19 @@ type sendQueue struct {
 	bytes     atomic.Uint64
 
 	// hdr is the writer's scratch header: every packet's header is rewritten into it
-	// (downTrack.write). Only the writer goroutine touches it; packets queued for
+	// (downTrack.write). Only the writer touches it; packets queued for
 	// retransmission, keyframe replays and sender reports go through the same writer.
 	hdr rtp.Header
 }
+
+// queueState says where a queue stands with its writer.
+type queueState uint8
+
+const (
+	queueIdle     queueState = iota // empty, in no writer's list
+	queueReady                      // in its writer's list
+	queueDraining                   // a writer is taking packets out
+)
 
 // sendItem is one packet for one subscription or, with p nil, the subscription's pending
 // sender report (kept out of the item so every queue slot stays two words).
@@ -52,104 +71,151 @@ const (
 	videoQueueLen  = 256
 )
 
-func newSendQueue() *sendQueue {
-	q := &sendQueue{
-		urgent: make(chan sendItem, urgentQueueLen),
-		rtx:    make(chan sendItem, rtxQueueLen),
-		video:  make(chan sendItem, videoQueueLen),
-		stop:   make(chan struct{}),
+// drainTurn is how many packets a writer takes from one queue before it serves the
+// next ready queue: a subscriber with a long queue (a replay, a burst of
+// retransmissions) cannot hold up the others for long, and a short fan-out is written
+// in one turn.
+const drainTurn = 32
+
+// newSendQueue makes a subscriber's queue, drained by one of pool's writers, or by a
+// writer of its own when pool is nil.
+func newSendQueue(pool *writerPool) *sendQueue {
+	q := newIdleSendQueue(urgentQueueLen, rtxQueueLen, videoQueueLen)
+	if pool == nil {
+		q.shard, q.own = newWriterShard(), true
+	} else {
+		q.shard = pool.shard()
+	}
+	return q
+}
+
+// newIdleSendQueue makes a queue no writer drains: tests take packets out with pop.
+func newIdleSendQueue(urgent, rtx, video int) *sendQueue {
+	return &sendQueue{
+		urgent: newItemRing(urgent),
+		rtx:    newItemRing(rtx),
+		video:  newItemRing(video),
 		now:    time.Now,
 	}
-	q.wg.Add(1)
-	go q.run()
-	return q
 }
 
 // enqueue reports whether p was queued; it never blocks.
 func (q *sendQueue) enqueue(it sendItem, urgent bool) bool {
-	ch := q.video
+	r := &q.video
 	if urgent {
-		ch = q.urgent
+		r = &q.urgent
 	}
-	select {
-	case ch <- it:
-		return true
-	default:
+	q.mu.Lock()
+	if q.closed || !r.push(it) {
+		q.mu.Unlock()
 		return false
 	}
+	s := q.readyLocked()
+	q.mu.Unlock()
+	if s != nil {
+		s.schedule(q)
+	}
+	return true
 }
 
 // enqueueRetransmission queues a packet a subscriber asked for again, if the
-// retransmission budget and the queue have room. It never blocks. Call wake after the
-// packets of one NACK are queued.
+// retransmission budget and the queue have room. It never blocks.
 func (q *sendQueue) enqueueRetransmission(it sendItem) bool {
 	if !q.pacer.take(q.now(), len(it.p.payload)) {
 		return false
 	}
-	select {
-	case q.rtx <- it:
-		return true
-	default:
+	q.mu.Lock()
+	if q.closed || !q.rtx.push(it) {
+		q.mu.Unlock()
 		return false
 	}
+	s := q.readyLocked()
+	q.mu.Unlock()
+	if s != nil {
+		s.schedule(q)
+	}
+	return true
 }
 
-// wake makes a waiting writer look at the retransmission queue: an empty item in the
-// urgent queue. If that queue is full the writer is busy and looks anyway.
-func (q *sendQueue) wake() {
-	select {
-	case q.urgent <- sendItem{}:
-	default:
+// readyLocked marks an idle queue ready and returns the writer to give it to; nil if
+// a writer has it already (or none drains it).
+func (q *sendQueue) readyLocked() *writerShard {
+	if q.state != queueIdle || q.shard == nil {
+		return nil
 	}
+	q.state = queueReady
+	return q.shard
 }
 
-func (q *sendQueue) run() {
-	defer q.wg.Done()
-	for {
-		select {
-		case it := <-q.urgent:
-			q.write(it)
-			continue
-		default:
-		}
-		if len(q.rtx) > 0 { // len is a cheap read; most of the time there is nothing to resend
-			select {
-			case it := <-q.rtx:
-				q.write(it)
-				continue
-			default:
-			}
-		}
-		// Retransmissions are not among the cases: every case costs a lock on each
-		// wait, on the hottest path there is; whoever queues them calls wake instead.
-		select {
-		case it := <-q.urgent:
-			q.write(it)
-		case it := <-q.video:
-			q.writeAfterUrgent(it)
-		case <-q.stop:
-			return
-		}
-	}
+// videoLen is how many video packets wait.
+func (q *sendQueue) videoLen() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.video.n
 }
 
-// writeAfterUrgent writes the audio that became ready while the writer waited, then it:
-// select picks at random among ready channels, and audio must never wait behind video.
-func (q *sendQueue) writeAfterUrgent(it sendItem) {
-	for drained := len(q.urgent) == 0; !drained; {
-		select {
-		case u := <-q.urgent:
-			q.write(u)
-		default:
-			drained = true
-		}
+// pop takes the next packet in priority order.
+func (q *sendQueue) pop() (sendItem, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.popLocked()
+}
+
+func (q *sendQueue) popLocked() (sendItem, bool) {
+	if it, ok := q.urgent.pop(); ok {
+		return it, true
 	}
-	q.write(it)
+	if it, ok := q.rtx.pop(); ok {
+		return it, true
+	}
+	return q.video.pop()
+}
+
+// drain is a writer's turn at a ready queue: up to drainTurn packets, then the queue
+// goes back to the end of its writer's line if packets are left. Audio queued while a
+// video packet is written goes out next, before the rest of the video.
+func (q *sendQueue) drain() {
+	q.mu.Lock()
+	q.state = queueDraining
+	for i := 0; i < drainTurn && !q.closed; i++ {
+		it, ok := q.popLocked()
+		if !ok {
+			break
+		}
+		q.mu.Unlock()
+		q.write(it)
+		q.mu.Lock()
+	}
+	if q.closed || q.urgent.n+q.rtx.n+q.video.n == 0 {
+		q.state = queueIdle
+		if q.drained != nil {
+			close(q.drained)
+			q.drained = nil
+		}
+		q.mu.Unlock()
+		return
+	}
+	q.state = queueReady
+	s := q.shard
+	q.mu.Unlock()
+	s.schedule(q)
+}
+
+// dedicate gives the queue a writer of its own from now on (a subscriber on ICE-TCP,
+// whose writes may wait for the peer). A turn its old writer has scheduled still runs
+// there; the next goes to the new one.
+func (q *sendQueue) dedicate() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.own || q.closed || q.shard == nil {
+		return
+	}
+	q.shard, q.own = newWriterShard(), true
 }
 
 func (q *sendQueue) write(it sendItem) {
 	if it.d == nil {
-		return // wake
+		return
 	}
 	if it.p == nil {
 		it.d.writeSenderReport()
@@ -169,10 +235,66 @@ func (q *sendQueue) write(it sendItem) {
 	}
 }
 
-// close stops the writer and waits for it.
+// close drops what is queued, waits for a writer that is writing the queue's packets,
+// and stops the queue's own writer if it has one. Nothing is written after it returns.
 func (q *sendQueue) close() {
-	q.once.Do(func() { close(q.stop) })
-	q.wg.Wait()
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.closed = true
+	q.urgent.reset()
+	q.rtx.reset()
+	q.video.reset()
+	var wait chan struct{}
+	if q.state == queueDraining {
+		q.drained = make(chan struct{})
+		wait = q.drained
+	}
+	s, own := q.shard, q.own
+	q.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	if own {
+		s.close()
+	}
+}
+
+// itemRing is a bounded FIFO of queued items.
+type itemRing struct {
+	buf  []sendItem
+	head int
+	n    int
+}
+
+func newItemRing(size int) itemRing { return itemRing{buf: make([]sendItem, size)} }
+
+func (r *itemRing) push(it sendItem) bool {
+	if r.n == len(r.buf) {
+		return false
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = it
+	r.n++
+	return true
+}
+
+func (r *itemRing) pop() (sendItem, bool) {
+	if r.n == 0 {
+		return sendItem{}, false
+	}
+	it := r.buf[r.head]
+	r.buf[r.head] = sendItem{} // let the packet go
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return it, true
+}
+
+// reset empties the ring and drops its references.
+func (r *itemRing) reset() {
+	clear(r.buf)
+	r.head, r.n = 0, 0
 }
 
 // rtxPacer is a token bucket of payload bytes for one subscriber's retransmissions:

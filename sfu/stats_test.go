@@ -54,7 +54,7 @@ func TestNACKCounters(t *testing.T) {
 // subscribers present and gone.
 func TestStatsSumSubscribers(t *testing.T) {
 	var e Engine
-	a, b := newSendQueue(), newSendQueue()
+	a, b := newSendQueue(nil), newSendQueue(nil)
 	defer a.close()
 	e.queues.add(a)
 	e.queues.add(b)

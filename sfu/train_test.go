@@ -26,7 +26,7 @@ var streamCases = []struct {
 // (called directly, no goroutine) and an estimator, writing to w.
 func newWriterSub(fw *forwarder) (*downTrack, *sendQueue, *recordingWriter) {
 	w := &recordingWriter{}
-	q := &sendQueue{urgent: make(chan sendItem, 4), rtx: make(chan sendItem, 4), video: make(chan sendItem, 4), now: time.Now}
+	q := newIdleSendQueue(4, 4, 4)
 	sub := &Participant{out: q}
 	sub.bw.est = newEstimator(time.Now)
 	d := &downTrack{up: newTestUpTrack(), sub: sub, fw: fw}
