@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/net/ipv4"
 )
 
 // batchConn is the media UDP socket with its writes batched. The writers
@@ -25,7 +23,7 @@ import (
 // but WriteTo go to the socket directly.
 type batchConn struct {
 	*net.UDPConn
-	batch *ipv4.PacketConn // WriteBatch: sendmmsg on Linux, one write at a time elsewhere
+	batch batchWriter // sendmmsg on Linux (sendmmsg_linux.go), one write at a time elsewhere
 	queue chan *datagram
 	pool  sync.Pool
 	done  chan struct{} // closed by Close: WriteTo refuses, the sender stops
@@ -48,41 +46,35 @@ const (
 	maxDatagram = 1500
 )
 
-// datagram is one queued write. Its address lives in the datagram, so that neither a
-// write nor the batch allocates one.
+// datagram is one queued write.
 type datagram struct {
-	buf  [maxDatagram]byte
-	n    int
-	ip   [16]byte
-	addr net.UDPAddr // IP points into ip
+	buf [maxDatagram]byte
+	n   int
+	ap  netip.AddrPort
 }
 
-// setAddr makes ap the datagram's address.
-func (d *datagram) setAddr(ap netip.AddrPort) {
-	a := ap.Addr().Unmap()
-	if a.Is4() {
-		ip4 := a.As4()
-		d.addr.IP = d.ip[:copy(d.ip[:], ip4[:])]
-	} else {
-		ip16 := a.As16()
-		d.addr.IP = d.ip[:copy(d.ip[:], ip16[:])]
-	}
-	d.addr.Port = int(ap.Port())
-	d.addr.Zone = a.Zone()
+// batchWriter sends datagrams in order with as few system calls as the system allows,
+// and reports how many it sent; the error is that of the first one not sent.
+type batchWriter interface {
+	writeBatch(ds []*datagram) (int, error)
 }
 
 // newBatchConn batches the writes of c. Its sender goroutine runs until Close.
-func newBatchConn(c *net.UDPConn) *batchConn {
+func newBatchConn(c *net.UDPConn) (*batchConn, error) {
+	w, err := newBatchWriter(c)
+	if err != nil {
+		return nil, err
+	}
 	b := &batchConn{
 		UDPConn: c,
-		batch:   ipv4.NewPacketConn(c),
+		batch:   w,
 		queue:   make(chan *datagram, batchQueue),
 		done:    make(chan struct{}),
 		gone:    make(chan struct{}),
 	}
 	b.pool.New = func() any { return new(datagram) }
 	go b.send()
-	return b
+	return b, nil
 }
 
 // WriteTo queues p for addr and returns; an error of the send itself is not reported
@@ -108,7 +100,7 @@ func (b *batchConn) WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error) {
 	}
 	d := b.pool.Get().(*datagram)
 	d.n = copy(d.buf[:], p)
-	d.setAddr(ap)
+	d.ap = ap
 	select {
 	case b.queue <- d:
 		return len(p), nil
@@ -127,8 +119,6 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 // send is the sender goroutine.
 func (b *batchConn) send() {
 	defer close(b.gone)
-	msgs := make([]ipv4.Message, maxBatch)
-	bufs := make([][1][]byte, maxBatch)
 	held := make([]*datagram, 0, maxBatch)
 	for {
 		select {
@@ -148,14 +138,9 @@ func (b *batchConn) send() {
 				break fill
 			}
 		}
+		b.write(held)
 		for i, d := range held {
-			bufs[i][0] = d.buf[:d.n]
-			msgs[i] = ipv4.Message{Buffers: bufs[i][:], Addr: &d.addr}
-		}
-		b.write(msgs[:len(held)])
-		for i, d := range held {
-			bufs[i][0] = nil
-			msgs[i].Addr = nil
+			held[i] = nil
 			b.pool.Put(d)
 		}
 	}
@@ -163,9 +148,9 @@ func (b *batchConn) send() {
 
 // write sends ms, skipping a datagram the socket refuses (an address it cannot reach)
 // so that the ones behind it still go.
-func (b *batchConn) write(ms []ipv4.Message) {
+func (b *batchConn) write(ms []*datagram) {
 	for len(ms) > 0 {
-		n, err := b.batch.WriteBatch(ms, 0)
+		n, err := b.batch.writeBatch(ms)
 		b.calls.Add(1)
 		if n > 0 {
 			b.sent.Add(uint64(n))

@@ -50,7 +50,7 @@ func readDatagrams(t *testing.T, c *net.UDPConn, from net.Addr, n int) [][]byte 
 // nothing else): every datagram arrives, whole, and each writer's in the order written.
 func TestBatchConnKeepsEachWritersOrder(t *testing.T) {
 	recv := listenLoopback(t)
-	b := newBatchConn(listenLoopback(t))
+	b := mustBatchConn(t, listenLoopback(t))
 	t.Cleanup(func() { _ = b.Close() })
 	to := recv.LocalAddr().(*net.UDPAddr)
 
@@ -103,7 +103,7 @@ func TestBatchConnKeepsEachWritersOrder(t *testing.T) {
 // in the same batch still go.
 func TestBatchConnSkipsARefusedDatagram(t *testing.T) {
 	recv := listenLoopback(t)
-	b := newBatchConn(listenLoopback(t))
+	b := mustBatchConn(t, listenLoopback(t))
 	t.Cleanup(func() { _ = b.Close() })
 	to := recv.LocalAddr().(*net.UDPAddr).AddrPort()
 	bad := netip.MustParseAddrPort("[2001:db8::1]:9")
@@ -129,7 +129,7 @@ func TestBatchConnSkipsARefusedDatagram(t *testing.T) {
 // Close returns only when the sender goroutine has stopped.
 func TestBatchConnClose(t *testing.T) {
 	recv := listenLoopback(t)
-	b := newBatchConn(listenLoopback(t))
+	b := mustBatchConn(t, listenLoopback(t))
 	to := recv.LocalAddr().(*net.UDPAddr)
 	if _, err := b.WriteTo([]byte("x"), to); err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func BenchmarkBatchConn(b *testing.B) {
 			write := func() error { _, err := send.WriteToUDPAddrPort(p, to); return err }
 			var bc *batchConn
 			if mode == "batched" {
-				bc = newBatchConn(send)
+				bc = mustBatchConn(b, send)
 				b.Cleanup(func() { _ = bc.Close() })
 				write = func() error { _, err := bc.WriteToAddrPort(p, to); return err }
 			}
@@ -200,7 +200,7 @@ func TestBatchConnDualStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBatchConn(c)
+	b := mustBatchConn(t, c)
 	t.Cleanup(func() { _ = b.Close() })
 	recv4 := listenLoopback(t)
 	if _, err := b.WriteTo([]byte("four"), recv4.LocalAddr()); err != nil {
@@ -224,4 +224,13 @@ func TestBatchConnDualStack(t *testing.T) {
 	if f := b.failed.Load(); f != 0 {
 		t.Fatalf("%d datagrams refused", f)
 	}
+}
+
+func mustBatchConn(tb testing.TB, c *net.UDPConn) *batchConn {
+	tb.Helper()
+	b, err := newBatchConn(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

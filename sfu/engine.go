@@ -129,7 +129,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("sfu: listen media UDP %s: %w", cfg.UDPAddr, err)
 	}
 	if uc, ok := udpConn.(*net.UDPConn); ok {
-		udpConn = newBatchConn(uc) // batchconn.go; a simulated network's socket is used as it is
+		// batchconn.go; a simulated network's socket is used as it is, and so is a
+		// socket the batching cannot use (it says why at debug level).
+		if bc, err := newBatchConn(uc); err == nil {
+			udpConn = bc
+		} else {
+			cfg.Logger.Debug("media socket writes not batched", "err", err)
+		}
 	}
 	e.udpConn = udpConn
 	loggerFactory := pionLoggerFactory{log: cfg.Logger}

@@ -1,6 +1,9 @@
 package sfu
 
 import (
+	"io"
+	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -197,5 +200,62 @@ func TestSubscriberKeyframes(t *testing.T) {
 	s.answeredNack(at(5*time.Second + 100*time.Millisecond))
 	if got := s.request(at(5*time.Second + 100*time.Millisecond)); got != keyframeForward {
 		t.Fatalf("second absorb inside the interval: verdict %d, want forward", got)
+	}
+}
+
+// TestLossTrackerProbeTail: the packet after the newest is asked for once, tracked as
+// missing, forgotten when it arrives, and not asked for again when the packet after it
+// comes first.
+func TestLossTrackerProbeTail(t *testing.T) {
+	c := &lossClock{t: time.Unix(0, 0)}
+	var l lossTracker
+	if got := l.probeTail(c.now, nil); len(got) != 0 {
+		t.Fatalf("probed %v before any packet", got)
+	}
+	l.onPacket(10, c.now, nil)
+	if got := l.probeTail(c.now, nil); len(got) != 1 || got[0] != 11 {
+		t.Fatalf("probed %v, want [11]", got)
+	}
+	if got, _ := l.onPacket(12, c.now, nil); len(got) != 0 {
+		t.Fatalf("the next packet asked for %v again", got)
+	}
+	l.onPacket(11, c.now, nil)
+	if len(l.missing) != 0 {
+		t.Fatalf("still missing %v after it arrived", l.missing)
+	}
+}
+
+// TestTailWatch: armed after a packet whose frame goes on, for a wait that follows the
+// gaps between a frame's packets within its bounds; disarmed by the frame's last; only
+// its own deadline counts as expired.
+func TestTailWatch(t *testing.T) {
+	var w tailWatch
+	at := time.Unix(0, 0)
+	wait, change := w.seen(1, false, at)
+	if !change || wait != tailWaitMin {
+		t.Fatalf("first packet: wait %v change %v, want %v", wait, change, tailWaitMin)
+	}
+	for i := 0; i < 100; i++ { // a paced frame: a packet every 20 ms
+		at = at.Add(20 * time.Millisecond)
+		wait, _ = w.seen(2, false, at)
+	}
+	if wait != tailWaitMax {
+		t.Fatalf("paced at 20 ms: wait %v, want %v", wait, tailWaitMax)
+	}
+	if wait, change = w.seen(2, true, at); wait != 0 || !change {
+		t.Fatalf("last packet: wait %v change %v, want disarmed", wait, change)
+	}
+	if _, change = w.seen(3, true, at); change {
+		t.Fatal("a second frame end changed a disarmed deadline")
+	}
+	if w.expired(&net.OpError{Err: os.ErrDeadlineExceeded}) {
+		t.Fatal("expired while disarmed")
+	}
+	w.seen(4, false, at)
+	if w.expired(io.EOF) {
+		t.Fatal("EOF taken for the deadline")
+	}
+	if !w.expired(&net.OpError{Err: os.ErrDeadlineExceeded}) || w.armed {
+		t.Fatal("the deadline did not count as expired")
 	}
 }

@@ -47,6 +47,29 @@ func TestPublisherLossIsRepaired(t *testing.T) {
 	}
 }
 
+// TestPublisherTailLossIsNACKedAtOnce: the last packets of a frame are lost and the
+// publisher sends nothing after them. The SFU asks for them without waiting for the
+// next frame (which here never comes), one after the other, and the subscriber gets
+// them: a packet without the marker bit says its frame goes on.
+func TestPublisherTailLossIsNACKedAtOnce(t *testing.T) {
+	r := newMediaRig(t)
+	seqs := r.pub.frame(4, func(i int) bool { return i < 2 }) // the last two are lost
+	for _, s := range seqs {
+		waitFor(t, "the subscriber to get every packet of the frame", func() bool { return r.sub.has(s) })
+	}
+	if n := r.pub.nacksFor(seqs[2]); n == 0 {
+		t.Errorf("packet %d arrived without a NACK", seqs[2])
+	}
+	// A frame that ends with its marker is not followed by a NACK for what comes next.
+	end := r.pub.frame(2, func(int) bool { return true })
+	waitFor(t, "the whole frame", func() bool { return r.sub.has(end[1]) })
+	next := end[1] + 1
+	time.Sleep(3 * tailWaitMax) // no verdict on speed: a wrong NACK would come within it
+	if n := r.pub.nacksFor(next); n != 0 {
+		t.Errorf("the packet after a complete frame was asked for %d times", n)
+	}
+}
+
 // TestSubscriberLossIsRepaired: a subscriber whose link loses one RTP packet in 25
 // NACKs them like a browser and gets every one from the SFU's cache, through its
 // retransmission queue (residual loss 0).

@@ -334,6 +334,24 @@ func (p *testPublisher) send() uint16 {
 // skip takes the next sequence number without sending it: a packet lost on the way.
 func (p *testPublisher) skip() uint16 { return p.next() }
 
+// frame makes the next n packets one frame (one timestamp, the marker on the last) and
+// sends those send says to; it returns their sequence numbers.
+func (p *testPublisher) frame(n int, send func(i int) bool) []uint16 {
+	seqs := make([]uint16, n)
+	for i := range seqs {
+		seqs[i] = p.next()
+		p.mu.Lock()
+		h := &p.sent[seqs[i]].Header
+		h.Timestamp = uint32(seqs[0]) * 3000
+		h.Marker = i == n-1
+		p.mu.Unlock()
+		if send(i) {
+			p.write(seqs[i])
+		}
+	}
+	return seqs
+}
+
 func (p *testPublisher) next() uint16 {
 	p.mu.Lock()
 	defer p.mu.Unlock()

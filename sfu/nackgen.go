@@ -34,6 +34,21 @@ const (
 	maxNackGap = 256
 )
 
+// probeTail takes the packet after the newest for lost (the end of a frame that has
+// not come, tailloss.go): it is tracked like any missing packet and appended to out to
+// NACK now. If it arrives after all it is a late packet like any other.
+func (l *lossTracker) probeTail(now func() time.Time, out []uint16) []uint16 {
+	if !l.started {
+		return out
+	}
+	l.highest++
+	if len(l.missing) == maxMissing {
+		l.missing = append(l.missing[:0], l.missing[1:]...)
+	}
+	l.missing = append(l.missing, missingPacket{seq: l.highest, tries: 1, due: now().Add(nackRetryInterval)})
+	return append(out, l.highest)
+}
+
 // onPacket notes that seq arrived and appends to out the sequence numbers to NACK now.
 // gaveUp counts packets dropped from tracking without having arrived.
 func (l *lossTracker) onPacket(seq uint16, now func() time.Time, out []uint16) (nack []uint16, gaveUp int) {

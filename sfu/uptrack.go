@@ -76,6 +76,7 @@ type layer struct {
 	// for the NACK naming them.
 	loss    lossTracker
 	nackBuf []uint16
+	tail    tailWatch // a frame whose last packets do not come (tailloss.go)
 
 	// sr is the publisher's latest sender report for this stream, if any.
 	sr atomic.Pointer[senderReport]
@@ -178,6 +179,13 @@ func (l *layer) run() {
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
+			if l.tail.expired(err) {
+				_ = l.remote.SetReadDeadline(time.Time{})
+				if seqs := l.loss.probeTail(u.now, l.nackBuf[:0]); len(seqs) > 0 {
+					l.nackPublisher(seqs, 0)
+				}
+				continue
+			}
 			return
 		}
 		p := &packet{layer: l.index}
@@ -201,6 +209,16 @@ func (l *layer) run() {
 		}
 		if seqs, gaveUp := l.loss.onPacket(p.header.SequenceNumber, u.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
 			l.nackPublisher(seqs, gaveUp)
+		}
+		if u.kind == webrtc.RTPCodecTypeVideo && len(p.payload) > 0 {
+			if wait, change := l.tail.seen(p.header.Timestamp, p.header.Marker, u.now()); change {
+				// A real-time I/O deadline, like a socket's: the wait is for packets.
+				deadline := time.Time{}
+				if wait > 0 {
+					deadline = time.Now().Add(wait)
+				}
+				_ = l.remote.SetReadDeadline(deadline)
+			}
 		}
 		if u.blocked.Load() {
 			continue

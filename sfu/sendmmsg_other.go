@@ -1,0 +1,36 @@
+//go:build !linux
+
+package sfu
+
+import (
+	"net"
+
+	"golang.org/x/net/ipv4"
+)
+
+// msgWriter sends a batch with x/net's WriteBatch: one write per datagram where the
+// system has no sendmmsg. Conclave's servers run on Linux (sendmmsg_linux.go); this
+// keeps the server building and working elsewhere.
+type msgWriter struct {
+	pc    *ipv4.PacketConn
+	msgs  [maxBatch]ipv4.Message
+	bufs  [maxBatch][1][]byte
+	addrs [maxBatch]net.UDPAddr
+}
+
+func newBatchWriter(c *net.UDPConn) (batchWriter, error) {
+	return &msgWriter{pc: ipv4.NewPacketConn(c)}, nil
+}
+
+func (w *msgWriter) writeBatch(ds []*datagram) (int, error) {
+	for i, d := range ds {
+		w.bufs[i][0] = d.buf[:d.n]
+		w.addrs[i] = *net.UDPAddrFromAddrPort(d.ap)
+		w.msgs[i] = ipv4.Message{Buffers: w.bufs[i][:], Addr: &w.addrs[i]}
+	}
+	n, err := w.pc.WriteBatch(w.msgs[:len(ds)], 0)
+	for i := range ds {
+		w.bufs[i][0] = nil
+	}
+	return n, err
+}

@@ -1,0 +1,62 @@
+package sfu
+
+import (
+	"errors"
+	"net"
+	"time"
+)
+
+// A lost packet is NACKed when the packet after it arrives (nackgen.go). The last
+// packets of a frame have none after them until the next frame, a frame interval (33 ms
+// at 30 fps) later, so their loss cost that much more than any other: at 3 % loss they
+// were most of the latency's 99th percentile (bench/README.md, "Tail loss"). A video
+// packet without the marker bit says more of its frame is coming; when nothing comes
+// for a while after one, the reader asks the publisher for the next packet at once.
+//
+// The wait follows the publisher's pacing: browsers spread a frame's packets over
+// milliseconds (a keyframe over tens), so the wait is a few times the gap between
+// packets of one frame, within [tailWaitMin, tailWaitMax]. It is a read deadline on
+// the track, the only way to learn of a silence on the reader's goroutine; it is armed
+// only after a packet without the marker and costs a timer reset then.
+
+const (
+	tailWaitMin = 5 * time.Millisecond
+	tailWaitMax = 40 * time.Millisecond
+)
+
+// tailWatch is a layer's watch for a frame whose end does not come. Touched only by
+// the reader goroutine.
+type tailWatch struct {
+	armed  bool
+	lastTS uint32
+	lastAt time.Time
+	gap    time.Duration // average gap between packets of one frame
+}
+
+// seen notes a media packet (not padding) that arrived at now and returns the read
+// deadline to set: a wait after a packet whose frame goes on, none (zero) after a
+// frame's last, and change false when the deadline is already right.
+func (w *tailWatch) seen(ts uint32, marker bool, now time.Time) (wait time.Duration, change bool) {
+	if ts == w.lastTS && !w.lastAt.IsZero() {
+		if g := now.Sub(w.lastAt); g >= 0 && g < time.Second {
+			w.gap += (g - w.gap) / 8
+		}
+	}
+	w.lastTS, w.lastAt = ts, now
+	if marker {
+		change, w.armed = w.armed, false
+		return 0, change
+	}
+	w.armed = true
+	return min(max(3*w.gap+2*time.Millisecond, tailWaitMin), tailWaitMax), true
+}
+
+// expired reports whether err is the armed watch's deadline, and disarms it.
+func (w *tailWatch) expired(err error) bool {
+	var ne net.Error
+	if !w.armed || !errors.As(err, &ne) || !ne.Timeout() {
+		return false
+	}
+	w.armed = false
+	return true
+}
