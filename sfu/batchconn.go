@@ -19,16 +19,18 @@ import (
 // The batching never waits for a batch to fill: the sender takes what is queued when
 // it wakes, after one yield to the goroutines that are runnable at that moment (the
 // writers a fan-out has just woken, which would otherwise each wake the sender for a
-// batch of one). Datagrams leave in the order they were written. Reads and everything
-// but WriteTo go to the socket directly.
+// batch of one). Datagrams leave in the order they were written. Reads are batched
+// too (recvmmsg, handed out one at a time in the order they came); everything else
+// goes to the socket directly.
 type batchConn struct {
 	*net.UDPConn
-	batch batchWriter // sendmmsg on Linux (sendmmsg_linux.go), one write at a time elsewhere
-	queue chan *datagram
-	pool  sync.Pool
-	done  chan struct{} // closed by Close: WriteTo refuses, the sender stops
-	gone  chan struct{} // closed when the sender has stopped
-	once  sync.Once
+	batch  batchWriter // sendmmsg on Linux (mmsg_linux.go), one write at a time elsewhere
+	reader batchReader // recvmmsg on Linux, one read at a time elsewhere
+	queue  chan *datagram
+	pool   sync.Pool
+	done   chan struct{} // closed by Close: WriteTo refuses, the sender stops
+	gone   chan struct{} // closed when the sender has stopped
+	once   sync.Once
 
 	// Counted for the benchmarks (BenchmarkBatchConn): calls and datagrams sent.
 	calls, sent, failed atomic.Uint64
@@ -53,6 +55,12 @@ type datagram struct {
 	ap  netip.AddrPort
 }
 
+// batchReader reads datagrams, as many per system call as the system allows, and
+// hands them out one at a time.
+type batchReader interface {
+	readFrom(p []byte) (int, netip.AddrPort, error)
+}
+
 // batchWriter sends datagrams in order with as few system calls as the system allows,
 // and reports how many it sent; the error is that of the first one not sent.
 type batchWriter interface {
@@ -65,9 +73,14 @@ func newBatchConn(c *net.UDPConn) (*batchConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := newBatchReader(c)
+	if err != nil {
+		return nil, err
+	}
 	b := &batchConn{
 		UDPConn: c,
 		batch:   w,
+		reader:  r,
 		queue:   make(chan *datagram, batchQueue),
 		done:    make(chan struct{}),
 		gone:    make(chan struct{}),
@@ -113,7 +126,17 @@ func (b *batchConn) WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error) {
 // ReadFromAddrPort reads a datagram without allocating its address
 // (ice.AddrPortReaderWriter).
 func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
-	return b.UDPConn.ReadFromUDPAddrPort(p)
+	return b.reader.readFrom(p)
+}
+
+// ReadFrom reads a datagram (net.PacketConn); every read goes through the reader, so
+// datagrams are read in the order they came.
+func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, ap, err := b.reader.readFrom(p)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(ap), nil
 }
 
 // send is the sender goroutine.

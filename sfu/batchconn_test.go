@@ -234,3 +234,58 @@ func mustBatchConn(tb testing.TB, c *net.UDPConn) *batchConn {
 	}
 	return b
 }
+
+// TestBatchConnReads: datagrams from two peers, more than one read call takes, are
+// handed out whole, each peer's in order, with the sender's address; a read into a
+// short buffer gets the datagram's start; Close ends a waiting read.
+func TestBatchConnReads(t *testing.T) {
+	b := mustBatchConn(t, listenLoopback(t))
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.SetReadDeadline(time.Now().Add(time.Minute)); err != nil { // only a lost datagram meets it
+		t.Fatal(err)
+	}
+	peers := []*net.UDPConn{listenLoopback(t), listenLoopback(t)}
+	const per = 50 // more than one recvmmsg takes (readBatch)
+	for i := range per {
+		for pi, peer := range peers {
+			p := make([]byte, 3+i*20+pi)
+			p[0], p[1] = byte(pi), byte(i)
+			if _, err := peer.WriteTo(p, b.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	next := []int{0, 0}
+	buf := make([]byte, 2048)
+	for got := 0; got < 2*per; got++ {
+		n, ap, err := b.ReadFromAddrPort(buf)
+		if err != nil {
+			t.Fatalf("after %d datagrams: %v", got, err)
+		}
+		pi, i := int(buf[0]), int(buf[1])
+		if pi > 1 || i != next[pi] || n != 3+i*20+pi {
+			t.Fatalf("datagram %d: peer %d's number %d, %d bytes; want number %d", got, pi, i, n, next[pi])
+		}
+		if want := peers[pi].LocalAddr().(*net.UDPAddr).AddrPort(); ap.Addr().Unmap() != want.Addr() || ap.Port() != want.Port() {
+			t.Fatalf("datagram from %v, sent from %v", ap, want)
+		}
+		next[pi]++
+	}
+	if _, err := peers[1].WriteTo([]byte("longer than four"), b.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	short := make([]byte, 4)
+	if n, _, err := b.ReadFrom(short); err != nil || string(short[:n]) != "long" {
+		t.Fatalf("short read: %q, %v", short[:n], err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := b.ReadFromAddrPort(buf)
+		done <- err
+	}()
+	_ = b.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read after Close: %v, want net.ErrClosed", err)
+	}
+}

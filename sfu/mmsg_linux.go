@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -133,4 +135,130 @@ func zoneIndex(zone string) uint32 {
 		return uint32(ifi.Index)
 	}
 	return 0
+}
+
+// mmsgReader reads the socket with recvmmsg, up to readBatch datagrams per call, and
+// hands them out one at a time. Like the writer's, the call is raw: the runtime's
+// monitor sleeps while the server is idle and is woken, to watch system calls again
+// every 20 µs for a millisecond and more, by the first system call made through the
+// runtime after it. The media socket's reads were that call, many times a second (each
+// packet that arrives after a pause), and the monitor cost a tenth of the server's CPU
+// at 1 → 200 (bench/README.md, "Raw system calls").
+type mmsgReader struct {
+	mu   sync.Mutex
+	rc   syscall.RawConn
+	hdrs [readBatch]unix.Mmsghdr
+	iovs [readBatch]unix.Iovec
+	sas  [readBatch]unix.RawSockaddrInet6 // large enough for AF_INET and AF_INET6
+	bufs [readBatch][readSlot]byte
+	n    int // datagrams in the buffers
+	next int // the next one to hand out
+
+	got    int
+	errno  syscall.Errno
+	recvFn func(fd uintptr) bool
+
+	truncated atomic.Uint64 // datagrams larger than readSlot, dropped
+}
+
+const (
+	readBatch = 16
+	// readSlot is the largest datagram read whole: browsers and Pion keep theirs near
+	// 1200 bytes, DTLS flights included; a larger one is dropped and counted.
+	readSlot = 4096
+)
+
+func newBatchReader(c *net.UDPConn) (batchReader, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	r := &mmsgReader{rc: rc}
+	for i := range r.hdrs {
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(readSlot)
+		h := &r.hdrs[i].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.sas[i]))
+		h.Iov = &r.iovs[i]
+		h.SetIovlen(1)
+	}
+	r.recvFn = r.recvmmsg
+	return r, nil
+}
+
+// readFrom copies the next datagram into p (cut to p's length, as a read of a socket
+// does) and returns its sender.
+func (r *mmsgReader) readFrom(p []byte) (int, netip.AddrPort, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		for r.next >= r.n {
+			if err := r.fill(); err != nil {
+				return 0, netip.AddrPort{}, err
+			}
+		}
+		i := r.next
+		r.next++
+		h := &r.hdrs[i]
+		if h.Hdr.Flags&unix.MSG_TRUNC != 0 {
+			r.truncated.Add(1)
+			continue
+		}
+		ap, ok := sockaddrAddrPort(&r.sas[i])
+		if !ok {
+			continue
+		}
+		return copy(p, r.bufs[i][:h.Len]), ap, nil
+	}
+}
+
+// fill reads what the socket holds, waiting for at least one datagram.
+func (r *mmsgReader) fill() error {
+	for i := range r.hdrs {
+		r.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		r.hdrs[i].Hdr.Flags = 0
+		r.hdrs[i].Len = 0
+	}
+	r.n, r.next, r.got, r.errno = 0, 0, 0, 0
+	if err := r.rc.Read(r.recvFn); err != nil {
+		return err
+	}
+	if r.errno != 0 {
+		return r.errno
+	}
+	r.n = r.got
+	return nil
+}
+
+// recvmmsg is the call itself; false asks the poller to wait for a datagram.
+func (r *mmsgReader) recvmmsg(fd uintptr) bool {
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), readBatch, 0, 0, 0)
+	if e == unix.EAGAIN {
+		return false
+	}
+	r.got, r.errno = int(n), e
+	return true
+}
+
+// sockaddrAddrPort reads the sender's address as Go's own UDP reads report it (an
+// IPv4 peer of an IPv6 socket as a mapped address, a zone by interface name).
+func sockaddrAddrPort(sa *unix.RawSockaddrInet6) (netip.AddrPort, bool) {
+	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	p := uint16(port[0])<<8 | uint16(port[1])
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), p), true
+	case unix.AF_INET6:
+		a := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 {
+			if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
+				a = a.WithZone(ifi.Name)
+			} else {
+				a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
+			}
+		}
+		return netip.AddrPortFrom(a, p), true
+	}
+	return netip.AddrPort{}, false
 }

@@ -4,6 +4,7 @@ package sfu
 
 import (
 	"net"
+	"net/netip"
 
 	"golang.org/x/net/ipv4"
 )
@@ -34,3 +35,10 @@ func (w *msgWriter) writeBatch(ds []*datagram) (int, error) {
 	}
 	return n, err
 }
+
+// udpReader reads one datagram per call where there is no recvmmsg.
+type udpReader struct{ c *net.UDPConn }
+
+func newBatchReader(c *net.UDPConn) (batchReader, error) { return udpReader{c}, nil }
+
+func (r udpReader) readFrom(p []byte) (int, netip.AddrPort, error) { return r.c.ReadFromUDPAddrPort(p) }
