@@ -70,6 +70,22 @@ func TestPublisherTailLossIsNACKedAtOnce(t *testing.T) {
 	}
 }
 
+// TestWatcherHasNoPublishConnection: someone who only watches never gets a publish
+// connection (nor its interceptors' goroutines and tickers); a candidate trickled for
+// one before any publish_offer is kept, not an error.
+func TestWatcherHasNoPublishConnection(t *testing.T) {
+	r := newMediaRig(t)
+	if r.subP.pub.Load() != nil {
+		t.Fatal("a participant that never published has a publish connection")
+	}
+	if err := r.subP.AddCandidate(true, Candidate{Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host"}); err != nil {
+		t.Fatalf("publish candidate before any offer: %v", err)
+	}
+	if r.subP.pub.Load() != nil || len(r.subP.pubCandidates) != 1 {
+		t.Fatalf("the candidate made a connection or was not kept (%d kept)", len(r.subP.pubCandidates))
+	}
+}
+
 // TestSubscriberLossIsRepaired: a subscriber whose link loses one RTP packet in 25
 // NACKs them like a browser and gets every one from the SFU's cache, through its
 // retransmission queue (residual loss 0).

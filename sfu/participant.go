@@ -19,10 +19,13 @@ import (
 type Participant struct {
 	id   string
 	room *Room
-	pub  *webrtc.PeerConnection
-	sub  *webrtc.PeerConnection
-	out  *sendQueue
-	wg   sync.WaitGroup
+	// pub is made by the first Publish (under mu, never once closed): most people in a
+	// large meeting only watch, and an idle connection still costs memory and the
+	// tickers of its interceptors.
+	pub atomic.Pointer[webrtc.PeerConnection]
+	sub *webrtc.PeerConnection
+	out *sendQueue
+	wg  sync.WaitGroup
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader
@@ -74,24 +77,17 @@ type Candidate struct {
 }
 
 func newParticipant(r *Room, id string) (*Participant, error) {
-	cfg := webrtc.Configuration{}
-	pub, err := r.engine.pubAPI.NewPeerConnection(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("sfu: new publish connection: %w", err)
-	}
 	r.engine.subMu.Lock()
-	sub, err := r.engine.subAPI.NewPeerConnection(cfg)
+	sub, err := r.engine.subAPI.NewPeerConnection(webrtc.Configuration{})
 	est := r.engine.newBWE
 	r.engine.newBWE = nil
 	r.engine.subMu.Unlock()
 	if err != nil {
-		_ = pub.Close()
 		return nil, fmt.Errorf("sfu: new subscribe connection: %w", err)
 	}
 	p := &Participant{
 		id:        id,
 		room:      r,
-		pub:       pub,
 		sub:       sub,
 		out:       newSendQueue(r.engine.writers),
 		negotiate: make(chan struct{}, 1),
@@ -103,7 +99,6 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 	p.out.now = r.engine.now
 	p.startBWE(est)
 	r.engine.queues.add(p.out)
-	pub.OnTrack(p.onTrack)
 	sub.OnConnectionStateChange(p.onSubscribeState) // replay.go
 	// A TCP connection's write waits for the peer: such a subscriber gets a writer of
 	// its own (writerpool.go).
@@ -182,22 +177,32 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 		}
 		merged[mid] = src
 	}
+	pub := p.pub.Load()
+	if pub == nil {
+		var err error
+		if pub, err = p.room.engine.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+			p.mu.Unlock()
+			return "", fmt.Errorf("sfu: new publish connection: %w", err)
+		}
+		pub.OnTrack(p.onTrack)
+		p.pub.Store(pub)
+	}
 	p.sources = merged
 	p.mu.Unlock()
 
-	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		p.mu.Lock()
 		p.sources = prev
 		p.mu.Unlock()
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	answer, err := p.pub.CreateAnswer(nil)
+	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
-		_ = p.pub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		_ = pub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	gathered := webrtc.GatheringCompletePromise(p.pub)
-	if err := p.pub.SetLocalDescription(answer); err != nil {
+	gathered := webrtc.GatheringCompletePromise(pub)
+	if err := pub.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	select {
@@ -205,8 +210,8 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	p.flushCandidates(p.pub, &p.pubCandidates)
-	return p.pub.LocalDescription().SDP, nil
+	p.flushCandidates(pub, &p.pubCandidates)
+	return pub.LocalDescription().SDP, nil
 }
 
 // NextSubscribeOffer makes the next subscribe offer, or returns nil when none is needed
@@ -350,11 +355,15 @@ func (p *Participant) AddCandidate(publish bool, c Candidate) error {
 		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
 	}
 	init := webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
-	pc, buf, count := p.sub, &p.subCandidates, &p.subTrickled
+	buf, count := &p.subCandidates, &p.subTrickled
 	if publish {
-		pc, buf, count = p.pub, &p.pubCandidates, &p.pubTrickled
+		buf, count = &p.pubCandidates, &p.pubTrickled
 	}
 	p.mu.Lock()
+	pc := p.sub
+	if publish {
+		pc = p.pub.Load() // nil before the first publish_offer
+	}
 	if p.closed {
 		p.mu.Unlock()
 		return ErrClosed
@@ -368,7 +377,7 @@ func (p *Participant) AddCandidate(publish bool, c Candidate) error {
 		p.mu.Unlock()
 		return nil
 	}
-	if pc.RemoteDescription() == nil {
+	if pc == nil || pc.RemoteDescription() == nil {
 		// Kept until the description arrives; the trickle cap above bounds them.
 		*buf = append(*buf, init)
 		p.mu.Unlock()
@@ -418,14 +427,16 @@ func (p *Participant) Close() {
 }
 
 func (p *Participant) closePeers() {
-	_ = p.pub.Close()
+	if pub := p.pub.Load(); pub != nil {
+		_ = pub.Close()
+	}
 	_ = p.sub.Close()
 }
 
 // onTrack runs on a Pion goroutine when a published track's first packet arrives.
 func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	mid := ""
-	for _, t := range p.pub.GetTransceivers() {
+	for _, t := range p.pub.Load().GetTransceivers() { // the connection that calls
 		if t.Receiver() == recv {
 			mid = t.Mid()
 			break
@@ -545,7 +556,11 @@ func (p *Participant) discard(read func([]byte) error) {
 }
 
 func (p *Participant) writePublishRTCP(pkts []rtcp.Packet) error {
-	return p.pub.WriteRTCP(pkts)
+	pub := p.pub.Load()
+	if pub == nil {
+		return ErrClosed
+	}
+	return pub.WriteRTCP(pkts)
 }
 
 func (p *Participant) writeSubscribeRTCP(pkts []rtcp.Packet) error {
