@@ -83,6 +83,20 @@ func poolSub(t *testing.T, pool *writerPool, kind webrtc.RTPCodecType, ssrc uint
 	return d
 }
 
+// newHeldLog is a log whose writes for SSRC held wait until hold is closed.
+func newHeldLog(held uint32) (log *sharedLog, hold chan struct{}) {
+	hold = make(chan struct{})
+	return &sharedLog{hold: map[uint32]chan struct{}{held: hold}, entered: make(chan uint32, 1)}, hold
+}
+
+// newTestPool is a pool of n writers, closed after the queues made later (cleanups run
+// last first).
+func newTestPool(t *testing.T, n int) *writerPool {
+	p := newWriterPool(n)
+	t.Cleanup(p.close)
+	return p
+}
+
 func seqPacket(seq uint16) *packet {
 	return &packet{header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000}, payload: []byte{1}}
 }
@@ -91,8 +105,7 @@ func seqPacket(seq uint16) *packet {
 // fanned out from several goroutines: each subscriber gets each of its packets once,
 // in the order they were queued.
 func TestWriterPoolWritesEveryPacketInOrder(t *testing.T) {
-	pool := newWriterPool(2)
-	t.Cleanup(pool.close) // after the queues' cleanups
+	pool := newTestPool(t, 2)
 	log := &sharedLog{}
 	const subs, packets = 40, 200
 	var downs []*downTrack
@@ -131,10 +144,8 @@ func TestWriterPoolWritesEveryPacketInOrder(t *testing.T) {
 // TestWriterPoolTakesTurns: a subscriber with a long queue is drained drainTurn packets
 // at a time, so another subscriber on the same writer waits for at most one turn.
 func TestWriterPoolTakesTurns(t *testing.T) {
-	pool := newWriterPool(1)
-	t.Cleanup(pool.close)
-	hold := make(chan struct{})
-	log := &sharedLog{hold: map[uint32]chan struct{}{1: hold}, entered: make(chan uint32, 1)}
+	pool := newTestPool(t, 1)
+	log, hold := newHeldLog(1)
 	long := poolSub(t, pool, webrtc.RTPCodecTypeVideo, 1, log)
 	short := poolSub(t, pool, webrtc.RTPCodecTypeVideo, 2, log)
 
@@ -163,8 +174,7 @@ func TestWriterPoolTakesTurns(t *testing.T) {
 
 // TestWriterPoolAudioFirst: audio queued while video waits goes out before it.
 func TestWriterPoolAudioFirst(t *testing.T) {
-	hold := make(chan struct{})
-	log := &sharedLog{hold: map[uint32]chan struct{}{1: hold}, entered: make(chan uint32, 1)}
+	log, hold := newHeldLog(1)
 	video := poolSub(t, nil, webrtc.RTPCodecTypeVideo, 1, log)
 	q := video.sub.out
 	audio := &downTrack{up: newTestUpTrack(), sub: video.sub}
@@ -187,10 +197,8 @@ func TestWriterPoolAudioFirst(t *testing.T) {
 // TestDedicatedWriterDoesNotHoldOthers: a subscriber whose writes wait (a TCP peer that
 // reads slowly) holds up only itself once it has a writer of its own.
 func TestDedicatedWriterDoesNotHoldOthers(t *testing.T) {
-	pool := newWriterPool(1)
-	t.Cleanup(pool.close)
-	hold := make(chan struct{})
-	log := &sharedLog{hold: map[uint32]chan struct{}{1: hold}, entered: make(chan uint32, 1)}
+	pool := newTestPool(t, 1)
+	log, hold := newHeldLog(1)
 	slow := poolSub(t, pool, webrtc.RTPCodecTypeVideo, 1, log)
 	fast := poolSub(t, pool, webrtc.RTPCodecTypeVideo, 2, log)
 	t.Cleanup(func() { close(hold) }) // before the queues close: close waits for the write
@@ -212,10 +220,8 @@ func TestDedicatedWriterDoesNotHoldOthers(t *testing.T) {
 // TestSendQueueCloseWaitsForTheWriter: close returns only after a write in progress
 // ended, and nothing queued is written after it.
 func TestSendQueueCloseWaitsForTheWriter(t *testing.T) {
-	pool := newWriterPool(1)
-	t.Cleanup(pool.close)
-	hold := make(chan struct{})
-	log := &sharedLog{hold: map[uint32]chan struct{}{1: hold}, entered: make(chan uint32, 1)}
+	pool := newTestPool(t, 1)
+	log, hold := newHeldLog(1)
 	d := poolSub(t, pool, webrtc.RTPCodecTypeVideo, 1, log)
 	q := d.sub.out
 	for s := range 5 {
