@@ -29,6 +29,9 @@ type Participant struct {
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader
+	// stopping is set by stopReaders before it puts the reads past a deadline: a reader
+	// then leaves the deadline alone (tailloss.go sets its own) and stops at any error.
+	stopping atomic.Bool
 
 	negotiate chan struct{}
 	blocked   [3]atomic.Bool       // by sourceIndex: a moderator stopped forwarding this source

@@ -29,6 +29,7 @@ func (p *Participant) stopReaders() {
 	readers := p.readers
 	p.readers = nil
 	p.mu.Unlock()
+	p.stopping.Store(true) // before the deadlines: a reader that sets its own checks it after
 	past := time.Unix(0, 1)
 	for _, r := range readers {
 		_ = r.remote.SetReadDeadline(past)

@@ -179,8 +179,11 @@ func (l *layer) run() {
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
-			if l.tail.expired(err) {
+			if l.tail.expired(err) && !u.owner.stopping.Load() {
 				_ = l.remote.SetReadDeadline(time.Time{})
+				if u.owner.stopping.Load() {
+					return // stopReaders came between: its deadline may be the one undone
+				}
 				if seqs := l.loss.probeTail(u.now, l.nackBuf[:0]); len(seqs) > 0 {
 					l.nackPublisher(seqs, 0)
 				}
@@ -218,6 +221,11 @@ func (l *layer) run() {
 					deadline = time.Now().Add(wait)
 				}
 				_ = l.remote.SetReadDeadline(deadline)
+				if u.owner.stopping.Load() {
+					// stopReaders may have put the read past a deadline just before
+					// this one replaced it: put it back.
+					_ = l.remote.SetReadDeadline(time.Unix(0, 1))
+				}
 			}
 		}
 		if u.blocked.Load() {
