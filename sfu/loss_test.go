@@ -259,3 +259,35 @@ func TestTailWatch(t *testing.T) {
 		t.Fatal("the deadline did not count as expired")
 	}
 }
+
+// TestLossTrackerRetryFollowsRepairs: until a repair is timed a packet is asked for
+// again after nackRetryInterval; once the publisher resends within a few milliseconds,
+// after nackRetryMin; a slow publisher's repairs keep the wait at nackRetryInterval.
+func TestLossTrackerRetryFollowsRepairs(t *testing.T) {
+	c := &lossClock{t: time.Unix(0, 0)}
+	var l lossTracker
+	feed := func(seq uint16) []uint16 { got, _ := l.onPacket(seq, c.now, nil); return got }
+	feed(10)
+	feed(12) // 11 asked for
+	if got := l.retryAfter(); got != nackRetryInterval {
+		t.Fatalf("untimed: retry after %v, want %v", got, nackRetryInterval)
+	}
+	c.t = c.t.Add(4 * time.Millisecond)
+	feed(11) // resent within 4 ms
+	if got := l.retryAfter(); got != nackRetryMin {
+		t.Fatalf("4 ms repairs: retry after %v, want %v", got, nackRetryMin)
+	}
+	feed(14) // 13 asked for
+	c.t = c.t.Add(nackRetryMin)
+	if got := feed(15); len(got) != 1 || got[0] != 13 {
+		t.Fatalf("after %v: asked for %v, want [13] again", nackRetryMin, got)
+	}
+	for s := uint16(20); s < 80; s += 2 { // a publisher that takes 200 ms to resend
+		feed(s)
+		c.t = c.t.Add(200 * time.Millisecond)
+		feed(s - 1)
+	}
+	if got := l.retryAfter(); got != nackRetryInterval {
+		t.Fatalf("200 ms repairs: retry after %v, want %v", got, nackRetryInterval)
+	}
+}

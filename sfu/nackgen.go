@@ -13,11 +13,16 @@ type lossTracker struct {
 	started bool
 	highest uint16
 	missing []missingPacket // oldest first, at most maxMissing
+	// repair is how long the publisher has been taking to resend what was asked for
+	// (its round trip, smoothed); timed once a packet asked for once has arrived.
+	repair time.Duration
+	timed  bool
 }
 
 type missingPacket struct {
 	seq   uint16
 	tries uint8
+	asked time.Time // the first NACK
 	due   time.Time // when to ask again
 }
 
@@ -26,8 +31,11 @@ const (
 	maxNackTries = 3
 	// nackRetryInterval is the wait before asking again: longer than a typical round
 	// trip to a publisher, short enough for the retransmission to make a receiver's
-	// jitter buffer.
+	// jitter buffer. Once the publisher's repairs are timed, the wait is a few of its
+	// repair times instead, within [nackRetryMin, nackRetryInterval]: on a LAN a
+	// retransmission lost again is asked for within tens of milliseconds, not eighty.
 	nackRetryInterval = 80 * time.Millisecond
+	nackRetryMin      = 20 * time.Millisecond
 	// maxMissing bounds the packets tracked at once (older ones are given up first).
 	maxMissing = 128
 	// maxNackGap: a jump larger than this is a restart or a paused stream, not loss.
@@ -45,7 +53,8 @@ func (l *lossTracker) probeTail(now func() time.Time, out []uint16) []uint16 {
 	if len(l.missing) == maxMissing {
 		l.missing = append(l.missing[:0], l.missing[1:]...)
 	}
-	l.missing = append(l.missing, missingPacket{seq: l.highest, tries: 1, due: now().Add(nackRetryInterval)})
+	t := now()
+	l.missing = append(l.missing, missingPacket{seq: l.highest, tries: 1, asked: t, due: t.Add(l.retryAfter())})
 	return append(out, l.highest)
 }
 
@@ -76,13 +85,16 @@ func (l *lossTracker) onPacket(seq uint16, now func() time.Time, out []uint16) (
 				l.missing = append(l.missing[:0], l.missing[1:]...)
 				gaveUp++
 			}
-			l.missing = append(l.missing, missingPacket{seq: s, tries: 1, due: t.Add(nackRetryInterval)})
+			l.missing = append(l.missing, missingPacket{seq: s, tries: 1, asked: t, due: t.Add(l.retryAfter())})
 			out = append(out, s)
 		}
 		return out, gaveUp
 	default: // late (a retransmission, or reordered) or a duplicate
 		for i, m := range l.missing {
 			if m.seq == seq {
+				if m.tries == 1 { // a repair of the first request times the round trip
+					l.noteRepair(now().Sub(m.asked))
+				}
 				l.missing = append(l.missing[:i], l.missing[i+1:]...)
 				break
 			}
@@ -105,10 +117,30 @@ func (l *lossTracker) onPacket(seq uint16, now func() time.Time, out []uint16) (
 			continue
 		}
 		m.tries++
-		m.due = t.Add(nackRetryInterval)
+		m.due = t.Add(l.retryAfter())
 		out = append(out, m.seq)
 		kept = append(kept, m)
 	}
 	l.missing = kept
 	return out, gaveUp
+}
+
+// noteRepair smooths the time a requested packet took to arrive.
+func (l *lossTracker) noteRepair(d time.Duration) {
+	if d < 0 || d > time.Second {
+		return // a clock step, or a packet that came late on its own
+	}
+	if !l.timed {
+		l.repair, l.timed = d, true
+		return
+	}
+	l.repair += (d - l.repair) / 8
+}
+
+// retryAfter is the wait before asking for a packet again.
+func (l *lossTracker) retryAfter() time.Duration {
+	if !l.timed {
+		return nackRetryInterval
+	}
+	return min(max(3*l.repair, nackRetryMin), nackRetryInterval)
 }
