@@ -209,11 +209,11 @@ func TestSubscriberKeyframes(t *testing.T) {
 func TestLossTrackerProbeTail(t *testing.T) {
 	c := &lossClock{t: time.Unix(0, 0)}
 	var l lossTracker
-	if got := l.probeTail(c.now, nil); len(got) != 0 {
+	if got, _ := l.probeTail(c.now, nil); len(got) != 0 {
 		t.Fatalf("probed %v before any packet", got)
 	}
 	l.onPacket(10, c.now, nil)
-	if got := l.probeTail(c.now, nil); len(got) != 1 || got[0] != 11 {
+	if got, _ := l.probeTail(c.now, nil); len(got) != 1 || got[0] != 11 {
 		t.Fatalf("probed %v, want [11]", got)
 	}
 	if got, _ := l.onPacket(12, c.now, nil); len(got) != 0 {

@@ -45,17 +45,23 @@ const (
 // probeTail takes the packet after the newest for lost (the end of a frame that has
 // not come, tailloss.go): it is tracked like any missing packet and appended to out to
 // NACK now. If it arrives after all it is a late packet like any other.
-func (l *lossTracker) probeTail(now func() time.Time, out []uint16) []uint16 {
+func (l *lossTracker) probeTail(now func() time.Time, out []uint16) (nack []uint16, gaveUp int) {
 	if !l.started {
-		return out
+		return out, 0
 	}
 	l.highest++
+	return append(out, l.highest), l.ask(l.highest, now())
+}
+
+// ask tracks seq as missing, asked for at t; when tracking is full the oldest is given
+// up (counted in the result).
+func (l *lossTracker) ask(seq uint16, t time.Time) (gaveUp int) {
 	if len(l.missing) == maxMissing {
 		l.missing = append(l.missing[:0], l.missing[1:]...)
+		gaveUp = 1
 	}
-	t := now()
-	l.missing = append(l.missing, missingPacket{seq: l.highest, tries: 1, asked: t, due: t.Add(l.retryAfter())})
-	return append(out, l.highest)
+	l.missing = append(l.missing, missingPacket{seq: seq, tries: 1, asked: t, due: t.Add(l.retryAfter())})
+	return gaveUp
 }
 
 // onPacket notes that seq arrived and appends to out the sequence numbers to NACK now.
@@ -81,11 +87,7 @@ func (l *lossTracker) onPacket(seq uint16, now func() time.Time, out []uint16) (
 		}
 		t := now()
 		for s := seq - uint16(diff) + 1; s != seq; s++ {
-			if len(l.missing) == maxMissing {
-				l.missing = append(l.missing[:0], l.missing[1:]...)
-				gaveUp++
-			}
-			l.missing = append(l.missing, missingPacket{seq: s, tries: 1, asked: t, due: t.Add(l.retryAfter())})
+			gaveUp += l.ask(s, t)
 			out = append(out, s)
 		}
 		return out, gaveUp

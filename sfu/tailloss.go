@@ -60,3 +60,42 @@ func (w *tailWatch) expired(err error) bool {
 	w.armed = false
 	return true
 }
+
+// noteTail arms the layer's tail watch after a video packet whose frame goes on, and
+// disarms it after a frame's last.
+func (l *layer) noteTail(p *packet) {
+	wait, change := l.tail.seen(p.header.Timestamp, p.header.Marker, l.up.now())
+	if !change {
+		return
+	}
+	deadline := time.Time{}
+	if wait > 0 {
+		deadline = time.Now().Add(wait) // a real-time I/O deadline, like a socket's
+	}
+	l.setDeadline(deadline)
+}
+
+// tailExpired reports whether the read error err is the tail watch's deadline, and if
+// so asks the publisher for the packet after the newest. Any other error, or any error
+// once the participant is stopping, ends the reader.
+func (l *layer) tailExpired(err error) bool {
+	if !l.tail.expired(err) || l.setDeadline(time.Time{}) {
+		return false
+	}
+	if seqs, gaveUp := l.loss.probeTail(l.up.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
+		l.nackPublisher(seqs, gaveUp)
+	}
+	return true
+}
+
+// setDeadline puts the layer's reads under deadline t (zero: none), unless the
+// participant is stopping: stopReaders has put them past a deadline (readers.go), which
+// t may just have replaced, so that one is put back and it reports true.
+func (l *layer) setDeadline(t time.Time) (stopping bool) {
+	_ = l.remote.SetReadDeadline(t)
+	if !l.up.owner.stopping.Load() {
+		return false
+	}
+	_ = l.remote.SetReadDeadline(time.Unix(0, 1))
+	return true
+}

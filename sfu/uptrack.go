@@ -179,14 +179,7 @@ func (l *layer) run() {
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
-			if l.tail.expired(err) && !u.owner.stopping.Load() {
-				_ = l.remote.SetReadDeadline(time.Time{})
-				if u.owner.stopping.Load() {
-					return // stopReaders came between: its deadline may be the one undone
-				}
-				if seqs := l.loss.probeTail(u.now, l.nackBuf[:0]); len(seqs) > 0 {
-					l.nackPublisher(seqs, 0)
-				}
+			if l.tailExpired(err) {
 				continue
 			}
 			return
@@ -214,19 +207,7 @@ func (l *layer) run() {
 			l.nackPublisher(seqs, gaveUp)
 		}
 		if u.kind == webrtc.RTPCodecTypeVideo && len(p.payload) > 0 {
-			if wait, change := l.tail.seen(p.header.Timestamp, p.header.Marker, u.now()); change {
-				// A real-time I/O deadline, like a socket's: the wait is for packets.
-				deadline := time.Time{}
-				if wait > 0 {
-					deadline = time.Now().Add(wait)
-				}
-				_ = l.remote.SetReadDeadline(deadline)
-				if u.owner.stopping.Load() {
-					// stopReaders may have put the read past a deadline just before
-					// this one replaced it: put it back.
-					_ = l.remote.SetReadDeadline(time.Unix(0, 1))
-				}
-			}
+			l.noteTail(p)
 		}
 		if u.blocked.Load() {
 			continue
