@@ -24,6 +24,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -151,9 +152,18 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 
 	settings := webrtc.SettingEngine{LoggerFactory: loggerFactory}
-	if cfg.Net != nil {
-		settings.SetNet(cfg.Net)
+	// One view of the machine's interfaces for every ICE agent: without it each
+	// connection's agent lists them itself (a netlink dump per join) and keeps its
+	// own copy for as long as it lives. The agents only read it (the server does
+	// not gather again when interfaces change: its media socket is bound once).
+	agentNet := cfg.Net
+	if agentNet == nil {
+		if agentNet, err = stdnet.NewNet(); err != nil {
+			_ = e.Close()
+			return nil, fmt.Errorf("sfu: list network interfaces: %w", err)
+		}
 	}
+	settings.SetNet(agentNet)
 	settings.SetICEUDPMux(e.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if e.tcpMux != nil {

@@ -46,8 +46,8 @@ type estimator struct {
 	notify func(int)    // OnTargetBitrateChange; set before the connection exists
 
 	mu       sync.Mutex
-	ring     [estRing]sentPacket // by transport-wide sequence number
-	ref      int64               // unwrapped reference time, in its 64 ms units
+	ring     []sentPacket // by transport-wide sequence number; made at the first packet, grown to estRing (onSent)
+	ref      int64        // unwrapped reference time, in its 64 ms units
 	lastRef  uint32
 	haveRef  bool
 	iv       estSpan
@@ -61,7 +61,12 @@ type estimator struct {
 }
 
 const (
-	estRing     = 1024 // packets remembered: seconds of video at a few Mbit/s
+	estRing = 1024 // packets remembered at most: seconds of video at a few Mbit/s
+	// estRingMin is the ring's first size: a subscriber at a few hundred kbit/s
+	// has that many packets in flight for a second; it grows when feedback is
+	// still awaited for a packet it would overwrite (estRingKeep).
+	estRingMin  = 128
+	estRingKeep = int64(time.Second)
 	estInterval = 750 * time.Millisecond
 	// estEarly is the shortest interval judged, when it already shows an overrun.
 	estEarly      = 150 * time.Millisecond
@@ -147,12 +152,34 @@ func (e *estimator) AddStream(info *interceptor.StreamInfo, w interceptor.RTPWri
 func (e *estimator) onSent(seq uint16, size int) {
 	at := int64(e.now().Sub(e.start)) + 1 // never 0: 0 marks an empty slot
 	e.mu.Lock()
-	e.ring[seq%estRing] = sentPacket{at: at, size: uint16(min(size, math.MaxUint16)), seq: seq}
+	*e.slot(seq, at) = sentPacket{at: at, size: uint16(min(size, math.MaxUint16)), seq: seq}
 	e.lastSent = max(e.lastSent, at)
 	if e.train.left > 0 {
 		e.train.sent(seq, uint16(min(size, math.MaxUint16)), at)
 	}
 	e.mu.Unlock()
+}
+
+// slot is where the packet seq sent at goes; under mu. The ring starts small and
+// doubles (up to estRing) rather than forget a packet whose feedback may still come:
+// most subscribers never need the full size, and the ring is kept per connection.
+func (e *estimator) slot(seq uint16, at int64) *sentPacket {
+	if e.ring == nil {
+		e.ring = make([]sentPacket, estRingMin)
+	}
+	for {
+		p := &e.ring[int(seq)&(len(e.ring)-1)]
+		if len(e.ring) >= estRing || p.at == 0 || p.seq == seq || p.state != pktAwaiting || at-p.at > estRingKeep {
+			return p
+		}
+		grown := make([]sentPacket, 2*len(e.ring))
+		for _, q := range e.ring {
+			if q.at != 0 { // distinct residues mod n stay distinct mod 2n
+				grown[int(q.seq)&(len(grown)-1)] = q
+			}
+		}
+		e.ring = grown
+	}
 }
 
 // WriteRTCP reads transport-cc feedback; anything else, and feedback that names
@@ -230,7 +257,10 @@ chunks:
 
 // acked notes one packet's fate; under mu.
 func (e *estimator) acked(seq uint16, received bool, arrival int64) {
-	p := &e.ring[seq%estRing]
+	if e.ring == nil {
+		return // nothing sent yet
+	}
+	p := &e.ring[int(seq)&(len(e.ring)-1)]
 	if p.at == 0 || p.seq != seq || p.state == pktReceived || !received && p.state == pktLost {
 		return // unknown, forgotten, or already known
 	}

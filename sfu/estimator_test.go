@@ -344,3 +344,41 @@ func FuzzTransportCCFeedback(f *testing.F) {
 		}
 	})
 }
+
+// TestEstimatorRingGrowsOnlyWhenNeeded: a subscriber sent a few packets a second keeps
+// the small ring; a burst of packets whose feedback is still awaited grows it, so
+// feedback for the first of them is still matched.
+func TestEstimatorRingGrowsOnlyWhenNeeded(t *testing.T) {
+	var now time.Duration
+	epoch := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return epoch.Add(now) }
+
+	slow := newEstimator(clock)
+	for i := range 600 { // 50 packets a second, never acknowledged
+		slow.onSent(uint16(i), 1200)
+		now += 20 * time.Millisecond
+	}
+	if len(slow.ring) != estRingMin {
+		t.Fatalf("ring of %d for 50 packets a second, want %d", len(slow.ring), estRingMin)
+	}
+
+	burst := newEstimator(clock)
+	for i := range 600 { // 600 packets in 60 ms, none acknowledged yet
+		burst.onSent(uint16(i), 1200)
+		now += 100 * time.Microsecond
+	}
+	if len(burst.ring) != estRing {
+		t.Fatalf("ring of %d after a burst of 600 awaited packets, want %d", len(burst.ring), estRing)
+	}
+	for _, seq := range []uint16{0, 1, 299, 599} {
+		if p := burst.ring[int(seq)&(len(burst.ring)-1)]; p.seq != seq || p.at == 0 || p.state != pktAwaiting {
+			t.Fatalf("packet %d forgotten after the ring grew: %+v", seq, p)
+		}
+	}
+	burst.mu.Lock()
+	burst.acked(0, true, 1000)
+	burst.mu.Unlock()
+	if p := burst.ring[0]; p.state != pktReceived {
+		t.Fatalf("feedback for the first packet of the burst not matched: %+v", p)
+	}
+}

@@ -262,22 +262,41 @@ func (q *sendQueue) close() {
 	}
 }
 
-// itemRing is a bounded FIFO of queued items.
+// itemRing is a bounded FIFO of queued items. It starts small and doubles up to its
+// bound when a burst needs it: a writer usually keeps a subscriber's queues nearly
+// empty, and every subscriber has three of them.
 type itemRing struct {
-	buf  []sendItem
-	head int
-	n    int
+	buf   []sendItem
+	head  int
+	n     int
+	limit int
 }
 
-func newItemRing(size int) itemRing { return itemRing{buf: make([]sendItem, size)} }
+// itemRingStart is a ring's first size: a video frame's packets, a few of audio.
+const itemRingStart = 16
+
+func newItemRing(limit int) itemRing { return itemRing{limit: limit} }
 
 func (r *itemRing) push(it sendItem) bool {
 	if r.n == len(r.buf) {
-		return false
+		if len(r.buf) >= r.limit {
+			return false
+		}
+		r.grow()
 	}
 	r.buf[(r.head+r.n)%len(r.buf)] = it
 	r.n++
 	return true
+}
+
+// grow doubles the ring (to at most its limit), keeping the items in order.
+func (r *itemRing) grow() {
+	size := min(max(2*len(r.buf), itemRingStart), r.limit)
+	buf := make([]sendItem, size)
+	for i := range r.n {
+		buf[i] = r.buf[(r.head+i)%len(r.buf)]
+	}
+	r.buf, r.head = buf, 0
 }
 
 func (r *itemRing) pop() (sendItem, bool) {

@@ -209,6 +209,9 @@ func NewServer(cfg Config) *Server {
 		upgrader: websocket.Upgrader{
 			ReadBufferSize:  4096,
 			WriteBufferSize: 4096,
+			// Members write a few messages a minute: a write buffer is borrowed for
+			// each message instead of kept by every connection for its life.
+			WriteBufferPool: &sync.Pool{},
 			// nil CheckOrigin: gorilla refuses an Origin that is not this host.
 		},
 		sessions: make(map[*Session]struct{}),

@@ -71,10 +71,10 @@ type Session struct {
 	conn *websocket.Conn
 	log  *slog.Logger
 
-	addr      string // source address, for throttling password guesses only
-	group     string // addrGroup(addr): the unit of the per-address caps
-	queue     chan outMsg
-	events    chan event
+	addr      string       // source address, for throttling password guesses only
+	group     string       // addrGroup(addr): the unit of the per-address caps
+	queue     chan *outMsg // pointers: the channels are sized for bursts and kept per member
+	events    chan *event
 	closing   chan struct{} // closed by abort: the connection is going
 	closeOnce sync.Once
 	closed    chan struct{} // closed once the connection is closed
@@ -147,9 +147,9 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		closed:    make(chan struct{}),
 		done:      make(chan struct{}),
 		pingNow:   make(chan struct{}, 1),
-		events:    make(chan event, eventQueueLen),
+		events:    make(chan *event, eventQueueLen),
 		log:       srv.log,
-		queue:     make(chan outMsg, sendQueueLen),
+		queue:     make(chan *outMsg, sendQueueLen),
 		closing:   make(chan struct{}),
 		readDone:  make(chan struct{}),
 		shutdown:  make(chan struct{}),
@@ -180,10 +180,10 @@ func (s *Session) send(msg []byte) {
 	if s == nil {
 		return
 	}
-	s.enqueue(outMsg{data: msg})
+	s.enqueue(&outMsg{data: msg})
 }
 
-func (s *Session) enqueue(m outMsg) {
+func (s *Session) enqueue(m *outMsg) {
 	select {
 	case <-s.closing:
 		return
@@ -204,7 +204,7 @@ func (s *Session) deliver(ev event) {
 		return
 	}
 	select {
-	case s.events <- ev:
+	case s.events <- &ev:
 	default:
 		s.abort(CloseSlowConsumer, "slow consumer")
 	}
@@ -256,7 +256,7 @@ func (s *Session) run(in <-chan inbound) {
 		case <-s.downlinkDue:
 			s.sendDownlink()
 		case ev := <-s.events:
-			s.handleEvent(ev)
+			s.handleEvent(*ev)
 		case <-s.shutdown:
 			s.finish(TypeBye, ByePayload{Reason: "shutdown"}, CloseGoingAway, "server shutting down")
 		case <-s.closing:
@@ -270,7 +270,7 @@ func (s *Session) finish(typ string, payload any, code int, text string) {
 	if typ != "" {
 		s.send(encode(typ, "", payload))
 	}
-	s.enqueue(outMsg{closeCode: code, closeText: text})
+	s.enqueue(&outMsg{closeCode: code, closeText: text})
 	s.state = stateClosed
 	s.saidBye = true
 }
