@@ -111,15 +111,27 @@ func (b *batchConn) WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error) {
 		return 0, net.ErrClosed
 	default:
 	}
-	d := b.pool.Get().(*datagram)
+	d := b.newDatagram()
 	d.n = copy(d.buf[:], p)
 	d.ap = ap
+	if err := b.queueDatagram(d); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// newDatagram is an empty datagram for a writer that fills it in place and queues it
+// (queueDatagram): the SFU's own SRTP writer encrypts into it (srtpout.go).
+func (b *batchConn) newDatagram() *datagram { return b.pool.Get().(*datagram) }
+
+// queueDatagram queues d, filled by its writer, as WriteToAddrPort queues a copy.
+func (b *batchConn) queueDatagram(d *datagram) error {
 	select {
 	case b.queue <- d:
-		return len(p), nil
+		return nil
 	case <-b.done:
 		b.pool.Put(d)
-		return 0, net.ErrClosed
+		return net.ErrClosed
 	}
 }
 

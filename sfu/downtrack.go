@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -91,6 +92,7 @@ func newDownTrack(up *upTrack, sub *Participant) *downTrack {
 type binding struct {
 	ssrc   uint32
 	pt     uint8
+	twcc   uint8 // the transport-wide sequence number extension's id, 0 if not negotiated
 	stream webrtc.TrackLocalWriter
 	rtcp   func([]rtcp.Packet) error // the subscribe connection's RTCP, for sender reports
 }
@@ -105,8 +107,8 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	want := d.up.codec
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, want.MimeType) {
-			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), stream: ctx.WriteStream(),
-				rtcp: d.sub.writeSubscribeRTCP})
+			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), twcc: twccID(ctx.HeaderExtensions()),
+				stream: ctx.WriteStream(), rtcp: d.sub.writeSubscribeRTCP})
 			// A new subscriber can decode nothing until a keyframe: ask now, past the
 			// per-subscriber limits (keyframe.go), even when the cache holds one to
 			// replay (replay.go): in an end-to-end encrypted meeting the senders
@@ -128,6 +130,16 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		}
 	}
 	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// twccID is the id the connection negotiated for the transport-wide sequence number.
+func twccID(exts []webrtc.RTPHeaderExtensionParameter) uint8 {
+	for _, e := range exts {
+		if e.URI == sdp.TransportCCURI && e.ID > 0 && e.ID < 15 {
+			return uint8(e.ID)
+		}
+	}
+	return 0
 }
 
 // Unbind is called by Pion when the track is removed or the connection closes.
@@ -201,7 +213,7 @@ func (d *downTrack) send(p *packet, h *rtp.Header, b *binding) (n, wire int, ok 
 	}
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	wire, err := b.stream.WriteRTP(h, payload)
+	wire, err := d.sub.writeRTP(b, h, payload)
 	if err != nil {
 		return 0, 0, false
 	}

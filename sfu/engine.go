@@ -58,6 +58,10 @@ type Config struct {
 	// For tests whose subject is not the link, whose verdict must not depend on how
 	// the machine's load delays packets.
 	NoBandwidthEstimation bool
+	// PionSRTP leaves the subscribers' RTP to Pion's SRTP session and ICE layers
+	// instead of the SFU's own writer (srtpout.go): for comparing the two, in tests
+	// and measurements.
+	PionSRTP bool
 	// Net, when set, is the network the media sockets and connections use instead of
 	// the operating system's: tests put the engine on Pion's virtual network (vnet) to
 	// give subscribers slow links.
@@ -81,21 +85,26 @@ type TapPacket struct {
 
 // Engine owns the media sockets and the Pion APIs shared by all rooms.
 type Engine struct {
-	log     *slog.Logger
-	now     func() time.Time
-	after   func(time.Duration, func()) func() bool
-	tap     func(TapPacket)
-	levels  bool // Config.SpeakerDetection
-	pubAPI  *webrtc.API
-	subAPI  *webrtc.API
-	cands   candidateFilter
-	udpConn net.PacketConn
-	udpMux  ice.UDPMux
-	tcpLn   net.Listener
-	tcpMux  ice.TCPMux
-	stats   counters    // monitoring (stats.go)
-	queues  queueStats  // what subscribers were sent, counted by their writers
-	writers *writerPool // drain the subscribers' queues (writerpool.go)
+	log    *slog.Logger
+	now    func() time.Time
+	after  func(time.Duration, func()) func() bool
+	tap    func(TapPacket)
+	levels bool // Config.SpeakerDetection
+	pubAPI *webrtc.API
+	// A subscribe connection's API is made for it (newSubscribeConnection), with these
+	// parts, so its DTLS handshake can be watched for its SRTP keys (dtlskeys.go).
+	subSettings webrtc.SettingEngine
+	subMedia    *webrtc.MediaEngine
+	subReg      *interceptor.Registry
+	ownSRTP     bool // subscribers' RTP is encrypted and sent by the SFU (srtpout.go)
+	cands       candidateFilter
+	udpConn     net.PacketConn
+	udpMux      ice.UDPMux
+	tcpLn       net.Listener
+	tcpMux      ice.TCPMux
+	stats       counters    // monitoring (stats.go)
+	queues      queueStats  // what subscribers were sent, counted by their writers
+	writers     *writerPool // drain the subscribers' queues (writerpool.go)
 
 	// subMu serialises making subscribe connections, so the bandwidth estimator the
 	// congestion control makes inside NewPeerConnection (newBWE, set by its callback
@@ -192,7 +201,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
-	if e.subAPI, err = newSubscribeAPI(settings, !cfg.NoBandwidthEstimation, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
+	e.subSettings, e.ownSRTP = settings, !cfg.PionSRTP
+	if e.subMedia, e.subReg, err = newSubscribeParts(!cfg.NoBandwidthEstimation, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
@@ -297,10 +307,11 @@ func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, err
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
 }
 
-// newSubscribeAPI: we send. NACKs are answered by the SFU itself from the publisher
+// newSubscribeParts: we send. NACKs are answered by the SFU itself from the publisher
 // track's shared packet cache (no per-subscriber buffers). The only header extension is
-// transport-wide congestion control's sequence number, which Pion's interceptor adds to
-// every packet on its way out (the publisher's extensions are stripped): the subscriber
+// transport-wide congestion control's sequence number, which the SFU's own SRTP writer
+// (srtpout.go) or, on a connection without one, Pion's interceptor adds to every
+// packet on its way out (the publisher's extensions are stripped): the subscriber
 // acknowledges them in transport-cc feedback, from which the SFU's own estimator
 // (estimator.go; Pion's cc interceptor only carries packets and feedback to it) estimates
 // the subscriber's bandwidth; onBWE gets each connection's estimator. Nothing paces: the
@@ -308,18 +319,18 @@ func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, err
 // interceptor: its reports would map timestamps to the time packets left the server; the
 // SFU forwards the publisher's own reports instead (senderreport.go), so receivers keep
 // lip sync.
-func newSubscribeAPI(settings webrtc.SettingEngine, estimate bool, onBWE cc.NewPeerConnectionCallback) (*webrtc.API, error) {
+func newSubscribeParts(estimate bool, onBWE cc.NewPeerConnectionCallback) (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	if !estimate {
 		if err := registerCodecs(m, fb); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(settings)), nil
+		return m, &interceptor.Registry{}, nil
 	}
 	fb = append(fb, webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC})
 	if err := registerCodecs(m, fb); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeAudio)
 	reg := &interceptor.Registry{}
@@ -327,12 +338,26 @@ func newSubscribeAPI(settings webrtc.SettingEngine, estimate bool, onBWE cc.NewP
 	// has numbered a packet before the estimator records it as sent.
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) { return newEstimator(time.Now), nil })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ccf.OnNewPeerConnection(onBWE)
 	reg.Add(ccf)
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
+	return m, reg, nil
+}
+
+// newSubscribeConnection makes a subscribe connection; keys, when not nil, is shown its
+// DTLS handshake (dtlskeys.go). The API is the connection's own only for that: the
+// media engine and the interceptor registry are the engine's (Pion copies the first
+// and builds the second per connection anyway).
+func (e *Engine) newSubscribeConnection(keys *dtlsKeys) (*webrtc.PeerConnection, error) {
+	settings := e.subSettings
+	if keys != nil {
+		settings.SetDTLSKeyLogWriter(keys)
+		settings.SetDTLSServerHelloMessageHook(keys.serverHello)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(e.subMedia), webrtc.WithInterceptorRegistry(e.subReg), webrtc.WithSettingEngine(settings))
+	return api.NewPeerConnection(webrtc.Configuration{})
 }

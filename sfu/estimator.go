@@ -130,7 +130,8 @@ func (iv *estSpan) heavyLoss() bool {
 }
 
 // AddStream records each packet the stream sends with its transport-wide sequence
-// number (set by the TWCC interceptor, which wraps this writer).
+// number (set by the TWCC interceptor, which wraps this writer), for a connection
+// whose RTP goes through Pion; the SFU's own SRTP writer calls onSent itself.
 func (e *estimator) AddStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
 	var id uint8
 	for _, x := range info.RTPHeaderExtensions {

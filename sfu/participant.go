@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -25,7 +26,14 @@ type Participant struct {
 	pub atomic.Pointer[webrtc.PeerConnection]
 	sub *webrtc.PeerConnection
 	out *sendQueue
-	wg  sync.WaitGroup
+	// srtp is the subscribe connection's own SRTP writer once its DTLS handshake is
+	// done (srtpout.go); route is where it sends, the selected candidate pair's remote
+	// address while that pair runs over UDP.
+	srtp      atomic.Pointer[srtpOut]
+	route     atomic.Pointer[route]
+	routeMu   sync.Mutex // orders setRoute and dropRoute
+	routeGone bool       // dropRoute was called: the connection is closed
+	wg        sync.WaitGroup
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader
@@ -80,8 +88,12 @@ type Candidate struct {
 }
 
 func newParticipant(r *Room, id string) (*Participant, error) {
+	var keys *dtlsKeys
+	if r.engine.ownSRTP {
+		keys = &dtlsKeys{}
+	}
 	r.engine.subMu.Lock()
-	sub, err := r.engine.subAPI.NewPeerConnection(webrtc.Configuration{})
+	sub, err := r.engine.newSubscribeConnection(keys)
 	est := r.engine.newBWE
 	r.engine.newBWE = nil
 	r.engine.subMu.Unlock()
@@ -105,12 +117,73 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 	sub.OnConnectionStateChange(p.onSubscribeState) // replay.go
 	// A TCP connection's write waits for the peer: such a subscriber gets a writer of
 	// its own (writerpool.go).
-	sub.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
+	iceT := sub.SCTP().Transport().ICETransport()
+	iceT.OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
 		if pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP {
 			p.out.dedicate()
 		}
+		if keys != nil {
+			p.setRoute(r.engine.routeFor(iceT, pair))
+		}
 	})
+	if keys != nil {
+		// Called by Pion with its DTLS lock held, before it starts its SRTP session:
+		// nothing here may call into the connection.
+		sub.SCTP().Transport().OnStateChange(func(s webrtc.DTLSTransportState) {
+			if s == webrtc.DTLSTransportStateConnected {
+				p.startOwnSRTP(keys)
+			}
+		})
+	}
 	return p, nil
+}
+
+// startOwnSRTP gives the subscribe connection its own SRTP writer (srtpout.go) when
+// its handshake was seen whole; otherwise its RTP stays on Pion's path.
+func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
+	sk, profile, err := keys.sessionKeys()
+	if err != nil {
+		p.room.engine.log.Debug("sfu: subscriber RTP stays on Pion's SRTP path", "err", err)
+		return
+	}
+	o, err := newSRTPOut(sk, profile, socketQueue(p.room.engine.udpConn), &p.route, p.trainer())
+	if err != nil {
+		p.room.engine.log.Debug("sfu: subscriber RTP stays on Pion's SRTP path", "err", err)
+		return
+	}
+	p.srtp.Store(o)
+}
+
+// setRoute makes r where the subscribe connection's own SRTP writer sends.
+func (p *Participant) setRoute(r *route) {
+	p.routeMu.Lock()
+	if p.routeGone {
+		p.routeMu.Unlock()
+		r.release()
+		return
+	}
+	old := p.route.Swap(r)
+	p.routeMu.Unlock()
+	old.release()
+}
+
+// dropRoute releases the route for good (Close).
+func (p *Participant) dropRoute() {
+	p.routeMu.Lock()
+	p.routeGone = true
+	old := p.route.Swap(nil)
+	p.routeMu.Unlock()
+	old.release()
+}
+
+// writeRTP sends one packet of a subscription bound by b: through the connection's
+// own SRTP writer when it has one, else through Pion's. Called only by the
+// subscriber's writer.
+func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte) (int, error) {
+	if o := p.srtp.Load(); o != nil {
+		return o.write(h, payload, b.twcc)
+	}
+	return b.stream.WriteRTP(h, payload)
 }
 
 // Block stops (true) or resumes (false) forwarding everything this participant
@@ -424,6 +497,7 @@ func (p *Participant) Close() {
 	}
 	p.stopBWE()
 	p.closePeers()
+	p.dropRoute()
 	p.stopReaders()
 	p.out.close()
 	p.room.engine.queues.remove(p.out)
