@@ -32,7 +32,12 @@ type batchConn struct {
 	gone   chan struct{} // closed when the sender has stopped
 	once   sync.Once
 
-	// Counted for the benchmarks (BenchmarkBatchConn): calls and datagrams sent.
+	sendCounts
+}
+
+// sendCounts are counted for the tests and benchmarks: system calls, datagrams sent,
+// datagrams the socket refused.
+type sendCounts struct {
 	calls, sent, failed atomic.Uint64
 }
 
@@ -181,14 +186,17 @@ func (b *batchConn) send() {
 	}
 }
 
-// write sends ms, skipping a datagram the socket refuses (an address it cannot reach)
-// so that the ones behind it still go.
-func (b *batchConn) write(ms []*datagram) {
+// write sends ms (sendAll).
+func (b *batchConn) write(ms []*datagram) { sendAll(b.batch, ms, &b.sendCounts) }
+
+// sendAll sends ms with w, skipping a datagram the socket refuses (an address it
+// cannot reach) so that the ones behind it still go.
+func sendAll(w batchWriter, ms []*datagram, c *sendCounts) {
 	for len(ms) > 0 {
-		n, err := b.batch.writeBatch(ms)
-		b.calls.Add(1)
+		n, err := w.writeBatch(ms)
+		c.calls.Add(1)
 		if n > 0 {
-			b.sent.Add(uint64(n))
+			c.sent.Add(uint64(n))
 			ms = ms[n:]
 		}
 		if err != nil {
@@ -196,11 +204,53 @@ func (b *batchConn) write(ms []*datagram) {
 				return
 			}
 			if n <= 0 {
-				b.failed.Add(1)
+				c.failed.Add(1)
 				ms = ms[1:]
 			}
 		}
 	}
+}
+
+// writerBatch is one writer goroutine's own batch (writerpool.go): the SFU's SRTP
+// writer (srtpout.go) encrypts into its datagrams, and the writer sends them with one
+// system call when the batch is full and at the end of each pass over its queues.
+// Nothing is handed to another goroutine, so a fan-out wakes one goroutine, not two,
+// and on a server with several cores the writers' system calls run side by side.
+// Only its writer touches it.
+type writerBatch struct {
+	w     batchWriter
+	slots [maxBatch]datagram
+	held  []*datagram
+	sendCounts
+}
+
+func newWriterBatch(c *net.UDPConn) (*writerBatch, error) {
+	w, err := newBatchWriter(c)
+	if err != nil {
+		return nil, err
+	}
+	return &writerBatch{w: w, held: make([]*datagram, 0, maxBatch)}, nil
+}
+
+// newDatagram is the next free slot; it is sent only once queued.
+func (b *writerBatch) newDatagram() *datagram { return &b.slots[len(b.held)] }
+
+func (b *writerBatch) queueDatagram(d *datagram) error {
+	b.held = append(b.held, d)
+	if len(b.held) == maxBatch {
+		b.flush()
+	}
+	return nil
+}
+
+// flush sends what is held.
+func (b *writerBatch) flush() {
+	if len(b.held) == 0 {
+		return
+	}
+	sendAll(b.w, b.held, &b.sendCounts)
+	clear(b.held)
+	b.held = b.held[:0]
 }
 
 // Close stops the sender (what is still queued is dropped) and closes the socket.

@@ -289,3 +289,38 @@ func TestBatchConnReads(t *testing.T) {
 		t.Fatalf("read after Close: %v, want net.ErrClosed", err)
 	}
 }
+
+// TestWriterBatchSendsInOrder: a writer's batch sends by itself when full and the rest
+// when flushed, in the order queued, each datagram whole; a flush of nothing sends
+// nothing.
+func TestWriterBatchSendsInOrder(t *testing.T) {
+	recv := listenLoopback(t)
+	send := listenLoopback(t)
+	b, err := newWriterBatch(send)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := recv.LocalAddr().(*net.UDPAddr).AddrPort()
+	const n = maxBatch + 8
+	for i := range n {
+		d := b.newDatagram()
+		binary.BigEndian.PutUint32(d.buf[:], uint32(i))
+		d.n, d.ap = 4+i, to
+		if err := b.queueDatagram(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := b.sent.Load(); got != maxBatch {
+		t.Fatalf("%d sent before the flush, want the full batch of %d", got, maxBatch)
+	}
+	b.flush()
+	b.flush()
+	if got := b.sent.Load(); got != n {
+		t.Fatalf("%d sent after the flush, want %d", got, n)
+	}
+	for i, d := range readDatagrams(t, recv, send.LocalAddr(), n) {
+		if len(d) != 4+i || binary.BigEndian.Uint32(d) != uint32(i) {
+			t.Fatalf("datagram %d: %d bytes, number %d", i, len(d), binary.BigEndian.Uint32(d))
+		}
+	}
+}

@@ -206,7 +206,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
-	e.writers = newWriterPool(0)
+	e.writers = newWriterPool(0, e.newWriterBatch)
 	return e, nil
 }
 
@@ -346,6 +346,20 @@ func newSubscribeParts(estimate bool, onBWE cc.NewPeerConnectionCallback) (*webr
 		return nil, nil, err
 	}
 	return m, reg, nil
+}
+
+// newWriterBatch is a writer's own batch on the media socket (batchconn.go), or nil
+// when the socket is not the operating system's or cannot batch.
+func (e *Engine) newWriterBatch() *writerBatch {
+	bc, ok := e.udpConn.(*batchConn)
+	if !ok {
+		return nil
+	}
+	b, err := newWriterBatch(bc.UDPConn)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // newSubscribeConnection makes a subscribe connection; keys, when not nil, is shown its

@@ -30,7 +30,7 @@ func BenchmarkFanout(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	pool := newWriterPool(0)
+	pool := newWriterPool(0, nil)
 	defer pool.close() // after the queues (deferred below)
 	parts := make([]*Participant, subscribers)
 	for i := range parts {

@@ -181,7 +181,10 @@ func (p *Participant) dropRoute() {
 // subscriber's writer.
 func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte) (int, error) {
 	if o := p.srtp.Load(); o != nil {
-		return o.write(h, payload, b.twcc)
+		if q := p.out.batch; q != nil {
+			return o.write(q, h, payload, b.twcc)
+		}
+		return o.write(o.sock, h, payload, b.twcc)
 	}
 	return b.stream.WriteRTP(h, payload)
 }

@@ -27,9 +27,14 @@ type sendQueue struct {
 	// drained is made by close while a writer drains the queue, and closed by that
 	// writer when it lets go.
 	drained chan struct{}
-	// shard is the writer that drains the queue; own: a writer of its own (dedicate).
+	// shard is the writer that drains the queue; own: a writer of its own (dedicate),
+	// made with pool's batch.
 	shard *writerShard
 	own   bool
+	pool  *writerPool
+	// batch is the batch of the writer draining the queue now (drain sets it; only
+	// that writer reads it).
+	batch *writerBatch
 
 	// now is the clock of the retransmission budget; newParticipant sets the engine's
 	// before the queue is shared.
@@ -81,8 +86,9 @@ const drainTurn = 32
 // writer of its own when pool is nil.
 func newSendQueue(pool *writerPool) *sendQueue {
 	q := newIdleSendQueue(urgentQueueLen, rtxQueueLen, videoQueueLen)
+	q.pool = pool
 	if pool == nil {
-		q.shard, q.own = newWriterShard(), true
+		q.shard, q.own = newWriterShard(nil), true
 	} else {
 		q.shard = pool.shard()
 	}
@@ -174,9 +180,10 @@ func (q *sendQueue) popLocked() (sendItem, bool) {
 // drain is a writer's turn at a ready queue: up to drainTurn packets, then the queue
 // goes back to the end of its writer's line if packets are left. Audio queued while a
 // video packet is written goes out next, before the rest of the video.
-func (q *sendQueue) drain() {
+func (q *sendQueue) drain(batch *writerBatch) {
 	q.mu.Lock()
 	q.state = queueDraining
+	q.batch = batch
 	for i := 0; i < drainTurn && !q.closed; i++ {
 		it, ok := q.popLocked()
 		if !ok {
@@ -210,7 +217,7 @@ func (q *sendQueue) dedicate() {
 	if q.own || q.closed || q.shard == nil {
 		return
 	}
-	q.shard, q.own = newWriterShard(), true
+	q.shard, q.own = newWriterShard(q.pool.batch()), true
 }
 
 func (q *sendQueue) write(it sendItem) {

@@ -99,10 +99,11 @@ func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock data
 	return &srtpOut{ctx: ctx, sock: sock, route: route, est: est}, nil
 }
 
-// write sends one packet: h (which it may give the transport-wide sequence number
-// extension twcc, 0 for none) and payload, padded as h says. It reports the bytes
+// write sends one packet to sock (the writer's batch, or the media socket's queue):
+// h (which it may give the transport-wide sequence number extension twcc, 0 for none)
+// and payload, padded as h says. It reports the bytes
 // before encryption, as Pion's writer does.
-func (o *srtpOut) write(h *rtp.Header, payload []byte, twcc uint8) (int, error) {
+func (o *srtpOut) write(sock datagramQueue, h *rtp.Header, payload []byte, twcc uint8) (int, error) {
 	dst := o.route.Load()
 	if dst == nil {
 		o.dropped.Add(1)
@@ -126,7 +127,7 @@ func (o *srtpOut) write(h *rtp.Header, payload []byte, twcc uint8) (int, error) 
 		}
 		d = o.tcpBuf
 	} else {
-		d = o.sock.newDatagram()
+		d = sock.newDatagram()
 	}
 	if _, err := rtp.MarshalPacketTo(d.buf[:], h, payload); err != nil { //nolint:staticcheck
 		return 0, err
@@ -146,7 +147,7 @@ func (o *srtpOut) write(h *rtp.Header, payload []byte, twcc uint8) (int, error) 
 		if _, err := dst.tcp.WriteTo(d.buf[:d.n], dst.raddr); err != nil {
 			return 0, err
 		}
-	} else if err := o.sock.queueDatagram(d); err != nil {
+	} else if err := sock.queueDatagram(d); err != nil {
 		return 0, err
 	}
 	if twcc != 0 && o.est != nil {

@@ -154,6 +154,16 @@ func TestSubscriberRTPIsSentByTheSFU(t *testing.T) {
 	if got := o.sent.Load() - before; got < 50 {
 		t.Fatalf("the SFU's writer sent %d of the 50 packets", got)
 	}
+	var batched uint64
+	for _, s := range r.eng.writers.shards {
+		if s.batch == nil {
+			t.Fatal("a writer without a batch of its own on the operating system's socket")
+		}
+		batched += s.batch.sent.Load()
+	}
+	if batched < 50 {
+		t.Fatalf("the writers' batches sent %d datagrams, want the 50 packets at least", batched)
+	}
 }
 
 // TestSubscriberAsDTLSServerKeepsPionsPath: when the subscriber answers as the DTLS

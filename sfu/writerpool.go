@@ -24,13 +24,14 @@ import (
 type writerShard struct {
 	mu    sync.Mutex
 	ready []*sendQueue
+	batch *writerBatch  // nil when the media socket cannot batch (srtpOut then writes to it)
 	wake  chan struct{} // capacity 1: a wake-up is never lost, never blocks
 	stop  chan struct{}
 	done  chan struct{}
 }
 
-func newWriterShard() *writerShard {
-	s := &writerShard{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+func newWriterShard(batch *writerBatch) *writerShard {
+	s := &writerShard{batch: batch, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
 	return s
 }
@@ -62,8 +63,11 @@ func (s *writerShard) run() {
 			}
 		}
 		for i, q := range batch {
-			q.drain()
+			q.drain(s.batch)
 			batch[i] = nil // the slice is reused as the next ready list
+		}
+		if s.batch != nil {
+			s.batch.flush() // never held back for more
 		}
 	}
 }
@@ -78,17 +82,28 @@ type writerPool struct {
 	shards []*writerShard
 	mu     sync.Mutex
 	next   int
+	// newBatch makes a writer's batch; nil, or a nil batch, leaves the writer
+	// without one.
+	newBatch func() *writerBatch
 }
 
-func newWriterPool(n int) *writerPool {
+func newWriterPool(n int, newBatch func() *writerBatch) *writerPool {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &writerPool{shards: make([]*writerShard, n)}
+	p := &writerPool{shards: make([]*writerShard, n), newBatch: newBatch}
 	for i := range p.shards {
-		p.shards[i] = newWriterShard()
+		p.shards[i] = newWriterShard(p.batch())
 	}
 	return p
+}
+
+// batch is a new writer's batch, or nil.
+func (p *writerPool) batch() *writerBatch {
+	if p == nil || p.newBatch == nil {
+		return nil
+	}
+	return p.newBatch()
 }
 
 // shard returns the writer for a new queue, in turn.

@@ -92,7 +92,7 @@ func newHeldLog(held uint32) (log *sharedLog, hold chan struct{}) {
 // newTestPool is a pool of n writers, closed after the queues made later (cleanups run
 // last first).
 func newTestPool(t *testing.T, n int) *writerPool {
-	p := newWriterPool(n)
+	p := newWriterPool(n, nil)
 	t.Cleanup(p.close)
 	return p
 }
