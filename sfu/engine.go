@@ -58,10 +58,6 @@ type Config struct {
 	// For tests whose subject is not the link, whose verdict must not depend on how
 	// the machine's load delays packets.
 	NoBandwidthEstimation bool
-	// PionSRTP leaves the subscribers' RTP to Pion's SRTP session and ICE layers
-	// instead of the SFU's own writer (srtpout.go): for comparing the two, in tests
-	// and measurements.
-	PionSRTP bool
 	// Net, when set, is the network the media sockets and connections use instead of
 	// the operating system's: tests put the engine on Pion's virtual network (vnet) to
 	// give subscribers slow links.
@@ -96,7 +92,6 @@ type Engine struct {
 	subSettings webrtc.SettingEngine
 	subMedia    *webrtc.MediaEngine
 	subReg      *interceptor.Registry
-	ownSRTP     bool // subscribers' RTP is encrypted and sent by the SFU (srtpout.go)
 	cands       candidateFilter
 	udpConn     net.PacketConn
 	udpMux      ice.UDPMux
@@ -201,7 +196,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		_ = e.Close()
 		return nil, err
 	}
-	e.subSettings, e.ownSRTP = settings, !cfg.PionSRTP
+	e.subSettings = settings
 	if e.subMedia, e.subReg, err = newSubscribeParts(!cfg.NoBandwidthEstimation, func(_ string, est cc.BandwidthEstimator) { e.newBWE = est }); err != nil {
 		_ = e.Close()
 		return nil, err
@@ -362,16 +357,14 @@ func (e *Engine) newWriterBatch() *writerBatch {
 	return b
 }
 
-// newSubscribeConnection makes a subscribe connection; keys, when not nil, is shown its
-// DTLS handshake (dtlskeys.go). The API is the connection's own only for that: the
+// newSubscribeConnection makes a subscribe connection whose DTLS handshake keys is
+// shown (dtlskeys.go). The API is the connection's own only for that: the
 // media engine and the interceptor registry are the engine's (Pion copies the first
 // and builds the second per connection anyway).
 func (e *Engine) newSubscribeConnection(keys *dtlsKeys) (*webrtc.PeerConnection, error) {
 	settings := e.subSettings
-	if keys != nil {
-		settings.SetDTLSKeyLogWriter(keys)
-		settings.SetDTLSServerHelloMessageHook(keys.serverHello)
-	}
+	settings.SetDTLSKeyLogWriter(keys)
+	settings.SetDTLSServerHelloMessageHook(keys.serverHello)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(e.subMedia), webrtc.WithInterceptorRegistry(e.subReg), webrtc.WithSettingEngine(settings))
 	return api.NewPeerConnection(webrtc.Configuration{})
 }

@@ -88,10 +88,7 @@ type Candidate struct {
 }
 
 func newParticipant(r *Room, id string) (*Participant, error) {
-	var keys *dtlsKeys
-	if r.engine.ownSRTP {
-		keys = &dtlsKeys{}
-	}
+	keys := &dtlsKeys{}
 	r.engine.subMu.Lock()
 	sub, err := r.engine.newSubscribeConnection(keys)
 	est := r.engine.newBWE
@@ -122,19 +119,15 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		if pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP {
 			p.out.dedicate()
 		}
-		if keys != nil {
-			p.setRoute(r.engine.routeFor(iceT, pair))
+		p.setRoute(r.engine.routeFor(iceT, pair))
+	})
+	// Called by Pion with its DTLS lock held, before it starts its SRTP session:
+	// nothing here may call into the connection.
+	sub.SCTP().Transport().OnStateChange(func(s webrtc.DTLSTransportState) {
+		if s == webrtc.DTLSTransportStateConnected {
+			p.startOwnSRTP(keys)
 		}
 	})
-	if keys != nil {
-		// Called by Pion with its DTLS lock held, before it starts its SRTP session:
-		// nothing here may call into the connection.
-		sub.SCTP().Transport().OnStateChange(func(s webrtc.DTLSTransportState) {
-			if s == webrtc.DTLSTransportStateConnected {
-				p.startOwnSRTP(keys)
-			}
-		})
-	}
 	return p, nil
 }
 
