@@ -27,8 +27,8 @@ type Participant struct {
 	sub *webrtc.PeerConnection
 	out *sendQueue
 	// srtp is the subscribe connection's own SRTP writer once its DTLS handshake is
-	// done (srtpout.go); route is where it sends, the selected candidate pair's remote
-	// address while that pair runs over UDP.
+	// done (srtpout.go); route is where it sends: the selected candidate pair's remote
+	// address on the UDP socket, or the pair's ICE-TCP connection.
 	srtp      atomic.Pointer[srtpOut]
 	route     atomic.Pointer[route]
 	routeMu   sync.Mutex // orders setRoute and dropRoute

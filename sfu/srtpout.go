@@ -99,10 +99,10 @@ func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock data
 	return &srtpOut{ctx: ctx, sock: sock, route: route, est: est}, nil
 }
 
-// write sends one packet to sock (the writer's batch, or the media socket's queue):
-// h (which it may give the transport-wide sequence number extension twcc, 0 for none)
-// and payload, padded as h says. It reports the bytes
-// before encryption, as Pion's writer does.
+// write sends one packet to sock (the writer's batch, or the media socket's queue), or
+// over the route's ICE-TCP connection: h (which it may give the transport-wide
+// sequence number extension twcc, 0 for none) and payload, padded as h says. It
+// reports the bytes before encryption, as Pion's writer does.
 func (o *srtpOut) write(sock datagramQueue, h *rtp.Header, payload []byte, twcc uint8) (int, error) {
 	dst := o.route.Load()
 	if dst == nil {

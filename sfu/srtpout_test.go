@@ -139,18 +139,7 @@ func TestSubscriberRTPIsSentByTheSFU(t *testing.T) {
 		t.Fatal("the subscribe connection has no SRTP writer of its own")
 	}
 	before := o.sent.Load()
-	var seqs []uint16
-	for range 50 {
-		seqs = append(seqs, r.pub.send())
-	}
-	waitFor(t, "the 50 packets", func() bool {
-		for _, s := range seqs {
-			if !r.sub.has(s) {
-				return false
-			}
-		}
-		return true
-	})
+	r.sendAndReceive(50)
 	if got := o.sent.Load() - before; got < 50 {
 		t.Fatalf("the SFU's writer sent %d of the 50 packets", got)
 	}
@@ -182,11 +171,18 @@ func TestSubscriberAsDTLSServerKeepsPionsPath(t *testing.T) {
 	if r.subP.srtp.Load() != nil {
 		t.Fatal("an SRTP writer of its own without the handshake's keys")
 	}
-	var seqs []uint16
-	for range 20 {
-		seqs = append(seqs, r.pub.send())
+	r.sendAndReceive(20)
+}
+
+// sendAndReceive has the publisher send n packets and waits until the subscriber has
+// them all.
+func (r *mediaRig) sendAndReceive(n int) {
+	r.t.Helper()
+	seqs := make([]uint16, n)
+	for i := range seqs {
+		seqs[i] = r.pub.send()
 	}
-	waitFor(t, "the 20 packets over Pion's path", func() bool {
+	waitFor(r.t, "the packets sent", func() bool {
 		for _, s := range seqs {
 			if !r.sub.has(s) {
 				return false
