@@ -9,12 +9,12 @@ import (
 	"sync/atomic"
 )
 
-// batchConn is the media UDP socket with its writes batched. The writers
-// (writerpool.go) hand Pion an RTP packet, which Pion encrypts and writes to the shared
-// socket through its UDP mux: one sendto system call per packet, the largest single
-// cost of forwarding (bench/README.md, "What stands in the way of the CPU targets").
-// Here WriteTo copies the datagram into a queue and returns; one goroutine drains the
-// queue into sendmmsg calls of up to maxBatch datagrams each.
+// batchConn is the media UDP socket with its writes batched. The forwarded media does
+// not pass here: the SFU's writers encrypt it and send their own batches (srtpout.go,
+// writerBatch below). What Pion writes through its UDP mux does (DTLS, STUN, RTCP, and
+// the RTP of a connection whose keys the SFU could not learn): WriteTo copies the
+// datagram into a queue and returns; one goroutine drains the queue into sendmmsg
+// calls of up to maxBatch datagrams each, instead of one sendto per datagram.
 //
 // The batching never waits for a batch to fill: the sender takes what is queued when
 // it wakes, after one yield to the goroutines that are runnable at that moment (the
@@ -126,7 +126,8 @@ func (b *batchConn) WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error) {
 }
 
 // newDatagram is an empty datagram for a writer that fills it in place and queues it
-// (queueDatagram): the SFU's own SRTP writer encrypts into it (srtpout.go).
+// (queueDatagram): the SFU's own SRTP writer encrypts into it (srtpout.go) when its
+// writer has no batch of its own.
 func (b *batchConn) newDatagram() *datagram { return b.pool.Get().(*datagram) }
 
 // queueDatagram queues d, filled by its writer, as WriteToAddrPort queues a copy.

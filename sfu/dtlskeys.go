@@ -96,7 +96,8 @@ func prfHash(suite uint16) prf.HashFunc {
 	return nil
 }
 
-// ExportKeyingMaterial is the RFC 5705 exporter over the handshake seen (no context).
+// ExportKeyingMaterial is the RFC 5705 exporter over the handshake seen (no context),
+// for srtp.Config.ExtractSessionKeysFromDTLS; called by sessionKeys, under mu.
 func (k *dtlsKeys) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
 	if len(context) != 0 {
 		return nil, errKeysSuite

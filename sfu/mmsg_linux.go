@@ -23,8 +23,9 @@ import (
 // every call, and kept the monitor itself waking every 20 µs: at 1 → 200 that was a
 // tenth of the server's CPU (bench/README.md, "Raw sendmmsg").
 //
-// Only the sender goroutine of a batchConn uses it; its arrays are reused for every
-// batch and live on the heap (the kernel reads them during the call).
+// Each has one user (a batchConn's sender goroutine, or one writer's writerBatch); its
+// arrays are reused for every batch and live on the heap (the kernel reads them
+// during the call).
 type mmsgWriter struct {
 	rc   syscall.RawConn
 	v6   bool // the socket is AF_INET6 (IPv4 peers as mapped addresses)

@@ -134,12 +134,11 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 // startOwnSRTP gives the subscribe connection its own SRTP writer (srtpout.go) when
 // its handshake was seen whole; otherwise its RTP stays on Pion's path.
 func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
+	var o *srtpOut
 	sk, profile, err := keys.sessionKeys()
-	if err != nil {
-		p.room.engine.log.Debug("sfu: subscriber RTP stays on Pion's SRTP path", "err", err)
-		return
+	if err == nil {
+		o, err = newSRTPOut(sk, profile, socketQueue(p.room.engine.udpConn), &p.route, p.trainer())
 	}
-	o, err := newSRTPOut(sk, profile, socketQueue(p.room.engine.udpConn), &p.route, p.trainer())
 	if err != nil {
 		p.room.engine.log.Debug("sfu: subscriber RTP stays on Pion's SRTP path", "err", err)
 		return
@@ -174,10 +173,7 @@ func (p *Participant) dropRoute() {
 // subscriber's writer.
 func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte) (int, error) {
 	if o := p.srtp.Load(); o != nil {
-		if q := p.out.batch; q != nil {
-			return o.write(q, h, payload, b.twcc)
-		}
-		return o.write(o.sock, h, payload, b.twcc)
+		return o.write(p.out.batch, h, payload, b.twcc)
 	}
 	return b.stream.WriteRTP(h, payload)
 }

@@ -107,21 +107,10 @@ func newIdleSendQueue(urgent, rtx, video int) *sendQueue {
 
 // enqueue reports whether p was queued; it never blocks.
 func (q *sendQueue) enqueue(it sendItem, urgent bool) bool {
-	r := &q.video
 	if urgent {
-		r = &q.urgent
+		return q.push(&q.urgent, it)
 	}
-	q.mu.Lock()
-	if q.closed || !r.push(it) {
-		q.mu.Unlock()
-		return false
-	}
-	s := q.readyLocked()
-	q.mu.Unlock()
-	if s != nil {
-		s.schedule(q)
-	}
-	return true
+	return q.push(&q.video, it)
 }
 
 // enqueueRetransmission queues a packet a subscriber asked for again, if the
@@ -130,8 +119,13 @@ func (q *sendQueue) enqueueRetransmission(it sendItem) bool {
 	if !q.pacer.take(q.now(), len(it.p.payload)) {
 		return false
 	}
+	return q.push(&q.rtx, it)
+}
+
+// push puts it in r, one of the queue's rings, and gives an idle queue to its writer.
+func (q *sendQueue) push(r *itemRing, it sendItem) bool {
 	q.mu.Lock()
-	if q.closed || !q.rtx.push(it) {
+	if q.closed || !r.push(it) {
 		q.mu.Unlock()
 		return false
 	}

@@ -99,11 +99,11 @@ func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock data
 	return &srtpOut{ctx: ctx, sock: sock, route: route, est: est}, nil
 }
 
-// write sends one packet to sock (the writer's batch, or the media socket's queue), or
+// write sends one packet in batch (the writer's; nil: the media socket's queue), or
 // over the route's ICE-TCP connection: h (which it may give the transport-wide
 // sequence number extension twcc, 0 for none) and payload, padded as h says. It
 // reports the bytes before encryption, as Pion's writer does.
-func (o *srtpOut) write(sock datagramQueue, h *rtp.Header, payload []byte, twcc uint8) (int, error) {
+func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc uint8) (int, error) {
 	dst := o.route.Load()
 	if dst == nil {
 		o.dropped.Add(1)
@@ -119,6 +119,10 @@ func (o *srtpOut) write(sock datagramQueue, h *rtp.Header, payload []byte, twcc 
 	_, size := rtp.HeaderAndPacketMarshalSize(h, payload) //nolint:staticcheck // the allocation-free form
 	if size+srtpOverhead > maxDatagram {
 		return 0, errTooLarge
+	}
+	sock := o.sock
+	if batch != nil {
+		sock = batch
 	}
 	var d *datagram
 	if dst.tcp != nil {
