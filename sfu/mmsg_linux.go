@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -23,15 +24,27 @@ import (
 // every call, and kept the monitor itself waking every 20 µs: at 1 → 200 that was a
 // tenth of the server's CPU (bench/README.md, "Raw sendmmsg").
 //
+// Where the kernel offers UDP segmentation (UDP_SEGMENT, Linux 4.18), a run of
+// datagrams to one peer, all of one size but the last, which may be shorter, goes as
+// one message that the kernel cuts into those datagrams: the IP and device layers run
+// once for the run instead of once a datagram, and that was half the server's time per
+// forwarded packet (bench/README.md, "UDP segmentation"). A writer's batch holds such
+// runs: it drains one subscriber's queue at a time, and a video frame is a burst of
+// packets of one size. What leaves is the same datagrams in the same order.
+//
 // Each has one user (a batchConn's sender goroutine, or one writer's writerBatch); its
 // arrays are reused for every batch and live on the heap (the kernel reads them
 // during the call).
 type mmsgWriter struct {
 	rc   syscall.RawConn
 	v6   bool // the socket is AF_INET6 (IPv4 peers as mapped addresses)
+	gso  bool // runs of datagrams to one peer go as one segmented message
 	hdrs [maxBatch]unix.Mmsghdr
 	iovs [maxBatch]unix.Iovec
 	sas  [maxBatch]unix.RawSockaddrInet6 // an AF_INET address uses its first bytes
+	// cmsgs holds each message's UDP_SEGMENT control message (the segment size).
+	cmsgs [maxBatch][segmentCmsgRoom]byte
+	segs  [maxBatch]int // datagrams in each message
 
 	// The call's arguments and results, so that the function RawConn.Write gets is
 	// made once (a closure per call would be an allocation per batch).
@@ -39,7 +52,14 @@ type mmsgWriter struct {
 	sent   int
 	errno  syscall.Errno
 	sendFn func(fd uintptr) bool
+
+	// segmented counts datagrams sent as segments of a larger message, refused the
+	// batches the kernel would not segment (sent again one message a datagram).
+	segmented, refused atomic.Uint64
 }
+
+// segmentCmsgRoom holds a control message with a 16-bit value on every platform.
+const segmentCmsgRoom = 32
 
 func newBatchWriter(c *net.UDPConn) (batchWriter, error) {
 	rc, err := c.SyscallConn()
@@ -48,8 +68,13 @@ func newBatchWriter(c *net.UDPConn) (batchWriter, error) {
 	}
 	w := &mmsgWriter{rc: rc}
 	var sa unix.Sockaddr
-	var serr error
-	if err := rc.Control(func(fd uintptr) { sa, serr = unix.Getsockname(int(fd)) }); err != nil {
+	var serr, gsoErr error
+	err = rc.Control(func(fd uintptr) {
+		sa, serr = unix.Getsockname(int(fd))
+		// A kernel that knows the option answers; one that does not refuses.
+		_, gsoErr = unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+	})
+	if err != nil {
 		return nil, err
 	}
 	if serr != nil {
@@ -62,6 +87,12 @@ func newBatchWriter(c *net.UDPConn) (batchWriter, error) {
 	default:
 		return nil, fmt.Errorf("sfu: media socket of address family %T", sa)
 	}
+	w.gso = gsoErr == nil && unix.CmsgSpace(2) <= segmentCmsgRoom
+	for i := range w.cmsgs {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&w.cmsgs[i][0]))
+		h.Level, h.Type = unix.IPPROTO_UDP, unix.UDP_SEGMENT
+		h.SetLen(unix.CmsgLen(2))
+	}
 	w.sendFn = w.sendmmsg
 	return w, nil
 }
@@ -69,16 +100,27 @@ func newBatchWriter(c *net.UDPConn) (batchWriter, error) {
 // writeBatch sends ds in order and reports how many the kernel took. An error is that
 // of the first datagram not sent.
 func (w *mmsgWriter) writeBatch(ds []*datagram) (int, error) {
-	for i, d := range ds {
-		w.iovs[i].Base = &d.buf[0]
-		w.iovs[i].SetLen(d.n)
-		h := &w.hdrs[i].Hdr
-		h.Name = (*byte)(unsafe.Pointer(&w.sas[i]))
-		h.Namelen = w.setAddr(&w.sas[i], d.ap)
-		h.Iov = &w.iovs[i]
-		h.SetIovlen(1)
+	sent, err := w.call(ds, w.gso)
+	var errno syscall.Errno
+	if err != nil && w.segs[0] > 1 && errors.As(err, &errno) && (errno == unix.EIO || errno == unix.EINVAL) {
+		// The first message was a segmented one and the kernel would not cut it: the
+		// device cannot checksum the segments (EIO: never again on this socket) or the
+		// path's MTU is below the segment (EINVAL: this batch). Sent as datagrams,
+		// the kernel fragments or refuses each as it would any other.
+		w.refused.Add(1)
+		if errno == unix.EIO {
+			w.gso = false
+		}
+		sent, err = w.call(ds, false)
 	}
-	w.count, w.sent, w.errno = len(ds), 0, 0
+	return sent, err
+}
+
+// call makes one sendmmsg of ds, in runs when gso, and returns the datagrams sent (of
+// whole messages) and the error of the first message not sent.
+func (w *mmsgWriter) call(ds []*datagram, gso bool) (int, error) {
+	m := w.build(ds, gso)
+	w.count, w.sent, w.errno = m, 0, 0
 	err := w.rc.Write(w.sendFn)
 	for i := range ds {
 		w.iovs[i].Base = nil // let the datagrams go back to the pool unreferenced
@@ -86,10 +128,50 @@ func (w *mmsgWriter) writeBatch(ds []*datagram) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if w.errno != 0 {
-		return 0, w.errno
+	n := 0
+	for _, s := range w.segs[:w.sent] {
+		n += s
+		if s > 1 {
+			w.segmented.Add(uint64(s))
+		}
 	}
-	return w.sent, nil
+	if w.errno != 0 {
+		return n, w.errno
+	}
+	return n, nil
+}
+
+// build lays ds out as messages and returns how many: one a datagram, or, with gso, one
+// a run to one peer whose datagrams are all as long as the first but the last, which
+// is no longer (UDP_SEGMENT's rule).
+func (w *mmsgWriter) build(ds []*datagram, gso bool) int {
+	m := 0
+	for i := 0; i < len(ds); m++ {
+		d := ds[i]
+		j := i + 1
+		for gso && j < len(ds) && ds[j].ap == d.ap && ds[j-1].n == d.n && ds[j].n > 0 && ds[j].n <= d.n {
+			j++
+		}
+		for k := i; k < j; k++ {
+			w.iovs[k].Base = &ds[k].buf[0]
+			w.iovs[k].SetLen(ds[k].n)
+		}
+		h := &w.hdrs[m].Hdr
+		h.Name = (*byte)(unsafe.Pointer(&w.sas[m]))
+		h.Namelen = w.setAddr(&w.sas[m], d.ap)
+		h.Iov = &w.iovs[i]
+		h.SetIovlen(j - i)
+		h.Control, h.Controllen = nil, 0
+		if j-i > 1 {
+			c := &w.cmsgs[m]
+			*(*uint16)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = uint16(d.n)
+			h.Control = &c[0]
+			h.SetControllen(unix.CmsgSpace(2))
+		}
+		w.segs[m] = j - i
+		i = j
+	}
+	return m
 }
 
 // sendmmsg is the call itself; false asks the poller to wait until the socket can
@@ -100,6 +182,9 @@ func (w *mmsgWriter) sendmmsg(fd uintptr) bool {
 		return false
 	}
 	w.sent, w.errno = int(r), e
+	if e != 0 {
+		w.sent = 0
+	}
 	return true
 }
 
