@@ -28,7 +28,8 @@ import (
 //
 // Only the subscriber's writer (one at a time, writerpool.go) calls write.
 type srtpOut struct {
-	ctx  *srtp.Context
+	gcm  *gcmSealer    // the AES-GCM profiles (srtpgcm.go)
+	ctx  *srtp.Context // the others
 	sock datagramQueue
 	// route is where the selected candidate pair sends (Participant.setRoute); nil
 	// before a pair is selected, when packets are dropped and counted.
@@ -92,11 +93,17 @@ var (
 )
 
 func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock datagramQueue, route *atomic.Pointer[route], est *estimator) (*srtpOut, error) {
-	ctx, err := srtp.CreateContext(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
+	o := &srtpOut{sock: sock, route: route, est: est}
+	var err error
+	if gcmProfile(profile) {
+		o.gcm, err = newGCMSealer(keys.LocalMasterKey, keys.LocalMasterSalt)
+	} else {
+		o.ctx, err = srtp.CreateContext(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
+	}
 	if err != nil {
 		return nil, errors.Join(errSRTPProfile, err)
 	}
-	return &srtpOut{ctx: ctx, sock: sock, route: route, est: est}, nil
+	return o, nil
 }
 
 // write sends one packet in batch (the writer's; nil: the media socket's queue), or
@@ -138,7 +145,13 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 	}
 	// In place, as Pion's own session encrypts: the ciphertext is as long as the
 	// plaintext, the tag follows it.
-	enc, err := o.ctx.EncryptRTP(d.buf[:0], d.buf[:size], &o.parsed)
+	var enc []byte
+	var err error
+	if o.gcm != nil {
+		enc, err = o.gcm.seal(d.buf[:], h.MarshalSize(), size, h.SSRC, h.SequenceNumber)
+	} else {
+		enc, err = o.ctx.EncryptRTP(d.buf[:0], d.buf[:size], &o.parsed)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,159 @@
+package sfu
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+
+	"github.com/pion/srtp/v3"
+)
+
+// gcmSealer encrypts a subscribe connection's RTP with AES-GCM (RFC 7714), the
+// profile Chromium and Firefox negotiate, in place and without Pion's srtp.Context:
+// that context parses the packet's header again from the bytes the writer has just
+// marshalled and looks its stream up in a map for every packet, which cost as much
+// as a third of the encryption itself (bench/README.md, "Our own AES-GCM"). What it
+// writes is what the context would write: the same key derivation, the same
+// initialisation vector, the same rollover counting.
+//
+// Only the subscriber's writer uses it (srtpOut).
+type gcmSealer struct {
+	aead cipher.AEAD
+	salt [12]byte
+	iv   [12]byte
+	// streams are the connection's outgoing streams: a few (a subscriber's tracks), so
+	// a slice searched from the last one used costs less than a map.
+	streams []rocState
+	last    int
+}
+
+// rocState counts a stream's rollovers: index is the highest packet index sent, the
+// rollover counter in its upper bits and the sequence number in its lower 16.
+type rocState struct {
+	ssrc  uint32
+	index uint64
+}
+
+var errSRTPExhausted = errors.New("sfu: 2^48 SRTP packets sent with one key")
+
+// gcmProfile reports whether p is one of the AES-GCM profiles gcmSealer handles.
+func gcmProfile(p srtp.ProtectionProfile) bool {
+	return p == srtp.ProtectionProfileAeadAes128Gcm || p == srtp.ProtectionProfileAeadAes256Gcm
+}
+
+// newGCMSealer derives the session key and salt from the connection's master key and
+// salt (RFC 3711 §4.3 with the key derivation rate 0, as DTLS-SRTP uses it).
+func newGCMSealer(masterKey, masterSalt []byte) (*gcmSealer, error) {
+	if len(masterSalt) != 12 {
+		return nil, errSRTPProfile
+	}
+	key, err := srtpKDF(0x00, masterKey, masterSalt, len(masterKey))
+	if err != nil {
+		return nil, err
+	}
+	salt, err := srtpKDF(0x02, masterKey, masterSalt, 12)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	s := &gcmSealer{aead: aead}
+	copy(s.salt[:], salt)
+	clear(key)
+	return s, nil
+}
+
+// srtpKDF is SRTP's key derivation (RFC 3711 §4.3.3, AES in counter mode as the PRF):
+// n bytes for label.
+func srtpKDF(label byte, masterKey, masterSalt []byte, n int) ([]byte, error) {
+	block, err := aes.NewCipher(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	var in [16]byte
+	copy(in[:], masterSalt)
+	in[7] ^= label
+	out := make([]byte, (n+15)/16*16)
+	for i := 0; i*16 < n; i++ {
+		binary.BigEndian.PutUint16(in[14:], uint16(i))
+		block.Encrypt(out[i*16:], in[:])
+	}
+	return out[:n], nil
+}
+
+// seal encrypts the RTP packet p[:size], whose header is p[:hdrLen], in place, and
+// appends the authentication tag (p must have room for it); it returns the SRTP
+// packet.
+func (s *gcmSealer) seal(p []byte, hdrLen, size int, ssrc uint32, seq uint16) ([]byte, error) {
+	roc, ok := s.stream(ssrc).next(seq)
+	if !ok {
+		return nil, errSRTPExhausted
+	}
+	// RFC 7714 §8.1: 00 00 | SSRC | ROC | SEQ, exclusive-ored with the session salt.
+	iv := &s.iv
+	iv[0], iv[1] = 0, 0
+	binary.BigEndian.PutUint32(iv[2:], ssrc)
+	binary.BigEndian.PutUint32(iv[6:], roc)
+	binary.BigEndian.PutUint16(iv[10:], seq)
+	for i := range iv {
+		iv[i] ^= s.salt[i]
+	}
+	ct := s.aead.Seal(p[hdrLen:hdrLen], iv[:], p[hdrLen:size], p[:hdrLen])
+	return p[:hdrLen+len(ct)], nil
+}
+
+// stream is ssrc's rollover state, made at its first packet.
+func (s *gcmSealer) stream(ssrc uint32) *rocState {
+	if s.last < len(s.streams) && s.streams[s.last].ssrc == ssrc {
+		return &s.streams[s.last]
+	}
+	for i := range s.streams {
+		if s.streams[i].ssrc == ssrc {
+			s.last = i
+			return &s.streams[i]
+		}
+	}
+	s.streams = append(s.streams, rocState{ssrc: ssrc, index: noIndex})
+	s.last = len(s.streams) - 1
+	return &s.streams[s.last]
+}
+
+// noIndex marks a stream that has sent nothing yet (a packet index has 48 bits).
+const noIndex = ^uint64(0)
+
+// next is the rollover counter for a packet with sequence number seq, and counts it:
+// a packet after the highest sent (within half the sequence space, across a wrap or
+// not) moves the index on; one before it (a retransmission) is sent with the counter
+// it had. The same reckoning as the receiver's (RFC 3711 §3.3.1) and Pion's sender.
+func (r *rocState) next(seq uint16) (uint32, bool) {
+	if r.index == noIndex {
+		r.index = uint64(seq)
+		return 0, true
+	}
+	roc := uint32(r.index >> 16)
+	last := int32(r.index & 0xffff)
+	s := int32(seq)
+	guess, diff := roc, s-last
+	if r.index > 1<<15 {
+		switch {
+		case last < 1<<15 && s-last > 1<<15: // from before the last wrap
+			guess, diff = roc-1, s-last-1<<16
+		case last >= 1<<15 && last-1<<15 > s: // past a wrap
+			guess, diff = roc+1, s-last+1<<16
+		}
+	}
+	if guess == 0 && roc == ^uint32(0) {
+		return 0, false
+	}
+	if diff > 0 {
+		r.index += uint64(diff)
+	}
+	return guess, true
+}
