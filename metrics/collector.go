@@ -96,6 +96,9 @@ func NewCollector(src Sources) *Collector {
 		family("layer_liveness_changes_total", "Simulcast subscriptions given another layer because the one they wanted stopped arriving (layer_lost) or a better one came back (layer_back).", "reason", prometheus.CounterValue,
 			labelled{"layer_lost", func(s *snapshot) float64 { return float64(s.media.LayersLost) }},
 			labelled{"layer_back", func(s *snapshot) float64 { return float64(s.media.LayersBack) }}),
+		counter("datagrams_segmented_total", "Media datagrams sent as segments of a larger message (UDP segmentation: one pass through the kernel for a frame's packets to one subscriber).", func(s *snapshot) uint64 { return s.media.DatagramsSegmented }),
+		counter("segmentation_refused_total", "Batches of media datagrams the kernel would not segment, sent again one datagram at a time (a device without checksum offload stops it for good).", func(s *snapshot) uint64 { return s.media.SegmentationRefused }),
+		counter("packets_without_route_total", "RTP packets not sent because the subscriber's candidate pair was not known yet (NACKs and keyframes recover them).", func(s *snapshot) uint64 { return s.media.PacketsWithoutRoute }),
 		gauge("subscriber_bandwidth_limited", "Subscribers whose estimated downlink does not cover the video they show (some of it reduced or paused).", func(s *snapshot) float64 { return float64(s.media.SubscribersLimited) }),
 	}}
 	if src.TURN != nil {

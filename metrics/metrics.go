@@ -43,6 +43,9 @@ type Media struct {
 	LayersLost, LayersBack uint64
 	// Subscribers whose estimated bandwidth does not cover the video they show.
 	SubscribersLimited int64
+	// UDP segmentation of the media socket's writes, and RTP packets for subscribers
+	// whose candidate pair was not known yet (sfu.Stats).
+	DatagramsSegmented, SegmentationRefused, PacketsWithoutRoute uint64
 }
 
 // TURN is the embedded TURN server, when there is one.

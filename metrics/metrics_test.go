@@ -33,7 +33,8 @@ func sources(turn metrics.TURN) metrics.Sources {
 				KeyframeRequestsRepaired: 21, KeyframeRequestsLimited: 22, KeyframeRequestsCoalesced: 23, RetransmissionsDropped: 24,
 				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28,
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
-				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35}
+				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
+				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38}
 		},
 		TURN: turn,
 	}
@@ -119,6 +120,9 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_layer_liveness_changes_total", "reason", "layer_lost", 33, dto.MetricType_COUNTER},
 		{"conclave_layer_liveness_changes_total", "reason", "layer_back", 34, dto.MetricType_COUNTER},
 		{"conclave_subscriber_bandwidth_limited", "", "", 35, dto.MetricType_GAUGE},
+		{"conclave_datagrams_segmented_total", "", "", 36, dto.MetricType_COUNTER},
+		{"conclave_segmentation_refused_total", "", "", 37, dto.MetricType_COUNTER},
+		{"conclave_packets_without_route_total", "", "", 38, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {

@@ -58,6 +58,10 @@ type mmsgWriter struct {
 	segmented, refused atomic.Uint64
 }
 
+func (w *mmsgWriter) segmentation() (segmented, refused uint64) {
+	return w.segmented.Load(), w.refused.Load()
+}
+
 // segmentCmsgRoom holds a control message with a 16-bit value on every platform.
 const segmentCmsgRoom = 32
 

@@ -137,7 +137,7 @@ func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
 	var o *srtpOut
 	sk, profile, err := keys.sessionKeys()
 	if err == nil {
-		o, err = newSRTPOut(sk, profile, socketQueue(p.room.engine.udpConn), &p.route, p.trainer())
+		o, err = newSRTPOut(sk, profile, socketQueue(p.room.engine.udpConn), &p.route, p.trainer(), &p.room.engine.stats.noRoute)
 	}
 	if err != nil {
 		p.room.engine.log.Debug("sfu: subscriber RTP stays on Pion's SRTP path", "err", err)

@@ -38,9 +38,9 @@ type srtpOut struct {
 	est     *estimator // nil without bandwidth estimation
 	twccSeq uint16
 	ext     [2]byte
-	parsed  rtp.Header    // EncryptRTP's parse of the packet
-	sent    atomic.Uint64 // packets written, for tests and monitoring
-	dropped atomic.Uint64 // packets without a route
+	parsed  rtp.Header     // EncryptRTP's parse of the packet
+	sent    atomic.Uint64  // packets written, for tests and monitoring
+	noRoute *atomic.Uint64 // packets without a route: the engine's count (Stats)
 }
 
 // route is where a subscribe connection's packets go: the selected candidate pair's
@@ -92,8 +92,8 @@ var (
 	errSRTPProfile = errors.New("sfu: SRTP profile not supported")
 )
 
-func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock datagramQueue, route *atomic.Pointer[route], est *estimator) (*srtpOut, error) {
-	o := &srtpOut{sock: sock, route: route, est: est}
+func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock datagramQueue, route *atomic.Pointer[route], est *estimator, noRoute *atomic.Uint64) (*srtpOut, error) {
+	o := &srtpOut{sock: sock, route: route, est: est, noRoute: noRoute}
 	var err error
 	if gcmProfile(profile) {
 		o.gcm, err = newGCMSealer(keys.LocalMasterKey, keys.LocalMasterSalt)
@@ -113,7 +113,7 @@ func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock data
 func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc uint8) (int, error) {
 	dst := o.route.Load()
 	if dst == nil {
-		o.dropped.Add(1)
+		o.noRoute.Add(1)
 		return 0, errNoRoute
 	}
 	if twcc != 0 {

@@ -62,6 +62,14 @@ type Stats struct {
 	// SubscribersLimited is the number of subscribers whose estimated bandwidth does not
 	// cover the video they show now (alloc.go).
 	SubscribersLimited int64
+	// DatagramsSegmented counts media datagrams sent as segments of a larger message
+	// (UDP segmentation, mmsg_linux.go); SegmentationRefused the batches the kernel
+	// would not segment, sent again one datagram a message (a steady count means the
+	// network device cannot segment: the server then stops trying on that socket).
+	DatagramsSegmented, SegmentationRefused uint64
+	// PacketsWithoutRoute counts RTP packets for a subscriber whose candidate pair the
+	// server did not know yet (srtpout.go): not sent; NACKs and keyframes recover them.
+	PacketsWithoutRoute uint64
 }
 
 // counters are the engine's live counters, each one atomic add where it happens. What is
@@ -89,7 +97,8 @@ type counters struct {
 	sendingLayer           [maxLayers]atomic.Int64 // subscriptions sending each simulcast layer
 	layersLost             atomic.Uint64
 	layersBack             atomic.Uint64
-	bandwidthLimited       atomic.Int64 // subscribers told their bandwidth limits video
+	bandwidthLimited       atomic.Int64  // subscribers told their bandwidth limits video
+	noRoute                atomic.Uint64 // RTP packets of subscribers without a route (srtpOut)
 }
 
 // queueStats sums what the subscribers' writers wrote: the live ones, and the totals of
@@ -135,6 +144,7 @@ func (s *queueStats) sum() (forwarded, bytes uint64) {
 func (e *Engine) Stats() Stats {
 	c := &e.stats
 	forwarded, bytes := e.queues.sum()
+	segmented, refused := e.segmentation()
 	return Stats{
 		TracksPublished:           c.tracks.Load(),
 		PacketsForwarded:          forwarded,
@@ -159,5 +169,36 @@ func (e *Engine) Stats() Stats {
 		LayersLost:                c.layersLost.Load(),
 		LayersBack:                c.layersBack.Load(),
 		SubscribersLimited:        c.bandwidthLimited.Load(),
+		DatagramsSegmented:        segmented,
+		SegmentationRefused:       refused,
+		PacketsWithoutRoute:       c.noRoute.Load(),
 	}
+}
+
+// segmentCounter is a batch writer that counts its UDP segmentation (mmsgWriter).
+type segmentCounter interface {
+	segmentation() (segmented, refused uint64)
+}
+
+// segmentation sums the media socket's writers' segmentation counts: the writers'
+// own batches and the socket's queue.
+func (e *Engine) segmentation() (segmented, refused uint64) {
+	add := func(w batchWriter) {
+		if c, ok := w.(segmentCounter); ok {
+			s, r := c.segmentation()
+			segmented += s
+			refused += r
+		}
+	}
+	if e.writers != nil {
+		for _, s := range e.writers.shards {
+			if s.batch != nil {
+				add(s.batch.w)
+			}
+		}
+	}
+	if bc, ok := e.udpConn.(*batchConn); ok {
+		add(bc.batch)
+	}
+	return segmented, refused
 }

@@ -80,7 +80,8 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 				NACKsGivenUp: m.NACKsGivenUp, SenderReports: m.SenderReports,
 				LayerSwitches: m.LayerSwitches, SendingLayerQ: m.SendingLayer[0], SendingLayerH: m.SendingLayer[1],
 				SendingLayerF: m.SendingLayer[2], LayersLost: m.LayersLost, LayersBack: m.LayersBack,
-				SubscribersLimited: m.SubscribersLimited,
+				SubscribersLimited: m.SubscribersLimited, DatagramsSegmented: m.DatagramsSegmented,
+				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
 			}
 		},
 	}
