@@ -64,8 +64,8 @@ type Stats struct {
 	SubscribersLimited int64
 	// DatagramsSegmented counts media datagrams sent as segments of a larger message
 	// (UDP segmentation, mmsg_linux.go); SegmentationRefused the batches the kernel
-	// would not segment, sent again one datagram a message (a steady count means the
-	// network device cannot segment: the server then stops trying on that socket).
+	// would not segment, sent again one datagram a message (after EIO, a device that
+	// cannot segment, each writer stops trying: the count stops at one per writer).
 	DatagramsSegmented, SegmentationRefused uint64
 	// PacketsWithoutRoute counts RTP packets for a subscriber whose candidate pair the
 	// server did not know yet (srtpout.go): not sent; NACKs and keyframes recover them.
