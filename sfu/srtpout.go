@@ -123,7 +123,7 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 			return 0, err
 		}
 	}
-	_, size := rtp.HeaderAndPacketMarshalSize(h, payload) //nolint:staticcheck // the allocation-free form
+	hdrLen, size := rtp.HeaderAndPacketMarshalSize(h, payload) //nolint:staticcheck // the allocation-free form
 	if size+srtpOverhead > maxDatagram {
 		return 0, errTooLarge
 	}
@@ -148,7 +148,7 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 	var enc []byte
 	var err error
 	if o.gcm != nil {
-		enc, err = o.gcm.seal(d.buf[:], h.MarshalSize(), size, h.SSRC, h.SequenceNumber)
+		enc, err = o.gcm.seal(d.buf[:], hdrLen, size, h.SSRC, h.SequenceNumber)
 	} else {
 		enc, err = o.ctx.EncryptRTP(d.buf[:0], d.buf[:size], &o.parsed)
 	}
