@@ -98,6 +98,9 @@ func NewCollector(src Sources) *Collector {
 			labelled{"layer_back", func(s *snapshot) float64 { return float64(s.media.LayersBack) }}),
 		counter("datagrams_segmented_total", "Media datagrams sent as segments of a larger message (UDP segmentation: one pass through the kernel for a frame's packets to one subscriber).", func(s *snapshot) uint64 { return s.media.DatagramsSegmented }),
 		counter("segmentation_refused_total", "Batches of media datagrams the kernel would not segment, sent again one datagram at a time (a device without checksum offload stops it for good).", func(s *snapshot) uint64 { return s.media.SegmentationRefused }),
+		family("subscriber_rtcp_total", "Subscribers' SRTCP packets read in the media socket's reader (read), and those from a subscriber's address that failed to decrypt or parse, dropped (refused: forged, replayed or broken).", "result", prometheus.CounterValue,
+			labelled{"read", func(s *snapshot) float64 { return float64(s.media.SubscriberRTCPRead) }},
+			labelled{"refused", func(s *snapshot) float64 { return float64(s.media.SubscriberRTCPRefused) }}),
 		counter("packets_without_route_total", "RTP packets not sent because the subscriber's candidate pair was not known yet (NACKs and keyframes recover them).", func(s *snapshot) uint64 { return s.media.PacketsWithoutRoute }),
 		gauge("subscriber_bandwidth_limited", "Subscribers whose estimated downlink does not cover the video they show (some of it reduced or paused).", func(s *snapshot) float64 { return float64(s.media.SubscribersLimited) }),
 	}}

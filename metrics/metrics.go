@@ -46,6 +46,9 @@ type Media struct {
 	// UDP segmentation of the media socket's writes, and RTP packets for subscribers
 	// whose candidate pair was not known yet (sfu.Stats).
 	DatagramsSegmented, SegmentationRefused, PacketsWithoutRoute uint64
+	// Subscribers' SRTCP read by the server in its media socket's reader, and what
+	// came from a subscriber's address but failed to decrypt or parse (sfu.Stats).
+	SubscriberRTCPRead, SubscriberRTCPRefused uint64
 }
 
 // TURN is the embedded TURN server, when there is one.

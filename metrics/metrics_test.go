@@ -34,7 +34,8 @@ func sources(turn metrics.TURN) metrics.Sources {
 				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28,
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
 				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
-				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38}
+				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
+				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40}
 		},
 		TURN: turn,
 	}
@@ -123,6 +124,8 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_datagrams_segmented_total", "", "", 36, dto.MetricType_COUNTER},
 		{"conclave_segmentation_refused_total", "", "", 37, dto.MetricType_COUNTER},
 		{"conclave_packets_without_route_total", "", "", 38, dto.MetricType_COUNTER},
+		{"conclave_subscriber_rtcp_total", "result", "read", 39, dto.MetricType_COUNTER},
+		{"conclave_subscriber_rtcp_total", "result", "refused", 40, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {

@@ -31,8 +31,16 @@ type batchConn struct {
 	done   chan struct{} // closed by Close: WriteTo refuses, the sender stops
 	gone   chan struct{} // closed when the sender has stopped
 	once   sync.Once
+	// taker, when set (before the first read), may serve a datagram read itself; the
+	// readers then never see it (the subscribers' SRTCP, rtcpin.go).
+	taker datagramTaker
 
 	sendCounts
+}
+
+// datagramTaker serves the datagrams it recognises and reports whether it took b.
+type datagramTaker interface {
+	take(b []byte, from netip.AddrPort) bool
 }
 
 // sendCounts are counted for the tests and benchmarks: system calls, datagrams sent,
@@ -144,13 +152,18 @@ func (b *batchConn) queueDatagram(d *datagram) error {
 // ReadFromAddrPort reads a datagram without allocating its address
 // (ice.AddrPortReaderWriter).
 func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
-	return b.reader.readFrom(p)
+	for {
+		n, ap, err := b.reader.readFrom(p)
+		if err != nil || b.taker == nil || !b.taker.take(p[:n], ap) {
+			return n, ap, err
+		}
+	}
 }
 
 // ReadFrom reads a datagram (net.PacketConn); every read goes through the reader, so
 // datagrams are read in the order they came.
 func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	n, ap, err := b.reader.readFrom(p)
+	n, ap, err := b.ReadFromAddrPort(p)
 	if err != nil {
 		return n, nil, err
 	}

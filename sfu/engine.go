@@ -95,6 +95,7 @@ type Engine struct {
 	cands       candidateFilter
 	udpConn     net.PacketConn
 	udpMux      ice.UDPMux
+	subRTCP     rtcpRoutes // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
 	stats       counters    // monitoring (stats.go)
@@ -137,6 +138,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		// batchconn.go; a simulated network's socket is used as it is, and so is a
 		// socket the batching cannot use (it says why at debug level).
 		if bc, err := newBatchConn(uc); err == nil {
+			bc.taker = &e.subRTCP // before the UDP mux starts reading
 			udpConn = bc
 		} else {
 			cfg.Logger.Debug("media socket writes not batched", "err", err)

@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -31,9 +32,14 @@ type Participant struct {
 	// address on the UDP socket, or the pair's ICE-TCP connection.
 	srtp      atomic.Pointer[srtpOut]
 	route     atomic.Pointer[route]
-	routeMu   sync.Mutex // orders setRoute and dropRoute
+	routeMu   sync.Mutex // orders setRoute, dropRoute and the start of rtcpIn
 	routeGone bool       // dropRoute was called: the connection is closed
-	wg        sync.WaitGroup
+	// rtcpIn reads the connection's SRTCP in the media socket's reader once there are
+	// keys and a UDP route (rtcpin.go); rtcpFrom is the address it is registered for.
+	// Both guarded by routeMu.
+	rtcpIn   *rtcpIn
+	rtcpFrom netip.AddrPort
+	wg       sync.WaitGroup
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader
@@ -144,6 +150,38 @@ func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
 		return
 	}
 	p.srtp.Store(o)
+	in, err := newRTCPIn(p, sk, profile)
+	if err != nil {
+		p.room.engine.log.Debug("sfu: subscriber RTCP stays on Pion's SRTP path", "err", err)
+		return
+	}
+	p.routeMu.Lock()
+	if !p.routeGone {
+		p.rtcpIn = in
+		p.registerRTCP()
+	}
+	p.routeMu.Unlock()
+}
+
+// registerRTCP makes the media socket's reader serve the SRTCP that arrives from the
+// current route's address (rtcpin.go), once there are keys for it; a route over
+// ICE-TCP or none leaves it to Pion. Under routeMu.
+func (p *Participant) registerRTCP() {
+	routes := &p.room.engine.subRTCP
+	var ap netip.AddrPort
+	if r := p.route.Load(); r != nil && r.tcp == nil && p.rtcpIn != nil && !p.routeGone {
+		ap = r.ap
+	}
+	if ap == p.rtcpFrom {
+		return
+	}
+	if p.rtcpFrom.IsValid() {
+		routes.clear(p.rtcpFrom, p.rtcpIn)
+	}
+	p.rtcpFrom = ap
+	if ap.IsValid() {
+		routes.set(ap, p.rtcpIn)
+	}
 }
 
 // setRoute makes r where the subscribe connection's own SRTP writer sends.
@@ -155,6 +193,7 @@ func (p *Participant) setRoute(r *route) {
 		return
 	}
 	old := p.route.Swap(r)
+	p.registerRTCP()
 	p.routeMu.Unlock()
 	old.release()
 }
@@ -164,6 +203,7 @@ func (p *Participant) dropRoute() {
 	p.routeMu.Lock()
 	p.routeGone = true
 	old := p.route.Swap(nil)
+	p.registerRTCP()
 	p.routeMu.Unlock()
 	old.release()
 }

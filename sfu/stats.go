@@ -70,6 +70,11 @@ type Stats struct {
 	// PacketsWithoutRoute counts RTP packets for a subscriber whose candidate pair the
 	// server did not know yet (srtpout.go): not sent; NACKs and keyframes recover them.
 	PacketsWithoutRoute uint64
+	// SubscriberRTCPRead counts subscribers' SRTCP packets the server read in the
+	// media socket's reader (rtcpin.go); SubscriberRTCPRefused those from a
+	// subscriber's address that failed to decrypt or parse (forged, replayed, broken),
+	// dropped.
+	SubscriberRTCPRead, SubscriberRTCPRefused uint64
 }
 
 // counters are the engine's live counters, each one atomic add where it happens. What is
@@ -172,6 +177,8 @@ func (e *Engine) Stats() Stats {
 		DatagramsSegmented:        segmented,
 		SegmentationRefused:       refused,
 		PacketsWithoutRoute:       c.noRoute.Load(),
+		SubscriberRTCPRead:        e.subRTCP.read.Load(),
+		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),
 	}
 }
 

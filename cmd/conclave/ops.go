@@ -82,6 +82,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 				SendingLayerF: m.SendingLayer[2], LayersLost: m.LayersLost, LayersBack: m.LayersBack,
 				SubscribersLimited: m.SubscribersLimited, DatagramsSegmented: m.DatagramsSegmented,
 				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
+				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
 			}
 		},
 	}

@@ -1,0 +1,156 @@
+package sfu
+
+import (
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/srtp/v3"
+)
+
+// rtcpIn reads a subscribe connection's SRTCP itself, in the media socket's reader,
+// instead of letting it climb Pion's receive path (the UDP mux's connection, the ICE
+// candidate's read loop, the DTLS/SRTP demux, the SRTCP session's read loop, a read
+// stream per SSRC, the congestion control interceptor and the track's RTCP goroutine:
+// four goroutines woken per packet). A subscriber sends the server mostly RTCP
+// (transport-cc feedback ten times a second, receiver reports, NACKs, keyframe
+// requests), and at a hundred subscribers that is nine times as many packets as the
+// publisher's media: the profile put Pion's receive path at about a seventh of the
+// server's time, plus most of the scheduler's.
+//
+// The keys are the remote half of what dtlsKeys derived for the connection's own SRTP
+// writer (srtpout.go); the replay window is the one Pion's SRTCP session uses. What
+// the subscriber's feedback asks for is served exactly as the track's RTCP goroutine
+// serves it (downTrack.handleRTCP), each packet given to the subscription it names,
+// and transport-cc feedback to the connection's estimator.
+type rtcpIn struct {
+	p   *Participant
+	mu  sync.Mutex    // the context, should the socket be read by two goroutines
+	ctx *srtp.Context // the subscriber's (remote) keys
+}
+
+// srtcpReplayWindow is the replay window of Pion's SRTCP session.
+const srtcpReplayWindow = 64
+
+func newRTCPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProfile) (*rtcpIn, error) {
+	ctx, err := srtp.CreateContext(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile, srtp.SRTCPReplayProtection(srtcpReplayWindow))
+	if err != nil {
+		return nil, errors.Join(errSRTPProfile, err)
+	}
+	return &rtcpIn{p: p, ctx: ctx}, nil
+}
+
+// rtcpRoutes maps the remote address of each subscribe connection whose SRTCP the SFU
+// reads itself to its reader. Pion's UDP mux gives one remote address one connection,
+// so an address names a connection; a datagram from an address not in the map, or
+// that is not RTCP, goes to Pion as before.
+type rtcpRoutes struct {
+	mu sync.RWMutex
+	m  map[netip.AddrPort]*rtcpIn
+
+	read, refused atomic.Uint64 // packets served; packets that failed to decrypt or parse
+}
+
+// set makes in the reader of what arrives from ap.
+func (r *rtcpRoutes) set(ap netip.AddrPort, in *rtcpIn) {
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = make(map[netip.AddrPort]*rtcpIn)
+	}
+	r.m[ap] = in
+	r.mu.Unlock()
+}
+
+// clear forgets ap if in is still its reader (another connection may have it now).
+func (r *rtcpRoutes) clear(ap netip.AddrPort, in *rtcpIn) {
+	r.mu.Lock()
+	if r.m[ap] == in {
+		delete(r.m, ap)
+	}
+	r.mu.Unlock()
+}
+
+// isRTCP tells RTCP from RTP, DTLS and STUN on one socket (RFC 5761 §4, RFC 7983):
+// version 2 and a packet type of 192–223.
+func isRTCP(b []byte) bool {
+	return len(b) >= 8 && b[0]>>6 == 2 && b[1] >= 192 && b[1] <= 223
+}
+
+// take serves b if it is the SRTCP of a subscribe connection read here, and reports
+// whether it did; it may decrypt b in place. A datagram from such a connection's
+// address that fails to decrypt or parse is dropped (and counted), as Pion's session
+// would drop it: nothing else can have sent it from there.
+func (r *rtcpRoutes) take(b []byte, ap netip.AddrPort) bool {
+	if !isRTCP(b) {
+		return false
+	}
+	r.mu.RLock()
+	in := r.m[ap]
+	r.mu.RUnlock()
+	if in == nil {
+		return false
+	}
+	if err := in.serve(b); err != nil {
+		r.refused.Add(1)
+	} else {
+		r.read.Add(1)
+	}
+	return true
+}
+
+// serve decrypts b in place and hands out what it carries.
+func (in *rtcpIn) serve(b []byte) error {
+	in.mu.Lock()
+	plain, err := in.ctx.DecryptRTCP(b, b, nil)
+	in.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	pkts, err := rtcp.Unmarshal(plain)
+	if err != nil {
+		return err
+	}
+	in.p.serveRTCP(pkts)
+	return nil
+}
+
+// serveRTCP serves a subscriber's compound RTCP packet: transport-cc feedback to the
+// estimator, keyframe requests and NACKs to the subscription whose SSRC they name.
+// Reports and anything else change nothing, as on Pion's path.
+func (p *Participant) serveRTCP(pkts []rtcp.Packet) {
+	if est := p.bw.est; est != nil {
+		_ = est.WriteRTCP(pkts, nil)
+	}
+	for _, pkt := range pkts {
+		switch pkt := pkt.(type) {
+		case *rtcp.PictureLossIndication:
+			if d := p.downBySSRC(pkt.MediaSSRC); d != nil {
+				d.keyframeRequest()
+			}
+		case *rtcp.FullIntraRequest:
+			for _, e := range pkt.FIR {
+				if d := p.downBySSRC(e.SSRC); d != nil {
+					d.keyframeRequest()
+				}
+			}
+		case *rtcp.TransportLayerNack:
+			if d := p.downBySSRC(pkt.MediaSSRC); d != nil {
+				d.answerNack(pkt)
+			}
+		}
+	}
+}
+
+// downBySSRC is the subscription sent with ssrc, nil if none.
+func (p *Participant) downBySSRC(ssrc uint32) *downTrack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.downs {
+		if b := d.binding.Load(); b != nil && b.ssrc == ssrc {
+			return d
+		}
+	}
+	return nil
+}

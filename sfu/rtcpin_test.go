@@ -1,0 +1,222 @@
+package sfu
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// rtcpRecorder keeps a copy of every SRTCP datagram the subscriber sends, so a test
+// can send one again (a replay) or a changed one (a forgery) from the same address.
+type rtcpRecorder struct {
+	net.PacketConn
+	mu   sync.Mutex
+	sent [][]byte
+	to   net.Addr
+}
+
+func (c *rtcpRecorder) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if isRTCP(b) {
+		c.mu.Lock()
+		c.sent, c.to = append(c.sent, bytes.Clone(b)), addr
+		c.mu.Unlock()
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+func (c *rtcpRecorder) last() ([]byte, net.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sent) == 0 {
+		return nil, nil
+	}
+	return c.sent[len(c.sent)-1], c.to
+}
+
+func recordingSubscriberAPI(t *testing.T) (*webrtc.API, *rtcpRecorder) {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &rtcpRecorder{PacketConn: raw}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	// The retransmission repeats a packet the subscriber has: its SRTP replay window
+	// would refuse it.
+	s.DisableSRTPReplayProtection(true)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s)), conn
+}
+
+// waitRegistered waits until the subscriber's SRTCP is read in the socket's reader
+// (the DTLS callback registers it a moment after the first packet can be sent).
+func waitRegistered(t *testing.T, r *mediaRig) {
+	t.Helper()
+	waitFor(t, "the subscriber's SRTCP read by the SFU", func() bool {
+		r.subP.routeMu.Lock()
+		defer r.subP.routeMu.Unlock()
+		return r.subP.rtcpFrom.IsValid()
+	})
+}
+
+// TestSubscriberRTCPIsReadInTheSocketReader: a subscriber's NACK and keyframe request
+// are served by the SFU's own SRTCP reader (counted there, answered as before); the
+// same datagram sent again, a changed one and an unencrypted one from the
+// subscriber's address are dropped and change nothing, and the genuine feedback after
+// them is still served.
+func TestSubscriberRTCPIsReadInTheSocketReader(t *testing.T) {
+	api, rec := recordingSubscriberAPI(t)
+	r := newMediaRigWith(t, api)
+	waitRegistered(t, r)
+	ssrc := r.subSSRC()
+	seq := r.pub.send()
+	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	r.clock.Advance(subscriberKeyframeInterval) // past the join's request
+	before := r.eng.Stats()
+
+	nack := &rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}
+	r.sendSubscriberRTCP([]rtcp.Packet{nack, &rtcp.PictureLossIndication{MediaSSRC: ssrc}}, before.KeyframeRequestsReceived+1)
+	waitFor(t, "the retransmission at the subscriber", func() bool {
+		r.sub.mu.Lock()
+		defer r.sub.mu.Unlock()
+		return r.sub.got[seq] == 2
+	})
+	st := r.eng.Stats()
+	if st.SubscriberRTCPRead <= before.SubscriberRTCPRead || st.Retransmissions != before.Retransmissions+1 {
+		t.Fatalf("SRTCP read by the SFU %d → %d, retransmissions %d → %d: the feedback did not take the SFU's own path",
+			before.SubscriberRTCPRead, st.SubscriberRTCPRead, before.Retransmissions, st.Retransmissions)
+	}
+
+	genuine, to := rec.last()
+	if genuine == nil {
+		t.Fatal("the subscriber's SRTCP was not recorded")
+	}
+	changed := bytes.Clone(genuine)
+	changed[len(changed)/2] ^= 0x40
+	plain, err := rtcp.Marshal([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, bad := range [][]byte{genuine, changed, plain} {
+		if _, err := rec.PacketConn.WriteTo(bad, to); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the forged SRTCP refused", func() bool { return r.eng.Stats().SubscriberRTCPRefused == st.SubscriberRTCPRefused+uint64(i+1) })
+	}
+	after := r.eng.Stats()
+	if after.KeyframeRequestsReceived != st.KeyframeRequestsReceived || after.Retransmissions != st.Retransmissions ||
+		after.NACKsReceived != st.NACKsReceived || after.SubscriberRTCPRead != st.SubscriberRTCPRead {
+		t.Fatalf("a replayed or forged SRTCP packet changed something: before %+v, after %+v", st, after)
+	}
+
+	r.clock.Advance(rtxRepairWindow + subscriberKeyframeInterval)
+	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}, after.KeyframeRequestsReceived+1)
+	if n := r.eng.Stats().SubscriberRTCPRead; n <= after.SubscriberRTCPRead {
+		t.Fatalf("the PLI after the forgeries was not read by the SFU (%d)", n)
+	}
+}
+
+// TestSubscriberRTCPFollowsTheRoute: the SRTCP reader is registered for the selected
+// pair's address, moves with it, leaves a route over ICE-TCP to Pion, and is gone
+// once the participant is.
+func TestSubscriberRTCPFollowsTheRoute(t *testing.T) {
+	r := newMediaRig(t)
+	waitRegistered(t, r)
+	routes := &r.eng.subRTCP
+	lookup := func(ap netip.AddrPort) *rtcpIn {
+		routes.mu.RLock()
+		defer routes.mu.RUnlock()
+		return routes.m[ap]
+	}
+	first := r.subP.route.Load().ap
+	in := lookup(first)
+	if in == nil || in.p != r.subP {
+		t.Fatalf("nothing registered for the selected pair's address %v", first)
+	}
+	moved := netip.MustParseAddrPort("127.0.0.1:9")
+	r.subP.setRoute(&route{ap: moved})
+	if lookup(first) != nil || lookup(moved) != in {
+		t.Fatal("the reader did not move with the route")
+	}
+	r.subP.setRoute(&route{tcp: nopPacketConn{}, raddr: &net.TCPAddr{}})
+	if lookup(moved) != nil {
+		t.Fatal("a route over ICE-TCP kept the UDP reader")
+	}
+	r.subP.setRoute(&route{ap: first})
+	r.subP.Close()
+	if lookup(first) != nil {
+		t.Fatal("the reader outlived its participant")
+	}
+}
+
+type nopPacketConn struct{ net.PacketConn }
+
+func (nopPacketConn) Close() error { return nil }
+
+// fuzzRTCPKeys are the keys FuzzSubscriberRTCP encrypts with.
+var fuzzRTCPKeys = srtp.SessionKeys{
+	RemoteMasterKey:  bytes.Repeat([]byte{7}, 16),
+	RemoteMasterSalt: bytes.Repeat([]byte{9}, 12),
+}
+
+// FuzzSubscriberRTCP: whatever arrives from a subscriber's address, raw or encrypted
+// with its keys, the reader takes it, never panics, and serves only what decrypts.
+func FuzzSubscriberRTCP(f *testing.F) {
+	for _, pkts := range [][]rtcp.Packet{
+		{&rtcp.PictureLossIndication{MediaSSRC: 1}},
+		{&rtcp.ReceiverReport{SSRC: 2, Reports: []rtcp.ReceptionReport{{SSRC: 1}}}, &rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: 5, LostPackets: 3}}}},
+		{&rtcp.TransportLayerCC{MediaSSRC: 1, BaseSequenceNumber: 1, PacketStatusCount: 1, PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 1}}, RecvDeltas: []*rtcp.RecvDelta{{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}}}},
+		{&rtcp.FullIntraRequest{MediaSSRC: 1, FIR: []rtcp.FIREntry{{SSRC: 1}}}},
+	} {
+		b, err := rtcp.Marshal(pkts)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, true)
+		f.Add(b, false)
+	}
+	f.Add([]byte{0x80, 0xc8, 0, 1, 0, 0, 0, 1}, true)
+	f.Fuzz(func(t *testing.T, b []byte, encrypt bool) {
+		p := &Participant{downs: map[*upTrack]*downTrack{}}
+		in, err := newRTCPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var routes rtcpRoutes
+		ap := netip.MustParseAddrPort("127.0.0.1:5000")
+		routes.set(ap, in)
+		if encrypt && isRTCP(b) {
+			sender, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if enc, err := sender.EncryptRTCP(nil, b, nil); err == nil {
+				b = enc
+			}
+		}
+		took := routes.take(b, ap)
+		if took != isRTCP(b) {
+			t.Fatalf("took %v, isRTCP %v", took, isRTCP(b))
+		}
+		if routes.take(b, netip.MustParseAddrPort("127.0.0.1:5001")) {
+			t.Fatal("a datagram from an unknown address was taken")
+		}
+		if routes.read.Load()+routes.refused.Load() != map[bool]uint64{true: 1, false: 0}[took] {
+			t.Fatal("a datagram taken was not counted once")
+		}
+	})
+}
