@@ -96,6 +96,7 @@ type Engine struct {
 	udpConn     net.PacketConn
 	udpMux      ice.UDPMux
 	subRTCP     rtcpRoutes // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
+	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
 	stats       counters    // monitoring (stats.go)
@@ -125,6 +126,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		cfg.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
 	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, levels: cfg.SpeakerDetection, cands: candidateFilter{allowLoopback: cfg.Loopback}}
+	e.certs.now = cfg.Now
 
 	listen := net.ListenPacket
 	if cfg.Net != nil {
@@ -378,5 +380,5 @@ func (e *Engine) newSubscribeConnection(keys *dtlsKeys) (*webrtc.PeerConnection,
 	// joining four at a time the handshake's median fell from 16–24 ms to 13–14 ms.
 	settings.SetDTLSInsecureSkipHelloVerify(true)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(e.subMedia), webrtc.WithInterceptorRegistry(e.subReg), webrtc.WithSettingEngine(settings))
-	return api.NewPeerConnection(webrtc.Configuration{})
+	return api.NewPeerConnection(e.certs.configuration())
 }

@@ -288,7 +288,7 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 	pub := p.pub.Load()
 	if pub == nil {
 		var err error
-		if pub, err = p.room.engine.pubAPI.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		if pub, err = p.room.engine.pubAPI.NewPeerConnection(p.room.engine.certs.configuration()); err != nil {
 			p.mu.Unlock()
 			return "", fmt.Errorf("sfu: new publish connection: %w", err)
 		}

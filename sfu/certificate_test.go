@@ -1,0 +1,62 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+
+	"conclave/internal/fakeclock"
+
+	"github.com/pion/webrtc/v4"
+)
+
+func fingerprint(t *testing.T, c []webrtc.Certificate) string {
+	t.Helper()
+	if len(c) != 1 {
+		t.Fatalf("%d certificates, want 1", len(c))
+	}
+	fps, err := c[0].GetFingerprints()
+	if err != nil || len(fps) == 0 {
+		t.Fatalf("fingerprints: %v", err)
+	}
+	return fps[0].Value
+}
+
+// TestConnectionsShareADailyCertificate: every connection the engine makes within a
+// day, publish and subscribe, has the same DTLS certificate; a connection made a day
+// later has another.
+func TestConnectionsShareADailyCertificate(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	eng, err := NewEngine(Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := eng.NewRoom()
+	t.Cleanup(func() {
+		room.Close()
+		_ = eng.Close()
+	})
+	a, err := room.Join("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := room.Join("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := fingerprint(t, a.sub.GetConfiguration().Certificates)
+	if fp := fingerprint(t, b.sub.GetConfiguration().Certificates); fp != first {
+		t.Fatalf("two subscribe connections of one day have certificates %s and %s", first, fp)
+	}
+	pub := eng.certs.configuration()
+	if fp := fingerprint(t, pub.Certificates); fp != first {
+		t.Fatalf("a publish connection's certificate %s differs from the day's %s", fp, first)
+	}
+	clock.Advance(certificateLifetime)
+	c, err := room.Join("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp := fingerprint(t, c.sub.GetConfiguration().Certificates); fp == first {
+		t.Fatal("a connection made a day later still has the first certificate")
+	}
+}
