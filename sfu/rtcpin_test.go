@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -179,7 +180,7 @@ func FuzzSubscriberRTCP(f *testing.F) {
 	for _, pkts := range [][]rtcp.Packet{
 		{&rtcp.PictureLossIndication{MediaSSRC: 1}},
 		{&rtcp.ReceiverReport{SSRC: 2, Reports: []rtcp.ReceptionReport{{SSRC: 1}}}, &rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: 5, LostPackets: 3}}}},
-		{&rtcp.TransportLayerCC{MediaSSRC: 1, BaseSequenceNumber: 1, PacketStatusCount: 1, PacketChunks: []rtcp.PacketStatusChunk{&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 1}}, RecvDeltas: []*rtcp.RecvDelta{{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}}}},
+		fuzzFeedback(),
 		{&rtcp.FullIntraRequest{MediaSSRC: 1, FIR: []rtcp.FIREntry{{SSRC: 1}}}},
 	} {
 		b, err := rtcp.Marshal(pkts)
@@ -219,4 +220,46 @@ func FuzzSubscriberRTCP(f *testing.F) {
 			t.Fatal("a datagram taken was not counted once")
 		}
 	})
+}
+
+// TestSubscriberFeedbackReachesTheEstimator: transport-cc feedback read in the socket
+// reader is the connection's estimator's.
+func TestSubscriberFeedbackReachesTheEstimator(t *testing.T) {
+	r := newMediaRig(t)
+	waitRegistered(t, r)
+	est, ok := r.subP.bw.est.(*estimator)
+	if !ok {
+		t.Fatal("the subscriber has no estimator")
+	}
+	fed := func() bool {
+		est.mu.Lock()
+		defer est.mu.Unlock()
+		return est.haveRef
+	}
+	if fed() {
+		t.Fatal("the estimator had feedback before any was sent")
+	}
+	read := r.eng.Stats().SubscriberRTCPRead
+	rec := twcc.NewRecorder(1)
+	rec.Record(r.subSSRC(), 1, 1000)
+	rec.Record(r.subSSRC(), 2, 1250)
+	fb := rec.BuildFeedbackPacket()
+	if len(fb) == 0 {
+		t.Fatal("no feedback built")
+	}
+	if err := r.sub.pc.WriteRTCP(fb); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the feedback read by the SFU", func() bool { return r.eng.Stats().SubscriberRTCPRead > read })
+	if !fed() {
+		t.Fatal("the feedback read by the SFU did not reach the estimator")
+	}
+}
+
+// fuzzFeedback is transport-cc feedback for two packets, as a subscriber sends it.
+func fuzzFeedback() []rtcp.Packet {
+	rec := twcc.NewRecorder(2)
+	rec.Record(1, 5, 1000)
+	rec.Record(1, 7, 1900)
+	return rec.BuildFeedbackPacket()
 }

@@ -317,6 +317,16 @@ func TestResumeKeepsModeratorMutes(t *testing.T) {
 	if _, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "camera"}); err != nil {
 		t.Fatal(err)
 	}
+	// A barrier: the moderator's session handles its messages in order, so once its
+	// next one is refused the camera mute has been applied. Without it the resume could
+	// overtake the mute, which would then arrive live, after the resume's own commands.
+	bad, err := mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "barrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, ref := expectError(t, mod); code != "invalid_field" || ref != bad {
+		t.Fatalf("the barrier: error %s for %q, want invalid_field for %q", code, ref, bad)
+	}
 	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret) // claims microphone and camera on
 	cmd := expectType(t, back, "media_command")
 	if !jsonHas(cmd.Payload, "mute_camera") {
