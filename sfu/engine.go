@@ -96,6 +96,7 @@ type Engine struct {
 	udpConn     net.PacketConn
 	udpMux      ice.UDPMux
 	subRTCP     rtcpRoutes // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
+	readsRTCP   bool       // the media socket's reader consults subRTCP
 	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
@@ -141,6 +142,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		// socket the batching cannot use (it says why at debug level).
 		if bc, err := newBatchConn(uc); err == nil {
 			bc.taker = &e.subRTCP // before the UDP mux starts reading
+			e.readsRTCP = true
 			udpConn = bc
 		} else {
 			cfg.Logger.Debug("media socket writes not batched", "err", err)

@@ -39,7 +39,15 @@ type Participant struct {
 	// Both guarded by routeMu.
 	rtcpIn   *rtcpIn
 	rtcpFrom netip.AddrPort
-	wg       sync.WaitGroup
+	// pionRTCP (guarded by mu) is set once the subscriber's RTCP may take Pion's path:
+	// on an engine whose socket reader does not read it, over ICE-TCP, or when the
+	// handshake's keys were not seen. From then on every subscription reads its own
+	// (downTrack.readRTCP), a goroutine each; before, none does, as none would get
+	// anything: Pion's SRTCP session starts only with the handshake, by when the
+	// socket reader serves a connection that has keys and a UDP route.
+	pionRTCP    bool
+	rtcpReaders atomic.Int32 // readRTCP goroutines running, for the tests
+	wg          sync.WaitGroup
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader
@@ -113,6 +121,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		sources:   make(map[string]Source),
 		downs:     make(map[*upTrack]*downTrack),
 		ups:       make(map[string]*upTrack),
+		pionRTCP:  !r.engine.readsRTCP,
 	}
 	p.out.now = r.engine.now
 	p.startBWE(est)
@@ -147,12 +156,14 @@ func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
 	}
 	if err != nil {
 		p.room.engine.log.Debug("sfu: subscriber RTP stays on Pion's SRTP path", "err", err)
+		go p.usePionRTCP() // not here: Pion holds its DTLS lock
 		return
 	}
 	p.srtp.Store(o)
 	in, err := newRTCPIn(p, sk, profile)
 	if err != nil {
 		p.room.engine.log.Debug("sfu: subscriber RTCP stays on Pion's SRTP path", "err", err)
+		go p.usePionRTCP()
 		return
 	}
 	p.routeMu.Lock()
@@ -163,14 +174,41 @@ func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
 	p.routeMu.Unlock()
 }
 
+// usePionRTCP makes every subscription, present and future, read the RTCP that Pion's
+// path delivers to it (pionRTCP).
+func (p *Participant) usePionRTCP() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.pionRTCP {
+		return
+	}
+	p.pionRTCP = true
+	for _, d := range p.downs {
+		p.wg.Add(1)
+		go p.readRTCP(d)
+	}
+}
+
+// readRTCP runs d's RTCP reader; it holds one count of p.wg.
+func (p *Participant) readRTCP(d *downTrack) {
+	defer p.wg.Done()
+	p.rtcpReaders.Add(1)
+	defer p.rtcpReaders.Add(-1)
+	d.readRTCP()
+}
+
 // registerRTCP makes the media socket's reader serve the SRTCP that arrives from the
 // current route's address (rtcpin.go), once there are keys for it; a route over
 // ICE-TCP or none leaves it to Pion. Under routeMu.
 func (p *Participant) registerRTCP() {
 	routes := &p.room.engine.subRTCP
 	var ap netip.AddrPort
-	if r := p.route.Load(); r != nil && r.tcp == nil && p.rtcpIn != nil && !p.routeGone {
+	r := p.route.Load()
+	if r != nil && r.tcp == nil && p.rtcpIn != nil && !p.routeGone {
 		ap = r.ap
+	}
+	if r != nil && r.tcp != nil && !p.routeGone {
+		go p.usePionRTCP() // called from Pion's callbacks: never wait for p.mu there
 	}
 	if ap == p.rtcpFrom {
 		return
@@ -697,13 +735,15 @@ func (p *Participant) subscribe(up *upTrack) {
 	d.sender = sender
 	p.downs[up] = d
 	p.dirty = true
-	p.wg.Add(1)
+	pionRTCP := p.pionRTCP
+	if pionRTCP {
+		p.wg.Add(1)
+	}
 	p.mu.Unlock()
 
-	go func() {
-		defer p.wg.Done()
-		d.readRTCP()
-	}()
+	if pionRTCP {
+		go p.readRTCP(d)
+	}
 	if !up.addSub(d) {
 		p.unsubscribe(up)
 		return

@@ -153,10 +153,15 @@ func TestSubscriberRTCPFollowsTheRoute(t *testing.T) {
 	if lookup(first) != nil || lookup(moved) != in {
 		t.Fatal("the reader did not move with the route")
 	}
+	if n := r.subP.rtcpReaders.Load(); n != 0 {
+		t.Fatalf("%d subscriptions read Pion's RTCP while the socket reader serves it, want 0", n)
+	}
 	r.subP.setRoute(&route{tcp: nopPacketConn{}, raddr: &net.TCPAddr{}})
 	if lookup(moved) != nil {
 		t.Fatal("a route over ICE-TCP kept the UDP reader")
 	}
+	// Over ICE-TCP the RTCP takes Pion's path: the subscription reads it again.
+	waitFor(t, "the subscription's own RTCP reader", func() bool { return r.subP.rtcpReaders.Load() == 1 })
 	r.subP.setRoute(&route{ap: first})
 	r.subP.Close()
 	if lookup(first) != nil {
