@@ -2,9 +2,6 @@ package sfu
 
 import (
 	"testing"
-	"time"
-
-	"conclave/internal/fakeclock"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -25,16 +22,7 @@ func fingerprint(t *testing.T, c []webrtc.Certificate) string {
 // day, publish and subscribe, has the same DTLS certificate; a connection made a day
 // later has another.
 func TestConnectionsShareADailyCertificate(t *testing.T) {
-	clock := fakeclock.New(time.Unix(1_000_000, 0))
-	eng, err := NewEngine(Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := eng.NewRoom()
-	t.Cleanup(func() {
-		room.Close()
-		_ = eng.Close()
-	})
+	clock, eng, room := newClockedRoom(t, false)
 	a, err := room.Join("a")
 	if err != nil {
 		t.Fatal(err)

@@ -157,13 +157,16 @@ func newMediaRig(t *testing.T) *mediaRig {
 	return newMediaRigWith(t, testPeerAPI(t))
 }
 
-// newMediaRigWith is newMediaRig with the subscriber's API given.
-func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
+// newClockedRoom starts an engine on 127.0.0.1 whose clock is a fake one (and its
+// timers too, with timers) and a room in it, both closed when the test ends.
+func newClockedRoom(t *testing.T, timers bool) (*fakeclock.Clock, *Engine, *Room) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
-	defer cancel()
 	clock := fakeclock.New(time.Unix(1_000_000, 0))
-	eng, err := NewEngine(Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now})
+	cfg := Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now}
+	if timers {
+		cfg.AfterFunc = clock.AfterFunc
+	}
+	eng, err := NewEngine(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +175,15 @@ func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
 		room.Close()
 		_ = eng.Close()
 	})
+	return clock, eng, room
+}
+
+// newMediaRigWith is newMediaRig with the subscriber's API given.
+func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	clock, eng, room := newClockedRoom(t, false)
 	r := &mediaRig{t: t, clock: clock, eng: eng}
 	api := testPeerAPI(t)
 

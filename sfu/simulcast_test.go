@@ -95,17 +95,9 @@ func newSimRig(t *testing.T, silent ...int) *simRig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
 	defer cancel()
-	clock := fakeclock.New(time.Unix(1_000_000, 0))
-	eng, err := NewEngine(Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now, AfterFunc: clock.AfterFunc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	room := eng.NewRoom()
-	t.Cleanup(func() {
-		room.Close()
-		_ = eng.Close()
-	})
+	clock, eng, room := newClockedRoom(t, true)
 	r := &simRig{t: t, clock: clock, eng: eng, room: room}
+	var err error
 	if r.subP, err = room.Join("sub"); err != nil {
 		t.Fatal(err)
 	}
