@@ -109,6 +109,7 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if strings.EqualFold(c.MimeType, want.MimeType) {
 			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), twcc: twccID(ctx.HeaderExtensions()),
 				stream: ctx.WriteStream(), rtcp: d.sub.writeSubscribeRTCP})
+			d.sub.indexSSRC(uint32(ctx.SSRC()), d, true)
 			// A new subscriber can decode nothing until a keyframe: ask now, past the
 			// per-subscriber limits (keyframe.go), even when the cache holds one to
 			// replay (replay.go): in an end-to-end encrypted meeting the senders
@@ -144,7 +145,9 @@ func twccID(exts []webrtc.RTPHeaderExtensionParameter) uint8 {
 
 // Unbind is called by Pion when the track is removed or the connection closes.
 func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
-	d.binding.Store(nil)
+	if b := d.binding.Swap(nil); b != nil {
+		d.sub.indexSSRC(b.ssrc, d, false)
+	}
 	return nil
 }
 

@@ -47,7 +47,12 @@ type Participant struct {
 	// socket reader serves a connection that has keys and a UDP route.
 	pionRTCP    bool
 	rtcpReaders atomic.Int32 // readRTCP goroutines running, for the tests
-	wg          sync.WaitGroup
+	// bySSRC maps the SSRC of each bound subscription to it, for the socket reader
+	// (rtcpin.go), which must never wait for mu (held across Pion's offer making): a
+	// copy made under ssrcMu at every Bind and Unbind, read without a lock.
+	ssrcMu sync.Mutex
+	bySSRC atomic.Pointer[map[uint32]*downTrack]
+	wg     sync.WaitGroup
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader

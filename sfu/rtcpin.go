@@ -143,14 +143,34 @@ func (p *Participant) serveRTCP(pkts []rtcp.Packet) {
 	}
 }
 
-// downBySSRC is the subscription sent with ssrc, nil if none.
+// downBySSRC is the subscription sent with ssrc, nil if none. It takes no lock: the
+// socket reader calls it.
 func (p *Participant) downBySSRC(ssrc uint32) *downTrack {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, d := range p.downs {
-		if b := d.binding.Load(); b != nil && b.ssrc == ssrc {
-			return d
-		}
+	if m := p.bySSRC.Load(); m != nil {
+		return (*m)[ssrc]
 	}
 	return nil
+}
+
+// indexSSRC adds d under ssrc (bound) or removes it if it is still d's (unbound).
+func (p *Participant) indexSSRC(ssrc uint32, d *downTrack, bound bool) {
+	p.ssrcMu.Lock()
+	defer p.ssrcMu.Unlock()
+	var old map[uint32]*downTrack
+	if m := p.bySSRC.Load(); m != nil {
+		old = *m
+	}
+	if !bound && old[ssrc] != d {
+		return
+	}
+	next := make(map[uint32]*downTrack, len(old)+1)
+	for s, x := range old {
+		next[s] = x
+	}
+	if bound {
+		next[ssrc] = d
+	} else {
+		delete(next, ssrc)
+	}
+	p.bySSRC.Store(&next)
 }

@@ -268,3 +268,26 @@ func fuzzFeedback() []rtcp.Packet {
 	rec.Record(1, 7, 1900)
 	return rec.BuildFeedbackPacket()
 }
+
+// TestSSRCIndexFollowsBindings: the socket reader finds a subscription by the SSRC it
+// is bound to, until it is unbound; unbinding one never removes another's.
+func TestSSRCIndexFollowsBindings(t *testing.T) {
+	p := &Participant{}
+	a, b := &downTrack{}, &downTrack{}
+	if p.downBySSRC(1) != nil {
+		t.Fatal("an empty index found a subscription")
+	}
+	p.indexSSRC(1, a, true)
+	p.indexSSRC(2, b, true)
+	if p.downBySSRC(1) != a || p.downBySSRC(2) != b || p.downBySSRC(3) != nil {
+		t.Fatal("the index does not follow the bindings")
+	}
+	p.indexSSRC(1, b, false) // not b's
+	if p.downBySSRC(1) != a {
+		t.Fatal("unbinding b removed a")
+	}
+	p.indexSSRC(1, a, false)
+	if p.downBySSRC(1) != nil || p.downBySSRC(2) != b {
+		t.Fatal("unbinding a did not remove it alone")
+	}
+}
