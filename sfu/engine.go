@@ -96,7 +96,6 @@ type Engine struct {
 	udpConn     net.PacketConn
 	udpMux      ice.UDPMux
 	subRTCP     rtcpRoutes // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
-	readsRTCP   bool       // the media socket's reader consults subRTCP
 	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
@@ -142,7 +141,6 @@ func NewEngine(cfg Config) (*Engine, error) {
 		// socket the batching cannot use (it says why at debug level).
 		if bc, err := newBatchConn(uc); err == nil {
 			bc.taker = &e.subRTCP // before the UDP mux starts reading
-			e.readsRTCP = true
 			udpConn = bc
 		} else {
 			cfg.Logger.Debug("media socket writes not batched", "err", err)
@@ -347,6 +345,13 @@ func newSubscribeParts(estimate bool, onBWE cc.NewPeerConnectionCallback) (*webr
 		return nil, nil, err
 	}
 	return m, reg, nil
+}
+
+// readsRTCP reports whether the media socket's reader serves the subscribers' SRTCP
+// (subRTCP): only a socket of the operating system's, which the engine batches, has it.
+func (e *Engine) readsRTCP() bool {
+	bc, ok := e.udpConn.(*batchConn)
+	return ok && bc.taker != nil
 }
 
 // newWriterBatch is a writer's own batch on the media socket (batchconn.go), or nil

@@ -126,7 +126,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		sources:   make(map[string]Source),
 		downs:     make(map[*upTrack]*downTrack),
 		ups:       make(map[string]*upTrack),
-		pionRTCP:  !r.engine.readsRTCP,
+		pionRTCP:  !r.engine.readsRTCP(),
 	}
 	p.out.now = r.engine.now
 	p.startBWE(est)
