@@ -21,7 +21,6 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
@@ -265,8 +264,8 @@ func registerCodecs(m *webrtc.MediaEngine, feedback []webrtc.RTCPFeedback) error
 	return m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: video, PayloadType: 96}, webrtc.RTPCodecTypeVideo)
 }
 
-// newPublishAPI: we receive. Send receiver reports and transport-wide congestion
-// feedback so the browser's bandwidth estimate works. NACKs to the publisher are the
+// newPublishAPI: we receive. The SFU sends receiver reports and transport-wide
+// congestion feedback so the browser's bandwidth estimate works (pubfeedback.go). NACKs to the publisher are the
 // SFU's own (nackgen.go): sent on the gap itself and a bounded number of times, where
 // Pion's generator re-NACKs on a timer without a cap. With levels, audio carries the
 // audio level extension for speaker detection (audiolevel.go).
@@ -294,15 +293,16 @@ func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, err
 			return nil, err
 		}
 	}
+	// Transport-wide congestion control: the publisher numbers its packets, the SFU
+	// acknowledges them (pubfeedback.go, which sends the receiver reports too).
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return nil, err
+		}
+	}
+	// No interceptors: an empty registry, or Pion would add its defaults.
 	reg := &interceptor.Registry{}
-	rr, err := report.NewReceiverInterceptor()
-	if err != nil {
-		return nil, err
-	}
-	reg.Add(rr)
-	if err := webrtc.ConfigureTWCCSender(m, reg); err != nil {
-		return nil, err
-	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
 }
 

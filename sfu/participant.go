@@ -25,8 +25,11 @@ type Participant struct {
 	// large meeting only watch, and an idle connection still costs memory and the
 	// tickers of its interceptors.
 	pub atomic.Pointer[webrtc.PeerConnection]
-	sub *webrtc.PeerConnection
-	out *sendQueue
+	// feedback is the publish connection's transport-cc feedback and receiver reports
+	// (pubfeedback.go), made with it.
+	feedback atomic.Pointer[pubFeedback]
+	sub      *webrtc.PeerConnection
+	out      *sendQueue
 	// srtp is the subscribe connection's own SRTP writer once its DTLS handshake is
 	// done (srtpout.go); route is where it sends: the selected candidate pair's remote
 	// address on the UDP socket, or the pair's ICE-TCP connection.
@@ -337,6 +340,8 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 		}
 		pub.OnTrack(p.onTrack)
 		p.pub.Store(pub)
+		e := p.room.engine
+		p.feedback.Store(newPubFeedback(e.now, e.after, p.writePublishRTCP))
 	}
 	p.sources = merged
 	p.mu.Unlock()
@@ -579,6 +584,9 @@ func (p *Participant) Close() {
 }
 
 func (p *Participant) closePeers() {
+	if f := p.feedback.Load(); f != nil {
+		f.close()
+	}
 	if pub := p.pub.Load(); pub != nil {
 		_ = pub.Close()
 	}
@@ -637,6 +645,11 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	}
 	p.mu.Unlock()
 	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote}
+	if f := p.feedback.Load(); f != nil {
+		l.feedback = f
+		l.rr = f.addStream(uint32(remote.SSRC()), remote.Codec().ClockRate)
+		l.twccID = headerExtensionID(recv, sdp.TransportCCURI)
+	}
 	if src == SourceMicrophone {
 		l.level = p.levelReader(recv)
 	}
@@ -673,15 +686,25 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 // levelReader is speaker detection's part of a microphone track, or nil when the audio
 // level extension was not negotiated (speaker detection off) or the room is closed.
 func (p *Participant) levelReader(recv *webrtc.RTPReceiver) *levelReader {
-	for _, ext := range recv.GetParameters().HeaderExtensions {
-		if ext.URI != sdp.AudioLevelURI || ext.ID < 1 || ext.ID > 255 {
-			continue
-		}
-		if m := p.room.speakers.attach(p.id); m != nil {
-			return &levelReader{id: uint8(ext.ID), meter: m}
-		}
+	id := headerExtensionID(recv, sdp.AudioLevelURI)
+	if id == 0 {
+		return nil
+	}
+	if m := p.room.speakers.attach(p.id); m != nil {
+		return &levelReader{id: id, meter: m}
 	}
 	return nil
+}
+
+// headerExtensionID is the id the receiver's stream carries the header extension uri
+// under, 0 when it was not negotiated.
+func headerExtensionID(recv *webrtc.RTPReceiver, uri string) uint8 {
+	for _, ext := range recv.GetParameters().HeaderExtensions {
+		if ext.URI == uri && ext.ID >= 1 && ext.ID <= 255 {
+			return uint8(ext.ID)
+		}
+	}
+	return 0
 }
 
 // discardTrack reads a track nobody gets until it ends; it takes the two counts of p.wg

@@ -17,8 +17,6 @@ type senderReport struct {
 }
 
 // readPublisherRTCP reads the RTCP of one published stream until the receiver stops.
-// Reading also feeds the receiver reports the SFU sends back (Pion's interceptor sees
-// every packet read).
 func (l *layer) readPublisherRTCP(read func([]byte) (int, error)) {
 	buf := make([]byte, 1500)
 	for {
@@ -43,6 +41,9 @@ func (l *layer) readPublisherRTCP(read func([]byte) (int, error)) {
 func (l *layer) onSenderReport(sr *rtcp.SenderReport) {
 	r := &senderReport{ntp: sr.NTPTime, rtp: sr.RTPTime, layer: l.index}
 	l.sr.Store(r)
+	if l.feedback != nil {
+		l.feedback.senderReport(l.rr, sr.NTPTime, l.up.now()) // for the receiver reports' delay
+	}
 	l.up.stats.senderReports.Add(1)
 	if subs := l.up.subs.Load(); subs != nil {
 		for _, d := range *subs {

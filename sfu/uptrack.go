@@ -78,6 +78,13 @@ type layer struct {
 	nackBuf []uint16
 	tail    tailWatch // a frame whose last packets do not come (tailloss.go)
 
+	// feedback is the publish connection's feedback (pubfeedback.go) and rr this
+	// stream's part of it; twccID is the id of the transport-cc header extension, 0
+	// without one. feedback is nil for a layer made without a connection (tests).
+	feedback *pubFeedback
+	rr       *rrStream
+	twccID   uint8
+
 	// sr is the publisher's latest sender report for this stream, if any.
 	sr atomic.Pointer[senderReport]
 	// size is the frame size of the latest keyframe, width<<16 | height; 0: unknown.
@@ -169,6 +176,9 @@ func (u *upTrack) layersChanged() {
 // run reads packets until the stream ends.
 func (l *layer) run() {
 	defer l.up.layerEnded()
+	if l.feedback != nil {
+		defer l.feedback.removeStream(l.rr)
+	}
 	u := l.up
 	buf := make([]byte, 1500)
 	// pkt is parsed into again for every packet so that its header-extension list (every
@@ -189,6 +199,13 @@ func (l *layer) run() {
 		copy(raw, buf[:n])
 		if err := pkt.Unmarshal(raw); err != nil {
 			continue
+		}
+		if l.feedback != nil {
+			var tcc []byte
+			if l.twccID != 0 {
+				tcc = pkt.GetExtension(l.twccID)
+			}
+			l.feedback.received(l.rr, pkt.SequenceNumber, pkt.Timestamp, tcc, u.now())
 		}
 		p.header = pkt.Header
 		p.header.Extension = false

@@ -1,0 +1,202 @@
+package sfu
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// TestReceptionReportCounts checks the receiver report's arithmetic (RFC 3550 A.3):
+// loss over a wrap of the sequence number, the fraction per interval, retransmissions
+// and reordering, and a restart.
+func TestReceptionReportCounts(t *testing.T) {
+	s := &rrStream{ssrc: 7, clockRate: 90000}
+	at := time.Duration(0)
+	ts := uint32(1<<32 - 2000) // wraps too
+	recv := func(seqs ...uint16) {
+		for _, q := range seqs {
+			at += 10 * time.Millisecond
+			ts += 900
+			s.received(q, ts, at) // paced as sent: no jitter
+		}
+	}
+	recv(65530, 65531, 65533, 65534, 65535, 0, 1, 3) // 65532 and 2 lost, a wrap
+	r := s.report(time.Time{})
+	if r.LastSequenceNumber != 1<<16|3 || r.TotalLost != 2 || r.FractionLost != 2*256/10 {
+		t.Fatalf("first report: last %#x lost %d fraction %d, want %#x, 2, %d", r.LastSequenceNumber, r.TotalLost, r.FractionLost, 1<<16|3, 2*256/10)
+	}
+	if r.Jitter != 0 {
+		t.Fatalf("jitter %d of packets paced as they were sent", r.Jitter)
+	}
+	recv(2, 4, 5, 6, 7) // 2 retransmitted: the total falls, this interval loses nothing
+	r = s.report(time.Time{})
+	if r.LastSequenceNumber != 1<<16|7 || r.TotalLost != 1 || r.FractionLost != 0 {
+		t.Fatalf("second report: last %#x lost %d fraction %d, want %#x, 1, 0", r.LastSequenceNumber, r.TotalLost, r.FractionLost, 1<<16|7)
+	}
+	recv(20000, 20001) // a restart, not 20000 losses
+	r = s.report(time.Time{})
+	if r.LastSequenceNumber != 20001 || r.TotalLost != 0 {
+		t.Fatalf("after a restart: last %d lost %d, want 20001 and 0", r.LastSequenceNumber, r.TotalLost)
+	}
+	// Late by 20 ms every other packet: jitter grows towards the 1800 units of it.
+	for i := range 64 {
+		at += 10 * time.Millisecond
+		late := time.Duration(i%2) * 20 * time.Millisecond
+		ts += 900
+		s.received(uint16(20002+i), ts, at+late)
+	}
+	if r = s.report(time.Time{}); r.Jitter < 1000 || r.Jitter > 1800 {
+		t.Fatalf("jitter %d, want about 1800 (20 ms at 90 kHz)", r.Jitter)
+	}
+}
+
+// feedbackPublisher is a Pion publisher that numbers its packets for transport-wide
+// congestion control (its header extension interceptor) and records the feedback and
+// receiver reports it gets.
+type feedbackPublisher struct {
+	track *webrtc.TrackLocalStaticRTP
+	ssrc  uint32
+	mu    sync.Mutex
+	twcc  []*rtcp.TransportLayerCC
+	rrs   []rtcp.ReceptionReport
+}
+
+func (p *feedbackPublisher) read(s *webrtc.RTPSender) {
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		for _, pkt := range pkts {
+			switch pkt := pkt.(type) {
+			case *rtcp.TransportLayerCC:
+				p.twcc = append(p.twcc, pkt)
+			case *rtcp.ReceiverReport:
+				for _, r := range pkt.Reports {
+					if r.SSRC == p.ssrc {
+						p.rrs = append(p.rrs, r)
+					}
+				}
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+// acked is the number of packets the transport-cc feedback so far reports received.
+func (p *feedbackPublisher) acked() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, fb := range p.twcc {
+		for _, d := range fb.RecvDeltas {
+			if d.Type != rtcp.TypeTCCPacketNotReceived {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestPublisherGetsFeedback: the SFU acknowledges every packet a publisher numbers in
+// transport-cc feedback, every twccInterval of its clock, and reports per stream what
+// was lost in a receiver report every rrInterval.
+func TestPublisherGetsFeedback(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	clock, _, room := newClockedRoom(t, true)
+	pubP, err := room.Join("pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		t.Fatal(err)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(testPeerSettings()))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &feedbackPublisher{track: track, ssrc: uint32(tr.Sender().GetParameters().Encodings[0].SSRC)}
+	go pub.read(tr.Sender())
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	answer, err := pubP.Publish(ctx, pc.LocalDescription().SDP, map[string]Source{tr.Mid(): SourceCamera})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the publish connection", func() bool { return pc.ConnectionState() == webrtc.PeerConnectionStateConnected })
+
+	// 40 packets numbered 2000…2039, of which four never leave: the transport-cc
+	// numbers only what is sent, so 36 acknowledgements are due; the receiver report
+	// names four lost.
+	const first, n = 2000, 40
+	lost := map[uint16]bool{2005: true, 2006: true, 2020: true, 2031: true}
+	for i := range uint16(n) {
+		seq := first + i
+		if lost[seq] {
+			continue
+		}
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true},
+			Payload: []byte{0x10, 0x01, 0x00, 0x9d, 0x01, 0x2a, byte(seq)}}
+		if err := track.WriteRTP(pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The feedback goes out on the engine's (fake) timers: move them until all of it
+	// has come, and a receiver report naming the last packet.
+	deadline := time.Now().Add(mediaWait)
+	for {
+		pub.mu.Lock()
+		var last *rtcp.ReceptionReport
+		if len(pub.rrs) > 0 {
+			last = &pub.rrs[len(pub.rrs)-1]
+		}
+		pub.mu.Unlock()
+		if pub.acked() == n-len(lost) && last != nil && last.LastSequenceNumber == first+n-1 {
+			if last.TotalLost != uint32(len(lost)) {
+				t.Fatalf("the receiver report names %d packets lost, want %d", last.TotalLost, len(lost))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("feedback acknowledged %d of %d packets; reports %+v", pub.acked(), n-len(lost), pub.rrs)
+		}
+		clock.Advance(twccInterval)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if a := pub.acked(); a != n-len(lost) {
+		t.Fatalf("%d acknowledgements, want %d: a packet acknowledged twice", a, n-len(lost))
+	}
+}
