@@ -101,6 +101,9 @@ func NewCollector(src Sources) *Collector {
 		family("subscriber_rtcp_total", "Subscribers' SRTCP packets read in the media socket's reader (read), and those from a subscriber's address that failed to decrypt or parse, dropped (refused: forged, replayed or broken).", "result", prometheus.CounterValue,
 			labelled{"read", func(s *snapshot) float64 { return float64(s.media.SubscriberRTCPRead) }},
 			labelled{"refused", func(s *snapshot) float64 { return float64(s.media.SubscriberRTCPRefused) }}),
+		family("publisher_rtp_total", "Publishers' SRTP packets read in the media socket's reader (read), and those of a stream read there that failed to decrypt, dropped (refused: forged, replayed or broken).", "result", prometheus.CounterValue,
+			labelled{"read", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRead) }},
+			labelled{"refused", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRefused) }}),
 		counter("packets_without_route_total", "RTP packets not sent because the subscriber's candidate pair was not known yet (NACKs and keyframes recover them).", func(s *snapshot) uint64 { return s.media.PacketsWithoutRoute }),
 		gauge("subscriber_bandwidth_limited", "Subscribers whose estimated downlink does not cover the video they show (some of it reduced or paused).", func(s *snapshot) float64 { return float64(s.media.SubscribersLimited) }),
 	}}

@@ -49,6 +49,8 @@ type Media struct {
 	// Subscribers' SRTCP read by the server in its media socket's reader, and what
 	// came from a subscriber's address but failed to decrypt or parse (sfu.Stats).
 	SubscriberRTCPRead, SubscriberRTCPRefused uint64
+	// Publishers' SRTP read there, and what failed to decrypt (sfu.Stats).
+	PublisherRTPRead, PublisherRTPRefused uint64
 }
 
 // TURN is the embedded TURN server, when there is one.

@@ -35,7 +35,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
 				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
 				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
-				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40}
+				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42}
 		},
 		TURN: turn,
 	}
@@ -126,6 +126,8 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_packets_without_route_total", "", "", 38, dto.MetricType_COUNTER},
 		{"conclave_subscriber_rtcp_total", "result", "read", 39, dto.MetricType_COUNTER},
 		{"conclave_subscriber_rtcp_total", "result", "refused", 40, dto.MetricType_COUNTER},
+		{"conclave_publisher_rtp_total", "result", "read", 41, dto.MetricType_COUNTER},
+		{"conclave_publisher_rtp_total", "result", "refused", 42, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {

@@ -29,8 +29,8 @@ type downTrack struct {
 	// Read for every packet, written rarely (under mu).
 	skip atomic.Uint32
 
-	// Touched only by the reader goroutine of each layer: the frame being skipped
-	// because the queue was full.
+	// Touched only under each layer's receive lock: the frame being skipped because the
+	// queue was full.
 	drop [maxLayers]frameDrop
 
 	// Written rarely (RTCP goroutines). They also keep the writer's counters below more

@@ -4,8 +4,9 @@
 // imports Pion.
 //
 // Every participant has two peer connections: a publish connection (the client offers, we
-// answer) and a subscribe connection (we offer, the client answers). Each incoming track
-// has one reader goroutine that fans packets out to a copy-on-write list of subscriptions;
+// answer) and a subscribe connection (we offer, the client answers). The packets of each
+// incoming stream are received one at a time (in the media socket's reader, rtpin.go, or
+// by the stream's Pion reader) and fanned out to a copy-on-write list of subscriptions;
 // each subscriber has bounded queues, drained by one writer goroutine per core
 // (writerpool.go), so a slow subscriber only ever loses its own packets.
 package sfu
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -62,8 +64,8 @@ type Config struct {
 	// give subscribers slow links.
 	Net transport.Net
 	// Tap, when set, sees every packet a publisher sends, before forwarding (tests use
-	// it to prove that the server only ever sees encrypted frames). It runs on the
-	// track's reader goroutine and must not keep Payload.
+	// it to prove that the server only ever sees encrypted frames). It runs where the
+	// stream's packets are received (layer.receive) and must not keep Payload.
 	Tap func(TapPacket)
 }
 
@@ -85,7 +87,11 @@ type Engine struct {
 	after  func(time.Duration, func()) func() bool
 	tap    func(TapPacket)
 	levels bool // Config.SpeakerDetection
-	pubAPI *webrtc.API
+	// A publish connection's API is made for it too (newPublishConnection), for its
+	// keys (rtpin.go).
+	pubSettings webrtc.SettingEngine
+	pubMedia    *webrtc.MediaEngine
+	pubReg      *interceptor.Registry
 	// A subscribe connection's API is made for it (newSubscribeConnection), with these
 	// parts, so its DTLS handshake can be watched for its SRTP keys (dtlskeys.go).
 	subSettings webrtc.SettingEngine
@@ -95,6 +101,7 @@ type Engine struct {
 	udpConn     net.PacketConn
 	udpMux      ice.UDPMux
 	subRTCP     rtcpRoutes // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
+	pubRTP      rtpRoutes  // publishers' SRTP read there too (rtpin.go)
 	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
@@ -139,7 +146,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		// batchconn.go; a simulated network's socket is used as it is, and so is a
 		// socket the batching cannot use (it says why at debug level).
 		if bc, err := newBatchConn(uc); err == nil {
-			bc.taker = &e.subRTCP // before the UDP mux starts reading
+			bc.taker = mediaTaker{sub: &e.subRTCP, pub: &e.pubRTP} // before the UDP mux starts reading
 			udpConn = bc
 		} else {
 			cfg.Logger.Debug("media socket writes not batched", "err", err)
@@ -195,7 +202,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 	}
 
-	if e.pubAPI, err = newPublishAPI(settings, cfg.SpeakerDetection); err != nil {
+	e.pubSettings = settings
+	if e.pubMedia, e.pubReg, err = newPublishParts(cfg.SpeakerDetection); err != nil {
 		_ = e.Close()
 		return nil, err
 	}
@@ -269,28 +277,28 @@ func registerCodecs(m *webrtc.MediaEngine, feedback []webrtc.RTCPFeedback) error
 // SFU's own (nackgen.go): sent on the gap itself and a bounded number of times, where
 // Pion's generator re-NACKs on a timer without a cap. With levels, audio carries the
 // audio level extension for speaker detection (audiolevel.go).
-func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, error) {
+func newPublishParts(levels bool) (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	m := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
 	if err := registerCodecs(m, fb); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// mid lets Pion route packets of transceivers whose SSRC the SDP does not declare;
 	// the RID tells the layers of a simulcast camera apart (each becomes a layer of one
 	// upTrack).
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.SDESMidURI}, kind); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, uri := range []string{sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if levels {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// Transport-wide congestion control: the publisher numbers its packets, the SFU
@@ -298,12 +306,12 @@ func newPublishAPI(settings webrtc.SettingEngine, levels bool) (*webrtc.API, err
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// No interceptors: an empty registry, or Pion would add its defaults.
 	reg := &interceptor.Registry{}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(settings)), nil
+	return m, reg, nil
 }
 
 // newSubscribeParts: we send. NACKs are answered by the SFU itself from the publisher
@@ -366,6 +374,38 @@ func (e *Engine) newWriterBatch() *writerBatch {
 		return nil
 	}
 	return b
+}
+
+// newPublishConnection makes a publish connection whose DTLS handshake keys is shown,
+// with the server as DTLS server (browsers offer "actpass" and take the client's role
+// then): as the client, the server would not see the ServerHello's random, without
+// which the keys cannot be derived (dtlskeys.go). As on subscribe connections, ICE
+// has proved the publisher's address before DTLS starts, so the cookie round trip
+// goes.
+func (e *Engine) newPublishConnection(keys *dtlsKeys) (*webrtc.PeerConnection, error) {
+	settings := e.pubSettings
+	if err := settings.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		return nil, err
+	}
+	settings.SetDTLSKeyLogWriter(keys)
+	settings.SetDTLSServerHelloMessageHook(keys.serverHello)
+	settings.SetDTLSInsecureSkipHelloVerify(true)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(e.pubMedia), webrtc.WithInterceptorRegistry(e.pubReg), webrtc.WithSettingEngine(settings))
+	return api.NewPeerConnection(e.certs.configuration())
+}
+
+// mediaTaker is what the media socket's reader serves itself: subscribers' SRTCP
+// (rtcpin.go) and publishers' SRTP (rtpin.go).
+type mediaTaker struct {
+	sub *rtcpRoutes
+	pub *rtpRoutes
+}
+
+func (t mediaTaker) take(b []byte, from netip.AddrPort) bool {
+	if isRTCP(b) {
+		return t.sub.take(b, from)
+	}
+	return t.pub.take(b, from)
 }
 
 // newSubscribeConnection makes a subscribe connection whose DTLS handshake keys is

@@ -148,6 +148,7 @@ type mediaRig struct {
 	pub   *testPublisher
 	sub   *testSubscriber
 	subP  *Participant
+	pubP  *Participant
 }
 
 // newMediaRig starts an engine, a subscriber and a publisher of one camera track, and
@@ -181,11 +182,16 @@ func newClockedRoom(t *testing.T, timers bool) (*fakeclock.Clock, *Engine, *Room
 // newMediaRigWith is newMediaRig with the subscriber's API given.
 func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
 	t.Helper()
+	return newMediaRigAPIs(t, testPeerAPI(t), subAPI)
+}
+
+// newMediaRigAPIs is newMediaRig with the publisher's and the subscriber's APIs given.
+func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API) *mediaRig {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
 	defer cancel()
 	clock, eng, room := newClockedRoom(t, false)
 	r := &mediaRig{t: t, clock: clock, eng: eng}
-	api := testPeerAPI(t)
 
 	subP, err := room.Join("sub")
 	if err != nil {
@@ -196,6 +202,7 @@ func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.pubP = pubP
 
 	// Publisher.
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})

@@ -5,7 +5,8 @@ import "time"
 // lossTracker finds the packets a publisher track lost on its way to the SFU and says
 // when to ask for them (NACK): at once when a packet arrives after a gap, then again at
 // most maxNackTries times in all, nackRetryInterval apart, until the packet arrives or is
-// given up. It runs on the track's reader goroutine and is driven by arriving packets,
+// given up. It runs where the stream's packets are received, under the layer's receive
+// lock (layer.receive), and is driven by arriving packets,
 // not a timer: retries go out with the next packet after they are due (media packets
 // arrive every few milliseconds), so a quiet track costs nothing and there is no loop to
 // stop. It reads the clock only while something is missing.

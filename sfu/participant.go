@@ -55,7 +55,16 @@ type Participant struct {
 	// copy made under ssrcMu at every Bind and Unbind, read without a lock.
 	ssrcMu sync.Mutex
 	bySSRC atomic.Pointer[map[uint32]*downTrack]
-	wg     sync.WaitGroup
+	// pubIn reads the publish connection's SRTP in the media socket's reader once it
+	// has keys (rtpin.go); pubRoute is the connection's selected UDP address (invalid
+	// over ICE-TCP or before a pair), pubFrom the address pubIn is registered for.
+	// Guarded by routeMu. pubBySSRC maps the SSRC of each published stream to its
+	// layer, a copy made under ssrcMu, read by the socket reader without a lock.
+	pubIn     *rtpIn
+	pubRoute  netip.AddrPort
+	pubFrom   netip.AddrPort
+	pubBySSRC atomic.Pointer[map[uint32]*layer]
+	wg        sync.WaitGroup
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader
@@ -230,6 +239,67 @@ func (p *Participant) registerRTCP() {
 	}
 }
 
+// startPublishSRTP makes the media socket's reader read the publish connection's
+// SRTP when its handshake was seen whole; otherwise it stays on Pion's path.
+func (p *Participant) startPublishSRTP(keys *dtlsKeys) {
+	sk, profile, err := keys.sessionKeys()
+	var in *rtpIn
+	if err == nil {
+		in, err = newRTPIn(p, sk, profile)
+	}
+	if err != nil {
+		p.room.engine.log.Debug("sfu: publisher RTP stays on Pion's SRTP path", "err", err)
+		return
+	}
+	p.routeMu.Lock()
+	if !p.routeGone {
+		p.pubIn = in
+		p.registerRTP()
+	}
+	p.routeMu.Unlock()
+}
+
+// setPublishRoute notes the publish connection's selected UDP address (invalid: none,
+// or ICE-TCP).
+func (p *Participant) setPublishRoute(ap netip.AddrPort) {
+	p.routeMu.Lock()
+	p.pubRoute = ap
+	p.registerRTP()
+	p.routeMu.Unlock()
+}
+
+// registerRTP makes the media socket's reader read the SRTP that arrives from the
+// publish connection's address, once there are keys for it. Under routeMu.
+func (p *Participant) registerRTP() {
+	routes := &p.room.engine.pubRTP
+	var ap netip.AddrPort
+	if p.pubIn != nil && !p.routeGone {
+		ap = p.pubRoute
+	}
+	if ap == p.pubFrom {
+		return
+	}
+	if p.pubFrom.IsValid() {
+		routes.clear(p.pubFrom, p.pubIn)
+	}
+	p.pubFrom = ap
+	if ap.IsValid() {
+		routes.set(ap, p.pubIn)
+	}
+}
+
+// udpRoute is the remote address of pair if it is a UDP pair.
+func udpRoute(pair *webrtc.ICECandidatePair) netip.AddrPort {
+	if pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
+		return netip.AddrPort{}
+	}
+	ip, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ip, pair.Remote.Port)
+}
+
 // setRoute makes r where the subscribe connection's own SRTP writer sends.
 func (p *Participant) setRoute(r *route) {
 	p.routeMu.Lock()
@@ -250,6 +320,7 @@ func (p *Participant) dropRoute() {
 	p.routeGone = true
 	old := p.route.Swap(nil)
 	p.registerRTCP()
+	p.registerRTP()
 	p.routeMu.Unlock()
 	old.release()
 }
@@ -334,7 +405,8 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 	pub := p.pub.Load()
 	if pub == nil {
 		var err error
-		if pub, err = p.room.engine.pubAPI.NewPeerConnection(p.room.engine.certs.configuration()); err != nil {
+		keys := &dtlsKeys{}
+		if pub, err = p.room.engine.newPublishConnection(keys); err != nil {
 			p.mu.Unlock()
 			return "", fmt.Errorf("sfu: new publish connection: %w", err)
 		}
@@ -342,6 +414,15 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 		p.pub.Store(pub)
 		e := p.room.engine
 		p.feedback.Store(newPubFeedback(e.now, e.after, p.writePublishRTCP))
+		pub.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
+			p.setPublishRoute(udpRoute(pair))
+		})
+		// Called with Pion's DTLS lock held: nothing here calls into the connection.
+		pub.SCTP().Transport().OnStateChange(func(s webrtc.DTLSTransportState) {
+			if s == webrtc.DTLSTransportStateConnected {
+				p.startPublishSRTP(keys)
+			}
+		})
 	}
 	p.sources = merged
 	p.mu.Unlock()

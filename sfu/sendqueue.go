@@ -8,7 +8,7 @@ import (
 	"github.com/pion/rtp"
 )
 
-// sendQueue is one subscriber's outgoing packets. The publishers' reader goroutines put
+// sendQueue is one subscriber's outgoing packets. Whoever receives the publishers' packets puts
 // packets in without blocking; a writer (writerpool.go) takes them out in strict
 // priority: audio (and sender reports) first, then retransmissions, then video.
 // Retransmissions have their own bounded queue and a byte budget (rtxPacer), so a burst

@@ -75,6 +75,10 @@ type Stats struct {
 	// subscriber's address that failed to decrypt or parse (forged, replayed, broken),
 	// dropped.
 	SubscriberRTCPRead, SubscriberRTCPRefused uint64
+	// PublisherRTPRead counts publishers' SRTP packets the server read in the media
+	// socket's reader (rtpin.go); PublisherRTPRefused those of a stream read there
+	// that failed to decrypt (forged, replayed, broken), dropped.
+	PublisherRTPRead, PublisherRTPRefused uint64
 }
 
 // counters are the engine's live counters, each one atomic add where it happens. What is
@@ -179,6 +183,8 @@ func (e *Engine) Stats() Stats {
 		PacketsWithoutRoute:       c.noRoute.Load(),
 		SubscriberRTCPRead:        e.subRTCP.read.Load(),
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),
+		PublisherRTPRead:          e.pubRTP.read.Load(),
+		PublisherRTPRefused:       e.pubRTP.refused.Load(),
 	}
 }
 

@@ -16,16 +16,17 @@ import (
 // The wait follows the publisher's pacing: browsers spread a frame's packets over
 // milliseconds (a keyframe over tens), so the wait is a few times the gap between
 // packets of one frame, within [tailWaitMin, tailWaitMax]. It is a read deadline on
-// the track, the only way to learn of a silence on the reader's goroutine; it is armed
-// only after a packet without the marker and costs a timer reset then.
+// the track: the stream's Pion reader wakes when it passes, whichever goroutine received
+// the packets (rtpin.go); it is armed only after a packet without the marker and costs a
+// timer reset then.
 
 const (
 	tailWaitMin = 5 * time.Millisecond
 	tailWaitMax = 40 * time.Millisecond
 )
 
-// tailWatch is a layer's watch for a frame whose end does not come. Touched only by
-// the reader goroutine.
+// tailWatch is a layer's watch for a frame whose end does not come. Guarded by the
+// layer's receive lock.
 type tailWatch struct {
 	armed  bool
 	lastTS uint32

@@ -1,6 +1,9 @@
 package sfu
 
 import (
+	"encoding/binary"
+	"errors"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -64,7 +67,9 @@ func layerIndex(rid string) (int, bool) {
 // layerRIDs names the layers by index.
 var layerRIDs = [maxLayers]string{"q", "h", "f"}
 
-// layer is one RTP stream of a track. Its reader goroutine is the only one that reads it.
+// layer is one RTP stream of a track. Its packets are received one at a time, under rx:
+// by the media socket's reader once the stream is registered there (rtpin.go), by the
+// layer's Pion reader (run) before and whenever Pion's path is used.
 type layer struct {
 	up     *upTrack
 	index  uint8
@@ -72,8 +77,10 @@ type layer struct {
 	remote *webrtc.TrackRemote
 	cache  packetCache
 
-	// Touched only by the reader goroutine: the publisher's lost packets, and a buffer
-	// for the NACK naming them.
+	// rx serialises receiving (receive): the socket reader and the layer's Pion reader
+	// may each have a packet. It guards pkt, loss, nackBuf and tail.
+	rx      sync.Mutex
+	pkt     rtp.Packet // parsed into for every packet
 	loss    lossTracker
 	nackBuf []uint16
 	tail    tailWatch // a frame whose last packets do not come (tailloss.go)
@@ -84,6 +91,12 @@ type layer struct {
 	feedback *pubFeedback
 	rr       *rrStream
 	twccID   uint8
+	// ssrc is the stream's, known from its first packet; takenAt is that packet's
+	// sequence number, and taken whether the socket reader has decrypted one of the
+	// stream's packets (both guarded by the rtpIn's mu once the layer is indexed).
+	ssrc    uint32
+	takenAt uint16
+	taken   bool
 
 	// sr is the publisher's latest sender report for this stream, if any.
 	sr atomic.Pointer[senderReport]
@@ -173,90 +186,126 @@ func (u *upTrack) layersChanged() {
 	u.updateEncodings()
 }
 
-// run reads packets until the stream ends.
+// run reads the packets Pion delivers until the stream ends. Once it has the first,
+// the stream is registered for the media socket's reader (rtpin.go), which then reads
+// most of them itself; what still comes this way (the packets before, the stream of a
+// connection whose SRTP stays on Pion's path) is received the same way.
 func (l *layer) run() {
 	defer l.up.layerEnded()
 	if l.feedback != nil {
 		defer l.feedback.removeStream(l.rr)
 	}
-	u := l.up
+	owner := l.up.owner
+	indexed := false
 	buf := make([]byte, 1500)
-	// pkt is parsed into again for every packet so that its header-extension list (every
-	// browser sends some) is allocated once, not per packet. Packets themselves are not
-	// pooled: the cache, the subscribers' queues and their forwarders share them with no
-	// count of who still holds one.
-	var pkt rtp.Packet
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
-			if l.tailExpired(err) {
-				continue
+			// A deadline is the tail watch's (tailloss.go), unless the participant is
+			// stopping; the watch may have been disarmed by the socket reader since.
+			var ne net.Error
+			if owner == nil || owner.stopping.Load() || !errors.As(err, &ne) || !ne.Timeout() {
+				return
 			}
-			return
+			l.rx.Lock()
+			l.tailExpired(err)
+			l.rx.Unlock()
+			continue
 		}
-		p := &packet{layer: l.index}
+		if n < 12 {
+			continue
+		}
+		// Packets are not pooled: the cache, the subscribers' queues and their
+		// forwarders share them with no count of who still holds one.
 		raw := make([]byte, n)
 		copy(raw, buf[:n])
-		if err := pkt.Unmarshal(raw); err != nil {
-			continue
+		if !indexed && owner != nil {
+			indexed = true
+			l.ssrc = binary.BigEndian.Uint32(raw[8:12])
+			l.takenAt = binary.BigEndian.Uint16(raw[2:4])
+			owner.indexLayer(l, false)
+			defer owner.indexLayer(l, true)
 		}
-		if l.feedback != nil {
-			var tcc []byte
-			if l.twccID != 0 {
-				tcc = pkt.GetExtension(l.twccID)
+		l.receiveLocked(raw)
+	}
+}
+
+// receiveLocked receives one decrypted packet under the layer's receive lock: the
+// socket reader and the layer's Pion reader may both have one.
+func (l *layer) receiveLocked(raw []byte) {
+	l.rx.Lock()
+	l.receive(raw)
+	l.rx.Unlock()
+}
+
+// receive takes one decrypted RTP packet, raw, which it keeps: records it for the
+// publisher's feedback, asks for what it finds missing, caches it and forwards it to
+// every subscription. Under l.rx.
+func (l *layer) receive(raw []byte) {
+	u := l.up
+	// pkt is parsed into again for every packet so that its header-extension list (every
+	// browser sends some) is allocated once, not per packet.
+	pkt := &l.pkt
+	if err := pkt.Unmarshal(raw); err != nil {
+		return
+	}
+	if l.feedback != nil {
+		var tcc []byte
+		if l.twccID != 0 {
+			tcc = pkt.GetExtension(l.twccID)
+		}
+		l.feedback.received(l.rr, pkt.SequenceNumber, pkt.Timestamp, tcc, u.now())
+	}
+	p := &packet{layer: l.index}
+	p.header = pkt.Header
+	p.header.Extension = false
+	p.header.Extensions = nil
+	p.header.ExtensionProfile = 0
+	if len(pkt.CSRC) > 0 {
+		p.header.CSRC = slices.Clone(pkt.CSRC) // pkt's is parsed into again
+	} else {
+		p.header.CSRC = nil
+	}
+	p.payload = pkt.Payload
+	if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
+		p.header.PaddingSize = pkt.PaddingSize
+	}
+	if seqs, gaveUp := l.loss.onPacket(p.header.SequenceNumber, u.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
+		l.nackPublisher(seqs, gaveUp)
+	}
+	if u.kind == webrtc.RTPCodecTypeVideo && len(p.payload) > 0 {
+		l.noteTail(p)
+	}
+	if u.blocked.Load() {
+		return
+	}
+	if l.level != nil {
+		l.level.note(raw)
+	}
+	// Padding (a browser probing its uplink, often on a layer it does not
+	// encode) is not forwarded (dropPadding): a layer's rate is its media's,
+	// and a layer that brings only padding has not arrived.
+	if len(p.payload) > 0 {
+		l.bytes.Add(uint64(len(raw)))
+		if l.rid != "" {
+			if t := u.live.tick.Load(); l.seen.Load() != t {
+				l.noteSeen(t)
 			}
-			l.feedback.received(l.rr, pkt.SequenceNumber, pkt.Timestamp, tcc, u.now())
+			l.noteKeyframeSize(p.payload)
 		}
-		p.header = pkt.Header
-		p.header.Extension = false
-		p.header.Extensions = nil
-		p.header.ExtensionProfile = 0
-		if len(pkt.CSRC) > 0 {
-			p.header.CSRC = slices.Clone(pkt.CSRC) // pkt's is parsed into again
-		} else {
-			p.header.CSRC = nil
-		}
-		p.payload = pkt.Payload
-		if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
-			p.header.PaddingSize = pkt.PaddingSize
-		}
-		if seqs, gaveUp := l.loss.onPacket(p.header.SequenceNumber, u.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
-			l.nackPublisher(seqs, gaveUp)
-		}
-		if u.kind == webrtc.RTPCodecTypeVideo && len(p.payload) > 0 {
-			l.noteTail(p)
-		}
-		if u.blocked.Load() {
-			continue
-		}
-		if l.level != nil {
-			l.level.note(raw)
-		}
-		// Padding (a browser probing its uplink, often on a layer it does not
-		// encode) is not forwarded (dropPadding): a layer's rate is its media's,
-		// and a layer that brings only padding has not arrived.
-		if len(p.payload) > 0 {
-			l.bytes.Add(uint64(n))
-			if l.rid != "" {
-				if t := u.live.tick.Load(); l.seen.Load() != t {
-					l.noteSeen(t)
-				}
-				l.noteKeyframeSize(p.payload)
-			}
-		}
-		if tap := u.tap; tap != nil {
-			tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, RID: l.rid, SequenceNumber: p.header.SequenceNumber,
-				Timestamp: p.header.Timestamp, Marker: p.header.Marker, Payload: p.payload})
-		}
-		if u.kind == webrtc.RTPCodecTypeVideo && startsKeyframe(p.payload) {
-			l.cache.putKeyframe(p, u.now()) // a new subscriber starts from it (replay.go)
-		} else {
-			l.cache.put(p)
-		}
-		if subs := u.subs.Load(); subs != nil {
-			for _, d := range *subs {
-				d.forward(p)
-			}
+	}
+	if tap := u.tap; tap != nil {
+		tap(TapPacket{ParticipantID: u.owner.id, Source: u.source, RID: l.rid, SequenceNumber: p.header.SequenceNumber,
+			Timestamp: p.header.Timestamp, Marker: p.header.Marker, Payload: p.payload})
+	}
+	if u.kind == webrtc.RTPCodecTypeVideo && startsKeyframe(p.payload) {
+		l.cache.putKeyframe(p, u.now()) // a new subscriber starts from it (replay.go)
+	} else {
+		l.cache.put(p)
+	}
+	if subs := u.subs.Load(); subs != nil {
+		for _, d := range *subs {
+			d.forward(p)
 		}
 	}
 }
@@ -345,7 +394,7 @@ func (u *upTrack) now() time.Time {
 }
 
 // nackPublisher asks the publisher again for the packets in seqs (lossTracker decides
-// which and how often). Called only by the reader goroutine.
+// which and how often). Under l.rx.
 func (l *layer) nackPublisher(seqs []uint16, gaveUp int) {
 	u := l.up
 	l.nackBuf = seqs[:0]

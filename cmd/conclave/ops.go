@@ -83,6 +83,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 				SubscribersLimited: m.SubscribersLimited, DatagramsSegmented: m.DatagramsSegmented,
 				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
 				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
+				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
 			}
 		},
 	}

@@ -1,0 +1,182 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// rtpIn reads a publish connection's SRTP itself, in the media socket's reader, and
+// hands each packet to its layer (layer.receive) there: the packets that every
+// subscriber's copy comes from no longer climb Pion's receive path (the UDP mux's
+// connection, the ICE candidate's read loop, the DTLS/SRTP demux, the SRTP session's
+// read loop and the track's buffer: four goroutines woken per packet before the
+// fan-out starts). The profile of a ten-person meeting put the publishers' read
+// loops at an eighth of the server's time and the scheduler at a fifth.
+//
+// Pion keeps what it is needed for: the first packets of a stream, by which it tells
+// the track and simulcast layer a new SSRC belongs to (the RID header extension), go
+// its way until the layer's reader has read one and registered the SSRC (takeOver);
+// the publisher's RTCP (sender reports) stays on its path, as does a connection
+// over ICE-TCP, or one whose handshake was not seen.
+//
+// The keys are the remote half of what dtlsKeys derives, which needs the server to be
+// the DTLS server: publish connections answer as such (newPublishConnection). Pion's
+// SRTP session and this context count each stream's rollovers separately; the one here
+// starts from the sequence number the layer's reader last had from Pion (takeOver), so
+// it knows whether the stream wrapped since.
+type rtpIn struct {
+	p   *Participant
+	mu  sync.Mutex    // the context and hdr, should the socket be read by two goroutines
+	ctx *srtp.Context // the publisher's (remote) keys
+	hdr rtp.Header
+}
+
+// srtpReplayWindow is the replay window of Pion's SRTP session.
+const srtpReplayWindow = 64
+
+func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProfile) (*rtpIn, error) {
+	// Cryptex (RFC 9335, encrypted header extensions) is taken when the publisher
+	// uses it: Pion negotiates it, and browsers may.
+	ctx, err := srtp.CreateContext(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile,
+		srtp.SRTPReplayProtection(srtpReplayWindow), srtp.Cryptex(srtp.CryptexModeEnabled))
+	if err != nil {
+		return nil, errors.Join(errSRTPProfile, err)
+	}
+	return &rtpIn{p: p, ctx: ctx}, nil
+}
+
+// rtpRoutes maps the remote address of each publish connection whose SRTP the SFU
+// reads itself to its reader, as rtcpRoutes does for subscribe connections.
+type rtpRoutes struct {
+	mu sync.RWMutex
+	m  map[netip.AddrPort]*rtpIn
+
+	read, refused atomic.Uint64 // packets served; packets that failed to decrypt
+}
+
+func (r *rtpRoutes) set(ap netip.AddrPort, in *rtpIn) {
+	r.mu.Lock()
+	if r.m == nil {
+		r.m = make(map[netip.AddrPort]*rtpIn)
+	}
+	r.m[ap] = in
+	r.mu.Unlock()
+}
+
+func (r *rtpRoutes) clear(ap netip.AddrPort, in *rtpIn) {
+	r.mu.Lock()
+	if r.m[ap] == in {
+		delete(r.m, ap)
+	}
+	r.mu.Unlock()
+}
+
+// isRTP tells RTP from RTCP, DTLS and STUN on one socket (RFC 7983): version 2, not a
+// packet type of RTCP, and a whole fixed header.
+func isRTP(b []byte) bool {
+	return len(b) >= 12 && b[0]>>6 == 2 && !isRTCP(b)
+}
+
+// take serves b if it is the SRTP of a stream read here, and reports whether it did;
+// it may decrypt b in place. A datagram of such a stream that fails to decrypt is
+// dropped and counted, as Pion's session would drop it. A stream not (yet) registered
+// goes to Pion.
+func (r *rtpRoutes) take(b []byte, ap netip.AddrPort) bool {
+	if !isRTP(b) {
+		return false
+	}
+	r.mu.RLock()
+	in := r.m[ap]
+	r.mu.RUnlock()
+	if in == nil {
+		return false
+	}
+	l := in.p.layerBySSRC(binary.BigEndian.Uint32(b[8:12]))
+	if l == nil {
+		return false
+	}
+	switch in.serve(b, l) {
+	case nil:
+		r.read.Add(1)
+	case errNotYet:
+		return false
+	default:
+		r.refused.Add(1)
+	}
+	return true
+}
+
+// errNotYet: the packet is older than the one the stream's takeover started from;
+// Pion's context decrypts it.
+var errNotYet = errors.New("sfu: packet from before the takeover")
+
+// serve decrypts b in place and hands the packet to l.
+func (in *rtpIn) serve(b []byte, l *layer) error {
+	in.mu.Lock()
+	if !l.taken {
+		// The first packet read here: its rollover counter follows from the
+		// sequence number the takeover started at (Pion's context had rollover 0
+		// there, having seen the stream from its start a few packets earlier).
+		seq := binary.BigEndian.Uint16(b[2:4])
+		d := int16(seq - l.takenAt)
+		if d < 0 {
+			in.mu.Unlock()
+			return errNotYet
+		}
+		var roc uint32
+		if seq < l.takenAt {
+			roc = 1
+		}
+		in.ctx.SetROC(l.ssrc, roc)
+	}
+	plain, err := in.ctx.DecryptRTP(b, b, &in.hdr)
+	if err == nil {
+		l.taken = true
+	}
+	in.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	raw := make([]byte, len(plain)) // kept: the cache and the queues share it
+	copy(raw, plain)
+	l.receiveLocked(raw)
+	return nil
+}
+
+// layerBySSRC is the layer whose stream is read here under ssrc, nil if none. It takes
+// no lock: the socket reader calls it.
+func (p *Participant) layerBySSRC(ssrc uint32) *layer {
+	if m := p.pubBySSRC.Load(); m != nil {
+		return (*m)[ssrc]
+	}
+	return nil
+}
+
+// indexLayer adds l under its SSRC, or removes it if it is still there (gone).
+func (p *Participant) indexLayer(l *layer, gone bool) {
+	p.ssrcMu.Lock()
+	defer p.ssrcMu.Unlock()
+	var old map[uint32]*layer
+	if m := p.pubBySSRC.Load(); m != nil {
+		old = *m
+	}
+	if gone && old[l.ssrc] != l {
+		return
+	}
+	next := make(map[uint32]*layer, len(old)+1)
+	for s, x := range old {
+		next[s] = x
+	}
+	if gone {
+		delete(next, l.ssrc)
+	} else {
+		next[l.ssrc] = l
+	}
+	p.pubBySSRC.Store(&next)
+}

@@ -1,0 +1,259 @@
+package sfu
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// rtpRecorder keeps a copy of every SRTP datagram the publisher sends, so a test can
+// send one again (a replay) or a changed one (a forgery) from the same address.
+type rtpRecorder struct {
+	net.PacketConn
+	mu   sync.Mutex
+	sent [][]byte
+	to   net.Addr
+}
+
+func (c *rtpRecorder) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if isRTP(b) {
+		c.mu.Lock()
+		c.sent, c.to = append(c.sent, bytes.Clone(b)), addr
+		c.mu.Unlock()
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+func (c *rtpRecorder) last() ([]byte, net.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.sent) == 0 {
+		return nil, nil
+	}
+	return c.sent[len(c.sent)-1], c.to
+}
+
+func recordingPublisherAPI(t *testing.T) (*webrtc.API, *rtpRecorder) {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &rtpRecorder{PacketConn: raw}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s)), conn
+}
+
+// waitPublisherRead waits until the publisher's stream is read in the socket reader.
+func waitPublisherRead(t *testing.T, r *mediaRig) {
+	t.Helper()
+	before := r.eng.Stats().PublisherRTPRead
+	waitFor(t, "the publisher's SRTP read by the SFU", func() bool {
+		seq := r.pub.send()
+		return r.sub.has(seq) && r.eng.Stats().PublisherRTPRead > before
+	})
+}
+
+// TestPublisherRTPIsReadInTheSocketReader: once the publisher's stream is known, its
+// packets are decrypted and forwarded by the media socket's reader (counted there);
+// the same datagram sent again, a changed one and an unencrypted one from the
+// publisher's address are dropped and reach no subscriber, and the genuine packets
+// after them still do.
+func TestPublisherRTPIsReadInTheSocketReader(t *testing.T) {
+	api, rec := recordingPublisherAPI(t)
+	r := newMediaRigAPIs(t, api, testPeerAPI(t))
+	waitPublisherRead(t, r)
+
+	seq := r.pub.send()
+	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	st := r.eng.Stats()
+	genuine, to := rec.last()
+	if genuine == nil || binary.BigEndian.Uint16(genuine[2:4]) != seq {
+		t.Fatal("the publisher's SRTP was not recorded")
+	}
+	changed := bytes.Clone(genuine)
+	changed[len(changed)-3] ^= 0x40
+	plain, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq + 100, Timestamp: 1, SSRC: r.pub.ssrc},
+		Payload: []byte{0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, bad := range [][]byte{genuine, changed, plain} {
+		if _, err := rec.PacketConn.WriteTo(bad, to); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the forged SRTP refused", func() bool { return r.eng.Stats().PublisherRTPRefused == st.PublisherRTPRefused+uint64(i+1) })
+	}
+	after := r.eng.Stats()
+	if after.PublisherRTPRead != st.PublisherRTPRead {
+		t.Fatalf("a replayed or forged SRTP packet was read: before %+v, after %+v", st, after)
+	}
+	next := r.pub.send()
+	waitFor(t, "the packet after the forgeries at the subscriber", func() bool { return r.sub.has(next) })
+	r.sub.mu.Lock()
+	got, forged := r.sub.got[seq], r.sub.got[seq+100]
+	r.sub.mu.Unlock()
+	if got != 1 || forged != 0 {
+		t.Fatalf("the subscriber got packet %d %d times and the forged %d %d times, want 1 and 0", seq, got, seq+100, forged)
+	}
+	if n := r.eng.Stats().PublisherRTPRead; n <= after.PublisherRTPRead {
+		t.Fatalf("the packet after the forgeries was not read by the SFU (%d)", n)
+	}
+}
+
+// TestPublisherRTPFollowsTheRoute: the SRTP reader is registered for the publish
+// connection's selected address, moves with it, leaves a route over ICE-TCP to Pion,
+// and is gone once the participant is; the stream's SSRC is indexed while it lives.
+func TestPublisherRTPFollowsTheRoute(t *testing.T) {
+	r := newMediaRig(t)
+	waitPublisherRead(t, r)
+	routes := &r.eng.pubRTP
+	lookup := func(ap netip.AddrPort) *rtpIn {
+		routes.mu.RLock()
+		defer routes.mu.RUnlock()
+		return routes.m[ap]
+	}
+	p := r.pubP
+	p.routeMu.Lock()
+	first := p.pubFrom
+	p.routeMu.Unlock()
+	in := lookup(first)
+	if in == nil || in.p != p {
+		t.Fatalf("nothing registered for the selected pair's address %v", first)
+	}
+	if l := p.layerBySSRC(r.pub.ssrc); l == nil || l.ssrc != r.pub.ssrc {
+		t.Fatal("the publisher's stream is not indexed by its SSRC")
+	}
+	moved := netip.MustParseAddrPort("127.0.0.1:9")
+	p.setPublishRoute(moved)
+	if lookup(first) != nil || lookup(moved) != in {
+		t.Fatal("the reader did not move with the route")
+	}
+	p.setPublishRoute(netip.AddrPort{}) // a pair over ICE-TCP
+	if lookup(moved) != nil {
+		t.Fatal("a route over ICE-TCP kept the UDP reader")
+	}
+	p.setPublishRoute(first)
+	p.Close()
+	if lookup(first) != nil {
+		t.Fatal("the reader outlived its participant")
+	}
+	waitFor(t, "the stream's SSRC forgotten", func() bool { return p.layerBySSRC(r.pub.ssrc) == nil })
+}
+
+// FuzzPublisherRTP: whatever arrives from a publisher's address, raw or encrypted with
+// its keys, the reader never panics, and takes only what is RTP of a stream it reads.
+func FuzzPublisherRTP(f *testing.F) {
+	for _, pkt := range []*rtp.Packet{
+		{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 7, Timestamp: 960, SSRC: 1}, Payload: []byte{1, 2, 3}},
+		{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 65535, SSRC: 1, Marker: true, CSRC: []uint32{5}}, Payload: []byte{0}},
+		{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 8, SSRC: 2}, Payload: []byte{9}},
+		{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 9, SSRC: 1, Padding: true, PaddingSize: 4}},
+	} {
+		b, err := pkt.Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, true)
+		f.Add(b, false)
+	}
+	f.Add([]byte{0x80, 0x6f, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, true)
+	f.Fuzz(func(t *testing.T, b []byte, encrypt bool) {
+		p := &Participant{}
+		u := &upTrack{owner: p, kind: webrtc.RTPCodecTypeAudio, blocked: &atomic.Bool{}, stats: &counters{}}
+		u.blocked.Store(true) // nothing to forward to: receive stops after its bookkeeping
+		l := &layer{up: u, ssrc: 1, takenAt: 7}
+		p.indexLayer(l, false)
+		in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := netip.MustParseAddrPort("127.0.0.1:5000")
+		var routes rtpRoutes
+		routes.set(ap, in)
+		if encrypt {
+			local := srtp.SessionKeys{LocalMasterKey: fuzzRTCPKeys.RemoteMasterKey, LocalMasterSalt: fuzzRTCPKeys.RemoteMasterSalt}
+			ctx, err := srtp.CreateContext(local.LocalMasterKey, local.LocalMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := ctx.EncryptRTP(nil, b, nil)
+			if err != nil {
+				return // not RTP: nothing to encrypt
+			}
+			b = enc
+		}
+		took := routes.take(b, ap)
+		if took && !isRTP(b) {
+			t.Fatal("took a datagram that is not RTP")
+		}
+		if routes.read.Load() > 0 && !encrypt {
+			t.Fatal("read an unencrypted packet")
+		}
+		if took && binary.BigEndian.Uint32(b[8:12]) != 1 {
+			t.Fatal("took a packet of a stream not read here")
+		}
+	})
+}
+
+// TestTakeoverAfterAWrap: a stream whose sequence number wrapped between the packet
+// the takeover started from (read through Pion) and the first read here is decrypted
+// with the rollover counter the sender used, and one from before the takeover is left
+// to Pion.
+func TestTakeoverAfterAWrap(t *testing.T) {
+	p := &Participant{}
+	u := &upTrack{owner: p, kind: webrtc.RTPCodecTypeAudio, blocked: &atomic.Bool{}, stats: &counters{}}
+	u.blocked.Store(true)
+	l := &layer{up: u, ssrc: 1, takenAt: 65533}
+	p.indexLayer(l, false)
+	in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort("127.0.0.1:5000")
+	var routes rtpRoutes
+	routes.set(ap, in)
+	sender, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed [][]byte
+	for seq := uint16(65530); seq != 3; seq++ { // 65530 … 65535, 0, 1, 2: the sender's rollover is 1 from 0 on
+		b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, SSRC: 1}, Payload: []byte{1, 2, 3}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err = sender.EncryptRTP(nil, b, nil); err != nil {
+			t.Fatal(err)
+		}
+		sealed = append(sealed, b)
+	}
+	if routes.take(bytes.Clone(sealed[1]), ap) { // 65531: before the takeover
+		t.Fatal("a packet from before the takeover was taken")
+	}
+	for _, b := range sealed[7:] { // 1 and 2, after the wrap
+		if !routes.take(b, ap) {
+			t.Fatal("a packet after the takeover was not taken")
+		}
+	}
+	if routes.read.Load() != 2 || routes.refused.Load() != 0 {
+		t.Fatalf("%d read and %d refused, want 2 and 0", routes.read.Load(), routes.refused.Load())
+	}
+}
