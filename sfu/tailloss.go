@@ -17,8 +17,8 @@ import (
 // milliseconds (a keyframe over tens), so the wait is a few times the gap between
 // packets of one frame, within [tailWaitMin, tailWaitMax]. It is a read deadline on
 // the track: the stream's Pion reader wakes when it passes, whichever goroutine received
-// the packets (rtpin.go); it is armed only after a packet without the marker and costs a
-// timer reset then.
+// the packets (rtpin.go); it is armed by a packet without the marker and disarmed by the
+// frame's last, a timer reset each (tailWatch).
 
 const (
 	tailWaitMin = 5 * time.Millisecond
@@ -27,16 +27,24 @@ const (
 
 // tailWatch is a layer's watch for a frame whose end does not come. Guarded by the
 // layer's receive lock.
+//
+// The reader's deadline is set once when the watch arms and cleared once when it
+// disarms, not moved for every packet in between (a keyframe is dozens of them, and
+// each move was a timer reset in Pion's buffer): due follows the newest packet, and a
+// deadline that passes before due is put back to it instead of probing.
 type tailWatch struct {
 	armed  bool
 	lastTS uint32
 	lastAt time.Time
 	gap    time.Duration // average gap between packets of one frame
+	due    time.Time     // wall time when the frame's end counts as lost (armed only)
+	set    bool          // the reader's deadline is set, at or before due
 }
 
-// seen notes a media packet (not padding) that arrived at now and returns the read
-// deadline to set: a wait after a packet whose frame goes on, none (zero) after a
-// frame's last, and change false when the deadline is already right.
+// seen notes a media packet (not padding) that arrived at now and returns the wait
+// after which its frame's end counts as lost: a wait after a packet whose frame goes
+// on, none (zero) after a frame's last, and change false when nothing changed (a
+// frame's last packet after another one).
 func (w *tailWatch) seen(ts uint32, marker bool, now time.Time) (wait time.Duration, change bool) {
 	if ts == w.lastTS && !w.lastAt.IsZero() {
 		if g := now.Sub(w.lastAt); g >= 0 && g < time.Second {
@@ -52,14 +60,10 @@ func (w *tailWatch) seen(ts uint32, marker bool, now time.Time) (wait time.Durat
 	return min(max(3*w.gap+2*time.Millisecond, tailWaitMin), tailWaitMax), true
 }
 
-// expired reports whether err is the armed watch's deadline, and disarms it.
+// expired reports whether err is the armed watch's deadline.
 func (w *tailWatch) expired(err error) bool {
 	var ne net.Error
-	if !w.armed || !errors.As(err, &ne) || !ne.Timeout() {
-		return false
-	}
-	w.armed = false
-	return true
+	return w.armed && errors.As(err, &ne) && ne.Timeout()
 }
 
 // noteTail arms the layer's tail watch after a video packet whose frame goes on, and
@@ -69,18 +73,34 @@ func (l *layer) noteTail(p *packet) {
 	if !change {
 		return
 	}
-	deadline := time.Time{}
-	if wait > 0 {
-		deadline = time.Now().Add(wait) // a real-time I/O deadline, like a socket's
+	if wait == 0 {
+		if l.tail.set {
+			l.tail.set = false
+			l.setDeadline(time.Time{})
+		}
+		return
 	}
-	l.setDeadline(deadline)
+	l.tail.due = time.Now().Add(wait) // a real-time I/O deadline, like a socket's
+	if !l.tail.set {
+		l.tail.set = true
+		l.setDeadline(l.tail.due)
+	}
 }
 
-// tailExpired reports whether the read error err is the tail watch's deadline, and if
-// so asks the publisher for the packet after the newest. Any other error, or any error
-// once the participant is stopping, ends the reader.
+// tailExpired handles the read error err if it is the tail watch's deadline: before
+// the watch is due (packets came since it was set) the deadline is put back to due;
+// when due, the publisher is asked for the packet after the newest. It reports whether
+// err was the watch's. Under l.rx.
 func (l *layer) tailExpired(err error) bool {
-	if !l.tail.expired(err) || l.setDeadline(time.Time{}) {
+	if !l.tail.expired(err) {
+		return false
+	}
+	if time.Now().Before(l.tail.due) {
+		l.setDeadline(l.tail.due)
+		return true
+	}
+	l.tail.armed, l.tail.set = false, false
+	if l.setDeadline(time.Time{}) {
 		return false
 	}
 	if seqs, gaveUp := l.loss.probeTail(l.up.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
