@@ -256,23 +256,10 @@ func newVnetPublisher(ctx context.Context, t testing.TB, pubP *Participant, n *v
 	if err != nil {
 		t.Fatal(err)
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
+	publishTo(ctx, t, pubP, pc, func() map[string]Source {
+		return map[string]Source{tr.Mid(): SourceCamera, atr.Mid(): SourceMicrophone}
+	})
 	p.mid = tr.Mid()
-	answer, err := pubP.Publish(ctx, pc.LocalDescription().SDP, map[string]Source{tr.Mid(): SourceCamera, atr.Mid(): SourceMicrophone})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
 	for _, e := range sender.GetParameters().HeaderExtensions {
 		switch e.URI {
 		case sdp.SDESMidURI:

@@ -179,6 +179,47 @@ func newClockedRoom(t *testing.T, timers bool) (*fakeclock.Clock, *Engine, *Room
 	return clock, eng, room
 }
 
+// newCameraSender is a peer connection of api's that sends one VP8 track.
+func newCameraSender(t *testing.T, api *webrtc.API) (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP, *webrtc.RTPTransceiver) {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pc, track, tr
+}
+
+// publishTo offers pc's tracks to p as the sources says (called once the offer has
+// given them their mids) and applies p's answer.
+func publishTo(ctx context.Context, t testing.TB, p *Participant, pc *webrtc.PeerConnection, sources func() map[string]Source) {
+	t.Helper()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	answer, err := p.Publish(ctx, pc.LocalDescription().SDP, sources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newMediaRigWith is newMediaRig with the subscriber's API given.
 func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
 	t.Helper()
@@ -205,40 +246,13 @@ func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API) *mediaRig {
 	r.pubP = pubP
 
 	// Publisher.
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, track, tr := newCameraSender(t, api)
 	pub := &testPublisher{t: t, pc: pc, track: track, seq: 1000, sent: map[uint16]*rtp.Packet{}, nacks: map[uint16]int{},
 		answer: func(uint16) bool { return true }}
 	pub.ssrc = uint32(tr.Sender().GetParameters().Encodings[0].SSRC)
 	r.pub = pub
 	go pub.readRTCP(tr.Sender())
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	answer, err := pubP.Publish(ctx, pc.LocalDescription().SDP, map[string]Source{tr.Mid(): SourceCamera})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
 
 	// Subscriber: answers the SFU's offer once the track is published.
 	spc, err := subAPI.NewPeerConnection(webrtc.Configuration{})

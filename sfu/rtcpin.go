@@ -42,35 +42,46 @@ func newRTCPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionPro
 	return &rtcpIn{p: p, ctx: ctx}, nil
 }
 
-// rtcpRoutes maps the remote address of each subscribe connection whose SRTCP the SFU
-// reads itself to its reader. Pion's UDP mux gives one remote address one connection,
-// so an address names a connection; a datagram from an address not in the map, or
-// that is not RTCP, goes to Pion as before.
-type rtcpRoutes struct {
+// addrRoutes maps the remote address of each connection whose packets the media
+// socket's reader serves itself to what reads them (T: rtcpIn, rtpIn). Pion's UDP mux
+// gives one remote address one connection, so an address names a connection; a
+// datagram from an address not in the map goes to Pion as before.
+type addrRoutes[T any] struct {
 	mu sync.RWMutex
-	m  map[netip.AddrPort]*rtcpIn
+	m  map[netip.AddrPort]*T
 
 	read, refused atomic.Uint64 // packets served; packets that failed to decrypt or parse
 }
 
 // set makes in the reader of what arrives from ap.
-func (r *rtcpRoutes) set(ap netip.AddrPort, in *rtcpIn) {
+func (r *addrRoutes[T]) set(ap netip.AddrPort, in *T) {
 	r.mu.Lock()
 	if r.m == nil {
-		r.m = make(map[netip.AddrPort]*rtcpIn)
+		r.m = make(map[netip.AddrPort]*T)
 	}
 	r.m[ap] = in
 	r.mu.Unlock()
 }
 
 // clear forgets ap if in is still its reader (another connection may have it now).
-func (r *rtcpRoutes) clear(ap netip.AddrPort, in *rtcpIn) {
+func (r *addrRoutes[T]) clear(ap netip.AddrPort, in *T) {
 	r.mu.Lock()
 	if r.m[ap] == in {
 		delete(r.m, ap)
 	}
 	r.mu.Unlock()
 }
+
+// lookup is the reader of what arrives from ap, nil if none.
+func (r *addrRoutes[T]) lookup(ap netip.AddrPort) *T {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.m[ap]
+}
+
+// rtcpRoutes are the subscribe connections whose SRTCP the SFU reads itself; a
+// datagram that is not RTCP goes to Pion.
+type rtcpRoutes struct{ addrRoutes[rtcpIn] }
 
 // isRTCP tells RTCP from RTP, DTLS and STUN on one socket (RFC 5761 §4, RFC 7983):
 // version 2 and a packet type of 192–223.
@@ -86,9 +97,7 @@ func (r *rtcpRoutes) take(b []byte, ap netip.AddrPort) bool {
 	if !isRTCP(b) {
 		return false
 	}
-	r.mu.RLock()
-	in := r.m[ap]
-	r.mu.RUnlock()
+	in := r.lookup(ap)
 	if in == nil {
 		return false
 	}

@@ -15,17 +15,19 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// rtcpRecorder keeps a copy of every SRTCP datagram the subscriber sends, so a test
-// can send one again (a replay) or a changed one (a forgery) from the same address.
-type rtcpRecorder struct {
+// datagramRecorder keeps a copy of every datagram keep picks that its peer sends (its
+// SRTCP, or its SRTP), so a test can send one again (a replay) or a changed one (a
+// forgery) from the same address.
+type datagramRecorder struct {
 	net.PacketConn
+	keep func([]byte) bool
 	mu   sync.Mutex
 	sent [][]byte
 	to   net.Addr
 }
 
-func (c *rtcpRecorder) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if isRTCP(b) {
+func (c *datagramRecorder) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.keep(b) {
 		c.mu.Lock()
 		c.sent, c.to = append(c.sent, bytes.Clone(b)), addr
 		c.mu.Unlock()
@@ -33,7 +35,7 @@ func (c *rtcpRecorder) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.PacketConn.WriteTo(b, addr)
 }
 
-func (c *rtcpRecorder) last() ([]byte, net.Addr) {
+func (c *datagramRecorder) last() ([]byte, net.Addr) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.sent) == 0 {
@@ -42,7 +44,8 @@ func (c *rtcpRecorder) last() ([]byte, net.Addr) {
 	return c.sent[len(c.sent)-1], c.to
 }
 
-func recordingSubscriberAPI(t *testing.T) (*webrtc.API, *rtcpRecorder) {
+// recordingAPI is a peer's API over a socket that records what keep picks.
+func recordingAPI(t *testing.T, keep func([]byte) bool, replayProtection bool) (*webrtc.API, *datagramRecorder) {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
@@ -52,15 +55,20 @@ func recordingSubscriberAPI(t *testing.T) (*webrtc.API, *rtcpRecorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := &rtcpRecorder{PacketConn: raw}
+	conn := &datagramRecorder{PacketConn: raw, keep: keep}
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 	t.Cleanup(func() { _ = mux.Close() })
 	s := testPeerSettings()
 	s.SetICEUDPMux(mux)
-	// The retransmission repeats a packet the subscriber has: its SRTP replay window
-	// would refuse it.
-	s.DisableSRTPReplayProtection(true)
+	s.DisableSRTPReplayProtection(!replayProtection)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s)), conn
+}
+
+// recordingSubscriberAPI records the subscriber's SRTCP. The retransmission the tests
+// ask for repeats a packet the subscriber has: its SRTP replay window would refuse it.
+func recordingSubscriberAPI(t *testing.T) (*webrtc.API, *datagramRecorder) {
+	t.Helper()
+	return recordingAPI(t, isRTCP, false)
 }
 
 // waitRegistered waits until the subscriber's SRTCP is read in the socket's reader
@@ -138,11 +146,7 @@ func TestSubscriberRTCPFollowsTheRoute(t *testing.T) {
 	r := newMediaRig(t)
 	waitRegistered(t, r)
 	routes := &r.eng.subRTCP
-	lookup := func(ap netip.AddrPort) *rtcpIn {
-		routes.mu.RLock()
-		defer routes.mu.RUnlock()
-		return routes.m[ap]
-	}
+	lookup := routes.lookup
 	first := r.subP.route.Load().ap
 	in := lookup(first)
 	if in == nil || in.p != r.subP {

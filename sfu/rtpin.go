@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -51,31 +50,8 @@ func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProf
 	return &rtpIn{p: p, ctx: ctx}, nil
 }
 
-// rtpRoutes maps the remote address of each publish connection whose SRTP the SFU
-// reads itself to its reader, as rtcpRoutes does for subscribe connections.
-type rtpRoutes struct {
-	mu sync.RWMutex
-	m  map[netip.AddrPort]*rtpIn
-
-	read, refused atomic.Uint64 // packets served; packets that failed to decrypt
-}
-
-func (r *rtpRoutes) set(ap netip.AddrPort, in *rtpIn) {
-	r.mu.Lock()
-	if r.m == nil {
-		r.m = make(map[netip.AddrPort]*rtpIn)
-	}
-	r.m[ap] = in
-	r.mu.Unlock()
-}
-
-func (r *rtpRoutes) clear(ap netip.AddrPort, in *rtpIn) {
-	r.mu.Lock()
-	if r.m[ap] == in {
-		delete(r.m, ap)
-	}
-	r.mu.Unlock()
-}
+// rtpRoutes are the publish connections whose SRTP the SFU reads itself.
+type rtpRoutes struct{ addrRoutes[rtpIn] }
 
 // isRTP tells RTP from RTCP, DTLS and STUN on one socket (RFC 7983): version 2, not a
 // packet type of RTCP, and a whole fixed header.
@@ -91,9 +67,7 @@ func (r *rtpRoutes) take(b []byte, ap netip.AddrPort) bool {
 	if !isRTP(b) {
 		return false
 	}
-	r.mu.RLock()
-	in := r.m[ap]
-	r.mu.RUnlock()
+	in := r.lookup(ap)
 	if in == nil {
 		return false
 	}

@@ -3,62 +3,19 @@ package sfu
 import (
 	"bytes"
 	"encoding/binary"
-	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
-// rtpRecorder keeps a copy of every SRTP datagram the publisher sends, so a test can
-// send one again (a replay) or a changed one (a forgery) from the same address.
-type rtpRecorder struct {
-	net.PacketConn
-	mu   sync.Mutex
-	sent [][]byte
-	to   net.Addr
-}
-
-func (c *rtpRecorder) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if isRTP(b) {
-		c.mu.Lock()
-		c.sent, c.to = append(c.sent, bytes.Clone(b)), addr
-		c.mu.Unlock()
-	}
-	return c.PacketConn.WriteTo(b, addr)
-}
-
-func (c *rtpRecorder) last() ([]byte, net.Addr) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.sent) == 0 {
-		return nil, nil
-	}
-	return c.sent[len(c.sent)-1], c.to
-}
-
-func recordingPublisherAPI(t *testing.T) (*webrtc.API, *rtpRecorder) {
+// recordingPublisherAPI records the publisher's SRTP.
+func recordingPublisherAPI(t *testing.T) (*webrtc.API, *datagramRecorder) {
 	t.Helper()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &rtpRecorder{PacketConn: raw}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { _ = mux.Close() })
-	s := testPeerSettings()
-	s.SetICEUDPMux(mux)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s)), conn
+	return recordingAPI(t, isRTP, true)
 }
 
 // waitPublisherRead waits until the publisher's stream is read in the socket reader.
@@ -125,11 +82,7 @@ func TestPublisherRTPFollowsTheRoute(t *testing.T) {
 	r := newMediaRig(t)
 	waitPublisherRead(t, r)
 	routes := &r.eng.pubRTP
-	lookup := func(ap netip.AddrPort) *rtpIn {
-		routes.mu.RLock()
-		defer routes.mu.RUnlock()
-		return routes.m[ap]
-	}
+	lookup := routes.lookup
 	p := r.pubP
 	p.routeMu.Lock()
 	first := p.pubFrom
@@ -158,6 +111,25 @@ func TestPublisherRTPFollowsTheRoute(t *testing.T) {
 	waitFor(t, "the stream's SSRC forgotten", func() bool { return p.layerBySSRC(r.pub.ssrc) == nil })
 }
 
+// newFuzzRTPIn is a publisher's SRTP reader with fuzzRTCPKeys, registered for an
+// address, reading one stream (SSRC 1, an audio layer whose track is blocked: nothing
+// to forward to, receiving stops after its bookkeeping) taken over at takenAt.
+func newFuzzRTPIn(t *testing.T, takenAt uint16) (*rtpRoutes, netip.AddrPort) {
+	t.Helper()
+	p := &Participant{}
+	u := &upTrack{owner: p, kind: webrtc.RTPCodecTypeAudio, blocked: &atomic.Bool{}, stats: &counters{}}
+	u.blocked.Store(true)
+	p.indexLayer(&layer{up: u, ssrc: 1, takenAt: takenAt}, false)
+	in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort("127.0.0.1:5000")
+	routes := &rtpRoutes{}
+	routes.set(ap, in)
+	return routes, ap
+}
+
 // FuzzPublisherRTP: whatever arrives from a publisher's address, raw or encrypted with
 // its keys, the reader never panics, and takes only what is RTP of a stream it reads.
 func FuzzPublisherRTP(f *testing.F) {
@@ -176,18 +148,7 @@ func FuzzPublisherRTP(f *testing.F) {
 	}
 	f.Add([]byte{0x80, 0x6f, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1}, true)
 	f.Fuzz(func(t *testing.T, b []byte, encrypt bool) {
-		p := &Participant{}
-		u := &upTrack{owner: p, kind: webrtc.RTPCodecTypeAudio, blocked: &atomic.Bool{}, stats: &counters{}}
-		u.blocked.Store(true) // nothing to forward to: receive stops after its bookkeeping
-		l := &layer{up: u, ssrc: 1, takenAt: 7}
-		p.indexLayer(l, false)
-		in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ap := netip.MustParseAddrPort("127.0.0.1:5000")
-		var routes rtpRoutes
-		routes.set(ap, in)
+		routes, ap := newFuzzRTPIn(t, 7)
 		if encrypt {
 			local := srtp.SessionKeys{LocalMasterKey: fuzzRTCPKeys.RemoteMasterKey, LocalMasterSalt: fuzzRTCPKeys.RemoteMasterSalt}
 			ctx, err := srtp.CreateContext(local.LocalMasterKey, local.LocalMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
@@ -218,18 +179,7 @@ func FuzzPublisherRTP(f *testing.F) {
 // with the rollover counter the sender used, and one from before the takeover is left
 // to Pion.
 func TestTakeoverAfterAWrap(t *testing.T) {
-	p := &Participant{}
-	u := &upTrack{owner: p, kind: webrtc.RTPCodecTypeAudio, blocked: &atomic.Bool{}, stats: &counters{}}
-	u.blocked.Store(true)
-	l := &layer{up: u, ssrc: 1, takenAt: 65533}
-	p.indexLayer(l, false)
-	in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := netip.MustParseAddrPort("127.0.0.1:5000")
-	var routes rtpRoutes
-	routes.set(ap, in)
+	routes, ap := newFuzzRTPIn(t, 65533)
 	sender, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
 	if err != nil {
 		t.Fatal(err)

@@ -142,23 +142,8 @@ func newSimRig(t *testing.T, silent ...int) *simRig {
 			t.Fatal(err)
 		}
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
+	publishTo(ctx, t, r.pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
 	pub.mid = tr.Mid()
-	answer, err := r.pubP.Publish(ctx, pc.LocalDescription().SDP, map[string]Source{tr.Mid(): SourceCamera})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
 	params := sender.GetParameters()
 	for _, e := range params.HeaderExtensions {
 		switch e.URI {
