@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/fakeclock"
+
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -171,5 +173,51 @@ func TestPublisherGetsFeedback(t *testing.T) {
 	}
 	if a := pub.acked(); a != n-len(lost) {
 		t.Fatalf("%d acknowledgements, want %d: a packet acknowledged twice", a, n-len(lost))
+	}
+}
+
+// TestFeedbackTicksAreAligned: the feedback of publishers who joined at different
+// moments is due at the same instants of the clock (one wake-up for all of them), a
+// twccInterval apart.
+func TestFeedbackTicksAreAligned(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	var mu sync.Mutex
+	sent := map[int][]time.Time{}
+	publisher := func(i int) *pubFeedback {
+		f := newPubFeedback(clock.Now, clock.AfterFunc, func([]rtcp.Packet) error {
+			mu.Lock()
+			sent[i] = append(sent[i], clock.Now())
+			mu.Unlock()
+			return nil
+		})
+		t.Cleanup(f.close)
+		return f
+	}
+	clock.Advance(30 * time.Millisecond)
+	a := publisher(1)
+	clock.Advance(40 * time.Millisecond)
+	b := publisher(2)
+	streams := []*rrStream{a.addStream(1, 90000), b.addStream(2, 90000)}
+	for round := range 3 { // every publisher has a packet to acknowledge: every tick sends
+		for i, f := range []*pubFeedback{a, b} {
+			f.received(streams[i], uint16(round), 0, []byte{0, byte(round)}, clock.Now())
+		}
+		if err := clock.WaitForTimers(context.Background(), 2); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(twccInterval - time.Duration(clock.Now().UnixNano()%int64(twccInterval)))
+		waitFor(t, "both publishers' feedback", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(sent[1]) == round+1 && len(sent[2]) == round+1
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range 3 {
+		want := time.Unix(1_000_000, 0).Add(time.Duration(i+1) * twccInterval)
+		if !sent[1][i].Equal(want) || !sent[2][i].Equal(want) {
+			t.Fatalf("tick %d sent at %v and %v, want both at %v", i, sent[1][i], sent[2][i], want)
+		}
 	}
 }
