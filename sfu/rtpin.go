@@ -20,15 +20,15 @@ import (
 //
 // Pion keeps what it is needed for: the first packets of a stream, by which it tells
 // the track and simulcast layer a new SSRC belongs to (the RID header extension), go
-// its way until the layer's reader has read one and registered the SSRC (takeOver);
+// its way until the layer's Pion reader has read one and indexed the SSRC (layer.run);
 // the publisher's RTCP (sender reports) stays on its path, as does a connection
 // over ICE-TCP, or one whose handshake was not seen.
 //
 // The keys are the remote half of what dtlsKeys derives, which needs the server to be
 // the DTLS server: publish connections answer as such (newPublishConnection). Pion's
 // SRTP session and this context count each stream's rollovers separately; the one here
-// starts from the sequence number the layer's reader last had from Pion (takeOver), so
-// it knows whether the stream wrapped since.
+// starts from the sequence number of the first packet the layer's Pion reader had
+// (layer.takenAt), so it knows whether the stream wrapped since.
 type rtpIn struct {
 	p   *Participant
 	mu  sync.Mutex    // the context and hdr, should the socket be read by two goroutines
