@@ -12,7 +12,8 @@ import (
 
 // Each subscriber's downlink bandwidth is estimated from the transport-cc feedback
 // its subscribe connection returns (estimator.go), and allocated across what it shows
-// (alloc.go). The estimate is read on a ticker of the engine's clock, every bweTick.
+// (alloc.go). The estimate is read on a ticker of the engine's clock, every bweTick
+// (at its multiples, as all the engine's tickers: untilNext).
 // The allocation starts once the client's answer accepts transport-cc, at bweInitial:
 // a link far slower than that must not first be flooded with the top layers, whose
 // queueing delay would outlast the estimator's record of the packets sent and leave it
@@ -115,7 +116,7 @@ func (p *Participant) onBWETick() {
 		p.bw.mu.Unlock()
 		return
 	}
-	p.bw.stop = p.room.engine.after(bweTick, p.onBWETick)
+	p.bw.stop = p.room.engine.after(untilNext(p.room.engine.now(), bweTick), p.onBWETick)
 	p.bw.mu.Unlock()
 	p.bw.budget.Store(int64(p.bw.est.GetTargetBitrate()))
 	p.reallocate()

@@ -116,6 +116,14 @@ type Engine struct {
 	newBWE cc.BandwidthEstimator
 }
 
+// untilNext is the wait from now to the next multiple of every on the clock. The
+// engine's periodic work (publishers' feedback, tracks' liveness, subscribers'
+// bandwidth) is due at such instants, so a server with many connections wakes once a
+// tick for all of them (and what they send leaves in one batch), not once for each.
+func untilNext(now time.Time, every time.Duration) time.Duration {
+	return every - time.Duration(now.UnixNano()%int64(every))
+}
+
 // keyframeInterval is the minimum time between two keyframe requests sent to one
 // publisher track, however many subscribers ask.
 const keyframeInterval = 500 * time.Millisecond

@@ -15,7 +15,8 @@ import (
 // not told to pause.
 //
 // The reader path only stores a timestamp, and not even a fresh one: a ticker per
-// simulcast track reads the engine's clock every liveTick and publishes that reading;
+// simulcast track reads the engine's clock every liveTick (at its multiples, as all the
+// engine's tickers: untilNext) and publishes that reading;
 // a packet stores it in its layer when it differs from what the layer holds (a load
 // and a compare per packet, a store four times a second, no clock read, no lock, no
 // allocation). The ticker finds layers that went quiet and makes the subscriptions
@@ -67,8 +68,9 @@ func (u *upTrack) startLiveness() {
 	if lv.stopped || lv.tick.Load() != 0 {
 		return
 	}
-	lv.tick.Store(u.now().UnixNano())
-	lv.stop = u.after(liveTick, u.onLiveTick)
+	now := u.now()
+	lv.tick.Store(now.UnixNano())
+	lv.stop = u.after(untilNext(now, liveTick), u.onLiveTick)
 }
 
 // onLiveTick publishes the clock's reading for the readers, and makes the subscriptions
@@ -93,7 +95,7 @@ func (u *upTrack) onLiveTick() {
 	}
 	lv.mask = mask
 	u.measureRates(now)
-	lv.stop = u.after(liveTick, u.onLiveTick)
+	lv.stop = u.after(untilNext(time.Unix(0, now), liveTick), u.onLiveTick)
 	// Published once the next tick is on the clock, so a test that sees this reading
 	// may move the fake clock on and count on the next tick; before the subscriptions
 	// choose, which read it.

@@ -54,17 +54,9 @@ func newPubFeedback(now func() time.Time, after func(time.Duration, func()) func
 		streams: make(map[uint32]*rrStream), ssrc: ssrc}
 	f.lastRR = f.start
 	f.mu.Lock()
-	f.stop = after(untilNextTick(f.start), f.tick)
+	f.stop = after(untilNext(f.start, twccInterval), f.tick)
 	f.mu.Unlock()
 	return f
-}
-
-// untilNextTick is the wait from now to the next multiple of twccInterval of the
-// clock: every publisher's feedback is due at the same instants, so a server with many
-// publishers wakes once for all of them (and their packets leave in one batch), not
-// once for each.
-func untilNextTick(now time.Time) time.Duration {
-	return twccInterval - time.Duration(now.UnixNano()%int64(twccInterval))
 }
 
 // close stops the timer; nothing is sent after it returns.
@@ -142,7 +134,7 @@ func (f *pubFeedback) tick() {
 	if f.twcc.PacketsHeld() > 0 {
 		pkts = append(pkts, f.twcc.BuildFeedbackPacket()...)
 	}
-	f.stop = f.after(untilNextTick(now), f.tick)
+	f.stop = f.after(untilNext(now, twccInterval), f.tick)
 	f.mu.Unlock()
 	if len(pkts) > 0 {
 		_ = f.write(pkts)
