@@ -15,9 +15,10 @@ import (
 	"github.com/pion/srtp/v3"
 )
 
-// dtlsKeys learns the SRTP keys of one subscribe connection's DTLS handshake, so the
-// SFU can encrypt what it sends itself (srtpout.go) instead of through Pion's SRTP
-// session and the ICE layers under it. Pion does not hand out a connection's keying
+// dtlsKeys learns the SRTP keys of one connection's DTLS handshake, so the SFU can
+// encrypt what it sends a subscriber (srtpout.go) and decrypt what a subscriber
+// (rtcpin.go) or a publisher (rtpin.go) sends it itself, instead of through Pion's
+// SRTP sessions and the ICE layers under them. Pion does not hand out a connection's keying
 // material, so dtlsKeys is given the two things its public settings let a program see:
 // the ServerHello the server is about to send (its random, the cipher suite and the
 // SRTP profile it chose; SettingEngine.SetDTLSServerHelloMessageHook) and the
@@ -30,8 +31,10 @@ import (
 // is never logged or written anywhere, and is dropped once the keys are derived.
 //
 // Only when this server is the DTLS server: a subscribe connection is offered by the
-// server, and browsers (and Pion) answer as the DTLS client. Otherwise, or when any
-// part is missing or unknown, keys fails and the connection keeps Pion's path.
+// server, and browsers (and Pion) answer as the DTLS client; a publish connection is
+// answered by the server, which takes the server's role (newPublishConnection).
+// Otherwise, or when any part is missing or unknown, keys fails and the connection
+// keeps Pion's path.
 type dtlsKeys struct {
 	mu           sync.Mutex
 	serverRandom []byte
