@@ -227,16 +227,7 @@ func (p *Participant) registerRTCP() {
 	if r != nil && r.tcp != nil && !p.routeGone {
 		go p.usePionRTCP() // called from Pion's callbacks: never wait for p.mu there
 	}
-	if ap == p.rtcpFrom {
-		return
-	}
-	if p.rtcpFrom.IsValid() {
-		routes.clear(p.rtcpFrom, p.rtcpIn)
-	}
-	p.rtcpFrom = ap
-	if ap.IsValid() {
-		routes.set(ap, p.rtcpIn)
-	}
+	routes.move(&p.rtcpFrom, ap, p.rtcpIn)
 }
 
 // startPublishSRTP makes the media socket's reader read the publish connection's
@@ -276,16 +267,7 @@ func (p *Participant) registerRTP() {
 	if p.pubIn != nil && !p.routeGone {
 		ap = p.pubRoute
 	}
-	if ap == p.pubFrom {
-		return
-	}
-	if p.pubFrom.IsValid() {
-		routes.clear(p.pubFrom, p.pubIn)
-	}
-	p.pubFrom = ap
-	if ap.IsValid() {
-		routes.set(ap, p.pubIn)
-	}
+	routes.move(&p.pubFrom, ap, p.pubIn)
 }
 
 // udpRoute is the remote address of pair if it is a UDP pair.

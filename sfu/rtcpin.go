@@ -72,6 +72,21 @@ func (r *addrRoutes[T]) clear(ap netip.AddrPort, in *T) {
 	r.mu.Unlock()
 }
 
+// move registers in for to instead of *from, which it updates (an invalid address:
+// none).
+func (r *addrRoutes[T]) move(from *netip.AddrPort, to netip.AddrPort, in *T) {
+	if to == *from {
+		return
+	}
+	if from.IsValid() {
+		r.clear(*from, in)
+	}
+	*from = to
+	if to.IsValid() {
+		r.set(to, in)
+	}
+}
+
 // lookup is the reader of what arrives from ap, nil if none.
 func (r *addrRoutes[T]) lookup(ap netip.AddrPort) *T {
 	r.mu.RLock()

@@ -204,7 +204,7 @@ func (l *layer) run() {
 			// A deadline is the tail watch's (tailloss.go), unless the participant is
 			// stopping; the watch may have been disarmed by the socket reader since.
 			var ne net.Error
-			if owner == nil || owner.stopping.Load() || !errors.As(err, &ne) || !ne.Timeout() {
+			if owner.stopping.Load() || !errors.As(err, &ne) || !ne.Timeout() {
 				return
 			}
 			l.rx.Lock()
@@ -219,7 +219,7 @@ func (l *layer) run() {
 		// forwarders share them with no count of who still holds one.
 		raw := make([]byte, n)
 		copy(raw, buf[:n])
-		if !indexed && owner != nil {
+		if !indexed {
 			indexed = true
 			l.ssrc = binary.BigEndian.Uint32(raw[8:12])
 			l.takenAt = binary.BigEndian.Uint16(raw[2:4])
