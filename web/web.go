@@ -11,6 +11,8 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -76,11 +78,45 @@ var contentTypes = map[string]string{
 	".binarypb": "application/octet-stream",
 }
 
-// asset is one embedded file, read once at start.
+// asset is one file served. An embedded file (fsys and path) is read from the
+// binary's read-only data at each request: reading the files into the heap at start
+// would keep a copy of all of them (7 MB, most of it the blur runtime's WebAssembly)
+// for the server's life, and twice that in the heap the collector lets grow. A body
+// made at start (the notice, the test pages' meeting page) is kept in body.
 type asset struct {
-	body        []byte
+	fsys        fs.FS
+	path        string
+	body        []byte // when fsys is nil
 	contentType string
 	etag        string
+}
+
+// open returns a reader of a's content from its start.
+func (a *asset) open() (io.ReadSeeker, func(), error) {
+	if a.fsys == nil {
+		return bytes.NewReader(a.body), func() {}, nil
+	}
+	f, err := a.fsys.Open(a.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, ok := f.(io.ReadSeeker)
+	if !ok {
+		_ = f.Close()
+		return nil, nil, errNotSeekable
+	}
+	return rs, func() { _ = f.Close() }, nil
+}
+
+// errNotSeekable: embed.FS's files are seekable; a file that is not is a build defect.
+var errNotSeekable = errors.New("web: embedded file is not seekable")
+
+// readAll returns a's whole content (for the few small files changed at start).
+func (a *asset) readAll() ([]byte, error) {
+	if a.fsys == nil {
+		return a.body, nil
+	}
+	return fs.ReadFile(a.fsys, a.path)
 }
 
 type handler struct {
@@ -113,10 +149,20 @@ func Handler(opts Options) http.Handler {
 		// The test pages load testhooks/early.js before the meeting's own module
 		// (module scripts run in document order): it makes the fake cameras small.
 		m := *h.assets["meeting.html"]
-		m.body = bytes.Replace(m.body, []byte(meetingScript), []byte(earlyTestScript+"\n"+meetingScript), 1)
+		body, err := m.readAll()
+		if err != nil {
+			panic("web: reading embedded files: " + err.Error())
+		}
+		m.fsys, m.path = nil, ""
+		m.body = bytes.Replace(body, []byte(meetingScript), []byte(earlyTestScript+"\n"+meetingScript), 1)
 		h.assets["meeting.html"] = &m
 	}
-	h.notFound = h.assets["notfound.html"]
+	nf, err := h.assets["notfound.html"].readAll()
+	if err != nil {
+		panic("web: reading embedded files: " + err.Error())
+	}
+	// The 404 page is written whole, without http.ServeContent's ranges.
+	h.notFound = &asset{body: nf, contentType: h.assets["notfound.html"].contentType}
 	return h
 }
 
@@ -125,14 +171,21 @@ const (
 	earlyTestScript = `<script type="module" src="/static/test/early.js"></script>`
 )
 
-// addAssets reads every file below dir of fsys into assets, keyed by prefix and its
-// path below dir.
+// addAssets adds every file below dir of fsys to assets, keyed by prefix and its path
+// below dir. It reads each once, in pieces, for its ETag; it keeps none of it.
 func addAssets(assets map[string]*asset, fsys embed.FS, dir, prefix string) error {
+	buf := make([]byte, 32<<10)
 	return fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		body, err := fsys.ReadFile(p)
+		f, err := fsys.Open(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.New()
+		_, err = io.CopyBuffer(sum, f, buf)
+		_ = f.Close()
 		if err != nil {
 			return err
 		}
@@ -140,11 +193,11 @@ func addAssets(assets map[string]*asset, fsys embed.FS, dir, prefix string) erro
 		if !ok {
 			ct = "application/octet-stream"
 		}
-		sum := sha256.Sum256(body)
 		assets[prefix+strings.TrimPrefix(p, dir+"/")] = &asset{
-			body:        body,
+			fsys:        fsys,
+			path:        p,
 			contentType: ct,
-			etag:        `"` + hex.EncodeToString(sum[:12]) + `"`,
+			etag:        `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`,
 		}
 		return nil
 	})
@@ -205,7 +258,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Cache-Control", "no-cache")
 		hdr.Set("ETag", a.etag)
 	}
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	content, done, err := a.open()
+	if err != nil {
+		hdr.Del("ETag")
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	defer done()
+	http.ServeContent(w, r, name, time.Time{}, content)
 }
 
 // validMeetingID reports whether id is 1–64 characters of base64url.
