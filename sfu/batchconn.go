@@ -41,6 +41,10 @@ type batchConn struct {
 // datagramTaker serves the datagrams it recognises and reports whether it took b.
 type datagramTaker interface {
 	take(b []byte, from netip.AddrPort) bool
+	// batchDone is called once every datagram of a read batch has been handed out,
+	// before the socket is read again (and the reader perhaps waits): the end of a
+	// burst, for what take leaves until then.
+	batchDone()
 }
 
 // sendCounts are counted for the tests and benchmarks: system calls, datagrams sent,
@@ -72,6 +76,9 @@ type datagram struct {
 // hands them out one at a time.
 type batchReader interface {
 	readFrom(p []byte) (int, netip.AddrPort, error)
+	// drained reports whether every datagram read so far has been handed out, so
+	// that the next readFrom reads the socket.
+	drained() bool
 }
 
 // batchWriter sends datagrams in order with as few system calls as the system allows,
@@ -153,6 +160,9 @@ func (b *batchConn) queueDatagram(d *datagram) error {
 // (ice.AddrPortReaderWriter).
 func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 	for {
+		if b.taker != nil && b.reader.drained() {
+			b.taker.batchDone()
+		}
 		n, ap, err := b.reader.readFrom(p)
 		if err != nil || b.taker == nil || !b.taker.take(p[:n], ap) {
 			return n, ap, err

@@ -416,6 +416,8 @@ func (t mediaTaker) take(b []byte, from netip.AddrPort) bool {
 	return t.pub.take(b, from)
 }
 
+func (t mediaTaker) batchDone() { t.pub.batchDone() }
+
 // newSubscribeConnection makes a subscribe connection whose DTLS handshake keys is
 // shown (dtlskeys.go). The API is the connection's own only for that: the
 // media engine and the interceptor registry are the engine's (Pion copies the first

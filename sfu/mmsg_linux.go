@@ -276,6 +276,13 @@ func newBatchReader(c *net.UDPConn) (batchReader, error) {
 	return r, nil
 }
 
+// drained reports whether the datagrams of the last recvmmsg have all been handed out.
+func (r *mmsgReader) drained() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.next >= r.n
+}
+
 // readFrom copies the next datagram into p (cut to p's length, as a read of a socket
 // does) and returns its sender.
 func (r *mmsgReader) readFrom(p []byte) (int, netip.AddrPort, error) {

@@ -201,3 +201,60 @@ func BenchmarkWriterBatch(b *testing.B) {
 		})
 	}
 }
+
+// batchLog is a datagramTaker that takes the datagrams beginning with "take" and
+// records what it was called for.
+type batchLog struct{ calls []string }
+
+func (l *batchLog) take(b []byte, _ netip.AddrPort) bool {
+	if len(b) < 4 || string(b[:4]) != "take" {
+		return false
+	}
+	l.calls = append(l.calls, string(b))
+	return true
+}
+
+func (l *batchLog) batchDone() { l.calls = append(l.calls, "done") }
+
+// TestBatchDoneEndsEachReadBatch: the taker hears that a batch is done once all of its
+// datagrams were handed out, before the socket is read again, and not in between.
+func TestBatchDoneEndsEachReadBatch(t *testing.T) {
+	b := mustBatchConn(t, listenLoopback(t))
+	t.Cleanup(func() { _ = b.Close() })
+	log := &batchLog{}
+	b.taker = log
+	if err := b.SetReadDeadline(time.Now().Add(time.Minute)); err != nil { // only a lost datagram meets it
+		t.Fatal(err)
+	}
+	peer := listenLoopback(t)
+	send := func(ps ...string) {
+		for _, p := range ps {
+			if _, err := peer.WriteTo([]byte(p), b.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	buf := make([]byte, 64)
+	read := func(want string) {
+		t.Helper()
+		n, _, err := b.ReadFromAddrPort(buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("read %q (%v), want %q", buf[:n], err, want)
+		}
+	}
+	// Sent before the first read, so that one recvmmsg has them all (loopback delivers
+	// a datagram within the sending call).
+	send("take1", "take2", "take3", "pion1")
+	read("pion1")
+	send("take4", "pion2")
+	read("pion2")
+	want := []string{"done", "take1", "take2", "take3", "done", "take4"}
+	if len(log.calls) != len(want) {
+		t.Fatalf("calls %q, want %q", log.calls, want)
+	}
+	for i := range want {
+		if log.calls[i] != want[i] {
+			t.Fatalf("calls %q, want %q", log.calls, want)
+		}
+	}
+}

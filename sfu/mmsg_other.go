@@ -42,3 +42,6 @@ type udpReader struct{ c *net.UDPConn }
 func newBatchReader(c *net.UDPConn) (batchReader, error) { return udpReader{c}, nil }
 
 func (r udpReader) readFrom(p []byte) (int, netip.AddrPort, error) { return r.c.ReadFromUDPAddrPort(p) }
+
+// drained: a batch is one datagram here.
+func (r udpReader) drained() bool { return true }

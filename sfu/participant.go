@@ -707,7 +707,7 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		p.ups[mid] = up
 	}
 	p.mu.Unlock()
-	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote}
+	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote, deadline: remote}
 	if f := p.feedback.Load(); f != nil {
 		l.feedback = f
 		l.rr = f.addStream(uint32(remote.SSRC()), remote.Codec().ClockRate)

@@ -51,7 +51,15 @@ func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProf
 }
 
 // rtpRoutes are the publish connections whose SRTP the SFU reads itself.
-type rtpRoutes struct{ addrRoutes[rtpIn] }
+type rtpRoutes struct {
+	addrRoutes[rtpIn]
+
+	// tails are the layers whose tail watch a packet of the current read batch armed
+	// (tailloss.go): their deadline is set when the batch is done, if the frame's last
+	// packet did not come in it.
+	tailsMu sync.Mutex
+	tails   []*layer
+}
 
 // isRTP tells RTP from RTCP, DTLS and STUN on one socket (RFC 7983): version 2, not a
 // packet type of RTCP, and a whole fixed header.
@@ -75,9 +83,15 @@ func (r *rtpRoutes) take(b []byte, ap netip.AddrPort) bool {
 	if l == nil {
 		return false
 	}
-	switch in.serve(b, l) {
+	wait, err := in.serve(b, l)
+	switch err {
 	case nil:
 		r.read.Add(1)
+		if wait {
+			r.tailsMu.Lock()
+			r.tails = append(r.tails, l)
+			r.tailsMu.Unlock()
+		}
 	case errNotYet:
 		return false
 	default:
@@ -90,8 +104,26 @@ func (r *rtpRoutes) take(b []byte, ap netip.AddrPort) bool {
 // Pion's context decrypts it.
 var errNotYet = errors.New("sfu: packet from before the takeover")
 
-// serve decrypts b in place and hands the packet to l.
-func (in *rtpIn) serve(b []byte, l *layer) error {
+// batchDone sets the deadline of every tail watch that a packet of the batch armed and
+// none disarmed. A frame that came whole in one batch (a burst, or packets that queued
+// while the server was busy) so never sets one: a deadline set and cleared again left
+// a timer that woke the idle server twice at the time it would have passed.
+func (r *rtpRoutes) batchDone() {
+	r.tailsMu.Lock()
+	defer r.tailsMu.Unlock()
+	for i, l := range r.tails {
+		l.rx.Lock()
+		l.tail.queued = false
+		l.armTail()
+		l.rx.Unlock()
+		r.tails[i] = nil
+	}
+	r.tails = r.tails[:0]
+}
+
+// serve decrypts b in place and hands the packet to l. wait reports that the packet
+// armed l's tail watch, whose deadline is for the batch's end (batchDone).
+func (in *rtpIn) serve(b []byte, l *layer) (wait bool, err error) {
 	in.mu.Lock()
 	if !l.taken {
 		// The first packet read here: its rollover counter follows from the
@@ -101,7 +133,7 @@ func (in *rtpIn) serve(b []byte, l *layer) error {
 		d := int16(seq - l.takenAt)
 		if d < 0 {
 			in.mu.Unlock()
-			return errNotYet
+			return false, errNotYet
 		}
 		var roc uint32
 		if seq < l.takenAt {
@@ -115,12 +147,17 @@ func (in *rtpIn) serve(b []byte, l *layer) error {
 	}
 	in.mu.Unlock()
 	if err != nil {
-		return err
+		return false, err
 	}
 	raw := make([]byte, len(plain)) // kept: the cache and the queues share it
 	copy(raw, plain)
-	l.receiveLocked(raw)
-	return nil
+	l.rx.Lock()
+	l.receive(raw, true)
+	if wait = l.tail.armed && !l.tail.set && !l.tail.queued; wait {
+		l.tail.queued = true
+	}
+	l.rx.Unlock()
+	return wait, nil
 }
 
 // layerBySSRC is the layer whose stream is read here under ssrc, nil if none. It takes

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -205,5 +206,79 @@ func TestTakeoverAfterAWrap(t *testing.T) {
 	}
 	if routes.read.Load() != 2 || routes.refused.Load() != 0 {
 		t.Fatalf("%d read and %d refused, want 2 and 0", routes.read.Load(), routes.refused.Load())
+	}
+}
+
+// deadlineLog records the read deadlines a layer's tail watch sets.
+type deadlineLog struct{ set []time.Time }
+
+func (d *deadlineLog) SetReadDeadline(t time.Time) error {
+	d.set = append(d.set, t)
+	return nil
+}
+
+// TestTailDeadlineWaitsForTheBatchEnd: a frame whose packets the socket reader gets in
+// one read batch, its last included, never sets the tail watch's deadline (a deadline
+// set and cleared left a timer that woke the idle server when it would have passed);
+// a frame whose last packet is not in the batch gets it when the batch is done, and
+// loses it with the last packet.
+func TestTailDeadlineWaitsForTheBatchEnd(t *testing.T) {
+	p := &Participant{}
+	u := &upTrack{owner: p, kind: webrtc.RTPCodecTypeVideo, blocked: &atomic.Bool{}, stats: &counters{}}
+	u.blocked.Store(true) // nothing to forward to: receiving stops after the bookkeeping
+	log := &deadlineLog{}
+	p.indexLayer(&layer{up: u, ssrc: 1, takenAt: 1, deadline: log}, false)
+	in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := netip.MustParseAddrPort("127.0.0.1:5000")
+	routes := &rtpRoutes{}
+	routes.set(ap, in)
+	enc, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := uint16(1)
+	send := func(ts uint32, marker bool) {
+		t.Helper()
+		b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: ts, SSRC: 1, Marker: marker}, Payload: []byte{0x10, 1, 2, 3}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq++
+		if b, err = enc.EncryptRTP(nil, b, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !routes.take(b, ap) {
+			t.Fatal("the reader did not take the packet")
+		}
+	}
+
+	send(100, false)
+	send(100, false)
+	send(100, true)
+	routes.batchDone()
+	if len(log.set) != 0 {
+		t.Fatalf("a frame read whole in one batch set deadlines %v", log.set)
+	}
+
+	send(200, false)
+	send(200, false)
+	if len(log.set) != 0 {
+		t.Fatalf("deadline set within the batch: %v", log.set)
+	}
+	routes.batchDone()
+	if len(log.set) != 1 || log.set[0].IsZero() {
+		t.Fatalf("after the batch of an unfinished frame: deadlines %v, want one", log.set)
+	}
+	routes.batchDone() // a batch with nothing of this stream
+	send(200, true)
+	routes.batchDone()
+	if len(log.set) != 2 || !log.set[1].IsZero() {
+		t.Fatalf("the frame's last packet: deadlines %v, want the one cleared", log.set)
+	}
+	if routes.read.Load() != 6 {
+		t.Fatalf("read %d packets, want 6", routes.read.Load())
 	}
 }

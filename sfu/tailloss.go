@@ -18,7 +18,11 @@ import (
 // packets of one frame, within [tailWaitMin, tailWaitMax]. It is a read deadline on
 // the track: the stream's Pion reader wakes when it passes, whichever goroutine received
 // the packets (rtpin.go); it is armed by a packet without the marker and disarmed by the
-// frame's last, a timer reset each (tailWatch).
+// frame's last (tailWatch). The socket reader arms it only at the end of its read batch
+// (rtpRoutes.batchDone), when the frame's last packet was not in the batch: a timer set
+// and stopped again still woke the idle server, twice, when it would have passed (Go
+// keeps a stopped timer in its heap until then, and rounds the wait down to a
+// millisecond), and a frame that arrives in one burst is most frames of most loads.
 
 const (
 	tailWaitMin = 5 * time.Millisecond
@@ -39,6 +43,7 @@ type tailWatch struct {
 	gap    time.Duration // average gap between packets of one frame
 	due    time.Time     // wall time when the frame's end counts as lost (armed only)
 	set    bool          // the reader's deadline is set, at or before due
+	queued bool          // in the socket reader's list for its batch's end (rtpRoutes.tails)
 }
 
 // seen notes a media packet (not padding) that arrived at now and returns the wait
@@ -67,8 +72,9 @@ func (w *tailWatch) expired(err error) bool {
 }
 
 // noteTail arms the layer's tail watch after a video packet whose frame goes on, and
-// disarms it after a frame's last.
-func (l *layer) noteTail(p *packet) {
+// disarms it after a frame's last. With batched, the deadline is left to the end of
+// the socket reader's batch (armTail).
+func (l *layer) noteTail(p *packet, batched bool) {
 	wait, change := l.tail.seen(p.header.Timestamp, p.header.Marker, l.up.now())
 	if !change {
 		return
@@ -81,7 +87,14 @@ func (l *layer) noteTail(p *packet) {
 		return
 	}
 	l.tail.due = time.Now().Add(wait) // a real-time I/O deadline, like a socket's
-	if !l.tail.set {
+	if !batched {
+		l.armTail()
+	}
+}
+
+// armTail sets the reader's deadline for an armed watch that has none. Under l.rx.
+func (l *layer) armTail() {
+	if l.tail.armed && !l.tail.set {
 		l.tail.set = true
 		l.setDeadline(l.tail.due)
 	}
@@ -113,10 +126,10 @@ func (l *layer) tailExpired(err error) bool {
 // participant is stopping: stopReaders has put them past a deadline (readers.go), which
 // t may just have replaced, so that one is put back and it reports true.
 func (l *layer) setDeadline(t time.Time) (stopping bool) {
-	_ = l.remote.SetReadDeadline(t)
+	_ = l.deadline.SetReadDeadline(t)
 	if !l.up.owner.stopping.Load() {
 		return false
 	}
-	_ = l.remote.SetReadDeadline(time.Unix(0, 1))
+	_ = l.deadline.SetReadDeadline(time.Unix(0, 1))
 	return true
 }

@@ -76,6 +76,8 @@ type layer struct {
 	rid    string // "" for a track without simulcast
 	remote *webrtc.TrackRemote
 	cache  packetCache
+	// deadline is remote's read deadline, the tail watch's timer (tailloss.go).
+	deadline interface{ SetReadDeadline(time.Time) error }
 
 	// rx serialises receiving (receive): the socket reader and the layer's Pion reader
 	// may each have a packet. It guards pkt, loss, nackBuf and tail.
@@ -234,14 +236,15 @@ func (l *layer) run() {
 // socket reader and the layer's Pion reader may both have one.
 func (l *layer) receiveLocked(raw []byte) {
 	l.rx.Lock()
-	l.receive(raw)
+	l.receive(raw, false)
 	l.rx.Unlock()
 }
 
 // receive takes one decrypted RTP packet, raw, which it keeps: records it for the
 // publisher's feedback, asks for what it finds missing, caches it and forwards it to
-// every subscription. Under l.rx.
-func (l *layer) receive(raw []byte) {
+// every subscription. batched says the socket reader has it, which arms the tail watch
+// at its batch's end (rtpRoutes.batchDone). Under l.rx.
+func (l *layer) receive(raw []byte, batched bool) {
 	u := l.up
 	// pkt is parsed into again for every packet so that its header-extension list (every
 	// browser sends some) is allocated once, not per packet.
@@ -274,7 +277,7 @@ func (l *layer) receive(raw []byte) {
 		l.nackPublisher(seqs, gaveUp)
 	}
 	if u.kind == webrtc.RTPCodecTypeVideo && len(p.payload) > 0 {
-		l.noteTail(p)
+		l.noteTail(p, batched)
 	}
 	if u.blocked.Load() {
 		return
