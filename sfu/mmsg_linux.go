@@ -65,6 +65,15 @@ func (w *mmsgWriter) segmentation() (segmented, refused uint64) {
 // segmentCmsgRoom holds a control message with a 16-bit value on every platform.
 const segmentCmsgRoom = 32
 
+// A run sent as one segmented message is at most gsoMaxSegments datagrams (the
+// kernel's UDP_MAX_SEGMENTS before Linux 6.2) and gsoMaxBytes in all (what one IPv4 UDP
+// datagram can carry, 65,507 bytes, with room to spare): the kernel refuses a longer
+// one.
+const (
+	gsoMaxSegments = 64
+	gsoMaxBytes    = 65000
+)
+
 func newBatchWriter(c *net.UDPConn) (batchWriter, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -153,7 +162,8 @@ func (w *mmsgWriter) build(ds []*datagram, gso bool) int {
 	for i := 0; i < len(ds); m++ {
 		d := ds[i]
 		j := i + 1
-		for gso && j < len(ds) && ds[j].ap == d.ap && ds[j-1].n == d.n && ds[j].n > 0 && ds[j].n <= d.n {
+		for gso && j < len(ds) && ds[j].ap == d.ap && ds[j-1].n == d.n && ds[j].n > 0 && ds[j].n <= d.n &&
+			j-i < gsoMaxSegments && (j-i+1)*d.n <= gsoMaxBytes {
 			j++
 		}
 		for k := i; k < j; k++ {

@@ -258,3 +258,38 @@ func TestBatchDoneEndsEachReadBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterBatchCapsRuns: a full batch of maximal datagrams to one peer is more than
+// one segmented message may carry; the runs are cut to what the kernel takes, and the
+// peer gets every datagram whole, in order, from one system call.
+func TestWriterBatchCapsRuns(t *testing.T) {
+	send := listenLoopback(t)
+	b, w := mustWriterBatch(t, send)
+	peer := listenLoopback(t)
+	if err := peer.SetReadBuffer(4 << 20); err != nil {
+		t.Fatal(err)
+	}
+	to := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	for i := range maxBatch {
+		d := b.newDatagram()
+		d.n = maxDatagram
+		for k := range d.n {
+			d.buf[k] = byte(i)
+		}
+		d.ap = to
+		if err := b.queueDatagram(d); err != nil { // the last one flushes the full batch
+			t.Fatal(err)
+		}
+	}
+	for i, d := range readDatagrams(t, peer, send.LocalAddr(), maxBatch) {
+		if len(d) != maxDatagram || d[0] != byte(i) || d[len(d)-1] != byte(i) {
+			t.Fatalf("datagram %d: %d bytes of %d", i, len(d), d[0])
+		}
+	}
+	if b.calls.Load() != 1 || b.sent.Load() != maxBatch {
+		t.Fatalf("%d calls sent %d datagrams, want one call for %d", b.calls.Load(), b.sent.Load(), maxBatch)
+	}
+	if w.gso && w.refused.Load() != 0 {
+		t.Fatalf("the kernel refused %d segmented messages", w.refused.Load())
+	}
+}
