@@ -113,14 +113,21 @@ func TestPublisherRTPFollowsTheRoute(t *testing.T) {
 }
 
 // newFuzzRTPIn is a publisher's SRTP reader with fuzzRTCPKeys, registered for an
-// address, reading one stream (SSRC 1, an audio layer whose track is blocked: nothing
-// to forward to, receiving stops after its bookkeeping) taken over at takenAt.
+// address, reading one audio stream taken over at takenAt (newTestRTPIn).
 func newFuzzRTPIn(t *testing.T, takenAt uint16) (*rtpRoutes, netip.AddrPort) {
+	return newTestRTPIn(t, webrtc.RTPCodecTypeAudio, &layer{takenAt: takenAt})
+}
+
+// newTestRTPIn is a publisher's SRTP reader with fuzzRTCPKeys, registered for an
+// address, reading one stream (SSRC 1) into l, a layer of a track of kind that is
+// blocked: nothing to forward to, receiving stops after its bookkeeping.
+func newTestRTPIn(t *testing.T, kind webrtc.RTPCodecType, l *layer) (*rtpRoutes, netip.AddrPort) {
 	t.Helper()
 	p := &Participant{}
-	u := &upTrack{owner: p, kind: webrtc.RTPCodecTypeAudio, blocked: &atomic.Bool{}, stats: &counters{}}
-	u.blocked.Store(true)
-	p.indexLayer(&layer{up: u, ssrc: 1, takenAt: takenAt}, false)
+	l.up = &upTrack{owner: p, kind: kind, blocked: &atomic.Bool{}, stats: &counters{}}
+	l.up.blocked.Store(true)
+	l.ssrc = 1
+	p.indexLayer(l, false)
 	in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
 	if err != nil {
 		t.Fatal(err)
@@ -223,18 +230,8 @@ func (d *deadlineLog) SetReadDeadline(t time.Time) error {
 // a frame whose last packet is not in the batch gets it when the batch is done, and
 // loses it with the last packet.
 func TestTailDeadlineWaitsForTheBatchEnd(t *testing.T) {
-	p := &Participant{}
-	u := &upTrack{owner: p, kind: webrtc.RTPCodecTypeVideo, blocked: &atomic.Bool{}, stats: &counters{}}
-	u.blocked.Store(true) // nothing to forward to: receiving stops after the bookkeeping
 	log := &deadlineLog{}
-	p.indexLayer(&layer{up: u, ssrc: 1, takenAt: 1, deadline: log}, false)
-	in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ap := netip.MustParseAddrPort("127.0.0.1:5000")
-	routes := &rtpRoutes{}
-	routes.set(ap, in)
+	routes, ap := newTestRTPIn(t, webrtc.RTPCodecTypeVideo, &layer{takenAt: 1, deadline: log})
 	enc, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
 	if err != nil {
 		t.Fatal(err)
