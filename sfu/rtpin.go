@@ -113,8 +113,7 @@ func (r *rtpRoutes) batchDone() {
 	defer r.tailsMu.Unlock()
 	for i, l := range r.tails {
 		l.rx.Lock()
-		l.tail.queued = false
-		l.armTail()
+		l.tailBatchEnded()
 		l.rx.Unlock()
 		r.tails[i] = nil
 	}
@@ -153,9 +152,7 @@ func (in *rtpIn) serve(b []byte, l *layer) (wait bool, err error) {
 	copy(raw, plain)
 	l.rx.Lock()
 	l.receive(raw, true)
-	if wait = l.tail.armed && !l.tail.set && !l.tail.queued; wait {
-		l.tail.queued = true
-	}
+	wait = l.tailWaitsForBatch()
 	l.rx.Unlock()
 	return wait, nil
 }

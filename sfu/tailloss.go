@@ -92,6 +92,24 @@ func (l *layer) noteTail(p *packet, batched bool) {
 	}
 }
 
+// tailWaitsForBatch reports, after a packet the socket reader received, whether the
+// watch is armed with no deadline and not yet in the reader's list for the batch's end,
+// and counts it in that list if so. Under l.rx.
+func (l *layer) tailWaitsForBatch() bool {
+	if !l.tail.armed || l.tail.set || l.tail.queued {
+		return false
+	}
+	l.tail.queued = true
+	return true
+}
+
+// tailBatchEnded sets the deadline of a watch that the socket reader's batch left
+// armed (rtpRoutes.batchDone). Under l.rx.
+func (l *layer) tailBatchEnded() {
+	l.tail.queued = false
+	l.armTail()
+}
+
 // armTail sets the reader's deadline for an armed watch that has none. Under l.rx.
 func (l *layer) armTail() {
 	if l.tail.armed && !l.tail.set {

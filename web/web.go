@@ -136,34 +136,41 @@ type handler struct {
 // Everything else is 404 with a Conclave page. Every response carries a strict Content-Security-Policy
 // and related security headers; HTML pages are never cached.
 func Handler(opts Options) http.Handler {
-	h := &handler{assets: make(map[string]*asset), notice: noticeAsset(opts.Notice)}
-	err := addAssets(h.assets, staticFS, "static", "")
-	if err == nil && opts.TestHooks {
-		err = addAssets(h.assets, testFS, "testhooks", "test/")
-	}
+	h, err := newHandler(opts)
 	if err != nil {
 		// The files are compiled in; failing to read them is a build defect.
 		panic("web: reading embedded files: " + err.Error())
 	}
+	return h
+}
+
+func newHandler(opts Options) (*handler, error) {
+	h := &handler{assets: make(map[string]*asset), notice: noticeAsset(opts.Notice)}
+	if err := addAssets(h.assets, staticFS, "static", ""); err != nil {
+		return nil, err
+	}
 	if opts.TestHooks {
+		if err := addAssets(h.assets, testFS, "testhooks", "test/"); err != nil {
+			return nil, err
+		}
 		// The test pages load testhooks/early.js before the meeting's own module
 		// (module scripts run in document order): it makes the fake cameras small.
-		m := *h.assets["meeting.html"]
-		body, err := m.readAll()
+		page := h.assets["meeting.html"]
+		body, err := page.readAll()
 		if err != nil {
-			panic("web: reading embedded files: " + err.Error())
+			return nil, err
 		}
-		m.fsys, m.path = nil, ""
-		m.body = bytes.Replace(body, []byte(meetingScript), []byte(earlyTestScript+"\n"+meetingScript), 1)
-		h.assets["meeting.html"] = &m
-	}
-	nf, err := h.assets["notfound.html"].readAll()
-	if err != nil {
-		panic("web: reading embedded files: " + err.Error())
+		body = bytes.Replace(body, []byte(meetingScript), []byte(earlyTestScript+"\n"+meetingScript), 1)
+		h.assets["meeting.html"] = &asset{body: body, contentType: page.contentType, etag: page.etag}
 	}
 	// The 404 page is written whole, without http.ServeContent's ranges.
-	h.notFound = &asset{body: nf, contentType: h.assets["notfound.html"].contentType}
-	return h
+	page := h.assets["notfound.html"]
+	body, err := page.readAll()
+	if err != nil {
+		return nil, err
+	}
+	h.notFound = &asset{body: body, contentType: page.contentType}
+	return h, nil
 }
 
 const (
