@@ -94,7 +94,8 @@ func waitBlue(ctx context.Context, t *testing.T, p *participant, sel, what strin
 // each decrypts with p's own keys to a recorded plaintext frame (the control).
 func assertCiphertextOnly(ctx context.Context, t *testing.T, frames *serverFrames, p *participant) {
 	t.Helper()
-	evalOK(ctx, t, p, `window.conclaveTest.resetFrameHashes()`, nil)
+	var reset bool
+	askWorker(ctx, t, p, `window.conclaveTest.resetFrameHashes()`, &reset)
 	const skip, want = 30, 120 // frames in flight during the reset are skipped
 	seen := len(frames.of(p.id))
 	for len(frames.of(p.id)) < seen+skip+want {
@@ -105,7 +106,7 @@ func assertCiphertextOnly(ctx context.Context, t *testing.T, frames *serverFrame
 		}
 	}
 	var h frameHashes
-	evalOK(ctx, t, p, `window.conclaveTest.frameHashes()`, &h)
+	askWorker(ctx, t, p, `window.conclaveTest.frameHashes()`, &h)
 	var keys map[string]map[string]string
 	evalOK(ctx, t, p, `window.conclaveTest.exportKeys()`, &keys)
 	ring, err := ringFrom(keys[p.id])
@@ -137,8 +138,8 @@ func assertCiphertextOnly(ctx context.Context, t *testing.T, frames *serverFrame
 		}
 	}
 	if plainMatches != 0 || cipherMatches != want || decrypted != want {
-		t.Fatalf("of %d server frames of %s (%s) after the camera switch: %d match plaintext, %d ciphertext, %d decrypt to a recorded plaintext frame",
-			want, p.name, p.kind, plainMatches, cipherMatches, decrypted)
+		t.Fatalf("of %d server frames of %s (%s) after the camera switch: %d match plaintext, %d ciphertext, %d decrypt to a recorded plaintext frame (the transform recorded %d plaintext and %d ciphertext frames)",
+			want, p.name, p.kind, plainMatches, cipherMatches, decrypted, len(h.Plain), len(h.Cipher))
 	}
 }
 

@@ -160,7 +160,11 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 	// has open at early.js's 320×180 would give her that (and one layer) too.
 	cleo := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(m, m.fragment()), "Cleo",
 		joinOptions{preload: largeCameraJS, browser: browsertest.Chromium(t)})
-	finn := joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Finn", false)
+	// Finn has a Firefox of his own too: in the shared one, twice in CI, his camera's
+	// layers never showed while TestSwitchDevicesKeepsEncryption (beside it, in the
+	// same Firefox) switched cameras and failed (waitLayers says what the page shows).
+	finn := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(m, m.fragment()), "Finn",
+		joinOptions{browser: browsertest.Firefox(t)})
 	evalOK(ctx, t, sam, fmt.Sprintf(`(() => { document.querySelector('.tile[data-participant-id=%q][data-source="camera"] .tile-pin').click(); return true; })()`, cleo.id), nil)
 	twoLayers := func(l map[string]sentLayer) bool {
 		return l["q"].PacketsSent > 0 && l["h"].PacketsSent > 0 && l["h"].Width > l["q"].Width

@@ -96,6 +96,7 @@ func readCam(ctx context.Context, t *testing.T, recv, sender *participant) camVi
 func waitLayers(ctx context.Context, t *testing.T, p *participant, what string, ok func(map[string]sentLayer) bool) map[string]sentLayer {
 	t.Helper()
 	var last map[string]sentLayer
+	var lastErr error
 	for {
 		var layers map[string]sentLayer
 		err := p.tab.Eval(ctx, layersJS, &layers)
@@ -104,10 +105,12 @@ func waitLayers(ctx context.Context, t *testing.T, p *participant, what string, 
 		}
 		if err == nil {
 			last = layers // the one read as the deadline passes fails: keep the last read
+		} else if ctx.Err() == nil {
+			lastErr = err
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s (%s): %s; last layers %+v", p.name, p.kind, what, last)
+			t.Fatalf("%s (%s): %s; last layers %+v (nil: none read; last error %v); the page: %s", p.name, p.kind, what, last, lastErr, pageState(p))
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -217,4 +220,30 @@ func TestSimulcastFollowsWhatIsShown(t *testing.T) {
 		return v.Shown == small.Shown && v.Packets > hidden.Packets && v.Frames > hidden.Frames
 	})
 	waitSameColour(ctx, t, cole, fia, "camera")
+}
+
+// pageStateJS is what a failure report says of a page: where its session stands
+// (window.conclave.debug()), its camera button, and whether its stats answer within
+// three seconds (a stats call that never resolves shows as "no answer").
+const pageStateJS = `(async () => {
+	const stats = await Promise.race([
+		window.conclave.stats().then((s) => ({ publish: s.publish, layers: s.publishLayers || null }), (e) => "failed: " + e),
+		new Promise((r) => setTimeout(() => r("no answer"), 3000)),
+	]);
+	const cam = document.querySelector("#btn-camera");
+	return JSON.stringify({ session: window.conclave.debug(), state: window.conclave.state,
+		camera: cam ? cam.getAttribute("aria-pressed") : null, mic: document.querySelector("#btn-mic")?.getAttribute("aria-pressed") ?? null,
+		pushToTalk: document.body.dataset.pushToTalk || "", hasFocus: document.hasFocus(), stats });
+})()`
+
+// pageState reads pageStateJS in p's tab with a context of its own (the test's may be
+// spent when it fails), or says why it could not.
+func pageState(p *participant) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var s string
+	if err := p.tab.Eval(ctx, pageStateJS, &s); err != nil {
+		return "unreadable: " + err.Error()
+	}
+	return s
 }

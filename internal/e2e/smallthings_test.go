@@ -28,7 +28,11 @@ func TestChatLinksShortcutsPushToTalk(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Ann", false)
-	fay := joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Fay", false)
+	// Fay has a Firefox of her own: losing the window's focus lets go of the space bar
+	// (push-to-talk.js), and in the shared Firefox every tab is a window that another
+	// test's new tab takes the focus from, at any moment (it failed so, twice).
+	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(m, m.fragment()), "Fay",
+		joinOptions{browser: browsertest.Firefox(t)})
 
 	// Chat links.
 	const text = "Slides: https://example.org/deck?id=7. Not this: javascript:alert(1) nor <a href=x>y</a>"
@@ -77,7 +81,9 @@ func TestChatLinksShortcutsPushToTalk(t *testing.T) {
 
 	before := audioFrom(ctx, t, ann, fay)
 	evalOK(ctx, t, fay, keyJS("keydown", " ", "Space", `document.body`), nil)
-	waitOK(ctx, t, fay, `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "true"`, "holding space did not turn the microphone on")
+	if err := fay.tab.WaitFor(ctx, `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "true"`); err != nil {
+		t.Fatalf("Fay (firefox): holding space did not turn the microphone on: %v; the page: %s", err, pageState(fay))
+	}
 	waitOK(ctx, t, ann, "!"+fayMuted, "Ann does not see Fay talking")
 	waitOK(ctx, t, ann, fmt.Sprintf(`%s.then(a => a.energy > %g)`, audioJS(fay.id), before.Energy+0.005), "Fay's sound did not get louder at Ann while she held space")
 	evalOK(ctx, t, fay, keyJS("keyup", " ", "Space", `document.body`), nil)

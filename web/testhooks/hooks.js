@@ -12,12 +12,13 @@
 //
 //   window.conclaveTest.frameHashes()  async → {plain: [hex], cipher: [hex]}: SHA-256 of
 //                                      the camera's first 600 video frames before and
-//                                      after the production transform
+//                                      after the production transform; null when the
+//                                      worker did not answer in time (ask again)
 //   window.conclaveTest.exportKeys()   async → {participantId: {index: b64url raw key}},
 //                                      own and received
 //
 // Both answer for the latest E2EE worker of the page ({plain: [], cipher: []} and {}
-// when there is none or it stopped).
+// when there is none).
 //
 //   window.conclaveTest.notifications()   [{title, body}] every Notification the page made
 //   window.conclaveTest.setHidden(bool)   document.hidden from now on (null: the browser's)
@@ -25,7 +26,8 @@
 //                                         speakers so far (0 … 1)
 //   window.conclaveTest.resetFrameHashes()  async: forget the hashes recorded so far and
 //                                      record the next 600 camera frames (e.g. after a
-//                                      camera switch)
+//                                      camera switch); true once done, null when the
+//                                      worker did not answer in time (ask again)
 //
 // It also adds two devices to the browser's own (fake) ones, so a test can switch to a
 // camera and a microphone whose picture and sound it can tell apart:
@@ -140,7 +142,10 @@ window.conclaveTest = {
     return query('reset');
   },
   async frameHashes() {
-    return (await query('hashes')) || { plain: [], cipher: [] };
+    if (!latest) return { plain: [], cipher: [] };
+    // A worker busy with a machine's load may answer late: null tells the test to ask
+    // again, where an empty answer would read as "no frames recorded".
+    return query('hashes');
   },
   async exportKeys() {
     const keys = (await query('keys')) || {};
