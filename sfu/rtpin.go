@@ -148,10 +148,8 @@ func (in *rtpIn) serve(b []byte, l *layer) (wait bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	raw := make([]byte, len(plain)) // kept: the cache and the queues share it
-	copy(raw, plain)
 	l.rx.Lock()
-	l.receive(raw, true)
+	l.receive(plain, true) // copies plain out of the read batch
 	wait = l.tailWaitsForBatch()
 	l.rx.Unlock()
 	return wait, nil

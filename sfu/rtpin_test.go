@@ -121,7 +121,7 @@ func newFuzzRTPIn(t *testing.T, takenAt uint16) (*rtpRoutes, netip.AddrPort) {
 // newTestRTPIn is a publisher's SRTP reader with fuzzRTCPKeys, registered for an
 // address, reading one stream (SSRC 1) into l, a layer of a track of kind that is
 // blocked: nothing to forward to, receiving stops after its bookkeeping.
-func newTestRTPIn(t *testing.T, kind webrtc.RTPCodecType, l *layer) (*rtpRoutes, netip.AddrPort) {
+func newTestRTPIn(t testing.TB, kind webrtc.RTPCodecType, l *layer) (*rtpRoutes, netip.AddrPort) {
 	t.Helper()
 	p := &Participant{}
 	l.up = &upTrack{owner: p, kind: kind, blocked: &atomic.Bool{}, stats: &counters{}}

@@ -80,12 +80,13 @@ type layer struct {
 	deadline interface{ SetReadDeadline(time.Time) error }
 
 	// rx serialises receiving (receive): the socket reader and the layer's Pion reader
-	// may each have a packet. It guards pkt, loss, nackBuf and tail.
+	// may each have a packet. It guards pkt, loss, nackBuf, tail and slab.
 	rx      sync.Mutex
 	pkt     rtp.Packet // parsed into for every packet
 	loss    lossTracker
 	nackBuf []uint16
-	tail    tailWatch // a frame whose last packets do not come (tailloss.go)
+	tail    tailWatch  // a frame whose last packets do not come (tailloss.go)
+	slab    packetSlab // what received packets are made of (packetslab.go)
 
 	// feedback is the publish connection's feedback (pubfeedback.go) and rr this
 	// stream's part of it; twccID is the id of the transport-cc header extension, 0
@@ -217,10 +218,7 @@ func (l *layer) run() {
 		if n < 12 {
 			continue
 		}
-		// Packets are not pooled: the cache, the subscribers' queues and their
-		// forwarders share them with no count of who still holds one.
-		raw := make([]byte, n)
-		copy(raw, buf[:n])
+		raw := buf[:n] // receive copies it
 		if !indexed {
 			indexed = true
 			l.ssrc = binary.BigEndian.Uint32(raw[8:12])
@@ -232,20 +230,22 @@ func (l *layer) run() {
 	}
 }
 
-// receiveLocked receives one decrypted packet under the layer's receive lock: the
-// socket reader and the layer's Pion reader may both have one.
+// receiveLocked receives one decrypted packet (copied) under the layer's receive
+// lock: the socket reader and the layer's Pion reader may both have one.
 func (l *layer) receiveLocked(raw []byte) {
 	l.rx.Lock()
 	l.receive(raw, false)
 	l.rx.Unlock()
 }
 
-// receive takes one decrypted RTP packet, raw, which it keeps: records it for the
-// publisher's feedback, asks for what it finds missing, caches it and forwards it to
-// every subscription. batched says the socket reader has it, which arms the tail watch
-// at its batch's end (rtpRoutes.batchDone). Under l.rx.
-func (l *layer) receive(raw []byte, batched bool) {
+// receive takes one decrypted RTP packet, b, which it copies (the caller's buffer is
+// read into again): records it for the publisher's feedback, asks for what it finds
+// missing, caches it and forwards it to every subscription. batched says the socket
+// reader has it, which arms the tail watch at its batch's end (rtpRoutes.batchDone).
+// Under l.rx.
+func (l *layer) receive(b []byte, batched bool) {
 	u := l.up
+	raw := l.slab.keep(b) // kept: the cache and the queues share it
 	// pkt is parsed into again for every packet so that its header-extension list (every
 	// browser sends some) is allocated once, not per packet.
 	pkt := &l.pkt
@@ -259,7 +259,8 @@ func (l *layer) receive(raw []byte, batched bool) {
 		}
 		l.feedback.received(l.rr, pkt.SequenceNumber, pkt.Timestamp, tcc, u.now())
 	}
-	p := &packet{layer: l.index}
+	p := l.slab.newPacket()
+	p.layer = l.index
 	p.header = pkt.Header
 	p.header.Extension = false
 	p.header.Extensions = nil

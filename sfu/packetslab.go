@@ -1,0 +1,55 @@
+package sfu
+
+// packetSlab hands out the packets a layer receives, and the bytes they keep, from
+// chunks allocated for many at a time: a received packet cost two allocations (its
+// bytes copied out of the reader's buffer, and its packet), and so did every
+// retransmission in the cache. Under layer.rx.
+//
+// Nothing is reused, so nothing needs counting: the cache, the subscribers' queues and
+// their forwarders share a packet with no count of who still holds it, and a chunk is
+// the collector's once none of its packets is held. A layer's packets leave its cache
+// in the order they came (packetCache: by sequence number), so a chunk outlives its
+// newest packet's turn in the cache only while a queue still holds one, and a layer
+// keeps at most one chunk of each kind beyond what its cache holds anyway.
+type packetSlab struct {
+	packets []packet // what is left of the current chunk of packets
+	bytes   []byte   // what is left of the current chunk of bytes
+}
+
+const (
+	// slabPackets is the packets a chunk holds (about 4 KB).
+	slabPackets = 32
+	// slabBytes is the size of a chunk of bytes: a dozen video packets, or about
+	// 150 of audio, whose cache (cacheSize packets, ten seconds at 50 a second)
+	// holds several chunks; a larger one would mostly be kept for audio.
+	slabBytes = 16 << 10
+	// slabAlone is the size from which a packet's bytes get an allocation of their
+	// own: at most a quarter of a chunk is left unused when a packet does not fit.
+	slabAlone = slabBytes / 4
+)
+
+// newPacket is a zero packet the caller fills in.
+func (s *packetSlab) newPacket() *packet {
+	if len(s.packets) == 0 {
+		s.packets = make([]packet, slabPackets)
+	}
+	p := &s.packets[0]
+	s.packets = s.packets[1:]
+	return p
+}
+
+// keep copies b into the slab and returns the copy, whose capacity is its length: an
+// append to it cannot write into the next packet's bytes.
+func (s *packetSlab) keep(b []byte) []byte {
+	n := len(b)
+	if n > len(s.bytes) {
+		if n >= slabAlone {
+			return append(make([]byte, 0, n), b...)
+		}
+		s.bytes = make([]byte, slabBytes)
+	}
+	out := s.bytes[:n:n]
+	copy(out, b)
+	s.bytes = s.bytes[n:]
+	return out
+}
