@@ -92,16 +92,17 @@ func (s *Session) writePump() {
 	for {
 		select {
 		case m := <-s.queue:
-			if m.closeCode != 0 {
-				s.abort(m.closeCode, m.closeText) // after everything queued before it
-				return
-			}
-			if !s.write(websocket.TextMessage, m.data) {
+			closeMsg, ok := s.writeQueued(m)
+			if !ok {
 				s.abort(0, "")
 				return
 			}
+			if closeMsg != nil {
+				s.abort(closeMsg.closeCode, closeMsg.closeText) // after everything queued before it
+				return
+			}
 		case <-s.pingNow:
-			if !s.write(websocket.PingMessage, nil) {
+			if !s.ping() {
 				s.abort(0, "")
 				return
 			}
@@ -111,21 +112,58 @@ func (s *Session) writePump() {
 	}
 }
 
-// write sends one frame unless the session is closing; false means stop writing.
-func (s *Session) write(typ int, data []byte) bool {
+// ping sends a ping unless the session is closing; false means stop writing.
+func (s *Session) ping() bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	select {
-	case <-s.closing:
+	if s.isClosing() {
 		return false
-	default:
+	}
+	return s.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.srv.writeWait)) == nil
+}
+
+// writeQueued sends m and, in the same write (heldConn), the messages queued behind it
+// when it was taken, up to maxHeldBytes. A close message among them ends the batch and
+// is returned, for the pump to close with once what came before it is written; ok
+// false means stop writing.
+func (s *Session) writeQueued(m *outMsg) (closeMsg *outMsg, ok bool) {
+	if m.closeCode != 0 {
+		return m, true
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.isClosing() {
+		return nil, false
 	}
 	deadline := time.Now().Add(s.srv.writeWait)
-	if typ == websocket.PingMessage {
-		return s.conn.WriteControl(typ, data, deadline) == nil
-	}
 	_ = s.conn.SetWriteDeadline(deadline)
-	return s.conn.WriteMessage(typ, data) == nil
+	behind := len(s.queue) // the pump is the queue's only reader: these are there
+	if behind == 0 || s.held == nil {
+		return nil, s.conn.WriteMessage(websocket.TextMessage, m.data) == nil
+	}
+	s.held.holdWrites()
+	ok = s.conn.WriteMessage(websocket.TextMessage, m.data) == nil
+	for ; ok && behind > 0 && s.held.held() < maxHeldBytes; behind-- {
+		next := <-s.queue
+		if next.closeCode != 0 {
+			closeMsg = next
+			break
+		}
+		ok = s.conn.WriteMessage(websocket.TextMessage, next.data) == nil
+	}
+	if err := s.held.release(deadline); err != nil {
+		ok = false
+	}
+	return closeMsg, ok
+}
+
+func (s *Session) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 // startWatchdog arms the join timeout and the ping timer on the server's clock.

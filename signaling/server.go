@@ -274,12 +274,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	conn, err := s.upgrader.Upgrade(w, r, nil)
+	hw := &holdingWriter{ResponseWriter: w}
+	conn, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.releaseConn(group)
 		return // the upgrader has answered
 	}
 	sess := newSession(s, conn, addr)
+	sess.held = hw.conn
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()

@@ -69,6 +69,7 @@ const eventQueueLen = 64
 type Session struct {
 	srv  *Server
 	conn *websocket.Conn
+	held *heldConn // conn's connection; nil: each message is written alone (tests)
 	log  *slog.Logger
 
 	addr      string       // source address, for throttling password guesses only
