@@ -36,7 +36,7 @@ func (c *countingConn) count() int {
 
 // heldSession is a session upgraded as serveWS does it (holdingWriter), with its
 // connection's writes counted, and the client connected to it; its write pump is not
-// started.
+// started (TestSlowConsumerIsDisconnected needs a pump that never drains).
 func heldSession(t *testing.T) (*Session, *countingConn, *websocket.Conn) {
 	t.Helper()
 	srv := &Server{log: testDiscard(), writeWait: DefaultWriteTimeout}

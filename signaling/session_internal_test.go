@@ -2,9 +2,6 @@ package signaling
 
 import (
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,22 +11,7 @@ import (
 // TestSlowConsumerIsDisconnected: when a session's write queue is full, the next message
 // does not wait: the connection is closed with 4408 and the sender carries on at once.
 func TestSlowConsumerIsDisconnected(t *testing.T) {
-	srv := &Server{log: testDiscard(), writeWait: DefaultWriteTimeout}
-	sessions := make(chan *Session, 1)
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		sessions <- newSession(srv, conn, "127.0.0.1") // no write pump: the peer never drains
-	}))
-	defer hs.Close()
-	client, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http")+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	s := <-sessions
+	s, _, client := heldSession(t) // no write pump: the peer never drains
 
 	start := make(chan struct{})
 	done := make(chan struct{})
@@ -52,7 +34,7 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 		t.Fatal("the session was not closed")
 	}
 	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, _, err = client.ReadMessage()
+	_, _, err := client.ReadMessage()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) || ce.Code != CloseSlowConsumer {
 		t.Fatalf("client read %v, want close %d", err, CloseSlowConsumer)
