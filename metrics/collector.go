@@ -38,6 +38,14 @@ func counter(name, help string, v func(*snapshot) uint64) metric {
 	}}
 }
 
+func histogram(name, help string, v func(*snapshot) Histogram) metric {
+	d := prometheus.NewDesc(ns+name, help, nil, nil)
+	return metric{desc: d, name: ns + name, collect: func(s *snapshot, d *prometheus.Desc, ch chan<- prometheus.Metric) {
+		h := v(s)
+		ch <- prometheus.MustNewConstHistogram(d, h.Count, h.Sum, h.Buckets)
+	}}
+}
+
 // labelled is one family with a single label whose values are fixed here.
 type labelled struct {
 	value string
@@ -105,6 +113,7 @@ func NewCollector(src Sources) *Collector {
 			labelled{"read", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRead) }},
 			labelled{"refused", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRefused) }}),
 		counter("packets_without_route_total", "RTP packets not sent because the subscriber's candidate pair was not known yet (NACKs and keyframes recover them).", func(s *snapshot) uint64 { return s.media.PacketsWithoutRoute }),
+		histogram("forward_delay_seconds", "How long the server held the packets it forwarded: from reading a publisher's packet to the system call that sent each subscriber's copy (retransmissions and keyframes replayed to newcomers not counted).", func(s *snapshot) Histogram { return s.media.ForwardDelay }),
 		gauge("subscriber_bandwidth_limited", "Subscribers whose estimated downlink does not cover the video they show (some of it reduced or paused).", func(s *snapshot) float64 { return float64(s.media.SubscribersLimited) }),
 	}}
 	if src.TURN != nil {

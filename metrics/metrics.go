@@ -51,6 +51,17 @@ type Media struct {
 	SubscriberRTCPRead, SubscriberRTCPRefused uint64
 	// Publishers' SRTP read there, and what failed to decrypt (sfu.Stats).
 	PublisherRTPRead, PublisherRTPRefused uint64
+	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
+	ForwardDelay Histogram
+}
+
+// Histogram is a distribution as Prometheus exports it: each bucket's upper bound (in
+// seconds) with the number of observations at or below it, and the number and sum of
+// all observations.
+type Histogram struct {
+	Buckets map[float64]uint64
+	Count   uint64
+	Sum     float64
 }
 
 // TURN is the embedded TURN server, when there is one.

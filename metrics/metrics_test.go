@@ -35,7 +35,8 @@ func sources(turn metrics.TURN) metrics.Sources {
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
 				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
 				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
-				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42}
+				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42,
+				ForwardDelay: metrics.Histogram{Buckets: map[float64]uint64{0.001: 43, 0.005: 44}, Count: 45, Sum: 0.046}}
 		},
 		TURN: turn,
 	}
@@ -137,6 +138,16 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 			t.Errorf("%s is a %v, want %v", c.name, typ, c.typ)
 		}
 	}
+	if f := fams["conclave_forward_delay_seconds"]; f.GetType() != dto.MetricType_HISTOGRAM {
+		t.Errorf("conclave_forward_delay_seconds is a %v, want a histogram", f.GetType())
+	} else {
+		h := f.GetMetric()[0].GetHistogram()
+		b := h.GetBucket()
+		if h.GetSampleCount() != 45 || h.GetSampleSum() != 0.046 || len(b) != 3 ||
+			b[0].GetUpperBound() != 0.001 || b[0].GetCumulativeCount() != 43 || b[1].GetUpperBound() != 0.005 || b[1].GetCumulativeCount() != 44 {
+			t.Errorf("conclave_forward_delay_seconds: %v", h)
+		}
+	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("the Go runtime collector is missing")
 	}
@@ -218,6 +229,12 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 		for _, q := range p.Targets {
 			for _, n := range name.FindAllString(q.Expr, -1) {
+				// A histogram's series are its family's name and a suffix.
+				for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+					if f, ok := exported[strings.TrimSuffix(n, suffix)]; ok && f.GetType() == dto.MetricType_HISTOGRAM {
+						n = strings.TrimSuffix(n, suffix)
+					}
+				}
 				queried[n] = true
 				if _, ok := exported[n]; !ok {
 					t.Errorf("panel %q queries %s, which the server does not export", p.Title, n)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // batchConn is the media UDP socket with its writes batched. The forwarded media does
@@ -72,6 +73,9 @@ type datagram struct {
 	buf [maxDatagram]byte
 	n   int
 	ap  netip.AddrPort
+	// arrival is its packet's (packet.arrival) when its forwarding delay is measured
+	// (writerBatch), else 0.
+	arrival int64
 }
 
 // batchReader reads datagrams, as many per system call as the system allows, and
@@ -248,6 +252,13 @@ type writerBatch struct {
 	slots [maxBatch]datagram
 	held  []*datagram
 	sendCounts
+
+	// arrival is the packet being written now's, when its delay is measured (the
+	// writer sets it around a live packet's write: sendQueue.write), else 0; each
+	// datagram queued takes it. now is the engine's clock (nil: no measurement).
+	arrival int64
+	now     func() time.Time
+	delay   delayHistogram
 }
 
 func newWriterBatch(c *net.UDPConn) (*writerBatch, error) {
@@ -262,6 +273,7 @@ func newWriterBatch(c *net.UDPConn) (*writerBatch, error) {
 func (b *writerBatch) newDatagram() *datagram { return &b.slots[len(b.held)] }
 
 func (b *writerBatch) queueDatagram(d *datagram) error {
+	d.arrival = b.arrival
 	b.held = append(b.held, d)
 	if len(b.held) == maxBatch {
 		b.flush()
@@ -275,8 +287,29 @@ func (b *writerBatch) flush() {
 		return
 	}
 	sendAll(b.w, b.held, &b.sendCounts)
+	b.measure()
 	clear(b.held)
 	b.held = b.held[:0]
+}
+
+// measure records the forwarding delay of the held datagrams that carry an arrival,
+// just sent: one clock read for the batch.
+func (b *writerBatch) measure() {
+	if b.now == nil {
+		return
+	}
+	var sent int64
+	var delays delayBatch
+	for _, d := range b.held {
+		if d.arrival == 0 {
+			continue
+		}
+		if sent == 0 {
+			sent = b.now().UnixNano()
+		}
+		delays.observe(time.Duration(sent - d.arrival))
+	}
+	delays.addTo(&b.delay)
 }
 
 // Close stops the sender (what is still queued is dropped) and closes the socket.

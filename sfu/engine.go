@@ -381,6 +381,7 @@ func (e *Engine) newWriterBatch() *writerBatch {
 	if err != nil {
 		return nil
 	}
+	b.now = e.now
 	return b
 }
 

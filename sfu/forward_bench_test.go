@@ -136,7 +136,7 @@ func TestForwardPathDoesNotAllocate(t *testing.T) {
 				p.header.Timestamp = uint32(i / 8 * 3000)
 				d.forward(p)
 				if it, ok := q.pop(); ok {
-					q.write(it)
+					q.write(it, false)
 				}
 			})
 			if allocs != 0 {

@@ -159,13 +159,17 @@ func newMediaRig(t *testing.T) *mediaRig {
 }
 
 // newClockedRoom starts an engine on 127.0.0.1 whose clock is a fake one (and its
-// timers too, with timers) and a room in it, both closed when the test ends.
-func newClockedRoom(t *testing.T, timers bool) (*fakeclock.Clock, *Engine, *Room) {
+// timers too, with timers) and a room in it, both closed when the test ends. Each
+// option may change the engine's configuration, seeing the clock.
+func newClockedRoom(t *testing.T, timers bool, options ...engineOption) (*fakeclock.Clock, *Engine, *Room) {
 	t.Helper()
 	clock := fakeclock.New(time.Unix(1_000_000, 0))
 	cfg := Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now}
 	if timers {
 		cfg.AfterFunc = clock.AfterFunc
+	}
+	for _, o := range options {
+		o(clock, &cfg)
 	}
 	eng, err := NewEngine(cfg)
 	if err != nil {
@@ -226,12 +230,15 @@ func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
 	return newMediaRigAPIs(t, testPeerAPI(t), subAPI)
 }
 
+// engineOption changes a test engine's configuration (newClockedRoom).
+type engineOption func(clock *fakeclock.Clock, cfg *Config)
+
 // newMediaRigAPIs is newMediaRig with the publisher's and the subscriber's APIs given.
-func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API) *mediaRig {
+func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API, options ...engineOption) *mediaRig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
 	defer cancel()
-	clock, eng, room := newClockedRoom(t, false)
+	clock, eng, room := newClockedRoom(t, false, options...)
 	r := &mediaRig{t: t, clock: clock, eng: eng}
 
 	subP, err := room.Join("sub")

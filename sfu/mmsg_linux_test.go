@@ -163,14 +163,15 @@ func TestWriterBatchSendsAloneWhatTheKernelWillNotSegment(t *testing.T) {
 // BenchmarkWriterBatch sends what a writer sends in a fan-out of video: for each of 32
 // subscribers (loopback sockets nobody reads: the kernel drops what their buffers
 // cannot hold, after delivering) a frame of four 1178-byte packets, batch after
-// batch, with and without UDP segmentation. ns/op is per datagram.
+// batch, with and without UDP segmentation, and without segmentation with each
+// datagram's forwarding delay measured (forwarddelay.go). ns/op is per datagram.
 func BenchmarkWriterBatch(b *testing.B) {
-	for _, gso := range []bool{false, true} {
-		name := "datagrams"
-		if gso {
-			name = "segmented"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, tc := range []struct {
+		name         string
+		gso, measure bool
+	}{{"datagrams", false, false}, {"segmented", true, false}, {"measured", false, true}} {
+		gso := tc.gso
+		b.Run(tc.name, func(b *testing.B) {
 			send := listenLoopback(b)
 			wb, err := newWriterBatch(send)
 			if err != nil {
@@ -181,6 +182,10 @@ func BenchmarkWriterBatch(b *testing.B) {
 				b.Skip("this kernel does not segment UDP")
 			}
 			w.gso = gso
+			if tc.measure {
+				wb.now = time.Now
+				wb.arrival = time.Now().UnixNano()
+			}
 			var peers [32]netip.AddrPort
 			for i := range peers {
 				peers[i] = listenLoopback(b).LocalAddr().(*net.UDPAddr).AddrPort()

@@ -13,6 +13,9 @@ type packet struct {
 	header  rtp.Header
 	payload []byte
 	layer   uint8 // the simulcast layer it came in (upTrack.layers)
+	// arrival is when its layer took it (engine clock, Unix nanoseconds): the start
+	// of its forwarding delay (forwarddelay.go).
+	arrival int64
 }
 
 // packetCache keeps the last packets of one publisher track so that subscribers' NACKs

@@ -251,24 +251,24 @@ func TestReplayRun(t *testing.T) {
 	}
 
 	d, w := newSub(up)
-	d.sub.out.write(sendItem{d: d, p: replayMarker})
+	d.sub.out.write(sendItem{d: d, p: replayMarker}, false)
 	for _, s := range []uint16{12, 13, 14} { // 12 and 13 were queued before the replay
-		d.sub.out.write(sendItem{d: d, p: pkt(s, false)})
+		d.sub.out.write(sendItem{d: d, p: pkt(s, false)}, false)
 	}
 	if got := seqs(w); !slices.Equal(got, []uint16{10, 11, 12, 13, 14}) {
 		t.Errorf("marker: sent %v, want 10..14 once each", got)
 	}
 
 	d, w = newSub(up)
-	d.sub.out.write(sendItem{d: d, p: pkt(13, false)})
+	d.sub.out.write(sendItem{d: d, p: pkt(13, false)}, false)
 	if got := seqs(w); !slices.Equal(got, []uint16{10, 11, 12, 13}) {
 		t.Errorf("first live packet: sent %v, want 10..13", got)
 	}
 
 	c.slots[11%cacheSize] = nil // lost on the way in
 	d, w = newSub(up)
-	d.sub.out.write(sendItem{d: d, p: replayMarker})
-	d.sub.out.write(sendItem{d: d, p: pkt(14, false)})
+	d.sub.out.write(sendItem{d: d, p: replayMarker}, false)
+	d.sub.out.write(sendItem{d: d, p: pkt(14, false)}, false)
 	if got := seqs(w); !slices.Equal(got, []uint16{14}) {
 		t.Errorf("gap: sent %v, want the live 14 alone", got)
 	}

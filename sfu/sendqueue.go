@@ -158,17 +158,20 @@ func (q *sendQueue) videoLen() int {
 func (q *sendQueue) pop() (sendItem, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.popLocked()
+	it, _, ok := q.popLocked()
+	return it, ok
 }
 
-func (q *sendQueue) popLocked() (sendItem, bool) {
+// popLocked takes the next packet in priority order; rtx says it is a retransmission.
+func (q *sendQueue) popLocked() (it sendItem, rtx, ok bool) {
 	if it, ok := q.urgent.pop(); ok {
-		return it, true
+		return it, false, true
 	}
 	if it, ok := q.rtx.pop(); ok {
-		return it, true
+		return it, true, true
 	}
-	return q.video.pop()
+	it, ok = q.video.pop()
+	return it, false, ok
 }
 
 // drain is a writer's turn at a ready queue: up to drainTurn packets, then the queue
@@ -179,12 +182,12 @@ func (q *sendQueue) drain(batch *writerBatch) {
 	q.state = queueDraining
 	q.batch = batch
 	for i := 0; i < drainTurn && !q.closed; i++ {
-		it, ok := q.popLocked()
+		it, rtx, ok := q.popLocked()
 		if !ok {
 			break
 		}
 		q.mu.Unlock()
-		q.write(it)
+		q.write(it, rtx)
 		q.mu.Lock()
 	}
 	if q.closed || q.urgent.n+q.rtx.n+q.video.n == 0 {
@@ -214,7 +217,9 @@ func (q *sendQueue) dedicate() {
 	q.shard, q.own = newWriterShard(q.pool.batch()), true
 }
 
-func (q *sendQueue) write(it sendItem) {
+// write sends it; rtx says it is a retransmission, whose forwarding delay is not
+// measured (forwarddelay.go).
+func (q *sendQueue) write(it sendItem, rtx bool) {
 	if it.d == nil {
 		return
 	}
@@ -230,7 +235,15 @@ func (q *sendQueue) write(it sendItem) {
 		it.d.sendTrain(&q.hdr)
 		return
 	}
-	if n, ok := it.d.write(it.p, &q.hdr); ok {
+	b := q.batch
+	if b != nil && !rtx {
+		b.arrival = it.p.arrival
+	}
+	n, ok := it.d.write(it.p, &q.hdr)
+	if b != nil {
+		b.arrival = 0
+	}
+	if ok {
 		q.forwarded.Add(1)
 		q.bytes.Add(uint64(n))
 	}

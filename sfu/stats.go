@@ -79,6 +79,9 @@ type Stats struct {
 	// socket's reader (rtpin.go); PublisherRTPRefused those of a stream read there
 	// that failed to decrypt (forged, replayed, broken), dropped.
 	PublisherRTPRead, PublisherRTPRefused uint64
+	// ForwardDelay is how long the server held the packets it forwarded: from their
+	// layer taking them to the system call that sent each copy (forwarddelay.go).
+	ForwardDelay DelayHistogram
 }
 
 // counters are the engine's live counters, each one atomic add where it happens. What is
@@ -185,7 +188,22 @@ func (e *Engine) Stats() Stats {
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),
 		PublisherRTPRead:          e.pubRTP.read.Load(),
 		PublisherRTPRefused:       e.pubRTP.refused.Load(),
+		ForwardDelay:              e.forwardDelay(),
 	}
+}
+
+// forwardDelay sums the writers' forwarding delay histograms. A queue's writer of its
+// own (ICE-TCP) writes outside a batch and measures nothing.
+func (e *Engine) forwardDelay() DelayHistogram {
+	h := DelayHistogram{Bounds: forwardDelayBounds()}
+	if e.writers != nil {
+		for _, s := range e.writers.shards {
+			if s.batch != nil {
+				s.batch.delay.addTo(&h)
+			}
+		}
+	}
+	return h
 }
 
 // segmentCounter is a batch writer that counts its UDP segmentation (mmsgWriter).

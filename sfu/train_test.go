@@ -49,11 +49,11 @@ func TestTrainInsideTheStream(t *testing.T) {
 					payload: []byte{0x10, 0x01, 0x00}}
 			}
 			for s := uint16(1); s <= 3; s++ {
-				q.write(sendItem{d: d, p: pkt(s)})
+				q.write(sendItem{d: d, p: pkt(s)}, false)
 			}
-			q.write(sendItem{d: d, p: trainMarker})
+			q.write(sendItem{d: d, p: trainMarker}, false)
 			for _, s := range []uint16{5, 4, 6} { // 5 overtook 4
-				q.write(sendItem{d: d, p: pkt(s)})
+				q.write(sendItem{d: d, p: pkt(s)}, false)
 			}
 
 			got := w.got()
@@ -108,7 +108,7 @@ func TestPublisherPaddingStaysOut(t *testing.T) {
 				} else {
 					p.header.Padding, p.header.PaddingSize = true, 255
 				}
-				q.write(sendItem{d: d, p: p})
+				q.write(sendItem{d: d, p: p}, false)
 			}
 			var seqs []uint16
 			for _, h := range w.got() {

@@ -252,15 +252,17 @@ func (l *layer) receive(b []byte, batched bool) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		return
 	}
+	now := u.now()
 	if l.feedback != nil {
 		var tcc []byte
 		if l.twccID != 0 {
 			tcc = pkt.GetExtension(l.twccID)
 		}
-		l.feedback.received(l.rr, pkt.SequenceNumber, pkt.Timestamp, tcc, u.now())
+		l.feedback.received(l.rr, pkt.SequenceNumber, pkt.Timestamp, tcc, now)
 	}
 	p := l.slab.newPacket()
 	p.layer = l.index
+	p.arrival = now.UnixNano()
 	p.header = pkt.Header
 	p.header.Extension = false
 	p.header.Extensions = nil

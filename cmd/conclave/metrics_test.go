@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -218,6 +219,25 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 	}
 	if _, ok := fams["conclave_turn_allocations"]; ok {
 		t.Error("conclave_turn_allocations exported without a TURN server")
+	}
+	// The copies Bob was sent had their forwarding delay measured: a histogram in
+	// seconds with the SFU's buckets. (Measured once the send returns, so it may
+	// trail what Bob has by a packet or two: scraped until it has the 30.)
+	var delay *dto.Histogram
+	waitFor(t, "the forwarding delay of 30 packets", func() bool {
+		f := scrape(t, metricsURL)["conclave_forward_delay_seconds"]
+		if f == nil || f.GetType() != dto.MetricType_HISTOGRAM || len(f.GetMetric()) != 1 {
+			t.Fatalf("conclave_forward_delay_seconds: %v, want one histogram", f)
+		}
+		delay = f.GetMetric()[0].GetHistogram()
+		return delay.GetSampleCount() >= 30
+	})
+	buckets := delay.GetBucket()
+	if len(buckets) != 16 || buckets[0].GetUpperBound() != 0.0001 || buckets[14].GetUpperBound() != 0.1 || !math.IsInf(buckets[15].GetUpperBound(), 1) {
+		t.Errorf("forwarding delay buckets %v, want 15 from 100 µs to 100 ms and +Inf", buckets)
+	}
+	if delay.GetSampleSum() <= 0 {
+		t.Errorf("forwarding delay sum %v over %d packets, want more than 0", delay.GetSampleSum(), delay.GetSampleCount())
 	}
 
 	// No label value names anything that was used: ids, names, addresses, ports.

@@ -84,7 +84,20 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
 				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
 				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
+				ForwardDelay: delayHistogram(m.ForwardDelay),
 			}
 		},
 	}
+}
+
+// delayHistogram is the SFU's forwarding delay histogram as Prometheus counts it
+// (cumulative buckets, seconds).
+func delayHistogram(h sfu.DelayHistogram) metrics.Histogram {
+	out := metrics.Histogram{Buckets: make(map[float64]uint64, len(h.Bounds)), Count: h.Count(), Sum: h.Sum.Seconds()}
+	var below uint64
+	for i, b := range h.Bounds {
+		below += h.Counts[i]
+		out.Buckets[b.Seconds()] = below
+	}
+	return out
 }
