@@ -131,7 +131,7 @@ func newVnetRigLinks(t testing.TB, links []vnetLink) *vnetRig {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bweWait)
 	defer cancel()
-	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: pionLoggerFactory{log: slog.New(slog.DiscardHandler)}})
+	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: newPionLoggerFactory(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}

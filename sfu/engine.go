@@ -161,7 +161,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		}
 	}
 	e.udpConn = udpConn
-	loggerFactory := pionLoggerFactory{log: cfg.Logger}
+	loggerFactory := newPionLoggerFactory(cfg.Logger)
 	e.udpMux = webrtc.NewICEUDPMux(loggerFactory.NewLogger("udpmux"), udpConn)
 	if cfg.TCPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.TCPAddr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/pion/logging"
 )
@@ -11,10 +12,30 @@ import (
 // pionLoggerFactory sends all of Pion's logging to slog at debug level, whatever level
 // Pion gives it: Pion's messages routinely carry IP addresses and ICE usernames, which
 // must not appear in logs at the default level.
-type pionLoggerFactory struct{ log *slog.Logger }
+//
+// Pion asks for a logger for each part of every connection (about ten a join, kept as
+// long as the connection lives); a scope's logger is made once and shared, instead of
+// a copy of the handler with its attribute per connection. Pion's scopes are a fixed
+// handful of names, so the map stays small.
+type pionLoggerFactory struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	scopes map[string]pionLogger
+}
 
-func (f pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{log: f.log.With("pion", scope)}
+func newPionLoggerFactory(log *slog.Logger) *pionLoggerFactory {
+	return &pionLoggerFactory{log: log, scopes: make(map[string]pionLogger)}
+}
+
+func (f *pionLoggerFactory) NewLogger(scope string) logging.LeveledLogger {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, ok := f.scopes[scope]
+	if !ok {
+		l = pionLogger{log: f.log.With("pion", scope)}
+		f.scopes[scope] = l
+	}
+	return l
 }
 
 type pionLogger struct{ log *slog.Logger }
