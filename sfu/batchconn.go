@@ -39,9 +39,10 @@ type batchConn struct {
 	sendCounts
 }
 
-// datagramTaker serves the datagrams it recognises and reports whether it took b.
+// datagramTaker serves the datagrams it recognises and reports whether it took b;
+// at is when the kernel received it (batchReader.received: 0 when not known).
 type datagramTaker interface {
-	take(b []byte, from netip.AddrPort) bool
+	take(b []byte, from netip.AddrPort, at int64) bool
 	// batchDone is called once every datagram of a read batch has been handed out,
 	// before the socket is read again (and the reader perhaps waits): the end of a
 	// burst, for what take leaves until then.
@@ -85,6 +86,11 @@ type batchReader interface {
 	// drained reports whether every datagram read so far has been handed out, so
 	// that the next readFrom reads the socket.
 	drained() bool
+	// stampReceipts asks the kernel to note when each datagram arrived, from the next
+	// read on (an error: it cannot); received is that time for the datagram readFrom
+	// handed out last, in Unix nanoseconds of the wall clock, 0 when not known.
+	stampReceipts() error
+	received() int64
 }
 
 // batchWriter sends datagrams in order with as few system calls as the system allows,
@@ -170,7 +176,7 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 			b.taker.batchDone()
 		}
 		n, ap, err := b.reader.readFrom(p)
-		if err != nil || b.taker == nil || !b.taker.take(p[:n], ap) {
+		if err != nil || b.taker == nil || !b.taker.take(p[:n], ap, b.reader.received()) {
 			return n, ap, err
 		}
 	}

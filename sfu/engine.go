@@ -133,6 +133,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// The kernel's receive times are on the wall clock: they start a packet's
+	// forwarding delay only when the engine's clock is that one (not a test's).
+	kernelTimes := cfg.Now == nil
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -155,6 +158,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 		// socket the batching cannot use (it says why at debug level).
 		if bc, err := newBatchConn(uc); err == nil {
 			bc.taker = mediaTaker{sub: &e.subRTCP, pub: &e.pubRTP} // before the UDP mux starts reading
+			if kernelTimes {
+				if err := bc.reader.stampReceipts(); err != nil {
+					cfg.Logger.Debug("forwarding delays start at the read", "err", err)
+				}
+			}
 			udpConn = bc
 		} else {
 			cfg.Logger.Debug("media socket writes not batched", "err", err)
@@ -410,11 +418,11 @@ type mediaTaker struct {
 	pub *rtpRoutes
 }
 
-func (t mediaTaker) take(b []byte, from netip.AddrPort) bool {
+func (t mediaTaker) take(b []byte, from netip.AddrPort, at int64) bool {
 	if isRTCP(b) {
 		return t.sub.take(b, from)
 	}
-	return t.pub.take(b, from)
+	return t.pub.take(b, from, at)
 }
 
 func (t mediaTaker) batchDone() { t.pub.batchDone() }

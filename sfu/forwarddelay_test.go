@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"conclave/internal/fakeclock"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 // TestForwardDelayBuckets: a delay counts in the first bucket whose bound it does not
@@ -124,5 +128,39 @@ func TestForwardDelayThroughTheServer(t *testing.T) {
 	}
 	if got, want := h.Sum-h0.Sum, n*hold; got != want {
 		t.Errorf("sum of the new delays %v, want %v", got, want)
+	}
+}
+
+// TestArrivalIsTheKernelsReceiveTime: a packet the socket reader takes with the
+// kernel's receive time is cached with that time as its arrival, the start of its
+// forwarding delay; one taken without (0) arrives at the engine's clock's now.
+func TestArrivalIsTheKernelsReceiveTime(t *testing.T) {
+	l := &layer{takenAt: 1}
+	routes, ap := newTestRTPIn(t, webrtc.RTPCodecTypeAudio, l)
+	l.up.blocked.Store(false) // cached as a live track's
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	l.up.clock = clock.Now
+	enc, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel := time.Unix(999_999, 5).UnixNano()
+	for seq, at := range map[uint16]int64{1: kernel, 2: 0} {
+		b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, SSRC: 1}, Payload: []byte{1}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err = enc.EncryptRTP(nil, b, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !routes.take(b, ap, at) {
+			t.Fatalf("packet %d not taken", seq)
+		}
+	}
+	if p := l.cache.get(1); p == nil || p.arrival != kernel {
+		t.Errorf("packet taken at the kernel's time: %+v, want arrival %d", p, kernel)
+	}
+	if p := l.cache.get(2); p == nil || p.arrival != clock.Now().UnixNano() {
+		t.Errorf("packet taken without one: %+v, want arrival %d (the clock)", p, clock.Now().UnixNano())
 	}
 }

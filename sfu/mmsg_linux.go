@@ -254,12 +254,23 @@ type mmsgReader struct {
 	n    int // datagrams in the buffers
 	next int // the next one to hand out
 
+	// With stamps, each datagram comes with the kernel's receive time in its control
+	// buffer (SO_TIMESTAMPNS; words, so the header and the time in it are aligned);
+	// last is the one handed out last's.
+	stamps bool
+	ctrl   [readBatch][(stampSpace + 7) / 8]uint64
+	last   int64
+
 	got    int
 	errno  syscall.Errno
 	recvFn func(fd uintptr) bool
 
 	truncated atomic.Uint64 // datagrams larger than readSlot, dropped
 }
+
+// stampSpace holds one control message of a timespec, the receive time (both parts
+// are word-aligned already, so this is CMSG_SPACE).
+const stampSpace = unix.SizeofCmsghdr + int(unsafe.Sizeof(unix.Timespec{}))
 
 const (
 	readBatch = 16
@@ -315,8 +326,60 @@ func (r *mmsgReader) readFrom(p []byte) (int, netip.AddrPort, error) {
 		if !ok {
 			continue
 		}
+		r.last = 0
+		if r.stamps {
+			ctrl := (*[stampSpace]byte)(unsafe.Pointer(&r.ctrl[i]))
+			r.last = receiveStamp(ctrl[:min(int(h.Hdr.Controllen), stampSpace)])
+		}
 		return copy(p, r.bufs[i][:h.Len]), ap, nil
 	}
+}
+
+// stampReceipts turns on the kernel's receive times (SO_TIMESTAMPNS) for the reads
+// that follow. The reader's goroutine calls it before its first read.
+func (r *mmsgReader) stampReceipts() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var serr error
+	if err := r.rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("sfu: receive times: %w", serr)
+	}
+	for i := range r.hdrs {
+		r.hdrs[i].Hdr.Control = (*byte)(unsafe.Pointer(&r.ctrl[i]))
+	}
+	r.stamps = true
+	return nil
+}
+
+// received is the kernel's receive time of the datagram handed out last (Unix
+// nanoseconds), 0 without one.
+func (r *mmsgReader) received() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// receiveStamp reads the receive time from a datagram's control messages, 0 when they
+// hold none.
+func receiveStamp(ctrl []byte) int64 {
+	for len(ctrl) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[0]))
+		n := int(h.Len)
+		if n < unix.SizeofCmsghdr || n > len(ctrl) {
+			return 0
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && n >= stampSpace {
+			ts := (*unix.Timespec)(unsafe.Pointer(&ctrl[unix.SizeofCmsghdr]))
+			return ts.Nano()
+		}
+		ctrl = ctrl[min(unix.CmsgSpace(n-unix.SizeofCmsghdr), len(ctrl)):]
+	}
+	return 0
 }
 
 // fill reads what the socket holds, waiting for at least one datagram.
@@ -325,6 +388,9 @@ func (r *mmsgReader) fill() error {
 		r.hdrs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		r.hdrs[i].Hdr.Flags = 0
 		r.hdrs[i].Len = 0
+		if r.stamps {
+			r.hdrs[i].Hdr.SetControllen(stampSpace)
+		}
 	}
 	r.n, r.next, r.got, r.errno = 0, 0, 0, 0
 	if err := r.rc.Read(r.recvFn); err != nil {

@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -208,14 +209,18 @@ func BenchmarkWriterBatch(b *testing.B) {
 }
 
 // batchLog is a datagramTaker that takes the datagrams beginning with "take" and
-// records what it was called for.
-type batchLog struct{ calls []string }
+// records what it was called for, and the receive times it was given.
+type batchLog struct {
+	calls []string
+	ats   []int64
+}
 
-func (l *batchLog) take(b []byte, _ netip.AddrPort) bool {
+func (l *batchLog) take(b []byte, _ netip.AddrPort, at int64) bool {
 	if len(b) < 4 || string(b[:4]) != "take" {
 		return false
 	}
 	l.calls = append(l.calls, string(b))
+	l.ats = append(l.ats, at)
 	return true
 }
 
@@ -296,5 +301,147 @@ func TestWriterBatchCapsRuns(t *testing.T) {
 	}
 	if w.gso && w.refused.Load() != 0 {
 		t.Fatalf("the kernel refused %d segmented messages", w.refused.Load())
+	}
+}
+
+// TestReadsCarryTheKernelsReceiveTime: with receive times on, every datagram the
+// reader hands out (to the taker or to the caller) carries the time the kernel
+// received it: after it was sent, and for one the socket held before the read began,
+// before that read, so not the read's time. Without, none does.
+func TestReadsCarryTheKernelsReceiveTime(t *testing.T) {
+	for _, stamped := range []bool{true, false} {
+		b := mustBatchConn(t, listenLoopback(t))
+		t.Cleanup(func() { _ = b.Close() })
+		if err := b.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		peer := listenLoopback(t)
+		if stamped {
+			if err := b.reader.stampReceipts(); err != nil {
+				t.Fatal(err)
+			}
+			waitForReceiveStamps(t, b, peer)
+		}
+		log := &batchLog{}
+		b.taker = log
+		before := time.Now().UnixNano()
+		for _, p := range []string{"take1", "pion1"} {
+			if _, err := peer.WriteTo([]byte(p), b.LocalAddr()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitReadable(t, b.UDPConn) // take1 is in the socket
+		held := time.Now().UnixNano()
+		buf := make([]byte, 64)
+		if n, _, err := b.ReadFromAddrPort(buf); err != nil || string(buf[:n]) != "pion1" {
+			t.Fatalf("read %q (%v), want pion1", buf[:n], err)
+		}
+		read := time.Now().UnixNano()
+		if len(log.ats) != 1 {
+			t.Fatalf("the taker took %q", log.calls)
+		}
+		for _, c := range []struct {
+			what     string
+			at, upto int64
+		}{{"take1", log.ats[0], held}, {"pion1", b.reader.received(), read}} {
+			if stamped && (c.at < before || c.at > c.upto) {
+				t.Errorf("%s received at %d, want between %d and %d", c.what, c.at, before, c.upto)
+			}
+			if !stamped && c.at != 0 {
+				t.Errorf("%s has a receive time (%d) without receive times on", c.what, c.at)
+			}
+		}
+	}
+}
+
+// waitForReceiveStamps waits, a minute at most, until the kernel stamps datagrams as
+// it receives them: the first socket to ask turns stamping on for the whole system
+// from a kernel work queue, and until that has run a datagram is stamped when it is
+// read.
+func waitForReceiveStamps(t *testing.T, b *batchConn, peer *net.UDPConn) {
+	t.Helper()
+	buf := make([]byte, 64)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, err := peer.WriteTo([]byte("probe"), b.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		waitReadable(t, b.UDPConn)
+		held := time.Now().UnixNano()
+		if n, _, err := b.ReadFromAddrPort(buf); err != nil || string(buf[:n]) != "probe" {
+			t.Fatalf("read %q (%v), want the probe", buf[:n], err)
+		}
+		if at := b.reader.received(); at != 0 && at <= held {
+			return
+		}
+	}
+	t.Fatal("the kernel does not stamp datagrams as it receives them")
+}
+
+// waitReadable waits, a minute at most, until c holds a datagram.
+func waitReadable(t *testing.T, c *net.UDPConn) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var perr error
+	if err := rc.Control(func(fd uintptr) {
+		n, perr = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(time.Minute/time.Millisecond))
+	}); err != nil || perr != nil || n != 1 {
+		t.Fatalf("waiting for a datagram: %v %v (%d ready)", err, perr, n)
+	}
+}
+
+// TestReceiveStamp: the receive time is read from a well-formed control message of
+// its type only; a buffer too short, a length that runs past it or is shorter than a
+// header, or a message of another type gives 0.
+func TestReceiveStamp(t *testing.T) {
+	const sec, nsec = 1_700_000_000, 123_456_789
+	// msgs lays control messages out one after the other in an aligned buffer, as the
+	// kernel does in the reader's.
+	type cmsg struct {
+		level, typ int32
+		length     int
+		data       []int64
+	}
+	msgs := func(ms ...cmsg) []byte {
+		words := make([]uint64, 32)
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), len(words)*8)
+		off := 0
+		for _, m := range ms {
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&b[off]))
+			h.Level, h.Type = m.level, m.typ
+			h.SetLen(m.length)
+			for i, d := range m.data {
+				*(*int64)(unsafe.Pointer(&b[off+unix.SizeofCmsghdr+8*i])) = d
+			}
+			off += unix.CmsgSpace(max(0, m.length-unix.SizeofCmsghdr))
+		}
+		return b[:off]
+	}
+	msg := func(level, typ int32, length int, data ...int64) []byte {
+		return msgs(cmsg{level, typ, length, data})
+	}
+	good := unix.CmsgLen(16)
+	for _, c := range []struct {
+		name string
+		ctrl []byte
+		want int64
+	}{
+		{"a receive time", msg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, good, sec, nsec), sec*1e9 + nsec},
+		{"none", nil, 0},
+		{"shorter than a header", msg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, good, sec, nsec)[:8], 0},
+		{"after a message of another type", msgs(cmsg{unix.SOL_SOCKET, unix.SCM_RIGHTS, unix.CmsgLen(4), []int64{7}},
+			cmsg{unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, good, []int64{sec, nsec}}), sec*1e9 + nsec},
+		{"a length shorter than a header", msg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, 4, sec, nsec), 0},
+		{"a length past the buffer", msg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, good, sec, nsec)[:good-1], 0},
+		{"another type", msg(unix.SOL_SOCKET, unix.SCM_RIGHTS, good, sec, nsec), 0},
+		{"another level", msg(unix.IPPROTO_IP, unix.SCM_TIMESTAMPNS, good, sec, nsec), 0},
+		{"a time's type with too little data", msg(unix.SOL_SOCKET, unix.SCM_TIMESTAMPNS, unix.CmsgLen(8), sec), 0},
+	} {
+		if got := receiveStamp(c.ctrl); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
 	}
 }

@@ -45,3 +45,8 @@ func (r udpReader) readFrom(p []byte) (int, netip.AddrPort, error) { return r.c.
 
 // drained: a batch is one datagram here.
 func (r udpReader) drained() bool { return true }
+
+// stampReceipts: not here; nothing is stamped.
+func (r udpReader) stampReceipts() error { return errors.ErrUnsupported }
+
+func (r udpReader) received() int64 { return 0 }

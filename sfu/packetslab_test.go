@@ -78,7 +78,7 @@ func TestReceivedPacketsShareAllocations(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for _, b := range sealed {
-		if !routes.take(b, ap) {
+		if !routes.take(b, ap, 0) {
 			t.Fatal("the reader did not take the packet")
 		}
 		clear(b) // the read buffer is read into again
@@ -138,7 +138,7 @@ func BenchmarkPublisherReceive(b *testing.B) {
 			b.StartTimer()
 		}
 		n := copy(buf, sealed[i%ring])
-		if !routes.take(buf[:n], ap) {
+		if !routes.take(buf[:n], ap, 0) {
 			b.Fatal("the reader did not take the packet")
 		}
 		if i%ring == ring-1 {

@@ -70,8 +70,8 @@ func isRTP(b []byte) bool {
 // take serves b if it is the SRTP of a stream read here, and reports whether it did;
 // it may decrypt b in place. A datagram of such a stream that fails to decrypt is
 // dropped and counted, as Pion's session would drop it. A stream not (yet) registered
-// goes to Pion.
-func (r *rtpRoutes) take(b []byte, ap netip.AddrPort) bool {
+// goes to Pion. at is when the kernel received it (0: not known).
+func (r *rtpRoutes) take(b []byte, ap netip.AddrPort, at int64) bool {
 	if !isRTP(b) {
 		return false
 	}
@@ -83,7 +83,7 @@ func (r *rtpRoutes) take(b []byte, ap netip.AddrPort) bool {
 	if l == nil {
 		return false
 	}
-	wait, err := in.serve(b, l)
+	wait, err := in.serve(b, l, at)
 	switch err {
 	case nil:
 		r.read.Add(1)
@@ -121,8 +121,9 @@ func (r *rtpRoutes) batchDone() {
 }
 
 // serve decrypts b in place and hands the packet to l. wait reports that the packet
-// armed l's tail watch, whose deadline is for the batch's end (batchDone).
-func (in *rtpIn) serve(b []byte, l *layer) (wait bool, err error) {
+// armed l's tail watch, whose deadline is for the batch's end (batchDone). at is when
+// the kernel received it (0: not known).
+func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 	in.mu.Lock()
 	if !l.taken {
 		// The first packet read here: its rollover counter follows from the
@@ -149,7 +150,7 @@ func (in *rtpIn) serve(b []byte, l *layer) (wait bool, err error) {
 		return false, err
 	}
 	l.rx.Lock()
-	l.receive(plain, true) // copies plain out of the read batch
+	l.receive(plain, true, at) // copies plain out of the read batch
 	wait = l.tailWaitsForBatch()
 	l.rx.Unlock()
 	return wait, nil

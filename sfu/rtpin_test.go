@@ -169,7 +169,7 @@ func FuzzPublisherRTP(f *testing.F) {
 			}
 			b = enc
 		}
-		took := routes.take(b, ap)
+		took := routes.take(b, ap, 0)
 		if took && !isRTP(b) {
 			t.Fatal("took a datagram that is not RTP")
 		}
@@ -203,11 +203,11 @@ func TestTakeoverAfterAWrap(t *testing.T) {
 		}
 		sealed = append(sealed, b)
 	}
-	if routes.take(bytes.Clone(sealed[1]), ap) { // 65531: before the takeover
+	if routes.take(bytes.Clone(sealed[1]), ap, 0) { // 65531: before the takeover
 		t.Fatal("a packet from before the takeover was taken")
 	}
 	for _, b := range sealed[7:] { // 1 and 2, after the wrap
-		if !routes.take(b, ap) {
+		if !routes.take(b, ap, 0) {
 			t.Fatal("a packet after the takeover was not taken")
 		}
 	}
@@ -247,7 +247,7 @@ func TestTailDeadlineWaitsForTheBatchEnd(t *testing.T) {
 		if b, err = enc.EncryptRTP(nil, b, nil); err != nil {
 			t.Fatal(err)
 		}
-		if !routes.take(b, ap) {
+		if !routes.take(b, ap, 0) {
 			t.Fatal("the reader did not take the packet")
 		}
 	}

@@ -234,16 +234,17 @@ func (l *layer) run() {
 // lock: the socket reader and the layer's Pion reader may both have one.
 func (l *layer) receiveLocked(raw []byte) {
 	l.rx.Lock()
-	l.receive(raw, false)
+	l.receive(raw, false, 0)
 	l.rx.Unlock()
 }
 
 // receive takes one decrypted RTP packet, b, which it copies (the caller's buffer is
 // read into again): records it for the publisher's feedback, asks for what it finds
 // missing, caches it and forwards it to every subscription. batched says the socket
-// reader has it, which arms the tail watch at its batch's end (rtpRoutes.batchDone).
-// Under l.rx.
-func (l *layer) receive(b []byte, batched bool) {
+// reader has it, which arms the tail watch at its batch's end (rtpRoutes.batchDone);
+// at is when the kernel received it, the start of its forwarding delay (0: not known,
+// now is). Under l.rx.
+func (l *layer) receive(b []byte, batched bool, at int64) {
 	u := l.up
 	raw := l.slab.keep(b) // kept: the cache and the queues share it
 	// pkt is parsed into again for every packet so that its header-extension list (every
@@ -262,7 +263,10 @@ func (l *layer) receive(b []byte, batched bool) {
 	}
 	p := l.slab.newPacket()
 	p.layer = l.index
-	p.arrival = now.UnixNano()
+	p.arrival = at
+	if at == 0 {
+		p.arrival = now.UnixNano()
+	}
 	p.header = pkt.Header
 	p.header.Extension = false
 	p.header.Extensions = nil
