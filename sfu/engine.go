@@ -67,7 +67,14 @@ type Config struct {
 	// it to prove that the server only ever sees encrypted frames). It runs where the
 	// stream's packets are received (layer.receive) and must not keep Payload.
 	Tap func(TapPacket)
+
+	// iceTimeouts, when set, replace the ICE agents' timers: tests shorten them to see
+	// a silent peer's consent expire.
+	iceTimeouts iceTimeouts
 }
+
+// iceTimeouts are an ICE agent's timers (webrtc.SettingEngine.SetICETimeouts).
+type iceTimeouts struct{ disconnected, failed, keepalive time.Duration }
 
 // TapPacket is one received RTP packet as Config.Tap sees it.
 type TapPacket struct {
@@ -207,7 +214,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 	settings.DisableActiveTCP(true)
 	settings.SetRemoteIPFilter(e.cands.remoteIPFilter)
 	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	settings.SetICETimeouts(5*time.Second, 20*time.Second, 2*time.Second)
+	timers := cfg.iceTimeouts
+	if timers == (iceTimeouts{}) {
+		timers = iceTimeouts{disconnected: 5 * time.Second, failed: 20 * time.Second, keepalive: 2 * time.Second}
+	}
+	settings.SetICETimeouts(timers.disconnected, timers.failed, timers.keepalive)
 	if len(cfg.PublicIPs) > 0 {
 		settings.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}

@@ -153,6 +153,11 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		}
 		p.setRoute(r.engine.routeFor(iceT, pair))
 	})
+	sub.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateFailed {
+			p.consentExpired(iceT)
+		}
+	})
 	// Called by Pion with its DTLS lock held, before it starts its SRTP session:
 	// nothing here may call into the connection.
 	sub.SCTP().Transport().OnStateChange(func(s webrtc.DTLSTransportState) {
@@ -291,6 +296,24 @@ func (p *Participant) setRoute(r *route) {
 		return
 	}
 	old := p.route.Swap(r)
+	p.registerRTCP()
+	p.routeMu.Unlock()
+	old.release()
+}
+
+// consentExpired stops sending to the subscriber once its ICE agent has failed: nothing
+// came from the peer for the agent's timeouts (25 s in all; RFC 7675 lets consent
+// expire after 30 s). Pion's own writes stop there, since its agent forgets the pair; the
+// server's writer sends to the route, so it forgets the route too. An ICE restart
+// selects a new pair, which sets a new one. The state is checked again under the lock:
+// a restart may have begun since the agent failed.
+func (p *Participant) consentExpired(iceT *webrtc.ICETransport) {
+	p.routeMu.Lock()
+	if p.routeGone || iceT.State() != webrtc.ICETransportStateFailed {
+		p.routeMu.Unlock()
+		return
+	}
+	old := p.route.Swap(nil)
 	p.registerRTCP()
 	p.routeMu.Unlock()
 	old.release()

@@ -1,0 +1,115 @@
+package sfu
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"conclave/internal/fakeclock"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// silencedConn is a subscriber's socket that can stop sending (a peer gone silent:
+// a laptop closed, a network lost) while it still reads what reaches it.
+type silencedConn struct {
+	net.PacketConn
+	silent atomic.Bool
+}
+
+func (c *silencedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.silent.Load() {
+		return len(b), nil // lost on the way
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+// TestSilentSubscriberIsNoLongerSent: a subscriber that stops answering (no STUN, no
+// RTCP) loses the server's consent to send once its ICE agent fails (RFC 7675): the
+// publisher's packets after that are not sent to it, each counted as without a route,
+// and none reaches it. When it is back and restarts ICE, as a browser does, the new
+// pair is sent to again. The agents' timers are shortened for the test.
+func TestSilentSubscriberIsNoLongerSent(t *testing.T) {
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &silencedConn{PacketConn: raw}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	s.SetICETimeouts(time.Second, time.Second, 100*time.Millisecond) // the subscriber's own agent keeps checking while it can
+	subAPI := webrtc.NewAPI(webrtc.WithSettingEngine(s))
+	r := newMediaRigAPIs(t, testPeerAPI(t), subAPI, func(_ *fakeclock.Clock, cfg *Config) {
+		cfg.iceTimeouts = iceTimeouts{disconnected: 300 * time.Millisecond, failed: 300 * time.Millisecond, keepalive: 100 * time.Millisecond}
+	})
+	// Well past the timeouts while the subscriber answers: consent holds.
+	for range 10 {
+		seq := r.pub.send()
+		waitFor(t, "the subscriber to get the packet", func() bool { return r.sub.has(seq) })
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := r.eng.Stats().PacketsWithoutRoute; n != 0 {
+		t.Fatalf("%d packets without a route while the subscriber answered", n)
+	}
+
+	conn.silent.Store(true)
+	var sent []uint16
+	waitFor(t, "the server to stop sending to the silent subscriber", func() bool {
+		sent = append(sent, r.pub.send())
+		return r.eng.Stats().PacketsWithoutRoute > 0
+	})
+	before := r.eng.Stats().PacketsWithoutRoute
+	var after []uint16
+	for range 20 {
+		after = append(after, r.pub.send())
+	}
+	waitFor(t, "the next 20 packets counted as without a route", func() bool {
+		return r.eng.Stats().PacketsWithoutRoute >= before+20
+	})
+	for _, seq := range after {
+		if r.sub.has(seq) {
+			t.Errorf("packet %d reached the subscriber after its consent expired", seq)
+		}
+	}
+	t.Logf("%d packets sent before the route went", len(sent))
+
+	conn.silent.Store(false)
+	r.subP.RestartSubscribeICE()
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	o, err := r.subP.NextSubscribeOffer(ctx)
+	if err != nil || o == nil {
+		t.Fatalf("the restart's offer: %v %v", o, err)
+	}
+	spc := r.sub.pc
+	if err := spc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := spc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(spc)
+	if err := spc.SetLocalDescription(a); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := r.subP.AcceptSubscribeAnswer(spc.LocalDescription().SDP); err != nil {
+		t.Fatal(err)
+	}
+	var again []uint16
+	waitFor(t, "packets to reach the subscriber after the restart", func() bool {
+		again = append(again, r.pub.send())
+		for _, seq := range again {
+			if r.sub.has(seq) {
+				return true
+			}
+		}
+		return false
+	})
+}
