@@ -5,14 +5,15 @@ import (
 	"time"
 )
 
-// The forwarding delay is how long the server holds a packet: from its layer taking it
-// (layer.receive, once the socket reader has read and decrypted it) to the return of
-// the system call that hands its copy for one subscriber to the kernel. Every live
+// The forwarding delay is how long the server holds a packet: from the kernel's
+// receipt of it (the media socket's receive time, mmsg_linux.go; where there is none,
+// its layer's taking it, with the clock read layer.receive makes anyway) to the return
+// of the system call that hands its copy for one subscriber to the kernel. Every live
 // copy sent through a writer's batch is measured, by that writer on its own
 // histogram, so the packet path shares no counter between cores and adds one clock
-// read a batch (the arrival reuses the clock read receive makes anyway). Times are
-// the engine clock's Unix nanoseconds, as elsewhere in the package: a step of the
-// wall clock between arrival and send misplaces the few packets in flight then.
+// read a batch. Times are Unix nanoseconds of the wall clock (the kernel's, and the
+// engine's, whose receive times are used only when it is the real one): a step of
+// the wall clock between arrival and send misplaces the few packets in flight then.
 //
 // Not measured: retransmissions and replayed keyframes (their packets arrived long
 // before, by design), and copies written outside a writer's batch (ICE-TCP, which
