@@ -82,15 +82,15 @@ type datagram struct {
 // batchReader reads datagrams, as many per system call as the system allows, and
 // hands them out one at a time.
 type batchReader interface {
-	readFrom(p []byte) (int, netip.AddrPort, error)
+	// readFrom copies the next datagram into p and returns its sender and when the
+	// kernel received it (Unix nanoseconds of the wall clock, 0 when not known).
+	readFrom(p []byte) (n int, from netip.AddrPort, at int64, err error)
 	// drained reports whether every datagram read so far has been handed out, so
 	// that the next readFrom reads the socket.
 	drained() bool
 	// stampReceipts asks the kernel to note when each datagram arrived, from the next
-	// read on (an error: it cannot); received is that time for the datagram readFrom
-	// handed out last, in Unix nanoseconds of the wall clock, 0 when not known.
+	// read on (an error: it cannot).
 	stampReceipts() error
-	received() int64
 }
 
 // batchWriter sends datagrams in order with as few system calls as the system allows,
@@ -175,8 +175,8 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 		if b.taker != nil && b.reader.drained() {
 			b.taker.batchDone()
 		}
-		n, ap, err := b.reader.readFrom(p)
-		if err != nil || b.taker == nil || !b.taker.take(p[:n], ap, b.reader.received()) {
+		n, ap, at, err := b.reader.readFrom(p)
+		if err != nil || b.taker == nil || !b.taker.take(p[:n], ap, at) {
 			return n, ap, err
 		}
 	}

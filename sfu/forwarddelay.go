@@ -64,12 +64,6 @@ type delayHistogram struct {
 	sum    atomic.Int64 // nanoseconds
 }
 
-func (h *delayHistogram) observe(d time.Duration) {
-	var b delayBatch
-	b.observe(d)
-	b.addTo(h)
-}
-
 // delayBatch counts the delays of one batch of datagrams, which it then adds to the
 // histogram with one atomic add a bucket touched instead of two a datagram.
 type delayBatch struct {

@@ -14,17 +14,19 @@ import (
 
 // TestForwardDelayBuckets: a delay counts in the first bucket whose bound it does not
 // exceed, one above every bound in the last, a negative one (a clock stepped back) as
-// zero; the sum is the delays'.
+// zero; the sum is the delays'. A batch's counts reach the histogram whole.
 func TestForwardDelayBuckets(t *testing.T) {
-	var h delayHistogram
+	var batch delayBatch
 	bounds := forwardDelayBounds()
 	var sum time.Duration
 	for _, b := range bounds {
-		h.observe(b)
-		h.observe(b + time.Nanosecond)
+		batch.observe(b)
+		batch.observe(b + time.Nanosecond)
 		sum += 2*b + time.Nanosecond
 	}
-	h.observe(-time.Millisecond)
+	batch.observe(-time.Millisecond)
+	var h delayHistogram
+	batch.addTo(&h)
 	var s DelayHistogram
 	h.addTo(&s)
 	h.addTo(&s) // adds again: Stats sums several writers this way

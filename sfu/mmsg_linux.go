@@ -255,11 +255,9 @@ type mmsgReader struct {
 	next int // the next one to hand out
 
 	// With stamps, each datagram comes with the kernel's receive time in its control
-	// buffer (SO_TIMESTAMPNS; words, so the header and the time in it are aligned);
-	// last is the one handed out last's.
+	// buffer (SO_TIMESTAMPNS; words, so the header and the time in it are aligned).
 	stamps bool
 	ctrl   [readBatch][(stampSpace + 7) / 8]uint64
-	last   int64
 
 	got    int
 	errno  syscall.Errno
@@ -305,14 +303,14 @@ func (r *mmsgReader) drained() bool {
 }
 
 // readFrom copies the next datagram into p (cut to p's length, as a read of a socket
-// does) and returns its sender.
-func (r *mmsgReader) readFrom(p []byte) (int, netip.AddrPort, error) {
+// does) and returns its sender and, with receive times on, when the kernel received it.
+func (r *mmsgReader) readFrom(p []byte) (int, netip.AddrPort, int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for {
 		for r.next >= r.n {
 			if err := r.fill(); err != nil {
-				return 0, netip.AddrPort{}, err
+				return 0, netip.AddrPort{}, 0, err
 			}
 		}
 		i := r.next
@@ -326,12 +324,12 @@ func (r *mmsgReader) readFrom(p []byte) (int, netip.AddrPort, error) {
 		if !ok {
 			continue
 		}
-		r.last = 0
+		var at int64
 		if r.stamps {
 			ctrl := (*[stampSpace]byte)(unsafe.Pointer(&r.ctrl[i]))
-			r.last = receiveStamp(ctrl[:min(int(h.Hdr.Controllen), stampSpace)])
+			at = receiveStamp(ctrl[:min(int(h.Hdr.Controllen), stampSpace)])
 		}
-		return copy(p, r.bufs[i][:h.Len]), ap, nil
+		return copy(p, r.bufs[i][:h.Len]), ap, at, nil
 	}
 }
 
@@ -354,14 +352,6 @@ func (r *mmsgReader) stampReceipts() error {
 	}
 	r.stamps = true
 	return nil
-}
-
-// received is the kernel's receive time of the datagram handed out last (Unix
-// nanoseconds), 0 without one.
-func (r *mmsgReader) received() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last
 }
 
 // receiveStamp reads the receive time from a datagram's control messages, 0 when they

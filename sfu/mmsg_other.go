@@ -3,6 +3,7 @@
 package sfu
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 
@@ -41,12 +42,13 @@ type udpReader struct{ c *net.UDPConn }
 
 func newBatchReader(c *net.UDPConn) (batchReader, error) { return udpReader{c}, nil }
 
-func (r udpReader) readFrom(p []byte) (int, netip.AddrPort, error) { return r.c.ReadFromUDPAddrPort(p) }
+func (r udpReader) readFrom(p []byte) (int, netip.AddrPort, int64, error) {
+	n, ap, err := r.c.ReadFromUDPAddrPort(p)
+	return n, ap, 0, err
+}
 
 // drained: a batch is one datagram here.
 func (r udpReader) drained() bool { return true }
 
 // stampReceipts: not here; nothing is stamped.
 func (r udpReader) stampReceipts() error { return errors.ErrUnsupported }
-
-func (r udpReader) received() int64 { return 0 }
