@@ -1,0 +1,274 @@
+package sfu
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/stun/v4"
+)
+
+// iceLite is the ICE of a connection the server runs itself as an ICE-lite agent
+// (RFC 8445 §2.5), in the media socket's reader instead of in an agent of Pion's: the
+// server has only host candidates (one UDP port, one TCP port), so it never needs to
+// check a pair itself. It answers the peer's checks, takes the pair the peer nominates
+// (the peer, a full agent, is the controlling one) and keeps the pair while the peer's
+// consent checks (RFC 7675) keep coming. Pion's agent sends a check of its own every
+// 2 s on every connection, answers the peer's, and keeps a task loop, a checking loop
+// and a candidate reader for it; bench/README.md put ICE at 12–16 % of the server's CPU
+// at 1 → 200.
+//
+// Its credentials are fixed: an ICE restart makes a new iceLite. What it learns (the
+// selected address, when a check last proved it, which addresses passed a check) is
+// guarded by mu, short, never held across I/O.
+type iceLite struct {
+	ufrag, pwd string
+	key        stun.MessageIntegrity // the short-term key: pwd
+	// onSelect is told the address the peer nominated whenever it changes, from the
+	// socket's reader: it must not block.
+	onSelect func(netip.AddrPort)
+
+	mu     sync.Mutex
+	remote string // the peer's ufrag, from its answer; "" until then (a check may come first)
+	// seen is the remote ufrag of the checks answered before the answer came, which
+	// the answer's must then match.
+	seen      string
+	selected  netip.AddrPort
+	confirmed int64 // the clock's UnixNano when a check on selected was last answered
+	// proven are the addresses that passed a check, newest first: only from these may
+	// the connection's other datagrams (DTLS) be read.
+	proven [maxProven]netip.AddrPort
+}
+
+// maxProven bounds the addresses an iceLite remembers: a browser checks one pair for
+// each of its candidates, a handful.
+const maxProven = 8
+
+// ICE credentials (RFC 8445 §5.3): the ufrag at least 24 bits, the password at least
+// 128, of ice-chars. Ours carry 96 and 192 bits.
+const (
+	iceChars    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	iceUfragLen = 16
+	icePwdLen   = 32
+)
+
+func newICELite(onSelect func(netip.AddrPort)) *iceLite {
+	ufrag, pwd := iceCredential(iceUfragLen), iceCredential(icePwdLen)
+	return &iceLite{ufrag: ufrag, pwd: pwd, key: stun.NewShortTermIntegrity(pwd), onSelect: onSelect}
+}
+
+// iceCredential is n random ice-chars (64 of them: six bits each, no bias).
+func iceCredential(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24)
+	for i := range b {
+		b[i] = iceChars[b[i]&63]
+	}
+	return string(b)
+}
+
+var errICEUfrag = errors.New("sfu: the answer's ICE ufrag is not the one its checks used")
+
+// setRemote takes the peer's ufrag from its answer. Checks answered before it came
+// must have used the same.
+func (l *iceLite) setRemote(ufrag string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen != "" && l.seen != ufrag {
+		l.selected = netip.AddrPort{}
+		l.proven = [maxProven]netip.AddrPort{}
+		return errICEUfrag
+	}
+	l.remote = ufrag
+	return nil
+}
+
+// checked notes a check from ap that passed, with the peer's ufrag, at now; nominated
+// when it carried USE-CANDIDATE. It reports false for a ufrag other than the answer's.
+func (l *iceLite) checked(ap netip.AddrPort, remote []byte, nominated bool, now int64) bool {
+	l.mu.Lock()
+	switch {
+	case l.remote != "" && l.remote != string(remote):
+		l.mu.Unlock()
+		return false
+	case l.remote == "" && l.seen == "":
+		l.seen = string(remote)
+	case l.remote == "" && l.seen != string(remote):
+		l.mu.Unlock()
+		return false
+	}
+	l.prove(ap)
+	changed := nominated && l.selected != ap
+	if nominated {
+		l.selected = ap
+	}
+	if l.selected == ap {
+		l.confirmed = now
+	}
+	l.mu.Unlock()
+	if changed && l.onSelect != nil {
+		l.onSelect(ap)
+	}
+	return true
+}
+
+// prove puts ap first among the proven addresses.
+func (l *iceLite) prove(ap netip.AddrPort) {
+	i := 0
+	for i < maxProven-1 && l.proven[i] != ap {
+		i++
+	}
+	copy(l.proven[1:i+1], l.proven[:i])
+	l.proven[0] = ap
+}
+
+// isProven reports whether a check from ap passed.
+func (l *iceLite) isProven(ap netip.AddrPort) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.proven {
+		if p == ap && ap.IsValid() {
+			return true
+		}
+	}
+	return false
+}
+
+// consentLost reports, once, that the selected pair has had no check for longer than
+// timeout at now (RFC 7675: its consent expired); the pair is forgotten then, and
+// the peer must be proven and nominate again (after an ICE restart, in practice).
+func (l *iceLite) consentLost(now int64, timeout time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.selected.IsValid() || now-l.confirmed <= int64(timeout) {
+		return false
+	}
+	l.selected = netip.AddrPort{}
+	l.proven = [maxProven]netip.AddrPort{}
+	return true
+}
+
+// liteAgents are the iceLites whose checks the media socket's reader answers, by
+// their ufrag. A STUN message for a ufrag not here goes to Pion's UDP mux as before.
+type liteAgents struct {
+	mu sync.RWMutex
+	m  map[string]*iceLite
+
+	// send writes a response to the socket (the batching queue: it does not wait for
+	// the system call); now is the engine's clock.
+	send func(b []byte, to netip.AddrPort) error
+	now  func() time.Time
+
+	msgMu     sync.Mutex // req and resp, should the socket be read by two goroutines
+	req, resp stun.Message
+
+	answered, refused atomic.Uint64 // checks answered; checks for one of ours that failed
+}
+
+func (a *liteAgents) add(l *iceLite) {
+	a.mu.Lock()
+	if a.m == nil {
+		a.m = make(map[string]*iceLite)
+	}
+	a.m[l.ufrag] = l
+	a.mu.Unlock()
+}
+
+func (a *liteAgents) remove(l *iceLite) {
+	a.mu.Lock()
+	if a.m[l.ufrag] == l {
+		delete(a.m, l.ufrag)
+	}
+	a.mu.Unlock()
+}
+
+func (a *liteAgents) lookup(ufrag []byte) *iceLite {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.m[string(ufrag)]
+}
+
+// isSTUN tells STUN from RTP, RTCP and DTLS on one socket (RFC 7983: a first byte of
+// 0–3) and from anything else by its magic cookie (RFC 5389 §6).
+func isSTUN(b []byte) bool {
+	return len(b) >= 20 && b[0] < 4 && b[4] == 0x21 && b[5] == 0x12 && b[6] == 0xA4 && b[7] == 0x42
+}
+
+// take serves b if it is a binding request for one of the agents, and reports whether
+// it did. A request for one of ours is answered only when its integrity (our
+// password) and fingerprint hold and it comes from a controlling peer; otherwise it
+// is dropped unanswered (and counted): an error response would tell a prober which
+// ufrags exist.
+func (a *liteAgents) take(b []byte, from netip.AddrPort) bool {
+	if !isSTUN(b) || stun.BindingRequest.Value() != uint16(b[0])<<8|uint16(b[1]) {
+		return false
+	}
+	a.msgMu.Lock()
+	defer a.msgMu.Unlock()
+	m := &a.req
+	if _, err := m.Write(b); err != nil {
+		return false
+	}
+	user, err := m.Get(stun.AttrUsername)
+	if err != nil {
+		return false
+	}
+	local, remote, ok := bytes.Cut(user, []byte{':'})
+	if !ok {
+		return false
+	}
+	l := a.lookup(local)
+	if l == nil {
+		return false
+	}
+	if !a.valid(m, l) {
+		a.refused.Add(1)
+		return true
+	}
+	if !l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano()) {
+		a.refused.Add(1)
+		return true
+	}
+	if err := a.respond(m, l, from); err != nil {
+		a.refused.Add(1)
+		return true
+	}
+	a.answered.Add(1)
+	return true
+}
+
+// valid checks what a binding request to l must carry: FINGERPRINT, MESSAGE-INTEGRITY
+// with l's password, PRIORITY, and ICE-CONTROLLING (an ICE-lite agent is always the
+// controlled one; RFC 8445 §6.1.1).
+func (a *liteAgents) valid(m *stun.Message, l *iceLite) bool {
+	if !m.Contains(stun.AttrPriority) || !m.Contains(stun.AttrICEControlling) || m.Contains(stun.AttrICEControlled) {
+		return false
+	}
+	return stun.Fingerprint.Check(m) == nil && l.key.Check(m) == nil
+}
+
+// respond sends the success response to the request m from ap: the address it came
+// from, signed with l's password.
+func (a *liteAgents) respond(m *stun.Message, l *iceLite, ap netip.AddrPort) error {
+	r := &a.resp
+	r.Reset()
+	r.TransactionID = m.TransactionID
+	r.Type = stun.BindingSuccess
+	r.WriteHeader()
+	addr := stun.XORMappedAddress{IP: net.IP(ap.Addr().Unmap().AsSlice()), Port: int(ap.Port())}
+	if err := addr.AddTo(r); err != nil {
+		return err
+	}
+	if err := l.key.AddTo(r); err != nil {
+		return err
+	}
+	if err := stun.Fingerprint.AddTo(r); err != nil {
+		return err
+	}
+	return a.send(r.Raw, ap)
+}
