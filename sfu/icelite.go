@@ -127,6 +127,18 @@ func (l *iceLite) prove(ap netip.AddrPort) {
 	l.proven[0] = ap
 }
 
+// dst is where the peer is: its nominated address, or before a nomination the last
+// address that passed a check (a browser may start DTLS as soon as its check is
+// answered); invalid when there is neither.
+func (l *iceLite) dst() netip.AddrPort {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.selected.IsValid() {
+		return l.selected
+	}
+	return l.proven[0]
+}
+
 // isProven reports whether a check from ap passed.
 func (l *iceLite) isProven(ap netip.AddrPort) bool {
 	l.mu.Lock()

@@ -25,6 +25,9 @@ type liteRig struct {
 	picked chan netip.AddrPort
 	// others are the datagrams the agents did not take (Pion's, in the server).
 	others chan []byte
+	// dtls, when set, gets the DTLS records from addresses that passed a check.
+	dtls atomic.Pointer[dtlsPeer]
+	stop func()
 }
 
 func newLiteRig(t *testing.T) *liteRig {
@@ -54,7 +57,12 @@ func newLiteRig(t *testing.T) *liteRig {
 			if err != nil {
 				return
 			}
-			if !r.agents.take(buf[:n], from) {
+			if r.agents.take(buf[:n], from) {
+				continue
+			}
+			if d := r.dtls.Load(); d != nil && dtlsRecord(buf[:n]) && r.lite.isProven(from) {
+				d.deliver(buf[:n])
+			} else {
 				select {
 				case r.others <- bytes.Clone(buf[:n]):
 				default:
@@ -62,7 +70,9 @@ func newLiteRig(t *testing.T) *liteRig {
 			}
 		}
 	}()
-	t.Cleanup(func() { _ = conn.Close(); wg.Wait() })
+	var once sync.Once
+	r.stop = func() { once.Do(func() { _ = conn.Close(); wg.Wait() }) }
+	t.Cleanup(r.stop)
 	return r
 }
 
@@ -95,38 +105,7 @@ func newControllingAgent(t *testing.T) *ice.Agent {
 func TestICELiteAnswersAFullAgent(t *testing.T) {
 	r := newLiteRig(t)
 	a := newControllingAgent(t)
-	ufrag, _, err := a.GetLocalUserCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.lite.setRemote(ufrag); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.OnCandidate(func(ice.Candidate) {}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.GatherCandidates(); err != nil {
-		t.Fatal(err)
-	}
-	host, err := ice.NewCandidateHost(&ice.CandidateHostConfig{Network: "udp", Address: "127.0.0.1", Port: r.port(), Component: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.AddRemoteCandidate(host); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := a.Dial(ctx, r.lite.ufrag, r.lite.pwd)
-	if err != nil {
-		t.Fatalf("the full agent did not connect: %v", err)
-	}
-	var picked netip.AddrPort
-	select {
-	case picked = <-r.picked:
-	case <-ctx.Done():
-		t.Fatal("no pair nominated")
-	}
+	conn, picked := connectAgent(t, r, a)
 	local := conn.LocalAddr().(*net.UDPAddr)
 	if picked.Port() != uint16(local.Port) || !picked.Addr().IsLoopback() {
 		t.Fatalf("selected %v, the agent is on %v", picked, local)
@@ -179,6 +158,45 @@ func TestICELiteAnswersAFullAgent(t *testing.T) {
 	if r.lite.consentLost(r.clock.Load(), 30*time.Second) || r.lite.isProven(picked) {
 		t.Fatal("consent lost twice, or the address still proven")
 	}
+}
+
+// connectAgent connects the full agent a to the rig's lite agent and returns its
+// connection and the address the lite agent selected.
+func connectAgent(t *testing.T, r *liteRig, a *ice.Agent) (*ice.Conn, netip.AddrPort) {
+	t.Helper()
+	ufrag, _, err := a.GetLocalUserCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.lite.setRemote(ufrag); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.OnCandidate(func(ice.Candidate) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.GatherCandidates(); err != nil {
+		t.Fatal(err)
+	}
+	host, err := ice.NewCandidateHost(&ice.CandidateHostConfig{Network: "udp", Address: "127.0.0.1", Port: r.port(), Component: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.AddRemoteCandidate(host); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := a.Dial(ctx, r.lite.ufrag, r.lite.pwd)
+	if err != nil {
+		t.Fatalf("the full agent did not connect: %v", err)
+	}
+	var picked netip.AddrPort
+	select {
+	case picked = <-r.picked:
+	case <-ctx.Done():
+		t.Fatal("no pair nominated")
+	}
+	return conn, picked
 }
 
 // check describes a binding request as a controlling browser sends one; the zero
