@@ -4,6 +4,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +32,13 @@ type certificates struct {
 	now  func() time.Time
 	cert *webrtc.Certificate
 	made time.Time
+	// The same certificate for the connections the server runs itself (ownsub.go):
+	// for pion/dtls, and its SHA-256 fingerprint as an offer names it.
+	tls         tls.Certificate
+	fingerprint string
 }
+
+var errNoCertificate = errors.New("sfu: no DTLS certificate")
 
 // configuration is a connection's configuration with the current certificate,
 // making a new one when the last is a day old. Should making one fail (the system's
@@ -37,17 +46,58 @@ type certificates struct {
 func (c *certificates) configuration() webrtc.Configuration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	if c.cert == nil || now.Sub(c.made) >= certificateLifetime || now.Before(c.made) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return webrtc.Configuration{}
-		}
-		cert, err := webrtc.GenerateCertificate(key)
-		if err != nil {
-			return webrtc.Configuration{}
-		}
-		c.cert, c.made = cert, now
+	if c.current() != nil {
+		return webrtc.Configuration{}
 	}
 	return webrtc.Configuration{Certificates: []webrtc.Certificate{*c.cert}}
+}
+
+// dtls is the current certificate for pion/dtls and its fingerprint ("sha-256 AB:…").
+func (c *certificates) dtls() (tls.Certificate, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.current(); err != nil {
+		return tls.Certificate{}, "", err
+	}
+	return c.tls, c.fingerprint, nil
+}
+
+// current makes a new certificate when there is none or the last is a day old; under
+// mu.
+func (c *certificates) current() error {
+	now := c.now()
+	if c.cert != nil && now.Sub(c.made) < certificateLifetime && !now.Before(c.made) {
+		return nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return err
+	}
+	pem, err := cert.PEM()
+	if err != nil {
+		return err
+	}
+	pair, err := tls.X509KeyPair([]byte(pem), []byte(pem))
+	if err != nil {
+		return err
+	}
+	fps, err := cert.GetFingerprints()
+	if err != nil {
+		return err
+	}
+	fp := ""
+	for _, f := range fps {
+		if strings.EqualFold(f.Algorithm, "sha-256") {
+			fp = f.Algorithm + " " + f.Value
+		}
+	}
+	if fp == "" {
+		return errNoCertificate
+	}
+	c.cert, c.made, c.tls, c.fingerprint = cert, now, pair, fp
+	return nil
 }

@@ -107,30 +107,36 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	want := d.up.codec
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, want.MimeType) {
-			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), twcc: twccID(ctx.HeaderExtensions()),
-				stream: ctx.WriteStream(), rtcp: d.sub.writeSubscribeRTCP})
-			d.sub.indexSSRC(uint32(ctx.SSRC()), d, true)
-			// A new subscriber can decode nothing until a keyframe: ask now, past the
-			// per-subscriber limits (keyframe.go), even when the cache holds one to
-			// replay (replay.go): in an end-to-end encrypted meeting the senders
-			// ratchet their keys when someone joins, and the newcomer cannot decrypt
-			// frames from before.
-			// A hidden track asks for nothing: showing it asks then.
-			if want := ctlWant(d.ctl.Load()); d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0 {
-				d.up.stats.keyframesIn.Add(1)
-				d.up.requestKeyframe(want)
-			}
-			if d.sub.subscribeConnected() {
-				d.queueReplay() // a track added to a running connection replays now
-			}
-			// Any report maps timestamps to the publisher's clock: send the last one.
-			if l := d.up.layer(int(d.sending.Load())); l != nil {
-				d.queueSenderReport(l.sr.Load())
-			}
+			d.bind(uint32(ctx.SSRC()), uint8(c.PayloadType), twccID(ctx.HeaderExtensions()), ctx.WriteStream(), d.sub.writeSubscribeRTCP)
 			return c, nil
 		}
 	}
 	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// bind starts sending the track as negotiated: ssrc, payload type pt, the
+// transport-wide sequence number's extension id (0: none), Pion's stream (nil on a
+// connection the server runs itself) and the connection's RTCP.
+func (d *downTrack) bind(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWriter, rtcpOut func([]rtcp.Packet) error) {
+	d.binding.Store(&binding{ssrc: ssrc, pt: pt, twcc: twcc, stream: stream, rtcp: rtcpOut})
+	d.sub.indexSSRC(ssrc, d, true)
+	// A new subscriber can decode nothing until a keyframe: ask now, past the
+	// per-subscriber limits (keyframe.go), even when the cache holds one to
+	// replay (replay.go): in an end-to-end encrypted meeting the senders
+	// ratchet their keys when someone joins, and the newcomer cannot decrypt
+	// frames from before.
+	// A hidden track asks for nothing: showing it asks then.
+	if want := ctlWant(d.ctl.Load()); d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0 {
+		d.up.stats.keyframesIn.Add(1)
+		d.up.requestKeyframe(want)
+	}
+	if d.sub.subscribeConnected() {
+		d.queueReplay() // a track added to a running connection replays now
+	}
+	// Any report maps timestamps to the publisher's clock: send the last one.
+	if l := d.up.layer(int(d.sending.Load())); l != nil {
+		d.queueSenderReport(l.sr.Load())
+	}
 }
 
 // twccID is the id the connection negotiated for the transport-wide sequence number.
@@ -145,10 +151,15 @@ func twccID(exts []webrtc.RTPHeaderExtensionParameter) uint8 {
 
 // Unbind is called by Pion when the track is removed or the connection closes.
 func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.unbind()
+	return nil
+}
+
+// unbind stops sending the track.
+func (d *downTrack) unbind() {
 	if b := d.binding.Swap(nil); b != nil {
 		d.sub.indexSSRC(b.ssrc, d, false)
 	}
-	return nil
 }
 
 // forward queues p for the subscriber without ever blocking the reader. When the queue

@@ -23,6 +23,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/logging"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
@@ -71,6 +72,9 @@ type Config struct {
 	// iceTimeouts, when set, replace the ICE agents' timers: tests shorten them to see
 	// a silent peer's consent expire.
 	iceTimeouts iceTimeouts
+	// ownSubscribe runs subscribe connections without Pion's PeerConnection
+	// (ownsub.go) where the media socket's reader can serve them.
+	ownSubscribe bool
 }
 
 // iceTimeouts are an ICE agent's timers (webrtc.SettingEngine.SetICETimeouts).
@@ -121,6 +125,21 @@ type Engine struct {
 	// on the same goroutine) is known to be that connection's (bwe.go).
 	subMu  sync.Mutex
 	newBWE cc.BandwidthEstimator
+
+	// The subscribe connections the server runs itself (ownsub.go), when own: their
+	// ICE-lite agents, the server's UDP host candidates (gathered once, as Pion's
+	// agents would), the consent sweep and its timeout.
+	own            bool
+	estimate       bool // !Config.NoBandwidthEstimation
+	lites          liteAgents
+	pionLogs       logging.LoggerFactory
+	candsOnce      sync.Once
+	liteCands      []string
+	liteCandsErr   error
+	consentTimeout time.Duration
+	sweepMu        sync.Mutex
+	sweepStop      func() bool
+	sweepDone      bool
 }
 
 // untilNext is the wait from now to the next multiple of every on the clock. The
@@ -164,7 +183,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 		// batchconn.go; a simulated network's socket is used as it is, and so is a
 		// socket the batching cannot use (it says why at debug level).
 		if bc, err := newBatchConn(uc); err == nil {
-			bc.taker = mediaTaker{sub: &e.subRTCP, pub: &e.pubRTP} // before the UDP mux starts reading
+			bc.taker = mediaTaker{sub: &e.subRTCP, pub: &e.pubRTP, lites: &e.lites} // before the UDP mux starts reading
+			e.own = cfg.ownSubscribe
 			if kernelTimes {
 				if err := bc.reader.stampReceipts(); err != nil {
 					cfg.Logger.Debug("forwarding delays start at the read", "err", err)
@@ -177,6 +197,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e.udpConn = udpConn
 	loggerFactory := newPionLoggerFactory(cfg.Logger)
+	e.pionLogs = loggerFactory
 	e.udpMux = webrtc.NewICEUDPMux(loggerFactory.NewLogger("udpmux"), udpConn)
 	if cfg.TCPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.TCPAddr)
@@ -219,6 +240,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 		timers = iceTimeouts{disconnected: 5 * time.Second, failed: 20 * time.Second, keepalive: 2 * time.Second}
 	}
 	settings.SetICETimeouts(timers.disconnected, timers.failed, timers.keepalive)
+	e.consentTimeout = timers.disconnected + timers.failed
+	e.estimate = !cfg.NoBandwidthEstimation
+	e.lites.send, e.lites.now, e.lites.allow = e.writeTo, cfg.Now, e.cands.ipOK
 	if len(cfg.PublicIPs) > 0 {
 		settings.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
@@ -240,7 +264,86 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.writers = newWriterPool(0, e.newWriterBatch)
+	if e.own {
+		e.sweepStop = e.after(untilNext(e.now(), e.consentSweep()), e.sweepConsent)
+	}
 	return e, nil
+}
+
+// consentSweep is how often the lite agents' consent is looked at: a fifth of its
+// timeout, at most every 5 s.
+func (e *Engine) consentSweep() time.Duration {
+	return min(5*time.Second, max(100*time.Millisecond, e.consentTimeout/5))
+}
+
+// sweepConsent tells the lite agents whose peers stopped checking, and comes again.
+func (e *Engine) sweepConsent() {
+	e.sweepMu.Lock()
+	if e.sweepDone {
+		e.sweepMu.Unlock()
+		return
+	}
+	e.sweepStop = e.after(untilNext(e.now(), e.consentSweep()), e.sweepConsent)
+	e.sweepMu.Unlock()
+	e.lites.sweep(e.now().UnixNano(), e.consentTimeout)
+}
+
+// writeTo sends one datagram on the media socket (through its batching queue).
+func (e *Engine) writeTo(b []byte, to netip.AddrPort) error {
+	if w, ok := e.udpConn.(interface {
+		WriteToAddrPort([]byte, netip.AddrPort) (int, error)
+	}); ok {
+		_, err := w.WriteToAddrPort(b, to)
+		return err
+	}
+	_, err := e.udpConn.WriteTo(b, net.UDPAddrFromAddrPort(to))
+	return err
+}
+
+// liteCandidates are the server's UDP host candidates for its own subscribe
+// connections: what Pion's agents gather on the same settings (the UDP mux's
+// addresses, the interface and loopback rules, the public addresses of a 1:1 NAT),
+// gathered once, as the agents' shared view of the interfaces is made once.
+func (e *Engine) liteCandidates() ([]string, error) {
+	e.candsOnce.Do(func() { e.liteCands, e.liteCandsErr = e.gatherHostCandidates() })
+	return e.liteCands, e.liteCandsErr
+}
+
+func (e *Engine) gatherHostCandidates() ([]string, error) {
+	g, err := webrtc.NewAPI(webrtc.WithSettingEngine(e.subSettings)).NewICEGatherer(webrtc.ICEGatherOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = g.Close() }()
+	done := make(chan struct{})
+	g.OnLocalCandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			close(done)
+		}
+	})
+	if err := g.Gather(); err != nil {
+		return nil, err
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		return nil, errors.New("sfu: gathering the host candidates took too long")
+	}
+	found, err := g.GetLocalCandidates()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range found {
+		if c.Protocol != webrtc.ICEProtocolUDP || c.Typ != webrtc.ICECandidateTypeHost {
+			continue
+		}
+		out = append(out, fmt.Sprintf("candidate:%s 1 udp %d %s %d typ host", c.Foundation, c.Priority, c.Address, c.Port))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("sfu: no UDP host candidate")
+	}
+	return out, nil
 }
 
 func listenIP(a net.Addr) net.IP {
@@ -267,6 +370,12 @@ func (e *Engine) TCPAddr() net.Addr {
 // Close closes the media sockets. Rooms must be closed first.
 func (e *Engine) Close() error {
 	var errs []error
+	e.sweepMu.Lock()
+	e.sweepDone = true
+	if e.sweepStop != nil {
+		e.sweepStop()
+	}
+	e.sweepMu.Unlock()
 	if e.writers != nil {
 		e.writers.close()
 	}
@@ -425,13 +534,19 @@ func (e *Engine) newPublishConnection(keys *dtlsKeys) (*webrtc.PeerConnection, e
 // mediaTaker is what the media socket's reader serves itself: subscribers' SRTCP
 // (rtcpin.go) and publishers' SRTP (rtpin.go).
 type mediaTaker struct {
-	sub *rtcpRoutes
-	pub *rtpRoutes
+	sub   *rtcpRoutes
+	pub   *rtpRoutes
+	lites *liteAgents // ICE and DTLS of the subscribe connections the server runs (ownsub.go)
 }
 
 func (t mediaTaker) take(b []byte, from netip.AddrPort, at int64) bool {
-	if isRTCP(b) {
+	switch {
+	case isRTCP(b):
 		return t.sub.take(b, from)
+	case isSTUN(b):
+		return t.lites.take(b, from)
+	case dtlsRecord(b):
+		return t.lites.takeDTLS(b, from)
 	}
 	return t.pub.take(b, from, at)
 }

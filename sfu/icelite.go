@@ -30,8 +30,12 @@ type iceLite struct {
 	ufrag, pwd string
 	key        stun.MessageIntegrity // the short-term key: pwd
 	// onSelect is told the address the peer nominated whenever it changes, from the
-	// socket's reader: it must not block.
+	// socket's reader: it must not block. onDTLS gets the DTLS records that arrive from
+	// a proven address, from the reader too. onLost is told when the consent expired
+	// (liteAgents.sweep).
 	onSelect func(netip.AddrPort)
+	onDTLS   func([]byte)
+	onLost   func()
 
 	mu     sync.Mutex
 	remote string // the peer's ufrag, from its answer; "" until then (a check may come first)
@@ -89,20 +93,21 @@ func (l *iceLite) setRemote(ufrag string) error {
 }
 
 // checked notes a check from ap that passed, with the peer's ufrag, at now; nominated
-// when it carried USE-CANDIDATE. It reports false for a ufrag other than the answer's.
-func (l *iceLite) checked(ap netip.AddrPort, remote []byte, nominated bool, now int64) bool {
+// when it carried USE-CANDIDATE. It reports false for a ufrag other than the answer's,
+// and the address that proving ap made it forget, if any.
+func (l *iceLite) checked(ap netip.AddrPort, remote []byte, nominated bool, now int64) (ok bool, evicted netip.AddrPort) {
 	l.mu.Lock()
 	switch {
 	case l.remote != "" && l.remote != string(remote):
 		l.mu.Unlock()
-		return false
+		return false, evicted
 	case l.remote == "" && l.seen == "":
 		l.seen = string(remote)
 	case l.remote == "" && l.seen != string(remote):
 		l.mu.Unlock()
-		return false
+		return false, evicted
 	}
-	l.prove(ap)
+	evicted = l.prove(ap)
 	changed := nominated && l.selected != ap
 	if nominated {
 		l.selected = ap
@@ -114,17 +119,22 @@ func (l *iceLite) checked(ap netip.AddrPort, remote []byte, nominated bool, now 
 	if changed && l.onSelect != nil {
 		l.onSelect(ap)
 	}
-	return true
+	return true, evicted
 }
 
-// prove puts ap first among the proven addresses.
-func (l *iceLite) prove(ap netip.AddrPort) {
+// prove puts ap first among the proven addresses and returns the one that fell off
+// the end, if any.
+func (l *iceLite) prove(ap netip.AddrPort) (evicted netip.AddrPort) {
 	i := 0
 	for i < maxProven-1 && l.proven[i] != ap {
 		i++
 	}
+	if l.proven[i] != ap {
+		evicted = l.proven[i]
+	}
 	copy(l.proven[1:i+1], l.proven[:i])
 	l.proven[0] = ap
+	return evicted
 }
 
 // dst is where the peer is: its nominated address, or before a nomination the last
@@ -166,10 +176,16 @@ func (l *iceLite) consentLost(now int64, timeout time.Duration) bool {
 }
 
 // liteAgents are the iceLites whose checks the media socket's reader answers, by
-// their ufrag. A STUN message for a ufrag not here goes to Pion's UDP mux as before.
+// their ufrag, and the addresses their checks proved. A STUN message for a ufrag not
+// here, and a DTLS record from an address not here, go to Pion's UDP mux as before.
 type liteAgents struct {
-	mu sync.RWMutex
-	m  map[string]*iceLite
+	mu     sync.RWMutex
+	m      map[string]*iceLite
+	byAddr map[netip.AddrPort]*iceLite
+
+	// allow says whether a check's source could be a peer's address
+	// (candidateFilter.ipOK); nil allows all.
+	allow func(netip.Addr) bool
 
 	// send writes a response to the socket (the batching queue: it does not wait for
 	// the system call); now is the engine's clock.
@@ -191,12 +207,78 @@ func (a *liteAgents) add(l *iceLite) {
 	a.mu.Unlock()
 }
 
+// remove forgets l and the addresses it proved.
 func (a *liteAgents) remove(l *iceLite) {
 	a.mu.Lock()
 	if a.m[l.ufrag] == l {
 		delete(a.m, l.ufrag)
 	}
+	for ap, x := range a.byAddr {
+		if x == l {
+			delete(a.byAddr, ap)
+		}
+	}
 	a.mu.Unlock()
+}
+
+// proved notes that ap belongs to l now (another connection's address before is
+// l's now: the newest check wins), and that evicted no longer does.
+func (a *liteAgents) proved(l *iceLite, ap, evicted netip.AddrPort) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m[l.ufrag] != l {
+		return // removed meanwhile
+	}
+	if a.byAddr == nil {
+		a.byAddr = make(map[netip.AddrPort]*iceLite)
+	}
+	a.byAddr[ap] = l
+	if evicted.IsValid() && a.byAddr[evicted] == l {
+		delete(a.byAddr, evicted)
+	}
+}
+
+// takeDTLS gives a DTLS record from an address a check proved to its connection, and
+// reports whether it did.
+func (a *liteAgents) takeDTLS(b []byte, from netip.AddrPort) bool {
+	if !dtlsRecord(b) {
+		return false
+	}
+	a.mu.RLock()
+	l := a.byAddr[from]
+	a.mu.RUnlock()
+	if l == nil {
+		return false
+	}
+	if l.onDTLS != nil {
+		l.onDTLS(b)
+	}
+	return true
+}
+
+// sweep tells every agent whose consent expired by now (timeout without a check on
+// its selected pair) so.
+func (a *liteAgents) sweep(now int64, timeout time.Duration) {
+	a.mu.RLock()
+	var lost []*iceLite
+	for _, l := range a.m {
+		if l.consentLost(now, timeout) {
+			lost = append(lost, l)
+		}
+	}
+	a.mu.RUnlock()
+	for _, l := range lost {
+		a.mu.Lock()
+		for ap, x := range a.byAddr {
+			if x == l {
+				delete(a.byAddr, ap)
+			}
+		}
+		a.mu.Unlock()
+		if l.onLost != nil {
+			l.onLost()
+		}
+	}
 }
 
 func (a *liteAgents) lookup(ufrag []byte) *iceLite {
@@ -238,14 +320,16 @@ func (a *liteAgents) take(b []byte, from netip.AddrPort) bool {
 	if l == nil {
 		return false
 	}
-	if !a.valid(m, l) {
+	if !a.valid(m, l) || (a.allow != nil && !a.allow(from.Addr())) {
 		a.refused.Add(1)
 		return true
 	}
-	if !l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano()) {
+	ok, evicted := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano())
+	if !ok {
 		a.refused.Add(1)
 		return true
 	}
+	a.proved(l, from, evicted)
 	if err := a.respond(m, l, from); err != nil {
 		a.refused.Add(1)
 		return true

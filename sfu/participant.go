@@ -6,11 +6,14 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -28,7 +31,8 @@ type Participant struct {
 	// feedback is the publish connection's transport-cc feedback and receiver reports
 	// (pubfeedback.go), made with it.
 	feedback atomic.Pointer[pubFeedback]
-	sub      *webrtc.PeerConnection
+	sub      *webrtc.PeerConnection // nil when own
+	own      *ownSub                // the subscribe connection the server runs itself (ownsub.go)
 	out      *sendQueue
 	// srtp is the subscribe connection's own SRTP writer once its DTLS handshake is
 	// done (srtpout.go); route is where it sends: the selected candidate pair's remote
@@ -119,30 +123,41 @@ type Candidate struct {
 }
 
 func newParticipant(r *Room, id string) (*Participant, error) {
-	keys := &dtlsKeys{}
-	r.engine.subMu.Lock()
-	sub, err := r.engine.newSubscribeConnection(keys)
-	est := r.engine.newBWE
-	r.engine.newBWE = nil
-	r.engine.subMu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("sfu: new subscribe connection: %w", err)
-	}
+	e := r.engine
 	p := &Participant{
 		id:        id,
 		room:      r,
-		sub:       sub,
-		out:       newSendQueue(r.engine.writers),
+		out:       newSendQueue(e.writers),
 		negotiate: make(chan struct{}, 1),
 		encReady:  make(chan struct{}, 1),
 		sources:   make(map[string]Source),
 		downs:     make(map[*upTrack]*downTrack),
 		ups:       make(map[string]*upTrack),
-		pionRTCP:  !r.engine.readsRTCP(),
+		pionRTCP:  !e.readsRTCP(),
 	}
-	p.out.now = r.engine.now
+	p.out.now = e.now
+	if e.own {
+		p.own = newOwnSub(e, p)
+		var est cc.BandwidthEstimator
+		if e.estimate {
+			est = newEstimator(time.Now)
+		}
+		p.startBWE(est)
+		e.queues.add(p.out)
+		return p, nil
+	}
+	keys := &dtlsKeys{}
+	e.subMu.Lock()
+	sub, err := e.newSubscribeConnection(keys)
+	est := e.newBWE
+	e.newBWE = nil
+	e.subMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: new subscribe connection: %w", err)
+	}
+	p.sub = sub
 	p.startBWE(est)
-	r.engine.queues.add(p.out)
+	e.queues.add(p.out)
 	sub.OnConnectionStateChange(p.onSubscribeState) // replay.go
 	// A TCP connection's write waits for the peer: such a subscriber gets a writer of
 	// its own (writerpool.go).
@@ -151,7 +166,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 		if pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP {
 			p.out.dedicate()
 		}
-		p.setRoute(r.engine.routeFor(iceT, pair))
+		p.setRoute(e.routeFor(iceT, pair))
 	})
 	sub.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
 		if s == webrtc.ICEConnectionStateFailed {
@@ -171,22 +186,28 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 // startOwnSRTP gives the subscribe connection its own SRTP writer (srtpout.go) when
 // its handshake was seen whole; otherwise its RTP stays on Pion's path.
 func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
-	var o *srtpOut
 	sk, profile, err := keys.sessionKeys()
 	if err == nil {
-		o, err = newSRTPOut(sk, profile, socketQueue(p.room.engine.udpConn), &p.route, p.trainer(), &p.room.engine.stats.noRoute)
+		err = p.startSubscribeSRTP(sk, profile)
 	}
 	if err != nil {
-		p.room.engine.log.Debug("sfu: subscriber RTP stays on Pion's SRTP path", "err", err)
+		p.room.engine.log.Debug("sfu: subscriber RTP or RTCP stays on Pion's SRTP path", "err", err)
 		go p.usePionRTCP() // not here: Pion holds its DTLS lock
-		return
+	}
+}
+
+// startSubscribeSRTP gives the subscribe connection its own SRTP writer and SRTCP
+// reader with the handshake's keys. On an error the writer may be running and the
+// reader not.
+func (p *Participant) startSubscribeSRTP(sk srtp.SessionKeys, profile srtp.ProtectionProfile) error {
+	o, err := newSRTPOut(sk, profile, socketQueue(p.room.engine.udpConn), &p.route, p.trainer(), &p.room.engine.stats.noRoute)
+	if err != nil {
+		return err
 	}
 	p.srtp.Store(o)
 	in, err := newRTCPIn(p, sk, profile)
 	if err != nil {
-		p.room.engine.log.Debug("sfu: subscriber RTCP stays on Pion's SRTP path", "err", err)
-		go p.usePionRTCP()
-		return
+		return err
 	}
 	p.routeMu.Lock()
 	if !p.routeGone {
@@ -194,6 +215,7 @@ func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
 		p.registerRTCP()
 	}
 	p.routeMu.Unlock()
+	return nil
 }
 
 // usePionRTCP makes every subscription, present and future, read the RTCP that Pion's
@@ -201,8 +223,8 @@ func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
 func (p *Participant) usePionRTCP() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.pionRTCP {
-		return
+	if p.closed || p.pionRTCP || p.own != nil {
+		return // a connection the server runs itself has no Pion path
 	}
 	p.pionRTCP = true
 	for _, d := range p.downs {
@@ -319,6 +341,16 @@ func (p *Participant) consentExpired(iceT *webrtc.ICETransport) {
 	old.release()
 }
 
+// dropSubscribeRoute stops sending to a subscriber whose consent expired on a
+// connection the server runs itself (ownsub.go); a new nomination sets a new route.
+func (p *Participant) dropSubscribeRoute() {
+	p.routeMu.Lock()
+	old := p.route.Swap(nil)
+	p.registerRTCP()
+	p.routeMu.Unlock()
+	old.release()
+}
+
 // dropRoute releases the route for good (Close).
 func (p *Participant) dropRoute() {
 	p.routeMu.Lock()
@@ -336,6 +368,9 @@ func (p *Participant) dropRoute() {
 func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte) (int, error) {
 	if o := p.srtp.Load(); o != nil {
 		return o.write(p.out.batch, h, payload, b.twcc)
+	}
+	if b.stream == nil {
+		return 0, nil // a connection of the server's own before its handshake: dropped, as Pion drops it
 	}
 	return b.stream.WriteRTP(h, payload)
 }
@@ -471,6 +506,19 @@ func (p *Participant) NextSubscribeOffer(ctx context.Context) (*Offer, error) {
 	}
 	p.offerPending = true
 	p.dirty = false
+	if p.own != nil {
+		restart := p.iceRestart
+		p.iceRestart = false
+		out, err := p.own.offer(restart)
+		if err != nil {
+			p.offerPending = false
+			p.mu.Unlock()
+			return nil, fmt.Errorf("sfu: subscribe offer: %w", err)
+		}
+		p.pendingOffer = out
+		p.mu.Unlock()
+		return out, nil
+	}
 	var opts *webrtc.OfferOptions
 	if p.iceRestart {
 		opts = &webrtc.OfferOptions{ICERestart: true}
@@ -551,6 +599,9 @@ func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 	}
 	p.mu.Unlock()
 
+	if p.own != nil {
+		return p.acceptOwnAnswer(answer)
+	}
 	answer = p.room.engine.cands.filterSDP(answer)
 	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
 
@@ -568,6 +619,27 @@ func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	p.flushCandidates(p.sub, &p.subCandidates)
+	p.bweNegotiated(answer)
+	return nil
+}
+
+// acceptOwnAnswer is AcceptSubscribeAnswer on a connection the server runs itself: an
+// answer it refuses leaves the offer outstanding, as Pion's does.
+func (p *Participant) acceptOwnAnswer(answer string) error {
+	err := p.own.accept(answer)
+	p.mu.Lock()
+	if err == nil {
+		p.offerPending = false
+		p.pendingOffer = nil
+	}
+	dirty := p.dirty && !p.offerPending
+	p.mu.Unlock()
+	if dirty {
+		p.signal()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
 	p.bweNegotiated(answer)
 	return nil
 }
@@ -615,7 +687,9 @@ func (p *Participant) AddCandidate(publish bool, c Candidate) error {
 		return ErrTooManyCandidates
 	}
 	*count++
-	if !p.room.engine.cands.ok(parsed) {
+	if !p.room.engine.cands.ok(parsed) || (!publish && p.own != nil) {
+		// An ICE-lite agent needs no remote candidates: it learns the peer's
+		// addresses from the checks it answers (icelite.go).
 		p.mu.Unlock()
 		return nil
 	}
@@ -675,6 +749,10 @@ func (p *Participant) closePeers() {
 	}
 	if pub := p.pub.Load(); pub != nil {
 		_ = pub.Close()
+	}
+	if p.own != nil {
+		p.own.close()
+		return
 	}
 	_ = p.sub.Close()
 }
@@ -825,6 +903,9 @@ func (p *Participant) writePublishRTCP(pkts []rtcp.Packet) error {
 }
 
 func (p *Participant) writeSubscribeRTCP(pkts []rtcp.Packet) error {
+	if p.own != nil {
+		return p.own.writeRTCP(pkts)
+	}
 	return p.sub.WriteRTCP(pkts)
 }
 
@@ -840,13 +921,17 @@ func (p *Participant) subscribe(up *upTrack) {
 		return
 	}
 	d := newDownTrack(up, p)
-	sender, err := p.sub.AddTrack(d)
-	if err != nil {
-		p.mu.Unlock()
-		p.room.engine.log.Debug("subscribe failed", "err", err)
-		return
+	if p.own != nil {
+		p.own.addTrack(d)
+	} else {
+		sender, err := p.sub.AddTrack(d)
+		if err != nil {
+			p.mu.Unlock()
+			p.room.engine.log.Debug("subscribe failed", "err", err)
+			return
+		}
+		d.sender = sender
 	}
-	d.sender = sender
 	p.downs[up] = d
 	p.dirty = true
 	pionRTCP := p.pionRTCP
@@ -874,7 +959,11 @@ func (p *Participant) unsubscribe(up *upTrack) {
 		p.mu.Unlock()
 		return
 	}
-	_ = p.sub.RemoveTrack(d.sender)
+	if p.own != nil {
+		p.own.removeTrack(d)
+	} else {
+		_ = p.sub.RemoveTrack(d.sender)
+	}
 	p.dirty = true
 	p.mu.Unlock()
 	up.removeSub(d)

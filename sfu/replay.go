@@ -149,6 +149,9 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 // subscribeConnected reports whether the subscribe connection is up (Pion starts SRTP
 // before it says so). A participant without one (tests of the forwarding alone) is.
 func (p *Participant) subscribeConnected() bool {
+	if p.own != nil {
+		return p.own.connected.Load()
+	}
 	return p.sub == nil || p.sub.ConnectionState() == webrtc.PeerConnectionStateConnected
 }
 

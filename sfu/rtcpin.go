@@ -26,9 +26,10 @@ import (
 // serves it (downTrack.handleRTCP), each packet given to the subscription it names,
 // and transport-cc feedback to the connection's estimator.
 type rtcpIn struct {
-	p   *Participant
-	mu  sync.Mutex    // the context, should the socket be read by two goroutines
-	ctx *srtp.Context // the subscriber's (remote) keys
+	p    *Participant
+	mu   sync.Mutex    // the context, should the socket be read by two goroutines
+	ctx  *srtp.Context // the subscriber's (remote) keys
+	seen atomic.Bool   // a packet was served: the peer has its keys
 }
 
 // srtcpReplayWindow is the replay window of Pion's SRTCP session.
@@ -131,6 +132,9 @@ func (in *rtcpIn) serve(b []byte) error {
 	in.mu.Unlock()
 	if err != nil {
 		return err
+	}
+	if !in.seen.Load() && !in.seen.Swap(true) && in.p.own != nil {
+		in.p.own.rtcpSeen()
 	}
 	pkts, err := rtcp.Unmarshal(plain)
 	if err != nil {

@@ -1,0 +1,385 @@
+package sfu
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"maps"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// ownSub is a subscribe connection the server runs itself, without a Pion
+// PeerConnection: its offers and the answers to them (subsdp.go), ICE as an ICE-lite
+// agent answered in the media socket's reader (icelite.go), the DTLS handshake over
+// that reader's datagrams (dtlspeer.go), and then the same SRTP writer and SRTCP
+// reader as a Pion connection whose keys the server learnt (srtpout.go, rtcpin.go).
+// What a PeerConnection kept for every subscriber (an ICE agent with its task loop,
+// checks and candidate reader, the DTLS connection, two SRTP sessions and their
+// buffers, a mux, the interceptors, the transceivers; thirteen goroutines) is gone:
+// after the handshake a subscriber is its sections, its credentials and its keys.
+//
+// Its state is guarded by mu, which is never held across I/O or a call into the
+// participant; the handshake runs on a goroutine of its own until it is done.
+type ownSub struct {
+	e *Engine
+	p *Participant
+
+	mu        sync.Mutex
+	closed    bool
+	sessionID uint64
+	version   uint64
+	sections  []*subSection
+	lite      *iceLite // the credentials of the latest offer
+	oldLite   *iceLite // those before an ICE restart, until its answer
+	// offered is the outstanding offer's sections and the credentials it carries.
+	offered     []offerSection
+	offeredD    []*downTrack
+	offeredLite *iceLite
+	// remote is the first accepted answer's DTLS side; later answers must keep it.
+	remote  *answer
+	dtls    *dtlsPeer
+	srtcp   *srtp.Context // the local keys, for the RTCP the server sends
+	cancel  context.CancelFunc
+	started bool
+
+	connected atomic.Bool
+	// reached is closed at the first nomination: a DTLS client's first flight waits
+	// for somewhere to go (a lost one is sent again only after a second).
+	reached     chan struct{}
+	reachedOnce sync.Once
+}
+
+// subSection is one media section of the connection, as a transceiver is: a track,
+// or free (d nil) for the next track of its kind.
+type subSection struct {
+	mid   string
+	kind  webrtc.RTPCodecType
+	d     *downTrack
+	ssrc  uint32
+	bound *downTrack // what the last accepted answer bound here
+}
+
+// dtlsHandshakeTimeout bounds a handshake; a peer that has not finished it by then
+// has no media to get and rejoins.
+const dtlsHandshakeTimeout = 30 * time.Second
+
+func newOwnSub(e *Engine, p *Participant) *ownSub {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	o := &ownSub{e: e, p: p, sessionID: binary.BigEndian.Uint64(b[:]) >> 1, reached: make(chan struct{})}
+	o.dtls = newDTLSPeer(e.udpConn.LocalAddr(), o.peerAddr, o.sendDatagram)
+	return o
+}
+
+// newLite makes credentials whose checks the engine's reader answers for o.
+func (o *ownSub) newLite() *iceLite {
+	l := newICELite(o.selected)
+	l.onDTLS = o.dtls.deliver
+	l.onLost = o.consentLost
+	o.e.lites.add(l)
+	return l
+}
+
+// peerAddr is where the peer is: the current credentials' view.
+func (o *ownSub) peerAddr() netip.AddrPort {
+	o.mu.Lock()
+	l := o.lite
+	o.mu.Unlock()
+	if l == nil {
+		return netip.AddrPort{}
+	}
+	return l.dst()
+}
+
+func (o *ownSub) sendDatagram(b []byte, to netip.AddrPort) error { return o.e.writeTo(b, to) }
+
+// selected is the lite agent's nomination: the route.
+func (o *ownSub) selected(ap netip.AddrPort) {
+	o.reachedOnce.Do(func() { close(o.reached) })
+	o.p.setRoute(&route{ap: ap})
+	o.maybeConnected()
+}
+
+// consentLost stops sending to a peer that stopped checking (RFC 7675), as
+// Participant.consentExpired does for Pion's connections.
+func (o *ownSub) consentLost() {
+	o.connected.Store(false)
+	o.p.dropSubscribeRoute()
+}
+
+// addTrack gives d a section: a free one of its kind, or a new one.
+func (o *ownSub) addTrack(d *downTrack) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var s *subSection
+	for _, x := range o.sections {
+		if x.d == nil && x.bound == nil && x.kind == d.up.kind {
+			s = x
+			break
+		}
+	}
+	if s == nil {
+		s = &subSection{mid: strconv.Itoa(len(o.sections)), kind: d.up.kind}
+		o.sections = append(o.sections, s)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	s.d, s.ssrc = d, binary.BigEndian.Uint32(b[:])|1
+}
+
+// removeTrack frees d's section; d stops being sent at once.
+func (o *ownSub) removeTrack(d *downTrack) {
+	o.mu.Lock()
+	var unbind bool
+	for _, s := range o.sections {
+		if s.d == d {
+			s.d = nil
+		}
+		if s.bound == d {
+			s.bound, unbind = nil, true
+		}
+	}
+	o.mu.Unlock()
+	if unbind {
+		d.unbind()
+	}
+}
+
+// offer makes the next offer, with new ICE credentials when restart.
+func (o *ownSub) offer(restart bool) (*Offer, error) {
+	_, fp, err := o.e.certs.dtls()
+	if err != nil {
+		return nil, err
+	}
+	cands, err := o.e.liteCandidates()
+	if err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, ErrClosed
+	}
+	if o.lite == nil || restart {
+		if o.oldLite != nil && o.oldLite != o.lite {
+			o.e.lites.remove(o.oldLite)
+		}
+		o.oldLite = o.lite
+		o.lite = o.newLite()
+	}
+	o.version++
+	params := offerParams{sessionID: o.sessionID, version: o.version, ufrag: o.lite.ufrag, pwd: o.lite.pwd,
+		fingerprint: fp, candidates: cands, twcc: o.p.bw.est != nil}
+	out := &Offer{}
+	o.offeredD = o.offeredD[:0]
+	for _, s := range o.sections {
+		sec := offerSection{mid: s.mid, kind: s.kind}
+		if s.d != nil {
+			sec.ssrc, sec.streamID, sec.trackID = s.ssrc, s.d.up.owner.id, s.d.up.id
+			out.Tracks = append(out.Tracks, TrackInfo{Mid: s.mid, ParticipantID: s.d.up.owner.id, Source: s.d.up.source, Kind: s.kind.String()})
+		}
+		params.sections = append(params.sections, sec)
+		o.offeredD = append(o.offeredD, s.d)
+	}
+	o.offered, o.offeredLite = params.sections, o.lite
+	out.SDP = writeOffer(params)
+	return out, nil
+}
+
+var errDTLSChanged = errors.New("sfu: a subscribe answer changed its DTLS fingerprint or role")
+
+// accept applies the answer to the outstanding offer: binds the tracks it accepted,
+// and with the first answer starts the DTLS handshake. An answer it refuses changes
+// nothing.
+func (o *ownSub) accept(text string) error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return ErrClosed
+	}
+	a, err := parseAnswer(text, o.offered)
+	if err == nil && o.remote != nil && (o.remote.dtlsClient != a.dtlsClient || !maps.Equal(o.remote.fingerprints, a.fingerprints)) {
+		err = errDTLSChanged
+	}
+	if err == nil {
+		err = o.offeredLite.setRemote(a.ufrag)
+	}
+	if err != nil {
+		o.mu.Unlock()
+		return err
+	}
+	if o.oldLite != nil && o.oldLite != o.offeredLite {
+		o.e.lites.remove(o.oldLite)
+		o.oldLite = nil
+	}
+	type change struct {
+		d                 *downTrack
+		ssrc              uint32
+		pt, twcc          uint8
+		unbind, rebinding bool
+	}
+	var changes []change
+	for i, as := range a.sections {
+		d := o.offeredD[i]
+		s := o.sections[i]
+		switch {
+		case d == nil || s.d != d:
+			// Free when offered, or its track changed since: the next offer says.
+		case as.accepted && s.bound != d:
+			s.bound = d
+			changes = append(changes, change{d: d, ssrc: s.ssrc, pt: as.pt, twcc: as.twcc})
+		case !as.accepted && s.bound == d:
+			s.bound = nil
+			changes = append(changes, change{d: d, unbind: true})
+		}
+	}
+	start := !o.started
+	if start {
+		o.started = true
+		o.remote = a
+	}
+	o.mu.Unlock()
+
+	for _, c := range changes {
+		if c.unbind {
+			c.d.unbind()
+		} else {
+			c.d.bind(c.ssrc, c.pt, c.twcc, nil, o.p.writeSubscribeRTCP)
+		}
+	}
+	if start {
+		ctx, cancel := context.WithTimeout(context.Background(), dtlsHandshakeTimeout)
+		o.mu.Lock()
+		o.cancel = cancel
+		closed := o.closed
+		o.mu.Unlock()
+		if closed {
+			cancel()
+			return nil
+		}
+		go o.handshake(ctx, cancel, a)
+	}
+	return nil
+}
+
+// handshake runs the DTLS handshake and starts the connection's SRTP with its keys.
+func (o *ownSub) handshake(ctx context.Context, cancel context.CancelFunc, a *answer) {
+	defer cancel()
+	cert, _, err := o.e.certs.dtls()
+	var (
+		keys    srtp.SessionKeys
+		profile srtp.ProtectionProfile
+	)
+	if err == nil && a.dtlsClient {
+		select {
+		case <-o.reached:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err == nil {
+		keys, profile, err = o.dtls.handshake(ctx, a.dtlsClient, cert, a.fingerprints, o.e.pionLogs)
+	}
+	if err == nil {
+		err = o.startSRTP(keys, profile)
+	}
+	if err != nil {
+		o.e.log.Debug("sfu: subscribe handshake failed", "err", err)
+		o.dtls.stop()
+		return
+	}
+	// As the DTLS client the server got the last flight: nothing can be asked of it
+	// again. As the server it sent the last flight, which the peer asks for again
+	// (by retransmitting its own) until it arrives: the handshake keeps reading until
+	// the peer's first SRTCP shows it has the keys (rtcpIn.serve calls rtcpSeen).
+	if a.dtlsClient {
+		o.dtls.stop()
+	}
+	o.maybeConnected()
+}
+
+// rtcpSeen is told of the peer's first SRTCP: its handshake is done, so the
+// handshake's goroutines go.
+func (o *ownSub) rtcpSeen() { o.dtls.stop() }
+
+// startSRTP gives the connection its SRTP writer and SRTCP reader, and the context
+// the RTCP it sends is encrypted with.
+func (o *ownSub) startSRTP(keys srtp.SessionKeys, profile srtp.ProtectionProfile) error {
+	ctx, err := srtp.CreateContext(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
+	if err != nil {
+		return errors.Join(errSRTPProfile, err)
+	}
+	o.mu.Lock()
+	o.srtcp = ctx
+	o.mu.Unlock()
+	return o.p.startSubscribeSRTP(keys, profile)
+}
+
+// maybeConnected reports the connection up once it has keys and a route: the
+// subscriptions replay their keyframes then (replay.go).
+func (o *ownSub) maybeConnected() {
+	if o.p.srtp.Load() == nil || o.p.route.Load() == nil || o.connected.Swap(true) {
+		return
+	}
+	o.p.onSubscribeState(webrtc.PeerConnectionStateConnected)
+}
+
+var errNotConnected = errors.New("sfu: subscribe connection not connected")
+
+// writeRTCP encrypts pkts and sends them on the route.
+func (o *ownSub) writeRTCP(pkts []rtcp.Packet) error {
+	r := o.p.route.Load()
+	if r == nil || !r.ap.IsValid() {
+		return errNotConnected
+	}
+	raw, err := rtcp.Marshal(pkts)
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	ctx := o.srtcp
+	var out []byte
+	if ctx != nil {
+		out, err = ctx.EncryptRTCP(nil, raw, nil)
+	}
+	o.mu.Unlock()
+	if ctx == nil {
+		return errNotConnected
+	}
+	if err != nil {
+		return err
+	}
+	return o.sendDatagram(out, r.ap)
+}
+
+// close forgets the credentials and ends the handshake.
+func (o *ownSub) close() {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.closed = true
+	lites := []*iceLite{o.lite, o.oldLite}
+	cancel := o.cancel
+	o.mu.Unlock()
+	for _, l := range lites {
+		if l != nil {
+			o.e.lites.remove(l)
+		}
+	}
+	if cancel != nil {
+		cancel()
+	}
+	o.dtls.stop()
+	o.connected.Store(false)
+}
