@@ -1,8 +1,15 @@
 package sfu
 
 import (
+	"context"
+	"net"
+	"regexp"
 	"testing"
+	"time"
 
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"conclave/internal/fakeclock"
@@ -12,16 +19,211 @@ import (
 func withOwnSubscribe(_ *fakeclock.Clock, cfg *Config) { cfg.ownSubscribe = true }
 
 // TestOwnSubscribeConnection: a Pion peer answers the offer of a subscribe connection
-// the server runs itself, connects to its ICE-lite agent, completes DTLS and receives
-// the publisher's packets; the server holds no PeerConnection for it.
+// the server runs itself, connects to its ICE-lite agent, completes DTLS in the role
+// it chose and receives the publisher's packets; the server holds no PeerConnection
+// for it, and once the handshake is over, none of its goroutines.
 func TestOwnSubscribeConnection(t *testing.T) {
-	r := newMediaRigAPIs(t, testPeerAPI(t), testPeerAPI(t), withOwnSubscribe)
-	if r.subP.own == nil || r.subP.sub != nil {
-		t.Fatal("the subscriber has a PeerConnection")
+	for _, role := range []webrtc.DTLSRole{webrtc.DTLSRoleServer, webrtc.DTLSRoleClient} {
+		t.Run("peer as DTLS "+role.String(), func(t *testing.T) {
+			s := testPeerSettings()
+			if err := s.SetAnsweringDTLSRole(role); err != nil {
+				t.Fatal(err)
+			}
+			r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe)
+			if r.subP.own == nil || r.subP.sub != nil {
+				t.Fatal("the subscriber has a PeerConnection")
+			}
+			seq := r.pub.send()
+			waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+			// As DTLS server the server reads on until the peer's first SRTCP shows it
+			// has the last flight; as client it stops at once.
+			if role == webrtc.DTLSRoleClient {
+				if err := r.sub.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 1}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "the handshake's goroutines to end", func() bool {
+				select {
+				case <-r.subP.own.dtls.done:
+					return true
+				default:
+					return false
+				}
+			})
+			seq = r.pub.send()
+			waitFor(t, "a packet after the handshake ended", func() bool { return r.sub.has(seq) })
+		})
+	}
+}
+
+var fingerprintLine = regexp.MustCompile(`a=fingerprint:sha-256 [0-9A-F:]+`)
+
+// TestOwnSubscribeRefusesAnotherCertificate: an answer whose fingerprint is not the
+// peer's certificate (a forged answer, or a machine in the middle of the media path)
+// gets no keys: the handshake fails and nothing is sent.
+func TestOwnSubscribeRefusesAnotherCertificate(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	_, _, room := newClockedRoom(t, false, withOwnSubscribe)
+	subP, err := room.Join("sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubP, err := room.Join("pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, track, tr := newCameraSender(t, testPeerAPI(t))
+	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
+	spc, err := testPeerAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = spc.Close() })
+	got := make(chan struct{}, 1)
+	spc.OnTrack(func(*webrtc.TrackRemote, *webrtc.RTPReceiver) { got <- struct{}{} })
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the track is published at its first packet
+		for seq := uint16(0); ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true}, Payload: []byte{0x10, 0, 0x9d, 0x01, 0x2a}})
+		}
+	}()
+	select {
+	case <-subP.NegotiationNeeded():
+	case <-ctx.Done():
+		t.Fatal("no track to subscribe to")
+	}
+	o, err := subP.NextSubscribeOffer(ctx)
+	if err != nil || o == nil {
+		t.Fatalf("offer %v, %v", o, err)
+	}
+	if err := spc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := spc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(spc)
+	if err := spc.SetLocalDescription(a); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	_, other := testCertificate(t)
+	forged := fingerprintLine.ReplaceAllString(spc.LocalDescription().SDP, "a=fingerprint:sha-256 "+other["sha-256"])
+	if forged == spc.LocalDescription().SDP {
+		t.Fatal("no fingerprint replaced")
+	}
+	if err := subP.AcceptSubscribeAnswer(forged); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the handshake to fail", func() bool {
+		select {
+		case <-subP.own.dtls.done:
+			return true
+		default:
+			return false
+		}
+	})
+	if subP.srtp.Load() != nil {
+		t.Fatal("keys from a handshake with another certificate")
+	}
+	select {
+	case <-got:
+		t.Fatal("media reached a peer with another certificate")
+	default:
+	}
+}
+
+// TestOwnSubscribeConsent: a subscriber that stops checking loses the server's consent
+// to send once the timeout passes on the engine's clock (RFC 7675), while one that
+// checks keeps it however far the clock moves; after an ICE restart, as a browser
+// makes, it is sent to again.
+func TestOwnSubscribeConsent(t *testing.T) {
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &silencedConn{PacketConn: raw}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond) // the peer checks every 100 ms and never gives up
+	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
+		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
+	})
+	// Ten seconds of the engine's clock while the subscriber checks: after each half
+	// second a check arrives before the clock moves on.
+	for range 20 {
+		answered := r.eng.lites.answered.Load()
+		r.clock.Advance(500 * time.Millisecond)
+		waitFor(t, "a check", func() bool { return r.eng.lites.answered.Load() > answered })
 	}
 	seq := r.pub.send()
 	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
-	if s := r.sub.pc.ICEConnectionState(); s != webrtc.ICEConnectionStateConnected && s != webrtc.ICEConnectionStateCompleted {
-		t.Fatalf("subscriber ICE %v", s)
+	if n := r.eng.Stats().PacketsWithoutRoute; n != 0 {
+		t.Fatalf("%d packets without a route while the subscriber checked", n)
 	}
+
+	conn.silent.Store(true)
+	waitFor(t, "the server to stop sending to the silent subscriber", func() bool {
+		r.clock.Advance(500 * time.Millisecond)
+		r.pub.send()
+		return r.eng.Stats().PacketsWithoutRoute > 0
+	})
+	before := r.eng.Stats().PacketsWithoutRoute
+	var after []uint16
+	for range 20 {
+		after = append(after, r.pub.send())
+	}
+	waitFor(t, "the next 20 packets counted as without a route", func() bool {
+		return r.eng.Stats().PacketsWithoutRoute >= before+20
+	})
+	for _, seq := range after {
+		if r.sub.has(seq) {
+			t.Errorf("packet %d reached the subscriber after its consent expired", seq)
+		}
+	}
+
+	conn.silent.Store(false)
+	r.subP.RestartSubscribeICE()
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	o, err := r.subP.NextSubscribeOffer(ctx)
+	if err != nil || o == nil {
+		t.Fatalf("the restart's offer: %v %v", o, err)
+	}
+	spc := r.sub.pc
+	if err := spc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := spc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(spc)
+	if err := spc.SetLocalDescription(a); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := r.subP.AcceptSubscribeAnswer(spc.LocalDescription().SDP); err != nil {
+		t.Fatal(err)
+	}
+	var again []uint16
+	waitFor(t, "packets to reach the subscriber after the restart", func() bool {
+		again = append(again, r.pub.send())
+		for _, seq := range again {
+			if r.sub.has(seq) {
+				return true
+			}
+		}
+		return false
+	})
 }
