@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -29,12 +28,11 @@ import (
 // handshake's goroutines with them, and the connection is dropped.
 //
 // dtlsPeer is the net.PacketConn pion/dtls reads and writes: reads come from deliver,
-// writes go to wherever dst says the peer is now (its nominated address, or before
+// writes go through send to wherever the peer is now (its nominated path, or before
 // the nomination the last that passed a check).
 type dtlsPeer struct {
 	in    chan []byte // copies of the peer's datagrams; when full, one is dropped (DTLS retransmits)
-	dst   func() netip.AddrPort
-	send  func(b []byte, to netip.AddrPort) error
+	send  func(b []byte) error
 	local net.Addr
 
 	read     *deadline.Deadline
@@ -50,9 +48,17 @@ const dtlsQueue = 16
 // of 20–63).
 func dtlsRecord(b []byte) bool { return len(b) > 0 && b[0] >= 20 && b[0] <= 63 }
 
-func newDTLSPeer(local net.Addr, dst func() netip.AddrPort, send func([]byte, netip.AddrPort) error) *dtlsPeer {
-	return &dtlsPeer{in: make(chan []byte, dtlsQueue), dst: dst, send: send, local: local, read: deadline.New(), done: make(chan struct{})}
+func newDTLSPeer(local net.Addr, send func([]byte) error) *dtlsPeer {
+	return &dtlsPeer{in: make(chan []byte, dtlsQueue), send: send, local: local, read: deadline.New(), done: make(chan struct{})}
 }
+
+// errNoPath: the peer has not been reached yet; a write is dropped as a network
+// would (DTLS sends it again).
+var errNoPath = errors.New("sfu: no path to the peer yet")
+
+// dtlsRemote is the address pion/dtls is told the peer has: the path may change
+// under it (a nomination, ICE-TCP), which the writes follow.
+var dtlsRemote = &net.UDPAddr{IP: net.IPv4zero, Port: 9}
 
 // deliver hands the peer a datagram read from one of its proven addresses; it never
 // waits (the socket's reader calls it).
@@ -96,7 +102,7 @@ func (d *dtlsPeer) handshake(ctx context.Context, client bool, cert tls.Certific
 		conn *dtls.Conn
 		err  error
 	)
-	raddr := net.UDPAddrFromAddrPort(d.dst())
+	raddr := dtlsRemote
 	if client {
 		copts := make([]dtls.ClientOption, len(opts))
 		for i, o := range opts {
@@ -172,22 +178,20 @@ func (d *dtlsPeer) ReadFrom(p []byte) (int, net.Addr, error) {
 	case <-d.read.Done():
 		return 0, nil, os.ErrDeadlineExceeded
 	case b := <-d.in:
-		return copy(p, b), net.UDPAddrFromAddrPort(d.dst()), nil
+		return copy(p, b), dtlsRemote, nil
 	}
 }
 
-// WriteTo sends to the peer's present address (addr is where it was when the
-// handshake began); with none, the datagram is dropped as a network would.
+// WriteTo sends to the peer's present path; with none yet, the datagram is dropped as
+// a network would.
 func (d *dtlsPeer) WriteTo(p []byte, _ net.Addr) (int, error) {
 	select {
 	case <-d.done:
 		return 0, net.ErrClosed
 	default:
 	}
-	if to := d.dst(); to.IsValid() {
-		if err := d.send(p, to); err != nil {
-			return 0, err
-		}
+	if err := d.send(p); err != nil && !errors.Is(err, errNoPath) {
+		return 0, err
 	}
 	return len(p), nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -57,7 +56,7 @@ func TestDTLSPeerOverICELite(t *testing.T) {
 			ours, ourFP := testCertificate(t)
 			theirs, theirFP := testCertificate(t)
 			logs := newPionLoggerFactory(slog.New(slog.DiscardHandler))
-			peer := newDTLSPeer(r.conn.LocalAddr(), r.lite.dst, r.agents.send)
+			peer := newDTLSPeer(r.conn.LocalAddr(), r.sendToPeer)
 			r.dtls.Store(peer)
 
 			// The remote end: pion/dtls over the agent's connection.
@@ -148,7 +147,7 @@ func TestDTLSPeerRefusesAnotherCertificate(t *testing.T) {
 	theirs, _ := testCertificate(t)
 	_, otherFP := testCertificate(t)
 	logs := newPionLoggerFactory(slog.New(slog.DiscardHandler))
-	peer := newDTLSPeer(r.conn.LocalAddr(), r.lite.dst, r.agents.send)
+	peer := newDTLSPeer(r.conn.LocalAddr(), r.sendToPeer)
 	r.dtls.Store(peer)
 	done := make(chan *dtls.Conn, 1)
 	go func() {
@@ -182,7 +181,7 @@ func TestDTLSPeerRefusesAnotherCertificate(t *testing.T) {
 // datagram is dropped, and after stop nothing is kept.
 func TestDTLSPeerDropsWhenFull(t *testing.T) {
 	var sent int
-	p := newDTLSPeer(nil, func() netip.AddrPort { return netip.MustParseAddrPort("127.0.0.1:1") }, func([]byte, netip.AddrPort) error { sent++; return nil })
+	p := newDTLSPeer(nil, func([]byte) error { sent++; return nil })
 	for range dtlsQueue + 5 {
 		p.deliver([]byte{22, 254, 253})
 	}

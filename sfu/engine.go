@@ -206,7 +206,14 @@ func NewEngine(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("sfu: listen ICE-TCP %s: %w", cfg.TCPAddr, err)
 		}
 		e.tcpLn = ln
-		e.tcpMux = webrtc.NewICETCPMux(loggerFactory.NewLogger("tcpmux"), ln, 32)
+		var muxLn net.Listener = ln
+		if e.own {
+			// The lite agents' connections are sorted out first (litetcp.go).
+			h := newTCPHandoff(ln)
+			muxLn = h
+			go e.acceptTCP(ln, h)
+		}
+		e.tcpMux = webrtc.NewICETCPMux(loggerFactory.NewLogger("tcpmux"), muxLn, 32)
 	}
 
 	settings := webrtc.SettingEngine{LoggerFactory: loggerFactory}
@@ -300,10 +307,11 @@ func (e *Engine) writeTo(b []byte, to netip.AddrPort) error {
 	return err
 }
 
-// liteCandidates are the server's UDP host candidates for its own subscribe
-// connections: what Pion's agents gather on the same settings (the UDP mux's
-// addresses, the interface and loopback rules, the public addresses of a 1:1 NAT),
-// gathered once, as the agents' shared view of the interfaces is made once.
+// liteCandidates are the server's host candidates for its own subscribe connections:
+// what Pion's agents gather on the same settings (the UDP mux's addresses, the
+// interface and loopback rules, the public addresses of a 1:1 NAT, the passive
+// ICE-TCP port), gathered once, as the agents' shared view of the interfaces is made
+// once.
 func (e *Engine) liteCandidates() ([]string, error) {
 	e.candsOnce.Do(func() { e.liteCands, e.liteCandsErr = e.gatherHostCandidates() })
 	return e.liteCands, e.liteCandsErr
@@ -335,13 +343,16 @@ func (e *Engine) gatherHostCandidates() ([]string, error) {
 	}
 	var out []string
 	for _, c := range found {
-		if c.Protocol != webrtc.ICEProtocolUDP || c.Typ != webrtc.ICECandidateTypeHost {
-			continue
+		switch {
+		case c.Typ != webrtc.ICECandidateTypeHost:
+		case c.Protocol == webrtc.ICEProtocolUDP:
+			out = append(out, fmt.Sprintf("candidate:%s 1 udp %d %s %d typ host", c.Foundation, c.Priority, c.Address, c.Port))
+		case c.Protocol == webrtc.ICEProtocolTCP && c.TCPType == "passive":
+			out = append(out, fmt.Sprintf("candidate:%s 1 tcp %d %s %d typ host tcptype passive", c.Foundation, c.Priority, c.Address, c.Port))
 		}
-		out = append(out, fmt.Sprintf("candidate:%s 1 udp %d %s %d typ host", c.Foundation, c.Priority, c.Address, c.Port))
 	}
 	if len(out) == 0 {
-		return nil, errors.New("sfu: no UDP host candidate")
+		return nil, errors.New("sfu: no host candidate")
 	}
 	return out, nil
 }
@@ -376,6 +387,7 @@ func (e *Engine) Close() error {
 		e.sweepStop()
 	}
 	e.sweepMu.Unlock()
+	e.lites.closeAll()
 	if e.writers != nil {
 		e.writers.close()
 	}

@@ -33,8 +33,9 @@ type iceLite struct {
 	// socket's reader: it must not block. onDTLS gets the DTLS records that arrive from
 	// a proven address, from the reader too. onLost is told when the consent expired
 	// (liteAgents.sweep).
-	onSelect func(netip.AddrPort)
+	onSelect func(litePath)
 	onDTLS   func([]byte)
+	onRTCP   func([]byte) // the SRTCP that arrives over ICE-TCP (over UDP the reader's routes serve it)
 	onLost   func()
 
 	mu     sync.Mutex
@@ -42,12 +43,22 @@ type iceLite struct {
 	// seen is the remote ufrag of the checks answered before the answer came, which
 	// the answer's must then match.
 	seen      string
-	selected  netip.AddrPort
+	selected  litePath
 	confirmed int64 // the clock's UnixNano when a check on selected was last answered
-	// proven are the addresses that passed a check, newest first: only from these may
-	// the connection's other datagrams (DTLS) be read.
-	proven [maxProven]netip.AddrPort
+	// proven are the paths that passed a check, newest first: only from these may the
+	// connection's other datagrams (DTLS) be read.
+	proven [maxProven]litePath
+	tcps   []*liteTCP // the ICE-TCP connections checks came over, closed with it
 }
+
+// litePath is a way to the peer: an address on the media socket, or an ICE-TCP
+// connection (whose remote address ap is then).
+type litePath struct {
+	ap  netip.AddrPort
+	tcp *liteTCP
+}
+
+func (p litePath) valid() bool { return p.ap.IsValid() }
 
 // maxProven bounds the addresses an iceLite remembers: a browser checks one pair for
 // each of its candidates, a handful.
@@ -61,7 +72,7 @@ const (
 	icePwdLen   = 32
 )
 
-func newICELite(onSelect func(netip.AddrPort)) *iceLite {
+func newICELite(onSelect func(litePath)) *iceLite {
 	ufrag, pwd := iceCredential(iceUfragLen), iceCredential(icePwdLen)
 	return &iceLite{ufrag: ufrag, pwd: pwd, key: stun.NewShortTermIntegrity(pwd), onSelect: onSelect}
 }
@@ -84,8 +95,8 @@ func (l *iceLite) setRemote(ufrag string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.seen != "" && l.seen != ufrag {
-		l.selected = netip.AddrPort{}
-		l.proven = [maxProven]netip.AddrPort{}
+		l.selected = litePath{}
+		l.proven = [maxProven]litePath{}
 		return errICEUfrag
 	}
 	l.remote = ufrag
@@ -95,7 +106,7 @@ func (l *iceLite) setRemote(ufrag string) error {
 // checked notes a check from ap that passed, with the peer's ufrag, at now; nominated
 // when it carried USE-CANDIDATE. It reports false for a ufrag other than the answer's,
 // and the address that proving ap made it forget, if any.
-func (l *iceLite) checked(ap netip.AddrPort, remote []byte, nominated bool, now int64) (ok bool, evicted netip.AddrPort) {
+func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64) (ok bool, evicted litePath) {
 	l.mu.Lock()
 	switch {
 	case l.remote != "" && l.remote != string(remote):
@@ -124,7 +135,7 @@ func (l *iceLite) checked(ap netip.AddrPort, remote []byte, nominated bool, now 
 
 // prove puts ap first among the proven addresses and returns the one that fell off
 // the end, if any.
-func (l *iceLite) prove(ap netip.AddrPort) (evicted netip.AddrPort) {
+func (l *iceLite) prove(ap litePath) (evicted litePath) {
 	i := 0
 	for i < maxProven-1 && l.proven[i] != ap {
 		i++
@@ -140,25 +151,53 @@ func (l *iceLite) prove(ap netip.AddrPort) (evicted netip.AddrPort) {
 // dst is where the peer is: its nominated address, or before a nomination the last
 // address that passed a check (a browser may start DTLS as soon as its check is
 // answered); invalid when there is neither.
-func (l *iceLite) dst() netip.AddrPort {
+func (l *iceLite) dst() litePath {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.selected.IsValid() {
+	if l.selected.valid() {
 		return l.selected
 	}
 	return l.proven[0]
 }
 
-// isProven reports whether a check from ap passed.
+// isProven reports whether a check from the UDP address ap passed.
 func (l *iceLite) isProven(ap netip.AddrPort) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, p := range l.proven {
-		if p == ap && ap.IsValid() {
+		if p.ap == ap && p.tcp == nil && ap.IsValid() {
 			return true
 		}
 	}
 	return false
+}
+
+// addTCP remembers a TCP connection a check came over, so that it is closed with l;
+// beyond maxProven the oldest is closed now.
+func (l *iceLite) addTCP(c *liteTCP) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, x := range l.tcps {
+		if x == c {
+			return
+		}
+	}
+	if len(l.tcps) == maxProven {
+		l.tcps[0].close()
+		l.tcps = l.tcps[1:]
+	}
+	l.tcps = append(l.tcps, c)
+}
+
+// closeTCP closes the TCP connections checks came over.
+func (l *iceLite) closeTCP() {
+	l.mu.Lock()
+	tcps := l.tcps
+	l.tcps = nil
+	l.mu.Unlock()
+	for _, c := range tcps {
+		c.close()
+	}
 }
 
 // consentLost reports, once, that the selected pair has had no check for longer than
@@ -167,11 +206,11 @@ func (l *iceLite) isProven(ap netip.AddrPort) bool {
 func (l *iceLite) consentLost(now int64, timeout time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.selected.IsValid() || now-l.confirmed <= int64(timeout) {
+	if !l.selected.valid() || now-l.confirmed <= int64(timeout) {
 		return false
 	}
-	l.selected = netip.AddrPort{}
-	l.proven = [maxProven]netip.AddrPort{}
+	l.selected = litePath{}
+	l.proven = [maxProven]litePath{}
 	return true
 }
 
@@ -207,7 +246,7 @@ func (a *liteAgents) add(l *iceLite) {
 	a.mu.Unlock()
 }
 
-// remove forgets l and the addresses it proved.
+// remove forgets l and the addresses it proved, and closes its TCP connections.
 func (a *liteAgents) remove(l *iceLite) {
 	a.mu.Lock()
 	if a.m[l.ufrag] == l {
@@ -219,22 +258,39 @@ func (a *liteAgents) remove(l *iceLite) {
 		}
 	}
 	a.mu.Unlock()
+	l.closeTCP()
+}
+
+// closeAll closes every agent's TCP connections (the engine closes).
+func (a *liteAgents) closeAll() {
+	a.mu.RLock()
+	all := make([]*iceLite, 0, len(a.m))
+	for _, l := range a.m {
+		all = append(all, l)
+	}
+	a.mu.RUnlock()
+	for _, l := range all {
+		l.closeTCP()
+	}
 }
 
 // proved notes that ap belongs to l now (another connection's address before is
 // l's now: the newest check wins), and that evicted no longer does.
-func (a *liteAgents) proved(l *iceLite, ap, evicted netip.AddrPort) {
+func (a *liteAgents) proved(l *iceLite, p, evicted litePath) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m[l.ufrag] != l {
 		return // removed meanwhile
 	}
+	if p.tcp != nil {
+		return // its connection's reader knows its agent (litetcp.go)
+	}
 	if a.byAddr == nil {
 		a.byAddr = make(map[netip.AddrPort]*iceLite)
 	}
-	a.byAddr[ap] = l
-	if evicted.IsValid() && a.byAddr[evicted] == l {
-		delete(a.byAddr, evicted)
+	a.byAddr[p.ap] = l
+	if evicted.valid() && evicted.tcp == nil && a.byAddr[evicted.ap] == l {
+		delete(a.byAddr, evicted.ap)
 	}
 }
 
@@ -299,43 +355,50 @@ func isSTUN(b []byte) bool {
 // is dropped unanswered (and counted): an error response would tell a prober which
 // ufrags exist.
 func (a *liteAgents) take(b []byte, from netip.AddrPort) bool {
+	taken, _ := a.takeOn(b, litePath{ap: from})
+	return taken
+}
+
+// takeOn is take for a check that came over from; passed is the agent whose check
+// passed and was answered (nil for one dropped).
+func (a *liteAgents) takeOn(b []byte, from litePath) (taken bool, passed *iceLite) {
 	if !isSTUN(b) || stun.BindingRequest.Value() != uint16(b[0])<<8|uint16(b[1]) {
-		return false
+		return false, nil
 	}
 	a.msgMu.Lock()
 	defer a.msgMu.Unlock()
 	m := &a.req
 	if _, err := m.Write(b); err != nil {
-		return false
+		return false, nil
 	}
 	user, err := m.Get(stun.AttrUsername)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	local, remote, ok := bytes.Cut(user, []byte{':'})
 	if !ok {
-		return false
+		return false, nil
 	}
 	l := a.lookup(local)
 	if l == nil {
-		return false
+		return false, nil
 	}
-	if !a.valid(m, l) || (a.allow != nil && !a.allow(from.Addr())) {
+	if !a.valid(m, l) || (a.allow != nil && !a.allow(from.ap.Addr())) {
 		a.refused.Add(1)
-		return true
+		return true, nil
 	}
 	ok, evicted := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano())
 	if !ok {
 		a.refused.Add(1)
-		return true
+		return true, nil
 	}
 	a.proved(l, from, evicted)
 	if err := a.respond(m, l, from); err != nil {
 		a.refused.Add(1)
-		return true
+		return true, nil
 	}
 	a.answered.Add(1)
-	return true
+	return true, l
 }
 
 // valid checks what a binding request to l must carry: FINGERPRINT, MESSAGE-INTEGRITY
@@ -348,9 +411,10 @@ func (a *liteAgents) valid(m *stun.Message, l *iceLite) bool {
 	return stun.Fingerprint.Check(m) == nil && l.key.Check(m) == nil
 }
 
-// respond sends the success response to the request m from ap: the address it came
-// from, signed with l's password.
-func (a *liteAgents) respond(m *stun.Message, l *iceLite, ap netip.AddrPort) error {
+// respond sends the success response to the request m that came over to: the
+// address it came from, signed with l's password.
+func (a *liteAgents) respond(m *stun.Message, l *iceLite, to litePath) error {
+	ap := to.ap
 	r := &a.resp
 	r.Reset()
 	r.TransactionID = m.TransactionID
@@ -365,6 +429,9 @@ func (a *liteAgents) respond(m *stun.Message, l *iceLite, ap netip.AddrPort) err
 	}
 	if err := stun.Fingerprint.AddTo(r); err != nil {
 		return err
+	}
+	if to.tcp != nil {
+		return to.tcp.write(r.Raw)
 	}
 	return a.send(r.Raw, ap)
 }

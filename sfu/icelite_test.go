@@ -45,7 +45,7 @@ func newLiteRig(t *testing.T) *liteRig {
 		},
 		now: func() time.Time { return time.Unix(0, r.clock.Load()) },
 	}
-	r.lite = newICELite(func(ap netip.AddrPort) { r.picked <- ap })
+	r.lite = newICELite(func(p litePath) { r.picked <- p.ap })
 	r.agents.add(r.lite)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -74,6 +74,15 @@ func newLiteRig(t *testing.T) *liteRig {
 	r.stop = func() { once.Do(func() { _ = conn.Close(); wg.Wait() }) }
 	t.Cleanup(r.stop)
 	return r
+}
+
+// sendToPeer sends b where the lite agent sees the peer.
+func (r *liteRig) sendToPeer(b []byte) error {
+	to := r.lite.dst()
+	if !to.valid() {
+		return errNoPath
+	}
+	return r.agents.send(b, to.ap)
 }
 
 func (r *liteRig) port() int { return r.conn.LocalAddr().(*net.UDPAddr).Port }
@@ -255,7 +264,7 @@ func TestICELiteRefusesForgedChecks(t *testing.T) {
 		send: func(b []byte, _ netip.AddrPort) error { sent = append(sent, bytes.Clone(b)); return nil },
 		now:  time.Now,
 	}
-	l := newICELite(func(ap netip.AddrPort) { picked = append(picked, ap) })
+	l := newICELite(func(p litePath) { picked = append(picked, p.ap) })
 	agents.add(l)
 	if err := l.setRemote("peer"); err != nil {
 		t.Fatal(err)
@@ -327,7 +336,7 @@ func TestICELiteRefusesForgedChecks(t *testing.T) {
 func TestICELiteChecksBeforeTheAnswer(t *testing.T) {
 	agents := &liteAgents{send: func([]byte, netip.AddrPort) error { return nil }, now: time.Now}
 	var picked []netip.AddrPort
-	l := newICELite(func(ap netip.AddrPort) { picked = append(picked, ap) })
+	l := newICELite(func(p litePath) { picked = append(picked, p.ap) })
 	agents.add(l)
 	a := netip.MustParseAddrPort("127.0.0.1:40001")
 	if !agents.take(check{username: l.ufrag + ":early", pwd: l.pwd, nominate: true}.bytes(t), a) || len(picked) != 1 {
@@ -362,7 +371,7 @@ func TestICELiteRenomination(t *testing.T) {
 	var clock atomic.Int64
 	agents := &liteAgents{send: func([]byte, netip.AddrPort) error { return nil }, now: func() time.Time { return time.Unix(0, clock.Load()) }}
 	var picked []netip.AddrPort
-	l := newICELite(func(ap netip.AddrPort) { picked = append(picked, ap) })
+	l := newICELite(func(p litePath) { picked = append(picked, p.ap) })
 	agents.add(l)
 	_ = l.setRemote("peer")
 	a, b := netip.MustParseAddrPort("127.0.0.1:40001"), netip.MustParseAddrPort("[::1]:40002")

@@ -6,7 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"maps"
-	"net/netip"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -76,7 +76,7 @@ func newOwnSub(e *Engine, p *Participant) *ownSub {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	o := &ownSub{e: e, p: p, sessionID: binary.BigEndian.Uint64(b[:]) >> 1, reached: make(chan struct{})}
-	o.dtls = newDTLSPeer(e.udpConn.LocalAddr(), o.peerAddr, o.sendDatagram)
+	o.dtls = newDTLSPeer(e.udpConn.LocalAddr(), o.sendToPeer)
 	return o
 }
 
@@ -84,29 +84,52 @@ func newOwnSub(e *Engine, p *Participant) *ownSub {
 func (o *ownSub) newLite() *iceLite {
 	l := newICELite(o.selected)
 	l.onDTLS = o.dtls.deliver
+	l.onRTCP = o.tcpRTCP
 	l.onLost = o.consentLost
 	o.e.lites.add(l)
 	return l
 }
 
-// peerAddr is where the peer is: the current credentials' view.
-func (o *ownSub) peerAddr() netip.AddrPort {
+// sendToPeer sends b (DTLS) to where the peer is, as the current credentials see it.
+func (o *ownSub) sendToPeer(b []byte) error {
 	o.mu.Lock()
 	l := o.lite
 	o.mu.Unlock()
 	if l == nil {
-		return netip.AddrPort{}
+		return errNoPath
 	}
-	return l.dst()
+	to := l.dst()
+	switch {
+	case to.tcp != nil:
+		return to.tcp.write(b)
+	case to.valid():
+		return o.e.writeTo(b, to.ap)
+	}
+	return errNoPath
 }
 
-func (o *ownSub) sendDatagram(b []byte, to netip.AddrPort) error { return o.e.writeTo(b, to) }
-
-// selected is the lite agent's nomination: the route.
-func (o *ownSub) selected(ap netip.AddrPort) {
+// selected is the lite agent's nomination: the route. A TCP connection's write waits
+// for the peer: such a subscriber gets a writer of its own (writerpool.go).
+func (o *ownSub) selected(to litePath) {
 	o.reachedOnce.Do(func() { close(o.reached) })
-	o.p.setRoute(&route{ap: ap})
+	if to.tcp != nil {
+		o.p.out.dedicate()
+		o.p.setRoute(&route{tcp: liteTCPRoute{to.tcp}, raddr: net.TCPAddrFromAddrPort(to.ap)})
+	} else {
+		o.p.setRoute(&route{ap: to.ap})
+	}
 	o.maybeConnected()
+}
+
+// tcpRTCP serves the peer's SRTCP that came over ICE-TCP (over UDP the socket
+// reader's routes serve it).
+func (o *ownSub) tcpRTCP(b []byte) {
+	o.p.routeMu.Lock()
+	in := o.p.rtcpIn
+	o.p.routeMu.Unlock()
+	if in != nil {
+		_ = in.serve(b)
+	}
 }
 
 // consentLost stops sending to a peer that stopped checking (RFC 7675), as
@@ -338,7 +361,7 @@ var errNotConnected = errors.New("sfu: subscribe connection not connected")
 // writeRTCP encrypts pkts and sends them on the route.
 func (o *ownSub) writeRTCP(pkts []rtcp.Packet) error {
 	r := o.p.route.Load()
-	if r == nil || !r.ap.IsValid() {
+	if r == nil || (!r.ap.IsValid() && r.tcp == nil) {
 		return errNotConnected
 	}
 	raw, err := rtcp.Marshal(pkts)
@@ -358,7 +381,11 @@ func (o *ownSub) writeRTCP(pkts []rtcp.Packet) error {
 	if err != nil {
 		return err
 	}
-	return o.sendDatagram(out, r.ap)
+	if r.tcp != nil {
+		_, err = r.tcp.WriteTo(out, r.raddr)
+		return err
+	}
+	return o.e.writeTo(out, r.ap)
 }
 
 // close forgets the credentials and ends the handshake.

@@ -227,3 +227,23 @@ func TestOwnSubscribeConsent(t *testing.T) {
 		return false
 	})
 }
+
+// TestOwnSubscribeOverICETCP: a subscriber that can only use TCP reaches the server's
+// lite agent on its ICE-TCP port and gets its media framed there, its RTCP served
+// from there; a publisher on TCP only, whose first frame is not for a lite agent, is
+// handed on to Pion's TCP mux on the same port.
+func TestOwnSubscribeOverICETCP(t *testing.T) {
+	tcpOnly := func() *webrtc.API {
+		s := testPeerSettings()
+		s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+		return webrtc.NewAPI(webrtc.WithSettingEngine(s))
+	}
+	r := newMediaRigAPIs(t, tcpOnly(), tcpOnly(), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) { cfg.TCPAddr = "127.0.0.1:0" })
+	if rt := r.subP.route.Load(); rt == nil || rt.tcp == nil {
+		t.Fatalf("route %+v, want one over ICE-TCP", rt)
+	}
+	seq := r.pub.send()
+	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	before := r.eng.Stats().KeyframeRequestsReceived
+	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.subSSRC()}}, before+1)
+}

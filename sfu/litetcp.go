@@ -1,0 +1,271 @@
+package sfu
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/stun/v4"
+)
+
+// ICE-TCP for the subscribe connections the server runs itself (ownsub.go): a client
+// that cannot use UDP connects to the server's ICE-TCP port (RFC 6544, passive), and
+// every datagram on the connection is framed by a two-byte length (RFC 4571). The
+// engine accepts the connections itself and reads each one's first frame: a check for
+// one of its lite agents (icelite.go) makes the connection a liteTCP, read by a
+// goroutine of its own; anything else is handed to Pion's TCP mux (the publish
+// connections), the first frame replayed in front of the rest.
+
+const (
+	// tcpFirstFrameWait is how long a new connection may take to send its first
+	// check (Pion's mux waits 30 s; a browser sends it at once).
+	tcpFirstFrameWait = 10 * time.Second
+	// tcpIdle closes a connection that sent nothing for that long: a peer's consent
+	// checks come every few seconds.
+	tcpIdle = time.Minute
+	// tcpWriteWait bounds a write to a peer that does not read.
+	tcpWriteWait = 5 * time.Second
+	// maxTCPFrame is the largest frame read; media stays below 1,200 bytes.
+	maxTCPFrame = 1500
+)
+
+// liteTCP is one ICE-TCP connection of a lite agent's peer.
+type liteTCP struct {
+	conn   net.Conn
+	ap     netip.AddrPort
+	wmu    sync.Mutex // one frame at a time
+	wbuf   []byte
+	closed atomic.Bool
+	lite   atomic.Pointer[iceLite] // the agent whose check last passed on it
+}
+
+// write sends b as one frame.
+func (c *liteTCP) write(b []byte) error {
+	if len(b) > 0xffff {
+		return errTooLarge
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = binary.BigEndian.AppendUint16(c.wbuf[:0], uint16(len(b)))
+	c.wbuf = append(c.wbuf, b...)
+	_ = c.conn.SetWriteDeadline(time.Now().Add(tcpWriteWait))
+	_, err := c.conn.Write(c.wbuf)
+	return err
+}
+
+func (c *liteTCP) close() {
+	if !c.closed.Swap(true) {
+		_ = c.conn.Close()
+	}
+}
+
+// serve reads the connection's frames until it closes: checks to the lite agents,
+// DTLS and SRTCP to the connection of the agent whose check passed on it.
+func (c *liteTCP) serve(a *liteAgents, first []byte) {
+	defer c.close()
+	buf := make([]byte, maxTCPFrame)
+	frame := first
+	for {
+		switch {
+		case isSTUN(frame):
+			if _, l := a.takeOn(frame, litePath{ap: c.ap, tcp: c}); l != nil && c.lite.Swap(l) != l {
+				l.addTCP(c)
+			}
+		case dtlsRecord(frame):
+			if l := c.lite.Load(); l != nil && l.onDTLS != nil {
+				l.onDTLS(frame)
+			}
+		case isRTCP(frame):
+			if l := c.lite.Load(); l != nil && l.onRTCP != nil {
+				l.onRTCP(frame)
+			}
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(tcpIdle))
+		n, err := readFrame(c.conn, buf)
+		if err != nil {
+			return
+		}
+		frame = buf[:n]
+	}
+}
+
+var errTCPFrame = errors.New("sfu: ICE-TCP frame too large")
+
+// readFrame reads one RFC 4571 frame into buf.
+func readFrame(r io.Reader, buf []byte) (int, error) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, err
+	}
+	n := int(binary.BigEndian.Uint16(hdr[:]))
+	if n > len(buf) {
+		return 0, errTCPFrame
+	}
+	return io.ReadFull(r, buf[:n])
+}
+
+// liteTCPRoute is a liteTCP as a route's connection (srtpOut writes RTP to it). The
+// route does not own it: Close leaves it open.
+type liteTCPRoute struct{ c *liteTCP }
+
+func (r liteTCPRoute) WriteTo(b []byte, _ net.Addr) (int, error) {
+	if err := r.c.write(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+func (r liteTCPRoute) ReadFrom([]byte) (int, net.Addr, error) { return 0, nil, errors.ErrUnsupported }
+func (r liteTCPRoute) Close() error                           { return nil }
+func (r liteTCPRoute) LocalAddr() net.Addr                    { return r.c.conn.LocalAddr() }
+func (r liteTCPRoute) SetDeadline(time.Time) error            { return nil }
+func (r liteTCPRoute) SetReadDeadline(time.Time) error        { return nil }
+func (r liteTCPRoute) SetWriteDeadline(time.Time) error       { return nil }
+
+// tcpHandoff is the listener Pion's TCP mux accepts from: the connections whose first
+// frame was not for a lite agent, with that frame put back.
+type tcpHandoff struct {
+	ln    net.Listener
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newTCPHandoff(ln net.Listener) *tcpHandoff {
+	return &tcpHandoff{ln: ln, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (h *tcpHandoff) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.conns:
+		return c, nil
+	case <-h.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close closes the real listener too (Pion's mux closes what it accepts from).
+func (h *tcpHandoff) Close() error {
+	h.once.Do(func() { close(h.done) })
+	return h.ln.Close()
+}
+
+func (h *tcpHandoff) Addr() net.Addr { return h.ln.Addr() }
+
+// give hands c to Pion's mux, or closes it once the mux is gone.
+func (h *tcpHandoff) give(c net.Conn) {
+	select {
+	case h.conns <- c:
+	case <-h.done:
+		_ = c.Close()
+	}
+}
+
+// replayConn is a connection whose first bytes were read already: they are read again.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(b []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(b, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// acceptTCP accepts ICE-TCP connections until the listener closes; then the
+// connections not yet sorted are closed.
+func (e *Engine) acceptTCP(ln net.Listener, h *tcpHandoff) {
+	var (
+		mu      sync.Mutex
+		sorting = map[net.Conn]struct{}{}
+		closed  bool
+	)
+	defer func() {
+		mu.Lock()
+		closed = true
+		for c := range sorting {
+			_ = c.Close()
+		}
+		mu.Unlock()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			_ = h.Close()
+			return
+		}
+		mu.Lock()
+		if closed {
+			mu.Unlock()
+			_ = c.Close()
+			return
+		}
+		sorting[c] = struct{}{}
+		mu.Unlock()
+		go func() {
+			first, ok := e.firstFrame(c)
+			mu.Lock()
+			delete(sorting, c)
+			mu.Unlock()
+			if ok {
+				e.sortTCP(c, first, h)
+			}
+		}()
+	}
+}
+
+// firstFrame reads c's first frame, or closes c.
+func (e *Engine) firstFrame(c net.Conn) ([]byte, bool) {
+	_ = c.SetReadDeadline(time.Now().Add(tcpFirstFrameWait))
+	buf := make([]byte, maxTCPFrame)
+	n, err := readFrame(c, buf)
+	if err != nil {
+		_ = c.Close()
+		return nil, false
+	}
+	return buf[:n], true
+}
+
+// sortTCP gives c, whose first frame was frame, to a lite agent or to Pion's mux.
+func (e *Engine) sortTCP(c net.Conn, frame []byte, h *tcpHandoff) {
+	n := len(frame)
+	if e.ownsCheck(frame) {
+		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+		lc := &liteTCP{conn: c, ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+		lc.serve(&e.lites, frame)
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	first := binary.BigEndian.AppendUint16(make([]byte, 0, 2+n), uint16(n))
+	h.give(&replayConn{Conn: c, pending: append(first, frame...)})
+}
+
+// ownsCheck reports whether b is a binding request for one of the lite agents.
+func (e *Engine) ownsCheck(b []byte) bool {
+	if !isSTUN(b) {
+		return false
+	}
+	var m stun.Message
+	if err := stun.Decode(b, &m); err != nil || m.Type != stun.BindingRequest {
+		return false
+	}
+	var user stun.Username
+	if user.GetFrom(&m) != nil {
+		return false
+	}
+	local, _, _ := bytes.Cut(user, []byte{':'})
+	return e.lites.lookup(local) != nil
+}
