@@ -92,7 +92,7 @@ func (c *certificates) current() error {
 	fp := ""
 	for _, f := range fps {
 		if strings.EqualFold(f.Algorithm, "sha-256") {
-			fp = f.Algorithm + " " + f.Value
+			fp = f.Algorithm + " " + strings.ToUpper(f.Value) // RFC 8122: upper-case hex
 		}
 	}
 	if fp == "" {

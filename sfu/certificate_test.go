@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pion/webrtc/v4"
@@ -22,7 +23,7 @@ func fingerprint(t *testing.T, c []webrtc.Certificate) string {
 // day, publish and subscribe, has the same DTLS certificate; a connection made a day
 // later has another.
 func TestConnectionsShareADailyCertificate(t *testing.T) {
-	clock, eng, room := newClockedRoom(t, false)
+	clock, eng, room := newClockedRoom(t, false, withPionSubscribe)
 	a, err := room.Join("a")
 	if err != nil {
 		t.Fatal(err)
@@ -46,5 +47,40 @@ func TestConnectionsShareADailyCertificate(t *testing.T) {
 	}
 	if fp := fingerprint(t, c.sub.GetConfiguration().Certificates); fp == first {
 		t.Fatal("a connection made a day later still has the first certificate")
+	}
+}
+
+// TestOwnConnectionsShareADailyCertificate: the subscribe connections the server runs
+// itself offer the day's certificate, the one Pion's connections are given.
+func TestOwnConnectionsShareADailyCertificate(t *testing.T) {
+	clock, eng, room := newClockedRoom(t, false)
+	offered := func(id string) string {
+		p, err := room.Join(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.own == nil {
+			t.Fatal("a subscribe connection on Pion's path")
+		}
+		o, err := p.own.offer(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp := fingerprintLine.FindString(o.SDP)
+		if fp == "" {
+			t.Fatalf("no fingerprint in %s", o.SDP)
+		}
+		return strings.TrimPrefix(fp, "a=fingerprint:sha-256 ")
+	}
+	first := offered("a")
+	if fp := offered("b"); fp != first {
+		t.Fatalf("two subscribe connections of one day offer %s and %s", first, fp)
+	}
+	if fp := fingerprint(t, eng.certs.configuration().Certificates); !strings.EqualFold(fp, first) {
+		t.Fatalf("a publish connection's certificate %s differs from the day's %s", fp, first)
+	}
+	clock.Advance(certificateLifetime)
+	if fp := offered("c"); fp == first {
+		t.Fatal("a connection made a day later still offers the first certificate")
 	}
 }

@@ -27,7 +27,8 @@ func (c *silencedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.PacketConn.WriteTo(b, addr)
 }
 
-// TestSilentSubscriberIsNoLongerSent: a subscriber that stops answering (no STUN, no
+// TestSilentSubscriberIsNoLongerSent (on Pion's path; TestOwnSubscribeConsent for the
+// connections the server runs itself): a subscriber that stops answering (no STUN, no
 // RTCP) loses the server's consent to send once its ICE agent fails (RFC 7675): the
 // publisher's packets after that are not sent to it, each counted as without a route,
 // and none reaches it. When it is back and restarts ICE, as a browser does, the new
@@ -44,7 +45,7 @@ func TestSilentSubscriberIsNoLongerSent(t *testing.T) {
 	s.SetICEUDPMux(mux)
 	s.SetICETimeouts(2*time.Second, 2*time.Second, 100*time.Millisecond) // the subscriber's own agent keeps checking while it can
 	subAPI := webrtc.NewAPI(webrtc.WithSettingEngine(s))
-	r := newMediaRigAPIs(t, testPeerAPI(t), subAPI, func(_ *fakeclock.Clock, cfg *Config) {
+	r := newMediaRigAPIs(t, testPeerAPI(t), subAPI, withPionSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
 		// Far longer than the checks' spacing, so a busy machine's pause does not
 		// fail an agent whose peer answers.
 		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}

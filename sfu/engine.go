@@ -72,9 +72,11 @@ type Config struct {
 	// iceTimeouts, when set, replace the ICE agents' timers: tests shorten them to see
 	// a silent peer's consent expire.
 	iceTimeouts iceTimeouts
-	// ownSubscribe runs subscribe connections without Pion's PeerConnection
-	// (ownsub.go) where the media socket's reader can serve them.
-	ownSubscribe bool
+	// pionSubscribe runs the subscribe connections on Pion's PeerConnection, as
+	// before ownsub.go, for the tests of that path; without it the engine runs them
+	// itself wherever the media socket's reader can serve them (an operating system's
+	// socket; a simulated network's is left to Pion).
+	pionSubscribe bool
 }
 
 // iceTimeouts are an ICE agent's timers (webrtc.SettingEngine.SetICETimeouts).
@@ -184,7 +186,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		// socket the batching cannot use (it says why at debug level).
 		if bc, err := newBatchConn(uc); err == nil {
 			bc.taker = mediaTaker{sub: &e.subRTCP, pub: &e.pubRTP, lites: &e.lites} // before the UDP mux starts reading
-			e.own = cfg.ownSubscribe
+			e.own = !cfg.pionSubscribe
 			if kernelTimes {
 				if err := bc.reader.stampReceipts(); err != nil {
 					cfg.Logger.Debug("forwarding delays start at the read", "err", err)

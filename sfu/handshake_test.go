@@ -21,6 +21,11 @@ func TestSubscribeHandshakeHasNoCookieRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := testPeerSettings()
+	// The subscriber takes the client's role, as browsers do (a Pion peer answering
+	// an ICE-lite offer would take the server's).
+	if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleClient); err != nil {
+		t.Fatal(err)
+	}
 	s.SetDTLSClientHelloMessageHook(func(h handshake.MessageClientHello) handshake.Message {
 		hellos.Add(1)
 		if len(h.Cookie) > 0 {

@@ -160,6 +160,13 @@ func (l *iceLite) dst() litePath {
 	return l.proven[0]
 }
 
+// nominated reports whether the peer has nominated a path.
+func (l *iceLite) nominated() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.selected.valid()
+}
+
 // isProven reports whether a check from the UDP address ap passed.
 func (l *iceLite) isProven(ap netip.AddrPort) bool {
 	l.mu.Lock()

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"maps"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -52,6 +54,13 @@ type ownSub struct {
 	started bool
 
 	connected atomic.Bool
+	// The probes of the peer's candidates (liteprobe.go), under mu.
+	remotes    []netip.AddrPort
+	creds      probeCredentials
+	probing    bool
+	probeRound int
+	probeStop  func() bool
+
 	// reached is closed at the first nomination: a DTLS client's first flight waits
 	// for somewhere to go (a lost one is sent again only after a second).
 	reached     chan struct{}
@@ -272,6 +281,12 @@ func (o *ownSub) accept(text string) error {
 	}
 	o.mu.Unlock()
 
+	for _, c := range a.candidates {
+		if cand, err := ice.UnmarshalCandidate(c); err == nil && o.e.cands.ok(cand) {
+			o.addRemote(cand)
+		}
+	}
+	o.startProbing(probeCredentials{ufrag: a.ufrag, pwd: a.pwd})
 	for _, c := range changes {
 		if c.unbind {
 			c.d.unbind()
@@ -398,6 +413,9 @@ func (o *ownSub) close() {
 	o.closed = true
 	lites := []*iceLite{o.lite, o.oldLite}
 	cancel := o.cancel
+	if o.probeStop != nil {
+		o.probeStop()
+	}
 	o.mu.Unlock()
 	for _, l := range lites {
 		if l != nil {

@@ -3,20 +3,28 @@ package sfu
 import (
 	"context"
 	"net"
+	"net/netip"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 
 	"conclave/internal/fakeclock"
 )
 
-// withOwnSubscribe runs the engine's subscribe connections itself (ownsub.go).
-func withOwnSubscribe(_ *fakeclock.Clock, cfg *Config) { cfg.ownSubscribe = true }
+// withOwnSubscribe makes sure the engine runs its subscribe connections itself
+// (ownsub.go), as it does unless told otherwise.
+func withOwnSubscribe(_ *fakeclock.Clock, cfg *Config) { cfg.pionSubscribe = false }
+
+// withPionSubscribe runs the engine's subscribe connections on Pion's PeerConnection,
+// for the tests of that path.
+func withPionSubscribe(_ *fakeclock.Clock, cfg *Config) { cfg.pionSubscribe = true }
 
 // TestOwnSubscribeConnection: a Pion peer answers the offer of a subscribe connection
 // the server runs itself, connects to its ICE-lite agent, completes DTLS in the role
@@ -246,4 +254,74 @@ func TestOwnSubscribeOverICETCP(t *testing.T) {
 	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	before := r.eng.Stats().KeyframeRequestsReceived
 	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.subSSRC()}}, before+1)
+}
+
+// TestOwnSubscribeProbesThePeer: after the answer the connection probes the peer's
+// candidates as a controlled agent (the peer's ufrag and password, ICE-CONTROLLED),
+// again as the engine's clock moves, and stops once the peer has nominated a pair.
+func TestOwnSubscribeProbesThePeer(t *testing.T) {
+	clock, _, room := newClockedRoom(t, true)
+	p, err := room.Join("sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = peer.Close() })
+	o, err := p.own.offer(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = o
+	const peerUfrag, peerPwd = "peer", "the-peers-password-1234"
+	port := peer.LocalAddr().(*net.UDPAddr).Port
+	answer := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:" + peerUfrag + "\r\na=ice-pwd:" + peerPwd +
+		"\r\na=fingerprint:sha-256 AB:CD\r\na=setup:active\r\na=candidate:1 1 udp 2130706431 127.0.0.1 " + strconv.Itoa(port) + " typ host\r\n"
+	p.mu.Lock()
+	p.offerPending = true
+	p.mu.Unlock()
+	if err := p.AcceptSubscribeAnswer(answer); err != nil {
+		t.Fatal(err)
+	}
+	readProbe := func() (*stun.Message, netip.AddrPort) {
+		t.Helper()
+		buf := make([]byte, 1500)
+		_ = peer.SetReadDeadline(time.Now().Add(mediaWait))
+		n, from, err := peer.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m stun.Message
+		if err := stun.Decode(buf[:n], &m); err != nil {
+			t.Fatal(err)
+		}
+		return &m, from
+	}
+	m, server := readProbe()
+	var user stun.Username
+	if err := user.GetFrom(m); err != nil || string(user) != peerUfrag+":"+p.own.lite.ufrag {
+		t.Fatalf("probe username %q, %v", user, err)
+	}
+	if m.Type != stun.BindingRequest || !m.Contains(stun.AttrICEControlled) || stun.NewShortTermIntegrity(peerPwd).Check(m) != nil || stun.Fingerprint.Check(m) != nil {
+		t.Fatalf("probe %v", m)
+	}
+	clock.Advance(probeDelays[0])
+	readProbe() // the next round
+
+	// The peer, now knowing the server's address, checks it and nominates.
+	req := check{username: p.own.lite.ufrag + ":" + peerUfrag, pwd: p.own.lite.pwd, nominate: true}.bytes(t)
+	if _, err := peer.WriteToUDPAddrPort(req, server); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the nomination", func() bool { return p.route.Load() != nil })
+	for _, d := range probeDelays[1:] {
+		clock.Advance(d)
+	}
+	waitFor(t, "the probing to stop", func() bool {
+		p.own.mu.Lock()
+		defer p.own.mu.Unlock()
+		return !p.own.probing
+	})
 }

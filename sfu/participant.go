@@ -687,10 +687,15 @@ func (p *Participant) AddCandidate(publish bool, c Candidate) error {
 		return ErrTooManyCandidates
 	}
 	*count++
-	if !p.room.engine.cands.ok(parsed) || (!publish && p.own != nil) {
-		// An ICE-lite agent needs no remote candidates: it learns the peer's
-		// addresses from the checks it answers (icelite.go).
+	if !p.room.engine.cands.ok(parsed) {
 		p.mu.Unlock()
+		return nil
+	}
+	if !publish && p.own != nil {
+		// The lite agent learns the peer's addresses from the checks it answers; it
+		// probes the candidates the peer names (liteprobe.go).
+		p.mu.Unlock()
+		p.own.addRemote(parsed)
 		return nil
 	}
 	if pc == nil || pc.RemoteDescription() == nil {

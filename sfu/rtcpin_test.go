@@ -143,7 +143,7 @@ func TestSubscriberRTCPIsReadInTheSocketReader(t *testing.T) {
 // pair's address, moves with it, leaves a route over ICE-TCP to Pion, and is gone
 // once the participant is.
 func TestSubscriberRTCPFollowsTheRoute(t *testing.T) {
-	r := newMediaRig(t)
+	r := newMediaRigAPIs(t, testPeerAPI(t), testPeerAPI(t), withPionSubscribe)
 	waitRegistered(t, r)
 	routes := &r.eng.subRTCP
 	lookup := routes.lookup

@@ -167,7 +167,7 @@ func TestSubscriberAsDTLSServerKeepsPionsPath(t *testing.T) {
 	if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 		t.Fatal(err)
 	}
-	r := newMediaRigWith(t, webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s)))
+	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s)), withPionSubscribe)
 	if r.subP.srtp.Load() != nil {
 		t.Fatal("an SRTP writer of its own without the handshake's keys")
 	}

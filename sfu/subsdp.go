@@ -125,6 +125,7 @@ type answer struct {
 	// server is the client.
 	dtlsClient bool
 	sections   []answerSection
+	candidates []string // the candidate attributes' values, at most maxSDPCandidates
 }
 
 var errAnswer = errors.New("sfu: subscribe answer")
@@ -151,8 +152,11 @@ func parseAnswer(text string, sections []offerSection) (*answer, error) {
 		}
 	}
 	for _, at := range sd.Attributes {
-		if at.Key == "fingerprint" {
+		switch {
+		case at.Key == "fingerprint":
 			addFingerprint(at.Value)
+		case at.Key == "candidate" && len(a.candidates) < maxSDPCandidates:
+			a.candidates = append(a.candidates, at.Value)
 		}
 	}
 	for i, md := range sd.MediaDescriptions {
@@ -175,6 +179,10 @@ func parseAnswer(text string, sections []offerSection) (*answer, error) {
 				}
 			case "fingerprint":
 				addFingerprint(at.Value)
+			case "candidate":
+				if len(a.candidates) < maxSDPCandidates {
+					a.candidates = append(a.candidates, at.Value)
+				}
 			case "setup":
 				if setup == "" || i == 0 {
 					setup = at.Value

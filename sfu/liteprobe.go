@@ -1,0 +1,126 @@
+package sfu
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/stun/v4"
+)
+
+// An ICE-lite agent sends no checks: the peer finds the server's candidates and
+// checks them. A peer that cannot pair its own candidates with the server's finds no
+// pair at all, though the server could reach it: Firefox pairs none of its interface
+// addresses with a loopback candidate of the server's (a server on 127.0.0.1, as in
+// the tests), and a peer whose network lets in only what answers its own traffic
+// (some firewalls) drops what it did not ask for. Pion's full agent got past both by
+// checking the peer's candidates itself, whereupon the peer learns the server's
+// address as a peer-reflexive candidate and checks it. So the connection probes, as
+// a controlled agent would, each UDP candidate the peer names (in its answer or
+// trickled; the candidate filter has passed them, candidates.go) until the peer has
+// nominated a pair: a check at once and a few more, further and further apart. After
+// the nomination it sends nothing: the peer's consent checks keep the pair.
+
+// probeDelays are the waits between a connection's rounds of probes; after the last
+// round it waits for the peer.
+var probeDelays = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond, 1200 * time.Millisecond, 2400 * time.Millisecond}
+
+// maxProbed bounds the candidates a connection probes.
+const maxProbed = 16
+
+// probePriority is the priority a probe names for the server's peer-reflexive
+// candidate (RFC 8445 §5.1.2: type preference 110, local preference 65535, component 1).
+const probePriority = 110<<24 | 65535<<8 | 255
+
+// probeCredentials are what a probe needs of the peer: its ufrag and password.
+type probeCredentials struct{ ufrag, pwd string }
+
+// newProbe is a binding request from the lite agent l to the peer with creds.
+func newProbe(l *iceLite, creds probeCredentials, tiebreaker uint64) ([]byte, error) {
+	m, err := stun.Build(stun.TransactionID, stun.BindingRequest,
+		stun.NewUsername(creds.ufrag+":"+l.ufrag),
+		ice.PriorityAttr(probePriority),
+		ice.AttrControlled(tiebreaker),
+		stun.NewShortTermIntegrity(creds.pwd),
+		stun.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	return m.Raw, nil
+}
+
+// addRemote notes a UDP candidate of the peer's and, once the answer is known and
+// while the peer has not nominated a pair, probes it at once (later rounds include it).
+func (o *ownSub) addRemote(c ice.Candidate) {
+	if c.NetworkType() != ice.NetworkTypeUDP4 && c.NetworkType() != ice.NetworkTypeUDP6 {
+		return
+	}
+	ip, err := netip.ParseAddr(c.Address())
+	if err != nil || c.Port() <= 0 || c.Port() > 0xffff {
+		return
+	}
+	ap := netip.AddrPortFrom(ip.Unmap(), uint16(c.Port()))
+	o.mu.Lock()
+	for _, x := range o.remotes {
+		if x == ap {
+			o.mu.Unlock()
+			return
+		}
+	}
+	if len(o.remotes) >= maxProbed || o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.remotes = append(o.remotes, ap)
+	l, creds := o.lite, o.creds
+	o.mu.Unlock()
+	if creds.ufrag != "" && l != nil && !l.nominated() {
+		o.sendProbes(l, creds, []netip.AddrPort{ap})
+	}
+}
+
+// startProbing begins the rounds of probes for the credentials of the answer just
+// accepted.
+func (o *ownSub) startProbing(creds probeCredentials) {
+	o.mu.Lock()
+	o.creds, o.probing, o.probeRound = creds, true, 0
+	if o.probeStop != nil {
+		o.probeStop()
+		o.probeStop = nil
+	}
+	o.mu.Unlock()
+	o.probe()
+}
+
+// probe sends a round of probes and schedules the next, until the peer nominates.
+func (o *ownSub) probe() {
+	o.mu.Lock()
+	l, creds, remotes := o.lite, o.creds, append([]netip.AddrPort(nil), o.remotes...)
+	if o.closed || l == nil || l.nominated() || o.probeRound > len(probeDelays) {
+		o.probing, o.probeStop = false, nil
+		o.mu.Unlock()
+		return
+	}
+	if o.probeRound < len(probeDelays) {
+		o.probeStop = o.e.after(probeDelays[o.probeRound], o.probe)
+	} else {
+		o.probing, o.probeStop = false, nil // the last round: the peer has to find the server now
+	}
+	o.probeRound++
+	o.mu.Unlock()
+	o.sendProbes(l, creds, remotes)
+}
+
+func (o *ownSub) sendProbes(l *iceLite, creds probeCredentials, to []netip.AddrPort) {
+	var tb [8]byte
+	_, _ = rand.Read(tb[:])
+	for _, ap := range to {
+		b, err := newProbe(l, creds, binary.BigEndian.Uint64(tb[:]))
+		if err != nil {
+			return
+		}
+		_ = o.e.writeTo(b, ap)
+	}
+}
