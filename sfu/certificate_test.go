@@ -51,13 +51,19 @@ func TestConnectionsShareADailyCertificate(t *testing.T) {
 }
 
 // TestOwnConnectionsShareADailyCertificate: the subscribe connections the server runs
-// itself offer the day's certificate, the one Pion's connections are given.
+// itself offer the day's certificate, the one Pion's connections are given, and keep
+// the one they first offered.
 func TestOwnConnectionsShareADailyCertificate(t *testing.T) {
 	clock, eng, room := newClockedRoom(t, false)
+	joined := map[string]*Participant{}
 	offered := func(id string) string {
-		p, err := room.Join(id)
-		if err != nil {
-			t.Fatal(err)
+		p := joined[id]
+		if p == nil {
+			var err error
+			if p, err = room.Join(id); err != nil {
+				t.Fatal(err)
+			}
+			joined[id] = p
 		}
 		if p.own == nil {
 			t.Fatal("a subscribe connection on Pion's path")
@@ -82,5 +88,9 @@ func TestOwnConnectionsShareADailyCertificate(t *testing.T) {
 	clock.Advance(certificateLifetime)
 	if fp := offered("c"); fp == first {
 		t.Fatal("a connection made a day later still offers the first certificate")
+	}
+	// A connection keeps its certificate for good: its next offer names the same.
+	if fp := offered("a"); fp != first {
+		t.Fatalf("a connection's offer changed its certificate from %s to %s", first, fp)
 	}
 }

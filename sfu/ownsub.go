@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"maps"
@@ -46,6 +47,9 @@ type ownSub struct {
 	offered     []offerSection
 	offeredD    []*downTrack
 	offeredLite *iceLite
+	// cert is the DTLS certificate of the first offer, fingerprint its fingerprint.
+	cert        tls.Certificate
+	fingerprint string
 	// remote is the first accepted answer's DTLS side; later answers must keep it.
 	remote  *answer
 	dtls    *dtlsPeer
@@ -188,7 +192,7 @@ func (o *ownSub) removeTrack(d *downTrack) {
 
 // offer makes the next offer, with new ICE credentials when restart.
 func (o *ownSub) offer(restart bool) (*Offer, error) {
-	_, fp, err := o.e.certs.dtls()
+	cert, fp, err := o.e.certs.dtls()
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +205,13 @@ func (o *ownSub) offer(restart bool) (*Offer, error) {
 	if o.closed {
 		return nil, ErrClosed
 	}
+	// The connection keeps the certificate of its first offer for good, as a
+	// PeerConnection does: every offer names it, and the handshake proves it, even
+	// when the engine has made the next day's meanwhile.
+	if o.fingerprint == "" {
+		o.cert, o.fingerprint = cert, fp
+	}
+	fp = o.fingerprint
 	if o.lite == nil || restart {
 		if o.oldLite != nil && o.oldLite != o.lite {
 			o.e.lites.remove(o.oldLite)
@@ -312,12 +323,15 @@ func (o *ownSub) accept(text string) error {
 // handshake runs the DTLS handshake and starts the connection's SRTP with its keys.
 func (o *ownSub) handshake(ctx context.Context, cancel context.CancelFunc, a *answer) {
 	defer cancel()
-	cert, _, err := o.e.certs.dtls()
+	o.mu.Lock()
+	cert := o.cert
+	o.mu.Unlock()
 	var (
 		keys    srtp.SessionKeys
 		profile srtp.ProtectionProfile
+		err     error
 	)
-	if err == nil && a.dtlsClient {
+	if a.dtlsClient {
 		select {
 		case <-o.reached:
 		case <-ctx.Done():
