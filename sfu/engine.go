@@ -274,7 +274,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	}
 	e.writers = newWriterPool(0, e.newWriterBatch)
 	if e.own {
+		e.sweepMu.Lock() // the first sweep may come before after returns
 		e.sweepStop = e.after(untilNext(e.now(), e.consentSweep()), e.sweepConsent)
+		e.sweepMu.Unlock()
 	}
 	return e, nil
 }
