@@ -24,8 +24,11 @@ import (
 // the nomination it sends nothing: the peer's consent checks keep the pair.
 
 // probeDelays are the waits between a connection's rounds of probes; after the last
-// round it waits for the peer.
-var probeDelays = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond, 600 * time.Millisecond, 1200 * time.Millisecond, 2400 * time.Millisecond}
+// round it waits for the peer. The early rounds are close together: a controlling
+// agent (Pion's, at least) nominates a pair as soon as a check arrives on one that
+// has succeeded, instead of at its next tick (every 200 ms): at a crowd of 50 joining,
+// starting at 20 ms instead of 50 took the p95 of the join from 108–131 ms to 89–99.
+var probeDelays = []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 160 * time.Millisecond, 320 * time.Millisecond, 640 * time.Millisecond, 1280 * time.Millisecond, 2560 * time.Millisecond}
 
 // maxProbed bounds the candidates a connection probes.
 const maxProbed = 16
