@@ -471,3 +471,49 @@ func (r *mediaRig) subSSRC() uint32 {
 	defer r.sub.mu.Unlock()
 	return uint32(r.sub.track.SSRC())
 }
+
+// answerWith has the subscriber's connection spc answer the offer sdp; the answer, once
+// gathered.
+func answerWith(t *testing.T, spc *webrtc.PeerConnection, sdp string) string {
+	t.Helper()
+	if err := spc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := spc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(spc)
+	if err := spc.SetLocalDescription(a); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return spc.LocalDescription().SDP
+}
+
+// restartSubscribeICE restarts the subscriber's ICE as a browser whose connection
+// failed does, and waits until the publisher's packets reach it again.
+func (r *mediaRig) restartSubscribeICE() {
+	t := r.t
+	t.Helper()
+	r.subP.RestartSubscribeICE()
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	o, err := r.subP.NextSubscribeOffer(ctx)
+	if err != nil || o == nil {
+		t.Fatalf("the restart's offer: %v %v", o, err)
+	}
+	if err := r.subP.AcceptSubscribeAnswer(answerWith(t, r.sub.pc, o.SDP)); err != nil {
+		t.Fatal(err)
+	}
+	var again []uint16
+	waitFor(t, "packets to reach the subscriber after the restart", func() bool {
+		again = append(again, r.pub.send())
+		for _, seq := range again {
+			if r.sub.has(seq) {
+				return true
+			}
+		}
+		return false
+	})
+}

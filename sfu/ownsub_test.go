@@ -111,21 +111,10 @@ func TestOwnSubscribeRefusesAnotherCertificate(t *testing.T) {
 	if err != nil || o == nil {
 		t.Fatalf("offer %v, %v", o, err)
 	}
-	if err := spc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := spc.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(spc)
-	if err := spc.SetLocalDescription(a); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
+	genuine := answerWith(t, spc, o.SDP)
 	_, other := testCertificate(t)
-	forged := fingerprintLine.ReplaceAllString(spc.LocalDescription().SDP, "a=fingerprint:sha-256 "+other["sha-256"])
-	if forged == spc.LocalDescription().SDP {
+	forged := fingerprintLine.ReplaceAllString(genuine, "a=fingerprint:sha-256 "+other["sha-256"])
+	if forged == genuine {
 		t.Fatal("no fingerprint replaced")
 	}
 	if err := subP.AcceptSubscribeAnswer(forged); err != nil {
@@ -201,39 +190,7 @@ func TestOwnSubscribeConsent(t *testing.T) {
 	}
 
 	conn.silent.Store(false)
-	r.subP.RestartSubscribeICE()
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
-	defer cancel()
-	o, err := r.subP.NextSubscribeOffer(ctx)
-	if err != nil || o == nil {
-		t.Fatalf("the restart's offer: %v %v", o, err)
-	}
-	spc := r.sub.pc
-	if err := spc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := spc.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(spc)
-	if err := spc.SetLocalDescription(a); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := r.subP.AcceptSubscribeAnswer(spc.LocalDescription().SDP); err != nil {
-		t.Fatal(err)
-	}
-	var again []uint16
-	waitFor(t, "packets to reach the subscriber after the restart", func() bool {
-		again = append(again, r.pub.send())
-		for _, seq := range again {
-			if r.sub.has(seq) {
-				return true
-			}
-		}
-		return false
-	})
+	r.restartSubscribeICE()
 }
 
 // TestOwnSubscribeOverICETCP: a subscriber that can only use TCP reaches the server's

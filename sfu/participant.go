@@ -600,21 +600,18 @@ func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 	p.mu.Unlock()
 
 	if p.own != nil {
-		return p.acceptOwnAnswer(answer)
+		// An answer the connection refuses leaves the offer outstanding, as Pion's does.
+		err := p.own.accept(answer)
+		p.answerSettled(err == nil)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadSDP, err)
+		}
+		p.bweNegotiated(answer)
+		return nil
 	}
 	answer = p.room.engine.cands.filterSDP(answer)
 	err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
-
-	p.mu.Lock()
-	if err == nil || p.sub.SignalingState() == webrtc.SignalingStateStable {
-		p.offerPending = false
-		p.pendingOffer = nil
-	}
-	dirty := p.dirty && !p.offerPending
-	p.mu.Unlock()
-	if dirty {
-		p.signal()
-	}
+	p.answerSettled(err == nil || p.sub.SignalingState() == webrtc.SignalingStateStable)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -623,12 +620,11 @@ func (p *Participant) AcceptSubscribeAnswer(answer string) error {
 	return nil
 }
 
-// acceptOwnAnswer is AcceptSubscribeAnswer on a connection the server runs itself: an
-// answer it refuses leaves the offer outstanding, as Pion's does.
-func (p *Participant) acceptOwnAnswer(answer string) error {
-	err := p.own.accept(answer)
+// answerSettled ends the outstanding offer when its answer settled it, and asks for
+// the next offer if something changed meanwhile.
+func (p *Participant) answerSettled(settled bool) {
 	p.mu.Lock()
-	if err == nil {
+	if settled {
 		p.offerPending = false
 		p.pendingOffer = nil
 	}
@@ -637,11 +633,6 @@ func (p *Participant) acceptOwnAnswer(answer string) error {
 	if dirty {
 		p.signal()
 	}
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
-	}
-	p.bweNegotiated(answer)
-	return nil
 }
 
 // PendingSubscribeOffer returns the outstanding subscribe offer, or nil when there is
