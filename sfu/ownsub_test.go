@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,4 +282,73 @@ func TestOwnSubscribeProbesThePeer(t *testing.T) {
 		defer p.own.mu.Unlock()
 		return !p.own.probing
 	})
+}
+
+// TestOwnSubscribeReusesASection: when a publisher leaves, its section of the
+// subscribe connection is freed; the next track of its kind takes the section (as a
+// PeerConnection reuses a transceiver) with an SSRC of its own, and the subscriber,
+// answering the new offer, receives the new publisher's packets on it.
+func TestOwnSubscribeReusesASection(t *testing.T) {
+	r := newMediaRigAPIs(t, testPeerAPI(t), testPeerAPI(t), withOwnSubscribe)
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	firstSSRC := r.subSSRC()
+	r.pubP.Close()
+	renegotiate := func() *Offer {
+		t.Helper()
+		select {
+		case <-r.subP.NegotiationNeeded():
+		case <-ctx.Done():
+			t.Fatal("no offer needed")
+		}
+		o, err := r.subP.NextSubscribeOffer(ctx)
+		if err != nil || o == nil {
+			t.Fatalf("offer %v, %v", o, err)
+		}
+		if err := r.subP.AcceptSubscribeAnswer(answerWith(t, r.sub.pc, o.SDP)); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if o := renegotiate(); len(o.Tracks) != 0 || !strings.Contains(o.SDP, "a=inactive") {
+		t.Fatalf("after the publisher left: tracks %v, offer %s", o.Tracks, o.SDP)
+	}
+
+	second, err := r.subP.room.Join("second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, track, tr := newCameraSender(t, testPeerAPI(t))
+	pub := &testPublisher{t: t, pc: pc, track: track, seq: 30000, sent: map[uint16]*rtp.Packet{}, nacks: map[uint16]int{},
+		answer: func(uint16) bool { return true }}
+	go pub.readRTCP(tr.Sender())
+	publishTo(ctx, t, second, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
+	offered := make(chan *Offer, 1)
+	go func() { offered <- renegotiate() }()
+	var o *Offer
+	waitFor(t, "the second publisher's track offered", func() bool {
+		pub.send() // the track is published at its first packet
+		select {
+		case o = <-offered:
+			return true
+		default:
+			return false
+		}
+	})
+	if len(o.Tracks) != 1 || o.Tracks[0].Mid != "0" || o.Tracks[0].ParticipantID != "second" {
+		t.Fatalf("tracks %+v, want the second publisher's camera in section 0", o.Tracks)
+	}
+	var seqs []uint16
+	waitFor(t, "the second publisher's packets at the subscriber", func() bool {
+		seqs = append(seqs, pub.send())
+		for _, s := range seqs {
+			if r.sub.has(s) {
+				return true
+			}
+		}
+		return false
+	})
+	if r.subSSRC() == firstSSRC {
+		t.Fatal("the reused section kept the first track's SSRC")
+	}
 }
