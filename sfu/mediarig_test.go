@@ -517,3 +517,23 @@ func (r *mediaRig) restartSubscribeICE() {
 		return false
 	})
 }
+
+// noneReachesTheSubscriber sends 20 packets once the server has no route to the
+// subscriber: each is counted as without one, and none arrives.
+func (r *mediaRig) noneReachesTheSubscriber() {
+	t := r.t
+	t.Helper()
+	before := r.eng.Stats().PacketsWithoutRoute
+	var after []uint16
+	for range 20 {
+		after = append(after, r.pub.send())
+	}
+	waitFor(t, "the next 20 packets counted as without a route", func() bool {
+		return r.eng.Stats().PacketsWithoutRoute >= before+20
+	})
+	for _, seq := range after {
+		if r.sub.has(seq) {
+			t.Errorf("packet %d reached the subscriber after its consent expired", seq)
+		}
+	}
+}
