@@ -339,17 +339,35 @@ func tileSel(id, source string) string {
 func waitSameColour(ctx context.Context, t *testing.T, recv, send *participant, source string) {
 	t.Helper()
 	selfSel := fmt.Sprintf(`.tile[data-self="true"][data-source="%s"] video`, source)
-	var last string
+	// The last samples that worked and the last error: a failure names them, not the
+	// zero values of a sample that met the deadline (one CI failure said only that
+	// the sender's Firefox did not answer in time).
+	var got, want browsertest.VideoColor
+	var lastErr error
+	sample := func(tab browsertest.Tab, sel string, into *browsertest.VideoColor) bool {
+		// A sample is bounded on its own: one evaluation the browser is slow to answer
+		// must not take the whole test's time.
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		c, err := browsertest.SampleVideo(sctx, tab, sel)
+		if err != nil {
+			if ctx.Err() == nil {
+				lastErr = err
+			}
+			return false
+		}
+		*into = c
+		return true
+	}
 	for {
-		got, err1 := browsertest.SampleVideo(ctx, recv.tab, tileSel(send.id, source))
-		want, err2 := browsertest.SampleVideo(ctx, send.tab, selfSel)
-		if err1 == nil && err2 == nil && got.HasPicture() && want.HasPicture() && got.Brightness() > 20 && got.Distance(want) < 45 {
+		okGot := sample(recv.tab, tileSel(send.id, source), &got)
+		okWant := sample(send.tab, selfSel, &want)
+		if okGot && okWant && got.HasPicture() && want.HasPicture() && got.Brightness() > 20 && got.Distance(want) < 45 {
 			return
 		}
-		last = fmt.Sprintf("received %v (%v), sender's preview %v (%v)", got, err1, want, err2)
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s never showed %s's %s: %s", recv.name, send.name, source, last)
+			t.Fatalf("%s never showed %s's %s: last received %v, last sender's preview %v (last error: %v)", recv.name, send.name, source, got, want, lastErr)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
