@@ -53,7 +53,7 @@ type ownSub struct {
 	// remote is the first accepted answer's DTLS side; later answers must keep it.
 	remote  *answer
 	dtls    *dtlsPeer
-	srtcp   *srtp.Context // the local keys, for the RTCP the server sends
+	srtcp   srtcpCipher // the local keys, for the RTCP the server sends
 	cancel  context.CancelFunc
 	started bool
 
@@ -363,12 +363,12 @@ func (o *ownSub) handshake(ctx context.Context, cancel context.CancelFunc, a *an
 // handshake's goroutines go.
 func (o *ownSub) rtcpSeen() { o.dtls.stop() }
 
-// startSRTP gives the connection its SRTP writer and SRTCP reader, and the context
-// the RTCP it sends is encrypted with.
+// startSRTP gives the connection its SRTP writer and SRTCP reader, and the cipher the
+// RTCP it sends is encrypted with.
 func (o *ownSub) startSRTP(keys srtp.SessionKeys, profile srtp.ProtectionProfile) error {
-	ctx, err := srtp.CreateContext(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
+	ctx, err := newSRTCPCipher(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
 	if err != nil {
-		return errors.Join(errSRTPProfile, err)
+		return err
 	}
 	o.mu.Lock()
 	o.srtcp = ctx
@@ -401,7 +401,7 @@ func (o *ownSub) writeRTCP(pkts []rtcp.Packet) error {
 	ctx := o.srtcp
 	var out []byte
 	if ctx != nil {
-		out, err = ctx.EncryptRTCP(nil, raw, nil)
+		out, err = ctx.seal(raw)
 	}
 	o.mu.Unlock()
 	if ctx == nil {

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -27,18 +26,18 @@ import (
 // and transport-cc feedback to the connection's estimator.
 type rtcpIn struct {
 	p    *Participant
-	mu   sync.Mutex    // the context, should the socket be read by two goroutines
-	ctx  *srtp.Context // the subscriber's (remote) keys
-	seen atomic.Bool   // a packet was served: the peer has its keys
+	mu   sync.Mutex  // the cipher, should the socket be read by two goroutines
+	ctx  srtcpCipher // the subscriber's (remote) keys
+	seen atomic.Bool // a packet was served: the peer has its keys
 }
 
-// srtcpReplayWindow is the replay window of Pion's SRTCP session.
+// srtcpReplayWindow is the replay window of Pion's SRTCP session, and srtcpGCM's.
 const srtcpReplayWindow = 64
 
 func newRTCPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProfile) (*rtcpIn, error) {
-	ctx, err := srtp.CreateContext(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile, srtp.SRTCPReplayProtection(srtcpReplayWindow))
+	ctx, err := newSRTCPCipher(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile)
 	if err != nil {
-		return nil, errors.Join(errSRTPProfile, err)
+		return nil, err
 	}
 	return &rtcpIn{p: p, ctx: ctx}, nil
 }
@@ -128,7 +127,7 @@ func (r *rtcpRoutes) take(b []byte, ap netip.AddrPort) bool {
 // serve decrypts b in place and hands out what it carries.
 func (in *rtcpIn) serve(b []byte) error {
 	in.mu.Lock()
-	plain, err := in.ctx.DecryptRTCP(b, b, nil)
+	plain, err := in.ctx.open(b)
 	in.mu.Unlock()
 	if err != nil {
 		return err

@@ -91,7 +91,16 @@ func (s *Session) readPump(in chan<- inbound) {
 func (s *Session) writePump() {
 	for {
 		select {
-		case m := <-s.queue:
+		case <-s.queue.wake:
+			m := s.queue.pop()
+			if m == nil {
+				continue
+			}
+			if s.queue.len() > 0 {
+				// One message (and its batch) a turn: a ping or the close is not
+				// starved by a long queue.
+				s.queue.signal()
+			}
 			closeMsg, ok := s.writeQueued(m)
 			if !ok {
 				s.abort(0, "")
@@ -137,14 +146,14 @@ func (s *Session) writeQueued(m *outMsg) (closeMsg *outMsg, ok bool) {
 	}
 	deadline := time.Now().Add(s.srv.writeWait)
 	_ = s.conn.SetWriteDeadline(deadline)
-	behind := len(s.queue) // the pump is the queue's only reader: these are there
+	behind := s.queue.len() // the pump is the queue's only reader: these are there
 	if behind == 0 || s.held == nil {
 		return nil, s.conn.WriteMessage(websocket.TextMessage, m.data) == nil
 	}
 	s.held.holdWrites()
 	ok = s.conn.WriteMessage(websocket.TextMessage, m.data) == nil
 	for ; ok && behind > 0 && s.held.held() < maxHeldBytes; behind-- {
-		next := <-s.queue
+		next := s.queue.pop()
 		if next.closeCode != 0 {
 			closeMsg = next
 			break

@@ -72,10 +72,10 @@ type Session struct {
 	held *heldConn // conn's connection; nil: each message is written alone (tests)
 	log  *slog.Logger
 
-	addr      string       // source address, for throttling password guesses only
-	group     string       // addrGroup(addr): the unit of the per-address caps
-	queue     chan *outMsg // pointers: the channels are sized for bursts and kept per member
-	events    chan *event
+	addr      string        // source address, for throttling password guesses only
+	group     string        // addrGroup(addr): the unit of the per-address caps
+	queue     outQueue      // for the write pump
+	events    chan *event   // pointers: the channel is sized for bursts and kept per member
 	closing   chan struct{} // closed by abort: the connection is going
 	closeOnce sync.Once
 	closed    chan struct{} // closed once the connection is closed
@@ -150,7 +150,7 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		pingNow:   make(chan struct{}, 1),
 		events:    make(chan *event, eventQueueLen),
 		log:       srv.log,
-		queue:     make(chan *outMsg, sendQueueLen),
+		queue:     newOutQueue(),
 		closing:   make(chan struct{}),
 		readDone:  make(chan struct{}),
 		shutdown:  make(chan struct{}),
@@ -190,9 +190,7 @@ func (s *Session) enqueue(m *outMsg) {
 		return
 	default:
 	}
-	select {
-	case s.queue <- m:
-	default:
+	if !s.queue.push(m) {
 		s.log.Debug("session: slow consumer disconnected")
 		s.abort(CloseSlowConsumer, "slow consumer")
 	}

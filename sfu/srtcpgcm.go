@@ -1,0 +1,224 @@
+package sfu
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+
+	"github.com/pion/srtp/v3"
+)
+
+// srtcpCipher is one direction of a subscribe connection's SRTCP: the RTCP the server
+// sends (sender reports) is sealed with the connection's local keys, what the
+// subscriber sends (feedback) opened with its remote keys. For the AES-GCM profiles
+// browsers negotiate it is srtcpGCM, one AES-GCM cipher; anything else keeps Pion's
+// context. A Pion context holds the SRTP cipher beside the SRTCP one and maps of
+// stream states, so two of them (one each way) were about 3 KB of every subscriber's
+// live heap where two ciphers do (bench/README.md, "Own SRTCP").
+type srtcpCipher interface {
+	// seal encrypts the compound RTCP packet plain into a new buffer.
+	seal(plain []byte) ([]byte, error)
+	// open authenticates and decrypts the SRTCP packet b in place and returns the
+	// RTCP in it; a replayed, forged or malformed packet is an error and changes
+	// nothing.
+	open(b []byte) ([]byte, error)
+}
+
+// newSRTCPCipher makes the SRTCP cipher of the given master key and salt.
+func newSRTCPCipher(masterKey, masterSalt []byte, profile srtp.ProtectionProfile) (srtcpCipher, error) {
+	if gcmProfile(profile) {
+		return newSRTCPGCM(masterKey, masterSalt)
+	}
+	ctx, err := srtp.CreateContext(masterKey, masterSalt, profile, srtp.SRTCPReplayProtection(srtcpReplayWindow))
+	if err != nil {
+		return nil, errors.Join(errSRTPProfile, err)
+	}
+	return pionSRTCP{ctx}, nil
+}
+
+// pionSRTCP is SRTCP by Pion's context, for the profiles srtcpGCM does not handle.
+type pionSRTCP struct{ ctx *srtp.Context }
+
+func (p pionSRTCP) seal(plain []byte) ([]byte, error) { return p.ctx.EncryptRTCP(nil, plain, nil) }
+func (p pionSRTCP) open(b []byte) ([]byte, error)     { return p.ctx.DecryptRTCP(b, b, nil) }
+
+// srtcpGCM is SRTCP with AES-GCM (RFC 7714 §9): the 8-byte header in the clear, the
+// rest encrypted, the 16-byte tag, then the ESRTCP word (the E flag and the 31-bit
+// SRTCP index, counted per SSRC); the header and the ESRTCP word are authenticated.
+// It writes what Pion's context writes and reads what it reads, with the same replay
+// window, except that an unencrypted SRTCP packet (E clear, allowed by the RFC, sent
+// by no browser) is refused.
+type srtcpGCM struct {
+	aead cipher.AEAD
+	salt [12]byte
+	// streams are the SSRCs seen: indexes sent when sealing, replay windows when
+	// opening. A connection has a few (its tracks' SSRCs, the peer's one or two), so
+	// a slice searched from the last one used beats a map.
+	streams []srtcpStream
+	last    int
+}
+
+// srtcpStream is one SSRC's SRTCP index: the last sent, or the highest received with
+// the window of the srtcpReplayWindow indexes below it (bit i: index-i was received).
+type srtcpStream struct {
+	ssrc   uint32
+	index  uint32
+	window uint64
+}
+
+const (
+	srtcpHeaderLen = 8
+	srtcpTagLen    = 16
+	srtcpWordLen   = 4
+	srtcpEFlag     = 0x80000000
+	srtcpMaxIndex  = 0x7fffffff
+	// srtcpMaxPeerStreams bounds the SSRCs a peer's SRTCP may use: a browser sends its
+	// feedback from one or two, and a map grown per SSRC by a peer is not kept.
+	srtcpMaxPeerStreams = 16
+)
+
+var (
+	errSRTCPShort       = errors.New("sfu: SRTCP packet too short")
+	errSRTCPUnencrypted = errors.New("sfu: unencrypted SRTCP refused")
+	errSRTCPReplayed    = errors.New("sfu: SRTCP packet replayed or too old")
+	errSRTCPAuth        = errors.New("sfu: SRTCP packet failed authentication")
+	errSRTCPStreams     = errors.New("sfu: SRTCP from too many SSRCs")
+	errSRTCPExhausted   = errors.New("sfu: 2^31 SRTCP packets sent with one key")
+)
+
+// newSRTCPGCM derives SRTCP's session key and salt (labels 3 and 5, RFC 3711 §4.3).
+func newSRTCPGCM(masterKey, masterSalt []byte) (*srtcpGCM, error) {
+	if len(masterSalt) != 12 {
+		return nil, errSRTPProfile
+	}
+	key, err := srtpKDF(0x03, masterKey, masterSalt, len(masterKey))
+	if err != nil {
+		return nil, err
+	}
+	salt, err := srtpKDF(0x05, masterKey, masterSalt, 12)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	clear(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	s := &srtcpGCM{aead: aead}
+	copy(s.salt[:], salt)
+	return s, nil
+}
+
+// find is ssrc's stream, or nil.
+func (s *srtcpGCM) find(ssrc uint32) *srtcpStream {
+	if s.last < len(s.streams) && s.streams[s.last].ssrc == ssrc {
+		return &s.streams[s.last]
+	}
+	for i := range s.streams {
+		if s.streams[i].ssrc == ssrc {
+			s.last = i
+			return &s.streams[i]
+		}
+	}
+	return nil
+}
+
+// nonce is the IV (RFC 7714 §9.1: 00 00 | SSRC | 00 00 | 0 | index, exclusive-ored
+// with the salt) and the AAD (the header and the ESRTCP word).
+func (s *srtcpGCM) nonce(header []byte, ssrc, index uint32) (iv [12]byte, aad [12]byte) {
+	binary.BigEndian.PutUint32(iv[2:], ssrc)
+	binary.BigEndian.PutUint32(iv[8:], index)
+	for i := range iv {
+		iv[i] ^= s.salt[i]
+	}
+	copy(aad[:], header[:srtcpHeaderLen])
+	binary.BigEndian.PutUint32(aad[8:], index|srtcpEFlag)
+	return iv, aad
+}
+
+func (s *srtcpGCM) seal(plain []byte) ([]byte, error) {
+	if len(plain) < srtcpHeaderLen {
+		return nil, errSRTCPShort
+	}
+	ssrc := binary.BigEndian.Uint32(plain[4:])
+	st := s.find(ssrc)
+	if st == nil {
+		s.streams = append(s.streams, srtcpStream{ssrc: ssrc})
+		s.last = len(s.streams) - 1
+		st = &s.streams[s.last]
+	}
+	if st.index >= srtcpMaxIndex {
+		return nil, errSRTCPExhausted
+	}
+	st.index++ // the first packet has index 1, as Pion's
+	iv, aad := s.nonce(plain, ssrc, st.index)
+	out := make([]byte, len(plain)+srtcpTagLen+srtcpWordLen)
+	copy(out, plain[:srtcpHeaderLen])
+	s.aead.Seal(out[srtcpHeaderLen:srtcpHeaderLen], iv[:], plain[srtcpHeaderLen:], aad[:])
+	copy(out[len(plain)+srtcpTagLen:], aad[8:])
+	return out, nil
+}
+
+func (s *srtcpGCM) open(b []byte) ([]byte, error) {
+	if len(b) < srtcpHeaderLen+srtcpTagLen+srtcpWordLen {
+		return nil, errSRTCPShort
+	}
+	word := binary.BigEndian.Uint32(b[len(b)-srtcpWordLen:])
+	if word&srtcpEFlag == 0 {
+		return nil, errSRTCPUnencrypted
+	}
+	index := word &^ srtcpEFlag
+	ssrc := binary.BigEndian.Uint32(b[4:])
+	st := s.find(ssrc)
+	if st == nil && len(s.streams) >= srtcpMaxPeerStreams {
+		return nil, errSRTCPStreams
+	}
+	// The replay check before the tag's: a flood of copies costs no decryption. The
+	// stream is made, and the index marked, only once the packet is authentic.
+	if st != nil && !st.fresh(index) {
+		return nil, errSRTCPReplayed
+	}
+	iv, aad := s.nonce(b, ssrc, index)
+	end := len(b) - srtcpWordLen
+	// Open overwrites the ciphertext even when the tag is wrong; b is the reader's
+	// buffer and is dropped on an error, so nothing else sees it.
+	if _, err := s.aead.Open(b[srtcpHeaderLen:srtcpHeaderLen], iv[:], b[srtcpHeaderLen:end], aad[:]); err != nil {
+		return nil, errSRTCPAuth
+	}
+	if st == nil {
+		s.streams = append(s.streams, srtcpStream{ssrc: ssrc, index: index, window: 1})
+		s.last = len(s.streams) - 1
+	} else {
+		st.accept(index)
+	}
+	return b[:end-srtcpTagLen], nil
+}
+
+// fresh reports whether index is neither received before nor older than the window.
+func (st *srtcpStream) fresh(index uint32) bool {
+	if index > st.index {
+		return true
+	}
+	d := st.index - index
+	return d < srtcpReplayWindow && st.window&(1<<d) == 0
+}
+
+// accept marks index received, moving the window on if it is the highest yet.
+func (st *srtcpStream) accept(index uint32) {
+	if index > st.index {
+		d := index - st.index
+		if d >= srtcpReplayWindow {
+			st.window = 1
+		} else {
+			st.window = st.window<<d | 1
+		}
+		st.index = index
+		return
+	}
+	st.window |= 1 << (st.index - index)
+}
