@@ -288,7 +288,9 @@ func (o *ownSub) accept(text string) error {
 	start := !o.started
 	if start {
 		o.started = true
-		o.remote = a
+		// Only the DTLS side is kept (later answers must keep it), not the sections
+		// and candidates, which the connection holds elsewhere.
+		o.remote = &answer{fingerprints: a.fingerprints, dtlsClient: a.dtlsClient}
 	}
 	o.mu.Unlock()
 

@@ -88,39 +88,6 @@ func (s *Session) readPump(in chan<- inbound) {
 	}
 }
 
-func (s *Session) writePump() {
-	for {
-		select {
-		case <-s.queue.wake:
-			m := s.queue.pop()
-			if m == nil {
-				continue
-			}
-			if s.queue.len() > 0 {
-				// One message (and its batch) a turn: a ping or the close is not
-				// starved by a long queue.
-				s.queue.signal()
-			}
-			closeMsg, ok := s.writeQueued(m)
-			if !ok {
-				s.abort(0, "")
-				return
-			}
-			if closeMsg != nil {
-				s.abort(closeMsg.closeCode, closeMsg.closeText) // after everything queued before it
-				return
-			}
-		case <-s.pingNow:
-			if !s.ping() {
-				s.abort(0, "")
-				return
-			}
-		case <-s.closing:
-			return
-		}
-	}
-}
-
 // ping sends a ping unless the session is closing; false means stop writing.
 func (s *Session) ping() bool {
 	s.wmu.Lock()
@@ -201,10 +168,8 @@ func (s *Session) pingTick() {
 		s.abort(CloseTimeout, "no pong")
 		return
 	}
-	select {
-	case s.pingNow <- struct{}{}:
-	default:
-	}
+	s.pingDue.Store(true)
+	s.kickWriter()
 	s.arm(&s.pingStop, pingInterval, s.pingTick)
 }
 

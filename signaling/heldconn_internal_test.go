@@ -88,7 +88,7 @@ func TestQueuedMessagesGoOutInOneWrite(t *testing.T) {
 	for i := range 50 {
 		s.send([]byte(small(i)))
 	}
-	go s.writePump()
+	s.startWriter()
 	defer s.abort(0, "")
 	readMessages(t, client, 50, small)
 	if n := counted.count(); n != 1 {
@@ -126,7 +126,7 @@ func TestCloseInAQueuedBatch(t *testing.T) {
 	}
 	s.enqueue(&outMsg{closeCode: CloseSlowConsumer, closeText: "slow consumer"})
 	s.send([]byte(msg(10)))
-	go s.writePump()
+	s.startWriter()
 	readMessages(t, client, 10, msg)
 	_, data, err := client.ReadMessage()
 	var ce *websocket.CloseError

@@ -9,17 +9,12 @@ import "sync"
 type outQueue struct {
 	mu    sync.Mutex
 	items []*outMsg
-	head  int           // items[head:] are queued
-	wake  chan struct{} // one token while messages are queued: the pump's select waits on it
+	head  int // items[head:] are queued
 }
 
 // outQueueKeep is the largest buffer an empty queue keeps (the everyday burst: a few
 // messages of a join or a speaker change).
 const outQueueKeep = 8
-
-func newOutQueue() outQueue {
-	return outQueue{wake: make(chan struct{}, 1)}
-}
 
 // push queues m and reports whether there was room.
 func (q *outQueue) push(m *outMsg) bool {
@@ -36,7 +31,6 @@ func (q *outQueue) push(m *outMsg) bool {
 	}
 	q.items = append(q.items, m)
 	q.mu.Unlock()
-	q.signal()
 	return true
 }
 
@@ -66,12 +60,4 @@ func (q *outQueue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.items) - q.head
-}
-
-// signal leaves the pump a token unless one is there.
-func (q *outQueue) signal() {
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
 }

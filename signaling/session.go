@@ -84,9 +84,10 @@ type Session struct {
 	shutOnce  sync.Once
 
 	// Connection upkeep (conn.go), shared by the pumps, the watchdog and the closer.
-	wmu       sync.Mutex    // held while a frame is written; the closer waits for it
-	pingNow   chan struct{} // the watchdog asks the write pump to ping
-	lastHeard atomic.Int64  // clock reading (UnixNano) when the peer was last heard
+	wmu       sync.Mutex   // held while a frame is written; the closer waits for it
+	pingDue   atomic.Bool  // the watchdog asks the write pump to ping
+	lastHeard atomic.Int64 // clock reading (UnixNano) when the peer was last heard
+	writer    writerState  // whether a write pump runs (writer.go)
 	// readLimit is the largest message the read pump takes next: MaxMessageBytes, and
 	// for a member of an end-to-end encrypted meeting the size of its largest key batch
 	// (widenReadLimit).
@@ -147,10 +148,8 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		group:     addrGroup(addr),
 		closed:    make(chan struct{}),
 		done:      make(chan struct{}),
-		pingNow:   make(chan struct{}, 1),
 		events:    make(chan *event, eventQueueLen),
 		log:       srv.log,
-		queue:     newOutQueue(),
 		closing:   make(chan struct{}),
 		readDone:  make(chan struct{}),
 		shutdown:  make(chan struct{}),
@@ -193,7 +192,9 @@ func (s *Session) enqueue(m *outMsg) {
 	if !s.queue.push(m) {
 		s.log.Debug("session: slow consumer disconnected")
 		s.abort(CloseSlowConsumer, "slow consumer")
+		return
 	}
+	s.kickWriter()
 }
 
 // deliver hands an event to the owner goroutine without blocking.
@@ -217,14 +218,15 @@ func (s *Session) requestShutdown() {
 // serve runs the session until the connection ends.
 func (s *Session) serve() {
 	in := make(chan inbound, 16)
-	var pumps sync.WaitGroup
-	pumps.Add(2)
-	go func() { defer pumps.Done(); s.readPump(in) }()
-	go func() { defer pumps.Done(); s.writePump() }()
+	var reader sync.WaitGroup
+	reader.Add(1)
+	go func() { defer reader.Done(); s.readPump(in) }()
+	s.startWriter()
 	s.startWatchdog()
 	s.run(in)
-	pumps.Wait()
+	reader.Wait()
 	<-s.closed
+	s.stopWriter()
 	s.stopWatchdog()
 }
 

@@ -243,6 +243,7 @@ func main() {
 		os.Exit(2)
 	}
 	opts.stdoutTTY = isTerminal(os.Stdout)
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
