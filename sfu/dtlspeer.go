@@ -42,7 +42,7 @@ type dtlsPeer struct {
 
 // dtlsQueue is how many of the peer's datagrams may wait for the handshake: a flight
 // is a few datagrams.
-const dtlsQueue = 16
+const dtlsQueue = 8
 
 // dtlsRecord tells DTLS from RTP, RTCP and STUN on one socket (RFC 7983: a first byte
 // of 20–63).

@@ -15,7 +15,8 @@ import (
 // browsers negotiate it is srtcpGCM, one AES-GCM cipher; anything else keeps Pion's
 // context. A Pion context holds the SRTP cipher beside the SRTCP one and maps of
 // stream states, so two of them (one each way) were about 3 KB of every subscriber's
-// live heap where two ciphers do (bench/README.md, "Own SRTCP").
+// live heap where two ciphers do (bench/README.md, "Own SRTCP, write pumps on demand,
+// the collector's target").
 type srtcpCipher interface {
 	// seal encrypts the compound RTCP packet plain into a new buffer.
 	seal(plain []byte) ([]byte, error)

@@ -210,7 +210,7 @@ func NewServer(cfg Config) *Server {
 			// The read buffer is kept for the connection's life: most messages are a
 			// few hundred bytes, and a larger one (a description, a key batch) is read
 			// past the buffer into the message's own. 0 would keep net/http's 4 KB one.
-			ReadBufferSize:  1024,
+			ReadBufferSize:  512,
 			WriteBufferSize: 4096,
 			// Members write a few messages a minute: a write buffer is borrowed for
 			// each message instead of kept by every connection for its life.

@@ -217,7 +217,9 @@ func (s *Session) requestShutdown() {
 
 // serve runs the session until the connection ends.
 func (s *Session) serve() {
-	in := make(chan inbound, 16)
+	// A member's messages come one at a time (an answer, its candidates, a key batch):
+	// a few may wait for the owner; beyond that the read pump waits, as TCP does.
+	in := make(chan inbound, 4)
 	var reader sync.WaitGroup
 	reader.Add(1)
 	go func() { defer reader.Done(); s.readPump(in) }()

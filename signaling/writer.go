@@ -5,8 +5,9 @@ import "sync"
 // A session's write pump runs only while there is something to write: a message
 // queued or a ping due starts it (kickWriter), and it ends once both are done. A
 // member who is told nothing (most of a webinar's audience, most of the time) has no
-// goroutine waiting to write, and a goroutine's stack is as much memory as the rest of
-// a member's signaling state (bench/README.md, "Own SRTCP, the collector's target").
+// goroutine waiting to write: a waiting pump kept its stack and descriptor, about 2 KB
+// a member (bench/README.md, "Own SRTCP, write pumps on demand, the collector's
+// target").
 // At most one pump runs at a time, so messages go out in order.
 
 // writerState says whether a pump runs; guarded by its own lock, held only to decide
