@@ -343,6 +343,10 @@ func (o *ownSub) handshake(ctx context.Context, cancel context.CancelFunc, a *an
 	if err == nil {
 		keys, profile, err = o.dtls.handshake(ctx, a.dtlsClient, cert, a.fingerprints, o.e.pionLogs)
 	}
+	if err == nil && !a.dtlsClient {
+		// Armed before the keys are used, so that once media flows the bound holds.
+		o.e.after(dtlsLinger, o.dtls.stop)
+	}
 	if err == nil {
 		err = o.startSRTP(keys, profile)
 	}
@@ -354,12 +358,19 @@ func (o *ownSub) handshake(ctx context.Context, cancel context.CancelFunc, a *an
 	// As the DTLS client the server got the last flight: nothing can be asked of it
 	// again. As the server it sent the last flight, which the peer asks for again
 	// (by retransmitting its own) until it arrives: the handshake keeps reading until
-	// the peer's first SRTCP shows it has the keys (rtcpIn.serve calls rtcpSeen).
+	// the peer's first SRTCP shows it has the keys (rtcpIn.serve calls rtcpSeen), or
+	// for dtlsLinger at most, so a peer that sends no RTCP does not keep it.
 	if a.dtlsClient {
 		o.dtls.stop()
 	}
 	o.maybeConnected()
 }
+
+// dtlsLinger bounds how long the server, as the DTLS server, answers a peer's
+// retransmitted last flight: a browser sends it again after 1, 2, 4 and 8 s when our
+// answer to it was lost, and sends its first receiver report within a second or two of
+// getting the keys, which ends the handshake sooner (rtcpSeen).
+const dtlsLinger = 30 * time.Second
 
 // rtcpSeen is told of the peer's first SRTCP: its handshake is done, so the
 // handshake's goroutines go.

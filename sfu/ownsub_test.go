@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/stun/v4"
@@ -30,25 +31,49 @@ func withPionSubscribe(_ *fakeclock.Clock, cfg *Config) { cfg.pionSubscribe = tr
 // TestOwnSubscribeConnection: a Pion peer answers the offer of a subscribe connection
 // the server runs itself, connects to its ICE-lite agent, completes DTLS in the role
 // it chose and receives the publisher's packets; the server holds no PeerConnection
-// for it, and once the handshake is over, none of its goroutines.
+// for it, and once the handshake is over, none of its goroutines: at once as the DTLS
+// client, at the peer's first SRTCP as the server, or after dtlsLinger on the engine's
+// clock when the peer sends none.
 func TestOwnSubscribeConnection(t *testing.T) {
-	for _, role := range []webrtc.DTLSRole{webrtc.DTLSRoleServer, webrtc.DTLSRoleClient} {
-		t.Run("peer as DTLS "+role.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		role webrtc.DTLSRole // the peer's
+		rtcp bool
+	}{
+		{"peer as DTLS server", webrtc.DTLSRoleServer, false},
+		{"peer as DTLS client", webrtc.DTLSRoleClient, true},
+		{"peer as DTLS client sending no RTCP", webrtc.DTLSRoleClient, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			s := testPeerSettings()
-			if err := s.SetAnsweringDTLSRole(role); err != nil {
+			if err := s.SetAnsweringDTLSRole(tc.role); err != nil {
 				t.Fatal(err)
 			}
-			r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe)
+			// No interceptors: the peer sends RTCP only when the test does (Pion's
+			// defaults would send receiver reports every second).
+			subAPI := webrtc.NewAPI(webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+			opts := []engineOption{withOwnSubscribe}
+			if tc.role == webrtc.DTLSRoleClient && !tc.rtcp {
+				opts = append(opts, func(c *fakeclock.Clock, cfg *Config) { cfg.AfterFunc = c.AfterFunc })
+			}
+			r := newMediaRigAPIs(t, testPeerAPI(t), subAPI, opts...)
 			if r.subP.own == nil || r.subP.sub != nil {
 				t.Fatal("the subscriber has a PeerConnection")
 			}
 			seq := r.pub.send()
 			waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
-			// As DTLS server the server reads on until the peer's first SRTCP shows it
-			// has the last flight; as client it stops at once.
-			if role == webrtc.DTLSRoleClient {
-				if err := r.sub.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 1}}); err != nil {
-					t.Fatal(err)
+			if tc.role == webrtc.DTLSRoleClient {
+				select {
+				case <-r.subP.own.dtls.done:
+					t.Fatal("as the DTLS server the server stopped reading before the peer's SRTCP")
+				default:
+				}
+				if tc.rtcp {
+					if err := r.sub.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 1}}); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					r.clock.Advance(dtlsLinger)
 				}
 			}
 			waitFor(t, "the handshake's goroutines to end", func() bool {
@@ -59,6 +84,9 @@ func TestOwnSubscribeConnection(t *testing.T) {
 					return false
 				}
 			})
+			if tc.role == webrtc.DTLSRoleClient && !tc.rtcp {
+				return // 30 s of the engine's clock without a check: no consent to send now
+			}
 			seq = r.pub.send()
 			waitFor(t, "a packet after the handshake ended", func() bool { return r.sub.has(seq) })
 		})
