@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
@@ -53,9 +52,8 @@ func (p pionSRTCP) open(b []byte) ([]byte, error)     { return p.ctx.DecryptRTCP
 type srtcpGCM struct {
 	aead cipher.AEAD
 	salt [12]byte
-	// streams are the SSRCs seen: indexes sent when sealing, replay windows when
-	// opening. A connection has a few (its tracks' SSRCs, the peer's one or two), so
-	// a slice searched from the last one used beats a map.
+	// streams are the SSRCs seen (findStream): indexes sent when sealing, replay
+	// windows when opening.
 	streams []srtcpStream
 	last    int
 }
@@ -90,44 +88,22 @@ var (
 
 // newSRTCPGCM derives SRTCP's session key and salt (labels 3 and 5, RFC 3711 §4.3).
 func newSRTCPGCM(masterKey, masterSalt []byte) (*srtcpGCM, error) {
-	if len(masterSalt) != 12 {
-		return nil, errSRTPProfile
-	}
-	key, err := srtpKDF(0x03, masterKey, masterSalt, len(masterKey))
+	aead, salt, err := gcmSession(masterKey, masterSalt, 0x03, 0x05)
 	if err != nil {
 		return nil, err
 	}
-	salt, err := srtpKDF(0x05, masterKey, masterSalt, 12)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	clear(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	s := &srtcpGCM{aead: aead}
-	copy(s.salt[:], salt)
-	return s, nil
+	return &srtcpGCM{aead: aead, salt: salt}, nil
 }
 
 // find is ssrc's stream, or nil.
 func (s *srtcpGCM) find(ssrc uint32) *srtcpStream {
-	if s.last < len(s.streams) && s.streams[s.last].ssrc == ssrc {
-		return &s.streams[s.last]
-	}
-	for i := range s.streams {
-		if s.streams[i].ssrc == ssrc {
-			s.last = i
-			return &s.streams[i]
-		}
+	if i := findStream(s.streams, &s.last, ssrc); i >= 0 {
+		return &s.streams[i]
 	}
 	return nil
 }
+
+func (st srtcpStream) key() uint32 { return st.ssrc }
 
 // nonce is the IV (RFC 7714 §9.1: 00 00 | SSRC | 00 00 | 0 | index, exclusive-ored
 // with the salt) and the AAD (the header and the ESRTCP word).

@@ -22,8 +22,7 @@ type gcmSealer struct {
 	aead cipher.AEAD
 	salt [12]byte
 	iv   [12]byte
-	// streams are the connection's outgoing streams: a few (a subscriber's tracks), so
-	// a slice searched from the last one used costs less than a map.
+	// streams are the connection's outgoing streams (findStream).
 	streams []rocState
 	last    int
 }
@@ -45,29 +44,37 @@ func gcmProfile(p srtp.ProtectionProfile) bool {
 // newGCMSealer derives the session key and salt from the connection's master key and
 // salt (RFC 3711 §4.3 with the key derivation rate 0, as DTLS-SRTP uses it).
 func newGCMSealer(masterKey, masterSalt []byte) (*gcmSealer, error) {
-	if len(masterSalt) != 12 {
-		return nil, errSRTPProfile
-	}
-	key, err := srtpKDF(0x00, masterKey, masterSalt, len(masterKey))
+	aead, salt, err := gcmSession(masterKey, masterSalt, 0x00, 0x02)
 	if err != nil {
 		return nil, err
 	}
-	salt, err := srtpKDF(0x02, masterKey, masterSalt, 12)
-	if err != nil {
-		return nil, err
+	return &gcmSealer{aead: aead, salt: salt}, nil
+}
+
+// gcmSession is the AES-GCM cipher and the 12-byte salt of one SRTP or SRTCP session:
+// its key and salt derived from the master key and salt with the given labels (RFC
+// 3711 §4.3.1: 0 and 2 for SRTP, 3 and 5 for SRTCP).
+func gcmSession(masterKey, masterSalt []byte, keyLabel, saltLabel byte) (cipher.AEAD, [12]byte, error) {
+	var salt [12]byte
+	if len(masterSalt) != len(salt) {
+		return nil, salt, errSRTPProfile
 	}
+	key, err := srtpKDF(keyLabel, masterKey, masterSalt, len(masterKey))
+	if err != nil {
+		return nil, salt, err
+	}
+	defer clear(key)
+	s, err := srtpKDF(saltLabel, masterKey, masterSalt, len(salt))
+	if err != nil {
+		return nil, salt, err
+	}
+	copy(salt[:], s)
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return nil, salt, err
 	}
 	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	s := &gcmSealer{aead: aead}
-	copy(s.salt[:], salt)
-	clear(key)
-	return s, nil
+	return aead, salt, err
 }
 
 // srtpKDF is SRTP's key derivation (RFC 3711 §4.3.3, AES in counter mode as the PRF):
@@ -111,19 +118,31 @@ func (s *gcmSealer) seal(p []byte, hdrLen, size int, ssrc uint32, seq uint16) ([
 
 // stream is ssrc's rollover state, made at its first packet.
 func (s *gcmSealer) stream(ssrc uint32) *rocState {
-	if s.last < len(s.streams) && s.streams[s.last].ssrc == ssrc {
-		return &s.streams[s.last]
-	}
-	for i := range s.streams {
-		if s.streams[i].ssrc == ssrc {
-			s.last = i
-			return &s.streams[i]
-		}
+	if i := findStream(s.streams, &s.last, ssrc); i >= 0 {
+		return &s.streams[i]
 	}
 	s.streams = append(s.streams, rocState{ssrc: ssrc, index: noIndex})
 	s.last = len(s.streams) - 1
 	return &s.streams[s.last]
 }
+
+// findStream is the index of ssrc's state among a connection's streams, -1 if none:
+// a few (a subscriber's tracks, a peer's one or two), so a slice searched from the
+// last one used (*last, updated) costs less than a map.
+func findStream[T interface{ key() uint32 }](streams []T, last *int, ssrc uint32) int {
+	if *last < len(streams) && streams[*last].key() == ssrc {
+		return *last
+	}
+	for i := range streams {
+		if streams[i].key() == ssrc {
+			*last = i
+			return i
+		}
+	}
+	return -1
+}
+
+func (r rocState) key() uint32 { return r.ssrc }
 
 // noIndex marks a stream that has sent nothing yet (a packet index has 48 bits).
 const noIndex = ^uint64(0)
