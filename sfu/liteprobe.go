@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -66,13 +67,7 @@ func (o *ownSub) addRemote(c ice.Candidate) {
 	}
 	ap := netip.AddrPortFrom(ip.Unmap(), uint16(c.Port()))
 	o.mu.Lock()
-	for _, x := range o.remotes {
-		if x == ap {
-			o.mu.Unlock()
-			return
-		}
-	}
-	if len(o.remotes) >= maxProbed || o.closed {
+	if slices.Contains(o.remotes, ap) || len(o.remotes) >= maxProbed || o.closed {
 		o.mu.Unlock()
 		return
 	}
@@ -88,7 +83,7 @@ func (o *ownSub) addRemote(c ice.Candidate) {
 // accepted.
 func (o *ownSub) startProbing(creds probeCredentials) {
 	o.mu.Lock()
-	o.creds, o.probing, o.probeRound = creds, true, 0
+	o.creds, o.probeRound = creds, 0
 	if o.probeStop != nil {
 		o.probeStop()
 		o.probeStop = nil
@@ -102,14 +97,14 @@ func (o *ownSub) probe() {
 	o.mu.Lock()
 	l, creds, remotes := o.lite, o.creds, append([]netip.AddrPort(nil), o.remotes...)
 	if o.closed || l == nil || l.nominated() || o.probeRound > len(probeDelays) {
-		o.probing, o.probeStop = false, nil
+		o.probeStop = nil
 		o.mu.Unlock()
 		return
 	}
 	if o.probeRound < len(probeDelays) {
 		o.probeStop = o.e.after(probeDelays[o.probeRound], o.probe)
 	} else {
-		o.probing, o.probeStop = false, nil // the last round: the peer has to find the server now
+		o.probeStop = nil // the last round: the peer has to find the server now
 	}
 	o.probeRound++
 	o.mu.Unlock()

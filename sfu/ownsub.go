@@ -61,9 +61,8 @@ type ownSub struct {
 	// The probes of the peer's candidates (liteprobe.go), under mu.
 	remotes    []netip.AddrPort
 	creds      probeCredentials
-	probing    bool
 	probeRound int
-	probeStop  func() bool
+	probeStop  func() bool // the next round's timer; nil once probing has stopped
 
 	// reached is closed at the first nomination: a DTLS client's first flight waits
 	// for somewhere to go (a lost one is sent again only after a second).
@@ -379,12 +378,12 @@ func (o *ownSub) rtcpSeen() { o.dtls.stop() }
 // startSRTP gives the connection its SRTP writer and SRTCP reader, and the cipher the
 // RTCP it sends is encrypted with.
 func (o *ownSub) startSRTP(keys srtp.SessionKeys, profile srtp.ProtectionProfile) error {
-	ctx, err := newSRTCPCipher(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
+	sc, err := newSRTCPCipher(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
 	if err != nil {
 		return err
 	}
 	o.mu.Lock()
-	o.srtcp = ctx
+	o.srtcp = sc
 	o.mu.Unlock()
 	return o.p.startSubscribeSRTP(keys, profile)
 }
@@ -410,16 +409,13 @@ func (o *ownSub) writeRTCP(pkts []rtcp.Packet) error {
 	if err != nil {
 		return err
 	}
-	o.mu.Lock()
-	ctx := o.srtcp
 	var out []byte
-	if ctx != nil {
-		out, err = ctx.seal(raw)
+	err = errNotConnected
+	o.mu.Lock()
+	if o.srtcp != nil {
+		out, err = o.srtcp.seal(raw)
 	}
 	o.mu.Unlock()
-	if ctx == nil {
-		return errNotConnected
-	}
 	if err != nil {
 		return err
 	}

@@ -296,7 +296,7 @@ func TestOwnSubscribeProbesThePeer(t *testing.T) {
 	waitFor(t, "the probing to stop", func() bool {
 		p.own.mu.Lock()
 		defer p.own.mu.Unlock()
-		return !p.own.probing
+		return p.own.probeStop == nil
 	})
 }
 

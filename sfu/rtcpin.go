@@ -25,21 +25,21 @@ import (
 // serves it (downTrack.handleRTCP), each packet given to the subscription it names,
 // and transport-cc feedback to the connection's estimator.
 type rtcpIn struct {
-	p    *Participant
-	mu   sync.Mutex  // the cipher, should the socket be read by two goroutines
-	ctx  srtcpCipher // the subscriber's (remote) keys
-	seen atomic.Bool // a packet was served: the peer has its keys
+	p     *Participant
+	mu    sync.Mutex  // the cipher, should the socket be read by two goroutines
+	srtcp srtcpCipher // the subscriber's (remote) keys
+	seen  atomic.Bool // a packet was served: the peer has its keys
 }
 
 // srtcpReplayWindow is the replay window of Pion's SRTCP session, and srtcpGCM's.
 const srtcpReplayWindow = 64
 
 func newRTCPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProfile) (*rtcpIn, error) {
-	ctx, err := newSRTCPCipher(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile)
+	sc, err := newSRTCPCipher(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile)
 	if err != nil {
 		return nil, err
 	}
-	return &rtcpIn{p: p, ctx: ctx}, nil
+	return &rtcpIn{p: p, srtcp: sc}, nil
 }
 
 // addrRoutes maps the remote address of each connection whose packets the media
@@ -127,7 +127,7 @@ func (r *rtcpRoutes) take(b []byte, ap netip.AddrPort) bool {
 // serve decrypts b in place and hands out what it carries.
 func (in *rtcpIn) serve(b []byte) error {
 	in.mu.Lock()
-	plain, err := in.ctx.open(b)
+	plain, err := in.srtcp.open(b)
 	in.mu.Unlock()
 	if err != nil {
 		return err

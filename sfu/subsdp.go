@@ -151,12 +151,17 @@ func parseAnswer(text string, sections []offerSection) (*answer, error) {
 			a.fingerprints[strings.ToLower(alg)] = strings.TrimSpace(fp)
 		}
 	}
+	addCandidate := func(v string) {
+		if len(a.candidates) < maxSDPCandidates {
+			a.candidates = append(a.candidates, v)
+		}
+	}
 	for _, at := range sd.Attributes {
-		switch {
-		case at.Key == "fingerprint":
+		switch at.Key {
+		case "fingerprint":
 			addFingerprint(at.Value)
-		case at.Key == "candidate" && len(a.candidates) < maxSDPCandidates:
-			a.candidates = append(a.candidates, at.Value)
+		case "candidate":
+			addCandidate(at.Value)
 		}
 	}
 	for i, md := range sd.MediaDescriptions {
@@ -180,9 +185,7 @@ func parseAnswer(text string, sections []offerSection) (*answer, error) {
 			case "fingerprint":
 				addFingerprint(at.Value)
 			case "candidate":
-				if len(a.candidates) < maxSDPCandidates {
-					a.candidates = append(a.candidates, at.Value)
-				}
+				addCandidate(at.Value)
 			case "setup":
 				if setup == "" || i == 0 {
 					setup = at.Value

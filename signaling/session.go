@@ -220,13 +220,11 @@ func (s *Session) serve() {
 	// A member's messages come one at a time (an answer, its candidates, a key batch):
 	// a few may wait for the owner; beyond that the read pump waits, as TCP does.
 	in := make(chan inbound, 4)
-	var reader sync.WaitGroup
-	reader.Add(1)
-	go func() { defer reader.Done(); s.readPump(in) }()
+	go s.readPump(in)
 	s.startWriter()
 	s.startWatchdog()
 	s.run(in)
-	reader.Wait()
+	<-s.readDone
 	<-s.closed
 	s.stopWriter()
 	s.stopWatchdog()
