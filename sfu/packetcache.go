@@ -22,21 +22,38 @@ type packet struct {
 // are answered from one shared buffer instead of a retransmission buffer per subscriber,
 // and so that a new subscriber can be sent the latest keyframe and what followed it at
 // once (replay.go) instead of waiting for the publisher's next one.
+//
+// It keeps a packet for cacheAge after the newest one's arrival, and the latest
+// keyframe's run for as long as replay.go could still use it, within cacheSize packets
+// in all: at 1 Mbit/s about 110 to 330 packets instead of the 512 a fixed ring keeps
+// whatever the rate. The cache holds the only lasting reference to most packets (and
+// through them to their slab chunks), so this is most of a forwarded track's memory.
 type packetCache struct {
 	mu    sync.Mutex
 	slots [cacheSize]*packet
 
-	// The newest sequence number put, and the first packet of the latest keyframe
-	// with when it arrived (engine clock, Unix nanoseconds).
+	// The newest sequence number put and its packet's arrival; tail is the oldest
+	// sequence number the cache may still hold (every slot before it is empty).
 	newest    uint16
+	newestAt  int64
+	tail      uint16
 	hasNewest bool
-	keySeq    uint16
-	keyAt     int64
-	hasKey    bool
+	// The first packet of the latest keyframe, when it arrived on the engine clock
+	// (keyAt, for keyframeRun) and its packet's arrival (keyArrival, for expiry).
+	keySeq     uint16
+	keyAt      int64
+	keyArrival int64
+	hasKey     bool
 }
 
-// cacheSize covers roughly one second of 2.5 Mbit/s video.
-const cacheSize = 512
+const (
+	// cacheSize bounds a track's cache: roughly two seconds of 2.5 Mbit/s video.
+	cacheSize = 512
+	// cacheAge is how long a packet stays to answer NACKs: a subscriber asks again
+	// within a few round trips, and a packet repaired later than a second would
+	// arrive after its receiver's jitter buffer gave it up.
+	cacheAge = time.Second
+)
 
 func (c *packetCache) put(p *packet) {
 	c.mu.Lock()
@@ -47,18 +64,57 @@ func (c *packetCache) put(p *packet) {
 // putKeyframe puts p, the first packet of a keyframe that arrived at the engine time at.
 func (c *packetCache) putKeyframe(p *packet, at time.Time) {
 	c.mu.Lock()
-	c.putLocked(p)
-	if seq := p.header.SequenceNumber; !c.hasKey || int16(seq-c.keySeq) > 0 {
-		c.keySeq, c.keyAt, c.hasKey = seq, at.UnixNano(), true
+	if seq := p.header.SequenceNumber; c.putLocked(p) && (!c.hasKey || int16(seq-c.keySeq) > 0) {
+		c.keySeq, c.keyAt, c.keyArrival, c.hasKey = seq, at.UnixNano(), p.arrival, true
 	}
 	c.mu.Unlock()
 }
 
-func (c *packetCache) putLocked(p *packet) {
+// putLocked keeps p unless it is too far behind the newest to be of use, and reports
+// whether it did.
+func (c *packetCache) putLocked(p *packet) bool {
 	seq := p.header.SequenceNumber
-	c.slots[seq%cacheSize] = p
-	if !c.hasNewest || int16(seq-c.newest) > 0 { // a retransmission is not the newest
-		c.newest, c.hasNewest = seq, true
+	switch ahead := int16(seq - c.newest); {
+	case !c.hasNewest || ahead <= -cacheSize:
+		// The first packet, or a numbering that started again further back than the
+		// cache reaches: nothing held before belongs to it.
+		clear(c.slots[:])
+		c.newest, c.newestAt, c.tail, c.hasNewest, c.hasKey = seq, p.arrival, seq, true, false
+	case ahead >= cacheSize:
+		clear(c.slots[:]) // a jump past everything held
+		c.newest, c.newestAt, c.tail = seq, p.arrival, seq
+	case ahead > 0:
+		c.newest, c.newestAt = seq, p.arrival
+		for int16(seq-c.tail) >= cacheSize { // the ring is about to reuse the tail's slots
+			c.slots[c.tail%cacheSize] = nil
+			c.tail++
+		}
+	case ahead <= -cacheSize/2:
+		return false // too late to be of use (keyframeRun's bound): forwarded, not kept
+	case int16(seq-c.tail) < 0:
+		c.tail = seq // reordered, or a retransmission: kept for cacheAge from now, as any
+	}
+	c.slots[seq%cacheSize] = p // a retransmission is not the newest
+	c.expire()
+	return true
+}
+
+// expire lets go of the packets from the tail on that are older than cacheAge and not
+// part of a keyframe run a new subscriber may still be sent; it stops at the first it
+// keeps, so each packet is looked at about once.
+func (c *packetCache) expire() {
+	cut := c.newestAt - int64(cacheAge)
+	keepKey := c.hasKey && c.newestAt-c.keyArrival <= int64(keyframeReplayAge) &&
+		int16(c.newest-c.keySeq) < cacheSize/2
+	for c.tail != c.newest {
+		i := c.tail % cacheSize
+		if p := c.slots[i]; p != nil && p.header.SequenceNumber == c.tail {
+			if p.arrival >= cut || keepKey && int16(c.tail-c.keySeq) >= 0 {
+				return
+			}
+		}
+		c.slots[i] = nil // expired, or a stale packet the ring had not overwritten
+		c.tail++
 	}
 }
 

@@ -20,8 +20,8 @@ const (
 	// slabPackets is the packets a chunk holds (about 4 KB).
 	slabPackets = 32
 	// slabBytes is the size of a chunk of bytes: a dozen video packets, or about
-	// 150 of audio, whose cache (cacheSize packets, ten seconds at 50 a second)
-	// holds several chunks; a larger one would mostly be kept for audio.
+	// 150 of audio (three seconds, where the cache keeps one: packetCache); a larger
+	// one would mostly be kept for audio.
 	slabBytes = 16 << 10
 	// slabAlone is the size from which a packet's bytes get an allocation of their
 	// own: at most a quarter of a chunk is left unused when a packet does not fit.
