@@ -14,18 +14,20 @@ package sfu
 type packetSlab struct {
 	packets []packet // what is left of the current chunk of packets
 	bytes   []byte   // what is left of the current chunk of bytes
+	// chunk is the size of a chunk of bytes; 0 is slabBytes. An audio layer's are
+	// smaller (audioSlabBytes).
+	chunk int
 }
 
 const (
 	// slabPackets is the packets a chunk holds (about 4 KB).
 	slabPackets = 32
-	// slabBytes is the size of a chunk of bytes: a dozen video packets, or about
-	// 150 of audio (three seconds, where the cache keeps one: packetCache); a larger
-	// one would mostly be kept for audio.
+	// slabBytes is the size of a chunk of bytes: a dozen video packets.
 	slabBytes = 16 << 10
-	// slabAlone is the size from which a packet's bytes get an allocation of their
-	// own: at most a quarter of a chunk is left unused when a packet does not fit.
-	slabAlone = slabBytes / 4
+	// audioSlabBytes is an audio layer's: 25–40 Opus packets, about the second its
+	// cache keeps (packetCache), where a video-sized chunk would hold three seconds
+	// and in a silent meeting (a packet every 400 ms) a minute.
+	audioSlabBytes = 4 << 10
 )
 
 // newPacket is a zero packet the caller fills in.
@@ -43,13 +45,23 @@ func (s *packetSlab) newPacket() *packet {
 func (s *packetSlab) keep(b []byte) []byte {
 	n := len(b)
 	if n > len(s.bytes) {
-		if n >= slabAlone {
+		if n >= s.alone() {
 			return append(make([]byte, 0, n), b...)
 		}
-		s.bytes = make([]byte, slabBytes)
+		s.bytes = make([]byte, s.alone()*4)
 	}
 	out := s.bytes[:n:n]
 	copy(out, b)
 	s.bytes = s.bytes[n:]
 	return out
+}
+
+// alone is the size from which a packet's bytes get an allocation of their own, a
+// quarter of a chunk: at most that much of a chunk is left unused when a packet does
+// not fit.
+func (s *packetSlab) alone() int {
+	if s.chunk == 0 {
+		return slabBytes / 4
+	}
+	return s.chunk / 4
 }

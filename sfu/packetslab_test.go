@@ -29,13 +29,31 @@ func TestPacketSlab(t *testing.T) {
 	if b[0] != 9 {
 		t.Fatal("an append to one kept packet wrote into the next")
 	}
-	big := make([]byte, slabAlone)
-	for len(s.bytes) >= slabAlone { // use the chunk up to less than a large packet
-		s.keep(make([]byte, 1000))
-	}
-	rest := len(s.bytes)
-	if c := s.keep(big); len(c) != slabAlone || len(s.bytes) != rest {
-		t.Fatalf("a large packet took %d bytes of the chunk's %d left", rest-len(s.bytes), rest)
+	for _, chunk := range []int{0, audioSlabBytes} {
+		s := packetSlab{chunk: chunk}
+		s.keep([]byte{1})
+		size := len(s.bytes) + 1
+		want := chunk
+		if chunk == 0 {
+			want = slabBytes
+		}
+		if size != want {
+			t.Errorf("chunk %d: made a chunk of %d bytes, want %d", chunk, size, want)
+		}
+		alone := size / 4
+		big := make([]byte, alone)
+		for len(s.bytes) >= alone { // use the chunk up to less than a large packet
+			s.keep(make([]byte, alone/2))
+		}
+		rest := len(s.bytes)
+		if c := s.keep(big); len(c) != alone || len(s.bytes) != rest {
+			t.Fatalf("chunk %d: a large packet took %d bytes of the chunk's %d left", chunk, rest-len(s.bytes), rest)
+		}
+		if n := rest + 1; n < alone {
+			if c := s.keep(make([]byte, n)); len(c) != n || len(s.bytes) != size-n {
+				t.Fatalf("chunk %d: a packet larger than the rest did not start a new chunk (%d left)", chunk, len(s.bytes))
+			}
+		}
 	}
 	seen := map[*packet]bool{}
 	for range 3 * slabPackets {

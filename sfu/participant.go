@@ -805,6 +805,9 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	}
 	p.mu.Unlock()
 	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote, deadline: remote}
+	if remote.Kind() == webrtc.RTPCodecTypeAudio {
+		l.slab.chunk = audioSlabBytes
+	}
 	if f := p.feedback.Load(); f != nil {
 		l.feedback = f
 		l.rr = f.addStream(uint32(remote.SSRC()), remote.Codec().ClockRate)
