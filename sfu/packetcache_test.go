@@ -184,3 +184,64 @@ func TestPacketCacheInvariants(t *testing.T) {
 		c.mu.Unlock()
 	}
 }
+
+// BenchmarkPacketCacheHeld reports what a track's caches hold (bytes of packet
+// payload, averaged over the last five of ten seconds) for a camera with and without
+// simulcast, a screen share and a microphone, at typical rates; "ring-B" is what the
+// fixed ring of cacheSize packets the cache was before would hold. Packets are put
+// as a reader would, evenly spaced, with a keyframe every three seconds on video (a
+// browser sends one only when asked: more often than it would).
+func BenchmarkPacketCacheHeld(b *testing.B) {
+	type layer struct {
+		kbps, size int
+		keyframes  bool
+	}
+	for _, tc := range []struct {
+		name   string
+		layers []layer
+	}{
+		{"camera-1M", []layer{{1000, 1150, true}}},
+		{"camera-simulcast", []layer{{150, 1000, true}, {500, 1150, true}, {1500, 1150, true}}},
+		{"screen-300k", []layer{{300, 1150, true}}},
+		{"mic-32k", []layer{{32, 100, false}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var held, ring float64
+			for range b.N {
+				held, ring = 0, 0
+				for _, l := range tc.layers {
+					h, r := cacheHeld(l.kbps, l.size, l.keyframes)
+					held += h
+					ring += r
+				}
+			}
+			b.ReportMetric(held, "held-B")
+			b.ReportMetric(ring, "ring-B")
+		})
+	}
+}
+
+// cacheHeld feeds one layer's packets for ten seconds and returns the payload bytes
+// its cache held on average over the last five, and what a full ring would.
+func cacheHeld(kbps, size int, keyframes bool) (held, ring float64) {
+	perSecond := kbps * 1000 / 8 / size
+	interval := time.Second / time.Duration(perSecond)
+	c := &packetCache{}
+	at := time.Unix(1_000_000, 0)
+	payload := make([]byte, size)
+	var sum, samples float64
+	for i := range 10 * perSecond {
+		at = at.Add(interval)
+		p := &packet{header: rtp.Header{SequenceNumber: uint16(i)}, payload: payload, arrival: at.UnixNano()}
+		if keyframes && i%(3*perSecond) == 0 {
+			c.putKeyframe(p, at)
+		} else {
+			c.put(p)
+		}
+		if i >= 5*perSecond {
+			sum += float64(c.held() * size)
+			samples++
+		}
+	}
+	return sum / samples, float64(min(cacheSize, 10*perSecond) * size)
+}
