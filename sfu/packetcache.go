@@ -25,7 +25,7 @@ type packet struct {
 //
 // It keeps a packet for cacheAge after the newest one's arrival, and the latest
 // keyframe's run for as long as replay.go could still use it, within cacheSize packets
-// in all: at 1 Mbit/s about 110 to 330 packets instead of the 512 a fixed ring keeps
+// in all: at 1 Mbit/s about 110 to 240 packets instead of the 512 a fixed ring keeps
 // whatever the rate. The cache holds the only lasting reference to most packets (and
 // through them to their slab chunks), so this is most of a forwarded track's memory.
 type packetCache struct {

@@ -45,10 +45,13 @@ func (s *packetSlab) newPacket() *packet {
 func (s *packetSlab) keep(b []byte) []byte {
 	n := len(b)
 	if n > len(s.bytes) {
-		if n >= s.alone() {
+		size := s.chunkSize()
+		// A packet of a quarter chunk or more gets bytes of its own: at most that
+		// much of a chunk is left unused when a packet does not fit.
+		if n >= size/4 {
 			return append(make([]byte, 0, n), b...)
 		}
-		s.bytes = make([]byte, s.alone()*4)
+		s.bytes = make([]byte, size)
 	}
 	out := s.bytes[:n:n]
 	copy(out, b)
@@ -56,12 +59,10 @@ func (s *packetSlab) keep(b []byte) []byte {
 	return out
 }
 
-// alone is the size from which a packet's bytes get an allocation of their own, a
-// quarter of a chunk: at most that much of a chunk is left unused when a packet does
-// not fit.
-func (s *packetSlab) alone() int {
+// chunkSize is the size of the slab's chunks of bytes.
+func (s *packetSlab) chunkSize() int {
 	if s.chunk == 0 {
-		return slabBytes / 4
+		return slabBytes
 	}
-	return s.chunk / 4
+	return s.chunk
 }
