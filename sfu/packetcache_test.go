@@ -143,8 +143,8 @@ func TestPacketCacheLateAndOutOfOrder(t *testing.T) {
 
 // TestPacketCacheInvariants puts a long random mix of new, late, repeated and jumping
 // packets with keyframes among them, and checks after each that every packet held sits
-// in its own slot between the tail and the newest, the newest is held, and nothing
-// older than what a NACK or a replay could use is.
+// in its own slot between the tail and the newest, the newest is held, and the oldest
+// held is one a NACK or a replay could still use (those behind it go when it does).
 func TestPacketCacheInvariants(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 2026))
 	c := &packetCache{}
@@ -171,6 +171,14 @@ func TestPacketCacheInvariants(t *testing.T) {
 		c.mu.Lock()
 		if c.slots[c.newest%cacheSize] == nil {
 			t.Fatalf("put %d: the newest (%d) is not held", i, c.newest)
+		}
+		if c.tail != c.newest {
+			p := c.slots[c.tail%cacheSize]
+			keyRun := c.hasKey && c.newestAt-c.keyArrival <= int64(keyframeReplayAge) && int16(c.newest-c.keySeq) < cacheSize/2 &&
+				int16(c.tail-c.keySeq) >= 0
+			if p == nil || p.arrival < c.newestAt-int64(cacheAge) && !keyRun {
+				t.Fatalf("put %d: the oldest held (%d) is neither within cacheAge nor in a replayable keyframe run", i, c.tail)
+			}
 		}
 		for j, p := range c.slots {
 			if p == nil {
