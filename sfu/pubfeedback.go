@@ -16,6 +16,12 @@ import (
 // follows, and a receiver report per stream every rrInterval (loss, jitter and the
 // delay since its last sender report, for its round-trip time).
 //
+// The feedback's timer runs every twccInterval only while there is something to
+// acknowledge: a tick that finds nothing sets the next for the receiver reports'
+// cadence, and the next packet numbered for transport-cc brings the short one back
+// (received). A publisher that sends nothing (camera off, microphone muted), or whose
+// client numbers nothing, wakes the server once a second instead of ten times.
+//
 // Pion's interceptors did this before, and cost per packet what the SFU does not need
 // to pay: the transport-cc interceptor handed every packet to a goroutine of its own
 // over a channel, and both parsed the packet's header again. Here the packet's reader
@@ -38,6 +44,7 @@ type pubFeedback struct {
 	ssrc    uint32 // the SFU's, as sender of the feedback
 	stop    func() bool
 	stopped bool
+	slow    bool // the pending tick is a receiver report's, not twccInterval away
 }
 
 const (
@@ -94,6 +101,9 @@ func (f *pubFeedback) received(s *rrStream, seq uint16, ts uint32, tcc []byte, n
 	f.mu.Lock()
 	if len(tcc) >= 2 {
 		f.twcc.Record(s.ssrc, binary.BigEndian.Uint16(tcc), since.Microseconds())
+		if f.slow && !f.stopped && f.stop() { // a tick already running sees the packet
+			f.stop, f.slow = f.after(untilNext(now, twccInterval), f.tick), false
+		}
 	}
 	s.received(seq, ts, since)
 	f.mu.Unlock()
@@ -131,14 +141,30 @@ func (f *pubFeedback) tick() {
 			pkts = append(pkts, rr)
 		}
 	}
+	wait, slow := untilNext(now, twccInterval), false
 	if f.twcc.PacketsHeld() > 0 {
 		pkts = append(pkts, f.twcc.BuildFeedbackPacket()...)
+	} else {
+		// Nothing to acknowledge: the next tick is when the next receiver report is
+		// due, on the same grid; received brings the short one back.
+		due := f.lastRR.Add(rrInterval)
+		if len(f.streams) == 0 {
+			due = now.Add(rrInterval)
+		}
+		if d := ceilTo(due, twccInterval).Sub(now); d > wait {
+			wait, slow = d, true
+		}
 	}
-	f.stop = f.after(untilNext(now, twccInterval), f.tick)
+	f.stop, f.slow = f.after(wait, f.tick), slow
 	f.mu.Unlock()
 	if len(pkts) > 0 {
 		_ = f.write(pkts)
 	}
+}
+
+// ceilTo is t, or the first multiple of every (on the Unix clock) after it.
+func ceilTo(t time.Time, every time.Duration) time.Time {
+	return t.Add((every - time.Duration(t.UnixNano()%int64(every))) % every)
 }
 
 // rrStream is one stream's reception statistics, as RFC 3550 §6.4.1 and its

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -219,5 +220,88 @@ func TestFeedbackTicksAreAligned(t *testing.T) {
 		if !sent[1][i].Equal(want) || !sent[2][i].Equal(want) {
 			t.Fatalf("tick %d sent at %v and %v, want both at %v", i, sent[1][i], sent[2][i], want)
 		}
+	}
+}
+
+// TestFeedbackTickSleepsWithoutPackets: with nothing to acknowledge the feedback's
+// timer is set for the next receiver report, not the next twccInterval; a packet
+// numbered for transport-cc brings the short tick back at once, and the receiver
+// reports keep their cadence throughout.
+func TestFeedbackTickSleepsWithoutPackets(t *testing.T) {
+	start := time.Unix(1_000_000, 0)
+	clock := fakeclock.New(start)
+	var mu sync.Mutex
+	var waits []time.Duration
+	var rrs, ccs []time.Duration // when each kind was sent, from the start
+	after := func(d time.Duration, f func()) func() bool {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		return clock.AfterFunc(d, f)
+	}
+	f := newPubFeedback(clock.Now, after, func(pkts []rtcp.Packet) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.ReceiverReport:
+				rrs = append(rrs, clock.Now().Sub(start))
+			case *rtcp.TransportLayerCC:
+				ccs = append(ccs, clock.Now().Sub(start))
+			}
+		}
+		return nil
+	})
+	t.Cleanup(f.close)
+	s := f.addStream(1, 90000)
+	lastWait := func() time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return waits[len(waits)-1]
+	}
+	// step moves the clock by d once the next tick is armed, and waits for the tick
+	// that falls due (if any) to arm the one after it.
+	step := func(d time.Duration) {
+		t.Helper()
+		if err := clock.WaitForTimers(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		n := len(waits)
+		mu.Unlock()
+		clock.Advance(d)
+		waitFor(t, "the next tick armed", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(waits) > n || clock.Pending() == 1
+		})
+	}
+
+	step(twccInterval) // the first tick: nothing to acknowledge
+	if w := lastWait(); w != rrInterval-twccInterval {
+		t.Fatalf("after an empty tick the next is %v away, want %v (the receiver report's)", w, rrInterval-twccInterval)
+	}
+	clock.Advance(250 * time.Millisecond)
+	f.received(s, 1, 0, []byte{0, 1}, clock.Now())
+	if w := lastWait(); w != 50*time.Millisecond || clock.Pending() != 1 {
+		t.Fatalf("a numbered packet armed a tick %v away (%d pending), want the next multiple of %v, 50ms, alone", w, clock.Pending(), twccInterval)
+	}
+	step(50 * time.Millisecond) // 400 ms: the packet acknowledged
+	step(twccInterval)          // 500 ms: nothing more, asleep until the report at 1 s
+	if w := lastWait(); w != 500*time.Millisecond {
+		t.Fatalf("after the acknowledgement and an empty tick the next is %v away, want 500ms", w)
+	}
+	step(500 * time.Millisecond) // 1 s: the report
+	step(time.Second)            // 2 s: the next report
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(ccs, []time.Duration{400 * time.Millisecond}) {
+		t.Errorf("transport-cc feedback sent at %v, want at 400ms only", ccs)
+	}
+	if !slices.Equal(rrs, []time.Duration{time.Second, 2 * time.Second}) {
+		t.Errorf("receiver reports sent at %v, want at 1s and 2s", rrs)
+	}
+	if got := len(waits); got != 7 {
+		t.Errorf("%d ticks armed in 2 s (%v), want 7", got, waits)
 	}
 }
