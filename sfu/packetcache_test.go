@@ -233,21 +233,12 @@ func BenchmarkPacketCacheHeld(b *testing.B) {
 // its cache held on average over the last five, and what a full ring would.
 func cacheHeld(kbps, size int, keyframes bool) (held, ring float64) {
 	perSecond := kbps * 1000 / 8 / size
-	interval := time.Second / time.Duration(perSecond)
-	c := &packetCache{}
-	at := time.Unix(1_000_000, 0)
-	payload := make([]byte, size)
+	f := &cacheFeed{c: &packetCache{}, at: time.Unix(1_000_000, 0), interval: time.Second / time.Duration(perSecond)}
 	var sum, samples float64
 	for i := range 10 * perSecond {
-		at = at.Add(interval)
-		p := &packet{header: rtp.Header{SequenceNumber: uint16(i)}, payload: payload, arrival: at.UnixNano()}
-		if keyframes && i%(3*perSecond) == 0 {
-			c.putKeyframe(p, at)
-		} else {
-			c.put(p)
-		}
+		f.next(keyframes && i%(3*perSecond) == 0)
 		if i >= 5*perSecond {
-			sum += float64(c.held() * size)
+			sum += float64(f.c.held() * size)
 			samples++
 		}
 	}
