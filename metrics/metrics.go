@@ -51,6 +51,9 @@ type Media struct {
 	SubscriberRTCPRead, SubscriberRTCPRefused uint64
 	// Publishers' SRTP read there, and what failed to decrypt (sfu.Stats).
 	PublisherRTPRead, PublisherRTPRefused uint64
+	// ICE-TCP connections closed at accept: the server's or their address's bound
+	// was reached (sfu.Stats).
+	ICETCPRefused uint64
 	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
 	ForwardDelay Histogram
 }

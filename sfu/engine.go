@@ -36,6 +36,11 @@ type Config struct {
 	UDPAddr string
 	// TCPAddr is the ICE-TCP fallback address, e.g. ":10000"; empty disables ICE-TCP.
 	TCPAddr string
+	// MaxTCPConns bounds the ICE-TCP connections held at once (default
+	// DefaultMaxTCPConns), MaxTCPConnsPerAddr those from one IPv4 address or IPv6 /64
+	// (default DefaultMaxTCPConnsPerAddr); a connection beyond either is closed at once
+	// (tcplimit.go).
+	MaxTCPConns, MaxTCPConnsPerAddr int
 	// PublicIPs are announced instead of the interface addresses (1:1 NAT, e.g. a cloud VM).
 	PublicIPs []string
 	// Loopback makes the server offer loopback candidates and only those when the listen
@@ -72,6 +77,9 @@ type Config struct {
 	// iceTimeouts, when set, replace the ICE agents' timers: tests shorten them to see
 	// a silent peer's consent expire.
 	iceTimeouts iceTimeouts
+	// tcpCheckWait, when set, replaces tcpCheckWait (litetcp.go): tests shorten it to
+	// see a connection whose checks fail closed, and lengthen it to hold connections.
+	tcpCheckWait time.Duration
 	// pionSubscribe runs the subscribe connections on Pion's PeerConnection, as
 	// before ownsub.go, for the tests of that path; without it the engine runs them
 	// itself wherever the media socket's reader can serve them (an operating system's
@@ -118,9 +126,11 @@ type Engine struct {
 	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
-	stats       counters    // monitoring (stats.go)
-	queues      queueStats  // what subscribers were sent, counted by their writers
-	writers     *writerPool // drain the subscribers' queues (writerpool.go)
+	tcpLimits   *tcpLimits
+	tcpWait     time.Duration // a new ICE-TCP connection's time to pass a check (litetcp.go)
+	stats       counters      // monitoring (stats.go)
+	queues      queueStats    // what subscribers were sent, counted by their writers
+	writers     *writerPool   // drain the subscribers' queues (writerpool.go)
 
 	// subMu serialises making subscribe connections, so the bandwidth estimator the
 	// congestion control makes inside NewPeerConnection (newBWE, set by its callback
@@ -208,6 +218,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("sfu: listen ICE-TCP %s: %w", cfg.TCPAddr, err)
 		}
 		e.tcpLn = ln
+		e.tcpLimits = newTCPLimits(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr)
+		e.tcpWait = tcpCheckWait
+		if cfg.tcpCheckWait > 0 {
+			e.tcpWait = cfg.tcpCheckWait
+		}
+		ln = &limitedListener{Listener: ln, limits: e.tcpLimits}
 		var muxLn net.Listener = ln
 		if e.own {
 			// The lite agents' connections are sorted out first (litetcp.go).

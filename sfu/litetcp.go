@@ -23,9 +23,11 @@ import (
 // connections), the first frame replayed in front of the rest.
 
 const (
-	// tcpFirstFrameWait is how long a new connection may take to send its first
-	// check (Pion's mux waits 30 s; a browser sends it at once).
-	tcpFirstFrameWait = 10 * time.Second
+	// tcpCheckWait is how long a new connection may take to send its first frame
+	// and, if that was for a lite agent, to pass a check (Pion's mux waits 30 s; a
+	// browser checks at once). Without the second bound a connection whose checks
+	// fail (a wrong password, an agent gone) would be held a minute a frame.
+	tcpCheckWait = 10 * time.Second
 	// tcpIdle closes a connection that sent nothing for that long: a peer's consent
 	// checks come every few seconds.
 	tcpIdle = time.Minute
@@ -66,8 +68,9 @@ func (c *liteTCP) close() {
 }
 
 // serve reads the connection's frames until it closes: checks to the lite agents,
-// DTLS and SRTCP to the connection of the agent whose check passed on it.
-func (c *liteTCP) serve(a *liteAgents, first []byte) {
+// DTLS and SRTCP to the connection of the agent whose check passed on it. Until a
+// check passes on it, the connection is read until checkBy only.
+func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
 	defer c.close()
 	buf := make([]byte, maxTCPFrame)
 	frame := first
@@ -86,7 +89,11 @@ func (c *liteTCP) serve(a *liteAgents, first []byte) {
 				l.onRTCP(frame)
 			}
 		}
-		_ = c.conn.SetReadDeadline(time.Now().Add(tcpIdle))
+		deadline := checkBy
+		if c.lite.Load() != nil {
+			deadline = time.Now().Add(tcpIdle)
+		}
+		_ = c.conn.SetReadDeadline(deadline)
 		n, err := readFrame(c.conn, buf)
 		if err != nil {
 			return
@@ -216,20 +223,21 @@ func (e *Engine) acceptTCP(ln net.Listener, h *tcpHandoff) {
 		sorting[c] = struct{}{}
 		mu.Unlock()
 		go func() {
-			first, ok := e.firstFrame(c)
+			checkBy := time.Now().Add(e.tcpWait)
+			first, ok := e.firstFrame(c, checkBy)
 			mu.Lock()
 			delete(sorting, c)
 			mu.Unlock()
 			if ok {
-				e.sortTCP(c, first, h)
+				e.sortTCP(c, first, h, checkBy)
 			}
 		}()
 	}
 }
 
-// firstFrame reads c's first frame, or closes c.
-func (e *Engine) firstFrame(c net.Conn) ([]byte, bool) {
-	_ = c.SetReadDeadline(time.Now().Add(tcpFirstFrameWait))
+// firstFrame reads c's first frame by checkBy, or closes c.
+func (e *Engine) firstFrame(c net.Conn, checkBy time.Time) ([]byte, bool) {
+	_ = c.SetReadDeadline(checkBy)
 	buf := make([]byte, maxTCPFrame)
 	n, err := readFrame(c, buf)
 	if err != nil {
@@ -239,13 +247,14 @@ func (e *Engine) firstFrame(c net.Conn) ([]byte, bool) {
 	return buf[:n], true
 }
 
-// sortTCP gives c, whose first frame was frame, to a lite agent or to Pion's mux.
-func (e *Engine) sortTCP(c net.Conn, frame []byte, h *tcpHandoff) {
+// sortTCP gives c, whose first frame was frame, to a lite agent (which it must pass a
+// check of by checkBy) or to Pion's mux.
+func (e *Engine) sortTCP(c net.Conn, frame []byte, h *tcpHandoff, checkBy time.Time) {
 	n := len(frame)
 	if e.ownsCheck(frame) {
 		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 		lc := &liteTCP{conn: c, ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
-		lc.serve(&e.lites, frame)
+		lc.serve(&e.lites, frame, checkBy)
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})

@@ -70,6 +70,9 @@ type Stats struct {
 	// PacketsWithoutRoute counts RTP packets for a subscriber whose candidate pair the
 	// server did not know yet (srtpout.go): not sent; NACKs and keyframes recover them.
 	PacketsWithoutRoute uint64
+	// ICETCPRefused counts ICE-TCP connections closed as soon as they were accepted,
+	// because the server's or their address's bound was reached (tcplimit.go).
+	ICETCPRefused uint64
 	// SubscriberRTCPRead counts subscribers' SRTCP packets the server read in the
 	// media socket's reader (rtcpin.go); SubscriberRTCPRefused those from a
 	// subscriber's address that failed to decrypt or parse (forged, replayed, broken),
@@ -184,6 +187,7 @@ func (e *Engine) Stats() Stats {
 		DatagramsSegmented:        segmented,
 		SegmentationRefused:       refused,
 		PacketsWithoutRoute:       c.noRoute.Load(),
+		ICETCPRefused:             e.tcpRefused(),
 		SubscriberRTCPRead:        e.subRTCP.read.Load(),
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),
 		PublisherRTPRead:          e.pubRTP.read.Load(),

@@ -308,7 +308,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			publicIPs = append(publicIPs, ip)
 		}
 	}
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: o.mediaUDP, TCPAddr: o.mediaTCP, PublicIPs: publicIPs, Loopback: o.loopback, Logger: log, SpeakerDetection: o.speakers})
+	// A browser on ICE-TCP holds two connections (publish and subscribe), so the
+	// ICE-TCP port's bounds are twice the websockets' (sfu/tcplimit.go).
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: o.mediaUDP, TCPAddr: o.mediaTCP, PublicIPs: publicIPs, Loopback: o.loopback, Logger: log, SpeakerDetection: o.speakers,
+		MaxTCPConns: 2 * o.limits.maxConns, MaxTCPConnsPerAddr: 2 * o.limits.maxConnsPerAddr})
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,8 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
 				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
 				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
-				ForwardDelay: delayHistogram(m.ForwardDelay),
+				ICETCPRefused: m.ICETCPRefused,
+				ForwardDelay:  delayHistogram(m.ForwardDelay),
 			}
 		},
 	}

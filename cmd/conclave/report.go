@@ -137,7 +137,11 @@ func privacyReport(o options) string {
 	}
 	r.bullet(fmt.Sprintf("Meeting passwords are stored as argon2id hashes (%d MiB, %d passes, %d thread); moderator secrets (random, at least 128 bits) as keyed hashes. All are compared in constant time.", secret.DefaultParams.MemoryKiB/1024, secret.DefaultParams.Time, secret.DefaultParams.Threads))
 	r.bullet(fmt.Sprintf("Waiting room: on by default in every meeting (its host or a moderator may turn it off); while on, a moderator admits each person. A knock expires after %s; at most %d wait per meeting, %d per address.", friendly(o.knockTimeout), o.maxWaiting, o.limits.maxWaitingPerAddr))
-	r.bullet(fmt.Sprintf("Limits: %d members per meeting, %d websockets on the server, %d per address (IPv6: per /64).", o.limits.maxParticipants, o.limits.maxConns, o.limits.maxConnsPerAddr))
+	limits := fmt.Sprintf("Limits: %d members per meeting, %d websockets on the server, %d per address (IPv6: per /64)", o.limits.maxParticipants, o.limits.maxConns, o.limits.maxConnsPerAddr)
+	if o.mediaTCP != "" {
+		limits += "; twice as many ICE-TCP connections"
+	}
+	r.bullet(limits + ".")
 
 	r.section("Throttling of guessed secrets")
 	r.throttle(o)
