@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 
+	"conclave/connlimit"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
@@ -126,7 +128,7 @@ type Engine struct {
 	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
-	tcpLimits   *tcpLimits
+	tcpLimits   *connlimit.Limits
 	tcpWait     time.Duration // a new ICE-TCP connection's time to pass a check (litetcp.go)
 	stats       counters      // monitoring (stats.go)
 	queues      queueStats    // what subscribers were sent, counted by their writers
@@ -223,7 +225,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		if cfg.tcpCheckWait > 0 {
 			e.tcpWait = cfg.tcpCheckWait
 		}
-		ln = &limitedListener{Listener: ln, limits: e.tcpLimits}
+		ln = e.tcpLimits.Listener(ln)
 		var muxLn net.Listener = ln
 		if e.own {
 			// The lite agents' connections are sorted out first (litetcp.go).

@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"time"
 
+	"conclave/connlimit"
+
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
 )
@@ -44,12 +46,25 @@ type Config struct {
 	// DefaultMaxAllocationsPerCredential).
 	MaxAllocations              int
 	MaxAllocationsPerCredential int
+	// MaxTCPConns and MaxTCPConnsPerAddr bound the connections the TCP and TLS
+	// listeners hold together, in all and from one address (IPv6: one /64); one beyond
+	// is closed as soon as it is accepted (defaults DefaultMaxTCPConns and
+	// DefaultMaxTCPConnsPerAddr). Anyone can connect, credentials or not.
+	MaxTCPConns, MaxTCPConnsPerAddr int
 	// Realm is the TURN realm (default "conclave").
 	Realm string
 	// Now is the clock credentials are issued and checked against; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 }
+
+// Defaults of the TCP and TLS listeners' bounds: an allocation over TCP holds one
+// connection, so twice the allocations in all; from one address (a school behind one
+// NAT address) as many as the SFU's ICE-TCP port takes.
+const (
+	DefaultMaxTCPConns        = 2 * DefaultMaxAllocations
+	DefaultMaxTCPConnsPerAddr = 400
+)
 
 // DefaultTTL is how long handed-out credentials can open allocations: long enough for
 // a browser to gather candidates after its welcome, short enough that a leaked
@@ -72,7 +87,12 @@ type Server struct {
 	udpConn net.PacketConn
 	tcpLn   net.Listener
 	tlsLn   net.Listener
+	// tcpLimits bounds what tcpLn and tlsLn hold together.
+	tcpLimits *connlimit.Limits
 }
+
+// TCPRefused is the number of TCP and TLS connections closed at accept by the bounds.
+func (s *Server) TCPRefused() uint64 { return s.tcpLimits.Refused() }
 
 // Errors of a Config that cannot work.
 var (
@@ -97,6 +117,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxAllocationsPerCredential <= 0 {
 		cfg.MaxAllocationsPerCredential = DefaultMaxAllocationsPerCredential
 	}
+	if cfg.MaxTCPConns <= 0 {
+		cfg.MaxTCPConns = DefaultMaxTCPConns
+	}
+	if cfg.MaxTCPConnsPerAddr <= 0 {
+		cfg.MaxTCPConnsPerAddr = DefaultMaxTCPConnsPerAddr
+	}
 	if cfg.Realm == "" {
 		cfg.Realm = "conclave"
 	}
@@ -116,7 +142,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{creds: creds, now: cfg.Now}
+	s := &Server{creds: creds, now: cfg.Now, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr)}
 	gen := func() *relayGenerator {
 		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers)}
 	}
@@ -135,6 +161,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TCP %s: %w", cfg.TCPAddr, err)
 		}
+		s.tcpLn = s.tcpLimits.Listener(s.tcpLn)
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tcpLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.tcpLn.Addr(), "tcp"))
@@ -145,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TLS %s: %w", cfg.TLSAddr, err)
 		}
-		s.tlsLn = tls.NewListener(ln, cfg.TLSConfig)
+		s.tlsLn = tls.NewListener(s.tcpLimits.Listener(ln), cfg.TLSConfig)
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tlsLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))

@@ -39,7 +39,7 @@ func listenUDP(t *testing.T, addr string) net.PacketConn {
 	return c
 }
 
-func newFixture(t *testing.T, tlsConf *tls.Config) *fixture {
+func newFixture(t *testing.T, tlsConf *tls.Config, options ...func(*turn.Config)) *fixture {
 	t.Helper()
 	f := &fixture{clock: fakeclock.New(time.Unix(1_800_000_000, 0))}
 	f.sfu = listenUDP(t, "127.0.0.1:0")
@@ -57,6 +57,9 @@ func newFixture(t *testing.T, tlsConf *tls.Config) *fixture {
 	if tlsConf != nil {
 		cfg.TLSAddr = "127.0.0.1:0"
 		cfg.TLSConfig = tlsConf
+	}
+	for _, o := range options {
+		o(&cfg)
 	}
 	srv, err := turn.New(cfg)
 	if err != nil {

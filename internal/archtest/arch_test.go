@@ -1,8 +1,8 @@
 // Package archtest keeps the import graph the way DESIGN.md draws it:
 // cmd → signaling → {sfu, lobby, e2ee, secret, store}, cmd → {web, secret, store, turn, metrics, e2ee};
-// sfu, lobby, e2ee, secret, store, metrics, web and turn import nothing of ours; among the
-// server's packages only sfu imports Pion, except that turn imports pion/turn (and its
-// stun and logging helpers).
+// sfu and turn import only connlimit; connlimit, lobby, e2ee, secret, store, metrics and
+// web import nothing of ours; among the server's packages only sfu imports Pion, except
+// that turn imports pion/turn (and its stun and logging helpers).
 package archtest
 
 import (
@@ -53,11 +53,14 @@ var allowed = map[string][]string{
 	"conclave/signaling":    {"conclave/sfu", "conclave/lobby", "conclave/e2ee", "conclave/secret", "conclave/store"},
 	"conclave/store":        {},
 	"conclave/secret":       {},
-	"conclave/sfu":          {},
+	"conclave/sfu":          {"conclave/connlimit"},
 	"conclave/lobby":        {},
 	"conclave/e2ee":         {},
 	"conclave/web":          {},
-	"conclave/turn":         {},
+	"conclave/turn":         {"conclave/connlimit"},
+	// connlimit bounds the connections of the TCP ports anyone can reach (ICE-TCP,
+	// TURN over TCP and TLS): a leaf both servers share.
+	"conclave/connlimit": {},
 	// metrics reads snapshots through functions cmd wires, so it needs none of ours.
 	"conclave/metrics": {},
 }

@@ -1,0 +1,123 @@
+// Package connlimit bounds the connections a listener holds: so many in all and so many
+// from one address (an IPv4 address, or an IPv6 /64: one customer's network). Beyond
+// either bound a new connection is closed as soon as it is accepted. The servers'
+// TCP ports that anyone can reach (ICE-TCP, TURN over TCP and TLS) use it, since
+// every connection they hold costs a goroutine and buffers.
+package connlimit
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+)
+
+// Limits counts the connections held, in all and by address group. Its listeners
+// (Listener) share the counts.
+type Limits struct {
+	max, maxPerAddr int
+	refused         atomic.Uint64
+
+	mu      sync.Mutex
+	total   int
+	perAddr map[netip.Prefix]int
+}
+
+// New returns limits of max connections in all and maxPerAddr from one address; both
+// must be positive.
+func New(max, maxPerAddr int) *Limits {
+	return &Limits{max: max, maxPerAddr: maxPerAddr, perAddr: map[netip.Prefix]int{}}
+}
+
+// Refused is the number of connections closed at accept.
+func (l *Limits) Refused() uint64 { return l.refused.Load() }
+
+// Held is the number of connections held now, in all and from how many address groups.
+func (l *Limits) Held() (conns, groups int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total, len(l.perAddr)
+}
+
+// take counts a connection from group, or reports false when a bound is reached.
+func (l *Limits) take(group netip.Prefix) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.total >= l.max || l.perAddr[group] >= l.maxPerAddr {
+		return false
+	}
+	l.total++
+	l.perAddr[group]++
+	return true
+}
+
+// give uncounts a connection from group.
+func (l *Limits) give(group netip.Prefix) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total--
+	if n := l.perAddr[group] - 1; n > 0 {
+		l.perAddr[group] = n
+	} else {
+		delete(l.perAddr, group) // the map holds only the addresses connected now
+	}
+}
+
+// Group is the unit of the per-address bound: the address itself for IPv4 (mapped
+// into IPv6 or not), its /64 for IPv6. Addresses that cannot be read share one group.
+func Group(a net.Addr) netip.Prefix {
+	var ip netip.Addr
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip = ta.AddrPort().Addr()
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	}
+	ip = ip.WithZone("").Unmap()
+	bits := 32
+	if !ip.Is4() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits) // the zero prefix for an invalid address
+	return p
+}
+
+// Listener returns ln bounded by l: its Accept closes what the bounds refuse and goes
+// on accepting; the connections it returns give their count back when first closed.
+func (l *Limits) Listener(ln net.Listener) net.Listener {
+	return &listener{Listener: ln, limits: l}
+}
+
+type listener struct {
+	net.Listener
+	limits *Limits
+}
+
+func (ln *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := ln.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		group := Group(c.RemoteAddr())
+		if !ln.limits.take(group) {
+			ln.limits.refused.Add(1)
+			_ = c.Close()
+			continue
+		}
+		return &conn{Conn: c, limits: ln.limits, group: group}, nil
+	}
+}
+
+// conn is a counted connection.
+type conn struct {
+	net.Conn
+	limits *Limits
+	group  netip.Prefix
+	once   sync.Once
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.limits.give(c.group) })
+	return err
+}

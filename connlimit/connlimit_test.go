@@ -1,0 +1,123 @@
+package connlimit
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+)
+
+// wait bounds what a failing test waits for; a passing one never waits that long.
+const wait = 20 * time.Second
+
+// dialFrom connects to addr from the loopback address from (127.0.0.x: Linux routes
+// the whole 127/8 to the loopback interface, so each is an address of its own).
+func dialFrom(t *testing.T, from string, addr net.Addr) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: wait}
+	c, err := d.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// closedByPeer reports whether c's peer closed it (end of stream or reset) before
+// anything came; the deadline passing first fails the test.
+func closedByPeer(t *testing.T, c net.Conn) bool {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	var b [1]byte
+	_, err := c.Read(b[:])
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%v: neither closed nor answered within %v", c.LocalAddr(), wait)
+	}
+	return err != nil
+}
+
+// TestListenerBoundsConnections: the listener hands out at most two connections from
+// one address and three in all; one beyond is closed at once (its dialer reads the
+// end of the stream) and counted; a closed connection makes room, once however often
+// it is closed.
+func TestListenerBoundsConnections(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := New(3, 2)
+	ln := limits.Listener(raw)
+	t.Cleanup(func() { _ = ln.Close() })
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	accept := func(what string) net.Conn {
+		t.Helper()
+		select {
+		case c := <-accepted:
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		case <-time.After(wait):
+			t.Fatalf("%s not accepted", what)
+			return nil
+		}
+	}
+	refused := func(c net.Conn, what string, n uint64) {
+		t.Helper()
+		if !closedByPeer(t, c) {
+			t.Fatalf("%s answered", what)
+		}
+		if got := limits.Refused(); got != n {
+			t.Fatalf("after %s: %d refused, want %d", what, got, n)
+		}
+	}
+
+	dialFrom(t, "127.0.0.1", raw.Addr())
+	a1 := accept("the first from 127.0.0.1")
+	dialFrom(t, "127.0.0.1", raw.Addr())
+	accept("the second from 127.0.0.1")
+	refused(dialFrom(t, "127.0.0.1", raw.Addr()), "the third from 127.0.0.1", 1)
+	dialFrom(t, "127.0.0.2", raw.Addr())
+	accept("the first from 127.0.0.2")
+	refused(dialFrom(t, "127.0.0.3", raw.Addr()), "a fourth in all", 2)
+
+	_ = a1.Close()
+	_ = a1.Close() // gives its count back once
+	dialFrom(t, "127.0.0.3", raw.Addr())
+	accept("127.0.0.3 after a close")
+	refused(dialFrom(t, "127.0.0.4", raw.Addr()), "a fourth in all again", 3)
+	if conns, groups := limits.Held(); conns != 3 || groups != 3 {
+		t.Fatalf("holding %d connections from %d addresses, want 3 from 3", conns, groups)
+	}
+}
+
+// TestGroup: an IPv4 address (mapped into IPv6 or not) is a group of its own; an IPv6
+// address shares its group with its /64.
+func TestGroup(t *testing.T) {
+	tcp := func(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
+	for _, c := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{tcp("192.0.2.7:5000"), "192.0.2.7/32"},
+		{tcp("[::ffff:192.0.2.7]:5000"), "192.0.2.7/32"},
+		{tcp("[2001:db8:1:2:aaaa::1]:5000"), "2001:db8:1:2::/64"},
+		{tcp("[2001:db8:1:2:bbbb::9]:6000"), "2001:db8:1:2::/64"},
+		{tcp("[fe80::1%eth0]:5000"), "fe80::/64"},
+		{&net.UDPAddr{IP: net.ParseIP("192.0.2.8"), Port: 1}, "192.0.2.8/32"},
+		{&net.UnixAddr{Name: "@x", Net: "unix"}, "invalid Prefix"},
+	} {
+		if got := Group(c.addr).String(); got != c.want {
+			t.Errorf("Group(%v) = %s, want %s", c.addr, got, c.want)
+		}
+	}
+}
