@@ -20,6 +20,7 @@ type Collector struct {
 	src     Sources
 	metrics []metric
 	turn    *prometheus.Desc // nil without a TURN source
+	turnTCP *prometheus.Desc // nil without a TURN source
 }
 
 const ns = "conclave_"
@@ -119,6 +120,7 @@ func NewCollector(src Sources) *Collector {
 	}}
 	if src.TURN != nil {
 		c.turn = prometheus.NewDesc(ns+"turn_allocations", "TURN relay allocations open.", nil, nil)
+		c.turnTCP = prometheus.NewDesc(ns+"turn_tcp_refused_total", "TURN TCP and TLS connections closed as soon as they were accepted, because the listeners' bound in all or from one address was reached.", nil, nil)
 	}
 	return c
 }
@@ -126,12 +128,12 @@ func NewCollector(src Sources) *Collector {
 // Names lists the metric names the collector exports (the Grafana dashboard test checks
 // its queries against them).
 func (c *Collector) Names() []string {
-	names := make([]string, 0, len(c.metrics)+1)
+	names := make([]string, 0, len(c.metrics)+2)
 	for _, m := range c.metrics {
 		names = append(names, m.name)
 	}
 	if c.turn != nil {
-		names = append(names, ns+"turn_allocations")
+		names = append(names, ns+"turn_allocations", ns+"turn_tcp_refused_total")
 	}
 	return names
 }
@@ -143,6 +145,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	if c.turn != nil {
 		ch <- c.turn
+		ch <- c.turnTCP
 	}
 }
 
@@ -154,5 +157,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.turn != nil {
 		ch <- prometheus.MustNewConstMetric(c.turn, prometheus.GaugeValue, float64(c.src.TURN.Allocations()))
+		ch <- prometheus.MustNewConstMetric(c.turnTCP, prometheus.CounterValue, float64(c.src.TURN.TCPRefused()))
 	}
 }

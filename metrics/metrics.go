@@ -71,6 +71,9 @@ type Histogram struct {
 type TURN interface {
 	// Allocations is the number of relay allocations open now.
 	Allocations() int
+	// TCPRefused is the number of TCP and TLS connections closed at accept by the
+	// listeners' bounds.
+	TCPRefused() uint64
 }
 
 // Sources are what a scrape reads. Server and Media are required; TURN is optional

@@ -52,7 +52,8 @@ func (o *opsServer) serve() error {
 // turnAllocations adapts the TURN server to the metrics package's TURN source.
 type turnAllocations struct{ srv *turn.Server }
 
-func (t turnAllocations) Allocations() int { return t.srv.AllocationCount() }
+func (t turnAllocations) Allocations() int   { return t.srv.AllocationCount() }
+func (t turnAllocations) TCPRefused() uint64 { return t.srv.TCPRefused() }
 
 // metricSources copies the snapshots of signaling and the SFU into the metrics
 // package's types, so that metrics imports neither. An embedded TURN server reports its
