@@ -76,8 +76,7 @@ func startAdmin(dir string, op *storeOperator, log *slog.Logger) (*adminServer, 
 	if err != nil {
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
-	srv := &http.Server{Handler: adminHandler(op, log), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	srv := newHTTPServer(adminHandler(op, log), slog.NewLogLogger(log.Handler(), slog.LevelDebug), httpIdleWait)
 	return &adminServer{srv: srv, ln: ln, path: path}, nil
 }
 

@@ -368,7 +368,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		_ = sig.Shutdown(context.Background())
 		return err
 	}
-	servers := []*http.Server{{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}}
+	servers := []*http.Server{newHTTPServer(mux, errorLog, httpIdleWait)}
 	serveErr := make(chan error, 4)
 	if admin != nil {
 		servers = append(servers, admin.srv)
@@ -388,7 +388,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if tlsSet.manager != nil {
 				h = tlsSet.manager.HTTPHandler(h) // ACME HTTP-01 challenges, the rest redirected
 			}
-			rs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+			rs := newHTTPServer(h, errorLog, httpIdleWait)
 			servers = append(servers, rs)
 			go func() { serveErr <- rs.Serve(redirectLn) }()
 		}

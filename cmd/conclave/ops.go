@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"conclave/metrics"
 	"conclave/sfu"
@@ -38,7 +37,7 @@ func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signal
 		src.TURN = turnAllocations{turnSrv}
 	}
 	h := metrics.Handler(src, healthy)
-	return &opsServer{ln: ln, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}}, nil
+	return &opsServer{ln: ln, srv: newHTTPServer(h, slog.NewLogLogger(log.Handler(), slog.LevelDebug), httpIdleWait)}, nil
 }
 
 // serve serves until Shutdown; a shutdown is not an error.
