@@ -1,8 +1,8 @@
 // Package connlimit bounds the connections a listener holds: so many in all and so many
 // from one address (an IPv4 address, or an IPv6 /64: one customer's network). Beyond
-// either bound a new connection is closed as soon as it is accepted. The servers'
-// TCP ports that anyone can reach (ICE-TCP, TURN over TCP and TLS) use it, since
-// every connection they hold costs a goroutine and buffers.
+// either bound a new connection is closed as soon as it is accepted. The TCP ports
+// that anyone can reach (the web port, ICE-TCP, TURN over TCP and TLS) use it, since
+// every connection they hold costs a goroutine, buffers and a file descriptor.
 package connlimit
 
 import (

@@ -4,6 +4,8 @@ import (
 	"log"
 	"net/http"
 	"time"
+
+	"conclave/connlimit"
 )
 
 // Every HTTP server of ours waits httpHeaderWait at most for a request's header, and
@@ -21,4 +23,19 @@ const (
 // own complaints (at debug level: they can name clients' addresses).
 func newHTTPServer(h http.Handler, errorLog *log.Logger, idle time.Duration) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: httpHeaderWait, IdleTimeout: idle, ErrorLog: errorLog}
+}
+
+// webConnLimits bounds the connections the web ports hold (the application's and, with
+// TLS, the redirect's, together): four times the websockets' bounds, since a browser
+// holds its websocket and a few kept-alive HTTP connections beside it. Without them
+// one address could open connections until the process has no descriptor left for
+// anyone (the systemd unit allows 65,536). Behind a proxy every client comes from the
+// proxy's address, so only the bound in all applies there. A refused connection is
+// closed as soon as it is accepted.
+func webConnLimits(o options) *connlimit.Limits {
+	total, perAddr := 4*o.limits.maxConns, 4*o.limits.maxConnsPerAddr
+	if o.behindProxy {
+		perAddr = total
+	}
+	return connlimit.New(total, perAddr)
 }

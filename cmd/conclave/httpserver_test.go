@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -50,5 +51,58 @@ func TestHTTPServerClosesIdleConnections(t *testing.T) {
 	}
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("after the response: %v, want the end of the stream", err)
+	}
+}
+
+// TestWebPortBoundsConnections: with -max-conns-per-addr 1 the web port holds four
+// connections from one address (each proven held by a response it carries, kept
+// alive); a fifth from that address is closed at once, one from another address is
+// served. Behind a proxy, where every client has the proxy's address, the fifth is
+// served too.
+func TestWebPortBoundsConnections(t *testing.T) {
+	served := func(t *testing.T, from, hostport string) bool {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", hostport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second)) // bounds a failure only
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: conclave.test\r\n\r\n"); err != nil {
+			return false
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("no response and not closed")
+		}
+		return err == nil && resp.StatusCode == http.StatusOK && !resp.Close
+	}
+	for _, c := range []struct {
+		name  string
+		args  []string
+		fifth bool
+	}{
+		{"direct", nil, false},
+		{"behind a proxy", []string{"-behind-proxy"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := start(t, append([]string{"-max-conns-per-addr", "1"}, c.args...)...)
+			u, err := url.Parse(r.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 4 {
+				if !served(t, "127.0.0.1", u.Host) {
+					t.Fatalf("connection %d from 127.0.0.1 not served", i+1)
+				}
+			}
+			if got := served(t, "127.0.0.1", u.Host); got != c.fifth {
+				t.Fatalf("a fifth connection from 127.0.0.1 served: %v, want %v", got, c.fifth)
+			}
+			if !served(t, "127.0.0.2", u.Host) {
+				t.Fatal("a connection from 127.0.0.2 not served")
+			}
+		})
 	}
 }

@@ -301,6 +301,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		defer appLn.Close()
 	}
+	webLimits := webConnLimits(o)
+	appLn = webLimits.Listener(appLn)
+	if redirectLn != nil {
+		redirectLn = webLimits.Listener(redirectLn)
+	}
 
 	var publicIPs []string
 	for _, ip := range strings.Split(o.publicIPs, ",") {

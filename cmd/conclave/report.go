@@ -138,8 +138,13 @@ func privacyReport(o options) string {
 	r.bullet(fmt.Sprintf("Meeting passwords are stored as argon2id hashes (%d MiB, %d passes, %d thread); moderator secrets (random, at least 128 bits) as keyed hashes. All are compared in constant time.", secret.DefaultParams.MemoryKiB/1024, secret.DefaultParams.Time, secret.DefaultParams.Threads))
 	r.bullet(fmt.Sprintf("Waiting room: on by default in every meeting (its host or a moderator may turn it off); while on, a moderator admits each person. A knock expires after %s; at most %d wait per meeting, %d per address.", friendly(o.knockTimeout), o.maxWaiting, o.limits.maxWaitingPerAddr))
 	limits := fmt.Sprintf("Limits: %d members per meeting, %d websockets on the server, %d per address (IPv6: per /64)", o.limits.maxParticipants, o.limits.maxConns, o.limits.maxConnsPerAddr)
+	if o.behindProxy {
+		limits += fmt.Sprintf("; %d connections to the web port", 4*o.limits.maxConns)
+	} else {
+		limits += "; four times as many connections to the web port"
+	}
 	if o.mediaTCP != "" {
-		limits += "; twice as many ICE-TCP connections"
+		limits += ", twice as many ICE-TCP connections"
 	}
 	r.bullet(limits + ".")
 

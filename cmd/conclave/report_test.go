@@ -65,7 +65,7 @@ func TestPrivacyReportDefaults(t *testing.T) {
 		"first 20 wrong guesses take 331.5 s of waits", "at most 23 guesses in the first hour and 4 an hour after that",
 		"from 0.5 s up to 30 s", "locked out for 15 minutes", "forgotten after 24 hours idle",
 		"A knock expires after 15 minutes; at most 100 wait per meeting, 40 per address.",
-		"100 members per meeting, 10000 websockets on the server, 200 per address (IPv6: per /64); twice as many ICE-TCP connections.",
+		"100 members per meeting, 10000 websockets on the server, 200 per address (IPv6: per /64); four times as many connections to the web port, twice as many ICE-TCP connections.",
 		"argon2id hashes (19 MiB, 2 passes, 1 thread)",
 		"expires 24 hours after it was made",
 		"`-one-time-key auto`",
