@@ -74,6 +74,7 @@ func NewCollector(src Sources) *Collector {
 			labelled{"server_full", func(s *snapshot) float64 { return float64(s.server.RefusedServerFull) }},
 			labelled{"address_full", func(s *snapshot) float64 { return float64(s.server.RefusedAddressFull) }},
 			labelled{"shutting_down", func(s *snapshot) float64 { return float64(s.server.RefusedShuttingDown) }}),
+		counter("web_connections_refused_total", "Connections to the web port closed as soon as they were accepted, because its bound in all or from one address was reached (before any websocket or HTTP request).", func(s *snapshot) uint64 { return s.server.WebConnsRefused }),
 		family("wrong_secrets_total", "Wrong guesses at secrets, by kind.", "kind", prometheus.CounterValue,
 			labelled{"password", func(s *snapshot) float64 { return float64(s.server.WrongPasswords) }},
 			labelled{"moderator_secret", func(s *snapshot) float64 { return float64(s.server.WrongModeratorSecrets) }},

@@ -21,6 +21,8 @@ type Server struct {
 	RefusedServerFull, RefusedAddressFull, RefusedShuttingDown uint64
 	WrongPasswords, WrongModeratorSecrets, WrongHostKeys       uint64
 	GuessesThrottled                                           uint64
+	// Connections to the web port closed at accept by its bounds (cmd/conclave).
+	WebConnsRefused uint64
 }
 
 // Media is the SFU's state and counters (sfu.Stats).

@@ -367,7 +367,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	warnSharedAddress(log, appLn.Addr(), o.behindProxy)
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	var healthy atomic.Bool
-	ops, err := startMetrics(o.metricsAddr, log, engine, sig, turnSrv, healthy.Load)
+	ops, err := startMetrics(o.metricsAddr, log, engine, sig, webLimits, turnSrv, healthy.Load)
 	if err != nil {
 		admin.close()
 		_ = sig.Shutdown(context.Background())

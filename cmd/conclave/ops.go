@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 
+	"conclave/connlimit"
 	"conclave/metrics"
 	"conclave/sfu"
 	"conclave/signaling"
@@ -21,7 +22,7 @@ type opsServer struct {
 
 // startMetrics listens on addr ("" or "off" mean no metrics listener: nil, nil; "off"
 // because an empty environment variable means "unset").
-func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, turnSrv *turn.Server, healthy metrics.Health) (*opsServer, error) {
+func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, web *connlimit.Limits, turnSrv *turn.Server, healthy metrics.Health) (*opsServer, error) {
 	if addr == "" || addr == "off" {
 		return nil, nil
 	}
@@ -32,7 +33,7 @@ func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signal
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		log.Warn("metrics and /healthz listen on a non-loopback address: keep the port closed to the public")
 	}
-	src := metricSources(engine, sig)
+	src := metricSources(engine, sig, web)
 	if turnSrv != nil { // never a typed nil in the interface: no TURN, no gauge
 		src.TURN = turnAllocations{turnSrv}
 	}
@@ -57,7 +58,7 @@ func (t turnAllocations) TCPRefused() uint64 { return t.srv.TCPRefused() }
 // metricSources copies the snapshots of signaling and the SFU into the metrics
 // package's types, so that metrics imports neither. An embedded TURN server reports its
 // allocations through Sources.TURN, set by startMetrics.
-func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
+func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Limits) metrics.Sources {
 	return metrics.Sources{
 		Server: func() metrics.Server {
 			s := sig.Stats()
@@ -65,7 +66,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server) metrics.Sources {
 				Meetings: s.Meetings, Participants: s.Participants, Waiting: s.Waiting, Websockets: s.Websockets,
 				RefusedServerFull: s.RefusedServerFull, RefusedAddressFull: s.RefusedAddressFull, RefusedShuttingDown: s.RefusedShuttingDown,
 				WrongPasswords: s.WrongPasswords, WrongModeratorSecrets: s.WrongModeratorSecrets, WrongHostKeys: s.WrongHostKeys,
-				GuessesThrottled: s.GuessesThrottled,
+				GuessesThrottled: s.GuessesThrottled, WebConnsRefused: web.Refused(),
 			}
 		},
 		Media: func() metrics.Media {
