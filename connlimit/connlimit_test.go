@@ -1,42 +1,13 @@
 package connlimit
 
 import (
-	"errors"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
-
-// wait bounds what a failing test waits for; a passing one never waits that long.
-const wait = 20 * time.Second
-
-// dialFrom connects to addr from the loopback address from (127.0.0.x: Linux routes
-// the whole 127/8 to the loopback interface, so each is an address of its own).
-func dialFrom(t *testing.T, from string, addr net.Addr) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: wait}
-	c, err := d.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-// closedByPeer reports whether c's peer closed it (end of stream or reset) before
-// anything came; the deadline passing first fails the test.
-func closedByPeer(t *testing.T, c net.Conn) bool {
-	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(wait))
-	var b [1]byte
-	_, err := c.Read(b[:])
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("%v: neither closed nor answered within %v", c.LocalAddr(), wait)
-	}
-	return err != nil
-}
 
 // TestListenerBoundsConnections: the listener hands out at most two connections from
 // one address and three in all; one beyond is closed at once (its dialer reads the
@@ -66,14 +37,14 @@ func TestListenerBoundsConnections(t *testing.T) {
 		case c := <-accepted:
 			t.Cleanup(func() { _ = c.Close() })
 			return c
-		case <-time.After(wait):
+		case <-time.After(conntest.Wait):
 			t.Fatalf("%s not accepted", what)
 			return nil
 		}
 	}
 	refused := func(c net.Conn, what string, n uint64) {
 		t.Helper()
-		if !closedByPeer(t, c) {
+		if !conntest.ClosedByPeer(t, c) {
 			t.Fatalf("%s answered", what)
 		}
 		if got := limits.Refused(); got != n {
@@ -81,20 +52,20 @@ func TestListenerBoundsConnections(t *testing.T) {
 		}
 	}
 
-	dialFrom(t, "127.0.0.1", raw.Addr())
+	conntest.DialFrom(t, "127.0.0.1", raw.Addr().String())
 	a1 := accept("the first from 127.0.0.1")
-	dialFrom(t, "127.0.0.1", raw.Addr())
+	conntest.DialFrom(t, "127.0.0.1", raw.Addr().String())
 	accept("the second from 127.0.0.1")
-	refused(dialFrom(t, "127.0.0.1", raw.Addr()), "the third from 127.0.0.1", 1)
-	dialFrom(t, "127.0.0.2", raw.Addr())
+	refused(conntest.DialFrom(t, "127.0.0.1", raw.Addr().String()), "the third from 127.0.0.1", 1)
+	conntest.DialFrom(t, "127.0.0.2", raw.Addr().String())
 	accept("the first from 127.0.0.2")
-	refused(dialFrom(t, "127.0.0.3", raw.Addr()), "a fourth in all", 2)
+	refused(conntest.DialFrom(t, "127.0.0.3", raw.Addr().String()), "a fourth in all", 2)
 
 	_ = a1.Close()
 	_ = a1.Close() // gives its count back once
-	dialFrom(t, "127.0.0.3", raw.Addr())
+	conntest.DialFrom(t, "127.0.0.3", raw.Addr().String())
 	accept("127.0.0.3 after a close")
-	refused(dialFrom(t, "127.0.0.4", raw.Addr()), "a fourth in all again", 3)
+	refused(conntest.DialFrom(t, "127.0.0.4", raw.Addr().String()), "a fourth in all again", 3)
 	if conns, groups := limits.Held(); conns != 3 || groups != 3 {
 		t.Fatalf("holding %d connections from %d addresses, want 3 from 3", conns, groups)
 	}

@@ -8,34 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 )
-
-// dialFrom connects to addr from the loopback address from (127.0.0.x: Linux routes
-// the whole 127/8 to the loopback interface, so each is an address of its own).
-func dialFrom(t *testing.T, from string, addr net.Addr) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: mediaWait}
-	c, err := d.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
-// closedByPeer reports whether c's peer closed it (end of stream or reset) before
-// anything came; a deadline passing first is a test failure, not an answer.
-func closedByPeer(t *testing.T, c net.Conn) bool {
-	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(mediaWait))
-	var b [1]byte
-	_, err := c.Read(b[:])
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("%v: neither closed nor answered within %v", c.LocalAddr(), mediaWait)
-	}
-	return err != nil
-}
 
 // withTCP gives the engine an ICE-TCP port, bounded to two connections an address and
 // three in all, where a connection has wait to pass a check.
@@ -69,11 +44,11 @@ func checkAnswered(t *testing.T, c net.Conn, check []byte) bool {
 	return err == nil && isSTUN(buf[:n])
 }
 
-// TestICETCPConnectionsAreBounded: the engine's ICE-TCP port holds two connections
-// from one address and three in all (each proven held by a check it answers); one
-// beyond is closed at once, before it could send anything, and counted in the stats.
-func TestICETCPConnectionsAreBounded(t *testing.T) {
-	_, eng, room := newClockedRoom(t, true, withTCP(time.Minute))
+// tcpLiteAgent is an engine with ICE-TCP (withTCP(wait)) and a subscriber's lite
+// agent on it: a check that passes there, and one with the wrong password.
+func tcpLiteAgent(t *testing.T, wait time.Duration) (eng *Engine, ok, wrong []byte) {
+	t.Helper()
+	_, eng, room := newClockedRoom(t, true, withTCP(wait))
 	p, err := room.Join("sub")
 	if err != nil {
 		t.Fatal(err)
@@ -81,16 +56,24 @@ func TestICETCPConnectionsAreBounded(t *testing.T) {
 	if _, err := p.own.offer(false); err != nil {
 		t.Fatal(err)
 	}
-	ok := check{username: p.own.lite.ufrag + ":peer", pwd: p.own.lite.pwd}.bytes(t)
+	user := p.own.lite.ufrag + ":peer"
+	return eng, check{username: user, pwd: p.own.lite.pwd}.bytes(t), check{username: user, pwd: "not-the-password-of-it"}.bytes(t)
+}
+
+// TestICETCPConnectionsAreBounded: the engine's ICE-TCP port holds two connections
+// from one address and three in all (each proven held by a check it answers); one
+// beyond is closed at once, before it could send anything, and counted in the stats.
+func TestICETCPConnectionsAreBounded(t *testing.T) {
+	eng, ok, _ := tcpLiteAgent(t, time.Minute)
 	held := func(from string) {
 		t.Helper()
-		if !checkAnswered(t, dialFrom(t, from, eng.TCPAddr()), ok) {
+		if !checkAnswered(t, conntest.DialFrom(t, from, eng.TCPAddr().String()), ok) {
 			t.Fatalf("a connection from %s was closed", from)
 		}
 	}
 	refused := func(from string, n uint64) {
 		t.Helper()
-		if !closedByPeer(t, dialFrom(t, from, eng.TCPAddr())) {
+		if !conntest.ClosedByPeer(t, conntest.DialFrom(t, from, eng.TCPAddr().String())) {
 			t.Fatalf("a connection from %s was answered", from)
 		}
 		if got := eng.Stats().ICETCPRefused; got != n {
@@ -111,22 +94,13 @@ func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
 	// Long enough for a loaded machine to read the good connection's first check,
 	// short enough for the test.
 	const wait = 2 * time.Second
-	_, eng, room := newClockedRoom(t, true, withTCP(wait))
-	p, err := room.Join("sub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.own.offer(false); err != nil {
-		t.Fatal(err)
-	}
-	ok := check{username: p.own.lite.ufrag + ":peer", pwd: p.own.lite.pwd}.bytes(t)
-	wrong := check{username: p.own.lite.ufrag + ":peer", pwd: "not-the-password-of-it"}.bytes(t)
+	eng, ok, wrong := tcpLiteAgent(t, wait)
 
-	good := dialFrom(t, "127.0.0.1", eng.TCPAddr())
+	good := conntest.DialFrom(t, "127.0.0.1", eng.TCPAddr().String())
 	if !checkAnswered(t, good, ok) {
 		t.Fatal("the good connection was closed")
 	}
-	bad := dialFrom(t, "127.0.0.2", eng.TCPAddr())
+	bad := conntest.DialFrom(t, "127.0.0.2", eng.TCPAddr().String())
 	closed := make(chan error, 1)
 	go func() {
 		_ = bad.SetReadDeadline(time.Now().Add(mediaWait))

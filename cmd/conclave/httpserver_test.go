@@ -11,6 +11,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // TestHTTPServerClosesIdleConnections: a kept-alive connection that sends nothing after
@@ -62,13 +64,8 @@ func TestHTTPServerClosesIdleConnections(t *testing.T) {
 func TestWebPortBoundsConnections(t *testing.T) {
 	served := func(t *testing.T, from, hostport string) bool {
 		t.Helper()
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
-		c, err := d.Dial("tcp", hostport)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		_ = c.SetDeadline(time.Now().Add(20 * time.Second)) // bounds a failure only
+		c := conntest.DialFrom(t, from, hostport)
+		_ = c.SetDeadline(time.Now().Add(conntest.Wait))
 		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: conclave.test\r\n\r\n"); err != nil {
 			return false
 		}

@@ -1,0 +1,42 @@
+// Package conntest holds the tests' helpers for the servers' connection bounds: dialing
+// from a loopback address of one's choice, and telling a connection the server closed at
+// once from one it holds.
+package conntest
+
+import (
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// Wait bounds what a failing test waits for; a passing one never waits that long.
+const Wait = 20 * time.Second
+
+// DialFrom connects over TCP to addr from the loopback address from ("127.0.0.2":
+// Linux routes the whole 127/8 to the loopback interface, so each is an address of its
+// own). The connection is closed when the test ends.
+func DialFrom(t testing.TB, from, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: Wait}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// ClosedByPeer reports whether c's peer closed it (end of stream or reset) before
+// sending anything; nothing at all within Wait fails the test.
+func ClosedByPeer(t testing.TB, c net.Conn) bool {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(Wait))
+	var b [1]byte
+	_, err := c.Read(b[:])
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%v: neither closed nor answered within %v", c.LocalAddr(), Wait)
+	}
+	return err != nil
+}
