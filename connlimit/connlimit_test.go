@@ -92,3 +92,35 @@ func TestGroup(t *testing.T) {
 		}
 	}
 }
+
+// textAddr is a net.Addr that is only its text, as a listener of another kind may give.
+type textAddr string
+
+func (a textAddr) Network() string { return "tcp" }
+func (a textAddr) String() string  { return string(a) }
+
+// FuzzGroup: any remote address, read from its text, is either its own /32 (IPv4,
+// mapped or not) or its /64 (IPv6), a prefix that holds it, or the one invalid group.
+func FuzzGroup(f *testing.F) {
+	for _, s := range []string{"192.0.2.7:5000", "[::ffff:192.0.2.7]:1", "[2001:db8::1]:443", "[fe80::1%eth0]:9", "", "x", "[::]:0", "1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g := Group(textAddr(s))
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			if g.IsValid() {
+				t.Fatalf("Group(%q) = %v, want the invalid group", s, g)
+			}
+			return
+		}
+		a := ap.Addr().WithZone("").Unmap()
+		want := 64
+		if a.Is4() {
+			want = 32
+		}
+		if !g.IsValid() || g.Bits() != want || !g.Contains(a) {
+			t.Fatalf("Group(%q) = %v", s, g)
+		}
+	})
+}

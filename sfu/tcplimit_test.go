@@ -1,8 +1,10 @@
 package sfu
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -130,4 +132,44 @@ func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
 			sent++
 		}
 	}
+}
+
+// FuzzICETCPFrames: whatever a peer sends on an ICE-TCP connection, reading it frame by
+// frame (RFC 4571) gives back exactly the bytes it framed, in order, never a frame
+// larger than the read buffer, and stops at the first frame that does not fit or is
+// cut short.
+func FuzzICETCPFrames(f *testing.F) {
+	ok := check{username: "abcd:peer", pwd: "the-password-of-it-1234"}.bytes(f)
+	f.Add(append(binary.BigEndian.AppendUint16(nil, uint16(len(ok))), ok...))
+	f.Add([]byte{0, 3, 1, 2, 3, 0, 0, 0, 1})
+	f.Add([]byte{0xff, 0xff, 1})
+	f.Add([]byte{0x05, 0xdd}) // one byte over the largest frame, nothing after
+	f.Add([]byte{0})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		r := bytes.NewReader(stream)
+		buf := make([]byte, maxTCPFrame)
+		consumed := 0
+		for {
+			n, err := readFrame(r, buf)
+			if err != nil {
+				rest := stream[consumed:]
+				switch {
+				case len(rest) == 0 && errors.Is(err, io.EOF):
+				case len(rest) >= 2 && int(binary.BigEndian.Uint16(rest)) > maxTCPFrame && errors.Is(err, errTCPFrame):
+				case len(rest) < 2 || 2+int(binary.BigEndian.Uint16(rest)) > len(rest):
+					if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+						t.Fatalf("a frame cut short: %v", err)
+					}
+				default:
+					t.Fatalf("a whole frame refused at %d: %v", consumed, err)
+				}
+				return
+			}
+			want := int(binary.BigEndian.Uint16(stream[consumed:]))
+			if n != want || n > maxTCPFrame || !bytes.Equal(buf[:n], stream[consumed+2:consumed+2+n]) {
+				t.Fatalf("frame at %d: %d bytes read, %d framed", consumed, n, want)
+			}
+			consumed += 2 + n
+		}
+	})
 }
