@@ -19,11 +19,14 @@ import (
 type Meeting struct {
 	id      string
 	room    *sfu.Room
-	maxWait int       // knocks waiting per address group
-	modHash string    // keyed hash of the moderator secret (the room's)
-	e2ee    bool      // the host made it an end-to-end encrypted meeting
-	expires time.Time // the room's end; zero for a standing room
-	now     func() time.Time
+	maxWait int    // knocks waiting per address group
+	modHash string // keyed hash of the moderator secret (the room's)
+	e2ee    bool   // the host made it an end-to-end encrypted meeting
+	// speakerDetection: the members are told who speaks (watchSpeakers runs), and every
+	// welcome says so.
+	speakerDetection bool
+	expires          time.Time // the room's end; zero for a standing room
+	now              func() time.Time
 
 	mu      sync.Mutex
 	lob     *lobby.Lobby
@@ -168,6 +171,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
 		ICEServers:    ice,
 		ResumeSecret:  m.issueResumeLocked(id, s),
+		Speakers:      m.speakerDetection,
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {

@@ -194,6 +194,9 @@ type WelcomePayload struct {
 	ResumeSecret string `json:"resumeSecret,omitempty"`
 	Resumed      bool   `json:"resumed,omitempty"`
 	Name         string `json:"name,omitempty"`
+	// Speakers says that the server tells who speaks (`speaking`): the page then needs
+	// no audio analysis of its own. Absent with speaker detection off.
+	Speakers bool `json:"speakers,omitempty"`
 }
 
 // ICEServer is one entry of an RTCConfiguration's iceServers, as the browser takes it.

@@ -115,10 +115,12 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 		conns:     make(map[lobby.ID]*Session),
 		members:   make(map[lobby.ID]*ParticipantInfo),
 		resumable: make(map[lobby.ID]*parking),
+		// Only a meeting whose speakers are watched tells who speaks.
+		speakerDetection: r.after != nil && r.engine.SpeakerDetection(),
 	}
 	r.meetings[id] = m
 	r.mu.Unlock()
-	if r.after != nil && r.engine.SpeakerDetection() {
+	if m.speakerDetection {
 		go m.watchSpeakers(r.after)
 	}
 	if old != nil {

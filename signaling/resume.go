@@ -210,6 +210,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
 		ResumeSecret:  sec,
 		Resumed:       true,
 		Name:          info.Name,
+		Speakers:      m.speakerDetection,
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantResumed, "", ParticipantResumedPayload{Participant: *info}))
 	if role == lobby.RoleModerator {

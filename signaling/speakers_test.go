@@ -193,3 +193,32 @@ func TestSpeakingOff(t *testing.T) {
 func hasType(msgs []testclient.Message, typ string) bool {
 	return slices.ContainsFunc(msgs, func(m testclient.Message) bool { return m.Type == typ })
 }
+
+// TestWelcomeSaysWhetherSpeakersAreTold: the welcome of a join and of a resume says
+// `speakers` exactly when the server tells who speaks, so a page knows whether it
+// must analyse the audio itself.
+func TestWelcomeSaysWhetherSpeakersAreTold(t *testing.T) {
+	for _, detection := range []bool{true, false} {
+		clock := newFakeClock()
+		s := newTestServerOn(t, signaling.Config{Clock: clock, ResumeGrace: testGrace},
+			sfu.Config{Now: clock.Now, AfterFunc: clock.AfterFunc, SpeakerDetection: detection, NoBandwidthEstimation: true})
+		meeting := s.createMeeting(t)
+		alice := s.join(t, meeting, "Alice")
+		bob := s.join(t, meeting, "Bob")
+		if alice.Speakers != detection || bob.Speakers != detection {
+			t.Fatalf("detection %v: the welcomes say speakers %v, %v", detection, alice.Speakers, bob.Speakers)
+		}
+		id, secret := alice.ParticipantID, alice.ResumeSecret
+		dropAndSeeReconnecting(t, alice, bob)
+		again := s.dial(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := again.Resume(ctx, meeting, id, secret)
+		cancel()
+		if err != nil {
+			t.Fatalf("resume: %v", err)
+		}
+		if again.Speakers != detection {
+			t.Fatalf("detection %v: the resume's welcome says speakers %v", detection, again.Speakers)
+		}
+	}
+}

@@ -23,7 +23,7 @@ func TestThreeBrowsersMeet(t *testing.T) {
 	// Launch (or reuse) both browsers before the test's own clock starts.
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServerWith(t, serverOptions{speakers: true})
+	srv := startServer(t)
 	meeting := srv.createMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()

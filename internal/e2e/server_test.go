@@ -73,8 +73,9 @@ type serverOptions struct {
 	notice web.Notice
 	// resumeGrace lets a dropped member come back (reconnect_test.go); 0: a drop is a leave.
 	resumeGrace time.Duration
-	// speakers turns the SFU's speaker detection on (the operator's default).
-	speakers bool
+	// pageSpeakers turns the SFU's speaker detection off (it is on by default, as the
+	// operator's is): the pages then tell who speaks from the audio themselves.
+	pageSpeakers bool
 	// bandwidth turns the subscribers' bandwidth estimation on (the operator's default;
 	// downlink_test.go). Off elsewhere: with browsers and a server under -race on two
 	// cores the machine itself is the bottleneck often enough that packets queue or
@@ -87,7 +88,7 @@ type serverOptions struct {
 func startServerWith(t *testing.T, o serverOptions) *server {
 	t.Helper()
 	log := testlog.New(t)
-	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: o.tap, SpeakerDetection: o.speakers,
+	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Loopback: true, Logger: log, Tap: o.tap, SpeakerDetection: !o.pageSpeakers,
 		NoBandwidthEstimation: !o.bandwidth})
 	if err != nil {
 		t.Fatal(err)

@@ -61,6 +61,8 @@ type Client struct {
 	// ResumeSecret is the resumption secret of the last welcome (PROTOCOL.md,
 	// "Reconnecting").
 	ResumeSecret string
+	// Speakers is the last welcome's `speakers`: the server tells who speaks.
+	Speakers bool
 }
 
 // TrackInfo mirrors the subscribe offer's track list.
@@ -343,11 +345,12 @@ func (c *Client) AwaitWelcome(ctx context.Context) error {
 	var w struct {
 		ParticipantID string `json:"participantId"`
 		ResumeSecret  string `json:"resumeSecret"`
+		Speakers      bool   `json:"speakers"`
 	}
 	if err := json.Unmarshal(m.Payload, &w); err != nil {
 		return err
 	}
-	c.ParticipantID, c.ResumeSecret = w.ParticipantID, w.ResumeSecret
+	c.ParticipantID, c.ResumeSecret, c.Speakers = w.ParticipantID, w.ResumeSecret, w.Speakers
 	return nil
 }
 

@@ -18,7 +18,7 @@
 import { $, el, toast } from './dom.js';
 import { t, onLanguageChange } from './i18n.js';
 import { describeMediaError } from './media.js';
-import { audioContext } from './speaker.js';
+import { holdAudio, releaseAudio } from './speaker.js';
 import { Layout } from './layout.js';
 import { Shortcuts } from './shortcuts.js';
 import { PushToTalk } from './push-to-talk.js';
@@ -157,7 +157,7 @@ export class DevicePanel {
   /** testSound plays a short tone through the chosen output. */
   async testSound() {
     if (this.playing) return;
-    const ctx = audioContext();
+    const ctx = holdAudio(); // released when the tone is over (done) or cannot play
     if (!ctx) return;
     this.playing = true; // one tone at a time, also while the audio context wakes up
     this.testButton.disabled = true;
@@ -167,6 +167,7 @@ export class DevicePanel {
       toast(t('devices.testSoundFailed'), { kind: 'error' });
       this.playing = null;
       this.testButton.disabled = false;
+      releaseAudio();
       return;
     }
     const osc = ctx.createOscillator();
@@ -186,6 +187,7 @@ export class DevicePanel {
       delete audio.dataset.playing;
       this.testButton.disabled = false;
       this.playing = null;
+      releaseAudio();
     };
     try {
       if (sinkSupported && audio.sinkId !== this.sinkId) await audio.setSinkId(this.sinkId);

@@ -467,9 +467,13 @@ export class Session {
     this.grid.ensure({ participantId: this.participantId, source: 'camera', self: true, name: this.name });
     for (const p of welcome.participants || []) this._participant(p, false);
 
-    // Once the server says who speaks (speaking-ui.js sets serverSpeakers), it decides.
-    this.speaker = new SpeakerDetector((id) => { if (!this.serverSpeakers) this.grid.setActiveSpeaker(id); });
-    if (media.micTrack) this.speaker.add('self', this.participantId, media.micTrack);
+    // A server that tells who speaks (welcome.speakers, speaking-ui.js) decides alone: the
+    // page then runs no audio analysis of its own (an AudioContext and a meter for every
+    // track it hears, all meeting long). Otherwise the page's own detection does, until
+    // a `speaking` comes after all (serverSpeakers).
+    this.speaker = welcome.speakers === true ? null
+      : new SpeakerDetector((id) => { if (!this.serverSpeakers) this.grid.setActiveSpeaker(id); });
+    if (this.speaker && media.micTrack) this.speaker.add('self', this.participantId, media.micTrack);
     // The server's TURN servers with credentials for this welcome (absent without TURN).
     this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
     this.ui.joined();

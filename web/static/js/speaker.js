@@ -3,41 +3,65 @@
 // here is sent anywhere.
 
 let context = null;
+let users = 0; // level meters and sounds playing: the context runs only while there are any
 
-/** audioContext returns the page's single AudioContext, resuming it on the next user gesture if needed. */
-export function audioContext() {
+/**
+ * audioContext returns the page's single AudioContext, made on first use. It runs only
+ * while something holds it (holdAudio): a running context renders, silence included,
+ * as long as it lives, which costs a meeting's worth of CPU and battery for nothing
+ * once the pre-join meter is gone and the server tells who speaks.
+ */
+function audioContext() {
   if (!context) {
     const Ctor = window.AudioContext || window.webkitAudioContext;
     if (!Ctor) return null;
     context = new Ctor();
-    if (context.state !== 'running') {
-      const resume = () => {
-        context.resume().catch(() => {});
-        if (context.state === 'running') {
-          document.removeEventListener('pointerdown', resume, true);
-          document.removeEventListener('keydown', resume, true);
-        }
-      };
-      document.addEventListener('pointerdown', resume, true);
-      document.addEventListener('keydown', resume, true);
-      context.resume().catch(() => {});
-    }
+    // Made before a gesture, the context may be refused to start until one comes.
+    document.addEventListener('pointerdown', wake, true);
+    document.addEventListener('keydown', wake, true);
   }
   return context;
+}
+
+function wake() {
+  if (context && users > 0 && context.state !== 'running') context.resume().catch(() => {});
+}
+
+/** holdAudio returns the page's AudioContext (or null), running until releaseAudio. */
+export function holdAudio() {
+  const ctx = audioContext();
+  if (!ctx) return null;
+  users++;
+  wake();
+  return ctx;
+}
+
+/** releaseAudio lets a holdAudio go; the context is suspended when nobody holds it. */
+export function releaseAudio() {
+  if (users === 0) return;
+  users--;
+  if (users === 0 && context && context.state === 'running') context.suspend().catch(() => {});
 }
 
 /** LevelMeter reads the loudness (0..1, RMS) of one audio track. */
 export class LevelMeter {
   constructor(track) {
-    const ctx = audioContext();
     this.analyser = null;
-    if (!ctx || !track) return;
-    this.source = ctx.createMediaStreamSource(new MediaStream([track]));
-    this.analyser = ctx.createAnalyser();
-    this.analyser.fftSize = 512;
-    this.analyser.smoothingTimeConstant = 0.2;
-    this.buffer = new Float32Array(this.analyser.fftSize);
-    this.source.connect(this.analyser);
+    const ctx = track ? holdAudio() : null;
+    if (!ctx) return;
+    try {
+      this.source = ctx.createMediaStreamSource(new MediaStream([track]));
+      this.analyser = ctx.createAnalyser();
+      this.analyser.fftSize = 512;
+      this.analyser.smoothingTimeConstant = 0.2;
+      this.buffer = new Float32Array(this.analyser.fftSize);
+      this.source.connect(this.analyser);
+    } catch (err) {
+      releaseAudio();
+      this.source = null;
+      this.analyser = null;
+      throw err;
+    }
   }
 
   /** level returns the current RMS level, 0 when nothing is heard. */
@@ -50,6 +74,7 @@ export class LevelMeter {
   }
 
   close() {
+    if (this.analyser) releaseAudio();
     if (this.source) this.source.disconnect();
     this.source = null;
     this.analyser = null;
