@@ -15,6 +15,9 @@ import { t, onLanguageChange } from './i18n.js';
 import { devicePreference, setDevicePreference } from './storage.js';
 
 
+/** How long after a chime's start its context is suspended: the chime and a margin. */
+const CHIME_SLEEP_MS = 1500;
+
 /** playChime plays two short soft tones on ctx (about 0.4 s). */
 function playChime(ctx) {
   const start = ctx.currentTime + 0.02;
@@ -42,6 +45,7 @@ export class KnockAlert {
     this.seen = new Set(); // ids already announced in this session
     this.count = 0;
     this.ctx = null;
+    this.sleepTimer = 0;
     this.soundOn = devicePreference('knockSound') !== 'off';
     this._buildControls();
     // A language switch may rewrite the title: put the count back in front.
@@ -126,6 +130,11 @@ export class KnockAlert {
       }
       if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
       playChime(this.ctx);
+      // A running context renders silence for as long as it lives: it sleeps between
+      // chimes (the next one wakes it above).
+      clearTimeout(this.sleepTimer);
+      const ctx = this.ctx;
+      this.sleepTimer = setTimeout(() => { ctx.suspend().catch(() => {}); }, CHIME_SLEEP_MS);
     } catch {
       // no sound here; the title and the knock card still tell
     }
