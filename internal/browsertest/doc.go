@@ -34,7 +34,9 @@
 // 2-core machine video encoding in several tabs competes for the CPU.
 //
 // A missing browser skips the test, unless $CI is set: then it fails it. The
-// browsers are found at $CONCLAVE_CHROMIUM or /usr/bin/chromium, chromium,
+// browsers are found at $CONCLAVE_CHROMIUM or /usr/bin/chromium-headless-shell,
+// chromium-headless-shell (Chromium's headless shell: the engine without the
+// browser around it, which costs less CPU), /usr/bin/chromium, chromium,
 // chromium-browser, google-chrome; and $CONCLAVE_FIREFOX or
 // /usr/lib/firefox-esr/firefox-esr, firefox-esr, firefox. Set
 // $CONCLAVE_BROWSER_LOG=1 to copy the browsers' output to stderr.
