@@ -9,6 +9,14 @@ import (
 	"conclave/internal/browsertest"
 )
 
+// audioContextsJS runs before a page and keeps every AudioContext it makes in
+// window.__audioContexts.
+const audioContextsJS = `(() => {
+	const made = window.__audioContexts = [];
+	const Page = window.AudioContext;
+	if (Page) window.AudioContext = class extends Page { constructor(...a) { super(...a); made.push(this); } };
+})()`
+
 // TestThreeBrowsersMeet: two Chromium tabs and one Firefox tab join one end-to-end
 // encrypted meeting with the full link (#k=…). Each encrypts with the API of its engine
 // (Chromium: legacy encoded streams, Firefox: RTCRtpScriptTransform), verifies the
@@ -17,7 +25,8 @@ import (
 // (encrypted on the wire) appear in clear in the other tabs; a screen share from the
 // Firefox tab shows its test pattern in a Chromium tab; a tab that leaves disappears
 // from the others' grids. With speaker detection on, the server reads the audio level
-// Fay's browser sends beside her encrypted audio, and her tile shows her speaking.
+// Fay's browser sends beside her encrypted audio, and her tile shows her speaking; so
+// no page analyses the sound itself, and its AudioContext sleeps in the meeting.
 func TestThreeBrowsersMeet(t *testing.T) {
 	t.Parallel()
 	// Launch (or reuse) both browsers before the test's own clock starts.
@@ -28,10 +37,17 @@ func TestThreeBrowsersMeet(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	ann := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ann", false)
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(meeting, meeting.fragment()), "Ann", joinOptions{preload: audioContextsJS})
 	ben := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ben", false)
-	fay := joinTab(ctx, t, srv, browsertest.KindFirefox, meeting, "Fay", true)
+	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(meeting, meeting.fragment()), "Fay", joinOptions{preload: audioContextsJS, fakeScreen: true})
 	all := []*participant{ann, ben, fay}
+
+	// The server tells who speaks, so no page analyses the sound itself: the AudioContext
+	// its pre-join level meter made sleeps once it has joined (speaker.js).
+	for _, p := range []*participant{ann, fay} {
+		waitOK(ctx, t, p, `window.__audioContexts.length > 0 && window.__audioContexts.every((c) => c.state === "suspended")`,
+			"a page's AudioContext still runs in the meeting")
+	}
 
 	// Everyone encrypts, verified the other two, and shows the same ten-word code
 	// (safetyCode() is "" while the code of a changed roster is being computed).
