@@ -128,7 +128,8 @@ export class KnockAlert {
         if (!Ctx) return;
         this.ctx = new Ctx();
       }
-      if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
+      // Whatever the state says now: a suspend still under way takes effect first.
+      this.ctx.resume().catch(() => {});
       playChime(this.ctx);
       // A running context renders silence for as long as it lives: it sleeps between
       // chimes (the next one wakes it above).

@@ -23,8 +23,11 @@ function audioContext() {
   return context;
 }
 
+// resume and suspend take effect later, in the order they were called: wake and
+// releaseAudio call them whatever the state says now, so that a meter closed and another
+// made at once (a new microphone) leaves the context running, not suspended under it.
 function wake() {
-  if (context && users > 0 && context.state !== 'running') context.resume().catch(() => {});
+  if (context && users > 0) context.resume().catch(() => {});
 }
 
 /** holdAudio returns the page's AudioContext (or null), running until releaseAudio. */
@@ -40,7 +43,7 @@ export function holdAudio() {
 export function releaseAudio() {
   if (users === 0) return;
   users--;
-  if (users === 0 && context && context.state === 'running') context.suspend().catch(() => {});
+  if (users === 0 && context) context.suspend().catch(() => {});
 }
 
 /** LevelMeter reads the loudness (0..1, RMS) of one audio track. */
