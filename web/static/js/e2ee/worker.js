@@ -14,7 +14,9 @@
 //     writable} with a {t: 'stream', …} message carrying the same options.
 //
 // A frame that cannot be encrypted (no own id or key yet) or decrypted (no route or
-// keys, unknown key, failed authentication, too short) is dropped, never passed on:
+// keys, unknown key, failed authentication, too short) is dropped, never passed on
+// (a video frame that failed for want of a key is held a moment first, in case the key
+// comes: held-frames.js):
 // with this worker gone or stuck, senders are silent. Keys arrive by postMessage and
 // never leave this worker.
 // There is no test mode here: the browser tests wrap this module in a test-only
@@ -41,6 +43,7 @@
 import { VP8, OPUS } from './frame.js';
 import { MediaRings } from './media-rings.js';
 import { MissingReports } from './key-requests.js';
+import { HeldRun } from './held-frames.js';
 
 const STATS_MS = 500;
 
@@ -69,19 +72,57 @@ function sender(options) {
 
 function receiver(options) {
   const kind = kindOf(options);
+  // Video frames that failed for want of a key, from a keyframe on (held-frames.js).
+  const held = kind === VP8 ? new HeldRun() : null;
   return async (frame, controller) => {
+    const pid = keys.senderOf(options.slot);
+    // Before this frame: the held run, if its key has come meanwhile (in order).
+    if (held && held.size) await flush(options.slot, held, pid, controller);
     try {
       frame.data = await keys.decrypt(options.slot, frame.data, kind);
       stats.decrypted++;
       controller.enqueue(frame);
-      reports.decoded(keys.senderOf(options.slot));
+      reports.decoded(pid);
+      if (held) held.clear(); // the sender's frames decrypt: no held run can be needed
     } catch (err) {
       stats.decryptFailed++;
       // For want of a key: the page asks the sender. Junk (too short, malformed) is not.
-      const pid = keys.senderOf(options.slot);
       if (pid !== undefined && err && (err.code === 'unknown-key' || err.code === 'auth')) reports.failed(pid);
+      if (held && pid !== undefined && err && err.code === 'unknown-key') {
+        held.failed(frame, isKeyframe(frame), pid, Date.now());
+      }
     }
   };
+}
+
+// isKeyframe reads the encoded frame's type, or where a browser does not say, the VP8
+// header's key bit (left clear by the format).
+function isKeyframe(frame) {
+  if (frame.type === 'key' || frame.type === 'delta') return frame.type === 'key';
+  return frame.data.byteLength > 0 && (new Uint8Array(frame.data, 0, 1)[0] & 1) === 0;
+}
+
+// flush decrypts a held run for pid and passes on its keyframe and the frames after it
+// that decrypt, up to the first that does not (a gap the decoder could not bridge). A
+// run whose keyframe still has no key is kept for the next frame; any other failure
+// lets it go.
+async function flush(slot, held, pid, controller) {
+  const since = held.since;
+  const run = held.take(pid, Date.now());
+  if (run.length === 0) return;
+  for (let i = 0; i < run.length; i++) {
+    let data;
+    try {
+      data = await keys.decrypt(slot, run[i].data, VP8);
+    } catch (err) {
+      if (i === 0 && err && err.code === 'unknown-key') held.keep(run, pid, since);
+      return;
+    }
+    run[i].data = data;
+    stats.decrypted++;
+    controller.enqueue(run[i]);
+    if (i === 0) reports.decoded(pid);
+  }
 }
 
 function attach(readable, writable, options) {

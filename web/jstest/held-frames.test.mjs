@@ -1,0 +1,152 @@
+// The media worker's held run (web/static/js/e2ee/held-frames.js): a newcomer's first
+// keyframe of a sender that arrives just before the sender's key is decrypted once the
+// key is there, with the frames after it, instead of lost; nothing is ever passed on
+// that does not authenticate under the sender's key. The worker itself runs here, fed
+// encoded frames through the same transform a browser's RTCRtpScriptTransform uses.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { HeldRun, MAX_AGE_MS, MAX_FRAMES } from '../static/js/e2ee/held-frames.js';
+import { MediaRings } from '../static/js/e2ee/media-rings.js';
+import { VP8 } from '../static/js/e2ee/frame.js';
+import { eventually, tick } from './harness.mjs';
+
+const A = 'p-alice'; // the sender
+const B = 'p-bob'; // the receiver (the worker's page)
+const C = 'p-carol'; // another member, whose frames the server may pass off as A's
+
+const range = (n, start = 0) => Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff);
+// VP8 payloads: a keyframe (key bit clear) and delta frames (set), each made unique.
+const keyframe = (n) => new Uint8Array([0x50, 0x2a, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, n, ...range(60, n)]);
+const delta = (n) => new Uint8Array([0x31, n, ...range(40, n)]);
+const hex = (x) => Buffer.from(new Uint8Array(x)).toString('hex');
+
+test('held run: starts at a keyframe, one sender, bounded, let go when it cannot be needed', () => {
+  const h = new HeldRun();
+  h.failed('d0', false, A, 0);
+  assert.equal(h.size, 0, 'a delta frame before any keyframe is not kept');
+  h.failed('k1', true, A, 10);
+  h.failed('d1', false, A, 20);
+  assert.equal(h.size, 2);
+  assert.deepEqual(h.take(B, 30), [], 'another sender: nothing');
+  assert.equal(h.size, 0, 'and the run is let go');
+
+  h.failed('k1', true, A, 10);
+  h.failed('d1', false, A, 20);
+  h.failed('k2', true, A, 30);
+  assert.deepEqual(h.take(A, 40), ['k2'], 'a later keyframe starts the run again');
+  assert.equal(h.size, 0);
+
+  h.failed('k1', true, A, 10);
+  assert.deepEqual(h.take(A, 10 + MAX_AGE_MS + 1), [], 'too old');
+
+  h.failed('k1', true, A, 10);
+  h.failed('x', false, C, 20);
+  assert.equal(h.size, 0, 'a frame of another sender ends the run');
+
+  h.failed('k1', true, A, 10);
+  for (let i = 1; i < MAX_FRAMES; i++) h.failed(`d${i}`, false, A, 10 + i);
+  assert.equal(h.size, MAX_FRAMES);
+  h.failed('one too many', false, A, 50);
+  assert.equal(h.size, 0, 'a run too long to hold is let go whole');
+
+  h.failed('k1', true, A, 10);
+  const run = h.take(A, 20);
+  h.keep(run, A, 10);
+  assert.deepEqual(h.take(A, 30), ['k1'], 'kept for the next try');
+});
+
+// The worker, loaded as a browser loads it: `self` is its global scope. Its heartbeat
+// timer is left out so that the test process can end.
+const posted = [];
+globalThis.self = { postMessage: (m) => posted.push(m) };
+const realSetInterval = globalThis.setInterval;
+globalThis.setInterval = () => 0;
+await import('../static/js/e2ee/worker.js');
+globalThis.setInterval = realSetInterval;
+
+// sender makes participant pid's key ring with key index `index`, and its raw key.
+async function sender(pid, index) {
+  const raw = crypto.getRandomValues(new Uint8Array(32));
+  const rings = new MediaRings();
+  rings.setSelf(pid);
+  await rings.setOwn(index, raw);
+  return { raw, rings, index };
+}
+
+// receiver attaches a video receiver on slot to the worker and returns a function that
+// feeds it one encoded frame and the plain payloads it has passed on so far.
+let slots = 0;
+function receiver() {
+  const slot = ++slots;
+  let feed;
+  const readable = new ReadableStream({ start: (c) => { feed = c; } });
+  const out = [];
+  const writable = new WritableStream({ write: (frame) => { out.push(hex(frame.data)); } });
+  self.onrtctransform({ transformer: { readable, writable, options: { dir: 'recv', kind: 'video', slot, id: `r${slot}` } } });
+  return { slot, out, push: (data, type) => feed.enqueue({ data, type }) };
+}
+
+async function encrypted(s, plain) {
+  return s.rings.encrypt(plain.buffer.slice(0), VP8);
+}
+
+// message hands the worker a page message and lets its queue apply it.
+async function message(msg) {
+  self.onmessage({ data: msg });
+  await tick(20);
+}
+
+test('worker: a keyframe that came before its key is passed on once the key comes, with what followed', async () => {
+  await message({ t: 'self', pid: B });
+  const a = await sender(A, 1);
+  const r = receiver();
+  await message({ t: 'route', slot: r.slot, pid: A });
+
+  const k = keyframe(1), d1 = delta(2), d2 = delta(3);
+  r.push(await encrypted(a, k), 'key');
+  r.push(await encrypted(a, d1), 'delta');
+  await tick(20);
+  assert.deepEqual(r.out, [], 'nothing passed on without the key');
+
+  await message({ t: 'key', pid: A, index: a.index, raw: a.raw });
+  r.push(await encrypted(a, d2), 'delta');
+  await eventually(() => r.out.length === 3, 'the held keyframe, the frame after it and the new one');
+  assert.deepEqual(r.out, [hex(k), hex(d1), hex(d2)], 'in order, decrypted');
+});
+
+test('worker: a held run under a key that never comes is dropped, and live frames pass', async () => {
+  await message({ t: 'self', pid: B });
+  const before = await sender(A, 4); // the sender's key before the newcomer's join
+  const after = await sender(A, 5); // the ratcheted one the newcomer is given
+  const r = receiver();
+  await message({ t: 'route', slot: r.slot, pid: A });
+
+  r.push(await encrypted(before, keyframe(9)), 'key');
+  await tick(20);
+  await message({ t: 'key', pid: A, index: after.index, raw: after.raw });
+  const d = delta(10), k = keyframe(11), d2 = delta(12);
+  r.push(await encrypted(after, d), 'delta');
+  r.push(await encrypted(after, k), 'key');
+  r.push(await encrypted(after, d2), 'delta');
+  await eventually(() => r.out.length === 3, 'the live frames');
+  assert.deepEqual(r.out, [hex(d), hex(k), hex(d2)], 'the frame under the old key is never passed on');
+});
+
+test('worker: a forged keyframe held for want of a key is dropped when the key comes', async () => {
+  await message({ t: 'self', pid: B });
+  const a = await sender(A, 7);
+  const c = await sender(C, 7); // Carol's frame, same key index, forwarded as Alice's
+  const r = receiver();
+  await message({ t: 'route', slot: r.slot, pid: A });
+
+  r.push(await encrypted(c, keyframe(20)), 'key');
+  r.push(await encrypted(c, delta(21)), 'delta');
+  await tick(20);
+  await message({ t: 'key', pid: A, index: a.index, raw: a.raw });
+  const k = keyframe(22);
+  r.push(await encrypted(a, k), 'key');
+  await eventually(() => r.out.length === 1, "Alice's own keyframe");
+  await tick(20);
+  assert.deepEqual(r.out, [hex(k)], "nothing of Carol's frames");
+});
