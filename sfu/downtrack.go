@@ -23,6 +23,10 @@ type downTrack struct {
 
 	binding atomic.Pointer[binding]
 	sender  *webrtc.RTPSender
+	// encrypted: the meeting is end-to-end encrypted, so no keyframe is replayed to
+	// this subscription (replay.go) nor asked for at its start (askJoinKeyframe). Set at
+	// creation.
+	encrypted bool
 
 	// skip has bit i set when the readers need not queue layer i's packets: a layer
 	// neither sent nor wanted, or every layer of a track the subscriber does not show.
@@ -79,7 +83,8 @@ func newDownTrack(up *upTrack, sub *Participant) *downTrack {
 	if up.kind != webrtc.RTPCodecTypeVideo {
 		return d
 	}
-	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: sub.room == nil || !sub.room.encrypted.Load()}}
+	d.encrypted = sub.room != nil && sub.room.encrypted.Load()
+	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: !d.encrypted}}
 	if up.simulcast() {
 		d.fw.cur, d.fw.passthrough = -1, false
 		d.sending.Store(-1)
@@ -120,22 +125,38 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 func (d *downTrack) bind(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWriter, rtcpOut func([]rtcp.Packet) error) {
 	d.binding.Store(&binding{ssrc: ssrc, pt: pt, twcc: twcc, stream: stream, rtcp: rtcpOut})
 	d.sub.indexSSRC(ssrc, d, true)
-	// A new subscriber can decode nothing until a keyframe: ask now, past the
-	// per-subscriber limits (keyframe.go), even when the cache holds one to
-	// replay (replay.go): in an end-to-end encrypted meeting the senders
-	// ratchet their keys when someone joins, and the newcomer cannot decrypt
-	// frames from before.
-	// A hidden track asks for nothing: showing it asks then.
-	if want := ctlWant(d.ctl.Load()); d.up.kind == webrtc.RTPCodecTypeVideo && want >= 0 {
-		d.up.stats.keyframesIn.Add(1)
-		d.up.requestKeyframe(want)
-	}
+	d.askJoinKeyframe()
 	if d.sub.subscribeConnected() {
 		d.queueReplay() // a track added to a running connection replays now
 	}
 	// Any report maps timestamps to the publisher's clock: send the last one.
 	if l := d.up.layer(int(d.sending.Load())); l != nil {
 		d.queueSenderReport(l.sr.Load())
+	}
+}
+
+// askJoinKeyframe asks the publisher for the keyframe a new subscriber needs before it
+// can decode anything, past the per-subscriber limits (keyframe.go), so that by the time
+// the subscribe connection is up the keyframe is on its way or cached for the replay
+// (replay.go). A hidden track asks for nothing: showing it asks then.
+//
+// In an end-to-end encrypted meeting it asks for nothing: there is no replay, as the
+// senders ratchet their keys when someone joins and the newcomer cannot decrypt frames
+// from before, and a keyframe sent before the newcomer's connection carries media, or
+// before its page holds the sender's new key, is lost to it, while the publisher
+// track's throttle would defer the request that counts by up to keyframeInterval. That
+// request is the subscriber's own: its browser asks as soon as it decrypts a frame it
+// cannot decode, and the first request of a subscription passes at once. (A simulcast
+// subscription still asks when its forwarder starts a layer, forwarder.go: it forwards
+// nothing of a layer before a keyframe of it. A keyframe that comes a moment before its
+// key is held by the newcomer's page until the key is there: e2ee/FORMAT.md.)
+func (d *downTrack) askJoinKeyframe() {
+	if d.encrypted || d.up.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	if want := ctlWant(d.ctl.Load()); want >= 0 {
+		d.up.stats.keyframesIn.Add(1)
+		d.up.requestKeyframe(want)
 	}
 }
 

@@ -19,7 +19,8 @@ import (
 //     all subscribers.
 //
 // A new subscription asks through upTrack.requestKeyframe directly, so joining is never
-// held back by these limits.
+// held back by these limits; in an end-to-end encrypted meeting it leaves the asking to
+// its subscriber (downTrack.askJoinKeyframe), whose first request passes at once.
 const (
 	// subscriberKeyframeInterval is the least time between two keyframe requests one
 	// subscription passes on to the publisher.

@@ -18,11 +18,10 @@ import (
 // picture IDs continue from it into the live packets without a gap. A simulcast
 // subscription replays from the layer it is switching to.
 //
-// In an end-to-end encrypted meeting a newcomer gets the senders' keys ratcheted on its
-// join and cannot decrypt frames from before: the replay serves it only when the cached
-// keyframe came after the ratchet (several people joining in a row); otherwise the
-// keyframe Bind asked for does. Everything here runs on the subscriber's writer
-// goroutine, except the queuing of markers.
+// In an end-to-end encrypted meeting nothing is replayed: a newcomer gets the senders'
+// keys ratcheted on its join and cannot decrypt frames from before; the keyframe its
+// browser asks for serves it (downTrack.askJoinKeyframe). Everything here runs on the
+// subscriber's writer goroutine, except the queuing of markers.
 
 // keyframeReplayAge is the oldest keyframe replayed to a new subscriber. An older one
 // would be followed by too long a burst of frames the subscriber shows in fast motion;

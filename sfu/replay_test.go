@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"github.com/pion/rtcp"
 	"slices"
 	"sync"
 	"testing"
@@ -28,8 +29,21 @@ func (p *testPublisher) sendPayload(payload []byte, marker bool) uint16 {
 
 // orderedSub records every packet a subscriber receives, in arrival order.
 type orderedSub struct {
-	mu  sync.Mutex
-	got []*rtp.Packet
+	pc   *webrtc.PeerConnection
+	mu   sync.Mutex
+	got  []*rtp.Packet
+	ssrc webrtc.SSRC // of the track received
+}
+
+// sendPLI asks for a keyframe of the track received, as a browser's decoder does.
+func (s *orderedSub) sendPLI(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	ssrc := s.ssrc
+	s.mu.Unlock()
+	if err := s.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(ssrc)}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *orderedSub) packets() []*rtp.Packet {
@@ -57,8 +71,11 @@ func joinLate(t *testing.T, room *Room, id string) *orderedSub {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.Close() })
-	s := &orderedSub{}
+	s := &orderedSub{pc: pc}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		s.mu.Lock()
+		s.ssrc = tr.SSRC()
+		s.mu.Unlock()
 		for {
 			pkt, _, err := tr.ReadRTP()
 			if err != nil {
@@ -133,44 +150,66 @@ func TestLateSubscriberGetsCachedKeyframe(t *testing.T) {
 	}
 }
 
-// TestLateSubscriberWithoutReplayAsks: a new subscription gets nothing replayed, only
-// the live packets, and asks the publisher, when the cached keyframe is too old, and in
-// an end-to-end encrypted meeting, whose newcomer cannot decrypt frames from before its
-// join (the senders ratchet their keys) however fresh the cached keyframe.
+// TestLateSubscriberWithoutReplayAsks: a subscriber that joins when the cached keyframe
+// is too old to replay gets no replay, and its subscription asks the publisher for a
+// keyframe by itself.
 func TestLateSubscriberWithoutReplayAsks(t *testing.T) {
-	for _, c := range []struct {
-		name      string
-		encrypted bool
-		age       time.Duration
-	}{
-		{"keyframe too old", false, keyframeReplayAge + 1},
-		{"encrypted meeting", true, 0},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			r := newMediaRig(t)
-			r.subP.room.SetEncrypted(c.encrypted)
-			r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
-			last := r.pub.send()
-			waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
-			r.clock.Advance(c.age)
-			before := r.eng.Stats()
-			late := joinLate(t, r.subP.room, "late")
-			waitFor(t, "the late subscription's keyframe request", func() bool {
-				return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
-			})
-			joined := last
-			// Live packets reach it once its connection is up.
-			waitFor(t, "a live packet at the late subscriber", func() bool {
-				r.pub.send()
-				return len(late.packets()) > 0
-			})
-			if got := late.packets(); int16(got[0].SequenceNumber-joined) <= 0 {
-				t.Errorf("the late subscriber got %d first, want only packets after %d (nothing replayed)", got[0].SequenceNumber, joined)
-			}
-			if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed {
-				t.Errorf("%d replays, want none", st.KeyframesReplayed-before.KeyframesReplayed)
-			}
-		})
+	r := newMediaRig(t)
+	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
+	last := r.pub.send()
+	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	r.clock.Advance(keyframeReplayAge + 1)
+	before := r.eng.Stats()
+	late := joinLate(t, r.subP.room, "late")
+	waitFor(t, "the late subscription's keyframe request", func() bool {
+		return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
+	})
+	noReplay(t, r, late, last, before)
+}
+
+// TestEncryptedLateSubscriberAsksItself: in an end-to-end encrypted meeting a late
+// subscriber gets no replay (it could not decrypt frames from before its join) and its
+// subscription asks for nothing when it starts: a keyframe sent before its connection
+// carries media, or before its page holds the sender's new key, would be lost, and would
+// make the publisher's throttle defer the request that counts. Its own first request
+// (its browser's, once it decrypts a frame it cannot decode) reaches the publisher at
+// once, without the clock moving.
+func TestEncryptedLateSubscriberAsksItself(t *testing.T) {
+	r := newMediaRig(t)
+	r.subP.room.SetEncrypted(true)
+	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
+	last := r.pub.send()
+	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	// The first subscription's request is past the publisher track's throttle.
+	r.clock.Advance(keyframeInterval)
+	before, plis := r.eng.Stats(), r.pub.pliCount()
+	late := joinLate(t, r.subP.room, "late")
+	noReplay(t, r, late, last, before)
+	if st := r.eng.Stats(); st.KeyframeRequestsReceived != before.KeyframeRequestsReceived || st.KeyframeRequestsSent != before.KeyframeRequestsSent {
+		t.Fatalf("the late subscription asked for %d keyframes (%d sent) when it started, want none",
+			st.KeyframeRequestsReceived-before.KeyframeRequestsReceived, st.KeyframeRequestsSent-before.KeyframeRequestsSent)
+	}
+	late.sendPLI(t)
+	waitFor(t, "the late subscriber's keyframe request at the publisher", func() bool { return r.pub.pliCount() > plis })
+	if st := r.eng.Stats(); st.KeyframeRequestsSent != before.KeyframeRequestsSent+1 || st.KeyframeRequestsLimited != before.KeyframeRequestsLimited {
+		t.Errorf("keyframe requests sent %d, limited %d; want 1 and 0", st.KeyframeRequestsSent-before.KeyframeRequestsSent, st.KeyframeRequestsLimited-before.KeyframeRequestsLimited)
+	}
+}
+
+// noReplay checks that late, joined after the publisher's packet joined, gets only the
+// packets sent after it joined.
+func noReplay(t *testing.T, r *mediaRig, late *orderedSub, joined uint16, before Stats) {
+	t.Helper()
+	// Live packets reach it once its connection is up.
+	waitFor(t, "a live packet at the late subscriber", func() bool {
+		r.pub.send()
+		return len(late.packets()) > 0
+	})
+	if got := late.packets(); int16(got[0].SequenceNumber-joined) <= 0 {
+		t.Errorf("the late subscriber got %d first, want only packets after %d (nothing replayed)", got[0].SequenceNumber, joined)
+	}
+	if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed {
+		t.Errorf("%d replays, want none", st.KeyframesReplayed-before.KeyframesReplayed)
 	}
 }
 

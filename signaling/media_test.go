@@ -192,10 +192,12 @@ func lastOffer(c *testclient.Client) []testclient.TrackInfo {
 }
 
 // TestKeyframeRequests: a new subscriber makes the SFU ask the publisher for a keyframe,
-// and a crowd joining at once is coalesced to at most one request per 500 ms.
+// and a crowd joining at once is coalesced to at most one request per 500 ms. In a
+// meeting without end-to-end encryption: an encrypted meeting's subscriptions leave the
+// asking to their browsers (sfu.TestEncryptedLateSubscriberAsksItself).
 func TestKeyframeRequests(t *testing.T) {
 	srv := newTestServer(t)
-	meeting := srv.createMeeting(t)
+	meeting := srv.createMeetingWith(t, `{"e2ee":false,"settings":{"lobby":false}}`).MeetingID
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pub := srv.join(t, meeting, "Presenter")
