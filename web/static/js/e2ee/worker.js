@@ -75,9 +75,9 @@ function receiver(options) {
   // Video frames that failed for want of a key, from a keyframe on (held-frames.js).
   const held = kind === VP8 ? new HeldRun() : null;
   return async (frame, controller) => {
-    const pid = keys.senderOf(options.slot);
     // Before this frame: the held run, if its key has come meanwhile (in order).
-    if (held && held.size) await flush(options.slot, held, pid, controller);
+    if (held && held.size) await flush(options.slot, held, keys.senderOf(options.slot), controller);
+    const pid = keys.senderOf(options.slot);
     try {
       frame.data = await keys.decrypt(options.slot, frame.data, kind);
       stats.decrypted++;
