@@ -2,13 +2,13 @@ package sfu
 
 import (
 	"context"
-	"github.com/pion/rtcp"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
