@@ -53,21 +53,11 @@ export class HeldRun {
   }
 
   /**
-   * take returns the run if it may still be decrypted for pid (the sender the receiver
-   * carries now) at now, and empties it; otherwise it lets the run go and returns [].
+   * usable says whether the run may still be decrypted for pid (the sender the
+   * receiver carries now) at now; the caller lets it go (clear) when not.
    */
-  take(pid, now) {
-    const frames = this.frames;
-    const ok = frames.length > 0 && pid === this.pid && now - this.since <= MAX_AGE_MS;
-    this.clear();
-    return ok ? frames : [];
-  }
-
-  /** keep puts back a run take returned, when its key has still not come. */
-  keep(frames, pid, since) {
-    this.frames = frames;
-    this.pid = pid;
-    this.since = since;
+  usable(pid, now) {
+    return this.frames.length > 0 && pid === this.pid && now - this.since <= MAX_AGE_MS;
   }
 
   clear() {

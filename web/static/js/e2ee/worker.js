@@ -83,7 +83,7 @@ function receiver(options) {
       stats.decrypted++;
       controller.enqueue(frame);
       reports.decoded(pid);
-      if (held) held.clear(); // the sender's frames decrypt: no held run can be needed
+      if (held && held.size) held.clear(); // the sender's frames decrypt: no held run can be needed
     } catch (err) {
       stats.decryptFailed++;
       // For want of a key: the page asks the sender. Junk (too short, malformed) is not.
@@ -104,18 +104,20 @@ function isKeyframe(frame) {
 
 // flush decrypts a held run for pid and passes on its keyframe and the frames after it
 // that decrypt, up to the first that does not (a gap the decoder could not bridge). A
-// run whose keyframe still has no key is kept for the next frame; any other failure
-// lets it go.
+// run whose keyframe still has no key is kept for the next frame; otherwise the run is
+// let go.
 async function flush(slot, held, pid, controller) {
-  const since = held.since;
-  const run = held.take(pid, Date.now());
-  if (run.length === 0) return;
+  if (!held.usable(pid, Date.now())) {
+    held.clear();
+    return;
+  }
+  const run = held.frames;
   for (let i = 0; i < run.length; i++) {
     let data;
     try {
       data = await keys.decrypt(slot, run[i].data, VP8);
     } catch (err) {
-      if (i === 0 && err && err.code === 'unknown-key') held.keep(run, pid, since);
+      if (i > 0 || !err || err.code !== 'unknown-key') held.clear();
       return;
     }
     run[i].data = data;
@@ -123,6 +125,7 @@ async function flush(slot, held, pid, controller) {
     controller.enqueue(run[i]);
     if (i === 0) reports.decoded(pid);
   }
+  held.clear();
 }
 
 function attach(readable, writable, options) {
