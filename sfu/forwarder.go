@@ -113,6 +113,14 @@ func (d *downTrack) rewrite(h *rtp.Header, p *packet) ([]byte, bool) {
 		if int(p.layer) != f.target || f.cur == f.target {
 			return nil, false // another layer's, or older than the segment
 		}
+		if d.encrypted && !d.sub.subscribeConnected() {
+			// Nothing is replayed in an encrypted meeting (downTrack.askJoinKeyframe):
+			// a keyframe asked for or switched to before the connection carries
+			// media would not reach the subscriber, and the request would hold
+			// back the next one (the subscriber's own, when the deltas that followed
+			// cannot be decoded) behind the publisher track's throttle.
+			return nil, false
+		}
 		desc, ok := parseVP8(p.payload)
 		if !ok || !desc.keyframe {
 			d.askKeyframe()

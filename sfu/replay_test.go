@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"sync"
 	"testing"
@@ -60,17 +61,7 @@ func joinLate(t *testing.T, room *Room, id string) *orderedSub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
-		webrtc.WithSettingEngine(testPeerSettings()))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
+	pc := newPlainPeer(t)
 	s := &orderedSub{pc: pc}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		s.mu.Lock()
@@ -94,6 +85,24 @@ func joinLate(t *testing.T, room *Room, id string) *orderedSub {
 		}
 	}()
 	return s
+}
+
+// newPlainPeer is a Pion peer with the default codecs and no interceptors, closed
+// with the test.
+func newPlainPeer(t *testing.T) *webrtc.PeerConnection {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
+		webrtc.WithSettingEngine(testPeerSettings()))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	return pc
 }
 
 // TestLateSubscriberGetsCachedKeyframe: a subscriber that joins after the publisher's
@@ -316,3 +325,77 @@ func TestReplayRun(t *testing.T) {
 		t.Error("a keyframe older than keyframeReplayAge is replayable")
 	}
 }
+
+// TestEncryptedSimulcastLateSubscriberAsksOnceConnected: in an end-to-end encrypted
+// meeting a late simulcast subscription, which forwards nothing of a layer before a
+// keyframe of it, asks for that keyframe only once its connection carries media: one
+// asked for earlier would reach a connection that cannot carry it yet and would make
+// the publisher track's throttle hold back the next request (the subscriber's own,
+// when its first frames cannot be decoded) by up to keyframeInterval. A subscription
+// whose connection never comes up asks for nothing however many frames pass; one whose
+// connection comes up asks once and gets the keyframe first.
+func TestEncryptedSimulcastLateSubscriberAsksOnceConnected(t *testing.T) {
+	r := newSimRig(t)
+	r.room.SetEncrypted(true)
+	r.view() // the rig's own subscriber shows nothing: it asks for nothing from here on
+	for range 3 {
+		r.pub.sendRound()
+		r.waitRoundReceived()
+	}
+	r.keyframeRequestsDone()
+	r.clock.Advance(keyframeInterval) // past the throttle of the requests so far
+	plis := func() (n int) {
+		for i := range maxLayers {
+			n += r.pub.pliCount(i)
+		}
+		return n
+	}
+	before, pliBefore := r.eng.Stats(), plis()
+
+	// Neither side learns a candidate of the other: the sections are bound by the
+	// answer, the connection never comes up.
+	unreachable, err := r.room.Join("unreachable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	noCandidates := func(sdp string) string { return candidateLine.ReplaceAllString(sdp, "") }
+	if err := answerSubscribeOfferAs(ctx, unreachable, newPlainPeer(t), noCandidates, noCandidates); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the unreachable subscription bound", func() bool {
+		unreachable.own.mu.Lock()
+		defer unreachable.own.mu.Unlock()
+		return len(unreachable.own.sections) > 0 && unreachable.own.sections[0].bound != nil
+	})
+	for range 20 {
+		r.pub.sendRound()
+		r.waitRoundReceived()
+	}
+	if st := r.eng.Stats(); st.KeyframeRequestsSent != before.KeyframeRequestsSent || plis() != pliBefore {
+		t.Fatalf("a subscription whose connection is not up asked for %d keyframes (%d at the publisher), want none",
+			st.KeyframeRequestsSent-before.KeyframeRequestsSent, plis()-pliBefore)
+	}
+
+	late := joinLate(t, r.room, "late")
+	deadline := time.Now().Add(mediaWait)
+	for len(late.packets()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing at the late subscriber; stats %+v", r.eng.Stats())
+		}
+		r.pub.sendRound()
+		r.waitRoundReceived()
+		time.Sleep(5 * time.Millisecond)
+	}
+	first := decodeSimPacket(late.packets()[0])
+	if !first.key {
+		t.Fatalf("the late subscriber's first packet is not a keyframe: %+v", first)
+	}
+	if st := r.eng.Stats(); st.KeyframeRequestsSent != before.KeyframeRequestsSent+1 {
+		t.Errorf("%d keyframe requests sent, want the late subscription's one", st.KeyframeRequestsSent-before.KeyframeRequestsSent)
+	}
+}
+
+// candidateLine is an SDP candidate line with its line break.
+var candidateLine = regexp.MustCompile(`a=candidate:[^\r\n]*\r?\n`)

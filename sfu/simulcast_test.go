@@ -233,6 +233,13 @@ func newSimRig(t *testing.T, silent ...int) *simRig {
 
 // answerSubscribeOffer answers p's next subscribe offer from pc.
 func answerSubscribeOffer(ctx context.Context, p *Participant, pc *webrtc.PeerConnection) error {
+	same := func(sdp string) string { return sdp }
+	return answerSubscribeOfferAs(ctx, p, pc, same, same)
+}
+
+// answerSubscribeOfferAs answers p's next subscribe offer from pc, with the offer's
+// and the answer's SDP as editOffer and editAnswer make them.
+func answerSubscribeOfferAs(ctx context.Context, p *Participant, pc *webrtc.PeerConnection, editOffer, editAnswer func(string) string) error {
 	select {
 	case <-p.NegotiationNeeded():
 	case <-ctx.Done():
@@ -243,7 +250,7 @@ func answerSubscribeOffer(ctx context.Context, p *Participant, pc *webrtc.PeerCo
 		err = context.Canceled
 	}
 	if err == nil {
-		err = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: o.SDP})
+		err = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: editOffer(o.SDP)})
 	}
 	var a webrtc.SessionDescription
 	if err == nil {
@@ -255,7 +262,7 @@ func answerSubscribeOffer(ctx context.Context, p *Participant, pc *webrtc.PeerCo
 	}
 	if err == nil {
 		<-g
-		err = p.AcceptSubscribeAnswer(pc.LocalDescription().SDP)
+		err = p.AcceptSubscribeAnswer(editAnswer(pc.LocalDescription().SDP))
 	}
 	return err
 }
