@@ -40,6 +40,8 @@
 // deviceId {exact: …} of one of them returns its track (the rest of a request that asks
 // for both kinds goes to the browser).
 
+import { discardWarmWorker, prewarmMediaWorker } from '/static/js/e2ee-hooks.js';
+
 const E2EE_WORKER = '/static/js/e2ee/worker.js';
 const TEST_WORKER = '/static/test/e2ee-worker.js';
 const QUERY_TIMEOUT_MS = 5000;
@@ -56,6 +58,9 @@ class TestWorker extends PageWorker {
   }
 }
 window.Worker = TestWorker;
+// The meeting page started its E2EE worker on the pre-join screen, before these hooks
+// came: start it again, as the test worker.
+if (discardWarmWorker()) prewarmMediaWorker();
 
 // query asks the latest E2EE worker for 'hashes' or 'keys'; null when it does not answer.
 function query(what) {

@@ -40,6 +40,58 @@ const WATCHDOG_MS = 2000;
 
 let current = null; // the MediaCrypto of the live session, or null
 let required = false; // the live session must encrypt: refuse to send without `current`
+// A worker started before the join (prewarmMediaWorker), for the next MediaCrypto:
+// {worker, ready, failed}. Loading the worker's modules took 0.15–0.35 s of a join on
+// a busy machine, and nothing is published before it runs (bench/README.md); the
+// person spends that time on the pre-join screen anyway. It holds no key and no id
+// until a MediaCrypto takes it.
+let warm = null;
+
+/**
+ * prewarmMediaWorker starts the E2EE worker ahead of the join (the link has the
+ * meeting's key and this browser can encrypt); the session's MediaCrypto takes it.
+ */
+export function prewarmMediaWorker() {
+  if (warm || typeof Worker === 'undefined') return;
+  let worker;
+  try {
+    worker = new Worker(WORKER_URL, { type: 'module', name: 'conclave-e2ee' });
+  } catch {
+    return; // the MediaCrypto tries again and fails closed there
+  }
+  const w = { worker, ready: false, failed: false };
+  worker.onmessage = (event) => {
+    if (event.data && event.data.t === 'ready') w.ready = true;
+  };
+  worker.onerror = (event) => {
+    if (event && event.preventDefault) event.preventDefault();
+    w.failed = true;
+  };
+  worker.onmessageerror = () => { w.failed = true; };
+  warm = w;
+}
+
+/**
+ * discardWarmWorker ends a prewarmed worker no session took (the meeting is not
+ * encrypted); it reports whether there was one.
+ */
+export function discardWarmWorker() {
+  const had = warm !== null;
+  if (warm) warm.worker.terminate();
+  warm = null;
+  return had;
+}
+
+/** takeWarmWorker hands the prewarmed worker over once, or null (none, or it failed). */
+function takeWarmWorker() {
+  const w = warm;
+  warm = null;
+  if (w && w.failed) {
+    w.worker.terminate();
+    return null;
+  }
+  return w;
+}
 
 /**
  * e2eeAPI tells which insertable-streams API this browser offers: 'legacy'
@@ -121,7 +173,8 @@ export class MediaCrypto {
     this.routes = new Map(); // slot -> participant id last sent to the worker
     this.nextId = 1;
 
-    this.worker = new Worker(WORKER_URL, { type: 'module', name: 'conclave-e2ee' });
+    const warmed = takeWarmWorker();
+    this.worker = warmed ? warmed.worker : new Worker(WORKER_URL, { type: 'module', name: 'conclave-e2ee' });
     this.ready = new Promise((resolve, reject) => {
       this._readyResolve = resolve;
       this._readyReject = reject;
@@ -149,6 +202,9 @@ export class MediaCrypto {
     this.worker.onmessageerror = () => this._fail('the encryption worker failed');
     // First of all messages: without it the worker encrypts nothing.
     this._post({ t: 'self', pid: selfId });
+    // A prewarmed worker may have said it is ready before this took it (a 'ready'
+    // still queued comes to _message above).
+    if (warmed && warmed.ready) this._message({ t: 'ready' });
   }
 
   /** setOwnKey makes (index, raw) the key every outgoing frame is encrypted with. */

@@ -149,7 +149,7 @@ import { SettingsPanel } from './settings.js';
 import { MeetingRules } from './rules.js';
 import { FATAL, setErrorCode, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
 import { closeConfirm } from './confirm.js';
-import { e2eeAPI } from './e2ee-hooks.js';
+import { e2eeAPI, prewarmMediaWorker } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { RosterWarning } from './e2ee-roster-ui.js';
 import { SelfLinkWarning } from './e2ee-self-link.js';
@@ -216,6 +216,8 @@ const api = e2eeAPI();
 // The meeting's identity and chat keys, derived once (a promise; null without a key).
 const meetingCrypto = meetingSecret ? MeetingCrypto.fromSecret(meetingSecret) : null;
 if (meetingCrypto) meetingCrypto.catch(() => {});
+// The encryption worker loads while the person is on the pre-join screen.
+if (meetingCrypto && api) prewarmMediaWorker();
 
 const media = new LocalMedia();
 let grid;

@@ -11,7 +11,7 @@ import { SpeakerDetector } from './speaker.js';
 import { ViewTracker } from './view-tracker.js';
 import { parseActive } from './layers.js';
 import { downlinkView } from './downlink-ui.js';
-import { MediaCrypto, useMediaCrypto } from './e2ee-hooks.js';
+import { MediaCrypto, discardWarmWorker, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys, UNREADABLE } from './e2ee/session-keys.js';
 import { MemberNames, PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
 import { fitName } from './e2ee/keys.js';
@@ -525,6 +525,7 @@ export class Session {
     this.keysStarted = Promise.resolve();
     if (!this.e2ee) {
       useMediaCrypto(null);
+      discardWarmWorker(); // a meeting without E2EE needs none
       return;
     }
     try {
