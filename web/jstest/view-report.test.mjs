@@ -65,22 +65,52 @@ function reporter() {
   return { clock, sent, r };
 }
 
-test('the first report goes at once, the next after the view has been still', () => {
+test('the first report goes at once, a new size after the view has been still', () => {
   const { clock, sent, r } = reporter();
   r.update([]);
   assert.deepEqual(sent.map((s) => s.tracks), [[]], 'an empty set is a set too: nothing is shown');
   clock.advance(5000);
   r.update([cam('p-a', 640, 360)]);
+  clock.advance(0);
+  assert.equal(sent.length, 2, 'a tile newly shown goes at once');
+  clock.advance(5000);
+  r.update([cam('p-a', 620, 350)]);
   clock.advance(DEBOUNCE_MS - 1);
-  assert.equal(sent.length, 1);
+  assert.equal(sent.length, 2);
   r.update([cam('p-a', 600, 340)]); // still being resized: the wait starts over
   clock.advance(DEBOUNCE_MS - 1);
-  assert.equal(sent.length, 1);
-  clock.advance(1);
   assert.equal(sent.length, 2);
-  assert.deepEqual(sent[1].tracks, [cam('p-a', 600, 340)]);
+  clock.advance(1);
+  assert.equal(sent.length, 3);
+  assert.deepEqual(sent[2].tracks, [cam('p-a', 600, 340)]);
   clock.advance(10_000);
-  assert.equal(sent.length, 2, 'nothing more without a change');
+  assert.equal(sent.length, 3, 'nothing more without a change');
+});
+
+test('a tile newly shown does not wait for the view to be still, a tile gone does', () => {
+  const { clock, sent, r } = reporter();
+  r.update([cam('p-a', 640, 360)]);
+  clock.advance(5000);
+  // Someone joins: the layout shrinks the tile there was and adds one, then settles.
+  r.update([cam('p-a', 320, 180), cam('p-b', 320, 180)]);
+  clock.advance(0);
+  assert.equal(sent.length, 2);
+  assert.deepEqual(sent[1].tracks, [cam('p-a', 320, 180), cam('p-b', 320, 180)]);
+  r.update([cam('p-a', 318, 180), cam('p-b', 318, 180)]); // a size settling after it
+  clock.advance(MIN_INTERVAL_MS - 1);
+  assert.equal(sent.length, 2, 'sizes wait for the view to be still and the minimum interval');
+  // A third tile while the interval runs goes as soon as the interval allows.
+  r.update([cam('p-a', 318, 180), cam('p-b', 318, 180), cam('p-c', 318, 180)]);
+  clock.advance(1);
+  assert.equal(sent.length, 3);
+  assert.equal(sent[2].at - sent[1].at, MIN_INTERVAL_MS);
+  assert.equal(sent[2].tracks.length, 3);
+  clock.advance(5000);
+  r.update([cam('p-a', 318, 180), cam('p-b', 318, 180)]); // someone left
+  clock.advance(DEBOUNCE_MS - 1);
+  assert.equal(sent.length, 3, 'a tile gone waits like a size');
+  clock.advance(1);
+  assert.equal(sent.length, 4);
 });
 
 test('a set equal to what the server has is not sent again', () => {

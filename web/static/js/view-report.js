@@ -10,7 +10,11 @@
 export const MAX_VIEW_TRACKS = 64;
 /** MAX_SIDE bounds a width or height in device pixels (8K). */
 export const MAX_SIDE = 7680;
-/** DEBOUNCE_MS: a change is sent once the view has been still this long... */
+/**
+ * DEBOUNCE_MS: a change of sizes is sent once the view has been still this long... (a
+ * tile newly shown goes at once: the server forwards nothing of it until it is listed,
+ * and someone who just joined would wait that long for their picture)
+ */
 export const DEBOUNCE_MS = 300;
 /** MAX_WAIT_MS: ...or once the first unsent change is this old (a window dragged for seconds). */
 export const MAX_WAIT_MS = 1000;
@@ -56,8 +60,12 @@ export function normalizeView(entries) {
     list.sort((a, b) => b.width * b.height - a.width * a.height);
     list = list.slice(0, MAX_VIEW_TRACKS);
   }
-  const key = (e) => `${e.participantId}/${e.source}`;
-  return list.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  return list.sort((a, b) => (viewKey(a) < viewKey(b) ? -1 : viewKey(a) > viewKey(b) ? 1 : 0));
+}
+
+/** viewKey names an entry's tile: one per participant and source. */
+function viewKey(e) {
+  return `${e.participantId}/${e.source}`;
 }
 
 /** sameView: two normalized lists show the same tiles at the same sizes. */
@@ -80,10 +88,12 @@ export const realClock = {
 
 /**
  * ViewReporter decides when the set goes out. The first report of a session goes at
- * once (the server forwards everything at the highest layer until it has one); later
- * changes wait until the view has been still for DEBOUNCE_MS (at most MAX_WAIT_MS after
- * the first unsent change), never closer than MIN_INTERVAL_MS to the previous message,
- * and a set equal to the one the server has is not sent again.
+ * once (the server forwards everything at the highest layer until it has one), and so
+ * does a set with a tile the server was not told of (someone joined, a tile scrolled
+ * into view); other changes (sizes, tiles gone) wait until the view has been still for
+ * DEBOUNCE_MS (at most MAX_WAIT_MS after the first unsent change). None goes closer
+ * than MIN_INTERVAL_MS to the previous message, and a set equal to the one the server
+ * has is not sent again.
  */
 export class ViewReporter {
   /** @param {{send: (tracks: object[]) => void, clock?: {now, setTimeout, clearTimeout}}} opts */
@@ -115,8 +125,10 @@ export class ViewReporter {
     const now = this.clock.now();
     if (this.timer === null) this.firstChange = now;
     else this.clock.clearTimeout(this.timer);
+    const told = new Set(this.sent.map(viewKey));
+    const added = list.some((e) => !told.has(viewKey(e)));
     const at = Math.max(
-      Math.min(now + DEBOUNCE_MS, this.firstChange + MAX_WAIT_MS),
+      added ? now : Math.min(now + DEBOUNCE_MS, this.firstChange + MAX_WAIT_MS),
       this.sentAt + MIN_INTERVAL_MS,
     );
     this.timer = this.clock.setTimeout(() => {
