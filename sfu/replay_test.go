@@ -87,13 +87,18 @@ func joinLate(t *testing.T, room *Room, id string) *orderedSub {
 	return s
 }
 
-// newPlainPeer is a Pion peer with the default codecs and no interceptors, closed
-// with the test.
-func newPlainPeer(t *testing.T) *webrtc.PeerConnection {
+// newPlainPeer is a Pion peer with the default codecs (and what configure adds) and no
+// interceptors, closed with the test.
+func newPlainPeer(t *testing.T, configure ...func(*webrtc.MediaEngine) error) *webrtc.PeerConnection {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range configure {
+		if err := c(m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
 		webrtc.WithSettingEngine(testPeerSettings()))

@@ -106,20 +106,7 @@ func newSimRig(t *testing.T, silent ...int) *simRig {
 	}
 
 	// Publisher: three encodings of one sender.
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
-		t.Fatal(err)
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
-		webrtc.WithSettingEngine(testPeerSettings()))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
+	pc := newPlainPeer(t, webrtc.ConfigureSimulcastExtensionHeaders)
 	pub := &simPublisher{t: t, pc: pc, sent: map[uint32]int{}}
 	for _, i := range silent {
 		pub.silent[i] = true

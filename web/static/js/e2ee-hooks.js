@@ -41,7 +41,7 @@ const WATCHDOG_MS = 2000;
 let current = null; // the MediaCrypto of the live session, or null
 let required = false; // the live session must encrypt: refuse to send without `current`
 // A worker started before the join (prewarmMediaWorker), for the next MediaCrypto:
-// {worker, ready, failed}. Loading the worker's modules took 0.15–0.35 s of a join on
+// {worker, ready, failed}. Loading the worker's modules took 0.1–0.35 s of a join on
 // a busy machine, and nothing is published before it runs (bench/README.md); the
 // person spends that time on the pre-join screen anyway. It holds no key and no id
 // until a MediaCrypto takes it.
