@@ -23,8 +23,9 @@ type downTrack struct {
 
 	binding atomic.Pointer[binding]
 	sender  *webrtc.RTPSender
-	// encrypted: the meeting is end-to-end encrypted, so no keyframe is replayed to
-	// this subscription (replay.go) nor asked for at its start (askJoinKeyframe). Set at
+	// encrypted: the meeting is end-to-end encrypted, so only a keyframe the subscriber
+	// can decrypt is replayed to this subscription (replay.go) and none is asked for at
+	// its start (askJoinKeyframe). Set at
 	// creation.
 	encrypted bool
 
@@ -84,7 +85,7 @@ func newDownTrack(up *upTrack, sub *Participant) *downTrack {
 		return d
 	}
 	d.encrypted = sub.room != nil && sub.room.encrypted.Load()
-	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: !d.encrypted}}
+	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: true}}
 	if up.simulcast() {
 		d.fw.cur, d.fw.passthrough = -1, false
 		d.sending.Store(-1)
@@ -140,9 +141,10 @@ func (d *downTrack) bind(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWr
 // the subscribe connection is up the keyframe is on its way or cached for the replay
 // (replay.go). A hidden track asks for nothing: showing it asks then.
 //
-// In an end-to-end encrypted meeting it asks for nothing: there is no replay, as the
-// senders ratchet their keys when someone joins and the newcomer cannot decrypt frames
-// from before, and a keyframe sent before the newcomer's connection carries media, or
+// In an end-to-end encrypted meeting it asks for nothing: a newcomer gets no replay, as
+// the senders ratchet their keys when someone joins and it cannot decrypt frames from
+// before (a member subscribing to a track that starts later is replayed its first
+// keyframe, replay.go), and a keyframe sent before the newcomer's connection carries media, or
 // before its page holds the sender's new key, is lost to it, while the publisher
 // track's throttle would defer the request that counts by up to keyframeInterval. That
 // request is the subscriber's own: its browser asks as soon as it decrypts a frame it

@@ -114,7 +114,7 @@ func (d *downTrack) rewrite(h *rtp.Header, p *packet) ([]byte, bool) {
 			return nil, false // another layer's, or older than the segment
 		}
 		if d.encrypted && !d.sub.subscribeConnected() {
-			// Nothing is replayed in an encrypted meeting (downTrack.askJoinKeyframe):
+			// A newcomer to an encrypted meeting is replayed nothing (replay.go):
 			// a keyframe asked for or switched to before the connection carries
 			// media would not reach the subscriber, and the request would hold
 			// back the next one (the subscriber's own, when the deltas that followed

@@ -24,6 +24,9 @@ import (
 type Participant struct {
 	id   string
 	room *Room
+	// joined is when it joined, on the engine's clock: in an end-to-end encrypted
+	// meeting only keyframes from well after it are replayed to it (replay.go).
+	joined time.Time
 	// pub is made by the first Publish (under mu, never once closed): most people in a
 	// large meeting only watch, and an idle connection still costs memory and the
 	// tickers of its interceptors.
@@ -127,6 +130,7 @@ func newParticipant(r *Room, id string) (*Participant, error) {
 	p := &Participant{
 		id:        id,
 		room:      r,
+		joined:    e.now(),
 		out:       newSendQueue(e.writers),
 		negotiate: make(chan struct{}, 1),
 		encReady:  make(chan struct{}, 1),

@@ -18,15 +18,24 @@ import (
 // picture IDs continue from it into the live packets without a gap. A simulcast
 // subscription replays from the layer it is switching to.
 //
-// In an end-to-end encrypted meeting nothing is replayed: a newcomer gets the senders'
-// keys ratcheted on its join and cannot decrypt frames from before; the keyframe its
-// browser asks for serves it (downTrack.askJoinKeyframe). Everything here runs on the
-// subscriber's writer goroutine, except the queuing of markers.
+// In an end-to-end encrypted meeting a newcomer gets the senders' keys ratcheted on
+// its join and cannot decrypt frames from before: only a keyframe that came at least
+// encryptedReplayAfter after the subscriber joined is replayed, which serves members
+// subscribing to a track that starts later (someone who joins, a camera or a screen
+// turned on) and never a newcomer, whom the keyframe its browser asks for serves
+// (downTrack.askJoinKeyframe). Everything here runs on the subscriber's writer
+// goroutine, except the queuing of markers.
 
 // keyframeReplayAge is the oldest keyframe replayed to a new subscriber. An older one
 // would be followed by too long a burst of frames the subscriber shows in fast motion;
 // the packet cache bounds the run too (keyframeRun).
 const keyframeReplayAge = 2 * time.Second
+
+// encryptedReplayAfter is how long after a subscriber joined an end-to-end encrypted
+// meeting a keyframe must have come to be replayed to it: the senders' pages ratchet
+// their keys when they learn of the join, within milliseconds unless a page stalls, and
+// a keyframe from before that is of no use to the subscriber (its page drops it).
+const encryptedReplayAfter = time.Second
 
 // replayAttempts is how often a replay whose first packet Pion did not send (SRTP not
 // yet ready although the connection says connected) is tried again before the
@@ -117,7 +126,17 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 		}
 		to, toNewest = next.header.SequenceNumber-1, false
 	}
-	run, ok := l.cache.keyframeRun(d.up.now(), keyframeReplayAge, to, toNewest, rp.buf[:0])
+	now, maxAge := d.up.now(), keyframeReplayAge
+	if d.encrypted {
+		if since := now.Sub(d.sub.joined) - encryptedReplayAfter; since < maxAge {
+			maxAge = since
+		}
+		if maxAge < 0 {
+			rp.pending = false // a newcomer: nothing cached is from after its keys
+			return
+		}
+	}
+	run, ok := l.cache.keyframeRun(now, maxAge, to, toNewest, rp.buf[:0])
 	defer func() {
 		clear(run) // the packets are not kept past their time in the cache
 		rp.buf = run[:0]

@@ -61,6 +61,13 @@ func joinLate(t *testing.T, room *Room, id string) *orderedSub {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return subscribeLate(t, p)
+}
+
+// subscribeLate answers p's subscribe offer from a Pion peer without interceptors,
+// and returns what it receives.
+func subscribeLate(t *testing.T, p *Participant) *orderedSub {
+	t.Helper()
 	pc := newPlainPeer(t)
 	s := &orderedSub{pc: pc}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -179,6 +186,44 @@ func TestLateSubscriberWithoutReplayAsks(t *testing.T) {
 		return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
 	})
 	noReplay(t, r, late, last, before)
+}
+
+// TestEncryptedReplayOnlyOfKeyframesAfterTheJoin: in an end-to-end encrypted meeting a
+// subscription is replayed the cached keyframe when it came at least
+// encryptedReplayAfter after the subscriber joined (the senders have ratcheted their
+// keys for it by then: a member subscribing to a track that starts later), and not when
+// it came sooner (a newcomer, who could not decrypt it).
+func TestEncryptedReplayOnlyOfKeyframesAfterTheJoin(t *testing.T) {
+	r := newMediaRig(t)
+	r.subP.room.SetEncrypted(true)
+	// Both have joined, neither has answered its subscribe offer yet.
+	member, err := r.subP.room.Join("member")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(encryptedReplayAfter)
+	newcomer, err := r.subP.room.Join("newcomer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, false)
+	r.pub.sendPayload([]byte{0x00, 0xaa, 0xbb}, true)
+	last := r.pub.sendPayload([]byte{0x10, 0x01, 0x00, 0x00}, true)
+	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	before := r.eng.Stats()
+
+	got := subscribeLate(t, member)
+	waitFor(t, "the replay at the member", func() bool {
+		p := got.packets()
+		return len(p) > 0 && p[len(p)-1].SequenceNumber == last
+	})
+	if first := got.packets()[0]; first.SequenceNumber != key || !startsKeyframe(first.Payload) {
+		t.Fatalf("the member's first packet is %d (keyframe start %v), want the keyframe's %d", first.SequenceNumber, startsKeyframe(first.Payload), key)
+	}
+	if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed+1 {
+		t.Fatalf("%d replays, want 1", st.KeyframesReplayed-before.KeyframesReplayed)
+	}
+	noReplay(t, r, subscribeLate(t, newcomer), last, r.eng.Stats())
 }
 
 // TestEncryptedLateSubscriberAsksItself: in an end-to-end encrypted meeting a late
