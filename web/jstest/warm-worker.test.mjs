@@ -26,7 +26,13 @@ class FakeWorker {
 }
 globalThis.Worker = FakeWorker;
 
-const isReady = (mc) => Promise.race([mc.ready.then(() => true), new Promise((r) => setTimeout(() => r(false), 20))]);
+// isReady: the session holds the worker's 'ready' (its flag, set with the promise's
+// resolution, so no timer decides the verdict).
+async function isReady(mc) {
+  if (!mc.isReady) return false;
+  await mc.ready;
+  return true;
+}
 
 function session(selfId) {
   return new MediaCrypto({ api: 'script', selfId });
