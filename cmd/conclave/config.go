@@ -62,6 +62,12 @@ type settings struct {
 	commandLine map[string]bool
 }
 
+// set reports whether the operator set flag name anywhere: on the command line, in
+// the environment or in the file.
+func (s *settings) set(name string) bool {
+	return s.commandLine[name] || s.fromEnv[name] || s.fromFile[name]
+}
+
 // errorFor is err about flag name, attributed to the source that set it.
 func (s *settings) errorFor(name string, err error) *ConfigError {
 	switch {

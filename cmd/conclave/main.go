@@ -112,7 +112,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once")
 	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
 	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
-	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64)")
+	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64); unset: twice -max-participants, at least 200")
 	o.notice.register(fs)
 	o.turn.register(fs)
 	tlsFlags(fs, &o.tls)
@@ -177,6 +177,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		if !p.ok {
 			return o, s.errorFor(p.name, fmt.Errorf("must be positive, not %s", fs.Lookup(p.name).Value))
 		}
+	}
+	// A meeting may be a whole school or office behind one address: unless the operator
+	// chose the per-address bound, it grows with the meeting size (a 200-person webinar
+	// is 201 websockets), and stays at its default for meetings of up to 100.
+	if !s.set("max-conns-per-addr") {
+		o.limits.maxConnsPerAddr = max(o.limits.maxConnsPerAddr, 2*o.limits.maxParticipants)
 	}
 	if err := o.turn.check(); err != nil {
 		return o, err

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -138,6 +140,40 @@ func TestLimitFlags(t *testing.T) {
 	for _, flag := range []string{"-max-participants", "-max-waiting-per-addr", "-max-conns", "-max-conns-per-addr"} {
 		if _, err := parseOptions([]string{flag, "0"}, none, io.Discard); err == nil {
 			t.Errorf("%s 0 accepted", flag)
+		}
+	}
+}
+
+// TestPerAddressBoundFollowsMeetingSize: a per-address bound the operator did not set
+// is twice the meeting size, never below its default, so that a large meeting from
+// one school's address can fill up; one set on the command line, in the environment or
+// in the file is kept as set.
+func TestPerAddressBoundFollowsMeetingSize(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "conclave.toml")
+	if err := os.WriteFile(file, []byte("max-conns-per-addr = 220\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{"default", nil, nil, 200},
+		{"a smaller meeting keeps the default", []string{"-max-participants", "50"}, nil, 200},
+		{"a webinar of 250", []string{"-max-participants", "250"}, nil, 500},
+		{"the meeting size from the environment", nil, map[string]string{"CONCLAVE_MAX_PARTICIPANTS": "300"}, 600},
+		{"set on the command line", []string{"-max-participants", "250", "-max-conns-per-addr", "150"}, nil, 150},
+		{"set in the environment", []string{"-max-participants", "250"}, map[string]string{"CONCLAVE_MAX_CONNS_PER_ADDR": "260"}, 260},
+		{"set in the file", []string{"-config", file, "-max-participants", "250"}, nil, 220},
+	} {
+		o, err := parseOptions(c.args, env(c.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if o.limits.maxConnsPerAddr != c.want {
+			t.Errorf("%s: %d websockets an address, want %d", c.name, o.limits.maxConnsPerAddr, c.want)
 		}
 	}
 }
