@@ -128,9 +128,7 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 	}
 	now, maxAge := d.up.now(), keyframeReplayAge
 	if d.encrypted {
-		if since := now.Sub(d.sub.joined) - encryptedReplayAfter; since < maxAge {
-			maxAge = since
-		}
+		maxAge = min(maxAge, now.Sub(d.sub.joined)-encryptedReplayAfter)
 		if maxAge < 0 {
 			rp.pending = false // a newcomer: nothing cached is from after its keys
 			return
