@@ -192,11 +192,13 @@ func TestSimulcastAllLayersStop(t *testing.T) {
 		r.waitDelivered(i)
 	}
 	// A second and a half of silence makes every layer quiet; keyframe requests still
-	// deferred from before may go out meanwhile.
-	for range 6 {
-		r.clock.Advance(liveTick)
-	}
+	// deferred from before may go out meanwhile. The clock moves a tick at a time, each
+	// once the ticker has read it: a tick that runs late would read a clock moved on
+	// past its successor's deadline, and the ticker would stop short of the silence.
 	up := r.subTrack().up
+	for range 6 {
+		r.tick(up)
+	}
 	waitFor(t, "every layer quiet", func() bool { return up.liveMask(up.live.tick.Load()) == 0 })
 	waitFor(t, "keyframe requests from before sent", func() bool {
 		for i := range maxLayers {
@@ -213,8 +215,7 @@ func TestSimulcastAllLayersStop(t *testing.T) {
 	})
 	before := r.eng.Stats()
 	for range 40 { // ten seconds
-		r.clock.Advance(liveTick)
-		time.Sleep(time.Millisecond)
+		r.tick(up)
 	}
 	after := r.eng.Stats()
 	if after.KeyframeRequestsSent != before.KeyframeRequestsSent || after.LayerSwitches != before.LayerSwitches ||

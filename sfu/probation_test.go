@@ -41,6 +41,15 @@ func (r *simRig) stepClock() {
 	waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() > now-int64(liveTick) })
 }
 
+// tick moves the fake clock on by liveTick and waits until up's liveness ticker has
+// read it.
+func (r *simRig) tick(up *upTrack) {
+	r.t.Helper()
+	r.clock.Advance(liveTick)
+	now := r.clock.Now().UnixNano()
+	waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() >= now })
+}
+
 // waitReceived waits until the server has read the last packet sent on layer i (its
 // reader caches a packet after it noted the layer live).
 func (r *simRig) waitReceived(i int) {
