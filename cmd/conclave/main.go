@@ -108,8 +108,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.oneTimeKey, "one-time-key", "auto", "with no hosts configured: print a one-time host key (print), never make one (off), or print it only when stdout is a terminal, never into a journal (auto)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
 	fs.DurationVar(&o.resumeGrace, "resume-grace", signaling.DefaultResumeGrace, "how long a member whose connection dropped (or who reloaded the page) may come back without knocking again; 0 turns it off")
-	fs.IntVar(&o.maxWaiting, "max-waiting", 100, "most people waiting in one meeting's waiting room at once")
-	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once")
+	fs.IntVar(&o.maxWaiting, "max-waiting", 100, "most people waiting in one meeting's waiting room at once; unset: -max-participants, at least 100")
+	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once; unset: two fifths of -max-waiting, at least 40")
 	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
 	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
 	fs.IntVar(&o.limits.maxConnsPerAddr, "max-conns-per-addr", signaling.DefaultMaxConnsPerAddr, "most open websockets from one address (IPv6: one /64); unset: twice -max-participants, at least 200")
@@ -183,6 +183,16 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	// is 201 websockets), and stays at its default for meetings of up to 100.
 	if !s.set("max-conns-per-addr") {
 		o.limits.maxConnsPerAddr = max(o.limits.maxConnsPerAddr, 2*o.limits.maxParticipants)
+	}
+	// So does the waiting room, which can then hold a whole meeting knocking at once (a
+	// webinar of 200 whose people arrive at the hour), and one address may fill two
+	// fifths of it, as at the defaults: a school's hall fits, one address still cannot
+	// fill the room.
+	if !s.set("max-waiting") {
+		o.maxWaiting = max(o.maxWaiting, o.limits.maxParticipants)
+	}
+	if !s.set("max-waiting-per-addr") {
+		o.limits.maxWaitingPerAddr = max(o.limits.maxWaitingPerAddr, o.maxWaiting*2/5)
 	}
 	if err := o.turn.check(); err != nil {
 		return o, err

@@ -178,6 +178,42 @@ func TestPerAddressBoundFollowsMeetingSize(t *testing.T) {
 	}
 }
 
+// TestWaitingRoomFollowsMeetingSize: a waiting room the operator did not size holds a
+// whole meeting knocking at once (never fewer than 100), one address two fifths of it
+// (never fewer than 40); a bound set anywhere is kept as set, and the per-address one
+// follows a waiting room that was.
+func TestWaitingRoomFollowsMeetingSize(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "conclave.toml")
+	if err := os.WriteFile(file, []byte("max-waiting = 120\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	for _, c := range []struct {
+		name          string
+		args          []string
+		env           map[string]string
+		waiting, addr int
+	}{
+		{"default", nil, nil, 100, 40},
+		{"a smaller meeting keeps the defaults", []string{"-max-participants", "30"}, nil, 100, 40},
+		{"a webinar of 250", []string{"-max-participants", "250"}, nil, 250, 100},
+		{"the meeting size from the environment", nil, map[string]string{"CONCLAVE_MAX_PARTICIPANTS": "200"}, 200, 80},
+		{"the waiting room set on the command line", []string{"-max-participants", "250", "-max-waiting", "150"}, nil, 150, 60},
+		{"a small waiting room keeps the per-address default", []string{"-max-waiting", "20"}, nil, 20, 40},
+		{"the per-address bound set", []string{"-max-participants", "250", "-max-waiting-per-addr", "10"}, nil, 250, 10},
+		{"the per-address bound from the environment", []string{"-max-participants", "250"}, map[string]string{"CONCLAVE_MAX_WAITING_PER_ADDR": "45"}, 250, 45},
+		{"the waiting room set in the file", []string{"-config", file, "-max-participants", "250"}, nil, 120, 48},
+	} {
+		o, err := parseOptions(c.args, env(c.env), io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if o.maxWaiting != c.waiting || o.limits.maxWaitingPerAddr != c.addr {
+			t.Errorf("%s: %d may wait, %d from one address; want %d, %d", c.name, o.maxWaiting, o.limits.maxWaitingPerAddr, c.waiting, c.addr)
+		}
+	}
+}
+
 type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }
