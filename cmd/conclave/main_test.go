@@ -5,8 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -149,11 +147,7 @@ func TestLimitFlags(t *testing.T) {
 // one school's address can fill up; one set on the command line, in the environment or
 // in the file is kept as set.
 func TestPerAddressBoundFollowsMeetingSize(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "conclave.toml")
-	if err := os.WriteFile(file, []byte("max-conns-per-addr = 220\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	file := writeFile(t, "conclave.toml", "max-conns-per-addr = 220\n")
 	for _, c := range []struct {
 		name string
 		args []string
@@ -168,7 +162,7 @@ func TestPerAddressBoundFollowsMeetingSize(t *testing.T) {
 		{"set in the environment", []string{"-max-participants", "250"}, map[string]string{"CONCLAVE_MAX_CONNS_PER_ADDR": "260"}, 260},
 		{"set in the file", []string{"-config", file, "-max-participants", "250"}, nil, 220},
 	} {
-		o, err := parseOptions(c.args, env(c.env), io.Discard)
+		o, err := parseOptions(c.args, envOf(c.env), io.Discard)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -183,11 +177,7 @@ func TestPerAddressBoundFollowsMeetingSize(t *testing.T) {
 // (never fewer than 40); a bound set anywhere is kept as set, and the per-address one
 // follows a waiting room that was.
 func TestWaitingRoomFollowsMeetingSize(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "conclave.toml")
-	if err := os.WriteFile(file, []byte("max-waiting = 120\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	file := writeFile(t, "conclave.toml", "max-waiting = 120\n")
 	for _, c := range []struct {
 		name          string
 		args          []string
@@ -204,7 +194,7 @@ func TestWaitingRoomFollowsMeetingSize(t *testing.T) {
 		{"the per-address bound from the environment", []string{"-max-participants", "250"}, map[string]string{"CONCLAVE_MAX_WAITING_PER_ADDR": "45"}, 250, 45},
 		{"the waiting room set in the file", []string{"-config", file, "-max-participants", "250"}, nil, 120, 48},
 	} {
-		o, err := parseOptions(c.args, env(c.env), io.Discard)
+		o, err := parseOptions(c.args, envOf(c.env), io.Discard)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
