@@ -492,7 +492,9 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 		return "", ctx.Err()
 	}
 	p.flushCandidates(pub, &p.pubCandidates)
-	return pub.LocalDescription().SDP, nil
+	// The answer Pion keeps as its own stays as it made it: the ask is for the browser's
+	// encoder only (sdpdtx.go).
+	return askForDTX(pub.LocalDescription().SDP), nil
 }
 
 // NextSubscribeOffer makes the next subscribe offer, or returns nil when none is needed

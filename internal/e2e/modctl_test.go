@@ -73,9 +73,9 @@ func waitHeard(ctx context.Context, t *testing.T, recv, p *participant) {
 }
 
 // silentWhileTalking waits for a stretch in which recv got at least 100 audio packets
-// (two seconds of Opus) from talker and reports whether no packet from other arrived
-// in it. Packets, not energy: a sender whose microphone is off sends none, and packets
-// flow at a steady pace whatever the beeps do.
+// (two to four seconds of Opus: between a fake microphone's beeps its discontinuous
+// transmission sends few) from talker and reports whether no packet from other arrived
+// in it. Packets, not energy: a sender whose microphone is off sends none.
 func silentWhileTalking(ctx context.Context, t *testing.T, recv, talker, other *participant) bool {
 	t.Helper()
 	t0, o0 := audioPackets(ctx, t, recv, talker), audioPackets(ctx, t, recv, other)

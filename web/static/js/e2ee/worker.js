@@ -61,6 +61,10 @@ function sender(options) {
   return async (frame, controller) => {
     try {
       if (!keys.canEncrypt()) return; // no id or key yet: drop
+      // An empty frame is Opus's discontinuous transmission in silence (a muted
+      // microphone): without a transform the browser sends nothing for it, and
+      // encrypted it would be fifty packets a second of a key index and a tag.
+      if (frame.data.byteLength === 0) return;
       frame.data = await keys.encrypt(frame.data, kind);
       stats.encrypted++;
       controller.enqueue(frame);
