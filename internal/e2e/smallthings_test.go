@@ -64,11 +64,12 @@ func TestChatLinksShortcutsPushToTalk(t *testing.T) {
 	evalOK(ctx, t, fay, `document.querySelector("#shortcuts-close").click()`, nil)
 	waitOK(ctx, t, fay, `!document.querySelector("#shortcuts-dialog").open`, "the shortcuts dialog did not close")
 
-	// Push-to-talk: Fay mutes; Ann sees it and hears nothing more.
+	// Push-to-talk: Ann hears Fay; Fay mutes (her microphone then sends nothing); Ann
+	// sees it.
+	waitOK(ctx, t, ann, audioJS(fay.id)+`.then(a => a.packets > 50)`, "no audio from Fay")
 	evalOK(ctx, t, fay, `document.querySelector("#btn-mic").click()`, nil)
 	fayMuted := fmt.Sprintf(`document.querySelector('.tile[data-participant-id="%s"][data-source="camera"]').classList.contains("mic-muted")`, fay.id)
 	waitOK(ctx, t, ann, fayMuted, "Fay's tile does not show her muted")
-	waitOK(ctx, t, ann, audioJS(fay.id)+`.then(a => a.packets > 50)`, "no audio from Fay")
 	// A space in the chat box is text, not push-to-talk.
 	evalOK(ctx, t, fay, keyJS("keydown", " ", "Space", `document.querySelector("#chat-input")`), nil)
 	var pressed string

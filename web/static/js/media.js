@@ -43,6 +43,7 @@ export class LocalMedia {
     this.micDeviceId = '';
     this.cameraDeviceId = '';
     this.micMuted = false; // the mic track exists but is disabled
+    this.micMuteWatchers = new Set();
     this.supported = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
     this.screenSupported = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
   }
@@ -104,10 +105,20 @@ export class LocalMedia {
     this.micTrack = null;
   }
 
-  /** setMicMuted mutes by disabling the track: silence is sent, the device stays open. */
+  /**
+   * setMicMuted mutes by disabling the track (the device stays open), and tells the
+   * watchers (the live session's publisher, which then sends nothing).
+   */
   setMicMuted(muted) {
     this.micMuted = muted;
     if (this.micTrack) this.micTrack.enabled = !muted;
+    for (const fn of this.micMuteWatchers) fn(muted);
+  }
+
+  /** watchMicMuted calls fn(muted) at each setMicMuted; it returns the way to stop. */
+  watchMicMuted(fn) {
+    this.micMuteWatchers.add(fn);
+    return () => this.micMuteWatchers.delete(fn);
   }
 
   /** startCamera opens the camera; the old track (if any) is stopped first. */

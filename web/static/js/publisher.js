@@ -5,6 +5,10 @@
 //
 // Microphone and camera always have a sendonly transceiver (with a track or with
 // none), so turning a device on or off is a replaceTrack, never a renegotiation.
+// A muted microphone stays open (unmuting is instant) but its sender has no track:
+// muted, a browser would still send silence, a packet every 400 ms with Opus's
+// discontinuous transmission, which the server forwards to every member (in a
+// webinar of 200, 200 × 199 of them).
 // A screen share adds a third transceiver (or reuses the one of an earlier
 // share, set back from inactive to sendonly) and renegotiates; stopping it sets
 // that transceiver inactive and renegotiates without it in `tracks`.
@@ -28,6 +32,7 @@ export class Publisher {
    */
   constructor(signaling, { iceServers = [], onConnectionState } = {}) {
     this.sig = signaling;
+    this.mic = { track: null, muted: false }; // the microphone's track, sent unless muted
     this.pc = new RTCPeerConnection(peerConnectionConfig({ iceServers }));
     this.sources = new Map(); // RTCRtpTransceiver -> 'microphone' | 'camera' | 'screen'
     this.transceivers = {}; // source -> RTCRtpTransceiver
@@ -44,17 +49,37 @@ export class Publisher {
   }
 
   /** start adds the microphone and camera transceivers and sends the first offer. */
-  start({ mic = null, camera = null } = {}) {
-    this._add('microphone', mic || 'audio');
+  start({ mic = null, micMuted = false, camera = null } = {}) {
+    this.mic = { track: mic, muted: micMuted };
+    this._add('microphone', this._micSent() || 'audio');
     this._add('camera', camera || 'video');
     return this.negotiate();
   }
 
-  /** replaceTrack swaps the track of the microphone or camera sender (null = send nothing). */
+  /**
+   * replaceTrack swaps the track of the microphone or camera sender (null = send
+   * nothing); a muted microphone's track is kept for its unmuting.
+   */
   async replaceTrack(source, track) {
     const t = this.transceivers[source];
     if (!t) throw new Error(`no ${source} transceiver`);
+    if (source === 'microphone') {
+      this.mic.track = track;
+      track = this._micSent();
+    }
     await t.sender.replaceTrack(track);
+  }
+
+  /** setMicMuted takes the microphone's track off its sender, or puts it back. */
+  async setMicMuted(muted) {
+    this.mic.muted = muted;
+    const t = this.transceivers.microphone;
+    if (this.closed || !t) return;
+    await t.sender.replaceTrack(this._micSent());
+  }
+
+  _micSent() {
+    return this.mic.muted ? null : this.mic.track;
   }
 
   /** startScreen sends a screen track on its own transceiver and renegotiates. */

@@ -94,6 +94,7 @@ export class Session {
     this.participants = new Map(); // remote id -> {id, name, nameLabel?, role, media}
     this.names = new MemberNames(); // names from key envelopes (e2ee-names.js)
     this.publisher = null;
+    this.unwatchMic = null; // stops the publisher following the microphone's mute
     this.subscriber = null;
     this.speaker = null;
     this.view = null; // ViewTracker: tells the server which remote tiles are shown
@@ -238,6 +239,7 @@ export class Session {
     clearTimeout(this.joinTimer);
     this.wasMicOn = !!this.media.micTrack;
     this.wasCameraOn = this.media.cameraOn;
+    if (this.unwatchMic) this.unwatchMic();
     if (this.publisher) this.publisher.close();
     if (this.subscriber) this.subscriber.close();
     if (this.speaker) this.speaker.close();
@@ -503,7 +505,9 @@ export class Session {
     }
     this.step = 'publishing';
     this.publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
-    const started = this.publisher.start({ mic: media.micTrack, camera: media.cameraTrack });
+    const publisher = this.publisher;
+    this.unwatchMic = media.watchMicMuted((muted) => publisher.setMicMuted(muted).catch(() => {}));
+    const started = publisher.start({ mic: media.micTrack, micMuted: media.micMuted, camera: media.cameraTrack });
     this._publishingResolve(this.publisher);
     try {
       await started;
