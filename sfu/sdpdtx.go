@@ -2,14 +2,15 @@ package sfu
 
 import "strings"
 
-// A muted microphone keeps its device open and sends silence, so that unmuting is
-// instant: fifty Opus packets a second, which the SFU forwards to every other member.
-// In a class of thirty where one speaks, the twenty-nine muted microphones were some
-// forty thousand forwarded packets a second. Opus's discontinuous transmission (RFC
-// 7587's "usedtx") sends, in silence, a packet every 400 ms instead; a receiver's
-// decoder fills the gaps with comfort noise. Browsers encode with it when the answer to
-// their offer asks for it, but Pion's answer repeats the parameters of the offer, which
-// browsers make without it: askForDTX adds the ask to the publish answer.
+// A microphone in silence sends fifty Opus packets a second of it, which the SFU
+// forwards to every other member: in a class of thirty where one speaks, the others'
+// quiet rooms were some forty thousand forwarded packets a second (a muted microphone
+// of the web client sends nothing; one muted by a client that only disables its track
+// sends silence too). Opus's discontinuous transmission (RFC 7587's "usedtx") sends, in
+// silence, a packet every 400 ms instead; a receiver's decoder fills the gaps with
+// comfort noise. Browsers encode with it when the answer to their offer asks for it,
+// but Pion's answer repeats the parameters of the offer, which browsers make without
+// it: askForDTX adds the ask to the publish answer.
 
 // askForDTX returns the SDP with usedtx=1 in the format parameters of every Opus payload
 // type of its audio sections (a parameter line added where the type had none, a usedtx
