@@ -143,3 +143,45 @@ func TestMutedMicrophoneSendsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinedMutedThenUnmuted: who turns the microphone off on the pre-join screen joins
+// with it open but muted, and sends nothing; unmuting puts the microphone on a sender
+// that never had it, end-to-end encrypted, in Chromium (whose transform is attached when
+// the sender is made) and in Firefox, heard by a third.
+func TestJoinedMutedThenUnmuted(t *testing.T) {
+	mics := &micPackets{ts: map[string][]uint32{}}
+	srv := startServerWithTap(t, mics.tap)
+	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	ctx, cancel := testContext()
+	defer cancel()
+	micOff := func(ctx context.Context, t *testing.T, tab browsertest.Tab) {
+		t.Helper()
+		// The microphone is open (its level meter runs) before it is turned off.
+		if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin" && document.querySelector("#prejoin-mic").getAttribute("aria-pressed") === "true" && !document.querySelector("#prejoin-mic-select").disabled`); err != nil {
+			t.Fatalf("the pre-join microphone: %v", err)
+		}
+		if err := tab.WaitFor(ctx, `(() => { document.querySelector("#prejoin-mic").click(); return document.querySelector("#prejoin-mic").getAttribute("aria-pressed") === "false"; })()`); err != nil {
+			t.Fatalf("turning the pre-join microphone off: %v", err)
+		}
+	}
+	url := srv.pageURL(m, m.fragment())
+	quinn := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Quinn", joinOptions{prejoin: micOff})
+	fern := joinWithOptions(ctx, t, browsertest.KindFirefox, url, "Fern", joinOptions{prejoin: micOff})
+	ear := joinAt(ctx, t, srv, browsertest.KindChromium, m, "Ear", m.fragment(), false)
+	quiet := []*participant{quinn, fern}
+
+	// Ear's microphone is the clock: three seconds of its media, and nothing from the two.
+	mics.waitMic(ctx, t, ear, mics.waitFirst(ctx, t, ear), 3*time.Second)
+	for _, p := range quiet {
+		if n := len(mics.of(p.id)); n != 0 {
+			t.Errorf("%s (%s) joined muted and sent %d packets", p.name, p.kind, n)
+		}
+	}
+	for _, p := range quiet {
+		clickIn(ctx, t, p, "#btn-mic")
+		micShows(ctx, t, p, ear, true, p.name+" unmuted")
+	}
+	for _, p := range quiet {
+		waitHeard(ctx, t, ear, p)
+	}
+}

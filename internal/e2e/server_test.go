@@ -241,6 +241,9 @@ type joinOptions struct {
 	testHooks  bool   // the test-only hooks are loaded before joining (loadTestHooks)
 	// browser, when set, is the tab's browser instead of the shared one of its kind.
 	browser browsertest.Browser
+	// prejoin, when set, does what the person does on the pre-join screen before
+	// typing the name.
+	prejoin func(ctx context.Context, t *testing.T, tab browsertest.Tab)
 }
 
 // joinWithOptions opens url in a new tab, types name into the pre-join screen, clicks
@@ -271,6 +274,9 @@ func joinWithOptions(ctx context.Context, t *testing.T, kind browsertest.Kind, u
 	}
 	if o.testHooks {
 		loadTestHooks(ctx, t, tab)
+	}
+	if o.prejoin != nil {
+		o.prejoin(ctx, t, tab)
 	}
 	knock(ctx, t, tab, name)
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
