@@ -29,13 +29,13 @@ func askForDTX(sdp string) string {
 			section++
 		}
 		body, end := splitEnd(line)
-		if pt, params, ok := attribute(body, "a=fmtp:"); ok && opus[sectionType{section, pt}] != nil {
+		if pt, params, ok := attribute(body, "a=fmtp:"); ok && isOpus(opus, section, pt) {
 			b.WriteString("a=fmtp:" + pt + " " + withDTX(params) + end)
 			continue
 		}
 		b.WriteString(line)
 		if pt, _, ok := attribute(body, "a=rtpmap:"); ok {
-			if st := opus[sectionType{section, pt}]; st != nil && !st.fmtp {
+			if hasFmtp, isOpus := opus[sectionType{section, pt}]; isOpus && !hasFmtp {
 				if end == "" {
 					end = "\r\n"
 					b.WriteString(end) // the last line had no end; the new one follows it
@@ -53,13 +53,10 @@ type sectionType struct {
 	pt      string
 }
 
-// opusState is what opusTypes found of one Opus payload type: whether it has a line of
-// format parameters.
-type opusState struct{ fmtp bool }
-
-// opusTypes finds the Opus payload types of the audio sections.
-func opusTypes(lines []string) map[sectionType]*opusState {
-	found := map[sectionType]*opusState{}
+// opusTypes finds the Opus payload types of the audio sections, each with whether it
+// has a line of format parameters.
+func opusTypes(lines []string) map[sectionType]bool {
+	found := map[sectionType]bool{}
 	section, audio := -1, false
 	for _, line := range lines {
 		body, _ := splitEnd(line)
@@ -72,7 +69,7 @@ func opusTypes(lines []string) map[sectionType]*opusState {
 			continue
 		}
 		if pt, codec, ok := attribute(body, "a=rtpmap:"); ok && strings.HasPrefix(strings.ToLower(codec), "opus/") {
-			found[sectionType{section, pt}] = &opusState{}
+			found[sectionType{section, pt}] = false
 		}
 	}
 	section = -1
@@ -81,13 +78,17 @@ func opusTypes(lines []string) map[sectionType]*opusState {
 		if strings.HasPrefix(body, "m=") {
 			section++
 		}
-		if pt, _, ok := attribute(body, "a=fmtp:"); ok {
-			if st := found[sectionType{section, pt}]; st != nil {
-				st.fmtp = true
-			}
+		if pt, _, ok := attribute(body, "a=fmtp:"); ok && isOpus(found, section, pt) {
+			found[sectionType{section, pt}] = true
 		}
 	}
 	return found
+}
+
+// isOpus says whether pt is an Opus payload type of the section.
+func isOpus(types map[sectionType]bool, section int, pt string) bool {
+	_, ok := types[sectionType{section, pt}]
+	return ok
 }
 
 // attribute splits "a=name:<pt> <rest>" into the payload type and the rest.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -32,37 +33,36 @@ func (m *micPackets) of(id string) []uint32 {
 	return append([]uint32(nil), m.ts[id]...)
 }
 
-// waitMic waits until the server has received a microphone packet of p stamped at
-// least span of media time after the one stamped from, and returns them all.
-func (m *micPackets) waitMic(ctx context.Context, t *testing.T, p *participant, from uint32, span time.Duration) []uint32 {
+// waitUntil waits until cond holds of the stamps of p's microphone packets the server
+// has received, and returns them.
+func (m *micPackets) waitUntil(ctx context.Context, t *testing.T, p *participant, what string, cond func([]uint32) bool) []uint32 {
 	t.Helper()
-	ticks := int32(span.Seconds() * opusClock)
 	for {
-		got := m.of(p.id)
-		if n := len(got); n > 0 && int32(got[n-1]-from) >= ticks {
+		if got := m.of(p.id); cond(got) {
 			return got
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s's microphone: %d packets at the server, none %s after the mark", p.name, len(got), span)
+			t.Fatalf("%s's microphone: %s (%d packets at the server)", p.name, what, len(m.of(p.id)))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
-// waitFirst waits for p's first microphone packet at the server and returns its stamp.
-func (m *micPackets) waitFirst(ctx context.Context, t *testing.T, p *participant) uint32 {
+// waitMic waits until the server has received a microphone packet of p stamped at
+// least span of media time after the one stamped from, and returns them all.
+func (m *micPackets) waitMic(ctx context.Context, t *testing.T, p *participant, from uint32, span time.Duration) []uint32 {
 	t.Helper()
-	for {
-		if got := m.of(p.id); len(got) > 0 {
-			return got[0]
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("no packet of %s's microphone at the server", p.name)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	ticks := int32(span.Seconds() * opusClock)
+	return m.waitUntil(ctx, t, p, fmt.Sprintf("none %s after the mark", span), func(got []uint32) bool {
+		return len(got) > 0 && int32(got[len(got)-1]-from) >= ticks
+	})
+}
+
+// waitMore waits until the server has received more than n microphone packets of p.
+func (m *micPackets) waitMore(ctx context.Context, t *testing.T, p *participant, n int) []uint32 {
+	t.Helper()
+	return m.waitUntil(ctx, t, p, fmt.Sprintf("no packet after the first %d", n), func(got []uint32) bool { return len(got) > n })
 }
 
 // last is the stamp of p's latest microphone packet at the server.
@@ -84,6 +84,15 @@ func (m *micPackets) count(ctx context.Context, t *testing.T, p *participant, fr
 	return n
 }
 
+// startMicServer starts a server that records the microphone packets it receives, with
+// an end-to-end encrypted meeting without a waiting room.
+func startMicServer(t *testing.T) (*server, *micPackets, meetingLinks) {
+	t.Helper()
+	mics := &micPackets{ts: map[string][]uint32{}}
+	srv := startServerWithTap(t, mics.tap)
+	return srv, mics, srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+}
+
 // opusClock is Opus's RTP clock rate: a packet's timestamp counts media time in it.
 const opusClock = 48000
 
@@ -97,16 +106,14 @@ const opusClock = 48000
 // speed: a slow machine sends no more packets for a second of media. Chromium and
 // Firefox, in an end-to-end encrypted meeting.
 func TestMutedMicrophoneSendsNothing(t *testing.T) {
-	mics := &micPackets{ts: map[string][]uint32{}}
-	srv := startServerWithTap(t, mics.tap)
-	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	srv, mics, links := startMicServer(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	ana := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ana", links.fragment(), false)
 	fox := joinAt(ctx, t, srv, browsertest.KindFirefox, links, "Fox", links.fragment(), false)
 	people := []*participant{ana, fox}
 	for _, p := range people {
-		mics.waitFirst(ctx, t, p)
+		mics.waitMore(ctx, t, p, 0)
 	}
 
 	// Chromium's fake microphone beeps; between the beeps its encoder pauses, sending a
@@ -121,7 +128,9 @@ func TestMutedMicrophoneSendsNothing(t *testing.T) {
 		clock := people[1-i]
 		clickIn(ctx, t, p, "#btn-mic")
 		micShows(ctx, t, p, clock, false, p.name+" muted")
-		// A second of the other's media for what was on its way, then three counted.
+		// Once the microphone is off its sender, a second of the other's media for what
+		// was on its way, then three counted.
+		waitFor(ctx, t, p, "the microphone off its sender", `window.conclave.debug().micSending === false`)
 		mics.waitMic(ctx, t, clock, mics.last(clock), time.Second)
 		before := len(mics.of(p.id))
 		mics.waitMic(ctx, t, clock, mics.last(clock), 3*time.Second)
@@ -131,14 +140,8 @@ func TestMutedMicrophoneSendsNothing(t *testing.T) {
 
 		clickIn(ctx, t, p, "#btn-mic")
 		micShows(ctx, t, p, clock, true, p.name+" unmuted")
-		for len(mics.of(p.id)) == before {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("%s's microphone sent nothing after unmuting", p.name)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		if n := mics.count(ctx, t, p, mics.last(p), span); n < 5 {
+		after := mics.waitMore(ctx, t, p, before)
+		if n := mics.count(ctx, t, p, after[before], span); n < 5 {
 			t.Errorf("%s's unmuted microphone sent %d packets in %s of media", p.name, n, span)
 		}
 	}
@@ -149,9 +152,7 @@ func TestMutedMicrophoneSendsNothing(t *testing.T) {
 // that never had it, end-to-end encrypted, in Chromium (whose transform is attached when
 // the sender is made) and in Firefox, heard by a third.
 func TestJoinedMutedThenUnmuted(t *testing.T) {
-	mics := &micPackets{ts: map[string][]uint32{}}
-	srv := startServerWithTap(t, mics.tap)
-	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	srv, mics, m := startMicServer(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	micOff := func(ctx context.Context, t *testing.T, tab browsertest.Tab) {
@@ -171,7 +172,7 @@ func TestJoinedMutedThenUnmuted(t *testing.T) {
 	quiet := []*participant{quinn, fern}
 
 	// Ear's microphone is the clock: three seconds of its media, and nothing from the two.
-	mics.waitMic(ctx, t, ear, mics.waitFirst(ctx, t, ear), 3*time.Second)
+	mics.waitMic(ctx, t, ear, mics.waitMore(ctx, t, ear, 0)[0], 3*time.Second)
 	for _, p := range quiet {
 		if n := len(mics.of(p.id)); n != 0 {
 			t.Errorf("%s (%s) joined muted and sent %d packets", p.name, p.kind, n)

@@ -9,14 +9,10 @@ import assert from 'node:assert/strict';
 
 import { MediaRings } from '../static/js/e2ee/media-rings.js';
 import { OPUS } from '../static/js/e2ee/frame.js';
-import { eventually, tick } from './harness.mjs';
+import { eventually, loadMediaWorker, tick } from './harness.mjs';
 
-const posted = [];
-globalThis.self = { postMessage: (m) => posted.push(m) };
-const realSetInterval = globalThis.setInterval;
-globalThis.setInterval = () => 0; // the worker's heartbeat, left out so that the process ends
-await import('../static/js/e2ee/worker.js');
-globalThis.setInterval = realSetInterval;
+// The worker, loaded as a browser loads it (harness.mjs).
+await loadMediaWorker();
 
 test('worker: an empty frame is not sent, an audio frame goes out encrypted', async () => {
   const raw = crypto.getRandomValues(new Uint8Array(32));

@@ -137,3 +137,22 @@ export class KeyRelay {
     for (const m of this.members.values()) m.keys.close();
   }
 }
+
+/**
+ * loadMediaWorker loads the E2EE media worker (web/static/js/e2ee/worker.js) as a
+ * browser loads it: `self` is its global scope, and what it posts is collected in the
+ * returned array. Its heartbeat timer is left out so that the test process can end.
+ * Once per test file: the module keeps its key state.
+ */
+export async function loadMediaWorker() {
+  const posted = [];
+  globalThis.self = { postMessage: (m) => posted.push(m) };
+  const realSetInterval = globalThis.setInterval;
+  globalThis.setInterval = () => 0;
+  try {
+    await import('../static/js/e2ee/worker.js');
+  } finally {
+    globalThis.setInterval = realSetInterval;
+  }
+  return posted;
+}

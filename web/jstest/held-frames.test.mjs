@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { HeldRun, MAX_AGE_MS, MAX_FRAMES } from '../static/js/e2ee/held-frames.js';
 import { MediaRings } from '../static/js/e2ee/media-rings.js';
 import { VP8 } from '../static/js/e2ee/frame.js';
-import { eventually, tick } from './harness.mjs';
+import { eventually, loadMediaWorker, tick } from './harness.mjs';
 
 const A = 'p-alice'; // the sender
 const B = 'p-bob'; // the receiver (the worker's page)
@@ -54,14 +54,8 @@ test('held run: starts at a keyframe, one sender, bounded, let go when it cannot
   assert.equal(h.size, 0, 'a run too long to hold is let go whole');
 });
 
-// The worker, loaded as a browser loads it: `self` is its global scope. Its heartbeat
-// timer is left out so that the test process can end.
-const posted = [];
-globalThis.self = { postMessage: (m) => posted.push(m) };
-const realSetInterval = globalThis.setInterval;
-globalThis.setInterval = () => 0;
-await import('../static/js/e2ee/worker.js');
-globalThis.setInterval = realSetInterval;
+// The worker, loaded as a browser loads it (harness.mjs).
+await loadMediaWorker();
 
 // sender makes participant pid's key ring with key index `index`, and its raw key.
 async function sender(pid, index) {

@@ -142,6 +142,7 @@ export class Session {
       step: this.step, phase: this.phase || '', joined: this.joined, ended: !!this.ended,
       e2ee: this.e2ee, e2eeFailed: this.e2eeFailed, workerReady: this.mc ? this.mc.isReady : null,
       keysStarted: this.keysStep || null, publisher: pc(this.publisher), subscriber: pc(this.subscriber),
+      micSending: !!(this.publisher && this.publisher.transceivers.microphone && this.publisher.transceivers.microphone.sender.track),
     };
   }
 
