@@ -81,6 +81,7 @@ func NewCollector(src Sources) *Collector {
 			labelled{"host_key", func(s *snapshot) float64 { return float64(s.server.WrongHostKeys) }}),
 		counter("guesses_throttled_total", "Guesses at secrets the throttle refused without checking them.", func(s *snapshot) uint64 { return s.server.GuessesThrottled }),
 		gauge("tracks_published", "Media tracks being published.", func(s *snapshot) float64 { return float64(s.media.TracksPublished) }),
+		gauge("publish_connections", "Publish connections open (members who never sent anything have none).", func(s *snapshot) float64 { return float64(s.media.PublishConnections) }),
 		counter("packets_forwarded_total", "RTP packets written to subscribers, retransmissions included.", func(s *snapshot) uint64 { return s.media.PacketsForwarded }),
 		counter("forwarded_bytes_total", "RTP payload bytes written to subscribers.", func(s *snapshot) uint64 { return s.media.BytesForwarded }),
 		counter("packets_dropped_total", "RTP packets not forwarded because a subscriber's queue was full (congestion).", func(s *snapshot) uint64 { return s.media.PacketsDropped }),

@@ -28,6 +28,7 @@ type Server struct {
 // Media is the SFU's state and counters (sfu.Stats).
 type Media struct {
 	TracksPublished                                int64
+	PublishConnections                             int64 // open now (sfu.Stats)
 	PacketsForwarded, BytesForwarded               uint64
 	PacketsDropped                                 uint64
 	NACKsReceived, NACKsAnswered, Retransmissions  uint64

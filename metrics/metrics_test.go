@@ -30,7 +30,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6, WebConnsRefused: 48}
 		},
 		Media: func() metrics.Media {
-			return metrics.Media{TracksPublished: 11, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
+			return metrics.Media{TracksPublished: 11, PublishConnections: 49, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
 				KeyframeRequestsRepaired: 21, KeyframeRequestsLimited: 22, KeyframeRequestsCoalesced: 23, RetransmissionsDropped: 24,
 				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28,
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
@@ -101,6 +101,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_guesses_throttled_total", "", "", 6, dto.MetricType_COUNTER},
 		{"conclave_web_connections_refused_total", "", "", 48, dto.MetricType_COUNTER},
 		{"conclave_tracks_published", "", "", 11, dto.MetricType_GAUGE},
+		{"conclave_publish_connections", "", "", 49, dto.MetricType_GAUGE},
 		{"conclave_packets_forwarded_total", "", "", 1000, dto.MetricType_COUNTER},
 		{"conclave_forwarded_bytes_total", "", "", 123456, dto.MetricType_COUNTER},
 		{"conclave_packets_dropped_total", "", "", 8, dto.MetricType_COUNTER},

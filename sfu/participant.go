@@ -456,6 +456,7 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 		}
 		pub.OnTrack(p.onTrack)
 		p.pub.Store(pub)
+		p.room.engine.stats.publishConns.Add(1)
 		e := p.room.engine
 		p.feedback.Store(newPubFeedback(e.now, e.after, p.writePublishRTCP))
 		pub.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
@@ -749,8 +750,9 @@ func (p *Participant) closePeers() {
 	if f := p.feedback.Load(); f != nil {
 		f.close()
 	}
-	if pub := p.pub.Load(); pub != nil {
+	if pub := p.pub.Load(); pub != nil { // Close calls this once; Join's calls come before any
 		_ = pub.Close()
+		p.room.engine.stats.publishConns.Add(-1)
 	}
 	if p.own != nil {
 		p.own.close()

@@ -10,6 +10,9 @@ import (
 // of it says who: no participant, room or address is counted separately.
 type Stats struct {
 	TracksPublished int64
+	// PublishConnections is the number of publish connections open now: members who
+	// never sent anything have none (the web client opens one with its first track).
+	PublishConnections int64
 	// PacketsForwarded and BytesForwarded (RTP payload bytes) count what was written to
 	// subscribers, retransmissions included.
 	PacketsForwarded uint64
@@ -92,6 +95,7 @@ type Stats struct {
 // packet path never contends on a shared counter; see queueStats.
 type counters struct {
 	tracks          atomic.Int64
+	publishConns    atomic.Int64
 	dropped         atomic.Uint64
 	nacks           atomic.Uint64
 	nacksAnswered   atomic.Uint64
@@ -162,6 +166,7 @@ func (e *Engine) Stats() Stats {
 	segmented, refused := e.segmentation()
 	return Stats{
 		TracksPublished:           c.tracks.Load(),
+		PublishConnections:        c.publishConns.Load(),
 		PacketsForwarded:          forwarded,
 		BytesForwarded:            bytes,
 		PacketsDropped:            c.dropped.Load(),

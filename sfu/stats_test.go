@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -67,5 +68,37 @@ func TestStatsSumSubscribers(t *testing.T) {
 	b.forwarded.Store(99) // gone: no longer read
 	if s := e.Stats(); s.PacketsForwarded != 5 || s.BytesForwarded != 320 {
 		t.Fatalf("forwarded %d packets, %d bytes; want 5 and 320", s.PacketsForwarded, s.BytesForwarded)
+	}
+}
+
+// TestPublishConnectionsCounted: a member that joins has no publish connection; its
+// first offer opens one, a second offer (a renegotiation) does not open another, and
+// leaving closes it.
+func TestPublishConnectionsCounted(t *testing.T) {
+	_, eng, room := newClockedRoom(t, false)
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	listener, err := room.Join("listener")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	speaker, err := room.Join("speaker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := eng.Stats().PublishConnections; n != 0 {
+		t.Fatalf("%d publish connections before any offer, want 0", n)
+	}
+	pc, _, tr := newCameraSender(t, testPeerAPI(t))
+	sources := func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} }
+	publishTo(ctx, t, speaker, pc, sources)
+	publishTo(ctx, t, speaker, pc, sources)
+	if n := eng.Stats().PublishConnections; n != 1 {
+		t.Fatalf("%d publish connections after two offers of one member, want 1", n)
+	}
+	speaker.Close()
+	if n := eng.Stats().PublishConnections; n != 0 {
+		t.Fatalf("%d publish connections after the publisher left, want 0", n)
 	}
 }

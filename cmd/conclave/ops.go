@@ -72,7 +72,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 		Media: func() metrics.Media {
 			m := engine.Stats()
 			return metrics.Media{
-				TracksPublished: m.TracksPublished, PacketsForwarded: m.PacketsForwarded, BytesForwarded: m.BytesForwarded,
+				TracksPublished: m.TracksPublished, PublishConnections: m.PublishConnections, PacketsForwarded: m.PacketsForwarded, BytesForwarded: m.BytesForwarded,
 				PacketsDropped: m.PacketsDropped, NACKsReceived: m.NACKsReceived, NACKsAnswered: m.NACKsAnswered,
 				Retransmissions: m.Retransmissions, KeyframeRequestsReceived: m.KeyframeRequestsReceived,
 				KeyframeRequestsSent: m.KeyframeRequestsSent, KeyframeRequestsRepaired: m.KeyframeRequestsRepaired,

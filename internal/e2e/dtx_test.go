@@ -155,16 +155,7 @@ func TestJoinedMutedThenUnmuted(t *testing.T) {
 	srv, mics, m := startMicServer(t)
 	ctx, cancel := testContext()
 	defer cancel()
-	micOff := func(ctx context.Context, t *testing.T, tab browsertest.Tab) {
-		t.Helper()
-		// The microphone is open (its level meter runs) before it is turned off.
-		if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin" && document.querySelector("#prejoin-mic").getAttribute("aria-pressed") === "true" && !document.querySelector("#prejoin-mic-select").disabled`); err != nil {
-			t.Fatalf("the pre-join microphone: %v", err)
-		}
-		if err := tab.WaitFor(ctx, `(() => { document.querySelector("#prejoin-mic").click(); return document.querySelector("#prejoin-mic").getAttribute("aria-pressed") === "false"; })()`); err != nil {
-			t.Fatalf("turning the pre-join microphone off: %v", err)
-		}
-	}
+	micOff := offBeforeJoining("mic")
 	url := srv.pageURL(m, m.fragment())
 	quinn := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Quinn", joinOptions{prejoin: micOff})
 	fern := joinWithOptions(ctx, t, browsertest.KindFirefox, url, "Fern", joinOptions{prejoin: micOff})

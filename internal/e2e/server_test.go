@@ -51,8 +51,9 @@ func testContext() (context.Context, context.CancelFunc) {
 }
 
 type server struct {
-	url string
-	sig *signaling.Server
+	url    string
+	sig    *signaling.Server
+	engine *sfu.Engine
 }
 
 // startServer wires the server as cmd/conclave does, on loopback only.
@@ -117,7 +118,7 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 		hs.Close()
 		_ = engine.Close()
 	})
-	return &server{url: hs.URL, sig: sig}
+	return &server{url: hs.URL, sig: sig, engine: engine}
 }
 
 // The e2e host's key is "e2ehost." + hostSecret.

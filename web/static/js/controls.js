@@ -49,7 +49,7 @@ export class Controls {
         try {
           const track = await media.startMic();
           media.setMicMuted(false);
-          if (s && s.publisher) await s.publisher.replaceTrack('microphone', track);
+          if (s) await s.send('microphone', track);
           if (s && s.speaker) s.speaker.add('self', s.participantId, track);
         } catch (err) {
           toast(describeMediaError(err, 'microphone'), { kind: 'error' });
@@ -79,7 +79,7 @@ export class Controls {
     return this._run('camera', async () => {
       if (!this.media.cameraOn) return;
       const s = this._live();
-      if (s && s.publisher) await s.publisher.replaceTrack('camera', null);
+      if (s) await s.send('camera', null);
       this.media.stopCamera();
       announce(t('controls.camera.off'));
       this._changed();
@@ -96,7 +96,7 @@ export class Controls {
       const { media } = this;
       const s = this._live();
       if (media.cameraOn) {
-        if (s && s.publisher) await s.publisher.replaceTrack('camera', null);
+        if (s) await s.send('camera', null);
         media.stopCamera();
       } else {
         if (!this.canCameraOn()) {
@@ -105,7 +105,7 @@ export class Controls {
         }
         try {
           const track = await media.startCamera();
-          if (s && s.publisher) await s.publisher.replaceTrack('camera', track);
+          if (s) await s.send('camera', track);
           this.cameraBack();
         } catch (err) {
           toast(describeMediaError(err, 'camera'), { kind: 'error' });
@@ -129,10 +129,10 @@ export class Controls {
       const s = this._live();
       try {
         const track = await this.media.startCamera();
-        if (s && s.publisher) await s.publisher.replaceTrack('camera', track);
+        if (s) await s.send('camera', track);
       } catch (err) {
         // The camera is off now (blur.js stops it when blur cannot run): send nothing.
-        if (s && s.publisher) await s.publisher.replaceTrack('camera', null).catch(() => {});
+        if (s) await s.send('camera', null).catch(() => {});
         toast(describeMediaError(err, 'camera'), { kind: 'error' });
       }
       this._changed();
@@ -180,8 +180,13 @@ export class Controls {
   async _startScreen() {
     const s = this._live();
     if (!s || !s.joined) return;
-    // Right after joining an encrypted meeting the publisher waits for the E2EE worker.
-    const publisher = s.publisher || await s.whenPublishing();
+    if (!s.canShareScreen) {
+      toast(t(SCREEN_NOT_ALLOWED), { kind: 'error' });
+      return;
+    }
+    // A member who sent nothing yet has no publish connection: the share opens it. Right
+    // after joining an encrypted meeting it waits for the E2EE worker.
+    const publisher = s.publisher || await s.openPublisher();
     if (!publisher || s.ended) {
       toast(t('controls.screen.unavailable'), { kind: 'error' });
       return;

@@ -210,7 +210,7 @@ export class DevicePanel {
 
   async _send(source, track) {
     const s = this._live();
-    if (s && s.publisher) await s.publisher.replaceTrack(source, track);
+    if (s) await s.send(source, track);
     if (!s) return;
     if (source === 'camera' && !track) s.sendMediaState(); // the camera is off now
     else s.renderSelf();

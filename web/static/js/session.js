@@ -93,7 +93,9 @@ export class Session {
     this.moderatorPresent = null;
     this.participants = new Map(); // remote id -> {id, name, nameLabel?, role, media}
     this.names = new MemberNames(); // names from key envelopes (e2ee-names.js)
-    this.publisher = null;
+    this.publisher = null; // opened with the first thing to send (_startPublisher)
+    this.publishReady = false; // media may be sent: joined, and E2EE's worker holds the own key
+    this.publisherWanted = false; // openPublisher was called (a screen share) before publishReady
     this.unwatchMic = null; // stops the publisher following the microphone's mute
     this.subscriber = null;
     this.speaker = null;
@@ -504,17 +506,56 @@ export class Session {
       }
       if (this.ended) return;
     }
+    // Media may be sent from here on; the publish connection opens with the first thing to send.
+    this.publishReady = true;
+    this.step = 'idle';
+    this.unwatchMic = media.watchMicMuted((muted) => {
+      if (this.publisher) this.publisher.setMicMuted(muted).catch(() => {});
+      else if (!muted) this._publishIfSending();
+    });
+    this._publishIfSending();
+  }
+
+  /**
+   * openPublisher opens the publish connection now (a screen share needs it), once media
+   * may be sent, and resolves to it, or to null if there will be none.
+   */
+  openPublisher() {
+    this.publisherWanted = true;
+    this._startPublisher();
+    return this.whenPublishing();
+  }
+
+  /**
+   * send puts track on source's sender (null: send nothing). Without a publish connection
+   * a track that is sent opens it: who listens with microphone and camera off has none,
+   * and costs the server no connection (a webinar's audience: 200 idle ones cost it
+   * 50–60 MB and 3,000 goroutines).
+   */
+  async send(source, track) {
+    if (this.publisher) await this.publisher.replaceTrack(source, track);
+    else if (track) this._publishIfSending();
+  }
+
+  /** _publishIfSending opens the publish connection if the microphone or the camera is on (or it was asked for). */
+  _publishIfSending() {
+    if (this.publisherWanted || this.media.micOn || this.media.cameraOn) this._startPublisher();
+  }
+
+  /** _startPublisher makes the publisher, once, from the devices as they are now. */
+  async _startPublisher() {
+    if (this.publisher || !this.publishReady || this.ended || this.e2eeFailed) return;
+    const { media, sig } = this;
     this.step = 'publishing';
-    this.publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
-    const publisher = this.publisher;
-    this.unwatchMic = media.watchMicMuted((muted) => publisher.setMicMuted(muted).catch(() => {}));
+    const publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
+    this.publisher = publisher;
     const started = publisher.start({ mic: media.micTrack, micMuted: media.micMuted, camera: media.cameraTrack });
-    this._publishingResolve(this.publisher);
+    this._publishingResolve(publisher);
     try {
       await started;
-      this.step = 'published';
+      if (this.publisher === publisher) this.step = 'published';
     } catch (err) {
-      this.step = 'publish-failed';
+      if (this.publisher === publisher) this.step = 'publish-failed';
       if (!this.ended) {
         console.warn('conclave: publishing failed', err && err.message);
         toast(t('meeting.publish-failed'), { kind: 'error' });

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"conclave/internal/browsertest"
+)
+
+// offBeforeJoining turns the pre-join screen's devices (the suffixes of their buttons:
+// "mic", "camera") off once each is open: the microphone stays open but muted, the
+// camera is closed.
+func offBeforeJoining(devices ...string) func(ctx context.Context, t *testing.T, tab browsertest.Tab) {
+	return func(ctx context.Context, t *testing.T, tab browsertest.Tab) {
+		t.Helper()
+		for _, d := range devices {
+			// Open first (its select lists the devices once permission is given).
+			if err := tab.WaitFor(ctx, fmt.Sprintf(`document.body.dataset.state === "prejoin" && document.querySelector("#prejoin-%s").getAttribute("aria-pressed") === "true" && !document.querySelector("#prejoin-%[1]s-select").disabled`, d)); err != nil {
+				t.Fatalf("the pre-join %s: %v", d, err)
+			}
+			if err := tab.WaitFor(ctx, fmt.Sprintf(`(() => { document.querySelector("#prejoin-%s").click(); return document.querySelector("#prejoin-%[1]s").getAttribute("aria-pressed") === "false"; })()`, d)); err != nil {
+				t.Fatalf("turning the pre-join %s off: %v", d, err)
+			}
+		}
+	}
+}
+
+// publishDecided is true once a joined page has either opened its publish connection
+// or decided it has nothing to send ("idle"), whichever this client does.
+const publishDecided = `["idle", "published", "publish-failed"].includes(window.conclave.debug().step)`
+
+// TestListenersOpenNoPublishConnection: who joins with microphone and camera off opens
+// no publish connection, so a webinar's listening audience costs the server none (an
+// idle one cost it 260–300 KB and 15 goroutines each); the listeners still see and hear
+// the meeting. The first thing one sends opens it, end-to-end encrypted and received by
+// the others: a Chromium tab's camera, a Firefox tab's microphone, another Chromium
+// tab's screen share (which opens it without microphone or camera).
+func TestListenersOpenNoPublishConnection(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	m := srv.createMeeting(t)
+	ctx, cancel := testContext()
+	defer cancel()
+	url := srv.pageURL(m, m.fragment())
+	sam := joinAt(ctx, t, srv, browsertest.KindChromium, m, "Sam", m.fragment(), false)
+	allOff := offBeforeJoining("mic", "camera")
+	lia := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Lia", joinOptions{prejoin: allOff})
+	fin := joinWithOptions(ctx, t, browsertest.KindFirefox, url, "Fin", joinOptions{prejoin: allOff})
+	ivy := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Ivy", joinOptions{prejoin: allOff, fakeScreen: true})
+	listeners := []*participant{lia, fin, ivy}
+
+	waitFor(ctx, t, sam, "publishing", `window.conclave.debug().step === "published"`)
+	for _, p := range listeners {
+		waitFor(ctx, t, p, "the publish connection opened or not", publishDecided)
+	}
+	if n := srv.engine.Stats().PublishConnections; n != 1 {
+		t.Errorf("%d publish connections with three listeners and one speaker, want 1", n)
+	}
+	for _, p := range listeners {
+		var step string
+		evalOK(ctx, t, p, `window.conclave.debug().step`, &step)
+		if step != "idle" {
+			t.Errorf("%s (%s) sends nothing, and its page's publishing step is %q, want idle", p.name, p.kind, step)
+		}
+	}
+	waitSameColour(ctx, t, lia, sam, "camera")
+	waitHeard(ctx, t, fin, sam)
+
+	clickIn(ctx, t, lia, "#btn-camera")
+	waitSameColour(ctx, t, sam, lia, "camera")
+	waitSameColour(ctx, t, fin, lia, "camera")
+	clickIn(ctx, t, fin, "#btn-mic")
+	waitHeard(ctx, t, sam, fin)
+	clickIn(ctx, t, ivy, "#btn-screen")
+	waitMagenta(ctx, t, sam, ivy)
+	waitMagenta(ctx, t, fin, ivy)
+	if n := srv.engine.Stats().PublishConnections; n != 4 {
+		t.Errorf("%d publish connections once all four sent something, want 4", n)
+	}
+}
