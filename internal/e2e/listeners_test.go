@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
+	"conclave/e2ee"
 	"conclave/internal/browsertest"
 )
 
@@ -78,5 +80,75 @@ func TestListenersOpenNoPublishConnection(t *testing.T) {
 	waitMagenta(ctx, t, fin, ivy)
 	if n := srv.engine.Stats().PublishConnections; n != 4 {
 		t.Errorf("%d publish connections once all four sent something, want 4", n)
+	}
+}
+
+// TestListenerRotatesBeforeItSends: a member who listens (microphone and camera off)
+// puts off the rotation of its key for a leave until it sends (in a webinar every
+// listener would otherwise send a batch to every member at every leave), and then
+// rotates before its first frame: with the server as the attacker, relaying her frames
+// to the one who left, no key he held for her, nor any he can ratchet to, opens one of
+// them. The control: her own keys open them. A Chromium listener, a Chromium member who
+// leaves and a Firefox member who sees her camera.
+func TestListenerRotatesBeforeItSends(t *testing.T) {
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	frames := newServerFrames()
+	srv := startServerWithTap(t, frames.tap)
+	m := srv.createMeeting(t)
+	ctx, cancel := testContext()
+	defer cancel()
+	url := srv.pageURL(m, m.fragment())
+	lia := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Lia", joinOptions{prejoin: offBeforeJoining("mic", "camera"), testHooks: true})
+	dan := joinAt(ctx, t, srv, browsertest.KindChromium, m, "Dan", m.fragment(), true)
+	fin := joinAt(ctx, t, srv, browsertest.KindFirefox, m, "Fin", m.fragment(), false)
+	waitSameColour(ctx, t, fin, dan, "camera")
+
+	// Dan holds Lia's key (she sent it when he joined), and leaves.
+	var held map[string]map[string]string
+	waitFor(ctx, t, dan, "Lia's key", fmt.Sprintf(`window.conclaveTest.exportKeys().then((k) => Object.keys(k[%q] || {}).length > 0)`, lia.id))
+	if err := dan.tab.Eval(ctx, `window.conclaveTest.exportKeys()`, &held); err != nil {
+		t.Fatal(err)
+	}
+	danRing, err := ringFrom(held[lia.id])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dan.tab.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*participant{lia, fin} {
+		waitFor(ctx, t, p, "Dan gone", fmt.Sprintf(`!document.querySelector(%q)`, `.tile[data-participant-id="`+dan.id+`"]`))
+	}
+
+	clickIn(ctx, t, lia, "#btn-camera")
+	waitSameColour(ctx, t, fin, lia, "camera")
+	const want = 30
+	for len(frames.of(lia.id)) < want {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server reassembled only %d of Lia's frames", len(frames.of(lia.id)))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var own map[string]map[string]string
+	if err := lia.tab.Eval(ctx, `window.conclaveTest.exportKeys()`, &own); err != nil {
+		t.Fatal(err)
+	}
+	liaRing, err := ringFrom(own[lia.id])
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := 0
+	for i, f := range frames.of(lia.id) {
+		if _, err := e2ee.DecryptFrame(danRing, lia.id, f.data, e2ee.VP8); err == nil {
+			t.Fatalf("Lia's frame %d opens with a key Dan held or can ratchet to", i)
+		}
+		if _, err := e2ee.DecryptFrame(liaRing, lia.id, f.data, e2ee.VP8); err == nil {
+			opened++
+		}
+	}
+	if opened == 0 {
+		t.Fatal("control: Lia's own keys open none of her frames; the check above would prove nothing")
 	}
 }

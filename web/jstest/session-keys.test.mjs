@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { MeetingCrypto, SessionKeys, UNREADABLE, safetyCode } from '../static/js/e2ee/session-keys.js';
 import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
+import { decryptChat } from '../static/js/e2ee/chat-keys.js';
 import { WORDS, codeWords } from '../static/js/e2ee/words.js';
 import { FakeMedia, KeyRelay, eventually } from './harness.mjs';
 
@@ -30,11 +31,12 @@ class Room extends KeyRelay {
   record(m, from, to, data) {
     m.log.push({ from, data });
   }
-  async join(id, secret) {
+  /** join admits a member; sending false is a page without a publish connection. */
+  async join(id, secret, { sending = true } = {}) {
     const meeting = await MeetingCrypto.fromSecret(secret);
     const media = new FakeMedia();
     const keys = new SessionKeys({
-      meeting, media,
+      meeting, media, sending,
       send: (to, data) => this.send(id, to, data),
       sendBatch: (envelopes) => this.sendBatch(id, envelopes),
     });
@@ -59,6 +61,22 @@ async function canRead(reader, senderId, frame) {
   } catch {
     return false;
   }
+}
+
+/** chatReadable: does any key `reader` received from `sender`, or a ratchet of one, open text? */
+async function chatReadable(reader, senderId, text) {
+  for (const { raw: first } of reader.media.received.get(senderId) || []) {
+    let raw = first;
+    for (let step = 0; step < 16; step++, raw = await ratchet(raw)) {
+      try {
+        await decryptChat(raw, senderId, text);
+        return true;
+      } catch {
+        // not this one
+      }
+    }
+  }
+  return false;
 }
 
 /** codeOf waits for m's latest safety-code computation (a slow hash) and returns the code. */
@@ -196,6 +214,78 @@ test('a leave costs each member one batch addressed to every verified remaining 
     }
   }
   assert.equal(w.media.received.size, 0);
+  room.close();
+});
+
+test('a member that sends nothing rotates for a leave only when it starts sending, before its first frame', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  const b = await room.join('p-b', secret, { sending: false });
+  const c = await room.join('p-c', secret, { sending: false });
+  const d = await room.join('p-d', secret);
+  await room.settle();
+  const gone = { media: { received: new Map(d.media.received) } };
+  const bIndex = b.keys.keyIndex;
+  const before = room.sent.length;
+  room.leave('p-d');
+  await room.settle();
+  await eventually(() => a.keys.keyIndex === a.keys.own.index, "a's rotated key in use");
+  // Only the sender's batch: the two listeners send nothing for the leave.
+  const forLeave = room.sent.slice(before);
+  assert.deepEqual(forLeave.map((m) => `${m.from} ${m.type}`), ['p-a e2ee_batch']);
+  assert.equal(b.keys.keyIndex, bIndex);
+
+  const sent = room.sent.length;
+  await b.keys.startSending();
+  // Resolved: the rotated key is in use, the remaining members had it first.
+  assert.equal(b.keys.keyIndex, (bIndex + 1) % 256);
+  assert.equal(b.keys.keyIndex, b.keys.own.index);
+  const rotation = room.sent.slice(sent);
+  assert.equal(rotation.length, 1);
+  assert.equal(rotation[0].type, 'e2ee_batch');
+  assert.deepEqual(rotation[0].envelopes.map((e) => e.to).sort(), ['p-a', 'p-c']);
+  await room.settle();
+  const fb = await frameOf(b);
+  assert.ok(await canRead(a, 'p-b', fb));
+  assert.ok(await canRead(c, 'p-b', fb));
+  assert.equal(await canRead(gone, 'p-b', fb), false, 'the one who left holds no key of its first frame');
+  // From now on b rotates at once, like any sender (one remaining member: one message).
+  const again = room.sent.length;
+  room.leave('p-c');
+  await room.settle();
+  assert.deepEqual(room.sent.slice(again).filter((m) => m.from === 'p-b').map((m) => `${m.type} ${m.to}`), ['e2ee p-a']);
+  room.close();
+});
+
+test('a member that sends nothing: a join still ratchets and keys the newcomer, a chat text rotates first', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  const b = await room.join('p-b', secret, { sending: false });
+  const d = await room.join('p-d', secret);
+  await room.settle();
+  room.leave('p-d');
+  await room.settle();
+  const gone = { media: { received: new Map(d.media.received) } };
+  const before = room.sent.length;
+  const e = await room.join('p-e', secret);
+  await room.settle();
+  // b's key messages for the join go to the newcomer alone (its identity and its ratcheted key).
+  const fromB = room.sent.slice(before).filter((m) => m.from === 'p-b');
+  assert.ok(fromB.length > 0);
+  assert.ok(fromB.every((m) => m.type === 'e2ee' && m.to === 'p-e'), JSON.stringify(fromB));
+  assert.ok(e.media.received.has('p-b'), 'the newcomer holds a key of b');
+
+  // A text b writes goes under a rotated key: the members read it, the one who left does not.
+  const sent = room.sent.length;
+  const text = await b.keys.encryptChat('after d left');
+  const rotation = room.sent.slice(sent).filter((m) => m.from === 'p-b');
+  assert.equal(rotation.length, 1);
+  assert.deepEqual(rotation[0].envelopes.map((m) => m.to).sort(), ['p-a', 'p-e']);
+  assert.equal(await a.keys.decryptChat('p-b', text), 'after d left');
+  assert.equal(await e.keys.decryptChat('p-b', text), 'after d left');
+  assert.equal(await chatReadable(gone, 'p-b', text), false);
   room.close();
 });
 

@@ -96,6 +96,7 @@ export class Session {
     this.publisher = null; // opened with the first thing to send (_startPublisher)
     this.publishReady = false; // media may be sent: joined, and E2EE's worker holds the own key
     this.publisherWanted = false; // openPublisher was called (a screen share) before publishReady
+    this.publisherOpening = false; // _startPublisher runs (the own key may be rotating first)
     this.unwatchMic = null; // stops the publisher following the microphone's mute
     this.subscriber = null;
     this.speaker = null;
@@ -542,9 +543,24 @@ export class Session {
     if (this.publisherWanted || this.media.micOn || this.media.cameraOn) this._startPublisher();
   }
 
-  /** _startPublisher makes the publisher, once, from the devices as they are now. */
+  /**
+   * _startPublisher makes the publisher, once, from the devices as they are when it is
+   * made. With E2EE the leaves since the join rotate the own key first, and it is in use
+   * before the connection opens (SessionKeys.startSending).
+   */
   async _startPublisher() {
-    if (this.publisher || !this.publishReady || this.ended || this.e2eeFailed) return;
+    if (this.publisher || this.publisherOpening || !this.publishReady || this.ended || this.e2eeFailed) return;
+    this.publisherOpening = true;
+    if (this.keys) {
+      this.step = 'rotating';
+      try {
+        await this.keys.startSending();
+      } catch (err) {
+        this._e2eeFailed(err && err.message);
+        return;
+      }
+      if (this.ended || this.e2eeFailed) return;
+    }
     const { media, sig } = this;
     this.step = 'publishing';
     const publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
@@ -597,6 +613,7 @@ export class Session {
       meeting: this.crypto,
       media: this.mc,
       name: this.name || '',
+      sending: false, // until the publish connection opens (_startPublisher)
       onName: (pid, name) => {
         this.names.received(pid, name);
         this._namesChanged();

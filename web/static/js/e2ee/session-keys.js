@@ -122,8 +122,11 @@ export class SessionKeys {
    *
    * name is the own display name, sent inside every key envelope (FORMAT.md, "Names");
    * onName(pid, name) says that a verified member's envelope brought its name.
+   *
+   * sending false: no media goes out until startSending (a page without a publish
+   * connection); the rotation for a leave then waits until the own key is next used.
    */
-  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock }) {
+  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true }) {
     this.meeting = meeting;
     this.name = fitName(name);
     this.onName = onName;
@@ -139,6 +142,10 @@ export class SessionKeys {
     this.roster = new Roster(); // the ids the server announced, and those that left (roster.js)
     this.pendingJoins = new Set();
     this.pendingLeave = false;
+    // Media goes out under the own key: a leave rotates it at once. Until then a leave's
+    // rotation waits for the key's next use (startSending, encryptChat): in a webinar
+    // every listener would otherwise send a batch to every member at every leave.
+    this.sending = sending;
     this.flushTimer = 0;
     this.rotateTimer = 0;
     this.codes = new SafetyCodes(() => {
@@ -231,7 +238,7 @@ export class SessionKeys {
       this.requests.forget(id);
       this.answers.forget(id);
       this.pendingLeave = true;
-      this._scheduleFlush();
+      if (this.sending) this._scheduleFlush();
       this._changed();
     });
   }
@@ -313,7 +320,7 @@ export class SessionKeys {
   encryptChat(text) {
     return this._run(async () => {
       if (!this.own || !this.selfId) throw new E2EEError('unknown-key', 'no own key yet');
-      await this._flush();
+      await this._flush({ rotate: true });
       // The own echo opens with it even before frames switch to it (a rotation waits).
       this.chatKeys.setKey(this.selfId, this.own.index, this.own.raw);
       return encryptChat(this.own.raw, this.own.index, this.selfId, text);
@@ -523,15 +530,19 @@ export class SessionKeys {
     }, 0);
   }
 
-  /** _flush applies the roster changes since the last flush to the own media key. */
-  async _flush() {
+  /**
+   * _flush applies the roster changes since the last flush to the own media key. A leave
+   * rotates only with rotate (the key is about to be used, or media goes out); until then
+   * joins ratchet a key one who left could follow, which nothing is sent under.
+   */
+  async _flush({ rotate = this.sending } = {}) {
     clearTimeout(this.flushTimer);
     this.flushTimer = 0;
-    if (!this.own || (!this.pendingLeave && this.pendingJoins.size === 0)) return;
+    const left = this.pendingLeave && rotate;
+    if (!this.own || (!left && this.pendingJoins.size === 0)) return;
     const joined = [...this.pendingJoins];
-    const left = this.pendingLeave;
     this.pendingJoins.clear();
-    this.pendingLeave = false;
+    if (left) this.pendingLeave = false;
     if (left) {
       // Rotation: a fresh key the one who left never sees, sent to every verified member.
       const next = { index: nextIndex(this.own.index), raw: newMediaKey() };
@@ -550,6 +561,20 @@ export class SessionKeys {
       await this._sendKeys(joined);
     }
     this._changed();
+  }
+
+  /**
+   * startSending: media is about to go out for the first time (the page opens its publish
+   * connection). The rotation that leaves since the start put off happens now, and this
+   * resolves once outgoing frames use the rotated key (receivers get it first), so that
+   * no frame goes out under a key one who left holds or can ratchet to.
+   */
+  async startSending() {
+    this.sending = true;
+    await this._run(() => this._flush());
+    if (this.closed || !this.own || this.sendingIndex === this.own.index) return;
+    // The rotation's own timer, set first with the same delay, fires before this one.
+    await new Promise((resolve) => setTimeout(resolve, ROTATE_DELAY_MS));
   }
 
   _useOwn(key) {
