@@ -389,19 +389,40 @@ func decodePayload[T any](env Envelope) (T, *Error) {
 	return v, nil
 }
 
-// encode builds one outgoing message.
+// encode builds one outgoing message: the bytes json.Marshal makes of an Envelope with
+// the marshalled payload, without marshalling the payload twice (as a json.RawMessage
+// it would be scanned and compacted again: with a key batch's envelopes, each relayed
+// as its own message, most of what the server did).
 func encode(typ, ref string, payload any) []byte {
-	var raw json.RawMessage
+	var body []byte
 	if payload != nil {
-		b, err := json.Marshal(payload)
-		if err != nil {
+		var err error
+		if body, err = json.Marshal(payload); err != nil {
 			// Payloads are our own structs of strings, bools and numbers.
-			b = []byte("{}")
+			body = []byte("{}")
 		}
-		raw = b
 	}
-	b, _ := json.Marshal(Envelope{Type: typ, Ref: ref, Payload: raw})
-	return b
+	b := make([]byte, 0, len(body)+len(typ)+len(ref)+32)
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, typ)
+	if ref != "" {
+		b = append(b, `,"ref":`...)
+		b = appendJSONString(b, ref)
+	}
+	if len(body) > 0 {
+		b = append(b, `,"payload":`...)
+		b = append(b, body...)
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as json.Marshal writes a string.
+func appendJSONString(b []byte, s string) []byte {
+	q, err := json.Marshal(s)
+	if err != nil { // a string always marshals
+		return append(b, `""`...)
+	}
+	return append(b, q...)
 }
 
 // cleanName trims a display name and checks it: 1–64 characters, no control characters.
