@@ -4,7 +4,9 @@
 // identity with its tag, pairwise wrapping keys, the own media key with its ratchet on
 // joins and its rotation on leaves, keys only to verified members of the roster the
 // server announced, each change's keys sent as one e2ee_batch, and key requests
-// (asked and answered, at most once per requester per second). It moves no media.
+// (asked and answered, at most once per requester per second). It moves no media, but
+// keys as a browser that sends media does: it rotates at every leave (a browser that has
+// sent nothing yet puts the rotation off until it sends: FORMAT.md).
 //
 // A Member is fed the server's messages (Handle, or Follow for a testclient.Client) and
 // answers through a Sender; roster changes that arrive together are applied together by
