@@ -103,6 +103,7 @@ func TestListenerRotatesBeforeItSends(t *testing.T) {
 	dan := joinAt(ctx, t, srv, browsertest.KindChromium, m, "Dan", m.fragment(), true)
 	fin := joinAt(ctx, t, srv, browsertest.KindFirefox, m, "Fin", m.fragment(), false)
 	waitSameColour(ctx, t, fin, dan, "camera")
+	waitSameColour(ctx, t, lia, dan, "camera") // so that his tile's going says she saw him leave
 
 	// Dan holds Lia's key (she sent it when he joined), and leaves.
 	var held map[string]map[string]string

@@ -191,7 +191,7 @@ export class Controls {
       toast(t('controls.screen.unavailable'), { kind: 'error' });
       return;
     }
-    if (!s.canShareScreen) {
+    if (!s.canShareScreen) { // taken away while the connection opened
       toast(t(SCREEN_NOT_ALLOWED), { kind: 'error' });
       return;
     }
