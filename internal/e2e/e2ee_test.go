@@ -56,6 +56,18 @@ func (s *serverFrames) of(id string) []capturedFrame {
 	return append([]capturedFrame(nil), s.frames[id]...)
 }
 
+// wait waits until the server reassembled at least n of id's camera frames.
+func (s *serverFrames) wait(ctx context.Context, t *testing.T, id string, n int) {
+	t.Helper()
+	for len(s.of(id)) < n {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the server reassembled only %d of %d frames of %s", len(s.of(id)), n, id)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // joinAt opens the meeting page with fragment, joins as name and waits until it joined;
 // with testHooks the page gets the test-only hooks first (loadTestHooks).
 func joinAt(ctx context.Context, t *testing.T, srv *server, kind browsertest.Kind, m meetingLinks, name, fragment string, testHooks bool) *participant {
@@ -111,13 +123,7 @@ func TestServerSeesOnlyCiphertext(t *testing.T) {
 	waitSameColour(ctx, t, sub, pub, "camera")
 
 	const want = 150
-	for len(frames.of(pub.id)) < want {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the server reassembled only %d frames", len(frames.of(pub.id)))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	frames.wait(ctx, t, pub.id, want)
 	var h frameHashes
 	askWorker(ctx, t, pub, `window.conclaveTest.frameHashes()`, &h)
 	var keys map[string]map[string]string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"conclave/e2ee"
 	"conclave/internal/browsertest"
@@ -124,14 +123,7 @@ func TestListenerRotatesBeforeItSends(t *testing.T) {
 
 	clickIn(ctx, t, lia, "#btn-camera")
 	waitSameColour(ctx, t, fin, lia, "camera")
-	const want = 30
-	for len(frames.of(lia.id)) < want {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the server reassembled only %d of Lia's frames", len(frames.of(lia.id)))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	frames.wait(ctx, t, lia.id, 30)
 	var own map[string]map[string]string
 	if err := lia.tab.Eval(ctx, `window.conclaveTest.exportKeys()`, &own); err != nil {
 		t.Fatal(err)
