@@ -34,14 +34,24 @@ const publishDecided = `["idle", "published", "publish-failed"].includes(window.
 // TestListenersOpenNoPublishConnection: who joins with microphone and camera off opens
 // no publish connection, so a webinar's listening audience costs the server none (an
 // idle one cost it 260–300 KB and 15 goroutines each); the listeners still see and hear
-// the meeting. The first thing one sends opens it, end-to-end encrypted and received by
-// the others: a Chromium tab's camera, a Firefox tab's microphone, another Chromium
-// tab's screen share (which opens it without microphone or camera).
+// the meeting. The first thing one sends opens it, received by the others: a Chromium
+// tab's camera, a Firefox tab's microphone, another Chromium tab's screen share (which
+// opens it without microphone or camera). In an end-to-end encrypted meeting and in one
+// without (no keys to wait for before the connection opens).
 func TestListenersOpenNoPublishConnection(t *testing.T) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
+	for _, tc := range []struct{ name, body string }{
+		{"encrypted", `{"settings":{"lobby":false,"screenShare":true}}`},
+		{"unencrypted", `{"e2ee":false,"settings":{"lobby":false,"screenShare":true}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) { listenersOpenNoPublishConnection(t, tc.body) })
+	}
+}
+
+func listenersOpenNoPublishConnection(t *testing.T, meeting string) {
 	srv := startServer(t)
-	m := srv.createMeeting(t)
+	m := srv.createMeetingWith(t, meeting)
 	ctx, cancel := testContext()
 	defer cancel()
 	url := srv.pageURL(m, m.fragment())
