@@ -566,15 +566,20 @@ export class SessionKeys {
   /**
    * startSending: media is about to go out for the first time (the page opens its publish
    * connection). The rotation that leaves since the start put off happens now, and this
-   * resolves once outgoing frames use the rotated key (receivers get it first), so that
-   * no frame goes out under a key one who left holds or can ratchet to.
+   * resolves with the rotated key in use for outgoing frames, so that no frame goes out
+   * under a key one who left holds or can ratchet to. It is used at once, not after
+   * ROTATE_DELAY_MS: nothing is being sent that a receiver could miss a moment of, and its
+   * key messages are on the websocket before the connection that will carry the first
+   * frame is even offered (a receiver without it yet holds those frames: held-frames.js).
    */
-  async startSending() {
+  startSending() {
     this.sending = true;
-    await this._run(() => this._flush());
-    if (this.closed || !this.own || this.sendingIndex === this.own.index) return;
-    // The rotation's own timer, set first with the same delay, fires before this one.
-    await new Promise((resolve) => setTimeout(resolve, ROTATE_DELAY_MS));
+    return this._run(async () => {
+      await this._flush();
+      if (this.closed || !this.own || this.sendingIndex === this.own.index) return;
+      clearTimeout(this.rotateTimer);
+      this._useOwn(this.own);
+    });
   }
 
   _useOwn(key) {
