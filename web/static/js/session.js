@@ -552,7 +552,7 @@ export class Session {
     if (this.publisher || this.publisherOpening || !this.publishReady || this.ended || this.e2eeFailed) return;
     this.publisherOpening = true;
     if (this.keys) {
-      this.step = 'rotating';
+      this.step = 'keying'; // the own key readied for sending (a put-off rotation)
       try {
         await this.keys.startSending();
       } catch (err) {
