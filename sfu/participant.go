@@ -750,7 +750,7 @@ func (p *Participant) closePeers() {
 	if f := p.feedback.Load(); f != nil {
 		f.close()
 	}
-	if pub := p.pub.Load(); pub != nil { // Close calls this once; Join's calls come before any
+	if pub := p.pub.Load(); pub != nil { // counted down once: only Close gets here after an offer
 		_ = pub.Close()
 		p.room.engine.stats.publishConns.Add(-1)
 	}

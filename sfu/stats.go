@@ -6,7 +6,7 @@ import (
 )
 
 // Stats is a snapshot of the engine's media counters, for monitoring. Counters only
-// rise from the engine's start; TracksPublished is the number published right now. None
+// rise from the engine's start; TracksPublished and PublishConnections are what is open right now. None
 // of it says who: no participant, room or address is counted separately.
 type Stats struct {
 	TracksPublished int64
