@@ -6,8 +6,8 @@ import (
 )
 
 // Stats is a snapshot of the engine's media counters, for monitoring. Counters only
-// rise from the engine's start; TracksPublished and PublishConnections are what is open right now. None
-// of it says who: no participant, room or address is counted separately.
+// rise from the engine's start; TracksPublished and PublishConnections are what is open
+// right now. None of it says who: no participant, room or address is counted separately.
 type Stats struct {
 	TracksPublished int64
 	// PublishConnections is the number of publish connections open now: members who
