@@ -542,8 +542,8 @@ export class SessionKeys {
     if (!this.own || (!left && this.pendingJoins.size === 0)) return;
     const joined = [...this.pendingJoins];
     this.pendingJoins.clear();
-    if (left) this.pendingLeave = false;
     if (left) {
+      this.pendingLeave = false;
       // Rotation: a fresh key the one who left never sees, sent to every verified member.
       const next = { index: nextIndex(this.own.index), raw: newMediaKey() };
       this.own = next;
