@@ -31,14 +31,26 @@ func (r *simRig) pumpTicking(what string, cond func() bool) {
 }
 
 // stepClock moves the fake clock on by liveStep once the server has read the packets
-// sent so far, and waits until the liveness ticker has read the clock.
+// sent so far (advance).
 func (r *simRig) stepClock() {
 	r.t.Helper()
-	up := r.subTrack().up
 	r.waitRoundReceived()
-	r.clock.Advance(liveStep)
+	r.advance(liveStep)
+}
+
+// advance moves the fake clock on by d and, if a tick of the liveness ticker fell due
+// (its ticks are at multiples of liveTick), waits until the ticker has read the clock.
+// A tick that reads the clock only after a later move arms its successor late, past
+// the multiple the rig then waits for: that wait would never end.
+func (r *simRig) advance(d time.Duration) {
+	r.t.Helper()
+	up := r.subTrack().up
+	before := r.clock.Now().UnixNano()
+	r.clock.Advance(d)
 	now := r.clock.Now().UnixNano()
-	waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() > now-int64(liveTick) })
+	if due := now - now%int64(liveTick); due > before {
+		waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() >= due })
+	}
 }
 
 // tick moves the fake clock on by liveTick and waits until up's liveness ticker has

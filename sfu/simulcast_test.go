@@ -714,6 +714,21 @@ func (r *simRig) takeEncodings() [][]string {
 	}
 }
 
+// unneededSince waits until the camera's layer i is no longer needed and returns since
+// when, on the fake clock.
+func (r *simRig) unneededSince(i int) time.Time {
+	r.t.Helper()
+	e := &r.subTrack().up.enc
+	var since time.Time
+	waitFor(r.t, layerRIDs[i]+" unneeded", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		since = e.unneeded[i]
+		return !since.IsZero()
+	})
+	return since
+}
+
 // waitEncodings waits for the next encodings message and checks it.
 func (r *simRig) waitEncodings(want ...string) {
 	r.t.Helper()
@@ -734,28 +749,34 @@ func (r *simRig) waitEncodings(want ...string) {
 func TestSimulcastEncodingsFollowSubscribers(t *testing.T) {
 	r := newSimRig(t)
 	r.settleOn(2)
-	// Without a view the subscriber needs f; h goes after three seconds.
+	// Without a view the subscriber needs f; h goes three seconds after it was last
+	// needed (settling on f may have moved the clock on since).
 	if got := r.takeEncodings(); len(got) != 0 {
 		t.Fatalf("encodings %v before any layer was unneeded for 3 s", got)
 	}
-	r.clock.Advance(encodingOffDelay - time.Millisecond)
+	due := r.unneededSince(1).Add(encodingOffDelay)
+	left := due.Sub(r.clock.Now())
+	if left <= time.Millisecond {
+		t.Fatalf("h unneeded for %v before the test could look", encodingOffDelay-left)
+	}
+	r.advance(left - time.Millisecond)
 	if got := r.takeEncodings(); len(got) != 0 {
 		t.Fatalf("encodings %v before 3 s", got)
 	}
-	r.clock.Advance(time.Millisecond)
+	r.advance(time.Millisecond)
 	r.waitEncodings("q", "f")
 
 	// A small tile: f goes after three seconds, unless it is needed again before.
 	r.view(camTile(320, 180))
-	r.clock.Advance(2 * time.Second)
+	r.advance(2 * time.Second)
 	r.view(camTile(1280, 720))
-	r.clock.Advance(2 * time.Second)
+	r.advance(2 * time.Second)
 	if got := r.takeEncodings(); len(got) != 0 {
 		t.Fatalf("encodings %v although f was needed again", got)
 	}
 	r.view(camTile(320, 180))
 	r.settleOn(0)
-	r.clock.Advance(encodingOffDelay)
+	r.advance(encodingOffDelay)
 	r.waitEncodings("q")
 
 	// A middle tile needs h: at once.
@@ -768,7 +789,7 @@ func TestSimulcastEncodingsFollowSubscribers(t *testing.T) {
 	if got := r.takeEncodings(); len(got) != 0 {
 		t.Fatalf("encodings %v at once on hiding", got)
 	}
-	r.clock.Advance(encodingOffDelay)
+	r.advance(encodingOffDelay)
 	r.waitEncodings()
 	// Shown again: the layer and the lowest, at once.
 	r.view(camTile(1280, 720))
@@ -782,7 +803,7 @@ func TestSimulcastEncodingsFollowSubscribers(t *testing.T) {
 func TestSimulcastEncodingsAskForTheAllottedLayer(t *testing.T) {
 	r := newSimRig(t)
 	r.settleOn(2)
-	r.clock.Advance(encodingOffDelay)
+	r.advance(encodingOffDelay)
 	r.waitEncodings("q", "f")
 	d := r.subTrack()
 	r.pumpTicking("q and f live, h paused", func() bool {
