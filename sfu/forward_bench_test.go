@@ -89,7 +89,7 @@ func BenchmarkWrite(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			up := newTestUpTrack()
-			d := &downTrack{up: up, fw: tc.fw}
+			d := &downTrack{up: up, sub: &Participant{out: newIdleSendQueue(1, 1, 1)}, fw: tc.fw}
 			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: &countingWriter{}})
 			p := &packet{header: rtp.Header{Version: 2}, payload: payload}
 			var h rtp.Header // the writer's scratch header (sendQueue.hdr)
