@@ -52,21 +52,6 @@ func (r *simRig) waitDelivered(i int) {
 	waitFor(r.t, "the last frame of "+layerRIDs[i], func() bool { return r.sub.last().frame >= last })
 }
 
-// pumpAdvancing sends rounds of frames, moving the fake clock on by liveStep after
-// each, until cond holds.
-func (r *simRig) pumpAdvancing(what string, cond func() bool) {
-	r.t.Helper()
-	deadline := time.Now().Add(mediaWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			r.t.Fatalf("timed out waiting for %s; stats %+v", what, r.eng.Stats())
-		}
-		r.pub.sendRound()
-		r.waitRoundReceived()
-		r.clock.Advance(liveStep)
-	}
-}
-
 // lastAre reports whether the subscriber's last n packets are all of layer.
 func (r *simRig) lastAre(layer, n int) func() bool {
 	return func() bool {
@@ -97,7 +82,7 @@ func TestSimulcastLayerLostAndBack(t *testing.T) {
 
 	r.pub.setSilent(true, 2)
 	r.waitDelivered(2)
-	r.pumpAdvancing("h after f stopped", r.lastAre(1, 5))
+	r.pumpTicking("h after f stopped", r.lastAre(1, 5))
 	if r.pub.pliCount(1) == plisH {
 		t.Error("no keyframe request to h")
 	}
@@ -118,7 +103,7 @@ func TestSimulcastLayerLostAndBack(t *testing.T) {
 	// While h stands in for f, the publisher is asked for both: f because the tile
 	// calls for it, h because it is sent; h is not let go after three seconds.
 	end := r.clock.Now().Add(encodingOffDelay + time.Second)
-	r.pumpAdvancing("four seconds on h", func() bool { return !r.clock.Now().Before(end) })
+	r.pumpTicking("four seconds on h", func() bool { return !r.clock.Now().Before(end) })
 	if !r.lastAre(1, 5)() {
 		t.Errorf("left h while f was away: last packet %+v", r.sub.last())
 	}
@@ -129,7 +114,7 @@ func TestSimulcastLayerLostAndBack(t *testing.T) {
 	}
 
 	r.pub.setSilent(false, 2)
-	r.pumpAdvancing("f again", r.lastAre(2, 5))
+	r.pumpTicking("f again", r.lastAre(2, 5))
 	st := r.eng.Stats()
 	if st.LayersBack == before.LayersBack {
 		t.Errorf("the climb back was not counted: %+v", st)
@@ -145,9 +130,9 @@ func TestSimulcastLayerLostAndBack(t *testing.T) {
 func TestSimulcastLayerNeverSent(t *testing.T) {
 	r := newSimRig(t, 2)
 	r.view(camTile(1280, 720))
-	r.pumpAdvancing("h", r.lastAre(1, 10))
+	r.pumpTicking("h", r.lastAre(1, 10))
 	from := r.sub.count() - 1
-	r.pumpAdvancing("h going on", func() bool { return r.sub.count() > from+20 })
+	r.pumpTicking("h going on", func() bool { return r.sub.count() > from+20 })
 	got := r.sub.packets()[from:]
 	checkContinuous(t, got)
 	for _, p := range got {
@@ -166,10 +151,10 @@ func TestSimulcastLayerOfPaddingOnly(t *testing.T) {
 	r.pub.pad[2] = true
 	r.pub.mu.Unlock()
 	r.view(camTile(1280, 720))
-	r.pumpAdvancing("h", r.lastAre(1, 10))
+	r.pumpTicking("h", r.lastAre(1, 10))
 	from := r.sub.count() - 1
 	end := r.clock.Now().Add(2 * liveWindow)
-	r.pumpAdvancing("two liveness windows of padding on f", func() bool { return !r.clock.Now().Before(end) })
+	r.pumpTicking("two liveness windows of padding on f", func() bool { return !r.clock.Now().Before(end) })
 	got := r.sub.packets()[from:]
 	checkContinuous(t, got)
 	for _, p := range got {
@@ -229,7 +214,7 @@ func TestSimulcastAllLayersStop(t *testing.T) {
 	}
 
 	r.pub.setSilent(false, 0)
-	r.pumpAdvancing("q after the silence", r.lastAre(0, 5))
+	r.pumpTicking("q after the silence", r.lastAre(0, 5))
 	checkContinuous(t, r.sub.packets()[from:])
 }
 
@@ -242,7 +227,7 @@ func TestSimulcastPausedLayerAskedFor(t *testing.T) {
 	r.view(camTile(320, 180))
 	r.settleOn(0)
 	r.takeEncodings()
-	r.clock.Advance(encodingOffDelay)
+	r.advance(encodingOffDelay)
 	r.waitEncodings("q")
 	r.pub.setSilent(true, 1, 2) // the publisher does as told
 	from := r.sub.count() - 1
@@ -259,7 +244,7 @@ func TestSimulcastPausedLayerAskedFor(t *testing.T) {
 		defer f.kf.mu.Unlock()
 		return !f.kf.pending && !r.clock.Now().Before(f.kf.last.Add(keyframeInterval))
 	}
-	r.pumpAdvancing("q going on", func() bool { return r.sub.count() > n+10 && r.lastAre(0, 10)() && fIdle() })
+	r.pumpTicking("q going on", func() bool { return r.sub.count() > n+10 && r.lastAre(0, 10)() && fIdle() })
 	r.pub.setSilent(false, 2)
 	r.pumpUntil("f", r.lastAre(2, 5))
 	checkContinuous(t, r.sub.packets()[from:])
