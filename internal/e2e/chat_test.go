@@ -90,8 +90,8 @@ func TestChatUnderSessionKeysReattributedRefused(t *testing.T) {
 		var shownNow string
 		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer dcancel()
-		_ = cara.tab.Eval(dctx, `JSON.stringify([...document.querySelectorAll(".chat-message")].map(m =>
-			[m.dataset.from, m.querySelector(".chat-text") && m.querySelector(".chat-text").textContent]))`, &shownNow)
+		_ = cara.tab.Eval(dctx, `JSON.stringify({session: window.conclave.debug(), chat: [...document.querySelectorAll(".chat-message")].map(m =>
+			[m.dataset.from, m.querySelector(".chat-text") && m.querySelector(".chat-text").textContent])})`, &shownNow)
 		var relayed []string
 		for _, m := range proxy.Find(func(m hostile.Message) bool { return m.Dir == hostile.ToClient }) {
 			if env, err := hostile.ParseEnvelope(m.Data); err == nil && env.Type == "chat" {
