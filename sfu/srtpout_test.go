@@ -140,19 +140,21 @@ func TestSubscriberRTPIsSentByTheSFU(t *testing.T) {
 	}
 	before := o.sent.Load()
 	r.sendAndReceive(50)
-	if got := o.sent.Load() - before; got < 50 {
-		t.Fatalf("the SFU's writer sent %d of the 50 packets", got)
-	}
-	var batched uint64
+	waitFor(t, "the SFU's writer counting the 50 packets", func() bool { return o.sent.Load()-before >= 50 })
 	for _, s := range r.eng.writers.shards {
 		if s.batch == nil {
 			t.Fatal("a writer without a batch of its own on the operating system's socket")
 		}
-		batched += s.batch.sent.Load()
 	}
-	if batched < 50 {
-		t.Fatalf("the writers' batches sent %d datagrams, want the 50 packets at least", batched)
-	}
+	// A batch counts what it sent once the system call has returned, which can be after
+	// the subscriber has the datagrams.
+	waitFor(t, "the writers' batches sending the 50 packets", func() bool {
+		var batched uint64
+		for _, s := range r.eng.writers.shards {
+			batched += s.batch.sent.Load()
+		}
+		return batched >= 50
+	})
 }
 
 // TestSubscriberAsDTLSServerKeepsPionsPath: when the subscriber answers as the DTLS
