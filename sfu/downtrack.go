@@ -320,7 +320,8 @@ func (d *downTrack) keyframeRequest() {
 		return // nothing is sent for a hidden track: nothing to repair
 	}
 	st := d.up.stats
-	st.keyframesIn.Add(1)
+	// Counted once its outcome is: who sees the request counted sees what became of it.
+	defer st.keyframesIn.Add(1)
 	switch d.kf.request(d.up.now()) {
 	case keyframeRepaired:
 		st.keyframesRepaired.Add(1)
