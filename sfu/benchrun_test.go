@@ -34,6 +34,7 @@ func TestBenchmarksRun(t *testing.T) {
 		{"PacketCacheHeld", BenchmarkPacketCacheHeld},
 		{"PublisherReceive", BenchmarkPublisherReceive},
 		{"SRTPSeal", BenchmarkSRTPSeal},
+		{"SRTPWrite", BenchmarkSRTPWrite},
 		{"Write", BenchmarkWrite},
 		{"WriterBatch", BenchmarkWriterBatch},
 	} {

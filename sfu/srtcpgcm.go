@@ -52,16 +52,15 @@ func (p pionSRTCP) open(b []byte) ([]byte, error)     { return p.ctx.DecryptRTCP
 type srtcpGCM struct {
 	aead cipher.AEAD
 	salt [12]byte
-	// streams are the SSRCs seen (findStream): indexes sent when sealing, replay
-	// windows when opening.
+	// streams are the SSRCs seen, in the order of ids: indexes sent when sealing,
+	// replay windows when opening.
 	streams []srtcpStream
-	last    int
+	ids     streamIndex
 }
 
-// srtcpStream is one SSRC's SRTCP index: the last sent, or the highest received with
+// srtcpStream is one SSRC's SRTCP index (the SSRC is in srtcpGCM.ids): the last sent, or the highest received with
 // the window of the srtcpReplayWindow indexes below it (bit i: index-i was received).
 type srtcpStream struct {
-	ssrc   uint32
 	index  uint32
 	window uint64
 }
@@ -97,13 +96,11 @@ func newSRTCPGCM(masterKey, masterSalt []byte) (*srtcpGCM, error) {
 
 // find is ssrc's stream, or nil.
 func (s *srtcpGCM) find(ssrc uint32) *srtcpStream {
-	if i := findStream(s.streams, &s.last, ssrc); i >= 0 {
+	if i := s.ids.find(ssrc); i >= 0 {
 		return &s.streams[i]
 	}
 	return nil
 }
-
-func (st srtcpStream) key() uint32 { return st.ssrc }
 
 // nonce is the IV (RFC 7714 §9.1: 00 00 | SSRC | 00 00 | 0 | index, exclusive-ored
 // with the salt) and the AAD (the header and the ESRTCP word).
@@ -125,9 +122,9 @@ func (s *srtcpGCM) seal(plain []byte) ([]byte, error) {
 	ssrc := binary.BigEndian.Uint32(plain[4:])
 	st := s.find(ssrc)
 	if st == nil {
-		s.streams = append(s.streams, srtcpStream{ssrc: ssrc})
-		s.last = len(s.streams) - 1
-		st = &s.streams[s.last]
+		s.ids.add(ssrc)
+		s.streams = append(s.streams, srtcpStream{})
+		st = &s.streams[len(s.streams)-1]
 	}
 	if st.index >= srtcpMaxIndex {
 		return nil, errSRTCPExhausted
@@ -168,8 +165,8 @@ func (s *srtcpGCM) open(b []byte) ([]byte, error) {
 		return nil, errSRTCPAuth
 	}
 	if st == nil {
-		s.streams = append(s.streams, srtcpStream{ssrc: ssrc, index: index, window: 1})
-		s.last = len(s.streams) - 1
+		s.ids.add(ssrc)
+		s.streams = append(s.streams, srtcpStream{index: index, window: 1})
 	} else {
 		st.accept(index)
 	}

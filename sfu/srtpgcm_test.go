@@ -2,6 +2,8 @@ package sfu
 
 import (
 	"bytes"
+	"net/netip"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pion/rtp"
@@ -155,3 +157,121 @@ func BenchmarkSRTPSeal(b *testing.B) {
 		})
 	}
 }
+
+// capturedQueue is a media socket that keeps what is queued on it.
+type capturedQueue struct{ got [][]byte }
+
+func (q *capturedQueue) newDatagram() *datagram { return new(datagram) }
+
+func (q *capturedQueue) queueDatagram(d *datagram) error {
+	q.got = append(q.got, append([]byte(nil), d.buf[:d.n]...))
+	return nil
+}
+
+// TestSRTPOutWritesWhatTheSubscriberReads: what the SRTP writer sends, with the
+// transport-wide sequence number stamped and the payload sealed straight from the
+// packet (or marshalled with it, when padded), a receiving Pion context decrypts to the
+// packet written: for the profiles the writer seals itself and one it leaves to Pion's
+// context, over the interleaved streams and sequence number wrap of gcmPlan.
+func TestSRTPOutWritesWhatTheSubscriberReads(t *testing.T) {
+	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm,
+		srtp.ProtectionProfileAeadAes256Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
+		t.Run(profile.String(), func(t *testing.T) {
+			keyLen, err := profile.KeyLen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			saltLen, err := profile.SaltLen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := srtp.SessionKeys{LocalMasterKey: bytes.Repeat([]byte{7}, keyLen), LocalMasterSalt: bytes.Repeat([]byte{9}, saltLen)}
+			q := &capturedQueue{}
+			var dst atomic.Pointer[route]
+			dst.Store(&route{ap: netip.MustParseAddrPort("127.0.0.1:5004")})
+			out, err := newSRTPOut(keys, profile, q, &dst, nil, new(atomic.Uint64))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gcmProfile(profile) != (out.gcm != nil) {
+				t.Fatalf("sealer %v for %s", out.gcm != nil, profile)
+			}
+			recv, err := srtp.CreateContext(keys.LocalMasterKey, keys.LocalMasterSalt, profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, pk := range gcmPlan {
+				h, plain := gcmPacket(t, i, pk.ssrc, pk.seq)
+				var parsed rtp.Packet
+				if err := parsed.Unmarshal(plain); err != nil {
+					t.Fatal(err)
+				}
+				twcc := uint8(0)
+				if i%2 == 1 {
+					twcc = 5
+				}
+				hdr := *h
+				hdr.Extensions = append([]rtp.Extension(nil), h.Extensions...)
+				if _, err := out.write(nil, &hdr, parsed.Payload, twcc); err != nil {
+					t.Fatalf("packet %d: %v", i, err)
+				}
+				if len(q.got) != i+1 {
+					t.Fatalf("packet %d: %d datagrams queued", i, len(q.got))
+				}
+				dec, err := recv.DecryptRTP(nil, q.got[i], nil)
+				if err != nil {
+					t.Fatalf("packet %d (ssrc %x, seq %d): %v", i, pk.ssrc, pk.seq, err)
+				}
+				var got rtp.Packet
+				if err := got.Unmarshal(dec); err != nil {
+					t.Fatalf("packet %d: %v", i, err)
+				}
+				if !bytes.Equal(got.Payload, parsed.Payload) || got.SequenceNumber != pk.seq || got.SSRC != pk.ssrc ||
+					got.Padding != h.Padding || got.PaddingSize != h.PaddingSize || got.Timestamp != h.Timestamp {
+					t.Fatalf("packet %d decrypted to %+v", i, got.Header)
+				}
+				if ext := got.GetExtension(5); twcc != 0 && !bytes.Equal(ext, []byte{byte(out.twccSeq >> 8), byte(out.twccSeq)}) {
+					t.Fatalf("packet %d: transport-wide sequence number %x, want %d", i, ext, out.twccSeq)
+				}
+				if want := h.GetExtension(3); want != nil && !bytes.Equal(got.GetExtension(3), want) {
+					t.Fatalf("packet %d lost its header extension", i)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSRTPWrite is the SRTP writer's part of a forwarded packet: the header with
+// its transport-wide sequence number, sealed with the 1,100-byte payload into a
+// datagram, for a subscriber of a ten-person meeting (nine streams in turn). ns/op is
+// per packet.
+func BenchmarkSRTPWrite(b *testing.B) {
+	keys := srtp.SessionKeys{LocalMasterKey: make([]byte, 16), LocalMasterSalt: make([]byte, 12)}
+	var dst atomic.Pointer[route]
+	dst.Store(&route{ap: netip.MustParseAddrPort("127.0.0.1:5004")})
+	out, err := newSRTPOut(keys, srtp.ProtectionProfileAeadAes128Gcm, discardQueue{new(datagram)}, &dst, nil, new(atomic.Uint64))
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload := make([]byte, 1100)
+	var hs [9]rtp.Header
+	for i := range hs {
+		hs[i] = rtp.Header{Version: 2, PayloadType: 96, SSRC: uint32(0x1000 + i*7919)}
+	}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h := &hs[i%len(hs)]
+		h.SequenceNumber++
+		h.Timestamp = uint32(i/36) * 3000
+		if _, err := out.write(nil, h, payload, 3); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// discardQueue is a media socket that drops what is queued, reusing one datagram.
+type discardQueue struct{ d *datagram }
+
+func (q discardQueue) newDatagram() *datagram        { return q.d }
+func (q discardQueue) queueDatagram(*datagram) error { return nil }

@@ -140,17 +140,21 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 	} else {
 		d = sock.newDatagram()
 	}
-	if _, err := rtp.MarshalPacketTo(d.buf[:], h, payload); err != nil { //nolint:staticcheck
-		return 0, err
-	}
-	// In place, as Pion's own session encrypts: the ciphertext is as long as the
-	// plaintext, the tag follows it.
 	var enc []byte
 	var err error
-	if o.gcm != nil {
-		enc, err = o.gcm.seal(d.buf[:], hdrLen, size, h.SSRC, h.SequenceNumber)
-	} else {
-		enc, err = o.ctx.EncryptRTP(d.buf[:0], d.buf[:size], &o.parsed)
+	if o.gcm != nil && !h.Padding {
+		// The header alone, the payload encrypted straight from the packet behind it.
+		if _, err = h.MarshalTo(d.buf[:]); err == nil {
+			enc, err = o.gcm.sealPayload(d.buf[:], hdrLen, payload, h.SSRC, h.SequenceNumber)
+		}
+	} else if _, err = rtp.MarshalPacketTo(d.buf[:], h, payload); err == nil { //nolint:staticcheck
+		// In place, as Pion's own session encrypts: the ciphertext is as long as the
+		// plaintext, the tag follows it.
+		if o.gcm != nil {
+			enc, err = o.gcm.seal(d.buf[:], hdrLen, size, h.SSRC, h.SequenceNumber)
+		} else {
+			enc, err = o.ctx.EncryptRTP(d.buf[:0], d.buf[:size], &o.parsed)
+		}
 	}
 	if err != nil {
 		return 0, err
