@@ -26,14 +26,22 @@ import (
 //
 // The keys are the remote half of what dtlsKeys derives, which needs the server to be
 // the DTLS server: publish connections answer as such (newPublishConnection). Pion's
-// SRTP session and this context count each stream's rollovers separately; the one here
-// starts from the sequence number of the first packet the layer's Pion reader had
-// (layer.takenAt), so it knows whether the stream wrapped since.
+// SRTP session and the reader here count each stream's rollovers separately; the one
+// here starts from the sequence number of the first packet the layer's Pion reader had
+// (layer.takenAt), so it knows whether the stream wrapped since. The AES-GCM profiles,
+// the ones browsers negotiate, are opened by the SFU's own gcmOpener (srtpopen.go);
+// the others, and cryptex, by a Pion context of the same keys.
 type rtpIn struct {
 	p   *Participant
-	mu  sync.Mutex    // the context and hdr, should the socket be read by two goroutines
+	mu  sync.Mutex    // what follows, should the socket be read by two goroutines
 	ctx *srtp.Context // the publisher's (remote) keys
-	hdr rtp.Header
+	// gcm opens the AES-GCM profiles (srtpopen.go) until cryptex is set: the
+	// publisher's first packet in cryptex's form (RFC 9335) hands every stream to
+	// ctx, which opens both forms.
+	gcm     *gcmOpener
+	cryptex bool
+	roc     uint32 // the takeover's rollover counter for the packet being served
+	hdr     rtp.Header
 }
 
 // srtpReplayWindow is the replay window of Pion's SRTP session.
@@ -47,7 +55,13 @@ func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProf
 	if err != nil {
 		return nil, errors.Join(errSRTPProfile, err)
 	}
-	return &rtpIn{p: p, ctx: ctx}, nil
+	in := &rtpIn{p: p, ctx: ctx}
+	if gcmProfile(profile) {
+		if in.gcm, err = newGCMOpener(keys.RemoteMasterKey, keys.RemoteMasterSalt); err != nil {
+			return nil, errors.Join(errSRTPProfile, err)
+		}
+	}
+	return in, nil
 }
 
 // rtpRoutes are the publish connections whose SRTP the SFU reads itself.
@@ -140,8 +154,9 @@ func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 			roc = 1
 		}
 		in.ctx.SetROC(l.ssrc, roc)
+		in.roc = roc
 	}
-	plain, err := in.ctx.DecryptRTP(b, b, &in.hdr)
+	plain, err := in.open(b, l)
 	if err == nil {
 		l.taken = true
 	}
@@ -154,6 +169,52 @@ func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 	wait = l.tailWaitsForBatch()
 	l.rx.Unlock()
 	return wait, nil
+}
+
+// open decrypts b, a packet of l's stream, in place: by the opener, or by Pion's
+// context once the publisher sent cryptex (and for the profiles the opener does not
+// handle). Under in.mu.
+func (in *rtpIn) open(b []byte, l *layer) ([]byte, error) {
+	if in.gcm == nil || in.cryptex {
+		return in.ctx.DecryptRTP(b, b, &in.hdr)
+	}
+	hdrLen, err := in.hdr.Unmarshal(b)
+	if err != nil {
+		return nil, err
+	}
+	if in.hdr.Extension && (in.hdr.ExtensionProfile == rtp.CryptexProfileOneByte || in.hdr.ExtensionProfile == rtp.CryptexProfileTwoByte) {
+		return in.openCryptex(b, l)
+	}
+	if !l.taken {
+		return in.gcm.openFirst(b, hdrLen, l.ssrc, in.hdr.SequenceNumber, in.roc)
+	}
+	return in.gcm.open(b, hdrLen, l.ssrc, in.hdr.SequenceNumber)
+}
+
+// openCryptex opens a packet in cryptex's form (RFC 9335) with Pion's context and, if
+// it is authentic, leaves every stream to that context from now on, each starting
+// from the rollover counter of its highest packet opened here. Until a packet is
+// authentic nothing changes but the context's counter for its stream (which the
+// opener's state tells again at the next try): a forged one cannot move the
+// connection. Browsers send cryptex from a connection's first packet, so the
+// hand-over comes before the opener has a stream; one handed over across a sequence
+// number wrap would start a counter behind, and the context's replay window starts
+// from the first packet it opens.
+func (in *rtpIn) openCryptex(b []byte, l *layer) ([]byte, error) {
+	if i := in.gcm.ids.find(l.ssrc); i >= 0 && l.taken {
+		in.ctx.SetROC(l.ssrc, uint32(in.gcm.streams[i].index>>16))
+	}
+	plain, err := in.ctx.DecryptRTP(b, b, &in.hdr)
+	if err != nil {
+		return nil, err
+	}
+	in.cryptex = true
+	for i, ssrc := range in.gcm.ids.ssrcs {
+		if ssrc != l.ssrc {
+			in.ctx.SetROC(ssrc, uint32(in.gcm.streams[i].index>>16))
+		}
+	}
+	return plain, nil
 }
 
 // layerBySSRC is the layer whose stream is read here under ssrc, nil if none. It takes
