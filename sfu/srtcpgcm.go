@@ -58,8 +58,9 @@ type srtcpGCM struct {
 	ids     streamIndex
 }
 
-// srtcpStream is one SSRC's SRTCP index (the SSRC is in srtcpGCM.ids): the last sent, or the highest received with
-// the window of the srtcpReplayWindow indexes below it (bit i: index-i was received).
+// srtcpStream is one SSRC's SRTCP index (the SSRC is in srtcpGCM.ids): the last sent,
+// or the highest received with the window of the srtcpReplayWindow indexes below it
+// (bit i: index-i was received).
 type srtcpStream struct {
 	index  uint32
 	window uint64

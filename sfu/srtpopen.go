@@ -11,11 +11,11 @@ import (
 // the context's per-packet bookkeeping (the stream's state looked up in a map, the
 // tag length asked of the profile twice, a replay detector behind an interface) was a
 // third of the decryption's samples at ten all-to-all, where every received packet is
-// one ninth of the forwarded ones (bench/README.md, "The publishers' SRTP opened by
-// the SFU"). It reads what the context reads: the same session keys, initialisation
-// vector, rollover counter estimate (RFC 3711 §3.3.1) and replay window (64 packets,
-// srtpReplayWindow), checked against Pion's context packet by packet
-// (TestGCMOpenerReadsWhatPionReads, FuzzGCMOpener).
+// one ninth of the forwarded ones (bench/README.md, "The SRTP writer without a copy,
+// the publishers' SRTP opened by the SFU"). It reads what the context reads: the same
+// session keys, initialisation vector, rollover counter estimate (RFC 3711 §3.3.1) and
+// replay window (64 packets, srtpReplayWindow), checked against Pion's context packet
+// by packet (TestGCMOpenerReadsWhatPionReads, FuzzGCMOpener).
 //
 // A stream is known from its first packet read here, whose rollover counter the
 // takeover tells (openFirst, rtpIn.serve); a packet of a stream not known is refused.
