@@ -32,7 +32,7 @@ type rtcpIn struct {
 }
 
 // srtcpReplayWindow is the replay window of Pion's SRTCP session, and srtcpGCM's.
-const srtcpReplayWindow = 64
+const srtcpReplayWindow = replayBits
 
 func newRTCPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProfile) (*rtcpIn, error) {
 	sc, err := newSRTCPCipher(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile)

@@ -45,7 +45,7 @@ type rtpIn struct {
 }
 
 // srtpReplayWindow is the replay window of Pion's SRTP session.
-const srtpReplayWindow = 64
+const srtpReplayWindow = replayBits
 
 func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProfile) (*rtpIn, error) {
 	// Cryptex (RFC 9335, encrypted header extensions) is taken when the publisher

@@ -175,25 +175,9 @@ func (s *srtcpGCM) open(b []byte) ([]byte, error) {
 }
 
 // fresh reports whether index is neither received before nor older than the window.
-func (st *srtcpStream) fresh(index uint32) bool {
-	if index > st.index {
-		return true
-	}
-	d := st.index - index
-	return d < srtcpReplayWindow && st.window&(1<<d) == 0
-}
+func (st *srtcpStream) fresh(index uint32) bool { return replayFresh(st.index, st.window, index) }
 
 // accept marks index received, moving the window on if it is the highest yet.
 func (st *srtcpStream) accept(index uint32) {
-	if index > st.index {
-		d := index - st.index
-		if d >= srtcpReplayWindow {
-			st.window = 1
-		} else {
-			st.window = st.window<<d | 1
-		}
-		st.index = index
-		return
-	}
-	st.window |= 1 << (st.index - index)
+	st.index, st.window = replayAccept(st.index, st.window, index)
 }

@@ -145,24 +145,36 @@ func (st *openState) estimate(seq uint16) (index uint64, ok bool) {
 }
 
 // fresh reports whether index was not received and is within the window.
-func (st *openState) fresh(index uint64) bool {
-	if index > st.index {
-		return true
-	}
-	d := st.index - index
-	return d < srtpReplayWindow && st.window&(1<<d) == 0
-}
+func (st *openState) fresh(index uint64) bool { return replayFresh(st.index, st.window, index) }
 
 // accept marks index received, moving the window on if it is the highest.
 func (st *openState) accept(index uint64) {
-	if index <= st.index {
-		st.window |= 1 << (st.index - index)
-		return
+	st.index, st.window = replayAccept(st.index, st.window, index)
+}
+
+// replayBits is the length of a replay window, SRTP's and SRTCP's (srtpReplayWindow,
+// srtcpReplayWindow): the bits of its bitmap.
+const replayBits = 64
+
+// replayFresh reports whether a packet of index is new to a replay window: top is the
+// highest index received, window the replayBits indexes up to it (bit i: top-i was
+// received). One older than the window is not.
+func replayFresh[I uint32 | uint64](top I, window uint64, index I) bool {
+	if index > top {
+		return true
 	}
-	if d := index - st.index; d < srtpReplayWindow {
-		st.window = st.window<<d | 1
-	} else {
-		st.window = 1
+	d := top - index
+	return d < replayBits && window&(1<<d) == 0
+}
+
+// replayAccept is the window (replayFresh) with index marked received: moved on if
+// index is the highest yet.
+func replayAccept[I uint32 | uint64](top I, window uint64, index I) (I, uint64) {
+	if index <= top {
+		return top, window | 1<<(top-index)
 	}
-	st.index = index
+	if d := index - top; d < replayBits {
+		return index, window<<d | 1
+	}
+	return index, 1
 }
