@@ -78,6 +78,24 @@ func sealAt(t testing.TB, send *srtp.Context, ssrc uint32, seq uint16, roc uint3
 	return b
 }
 
+// newOpenerRig is a sender's context, a receiving Pion context with the SRTP
+// session's replay window, and an opener, all of one key of keyLen bytes.
+func newOpenerRig(t testing.TB, profile srtp.ProtectionProfile, keyLen int) (send, pion *srtp.Context, o *gcmOpener) {
+	t.Helper()
+	key, salt := srtcpTestKey(keyLen)
+	send, err := srtp.CreateContext(key, salt, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pion, err = srtp.CreateContext(key, salt, profile, srtp.SRTPReplayProtection(srtpReplayWindow)); err != nil {
+		t.Fatal(err)
+	}
+	if o, err = newGCMOpener(key, salt); err != nil {
+		t.Fatal(err)
+	}
+	return send, pion, o
+}
+
 // openBoth gives b to the opener and to Pion's receiving context and fails the test
 // when they disagree; it reports whether the opener took it.
 func openBoth(t testing.TB, o *gcmOpener, pion *srtp.Context, b []byte, first bool, roc uint32) bool {
@@ -115,19 +133,7 @@ func openBoth(t testing.TB, o *gcmOpener, pion *srtp.Context, b []byte, first bo
 func TestGCMOpenerReadsWhatPionReads(t *testing.T) {
 	for _, tc := range srtcpProfiles {
 		t.Run(tc.name, func(t *testing.T) {
-			key, salt := srtcpTestKey(tc.keyLen)
-			send, err := srtp.CreateContext(key, salt, tc.profile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pion, err := srtp.CreateContext(key, salt, tc.profile, srtp.SRTPReplayProtection(srtpReplayWindow))
-			if err != nil {
-				t.Fatal(err)
-			}
-			o, err := newGCMOpener(key, salt)
-			if err != nil {
-				t.Fatal(err)
-			}
+			send, pion, o := newOpenerRig(t, tc.profile, tc.keyLen)
 			for i, st := range openerPlan {
 				b := sealAt(t, send, st.ssrc, st.seq, st.roc, i%2 == 0)
 				switch st.spoil {
@@ -185,20 +191,8 @@ func FuzzGCMOpener(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 1, 0, 1, 0, 0, 1, 0, 0, 0})
 	f.Add([]byte{0, 0x7f, 0xff, 0, 0x7f, 0xff, 0, 0x80, 0x10, 2, 0, 1, 0, 0xff, 0xc0})
 	f.Add([]byte{4, 0, 3, 0, 0xff, 0xff, 6, 0, 1, 1, 0, 0x40, 0, 0xff, 0xbf})
-	key, salt := srtcpTestKey(16)
 	f.Fuzz(func(t *testing.T, script []byte) {
-		send, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pion, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm, srtp.SRTPReplayProtection(srtpReplayWindow))
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, err := newGCMOpener(key, salt)
-		if err != nil {
-			t.Fatal(err)
-		}
+		send, pion, o := newOpenerRig(t, srtp.ProtectionProfileAeadAes128Gcm, 16)
 		// Each stream's true packet index; the first packet of each is at 65000 of
 		// counter 1, so scripts reach both sides of a wrap at once.
 		index := [2]int64{1<<16 + 65000, 1<<16 + 65000}
