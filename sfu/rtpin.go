@@ -185,10 +185,17 @@ func (in *rtpIn) open(b []byte, l *layer) ([]byte, error) {
 	if in.hdr.Extension && (in.hdr.ExtensionProfile == rtp.CryptexProfileOneByte || in.hdr.ExtensionProfile == rtp.CryptexProfileTwoByte) {
 		return in.openCryptex(b, l)
 	}
+	seq := in.hdr.SequenceNumber
 	if !l.taken {
-		return in.gcm.openFirst(b, hdrLen, l.ssrc, in.hdr.SequenceNumber, in.roc)
+		return in.gcm.openFirst(b, hdrLen, l.ssrc, seq, in.roc)
 	}
-	return in.gcm.open(b, hdrLen, l.ssrc, in.hdr.SequenceNumber)
+	plain, err := in.gcm.open(b, hdrLen, l.ssrc, seq)
+	if errors.Is(err, errSRTPUnknownStream) {
+		// A layer some other reader took over: a publish connection's DTLS, and so its
+		// reader, starts once, so never yet; from counter 0, as Pion's context would.
+		return in.gcm.openFirst(b, hdrLen, l.ssrc, seq, 0)
+	}
+	return plain, err
 }
 
 // openCryptex opens a packet in cryptex's form (RFC 9335) with Pion's context and, if

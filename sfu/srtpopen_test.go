@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 // openerStep is one packet a publisher's SRTP reader gets: seq of stream ssrc, sent
@@ -264,4 +265,29 @@ func TestPublisherCryptexGoesToPion(t *testing.T) {
 	step("the plain form after it", seal(plainSend, 3, 1), true, true)
 	step("the cryptex form again", seal(cryptexSend, 4, 1), true, true)
 	step("a replay of it", seal(cryptexSend, 4, 1), false, true)
+}
+
+// TestPublisherLayerTakenElsewhereIsRead: a layer whose stream this reader never took
+// over but which is marked taken (by a reader of the connection before this one) is
+// read from rollover counter 0, as Pion's context read it; a forgery does not start it.
+func TestPublisherLayerTakenElsewhereIsRead(t *testing.T) {
+	l := &layer{takenAt: 1, taken: true}
+	routes, ap := newTestRTPIn(t, webrtc.RTPCodecTypeAudio, l)
+	send, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := sealAt(t, send, 1, 500, 0, false)
+	forged[len(forged)-1] ^= 1
+	if !routes.take(forged, ap, 0) || routes.read.Load() != 0 || routes.refused.Load() != 1 {
+		t.Fatalf("the forgery: %d read, %d refused", routes.read.Load(), routes.refused.Load())
+	}
+	for _, seq := range []uint16{500, 501} {
+		if !routes.take(sealAt(t, send, 1, seq, 0, false), ap, 0) {
+			t.Fatalf("packet %d not taken", seq)
+		}
+	}
+	if routes.read.Load() != 2 || routes.refused.Load() != 1 {
+		t.Fatalf("%d read, %d refused, want 2 and 1", routes.read.Load(), routes.refused.Load())
+	}
 }
