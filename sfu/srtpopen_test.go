@@ -158,15 +158,7 @@ func TestGCMOpenerReadsWhatPionReads(t *testing.T) {
 // TestGCMOpenerRefusesWhatItDoesNotKnow: a packet of a stream the reader did not take
 // over, and one past the last rollover counter, are refused and change nothing.
 func TestGCMOpenerRefusesWhatItDoesNotKnow(t *testing.T) {
-	key, salt := srtcpTestKey(16)
-	send, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := newGCMOpener(key, salt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	send, _, o := newOpenerRig(t, srtp.ProtectionProfileAeadAes128Gcm, 16)
 	b := sealAt(t, send, 9, 100, 0, false)
 	if _, err := o.open(b, 12, 9, 100); !errors.Is(err, errSRTPUnknownStream) || len(o.streams) != 0 {
 		t.Fatalf("a stream not taken over: %v, %d streams", err, len(o.streams))
