@@ -40,7 +40,6 @@ type rtpIn struct {
 	// ctx, which opens both forms.
 	gcm     *gcmOpener
 	cryptex bool
-	roc     uint32 // the takeover's rollover counter for the packet being served
 	hdr     rtp.Header
 }
 
@@ -139,6 +138,7 @@ func (r *rtpRoutes) batchDone() {
 // the kernel received it (0: not known).
 func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 	in.mu.Lock()
+	var roc uint32 // the takeover's, for a stream's first packet read here
 	if !l.taken {
 		// The first packet read here: its rollover counter follows from the
 		// sequence number the takeover started at (Pion's context had rollover 0
@@ -149,14 +149,12 @@ func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 			in.mu.Unlock()
 			return false, errNotYet
 		}
-		var roc uint32
 		if seq < l.takenAt {
 			roc = 1
 		}
 		in.ctx.SetROC(l.ssrc, roc)
-		in.roc = roc
 	}
-	plain, err := in.open(b, l)
+	plain, err := in.open(b, l, roc)
 	if err == nil {
 		l.taken = true
 	}
@@ -173,8 +171,8 @@ func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 
 // open decrypts b, a packet of l's stream, in place: by the opener, or by Pion's
 // context once the publisher sent cryptex (and for the profiles the opener does not
-// handle). Under in.mu.
-func (in *rtpIn) open(b []byte, l *layer) ([]byte, error) {
+// handle). roc is the takeover's rollover counter while l is not taken. Under in.mu.
+func (in *rtpIn) open(b []byte, l *layer, roc uint32) ([]byte, error) {
 	if in.gcm == nil || in.cryptex {
 		return in.ctx.DecryptRTP(b, b, &in.hdr)
 	}
@@ -187,7 +185,7 @@ func (in *rtpIn) open(b []byte, l *layer) ([]byte, error) {
 	}
 	seq := in.hdr.SequenceNumber
 	if !l.taken {
-		return in.gcm.openFirst(b, hdrLen, l.ssrc, seq, in.roc)
+		return in.gcm.openFirst(b, hdrLen, l.ssrc, seq, roc)
 	}
 	plain, err := in.gcm.open(b, hdrLen, l.ssrc, seq)
 	if errors.Is(err, errSRTPUnknownStream) {
