@@ -22,8 +22,12 @@ type packetSlab struct {
 const (
 	// slabPackets is the packets a chunk holds (about 4 KB).
 	slabPackets = 32
-	// slabBytes is the size of a chunk of bytes: a dozen video packets.
-	slabBytes = 16 << 10
+	// slabBytes is the size of a chunk of bytes: a dozen video packets. It is one of
+	// the runtime's size classes that put four objects in a span (14,336 bytes, spans
+	// of 56 KB): a chunk then mostly comes from a span already cached, where 16 KB
+	// chunks were one a span and each took the page allocator's slow path (1.2 % of
+	// the server's samples at 10 all-to-all; bench/README.md).
+	slabBytes = 14336
 	// audioSlabBytes is an audio layer's: 25–40 Opus packets, about the second its
 	// cache keeps (packetCache), where a video-sized chunk would hold three seconds
 	// and in a silent meeting (a packet every 400 ms) a minute.
