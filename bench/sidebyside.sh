@@ -9,7 +9,8 @@
 #
 # SHAPES are P:N[:LATE] (P publishers, N receive-only subscribers, LATE late joiners);
 # P > 1 is all-to-all. XARGS adds sfuload flags to every run (e.g. "--fps 1 --bitrate 8000").
-# Binaries (none is built here except Conclave's when CONCLAVE_BIN is unset):
+# Binaries (none is built here except Conclave's when CONCLAVE_BIN is unset; build them all
+# with CGO_ENABLED=0, as bench/README.md does, so that none pays glibc's share and another not):
 #   SFULOAD       sfuload (go build in ../shared/bench/sfuload)
 #   PIONSFU       its stock-Pion reference (go build ./cmd/pionsfu there)
 #   GALENE_BIN    Galène with loopback candidates (README: one line added)
@@ -34,7 +35,8 @@ mkdir -p "$OUT"
 
 if [[ -z "${CONCLAVE_BIN:-}" ]]; then
 	CONCLAVE_BIN=$OUT/conclave
-	(cd "$HERE" && go build -o "$CONCLAVE_BIN" ./cmd/conclave)
+	# Static, as the README builds it for a server (and as the others are built below).
+	(cd "$HERE" && CGO_ENABLED=0 go build -o "$CONCLAVE_BIN" ./cmd/conclave)
 fi
 [[ -x "$SFULOAD" ]] || { echo "no sfuload at $SFULOAD (set SFULOAD)" >&2; exit 1; }
 
