@@ -114,8 +114,13 @@ func newBatchWriter(c *net.UDPConn) (batchWriter, error) {
 // of the first datagram not sent.
 func (w *mmsgWriter) writeBatch(ds []*datagram) (int, error) {
 	sent, err := w.call(ds, w.gso)
+	if err == nil || w.segs[0] <= 1 {
+		return sent, err
+	}
+	// errno is declared here, not above: errors.As takes its address, which moves it
+	// to the heap, and a batch that went out must not allocate.
 	var errno syscall.Errno
-	if err != nil && w.segs[0] > 1 && errors.As(err, &errno) && (errno == unix.EIO || errno == unix.EINVAL) {
+	if errors.As(err, &errno) && (errno == unix.EIO || errno == unix.EINVAL) {
 		// The first message was a segmented one and the kernel would not cut it: the
 		// device cannot checksum the segments (EIO: never again on this socket) or the
 		// path's MTU is below the segment (EINVAL: this batch). Sent as datagrams,

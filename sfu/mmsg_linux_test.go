@@ -208,6 +208,39 @@ func BenchmarkWriterBatch(b *testing.B) {
 	}
 }
 
+// TestWriterBatchSendsWithoutAllocating: a batch that the kernel takes, segmented or
+// one datagram a message, allocates nothing (the forwarding path's promise, which
+// TestForwardPathDoesNotAllocate keeps up to the writer's batch).
+func TestWriterBatchSendsWithoutAllocating(t *testing.T) {
+	for _, gso := range []bool{false, true} {
+		send := listenLoopback(t)
+		b, w := mustWriterBatch(t, send)
+		if gso && !w.gso {
+			t.Log("this kernel does not segment UDP")
+			continue
+		}
+		w.gso = gso
+		peers := [2]netip.AddrPort{
+			listenLoopback(t).LocalAddr().(*net.UDPAddr).AddrPort(),
+			listenLoopback(t).LocalAddr().(*net.UDPAddr).AddrPort(),
+		}
+		allocs := testing.AllocsPerRun(50, func() {
+			for i := range 8 { // a run of four to each peer
+				d := b.newDatagram()
+				d.n, d.ap = 1000, peers[i/4]
+				_ = b.queueDatagram(d)
+			}
+			b.flush()
+		})
+		if allocs != 0 {
+			t.Errorf("gso %v: %.1f allocations a batch", gso, allocs)
+		}
+		if b.failed.Load() != 0 || b.sent.Load() == 0 {
+			t.Fatalf("gso %v: %d sent, %d refused", gso, b.sent.Load(), b.failed.Load())
+		}
+	}
+}
+
 // batchLog is a datagramTaker that takes the datagrams beginning with "take" and
 // records what it was called for, and the receive times it was given.
 type batchLog struct {
