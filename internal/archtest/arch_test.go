@@ -8,6 +8,7 @@ package archtest
 import (
 	"encoding/json"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -21,8 +22,16 @@ type pkg struct {
 
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-json", "conclave/...")
+	return goList[pkg](t, nil, "-json", "conclave/...")
+}
+
+// goList runs `go list` with args (and env added to the environment) in the module's
+// root and decodes each package it prints into a T.
+func goList[T any](t *testing.T, env []string, args ...string) []T {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list"}, args...)...)
 	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -30,10 +39,10 @@ func listPackages(t *testing.T) []pkg {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var pkgs []pkg
+	var pkgs []T
 	dec := json.NewDecoder(out)
 	for {
-		var p pkg
+		var p T
 		if err := dec.Decode(&p); err == io.EOF {
 			break
 		} else if err != nil {
