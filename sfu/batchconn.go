@@ -254,8 +254,10 @@ func sendAll(w batchWriter, ms []*datagram, c *sendCounts) {
 // and on a server with several cores the writers' system calls run side by side.
 // Only its writer touches it.
 type writerBatch struct {
-	w     batchWriter
-	slots [maxBatch]datagram
+	w batchWriter
+	// slots are made at the first datagram: the writer of a subscriber on ICE-TCP
+	// (writerpool.go) has a batch of its own and may never send one (96 KB).
+	slots *[maxBatch]datagram
 	held  []*datagram
 	sendCounts
 
@@ -265,6 +267,27 @@ type writerBatch struct {
 	arrival int64
 	now     func() time.Time
 	delay   delayHistogram
+
+	// frames are the ICE-TCP connections holding frames written in this batch
+	// (srtpOut.write), each written once at the flush.
+	frames []frameQueue
+}
+
+// frameQueue is an ICE-TCP connection that holds a writer's frames for one write at
+// its batch's flush (liteTCP.queueFrame).
+type frameQueue interface {
+	queueFrame(b []byte) error
+	flushFrames() error
+}
+
+// holdFrames notes that q holds frames for this batch's flush.
+func (b *writerBatch) holdFrames(q frameQueue) {
+	for _, x := range b.frames {
+		if x == q {
+			return
+		}
+	}
+	b.frames = append(b.frames, q)
 }
 
 func newWriterBatch(c *net.UDPConn) (*writerBatch, error) {
@@ -276,7 +299,12 @@ func newWriterBatch(c *net.UDPConn) (*writerBatch, error) {
 }
 
 // newDatagram is the next free slot; it is sent only once queued.
-func (b *writerBatch) newDatagram() *datagram { return &b.slots[len(b.held)] }
+func (b *writerBatch) newDatagram() *datagram {
+	if b.slots == nil {
+		b.slots = new([maxBatch]datagram)
+	}
+	return &b.slots[len(b.held)]
+}
 
 func (b *writerBatch) queueDatagram(d *datagram) error {
 	d.arrival = b.arrival
@@ -287,15 +315,20 @@ func (b *writerBatch) queueDatagram(d *datagram) error {
 	return nil
 }
 
-// flush sends what is held.
+// flush sends what is held. A connection's frames that fail to go out are lost as a
+// datagram the socket refuses would be (its peer's consent checks then fail too).
 func (b *writerBatch) flush() {
-	if len(b.held) == 0 {
-		return
+	if len(b.held) > 0 {
+		sendAll(b.w, b.held, &b.sendCounts)
+		b.measure()
+		clear(b.held)
+		b.held = b.held[:0]
 	}
-	sendAll(b.w, b.held, &b.sendCounts)
-	b.measure()
-	clear(b.held)
-	b.held = b.held[:0]
+	for i, q := range b.frames {
+		_ = q.flushFrames()
+		b.frames[i] = nil
+	}
+	b.frames = b.frames[:0]
 }
 
 // measure records the forwarding delay of the held datagrams that carry an arrival,

@@ -30,6 +30,7 @@ func TestBenchmarksRun(t *testing.T) {
 		{"BatchConn", BenchmarkBatchConn},
 		{"CongestionControlWrite", BenchmarkCongestionControlWrite},
 		{"Fanout", BenchmarkFanout},
+		{"ICETCPWrite", BenchmarkICETCPWrite},
 		{"LevelReaderNote", BenchmarkLevelReaderNote},
 		{"PacketCacheHeld", BenchmarkPacketCacheHeld},
 		{"PublisherReceive", BenchmarkPublisherReceive},

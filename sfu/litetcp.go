@@ -39,25 +39,73 @@ const (
 
 // liteTCP is one ICE-TCP connection of a lite agent's peer.
 type liteTCP struct {
-	conn   net.Conn
-	ap     netip.AddrPort
-	wmu    sync.Mutex // one frame at a time
-	wbuf   []byte
-	closed atomic.Bool
-	lite   atomic.Pointer[iceLite] // the agent whose check last passed on it
+	conn net.Conn
+	ap   netip.AddrPort
+	wmu  sync.Mutex // one write at a time; guards pending
+	// pending are the frames not written yet: those a writer queued (queueFrame) for
+	// one write at the end of its pass, and a write's own. A write sends what a
+	// writer queued first, so frames leave in the order they were given.
+	pending []byte
+	closed  atomic.Bool
+	lite    atomic.Pointer[iceLite] // the agent whose check last passed on it
 }
 
-// write sends b as one frame.
+// maxPendingTCP is the most a connection holds of frames a writer queued before it
+// writes them: a dozen video packets, more than a frame of most streams.
+const maxPendingTCP = 16 << 10
+
+// write sends b as one frame, after the frames a writer queued.
 func (c *liteTCP) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.appendLocked(b); err != nil {
+		return err
+	}
+	return c.writeLocked()
+}
+
+// queueFrame holds b as a frame for the next write (flushFrames, or any write); what
+// is held is written first if b would take it past maxPendingTCP. A subscriber's
+// writer queues its packets so that one write (and one segment) carries what its
+// pass wrote, where a write of each packet cost a system call and a TCP segment
+// each.
+func (c *liteTCP) queueFrame(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.pending) > 0 && len(c.pending)+2+len(b) > maxPendingTCP {
+		if err := c.writeLocked(); err != nil {
+			return err
+		}
+	}
+	return c.appendLocked(b)
+}
+
+// flushFrames writes the frames a writer queued.
+func (c *liteTCP) flushFrames() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.pending) == 0 {
+		return nil
+	}
+	return c.writeLocked()
+}
+
+// appendLocked adds b to pending as a frame (RFC 4571: its length, then it).
+func (c *liteTCP) appendLocked(b []byte) error {
 	if len(b) > 0xffff {
 		return errTooLarge
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.wbuf = binary.BigEndian.AppendUint16(c.wbuf[:0], uint16(len(b)))
-	c.wbuf = append(c.wbuf, b...)
+	c.pending = binary.BigEndian.AppendUint16(c.pending, uint16(len(b)))
+	c.pending = append(c.pending, b...)
+	return nil
+}
+
+// writeLocked writes pending, which is empty after it whether or not the write
+// succeeded (a write that failed part way left the stream's framing broken anyway).
+func (c *liteTCP) writeLocked() error {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(tcpWriteWait))
-	_, err := c.conn.Write(c.wbuf)
+	_, err := c.conn.Write(c.pending)
+	c.pending = c.pending[:0]
 	return err
 }
 
@@ -127,6 +175,8 @@ func (r liteTCPRoute) WriteTo(b []byte, _ net.Addr) (int, error) {
 	}
 	return len(b), nil
 }
+func (r liteTCPRoute) queueFrame(b []byte) error              { return r.c.queueFrame(b) }
+func (r liteTCPRoute) flushFrames() error                     { return r.c.flushFrames() }
 func (r liteTCPRoute) ReadFrom([]byte) (int, net.Addr, error) { return 0, nil, errors.ErrUnsupported }
 func (r liteTCPRoute) Close() error                           { return nil }
 func (r liteTCPRoute) LocalAddr() net.Addr                    { return r.c.conn.LocalAddr() }

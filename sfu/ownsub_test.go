@@ -226,6 +226,17 @@ func TestOwnSubscribeOverICETCP(t *testing.T) {
 	}
 	seq := r.pub.send()
 	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	// A frame's packets, which the subscriber's writer writes to the connection
+	// together (liteTCP.queueFrame), each arrive.
+	seqs := r.pub.frame(5, func(int) bool { return true })
+	waitFor(t, "the frame at the subscriber", func() bool {
+		for _, s := range seqs {
+			if !r.sub.has(s) {
+				return false
+			}
+		}
+		return true
+	})
 	before := r.eng.Stats().KeyframeRequestsReceived
 	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.subSSRC()}}, before+1)
 }

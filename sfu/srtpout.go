@@ -164,8 +164,15 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 		d.n = copy(d.buf[:], enc)
 	}
 	if dst.tcp != nil {
-		// The subscriber's writer is its own (writerpool.go): this may wait for the peer.
-		if _, err := dst.tcp.WriteTo(d.buf[:d.n], dst.raddr); err != nil {
+		// The subscriber's writer is its own (writerpool.go): this may wait for the
+		// peer. Our own ICE-TCP connections hold the writer's frames for one write at
+		// its batch's flush.
+		if fq, ok := dst.tcp.(frameQueue); ok && batch != nil {
+			if err := fq.queueFrame(d.buf[:d.n]); err != nil {
+				return 0, err
+			}
+			batch.holdFrames(fq)
+		} else if _, err := dst.tcp.WriteTo(d.buf[:d.n], dst.raddr); err != nil {
 			return 0, err
 		}
 	} else if err := sock.queueDatagram(d); err != nil {

@@ -1,0 +1,206 @@
+package sfu
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// countingConn counts the writes made on a connection.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// frameReader reads the RFC 4571 frames that arrive at the far end of a loopback TCP
+// connection.
+type frameReader struct {
+	t    *testing.T
+	conn net.Conn
+}
+
+// next is the next frame; only a lost frame meets the generous deadline.
+func (r frameReader) next() []byte {
+	r.t.Helper()
+	buf := make([]byte, 0xffff)
+	_ = r.conn.SetReadDeadline(time.Now().Add(mediaWait))
+	n, err := readFrame(r.conn, buf)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return buf[:n]
+}
+
+// tcpPair is a liteTCP on a loopback TCP connection, whose writes are counted, and
+// the connection's far end.
+func tcpPair(tb testing.TB) (*liteTCP, *countingConn, net.Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	near, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	far, err := ln.Accept()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = near.Close(); _ = far.Close() })
+	cc := &countingConn{Conn: near}
+	return &liteTCP{conn: cc, ap: near.RemoteAddr().(*net.TCPAddr).AddrPort()}, cc, far
+}
+
+// newTCPOut is an SRTP writer whose route is c, writing into a batch of its own.
+func newTCPOut(tb testing.TB, c *liteTCP) (*srtpOut, *writerBatch) {
+	tb.Helper()
+	batch, err := newWriterBatch(listenLoopback(tb))
+	if err != nil {
+		tb.Skip("no batching socket here:", err)
+	}
+	keys := srtp.SessionKeys{LocalMasterKey: make([]byte, 16), LocalMasterSalt: make([]byte, 12)}
+	var dst atomic.Pointer[route]
+	dst.Store(&route{tcp: liteTCPRoute{c}, raddr: net.TCPAddrFromAddrPort(c.ap)})
+	out, err := newSRTPOut(keys, srtp.ProtectionProfileAeadAes128Gcm, batch, &dst, nil, new(atomic.Uint64))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out, batch
+}
+
+// TestICETCPWriterPassIsOneWrite: the packets a subscriber's writer writes in one pass
+// over ICE-TCP go out in one write at its batch's flush, each a whole frame, in order;
+// a write of the connection's own (SRTCP, DTLS, a check's answer) sends the queued
+// frames before its own; frames beyond maxPendingTCP are written as the limit is
+// reached, none lost or reordered.
+func TestICETCPWriterPassIsOneWrite(t *testing.T) {
+	c, cc, conn := tcpPair(t)
+	far := frameReader{t, conn}
+	out, batch := newTCPOut(t, c)
+	h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 0x1234}
+	payload := make([]byte, 1100)
+	send := func(n int) {
+		t.Helper()
+		for range n {
+			h.SequenceNumber++
+			if _, err := out.write(batch, &h, payload, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	expect := func(from uint16, n int) {
+		t.Helper()
+		for i := range n {
+			f := far.next()
+			var got rtp.Header
+			if _, err := got.Unmarshal(f); err != nil {
+				t.Fatalf("frame %d: %v", i, err)
+			}
+			if want := from + uint16(i); got.SequenceNumber != want || len(f) != 12+len(payload)+16 {
+				t.Fatalf("frame %d: sequence number %d, %d bytes; want %d, %d", i, got.SequenceNumber, len(f), want, 12+len(payload)+16)
+			}
+		}
+	}
+
+	send(4)
+	if w := cc.writes.Load(); w != 0 {
+		t.Fatalf("%d writes before the flush", w)
+	}
+	batch.flush()
+	if w := cc.writes.Load(); w != 1 {
+		t.Fatalf("a pass of four packets took %d writes, want 1", w)
+	}
+	expect(1, 4)
+
+	send(2)
+	own := []byte("the connection's own")
+	if err := c.write(own); err != nil {
+		t.Fatal(err)
+	}
+	if w := cc.writes.Load(); w != 2 {
+		t.Fatalf("%d writes, want 2", w)
+	}
+	expect(5, 2)
+	if f := far.next(); !bytes.Equal(f, own) {
+		t.Fatalf("after the queued frames %q, want %q", f, own)
+	}
+	batch.flush() // nothing left: no write
+	if w := cc.writes.Load(); w != 2 {
+		t.Fatalf("an empty flush wrote: %d writes", w)
+	}
+
+	frame := 2 + 12 + len(payload) + 16
+	perWrite := maxPendingTCP / frame
+	send(3*perWrite + 1)
+	batch.flush()
+	if w := cc.writes.Load(); w != 2+4 {
+		t.Fatalf("%d packets past the limit took %d writes, want 4", 3*perWrite+1, w-2)
+	}
+	expect(7, 3*perWrite+1)
+}
+
+// TestICETCPFrameTooLarge: a frame that its two-byte length cannot say is refused and
+// changes nothing queued.
+func TestICETCPFrameTooLarge(t *testing.T) {
+	c, cc, conn := tcpPair(t)
+	far := frameReader{t, conn}
+	if err := c.queueFrame([]byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.queueFrame(make([]byte, 0x10000)); err != errTooLarge {
+		t.Fatalf("queueFrame of 65,536 bytes: %v, want errTooLarge", err)
+	}
+	if err := c.write(make([]byte, 0x10000)); err != errTooLarge {
+		t.Fatalf("write of 65,536 bytes: %v, want errTooLarge", err)
+	}
+	if err := c.flushFrames(); err != nil {
+		t.Fatal(err)
+	}
+	if f := far.next(); string(f) != "first" || cc.writes.Load() != 1 {
+		t.Fatalf("frame %q after %d writes", f, cc.writes.Load())
+	}
+}
+
+// BenchmarkICETCPWrite is a subscriber on ICE-TCP written by its writer: a frame of
+// four 1,100-byte packets of one stream, sealed and framed onto the connection, then
+// the writer's batch flushed as at the end of its pass; the far end reads and drops
+// it. ns/op is per packet.
+func BenchmarkICETCPWrite(b *testing.B) {
+	c, _, far := tcpPair(b)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(io.Discard, far)
+	}()
+	out, batch := newTCPOut(b, c)
+	payload := make([]byte, 1100)
+	h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 0x1234}
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.SequenceNumber++
+		h.Timestamp = uint32(i/4) * 3000
+		if _, err := out.write(batch, &h, payload, 0); err != nil {
+			b.Fatal(err)
+		}
+		if i%4 == 3 {
+			batch.flush()
+		}
+	}
+	batch.flush()
+	_ = c.conn.Close()
+	<-done
+}
