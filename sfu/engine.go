@@ -125,6 +125,7 @@ type Engine struct {
 	udpMux      ice.UDPMux
 	subRTCP     rtcpRoutes // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
 	pubRTP      rtpRoutes  // publishers' SRTP read there too (rtpin.go)
+	pubTCP      rtpRoutes  // and over ICE-TCP by the connection's reader (pubTCPConn)
 	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux

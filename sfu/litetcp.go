@@ -223,21 +223,6 @@ func (h *tcpHandoff) give(c net.Conn) {
 	}
 }
 
-// replayConn is a connection whose first bytes were read already: they are read again.
-type replayConn struct {
-	net.Conn
-	pending []byte
-}
-
-func (c *replayConn) Read(b []byte) (int, error) {
-	if len(c.pending) > 0 {
-		n := copy(b, c.pending)
-		c.pending = c.pending[n:]
-		return n, nil
-	}
-	return c.Conn.Read(b)
-}
-
 // acceptTCP accepts ICE-TCP connections until the listener closes; then the
 // connections not yet sorted are closed.
 func (e *Engine) acceptTCP(ln net.Listener, h *tcpHandoff) {
@@ -300,16 +285,15 @@ func (e *Engine) firstFrame(c net.Conn, checkBy time.Time) ([]byte, bool) {
 // sortTCP gives c, whose first frame was frame, to a lite agent (which it must pass a
 // check of by checkBy) or to Pion's mux.
 func (e *Engine) sortTCP(c net.Conn, frame []byte, h *tcpHandoff, checkBy time.Time) {
-	n := len(frame)
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	if e.ownsCheck(frame) {
-		ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
-		lc := &liteTCP{conn: c, ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+		lc := &liteTCP{conn: c, ap: ap}
 		lc.serve(&e.lites, frame, checkBy)
 		return
 	}
 	_ = c.SetReadDeadline(time.Time{})
-	first := binary.BigEndian.AppendUint16(make([]byte, 0, 2+n), uint16(n))
-	h.give(&replayConn{Conn: c, pending: append(first, frame...)})
+	h.give(newPubTCPConn(c, ap, &e.pubTCP, frame))
 }
 
 // ownsCheck reports whether b is a binding request for one of the lite agents.

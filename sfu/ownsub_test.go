@@ -213,7 +213,7 @@ func TestOwnSubscribeConsent(t *testing.T) {
 // TestOwnSubscribeOverICETCP: a subscriber that can only use TCP reaches the server's
 // lite agent on its ICE-TCP port and gets its media framed there, its RTCP served
 // from there; a publisher on TCP only, whose first frame is not for a lite agent, is
-// handed on to Pion's TCP mux on the same port.
+// handed on to Pion's TCP mux on the same port, and its SRTP is read by the server.
 func TestOwnSubscribeOverICETCP(t *testing.T) {
 	tcpOnly := func() *webrtc.API {
 		s := testPeerSettings()
@@ -236,6 +236,12 @@ func TestOwnSubscribeOverICETCP(t *testing.T) {
 			}
 		}
 		return true
+	})
+	// The publisher's SRTP over ICE-TCP, once its stream is known, is read by the
+	// connection's reader (pubTCPConn), as the media socket's reader reads it over UDP.
+	waitFor(t, "the publisher's SRTP read off its ICE-TCP connection", func() bool {
+		seq := r.pub.send()
+		return r.sub.has(seq) && r.eng.pubTCP.read.Load() > 0
 	})
 	before := r.eng.Stats().KeyframeRequestsReceived
 	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.subSSRC()}}, before+1)

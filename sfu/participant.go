@@ -64,14 +64,18 @@ type Participant struct {
 	bySSRC atomic.Pointer[map[uint32]*downTrack]
 	// pubIn reads the publish connection's SRTP in the media socket's reader once it
 	// has keys (rtpin.go); pubRoute is the connection's selected UDP address (invalid
-	// over ICE-TCP or before a pair), pubFrom the address pubIn is registered for.
+	// over ICE-TCP or before a pair), pubFrom the address pubIn is registered for;
+	// pubTCPRoute and pubTCPFrom the same over ICE-TCP (the peer's end of the
+	// connection, read by pubTCPConn).
 	// Guarded by routeMu. pubBySSRC maps the SSRC of each published stream to its
 	// layer, a copy made under ssrcMu, read by the socket reader without a lock.
-	pubIn     *rtpIn
-	pubRoute  netip.AddrPort
-	pubFrom   netip.AddrPort
-	pubBySSRC atomic.Pointer[map[uint32]*layer]
-	wg        sync.WaitGroup
+	pubIn       *rtpIn
+	pubRoute    netip.AddrPort
+	pubFrom     netip.AddrPort
+	pubTCPRoute netip.AddrPort
+	pubTCPFrom  netip.AddrPort
+	pubBySSRC   atomic.Pointer[map[uint32]*layer]
+	wg          sync.WaitGroup
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader
@@ -281,34 +285,41 @@ func (p *Participant) startPublishSRTP(keys *dtlsKeys) {
 	p.routeMu.Unlock()
 }
 
-// setPublishRoute notes the publish connection's selected UDP address (invalid: none,
-// or ICE-TCP).
-func (p *Participant) setPublishRoute(ap netip.AddrPort) {
+// setPublishRoute notes the publish connection's selected pair.
+func (p *Participant) setPublishRoute(pair *webrtc.ICECandidatePair) {
 	p.routeMu.Lock()
-	p.pubRoute = ap
+	p.pubRoute = pairRemote(pair, webrtc.ICEProtocolUDP)
+	p.pubTCPRoute = pairRemote(pair, webrtc.ICEProtocolTCP)
 	p.registerRTP()
 	p.routeMu.Unlock()
 }
 
-// registerRTP makes the media socket's reader read the SRTP that arrives from the
-// publish connection's address, once there are keys for it. Under routeMu.
+// registerRTP makes the media socket's reader, or the ICE-TCP connection's
+// (pubTCPConn), read the SRTP that arrives from the publish connection's selected
+// pair, once there are keys for it. Under routeMu.
 func (p *Participant) registerRTP() {
-	routes := &p.room.engine.pubRTP
-	var ap netip.AddrPort
+	e := p.room.engine
+	var udp, tcp netip.AddrPort
 	if p.pubIn != nil && !p.routeGone {
-		ap = p.pubRoute
+		udp, tcp = p.pubRoute, p.pubTCPRoute
 	}
-	routes.move(&p.pubFrom, ap, p.pubIn)
+	e.pubRTP.move(&p.pubFrom, udp, p.pubIn)
+	e.pubTCP.move(&p.pubTCPFrom, tcp, p.pubIn)
 }
 
-// udpRoute is the remote address of pair if it is a UDP pair.
-func udpRoute(pair *webrtc.ICECandidatePair) netip.AddrPort {
-	if pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != webrtc.ICEProtocolUDP {
+// pairRemote is the remote address of pair if it is a pair over protocol. Over
+// ICE-TCP it is the peer's end of the connection: Pion makes the peer's candidate
+// from where its checks came.
+func pairRemote(pair *webrtc.ICECandidatePair, protocol webrtc.ICEProtocol) netip.AddrPort {
+	if pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != protocol {
 		return netip.AddrPort{}
 	}
 	ip, err := netip.ParseAddr(pair.Remote.Address)
 	if err != nil {
 		return netip.AddrPort{}
+	}
+	if protocol == webrtc.ICEProtocolTCP {
+		ip = ip.Unmap() // as sortTCP has the connection's
 	}
 	return netip.AddrPortFrom(ip, pair.Remote.Port)
 }
@@ -460,7 +471,7 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 		e := p.room.engine
 		p.feedback.Store(newPubFeedback(e.now, e.after, p.writePublishRTCP))
 		pub.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
-			p.setPublishRoute(udpRoute(pair))
+			p.setPublishRoute(pair)
 		})
 		// Called with Pion's DTLS lock held: nothing here calls into the connection.
 		pub.SCTP().Transport().OnStateChange(func(s webrtc.DTLSTransportState) {

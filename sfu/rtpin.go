@@ -66,12 +66,21 @@ func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProf
 // rtpRoutes are the publish connections whose SRTP the SFU reads itself.
 type rtpRoutes struct {
 	addrRoutes[rtpIn]
+	tails tailList // the media socket reader's
+}
 
-	// tails are the layers whose tail watch a packet of the current read batch armed
-	// (tailloss.go): their deadline is set when the batch is done, if the frame's last
-	// packet did not come in it.
-	tailsMu sync.Mutex
-	tails   []*layer
+// tailList is a reader's layers whose tail watch a packet of its current read batch
+// armed (tailloss.go): their deadline is set when the batch is done, if the frame's
+// last packet did not come in it.
+type tailList struct {
+	mu sync.Mutex
+	ls []*layer
+}
+
+func (t *tailList) add(l *layer) {
+	t.mu.Lock()
+	t.ls = append(t.ls, l)
+	t.mu.Unlock()
 }
 
 // isRTP tells RTP from RTCP, DTLS and STUN on one socket (RFC 7983): version 2, not a
@@ -85,6 +94,11 @@ func isRTP(b []byte) bool {
 // dropped and counted, as Pion's session would drop it. A stream not (yet) registered
 // goes to Pion. at is when the kernel received it (0: not known).
 func (r *rtpRoutes) take(b []byte, ap netip.AddrPort, at int64) bool {
+	return r.takeFor(b, ap, at, &r.tails)
+}
+
+// takeFor is take for a reader whose read batches tails lists.
+func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailList) bool {
 	if !isRTP(b) {
 		return false
 	}
@@ -101,9 +115,7 @@ func (r *rtpRoutes) take(b []byte, ap netip.AddrPort, at int64) bool {
 	case nil:
 		r.read.Add(1)
 		if wait {
-			r.tailsMu.Lock()
-			r.tails = append(r.tails, l)
-			r.tailsMu.Unlock()
+			tails.add(l)
 		}
 	case errNotYet:
 		return false
@@ -121,16 +133,18 @@ var errNotYet = errors.New("sfu: packet from before the takeover")
 // none disarmed. A frame that came whole in one batch (a burst, or packets that queued
 // while the server was busy) so never sets one: a deadline set and cleared again left
 // a timer that woke the idle server twice at the time it would have passed.
-func (r *rtpRoutes) batchDone() {
-	r.tailsMu.Lock()
-	defer r.tailsMu.Unlock()
-	for i, l := range r.tails {
+func (r *rtpRoutes) batchDone() { r.tails.batchDone() }
+
+func (t *tailList) batchDone() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, l := range t.ls {
 		l.rx.Lock()
 		l.tailBatchEnded()
 		l.rx.Unlock()
-		r.tails[i] = nil
+		t.ls[i] = nil
 	}
-	r.tails = r.tails[:0]
+	t.ls = t.ls[:0]
 }
 
 // serve decrypts b in place and hands the packet to l. wait reports that the packet

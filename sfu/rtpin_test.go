@@ -77,8 +77,8 @@ func TestPublisherRTPIsReadInTheSocketReader(t *testing.T) {
 }
 
 // TestPublisherRTPFollowsTheRoute: the SRTP reader is registered for the publish
-// connection's selected address, moves with it, leaves a route over ICE-TCP to Pion,
-// and is gone once the participant is; the stream's SSRC is indexed while it lives.
+// connection's selected address, moves with it, to the ICE-TCP connection's reader
+// for a pair over ICE-TCP and back, and is gone once the participant is; the stream's SSRC is indexed while it lives.
 func TestPublisherRTPFollowsTheRoute(t *testing.T) {
 	r := newMediaRig(t)
 	waitPublisherRead(t, r)
@@ -96,20 +96,33 @@ func TestPublisherRTPFollowsTheRoute(t *testing.T) {
 		t.Fatal("the publisher's stream is not indexed by its SSRC")
 	}
 	moved := netip.MustParseAddrPort("127.0.0.1:9")
-	p.setPublishRoute(moved)
+	p.setPublishRoute(pairOver(webrtc.ICEProtocolUDP, moved))
 	if lookup(first) != nil || lookup(moved) != in {
 		t.Fatal("the reader did not move with the route")
 	}
-	p.setPublishRoute(netip.AddrPort{}) // a pair over ICE-TCP
-	if lookup(moved) != nil {
-		t.Fatal("a route over ICE-TCP kept the UDP reader")
+	overTCP := netip.MustParseAddrPort("127.0.0.1:40000")
+	p.setPublishRoute(pairOver(webrtc.ICEProtocolTCP, overTCP))
+	if lookup(moved) != nil || r.eng.pubTCP.lookup(overTCP) != in {
+		t.Fatal("a route over ICE-TCP kept the UDP reader, or its connection has none")
 	}
-	p.setPublishRoute(first)
+	p.setPublishRoute(pairOver(webrtc.ICEProtocolUDP, first))
+	if r.eng.pubTCP.lookup(overTCP) != nil || lookup(first) != in {
+		t.Fatal("the reader did not move back from ICE-TCP to UDP")
+	}
+	p.setPublishRoute(pairOver(webrtc.ICEProtocolTCP, overTCP))
 	p.Close()
-	if lookup(first) != nil {
+	if lookup(first) != nil || r.eng.pubTCP.lookup(overTCP) != nil {
 		t.Fatal("the reader outlived its participant")
 	}
 	waitFor(t, "the stream's SSRC forgotten", func() bool { return p.layerBySSRC(r.pub.ssrc) == nil })
+}
+
+// pairOver is a selected pair over protocol whose remote end is ap.
+func pairOver(protocol webrtc.ICEProtocol, ap netip.AddrPort) *webrtc.ICECandidatePair {
+	return &webrtc.ICECandidatePair{
+		Local:  &webrtc.ICECandidate{Protocol: protocol},
+		Remote: &webrtc.ICECandidate{Protocol: protocol, Address: ap.Addr().String(), Port: ap.Port()},
+	}
 }
 
 // newFuzzRTPIn is a publisher's SRTP reader with fuzzRTCPKeys, registered for an

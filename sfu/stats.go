@@ -82,8 +82,9 @@ type Stats struct {
 	// dropped.
 	SubscriberRTCPRead, SubscriberRTCPRefused uint64
 	// PublisherRTPRead counts publishers' SRTP packets the server read in the media
-	// socket's reader (rtpin.go); PublisherRTPRefused those of a stream read there
-	// that failed to decrypt (forged, replayed, broken), dropped.
+	// socket's reader or an ICE-TCP connection's (rtpin.go, pubtcp.go);
+	// PublisherRTPRefused those of a stream read there that failed to decrypt
+	// (forged, replayed, broken), dropped.
 	PublisherRTPRead, PublisherRTPRefused uint64
 	// ForwardDelay is how long the server held the packets it forwarded: from their
 	// layer taking them to the system call that sent each copy (forwarddelay.go).
@@ -195,8 +196,8 @@ func (e *Engine) Stats() Stats {
 		ICETCPRefused:             e.tcpRefused(),
 		SubscriberRTCPRead:        e.subRTCP.read.Load(),
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),
-		PublisherRTPRead:          e.pubRTP.read.Load(),
-		PublisherRTPRefused:       e.pubRTP.refused.Load(),
+		PublisherRTPRead:          e.pubRTP.read.Load() + e.pubTCP.read.Load(),
+		PublisherRTPRefused:       e.pubRTP.refused.Load() + e.pubTCP.refused.Load(),
 		ForwardDelay:              e.forwardDelay(),
 	}
 }
