@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -121,6 +122,9 @@ func (c *liteTCP) close() {
 func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
 	defer c.close()
 	buf := make([]byte, maxTCPFrame)
+	// Read ahead: a frame's length and its body, and the frames that came with it,
+	// in one read.
+	r := bufio.NewReaderSize(c.conn, 2*maxTCPFrame)
 	frame := first
 	for {
 		switch {
@@ -142,7 +146,7 @@ func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
 			deadline = time.Now().Add(tcpIdle)
 		}
 		_ = c.conn.SetReadDeadline(deadline)
-		n, err := readFrame(c.conn, buf)
+		n, err := readFrame(r, buf)
 		if err != nil {
 			return
 		}
@@ -152,13 +156,17 @@ func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
 
 var errTCPFrame = errors.New("sfu: ICE-TCP frame too large")
 
-// readFrame reads one RFC 4571 frame into buf.
+// readFrame reads one RFC 4571 frame into buf, whose length is at least 2 (the
+// frame's length is read into it first: a local would escape through io.ReadFull, an
+// allocation a frame).
 func readFrame(r io.Reader, buf []byte) (int, error) {
-	var hdr [2]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	if len(buf) < 2 {
+		return 0, errTCPFrame
+	}
+	if _, err := io.ReadFull(r, buf[:2]); err != nil {
 		return 0, err
 	}
-	n := int(binary.BigEndian.Uint16(hdr[:]))
+	n := int(binary.BigEndian.Uint16(buf))
 	if n > len(buf) {
 		return 0, errTCPFrame
 	}

@@ -204,3 +204,22 @@ func BenchmarkICETCPWrite(b *testing.B) {
 	_ = c.conn.Close()
 	<-done
 }
+
+// TestReadFrameDoesNotAllocate: reading a frame allocates nothing (its length was read
+// into a local that escaped: an allocation a frame, on every ICE-TCP connection).
+func TestReadFrameDoesNotAllocate(t *testing.T) {
+	in := bytes.Repeat([]byte{0, 3, 'a', 'b', 'c'}, 200)
+	r := bytes.NewReader(in)
+	buf := make([]byte, maxTCPFrame)
+	allocs := testing.AllocsPerRun(100, func() {
+		if n, err := readFrame(r, buf); err != nil || string(buf[:n]) != "abc" {
+			t.Fatalf("frame %q, %v", buf[:n], err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations a frame", allocs)
+	}
+	if _, err := readFrame(bytes.NewReader([]byte{0, 0}), buf[:1]); err != errTCPFrame {
+		t.Fatalf("a buffer too short for the length: %v", err)
+	}
+}

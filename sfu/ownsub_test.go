@@ -240,9 +240,11 @@ func TestOwnSubscribeOverICETCP(t *testing.T) {
 	// The publisher's SRTP over ICE-TCP, once its stream is known, is read by the
 	// connection's reader (pubTCPConn), as the media socket's reader reads it over UDP.
 	waitFor(t, "the publisher's SRTP read off its ICE-TCP connection", func() bool {
-		seq := r.pub.send()
-		return r.sub.has(seq) && r.eng.pubTCP.read.Load() > 0
+		r.pub.send()
+		return r.eng.pubTCP.read.Load() > 0
 	})
+	seq = r.pub.send()
+	waitFor(t, "a packet read there at the subscriber", func() bool { return r.sub.has(seq) })
 	before := r.eng.Stats().KeyframeRequestsReceived
 	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.subSSRC()}}, before+1)
 }
