@@ -22,7 +22,8 @@ import (
 // the track and simulcast layer a new SSRC belongs to (the RID header extension), go
 // its way until the layer's Pion reader has read one and indexed the SSRC (layer.run);
 // the publisher's RTCP (sender reports) stays on its path, as does a connection
-// over ICE-TCP, or one whose handshake was not seen.
+// whose handshake was not seen. Over ICE-TCP the connection's reader serves the
+// packets instead of the socket's (pubtcp.go).
 //
 // The keys are the remote half of what dtlsKeys derives, which needs the server to be
 // the DTLS server: publish connections answer as such (newPublishConnection). Pion's
