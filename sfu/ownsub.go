@@ -139,8 +139,13 @@ func (o *ownSub) tcpRTCP(b []byte) {
 	o.p.routeMu.Lock()
 	in := o.p.rtcpIn
 	o.p.routeMu.Unlock()
-	if in != nil {
-		_ = in.serve(b)
+	if in == nil {
+		return
+	}
+	if err := in.serve(b); err != nil {
+		o.e.subRTCP.refused.Add(1)
+	} else {
+		o.e.subRTCP.read.Add(1)
 	}
 }
 

@@ -247,6 +247,9 @@ func TestOwnSubscribeOverICETCP(t *testing.T) {
 	waitFor(t, "a packet read there at the subscriber", func() bool { return r.sub.has(seq) })
 	before := r.eng.Stats().KeyframeRequestsReceived
 	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.subSSRC()}}, before+1)
+	if s := r.eng.Stats(); s.SubscriberRTCPRead == 0 || s.SubscriberRTCPRefused != 0 {
+		t.Fatalf("the subscriber's SRTCP over ICE-TCP: %d read, %d refused", s.SubscriberRTCPRead, s.SubscriberRTCPRefused)
+	}
 }
 
 // TestOwnSubscribeProbesThePeer: after the answer the connection probes the peer's
