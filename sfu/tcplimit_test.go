@@ -27,7 +27,7 @@ func withTCP(wait time.Duration) engineOption {
 // frame writes b to c as one RFC 4571 frame.
 func frame(t *testing.T, c net.Conn, b []byte) {
 	t.Helper()
-	if _, err := c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(b))), b...)); err != nil {
+	if _, err := c.Write(framed(b)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -128,7 +128,7 @@ func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
 			return
 		case <-tick.C:
 			// Writes fail once the server has closed it; the read says so.
-			_, _ = bad.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(wrong))), wrong...))
+			_, _ = bad.Write(framed(wrong))
 			sent++
 		}
 	}
@@ -140,7 +140,7 @@ func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
 // cut short.
 func FuzzICETCPFrames(f *testing.F) {
 	ok := check{username: "abcd:peer", pwd: "the-password-of-it-1234"}.bytes(f)
-	f.Add(append(binary.BigEndian.AppendUint16(nil, uint16(len(ok))), ok...))
+	f.Add(framed(ok))
 	f.Add([]byte{0, 3, 1, 2, 3, 0, 0, 0, 1})
 	f.Add([]byte{0xff, 0xff, 1})
 	f.Add([]byte{0x05, 0xdd}) // one byte over the largest frame, nothing after
