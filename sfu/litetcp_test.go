@@ -8,14 +8,25 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/fakeclock"
+
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
 
-// countingConn counts the writes made on a connection.
+// countingConn counts the writes made on a connection and the write deadlines set
+// on it.
 type countingConn struct {
 	net.Conn
-	writes atomic.Int64
+	writes    atomic.Int64
+	deadlines atomic.Int64
+	writeBy   atomic.Pointer[time.Time] // the last write deadline set
+}
+
+func (c *countingConn) SetWriteDeadline(t time.Time) error {
+	c.deadlines.Add(1)
+	c.writeBy.Store(&t)
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *countingConn) Write(b []byte) (int, error) {
@@ -154,6 +165,56 @@ func TestICETCPWriterPassIsOneWrite(t *testing.T) {
 
 // TestICETCPFrameTooLarge: a frame that its two-byte length cannot say is refused and
 // changes nothing queued.
+// TestICETCPWriteDeadlineIsRenewedAtHalf checks that a connection's write deadline is
+// set tcpWriteWait ahead only when less than half of it is left, so that a write
+// blocks on a peer that does not read for at least half of tcpWriteWait and at most
+// all of it, without a deadline's update through the poller at every write.
+func TestICETCPWriteDeadlineIsRenewedAtHalf(t *testing.T) {
+	c, cc, far := tcpPair(t)
+	// The deadlines it sets are the kernel's: an hour ahead of the wall clock, they
+	// are in the future however slowly the test runs.
+	clock := fakeclock.New(time.Now().Add(time.Hour))
+	c.now = clock.Now
+	r := frameReader{t, far}
+	start := clock.Now()
+	steps := []struct {
+		advance time.Duration
+		set     int64     // deadlines set so far
+		writeBy time.Time // the deadline in force
+	}{
+		{0, 1, start.Add(tcpWriteWait)},
+		{time.Second, 1, start.Add(tcpWriteWait)},
+		{tcpWriteWait/2 - time.Second - time.Millisecond, 1, start.Add(tcpWriteWait)}, // just over half left
+		{2 * time.Millisecond, 2, start.Add(tcpWriteWait / 2).Add(time.Millisecond + tcpWriteWait)},
+		{time.Hour, 3, start.Add(time.Hour + tcpWriteWait/2 + time.Millisecond + tcpWriteWait)}, // long past
+	}
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		if err := c.queueFrame([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.flushFrames(); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.next(); len(got) != 1 || got[0] != byte(i) {
+			t.Fatalf("write %d: read back %v", i, got)
+		}
+		if got := cc.deadlines.Load(); got != s.set {
+			t.Fatalf("write %d: %d write deadlines set, want %d", i, got, s.set)
+		}
+		if got := *cc.writeBy.Load(); !got.Equal(s.writeBy) {
+			t.Fatalf("write %d: write deadline %v, want %v", i, got, s.writeBy)
+		}
+	}
+	// A write of the connection's own (a check's answer) renews it by the same rule.
+	if err := c.write([]byte{9}); err != nil {
+		t.Fatal(err)
+	}
+	if r.next()[0] != 9 || cc.deadlines.Load() != 3 {
+		t.Fatalf("a write of its own: %d deadlines set, want 3", cc.deadlines.Load())
+	}
+}
+
 func TestICETCPFrameTooLarge(t *testing.T) {
 	c, cc, conn := tcpPair(t)
 	far := frameReader{t, conn}
