@@ -16,12 +16,15 @@ var errPeerRefused = errors.New("turn: peer is not the SFU")
 var errNoTCPRelay = errors.New("turn: TCP relay allocations are not offered")
 
 // peers is the closed set of addresses the relay may reach: the SFU's media sockets.
-type peers map[netip.AddrPort]bool
+// Each maps to the address a relay socket's read returns for a datagram from it, made
+// once: a read that made its own (net.UDPConn.ReadFrom) allocated twice a packet.
+type peers map[netip.AddrPort]*net.UDPAddr
 
 func newPeers(list []netip.AddrPort) peers {
 	p := make(peers, len(list))
 	for _, a := range list {
-		p[netip.AddrPortFrom(a.Addr().Unmap(), a.Port())] = true
+		a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+		p[a] = net.UDPAddrFromAddrPort(a)
 	}
 	return p
 }
@@ -32,7 +35,7 @@ func (p peers) allows(a net.Addr) bool {
 		return false
 	}
 	ap := u.AddrPort()
-	return p[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]
+	return p[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())] != nil
 }
 
 // permits is the PermissionHandler: CreatePermission and ChannelBind name only an IP,
@@ -77,8 +80,13 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 		_ = conn.Close()
 		return nil, nil, errors.New("turn: relay socket is not UDP")
 	}
+	udp, ok := conn.(*net.UDPConn)
+	if !ok {
+		_ = conn.Close()
+		return nil, nil, errors.New("turn: relay socket is not UDP")
+	}
 	relayed := &net.UDPAddr{IP: g.relayIP, Port: local.Port}
-	return &restrictedConn{PacketConn: conn, peers: g.peers}, relayed, nil
+	return &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers}, relayed, nil
 }
 
 func (g *relayGenerator) AllocateListener(pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
@@ -93,6 +101,7 @@ func (g *relayGenerator) AllocateConn(pionturn.AllocateConnConfig) (net.Conn, er
 // from anywhere else, so that nothing but the SFU reaches a client through it either.
 type restrictedConn struct {
 	net.PacketConn
+	udp   *net.UDPConn // the same socket, read without allocating
 	peers peers
 }
 
@@ -103,11 +112,16 @@ func (c *restrictedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.PacketConn.WriteTo(b, addr)
 }
 
+// ReadFrom returns the next datagram from a peer, with the peer's address from peers
+// (the relay only reads the address, pion/turn's allocation compares it).
 func (c *restrictedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
-		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || c.peers.allows(addr) {
-			return n, addr, err
+		n, ap, err := c.udp.ReadFromUDPAddrPort(b)
+		if err != nil {
+			return n, nil, err
+		}
+		if peer := c.peers[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]; peer != nil {
+			return n, peer, nil
 		}
 	}
 }
