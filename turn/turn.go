@@ -161,7 +161,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TCP %s: %w", cfg.TCPAddr, err)
 		}
-		s.tcpLn = s.tcpLimits.Listener(s.tcpLn)
+		s.tcpLn = queuedListener{s.tcpLimits.Listener(s.tcpLn)}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tcpLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.tcpLn.Addr(), "tcp"))
@@ -172,7 +172,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TLS %s: %w", cfg.TLSAddr, err)
 		}
-		s.tlsLn = tls.NewListener(s.tcpLimits.Listener(ln), cfg.TLSConfig)
+		s.tlsLn = tls.NewListener(queuedListener{s.tcpLimits.Listener(ln)}, cfg.TLSConfig)
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tlsLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))

@@ -1,0 +1,145 @@
+package turn
+
+import (
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// A client's TCP or TLS connection carries every packet relayed to it as its own write
+// from pion/turn (a ChannelData message, or a TLS record of one): a system call and a
+// TCP segment a packet, the largest cost of a relayed subscriber (bench/README.md,
+// "TURN"). queuedConn makes such writes queue and return; a goroutine of the
+// connection's own writes what is queued, so that a burst (a video frame's packets,
+// which the relay reads one after another) leaves in one write.
+
+const (
+	// maxQueued is the most a connection queues: a writer waits for the queue to be
+	// written beyond it, as it waited for the socket before.
+	maxQueued = 64 << 10
+	// queuedWriteWait bounds a write to a client that does not read (to between half
+	// of it and all of it); the connection is closed then, and its allocation ends.
+	queuedWriteWait = 5 * time.Second
+)
+
+// errQueuedClosed answers a write to a queuedConn after Close.
+var errQueuedClosed = errors.New("turn: connection closed")
+
+// queuedListener wraps the connections it accepts in queuedConns.
+type queuedListener struct{ net.Listener }
+
+func (l queuedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return newQueuedConn(c), nil
+}
+
+// queuedConn is a connection whose writes are queued and written by its writer
+// goroutine (started at the first write), in order. A write's error is reported by a
+// later one: after the first failed write the connection is closed and every write
+// fails.
+type queuedConn struct {
+	net.Conn
+	mu      sync.Mutex
+	space   sync.Cond // signalled when the queue was taken or the connection failed
+	queued  []byte    // what the writer goroutine writes next
+	spare   []byte    // the buffer written last, reused for the next queue
+	started bool      // the writer goroutine runs
+	err     error     // the first failure (errQueuedClosed after Close)
+	wake    chan struct{}
+	writeBy time.Time // the write deadline set last (the writer goroutine's own)
+}
+
+func newQueuedConn(c net.Conn) *queuedConn {
+	q := &queuedConn{Conn: c, wake: make(chan struct{}, 1)}
+	q.space.L = &q.mu
+	return q
+}
+
+// Write queues b and returns, or waits while the queue holds maxQueued.
+func (q *queuedConn) Write(b []byte) (int, error) {
+	q.mu.Lock()
+	for q.err == nil && len(q.queued) > 0 && len(q.queued)+len(b) > maxQueued {
+		q.space.Wait()
+	}
+	if q.err != nil {
+		err := q.err
+		q.mu.Unlock()
+		return 0, err
+	}
+	q.queued = append(q.queued, b...)
+	if !q.started {
+		q.started = true
+		go q.writeQueued()
+	}
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default: // already woken: it takes this with the rest
+	}
+	return len(b), nil
+}
+
+// writeQueued writes the queue whenever a write wakes it, until the connection fails
+// or closes.
+func (q *queuedConn) writeQueued() {
+	for range q.wake {
+		// One yield first: the writers that are runnable now (the relay's readers a
+		// burst woke) queue theirs, which then leaves in the same write.
+		runtime.Gosched()
+		q.mu.Lock()
+		if q.err != nil {
+			q.mu.Unlock()
+			return
+		}
+		b := q.queued
+		q.queued = q.spare[:0]
+		q.space.Broadcast()
+		q.mu.Unlock()
+		if len(b) == 0 {
+			continue
+		}
+		// The deadline is renewed when less than half of it is left, not at every
+		// write (an update of the poller's timer each time).
+		if now := time.Now(); q.writeBy.Sub(now) < queuedWriteWait/2 {
+			q.writeBy = now.Add(queuedWriteWait)
+			_ = q.Conn.SetWriteDeadline(q.writeBy)
+		}
+		_, err := q.Conn.Write(b)
+		if err != nil {
+			// Closed first: a writer that sees the failure finds it closed.
+			_ = q.Conn.Close()
+		}
+		q.mu.Lock()
+		q.spare = b[:0]
+		if err != nil && q.err == nil {
+			q.err = err
+			q.space.Broadcast()
+		}
+		failed := q.err != nil
+		q.mu.Unlock()
+		if failed {
+			return
+		}
+	}
+}
+
+// Close closes the connection; what is still queued is not written (the relay's
+// packets to a client that is gone).
+func (q *queuedConn) Close() error {
+	q.mu.Lock()
+	if q.err == nil {
+		q.err = errQueuedClosed
+	}
+	q.space.Broadcast()
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}: // the writer goroutine, if any, sees err and returns
+	default:
+	}
+	return q.Conn.Close()
+}

@@ -1,0 +1,146 @@
+package turn
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gatedConn records the writes made on it; each waits for the test to let it through
+// (a socket whose peer is not reading yet), or fails with fail.
+type gatedConn struct {
+	net.Conn               // nil: only Write, SetWriteDeadline and Close are used
+	entered  chan []byte   // a write has begun, with its bytes
+	pass     chan struct{} // lets one write through
+	wrote    chan struct{} // a write went through
+	fail     error
+	mu       sync.Mutex
+	writes   [][]byte
+	closed   bool
+}
+
+func newGatedConn() *gatedConn {
+	return &gatedConn{entered: make(chan []byte, 16), pass: make(chan struct{}, 16), wrote: make(chan struct{}, 16)}
+}
+
+func (g *gatedConn) Write(b []byte) (int, error) {
+	g.entered <- append([]byte(nil), b...)
+	<-g.pass
+	if g.fail != nil {
+		return 0, g.fail
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.writes = append(g.writes, append([]byte(nil), b...))
+	g.wrote <- struct{}{}
+	return len(b), nil
+}
+
+func (g *gatedConn) SetWriteDeadline(time.Time) error { return nil }
+
+func (g *gatedConn) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	return nil
+}
+
+// TestQueuedConnWritesABurstAtOnce checks that what is written while the connection's
+// writer is busy leaves in one write, in order.
+func TestQueuedConnWritesABurstAtOnce(t *testing.T) {
+	g := newGatedConn()
+	q := newQueuedConn(g)
+	mustWrite(t, q, []byte("first "))
+	if got := <-g.entered; string(got) != "first " {
+		t.Fatalf("first write %q", got)
+	}
+	for _, s := range []string{"a ", "burst ", "of three"} {
+		mustWrite(t, q, []byte(s))
+	}
+	g.pass <- struct{}{}
+	<-g.wrote
+	if got := <-g.entered; string(got) != "a burst of three" {
+		t.Fatalf("second write %q, want the three queued writes", got)
+	}
+	g.pass <- struct{}{}
+	<-g.wrote
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.writes) != 2 || !g.closed {
+		t.Fatalf("%d writes, closed %v; want 2 and closed", len(g.writes), g.closed)
+	}
+	if _, err := q.Write([]byte("late")); !errors.Is(err, errQueuedClosed) {
+		t.Fatalf("write after Close: %v", err)
+	}
+}
+
+// TestQueuedConnBoundsItsQueue checks that a write waits while the queue holds
+// maxQueued, so that a client that reads slowly holds no more than that.
+func TestQueuedConnBoundsItsQueue(t *testing.T) {
+	g := newGatedConn()
+	q := newQueuedConn(g)
+	part := func(c byte) []byte { return bytes.Repeat([]byte{c}, maxQueued/2-1000) }
+	mustWrite(t, q, part('1'))
+	<-g.entered
+	mustWrite(t, q, part('2'))
+	mustWrite(t, q, part('3'))
+	fourth := make(chan error, 1)
+	go func() { _, err := q.Write(part('4')); fourth <- err }()
+	g.pass <- struct{}{}
+	if got := <-g.entered; !bytes.Equal(got, append(part('2'), part('3')...)) {
+		t.Fatalf("second write %d bytes, want the second and third parts", len(got))
+	}
+	if err := <-fourth; err != nil {
+		t.Fatal(err)
+	}
+	g.pass <- struct{}{}
+	if got := <-g.entered; !bytes.Equal(got, part('4')) {
+		t.Fatalf("third write %d bytes, want the fourth part", len(got))
+	}
+	g.pass <- struct{}{}
+	_ = q.Close()
+}
+
+// TestQueuedConnFailsAfterAFailedWrite checks that a failed write (a client that did
+// not read within the deadline) closes the connection and fails every later write.
+func TestQueuedConnFailsAfterAFailedWrite(t *testing.T) {
+	g := newGatedConn()
+	g.fail = errors.New("i/o timeout")
+	q := newQueuedConn(g)
+	mustWrite(t, q, []byte("lost"))
+	<-g.entered
+	g.pass <- struct{}{}
+	for {
+		// The failure is seen once the writer goroutine has noted it; until then
+		// writes still queue.
+		if _, err := q.Write([]byte("after")); err != nil {
+			if err != g.fail {
+				t.Fatalf("write after the failure: %v", err)
+			}
+			break
+		}
+		select {
+		case <-g.entered:
+			t.Fatal("wrote again after a failed write")
+		default:
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		t.Fatal("the connection is still open after a failed write")
+	}
+}
+
+func mustWrite(t *testing.T, q *queuedConn, b []byte) {
+	t.Helper()
+	if n, err := q.Write(b); err != nil || n != len(b) {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+}
