@@ -53,6 +53,10 @@ type Config struct {
 	MaxTCPConns, MaxTCPConnsPerAddr int
 	// Realm is the TURN realm (default "conclave").
 	Realm string
+	// BatchUDP, when set, wraps the UDP listener's socket so that its writes are
+	// batched (cmd gives it the SFU's, sfu.BatchUDP): each packet relayed to a client
+	// over UDP is a write of its own. nil: every write is its own system call.
+	BatchUDP func(*net.UDPConn) (net.PacketConn, error)
 	// Now is the clock credentials are issued and checked against; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -149,8 +153,8 @@ func New(cfg Config) (*Server, error) {
 	p := newPeers(cfg.Peers)
 	var sc pionturn.ServerConfig
 	if cfg.UDPAddr != "" {
-		if s.udpConn, err = net.ListenPacket("udp", cfg.UDPAddr); err != nil {
-			return nil, fmt.Errorf("turn: listen UDP %s: %w", cfg.UDPAddr, err)
+		if s.udpConn, err = listenUDP(cfg.UDPAddr, cfg.BatchUDP); err != nil {
+			return nil, err
 		}
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, pionturn.PacketConnConfig{
 			PacketConn: s.udpConn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
@@ -188,6 +192,21 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("turn: %w", err)
 	}
 	return s, nil
+}
+
+// listenUDP opens the UDP listener's socket, batched by batch when it is set and can
+// (the batching saves system calls; without it the socket works the same).
+func listenUDP(addr string, batch func(*net.UDPConn) (net.PacketConn, error)) (net.PacketConn, error) {
+	c, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("turn: listen UDP %s: %w", addr, err)
+	}
+	if uc, ok := c.(*net.UDPConn); ok && batch != nil {
+		if b, err := batch(uc); err == nil {
+			return b, nil
+		}
+	}
+	return c, nil
 }
 
 func (c Config) validate() error {

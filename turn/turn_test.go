@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -152,7 +153,47 @@ func nothingQueued(t *testing.T, c net.PacketConn) bool {
 }
 
 func TestRelayReachesTheSFUBothWays(t *testing.T) {
-	f := newFixture(t, nil)
+	relayBothWays(t, newFixture(t, nil))
+}
+
+// writeCounter is a UDP socket that counts the writes made on it.
+type writeCounter struct {
+	*net.UDPConn
+	writes atomic.Int64
+}
+
+func (c *writeCounter) WriteTo(b []byte, addr net.Addr) (int, error) {
+	c.writes.Add(1)
+	return c.UDPConn.WriteTo(b, addr)
+}
+
+// TestRelayWritesThroughTheBatchedSocket checks that with Config.BatchUDP the UDP
+// listener's writes, the packets relayed to a client among them, go through the
+// socket it made (the server gives it the SFU's batching), and the relay works both
+// ways.
+func TestRelayWritesThroughTheBatchedSocket(t *testing.T) {
+	var counter *writeCounter
+	f := newFixture(t, nil, func(c *turn.Config) {
+		c.BatchUDP = func(uc *net.UDPConn) (net.PacketConn, error) {
+			counter = &writeCounter{UDPConn: uc}
+			return counter, nil
+		}
+	})
+	if counter == nil {
+		t.Fatal("BatchUDP was not called")
+	}
+	before := counter.writes.Load() // none yet: nobody has asked anything
+	relayBothWays(t, f)
+	// At least the Allocate's answers, and the packet relayed to the client.
+	if got := counter.writes.Load() - before; got < 2 {
+		t.Fatalf("%d writes through the batched socket", got)
+	}
+}
+
+// relayBothWays allocates a relay with fresh credentials and sends a datagram through
+// it to the SFU and one back.
+func relayBothWays(t *testing.T, f *fixture) {
+	t.Helper()
 	user, pass := f.creds(t)
 	relay, err := f.udpClient(t, user, pass).Allocate()
 	if err != nil {

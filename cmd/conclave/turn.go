@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"time"
 
+	"conclave/sfu"
 	"conclave/signaling"
 	"conclave/turn"
 )
@@ -73,7 +74,8 @@ func startTURN(t turnOptions, mediaUDP net.Addr, publicIPs []string, loopback bo
 	if err != nil {
 		return nil, err
 	}
-	cfg := turn.Config{UDPAddr: t.udp, TCPAddr: t.tcp, TLSAddr: t.tls, Host: host, RelayIP: relayIP, Peers: peers, TTL: t.ttl, Logger: log}
+	cfg := turn.Config{UDPAddr: t.udp, TCPAddr: t.tcp, TLSAddr: t.tls, Host: host, RelayIP: relayIP, Peers: peers, TTL: t.ttl, Logger: log,
+		BatchUDP: sfu.BatchUDP}
 	if t.tls != "" {
 		cert, err := tls.LoadX509KeyPair(t.cert, t.key)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"conclave/internal/browsertest"
 	"conclave/internal/testlog"
+	"conclave/sfu"
 	"conclave/signaling"
 	"conclave/turn"
 )
@@ -95,7 +96,7 @@ func (t turnICE) ICEServers(now time.Time) []signaling.ICEServer {
 }
 
 // startTURN runs the embedded TURN server on loopback (UDP and TCP), its relay allowed
-// to reach only the SFU's media address.
+// to reach only the SFU's media address, its UDP socket batched as the server's is.
 func startTURN(t *testing.T, media net.Addr) signaling.ICESource {
 	t.Helper()
 	srv, err := turn.New(turn.Config{
@@ -105,6 +106,7 @@ func startTURN(t *testing.T, media net.Addr) signaling.ICESource {
 		RelayIP:   netip.MustParseAddr("127.0.0.1"),
 		RelayBind: "127.0.0.1",
 		Peers:     []netip.AddrPort{media.(*net.UDPAddr).AddrPort()},
+		BatchUDP:  sfu.BatchUDP,
 		Logger:    testlog.New(t),
 	})
 	if err != nil {
