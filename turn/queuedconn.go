@@ -17,8 +17,11 @@ import (
 
 const (
 	// maxQueued is the most a connection queues: a writer waits for the queue to be
-	// written beyond it, as it waited for the socket before.
-	maxQueued = 64 << 10
+	// written beyond it, as it waited for the socket before. A dozen video packets, a
+	// frame of most streams; a client that reads slowly makes the queue reach it, and
+	// it is what each such client's connection holds (twice: the queue and the buffer
+	// being written).
+	maxQueued = 16 << 10
 	// queuedWriteWait bounds a write to a client that does not read (to between half
 	// of it and all of it); the connection is closed then, and its allocation ends.
 	queuedWriteWait = 5 * time.Second
@@ -115,7 +118,11 @@ func (q *queuedConn) writeQueued() {
 			_ = q.Conn.Close()
 		}
 		q.mu.Lock()
-		q.spare = b[:0]
+		if cap(b) <= maxQueued {
+			// Kept for the next queue; a larger one (a write that took the queue
+			// past maxQueued) is left to the collector.
+			q.spare = b[:0]
+		}
 		if err != nil && q.err == nil {
 			q.err = err
 			q.space.Broadcast()

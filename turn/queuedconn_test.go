@@ -85,7 +85,7 @@ func TestQueuedConnWritesABurstAtOnce(t *testing.T) {
 func TestQueuedConnBoundsItsQueue(t *testing.T) {
 	g := newGatedConn()
 	q := newQueuedConn(g)
-	part := func(c byte) []byte { return bytes.Repeat([]byte{c}, maxQueued/2-1000) }
+	part := func(c byte) []byte { return bytes.Repeat([]byte{c}, maxQueued/2-100) }
 	mustWrite(t, q, part('1'))
 	<-g.entered
 	mustWrite(t, q, part('2'))
