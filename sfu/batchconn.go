@@ -35,6 +35,10 @@ type batchConn struct {
 	// taker, when set (before the first read), may serve a datagram read itself; the
 	// readers then never see it (the subscribers' SRTCP, rtcpin.go).
 	taker datagramTaker
+	// relays, when set (before the first write), take the datagrams to a local relay
+	// in memory (localrelay.go); rest is the sender's room for the others.
+	relays *localRelays
+	rest   []*datagram
 
 	sendCounts
 }
@@ -114,6 +118,7 @@ func newBatchConn(c *net.UDPConn) (*batchConn, error) {
 		batch:   w,
 		reader:  r,
 		queue:   make(chan *datagram, batchQueue),
+		rest:    make([]*datagram, 0, maxBatch),
 		done:    make(chan struct{}),
 		gone:    make(chan struct{}),
 	}
@@ -222,8 +227,14 @@ func (b *batchConn) send() {
 	}
 }
 
-// write sends ms (sendAll).
-func (b *batchConn) write(ms []*datagram) { sendAll(b.batch, ms, &b.sendCounts) }
+// write sends ms (sendAll), but for those a local relay takes.
+func (b *batchConn) write(ms []*datagram) {
+	send := b.relays.divert(ms, b.rest)
+	sendAll(b.batch, send, &b.sendCounts)
+	if len(send) != len(ms) {
+		clear(send) // the room's references, to datagrams back in the pool
+	}
+}
 
 // sendAll sends ms with w, skipping a datagram the socket refuses (an address it
 // cannot reach) so that the ones behind it still go.
@@ -271,6 +282,11 @@ type writerBatch struct {
 	// frames are the ICE-TCP connections holding frames written in this batch
 	// (srtpOut.write), each written once at the flush.
 	frames []frameQueue
+
+	// relays take the datagrams to a local relay in memory (localrelay.go); rest is
+	// the flush's room for the others.
+	relays *localRelays
+	rest   []*datagram
 }
 
 // frameQueue is an ICE-TCP connection that holds a writer's frames for one write at
@@ -295,7 +311,7 @@ func newWriterBatch(c *net.UDPConn) (*writerBatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &writerBatch{w: w, held: make([]*datagram, 0, maxBatch)}, nil
+	return &writerBatch{w: w, held: make([]*datagram, 0, maxBatch), rest: make([]*datagram, 0, maxBatch)}, nil
 }
 
 // newDatagram is the next free slot; it is sent only once queued.
@@ -319,7 +335,11 @@ func (b *writerBatch) queueDatagram(d *datagram) error {
 // datagram the socket refuses would be (its peer's consent checks then fail too).
 func (b *writerBatch) flush() {
 	if len(b.held) > 0 {
-		sendAll(b.w, b.held, &b.sendCounts)
+		send := b.relays.divert(b.held, b.rest)
+		sendAll(b.w, send, &b.sendCounts)
+		if len(send) != len(b.held) {
+			clear(send)
+		}
 		b.measure()
 		clear(b.held)
 		b.held = b.held[:0]

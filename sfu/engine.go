@@ -123,9 +123,10 @@ type Engine struct {
 	cands       candidateFilter
 	udpConn     net.PacketConn
 	udpMux      ice.UDPMux
-	subRTCP     rtcpRoutes // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
-	pubRTP      rtpRoutes  // publishers' SRTP read there too (rtpin.go)
-	pubTCP      rtpRoutes  // and over ICE-TCP by the connection's reader (pubTCPConn)
+	subRTCP     rtcpRoutes  // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
+	pubRTP      rtpRoutes   // publishers' SRTP read there too (rtpin.go)
+	relays      localRelays // relay sockets of this machine, sent to in memory (localrelay.go)
+	pubTCP      rtpRoutes   // and over ICE-TCP by the connection's reader (pubTCPConn)
 	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
@@ -199,6 +200,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		// socket the batching cannot use (it says why at debug level).
 		if bc, err := newBatchConn(uc); err == nil {
 			bc.taker = mediaTaker{sub: &e.subRTCP, pub: &e.pubRTP, lites: &e.lites} // before the UDP mux starts reading
+			bc.relays = &e.relays
 			e.own = !cfg.pionSubscribe
 			if kernelTimes {
 				if err := bc.reader.stampReceipts(); err != nil {
@@ -545,6 +547,7 @@ func (e *Engine) newWriterBatch() *writerBatch {
 		return nil
 	}
 	b.now = e.now
+	b.relays = &e.relays
 	return b
 }
 

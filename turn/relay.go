@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync"
 
 	pionturn "github.com/pion/turn/v5"
 )
@@ -61,6 +62,10 @@ type relayGenerator struct {
 	relayIP net.IP // announced in XOR-RELAYED-ADDRESS
 	bindIP  string // where relay sockets listen
 	peers   peers
+	// local, when set, registers a relay socket's addresses with the SFU, which
+	// then hands its datagrams to them over in memory (Config.LocalRelay).
+	local func(ap netip.AddrPort, deliver func([]byte)) (remove func())
+	bufs  sync.Pool // *[maxRelayed]byte, the datagrams handed over
 }
 
 func (g *relayGenerator) Validate() error {
@@ -86,7 +91,35 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 		return nil, nil, errors.New("turn: relay socket is not UDP")
 	}
 	relayed := &net.UDPAddr{IP: g.relayIP, Port: local.Port}
-	return &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers}, relayed, nil
+	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers}
+	if g.local != nil {
+		g.handOver(rc, uint16(local.Port))
+	}
+	return rc, relayed, nil
+}
+
+// handOver has the SFU hand c its datagrams in memory: c's reads take them from its
+// inbox, where a goroutine of c's own also puts what arrives on the socket (whatever
+// the SFU sends otherwise). The SFU sees the socket at each of its own addresses the
+// relay sends from, with c's port: the socket is bound for all addresses, or for
+// the one address it is registered at, so nothing else on the machine has that port
+// there.
+func (g *relayGenerator) handOver(c *restrictedConn, port uint16) {
+	c.inbox = make(chan relayedDatagram, relayInbox)
+	c.done = make(chan struct{})
+	c.bufs = &g.bufs
+	var bind netip.Addr
+	if g.bindIP != "" {
+		bind, _ = netip.ParseAddr(g.bindIP)
+		bind = bind.Unmap()
+	}
+	for peer, from := range g.peers {
+		if bind.IsValid() && !bind.IsUnspecified() && bind != peer.Addr() {
+			continue
+		}
+		c.removes = append(c.removes, g.local(netip.AddrPortFrom(peer.Addr(), port), func(b []byte) { c.push(b, from) }))
+	}
+	go c.readSocket()
 }
 
 func (g *relayGenerator) AllocateListener(pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
@@ -103,6 +136,82 @@ type restrictedConn struct {
 	net.PacketConn
 	udp   *net.UDPConn // the same socket, read without allocating
 	peers peers
+
+	// With the SFU handing datagrams over in memory (relayGenerator.handOver), reads
+	// take them from inbox; done is closed by Close.
+	inbox   chan relayedDatagram
+	done    chan struct{}
+	bufs    *sync.Pool
+	removes []func()
+	once    sync.Once
+}
+
+// relayedDatagram is a datagram from the SFU in a relay's inbox.
+type relayedDatagram struct {
+	buf  *[maxRelayed]byte
+	n    int
+	from *net.UDPAddr
+}
+
+const (
+	// maxRelayed is the largest datagram handed over in memory: the SFU's batches
+	// hold none larger.
+	maxRelayed = 1500
+	// relayInbox is how many datagrams a relay holds for its reader: a keyframe's
+	// burst of a screen share, about what a socket's receive buffer holds by
+	// default (208 KB). Only what is in it takes memory (a datagram's buffer each).
+	relayInbox = 256
+)
+
+// push puts a copy of b from the SFU address from into the inbox, or drops it when the
+// inbox is full (as a full socket buffer drops). It never waits: the SFU's writers
+// call it.
+func (c *restrictedConn) push(b []byte, from *net.UDPAddr) {
+	if len(b) > maxRelayed {
+		return
+	}
+	buf, _ := c.bufs.Get().(*[maxRelayed]byte)
+	if buf == nil {
+		buf = new([maxRelayed]byte)
+	}
+	d := relayedDatagram{buf: buf, n: copy(buf[:], b), from: from}
+	select {
+	case c.inbox <- d:
+	default:
+		c.bufs.Put(buf)
+	}
+}
+
+// readSocket puts what the SFU's addresses send to the socket into the inbox, until
+// the socket is closed.
+func (c *restrictedConn) readSocket() {
+	b := make([]byte, maxRelayed)
+	for {
+		n, ap, err := c.udp.ReadFromUDPAddrPort(b)
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil {
+			continue // a UDP socket's errors pass
+		}
+		if peer := c.peers[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]; peer != nil {
+			c.push(b[:n], peer)
+		}
+	}
+}
+
+// Close ends the hand-over (the SFU sends to the socket again, which is closed) and
+// closes the socket.
+func (c *restrictedConn) Close() error {
+	c.once.Do(func() {
+		for _, remove := range c.removes {
+			remove()
+		}
+		if c.done != nil {
+			close(c.done)
+		}
+	})
+	return c.PacketConn.Close()
 }
 
 func (c *restrictedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
@@ -115,6 +224,16 @@ func (c *restrictedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // ReadFrom returns the next datagram from a peer, with the peer's address from peers
 // (the relay only reads the address, pion/turn's allocation compares it).
 func (c *restrictedConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if c.inbox != nil {
+		select {
+		case d := <-c.inbox:
+			n := copy(b, d.buf[:d.n])
+			c.bufs.Put(d.buf)
+			return n, d.from, nil
+		case <-c.done:
+			return 0, nil, net.ErrClosed
+		}
+	}
 	for {
 		n, ap, err := c.udp.ReadFromUDPAddrPort(b)
 		if err != nil {

@@ -1,8 +1,10 @@
 package turn
 
 import (
+	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,5 +73,116 @@ func TestRelayReadDoesNotAllocate(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations a relayed datagram read, want 0", allocs)
+	}
+}
+
+// TestRelayHandOver checks a relay socket whose SFU hands datagrams over in memory: it
+// registers the SFU's address with its own port, reads what is handed over and what
+// arrives on the socket from the SFU (not a stranger's), drops what its full inbox
+// cannot hold without waiting, and ends the registration and its reads at Close.
+func TestRelayHandOver(t *testing.T) {
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	peerAP := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	registered := map[netip.AddrPort]func([]byte){}
+	removed := 0
+	g := &relayGenerator{relayIP: net.IPv4(127, 0, 0, 1), bindIP: "127.0.0.1",
+		peers: newPeers([]netip.AddrPort{peerAP}),
+		local: func(ap netip.AddrPort, deliver func([]byte)) func() {
+			registered[ap] = deliver
+			return func() { removed++ }
+		}}
+	pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := pc.(*restrictedConn)
+	relayAP := relay.LocalAddr().(*net.UDPAddr).AddrPort()
+	deliver := registered[netip.AddrPortFrom(peerAP.Addr(), relayAP.Port())]
+	if len(registered) != 1 || deliver == nil {
+		t.Fatalf("registered %v, want the SFU's address with the relay's port %d", registered, relayAP.Port())
+	}
+	read := func(want string) {
+		t.Helper()
+		b := make([]byte, 1500)
+		n, from, err := relay.ReadFrom(b)
+		if err != nil || string(b[:n]) != want || from.String() != peerAP.String() {
+			t.Fatalf("read %q from %v (%v), want %q from %v", b[:n], from, err, want, peerAP)
+		}
+	}
+	deliver([]byte("in memory"))
+	read("in memory")
+	if _, err := stranger.WriteToUDPAddrPort([]byte("stranger"), relayAP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.WriteToUDPAddrPort([]byte("on the socket"), relayAP); err != nil {
+		t.Fatal(err)
+	}
+	read("on the socket")
+
+	for i := 0; i < relayInbox+10; i++ {
+		deliver([]byte{byte(i)})
+	}
+	if len(relay.inbox) != relayInbox {
+		t.Fatalf("inbox holds %d, want %d (the rest dropped)", len(relay.inbox), relayInbox)
+	}
+	read("\x00")
+
+	if err := relay.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = relay.Close()
+	if removed != 1 {
+		t.Fatalf("%d registrations removed, want 1", removed)
+	}
+	for {
+		// What the inbox still held may be read first; then the reads end.
+		if _, _, err := relay.ReadFrom(make([]byte, 1500)); err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("read after Close: %v", err)
+			}
+			break
+		}
+	}
+}
+
+// TestRelayHandOverAddresses checks where a relay socket is registered: at each SFU
+// address with the relay's port when the socket is bound for all addresses, and only
+// at its own address when it is bound to one (another socket may hold the port at
+// the others).
+func TestRelayHandOverAddresses(t *testing.T) {
+	peers := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:10000"), netip.MustParseAddrPort("127.0.0.2:10000")}
+	for _, tc := range []struct {
+		bind string
+		want []string
+	}{
+		{"", []string{"127.0.0.1:4242", "127.0.0.2:4242"}},
+		{"127.0.0.2", []string{"127.0.0.2:4242"}},
+	} {
+		var got []string
+		g := &relayGenerator{bindIP: tc.bind, peers: newPeers(peers),
+			local: func(ap netip.AddrPort, _ func([]byte)) func() {
+				got = append(got, ap.String())
+				return func() {}
+			}}
+		sock, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &restrictedConn{PacketConn: sock, udp: sock, peers: g.peers}
+		g.handOver(c, 4242)
+		_ = c.Close()
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("bound to %q: registered at %v, want %v", tc.bind, got, tc.want)
+		}
 	}
 }

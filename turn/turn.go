@@ -57,6 +57,11 @@ type Config struct {
 	// batched (cmd gives it the SFU's, sfu.BatchUDP): each packet relayed to a client
 	// over UDP is a write of its own. nil: every write is its own system call.
 	BatchUDP func(*net.UDPConn) (net.PacketConn, error)
+	// LocalRelay, when set, registers each relay socket with the SFU on this machine
+	// at an address the SFU sees it at (ap), and deliver takes what the SFU sends
+	// there in memory instead of on loopback; remove ends that (cmd gives it
+	// sfu.Engine.AddLocalRelay). nil: the SFU's packets reach the relay's socket.
+	LocalRelay func(ap netip.AddrPort, deliver func(b []byte)) (remove func())
 	// Now is the clock credentials are issued and checked against; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -148,7 +153,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{creds: creds, now: cfg.Now, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr)}
 	gen := func() *relayGenerator {
-		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers)}
+		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers),
+			local: cfg.LocalRelay}
 	}
 	p := newPeers(cfg.Peers)
 	var sc pionturn.ServerConfig

@@ -337,7 +337,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer engine.Close()
-	turnSrv, err := startTURN(o.turn, engine.UDPAddr(), publicIPs, o.loopback, log)
+	turnSrv, err := startTURN(o.turn, engine, publicIPs, o.loopback, log)
 	if err != nil {
 		return err
 	}

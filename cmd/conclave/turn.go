@@ -57,8 +57,9 @@ func (t turnOptions) check() error {
 }
 
 // startTURN starts the TURN server whose relay reaches only the SFU's media UDP
-// socket (at each of the SFU's own addresses). It returns nil when TURN is off.
-func startTURN(t turnOptions, mediaUDP net.Addr, publicIPs []string, loopback bool, log *slog.Logger) (*turn.Server, error) {
+// socket (at each of the SFU's own addresses), and takes the SFU's packets in memory
+// (turn.Config.LocalRelay). It returns nil when TURN is off.
+func startTURN(t turnOptions, engine *sfu.Engine, publicIPs []string, loopback bool, log *slog.Logger) (*turn.Server, error) {
 	if !t.enabled() {
 		return nil, nil
 	}
@@ -70,12 +71,12 @@ func startTURN(t turnOptions, mediaUDP net.Addr, publicIPs []string, loopback bo
 	if host == "" {
 		host = relayIP.String()
 	}
-	peers, err := sfuPeers(mediaUDP, publicIPs, relayIP, loopback)
+	peers, err := sfuPeers(engine.UDPAddr(), publicIPs, relayIP, loopback)
 	if err != nil {
 		return nil, err
 	}
 	cfg := turn.Config{UDPAddr: t.udp, TCPAddr: t.tcp, TLSAddr: t.tls, Host: host, RelayIP: relayIP, Peers: peers, TTL: t.ttl, Logger: log,
-		BatchUDP: sfu.BatchUDP}
+		BatchUDP: sfu.BatchUDP, LocalRelay: engine.AddLocalRelay}
 	if t.tls != "" {
 		cert, err := tls.LoadX509KeyPair(t.cert, t.key)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"conclave/internal/browsertest"
 	"conclave/internal/hostile"
 	"conclave/internal/shapedturn"
+	"conclave/sfu"
 	"conclave/signaling"
 )
 
@@ -33,7 +34,8 @@ type shapedDownlink struct {
 // iceHook starts the shaped relay once the SFU's media address is known (an
 // serverOptions.ice that hands nothing to the welcome: only the tab given preload()
 // uses the relay).
-func (d *shapedDownlink) iceHook(t *testing.T, media net.Addr) signaling.ICESource {
+func (d *shapedDownlink) iceHook(t *testing.T, engine *sfu.Engine) signaling.ICESource {
+	media := engine.UDPAddr()
 	t.Helper()
 	srv, err := shapedturn.New(shapedturn.Config{Peers: []netip.AddrPort{media.(*net.UDPAddr).AddrPort()}, Shape: d.shape})
 	if err != nil {

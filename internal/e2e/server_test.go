@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -69,7 +68,7 @@ type serverOptions struct {
 	tap func(sfu.TapPacket) // sees every packet the SFU receives
 	// ice, when set, makes the ICE servers every welcome carries, given the SFU's media
 	// address (the embedded TURN server: turn_test.go).
-	ice func(t *testing.T, media net.Addr) signaling.ICESource
+	ice func(t *testing.T, engine *sfu.Engine) signaling.ICESource
 	// notice is the operator's privacy notice.
 	notice web.Notice
 	// resumeGrace lets a dropped member come back (reconnect_test.go); 0: a drop is a leave.
@@ -96,7 +95,7 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 	}
 	var ice signaling.ICESource
 	if o.ice != nil {
-		ice = o.ice(t, engine.UDPAddr())
+		ice = o.ice(t, engine)
 	}
 	hasher := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 4)
 	keyHash, err := hasher.Hash(context.Background(), hostSecret)

@@ -96,18 +96,20 @@ func (t turnICE) ICEServers(now time.Time) []signaling.ICEServer {
 }
 
 // startTURN runs the embedded TURN server on loopback (UDP and TCP), its relay allowed
-// to reach only the SFU's media address, its UDP socket batched as the server's is.
-func startTURN(t *testing.T, media net.Addr) signaling.ICESource {
+// to reach only the SFU's media address, wired to the SFU as the server wires it (its
+// UDP socket batched, the SFU's packets handed to its relays in memory).
+func startTURN(t *testing.T, engine *sfu.Engine) signaling.ICESource {
 	t.Helper()
 	srv, err := turn.New(turn.Config{
-		UDPAddr:   "127.0.0.1:0",
-		TCPAddr:   "127.0.0.1:0",
-		Host:      "127.0.0.1",
-		RelayIP:   netip.MustParseAddr("127.0.0.1"),
-		RelayBind: "127.0.0.1",
-		Peers:     []netip.AddrPort{media.(*net.UDPAddr).AddrPort()},
-		BatchUDP:  sfu.BatchUDP,
-		Logger:    testlog.New(t),
+		UDPAddr:    "127.0.0.1:0",
+		TCPAddr:    "127.0.0.1:0",
+		Host:       "127.0.0.1",
+		RelayIP:    netip.MustParseAddr("127.0.0.1"),
+		RelayBind:  "127.0.0.1",
+		Peers:      []netip.AddrPort{engine.UDPAddr().(*net.UDPAddr).AddrPort()},
+		BatchUDP:   sfu.BatchUDP,
+		LocalRelay: engine.AddLocalRelay,
+		Logger:     testlog.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -119,8 +121,8 @@ func startTURN(t *testing.T, media net.Addr) signaling.ICESource {
 // TestRelayOnlyMeeting: a Chromium tab and a Firefox tab whose peer connections may use
 // nothing but the TURN relay (iceTransportPolicy "relay") meet in one end-to-end
 // encrypted meeting, using the TURN servers and credentials of their welcome: each
-// decodes the other's camera, and every connection's selected candidate pair is relayed
-// on the browser's side.
+// decodes the other's camera (the SFU handing its packets to the relays in memory),
+// and every connection's selected candidate pair is relayed on the browser's side.
 func TestRelayOnlyMeeting(t *testing.T) {
 	t.Parallel()
 	relayOnlyMeeting(t, "")
@@ -148,6 +150,10 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 
 	waitSameColour(ctx, t, ann, fay, "camera")
 	waitSameColour(ctx, t, fay, ann, "camera")
+	// The SFU's packets to the relays went over in memory (sfu/localrelay.go).
+	if srv.engine.LocalRelayDatagrams() == 0 {
+		t.Fatal("no datagram handed to a relay in memory")
+	}
 
 	type conn struct {
 		State string   `json:"state"`

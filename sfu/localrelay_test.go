@@ -1,0 +1,106 @@
+package sfu
+
+import (
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+)
+
+// relayCatcher records the datagrams a local relay is handed.
+type relayCatcher struct{ got [][]byte }
+
+func (c *relayCatcher) deliver(b []byte) { c.got = append(c.got, append([]byte(nil), b...)) }
+
+// queueTo queues payload for ap on b, as the SFU's SRTP writer does.
+func queueTo(t *testing.T, b *writerBatch, ap netip.AddrPort, payload string) {
+	t.Helper()
+	d := b.newDatagram()
+	d.n = copy(d.buf[:], payload)
+	d.ap = ap
+	if err := b.queueDatagram(d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLocalRelayTakesItsDatagrams checks that a writer's batch hands the datagrams to
+// a local relay's address over in memory, in order, sends the others to their sockets,
+// in order, and sends to the relay's socket again once the relay is removed (and had
+// sent nothing there before: the first datagram the socket holds is the one after).
+func TestLocalRelayTakesItsDatagrams(t *testing.T) {
+	sender := listenLoopback(t)
+	b, err := newWriterBatch(sender)
+	if err != nil {
+		t.Skip("no batching socket here:", err)
+	}
+	e := &Engine{}
+	b.relays = &e.relays
+	relaySock, other := listenLoopback(t), listenLoopback(t)
+	relayAP := relaySock.LocalAddr().(*net.UDPAddr).AddrPort()
+	otherAP := other.LocalAddr().(*net.UDPAddr).AddrPort()
+
+	var caught relayCatcher
+	// Registered in the form an IPv6 socket reports an IPv4 peer in: it still matches.
+	remove := e.AddLocalRelay(netip.AddrPortFrom(netip.AddrFrom16(relayAP.Addr().As16()), relayAP.Port()), caught.deliver)
+	for _, s := range []string{"r1", "o1", "r2", "o2", "r3"} {
+		to := otherAP
+		if s[0] == 'r' {
+			to = relayAP
+		}
+		queueTo(t, b, to, s)
+	}
+	b.flush()
+	if want := []string{"r1", "r2", "r3"}; !slices.Equal(asStrings(caught.got), want) {
+		t.Fatalf("the relay was handed %q, want %q", caught.got, want)
+	}
+	if got := asStrings(readDatagrams(t, other, sender.LocalAddr(), 2)); !slices.Equal(got, []string{"o1", "o2"}) {
+		t.Fatalf("the other socket got %q", got)
+	}
+	if got, sent := e.LocalRelayDatagrams(), b.sent.Load(); got != 3 || sent != 2 {
+		t.Fatalf("%d datagrams handed over, %d sent; want 3 and 2", got, sent)
+	}
+
+	remove()
+	remove() // twice is harmless
+	queueTo(t, b, relayAP, "after")
+	b.flush()
+	if got := asStrings(readDatagrams(t, relaySock, sender.LocalAddr(), 1)); got[0] != "after" {
+		t.Fatalf("the relay's socket got %q first, want only what was sent after the relay left", got)
+	}
+	if len(caught.got) != 3 || e.relays.m.Load() != nil {
+		t.Fatalf("the relay was handed %d datagrams after it left; table %v", len(caught.got)-3, e.relays.m.Load())
+	}
+}
+
+// TestLocalRelayDivertDoesNotAllocate checks that a batch with datagrams for a local
+// relay allocates nothing to hand them over and send the rest.
+func TestLocalRelayDivertDoesNotAllocate(t *testing.T) {
+	sender := listenLoopback(t)
+	b, err := newWriterBatch(sender)
+	if err != nil {
+		t.Skip("no batching socket here:", err)
+	}
+	e := &Engine{}
+	b.relays = &e.relays
+	relayAP := listenLoopback(t).LocalAddr().(*net.UDPAddr).AddrPort()
+	otherAP := listenLoopback(t).LocalAddr().(*net.UDPAddr).AddrPort()
+	buf := make([]byte, maxDatagram)
+	e.AddLocalRelay(relayAP, func(p []byte) { copy(buf, p) })
+	allocs := testing.AllocsPerRun(100, func() {
+		queueTo(t, b, otherAP, "o")
+		queueTo(t, b, relayAP, "r")
+		queueTo(t, b, otherAP, "o")
+		b.flush()
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations a batch", allocs)
+	}
+}
+
+func asStrings(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
