@@ -12,6 +12,20 @@ type relayCatcher struct{ got [][]byte }
 
 func (c *relayCatcher) deliver(b []byte) { c.got = append(c.got, append([]byte(nil), b...)) }
 
+// relayRig is a writer's batch on a loopback socket (sender) that consults the local
+// relays of e, an engine of nothing else.
+func relayRig(t *testing.T) (*writerBatch, *Engine, *net.UDPConn) {
+	t.Helper()
+	sender := listenLoopback(t)
+	b, err := newWriterBatch(sender)
+	if err != nil {
+		t.Skip("no batching socket here:", err)
+	}
+	e := &Engine{}
+	b.relays = &e.relays
+	return b, e, sender
+}
+
 // queueTo queues payload for ap on b, as the SFU's SRTP writer does.
 func queueTo(t *testing.T, b *writerBatch, ap netip.AddrPort, payload string) {
 	t.Helper()
@@ -28,13 +42,7 @@ func queueTo(t *testing.T, b *writerBatch, ap netip.AddrPort, payload string) {
 // in order, and sends to the relay's socket again once the relay is removed (and had
 // sent nothing there before: the first datagram the socket holds is the one after).
 func TestLocalRelayTakesItsDatagrams(t *testing.T) {
-	sender := listenLoopback(t)
-	b, err := newWriterBatch(sender)
-	if err != nil {
-		t.Skip("no batching socket here:", err)
-	}
-	e := &Engine{}
-	b.relays = &e.relays
+	b, e, sender := relayRig(t)
 	relaySock, other := listenLoopback(t), listenLoopback(t)
 	relayAP := relaySock.LocalAddr().(*net.UDPAddr).AddrPort()
 	otherAP := other.LocalAddr().(*net.UDPAddr).AddrPort()
@@ -75,13 +83,7 @@ func TestLocalRelayTakesItsDatagrams(t *testing.T) {
 // TestLocalRelayDivertDoesNotAllocate checks that a batch with datagrams for a local
 // relay allocates nothing to hand them over and send the rest.
 func TestLocalRelayDivertDoesNotAllocate(t *testing.T) {
-	sender := listenLoopback(t)
-	b, err := newWriterBatch(sender)
-	if err != nil {
-		t.Skip("no batching socket here:", err)
-	}
-	e := &Engine{}
-	b.relays = &e.relays
+	b, e, _ := relayRig(t)
 	relayAP := listenLoopback(t).LocalAddr().(*net.UDPAddr).AddrPort()
 	otherAP := listenLoopback(t).LocalAddr().(*net.UDPAddr).AddrPort()
 	buf := make([]byte, maxDatagram)
