@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"maps"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -18,9 +19,13 @@ import (
 // every batch the SFU sends; nil while there is none.
 type localRelays struct {
 	mu       sync.Mutex // serialises changes
-	m        atomic.Pointer[map[netip.AddrPort]func([]byte)]
+	m        atomic.Pointer[map[netip.AddrPort]*localRelay]
 	diverted atomic.Uint64 // datagrams handed over in memory
 }
+
+// localRelay is one registration: its remove takes out this one only, not a later
+// one for the same address.
+type localRelay struct{ deliver func([]byte) }
 
 // AddLocalRelay makes the datagrams the SFU sends to ap go to deliver instead of the
 // media socket, until remove is called. ap must be an address of a socket on this
@@ -31,29 +36,29 @@ type localRelays struct {
 // relay's socket.
 func (e *Engine) AddLocalRelay(ap netip.AddrPort, deliver func(b []byte)) (remove func()) {
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	e.relays.set(ap, deliver)
-	var once sync.Once
-	return func() { once.Do(func() { e.relays.set(ap, nil) }) }
+	r := &localRelay{deliver: deliver}
+	e.relays.change(func(m map[netip.AddrPort]*localRelay) { m[ap] = r })
+	return func() {
+		e.relays.change(func(m map[netip.AddrPort]*localRelay) {
+			if m[ap] == r {
+				delete(m, ap)
+			}
+		})
+	}
 }
 
 // LocalRelayDatagrams is the number of datagrams handed to local relays in memory.
 func (e *Engine) LocalRelayDatagrams() uint64 { return e.relays.diverted.Load() }
 
-// set registers deliver for ap, or removes ap's with nil.
-func (r *localRelays) set(ap netip.AddrPort, deliver func([]byte)) {
+// change replaces the table with a copy that f changed.
+func (r *localRelays) change(f func(map[netip.AddrPort]*localRelay)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next := make(map[netip.AddrPort]func([]byte))
+	next := make(map[netip.AddrPort]*localRelay)
 	if old := r.m.Load(); old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
+		maps.Copy(next, *old)
 	}
-	if deliver != nil {
-		next[ap] = deliver
-	} else {
-		delete(next, ap)
-	}
+	f(next)
 	if len(next) == 0 {
 		r.m.Store(nil)
 		return
@@ -74,8 +79,8 @@ func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
 	var rest []*datagram
 	taken := false
 	for i, d := range ms {
-		deliver := (*m)[netip.AddrPortFrom(d.ap.Addr().Unmap(), d.ap.Port())]
-		if deliver == nil {
+		relay := (*m)[netip.AddrPortFrom(d.ap.Addr().Unmap(), d.ap.Port())]
+		if relay == nil {
 			if taken {
 				rest = append(rest, d)
 			}
@@ -85,7 +90,7 @@ func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
 			rest = append(scratch[:0], ms[:i]...)
 			taken = true
 		}
-		deliver(d.buf[:d.n])
+		relay.deliver(d.buf[:d.n])
 		r.diverted.Add(1)
 	}
 	if !taken {

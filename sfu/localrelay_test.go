@@ -106,3 +106,19 @@ func asStrings(bs [][]byte) []string {
 	}
 	return out
 }
+
+// TestLocalRelayRemoveIsItsOwn checks that removing a registration leaves a later one
+// for the same address in place (a relay socket closed and its port taken again).
+func TestLocalRelayRemoveIsItsOwn(t *testing.T) {
+	b, e, _ := relayRig(t)
+	ap := listenLoopback(t).LocalAddr().(*net.UDPAddr).AddrPort()
+	var first, second relayCatcher
+	removeFirst := e.AddLocalRelay(ap, first.deliver)
+	e.AddLocalRelay(ap, second.deliver)
+	removeFirst()
+	queueTo(t, b, ap, "to the second")
+	b.flush()
+	if len(first.got) != 0 || len(second.got) != 1 {
+		t.Fatalf("first handed %d, second %d; want 0 and 1", len(first.got), len(second.got))
+	}
+}

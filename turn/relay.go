@@ -30,13 +30,17 @@ func newPeers(list []netip.AddrPort) peers {
 	return p
 }
 
+// at is the address of the peer ap, nil when ap is no peer.
+func (p peers) at(ap netip.AddrPort) *net.UDPAddr {
+	return p[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]
+}
+
 func (p peers) allows(a net.Addr) bool {
 	u, ok := a.(*net.UDPAddr)
 	if !ok {
 		return false
 	}
-	ap := u.AddrPort()
-	return p[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())] != nil
+	return p.at(u.AddrPort()) != nil
 }
 
 // permits is the PermissionHandler: CreatePermission and ChannelBind name only an IP,
@@ -80,16 +84,12 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	if err != nil {
 		return nil, nil, err
 	}
-	local, ok := conn.LocalAddr().(*net.UDPAddr)
-	if !ok {
-		_ = conn.Close()
-		return nil, nil, errors.New("turn: relay socket is not UDP")
-	}
 	udp, ok := conn.(*net.UDPConn)
 	if !ok {
 		_ = conn.Close()
 		return nil, nil, errors.New("turn: relay socket is not UDP")
 	}
+	local := udp.LocalAddr().(*net.UDPAddr)
 	relayed := &net.UDPAddr{IP: g.relayIP, Port: local.Port}
 	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers}
 	if g.local != nil {
@@ -138,7 +138,8 @@ type restrictedConn struct {
 	peers peers
 
 	// With the SFU handing datagrams over in memory (relayGenerator.handOver), reads
-	// take them from inbox; done is closed by Close.
+	// take them from inbox (a read deadline does not apply: pion/turn sets none on a
+	// relay socket); done is closed by Close.
 	inbox   chan relayedDatagram
 	done    chan struct{}
 	bufs    *sync.Pool
@@ -183,18 +184,15 @@ func (c *restrictedConn) push(b []byte, from *net.UDPAddr) {
 }
 
 // readSocket puts what the SFU's addresses send to the socket into the inbox, until
-// the socket is closed.
+// the socket is closed (or fails: the inbox still has what the SFU hands over).
 func (c *restrictedConn) readSocket() {
 	b := make([]byte, maxRelayed)
 	for {
 		n, ap, err := c.udp.ReadFromUDPAddrPort(b)
-		if errors.Is(err, net.ErrClosed) {
+		if err != nil {
 			return
 		}
-		if err != nil {
-			continue // a UDP socket's errors pass
-		}
-		if peer := c.peers[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]; peer != nil {
+		if peer := c.peers.at(ap); peer != nil {
 			c.push(b[:n], peer)
 		}
 	}
@@ -239,7 +237,7 @@ func (c *restrictedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, nil, err
 		}
-		if peer := c.peers[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]; peer != nil {
+		if peer := c.peers.at(ap); peer != nil {
 			return n, peer, nil
 		}
 	}
