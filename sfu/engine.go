@@ -125,8 +125,8 @@ type Engine struct {
 	udpMux      ice.UDPMux
 	subRTCP     rtcpRoutes  // subscribers' SRTCP read in the media socket's reader (rtcpin.go)
 	pubRTP      rtpRoutes   // publishers' SRTP read there too (rtpin.go)
-	relays      localRelays // relay sockets of this machine, sent to in memory (localrelay.go)
 	pubTCP      rtpRoutes   // and over ICE-TCP by the connection's reader (pubTCPConn)
+	relays      localRelays // relay sockets of this machine, sent to in memory (localrelay.go)
 	certs       certificates
 	tcpLn       net.Listener
 	tcpMux      ice.TCPMux
