@@ -180,9 +180,12 @@ func TestSubscriberRTCPFollowsTheRoute(t *testing.T) {
 	}
 }
 
+// nopPacketConn is a route's connection that takes what is written and sends nothing:
+// the rig's publisher keeps sending while the test moves the route onto it.
 type nopPacketConn struct{ net.PacketConn }
 
-func (nopPacketConn) Close() error { return nil }
+func (nopPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) { return len(b), nil }
+func (nopPacketConn) Close() error                              { return nil }
 
 // fuzzRTCPKeys are the keys FuzzSubscriberRTCP encrypts with.
 var fuzzRTCPKeys = srtp.SessionKeys{
