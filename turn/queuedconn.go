@@ -99,8 +99,10 @@ func (q *queuedConn) writeQueued() {
 			q.mu.Unlock()
 			return
 		}
+		// The spare becomes the queue and is no longer the spare: after a write too
+		// large to keep, it would otherwise become the queue again while written.
 		b := q.queued
-		q.queued = q.spare[:0]
+		q.queued, q.spare = q.spare[:0], nil
 		q.space.Broadcast()
 		q.mu.Unlock()
 		if len(b) == 0 {

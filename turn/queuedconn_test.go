@@ -144,3 +144,43 @@ func mustWrite(t *testing.T, q *queuedConn, b []byte) {
 		t.Fatalf("write: %d, %v", n, err)
 	}
 }
+
+// TestQueuedConnQueuesBesideAWriteAfterALargeOne checks that after a write larger than
+// maxQueued (whose buffer is not kept) the next queue is not the buffer being written:
+// what is queued while a write is under way leaves in the next write, and the one
+// under way carries what it took.
+func TestQueuedConnQueuesBesideAWriteAfterALargeOne(t *testing.T) {
+	g := newGatedConn()
+	q := newQueuedConn(g)
+	mustWrite(t, q, []byte("a"))
+	<-g.entered
+	large := bytes.Repeat([]byte{'L'}, maxQueued+1000)
+	mustWrite(t, q, large)
+	g.pass <- struct{}{}
+	<-g.wrote
+	<-g.entered // the large write
+	mustWrite(t, q, []byte("x"))
+	g.pass <- struct{}{}
+	<-g.wrote
+	<-g.entered // "x", under way
+	mustWrite(t, q, []byte("y"))
+	g.pass <- struct{}{}
+	<-g.wrote
+	<-g.entered
+	g.pass <- struct{}{}
+	<-g.wrote
+	_ = q.Close()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if got := asStrings(g.writes[2:]); len(got) != 2 || got[0] != "x" || got[1] != "y" {
+		t.Fatalf("the writes after the large one carried %q, want \"x\" then \"y\"", got)
+	}
+}
+
+func asStrings(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}
