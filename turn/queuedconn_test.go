@@ -172,15 +172,7 @@ func TestQueuedConnQueuesBesideAWriteAfterALargeOne(t *testing.T) {
 	_ = q.Close()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if got := asStrings(g.writes[2:]); len(got) != 2 || got[0] != "x" || got[1] != "y" {
-		t.Fatalf("the writes after the large one carried %q, want \"x\" then \"y\"", got)
+	if len(g.writes) != 4 || string(g.writes[2]) != "x" || string(g.writes[3]) != "y" {
+		t.Fatalf("the writes after the large one carried %q, want \"x\" then \"y\"", g.writes[2:])
 	}
-}
-
-func asStrings(bs [][]byte) []string {
-	out := make([]string, len(bs))
-	for i, b := range bs {
-		out[i] = string(b)
-	}
-	return out
 }
