@@ -112,6 +112,11 @@ func TestRelayHandOver(t *testing.T) {
 	}
 	read := func(want string) {
 		t.Helper()
+		// The inbox ignores read deadlines (as pion/turn sets none): a datagram lost
+		// on loopback would hang the read, so a minute without it closes the relay
+		// and the read fails instead.
+		watchdog := time.AfterFunc(time.Minute, func() { _ = relay.Close() })
+		defer watchdog.Stop()
 		b := make([]byte, 1500)
 		n, from, err := relay.ReadFrom(b)
 		if err != nil || string(b[:n]) != want || from.String() != peerAP.String() {
