@@ -116,6 +116,7 @@ func NewCollector(src Sources) *Collector {
 			labelled{"read", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRead) }},
 			labelled{"refused", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRefused) }}),
 		counter("ice_tcp_refused_total", "ICE-TCP connections closed as soon as they were accepted, because the server's or their address's bound on held connections was reached.", func(s *snapshot) uint64 { return s.media.ICETCPRefused }),
+		counter("datagrams_to_relays_total", "Media datagrams for subscribers relayed by the embedded TURN server handed to their relay in memory instead of sent over loopback (0 without TURN).", func(s *snapshot) uint64 { return s.media.DatagramsToRelays }),
 		counter("packets_without_route_total", "RTP packets not sent because the subscriber's candidate pair was not known yet (NACKs and keyframes recover them).", func(s *snapshot) uint64 { return s.media.PacketsWithoutRoute }),
 		histogram("forward_delay_seconds", "How long the server held the packets it forwarded: from reading a publisher's packet to the system call that sent each subscriber's copy (retransmissions and keyframes replayed to newcomers not counted).", func(s *snapshot) Histogram { return s.media.ForwardDelay }),
 		gauge("subscriber_bandwidth_limited", "Subscribers whose estimated downlink does not cover the video they show (some of it reduced or paused).", func(s *snapshot) float64 { return float64(s.media.SubscribersLimited) }),

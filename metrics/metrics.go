@@ -54,6 +54,9 @@ type Media struct {
 	SubscriberRTCPRead, SubscriberRTCPRefused uint64
 	// Publishers' SRTP read there, and what failed to decrypt (sfu.Stats).
 	PublisherRTPRead, PublisherRTPRefused uint64
+	// Datagrams for TURN-relayed subscribers handed to the embedded TURN server's
+	// relays in memory (sfu.Stats).
+	DatagramsToRelays uint64
 	// ICE-TCP connections closed at accept: the server's or their address's bound
 	// was reached (sfu.Stats).
 	ICETCPRefused uint64

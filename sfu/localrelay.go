@@ -47,9 +47,6 @@ func (e *Engine) AddLocalRelay(ap netip.AddrPort, deliver func(b []byte)) (remov
 	}
 }
 
-// LocalRelayDatagrams is the number of datagrams handed to local relays in memory.
-func (e *Engine) LocalRelayDatagrams() uint64 { return e.relays.diverted.Load() }
-
 // change replaces the table with a copy that f changed.
 func (r *localRelays) change(f func(map[netip.AddrPort]*localRelay)) {
 	r.mu.Lock()

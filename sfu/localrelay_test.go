@@ -64,7 +64,7 @@ func TestLocalRelayTakesItsDatagrams(t *testing.T) {
 	if got := asStrings(readDatagrams(t, other, sender.LocalAddr(), 2)); !slices.Equal(got, []string{"o1", "o2"}) {
 		t.Fatalf("the other socket got %q", got)
 	}
-	if got, sent := e.LocalRelayDatagrams(), b.sent.Load(); got != 3 || sent != 2 {
+	if got, sent := e.Stats().DatagramsToRelays, b.sent.Load(); got != 3 || sent != 2 {
 		t.Fatalf("%d datagrams handed over, %d sent; want 3 and 2", got, sent)
 	}
 

@@ -73,6 +73,10 @@ type Stats struct {
 	// PacketsWithoutRoute counts RTP packets for a subscriber whose candidate pair the
 	// server did not know yet (srtpout.go): not sent; NACKs and keyframes recover them.
 	PacketsWithoutRoute uint64
+	// DatagramsToRelays counts media datagrams for TURN-relayed subscribers handed to
+	// the embedded TURN server's relays in memory instead of sent to them over loopback
+	// (localrelay.go); 0 without TURN.
+	DatagramsToRelays uint64
 	// ICETCPRefused counts ICE-TCP connections closed as soon as they were accepted,
 	// because the server's or their address's bound was reached (tcplimit.go).
 	ICETCPRefused uint64
@@ -193,6 +197,7 @@ func (e *Engine) Stats() Stats {
 		DatagramsSegmented:        segmented,
 		SegmentationRefused:       refused,
 		PacketsWithoutRoute:       c.noRoute.Load(),
+		DatagramsToRelays:         e.relays.diverted.Load(),
 		ICETCPRefused:             e.tcpRefused(),
 		SubscriberRTCPRead:        e.subRTCP.read.Load(),
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),

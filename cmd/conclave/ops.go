@@ -85,8 +85,8 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
 				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
 				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
-				ICETCPRefused: m.ICETCPRefused,
-				ForwardDelay:  delayHistogram(m.ForwardDelay),
+				ICETCPRefused: m.ICETCPRefused, DatagramsToRelays: m.DatagramsToRelays,
+				ForwardDelay: delayHistogram(m.ForwardDelay),
 			}
 		},
 	}

@@ -151,7 +151,7 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 	waitSameColour(ctx, t, ann, fay, "camera")
 	waitSameColour(ctx, t, fay, ann, "camera")
 	// The SFU's packets to the relays went over in memory (sfu/localrelay.go).
-	if srv.engine.LocalRelayDatagrams() == 0 {
+	if srv.engine.Stats().DatagramsToRelays == 0 {
 		t.Fatal("no datagram handed to a relay in memory")
 	}
 
