@@ -123,6 +123,12 @@ func (u *upTrack) updateEncodings() {
 			l.resumed.Store(true)
 		}
 	}
+	// A choice made while a layer was paused could not take it (not live), and this
+	// one may be that choice: the view that calls for the layer resumes it. If no
+	// liveness tick ran while it was paused, the next would find it live as at the
+	// last and make nobody choose again, and the subscription would keep the layer it
+	// has for good. So the next tick sees it come back.
+	u.live.unsee(active &^ e.active)
 	e.active = active
 	e.paused.Store(^active & (1<<maxLayers - 1))
 	rids := make([]string, 0, maxLayers)

@@ -106,6 +106,14 @@ func (u *upTrack) onLiveTick() {
 	}
 }
 
+// unsee takes layers out of the set the latest tick found live, so the next tick that
+// finds them live makes the subscriptions choose again.
+func (lv *liveness) unsee(layers uint32) {
+	lv.mu.Lock()
+	lv.mask &^= layers
+	lv.mu.Unlock()
+}
+
 // stopLiveness ends the ticker.
 func (u *upTrack) stopLiveness() {
 	lv := &u.live

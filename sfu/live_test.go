@@ -250,6 +250,42 @@ func TestSimulcastPausedLayerAskedFor(t *testing.T) {
 	checkContinuous(t, r.sub.packets()[from:])
 }
 
+// TestSimulcastLayerResumedBetweenTicksIsTaken: a view that calls for a layer the
+// publisher was told to pause a moment before, with no liveness tick in between,
+// chooses without it (it is not live while paused) and resumes it; the next tick must
+// make the subscription choose again and take it. Before, the tick found the layers
+// live as at the tick before the pause, and the subscription kept the larger layer for
+// good (seen in the browsers: a Firefox camera in a thumbnail sent at its largest).
+func TestSimulcastLayerResumedBetweenTicksIsTaken(t *testing.T) {
+	r := newSimRig(t)
+	r.view(camTile(640, 360))
+	r.settleOn(1)
+	r.takeEncodings()
+	// The clock between two ticks, so that h, unneeded from the next view on, is paused
+	// between two ticks as well.
+	r.advance((liveTick + liveTick/2 - time.Duration(r.clock.Now().UnixNano()%int64(liveTick))) % liveTick)
+	r.view(camTile(1280, 720))
+	r.settleOn(2)
+	due := r.unneededSince(1).Add(encodingOffDelay)
+	if off := time.Duration(due.UnixNano() % int64(liveTick)); off < liveStep {
+		t.Fatalf("h is paused %v after a liveness tick, not between two", off)
+	}
+	// Frames go on while the clock moves to the pause, so every layer stays live and
+	// no return after a silence makes the subscription choose again.
+	r.pumpTicking("the moment before h's pause", func() bool { return due.Sub(r.clock.Now()) < liveStep })
+	r.waitRoundReceived()
+	r.advance(due.Sub(r.clock.Now()))
+	r.waitEncodings("q", "f")
+
+	// Before the next tick: the thumbnail calls for h again.
+	r.view(camTile(640, 360))
+	r.waitEncodings("q", "h", "f")
+	if want := ctlWant(r.subTrack().ctl.Load()); want != 2 {
+		t.Fatalf("the view chose layer %d while h was paused, want f (2) until h is live again", want)
+	}
+	r.pumpTicking("h after the next tick", r.lastAre(1, 5))
+}
+
 // TestLiveMask: a layer is live while a packet came within the window on the ticker's
 // clock, and never while the publisher was told to pause it; the ticker stops with the
 // track.

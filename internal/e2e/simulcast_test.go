@@ -17,8 +17,10 @@ type camView struct {
 	Frames  int  `json:"frames"`
 	Packets int  `json:"packets"`
 	Audio   int  `json:"audio"`
-	// Shown is the width this page reports for the tile in `view` (0: not shown).
-	Shown int `json:"shown"`
+	// Shown and ShownHeight are the size this page reports for the tile in `view`
+	// (0: not shown).
+	Shown       int `json:"shown"`
+	ShownHeight int `json:"shownHeight"`
 }
 
 func camViewJS(id string) string {
@@ -27,7 +29,7 @@ func camViewJS(id string) string {
 		const a = s.audio.find((x) => x.participantId === %[1]q);
 		const shown = (s.view || []).find((x) => x.participantId === %[1]q && x.source === "camera");
 		return { found: !!v, width: v ? v.width : 0, frames: v ? v.framesDecoded : 0, packets: v ? v.packetsReceived : 0,
-			audio: a ? a.packetsReceived : 0, shown: shown ? shown.width : 0 };
+			audio: a ? a.packetsReceived : 0, shown: shown ? shown.width : 0, shownHeight: shown ? shown.height : 0 };
 	})`, id)
 }
 
