@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"runtime"
@@ -30,15 +31,42 @@ const (
 // errQueuedClosed answers a write to a queuedConn after Close.
 var errQueuedClosed = errors.New("turn: connection closed")
 
-// queuedListener wraps the connections it accepts in queuedConns.
-type queuedListener struct{ net.Listener }
+// queuedListener wraps the connections it accepts in queuedConns, registered with
+// direct when it is set.
+type queuedListener struct {
+	net.Listener
+	direct *direct
+}
 
 func (l queuedListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return newQueuedConn(c), nil
+	q := newQueuedConn(c)
+	if l.direct != nil {
+		l.direct.addStream(q, q)
+	}
+	return q, nil
+}
+
+// tlsListener registers the TLS connections it accepts (over queuedConns) with direct.
+type tlsListener struct {
+	net.Listener
+	direct *direct
+}
+
+func (l tlsListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := c.(*tls.Conn); ok {
+		if q, ok := t.NetConn().(*queuedConn); ok {
+			l.direct.addStream(t, q)
+		}
+	}
+	return c, nil
 }
 
 // queuedConn is a connection whose writes are queued and written by its writer
@@ -55,6 +83,7 @@ type queuedConn struct {
 	err     error     // the first failure (errQueuedClosed after Close)
 	wake    chan struct{}
 	writeBy time.Time // the write deadline set last (the writer goroutine's own)
+	closed  func()    // called at Close (onClose)
 }
 
 func newQueuedConn(c net.Conn) *queuedConn {
@@ -75,16 +104,76 @@ func (q *queuedConn) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	q.queued = append(q.queued, b...)
+	q.startLocked()
+	q.mu.Unlock()
+	q.wakeWriter()
+	return len(b), nil
+}
+
+// appendChannelData queues a ChannelData message of channel number carrying b (a
+// relay's direct write, direct.go), framed in place. It never waits: with the queue
+// full it drops the message, as a full socket buffer drops a datagram, and reports
+// false.
+func (q *queuedConn) appendChannelData(number uint16, b []byte) bool {
+	q.mu.Lock()
+	if !q.admitLocked(channelDataSize(len(b))) {
+		q.mu.Unlock()
+		return false
+	}
+	q.queued = appendChannelData(q.queued, number, b)
+	q.startLocked()
+	q.mu.Unlock()
+	q.wakeWriter()
+	return true
+}
+
+// append queues msg as appendChannelData queues its message.
+func (q *queuedConn) append(msg []byte) bool {
+	q.mu.Lock()
+	if !q.admitLocked(len(msg)) {
+		q.mu.Unlock()
+		return false
+	}
+	q.queued = append(q.queued, msg...)
+	q.startLocked()
+	q.mu.Unlock()
+	q.wakeWriter()
+	return true
+}
+
+// admitLocked reports whether n more bytes can be queued without waiting.
+func (q *queuedConn) admitLocked(n int) bool {
+	return q.err == nil && (len(q.queued) == 0 || len(q.queued)+n <= maxQueued)
+}
+
+// hasRoom reports whether n more bytes would be queued without waiting now (a TLS
+// connection's direct route asks before it encrypts: a record cannot be dropped once
+// sealed).
+func (q *queuedConn) hasRoom(n int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.admitLocked(n)
+}
+
+// onClose has f called once when the connection is closed.
+func (q *queuedConn) onClose(f func()) {
+	q.mu.Lock()
+	q.closed = f
+	q.mu.Unlock()
+}
+
+func (q *queuedConn) startLocked() {
 	if !q.started {
 		q.started = true
 		go q.writeQueued()
 	}
-	q.mu.Unlock()
+}
+
+func (q *queuedConn) wakeWriter() {
 	select {
 	case q.wake <- struct{}{}:
 	default: // already woken: it takes this with the rest
 	}
-	return len(b), nil
 }
 
 // writeQueued writes the queue whenever a write wakes it, until the connection fails
@@ -145,7 +234,12 @@ func (q *queuedConn) Close() error {
 		q.err = errQueuedClosed
 	}
 	q.space.Broadcast()
+	closed := q.closed
+	q.closed = nil
 	q.mu.Unlock()
+	if closed != nil {
+		closed()
+	}
 	select {
 	case q.wake <- struct{}{}: // the writer goroutine, if any, sees err and returns
 	default:

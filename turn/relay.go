@@ -70,6 +70,9 @@ type relayGenerator struct {
 	// then hands its datagrams to them over in memory (Config.LocalRelay).
 	local func(ap netip.AddrPort, deliver func([]byte)) (remove func())
 	bufs  sync.Pool // *[maxRelayed]byte, the datagrams handed over
+	// direct, with local, lets a relay write what the SFU hands it to its client
+	// itself (direct.go).
+	direct *direct
 }
 
 func (g *relayGenerator) Validate() error {
@@ -108,6 +111,7 @@ func (g *relayGenerator) handOver(c *restrictedConn, port uint16) {
 	c.inbox = make(chan relayedDatagram, relayInbox)
 	c.done = make(chan struct{})
 	c.bufs = &g.bufs
+	c.direct = g.direct
 	var bind netip.Addr
 	if g.bindIP != "" {
 		bind, _ = netip.ParseAddr(g.bindIP)
@@ -117,7 +121,14 @@ func (g *relayGenerator) handOver(c *restrictedConn, port uint16) {
 		if bind.IsValid() && !bind.IsUnspecified() && bind != peer.Addr() {
 			continue
 		}
-		c.removes = append(c.removes, g.local(netip.AddrPortFrom(peer.Addr(), port), func(b []byte) { c.push(b, from) }))
+		c.removes = append(c.removes, g.local(netip.AddrPortFrom(peer.Addr(), port), func(b []byte) {
+			if !c.writeDirect(b, peer) {
+				c.push(b, from)
+			}
+		}))
+	}
+	if g.direct != nil {
+		c.removes = append(c.removes, g.direct.addRelay(port, c))
 	}
 	go c.readSocket()
 }
@@ -145,6 +156,11 @@ type restrictedConn struct {
 	bufs    *sync.Pool
 	removes []func()
 	once    sync.Once
+
+	// routes are the client's channels and permissions, by which the relay writes
+	// to it directly (direct.go); direct is the server's registry.
+	routes routeTable
+	direct *direct
 }
 
 // relayedDatagram is a datagram from the SFU in a relay's inbox.

@@ -96,8 +96,19 @@ type Server struct {
 	udpConn net.PacketConn
 	tcpLn   net.Listener
 	tlsLn   net.Listener
+	// direct lets relays write to their clients themselves (with Config.LocalRelay).
+	direct *direct
 	// tcpLimits bounds what tcpLn and tlsLn hold together.
 	tcpLimits *connlimit.Limits
+}
+
+// DirectRelayed is the number of packets from the SFU the relays wrote to their
+// clients themselves (direct.go), 0 without Config.LocalRelay.
+func (s *Server) DirectRelayed() uint64 {
+	if s.direct == nil {
+		return 0
+	}
+	return s.direct.written.Load()
 }
 
 // TCPRefused is the number of TCP and TLS connections closed at accept by the bounds.
@@ -152,15 +163,22 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{creds: creds, now: cfg.Now, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr)}
+	if cfg.LocalRelay != nil {
+		s.direct = newDirect()
+	}
 	gen := func() *relayGenerator {
 		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers),
-			local: cfg.LocalRelay}
+			local: cfg.LocalRelay, direct: s.direct}
 	}
 	p := newPeers(cfg.Peers)
 	var sc pionturn.ServerConfig
 	if cfg.UDPAddr != "" {
-		if s.udpConn, err = listenUDP(cfg.UDPAddr, cfg.BatchUDP); err != nil {
+		var batched bool
+		if s.udpConn, batched, err = listenUDP(cfg.UDPAddr, cfg.BatchUDP); err != nil {
 			return nil, err
+		}
+		if w, ok := s.udpConn.(addrPortWriter); ok && batched && s.direct != nil {
+			s.direct.udp = w
 		}
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, pionturn.PacketConnConfig{
 			PacketConn: s.udpConn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
@@ -171,7 +189,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TCP %s: %w", cfg.TCPAddr, err)
 		}
-		s.tcpLn = queuedListener{s.tcpLimits.Listener(s.tcpLn)}
+		s.tcpLn = queuedListener{Listener: s.tcpLimits.Listener(s.tcpLn), direct: s.direct}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tcpLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.tcpLn.Addr(), "tcp"))
@@ -182,7 +200,10 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TLS %s: %w", cfg.TLSAddr, err)
 		}
-		s.tlsLn = tls.NewListener(queuedListener{s.tcpLimits.Listener(ln)}, cfg.TLSConfig)
+		s.tlsLn = tls.NewListener(queuedListener{Listener: s.tcpLimits.Listener(ln)}, cfg.TLSConfig)
+		if s.direct != nil {
+			s.tlsLn = tlsListener{Listener: s.tlsLn, direct: s.direct}
+		}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tlsLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))
@@ -193,6 +214,10 @@ func New(cfg Config) (*Server, error) {
 	q := newQuota(cfg.MaxAllocations, cfg.MaxAllocationsPerCredential)
 	sc.QuotaHandler = q.allows
 	sc.EventHandler = pionturn.EventHandler{OnAllocationCreated: q.created, OnAllocationDeleted: q.deleted}
+	if d := s.direct; d != nil {
+		sc.EventHandler.OnChannelCreated, sc.EventHandler.OnChannelDeleted = d.channelCreated, d.channelDeleted
+		sc.EventHandler.OnPermissionCreated, sc.EventHandler.OnPermissionDeleted = d.permissionCreated, d.permissionDeleted
+	}
 	if s.srv, err = pionturn.NewServer(sc); err != nil {
 		s.closeListeners()
 		return nil, fmt.Errorf("turn: %w", err)
@@ -202,17 +227,18 @@ func New(cfg Config) (*Server, error) {
 
 // listenUDP opens the UDP listener's socket, batched by batch when it is set and can
 // (the batching saves system calls; without it the socket works the same).
-func listenUDP(addr string, batch func(*net.UDPConn) (net.PacketConn, error)) (net.PacketConn, error) {
+// It reports whether the socket is batched.
+func listenUDP(addr string, batch func(*net.UDPConn) (net.PacketConn, error)) (net.PacketConn, bool, error) {
 	c, err := net.ListenPacket("udp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("turn: listen UDP %s: %w", addr, err)
+		return nil, false, fmt.Errorf("turn: listen UDP %s: %w", addr, err)
 	}
 	if uc, ok := c.(*net.UDPConn); ok && batch != nil {
 		if b, err := batch(uc); err == nil {
-			return b, nil
+			return b, true, nil
 		}
 	}
-	return c, nil
+	return c, false, nil
 }
 
 func (c Config) validate() error {

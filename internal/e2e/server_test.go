@@ -53,6 +53,7 @@ type server struct {
 	url    string
 	sig    *signaling.Server
 	engine *sfu.Engine
+	ice    signaling.ICESource // serverOptions.ice's, nil without
 }
 
 // startServer wires the server as cmd/conclave does, on loopback only.
@@ -117,7 +118,7 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 		hs.Close()
 		_ = engine.Close()
 	})
-	return &server{url: hs.URL, sig: sig, engine: engine}
+	return &server{url: hs.URL, sig: sig, engine: engine, ice: ice}
 }
 
 // The e2e host's key is "e2ehost." + hostSecret.

@@ -154,6 +154,10 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 	if srv.engine.Stats().DatagramsToRelays == 0 {
 		t.Fatal("no datagram handed to a relay in memory")
 	}
+	// And the relays wrote them to their clients themselves (turn/direct.go).
+	if srv.ice.(turnICE).srv.DirectRelayed() == 0 {
+		t.Fatal("no packet written by a relay to its client directly")
+	}
 
 	type conn struct {
 		State string   `json:"state"`

@@ -1,0 +1,325 @@
+package turn
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/stun/v4"
+	pionturn "github.com/pion/turn/v5"
+
+	"conclave/internal/testcert"
+)
+
+// TestDataIndicationDecodes checks the Data indications a relay writes itself against
+// pion/stun's decoder: type, the SFU's address, the data, the padding.
+func TestDataIndicationDecodes(t *testing.T) {
+	for _, peer := range []netip.AddrPort{
+		netip.MustParseAddrPort("192.0.2.7:10000"),
+		netip.MustParseAddrPort("[2001:db8::7]:443"),
+	} {
+		for _, size := range []int{0, 1, 3, 4, 1181} {
+			data := bytes.Repeat([]byte{0xa5}, size)
+			raw := appendDataIndication(nil, peer, data)
+			if len(raw)%4 != 0 {
+				t.Fatalf("%v, %d bytes: message of %d bytes is not padded", peer, size, len(raw))
+			}
+			m := &stun.Message{Raw: raw}
+			if err := m.Decode(); err != nil {
+				t.Fatalf("%v, %d bytes: %v", peer, size, err)
+			}
+			if m.Type != stun.NewType(stun.MethodData, stun.ClassIndication) {
+				t.Fatalf("%v: type %v", peer, m.Type)
+			}
+			var addr stun.XORMappedAddress
+			if err := addr.GetFromAs(m, stun.AttrXORPeerAddress); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := netip.AddrFromSlice(addr.IP)
+			if netip.AddrPortFrom(got.Unmap(), uint16(addr.Port)) != peer {
+				t.Fatalf("peer address %v, want %v", addr, peer)
+			}
+			if d, err := m.Get(stun.AttrData); err != nil || !bytes.Equal(d, data) {
+				t.Fatalf("%v, %d bytes: data %x (%v)", peer, size, d, err)
+			}
+		}
+	}
+}
+
+// TestQueuedConnDropsChannelDataWhenFull checks that a relay's direct write to a TCP
+// client never waits: while the connection's writer is stuck (a client that does not
+// read), messages queue up to maxQueued and the next ones are dropped; what was queued
+// then leaves in order, each message framed and padded.
+func TestQueuedConnDropsChannelDataWhenFull(t *testing.T) {
+	g := newGatedConn()
+	q := newQueuedConn(g)
+	payload := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 1181) }
+	if !q.appendChannelData(0x4000, payload(0)) {
+		t.Fatal("first message refused")
+	}
+	<-g.entered // the writer is stuck in its first write
+	queued := 1
+	for i := 1; i < 100; i++ {
+		if !q.appendChannelData(0x4000, payload(i)) {
+			break
+		}
+		queued++
+	}
+	if queued == 100 || (queued-1)*channelDataSize(1181) > maxQueued {
+		t.Fatalf("%d messages queued behind a stuck write, want at most %d bytes", queued-1, maxQueued)
+	}
+	g.pass <- struct{}{}
+	<-g.wrote
+	var stream []byte
+	g.mu.Lock()
+	stream = append(stream, g.writes[0]...)
+	g.mu.Unlock()
+	g.pass <- struct{}{}
+	<-g.entered
+	<-g.wrote
+	g.mu.Lock()
+	stream = append(stream, g.writes[1]...)
+	g.mu.Unlock()
+	for i := 0; i < queued; i++ {
+		if len(stream) < 4 {
+			t.Fatalf("message %d missing", i)
+		}
+		number, n := binary.BigEndian.Uint16(stream), int(binary.BigEndian.Uint16(stream[2:]))
+		if number != 0x4000 || n != 1181 || !bytes.Equal(stream[4:4+n], payload(i)) {
+			t.Fatalf("message %d: channel %#x, %d bytes", i, number, n)
+		}
+		stream = stream[channelDataSize(n):]
+	}
+	_ = q.Close()
+}
+
+// directFixture is a TURN server whose relays the test hands datagrams to as the SFU
+// would (Config.LocalRelay), with a UDP socket in the SFU's role.
+type directFixture struct {
+	srv      *Server
+	sfu      *net.UDPConn
+	mu       sync.Mutex
+	delivers map[netip.AddrPort]func([]byte)
+}
+
+func newDirectFixture(t *testing.T, tlsConf *tls.Config) *directFixture {
+	t.Helper()
+	sfu, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sfu.Close() })
+	f := &directFixture{sfu: sfu, delivers: map[netip.AddrPort]func([]byte){}}
+	cfg := Config{
+		UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Host: "127.0.0.1",
+		RelayIP: netip.MustParseAddr("127.0.0.1"), RelayBind: "127.0.0.1",
+		Peers:    []netip.AddrPort{sfu.LocalAddr().(*net.UDPAddr).AddrPort()},
+		BatchUDP: func(c *net.UDPConn) (net.PacketConn, error) { return unbatched{c}, nil },
+		LocalRelay: func(ap netip.AddrPort, deliver func([]byte)) func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.delivers[ap] = deliver
+			return func() {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				delete(f.delivers, ap)
+			}
+		},
+	}
+	if tlsConf != nil {
+		cfg.TLSAddr, cfg.TLSConfig = "127.0.0.1:0", tlsConf
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	f.srv = srv
+	return f
+}
+
+// unbatched is a UDP socket with the batched socket's WriteToAddrPort, each write the
+// kernel's: the test needs the writes, not their batching.
+type unbatched struct{ *net.UDPConn }
+
+func (u unbatched) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
+	return u.WriteToUDPAddrPort(b, ap)
+}
+
+// hand gives b to the relay at relay as the SFU hands over a datagram for it.
+func (f *directFixture) hand(t *testing.T, relay net.Addr, b []byte) {
+	t.Helper()
+	ap := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(relay.(*net.UDPAddr).Port))
+	f.mu.Lock()
+	deliver := f.delivers[ap]
+	f.mu.Unlock()
+	if deliver == nil {
+		t.Fatalf("no relay registered at %v", ap)
+	}
+	deliver(b)
+}
+
+// relayAt is the server's relay socket at relayed's port.
+func (f *directFixture) relayAt(relayed net.Addr) *restrictedConn {
+	return f.srv.direct.relayAt(relayed)
+}
+
+// TestRelayWritesToItsClientDirectly: a pion/turn client over UDP, TCP and TLS
+// allocates a relay and sends to the SFU, which binds a channel; what the SFU then
+// hands the relay in memory reaches the client from the SFU's address, written by the
+// relay itself as ChannelData; with the channel gone (as for a client that binds none,
+// such as Firefox) it goes as a Data indication under the client's permission.
+func TestRelayWritesToItsClientDirectly(t *testing.T) {
+	cert := testcert.New(t)
+	for _, transport := range []string{"udp", "tcp", "tls"} {
+		t.Run(transport, func(t *testing.T) {
+			f := newDirectFixture(t, &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12})
+			servers := f.srv.ICEServers(time.Now())
+			user, pass := servers[0].Username, servers[0].Credential
+			var conn net.PacketConn
+			var addr string
+			switch transport {
+			case "udp":
+				c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn, addr = c, f.srv.udpConn.LocalAddr().String()
+			case "tcp":
+				addr = f.srv.tcpLn.Addr().String()
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn = pionturn.NewSTUNConn(c)
+			case "tls":
+				addr = f.srv.tlsLn.Addr().String()
+				c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: cert.Pool(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+				if err != nil {
+					t.Fatal(err)
+				}
+				conn = pionturn.NewSTUNConn(c)
+			}
+			defer conn.Close()
+			client, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
+				Username: user, Password: pass, Conn: conn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			if err := client.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			relayed, err := client.Allocate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer relayed.Close()
+			relay := f.relayAt(relayed.LocalAddr())
+			if relay == nil {
+				t.Fatalf("no relay at %v", relayed.LocalAddr())
+			}
+
+			// The client's sends make a permission and a channel (pion/turn's
+			// client binds one in the background after its first send).
+			bound := func() bool {
+				r := relay.routes.cur.Load()
+				return r != nil && len(r.channels) == 1
+			}
+			for i := 0; !bound(); i++ {
+				if i == 500 {
+					t.Fatal("no channel bound")
+				}
+				if _, err := relayed.WriteTo([]byte("ping"), f.sfu.LocalAddr()); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+
+			// The server binds the channel before it answers: what it writes on the
+			// channel before the client has the answer is dropped by the client.
+			// Probes until one arrives.
+			buf := make([]byte, 1500)
+			for i := 0; ; i++ {
+				if i == 50 {
+					t.Fatal("no probe reached the client")
+				}
+				f.hand(t, relayed.LocalAddr(), []byte("probe"))
+				_ = relayed.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+				if _, _, err := relayed.ReadFrom(buf); err == nil {
+					break
+				}
+			}
+			receive := func(want []byte) {
+				t.Helper()
+				before := f.srv.DirectRelayed()
+				f.hand(t, relayed.LocalAddr(), want)
+				if got := f.srv.DirectRelayed() - before; got != 1 {
+					t.Fatalf("%d written directly, want 1", got)
+				}
+				_ = relayed.SetReadDeadline(time.Now().Add(10 * time.Second))
+				for {
+					n, from, err := relayed.ReadFrom(buf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if string(buf[:n]) == "probe" {
+						continue // a late one
+					}
+					if !bytes.Equal(buf[:n], want) || from.String() != f.sfu.LocalAddr().String() {
+						t.Fatalf("client read %d bytes from %v, want %d from %v", n, from, len(want), f.sfu.LocalAddr())
+					}
+					return
+				}
+			}
+			receive(bytes.Repeat([]byte{0x80}, 1181)) // on the channel
+			// Padded. (Not shorter: pion/turn's client reads a stream's frame only
+			// once it has nine bytes, so a frame of eight waits for the next one.)
+			receive([]byte{0x80, 1, 2, 3, 4, 5, 6})
+
+			relay.routes.change(func(r *relayRoutes) { r.channels = nil })
+			receive(bytes.Repeat([]byte{0x90}, 1001)) // a Data indication
+		})
+	}
+}
+
+// discard is a UDP listener that takes every write.
+type discard struct{ writes int }
+
+func (d *discard) WriteToAddrPort(b []byte, _ netip.AddrPort) (int, error) {
+	d.writes++
+	return len(b), nil
+}
+
+// TestDirectWriteDoesNotAllocate: a relay's direct write of a packet, on a channel and
+// in a Data indication, allocates nothing (pion/turn's loop allocated a message a
+// packet, and the collector's work for it was a tenth of a relayed subscriber's cost).
+func TestDirectWriteDoesNotAllocate(t *testing.T) {
+	d := newDirect()
+	w := &discard{}
+	d.udp = w
+	client := udpClient{conn: w, to: netip.MustParseAddrPort("127.0.0.1:5000"), bufs: &d.bufs}
+	sfu := netip.MustParseAddrPort("127.0.0.1:10000")
+	c := &restrictedConn{direct: d}
+	packet := make([]byte, 1181)
+	c.routes.change(func(r *relayRoutes) {
+		r.channels = []channelRoute{{peer: sfu, number: 0x4000, client: client}}
+	})
+	if n := testing.AllocsPerRun(200, func() { c.writeDirect(packet, sfu) }); n != 0 {
+		t.Errorf("ChannelData: %.1f allocations a packet", n)
+	}
+	c.routes.change(func(r *relayRoutes) {
+		r.channels, r.permits = nil, []permitRoute{{ip: sfu.Addr(), client: client}}
+	})
+	if n := testing.AllocsPerRun(200, func() { c.writeDirect(packet, sfu) }); n != 0 {
+		t.Errorf("Data indication: %.1f allocations a packet", n)
+	}
+	if w.writes != 402 || d.written.Load() != 402 {
+		t.Fatalf("%d writes, %d counted, want 402", w.writes, d.written.Load())
+	}
+}
