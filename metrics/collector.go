@@ -17,10 +17,11 @@ type snapshot struct {
 
 // Collector is a prometheus.Collector that reads Sources at scrape time.
 type Collector struct {
-	src     Sources
-	metrics []metric
-	turn    *prometheus.Desc // nil without a TURN source
-	turnTCP *prometheus.Desc // nil without a TURN source
+	src        Sources
+	metrics    []metric
+	turn       *prometheus.Desc // nil without a TURN source
+	turnTCP    *prometheus.Desc // nil without a TURN source
+	turnDirect *prometheus.Desc // nil without a TURN source
 }
 
 const ns = "conclave_"
@@ -124,6 +125,7 @@ func NewCollector(src Sources) *Collector {
 	if src.TURN != nil {
 		c.turn = prometheus.NewDesc(ns+"turn_allocations", "TURN relay allocations open.", nil, nil)
 		c.turnTCP = prometheus.NewDesc(ns+"turn_tcp_refused_total", "TURN TCP and TLS connections closed as soon as they were accepted, because the listeners' bound in all or from one address was reached.", nil, nil)
+		c.turnDirect = prometheus.NewDesc(ns+"turn_direct_writes_total", "Packets from the SFU that the TURN relays framed and wrote to their clients themselves (ChannelData or Data indications), not through the TURN library's relay loop.", nil, nil)
 	}
 	return c
 }
@@ -136,7 +138,7 @@ func (c *Collector) Names() []string {
 		names = append(names, m.name)
 	}
 	if c.turn != nil {
-		names = append(names, ns+"turn_allocations", ns+"turn_tcp_refused_total")
+		names = append(names, ns+"turn_allocations", ns+"turn_tcp_refused_total", ns+"turn_direct_writes_total")
 	}
 	return names
 }
@@ -149,6 +151,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	if c.turn != nil {
 		ch <- c.turn
 		ch <- c.turnTCP
+		ch <- c.turnDirect
 	}
 }
 
@@ -161,5 +164,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.turn != nil {
 		ch <- prometheus.MustNewConstMetric(c.turn, prometheus.GaugeValue, float64(c.src.TURN.Allocations()))
 		ch <- prometheus.MustNewConstMetric(c.turnTCP, prometheus.CounterValue, float64(c.src.TURN.TCPRefused()))
+		ch <- prometheus.MustNewConstMetric(c.turnDirect, prometheus.CounterValue, float64(c.src.TURN.DirectWrites()))
 	}
 }

@@ -80,6 +80,9 @@ type TURN interface {
 	// TCPRefused is the number of TCP and TLS connections closed at accept by the
 	// listeners' bounds.
 	TCPRefused() uint64
+	// DirectWrites is the number of packets the relays wrote to their clients
+	// themselves (the rest pass the TURN library's relay loop).
+	DirectWrites() uint64
 }
 
 // Sources are what a scrape reads. Server and Media are required; TURN is optional

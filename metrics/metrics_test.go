@@ -22,7 +22,8 @@ import (
 type turnAllocs int
 
 func (n turnAllocs) Allocations() int   { return int(n) }
-func (n turnAllocs) TCPRefused() uint64 { return uint64(n) + 1 }
+func (n turnAllocs) TCPRefused() uint64   { return uint64(n) + 1 }
+func (n turnAllocs) DirectWrites() uint64 { return uint64(n) + 2 }
 
 func sources(turn metrics.TURN) metrics.Sources {
 	return metrics.Sources{
@@ -136,6 +137,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_datagrams_to_relays_total", "", "", 50, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 		{"conclave_turn_tcp_refused_total", "", "", 6, dto.MetricType_COUNTER},
+		{"conclave_turn_direct_writes_total", "", "", 7, dto.MetricType_COUNTER},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {
 			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)

@@ -257,9 +257,9 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 			}
 			receive := func(want []byte) {
 				t.Helper()
-				before := f.srv.DirectRelayed()
+				before := f.srv.DirectWrites()
 				f.hand(t, relayed.LocalAddr(), want)
-				if got := f.srv.DirectRelayed() - before; got != 1 {
+				if got := f.srv.DirectWrites() - before; got != 1 {
 					t.Fatalf("%d written directly, want 1", got)
 				}
 				_ = relayed.SetReadDeadline(time.Now().Add(10 * time.Second))

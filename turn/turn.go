@@ -102,9 +102,9 @@ type Server struct {
 	tcpLimits *connlimit.Limits
 }
 
-// DirectRelayed is the number of packets from the SFU the relays wrote to their
+// DirectWrites is the number of packets from the SFU the relays wrote to their
 // clients themselves (direct.go), 0 without Config.LocalRelay.
-func (s *Server) DirectRelayed() uint64 {
+func (s *Server) DirectWrites() uint64 {
 	if s.direct == nil {
 		return 0
 	}

@@ -53,7 +53,8 @@ func (o *opsServer) serve() error {
 type turnAllocations struct{ srv *turn.Server }
 
 func (t turnAllocations) Allocations() int   { return t.srv.AllocationCount() }
-func (t turnAllocations) TCPRefused() uint64 { return t.srv.TCPRefused() }
+func (t turnAllocations) TCPRefused() uint64   { return t.srv.TCPRefused() }
+func (t turnAllocations) DirectWrites() uint64 { return t.srv.DirectWrites() }
 
 // metricSources copies the snapshots of signaling and the SFU into the metrics
 // package's types, so that metrics imports neither. An embedded TURN server reports its

@@ -155,7 +155,7 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 		t.Fatal("no datagram handed to a relay in memory")
 	}
 	// And the relays wrote them to their clients themselves (turn/direct.go).
-	if srv.ice.(turnICE).srv.DirectRelayed() == 0 {
+	if srv.ice.(turnICE).srv.DirectWrites() == 0 {
 		t.Fatal("no packet written by a relay to its client directly")
 	}
 
