@@ -17,6 +17,8 @@
 # -addext subjectAltName=IP:127.0.0.1 -keyout key.pem -out cert.pem); the generator
 # trusts it through SSL_CERT_FILE.
 #   PERF=1: also `perf record` the server for 8 s from about 8 s into the run.
+#   PUBLISHERS=P: P publishers (P > 1: all-to-all, N may be 0); with SFULOAD_TURN_ALL=1
+#   the publishers are relayed too (both their connections).
 # Env: SFULOAD (default /tmp/sfuload-turn/bin/sfuload), TLSDIR (default /tmp/tlsprobe).
 set -u
 BIN=${1:?BIN}; MODE=${2:?MODE udp|tcp|tls|none}; N=${3:?N}; OUT=${4:?OUTDIR}
@@ -76,7 +78,7 @@ fi
 ENV=(env -u SFULOAD_TURN)
 [ "$MODE" != none ] && ENV=(env SFULOAD_TURN=$MODE SSL_CERT_FILE="$TLSDIR/cert.pem")
 "${ENV[@]}" timeout -k 5 150 taskset -c 1 "$SFULOAD" run --adapter conclave --url "ws://$HTTP/ws?hostkey=$KEY" \
-	--publishers 1 --subscribers "$N" --warmup 5s --duration 15s --server-pid $PID --json \
+	--publishers "${PUBLISHERS:-1}" --subscribers "$N" --warmup 5s --duration 15s --server-pid $PID --json \
 	>"$OUT/result.json" 2>"$OUT/sfuload.log" &
 GENPID=$!
 wait $GENPID; RC=$?; GENPID=

@@ -57,6 +57,9 @@ type Media struct {
 	// Datagrams for TURN-relayed subscribers handed to the embedded TURN server's
 	// relays in memory (sfu.Stats).
 	DatagramsToRelays uint64
+	// DatagramsFromRelays counts what those relays handed to the SFU in memory:
+	// relayed publishers' SRTP and relayed subscribers' SRTCP.
+	DatagramsFromRelays uint64
 	// ICE-TCP connections closed at accept: the server's or their address's bound
 	// was reached (sfu.Stats).
 	ICETCPRefused uint64

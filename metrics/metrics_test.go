@@ -21,7 +21,7 @@ import (
 
 type turnAllocs int
 
-func (n turnAllocs) Allocations() int   { return int(n) }
+func (n turnAllocs) Allocations() int     { return int(n) }
 func (n turnAllocs) TCPRefused() uint64   { return uint64(n) + 1 }
 func (n turnAllocs) DirectWrites() uint64 { return uint64(n) + 2 }
 
@@ -37,7 +37,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
 				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
 				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
-				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42, ICETCPRefused: 47, DatagramsToRelays: 50,
+				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42, ICETCPRefused: 47, DatagramsToRelays: 50, DatagramsFromRelays: 51,
 				ForwardDelay: metrics.Histogram{Buckets: map[float64]uint64{0.001: 43, 0.005: 44}, Count: 45, Sum: 0.046}}
 		},
 		TURN: turn,
@@ -135,6 +135,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_publisher_rtp_total", "result", "refused", 42, dto.MetricType_COUNTER},
 		{"conclave_ice_tcp_refused_total", "", "", 47, dto.MetricType_COUNTER},
 		{"conclave_datagrams_to_relays_total", "", "", 50, dto.MetricType_COUNTER},
+		{"conclave_datagrams_from_relays_total", "", "", 51, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 		{"conclave_turn_tcp_refused_total", "", "", 6, dto.MetricType_COUNTER},
 		{"conclave_turn_direct_writes_total", "", "", 7, dto.MetricType_COUNTER},

@@ -21,6 +21,7 @@ type localRelays struct {
 	mu       sync.Mutex // serialises changes
 	m        atomic.Pointer[map[netip.AddrPort]*localRelay]
 	diverted atomic.Uint64 // datagrams handed over in memory
+	taken    atomic.Uint64 // datagrams the relays handed the SFU (RelayUplink)
 }
 
 // localRelay is one registration: its remove takes out this one only, not a later
@@ -94,4 +95,30 @@ func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
 		return ms
 	}
 	return rest
+}
+
+// RelayUplink is the other way: what the relay socket that the SFU sees at from (one
+// registered with AddLocalRelay) sends to the SFU. take serves b as the media socket's
+// reader would have served it from from, a publisher's SRTP or a subscriber's SRTCP
+// on a connection whose packets the SFU reads itself, and reports whether it did; the
+// relay sends what take does not serve (checks, DTLS, what Pion reads) on its socket.
+// A relayed publisher's packets so skip a send and a receive on loopback each
+// (bench/README.md, "Relays that write to their clients themselves"). take may
+// decrypt b in place; it may be called from any goroutine (the readers' state is
+// locked, as for the readers of ICE-TCP connections).
+func (e *Engine) RelayUplink(from netip.AddrPort) (take func(b []byte) bool) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	tails := new(tailList) // each datagram is a read batch of its own
+	return func(b []byte) bool {
+		var took bool
+		if isRTCP(b) {
+			took = e.subRTCP.take(b, from)
+		} else if took = e.pubRTP.takeFor(b, from, 0, tails); took {
+			tails.batchDone()
+		}
+		if took {
+			e.relays.taken.Add(1)
+		}
+		return took
+	}
 }

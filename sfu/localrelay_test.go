@@ -1,9 +1,11 @@
 package sfu
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 )
 
@@ -120,5 +122,62 @@ func TestLocalRelayRemoveIsItsOwn(t *testing.T) {
 	b.flush()
 	if len(first.got) != 0 || len(second.got) != 1 {
 		t.Fatalf("first handed %d, second %d; want 0 and 1", len(first.got), len(second.got))
+	}
+}
+
+// TestRelayUplinkIsServedInMemory: what a relay on this machine would send the SFU from
+// a publisher's address, handed over by RelayUplink's take, is read as if it had come
+// to the media socket (the SRTP decrypted, forwarded to the subscriber, counted); a
+// replayed or changed packet handed over is taken and dropped; anything else (the
+// publisher's own RTCP, checks) is left to the socket.
+func TestRelayUplinkIsServedInMemory(t *testing.T) {
+	api, rec := recordingPublisherAPI(t)
+	r := newMediaRigAPIs(t, api, testPeerAPI(t))
+	waitPublisherRead(t, r)
+	take := r.eng.RelayUplink(rec.LocalAddr().(*net.UDPAddr).AddrPort())
+	var taken, left atomic.Int64
+	rec.mu.Lock()
+	rec.divert = func(b []byte) bool {
+		if take(b) {
+			taken.Add(1)
+			return true
+		}
+		left.Add(1)
+		return false
+	}
+	rec.mu.Unlock()
+	before := r.eng.Stats()
+
+	seq := r.pub.send()
+	waitFor(t, "the packet handed over at the subscriber", func() bool { return r.sub.has(seq) })
+	after := r.eng.Stats()
+	if taken.Load() == 0 || after.DatagramsFromRelays == before.DatagramsFromRelays {
+		t.Fatalf("nothing handed over (%d taken, %d from relays)", taken.Load(), after.DatagramsFromRelays)
+	}
+	if after.PublisherRTPRead <= before.PublisherRTPRead {
+		t.Fatal("the packet handed over was not read as the publisher's SRTP")
+	}
+
+	genuine, _ := rec.last()
+	changed := bytes.Clone(genuine)
+	changed[len(changed)-3] ^= 0x40
+	for i, bad := range [][]byte{bytes.Clone(genuine), changed} {
+		if !take(bad) {
+			t.Fatalf("forgery %d left to the socket, want it taken and dropped", i)
+		}
+	}
+	if got := r.eng.Stats().PublisherRTPRefused - after.PublisherRTPRefused; got != 2 {
+		t.Fatalf("%d forgeries refused, want 2", got)
+	}
+	if take([]byte("\x00\x01 a check")) || take([]byte("\x16\xfe\xfd a DTLS record")) {
+		t.Fatal("a check or DTLS record was taken in memory")
+	}
+	next := r.pub.send()
+	waitFor(t, "the packet after the forgeries at the subscriber", func() bool { return r.sub.has(next) })
+	r.sub.mu.Lock()
+	got := r.sub.got[seq]
+	r.sub.mu.Unlock()
+	if got != 1 {
+		t.Fatalf("the subscriber got packet %d %d times, want once", seq, got)
 	}
 }

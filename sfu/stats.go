@@ -77,6 +77,9 @@ type Stats struct {
 	// the embedded TURN server's relays in memory instead of sent to them over loopback
 	// (localrelay.go); 0 without TURN.
 	DatagramsToRelays uint64
+	// DatagramsFromRelays counts the media datagrams those relays handed to the SFU in
+	// memory (RelayUplink): relayed publishers' SRTP and relayed subscribers' SRTCP.
+	DatagramsFromRelays uint64
 	// ICETCPRefused counts ICE-TCP connections closed as soon as they were accepted,
 	// because the server's or their address's bound was reached (tcplimit.go).
 	ICETCPRefused uint64
@@ -198,6 +201,7 @@ func (e *Engine) Stats() Stats {
 		SegmentationRefused:       refused,
 		PacketsWithoutRoute:       c.noRoute.Load(),
 		DatagramsToRelays:         e.relays.diverted.Load(),
+		DatagramsFromRelays:       e.relays.taken.Load(),
 		ICETCPRefused:             e.tcpRefused(),
 		SubscriberRTCPRead:        e.subRTCP.read.Load(),
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),

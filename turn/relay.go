@@ -32,15 +32,7 @@ func newPeers(list []netip.AddrPort) peers {
 
 // at is the address of the peer ap, nil when ap is no peer.
 func (p peers) at(ap netip.AddrPort) *net.UDPAddr {
-	return p[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())]
-}
-
-func (p peers) allows(a net.Addr) bool {
-	u, ok := a.(*net.UDPAddr)
-	if !ok {
-		return false
-	}
-	return p.at(u.AddrPort()) != nil
+	return p[unmap(ap)]
 }
 
 // permits is the PermissionHandler: CreatePermission and ChannelBind name only an IP,
@@ -69,7 +61,10 @@ type relayGenerator struct {
 	// local, when set, registers a relay socket's addresses with the SFU, which
 	// then hands its datagrams to them over in memory (Config.LocalRelay).
 	local func(ap netip.AddrPort, deliver func([]byte)) (remove func())
-	bufs  sync.Pool // *[maxRelayed]byte, the datagrams handed over
+	// uplink, with local, takes what a relay socket sends the SFU in memory
+	// (Config.RelayUplink).
+	uplink func(ap netip.AddrPort) (take func([]byte) bool)
+	bufs   sync.Pool // *[maxRelayed]byte, the datagrams handed over
 	// direct, with local, lets a relay write what the SFU hands it to its client
 	// itself (direct.go).
 	direct *direct
@@ -121,11 +116,15 @@ func (g *relayGenerator) handOver(c *restrictedConn, port uint16) {
 		if bind.IsValid() && !bind.IsUnspecified() && bind != peer.Addr() {
 			continue
 		}
-		c.removes = append(c.removes, g.local(netip.AddrPortFrom(peer.Addr(), port), func(b []byte) {
+		at := netip.AddrPortFrom(peer.Addr(), port)
+		c.removes = append(c.removes, g.local(at, func(b []byte) {
 			if !c.writeDirect(b, peer) {
 				c.push(b, from)
 			}
 		}))
+		if g.uplink != nil {
+			c.uplinks = append(c.uplinks, uplink{peer: peer, take: g.uplink(at)})
+		}
 	}
 	if g.direct != nil {
 		c.removes = append(c.removes, g.direct.addRelay(port, c))
@@ -161,6 +160,15 @@ type restrictedConn struct {
 	// to it directly (direct.go); direct is the server's registry.
 	routes routeTable
 	direct *direct
+	// uplinks take what the relay sends each SFU address in memory
+	// (Config.RelayUplink); set before the relay is handed to pion/turn.
+	uplinks []uplink
+}
+
+// uplink is the SFU's taker of what the relay sends to peer.
+type uplink struct {
+	peer netip.AddrPort
+	take func([]byte) bool
 }
 
 // relayedDatagram is a datagram from the SFU in a relay's inbox.
@@ -228,9 +236,21 @@ func (c *restrictedConn) Close() error {
 	return c.PacketConn.Close()
 }
 
+// WriteTo sends b to addr, an SFU address, or hands it to the SFU in memory where
+// the SFU takes it there (Config.RelayUplink).
 func (c *restrictedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if !c.peers.allows(addr) {
+	u, ok := addr.(*net.UDPAddr)
+	if !ok {
 		return 0, errPeerRefused
+	}
+	ap := unmap(u.AddrPort())
+	if c.peers[ap] == nil {
+		return 0, errPeerRefused
+	}
+	for _, up := range c.uplinks {
+		if up.peer == ap && up.take(b) {
+			return len(b), nil
+		}
 	}
 	return c.PacketConn.WriteTo(b, addr)
 }

@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/netip"
@@ -189,5 +190,59 @@ func TestRelayHandOverAddresses(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("bound to %q: registered at %v, want %v", tc.bind, got, tc.want)
 		}
+	}
+}
+
+// TestRelayWriteHandsTheSFUWhatItTakes: a relay's write to the SFU goes to the SFU's
+// taker for the address the SFU sees the relay at; what the taker serves never reaches
+// the SFU's socket, what it leaves does; a write to anyone else is refused before.
+func TestRelayWriteHandsTheSFUWhatItTakes(t *testing.T) {
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	peerAP := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	var takers []netip.AddrPort
+	var taken [][]byte
+	g := &relayGenerator{relayIP: net.IPv4(127, 0, 0, 1), bindIP: "127.0.0.1",
+		peers: newPeers([]netip.AddrPort{peerAP}),
+		local: func(netip.AddrPort, func([]byte)) func() { return func() {} },
+		uplink: func(ap netip.AddrPort) func([]byte) bool {
+			takers = append(takers, ap)
+			return func(b []byte) bool {
+				if string(b) != "media" {
+					return false
+				}
+				taken = append(taken, bytes.Clone(b))
+				return true
+			}
+		}}
+	pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := pc.(*restrictedConn)
+	defer relay.Close()
+	relayAP := relay.LocalAddr().(*net.UDPAddr).AddrPort()
+	if want := netip.AddrPortFrom(peerAP.Addr(), relayAP.Port()); len(takers) != 1 || takers[0] != want {
+		t.Fatalf("takers for %v, want one for %v", takers, want)
+	}
+	for _, b := range []string{"media", "a check"} {
+		if n, err := relay.WriteTo([]byte(b), net.UDPAddrFromAddrPort(peerAP)); err != nil || n != len(b) {
+			t.Fatalf("write %q: %d, %v", b, n, err)
+		}
+	}
+	if _, err := relay.WriteTo([]byte("media"), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(peerAP.Port()) + 1}); !errors.Is(err, errPeerRefused) {
+		t.Fatalf("write to another port: %v", err)
+	}
+	if len(taken) != 1 {
+		t.Fatalf("%d taken in memory, want 1", len(taken))
+	}
+	_ = peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b := make([]byte, 100)
+	n, from, err := peer.ReadFromUDPAddrPort(b)
+	if err != nil || string(b[:n]) != "a check" || from != relayAP {
+		t.Fatalf("the SFU's socket read %q from %v (%v), want what the taker left from %v", b[:n], from, err, relayAP)
 	}
 }

@@ -62,6 +62,11 @@ type Config struct {
 	// there in memory instead of on loopback; remove ends that (cmd gives it
 	// sfu.Engine.AddLocalRelay). nil: the SFU's packets reach the relay's socket.
 	LocalRelay func(ap netip.AddrPort, deliver func(b []byte)) (remove func())
+	// RelayUplink, with LocalRelay, takes what a relay socket sends to the SFU from
+	// the address ap the SFU sees it at, in memory where take serves it (take reports
+	// whether it did; the rest goes on the socket). cmd gives it
+	// sfu.Engine.RelayUplink. nil: every datagram to the SFU goes on the socket.
+	RelayUplink func(ap netip.AddrPort) (take func(b []byte) bool)
 	// Now is the clock credentials are issued and checked against; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -168,7 +173,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	gen := func() *relayGenerator {
 		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers),
-			local: cfg.LocalRelay, direct: s.direct}
+			local: cfg.LocalRelay, uplink: cfg.RelayUplink, direct: s.direct}
 	}
 	p := newPeers(cfg.Peers)
 	var sc pionturn.ServerConfig

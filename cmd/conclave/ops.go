@@ -52,7 +52,7 @@ func (o *opsServer) serve() error {
 // turnAllocations adapts the TURN server to the metrics package's TURN source.
 type turnAllocations struct{ srv *turn.Server }
 
-func (t turnAllocations) Allocations() int   { return t.srv.AllocationCount() }
+func (t turnAllocations) Allocations() int     { return t.srv.AllocationCount() }
 func (t turnAllocations) TCPRefused() uint64   { return t.srv.TCPRefused() }
 func (t turnAllocations) DirectWrites() uint64 { return t.srv.DirectWrites() }
 
@@ -87,7 +87,8 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
 				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
 				ICETCPRefused: m.ICETCPRefused, DatagramsToRelays: m.DatagramsToRelays,
-				ForwardDelay: delayHistogram(m.ForwardDelay),
+				DatagramsFromRelays: m.DatagramsFromRelays,
+				ForwardDelay:        delayHistogram(m.ForwardDelay),
 			}
 		},
 	}

@@ -76,7 +76,7 @@ func startTURN(t turnOptions, engine *sfu.Engine, publicIPs []string, loopback b
 		return nil, err
 	}
 	cfg := turn.Config{UDPAddr: t.udp, TCPAddr: t.tcp, TLSAddr: t.tls, Host: host, RelayIP: relayIP, Peers: peers, TTL: t.ttl, Logger: log,
-		BatchUDP: sfu.BatchUDP, LocalRelay: engine.AddLocalRelay}
+		BatchUDP: sfu.BatchUDP, LocalRelay: engine.AddLocalRelay, RelayUplink: engine.RelayUplink}
 	if t.tls != "" {
 		cert, err := tls.LoadX509KeyPair(t.cert, t.key)
 		if err != nil {

@@ -97,19 +97,21 @@ func (t turnICE) ICEServers(now time.Time) []signaling.ICEServer {
 
 // startTURN runs the embedded TURN server on loopback (UDP and TCP), its relay allowed
 // to reach only the SFU's media address, wired to the SFU as the server wires it (its
-// UDP socket batched, the SFU's packets handed to its relays in memory).
+// UDP socket batched, the SFU's packets handed to its relays in memory and theirs to
+// the SFU).
 func startTURN(t *testing.T, engine *sfu.Engine) signaling.ICESource {
 	t.Helper()
 	srv, err := turn.New(turn.Config{
-		UDPAddr:    "127.0.0.1:0",
-		TCPAddr:    "127.0.0.1:0",
-		Host:       "127.0.0.1",
-		RelayIP:    netip.MustParseAddr("127.0.0.1"),
-		RelayBind:  "127.0.0.1",
-		Peers:      []netip.AddrPort{engine.UDPAddr().(*net.UDPAddr).AddrPort()},
-		BatchUDP:   sfu.BatchUDP,
-		LocalRelay: engine.AddLocalRelay,
-		Logger:     testlog.New(t),
+		UDPAddr:     "127.0.0.1:0",
+		TCPAddr:     "127.0.0.1:0",
+		Host:        "127.0.0.1",
+		RelayIP:     netip.MustParseAddr("127.0.0.1"),
+		RelayBind:   "127.0.0.1",
+		Peers:       []netip.AddrPort{engine.UDPAddr().(*net.UDPAddr).AddrPort()},
+		BatchUDP:    sfu.BatchUDP,
+		LocalRelay:  engine.AddLocalRelay,
+		RelayUplink: engine.RelayUplink,
+		Logger:      testlog.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +156,13 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 	if srv.engine.Stats().DatagramsToRelays == 0 {
 		t.Fatal("no datagram handed to a relay in memory")
 	}
-	// And the relays wrote them to their clients themselves (turn/direct.go).
+	// And the relays wrote them to their clients themselves (turn/direct.go), and
+	// handed what the browsers sent the SFU to it in memory.
 	if srv.ice.(turnICE).srv.DirectWrites() == 0 {
 		t.Fatal("no packet written by a relay to its client directly")
+	}
+	if srv.engine.Stats().DatagramsFromRelays == 0 {
+		t.Fatal("no datagram handed by a relay to the SFU in memory")
 	}
 
 	type conn struct {
