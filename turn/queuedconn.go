@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -50,21 +51,41 @@ func (l queuedListener) Accept() (net.Conn, error) {
 	return q, nil
 }
 
-// tlsListener registers the TLS connections it accepts (over queuedConns) with direct.
+// tlsListener closes the TLS connections whose handshake fails, and registers the
+// ones it accepts (over queuedConns) with direct when it is set.
+//
+// pion/turn runs the handshake of each connection it accepts and, when it fails, leaves
+// the connection open without reading it: a client that sends a broken ClientHello and
+// goes held a connection, and its place under the listeners' bounds, until the server
+// stopped; a few hundred such (400 from one address) shut TURN over TCP and TLS for
+// everybody. The handshake is also run here, alongside (the connection serialises the
+// two, and both see its outcome), and a connection whose handshake fails is closed.
 type tlsListener struct {
 	net.Listener
 	direct *direct
 }
+
+// tlsHandshakeWait bounds a handshake, as pion/turn's own does.
+const tlsHandshakeWait = 10 * time.Second
 
 func (l tlsListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	if t, ok := c.(*tls.Conn); ok {
-		if q, ok := t.NetConn().(*queuedConn); ok {
-			l.direct.addStream(t, q)
+	t, ok := c.(*tls.Conn)
+	if !ok {
+		return c, nil
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), tlsHandshakeWait)
+		defer cancel()
+		if t.HandshakeContext(ctx) != nil {
+			_ = t.Close()
 		}
+	}()
+	if q, ok := t.NetConn().(*queuedConn); ok && l.direct != nil {
+		l.direct.addStream(t, q)
 	}
 	return c, nil
 }

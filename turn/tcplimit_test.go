@@ -72,3 +72,33 @@ func TestTCPAndTLSConnectionsAreBounded(t *testing.T) {
 	}
 	refused(conntest.DialFrom(t, "127.0.0.3", tlsAddr), "a fourth in all", 2)
 }
+
+// TestFailedTLSHandshakesAreClosed: a client that sends a broken ClientHello to the TLS
+// listener is disconnected, and its place under the bounds is free again. (pion/turn
+// left such a connection open and unread for good: two of them from one address held
+// the address's places until the server stopped.)
+func TestFailedTLSHandshakesAreClosed(t *testing.T) {
+	cert, pool := selfSigned(t)
+	f := newFixture(t, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, func(c *turn.Config) {
+		c.MaxTCPConns, c.MaxTCPConnsPerAddr = 3, 2
+	})
+	tlsAddr := f.serverAddr(t, "turns", "tcp")
+	for i := 0; i < 3; i++ {
+		c := conntest.DialFrom(t, "127.0.0.1", tlsAddr)
+		if _, err := c.Write([]byte("\x16\x03\x01\x00\x05 not a ClientHello at all")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(conntest.Wait))
+		if _, err := io.ReadAll(c); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("broken handshake %d: the connection was not closed within %v", i, conntest.Wait)
+		}
+		_ = c.Close()
+	}
+	overTLS := tls.Client(conntest.DialFrom(t, "127.0.0.1", tlsAddr), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if !bindingAnswered(t, overTLS) {
+		t.Fatal("a TLS connection after the broken ones was not served")
+	}
+	if n := f.srv.TCPRefused(); n != 0 {
+		t.Fatalf("%d connections refused by the bounds", n)
+	}
+}

@@ -205,10 +205,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TLS %s: %w", cfg.TLSAddr, err)
 		}
-		s.tlsLn = tls.NewListener(queuedListener{Listener: s.tcpLimits.Listener(ln)}, cfg.TLSConfig)
-		if s.direct != nil {
-			s.tlsLn = tlsListener{Listener: s.tlsLn, direct: s.direct}
-		}
+		s.tlsLn = tlsListener{Listener: tls.NewListener(queuedListener{Listener: s.tcpLimits.Listener(ln)}, cfg.TLSConfig), direct: s.direct}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tlsLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))
