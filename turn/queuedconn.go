@@ -32,10 +32,12 @@ const (
 // errQueuedClosed answers a write to a queuedConn after Close.
 var errQueuedClosed = errors.New("turn: connection closed")
 
-// queuedListener wraps the connections it accepts in queuedConns, registered with
-// direct when it is set.
+// queuedListener wraps the connections it accepts in queuedConns, each closed unless
+// it holds an allocation (waiter), and registered with direct when it is set (the TCP
+// listener's: a TLS connection is registered above it).
 type queuedListener struct {
 	net.Listener
+	waiter *allocWaiter
 	direct *direct
 }
 
@@ -45,6 +47,7 @@ func (l queuedListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	q := newQueuedConn(c)
+	l.waiter.accepted(q)
 	if l.direct != nil {
 		l.direct.addStream(q, q)
 	}
@@ -104,7 +107,7 @@ type queuedConn struct {
 	err     error     // the first failure (errQueuedClosed after Close)
 	wake    chan struct{}
 	writeBy time.Time // the write deadline set last (the writer goroutine's own)
-	closed  func()    // called at Close (onClose)
+	closed  []func()  // called at Close (onClose)
 }
 
 func newQueuedConn(c net.Conn) *queuedConn {
@@ -176,11 +179,17 @@ func (q *queuedConn) hasRoom(n int) bool {
 	return q.admitLocked(n)
 }
 
-// onClose has f called once when the connection is closed.
+// onClose has f called once when the connection is closed (at once if it is).
 func (q *queuedConn) onClose(f func()) {
 	q.mu.Lock()
-	q.closed = f
+	if q.err != errQueuedClosed {
+		q.closed = append(q.closed, f)
+		f = nil
+	}
 	q.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 func (q *queuedConn) startLocked() {
@@ -258,8 +267,8 @@ func (q *queuedConn) Close() error {
 	closed := q.closed
 	q.closed = nil
 	q.mu.Unlock()
-	if closed != nil {
-		closed()
+	for _, f := range closed {
+		f()
 	}
 	select {
 	case q.wake <- struct{}{}: // the writer goroutine, if any, sees err and returns

@@ -1,6 +1,7 @@
 package turn_test
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/stun/v4"
+	pionturn "github.com/pion/turn/v5"
 
 	"conclave/internal/conntest"
 	"conclave/turn"
@@ -100,5 +102,55 @@ func TestFailedTLSHandshakesAreClosed(t *testing.T) {
 	}
 	if n := f.srv.TCPRefused(); n != 0 {
 		t.Fatalf("%d connections refused by the bounds", n)
+	}
+}
+
+// TestConnectionsWithoutAllocationAreClosed: a TCP or TLS connection that asks for no
+// allocation within allocWait (10 s on the server's clock) is closed, and its place
+// under the bounds is free again; one that holds an allocation stays, and its relay
+// works after the wait.
+func TestConnectionsWithoutAllocationAreClosed(t *testing.T) {
+	cert, pool := selfSigned(t)
+	f := newFixture(t, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, func(c *turn.Config) {
+		c.MaxTCPConns, c.MaxTCPConnsPerAddr = 3, 3
+	})
+	tcpAddr, tlsAddr := f.serverAddr(t, "turn", "tcp"), f.serverAddr(t, "turns", "tcp")
+	silentTCP := conntest.DialFrom(t, "127.0.0.1", tcpAddr)
+	silentTLS := tls.Client(conntest.DialFrom(t, "127.0.0.1", tlsAddr), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if err := silentTLS.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	user, pass := f.creds(t)
+	conn, err := net.Dial("tcp", tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client(t, pionturn.NewSTUNConn(conn), tcpAddr, user, pass)
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("allocate: %v", err)
+	}
+	defer relay.Close()
+
+	// Each accepted connection armed its wait; the allocated one's was stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
+	defer cancel()
+	if err := f.clock.WaitForTimers(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(10*time.Second - time.Millisecond)
+	if !bindingAnswered(t, silentTCP) {
+		t.Fatal("a connection was closed before its wait was over")
+	}
+	f.clock.Advance(time.Millisecond)
+	for _, c := range []net.Conn{silentTCP, silentTLS} {
+		_ = c.SetReadDeadline(time.Now().Add(conntest.Wait))
+		if _, err := io.ReadAll(c); errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%v: not closed after the wait", c.LocalAddr())
+		}
+	}
+	sendToSFU(t, f, relay)
+	if !bindingAnswered(t, conntest.DialFrom(t, "127.0.0.1", tcpAddr)) {
+		t.Fatal("the places of the closed connections were not free again")
 	}
 }

@@ -68,8 +68,11 @@ type Config struct {
 	// sfu.Engine.RelayUplink. nil: every datagram to the SFU goes on the socket.
 	RelayUplink func(ap netip.AddrPort) (take func(b []byte) bool)
 	// Now is the clock credentials are issued and checked against; nil means time.Now.
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
+	// AfterFunc runs f after d on the same clock (a TCP or TLS connection's wait for
+	// its allocation); nil means time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	Logger    *slog.Logger
 }
 
 // Defaults of the TCP and TLS listeners' bounds: an allocation over TCP holds one
@@ -154,6 +157,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.AfterFunc == nil {
+		cfg.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -176,6 +182,7 @@ func New(cfg Config) (*Server, error) {
 			local: cfg.LocalRelay, uplink: cfg.RelayUplink, direct: s.direct}
 	}
 	p := newPeers(cfg.Peers)
+	waiter := newAllocWaiter(cfg.AfterFunc)
 	var sc pionturn.ServerConfig
 	if cfg.UDPAddr != "" {
 		var batched bool
@@ -194,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TCP %s: %w", cfg.TCPAddr, err)
 		}
-		s.tcpLn = queuedListener{Listener: s.tcpLimits.Listener(s.tcpLn), direct: s.direct}
+		s.tcpLn = queuedListener{Listener: s.tcpLimits.Listener(s.tcpLn), waiter: waiter, direct: s.direct}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tcpLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.tcpLn.Addr(), "tcp"))
@@ -205,7 +212,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TLS %s: %w", cfg.TLSAddr, err)
 		}
-		s.tlsLn = tlsListener{Listener: tls.NewListener(queuedListener{Listener: s.tcpLimits.Listener(ln)}, cfg.TLSConfig), direct: s.direct}
+		s.tlsLn = tlsListener{Listener: tls.NewListener(queuedListener{Listener: s.tcpLimits.Listener(ln), waiter: waiter}, cfg.TLSConfig), direct: s.direct}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tlsLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))
@@ -215,7 +222,16 @@ func New(cfg Config) (*Server, error) {
 	sc.AuthHandler = s.authenticate
 	q := newQuota(cfg.MaxAllocations, cfg.MaxAllocationsPerCredential)
 	sc.QuotaHandler = q.allows
-	sc.EventHandler = pionturn.EventHandler{OnAllocationCreated: q.created, OnAllocationDeleted: q.deleted}
+	sc.EventHandler = pionturn.EventHandler{
+		OnAllocationCreated: func(src, dst net.Addr, protocol, username, realm string, relayAddr net.Addr, requestedPort int) {
+			q.created(src, dst, protocol, username, realm, relayAddr, requestedPort)
+			waiter.allocationCreated(src, dst)
+		},
+		OnAllocationDeleted: func(src, dst net.Addr, protocol, username, realm string) {
+			q.deleted(src, dst, protocol, username, realm)
+			waiter.allocationDeleted(src, dst)
+		},
+	}
 	if d := s.direct; d != nil {
 		sc.EventHandler.OnChannelCreated, sc.EventHandler.OnChannelDeleted = d.channelCreated, d.channelDeleted
 		sc.EventHandler.OnPermissionCreated, sc.EventHandler.OnPermissionDeleted = d.permissionCreated, d.permissionDeleted

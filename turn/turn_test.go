@@ -54,6 +54,7 @@ func newFixture(t *testing.T, tlsConf *tls.Config, options ...func(*turn.Config)
 		Peers:     []netip.AddrPort{f.sfu.LocalAddr().(*net.UDPAddr).AddrPort()},
 		TTL:       5 * time.Minute,
 		Now:       f.clock.Now,
+		AfterFunc: f.clock.AfterFunc,
 	}
 	if tlsConf != nil {
 		cfg.TLSAddr = "127.0.0.1:0"
@@ -344,6 +345,12 @@ func relayToSFU(t *testing.T, f *fixture, c *pionturn.Client) {
 		t.Fatalf("allocate: %v", err)
 	}
 	defer relay.Close()
+	sendToSFU(t, f, relay)
+}
+
+// sendToSFU sends a datagram through relay to the SFU, which must get it.
+func sendToSFU(t *testing.T, f *fixture, relay net.PacketConn) {
+	t.Helper()
 	if _, err := relay.WriteTo([]byte("hello"), f.sfu.LocalAddr()); err != nil {
 		t.Fatal(err)
 	}
