@@ -156,7 +156,8 @@ func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, pe
 	}
 	if relay, client := d.route(src, dst, relayAddr); relay != nil {
 		relay.routes.change(func(r *relayRoutes) {
-			r.channels = append(r.channels, channelRoute{peer: unmap(p.AddrPort()), number: number, client: client})
+			// Clipped: an append must not write into the array a writer may be reading.
+			r.channels = append(slices.Clip(r.channels), channelRoute{peer: unmap(p.AddrPort()), number: number, client: client})
 		})
 	}
 }
@@ -177,7 +178,7 @@ func (d *direct) permissionCreated(src, dst net.Addr, _, _, _ string, relayAddr 
 	if relay, client := d.route(src, dst, relayAddr); relay != nil {
 		relay.routes.change(func(r *relayRoutes) {
 			r.permits = without(r.permits, func(p permitRoute) bool { return p.ip == ip.Unmap() })
-			r.permits = append(r.permits, permitRoute{ip: ip.Unmap(), client: client})
+			r.permits = append(slices.Clip(r.permits), permitRoute{ip: ip.Unmap(), client: client})
 		})
 	}
 }
@@ -303,9 +304,10 @@ func (s streamClient) sendChannelData(number uint16, b []byte) bool {
 
 // tlsClient is a client of the TLS listener. Its connection's queue is below TLS, and
 // a sealed record cannot be dropped, so the message is dropped before it is sealed
-// when the queue has no room for it. pion/turn's own writes on the connection (its
-// answers, a few a minute) may fill the queue between that look and the write, which
-// then waits for the queue as pion/turn's writes do (at most queuedWriteWait).
+// when the queue has no room for it. Another write on the connection (pion/turn's
+// answers, a few a minute, or a second SFU writer's) may fill the queue between that
+// look and the write, which then waits for the queue as pion/turn's writes do: until
+// the socket takes it, or the connection fails (queuedWriteWait).
 type tlsClient struct {
 	conn *tls.Conn
 	q    *queuedConn
