@@ -47,6 +47,9 @@ type direct struct {
 	udp     addrPortWriter
 	bufs    sync.Pool // *[maxMessage]byte
 	written atomic.Uint64
+	// uplink are the UDP clients' channels, served before pion/turn reads them
+	// (uplink.go).
+	uplink udpChannels
 }
 
 // addrPortWriter is a UDP socket whose writes queue (sfu.BatchUDP's).
@@ -147,22 +150,32 @@ func (d *direct) route(src, dst, relayAddr net.Addr) (*restrictedConn, clientCon
 }
 
 // The event handlers: pion/turn calls them with its allocation's locks held, so they
-// only change the relay's routes.
+// only change the relay's routes and the UDP clients' channels (uplink.go).
 
 func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, peer net.Addr, number uint16) {
 	p, ok := peer.(*net.UDPAddr)
 	if !ok {
 		return
 	}
-	if relay, client := d.route(src, dst, relayAddr); relay != nil {
-		relay.routes.change(func(r *relayRoutes) {
-			// Clipped: an append must not write into the array a writer may be reading.
-			r.channels = append(slices.Clip(r.channels), channelRoute{peer: unmap(p.AddrPort()), number: number, client: client})
-		})
+	relay, client := d.route(src, dst, relayAddr)
+	if relay == nil {
+		return
+	}
+	relay.routes.change(func(r *relayRoutes) {
+		// Clipped: an append must not write into the array a writer may be reading.
+		r.channels = append(slices.Clip(r.channels), channelRoute{peer: unmap(p.AddrPort()), number: number, client: client})
+	})
+	if c, ok := src.(*net.UDPAddr); ok {
+		if to := relay.peers.at(p.AddrPort()); to != nil {
+			d.uplink.add(unmap(c.AddrPort()), number, udpChannel{relay: relay, peer: to})
+		}
 	}
 }
 
 func (d *direct) channelDeleted(src, dst net.Addr, _, _, _ string, relayAddr, peer net.Addr, number uint16) {
+	if c, ok := src.(*net.UDPAddr); ok {
+		d.uplink.remove(unmap(c.AddrPort()), number)
+	}
 	if relay := d.relayAt(relayAddr); relay != nil {
 		relay.routes.change(func(r *relayRoutes) {
 			r.channels = without(r.channels, func(c channelRoute) bool { return c.number == number })

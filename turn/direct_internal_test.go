@@ -151,6 +151,10 @@ func (u unbatched) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
 	return u.WriteToUDPAddrPort(b, ap)
 }
 
+func (u unbatched) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return u.ReadFromUDPAddrPort(b)
+}
+
 // hand gives b to the relay at relay as the SFU hands over a datagram for it.
 func (f *directFixture) hand(t *testing.T, relay net.Addr, b []byte) {
 	t.Helper()
@@ -255,6 +259,36 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 					break
 				}
 			}
+			if transport == "udp" {
+				// The client's ChannelData to the SFU is relayed before pion/turn
+				// reads it (uplink.go).
+				sfuBuf := make([]byte, 1500)
+				for i := 0; ; i++ {
+					if i == 50 {
+						t.Fatal("no ChannelData served before pion/turn")
+					}
+					before := f.srv.direct.uplink.served.Load()
+					if _, err := relayed.WriteTo([]byte("uplink"), f.sfu.LocalAddr()); err != nil {
+						t.Fatal(err)
+					}
+					for {
+						_ = f.sfu.SetReadDeadline(time.Now().Add(10 * time.Second))
+						n, from, err := f.sfu.ReadFrom(sfuBuf)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if string(sfuBuf[:n]) == "uplink" {
+							if from.String() != relayed.LocalAddr().String() {
+								t.Fatalf("the SFU got the uplink from %v, want the relay %v", from, relayed.LocalAddr())
+							}
+							break
+						}
+					}
+					if f.srv.direct.uplink.served.Load() > before {
+						break
+					}
+				}
+			}
 			receive := func(want []byte) {
 				t.Helper()
 				before := f.srv.DirectWrites()
@@ -284,6 +318,21 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 
 			relay.routes.change(func(r *relayRoutes) { r.channels = nil })
 			receive(bytes.Repeat([]byte{0x90}, 1001)) // a Data indication
+
+			// The allocation's end takes its channel out of the uplink's table.
+			_ = relayed.Close()
+			for i := 0; ; i++ {
+				f.srv.direct.uplink.mu.RLock()
+				left := len(f.srv.direct.uplink.m)
+				f.srv.direct.uplink.mu.RUnlock()
+				if left == 0 {
+					break
+				}
+				if i == 500 {
+					t.Fatalf("%d channels left after the allocation ended", left)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		})
 	}
 }
@@ -322,4 +371,44 @@ func TestDirectWriteDoesNotAllocate(t *testing.T) {
 	if w.writes != 402 || d.written.Load() != 402 {
 		t.Fatalf("%d writes, %d counted, want 402", w.writes, d.written.Load())
 	}
+}
+
+// recordingPacketConn keeps what is written on it.
+type recordingPacketConn struct {
+	net.PacketConn // nil: only WriteTo is used
+	wrote          [][]byte
+}
+
+func (r *recordingPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+	r.wrote = append(r.wrote, bytes.Clone(b))
+	return len(b), nil
+}
+
+// FuzzUplinkChannelData: whatever a UDP client sends, the uplink serves only
+// ChannelData on the client's bound channel whose length fits the datagram, and
+// relays exactly its data; everything else goes on to pion/turn.
+func FuzzUplinkChannelData(f *testing.F) {
+	f.Add([]byte("\x40\x00\x00\x05hello\x00\x00\x00"))
+	f.Add([]byte("\x40\x00\x00\x09hello"))
+	f.Add([]byte("\x40\x01\x00\x00"))
+	f.Add([]byte("\x00\x01\x00\x00\x21\x12\xa4\x42 a STUN message"))
+	f.Add([]byte("\x40"))
+	client := netip.MustParseAddrPort("192.0.2.1:5000")
+	sfu := netip.MustParseAddrPort("127.0.0.1:10000")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sock := &recordingPacketConn{}
+		relay := &restrictedConn{PacketConn: sock, peers: newPeers([]netip.AddrPort{sfu})}
+		u := udpUplink{channels: &udpChannels{}}
+		u.channels.add(client, 0x4000, udpChannel{relay: relay, peer: relay.peers.at(sfu)})
+		served := u.serve(b, client)
+		onChannel := len(b) >= 4 && binary.BigEndian.Uint16(b) == 0x4000 && 4+int(binary.BigEndian.Uint16(b[2:])) <= len(b)
+		switch {
+		case served != onChannel:
+			t.Fatalf("%x: served %v, want %v", b, served, onChannel)
+		case served && (len(sock.wrote) != 1 || !bytes.Equal(sock.wrote[0], b[4:4+int(binary.BigEndian.Uint16(b[2:]))])):
+			t.Fatalf("%x: relayed %x", b, sock.wrote)
+		case !served && len(sock.wrote) != 0:
+			t.Fatalf("%x: left to pion/turn but relayed %x", b, sock.wrote)
+		}
+	})
 }

@@ -189,11 +189,15 @@ func New(cfg Config) (*Server, error) {
 		if s.udpConn, batched, err = listenUDP(cfg.UDPAddr, cfg.BatchUDP); err != nil {
 			return nil, err
 		}
+		read := s.udpConn
 		if w, ok := s.udpConn.(addrPortWriter); ok && batched && s.direct != nil {
 			s.direct.udp = w
+			if r, ok := s.udpConn.(addrPortReader); ok {
+				read = udpUplink{PacketConn: s.udpConn, r: r, channels: &s.direct.uplink}
+			}
 		}
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, pionturn.PacketConnConfig{
-			PacketConn: s.udpConn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
+			PacketConn: read, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.udpConn.LocalAddr(), "udp"))
 	}
 	if cfg.TCPAddr != "" {
