@@ -76,6 +76,7 @@ func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
 	}
 	var rest []*datagram
 	taken := false
+	diverted := uint64(0) // added once: the writers share the counter
 	for i, d := range ms {
 		relay := (*m)[netip.AddrPortFrom(d.ap.Addr().Unmap(), d.ap.Port())]
 		if relay == nil {
@@ -89,11 +90,12 @@ func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
 			taken = true
 		}
 		relay.deliver(d.buf[:d.n])
-		r.diverted.Add(1)
+		diverted++
 	}
 	if !taken {
 		return ms
 	}
+	r.diverted.Add(diverted)
 	return rest
 }
 

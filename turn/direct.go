@@ -36,17 +36,19 @@ type clientConn interface {
 }
 
 // direct is the server's registry for the relays' direct writes: the relay sockets by
-// port, and the clients' TCP and TLS connections by address.
+// port; the clients' TCP and TLS connections are the listeners' (streams).
 type direct struct {
 	mu      sync.Mutex
 	relays  map[uint16]*restrictedConn
-	streams map[streamKey]clientConn
+	streams *streams
 	// udp is the UDP listener when its writes are queued (Config.BatchUDP): a direct
 	// write must not be a system call in the SFU writer's goroutine. nil otherwise,
 	// and relays to UDP clients then go through pion/turn's loop.
-	udp     addrPortWriter
-	bufs    sync.Pool // *[maxMessage]byte
-	written atomic.Uint64
+	udp  addrPortWriter
+	bufs sync.Pool // *[maxMessage]byte
+	// gone is what the relays removed had written: each counts its own (a writer's
+	// add to a counter of its own relay, not one every writer shares).
+	gone uint64
 	// uplink are the UDP clients' channels, served before pion/turn reads them
 	// (uplink.go).
 	uplink udpChannels
@@ -57,16 +59,12 @@ type addrPortWriter interface {
 	WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error)
 }
 
-// streamKey is a TCP or TLS connection's client and server addresses, as pion/turn
-// names an allocation's five-tuple.
-type streamKey struct{ client, server netip.AddrPort }
-
 // maxMessage is the largest message a relay frames: a Data indication of the largest
 // datagram handed over, with an IPv6 peer address.
 const maxMessage = stunHeader + 4 + 20 + 4 + maxRelayed + 3
 
-func newDirect() *direct {
-	d := &direct{relays: map[uint16]*restrictedConn{}, streams: map[streamKey]clientConn{}}
+func newDirect(s *streams) *direct {
+	d := &direct{relays: map[uint16]*restrictedConn{}, streams: s}
 	d.bufs.New = func() any { return new([maxMessage]byte) }
 	return d
 }
@@ -80,40 +78,22 @@ func (d *direct) addRelay(port uint16, c *restrictedConn) func() {
 		d.mu.Lock()
 		if d.relays[port] == c {
 			delete(d.relays, port)
+			d.gone += c.written.Load()
 		}
 		d.mu.Unlock()
 	}
 }
 
-// addStream registers a TCP or TLS connection accepted from a client.
-func (d *direct) addStream(c net.Conn, q *queuedConn) {
-	key, ok := streamKeyOf(c.RemoteAddr(), c.LocalAddr())
-	if !ok {
-		return
-	}
-	var client clientConn = streamClient{q: q}
-	if t, ok := c.(*tls.Conn); ok {
-		client = tlsClient{conn: t, q: q, bufs: &d.bufs}
-	}
+// writes is the number of packets the relays wrote directly (a write still under way
+// when its relay is removed may be missed).
+func (d *direct) writes() uint64 {
 	d.mu.Lock()
-	d.streams[key] = client
-	d.mu.Unlock()
-	q.onClose(func() {
-		d.mu.Lock()
-		if d.streams[key] == client {
-			delete(d.streams, key)
-		}
-		d.mu.Unlock()
-	})
-}
-
-func streamKeyOf(client, server net.Addr) (streamKey, bool) {
-	c, ok1 := client.(*net.TCPAddr)
-	s, ok2 := server.(*net.TCPAddr)
-	if !ok1 || !ok2 {
-		return streamKey{}, false
+	defer d.mu.Unlock()
+	n := d.gone
+	for _, c := range d.relays {
+		n += c.written.Load()
 	}
-	return streamKey{unmap(c.AddrPort()), unmap(s.AddrPort())}, true
+	return n
 }
 
 func unmap(ap netip.AddrPort) netip.AddrPort {
@@ -140,11 +120,9 @@ func (d *direct) route(src, dst, relayAddr net.Addr) (*restrictedConn, clientCon
 		}
 		return relay, udpClient{conn: d.udp, to: unmap(a.AddrPort()), bufs: &d.bufs}
 	case *net.TCPAddr:
-		key, ok := streamKeyOf(src, dst)
-		if !ok || d.streams[key] == nil {
-			return nil, nil
+		if client := d.streams.client(src, dst, &d.bufs); client != nil {
+			return relay, client
 		}
-		return relay, d.streams[key]
 	}
 	return nil, nil
 }
@@ -269,7 +247,7 @@ func (c *restrictedConn) writeDirect(b []byte, peer netip.AddrPort) bool {
 	for _, ch := range r.channels {
 		if ch.peer == peer {
 			if ch.client.sendChannelData(ch.number, b) {
-				c.direct.written.Add(1)
+				c.written.Add(1)
 			}
 			return true
 		}
@@ -278,7 +256,7 @@ func (c *restrictedConn) writeDirect(b []byte, peer netip.AddrPort) bool {
 		if p.ip == peer.Addr() {
 			buf := c.direct.bufs.Get().(*[maxMessage]byte)
 			if p.client.send(appendDataIndication(buf[:0], peer, b)) {
-				c.direct.written.Add(1)
+				c.written.Add(1)
 			}
 			c.direct.bufs.Put(buf)
 			return true

@@ -13,6 +13,7 @@ import (
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testcert"
 )
 
@@ -173,6 +174,19 @@ func (f *directFixture) relayAt(relayed net.Addr) *restrictedConn {
 	return f.srv.direct.relayAt(relayed)
 }
 
+// waitUntil polls cond until it holds; conntest.Wait only keeps a broken test from
+// hanging (a passing one never waits that long).
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(conntest.Wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v", what, conntest.Wait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestRelayWritesToItsClientDirectly: a pion/turn client over UDP, TCP and TLS
 // allocates a relay and sends to the SFU, which binds a channel; what the SFU then
 // hands the relay in memory reaches the client from the SFU's address, written by the
@@ -235,30 +249,23 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 				r := relay.routes.cur.Load()
 				return r != nil && len(r.channels) == 1
 			}
-			for i := 0; !bound(); i++ {
-				if i == 500 {
-					t.Fatal("no channel bound")
-				}
+			waitUntil(t, "a channel bound", func() bool {
 				if _, err := relayed.WriteTo([]byte("ping"), f.sfu.LocalAddr()); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				return bound()
+			})
 
 			// The server binds the channel before it answers: what it writes on the
 			// channel before the client has the answer is dropped by the client.
 			// Probes until one arrives.
 			buf := make([]byte, 1500)
-			for i := 0; ; i++ {
-				if i == 50 {
-					t.Fatal("no probe reached the client")
-				}
+			waitUntil(t, "a probe at the client", func() bool {
 				f.hand(t, relayed.LocalAddr(), []byte("probe"))
 				_ = relayed.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-				if _, _, err := relayed.ReadFrom(buf); err == nil {
-					break
-				}
-			}
+				_, _, err := relayed.ReadFrom(buf)
+				return err == nil
+			})
 			if transport == "udp" {
 				// The client's ChannelData to the SFU is relayed before pion/turn
 				// reads it (uplink.go).
@@ -321,18 +328,11 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 
 			// The allocation's end takes its channel out of the uplink's table.
 			_ = relayed.Close()
-			for i := 0; ; i++ {
+			waitUntil(t, "the channel out of the uplink's table", func() bool {
 				f.srv.direct.uplink.mu.RLock()
-				left := len(f.srv.direct.uplink.m)
-				f.srv.direct.uplink.mu.RUnlock()
-				if left == 0 {
-					break
-				}
-				if i == 500 {
-					t.Fatalf("%d channels left after the allocation ended", left)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+				defer f.srv.direct.uplink.mu.RUnlock()
+				return len(f.srv.direct.uplink.m) == 0
+			})
 		})
 	}
 }
@@ -349,7 +349,7 @@ func (d *discard) WriteToAddrPort(b []byte, _ netip.AddrPort) (int, error) {
 // in a Data indication, allocates nothing (pion/turn's loop allocated a message a
 // packet, and the collector's work for it was a tenth of a relayed subscriber's cost).
 func TestDirectWriteDoesNotAllocate(t *testing.T) {
-	d := newDirect()
+	d := newDirect(nil)
 	w := &discard{}
 	d.udp = w
 	client := udpClient{conn: w, to: netip.MustParseAddrPort("127.0.0.1:5000"), bufs: &d.bufs}
@@ -368,8 +368,8 @@ func TestDirectWriteDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(200, func() { c.writeDirect(packet, sfu) }); n != 0 {
 		t.Errorf("Data indication: %.1f allocations a packet", n)
 	}
-	if w.writes != 402 || d.written.Load() != 402 {
-		t.Fatalf("%d writes, %d counted, want 402", w.writes, d.written.Load())
+	if w.writes != 402 || c.written.Load() != 402 {
+		t.Fatalf("%d writes, %d counted, want 402", w.writes, c.written.Load())
 	}
 }
 

@@ -32,13 +32,13 @@ const (
 // errQueuedClosed answers a write to a queuedConn after Close.
 var errQueuedClosed = errors.New("turn: connection closed")
 
-// queuedListener wraps the connections it accepts in queuedConns, each closed unless
-// it holds an allocation (waiter), and registered with direct when it is set (the TCP
-// listener's: a TLS connection is registered above it).
+// queuedListener wraps the connections it accepts in queuedConns and registers them
+// (streams: each is closed unless it holds an allocation); overTLS says TLS runs above
+// it.
 type queuedListener struct {
 	net.Listener
-	waiter *allocWaiter
-	direct *direct
+	streams *streams
+	overTLS bool
 }
 
 func (l queuedListener) Accept() (net.Conn, error) {
@@ -47,15 +47,12 @@ func (l queuedListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	q := newQueuedConn(c)
-	l.waiter.accepted(q)
-	if l.direct != nil {
-		l.direct.addStream(q, q)
-	}
+	l.streams.accepted(q, l.overTLS)
 	return q, nil
 }
 
 // tlsListener closes the TLS connections whose handshake fails, and registers the
-// ones it accepts (over queuedConns) with direct when it is set.
+// ones it accepts above their queuedConns (streams).
 //
 // pion/turn runs the handshake of each connection it accepts and, when it fails, leaves
 // the connection open without reading it: a client that sends a broken ClientHello and
@@ -65,7 +62,7 @@ func (l queuedListener) Accept() (net.Conn, error) {
 // two, and both see its outcome), and a connection whose handshake fails is closed.
 type tlsListener struct {
 	net.Listener
-	direct *direct
+	streams *streams
 }
 
 // tlsHandshakeWait bounds a handshake, as pion/turn's own does.
@@ -87,9 +84,7 @@ func (l tlsListener) Accept() (net.Conn, error) {
 			_ = t.Close()
 		}
 	}()
-	if q, ok := t.NetConn().(*queuedConn); ok && l.direct != nil {
-		l.direct.addStream(t, q)
-	}
+	l.streams.acceptedTLS(t)
 	return c, nil
 }
 

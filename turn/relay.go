@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	pionturn "github.com/pion/turn/v5"
 )
@@ -24,7 +25,7 @@ type peers map[netip.AddrPort]*net.UDPAddr
 func newPeers(list []netip.AddrPort) peers {
 	p := make(peers, len(list))
 	for _, a := range list {
-		a = netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+		a = unmap(a)
 		p[a] = net.UDPAddrFromAddrPort(a)
 	}
 	return p
@@ -158,8 +159,9 @@ type restrictedConn struct {
 
 	// routes are the client's channels and permissions, by which the relay writes
 	// to it directly (direct.go); direct is the server's registry.
-	routes routeTable
-	direct *direct
+	routes  routeTable
+	direct  *direct
+	written atomic.Uint64 // packets written to the client directly
 	// uplinks take what the relay sends each SFU address in memory
 	// (Config.RelayUplink); set before the relay is handed to pion/turn.
 	uplinks []uplink

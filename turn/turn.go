@@ -116,7 +116,7 @@ func (s *Server) DirectWrites() uint64 {
 	if s.direct == nil {
 		return 0
 	}
-	return s.direct.written.Load()
+	return s.direct.writes()
 }
 
 // TCPRefused is the number of TCP and TLS connections closed at accept by the bounds.
@@ -174,15 +174,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{creds: creds, now: cfg.Now, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr)}
+	tcpStreams := newStreams(cfg.AfterFunc)
 	if cfg.LocalRelay != nil {
-		s.direct = newDirect()
+		s.direct = newDirect(tcpStreams)
 	}
 	gen := func() *relayGenerator {
 		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers),
 			local: cfg.LocalRelay, uplink: cfg.RelayUplink, direct: s.direct}
 	}
 	p := newPeers(cfg.Peers)
-	waiter := newAllocWaiter(cfg.AfterFunc)
 	var sc pionturn.ServerConfig
 	if cfg.UDPAddr != "" {
 		var batched bool
@@ -205,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TCP %s: %w", cfg.TCPAddr, err)
 		}
-		s.tcpLn = queuedListener{Listener: s.tcpLimits.Listener(s.tcpLn), waiter: waiter, direct: s.direct}
+		s.tcpLn = queuedListener{Listener: s.tcpLimits.Listener(s.tcpLn), streams: tcpStreams}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tcpLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.tcpLn.Addr(), "tcp"))
@@ -216,7 +216,8 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TLS %s: %w", cfg.TLSAddr, err)
 		}
-		s.tlsLn = tlsListener{Listener: tls.NewListener(queuedListener{Listener: s.tcpLimits.Listener(ln), waiter: waiter}, cfg.TLSConfig), direct: s.direct}
+		below := queuedListener{Listener: s.tcpLimits.Listener(ln), streams: tcpStreams, overTLS: true}
+		s.tlsLn = tlsListener{Listener: tls.NewListener(below, cfg.TLSConfig), streams: tcpStreams}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tlsLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))
@@ -229,11 +230,11 @@ func New(cfg Config) (*Server, error) {
 	sc.EventHandler = pionturn.EventHandler{
 		OnAllocationCreated: func(src, dst net.Addr, protocol, username, realm string, relayAddr net.Addr, requestedPort int) {
 			q.created(src, dst, protocol, username, realm, relayAddr, requestedPort)
-			waiter.allocationCreated(src, dst)
+			tcpStreams.allocationCreated(src, dst)
 		},
 		OnAllocationDeleted: func(src, dst net.Addr, protocol, username, realm string) {
 			q.deleted(src, dst, protocol, username, realm)
-			waiter.allocationDeleted(src, dst)
+			tcpStreams.allocationDeleted(src, dst)
 		},
 	}
 	if d := s.direct; d != nil {

@@ -1,0 +1,154 @@
+package turn
+
+import (
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// streams are the TCP and TLS connections the listeners accepted, by client and server
+// address (as pion/turn names an allocation's five-tuple). Two things need them:
+//
+// Anyone who can reach the TCP and TLS listeners can open a connection and send
+// nothing: pion/turn would hold it, and its place under the listeners' bounds, for
+// good, and a few hundred such (400 from one address) would shut TURN over TCP and TLS
+// for everybody. A client's connection is only good for an allocation, which a browser
+// asks for as soon as it is connected: a connection that holds no allocation for
+// allocWait, after it is accepted or after its allocation ends, is closed.
+//
+// A relay writes to its client's connection directly (direct.go): into its queue, or
+// through TLS above it.
+
+// allocWait is how long a TCP or TLS connection may hold no allocation. A browser
+// allocates within a round trip or two of connecting (a TLS handshake, then one
+// request answered with a challenge and the request again).
+const allocWait = 10 * time.Second
+
+type streams struct {
+	afterFunc func(time.Duration, func()) (stop func() bool)
+	mu        sync.Mutex
+	m         map[streamKey]*stream
+}
+
+// streamKey is a TCP or TLS connection's client and server addresses.
+type streamKey struct{ client, server netip.AddrPort }
+
+// stream is an accepted connection: its queue, the TLS connection above it (nil for
+// TCP, and for TLS until the TLS listener has it), and its wait for an allocation.
+type stream struct {
+	q         *queuedConn
+	overTLS   bool
+	tls       *tls.Conn
+	allocated bool
+	stop      func() bool // the running wait's, nil while allocated
+}
+
+func newStreams(afterFunc func(time.Duration, func()) func() bool) *streams {
+	return &streams{afterFunc: afterFunc, m: map[streamKey]*stream{}}
+}
+
+// accepted registers q and starts its wait; q's Close ends both.
+func (s *streams) accepted(q *queuedConn, overTLS bool) {
+	key, ok := streamKeyOf(q.RemoteAddr(), q.LocalAddr())
+	if !ok {
+		return
+	}
+	st := &stream{q: q, overTLS: overTLS}
+	s.mu.Lock()
+	s.m[key] = st
+	s.waitLocked(st)
+	s.mu.Unlock()
+	q.onClose(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.m[key] == st {
+			delete(s.m, key)
+		}
+		if st.stop != nil {
+			st.stop()
+		}
+	})
+}
+
+// acceptedTLS notes the TLS connection t above a registered stream.
+func (s *streams) acceptedTLS(t *tls.Conn) {
+	key, ok := streamKeyOf(t.RemoteAddr(), t.LocalAddr())
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.m[key]; st != nil {
+		st.tls = t
+	}
+}
+
+func (s *streams) waitLocked(st *stream) {
+	st.stop = s.afterFunc(allocWait, func() {
+		s.mu.Lock()
+		idle := !st.allocated
+		s.mu.Unlock()
+		if idle {
+			_ = st.q.Close()
+		}
+	})
+}
+
+// allocationCreated and allocationDeleted follow pion/turn's events (src and dst are
+// the allocation's five-tuple); allocations over UDP are no concern here.
+func (s *streams) allocationCreated(src, dst net.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.lookupLocked(src, dst); st != nil {
+		st.allocated = true
+		if st.stop != nil {
+			st.stop()
+			st.stop = nil
+		}
+	}
+}
+
+func (s *streams) allocationDeleted(src, dst net.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.lookupLocked(src, dst); st != nil && st.allocated {
+		st.allocated = false
+		s.waitLocked(st)
+	}
+}
+
+// client is where a relay writes to the client of the connection src–dst directly,
+// nil if there is none (or a TLS connection not known above its queue yet).
+func (s *streams) client(src, dst net.Addr, bufs *sync.Pool) clientConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.lookupLocked(src, dst)
+	switch {
+	case st == nil:
+		return nil
+	case st.tls != nil:
+		return tlsClient{conn: st.tls, q: st.q, bufs: bufs}
+	case st.overTLS:
+		return nil // never the bytes below TLS
+	}
+	return streamClient{q: st.q}
+}
+
+func (s *streams) lookupLocked(src, dst net.Addr) *stream {
+	key, ok := streamKeyOf(src, dst)
+	if !ok {
+		return nil
+	}
+	return s.m[key]
+}
+
+func streamKeyOf(client, server net.Addr) (streamKey, bool) {
+	c, ok1 := client.(*net.TCPAddr)
+	s, ok2 := server.(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return streamKey{}, false
+	}
+	return streamKey{unmap(c.AddrPort()), unmap(s.AddrPort())}, true
+}
