@@ -27,8 +27,7 @@ import (
 // Its methods do not wait for the client: a message that does not fit is dropped, as a
 // full socket buffer drops a datagram, and they report whether it went. (A UDP
 // client's write waits while the listener's whole queue is full, its sender behind the
-// kernel, as every write to that socket does; a TLS client's, rarely, as tlsClient
-// says.)
+// kernel, as every write to that socket does.)
 type clientConn interface {
 	send(msg []byte) bool
 	// sendChannelData frames b as ChannelData itself where it can without a copy.
@@ -143,16 +142,24 @@ func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, pe
 		// Clipped: an append must not write into the array a writer may be reading.
 		r.channels = append(slices.Clip(r.channels), channelRoute{peer: unmap(p.AddrPort()), number: number, client: client})
 	})
-	if c, ok := src.(*net.UDPAddr); ok {
-		if to := relay.peers.at(p.AddrPort()); to != nil {
-			d.uplink.add(unmap(c.AddrPort()), number, udpChannel{relay: relay, peer: to})
-		}
+	to := relay.peers.at(p.AddrPort())
+	if to == nil {
+		return
+	}
+	switch c := src.(type) {
+	case *net.UDPAddr:
+		d.uplink.add(unmap(c.AddrPort()), number, uplinkChannel{relay: relay, peer: to})
+	case *net.TCPAddr:
+		d.streams.setChannel(src, dst, number, &uplinkChannel{relay: relay, peer: to})
 	}
 }
 
 func (d *direct) channelDeleted(src, dst net.Addr, _, _, _ string, relayAddr, peer net.Addr, number uint16) {
-	if c, ok := src.(*net.UDPAddr); ok {
+	switch c := src.(type) {
+	case *net.UDPAddr:
 		d.uplink.remove(unmap(c.AddrPort()), number)
+	case *net.TCPAddr:
+		d.streams.setChannel(src, dst, number, nil)
 	}
 	if relay := d.relayAt(relayAddr); relay != nil {
 		relay.routes.change(func(r *relayRoutes) {
@@ -297,8 +304,8 @@ func (s streamClient) sendChannelData(number uint16, b []byte) bool {
 // a sealed record cannot be dropped, so the message is dropped before it is sealed
 // when the queue has no room for it. Another write on the connection (pion/turn's
 // answers, a few a minute, or a second SFU writer's) may fill the queue between that
-// look and the write, which then waits for the queue as pion/turn's writes do: until
-// the socket takes it, or the connection fails (queuedWriteWait).
+// look and the write, which then goes past maxQueued: writes below TLS never wait
+// (queuedConn.Write).
 type tlsClient struct {
 	conn *tls.Conn
 	q    *queuedConn

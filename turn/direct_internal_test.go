@@ -169,6 +169,18 @@ func (f *directFixture) hand(t *testing.T, relay net.Addr, b []byte) {
 	deliver(b)
 }
 
+// servedBeforePion is how many ChannelData messages the UDP listener and the TCP and
+// TLS connections relayed before pion/turn read them.
+func (f *directFixture) servedBeforePion() uint64 {
+	n := f.srv.direct.uplink.served.Load()
+	f.srv.direct.streams.mu.Lock()
+	defer f.srv.direct.streams.mu.Unlock()
+	for _, st := range f.srv.direct.streams.m {
+		n += st.channels.served.Load()
+	}
+	return n
+}
+
 // relayAt is the server's relay socket at relayed's port.
 func (f *directFixture) relayAt(relayed net.Addr) *restrictedConn {
 	return f.srv.direct.relayAt(relayed)
@@ -266,15 +278,15 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 				_, _, err := relayed.ReadFrom(buf)
 				return err == nil
 			})
-			if transport == "udp" {
+			{
 				// The client's ChannelData to the SFU is relayed before pion/turn
-				// reads it (uplink.go).
+				// reads it (uplink.go, streamuplink.go).
 				sfuBuf := make([]byte, 1500)
 				for i := 0; ; i++ {
 					if i == 50 {
 						t.Fatal("no ChannelData served before pion/turn")
 					}
-					before := f.srv.direct.uplink.served.Load()
+					before := f.servedBeforePion()
 					if _, err := relayed.WriteTo([]byte("uplink"), f.sfu.LocalAddr()); err != nil {
 						t.Fatal(err)
 					}
@@ -291,7 +303,7 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 							break
 						}
 					}
-					if f.srv.direct.uplink.served.Load() > before {
+					if f.servedBeforePion() > before {
 						break
 					}
 				}
@@ -331,6 +343,13 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 			waitUntil(t, "the channel out of the uplink's table", func() bool {
 				f.srv.direct.uplink.mu.RLock()
 				defer f.srv.direct.uplink.mu.RUnlock()
+				f.srv.direct.streams.mu.Lock()
+				defer f.srv.direct.streams.mu.Unlock()
+				for _, st := range f.srv.direct.streams.m {
+					if l := st.channels.cur.Load(); l != nil && len(*l) > 0 {
+						return false
+					}
+				}
 				return len(f.srv.direct.uplink.m) == 0
 			})
 		})
@@ -399,7 +418,7 @@ func FuzzUplinkChannelData(f *testing.F) {
 		sock := &recordingPacketConn{}
 		relay := &restrictedConn{PacketConn: sock, peers: newPeers([]netip.AddrPort{sfu})}
 		u := udpUplink{channels: &udpChannels{}}
-		u.channels.add(client, 0x4000, udpChannel{relay: relay, peer: relay.peers.at(sfu)})
+		u.channels.add(client, 0x4000, uplinkChannel{relay: relay, peer: relay.peers.at(sfu)})
 		served := u.serve(b, client)
 		onChannel := len(b) >= 4 && binary.BigEndian.Uint16(b) == 0x4000 && 4+int(binary.BigEndian.Uint16(b[2:])) <= len(b)
 		switch {

@@ -27,18 +27,26 @@ const (
 	// queuedWriteWait bounds a write to a client that does not read (to between half
 	// of it and all of it); the connection is closed then, and its allocation ends.
 	queuedWriteWait = 5 * time.Second
+	// maxQueuedTLS bounds the queue below a TLS connection, whose writes do not wait
+	// (Write).
+	maxQueuedTLS = 2 * maxQueued
 )
 
-// errQueuedClosed answers a write to a queuedConn after Close.
-var errQueuedClosed = errors.New("turn: connection closed")
+var (
+	// errQueuedClosed answers a write to a queuedConn after Close.
+	errQueuedClosed = errors.New("turn: connection closed")
+	// errQueueOverflow fails a connection below TLS whose queue passed maxQueuedTLS.
+	errQueueOverflow = errors.New("turn: client does not read its connection")
+)
 
 // queuedListener wraps the connections it accepts in queuedConns and registers them
 // (streams: each is closed unless it holds an allocation); overTLS says TLS runs above
-// it.
+// it. With uplink, pion/turn reads a TCP connection through its streamUplink.
 type queuedListener struct {
 	net.Listener
 	streams *streams
 	overTLS bool
+	uplink  bool
 }
 
 func (l queuedListener) Accept() (net.Conn, error) {
@@ -47,7 +55,11 @@ func (l queuedListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	q := newQueuedConn(c)
-	l.streams.accepted(q, l.overTLS)
+	q.belowTLS = l.overTLS
+	st := l.streams.accepted(q, l.overTLS)
+	if l.uplink && !l.overTLS && st != nil {
+		return &streamUplink{Conn: q, st: st}, nil
+	}
 	return q, nil
 }
 
@@ -60,9 +72,13 @@ func (l queuedListener) Accept() (net.Conn, error) {
 // stopped; a few hundred such (400 from one address) shut TURN over TCP and TLS for
 // everybody. The handshake is also run here, alongside (the connection serialises the
 // two, and both see its outcome), and a connection whose handshake fails is closed.
+// With uplink, pion/turn reads the connection through its streamUplink and so runs no
+// handshake of its own (it looks for one only on a *tls.Conn): the one here, bounded,
+// and the one the first read starts, which this one's failure ends.
 type tlsListener struct {
 	net.Listener
 	streams *streams
+	uplink  bool
 }
 
 // tlsHandshakeWait bounds a handshake, as pion/turn's own does.
@@ -84,7 +100,9 @@ func (l tlsListener) Accept() (net.Conn, error) {
 			_ = t.Close()
 		}
 	}()
-	l.streams.acceptedTLS(t)
+	if st := l.streams.acceptedTLS(t); l.uplink && st != nil {
+		return &streamUplink{Conn: t, st: st}, nil
+	}
 	return c, nil
 }
 
@@ -103,6 +121,8 @@ type queuedConn struct {
 	wake    chan struct{}
 	writeBy time.Time // the write deadline set last (the writer goroutine's own)
 	closed  []func()  // called at Close (onClose)
+	// belowTLS: a TLS connection writes here, and its writes never wait (Write).
+	belowTLS bool
 }
 
 func newQueuedConn(c net.Conn) *queuedConn {
@@ -112,10 +132,25 @@ func newQueuedConn(c net.Conn) *queuedConn {
 }
 
 // Write queues b and returns, or waits while the queue holds maxQueued.
+//
+// Below TLS it never waits. A TLS connection writes a record here with its write lock
+// held, and a relay's direct write to the client (tlsClient) needs that lock: a record
+// of pion/turn's waiting here for a client that reads slowly would make the SFU's
+// writer, and every subscriber it serves, wait with it. The direct writes keep the
+// queue within maxQueued themselves (they are dropped beyond it), so what goes past it
+// is pion/turn's answers and a record or two of writers that raced; a queue past
+// maxQueuedTLS is a client that does not read, and the connection fails.
 func (q *queuedConn) Write(b []byte) (int, error) {
 	q.mu.Lock()
-	for q.err == nil && len(q.queued) > 0 && len(q.queued)+len(b) > maxQueued {
+	for !q.belowTLS && q.err == nil && len(q.queued) > 0 && len(q.queued)+len(b) > maxQueued {
 		q.space.Wait()
+	}
+	if q.belowTLS && q.err == nil && len(q.queued)+len(b) > maxQueuedTLS {
+		q.err = errQueueOverflow
+		q.space.Broadcast()
+		q.mu.Unlock()
+		_ = q.Conn.Close()
+		return 0, errQueueOverflow
 	}
 	if q.err != nil {
 		err := q.err
@@ -213,11 +248,7 @@ func (q *queuedConn) writeQueued() {
 			q.mu.Unlock()
 			return
 		}
-		// The spare becomes the queue and is no longer the spare: after a write too
-		// large to keep, it would otherwise become the queue again while written.
-		b := q.queued
-		q.queued, q.spare = q.spare[:0], nil
-		q.space.Broadcast()
+		b := q.takeLocked()
 		q.mu.Unlock()
 		if len(b) == 0 {
 			continue
@@ -234,11 +265,7 @@ func (q *queuedConn) writeQueued() {
 			_ = q.Conn.Close()
 		}
 		q.mu.Lock()
-		if cap(b) <= maxQueued {
-			// Kept for the next queue; a larger one (a write that took the queue
-			// past maxQueued) is left to the collector.
-			q.spare = b[:0]
-		}
+		q.keepLocked(b)
 		if err != nil && q.err == nil {
 			q.err = err
 			q.space.Broadcast()
@@ -248,6 +275,36 @@ func (q *queuedConn) writeQueued() {
 		if failed {
 			return
 		}
+	}
+}
+
+// takeLocked takes the queue to be written, nil when it is empty. The spare becomes
+// the queue and is no longer the spare until keepLocked gives the taken one back.
+//
+// An empty queue is left as it is: a wake-up can find what woke it written already
+// (taken with an earlier write's), and taking that queue dropped one of the two
+// buffers, so that the next packets grew a new one (a few KB a connection, a few times
+// a second: the collector's work of an all-relayed meeting over TCP was as much as
+// pion/turn's own reader).
+func (q *queuedConn) takeLocked() []byte {
+	if len(q.queued) == 0 {
+		return nil
+	}
+	b := q.queued
+	q.queued, q.spare = q.spare[:0], nil
+	q.space.Broadcast()
+	return b
+}
+
+// keepSpare is the largest buffer kept for the next queue: a queue that ended near
+// maxQueued may have grown past it by a quarter (append's growth, rounded up to a size
+// class). A larger one (a single write beyond maxQueued) is left to the collector.
+const keepSpare = maxQueued + maxQueued/2
+
+// keepLocked keeps b, written, as the spare for the next queue.
+func (q *queuedConn) keepLocked(b []byte) {
+	if cap(b) <= keepSpare {
+		q.spare = b[:0]
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // gatedConn records the writes made on it; each waits for the test to let it through
@@ -107,6 +109,53 @@ func TestQueuedConnBoundsItsQueue(t *testing.T) {
 	_ = q.Close()
 }
 
+// TestQueuedConnBelowTLSNeverWaits: below TLS a write queues past maxQueued rather than
+// wait (a TLS connection writes with its lock held, which a relay's direct write from
+// the SFU's writer needs), and a queue past maxQueuedTLS fails the connection.
+func TestQueuedConnBelowTLSNeverWaits(t *testing.T) {
+	g := newGatedConn()
+	q := newQueuedConn(g)
+	q.belowTLS = true
+	part := bytes.Repeat([]byte{'r'}, maxQueued/2-100)
+	mustWrite(t, q, part)
+	<-g.entered // the client does not read: the first write is stuck
+	write := func() error {
+		done := make(chan error, 1)
+		go func() { _, err := q.Write(part); done <- err }()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(conntest.Wait):
+			t.Fatal("a write below TLS waited for the client")
+			return nil
+		}
+	}
+	queued := 0
+	for {
+		err := write()
+		if err != nil {
+			if !errors.Is(err, errQueueOverflow) {
+				t.Fatalf("write past the bound: %v", err)
+			}
+			break
+		}
+		queued += len(part)
+	}
+	if queued <= maxQueued || queued > maxQueuedTLS {
+		t.Fatalf("%d bytes queued before the connection failed, want more than %d and at most %d", queued, maxQueued, maxQueuedTLS)
+	}
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if !closed {
+		t.Fatal("the connection is open after its queue passed the bound")
+	}
+	if _, err := q.Write([]byte("x")); !errors.Is(err, errQueueOverflow) {
+		t.Fatalf("write after the failure: %v", err)
+	}
+	g.pass <- struct{}{}
+}
+
 // TestQueuedConnFailsAfterAFailedWrite checks that a failed write (a client that did
 // not read within the deadline) closes the connection and fails every later write.
 func TestQueuedConnFailsAfterAFailedWrite(t *testing.T) {
@@ -146,7 +195,7 @@ func mustWrite(t *testing.T, q *queuedConn, b []byte) {
 }
 
 // TestQueuedConnQueuesBesideAWriteAfterALargeOne checks that after a write larger than
-// maxQueued (whose buffer is not kept) the next queue is not the buffer being written:
+// keepSpare (whose buffer is not kept) the next queue is not the buffer being written:
 // what is queued while a write is under way leaves in the next write, and the one
 // under way carries what it took.
 func TestQueuedConnQueuesBesideAWriteAfterALargeOne(t *testing.T) {
@@ -154,7 +203,7 @@ func TestQueuedConnQueuesBesideAWriteAfterALargeOne(t *testing.T) {
 	q := newQueuedConn(g)
 	mustWrite(t, q, []byte("a"))
 	<-g.entered
-	large := bytes.Repeat([]byte{'L'}, maxQueued+1000)
+	large := bytes.Repeat([]byte{'L'}, keepSpare+1000)
 	mustWrite(t, q, large)
 	g.pass <- struct{}{}
 	<-g.wrote
@@ -174,5 +223,37 @@ func TestQueuedConnQueuesBesideAWriteAfterALargeOne(t *testing.T) {
 	defer g.mu.Unlock()
 	if len(g.writes) != 4 || string(g.writes[2]) != "x" || string(g.writes[3]) != "y" {
 		t.Fatalf("the writes after the large one carried %q, want \"x\" then \"y\"", g.writes[2:])
+	}
+}
+
+// TestQueuedConnKeepsBothBuffers checks that a connection's queue and spare are reused
+// from write to write, also across a wake-up that finds the queue empty (what woke it
+// was taken with an earlier write's): such a wake-up dropped a buffer, so that the
+// next packets grew a new one.
+func TestQueuedConnKeepsBothBuffers(t *testing.T) {
+	q := newQueuedConn(newGatedConn())
+	q.started = true // the test plays the writer goroutine's part
+	payload := make([]byte, 1180)
+	cycle := func() {
+		q.appendChannelData(0x4000, payload)
+		q.appendChannelData(0x4000, payload)
+		q.mu.Lock()
+		b := q.takeLocked()
+		if q.takeLocked() != nil { // the wake-up that finds the queue empty
+			t.Error("an empty queue was taken")
+		}
+		q.keepLocked(b)
+		q.mu.Unlock()
+		<-q.wake
+	}
+	cycle()
+	cycle() // both buffers exist now
+	if allocs := testing.AllocsPerRun(100, cycle); allocs != 0 {
+		t.Fatalf("%v allocations a queued write, want 0", allocs)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if cap(q.queued) == 0 || cap(q.spare) == 0 {
+		t.Fatalf("queue capacity %d, spare %d: a buffer was dropped", cap(q.queued), cap(q.spare))
 	}
 }

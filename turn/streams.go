@@ -43,17 +43,20 @@ type stream struct {
 	tls       *tls.Conn
 	allocated bool
 	stop      func() bool // the running wait's, nil while allocated
+	// channels are what its allocation bound, for its reader (streamuplink.go).
+	channels streamChannels
 }
 
 func newStreams(afterFunc func(time.Duration, func()) func() bool) *streams {
 	return &streams{afterFunc: afterFunc, m: map[streamKey]*stream{}}
 }
 
-// accepted registers q and starts its wait; q's Close ends both.
-func (s *streams) accepted(q *queuedConn, overTLS bool) {
+// accepted registers q and starts its wait; q's Close ends both. It returns q's
+// record, nil if q is not a TCP connection.
+func (s *streams) accepted(q *queuedConn, overTLS bool) *stream {
 	key, ok := streamKeyOf(q.RemoteAddr(), q.LocalAddr())
 	if !ok {
-		return
+		return nil
 	}
 	st := &stream{q: q, overTLS: overTLS}
 	s.mu.Lock()
@@ -70,18 +73,32 @@ func (s *streams) accepted(q *queuedConn, overTLS bool) {
 			st.stop()
 		}
 	})
+	return st
 }
 
-// acceptedTLS notes the TLS connection t above a registered stream.
-func (s *streams) acceptedTLS(t *tls.Conn) {
+// acceptedTLS notes the TLS connection t above a registered stream and returns the
+// stream's record (nil if there is none).
+func (s *streams) acceptedTLS(t *tls.Conn) *stream {
 	key, ok := streamKeyOf(t.RemoteAddr(), t.LocalAddr())
 	if !ok {
-		return
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.m[key]; st != nil {
+	st := s.m[key]
+	if st != nil {
 		st.tls = t
+	}
+	return st
+}
+
+// setChannel sets (ch nil: removes) the channel number of the connection src–dst's
+// allocation for its reader (pion/turn's channel events).
+func (s *streams) setChannel(src, dst net.Addr, number uint16, ch *uplinkChannel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.lookupLocked(src, dst); st != nil {
+		st.channels.set(number, ch)
 	}
 }
 

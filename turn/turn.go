@@ -205,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 			s.closeListeners()
 			return nil, fmt.Errorf("turn: listen TCP %s: %w", cfg.TCPAddr, err)
 		}
-		s.tcpLn = queuedListener{Listener: s.tcpLimits.Listener(s.tcpLn), streams: tcpStreams}
+		s.tcpLn = queuedListener{Listener: s.tcpLimits.Listener(s.tcpLn), streams: tcpStreams, uplink: s.direct != nil}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tcpLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.tcpLn.Addr(), "tcp"))
@@ -217,7 +217,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("turn: listen TLS %s: %w", cfg.TLSAddr, err)
 		}
 		below := queuedListener{Listener: s.tcpLimits.Listener(ln), streams: tcpStreams, overTLS: true}
-		s.tlsLn = tlsListener{Listener: tls.NewListener(below, cfg.TLSConfig), streams: tcpStreams}
+		s.tlsLn = tlsListener{Listener: tls.NewListener(below, cfg.TLSConfig), streams: tcpStreams, uplink: s.direct != nil}
 		sc.ListenerConfigs = append(sc.ListenerConfigs, pionturn.ListenerConfig{
 			Listener: s.tlsLn, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))

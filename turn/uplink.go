@@ -33,7 +33,7 @@ type addrPortReader interface {
 // udpChannels are the channels UDP clients bound, by client address and number.
 type udpChannels struct {
 	mu sync.RWMutex
-	m  map[udpChannelKey]udpChannel
+	m  map[udpChannelKey]uplinkChannel
 	// served counts the datagrams served before pion/turn.
 	served atomic.Uint64
 }
@@ -43,16 +43,18 @@ type udpChannelKey struct {
 	number uint16
 }
 
-type udpChannel struct {
+// uplinkChannel is where ChannelData on a channel goes: the relay of the client's
+// allocation, to the peer (an SFU address) the channel is bound to.
+type uplinkChannel struct {
 	relay *restrictedConn
 	peer  *net.UDPAddr
 }
 
-func (u *udpChannels) add(client netip.AddrPort, number uint16, ch udpChannel) {
+func (u *udpChannels) add(client netip.AddrPort, number uint16, ch uplinkChannel) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.m == nil {
-		u.m = map[udpChannelKey]udpChannel{}
+		u.m = map[udpChannelKey]uplinkChannel{}
 	}
 	u.m[udpChannelKey{client, number}] = ch
 }
@@ -63,7 +65,7 @@ func (u *udpChannels) remove(client netip.AddrPort, number uint16) {
 	delete(u.m, udpChannelKey{client, number})
 }
 
-func (u *udpChannels) lookup(client netip.AddrPort, number uint16) (udpChannel, bool) {
+func (u *udpChannels) lookup(client netip.AddrPort, number uint16) (uplinkChannel, bool) {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
 	ch, ok := u.m[udpChannelKey{client, number}]

@@ -1,0 +1,159 @@
+package turn
+
+import (
+	"encoding/binary"
+	"math"
+	"net"
+	"slices"
+	"sync/atomic"
+)
+
+// What a client sends the SFU over a TCP or TLS connection went through pion/turn's
+// stream reader: each read of the connection copied into a new slice and appended to
+// another (two allocations a read, a read a packet), then the allocation was found by a
+// string of the client's address and the channel by a scan before the relay's write.
+// With everybody relayed over TCP that reader was 18 % of the server and its garbage a
+// good part of the collector's 10 % (bench/README.md). streamUplink is the connection
+// as pion/turn reads it: it frames the stream itself, relays ChannelData on a channel
+// of this connection's allocation (pion/turn's channel events, direct.go), and hands
+// pion/turn everything else, a frame at a time, as it came. A read takes whatever the
+// socket holds (a burst of a frame's packets at once) into a buffer of the
+// connection's own.
+
+// streamUplink is a client's TCP connection (its queuedConn) or TLS connection as
+// pion/turn reads it.
+type streamUplink struct {
+	net.Conn
+	st  *stream
+	buf []byte // the bytes read and not yet used are buf[r:w]
+	r   int
+	w   int
+	// pass is how many bytes of the current frame, one not relayed here, are still
+	// to be handed to pion/turn (math.MaxInt once the stream lost its framing:
+	// pion/turn refuses what follows and closes the connection).
+	pass   int
+	filled bool // the last read took all the room the buffer had
+}
+
+const (
+	// uplinkBufMin holds the largest ChannelData relayed here (a datagram of
+	// maxRelayed bytes, framed; a larger one goes to pion/turn, which drops what
+	// exceeds its MTU of 1,600 bytes); a connection that finds its buffer full after a read
+	// has a backlog, and its buffer doubles, up to uplinkBufMax.
+	uplinkBufMin = 2 << 10
+	uplinkBufMax = 16 << 10
+)
+
+// Read hands pion/turn the next bytes that are not ChannelData on a channel of the
+// connection, having relayed those before them.
+func (u *streamUplink) Read(p []byte) (int, error) {
+	for {
+		if u.pass > 0 {
+			return u.passOn(p)
+		}
+		if u.w-u.r < channelDataHeader {
+			if err := u.fill(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		b := u.buf[u.r:u.w]
+		length := int(binary.BigEndian.Uint16(b[2:]))
+		switch b[0] >> 6 {
+		case 0: // a STUN message (RFC 5389, section 6)
+			u.pass = stunHeader + length
+		case 1: // ChannelData (RFC 8656, section 12.4), padded on a stream
+			size := channelDataSize(length)
+			ch, ok := u.st.channels.channel(binary.BigEndian.Uint16(b))
+			if !ok || length > maxRelayed {
+				u.pass = size
+				continue
+			}
+			if len(b) < size {
+				if err := u.fill(); err != nil {
+					return 0, err
+				}
+				continue
+			}
+			_, _ = ch.relay.WriteTo(b[channelDataHeader:channelDataHeader+length], ch.peer)
+			u.r += size
+			u.st.channels.served.Add(1)
+		default:
+			u.pass = math.MaxInt
+		}
+	}
+}
+
+// passOn hands p what is left of a frame not relayed here: first what is buffered, then
+// straight from the connection.
+func (u *streamUplink) passOn(p []byte) (int, error) {
+	if u.w > u.r {
+		n := copy(p, u.buf[u.r:u.r+min(u.w-u.r, u.pass)]) // not r+pass: pass may be MaxInt
+		u.r += n
+		u.pass -= n
+		return n, nil
+	}
+	n, err := u.Conn.Read(p[:min(len(p), u.pass)])
+	u.pass -= n
+	return n, err
+}
+
+// fill reads what the connection holds after the buffered bytes, which it first moves
+// to the buffer's start. A buffer that the last read filled is doubled first: more was
+// waiting.
+func (u *streamUplink) fill() error {
+	if u.r > 0 {
+		u.w = copy(u.buf, u.buf[u.r:u.w])
+		u.r = 0
+	}
+	switch {
+	case u.buf == nil:
+		u.buf = make([]byte, uplinkBufMin)
+	case u.filled && len(u.buf) < uplinkBufMax:
+		u.buf = append(u.buf, make([]byte, len(u.buf))...)
+	}
+	n, err := u.Conn.Read(u.buf[u.w:])
+	u.w += n
+	u.filled = u.w == len(u.buf)
+	if n > 0 {
+		return nil // an error comes again with the next read
+	}
+	return err
+}
+
+// streamChannel is a channel a stream's allocation bound, with its relay and peer.
+type streamChannel struct {
+	number uint16
+	uplinkChannel
+}
+
+// streamChannels are a stream's channels, read by its connection's reader without a lock and replaced by
+// pion/turn's channel events (under the registry's lock).
+type streamChannels struct {
+	cur    atomic.Pointer[[]streamChannel]
+	served atomic.Uint64 // ChannelData relayed before pion/turn
+}
+
+func (c *streamChannels) channel(number uint16) (uplinkChannel, bool) {
+	if l := c.cur.Load(); l != nil {
+		for _, ch := range *l {
+			if ch.number == number {
+				return ch.uplinkChannel, true
+			}
+		}
+	}
+	return uplinkChannel{}, false
+}
+
+// set replaces the channel number (ch nil: removes it); its callers hold the
+// registry's lock.
+func (c *streamChannels) set(number uint16, ch *uplinkChannel) {
+	var next []streamChannel
+	if l := c.cur.Load(); l != nil {
+		next = slices.DeleteFunc(slices.Clone(*l), func(s streamChannel) bool { return s.number == number })
+	}
+	if ch != nil {
+		next = append(next, streamChannel{number: number, uplinkChannel: *ch})
+	}
+	c.cur.Store(&next)
+}

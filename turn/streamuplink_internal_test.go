@@ -1,0 +1,160 @@
+package turn
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+)
+
+// chunkedConn is a stream that returns data at most chunk bytes a read, then io.EOF.
+type chunkedConn struct {
+	net.Conn // nil: only Read is used
+	data     []byte
+	chunk    int
+}
+
+func (c *chunkedConn) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(len(p), c.chunk)], c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// countingPacketConn counts what is written on it without keeping it.
+type countingPacketConn struct {
+	net.PacketConn // nil: only WriteTo is used
+	writes         int
+}
+
+func (c *countingPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+	c.writes++
+	return len(b), nil
+}
+
+// uplinkOn is a stream uplink reading conn whose allocation bound channel 0x4000 to the
+// SFU's address, relaying on sock.
+func uplinkOn(conn net.Conn, sock net.PacketConn) *streamUplink {
+	sfu := netip.MustParseAddrPort("127.0.0.1:10000")
+	relay := &restrictedConn{PacketConn: sock, peers: newPeers([]netip.AddrPort{sfu})}
+	st := &stream{}
+	st.channels.set(0x4000, &uplinkChannel{relay: relay, peer: relay.peers.at(sfu)})
+	return &streamUplink{Conn: conn, st: st}
+}
+
+// frameStream is what a stream uplink should do with stream, frame by frame as RFC
+// 8656 frames a stream: the data of the ChannelData it relays (channel 0x4000, at most
+// maxRelayed bytes, whole), and the bytes it hands pion/turn. A frame cut short by
+// the stream's end is handed on as far as it goes when pion/turn has it, and lost
+// when the uplink would have relayed it (the connection is gone either way).
+func frameStream(stream []byte) (relayed [][]byte, passed []byte) {
+	for b := stream; len(b) > 0; {
+		if len(b) < channelDataHeader {
+			return relayed, passed
+		}
+		length := int(binary.BigEndian.Uint16(b[2:]))
+		var size int
+		switch b[0] >> 6 {
+		case 0:
+			size = stunHeader + length
+		case 1:
+			size = channelDataSize(length)
+			if binary.BigEndian.Uint16(b) == 0x4000 && length <= maxRelayed {
+				if len(b) < size {
+					return relayed, passed
+				}
+				relayed = append(relayed, b[channelDataHeader:channelDataHeader+length])
+				b = b[size:]
+				continue
+			}
+		default:
+			return relayed, append(passed, b...)
+		}
+		size = min(size, len(b))
+		passed = append(passed, b[:size]...)
+		b = b[size:]
+	}
+	return relayed, passed
+}
+
+// FuzzStreamUplink: whatever a client sends on its TCP or TLS connection, however the
+// socket cuts it, the uplink relays exactly the ChannelData on the connection's
+// channel, each whole, and hands pion/turn every other byte, in order.
+func FuzzStreamUplink(f *testing.F) {
+	channelData := func(number uint16, data string) []byte {
+		return appendChannelData(nil, number, []byte(data))
+	}
+	stun := []byte("\x00\x01\x00\x04\x21\x12\xa4\x42twelve bytes" + "\x00\x00\x00\x00")
+	f.Add(bytes.Join([][]byte{channelData(0x4000, "hello"), stun, channelData(0x4001, "other"), channelData(0x4000, "again")}, nil), uint8(3), uint8(7))
+	f.Add(channelData(0x4000, string(make([]byte, maxRelayed+1))), uint8(200), uint8(255))
+	f.Add(append(channelData(0x4000, "x"), 0xff, 1, 2, 3, 4), uint8(1), uint8(1))
+	f.Add([]byte("\x40\x00\x05\xdc"), uint8(4), uint8(16))
+	f.Fuzz(func(t *testing.T, stream []byte, chunk, readSize uint8) {
+		sock := &recordingPacketConn{}
+		u := uplinkOn(&chunkedConn{data: bytes.Clone(stream), chunk: int(chunk) + 1}, sock)
+		var passed []byte
+		p := make([]byte, int(readSize)+1)
+		for {
+			n, err := u.Read(p)
+			if n == 0 && err == nil {
+				t.Fatal("a read returned nothing and no error")
+			}
+			passed = append(passed, p[:n]...)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantRelayed, wantPassed := frameStream(stream)
+		if !bytes.Equal(passed, wantPassed) {
+			t.Fatalf("%x: pion/turn got %x, want %x", stream, passed, wantPassed)
+		}
+		if len(sock.wrote) != len(wantRelayed) {
+			t.Fatalf("%x: relayed %d datagrams, want %d", stream, len(sock.wrote), len(wantRelayed))
+		}
+		for i := range wantRelayed {
+			if !bytes.Equal(sock.wrote[i], wantRelayed[i]) {
+				t.Fatalf("%x: relayed %x, want %x", stream, sock.wrote[i], wantRelayed[i])
+			}
+		}
+		if got := u.st.channels.served.Load(); got != uint64(len(wantRelayed)) {
+			t.Fatalf("served counted %d, want %d", got, len(wantRelayed))
+		}
+	})
+}
+
+// TestStreamUplinkRelaysWithoutAllocating: a burst of ChannelData read off a stream in
+// one read is relayed without an allocation (pion/turn's reader made two a read).
+func TestStreamUplinkRelaysWithoutAllocating(t *testing.T) {
+	frame := appendChannelData(nil, 0x4000, make([]byte, 1181))
+	stun := []byte("\x00\x01\x00\x00\x21\x12\xa4\x42twelve bytes")
+	burst := append(bytes.Repeat(frame, 8), stun...)
+	conn := &chunkedConn{chunk: 64 << 10}
+	sock := &countingPacketConn{}
+	u := uplinkOn(conn, sock)
+	p := make([]byte, 1600)
+	read := func() {
+		conn.data = burst
+		if n, err := u.Read(p); err != nil || !bytes.Equal(p[:n], stun) {
+			t.Fatalf("read %x, %v; want the STUN message", p[:n], err)
+		}
+	}
+	read() // the buffer grows to its size
+	read()
+	if len(u.buf) != uplinkBufMax {
+		t.Fatalf("buffer of %d bytes after bursts of %d, want it grown to %d", len(u.buf), len(burst), uplinkBufMax)
+	}
+	if allocs := testing.AllocsPerRun(100, read); allocs != 0 {
+		t.Fatalf("%v allocations a burst, want 0", allocs)
+	}
+	if sock.writes != 8*103 {
+		t.Fatalf("%d datagrams relayed, want %d", sock.writes, 8*103)
+	}
+}
