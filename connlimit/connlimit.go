@@ -6,10 +6,12 @@
 package connlimit
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Limits counts the connections held, in all and by address group. Its listeners
@@ -120,4 +122,13 @@ func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() { c.limits.give(c.group) })
 	return err
+}
+
+// SyscallConn is the socket's, so that what reads and writes the connection can make
+// its calls raw (rawstream); closing stays the counted connection's.
+func (c *conn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"conclave/rawstream"
+
 	"github.com/pion/stun/v4"
 )
 
@@ -280,6 +282,9 @@ func (e *Engine) acceptTCP(ln net.Listener, h *tcpHandoff) {
 			_ = h.Close()
 			return
 		}
+		// Every frame of the connection is a read or a write: raw calls, which do not
+		// wake the runtime's monitor thread (rawstream).
+		c = rawstream.Wrap(c)
 		mu.Lock()
 		if closed {
 			mu.Unlock()

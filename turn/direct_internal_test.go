@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"conclave/internal/conntest"
 	"conclave/internal/testcert"
+	"conclave/rawstream"
 )
 
 // TestDataIndicationDecodes checks the Data indications a relay writes itself against
@@ -253,6 +255,16 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 			relay := f.relayAt(relayed.LocalAddr())
 			if relay == nil {
 				t.Fatalf("no relay at %v", relayed.LocalAddr())
+			}
+			if transport != "udp" && runtime.GOOS == "linux" {
+				// A TCP or TLS connection is read and written with raw system calls.
+				f.srv.direct.streams.mu.Lock()
+				for _, st := range f.srv.direct.streams.m {
+					if _, ok := st.q.Conn.(*rawstream.Conn); !ok {
+						t.Errorf("a connection below its queue is a %T", st.q.Conn)
+					}
+				}
+				f.srv.direct.streams.mu.Unlock()
 			}
 
 			// The client's sends make a permission and a channel (pion/turn's

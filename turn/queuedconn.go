@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"conclave/rawstream"
 )
 
 // A client's TCP or TLS connection carries every packet relayed to it as its own write
@@ -54,7 +56,7 @@ func (l queuedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := newQueuedConn(c)
+	q := newQueuedConn(rawstream.Wrap(c))
 	q.belowTLS = l.overTLS
 	st := l.streams.accepted(q, l.overTLS)
 	if l.uplink && !l.overTLS && st != nil {

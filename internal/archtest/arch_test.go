@@ -1,7 +1,7 @@
 // Package archtest keeps the import graph the way DESIGN.md draws it:
 // cmd → signaling → {sfu, lobby, e2ee, secret, store}, cmd → {web, secret, store, turn, metrics, e2ee, connlimit};
-// sfu and turn import only connlimit; connlimit, lobby, e2ee, secret, store, metrics and
-// web import nothing of ours; among the server's packages only sfu imports Pion, except
+// sfu and turn import only connlimit and rawstream; connlimit, rawstream, lobby, e2ee,
+// secret, store, metrics and web import nothing of ours; among the server's packages only sfu imports Pion, except
 // that turn imports pion/turn (and its stun and logging helpers).
 package archtest
 
@@ -62,14 +62,17 @@ var allowed = map[string][]string{
 	"conclave/signaling":    {"conclave/sfu", "conclave/lobby", "conclave/e2ee", "conclave/secret", "conclave/store"},
 	"conclave/store":        {},
 	"conclave/secret":       {},
-	"conclave/sfu":          {"conclave/connlimit"},
+	"conclave/sfu":          {"conclave/connlimit", "conclave/rawstream"},
 	"conclave/lobby":        {},
 	"conclave/e2ee":         {},
 	"conclave/web":          {},
-	"conclave/turn":         {"conclave/connlimit"},
+	"conclave/turn":         {"conclave/connlimit", "conclave/rawstream"},
 	// connlimit bounds the connections of the TCP ports anyone can reach (the web
 	// port, ICE-TCP, TURN over TCP and TLS): a leaf cmd, sfu and turn share.
 	"conclave/connlimit": {},
+	// rawstream reads and writes TCP connections with raw system calls (ICE-TCP,
+	// TURN over TCP and TLS): a leaf sfu and turn share.
+	"conclave/rawstream": {},
 	// metrics reads snapshots through functions cmd wires, so it needs none of ours.
 	"conclave/metrics": {},
 }
