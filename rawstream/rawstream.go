@@ -14,7 +14,7 @@ package rawstream
 
 import "net"
 
-// Wrap returns c read and written with raw system calls where the platform and c allow
-// (c or what it wraps is a *net.TCPConn: see Conn), else c itself. Everything but Read
-// and Write is c's.
+// Wrap returns c read and written with raw system calls (a *Conn) where the platform
+// (Linux) and c (a syscall.Conn, such as a *net.TCPConn) allow, else c itself.
+// Everything but Read and Write is c's.
 func Wrap(c net.Conn) net.Conn { return wrap(c) }

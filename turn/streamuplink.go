@@ -38,8 +38,8 @@ type streamUplink struct {
 const (
 	// uplinkBufMin holds the largest ChannelData relayed here (a datagram of
 	// maxRelayed bytes, framed; a larger one goes to pion/turn, which drops what
-	// exceeds its MTU of 1,600 bytes); a connection that finds its buffer full after a read
-	// has a backlog, and its buffer doubles, up to uplinkBufMax.
+	// exceeds its MTU of 1,600 bytes). A connection whose last read filled its
+	// buffer has a backlog, and its buffer doubles, up to uplinkBufMax.
 	uplinkBufMin = 2 << 10
 	uplinkBufMax = 16 << 10
 )
