@@ -1,13 +1,15 @@
 #!/bin/bash
 # relayed.sh BIN MODE N OUTDIR — one sfuload run of Conclave (BIN) with one publisher
 # and N receive-only subscribers that reach the server only through its embedded TURN
-# server over MODE (udp|tcp|tls), or directly (none); the figures of bench/README.md's
-# "Relays that write to their clients themselves". Server pinned to core 0 and
+# server over MODE (udp|tcp|tls), over ICE-TCP to its media TCP port (icetcp), or
+# directly over UDP (none); the figures of bench/README.md's "Relays that write to their
+# clients themselves" and of its last section. Server pinned to core 0 and
 # restarted per run, generator on core 1; loopback only, bounded by `timeout`.
 #
 # The generator is the shared sfuload with bench/sfuload-turn.patch (its Conclave
 # adapter makes the subscribe connections of receive-only subscribers relay-only
-# through the welcome's TURN URLs of MODE when SFULOAD_TURN is set):
+# through the welcome's TURN URLs of MODE when SFULOAD_TURN is set, and gives them ICE
+# over TCP only when SFULOAD_ICETCP=1):
 #   P=$PWD/bench/sfuload-turn.patch; mkdir -p /tmp/sfuload-turn &&
 #   cp -r ../shared/bench/sfuload /tmp/sfuload-turn/ && chmod -R u+w /tmp/sfuload-turn &&
 #   (cd /tmp/sfuload-turn && patch -p0 < "$P") &&
@@ -47,15 +49,17 @@ tcp) TURN=(-turn-tcp 127.0.0.1:3478) ;;
 tls)
 	[ -s "$TLSDIR/cert.pem" ] || { echo "no $TLSDIR/cert.pem" >&2; exit 1; }
 	TURN=(-turn-tls 127.0.0.1:5349 -turn-cert "$TLSDIR/cert.pem" -turn-key "$TLSDIR/key.pem") ;;
-none) TURN=() ;;
-*) echo "MODE must be udp, tcp, tls or none" >&2; exit 1 ;;
+none | icetcp) TURN=() ;;
+*) echo "MODE must be udp, tcp, tls, icetcp or none" >&2; exit 1 ;;
 esac
+MEDIATCP=""
+[ "$MODE" = icetcp ] && MEDIATCP=127.0.0.1:10002
 
 # host key for the bench meeting (hosts live in -data)
 KEY=$("$BIN" host -data "$D/data" add sfuload 2>&1 | sed -n 's/^ \{1,\}\([0-9a-f]\{1,\}\.[A-Za-z0-9_-]\{1,\}\)$/\1/p' | head -1)
 [ -n "$KEY" ] || { echo "could not make a host key" >&2; exit 1; }
 
-taskset -c 0 "$BIN" -http $HTTP -media-udp 127.0.0.1:10001 -media-tcp "" -loopback -config "" \
+taskset -c 0 "$BIN" -http $HTTP -media-udp 127.0.0.1:10001 -media-tcp "$MEDIATCP" -loopback -config "" \
 	-data "$D/data" -metrics $METRICS -max-participants 300 -max-conns-per-addr 400 "${TURN[@]}" \
 	>"$OUT/server.log" 2>&1 &
 PID=$!
@@ -75,8 +79,11 @@ if [ "${PERF:-0}" = 1 ]; then
 	fi
 fi
 
-ENV=(env -u SFULOAD_TURN)
-[ "$MODE" != none ] && ENV=(env SFULOAD_TURN=$MODE SSL_CERT_FILE="$TLSDIR/cert.pem")
+ENV=(env -u SFULOAD_TURN -u SFULOAD_ICETCP)
+case $MODE in
+udp | tcp | tls) ENV=(env -u SFULOAD_ICETCP SFULOAD_TURN=$MODE SSL_CERT_FILE="$TLSDIR/cert.pem") ;;
+icetcp) ENV=(env -u SFULOAD_TURN SFULOAD_ICETCP=1) ;;
+esac
 "${ENV[@]}" timeout -k 5 150 taskset -c 1 "$SFULOAD" run --adapter conclave --url "ws://$HTTP/ws?hostkey=$KEY" \
 	--publishers "${PUBLISHERS:-1}" --subscribers "$N" --warmup 5s --duration 15s --server-pid $PID --json \
 	>"$OUT/result.json" 2>"$OUT/sfuload.log" &
