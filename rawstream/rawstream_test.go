@@ -17,21 +17,9 @@ import (
 // pair is a loopback TCP connection: the raw side and the plain peer.
 func pair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, peer := conntest.Pair(t)
 	raw := rawstream.Wrap(c)
-	t.Cleanup(func() { raw.Close(); peer.Close() })
+	t.Cleanup(func() { raw.Close() })
 	return raw, peer
 }
 

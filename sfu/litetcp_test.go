@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/rtp"
@@ -57,20 +58,7 @@ func (r frameReader) next() []byte {
 // the connection's far end.
 func tcpPair(tb testing.TB) (*liteTCP, *countingConn, net.Conn) {
 	tb.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	near, err := net.Dial("tcp4", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	far, err := ln.Accept()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = near.Close(); _ = far.Close() })
+	far, near := conntest.Pair(tb)
 	cc := &countingConn{Conn: near}
 	return &liteTCP{conn: cc, ap: near.RemoteAddr().(*net.TCPAddr).AddrPort()}, cc, far
 }

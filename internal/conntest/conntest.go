@@ -1,6 +1,6 @@
-// Package conntest holds the tests' helpers for the servers' connection bounds: dialing
-// from a loopback address of one's choice, and telling a connection the server closed at
-// once from one it holds.
+// Package conntest holds the tests' helpers for TCP connections: dialing from a loopback
+// address of one's choice, a loopback pair of connected ends, and telling a connection
+// the server closed at once from one it holds.
 package conntest
 
 import (
@@ -26,6 +26,28 @@ func DialFrom(t testing.TB, from, addr string) net.Conn {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// Pair is a loopback TCP connection's two ends: the one the listener accepted and the
+// one that dialed. Both are closed when the test ends.
+func Pair(tb testing.TB) (accepted, dialed net.Conn) {
+	tb.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	dialed, err = net.DialTimeout("tcp4", ln.Addr().String(), Wait)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = dialed.Close() })
+	accepted, err = ln.Accept()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = accepted.Close() })
+	return accepted, dialed
 }
 
 // ClosedByPeer reports whether c's peer closed it (end of stream or reset) before
