@@ -362,50 +362,62 @@ func isSTUN(b []byte) bool {
 // is dropped unanswered (and counted): an error response would tell a prober which
 // ufrags exist.
 func (a *liteAgents) take(b []byte, from netip.AddrPort) bool {
-	taken, _ := a.takeOn(b, litePath{ap: from})
+	taken, _, _ := a.takeOn(b, litePath{ap: from}, nil)
 	return taken
 }
 
 // takeOn is take for a check that came over from; passed is the agent whose check
-// passed and was answered (nil for one dropped).
-func (a *liteAgents) takeOn(b []byte, from litePath) (taken bool, passed *iceLite) {
+// passed and was answered (nil for one dropped). A check that came over TCP is not
+// answered here: its answer is appended to answer and returned, for the caller to
+// write once the lock on the agents' messages is released. That lock is the media
+// socket's reader's too, and a write to a peer that does not read (or whose
+// subscriber's writer holds the connection) waits up to tcpWriteWait: held across
+// it, one such peer would stop the reading of every publisher's media.
+func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool, passed *iceLite, reply []byte) {
 	if !isSTUN(b) || stun.BindingRequest.Value() != uint16(b[0])<<8|uint16(b[1]) {
-		return false, nil
+		return false, nil, answer
 	}
 	a.msgMu.Lock()
 	defer a.msgMu.Unlock()
 	m := &a.req
 	if _, err := m.Write(b); err != nil {
-		return false, nil
+		return false, nil, answer
 	}
 	user, err := m.Get(stun.AttrUsername)
 	if err != nil {
-		return false, nil
+		return false, nil, answer
 	}
 	local, remote, ok := bytes.Cut(user, []byte{':'})
 	if !ok {
-		return false, nil
+		return false, nil, answer
 	}
 	l := a.lookup(local)
 	if l == nil {
-		return false, nil
+		return false, nil, answer
 	}
 	if !a.valid(m, l) || (a.allow != nil && !a.allow(from.ap.Addr())) {
 		a.refused.Add(1)
-		return true, nil
+		return true, nil, answer
 	}
 	ok, evicted := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano())
 	if !ok {
 		a.refused.Add(1)
-		return true, nil
+		return true, nil, answer
 	}
 	a.proved(l, from, evicted)
-	if err := a.respond(m, l, from); err != nil {
+	if err := a.respond(m, l, from.ap); err != nil {
 		a.refused.Add(1)
-		return true, nil
+		return true, nil, answer
+	}
+	if from.tcp != nil {
+		return true, l, append(answer, a.resp.Raw...)
+	}
+	if err := a.send(a.resp.Raw, from.ap); err != nil {
+		a.refused.Add(1)
+		return true, nil, answer
 	}
 	a.answered.Add(1)
-	return true, l
+	return true, l, answer
 }
 
 // valid checks what a binding request to l must carry: FINGERPRINT, MESSAGE-INTEGRITY
@@ -418,10 +430,9 @@ func (a *liteAgents) valid(m *stun.Message, l *iceLite) bool {
 	return stun.Fingerprint.Check(m) == nil && l.key.Check(m) == nil
 }
 
-// respond sends the success response to the request m that came over to: the
-// address it came from, signed with l's password.
-func (a *liteAgents) respond(m *stun.Message, l *iceLite, to litePath) error {
-	ap := to.ap
+// respond builds in a.resp the success response to the request m that came from ap,
+// signed with l's password.
+func (a *liteAgents) respond(m *stun.Message, l *iceLite, ap netip.AddrPort) error {
 	r := &a.resp
 	r.Reset()
 	r.TransactionID = m.TransactionID
@@ -434,11 +445,5 @@ func (a *liteAgents) respond(m *stun.Message, l *iceLite, to litePath) error {
 	if err := l.key.AddTo(r); err != nil {
 		return err
 	}
-	if err := stun.Fingerprint.AddTo(r); err != nil {
-		return err
-	}
-	if to.tcp != nil {
-		return to.tcp.write(r.Raw)
-	}
-	return a.send(r.Raw, ap)
+	return stun.Fingerprint.AddTo(r)
 }

@@ -147,6 +147,7 @@ func (c *liteTCP) close() {
 func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
 	defer c.close()
 	buf := make([]byte, maxTCPFrame)
+	answer := make([]byte, 0, 128) // a check's answer, written by this goroutine
 	// Read ahead: a frame's length and its body, and the frames that came with it,
 	// in one read.
 	r := bufio.NewReaderSize(c.conn, 2*maxTCPFrame)
@@ -154,7 +155,19 @@ func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
 	for {
 		switch {
 		case isSTUN(frame):
-			if _, l := a.takeOn(frame, litePath{ap: c.ap, tcp: c}); l != nil && c.lite.Swap(l) != l {
+			_, l, reply := a.takeOn(frame, litePath{ap: c.ap, tcp: c}, answer[:0])
+			answer = reply
+			if l == nil {
+				break
+			}
+			// Written here, not under the agents' lock (takeOn): waiting on this
+			// peer holds up only this connection's own reading.
+			if err := c.write(reply); err != nil {
+				a.refused.Add(1)
+				break
+			}
+			a.answered.Add(1)
+			if c.lite.Swap(l) != l {
 				l.addTCP(c)
 			}
 		case dtlsRecord(frame):

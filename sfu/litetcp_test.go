@@ -2,8 +2,10 @@ package sfu
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"github.com/pion/stun/v4"
 )
 
 // countingConn counts the writes made on a connection and the write deadlines set
@@ -270,5 +273,61 @@ func TestReadFrameDoesNotAllocate(t *testing.T) {
 	}
 	if _, err := readFrame(bytes.NewReader([]byte{0, 0}), buf[:1]); err != errTCPFrame {
 		t.Fatalf("a buffer too short for the length: %v", err)
+	}
+}
+
+// TestStuckICETCPPeerLeavesTheMediaReaderAlone: a check that comes over an ICE-TCP
+// connection whose peer does not read (media filled the socket) must not hold up the
+// media socket's reader, which answers the checks of every other participant under
+// the same lock and reads every publisher's media. The connection's write deadline
+// is an hour away here, so the answer's write is stuck for the whole test.
+func TestStuckICETCPPeerLeavesTheMediaReaderAlone(t *testing.T) {
+	r := newLiteRig(t)
+	c, cc, far := tcpPair(t)
+	_ = far.(*net.TCPConn).SetReadBuffer(4096) // the peer never reads
+	raw := cc.Conn.(*net.TCPConn)
+	_ = raw.SetWriteBuffer(4096)
+	media := make([]byte, 16<<10)
+	for { // fill the socket: a write waits only when nothing more fits
+		_ = raw.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := raw.Write(media); err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	c.now = func() time.Time { return time.Now().Add(time.Hour) }
+	check := check{username: r.lite.ufrag + ":peer", pwd: r.lite.pwd}
+	nominate := check
+	nominate.nominate = true
+	go c.serve(r.agents, nominate.bytes(t), time.Now().Add(time.Hour))
+	select { // the TCP check passed; its answer is due on the stuck connection
+	case ap := <-r.picked:
+		if ap != c.ap {
+			t.Fatalf("picked %v, want the TCP peer %v", ap, c.ap)
+		}
+	case <-time.After(mediaWait):
+		t.Fatal("the check over TCP was not taken")
+	}
+
+	u, err := net.DialUDP("udp4", nil, r.conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if _, err := u.Write(check.bytes(t)); err != nil {
+		t.Fatal(err)
+	}
+	_ = u.SetReadDeadline(time.Now().Add(mediaWait))
+	buf := make([]byte, 1500)
+	n, err := u.Read(buf)
+	if err != nil {
+		t.Fatalf("a check over UDP was not answered while an ICE-TCP peer was stuck: %v", err)
+	}
+	var m stun.Message
+	m.Raw = buf[:n]
+	if err := m.Decode(); err != nil || m.Type != stun.BindingSuccess {
+		t.Fatalf("answer %v, %v; want a binding success", m.Type, err)
 	}
 }
