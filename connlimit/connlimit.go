@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Limits counts the connections held, in all and by address group. Its listeners
@@ -19,6 +20,12 @@ import (
 type Limits struct {
 	max, maxPerAddr int
 	refused         atomic.Uint64
+	acceptFailed    atomic.Uint64
+
+	// afterFunc runs f after d (time.AfterFunc's; tests set a fake clock's) and
+	// returns what stops it: the waits after an accept that failed for want of
+	// resources.
+	afterFunc func(d time.Duration, f func()) (stop func() bool)
 
 	mu      sync.Mutex
 	total   int
@@ -33,6 +40,10 @@ func New(max, maxPerAddr int) *Limits {
 
 // Refused is the number of connections closed at accept.
 func (l *Limits) Refused() uint64 { return l.refused.Load() }
+
+// AcceptFailed is the number of accepts that failed for want of resources (no file
+// descriptor left, no memory) and were tried again after a wait.
+func (l *Limits) AcceptFailed() uint64 { return l.acceptFailed.Load() }
 
 // Held is the number of connections held now, in all and from how many address groups.
 func (l *Limits) Held() (conns, groups int) {
@@ -85,21 +96,44 @@ func Group(a net.Addr) netip.Prefix {
 
 // Listener returns ln bounded by l: its Accept closes what the bounds refuse and goes
 // on accepting; the connections it returns give their count back when first closed.
+//
+// An accept that fails for want of resources (the process's or the system's file
+// descriptors, kernel memory) is tried again after a wait that doubles from 5 ms to
+// 1 s, as net/http's server does: returned, the error would end the accept loop of
+// pion/turn and of ICE-TCP for good, and whoever had exhausted the descriptors for a
+// moment would have closed those ports for everybody until a restart.
 func (l *Limits) Listener(ln net.Listener) net.Listener {
-	return &listener{Listener: ln, limits: l}
+	return &listener{Listener: ln, limits: l, closed: make(chan struct{})}
 }
 
 type listener struct {
 	net.Listener
-	limits *Limits
+	limits    *Limits
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
+const (
+	firstAcceptWait = 5 * time.Millisecond
+	maxAcceptWait   = time.Second
+)
+
 func (ln *listener) Accept() (net.Conn, error) {
+	var wait time.Duration
 	for {
 		c, err := ln.Listener.Accept()
 		if err != nil {
-			return nil, err
+			if !outOfResources(err) {
+				return nil, err
+			}
+			ln.limits.acceptFailed.Add(1)
+			wait = min(max(2*wait, firstAcceptWait), maxAcceptWait)
+			if !ln.pause(wait) {
+				return nil, net.ErrClosed
+			}
+			continue
 		}
+		wait = 0
 		group := Group(c.RemoteAddr())
 		if !ln.limits.take(group) {
 			ln.limits.refused.Add(1)
@@ -108,6 +142,36 @@ func (ln *listener) Accept() (net.Conn, error) {
 		}
 		return &conn{Conn: c, limits: ln.limits, group: group}, nil
 	}
+}
+
+// Close closes the listener and ends an Accept waiting to try again.
+func (ln *listener) Close() error {
+	ln.closeOnce.Do(func() { close(ln.closed) })
+	return ln.Listener.Close()
+}
+
+// pause waits d, and reports false if the listener was closed first.
+func (ln *listener) pause(d time.Duration) bool {
+	after := ln.limits.afterFunc
+	if after == nil {
+		after = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+	}
+	done := make(chan struct{})
+	stop := after(d, func() { close(done) })
+	select {
+	case <-done:
+		return true
+	case <-ln.closed:
+		stop()
+		return false
+	}
+}
+
+// outOfResources reports whether an accept failed for want of something that comes
+// back: file descriptors (the process's, the system's) or kernel memory.
+func outOfResources(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 // conn is a counted connection.
