@@ -29,7 +29,8 @@ import (
 // the DTLS server: publish connections answer as such (newPublishConnection). Pion's
 // SRTP session and the reader here count each stream's rollovers separately; the one
 // here starts from the sequence number of the first packet the layer's Pion reader had
-// (layer.takenAt), so it knows whether the stream wrapped since. The AES-GCM profiles,
+// (layer.takenAt), so it knows whether the stream wrapped since, unless it read the
+// stream before (a layer taken up again: openFirst). The AES-GCM profiles,
 // the ones browsers negotiate, are opened by the SFU's own gcmOpener (srtpopen.go);
 // the others, and cryptex, by a Pion context of the same keys.
 type rtpIn struct {
@@ -42,6 +43,9 @@ type rtpIn struct {
 	gcm     *gcmOpener
 	cryptex bool
 	hdr     rtp.Header
+	// spare holds a re-taken stream's first packet while it is opened with the
+	// counter this reader knew (openFirst): a failed AES-GCM open overwrites it.
+	spare []byte
 }
 
 // srtpReplayWindow is the replay window of Pion's SRTP session.
@@ -153,24 +157,10 @@ func (t *tailList) batchDone() {
 // the kernel received it (0: not known).
 func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 	in.mu.Lock()
-	var roc uint32 // the takeover's, for a stream's first packet read here
-	if !l.taken {
-		// The first packet read here: its rollover counter follows from the
-		// sequence number the takeover started at (Pion's context had rollover 0
-		// there, having seen the stream from its start a few packets earlier).
-		seq := binary.BigEndian.Uint16(b[2:4])
-		d := int16(seq - l.takenAt)
-		if d < 0 {
-			in.mu.Unlock()
-			return false, errNotYet
-		}
-		if seq < l.takenAt {
-			roc = 1
-		}
-		in.ctx.SetROC(l.ssrc, roc)
-	}
-	plain, err := in.open(b, l, roc)
-	if err == nil {
+	var plain []byte
+	if l.taken {
+		plain, err = in.open(b, l, false, 0)
+	} else if plain, err = in.openFirst(b, l); err == nil {
 		l.taken = true
 	}
 	in.mu.Unlock()
@@ -184,10 +174,52 @@ func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 	return wait, nil
 }
 
+// openFirst opens the first packet of l's stream read here. Its rollover counter is
+// the one that follows from the sequence number the takeover started at (Pion's
+// context had rollover 0 there, having seen the stream from its start a few packets
+// earlier), unless this reader has read the connection's stream under that SSRC
+// before: a transceiver that sends again after a pause (a screen shared a second
+// time) keeps its SSRC, and its sequence numbers and counter go on from where they
+// were, past any number of wraps. Then the state kept here is tried first, and its
+// replay window kept; the takeover's counter only if that fails (an SSRC taken up
+// again from a new start). Under in.mu.
+func (in *rtpIn) openFirst(b []byte, l *layer) ([]byte, error) {
+	seq := binary.BigEndian.Uint16(b[2:4])
+	if int16(seq-l.takenAt) < 0 {
+		return nil, errNotYet
+	}
+	var roc uint32
+	if seq < l.takenAt {
+		roc = 1
+	}
+	if in.knows(l.ssrc) {
+		in.spare = append(in.spare[:0], b...)
+		if plain, err := in.open(b, l, false, 0); err == nil {
+			return plain, nil
+		}
+		copy(b, in.spare)
+	}
+	if in.gcm == nil || in.cryptex {
+		in.ctx.SetROC(l.ssrc, roc)
+	}
+	return in.open(b, l, true, roc)
+}
+
+// knows reports whether the stream under ssrc was opened here before.
+func (in *rtpIn) knows(ssrc uint32) bool {
+	if in.gcm != nil && !in.cryptex {
+		return in.gcm.ids.find(ssrc) >= 0
+	}
+	_, ok := in.ctx.ROC(ssrc)
+	return ok
+}
+
 // open decrypts b, a packet of l's stream, in place: by the opener, or by Pion's
 // context once the publisher sent cryptex (and for the profiles the opener does not
-// handle). roc is the takeover's rollover counter while l is not taken. Under in.mu.
-func (in *rtpIn) open(b []byte, l *layer, roc uint32) ([]byte, error) {
+// handle). first says b is the first packet of the layer read here, opened with the
+// takeover's rollover counter roc (openFirst); otherwise the stream's state here
+// tells it. Under in.mu.
+func (in *rtpIn) open(b []byte, l *layer, first bool, roc uint32) ([]byte, error) {
 	if in.gcm == nil || in.cryptex {
 		return in.ctx.DecryptRTP(b, b, &in.hdr)
 	}
@@ -196,10 +228,10 @@ func (in *rtpIn) open(b []byte, l *layer, roc uint32) ([]byte, error) {
 		return nil, err
 	}
 	if in.hdr.Extension && (in.hdr.ExtensionProfile == rtp.CryptexProfileOneByte || in.hdr.ExtensionProfile == rtp.CryptexProfileTwoByte) {
-		return in.openCryptex(b, l)
+		return in.openCryptex(b, l, first)
 	}
 	seq := in.hdr.SequenceNumber
-	if !l.taken {
+	if first {
 		return in.gcm.openFirst(b, hdrLen, l.ssrc, seq, roc)
 	}
 	plain, err := in.gcm.open(b, hdrLen, l.ssrc, seq)
@@ -220,8 +252,8 @@ func (in *rtpIn) open(b []byte, l *layer, roc uint32) ([]byte, error) {
 // hand-over comes before the opener has a stream; one handed over across a sequence
 // number wrap would start a counter behind, and the context's replay window starts
 // from the first packet it opens.
-func (in *rtpIn) openCryptex(b []byte, l *layer) ([]byte, error) {
-	if i := in.gcm.ids.find(l.ssrc); i >= 0 && l.taken {
+func (in *rtpIn) openCryptex(b []byte, l *layer, first bool) ([]byte, error) {
+	if i := in.gcm.ids.find(l.ssrc); i >= 0 && !first {
 		in.ctx.SetROC(l.ssrc, uint32(in.gcm.streams[i].index>>16))
 	}
 	plain, err := in.ctx.DecryptRTP(b, b, &in.hdr)

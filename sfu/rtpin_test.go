@@ -136,12 +136,27 @@ func newFuzzRTPIn(t *testing.T, takenAt uint16) (*rtpRoutes, netip.AddrPort) {
 // blocked: nothing to forward to, receiving stops after its bookkeeping.
 func newTestRTPIn(t testing.TB, kind webrtc.RTPCodecType, l *layer) (*rtpRoutes, netip.AddrPort) {
 	t.Helper()
+	return newTestRTPInProfile(t, kind, l, srtp.ProtectionProfileAeadAes128Gcm)
+}
+
+// testRTPKeys are fuzzRTCPKeys with a salt as long as profile's.
+func testRTPKeys(profile srtp.ProtectionProfile) srtp.SessionKeys {
+	keys := fuzzRTCPKeys
+	if n, err := profile.SaltLen(); err == nil {
+		keys.RemoteMasterSalt = bytes.Repeat([]byte{9}, n)
+	}
+	return keys
+}
+
+// newTestRTPInProfile is newTestRTPIn with the SRTP profile profile.
+func newTestRTPInProfile(t testing.TB, kind webrtc.RTPCodecType, l *layer, profile srtp.ProtectionProfile) (*rtpRoutes, netip.AddrPort) {
+	t.Helper()
 	p := &Participant{}
 	l.up = &upTrack{owner: p, kind: kind, blocked: &atomic.Bool{}, stats: &counters{}}
 	l.up.blocked.Store(true)
 	l.ssrc = 1
 	p.indexLayer(l, false)
-	in, err := newRTPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+	in, err := newRTPIn(p, testRTPKeys(profile), profile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +241,91 @@ func TestTakeoverAfterAWrap(t *testing.T) {
 	}
 	if routes.read.Load() != 2 || routes.refused.Load() != 0 {
 		t.Fatalf("%d read and %d refused, want 2 and 0", routes.read.Load(), routes.refused.Load())
+	}
+}
+
+// TestRetakenStreamKeepsItsCounter: a stream that wrapped while one layer read it, then
+// stopped and was taken up again by a new layer under the same SSRC (a screen shared
+// a second time on the same transceiver: Pion makes a new track, the browser keeps
+// the SSRC, its sequence numbers and its rollover counter) is read with the counter
+// the sender uses, not the one a new stream would start from, and an old packet
+// replayed then is refused; for the profile the SFU opens itself (AES-GCM) and one
+// Pion's context opens. With the first, an SSRC that starts again from a new counter
+// is read too, as before.
+func TestRetakenStreamKeepsItsCounter(t *testing.T) {
+	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
+		first := &layer{takenAt: 100}
+		routes, ap := newTestRTPInProfile(t, webrtc.RTPCodecTypeVideo, first, profile)
+		p := routes.lookup(ap).p
+		newSender := func() func(seq uint16) []byte {
+			keys := testRTPKeys(profile)
+			sender, err := srtp.CreateContext(keys.RemoteMasterKey, keys.RemoteMasterSalt, profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func(seq uint16) []byte {
+				b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, SSRC: 1}, Payload: []byte{1, 2, 3}}).Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b, err = sender.EncryptRTP(nil, b, nil); err != nil {
+					t.Fatal(err)
+				}
+				return b
+			}
+		}
+		seal := newSender()
+		var old []byte
+		var seq uint16
+		// The first share: from 100 through two wraps (the sender's counter is 2 at the end).
+		for i := 0; i < 2*65536+500; i += 1000 {
+			seq = uint16(100 + i)
+			b := seal(seq)
+			if i == 0 {
+				continue // the takeover's packet, read by Pion
+			}
+			if !routes.take(b, ap, 0) {
+				t.Fatalf("%v: packet %d not taken", profile, seq)
+			}
+			old = b
+		}
+		if routes.refused.Load() != 0 {
+			t.Fatalf("%v: the first layer had %d packets refused", profile, routes.refused.Load())
+		}
+		retake := func(takenAt uint16) *layer {
+			p.indexLayer(p.layerBySSRC(1), true)
+			l := &layer{up: first.up, ssrc: 1, takenAt: takenAt}
+			p.indexLayer(l, false)
+			return l
+		}
+		// The share stops, and starts again on the same transceiver.
+		last := seq + 1 // where the sequence goes on
+		seal(last)      // the new layer's takeover packet, read by Pion
+		retake(last)
+		read := routes.read.Load()
+		for s := last + 1; s != last+101; s++ {
+			routes.take(seal(s), ap, 0)
+		}
+		if n := routes.read.Load() - read; n != 100 || routes.refused.Load() != 0 {
+			t.Fatalf("%v: the re-taken stream: %d of 100 read, %d refused", profile, n, routes.refused.Load())
+		}
+		if !routes.take(old, ap, 0) || routes.refused.Load() != 1 {
+			t.Fatalf("%v: a replayed packet of the first share was not refused", profile)
+		}
+		if profile != srtp.ProtectionProfileAeadAes128Gcm {
+			continue // Pion's context keeps the SSRC's replay window, as Pion's session does
+		}
+		// The SSRC again, from a new start (a new counter).
+		seal = newSender()
+		seal(30000)
+		retake(30000)
+		read = routes.read.Load()
+		for seq := uint16(30001); seq <= 30100; seq++ {
+			routes.take(seal(seq), ap, 0)
+		}
+		if n := routes.read.Load() - read; n != 100 {
+			t.Fatalf("%v: the SSRC from a new start: %d of 100 read", profile, n)
+		}
 	}
 }
 
