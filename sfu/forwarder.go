@@ -137,8 +137,13 @@ func (d *downTrack) rewrite(h *rtp.Header, p *packet) ([]byte, bool) {
 		payload = f.buf
 		rewriteVP8(payload, desc, (desc.pid+seg.picOff)&desc.pidMask(), desc.tl0+seg.tl0Off)
 	}
-	if seg.open && (!f.last.valid || int16(h.SequenceNumber-f.last.seq) > 0) {
-		// A packet without a descriptor's IDs (padding) keeps the last ones.
+	if !f.last.valid || int16(h.SequenceNumber-f.last.seq) > 0 {
+		// The newest sequence number sent, whatever segment it is in: a packet that
+		// came late into a segment dropPadding closed goes out above the last one
+		// sent, and a train (makeRoom) or a switch (switchTo) that numbered on from
+		// an older one would send its number again: for SRTP the same nonce for two
+		// different packets. A packet without a descriptor's IDs (padding) keeps
+		// the last ones.
 		prev := f.last
 		f.last = sentState{valid: true, layer: p.layer, seq: h.SequenceNumber, ts: h.Timestamp, tsOff: seg.tsOff,
 			pid: prev.pid, pidValid: prev.pidValid, tl0: prev.tl0, tl0Valid: prev.tl0Valid}

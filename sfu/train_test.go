@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 )
 
 // streamCases are the two ways a video subscription sends: a track as it comes
@@ -127,5 +128,54 @@ func TestPublisherPaddingStaysOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// collisionPacket is a video packet of layer with sequence number seq: media with a VP8
+// descriptor (keyframe says whether it starts a keyframe), or padding (no payload).
+func collisionPacket(layer uint8, seq uint16, kind string) *packet {
+	p := &packet{layer: layer, header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000}}
+	switch kind {
+	case "padding":
+		p.header.Padding, p.header.PaddingSize = true, 255
+	case "keyframe":
+		p.payload = []byte{0x10, 0x00, 0x00, 0x00}
+	default:
+		p.payload = []byte{0x10, 0x01, 0x00}
+	}
+	return p
+}
+
+// TestLatePacketIsNotNumberedTwice: a publisher's packet that comes late (3, its
+// retransmission) after padding (4) that closed its segment goes out above what was
+// sent; a train that follows, or a switch to another layer at its keyframe, numbers on
+// from it. A sequence number sent twice would be SRTP's nonce used for two different
+// packets (the train's known padding would give away the media's keystream), and the
+// receiver's replay check would drop the second.
+func TestLatePacketIsNotNumberedTwice(t *testing.T) {
+	for _, then := range []string{"train", "switch"} {
+		d, q, w := newWriterSub(&forwarder{cur: 0, segs: []segment{{layer: 0, open: true, inStart: 1, seqOff: 7}}})
+		d.up.layers[1].Store(&layer{up: d.up, index: 1})
+		d.up.kind = webrtc.RTPCodecTypeVideo
+		for _, p := range []*packet{collisionPacket(0, 1, ""), collisionPacket(0, 2, ""), collisionPacket(0, 4, "padding"), collisionPacket(0, 3, "")} {
+			q.write(sendItem{d: d, p: p}, false)
+		}
+		if then == "train" {
+			q.write(sendItem{d: d, p: trainMarker}, false)
+		} else {
+			d.ctl.Store(packCtl(0, 1)) // the allocation now wants layer 1
+			q.write(sendItem{d: d, p: collisionPacket(1, 500, "keyframe")}, false)
+		}
+		got := w.got()
+		seen := map[uint16]int{}
+		for i, h := range got {
+			if j, ok := seen[h.SequenceNumber]; ok {
+				t.Fatalf("%s: sequence number %d sent twice (packets %d and %d of %d)", then, h.SequenceNumber, j, i, len(got))
+			}
+			seen[h.SequenceNumber] = i
+		}
+		if len(got) < 4 {
+			t.Fatalf("%s: %d packets sent, want the three media packets and what followed", then, len(got))
+		}
 	}
 }
