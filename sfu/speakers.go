@@ -70,6 +70,7 @@ type speakerTracker struct {
 	mu       sync.Mutex
 	meters   map[string]*levelMeter
 	stop     func() bool // the pending tick; nil: not ticking
+	gen      uint64      // the chain of ticks running (startLocked)
 	closed   bool
 	ticks    uint64
 	dominant string
@@ -96,9 +97,21 @@ func (t *speakerTracker) attach(id string) *levelMeter {
 	}
 	m.refs++
 	if t.stop == nil {
-		t.stop = t.after(speakerTick, t.tick)
+		t.startLocked()
 	}
 	return m
+}
+
+// startLocked starts a chain of ticks. A tick of an earlier chain that had fired but
+// not yet run when its chain was stopped (detach) sees another generation and ends:
+// otherwise a detach and an attach between its firing and its run left two chains
+// ticking, and every speaker's hysteresis at half its time.
+func (t *speakerTracker) startLocked() {
+	t.gen++
+	gen := t.gen
+	var tick func()
+	tick = func() { t.tick(gen, tick) }
+	t.stop = t.after(speakerTick, tick)
 }
 
 // detach is the end of an audio track that fed m. A participant without audio is
@@ -173,14 +186,15 @@ func (t *speakerTracker) rank(id string) int {
 	return i + 1
 }
 
-// tick smooths every meter's level and decides who speaks and who dominates.
-func (t *speakerTracker) tick() {
+// tick smooths every meter's level and decides who speaks and who dominates; gen is
+// the chain it is of (startLocked), self the function that calls it again.
+func (t *speakerTracker) tick(gen uint64, self func()) {
 	t.mu.Lock()
-	if t.closed || t.stop == nil {
+	if t.closed || t.stop == nil || gen != t.gen {
 		t.mu.Unlock()
 		return
 	}
-	t.stop = t.after(speakerTick, t.tick)
+	t.stop = t.after(speakerTick, self)
 	t.ticks++
 	for _, m := range t.meters {
 		loudness, ok := m.take()

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,5 +173,82 @@ func TestRecentSpeakersFirstInTheAllocation(t *testing.T) {
 	pa, pb, pc := sub.tilePriority(up("a")), sub.tilePriority(up("b")), sub.tilePriority(up("c"))
 	if pb <= pa || pa <= pc {
 		t.Fatalf("priorities a %d, b %d (dominant), c %d (never spoke): want b > a > c", pa, pb, pc)
+	}
+}
+
+// heldTimers is an AfterFunc whose timers the test fires by hand: fire marks one fired
+// (its stop then fails, as a real timer's does once it went off) and hands back its
+// function without running it.
+type heldTimers struct {
+	mu      sync.Mutex
+	pending []*heldTimer
+}
+
+type heldTimer struct {
+	f              func()
+	fired, stopped bool
+}
+
+func (h *heldTimers) after(_ time.Duration, f func()) func() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := &heldTimer{f: f}
+	h.pending = append(h.pending, t)
+	return func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if t.fired || t.stopped {
+			return false
+		}
+		t.stopped = true
+		return true
+	}
+}
+
+// fire takes the oldest timer neither fired nor stopped.
+func (h *heldTimers) fire(t *testing.T) func() {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, x := range h.pending {
+		if !x.fired && !x.stopped {
+			x.fired = true
+			return x.f
+		}
+	}
+	t.Fatal("no timer armed")
+	return nil
+}
+
+func (h *heldTimers) armed() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, x := range h.pending {
+		if !x.fired && !x.stopped {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSpeakerTicksStayOneChain: a tick that fired but had not run yet when the last
+// audio track left (its timer can no longer be stopped), and a new track came before
+// it ran, ends there: one chain of ticks, not two.
+func TestSpeakerTicksStayOneChain(t *testing.T) {
+	var timers heldTimers
+	tr := newSpeakerTracker(timers.after)
+	t.Cleanup(tr.close)
+	m := tr.attach("a")
+	late := timers.fire(t) // the tick fires; it waits for the tracker's lock
+	tr.detach(m)           // the last track leaves
+	tr.attach("b")         // a new one comes: a new chain
+	late()                 // the late tick runs
+	if n := timers.armed(); n != 1 {
+		t.Fatalf("%d ticks armed, want 1", n)
+	}
+	timers.fire(t)() // the chain goes on
+	if n := timers.armed(); n != 1 {
+		t.Fatalf("%d ticks armed after a tick, want 1", n)
 	}
 }
