@@ -337,6 +337,12 @@ func (d *downTrack) keyframeRequest() {
 	}
 }
 
+// maxNackedPerPacket bounds the sequence numbers one NACK is answered for: more than
+// the packet caches hold of a stream at these rates (about a second), where a NACK
+// that fills a datagram names some six thousand, each a lock and a search of the
+// segments, which a subscriber could send as fast as it likes.
+const maxNackedPerPacket = 512
+
 // answerNack queues the asked-for packets that are still cached as retransmissions.
 // A NACK answered in full lets the next keyframe request wait for the repair.
 func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack) {
@@ -347,6 +353,9 @@ func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack) {
 	}
 	asked, resent := 0, uint64(0)
 	for _, pair := range pkt.Nacks {
+		if asked >= maxNackedPerPacket {
+			break
+		}
 		for _, seq := range pair.PacketList() {
 			asked++
 			// The subscriber names the sequence numbers it was sent: find the layer
