@@ -117,8 +117,22 @@ export function useMediaCrypto(mc, { mustEncrypt = false } = {}) {
   required = mustEncrypt;
 }
 
-/** peerConnectionConfig returns the RTCConfiguration for a new connection. */
+/**
+ * mediaCryptoReady says whether connections may be made: not in an encrypted meeting
+ * whose MediaCrypto is not there (it failed, or has not been installed yet).
+ */
+export function mediaCryptoReady() {
+  return current !== null || !required;
+}
+
+/**
+ * peerConnectionConfig returns the RTCConfiguration for a new connection; it throws in
+ * an encrypted meeting without a MediaCrypto: in Chromium a connection made without
+ * `encodedInsertableStreams` can never get a transform, and decodes what comes as it
+ * comes.
+ */
 export function peerConnectionConfig({ iceServers = [] } = {}) {
+  if (!mediaCryptoReady()) throw new Error('e2ee: no encryption for this connection');
   const config = { iceServers };
   if (current && current.api === 'legacy') config.encodedInsertableStreams = true;
   return config;
@@ -129,9 +143,14 @@ export function prepareSender(sender, source) {
   if (current) current.attachSender(sender, source);
 }
 
-/** prepareReceiver attaches the decrypting transform once and routes it to its participant. */
+/**
+ * prepareReceiver attaches the decrypting transform once and routes it to its
+ * participant; it throws in an encrypted meeting without a MediaCrypto (a receiver
+ * without a transform plays what the server sends).
+ */
 export function prepareReceiver(receiver, info) {
   if (current) current.attachReceiver(receiver, info);
+  else if (required) throw new Error('e2ee: no decryption for this receiver');
 }
 
 /** checkSenders is called right before each setLocalDescription; it throws to refuse sending. */
@@ -261,7 +280,8 @@ export class MediaCrypto {
           this._postStream(receiver.createEncodedStreams(), options);
           this.piped.add(receiver);
         } catch {
-          // Already piped elsewhere, or refused: that receiver decodes nothing.
+          // Already piped elsewhere: a connection made with encodedInsertableStreams
+          // (peerConnectionConfig) decodes nothing from a receiver not piped.
         }
       } else if (!receiver.transform) {
         receiver.transform = new RTCRtpScriptTransform(this.worker, options);

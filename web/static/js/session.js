@@ -11,7 +11,7 @@ import { SpeakerDetector } from './speaker.js';
 import { ViewTracker } from './view-tracker.js';
 import { parseActive } from './layers.js';
 import { downlinkView } from './downlink-ui.js';
-import { MediaCrypto, discardWarmWorker, useMediaCrypto } from './e2ee-hooks.js';
+import { MediaCrypto, discardWarmWorker, mediaCryptoReady, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys, UNREADABLE } from './e2ee/session-keys.js';
 import { MemberNames, PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
 import { fitName } from './e2ee/keys.js';
@@ -161,7 +161,13 @@ export class Session {
     sig.on('participant_updated', (p) => this._participant(p.participant, false));
     sig.on('participant_left', (p) => this._participantLeft(p.participantId));
     sig.on('participant_resumed', (p) => this._participantResumed(p.participant));
-    sig.on('subscribe_offer', (p) => this._subscriber().handleOffer(p));
+    // Only a member gets media, and only once its decryption is in place (_welcome):
+    // a connection made before would carry whatever the server sends, undecrypted.
+    sig.on('subscribe_offer', (p) => {
+      if (!this.joined || this.ended || this.e2eeFailed) return;
+      const sub = this._subscriber();
+      if (sub) sub.handleOffer(p);
+    });
     sig.on('encodings', (p) => this._encodings(p));
     sig.on('downlink', (p) => { if (this.downlink && !this.ended) this.downlink.receive(p); });
     sig.on('chat', (p) => this._chat(p));
@@ -369,6 +375,12 @@ export class Session {
       this._fail(this.crypto ? 'e2ee_unsupported' : 'link_incomplete');
       return;
     }
+    if (this.crypto && p.e2ee !== true) {
+      // The link holds a key: a meeting without encryption is a server's downgrade.
+      this.sig.send('leave');
+      this._fail('not_encrypted');
+      return;
+    }
     this.phase = 'lobby';
     this.moderatorPresent = p.moderatorPresent !== false;
     this.ui.lobby({ moderatorPresent: this.moderatorPresent });
@@ -452,6 +464,14 @@ export class Session {
     if (this.e2ee && (!this.crypto || !this.api)) {
       sig.send('leave');
       this._fail(this.crypto ? 'e2ee_unsupported' : 'link_incomplete');
+      return;
+    }
+    if (this.crypto && !this.e2ee) {
+      // The link holds a key, so the meeting is encrypted whatever the server says: a
+      // welcome without encryption would have this page send its media and chat in
+      // the clear (fail closed).
+      sig.send('leave');
+      this._fail('not_encrypted');
       return;
     }
     this.phase = 'joined';
@@ -663,6 +683,14 @@ export class Session {
       this.publisher.close();
       this.publisher = null;
     }
+    if (this.subscriber) {
+      // Nothing it receives can be decrypted any more, and a receiver it made from
+      // now on would have no transform: Firefox would play what the server sends.
+      const tracks = this.subscriber.tracks();
+      this.subscriber.close();
+      this.subscriber = null;
+      for (const info of tracks) this._remoteTrackEnded(info);
+    }
     this._publishingResolve(null);
     this.ui.banner('e2ee.failed-banner', 'error');
     this.ui.e2eeChanged();
@@ -790,8 +818,10 @@ export class Session {
     });
   }
 
+  /** _subscriber is the subscribe connection, made at the first call; null if it cannot be (fail closed). */
   _subscriber() {
     if (!this.subscriber) {
+      if (!mediaCryptoReady()) return null; // an encrypted meeting without its worker
       this.subscriber = new Subscriber(this.sig, {
         iceServers: this.iceServers,
         onTrack: (info) => this._remoteTrack(info),

@@ -1,0 +1,201 @@
+// The meeting page against a server that lies (e2ee/FORMAT.md, "The server as the
+// attacker"): a link that holds a key never joins, waits in a lobby of, or sends to a
+// meeting the server calls unencrypted; a subscribe offer that comes before the
+// welcome gets no connection, since one made before the page's decryption is in
+// place would carry whatever the server sends; after the encryption fails, the
+// subscribe connection goes and no new one is made.
+//
+// session.js runs here as in Chromium, on stand-ins of the browser's objects: a
+// connection records its configuration, and a receiver of a connection made without
+// `encodedInsertableStreams` cannot be piped (Chromium then decodes what comes).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, tick } from './harness.mjs';
+
+const element = () => new Proxy({ hidden: false, dataset: {}, classList: { add() {}, remove() {}, toggle() {} } }, {
+  get: (target, key) => (key in target ? target[key] : () => {}),
+});
+const storage = () => ({ getItem: () => null, setItem() {}, removeItem() {} });
+globalThis.navigator = { languages: ['en'], language: 'en' };
+globalThis.localStorage = storage();
+globalThis.sessionStorage = storage();
+globalThis.Node = { ELEMENT_NODE: 1 };
+globalThis.IntersectionObserver = class { observe() {} unobserve() {} disconnect() {} };
+globalThis.ResizeObserver = globalThis.IntersectionObserver;
+globalThis.DOMParser = class { parseFromString() { return { querySelector: () => element() }; } };
+globalThis.document = {
+  querySelectorAll: () => [], querySelector: () => element(), getElementById: () => null,
+  addEventListener() {}, removeEventListener() {}, createElement: () => element(),
+  createTextNode: () => ({}), documentElement: element(), body: element(),
+};
+globalThis.window = { location: { protocol: 'https:', host: 'meet.example', origin: 'https://meet.example', hash: '' }, localStorage, sessionStorage, addEventListener() {}, removeEventListener() {} };
+globalThis.MediaStream = class { constructor(tracks) { this.tracks = tracks; } };
+globalThis.Audio = class { play() { return Promise.resolve(); } remove() {} };
+
+const connections = [];
+class Receiver {
+  constructor(pc, kind) {
+    this.pc = pc;
+    this.track = { kind, readyState: 'live', id: `remote-${kind}` };
+    this.piped = false;
+  }
+  createEncodedStreams() {
+    if (!this.pc.config.encodedInsertableStreams) throw new Error('InvalidStateError: encoded streams not requested');
+    this.piped = true;
+    return { readable: {}, writable: {} };
+  }
+}
+class Sender {
+  constructor(pc, track) {
+    this.pc = pc;
+    this.track = typeof track === 'string' ? null : track;
+    this.piped = false;
+  }
+  createEncodedStreams() {
+    if (!this.pc.config.encodedInsertableStreams) throw new Error('InvalidStateError: encoded streams not requested');
+    this.piped = true;
+    return { readable: {}, writable: {} };
+  }
+  replaceTrack(track) { this.track = track; return Promise.resolve(); }
+  getParameters() { return { encodings: [] }; }
+  setParameters() { return Promise.resolve(); }
+}
+globalThis.RTCRtpSender = Sender;
+globalThis.RTCRtpReceiver = Receiver;
+globalThis.RTCPeerConnection = class {
+  constructor(config) {
+    this.config = config;
+    this.transceivers = [];
+    this.signalingState = 'stable';
+    this.connectionState = 'new';
+    this.closed = false;
+    connections.push(this);
+  }
+  addTransceiver(trackOrKind, init) {
+    const t = { mid: String(this.transceivers.length), direction: init.direction, currentDirection: null, sender: new Sender(this, trackOrKind), receiver: new Receiver(this, 'audio') };
+    this.transceivers.push(t);
+    return t;
+  }
+  getTransceivers() { return this.transceivers; }
+  getSenders() { return this.transceivers.map((t) => t.sender); }
+  async setRemoteDescription(d) {
+    if (d.type !== 'offer') return;
+    const t = { mid: '0', currentDirection: 'recvonly', receiver: new Receiver(this, 'video') };
+    this.transceivers = [t];
+    if (this.ontrack) this.ontrack({ transceiver: t, receiver: t.receiver });
+  }
+  async createOffer() { return { type: 'offer', sdp: 'v=0' }; }
+  async createAnswer() { return { type: 'answer', sdp: 'v=0' }; }
+  async setLocalDescription(d) { this.localDescription = d; }
+  async getStats() { return new Map(); }
+  close() { this.closed = true; }
+};
+const workers = [];
+globalThis.Worker = class {
+  constructor() {
+    workers.push(this);
+    this.messages = [];
+    queueMicrotask(() => this.onmessage && this.onmessage({ data: { t: 'ready' } }));
+  }
+  postMessage(m) { this.messages.push(m); }
+  terminate() {}
+};
+// The server: a websocket whose messages the test writes.
+let socket = null;
+const sent = [];
+globalThis.WebSocket = class {
+  static OPEN = 1;
+  constructor() {
+    socket = this;
+    this.readyState = 1;
+    setTimeout(() => this.onopen && this.onopen(), 0);
+  }
+  send(text) { sent.push(JSON.parse(text)); }
+  close() {}
+};
+const serverSays = (type, payload) => socket.onmessage({ data: JSON.stringify({ type, payload }) });
+
+const { Session } = await import('../static/js/session.js');
+const { MeetingCrypto } = await import('../static/js/e2ee/session-keys.js');
+
+const tile = { setTrack() {} };
+const grid = new Proxy({ tiles: new Map() }, {
+  get: (target, key) => (key in target ? target[key] : key === 'ensure' || key === 'get' ? () => tile : () => () => {}),
+});
+const noop = new Proxy({}, { get: () => () => {} });
+
+const sessions = [];
+after(() => {
+  for (const s of sessions) if (!s.ended) s.end({});
+});
+
+/** start opens a session for a link that holds a key; failures are recorded. */
+async function start({ mic = false } = {}) {
+  connections.length = 0;
+  workers.length = 0;
+  sent.length = 0;
+  const failures = [];
+  const ui = new Proxy({ failed: (kind) => failures.push(kind) }, {
+    get: (target, key) => (key in target ? target[key] : key === 'dropped' ? undefined : () => {}),
+  });
+  const media = {
+    micOn: mic, cameraOn: false, micMuted: false, micTrack: mic ? { kind: 'audio', id: 'mic' } : null, cameraTrack: null, screenOn: false,
+    watchMicMuted: () => () => {}, stopAll() {}, stopScreen() {},
+  };
+  const crypto = MeetingCrypto.fromSecret(new Uint8Array(16).fill(7));
+  const session = new Session({ meetingId: 'm1', name: 'Alice', media, grid, chat: noop, ui, e2ee: { crypto, api: 'legacy' } });
+  await session.start();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  sessions.push(session);
+  return { session, failures };
+}
+
+test('a link with a key leaves a meeting the server welcomes it to without encryption', async () => {
+  const { session, failures } = await start({ mic: true });
+  serverSays('welcome', { participantId: 'p-alice', e2ee: false, participants: [{ id: 'p-bob', name: 'Bob' }] });
+  await eventually(() => failures.length > 0, 'the failure');
+  assert.deepEqual(failures, ['not_encrypted']);
+  assert.equal(session.joined, false);
+  session.sendChat?.('the merger is off');
+  await tick(20);
+  assert.ok(sent.some((m) => m.type === 'leave'), 'no leave sent');
+  assert.deepEqual(sent.filter((m) => ['publish_offer', 'chat'].includes(m.type)), [], 'media or chat went to the server');
+  assert.equal(connections.length, 0, 'a connection was made');
+});
+
+test('a link with a key does not wait in the lobby of a meeting without encryption', async () => {
+  const { session, failures } = await start();
+  serverSays('lobby', { e2ee: false, moderatorPresent: true });
+  await eventually(() => failures.length > 0, 'the failure');
+  assert.deepEqual(failures, ['not_encrypted']);
+  assert.notEqual(session.phase, 'lobby');
+  assert.ok(sent.some((m) => m.type === 'leave'), 'no leave sent');
+});
+
+test('a subscribe offer before the welcome gets no connection; after it, receivers are decrypted', async () => {
+  const { session, failures } = await start();
+  serverSays('subscribe_offer', { sdp: 'v=0', tracks: [{ mid: '0', participantId: 'p-bob', source: 'camera', kind: 'video' }] });
+  await tick(20);
+  assert.equal(connections.length, 0, 'a connection was made before the welcome');
+  serverSays('welcome', { participantId: 'p-alice', e2ee: true, participants: [{ id: 'p-bob' }] });
+  await eventually(() => session.joined && connections.length > 0, 'the subscribe connection');
+  const sub = connections[0];
+  assert.equal(sub.config.encodedInsertableStreams, true);
+  serverSays('subscribe_offer', { sdp: 'v=0', tracks: [{ mid: '0', participantId: 'p-bob', source: 'camera', kind: 'video' }] });
+  await eventually(() => sent.some((m) => m.type === 'subscribe_answer'), 'the answer');
+  assert.equal(sub.transceivers[0].receiver.piped, true, 'the receiver is not piped to the decrypting worker');
+  assert.deepEqual(failures, []);
+});
+
+test('after the encryption fails, the subscribe connection is closed and no new one is made', async () => {
+  const { session } = await start();
+  serverSays('welcome', { participantId: 'p-alice', e2ee: true, participants: [{ id: 'p-bob' }] });
+  await eventually(() => session.joined && connections.length > 0, 'the subscribe connection');
+  const sub = connections[0];
+  session._e2eeFailed('the worker stopped');
+  assert.equal(sub.closed, true, 'the subscribe connection is still open');
+  serverSays('subscribe_offer', { sdp: 'v=0', tracks: [{ mid: '0', participantId: 'p-bob', source: 'camera', kind: 'video' }] });
+  await tick(20);
+  assert.equal(connections.length, 1, 'a new connection was made without decryption');
+  assert.ok(!sent.some((m) => m.type === 'subscribe_answer'), 'an offer was answered');
+});
