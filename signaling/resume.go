@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"time"
 
 	"conclave/lobby"
@@ -285,6 +286,7 @@ func (s *Session) resume(env Envelope) *Error {
 		s.name, s.media = prev.name, prev.media
 		s.askedUnmute, s.askedCamera = prev.askedUnmute, prev.askedCamera
 		s.carry = prev.carry
+		s.takeLimits(prev)
 	}
 	if p.Media != nil {
 		s.media = *p.Media
@@ -313,6 +315,28 @@ func (s *Session) resume(env Envelope) *Error {
 	s.state = stateJoined
 	s.log.Debug("session: resumed", "participant", s.id)
 	return nil
+}
+
+// parkCommand adds c to the moderator commands kept for a parked member, once: an
+// earlier one of the same kind goes, so each is kept at most once, in the order they
+// last came (the last of a mute and an ask to unmute is the one that holds). Kept
+// all, a moderator's stream of mutes grew the server's memory without bound and, on
+// the resume, overflowed the member's event queue before its welcome (with its next
+// resume secret) went out.
+func parkCommand(cs []lobby.Command, c lobby.Command) []lobby.Command {
+	cs = slices.DeleteFunc(cs, func(x lobby.Command) bool { return x == c })
+	return append(cs, c)
+}
+
+// takeLimits carries prev's rate limits over to s, the connection that resumed its
+// membership: started full, a resume on a new connection (one every few
+// milliseconds, the old one simply replaced) would have given a member a fresh burst
+// of chat, key messages, reactions and offers each time, and so no limit at all.
+// prev's goroutines are done (resume waits for prev.done).
+func (s *Session) takeLimits(prev *Session) {
+	s.fanout, s.keys, s.reactions = prev.fanout, prev.keys, prev.reactions
+	s.lobbyKeys, s.views = prev.lobbyKeys, prev.views
+	s.neg.offers, s.neg.ice = prev.neg.offers, prev.neg.ice
 }
 
 // ICERestartPayload asks for an ICE restart of a connection the server offers.

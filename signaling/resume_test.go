@@ -522,3 +522,104 @@ func TestSubscribeICERestart(t *testing.T) {
 		t.Fatalf("ice_restart of the publish connection: %s", code)
 	}
 }
+
+// chatBurst sends n chats on c and counts those relayed (echoed to it) and those
+// refused.
+func chatBurst(t *testing.T, c *testclient.Client, n int) (relayed, refused int) {
+	t.Helper()
+	refs := map[string]bool{}
+	for range n {
+		id, err := c.Send("chat", map[string]any{"text": "hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[id] = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for len(refs) > 0 {
+		m, err := c.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !refs[m.Ref] {
+			continue
+		}
+		delete(refs, m.Ref)
+		switch m.Type {
+		case "chat":
+			relayed++
+		case "error":
+			refused++
+		}
+	}
+	return relayed, refused
+}
+
+// TestResumeKeepsTheRateLimits: a member that resumes on a new connection (the old
+// one replaced, or dropped) goes on with the rate limits it had: with the clock
+// standing still, ten resumes give it no chat beyond the one burst.
+func TestResumeKeepsTheRateLimits(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	id := alice.ParticipantID
+	total, _ := chatBurst(t, alice, 25)
+	c, sec := alice, alice.ResumeSecret
+	for i := range 10 {
+		if i%2 == 1 {
+			dropAndSeeReconnecting(t, c, f.mod)
+		}
+		c = f.resume(t, id, sec)
+		sec = resumedWelcome(t, c).ResumeSecret
+		relayed, _ := chatBurst(t, c, 5)
+		total += relayed
+	}
+	const burst = 20 // the chat burst (session.go, fanoutBurst)
+	if total != burst {
+		t.Fatalf("%d chats relayed with the clock standing still, want the burst of %d", total, burst)
+	}
+}
+
+// TestParkedMemberKeepsEachCommandOnce: moderator commands for a parked member are
+// kept once each, in the order they last came: a stream of them neither grows the
+// server's memory nor, on the resume, overflows the member's queue before its welcome
+// (and its next resume secret) is out; the mute still holds after the resume.
+func TestParkedMemberKeepsEachCommandOnce(t *testing.T) {
+	f := newResumeFixture(t)
+	if _, err := f.mod.Send("update_settings", map[string]any{"unmute": false}); err != nil {
+		t.Fatal(err)
+	}
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	id, sec := alice.ParticipantID, alice.ResumeSecret
+	dropAndSeeReconnecting(t, alice, f.mod)
+	for range 200 {
+		if _, err := f.mod.Send("mute", map[string]any{"participantId": id, "source": "microphone"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The moderator's messages are handled in order: an error for this one means every
+	// mute before it was handled.
+	if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, f.mod)
+	c := f.resume(t, id, sec)
+	if resumedWelcome(t, c).ResumeSecret == "" {
+		t.Fatal("no resume secret in the welcome")
+	}
+	ref, err := c.Send("media_state", map[string]bool{"mic": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		m, err := c.Next(ctx)
+		if err != nil {
+			t.Fatalf("unmuting after the resume was not refused: %v (close %d)", err, c.CloseCode())
+		}
+		if m.Type == "error" && m.Ref == ref {
+			return
+		}
+	}
+}
