@@ -449,6 +449,22 @@ func checkChat(s string) *Error {
 	return nil
 }
 
+// sdpToken reports whether s is an SDP token (RFC 4566 §9, token-char), what a mid is
+// (RFC 8843 §15.1). The server names each track after its publisher's mid in every
+// subscriber's offer (a=msid): a mid with a space in it (Pion takes it) made that
+// line one a browser refuses, and with it the whole offer, for everyone.
+func sdpToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == 0x21, c >= 0x23 && c <= 0x27, c == 0x2a, c == 0x2b, c == 0x2d, c == 0x2e,
+			c >= 0x30 && c <= 0x39, c >= 0x41 && c <= 0x5a, c >= 0x5e && c <= 0x7e:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // checkTracks validates a publish offer's mid → source map.
 func checkTracks(tracks []TrackSpec) (map[string]string, *Error) {
 	if len(tracks) > maxTracks {
@@ -456,8 +472,8 @@ func checkTracks(tracks []TrackSpec) (map[string]string, *Error) {
 	}
 	out := make(map[string]string, len(tracks))
 	for _, t := range tracks {
-		if t.Mid == "" || len(t.Mid) > maxMidChars {
-			return nil, errorf(CodeInvalidField, "track mid must be 1 to %d characters", maxMidChars)
+		if t.Mid == "" || len(t.Mid) > maxMidChars || !sdpToken(t.Mid) {
+			return nil, errorf(CodeInvalidField, "track mid must be 1 to %d token characters", maxMidChars)
 		}
 		switch t.Source {
 		case "microphone", "camera", "screen":

@@ -133,13 +133,18 @@ func TestFieldChecks(t *testing.T) {
 		{{Mid: "0", Source: "camera"}, {Mid: "0", Source: "screen"}},
 		{{Mid: strings.Repeat("m", 33), Source: "camera"}},
 		make([]TrackSpec, maxTracks+1),
+		// Not SDP tokens: each would reach every subscriber's offer (a=msid).
+		{{Mid: "0 x", Source: "camera"}},
+		{{Mid: "0\r\na=x", Source: "camera"}},
+		{{Mid: "a\"b", Source: "camera"}},
+		{{Mid: "ü", Source: "camera"}},
 	}
 	for _, tr := range bad {
 		if _, err := checkTracks(tr); err == nil {
 			t.Errorf("checkTracks(%v) accepted", tr)
 		}
 	}
-	if m, err := checkTracks([]TrackSpec{{Mid: "0", Source: "microphone"}, {Mid: "1", Source: "camera"}, {Mid: "2", Source: "screen"}}); err != nil || len(m) != 3 {
+	if m, err := checkTracks([]TrackSpec{{Mid: "0", Source: "microphone"}, {Mid: "video-1", Source: "camera"}, {Mid: "{a1~b2}", Source: "screen"}}); err != nil || len(m) != 3 {
 		t.Errorf("valid tracks: %v %v", m, err)
 	}
 }
