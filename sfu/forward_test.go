@@ -3,6 +3,7 @@ package sfu
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,7 +225,7 @@ func waitLen(c chan struct{}, n int) <-chan struct{} {
 // newTestUpTrack is a video track of one layer, as a publisher without simulcast makes,
 // for tests that drive forwarding without connections.
 func newTestUpTrack() *upTrack {
-	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}}
+	up := &upTrack{kind: webrtc.RTPCodecTypeVideo, stats: &counters{}, blocked: new(atomic.Bool)}
 	l := &layer{up: up}
 	up.layers[0].Store(l)
 	return up

@@ -118,6 +118,12 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 		rp.pending = false // hidden, or a layer not there yet: the forwarder asks when it needs to
 		return
 	}
+	if d.up.blocked.Load() {
+		// A moderator stopped the source: what the cache holds from before goes to
+		// nobody new, as nothing live does (layer.receive).
+		rp.pending = false
+		return
+	}
 	to, toNewest := uint16(0), true
 	if next != nil && int(next.layer) == layer {
 		if startsKeyframe(next.payload) {

@@ -449,3 +449,36 @@ func TestEncryptedSimulcastLateSubscriberAsksOnceConnected(t *testing.T) {
 
 // candidateLine is an SDP candidate line with its line break.
 var candidateLine = regexp.MustCompile(`a=candidate:[^\r\n]*\r?\n`)
+
+// TestBlockedSourceIsNotReplayed: a subscriber that joins while a moderator has
+// stopped the camera is not replayed the keyframe cached from before the stop; once
+// the camera may send again, the first thing it gets is a new keyframe.
+func TestBlockedSourceIsNotReplayed(t *testing.T) {
+	r := newMediaRig(t)
+	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, false)
+	r.pub.sendPayload([]byte{0x00, 0xaa, 0xbb}, true)
+	last := r.pub.sendPayload([]byte{0x10, 0x01, 0x00, 0x01}, true)
+	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	r.pubP.Block(SourceCamera, true)
+	before := r.eng.Stats()
+	late := joinLate(t, r.subP.room, "late")
+	waitFor(t, "the late subscriber's connection", func() bool {
+		return late.pc.ConnectionState() == webrtc.PeerConnectionStateConnected
+	})
+	// From here nothing cached is young enough to replay, so a replay the server makes
+	// later cannot pass for one made while the camera was stopped.
+	r.clock.Advance(keyframeReplayAge + time.Second)
+	r.pubP.Block(SourceCamera, false)
+	var key uint16
+	waitFor(t, "a new keyframe at the late subscriber", func() bool {
+		key = r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
+		got := late.packets()
+		return len(got) > 0 && got[len(got)-1].SequenceNumber == key
+	})
+	if got := late.packets(); int16(got[0].SequenceNumber-last) <= 0 {
+		t.Fatalf("the late subscriber got %d first, a packet from before the camera was stopped (last %d)", got[0].SequenceNumber, last)
+	}
+	if st := r.eng.Stats(); st.KeyframesReplayed != before.KeyframesReplayed {
+		t.Fatalf("%d replays of a stopped camera", st.KeyframesReplayed-before.KeyframesReplayed)
+	}
+}
