@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -38,6 +39,13 @@ type dtlsPeer struct {
 	read     *deadline.Deadline
 	done     chan struct{} // closed by stop: reads end with net.ErrClosed
 	stopOnce sync.Once
+	// conn is the handshake's connection, closed by stop: pion/dtls's read loop hands
+	// a record of application data (or an alert) to a reader of the connection, and
+	// nobody reads it, so from the second such record a peer sent the loop waits for
+	// the connection's close, not for the next read, and a failed read never ends it.
+	conn atomic.Pointer[dtls.Conn]
+	// reads counts the datagrams pion/dtls read (for the tests: what it has seen).
+	reads atomic.Uint64
 }
 
 // dtlsQueue is how many of the peer's datagrams may wait for the handshake: a flight
@@ -74,9 +82,17 @@ func (d *dtlsPeer) deliver(b []byte) {
 	}
 }
 
-// stop ends the reads: the handshake's goroutines leave, and later datagrams are
-// dropped.
-func (d *dtlsPeer) stop() { d.stopOnce.Do(func() { close(d.done) }) }
+// stop ends the reads and closes the connection: the handshake's goroutines leave,
+// and later datagrams are dropped. The close runs on a goroutine of its own: it waits
+// for pion/dtls's loops, and the socket's reader calls stop (rtcpSeen).
+func (d *dtlsPeer) stop() {
+	d.stopOnce.Do(func() {
+		close(d.done)
+		if c := d.conn.Load(); c != nil {
+			go c.Close() //nolint:errcheck // the close alert cannot go out any more
+		}
+	})
+}
 
 // errDTLSFingerprint: the peer's certificate is not the one its answer named.
 var errDTLSFingerprint = errors.New("sfu: the peer's DTLS certificate does not match its fingerprint")
@@ -121,6 +137,12 @@ func (d *dtlsPeer) handshake(ctx context.Context, client bool, cert tls.Certific
 	}
 	if err != nil {
 		return srtp.SessionKeys{}, 0, err
+	}
+	d.conn.Store(conn)
+	select {
+	case <-d.done: // stopped before the connection was there to close
+		go conn.Close() //nolint:errcheck
+	default:
 	}
 	if err := conn.HandshakeContext(ctx); err != nil {
 		d.stop()
@@ -178,6 +200,7 @@ func (d *dtlsPeer) ReadFrom(p []byte) (int, net.Addr, error) {
 	case <-d.read.Done():
 		return 0, nil, os.ErrDeadlineExceeded
 	case b := <-d.in:
+		d.reads.Add(1)
 		return copy(p, b), dtlsRemote, nil
 	}
 }

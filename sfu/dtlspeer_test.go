@@ -127,6 +127,17 @@ func TestDTLSPeerOverICELite(t *testing.T) {
 				t.Fatalf("keys %x / %x", keys.LocalMasterKey, keys.RemoteMasterKey)
 			}
 
+			// Records after the handshake that nobody reads (application data: a
+			// browser sends none, a hostile peer may) must not keep pion/dtls's
+			// read loop, and with it the subscriber, past stop.
+			read := peer.reads.Load()
+			for range 3 {
+				if _, err := res.conn.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, "the records read", func() bool { return peer.reads.Load() >= read+2 })
+
 			peer.stop()
 			_ = res.conn.Close()
 			_ = a.Close()
