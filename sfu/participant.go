@@ -757,6 +757,17 @@ func (p *Participant) Close() {
 	p.room.engine.queues.remove(p.out)
 }
 
+// discardRefused undoes newParticipant for a participant the room refused: its connections,
+// its estimator's ticks and its send queue, which newParticipant registered with the
+// engine (left there, each refused join kept a queue and its rings for the engine's
+// life).
+func (p *Participant) discardRefused() {
+	p.stopBWE()
+	p.closePeers()
+	p.out.close()
+	p.room.engine.queues.remove(p.out)
+}
+
 func (p *Participant) closePeers() {
 	if f := p.feedback.Load(); f != nil {
 		f.close()

@@ -75,12 +75,12 @@ func (r *Room) Join(id string) (*Participant, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		p.closePeers()
+		p.discardRefused()
 		return nil, ErrClosed
 	}
 	if _, dup := r.members[id]; dup {
 		r.mu.Unlock()
-		p.closePeers()
+		p.discardRefused()
 		return nil, ErrDuplicateID
 	}
 	r.members[id] = p
