@@ -175,7 +175,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
-		s.send(m.waitingListMessageLocked(m.lob.Waiting(), id))
+		s.sendSnapshot(m.waitingListMessageLocked(m.lob.Waiting(), id), snapshotWaitingList)
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s)
@@ -393,7 +393,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			for _, id := range e.To {
 				if _, ok := m.members[id]; ok {
 					// Each moderator gets only the names sealed to it.
-					m.conns[id].send(m.waitingListMessageLocked(e.Waiting, id))
+					m.conns[id].sendSnapshot(m.waitingListMessageLocked(e.Waiting, id), snapshotWaitingList)
 				}
 			}
 		case lobby.RoleChanged:

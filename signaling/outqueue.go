@@ -16,9 +16,20 @@ type outQueue struct {
 // messages of a join or a speaker change).
 const outQueueKeep = 8
 
-// push queues m and reports whether there was room.
+// push queues m and reports whether there was room. A message of a snapshot kind
+// (outMsg.snapshot) replaces one of its kind still queued, in that one's place: the
+// peer gets the latest state once, however often it changed while the peer was slow.
 func (q *outQueue) push(m *outMsg) bool {
 	q.mu.Lock()
+	if m.snapshot != 0 {
+		for _, x := range q.items[q.head:] {
+			if x.snapshot == m.snapshot {
+				x.data = m.data
+				q.mu.Unlock()
+				return true
+			}
+		}
+	}
 	n := len(q.items) - q.head
 	if n >= sendQueueLen {
 		q.mu.Unlock()

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -53,5 +54,35 @@ func TestOutQueue(t *testing.T) {
 		if cap(q.items) > outQueueKeep {
 			t.Fatalf("round %d: an empty queue keeps a buffer of %d", round, cap(q.items))
 		}
+	}
+}
+
+// TestOutQueueSnapshotReplaces: a snapshot (a waiting list) replaces the one of its
+// kind still queued, in its place, however many come while the pump is behind; other
+// messages keep their order and count against the bound as before; once the pump took
+// the queued one, the next is queued anew.
+func TestOutQueueSnapshotReplaces(t *testing.T) {
+	var q outQueue
+	q.push(&outMsg{data: []byte("a")})
+	for i := range 1000 {
+		if !q.push(&outMsg{data: []byte{'w', byte(i)}, snapshot: snapshotWaitingList}) {
+			t.Fatalf("snapshot %d refused", i)
+		}
+	}
+	q.push(&outMsg{data: []byte("b")})
+	if n := q.len(); n != 3 {
+		t.Fatalf("%d queued, want 3", n)
+	}
+	var got []string
+	for m := q.pop(); m != nil; m = q.pop() {
+		got = append(got, string(m.data))
+	}
+	if want := []string{"a", string([]byte{'w', byte(999 % 256)}), "b"}; !slices.Equal(got, want) {
+		t.Fatalf("popped %q, want %q", got, want)
+	}
+	q.push(&outMsg{data: []byte("x"), snapshot: snapshotWaitingList})
+	q.push(&outMsg{data: []byte("y"), snapshot: snapshotWaitingList})
+	if m := q.pop(); m == nil || string(m.data) != "y" || q.len() != 0 {
+		t.Fatalf("after the pump took one: %v, %d left", m, q.len())
 	}
 }

@@ -215,7 +215,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantResumed, "", ParticipantResumedPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
-		s.send(m.waitingListMessageLocked(m.lob.Waiting(), id))
+		s.sendSnapshot(m.waitingListMessageLocked(m.lob.Waiting(), id), snapshotWaitingList)
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s) // the queue may have changed while it was away

@@ -133,7 +133,18 @@ type outMsg struct {
 	data      []byte
 	closeCode int
 	closeText string
+	snapshot  snapshotKind // non-zero: the whole state of its kind (outQueue.push)
 }
+
+// snapshotKind names a message that states the whole of something, so that a newer one
+// makes an older one still queued worthless.
+type snapshotKind uint8
+
+// snapshotWaitingList is the waiting list a moderator gets at every knock and every
+// leave of the lobby: sent each time, a never-admitted client knocking and leaving in
+// a loop filled a moderator's queue with lists of up to the lobby's size until the
+// server cut the moderator as a slow consumer.
+const snapshotWaitingList snapshotKind = 1
 
 type inbound struct {
 	data   []byte
@@ -181,6 +192,15 @@ func (s *Session) send(msg []byte) {
 		return
 	}
 	s.enqueue(&outMsg{data: msg})
+}
+
+// sendSnapshot queues msg, a message of kind that states the whole state: one of its
+// kind still queued is replaced (outQueue.push).
+func (s *Session) sendSnapshot(msg []byte, kind snapshotKind) {
+	if s == nil {
+		return
+	}
+	s.enqueue(&outMsg{data: msg, snapshot: kind})
 }
 
 func (s *Session) enqueue(m *outMsg) {
