@@ -183,6 +183,37 @@ test('after a leave every sender rotates; the one who left cannot follow', async
   room.close();
 });
 
+test('a key envelope the server replays after a rotation is refused; the same key sent again is fine', async () => {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  const b = await room.join('p-b', secret);
+  const c = await room.join('p-c', secret);
+  await room.settle();
+  const isKey = (msg) => msg.t === 'key';
+  const first = b.log.find((x) => x.from === 'p-a' && isKey(x.data));
+  assert.ok(first, 'no key envelope from a to b');
+  const indexBefore = a.keys.keyIndex;
+  room.leave('p-c');
+  await eventually(() => a.keys.keyIndex === (indexBefore + 1) % 256, "a's rotated key");
+  await room.settle();
+  const latest = () => b.media.received.get('p-a').at(-1);
+  const rotated = latest();
+  assert.equal(rotated.index, a.keys.keyIndex);
+  const count = b.media.received.get('p-a').length;
+  room.deliver(b, 'p-a', JSON.stringify(first.data)); // the server replays a's first envelope
+  await room.settle();
+  assert.equal(b.media.received.get('p-a').length, count, 'the replayed key was installed');
+  assert.equal(latest().index, rotated.index);
+  const fa = await frameOf(a);
+  assert.ok(await canRead(b, 'p-a', fa));
+  const again = b.log.filter((x) => x.from === 'p-a' && isKey(x.data)).at(-1);
+  room.deliver(b, 'p-a', JSON.stringify(again.data)); // the current key sent again (a key request's answer)
+  await room.settle();
+  assert.equal(latest().index, rotated.index);
+  room.close();
+});
+
 test('a leave costs each member one batch addressed to every verified remaining member', async () => {
   const room = new Room();
   const secret = randomBytes(16);

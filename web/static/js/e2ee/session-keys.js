@@ -451,6 +451,7 @@ export class SessionKeys {
       return; // refused: wrong size, authentication, index
     }
     if (this.peers.get(from) !== p) return;
+    if (!newKey(p, key.raw)) return; // a replayed envelope: an old key made current again
     this.media.setPeerKey(from, key.keyIndex, key.raw);
     this.chatKeys.setKey(from, key.keyIndex, key.raw);
     if (p.name !== key.name) {
@@ -622,4 +623,29 @@ export class SessionKeys {
     for (const [id, p] of this.peers) if (p.state === 'verified') entries.push({ id, pub: p.pub });
     return entries;
   }
+}
+
+/** PAST_KEYS is how many of a member's earlier keys are remembered to refuse them again. */
+const PAST_KEYS = 64;
+
+/**
+ * newKey says whether a member's key envelope may be installed: a key it has not sent
+ * before, or its current one sent again (the answer to a key request); it remembers
+ * the key. The server relays the envelopes and could replay an old one: installed, the
+ * old key would be the member's current one again, and the ratchet guesses would start
+ * from a key that someone who left holds. The key index cannot tell (a member that
+ * ratchets without sending comes round to an index it used), the key itself can: a
+ * new one is random or a ratchet, never an earlier one.
+ */
+function newKey(p, raw) {
+  const hex = Array.from(raw, (b) => b.toString(16).padStart(2, '0')).join('');
+  if (p.currentKey === hex) return true;
+  if (!p.pastKeys) p.pastKeys = [];
+  if (p.pastKeys.includes(hex)) return false;
+  if (p.currentKey) {
+    p.pastKeys.push(p.currentKey);
+    if (p.pastKeys.length > PAST_KEYS) p.pastKeys.shift();
+  }
+  p.currentKey = hex;
+  return true;
 }
