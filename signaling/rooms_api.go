@@ -151,7 +151,7 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 	}
 	switch err := s.rooms.CreateRoom(ctx, room); {
 	case errors.Is(err, store.ErrExists):
-		return 0, nil, &apiError{status: http.StatusConflict, msg: "a room with that id exists; choose another id"}
+		return 0, nil, &apiError{status: http.StatusConflict, msg: "that id is or was a room's; choose another id"}
 	case err != nil:
 		return 0, nil, s.storeError(err)
 	}
@@ -233,7 +233,7 @@ func (s *Server) rotateRoom(r *http.Request, hostID string) (int, any, *apiError
 	room.ModeratorMAC = secret.KeyedHash(modSecret)
 	switch err := s.rooms.UpdateRoom(r.Context(), oldID, room); {
 	case errors.Is(err, store.ErrExists):
-		return 0, nil, &apiError{status: http.StatusConflict, msg: "a room with that id exists; choose another id"}
+		return 0, nil, &apiError{status: http.StatusConflict, msg: "that id is or was a room's; choose another id"}
 	case err != nil:
 		return 0, nil, s.storeError(err)
 	}

@@ -432,7 +432,7 @@ func TestRoomsAPIRefusals(t *testing.T) {
 		{"array", http.MethodPost, "/api/rooms", `[1]`, testHostKey, http.StatusBadRequest, "not an object"},
 		{"wrong type", http.MethodPost, "/api/rooms", `{"e2ee":"yes"}`, testHostKey, http.StatusBadRequest, `"e2ee"`},
 		{"short id", http.MethodPost, "/api/rooms", `{"id":"abc"}`, testHostKey, http.StatusBadRequest, "id must be"},
-		{"id taken", http.MethodPost, "/api/rooms", `{"id":"` + taken.Room.ID + `"}`, testHostKey, http.StatusConflict, "exists"},
+		{"id taken", http.MethodPost, "/api/rooms", `{"id":"` + taken.Room.ID + `"}`, testHostKey, http.StatusConflict, "another id"},
 		{"short secret", http.MethodPost, "/api/rooms", `{"moderatorSecret":"short"}`, testHostKey, http.StatusBadRequest, "moderatorSecret"},
 		{"plain title", http.MethodPost, "/api/rooms", `{"title":"Monday class"}`, testHostKey, http.StatusBadRequest, "title"},
 		{"long title", http.MethodPost, "/api/rooms", `{"title":"e1.` + strings.Repeat("a", 1100) + `"}`, testHostKey, http.StatusBadRequest, "title"},

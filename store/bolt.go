@@ -45,7 +45,12 @@ var (
 	bucketRooms = []byte("rooms")
 	bucketHosts = []byte("hosts")
 	bucketMeta  = []byte("meta")
-	keySchema   = []byte("schema")
+	// bucketRetired holds the ids of rooms deleted, expired or rotated away (the key,
+	// a one-byte value): an id is never a room's again, so that links that were
+	// withdrawn (a leaked link is why a host rotates) cannot be taken over by whoever
+	// knows them. Room ids are random; nothing about people.
+	bucketRetired = []byte("retired")
+	keySchema     = []byte("schema")
 	// keyImported marks that the hosts of the old configuration file were imported
 	// (ImportHosts): from then on the store alone says who the hosts are.
 	keyImported = []byte("hosts-imported")
@@ -163,7 +168,7 @@ func (b *Bolt) init() (err error) {
 		case v > SchemaVersion:
 			return fmt.Errorf("%w (schema version %d; this one reads version %d): upgrade Conclave", ErrNewerSchema, v, SchemaVersion)
 		}
-		for _, name := range [][]byte{bucketRooms, bucketHosts} {
+		for _, name := range [][]byte{bucketRooms, bucketHosts, bucketRetired} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -229,11 +234,26 @@ func (b *Bolt) CreateRoom(_ context.Context, r Room) error {
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
 		rooms := tx.Bucket(bucketRooms)
-		if rooms.Get([]byte(r.ID)) != nil {
+		if rooms.Get([]byte(r.ID)) != nil || retired(tx, r.ID) {
 			return ErrExists
 		}
 		return rooms.Put([]byte(r.ID), v)
 	})
+}
+
+// retired reports whether id was a room's once (bucketRetired).
+func retired(tx *bolt.Tx, id string) bool {
+	b := tx.Bucket(bucketRetired)
+	return b != nil && b.Get([]byte(id)) != nil
+}
+
+// retire records that id is no room's any more and never will be.
+func retire(tx *bolt.Tx, id []byte) error {
+	b, err := tx.CreateBucketIfNotExists(bucketRetired)
+	if err != nil {
+		return err
+	}
+	return b.Put(id, []byte{1})
 }
 
 // UpdateRoom replaces a room, under the same id or (rotation) a new one, in one
@@ -250,10 +270,13 @@ func (b *Bolt) UpdateRoom(_ context.Context, oldID string, r Room) error {
 			return ErrNotFound
 		}
 		if r.ID != oldID {
-			if rooms.Get([]byte(r.ID)) != nil {
+			if rooms.Get([]byte(r.ID)) != nil || retired(tx, r.ID) {
 				return ErrExists
 			}
 			if err := rooms.Delete([]byte(oldID)); err != nil {
+				return err
+			}
+			if err := retire(tx, []byte(oldID)); err != nil {
 				return err
 			}
 		}
@@ -268,7 +291,10 @@ func (b *Bolt) DeleteRoom(_ context.Context, id string) error {
 		if rooms.Get([]byte(id)) == nil {
 			return ErrNotFound
 		}
-		return rooms.Delete([]byte(id))
+		if err := rooms.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return retire(tx, []byte(id))
 	})
 }
 
@@ -304,6 +330,9 @@ func (b *Bolt) DeleteExpired(_ context.Context, now time.Time) ([]string, error)
 		// Deleting while iterating with ForEach skips keys; delete afterwards.
 		for _, k := range keys {
 			if err := tx.Bucket(bucketRooms).Delete(k); err != nil {
+				return err
+			}
+			if err := retire(tx, k); err != nil {
 				return err
 			}
 			gone = append(gone, string(k))

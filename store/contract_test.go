@@ -96,6 +96,37 @@ func TestContract(t *testing.T) {
 				t.Errorf("Hosts: %v %v", hs, err)
 			}
 		}},
+		{"an id deleted, expired or rotated away is never a room's again", func(t *testing.T, s full) {
+			for _, id := range []string{"del", "exp", "old"} {
+				r := room(id, "h1", t0)
+				if id == "exp" {
+					r.Expires = t0.Add(time.Minute)
+				}
+				if err := s.CreateRoom(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.DeleteRoom(ctx, "del"); err != nil {
+				t.Fatal(err)
+			}
+			if gone, err := s.DeleteExpired(ctx, t0.Add(time.Hour)); err != nil || !slices.Equal(gone, []string{"exp"}) {
+				t.Fatalf("DeleteExpired: %v %v", gone, err)
+			}
+			if err := s.UpdateRoom(ctx, "old", room("new", "h1", t0)); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"del", "exp", "old"} {
+				if err := s.CreateRoom(ctx, room(id, "h2", t0)); !errors.Is(err, ErrExists) {
+					t.Errorf("CreateRoom(%s) after it was retired: %v", id, err)
+				}
+				if err := s.UpdateRoom(ctx, "new", room(id, "h1", t0)); !errors.Is(err, ErrExists) {
+					t.Errorf("rotation to %s after it was retired: %v", id, err)
+				}
+			}
+			if _, err := s.Room(ctx, "new"); err != nil {
+				t.Fatalf("the rotated room: %v", err)
+			}
+		}},
 		{"create, read back, exists", func(t *testing.T, s full) {
 			r := room("r1", "h1", t0)
 			r.Title, r.E2EE, r.PasswordHash, r.Expires = "e1.cipher", true, "$argon2id$x", t0.Add(time.Hour)

@@ -65,7 +65,8 @@ type Memory struct {
 	mu       sync.Mutex
 	rooms    map[string]Room
 	hosts    map[string]Host
-	imported bool // ImportHosts ran
+	imported bool            // ImportHosts ran
+	retired  map[string]bool // ids of rooms deleted, expired or rotated away (retire)
 }
 
 // NewMemory makes an empty in-memory store.
@@ -105,11 +106,20 @@ func (m *Memory) CreateRoom(_ context.Context, r Room) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.rooms[r.ID]; ok {
+	if _, ok := m.rooms[r.ID]; ok || m.retired[r.ID] {
 		return ErrExists
 	}
 	m.rooms[r.ID] = r
 	return nil
+}
+
+// retire records that id is no room's any more and never will be (Bolt's
+// bucketRetired); under m.mu.
+func (m *Memory) retire(id string) {
+	if m.retired == nil {
+		m.retired = make(map[string]bool)
+	}
+	m.retired[id] = true
 }
 
 // UpdateRoom replaces a room, under the same id or (rotation) a new one, in one step:
@@ -125,10 +135,11 @@ func (m *Memory) UpdateRoom(_ context.Context, oldID string, r Room) error {
 		return ErrNotFound
 	}
 	if r.ID != oldID {
-		if _, ok := m.rooms[r.ID]; ok {
+		if _, ok := m.rooms[r.ID]; ok || m.retired[r.ID] {
 			return ErrExists
 		}
 		delete(m.rooms, oldID)
+		m.retire(oldID)
 	}
 	m.rooms[r.ID] = r
 	return nil
@@ -142,6 +153,7 @@ func (m *Memory) DeleteRoom(_ context.Context, id string) error {
 		return ErrNotFound
 	}
 	delete(m.rooms, id)
+	m.retire(id)
 	return nil
 }
 
@@ -153,6 +165,7 @@ func (m *Memory) DeleteExpired(_ context.Context, now time.Time) ([]string, erro
 	for id, r := range m.rooms {
 		if r.Expired(now) {
 			delete(m.rooms, id)
+			m.retire(id)
 			gone = append(gone, id)
 		}
 	}
