@@ -150,6 +150,14 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 		return
 	}
 	q := d.sub.out
+	if wb := q.batch; wb != nil && wb.arrival != 0 {
+		// A replay a live packet set off (replayBefore) goes out before it: its
+		// packets are old, not forwarded as they came, and their delay is not the
+		// live packet's (forwarddelay.go).
+		arrival := wb.arrival
+		wb.arrival = 0
+		defer func() { wb.arrival = arrival }()
+	}
 	for i, p := range run {
 		n, wire, ok := d.send(p, h, b)
 		if i == 0 && (!ok || wire == 0) {
