@@ -44,6 +44,17 @@ class Room extends KeyRelay {
   }
 }
 
+/** threeMembers is a room where p-a, p-b and p-c joined with one secret and settled. */
+async function threeMembers() {
+  const room = new Room();
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  const b = await room.join('p-b', secret);
+  const c = await room.join('p-c', secret);
+  await room.settle();
+  return { room, a, b, c };
+}
+
 /** frameOf encrypts a VP8 delta frame with a member's current own key. */
 async function frameOf(m) {
   const ring = new KeyRing();
@@ -86,12 +97,7 @@ async function codeOf(m) {
 }
 
 test('three members verify each other, exchange keys and agree on the safety code', async () => {
-  const room = new Room();
-  const secret = randomBytes(16);
-  const a = await room.join('p-a', secret);
-  const b = await room.join('p-b', secret);
-  const c = await room.join('p-c', secret);
-  await room.settle();
+  const { room, a, b, c } = await threeMembers();
   for (const [id, m] of room.members) {
     assert.deepEqual(m.keys.verified().sort(), [...room.members.keys()].filter((x) => x !== id).sort());
     assert.deepEqual(m.keys.unverified(), []);
@@ -159,12 +165,7 @@ test('a newcomer gets the ratcheted key and cannot read what came before it', as
 });
 
 test('after a leave every sender rotates; the one who left cannot follow', async () => {
-  const room = new Room();
-  const secret = randomBytes(16);
-  const a = await room.join('p-a', secret);
-  const b = await room.join('p-b', secret);
-  const c = await room.join('p-c', secret);
-  await room.settle();
+  const { room, a, b, c } = await threeMembers();
   const gone = { media: { received: new Map(c.media.received) } };
   const indexBefore = a.keys.keyIndex;
   const bBefore = b.keys.keyIndex;
@@ -184,12 +185,7 @@ test('after a leave every sender rotates; the one who left cannot follow', async
 });
 
 test('a key envelope the server replays after a rotation is refused; the same key sent again is fine', async () => {
-  const room = new Room();
-  const secret = randomBytes(16);
-  const a = await room.join('p-a', secret);
-  const b = await room.join('p-b', secret);
-  const c = await room.join('p-c', secret);
-  await room.settle();
+  const { room, a, b, c } = await threeMembers();
   const isKey = (msg) => msg.t === 'key';
   const first = b.log.find((x) => x.from === 'p-a' && isKey(x.data));
   assert.ok(first, 'no key envelope from a to b');
