@@ -13,6 +13,8 @@ type metric struct {
 type snapshot struct {
 	server Server
 	media  Media
+	// turnAcceptFailed is TURN.TCPAcceptFailed, 0 without a TURN source.
+	turnAcceptFailed uint64
 }
 
 // Collector is a prometheus.Collector that reads Sources at scrape time.
@@ -75,6 +77,10 @@ func NewCollector(src Sources) *Collector {
 			labelled{"server_full", func(s *snapshot) float64 { return float64(s.server.RefusedServerFull) }},
 			labelled{"address_full", func(s *snapshot) float64 { return float64(s.server.RefusedAddressFull) }},
 			labelled{"shutting_down", func(s *snapshot) float64 { return float64(s.server.RefusedShuttingDown) }}),
+		family("accept_failed_total", "Accepts of a TCP connection that failed for want of file descriptors or memory and were tried again after a wait (5 ms doubling to 1 s), by listener: the web port, ICE-TCP, and the embedded TURN server's TCP and TLS ports (0 without it). Growing: the process is out of descriptors.", "listener", prometheus.CounterValue,
+			labelled{"web", func(s *snapshot) float64 { return float64(s.server.WebAcceptFailed) }},
+			labelled{"ice_tcp", func(s *snapshot) float64 { return float64(s.media.ICETCPAcceptFailed) }},
+			labelled{"turn", func(s *snapshot) float64 { return float64(s.turnAcceptFailed) }}),
 		counter("web_connections_refused_total", "Connections to the web port closed as soon as they were accepted, because its bound in all or from one address was reached (before any websocket or HTTP request).", func(s *snapshot) uint64 { return s.server.WebConnsRefused }),
 		family("wrong_secrets_total", "Wrong guesses at secrets, by kind.", "kind", prometheus.CounterValue,
 			labelled{"password", func(s *snapshot) float64 { return float64(s.server.WrongPasswords) }},
@@ -159,6 +165,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector: one read of each source per scrape.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	s := &snapshot{server: c.src.Server(), media: c.src.Media()}
+	if c.src.TURN != nil {
+		s.turnAcceptFailed = c.src.TURN.TCPAcceptFailed()
+	}
 	for _, m := range c.metrics {
 		m.collect(s, m.desc, ch)
 	}

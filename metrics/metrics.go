@@ -23,6 +23,9 @@ type Server struct {
 	GuessesThrottled                                           uint64
 	// Connections to the web port closed at accept by its bounds (cmd/conclave).
 	WebConnsRefused uint64
+	// Accepts on the web port that failed for want of descriptors or memory and were
+	// tried again after a wait (connlimit).
+	WebAcceptFailed uint64
 }
 
 // Media is the SFU's state and counters (sfu.Stats).
@@ -63,6 +66,9 @@ type Media struct {
 	// ICE-TCP connections closed at accept: the server's or their address's bound
 	// was reached (sfu.Stats).
 	ICETCPRefused uint64
+	// Accepts on the ICE-TCP port that failed for want of descriptors or memory
+	// (sfu.Stats).
+	ICETCPAcceptFailed uint64
 	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
 	ForwardDelay Histogram
 }
@@ -83,6 +89,9 @@ type TURN interface {
 	// TCPRefused is the number of TCP and TLS connections closed at accept by the
 	// listeners' bounds.
 	TCPRefused() uint64
+	// TCPAcceptFailed is the number of accepts on its TCP and TLS listeners that
+	// failed for want of descriptors or memory.
+	TCPAcceptFailed() uint64
 	// DirectWrites is the number of packets the relays wrote to their clients
 	// themselves (the rest pass the TURN library's relay loop).
 	DirectWrites() uint64

@@ -21,14 +21,15 @@ import (
 
 type turnAllocs int
 
-func (n turnAllocs) Allocations() int     { return int(n) }
-func (n turnAllocs) TCPRefused() uint64   { return uint64(n) + 1 }
-func (n turnAllocs) DirectWrites() uint64 { return uint64(n) + 2 }
+func (n turnAllocs) Allocations() int        { return int(n) }
+func (n turnAllocs) TCPRefused() uint64      { return uint64(n) + 1 }
+func (n turnAllocs) DirectWrites() uint64    { return uint64(n) + 2 }
+func (n turnAllocs) TCPAcceptFailed() uint64 { return uint64(n) + 3 }
 
 func sources(turn metrics.TURN) metrics.Sources {
 	return metrics.Sources{
 		Server: func() metrics.Server {
-			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6, WebConnsRefused: 48}
+			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6, WebConnsRefused: 48, WebAcceptFailed: 52}
 		},
 		Media: func() metrics.Media {
 			return metrics.Media{TracksPublished: 11, PublishConnections: 49, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
@@ -37,7 +38,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
 				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
 				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
-				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42, ICETCPRefused: 47, DatagramsToRelays: 50, DatagramsFromRelays: 51,
+				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42, ICETCPRefused: 47, ICETCPAcceptFailed: 53, DatagramsToRelays: 50, DatagramsFromRelays: 51,
 				ForwardDelay: metrics.Histogram{Buckets: map[float64]uint64{0.001: 43, 0.005: 44}, Count: 45, Sum: 0.046}}
 		},
 		TURN: turn,
@@ -101,6 +102,9 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_wrong_secrets_total", "kind", "host_key", 1, dto.MetricType_COUNTER},
 		{"conclave_guesses_throttled_total", "", "", 6, dto.MetricType_COUNTER},
 		{"conclave_web_connections_refused_total", "", "", 48, dto.MetricType_COUNTER},
+		{"conclave_accept_failed_total", "listener", "web", 52, dto.MetricType_COUNTER},
+		{"conclave_accept_failed_total", "listener", "ice_tcp", 53, dto.MetricType_COUNTER},
+		{"conclave_accept_failed_total", "listener", "turn", 8, dto.MetricType_COUNTER},
 		{"conclave_tracks_published", "", "", 11, dto.MetricType_GAUGE},
 		{"conclave_publish_connections", "", "", 49, dto.MetricType_GAUGE},
 		{"conclave_packets_forwarded_total", "", "", 1000, dto.MetricType_COUNTER},
@@ -163,8 +167,12 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 
 	noTURN := httptest.NewServer(metrics.Handler(sources(nil), func() bool { return true }))
 	defer noTURN.Close()
-	if _, ok := scrape(t, noTURN.URL+"/metrics")["conclave_turn_allocations"]; ok {
+	plain := scrape(t, noTURN.URL+"/metrics")
+	if _, ok := plain["conclave_turn_allocations"]; ok {
 		t.Error("conclave_turn_allocations exported without a TURN source")
+	}
+	if got := one(t, plain, "conclave_accept_failed_total", "listener", "turn"); got != 0 {
+		t.Errorf("conclave_accept_failed_total{listener=turn} = %v without a TURN source, want 0", got)
 	}
 }
 

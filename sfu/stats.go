@@ -83,6 +83,9 @@ type Stats struct {
 	// ICETCPRefused counts ICE-TCP connections closed as soon as they were accepted,
 	// because the server's or their address's bound was reached (tcplimit.go).
 	ICETCPRefused uint64
+	// ICETCPAcceptFailed counts accepts on the ICE-TCP port that failed for want of
+	// descriptors or memory and were tried again after a wait (connlimit).
+	ICETCPAcceptFailed uint64
 	// SubscriberRTCPRead counts subscribers' SRTCP packets the server read in the
 	// media socket's reader (rtcpin.go); SubscriberRTCPRefused those from a
 	// subscriber's address that failed to decrypt or parse (forged, replayed, broken),
@@ -203,6 +206,7 @@ func (e *Engine) Stats() Stats {
 		DatagramsToRelays:         e.relays.diverted.Load(),
 		DatagramsFromRelays:       e.relays.taken.Load(),
 		ICETCPRefused:             e.tcpRefused(),
+		ICETCPAcceptFailed:        e.tcpAcceptFailed(),
 		SubscriberRTCPRead:        e.subRTCP.read.Load(),
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),
 		PublisherRTPRead:          e.pubRTP.read.Load() + e.pubTCP.read.Load(),

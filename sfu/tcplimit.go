@@ -26,6 +26,14 @@ func (e *Engine) tcpRefused() uint64 {
 	return e.tcpLimits.Refused()
 }
 
+// tcpAcceptFailed is Stats.ICETCPAcceptFailed: 0 without ICE-TCP.
+func (e *Engine) tcpAcceptFailed() uint64 {
+	if e.tcpLimits == nil {
+		return 0
+	}
+	return e.tcpLimits.AcceptFailed()
+}
+
 // newTCPLimits is connlimit.New with the defaults for bounds not set.
 func newTCPLimits(max, maxPerAddr int) *connlimit.Limits {
 	if max <= 0 {

@@ -122,6 +122,10 @@ func (s *Server) DirectWrites() uint64 {
 // TCPRefused is the number of TCP and TLS connections closed at accept by the bounds.
 func (s *Server) TCPRefused() uint64 { return s.tcpLimits.Refused() }
 
+// TCPAcceptFailed is the number of accepts on the TCP and TLS listeners that failed for
+// want of descriptors or memory and were tried again after a wait.
+func (s *Server) TCPAcceptFailed() uint64 { return s.tcpLimits.AcceptFailed() }
+
 // Errors of a Config that cannot work.
 var (
 	ErrNoListener = errors.New("turn: no listen address (UDP, TCP or TLS)")

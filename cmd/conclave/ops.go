@@ -52,9 +52,10 @@ func (o *opsServer) serve() error {
 // turnAllocations adapts the TURN server to the metrics package's TURN source.
 type turnAllocations struct{ srv *turn.Server }
 
-func (t turnAllocations) Allocations() int     { return t.srv.AllocationCount() }
-func (t turnAllocations) TCPRefused() uint64   { return t.srv.TCPRefused() }
-func (t turnAllocations) DirectWrites() uint64 { return t.srv.DirectWrites() }
+func (t turnAllocations) Allocations() int        { return t.srv.AllocationCount() }
+func (t turnAllocations) TCPRefused() uint64      { return t.srv.TCPRefused() }
+func (t turnAllocations) TCPAcceptFailed() uint64 { return t.srv.TCPAcceptFailed() }
+func (t turnAllocations) DirectWrites() uint64    { return t.srv.DirectWrites() }
 
 // metricSources copies the snapshots of signaling and the SFU into the metrics
 // package's types, so that metrics imports neither. An embedded TURN server reports its
@@ -67,7 +68,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				Meetings: s.Meetings, Participants: s.Participants, Waiting: s.Waiting, Websockets: s.Websockets,
 				RefusedServerFull: s.RefusedServerFull, RefusedAddressFull: s.RefusedAddressFull, RefusedShuttingDown: s.RefusedShuttingDown,
 				WrongPasswords: s.WrongPasswords, WrongModeratorSecrets: s.WrongModeratorSecrets, WrongHostKeys: s.WrongHostKeys,
-				GuessesThrottled: s.GuessesThrottled, WebConnsRefused: web.Refused(),
+				GuessesThrottled: s.GuessesThrottled, WebConnsRefused: web.Refused(), WebAcceptFailed: web.AcceptFailed(),
 			}
 		},
 		Media: func() metrics.Media {
@@ -86,7 +87,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
 				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
 				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
-				ICETCPRefused: m.ICETCPRefused, DatagramsToRelays: m.DatagramsToRelays,
+				ICETCPRefused: m.ICETCPRefused, ICETCPAcceptFailed: m.ICETCPAcceptFailed, DatagramsToRelays: m.DatagramsToRelays,
 				DatagramsFromRelays: m.DatagramsFromRelays,
 				ForwardDelay:        delayHistogram(m.ForwardDelay),
 			}
