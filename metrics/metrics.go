@@ -21,6 +21,8 @@ type Server struct {
 	RefusedServerFull, RefusedAddressFull, RefusedShuttingDown uint64
 	WrongPasswords, WrongModeratorSecrets, WrongHostKeys       uint64
 	GuessesThrottled                                           uint64
+	// Resumes that waited: their membership had resumed too often lately.
+	ResumesDelayed uint64
 	// Connections to the web port closed at accept by its bounds (cmd/conclave).
 	WebConnsRefused uint64
 	// Accepts on the web port that failed for want of descriptors or memory and were

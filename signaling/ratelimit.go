@@ -25,6 +25,15 @@ func (b *tokenBucket) allow(now time.Time) bool {
 	return true
 }
 
+// until is how long from now until the bucket holds a token again (0 if it does).
+func (b *tokenBucket) until(now time.Time) time.Duration {
+	b.refill(now)
+	if b.tokens >= 1 || b.rate <= 0 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+}
+
 // refill credits what the rate earned since the last reading, up to the burst.
 func (b *tokenBucket) refill(now time.Time) {
 	if !b.last.IsZero() {

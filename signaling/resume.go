@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"conclave/lobby"
@@ -24,6 +25,18 @@ import (
 // DefaultResumeGrace is how long a member whose connection dropped may come back without
 // knocking: a 20 s outage plus the client's backoff, and a page reload, fit well inside.
 const DefaultResumeGrace = time.Minute
+
+// A membership's resumes are rate-limited: each one tells every member
+// (participant_resumed), renegotiates every subscriber's connection twice (the tracks go
+// at the drop and come back) and, in an encrypted meeting, makes every browser key the
+// new identity. Unlimited, a member resuming on new connections in a loop kept the
+// whole meeting renegotiating. Beyond the burst a resume is not refused (the client
+// would give the membership up): it waits, its secret unspent, until the bucket allows
+// it, at most 1/resumeRate, well inside the client's 20 s wait for its welcome.
+const (
+	resumeRate  = 0.1 // resumes per second, sustained: one every 10 s
+	resumeBurst = 5   // and in a burst: a page reloaded a few times, a network that flaps
+)
 
 // resumeSecretBytes is the size of a resumption secret (256 random bits).
 const resumeSecretBytes = 32
@@ -53,6 +66,7 @@ type parking struct {
 	last     *Session        // the member's last connection (its done tells when it let go)
 	stop     func() bool     // cancels the grace timer; nil while a connection is attached
 	commands []lobby.Command // moderator commands that arrived while it was parked
+	resumes  tokenBucket     // the membership's resumes, carried from secret to secret
 }
 
 // parseResume checks a resume payload's fields; the secret is only compared later.
@@ -77,10 +91,14 @@ func parseResume(env Envelope) (ResumePayload, *Error) {
 // issueResumeLocked makes a fresh secret for member id, spending the last one.
 func (m *Meeting) issueResumeLocked(id lobby.ID, s *Session) string {
 	sec := secret.Random(resumeSecretBytes)
-	if old := m.resumable[id]; old != nil && old.stop != nil {
-		old.stop()
+	resumes := newTokenBucket(resumeRate, resumeBurst)
+	if old := m.resumable[id]; old != nil {
+		if old.stop != nil {
+			old.stop()
+		}
+		resumes = old.resumes
 	}
-	m.resumable[id] = &parking{hash: secret.KeyedHash(sec), last: s}
+	m.resumable[id] = &parking{hash: secret.KeyedHash(sec), last: s, resumes: resumes}
 	return sec
 }
 
@@ -146,14 +164,19 @@ func (m *Meeting) resumeHash(pid string) string {
 // by the caller against the secret given), and spends that secret at once: two resumes
 // with one secret cannot both win. It returns the member's last connection, whose end
 // the caller waits for before it sets up media under the same id. A connection the server
-// still had (it had not noticed the drop) is told that it was replaced.
-func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, ok bool) {
+// still had (it had not noticed the drop) is told that it was replaced. When the
+// membership has resumed too often lately, nothing changes and wait says how long until
+// it may (the caller claims again then).
+func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.Duration, ok bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(pid)
 	rec := m.resumable[id]
 	if m.ended || rec == nil || m.members[id] == nil || hash == "" || rec.hash != hash {
-		return nil, false
+		return nil, 0, false
+	}
+	if now := m.now(); !rec.resumes.allow(now) {
+		return nil, max(rec.resumes.until(now), time.Millisecond), true
 	}
 	rec.hash = "" // spent; completeResume issues the next one
 	if rec.stop != nil {
@@ -166,7 +189,7 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, ok bool) {
 	}
 	m.conns[id] = s
 	rec.last = s
-	return prev, true
+	return prev, 0, true
 }
 
 // completeResume makes s the member again: a welcome (resumed, with a new secret and
@@ -251,6 +274,8 @@ func (s *Session) resume(env Envelope) *Error {
 	scope := "resume/" + p.MeetingID + "/" + p.ParticipantID
 	var m *Meeting
 	var prev *Session
+	var hash string
+	var wait time.Duration
 	err := s.checkSecret(scope, CodeResumeFailed, func(ctx context.Context) (bool, error) {
 		if perr != nil {
 			return false, nil
@@ -258,7 +283,7 @@ func (s *Session) resume(env Envelope) *Error {
 		if m = s.srv.registry.Get(p.MeetingID); m == nil {
 			return false, nil
 		}
-		hash := m.resumeHash(p.ParticipantID)
+		hash = m.resumeHash(p.ParticipantID)
 		if hash == "" {
 			return false, nil
 		}
@@ -267,11 +292,24 @@ func (s *Session) resume(env Envelope) *Error {
 			return false, nil
 		}
 		var ok bool
-		prev, ok = m.claim(s, p.ParticipantID, hash)
+		prev, wait, ok = m.claim(s, p.ParticipantID, hash)
 		return ok, nil
 	})
 	if err != nil {
 		return goneIsNil(err)
+	}
+	// Too soon after the membership's last resumes: wait (outside the address's turn
+	// at guessing, which others behind the address share) and claim again. The secret
+	// was right; if it is spent or gone meanwhile (another resume won, the grace ran
+	// out), this one fails as a spent secret does, not counted as a guess.
+	for wait > 0 {
+		if !s.sleep(wait, &s.srv.stats.resumesDelayed) {
+			return nil
+		}
+		var ok bool
+		if prev, wait, ok = m.claim(s, p.ParticipantID, hash); !ok {
+			return errorf(CodeResumeFailed, "this session cannot be resumed")
+		}
 	}
 	s.meeting, s.id, s.joinRef = m, p.ParticipantID, env.ID
 	s.member = true // from here a drop parks the membership again
@@ -315,6 +353,22 @@ func (s *Session) resume(env Envelope) *Error {
 	s.state = stateJoined
 	s.log.Debug("session: resumed", "participant", s.id)
 	return nil
+}
+
+// sleep waits d on the server's clock, counting the wait in n once its timer is armed
+// (a test that sees the count may move the clock); false when the connection closed
+// meanwhile.
+func (s *Session) sleep(d time.Duration, n *atomic.Uint64) bool {
+	done := make(chan struct{})
+	stop := s.srv.clock.AfterFunc(d, func() { close(done) })
+	defer stop()
+	n.Add(1)
+	select {
+	case <-done:
+		return true
+	case <-s.closing:
+		return false
+	}
 }
 
 // parkCommand adds c to the moderator commands kept for a parked member, once: an

@@ -558,14 +558,15 @@ func chatBurst(t *testing.T, c *testclient.Client, n int) (relayed, refused int)
 
 // TestResumeKeepsTheRateLimits: a member that resumes on a new connection (the old
 // one replaced, or dropped) goes on with the rate limits it had: with the clock
-// standing still, ten resumes give it no chat beyond the one burst.
+// standing still, the five resumes its own limit allows give it no chat beyond the one
+// burst.
 func TestResumeKeepsTheRateLimits(t *testing.T) {
 	f := newResumeFixture(t)
 	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
 	id := alice.ParticipantID
 	total, _ := chatBurst(t, alice, 25)
 	c, sec := alice, alice.ResumeSecret
-	for i := range 10 {
+	for i := range 5 {
 		if i%2 == 1 {
 			dropAndSeeReconnecting(t, c, f.mod)
 		}
@@ -622,4 +623,63 @@ func TestParkedMemberKeepsEachCommandOnce(t *testing.T) {
 			return
 		}
 	}
+}
+
+// TestResumesAreRateLimited: a membership resumes five times at once, then once every
+// 10 s: the sixth resume waits, its secret unspent and the connection it would replace
+// untouched, and goes through once the clock has moved on. One whose connection closes
+// while it waits changes nothing: the same secret still brings the member back.
+func TestResumesAreRateLimited(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	id := alice.ParticipantID
+	c, sec := alice, alice.ResumeSecret
+	for range 5 {
+		c = f.resume(t, id, sec)
+		sec = resumedWelcome(t, c).ResumeSecret
+	}
+	delayed := func(n uint64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for f.srv.sig.Stats().ResumesDelayed < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("resumes delayed: %d, want %d", f.srv.sig.Stats().ResumesDelayed, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	// A sixth resume waits; it gives up (its connection closes) before its time.
+	quitter := f.srv.dial(t)
+	if err := quitter.SendResume(f.meeting.MeetingID, id, sec, nil); err != nil {
+		t.Fatal(err)
+	}
+	delayed(1)
+	quitter.Close()
+	// The live connection was not replaced: it still chats, and the moderator hears it.
+	if _, err := c.Send("chat", map[string]string{"text": "still here"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, c, "chat")
+	expectType(t, f.mod, "chat")
+
+	// Another waits too, and gets its welcome once the clock has moved 10 s.
+	next := f.srv.dial(t)
+	if err := next.SendResume(f.meeting.MeetingID, id, sec, nil); err != nil {
+		t.Fatal(err)
+	}
+	delayed(2)
+	f.clock.Advance(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := next.AwaitWelcome(ctx); err != nil {
+		t.Fatalf("the delayed resume got no welcome: %v (close %d)", err, next.CloseCode())
+	}
+	if w := resumedWelcome(t, next); !w.Resumed || w.ParticipantID != id {
+		t.Fatalf("welcome %+v, want the resumed membership %s", w, id)
+	}
+	if m := expectType(t, c, "bye"); !jsonHas(m.Payload, "replaced") {
+		t.Fatalf("old connection: %s", m.Payload)
+	}
+	expectType(t, f.mod, "participant_resumed")
 }

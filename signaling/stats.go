@@ -21,6 +21,9 @@ type Stats struct {
 	WrongModeratorSecrets uint64
 	WrongHostKeys         uint64
 	GuessesThrottled      uint64
+
+	// Resumes that waited because their membership had resumed too often lately.
+	ResumesDelayed uint64
 }
 
 // counters are the server's monotonic counters; each is bumped where it happens.
@@ -28,6 +31,7 @@ type counters struct {
 	refusedFull, refusedAddr, refusedStopping atomic.Uint64
 	wrongPassword, wrongModerator, wrongHost  atomic.Uint64
 	throttled                                 atomic.Uint64
+	resumesDelayed                            atomic.Uint64
 }
 
 // countWrong notes one wrong guess answered with code.
@@ -52,6 +56,7 @@ func (s *Server) Stats() Stats {
 		WrongModeratorSecrets: s.stats.wrongModerator.Load(),
 		WrongHostKeys:         s.stats.wrongHost.Load(),
 		GuessesThrottled:      s.stats.throttled.Load(),
+		ResumesDelayed:        s.stats.resumesDelayed.Load(),
 	}
 	s.mu.Lock()
 	st.Websockets = s.conns
