@@ -45,7 +45,7 @@ var (
 	bucketRooms = []byte("rooms")
 	bucketHosts = []byte("hosts")
 	bucketMeta  = []byte("meta")
-	// bucketRetired holds the ids of rooms deleted, expired or rotated away (the key,
+	// bucketRetired holds the ids of rooms deleted, expired, rotated away or removed with their host (the key,
 	// a one-byte value): an id is never a room's again, so that links that were
 	// withdrawn (a leaked link is why a host rotates) cannot be taken over by whoever
 	// knows them. Room ids are random; nothing about people.
@@ -432,6 +432,10 @@ func (b *Bolt) DeleteHost(_ context.Context, id string) error {
 		}
 		for _, k := range theirs {
 			if err := rooms.Delete(k); err != nil {
+				return err
+			}
+			// Another host who knows one of the links must not take its id over.
+			if err := retire(tx, k); err != nil {
 				return err
 			}
 		}

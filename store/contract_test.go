@@ -96,9 +96,16 @@ func TestContract(t *testing.T) {
 				t.Errorf("Hosts: %v %v", hs, err)
 			}
 		}},
-		{"an id deleted, expired or rotated away is never a room's again", func(t *testing.T, s full) {
-			for _, id := range []string{"del", "exp", "old"} {
-				r := room(id, "h1", t0)
+		{"an id deleted, expired, rotated away or its host's removed is never a room's again", func(t *testing.T, s full) {
+			if err := s.CreateHost(ctx, host("h3", "Carol")); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"del", "exp", "old", "hostgone"} {
+				hostID := "h1"
+				if id == "hostgone" {
+					hostID = "h3"
+				}
+				r := room(id, hostID, t0)
 				if id == "exp" {
 					r.Expires = t0.Add(time.Minute)
 				}
@@ -115,7 +122,10 @@ func TestContract(t *testing.T) {
 			if err := s.UpdateRoom(ctx, "old", room("new", "h1", t0)); err != nil {
 				t.Fatal(err)
 			}
-			for _, id := range []string{"del", "exp", "old"} {
+			if err := s.DeleteHost(ctx, "h3"); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"del", "exp", "old", "hostgone"} {
 				if err := s.CreateRoom(ctx, room(id, "h2", t0)); !errors.Is(err, ErrExists) {
 					t.Errorf("CreateRoom(%s) after it was retired: %v", id, err)
 				}

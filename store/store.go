@@ -66,7 +66,7 @@ type Memory struct {
 	rooms    map[string]Room
 	hosts    map[string]Host
 	imported bool            // ImportHosts ran
-	retired  map[string]bool // ids of rooms deleted, expired or rotated away (retire)
+	retired  map[string]bool // ids of rooms deleted, expired, rotated away or removed with their host (retire)
 }
 
 // NewMemory makes an empty in-memory store.
@@ -223,6 +223,7 @@ func (m *Memory) DeleteHost(_ context.Context, id string) error {
 	for rid, r := range m.rooms {
 		if r.HostID == id {
 			delete(m.rooms, rid)
+			m.retire(rid) // another host who knows the link must not take its id over
 		}
 	}
 	return nil
