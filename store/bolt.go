@@ -45,10 +45,10 @@ var (
 	bucketRooms = []byte("rooms")
 	bucketHosts = []byte("hosts")
 	bucketMeta  = []byte("meta")
-	// bucketRetired holds the ids of rooms deleted, expired, rotated away or removed with their host (the key,
-	// a one-byte value): an id is never a room's again, so that links that were
-	// withdrawn (a leaked link is why a host rotates) cannot be taken over by whoever
-	// knows them. Room ids are random; nothing about people.
+	// bucketRetired holds the ids of rooms deleted, expired, rotated away or removed
+	// with their host (the key, a one-byte value): an id is never a room's again, so
+	// that links that were withdrawn (a leaked link is why a host rotates) cannot be
+	// taken over by whoever knows them. Room ids are random; nothing about people.
 	bucketRetired = []byte("retired")
 	keySchema     = []byte("schema")
 	// keyImported marks that the hosts of the old configuration file were imported
