@@ -30,7 +30,11 @@ import (
 //
 // Groups are held in memory only: forgotten after ForgetAfter idle, and never more than
 // MaxRecords of them (a few hundred bytes each), so that a flood of addresses cannot
-// grow memory without bound (the oldest idle ones go first).
+// grow memory without bound. When the table is full, the idle groups with the fewest
+// wrong guesses go first, the oldest among equals: a flood of fresh groups (one wrong
+// guess each costs an attacker nothing but an address) pushes out only groups with as
+// few failures, never a group locked out or waiting with more, which would otherwise
+// have come back with a fresh budget.
 type Attempts struct {
 	now func() time.Time
 
@@ -255,27 +259,33 @@ func (a *Attempts) gcLocked(now time.Time) {
 	}
 }
 
-// makeRoomLocked drops the oldest idle eighth of the records when they are at
-// MaxRecords, so that the cost of finding them is shared by many new groups.
+// makeRoomLocked drops an eighth of the records when they are at MaxRecords (so that
+// the cost of finding them is shared by many new groups): the idle ones with the fewest
+// failures, the oldest among equals.
 func (a *Attempts) makeRoomLocked() {
 	if len(a.records) < MaxRecords {
 		return
 	}
-	seen := make([]time.Time, 0, len(a.records))
-	for _, r := range a.records {
-		if r.idle() {
-			seen = append(seen, r.lastSeen)
-		}
+	type candidate struct {
+		group    string
+		failures int
+		seen     time.Time
 	}
-	if len(seen) == 0 {
-		return // every group is mid-guess; those are bounded by the server's connections
-	}
-	slices.SortFunc(seen, time.Time.Compare)
-	cutoff := seen[min(len(seen)-1, MaxRecords/8)]
+	idle := make([]candidate, 0, len(a.records))
 	for g, r := range a.records {
-		if r.idle() && !r.lastSeen.After(cutoff) {
-			delete(a.records, g)
+		if r.idle() {
+			idle = append(idle, candidate{g, r.failures, r.lastSeen})
 		}
+	}
+	// every group not here is mid-guess; those are bounded by the server's connections
+	slices.SortFunc(idle, func(x, y candidate) int {
+		if x.failures != y.failures {
+			return x.failures - y.failures
+		}
+		return x.seen.Compare(y.seen)
+	})
+	for _, c := range idle[:min(len(idle), MaxRecords/8)] {
+		delete(a.records, c.group)
 	}
 }
 

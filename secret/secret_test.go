@@ -399,3 +399,30 @@ func TestAttemptsMemoryBound(t *testing.T) {
 		t.Fatalf("%d records after everything went idle", n)
 	}
 }
+
+// TestLockoutSurvivesAFlood: a group locked out stays locked out however many other
+// groups (the /64s of one /48, a wrong host key each) guess once meanwhile and fill the
+// table: those make room for each other, not for it.
+func TestLockoutSurvivesAFlood(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	const attacker = "2001:db8:aaaa:0::1"
+	for range LockoutAfter {
+		for guess(t, a, attacker, "password/victim", false) != nil {
+			c.add(time.Minute)
+		}
+	}
+	if r := guess(t, a, attacker, "password/victim", false); r == nil || !r.LockedOut {
+		t.Fatalf("not locked out after %d failures: %+v", LockoutAfter, r)
+	}
+	c.add(time.Second) // the flood comes after the attacker's last try
+	for i := 1; i <= MaxRecords+MaxRecords/8+1; i++ {
+		_ = guess(t, a, fmt.Sprintf("2001:db8:%x:%x::1", 0xaaaa+(i>>16), i&0xffff), "host-key", false)
+	}
+	if n := a.Len(); n > MaxRecords {
+		t.Fatalf("%d records, cap %d", n, MaxRecords)
+	}
+	if r := guess(t, a, attacker, "password/victim", false); r == nil || !r.LockedOut {
+		t.Fatalf("the locked-out group guesses again after the flood: %+v", r)
+	}
+}
