@@ -91,13 +91,6 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if mine, err := s.rooms.Rooms(r.Context(), hostID); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	} else if len(mine) >= maxRoomsPerHost {
-		http.Error(w, "this host has too many rooms; delete some first", http.StatusForbidden)
-		return
-	}
 	// The moderator secret is random (192 bits): a keyed hash, no argon2. Only a
 	// password a person chose pays for argon2id.
 	modSecret := secret.Random(24)
@@ -117,7 +110,10 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := s.rooms.CreateRoom(r.Context(), room); err != nil {
+	if err := s.createBounded(r.Context(), room); errors.Is(err, errTooManyRooms) {
+		http.Error(w, "this host has too many rooms; delete some first", http.StatusForbidden)
+		return
+	} else if err != nil {
 		s.log.Warn("api: cannot store a room", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

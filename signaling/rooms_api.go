@@ -130,11 +130,6 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 		return 0, nil, aerr
 	}
 	ctx := r.Context()
-	if mine, err := s.rooms.Rooms(ctx, hostID); err != nil {
-		return 0, nil, s.storeError(err)
-	} else if len(mine) >= maxRoomsPerHost {
-		return 0, nil, &apiError{status: http.StatusForbidden, msg: fmt.Sprintf("a host may keep at most %d rooms; delete some first", maxRoomsPerHost)}
-	}
 	now := s.now()
 	d := lobby.DefaultSettings()
 	id, modSecret, made := roomCredentials(req.ID, req.ModeratorSecret)
@@ -149,7 +144,9 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 	if err := s.applyChange(ctx, &room, req); err != nil {
 		return 0, nil, err
 	}
-	switch err := s.rooms.CreateRoom(ctx, room); {
+	switch err := s.createBounded(ctx, room); {
+	case errors.Is(err, errTooManyRooms):
+		return 0, nil, &apiError{status: http.StatusForbidden, msg: fmt.Sprintf("a host may keep at most %d rooms; delete some first", maxRoomsPerHost)}
 	case errors.Is(err, store.ErrExists):
 		return 0, nil, &apiError{status: http.StatusConflict, msg: "that id is or was a room's; choose another id"}
 	case err != nil:

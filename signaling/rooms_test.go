@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -535,5 +537,66 @@ func TestRoomsPerHostBounded(t *testing.T) {
 	}
 	if code, body := srv.api(t, http.MethodPost, "/api/rooms", `{}`, otherHostKey); code != http.StatusCreated {
 		t.Fatalf("another host: %d %s", code, body)
+	}
+}
+
+// crowdedStore holds each count of a host's rooms until a second one is under way
+// (or a while has passed), so that parallel creations that count apart both count
+// before either creates.
+type crowdedStore struct {
+	*store.Memory
+	mu      sync.Mutex
+	inside  int
+	crowded chan struct{}
+}
+
+func (c *crowdedStore) Rooms(ctx context.Context, hostID string) ([]store.Room, error) {
+	c.mu.Lock()
+	if c.inside++; c.inside == 2 {
+		close(c.crowded)
+	}
+	c.mu.Unlock()
+	select {
+	case <-c.crowded:
+	case <-time.After(100 * time.Millisecond):
+	}
+	return c.Memory.Rooms(ctx, hostID)
+}
+
+// TestRoomsPerHostBoundedInParallel: creations in parallel at 999 rooms (rooms and
+// one-off meetings, each with a password to hash) leave the host with 1000, not one
+// more each.
+func TestRoomsPerHostBoundedInParallel(t *testing.T) {
+	rooms := &crowdedStore{Memory: store.NewMemory(), crowded: make(chan struct{})}
+	for range 999 {
+		if err := rooms.CreateRoom(context.Background(), store.Room{ID: secret.Random(16), HostID: "testhost", Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := newTestServerWith(t, signaling.Config{Store: rooms})
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Go(func() {
+			if i%2 == 0 {
+				codes[i], _ = srv.api(t, http.MethodPost, "/api/rooms", `{"password":"pw"}`, testHostKey)
+				return
+			}
+			resp, err := srv.post(`{"password":"pw"}`, "Bearer "+testHostKey)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	mine, err := rooms.Rooms(context.Background(), "testhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mine) != 1000 || slices.Index(codes, http.StatusCreated) < 0 {
+		t.Fatalf("the host keeps %d rooms, bound 1000 (answers %v)", len(mine), codes)
 	}
 }

@@ -128,6 +128,7 @@ type Server struct {
 	rooms        RoomStore
 	ice          ICESource // nil: no TURN
 	stats        counters  // monitoring (stats.go)
+	hostTurns    hostTurns // one room creation at a time per host (roomcap.go)
 
 	// maxParticipants bounds a batch's envelopes; batchReadLimit is the read limit that
 	// lets a member of an end-to-end encrypted meeting send one (batch.go).
