@@ -3,7 +3,9 @@
 // meeting the server calls unencrypted; a subscribe offer that comes before the
 // welcome gets no connection, since one made before the page's decryption is in
 // place would carry whatever the server sends; after the encryption fails, the
-// subscribe connection goes and no new one is made.
+// subscribe connection goes and no new one is made; a track set aside for an id the
+// server had not announced yet is not shown under that id once the server gave its
+// receiver to someone else.
 //
 // session.js runs here as in Chromium, on stand-ins of the browser's objects: a
 // connection records its configuration, and a receiver of a connection made without
@@ -80,6 +82,8 @@ globalThis.RTCPeerConnection = class {
   getSenders() { return this.transceivers.map((t) => t.sender); }
   async setRemoteDescription(d) {
     if (d.type !== 'offer') return;
+    // A browser keeps a transceiver, its receiver and its track per mid across offers.
+    if (this.transceivers.some((t) => t.mid === '0' && t.currentDirection === 'recvonly')) return;
     const t = { mid: '0', currentDirection: 'recvonly', receiver: new Receiver(this, 'video') };
     this.transceivers = [t];
     if (this.ontrack) this.ontrack({ transceiver: t, receiver: t.receiver });
@@ -118,9 +122,16 @@ const serverSays = (type, payload) => socket.onmessage({ data: JSON.stringify({ 
 const { Session } = await import('../static/js/session.js');
 const { MeetingCrypto } = await import('../static/js/e2ee/session-keys.js');
 
-const tile = { setTrack() {} };
+// The grid records the track each participant's camera tile shows.
+const shown = new Map(); // participant id -> track
+const tileOf = (pid) => ({ get track() { return shown.get(pid) ?? null; }, setTrack: (track) => shown.set(pid, track) });
 const grid = new Proxy({ tiles: new Map() }, {
-  get: (target, key) => (key in target ? target[key] : key === 'ensure' || key === 'get' ? () => tile : () => () => {}),
+  get: (target, key) => {
+    if (key in target) return target[key];
+    if (key === 'ensure') return ({ participantId }) => tileOf(participantId);
+    if (key === 'get') return (participantId) => tileOf(participantId);
+    return () => () => {};
+  },
 });
 const noop = new Proxy({}, { get: () => () => {} });
 
@@ -134,6 +145,7 @@ async function start({ mic = false } = {}) {
   connections.length = 0;
   workers.length = 0;
   sent.length = 0;
+  shown.clear();
   const failures = [];
   const ui = new Proxy({ failed: (kind) => failures.push(kind) }, {
     get: (target, key) => (key in target ? target[key] : key === 'dropped' ? undefined : () => {}),
@@ -198,4 +210,31 @@ test('after the encryption fails, the subscribe connection is closed and no new 
   await tick(20);
   assert.equal(connections.length, 1, 'a new connection was made without decryption');
   assert.ok(!sent.some((m) => m.type === 'subscribe_answer'), 'an offer was answered');
+});
+
+test('a track set aside for a newcomer is not shown once its receiver carries someone else', async () => {
+  const { session } = await start();
+  serverSays('welcome', { participantId: 'p-alice', e2ee: true, participants: [{ id: 'p-bob' }] });
+  await eventually(() => session.joined && connections.length > 0, 'the subscribe connection');
+  const answers = () => sent.filter((m) => m.type === 'subscribe_answer').length;
+  const routes = () => workers.flatMap((w) => w.messages).filter((m) => m.t === 'route');
+  // The server offers mid 0 as Carol's camera before it announces Carol: set aside.
+  serverSays('subscribe_offer', { sdp: 'v=0', tracks: [{ mid: '0', participantId: 'p-carol', source: 'camera', kind: 'video' }] });
+  await eventually(() => answers() === 1, 'the first answer');
+  // Then the same receiver (the same live track) as Bob's: decrypted as Bob's, shown as his.
+  serverSays('subscribe_offer', { sdp: 'v=0', tracks: [{ mid: '0', participantId: 'p-bob', source: 'camera', kind: 'video' }] });
+  await eventually(() => answers() === 2, 'the second answer');
+  const track = connections[0].transceivers[0].receiver.track;
+  assert.equal(shown.get('p-bob'), track);
+  assert.equal(routes().at(-1).pid, 'p-bob');
+  // Carol is announced: Bob's picture must not appear under her name.
+  serverSays('participant_joined', { participant: { id: 'p-carol', role: 'participant', media: { camera: true } } });
+  await tick(20);
+  assert.notEqual(shown.get('p-carol'), track, "Bob's decrypted video is shown as Carol's");
+  // An offer that still has mid 0 but names nobody on it: its frames go to nobody.
+  serverSays('subscribe_offer', { sdp: 'v=0', tracks: [] });
+  await eventually(() => answers() === 3, 'the third answer');
+  assert.equal(shown.get('p-bob'), null);
+  assert.equal(routes().at(-1).pid, null, 'a receiver named by no offer is still decrypted as Bob');
+  assert.notEqual(shown.get('p-carol'), track);
 });

@@ -287,10 +287,13 @@ export class MediaCrypto {
         receiver.transform = new RTCRtpScriptTransform(this.worker, options);
       }
     }
-    const pid = info && info.participantId;
-    if (pid && this.routes.get(slot) !== pid) {
-      this.routes.set(slot, pid);
-      this._post({ t: 'route', slot, pid });
+    // A receiver the last offer does not name carries nobody: its frames are dropped
+    // until it is named again, never decrypted as whoever it carried before.
+    const pid = (info && info.participantId) || undefined;
+    if (this.routes.get(slot) !== pid) {
+      if (pid) this.routes.set(slot, pid);
+      else this.routes.delete(slot);
+      this._post({ t: 'route', slot, pid: pid || null });
     }
   }
 

@@ -869,7 +869,7 @@ export class Session {
     this.grid.update(p.id, entry);
     const stray = this.strayTracks.get(p.id);
     this.strayTracks.delete(p.id);
-    for (const info of stray || []) if (info.track.readyState === 'live') this._remoteTrack(info);
+    for (const info of stray || []) if (this._stillBound(info)) this._remoteTrack(info);
     if (entry.announce && !entry.nameLabel) {
       entry.announce = false;
       toast(t('meeting.joined-toast', { name: entry.name || t('waiting.someone') }));
@@ -927,6 +927,18 @@ export class Session {
     const source = info.source === 'screen' ? 'screen' : 'camera';
     this.grid.ensure({ participantId: info.participantId, source, name: p ? p.name : '', nameLabel: p ? p.nameLabel : null }).setTrack(info.track);
     if (p) this.grid.update(info.participantId, p);
+  }
+
+  /**
+   * _stillBound: a track kept aside is still what the last subscribe offer says it is.
+   * A receiver's track stays live when the server gives its mid to someone else (the
+   * frames are then decrypted as that member's); replayed anyway, a track set aside as
+   * a newcomer's would have shown another member's picture under the newcomer's name.
+   */
+  _stillBound(info) {
+    const now = this.subscriber && this.subscriber.bound.get(info.mid);
+    return !!now && now.track === info.track && now.participantId === info.participantId &&
+      now.source === info.source && info.track.readyState === 'live';
   }
 
   _remoteTrackEnded(info) {

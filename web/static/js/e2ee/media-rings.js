@@ -51,9 +51,10 @@ export class MediaRings {
     this.#rings.delete(pid);
   }
 
-  /** route says that receiver `slot` now carries participant pid's media. */
+  /** route says that receiver `slot` now carries participant pid's media (none: nobody's). */
   route(slot, pid) {
-    this.#routes.set(slot, pid);
+    if (pid) this.#routes.set(slot, pid);
+    else this.#routes.delete(slot);
   }
 
   /** senderOf returns the participant receiver `slot` carries, or undefined. */

@@ -28,6 +28,7 @@
 //   {t: 'key', pid, index, raw}    a key of another participant (from its envelope)
 //   {t: 'forget', pid}             drop a participant's keys (they left)
 //   {t: 'route', slot, pid}        receiver `slot` now carries participant pid's media
+//                                  (pid null: nobody's; its frames are dropped)
 //   {t: 'stream', readable, writable, options}   legacy streams of one sender/receiver
 // Messages to the page:
 //   {t: 'ready'}                   the module has loaded
