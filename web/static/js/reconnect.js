@@ -18,6 +18,13 @@ import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from './re
 
 /** How long attempts go on while the server cannot be reached (its grace is 60 s). */
 const GIVE_UP_MS = 90000;
+/**
+ * How long a connection must have lasted for its drop to start the backoff and the
+ * give-up clock afresh. A server that welcomes each resume and drops it at once (a
+ * hostile one, or one cutting a client too slow for its queue) otherwise had the page
+ * resume every 250 ms for as long as it went on.
+ */
+const STABLE_MS = 30000;
 /** How long an ICE restart over the live websocket may take before a resume. */
 const ICE_RESTART_MS = 6000;
 
@@ -37,6 +44,7 @@ export class Reconnect {
     this.active = false;
     this.tries = 0;
     this.since = 0;
+    this.backAt = 0; // when the last attempt (or the join) got its welcome
     this.timer = 0;
     this.iceTimer = 0;
     this.unloading = false;
@@ -107,8 +115,10 @@ export class Reconnect {
     if (!resume) return false;
     if (!this.active) {
       this.active = true;
-      this.tries = 0;
-      this.since = Date.now();
+      if (!this.backAt || Date.now() - this.backAt >= STABLE_MS) {
+        this.tries = 0;
+        this.since = Date.now();
+      }
       this._show(true);
       announce(t('reconnect.title'));
     }
@@ -153,6 +163,7 @@ export class Reconnect {
   /** joined: an attempt got its welcome (or a fresh join did). */
   joined() {
     if (this.active) announce(t('reconnect.back'));
+    this.backAt = Date.now();
     this._stop();
   }
 

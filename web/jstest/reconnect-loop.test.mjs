@@ -1,0 +1,79 @@
+// Reconnecting against a server that welcomes every resume and drops the connection at
+// once (a hostile one, or one cutting a client too slow for its queue): the page backs
+// off as if the attempts had failed, instead of resuming every 250 ms for ever; a
+// connection that lasted starts the backoff afresh. Time is node's mock clock.
+import { mock, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+const element = () => ({ hidden: false, dataset: {}, textContent: '' });
+const area = () => {
+  const m = new Map();
+  return { getItem: (k) => (m.has(k) ? m.get(k) : null), setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
+};
+globalThis.Node = { ELEMENT_NODE: 1 };
+globalThis.navigator = { languages: ['en'], language: 'en' };
+globalThis.localStorage = area();
+globalThis.sessionStorage = area();
+globalThis.document = {
+  body: element(), documentElement: element(),
+  querySelector: () => element(), querySelectorAll: () => [], getElementById: () => null,
+  addEventListener() {}, removeEventListener() {},
+};
+globalThis.window = {
+  localStorage, sessionStorage, addEventListener() {}, removeEventListener() {},
+  fetch: async () => ({ ok: true, status: 200 }), // the server answers the reachability probe
+};
+
+const { Reconnect } = await import('../static/js/reconnect.js');
+
+/** flush lets the probe's promises and the attempts they start run. */
+const flush = async () => { for (let i = 0; i < 10; i++) await Promise.resolve(); };
+
+/** run drives a Reconnect whose every attempt is welcomed and dropped after lastMs. */
+async function run(lastMs, forMs) {
+  const attempts = [];
+  const reconnect = new Reconnect({
+    attempt: () => {
+      attempts.push(Date.now());
+      reconnect.remember('p-alice', 'y'.repeat(43));
+      reconnect.joined();
+      setTimeout(() => reconnect.dropped(), lastMs);
+    },
+    giveUp: () => assert.fail('gave up'),
+  });
+  reconnect.remember('p-alice', 'y'.repeat(43));
+  reconnect.joined(); // in the meeting, for a while
+  mock.timers.tick(60000);
+  assert.equal(reconnect.dropped(), true);
+  for (let t = 0; t < forMs; t += 50) {
+    mock.timers.tick(50);
+    await flush();
+  }
+  reconnect._stop();
+  return attempts;
+}
+
+test('welcomed and dropped at once, the attempts back off', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  try {
+    const attempts = await run(10, 30000);
+    // 250 ms, 1 s, 2 s, then 3 s apart (±20 %): about 11 in 30 s, not 100.
+    assert.ok(attempts.length >= 8 && attempts.length <= 14, `${attempts.length} attempts in 30 s`);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]);
+    assert.ok(gaps.slice(3).every((g) => g >= 2400), `gaps ${gaps}`);
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a connection that lasted starts the backoff afresh', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  try {
+    const attempts = await run(31000, 70000);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]);
+    // Each attempt's connection lasts 31 s: every drop is a first one, retried within 300 ms.
+    assert.ok(attempts.length >= 2 && gaps.every((g) => g <= 31000 + 300), `gaps ${gaps}`);
+  } finally {
+    mock.timers.reset();
+  }
+});
