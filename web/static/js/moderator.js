@@ -2,9 +2,10 @@
 // words for refusals. The server checks every power; this only offers them.
 //
 // Test hooks: [data-action="<action>"][data-participant-id="<id>"], action one of
-// ask_unmute, mute_microphone, mute_camera, stop_screen_share (only while that
-// person shares), make_presenter (participants) / remove_presenter (presenters),
-// make_moderator / remove_moderator, send_to_lobby, remove (asks with #confirm-ok).
+// mute_microphone, ask_unmute, mute_camera, stop_screen_share (disabled unless that
+// person shares), make_presenter (disabled for moderators) / remove_presenter
+// (presenters), make_moderator / remove_moderator, send_to_lobby, remove (asks with
+// #confirm-ok).
 
 import { toast } from './dom.js';
 import { confirmAction } from './confirm.js';
@@ -20,13 +21,19 @@ export const MODERATOR_TYPES = new Set([
 /**
  * participantActions lists the menu entries for one participant.
  * send(type, payload) sends a moderator message. Each label is a catalogue key.
+ *
+ * Each entry keeps its place whatever the participant's own media does: an entry that
+ * does not apply now is there, disabled. The open menu is drawn again at every update
+ * of the participant, and the participant chooses its media: when "Stop screen share"
+ * came and went with its sharing, a participant flipping its share five times a second
+ * moved "Make moderator" under the moderator's pointer.
  */
 export function participantActions(person, send) {
   const id = person.id;
   const name = person.name || t('common.guest');
   const media = person.media || {};
   const role = person.role || 'participant';
-  const item = (action, label, run, danger = false) => ({ action, label, run, danger });
+  const item = (action, label, run, danger = false, disabled = false) => ({ action, label, run, danger, disabled });
   const setRole = (to, note) => () => {
     send('set_role', { participantId: id, role: to });
     toast(t(note, { name }));
@@ -40,19 +47,17 @@ export function participantActions(person, send) {
     send('mute', { participantId: id, source: 'microphone' });
     toast(t('moderator.muted', { name }));
   });
-  const out = media.mic ? [mute, ask] : [ask, mute];
+  const out = [mute, ask];
   out.push(item('mute_camera', 'controls.camera.turn-off', () => {
     send('mute', { participantId: id, source: 'camera' });
     toast(t('moderator.camera-off', { name }));
   }));
-  if (media.screen) {
-    out.push(item('stop_screen_share', 'moderator.stop-share', () => {
-      send('stop_screen_share', { participantId: id });
-      toast(t('moderator.share-stopped', { name }));
-    }));
-  }
-  if (role === 'participant') out.push(item('make_presenter', 'moderator.make-presenter', setRole('presenter', 'moderator.made-presenter')));
+  out.push(item('stop_screen_share', 'moderator.stop-share', () => {
+    send('stop_screen_share', { participantId: id });
+    toast(t('moderator.share-stopped', { name }));
+  }, false, !media.screen));
   if (role === 'presenter') out.push(item('remove_presenter', 'moderator.remove-presenter', setRole('participant', 'moderator.removed-presenter')));
+  else out.push(item('make_presenter', 'moderator.make-presenter', setRole('presenter', 'moderator.made-presenter'), false, role === 'moderator'));
   if (role === 'moderator') out.push(item('remove_moderator', 'moderator.remove-moderator', setRole('participant', 'moderator.removed-moderator')));
   else out.push(item('make_moderator', 'moderator.make-moderator', setRole('moderator', 'moderator.made-moderator')));
   out.push(item('send_to_lobby', 'moderator.send-to-lobby', () => {

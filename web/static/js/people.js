@@ -16,7 +16,7 @@ let openMenuFor = null; // the participant id whose menu is open, across re-rend
 /**
  * renderPeople fills the list from [{id, name, role, media, self}] (self first).
  * opts.moderator shows the per-participant menus; opts.actions(person) returns
- * the menu's items [{action, label, danger?, run()}].
+ * the menu's items [{action, label, danger?, disabled?, run()}].
  */
 export function renderPeople(list, people, { moderator = false, actions = () => [] } = {}) {
   if (!moderator || !people.some((p) => p.id === openMenuFor && !p.self)) openMenuFor = null;
@@ -89,6 +89,7 @@ function menu(person, entries, close) {
     box.append(el('button', {
       type: 'button',
       class: `menu-item${entry.danger ? ' menu-item-danger' : ''}`,
+      disabled: !!entry.disabled,
       dataset: { action: entry.action, participantId: person.id },
       onclick: () => {
         close();

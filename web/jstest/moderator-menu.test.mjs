@@ -1,0 +1,48 @@
+// A moderator's menu for a participant (moderator.js participantActions): what the
+// participant does with its own media never moves an entry, so a participant flipping
+// its screen share or microphone cannot slide "Make moderator" or "Remove" under the
+// moderator's pointer; an entry that does not apply now is there, disabled.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+const element = () => new Proxy({ hidden: false, dataset: {}, classList: { add() {}, remove() {}, toggle() {} } }, {
+  get: (target, key) => (key in target ? target[key] : () => {}),
+});
+const storage = () => ({ getItem: () => null, setItem() {}, removeItem() {} });
+globalThis.Node = { ELEMENT_NODE: 1 };
+globalThis.navigator = { languages: ['en'], language: 'en' };
+globalThis.localStorage = storage();
+globalThis.sessionStorage = storage();
+globalThis.document = {
+  querySelectorAll: () => [], querySelector: () => element(), getElementById: () => null,
+  addEventListener() {}, removeEventListener() {}, createElement: () => element(),
+  createTextNode: () => ({}), documentElement: element(), body: element(),
+};
+globalThis.window = { localStorage, sessionStorage, addEventListener() {}, removeEventListener() {} };
+
+const { participantActions } = await import('../static/js/moderator.js');
+
+const menuOf = (role, media) => participantActions({ id: 'p-1', name: 'Ida', role, media }, () => {});
+const everyMedia = [];
+for (const mic of [false, true]) for (const camera of [false, true]) for (const screen of [false, true]) everyMedia.push({ mic, camera, screen });
+
+test('the entries keep their places whatever the participant does with its media', () => {
+  for (const role of ['participant', 'presenter', 'moderator']) {
+    const places = menuOf(role, everyMedia[0]).map((e) => e.action);
+    for (const media of everyMedia) {
+      assert.deepEqual(menuOf(role, media).map((e) => e.action), places, `${role} ${JSON.stringify(media)}`);
+    }
+  }
+});
+
+test('an entry that does not apply is there, disabled', () => {
+  const byAction = (entries) => Object.fromEntries(entries.map((e) => [e.action, e]));
+  assert.equal(byAction(menuOf('participant', { screen: false })).stop_screen_share.disabled, true);
+  assert.equal(byAction(menuOf('participant', { screen: true })).stop_screen_share.disabled, false);
+  assert.equal(byAction(menuOf('moderator', {})).make_presenter.disabled, true);
+  const sent = [];
+  const presenter = byAction(participantActions({ id: 'p-1', role: 'presenter', media: {} }, (type, p) => sent.push([type, p])));
+  assert.equal(presenter.make_presenter, undefined);
+  presenter.remove_presenter.run();
+  assert.deepEqual(sent, [['set_role', { participantId: 'p-1', role: 'participant' }]]);
+});
