@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { linkify, safeHref } from '../static/js/linkify.js';
+import { MAX_LINKS, linkify, safeHref } from '../static/js/linkify.js';
 
 const links = (text) => linkify(text).filter((s) => s.href).map((s) => [s.text, s.href]);
 const joined = (text) => linkify(text).map((s) => s.text).join('');
@@ -108,4 +108,12 @@ test('random messages: text kept, every link http(s) and free of quotes, bracket
       assert.equal(safeHref(s.href), s.href);
     }
   }
+});
+
+test('a message makes at most MAX_LINKS links; the addresses after them stay text', () => {
+  const text = Array.from({ length: MAX_LINKS + 5 }, (_, i) => `https://h${i}.test/`).join(' ');
+  const got = linkify(text);
+  assert.equal(got.filter((s) => s.href).length, MAX_LINKS);
+  assert.equal(got.map((s) => s.text).join(''), text);
+  assert.equal(got.at(-1).href, undefined);
 });

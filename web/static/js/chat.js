@@ -9,6 +9,10 @@ import { formatTime, onLanguageChange, setAttr } from './i18n.js';
 
 const TIME = { hour: '2-digit', minute: '2-digit' }; // in the user's locale (i18n.js)
 const GROUP_MS = 60_000; // consecutive messages of one sender within a minute share a header
+// The newest lines kept on the page: older ones go. Unbounded, a member sending at the
+// server's limit (5 a second, 2000 characters) filled every other page with tens of
+// thousands of messages in an hour.
+export const MAX_LINES = 500;
 
 export class Chat {
   /**
@@ -25,6 +29,8 @@ export class Chat {
     this.open = false;
     this.unread = 0;
     this.last = null; // {from, time}
+    this.lines = []; // the messages and notices shown, oldest first (at most MAX_LINES)
+    this.headers = new WeakMap(); // a grouped message -> its own header, made when needed
     this.selfId = null;
     this.enabled = true;
 
@@ -91,16 +97,16 @@ export class Chat {
       class: `chat-message${mine ? ' chat-mine' : ''}${grouped ? ' chat-grouped' : ''}`,
       dataset: { from: from || '', messageId: messageId || '' },
     });
-    if (!grouped) {
-      item.append(el('div', { class: 'chat-meta' },
-        mine || !name ? el('span', { class: 'chat-name', i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: 'chat-name', text: name }),
-        valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: formatTime(time, TIME) }) : null));
-    }
+    const meta = () => el('div', { class: 'chat-meta' },
+      mine || !name ? el('span', { class: 'chat-name', i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: 'chat-name', text: name }),
+      valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: formatTime(time, TIME) }) : null);
+    if (!grouped) item.append(meta());
+    else this.headers.set(item, meta); // shown if the lines before it go (_append)
     // http(s) addresses become safe links (linkify.js); everything else stays text.
     item.append(el('div', { class: 'chat-text' }, ...linkNodes(String(text || ''))));
 
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
-    this.list.append(item);
+    this._append(item);
     this.last = { from, time: valid ? time : new Date() };
     if (atBottom || mine) this.list.scrollTop = this.list.scrollHeight;
 
@@ -112,7 +118,7 @@ export class Chat {
 
   /** notice adds a line from the client itself (e.g. a refused message), the text of key; kind 'info' is not an error. */
   notice(key, kind = 'error') {
-    this.list.append(el('li', { class: `chat-notice${kind === 'info' ? ' chat-notice-info' : ''}`, i18n: key }));
+    this._append(el('li', { class: `chat-notice${kind === 'info' ? ' chat-notice-info' : ''}`, i18n: key }));
     this.list.scrollTop = this.list.scrollHeight;
     this.last = null;
   }
@@ -128,9 +134,27 @@ export class Chat {
 
   clear() {
     for (const node of Array.from(this.list.querySelectorAll('.chat-message, .chat-notice'))) node.remove();
+    this.lines = [];
     this.unread = 0;
     this.last = null;
     this._badge();
+  }
+
+  /** _append shows a line, letting the oldest go beyond MAX_LINES. */
+  _append(line) {
+    this.list.append(line);
+    this.lines.push(line);
+    while (this.lines.length > MAX_LINES) {
+      this.lines.shift().remove();
+      // A message that shared its sender's header with the one before shows it now.
+      const first = this.lines[0];
+      const header = this.headers.get(first);
+      if (header) {
+        this.headers.delete(first);
+        first.classList.remove('chat-grouped');
+        first.prepend(header());
+      }
+    }
   }
 
   _badge() {

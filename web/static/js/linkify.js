@@ -14,6 +14,9 @@ const CANDIDATE = /\bhttps?:\/\/[^\s<>"'`\u00a0\u2000-\u200f\u2028-\u202f]+/giu;
 const TRAILING = '.,;:!?…\'"»›)]}';
 const OPENERS = { ')': '(', ']': '[', '}': '{' };
 const MAX_HREF = 2048;
+// A message makes at most this many links; addresses after them stay text. (A message
+// of 2000 characters full of addresses made about 150 elements on every screen.)
+export const MAX_LINKS = 20;
 const SAFE_PROTOCOLS = new Set(['http:', 'https:']);
 
 /** trimAddress drops trailing sentence punctuation, keeping a closing bracket whose opening one is in the address. */
@@ -53,8 +56,8 @@ export function safeHref(text) {
 
 /**
  * linkify splits text into segments, in order: {text} for plain text and
- * {text, href} for a link (text as written, href normalised). Joined, the texts give
- * back the input unchanged.
+ * {text, href} for a link (text as written, href normalised), at most MAX_LINKS
+ * links. Joined, the texts give back the input unchanged.
  */
 export function linkify(text) {
   const s = String(text ?? '');
@@ -65,12 +68,15 @@ export function linkify(text) {
     if (!seg.href && prev && !prev.href) prev.text += seg.text;
     else if (seg.text) out.push(seg);
   };
+  let links = 0;
   for (const m of s.matchAll(CANDIDATE)) {
+    if (links === MAX_LINKS) break;
     const written = trimAddress(m[0]);
     const href = safeHref(written);
     if (!href) continue;
     if (m.index > at) push({ text: s.slice(at, m.index) });
     push({ text: written, href });
+    links++;
     at = m.index + written.length;
   }
   if (at < s.length) push({ text: s.slice(at) });

@@ -1,0 +1,69 @@
+// The chat panel keeps the newest MAX_LINES lines: a member sending at the server's
+// limit cannot grow every other page without bound. A message that shared its
+// sender's header with older ones gets its own once those go.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+// Just enough of the DOM for chat.js: elements that hold children, classes and data.
+class FakeElement {
+  constructor(tag) {
+    this.tag = tag;
+    this.children = [];
+    this.parent = null;
+    this.dataset = {};
+    this.attributes = {};
+    this.textContent = '';
+    this.className = '';
+    this.style = {};
+    this.scrollHeight = 0;
+    this.scrollTop = 0;
+    this.clientHeight = 0;
+  }
+  get classList() {
+    const names = () => this.className.split(/\s+/).filter(Boolean);
+    return {
+      contains: (c) => names().includes(c),
+      remove: (c) => { this.className = names().filter((n) => n !== c).join(' '); },
+      add: (c) => { if (!names().includes(c)) this.className = [...names(), c].join(' '); },
+    };
+  }
+  append(...nodes) { for (const n of nodes) { n.parent = this; this.children.push(n); } }
+  prepend(...nodes) { for (const n of nodes.reverse()) { n.parent = this; this.children.unshift(n); } }
+  remove() { if (this.parent) this.parent.children = this.parent.children.filter((c) => c !== this); this.parent = null; }
+  setAttribute(k, v) { this.attributes[k] = v; }
+  addEventListener() {}
+  querySelectorAll() { return []; }
+}
+globalThis.Node = { ELEMENT_NODE: 1 };
+globalThis.navigator = { languages: ['en'], language: 'en' };
+const storage = () => ({ getItem: () => null, setItem() {}, removeItem() {} });
+globalThis.localStorage = storage();
+globalThis.sessionStorage = storage();
+globalThis.document = {
+  createElement: (tag) => new FakeElement(tag), createTextNode: (text) => ({ textContent: text }),
+  querySelectorAll: () => [], querySelector: () => null, getElementById: () => null,
+  documentElement: new FakeElement('html'), body: new FakeElement('body'), addEventListener() {},
+};
+globalThis.window = { localStorage, sessionStorage, addEventListener() {} };
+
+const { Chat, MAX_LINES } = await import('../static/js/chat.js');
+
+test('the newest MAX_LINES lines stay; an older message that lost its header gets one', () => {
+  const list = new FakeElement('ul');
+  const chat = new Chat({ list, input: new FakeElement('textarea'), send: new FakeElement('button'), badge: new FakeElement('span'), onSend: () => true });
+  const at = (i) => new Date(Date.UTC(2030, 0, 1, 0, 0, i)).toISOString();
+  // Ann says two things within a minute (one header), then Bob floods.
+  chat.add({ messageId: 'a1', from: 'p-ann', name: 'Ann', text: 'first', sentAt: at(0) });
+  chat.add({ messageId: 'a2', from: 'p-ann', name: 'Ann', text: 'second', sentAt: at(1) });
+  assert.ok(list.children[1].classList.contains('chat-grouped'));
+  for (let i = 0; i < MAX_LINES - 2; i++) chat.add({ messageId: `b${i}`, from: 'p-bob', name: 'Bob', text: 'https://x.test/ '.repeat(40), sentAt: at(2) });
+  assert.equal(list.children.length, MAX_LINES);
+  chat.notice('chat.not-sent');
+  assert.equal(list.children.length, MAX_LINES);
+  const first = list.children[0];
+  assert.equal(first.dataset.messageId, 'a2');
+  assert.ok(!first.classList.contains('chat-grouped'), 'the message kept no header of its own');
+  assert.equal(first.children[0].className, 'chat-meta');
+  assert.equal(first.children[0].children[0].textContent, 'Ann');
+  assert.equal(list.children.at(-1).className, 'chat-notice');
+});
