@@ -27,6 +27,10 @@ type Limits struct {
 	// resources.
 	afterFunc func(d time.Duration, f func()) (stop func() bool)
 
+	// exempt are the addresses bounded only by the bound in all (ExemptFromPerAddr);
+	// set before the first Accept, read-only after.
+	exempt []netip.Prefix
+
 	mu      sync.Mutex
 	total   int
 	perAddr map[netip.Prefix]int
@@ -36,6 +40,28 @@ type Limits struct {
 // must be positive.
 func New(max, maxPerAddr int) *Limits {
 	return &Limits{max: max, maxPerAddr: maxPerAddr, perAddr: map[netip.Prefix]int{}}
+}
+
+// ExemptFromPerAddr bounds connections from addresses within prefixes by the bound in
+// all only: the trusted reverse proxies, through which every client of a server behind
+// them comes. Everyone else keeps the bound from one address. It must be called before
+// the limits' listeners accept.
+func (l *Limits) ExemptFromPerAddr(prefixes []netip.Prefix) {
+	l.exempt = prefixes
+}
+
+// exempted reports whether a is within an exempt prefix.
+func (l *Limits) exempted(a net.Addr) bool {
+	if len(l.exempt) == 0 {
+		return false
+	}
+	ip := addrOf(a)
+	for _, p := range l.exempt {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // Refused is the number of connections closed at accept.
@@ -52,11 +78,12 @@ func (l *Limits) Held() (conns, groups int) {
 	return l.total, len(l.perAddr)
 }
 
-// take counts a connection from group, or reports false when a bound is reached.
-func (l *Limits) take(group netip.Prefix) bool {
+// take counts a connection from group, or reports false when a bound is reached (the
+// bound from one address only when the group is not exempt).
+func (l *Limits) take(group netip.Prefix, exempt bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.total >= l.max || l.perAddr[group] >= l.maxPerAddr {
+	if l.total >= l.max || (!exempt && l.perAddr[group] >= l.maxPerAddr) {
 		return false
 	}
 	l.total++
@@ -79,19 +106,24 @@ func (l *Limits) give(group netip.Prefix) {
 // Group is the unit of the per-address bound: the address itself for IPv4 (mapped
 // into IPv6 or not), its /64 for IPv6. Addresses that cannot be read share one group.
 func Group(a net.Addr) netip.Prefix {
-	var ip netip.Addr
-	if ta, ok := a.(*net.TCPAddr); ok {
-		ip = ta.AddrPort().Addr()
-	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		ip = ap.Addr()
-	}
-	ip = ip.WithZone("").Unmap()
+	ip := addrOf(a)
 	bits := 32
 	if !ip.Is4() {
 		bits = 64
 	}
 	p, _ := ip.Prefix(bits) // the zero prefix for an invalid address
 	return p
+}
+
+// addrOf is a's IP address without zone, IPv4 unmapped; the zero Addr if unreadable.
+func addrOf(a net.Addr) netip.Addr {
+	var ip netip.Addr
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip = ta.AddrPort().Addr()
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	}
+	return ip.WithZone("").Unmap()
 }
 
 // Listener returns ln bounded by l: its Accept closes what the bounds refuse and goes
@@ -135,7 +167,7 @@ func (ln *listener) Accept() (net.Conn, error) {
 		}
 		wait = 0
 		group := Group(c.RemoteAddr())
-		if !ln.limits.take(group) {
+		if !ln.limits.take(group, ln.limits.exempted(c.RemoteAddr())) {
 			ln.limits.refused.Add(1)
 			_ = c.Close()
 			continue

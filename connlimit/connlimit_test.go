@@ -71,6 +71,50 @@ func TestListenerBoundsConnections(t *testing.T) {
 	}
 }
 
+// TestExemptAddressesHaveOnlyTheBoundInAll: connections from an exempt prefix (a trusted
+// proxy) are bounded only in all; an address outside it keeps its bound from one address.
+func TestExemptAddressesHaveOnlyTheBoundInAll(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := New(5, 1)
+	limits.ExemptFromPerAddr([]netip.Prefix{netip.MustParsePrefix("127.0.0.5/32")})
+	ln := limits.Listener(raw)
+	t.Cleanup(func() { _ = ln.Close() })
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			accepted <- c
+		}
+	}()
+	for i := range 3 {
+		conntest.DialFrom(t, "127.0.0.5", raw.Addr().String())
+		select {
+		case <-accepted:
+		case <-time.After(conntest.Wait):
+			t.Fatalf("connection %d from the exempt proxy not accepted", i+1)
+		}
+	}
+	conntest.DialFrom(t, "127.0.0.6", raw.Addr().String())
+	select {
+	case <-accepted:
+	case <-time.After(conntest.Wait):
+		t.Fatal("the first from 127.0.0.6 not accepted")
+	}
+	if !conntest.ClosedByPeer(t, conntest.DialFrom(t, "127.0.0.6", raw.Addr().String())) {
+		t.Fatal("a second from 127.0.0.6, not exempt, was answered")
+	}
+	if got := limits.Refused(); got != 1 {
+		t.Fatalf("%d refused, want 1", got)
+	}
+}
+
 // TestGroup: an IPv4 address (mapped into IPv6 or not) is a group of its own; an IPv6
 // address shares its group with its /64.
 func TestGroup(t *testing.T) {

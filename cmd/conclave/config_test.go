@@ -99,6 +99,11 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{`config = "other.toml"`, "config", "cannot name another"},
 		{"[server]\nhttp = \":80\"", "server", "unknown key"},
 		{`max-conns = 0`, "max-conns", "must be positive, not 0"},
+		{`max-conns = 4611686018427387904`, "max-conns", "must be at most 1000000"},
+		{`public-ip = "meet.example.org"`, "public-ip", `"meet.example.org" is not an IP address`},
+		{`public-ip = ["192.0.2.1", "203.0.113.300"]`, "public-ip", `"203.0.113.300" is not an IP address`},
+		{`public-ip = "192.0.2.1/meet"`, "public-ip", "is not an IP address"},
+		{"behind-proxy = true\ntrusted-proxies = \"\"", "trusted-proxies", "needs at least one proxy"},
 		{`trusted-proxies = "not-an-address"`, "trusted-proxies", "not-an-address"},
 		{`log-level = "loud"`, "log-level", `"loud" is not debug`},
 	} {

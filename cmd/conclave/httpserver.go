@@ -30,12 +30,14 @@ func newHTTPServer(h http.Handler, errorLog *log.Logger, idle time.Duration) *ht
 // holds its websocket and a few kept-alive HTTP connections beside it. Without them
 // one address could open connections until the process has no descriptor left for
 // anyone (the systemd unit allows 65,536). Behind a proxy every client comes from the
-// proxy's address, so only the bound in all applies there. A refused connection is
-// closed as soon as it is accepted.
+// proxy's address, so only the bound in all applies to the trusted proxies; anyone
+// else who reaches the port directly keeps the bound from one address (lifted for all,
+// one address could have held every connection the port takes, the proxy's refused).
+// A refused connection is closed as soon as it is accepted.
 func webConnLimits(o options) *connlimit.Limits {
-	total, perAddr := 4*o.limits.maxConns, 4*o.limits.maxConnsPerAddr
+	l := connlimit.New(4*o.limits.maxConns, 4*o.limits.maxConnsPerAddr)
 	if o.behindProxy {
-		perAddr = total
+		l.ExemptFromPerAddr(o.proxies)
 	}
-	return connlimit.New(total, perAddr)
+	return l
 }

@@ -48,6 +48,7 @@ type options struct {
 	behindProxy    bool
 	trustedProxies string
 	proxies        []netip.Prefix // trusted with -behind-proxy
+	publicIPList   []string       // -public-ip, checked: each an address or external/internal pair
 	tls            tlsOptions
 	limits         limits
 	notice         noticeOptions
@@ -159,23 +160,31 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, err
 	}
 
-	positive := []struct {
+	if o.knockTimeout <= 0 {
+		return o, s.errorFor("knock-timeout", fmt.Errorf("must be positive, not %s", o.knockTimeout))
+	}
+	// The counts are bounded above as well: the servers derive others from them (four
+	// times -max-conns on the web port), and a count near the integer's limit wrapped to
+	// a bound of nothing, refusing every connection of a server that said it was running.
+	counts := []struct {
 		name string
-		ok   bool
+		n    int
 	}{
-		{"knock-timeout", o.knockTimeout > 0},
-		{"max-waiting", o.maxWaiting > 0},
-		{"max-participants", o.limits.maxParticipants > 0},
-		{"max-waiting-per-addr", o.limits.maxWaitingPerAddr > 0},
-		{"max-conns", o.limits.maxConns > 0},
-		{"max-conns-per-addr", o.limits.maxConnsPerAddr > 0},
+		{"max-waiting", o.maxWaiting},
+		{"max-participants", o.limits.maxParticipants},
+		{"max-waiting-per-addr", o.limits.maxWaitingPerAddr},
+		{"max-conns", o.limits.maxConns},
+		{"max-conns-per-addr", o.limits.maxConnsPerAddr},
 	}
 	if o.resumeGrace < 0 {
 		return o, s.errorFor("resume-grace", fmt.Errorf("must not be negative, not %s", o.resumeGrace))
 	}
-	for _, p := range positive {
-		if !p.ok {
-			return o, s.errorFor(p.name, fmt.Errorf("must be positive, not %s", fs.Lookup(p.name).Value))
+	for _, c := range counts {
+		if c.n <= 0 {
+			return o, s.errorFor(c.name, fmt.Errorf("must be positive, not %d", c.n))
+		}
+		if c.n > maxCount {
+			return o, s.errorFor(c.name, fmt.Errorf("must be at most %d, not %d", maxCount, c.n))
 		}
 	}
 	// A meeting may be a whole school or office behind one address: unless the operator
@@ -203,6 +212,13 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	var err error
 	if o.proxies, err = signaling.ParseProxyList(o.trustedProxies); err != nil {
 		return o, s.errorFor("trusted-proxies", err)
+	}
+	if o.behindProxy && len(o.proxies) == 0 {
+		// Not "trust loopback", which an empty list would otherwise have fallen back to.
+		return o, s.errorFor("trusted-proxies", errors.New("-behind-proxy needs at least one proxy address or prefix"))
+	}
+	if o.publicIPList, err = parsePublicIPs(o.publicIPs); err != nil {
+		return o, s.errorFor("public-ip", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
@@ -323,12 +339,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		redirectLn = webLimits.Listener(redirectLn)
 	}
 
-	var publicIPs []string
-	for _, ip := range strings.Split(o.publicIPs, ",") {
-		if ip = strings.TrimSpace(ip); ip != "" {
-			publicIPs = append(publicIPs, ip)
-		}
-	}
+	publicIPs := o.publicIPList
 	// A browser on ICE-TCP holds two connections (publish and subscribe), so the
 	// ICE-TCP port's bounds are twice the websockets' (sfu/tcplimit.go).
 	engine, err := sfu.NewEngine(sfu.Config{UDPAddr: o.mediaUDP, TCPAddr: o.mediaTCP, PublicIPs: publicIPs, Loopback: o.loopback, Logger: log, SpeakerDetection: o.speakers,
@@ -537,4 +548,34 @@ func httpsURL(bound net.Addr, configured, name string) string {
 		return "https://" + host + "/"
 	}
 	return "https://" + net.JoinHostPort(host, port) + "/"
+}
+
+// maxCount bounds the counts an operator sets (participants, waiting, connections): far
+// above what one machine holds, far below where the counts derived from them overflow.
+const maxCount = 1_000_000
+
+// parsePublicIPs checks -public-ip: comma-separated addresses to announce for media,
+// each an IP address or, for a host with several, external/internal (the address
+// announced in place of that local one). Checked here, a name or a typo stops the
+// server at once; unchecked, it started and every meeting's media failed at the first
+// subscriber.
+func parsePublicIPs(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		ext, local, pair := strings.Cut(f, "/")
+		for _, a := range []string{ext, local} {
+			if a == "" && !pair {
+				continue
+			}
+			ip, err := netip.ParseAddr(a)
+			if err != nil || ip.Zone() != "" || ip.IsUnspecified() {
+				return nil, fmt.Errorf("%q is not an IP address (or external/internal pair of them)", f)
+			}
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the server writes to it.
@@ -139,6 +143,65 @@ func TestLimitFlags(t *testing.T) {
 		if _, err := parseOptions([]string{flag, "0"}, none, io.Discard); err == nil {
 			t.Errorf("%s 0 accepted", flag)
 		}
+	}
+}
+
+// TestPublicIPs: -public-ip takes addresses and external/internal pairs of them, as the
+// media's candidates announce them.
+func TestPublicIPs(t *testing.T) {
+	none := func(string) string { return "" }
+	o, err := parseOptions([]string{"-public-ip", " 192.0.2.1, 2001:db8::1,203.0.113.5/10.0.0.5 "}, none, io.Discard)
+	if want := []string{"192.0.2.1", "2001:db8::1", "203.0.113.5/10.0.0.5"}; err != nil || !slices.Equal(o.publicIPList, want) {
+		t.Fatalf("parsed %q %v, want %q", o.publicIPList, err, want)
+	}
+	for _, bad := range []string{"meet.example.org", "0.0.0.0", "192.0.2.1/", "fe80::1%eth0", "192.0.2.1/10.0.0.5/1"} {
+		if _, err := parseOptions([]string{"-public-ip", bad}, none, io.Discard); err == nil {
+			t.Errorf("-public-ip %q accepted", bad)
+		}
+	}
+}
+
+// TestWebPortBehindProxy: behind a proxy, the web port's bound from one address is
+// lifted for the trusted proxies only; an address that reaches the port directly keeps
+// it.
+func TestWebPortBehindProxy(t *testing.T) {
+	none := func(string) string { return "" }
+	o, err := parseOptions([]string{"-behind-proxy", "-trusted-proxies", "127.0.0.5", "-max-conns", "100", "-max-conns-per-addr", "1"}, none, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := webConnLimits(o).Listener(raw)
+	t.Cleanup(func() { _ = ln.Close() })
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			accepted <- c
+		}
+	}()
+	dial := func(from string, n int) {
+		t.Helper()
+		for i := range n {
+			conntest.DialFrom(t, from, raw.Addr().String())
+			select {
+			case <-accepted:
+			case <-time.After(conntest.Wait):
+				t.Fatalf("connection %d from %s not accepted", i+1, from)
+			}
+		}
+	}
+	dial("127.0.0.5", 8) // the proxy: beyond 4 × 1
+	dial("127.0.0.6", 4) // anyone else: up to 4 × 1
+	if !conntest.ClosedByPeer(t, conntest.DialFrom(t, "127.0.0.6", raw.Addr().String())) {
+		t.Fatal("a fifth connection from 127.0.0.6, not a proxy, was answered")
 	}
 }
 
