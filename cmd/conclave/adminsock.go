@@ -44,8 +44,13 @@ const adminSocketName = "admin.sock"
 // maxSocketPath is the longest unix socket path every platform takes (sun_path).
 const maxSocketPath = 104
 
-// maxAdminBody bounds a request or answer body of the admin API.
-const maxAdminBody = 4 << 20
+// maxAdminBody bounds a request body of the admin API; maxAdminAnswer an answer, which
+// comes from the server itself and may list every room (hosts are many, each with up
+// to 1000 rooms: 4 MiB cut a list of some 15,000 rooms short).
+const (
+	maxAdminBody   = 4 << 20
+	maxAdminAnswer = 256 << 20
+)
 
 // adminServer is the running server's side of the socket.
 type adminServer struct {
@@ -236,9 +241,11 @@ func decodeAdminHost(body []byte) (store.Host, error) {
 	return h, nil
 }
 
-// validHostName: 1 to 64 characters of valid UTF-8, trimmed, no control characters.
+// validHostName: 1 to 64 characters of valid UTF-8, trimmed, no control characters,
+// not "." or ".." (the admin socket names a host in a URL path, which those would
+// leave: such a host could not be removed by its name while the server runs).
 func validHostName(name string) bool {
-	if name == "" || name != strings.TrimSpace(name) || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 64 {
+	if name == "" || name == "." || name == ".." || name != strings.TrimSpace(name) || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 64 {
 		return false
 	}
 	for _, r := range name {
@@ -296,9 +303,12 @@ func (c *socketOperator) do(ctx context.Context, method, path string, in, out an
 		return fmt.Errorf("the server's admin socket: %w", err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminBody))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminAnswer+1))
 	if err != nil {
 		return fmt.Errorf("the server's admin socket: %w", err)
+	}
+	if len(data) > maxAdminAnswer {
+		return fmt.Errorf("the server's admin socket answered more than %d MiB", maxAdminAnswer>>20)
 	}
 	return decodeAdminAnswer(resp.StatusCode, data, out)
 }

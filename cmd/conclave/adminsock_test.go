@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +13,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"conclave/store"
 )
 
 // hostKeyOf reads the key `host add` printed.
@@ -167,5 +172,39 @@ func TestAdminSocketRefusesBadBodies(t *testing.T) {
 		if _, err := decodeAdminHost([]byte(bad)); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
+	}
+}
+
+// TestAdminRoomListOfManyHosts: the room list over the admin socket holds every room of
+// many hosts (each may keep 1000): an answer bound of 4 MiB cut 20,000 rooms short.
+func TestAdminRoomListOfManyHosts(t *testing.T) {
+	st := store.NewMemory()
+	ctx := context.Background()
+	now := time.Now()
+	for h := range 20 {
+		_, e := newHostKey(fmt.Sprintf("Fachbereich Elektrotechnik und Informationstechnik, Lehrstuhl %d", h))
+		if err := st.CreateHost(ctx, store.Host{ID: e.ID, Name: e.Name, KeyHash: e.KeyHash, Created: now}); err != nil {
+			t.Fatal(err)
+		}
+		for range 1000 {
+			r := store.Room{ID: newRoomID(), HostID: e.ID, Title: "e1." + strings.Repeat("x", 60), Created: now, Expires: now.Add(time.Hour), E2EE: true, PasswordHash: "x", ModeratorMAC: "m"}
+			if err := st.CreateRoom(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a, err := startAdmin(t.TempDir(), &storeOperator{st: st}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.serve()
+	t.Cleanup(func() { _ = a.srv.Close() })
+	c, err := dialAdmin(a.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := c.Rooms(ctx, "")
+	if err != nil || len(rows) != 20_000 {
+		t.Fatalf("%d rooms over the socket, want 20000: %v", len(rows), err)
 	}
 }

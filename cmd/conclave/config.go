@@ -24,8 +24,9 @@ import (
 const defaultConfigFile = "conclave.toml"
 
 // tableKeys are the file's tables that are not flags: the hosts, read by loadConfig
-// (hosts.go) from the same file.
-var tableKeys = map[string]bool{"host": true, "hosts": true}
+// (hosts.go) from the same file. ("hosts", which nothing reads, is an unknown key: a
+// file that wrote [[hosts]] for [[host]] lost its hosts without a word.)
+var tableKeys = map[string]bool{"host": true}
 
 // ConfigError is a setting that cannot be used, naming where it came from and its key.
 type ConfigError struct {

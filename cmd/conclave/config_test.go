@@ -98,6 +98,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{`public-ip = ["192.0.2.1", 7]`, "public-ip", "list of strings"},
 		{`config = "other.toml"`, "config", "cannot name another"},
 		{"[server]\nhttp = \":80\"", "server", "unknown key"},
+		{"[[hosts]]\nname = \"Ann\"", "hosts", "unknown key"},
 		{`max-conns = 0`, "max-conns", "must be positive, not 0"},
 		{`max-conns = 4611686018427387904`, "max-conns", "must be at most 1000000"},
 		{`public-ip = "meet.example.org"`, "public-ip", `"meet.example.org" is not an IP address`},

@@ -107,7 +107,7 @@ func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if rest[0] == "add" {
 		// Checked before anything is opened: a bad name changes nothing.
 		if name = strings.TrimSpace(rest[1]); !validHostName(name) {
-			return errors.New("a host name is 1 to 64 characters, without control characters")
+			return errors.New("a host name is 1 to 64 characters, without control characters, and not . or ..")
 		}
 	}
 	op, direct, err := connectOperator(*data)

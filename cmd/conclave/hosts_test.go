@@ -105,6 +105,12 @@ func TestHostCommands(t *testing.T) {
 			t.Errorf("host %v: %v, want a usage error", bad, err)
 		}
 	}
+	// "." and ".." are no names: the admin socket could not name such a host.
+	for _, name := range []string{".", ".."} {
+		if err := hostCommand([]string{"add", name}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not . or ..") {
+			t.Errorf("host add %q: %v", name, err)
+		}
+	}
 	if err := hostCommand([]string{"remove", "nobody"}, env, io.Discard, io.Discard); err == nil || errors.Is(err, errUsage) {
 		t.Errorf("remove nobody: %v", err)
 	}
