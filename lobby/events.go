@@ -193,9 +193,12 @@ type Action interface{ action() }
 
 // The moderator actions.
 type (
-	AdmitOne    struct{ Target ID }
-	DenyOne     struct{ Target ID }
-	AdmitAll    struct{}
+	AdmitOne struct{ Target ID }
+	DenyOne  struct{ Target ID }
+	// AdmitAll admits the people waiting, oldest first, up to the limit: only those of
+	// Only still waiting when Only is not nil (the ones the moderator saw and chose; a
+	// knock that came meanwhile keeps waiting).
+	AdmitAll    struct{ Only []ID }
 	SendToLobby struct{ Target ID }
 	Remove      struct{ Target ID }
 	SetRole     struct {
@@ -247,8 +250,18 @@ func (l *Lobby) Act(by ID, a Action) ([]Effect, error) {
 		return []Effect{Refuse{ID: a.Target, Reason: ReasonDenied}, WaitingList{To: l.moderators(), Waiting: l.Waiting()}}, nil
 	case AdmitAll:
 		// Oldest first, up to the participant limit; the rest keep waiting.
+		var chosen map[ID]bool
+		if a.Only != nil {
+			chosen = make(map[ID]bool, len(a.Only))
+			for _, id := range a.Only {
+				chosen[id] = true
+			}
+		}
 		var effects []Effect
 		for _, k := range l.Waiting() {
+			if chosen != nil && !chosen[k.ID] {
+				continue
+			}
 			if l.full() {
 				break
 			}

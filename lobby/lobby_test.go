@@ -568,6 +568,13 @@ func TestAct(t *testing.T) {
 			Admit{ID: "w2", Role: RoleParticipant},
 			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1")},
 		}, members: with(standardMembers(), "w2", RoleParticipant), waiting: ids("w1")},
+		{name: "admit all of those chosen: a knock not among them keeps waiting", a: AdmitAll{Only: ids("w2", "ghost")}, want: []Effect{
+			Admit{ID: "w2", Role: RoleParticipant},
+			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1")},
+		}, members: with(standardMembers(), "w2", RoleParticipant), waiting: ids("w1")},
+		{name: "admit all of none chosen admits nobody", a: AdmitAll{Only: []ID{}}, want: []Effect{
+			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1", "w2")},
+		}},
 		{name: "admit all, nobody waiting: the moderators get a fresh list", f: fixture{waiting: []ID{}}, a: AdmitAll{}, want: []Effect{WaitingList{To: ids("m1", "m2")}}},
 		{name: "send back a participant", a: SendToLobby{Target: "p1"}, want: []Effect{Eject{ID: "p1", Reason: ReasonSentToLobby}},
 			members: without(standardMembers(), "p1")},

@@ -271,3 +271,42 @@ func TestModeratorFlows(t *testing.T) {
 		t.Fatalf("the new meeting kept the old one's state: %+v", w)
 	}
 }
+
+// TestAdmitAllOfThoseChosen: admit_all with participantIds admits just those still
+// waiting; a knock the moderator had not seen keeps waiting. An id that is not one is
+// refused and admits nobody.
+func TestAdmitAllOfThoseChosen(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mod := srv.joinModerator(t, mt, "Mod")
+	a := srv.knock(t, mt.MeetingID, "Ada", nil)
+	b := srv.knock(t, mt.MeetingID, "Bo", nil)
+	late := srv.knock(t, mt.MeetingID, "Cy", nil)
+	idA, idB := waitingID(t, mod, "Ada"), waitingID(t, mod, "Bo")
+	idLate := waitingID(t, mod, "Cy")
+	if _, err := mod.Send("admit_all", map[string]any{"participantIds": []string{idA, "not an id"}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := expectError(t, mod); code != "invalid_field" {
+		t.Fatalf("admit_all with a bad id: %s", code)
+	}
+	if _, err := mod.Send("admit_all", map[string]any{"participantIds": []string{idA, idB}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*testclient.Client{a, b} {
+		if err := c.AwaitWelcome(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "only Cy waiting after admit_all of Ada and Bo", func() bool {
+		_, ids := lastWaiting(mod)
+		return len(ids) == 1 && ids[0] == idLate
+	})
+	for _, m := range late.All() {
+		if m.Type == "welcome" {
+			t.Fatal("a knock that was not chosen was admitted")
+		}
+	}
+}

@@ -301,8 +301,10 @@ type MediaCommandPayload struct {
 // TargetPayload names the member (or waiting person) a moderator message acts on.
 type TargetPayload struct {
 	ParticipantID string `json:"participantId"`
-	Role          string `json:"role,omitempty"`
-	Source        string `json:"source,omitempty"`
+	// ParticipantIDs (admit_all only): admit just these, if still waiting.
+	ParticipantIDs []string `json:"participantIds,omitempty"`
+	Role           string   `json:"role,omitempty"`
+	Source         string   `json:"source,omitempty"`
 }
 
 // UpdateSettingsPayload changes some settings; absent fields stay as they are.

@@ -25,7 +25,17 @@ func (s *Session) moderate(env Envelope) *Error {
 	case TypeDeny:
 		a = lobby.DenyOne{Target: target}
 	case TypeAdmitAll:
-		a = lobby.AdmitAll{}
+		all := lobby.AdmitAll{}
+		if p.ParticipantIDs != nil {
+			all.Only = make([]lobby.ID, 0, len(p.ParticipantIDs))
+			for _, id := range p.ParticipantIDs {
+				if !validID(id) {
+					return errorf(CodeInvalidField, "participantIds must be participant ids")
+				}
+				all.Only = append(all.Only, lobby.ID(id))
+			}
+		}
+		a = all
 	case TypeSendToLobby:
 		a = lobby.SendToLobby{Target: target}
 	case TypeRemove:

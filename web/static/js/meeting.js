@@ -666,7 +666,7 @@ async function main() {
   waitingRoom = new WaitingRoom({
     admit: (id) => moderate('admit', { participantId: id }),
     deny: (id) => moderate('deny', { participantId: id }),
-    admitAll: () => moderate('admit_all'),
+    admitAll: (ids) => moderate('admit_all', { participantIds: ids }),
     openPanel: () => openPanel('waiting'),
     isPanelOpen: () => openPanelName === 'waiting',
   });

@@ -3,12 +3,12 @@
 // or 'checking' while the proof is read). Someone with a wrong link sees and hears
 // nothing once admitted and may not be who the moderator expects, so letting them in
 // takes its own "Admit anyway" click: "Admit all" then admits only the verified ones,
-// one by one, and says so on its button.
+// and says so on its button. Either way it names whom it admits (admit_all's
+// participantIds): a knock that came after the list was drawn keeps waiting.
 
 /**
- * admitPlan says how to admit everyone who may be admitted at once:
- * {all: true} (one admit_all, nobody unproven is waiting) or {all: false, ids} (admit
- * these one by one; the others keep waiting).
+ * admitPlan says whom "Admit all" admits: {all: true, ids} (everyone waiting, nobody
+ * unproven among them) or {all: false, ids} (these; the others keep waiting).
  * @param {{participantId: string, link?: string|null}[]} list the waiting list, oldest first
  */
 export function admitPlan(list) {
