@@ -72,14 +72,16 @@ export class WaitingRoom {
     onLanguageChange(() => { if (this.enabled) this.render(); }); // the knock card's text is built
   }
 
-  /** setEnabled shows the moderator's waiting-room controls, or hides and forgets them. */
+  /**
+   * setEnabled shows the moderator's waiting-room controls, or hides them and forgets the
+   * list. The knocks already announced stay known (as in knock-alert.js): a knock keeps
+   * its id while it waits, and a resumed session gets the same list again, which must
+   * not announce everyone anew nor bring back a knock card the moderator dismissed.
+   */
   setEnabled(on) {
     this.enabled = on;
     this.button.hidden = !on;
-    if (!on) {
-      this.list = [];
-      this.known.clear();
-    }
+    if (!on) this.list = [];
     this.render();
   }
 

@@ -1,0 +1,66 @@
+// The moderator's waiting room (waiting.js): "Admit all" names whom it admits, the
+// list shown (admit_all's participantIds), so a knock that comes after it was drawn
+// keeps waiting; and a resumed session, which gets the same waiting list again, does
+// not announce the knocks already announced.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tick } from './harness.mjs';
+
+// Elements by id: each records its click handler; #live records what is announced.
+const byId = new Map();
+const element = (id) => {
+  if (!byId.has(id)) {
+    const listeners = {};
+    byId.set(id, new Proxy({
+      id, hidden: false, dataset: {}, textContent: '', disabled: false, offsetWidth: 0,
+      classList: { add() {}, remove() {}, toggle() {} },
+      addEventListener: (type, f) => { listeners[type] = f; },
+      click: () => listeners.click && listeners.click(),
+      setAttribute() {}, replaceChildren() {}, querySelectorAll: () => [], focus() {},
+      style: { setProperty() {} },
+    }, { get: (t, k) => (k in t ? t[k] : () => {}) }));
+  }
+  return byId.get(id);
+};
+const announced = [];
+const live = { set textContent(text) { if (text) announced.push(text); } };
+const storage = () => ({ getItem: () => null, setItem() {}, removeItem() {} });
+globalThis.Node = { ELEMENT_NODE: 1 };
+globalThis.navigator = { languages: ['en'], language: 'en' };
+globalThis.localStorage = storage();
+globalThis.sessionStorage = storage();
+globalThis.document = {
+  querySelector: (sel) => element(sel.replace(/^#/, '')), querySelectorAll: () => [],
+  getElementById: (id) => (id === 'live' ? live : null),
+  createElement: () => element(Symbol('anonymous')), createTextNode: () => ({}),
+  documentElement: element('html'), body: element('body'), addEventListener() {},
+};
+globalThis.window = { localStorage, sessionStorage, addEventListener() {} };
+
+const { WaitingRoom } = await import('../static/js/waiting.js');
+
+test('"Admit all" admits the list shown; a resumed session does not announce it again', async (t) => {
+  const sent = [];
+  const room = new WaitingRoom({
+    admit: (id) => sent.push(['admit', id]), deny() {}, admitAll: (ids) => sent.push(['admit_all', ids]),
+    openPanel() {}, isPanelOpen: () => false,
+  });
+  t.after(() => room.setEnabled(false)); // stops the list's ticker
+  room.setEnabled(true);
+  room.update([{ participantId: 'w1', name: 'Ada', since: new Date().toISOString() }, { participantId: 'w2', name: 'Bo', since: new Date().toISOString() }]);
+  await tick(80);
+  assert.equal(announced.length, 1);
+  element('btn-admit-all').click();
+  assert.deepEqual(sent, [['admit_all', ['w1', 'w2']]]);
+
+  // The connection drops and the session resumes: the same list comes again.
+  room.setEnabled(false);
+  room.setEnabled(true);
+  room.update([{ participantId: 'w1', name: 'Ada', since: new Date().toISOString() }, { participantId: 'w2', name: 'Bo', since: new Date().toISOString() }]);
+  await tick(80);
+  assert.equal(announced.length, 1, `announced again: ${announced}`);
+  // A new knock is announced.
+  room.update([{ participantId: 'w2', name: 'Bo', since: new Date().toISOString() }, { participantId: 'w3', name: 'Cy', since: new Date().toISOString() }]);
+  await tick(80);
+  assert.equal(announced.length, 2);
+});
