@@ -1,36 +1,45 @@
 package e2ee
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
 )
 
-// Chat texts of version 2 (FORMAT.md, "Chat (version 2)"): encrypted under a key
+// Chat texts of version 3 (FORMAT.md, "Chat (version 3)"): encrypted under a key
 // derived from the sender's own media key, which reaches only the members that
-// verified it, so the link secret alone opens no chat text.
+// verified it, so the link secret alone opens no chat text; each carries its
+// sender's counter inside, so that a receiver refuses a text the server replays.
 const (
-	ChatPrefix = "e2."
+	ChatPrefix = "e3."
 	labelV2    = "conclave/v2"
-	// chatMinSize is keyIndex || iv || tag: an empty text.
-	chatMinSize = 1 + IVSize + TagSize
+	labelV3    = "conclave/v3"
+	// chatCounterSize is the counter's size: 8 bytes, big-endian, 1 to MaxChatCounter.
+	chatCounterSize = 8
+	// MaxChatCounter is the largest counter (2^53 − 1, what a browser counts exactly).
+	MaxChatCounter = 1<<53 - 1
+	// chatMinSize is keyIndex || iv || counter || tag: an empty text.
+	chatMinSize = 1 + IVSize + chatCounterSize + TagSize
 )
 
-// ChatKey derives KT = HKDF(ikm=R, salt="conclave/v2", info="chat") from a raw
+// ChatKey derives KT = HKDF(ikm=R, salt="conclave/v3", info="chat") from a raw
 // media key R.
-func ChatKey(raw []byte) []byte { return derive(raw, labelV2, "chat") }
+func ChatKey(raw []byte) []byte { return derive(raw, labelV3, "chat") }
 
-// chatAAD is "conclave/v2 chat" || 0x00 || senderID || 0x00 || keyIndex.
+// chatAAD is "conclave/v3 chat" || 0x00 || senderID || 0x00 || keyIndex.
 func chatAAD(senderID string, keyIndex byte) []byte {
-	return append([]byte(labelV2+" chat\x00"+senderID+"\x00"), keyIndex)
+	return append([]byte(labelV3+" chat\x00"+senderID+"\x00"), keyIndex)
 }
 
-// EncryptChat returns "e2." || base64url(keyIndex || iv || AES-GCM(KT, iv, text,
-// aad)) for the sender's media key raw at keyIndex. A nil iv means a random one.
-func EncryptChat(raw []byte, keyIndex byte, senderID, text string, iv []byte) (string, error) {
+// EncryptChat returns "e3." || base64url(keyIndex || iv || AES-GCM(KT, iv,
+// counter || text, aad)) for the sender's media key raw at keyIndex; counter (1 to
+// MaxChatCounter) goes up with each text of the sender (FORMAT.md: its clock in
+// milliseconds, or one above its last). A nil iv means a random one.
+func EncryptChat(raw []byte, keyIndex byte, senderID, text string, counter uint64, iv []byte) (string, error) {
 	if !ValidID(senderID) {
 		return "", ErrBadID
 	}
-	if len(raw) != KeySize {
+	if len(raw) != KeySize || counter == 0 || counter > MaxChatCounter {
 		return "", ErrMalformed
 	}
 	iv, err := ivOrRandom(iv)
@@ -41,12 +50,13 @@ func EncryptChat(raw []byte, keyIndex byte, senderID, text string, iv []byte) (s
 	if err != nil {
 		return "", err
 	}
+	plain := binary.BigEndian.AppendUint64(make([]byte, 0, chatCounterSize+len(text)), counter)
 	out := append([]byte{keyIndex}, iv...)
-	out = g.Seal(out, iv, []byte(text), chatAAD(senderID, keyIndex))
+	out = g.Seal(out, iv, append(plain, text...), chatAAD(senderID, keyIndex))
 	return ChatPrefix + b64.EncodeToString(out), nil
 }
 
-// ParseChat splits an "e2." string into its key index and the rest (iv ||
+// ParseChat splits an "e3." string into its key index and the rest (iv ||
 // ciphertext), so that a receiver can pick the sender's key before opening it.
 // Errors: ErrMalformed (no prefix, not canonical base64url), ErrTooShort.
 func ParseChat(s string) (keyIndex byte, sealed []byte, err error) {
@@ -64,38 +74,41 @@ func ParseChat(s string) (keyIndex byte, sealed []byte, err error) {
 	return b[0], b[1:], nil
 }
 
-// DecryptChat opens an "e2." string from senderID (the `from` the server gave)
-// with that sender's raw media key at the string's key index. Errors:
-// ErrBadID, ErrMalformed (also for invalid UTF-8), ErrTooShort, ErrAuth.
-func DecryptChat(raw []byte, senderID, s string) (string, error) {
+// DecryptChat opens an "e3." string from senderID (the `from` the server gave)
+// with that sender's raw media key at the string's key index, and returns the text
+// and its sender's counter (the receiver refuses one not above the last it took
+// from that sender). Errors: ErrBadID, ErrMalformed (also for invalid UTF-8 and a
+// counter of 0 or above MaxChatCounter), ErrTooShort, ErrAuth.
+func DecryptChat(raw []byte, senderID, s string) (string, uint64, error) {
 	if len(raw) != KeySize {
-		return "", ErrMalformed
+		return "", 0, ErrMalformed
 	}
 	return DecryptChatUnder(ChatKey(raw), senderID, s)
 }
 
-// DecryptChatUnder opens an "e2." string with the chat key KT itself (not a raw
+// DecryptChatUnder opens an "e3." string with the chat key KT itself (not a raw
 // media key to derive it from). Tests use it to try keys that are not media keys.
-func DecryptChatUnder(kt []byte, senderID, s string) (string, error) {
+func DecryptChatUnder(kt []byte, senderID, s string) (string, uint64, error) {
 	if !ValidID(senderID) {
-		return "", ErrBadID
+		return "", 0, ErrBadID
 	}
 	idx, sealed, err := ParseChat(s)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	g, err := newGCM(kt)
 	if err != nil {
-		return "", ErrMalformed
+		return "", 0, ErrMalformed
 	}
 	pt, err := g.Open(nil, sealed[:IVSize], sealed[IVSize:], chatAAD(senderID, idx))
 	if err != nil {
-		return "", ErrAuth
+		return "", 0, ErrAuth
 	}
-	if !utf8.Valid(pt) {
-		return "", ErrMalformed
+	counter, text := binary.BigEndian.Uint64(pt), pt[chatCounterSize:]
+	if counter == 0 || counter > MaxChatCounter || !utf8.Valid(text) {
+		return "", 0, ErrMalformed
 	}
-	return string(pt), nil
+	return string(text), counter, nil
 }
 
 // LinkDerivableKeys returns every 32-byte key that the meeting secret alone gives
@@ -106,7 +119,7 @@ func DecryptChatUnder(kt []byte, senderID, s string) (string, error) {
 func LinkDerivableKeys(secret []byte) [][]byte {
 	ki, kc := DeriveMeetingKeys(secret)
 	keys := [][]byte{ki, kc}
-	for _, salt := range []string{label, labelV2} {
+	for _, salt := range []string{label, labelV2, labelV3} {
 		for _, info := range []string{"chat", "frame", "ratchet", "identity", "name"} {
 			keys = append(keys, derive(secret, salt, info))
 		}

@@ -11,7 +11,7 @@ import (
 
 // TestChatCapturedOpensWithNoLinkKey: issue 14's test of chat under session keys. Three
 // Go members run a browser's key schedule (internal/e2eeclient); one sends a chat text
-// of version 2 ("e2.", e2ee/FORMAT.md "Chat (version 2)") under its own media key. The
+// of version 3 ("e3.", e2ee/FORMAT.md "Chat (version 3)") under its own media key. The
 // string the server relays is captured (what a server keeps after the meeting), and
 // every key the link secret yields fails on it, as the media key R and as the chat key
 // KT itself, under every member's id, while a member that got the sender's key reads it.
@@ -26,7 +26,7 @@ func TestChatCapturedOpensWithNoLinkKey(t *testing.T) {
 	})
 
 	own := models[0].OwnKey()
-	sent, err := e2ee.EncryptChat(own.Raw, own.Index, alice.ParticipantID, "meet at the north gate", nil)
+	sent, err := e2ee.EncryptChat(own.Raw, own.Index, alice.ParticipantID, "meet at the north gate", 1, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestChatCapturedOpensWithNoLinkKey(t *testing.T) {
 		}
 		k = e2eeclient.Key{Index: k.Index + 1, Raw: e2ee.Ratchet(k.Raw)}
 	}
-	if got, err := e2ee.DecryptChat(k.Raw, alice.ParticipantID, captured); err != nil || got != "meet at the north gate" {
+	if got, _, err := e2ee.DecryptChat(k.Raw, alice.ParticipantID, captured); err != nil || got != "meet at the north gate" {
 		t.Fatalf("bob reads %q, %v", got, err)
 	}
 	// The link secret, found after the meeting, opens nothing of it.
@@ -66,10 +66,10 @@ func TestChatCapturedOpensWithNoLinkKey(t *testing.T) {
 	}
 	for i, key := range keys {
 		for _, c := range clients {
-			if got, err := e2ee.DecryptChat(key, c.ParticipantID, captured); !errors.Is(err, e2ee.ErrAuth) {
+			if got, _, err := e2ee.DecryptChat(key, c.ParticipantID, captured); !errors.Is(err, e2ee.ErrAuth) {
 				t.Fatalf("link key %d as R: %q, %v", i, got, err)
 			}
-			if got, err := e2ee.DecryptChatUnder(key, c.ParticipantID, captured); !errors.Is(err, e2ee.ErrAuth) {
+			if got, _, err := e2ee.DecryptChatUnder(key, c.ParticipantID, captured); !errors.Is(err, e2ee.ErrAuth) {
 				t.Fatalf("link key %d as KT: %q, %v", i, got, err)
 			}
 		}

@@ -15,16 +15,17 @@ const ProtocolVersion = 1
 
 // E2EEVersion is the end-to-end encryption format (e2ee/FORMAT.md) the browsers of an
 // encrypted meeting must speak; a `join` that names another is refused (e2ee_version),
-// because pages of two formats cannot read each other and must not pretend to. 3 is
-// FORMAT.md version 2 with display names in the key envelopes (a page of 2 refuses
-// envelopes that carry a name, so it would sit in the meeting seeing nobody).
-const E2EEVersion = 3
+// because pages of two formats cannot read each other and must not pretend to. 4 is
+// FORMAT.md version 2 with display names in the key envelopes and chat texts of
+// version 3 (a page of 3 sends "e2." texts that a page of 4 refuses, and the reverse;
+// a page of 2 refuses envelopes that carry a name).
+const E2EEVersion = 4
 
 // Limits of the protocol (PROTOCOL.md).
 const (
 	MaxMessageBytes = 64 << 10
 	MaxChatChars    = 2000 // what clients let people type
-	// On the wire a chat text may be ciphertext ("e2.…", e2ee/FORMAT.md), so the server
+	// On the wire a chat text may be ciphertext ("e3.…", e2ee/FORMAT.md), so the server
 	// accepts more than a person types; MaxNameChars stays as wide as version 1's "e1."
 	// names needed (an end-to-end encrypted meeting's join carries no name at all).
 	maxChatWireChars = 12000

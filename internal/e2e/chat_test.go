@@ -27,9 +27,10 @@ func chatShownJS(from, text string) string {
 }
 
 // TestChatUnderSessionKeysReattributedRefused: chat texts are sealed under the
-// sender's media key (e2ee/FORMAT.md, "Chat (version 2)"). Ben (Firefox) writes to Ann
-// and Cara (Chromium): both read it as Ben's. Then the server (the hostile proxy in
-// front of Cara) passes Ann's next text off as Ben's, with Ben's id and Ben's name:
+// sender's media key (e2ee/FORMAT.md, "Chat (version 3)"). Ben (Firefox) writes to Ann
+// and Cara (Chromium): both read it as Ben's. The server (the hostile proxy in front of
+// Cara) sends Ben's text to Cara again: she shows his words once, the copy as not
+// readable. Then it passes Ann's next text off as Ben's, with Ben's id and Ben's name:
 // Cara shows it as not readable and nowhere as Ben's words, while Ben, told the truth,
 // reads it as Ann's.
 func TestChatUnderSessionKeysReattributedRefused(t *testing.T) {
@@ -49,7 +50,7 @@ func TestChatUnderSessionKeysReattributedRefused(t *testing.T) {
 		waitOK(ctx, t, p, `window.conclave.e2ee.verified().length === 2`, "verify the other two")
 	}
 
-	// Delivered: Ben's text reaches Ann and Cara as Ben's, and the server saw only "e2.".
+	// Delivered: Ben's text reaches Ann and Cara as Ben's, and the server saw only "e3.".
 	const hello = "hello from Ben <b>not bold</b>"
 	evalOK(ctx, t, ben, sendChatJS(hello), nil)
 	for _, p := range []*participant{ann, cara} {
@@ -68,8 +69,19 @@ func TestChatUnderSessionKeysReattributedRefused(t *testing.T) {
 	}
 	benEnv, _ := hostile.ParseEnvelope(seen[0].Data)
 	benName, _ := benEnv.PayloadString("name")
-	if text, _ := benEnv.PayloadString("text"); len(text) < 3 || text[:3] != "e2." {
-		t.Fatalf("a chat text on the wire is not an e2. text: %.8q…", text)
+	if text, _ := benEnv.PayloadString("text"); len(text) < 3 || text[:3] != "e3." {
+		t.Fatalf("a chat text on the wire is not an e3. text: %.8q…", text)
+	}
+
+	// Replayed: the same text of Ben's again, a while later. Cara refuses the copy.
+	if err := proxy.Replay(seen[0], seen[0].Conn); err != nil {
+		t.Fatal(err)
+	}
+	waitOK(ctx, t, cara, chatShownJS(ben.id, "(unreadable)"), "show the replayed copy as not readable")
+	var shownTimes int
+	evalOK(ctx, t, cara, fmt.Sprintf(`[...document.querySelectorAll(".chat-text")].filter(e => e.textContent === %q).length`, hello), &shownTimes)
+	if shownTimes != 1 {
+		t.Fatalf("Cara shows Ben's text %d times", shownTimes)
 	}
 
 	// Re-attributed: every chat text of Ann's reaches Cara as Ben's (id and name).
@@ -83,8 +95,9 @@ func TestChatUnderSessionKeysReattributedRefused(t *testing.T) {
 	const forged = "Ben agrees to everything"
 	evalOK(ctx, t, ann, sendChatJS(forged), nil)
 	waitOK(ctx, t, ben, chatShownJS(ann.id, forged), "show Ann's text as Ann's")
-	// After at most the 10 s a text may wait for its key, Cara shows it as not readable.
-	if err := cara.tab.WaitFor(ctx, chatShownJS(ben.id, "(unreadable)")); err != nil {
+	// After at most the 10 s a text may wait for its key, Cara shows it as not readable
+	// (the second such line under Ben's name: the first is the replayed copy).
+	if err := cara.tab.WaitFor(ctx, fmt.Sprintf(`[...document.querySelectorAll(".chat-message")].filter(m => m.dataset.from === %q && m.querySelector(".chat-text").textContent === "(unreadable)").length === 2`, ben.id)); err != nil {
 		// What Cara shows and what reached her explain a failure (it came once, under
 		// heavy load, with nothing else to go on).
 		var shownNow string

@@ -27,8 +27,8 @@ test('texts match the Go reference and open as their sender\'s', async () => {
   assert.ok(v.texts.length >= 4);
   for (const c of v.texts) {
     assert.equal(encode(await chatKeyBytes(decode(c.rawKey))), c.chatKey);
-    assert.equal(await encryptChat(decode(c.rawKey), c.keyIndex, c.senderId, c.text, decode(c.iv)), c.cipher);
-    assert.equal(await decryptChat(decode(c.rawKey), c.senderId, c.cipher), c.text);
+    assert.equal(await encryptChat(decode(c.rawKey), c.keyIndex, c.senderId, c.text, c.counter, decode(c.iv)), c.cipher);
+    assert.deepEqual(await decryptChat(decode(c.rawKey), c.senderId, c.cipher), { text: c.text, counter: c.counter });
     assert.equal(parseChat(c.cipher).keyIndex, c.keyIndex);
   }
 });
@@ -43,13 +43,13 @@ test('refused texts fail with the Go reference\'s error', async () => {
 test('no key the link secret gives opens a text', async () => {
   const secret = randomBytes(16);
   const raw = randomBytes(32);
-  const s = await encryptChat(raw, 4, 'p-a', 'after the meeting, nobody reads this');
+  const s = await encryptChat(raw, 4, 'p-a', 'after the meeting, nobody reads this', 1);
   const { identity, chat } = await meetingKeyBytes(secret);
   for (const k of [identity, chat]) {
     await assert.rejects(decryptChat(k, 'p-a', s), (err) => err.code === 'auth');
     await assert.rejects(decryptChatUnder(k, 'p-a', s), (err) => err.code === 'auth');
   }
-  assert.equal(await decryptChat(raw, 'p-a', s), 'after the meeting, nobody reads this');
+  assert.equal((await decryptChat(raw, 'p-a', s)).text, 'after the meeting, nobody reads this');
 });
 
 test('ChatKeys: the key at the index, a ratchet of the newest, never another sender\'s', async () => {
@@ -58,7 +58,7 @@ test('ChatKeys: the key at the index, a ratchet of the newest, never another sen
   const b = randomBytes(32);
   ck.setKey('p-a', 3, a);
   ck.setKey('p-b', 3, b);
-  const s = await encryptChat(a, 3, 'p-a', 'hi');
+  const s = await encryptChat(a, 3, 'p-a', 'hi', 1);
   assert.equal(await ck.open('p-a', s), 'hi');
   // Re-attributed by the server: p-b's key at the same index does not open it, at once.
   await assert.rejects(ck.open('p-b', s), (err) => err.code === 'auth');
@@ -67,9 +67,32 @@ test('ChatKeys: the key at the index, a ratchet of the newest, never another sen
   await assert.rejects(ck.open('p-c', s), (err) => err.code === 'auth');
   // Two joins later the sender ratcheted twice: followed, and the key kept.
   const a5 = await ratchet(await ratchet(a));
-  assert.equal(await ck.open('p-a', await encryptChat(a5, 5, 'p-a', 'later')), 'later');
-  assert.equal(await ck.tryOpen('p-a', await encryptChat(a5, 5, 'p-a', 'again')), 'again');
-  assert.equal(await ck.tryOpen('p-a', s), 'hi', 'the older key stays for texts still on the way');
+  assert.equal(await ck.open('p-a', await encryptChat(a5, 5, 'p-a', 'later', 2)), 'later');
+  assert.equal((await ck.tryOpen('p-a', await encryptChat(a5, 5, 'p-a', 'again', 3))).text, 'again');
+  assert.equal((await ck.tryOpen('p-a', s)).text, 'hi', 'the older key stays for texts still on the way');
+  ck.close();
+});
+
+test('ChatKeys: a sender\'s counter must go up: a text the server sends again, or after a later one, is refused', async () => {
+  const ck = new ChatKeys({ clock: new FakeClock() });
+  const a = randomBytes(32);
+  ck.setKey('p-a', 3, a);
+  ck.setKey('p-b', 3, a);
+  const first = await encryptChat(a, 3, 'p-a', 'yes, I agree', 1);
+  const second = await encryptChat(a, 3, 'p-a', 'to the first point only', 2);
+  const fourth = await encryptChat(a, 3, 'p-a', 'bye', 4);
+  assert.equal(await ck.open('p-a', first), 'yes, I agree');
+  await assert.rejects(ck.open('p-a', first), (err) => err.code === 'replay');
+  assert.equal(await ck.open('p-a', fourth), 'bye', 'a gap (a text refused by the server) is fine');
+  await assert.rejects(ck.open('p-a', second), (err) => err.code === 'replay', 'moved behind a later one');
+  // Counters are per sender.
+  assert.equal(await ck.open('p-b', await encryptChat(a, 3, 'p-b', 'mine', 1)), 'mine');
+  // A resumed sender (forgotten, then keyed anew) counts on from its clock; its last
+  // counter stays, so a text of its old page under a key it gets again is still refused.
+  ck.forget('p-a');
+  ck.setKey('p-a', 3, a);
+  await assert.rejects(ck.open('p-a', fourth), (err) => err.code === 'replay');
+  assert.equal(await ck.open('p-a', await encryptChat(a, 3, 'p-a', 'back', 1796428800123)), 'back');
   ck.close();
 });
 
@@ -81,7 +104,7 @@ test('ChatKeys: a text whose key has not come waits, asks the sender, and opens 
   const old = randomBytes(32);
   const rotated = randomBytes(32); // a rotation: not a ratchet of the held key
   ck.setKey('p-a', 1, old);
-  const w = watch(ck.open('p-a', await encryptChat(rotated, 2, 'p-a', 'after the rotation')));
+  const w = watch(ck.open('p-a', await encryptChat(rotated, 2, 'p-a', 'after the rotation', 1)));
   await eventually(() => asked.length === 1, 'the first key request');
   assert.deepEqual(asked, [['p-a', t0]]);
   await eventually(() => clock.timers.size === 1, 'the wait');
@@ -100,7 +123,7 @@ test('ChatKeys: a key that never comes: unknown-key after CHAT_WAIT_MS, asking e
   const asked = [];
   const ck = new ChatKeys({ ask: (pid) => asked.push(clock.now()), clock });
   const t0 = clock.now();
-  const w = watch(ck.open('p-a', await encryptChat(randomBytes(32), 0, 'p-a', 'lost')));
+  const w = watch(ck.open('p-a', await encryptChat(randomBytes(32), 0, 'p-a', 'lost', 1)));
   for (let ms = 0; ms < CHAT_WAIT_MS; ms += CHAT_ASK_MS) {
     await eventually(() => clock.timers.size === 1, `the wait at ${ms} ms`);
     assert.equal(w.state, 'pending', 'still waiting before 10 s');

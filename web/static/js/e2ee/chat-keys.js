@@ -1,8 +1,12 @@
-// Chat texts of version 2 (e2ee/FORMAT.md, "Chat (version 2)"):
-//   "e2." || base64url(keyIndex || iv || AES-GCM(KT, iv, utf8(text),
-//                      aad = "conclave/v2 chat" 0x00 senderId 0x00 keyIndex))
-// with KT = HKDF(R, "conclave/v2", "chat") from the sender's media key R at keyIndex.
-// Only members the sender verified get R, so the link's secret opens no chat text.
+// Chat texts of version 3 (e2ee/FORMAT.md, "Chat (version 3)"):
+//   "e3." || base64url(keyIndex || iv || AES-GCM(KT, iv, counter || utf8(text),
+//                      aad = "conclave/v3 chat" 0x00 senderId 0x00 keyIndex))
+// with KT = HKDF(R, "conclave/v3", "chat") from the sender's media key R at keyIndex,
+// and counter 8 bytes, big-endian, 1 to 2^53 − 1, going up with each text of the
+// sender (its clock in milliseconds, or one above its last counter).
+// Only members the sender verified get R, so the link's secret opens no chat text;
+// a receiver takes from each sender only counters above the last it took, so a text
+// the server replays (or moves behind a later one) is refused.
 //
 //   encryptChat / decryptChatUnder / parseChat   the format (checked against the Go
 //                reference's vectors, e2ee/testdata/chat.json)
@@ -10,7 +14,8 @@
 //                indexes, as the media worker keeps them), which opens a received text
 //                with its sender's key at its index, following up to MAX_RATCHET
 //                ratchet steps by itself, and lets a text whose key has not arrived
-//                wait for it (bounded).
+//                wait for it (bounded), and refuses a sender's counter that does not
+//                go up.
 //
 // No DOM and no globals: the clock is injected, so Node tests drive the waiting.
 import { E2EEError } from './errors.js';
@@ -18,9 +23,12 @@ import { concat, decode, encode, toBytes } from './b64.js';
 import { IV_SIZE, KEY_SIZE, MAX_RATCHET, RING_SIZE, hkdf, ratchet, randomBytes, subtle, validId } from './keys.js';
 import { systemClock } from './key-requests.js';
 
-export const CHAT_PREFIX = 'e2.';
-const LABEL_V2 = 'conclave/v2';
-const MIN_SIZE = 1 + IV_SIZE + 16; // keyIndex || iv || tag: an empty text
+export const CHAT_PREFIX = 'e3.';
+const LABEL_V3 = 'conclave/v3';
+const COUNTER_SIZE = 8;
+/** MAX_CHAT_COUNTER is the largest counter (Number.MAX_SAFE_INTEGER, 2^53 − 1). */
+export const MAX_CHAT_COUNTER = Number.MAX_SAFE_INTEGER;
+const MIN_SIZE = 1 + IV_SIZE + COUNTER_SIZE + 16; // keyIndex || iv || counter || tag: an empty text
 /** CHAT_WAIT_MS is how long a text waits for its sender's key before it is shown as unreadable. */
 export const CHAT_WAIT_MS = 10000;
 /** CHAT_ASK_MS is the shortest time between two key requests a waiting text makes to one sender. */
@@ -30,43 +38,55 @@ const utf8 = new TextEncoder();
 // fatal: refuse invalid UTF-8 like Go does; ignoreBOM: keep a leading U+FEFF as text.
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** chatKeyBytes returns KT = HKDF(R, "conclave/v2", "chat"). */
+/** chatKeyBytes returns KT = HKDF(R, "conclave/v3", "chat"). */
 export async function chatKeyBytes(raw) {
   const r = toBytes(raw);
   if (r.length !== KEY_SIZE) throw new E2EEError('bad-input', 'a raw media key must be 32 bytes');
-  return hkdf(r, LABEL_V2, 'chat');
+  return hkdf(r, LABEL_V3, 'chat');
 }
 
 function aad(senderId, keyIndex) {
   if (!validId(senderId)) throw new E2EEError('bad-id', 'a chat text needs its sender id');
-  return concat(utf8.encode(`${LABEL_V2} chat\0${senderId}\0`), new Uint8Array([keyIndex]));
+  return concat(utf8.encode(`${LABEL_V3} chat\0${senderId}\0`), new Uint8Array([keyIndex]));
 }
 
 async function importKT(kt) {
   return subtle().importKey('raw', toBytes(kt), { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
 }
 
-/** encryptChat seals text as senderId's under its raw media key at keyIndex (0–255). */
-export async function encryptChat(raw, keyIndex, senderId, text, iv = randomBytes(IV_SIZE)) {
+/**
+ * encryptChat seals text as senderId's under its raw media key at keyIndex (0–255),
+ * with counter (1 to MAX_CHAT_COUNTER), above every counter of the sender's before.
+ */
+export async function encryptChat(raw, keyIndex, senderId, text, counter, iv = randomBytes(IV_SIZE)) {
   if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex > 255) throw new E2EEError('bad-input', 'key index must be 0–255');
+  if (!Number.isSafeInteger(counter) || counter < 1) throw new E2EEError('bad-input', 'counter must be 1 to 2^53 − 1');
   const additionalData = aad(senderId, keyIndex);
   if (typeof text !== 'string') throw new E2EEError('bad-input', 'text must be a string');
   const nonce = toBytes(iv);
   if (nonce.length !== IV_SIZE) throw new E2EEError('bad-input', 'iv must be 12 bytes');
   const key = await importKT(await chatKeyBytes(raw));
-  const sealed = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData }, key, utf8.encode(text));
+  const head = new Uint8Array(COUNTER_SIZE);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, Math.floor(counter / 2 ** 32));
+  view.setUint32(4, counter % 2 ** 32);
+  const plain = concat(head, utf8.encode(text));
+  const sealed = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData }, key, plain);
   return CHAT_PREFIX + encode(concat(new Uint8Array([keyIndex]), nonce, sealed));
 }
 
-/** parseChat returns {keyIndex, sealed} of an "e2." string, or throws 'malformed' / 'too-short'. */
+/** parseChat returns {keyIndex, sealed} of an "e3." string, or throws 'malformed' / 'too-short'. */
 export function parseChat(s) {
-  if (typeof s !== 'string' || !s.startsWith(CHAT_PREFIX)) throw new E2EEError('malformed', 'not an e2. text');
+  if (typeof s !== 'string' || !s.startsWith(CHAT_PREFIX)) throw new E2EEError('malformed', 'not an e3. text');
   const b = decode(s.slice(CHAT_PREFIX.length));
   if (b.length < MIN_SIZE) throw new E2EEError('too-short', 'chat text too short');
   return { keyIndex: b[0], sealed: b.subarray(1) };
 }
 
-/** decryptChatUnder opens an "e2." string from senderId with the chat key KT (32 bytes). */
+/**
+ * decryptChatUnder opens an "e3." string from senderId with the chat key KT (32 bytes):
+ * {text, counter}.
+ */
 export async function decryptChatUnder(kt, senderId, s) {
   const { keyIndex, sealed } = parseChat(s);
   const additionalData = aad(senderId, keyIndex);
@@ -77,14 +97,19 @@ export async function decryptChatUnder(kt, senderId, s) {
   } catch {
     throw new E2EEError('auth', 'chat text failed authentication');
   }
+  const bytes = new Uint8Array(plain);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, COUNTER_SIZE);
+  const high = view.getUint32(0);
+  const counter = high * 2 ** 32 + view.getUint32(4);
+  if (counter === 0 || high >= 2 ** 21) throw new E2EEError('malformed', 'chat text with a counter of 0 or above 2^53 − 1');
   try {
-    return strictUtf8.decode(plain);
+    return { text: strictUtf8.decode(bytes.subarray(COUNTER_SIZE)), counter };
   } catch {
     throw new E2EEError('malformed', 'chat text is not valid UTF-8');
   }
 }
 
-/** decryptChat opens an "e2." string from senderId with that sender's raw media key at its index. */
+/** decryptChat opens an "e3." string from senderId with that sender's raw media key at its index: {text, counter}. */
 export async function decryptChat(raw, senderId, s) {
   return decryptChatUnder(await chatKeyBytes(raw), senderId, s);
 }
@@ -105,6 +130,7 @@ export class ChatKeys {
     this.senders = new Map(); // pid -> {keys: Map(index -> raw), order: [index…], newest}
     this.waiters = new Map(); // pid -> Set of functions to call when a key of pid arrives
     this.asked = new Map(); // pid -> when it was last asked
+    this.counters = new Map(); // pid -> the last counter taken from pid
     this.closed = false;
   }
 
@@ -122,7 +148,12 @@ export class ChatKeys {
     if (waiting) for (const wake of [...waiting]) wake();
   }
 
-  /** forget drops pid's keys (it left, or resumed with a new identity). */
+  /**
+   * forget drops pid's keys (it left, or resumed with a new identity). Its last counter
+   * stays: a resumed page counts on from its clock, and a resume the server made up
+   * (then replaying the old identity, and the sender's current key got by a key
+   * request) must not let it send the sender's texts again.
+   */
   forget(pid) {
     this.senders.delete(pid);
     this.asked.delete(pid);
@@ -144,7 +175,7 @@ export class ChatKeys {
   }
 
   /**
-   * tryOpen opens s as pid's text with the keys held now: the key at its index, or a
+   * tryOpen opens s as pid's text ({text, counter}) with the keys held now: the key at its index, or a
    * ratchet of pid's newest key 1 to MAX_RATCHET steps on (installed once the text
    * authenticates under it). Throws 'unknown-key' when no held key can open it,
    * 'auth' when the key at its index does not open it (re-attributed or forged),
@@ -161,9 +192,9 @@ export class ChatKeys {
     let raw = st.keys.get(st.newest);
     const from = st.newest;
     for (let i = 0; i < steps; i++) raw = await ratchet(raw);
-    let text;
+    let opened;
     try {
-      text = await decryptChat(raw, pid, s);
+      opened = await decryptChat(raw, pid, s);
     } catch (err) {
       // Not a ratchet: a rotation whose key has not arrived yet (or junk).
       throw err.code === 'auth' ? new E2EEError('unknown-key', 'no key at this index') : err;
@@ -172,21 +203,24 @@ export class ChatKeys {
       this._install(st, keyIndex, raw);
       st.newest = keyIndex;
     }
-    return text;
+    return opened;
   }
 
   /**
-   * open opens s as pid's text. If no held key opens it, it asks pid for its key (at
-   * most once per CHAT_ASK_MS) and waits for the next key of pid, up to waitMs in
-   * all; then it throws. Never waits for a text that fails under the key at its own
-   * index: that one was not sent by pid under that key.
+   * open opens s as pid's text and returns the text. If no held key opens it, it asks
+   * pid for its key (at most once per CHAT_ASK_MS) and waits for the next key of pid,
+   * up to waitMs in all; then it throws. Never waits for a text that fails under the
+   * key at its own index: that one was not sent by pid under that key. A text whose
+   * counter is not above the last taken from pid is refused ('replay'): the server
+   * sent it again, or after a later one. Texts must be opened in the order they came.
    */
   async open(pid, s) {
     if (!validId(pid)) throw new E2EEError('bad-id', 'invalid sender id');
     const deadline = this.clock.now() + this.waitMs;
     for (;;) {
+      let opened;
       try {
-        return await this.tryOpen(pid, s);
+        opened = await this.tryOpen(pid, s);
       } catch (err) {
         if (err.code !== 'unknown-key' || this.closed) throw err;
         const left = deadline - this.clock.now();
@@ -194,7 +228,11 @@ export class ChatKeys {
         this._askLimited(pid);
         await this._nextKey(pid, left); // a key of pid, or CHAT_ASK_MS: try (and ask) again
         if (this.closed) throw err;
+        continue;
       }
+      if (opened.counter <= (this.counters.get(pid) || 0)) throw new E2EEError('replay', 'a chat text this sender sent before');
+      if (this.senders.has(pid)) this.counters.set(pid, opened.counter); // not for one forgotten meanwhile
+      return opened.text;
     }
   }
 

@@ -8,6 +8,7 @@
 //   'bad-id'      a participant id that is empty or holds a NUL
 //   'bad-input'   a caller's mistake (key size, key index, kind, short secret)
 //   'unsupported' WebCrypto or X25519 is missing (insecure context, old browser)
+//   'replay'      a chat text whose sender's counter does not go up (sent again)
 export class E2EEError extends Error {
   constructor(code, message = code) {
     super(`e2ee: ${message}`);

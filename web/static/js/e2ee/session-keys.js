@@ -155,6 +155,7 @@ export class SessionKeys {
     this.answers = new AnswerLimit(clock);
     // A chat text whose key has not come asks its sender, like failing frames do.
     this.chatKeys = new ChatKeys({ ask: (pid) => this._askKey(pid), clock });
+    this.chatCounter = 0; // the own last chat counter: the next is the clock in ms, or one above
     this.closed = false;
     this.queue = Promise.resolve();
     this.ready = this._run(async () => {
@@ -323,14 +324,19 @@ export class SessionKeys {
       await this._flush({ rotate: true });
       // The own echo opens with it even before frames switch to it (a rotation waits).
       this.chatKeys.setKey(this.selfId, this.own.index, this.own.raw);
-      return encryptChat(this.own.raw, this.own.index, this.selfId, text);
+      // Above every counter this id sent, also from the page before a reload (whose
+      // last one the members keep): the clock in milliseconds, or one above the last.
+      this.chatCounter = Math.max(this.chatCounter + 1, Date.now());
+      return encryptChat(this.own.raw, this.own.index, this.selfId, text, this.chatCounter);
     });
   }
 
   /**
    * decryptChat opens a chat text the server says `from` sent (own ones included), with
    * from's media keys. A text whose key has not come waits for it (chat-keys.js, at most
-   * CHAT_WAIT_MS); UNREADABLE when it does not open: never shown as someone else's.
+   * CHAT_WAIT_MS); UNREADABLE when it does not open, never shown as someone else's, and
+   * when from's counter does not go up (a text the server replays). Called in the order
+   * the texts came.
    */
   decryptChat(from, cipher) {
     if (this.closed || !validId(from) || !this.selfId) return Promise.resolve(UNREADABLE);
