@@ -19,9 +19,10 @@ globalThis.document = {
   querySelector: () => element(), querySelectorAll: () => [], getElementById: () => null,
   addEventListener() {}, removeEventListener() {},
 };
+let serverUp = true; // whether the server answers the reachability probe
 globalThis.window = {
   localStorage, sessionStorage, addEventListener() {}, removeEventListener() {},
-  fetch: async () => ({ ok: true, status: 200 }), // the server answers the reachability probe
+  fetch: async () => (serverUp ? { ok: true, status: 200 } : Promise.reject(new TypeError('NetworkError'))),
 };
 
 const { Reconnect } = await import('../static/js/reconnect.js');
@@ -74,6 +75,38 @@ test('a connection that lasted starts the backoff afresh', async () => {
     // Each attempt's connection lasts 31 s: every drop is a first one, retried within 300 ms.
     assert.ok(attempts.length >= 2 && gaps.every((g) => g <= 31000 + 300), `gaps ${gaps}`);
   } finally {
+    mock.timers.reset();
+  }
+});
+
+test('a drop soon after joining still waits out the outage before giving up', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  try {
+    const attempts = [];
+    let gaveUp = false;
+    const reconnect = new Reconnect({
+      attempt: () => { attempts.push(Date.now()); reconnect.joined(); },
+      giveUp: () => { gaveUp = true; },
+    });
+    reconnect.remember('p-alice', 'y'.repeat(43));
+    reconnect.joined(); // the join's welcome
+    mock.timers.tick(5000);
+    serverUp = false; // a 20 s outage, 5 s after joining
+    assert.equal(reconnect.dropped(), true);
+    for (let t = 0; t < 20000; t += 50) {
+      mock.timers.tick(50);
+      await flush();
+    }
+    assert.equal(gaveUp, false, 'gave up during a 20 s outage');
+    serverUp = true;
+    for (let t = 0; t < 5000 && attempts.length === 0; t += 50) {
+      mock.timers.tick(50);
+      await flush();
+    }
+    assert.equal(attempts.length, 1, 'no attempt once the server was back');
+    reconnect._stop();
+  } finally {
+    serverUp = true;
     mock.timers.reset();
   }
 });

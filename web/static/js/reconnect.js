@@ -115,7 +115,10 @@ export class Reconnect {
     if (!resume) return false;
     if (!this.active) {
       this.active = true;
-      if (!this.backAt || Date.now() - this.backAt >= STABLE_MS) {
+      // A drop soon after the last welcome goes on with the backoff and the give-up
+      // clock of the drops before it; the first drop of a streak starts both.
+      const stable = !this.backAt || Date.now() - this.backAt >= STABLE_MS;
+      if (stable || !this.since) {
         this.tries = 0;
         this.since = Date.now();
       }
@@ -163,6 +166,7 @@ export class Reconnect {
   /** joined: an attempt got its welcome (or a fresh join did). */
   joined() {
     if (this.active) announce(t('reconnect.back'));
+    else this.since = 0; // a fresh join: no streak of drops before it
     this.backAt = Date.now();
     this._stop();
   }
