@@ -1,6 +1,6 @@
 // Knock alerts (web/static/js/knock-alert.js) over a reconnect: the session that
 // resumes gets the waiting list again, and only knocks not announced before chime.
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 // The few browser globals the module touches, before it is loaded.
@@ -9,9 +9,11 @@ globalThis.navigator ??= { languages: ['en'], language: 'en' };
 globalThis.Node ??= { ELEMENT_NODE: 1 };
 globalThis.document = { title: 'Meeting', hidden: false, nodeType: 9, querySelector: () => null, querySelectorAll: () => [], documentElement: {} };
 
-const { KnockAlert } = await import('../static/js/knock-alert.js');
+const { ALERT_GAP_MS, KnockAlert } = await import('../static/js/knock-alert.js');
 
-test('a resumed session does not chime again for the knocks already announced', () => {
+test('a resumed session does not chime again for the knocks already announced', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
   const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
   let chimes = 0;
   alert.chime = () => chimes++;
@@ -25,8 +27,29 @@ test('a resumed session does not chime again for the knocks already announced', 
   alert.update([knock('p-1')]); // its waiting list after the resume
   assert.equal(chimes, 1, 'the same knock chimed twice');
   assert.match(document.title, /^\(1\) /);
+  mock.timers.tick(ALERT_GAP_MS);
   alert.update([knock('p-1'), knock('p-2')]);
   assert.equal(chimes, 2, 'a new knock did not chime');
   alert.update([]);
   assert.equal(document.title, 'Meeting');
+});
+
+test('knocks in a loop chime at most once per ALERT_GAP_MS; one that came meanwhile is chimed when it is over', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
+  const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
+  let chimes = 0;
+  alert.chime = () => chimes++;
+  for (let i = 0; i < 40; i++) { // a knock and a leave every 100 ms, for 4 s
+    alert.update([{ participantId: `p-${i}` }]);
+    mock.timers.tick(50);
+    alert.update([]);
+    mock.timers.tick(50);
+  }
+  alert.update([{ participantId: 'p-last' }]); // still waiting when the gap is over
+  assert.equal(chimes, 1);
+  mock.timers.tick(ALERT_GAP_MS);
+  assert.equal(chimes, 2, 'the knock that came meanwhile was not chimed');
+  alert.update([]);
+  alert.reset();
 });

@@ -17,6 +17,13 @@ import { devicePreference, setDevicePreference } from './storage.js';
 
 /** How long after a chime's start its context is suspended: the chime and a margin. */
 const CHIME_SLEEP_MS = 1500;
+/**
+ * ALERT_GAP_MS is the least time between two alerts (chime and notification): knocks
+ * within it share one, given when it is over. Anyone with the link can knock and leave
+ * in a loop; each knock is a new id, and alerted each time the moderators' pages chimed
+ * without end.
+ */
+export const ALERT_GAP_MS = 5000;
 
 /** playChime plays two short soft tones on ctx (about 0.4 s). */
 function playChime(ctx) {
@@ -106,6 +113,22 @@ export class KnockAlert {
     this._title();
     this.renderControls();
     if (fresh.length === 0) return;
+    this._alert();
+  }
+
+  /** _alert chimes and notifies, at most once per ALERT_GAP_MS; one due meanwhile waits. */
+  _alert() {
+    const wait = (this.lastAlert || 0) + ALERT_GAP_MS - Date.now();
+    if (this.lastAlert && wait > 0) {
+      if (!this.alertTimer) {
+        this.alertTimer = setTimeout(() => {
+          this.alertTimer = 0;
+          if (this.count > 0 && this.deps.isModerator()) this._alert();
+        }, wait);
+      }
+      return;
+    }
+    this.lastAlert = Date.now();
     if (this.soundOn) this.chime();
     if (document.hidden) this._notify();
   }
@@ -116,6 +139,8 @@ export class KnockAlert {
    * waits, so the waiting list a resumed session gets again must not chime for them anew.
    */
   reset() {
+    clearTimeout(this.alertTimer);
+    this.alertTimer = 0;
     this.count = 0;
     this._title();
     this.renderControls();
