@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"testing"
-	"time"
 
 	"conclave/internal/conntest"
 )
@@ -21,27 +20,7 @@ func TestListenerBoundsConnections(t *testing.T) {
 	limits := New(3, 2)
 	ln := limits.Listener(raw)
 	t.Cleanup(func() { _ = ln.Close() })
-	accepted := make(chan net.Conn, 8)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
-	accept := func(what string) net.Conn {
-		t.Helper()
-		select {
-		case c := <-accepted:
-			t.Cleanup(func() { _ = c.Close() })
-			return c
-		case <-time.After(conntest.Wait):
-			t.Fatalf("%s not accepted", what)
-			return nil
-		}
-	}
+	accept := conntest.AcceptAll(t, ln).Next
 	refused := func(c net.Conn, what string, n uint64) {
 		t.Helper()
 		if !conntest.ClosedByPeer(t, c) {
@@ -82,31 +61,13 @@ func TestExemptAddressesHaveOnlyTheBoundInAll(t *testing.T) {
 	limits.ExemptFromPerAddr([]netip.Prefix{netip.MustParsePrefix("127.0.0.5/32")})
 	ln := limits.Listener(raw)
 	t.Cleanup(func() { _ = ln.Close() })
-	accepted := make(chan net.Conn, 8)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { _ = c.Close() })
-			accepted <- c
-		}
-	}()
-	for i := range 3 {
+	accepted := conntest.AcceptAll(t, ln)
+	for range 3 {
 		conntest.DialFrom(t, "127.0.0.5", raw.Addr().String())
-		select {
-		case <-accepted:
-		case <-time.After(conntest.Wait):
-			t.Fatalf("connection %d from the exempt proxy not accepted", i+1)
-		}
+		accepted.Next("a connection from the exempt proxy")
 	}
 	conntest.DialFrom(t, "127.0.0.6", raw.Addr().String())
-	select {
-	case <-accepted:
-	case <-time.After(conntest.Wait):
-		t.Fatal("the first from 127.0.0.6 not accepted")
-	}
+	accepted.Next("the first from 127.0.0.6")
 	if !conntest.ClosedByPeer(t, conntest.DialFrom(t, "127.0.0.6", raw.Addr().String())) {
 		t.Fatal("a second from 127.0.0.6, not exempt, was answered")
 	}

@@ -176,26 +176,12 @@ func TestWebPortBehindProxy(t *testing.T) {
 	}
 	ln := webConnLimits(o).Listener(raw)
 	t.Cleanup(func() { _ = ln.Close() })
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { _ = c.Close() })
-			accepted <- c
-		}
-	}()
+	accepted := conntest.AcceptAll(t, ln)
 	dial := func(from string, n int) {
 		t.Helper()
-		for i := range n {
+		for range n {
 			conntest.DialFrom(t, from, raw.Addr().String())
-			select {
-			case <-accepted:
-			case <-time.After(conntest.Wait):
-				t.Fatalf("connection %d from %s not accepted", i+1, from)
-			}
+			accepted.Next("a connection from " + from)
 		}
 	}
 	dial("127.0.0.5", 8) // the proxy: beyond 4 × 1

@@ -1,6 +1,6 @@
 // Package conntest holds the tests' helpers for TCP connections: dialing from a loopback
-// address of one's choice, a loopback pair of connected ends, and telling a connection
-// the server closed at once from one it holds.
+// address of one's choice, a loopback pair of connected ends, accepting in the
+// background, and telling a connection the server closed at once from one it holds.
 package conntest
 
 import (
@@ -61,4 +61,39 @@ func ClosedByPeer(t testing.TB, c net.Conn) bool {
 		t.Fatalf("%v: neither closed nor answered within %v", c.LocalAddr(), Wait)
 	}
 	return err != nil
+}
+
+// Acceptor accepts every connection of a listener in the background and hands them out
+// in order; they are closed when the test ends.
+type Acceptor struct {
+	t        testing.TB
+	accepted chan net.Conn
+}
+
+// AcceptAll starts accepting on ln until it is closed (the test closes it).
+func AcceptAll(t testing.TB, ln net.Listener) *Acceptor {
+	a := &Acceptor{t: t, accepted: make(chan net.Conn, 64)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			a.accepted <- c
+		}
+	}()
+	return a
+}
+
+// Next is the next connection accepted; none within Wait fails the test with what.
+func (a *Acceptor) Next(what string) net.Conn {
+	a.t.Helper()
+	select {
+	case c := <-a.accepted:
+		return c
+	case <-time.After(Wait):
+		a.t.Fatalf("%s not accepted", what)
+		return nil
+	}
 }

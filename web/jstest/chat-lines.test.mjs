@@ -3,6 +3,7 @@
 // sender's header with older ones gets its own once those go.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import './page-globals.mjs';
 
 // Just enough of the DOM for chat.js: elements that hold children, classes and data.
 class FakeElement {
@@ -34,11 +35,6 @@ class FakeElement {
   addEventListener() {}
   querySelectorAll() { return []; }
 }
-globalThis.Node = { ELEMENT_NODE: 1 };
-globalThis.navigator = { languages: ['en'], language: 'en' };
-const storage = () => ({ getItem: () => null, setItem() {}, removeItem() {} });
-globalThis.localStorage = storage();
-globalThis.sessionStorage = storage();
 globalThis.document = {
   createElement: (tag) => new FakeElement(tag), createTextNode: (text) => ({ textContent: text }),
   querySelectorAll: () => [], querySelector: () => null, getElementById: () => null,

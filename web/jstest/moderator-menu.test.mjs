@@ -4,15 +4,11 @@
 // moderator's pointer; an entry that does not apply now is there, disabled.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import './page-globals.mjs';
 
 const element = () => new Proxy({ hidden: false, dataset: {}, classList: { add() {}, remove() {}, toggle() {} } }, {
   get: (target, key) => (key in target ? target[key] : () => {}),
 });
-const storage = () => ({ getItem: () => null, setItem() {}, removeItem() {} });
-globalThis.Node = { ELEMENT_NODE: 1 };
-globalThis.navigator = { languages: ['en'], language: 'en' };
-globalThis.localStorage = storage();
-globalThis.sessionStorage = storage();
 globalThis.document = {
   querySelectorAll: () => [], querySelector: () => element(), getElementById: () => null,
   addEventListener() {}, removeEventListener() {}, createElement: () => element(),

@@ -4,16 +4,9 @@
 // connection that lasted starts the backoff afresh. Time is node's mock clock.
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
+import './page-globals.mjs';
 
 const element = () => ({ hidden: false, dataset: {}, textContent: '' });
-const area = () => {
-  const m = new Map();
-  return { getItem: (k) => (m.has(k) ? m.get(k) : null), setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
-};
-globalThis.Node = { ELEMENT_NODE: 1 };
-globalThis.navigator = { languages: ['en'], language: 'en' };
-globalThis.localStorage = area();
-globalThis.sessionStorage = area();
 globalThis.document = {
   body: element(), documentElement: element(),
   querySelector: () => element(), querySelectorAll: () => [], getElementById: () => null,

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tick } from './harness.mjs';
+import './page-globals.mjs';
 
 // Elements by id: each records its click handler; #live records what is announced.
 const byId = new Map();
@@ -24,11 +25,6 @@ const element = (id) => {
 };
 const announced = [];
 const live = { set textContent(text) { if (text) announced.push(text); } };
-const storage = () => ({ getItem: () => null, setItem() {}, removeItem() {} });
-globalThis.Node = { ELEMENT_NODE: 1 };
-globalThis.navigator = { languages: ['en'], language: 'en' };
-globalThis.localStorage = storage();
-globalThis.sessionStorage = storage();
 globalThis.document = {
   querySelector: (sel) => element(sel.replace(/^#/, '')), querySelectorAll: () => [],
   getElementById: (id) => (id === 'live' ? live : null),
