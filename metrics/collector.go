@@ -88,6 +88,7 @@ func NewCollector(src Sources) *Collector {
 			labelled{"host_key", func(s *snapshot) float64 { return float64(s.server.WrongHostKeys) }}),
 		counter("guesses_throttled_total", "Guesses at secrets the throttle refused without checking them.", func(s *snapshot) uint64 { return s.server.GuessesThrottled }),
 		counter("resumes_delayed_total", "Resumes of a dropped membership held back (at most 10 s) because that membership had resumed more than 5 times lately; a steady rate is a member reconnecting in a loop.", func(s *snapshot) uint64 { return s.server.ResumesDelayed }),
+		counter("knocks_limited_total", "Knocks (joins) refused with too_many_attempts because their address knocked more often than one every 2 s after a burst of -max-conns-per-addr; a steady rate is someone knocking and leaving in a loop.", func(s *snapshot) uint64 { return s.server.KnocksLimited }),
 		gauge("tracks_published", "Media tracks being published.", func(s *snapshot) float64 { return float64(s.media.TracksPublished) }),
 		gauge("publish_connections", "Publish connections open (members who never sent anything have none).", func(s *snapshot) float64 { return float64(s.media.PublishConnections) }),
 		counter("packets_forwarded_total", "RTP packets written to subscribers, retransmissions included.", func(s *snapshot) uint64 { return s.media.PacketsForwarded }),

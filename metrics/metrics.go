@@ -23,6 +23,8 @@ type Server struct {
 	GuessesThrottled                                           uint64
 	// Resumes that waited: their membership had resumed too often lately.
 	ResumesDelayed uint64
+	// Knocks refused: their address knocked too often.
+	KnocksLimited uint64
 	// Connections to the web port closed at accept by its bounds (cmd/conclave).
 	WebConnsRefused uint64
 	// Accepts on the web port that failed for want of descriptors or memory and were

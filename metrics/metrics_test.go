@@ -29,7 +29,7 @@ func (n turnAllocs) TCPAcceptFailed() uint64 { return uint64(n) + 3 }
 func sources(turn metrics.TURN) metrics.Sources {
 	return metrics.Sources{
 		Server: func() metrics.Server {
-			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6, ResumesDelayed: 54, WebConnsRefused: 48, WebAcceptFailed: 52}
+			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6, ResumesDelayed: 54, KnocksLimited: 55, WebConnsRefused: 48, WebAcceptFailed: 52}
 		},
 		Media: func() metrics.Media {
 			return metrics.Media{TracksPublished: 11, PublishConnections: 49, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
@@ -102,6 +102,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_wrong_secrets_total", "kind", "host_key", 1, dto.MetricType_COUNTER},
 		{"conclave_guesses_throttled_total", "", "", 6, dto.MetricType_COUNTER},
 		{"conclave_resumes_delayed_total", "", "", 54, dto.MetricType_COUNTER},
+		{"conclave_knocks_limited_total", "", "", 55, dto.MetricType_COUNTER},
 		{"conclave_web_connections_refused_total", "", "", 48, dto.MetricType_COUNTER},
 		{"conclave_accept_failed_total", "listener", "web", 52, dto.MetricType_COUNTER},
 		{"conclave_accept_failed_total", "listener", "ice_tcp", 53, dto.MetricType_COUNTER},

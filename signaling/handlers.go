@@ -242,6 +242,12 @@ func (s *Session) join(env Envelope) *Error {
 	if p.Media != nil {
 		s.media = *p.Media
 	}
+	if ok, retry := s.srv.knocks.allow(s.group, s.srv.clock.Now()); !ok {
+		s.srv.stats.knocksLimited.Add(1)
+		e := errorf(CodeTooManyAttempts, "too many knocks from this network; try again later")
+		e.RetryAfter = retry
+		return e
+	}
 	s.meeting, s.id, s.name, s.joinRef = m, newParticipantID(), name, env.ID
 	if m.e2ee {
 		s.knock.nonce = newKnockNonce() // before the knock: read under the meeting's lock from then on

@@ -126,9 +126,10 @@ type Server struct {
 	maxPerAddr   int
 	addrResolver *addrResolver
 	rooms        RoomStore
-	ice          ICESource // nil: no TURN
-	stats        counters  // monitoring (stats.go)
-	hostTurns    hostTurns // one room creation at a time per host (roomcap.go)
+	ice          ICESource   // nil: no TURN
+	stats        counters    // monitoring (stats.go)
+	hostTurns    hostTurns   // one room creation at a time per host (roomcap.go)
+	knocks       knockLimits // knocks per address group (knocklimit.go)
 
 	// maxParticipants bounds a batch's envelopes; batchReadLimit is the read limit that
 	// lets a member of an end-to-end encrypted meeting send one (batch.go).
@@ -203,6 +204,7 @@ func NewServer(cfg Config) *Server {
 		writeWait:    cfg.WriteTimeout,
 		maxConns:     cfg.MaxConns,
 		maxPerAddr:   cfg.MaxConnsPerAddr,
+		knocks:       knockLimits{burst: float64(cfg.MaxConnsPerAddr)},
 		perAddr:      make(map[string]int),
 		addrResolver: &addrResolver{behindProxy: cfg.TrustForwardedFor, trusted: cfg.TrustedProxies, log: cfg.Logger},
 		rooms:        cfg.Store,

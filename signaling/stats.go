@@ -24,6 +24,8 @@ type Stats struct {
 
 	// Resumes that waited because their membership had resumed too often lately.
 	ResumesDelayed uint64
+	// Knocks refused because their address group knocked too often (knocklimit.go).
+	KnocksLimited uint64
 }
 
 // counters are the server's monotonic counters; each is bumped where it happens.
@@ -31,7 +33,7 @@ type counters struct {
 	refusedFull, refusedAddr, refusedStopping atomic.Uint64
 	wrongPassword, wrongModerator, wrongHost  atomic.Uint64
 	throttled                                 atomic.Uint64
-	resumesDelayed                            atomic.Uint64
+	resumesDelayed, knocksLimited             atomic.Uint64
 }
 
 // countWrong notes one wrong guess answered with code.
@@ -57,6 +59,7 @@ func (s *Server) Stats() Stats {
 		WrongHostKeys:         s.stats.wrongHost.Load(),
 		GuessesThrottled:      s.stats.throttled.Load(),
 		ResumesDelayed:        s.stats.resumesDelayed.Load(),
+		KnocksLimited:         s.stats.knocksLimited.Load(),
 	}
 	s.mu.Lock()
 	st.Websockets = s.conns

@@ -68,7 +68,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				Meetings: s.Meetings, Participants: s.Participants, Waiting: s.Waiting, Websockets: s.Websockets,
 				RefusedServerFull: s.RefusedServerFull, RefusedAddressFull: s.RefusedAddressFull, RefusedShuttingDown: s.RefusedShuttingDown,
 				WrongPasswords: s.WrongPasswords, WrongModeratorSecrets: s.WrongModeratorSecrets, WrongHostKeys: s.WrongHostKeys,
-				GuessesThrottled: s.GuessesThrottled, ResumesDelayed: s.ResumesDelayed, WebConnsRefused: web.Refused(), WebAcceptFailed: web.AcceptFailed(),
+				GuessesThrottled: s.GuessesThrottled, ResumesDelayed: s.ResumesDelayed, KnocksLimited: s.KnocksLimited, WebConnsRefused: web.Refused(), WebAcceptFailed: web.AcceptFailed(),
 			}
 		},
 		Media: func() metrics.Media {

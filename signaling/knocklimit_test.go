@@ -1,0 +1,71 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"testing"
+	"time"
+
+	"conclave/signaling"
+)
+
+// TestKnocksAreRateLimitedPerAddress: one address knocks as many times at once as it
+// may hold connections, then once every two seconds: a knock and leave loop is told to
+// try again later (too_many_attempts with a retry time). Another address knocks as
+// before, and the first one again once the clock has moved on.
+func TestKnocksAreRateLimitedPerAddress(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, MaxConnsPerAddr: 3})
+	mt := srv.createMeetingWith(t, `{}`)
+	srv.joinModerator(t, mt, "Mod")
+	loop := net.ParseIP("127.0.0.2")
+	knockAndLeave := func(from net.IP) (code string, retry time.Duration) {
+		t.Helper()
+		c := srv.dialFrom(t, from)
+		if err := c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Looper"}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for {
+			m, err := c.Next(ctx)
+			if err != nil {
+				t.Fatalf("no answer to the knock: %v", err)
+			}
+			switch m.Type {
+			case "lobby":
+				_ = c.Leave(ctx)
+				c.Close()
+				return "", 0
+			case "error":
+				var p struct {
+					Code         string
+					RetryAfterMs int64
+				}
+				_ = json.Unmarshal(m.Payload, &p)
+				c.Close()
+				return p.Code, time.Duration(p.RetryAfterMs) * time.Millisecond
+			}
+		}
+	}
+	for i := range 3 {
+		if code, _ := knockAndLeave(loop); code != "" {
+			t.Fatalf("knock %d refused: %s", i+1, code)
+		}
+	}
+	code, retry := knockAndLeave(loop)
+	if code != "too_many_attempts" || retry < time.Second || retry > 2*time.Second {
+		t.Fatalf("the fourth knock at once: %q, retry after %v; want too_many_attempts within 2 s", code, retry)
+	}
+	if code, _ := knockAndLeave(net.ParseIP("127.0.0.3")); code != "" {
+		t.Fatalf("another address was refused: %s", code)
+	}
+	clock.Advance(2 * time.Second)
+	if code, _ := knockAndLeave(loop); code != "" {
+		t.Fatalf("a knock two seconds later refused: %s", code)
+	}
+	if code, _ := knockAndLeave(loop); code != "too_many_attempts" {
+		t.Fatalf("the next one at once: %q", code)
+	}
+}
