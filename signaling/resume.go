@@ -320,6 +320,10 @@ func (s *Session) resume(env Envelope) *Error {
 		case <-prev.done:
 		case <-s.closing:
 			return nil
+		case <-s.readDone:
+			return nil
+		case <-s.shutdown:
+			return nil
 		}
 		s.name, s.media = prev.name, prev.media
 		s.askedUnmute, s.askedCamera = prev.askedUnmute, prev.askedCamera
@@ -356,8 +360,9 @@ func (s *Session) resume(env Envelope) *Error {
 }
 
 // sleep waits d on the server's clock, counting the wait in n once its timer is armed
-// (a test that sees the count may move the clock); false when the connection closed
-// meanwhile.
+// (a test that sees the count may move the clock); false when the connection ended
+// meanwhile: the peer closed it (readDone: nothing closes s.closing while the owner
+// sleeps), the server cut it, or the server is shutting down.
 func (s *Session) sleep(d time.Duration, n *atomic.Uint64) bool {
 	done := make(chan struct{})
 	stop := s.srv.clock.AfterFunc(d, func() { close(done) })
@@ -367,8 +372,10 @@ func (s *Session) sleep(d time.Duration, n *atomic.Uint64) bool {
 	case <-done:
 		return true
 	case <-s.closing:
-		return false
+	case <-s.readDone:
+	case <-s.shutdown:
 	}
+	return false
 }
 
 // parkCommand adds c to the moderator commands kept for a parked member, once: an

@@ -627,8 +627,9 @@ func TestParkedMemberKeepsEachCommandOnce(t *testing.T) {
 
 // TestResumesAreRateLimited: a membership resumes five times at once, then once every
 // 10 s: the sixth resume waits, its secret unspent and the connection it would replace
-// untouched, and goes through once the clock has moved on. One whose connection closes
-// while it waits changes nothing: the same secret still brings the member back.
+// untouched. One whose connection closes while it waits changes nothing, also once its
+// wait is over: the same secret still brings the member back, and one that waits goes
+// through once the clock has moved on.
 func TestResumesAreRateLimited(t *testing.T) {
 	f := newResumeFixture(t)
 	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
@@ -655,17 +656,33 @@ func TestResumesAreRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	delayed(1)
+	open := f.srv.sig.Stats().Websockets
 	quitter.Close()
-	// The live connection was not replaced: it still chats, and the moderator hears it.
+	eventually(t, "the server to see the closed socket", func() bool { return f.srv.sig.Stats().Websockets < open })
+	// Its wait over, the closed one takes nothing: the live connection still chats, and
+	// the moderator hears it.
+	f.clock.Advance(10 * time.Second)
 	if _, err := c.Send("chat", map[string]string{"text": "still here"}); err != nil {
 		t.Fatal(err)
 	}
 	expectType(t, c, "chat")
 	expectType(t, f.mod, "chat")
+	for _, m := range c.All() {
+		if m.Type == "bye" {
+			t.Fatalf("a resume whose socket had closed replaced the connection: %s", m.Payload)
+		}
+	}
 
-	// Another waits too, and gets its welcome once the clock has moved 10 s.
+	// The 10 s gave the membership one resume: the member's own secret takes it at once.
+	back := f.resume(t, id, sec)
+	if m := expectType(t, c, "bye"); !jsonHas(m.Payload, "replaced") {
+		t.Fatalf("old connection: %s", m.Payload)
+	}
+	expectType(t, f.mod, "participant_resumed")
+
+	// The next waits, and gets its welcome once the clock has moved 10 s more.
 	next := f.srv.dial(t)
-	if err := next.SendResume(f.meeting.MeetingID, id, sec, nil); err != nil {
+	if err := next.SendResume(f.meeting.MeetingID, id, resumedWelcome(t, back).ResumeSecret, nil); err != nil {
 		t.Fatal(err)
 	}
 	delayed(2)
@@ -678,8 +695,4 @@ func TestResumesAreRateLimited(t *testing.T) {
 	if w := resumedWelcome(t, next); !w.Resumed || w.ParticipantID != id {
 		t.Fatalf("welcome %+v, want the resumed membership %s", w, id)
 	}
-	if m := expectType(t, c, "bye"); !jsonHas(m.Payload, "replaced") {
-		t.Fatalf("old connection: %s", m.Payload)
-	}
-	expectType(t, f.mod, "participant_resumed")
 }
