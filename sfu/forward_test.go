@@ -230,3 +230,31 @@ func newTestUpTrack() *upTrack {
 	up.layers[0].Store(l)
 	return up
 }
+
+// TestLongSegmentKeepsForwarding: a simulcast subscription that stays on one layer past
+// half the sequence number space (32768 packets, two minutes of a 720p layer) goes on
+// sending every packet, numbered on without a jump; a NACK for a packet sent lately
+// still finds it.
+func TestLongSegmentKeepsForwarding(t *testing.T) {
+	d, q, w := newWriterSub(&forwarder{cur: 0, segs: []segment{{layer: 0, open: true, inStart: 1, seqOff: 7}}})
+	const n = 70000 // past the wrap of the publisher's sequence numbers too
+	for s := 1; s <= n; s++ {
+		seq := uint16(s)
+		q.write(sendItem{d: d, p: &packet{header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000},
+			payload: []byte{0x10, 0x01, 0x00}}}, false)
+	}
+	got := w.got()
+	if len(got) != n {
+		t.Fatalf("%d of %d packets sent; the last sent was %d", len(got), n, got[len(got)-1].SequenceNumber)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].SequenceNumber != got[i-1].SequenceNumber+1 {
+			t.Fatalf("packet %d numbered %d after %d", i, got[i].SequenceNumber, got[i-1].SequenceNumber)
+		}
+	}
+	last := got[len(got)-1].SequenceNumber
+	want := uint16(n % 65536)
+	if layer, in, ok := d.mapSent(last - 100); !ok || layer != 0 || in != want-100 {
+		t.Fatalf("a NACK for a packet sent lately maps to layer %d, %d, %v; want 0, %d", layer, in, ok, want-100)
+	}
+}

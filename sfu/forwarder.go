@@ -23,6 +23,10 @@ import (
 // caches' second.
 const maxSegments = 32
 
+// segmentSlide is how far an open segment's sequence numbers run past its start before
+// the start moves up behind them (rewrite), by half of it.
+const segmentSlide = 0x4000
+
 // switchKeyframeRetry is how often a subscription waiting for a keyframe of the layer
 // it switches to asks again while that layer's packets come without one. Each layer's
 // keyframeThrottle merges the requests of all subscriptions.
@@ -127,6 +131,14 @@ func (d *downTrack) rewrite(h *rtp.Header, p *packet) ([]byte, bool) {
 			return nil, false
 		}
 		seg = d.switchTo(p, desc)
+	} else if seg.open && int16(seq-seg.inStart) >= segmentSlide {
+		// A segment is found by sequence numbers within half the number space of its
+		// start: one sent for 32768 packets (two minutes of a 720p layer) without a
+		// switch would have found nothing from then on and frozen the picture. Its
+		// start follows what is sent; NACKs for packets that far back find no cache.
+		d.mu.Lock()
+		seg.inStart = seq - segmentSlide/2
+		d.mu.Unlock()
 	}
 	h.SequenceNumber = seq + seg.seqOff
 	h.Timestamp = p.header.Timestamp + seg.tsOff
