@@ -302,12 +302,13 @@ func (d *downTrack) readRTCP() {
 
 // handleRTCP serves one compound RTCP packet from the subscriber.
 func (d *downTrack) handleRTCP(pkts []rtcp.Packet) {
+	budget := maxNackedPerDatagram
 	for _, pkt := range pkts {
 		switch pkt := pkt.(type) {
 		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 			d.keyframeRequest()
 		case *rtcp.TransportLayerNack:
-			d.answerNack(pkt)
+			d.answerNack(pkt, &budget)
 		}
 	}
 }
@@ -337,15 +338,17 @@ func (d *downTrack) keyframeRequest() {
 	}
 }
 
-// maxNackedPerPacket bounds the sequence numbers one NACK is answered for: more than
-// the packet caches hold of a stream at these rates (about a second), where a NACK
-// that fills a datagram names some six thousand, each a lock and a search of the
-// segments, which a subscriber could send as fast as it likes.
-const maxNackedPerPacket = 512
+// maxNackedPerDatagram bounds the sequence numbers the NACKs of one datagram are
+// answered for, however many NACK packets it holds: more than the packet caches hold
+// of a stream at these rates (about a second), where a datagram of NACKs names some
+// six thousand, each a lock and a search of the segments, which a subscriber could send
+// as fast as it likes.
+const maxNackedPerDatagram = 512
 
-// answerNack queues the asked-for packets that are still cached as retransmissions.
+// answerNack queues the asked-for packets that are still cached as retransmissions,
+// taking each sequence number asked for from budget (the datagram's: it stops at 0).
 // A NACK answered in full lets the next keyframe request wait for the repair.
-func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack) {
+func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack, budget *int) {
 	st := d.up.stats
 	st.nacks.Add(1)
 	if ctlWant(d.ctl.Load()) < 0 {
@@ -353,11 +356,12 @@ func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack) {
 	}
 	asked, resent := 0, uint64(0)
 	for _, pair := range pkt.Nacks {
-		if asked >= maxNackedPerPacket {
+		if *budget <= 0 {
 			break
 		}
 		for _, seq := range pair.PacketList() {
 			asked++
+			*budget--
 			// The subscriber names the sequence numbers it was sent: find the layer
 			// and the publisher's number they were rewritten from.
 			layer, in, ok := d.mapSent(seq)

@@ -205,7 +205,10 @@ func (e *estimator) onFeedback(fb *rtcp.TransportLayerCC) {
 	}
 	e.lastRef = fb.ReferenceTime
 	arrival := e.ref * 64_000 // µs
-	seq, left, deltas := fb.BaseSequenceNumber, int(fb.PacketStatusCount), fb.RecvDeltas
+	// At most the ring's worth of statuses: no more can match a packet sent, and a
+	// feedback that claims 65535 in a few run-length chunks would otherwise cost 65535
+	// steps of the socket reader, which reads every publisher's media too.
+	seq, left, deltas := fb.BaseSequenceNumber, min(int(fb.PacketStatusCount), estRing), fb.RecvDeltas
 	visit := func(sym uint16) bool {
 		if left == 0 {
 			return false

@@ -292,10 +292,10 @@ func TestLossTrackerRetryFollowsRepairs(t *testing.T) {
 	}
 }
 
-// TestNackAnsweredForABoundedCount: a NACK that fills its datagram with pairs naming
-// the same cached packets thousands of times is answered for at most
-// maxNackedPerPacket of them (and the pair that crosses it): each is a lock and a
-// search, and a subscriber may send such NACKs as fast as it likes.
+// TestNackAnsweredForABoundedCount: NACKs that fill their datagram with pairs naming
+// the same cached packets thousands of times, in one NACK packet or in ten, are
+// answered for at most maxNackedPerDatagram of them (and the pair that crosses it):
+// each is a lock and a search, and a subscriber may send such NACKs as fast as it likes.
 func TestNackAnsweredForABoundedCount(t *testing.T) {
 	up := newTestUpTrack()
 	w := &recordingWriter{block: make(chan struct{}), entered: make(chan struct{}, 1024)}
@@ -304,14 +304,21 @@ func TestNackAnsweredForABoundedCount(t *testing.T) {
 	for i := 0; i < 17; i++ {
 		up.layer(0).cache.put(&packet{header: rtp.Header{SequenceNumber: uint16(200 + i)}, payload: make([]byte, 500)})
 	}
-	nack := &rtcp.TransportLayerNack{}
-	for range 360 { // 17 sequence numbers each: 6,120 in 1,452 bytes
-		nack.Nacks = append(nack.Nacks, rtcp.NackPair{PacketID: 200, LostPackets: 0xffff})
-	}
-	d.handleRTCP([]rtcp.Packet{nack})
 	st := up.stats
-	answered := st.retransmissions.Load() + st.retransmissionsDropped.Load()
-	if answered < maxNackedPerPacket || answered > maxNackedPerPacket+16 {
-		t.Fatalf("%d of %d named packets answered, want %d (and the rest of a pair)", answered, 17*len(nack.Nacks), maxNackedPerPacket)
+	for _, split := range []int{1, 10} {
+		before := st.retransmissions.Load() + st.retransmissionsDropped.Load()
+		var pkts []rtcp.Packet
+		for range split { // 17 sequence numbers a pair: 6,120 in 1,452 bytes
+			nack := &rtcp.TransportLayerNack{}
+			for range 360 / split {
+				nack.Nacks = append(nack.Nacks, rtcp.NackPair{PacketID: 200, LostPackets: 0xffff})
+			}
+			pkts = append(pkts, nack)
+		}
+		d.handleRTCP(pkts)
+		answered := st.retransmissions.Load() + st.retransmissionsDropped.Load() - before
+		if answered < maxNackedPerDatagram || answered > maxNackedPerDatagram+16 {
+			t.Fatalf("in %d NACK packets: %d of 6120 named packets answered, want %d (and the rest of a pair)", split, answered, maxNackedPerDatagram)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"encoding/binary"
+	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -135,12 +137,42 @@ func (in *rtcpIn) serve(b []byte) error {
 	if !in.seen.Load() && !in.seen.Swap(true) && in.p.own != nil {
 		in.p.own.rtcpSeen()
 	}
+	if feedbackStatuses(plain) > maxFeedbackStatuses {
+		return errFeedbackTooLong
+	}
 	pkts, err := rtcp.Unmarshal(plain)
 	if err != nil {
 		return err
 	}
 	in.p.serveRTCP(pkts)
 	return nil
+}
+
+// maxFeedbackStatuses bounds the packet statuses the transport-cc feedback of one
+// datagram may claim. A browser's feedback reports the packets of tens of
+// milliseconds; Pion's parser makes room for every status a packet claims (65535 in 40
+// bytes of run-length chunks) before it finds the deltas missing, on the socket reader
+// that reads every publisher's media too.
+const maxFeedbackStatuses = 4096
+
+var errFeedbackTooLong = errors.New("sfu: transport-cc feedback claims too many packets")
+
+// feedbackStatuses is the sum of the packet status counts of the transport-cc feedback
+// packets (RTPFB, FMT 15) in the compound RTCP packet b; it reads the headers only
+// and stops at the first that does not fit.
+func feedbackStatuses(b []byte) int {
+	n := 0
+	for len(b) >= 4 {
+		size := 4 * (int(binary.BigEndian.Uint16(b[2:4])) + 1)
+		if size > len(b) {
+			break
+		}
+		if b[1] == 205 && b[0]&0x1f == 15 && size >= 16 {
+			n += int(binary.BigEndian.Uint16(b[14:16]))
+		}
+		b = b[size:]
+	}
+	return n
 }
 
 // serveRTCP serves a subscriber's compound RTCP packet: transport-cc feedback to the
@@ -150,6 +182,7 @@ func (p *Participant) serveRTCP(pkts []rtcp.Packet) {
 	if est := p.bw.est; est != nil {
 		_ = est.WriteRTCP(pkts, nil)
 	}
+	budget := maxNackedPerDatagram
 	for _, pkt := range pkts {
 		switch pkt := pkt.(type) {
 		case *rtcp.PictureLossIndication:
@@ -164,7 +197,7 @@ func (p *Participant) serveRTCP(pkts []rtcp.Packet) {
 			}
 		case *rtcp.TransportLayerNack:
 			if d := p.downBySSRC(pkt.MediaSSRC); d != nil {
-				d.answerNack(pkt)
+				d.answerNack(pkt, &budget)
 			}
 		}
 	}

@@ -312,3 +312,61 @@ func TestSSRCIndexFollowsBindings(t *testing.T) {
 		t.Fatal("unbinding a did not remove it alone")
 	}
 }
+
+// overlongFeedback is transport-cc feedback in 40 bytes that claims 65535 packets not
+// received, in nine run-length chunks.
+func overlongFeedback() []byte {
+	b := []byte{0x8f, 205, 0, 9, 0, 0, 0, 2, 0, 0, 0, 1, 0, 1, 0xff, 0xff, 0, 0, 1, 0}
+	for range 8 {
+		b = append(b, 0x1f, 0xff) // not received, 8191 times
+	}
+	return append(b, 0x00, 0x07, 0, 0) // 7 more, and padding to a word
+}
+
+// TestOverlongFeedbackIsRefused: a datagram whose transport-cc feedback claims more
+// packets than maxFeedbackStatuses is refused before it is parsed (Pion's parser makes
+// room for every packet claimed), alone or beside honest packets; honest feedback is
+// read.
+func TestOverlongFeedbackIsRefused(t *testing.T) {
+	honest, err := rtcp.Marshal(fuzzFeedback())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := feedbackStatuses(honest); n != 3 {
+		t.Fatalf("honest feedback claims %d statuses, want 3", n)
+	}
+	if n := feedbackStatuses(append(append([]byte(nil), honest...), overlongFeedback()...)); n != 3+65535 {
+		t.Fatalf("a compound packet claims %d statuses, want %d", n, 3+65535)
+	}
+	p := &Participant{downs: map[*upTrack]*downTrack{}}
+	in, err := newRTCPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes rtcpRoutes
+	ap := netip.MustParseAddrPort("127.0.0.1:5000")
+	routes.set(ap, in)
+	sender, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(plain []byte) {
+		t.Helper()
+		b, err := sender.EncryptRTCP(nil, plain, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !routes.take(b, ap) {
+			t.Fatal("not taken")
+		}
+	}
+	send(overlongFeedback())
+	send(append(append([]byte(nil), honest...), overlongFeedback()...))
+	if r, f := routes.read.Load(), routes.refused.Load(); r != 0 || f != 2 {
+		t.Fatalf("read %d, refused %d; want the overlong feedback refused twice", r, f)
+	}
+	send(honest)
+	if r := routes.read.Load(); r != 1 {
+		t.Fatalf("honest feedback: read %d", r)
+	}
+}
