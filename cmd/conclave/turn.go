@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"conclave/sfu"
@@ -94,7 +95,7 @@ func turnRelayIP(t turnOptions, publicIPs []string) (netip.Addr, error) {
 		return netip.ParseAddr(t.publicIP)
 	}
 	for _, s := range publicIPs {
-		if ip, err := netip.ParseAddr(s); err == nil {
+		if ip, err := announcedIP(s); err == nil {
 			return ip, nil
 		}
 	}
@@ -106,6 +107,13 @@ func turnRelayIP(t turnOptions, publicIPs []string) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, errors.New("TURN needs the address browsers reach it at: set -turn-public-ip (or -public-ip)")
+}
+
+// announcedIP is the address a -public-ip entry announces: the entry, or the external
+// half of an external/internal pair.
+func announcedIP(s string) (netip.Addr, error) {
+	ext, _, _ := strings.Cut(s, "/")
+	return netip.ParseAddr(ext)
 }
 
 // sfuPeers are the SFU's media addresses a relay may send to: its UDP port at the
@@ -120,7 +128,7 @@ func sfuPeers(mediaUDP net.Addr, publicIPs []string, relayIP netip.Addr, loopbac
 	bound = netip.AddrPortFrom(bound.Addr().Unmap(), port)
 	var ips []netip.Addr
 	for _, s := range publicIPs {
-		if ip, err := netip.ParseAddr(s); err == nil {
+		if ip, err := announcedIP(s); err == nil {
 			ips = append(ips, ip)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,7 @@ func TestTURNRelayIP(t *testing.T) {
 	}{
 		{turnOptions{udp: ":3478", publicIP: "203.0.113.7"}, []string{"198.51.100.1"}, "203.0.113.7"},
 		{turnOptions{udp: ":3478"}, []string{"198.51.100.1"}, "198.51.100.1"},
+		{turnOptions{udp: ":3478"}, []string{"198.51.100.1/10.0.0.5"}, "198.51.100.1"}, // external/internal
 		{turnOptions{udp: "127.0.0.1:3478"}, nil, "127.0.0.1"},
 	} {
 		got, err := turnRelayIP(c.opts, c.public)
@@ -74,6 +76,10 @@ func TestSFUPeersAreTheMediaPort(t *testing.T) {
 		if !want[p.String()] {
 			t.Fatalf("peers %v", peers)
 		}
+	}
+	paired, err := sfuPeers(&net.UDPAddr{IP: net.ParseIP("10.0.0.5"), Port: 10000}, []string{"203.0.113.7/10.0.0.5"}, netip.MustParseAddr("203.0.113.7"), false)
+	if err != nil || !slices.Contains(paired, netip.MustParseAddrPort("203.0.113.7:10000")) {
+		t.Fatalf("peers %v (%v) lack the external half of an external/internal -public-ip", paired, err)
 	}
 	if _, err := sfuPeers(media, nil, netip.MustParseAddr("127.0.0.1"), false); err == nil {
 		t.Fatal("a loopback SFU without -loopback has a relay peer")

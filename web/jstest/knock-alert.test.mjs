@@ -53,3 +53,23 @@ test('knocks in a loop chime at most once per ALERT_GAP_MS; one that came meanwh
   alert.update([]);
   alert.reset();
 });
+
+test('a knock the gap held back is still alerted across a reconnect', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
+  const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
+  let chimes = 0;
+  alert.chime = () => chimes++;
+  const k = (id) => ({ participantId: id });
+  alert.update([k('p-1')]); // chimes
+  mock.timers.tick(1000);
+  alert.update([k('p-1'), k('p-2')]); // held back by the gap
+  mock.timers.tick(1000);
+  alert.reset(); // the connection drops; a new session attaches
+  alert.update([k('p-1'), k('p-2')]); // the resumed session's waiting list
+  mock.timers.tick(ALERT_GAP_MS);
+  assert.equal(chimes, 2, 'p-2 knocked and was never alerted');
+  mock.timers.tick(ALERT_GAP_MS);
+  assert.equal(chimes, 2, 'alerted twice');
+  alert.update([]);
+});

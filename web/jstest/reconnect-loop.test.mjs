@@ -103,3 +103,32 @@ test('a drop soon after joining still waits out the outage before giving up', as
     mock.timers.reset();
   }
 });
+
+test('a flapping network keeps its membership while each outage is short', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  try {
+    let gaveUp = null;
+    let welcomes = 0;
+    const reconnect = new Reconnect({
+      attempt: () => { welcomes++; reconnect.remember('p-alice', 'y'.repeat(43)); reconnect.joined(); },
+      giveUp: (kind) => { gaveUp = kind; },
+    });
+    reconnect.remember('p-alice', 'y'.repeat(43));
+    reconnect.joined();
+    const run = async (ms) => { for (let t = 0; t < ms; t += 50) { mock.timers.tick(50); await flush(); } };
+    await run(60000);
+    for (let i = 0; i < 6 && !gaveUp; i++) {
+      serverUp = false; // a 4 s outage, then a connection of some 20 s
+      assert.equal(reconnect.dropped(), true);
+      await run(4000);
+      serverUp = true;
+      await run(18000);
+    }
+    assert.equal(gaveUp, null, `gave up (${gaveUp}) after ${welcomes} resumes; every outage was 4 s`);
+    assert.ok(welcomes >= 5, `${welcomes} resumes`);
+    reconnect._stop();
+  } finally {
+    serverUp = true;
+    mock.timers.reset();
+  }
+});

@@ -50,6 +50,7 @@ export class KnockAlert {
   constructor(deps) {
     this.deps = deps;
     this.seen = new Set(); // ids already announced in this session
+    this.due = new Set(); // ids knocked and waiting, not alerted yet (ALERT_GAP_MS)
     this.count = 0;
     this.ctx = null;
     this.sleepTimer = 0;
@@ -107,13 +108,16 @@ export class KnockAlert {
       return;
     }
     const ids = (Array.isArray(list) ? list : []).map((w) => w && w.participantId).filter((id) => typeof id === 'string');
-    const fresh = ids.filter((id) => !this.seen.has(id));
-    this.seen = new Set(ids);
+    // Knocks not alerted yet (the gap held them back) stay due while they wait, also
+    // across a reconnect, whose waiting list has them as seen.
+    const waiting = new Set(ids);
+    for (const id of ids) if (!this.seen.has(id)) this.due.add(id);
+    for (const id of this.due) if (!waiting.has(id)) this.due.delete(id);
+    this.seen = waiting;
     this.count = ids.length;
     this._title();
     this.renderControls();
-    if (fresh.length === 0) return;
-    this._alert();
+    if (this.due.size > 0) this._alert();
   }
 
   /** _alert chimes and notifies, at most once per ALERT_GAP_MS; one due meanwhile waits. */
@@ -123,11 +127,12 @@ export class KnockAlert {
       if (!this.alertTimer) {
         this.alertTimer = setTimeout(() => {
           this.alertTimer = 0;
-          if (this.count > 0 && this.deps.isModerator()) this._alert();
+          if (this.due.size > 0 && this.deps.isModerator()) this._alert();
         }, wait);
       }
       return;
     }
+    this.due.clear();
     this.lastAlert = Date.now();
     if (this.soundOn) this.chime();
     if (document.hidden) this._notify();
@@ -139,8 +144,6 @@ export class KnockAlert {
    * waits, so the waiting list a resumed session gets again must not chime for them anew.
    */
   reset() {
-    clearTimeout(this.alertTimer);
-    this.alertTimer = 0;
     this.count = 0;
     this._title();
     this.renderControls();

@@ -83,11 +83,11 @@
  *              Participant actions: open #btn-people, then click
  *              .participant-menu[data-participant-id="<id>"]; the menu that opens holds
  *              buttons [data-action="<action>"][data-participant-id="<id>"] (they exist
- *              only while that menu is open) with action ∈ ask_unmute, mute_microphone,
- *              mute_camera, stop_screen_share (only while that person shares),
- *              make_presenter (role participant) / remove_presenter (role presenter),
- *              make_moderator / remove_moderator (by role), send_to_lobby, remove
- *              (asks first: click #confirm-ok).
+ *              only while that menu is open) with action ∈ mute_microphone, ask_unmute,
+ *              mute_camera, stop_screen_share (disabled unless that person shares),
+ *              make_presenter (disabled for moderators) / remove_presenter (role
+ *              presenter), make_moderator / remove_moderator (by role), send_to_lobby,
+ *              remove (asks first: click #confirm-ok). Each keeps its place.
  *              #btn-settings (top bar) opens #settings-panel: checkboxes #setting-lock,
  *              #setting-lobby, #setting-screenshare, #setting-unmute, #setting-chat (a
  *              change is sent at once; they always show the last `settings`),

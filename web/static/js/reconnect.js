@@ -19,10 +19,10 @@ import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from './re
 /** How long attempts go on while the server cannot be reached (its grace is 60 s). */
 const GIVE_UP_MS = 90000;
 /**
- * How long a connection must have lasted for its drop to start the backoff and the
- * give-up clock afresh. A server that welcomes each resume and drops it at once (a
- * hostile one, or one cutting a client too slow for its queue) otherwise had the page
- * resume every 250 ms for as long as it went on.
+ * How long a connection must have lasted for its drop to start the backoff afresh. A
+ * server that welcomes each resume and drops it at once (a hostile one, or one cutting
+ * a client too slow for its queue) otherwise had the page resume every 250 ms for as
+ * long as it went on.
  */
 const STABLE_MS = 30000;
 /** How long an ICE restart over the live websocket may take before a resume. */
@@ -115,13 +115,11 @@ export class Reconnect {
     if (!resume) return false;
     if (!this.active) {
       this.active = true;
-      // A drop soon after the last welcome goes on with the backoff and the give-up
-      // clock of the drops before it; the first drop of a streak starts both.
-      const stable = !this.backAt || Date.now() - this.backAt >= STABLE_MS;
-      if (stable || !this.since) {
-        this.tries = 0;
-        this.since = Date.now();
-      }
+      // A drop soon after the last welcome goes on with the backoff of the drops
+      // before it. The give-up clock starts at every drop: the server keeps the
+      // membership for its grace from each drop, however often it came back between.
+      if (!this.backAt || Date.now() - this.backAt >= STABLE_MS) this.tries = 0;
+      this.since = Date.now();
       this._show(true);
       announce(t('reconnect.title'));
     }
@@ -166,7 +164,6 @@ export class Reconnect {
   /** joined: an attempt got its welcome (or a fresh join did). */
   joined() {
     if (this.active) announce(t('reconnect.back'));
-    else this.since = 0; // a fresh join: no streak of drops before it
     this.backAt = Date.now();
     this._stop();
   }
