@@ -2,7 +2,10 @@
 // One LocalMedia lives from the pre-join screen to the end of the meeting.
 // Nothing here is persisted: device choices live in memory only.
 // With background blur on, cameraTrack is the blurred track (blur.js applyBlur) and
-// stopping it also stops the camera behind it.
+// stopping it also stops the camera behind it. The camera's own track is never
+// cameraTrack: it waits aside (pendingCamera) until its blurred one is there, which can
+// take a minute, so that nothing that reads cameraTrack meanwhile (a publish
+// connection opened by an unmute, a join) sends the unblurred picture.
 
 import { applyBlur } from './blur.js';
 
@@ -39,6 +42,7 @@ export class LocalMedia {
   constructor() {
     this.micTrack = null;
     this.cameraTrack = null;
+    this.pendingCamera = null; // the camera's own track while its blurred one starts
     this.screenTrack = null;
     this.micDeviceId = '';
     this.cameraDeviceId = '';
@@ -78,7 +82,8 @@ export class LocalMedia {
         video: camera ? this._cameraConstraints() : false,
       });
       for (const track of stream.getTracks()) this._adopt(track);
-      if (camera) errors.camera = await this._blurCamera().then(() => null, (e) => e);
+      const raw = stream.getVideoTracks()[0];
+      if (camera && raw) errors.camera = await this._blurCamera(raw).then(() => null, (e) => e);
       return errors;
     } catch (err) {
       if (!(mic && camera)) {
@@ -125,15 +130,18 @@ export class LocalMedia {
   async startCamera(deviceId = this.cameraDeviceId) {
     this.stopCamera();
     const stream = await navigator.mediaDevices.getUserMedia({ video: this._cameraConstraints(deviceId) });
-    this._adopt(stream.getVideoTracks()[0]);
-    await this._blurCamera();
+    const raw = stream.getVideoTracks()[0];
+    this._adopt(raw);
+    await this._blurCamera(raw);
     return this.cameraTrack;
   }
 
-  /** stopCamera stops the camera track, which turns the camera light off. */
+  /** stopCamera stops the camera track (and one still starting), which turns the camera light off. */
   stopCamera() {
     if (this.cameraTrack) this.cameraTrack.stop();
+    if (this.pendingCamera) this.pendingCamera.stop();
     this.cameraTrack = null;
+    this.pendingCamera = null;
   }
 
   /** startScreen asks the user for a screen, window or tab. */
@@ -175,21 +183,30 @@ export class LocalMedia {
       track.enabled = !this.micMuted;
       this.micDeviceId = track.getSettings().deviceId || this.micDeviceId;
     } else {
-      this.cameraTrack = track;
+      if (this.pendingCamera && this.pendingCamera !== track) this.pendingCamera.stop();
+      this.pendingCamera = track; // cameraTrack once blurred (_blurCamera)
       this.cameraDeviceId = track.getSettings().deviceId || this.cameraDeviceId;
     }
   }
 
-  // _blurCamera swaps the camera track for its blurred version when blur is on; if
-  // blur cannot run, the camera is stopped and the error says so.
-  async _blurCamera() {
-    const raw = this.cameraTrack;
+  // _blurCamera makes raw, the camera's own track, cameraTrack: as it is with blur off,
+  // else its blurred version once that runs. If blur cannot run, the camera is stopped
+  // and the error says so; if the camera was stopped or replaced meanwhile, raw (and
+  // what came of it) is stopped.
+  async _blurCamera(raw) {
     try {
       const track = await applyBlur(raw);
-      if (this.cameraTrack === raw) this.cameraTrack = track;
-      else if (track !== raw) track.stop(); // replaced meanwhile
+      if (this.pendingCamera === raw) {
+        this.pendingCamera = null;
+        if (this.cameraTrack && this.cameraTrack !== track) this.cameraTrack.stop();
+        this.cameraTrack = track;
+      } else {
+        track.stop();
+        raw.stop();
+      }
     } catch (err) {
-      if (this.cameraTrack === raw) this.cameraTrack = null;
+      if (this.pendingCamera === raw) this.pendingCamera = null;
+      raw.stop();
       throw err;
     }
   }
