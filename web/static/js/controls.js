@@ -45,7 +45,9 @@ export class Controls {
         toast(t(MUTED_BY_MODERATOR), { kind: 'error' });
         return;
       }
-      if (!media.micTrack) {
+      // A track that ended (a headset unplugged, a Bluetooth link dropped) is no
+      // microphone: flipping its mute flag turned nothing on, click after click.
+      if (!media.micTrack || media.micTrack.readyState !== 'live') {
         try {
           const track = await media.startMic();
           media.setMicMuted(false);

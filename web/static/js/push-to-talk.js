@@ -47,11 +47,12 @@ export class PushToTalk {
     event.preventDefault();
     this.holding = true;
     document.body.dataset.pushToTalk = 'on';
-    if (this.media.micTrack) {
+    if (this.media.micTrack && this.media.micTrack.readyState === 'live') {
       this.media.setMicMuted(false);
       this._changed();
     } else {
-      // The microphone was never opened: open it (muting later keeps it open).
+      // The microphone was never opened, or its track ended: open it (muting later
+      // keeps it open).
       this.controls.toggleMic();
     }
     this.unmuted();
@@ -59,7 +60,9 @@ export class PushToTalk {
   }
 
   _up(event) {
-    if (!this.holding || !this._isSpace(event)) return;
+    // Space let go, whatever modifier is down by then (Ctrl+E while talking): held
+    // to the modifier test of keydown, the release was missed and the mic stayed open.
+    if (!this.holding || (event.code !== 'Space' && event.key !== ' ')) return;
     event.preventDefault();
     this.release();
   }
