@@ -123,6 +123,9 @@ export class Prejoin {
     this.joinBtn.disabled = true;
     try {
       await this.ready;
+      // A camera still opening (a device chosen, the button, blur starting) first: the
+      // join says whether the camera is on, and the meeting sends what it says.
+      while (this.cameraBusy) await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {
       this.busy = false;
       this._updateJoin();
@@ -298,16 +301,22 @@ export class Prejoin {
     }
   }
 
+  // One camera operation at a time (cameraBusy, as the camera button): a click on the
+  // button while a chosen camera opened was taken as "off", and the camera opened on.
   async _chooseCamera() {
     const id = this.camSelect.value;
+    while (this.cameraBusy) await new Promise((resolve) => setTimeout(resolve, 50));
     if (!this.wantCamera) {
       this.media.cameraDeviceId = id;
       return;
     }
+    this.cameraBusy = true;
     try {
       await this.media.startCamera(id);
     } catch (err) {
       toast(describeMediaError(err, 'camera'), { kind: 'error' });
+    } finally {
+      this.cameraBusy = false;
     }
     this._preview();
     this._render();
