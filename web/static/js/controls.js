@@ -19,10 +19,12 @@ export class Controls {
   /**
    * @param {{media: LocalMedia, grid: Grid, session: () => Session|null,
    *          canUnmute?: () => boolean, unmuted?: () => void, canCameraOn?: () => boolean,
-   *          cameraBack?: () => void, onRender?: () => void}} opts
+   *          cameraBack?: () => void, onRender?: () => void, onChanged?: () => void}} opts
+   * onChanged is told after each change of the microphone, camera or screen (by the
+   * person or a moderator), also while no session is live (a reconnect under way).
    */
   constructor({ media, grid, session, canUnmute = () => true, unmuted = () => {},
-    canCameraOn = () => true, cameraBack = () => {}, onRender = () => {} }) {
+    canCameraOn = () => true, cameraBack = () => {}, onRender = () => {}, onChanged = () => {} }) {
     this.media = media;
     this.grid = grid;
     this.session = session;
@@ -31,6 +33,7 @@ export class Controls {
     this.canCameraOn = canCameraOn;
     this.cameraBack = cameraBack;
     this.onRender = onRender;
+    this.onChanged = onChanged;
     // One operation at a time per control. A click while that control is busy
     // is ignored; internal calls (the browser ending a screen share) queue.
     this.ops = { mic: Promise.resolve(), camera: Promise.resolve(), screen: Promise.resolve() };
@@ -251,6 +254,7 @@ export class Controls {
   _changed() {
     const s = this._live();
     if (s) s.sendMediaState();
+    this.onChanged();
     this.render();
   }
 

@@ -662,6 +662,7 @@ async function main() {
       lobbyScreen.render();
       if (live() && session.joined) reconnect.rememberMedia(media);
     },
+    onChanged: () => reconnect.rememberMedia(media, { changed: true }),
   });
   waitingRoom = new WaitingRoom({
     admit: (id) => moderate('admit', { participantId: id }),

@@ -67,9 +67,11 @@ export class Reconnect {
   /**
    * rememberMedia keeps whether this tab's microphone and camera are on, so that a
    * reload brings them back as they were (not both on); kept only while in a meeting.
+   * Mid-reconnect the devices are as before, unless the person changed them (changed):
+   * a camera turned off under the "Reconnecting…" overlay must stay off after a reload.
    */
-  rememberMedia(media) {
-    if (this.active || this.unloading || !this.stored()) return; // mid-reconnect the devices are as before
+  rememberMedia(media, { changed = false } = {}) {
+    if ((this.active && !changed) || this.unloading || !this.stored()) return;
     const value = formatMedia({ mic: media.micOn, camera: media.cameraOn });
     if (tabValue('media') !== value) setTabValue('media', value);
   }
