@@ -53,6 +53,11 @@ export class Controls {
       if (!media.micTrack || media.micTrack.readyState !== 'live') {
         try {
           const track = await media.startMic();
+          if (!this.canUnmute()) {
+            // A moderator muted the microphone while it opened: that mute holds.
+            media.setMicMuted(true);
+            return;
+          }
           media.setMicMuted(false);
           if (s) await s.send('microphone', track);
           if (s && s.speaker) s.speaker.add('self', s.participantId, track);
@@ -110,6 +115,12 @@ export class Controls {
         }
         try {
           const track = await media.startCamera();
+          if (!this.canCameraOn()) {
+            // A moderator turned the camera off while it opened (a prompt, a slow
+            // device, blur starting): that stop holds, and it is not undone here.
+            media.stopCamera();
+            return;
+          }
           if (s) await s.send('camera', track);
           this.cameraBack();
         } catch (err) {

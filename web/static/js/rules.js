@@ -111,8 +111,9 @@ export class MeetingRules {
   /** refused explains an `error` not_allowed / unknown_participant. */
   refused(code, type) {
     const s = this._live();
-    if (code === 'not_allowed' && type === 'media_state' && this.cameraOffByModerator && this.deps.media.cameraOn) {
-      // The server keeps the camera off after a moderator's mute.
+    if (code === 'not_allowed' && type === 'media_state' && this.cameraOffByModerator) {
+      // The server keeps the camera off after a moderator's mute (the camera may be
+      // off here already: a stop that came while it opened); not the microphone's.
       this.askedCamera = false;
       this.deps.controls().forceCameraOff();
       toast(t(CAMERA_OFF_BY_MODERATOR), { kind: 'error' });
