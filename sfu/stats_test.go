@@ -38,9 +38,10 @@ func TestNACKCounters(t *testing.T) {
 	if n := s.retransmissions.Load(); n != 2 {
 		t.Errorf("retransmissions %d, want 2", n)
 	}
-	// The writer counts a packet just after writing it: wait for the count, bounded.
+	// The writer counts a packet just after writing it, its bytes after the packet:
+	// wait for both counts, bounded (under load the packets' count was seen first).
 	q := d.sub.out
-	for deadline := time.Now().Add(5 * time.Second); q.forwarded.Load() < 2 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(5 * time.Second); (q.forwarded.Load() < 2 || q.bytes.Load() < 8) && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	if n := q.forwarded.Load(); n != 2 {
