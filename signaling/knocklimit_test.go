@@ -68,4 +68,11 @@ func TestKnocksAreRateLimitedPerAddress(t *testing.T) {
 	if code, _ := knockAndLeave(loop); code != "too_many_attempts" {
 		t.Fatalf("the next one at once: %q", code)
 	}
+	// A moderator with its secret comes in from that address all the same.
+	host := srv.dialFrom(t, loop)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := host.JoinWith(ctx, map[string]any{"meetingId": mt.MeetingID, "name": "Host", "moderatorSecret": mt.ModeratorSecret}); err != nil {
+		t.Fatalf("the moderator was held back by the knocks of its address: %v", err)
+	}
 }

@@ -1,7 +1,9 @@
 // A moderator turns the camera off while the person's camera is opening (a permission
 // prompt, a slow device, blur starting): the camera stays off, the moderator's stop
 // holds (the camera cannot be turned on again against the settings), and the
-// microphone, which nobody muted, stays on.
+// microphone, which nobody muted, stays on. A refused media_state is the camera's stop
+// only if it turned the camera on: later, one that turned the microphone on is the
+// microphone's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, gum, releaseGum } from './media-standins.mjs';
@@ -42,12 +44,20 @@ test("mute_camera during a camera start: the stop holds, the microphone stays on
   await tick(5);
   assert.equal(media.cameraOn, false, 'the camera is on');
   assert.ok(!sent.some((m) => m.type === 'media_state' && m.payload.camera === true), 'the camera was announced on');
-  // Were a media_state refused anyway, it would be the camera's stop that holds.
-  rules.refused('not_allowed', 'media_state');
-  await controls.ops.mic;
   assert.equal(media.micMuted, false, 'the microphone, muted by nobody, is muted');
   assert.equal(rules.canUnmute(), true);
   assert.equal(rules.canCameraOn(), false, "the moderator's stop is forgotten");
   await controls.toggleCamera();
   assert.equal(media.cameraOn, false, 'the camera came back on against the settings');
+
+  // Later the microphone goes off and on; a mute the server got first refuses the
+  // state that turned it on: the microphone's refusal, though the camera stop holds.
+  await controls.toggleMic();
+  await controls.toggleMic();
+  assert.equal(media.micOn, true);
+  rules.refused('not_allowed', 'media_state');
+  await controls.ops.mic;
+  await tick(5);
+  assert.equal(media.micOn, false, 'the microphone the server refused stays on');
+  assert.equal(rules.canCameraOn(), false);
 });

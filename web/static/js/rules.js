@@ -111,9 +111,11 @@ export class MeetingRules {
   /** refused explains an `error` not_allowed / unknown_participant. */
   refused(code, type) {
     const s = this._live();
-    if (code === 'not_allowed' && type === 'media_state' && this.cameraOffByModerator) {
-      // The server keeps the camera off after a moderator's mute (the camera may be
-      // off here already: a stop that came while it opened); not the microphone's.
+    const said = s && s.lastMediaState;
+    if (code === 'not_allowed' && type === 'media_state' && this.cameraOffByModerator && (said ? said.camera : this.deps.media.cameraOn)) {
+      // The server keeps the camera off after a moderator's mute: the refused state
+      // turned the camera on (the camera may be off here already, a stop that came
+      // after it went out); a refusal of anything else is the microphone's.
       this.askedCamera = false;
       this.deps.controls().forceCameraOff();
       toast(t(CAMERA_OFF_BY_MODERATOR), { kind: 'error' });

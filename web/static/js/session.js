@@ -323,7 +323,10 @@ export class Session {
     this.renderSelf();
     if (this.ended || !this.joined || !this.sig) return;
     const m = this.media;
-    this.sig.send('media_state', { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn });
+    // What it said is kept: a refusal of it (rules.js) is the camera's stop only if it
+    // turned the camera on.
+    this.lastMediaState = { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn };
+    this.sig.send('media_state', this.lastMediaState);
   }
 
   /** renderSelf brings the own tile in line with the local devices. */
