@@ -200,6 +200,31 @@ var fuzzRTCPKeys = srtp.SessionKeys{
 	RemoteMasterSalt: bytes.Repeat([]byte{9}, 12),
 }
 
+// subscriberRoute is a socket reader's routes with one subscribe connection read
+// there, at the address it returns, keyed with fuzzRTCPKeys.
+func subscriberRoute(t *testing.T) (*rtcpRoutes, netip.AddrPort) {
+	t.Helper()
+	p := &Participant{downs: map[*upTrack]*downTrack{}}
+	in, err := newRTCPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := &rtcpRoutes{}
+	ap := netip.MustParseAddrPort("127.0.0.1:5000")
+	routes.set(ap, in)
+	return routes, ap
+}
+
+// fuzzSRTCPSender encrypts as that subscriber does.
+func fuzzSRTCPSender(t *testing.T) *srtp.Context {
+	t.Helper()
+	sender, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sender
+}
+
 // FuzzSubscriberRTCP: whatever arrives from a subscriber's address, raw or encrypted
 // with its keys, the reader takes it, never panics, and serves only what decrypts.
 func FuzzSubscriberRTCP(f *testing.F) {
@@ -218,19 +243,9 @@ func FuzzSubscriberRTCP(f *testing.F) {
 	}
 	f.Add([]byte{0x80, 0xc8, 0, 1, 0, 0, 0, 1}, true)
 	f.Fuzz(func(t *testing.T, b []byte, encrypt bool) {
-		p := &Participant{downs: map[*upTrack]*downTrack{}}
-		in, err := newRTCPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var routes rtcpRoutes
-		ap := netip.MustParseAddrPort("127.0.0.1:5000")
-		routes.set(ap, in)
+		routes, ap := subscriberRoute(t)
 		if encrypt && isRTCP(b) {
-			sender, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sender := fuzzSRTCPSender(t)
 			if enc, err := sender.EncryptRTCP(nil, b, nil); err == nil {
 				b = enc
 			}
@@ -338,18 +353,8 @@ func TestOverlongFeedbackIsRefused(t *testing.T) {
 	if n := feedbackStatuses(append(append([]byte(nil), honest...), overlongFeedback()...)); n != 3+65535 {
 		t.Fatalf("a compound packet claims %d statuses, want %d", n, 3+65535)
 	}
-	p := &Participant{downs: map[*upTrack]*downTrack{}}
-	in, err := newRTCPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var routes rtcpRoutes
-	ap := netip.MustParseAddrPort("127.0.0.1:5000")
-	routes.set(ap, in)
-	sender, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	routes, ap := subscriberRoute(t)
+	sender := fuzzSRTCPSender(t)
 	send := func(plain []byte) {
 		t.Helper()
 		b, err := sender.EncryptRTCP(nil, plain, nil)
