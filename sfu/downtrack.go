@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,9 +66,11 @@ type downTrack struct {
 	fw       *forwarder // video only; nil forwards every packet as it comes
 
 	// Touched only by the subscriber's writer goroutine: what this subscription sent,
-	// for the counts in its sender reports.
+	// for the counts in its sender reports, and (video) the transport-wide numbers it
+	// went with, for a packet sent again.
 	sentPackets uint32
 	sentOctets  uint32
+	sent        *sentLog
 }
 
 // frameDrop is a frame whose remaining packets are dropped.
@@ -85,6 +88,7 @@ func newDownTrack(up *upTrack, sub *Participant) *downTrack {
 		return d
 	}
 	d.encrypted = sub.room != nil && sub.room.encrypted.Load()
+	d.sent = new(sentLog)
 	d.fw = &forwarder{cur: 0, passthrough: true, rp: replayState{pending: true}}
 	if up.simulcast() {
 		d.fw.cur, d.fw.passthrough = -1, false
@@ -251,13 +255,41 @@ func (d *downTrack) send(p *packet, h *rtp.Header, b *binding) (n, wire int, ok 
 	}
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	wire, err := d.sub.writeRTP(b, h, payload)
-	if err != nil {
+	wire, ok = d.writeOnce(b, h, payload)
+	if !ok {
 		return 0, 0, false
 	}
 	d.sentPackets++
 	d.sentOctets += uint32(len(payload))
 	return len(payload), wire, true
+}
+
+// writeOnce writes the packet h and payload, which is the packet that went under its
+// sequence number before if one did (the forwarder maps a number to one packet): with
+// the transport-wide number it went with then, so that it goes byte for byte again, or
+// not at all where that number is no longer known (sentlog.go says why).
+func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte) (int, bool) {
+	var st twccStamp
+	if d.sent != nil {
+		switch was, num := d.sent.lookup(h.SequenceNumber); was {
+		case sentUnknown:
+			d.up.stats.retransmissionsDropped.Add(1)
+			return 0, false
+		case sentAlready:
+			st = twccStamp{again: true, num: num}
+		}
+	}
+	wire, num, err := d.sub.writeRTP(b, h, payload, st)
+	if err != nil {
+		if errors.Is(err, errRenumbered) {
+			d.up.stats.retransmissionsDropped.Add(1)
+		}
+		return 0, false
+	}
+	if d.sent != nil {
+		d.sent.note(h.SequenceNumber, num)
+	}
+	return wire, true
 }
 
 // writeSenderReport sends the publisher's latest sender report translated to this
@@ -351,6 +383,9 @@ const maxNackedPerDatagram = 512
 func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack, budget *int) {
 	st := d.up.stats
 	st.nacks.Add(1)
+	if d.up.kind != webrtc.RTPCodecTypeVideo {
+		return // audio: NACK is not offered for it (subsdp.go), nor logged to go again (sentlog.go)
+	}
 	if ctlWant(d.ctl.Load()) < 0 {
 		return // hidden: no video at all, repairs included
 	}

@@ -88,6 +88,10 @@ type sentPacket struct {
 	size  uint16
 	seq   uint16
 	state uint8
+	// again: the packet went a second time under its number (a retransmission,
+	// sentlog.go), so an arrival reported cannot be told to be the first copy's; it
+	// counts as delivered, untimed, and a loss already reported stays one.
+	again bool
 }
 
 const (
@@ -157,6 +161,17 @@ func (e *estimator) onSent(seq uint16, size int) {
 	e.lastSent = max(e.lastSent, at)
 	if e.train.left > 0 {
 		e.train.sent(seq, uint16(min(size, math.MaxUint16)), at)
+	}
+	e.mu.Unlock()
+}
+
+// onSentAgain notes that the packet seq went again under its number.
+func (e *estimator) onSentAgain(seq uint16) {
+	e.mu.Lock()
+	if e.ring != nil {
+		if p := &e.ring[int(seq)&(len(e.ring)-1)]; p.at != 0 && p.seq == seq {
+			p.again = true
+		}
 	}
 	e.mu.Unlock()
 }
@@ -265,8 +280,9 @@ func (e *estimator) acked(seq uint16, received bool, arrival int64) {
 		return // nothing sent yet
 	}
 	p := &e.ring[int(seq)&(len(e.ring)-1)]
-	if p.at == 0 || p.seq != seq || p.state == pktReceived || !received && p.state == pktLost {
-		return // unknown, forgotten, or already known
+	if p.at == 0 || p.seq != seq || p.state == pktReceived || !received && p.state == pktLost ||
+		p.again && p.state == pktLost {
+		return // unknown, forgotten, already known, or the late copy of a packet lost
 	}
 	e.train.acked(seq, received, arrival)
 	iv := &e.iv
@@ -290,6 +306,9 @@ func (e *estimator) acked(seq uint16, received bool, arrival int64) {
 	p.state = pktReceived
 	iv.recv++
 	iv.recvBytes += int64(p.size)
+	if p.again {
+		return // the first copy's arrival or the second's: not timed
+	}
 	if !iv.haveArrival || arrival < iv.arrFirst {
 		iv.arrFirst = arrival
 	}

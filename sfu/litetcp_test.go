@@ -98,7 +98,7 @@ func TestICETCPWriterPassIsOneWrite(t *testing.T) {
 		t.Helper()
 		for range n {
 			h.SequenceNumber++
-			if _, err := out.write(batch, &h, payload, 0); err != nil {
+			if _, _, err := out.write(batch, &h, payload, 0, twccStamp{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -245,7 +245,7 @@ func BenchmarkICETCPWrite(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		h.SequenceNumber++
 		h.Timestamp = uint32(i/4) * 3000
-		if _, err := out.write(batch, &h, payload, 0); err != nil {
+		if _, _, err := out.write(batch, &h, payload, 0, twccStamp{}); err != nil {
 			b.Fatal(err)
 		}
 		if i%4 == 3 {

@@ -378,16 +378,23 @@ func (p *Participant) dropRoute() {
 }
 
 // writeRTP sends one packet of a subscription bound by b: through the connection's
-// own SRTP writer when it has one, else through Pion's. Called only by the
+// own SRTP writer when it has one, else through Pion's. st is its transport-wide
+// number (sentlog.go); it returns the one it went with. Called only by the
 // subscriber's writer.
-func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte) (int, error) {
+func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twccStamp) (int, uint16, error) {
 	if o := p.srtp.Load(); o != nil {
-		return o.write(p.out.batch, h, payload, b.twcc)
+		return o.write(p.out.batch, h, payload, b.twcc, st)
 	}
 	if b.stream == nil {
-		return 0, nil // a connection of the server's own before its handshake: dropped, as Pion drops it
+		return 0, 0, nil // a connection of the server's own before its handshake: dropped, as Pion drops it
 	}
-	return b.stream.WriteRTP(h, payload)
+	if st.again && b.twcc != 0 {
+		// Pion's interceptor gives every packet the next number: the copy would not be
+		// the packet that went (sentlog.go).
+		return 0, 0, errRenumbered
+	}
+	n, err := b.stream.WriteRTP(h, payload)
+	return n, 0, err
 }
 
 // Block stops (true) or resumes (false) forwarding everything this participant

@@ -212,7 +212,7 @@ func TestSRTPOutWritesWhatTheSubscriberReads(t *testing.T) {
 				}
 				hdr := *h
 				hdr.Extensions = append([]rtp.Extension(nil), h.Extensions...)
-				if _, err := out.write(nil, &hdr, parsed.Payload, twcc); err != nil {
+				if _, _, err := out.write(nil, &hdr, parsed.Payload, twcc, twccStamp{}); err != nil {
 					t.Fatalf("packet %d: %v", i, err)
 				}
 				if len(q.got) != i+1 {
@@ -264,7 +264,7 @@ func BenchmarkSRTPWrite(b *testing.B) {
 		h := &hs[i%len(hs)]
 		h.SequenceNumber++
 		h.Timestamp = uint32(i/36) * 3000
-		if _, err := out.write(nil, h, payload, 3); err != nil {
+		if _, _, err := out.write(nil, h, payload, 3, twccStamp{}); err != nil {
 			b.Fatal(err)
 		}
 	}

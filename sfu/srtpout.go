@@ -90,6 +90,9 @@ var (
 	errNoRoute     = errors.New("sfu: no UDP route to the subscriber")
 	errTooLarge    = errors.New("sfu: RTP packet larger than a datagram")
 	errSRTPProfile = errors.New("sfu: SRTP profile not supported")
+	// errRenumbered refuses a packet sent again on Pion's path with transport-wide
+	// numbers (sentlog.go).
+	errRenumbered = errors.New("sfu: a packet sent again would get a new transport-wide number")
 )
 
 func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock datagramQueue, route *atomic.Pointer[route], est *estimator, noRoute *atomic.Uint64) (*srtpOut, error) {
@@ -106,26 +109,38 @@ func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock data
 	return o, nil
 }
 
+// twccStamp is the transport-wide sequence number a packet goes with: the next one
+// (the zero value), or, for a packet sent before, the one it went with (sentlog.go).
+type twccStamp struct {
+	again bool
+	num   uint16
+}
+
 // write sends one packet in batch (the writer's; nil: the media socket's queue), or
-// over the route's ICE-TCP connection: h (which it may give the transport-wide
-// sequence number extension twcc, 0 for none) and payload, padded as h says. It
-// reports the bytes before encryption, as Pion's writer does.
-func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc uint8) (int, error) {
+// over the route's ICE-TCP connection: h (which it gives the transport-wide sequence
+// number extension twcc, 0 for none, stamped as st says) and payload, padded as h
+// says. It reports the bytes before encryption, as Pion's writer does, and the
+// transport-wide number the packet went with.
+func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc uint8, st twccStamp) (int, uint16, error) {
 	dst := o.route.Load()
 	if dst == nil {
 		o.noRoute.Add(1)
-		return 0, errNoRoute
+		return 0, 0, errNoRoute
 	}
+	num := st.num
 	if twcc != 0 {
-		o.twccSeq++
-		o.ext = [2]byte{byte(o.twccSeq >> 8), byte(o.twccSeq)}
+		if !st.again {
+			o.twccSeq++
+			num = o.twccSeq
+		}
+		o.ext = [2]byte{byte(num >> 8), byte(num)}
 		if err := h.SetExtension(twcc, o.ext[:]); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	hdrLen, size := rtp.HeaderAndPacketMarshalSize(h, payload) //nolint:staticcheck // the allocation-free form
 	if size+srtpOverhead > maxDatagram {
-		return 0, errTooLarge
+		return 0, 0, errTooLarge
 	}
 	sock := o.sock
 	if batch != nil {
@@ -157,7 +172,7 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 		}
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	d.n, d.ap = len(enc), dst.ap
 	if len(enc) > 0 && &enc[0] != &d.buf[0] { // grown elsewhere: never with these profiles
@@ -169,20 +184,24 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 		// its batch's flush.
 		if fq, ok := dst.tcp.(frameQueue); ok && batch != nil {
 			if err := fq.queueFrame(d.buf[:d.n]); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			batch.holdFrames(fq)
 		} else if _, err := dst.tcp.WriteTo(d.buf[:d.n], dst.raddr); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	} else if err := sock.queueDatagram(d); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if twcc != 0 && o.est != nil {
-		o.est.onSent(o.twccSeq, size)
+		if st.again {
+			o.est.onSentAgain(num)
+		} else {
+			o.est.onSent(num, size)
+		}
 	}
 	o.sent.Add(1)
-	return size, nil
+	return size, num, nil
 }
 
 // srtpOverhead is the most SRTP adds to a packet (the authentication tag).

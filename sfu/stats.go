@@ -26,8 +26,10 @@ type Stats struct {
 	NACKsReceived   uint64
 	NACKsAnswered   uint64
 	Retransmissions uint64
-	// RetransmissionsDropped counts asked-for packets that were cached but not queued
-	// again: the subscriber's retransmission budget or queue was full.
+	// RetransmissionsDropped counts asked-for packets that were cached but not sent
+	// again: the subscriber's retransmission budget or queue was full, or the packet
+	// could not go byte for byte as it went (sentlog.go: older than the log of its
+	// transport-wide numbers, or on Pion's path, which numbers every packet anew).
 	RetransmissionsDropped uint64
 	// NACKsSent counts NACKs sent to publishers for packets lost on the way to the
 	// server, NACKedPackets the packets they named (each is asked for at most

@@ -1,0 +1,81 @@
+package sfu
+
+// sentLog is the transport-wide sequence numbers a video subscription's packets went
+// out with, by their own (the subscription's) sequence numbers, for the last
+// sentLogSize of them.
+//
+// Why: SRTP's AES-GCM nonce is a packet's index (SSRC, rollover counter, sequence
+// number; RFC 7714), and the header, transport-wide number included, is the additional
+// data the tag covers. Without RTX (subsdp.go offers none) a retransmission carries
+// the sequence number of the packet it repairs, so it is sealed with the same nonce; had
+// it a new transport-wide number, anyone on the path who sees both copies (and can make
+// the first one go missing: a NACK follows) could solve the two tags for the
+// connection's authentication key, and from then on alter any packet of it. A packet
+// sent again therefore goes with the number it first went with: byte for byte the
+// packet sent before, which tells an observer nothing new.
+//
+// Only the subscriber's writer goroutine touches it.
+//
+// Slot i is the one sequence number of the last sentLogSize up to the highest sent
+// that is i modulo sentLogSize, so a slot needs no number of its own: passing over
+// numbers empties their slots (note).
+type sentLog struct {
+	num  [sentLogSize]uint16
+	sent [sentLogSize / 64]uint64 // bit i: slot i's packet was sent
+	top  uint16                   // the highest sequence number sent
+	has  bool                     // anything sent at all
+}
+
+// sentLogSize is how far back the log reaches: as far as a NACK can be answered (a
+// track's packet cache holds cacheSize packets; a subscription's numbers advance at
+// most as fast, trains aside).
+const sentLogSize = cacheSize
+
+// sentBefore says how a packet with sequence number seq may go.
+type sentBefore uint8
+
+const (
+	sentNever   sentBefore = iota // not sent: it takes the next transport-wide number
+	sentAlready                   // sent: it goes again with the number it went with
+	sentUnknown                   // older than the log reaches: it must not go at all
+)
+
+// lookup says whether seq was sent, and with which transport-wide number.
+func (l *sentLog) lookup(seq uint16) (sentBefore, uint16) {
+	if !l.has {
+		return sentNever, 0
+	}
+	back := int16(l.top - seq)
+	switch {
+	case back < 0:
+		return sentNever, 0 // beyond the highest sent
+	case int(back) >= sentLogSize:
+		return sentUnknown, 0
+	}
+	i := int(seq) % sentLogSize
+	if l.sent[i/64]&(1<<(i%64)) != 0 {
+		return sentAlready, l.num[i]
+	}
+	return sentNever, 0 // within reach and not sent (dropped from a full queue, say)
+}
+
+// note records that seq went with transport-wide number num; seq is not older than
+// the log reaches (lookup said so). The slots the highest number passes over are
+// emptied: those packets were not sent (yet), and the numbers sentLogSize before them
+// are out of reach.
+func (l *sentLog) note(seq, num uint16) {
+	if ahead := int16(seq - l.top); !l.has || ahead > 0 {
+		if !l.has || int(ahead) >= sentLogSize {
+			clear(l.sent[:])
+		} else {
+			for s := l.top + 1; s != seq; s++ {
+				i := int(s) % sentLogSize
+				l.sent[i/64] &^= 1 << (i % 64)
+			}
+		}
+		l.top, l.has = seq, true
+	}
+	i := int(seq) % sentLogSize
+	l.num[i] = num
+	l.sent[i/64] |= 1 << (i % 64)
+}
