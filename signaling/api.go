@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +55,7 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
 			http.Error(w, "a valid host key is needed to create meetings", status)
 		case http.StatusTooManyRequests:
-			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+			setRetryAfter(w, retry)
 			http.Error(w, "too many wrong host keys; try again later", status)
 		default:
 			http.Error(w, "internal error", status)
@@ -110,8 +109,13 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var fast *newIDsTooFast
 	if err := s.createBounded(r.Context(), room); errors.Is(err, errTooManyRooms) {
 		http.Error(w, "this host has too many rooms; delete some first", http.StatusForbidden)
+		return
+	} else if errors.As(err, &fast) {
+		setRetryAfter(w, fast.retry)
+		http.Error(w, "meetings are being made too fast by this host; try again later", http.StatusTooManyRequests)
 		return
 	} else if err != nil {
 		s.log.Warn("api: cannot store a room", "err", err)

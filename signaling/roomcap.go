@@ -3,13 +3,68 @@ package signaling
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"conclave/store"
 )
 
 // errTooManyRooms is createBounded's answer for a host at maxRoomsPerHost.
 var errTooManyRooms = errors.New("signaling: the host has too many rooms")
+
+// newIDsTooFast is the refusal of a room id a host makes beyond its budget
+// (idBudgets): how long until it may make one.
+type newIDsTooFast struct{ retry time.Duration }
+
+func (e *newIDsTooFast) Error() string {
+	return fmt.Sprintf("signaling: the host makes room ids too fast; one more in %v", e.retry)
+}
+
+// Room ids a host may make (rooms, one-off meetings, rotated links): every id a room
+// ever had stays retired in the store for good, so that a withdrawn link is never
+// taken over, and a host key in a loop of create and delete (or of rotate) would
+// otherwise grow the store without end. As many at once as a host may keep rooms,
+// then one every 30 s: 2,880 a day, some 100 KB of the store at most.
+const (
+	newIDBurst = maxRoomsPerHost
+	newIDRate  = 1.0 / 30 // ids a second
+)
+
+// idBudgets are the hosts' budgets of new room ids. A budget filled up again is
+// forgotten (it is as new), so the map holds only hosts that made ids lately.
+type idBudgets struct {
+	mu      sync.Mutex
+	buckets map[string]*tokenBucket
+	lastGC  time.Time
+}
+
+// take spends one of host's new ids at now, or refuses with *newIDsTooFast.
+func (b *idBudgets) take(host string, now time.Time) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buckets == nil {
+		b.buckets = map[string]*tokenBucket{}
+	}
+	if now.Sub(b.lastGC) >= time.Hour {
+		b.lastGC = now
+		for h, t := range b.buckets {
+			if t.until(now) == 0 && t.tokens >= t.burst {
+				delete(b.buckets, h)
+			}
+		}
+	}
+	t := b.buckets[host]
+	if t == nil {
+		nt := newTokenBucket(newIDRate, newIDBurst)
+		t = &nt
+		b.buckets[host] = t
+	}
+	if !t.allow(now) {
+		return &newIDsTooFast{retry: max(t.until(now), time.Second)}
+	}
+	return nil
+}
 
 // hostTurns lets one room creation of a host at a time count the host's rooms and
 // create one: checked apart, parallel requests at 999 rooms each saw room for one
@@ -50,7 +105,8 @@ func (h *hostTurns) take(host string) (release func()) {
 }
 
 // createBounded stores room unless its host already keeps maxRoomsPerHost rooms
-// (errTooManyRooms); the store's errors as they are.
+// (errTooManyRooms) or has made room ids too fast (*newIDsTooFast); the store's
+// errors as they are.
 func (s *Server) createBounded(ctx context.Context, room store.Room) error {
 	release := s.hostTurns.take(room.HostID)
 	defer release()
@@ -60,6 +116,9 @@ func (s *Server) createBounded(ctx context.Context, room store.Room) error {
 	}
 	if len(mine) >= maxRoomsPerHost {
 		return errTooManyRooms
+	}
+	if err := s.idBudgets.take(room.HostID, s.now()); err != nil {
+		return err
 	}
 	return s.rooms.CreateRoom(ctx, room)
 }

@@ -34,10 +34,18 @@ func (s *Server) registerRooms(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /api/rooms/{id}", s.roomsHandler(s.deleteRoom))
 }
 
-// apiError is a refusal of the rooms API: an HTTP status and a message for people.
+// apiError is a refusal of the rooms API: an HTTP status and a message for people,
+// and for 429 when to try again.
 type apiError struct {
 	status int
 	msg    string
+	retry  time.Duration
+}
+
+// tooFast is the refusal of a room id made beyond the host's budget.
+func tooFast(e *newIDsTooFast) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, retry: e.retry,
+		msg: "room links are being made too fast by this host; try again later"}
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -68,7 +76,7 @@ func (s *Server) roomsHandler(h func(r *http.Request, hostID string) (int, any, 
 			writeJSONError(w, &apiError{status: status, msg: "a valid host key is needed"})
 			return
 		case http.StatusTooManyRequests:
-			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+			setRetryAfter(w, retry)
 			writeJSONError(w, &apiError{status: status, msg: "too many wrong host keys; try again later"})
 			return
 		default:
@@ -90,7 +98,15 @@ func (s *Server) roomsHandler(h func(r *http.Request, hostID string) (int, any, 
 	}
 }
 
+// setRetryAfter tells a refused client to wait d, in whole seconds rounded up.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+}
+
 func writeJSONError(w http.ResponseWriter, e *apiError) {
+	if e.retry > 0 {
+		setRetryAfter(w, e.retry)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.msg})
@@ -144,9 +160,12 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 	if err := s.applyChange(ctx, &room, req); err != nil {
 		return 0, nil, err
 	}
+	var fast *newIDsTooFast
 	switch err := s.createBounded(ctx, room); {
 	case errors.Is(err, errTooManyRooms):
 		return 0, nil, &apiError{status: http.StatusForbidden, msg: fmt.Sprintf("a host may keep at most %d rooms; delete some first", maxRoomsPerHost)}
+	case errors.As(err, &fast):
+		return 0, nil, tooFast(fast)
 	case errors.Is(err, store.ErrExists):
 		return 0, nil, &apiError{status: http.StatusConflict, msg: "that id is or was a room's; choose another id"}
 	case err != nil:
@@ -228,6 +247,10 @@ func (s *Server) rotateRoom(r *http.Request, hostID string) (int, any, *apiError
 		room.Title = *req.Title
 	}
 	room.ModeratorMAC = secret.KeyedHash(modSecret)
+	var fast *newIDsTooFast
+	if errors.As(s.idBudgets.take(hostID, s.now()), &fast) {
+		return 0, nil, tooFast(fast)
+	}
 	switch err := s.rooms.UpdateRoom(r.Context(), oldID, room); {
 	case errors.Is(err, store.ErrExists):
 		return 0, nil, &apiError{status: http.StatusConflict, msg: "that id is or was a room's; choose another id"}

@@ -600,3 +600,74 @@ func TestRoomsPerHostBoundedInParallel(t *testing.T) {
 		t.Fatalf("the host keeps %d rooms, bound 1000 (answers %v)", len(mine), codes)
 	}
 }
+
+// TestRoomIDsAtABoundedRate: a host makes as many room ids at once as it may keep
+// rooms, then one every 30 s, by creating rooms, one-off meetings or rotated links
+// alike, refused meanwhile with 429 and when to try again: every id a room had stays
+// retired in the store for good, so a host key looping create and delete would grow
+// it without end. Another host is not held back.
+func TestRoomIDsAtABoundedRate(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, Hosts: []signaling.Host{otherHost()}})
+	client := &http.Client{Timeout: 10 * time.Second} // keeps its connection: a thousand requests
+	send := func(method, path, key string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.http.URL+path, strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	t.Cleanup(client.CloseIdleConnections)
+	var kept roomCreated
+	for i := range 1000 { // created and deleted: the host keeps none of them
+		resp, b := send(http.MethodPost, "/api/rooms", testHostKey)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("room %d: %d %s", i, resp.StatusCode, b)
+		}
+		if i == 0 {
+			if err := json.Unmarshal(b, &kept); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		var r roomCreated
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		if resp, b := send(http.MethodDelete, "/api/rooms/"+r.Room.ID, testHostKey); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("delete %d: %d %s", i, resp.StatusCode, b)
+		}
+	}
+	refused := func(method, path string) {
+		t.Helper()
+		resp, b := send(method, path, testHostKey)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "30" {
+			t.Fatalf("%s %s past the budget: %d %s, Retry-After %q; want 429, 30", method, path, resp.StatusCode, b, resp.Header.Get("Retry-After"))
+		}
+	}
+	refused(http.MethodPost, "/api/rooms")
+	refused(http.MethodPost, "/api/meetings")
+	refused(http.MethodPost, "/api/rooms/"+kept.Room.ID+"/rotate")
+	if resp, b := send(http.MethodGet, "/api/rooms/"+kept.Room.ID, testHostKey); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the room a refused rotate named: %d %s", resp.StatusCode, b)
+	}
+	if resp, b := send(http.MethodPost, "/api/rooms", otherHostKey); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("another host: %d %s", resp.StatusCode, b)
+	}
+	clock.Advance(30 * time.Second)
+	if resp, b := send(http.MethodPost, "/api/rooms/"+kept.Room.ID+"/rotate", testHostKey); resp.StatusCode != http.StatusOK {
+		t.Fatalf("rotate 30 s later: %d %s", resp.StatusCode, b)
+	}
+	refused(http.MethodPost, "/api/meetings")
+}

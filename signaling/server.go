@@ -129,6 +129,7 @@ type Server struct {
 	ice          ICESource   // nil: no TURN
 	stats        counters    // monitoring (stats.go)
 	hostTurns    hostTurns   // one room creation at a time per host (roomcap.go)
+	idBudgets    idBudgets   // how fast each host makes room ids (roomcap.go)
 	knocks       knockLimits // knocks per address group (knocklimit.go)
 
 	// maxParticipants bounds a batch's envelopes; batchReadLimit is the read limit that
