@@ -45,15 +45,25 @@ type roomCreated struct {
 // api sends one request to the rooms API as the holder of key ("" for none).
 func (s *testServer) api(t testing.TB, method, path, body, key string) (int, []byte) {
 	t.Helper()
+	resp, b := s.request(t, nil, method, path, body, key)
+	return resp.StatusCode, b
+}
+
+// request sends one request as the holder of key ("" for none) with client, or on a
+// connection of its own when client is nil, and reads the answer.
+func (s *testServer) request(t testing.TB, client *http.Client, method, path, body, key string) (*http.Response, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, s.http.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Close = true
+	if client == nil {
+		client, req.Close = http.DefaultClient, true
+	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +72,7 @@ func (s *testServer) api(t testing.TB, method, path, body, key string) (int, []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp, b
 }
 
 // apiJSON is api expecting status want, decoding the answer into out (when not nil).
@@ -610,25 +620,11 @@ func TestRoomIDsAtABoundedRate(t *testing.T) {
 	clock := newFakeClock()
 	srv := newTestServerWith(t, signaling.Config{Clock: clock, Hosts: []signaling.Host{otherHost()}})
 	client := &http.Client{Timeout: 10 * time.Second} // keeps its connection: a thousand requests
+	t.Cleanup(client.CloseIdleConnections)
 	send := func(method, path, key string) (*http.Response, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(method, srv.http.URL+path, strings.NewReader(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, b
+		return srv.request(t, client, method, path, `{}`, key)
 	}
-	t.Cleanup(client.CloseIdleConnections)
 	var kept roomCreated
 	for i := range 1000 { // created and deleted: the host keeps none of them
 		resp, b := send(http.MethodPost, "/api/rooms", testHostKey)
