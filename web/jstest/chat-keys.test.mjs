@@ -93,6 +93,14 @@ test('ChatKeys: a sender\'s counter must go up: a text the server sends again, o
   ck.setKey('p-a', 3, a);
   await assert.rejects(ck.open('p-a', fourth), (err) => err.code === 'replay');
   assert.equal(await ck.open('p-a', await encryptChat(a, 3, 'p-a', 'back', 1796428800123)), 'back');
+  // A text still being opened when its sender is forgotten (a resume announced right
+  // behind it) counts too: shown once, refused when it comes again under the key.
+  const late = await encryptChat(a, 3, 'p-a', 'once only', 1796428800200);
+  const opening = ck.open('p-a', late);
+  ck.forget('p-a');
+  assert.equal(await opening, 'once only');
+  ck.setKey('p-a', 3, a);
+  await assert.rejects(ck.open('p-a', late), (err) => err.code === 'replay');
   ck.close();
 });
 

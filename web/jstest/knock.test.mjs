@@ -73,6 +73,22 @@ test('the checker: verified, wrong, checking, none, and a nonce replayed for ano
   assert.equal(await checker.check({ participantId: 'p-f', knockNonce: '' }), null);
 });
 
+test('the checker never forgets a nonce: junk nonces cannot flush a replay past it, and once full it fails closed', async () => {
+  const ki = await keys();
+  const [a] = v.proofs;
+  const entry = { participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof, knockEph: v.ephPub };
+  const checker = new KnockChecker(ki);
+  assert.equal(await checker.check(entry), 'verified');
+  const junk = (i) => encode(Uint8Array.from({ length: 32 }, (_, j) => (i >> (8 * (j % 3))) & 0xff));
+  const verdicts = new Set();
+  for (let i = 1; i <= 20001; i++) verdicts.add(await checker.check({ participantId: `bot-${i}`, knockNonce: junk(i) }));
+  assert.deepEqual([...verdicts], ['checking', 'wrong'], 'junk nonces: checking until the memory is full, then wrong');
+  assert.equal(await checker.check({ ...entry, participantId: 'bot' }), 'wrong', 'the knocker\'s proof replayed under a bot\'s id');
+  assert.equal(await checker.check(entry), 'verified', 'the knocker itself');
+  const fresh = await answerKnock(ki, v.proofs[1].nonce);
+  assert.equal(await checker.check({ participantId: 'p-b', knockNonce: v.proofs[1].nonce, knockProof: fresh.proof, knockEph: fresh.eph }), 'wrong', 'a nonce first seen once full');
+});
+
 test('a tab that verifies nobody is told its link is probably wrong', async () => {
   const info = (verified, unverified, knockWrong = []) => ({ state: 'on', verified, unverified, knockWrong });
   assert.equal(selfLinkWrong(null), false);

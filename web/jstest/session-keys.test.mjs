@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { MeetingCrypto, SessionKeys, UNREADABLE, safetyCode } from '../static/js/e2ee/session-keys.js';
 import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
-import { decryptChat } from '../static/js/e2ee/chat-keys.js';
+import { decryptChat, encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { WORDS, codeWords } from '../static/js/e2ee/words.js';
 import { FakeMedia, KeyRelay, eventually } from './harness.mjs';
 
@@ -31,8 +31,11 @@ class Room extends KeyRelay {
   record(m, from, to, data) {
     m.log.push({ from, data });
   }
-  /** join admits a member; sending false is a page without a publish connection. */
-  async join(id, secret, { sending = true } = {}) {
+  /**
+   * join admits a member; sending false is a page without a publish connection,
+   * resumed a new page of a member that was there (the others hear participant_resumed).
+   */
+  async join(id, secret, { sending = true, resumed = false } = {}) {
     const meeting = await MeetingCrypto.fromSecret(secret);
     const media = new FakeMedia();
     const keys = new SessionKeys({
@@ -40,7 +43,7 @@ class Room extends KeyRelay {
       send: (to, data) => this.send(id, to, data),
       sendBatch: (envelopes) => this.sendBatch(id, envelopes),
     });
-    return this.admit(id, { id, keys, media, log: [] });
+    return this.admit(id, { id, keys, media, log: [] }, { resumed });
   }
 }
 
@@ -52,7 +55,7 @@ async function threeMembers() {
   const b = await room.join('p-b', secret);
   const c = await room.join('p-c', secret);
   await room.settle();
-  return { room, a, b, c };
+  return { room, a, b, c, secret };
 }
 
 /** frameOf encrypts a VP8 delta frame with a member's current own key. */
@@ -207,6 +210,47 @@ test('a key envelope the server replays after a rotation is refused; the same ke
   room.deliver(b, 'p-a', JSON.stringify(again.data)); // the current key sent again (a key request's answer)
   await room.settle();
   assert.equal(latest().index, rotated.index);
+  room.close();
+});
+
+test('a key envelope replayed after many rotations is refused still: every earlier key is remembered', async () => {
+  const { room, a, b, secret } = await threeMembers();
+  const first = b.log.find((x) => x.from === 'p-a' && x.data.t === 'key');
+  const held = b.media.received.get('p-a').at(-1); // what c holds of a's too
+  room.leave('p-c');
+  await room.settle();
+  for (let i = 0; i < 70; i++) { // people come and go: a rotates each time
+    await room.join(`p-x${i}`, secret);
+    room.leave(`p-x${i}`);
+    await room.settle();
+  }
+  const count = b.media.received.get('p-a').length;
+  room.deliver(b, 'p-a', JSON.stringify(first.data));
+  await room.settle();
+  assert.equal(b.media.received.get('p-a').length, count, 'a key envelope from 70 rotations ago was installed');
+  const forged = await encryptChat(held.raw, held.index, 'p-a', 'from c, who left', Date.now() + 1e9);
+  assert.equal(await b.keys.decryptChat('p-a', forged), UNREADABLE);
+  room.close();
+});
+
+test('a resume the server makes up, with the old identity replayed, is refused: no old key comes back', async () => {
+  const { room, a, b, c } = await threeMembers();
+  const identity = b.log.find((x) => x.from === 'p-a' && x.data.t === 'identity');
+  const first = b.log.find((x) => x.from === 'p-a' && x.data.t === 'key');
+  const held = c.media.received.get('p-a').at(-1); // c leaves with this key of a's
+  room.leave('p-c');
+  await room.settle();
+  // a never left; the server tells b it resumed, and replays its old identity and its
+  // first key envelope (which c's key ratchets from).
+  b.keys.peerResumed('p-a');
+  room.deliver(b, 'p-a', JSON.stringify(identity.data));
+  await room.settle();
+  room.deliver(b, 'p-a', JSON.stringify(first.data));
+  await room.settle();
+  assert.equal(b.media.received.get('p-a'), undefined, 'a key of a was installed after the made-up resume');
+  assert.equal(b.keys.roster.warnings().kinds['replayed-identity'], 1);
+  const forged = await encryptChat(held.raw, held.index, 'p-a', 'from c, who left', Date.now() + 1e9);
+  assert.equal(await b.keys.decryptChat('p-a', forged), UNREADABLE);
   room.close();
 });
 

@@ -231,7 +231,9 @@ export class ChatKeys {
         continue;
       }
       if (opened.counter <= (this.counters.get(pid) || 0)) throw new E2EEError('replay', 'a chat text this sender sent before');
-      if (this.senders.has(pid)) this.counters.set(pid, opened.counter); // not for one forgotten meanwhile
+      // Also for a sender forgotten while the text was opened (a resume announced
+      // meanwhile): its counter must stay, like every forgotten sender's (forget).
+      this.counters.set(pid, opened.counter);
       return opened.text;
     }
   }

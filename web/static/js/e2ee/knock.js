@@ -126,6 +126,16 @@ export async function answerKnock(identityKey, knockNonce, lobbyKeys = [], name 
 const MAX_REMEMBERED = 2000;
 
 /**
+ * MAX_NONCES bounds the knock nonces a moderator's page remembers with the knocker
+ * each was first shown for (a few MB at most). They are never forgotten: a nonce shown
+ * again for another knocker is a replay (FORMAT.md, "Knock proof"), and a memory the
+ * server could flush with junk nonces would let it replay a real knocker's proof under
+ * a bot's id. Once full, a nonce not seen before is judged wrong: the page fails
+ * closed (a server that sends this many only refuses service).
+ */
+const MAX_NONCES = 20000;
+
+/**
  * KnockChecker judges the waiting-list entries a moderator's page receives:
  * 'verified' (the proof is right for the entry's nonce), 'wrong' (it is not, a field is
  * malformed, or the nonce was shown before for another knocker: only a replaying
@@ -173,12 +183,13 @@ export class KnockChecker {
   /** check returns a promise of the entry's verdict; it never rejects. */
   check({ participantId, knockNonce, knockProof: proof, knockEph }) {
     if (typeof knockNonce !== 'string' || knockNonce === '') return Promise.resolve(null);
-    if (this.owners.size > MAX_REMEMBERED) this.owners.clear();
-    const owner = this.owners.get(knockNonce);
-    if (owner === undefined) this.owners.set(knockNonce, participantId);
-    else if (owner !== participantId) return Promise.resolve('wrong');
     const nonce = parseKnockField(knockNonce);
-    if (!nonce) return Promise.resolve('wrong');
+    if (!nonce) return Promise.resolve('wrong'); // not remembered: only well-formed nonces are
+    const owner = this.owners.get(knockNonce);
+    if (owner === undefined) {
+      if (this.owners.size >= MAX_NONCES) return Promise.resolve('wrong');
+      this.owners.set(knockNonce, participantId);
+    } else if (owner !== participantId) return Promise.resolve('wrong');
     if (typeof proof !== 'string' || proof === '') return Promise.resolve('checking');
     const k = `${participantId}\0${knockNonce}\0${knockEph}\0${proof}`;
     let verdict = this.results.get(k);

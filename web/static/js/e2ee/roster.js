@@ -13,6 +13,7 @@ export const WARNING_KINDS = Object.freeze({
   DEAD: 'departed-sender', // a key message from an id that left this session
   REJOIN: 'departed-rejoin', // a join (or resume) announced for an id that left
   SECOND: 'second-identity', // a different identity for an id already verified, outside a resume
+  REPLAYED: 'replayed-identity', // after a resume, an identity the id had before it
 });
 
 export class Roster {

@@ -139,6 +139,10 @@ export class SessionKeys {
     this.own = null; // {index, raw}: the newest own key (given to members)
     this.sendingIndex = -1; // the key index outgoing frames use (a rotation starts a little later)
     this.peers = new Map(); // id -> {state, pub, kw, identitySent, timer}
+    // id -> what id presented this session, kept across its resumes (newKey,
+    // _identity): {pubs: the identity keys that verified, current: its current media
+    // key, past: its earlier ones}, all hex. Dropped when id leaves: it is dead then.
+    this.seen = new Map();
     this.roster = new Roster(); // the ids the server announced, and those that left (roster.js)
     this.pendingJoins = new Set();
     this.pendingLeave = false;
@@ -229,6 +233,7 @@ export class SessionKeys {
   peerLeft(id) {
     this._run(async () => {
       if (validId(id) && id !== this.selfId) this.roster.leave(id);
+      this.seen.delete(id); // dead: nothing of it is taken again anyway
       const p = this.peers.get(id);
       if (!p) return;
       clearTimeout(p.timer);
@@ -364,6 +369,16 @@ export class SessionKeys {
     return p;
   }
 
+  /** _seen is what id presented this session (this.seen), made at its first use. */
+  _seen(id) {
+    let h = this.seen.get(id);
+    if (!h) {
+      h = { pubs: new Set(), current: '', past: new Set() };
+      this.seen.set(id, h);
+    }
+    return h;
+  }
+
   /** _peer returns the state of a member the server announced, or null for any other id. */
   _peer(id) {
     let p = this.peers.get(id);
@@ -411,6 +426,14 @@ export class SessionKeys {
       }
       return;
     }
+    if (pub && this._seen(from).pubs.has(hex(pub))) {
+      // Only after a resume (peerResumed forgot the verified one): every resumed page
+      // makes a new identity, so one from before is the server's replay, which would
+      // give back the old pairwise key, and with it the old key envelopes to replay.
+      this.roster.warn(WARNING_KINDS.REPLAYED);
+      this.onChange();
+      return;
+    }
     const ok = !!pub && await verifyIdentity(this.meeting.identityKey, from, pub, tag);
     let kw = null;
     if (ok) {
@@ -430,6 +453,7 @@ export class SessionKeys {
     p.state = 'verified';
     p.pub = pub;
     p.kw = kw;
+    this._seen(from).pubs.add(hex(pub));
     clearTimeout(p.timer);
     if (!p.identitySent) {
       p.identitySent = true;
@@ -457,7 +481,7 @@ export class SessionKeys {
       return; // refused: wrong size, authentication, index
     }
     if (this.peers.get(from) !== p) return;
-    if (!newKey(p, key.raw)) return; // a replayed envelope: an old key made current again
+    if (!newKey(this._seen(from), key.raw)) return; // a replayed envelope: an old key made current again
     this.media.setPeerKey(from, key.keyIndex, key.raw);
     this.chatKeys.setKey(from, key.keyIndex, key.raw);
     if (p.name !== key.name) {
@@ -631,27 +655,29 @@ export class SessionKeys {
   }
 }
 
-/** PAST_KEYS is how many of a member's earlier keys are remembered to refuse them again. */
-const PAST_KEYS = 64;
-
 /**
  * newKey says whether a member's key envelope may be installed: a key it has not sent
  * before, or its current one sent again (the answer to a key request); it remembers
- * the key. The server relays the envelopes and could replay an old one: installed, the
- * old key would be the member's current one again, and the ratchet guesses would start
- * from a key that someone who left holds. The key index cannot tell (a member that
- * ratchets without sending comes round to an index it used), the key itself can: a
- * new one is random or a ratchet, never an earlier one.
+ * the key in seen (the member's, SessionKeys.seen). The server relays the envelopes
+ * and could replay an old one: installed, the old key would be the member's current
+ * one again, and the ratchet guesses would start from a key that someone who left
+ * holds. The key index cannot tell (a member that ratchets without sending comes round
+ * to an index it used), the key itself can: a new one is random or a ratchet, never an
+ * earlier one. Every earlier key is remembered for the whole session, across the
+ * member's resumes: a window of the last ones would let the server replay the first
+ * envelope once enough people had come and gone (a key a member rotates to is 32
+ * bytes of hex, once a join or leave).
  */
-function newKey(p, raw) {
-  const hex = Array.from(raw, (b) => b.toString(16).padStart(2, '0')).join('');
-  if (p.currentKey === hex) return true;
-  if (!p.pastKeys) p.pastKeys = [];
-  if (p.pastKeys.includes(hex)) return false;
-  if (p.currentKey) {
-    p.pastKeys.push(p.currentKey);
-    if (p.pastKeys.length > PAST_KEYS) p.pastKeys.shift();
-  }
-  p.currentKey = hex;
+function newKey(seen, raw) {
+  const k = hex(raw);
+  if (seen.current === k) return true;
+  if (seen.past.has(k)) return false;
+  if (seen.current) seen.past.add(seen.current);
+  seen.current = k;
   return true;
+}
+
+/** hex is bytes in hexadecimal. */
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
