@@ -220,7 +220,7 @@ func (d *downTrack) forward(p *packet) {
 // Pion's writer (an interface) would escape to the heap, once per forwarded packet.
 // Whatever Pion's writer does with h (an interceptor may add header extensions) is
 // undone here before the next packet.
-func (d *downTrack) write(p *packet, h *rtp.Header) (n int, ok bool) {
+func (d *downTrack) write(p *packet, h *rtp.Header, rtx bool) (n int, ok bool) {
 	b := d.binding.Load()
 	if b == nil {
 		return 0, false
@@ -228,13 +228,14 @@ func (d *downTrack) write(p *packet, h *rtp.Header) (n int, ok bool) {
 	if f := d.fw; f != nil && (f.rp.pending || f.rp.dedupe) && d.replayBefore(p, h, b) {
 		return 0, false
 	}
-	n, _, ok = d.send(p, h, b)
+	n, _, ok = d.send(p, h, b, rtx)
 	return n, ok
 }
 
 // send rewrites p's header into h and writes it; wire is what Pion reports written (0
-// for a packet it dropped because SRTP does not run yet).
-func (d *downTrack) send(p *packet, h *rtp.Header, b *binding) (n, wire int, ok bool) {
+// for a packet it dropped because SRTP does not run yet). rtx says p is a packet a
+// NACK asked for again: only such a packet may go again under a number it went with.
+func (d *downTrack) send(p *packet, h *rtp.Header, b *binding, rtx bool) (n, wire int, ok bool) {
 	ext := h.Extensions[:0] // keep the capacity an interceptor gave it
 	*h = p.header
 	h.Extensions = ext
@@ -255,7 +256,7 @@ func (d *downTrack) send(p *packet, h *rtp.Header, b *binding) (n, wire int, ok 
 	}
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	wire, ok = d.writeOnce(b, h, payload)
+	wire, ok = d.writeOnce(b, h, payload, p.layer, p.header.SequenceNumber, rtx)
 	if !ok {
 		return 0, 0, false
 	}
@@ -264,15 +265,21 @@ func (d *downTrack) send(p *packet, h *rtp.Header, b *binding) (n, wire int, ok 
 	return len(payload), wire, true
 }
 
-// writeOnce writes the packet h and payload, which is the packet that went under its
-// sequence number before if one did (the forwarder maps a number to one packet): with
-// the transport-wide number it went with then, so that it goes byte for byte again, or
-// not at all where that number is no longer known (sentlog.go says why).
-func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte) (int, bool) {
+// writeOnce writes the packet h and payload, the publisher's packet in of layer (or a
+// train's padding, trainLayer): a retransmission (rtx) of a packet that went under its
+// sequence number goes again with the transport-wide number it went with, byte for
+// byte, and nothing else goes under a number a packet went with, or where that is no
+// longer known (sentlog.go says why). Without rtx, a number that went already is the
+// numbering come round (half the sequence space passed unsent), not the same packet.
+func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte, layer uint8, in uint16, rtx bool) (int, bool) {
 	var st twccStamp
 	if d.sent != nil {
-		switch was, num := d.sent.lookup(h.SequenceNumber); was {
-		case sentUnknown:
+		was, num := d.sent.lookup(h.SequenceNumber, layer, in)
+		if was == sentAlready && !rtx {
+			was = sentOther
+		}
+		switch was {
+		case sentUnknown, sentOther:
 			d.up.stats.retransmissionsDropped.Add(1)
 			return 0, false
 		case sentAlready:
@@ -281,13 +288,13 @@ func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte) (int, b
 	}
 	wire, num, err := d.sub.writeRTP(b, h, payload, st)
 	if err != nil {
-		if errors.Is(err, errRenumbered) {
+		if errors.Is(err, errRenumbered) || errors.Is(err, errIndexUsed) {
 			d.up.stats.retransmissionsDropped.Add(1)
 		}
 		return 0, false
 	}
-	if d.sent != nil {
-		d.sent.note(h.SequenceNumber, num)
+	if d.sent != nil && wire > 0 { // 0: dropped before SRTP runs, never sent
+		d.sent.note(h.SequenceNumber, num, layer, in)
 	}
 	return wire, true
 }

@@ -98,7 +98,7 @@ func BenchmarkWrite(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				p.header.SequenceNumber = uint16(i % 30000) // inside the open segment
 				p.header.Timestamp = uint32(i / 8 * 3000)
-				if _, ok := d.write(p, &h); !ok {
+				if _, ok := d.write(p, &h, false); !ok {
 					b.Fatal("not written")
 				}
 			}

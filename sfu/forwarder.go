@@ -39,8 +39,14 @@ type forwarder struct {
 	cur         int    // the layer being sent; -1 while waiting for a keyframe
 	target      int    // the layer wanted; -1: hidden
 
-	segs     []segment // oldest first; the last is open while cur >= 0 (changed under mu)
-	last     sentState // the newest packet sent
+	segs []segment // oldest first; the last is open while cur >= 0 (changed under mu)
+	last sentState // the newest packet sent
+	// held is the highest sequence number a closed segment still holds for a packet
+	// that has not come (dropPadding closed it at padding that overtook it), while
+	// heldOn and above last: a train or a switch numbers on above it, or the late
+	// packet would go under a number a packet of theirs went with.
+	held     uint16
+	heldOn   bool
 	lastP    *packet   // passthrough: the newest packet sent
 	lastV    *packet   // passthrough: the newest one with a payload (padding has none)
 	askedAt  time.Time // the last keyframe request for target
@@ -149,6 +155,9 @@ func (d *downTrack) rewrite(h *rtp.Header, p *packet) ([]byte, bool) {
 		payload = f.buf
 		rewriteVP8(payload, desc, (desc.pid+seg.picOff)&desc.pidMask(), desc.tl0+seg.tl0Off)
 	}
+	if f.heldOn && int16(h.SequenceNumber-f.held) >= 0 {
+		f.heldOn = false // what it held is sent, or passed over
+	}
 	if !f.last.valid || int16(h.SequenceNumber-f.last.seq) > 0 {
 		// The newest sequence number sent, whatever segment it is in: a packet that
 		// came late into a segment dropPadding closed goes out above the last one
@@ -212,10 +221,21 @@ func (d *downTrack) dropPadding(p *packet) {
 	next := *s
 	s.open, s.inEnd = false, seq
 	next.inStart, next.seqOff = seq+1, s.seqOff-1
+	if top := seq - 1 + s.seqOff; int16(top-f.last.seq) > 0 && (!f.heldOn || int16(top-f.held) > 0) {
+		f.held, f.heldOn = top, true // numbers between the last sent and the padding wait for their packets
+	}
 	if n == maxSegments {
 		f.segs = append(f.segs[:0], f.segs[1:]...)
 	}
 	f.segs = append(f.segs, next)
+}
+
+// numberedTop is the highest sequence number sent, or held for a late packet (held).
+func (f *forwarder) numberedTop() uint16 {
+	if f.heldOn && int16(f.held-f.last.seq) > 0 {
+		return f.held
+	}
+	return f.last.seq
 }
 
 // segmentFor finds the segment p's layer and sequence number were sent in, newest first.
@@ -290,7 +310,8 @@ func (d *downTrack) switchTo(p *packet, desc vp8Desc) *segment {
 	}
 	seg := segment{layer: p.layer, open: true, inStart: p.header.SequenceNumber}
 	if l := f.last; l.valid {
-		seg.seqOff = l.seq + 1 - p.header.SequenceNumber
+		seg.seqOff = f.numberedTop() + 1 - p.header.SequenceNumber
+		f.heldOn = false
 		seg.tsOff = l.tsOff // the same layer: the same timeline
 		if l.layer != p.layer {
 			seg.tsOff = d.switchTimestampOffset(p, l)

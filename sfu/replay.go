@@ -159,7 +159,7 @@ func (d *downTrack) replay(h *rtp.Header, b *binding, next *packet) {
 		defer func() { wb.arrival = arrival }()
 	}
 	for i, p := range run {
-		n, wire, ok := d.send(p, h, b)
+		n, wire, ok := d.send(p, h, b, false)
 		if i == 0 && (!ok || wire == 0) {
 			if rp.attempts++; rp.attempts >= replayAttempts {
 				rp.pending = false

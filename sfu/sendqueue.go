@@ -239,7 +239,7 @@ func (q *sendQueue) write(it sendItem, rtx bool) {
 	if b != nil && !rtx {
 		b.arrival = it.p.arrival
 	}
-	n, ok := it.d.write(it.p, &q.hdr)
+	n, ok := it.d.write(it.p, &q.hdr, rtx)
 	if b != nil {
 		b.arrival = 0
 	}

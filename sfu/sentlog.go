@@ -18,13 +18,21 @@ package sfu
 //
 // Slot i is the one sequence number of the last sentLogSize up to the highest sent
 // that is i modulo sentLogSize, so a slot needs no number of its own: passing over
-// numbers empties their slots (note).
+// numbers empties their slots (note). A slot also keeps which packet went (its layer
+// and the publisher's sequence number): a packet is sent again only under the number
+// it went with itself. Another packet under a number already sent (the forwarder
+// numbering two packets alike) would share its nonce; it is refused (the sealer would
+// refuse it too, rocState.next, but not a claim to be the same packet).
 type sentLog struct {
-	num  [sentLogSize]uint16
-	sent [sentLogSize / 64]uint64 // bit i: slot i's packet was sent
-	top  uint16                   // the highest sequence number sent
-	has  bool                     // anything sent at all
+	slot  [sentLogSize]uint32      // transport-wide number << 16 | the publisher's sequence number
+	layer [sentLogSize]uint8       // the packet's layer; trainLayer for a train's padding
+	sent  [sentLogSize / 64]uint64 // bit i: slot i's packet was sent
+	top   uint16                   // the highest sequence number sent
+	has   bool                     // anything sent at all
 }
+
+// trainLayer marks a train's padding in a sentLog: no publisher's packet.
+const trainLayer = 0xff
 
 // sentLogSize is how far back the log reaches: as far as a NACK can be answered (a
 // track's packet cache holds cacheSize packets; a subscription's numbers advance at
@@ -38,10 +46,12 @@ const (
 	sentNever   sentBefore = iota // not sent: it takes the next transport-wide number
 	sentAlready                   // sent: it goes again with the number it went with
 	sentUnknown                   // older than the log reaches: it must not go at all
+	sentOther                     // another packet went under it: it must not go at all
 )
 
-// lookup says whether seq was sent, and with which transport-wide number.
-func (l *sentLog) lookup(seq uint16) (sentBefore, uint16) {
+// lookup says whether seq was sent, as the packet of layer and publisher's sequence
+// number in, and with which transport-wide number.
+func (l *sentLog) lookup(seq uint16, layer uint8, in uint16) (sentBefore, uint16) {
 	if !l.has {
 		return sentNever, 0
 	}
@@ -53,17 +63,21 @@ func (l *sentLog) lookup(seq uint16) (sentBefore, uint16) {
 		return sentUnknown, 0
 	}
 	i := int(seq) % sentLogSize
-	if l.sent[i/64]&(1<<(i%64)) != 0 {
-		return sentAlready, l.num[i]
+	if l.sent[i/64]&(1<<(i%64)) == 0 {
+		return sentNever, 0 // within reach and not sent (dropped from a full queue, say)
 	}
-	return sentNever, 0 // within reach and not sent (dropped from a full queue, say)
+	if l.layer[i] != layer || uint16(l.slot[i]) != in {
+		return sentOther, 0
+	}
+	return sentAlready, uint16(l.slot[i] >> 16)
 }
 
-// note records that seq went with transport-wide number num; seq is not older than
+// note records that seq went with transport-wide number num, as the packet of layer
+// and publisher's sequence number in; seq is not older than
 // the log reaches (lookup said so). The slots the highest number passes over are
 // emptied: those packets were not sent (yet), and the numbers sentLogSize before them
 // are out of reach.
-func (l *sentLog) note(seq, num uint16) {
+func (l *sentLog) note(seq, num uint16, layer uint8, in uint16) {
 	if ahead := int16(seq - l.top); !l.has || ahead > 0 {
 		if !l.has || int(ahead) >= sentLogSize {
 			clear(l.sent[:])
@@ -76,6 +90,6 @@ func (l *sentLog) note(seq, num uint16) {
 		l.top, l.has = seq, true
 	}
 	i := int(seq) % sentLogSize
-	l.num[i] = num
+	l.slot[i], l.layer[i] = uint32(num)<<16|uint32(in), layer
 	l.sent[i/64] |= 1 << (i % 64)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 // TestSentLog: the log tells a number sent (with its transport-wide number) from one
@@ -19,7 +20,7 @@ func TestSentLog(t *testing.T) {
 	var l sentLog
 	want := func(seq uint16, was sentBefore, num uint16) {
 		t.Helper()
-		if got, n := l.lookup(seq); got != was || was == sentAlready && n != num {
+		if got, n := l.lookup(seq, 1, seq^0x5555); got != was || was == sentAlready && n != num {
 			t.Fatalf("lookup(%d) = %d, %d; want %d, %d", seq, got, n, was, num)
 		}
 	}
@@ -27,7 +28,7 @@ func TestSentLog(t *testing.T) {
 	start := uint16(65000)
 	for i := range uint16(1000) { // across the wrap, one number in ten passed over
 		if i%10 != 3 {
-			l.note(start+i, 7*i)
+			l.note(start+i, 7*i, 1, (start+i)^0x5555)
 		}
 	}
 	top := start + 999
@@ -39,29 +40,45 @@ func TestSentLog(t *testing.T) {
 	want(top-sentLogSize, sentUnknown, 0)
 	want(top-30000, sentUnknown, 0)
 
-	l.note(top-6, 4242) // the one passed over goes late: now it is known
+	l.note(top-6, 4242, 1, (top-6)^0x5555) // the one passed over goes late: now it is known
 	want(top-6, sentAlready, 4242)
 	want(top, sentAlready, 7*999)
 
-	l.note(top+3, 1) // two passed over at the top
+	l.note(top+3, 1, 1, (top+3)^0x5555) // two passed over at the top
 	want(top+1, sentNever, 0)
 	want(top+2, sentNever, 0)
 	want(top+3, sentAlready, 1)
 
-	l.note(top+3+2*sentLogSize, 2) // a jump past the log: nothing before it was sent
+	l.note(top+3+2*sentLogSize, 2, 1, (top+3+2*sentLogSize)^0x5555) // a jump past the log: nothing before it was sent
 	want(top+3+2*sentLogSize-1, sentNever, 0)
 	want(top+3+sentLogSize+1, sentNever, 0)
 	want(top+3+sentLogSize, sentUnknown, 0)
 	want(top+3, sentUnknown, 0)
+
+	// Under a number sent, another packet (another layer's, another publisher's
+	// number, a train's padding) is not the packet that went.
+	last := top + 3 + 2*sentLogSize
+	for _, other := range []struct {
+		layer uint8
+		in    uint16
+	}{{2, last ^ 0x5555}, {1, last}, {trainLayer, 0}} {
+		if got, _ := l.lookup(last, other.layer, other.in); got != sentOther {
+			t.Fatalf("lookup(%d) as layer %d's %d = %d, want sentOther", last, other.layer, other.in, got)
+		}
+	}
 }
 
-// newSRTPSub is a video subscription with forwarder fw on a connection that sends its
-// own SRTP (AES-GCM, transport-wide numbers under extension 5) into the datagrams it
-// returns, and the subscriber's writer (called directly).
+// newSRTPSub is a video subscription with forwarder fw (nil: an audio one) on a
+// connection that sends its own SRTP (AES-GCM, transport-wide numbers under extension
+// 5) into the datagrams it returns, and the subscriber's writer (called directly).
 func newSRTPSub(t *testing.T, fw *forwarder) (*downTrack, *sendQueue, *capturedQueue) {
 	t.Helper()
 	d, q, _ := newWriterSub(fw)
-	d.sent = new(sentLog)
+	if fw != nil {
+		d.sent = new(sentLog)
+	} else {
+		d.up.kind = webrtc.RTPCodecTypeAudio
+	}
 	d.binding.Store(&binding{ssrc: 1, pt: 96, twcc: 5})
 	keys := srtp.SessionKeys{LocalMasterKey: bytes.Repeat([]byte{7}, 16), LocalMasterSalt: bytes.Repeat([]byte{9}, 12)}
 	var dst atomic.Pointer[route]
@@ -71,6 +88,7 @@ func newSRTPSub(t *testing.T, fw *forwarder) (*downTrack, *sendQueue, *capturedQ
 	if err != nil {
 		t.Fatal(err)
 	}
+	cq.gcm = out.gcm
 	d.sub.srtp.Store(out)
 	return d, q, cq
 }
@@ -175,5 +193,93 @@ func TestEstimatorDoesNotTimeACopy(t *testing.T) {
 	e.acked(2, true, 9000)
 	if e.iv.lost != 1 || e.iv.recv != 1 || e.iv.haveArrival {
 		t.Fatalf("a copy's late arrival: lost %d, recv %d, timed %v", e.iv.lost, e.iv.recv, e.iv.haveArrival)
+	}
+}
+
+// TestNoNonceForTwoPacketsAfterALongGap: packets that were not sent for more than half
+// the sequence space (a source blocked while its publisher kept sending, a route gone)
+// come back with numbers that read as far behind the last sealed: the sealer refuses
+// them rather than seal them under indexes it used for other packets. Audio (no log),
+// a track sent as it comes, and one in segments without a route meanwhile.
+func TestNoNonceForTwoPacketsAfterALongGap(t *testing.T) {
+	pkt := func(n int) *packet {
+		return &packet{header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: uint32(n/3) * 3000},
+			payload: []byte{0x10, 0x01, 0x00, byte(n), byte(n >> 8), byte(n >> 16)}}
+	}
+	for _, c := range []struct {
+		name    string
+		fw      func() *forwarder
+		noRoute bool // the gap's packets written without a route; else not written
+	}{
+		{"audio", func() *forwarder { return nil }, false},
+		{"passthrough", func() *forwarder { return &forwarder{passthrough: true} }, false},
+		{"segments", streamCases[1].fw, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, q, cq := newSRTPSub(t, c.fw())
+			for n := 1000; n < 2000; n++ {
+				q.write(sendItem{d: d, p: pkt(n)}, false)
+			}
+			const gap = 65536 - 100
+			out := d.sub.srtp.Load()
+			r := out.route.Swap(nil)
+			if c.noRoute {
+				for n := 2000; n < 2000+gap; n++ {
+					q.write(sendItem{d: d, p: pkt(n)}, false)
+				}
+			}
+			out.route.Store(r)
+			for n := 2000 + gap; n < 2000+gap+200; n++ {
+				q.write(sendItem{d: d, p: pkt(n)}, false)
+			}
+			cq.noNonceReused(t)
+			if len(cq.got) <= 1000 {
+				t.Fatal("nothing went after the gap")
+			}
+		})
+	}
+}
+
+// TestNoNonceForTwoPacketsAfterDroppedPadding: padding that overtook a late packet is
+// dropped (dropPadding), then a train goes, or the subscription switches layers, before
+// the late packet comes: the numbers the late packet holds are not the train's nor the
+// new layer's, and it goes under its own.
+func TestNoNonceForTwoPacketsAfterDroppedPadding(t *testing.T) {
+	media := func(layer uint8, s uint16, key bool) *packet {
+		p := &packet{layer: layer, header: rtp.Header{Version: 2, SequenceNumber: s, Timestamp: uint32(s) * 3000},
+			payload: []byte{0x10, 0x01, 0x00, byte(s)}}
+		if key {
+			p.payload[1] = 0x00
+		}
+		return p
+	}
+	padding := &packet{header: rtp.Header{Version: 2, SequenceNumber: 5, Timestamp: 5 * 3000, Padding: true, PaddingSize: 255}}
+	for _, c := range []struct {
+		name string
+		fw   func() *forwarder
+		then func(d *downTrack, q *sendQueue)
+	}{
+		{"train, passthrough", streamCases[0].fw, func(d *downTrack, q *sendQueue) { q.write(sendItem{d: d, p: trainMarker}, false) }},
+		{"train, segments", streamCases[1].fw, func(d *downTrack, q *sendQueue) { q.write(sendItem{d: d, p: trainMarker}, false) }},
+		{"switch", streamCases[1].fw, func(d *downTrack, q *sendQueue) {
+			d.up.layers[1].Store(&layer{up: d.up, index: 1})
+			d.ctl.Store(packCtl(0, 1))
+			q.write(sendItem{d: d, p: media(1, 500, true)}, false)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, q, cq := newSRTPSub(t, c.fw())
+			for s := uint16(1); s <= 3; s++ {
+				q.write(sendItem{d: d, p: media(0, s, false)}, false)
+			}
+			q.write(sendItem{d: d, p: padding}, false)
+			c.then(d, q)
+			before := len(cq.got)
+			q.write(sendItem{d: d, p: media(0, 4, false)}, false) // late
+			cq.noNonceReused(t)
+			if len(cq.got) != before+1 {
+				t.Fatal("the late packet did not go")
+			}
+		})
 	}
 }

@@ -22,19 +22,35 @@ type gcmSealer struct {
 	aead cipher.AEAD
 	salt [12]byte
 	iv   [12]byte
-	// streams are the connection's outgoing streams, in the order of ids.
+	rocStreams
+}
+
+// rocStreams are a connection's outgoing streams' indexes, in the order of ids.
+type rocStreams struct {
 	streams []rocState
 	ids     streamIndex
 }
 
-// rocState counts a stream's rollovers (its SSRC is in gcmSealer.ids): index is the
-// highest packet index sent, the rollover counter in its upper bits and the sequence
-// number in its lower 16.
+// rocState counts a stream's rollovers: index is the highest packet index sealed, the
+// rollover counter in its upper bits and the sequence number in its lower 16, and
+// sealed marks which of the sealedWindow indexes up to it were sealed.
 type rocState struct {
-	index uint64
+	index  uint64
+	sealed [sealedWindow / 64]uint64 // bit i: the index ≡ i (mod sealedWindow) in the window
 }
 
-var errSRTPExhausted = errors.New("sfu: 2^48 SRTP packets sent with one key")
+// sealedWindow is how far below a stream's highest index a packet is still sealed (if
+// its index was not): as far back as a NACK is answered (sentLogSize).
+const sealedWindow = sentLogSize
+
+var (
+	errSRTPExhausted = errors.New("sfu: 2^48 SRTP packets sent with one key")
+	// errIndexUsed refuses a packet whose SRTP index was sealed already, or is too far
+	// below the highest for the stream to tell: under AES-GCM the index is the nonce,
+	// and two packets under one nonce give away the authentication key (and under
+	// AES-CM the keystream). Only a packet sent again byte for byte may reuse its own.
+	errIndexUsed = errors.New("sfu: the packet's SRTP index was used already")
+)
 
 // gcmProfile reports whether p is one of the AES-GCM profiles gcmSealer handles.
 func gcmProfile(p srtp.ProtectionProfile) bool {
@@ -97,9 +113,9 @@ func srtpKDF(label byte, masterKey, masterSalt []byte, n int) ([]byte, error) {
 
 // seal encrypts the RTP packet p[:size], whose header is p[:hdrLen], in place, and
 // appends the authentication tag (p must have room for it); it returns the SRTP
-// packet.
-func (s *gcmSealer) seal(p []byte, hdrLen, size int, ssrc uint32, seq uint16) ([]byte, error) {
-	if err := s.nonce(ssrc, seq); err != nil {
+// packet. again says the packet is one sealed before, sent again byte for byte.
+func (s *gcmSealer) seal(p []byte, hdrLen, size int, ssrc uint32, seq uint16, again bool) ([]byte, error) {
+	if err := s.nonce(ssrc, seq, again); err != nil {
 		return nil, err
 	}
 	ct := s.aead.Seal(p[hdrLen:hdrLen], s.iv[:], p[hdrLen:size], p[:hdrLen])
@@ -110,8 +126,8 @@ func (s *gcmSealer) seal(p []byte, hdrLen, size int, ssrc uint32, seq uint16) ([
 // encrypts payload straight behind it, so the writer need not copy the payload in
 // first (a second pass over a video packet's thousand bytes). payload must not
 // overlap p.
-func (s *gcmSealer) sealPayload(p []byte, hdrLen int, payload []byte, ssrc uint32, seq uint16) ([]byte, error) {
-	if err := s.nonce(ssrc, seq); err != nil {
+func (s *gcmSealer) sealPayload(p []byte, hdrLen int, payload []byte, ssrc uint32, seq uint16, again bool) ([]byte, error) {
+	if err := s.nonce(ssrc, seq, again); err != nil {
 		return nil, err
 	}
 	ct := s.aead.Seal(p[hdrLen:hdrLen], s.iv[:], payload, p[:hdrLen])
@@ -120,10 +136,10 @@ func (s *gcmSealer) sealPayload(p []byte, hdrLen int, payload []byte, ssrc uint3
 
 // nonce counts the packet in its stream and sets iv to its initialisation vector
 // (RFC 7714 §8.1: 00 00 | SSRC | ROC | SEQ, exclusive-ored with the session salt).
-func (s *gcmSealer) nonce(ssrc uint32, seq uint16) error {
-	roc, ok := s.stream(ssrc).next(seq)
-	if !ok {
-		return errSRTPExhausted
+func (s *gcmSealer) nonce(ssrc uint32, seq uint16, again bool) error {
+	roc, err := s.stream(ssrc).next(seq, again)
+	if err != nil {
+		return err
 	}
 	iv := &s.iv
 	iv[0], iv[1] = 0, 0
@@ -137,7 +153,7 @@ func (s *gcmSealer) nonce(ssrc uint32, seq uint16) error {
 }
 
 // stream is ssrc's rollover state, made at its first packet.
-func (s *gcmSealer) stream(ssrc uint32) *rocState {
+func (s *rocStreams) stream(ssrc uint32) *rocState {
 	if i := s.ids.find(ssrc); i >= 0 {
 		return &s.streams[i]
 	}
@@ -182,13 +198,18 @@ func (x *streamIndex) add(ssrc uint32) {
 const noIndex = ^uint64(0)
 
 // next is the rollover counter for a packet with sequence number seq, and counts it:
-// a packet after the highest sent (within half the sequence space, across a wrap or
-// not) moves the index on; one before it (a retransmission) is sent with the counter
-// it had. The same reckoning as the receiver's (RFC 3711 §3.3.1) and Pion's sender.
-func (r *rocState) next(seq uint16) (uint32, bool) {
+// a packet after the highest sealed (within half the sequence space, across a wrap or
+// not) moves the index on; one before it (a retransmission, or a late packet) is sent
+// with the counter it had. The same reckoning as the receiver's (RFC 3711 §3.3.1) and
+// Pion's sender. A packet before the highest is refused (errIndexUsed) if its index was
+// sealed already, unless it is the same packet sent again (again), or if it is more
+// than sealedWindow below, where that cannot be told: a number that jumped half the
+// sequence space ahead reads as one far behind.
+func (r *rocState) next(seq uint16, again bool) (uint32, error) {
 	if r.index == noIndex {
 		r.index = uint64(seq)
-		return 0, true
+		r.mark(r.index)
+		return 0, nil
 	}
 	roc := uint32(r.index >> 16)
 	last := int32(r.index & 0xffff)
@@ -203,10 +224,42 @@ func (r *rocState) next(seq uint16) (uint32, bool) {
 		}
 	}
 	if guess == 0 && roc == ^uint32(0) {
-		return 0, false
+		return 0, errSRTPExhausted
 	}
 	if diff > 0 {
+		if diff >= sealedWindow {
+			clear(r.sealed[:])
+		} else {
+			for i := r.index + 1; i < r.index+uint64(diff); i++ {
+				r.unmark(i)
+			}
+		}
 		r.index += uint64(diff)
+		r.mark(r.index)
+		return guess, nil
 	}
-	return guess, true
+	index := uint64(guess)<<16 | uint64(seq)
+	switch {
+	case r.index-index >= sealedWindow:
+		return 0, errIndexUsed
+	case r.marked(index) && !again:
+		return 0, errIndexUsed
+	}
+	r.mark(index)
+	return guess, nil
+}
+
+func (r *rocState) mark(index uint64) {
+	i := index % sealedWindow
+	r.sealed[i/64] |= 1 << (i % 64)
+}
+
+func (r *rocState) unmark(index uint64) {
+	i := index % sealedWindow
+	r.sealed[i/64] &^= 1 << (i % 64)
+}
+
+func (r *rocState) marked(index uint64) bool {
+	i := index % sealedWindow
+	return r.sealed[i/64]&(1<<(i%64)) != 0
 }

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -11,16 +12,18 @@ import (
 )
 
 // gcmPlan is a stream's packets as a sealer sees them: two streams interleaved, one
-// across a sequence number wrap, with a late packet from before the wrap (a
-// retransmission, sent after the wrap with the rollover counter it had), one with
-// header extensions and padding.
+// across a sequence number wrap, with a late packet from before the wrap (sent after
+// the wrap with the rollover counter it had), one with header extensions and padding.
+// The refused ones reuse an index: one sealed already (a different packet under the
+// same number), and one half the sequence space away, which reads as far behind.
 var gcmPlan = []struct {
-	ssrc uint32
-	seq  uint16
+	ssrc    uint32
+	seq     uint16
+	refused bool
 }{
-	{0x1111, 65530}, {0x2222, 100}, {0x1111, 65531}, {0x1111, 65535}, {0x2222, 101},
-	{0x1111, 0}, {0x1111, 1}, {0x1111, 65533}, {0x2222, 102}, {0x1111, 5}, {0x1111, 40000},
-	{0x1111, 7000}, {0x1111, 7001},
+	{0x1111, 65530, false}, {0x2222, 100, false}, {0x1111, 65531, false}, {0x1111, 65535, false}, {0x2222, 101, false},
+	{0x1111, 0, false}, {0x1111, 1, false}, {0x1111, 65533, false}, {0x2222, 102, false}, {0x1111, 5, false},
+	{0x1111, 65533, true}, {0x1111, 40000, true}, {0x1111, 7000, false}, {0x1111, 7001, false}, {0x2222, 101, true},
 }
 
 func gcmPacket(t *testing.T, i int, ssrc uint32, seq uint16) (*rtp.Header, []byte) {
@@ -74,13 +77,19 @@ func TestGCMSealerWritesWhatPionWrites(t *testing.T) {
 			}
 			for i, pk := range gcmPlan {
 				h, plain := gcmPacket(t, i, pk.ssrc, pk.seq)
-				want, err := pionSend.EncryptRTP(nil, plain, nil)
+				buf := make([]byte, len(plain)+srtpOverhead)
+				copy(buf, plain)
+				got, err := sealer.seal(buf, h.MarshalSize(), len(plain), pk.ssrc, pk.seq, false)
+				if pk.refused {
+					if !errors.Is(err, errIndexUsed) {
+						t.Fatalf("packet %d (ssrc %x, seq %d) reuses an index, sealed: %v", i, pk.ssrc, pk.seq, err)
+					}
+					continue
+				}
 				if err != nil {
 					t.Fatal(err)
 				}
-				buf := make([]byte, len(plain)+srtpOverhead)
-				copy(buf, plain)
-				got, err := sealer.seal(buf, h.MarshalSize(), len(plain), pk.ssrc, pk.seq)
+				want, err := pionSend.EncryptRTP(nil, plain, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -103,11 +112,11 @@ func TestGCMSealerWritesWhatPionWrites(t *testing.T) {
 // (RFC 3711 §9.2); the sealer refuses rather than reuse an initialisation vector.
 func TestGCMSealerStopsAtTheLastIndex(t *testing.T) {
 	r := rocState{index: uint64(^uint32(0))<<16 | 65000}
-	if _, ok := r.next(65535); !ok {
+	if _, err := r.next(65535, false); err != nil {
 		t.Fatal("the last packet index was refused")
 	}
-	if roc, ok := r.next(3); ok {
-		t.Fatalf("a packet past the last index was given rollover counter %d", roc)
+	if roc, err := r.next(3, false); !errors.Is(err, errSRTPExhausted) {
+		t.Fatalf("a packet past the last index was given rollover counter %d (%v)", roc, err)
 	}
 	if _, err := newGCMSealer(make([]byte, 16), make([]byte, 14)); err == nil {
 		t.Fatal("a 14-byte master salt (an AES-CM profile's) was taken for AES-GCM")
@@ -148,7 +157,7 @@ func BenchmarkSRTPSeal(b *testing.B) {
 				if mode == "pion" {
 					_, err = ctx.EncryptRTP(buf[:0], buf[:size], &parsed)
 				} else {
-					_, err = sealer.seal(buf, hdrLen, size, h.SSRC, h.SequenceNumber)
+					_, err = sealer.seal(buf, hdrLen, size, h.SSRC, h.SequenceNumber, false)
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -159,13 +168,37 @@ func BenchmarkSRTPSeal(b *testing.B) {
 }
 
 // capturedQueue is a media socket that keeps what is queued on it.
-type capturedQueue struct{ got [][]byte }
+// capturedQueue keeps every datagram queued and, with gcm set, the initialisation
+// vector each was sealed under.
+type capturedQueue struct {
+	got [][]byte
+	gcm *gcmSealer
+	ivs [][12]byte
+}
 
 func (q *capturedQueue) newDatagram() *datagram { return new(datagram) }
 
 func (q *capturedQueue) queueDatagram(d *datagram) error {
 	q.got = append(q.got, append([]byte(nil), d.buf[:d.n]...))
+	if q.gcm != nil {
+		q.ivs = append(q.ivs, q.gcm.iv)
+	}
 	return nil
+}
+
+// noNonceReused fails t if one initialisation vector sealed two different datagrams.
+func (q *capturedQueue) noNonceReused(t *testing.T) {
+	t.Helper()
+	seen := map[[12]byte][]byte{}
+	for i, iv := range q.ivs {
+		if was, ok := seen[iv]; ok && !bytes.Equal(was, q.got[i]) {
+			var a, b rtp.Header
+			_, _ = a.Unmarshal(was)
+			_, _ = b.Unmarshal(q.got[i])
+			t.Fatalf("one nonce sealed two different packets: seq %d ts %d, and seq %d ts %d", a.SequenceNumber, a.Timestamp, b.SequenceNumber, b.Timestamp)
+		}
+		seen[iv] = q.got[i]
+	}
 }
 
 // TestSRTPOutWritesWhatTheSubscriberReads: what the SRTP writer sends, with the
@@ -212,13 +245,21 @@ func TestSRTPOutWritesWhatTheSubscriberReads(t *testing.T) {
 				}
 				hdr := *h
 				hdr.Extensions = append([]rtp.Extension(nil), h.Extensions...)
-				if _, _, err := out.write(nil, &hdr, parsed.Payload, twcc, twccStamp{}); err != nil {
+				queued := len(q.got)
+				_, _, err := out.write(nil, &hdr, parsed.Payload, twcc, twccStamp{})
+				if pk.refused {
+					if !errors.Is(err, errIndexUsed) || len(q.got) != queued {
+						t.Fatalf("packet %d (ssrc %x, seq %d) reuses an index: %v, %d datagrams queued", i, pk.ssrc, pk.seq, err, len(q.got)-queued)
+					}
+					continue
+				}
+				if err != nil {
 					t.Fatalf("packet %d: %v", i, err)
 				}
-				if len(q.got) != i+1 {
-					t.Fatalf("packet %d: %d datagrams queued", i, len(q.got))
+				if len(q.got) != queued+1 {
+					t.Fatalf("packet %d: %d datagrams queued", i, len(q.got)-queued)
 				}
-				dec, err := recv.DecryptRTP(nil, q.got[i], nil)
+				dec, err := recv.DecryptRTP(nil, q.got[queued], nil)
 				if err != nil {
 					t.Fatalf("packet %d (ssrc %x, seq %d): %v", i, pk.ssrc, pk.seq, err)
 				}

@@ -28,9 +28,13 @@ import (
 //
 // Only the subscriber's writer (one at a time, writerpool.go) calls write.
 type srtpOut struct {
-	gcm  *gcmSealer    // the AES-GCM profiles (srtpgcm.go)
-	ctx  *srtp.Context // the others
-	sock datagramQueue
+	gcm *gcmSealer    // the AES-GCM profiles (srtpgcm.go)
+	ctx *srtp.Context // the others
+	// indexes keeps ctx from using an index twice (rocState.next), as gcm keeps
+	// itself: Pion's context seals whatever it is given, and under AES-CM one index is
+	// one keystream.
+	indexes rocStreams
+	sock    datagramQueue
 	// route is where the selected candidate pair sends (Participant.setRoute); nil
 	// before a pair is selected, when packets are dropped and counted.
 	route   *atomic.Pointer[route]
@@ -130,8 +134,7 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 	num := st.num
 	if twcc != 0 {
 		if !st.again {
-			o.twccSeq++
-			num = o.twccSeq
+			num = o.twccSeq + 1 // taken once the packet is queued: a refused one leaves no gap
 		}
 		o.ext = [2]byte{byte(num >> 8), byte(num)}
 		if err := h.SetExtension(twcc, o.ext[:]); err != nil {
@@ -160,14 +163,14 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 	if o.gcm != nil && !h.Padding {
 		// The header alone, the payload encrypted straight from the packet behind it.
 		if _, err = h.MarshalTo(d.buf[:]); err == nil {
-			enc, err = o.gcm.sealPayload(d.buf[:], hdrLen, payload, h.SSRC, h.SequenceNumber)
+			enc, err = o.gcm.sealPayload(d.buf[:], hdrLen, payload, h.SSRC, h.SequenceNumber, st.again)
 		}
 	} else if _, err = rtp.MarshalPacketTo(d.buf[:], h, payload); err == nil { //nolint:staticcheck
 		// In place, as Pion's own session encrypts: the ciphertext is as long as the
 		// plaintext, the tag follows it.
 		if o.gcm != nil {
-			enc, err = o.gcm.seal(d.buf[:], hdrLen, size, h.SSRC, h.SequenceNumber)
-		} else {
+			enc, err = o.gcm.seal(d.buf[:], hdrLen, size, h.SSRC, h.SequenceNumber, st.again)
+		} else if _, err = o.indexes.stream(h.SSRC).next(h.SequenceNumber, st.again); err == nil {
 			enc, err = o.ctx.EncryptRTP(d.buf[:0], d.buf[:size], &o.parsed)
 		}
 	}
@@ -192,6 +195,9 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 		}
 	} else if err := sock.queueDatagram(d); err != nil {
 		return 0, 0, err
+	}
+	if twcc != 0 && !st.again {
+		o.twccSeq = num
 	}
 	if twcc != 0 && o.est != nil {
 		if st.again {

@@ -184,7 +184,7 @@ func (d *downTrack) sendTrain(h *rtp.Header) {
 		ext := h.Extensions[:0]
 		*h = rtp.Header{Version: 2, Padding: true, PaddingSize: trainPadding, SequenceNumber: seq + i,
 			Timestamp: ts, SSRC: b.ssrc, PayloadType: b.pt, Extensions: ext}
-		if _, ok := d.writeOnce(b, h, nil); !ok {
+		if _, ok := d.writeOnce(b, h, nil, trainLayer, 0, false); !ok {
 			return
 		}
 		d.sentPackets++
@@ -214,14 +214,15 @@ func (d *downTrack) makeRoom(n uint16) (seq uint16, ts uint32, ok bool) {
 		return 0, 0, false
 	}
 	s := f.segs[last]
-	end := f.last.seq - s.seqOff + 1 // the first publisher sequence number not sent yet
+	top := f.numberedTop()    // past what a closed segment holds for a late packet
+	end := top - s.seqOff + 1 // the first publisher sequence number not sent yet
 	f.segs[last].open, f.segs[last].inEnd = false, end
 	s.inStart, s.seqOff = end, s.seqOff+n
 	if len(f.segs) == maxSegments {
 		f.segs = append(f.segs[:0], f.segs[1:]...)
 	}
 	f.segs = append(f.segs, s)
-	seq = f.last.seq + 1
-	f.last.seq += n
+	seq = top + 1
+	f.last.seq, f.heldOn = top+n, false
 	return seq, f.last.ts, true
 }
