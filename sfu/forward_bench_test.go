@@ -36,7 +36,7 @@ func BenchmarkFanout(b *testing.B) {
 	for i := range parts {
 		parts[i] = &Participant{out: newSendQueue(pool)}
 		// A video subscription of a track without simulcast, as subscribe makes it.
-		d := &downTrack{up: up, sub: parts[i], fw: &forwarder{passthrough: true}}
+		d := &downTrack{up: up, sub: parts[i], fw: &forwarder{passthrough: true}, sent: new(sentLog)}
 		d.binding.Store(&binding{ssrc: uint32(i + 1), pt: 96, stream: w})
 		up.addSub(d)
 	}
@@ -81,25 +81,30 @@ func BenchmarkWrite(b *testing.B) {
 	payload := append([]byte{0x90, 0xe0, 0x80, 0x01, 0x05, 0x00, 0x01}, make([]byte, 1093)...)
 	for _, tc := range []struct {
 		name string
-		fw   *forwarder
+		fw   func() *forwarder // each run of the benchmark starts a new stream
 	}{
-		{"bare", nil},
-		{"passthrough", &forwarder{passthrough: true}},
-		{"rewrite", &forwarder{cur: 0, segs: []segment{{layer: 0, open: true, seqOff: 7, tsOff: 9000, picOff: 3, tl0Off: 2}}}},
+		{"bare", func() *forwarder { return nil }},
+		{"passthrough", func() *forwarder { return &forwarder{passthrough: true} }},
+		{"rewrite", func() *forwarder {
+			return &forwarder{cur: 0, segs: []segment{{layer: 0, open: true, seqOff: 7, tsOff: 9000, picOff: 3, tl0Off: 2}}}
+		}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			up := newTestUpTrack()
-			d := &downTrack{up: up, sub: &Participant{out: newIdleSendQueue(1, 1, 1)}, fw: tc.fw}
+			d := &downTrack{up: up, sub: &Participant{out: newIdleSendQueue(1, 1, 1)}, fw: tc.fw()}
+			if d.fw != nil {
+				d.sent = new(sentLog) // as newDownTrack makes a video subscription
+			}
 			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: &countingWriter{}})
 			p := &packet{header: rtp.Header{Version: 2}, payload: payload}
 			var h rtp.Header // the writer's scratch header (sendQueue.hdr)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				p.header.SequenceNumber = uint16(i % 30000) // inside the open segment
+				p.header.SequenceNumber = uint16(i) // on across the wrap: the open segment slides along
 				p.header.Timestamp = uint32(i / 8 * 3000)
 				if _, ok := d.write(p, &h, false); !ok {
-					b.Fatal("not written")
+					b.Fatalf("packet %d not written", i)
 				}
 			}
 		})
@@ -127,6 +132,9 @@ func TestForwardPathDoesNotAllocate(t *testing.T) {
 			q := newIdleSendQueue(1, 1, 1)
 			w := &countingWriter{}
 			d := &downTrack{up: up, sub: &Participant{out: q}, fw: tc.fw}
+			if tc.fw != nil {
+				d.sent = new(sentLog) // as newDownTrack makes a video subscription
+			}
 			d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
 			p := &packet{header: rtp.Header{Version: 2, CSRC: []uint32{7}}, payload: payload}
 			i := 0
