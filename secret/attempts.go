@@ -28,9 +28,12 @@ import (
 // the first hour and 4 an hour after that (about 100 a day) per address group. An
 // attacker with N groups gets N times that and nothing more.
 //
-// Groups are held in memory only: forgotten after ForgetAfter idle, and never more than
-// MaxRecords of them (a few hundred bytes each), so that a flood of addresses cannot
-// grow memory without bound. When the table is full, the idle groups with the fewest
+// Groups are held in memory only, and only for their wrong guesses: a group whose
+// guess was right (or could not be checked) and that has no wrong guesses left is
+// forgotten at once, one with wrong guesses ForgetAfter after its last guess (Sweep
+// runs on a timer, so a quiet server forgets too), and never more than MaxRecords of
+// them (a few hundred bytes each), so that a flood of addresses cannot grow memory
+// without bound. When the table is full, the idle groups with the fewest
 // wrong guesses go first, the oldest among equals: a flood of fresh groups (one wrong
 // guess each costs an attacker nothing but an address) pushes out only groups with as
 // few failures, never a group locked out or waiting with more, which would otherwise
@@ -101,6 +104,7 @@ func (r *Refused) Error() string {
 type Turn struct {
 	a     *Attempts
 	r     *record // never dropped while a turn is held: it is not idle
+	group string
 	scope string
 	done  bool
 }
@@ -155,7 +159,7 @@ func (a *Attempts) Begin(ctx context.Context, addr, scope string) (*Turn, error)
 		return nil, &Refused{RetryAfter: wait, LockedOut: locked}
 	}
 	a.mu.Unlock()
-	return &Turn{a: a, r: r, scope: scope}, nil
+	return &Turn{a: a, r: r, group: group, scope: scope}, nil
 }
 
 // release passes r's turn to the oldest waiting guess, or frees it.
@@ -208,6 +212,7 @@ func (t *Turn) Succeeded() {
 	}
 	a.mu.Unlock()
 	a.release(r)
+	a.forgetClean(t.group, r)
 }
 
 // Release ends the turn without a verdict (the check itself failed).
@@ -216,6 +221,26 @@ func (t *Turn) Release() {
 		return
 	}
 	t.a.release(t.r)
+	t.a.forgetClean(t.group, t.r)
+}
+
+// forgetClean drops group's record r once no guess holds or waits for it and it has
+// no wrong guess to remember: the address of someone who only ever gave the right
+// secret is not kept.
+func (a *Attempts) forgetClean(group string, r *record) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.records[group] == r && r.idle() && r.failures <= 0 && !a.now().Before(r.nextAllowed) {
+		delete(a.records, group)
+	}
+}
+
+// Sweep forgets the groups ForgetAfter idle (at most once a minute, as every guess
+// does): the server calls it on a timer, so that a quiet server forgets as well.
+func (a *Attempts) Sweep() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gcLocked(a.now())
 }
 
 func (t *Turn) finish() (already bool) {

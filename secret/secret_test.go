@@ -394,9 +394,45 @@ func TestAttemptsMemoryBound(t *testing.T) {
 		t.Fatalf("%d records, cap %d", n, MaxRecords)
 	}
 	c.add(ForgetAfter + time.Minute)
-	_ = guess(t, a, "192.0.2.1", "m", true)
+	_ = guess(t, a, "192.0.2.1", "m", false)
 	if n := a.Len(); n != 1 {
-		t.Fatalf("%d records after everything went idle", n)
+		t.Fatalf("%d records after everything went idle and one more wrong guess", n)
+	}
+}
+
+// TestAttemptsKeepOnlyWrongGuesses: an address that only ever gave right secrets (or
+// whose check failed) is not kept; one with a wrong guess is, until ForgetAfter after
+// its last guess, and a quiet server forgets it then too (Sweep, without a new guess);
+// a right guess that forgives every wrong one lets it go at once.
+func TestAttemptsKeepOnlyWrongGuesses(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	if r := guess(t, a, "198.51.100.7", "password/m", true); r != nil || a.Len() != 0 {
+		t.Fatalf("a right guess: %v, %d records", r, a.Len())
+	}
+	turn, err := a.Begin(context.Background(), "198.51.100.8", "password/m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	turn.Release()
+	if a.Len() != 0 {
+		t.Fatalf("a check that failed: %d records", a.Len())
+	}
+	_ = guess(t, a, "203.0.113.9", "password/m", false)
+	_ = guess(t, a, "203.0.113.10", "password/m", false)
+	c.add(ForgetAfter - time.Minute)
+	a.Sweep()
+	if a.Len() != 2 {
+		t.Fatalf("%d records before ForgetAfter, want 2", a.Len())
+	}
+	_ = guess(t, a, "203.0.113.10", "password/m", true) // forgiven: nothing left to keep
+	if a.Len() != 1 {
+		t.Fatalf("%d records after a right guess forgave the only wrong one, want 1", a.Len())
+	}
+	c.add(2 * time.Minute)
+	a.Sweep()
+	if a.Len() != 0 {
+		t.Fatalf("%d records ForgetAfter after the last wrong guess, on a quiet server", a.Len())
 	}
 }
 

@@ -54,6 +54,22 @@ func (k *knockLimits) allow(group string, now time.Time) (ok bool, retry time.Du
 	return false, max(b.until(now), time.Second)
 }
 
+// sweep forgets the groups whose bucket has filled up again; the server's janitor
+// calls it, so that an address is kept no longer than its knocks count against it
+// (KnockMemory), on a quiet server too.
+func (k *knockLimits) sweep(now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.gcLocked(now)
+}
+
+// KnockMemory is how long at most the server keeps the address group of a knock, to
+// count it against the group's knocks (maxConnsPerAddr: Config.MaxConnsPerAddr): until
+// the group's budget is whole again, and one janitor round.
+func KnockMemory(maxConnsPerAddr int) time.Duration {
+	return time.Duration(float64(maxConnsPerAddr)/knockRate*float64(time.Second)) + janitorInterval
+}
+
 // gcLocked forgets the groups whose bucket has filled up again: they are as new.
 func (k *knockLimits) gcLocked(now time.Time) {
 	k.lastGC = now

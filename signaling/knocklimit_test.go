@@ -3,10 +3,12 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"testing"
 	"time"
 
+	"conclave/secret"
 	"conclave/signaling"
 )
 
@@ -75,4 +77,39 @@ func TestKnocksAreRateLimitedPerAddress(t *testing.T) {
 	if err := host.JoinWith(ctx, map[string]any{"meetingId": mt.MeetingID, "name": "Host", "moderatorSecret": mt.ModeratorSecret}); err != nil {
 		t.Fatalf("the moderator was held back by the knocks of its address: %v", err)
 	}
+}
+
+// TestAddressesForgottenOnAQuietServer: the address of a moderator who joined with the
+// right secret is not kept for it, and the knock limit forgets it within KnockMemory;
+// one wrong password is kept ForgetAfter after it, and then forgotten as well, though
+// nobody knocks or guesses meanwhile (the janitor sweeps).
+func TestAddressesForgottenOnAQuietServer(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, MaxConnsPerAddr: 3})
+	mt := srv.createMeetingWith(t, `{"password":"right one"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := srv.dialFrom(t, net.ParseIP("127.0.0.77"))
+	if err := c.JoinWith(ctx, map[string]any{"meetingId": mt.MeetingID, "name": "Mod", "moderatorSecret": mt.ModeratorSecret}); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Leave(ctx)
+	c.Close()
+	wrong := srv.dialFrom(t, net.ParseIP("127.0.0.78"))
+	_ = wrong.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Typo", "password": "wrong"})
+	if _, err := wrong.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wrong.Close()
+	held := func(after time.Duration, want int) {
+		t.Helper()
+		for step := time.Duration(0); step < after; step += time.Minute {
+			clock.Advance(time.Minute) // the janitor runs every 5 s of it
+		}
+		eventually(t, fmt.Sprintf("%d address groups held after %v", want, after), func() bool {
+			return signaling.HeldAddressGroups(srv.sig) == want
+		})
+	}
+	held(signaling.KnockMemory(3), 1) // the wrong password's
+	held(secret.ForgetAfter, 0)
 }

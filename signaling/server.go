@@ -147,7 +147,7 @@ type Server struct {
 }
 
 // janitorInterval is how often expired knocks, unused meetings and expired rooms are
-// swept.
+// swept, and the address groups no limit counts any more forgotten.
 const janitorInterval = 5 * time.Second
 
 // NewServer makes a server and starts its janitor; Engine is required. Shutdown stops it.
@@ -255,6 +255,10 @@ func (s *Server) janitor() {
 	ctx, cancel := context.WithTimeout(context.Background(), janitorInterval)
 	s.registry.tick(ctx)
 	cancel()
+	// Addresses are kept only while they count against a limit (the privacy notice says
+	// for how long): on a quiet server too, where no new guess or knock sweeps.
+	s.knocks.sweep(s.now())
+	s.attempts.Sweep()
 	s.armJanitor()
 }
 

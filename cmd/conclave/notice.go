@@ -99,6 +99,7 @@ func readPrivacyFile(name string) (string, error) {
 type processingFacts struct {
 	knockTimeout time.Duration
 	emptyGrace   time.Duration
+	knockMemory  time.Duration // how long a knock's address is kept (signaling.KnockMemory)
 	logLevel     slog.Level
 	memoryOnly   bool // -data "": nothing is written to disk
 	speakers     bool // -speaker-detection
@@ -108,7 +109,8 @@ type processingFacts struct {
 func factsFor(o options) processingFacts {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(o.logLevel)) // checked by parseOptions
-	return processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, logLevel: level, memoryOnly: o.data == "", speakers: o.speakers}
+	return processingFacts{knockTimeout: o.knockTimeout, emptyGrace: signaling.DefaultEmptyMeetingGrace, knockMemory: signaling.KnockMemory(o.limits.maxConnsPerAddr),
+		logLevel: level, memoryOnly: o.data == "", speakers: o.speakers}
 }
 
 // The titles of the built-in notice's items, by which the privacy report finds them.
@@ -142,8 +144,8 @@ func (f processingFacts) items() []web.NoticeItem {
 	return []web.NoticeItem{
 		item(factProcessed, "processed", "The name you type, your camera, microphone and screen as you share them, chat messages, and your IP address (needed to connect, and to slow down guessed passwords)."),
 		item(factE2EE, "e2ee", "Meetings are end-to-end encrypted unless their host turned it off (the meeting page says which): audio, video, chat and display names are encrypted in the participants' browsers, and the server forwards them without being able to read them."),
-		withSeconds(item(factHowLong, "how-long", fmt.Sprintf("Only while the meeting lasts, in the server's memory. A meeting ends when a moderator ends it, %s after the last person left, or 10 minutes after it was made if nobody joined; a request to join waits at most %s. Counters of wrong passwords per address stay in memory for up to %s.", friendly(f.emptyGrace), friendly(f.knockTimeout), friendly(secret.ForgetAfter))),
-			map[string]int64{"emptyGrace": wholeSeconds(f.emptyGrace), "knockTimeout": wholeSeconds(f.knockTimeout), "forgetAfter": wholeSeconds(secret.ForgetAfter)}),
+		withSeconds(item(factHowLong, "how-long", fmt.Sprintf("Only while the meeting lasts, in the server's memory. A meeting ends when a moderator ends it, %s after the last person left, or 10 minutes after it was made if nobody joined; a request to join waits at most %s. Counters of wrong passwords per address stay in memory for up to %s after the last wrong one; to slow down floods of requests to join, the address of a request is kept for at most %s.", friendly(f.emptyGrace), friendly(f.knockTimeout), friendly(secret.ForgetAfter), friendly(f.knockMemory))),
+			map[string]int64{"emptyGrace": wholeSeconds(f.emptyGrace), "knockTimeout": wholeSeconds(f.knockTimeout), "forgetAfter": wholeSeconds(secret.ForgetAfter), "knockMemory": wholeSeconds(f.knockMemory)}),
 		item(factRecording, "recording", "Nothing is recorded: not audio, video, screen or chat."),
 		item(factAccounts, "accounts", "Participants need no account. Hosts who may create meetings have a host key; the server keeps only a keyed hash of it and the host's name."),
 		item(factSpeakers, speakersFact, speakers),
