@@ -280,7 +280,7 @@ func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte, layer u
 		}
 		switch was {
 		case sentUnknown, sentOther:
-			d.up.stats.retransmissionsDropped.Add(1)
+			d.refused(rtx)
 			return 0, false
 		case sentAlready:
 			st = twccStamp{again: true, num: num}
@@ -289,7 +289,7 @@ func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte, layer u
 	wire, num, err := d.sub.writeRTP(b, h, payload, st)
 	if err != nil {
 		if errors.Is(err, errRenumbered) || errors.Is(err, errIndexUsed) {
-			d.up.stats.retransmissionsDropped.Add(1)
+			d.refused(rtx)
 		}
 		return 0, false
 	}
@@ -336,6 +336,18 @@ func (d *downTrack) readRTCP() {
 			continue
 		}
 		d.handleRTCP(pkts)
+	}
+}
+
+// refused counts a packet writeOnce would not send: a retransmission as one dropped,
+// whose repair then is not waited for (a keyframe request passes again), else a
+// packet whose number is not its own.
+func (d *downTrack) refused(rtx bool) {
+	if rtx {
+		d.up.stats.retransmissionsDropped.Add(1)
+		d.kf.repairFailed()
+	} else {
+		d.up.stats.packetsIndexRefused.Add(1)
 	}
 }
 
@@ -392,6 +404,14 @@ func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack, budget *int) {
 	st.nacks.Add(1)
 	if d.up.kind != webrtc.RTPCodecTypeVideo {
 		return // audio: NACK is not offered for it (subsdp.go), nor logged to go again (sentlog.go)
+	}
+	if b := d.binding.Load(); b != nil && b.twcc != 0 && d.sub.srtp.Load() == nil {
+		// Pion's path numbers every packet anew: nothing can go again as it went
+		// (writeRTP), so nothing is queued, and the NACK is not taken as repaired.
+		for _, pair := range pkt.Nacks {
+			st.retransmissionsDropped.Add(uint64(len(pair.PacketList())))
+		}
+		return
 	}
 	if ctlWant(d.ctl.Load()) < 0 {
 		return // hidden: no video at all, repairs included

@@ -55,6 +55,14 @@ func (s *subscriberKeyframes) answeredNack(now time.Time) {
 	s.mu.Unlock()
 }
 
+// repairFailed notes that a retransmission queued for a NACK could not be sent after
+// all: the next keyframe request is not absorbed as repaired by it.
+func (s *subscriberKeyframes) repairFailed() {
+	s.mu.Lock()
+	s.lastRepair = time.Time{}
+	s.mu.Unlock()
+}
+
 // request decides what to do with a keyframe request arriving at now.
 func (s *subscriberKeyframes) request(now time.Time) keyframeVerdict {
 	s.mu.Lock()

@@ -236,6 +236,10 @@ func TestNoNonceForTwoPacketsAfterALongGap(t *testing.T) {
 			if len(cq.got) <= 1000 {
 				t.Fatal("nothing went after the gap")
 			}
+			if st := d.up.stats; st.packetsIndexRefused.Load() == 0 || st.retransmissionsDropped.Load() != 0 {
+				t.Fatalf("%d packets counted refused for their numbers, %d retransmissions dropped; want some, and none",
+					st.packetsIndexRefused.Load(), st.retransmissionsDropped.Load())
+			}
 		})
 	}
 }
@@ -281,5 +285,57 @@ func TestNoNonceForTwoPacketsAfterDroppedPadding(t *testing.T) {
 				t.Fatal("the late packet did not go")
 			}
 		})
+	}
+}
+
+// TestRetransmissionOfAPacketThatNeverWent: a packet sealed whose datagram could not
+// be queued did not go: asked for, it goes (its index was given back), under the
+// next transport-wide number.
+func TestRetransmissionOfAPacketThatNeverWent(t *testing.T) {
+	d, q, cq := newSRTPSub(t, &forwarder{passthrough: true})
+	cache := &d.up.layer(0).cache
+	for s := uint16(1); s <= 6; s++ {
+		p := &packet{header: rtp.Header{Version: 2, SequenceNumber: s, Timestamp: uint32(s) * 3000}, payload: []byte{0x10, 0x01, 0x00, byte(s)}}
+		cache.put(p)
+		if s == 4 {
+			cq.fail = 1
+		}
+		q.write(sendItem{d: d, p: p}, false)
+	}
+	if len(cq.got) != 5 {
+		t.Fatalf("%d datagrams, want 5 (4 refused by the socket)", len(cq.got))
+	}
+	budget := maxNackedPerDatagram
+	d.answerNack(&rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: 4}}}, &budget)
+	it, ok := q.pop()
+	if !ok {
+		t.Fatal("nothing queued again")
+	}
+	q.write(it, true)
+	if len(cq.got) != 6 {
+		t.Fatalf("the packet that never went was not sent when asked for (dropped %d)", d.up.stats.retransmissionsDropped.Load())
+	}
+	var h rtp.Header
+	if _, err := h.Unmarshal(cq.got[5]); err != nil || h.SequenceNumber != 4 || !bytes.Equal(h.GetExtension(5), []byte{0, 6}) {
+		t.Fatalf("went as %d with number %x, want 4 with the next (6)", h.SequenceNumber, h.GetExtension(5))
+	}
+	cq.noNonceReused(t)
+}
+
+// TestNackOnPionsPathIsNoRepair: on Pion's path with transport-wide numbers nothing
+// goes again (it would be renumbered), so a NACK queues nothing and the keyframe
+// request that follows it is sent on, not absorbed as repaired.
+func TestNackOnPionsPathIsNoRepair(t *testing.T) {
+	up := newTestUpTrack()
+	w := &recordingWriter{}
+	d := newTestSub(t, up, 7, w)
+	d.binding.Store(&binding{ssrc: 7, pt: 100, twcc: 5, stream: w})
+	up.layer(0).cache.put(&packet{header: rtp.Header{SequenceNumber: 10}, payload: []byte("abcd")})
+	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 10}}}})
+	d.handleRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{}})
+	st := up.stats
+	if st.retransmissions.Load() != 0 || st.retransmissionsDropped.Load() != 1 || st.keyframesRepaired.Load() != 0 {
+		t.Fatalf("retransmissions %d, dropped %d, keyframe requests absorbed as repaired %d; want 0, 1, 0",
+			st.retransmissions.Load(), st.retransmissionsDropped.Load(), st.keyframesRepaired.Load())
 	}
 }

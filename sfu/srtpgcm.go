@@ -25,10 +25,27 @@ type gcmSealer struct {
 	rocStreams
 }
 
+// sealedIndex is the index a packet was sealed under, and its stream's state, so
+// that a packet sealed but not sent after all can give its index back (unseal).
+type sealedIndex struct {
+	stream *rocState
+	index  uint64
+}
+
+// unseal gives back the index of a packet sealed but never sent (its datagram or
+// frame could not be queued): the same packet may be sealed under it when a NACK
+// asks for it, as if it had never been.
+func (x sealedIndex) unseal() {
+	if x.stream != nil {
+		x.stream.unmark(x.index)
+	}
+}
+
 // rocStreams are a connection's outgoing streams' indexes, in the order of ids.
 type rocStreams struct {
 	streams []rocState
 	ids     streamIndex
+	last    sealedIndex // the packet counted last (next)
 }
 
 // rocState counts a stream's rollovers: index is the highest packet index sealed, the
@@ -137,7 +154,7 @@ func (s *gcmSealer) sealPayload(p []byte, hdrLen int, payload []byte, ssrc uint3
 // nonce counts the packet in its stream and sets iv to its initialisation vector
 // (RFC 7714 §8.1: 00 00 | SSRC | ROC | SEQ, exclusive-ored with the session salt).
 func (s *gcmSealer) nonce(ssrc uint32, seq uint16, again bool) error {
-	roc, err := s.stream(ssrc).next(seq, again)
+	roc, err := s.next(ssrc, seq, again)
 	if err != nil {
 		return err
 	}
@@ -150,6 +167,16 @@ func (s *gcmSealer) nonce(ssrc uint32, seq uint16, again bool) error {
 		iv[i] ^= s.salt[i]
 	}
 	return nil
+}
+
+// next counts a packet of stream ssrc (rocState.next) and keeps its index as last.
+func (s *rocStreams) next(ssrc uint32, seq uint16, again bool) (uint32, error) {
+	st := s.stream(ssrc)
+	roc, err := st.next(seq, again)
+	if err == nil {
+		s.last = sealedIndex{st, uint64(roc)<<16 | uint64(seq)}
+	}
+	return roc, err
 }
 
 // stream is ssrc's rollover state, made at its first packet.

@@ -171,14 +171,19 @@ func BenchmarkSRTPSeal(b *testing.B) {
 // capturedQueue keeps every datagram queued and, with gcm set, the initialisation
 // vector each was sealed under.
 type capturedQueue struct {
-	got [][]byte
-	gcm *gcmSealer
-	ivs [][12]byte
+	got  [][]byte
+	gcm  *gcmSealer
+	ivs  [][12]byte
+	fail int // the next fail datagrams are refused (a full socket queue)
 }
 
 func (q *capturedQueue) newDatagram() *datagram { return new(datagram) }
 
 func (q *capturedQueue) queueDatagram(d *datagram) error {
+	if q.fail > 0 {
+		q.fail--
+		return errors.New("queue full")
+	}
 	q.got = append(q.got, append([]byte(nil), d.buf[:d.n]...))
 	if q.gcm != nil {
 		q.ivs = append(q.ivs, q.gcm.iv)

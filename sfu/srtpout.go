@@ -170,7 +170,7 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 		// plaintext, the tag follows it.
 		if o.gcm != nil {
 			enc, err = o.gcm.seal(d.buf[:], hdrLen, size, h.SSRC, h.SequenceNumber, st.again)
-		} else if _, err = o.indexes.stream(h.SSRC).next(h.SequenceNumber, st.again); err == nil {
+		} else if _, err = o.indexes.next(h.SSRC, h.SequenceNumber, st.again); err == nil {
 			enc, err = o.ctx.EncryptRTP(d.buf[:0], d.buf[:size], &o.parsed)
 		}
 	}
@@ -187,13 +187,15 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 		// its batch's flush.
 		if fq, ok := dst.tcp.(frameQueue); ok && batch != nil {
 			if err := fq.queueFrame(d.buf[:d.n]); err != nil {
+				o.unseal()
 				return 0, 0, err
 			}
 			batch.holdFrames(fq)
 		} else if _, err := dst.tcp.WriteTo(d.buf[:d.n], dst.raddr); err != nil {
-			return 0, 0, err
+			return 0, 0, err // some of it may have gone: the index stays used
 		}
 	} else if err := sock.queueDatagram(d); err != nil {
+		o.unseal()
 		return 0, 0, err
 	}
 	if twcc != 0 && !st.again {
@@ -208,6 +210,15 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 	}
 	o.sent.Add(1)
 	return size, num, nil
+}
+
+// unseal gives back the index of the packet just sealed, which did not go.
+func (o *srtpOut) unseal() {
+	if o.gcm != nil {
+		o.gcm.last.unseal()
+	} else {
+		o.indexes.last.unseal()
+	}
 }
 
 // srtpOverhead is the most SRTP adds to a packet (the authentication tag).

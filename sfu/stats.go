@@ -31,6 +31,13 @@ type Stats struct {
 	// could not go byte for byte as it went (sentlog.go: older than the log of its
 	// transport-wide numbers, or on Pion's path, which numbers every packet anew).
 	RetransmissionsDropped uint64
+	// PacketsIndexRefused counts packets (not retransmissions) not sent because their
+	// sequence number went with another packet already, or is too far behind what was
+	// sent to tell: sent, two packets would have shared an SRTP nonce (sentlog.go,
+	// rocState.next). Numbers that came round after half the sequence space went
+	// unsent (a source blocked while its publisher kept sending) are refused until
+	// they pass what was sent.
+	PacketsIndexRefused uint64
 	// NACKsSent counts NACKs sent to publishers for packets lost on the way to the
 	// server, NACKedPackets the packets they named (each is asked for at most
 	// maxNackTries times), NACKsGivenUp the packets that never came.
@@ -117,6 +124,7 @@ type counters struct {
 	keyframesOut    atomic.Uint64
 
 	retransmissionsDropped atomic.Uint64
+	packetsIndexRefused    atomic.Uint64
 	nacksSent              atomic.Uint64
 	nackedPackets          atomic.Uint64
 	nackGaveUp             atomic.Uint64
@@ -189,6 +197,7 @@ func (e *Engine) Stats() Stats {
 		KeyframeRequestsReceived:  c.keyframesIn.Load(),
 		KeyframeRequestsSent:      c.keyframesOut.Load(),
 		RetransmissionsDropped:    c.retransmissionsDropped.Load(),
+		PacketsIndexRefused:       c.packetsIndexRefused.Load(),
 		NACKsSent:                 c.nacksSent.Load(),
 		NACKedPackets:             c.nackedPackets.Load(),
 		NACKsGivenUp:              c.nackGaveUp.Load(),
