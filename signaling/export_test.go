@@ -8,3 +8,10 @@ func HeldAddressGroups(s *Server) int {
 	s.knocks.mu.Unlock()
 	return n + s.attempts.Len()
 }
+
+// WaitingToResume is how many memberships of m wait to resume (parked or not).
+func WaitingToResume(m *Meeting) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.resumable)
+}

@@ -72,7 +72,7 @@ func (m *Meeting) endByServer() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.applyLocked(m.lob.EndByServer())
-	m.ended = true
+	m.endLocked()
 }
 
 // passwordHash returns the current password hash ("" when there is none).
@@ -207,7 +207,7 @@ func (m *Meeting) act(by string, a lobby.Action) error {
 	}
 	m.applyLocked(effects)
 	if m.lob.Ended() {
-		m.ended = true
+		m.endLocked()
 	}
 	return nil
 }

@@ -186,7 +186,7 @@ func (r *Registry) tick(ctx context.Context) {
 	for id, m := range r.meetings {
 		if m.expired(now, r.unusedTTL, r.emptyGrace) {
 			m.mu.Lock()
-			m.ended = true
+			m.endLocked()
 			m.mu.Unlock()
 			delete(r.meetings, id)
 			done = append(done, m)
@@ -262,10 +262,7 @@ func (r *Registry) closeAll() {
 	r.mu.Unlock()
 	for _, m := range all {
 		m.mu.Lock()
-		m.ended = true
-		for id := range m.resumable {
-			m.dropResumeLocked(id) // no grace timer outlives the server
-		}
+		m.endLocked() // no grace timer outlives the server
 		m.mu.Unlock()
 		m.room.Close()
 	}

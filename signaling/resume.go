@@ -103,6 +103,16 @@ func (m *Meeting) issueResumeLocked(id lobby.ID, s *Session) string {
 }
 
 // dropResumeLocked forgets id's resumption state (it left, or was removed).
+// endLocked marks the meeting ended and drops every membership waiting to resume:
+// nothing of the meeting (a parked member's name, its grace timer holding the meeting)
+// outlives it.
+func (m *Meeting) endLocked() {
+	m.ended = true
+	for id := range m.resumable {
+		m.dropResumeLocked(id)
+	}
+}
+
 func (m *Meeting) dropResumeLocked(id lobby.ID) {
 	if p := m.resumable[id]; p != nil {
 		if p.stop != nil {

@@ -696,3 +696,27 @@ func TestResumesAreRateLimited(t *testing.T) {
 		t.Fatalf("welcome %+v, want the resumed membership %s", w, id)
 	}
 }
+
+// TestEndedMeetingKeepsNoResume: a moderator ends the meeting while a member waits to
+// resume: its membership (with its name) goes with the meeting at once, not when its
+// grace period would have run out.
+func TestEndedMeetingKeepsNoResume(t *testing.T) {
+	f := newResumeFixture(t)
+	a := f.srv.knock(t, f.meeting.MeetingID, "Ada", nil)
+	waitingID(t, f.mod, "Ada")
+	_, _ = f.mod.Send("admit_all", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.AwaitWelcome(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := f.srv.sig.Registry().Get(f.meeting.MeetingID)
+	dropAndSeeReconnecting(t, a, f.mod)
+	_, _ = f.mod.Send("end_meeting", nil)
+	if reason, _ := byeReason(t, f.mod); reason != "ended" {
+		t.Fatalf("end: bye %q", reason)
+	}
+	if n := signaling.WaitingToResume(m); n != 0 {
+		t.Fatalf("%d memberships still wait to resume in the ended meeting", n)
+	}
+}
