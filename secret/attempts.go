@@ -30,8 +30,8 @@ import (
 //
 // Groups are held in memory only, and only for their wrong guesses: a group whose
 // guess was right (or could not be checked) and that has no wrong guesses left is
-// forgotten at once, one with wrong guesses ForgetAfter after its last guess (Sweep
-// runs on a timer, so a quiet server forgets too), and never more than MaxRecords of
+// forgotten at once, one with wrong guesses within ForgetAfter after its last wrong
+// guess (Sweep runs on a timer, so a quiet server forgets too), and never more than MaxRecords of
 // them (a few hundred bytes each), so that a flood of addresses cannot grow memory
 // without bound. When the table is full, the idle groups with the fewest
 // wrong guesses go first, the oldest among equals: a flood of fresh groups (one wrong
@@ -57,8 +57,8 @@ const (
 	// short RetryAfter. It is large enough for a school class behind one NAT joining at
 	// once; connections per address are capped by the server anyway.
 	MaxQueued = 64
-	// ForgetAfter idle a group's record is dropped. It is long, so that waiting out a
-	// lockout does not buy a fresh budget.
+	// ForgetAfter after its last wrong guess a group's record is dropped (at the
+	// latest). It is long, so that waiting out a lockout does not buy a fresh budget.
 	ForgetAfter = 24 * time.Hour
 	// MaxRecords bounds the groups remembered at once.
 	MaxRecords = 1 << 16
@@ -73,6 +73,7 @@ type record struct {
 	byScope     []scopeFailures // failures per secret, forgiven by a right guess at it
 	nextAllowed time.Time
 	lastSeen    time.Time
+	lastFailure time.Time       // ForgetAfter counts from it: right guesses do not keep a record
 	busy        bool            // a guess holds the turn
 	queue       []chan struct{} // waiting guesses, oldest first; closed to pass the turn
 }
@@ -144,6 +145,7 @@ func (a *Attempts) Begin(ctx context.Context, addr, scope string) (*Turn, error)
 			a.mu.Unlock()
 			// The turn was passed to us as ctx ended: pass it on.
 			a.release(r)
+			a.forgetClean(group, r)
 			return nil, ctx.Err()
 		}
 		a.mu.Lock()
@@ -184,7 +186,7 @@ func (t *Turn) Failed() {
 	a.mu.Lock()
 	now := a.now()
 	r.failures++
-	r.lastSeen = now
+	r.lastSeen, r.lastFailure = now, now
 	if i := r.scopeIndex(t.scope); i >= 0 {
 		r.byScope[i].n++
 	} else if len(r.byScope) < maxScopes {
@@ -235,12 +237,12 @@ func (a *Attempts) forgetClean(group string, r *record) {
 	}
 }
 
-// Sweep forgets the groups ForgetAfter idle (at most once a minute, as every guess
-// does): the server calls it on a timer, so that a quiet server forgets as well.
+// Sweep forgets the groups whose last wrong guess is ForgetAfter old (sweepLocked):
+// the server calls it every few seconds, so that a quiet server forgets as well.
 func (a *Attempts) Sweep() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.gcLocked(a.now())
+	a.sweepLocked(a.now())
 }
 
 func (t *Turn) finish() (already bool) {
@@ -271,14 +273,24 @@ func delayAfter(n int) time.Duration {
 	return d
 }
 
-// gcLocked forgets idle groups whose wait is over, at most once a minute.
+// gcLocked sweeps at most once a minute (every guess calls it).
 func (a *Attempts) gcLocked(now time.Time) {
 	if now.Sub(a.lastGC) < time.Minute {
 		return
 	}
+	a.sweepLocked(now)
+}
+
+// sweepSlack is how much earlier than ForgetAfter a group may be forgotten, so that
+// sweeps a few seconds apart keep within the ForgetAfter the privacy notice states.
+const sweepSlack = time.Minute
+
+// sweepLocked forgets the idle groups whose wait is over and whose last wrong guess
+// is ForgetAfter old (less sweepSlack), or that have none left.
+func (a *Attempts) sweepLocked(now time.Time) {
 	a.lastGC = now
 	for g, r := range a.records {
-		if r.idle() && now.Sub(r.lastSeen) > ForgetAfter && !now.Before(r.nextAllowed) {
+		if r.idle() && !now.Before(r.nextAllowed) && (r.failures <= 0 || now.Sub(r.lastFailure) >= ForgetAfter-sweepSlack) {
 			delete(a.records, g)
 		}
 	}

@@ -420,17 +420,21 @@ func TestAttemptsKeepOnlyWrongGuesses(t *testing.T) {
 	}
 	_ = guess(t, a, "203.0.113.9", "password/m", false)
 	_ = guess(t, a, "203.0.113.10", "password/m", false)
-	c.add(ForgetAfter - time.Minute)
+	_ = guess(t, a, "203.0.113.11", "password/m", false)
+	c.add(ForgetAfter - 2*time.Minute)
 	a.Sweep()
-	if a.Len() != 2 {
-		t.Fatalf("%d records before ForgetAfter, want 2", a.Len())
+	if a.Len() != 3 {
+		t.Fatalf("%d records before ForgetAfter, want 3", a.Len())
 	}
 	_ = guess(t, a, "203.0.113.10", "password/m", true) // forgiven: nothing left to keep
-	if a.Len() != 1 {
-		t.Fatalf("%d records after a right guess forgave the only wrong one, want 1", a.Len())
+	if a.Len() != 2 {
+		t.Fatalf("%d records after a right guess forgave the only wrong one, want 2", a.Len())
 	}
-	c.add(2 * time.Minute)
-	a.Sweep()
+	// A right guess at another secret forgives nothing, and does not keep the record
+	// longer: ForgetAfter counts from the last wrong guess.
+	_ = guess(t, a, "203.0.113.11", "password/other", true)
+	c.add(time.Minute)
+	a.Sweep() // every few seconds, as the server's janitor: within ForgetAfter
 	if a.Len() != 0 {
 		t.Fatalf("%d records ForgetAfter after the last wrong guess, on a quiet server", a.Len())
 	}
@@ -460,5 +464,39 @@ func TestLockoutSurvivesAFlood(t *testing.T) {
 	}
 	if r := guess(t, a, attacker, "password/victim", false); r == nil || !r.LockedOut {
 		t.Fatalf("the locked-out group guesses again after the flood: %+v", r)
+	}
+}
+
+// TestCancelledWaiterKeepsNoRecord: a guess that waited behind a right one and gave up
+// (its context ended) just as the turn came to it leaves no record of an address that
+// made no wrong guess.
+func TestCancelledWaiterKeepsNoRecord(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	for i := range 200 { // the turn and the end of the context race: many rounds
+		turn, err := a.Begin(context.Background(), "198.51.100.7", "password/m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			_, err := a.Begin(ctx, "198.51.100.7", "password/m")
+			done <- err
+		}()
+		for queued := false; !queued; { // bounded by the test's timeout
+			a.mu.Lock()
+			queued = len(turn.r.queue) == 1
+			a.mu.Unlock()
+			time.Sleep(time.Microsecond)
+		}
+		cancel()
+		turn.Succeeded()
+		if err := <-done; err == nil {
+			t.Fatal("the cancelled guess got a turn")
+		}
+		if n := a.Len(); n != 0 {
+			t.Fatalf("round %d: %d records kept for an address with no wrong guess", i, n)
+		}
 	}
 }

@@ -405,16 +405,18 @@ func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack, budget *int) {
 	if d.up.kind != webrtc.RTPCodecTypeVideo {
 		return // audio: NACK is not offered for it (subsdp.go), nor logged to go again (sentlog.go)
 	}
+	if ctlWant(d.ctl.Load()) < 0 {
+		return // hidden: no video at all, repairs included
+	}
 	if b := d.binding.Load(); b != nil && b.twcc != 0 && d.sub.srtp.Load() == nil {
 		// Pion's path numbers every packet anew: nothing can go again as it went
 		// (writeRTP), so nothing is queued, and the NACK is not taken as repaired.
 		for _, pair := range pkt.Nacks {
-			st.retransmissionsDropped.Add(uint64(len(pair.PacketList())))
+			n := min(len(pair.PacketList()), max(*budget, 0))
+			*budget -= n
+			st.retransmissionsDropped.Add(uint64(n))
 		}
 		return
-	}
-	if ctlWant(d.ctl.Load()) < 0 {
-		return // hidden: no video at all, repairs included
 	}
 	asked, resent := 0, uint64(0)
 	for _, pair := range pkt.Nacks {

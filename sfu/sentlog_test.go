@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -337,5 +338,44 @@ func TestNackOnPionsPathIsNoRepair(t *testing.T) {
 	if st.retransmissions.Load() != 0 || st.retransmissionsDropped.Load() != 1 || st.keyframesRepaired.Load() != 0 {
 		t.Fatalf("retransmissions %d, dropped %d, keyframe requests absorbed as repaired %d; want 0, 1, 0",
 			st.retransmissions.Load(), st.retransmissionsDropped.Load(), st.keyframesRepaired.Load())
+	}
+	// What it counts is bounded per datagram, as what it answers is elsewhere.
+	nack := &rtcp.TransportLayerNack{}
+	for range 360 {
+		nack.Nacks = append(nack.Nacks, rtcp.NackPair{PacketID: 200, LostPackets: 0xffff})
+	}
+	d.handleRTCP([]rtcp.Packet{nack})
+	if n := st.retransmissionsDropped.Load() - 1; n != maxNackedPerDatagram {
+		t.Fatalf("a datagram naming 6120 packets counted %d dropped, want %d", n, maxNackedPerDatagram)
+	}
+}
+
+// TestResentPacketNotQueuedKeepsItsIndex: a retransmission the socket would not take
+// leaves its index used (the first copy went): another packet under it is refused.
+func TestResentPacketNotQueuedKeepsItsIndex(t *testing.T) {
+	keys := srtp.SessionKeys{LocalMasterKey: bytes.Repeat([]byte{7}, 16), LocalMasterSalt: bytes.Repeat([]byte{9}, 12)}
+	q := &capturedQueue{}
+	var dst atomic.Pointer[route]
+	dst.Store(&route{ap: netip.MustParseAddrPort("127.0.0.1:5004")})
+	out, err := newSRTPOut(keys, srtp.ProtectionProfileAeadAes128Gcm, q, &dst, nil, new(atomic.Uint64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.gcm = out.gcm
+	write := func(seq uint16, ts uint32, payload string, st twccStamp) error {
+		h := rtp.Header{Version: 2, PayloadType: 96, SSRC: 1, SequenceNumber: seq, Timestamp: ts}
+		_, _, err := out.write(nil, &h, []byte(payload), 0, st)
+		return err
+	}
+	if write(10, 1000, "first", twccStamp{}) != nil || write(11, 2000, "next", twccStamp{}) != nil {
+		t.Fatal("not written")
+	}
+	q.fail = 1
+	if write(10, 1000, "first", twccStamp{again: true}) == nil {
+		t.Fatal("the socket took the retransmission")
+	}
+	if err := write(10, 9999, "another", twccStamp{}); !errors.Is(err, errIndexUsed) {
+		q.noNonceReused(t)
+		t.Fatalf("another packet under the index of one that went: %v", err)
 	}
 }

@@ -187,7 +187,7 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 		// its batch's flush.
 		if fq, ok := dst.tcp.(frameQueue); ok && batch != nil {
 			if err := fq.queueFrame(d.buf[:d.n]); err != nil {
-				o.unseal()
+				o.unseal(st)
 				return 0, 0, err
 			}
 			batch.holdFrames(fq)
@@ -195,7 +195,7 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 			return 0, 0, err // some of it may have gone: the index stays used
 		}
 	} else if err := sock.queueDatagram(d); err != nil {
-		o.unseal()
+		o.unseal(st)
 		return 0, 0, err
 	}
 	if twcc != 0 && !st.again {
@@ -212,8 +212,12 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 	return size, num, nil
 }
 
-// unseal gives back the index of the packet just sealed, which did not go.
-func (o *srtpOut) unseal() {
+// unseal gives back the index of the packet just sealed, which did not go, unless
+// it was sent again (st.again): its index is the first copy's, which went.
+func (o *srtpOut) unseal(st twccStamp) {
+	if st.again {
+		return
+	}
 	if o.gcm != nil {
 		o.gcm.last.unseal()
 	} else {

@@ -65,9 +65,10 @@ func (k *knockLimits) sweep(now time.Time) {
 
 // KnockMemory is how long at most the server keeps the address group of a knock, to
 // count it against the group's knocks (maxConnsPerAddr: Config.MaxConnsPerAddr): until
-// the group's budget is whole again, and one janitor round.
+// the group's budget is whole again, and a janitor round (its interval, and at most as
+// long again for the round's own work, whose store calls it bounds by that).
 func KnockMemory(maxConnsPerAddr int) time.Duration {
-	return time.Duration(float64(maxConnsPerAddr)/knockRate*float64(time.Second)) + janitorInterval
+	return time.Duration(float64(maxConnsPerAddr)/knockRate*float64(time.Second)) + 2*janitorInterval
 }
 
 // gcLocked forgets the groups whose bucket has filled up again: they are as new.
