@@ -79,10 +79,17 @@ func TestKeyRelay(t *testing.T) {
 	if code, ref := expectError(t, a); code != "unknown_participant" || ref != id {
 		t.Fatalf("key to a lobby member: %s", code)
 	}
-	// Oversized.
+	// Oversized, or with characters no key message has: the server's JSON would write
+	// each <, > or & as six bytes, to every member.
 	id, _ = a.Send("e2ee", map[string]any{"data": strings.Repeat("k", 8<<10+1)})
 	if code, ref := expectError(t, a); code != "invalid_field" || ref != id {
 		t.Fatalf("oversized key message: %s", code)
+	}
+	for _, data := range []string{strings.Repeat("<", 8<<10), "a&b", "é", "tab\there", "x\x7f"} {
+		id, _ = a.Send("e2ee", map[string]any{"data": data})
+		if code, ref := expectError(t, a); code != "invalid_field" || ref != id {
+			t.Fatalf("key message %.20q: %s", data, code)
+		}
 	}
 	// A flood: refused once the burst is used; the others still get the allowed part only.
 	// Two key messages of A's already took a token each (the one to the lobby member and
@@ -120,5 +127,32 @@ func TestKeyRelay(t *testing.T) {
 		if m.Type != "lobby" {
 			t.Fatalf("the lobby member received %s", m.Raw)
 		}
+	}
+}
+
+// TestKeyRelayOnlyWhenEncrypted: a meeting without end-to-end encryption relays no key
+// message: it would be a channel to everyone past the chat's setting and budget.
+func TestKeyRelayOnlyWhenEncrypted(t *testing.T) {
+	srv := newTestServer(t)
+	plain := srv.createMeetingWith(t, `{"e2ee":false,"settings":{"lobby":false,"chat":false}}`)
+	a := srv.join(t, plain.MeetingID, "A")
+	b := srv.join(t, plain.MeetingID, "B")
+	for _, env := range []struct {
+		typ     string
+		payload any
+	}{
+		{"e2ee", map[string]any{"data": "any text I like, to everyone"}},
+		{"e2ee", map[string]any{"to": b.ParticipantID, "data": "to you"}},
+	} {
+		id, _ := a.Send(env.typ, env.payload)
+		if code, ref := expectError(t, a); code != "not_allowed" || ref != id {
+			t.Fatalf("%s in a meeting without end-to-end encryption: %s", env.typ, code)
+		}
+	}
+	// B hears of something later, and of no key message before it.
+	_, _ = a.Send(signaling.TypeRaiseHand, map[string]any{"raised": true})
+	expectType(t, b, signaling.TypeHands)
+	if got := keyMessages(b); len(got) != 0 {
+		t.Fatalf("B got key messages: %+v", got)
 	}
 }

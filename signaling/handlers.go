@@ -265,6 +265,10 @@ func (s *Session) join(env Envelope) *Error {
 
 // relayKey passes an opaque key message on to one member or all of them; never logged.
 func (s *Session) relayKey(env Envelope) *Error {
+	if !s.meeting.e2ee {
+		// Not a channel of its own: chat has its setting and its budget.
+		return errorf(CodeNotAllowed, "this meeting is not end-to-end encrypted")
+	}
 	p, err := decodePayload[E2EEPayload](env)
 	if err != nil {
 		return err

@@ -321,9 +321,13 @@ func (m *Meeting) relay(from, to, data string, allow func(members int) bool) *Er
 	msg := encode(TypeE2EE, "", E2EEOutPayload{From: from, Data: data})
 	switch {
 	case to == "":
-		m.broadcastLocked(lobby.ID(from), msg)
+		for id := range m.members {
+			if id != lobby.ID(from) {
+				m.conns[id].sendSpare(msg)
+			}
+		}
 	case present:
-		m.conns[lobby.ID(to)].send(msg)
+		m.conns[lobby.ID(to)].sendSpare(msg)
 	}
 	return nil
 }

@@ -31,6 +31,10 @@ func (q *outQueue) push(m *outMsg) bool {
 		}
 	}
 	n := len(q.items) - q.head
+	if m.spare && n >= sendQueueLen/2 {
+		q.mu.Unlock()
+		return true // dropped, as spare messages are when the peer falls behind
+	}
 	if n >= sendQueueLen {
 		q.mu.Unlock()
 		return false

@@ -86,3 +86,26 @@ func TestOutQueueSnapshotReplaces(t *testing.T) {
 		t.Fatalf("after the pump took one: %v, %d left", m, q.len())
 	}
 }
+
+// TestOutQueueDropsSpareWhenHalfFull: relayed key messages (spare) are queued while
+// fewer than half the queue's room is taken, then dropped without refusing the peer;
+// other messages still fill the queue to its end.
+func TestOutQueueDropsSpareWhenHalfFull(t *testing.T) {
+	var q outQueue
+	for i := range sendQueueLen {
+		if !q.push(&outMsg{data: []byte(fmt.Sprint(i)), spare: true}) {
+			t.Fatalf("spare message %d refused: the peer would be cut", i)
+		}
+	}
+	if n := len(q.items) - q.head; n != sendQueueLen/2 {
+		t.Fatalf("%d spare messages queued, want %d", n, sendQueueLen/2)
+	}
+	for i := range sendQueueLen / 2 {
+		if !q.push(&outMsg{data: []byte("other")}) {
+			t.Fatalf("message %d after the spare ones refused", i)
+		}
+	}
+	if q.push(&outMsg{data: []byte("one too many")}) {
+		t.Fatal("a message past sendQueueLen was queued")
+	}
+}

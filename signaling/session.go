@@ -134,6 +134,11 @@ type outMsg struct {
 	closeCode int
 	closeText string
 	snapshot  snapshotKind // non-zero: the whole state of its kind (outQueue.push)
+	// spare: a relayed key message, dropped rather than queued once the queue is half
+	// full (outQueue.push): a member's relay budget is bigger than another member's
+	// queue in a large meeting, and must not get that member cut as a slow consumer.
+	// A key message that does not arrive is asked for again (FORMAT.md, "Key requests").
+	spare bool
 }
 
 // snapshotKind names a message that states the whole of something, so that a newer one
@@ -192,6 +197,15 @@ func (s *Session) send(msg []byte) {
 		return
 	}
 	s.enqueue(&outMsg{data: msg})
+}
+
+// sendSpare queues msg, a relayed key message, unless the queue is half full already
+// (outMsg.spare): then it is dropped, and the peer stays connected.
+func (s *Session) sendSpare(msg []byte) {
+	if s == nil {
+		return
+	}
+	s.enqueue(&outMsg{data: msg, spare: true})
 }
 
 // sendSnapshot queues msg, a message of kind that states the whole state: one of its
