@@ -3,29 +3,46 @@ package signaling
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
-// marshalled is what encode wrote before it put the payload in itself: json.Marshal of
-// an Envelope holding the marshalled payload.
+// marshalled is what encode wrote before it put the payload in itself: the JSON of an
+// Envelope holding the marshalled payload, as an encoder without HTML escaping writes it.
 func marshalled(t testing.TB, typ, ref string, payload any) []byte {
-	var raw json.RawMessage
-	if payload != nil {
-		b, err := json.Marshal(payload)
-		if err != nil {
+	enc := func(v any) []byte {
+		var b bytes.Buffer
+		e := json.NewEncoder(&b)
+		e.SetEscapeHTML(false)
+		if err := e.Encode(v); err != nil {
 			t.Fatal(err)
 		}
-		raw = b
+		return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	}
-	b, err := json.Marshal(Envelope{Type: typ, Ref: ref, Payload: raw})
-	if err != nil {
-		t.Fatal(err)
+	var raw json.RawMessage
+	if payload != nil {
+		raw = enc(payload)
 	}
-	return b
+	return enc(Envelope{Type: typ, Ref: ref, Payload: raw})
 }
 
-// TestEncodeAsMarshal: encode writes the same bytes as json.Marshal of the Envelope,
-// with and without ref and payload, whatever the strings hold.
+// TestEncodeWritesHTMLCharactersAsThey: <, > and & go out as one byte each, not as
+// json.Marshal's six (\u003c): a chat text or a name of them is not multiplied on its way
+// to every member; what a client parses is the same.
+func TestEncodeWritesHTMLCharactersAsThey(t *testing.T) {
+	text := strings.Repeat("<>&", 1000)
+	b := encode("chat", "", map[string]string{"text": text})
+	if len(b) > len(text)+64 {
+		t.Fatalf("%d characters went out as %d bytes", len(text), len(b))
+	}
+	var got struct{ Payload struct{ Text string } }
+	if err := json.Unmarshal(b, &got); err != nil || got.Payload.Text != text {
+		t.Fatalf("parsed as %.20q (%v)", got.Payload.Text, err)
+	}
+}
+
+// TestEncodeAsMarshal: encode writes the same bytes as the JSON of the Envelope, with
+// and without ref and payload, whatever the strings hold.
 func TestEncodeAsMarshal(t *testing.T) {
 	for _, tc := range []struct {
 		typ, ref string
@@ -45,7 +62,7 @@ func TestEncodeAsMarshal(t *testing.T) {
 }
 
 // FuzzEncode: for any type, ref and relayed key data (strings a client chose), encode
-// writes what json.Marshal of the Envelope writes.
+// writes what the JSON of the Envelope is (marshalled).
 func FuzzEncode(f *testing.F) {
 	f.Add("e2ee", "", "p-1", `{"v":2}`)
 	f.Add("chat", "12", "p-\x00", "\xff\"\\</script>")

@@ -392,15 +392,15 @@ func decodePayload[T any](env Envelope) (T, *Error) {
 	return v, nil
 }
 
-// encode builds one outgoing message: the bytes json.Marshal makes of an Envelope with
-// the marshalled payload, without marshalling the payload twice (as a json.RawMessage
-// it would be scanned and compacted again: with a key batch's envelopes, each relayed
-// as its own message, most of what the server did).
+// encode builds one outgoing message: the bytes marshal makes of an Envelope with the
+// marshalled payload, without marshalling the payload twice (as a json.RawMessage it
+// would be scanned and compacted again: with a key batch's envelopes, each relayed as
+// its own message, most of what the server did).
 func encode(typ, ref string, payload any) []byte {
 	var body []byte
 	if payload != nil {
 		var err error
-		if body, err = json.Marshal(payload); err != nil {
+		if body, err = marshal(payload); err != nil {
 			// Payloads are our own structs of strings, bools and numbers.
 			body = []byte("{}")
 		}
@@ -419,13 +419,27 @@ func encode(typ, ref string, payload any) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString appends s as json.Marshal writes a string.
+// appendJSONString appends s as marshal writes a string.
 func appendJSONString(b []byte, s string) []byte {
-	q, err := json.Marshal(s)
+	q, err := marshal(s)
 	if err != nil { // a string always marshals
 		return append(b, `""`...)
 	}
 	return append(b, q...)
+}
+
+// marshal is json.Marshal without its HTML escaping: json.Marshal writes each <, > and
+// & as six bytes (\u003c), which no client needs (they parse JSON, never splice it into
+// HTML), so a member's chat text or name of those characters reached every other member
+// six times its size.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
 }
 
 // cleanName trims a display name and checks it: 1–64 characters, no control characters.
