@@ -79,13 +79,13 @@ func TestKeyRelay(t *testing.T) {
 	if code, ref := expectError(t, a); code != "unknown_participant" || ref != id {
 		t.Fatalf("key to a lobby member: %s", code)
 	}
-	// Oversized, or with characters no key message has: the server's JSON would write
-	// each <, > or & as six bytes, to every member.
+	// Oversized, or with characters no key message has (a control character went out
+	// as six bytes, to every member).
 	id, _ = a.Send("e2ee", map[string]any{"data": strings.Repeat("k", 8<<10+1)})
 	if code, ref := expectError(t, a); code != "invalid_field" || ref != id {
 		t.Fatalf("oversized key message: %s", code)
 	}
-	for _, data := range []string{strings.Repeat("<", 8<<10), "a&b", "é", "tab\there", "x\x7f"} {
+	for _, data := range []string{strings.Repeat("\x01", 8<<10), "é", "tab\there", "x\x7f"} {
 		id, _ = a.Send("e2ee", map[string]any{"data": data})
 		if code, ref := expectError(t, a); code != "invalid_field" || ref != id {
 			t.Fatalf("key message %.20q: %s", data, code)
