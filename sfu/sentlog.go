@@ -24,11 +24,11 @@ package sfu
 // numbering two packets alike) would share its nonce; it is refused (the sealer would
 // refuse it too, rocState.next, but not a claim to be the same packet).
 type sentLog struct {
-	slot  [sentLogSize]uint32      // transport-wide number << 16 | the publisher's sequence number
-	layer [sentLogSize]uint8       // the packet's layer; trainLayer for a train's padding
-	sent  [sentLogSize / 64]uint64 // bit i: slot i's packet was sent
-	top   uint16                   // the highest sequence number sent
-	has   bool                     // anything sent at all
+	slot  [sentLogSize]uint32 // transport-wide number << 16 | the publisher's sequence number
+	layer [sentLogSize]uint8  // the packet's layer; trainLayer for a train's padding
+	sent  windowBits          // slot i's packet was sent
+	top   uint16              // the highest sequence number sent
+	has   bool                // anything sent at all
 }
 
 // trainLayer marks a train's padding in a sentLog: no publisher's packet.
@@ -63,7 +63,7 @@ func (l *sentLog) lookup(seq uint16, layer uint8, in uint16) (sentBefore, uint16
 		return sentUnknown, 0
 	}
 	i := int(seq) % sentLogSize
-	if l.sent[i/64]&(1<<(i%64)) == 0 {
+	if !l.sent.has(uint64(seq)) {
 		return sentNever, 0 // within reach and not sent (dropped from a full queue, say)
 	}
 	if l.layer[i] != layer || uint16(l.slot[i]) != in {
@@ -79,17 +79,34 @@ func (l *sentLog) lookup(seq uint16, layer uint8, in uint16) (sentBefore, uint16
 // are out of reach.
 func (l *sentLog) note(seq, num uint16, layer uint8, in uint16) {
 	if ahead := int16(seq - l.top); !l.has || ahead > 0 {
-		if !l.has || int(ahead) >= sentLogSize {
-			clear(l.sent[:])
-		} else {
-			for s := l.top + 1; s != seq; s++ {
-				i := int(s) % sentLogSize
-				l.sent[i/64] &^= 1 << (i % 64)
-			}
+		if !l.has {
+			ahead = sentLogSize
 		}
+		l.sent.pass(uint64(l.top)+1, int(ahead)-1)
 		l.top, l.has = seq, true
 	}
 	i := int(seq) % sentLogSize
 	l.slot[i], l.layer[i] = uint32(num)<<16|uint32(in), layer
-	l.sent[i/64] |= 1 << (i % 64)
+	l.sent.set(uint64(seq))
+}
+
+// windowBits marks which of the last sentLogSize numbers of a run were taken (a sent
+// log's sequence numbers, a sealer's SRTP indexes): number n is bit n modulo the size,
+// which divides the 16 bits of a sequence number, so a wrap keeps every bit in place.
+type windowBits [sentLogSize / 64]uint64
+
+func (w *windowBits) set(n uint64)      { w[n%sentLogSize/64] |= 1 << (n % 64) }
+func (w *windowBits) unset(n uint64)    { w[n%sentLogSize/64] &^= 1 << (n % 64) }
+func (w *windowBits) has(n uint64) bool { return w[n%sentLogSize/64]&(1<<(n%64)) != 0 }
+
+// pass unsets the count numbers from first on, which the run passed over untaken; all
+// of them for a count of the window or more.
+func (w *windowBits) pass(first uint64, count int) {
+	if count >= sentLogSize {
+		clear(w[:])
+		return
+	}
+	for n := range uint64(max(count, 0)) {
+		w.unset(first + n)
+	}
 }

@@ -37,7 +37,7 @@ type sealedIndex struct {
 // asks for it, as if it had never been.
 func (x sealedIndex) unseal() {
 	if x.stream != nil {
-		x.stream.unmark(x.index)
+		x.stream.sealed.unset(x.index)
 	}
 }
 
@@ -53,7 +53,7 @@ type rocStreams struct {
 // sealed marks which of the sealedWindow indexes up to it were sealed.
 type rocState struct {
 	index  uint64
-	sealed [sealedWindow / 64]uint64 // bit i: the index ≡ i (mod sealedWindow) in the window
+	sealed windowBits // the indexes of the window up to index that were sealed
 }
 
 // sealedWindow is how far below a stream's highest index a packet is still sealed (if
@@ -235,7 +235,7 @@ const noIndex = ^uint64(0)
 func (r *rocState) next(seq uint16, again bool) (uint32, error) {
 	if r.index == noIndex {
 		r.index = uint64(seq)
-		r.mark(r.index)
+		r.sealed.set(r.index)
 		return 0, nil
 	}
 	roc := uint32(r.index >> 16)
@@ -254,39 +254,18 @@ func (r *rocState) next(seq uint16, again bool) (uint32, error) {
 		return 0, errSRTPExhausted
 	}
 	if diff > 0 {
-		if diff >= sealedWindow {
-			clear(r.sealed[:])
-		} else {
-			for i := r.index + 1; i < r.index+uint64(diff); i++ {
-				r.unmark(i)
-			}
-		}
+		r.sealed.pass(r.index+1, int(diff)-1)
 		r.index += uint64(diff)
-		r.mark(r.index)
+		r.sealed.set(r.index)
 		return guess, nil
 	}
 	index := uint64(guess)<<16 | uint64(seq)
 	switch {
 	case r.index-index >= sealedWindow:
 		return 0, errIndexUsed
-	case r.marked(index) && !again:
+	case r.sealed.has(index) && !again:
 		return 0, errIndexUsed
 	}
-	r.mark(index)
+	r.sealed.set(index)
 	return guess, nil
-}
-
-func (r *rocState) mark(index uint64) {
-	i := index % sealedWindow
-	r.sealed[i/64] |= 1 << (i % 64)
-}
-
-func (r *rocState) unmark(index uint64) {
-	i := index % sealedWindow
-	r.sealed[i/64] &^= 1 << (i % 64)
-}
-
-func (r *rocState) marked(index uint64) bool {
-	i := index % sealedWindow
-	return r.sealed[i/64]&(1<<(i%64)) != 0
 }
