@@ -6,8 +6,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log/slog"
+	"runtime"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/pion/dtls/v3"
 	dtlsfp "github.com/pion/dtls/v3/pkg/crypto/fingerprint"
@@ -138,11 +140,20 @@ func TestDTLSPeerOverICELite(t *testing.T) {
 			}
 			waitFor(t, "the records read", func() bool { return peer.reads.Load() >= read+2 })
 
+			// Once stopped, the peer (which lives as long as its subscriber) does
+			// not keep the handshake's connection: its flights, certificates and
+			// ciphers are about 10 KB a subscriber.
+			held := weak.Make(peer.conn.Load())
 			peer.stop()
 			_ = res.conn.Close()
 			_ = a.Close()
 			r.stop()
 			goleak.VerifyNone(t, baseline)
+			runtime.GC()
+			if held.Value() != nil {
+				t.Error("the stopped peer still holds the handshake's connection")
+			}
+			runtime.KeepAlive(peer)
 		})
 	}
 }
