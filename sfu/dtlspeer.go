@@ -79,6 +79,25 @@ func (d *dtlsPeer) deliver(b []byte) {
 	select {
 	case d.in <- append([]byte(nil), b...):
 	default:
+		return
+	}
+	select {
+	case <-d.done: // stopped meanwhile: what stop emptied stays empty
+		d.drain()
+	default:
+	}
+}
+
+// drain drops the datagrams still queued: after stop nobody reads them, and the peer
+// lives as long as its subscriber (a peer that keeps sending records would otherwise
+// park dtlsQueue copies of them there).
+func (d *dtlsPeer) drain() {
+	for {
+		select {
+		case <-d.in:
+		default:
+			return
+		}
 	}
 }
 
@@ -91,6 +110,7 @@ func (d *dtlsPeer) stop() {
 	d.stopOnce.Do(func() {
 		close(d.done)
 		d.closeConn()
+		d.drain()
 	})
 }
 

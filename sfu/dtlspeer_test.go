@@ -214,6 +214,10 @@ func TestDTLSPeerDropsWhenFull(t *testing.T) {
 		t.Fatalf("write: %d, %v, sent %d", n, err, sent)
 	}
 	p.stop()
+	p.deliver([]byte{22, 254, 253})
+	if len(p.in) != 0 {
+		t.Fatalf("%d datagrams kept after stop (the peer lives as long as its subscriber)", len(p.in))
+	}
 	if _, _, err := p.ReadFrom(make([]byte, 10)); err == nil {
 		t.Fatal("read after stop")
 	}
