@@ -219,7 +219,26 @@ func parseAnswer(text string, sections []offerSection) (*answer, error) {
 	if len(a.fingerprints) == 0 {
 		return nil, fmt.Errorf("%w: no DTLS fingerprint", errAnswer)
 	}
+	a.detach()
 	return a, nil
+}
+
+// detach gives the answer its own copies of the strings it keeps: pion/sdp's values
+// share one copy of the whole text, which the fingerprints and the ICE ufrag would keep
+// for as long as the subscriber is there (about 0.6 KB each).
+func (a *answer) detach() {
+	a.ufrag, a.pwd = strings.Clone(a.ufrag), strings.Clone(a.pwd)
+	fps := make(map[string]string, len(a.fingerprints))
+	for alg, fp := range a.fingerprints {
+		fps[strings.Clone(alg)] = strings.Clone(fp)
+	}
+	a.fingerprints = fps
+	for i := range a.sections {
+		a.sections[i].mid = strings.Clone(a.sections[i].mid)
+	}
+	for i := range a.candidates {
+		a.candidates[i] = strings.Clone(a.candidates[i])
+	}
 }
 
 // answerPayloadType reads an rtpmap value ("96 VP8/90000") and reports its payload

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -103,4 +104,32 @@ func FuzzParseAnswer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkAnswerKept reports what a subscriber keeps of its parsed answer for as long
+// as it is there (the fingerprints for later answers, the ICE ufrag), in heap bytes an
+// answer: pion/sdp's values share one copy of the whole text, which detach lets go.
+func BenchmarkAnswerKept(b *testing.B) {
+	type kept struct {
+		remote *answer
+		ufrag  string
+	}
+	var before, after runtime.MemStats
+	var held []kept
+	for b.Loop() {
+		held = make([]kept, 0, 1000)
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range cap(held) {
+			a, err := parseAnswer(testAnswer, testSections)
+			if err != nil {
+				b.Fatal(err)
+			}
+			held = append(held, kept{&answer{fingerprints: a.fingerprints, dtlsClient: a.dtlsClient}, a.ufrag})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(held)), "B-kept/answer")
+	runtime.KeepAlive(held)
 }
