@@ -46,7 +46,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		if i, ok := KeyIndex(enc); !ok || i != 5 {
 			t.Errorf("KeyIndex = %d %v", i, ok)
 		}
-		got, err := DecryptFrame(ring, "p-a", enc, c.kind)
+		got, err := DecryptFrame(ring, "p-a", enc, c.kind, sourceFor(c.kind))
 		if err != nil || !bytes.Equal(got, c.frame) {
 			t.Errorf("%v: decrypt: %x %v", c.kind, got, err)
 		}
@@ -54,24 +54,32 @@ func TestFrameRoundTrip(t *testing.T) {
 		for i := range enc {
 			bad := bytes.Clone(enc)
 			bad[i] ^= 0x04
-			if _, err := DecryptFrame(ring, "p-a", bad, c.kind); err == nil {
+			if _, err := DecryptFrame(ring, "p-a", bad, c.kind, sourceFor(c.kind)); err == nil {
 				t.Fatalf("%v: bit flip at %d accepted", c.kind, i)
 			}
 		}
 		// A wrong key is refused.
 		other := FrameKey(pattern(2, 32))
-		if _, err := DecryptFrame(func(byte) []byte { return other }, "p-a", enc, c.kind); !errors.Is(err, ErrAuth) {
+		if _, err := DecryptFrame(func(byte) []byte { return other }, "p-a", enc, c.kind, sourceFor(c.kind)); !errors.Is(err, ErrAuth) {
 			t.Errorf("%v: wrong key: %v", c.kind, err)
 		}
 	}
-	if _, err := DecryptFrame(ring, "p-a", make([]byte, 40), Kind(7)); err == nil {
+	if _, err := DecryptFrame(ring, "p-a", make([]byte, 40), Kind(7), sourceFor(Kind(7))); err == nil {
 		t.Error("unknown kind accepted")
 	}
 }
 
+// sourceFor is a source of a track of kind: the microphone's for Opus, the camera's for VP8.
+func sourceFor(kind Kind) Source {
+	if kind == Opus {
+		return Microphone
+	}
+	return Camera
+}
+
 func mustEncryptFrame(t *testing.T, kf []byte, sender string, index byte, frame []byte, kind Kind) []byte {
 	t.Helper()
-	enc, err := EncryptFrame(kf, sender, index, frame, kind, nil)
+	enc, err := EncryptFrame(kf, sender, index, frame, kind, sourceFor(kind), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,20 +99,20 @@ func TestFrameReattributedFails(t *testing.T) {
 	}
 	for _, kind := range []Kind{VP8, Opus} {
 		enc := mustEncryptFrame(t, kf, "p-alice", 4, append([]byte{0x11}, pattern(7, 50)...), kind)
-		if _, err := DecryptFrame(same, "p-alice", enc, kind); err != nil {
+		if _, err := DecryptFrame(same, "p-alice", enc, kind, sourceFor(kind)); err != nil {
 			t.Fatalf("%v: as Alice's: %v", kind, err)
 		}
 		for _, other := range []string{"p-bob", "p-alic", "p-alice ", "P-alice"} {
-			if _, err := DecryptFrame(same, other, enc, kind); !errors.Is(err, ErrAuth) {
+			if _, err := DecryptFrame(same, other, enc, kind, sourceFor(kind)); !errors.Is(err, ErrAuth) {
 				t.Errorf("%v: Alice's frame as %q's: %v", kind, other, err)
 			}
 		}
 	}
 	for _, id := range []string{"", "p\x00a"} {
-		if _, err := EncryptFrame(kf, id, 0, []byte{1, 2, 3}, VP8, nil); !errors.Is(err, ErrBadID) {
+		if _, err := EncryptFrame(kf, id, 0, []byte{1, 2, 3}, VP8, Camera, nil); !errors.Is(err, ErrBadID) {
 			t.Errorf("encrypt as %q: %v", id, err)
 		}
-		if _, err := DecryptFrame(same, id, make([]byte, 40), VP8); !errors.Is(err, ErrBadID) {
+		if _, err := DecryptFrame(same, id, make([]byte, 40), VP8, Camera); !errors.Is(err, ErrBadID) {
 			t.Errorf("decrypt as %q: %v", id, err)
 		}
 	}
@@ -205,15 +213,15 @@ func TestRatchetForwardOnly(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := DecryptFrame(newcomer, "p-a", newer, VP8); err != nil {
+	if _, err := DecryptFrame(newcomer, "p-a", newer, VP8, Camera); err != nil {
 		t.Error(err)
 	}
-	if _, err := DecryptFrame(newcomer, "p-a", old, VP8); !errors.Is(err, ErrUnknownKey) {
+	if _, err := DecryptFrame(newcomer, "p-a", old, VP8, Camera); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("newcomer read the past: %v", err)
 	}
 	// Even labelled with the old index, its keys cannot open the old frame.
 	for _, k := range [][]byte{FrameKey(r1), FrameKey(Ratchet(r1)), r1} {
-		if _, err := DecryptFrame(func(byte) []byte { return k }, "p-a", old, VP8); !errors.Is(err, ErrAuth) {
+		if _, err := DecryptFrame(func(byte) []byte { return k }, "p-a", old, VP8, Camera); !errors.Is(err, ErrAuth) {
 			t.Errorf("old frame opened: %v", err)
 		}
 	}

@@ -33,7 +33,7 @@ func FuzzDecryptFrame(f *testing.F) {
 		if opus {
 			kind = Opus
 		}
-		pt, err := DecryptFrame(ring, "p-alice", frame, kind)
+		pt, err := DecryptFrame(ring, "p-alice", frame, kind, sourceFor(kind))
 		if err != nil {
 			if !errors.Is(err, ErrTooShort) && !errors.Is(err, ErrMalformed) &&
 				!errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrAuth) {
@@ -42,7 +42,7 @@ func FuzzDecryptFrame(f *testing.F) {
 			return
 		}
 		iv := frame[len(frame)-14 : len(frame)-2]
-		again, err := EncryptFrame(kf, "p-alice", frame[len(frame)-1], pt, kind, iv)
+		again, err := EncryptFrame(kf, "p-alice", frame[len(frame)-1], pt, kind, sourceFor(kind), iv)
 		if err != nil || !bytes.Equal(again, frame) {
 			t.Fatalf("accepted frame does not re-encrypt to itself")
 		}
@@ -65,7 +65,7 @@ func FuzzRingDecrypt(f *testing.F) {
 		if err := r.Set(start.KeyIndex, start.RawKey); err != nil {
 			t.Fatal(err)
 		}
-		_, err := r.Decrypt(start.SenderID, frame, VP8)
+		_, err := r.Decrypt(start.SenderID, frame, VP8, Camera)
 		cur, _ := r.Current()
 		if err != nil {
 			if !errors.Is(err, ErrTooShort) && !errors.Is(err, ErrMalformed) &&

@@ -67,9 +67,9 @@ func (r *Ring) Len() int { return len(r.order) }
 // Decrypt opens a frame of senderID (DecryptFrame), following the sender's
 // ratchet up to MaxRatchet steps as the type comment says. Errors are
 // DecryptFrame's; ErrUnknownKey and ErrAuth mean "ask the sender for its key".
-func (r *Ring) Decrypt(senderID string, frame []byte, kind Kind) ([]byte, error) {
+func (r *Ring) Decrypt(senderID string, frame []byte, kind Kind, source Source) ([]byte, error) {
 	lookup := func(i byte) []byte { return r.frames[i] }
-	pt, err := DecryptFrame(lookup, senderID, frame, kind)
+	pt, err := DecryptFrame(lookup, senderID, frame, kind, source)
 	if err == nil || (!errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrAuth)) {
 		return pt, err
 	}
@@ -84,7 +84,7 @@ func (r *Ring) Decrypt(senderID string, frame []byte, kind Kind) ([]byte, error)
 		raw = Ratchet(raw)
 	}
 	fk := FrameKey(raw)
-	pt, err2 := DecryptFrame(func(byte) []byte { return fk }, senderID, frame, kind)
+	pt, err2 := DecryptFrame(func(byte) []byte { return fk }, senderID, frame, kind, source)
 	if err2 != nil {
 		return nil, err // not a ratchet: a rotation, junk, or too far
 	}

@@ -32,14 +32,14 @@ func TestRingFollowsAndWraps(t *testing.T) {
 		if step%11 == 0 {
 			raw, idx = pattern(byte(step), 32), idx+1 // a rotation whose envelope was dropped
 		}
-		_, err := r.Decrypt("p-s", frame(), VP8)
+		_, err := r.Decrypt("p-s", frame(), VP8, Camera)
 		if err != nil {
 			if !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrAuth) {
 				t.Fatalf("step %d: %v", step, err)
 			}
 			requests++
 			_ = r.Set(idx, raw) // the sender's answer to the key request
-			if _, err := r.Decrypt("p-s", frame(), VP8); err != nil {
+			if _, err := r.Decrypt("p-s", frame(), VP8, Camera); err != nil {
 				t.Fatalf("step %d: after the answer: %v", step, err)
 			}
 		}
@@ -72,14 +72,14 @@ func TestRingKeepsLastSixteen(t *testing.T) {
 		t.Fatal(err)
 	}
 	fr := mustEncryptFrame(t, FrameKey(pattern(99, 32)), "p-s", byte(18), []byte{1, 2, 3, 4}, Opus)
-	if pt, err := r.Decrypt("p-s", fr, Opus); err != nil || !bytes.Equal(pt, []byte{1, 2, 3, 4}) {
+	if pt, err := r.Decrypt("p-s", fr, Opus, Microphone); err != nil || !bytes.Equal(pt, []byte{1, 2, 3, 4}) {
 		t.Fatalf("replaced key: %x %v", pt, err)
 	}
 	if err := r.Set(0, make([]byte, 31)); !errors.Is(err, ErrMalformed) {
 		t.Errorf("31-byte key: %v", err)
 	}
 	var empty Ring
-	if _, err := empty.Decrypt("p-s", fr, Opus); !errors.Is(err, ErrUnknownKey) {
+	if _, err := empty.Decrypt("p-s", fr, Opus, Microphone); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("empty ring: %v", err)
 	}
 }

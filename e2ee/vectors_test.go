@@ -102,6 +102,7 @@ type ratchetStep struct {
 type frameVector struct {
 	Name       string `json:"name"`
 	Kind       string `json:"kind"`
+	Source     Source `json:"source"`
 	SenderID   string `json:"senderId"`
 	KeyIndex   byte   `json:"keyIndex"`
 	RawKey     bin    `json:"rawKey"`
@@ -117,6 +118,7 @@ type frameVector struct {
 type badFrame struct {
 	Name     string `json:"name"`
 	Kind     string `json:"kind"`
+	Source   Source `json:"source"`
 	SenderID string `json:"senderId"`
 	KeyIndex byte   `json:"keyIndex"`
 	RawKey   bin    `json:"rawKey"`
@@ -130,6 +132,7 @@ type badFrame struct {
 type ringCase struct {
 	Name      string `json:"name"`
 	Kind      string `json:"kind"`
+	Source    Source `json:"source"`
 	SenderID  string `json:"senderId"`
 	KeyIndex  byte   `json:"keyIndex"`
 	RawKey    bin    `json:"rawKey"`
@@ -292,25 +295,28 @@ func generate() *vectors {
 	vp8Delta := append([]byte{0x31, 0x05, 0x00}, pattern(0x80, 25)...)
 	opus := append([]byte{0xfc}, pattern(0xc0, 19)...)
 	frames := []struct {
-		name, kind, sender string
-		step               int
-		pt                 []byte
+		name, kind string
+		source     Source
+		sender     string
+		step       int
+		pt         []byte
 	}{
-		{"vp8 keyframe", "vp8", "p-alice", 0, vp8Key},
-		{"vp8 delta frame", "vp8", "p-alice", 1, vp8Delta},
-		{"opus frame", "opus", "p-bob", 2, opus},
-		{"vp8 keyframe shorter than its clear part", "vp8", "Zoë-3", 3, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}},
-		{"vp8 delta frame shorter than its clear part", "vp8", "p-alice", 3, []byte{0x01, 0x02}},
-		{"empty opus frame", "opus", "p-bob", 3, []byte{}},
+		{"vp8 keyframe", "vp8", Camera, "p-alice", 0, vp8Key},
+		{"vp8 delta frame", "vp8", Camera, "p-alice", 1, vp8Delta},
+		{"opus frame", "opus", Microphone, "p-bob", 2, opus},
+		{"vp8 keyframe shorter than its clear part", "vp8", Screen, "Zoë-3", 3, []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a}},
+		{"vp8 delta frame shorter than its clear part", "vp8", Camera, "p-alice", 3, []byte{0x01, 0x02}},
+		{"empty opus frame", "opus", Microphone, "p-bob", 3, []byte{}},
+		{"screen share delta frame", "vp8", Screen, "p-alice", 1, vp8Delta},
 	}
 	for i, f := range frames {
 		r := v.Ratchet[f.step]
 		iv := pattern(byte(0x40+16*i), 12)
-		enc, err := EncryptFrame(r.FrameKey, f.sender, r.KeyIndex, f.pt, kindOf(f.kind), iv)
+		enc, err := EncryptFrame(r.FrameKey, f.sender, r.KeyIndex, f.pt, kindOf(f.kind), f.source, iv)
 		if err != nil {
 			panic(err)
 		}
-		v.Frames = append(v.Frames, frameVector{f.name, f.kind, f.sender, r.KeyIndex, r.RawKey, r.FrameKey, iv,
+		v.Frames = append(v.Frames, frameVector{f.name, f.kind, f.source, f.sender, r.KeyIndex, r.RawKey, r.FrameKey, iv,
 			f.pt, clearLen(kindOf(f.kind), f.pt), enc})
 	}
 
@@ -318,7 +324,7 @@ func generate() *vectors {
 	mod := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(d.Encrypted)) }
 	n := len(d.Encrypted)
 	bad := func(name string, frame []byte, code string) badFrame {
-		return badFrame{name, d.Kind, d.SenderID, d.KeyIndex, d.RawKey, frame, code}
+		return badFrame{name, d.Kind, d.Source, d.SenderID, d.KeyIndex, d.RawKey, frame, code}
 	}
 	v.BadFrames = []badFrame{
 		bad("29 bytes", d.Encrypted[n-29:], "too-short"),
@@ -343,7 +349,13 @@ func generate() *vectors {
 	noID.SenderID = ""
 	nulID := bad("sender id with a NUL", d.Encrypted, "bad-id")
 	nulID.SenderID = "p-alice\x00"
-	v.BadFrames = append(v.BadFrames, other, noID, nulID)
+	// The server forwards Alice's camera as her screen share (same sender, same key
+	// and index): the frame opens only as what she sent it as.
+	asScreen := bad("the sender's camera frame taken as its screen share", d.Encrypted, "auth")
+	asScreen.Source = Screen
+	sc := v.Frames[6]
+	asCamera := badFrame{"the sender's screen share frame taken as its camera", sc.Kind, Camera, sc.SenderID, sc.KeyIndex, sc.RawKey, sc.Encrypted, "auth"}
+	v.BadFrames = append(v.BadFrames, other, noID, nulID, asScreen, asCamera)
 	v.RingCases = ringCases()
 
 	texts := []struct{ name, kind, sender, text string }{
@@ -405,8 +417,8 @@ func ringCases() []ringCase {
 		} else {
 			idx = start + byte(steps)
 		}
-		frame := must(EncryptFrame(FrameKey(raw), sender, idx, pt, VP8, pattern(byte(0xd0+steps), 12)))
-		c := ringCase{name, "vp8", sender, start, startRaw, frame, result, nil}
+		frame := must(EncryptFrame(FrameKey(raw), sender, idx, pt, VP8, Camera, pattern(byte(0xd0+steps), 12)))
+		c := ringCase{name, "vp8", Camera, sender, start, startRaw, frame, result, nil}
 		if result == "ok" {
 			c.Plaintext = pt
 		}
@@ -506,7 +518,7 @@ func check(t *testing.T, v *vectors) {
 	}
 	for _, f := range v.Frames {
 		eq(f.Name+": frame key", FrameKey(f.RawKey), f.FrameKey)
-		enc, err := EncryptFrame(f.FrameKey, f.SenderID, f.KeyIndex, f.Plaintext, kindOf(f.Kind), f.IV)
+		enc, err := EncryptFrame(f.FrameKey, f.SenderID, f.KeyIndex, f.Plaintext, kindOf(f.Kind), f.Source, f.IV)
 		if err != nil {
 			t.Errorf("%s: %v", f.Name, err)
 		}
@@ -520,7 +532,7 @@ func check(t *testing.T, v *vectors) {
 			}
 			return nil
 		}
-		pt, err := DecryptFrame(ring, f.SenderID, f.Encrypted, kindOf(f.Kind))
+		pt, err := DecryptFrame(ring, f.SenderID, f.Encrypted, kindOf(f.Kind), f.Source)
 		if err != nil {
 			t.Errorf("%s: %v", f.Name, err)
 		}
@@ -533,7 +545,7 @@ func check(t *testing.T, v *vectors) {
 			}
 			return nil
 		}
-		_, err := DecryptFrame(ring, f.SenderID, f.Frame, kindOf(f.Kind))
+		_, err := DecryptFrame(ring, f.SenderID, f.Frame, kindOf(f.Kind), f.Source)
 		if got := errCode(err); got != f.Error {
 			t.Errorf("bad frame %q: %s, want %s", f.Name, got, f.Error)
 		}
@@ -543,7 +555,7 @@ func check(t *testing.T, v *vectors) {
 		if err := ring.Set(c.KeyIndex, c.RawKey); err != nil {
 			t.Fatal(err)
 		}
-		pt, err := ring.Decrypt(c.SenderID, c.Frame, kindOf(c.Kind))
+		pt, err := ring.Decrypt(c.SenderID, c.Frame, kindOf(c.Kind), Source(c.Source))
 		if got := errCode(err); got != c.Result {
 			t.Errorf("ring case %q: %s, want %s", c.Name, got, c.Result)
 		}

@@ -188,7 +188,7 @@ func TestAssembleEncryptedFrame(t *testing.T) {
 	if len(got) != 1 || !bytes.Equal(got[0], enc) {
 		t.Fatal("reassembled frame differs")
 	}
-	pt, err := DecryptFrame(func(byte) []byte { return kf }, "p-a", got[0], VP8)
+	pt, err := DecryptFrame(func(byte) []byte { return kf }, "p-a", got[0], VP8, Camera)
 	if err != nil || !bytes.Equal(pt, plain) {
 		t.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func assertCiphertextOnly(ctx context.Context, t *testing.T, frames *serverFrame
 		if cipher[x] {
 			cipherMatches++
 		}
-		if pt, err := e2ee.DecryptFrame(ring, p.id, f.data, e2ee.VP8); err == nil {
+		if pt, err := e2ee.DecryptFrame(ring, p.id, f.data, e2ee.VP8, e2ee.Camera); err == nil {
 			sum := sha256.Sum256(pt)
 			if plain[hex.EncodeToString(sum[:])] {
 				decrypted++

@@ -154,7 +154,7 @@ func TestServerSeesOnlyCiphertext(t *testing.T) {
 		if cipher[x] {
 			cipherMatches++
 		}
-		if p, err := e2ee.DecryptFrame(ring, pub.id, f.data, e2ee.VP8); err == nil {
+		if p, err := e2ee.DecryptFrame(ring, pub.id, f.data, e2ee.VP8, e2ee.Camera); err == nil {
 			sum := sha256.Sum256(p)
 			if plain[hex.EncodeToString(sum[:])] {
 				decrypted++
@@ -223,7 +223,7 @@ func TestRemovedParticipantCannotDecrypt(t *testing.T) {
 	before := frames.of(ann.id)
 	ok := 0
 	for _, f := range before[len(before)-10:] {
-		if _, err := e2ee.DecryptFrame(catRing, ann.id, f.data, e2ee.VP8); err == nil {
+		if _, err := e2ee.DecryptFrame(catRing, ann.id, f.data, e2ee.VP8, e2ee.Camera); err == nil {
 			ok++
 		}
 	}
@@ -275,7 +275,7 @@ func TestRemovedParticipantCannotDecrypt(t *testing.T) {
 		if !ok || idx == oldIndex {
 			t.Fatalf("frame %d after the rotation uses the old key index %d again", i, oldIndex)
 		}
-		if _, err := e2ee.DecryptFrame(catRing, ann.id, f.data, e2ee.VP8); err == nil {
+		if _, err := e2ee.DecryptFrame(catRing, ann.id, f.data, e2ee.VP8, e2ee.Camera); err == nil {
 			t.Fatalf("frame %d after the removal decrypts with the removed participant's keys", i)
 		}
 	}

@@ -144,10 +144,10 @@ func TestListenerRotatesBeforeItSends(t *testing.T) {
 	}
 	opened := 0
 	for i, f := range frames.of(lia.id) {
-		if _, err := e2ee.DecryptFrame(danRing, lia.id, f.data, e2ee.VP8); err == nil {
+		if _, err := e2ee.DecryptFrame(danRing, lia.id, f.data, e2ee.VP8, e2ee.Camera); err == nil {
 			t.Fatalf("Lia's frame %d opens with a key Dan held or can ratchet to", i)
 		}
-		if _, err := e2ee.DecryptFrame(liaRing, lia.id, f.data, e2ee.VP8); err == nil {
+		if _, err := e2ee.DecryptFrame(liaRing, lia.id, f.data, e2ee.VP8, e2ee.Camera); err == nil {
 			opened++
 		}
 	}

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"conclave/internal/browsertest"
@@ -71,5 +73,86 @@ func TestReattributedFramesDecodeNowhere(t *testing.T) {
 		t.Fatalf("Cara decoded re-attributed media: %+v", sees)
 	}
 	// The meeting itself works: Ben still sees Ann.
+	waitSameColour(ctx, t, ben, ann, "camera")
+}
+
+// TestSwappedSourcesDecodeNowhere: the server tells Cara that Ann's camera is her screen
+// share and her screen share her camera (it swaps the two tracks' sources in Cara's
+// subscribe offers). Cara holds Ann's key and decodes what she is told the truth
+// about (Ben's camera), and Ben sees both of Ann's pictures; but every frame is bound to the
+// source its sender sent it as, and Cara's receivers decrypt only as the source the
+// server named: she shows neither of Ann's pictures, instead of one as the other.
+func TestSwappedSourcesDecodeNowhere(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	proxy := startHostile(t, srv)
+	ctx, cancel := testContext()
+	defer cancel()
+
+	ann := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()), "Ann", joinOptions{fakeScreen: true})
+	ben := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()), "Ben", joinOptions{})
+	clickIn(ctx, t, ann, "#btn-screen")
+	waitMagenta(ctx, t, ben, ann)
+	waitSameColour(ctx, t, ben, ann, "camera")
+
+	// Only Cara's connection goes through the proxy: in every subscribe offer it relays
+	// to her, Ann's camera becomes her screen share and the reverse.
+	swap := map[string]string{"camera": "screen", "screen": "camera"}
+	proxy.Rewrite(func(m hostile.Message) ([]byte, bool) {
+		env, err := hostile.ParseEnvelope(m.Data)
+		if err != nil || m.Dir != hostile.ToClient || env.Type != "subscribe_offer" {
+			return nil, false
+		}
+		var msg map[string]any
+		if json.Unmarshal(m.Data, &msg) != nil {
+			return nil, false
+		}
+		payload, _ := msg["payload"].(map[string]any)
+		tracks, _ := payload["tracks"].([]any)
+		swapped := false
+		for _, tr := range tracks {
+			if tr, ok := tr.(map[string]any); ok && tr["participantId"] == ann.id {
+				if to, ok := swap[fmt.Sprint(tr["source"])]; ok {
+					tr["source"], swapped = to, true
+				}
+			}
+		}
+		if !swapped {
+			return nil, false
+		}
+		d, err := json.Marshal(msg)
+		return d, err == nil
+	})
+	cara := joinWithOptions(ctx, t, browsertest.KindChromium, proxy.Via(srv.pageURL(links, links.fragment())), "Cara", joinOptions{testHooks: true})
+	if err := cara.tab.WaitFor(ctx, `window.conclave.e2ee.verified().length === 2`); err != nil {
+		t.Fatalf("Cara did not verify Ann and Ben: %v", err)
+	}
+	// What Cara is told the truth about decodes (Ben's camera), and she holds Ann's key.
+	waitSameColour(ctx, t, cara, ben, "camera")
+	var held map[string]map[string]string
+	evalOK(ctx, t, cara, `window.conclaveTest.exportKeys()`, &held)
+	if len(held[ann.id]) == 0 {
+		t.Fatalf("Cara holds no key of Ann's: %v", held)
+	}
+	if len(proxy.Find(func(m hostile.Message) bool { return m.Original != nil })) == 0 {
+		t.Fatal("no subscribe offer to Cara was rewritten; the test would prove nothing")
+	}
+	// Frames of Ann's two video tracks arrive, under a key Cara holds; every one fails
+	// (or, were they not bound to their source, one of Ann's tiles shows a picture).
+	annShown := fmt.Sprintf(`[...document.querySelectorAll(%q)].filter(v => v.videoWidth > 0).length`,
+		tileSel(ann.id, "camera")+", "+tileSel(ann.id, "screen"))
+	if err := cara.tab.WaitFor(ctx, `window.conclave.e2ee.stats().decryptFailed > 100 || `+annShown+` > 0`); err != nil {
+		t.Fatalf("no frames failed at Cara: %v", err)
+	}
+	var shown int
+	evalOK(ctx, t, cara, annShown, &shown)
+	if shown != 0 {
+		t.Fatalf("Cara shows %d of Ann's pictures under the sources the server swapped", shown)
+	}
+	// Told the truth, Ben still sees both.
+	waitMagenta(ctx, t, ben, ann)
 	waitSameColour(ctx, t, ben, ann, "camera")
 }

@@ -8,8 +8,11 @@ import {
   frameKey, generateIdentity, identityTag, meetingKeys, newMediaKey, newMeetingSecret,
   pairwiseKey, parseMeetingSecret, ratchet, unwrapKey, verifyIdentity, wrapKey, fitName,
 } from '../static/js/e2ee/keys.js';
-import { KeyRing, OPUS, VP8, decryptFrame, encryptFrame, frameKeyIndex } from '../static/js/e2ee/frame.js';
+import { CAMERA, KeyRing, MICROPHONE, OPUS, VP8, decryptFrame, encryptFrame, frameKeyIndex } from '../static/js/e2ee/frame.js';
 import { CHAT, NAME, decryptText, encryptText } from '../static/js/e2ee/text.js';
+
+// sourceOf is the source of a track of kind in these tests: the microphone for Opus, the camera for VP8.
+const sourceOf = (kind) => (kind === OPUS ? MICROPHONE : CAMERA);
 
 const A = 'p-alice'; // the sender of the frames below
 
@@ -80,39 +83,39 @@ test('frames round-trip with the right clear part, random IVs', async () => {
   const key = await frameKey(newMediaKey());
   const lookup = (i) => (i === 3 ? key : null);
   for (const [frame, kind, clear] of [[keyframe(), VP8, 10], [delta(), VP8, 3], [range(80, 0xf8), OPUS, 1], [bytes(0x10), VP8, 1], [bytes(), OPUS, 0]]) {
-    const a = new Uint8Array(await encryptFrame(key, A, 3, frame.buffer, kind));
-    const b = new Uint8Array(await encryptFrame(key, A, 3, frame, kind));
+    const a = new Uint8Array(await encryptFrame(key, A, 3, frame.buffer, kind, sourceOf(kind)));
+    const b = new Uint8Array(await encryptFrame(key, A, 3, frame, kind, sourceOf(kind)));
     assert.equal(a.length, frame.length + 30);
     assert.notEqual(hex(a), hex(b), 'a fresh IV per frame');
     assert.equal(hex(a.subarray(0, clear)), hex(frame.subarray(0, clear)));
     assert.equal(hex(a.subarray(a.length - 2)), '0c03');
     assert.equal(frameKeyIndex(a), 3);
-    assert.equal(hex(await decryptFrame(lookup, A, a.buffer, kind)), hex(frame));
+    assert.equal(hex(await decryptFrame(lookup, A, a.buffer, kind, sourceOf(kind))), hex(frame));
   }
   // Views into a larger buffer work (encoded frames may be such views).
   const big = new Uint8Array(300);
   big.set(delta(), 50);
   const view = big.subarray(50, 50 + delta().length);
-  const enc = await encryptFrame(key, A, 3, view, VP8);
-  assert.equal(hex(await decryptFrame(lookup, A, enc, VP8)), hex(delta()));
+  const enc = await encryptFrame(key, A, 3, view, VP8, CAMERA);
+  assert.equal(hex(await decryptFrame(lookup, A, enc, VP8, CAMERA)), hex(delta()));
 });
 
 test('tampered frames and wrong keys are rejected', async () => {
   const key = await frameKey(newMediaKey());
   const wrong = await frameKey(newMediaKey());
   for (const [frame, kind] of [[keyframe(), VP8], [delta(), VP8], [range(40, 0xf8), OPUS]]) {
-    const enc = new Uint8Array(await encryptFrame(key, A, 0, frame, kind));
+    const enc = new Uint8Array(await encryptFrame(key, A, 0, frame, kind, sourceOf(kind)));
     for (let i = 0; i < enc.length; i++) {
       const bad = enc.slice();
       bad[i] ^= 0x04;
-      await assert.rejects(decryptFrame((j) => (j === 0 ? key : null), A, bad, kind), `bit flip at ${i}`);
+      await assert.rejects(decryptFrame((j) => (j === 0 ? key : null), A, bad, kind, sourceOf(kind)), `bit flip at ${i}`);
     }
-    await rejects(decryptFrame(() => wrong, A, enc, kind), 'auth');
-    await rejects(decryptFrame(() => null, A, enc, kind), 'unknown-key');
-    await rejects(decryptFrame(() => key, A, enc.subarray(0, 29), kind), 'too-short');
-    await rejects(decryptFrame(() => key, A, enc.subarray(1), kind), 'auth');
+    await rejects(decryptFrame(() => wrong, A, enc, kind, sourceOf(kind)), 'auth');
+    await rejects(decryptFrame(() => null, A, enc, kind, sourceOf(kind)), 'unknown-key');
+    await rejects(decryptFrame(() => key, A, enc.subarray(0, 29), kind, sourceOf(kind)), 'too-short');
+    await rejects(decryptFrame(() => key, A, enc.subarray(1), kind, sourceOf(kind)), 'auth');
   }
-  await rejects(decryptFrame(() => key, A, new Uint8Array(40), 'h264'), 'bad-input');
+  await rejects(decryptFrame(() => key, A, new Uint8Array(40), 'h264', CAMERA), 'bad-input');
 });
 
 test('ratchet is forward-only: a newcomer with R\' cannot read frames under R', async () => {
@@ -121,27 +124,27 @@ test('ratchet is forward-only: a newcomer with R\' cannot read frames under R', 
   const r0 = newMediaKey();
   await sender.set(5, r0);
   await member.set(5, r0);
-  const before = await sender.encrypt(A, delta(), VP8);
+  const before = await sender.encrypt(A, delta(), VP8, CAMERA);
 
   const given = await sender.ratchet(); // a newcomer joins
   assert.equal(given.index, 6);
   assert.equal(hex(given.raw), hex(await ratchet(r0)));
   const newcomer = new KeyRing();
   await newcomer.set(given.index, given.raw);
-  const after = await sender.encrypt(A, delta(), VP8);
+  const after = await sender.encrypt(A, delta(), VP8, CAMERA);
 
-  assert.equal(hex(await newcomer.decrypt(A, after, VP8)), hex(delta()));
-  await rejects(newcomer.decrypt(A, before, VP8), 'unknown-key');
+  assert.equal(hex(await newcomer.decrypt(A, after, VP8, CAMERA)), hex(delta()));
+  await rejects(newcomer.decrypt(A, before, VP8, CAMERA), 'unknown-key');
   // Even putting its key (or its ratchets) into the old slot does not help.
   for (const raw of [given.raw, await ratchet(given.raw)]) {
     const ring = new KeyRing();
     await ring.set(5, raw);
-    await rejects(ring.decrypt(A, before, VP8), 'auth');
+    await rejects(ring.decrypt(A, before, VP8, CAMERA), 'auth');
   }
   // The member derives R' itself on the first frame under index 6, and keeps index 5.
-  assert.equal(hex(await member.decrypt(A, after, VP8)), hex(delta()));
+  assert.equal(hex(await member.decrypt(A, after, VP8, CAMERA)), hex(delta()));
   assert.equal(member.currentIndex, 6);
-  assert.equal(hex(await member.decrypt(A, before, VP8)), hex(delta()));
+  assert.equal(hex(await member.decrypt(A, before, VP8, CAMERA)), hex(delta()));
 });
 
 test('key ring: several ratchets at once, rotation is not guessed, wrap-around', async () => {
@@ -153,22 +156,22 @@ test('key ring: several ratchets at once, rotation is not guessed, wrap-around',
   await sender.ratchet();
   await sender.ratchet(); // two joins in quick succession: index 0
   assert.equal(sender.currentIndex, 0);
-  const f = await sender.encrypt(A, range(50, 0xf8), OPUS);
-  assert.equal(hex(await member.decrypt(A, f, OPUS)), hex(range(50, 0xf8)));
+  const f = await sender.encrypt(A, range(50, 0xf8), OPUS, MICROPHONE);
+  assert.equal(hex(await member.decrypt(A, f, OPUS, MICROPHONE)), hex(range(50, 0xf8)));
   assert.equal(member.currentIndex, 0);
 
   // A rotation (leave) moves to index 1 with a fresh key: the member cannot
   // derive it, drops the frames, and reads them once the wrapped key is set.
   const rotated = await sender.rotate();
   assert.equal(rotated.index, 1);
-  const g = await sender.encrypt(A, delta(), VP8);
-  await rejects(member.decrypt(A, g, VP8), 'unknown-key');
-  await rejects(member.decrypt(A, g, VP8), 'unknown-key'); // the cached candidate, same answer
+  const g = await sender.encrypt(A, delta(), VP8, CAMERA);
+  await rejects(member.decrypt(A, g, VP8, CAMERA), 'unknown-key');
+  await rejects(member.decrypt(A, g, VP8, CAMERA), 'unknown-key'); // the cached candidate, same answer
   assert.equal(member.currentIndex, 0, 'a failed guess installs nothing');
   await member.set(rotated.index, rotated.raw);
-  assert.equal(hex(await member.decrypt(A, g, VP8)), hex(delta()));
+  assert.equal(hex(await member.decrypt(A, g, VP8, CAMERA)), hex(delta()));
   // The previous key still works while the switch propagates.
-  assert.equal(hex(await member.decrypt(A, f, OPUS)), hex(range(50, 0xf8)));
+  assert.equal(hex(await member.decrypt(A, f, OPUS, MICROPHONE)), hex(range(50, 0xf8)));
 
   // Beyond maxRatchet steps nothing is derived.
   const far = new KeyRing({ maxRatchet: 2 });
@@ -177,34 +180,34 @@ test('key ring: several ratchets at once, rotation is not guessed, wrap-around',
   for (let i = 0; i < 3; i++) raw = await ratchet(raw);
   const k3 = new KeyRing();
   await k3.set(3, raw);
-  await rejects(far.decrypt(A, await k3.encrypt(A, delta(), VP8), VP8), 'unknown-key');
+  await rejects(far.decrypt(A, await k3.encrypt(A, delta(), VP8, CAMERA), VP8, CAMERA), 'unknown-key');
 });
 
 test('key ring: set without switching, use, the last 16 installs kept, index reuse after 256 keys, clear', async () => {
   const ring = new KeyRing();
-  await rejects(ring.encrypt(A, delta(), VP8), 'unknown-key');
+  await rejects(ring.encrypt(A, delta(), VP8, CAMERA), 'unknown-key');
   const a = newMediaKey();
   const b = newMediaKey();
   await ring.set(0, a);
   await ring.set(1, b, { current: false });
   assert.equal(ring.currentIndex, 0);
-  assert.equal(frameKeyIndex(await ring.encrypt(A, delta(), VP8)), 0);
+  assert.equal(frameKeyIndex(await ring.encrypt(A, delta(), VP8, CAMERA)), 0);
   ring.use(1);
-  assert.equal(frameKeyIndex(await ring.encrypt(A, delta(), VP8)), 1);
+  assert.equal(frameKeyIndex(await ring.encrypt(A, delta(), VP8, CAMERA)), 1);
   assert.throws(() => ring.use(7), (e) => e.code === 'unknown-key');
 
   // Only the last 16 installs stay.
-  const old = await ring.encrypt(A, delta(), VP8);
+  const old = await ring.encrypt(A, delta(), VP8, CAMERA);
   for (let i = 0; i < 16; i++) await ring.rotate();
   assert.equal(ring.currentIndex, 17);
   assert.equal(ring.size, 16);
   assert.equal(ring.has(1), false);
-  await rejects(ring.decrypt(A, old, VP8), 'unknown-key');
+  await rejects(ring.decrypt(A, old, VP8, CAMERA), 'unknown-key');
   // After 256 rotations index 1 holds a new key: frames under the old one fail.
   for (let i = 0; i < 256 - 16; i++) await ring.rotate();
   assert.equal(ring.currentIndex, 1);
   assert.equal(ring.size, 16);
-  await rejects(ring.decrypt(A, old, VP8), 'auth');
+  await rejects(ring.decrypt(A, old, VP8, CAMERA), 'auth');
   ring.clear();
   assert.equal(ring.currentIndex, -1);
   assert.equal(ring.has(1), false);

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { MediaRings } from '../static/js/e2ee/media-rings.js';
-import { OPUS } from '../static/js/e2ee/frame.js';
+import { MICROPHONE, OPUS } from '../static/js/e2ee/frame.js';
 import { eventually, loadMediaWorker, tick } from './harness.mjs';
 
 // The worker, loaded as a browser loads it (harness.mjs).
@@ -22,7 +22,7 @@ test('worker: an empty frame is not sent, an audio frame goes out encrypted', as
   const readable = new ReadableStream({ start: (c) => { feed = c; } });
   const out = [];
   const writable = new WritableStream({ write: (frame) => { out.push(new Uint8Array(frame.data)); } });
-  self.onrtctransform({ transformer: { readable, writable, options: { dir: 'send', kind: 'audio', id: 's1' } } });
+  self.onrtctransform({ transformer: { readable, writable, options: { dir: 'send', kind: 'audio', source: 'microphone', id: 's1' } } });
 
   // The own key is applied through the worker's queue: frames before it are dropped.
   const opus = Uint8Array.from({ length: 40 }, (_, i) => (0x78 + i) & 0xff);
@@ -45,6 +45,6 @@ test('worker: an empty frame is not sent, an audio frame goes out encrypted', as
   const member = new MediaRings();
   member.setSelf('p-bob');
   await member.setPeer('p-ann', 3, raw);
-  member.route(7, 'p-ann');
+  member.route(7, 'p-ann', MICROPHONE);
   assert.deepEqual(new Uint8Array(await member.decrypt(7, last.buffer, OPUS)), opus);
 });

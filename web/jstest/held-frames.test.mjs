@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 
 import { HeldRun, MAX_AGE_MS, MAX_FRAMES } from '../static/js/e2ee/held-frames.js';
 import { MediaRings } from '../static/js/e2ee/media-rings.js';
-import { VP8 } from '../static/js/e2ee/frame.js';
+import { CAMERA, VP8 } from '../static/js/e2ee/frame.js';
 import { eventually, loadMediaWorker, tick } from './harness.mjs';
 
 const A = 'p-alice'; // the sender
@@ -80,7 +80,7 @@ function receiver() {
 }
 
 async function encrypted(s, plain) {
-  return s.rings.encrypt(plain.buffer.slice(0), VP8);
+  return s.rings.encrypt(plain.buffer.slice(0), VP8, CAMERA);
 }
 
 // message hands the worker a page message and lets its queue apply it (route and self
@@ -95,7 +95,7 @@ async function message(msg) {
 async function giveKey(pid, s) {
   self.onmessage({ data: { t: 'key', pid, index: s.index, raw: s.raw } });
   const probe = receiver();
-  await message({ t: 'route', slot: probe.slot, pid });
+  await message({ t: 'route', slot: probe.slot, pid, source: 'camera' });
   await eventually(async () => {
     probe.push(await encrypted(s, delta(0)), 'delta');
     await tick(5);
@@ -107,7 +107,7 @@ test('worker: a keyframe that came before its key is passed on once the key come
   await message({ t: 'self', pid: B });
   const a = await sender(A, 1);
   const r = receiver();
-  await message({ t: 'route', slot: r.slot, pid: A });
+  await message({ t: 'route', slot: r.slot, pid: A, source: 'camera' });
 
   const k = keyframe(1), d1 = delta(2), d2 = delta(3);
   r.push(await encrypted(a, k), 'key');
@@ -126,7 +126,7 @@ test('worker: a held run under a key that never comes is dropped, and live frame
   const before = await sender(D, 4); // the sender's key before the newcomer's join
   const after = await sender(D, 5); // the ratcheted one the newcomer is given
   const r = receiver();
-  await message({ t: 'route', slot: r.slot, pid: D });
+  await message({ t: 'route', slot: r.slot, pid: D, source: 'camera' });
 
   r.push(await encrypted(before, keyframe(9)), 'key');
   await tick(20);
@@ -144,7 +144,7 @@ test('worker: a forged keyframe held for want of a key is dropped when the key c
   const a = await sender(E, 7);
   const c = await sender(C, 7); // Carol's frame, same key index, forwarded as Erin's
   const r = receiver();
-  await message({ t: 'route', slot: r.slot, pid: E });
+  await message({ t: 'route', slot: r.slot, pid: E, source: 'camera' });
 
   r.push(await encrypted(c, keyframe(20)), 'key');
   r.push(await encrypted(c, delta(21)), 'delta');

@@ -12,7 +12,7 @@ import { MediaRings } from '../static/js/e2ee/media-rings.js';
 import {
   KeyRequests, AnswerLimit, MissingReports, FIRST_WAIT_MS, MAX_WAIT_MS, WAITING_AFTER_MS,
 } from '../static/js/e2ee/key-requests.js';
-import { VP8 } from '../static/js/e2ee/frame.js';
+import { CAMERA, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes } from '../static/js/e2ee/keys.js';
 import { FakeClock, KeyRelay, eventually, tick } from './harness.mjs';
 
@@ -156,8 +156,8 @@ class Room extends KeyRelay {
     });
     m.worker.rings.setSelf(id);
     for (const [o, om] of this.members) {
-      m.worker.rings.route(o, o);
-      om.worker.rings.route(id, id);
+      m.worker.rings.route(o, o, CAMERA);
+      om.worker.rings.route(id, id, CAMERA);
     }
     return this.admit(id, m);
   }
@@ -174,7 +174,7 @@ class Room extends KeyRelay {
  */
 async function deliver(s, r) {
   await s.worker.pending;
-  const frame = await s.worker.rings.encrypt(Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7]), VP8);
+  const frame = await s.worker.rings.encrypt(Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7]), VP8, CAMERA);
   await r.worker.pending;
   try {
     await r.worker.rings.decrypt(s.id, frame, VP8);

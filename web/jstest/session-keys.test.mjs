@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { MeetingCrypto, SessionKeys, UNREADABLE, safetyCode } from '../static/js/e2ee/session-keys.js';
-import { KeyRing, VP8 } from '../static/js/e2ee/frame.js';
+import { CAMERA, KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { decryptChat, encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { WORDS, codeWords } from '../static/js/e2ee/words.js';
@@ -62,7 +62,7 @@ async function threeMembers() {
 async function frameOf(m) {
   const ring = new KeyRing();
   await ring.set(m.media.own.index, m.media.own.raw);
-  return ring.encrypt(m.id, Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8);
+  return ring.encrypt(m.id, Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8, CAMERA);
 }
 
 /** canRead: do the keys `reader` received from `sender` (ratcheting up to 8 steps) open its frames? */
@@ -70,7 +70,7 @@ async function canRead(reader, senderId, frame) {
   const ring = new KeyRing();
   for (const { index, raw } of reader.media.received.get(senderId) || []) await ring.set(index, raw);
   try {
-    await ring.decrypt(senderId, frame, VP8);
+    await ring.decrypt(senderId, frame, VP8, CAMERA);
     return true;
   } catch {
     return false;

@@ -94,19 +94,19 @@ test('frames', async () => {
   for (const f of v.frames) {
     same(await frameKeyBytes(b(f.rawKey)), f.frameKey, `${f.name}: frame key`);
     const key = await frameKey(b(f.rawKey));
-    const enc = await encryptFrame(key, f.senderId, f.keyIndex, b(f.plaintext).buffer, f.kind, b(f.iv));
+    const enc = await encryptFrame(key, f.senderId, f.keyIndex, b(f.plaintext).buffer, f.kind, f.source, b(f.iv));
     assert.ok(enc instanceof ArrayBuffer);
     same(enc, f.encrypted, `${f.name}: encrypted`);
     assert.equal(hex(b(f.encrypted).subarray(0, f.clearBytes)), hex(b(f.plaintext).subarray(0, f.clearBytes)));
     const lookup = (i) => (i === f.keyIndex ? key : null);
-    same(await decryptFrame(lookup, f.senderId, b(f.encrypted).buffer, f.kind), f.plaintext, `${f.name}: decrypted`);
+    same(await decryptFrame(lookup, f.senderId, b(f.encrypted).buffer, f.kind, f.source), f.plaintext, `${f.name}: decrypted`);
     const ring = new KeyRing();
     await ring.set(f.keyIndex, b(f.rawKey));
-    same(await ring.decrypt(f.senderId, b(f.encrypted), f.kind), f.plaintext, `${f.name}: through a KeyRing`);
+    same(await ring.decrypt(f.senderId, b(f.encrypted), f.kind, f.source), f.plaintext, `${f.name}: through a KeyRing`);
   }
   for (const f of v.badFrames) {
     const key = await frameKey(b(f.rawKey));
-    await rejects(decryptFrame((i) => (i === f.keyIndex ? key : null), f.senderId, b(f.frame), f.kind), f.error, `bad frame "${f.name}"`);
+    await rejects(decryptFrame((i) => (i === f.keyIndex ? key : null), f.senderId, b(f.frame), f.kind, f.source), f.error, `bad frame "${f.name}"`);
   }
 });
 
@@ -116,10 +116,10 @@ test('ring cases: following the ratchet past 255, up to 16 steps, and no further
     const ring = new KeyRing();
     await ring.set(c.keyIndex, b(c.rawKey));
     if (c.result === 'ok') {
-      same(await ring.decrypt(c.senderId, b(c.frame), c.kind), c.plaintext, c.name);
+      same(await ring.decrypt(c.senderId, b(c.frame), c.kind, c.source), c.plaintext, c.name);
       assert.equal(ring.currentIndex, b(c.frame).at(-1), `${c.name}: the followed key is current`);
     } else {
-      await rejects(ring.decrypt(c.senderId, b(c.frame), c.kind), c.result, c.name);
+      await rejects(ring.decrypt(c.senderId, b(c.frame), c.kind, c.source), c.result, c.name);
       assert.equal(ring.currentIndex, c.keyIndex, `${c.name}: the ring did not move`);
     }
   }
@@ -139,7 +139,7 @@ test('texts', async () => {
 });
 
 test('base64url of every byte string in the vectors round-trips', () => {
-  const notBytes = new Set(['format', 'name', 'kind', 'error', 'result', 'text', 'encrypted', 'participantId', 'senderId', 'recipientId', 'idA', 'idB']);
+  const notBytes = new Set(['format', 'name', 'kind', 'source', 'error', 'result', 'text', 'encrypted', 'participantId', 'senderId', 'recipientId', 'idA', 'idB']);
   let n = 0;
   JSON.stringify(v, (k, val) => {
     if (typeof val === 'string' && !notBytes.has(k)) {

@@ -189,7 +189,7 @@ export class MediaCrypto {
     this.piped = new WeakSet(); // legacy: senders and receivers whose streams went to the worker
     this.senders = new Map(); // id -> {sender, options} (script API: for re-attaching)
     this.receiverSlots = new WeakMap(); // receiver -> slot
-    this.routes = new Map(); // slot -> participant id last sent to the worker
+    this.routes = new Map(); // slot -> "participant id\0source" last sent to the worker
     this.nextId = 1;
 
     const warmed = takeWarmWorker();
@@ -289,11 +289,15 @@ export class MediaCrypto {
     }
     // A receiver the last offer does not name carries nobody: its frames are dropped
     // until it is named again, never decrypted as whoever it carried before.
+    // The route names the track's source too: a frame decrypts only as the source its
+    // sender sent it as (e2ee/FORMAT.md, "Frame format").
     const pid = (info && info.participantId) || undefined;
-    if (this.routes.get(slot) !== pid) {
-      if (pid) this.routes.set(slot, pid);
+    const source = pid ? info.source : undefined;
+    const route = pid ? `${pid}\0${source}` : undefined;
+    if (this.routes.get(slot) !== route) {
+      if (route) this.routes.set(slot, route);
       else this.routes.delete(slot);
-      this._post({ t: 'route', slot, pid: pid || null });
+      this._post({ t: 'route', slot, pid: pid || null, source: source || null });
     }
   }
 

@@ -3,17 +3,29 @@
 // import it (as a module worker).
 //
 //   frame = clear || AES-GCM(KF, iv, rest, aad) || iv || 0x0c || keyIndex
-//   aad   = "conclave/v2 frame" || 0x00 || senderId || 0x00 || kind || 0x00 || keyIndex || clear
+//   aad   = "conclave/v3 frame" || 0x00 || senderId || 0x00 || kind || 0x00 || source || 0x00 || keyIndex || clear
 //
 // The sender's id in the aad binds every frame to its sender: a frame the server
 // forwards under another participant's track fails authentication there, even
-// where that participant's ring holds the same key at the same index.
+// where that participant's ring holds the same key at the same index. The source
+// (microphone, camera, screen) binds it to the sender's track: the server cannot show
+// someone's camera as their screen share, or the reverse.
 import { E2EEError } from './errors.js';
 import { concat, toBytes } from './b64.js';
 import { IV_SIZE, KEY_INDEX_COUNT, MAX_RATCHET, RING_SIZE, frameKey, newMediaKey, nextIndex, randomBytes, ratchet, subtle, validId } from './keys.js';
 
 export const VP8 = 'vp8';
 export const OPUS = 'opus';
+
+// The sources a frame is bound to (the signaling's track sources).
+export const MICROPHONE = 'microphone';
+export const CAMERA = 'camera';
+export const SCREEN = 'screen';
+const SOURCES = new Set([MICROPHONE, CAMERA, SCREEN]);
+
+function checkSource(source) {
+  if (!SOURCES.has(source)) throw new E2EEError('bad-input', `unknown source ${source}`);
+}
 
 const TRAILER = IV_SIZE + 2;
 const MIN_FRAME = TRAILER + 16; // an encrypted empty frame
@@ -26,20 +38,21 @@ export function clearBytes(kind, first) {
 }
 
 const utf8 = new TextEncoder();
-const FRAME_LABEL = utf8.encode('conclave/v2 frame');
+const FRAME_LABEL = utf8.encode('conclave/v3 frame');
 
-// The aad's prefix (label, sender id, kind) is the same for every frame of a sender's
-// track: it is encoded once, not on every frame of the media path. A page meets few
-// ids; the cache is dropped if it ever grows past that.
-const aadPrefixes = new Map(); // senderId \0 kind -> bytes
+// The aad's prefix (label, sender id, kind, source) is the same for every frame of a
+// sender's track: it is encoded once, not on every frame of the media path. A page
+// meets few ids; the cache is dropped if it ever grows past that.
+const aadPrefixes = new Map(); // senderId \0 kind \0 source -> bytes
 const MAX_AAD_PREFIXES = 512;
 
-function frameAad(senderId, kind, keyIndex, clear) {
-  const key = `${senderId}\0${kind}`;
+function frameAad(senderId, kind, source, keyIndex, clear) {
+  const key = `${senderId}\0${kind}\0${source}`;
   let prefix = aadPrefixes.get(key);
   if (!prefix) {
     if (aadPrefixes.size >= MAX_AAD_PREFIXES) aadPrefixes.clear();
-    prefix = concat(FRAME_LABEL, Uint8Array.of(0), utf8.encode(senderId), Uint8Array.of(0), utf8.encode(kind), Uint8Array.of(0));
+    const zero = Uint8Array.of(0);
+    prefix = concat(FRAME_LABEL, zero, utf8.encode(senderId), zero, utf8.encode(kind), zero, utf8.encode(source), zero);
     aadPrefixes.set(key, prefix);
   }
   return concat(prefix, Uint8Array.of(keyIndex), clear);
@@ -50,11 +63,12 @@ function checkSender(senderId) {
 }
 
 /**
- * encryptFrame encrypts an encoded frame (ArrayBuffer or view) of participant senderId
- * under key (a CryptoKey from frameKey) and returns an ArrayBuffer.
+ * encryptFrame encrypts an encoded frame (ArrayBuffer or view) of participant senderId's
+ * track of source under key (a CryptoKey from frameKey) and returns an ArrayBuffer.
  */
-export async function encryptFrame(key, senderId, keyIndex, frame, kind, iv = randomBytes(IV_SIZE)) {
+export async function encryptFrame(key, senderId, keyIndex, frame, kind, source, iv = randomBytes(IV_SIZE)) {
   checkSender(senderId);
+  checkSource(source);
   if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= KEY_INDEX_COUNT) {
     throw new E2EEError('bad-input', 'key index must be 0-255');
   }
@@ -63,7 +77,7 @@ export async function encryptFrame(key, senderId, keyIndex, frame, kind, iv = ra
   if (nonce.length !== IV_SIZE) throw new E2EEError('bad-input', 'iv must be 12 bytes');
   const c = f.length === 0 ? 0 : Math.min(clearBytes(kind, f[0]), f.length);
   const clear = f.subarray(0, c);
-  const additionalData = frameAad(senderId, kind, keyIndex, clear);
+  const additionalData = frameAad(senderId, kind, source, keyIndex, clear);
   const sealed = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData }, key, f.subarray(c));
   return concat(clear, sealed, nonce, Uint8Array.of(IV_SIZE, keyIndex)).buffer;
 }
@@ -75,13 +89,15 @@ export function frameKeyIndex(frame) {
 }
 
 /**
- * decryptFrame opens a frame as participant senderId's; lookup(index) returns that
- * sender's CryptoKey for a key index (or a promise of it), or null/undefined. It
- * returns an ArrayBuffer and throws E2EEError 'bad-id', 'too-short', 'malformed',
- * 'unknown-key' or 'auth' (also for another sender's frame), in that order of checks.
+ * decryptFrame opens a frame as participant senderId's track of source; lookup(index)
+ * returns that sender's CryptoKey for a key index (or a promise of it), or
+ * null/undefined. It returns an ArrayBuffer and throws E2EEError 'bad-id', 'too-short',
+ * 'malformed', 'unknown-key' or 'auth' (also for another sender's frame, or one of
+ * another of its sources), in that order of checks.
  */
-export async function decryptFrame(lookup, senderId, frame, kind) {
+export async function decryptFrame(lookup, senderId, frame, kind, source) {
   clearBytes(kind, 0); // refuse an unknown kind first
+  checkSource(source);
   checkSender(senderId);
   const f = toBytes(frame);
   const n = f.length;
@@ -95,7 +111,7 @@ export async function decryptFrame(lookup, senderId, frame, kind) {
   let plain;
   try {
     const iv = f.subarray(n - TRAILER, n - 2);
-    const additionalData = frameAad(senderId, kind, index, clear);
+    const additionalData = frameAad(senderId, kind, source, index, clear);
     plain = await subtle().decrypt({ name: 'AES-GCM', iv, additionalData }, key, f.subarray(c, n - TRAILER));
   } catch {
     throw new E2EEError('auth', 'frame failed authentication');
@@ -185,15 +201,15 @@ export class KeyRing {
     return next;
   }
 
-  /** encrypt encrypts a frame of senderId under the current key. */
-  async encrypt(senderId, frame, kind, iv) {
-    return encryptFrame(this.#require().key, senderId, this.#current, frame, kind, iv);
+  /** encrypt encrypts a frame of senderId's track of source under the current key. */
+  async encrypt(senderId, frame, kind, source, iv) {
+    return encryptFrame(this.#require().key, senderId, this.#current, frame, kind, source, iv);
   }
 
-  /** decrypt opens a frame as senderId's, ratcheting forward if needed (see the class comment). */
-  async decrypt(senderId, frame, kind) {
+  /** decrypt opens a frame as senderId's track of source, ratcheting forward if needed (see the class comment). */
+  async decrypt(senderId, frame, kind, source) {
     try {
-      return await decryptFrame((i) => this.#slots.get(i)?.key, senderId, frame, kind);
+      return await decryptFrame((i) => this.#slots.get(i)?.key, senderId, frame, kind, source);
     } catch (err) {
       if (!(err instanceof E2EEError) || (err.code !== 'unknown-key' && err.code !== 'auth')) throw err;
       const index = frameKeyIndex(frame);
@@ -202,7 +218,7 @@ export class KeyRing {
       const candidate = await this.#candidate(index, steps);
       let plain;
       try {
-        plain = await decryptFrame(() => candidate.key, senderId, frame, kind);
+        plain = await decryptFrame(() => candidate.key, senderId, frame, kind, source);
       } catch {
         throw err; // not a ratchet (e.g. a rotation whose key has not arrived yet)
       }

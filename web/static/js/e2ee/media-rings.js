@@ -3,11 +3,13 @@
 // (e2ee/FORMAT.md, "Frame format"). No DOM and no worker globals, so Node tests
 // drive it directly; worker.js only wires streams and messages to it.
 //
-// Every frame is bound to its sender's id. A receiver decrypts only with the ring
-// of the participant its route names, under that id: a frame the server forwards
-// under another participant's track fails there, and a junk frame costs one
-// decryption (plus at most one ratchet guess of that ring), never one per sender.
-import { KeyRing } from './frame.js';
+// Every frame is bound to its sender's id and its track's source. A receiver decrypts
+// only with the ring of the participant its route names, under that id and the source
+// the route names: a frame the server forwards under another participant's track, or
+// under another track of the same participant (a camera as a screen share), fails
+// there, and a junk frame costs one decryption (plus at most one ratchet guess of that
+// ring), never one per sender.
+import { CAMERA, KeyRing, MICROPHONE, SCREEN } from './frame.js';
 import { E2EEError } from './errors.js';
 import { validId } from './keys.js';
 
@@ -15,7 +17,7 @@ export class MediaRings {
   #own = new KeyRing();
   #selfId = null;
   #rings = new Map(); // pid -> KeyRing
-  #routes = new Map(); // receiver slot -> pid
+  #routes = new Map(); // receiver slot -> {pid, source}
 
   /** setSelf sets the own participant id (from `welcome`), which outgoing frames are bound to. */
   setSelf(pid) {
@@ -51,15 +53,18 @@ export class MediaRings {
     this.#rings.delete(pid);
   }
 
-  /** route says that receiver `slot` now carries participant pid's media (none: nobody's). */
-  route(slot, pid) {
-    if (pid) this.#routes.set(slot, pid);
+  /**
+   * route says that receiver `slot` now carries participant pid's track of source (no
+   * pid, or a source that is none of a track's: nobody's, its frames are dropped).
+   */
+  route(slot, pid, source) {
+    if (pid && (source === MICROPHONE || source === CAMERA || source === SCREEN)) this.#routes.set(slot, { pid, source });
     else this.#routes.delete(slot);
   }
 
   /** senderOf returns the participant receiver `slot` carries, or undefined. */
   senderOf(slot) {
-    return this.#routes.get(slot);
+    return this.#routes.get(slot)?.pid;
   }
 
   /** canEncrypt: both the own id and a current own key are known. */
@@ -67,21 +72,21 @@ export class MediaRings {
     return this.#selfId !== null && this.#own.currentIndex >= 0;
   }
 
-  /** encrypt encrypts an outgoing frame as the own id's; it throws without id or key. */
-  async encrypt(data, kind) {
+  /** encrypt encrypts an outgoing frame of the own track of source; it throws without id or key. */
+  async encrypt(data, kind, source) {
     if (this.#selfId === null) throw new E2EEError('unknown-key', 'own id not known yet');
-    return this.#own.encrypt(this.#selfId, data, kind);
+    return this.#own.encrypt(this.#selfId, data, kind, source);
   }
 
   /**
-   * decrypt opens a frame received on `slot` as the routed participant's, with that
-   * participant's ring only. It throws when the route or its keys are unknown, or
-   * the frame fails (the caller drops it).
+   * decrypt opens a frame received on `slot` as the routed participant's track of the
+   * routed source, with that participant's ring only. It throws when the route or its
+   * keys are unknown, or the frame fails (the caller drops it).
    */
   async decrypt(slot, data, kind) {
-    const pid = this.#routes.get(slot);
-    const ring = pid === undefined ? undefined : this.#rings.get(pid);
+    const route = this.#routes.get(slot);
+    const ring = route === undefined ? undefined : this.#rings.get(route.pid);
     if (!ring) throw new E2EEError('unknown-key', 'no sender known for this receiver');
-    return ring.decrypt(pid, data, kind);
+    return ring.decrypt(route.pid, data, kind, route.source);
   }
 }

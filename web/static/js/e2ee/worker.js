@@ -1,7 +1,8 @@
 // The E2EE media worker (a module worker): it encrypts every outgoing encoded
 // frame with the own current media key, bound to the own participant id, and
 // decrypts every incoming one with the key ring of the participant its receiver
-// is routed to, under that participant's id (e2ee/FORMAT.md, "Frame format").
+// is routed to, under that participant's id and the track's source (e2ee/FORMAT.md,
+// "Frame format").
 // There is no trying of other senders' keys: a frame the server forwards under
 // another participant's track fails authentication, and a frame on a receiver
 // whose route is not known yet is dropped. The key state is media-rings.js. One
@@ -27,8 +28,8 @@
 //   {t: 'own', index, raw}         the own current media key (raw: 32 bytes)
 //   {t: 'key', pid, index, raw}    a key of another participant (from its envelope)
 //   {t: 'forget', pid}             drop a participant's keys (they left)
-//   {t: 'route', slot, pid}        receiver `slot` now carries participant pid's media
-//                                  (pid null: nobody's; its frames are dropped)
+//   {t: 'route', slot, pid, source} receiver `slot` now carries participant pid's track
+//                                  of source (pid null: nobody's; its frames are dropped)
 //   {t: 'stream', readable, writable, options}   legacy streams of one sender/receiver
 // Messages to the page:
 //   {t: 'ready'}                   the module has loaded
@@ -66,7 +67,7 @@ function sender(options) {
       // microphone): without a transform the browser sends nothing for it, and
       // encrypted it would be fifty packets a second of a key index and a tag.
       if (frame.data.byteLength === 0) return;
-      frame.data = await keys.encrypt(frame.data, kind);
+      frame.data = await keys.encrypt(frame.data, kind, options.source);
       stats.encrypted++;
       controller.enqueue(frame);
     } catch {
@@ -162,7 +163,7 @@ async function handle(msg) {
       keys.forget(msg.pid);
       break;
     case 'route':
-      keys.route(msg.slot, msg.pid);
+      keys.route(msg.slot, msg.pid, msg.source);
       break;
     case 'stream':
       attach(msg.readable, msg.writable, msg.options || {});
