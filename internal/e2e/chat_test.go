@@ -35,11 +35,7 @@ func chatShownJS(from, text string) string {
 // reads it as Ann's.
 func TestChatUnderSessionKeysReattributedRefused(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	proxy := startHostile(t, srv)
+	srv, links, proxy := hostileMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 

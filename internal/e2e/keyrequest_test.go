@@ -17,11 +17,7 @@ import (
 // his tile shows Ann's camera again, without anyone doing anything.
 func TestDroppedRotationIsAskedFor(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	proxy := startHostile(t, srv)
+	srv, links, proxy := hostileMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	waiting := str(t, readCatalogue(t, "en"), "e2ee14.keys.waiting")

@@ -18,11 +18,7 @@ import (
 // Ben, told the truth, see each other.
 func TestReattributedFramesDecodeNowhere(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	proxy := startHostile(t, srv)
+	srv, links, proxy := hostileMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 
@@ -84,11 +80,7 @@ func TestReattributedFramesDecodeNowhere(t *testing.T) {
 // server named: she shows neither of Ann's pictures, instead of one as the other.
 func TestSwappedSourcesDecodeNowhere(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	proxy := startHostile(t, srv)
+	srv, links, proxy := hostileMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 

@@ -19,11 +19,7 @@ func TestReplayedIdentityOfRemovedMember(t *testing.T) {
 	// Not parallel for now: beside another browser test it has twice left a removed
 	// member shown in a tab for minutes (alone it always passes). That is a bug to
 	// find (issue 14's note), not a timing to wait out.
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	proxy := startHostile(t, srv)
+	srv, links, proxy := hostileMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 

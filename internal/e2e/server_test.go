@@ -42,6 +42,18 @@ func startHostile(t *testing.T, srv *server) *hostile.Proxy {
 	return proxy
 }
 
+// hostileMeeting starts a server with a meeting without a waiting room and the
+// hostile-server proxy in front of it, for a test of what a lying server can do; both
+// browsers are started.
+func hostileMeeting(t *testing.T) (*server, meetingLinks, *hostile.Proxy) {
+	t.Helper()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	return srv, links, startHostile(t, srv)
+}
+
 // testContext bounds one browser test. The bound is generous on purpose: a step
 // waits as long as the browsers take on a loaded machine, so the verdict never
 // depends on the machine's speed; only a hung test meets it.
