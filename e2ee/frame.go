@@ -122,9 +122,9 @@ func KeyIndex(frame []byte) (index byte, ok bool) {
 
 // DecryptFrame opens a frame that senderID made with EncryptFrame for its track of
 // source. ring returns the 32-byte frame key of that sender for a key index, or nil if
-// it has none. Errors: ErrBadID (checked first), ErrTooShort, ErrMalformed (ivLength
-// is not 12), ErrUnknownKey, ErrAuth (also for a frame of another sender, or of
-// another of its sources).
+// it has none. An unknown kind or source is the caller's error, refused first; then
+// ErrBadID, ErrTooShort, ErrMalformed (ivLength is not 12), ErrUnknownKey, ErrAuth
+// (also for a frame of another sender, or of another of its sources).
 func DecryptFrame(ring func(index byte) []byte, senderID string, frame []byte, kind Kind, source Source) ([]byte, error) {
 	if kind != VP8 && kind != Opus {
 		return nil, fmt.Errorf("e2ee: unknown kind %v", kind)
