@@ -23,8 +23,13 @@ export const CAMERA = 'camera';
 export const SCREEN = 'screen';
 const SOURCES = new Set([MICROPHONE, CAMERA, SCREEN]);
 
+/** validSource reports whether source is one a frame can be bound to. */
+export function validSource(source) {
+  return SOURCES.has(source);
+}
+
 function checkSource(source) {
-  if (!SOURCES.has(source)) throw new E2EEError('bad-input', `unknown source ${source}`);
+  if (!validSource(source)) throw new E2EEError('bad-input', `unknown source ${source}`);
 }
 
 const TRAILER = IV_SIZE + 2;

@@ -9,7 +9,7 @@
 // under another track of the same participant (a camera as a screen share), fails
 // there, and a junk frame costs one decryption (plus at most one ratchet guess of that
 // ring), never one per sender.
-import { CAMERA, KeyRing, MICROPHONE, SCREEN } from './frame.js';
+import { KeyRing, validSource } from './frame.js';
 import { E2EEError } from './errors.js';
 import { validId } from './keys.js';
 
@@ -58,7 +58,7 @@ export class MediaRings {
    * pid, or a source that is none of a track's: nobody's, its frames are dropped).
    */
   route(slot, pid, source) {
-    if (pid && (source === MICROPHONE || source === CAMERA || source === SCREEN)) this.#routes.set(slot, { pid, source });
+    if (pid && validSource(source)) this.#routes.set(slot, { pid, source });
     else this.#routes.delete(slot);
   }
 
