@@ -49,6 +49,13 @@ func newTestServerWith(t testing.TB, cfg signaling.Config) *testServer {
 // addresses, loopback and logger are the test's).
 func newTestServerOn(t testing.TB, cfg signaling.Config, ecfg sfu.Config) *testServer {
 	t.Helper()
+	return newTestServerWrapped(t, cfg, ecfg, nil)
+}
+
+// newTestServerWrapped is newTestServerOn whose HTTP listener is wrap's (nil: as it is),
+// for tests that need to see or shape the server's side of its connections.
+func newTestServerWrapped(t testing.TB, cfg signaling.Config, ecfg sfu.Config, wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
 	log := testlog.New(t)
 	ecfg.UDPAddr, ecfg.TCPAddr, ecfg.Loopback, ecfg.Logger = "127.0.0.1:0", "127.0.0.1:0", true, log
 	engine, err := sfu.NewEngine(ecfg)
@@ -63,7 +70,11 @@ func newTestServerOn(t testing.TB, cfg signaling.Config, ecfg sfu.Config) *testS
 	sig := signaling.NewServer(cfg)
 	mux := http.NewServeMux()
 	sig.Register(mux)
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		hs.Listener = wrap(hs.Listener)
+	}
+	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -254,7 +254,13 @@ func (s *Session) serve() {
 	// A member's messages come one at a time (an answer, its candidates, a key batch):
 	// a few may wait for the owner; beyond that the read pump waits, as TCP does.
 	in := make(chan inbound, 4)
-	go s.readPump(in)
+	go func() {
+		s.readPump(in)
+		// Not deferred in readPump: the defers would take stack in the frame that
+		// waits between messages (readMessage's comment).
+		close(in)
+		close(s.readDone)
+	}()
 	s.startWriter()
 	s.startWatchdog()
 	s.run(in)
