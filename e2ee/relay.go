@@ -28,13 +28,15 @@ func BatchData(n int) int {
 //     (about N messages at once, one per member);
 //   - someone else's join: its identity and its key to the newcomer (2);
 //   - someone's leave: one batch with the rotated key for everyone (1);
-//   - a request for a key it sent before (1 per asking member).
+//   - a request for a key it sent before, or for its identity (2 per asking member:
+//     its identity, and its key to a member it verified).
 //
 // So burst = 20 + 4·N covers a member joining a meeting of N (N messages) and still
-// answering every member once more (a request or a newcomer's identity each) with room
-// to spare, and 20 is the floor that keeps a small meeting's reloads and quick changes
+// answering every member once more (a request's two messages or a newcomer's identity
+// each) with room to spare, and 20 is the floor that keeps a small meeting's reloads and quick changes
 // inside the budget. rate = 10 + 2·N a second sustains two messages for every member's
-// change each second, far beyond how fast a real roster changes. A flood is still
+// change each second, far beyond how fast a real roster changes, and every member's
+// request answered each second (at most one answer per requester a second). A flood is still
 // bounded: a batch or a message to everyone reaches each member once, so no member ever
 // receives more from one sender than this budget. N counts the members present
 // (reconnecting ones included), never less than 2.

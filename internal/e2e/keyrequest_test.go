@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"conclave/internal/browsertest"
@@ -98,6 +99,49 @@ func TestDroppedRotationIsAskedFor(t *testing.T) {
 	}
 	if err := ben.tab.WaitFor(ctx, fmt.Sprintf(`!document.querySelector('.tile[data-participant-id="%s"] .keys-waiting')`, ann.id)); err != nil {
 		t.Fatalf("Ben's tile of Ann still waits for keys: %v", err)
+	}
+	waitSameColour(ctx, t, ben, ann, "camera")
+}
+
+// TestDroppedIdentityIsAskedFor: the server drops Ann's identity on its way to Ben, as it
+// drops key messages for a member whose queue is long. Without it Ben can neither
+// verify Ann nor unwrap the key she sends him, and she never sends it again unasked. Ann
+// (Chromium) is in the meeting; Ben (Firefox, through the man in the middle) joins, and
+// the proxy drops the identity Ann sends him. Ann's frames fail at Ben for want of a
+// key, so he asks her for it, although he has not verified her; her answer is her
+// identity and then her key, and Ben's tile shows her camera.
+func TestDroppedIdentityIsAskedFor(t *testing.T) {
+	t.Parallel()
+	srv, links, proxy := hostileMeeting(t)
+	ctx, cancel := testContext()
+	defer cancel()
+
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Ann", joinOptions{})
+	var dropped atomic.Bool
+	isIdentityFromAnn := func(m hostile.Message) bool {
+		k, ok := hostile.ParseE2EE(m.Data)
+		return ok && m.Dir == hostile.ToClient && k.From == ann.id && k.KeyMessageKind() == "identity"
+	}
+	proxy.Drop(func(m hostile.Message) bool { return isIdentityFromAnn(m) && dropped.CompareAndSwap(false, true) })
+	from := len(proxy.Messages())
+	ben := joinWithOptions(ctx, t, browsertest.KindFirefox, proxy.Via(srv.pageURL(links, links.fragment())), "Ben", joinOptions{})
+	if _, err := proxy.Wait(ctx, from, func(m hostile.Message) bool { return isIdentityFromAnn(m) && m.Dropped }); err != nil {
+		t.Fatalf("Ann's identity never came for Ben: %v", err)
+	}
+	if err := ann.tab.WaitFor(ctx, `window.conclave.e2ee.verified().length === 1`); err != nil {
+		t.Fatalf("Ann did not verify Ben: %v", err)
+	}
+	if _, err := proxy.Wait(ctx, from, func(m hostile.Message) bool {
+		k, ok := hostile.ParseE2EE(m.Data)
+		return ok && m.Dir == hostile.ToServer && k.To == ann.id && k.KeyMessageKind() == "key-request"
+	}); err != nil {
+		t.Fatalf("Ben never asked Ann: %v", err)
+	}
+	if _, err := proxy.Wait(ctx, from, func(m hostile.Message) bool { return isIdentityFromAnn(m) && !m.Dropped }); err != nil {
+		t.Fatalf("Ann never sent Ben her identity again: %v", err)
+	}
+	if err := ben.tab.WaitFor(ctx, `window.conclave.e2ee.verified().length === 1`); err != nil {
+		t.Fatalf("Ben never verified Ann: %v", err)
 	}
 	waitSameColour(ctx, t, ben, ann, "camera")
 }

@@ -282,13 +282,18 @@ func (m *Member) receive(from, data string) error {
 		m.keys[from] = Key{Index: idx, Raw: raw}
 		m.names[from] = name
 	case "key-request":
-		// Only a member verified in this session gets an answer, at most one a second:
-		// a flood of requests costs one wrap per requester and second.
+		// At most one answer a second: a flood of requests costs one answer per
+		// requester and second. The answer is our identity (it may be the one that
+		// was dropped on its way: nothing verifies without it) and, for a member
+		// verified in this session, our current key.
 		now := m.now()
-		if !p.verified || m.own == nil || now.Sub(p.answeredAt) < AnswerInterval {
+		if now.Sub(p.answeredAt) < AnswerInterval {
 			return nil
 		}
 		p.answeredAt = now
+		if err := m.sendIdentity(from); err != nil || !p.verified || m.own == nil {
+			return err
+		}
 		p.sent = nil // it says it lacks our key: send the current one again
 		return m.sendKeys([]string{from})
 	}
@@ -296,7 +301,9 @@ func (m *Member) receive(from, data string) error {
 }
 
 // RequestKey asks sender for its current media key (a key-request message); the
-// answer arrives as a key message like any other.
+// answer arrives as an identity message and, once sender verified us, a key message,
+// like any other. A member asks one whose identity or key has not come (FORMAT.md,
+// "Key requests"), verified or not.
 func (m *Member) RequestKey(sender string) error {
 	m.mu.Lock()
 	if m.peers[sender] != nil {

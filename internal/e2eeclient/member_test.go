@@ -17,6 +17,8 @@ type relay struct {
 	members map[string]*Member
 	queue   []delivery
 	sent    map[string][]string // sender -> types it sent
+	// drop, when set, says which deliveries the server drops (as a full queue does).
+	drop func(d delivery) bool
 }
 
 type delivery struct {
@@ -64,7 +66,7 @@ func (r *relay) settle(t *testing.T) {
 		d := r.queue[0]
 		r.queue = r.queue[1:]
 		m := r.members[d.to]
-		if m == nil {
+		if m == nil || r.drop != nil && r.drop(d) {
 			continue
 		}
 		if err := m.Handle(d.typ, d.payload); err != nil {
@@ -136,8 +138,8 @@ func TestModel(t *testing.T) {
 }
 
 // TestKeyRequest: a member that lost a sender's key asks for it and gets the sender's
-// current key; the sender answers a requester at most once a second (on the injected
-// clock), and never one it did not verify.
+// identity again and its current key; the sender answers a requester at most once a
+// second (on the injected clock), and one it did not verify with its identity alone.
 func TestKeyRequest(t *testing.T) {
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
@@ -165,8 +167,8 @@ func TestKeyRequest(t *testing.T) {
 		}
 	}
 	r.settle(t)
-	if n := answers(); n != 1 {
-		t.Fatalf("a answered three requests within a second with %d messages", n)
+	if n := answers(); n != 2 {
+		t.Fatalf("a answered three requests within a second with %d messages, not its identity and its key once", n)
 	}
 	got, ok := b.KeyFrom("p-a")
 	if want := a.OwnKey(); !ok || got.Index != want.Index || !bytes.Equal(got.Raw, want.Raw) {
@@ -175,17 +177,58 @@ func TestKeyRequest(t *testing.T) {
 	clock.Advance(AnswerInterval)
 	_ = b.RequestKey("p-a")
 	r.settle(t)
-	if n := answers(); n != 1 {
-		t.Fatalf("a request a second later got %d answers", n)
+	if n := answers(); n != 2 {
+		t.Fatalf("a request a second later got %d messages", n)
 	}
 	clock.Advance(time.Hour)
 	_ = w.RequestKey("p-a")
 	r.settle(t)
-	if n := answers(); n != 0 {
-		t.Fatalf("a answered a member it did not verify (%d messages)", n)
+	if n := answers(); n != 1 {
+		t.Fatalf("a answered a member it did not verify with %d messages, not its identity alone", n)
 	}
-	if _, ok := w.KeyFrom("p-a"); ok {
-		t.Fatal("the member with the wrong secret got a's key")
+	if _, ok := w.KeyFrom("p-a"); ok || len(w.Verified()) != 0 {
+		t.Fatal("the member with the wrong secret got a's key or verified a")
+	}
+}
+
+// TestDroppedIdentityIsAskedFor: the server drops a's identity on its way to b (a full
+// queue drops key messages), so b cannot verify a or unwrap the key a sends it. b asks
+// a, as a page does for frames that fail or an identity that has not come, and a's
+// answer (its identity, then its key) verifies a and gives b the key.
+func TestDroppedIdentityIsAskedFor(t *testing.T) {
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	r := &relay{members: map[string]*Member{}, sent: map[string][]string{}}
+	a := r.join(t, "p-a", secret)
+	dropped := 0
+	r.drop = func(d delivery) bool {
+		var m struct{ From, Data string }
+		if d.to != "p-b" || d.typ != "e2ee" || json.Unmarshal(d.payload, &m) != nil || m.From != "p-a" {
+			return false
+		}
+		if strings.Contains(m.Data, `"t":"identity"`) && dropped == 0 {
+			dropped++
+			return true
+		}
+		return false
+	}
+	b := r.join(t, "p-b", secret)
+	if dropped != 1 || len(b.Verified()) != 0 || len(a.Verified()) != 1 {
+		t.Fatalf("dropped %d identities; b verified %v, a verified %v", dropped, b.Verified(), a.Verified())
+	}
+	if _, ok := b.KeyFrom("p-a"); ok {
+		t.Fatal("b holds a's key without a's identity")
+	}
+	if err := b.RequestKey("p-a"); err != nil {
+		t.Fatal(err)
+	}
+	r.settle(t)
+	if v := b.Verified(); len(v) != 1 || v[0] != "p-a" {
+		t.Fatalf("b verified %v after asking a", v)
+	}
+	got, ok := b.KeyFrom("p-a")
+	if want := a.OwnKey(); !ok || got.Index != want.Index || !bytes.Equal(got.Raw, want.Raw) {
+		t.Fatal("b did not get a's current key")
 	}
 }
 

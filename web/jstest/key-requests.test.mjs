@@ -272,7 +272,7 @@ test('a dropped rotation: the receiver asks, backs off while answers are dropped
   room.close();
 });
 
-test('a sender answers only verified members of its roster, at most once a second each', async () => {
+test('a sender answers members of its roster at most once a second each: its identity, and its key only to verified ones', async () => {
   const clock = new FakeClock();
   const room = new Room(clock);
   const secret = randomBytes(16);
@@ -291,23 +291,30 @@ test('a sender answers only verified members of its roster, at most once a secon
   a.keys.receive('p-b', req);
   await room.settle();
   assert.equal(keysTo('p-b'), bBefore + 2, 'a second later: answered again');
-  // The unverified member gets nothing, however often it asks.
+  // The unverified member gets no key, however often it asks: a's identity (public, and
+  // perhaps what was dropped on its way), which does not verify under another link's key.
+  const identitiesTo = (to) => room.sent.filter((x) => x.from === 'p-a' && x.to === to && x.t === 'identity').length;
+  const wIdentities = identitiesTo('p-w');
   for (let i = 0; i < 3; i++) {
     a.keys.receive('p-w', req);
+    await room.settle();
     clock.advance(1000);
   }
-  await room.settle();
   assert.equal(keysTo('p-w'), 0);
-  // b does not even ask it: it verified nobody there.
-  w.keys.keyMissing('p-a');
+  assert.equal(identitiesTo('p-w'), wIdentities + 3);
+  assert.deepEqual(w.keys.verified(), []);
+  // b asks it as well (its identity may be what was dropped): the answer leaves it
+  // unverified, and b gets no key of it.
   b.keys.keyMissing('p-w');
   await room.settle();
-  assert.equal(room.sent.filter((x) => x.from === 'p-b' && x.to === 'p-w' && x.t === 'key-request').length, 0);
+  assert.equal(room.sent.filter((x) => x.from === 'p-b' && x.to === 'p-w' && x.t === 'key-request').length, 1);
+  assert.deepEqual(b.keys.unverified(), ['p-w']);
+  assert.equal(room.sent.filter((x) => x.from === 'p-w' && x.to === 'p-b' && x.t === 'key').length, 0);
   // Frames "from" an id not in b's roster: nothing asked, nothing kept, no label.
   b.keys.keyMissing('p-ghost');
   clock.advance(2000);
   await room.settle();
-  assert.deepEqual(room.sent.filter((x) => x.from === 'p-b' && x.t === 'key-request'), []);
+  assert.deepEqual(room.sent.filter((x) => x.from === 'p-b' && x.to === 'p-ghost'), []);
   assert.equal(b.keys.waitingForKeys('p-ghost'), false);
   assert.equal(b.keys.requests.senders.has('p-ghost'), false);
   // An id never announced: refused and counted as a warning, no answer.
@@ -334,5 +341,47 @@ test('a sender answers only verified members of its roster, at most once a secon
   await room.settle();
   assert.equal(keysTo('p-c'), cBefore);
   assert.ok(c);
+  room.close();
+});
+
+test('a dropped identity: the receiver asks for it, for failing frames or after five seconds without it, and the answer verifies and keys the sender', async () => {
+  const clock = new FakeClock();
+  const room = new Room(clock);
+  const secret = randomBytes(16);
+  const a = await room.join('p-a', secret);
+  // The server drops a's first identity to b (a full queue drops key messages).
+  let dropped = 0;
+  room.drop = (from, to, msg) => from === 'p-a' && to === 'p-b' && msg.t === 'identity' && dropped++ === 0;
+  const b = await room.join('p-b', secret);
+  await room.settle();
+  assert.equal(dropped, 1);
+  assert.deepEqual(b.keys.verified(), []);
+  assert.deepEqual(a.keys.verified(), ['p-b'], 'b\'s identity reached a');
+  assert.equal(await deliver(a, b), false, 'b cannot unwrap the key a sent it');
+  await room.settle();
+  assert.equal(room.sent.filter((x) => x.from === 'p-b' && x.to === 'p-a' && x.t === 'key-request').length, 1, 'b asked a at once');
+  assert.deepEqual(b.keys.verified(), ['p-a']);
+  await recovers(room, a, b, 'after its identity was dropped');
+
+  // A member that sends no frames: c's identity to b is dropped too; b asks after five
+  // seconds, before it would show c as unverified at ten.
+  dropped = 0;
+  room.drop = (from, to, msg) => from === 'p-c' && to === 'p-b' && msg.t === 'identity' && dropped++ === 0;
+  await room.join('p-c', secret);
+  await room.settle();
+  assert.equal(dropped, 1);
+  assert.deepEqual(b.keys.verified(), ['p-a']);
+  const asked = () => room.sent.filter((x) => x.from === 'p-b' && x.to === 'p-c' && x.t === 'key-request').length;
+  clock.advance(4900);
+  await room.settle();
+  assert.equal(asked(), 0, 'not before five seconds');
+  clock.advance(100);
+  await room.settle();
+  assert.equal(asked(), 1);
+  assert.deepEqual(b.keys.verified().sort(), ['p-a', 'p-c']);
+  assert.deepEqual(b.keys.unverified(), []);
+  clock.advance(10000);
+  await room.settle();
+  assert.deepEqual(b.keys.unverified(), [], 'never shown as unverified');
   room.close();
 });

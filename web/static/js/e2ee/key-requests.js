@@ -11,8 +11,8 @@
 //   MissingReports  the media worker: "missing key" for a sender at most once a
 //                second while its frames fail, "key ok" once they decode again.
 //
-// Who may be asked and who gets an answer (verified members of the roster) is the
-// caller's rule (session-keys.js); these classes only count time.
+// Who may be asked and what an answer holds (members of the roster; the key only for
+// verified ones) is the caller's rule (session-keys.js); these classes only count time.
 
 /** FIRST_WAIT_MS is the shortest time between two requests to one sender. */
 export const FIRST_WAIT_MS = 2000;

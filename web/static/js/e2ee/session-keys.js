@@ -33,6 +33,12 @@ export const UNREADABLE = '(unreadable)';
 
 /** How long a peer may stay without a valid identity before it is shown as unverified. */
 const VERIFY_TIMEOUT_MS = 10000;
+/**
+ * How long a peer may stay without an identity before it is asked for one (a key
+ * request: FORMAT.md, "Key requests"): the server drops key messages for a member whose
+ * queue is long, and an identity that was dropped is never sent again unasked.
+ */
+const VERIFY_ASK_MS = VERIFY_TIMEOUT_MS / 2;
 /** How long a rotated key is announced before frames use it (receivers get it first). */
 const ROTATE_DELAY_MS = 300;
 const MAX_MESSAGE = 4096;
@@ -111,7 +117,8 @@ export class SessionKeys {
    *
    * onWaiting(pid, waiting) says when a sender's tiles should say "Waiting for keys…"
    * (its frames fail here for want of a key for over a second) and when no longer.
-   * clock ({now, setTimeout, clearTimeout}) times key requests; tests pass a fake one.
+   * clock ({now, setTimeout, clearTimeout}) times key requests and the wait for a
+   * member's identity; tests pass a fake one.
    *
    * @param {{meeting: MeetingCrypto, media: MediaCrypto,
    *          send: (to: string|null, data: string) => void,
@@ -155,6 +162,7 @@ export class SessionKeys {
     this.codes = new SafetyCodes(() => {
       if (!this.closed) this.onChange();
     });
+    this.clock = clock;
     this.requests = new KeyRequests({ ask: (pid) => this._askKey(pid), onWaiting, clock });
     this.answers = new AnswerLimit(clock);
     // A chat text whose key has not come asks its sender, like failing frames do.
@@ -218,7 +226,7 @@ export class SessionKeys {
     this._run(async () => {
       const p = this.peers.get(id);
       if (!p) return; // never a member here, or it left: it stays dead
-      clearTimeout(p.timer);
+      this.clock.clearTimeout(p.timer);
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
@@ -236,7 +244,7 @@ export class SessionKeys {
       this.seen.delete(id); // dead: nothing of it is taken again anyway
       const p = this.peers.get(id);
       if (!p) return;
-      clearTimeout(p.timer);
+      this.clock.clearTimeout(p.timer);
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
@@ -355,7 +363,7 @@ export class SessionKeys {
     this.requests.close();
     clearTimeout(this.flushTimer);
     clearTimeout(this.rotateTimer);
-    for (const p of this.peers.values()) clearTimeout(p.timer);
+    for (const p of this.peers.values()) this.clock.clearTimeout(p.timer);
     this.peers.clear();
     this.own = null;
     this.identity = null;
@@ -385,11 +393,15 @@ export class SessionKeys {
     if (!p && !this.roster.admits(id)) return null;
     if (!p) {
       p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, sent: null, name: undefined };
-      p.timer = setTimeout(() => {
+      p.timer = this.clock.setTimeout(() => {
         if (this.closed || this.peers.get(id) !== p || p.state !== 'pending') return;
-        p.state = 'unverified';
-        this._changed();
-      }, VERIFY_TIMEOUT_MS);
+        this._askKey(id);
+        p.timer = this.clock.setTimeout(() => {
+          if (this.closed || this.peers.get(id) !== p || p.state !== 'pending') return;
+          p.state = 'unverified';
+          this._changed();
+        }, VERIFY_TIMEOUT_MS - VERIFY_ASK_MS);
+      }, VERIFY_ASK_MS);
       this.peers.set(id, p);
     }
     return p;
@@ -446,7 +458,7 @@ export class SessionKeys {
     if (this.peers.get(from) !== p) return; // left meanwhile
     if (!kw) {
       p.state = 'unverified';
-      clearTimeout(p.timer);
+      this.clock.clearTimeout(p.timer);
       this._changed();
       return;
     }
@@ -454,7 +466,7 @@ export class SessionKeys {
     p.pub = pub;
     p.kw = kw;
     this._seen(from).pubs.add(hex(pub));
-    clearTimeout(p.timer);
+    this.clock.clearTimeout(p.timer);
     if (!p.identitySent) {
       p.identitySent = true;
       await this._sendIdentity(from);
@@ -502,25 +514,30 @@ export class SessionKeys {
   }
 
   /**
-   * _askKey sends a key request to pid if it may be asked: a member of the roster whose
-   * identity verified (only its key could be unwrapped). Its answer is a `key` message.
+   * _askKey sends a key request to pid if it may be asked: a member of the roster,
+   * verified or not (its identity may be what was dropped). Its answer is its identity
+   * and, once it verified us, a `key` message.
    */
   _askKey(pid) {
     const p = this.peers.get(pid);
-    if (this.closed || !this.selfId || !p || p.state !== 'verified' || !this.roster.admits(pid)) return false;
+    if (this.closed || !this.selfId || !p || !this.roster.admits(pid)) return false;
     this._send(pid, { t: 'key-request' });
     return true;
   }
 
   /**
-   * _keyRequest answers a member whose frames of ours fail for want of a key: only one
-   * this session verified and still in the roster, at most once a second, with the
-   * current (newest) own key, even if it was given that key before.
+   * _keyRequest answers a member of the roster that lacks our identity or our key, at
+   * most once a second: with our identity (public: every member got it in our
+   * broadcast, and the requester's may have been dropped on its way), and if this
+   * session verified the requester, with the current (newest) own key, even if it was
+   * given that key before.
    */
   async _keyRequest(from) {
     const p = this.peers.get(from);
-    if (!p || p.state !== 'verified' || !this.own || !this.roster.admits(from)) return;
+    if (!p || !this.identity || !this.roster.admits(from)) return;
     if (!this.answers.allow(from)) return;
+    await this._sendIdentity(from);
+    if (p.state !== 'verified' || !this.own) return;
     p.sent = null;
     await this._sendKey(from);
   }
