@@ -97,9 +97,10 @@ func TestKeyDistributionScales(t *testing.T) {
 		return true
 	}
 	// What a page does when frames of a sender fail for want of its key, or its identity
-	// has not come (e2ee/FORMAT.md, "Key requests"): it asks the sender. The server drops
-	// key messages for a member whose queue is long, as it is on a slow machine; asked
-	// only after two seconds without, so that on a quick one nobody asks at all.
+	// has not verified (e2ee/FORMAT.md, "Key requests"): it asks the sender (a page with
+	// a backoff; here every two seconds). The server drops key messages for a member
+	// whose queue is long, as it is on a slow machine; asked only after two seconds
+	// without, so that on a quick one nobody asks at all.
 	lacks := func(r, s int, newest bool) bool {
 		got, ok := models[r].KeyFrom(clients[s].ParticipantID)
 		if newest {

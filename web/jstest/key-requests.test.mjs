@@ -385,3 +385,43 @@ test('a dropped identity: the receiver asks for it, for failing frames or after 
   assert.deepEqual(b.keys.unverified(), [], 'never shown as unverified');
   room.close();
 });
+
+test('a member that sends nothing is asked for its identity until it verifies: a wrongly tagged one in its place, a dropped answer', async () => {
+  const clock = new FakeClock();
+  const room = new Room(clock);
+  const secret = randomBytes(16);
+  const b = await room.join('p-b', secret);
+  // The server drops d's identity to b and its first answer, and puts a wrongly tagged
+  // copy in the place of the first.
+  let copy = null;
+  let dropped = 0;
+  room.drop = (from, to, msg) => {
+    if (from !== 'p-d' || to !== 'p-b' || msg.t !== 'identity' || dropped >= 2) return false;
+    if (dropped++ === 0) copy = msg;
+    return true;
+  };
+  await room.join('p-d', secret);
+  await room.settle();
+  const tag = copy.tag;
+  b.keys.receive('p-d', JSON.stringify({ ...copy, tag: (tag[0] === 'A' ? 'B' : 'A') + tag.slice(1) }));
+  await room.settle();
+  assert.deepEqual(b.keys.unverified(), ['p-d'], 'the wrongly tagged identity does not verify');
+  const asked = () => room.sent.filter((x) => x.from === 'p-b' && x.to === 'p-d' && x.t === 'key-request').length;
+  clock.advance(5000);
+  await room.settle();
+  assert.equal(asked(), 1, 'asked at five seconds all the same');
+  assert.equal(dropped, 2, 'the answer was dropped');
+  assert.deepEqual(b.keys.verified(), []);
+  clock.advance(9900);
+  await room.settle();
+  assert.equal(asked(), 1, 'the next ask after twice the wait');
+  clock.advance(100);
+  await room.settle();
+  assert.equal(asked(), 2);
+  assert.deepEqual(b.keys.verified(), ['p-d']);
+  assert.deepEqual(b.keys.unverified(), []);
+  clock.advance(120000);
+  await room.settle();
+  assert.equal(asked(), 2, 'no asks once it verified');
+  room.close();
+});

@@ -34,11 +34,14 @@ export const UNREADABLE = '(unreadable)';
 /** How long a peer may stay without a valid identity before it is shown as unverified. */
 const VERIFY_TIMEOUT_MS = 10000;
 /**
- * How long a peer may stay without an identity before it is asked for one (a key
- * request: FORMAT.md, "Key requests"): the server drops key messages for a member whose
- * queue is long, and an identity that was dropped is never sent again unasked.
+ * How long a peer may stay without a verified identity before it is asked for one (a
+ * key request: FORMAT.md, "Key requests"): the server drops key messages for a member
+ * whose queue is long, and an identity that was dropped is never sent again unasked.
+ * While it stays unverified it is asked again after twice the wait, up to
+ * VERIFY_ASK_MAX_MS.
  */
 const VERIFY_ASK_MS = VERIFY_TIMEOUT_MS / 2;
+const VERIFY_ASK_MAX_MS = 60000;
 /** How long a rotated key is announced before frames use it (receivers get it first). */
 const ROTATE_DELAY_MS = 300;
 const MAX_MESSAGE = 4096;
@@ -226,7 +229,7 @@ export class SessionKeys {
     this._run(async () => {
       const p = this.peers.get(id);
       if (!p) return; // never a member here, or it left: it stays dead
-      this.clock.clearTimeout(p.timer);
+      this._clearTimers(p);
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
@@ -244,7 +247,7 @@ export class SessionKeys {
       this.seen.delete(id); // dead: nothing of it is taken again anyway
       const p = this.peers.get(id);
       if (!p) return;
-      this.clock.clearTimeout(p.timer);
+      this._clearTimers(p);
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
@@ -363,7 +366,7 @@ export class SessionKeys {
     this.requests.close();
     clearTimeout(this.flushTimer);
     clearTimeout(this.rotateTimer);
-    for (const p of this.peers.values()) this.clock.clearTimeout(p.timer);
+    for (const p of this.peers.values()) this._clearTimers(p);
     this.peers.clear();
     this.own = null;
     this.identity = null;
@@ -392,19 +395,37 @@ export class SessionKeys {
     let p = this.peers.get(id);
     if (!p && !this.roster.admits(id)) return null;
     if (!p) {
-      p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, sent: null, name: undefined };
+      p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, askTimer: 0, replayed: '', sent: null, name: undefined };
       p.timer = this.clock.setTimeout(() => {
         if (this.closed || this.peers.get(id) !== p || p.state !== 'pending') return;
-        this._askKey(id);
-        p.timer = this.clock.setTimeout(() => {
-          if (this.closed || this.peers.get(id) !== p || p.state !== 'pending') return;
-          p.state = 'unverified';
-          this._changed();
-        }, VERIFY_TIMEOUT_MS - VERIFY_ASK_MS);
-      }, VERIFY_ASK_MS);
+        p.state = 'unverified';
+        this._changed();
+      }, VERIFY_TIMEOUT_MS);
+      this._askIdentityLater(id, p, VERIFY_ASK_MS);
       this.peers.set(id, p);
     }
     return p;
+  }
+
+  /**
+   * _askIdentityLater asks member id (its state p) for its identity in `wait` ms unless
+   * it verified by then, and again after twice the wait while it does not: its identity
+   * may have been dropped, so may the ask or the answer, and the server may have put a
+   * wrongly tagged identity in its place. A member that sends no frames is never asked
+   * for failing frames, so without this it would stay unverified for good.
+   */
+  _askIdentityLater(id, p, wait) {
+    p.askTimer = this.clock.setTimeout(() => {
+      if (this.closed || this.peers.get(id) !== p || p.state === 'verified') return;
+      this._askKey(id);
+      this._askIdentityLater(id, p, Math.min(wait * 2, VERIFY_ASK_MAX_MS));
+    }, wait);
+  }
+
+  /** _clearTimers stops a member's timers: it left, resumed, or we closed. */
+  _clearTimers(p) {
+    this.clock.clearTimeout(p.timer);
+    this.clock.clearTimeout(p.askTimer);
   }
 
   _send(to, msg) {
@@ -442,6 +463,10 @@ export class SessionKeys {
       // Only after a resume (peerResumed forgot the verified one): every resumed page
       // makes a new identity, so one from before is the server's replay, which would
       // give back the old pairwise key, and with it the old key envelopes to replay.
+      // One warning for one replayed identity: the asks (_askIdentityLater) go on, for
+      // the new one, and may bring the same old one back.
+      if (p.replayed === hex(pub)) return;
+      p.replayed = hex(pub);
       this.roster.warn(WARNING_KINDS.REPLAYED);
       this.onChange();
       return;
@@ -457,6 +482,8 @@ export class SessionKeys {
     }
     if (this.peers.get(from) !== p) return; // left meanwhile
     if (!kw) {
+      // The asks go on (_askIdentityLater): the server may have put this one in the
+      // place of one it dropped.
       p.state = 'unverified';
       this.clock.clearTimeout(p.timer);
       this._changed();
@@ -466,7 +493,7 @@ export class SessionKeys {
     p.pub = pub;
     p.kw = kw;
     this._seen(from).pubs.add(hex(pub));
-    this.clock.clearTimeout(p.timer);
+    this._clearTimers(p);
     if (!p.identitySent) {
       p.identitySent = true;
       await this._sendIdentity(from);
