@@ -40,7 +40,6 @@ type Key struct {
 
 type peer struct {
 	verified     bool
-	refused      bool // a wrong tag or a bad public key: never verified in this session
 	kw           []byte
 	identitySent bool
 	sent         *Key      // the own key it was last given
@@ -314,18 +313,20 @@ func (m *Member) RequestKey(sender string) error {
 }
 
 func (m *Member) identity(from string, p *peer, msg keyMessage) error {
-	if p.verified || p.refused {
+	if p.verified {
 		return nil // one identity per id and session
 	}
+	// One that does not verify (a wrong tag, a bad public key) is refused, and a later
+	// one may still verify, as on the page: the server may have put this one in the
+	// place of one it dropped, and the sender's answer to a key request brings the real
+	// one (FORMAT.md, "Key requests").
 	pub, err1 := b64.DecodeString(msg.Pub)
 	tag, err2 := b64.DecodeString(msg.Tag)
 	if err1 != nil || err2 != nil || !e2ee.VerifyIdentity(m.identityKey, from, pub, tag) {
-		p.refused = true
 		return nil
 	}
 	kw, err := e2ee.PairwiseKey(m.priv, pub, m.self, from)
 	if err != nil {
-		p.refused = true
 		return nil
 	}
 	p.verified, p.kw = true, kw

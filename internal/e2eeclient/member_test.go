@@ -192,9 +192,10 @@ func TestKeyRequest(t *testing.T) {
 }
 
 // TestDroppedIdentityIsAskedFor: the server drops a's identity on its way to b (a full
-// queue drops key messages), so b cannot verify a or unwrap the key a sends it. b asks
-// a, as a page does for frames that fail or an identity that has not come, and a's
-// answer (its identity, then its key) verifies a and gives b the key.
+// queue drops key messages), so b cannot verify a or unwrap the key a sends it, and puts
+// a wrongly tagged one in its place. b asks a, as a page does for frames that fail or an
+// identity that has not verified, and a's answer (its identity, then its key) verifies a
+// and gives b the key.
 func TestDroppedIdentityIsAskedFor(t *testing.T) {
 	secret := make([]byte, 16)
 	_, _ = rand.Read(secret)
@@ -218,6 +219,14 @@ func TestDroppedIdentityIsAskedFor(t *testing.T) {
 	}
 	if _, ok := b.KeyFrom("p-a"); ok {
 		t.Fatal("b holds a's key without a's identity")
+	}
+	// The server puts a wrongly tagged identity in the dropped one's place: refused,
+	// and the real one, which b's request brings, still verifies.
+	bad, _ := json.Marshal(keyMessage{V: Version, T: "identity", Pub: b64.EncodeToString(make([]byte, 32)), Tag: b64.EncodeToString(make([]byte, 32))})
+	r.push("p-b", "e2ee", map[string]string{"from": "p-a", "data": string(bad)})
+	r.settle(t)
+	if len(b.Verified()) != 0 {
+		t.Fatal("b verified a wrongly tagged identity")
 	}
 	if err := b.RequestKey("p-a"); err != nil {
 		t.Fatal(err)
