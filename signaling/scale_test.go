@@ -82,14 +82,26 @@ func TestKeyDistributionScales(t *testing.T) {
 	default:
 	}
 
-	// Everyone verifies everyone and holds a key of everyone's.
-	holdsAll := func(from, to int) bool {
+	// Everyone verifies everyone and holds a key of everyone's (lacks, holdsAll).
+	// lacks says whether member r lacks what it needs of member s: its verified identity
+	// and a key of it, or (newest) its current key.
+	lacks := func(r, s int, newest bool) bool {
+		got, ok := models[r].KeyFrom(clients[s].ParticipantID)
+		if newest {
+			want := models[s].OwnKey()
+			return !ok || got.Index != want.Index || !bytes.Equal(got.Raw, want.Raw)
+		}
+		return !ok || !slices.Contains(models[r].Verified(), clients[s].ParticipantID)
+	}
+	// holdsAll: among members from to to-1, everyone lacks nothing of anyone (and, unless
+	// newest, verifies exactly the others).
+	holdsAll := func(from, to int, newest bool) bool {
 		for r := from; r < to; r++ {
-			if len(models[r].Verified()) != to-from-1 {
+			if !newest && len(models[r].Verified()) != to-from-1 {
 				return false
 			}
 			for s := from; s < to; s++ {
-				if _, ok := models[r].KeyFrom(clients[s].ParticipantID); s != r && !ok {
+				if s != r && lacks(r, s, newest) {
 					return false
 				}
 			}
@@ -101,14 +113,6 @@ func TestKeyDistributionScales(t *testing.T) {
 	// a backoff; here every two seconds). The server drops key messages for a member
 	// whose queue is long, as it is on a slow machine; asked only after two seconds
 	// without, so that on a quick one nobody asks at all.
-	lacks := func(r, s int, newest bool) bool {
-		got, ok := models[r].KeyFrom(clients[s].ParticipantID)
-		if newest {
-			want := models[s].OwnKey()
-			return !ok || got.Index != want.Index || !bytes.Equal(got.Raw, want.Raw)
-		}
-		return !ok || !slices.Contains(models[r].Verified(), clients[s].ParticipantID)
-	}
 	asked := time.Now()
 	askMissing := func(from, to int, newest bool) {
 		if time.Since(asked) < 2*time.Second {
@@ -125,7 +129,7 @@ func TestKeyDistributionScales(t *testing.T) {
 	}
 	t.Logf("joined in %v", time.Since(start))
 	eventually(t, "every member verified and keyed by every other", func() bool {
-		if holdsAll(0, members) {
+		if holdsAll(0, members, false) {
 			return true
 		}
 		askMissing(0, members, false)
@@ -150,23 +154,8 @@ func TestKeyDistributionScales(t *testing.T) {
 	t.Logf("left in %v", time.Since(start))
 	stay := clients[leavers:]
 	stayModels := models[leavers:]
-	newest := func() bool {
-		for r, rm := range stayModels {
-			for s, sm := range stayModels {
-				if r == s {
-					continue
-				}
-				got, ok := rm.KeyFrom(stay[s].ParticipantID)
-				want := sm.OwnKey()
-				if !ok || got.Index != want.Index || !bytes.Equal(got.Raw, want.Raw) {
-					return false
-				}
-			}
-		}
-		return true
-	}
 	eventually(t, "every remaining member holding every remaining sender's rotated key", func() bool {
-		if newest() {
+		if holdsAll(leavers, members, true) {
 			return true
 		}
 		askMissing(leavers, members, true)

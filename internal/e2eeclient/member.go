@@ -290,8 +290,11 @@ func (m *Member) receive(from, data string) error {
 			return nil
 		}
 		p.answeredAt = now
-		if err := m.sendIdentity(from); err != nil || !p.verified || m.own == nil {
+		if err := m.sendIdentity(from); err != nil {
 			return err
+		}
+		if !p.verified || m.own == nil {
+			return nil
 		}
 		p.sent = nil // it says it lacks our key: send the current one again
 		return m.sendKeys([]string{from})
