@@ -256,7 +256,7 @@ func (d *downTrack) send(p *packet, h *rtp.Header, b *binding, rtx bool) (n, wir
 	}
 	h.SSRC = b.ssrc
 	h.PayloadType = b.pt
-	wire, ok = d.writeOnce(b, h, payload, p.layer, p.header.SequenceNumber, rtx)
+	wire, ok = d.writeOnce(b, h, payload, p.id, rtx)
 	if !ok {
 		return 0, 0, false
 	}
@@ -265,16 +265,16 @@ func (d *downTrack) send(p *packet, h *rtp.Header, b *binding, rtx bool) (n, wir
 	return len(payload), wire, true
 }
 
-// writeOnce writes the packet h and payload, the publisher's packet in of layer (or a
-// train's padding, trainLayer): a retransmission (rtx) of a packet that went under its
-// sequence number goes again with the transport-wide number it went with, byte for
-// byte, and nothing else goes under a number a packet went with, or where that is no
-// longer known (sentlog.go says why). Without rtx, a number that went already is the
+// writeOnce writes the packet h and payload, the publisher's packet id (or a train's
+// padding, trainID): a retransmission (rtx) of a packet that went under its sequence
+// number goes again with the transport-wide number it went with, byte for byte, and
+// nothing else goes under a number a packet went with, or where that is no longer
+// known (sentlog.go says why). Without rtx, a number that went already is the
 // numbering come round (half the sequence space passed unsent), not the same packet.
-func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte, layer uint8, in uint16, rtx bool) (int, bool) {
+func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte, id uint32, rtx bool) (int, bool) {
 	var st twccStamp
 	if d.sent != nil {
-		was, num := d.sent.lookup(h.SequenceNumber, layer, in)
+		was, num := d.sent.lookup(h.SequenceNumber, id)
 		if was == sentAlready && !rtx {
 			was = sentOther
 		}
@@ -294,7 +294,7 @@ func (d *downTrack) writeOnce(b *binding, h *rtp.Header, payload []byte, layer u
 		return 0, false
 	}
 	if d.sent != nil && wire > 0 { // 0: dropped before SRTP runs, never sent
-		d.sent.note(h.SequenceNumber, num, layer, in)
+		d.sent.note(h.SequenceNumber, num, id)
 	}
 	return wire, true
 }

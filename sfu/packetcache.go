@@ -13,6 +13,11 @@ type packet struct {
 	header  rtp.Header
 	payload []byte
 	layer   uint8 // the simulcast layer it came in (upTrack.layers)
+	// id tells it from every other packet its track received, under the same
+	// sequence number too: the track's count of packets when it came (never 0, which
+	// a sent log keeps for a train's padding). A NACK sends a packet again only if it
+	// is the one that went under the number (sentlog.go).
+	id uint32
 	// arrival is when its layer took it (engine clock, Unix nanoseconds): the start
 	// of its forwarding delay (forwarddelay.go).
 	arrival int64
@@ -70,10 +75,17 @@ func (c *packetCache) putKeyframe(p *packet, at time.Time) {
 	c.mu.Unlock()
 }
 
-// putLocked keeps p unless it is too far behind the newest to be of use, and reports
-// whether it did.
+// putLocked keeps p unless it is too far behind the newest to be of use or the cache
+// holds a packet under its number, and reports whether it did.
 func (c *packetCache) putLocked(p *packet) bool {
 	seq := p.header.SequenceNumber
+	if q := c.slots[seq%cacheSize]; q != nil && q.header.SequenceNumber == seq {
+		// The number came twice (a retransmission after the packet it repairs, or a
+		// publisher that sends other bytes under a number it used): the first stays,
+		// since it is the one subscriptions were sent, and a NACK sends a packet again
+		// only as it went (sentlog.go).
+		return false
+	}
 	switch ahead := int16(seq - c.newest); {
 	case !c.hasNewest || ahead <= -cacheSize:
 		// The first packet, or a numbering that started again further back than the

@@ -18,21 +18,25 @@ package sfu
 //
 // Slot i is the one sequence number of the last sentLogSize up to the highest sent
 // that is i modulo sentLogSize, so a slot needs no number of its own: passing over
-// numbers empties their slots (note). A slot also keeps which packet went (its layer
-// and the publisher's sequence number): a packet is sent again only under the number
-// it went with itself. Another packet under a number already sent (the forwarder
-// numbering two packets alike) would share its nonce; it is refused (the sealer would
-// refuse it too, rocState.next, but not a claim to be the same packet).
+// numbers empties their slots (note). A slot also keeps which packet went (its id,
+// packet.id): a packet is sent again only under the number it went with itself.
+// Another packet under a number already sent would share its nonce: the forwarder
+// numbering two packets alike, or a publisher that sent two under one number of its
+// own, the second in the cache where the first was (its numbering started again, say);
+// it is refused (the sealer would refuse it too, rocState.next, but not a claim to be
+// the same packet). The id is 32 bits, so that a publisher cannot bring another
+// packet's id round to the one logged: that takes four billion packets, while the
+// subscription's numbers do not move past the log.
 type sentLog struct {
-	slot  [sentLogSize]uint32 // transport-wide number << 16 | the publisher's sequence number
-	layer [sentLogSize]uint8  // the packet's layer; trainLayer for a train's padding
-	sent  windowBits          // slot i's packet was sent
-	top   uint16              // the highest sequence number sent
-	has   bool                // anything sent at all
+	num  [sentLogSize]uint16 // the transport-wide number it went with
+	id   [sentLogSize]uint32 // the packet's id; trainID for a train's padding
+	sent windowBits          // slot i's packet was sent
+	top  uint16              // the highest sequence number sent
+	has  bool                // anything sent at all
 }
 
-// trainLayer marks a train's padding in a sentLog: no publisher's packet.
-const trainLayer = 0xff
+// trainID is a train's padding in a sentLog: no publisher's packet.
+const trainID = 0
 
 // sentLogSize is how far back the log reaches: as far as a NACK can be answered (a
 // track's packet cache holds cacheSize packets; a subscription's numbers advance at
@@ -49,9 +53,9 @@ const (
 	sentOther                     // another packet went under it: it must not go at all
 )
 
-// lookup says whether seq was sent, as the packet of layer and publisher's sequence
-// number in, and with which transport-wide number.
-func (l *sentLog) lookup(seq uint16, layer uint8, in uint16) (sentBefore, uint16) {
+// lookup says whether seq was sent, as the packet id, and with which transport-wide
+// number.
+func (l *sentLog) lookup(seq uint16, id uint32) (sentBefore, uint16) {
 	if !l.has {
 		return sentNever, 0
 	}
@@ -66,18 +70,17 @@ func (l *sentLog) lookup(seq uint16, layer uint8, in uint16) (sentBefore, uint16
 	if !l.sent.has(uint64(seq)) {
 		return sentNever, 0 // within reach and not sent (dropped from a full queue, say)
 	}
-	if l.layer[i] != layer || uint16(l.slot[i]) != in {
+	if l.id[i] != id {
 		return sentOther, 0
 	}
-	return sentAlready, uint16(l.slot[i] >> 16)
+	return sentAlready, l.num[i]
 }
 
-// note records that seq went with transport-wide number num, as the packet of layer
-// and publisher's sequence number in; seq is not older than
-// the log reaches (lookup said so). The slots the highest number passes over are
+// note records that seq went with transport-wide number num, as the packet id; seq
+// is not older than the log reaches (lookup said so). The slots the highest number passes over are
 // emptied: those packets were not sent (yet), and the numbers sentLogSize before them
 // are out of reach.
-func (l *sentLog) note(seq, num uint16, layer uint8, in uint16) {
+func (l *sentLog) note(seq, num uint16, id uint32) {
 	if ahead := int16(seq - l.top); !l.has || ahead > 0 {
 		if !l.has {
 			ahead = sentLogSize
@@ -86,7 +89,7 @@ func (l *sentLog) note(seq, num uint16, layer uint8, in uint16) {
 		l.top, l.has = seq, true
 	}
 	i := int(seq) % sentLogSize
-	l.slot[i], l.layer[i] = uint32(num)<<16|uint32(in), layer
+	l.num[i], l.id[i] = num, id
 	l.sent.set(uint64(seq))
 }
 

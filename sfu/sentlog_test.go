@@ -19,9 +19,10 @@ import (
 // reaches, across the sequence numbers' wrap and a jump past everything.
 func TestSentLog(t *testing.T) {
 	var l sentLog
+	id := func(seq uint16) uint32 { return uint32(seq)<<8 | 1 } // the packet that goes under seq
 	want := func(seq uint16, was sentBefore, num uint16) {
 		t.Helper()
-		if got, n := l.lookup(seq, 1, seq^0x5555); got != was || was == sentAlready && n != num {
+		if got, n := l.lookup(seq, id(seq)); got != was || was == sentAlready && n != num {
 			t.Fatalf("lookup(%d) = %d, %d; want %d, %d", seq, got, n, was, num)
 		}
 	}
@@ -29,7 +30,7 @@ func TestSentLog(t *testing.T) {
 	start := uint16(65000)
 	for i := range uint16(1000) { // across the wrap, one number in ten passed over
 		if i%10 != 3 {
-			l.note(start+i, 7*i, 1, (start+i)^0x5555)
+			l.note(start+i, 7*i, id(start+i))
 		}
 	}
 	top := start + 999
@@ -41,30 +42,28 @@ func TestSentLog(t *testing.T) {
 	want(top-sentLogSize, sentUnknown, 0)
 	want(top-30000, sentUnknown, 0)
 
-	l.note(top-6, 4242, 1, (top-6)^0x5555) // the one passed over goes late: now it is known
+	l.note(top-6, 4242, id(top-6)) // the one passed over goes late: now it is known
 	want(top-6, sentAlready, 4242)
 	want(top, sentAlready, 7*999)
 
-	l.note(top+3, 1, 1, (top+3)^0x5555) // two passed over at the top
+	l.note(top+3, 1, id(top+3)) // two passed over at the top
 	want(top+1, sentNever, 0)
 	want(top+2, sentNever, 0)
 	want(top+3, sentAlready, 1)
 
-	l.note(top+3+2*sentLogSize, 2, 1, (top+3+2*sentLogSize)^0x5555) // a jump past the log: nothing before it was sent
+	l.note(top+3+2*sentLogSize, 2, id(top+3+2*sentLogSize)) // a jump past the log: nothing before it was sent
 	want(top+3+2*sentLogSize-1, sentNever, 0)
 	want(top+3+sentLogSize+1, sentNever, 0)
 	want(top+3+sentLogSize, sentUnknown, 0)
 	want(top+3, sentUnknown, 0)
 
-	// Under a number sent, another packet (another layer's, another publisher's
-	// number, a train's padding) is not the packet that went.
+	// Under a number sent, another packet (one of another layer, another the
+	// publisher sent under the same number, a train's padding) is not the packet that
+	// went.
 	last := top + 3 + 2*sentLogSize
-	for _, other := range []struct {
-		layer uint8
-		in    uint16
-	}{{2, last ^ 0x5555}, {1, last}, {trainLayer, 0}} {
-		if got, _ := l.lookup(last, other.layer, other.in); got != sentOther {
-			t.Fatalf("lookup(%d) as layer %d's %d = %d, want sentOther", last, other.layer, other.in, got)
+	for _, other := range []uint32{id(last) + 1, id(last) + 1<<16, trainID} {
+		if got, _ := l.lookup(last, other); got != sentOther {
+			t.Fatalf("lookup(%d) as packet %d = %d, want sentOther", last, other, got)
 		}
 	}
 }
@@ -377,5 +376,74 @@ func TestResentPacketNotQueuedKeepsItsIndex(t *testing.T) {
 	if err := write(10, 9999, "another", twccStamp{}); !errors.Is(err, errIndexUsed) {
 		q.noNonceReused(t)
 		t.Fatalf("another packet under the index of one that went: %v", err)
+	}
+}
+
+// TestNoNonceForAPacketItsPublisherSentTwice: a publisher sends two packets under one
+// sequence number (a hostile one; or a retransmission that came after the packet it
+// repairs). The subscriber got the first: a NACK for it sends the first again, byte
+// for byte, never the second under the first's nonce (an observer with both could
+// solve the two tags for the connection's authentication key). Where the cache no
+// longer holds the packet that went (the publisher's numbering started again and came
+// back to it), a NACK sends nothing. Through the layer's receive, as the socket reader
+// hands packets over.
+func TestNoNonceForAPacketItsPublisherSentTwice(t *testing.T) {
+	for _, c := range streamCases {
+		t.Run(c.name, func(t *testing.T) {
+			d, q, cq := newSRTPSub(t, c.fw())
+			l := d.up.layer(0)
+			l.deadline, d.up.owner = &deadlineLog{}, &Participant{}
+			d.up.addSub(d)
+			receive := func(seq uint16, fill byte) {
+				t.Helper()
+				b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: 3000 * uint32(seq/3)},
+					Payload: append([]byte{0x10, 0x01, 0x00}, bytes.Repeat([]byte{fill}, 900)...)}).Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.receiveLocked(b)
+				for it, ok := q.pop(); ok; it, ok = q.pop() {
+					q.write(it, false)
+				}
+			}
+			nack := func(seq uint16) []byte {
+				t.Helper()
+				before := len(cq.got)
+				budget := maxNackedPerDatagram
+				d.answerNack(&rtcp.TransportLayerNack{MediaSSRC: 1, Nacks: []rtcp.NackPair{{PacketID: seq + c.off}}}, &budget)
+				for it, ok := q.pop(); ok; it, ok = q.pop() {
+					q.write(it, true)
+				}
+				switch len(cq.got) - before {
+				case 0:
+					return nil
+				case 1:
+					return cq.got[before]
+				}
+				t.Fatalf("NACK for %d: %d datagrams went", seq, len(cq.got)-before)
+				return nil
+			}
+			for s := uint16(1); s <= 8; s++ {
+				receive(s, 0xaa)
+			}
+			if len(cq.got) != 8 {
+				t.Fatalf("%d of 8 packets went", len(cq.got))
+			}
+			first := cq.got[2]
+			receive(3, 0xbb) // another packet under 3
+			if again := nack(3); !bytes.Equal(again, first) {
+				t.Fatalf("NACK for 3 after a second packet under it: %d bytes went, not the first packet as it went", len(again))
+			}
+			cq.noNonceReused(t)
+
+			// The numbering starts again far behind (the cache lets go of everything) and
+			// comes back to 3 with other bytes, while the log still holds what 3 went as.
+			receive(uint16(65536+8-2*cacheSize), 0xcc)
+			receive(3, 0xdd)
+			if again := nack(3); again != nil && !bytes.Equal(again, first) {
+				t.Fatalf("NACK for 3 once the cache held another packet under it: %d bytes went, not the first packet", len(again))
+			}
+			cq.noNonceReused(t)
+		})
 	}
 }

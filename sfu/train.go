@@ -184,7 +184,7 @@ func (d *downTrack) sendTrain(h *rtp.Header) {
 		ext := h.Extensions[:0]
 		*h = rtp.Header{Version: 2, Padding: true, PaddingSize: trainPadding, SequenceNumber: seq + i,
 			Timestamp: ts, SSRC: b.ssrc, PayloadType: b.pt, Extensions: ext}
-		if _, ok := d.writeOnce(b, h, nil, trainLayer, 0, false); !ok {
+		if _, ok := d.writeOnce(b, h, nil, trainID, false); !ok {
 			return
 		}
 		d.sentPackets++

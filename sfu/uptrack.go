@@ -36,6 +36,8 @@ type upTrack struct {
 
 	// layers by index (layerIndex: RID order); set once each, when its stream starts.
 	layers [maxLayers]atomic.Pointer[layer]
+	// packets counts the packets its layers received: each one's id (packet.id).
+	packets atomic.Uint32
 
 	subs    atomic.Pointer[[]*downTrack]
 	mu      sync.Mutex // guards done, running and writes to subs
@@ -263,6 +265,9 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	}
 	p := l.slab.newPacket()
 	p.layer = l.index
+	if p.id = u.packets.Add(1); p.id == trainID { // come round: 0 is no packet's
+		p.id = u.packets.Add(1)
+	}
 	p.arrival = at
 	if at == 0 {
 		p.arrival = now.UnixNano()
