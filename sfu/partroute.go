@@ -1,0 +1,234 @@
+package sfu
+
+import (
+	"net/netip"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// The participant's media routes: the SFU's own SRTP on the media socket once a
+// connection's handshake was seen whole, Pion's path otherwise, and the RTCP each way.
+
+// startOwnSRTP gives the subscribe connection its own SRTP writer (srtpout.go) when
+// its handshake was seen whole; otherwise its RTP stays on Pion's path.
+func (p *Participant) startOwnSRTP(keys *dtlsKeys) {
+	sk, profile, err := keys.sessionKeys()
+	if err == nil {
+		err = p.startSubscribeSRTP(sk, profile)
+	}
+	if err != nil {
+		p.room.engine.log.Debug("sfu: subscriber RTP or RTCP stays on Pion's SRTP path", "err", err)
+		go p.usePionRTCP() // not here: Pion holds its DTLS lock
+	}
+}
+
+// startSubscribeSRTP gives the subscribe connection its own SRTP writer and SRTCP
+// reader with the handshake's keys. On an error the writer may be running and the
+// reader not.
+func (p *Participant) startSubscribeSRTP(sk srtp.SessionKeys, profile srtp.ProtectionProfile) error {
+	o, err := newSRTPOut(sk, profile, socketQueue(p.room.engine.udpConn), &p.route, p.trainer(), &p.room.engine.stats.noRoute)
+	if err != nil {
+		return err
+	}
+	p.srtp.Store(o)
+	in, err := newRTCPIn(p, sk, profile)
+	if err != nil {
+		return err
+	}
+	p.routeMu.Lock()
+	if !p.routeGone {
+		p.rtcpIn = in
+		p.registerRTCP()
+	}
+	p.routeMu.Unlock()
+	return nil
+}
+
+// usePionRTCP makes every subscription, present and future, read the RTCP that Pion's
+// path delivers to it (pionRTCP).
+func (p *Participant) usePionRTCP() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.pionRTCP || p.own != nil {
+		return // a connection the server runs itself has no Pion path
+	}
+	p.pionRTCP = true
+	for _, d := range p.downs {
+		p.wg.Add(1)
+		go p.readRTCP(d)
+	}
+}
+
+// readRTCP runs d's RTCP reader; it holds one count of p.wg.
+func (p *Participant) readRTCP(d *downTrack) {
+	defer p.wg.Done()
+	p.rtcpReaders.Add(1)
+	defer p.rtcpReaders.Add(-1)
+	d.readRTCP()
+}
+
+// registerRTCP makes the media socket's reader serve the SRTCP that arrives from the
+// current route's address (rtcpin.go), once there are keys for it; a route over
+// ICE-TCP or none leaves it to Pion. Under routeMu.
+func (p *Participant) registerRTCP() {
+	routes := &p.room.engine.subRTCP
+	var ap netip.AddrPort
+	r := p.route.Load()
+	if r != nil && r.tcp == nil && p.rtcpIn != nil && !p.routeGone {
+		ap = r.ap
+	}
+	if r != nil && r.tcp != nil && !p.routeGone {
+		go p.usePionRTCP() // called from Pion's callbacks: never wait for p.mu there
+	}
+	routes.move(&p.rtcpFrom, ap, p.rtcpIn)
+}
+
+// startPublishSRTP makes the media socket's reader read the publish connection's
+// SRTP when its handshake was seen whole; otherwise it stays on Pion's path.
+func (p *Participant) startPublishSRTP(keys *dtlsKeys) {
+	sk, profile, err := keys.sessionKeys()
+	var in *rtpIn
+	if err == nil {
+		in, err = newRTPIn(p, sk, profile)
+	}
+	if err != nil {
+		p.room.engine.log.Debug("sfu: publisher RTP stays on Pion's SRTP path", "err", err)
+		return
+	}
+	p.routeMu.Lock()
+	if !p.routeGone {
+		p.pubIn = in
+		p.registerRTP()
+	}
+	p.routeMu.Unlock()
+}
+
+// setPublishRoute notes the publish connection's selected pair.
+func (p *Participant) setPublishRoute(pair *webrtc.ICECandidatePair) {
+	p.routeMu.Lock()
+	p.pubRoute = pairRemote(pair, webrtc.ICEProtocolUDP)
+	p.pubTCPRoute = pairRemote(pair, webrtc.ICEProtocolTCP)
+	p.registerRTP()
+	p.routeMu.Unlock()
+}
+
+// registerRTP makes the media socket's reader, or the ICE-TCP connection's
+// (pubTCPConn), read the SRTP that arrives from the publish connection's selected
+// pair, once there are keys for it. Under routeMu.
+func (p *Participant) registerRTP() {
+	e := p.room.engine
+	var udp, tcp netip.AddrPort
+	if p.pubIn != nil && !p.routeGone {
+		udp, tcp = p.pubRoute, p.pubTCPRoute
+	}
+	e.pubRTP.move(&p.pubFrom, udp, p.pubIn)
+	e.pubTCP.move(&p.pubTCPFrom, tcp, p.pubIn)
+}
+
+// pairRemote is the remote address of pair if it is a pair over protocol. Over
+// ICE-TCP it is the peer's end of the connection: Pion makes the peer's candidate
+// from where its checks came.
+func pairRemote(pair *webrtc.ICECandidatePair, protocol webrtc.ICEProtocol) netip.AddrPort {
+	if pair == nil || pair.Local == nil || pair.Remote == nil || pair.Local.Protocol != protocol {
+		return netip.AddrPort{}
+	}
+	ip, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	if protocol == webrtc.ICEProtocolTCP {
+		ip = ip.Unmap() // as sortTCP has the connection's
+	}
+	return netip.AddrPortFrom(ip, pair.Remote.Port)
+}
+
+// setRoute makes r where the subscribe connection's own SRTP writer sends.
+func (p *Participant) setRoute(r *route) {
+	p.routeMu.Lock()
+	if p.routeGone {
+		p.routeMu.Unlock()
+		r.release()
+		return
+	}
+	old := p.route.Swap(r)
+	p.registerRTCP()
+	p.routeMu.Unlock()
+	old.release()
+}
+
+// consentExpired stops sending to the subscriber once its ICE agent has failed: nothing
+// came from the peer for the agent's timeouts (25 s in all; RFC 7675 lets consent
+// expire after 30 s). Pion's own writes stop there, since its agent forgets the pair; the
+// server's writer sends to the route, so it forgets the route too. An ICE restart
+// selects a new pair, which sets a new one. The state is checked again under the lock:
+// a restart may have begun since the agent failed.
+func (p *Participant) consentExpired(iceT *webrtc.ICETransport) {
+	p.routeMu.Lock()
+	if p.routeGone || iceT.State() != webrtc.ICETransportStateFailed {
+		p.routeMu.Unlock()
+		return
+	}
+	old := p.route.Swap(nil)
+	p.registerRTCP()
+	p.routeMu.Unlock()
+	old.release()
+}
+
+// dropSubscribeRoute stops sending to a subscriber whose consent expired on a
+// connection the server runs itself (ownsub.go); a new nomination sets a new route.
+func (p *Participant) dropSubscribeRoute() {
+	p.routeMu.Lock()
+	old := p.route.Swap(nil)
+	p.registerRTCP()
+	p.routeMu.Unlock()
+	old.release()
+}
+
+// dropRoute releases the route for good (Close).
+func (p *Participant) dropRoute() {
+	p.routeMu.Lock()
+	p.routeGone = true
+	old := p.route.Swap(nil)
+	p.registerRTCP()
+	p.registerRTP()
+	p.routeMu.Unlock()
+	old.release()
+}
+
+// writeRTP sends one packet of a subscription bound by b: through the connection's
+// own SRTP writer when it has one, else through Pion's. st is its transport-wide
+// number (sentlog.go); it returns the one it went with. Called only by the
+// subscriber's writer.
+func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twccStamp) (int, uint16, error) {
+	if o := p.srtp.Load(); o != nil {
+		return o.write(p.out.batch, h, payload, b.twcc, st)
+	}
+	if b.stream == nil {
+		return 0, 0, nil // a connection of the server's own before its handshake: dropped, as Pion drops it
+	}
+	if st.again && b.twcc != 0 {
+		// Pion's interceptor gives every packet the next number: the copy would not be
+		// the packet that went (sentlog.go).
+		return 0, 0, errRenumbered
+	}
+	n, err := b.stream.WriteRTP(h, payload)
+	return n, 0, err
+}
+
+func (p *Participant) writePublishRTCP(pkts []rtcp.Packet) error {
+	pub := p.pub.Load()
+	if pub == nil {
+		return ErrClosed
+	}
+	return pub.WriteRTCP(pkts)
+}
+
+func (p *Participant) writeSubscribeRTCP(pkts []rtcp.Packet) error {
+	if p.own != nil {
+		return p.own.writeRTCP(pkts)
+	}
+	return p.sub.WriteRTCP(pkts)
+}
