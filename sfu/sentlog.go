@@ -24,12 +24,16 @@ package sfu
 // numbering two packets alike, or a publisher that sent two under one number of its
 // own, the second in the cache where the first was (its numbering started again, say);
 // it is refused (the sealer would refuse it too, rocState.next, but not a claim to be
-// the same packet). The id is 32 bits, so that a publisher cannot bring another
-// packet's id round to the one logged: that takes four billion packets, while the
+// the same packet).
+//
+// An id is 24 bits (packetIDBits), which keeps a slot at five bytes: for another
+// packet to come round to the id logged under a number, a publisher must send 16
+// million after it while the subscriber still asks for the number (a browser gives up
+// on a packet after ten NACKs, within seconds at usual round trips) and the
 // subscription's numbers do not move past the log.
 type sentLog struct {
-	num  [sentLogSize]uint16 // the transport-wide number it went with
-	id   [sentLogSize]uint32 // the packet's id; trainID for a train's padding
+	slot [sentLogSize]uint32 // transport-wide number << 16 | the low 16 bits of the packet's id
+	high [sentLogSize]uint8  // the id's high 8 bits; an id of 0 (trainID) is a train's padding
 	sent windowBits          // slot i's packet was sent
 	top  uint16              // the highest sequence number sent
 	has  bool                // anything sent at all
@@ -37,6 +41,10 @@ type sentLog struct {
 
 // trainID is a train's padding in a sentLog: no publisher's packet.
 const trainID = 0
+
+// packetIDBits is the size of a packet's id (packet.id): its track's count of packets
+// modulo 1 << packetIDBits.
+const packetIDBits = 24
 
 // sentLogSize is how far back the log reaches: as far as a NACK can be answered (a
 // track's packet cache holds cacheSize packets; a subscription's numbers advance at
@@ -70,10 +78,10 @@ func (l *sentLog) lookup(seq uint16, id uint32) (sentBefore, uint16) {
 	if !l.sent.has(uint64(seq)) {
 		return sentNever, 0 // within reach and not sent (dropped from a full queue, say)
 	}
-	if l.id[i] != id {
+	if uint16(l.slot[i]) != uint16(id) || l.high[i] != uint8(id>>16) {
 		return sentOther, 0
 	}
-	return sentAlready, l.num[i]
+	return sentAlready, uint16(l.slot[i] >> 16)
 }
 
 // note records that seq went with transport-wide number num, as the packet id; seq
@@ -89,7 +97,7 @@ func (l *sentLog) note(seq, num uint16, id uint32) {
 		l.top, l.has = seq, true
 	}
 	i := int(seq) % sentLogSize
-	l.num[i], l.id[i] = num, id
+	l.slot[i], l.high[i] = uint32(num)<<16|id&0xffff, uint8(id>>16)
 	l.sent.set(uint64(seq))
 }
 

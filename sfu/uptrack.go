@@ -36,7 +36,8 @@ type upTrack struct {
 
 	// layers by index (layerIndex: RID order); set once each, when its stream starts.
 	layers [maxLayers]atomic.Pointer[layer]
-	// packets counts the packets its layers received: each one's id (packet.id).
+	// packets counts the packets its layers received; a packet's id (packet.id) is
+	// the count modulo 1 << packetIDBits.
 	packets atomic.Uint32
 
 	subs    atomic.Pointer[[]*downTrack]
@@ -265,8 +266,8 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	}
 	p := l.slab.newPacket()
 	p.layer = l.index
-	if p.id = u.packets.Add(1); p.id == trainID { // come round: 0 is no packet's
-		p.id = u.packets.Add(1)
+	if p.id = u.packets.Add(1) % (1 << packetIDBits); p.id == trainID { // come round: 0 is no packet's
+		p.id = u.packets.Add(1) % (1 << packetIDBits)
 	}
 	p.arrival = at
 	if at == 0 {
