@@ -1,0 +1,250 @@
+// A Session's way in (session.js): the waiting room, where a knock proves the link and
+// the moderators' lobby keys are judged, the welcome, and the publish connection once
+// media may be sent.
+
+import { $, toast } from './dom.js';
+import { Publisher } from './publisher.js';
+import { SpeakerDetector } from './speaker.js';
+import { ViewTracker } from './view-tracker.js';
+import { downlinkView } from './downlink-ui.js';
+import { fitName } from './e2ee/keys.js';
+import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
+import { t } from './i18n.js';
+import { settingsFrom, roleFrom } from './session-values.js';
+
+/** joinMethods are Session's (mixed into its prototype in session.js). */
+export const joinMethods = {
+  _lobby(p) {
+    if (this.ended || this.joined) return;
+    clearTimeout(this.joinTimer);
+    // Told already while waiting: an encrypted meeting needs the key and a browser that
+    // can encrypt, so do not keep the moderator deciding about someone who cannot take part.
+    if (p.e2ee === true && (!this.crypto || !this.api)) {
+      this.sig.send('leave');
+      this._fail(this.crypto ? 'e2ee_unsupported' : 'link_incomplete');
+      return;
+    }
+    if (this.crypto && p.e2ee !== true) {
+      // The link holds a key: a meeting without encryption is a server's downgrade.
+      this.sig.send('leave');
+      this._fail('not_encrypted');
+      return;
+    }
+    this.phase = 'lobby';
+    this.moderatorPresent = p.moderatorPresent !== false;
+    this.ui.lobby({ moderatorPresent: this.moderatorPresent });
+    this._answerKnock(p);
+    if (p.e2ee === true) this._checkLobbyKeys(p.lobbyKeys);
+  },
+
+  /** _checkLobbyKeys tells the waiting screen what the moderators' lobby keys say of this link. */
+  _checkLobbyKeys(keys) {
+    const seq = ++this.lobbyKeysSeq;
+    judgeLobbyKeys(this.crypto.identityKey, keys).then((verdict) => {
+      if (this.ended || this.phase !== 'lobby' || seq !== this.lobbyKeysSeq) return;
+      this.ui.lobbyLink?.(verdict);
+    }, () => {});
+  },
+
+  /**
+   * _sendLobbyKey publishes this moderator's session public key with its lobby tag, so
+   * that knockers can check their own links (e2ee/FORMAT.md, "Lobby keys"). Once per
+   * stretch as moderator; the server drops it when the role goes.
+   */
+  _sendLobbyKey() {
+    if (!this.e2ee || !this.keys || this.role !== 'moderator' || this.lobbyKeySent) return;
+    this.lobbyKeySent = true;
+    const { keys } = this;
+    this.keysStarted
+      .then(() => lobbyKeyMessage(this.crypto.identityKey, this.participantId, keys.identity.publicKey))
+      .then((msg) => {
+        if (!this.ended && this.role === 'moderator' && this.sig && !this.sig.closed) this.sig.send('lobby_key', msg);
+      }, () => {});
+  },
+
+  /**
+   * _answerKnock proves the link to the moderators (e2ee/FORMAT.md, "Knock proof"):
+   * once per knock nonce, an HMAC under the link's identity key that only their
+   * browsers can check.
+   */
+  _answerKnock(p) {
+    if (p.e2ee !== true || typeof p.knockNonce !== 'string' || p.knockNonce === this.knockAnswered) return;
+    this.knockAnswered = p.knockNonce;
+    // The name goes only sealed to the moderators whose lobby keys verify under this
+    // link (FORMAT.md, "Names"); the server draws a new nonce when those keys change,
+    // so it is sealed again to the new set.
+    answerKnock(this.crypto.identityKey, p.knockNonce, p.lobbyKeys, fitName(this.name)).then((answer) => {
+      // The nonce says which knock this answers: one the server has since renewed is refused.
+      if (answer && !this.ended && this.phase === 'lobby') this.sig.send('knock_proof', { nonce: p.knockNonce, ...answer });
+    }, () => {});
+  },
+
+  /** _knockLink judges a waiting-list entry's proof: 'verified', 'wrong', 'checking' or null. */
+  _knockLink(w) {
+    if (!this.e2ee || !this.crypto) return Promise.resolve(null);
+    if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
+    return this.knockChecker.check(w);
+  },
+
+  /**
+   * _knockName opens the name a knocker sealed to this moderator's lobby key (the
+   * session's identity key), only for a knock whose link verified: the name, or
+   * undefined (none yet, or none that may be shown). Never rejects.
+   */
+  async _knockName(w) {
+    if (!this.e2ee || !this.crypto || !this.keys) return undefined;
+    try {
+      await this.keysStarted;
+    } catch {
+      return undefined;
+    }
+    if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
+    if (!this.knockChecker.moderator && this.keys.identity) this.knockChecker.setModerator(this.keys.identity.privateKey, this.participantId);
+    return this.knockChecker.name(w);
+  },
+
+  async _welcome(welcome) {
+    if (this.ended || this.joined) return;
+    clearTimeout(this.joinTimer);
+    const { media, sig } = this;
+    // An end-to-end encrypted meeting needs the key from the link and a browser that
+    // can encrypt; without either, leave at once (fail closed).
+    this.e2ee = welcome.e2ee === true;
+    if (this.e2ee && (!this.crypto || !this.api)) {
+      sig.send('leave');
+      this._fail(this.crypto ? 'e2ee_unsupported' : 'link_incomplete');
+      return;
+    }
+    if (this.crypto && !this.e2ee) {
+      // The link holds a key, so the meeting is encrypted whatever the server says: a
+      // welcome without encryption would have this page send its media and chat in
+      // the clear (fail closed).
+      sig.send('leave');
+      this._fail('not_encrypted');
+      return;
+    }
+    this.phase = 'joined';
+    this.step = 'welcomed';
+    this.participantId = welcome.participantId;
+    // The secret that brings this membership back if the connection drops (reconnect.js).
+    if (typeof welcome.resumeSecret === 'string') this.ui.resumable?.(welcome.participantId, welcome.resumeSecret);
+    if (welcome.resumed && !this.e2ee && typeof welcome.name === 'string' && welcome.name) {
+      // A resume after a reload: the own name as the server knows it. An encrypted
+      // meeting's server knows none; the members keep the one they had (e2ee-names.js).
+      this.name = welcome.name;
+    }
+    this.role = roleFrom(welcome.role);
+    this.settings = settingsFrom(welcome.settings);
+    this.joined = true;
+    this._startMediaCrypto(welcome);
+    if (welcome.limits && welcome.limits.maxChatChars) this.chat.setMaxChars(welcome.limits.maxChatChars);
+    this.chat.selfId = this.participantId;
+    this.grid.ensure({ participantId: this.participantId, source: 'camera', self: true, name: this.name });
+    for (const p of welcome.participants || []) this._participant(p, false);
+
+    // A server that tells who speaks (welcome.speakers, speaking-ui.js) decides alone: the
+    // page then runs no audio analysis of its own (an AudioContext and a meter for every
+    // track it hears, all meeting long). Otherwise the page's own detection does, until
+    // a `speaking` comes after all (serverSpeakers).
+    this.speaker = welcome.speakers === true ? null
+      : new SpeakerDetector((id) => { if (!this.serverSpeakers) this.grid.setActiveSpeaker(id); });
+    if (this.speaker && media.micTrack) this.speaker.add('self', this.participantId, media.micTrack);
+    // The server's TURN servers with credentials for this welcome (absent without TURN).
+    this.iceServers = Array.isArray(welcome.iceServers) ? welcome.iceServers : [];
+    this.ui.joined();
+    this.renderSelf();
+    // Every (re)join is a new Session: its first `view` goes out as soon as the tiles are seen.
+    this.view = new ViewTracker(this.grid, (tracks) => {
+      if (!this.ended && this.sig && !this.sig.closed) this.sig.send('view', { tracks });
+    });
+    this.downlink = downlinkView(this.grid, $('#downlink-hint'));
+    // Devices switched in the waiting room: tell the others what is really sent.
+    const now = { mic: media.micOn, camera: media.cameraOn, screen: false };
+    if (this.sentMedia && (now.mic !== this.sentMedia.mic || now.camera !== this.sentMedia.camera)) this.sendMediaState();
+
+    this._subscriber();
+    if (this.e2ee && !this.mc) return; // no worker, no sending (_e2eeFailed tells the person)
+    if (this.mc) {
+      // Nothing is sent before the worker runs and holds the own key.
+      this.step = 'waiting-for-crypto';
+      try {
+        await Promise.all([this.mc.ready, this.keysStarted]);
+      } catch (err) {
+        this.step = 'crypto-failed';
+        this._e2eeFailed(err && err.message);
+        return;
+      }
+      if (this.ended) return;
+    }
+    // Media may be sent from here on; the publish connection opens with the first thing to send.
+    this.publishReady = true;
+    this.step = 'idle';
+    this.unwatchMic = media.watchMicMuted((muted) => {
+      if (this.publisher) this.publisher.setMicMuted(muted).catch(() => {});
+      else if (!muted) this._publishIfSending();
+    });
+    this._publishIfSending();
+  },
+
+  /**
+   * openPublisher opens the publish connection now (a screen share needs it), once media
+   * may be sent, and resolves to it, or to null if there will be none.
+   */
+  openPublisher() {
+    this.publisherWanted = true;
+    this._startPublisher();
+    return this.whenPublishing();
+  },
+
+  /**
+   * send puts track on source's sender (null: send nothing). Without a publish connection
+   * a track that is sent opens it: who listens with microphone and camera off has none,
+   * and costs the server no connection (a webinar's audience: 200 idle ones cost it
+   * 50–60 MB and 3,000 goroutines).
+   */
+  async send(source, track) {
+    if (this.publisher) await this.publisher.replaceTrack(source, track);
+    else if (track) this._publishIfSending();
+  },
+
+  /** _publishIfSending opens the publish connection if the microphone or the camera is on (or it was asked for). */
+  _publishIfSending() {
+    if (this.publisherWanted || this.media.micOn || this.media.cameraOn) this._startPublisher();
+  },
+
+  /**
+   * _startPublisher makes the publisher, once, from the devices as they are when it is
+   * made. With E2EE the leaves since the join rotate the own key first, and it is in use
+   * before the connection opens (SessionKeys.startSending).
+   */
+  async _startPublisher() {
+    if (this.publisher || this.publisherOpening || !this.publishReady || this.ended || this.e2eeFailed) return;
+    this.publisherOpening = true;
+    if (this.keys) {
+      this.step = 'keying'; // the own key readied for sending (a put-off rotation)
+      try {
+        await this.keys.startSending();
+      } catch (err) {
+        this._e2eeFailed(err && err.message);
+        return;
+      }
+      if (this.ended || this.e2eeFailed) return;
+    }
+    const { media, sig } = this;
+    this.step = 'publishing';
+    const publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
+    this.publisher = publisher;
+    const started = publisher.start({ mic: media.micTrack, micMuted: media.micMuted, camera: media.cameraTrack });
+    this._publishingResolve(publisher);
+    try {
+      await started;
+      if (this.publisher === publisher) this.step = 'published';
+    } catch (err) {
+      if (this.publisher === publisher) this.step = 'publish-failed';
+      if (!this.ended) {
+        console.warn('conclave: publishing failed', err && err.message);
+        toast(t('meeting.publish-failed'), { kind: 'error' });
+      }
+    }
+  },
+};

@@ -1,0 +1,223 @@
+// A Session's meeting (session.js): chat, settings, the waiting list, the roster, and
+// the remote tracks the subscribe connection brings.
+
+import { $, toast } from './dom.js';
+import { Subscriber } from './subscriber.js';
+import { parseActive } from './layers.js';
+import { mediaCryptoReady } from './e2ee-hooks.js';
+import { UNREADABLE } from './e2ee/session-keys.js';
+import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
+import { t } from './i18n.js';
+import { settingsFrom, roleFrom, readable } from './session-values.js';
+
+/** rosterMethods are Session's (mixed into its prototype in session.js). */
+export const rosterMethods = {
+  _chat(p) {
+    if (!this.joined || this.ended) return;
+    if (!this.e2ee) {
+      this.chat.add(p);
+      return;
+    }
+    this.chatIn = this.chatIn.then(async () => {
+      // A text whose key has not come yet waits for it (up to 10 s), later ones behind it.
+      const text = readable(this.keys ? await this.keys.decryptChat(p.from, p.text) : UNREADABLE);
+      // The sender's name from its key envelope; the server's `name` is never shown.
+      const name = p.from === this.participantId ? this.name : this._shownName(p.from).name;
+      if (!this.ended) this.chat.add({ ...p, text, name });
+    }).catch(() => {});
+  },
+
+  // ------------------------------------------------------------ the meeting
+
+  _settings(s) {
+    if (this.ended || !this.joined) return;
+    const old = this.settings;
+    this.settings = settingsFrom(s);
+    this.ui.settingsChanged(old, this.settings);
+  },
+
+  async _waitingList(list) {
+    if (this.ended || !this.joined) return;
+    const seq = ++this.waitingSeq;
+    const entries = (Array.isArray(list) ? list : [])
+      .filter((w) => w && typeof w.participantId === 'string')
+      // waitingMs is measured on the server, so a skewed local clock does not matter.
+      .map((w) => ({
+        participantId: w.participantId,
+        name: this.e2ee ? '' : String(w.name || ''), // an encrypted meeting's server has no name
+        since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
+        knockNonce: w.knockNonce,
+        knockProof: w.knockProof,
+        knockEph: w.knockEph,
+        knockName: w.knockName,
+      }));
+    // Links are checked and names opened before the list is shown (a knock is announced by name).
+    const [links, names] = await Promise.all([
+      Promise.all(entries.map((w) => this._knockLink(w))),
+      Promise.all(entries.map((w) => this._knockName(w))),
+    ]);
+    if (this.ended || seq !== this.waitingSeq) return;
+    this.waiting = entries.map(({ knockNonce, knockProof, knockEph, knockName, ...w }, i) => {
+      if (!this.e2ee) return { ...w, link: links[i] };
+      // Only the name sealed to this moderator, for a verified link; else a placeholder.
+      if (names[i] !== undefined) return { ...w, name: names[i], nameLabel: null, link: links[i] };
+      const text = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_TEXT;
+      const label = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_LABEL;
+      return { ...w, name: t(text), nameLabel: t(label), link: links[i] };
+    });
+    for (const w of this.waiting) {
+      if (w.link === 'wrong' && this.knockWrong.size < 1000) this.knockWrong.add(w.participantId);
+    }
+    this.ui.waitingChanged(this.waiting);
+  },
+
+  /** _encodings: the server says which camera layers some subscriber needs (layers.js). */
+  _encodings(p) {
+    const wish = parseActive(p);
+    if (!wish || this.ended || !this.joined) return;
+    // Before the publisher exists (E2EE starting) the wish waits; later ones queue behind it.
+    this.whenPublishing().then((pub) => {
+      if (pub && !this.ended) pub.setActiveLayers(wish.source, wish.active);
+    });
+  },
+
+  /** _subscriber is the subscribe connection, made at the first call; null if it cannot be (fail closed). */
+  _subscriber() {
+    if (!this.subscriber) {
+      if (!mediaCryptoReady()) return null; // an encrypted meeting without its worker
+      this.subscriber = new Subscriber(this.sig, {
+        iceServers: this.iceServers,
+        onTrack: (info) => this._remoteTrack(info),
+        onTrackEnded: (info) => this._remoteTrackEnded(info),
+        onConnectionState: (st) => this._mediaState(st),
+        onError: (err) => console.warn('conclave: subscribe negotiation failed', err && err.message),
+      });
+    }
+    return this.subscriber;
+  },
+
+  _participant(p, isNew) {
+    if (this.ended || !this.joined || !p || !p.id) return;
+    if (p.id === this.participantId) {
+      // The server tells the member too when a moderator changed its role.
+      const role = roleFrom(p.role);
+      if (p.role && role !== this.role) {
+        const old = this.role;
+        this.role = role;
+        if (role === 'moderator') this._sendLobbyKey();
+        else this.lobbyKeySent = false;
+        this.renderSelf();
+        this.ui.roleChanged(old, role);
+      }
+      return;
+    }
+    if (this.departed.has(p.id)) {
+      if (isNew && this.keys) this.keys.peerJoined(p.id); // counted as a roster warning there
+      return;
+    }
+    const known = this.participants.get(p.id);
+    if (isNew && !known && this.keys) this.keys.peerJoined(p.id); // before its name is looked at: a member of the roster
+    const { name, nameLabel } = this._shownName(p.id, p.name || (known && known.name) || '');
+    const entry = {
+      id: p.id,
+      name,
+      nameLabel, // set while the name is a placeholder (no key envelope yet, or unverified)
+      announce: known ? known.announce : isNew, // a join toast waits for the name
+      role: p.role ? roleFrom(p.role) : (known ? known.role : 'participant'),
+      media: { mic: false, camera: false, screen: false, ...(p.media || {}) },
+      reconnecting: p.reconnecting === true, // the connection dropped; it may come back
+    };
+    this.participants.set(p.id, entry);
+    this.grid.ensure({ participantId: p.id, source: 'camera', name: entry.name });
+    this.grid.update(p.id, entry);
+    const stray = this.strayTracks.get(p.id);
+    this.strayTracks.delete(p.id);
+    for (const info of stray || []) if (this._stillBound(info)) this._remoteTrack(info);
+    if (entry.announce && !entry.nameLabel) {
+      entry.announce = false;
+      toast(t('meeting.joined-toast', { name: entry.name || t('waiting.someone') }));
+    }
+    this.ui.rosterChanged();
+  },
+
+  _participantLeft(id) {
+    if (this.ended) return;
+    const p = this.participants.get(id);
+    this.participants.delete(id);
+    this.strayTracks.delete(id);
+    if (p) this.departed.add(id);
+    if (p && this.keys) this.keys.peerLeft(id);
+    this.names.forget(id);
+    this.grid.removeParticipant(id);
+    if (p) toast(t('meeting.left-toast', { name: (!p.nameLabel && p.name) || t('waiting.someone') }));
+    this.ui.rosterChanged();
+  },
+
+  /**
+   * _participantResumed: a reconnecting member is back on a new connection, with a new
+   * identity key in an encrypted meeting. Only an id still in the roster can resume
+   * (an id that left is never verified again); e2ee/FORMAT.md, "Resumed members".
+   */
+  _participantResumed(p) {
+    if (this.ended || !this.joined || !p || !p.id || !this.participants.has(p.id)) return;
+    if (this.keys) this.keys.peerResumed(p.id);
+    this.names.resumed(p.id);
+    this._participant({ ...p, reconnecting: false }, false);
+  },
+
+  _remoteTrack(info) {
+    if (this.ended) return;
+    const p = this.participants.get(info.participantId);
+    if (!p) {
+      // Not a member (yet, or any more): kept aside, shown only if that id joins.
+      const stray = this.strayTracks.get(info.participantId) || [];
+      if (stray.length >= 8 || (!stray.length && this.strayTracks.size >= 64)) return; // a server making up ids
+      stray.push(info);
+      this.strayTracks.set(info.participantId, stray);
+      return;
+    }
+    if (info.kind === 'audio') {
+      // An audio track is heard (and counts as received) only when something plays it.
+      const audio = new Audio();
+      audio.autoplay = true;
+      audio.srcObject = new MediaStream([info.track]);
+      $('#audio-sink').append(audio);
+      this.audio.set(info.mid, audio);
+      audio.play().catch(() => { $('#btn-enable-audio').hidden = false; });
+      if (this.speaker) this.speaker.add(info.mid, info.participantId, info.track);
+      return;
+    }
+    const source = info.source === 'screen' ? 'screen' : 'camera';
+    this.grid.ensure({ participantId: info.participantId, source, name: p ? p.name : '', nameLabel: p ? p.nameLabel : null }).setTrack(info.track);
+    if (p) this.grid.update(info.participantId, p);
+  },
+
+  /**
+   * _stillBound: a track kept aside is still what the last subscribe offer says it is.
+   * A receiver's track stays live when the server gives its mid to someone else (the
+   * frames are then decrypted as that member's); replayed anyway, a track set aside as
+   * a newcomer's would have shown another member's picture under the newcomer's name.
+   */
+  _stillBound(info) {
+    const now = this.subscriber && this.subscriber.bound.get(info.mid);
+    return !!now && now.track === info.track && now.participantId === info.participantId &&
+      now.source === info.source && info.track.readyState === 'live';
+  },
+
+  _remoteTrackEnded(info) {
+    if (info.kind === 'audio') {
+      const audio = this.audio.get(info.mid);
+      if (audio) {
+        audio.srcObject = null;
+        audio.remove();
+      }
+      this.audio.delete(info.mid);
+      if (this.speaker) this.speaker.remove(info.mid);
+    } else if (info.source === 'screen') {
+      this.grid.remove(info.participantId, 'screen');
+    } else {
+      const tile = this.grid.get(info.participantId, 'camera');
+      if (tile && tile.track === info.track) tile.setTrack(null);
+    }
+  },
+};

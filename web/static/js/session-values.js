@@ -1,0 +1,26 @@
+// Values a Session (session.js) takes from the server, checked: settings and roles.
+
+import { UNREADABLE } from './e2ee/session-keys.js';
+import { t } from './i18n.js';
+
+/** readable shows UNREADABLE (a chat text that did not decrypt) in the page's language. */
+export const readable = (v) => (v === UNREADABLE ? t('e2ee.unreadable') : v);
+
+export const DEFAULT_SETTINGS = Object.freeze({
+  lobby: true, locked: false, screenShare: false, unmute: true, chat: true, passwordRequired: false,
+});
+const ROLES = new Set(['participant', 'presenter', 'moderator']);
+
+export function settingsFrom(s) {
+  const out = { ...DEFAULT_SETTINGS };
+  if (s && typeof s === 'object') {
+    for (const key of Object.keys(DEFAULT_SETTINGS)) {
+      if (typeof s[key] === 'boolean') out[key] = s[key];
+    }
+  }
+  return out;
+}
+
+export function roleFrom(r) {
+  return ROLES.has(r) ? r : 'participant';
+}
