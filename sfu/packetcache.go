@@ -13,10 +13,10 @@ type packet struct {
 	header  rtp.Header
 	payload []byte
 	layer   uint8 // the simulcast layer it came in (upTrack.layers)
-	// id tells it from the other packets its track received, under the same sequence
-	// number too: the track's count of packets when it came, in packetIDBits (never
-	// 0, which a sent log keeps for a train's padding). A NACK sends a packet again
-	// only if it is the one that went under the number (sentlog.go).
+	// id tells it from every other packet its track received, under the same
+	// sequence number too: the track's count of packets when it came (never 0, which
+	// a sent log keeps for a train's padding). A NACK sends a packet again only if it
+	// is the one that went under the number (sentlog.go).
 	id uint32
 	// arrival is when its layer took it (engine clock, Unix nanoseconds): the start
 	// of its forwarding delay (forwarddelay.go).

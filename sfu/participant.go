@@ -35,10 +35,14 @@ type Participant struct {
 	// srtp is the subscribe connection's own SRTP writer once its DTLS handshake is
 	// done (srtpout.go); route is where it sends: the selected candidate pair's remote
 	// address on the UDP socket, or the pair's ICE-TCP connection.
-	srtp      atomic.Pointer[srtpOut]
-	route     atomic.Pointer[route]
-	routeMu   sync.Mutex // orders setRoute, dropRoute and the start of rtcpIn
-	routeGone bool       // dropRoute was called: the connection is closed
+	srtp atomic.Pointer[srtpOut]
+	// pionIndexes are the SRTP indexes sent on Pion's path (no srtp: its handshake's
+	// keys were not seen), whose context seals whatever it is given (writeRTP). Only
+	// the subscriber's writer touches them.
+	pionIndexes rocStreams
+	route       atomic.Pointer[route]
+	routeMu     sync.Mutex // orders setRoute, dropRoute and the start of rtcpIn
+	routeGone   bool       // dropRoute was called: the connection is closed
 	// rtcpIn reads the connection's SRTCP in the media socket's reader once there are
 	// keys and a UDP route (rtcpin.go); rtcpFrom is the address it is registered for.
 	// Both guarded by routeMu.

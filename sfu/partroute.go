@@ -214,6 +214,12 @@ func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twc
 		// the packet that went (sentlog.go).
 		return 0, 0, errRenumbered
 	}
+	// The same check as the server's own sealer makes (rocState.next): two packets
+	// under one sequence number (a publisher's duplicate, numbers come round) would
+	// share a nonce, and audio has no sent log to refuse the second.
+	if _, err := p.pionIndexes.next(h.SSRC, h.SequenceNumber, st.again); err != nil {
+		return 0, 0, err
+	}
 	n, err := b.stream.WriteRTP(h, payload)
 	return n, 0, err
 }

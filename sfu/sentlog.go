@@ -26,14 +26,13 @@ package sfu
 // it is refused (the sealer would refuse it too, rocState.next, but not a claim to be
 // the same packet).
 //
-// An id is 24 bits (packetIDBits), which keeps a slot at five bytes: for another
-// packet to come round to the id logged under a number, a publisher must send 16
-// million after it while the subscriber still asks for the number (a browser gives up
-// on a packet after ten NACKs, within seconds at usual round trips) and the
-// subscription's numbers do not move past the log.
+// An id is its track's count of packets, and a track takes no more packets than ids
+// have values (layer.receive): ids do not come round, so no other packet brings a
+// logged id back into the cache, however long a hostile publisher sends while an
+// observer holds back the subscriber's NACK.
 type sentLog struct {
 	slot [sentLogSize]uint32 // transport-wide number << 16 | the low 16 bits of the packet's id
-	high [sentLogSize]uint8  // the id's high 8 bits; an id of 0 (trainID) is a train's padding
+	high [sentLogSize]uint16 // the id's high 16 bits; an id of 0 (trainID) is a train's padding
 	sent windowBits          // slot i's packet was sent
 	top  uint16              // the highest sequence number sent
 	has  bool                // anything sent at all
@@ -41,10 +40,6 @@ type sentLog struct {
 
 // trainID is a train's padding in a sentLog: no publisher's packet.
 const trainID = 0
-
-// packetIDBits is the size of a packet's id (packet.id): its track's count of packets
-// modulo 1 << packetIDBits.
-const packetIDBits = 24
 
 // sentLogSize is how far back the log reaches: as far as a NACK can be answered (a
 // track's packet cache holds cacheSize packets; a subscription's numbers advance at
@@ -78,7 +73,7 @@ func (l *sentLog) lookup(seq uint16, id uint32) (sentBefore, uint16) {
 	if !l.sent.has(uint64(seq)) {
 		return sentNever, 0 // within reach and not sent (dropped from a full queue, say)
 	}
-	if uint16(l.slot[i]) != uint16(id) || l.high[i] != uint8(id>>16) {
+	if uint16(l.slot[i]) != uint16(id) || l.high[i] != uint16(id>>16) {
 		return sentOther, 0
 	}
 	return sentAlready, uint16(l.slot[i] >> 16)
@@ -97,7 +92,7 @@ func (l *sentLog) note(seq, num uint16, id uint32) {
 		l.top, l.has = seq, true
 	}
 	i := int(seq) % sentLogSize
-	l.slot[i], l.high[i] = uint32(num)<<16|id&0xffff, uint8(id>>16)
+	l.slot[i], l.high[i] = uint32(num)<<16|id&0xffff, uint16(id>>16)
 	l.sent.set(uint64(seq))
 }
 

@@ -3,6 +3,7 @@ package sfu
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -104,7 +105,7 @@ func TestRetransmissionGoesAsItWent(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			d, q, cq := newSRTPSub(t, c.fw())
 			pkt := func(seq uint16) *packet {
-				return &packet{header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq/3) * 3000},
+				return &packet{id: uint32(seq), header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq/3) * 3000},
 					payload: append([]byte{0x10, 0x01, 0x00}, bytes.Repeat([]byte{byte(seq)}, 900)...)}
 			}
 			cache := &d.up.layer(0).cache
@@ -295,7 +296,7 @@ func TestRetransmissionOfAPacketThatNeverWent(t *testing.T) {
 	d, q, cq := newSRTPSub(t, &forwarder{passthrough: true})
 	cache := &d.up.layer(0).cache
 	for s := uint16(1); s <= 6; s++ {
-		p := &packet{header: rtp.Header{Version: 2, SequenceNumber: s, Timestamp: uint32(s) * 3000}, payload: []byte{0x10, 0x01, 0x00, byte(s)}}
+		p := &packet{id: uint32(s), header: rtp.Header{Version: 2, SequenceNumber: s, Timestamp: uint32(s) * 3000}, payload: []byte{0x10, 0x01, 0x00, byte(s)}}
 		cache.put(p)
 		if s == 4 {
 			cq.fail = 1
@@ -444,6 +445,74 @@ func TestNoNonceForAPacketItsPublisherSentTwice(t *testing.T) {
 				t.Fatalf("NACK for 3 once the cache held another packet under it: %d bytes went, not the first packet", len(again))
 			}
 			cq.noNonceReused(t)
+
+			// A track takes no more packets than ids have values: one beyond is neither
+			// cached nor sent, so no id comes round to one a log holds.
+			d.up.packets.Store(math.MaxUint32)
+			went := len(cq.got)
+			receive(9, 0xee)
+			if len(cq.got) != went || l.cache.get(9) != nil {
+				t.Fatalf("a packet beyond the track's ids: %d datagrams went, cached %v", len(cq.got)-went, l.cache.get(9) != nil)
+			}
 		})
 	}
 }
+
+// TestPionPathSealsNoIndexTwice: on Pion's path (a subscribe connection whose
+// handshake's keys were not seen), whose SRTP context seals whatever it is given, a
+// publisher's second packet under a sequence number does not go: it would share the
+// first's nonce. Audio, which has no sent log, and video; a retransmission of the
+// packet that went still goes (no transport-wide numbers on this connection).
+func TestPionPathSealsNoIndexTwice(t *testing.T) {
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		t.Run(kind.String(), func(t *testing.T) {
+			var fw *forwarder
+			if kind == webrtc.RTPCodecTypeVideo {
+				fw = &forwarder{passthrough: true}
+			}
+			d, q, _ := newWriterSub(fw)
+			d.up.kind = kind
+			if fw != nil {
+				d.sent = new(sentLog)
+			}
+			w := &plainWriter{byIndex: map[uint16][]byte{}}
+			d.binding.Store(&binding{ssrc: 1, pt: 111, stream: w}) // d.sub.srtp is nil: Pion's path
+			first := &packet{id: 1, header: rtp.Header{Version: 2, SequenceNumber: 3, Timestamp: 960}, payload: bytes.Repeat([]byte{0xaa}, 60)}
+			second := &packet{id: 2, header: rtp.Header{Version: 2, SequenceNumber: 3, Timestamp: 960}, payload: bytes.Repeat([]byte{0xbb}, 60)}
+			q.write(sendItem{d: d, p: first}, false)
+			q.write(sendItem{d: d, p: second}, false)
+			if w.twice != 0 || w.writes != 1 {
+				t.Fatalf("%d writes, %d of them another packet under a number written", w.writes, w.twice)
+			}
+			if fw != nil {
+				q.write(sendItem{d: d, p: first}, true) // NACKed
+				if w.twice != 0 || w.writes != 2 {
+					t.Fatalf("the packet that went, NACKed: %d writes, %d of another packet", w.writes, w.twice)
+				}
+			}
+		})
+	}
+}
+
+// plainWriter stands for Pion's stream: it keeps what each sequence number carried
+// (SSRC 1 only, no rollover) and counts a number written again with other bytes.
+type plainWriter struct {
+	byIndex map[uint16][]byte
+	writes  int
+	twice   int
+}
+
+func (w *plainWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	b, err := (&rtp.Packet{Header: *h, Payload: payload}).Marshal()
+	if err != nil {
+		return 0, err
+	}
+	w.writes++
+	if was, ok := w.byIndex[h.SequenceNumber]; ok && !bytes.Equal(was, b) {
+		w.twice++
+	}
+	w.byIndex[h.SequenceNumber] = b
+	return len(payload), nil
+}
+
+func (w *plainWriter) Write(b []byte) (int, error) { return len(b), nil }

@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"net"
 	"slices"
 	"sync"
@@ -36,9 +37,8 @@ type upTrack struct {
 
 	// layers by index (layerIndex: RID order); set once each, when its stream starts.
 	layers [maxLayers]atomic.Pointer[layer]
-	// packets counts the packets its layers received; a packet's id (packet.id) is
-	// the count modulo 1 << packetIDBits.
-	packets atomic.Uint32
+	// packets counts the packets its layers received, each one's id (packet.id).
+	packets atomic.Uint64
 
 	subs    atomic.Pointer[[]*downTrack]
 	mu      sync.Mutex // guards done, running and writes to subs
@@ -249,6 +249,13 @@ func (l *layer) receiveLocked(raw []byte) {
 // now is). Under l.rx.
 func (l *layer) receive(b []byte, batched bool, at int64) {
 	u := l.up
+	id := u.packets.Add(1)
+	if id > math.MaxUint32 {
+		// A track takes four billion packets (months of a camera's): their ids
+		// would come round, and a NACK could find another packet under a logged one's
+		// (sentlog.go).
+		return
+	}
 	raw := l.slab.keep(b) // kept: the cache and the queues share it
 	// pkt is parsed into again for every packet so that its header-extension list (every
 	// browser sends some) is allocated once, not per packet.
@@ -266,9 +273,7 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	}
 	p := l.slab.newPacket()
 	p.layer = l.index
-	if p.id = u.packets.Add(1) % (1 << packetIDBits); p.id == trainID { // come round: 0 is no packet's
-		p.id = u.packets.Add(1) % (1 << packetIDBits)
-	}
+	p.id = uint32(id)
 	p.arrival = at
 	if at == 0 {
 		p.arrival = now.UnixNano()
