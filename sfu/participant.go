@@ -37,9 +37,9 @@ type Participant struct {
 	// address on the UDP socket, or the pair's ICE-TCP connection.
 	srtp atomic.Pointer[srtpOut]
 	// pionIndexes are the SRTP indexes sent on Pion's path (no srtp: its handshake's
-	// keys were not seen), whose context seals whatever it is given (writeRTP). Only
-	// the subscriber's writer touches them.
-	pionIndexes rocStreams
+	// keys were not seen), whose context seals whatever it is given (writeRTP); made
+	// at its first packet. Only the subscriber's writer touches them.
+	pionIndexes *rocStreams
 	route       atomic.Pointer[route]
 	routeMu     sync.Mutex // orders setRoute, dropRoute and the start of rtcpIn
 	routeGone   bool       // dropRoute was called: the connection is closed

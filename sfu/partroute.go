@@ -217,6 +217,9 @@ func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twc
 	// The same check as the server's own sealer makes (rocState.next): two packets
 	// under one sequence number (a publisher's duplicate, numbers come round) would
 	// share a nonce, and audio has no sent log to refuse the second.
+	if p.pionIndexes == nil {
+		p.pionIndexes = new(rocStreams)
+	}
 	if _, err := p.pionIndexes.next(h.SSRC, h.SequenceNumber, st.again); err != nil {
 		return 0, 0, err
 	}
