@@ -203,10 +203,10 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 }
 
 // completeResume makes s the member again: a welcome (resumed, with a new secret and
-// the member's own wire name) to s, participant_resumed to everyone else, and the
-// moderator commands that arrived while it was away. False when it lost the membership
-// in the meantime.
-func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
+// the member's own wire name) to s, participant_resumed to everyone else; it returns
+// the moderator commands that arrived while it was away, for s to apply. False when it
+// lost the membership in the meantime.
+func (m *Meeting) completeResume(s *Session, ice []ICEServer) ([]lobby.Command, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(s.id)
@@ -214,7 +214,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
 	info := m.members[id]
 	rec := m.resumable[id]
 	if !ok || m.conns[id] != s || info == nil || rec == nil {
-		return false
+		return nil, false
 	}
 	info.Reconnecting = false
 	info.Media = s.media
@@ -252,10 +252,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) bool {
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s) // the queue may have changed while it was away
-	for _, c := range commands {
-		s.deliver(event{kind: evMedia, command: c})
-	}
-	return true
+	return commands, true
 }
 
 // removeMemberLocked takes a member out of the meeting as a leave: the policy's effects,
@@ -357,12 +354,16 @@ func (s *Session) resume(env Envelope) *Error {
 			peer.Block(src, true)
 		}
 	}
-	if !m.completeResume(s, s.srv.iceServers()) {
+	parked, ok := m.completeResume(s, s.srv.iceServers())
+	if !ok {
 		return nil // removed in the meantime; that event follows
 	}
-	// A moderator's stop that still holds is told again (a reload forgets it).
-	for _, c := range remute {
-		s.deliver(event{kind: evMedia, command: c})
+	// The moderator's commands that came while the member was away, then a stop that
+	// still holds told again (a reload forgets it): applied here, before the member's
+	// next message is read. Queued as events, a mute could come after the client's
+	// media_state, which then unmuted past it unrefused.
+	for _, c := range append(parked, remute...) {
+		s.handleEvent(event{kind: evMedia, command: c})
 	}
 	s.state = stateJoined
 	s.log.Debug("session: resumed", "participant", s.id)
