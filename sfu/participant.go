@@ -36,9 +36,10 @@ type Participant struct {
 	// done (srtpout.go); route is where it sends: the selected candidate pair's remote
 	// address on the UDP socket, or the pair's ICE-TCP connection.
 	srtp atomic.Pointer[srtpOut]
-	// pionIndexes are the SRTP indexes sent on Pion's path (no srtp: its handshake's
+	// pionIndexes are the SRTP indexes sent on Pion's path (no srtp: a subscribe
+	// connection of Pion's, before its handshake or for good when the handshake's
 	// keys were not seen), whose context seals whatever it is given (writeRTP); made
-	// at its first packet. Only the subscriber's writer touches them.
+	// at its first packet there. Only the subscriber's writer touches them.
 	pionIndexes *rocStreams
 	route       atomic.Pointer[route]
 	routeMu     sync.Mutex // orders setRoute, dropRoute and the start of rtcpIn

@@ -224,6 +224,12 @@ func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twc
 		return 0, 0, err
 	}
 	n, err := b.stream.WriteRTP(h, payload)
+	if n == 0 && err == nil && !st.again {
+		// Pion drops a packet before its SRTP runs (the handshake not done): nothing
+		// was sealed, and the same packet may go under the index later (a new
+		// subscriber's replay, a NACK).
+		p.pionIndexes.last.unseal()
+	}
 	return n, 0, err
 }
 

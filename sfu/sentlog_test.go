@@ -462,7 +462,9 @@ func TestNoNonceForAPacketItsPublisherSentTwice(t *testing.T) {
 // handshake's keys were not seen), whose SRTP context seals whatever it is given, a
 // publisher's second packet under a sequence number does not go: it would share the
 // first's nonce. Audio, which has no sent log, and video; a retransmission of the
-// packet that went still goes (no transport-wide numbers on this connection).
+// packet that went still goes (no transport-wide numbers on this connection). Packets
+// Pion dropped before its SRTP ran took no index: sent again later (a new
+// subscriber's replay), they go.
 func TestPionPathSealsNoIndexTwice(t *testing.T) {
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		t.Run(kind.String(), func(t *testing.T) {
@@ -475,18 +477,25 @@ func TestPionPathSealsNoIndexTwice(t *testing.T) {
 			if fw != nil {
 				d.sent = new(sentLog)
 			}
-			w := &plainWriter{byIndex: map[uint16][]byte{}}
+			w := &plainWriter{byIndex: map[uint16][]byte{}, notReady: true}
 			d.binding.Store(&binding{ssrc: 1, pt: 111, stream: w}) // d.sub.srtp is nil: Pion's path
+			early := &packet{id: 9, header: rtp.Header{Version: 2, SequenceNumber: 2, Timestamp: 0}, payload: bytes.Repeat([]byte{0x99}, 60)}
+			q.write(sendItem{d: d, p: early}, false) // dropped by Pion: no SRTP yet
+			w.notReady = false
+			q.write(sendItem{d: d, p: early}, false) // the replay's copy of it
+			if w.writes != 1 {
+				t.Fatalf("a packet Pion dropped before its SRTP ran, sent again: %d writes, want 1", w.writes)
+			}
 			first := &packet{id: 1, header: rtp.Header{Version: 2, SequenceNumber: 3, Timestamp: 960}, payload: bytes.Repeat([]byte{0xaa}, 60)}
 			second := &packet{id: 2, header: rtp.Header{Version: 2, SequenceNumber: 3, Timestamp: 960}, payload: bytes.Repeat([]byte{0xbb}, 60)}
 			q.write(sendItem{d: d, p: first}, false)
 			q.write(sendItem{d: d, p: second}, false)
-			if w.twice != 0 || w.writes != 1 {
+			if w.twice != 0 || w.writes != 2 {
 				t.Fatalf("%d writes, %d of them another packet under a number written", w.writes, w.twice)
 			}
 			if fw != nil {
 				q.write(sendItem{d: d, p: first}, true) // NACKed
-				if w.twice != 0 || w.writes != 2 {
+				if w.twice != 0 || w.writes != 3 {
 					t.Fatalf("the packet that went, NACKed: %d writes, %d of another packet", w.writes, w.twice)
 				}
 			}
@@ -495,14 +504,19 @@ func TestPionPathSealsNoIndexTwice(t *testing.T) {
 }
 
 // plainWriter stands for Pion's stream: it keeps what each sequence number carried
-// (SSRC 1 only, no rollover) and counts a number written again with other bytes.
+// (SSRC 1 only, no rollover) and counts a number written again with other bytes;
+// while notReady it drops what it is given, as Pion does before its SRTP runs.
 type plainWriter struct {
-	byIndex map[uint16][]byte
-	writes  int
-	twice   int
+	byIndex  map[uint16][]byte
+	writes   int
+	twice    int
+	notReady bool
 }
 
 func (w *plainWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if w.notReady {
+		return 0, nil
+	}
 	b, err := (&rtp.Packet{Header: *h, Payload: payload}).Marshal()
 	if err != nil {
 		return 0, err

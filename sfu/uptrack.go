@@ -249,13 +249,6 @@ func (l *layer) receiveLocked(raw []byte) {
 // now is). Under l.rx.
 func (l *layer) receive(b []byte, batched bool, at int64) {
 	u := l.up
-	id := u.packets.Add(1)
-	if id > math.MaxUint32 {
-		// A track takes four billion packets (months of a camera's): their ids
-		// would come round, and a NACK could find another packet under a logged one's
-		// (sentlog.go).
-		return
-	}
 	raw := l.slab.keep(b) // kept: the cache and the queues share it
 	// pkt is parsed into again for every packet so that its header-extension list (every
 	// browser sends some) is allocated once, not per packet.
@@ -270,6 +263,14 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 			tcc = pkt.GetExtension(l.twccID)
 		}
 		l.feedback.received(l.rr, pkt.SequenceNumber, pkt.Timestamp, tcc, now)
+	}
+	id := u.packets.Add(1)
+	if id > math.MaxUint32 {
+		// A track takes four billion packets (weeks of a screen share's, months of a
+		// camera's), then neither caches nor forwards one: their ids would come round,
+		// and a NACK could find another packet under a logged one's (sentlog.go). The
+		// publisher's feedback above stays true.
+		return
 	}
 	p := l.slab.newPacket()
 	p.layer = l.index

@@ -57,7 +57,7 @@ export function domPainter(live) {
   };
 }
 
-/** downlinkView wires the grid and the hint region to the state (session.js makes one per session). */
+/** downlinkView wires the grid and the hint region to the state (session-join.js makes one per session, at its welcome). */
 export function downlinkView(grid, live) {
   return new DownlinkView(grid, domPainter(live));
 }

@@ -32,7 +32,7 @@ export class SpeakingIndicators {
     sig.on('speaking', (p) => {
       const s = this.deps.session();
       if (!mine() || !this.state.update(p)) return;
-      s.serverSpeakers = true; // session.js: the page's own detection steps back
+      s.serverSpeakers = true; // session-join.js: the page's own detection steps back
       this.deps.grid.setActiveSpeaker(this.state.dominant || null);
       this._decorate();
     });
