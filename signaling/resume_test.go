@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -622,6 +623,52 @@ func TestParkedMemberKeepsEachCommandOnce(t *testing.T) {
 		if m.Type == "error" && m.Ref == ref {
 			return
 		}
+	}
+}
+
+// TestParkedMuteHoldsAgainstAnUnmuteRightBehindTheResume: a moderator mutes a member
+// while it is away (unmuting not allowed); the member resumes and sends media_state
+// with the microphone on right behind its resume, before its welcome. The mute applies
+// before that message is read, so the unmute is refused every time: applied as a
+// queued event, the mute raced the message (half the time, the message went first and
+// unmuted past it).
+func TestParkedMuteHoldsAgainstAnUnmuteRightBehindTheResume(t *testing.T) {
+	f := newResumeFixture(t)
+	if _, err := f.mod.Send("update_settings", map[string]any{"unmute": false}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 12 {
+		c := f.srv.admitted(t, f.mod, f.meeting.MeetingID, fmt.Sprintf("Member %d", round))
+		id, sec := c.ParticipantID, c.ResumeSecret
+		dropAndSeeReconnecting(t, c, f.mod)
+		if _, err := f.mod.Send("mute", map[string]any{"participantId": id, "source": "microphone"}); err != nil {
+			t.Fatal(err)
+		}
+		// The moderator's messages are handled in order: an error for this one means
+		// the mute before it was handled.
+		if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
+			t.Fatal(err)
+		}
+		expectError(t, f.mod)
+		r := f.srv.dial(t)
+		if err := r.SendResume(f.meeting.MeetingID, id, sec, nil); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := r.Send("media_state", map[string]bool{"mic": true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for refused := false; !refused; {
+			m, err := r.Next(ctx)
+			if err != nil {
+				cancel()
+				t.Fatalf("round %d: the unmute right behind the resume was not refused: %v (close %d)", round, err, r.CloseCode())
+			}
+			refused = m.Type == "error" && m.Ref == ref
+		}
+		cancel()
+		r.Close()
 	}
 }
 
