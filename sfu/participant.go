@@ -36,14 +36,14 @@ type Participant struct {
 	// done (srtpout.go); route is where it sends: the selected candidate pair's remote
 	// address on the UDP socket, or the pair's ICE-TCP connection.
 	srtp atomic.Pointer[srtpOut]
-	// pionIndexes are the SRTP indexes sent on Pion's path (no srtp: a subscribe
+	// pion is what Pion's path keeps for its index check (no srtp: a subscribe
 	// connection of Pion's, before its handshake or for good when the handshake's
-	// keys were not seen), whose context seals whatever it is given (writeRTP); made
-	// at its first packet there. Only the subscriber's writer touches them.
-	pionIndexes *rocStreams
-	route       atomic.Pointer[route]
-	routeMu     sync.Mutex // orders setRoute, dropRoute and the start of rtcpIn
-	routeGone   bool       // dropRoute was called: the connection is closed
+	// keys were not seen; writeRTP), made at its first packet there. Only the
+	// subscriber's writer touches it.
+	pion      *pionPath
+	route     atomic.Pointer[route]
+	routeMu   sync.Mutex // orders setRoute, dropRoute and the start of rtcpIn
+	routeGone bool       // dropRoute was called: the connection is closed
 	// rtcpIn reads the connection's SRTCP in the media socket's reader once there are
 	// keys and a UDP route (rtcpin.go); rtcpFrom is the address it is registered for.
 	// Both guarded by routeMu.

@@ -217,20 +217,40 @@ func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twc
 	// The same check as the server's own sealer makes (rocState.next): two packets
 	// under one sequence number (a publisher's duplicate, numbers come round) would
 	// share a nonce, and audio has no sent log to refuse the second.
-	if p.pionIndexes == nil {
-		p.pionIndexes = new(rocStreams)
+	if p.pion == nil {
+		p.pion = newPionPath(p.sub)
 	}
-	if _, err := p.pionIndexes.next(h.SSRC, h.SequenceNumber, st.again); err != nil {
+	if !p.pion.connected() {
+		// Pion drops a packet before its SRTP runs; such a packet takes no index, so
+		// that it may go under it later (a new subscriber's replay, a NACK).
+		return 0, 0, nil
+	}
+	if _, err := p.pion.indexes.next(h.SSRC, h.SequenceNumber, st.again); err != nil {
 		return 0, 0, err
 	}
+	// From here the index stays taken whatever Pion returns: a write it reports as
+	// nothing written may have been sealed (its mux answers (0, nil) for a packet it
+	// had no candidate pair for, a TCP frame may have gone in part).
 	n, err := b.stream.WriteRTP(h, payload)
-	if n == 0 && err == nil && !st.again {
-		// Pion drops a packet before its SRTP runs (the handshake not done): nothing
-		// was sealed, and the same packet may go under the index later (a new
-		// subscriber's replay, a NACK).
-		p.pionIndexes.last.unseal()
-	}
 	return n, 0, err
+}
+
+// pionPath is what Pion's path keeps for the index check (writeRTP): the indexes it
+// let Pion seal, and whether Pion's SRTP runs (its DTLS transport is connected:
+// Pion drops what it is given before). Only the subscriber's writer uses it.
+type pionPath struct {
+	indexes   rocStreams
+	connected func() bool
+}
+
+// newPionPath is pc's; without pc (a writer bound directly, as tests do) there is no
+// handshake to wait for.
+func newPionPath(pc *webrtc.PeerConnection) *pionPath {
+	if pc == nil {
+		return &pionPath{connected: func() bool { return true }}
+	}
+	dt := pc.SCTP().Transport()
+	return &pionPath{connected: func() bool { return dt.State() == webrtc.DTLSTransportStateConnected }}
 }
 
 func (p *Participant) writePublishRTCP(pkts []rtcp.Packet) error {

@@ -462,9 +462,10 @@ func TestNoNonceForAPacketItsPublisherSentTwice(t *testing.T) {
 // handshake's keys were not seen), whose SRTP context seals whatever it is given, a
 // publisher's second packet under a sequence number does not go: it would share the
 // first's nonce. Audio, which has no sent log, and video; a retransmission of the
-// packet that went still goes (no transport-wide numbers on this connection). Packets
-// Pion dropped before its SRTP ran took no index: sent again later (a new
-// subscriber's replay), they go.
+// packet that went still goes (no transport-wide numbers on this connection). A packet
+// given to Pion before its SRTP runs takes no index: sent again later (a new
+// subscriber's replay), it goes. One Pion sealed but reported as nothing written keeps
+// its index.
 func TestPionPathSealsNoIndexTwice(t *testing.T) {
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 		t.Run(kind.String(), func(t *testing.T) {
@@ -477,17 +478,21 @@ func TestPionPathSealsNoIndexTwice(t *testing.T) {
 			if fw != nil {
 				d.sent = new(sentLog)
 			}
-			w := &plainWriter{byIndex: map[uint16][]byte{}, notReady: true}
+			srtpRuns := false
+			w := &plainWriter{byIndex: map[uint16][]byte{}, runs: func() bool { return srtpRuns }}
 			d.binding.Store(&binding{ssrc: 1, pt: 111, stream: w}) // d.sub.srtp is nil: Pion's path
-			early := &packet{id: 9, header: rtp.Header{Version: 2, SequenceNumber: 2, Timestamp: 0}, payload: bytes.Repeat([]byte{0x99}, 60)}
-			q.write(sendItem{d: d, p: early}, false) // dropped by Pion: no SRTP yet
-			w.notReady = false
+			d.sub.pion = &pionPath{connected: func() bool { return srtpRuns }}
+			pkt := func(id uint32, seq uint16, fill byte) *packet {
+				return &packet{id: id, header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: 960 * uint32(seq)}, payload: bytes.Repeat([]byte{fill}, 60)}
+			}
+			early := pkt(9, 2, 0x99)
+			q.write(sendItem{d: d, p: early}, false) // Pion's SRTP does not run yet
+			srtpRuns = true
 			q.write(sendItem{d: d, p: early}, false) // the replay's copy of it
 			if w.writes != 1 {
-				t.Fatalf("a packet Pion dropped before its SRTP ran, sent again: %d writes, want 1", w.writes)
+				t.Fatalf("a packet given before Pion's SRTP ran, sent again: %d writes, want 1", w.writes)
 			}
-			first := &packet{id: 1, header: rtp.Header{Version: 2, SequenceNumber: 3, Timestamp: 960}, payload: bytes.Repeat([]byte{0xaa}, 60)}
-			second := &packet{id: 2, header: rtp.Header{Version: 2, SequenceNumber: 3, Timestamp: 960}, payload: bytes.Repeat([]byte{0xbb}, 60)}
+			first, second := pkt(1, 3, 0xaa), pkt(2, 3, 0xbb)
 			q.write(sendItem{d: d, p: first}, false)
 			q.write(sendItem{d: d, p: second}, false)
 			if w.twice != 0 || w.writes != 2 {
@@ -499,22 +504,32 @@ func TestPionPathSealsNoIndexTwice(t *testing.T) {
 					t.Fatalf("the packet that went, NACKed: %d writes, %d of another packet", w.writes, w.twice)
 				}
 			}
+			w.swallow = true // sealed, reported as nothing written
+			q.write(sendItem{d: d, p: pkt(3, 4, 0xcc)}, false)
+			w.swallow = false
+			q.write(sendItem{d: d, p: pkt(4, 4, 0xdd)}, false)
+			if w.twice != 0 {
+				t.Fatal("a packet Pion sealed and reported as not written gave its index to another")
+			}
 		})
 	}
 }
 
 // plainWriter stands for Pion's stream: it keeps what each sequence number carried
-// (SSRC 1 only, no rollover) and counts a number written again with other bytes;
-// while notReady it drops what it is given, as Pion does before its SRTP runs.
+// (SSRC 1 only, no rollover) and counts a number written again with other bytes. It
+// drops what it is given while its SRTP does not run (runs), as Pion does; with
+// swallow it reports a packet it took as nothing written, as Pion's mux does for one
+// it sealed but had no candidate pair for.
 type plainWriter struct {
-	byIndex  map[uint16][]byte
-	writes   int
-	twice    int
-	notReady bool
+	byIndex map[uint16][]byte
+	writes  int
+	twice   int
+	runs    func() bool
+	swallow bool
 }
 
 func (w *plainWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
-	if w.notReady {
+	if w.runs != nil && !w.runs() {
 		return 0, nil
 	}
 	b, err := (&rtp.Packet{Header: *h, Payload: payload}).Marshal()
@@ -526,6 +541,9 @@ func (w *plainWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		w.twice++
 	}
 	w.byIndex[h.SequenceNumber] = b
+	if w.swallow {
+		return 0, nil
+	}
 	return len(payload), nil
 }
 
