@@ -358,14 +358,27 @@ func (s *Session) resume(env Envelope) *Error {
 	if !ok {
 		return nil // removed in the meantime; that event follows
 	}
-	// The moderator's commands that came while the member was away, then a stop that
-	// still holds told again (a reload forgets it): applied here, before the member's
-	// next message is read. Queued as events, a mute could come after the client's
-	// media_state, which then unmuted past it unrefused.
-	for _, c := range append(parked, remute...) {
+	// A stop that still holds, told again (a reload forgets it), then the moderator's
+	// commands that came while the member was away, in the order they came (the last
+	// holds: an ask to unmute after the mute lifts it): applied here, before the
+	// member's next message is read. Queued as events, a mute could come after the
+	// client's media_state, which then unmuted past it unrefused.
+	for _, c := range append(remute, parked...) {
 		s.handleEvent(event{kind: evMedia, command: c})
 	}
 	s.state = stateJoined
+	// So are the events that came for the member since this connection claimed it (a
+	// moderator's command went to it, no longer parked, while it waited for the last
+	// connection or joined the media).
+	for s.state != stateClosed {
+		select {
+		case ev := <-s.events:
+			s.handleEvent(*ev)
+			continue
+		default:
+		}
+		break
+	}
 	s.log.Debug("session: resumed", "participant", s.id)
 	return nil
 }

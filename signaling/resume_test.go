@@ -329,14 +329,15 @@ func TestResumeKeepsModeratorMutes(t *testing.T) {
 		t.Fatalf("the barrier: error %s for %q, want invalid_field for %q", code, ref, bad)
 	}
 	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret) // claims microphone and camera on
-	cmd := expectType(t, back, "media_command")
-	if !jsonHas(cmd.Payload, "mute_camera") {
-		t.Fatalf("the mute sent while away: %s", cmd.Payload)
-	}
 	// Its resume said the microphone was on (as a reloaded page that forgot the mute
-	// would): it is told again that it is muted, and the others see it muted.
-	if cmd = expectType(t, back, "media_command"); !jsonHas(cmd.Payload, "mute_microphone") {
+	// would): it is told again that it is muted, and the others see it muted; then the
+	// mute sent while it was away (the commands in the order they came).
+	cmd := expectType(t, back, "media_command")
+	if !jsonHas(cmd.Payload, "mute_microphone") {
 		t.Fatalf("a resume claiming the muted microphone on: %s, want mute_microphone again", cmd.Payload)
+	}
+	if cmd = expectType(t, back, "media_command"); !jsonHas(cmd.Payload, "mute_camera") {
+		t.Fatalf("the mute sent while away: %s", cmd.Payload)
 	}
 	if p := participantOf(t, expectType(t, mod, "participant_resumed")); p.ID != alice.ParticipantID || p.Media.Mic {
 		t.Fatalf("the others see the resumed member as %+v, want its microphone off", p)
@@ -626,6 +627,42 @@ func TestParkedMemberKeepsEachCommandOnce(t *testing.T) {
 	}
 }
 
+// TestAskToUnmuteWhileAwayHolds: a moderator mutes a member (unmuting not allowed),
+// the member's connection drops, and the moderator asks it to unmute while it is away.
+// On its resume the mute it carried is told again, then the ask, the last command,
+// which holds: the member may unmute.
+func TestAskToUnmuteWhileAwayHolds(t *testing.T) {
+	f := newResumeFixture(t)
+	if _, err := f.mod.Send("update_settings", map[string]any{"unmute": false}); err != nil {
+		t.Fatal(err)
+	}
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	if _, err := f.mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, alice, "media_command")
+	dropAndSeeReconnecting(t, alice, f.mod)
+	if _, err := f.mod.Send("ask_unmute", map[string]any{"participantId": alice.ParticipantID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, f.mod) // in order: the ask before it was handled
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
+	for _, want := range []string{"mute_microphone", "ask_unmute"} {
+		if cmd := expectType(t, back, "media_command"); !jsonHas(cmd.Payload, want) {
+			t.Fatalf("on the resume: %s, want %s", cmd.Payload, want)
+		}
+	}
+	if _, err := back.Send("media_state", map[string]bool{"mic": true}); err != nil {
+		t.Fatal(err)
+	}
+	if p := participantOf(t, expectType(t, f.mod, "participant_updated")); p.ID != alice.ParticipantID || !p.Media.Mic {
+		t.Fatalf("after the ask, the member unmuted: the others see %+v", p)
+	}
+}
+
 // TestParkedMuteHoldsAgainstAnUnmuteRightBehindTheResume: a moderator mutes a member
 // while it is away (unmuting not allowed); the member resumes and sends media_state
 // with the microphone on right behind its resume, before its welcome. The mute applies
@@ -658,16 +695,39 @@ func TestParkedMuteHoldsAgainstAnUnmuteRightBehindTheResume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		for refused := false; !refused; {
+		// A probe behind it, refused too (a participant may not mute others): its error
+		// comes after media_state's answer, so the verdict is the order, not a wait.
+		probe, err := r.Send("mute", map[string]any{"participantId": f.mod.ParticipantID, "source": "microphone"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		welcomed, code := false, ""
+		for {
 			m, err := r.Next(ctx)
 			if err != nil {
 				cancel()
-				t.Fatalf("round %d: the unmute right behind the resume was not refused: %v (close %d)", round, err, r.CloseCode())
+				t.Fatalf("round %d: no answer to the probe: %v (close %d)", round, err, r.CloseCode())
 			}
-			refused = m.Type == "error" && m.Ref == ref
+			welcomed = welcomed || m.Type == "welcome"
+			if m.Type != "error" {
+				continue
+			}
+			var e struct{ Code string }
+			if err := json.Unmarshal(m.Payload, &e); err != nil {
+				t.Fatal(err)
+			}
+			if m.Ref == ref {
+				code = e.Code
+			}
+			if m.Ref == probe {
+				break
+			}
 		}
 		cancel()
+		if !welcomed || code != "not_allowed" {
+			t.Fatalf("round %d: the unmute right behind the resume: welcomed %v, refused with %q; want welcomed, not_allowed", round, welcomed, code)
+		}
 		r.Close()
 	}
 }
