@@ -225,13 +225,24 @@ func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twc
 		// that it may go under it later (a new subscriber's replay, a NACK).
 		return 0, 0, nil
 	}
+	if o := p.srtp.Load(); o != nil {
+		// The handshake ended since the load above: Pion's transport became connected
+		// under its lock, in which the own writer started (startOwnSRTP), and the
+		// indexes are the own writer's from here.
+		return o.write(p.out.batch, h, payload, b.twcc, st)
+	}
 	if _, err := p.pion.indexes.next(h.SSRC, h.SequenceNumber, st.again); err != nil {
 		return 0, 0, err
 	}
 	// From here the index stays taken whatever Pion returns: a write it reports as
 	// nothing written may have been sealed (its mux answers (0, nil) for a packet it
-	// had no candidate pair for, a TCP frame may have gone in part).
+	// had no candidate pair for, a TCP frame may have gone in part). Such a packet
+	// counts as sent, so that the sent log has it and a copy (a replay, a NACK) goes
+	// as it went.
 	n, err := b.stream.WriteRTP(h, payload)
+	if n == 0 && err == nil {
+		n = len(payload)
+	}
 	return n, 0, err
 }
 

@@ -505,11 +505,19 @@ func TestPionPathSealsNoIndexTwice(t *testing.T) {
 				}
 			}
 			w.swallow = true // sealed, reported as nothing written
-			q.write(sendItem{d: d, p: pkt(3, 4, 0xcc)}, false)
+			swallowed := pkt(3, 4, 0xcc)
+			q.write(sendItem{d: d, p: swallowed}, false)
 			w.swallow = false
 			q.write(sendItem{d: d, p: pkt(4, 4, 0xdd)}, false)
 			if w.twice != 0 {
 				t.Fatal("a packet Pion sealed and reported as not written gave its index to another")
+			}
+			if fw != nil {
+				before := w.writes
+				q.write(sendItem{d: d, p: swallowed}, true) // NACKed: it goes as it went
+				if w.writes != before+1 || w.twice != 0 {
+					t.Fatalf("a packet Pion sealed and reported as not written, NACKed: %d writes, %d of another packet", w.writes-before, w.twice)
+				}
 			}
 		})
 	}
