@@ -80,9 +80,9 @@ func (l *sentLog) lookup(seq uint16, id uint32) (sentBefore, uint16) {
 }
 
 // note records that seq went with transport-wide number num, as the packet id; seq
-// is not older than the log reaches (lookup said so). The slots the highest number passes over are
-// emptied: those packets were not sent (yet), and the numbers sentLogSize before them
-// are out of reach.
+// is not older than the log reaches (lookup said so). The slots the highest number
+// passes over are emptied: those packets were not sent (yet), and the numbers
+// sentLogSize before them are out of reach.
 func (l *sentLog) note(seq, num uint16, id uint32) {
 	if ahead := int16(seq - l.top); !l.has || ahead > 0 {
 		if !l.has {

@@ -370,14 +370,14 @@ func (s *Session) resume(env Envelope) *Error {
 	// So are the events that came for the member since this connection claimed it (a
 	// moderator's command went to it, no longer parked, while it waited for the last
 	// connection or joined the media).
+drain:
 	for s.state != stateClosed {
 		select {
 		case ev := <-s.events:
 			s.handleEvent(*ev)
-			continue
 		default:
+			break drain
 		}
-		break
 	}
 	s.log.Debug("session: resumed", "participant", s.id)
 	return nil
