@@ -420,7 +420,8 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			if s := m.conns[e.Target]; s != nil {
 				s.deliver(event{kind: evMedia, command: e.Command, by: string(e.By), all: e.All})
 			} else if rec := m.resumable[e.Target]; rec != nil && m.members[e.Target] != nil {
-				rec.commands = parkCommand(rec.commands, e.Command) // parked: applied on its resume
+				// parked: applied on its resume
+				rec.commands = parkCommand(rec.commands, parkedCommand{command: e.Command, by: string(e.By), all: e.All})
 			}
 		case lobby.HandsChanged:
 			m.broadcastLocked("", handsMessage(e.Hands, e.By, m.now()))

@@ -65,7 +65,7 @@ type parking struct {
 	hash     string          // keyed hash of the current secret: never the secret itself
 	last     *Session        // the member's last connection (its done tells when it let go)
 	stop     func() bool     // cancels the grace timer; nil while a connection is attached
-	commands []lobby.Command // moderator commands that arrived while it was parked
+	commands []parkedCommand // moderator commands that arrived while it was parked
 	resumes  tokenBucket     // the membership's resumes, carried from secret to secret
 }
 
@@ -206,7 +206,7 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 // the member's own wire name) to s, participant_resumed to everyone else; it returns
 // the moderator commands that arrived while it was away, for s to apply. False when it
 // lost the membership in the meantime.
-func (m *Meeting) completeResume(s *Session, ice []ICEServer) ([]lobby.Command, bool) {
+func (m *Meeting) completeResume(s *Session, ice []ICEServer) ([]parkedCommand, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(s.id)
@@ -363,8 +363,11 @@ func (s *Session) resume(env Envelope) *Error {
 	// holds: an ask to unmute after the mute lifts it): applied here, before the
 	// member's next message is read. Queued as events, a mute could come after the
 	// client's media_state, which then unmuted past it unrefused.
-	for _, c := range append(remute, parked...) {
+	for _, c := range remute {
 		s.handleEvent(event{kind: evMedia, command: c})
+	}
+	for _, c := range parked {
+		s.handleEvent(event{kind: evMedia, command: c.command, by: c.by, all: c.all})
 	}
 	s.state = stateJoined
 	// So are the events that came for the member since this connection claimed it (a
@@ -408,9 +411,18 @@ func (s *Session) sleep(d time.Duration, n *atomic.Uint64) bool {
 // all, a moderator's stream of mutes grew the server's memory without bound and, on
 // the resume, overflowed the member's event queue before its welcome (with its next
 // resume secret) went out.
-func parkCommand(cs []lobby.Command, c lobby.Command) []lobby.Command {
-	cs = slices.DeleteFunc(cs, func(x lobby.Command) bool { return x == c })
+func parkCommand(cs []parkedCommand, c parkedCommand) []parkedCommand {
+	cs = slices.DeleteFunc(cs, func(x parkedCommand) bool { return x.command == c.command })
 	return append(cs, c)
+}
+
+// parkedCommand is a moderator's command kept for a parked member: told on its resume
+// as it would have been told at once, with who gave it and whether it was part of an
+// action on everyone (the client says "muted by …" or "everyone was muted").
+type parkedCommand struct {
+	command lobby.Command
+	by      string
+	all     bool
 }
 
 // takeLimits carries prev's rate limits over to s, the connection that resumed its

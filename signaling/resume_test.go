@@ -827,3 +827,37 @@ func TestEndedMeetingKeepsNoResume(t *testing.T) {
 		t.Fatalf("%d memberships still wait to resume in the ended meeting", n)
 	}
 }
+
+// TestParkedCommandsSayWhoGaveThem: a moderator's commands that came while a member
+// was away are told on its resume as they would have been told at once, with who gave
+// them and whether they were part of an action on everyone (kept as bare commands,
+// they went out with neither).
+func TestParkedCommandsSayWhoGaveThem(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	dropAndSeeReconnecting(t, alice, f.mod)
+	if _, err := f.mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "camera"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mod.Send("mute_all", map[string]any{"source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, f.mod) // in order: both commands before it were handled
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
+	want := []signaling.MediaCommandPayload{
+		{Command: "mute_camera", By: f.mod.ParticipantID},
+		{Command: "mute_microphone", By: f.mod.ParticipantID, All: true},
+	}
+	for _, w := range want {
+		var got signaling.MediaCommandPayload
+		if err := json.Unmarshal(expectType(t, back, "media_command").Payload, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got != w {
+			t.Fatalf("on the resume: %+v, want %+v", got, w)
+		}
+	}
+}
