@@ -326,7 +326,7 @@ func TestTestHooks(t *testing.T) {
 			t.Errorf("index.html has no #%s", id)
 		}
 	}
-	js := files["static/js/meeting.js"] + files["static/js/grid.js"] + files["static/js/chat.js"] +
+	js := files["static/js/meeting.js"] + files["static/js/page-hooks.js"] + files["static/js/grid.js"] + files["static/js/chat.js"] +
 		files["static/js/people.js"] + files["static/js/waiting.js"] + files["static/js/moderator.js"] +
 		files["static/js/lobby.js"]
 	for _, s := range []string{
@@ -417,10 +417,10 @@ func TestSecretsStayInMemory(t *testing.T) {
 			t.Errorf("landing.js lacks %q", s)
 		}
 	}
-	meeting := files["static/js/meeting.js"]
+	meeting := files["static/js/meeting-link.js"]
 	for _, s := range []string{"history.replaceState", "splitFragment", "fragment.rest"} {
 		if !strings.Contains(meeting, s) {
-			t.Errorf("meeting.js lacks %q", s)
+			t.Errorf("meeting-link.js lacks %q", s)
 		}
 	}
 	// A secret after '?' or '&' is in a query, unless that '&' is part of a fragment
@@ -455,10 +455,10 @@ func TestMeetingKeyStaysInFragment(t *testing.T) {
 	if strings.Contains(body, "secret") || strings.Contains(body, "Secret") {
 		t.Errorf("the create request mentions a secret:\n%s", body)
 	}
-	meeting := files["static/js/meeting.js"]
+	meeting := files["static/js/meeting.js"] + files["static/js/meeting-link.js"]
 	for _, s := range []string{"part.startsWith('k=')", "#k=${fragment.key}", "parseSecret(", "link_invalid", "e2ee_unsupported"} {
 		if !strings.Contains(meeting, s) {
-			t.Errorf("meeting.js lacks %q", s)
+			t.Errorf("meeting.js and meeting-link.js lack %q", s)
 		}
 	}
 }

@@ -6,7 +6,8 @@
  * moderators waiting.js (waiting room), moderator.js (participant actions),
  * settings.js (meeting settings) and confirm.js; rules.js (what settings and a
  * moderator's commands mean for everyone) and status.js (end screens). Media senders and receivers are
- * created only in publisher.js and subscriber.js; E2EE attaches in e2ee-hooks.js.
+ * created only in publisher.js and subscriber.js; E2EE attaches in e2ee-hooks.js. What
+ * the address carries is read in meeting-link.js; window.conclave is page-hooks.js's.
  *
  * TEST HOOKS — stable, used by the Go browser tests; change them only together
  * with those tests. They are the page's ordinary elements and state: nothing here
@@ -93,37 +94,7 @@
  *              change is sent at once; they always show the last `settings`),
  *              #setting-password + #setting-password-save, #setting-password-clear
  *              (asks first), #btn-end-meeting (asks first: #confirm-ok).
- *   window.conclave
- *     .participantId   own participant id (null before welcome)
- *     .role            own role: participant | presenter | moderator (null before welcome)
- *     .participants()  [{id, name, role, media: {mic, camera, screen}}], self first
- *     .settings()      the meeting's settings {lobby, locked, screenShare, unmute, chat,
- *                      passwordRequired} (null before welcome)
- *     .waiting()       [{participantId, name, since, link}] — the waiting room (moderators
- *                      only); link: 'verified' | 'wrong' | 'checking' | null (knock proof)
- *     .stats()         async → {
- *                        video:   [{participantId, source, framesDecoded, width, height, packetsReceived}]
- *                                 every remote video track
- *                        audio:   [{participantId, source, packetsReceived, totalSamplesReceived,
- *                                   concealedSamples, totalAudioEnergy}]
- *                        publish: {microphone: packetsSent, camera: packetsSent, screen?: packetsSent}
- *                        publishLayers: {camera: {q|h|f: {packetsSent, width, active}}} the own
- *                                 simulcast layers as sent (an `encodings` message pauses some)
- *                        view:    [{participantId, source, width, height}] the remote tiles this
- *                                 page reports as shown (`view`, view-tracker.js)
- *                      }
- *     .state           same as document.body.dataset.state
- *     .e2ee            {
- *                        enabled       bool: the meeting is end-to-end encrypted (before
- *                                      `welcome`: the link carries a key)
- *                        api           "legacy" (Chromium createEncodedStreams) | "script"
- *                                      (RTCRtpScriptTransform) | null (not encrypting)
- *                        safetyCode()  "ten words …" of the verified roster ("" if none)
- *                        verified()    [participantId] whose identity verified (self excluded)
- *                        unverified()  [participantId] with a wrong or missing identity
- *                        keyIndex()    the own media key index frames are sent under (-1: none)
- *                        stats()       {encrypted, decrypted, decryptFailed} frame counts
- *                      }
+ *   window.conclave  the page's state, roster, stats and encryption: see page-hooks.js
  *
  * Nothing is persisted in the browser beyond storage.js (no cookies), and nothing a
  * participant says or is called is written to the console, nor any key. The meeting
@@ -153,65 +124,21 @@ import { e2eeAPI, prewarmMediaWorker } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { RosterWarning } from './e2ee-roster-ui.js';
 import { SelfLinkWarning } from './e2ee-self-link.js';
-import { MeetingCrypto, parseSecret } from './e2ee/session-keys.js';
+import { MeetingCrypto } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
 import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
 import { Reconnect, markReconnecting } from './reconnect.js';
-import { tabValue, setTabValue } from './storage.js';
+import { setTabValue } from './storage.js';
+import { readMeetingLink, meetingExists } from './meeting-link.js';
+import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
 
-/**
- * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
- * (#k=…) out of the URL fragment and returns them with the rest of the fragment.
- */
-function splitFragment(hash) {
-  let secret = '';
-  let key = null; // null: no k= part at all
-  const keep = [];
-  const value = (part, n) => {
-    try {
-      return decodeURIComponent(part.slice(n));
-    } catch {
-      return part.slice(n);
-    }
-  };
-  for (const part of hash.replace(/^#/, '').split('&')) {
-    if (!part) continue;
-    if (part.startsWith('mod=')) secret = value(part, 4);
-    else if (part.startsWith('k=')) key = value(part, 2);
-    else keep.push(part);
-  }
-  return { secret, key, rest: keep.length ? `#${keep.join('&')}` : '' };
-}
-
-const params = new URLSearchParams(window.location.search);
-const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
-const fragment = splitFragment(window.location.hash);
-// The moderator secret is also kept for this tab (storage.js), so a reload stays a moderator.
-let moderatorSecret = fragment.secret || tabValue('moderator') || '';
-if (fragment.secret) setTabValue('moderator', fragment.secret);
-// The meeting's secret from #k=…: bytes in memory only (null: none or invalid).
-let meetingSecret = null;
-let secretInvalid = false;
-if (fragment.key !== null) {
-  try {
-    meetingSecret = parseSecret(fragment.key);
-  } catch {
-    secretInvalid = true;
-  }
-}
-// The invite link carries the key (the whole link is the invitation), never mod=.
-const shareURL = `${window.location.origin}/m/${meetingId}${meetingSecret ? `#k=${fragment.key}` : ''}`;
-if (window.location.search || fragment.secret) {
-  // Keep the moderator secret out of the history and out of a copied address. The meeting key stays: the address bar then holds exactly the invite link,
-  // and a reload still has the key (a fragment never reaches the server).
-  const rest = fragment.rest.replace(/^#/, '');
-  const keep = [meetingSecret ? `k=${fragment.key}` : '', rest].filter(Boolean).join('&');
-  window.history.replaceState(null, '', window.location.pathname + (keep ? `#${keep}` : ''));
-}
+const link = readMeetingLink();
+const { params, meetingId, meetingSecret, secretInvalid, shareURL } = link;
+let { moderatorSecret } = link; // forgotten when the server says it is wrong (rejoin)
 const api = e2eeAPI();
 // The meeting's identity and chat keys, derived once (a promise; null without a key).
 const meetingCrypto = meetingSecret ? MeetingCrypto.fromSecret(meetingSecret) : null;
@@ -709,58 +636,7 @@ async function main() {
   // Built texts (names with "(you)", menus) are drawn again in the language switched to.
   onLanguageChange(() => renderRoster());
 
-  const e2eeInfo = () => {
-    const s = live();
-    return s ? s.e2eeInfo() : null;
-  };
-  const e2eeHooks = {
-    get enabled() {
-      const i = e2eeInfo();
-      return i ? i.enabled : !!meetingSecret;
-    },
-    get api() {
-      const i = e2eeInfo();
-      return i ? i.api : null;
-    },
-    safetyCode: () => (e2eeInfo() || { safetyCode: '' }).safetyCode,
-    verified: () => (e2eeInfo() || { verified: [] }).verified.slice(),
-    unverified: () => (e2eeInfo() || { unverified: [] }).unverified.slice(),
-    keyIndex: () => (e2eeInfo() || { keyIndex: -1 }).keyIndex,
-    stats: () => ({ ...(e2eeInfo() || { stats: { encrypted: 0, decrypted: 0, decryptFailed: 0 } }).stats }),
-  };
-
-  window.conclave = {
-    get participantId() {
-      const s = live();
-      return s && s.joined ? s.participantId : null;
-    },
-    get role() {
-      const s = live();
-      return s && s.joined ? s.role : null;
-    },
-    get state() {
-      return document.body.dataset.state;
-    },
-    participants() {
-      return everyone().map(({ id, name, role, media: m }) => ({ id, name, role, media: m }));
-    },
-    settings() {
-      const s = live();
-      return s && s.joined ? { ...s.settings } : null;
-    },
-    waiting() {
-      const s = live();
-      return s && s.isModerator ? s.waiting.map((w) => ({ ...w })) : [];
-    },
-    stats() {
-      return session ? session.stats() : Promise.resolve({ video: [], audio: [], publish: {} });
-    },
-    /** debug: where the live session stands (failure reports of the browser tests). */
-    debug() {
-      return session ? session.debug() : null;
-    },
-    e2ee: e2eeHooks,
-  };
+  installPageHooks({ live, session: () => session, everyone, linkHasKey: !!meetingSecret });
 
   prejoin = new Prejoin(media, {
     mic: params.get('mic') !== '0',
@@ -812,20 +688,6 @@ async function main() {
   setState('prejoin');
   prejoin.start();
   $('#prejoin-name').focus();
-}
-
-/**
- * meetingExists asks GET /api/meetings/<id>: true, false (404), or null when the
- * server could not say (then the join tells, as before).
- */
-async function meetingExists(id) {
-  try {
-    const res = await fetch(`/api/meetings/${encodeURIComponent(id)}`, { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' });
-    if (res.status === 404) return false;
-    return res.ok ? true : null;
-  } catch {
-    return null;
-  }
 }
 
 main();

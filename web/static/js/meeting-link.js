@@ -1,0 +1,79 @@
+// What the meeting page takes from its address: the meeting id, the ?mic=0 / ?camera=0
+// choices, the moderator secret (#mod=…) and the meeting's E2EE secret (#k=…). The
+// secrets never stay in the address bar in a form that could be copied as an invite
+// (meeting.js's header says which hooks the tests rely on).
+
+import { tabValue, setTabValue } from './storage.js';
+import { parseSecret } from './e2ee/session-keys.js';
+
+/**
+ * splitFragment takes the moderator secret (#mod=…) and the meeting's E2EE secret
+ * (#k=…) out of the URL fragment and returns them with the rest of the fragment.
+ */
+function splitFragment(hash) {
+  let secret = '';
+  let key = null; // null: no k= part at all
+  const keep = [];
+  const value = (part, n) => {
+    try {
+      return decodeURIComponent(part.slice(n));
+    } catch {
+      return part.slice(n);
+    }
+  };
+  for (const part of hash.replace(/^#/, '').split('&')) {
+    if (!part) continue;
+    if (part.startsWith('mod=')) secret = value(part, 4);
+    else if (part.startsWith('k=')) key = value(part, 2);
+    else keep.push(part);
+  }
+  return { secret, key, rest: keep.length ? `#${keep.join('&')}` : '' };
+}
+
+/**
+ * readMeetingLink reads the page's address once, keeps the moderator secret for this
+ * tab (storage.js: a reload stays a moderator) and takes it and the query out of the
+ * address bar. It returns { params, meetingId, moderatorSecret, meetingSecret (bytes
+ * in memory only; null: none or invalid), secretInvalid, shareURL (the invite link:
+ * the key, never mod=) }.
+ */
+export function readMeetingLink() {
+  const params = new URLSearchParams(window.location.search);
+  const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
+  const fragment = splitFragment(window.location.hash);
+  const moderatorSecret = fragment.secret || tabValue('moderator') || '';
+  if (fragment.secret) setTabValue('moderator', fragment.secret);
+  let meetingSecret = null;
+  let secretInvalid = false;
+  if (fragment.key !== null) {
+    try {
+      meetingSecret = parseSecret(fragment.key);
+    } catch {
+      secretInvalid = true;
+    }
+  }
+  // The invite link carries the key (the whole link is the invitation), never mod=.
+  const shareURL = `${window.location.origin}/m/${meetingId}${meetingSecret ? `#k=${fragment.key}` : ''}`;
+  if (window.location.search || fragment.secret) {
+    // Keep the moderator secret out of the history and out of a copied address. The meeting key stays: the address bar then holds exactly the invite link,
+    // and a reload still has the key (a fragment never reaches the server).
+    const rest = fragment.rest.replace(/^#/, '');
+    const keep = [meetingSecret ? `k=${fragment.key}` : '', rest].filter(Boolean).join('&');
+    window.history.replaceState(null, '', window.location.pathname + (keep ? `#${keep}` : ''));
+  }
+  return { params, meetingId, moderatorSecret, meetingSecret, secretInvalid, shareURL };
+}
+
+/**
+ * meetingExists asks GET /api/meetings/<id>: true, false (404), or null when the
+ * server could not say (then the join tells, as before).
+ */
+export async function meetingExists(id) {
+  try {
+    const res = await fetch(`/api/meetings/${encodeURIComponent(id)}`, { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' });
+    if (res.status === 404) return false;
+    return res.ok ? true : null;
+  } catch {
+    return null;
+  }
+}
