@@ -105,6 +105,7 @@ func NewCollector(src Sources) *Collector {
 			labelled{"coalesced", func(s *snapshot) float64 { return float64(s.media.KeyframeRequestsCoalesced) }}),
 		counter("retransmissions_dropped_total", "Packets a subscriber NACKed that were cached but not sent again: its retransmission budget or queue was full, or the packet could not go again exactly as it went.", func(s *snapshot) uint64 { return s.media.RetransmissionsDropped }),
 		counter("packets_index_refused_total", "RTP packets not sent because their sequence number went with another packet already, or lies too far behind what was sent to tell (they would have shared an SRTP nonce).", func(s *snapshot) uint64 { return s.media.PacketsIndexRefused }),
+		counter("packets_beyond_track_ids_total", "RTP packets a track received after its four billion packet ids were spent (weeks of one screen share), neither cached nor forwarded: the publisher has to start the source again.", func(s *snapshot) uint64 { return s.media.PacketsBeyondTrackIDs }),
 		counter("nacks_sent_total", "NACKs sent to publishers for packets lost on the way to the server.", func(s *snapshot) uint64 { return s.media.NACKsSent }),
 		counter("nacked_packets_total", "Packets named in NACKs to publishers (each asked for a bounded number of times).", func(s *snapshot) uint64 { return s.media.NACKedPackets }),
 		counter("nacks_given_up_total", "Packets lost on the way to the server that never came, however often asked for.", func(s *snapshot) uint64 { return s.media.NACKsGivenUp }),

@@ -42,7 +42,7 @@ type Media struct {
 	KeyframeRequestsReceived, KeyframeRequestsSent uint64
 	// Why keyframe requests received were not sent on (sfu.Stats).
 	KeyframeRequestsRepaired, KeyframeRequestsLimited, KeyframeRequestsCoalesced uint64
-	RetransmissionsDropped, PacketsIndexRefused                                  uint64
+	RetransmissionsDropped, PacketsIndexRefused, PacketsBeyondTrackIDs           uint64
 	NACKsSent, NACKedPackets, NACKsGivenUp                                       uint64
 	SenderReports                                                                uint64
 	// Simulcast: layer switches, and subscriptions sending each layer now.

@@ -454,6 +454,9 @@ func TestNoNonceForAPacketItsPublisherSentTwice(t *testing.T) {
 			if len(cq.got) != went || l.cache.get(9) != nil {
 				t.Fatalf("a packet beyond the track's ids: %d datagrams went, cached %v", len(cq.got)-went, l.cache.get(9) != nil)
 			}
+			if n := d.up.stats.packetsBeyondIDs.Load(); n != 1 {
+				t.Fatalf("a packet beyond the track's ids counted %d times, want once", n)
+			}
 		})
 	}
 }

@@ -38,6 +38,10 @@ type Stats struct {
 	// unsent (a source blocked while its publisher kept sending) are refused until
 	// they pass what was sent.
 	PacketsIndexRefused uint64
+	// PacketsBeyondTrackIDs counts packets a track received after its 2^32 ids were
+	// spent (uptrack.go; weeks of one screen share's packets): neither cached nor
+	// forwarded, the publisher's feedback kept. A source started again is a new track.
+	PacketsBeyondTrackIDs uint64
 	// NACKsSent counts NACKs sent to publishers for packets lost on the way to the
 	// server, NACKedPackets the packets they named (each is asked for at most
 	// maxNackTries times), NACKsGivenUp the packets that never came.
@@ -125,6 +129,7 @@ type counters struct {
 
 	retransmissionsDropped atomic.Uint64
 	packetsIndexRefused    atomic.Uint64
+	packetsBeyondIDs       atomic.Uint64
 	nacksSent              atomic.Uint64
 	nackedPackets          atomic.Uint64
 	nackGaveUp             atomic.Uint64
@@ -198,6 +203,7 @@ func (e *Engine) Stats() Stats {
 		KeyframeRequestsSent:      c.keyframesOut.Load(),
 		RetransmissionsDropped:    c.retransmissionsDropped.Load(),
 		PacketsIndexRefused:       c.packetsIndexRefused.Load(),
+		PacketsBeyondTrackIDs:     c.packetsBeyondIDs.Load(),
 		NACKsSent:                 c.nacksSent.Load(),
 		NACKedPackets:             c.nackedPackets.Load(),
 		NACKsGivenUp:              c.nackGaveUp.Load(),

@@ -249,7 +249,13 @@ func (l *layer) receiveLocked(raw []byte) {
 // now is). Under l.rx.
 func (l *layer) receive(b []byte, batched bool, at int64) {
 	u := l.up
-	raw := l.slab.keep(b) // kept: the cache and the queues share it
+	// A track past its ids (below) is only parsed for the publisher's feedback: nothing
+	// keeps its packets.
+	spent := u.packets.Load() >= math.MaxUint32
+	raw := b
+	if !spent {
+		raw = l.slab.keep(b) // kept: the cache and the queues share it
+	}
 	// pkt is parsed into again for every packet so that its header-extension list (every
 	// browser sends some) is allocated once, not per packet.
 	pkt := &l.pkt
@@ -264,12 +270,18 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 		}
 		l.feedback.received(l.rr, pkt.SequenceNumber, pkt.Timestamp, tcc, now)
 	}
+	if spent {
+		u.stats.packetsBeyondIDs.Add(1)
+		return
+	}
 	id := u.packets.Add(1)
 	if id > math.MaxUint32 {
 		// A track takes four billion packets (weeks of a screen share's, months of a
 		// camera's), then neither caches nor forwards one: their ids would come round,
 		// and a NACK could find another packet under a logged one's (sentlog.go). The
-		// publisher's feedback above stays true.
+		// publisher's feedback above stays true. (Only a packet whose sibling layer
+		// spent the last id since the check above gets here; later ones are not kept.)
+		u.stats.packetsBeyondIDs.Add(1)
 		return
 	}
 	p := l.slab.newPacket()

@@ -79,7 +79,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				Retransmissions: m.Retransmissions, KeyframeRequestsReceived: m.KeyframeRequestsReceived,
 				KeyframeRequestsSent: m.KeyframeRequestsSent, KeyframeRequestsRepaired: m.KeyframeRequestsRepaired,
 				KeyframeRequestsLimited: m.KeyframeRequestsLimited, KeyframeRequestsCoalesced: m.KeyframeRequestsCoalesced,
-				RetransmissionsDropped: m.RetransmissionsDropped, PacketsIndexRefused: m.PacketsIndexRefused, NACKsSent: m.NACKsSent, NACKedPackets: m.NACKedPackets,
+				RetransmissionsDropped: m.RetransmissionsDropped, PacketsIndexRefused: m.PacketsIndexRefused, PacketsBeyondTrackIDs: m.PacketsBeyondTrackIDs, NACKsSent: m.NACKsSent, NACKedPackets: m.NACKedPackets,
 				NACKsGivenUp: m.NACKsGivenUp, SenderReports: m.SenderReports,
 				LayerSwitches: m.LayerSwitches, SendingLayerQ: m.SendingLayer[0], SendingLayerH: m.SendingLayer[1],
 				SendingLayerF: m.SendingLayer[2], LayersLost: m.LayersLost, LayersBack: m.LayersBack,
