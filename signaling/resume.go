@@ -364,7 +364,12 @@ func (s *Session) resume(env Envelope) *Error {
 	// member's next message is read. Queued as events, a mute could come after the
 	// client's media_state, which then unmuted past it unrefused.
 	for _, c := range remute {
-		s.handleEvent(event{kind: evMedia, command: c})
+		// A command of the same kind sent while it was away says it with who and why
+		// (a client tells a command it already knows of once: the unlabelled one
+		// first, the other's "everyone was muted" would not show).
+		if !slices.ContainsFunc(parked, func(p parkedCommand) bool { return p.command == c }) {
+			s.handleEvent(event{kind: evMedia, command: c})
+		}
 	}
 	for _, c := range parked {
 		s.handleEvent(event{kind: evMedia, command: c.command, by: c.by, all: c.all})
@@ -418,7 +423,7 @@ func parkCommand(cs []parkedCommand, c parkedCommand) []parkedCommand {
 
 // parkedCommand is a moderator's command kept for a parked member: told on its resume
 // as it would have been told at once, with who gave it and whether it was part of an
-// action on everyone (the client says "muted by …" or "everyone was muted").
+// action on everyone (so a client can say "everyone was muted").
 type parkedCommand struct {
 	command lobby.Command
 	by      string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -859,5 +860,58 @@ func TestParkedCommandsSayWhoGaveThem(t *testing.T) {
 		if got != w {
 			t.Fatalf("on the resume: %+v, want %+v", got, w)
 		}
+	}
+}
+
+// TestMuteAllWhileAwayIsToldOnce: a member whose microphone a moderator had stopped
+// drops, and a moderator mutes everyone while it is away. On its resume it is told
+// the mute once, as "everyone was muted": the stop it carried is not told again
+// before it, unlabelled (a client tells a known command once, so the second, with its
+// all, would not show).
+func TestMuteAllWhileAwayIsToldOnce(t *testing.T) {
+	f := newResumeFixture(t)
+	if _, err := f.mod.Send("update_settings", map[string]any{"unmute": false}); err != nil {
+		t.Fatal(err)
+	}
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	if _, err := f.mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, alice, "media_command")
+	dropAndSeeReconnecting(t, alice, f.mod)
+	if _, err := f.mod.Send("mute_all", map[string]any{"source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, f.mod) // in order: the mute_all before it was handled
+	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
+	// A probe behind the resume: its error comes after every command of the resume.
+	if _, err := back.Send("mute", map[string]any{"participantId": f.mod.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var told []signaling.MediaCommandPayload
+	for {
+		m, err := back.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == "error" {
+			break
+		}
+		if m.Type == "media_command" {
+			var p signaling.MediaCommandPayload
+			if err := json.Unmarshal(m.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			told = append(told, p)
+		}
+	}
+	want := []signaling.MediaCommandPayload{{Command: "mute_microphone", By: f.mod.ParticipantID, All: true}}
+	if !slices.Equal(told, want) {
+		t.Fatalf("on the resume: %+v, want %+v", told, want)
 	}
 }
