@@ -26,6 +26,22 @@ type resumeFixture struct {
 	mod     *testclient.Client
 }
 
+// modSend sends a message of the moderator's.
+func (f *resumeFixture) modSend(t *testing.T, typ string, payload any) {
+	t.Helper()
+	if _, err := f.mod.Send(typ, payload); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// modHandled returns once the moderator's messages sent so far were handled: they are
+// handled in order, and a mute of nobody sent behind them is refused.
+func (f *resumeFixture) modHandled(t *testing.T) {
+	t.Helper()
+	f.modSend(t, "mute", map[string]any{"participantId": "p-nobody", "source": "microphone"})
+	expectError(t, f.mod)
+}
+
 // newResumeFixture runs a server with a waiting room and a moderator in the meeting.
 func newResumeFixture(t *testing.T) *resumeFixture {
 	t.Helper()
@@ -590,23 +606,16 @@ func TestResumeKeepsTheRateLimits(t *testing.T) {
 // (and its next resume secret) is out; the mute still holds after the resume.
 func TestParkedMemberKeepsEachCommandOnce(t *testing.T) {
 	f := newResumeFixture(t)
-	if _, err := f.mod.Send("update_settings", map[string]any{"unmute": false}); err != nil {
-		t.Fatal(err)
-	}
+	f.modSend(t, "update_settings", map[string]any{"unmute": false})
 	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
 	id, sec := alice.ParticipantID, alice.ResumeSecret
 	dropAndSeeReconnecting(t, alice, f.mod)
 	for range 200 {
-		if _, err := f.mod.Send("mute", map[string]any{"participantId": id, "source": "microphone"}); err != nil {
-			t.Fatal(err)
-		}
+		f.modSend(t, "mute", map[string]any{"participantId": id, "source": "microphone"})
 	}
 	// The moderator's messages are handled in order: an error for this one means every
 	// mute before it was handled.
-	if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
-		t.Fatal(err)
-	}
-	expectError(t, f.mod)
+	f.modHandled(t)
 	c := f.resume(t, id, sec)
 	if resumedWelcome(t, c).ResumeSecret == "" {
 		t.Fatal("no resume secret in the welcome")
@@ -634,22 +643,13 @@ func TestParkedMemberKeepsEachCommandOnce(t *testing.T) {
 // which holds: the member may unmute.
 func TestAskToUnmuteWhileAwayHolds(t *testing.T) {
 	f := newResumeFixture(t)
-	if _, err := f.mod.Send("update_settings", map[string]any{"unmute": false}); err != nil {
-		t.Fatal(err)
-	}
+	f.modSend(t, "update_settings", map[string]any{"unmute": false})
 	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
-	if _, err := f.mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
-		t.Fatal(err)
-	}
+	f.modSend(t, "mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"})
 	expectType(t, alice, "media_command")
 	dropAndSeeReconnecting(t, alice, f.mod)
-	if _, err := f.mod.Send("ask_unmute", map[string]any{"participantId": alice.ParticipantID}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
-		t.Fatal(err)
-	}
-	expectError(t, f.mod) // in order: the ask before it was handled
+	f.modSend(t, "ask_unmute", map[string]any{"participantId": alice.ParticipantID})
+	f.modHandled(t)
 	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
 	for _, want := range []string{"mute_microphone", "ask_unmute"} {
 		if cmd := expectType(t, back, "media_command"); !jsonHas(cmd.Payload, want) {
@@ -672,22 +672,15 @@ func TestAskToUnmuteWhileAwayHolds(t *testing.T) {
 // unmuted past it).
 func TestParkedMuteHoldsAgainstAnUnmuteRightBehindTheResume(t *testing.T) {
 	f := newResumeFixture(t)
-	if _, err := f.mod.Send("update_settings", map[string]any{"unmute": false}); err != nil {
-		t.Fatal(err)
-	}
+	f.modSend(t, "update_settings", map[string]any{"unmute": false})
 	for round := range 12 {
 		c := f.srv.admitted(t, f.mod, f.meeting.MeetingID, fmt.Sprintf("Member %d", round))
 		id, sec := c.ParticipantID, c.ResumeSecret
 		dropAndSeeReconnecting(t, c, f.mod)
-		if _, err := f.mod.Send("mute", map[string]any{"participantId": id, "source": "microphone"}); err != nil {
-			t.Fatal(err)
-		}
+		f.modSend(t, "mute", map[string]any{"participantId": id, "source": "microphone"})
 		// The moderator's messages are handled in order: an error for this one means
 		// the mute before it was handled.
-		if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
-			t.Fatal(err)
-		}
-		expectError(t, f.mod)
+		f.modHandled(t)
 		r := f.srv.dial(t)
 		if err := r.SendResume(f.meeting.MeetingID, id, sec, nil); err != nil {
 			t.Fatal(err)
@@ -837,16 +830,9 @@ func TestParkedCommandsSayWhoGaveThem(t *testing.T) {
 	f := newResumeFixture(t)
 	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
 	dropAndSeeReconnecting(t, alice, f.mod)
-	if _, err := f.mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "camera"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.mod.Send("mute_all", map[string]any{"source": "microphone"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
-		t.Fatal(err)
-	}
-	expectError(t, f.mod) // in order: both commands before it were handled
+	f.modSend(t, "mute", map[string]any{"participantId": alice.ParticipantID, "source": "camera"})
+	f.modSend(t, "mute_all", map[string]any{"source": "microphone"})
+	f.modHandled(t)
 	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
 	want := []signaling.MediaCommandPayload{
 		{Command: "mute_camera", By: f.mod.ParticipantID},
@@ -870,22 +856,13 @@ func TestParkedCommandsSayWhoGaveThem(t *testing.T) {
 // all, would not show).
 func TestMuteAllWhileAwayIsToldOnce(t *testing.T) {
 	f := newResumeFixture(t)
-	if _, err := f.mod.Send("update_settings", map[string]any{"unmute": false}); err != nil {
-		t.Fatal(err)
-	}
+	f.modSend(t, "update_settings", map[string]any{"unmute": false})
 	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
-	if _, err := f.mod.Send("mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"}); err != nil {
-		t.Fatal(err)
-	}
+	f.modSend(t, "mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"})
 	expectType(t, alice, "media_command")
 	dropAndSeeReconnecting(t, alice, f.mod)
-	if _, err := f.mod.Send("mute_all", map[string]any{"source": "microphone"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.mod.Send("mute", map[string]any{"participantId": "p-nobody", "source": "microphone"}); err != nil {
-		t.Fatal(err)
-	}
-	expectError(t, f.mod) // in order: the mute_all before it was handled
+	f.modSend(t, "mute_all", map[string]any{"source": "microphone"})
+	f.modHandled(t)
 	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
 	// A probe behind the resume: its error comes after every command of the resume.
 	if _, err := back.Send("mute", map[string]any{"participantId": f.mod.ParticipantID, "source": "microphone"}); err != nil {
