@@ -45,11 +45,22 @@ func (p *simPublisher) lastFrameOf(i int) uint32 {
 }
 
 // waitDelivered waits until the subscriber got the last frame sent on layer i, so no
-// packet of that layer is still on its way to the server.
+// packet of that layer is still on its way to the server. It waits for the server to
+// read it first, so that a wait that ends without it says where the packet stopped
+// (once, under -race on a loaded machine, it never reached the subscriber; not
+// understood yet).
 func (r *simRig) waitDelivered(i int) {
 	r.t.Helper()
+	r.waitReceived(i)
 	last := r.pub.lastFrameOf(i)
-	waitFor(r.t, "the last frame of "+layerRIDs[i], func() bool { return r.sub.last().frame >= last })
+	deadline := time.Now().Add(mediaWait)
+	for r.sub.last().frame < last {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the server read the last frame of %s (%d), the subscriber never got it (its last packet %+v); stats %+v",
+				layerRIDs[i], last, r.sub.last(), r.eng.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // lastAre reports whether the subscriber's last n packets are all of layer.
