@@ -69,8 +69,14 @@ func (r *simRig) waitReceived(i int) {
 	r.pub.mu.Lock()
 	seq := r.pub.layers[i].seq
 	r.pub.mu.Unlock()
-	l := r.subTrack().up.layer(i)
-	waitFor(r.t, "the server reading the last packet of "+layerRIDs[i], func() bool { return l.cache.get(seq) != nil })
+	up := r.subTrack().up
+	deadline := time.Now().Add(mediaWait)
+	for l := up.layer(i); l == nil || l.cache.get(seq) == nil; l = up.layer(i) {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("the server never read the last packet of %s (%d); stats %+v", layerRIDs[i], seq, r.eng.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // waitRoundReceived waits until the server has read the last packet of every layer the

@@ -487,6 +487,11 @@ func TestTrackIDsEndAtTheirLast(t *testing.T) {
 	if p := l.cache.get(2); len(cq.got) != 2 || p == nil || p.id != math.MaxUint32 {
 		t.Fatalf("the packet that takes the last id: %d of 2 datagrams went, cached %v", len(cq.got), p != nil)
 	}
+	// A packet below a quarter of a chunk is copied into the slab's chunk (packetslab.go):
+	// a copy would show in what is left of it.
+	if n := 3 + 900 + 12; n >= l.slab.chunkSize()/4 {
+		t.Fatalf("a %d-byte packet gets bytes of its own: the slab shows no copy", n)
+	}
 	slab := len(l.slab.bytes)
 	receive(3)
 	if len(cq.got) != 2 || l.cache.get(3) != nil || len(l.slab.bytes) != slab {

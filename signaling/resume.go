@@ -367,7 +367,7 @@ func (s *Session) resume(env Envelope) *Error {
 		// A command of the same kind sent while it was away says it with who and why
 		// (a client tells a command it already knows of once: the unlabelled one
 		// first, the other's "everyone was muted" would not show).
-		if !slices.ContainsFunc(parked, func(p parkedCommand) bool { return p.command == c }) {
+		if !slices.ContainsFunc(parked, func(pc parkedCommand) bool { return pc.command == c }) {
 			s.handleEvent(event{kind: evMedia, command: c})
 		}
 	}
