@@ -220,7 +220,7 @@ func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twc
 	if p.pion == nil {
 		p.pion = newPionPath(p.sub)
 	}
-	if !p.pion.connected() {
+	if !p.pion.ready() {
 		// Pion drops a packet before its SRTP runs; such a packet takes no index, so
 		// that it may go under it later (a new subscriber's replay, a NACK).
 		return 0, 0, nil
@@ -252,6 +252,16 @@ func (p *Participant) writeRTP(b *binding, h *rtp.Header, payload []byte, st twc
 type pionPath struct {
 	indexes   rocStreams
 	connected func() bool
+	up        bool // connected said so once: it is not asked again (it takes Pion's lock)
+}
+
+// ready says whether Pion's SRTP runs, asking Pion only until it does: a transport
+// that closes later fails the writes itself.
+func (pp *pionPath) ready() bool {
+	if !pp.up {
+		pp.up = pp.connected()
+	}
+	return pp.up
 }
 
 // newPionPath is pc's; without pc (a writer bound directly, as tests do) there is no
