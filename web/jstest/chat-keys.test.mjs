@@ -143,3 +143,52 @@ test('ChatKeys: a key that never comes: unknown-key after CHAT_WAIT_MS, asking e
   assert.deepEqual(asked.map((at) => at - t0), [0, 2000, 4000, 6000, 8000]);
   ck.close();
 });
+
+test('ChatKeys: a text that waits for its sender\'s key holds back only that sender\'s later texts, each waiting from its own arrival; a key that comes at once is no wait', async () => {
+  const clock = new FakeClock();
+  const ck = new ChatKeys({ clock });
+  const a = randomBytes(32);
+  ck.setKey('p-a', 0, a);
+  // p-w holds no key here (a member without the link's key, sending junk): its two
+  // texts wait; p-a's text behind them opens at once.
+  const waits = [];
+  const junk = (n) => watch(ck.open('p-w', 'e3.' + encode(new Uint8Array(40).fill(n)), () => waits.push(n)));
+  const w1 = junk(1);
+  const w2 = junk(2);
+  const hi = watch(ck.open('p-a', await encryptChat(a, 0, 'p-a', 'hi', 1)));
+  await eventually(() => hi.state !== 'pending', "p-a's text");
+  assert.deepEqual(hi, { state: 'ok', value: 'hi' });
+  // Said to wait once a round went by without the key (a text that comes just before
+  // its key is not).
+  await eventually(() => clock.timers.size === 1, 'the first wait');
+  assert.deepEqual(waits, []);
+  clock.advance(CHAT_ASK_MS);
+  await eventually(() => waits.length === 2, 'both junk texts waiting');
+  assert.deepEqual(waits, [1, 2], 'the second told that it waits, behind the first');
+  assert.equal(w1.state, 'pending');
+  assert.equal(w2.state, 'pending');
+  // Both came at once, so both are given up CHAT_WAIT_MS after that (not the second
+  // CHAT_WAIT_MS after the first was).
+  for (let ms = CHAT_ASK_MS; ms < CHAT_WAIT_MS; ms += CHAT_ASK_MS) {
+    await eventually(() => clock.timers.size === 1, `the wait at ${ms} ms`);
+    clock.advance(CHAT_ASK_MS);
+  }
+  await eventually(() => w1.state !== 'pending' && w2.state !== 'pending', 'both given up');
+  assert.deepEqual([w1.code, w2.code], ['unknown-key', 'unknown-key']);
+  assert.equal(ck.queues.size, 0, 'nothing kept of the texts once opened or given up');
+  ck.close();
+});
+
+test('ChatKeys: a text that comes just before its key opens with it, never said to wait', async () => {
+  const clock = new FakeClock();
+  const ck = new ChatKeys({ clock });
+  const a = randomBytes(32);
+  let waited = false;
+  const w = watch(ck.open('p-a', await encryptChat(a, 4, 'p-a', 'right behind', 1), () => { waited = true; }));
+  await eventually(() => clock.timers.size === 1, 'the wait for the key');
+  ck.setKey('p-a', 4, a);
+  await eventually(() => w.state !== 'pending', 'the text');
+  assert.deepEqual(w, { state: 'ok', value: 'right behind' });
+  assert.equal(waited, false);
+  ck.close();
+});

@@ -238,3 +238,18 @@ test('a track set aside for a newcomer is not shown once its receiver carries so
   assert.equal(routes().at(-1).pid, null, 'a receiver named by no offer is still decrypted as Bob');
   assert.notEqual(shown.get('p-carol'), track);
 });
+
+test('a member the server announces only by an update, or under an id the key schedule refuses, is never listed', async () => {
+  const { session } = await start();
+  serverSays('welcome', { participantId: 'p-alice', e2ee: true, participants: [{ id: 'p-bob' }] });
+  await eventually(() => session.joined && session.keys, 'the welcome');
+  serverSays('participant_updated', { participant: { id: 'p-ghost', role: 'participant', media: { camera: true, mic: true } } });
+  serverSays('participant_joined', { participant: { id: 'p-nul\u0000x', role: 'participant' } });
+  serverSays('participant_updated', { participant: { id: 'p-bob', role: 'participant', media: { camera: true } } });
+  serverSays('participant_joined', { participant: { id: 'p-carol', role: 'participant' } });
+  await eventually(() => session.everyone().some((p) => p.id === 'p-carol'), 'Carol listed');
+  const listed = session.everyone().map((p) => p.id).filter((id) => id !== 'p-alice').sort();
+  assert.deepEqual(listed, ['p-bob', 'p-carol'], 'only the welcome\'s and the announced members');
+  assert.equal(session.everyone().find((p) => p.id === 'p-bob').media.camera, true, 'an update of a listed member still counts');
+  await eventually(() => session.keys.stateOf('p-carol') === 'pending', 'the key schedule to know every listed member');
+});

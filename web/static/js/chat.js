@@ -86,8 +86,12 @@ export class Chat {
     this.input.focus();
   }
 
-  /** add shows a received `chat` message. */
-  add({ messageId, from, name, text, sentAt }) {
+  /**
+   * add shows a received `chat` message. A pending one (an encrypted text that waits for
+   * its sender's key) holds its place with "waiting for the key" until fill(text) of
+   * what add returns puts the text there.
+   */
+  add({ messageId, from, name, text, sentAt, pending = false }) {
     const time = sentAt ? new Date(sentAt) : new Date();
     const valid = !Number.isNaN(time.getTime());
     const mine = from === this.selfId;
@@ -97,13 +101,15 @@ export class Chat {
       class: `chat-message${mine ? ' chat-mine' : ''}${grouped ? ' chat-grouped' : ''}`,
       dataset: { from: from || '', messageId: messageId || '' },
     });
+    let nameEl = null; // the header's name, which a pending message's fill may give
     const meta = () => el('div', { class: 'chat-meta' },
-      mine || !name ? el('span', { class: 'chat-name', i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: 'chat-name', text: name }),
+      nameEl = mine || !name ? el('span', { class: 'chat-name', i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: 'chat-name', text: name }),
       valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: formatTime(time, TIME) }) : null);
     if (!grouped) item.append(meta());
     else this.headers.set(item, meta); // shown if the lines before it go (_append)
     // http(s) addresses become safe links (linkify.js); everything else stays text.
-    item.append(el('div', { class: 'chat-text' }, ...linkNodes(String(text || ''))));
+    const body = pending ? el('div', { class: 'chat-text chat-pending', i18n: 'chat.waiting-key' }) : el('div', { class: 'chat-text' }, ...linkNodes(String(text || '')));
+    item.append(body);
 
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
     this._append(item);
@@ -114,6 +120,22 @@ export class Chat {
       this.unread++;
       this._badge();
     }
+    return {
+      // fill puts the text in a pending message's place, and the sender's name as it is
+      // known now (its key envelope, which brought the key, also brings the name).
+      fill: (filled, newName) => {
+        if (!pending) return;
+        pending = false;
+        delete body.dataset.i18n; // its text from now on, not the catalogue's
+        body.classList.remove('chat-pending');
+        body.replaceChildren(...linkNodes(String(filled || '')));
+        name = newName || name;
+        if (nameEl && !mine && name) {
+          delete nameEl.dataset.i18n;
+          nameEl.textContent = name;
+        }
+      },
+    };
   }
 
   /** notice adds a line from the client itself (e.g. a refused message), the text of key; kind 'info' is not an error. */

@@ -132,7 +132,9 @@ export class Rooms {
     const { view, title, keys } = room;
     const li = el('li', { class: 'room-item', dataset: { id: view.id } });
     const when = view.expires ? t('rooms.until', { date: formatDateTime(view.expires) }) : t('rooms.standing');
-    const facts = [when, view.passwordSet ? t('rooms.fact.password') : '', t(view.settings && view.settings.lobby ? 'rooms.fact.lobby' : 'rooms.fact.no-lobby')].filter(Boolean).join(' · ');
+    // A room without end-to-end encryption says so: the links then carry no key, and
+    // the host sees it (the server's list says it; only the host turns it off).
+    const facts = [when, view.e2ee === false ? t('rooms.fact.no-e2ee') : '', view.passwordSet ? t('rooms.fact.password') : '', t(view.settings && view.settings.lobby ? 'rooms.fact.lobby' : 'rooms.fact.no-lobby')].filter(Boolean).join(' · ');
     li.append(el('div', { class: 'room-head' },
       title ? el('strong', { class: 'room-title', text: title }) : el('strong', { class: 'room-title', i18n: title === null ? UNREADABLE : 'rooms.untitled' }),
       el('span', { class: 'muted small room-facts', text: facts })));

@@ -6,6 +6,7 @@ import { Subscriber } from './subscriber.js';
 import { parseActive } from './layers.js';
 import { mediaCryptoReady } from './e2ee-hooks.js';
 import { UNREADABLE } from './e2ee/session-keys.js';
+import { validId } from './e2ee/keys.js';
 import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
 import { t } from './i18n.js';
 import { settingsFrom, roleFrom, readable } from './session-values.js';
@@ -18,13 +19,37 @@ export const rosterMethods = {
       this.chat.add(p);
       return;
     }
-    this.chatIn = this.chatIn.then(async () => {
-      // A text whose key has not come yet waits for it (up to 10 s), later ones behind it.
-      const text = readable(this.keys ? await this.keys.decryptChat(p.from, p.text) : UNREADABLE);
-      // The sender's name from its key envelope; the server's `name` is never shown.
-      const name = p.from === this.participantId ? this.name : this._shownName(p.from).name;
-      if (!this.ended) this.chat.add({ ...p, text, name });
+    // Shown in the order they came. A text that waits for its sender's key (more than a
+    // moment, up to 10 s) holds its place, "waiting for the key", and is filled in when
+    // it opens; the other senders' texts behind it do not wait for it (a member without
+    // the link's key sending junk held every later text back for 10 s each).
+    const entry = { p, text: null, waits: false, line: null };
+    this.chatQueue.push(entry);
+    const opening = this.keys ? this.keys.decryptChat(p.from, p.text, () => {
+      entry.waits = true;
+      this._showChat();
+    }) : Promise.resolve(UNREADABLE);
+    opening.then((text) => {
+      entry.text = readable(text);
+      if (entry.line) entry.line.fill(entry.text, this._chatName(p.from));
+      else this._showChat();
     }).catch(() => {});
+  },
+
+  /** _showChat shows the received texts at the head of the queue that opened or wait. */
+  _showChat() {
+    while (this.chatQueue.length) {
+      const e = this.chatQueue[0];
+      if (e.text === null && !e.waits) return;
+      this.chatQueue.shift();
+      if (this.ended) continue;
+      e.line = this.chat.add({ ...e.p, text: e.text ?? '', name: this._chatName(e.p.from), pending: e.text === null });
+    }
+  },
+
+  /** _chatName is the sender's name from its key envelope; the server's `name` is never shown. */
+  _chatName(from) {
+    return from === this.participantId ? this.name : this._shownName(from).name;
   },
 
   // ------------------------------------------------------------ the meeting
@@ -97,7 +122,9 @@ export const rosterMethods = {
   },
 
   _participant(p, isNew) {
-    if (this.ended || !this.joined || !p || !p.id) return;
+    // An id the key schedule would refuse (validId) is never listed: it would be shown
+    // without ever being marked unverified.
+    if (this.ended || !this.joined || !p || !validId(p.id)) return;
     if (p.id === this.participantId) {
       // The server tells the member too when a moderator changed its role.
       const role = roleFrom(p.role);
@@ -138,6 +165,17 @@ export const rosterMethods = {
       toast(t('meeting.joined-toast', { name: entry.name || t('waiting.someone') }));
     }
     this.ui.rosterChanged();
+  },
+
+  /**
+   * _participantUpdated: a member's role or media changed. Only a member the page lists
+   * (from the welcome, or announced by participant_joined) changes: an update for
+   * another id is the server making one up, which would be listed without the key
+   * schedule knowing it (never marked unverified).
+   */
+  _participantUpdated(p) {
+    if (!p || (p.id !== this.participantId && !this.participants.has(p.id))) return;
+    this._participant(p, false);
   },
 
   _participantLeft(id) {

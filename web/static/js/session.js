@@ -97,7 +97,7 @@ export class Session {
     this.e2eeFailed = null; // why encryption stopped, if it did
     this.mc = null; // MediaCrypto (the worker and transforms)
     this.keys = null; // SessionKeys
-    this.chatIn = Promise.resolve(); // received chat, decrypted in order
+    this.chatQueue = []; // received encrypted chat, in the order it came, until shown (session-roster.js)
     this.chatOut = Promise.resolve(); // sent chat, encrypted in order
     this.waitingSeq = 0;
     // The publisher once it exists (with E2EE only after the worker is ready), or null
@@ -128,7 +128,7 @@ export class Session {
     sig.on('welcome', (p) => this._welcome(p));
     sig.on('lobby', (p) => this._lobby(p));
     sig.on('participant_joined', (p) => this._participant(p.participant, true));
-    sig.on('participant_updated', (p) => this._participant(p.participant, false));
+    sig.on('participant_updated', (p) => this._participantUpdated(p.participant));
     sig.on('participant_left', (p) => this._participantLeft(p.participantId));
     sig.on('participant_resumed', (p) => this._participantResumed(p.participant));
     // Only a member gets media, and only once its decryption is in place (_welcome):

@@ -14,8 +14,8 @@
 //                indexes, as the media worker keeps them), which opens a received text
 //                with its sender's key at its index, following up to MAX_RATCHET
 //                ratchet steps by itself, and lets a text whose key has not arrived
-//                wait for it (bounded), and refuses a sender's counter that does not
-//                go up.
+//                wait for it (bounded, and behind it only its sender's later texts),
+//                and refuses a sender's counter that does not go up.
 //
 // No DOM and no globals: the clock is injected, so Node tests drive the waiting.
 import { E2EEError } from './errors.js';
@@ -131,6 +131,7 @@ export class ChatKeys {
     this.waiters = new Map(); // pid -> Set of functions to call when a key of pid arrives
     this.asked = new Map(); // pid -> when it was last asked
     this.counters = new Map(); // pid -> the last counter taken from pid
+    this.queues = new Map(); // pid -> {tail, texts, waiting}: its texts being opened, in order (open)
     this.closed = false;
   }
 
@@ -209,15 +210,54 @@ export class ChatKeys {
   /**
    * open opens s as pid's text and returns the text. If no held key opens it, it asks
    * pid for its key (at most once per CHAT_ASK_MS) and waits for the next key of pid,
-   * up to waitMs in all; then it throws. Never waits for a text that fails under the
-   * key at its own index: that one was not sent by pid under that key. A text whose
-   * counter is not above the last taken from pid is refused ('replay'): the server
-   * sent it again, or after a later one. Texts must be opened in the order they came.
+   * up to waitMs from this call in all; then it throws. Never waits for a text that
+   * fails under the key at its own index: that one was not sent by pid under that key.
+   * A text whose counter is not above the last taken from pid is refused ('replay'):
+   * the server sent it again, or after a later one.
+   *
+   * The texts of one sender are opened one after the other, in the order of the calls
+   * (their counters go up in that order); texts of different senders do not wait for
+   * each other, so one that waits for its sender's key (a sender without the link's key
+   * sends junk that never opens) holds back none of the others' texts. onWait() is
+   * called, once, when this text waits: for its sender's key (once CHAT_ASK_MS went by
+   * without it), or behind a text of its sender that does, so that a caller that shows
+   * texts in the order they came can show it as waiting and go on with the next.
    */
-  async open(pid, s) {
-    if (!validId(pid)) throw new E2EEError('bad-id', 'invalid sender id');
+  open(pid, s, onWait = () => {}) {
+    if (!validId(pid)) return Promise.reject(new E2EEError('bad-id', 'invalid sender id'));
     const deadline = this.clock.now() + this.waitMs;
-    for (;;) {
+    let q = this.queues.get(pid);
+    if (!q) {
+      q = { tail: Promise.resolve(), texts: [] }; // texts: those being opened, oldest first
+      this.queues.set(pid, q);
+    }
+    const text = { waits: false };
+    const wait = () => {
+      // It waits, and so do its sender's texts behind it.
+      for (const x of q.texts.slice(q.texts.indexOf(text))) {
+        if (!x.waits) {
+          x.waits = true;
+          x.onWait();
+        }
+      }
+    };
+    text.onWait = onWait;
+    const behind = q.texts.length > 0;
+    q.texts.push(text);
+    if (q.texts.some((x) => x.waits)) wait();
+    // The first of its sender's starts at once: what it finds held now is what it opens with.
+    const run = behind ? q.tail.then(() => this._open(pid, s, deadline, wait)) : this._open(pid, s, deadline, wait);
+    const queues = this.queues;
+    const done = () => {
+      q.texts.splice(q.texts.indexOf(text), 1);
+      if (q.texts.length === 0 && queues.get(pid) === q) queues.delete(pid);
+    };
+    q.tail = run.then(done, done);
+    return run;
+  }
+
+  async _open(pid, s, deadline, wait) {
+    for (let round = 0; ; round++) {
       let opened;
       try {
         opened = await this.tryOpen(pid, s);
@@ -225,6 +265,10 @@ export class ChatKeys {
         if (err.code !== 'unknown-key' || this.closed) throw err;
         const left = deadline - this.clock.now();
         if (left <= 0) throw err;
+        // A text that comes just before its key (the usual order when a sender's key
+        // changed) opens when the key does, a moment later: it is said to wait only
+        // once a round (CHAT_ASK_MS, or a key of pid that did not open it) went by.
+        if (round > 0) wait();
         this._askLimited(pid);
         await this._nextKey(pid, left); // a key of pid, or CHAT_ASK_MS: try (and ask) again
         if (this.closed) throw err;

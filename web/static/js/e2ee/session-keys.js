@@ -350,14 +350,15 @@ export class SessionKeys {
   /**
    * decryptChat opens a chat text the server says `from` sent (own ones included), with
    * from's media keys. A text whose key has not come waits for it (chat-keys.js, at most
-   * CHAT_WAIT_MS); UNREADABLE when it does not open, never shown as someone else's, and
-   * when from's counter does not go up (a text the server replays). Called in the order
-   * the texts came.
+   * CHAT_WAIT_MS from this call; onWait() says that it waits); UNREADABLE when it does
+   * not open, never shown as someone else's, and when from's counter does not go up (a
+   * text the server replays). Called in the order the texts came; a text that waits
+   * holds back only its sender's later ones (ChatKeys.open).
    */
-  decryptChat(from, cipher) {
+  decryptChat(from, cipher, onWait = () => {}) {
     if (this.closed || !validId(from) || !this.selfId) return Promise.resolve(UNREADABLE);
     if (from !== this.selfId && !this.roster.admits(from)) return Promise.resolve(UNREADABLE);
-    return this.chatKeys.open(from, cipher).catch(() => UNREADABLE);
+    return this.chatKeys.open(from, cipher, onWait).catch(() => UNREADABLE);
   }
 
   close() {

@@ -1,0 +1,121 @@
+// An encrypted meeting's received chat (session-roster.js): texts are shown in the order
+// they came, and one that waits for its sender's key holds its place as "waiting for
+// the key" without holding back the texts behind it (a member without the link's key
+// sending junk held every later text back for the wait, 10 s each), and is filled in
+// when it opens. The key schedule is a stand-in whose texts open when the test says.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import './page-globals.mjs';
+
+// Just enough of the DOM for chat.js (as chat-lines.test.mjs has it).
+class FakeElement {
+  constructor(tag) {
+    this.tag = tag;
+    this.children = [];
+    this.parent = null;
+    this.dataset = {};
+    this.attributes = {};
+    this.textContent = '';
+    this.className = '';
+    this.style = {};
+    this.scrollHeight = 0;
+    this.scrollTop = 0;
+    this.clientHeight = 0;
+  }
+  get classList() {
+    const names = () => this.className.split(/\s+/).filter(Boolean);
+    return {
+      contains: (c) => names().includes(c),
+      remove: (c) => { this.className = names().filter((n) => n !== c).join(' '); },
+      add: (c) => { if (!names().includes(c)) this.className = [...names(), c].join(' '); },
+      toggle() {},
+    };
+  }
+  append(...nodes) { for (const n of nodes) { n.parent = this; this.children.push(n); } }
+  prepend(...nodes) { for (const n of nodes.reverse()) { n.parent = this; this.children.unshift(n); } }
+  replaceChildren(...nodes) { this.children = []; this.append(...nodes); }
+  remove() { if (this.parent) this.parent.children = this.parent.children.filter((c) => c !== this); this.parent = null; }
+  setAttribute(k, v) { this.attributes[k] = v; }
+  addEventListener() {}
+  querySelectorAll() { return []; }
+  querySelector() { return null; }
+}
+globalThis.document = {
+  createElement: (tag) => new FakeElement(tag), createTextNode: (text) => ({ textContent: text }),
+  querySelectorAll: () => [], querySelector: () => null, getElementById: () => null,
+  documentElement: new FakeElement('html'), body: new FakeElement('body'), addEventListener() {},
+};
+globalThis.window = { localStorage, sessionStorage, addEventListener() {}, location: { origin: 'https://meet.example' } };
+
+const { Chat } = await import('../static/js/chat.js');
+const { rosterMethods } = await import('../static/js/session-roster.js');
+const { UNREADABLE } = await import('../static/js/e2ee/session-keys.js');
+const { t } = await import('../static/js/i18n.js');
+
+/** page is what _chat needs of a Session, with a key schedule whose texts the test opens. */
+function page() {
+  const list = new FakeElement('ul');
+  const chat = new Chat({ list, input: new FakeElement('textarea'), send: new FakeElement('button'), badge: new FakeElement('span'), onSend: () => true });
+  const texts = new Map(); // cipher -> {open(text), wait()}
+  const names = new Map([['p-bob', 'Bob']]);
+  const keys = {
+    decryptChat(from, cipher, onWait) {
+      return new Promise((resolve) => texts.set(cipher, { open: resolve, wait: onWait }));
+    },
+  };
+  const session = {
+    ...rosterMethods, joined: true, ended: false, e2ee: true, chatQueue: [], keys, chat,
+    participantId: 'p-me', name: 'Me', _shownName: (id) => ({ name: names.get(id) || '' }),
+  };
+  const lines = () => list.children.map((li) => {
+    const body = li.children.at(-1);
+    const text = body.children.map((n) => n.textContent).join('');
+    return `${li.dataset.messageId}:${body.classList.contains('chat-pending') ? 'waiting' : text}`;
+  });
+  const nameOf = (id) => list.children.find((li) => li.dataset.messageId === id).children[0].children[0].textContent;
+  return { session, texts, names, lines, nameOf };
+}
+
+const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
+const say = (p, id, from) => p.session._chat({ messageId: id, from, text: `cipher-${id}`, sentAt: '2030-01-01T00:00:00Z' });
+
+test('a text that waits for its key holds its place, the texts behind it are shown, and it is filled in when it opens', async () => {
+  const p = page();
+  say(p, 'w1', 'p-w'); // a member whose key has not come (or never will)
+  say(p, 'b1', 'p-bob');
+  p.texts.get('cipher-b1').open('hello from Bob');
+  await flush();
+  assert.deepEqual(p.lines(), [], 'nothing before the first text opened or waits');
+  p.texts.get('cipher-w1').wait();
+  await flush();
+  assert.deepEqual(p.lines(), ['w1:waiting', 'b1:hello from Bob']);
+  // Its key envelope, which brings the key, also brings its name.
+  p.names.set('p-w', 'Wanda');
+  p.texts.get('cipher-w1').open('late but here');
+  await flush();
+  assert.deepEqual(p.lines(), ['w1:late but here', 'b1:hello from Bob']);
+  assert.equal(p.nameOf('w1'), 'Wanda');
+  assert.equal(p.session.chatQueue.length, 0);
+});
+
+test('texts that open out of order are shown in the order they came; one given up shows as unreadable', async () => {
+  const p = page();
+  say(p, 'b1', 'p-bob');
+  say(p, 'b2', 'p-bob');
+  say(p, 'w1', 'p-w');
+  say(p, 'm1', 'p-me');
+  p.texts.get('cipher-b2').open('second');
+  p.texts.get('cipher-m1').open('mine');
+  await flush();
+  assert.deepEqual(p.lines(), []);
+  p.texts.get('cipher-b1').open('first');
+  await flush();
+  assert.deepEqual(p.lines(), ['b1:first', 'b2:second'], 'behind a text neither opened nor waiting, the rest wait');
+  p.texts.get('cipher-w1').wait();
+  await flush();
+  assert.deepEqual(p.lines(), ['b1:first', 'b2:second', 'w1:waiting', 'm1:mine']);
+  p.texts.get('cipher-w1').open(UNREADABLE);
+  await flush();
+  assert.deepEqual(p.lines(), ['b1:first', 'b2:second', `w1:${UNREADABLE}`, 'm1:mine']);
+  assert.ok(t('chat.waiting-key') !== 'chat.waiting-key', 'the waiting line has a text in the catalogue');
+});
