@@ -61,6 +61,24 @@ func NewHasher(p Params, concurrency int) *Hasher {
 // Runs is the number of argon2id computations started so far (tests, metrics).
 func (h *Hasher) Runs() int64 { return h.runs.Load() }
 
+// Waiting is the number of callers waiting for a slot now.
+func (h *Hasher) Waiting() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waiting)
+}
+
+// Hold takes a slot, in turn as a hash does, and keeps it until release is called:
+// the hashes behind it wait meanwhile (as behind a slow one; tests of what happens
+// while a hash waits for its turn).
+func (h *Hasher) Hold(ctx context.Context) (release func(), err error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(h.release) }, nil
+}
+
 // acquire waits for a slot, first come first served, or until ctx ends.
 func (h *Hasher) acquire(ctx context.Context) error {
 	h.mu.Lock()

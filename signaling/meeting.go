@@ -47,6 +47,9 @@ type Meeting struct {
 	lobbyKeys map[lobby.ID]LobbyKeyPayload
 	// speakers is who speaks, as the members were last told (speakers.go).
 	speakers sfu.Speakers
+	// pwChanges bounds the moderators' new passwords, each an argon2id run on the
+	// hasher every meeting shares (hashPassword).
+	pwChanges tokenBucket
 }
 
 func newParticipantID() string {
@@ -214,9 +217,22 @@ func (m *Meeting) act(by string, a lobby.Action) error {
 
 // updateSettings applies new settings and, when pwHash is not nil, a new password hash
 // ("" clears it), as one moderator action.
-func (m *Meeting) updateSettings(by string, s lobby.Settings, pwHash *string) error {
+func (m *Meeting) updateSettings(by string, p UpdateSettingsPayload, pwHash *string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Only the fields the message names change, on the settings as they are now: a
+	// change another moderator made while this one's password was hashed stays.
+	s := m.lob.Settings()
+	set := func(dst *bool, v *bool) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&s.Lobby, p.Lobby)
+	set(&s.Locked, p.Locked)
+	set(&s.ScreenShare, p.ScreenShare)
+	set(&s.Unmute, p.Unmute)
+	set(&s.Chat, p.Chat)
 	newHash := m.pwHash
 	if pwHash != nil {
 		newHash = *pwHash
@@ -229,6 +245,13 @@ func (m *Meeting) updateSettings(by string, s lobby.Settings, pwHash *string) er
 	m.pwHash = newHash
 	m.applyLocked(effects)
 	return nil
+}
+
+// allowPasswordChange takes one of the meeting's password changes (pwChanges).
+func (m *Meeting) allowPasswordChange() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pwChanges.allow(m.now())
 }
 
 // role returns id's role and whether it is a member.
@@ -409,12 +432,12 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				m.broadcastLocked("", encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: *info}))
 			}
 			if s := m.conns[e.ID]; s != nil {
-				s.deliver(event{kind: evPermissions})
+				s.recheckPermissions()
 			}
 		case lobby.SettingsChanged:
 			m.broadcastLocked("", encode(TypeSettings, "", SettingsPayload{Settings: e.Settings}))
 			for id := range m.members {
-				m.conns[id].deliver(event{kind: evPermissions})
+				m.conns[id].recheckPermissions()
 			}
 		case lobby.MediaCommand:
 			if s := m.conns[e.Target]; s != nil {

@@ -109,17 +109,10 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	if role, _ := s.meeting.role(s.id); role != lobby.RoleModerator {
 		return errorf(CodeNotAllowed, "only moderators may do that")
 	}
-	cur := s.meeting.settings()
-	set := func(dst *bool, v *bool) {
-		if v != nil {
-			*dst = *v
-		}
+	// New settings go to every member, as a chat text does: the same limit.
+	if !s.fanout.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many messages; slow down")
 	}
-	set(&cur.Lobby, p.Lobby)
-	set(&cur.Locked, p.Locked)
-	set(&cur.ScreenShare, p.ScreenShare)
-	set(&cur.Unmute, p.Unmute)
-	set(&cur.Chat, p.Chat)
 	var pwHash *string
 	if p.Password != nil {
 		if len(*p.Password) > maxPasswordChars {
@@ -127,17 +120,43 @@ func (s *Session) updateSettings(env Envelope) *Error {
 		}
 		h := ""
 		if *p.Password != "" {
-			ctx, cancel := s.liveContext() // the hashing line is fair; wait for our turn
-			defer cancel()
-			var herr error
-			if h, herr = s.srv.hasher.Hash(ctx, *p.Password); herr != nil {
-				return errorf(CodeInternal, "could not store the password")
+			var herr *Error
+			if h, herr = s.hashPassword(*p.Password); herr != nil {
+				return goneIsNil(herr)
 			}
 		}
 		pwHash = &h
 	}
-	return policyError(s.meeting.updateSettings(s.id, cur, pwHash))
+	return policyError(s.meeting.updateSettings(s.id, p, pwHash))
 }
+
+// hashPassword hashes a moderator's new password for the meeting. Each is an argon2id
+// run on the hasher every meeting shares, so a meeting's are bounded
+// (passwordChangeRate), however many connections use its moderator link: it holds a
+// few places in the hashing line at most, as an address's guesses hold one
+// (secret.Attempts).
+func (s *Session) hashPassword(pw string) (string, *Error) {
+	if !s.meeting.allowPasswordChange() {
+		return "", errorf(CodeRateLimited, "too many password changes; slow down")
+	}
+	ctx, cancel := s.liveContext()
+	defer cancel()
+	h, err := s.srv.hasher.Hash(ctx, pw) // the hashing line is fair; wait for our turn
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", errGone
+		}
+		return "", errorf(CodeInternal, "could not store the password")
+	}
+	return h, nil
+}
+
+// A meeting's moderators may set a new password passwordChangeBurst times at once,
+// and then passwordChangeRate times a second.
+const (
+	passwordChangeRate  = 0.1
+	passwordChangeBurst = 3
+)
 
 // maxPasswordChars bounds a meeting password.
 const maxPasswordChars = 128
@@ -221,6 +240,7 @@ func (s *Session) handleEvent(ev event) {
 		// A resume on a new connection has the membership now; this one only goes.
 		s.finish(TypeBye, ByePayload{Reason: "replaced"}, CloseEjected, "replaced")
 	case evPermissions:
+		s.permsDue.Store(false) // a change from here on asks again
 		// Whatever the member says it sends: a screen track without the permission stops.
 		if s.peer != nil && !s.meeting.can(s.id, lobby.PermShareScreen) {
 			s.peer.Block(sfu.SourceScreen, true)

@@ -112,6 +112,7 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 		now:       r.now,
 		lob:       lobby.New(r.lobbyCfg, settings),
 		pwHash:    room.PasswordHash,
+		pwChanges: newTokenBucket(passwordChangeRate, passwordChangeBurst),
 		conns:     make(map[lobby.ID]*Session),
 		members:   make(map[lobby.ID]*ParticipantInfo),
 		resumable: make(map[lobby.ID]*parking),

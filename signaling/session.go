@@ -25,7 +25,7 @@ const (
 	sendQueueLen   = 256
 	maxErrorsInRow = 20
 	sdpTimeout     = 10 * time.Second
-	fanoutRate     = 5  // chat and media_state messages per second, sustained
+	fanoutRate     = 5  // chat, media_state and update_settings messages per second, sustained
 	fanoutBurst    = 20 // and in a burst
 )
 
@@ -106,7 +106,8 @@ type Session struct {
 	name        string
 	media       MediaState
 	peer        *sfu.Participant
-	fanout      tokenBucket // chat and media_state
+	fanout      tokenBucket // chat, media_state and update_settings
+	permsDue    atomic.Bool // an evPermissions is queued (recheckPermissions)
 	keys        tokenBucket // e2ee key messages
 	reactions   tokenBucket // reactions (hands.go)
 	joinRef     string      // id of the join message, for the reply
@@ -242,6 +243,18 @@ func (s *Session) deliver(ev event) {
 	default:
 		s.abort(CloseSlowConsumer, "slow consumer")
 	}
+}
+
+// recheckPermissions asks the owner goroutine to re-check what the member may do
+// (evPermissions), once for however many changes come before it does: a moderator's
+// burst of settings put an event each into every member's queue, and a member whose
+// owner was busy a moment (a password of its own being hashed) was cut off as a slow
+// consumer. A nil session is a parked member, as for deliver.
+func (s *Session) recheckPermissions() {
+	if s == nil || !s.permsDue.CompareAndSwap(false, true) {
+		return
+	}
+	s.deliver(event{kind: evPermissions})
 }
 
 // requestShutdown asks the session to say goodbye and close (server shutdown).

@@ -1,0 +1,170 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+	"conclave/secret"
+	"conclave/signaling"
+)
+
+// settingsOf waits for c's next settings message and returns its settings.
+func settingsOf(t *testing.T, c *testclient.Client) map[string]bool {
+	t.Helper()
+	var p struct {
+		Settings map[string]bool `json:"settings"`
+	}
+	if err := json.Unmarshal(expectType(t, c, "settings").Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.Settings
+}
+
+// TestPasswordChangeKeepsOtherSettings: a moderator's new password waits for its turn
+// on the hasher every meeting shares; a lock another moderator sets meanwhile stays
+// (the password change wrote back the settings as they were before its hash, unlocking
+// the meeting: from a helper's audit).
+func TestPasswordChangeKeepsOtherSettings(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h})
+	m := srv.createMeetingWith(t, `{}`)
+	a := srv.joinModerator(t, m, "A")
+	b := srv.joinModerator(t, m, "B")
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := b.Send("update_settings", map[string]any{"password": "new password"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	if _, err := a.Send("update_settings", map[string]any{"locked": true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := settingsOf(t, a); !got["locked"] || got["passwordRequired"] {
+		t.Fatalf("after A's lock: %v", got)
+	}
+	release()
+	if got := settingsOf(t, a); !got["locked"] || !got["passwordRequired"] {
+		t.Fatalf("after B's password: %v, want the meeting locked and a password required", got)
+	}
+}
+
+// TestPasswordChangesAreBounded: every new password is an argon2id run on the hasher
+// every meeting shares; a meeting's moderators set at most three at once and then one
+// every 10 s, whichever connections they use (a moderator link sent 100 in a row and
+// the server ran 100, ahead of everyone's password checks: from a helper's audit).
+func TestPasswordChangesAreBounded(t *testing.T) {
+	clock := newFakeClock()
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, Hasher: h})
+	m := srv.createMeetingWith(t, `{}`)
+	mod := srv.joinModerator(t, m, "M")
+	other := srv.joinModerator(t, m, "M on another connection")
+	before := h.Runs()
+	for range 3 {
+		if _, err := mod.Send("update_settings", map[string]any{"password": "pw"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := settingsOf(t, mod); !got["passwordRequired"] {
+			t.Fatalf("settings after a new password: %v", got)
+		}
+	}
+	for _, c := range []*testclient.Client{mod, other} {
+		if _, err := c.Send("update_settings", map[string]any{"password": "pw"}); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := expectError(t, c); code != "rate_limited" {
+			t.Fatalf("a fourth password at once: %s, want rate_limited", code)
+		}
+	}
+	if n := h.Runs() - before; n != 3 {
+		t.Fatalf("%d hashes for three passwords allowed", n)
+	}
+	// A clear costs no hash and is not counted; ten seconds on, one more password.
+	if _, err := other.Send("update_settings", map[string]any{"password": ""}); err != nil {
+		t.Fatal(err)
+	}
+	if got := settingsOf(t, other); got["passwordRequired"] {
+		t.Fatalf("settings after clearing the password: %v", got)
+	}
+	clock.Advance(10 * time.Second)
+	if _, err := other.Send("update_settings", map[string]any{"password": "pw2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := settingsOf(t, other); !got["passwordRequired"] {
+		t.Fatalf("settings after a password 10 s later: %v", got)
+	}
+	if n := h.Runs() - before; n != 4 {
+		t.Fatalf("%d hashes for four passwords allowed", n)
+	}
+}
+
+// TestSettingsBurstKeepsABusyMember: every change of settings asks every member's
+// session to re-check what it may do; those asks are one however many come while the
+// session is busy (here B's, waiting for its password's hash), so moderators' changes
+// in a burst do not fill its queue and cut it off as a slow consumer (they did, one
+// event each: from a helper's audit). Each of four moderators changes the chat setting
+// twenty times, its limit at once (on a clock that does not move): the twenty-first is
+// refused.
+func TestSettingsBurstKeepsABusyMember(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h})
+	m := srv.createMeetingWith(t, `{}`)
+	b := srv.joinModerator(t, m, "B")
+	var mods []*testclient.Client
+	for _, name := range []string{"A1", "A2", "A3", "A4"} {
+		mods = append(mods, srv.joinModerator(t, m, name))
+	}
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := b.Send("update_settings", map[string]any{"password": "new password"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	for _, a := range mods {
+		for i := range 20 {
+			if _, err := a.Send("update_settings", map[string]any{"chat": i%2 == 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// A twenty-first change at once is refused (the limit of chat and media_state), and
+	// the refusal comes once the twenty before it were made.
+	for _, a := range mods {
+		if _, err := a.Send("update_settings", map[string]any{"chat": true}); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := expectError(t, a); code != "rate_limited" {
+			t.Fatalf("a twenty-first change of settings at once: %s, want rate_limited", code)
+		}
+	}
+	release()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		msg, err := b.Next(ctx)
+		if err != nil {
+			t.Fatalf("B's connection: %v", err)
+		}
+		if msg.Type != "settings" {
+			continue
+		}
+		var p struct {
+			Settings map[string]bool `json:"settings"`
+		}
+		if err := json.Unmarshal(msg.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Settings["passwordRequired"] {
+			break // B's own change went through; B is still there
+		}
+	}
+}
