@@ -16,7 +16,8 @@ globalThis.document = {
 };
 globalThis.window = { localStorage, sessionStorage, addEventListener() {}, removeEventListener() {} };
 
-const { participantActions } = await import('../static/js/moderator.js');
+const { participantActions, refusalText } = await import('../static/js/moderator.js');
+const { t } = await import('../static/js/i18n.js');
 
 const menuOf = (role, media) => participantActions({ id: 'p-1', name: 'Ida', role, media }, () => {});
 const everyMedia = [];
@@ -41,4 +42,10 @@ test('an entry that does not apply is there, disabled', () => {
   assert.equal(presenter.make_presenter, undefined);
   presenter.remove_presenter.run();
   assert.deepEqual(sent, [['set_role', { participantId: 'p-1', role: 'participant' }]]);
+});
+
+test('a change of settings refused for coming too fast says so', () => {
+  assert.equal(refusalText('rate_limited', 'update_settings', { moderator: true }), t('refused.too-fast'));
+  assert.notEqual(t('refused.too-fast'), 'refused.too-fast');
+  assert.equal(refusalText('not_allowed', 'update_settings', { moderator: false }), t('refused.moderators-only'));
 });

@@ -360,8 +360,11 @@ export class Session {
       this.fatalInfo = { retryAfterMs: Number(p.retryAfterMs) || 0, lockedOut: !!p.lockedOut };
       return;
     }
-    if (code === 'not_allowed' || code === 'unknown_participant') {
-      this.ui.refused(code, this.sig ? this.sig.typeOf(ref) : undefined);
+    const type = this.sig ? this.sig.typeOf(ref) : undefined;
+    // A refused change of settings shows the settings as they are (the box clicked
+    // back) and says why; so does a new password refused for coming too fast.
+    if (code === 'not_allowed' || code === 'unknown_participant' || (code === 'rate_limited' && type === 'update_settings')) {
+      this.ui.refused(code, type);
       return;
     }
     console.warn('conclave: the server refused a message:', code);
