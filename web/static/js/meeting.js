@@ -24,8 +24,9 @@
  *              the invite links (#share-link, #invite-link, #btn-invite) never carry it.
  *              /m/<id>#k=<meeting secret> (moderators: #k=…&mod=…) carries the key of an
  *              end-to-end encrypted meeting (e2ee/FORMAT.md); it is kept in memory, never
- *              sent to the server, removed from the address bar, and the invite links
- *              carry it (#k=… only). Without it an encrypted meeting shows
+ *              sent to the server, and stays in the address bar, which then holds
+ *              exactly the invite link (meeting-link.js); the invite links carry it
+ *              (#k=… only). Without it an encrypted meeting shows
  *              #meeting-error[data-code="link_incomplete"]; a `k` that does not decode to
  *              16+ bytes shows link_invalid; a browser that cannot encrypt, e2ee_unsupported.
  *   State      document.body.dataset.state: prejoin | joining | lobby | joined | left | error

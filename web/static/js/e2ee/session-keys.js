@@ -68,36 +68,12 @@ export class MeetingCrypto {
   constructor(identityKey, chatKey) {
     this.identityKey = identityKey;
     this.chatKey = chatKey;
-    this.names = new Map(); // ciphertext -> promise of the name (or UNREADABLE)
-    this.known = new Map(); // ciphertext -> name, once resolved
   }
 
+  /** encryptName seals an "e1." text under the chat key (room titles: rooms-keys.js). */
   encryptName(name) {
     return encryptText(this.chatKey, NAME, '', name);
   }
-
-  /** nameNow returns the decrypted name if it is known, else undefined (see resolveName). */
-  nameNow(cipher) {
-    return this.known.get(cipher);
-  }
-
-  /** resolveName decrypts a name ("e1.…"); never rejects: UNREADABLE when it does not decrypt. */
-  resolveName(cipher) {
-    let p = this.names.get(cipher);
-    if (!p) {
-      p = decryptText(this.chatKey, NAME, '', cipher).catch(() => UNREADABLE).then((name) => {
-        this.known.set(cipher, name);
-        return name;
-      });
-      if (this.names.size > 2000) {
-        this.names.clear();
-        this.known.clear();
-      }
-      this.names.set(cipher, p);
-    }
-    return p;
-  }
-
 }
 
 /** isCiphertext tells an "e1." string from plain text. */
