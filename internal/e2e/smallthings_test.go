@@ -42,8 +42,9 @@ func TestChatLinksShortcutsPushToTalk(t *testing.T) {
 		Text  string     `json:"text"`
 		Links [][]string `json:"links"`
 	}
-	waitOK(ctx, t, fay, `!!document.querySelector(".chat-message .chat-text")`, "Ann's message did not arrive")
-	evalOK(ctx, t, fay, `(() => { const c = document.querySelector(".chat-message .chat-text");
+	// A text that waited for its key a while shows "waiting for the sender's key" first.
+	waitOK(ctx, t, fay, `!!document.querySelector(".chat-message .chat-text:not(.chat-pending)")`, "Ann's message did not arrive")
+	evalOK(ctx, t, fay, `(() => { const c = document.querySelector(".chat-message .chat-text:not(.chat-pending)");
 		return { text: c.textContent, links: [...c.querySelectorAll("a")].map(a => [a.getAttribute("href"), a.textContent, a.rel, a.target, a.referrerPolicy]) }; })()`, &got)
 	want := "[[https://example.org/deck?id=7 https://example.org/deck?id=7 noopener noreferrer _blank no-referrer]]"
 	if got.Text != text || fmt.Sprint(got.Links) != want {

@@ -192,3 +192,29 @@ test('ChatKeys: a text that comes just before its key opens with it, never said 
   assert.equal(waited, false);
   ck.close();
 });
+
+test('ChatKeys: a text queued behind its sender\'s earlier one is said to wait CHAT_ASK_MS after it came, however late each key comes', async () => {
+  const clock = new FakeClock();
+  const ck = new ChatKeys({ clock });
+  const k1 = randomBytes(32);
+  const k2 = randomBytes(32); // a rotation: no ratchet of k1
+  const waited = [];
+  const t1 = watch(ck.open('p-a', await encryptChat(k1, 1, 'p-a', 'one', 1), () => waited.push(1)));
+  const t2 = watch(ck.open('p-a', await encryptChat(k2, 2, 'p-a', 'two', 2), () => waited.push(2)));
+  await eventually(() => clock.timers.size === 1, "the first text's wait");
+  // Each key comes just short of the first round: the first text opens unflagged.
+  clock.advance(CHAT_ASK_MS - 100);
+  ck.setKey('p-a', 1, k1);
+  await eventually(() => t1.state !== 'pending', 'the first text');
+  assert.deepEqual(t1, { state: 'ok', value: 'one' });
+  await eventually(() => clock.timers.size === 1, "the second text's wait");
+  assert.deepEqual(waited, []);
+  // The second came with the first: CHAT_ASK_MS after that it is said to wait.
+  clock.advance(100);
+  await eventually(() => waited.length === 1, 'the second text said to wait');
+  assert.deepEqual(waited, [2]);
+  ck.setKey('p-a', 2, k2);
+  await eventually(() => t2.state !== 'pending', 'the second text');
+  assert.deepEqual(t2, { state: 'ok', value: 'two' });
+  ck.close();
+});

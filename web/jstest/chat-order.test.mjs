@@ -65,7 +65,7 @@ function page() {
   };
   const session = {
     ...rosterMethods, joined: true, ended: false, e2ee: true, chatQueue: [], keys, chat,
-    participantId: 'p-me', name: 'Me', _shownName: (id) => ({ name: names.get(id) || '' }),
+    participantId: 'p-me', name: 'Me', _shownName: (id) => (names.has(id) ? { name: names.get(id), nameLabel: null } : { name: '…', nameLabel: 'no envelope yet' }),
   };
   const lines = () => list.children.map((li) => {
     const body = li.children.at(-1);
@@ -117,5 +117,28 @@ test('texts that open out of order are shown in the order they came; one given u
   p.texts.get('cipher-w1').open(UNREADABLE);
   await flush();
   assert.deepEqual(p.lines(), ['b1:first', 'b2:second', `w1:${UNREADABLE}`, 'm1:mine']);
+  assert.equal(p.nameOf('w1'), '…', 'still no name for it');
   assert.ok(t('chat.waiting-key') !== 'chat.waiting-key', 'the waiting line has a text in the catalogue');
+});
+
+test('a waiting line keeps the name it has unless that was a placeholder, and takes none after the meeting ended', async () => {
+  const p = page();
+  say(p, 'b1', 'p-bob');
+  say(p, 'w1', 'p-w');
+  p.texts.get('cipher-b1').wait();
+  p.texts.get('cipher-w1').wait();
+  await flush();
+  assert.deepEqual(p.lines(), ['b1:waiting', 'w1:waiting']);
+  // Bob leaves while his text waits: his name is a placeholder now, his line keeps "Bob".
+  p.names.delete('p-bob');
+  p.texts.get('cipher-b1').open('said before leaving');
+  await flush();
+  assert.equal(p.nameOf('b1'), 'Bob');
+  // The meeting ends before Wanda's text opens: it is completed, her name not looked up.
+  p.names.set('p-w', 'Wanda');
+  p.session.ended = true;
+  p.texts.get('cipher-w1').open(UNREADABLE);
+  await flush();
+  assert.deepEqual(p.lines(), ['b1:said before leaving', `w1:${UNREADABLE}`]);
+  assert.equal(p.nameOf('w1'), '…');
 });

@@ -23,7 +23,7 @@ export const rosterMethods = {
     // moment, up to 10 s) holds its place, "waiting for the key", and is filled in when
     // it opens; the other senders' texts behind it do not wait for it (a member without
     // the link's key sending junk held every later text back for 10 s each).
-    const entry = { p, text: null, waits: false, line: null };
+    const entry = { p, text: null, waits: false, line: null, placeholder: false };
     this.chatQueue.push(entry);
     const opening = this.keys ? this.keys.decryptChat(p.from, p.text, () => {
       entry.waits = true;
@@ -31,8 +31,16 @@ export const rosterMethods = {
     }) : Promise.resolve(UNREADABLE);
     opening.then((text) => {
       entry.text = readable(text);
-      if (entry.line) entry.line.fill(entry.text, this._chatName(p.from));
-      else this._showChat();
+      if (!entry.line) {
+        this._showChat();
+        return;
+      }
+      // A line already shown is completed, also after the meeting ended (with what
+      // opened, or as unreadable). Its sender's name replaces only a placeholder name,
+      // and only while the meeting is on: a sender that left meanwhile, or a session
+      // that ended, has only a placeholder for it now.
+      const now = this.ended ? null : this._chatName(p.from);
+      entry.line.fill(entry.text, entry.placeholder && now && !now.placeholder ? now.name : undefined);
     }).catch(() => {});
   },
 
@@ -43,13 +51,20 @@ export const rosterMethods = {
       if (e.text === null && !e.waits) return;
       this.chatQueue.shift();
       if (this.ended) continue;
-      e.line = this.chat.add({ ...e.p, text: e.text ?? '', name: this._chatName(e.p.from), pending: e.text === null });
+      const { name, placeholder } = this._chatName(e.p.from);
+      e.placeholder = placeholder;
+      e.line = this.chat.add({ ...e.p, text: e.text ?? '', name, pending: e.text === null });
     }
   },
 
-  /** _chatName is the sender's name from its key envelope; the server's `name` is never shown. */
+  /**
+   * _chatName is the sender's name from its key envelope (the server's `name` is never
+   * shown), and whether it is a placeholder (no envelope yet, unverified, or gone).
+   */
   _chatName(from) {
-    return from === this.participantId ? this.name : this._shownName(from).name;
+    if (from === this.participantId) return { name: this.name, placeholder: false };
+    const { name, nameLabel } = this._shownName(from);
+    return { name, placeholder: !!nameLabel };
   },
 
   // ------------------------------------------------------------ the meeting

@@ -219,9 +219,10 @@ export class ChatKeys {
    * (their counters go up in that order); texts of different senders do not wait for
    * each other, so one that waits for its sender's key (a sender without the link's key
    * sends junk that never opens) holds back none of the others' texts. onWait() is
-   * called, once, when this text waits: for its sender's key (once CHAT_ASK_MS went by
-   * without it), or behind a text of its sender that does, so that a caller that shows
-   * texts in the order they came can show it as waiting and go on with the next.
+   * called, once, when this text waits: for its sender's key (CHAT_ASK_MS after the call
+   * at the latest, if it has not opened), or behind a text of its sender that does, so
+   * that a caller that shows texts in the order they came can show it as waiting and go
+   * on with the next.
    */
   open(pid, s, onWait = () => {}) {
     if (!validId(pid)) return Promise.reject(new E2EEError('bad-id', 'invalid sender id'));
@@ -231,7 +232,7 @@ export class ChatKeys {
       q = { tail: Promise.resolve(), texts: [] }; // texts: those being opened, oldest first
       this.queues.set(pid, q);
     }
-    const text = { waits: false };
+    const text = { waits: false, onWait };
     const wait = () => {
       // It waits, and so do its sender's texts behind it.
       for (const x of q.texts.slice(q.texts.indexOf(text))) {
@@ -241,12 +242,11 @@ export class ChatKeys {
         }
       }
     };
-    text.onWait = onWait;
     const behind = q.texts.length > 0;
     q.texts.push(text);
-    if (q.texts.some((x) => x.waits)) wait();
+    const askAt = this.clock.now() + CHAT_ASK_MS; // its first round ends then, however long it queued
     // The first of its sender's starts at once: what it finds held now is what it opens with.
-    const run = behind ? q.tail.then(() => this._open(pid, s, deadline, wait)) : this._open(pid, s, deadline, wait);
+    const run = behind ? q.tail.then(() => this._open(pid, s, deadline, askAt, wait)) : this._open(pid, s, deadline, askAt, wait);
     const queues = this.queues;
     const done = () => {
       q.texts.splice(q.texts.indexOf(text), 1);
@@ -256,21 +256,25 @@ export class ChatKeys {
     return run;
   }
 
-  async _open(pid, s, deadline, wait) {
-    for (let round = 0; ; round++) {
+  async _open(pid, s, deadline, askAt, wait) {
+    for (;;) {
       let opened;
       try {
         opened = await this.tryOpen(pid, s);
       } catch (err) {
         if (err.code !== 'unknown-key' || this.closed) throw err;
-        const left = deadline - this.clock.now();
+        const now = this.clock.now();
+        const left = deadline - now;
         if (left <= 0) throw err;
         // A text that comes just before its key (the usual order when a sender's key
         // changed) opens when the key does, a moment later: it is said to wait only
-        // once a round (CHAT_ASK_MS, or a key of pid that did not open it) went by.
-        if (round > 0) wait();
+        // once CHAT_ASK_MS went by since it came (also when it queued behind its
+        // sender's earlier texts meanwhile), so that a sender whose keys each come late
+        // cannot hold the other senders' texts for longer.
+        if (now >= askAt) wait();
         this._askLimited(pid);
-        await this._nextKey(pid, left); // a key of pid, or CHAT_ASK_MS: try (and ask) again
+        // A key of pid, or CHAT_ASK_MS (the first round: until askAt): try (and ask) again.
+        await this._nextKey(pid, now < askAt ? askAt - now : left);
         if (this.closed) throw err;
         continue;
       }

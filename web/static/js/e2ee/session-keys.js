@@ -22,7 +22,7 @@ import {
   meetingKeys, parseMeetingSecret, generateIdentity, identityTag, verifyIdentity, pairwiseKey,
   wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId, fitName,
 } from './keys.js';
-import { encryptText, decryptText, NAME, PREFIX } from './text.js';
+import { encryptText, NAME, PREFIX } from './text.js';
 import { SafetyCodes, safetyCode } from './safety-code.js';
 import { Roster, WARNING_KINDS } from './roster.js';
 import { KeyRequests, AnswerLimit, systemClock } from './key-requests.js';
