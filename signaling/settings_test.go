@@ -23,6 +23,22 @@ func settingsOf(t *testing.T, c *testclient.Client) map[string]bool {
 	return p.Settings
 }
 
+// passwordWaiting holds h's one slot and has moderator c set a new password, whose hash
+// then waits; release lets it run.
+func passwordWaiting(t *testing.T, h *secret.Hasher, c *testclient.Client) (release func()) {
+	t.Helper()
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send("update_settings", map[string]any{"password": "new password"}); err != nil {
+		release()
+		t.Fatal(err)
+	}
+	eventually(t, "the new password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	return release
+}
+
 // TestPasswordChangeKeepsOtherSettings: a moderator's new password waits for its turn
 // on the hasher every meeting shares; a lock another moderator sets meanwhile stays
 // (the password change wrote back the settings as they were before its hash, unlocking
@@ -33,15 +49,8 @@ func TestPasswordChangeKeepsOtherSettings(t *testing.T) {
 	m := srv.createMeetingWith(t, `{}`)
 	a := srv.joinModerator(t, m, "A")
 	b := srv.joinModerator(t, m, "B")
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := passwordWaiting(t, h, b)
 	defer release()
-	if _, err := b.Send("update_settings", map[string]any{"password": "new password"}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for its hash", func() bool { return h.Waiting() == 1 })
 	if _, err := a.Send("update_settings", map[string]any{"locked": true}); err != nil {
 		t.Fatal(err)
 	}
@@ -120,15 +129,8 @@ func TestSettingsBurstKeepsABusyMember(t *testing.T) {
 	for _, name := range []string{"A1", "A2", "A3", "A4"} {
 		mods = append(mods, srv.joinModerator(t, m, name))
 	}
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := passwordWaiting(t, h, b)
 	defer release()
-	if _, err := b.Send("update_settings", map[string]any{"password": "new password"}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for its hash", func() bool { return h.Waiting() == 1 })
 	for _, a := range mods {
 		for i := range 20 {
 			if _, err := a.Send("update_settings", map[string]any{"chat": i%2 == 1}); err != nil {

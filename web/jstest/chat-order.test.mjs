@@ -6,45 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
+import { FakeElement, fakeDocument } from './fake-element.mjs';
 
-// Just enough of the DOM for chat.js (as chat-lines.test.mjs has it).
-class FakeElement {
-  constructor(tag) {
-    this.tag = tag;
-    this.children = [];
-    this.parent = null;
-    this.dataset = {};
-    this.attributes = {};
-    this.textContent = '';
-    this.className = '';
-    this.style = {};
-    this.scrollHeight = 0;
-    this.scrollTop = 0;
-    this.clientHeight = 0;
-  }
-  get classList() {
-    const names = () => this.className.split(/\s+/).filter(Boolean);
-    return {
-      contains: (c) => names().includes(c),
-      remove: (c) => { this.className = names().filter((n) => n !== c).join(' '); },
-      add: (c) => { if (!names().includes(c)) this.className = [...names(), c].join(' '); },
-      toggle() {},
-    };
-  }
-  append(...nodes) { for (const n of nodes) { n.parent = this; this.children.push(n); } }
-  prepend(...nodes) { for (const n of nodes.reverse()) { n.parent = this; this.children.unshift(n); } }
-  replaceChildren(...nodes) { this.children = []; this.append(...nodes); }
-  remove() { if (this.parent) this.parent.children = this.parent.children.filter((c) => c !== this); this.parent = null; }
-  setAttribute(k, v) { this.attributes[k] = v; }
-  addEventListener() {}
-  querySelectorAll() { return []; }
-  querySelector() { return null; }
-}
-globalThis.document = {
-  createElement: (tag) => new FakeElement(tag), createTextNode: (text) => ({ textContent: text }),
-  querySelectorAll: () => [], querySelector: () => null, getElementById: () => null,
-  documentElement: new FakeElement('html'), body: new FakeElement('body'), addEventListener() {},
-};
+globalThis.document = fakeDocument();
 globalThis.window = { localStorage, sessionStorage, addEventListener() {}, location: { origin: 'https://meet.example' } };
 
 const { Chat } = await import('../static/js/chat.js');
