@@ -42,6 +42,18 @@ func (f *resumeFixture) modHandled(t *testing.T) {
 	expectError(t, f.mod)
 }
 
+// mutedAndAway admits Alice into a meeting where unmuting is not allowed, has the
+// moderator mute her microphone, and drops her connection: she is parked with the mute.
+func (f *resumeFixture) mutedAndAway(t *testing.T) *testclient.Client {
+	t.Helper()
+	f.modSend(t, "update_settings", map[string]any{"unmute": false})
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	f.modSend(t, "mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"})
+	expectType(t, alice, "media_command")
+	dropAndSeeReconnecting(t, alice, f.mod)
+	return alice
+}
+
 // newResumeFixture runs a server with a waiting room and a moderator in the meeting.
 func newResumeFixture(t *testing.T) *resumeFixture {
 	t.Helper()
@@ -643,11 +655,7 @@ func TestParkedMemberKeepsEachCommandOnce(t *testing.T) {
 // which holds: the member may unmute.
 func TestAskToUnmuteWhileAwayHolds(t *testing.T) {
 	f := newResumeFixture(t)
-	f.modSend(t, "update_settings", map[string]any{"unmute": false})
-	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
-	f.modSend(t, "mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"})
-	expectType(t, alice, "media_command")
-	dropAndSeeReconnecting(t, alice, f.mod)
+	alice := f.mutedAndAway(t)
 	f.modSend(t, "ask_unmute", map[string]any{"participantId": alice.ParticipantID})
 	f.modHandled(t)
 	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
@@ -856,11 +864,7 @@ func TestParkedCommandsSayWhoGaveThem(t *testing.T) {
 // all, would not show).
 func TestMuteAllWhileAwayIsToldOnce(t *testing.T) {
 	f := newResumeFixture(t)
-	f.modSend(t, "update_settings", map[string]any{"unmute": false})
-	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
-	f.modSend(t, "mute", map[string]any{"participantId": alice.ParticipantID, "source": "microphone"})
-	expectType(t, alice, "media_command")
-	dropAndSeeReconnecting(t, alice, f.mod)
+	alice := f.mutedAndAway(t)
 	f.modSend(t, "mute_all", map[string]any{"source": "microphone"})
 	f.modHandled(t)
 	back := f.resume(t, alice.ParticipantID, alice.ResumeSecret)
