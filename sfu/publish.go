@@ -101,6 +101,16 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	p.mu.Lock()
 	src, ok := p.sources[mid]
 	closed := p.closed
+	for _, r := range p.readers {
+		if r.remote == remote {
+			// Pion hands a stream of a RID it has a track for to OnTrack again, under
+			// each new SSRC the publisher sends it with (the same TrackRemote, read
+			// from the new stream now): what reads the track already reads that. A new
+			// layer, stream and readers for each would cost a publisher one packet.
+			p.mu.Unlock()
+			return
+		}
+	}
 	if !closed {
 		p.wg.Add(2)
 		p.readers = append(p.readers, trackReader{remote: remote, recv: recv})

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -46,7 +48,21 @@ type rtpIn struct {
 	// spare holds a re-taken stream's first packet while it is opened with the
 	// counter this reader knew (openFirst): a failed AES-GCM open overwrites it.
 	spare []byte
+	// strangers are the SSRCs of this connection's packets that no layer had when
+	// they came and that went to Pion (strange): at most maxStrangerSSRCs.
+	strangers []uint32
 }
+
+// maxStrangerSSRCs bounds the streams a publish connection hands to Pion that are not
+// (yet) a layer's. A stream's first packets go to Pion, which tells the track and layer
+// by them; a publisher has a few at a time (a camera's three layers, a microphone, a
+// screen), each a stranger only until its layer reads it. Pion keeps state for every
+// SSRC it is shown (an SRTP read stream, and for an SSRC of a RID it already has it
+// points the track at the new stream and keeps the old), about 5 KB, for the
+// connection's life: a publisher sending under ever new SSRCs, one packet each, would
+// grow the server without bound. Beyond the bound, packets of yet another SSRC are
+// dropped and counted (PublisherRTPStrangers).
+const maxStrangerSSRCs = 16
 
 // srtpReplayWindow is the replay window of Pion's SRTP session.
 const srtpReplayWindow = replayBits
@@ -71,7 +87,8 @@ func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProf
 // rtpRoutes are the publish connections whose SRTP the SFU reads itself.
 type rtpRoutes struct {
 	addrRoutes[rtpIn]
-	tails tailList // the media socket reader's
+	tails     tailList      // the media socket reader's
+	strangers atomic.Uint64 // packets dropped: a connection's SSRCs beyond maxStrangerSSRCs
 }
 
 // tailList is a reader's layers whose tail watch a packet of its current read batch
@@ -111,9 +128,14 @@ func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailLi
 	if in == nil {
 		return false
 	}
-	l := in.p.layerBySSRC(binary.BigEndian.Uint32(b[8:12]))
+	ssrc := binary.BigEndian.Uint32(b[8:12])
+	l := in.p.layerBySSRC(ssrc)
 	if l == nil {
-		return false
+		if in.strange(ssrc) {
+			return false
+		}
+		r.strangers.Add(1)
+		return true
 	}
 	wait, err := in.serve(b, l, at)
 	switch err {
@@ -127,6 +149,27 @@ func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailLi
 	default:
 		r.refused.Add(1)
 	}
+	return true
+}
+
+// strange reports whether a packet of ssrc, which no layer of the connection reads,
+// may go to Pion: an SSRC it was shown before, or a new one while fewer than
+// maxStrangerSSRCs are. A stranger that became a layer's since gives up its place.
+func (in *rtpIn) strange(ssrc uint32) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, s := range in.strangers {
+		if s == ssrc {
+			return true
+		}
+	}
+	if len(in.strangers) == maxStrangerSSRCs {
+		in.strangers = slices.DeleteFunc(in.strangers, func(s uint32) bool { return in.p.layerBySSRC(s) != nil })
+	}
+	if len(in.strangers) == maxStrangerSSRCs {
+		return false
+	}
+	in.strangers = append(in.strangers, ssrc)
 	return true
 }
 

@@ -109,6 +109,10 @@ type Stats struct {
 	// PublisherRTPRefused those of a stream read there that failed to decrypt
 	// (forged, replayed, broken), dropped.
 	PublisherRTPRead, PublisherRTPRefused uint64
+	// PublisherRTPStrangers counts publishers' packets dropped because their SSRC was
+	// one more than a publish connection may show Pion without a layer reading it
+	// (rtpin.go, maxStrangerSSRCs): a publisher that makes up SSRCs.
+	PublisherRTPStrangers uint64
 	// ForwardDelay is how long the server held the packets it forwarded: from their
 	// layer taking them to the system call that sent each copy (forwarddelay.go).
 	ForwardDelay DelayHistogram
@@ -228,6 +232,7 @@ func (e *Engine) Stats() Stats {
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),
 		PublisherRTPRead:          e.pubRTP.read.Load() + e.pubTCP.read.Load(),
 		PublisherRTPRefused:       e.pubRTP.refused.Load() + e.pubTCP.refused.Load(),
+		PublisherRTPStrangers:     e.pubRTP.strangers.Load() + e.pubTCP.strangers.Load(),
 		ForwardDelay:              e.forwardDelay(),
 	}
 }

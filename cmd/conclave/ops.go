@@ -87,7 +87,8 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
 				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
 				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
-				ICETCPRefused: m.ICETCPRefused, ICETCPAcceptFailed: m.ICETCPAcceptFailed, DatagramsToRelays: m.DatagramsToRelays,
+				PublisherRTPStrangers: m.PublisherRTPStrangers,
+				ICETCPRefused:         m.ICETCPRefused, ICETCPAcceptFailed: m.ICETCPAcceptFailed, DatagramsToRelays: m.DatagramsToRelays,
 				DatagramsFromRelays: m.DatagramsFromRelays,
 				ForwardDelay:        delayHistogram(m.ForwardDelay),
 			}

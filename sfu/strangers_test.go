@@ -1,0 +1,167 @@
+package sfu
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// ssrcOverride is an interceptor that, while ssrc is set, sends every local packet
+// under that SSRC instead of the sender's: a hostile publisher's own client.
+type ssrcOverride struct {
+	interceptor.NoOp
+	ssrc atomic.Uint32
+}
+
+func (o *ssrcOverride) BindLocalStream(_ *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if s := o.ssrc.Load(); s != 0 {
+			h.SSRC = s
+		}
+		return w.Write(h, payload, a)
+	})
+}
+
+type ssrcOverrideFactory struct{ o *ssrcOverride }
+
+func (f ssrcOverrideFactory) NewInterceptor(string) (interceptor.Interceptor, error) { return f.o, nil }
+
+// TestMadeUpSSRCsAreBounded: a simulcast publisher sends packets of a layer it already
+// publishes (its mid, RID "q") under ever new SSRCs, a few packets each. Pion points
+// the layer's track at each new SSRC it is shown and hands the track to OnTrack again;
+// that once added a receiver-report stream, a reader entry and two goroutines each
+// time, for the participant's life, and Pion's state for every SSRC stays whatever
+// the SFU does. Now the track is read once however often it comes back, and Pion is
+// shown at most maxStrangerSSRCs SSRCs of a connection that no layer reads: the rest
+// are dropped and counted.
+func TestMadeUpSSRCsAreBounded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	_, eng, room := newClockedRoom(t, true)
+	pubP, err := room.Join("pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		t.Fatal(err)
+	}
+	o := &ssrcOverride{}
+	reg := &interceptor.Registry{}
+	reg.Add(ssrcOverrideFactory{o})
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(testPeerSettings()))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	var tracks [maxLayers]*webrtc.TrackLocalStaticRTP
+	var tr *webrtc.RTPTransceiver
+	for i, rid := range layerRIDs {
+		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub", webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracks[i] = track
+		if i == 0 {
+			if tr, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := tr.Sender().AddEncoding(track); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
+	var midID, ridID uint8
+	for _, e := range tr.Sender().GetParameters().HeaderExtensions {
+		switch e.URI {
+		case sdp.SDESMidURI:
+			midID = uint8(e.ID)
+		case sdp.SDESRTPStreamIDURI:
+			ridID = uint8(e.ID)
+		}
+	}
+	seq := uint16(1)
+	send := func() {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true},
+			Payload: []byte{0x10, 0x01, 0x00, 0x00}}
+		seq++
+		_ = pkt.Header.SetExtension(midID, []byte(tr.Mid()))
+		_ = pkt.Header.SetExtension(ridID, []byte("q"))
+		if err := tracks[0].WriteRTP(pkt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	streams := func() int {
+		f := pubP.feedback.Load()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.streams)
+	}
+	// The layer q arrives as any publisher's does, and is read by the socket's reader.
+	var q *layer
+	for q == nil || q.remote == nil || pubP.layerBySSRC(uint32(q.remote.SSRC())) == nil {
+		if ctx.Err() != nil {
+			t.Fatal("layer q never arrived")
+		}
+		send()
+		time.Sleep(10 * time.Millisecond)
+		pubP.mu.Lock()
+		for _, up := range pubP.ups {
+			q = up.layer(0)
+		}
+		pubP.mu.Unlock()
+	}
+	baseStreams, baseG := streams(), runtime.NumGoroutine()
+
+	// Each made-up SSRC until Pion takes it (the track reads from it) or the SFU drops
+	// its packets.
+	const n = 40
+	taken := 0
+	for i := range n {
+		ssrc := 0x5000_0000 + uint32(i)
+		o.ssrc.Store(ssrc)
+		dropped := eng.Stats().PublisherRTPStrangers
+		for {
+			if uint32(q.remote.SSRC()) == ssrc {
+				taken++
+				break
+			}
+			if eng.Stats().PublisherRTPStrangers > dropped {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("SSRC %#x neither taken by Pion nor dropped", ssrc)
+			}
+			send()
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	gotStreams, gotG := streams(), runtime.NumGoroutine()
+	pubP.mu.Lock()
+	readers := len(pubP.readers)
+	pubP.mu.Unlock()
+	t.Logf("%d made-up SSRCs: %d taken by Pion; receiver-report streams %d -> %d, goroutines %d -> %d, readers %d",
+		n, taken, baseStreams, gotStreams, baseG, gotG, readers)
+	// The layer's own SSRC went to Pion as a stranger too, and gave up its place once
+	// read here: so exactly maxStrangerSSRCs made-up ones.
+	if taken != maxStrangerSSRCs {
+		t.Errorf("Pion was shown %d made-up SSRCs of one connection, want %d", taken, maxStrangerSSRCs)
+	}
+	if readers != 1 || gotStreams != baseStreams {
+		t.Errorf("the connection reads its one track %d times, with %d receiver-report streams (%d before the made-up SSRCs)", readers, gotStreams, baseStreams)
+	}
+	if gotG-baseG >= taken {
+		t.Errorf("%d goroutines more after %d made-up SSRCs Pion took", gotG-baseG, taken)
+	}
+}
