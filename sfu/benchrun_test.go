@@ -32,6 +32,7 @@ func TestBenchmarksRun(t *testing.T) {
 		{"Fanout", BenchmarkFanout},
 		{"ICETCPWrite", BenchmarkICETCPWrite},
 		{"LevelReaderNote", BenchmarkLevelReaderNote},
+		{"LossTracker", BenchmarkLossTracker},
 		{"PacketCacheHeld", BenchmarkPacketCacheHeld},
 		{"PublisherReceive", BenchmarkPublisherReceive},
 		{"SRTPSeal", BenchmarkSRTPSeal},

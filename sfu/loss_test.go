@@ -322,3 +322,75 @@ func TestNackAnsweredForABoundedCount(t *testing.T) {
 		}
 	}
 }
+
+// TestLossTrackerGapAtOnce: a gap's packets tracked in one pass are NACKed, tracked and
+// given up exactly as when each packet of the gap was asked for in turn (which shifted
+// the whole list once a packet when it was full: a publisher skipping maxNackGap
+// numbers with every packet cost the socket reader tens of thousands of steps a
+// packet; BenchmarkLossTracker).
+func TestLossTrackerGapAtOnce(t *testing.T) {
+	c := &lossClock{t: time.Unix(0, 0)}
+	rnd := uint32(1)
+	next := func() uint32 { rnd = rnd*1664525 + 1013904223; return rnd >> 8 }
+	for run := 0; run < 200; run++ {
+		var l, ref lossTracker
+		seq := uint16(next())
+		l.onPacket(seq, c.now, nil)
+		ref.onPacket(seq, c.now, nil)
+		for i := 0; i < 300; i++ {
+			seq += uint16(next()%(maxNackGap+10)) - 5
+			c.t = c.t.Add(time.Duration(next()%50) * time.Millisecond)
+			var got, want []uint16
+			var g, w int
+			if d := int16(seq - ref.highest); d > 1 && int(d) <= maxNackGap {
+				// the reference: the gap asked for one packet at a time
+				ref.highest = seq
+				tt := c.now()
+				for s := seq - uint16(d) + 1; s != seq; s++ {
+					w += ref.ask(s, tt)
+					want = append(want, s)
+				}
+			} else {
+				want, w = ref.onPacket(seq, c.now, nil)
+			}
+			got, g = l.onPacket(seq, c.now, nil)
+			if g != w || len(got) != len(want) || len(l.missing) != len(ref.missing) {
+				t.Fatalf("run %d step %d: gave up %d/%d, asked %d/%d, tracking %d/%d", run, i, g, w, len(got), len(want), len(l.missing), len(ref.missing))
+			}
+			for k := range got {
+				if got[k] != want[k] {
+					t.Fatalf("asked %v, want %v", got, want)
+				}
+			}
+			for k := range l.missing {
+				if l.missing[k] != ref.missing[k] {
+					t.Fatalf("tracking %v, want %v", l.missing[k], ref.missing[k])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkLossTracker is a publisher's packets through the loss tracker: in order, and
+// each maxNackGap after the one before (every packet a gap as large as is asked for).
+func BenchmarkLossTracker(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		step uint16
+	}{{"in-order", 1}, {"gap", maxNackGap}} {
+		b.Run(c.name, func(b *testing.B) {
+			clock := &lossClock{t: time.Unix(0, 0)}
+			var l lossTracker
+			buf := make([]uint16, 0, maxNackGap)
+			seq := uint16(0)
+			l.onPacket(seq, clock.now, buf[:0])
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				seq += c.step
+				clock.t = clock.t.Add(time.Millisecond)
+				l.onPacket(seq, clock.now, buf[:0])
+			}
+		})
+	}
+}

@@ -86,10 +86,24 @@ func (l *lossTracker) onPacket(seq uint16, now func() time.Time, out []uint16) (
 			l.missing = l.missing[:0]
 			return out, gaveUp
 		}
+		// Every packet of the gap is asked for once; only the newest maxMissing of
+		// what is missing then are tracked. Given up in one move, not one shift of
+		// the list per packet of the gap: a publisher that skips maxNackGap numbers
+		// with every packet would otherwise cost the socket reader tens of thousands
+		// of steps a packet.
 		t := now()
-		for s := seq - uint16(diff) + 1; s != seq; s++ {
-			gaveUp += l.ask(s, t)
+		n := int(diff) - 1
+		for s := seq - uint16(n); s != seq; s++ {
 			out = append(out, s)
+		}
+		keepOld := max(0, min(len(l.missing), maxMissing-n))
+		gaveUp += len(l.missing) - keepOld
+		l.missing = append(l.missing[:0], l.missing[len(l.missing)-keepOld:]...)
+		first := max(0, n-maxMissing)
+		gaveUp += first
+		due := t.Add(l.retryAfter())
+		for i := first; i < n; i++ {
+			l.missing = append(l.missing, missingPacket{seq: seq - uint16(n-i), tries: 1, asked: t, due: due})
 		}
 		return out, gaveUp
 	default: // late (a retransmission, or reordered) or a duplicate
