@@ -258,3 +258,59 @@ func TestLongSegmentKeepsForwarding(t *testing.T) {
 		t.Fatalf("a NACK for a packet sent lately maps to layer %d, %d, %v; want 0, %d", layer, in, ok, want-100)
 	}
 }
+
+// TestViewTogglesKeepTheKeyframeLimit: one subscriber's keyframe requests reach the
+// publisher track at most once per subscriberKeyframeInterval (2 s), after a burst.
+// A subscriber that hides and shows a tile (a `view` message; signaling allows 5 a
+// second) makes its forwarder ask for a keyframe on every show; those asks once went
+// straight to the track, held only by its 500 ms throttle, so every subscriber of the
+// track got a keyframe twice a second for as long as one member liked.
+func TestViewTogglesKeepTheKeyframeLimit(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1000, 0))
+	up := newTestUpTrack()
+	up.clock, up.after = clock.Now, clock.AfterFunc
+	fw := &forwarder{cur: 0, passthrough: true}
+	w := &recordingWriter{}
+	q := newIdleSendQueue(4, 4, 4)
+	sub := &Participant{out: q}
+	d := &downTrack{up: up, sub: sub, fw: fw}
+	d.binding.Store(&binding{ssrc: 1, pt: 96, stream: w})
+
+	seq := uint16(1)
+	delta := func() { // a delta frame's packet from the publisher reaches the writer
+		q.write(sendItem{d: d, p: &packet{header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 3000},
+			payload: []byte{0x10, 0x01, 0x00}}}, false)
+		seq++
+	}
+	delta()
+	kf := &up.layer(0).kf
+	settle := func() { // a deferred request the clock made due runs on a goroutine of fakeclock's: wait for it
+		for {
+			kf.mu.Lock()
+			due := kf.pending && !kf.last.Add(keyframeInterval).After(clock.Now())
+			kf.mu.Unlock()
+			if !due {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	const span = 60 * time.Second
+	for elapsed := time.Duration(0); elapsed < span; elapsed += 400 * time.Millisecond {
+		d.setWant(-1, -1, -1) // view without the tile
+		delta()
+		clock.Advance(200 * time.Millisecond)
+		settle()
+		d.setWant(0, 0, -1) // view with it again
+		delta()
+		clock.Advance(200 * time.Millisecond)
+		settle()
+	}
+	got := up.stats.keyframesOut.Load()
+	limit := uint64(span/subscriberKeyframeInterval) + 8 // its PLIs' rate, and a burst of a few for view changes
+	t.Logf("keyframe requests sent to the publisher in %v: %d (coalesced %d)", span, got, up.stats.keyframesCoalesced.Load())
+	if got > limit {
+		t.Fatalf("one subscriber toggling its view made the server send %d keyframe requests to the publisher in %v; "+
+			"its own PLIs would pass at most %d (subscriberKeyframeInterval)", got, span, limit)
+	}
+}

@@ -390,6 +390,10 @@ func (d *downTrack) askKeyframe() {
 		return
 	}
 	f.askedAt = now
+	if !d.kf.forSwitch(now) {
+		d.up.stats.keyframesLimited.Add(1)
+		return
+	}
 	d.up.requestKeyframe(f.target)
 }
 

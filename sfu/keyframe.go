@@ -15,6 +15,10 @@ import (
 //   - Otherwise a subscriber's requests reach the publisher track at most once per
 //     subscriberKeyframeInterval; the ones in between are dropped and counted. Receivers
 //     repeat a request while they still cannot decode, so none waits longer than that.
+//   - The forwarder's own requests (a layer switch, a tile shown again after a hide)
+//     draw on a budget of their own: a few at once, then one per
+//     subscriberKeyframeInterval, so that a subscriber toggling its view asks no more
+//     often than its PLIs may.
 //   - The publisher track's own throttle (keyframeThrottle) then merges the requests of
 //     all subscribers.
 //
@@ -46,7 +50,15 @@ type subscriberKeyframes struct {
 	lastForwarded time.Time // zero: never
 	lastRepair    time.Time // a NACK answered in full; zero: none pending
 	lastAbsorbed  time.Time // the last request absorbed by a repair
+	// The forwarder's own requests (a layer switch, a restart after a hide): a bucket
+	// of switchKeyframeBurst, one back per subscriberKeyframeInterval.
+	switchTokens float64
+	switchAt     time.Time // zero: the bucket is full
 }
+
+// switchKeyframeBurst is how many keyframe requests a subscription's switches may make
+// at once; beyond it they come back one per subscriberKeyframeInterval, as PLIs do.
+const switchKeyframeBurst = 8
 
 // answeredNack notes that every packet of a subscriber's NACK was queued again.
 func (s *subscriberKeyframes) answeredNack(now time.Time) {
@@ -80,4 +92,24 @@ func (s *subscriberKeyframes) request(now time.Time) keyframeVerdict {
 	}
 	s.lastForwarded = now
 	return keyframeForward
+}
+
+// forSwitch decides whether a keyframe request that a layer switch or a restart after a
+// hide makes (forwarder.askKeyframe) passes: a few at once (a tile shown, a climb), then
+// at most one per subscriberKeyframeInterval, so that a subscriber toggling its view
+// asks no more often than its PLIs could.
+func (s *subscriberKeyframes) forSwitch(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.switchAt.IsZero() {
+		s.switchTokens = switchKeyframeBurst
+	} else if dt := now.Sub(s.switchAt); dt > 0 {
+		s.switchTokens = min(s.switchTokens+float64(dt)/float64(subscriberKeyframeInterval), switchKeyframeBurst)
+	}
+	s.switchAt = now
+	if s.switchTokens < 1 {
+		return false
+	}
+	s.switchTokens--
+	return true
 }
