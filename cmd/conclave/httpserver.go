@@ -14,15 +14,26 @@ import (
 // anyone who can reach a port could hold as many as the process has descriptors.
 // Websockets are not idle connections: the upgrade takes them out of the server's
 // hands (their own pings and deadlines bound them, signaling/conn.go).
+//
+// httpReadWait bounds the reading of a whole request, header and body, and
+// httpWriteWait the writing of its answer: without them a client that sends a body's
+// length and never the body (net/http reads it, or discards it after a handler that
+// answered without reading it), or that never reads a large answer, holds the
+// connection for as long as it likes. The upgrade of a websocket clears both (net/http
+// clears a hijacked connection's deadlines), and a handler still running past them
+// keeps its context; httpWriteWait is long enough for the largest asset (the blur
+// runtime, some 7 MB) on a slow link.
 const (
 	httpHeaderWait = 10 * time.Second
+	httpReadWait   = 30 * time.Second
+	httpWriteWait  = 5 * time.Minute
 	httpIdleWait   = 2 * time.Minute
 )
 
 // newHTTPServer is an http.Server for h with our timeouts; errorLog gets net/http's
 // own complaints (at debug level: they can name clients' addresses).
 func newHTTPServer(h http.Handler, errorLog *log.Logger, idle time.Duration) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: httpHeaderWait, IdleTimeout: idle, ErrorLog: errorLog}
+	return &http.Server{Handler: h, ReadHeaderTimeout: httpHeaderWait, ReadTimeout: httpReadWait, WriteTimeout: httpWriteWait, IdleTimeout: idle, ErrorLog: errorLog}
 }
 
 // webConnLimits bounds the connections the web ports hold (the application's and, with

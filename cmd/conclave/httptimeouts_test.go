@@ -1,0 +1,177 @@
+package main
+
+import (
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"conclave/web"
+)
+
+// deadlineConn reports, for every Read the server makes after it has read n bytes,
+// the read deadline in force at that moment.
+type deadlineConn struct {
+	net.Conn
+	mu       sync.Mutex
+	deadline time.Time
+	read     int
+	after    int
+	seen     chan time.Time
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.read >= c.after {
+		select {
+		case c.seen <- c.deadline:
+		default:
+		}
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.read += n
+	c.mu.Unlock()
+	return n, err
+}
+
+type deadlineListener struct {
+	net.Listener
+	after int
+	seen  chan time.Time
+}
+
+func (l *deadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineConn{Conn: c, after: l.after, seen: l.seen}, nil
+}
+
+// TestSlowBodyHasReadDeadline: a client that sends a request's header with a
+// Content-Length and then never sends the body. Whatever the handler answers, net/http
+// reads (discards) the body before it writes the response; every such read must be
+// bounded by a deadline, or one connection is held for as long as the client likes
+// (ReadHeaderTimeout covers the header only, IdleTimeout only the time between
+// requests). No timing: the test looks at the deadline in force when the server
+// blocks reading the body.
+func TestSlowBodyHasReadDeadline(t *testing.T) {
+	// Any path will do: the web client's handler answers its 404 page without reading
+	// the body, as the APIs answer a missing host key.
+	const req = "POST /nowhere HTTP/1.1\r\nHost: conclave.test\r\nContent-Length: 100\r\n\r\n"
+	h := web.Handler(web.Options{})
+	srv := newHTTPServer(h, log.New(io.Discard, "", 0), httpIdleWait)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan time.Time, 1)
+	go func() { _ = srv.Serve(&deadlineListener{Listener: ln, after: len(req), seen: seen}) }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	d := <-seen // the server's read after the whole header: the body's
+	if d.IsZero() {
+		t.Fatalf("the server waits for the body of a request with no read deadline: one connection (and goroutine) is held for as long as the client keeps it open")
+	}
+}
+
+// writeDeadlineConn reports the write deadline in force at each Write.
+type writeDeadlineConn struct {
+	net.Conn
+	mu       sync.Mutex
+	deadline time.Time
+	seen     chan time.Time
+}
+
+func (c *writeDeadlineConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *writeDeadlineConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *writeDeadlineConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	select {
+	case c.seen <- c.deadline:
+	default:
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+type writeDeadlineListener struct {
+	net.Listener
+	seen chan time.Time
+}
+
+func (l *writeDeadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &writeDeadlineConn{Conn: c, seen: l.seen}, nil
+}
+
+// TestUnreadResponseHasWriteDeadline: a client that asks for a large asset (the
+// blur runtime's WebAssembly is megabytes) and never reads the answer. Once the socket's
+// buffers are full the server's write blocks; it must be bounded by a deadline, or the
+// connection is held for as long as the client's kernel acknowledges zero-window probes.
+func TestUnreadResponseHasWriteDeadline(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write(make([]byte, 1<<20))
+	})
+	srv := newHTTPServer(h, log.New(io.Discard, "", 0), httpIdleWait)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan time.Time, 1)
+	go func() { _ = srv.Serve(&writeDeadlineListener{Listener: ln, seen: seen}) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /static/vendor/big.wasm HTTP/1.1\r\nHost: conclave.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if d := <-seen; d.IsZero() {
+		t.Fatalf("the server writes a response with no write deadline: a client that never reads holds the connection for good")
+	}
+}
