@@ -40,6 +40,10 @@ func parseHostLink(s string) (hostLink, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return hostLink{}, errBadLink
 	}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		// The host key would cross the network in clear (before any redirect to HTTPS).
+		return hostLink{}, fmt.Errorf("%w: http:// only for a server on this machine (localhost); use https://", errBadLink)
+	}
 	var host, rk string
 	for _, part := range strings.Split(u.EscapedFragment(), "&") {
 		name, v, ok := strings.Cut(part, "=")
