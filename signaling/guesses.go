@@ -56,6 +56,20 @@ func (s *Session) checkSecret(scope string, wrong Code, check func(context.Conte
 	return nil
 }
 
+// rightRandomSecret reports whether sec is the random secret (a moderator secret, a host
+// key's secret) whose keyed hash is hash. Such a secret cannot be guessed, and checking
+// it costs one HMAC, so a right one is let through without asking the address's budget:
+// otherwise anyone behind the same address (a school's NAT, a carrier's CGNAT) could lock
+// a moderator or host out with wrong guesses. A wrong one is then checked, and counted,
+// as every guess is (checkSecret). argon2id hashes are never checked here.
+func rightRandomSecret(h *secret.Hasher, sec, hash string) bool {
+	if sec == "" || !secret.IsKeyedHash(hash) {
+		return false
+	}
+	ok, err := h.Verify(context.Background(), sec, hash)
+	return err == nil && ok
+}
+
 // liveContext ends when the connection does: the peer went away, the session was
 // closed, or the server is shutting down.
 func (s *Session) liveContext() (context.Context, context.CancelFunc) {

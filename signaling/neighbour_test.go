@@ -1,0 +1,79 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+	"conclave/signaling"
+)
+
+// TestNeighbourCannotLockOutRightSecrets: a school behind one NAT address. A pupil who
+// needs no link at all sends wrong host keys (POST /api/meetings with any "Bearer
+// x.y") until the address is locked out. The teacher at the same address still enters
+// her own meeting as moderator with the right moderator secret and uses her right host
+// key: random secrets cannot be guessed, so refusing a right one (as happened, unchecked,
+// while the address was locked out) protected nothing and let a neighbour lock her out.
+// A wrong host key from there is still refused.
+func TestNeighbourCannotLockOutRightSecrets(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	srv := newTestServerWith(t, signaling.Config{Now: clock.Now})
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`) // the teacher's meeting (made from another address)
+	school := net.IPv4(127, 0, 0, 7)
+
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: school}}).DialContext,
+	}}
+	hostKey := func(key string) (int, time.Duration) {
+		req, _ := http.NewRequest(http.MethodPost, srv.http.URL+"/api/meetings", strings.NewReader(`{"e2ee":false}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Close = true
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ra, _ := time.ParseDuration(resp.Header.Get("Retry-After") + "s")
+		return resp.StatusCode, ra
+	}
+	// The pupil: wrong host keys, waiting out each delay, until locked out.
+	for i := 0; i < 40; i++ {
+		code, retry := hostKey("pupil.guess")
+		if code == http.StatusTooManyRequests {
+			if retry >= 10*time.Minute {
+				break
+			}
+			clock.Advance(retry)
+		}
+	}
+
+	// The teacher, same address, right moderator secret.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := testclient.DialFrom(ctx, srv.wsURL, school)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Teacher", "moderatorSecret": mt.ModeratorSecret})
+	m, err := c.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Type == "error" {
+		var p struct{ Code string }
+		_ = json.Unmarshal(m.Payload, &p)
+		t.Errorf("the teacher's right moderator secret, from the pupil's address: %s", p.Code)
+	}
+	if code, _ := hostKey(testHostKey); code != http.StatusCreated {
+		t.Errorf("the teacher's right host key, from the pupil's address: %d", code)
+	}
+	if code, _ := hostKey("pupil.guess"); code != http.StatusTooManyRequests {
+		t.Errorf("a wrong host key from the locked-out address: %d, want 429", code)
+	}
+}
