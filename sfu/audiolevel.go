@@ -15,23 +15,34 @@ import "sync/atomic"
 // extension or is malformed. It reads b in place and allocates nothing: it runs for
 // every audio packet.
 func parseAudioLevel(b []byte, id uint8) (level uint8, voice, ok bool) {
-	if len(b) < 12 || b[0]>>6 != 2 || b[0]&0x10 == 0 || id == 0 {
+	v, ok := findExtension(b, id)
+	if !ok || len(v) == 0 {
 		return 0, false, false
+	}
+	return v[0] & 0x7f, v[0]&0x80 != 0, true
+}
+
+// findExtension finds the header extension element id in a raw RTP packet (RFC 8285,
+// one-byte and two-byte forms) and returns its data, a part of b. ok is false when
+// the packet carries no such element or is malformed. It allocates nothing.
+func findExtension(b []byte, id uint8) (data []byte, ok bool) {
+	if len(b) < 12 || b[0]>>6 != 2 || b[0]&0x10 == 0 || id == 0 {
+		return nil, false
 	}
 	off := 12 + 4*int(b[0]&0x0f) // after the CSRCs
 	if len(b) < off+4 {
-		return 0, false, false
+		return nil, false
 	}
 	profile := uint16(b[off])<<8 | uint16(b[off+1])
 	end := off + 4 + 4*(int(b[off+2])<<8|int(b[off+3]))
 	if len(b) < end {
-		return 0, false, false
+		return nil, false
 	}
 	i := off + 4
 	switch {
 	case profile == 0xBEDE: // one-byte headers (RFC 8285 4.2)
 		if id > 14 {
-			return 0, false, false
+			return nil, false
 		}
 		for i < end {
 			h := b[i]
@@ -47,7 +58,7 @@ func parseAudioLevel(b []byte, id uint8) (level uint8, voice, ok bool) {
 				break
 			}
 			if eid == id {
-				return b[i+1] & 0x7f, b[i+1]&0x80 != 0, true
+				return b[i+1 : i+1+n], true
 			}
 			i += 1 + n
 		}
@@ -64,13 +75,13 @@ func parseAudioLevel(b []byte, id uint8) (level uint8, voice, ok bool) {
 			if i+2+n > end {
 				break
 			}
-			if eid == id && n >= 1 {
-				return b[i+2] & 0x7f, b[i+2]&0x80 != 0, true
+			if eid == id {
+				return b[i+2 : i+2+n], true
 			}
 			i += 2 + n
 		}
 	}
-	return 0, false, false
+	return nil, false
 }
 
 // levelReader is an audio track's part in speaker detection, used by its reader

@@ -149,7 +149,8 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 		p.ups[mid] = up
 	}
 	p.mu.Unlock()
-	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote, deadline: remote}
+	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote, deadline: remote, mid: mid,
+		midID: headerExtensionID(recv, sdp.SDESMidURI), ridID: headerExtensionID(recv, sdp.SDESRTPStreamIDURI)}
 	if remote.Kind() == webrtc.RTPCodecTypeAudio {
 		l.slab.chunk = audioSlabBytes
 	}

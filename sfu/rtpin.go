@@ -131,7 +131,7 @@ func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailLi
 	ssrc := binary.BigEndian.Uint32(b[8:12])
 	l := in.p.layerBySSRC(ssrc)
 	if l == nil {
-		if in.strange(ssrc) {
+		if !in.p.rebindsLayer(b) && in.strange(ssrc) {
 			return false
 		}
 		r.strangers.Add(1)
@@ -150,6 +150,31 @@ func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailLi
 		r.refused.Add(1)
 	}
 	return true
+}
+
+// rebindsLayer reports whether b, a packet under an SSRC no layer of p reads, names the
+// mid and RID of a simulcast layer read under another SSRC: the publisher moving a layer
+// to a new SSRC, which browsers never do (a layer's SSRC is its transceiver's for life).
+// Pion would point the layer's track at the new stream (pion/webrtc v4.2.26's
+// RTPReceiver.receiveForRid, racing with the track's reader) and keep the old one's
+// state; so such a packet never reaches it. It takes no lock and allocates nothing.
+func (p *Participant) rebindsLayer(b []byte) bool {
+	m := p.pubBySSRC.Load()
+	if m == nil {
+		return false
+	}
+	for _, l := range *m {
+		if l.rid == "" || l.ridID == 0 || l.midID == 0 {
+			continue
+		}
+		if rid, ok := findExtension(b, l.ridID); !ok || string(rid) != l.rid {
+			continue
+		}
+		if mid, ok := findExtension(b, l.midID); ok && string(mid) == l.mid {
+			return true
+		}
+	}
+	return false
 }
 
 // strange reports whether a packet of ssrc, which no layer of the connection reads,

@@ -74,11 +74,16 @@ var layerRIDs = [maxLayers]string{"q", "h", "f"}
 // by the media socket's reader once the stream is registered there (rtpin.go), by the
 // layer's Pion reader (run) before and whenever Pion's path is used.
 type layer struct {
-	up     *upTrack
-	index  uint8
-	rid    string // "" for a track without simulcast
-	remote *webrtc.TrackRemote
-	cache  packetCache
+	up    *upTrack
+	index uint8
+	rid   string // "" for a track without simulcast
+	// mid is its transceiver's, and midID and ridID the ids of the header extensions
+	// that carry mid and rid on the connection (0: not negotiated): a packet under a new
+	// SSRC that names a layer read under another is dropped (Participant.rebindsLayer).
+	mid          string
+	midID, ridID uint8
+	remote       *webrtc.TrackRemote
+	cache        packetCache
 	// deadline is remote's read deadline, the tail watch's timer (tailloss.go).
 	deadline interface{ SetReadDeadline(time.Time) error }
 
