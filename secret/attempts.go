@@ -204,17 +204,41 @@ func (t *Turn) Succeeded() {
 	}
 	a, r := t.a, t.r
 	a.mu.Lock()
-	r.lastSeen = a.now()
-	if i := r.scopeIndex(t.scope); i >= 0 {
+	r.forgiveLocked(t.scope, a.now())
+	a.mu.Unlock()
+	a.release(r)
+	a.forgetClean(t.group, r)
+}
+
+// Forgive forgives addr's group its wrong guesses at scope, as a right guess there does
+// (Succeeded), for a right secret checked without a turn: a random secret, which cannot
+// be guessed, is let through however its group stands, so that a neighbour's wrong
+// guesses cannot lock its holder out.
+func (a *Attempts) Forgive(addr, scope string) {
+	group := AddrGroup(addr)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.records[group]
+	if r == nil {
+		return
+	}
+	now := a.now()
+	r.forgiveLocked(scope, now)
+	if r.idle() && r.failures <= 0 && !now.Before(r.nextAllowed) {
+		delete(a.records, group)
+	}
+}
+
+// forgiveLocked drops r's failures at scope; under a.mu.
+func (r *record) forgiveLocked(scope string, now time.Time) {
+	r.lastSeen = now
+	if i := r.scopeIndex(scope); i >= 0 {
 		r.failures -= r.byScope[i].n
 		r.byScope = slices.Delete(r.byScope, i, i+1)
 	}
 	if r.failures <= FreeFailures {
 		r.nextAllowed = time.Time{}
 	}
-	a.mu.Unlock()
-	a.release(r)
-	a.forgetClean(t.group, r)
 }
 
 // Release ends the turn without a verdict (the check itself failed).

@@ -500,3 +500,34 @@ func TestCancelledWaiterKeepsNoRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestForgiveIsARightGuessWithoutATurn: Forgive drops the group's wrong guesses at one
+// scope, as a right guess there does, and only there; a group left clean is forgotten.
+func TestForgiveIsARightGuessWithoutATurn(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	for range LockoutAfter {
+		if r := guess(t, a, "192.0.2.1", "host", false); r != nil {
+			c.add(r.RetryAfter)
+			guess(t, a, "192.0.2.1", "host", false)
+		}
+	}
+	if r := guess(t, a, "192.0.2.1", "host", false); r == nil || !r.LockedOut {
+		t.Fatalf("not locked out after %d wrong guesses: %+v", LockoutAfter, r)
+	}
+	a.Forgive("192.0.2.1", "moderator/m") // another scope: nothing to forgive
+	if r := guess(t, a, "192.0.2.1", "host", false); r == nil {
+		t.Fatal("forgiving another scope lifted the lockout")
+	}
+	a.Forgive("192.0.2.1", "host")
+	if r := guess(t, a, "192.0.2.1", "host", true); r != nil {
+		t.Fatalf("still refused after Forgive: %+v", r)
+	}
+	if n := a.Len(); n != 0 {
+		t.Fatalf("%d records kept of a group with nothing left to remember", n)
+	}
+	a.Forgive("198.51.100.1", "host") // a group never seen: nothing made
+	if n := a.Len(); n != 0 {
+		t.Fatalf("Forgive of an unknown group made %d records", n)
+	}
+}

@@ -155,7 +155,10 @@ func (s *Server) checkHostKey(r *http.Request) (hostID string, status int, retry
 		return "", http.StatusUnauthorized, 0
 	}
 	if s.rightHostKey(r.Context(), id, sec) {
-		return id, 0, 0 // a right random key is never held back by its address's guesses
+		// A right random key is never held back by its address's guesses
+		// (rightRandomSecret), and forgives them as a right guess does.
+		s.attempts.Forgive(s.addrResolver.clientAddr(r), scopeHostKey)
+		return id, 0, 0
 	}
 	turn, err := s.attempts.Begin(r.Context(), s.addrResolver.clientAddr(r), scopeHostKey)
 	if err != nil {

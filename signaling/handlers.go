@@ -187,6 +187,7 @@ func (s *Session) join(env Envelope) *Error {
 	}
 	var cred lobby.Credentials
 	if rightRandomSecret(s.srv.hasher, p.ModeratorSecret, m.modHash) {
+		s.srv.attempts.Forgive(s.addr, scopeModerator(m.id))
 		cred.Moderator = true
 	} else if p.ModeratorSecret != "" {
 		// A moderator secret comes first: moderators enter even a locked meeting.

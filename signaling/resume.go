@@ -283,7 +283,7 @@ func (s *Session) resume(env Envelope) *Error {
 	var prev *Session
 	var hash string
 	var wait time.Duration
-	err := s.checkSecret(scope, CodeResumeFailed, func(ctx context.Context) (bool, error) {
+	claim := func(context.Context) (bool, error) {
 		if perr != nil {
 			return false, nil
 		}
@@ -291,19 +291,26 @@ func (s *Session) resume(env Envelope) *Error {
 			return false, nil
 		}
 		hash = m.resumeHash(p.ParticipantID)
-		if hash == "" {
-			return false, nil
-		}
-		good, verr := s.srv.hasher.Verify(ctx, p.Secret, hash)
-		if verr != nil || !good {
+		if !rightRandomSecret(s.srv.hasher, p.Secret, hash) {
 			return false, nil
 		}
 		var ok bool
 		prev, wait, ok = m.claim(s, p.ParticipantID, hash)
 		return ok, nil
-	})
-	if err != nil {
-		return goneIsNil(err)
+	}
+	// A right secret claims at once, however its address stands (rightRandomSecret): a
+	// member behind a neighbour's wrong guesses still comes back. One that is not right
+	// waits its turn and is counted, as every guess is.
+	if ok, _ := claim(context.Background()); ok {
+		s.srv.attempts.Forgive(s.addr, scope)
+	} else {
+		if hash != "" && rightRandomSecret(s.srv.hasher, p.Secret, hash) {
+			// Right, but spent or gone meanwhile (another resume won): not a guess.
+			return errorf(CodeResumeFailed, "this session cannot be resumed")
+		}
+		if err := s.checkSecret(scope, CodeResumeFailed, claim); err != nil {
+			return goneIsNil(err)
+		}
 	}
 	// Too soon after the membership's last resumes: wait (outside the address's turn
 	// at guessing, which others behind the address share) and claim again. The secret
