@@ -30,10 +30,16 @@ const (
 	httpIdleWait   = 2 * time.Minute
 )
 
+// httpHeaderBytes bounds a request's header: none of ours carries more than a host key
+// and a browser's usual lines (no cookies), and net/http's default (1 MB) let every
+// connection hold a megabyte while its header was read.
+const httpHeaderBytes = 64 << 10
+
 // newHTTPServer is an http.Server for h with our timeouts; errorLog gets net/http's
 // own complaints (at debug level: they can name clients' addresses).
 func newHTTPServer(h http.Handler, errorLog *log.Logger, idle time.Duration) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: httpHeaderWait, ReadTimeout: httpReadWait, WriteTimeout: httpWriteWait, IdleTimeout: idle, ErrorLog: errorLog}
+	return &http.Server{Handler: h, ReadHeaderTimeout: httpHeaderWait, ReadTimeout: httpReadWait, WriteTimeout: httpWriteWait,
+		IdleTimeout: idle, MaxHeaderBytes: httpHeaderBytes, ErrorLog: errorLog}
 }
 
 // webConnLimits bounds the connections the web ports hold (the application's and, with

@@ -5,7 +5,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,5 +175,42 @@ func TestUnreadResponseHasWriteDeadline(t *testing.T) {
 	}
 	if d := <-seen; d.IsZero() {
 		t.Fatalf("the server writes a response with no write deadline: a client that never reads holds the connection for good")
+	}
+}
+
+// TestLargeHeaderRefused: a request whose header is larger than httpHeaderBytes is
+// answered 431 and not handed on (net/http's default let each connection hold a
+// megabyte of header); one within it is served.
+func TestLargeHeaderRefused(t *testing.T) {
+	var served atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { served.Add(1) })
+	srv := newHTTPServer(h, log.New(io.Discard, "", 0), httpIdleWait)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	get := func(pad int) int {
+		req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("X-Pad", strings.Repeat("a", pad))
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(8 << 10); code != http.StatusOK {
+		t.Fatalf("an 8 KB header: %d, want 200", code)
+	}
+	if code := get(200 << 10); code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("a 200 KB header: %d, want 431", code)
+	}
+	if n := served.Load(); n != 1 {
+		t.Fatalf("%d requests handed on, want 1", n)
 	}
 }
