@@ -123,7 +123,7 @@ func NewCollector(src Sources) *Collector {
 		family("subscriber_rtcp_total", "Subscribers' SRTCP packets read in the media socket's reader (read), and those from a subscriber's address that failed to decrypt or parse, dropped (refused: forged, replayed or broken).", "result", prometheus.CounterValue,
 			labelled{"read", func(s *snapshot) float64 { return float64(s.media.SubscriberRTCPRead) }},
 			labelled{"refused", func(s *snapshot) float64 { return float64(s.media.SubscriberRTCPRefused) }}),
-		family("publisher_rtp_total", "Publishers' SRTP packets read in the media socket's reader (read), those of a stream read there that failed to decrypt, dropped (refused: forged, replayed or broken), and those under an SSRC beyond the streams a publish connection may start without a layer reading them, dropped (stranger: made-up SSRCs).", "result", prometheus.CounterValue,
+		family("publisher_rtp_total", "Publishers' SRTP packets read in the media socket's reader (read), those of a stream read there that failed to decrypt, dropped (refused: forged, replayed or broken), and those under an SSRC beyond the streams a publish connection may start without a layer reading them, or that move a layer to a new SSRC, dropped (stranger: made-up SSRCs).", "result", prometheus.CounterValue,
 			labelled{"read", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRead) }},
 			labelled{"refused", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRefused) }},
 			labelled{"stranger", func(s *snapshot) float64 { return float64(s.media.PublisherRTPStrangers) }}),

@@ -59,8 +59,9 @@ type Media struct {
 	// Subscribers' SRTCP read by the server in its media socket's reader, and what
 	// came from a subscriber's address but failed to decrypt or parse (sfu.Stats).
 	SubscriberRTCPRead, SubscriberRTCPRefused uint64
-	// Publishers' SRTP read there, what failed to decrypt, and what came under an
-	// SSRC beyond a connection's bound of streams without a layer (sfu.Stats).
+	// Publishers' SRTP read there, what failed to decrypt, and what came under a
+	// made-up SSRC: beyond a connection's bound of streams without a layer, or moving
+	// a layer to a new SSRC (sfu.Stats).
 	PublisherRTPRead, PublisherRTPRefused, PublisherRTPStrangers uint64
 	// Datagrams for TURN-relayed subscribers handed to the embedded TURN server's
 	// relays in memory (sfu.Stats).

@@ -75,7 +75,10 @@ type Participant struct {
 	pubTCPRoute netip.AddrPort
 	pubTCPFrom  netip.AddrPort
 	pubBySSRC   atomic.Pointer[map[uint32]*layer]
-	wg          sync.WaitGroup
+	// indexed are the SSRCs a layer was ever read under (guarded by ssrcMu): a stranger
+	// among them gives up its place (rtpIn.admit).
+	indexed map[uint32]struct{}
+	wg      sync.WaitGroup
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader

@@ -49,8 +49,18 @@ type rtpIn struct {
 	// counter this reader knew (openFirst): a failed AES-GCM open overwrites it.
 	spare []byte
 	// strangers are the SSRCs of this connection's packets that no layer had when
-	// they came and that went to Pion (strange): at most maxStrangerSSRCs.
-	strangers []uint32
+	// they came, and whether they went to Pion (admit): at most maxStrangerSSRCs.
+	strangers []stranger
+	// key, salt and profile open a copy of a stranger's first packet in cryptex's form
+	// (rebinds), whose mid and RID are sealed.
+	key, salt []byte
+	profile   srtp.ProtectionProfile
+}
+
+// stranger is an SSRC no layer of the connection read when its first packet came.
+type stranger struct {
+	ssrc    uint32
+	refused bool // it named a layer read under another SSRC (rebindsLayer)
 }
 
 // maxStrangerSSRCs bounds the streams a publish connection hands to Pion that are not
@@ -75,7 +85,7 @@ func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProf
 	if err != nil {
 		return nil, errors.Join(errSRTPProfile, err)
 	}
-	in := &rtpIn{p: p, ctx: ctx}
+	in := &rtpIn{p: p, ctx: ctx, key: keys.RemoteMasterKey, salt: keys.RemoteMasterSalt, profile: profile}
 	if gcmProfile(profile) {
 		if in.gcm, err = newGCMOpener(keys.RemoteMasterKey, keys.RemoteMasterSalt); err != nil {
 			return nil, errors.Join(errSRTPProfile, err)
@@ -131,7 +141,7 @@ func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailLi
 	ssrc := binary.BigEndian.Uint32(b[8:12])
 	l := in.p.layerBySSRC(ssrc)
 	if l == nil {
-		if !in.p.rebindsLayer(b) && in.strange(ssrc) {
+		if in.admit(b, ssrc) {
 			return false
 		}
 		r.strangers.Add(1)
@@ -152,12 +162,13 @@ func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailLi
 	return true
 }
 
-// rebindsLayer reports whether b, a packet under an SSRC no layer of p reads, names the
-// mid and RID of a simulcast layer read under another SSRC: the publisher moving a layer
-// to a new SSRC, which browsers never do (a layer's SSRC is its transceiver's for life).
-// Pion would point the layer's track at the new stream (pion/webrtc v4.2.26's
-// RTPReceiver.receiveForRid, racing with the track's reader) and keep the old one's
-// state; so such a packet never reaches it. It takes no lock and allocates nothing.
+// rebindsLayer reports whether b, a packet under an SSRC no layer of p reads (its header
+// in the clear), names the mid and RID of a simulcast layer read under another SSRC: the
+// publisher moving a layer to a new SSRC, which browsers never do (a layer's SSRC is its
+// transceiver's for life). Pion would point the layer's track at the new stream
+// (pion/webrtc v4.2.26's RTPReceiver.receiveForRid, racing with the track's reader) and
+// keep the old one's state; so such a packet never reaches it. It takes no lock and
+// allocates nothing.
 func (p *Participant) rebindsLayer(b []byte) bool {
 	m := p.pubBySSRC.Load()
 	if m == nil {
@@ -177,25 +188,62 @@ func (p *Participant) rebindsLayer(b []byte) bool {
 	return false
 }
 
-// strange reports whether a packet of ssrc, which no layer of the connection reads,
-// may go to Pion: an SSRC it was shown before, or a new one while fewer than
-// maxStrangerSSRCs are. A stranger that became a layer's since gives up its place.
-func (in *rtpIn) strange(ssrc uint32) bool {
+// admit reports whether b, a packet under ssrc, which no layer of the connection
+// reads, may go to Pion. The first packet of each such SSRC decides for all of its:
+// refused if it names a layer read under another SSRC (rebinds), else shown to Pion,
+// while fewer than maxStrangerSSRCs are known; a stranger that became a layer's since
+// (even one that has ended) gives up its place.
+func (in *rtpIn) admit(b []byte, ssrc uint32) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, s := range in.strangers {
-		if s == ssrc {
-			return true
+		if s.ssrc == ssrc {
+			return !s.refused
 		}
 	}
 	if len(in.strangers) == maxStrangerSSRCs {
-		in.strangers = slices.DeleteFunc(in.strangers, func(s uint32) bool { return in.p.layerBySSRC(s) != nil })
+		in.strangers = slices.DeleteFunc(in.strangers, func(s stranger) bool { return in.p.wasIndexed(s.ssrc) })
 	}
 	if len(in.strangers) == maxStrangerSSRCs {
 		return false
 	}
-	in.strangers = append(in.strangers, ssrc)
-	return true
+	refused := in.rebinds(b)
+	in.strangers = append(in.strangers, stranger{ssrc: ssrc, refused: refused})
+	return !refused
+}
+
+// rebinds reports whether b names the mid and RID of a layer read under another SSRC
+// (Participant.rebindsLayer). In cryptex's form (RFC 9335) they are sealed: a copy is
+// opened with a context of its own (a new SSRC's counter starts at 0, as in Pion's
+// session, which would open it alike), so the connection's contexts keep no state of
+// it. One that does not open is left to Pion, which cannot open it either to point a
+// track at it, unless it knew the stream before (a source sending again after a pause,
+// past a wrap of its counter).
+func (in *rtpIn) rebinds(b []byte) bool {
+	if !cryptexForm(b) {
+		return in.p.rebindsLayer(b)
+	}
+	c, err := srtp.CreateContext(in.key, in.salt, in.profile, srtp.Cryptex(srtp.CryptexModeEnabled))
+	if err != nil {
+		return false
+	}
+	var h rtp.Header
+	plain, err := c.DecryptRTP(nil, slices.Clone(b), &h)
+	return err == nil && in.p.rebindsLayer(plain)
+}
+
+// cryptexForm reports whether the RTP packet b carries its header extensions sealed
+// (RFC 9335: the profiles 0xC0DE and 0xC2DE).
+func cryptexForm(b []byte) bool {
+	if len(b) < 12 || b[0]&0x10 == 0 {
+		return false
+	}
+	off := 12 + 4*int(b[0]&0x0f)
+	if len(b) < off+2 {
+		return false
+	}
+	profile := uint16(b[off])<<8 | uint16(b[off+1])
+	return profile == rtp.CryptexProfileOneByte || profile == rtp.CryptexProfileTwoByte
 }
 
 // errNotYet: the packet is older than the one the stream's takeover started from;
@@ -365,6 +413,18 @@ func (p *Participant) indexLayer(l *layer, gone bool) {
 		delete(next, l.ssrc)
 	} else {
 		next[l.ssrc] = l
+		if p.indexed == nil {
+			p.indexed = make(map[uint32]struct{})
+		}
+		p.indexed[l.ssrc] = struct{}{}
 	}
 	p.pubBySSRC.Store(&next)
+}
+
+// wasIndexed reports whether a layer of p was ever read under ssrc.
+func (p *Participant) wasIndexed(ssrc uint32) bool {
+	p.ssrcMu.Lock()
+	defer p.ssrcMu.Unlock()
+	_, ok := p.indexed[ssrc]
+	return ok
 }

@@ -111,7 +111,8 @@ type Stats struct {
 	PublisherRTPRead, PublisherRTPRefused uint64
 	// PublisherRTPStrangers counts publishers' packets dropped because their SSRC was
 	// one more than a publish connection may show Pion without a layer reading it
-	// (rtpin.go, maxStrangerSSRCs): a publisher that makes up SSRCs.
+	// (rtpin.go, maxStrangerSSRCs), or because it moved a layer read under another SSRC
+	// to a new one (rebindsLayer): a publisher that makes up SSRCs.
 	PublisherRTPStrangers uint64
 	// ForwardDelay is how long the server held the packets it forwarded: from their
 	// layer taking them to the system call that sent each copy (forwarddelay.go).

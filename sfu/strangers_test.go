@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"encoding/binary"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -39,8 +40,14 @@ func (f ssrcOverrideFactory) NewInterceptor(string) (interceptor.Interceptor, er
 // reader), keep its state for every one, and hand the track to OnTrack again, which
 // once added a receiver-report stream, a reader entry and two goroutines each time, for
 // the participant's life. The socket's reader drops them, counted; the layer goes on
-// under its SSRC.
+// under its SSRC. With cryptex (RFC 9335, Pion's default) the mid and RID are sealed,
+// and read from a copy of each new SSRC's first packet.
 func TestMadeUpSSRCsNeverReachPion(t *testing.T) {
+	t.Run("clear", func(t *testing.T) { madeUpSSRCs(t, webrtc.RTPHeaderEncryptionPolicyDisable) })
+	t.Run("cryptex", func(t *testing.T) { madeUpSSRCs(t, webrtc.RTPHeaderEncryptionPolicyRequire) })
+}
+
+func madeUpSSRCs(t *testing.T, policy webrtc.RTPHeaderEncryptionPolicy) {
 	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
 	defer cancel()
 	_, eng, room := newClockedRoom(t, true)
@@ -59,9 +66,7 @@ func TestMadeUpSSRCsNeverReachPion(t *testing.T) {
 	reg := &interceptor.Registry{}
 	reg.Add(ssrcOverrideFactory{o})
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(testPeerSettings()))
-	// Header extensions in the clear, as the server reads them (with cryptex the mid
-	// and RID are sealed: such packets are bounded by TestStrangerSSRCsAreBounded only).
-	pc, err := api.NewPeerConnection(webrtc.Configuration{RTPHeaderEncryptionPolicy: webrtc.RTPHeaderEncryptionPolicyDisable})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{RTPHeaderEncryptionPolicy: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,29 +178,51 @@ func TestMadeUpSSRCsNeverReachPion(t *testing.T) {
 		send()
 		time.Sleep(5 * time.Millisecond)
 	}
+	pubP.routeMu.Lock()
+	in := pubP.pubIn
+	pubP.routeMu.Unlock()
+	in.mu.Lock()
+	sealed := in.cryptex
+	in.mu.Unlock()
+	if want := policy == webrtc.RTPHeaderEncryptionPolicyRequire; sealed != want {
+		t.Fatalf("the publisher's packets in cryptex's form: %v, want %v", sealed, want)
+	}
 }
 
 // TestStrangerSSRCsAreBounded: a publish connection shows Pion at most maxStrangerSSRCs
 // SSRCs that no layer reads (Pion keeps state for each for the connection's life); one
-// shown before is shown again, and a stranger that became a layer's gives up its place.
+// shown before is shown again, and a stranger that became a layer's gives up its place,
+// also once that layer has ended.
 func TestStrangerSSRCsAreBounded(t *testing.T) {
 	in := &rtpIn{p: &Participant{}}
+	admit := func(ssrc uint32) bool {
+		b := make([]byte, 12)
+		b[0] = 0x80
+		binary.BigEndian.PutUint32(b[8:], ssrc)
+		return in.admit(b, ssrc)
+	}
 	for i := range uint32(maxStrangerSSRCs) {
-		if !in.strange(100 + i) {
+		if !admit(100 + i) {
 			t.Fatalf("stranger %d of %d refused", i+1, maxStrangerSSRCs)
 		}
 	}
-	if in.strange(999) {
+	if admit(999) {
 		t.Fatalf("a stranger beyond %d went to Pion", maxStrangerSSRCs)
 	}
-	if !in.strange(100) {
+	if !admit(100) {
 		t.Fatal("a stranger shown before was refused")
 	}
 	in.p.indexLayer(&layer{ssrc: 103}, false) // 103 is a layer's now
-	if !in.strange(999) {
+	if !admit(999) {
 		t.Fatal("a stranger that became a layer's kept its place")
 	}
-	if in.strange(1000) {
+	ended := &layer{ssrc: 104}
+	in.p.indexLayer(ended, false)
+	in.p.indexLayer(ended, true) // a layer read under 104 that has ended since
+	if !admit(1000) {
+		t.Fatal("a stranger whose layer has ended kept its place")
+	}
+	if admit(1001) {
 		t.Fatalf("more than %d strangers went to Pion", maxStrangerSSRCs)
 	}
 }
