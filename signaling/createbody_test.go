@@ -7,25 +7,31 @@ import (
 	"testing"
 )
 
-// TestOneOffMeetingOversizedBody: POST /api/meetings reads at most 4 KiB of its
-// body and judges what it read. A larger body must be refused as too large (413, as
-// the rooms API does beyond 8 KiB) and make nothing; before, a JSON object followed by
-// padding past 4 KiB made a meeting (201), and one whose padding is inside the
-// object was refused as "not a JSON object".
+// TestOneOffMeetingOversizedBody: POST /api/meetings takes a body of up to 4096 bytes
+// and refuses a larger one as too large (413, as the rooms API does beyond its bound)
+// before anything is made. It read the first 4096 bytes and judged those: a JSON object
+// followed by padding made a meeting (201), and one with padding inside was called
+// "not a JSON object".
 func TestOneOffMeetingOversizedBody(t *testing.T) {
 	s := newTestServer(t)
-	for _, body := range []string{
-		`{"settings":{"lobby":false}}` + strings.Repeat(" ", 5000),
-		`{"settings":{"lobby":false},"pad":"` + strings.Repeat("a", 5000) + `"}`,
+	const obj = `{"settings":{"lobby":false}}`
+	for _, c := range []struct {
+		body string
+		want int
+	}{
+		{obj + strings.Repeat(" ", 4096-len(obj)), http.StatusCreated},
+		{obj + strings.Repeat(" ", 4097-len(obj)), http.StatusRequestEntityTooLarge},
+		{obj + strings.Repeat(" ", 5000), http.StatusRequestEntityTooLarge},
+		{`{"settings":{"lobby":false},"pad":"` + strings.Repeat("a", 5000) + `"}`, http.StatusRequestEntityTooLarge},
 	} {
-		resp, err := s.post(body, "Bearer "+testHostKey)
+		resp, err := s.post(c.body, "Bearer "+testHostKey)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusRequestEntityTooLarge {
-			t.Errorf("a %d-byte body: %d %q, want 413 and no meeting made", len(body), resp.StatusCode, strings.TrimSpace(string(b)))
+		if resp.StatusCode != c.want {
+			t.Errorf("a %d-byte body: %d %q, want %d", len(c.body), resp.StatusCode, strings.TrimSpace(string(b)), c.want)
 		}
 	}
 }

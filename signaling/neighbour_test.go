@@ -78,3 +78,31 @@ func TestNeighbourCannotLockOutRightSecrets(t *testing.T) {
 		t.Errorf("the teacher's right host key, from the pupil's address: %d", code)
 	}
 }
+
+// TestModeratorSecretGuessesStayThrottled: an address that guessed wrong at a meeting's
+// moderator secret is throttled at it, right guess or not: a room's moderator secret
+// may be one its host chose through the rooms API (only its length says it is random),
+// so the way past the throttle that keeps neighbours from locking a moderator out is
+// not a way to guess it faster. Another address, that never guessed at it, gets in.
+func TestModeratorSecretGuessesStayThrottled(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	guesser := loop(9)
+	wrong := map[string]any{"meetingId": mt.MeetingID, "name": "G", "moderatorSecret": strings.Repeat("A", len(mt.ModeratorSecret))}
+	right := map[string]any{"meetingId": mt.MeetingID, "name": "G", "moderatorSecret": mt.ModeratorSecret}
+	for i := 0; ; i++ {
+		code := guessJoin(t, srv, guesser, nil, wrong)
+		if code == "too_many_attempts" {
+			break
+		}
+		if code != "wrong_moderator_secret" || i > 10 {
+			t.Fatalf("wrong guess %d: %q", i+1, code)
+		}
+	}
+	if code := guessJoin(t, srv, guesser, nil, right); code != "too_many_attempts" {
+		t.Fatalf("the right secret from the address that guessed at it: %q, want too_many_attempts", code)
+	}
+	if code := guessJoin(t, srv, loop(10), nil, right); code != "" {
+		t.Fatalf("the right secret from another address: %q", code)
+	}
+}
