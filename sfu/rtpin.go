@@ -59,8 +59,10 @@ type rtpIn struct {
 
 // stranger is an SSRC no layer of the connection read when its first packet came.
 type stranger struct {
-	ssrc    uint32
-	refused bool // it named a layer read under another SSRC (rebindsLayer)
+	ssrc uint32
+	// movedFrom is the layer, read under another SSRC, that its first packet named
+	// (rebindsLayer): refused while that layer is read. nil: shown to Pion.
+	movedFrom *layer
 }
 
 // maxStrangerSSRCs bounds the streams a publish connection hands to Pion that are not
@@ -162,17 +164,18 @@ func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailLi
 	return true
 }
 
-// rebindsLayer reports whether b, a packet under an SSRC no layer of p reads (its header
-// in the clear), names the mid and RID of a simulcast layer read under another SSRC: the
-// publisher moving a layer to a new SSRC, which browsers never do (a layer's SSRC is its
-// transceiver's for life). Pion would point the layer's track at the new stream
-// (pion/webrtc v4.2.26's RTPReceiver.receiveForRid, racing with the track's reader) and
-// keep the old one's state; so such a packet never reaches it. It takes no lock and
-// allocates nothing.
-func (p *Participant) rebindsLayer(b []byte) bool {
+// rebindsLayer is the simulcast layer read under another SSRC whose mid and RID b, a
+// packet under an SSRC no layer of p reads (its header in the clear), names; nil if
+// none. That is the publisher moving a layer to a new SSRC, which browsers never do (a
+// layer's SSRC is its transceiver's for life; a new connection's layers come while the
+// old one's may still be read, which admit decides again once they end). Pion would
+// point the layer's track at the new stream (pion/webrtc v4.2.26's
+// RTPReceiver.receiveForRid, racing with the track's reader) and keep the old one's
+// state; so such a packet never reaches it. It takes no lock and allocates nothing.
+func (p *Participant) rebindsLayer(b []byte) *layer {
 	m := p.pubBySSRC.Load()
 	if m == nil {
-		return false
+		return nil
 	}
 	for _, l := range *m {
 		if l.rid == "" || l.ridID == 0 || l.midID == 0 {
@@ -182,10 +185,10 @@ func (p *Participant) rebindsLayer(b []byte) bool {
 			continue
 		}
 		if mid, ok := findExtension(b, l.midID); ok && string(mid) == l.mid {
-			return true
+			return l
 		}
 	}
-	return false
+	return nil
 }
 
 // admit reports whether b, a packet under ssrc, which no layer of the connection
@@ -196,10 +199,17 @@ func (p *Participant) rebindsLayer(b []byte) bool {
 func (in *rtpIn) admit(b []byte, ssrc uint32) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for _, s := range in.strangers {
-		if s.ssrc == ssrc {
-			return !s.refused
+	for i, s := range in.strangers {
+		if s.ssrc != ssrc {
+			continue
 		}
+		if s.movedFrom == nil || in.p.layerBySSRC(s.movedFrom.ssrc) == s.movedFrom {
+			return s.movedFrom == nil
+		}
+		// The layer it named has ended since (a connection replaced, its layers
+		// read under the old one's SSRCs until they ended): decided again.
+		in.strangers = slices.Delete(in.strangers, i, i+1)
+		break
 	}
 	if len(in.strangers) == maxStrangerSSRCs {
 		in.strangers = slices.DeleteFunc(in.strangers, func(s stranger) bool { return in.p.wasIndexed(s.ssrc) })
@@ -207,29 +217,32 @@ func (in *rtpIn) admit(b []byte, ssrc uint32) bool {
 	if len(in.strangers) == maxStrangerSSRCs {
 		return false
 	}
-	refused := in.rebinds(b)
-	in.strangers = append(in.strangers, stranger{ssrc: ssrc, refused: refused})
-	return !refused
+	moved := in.rebinds(b)
+	in.strangers = append(in.strangers, stranger{ssrc: ssrc, movedFrom: moved})
+	return moved == nil
 }
 
-// rebinds reports whether b names the mid and RID of a layer read under another SSRC
-// (Participant.rebindsLayer). In cryptex's form (RFC 9335) they are sealed: a copy is
+// rebinds is the layer read under another SSRC whose mid and RID b names
+// (Participant.rebindsLayer), nil if none. In cryptex's form (RFC 9335) they are sealed: a copy is
 // opened with a context of its own (a new SSRC's counter starts at 0, as in Pion's
 // session, which would open it alike), so the connection's contexts keep no state of
 // it. One that does not open is left to Pion, which cannot open it either to point a
 // track at it, unless it knew the stream before (a source sending again after a pause,
 // past a wrap of its counter).
-func (in *rtpIn) rebinds(b []byte) bool {
+func (in *rtpIn) rebinds(b []byte) *layer {
 	if !cryptexForm(b) {
 		return in.p.rebindsLayer(b)
 	}
 	c, err := srtp.CreateContext(in.key, in.salt, in.profile, srtp.Cryptex(srtp.CryptexModeEnabled))
 	if err != nil {
-		return false
+		return nil
 	}
 	var h rtp.Header
 	plain, err := c.DecryptRTP(nil, slices.Clone(b), &h)
-	return err == nil && in.p.rebindsLayer(plain)
+	if err != nil {
+		return nil
+	}
+	return in.p.rebindsLayer(plain)
 }
 
 // cryptexForm reports whether the RTP packet b carries its header extensions sealed

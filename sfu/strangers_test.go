@@ -226,3 +226,22 @@ func TestStrangerSSRCsAreBounded(t *testing.T) {
 		t.Fatalf("more than %d strangers went to Pion", maxStrangerSSRCs)
 	}
 }
+
+// TestMovedLayerDecidedAgainOnceItEnds: a new SSRC whose first packet names a layer read
+// under another SSRC is refused while that layer is read, and decided again once it has
+// ended: a replaced connection's layers are read under its SSRCs for a moment after the
+// new connection's first packets come.
+func TestMovedLayerDecidedAgainOnceItEnds(t *testing.T) {
+	in := &rtpIn{p: &Participant{}}
+	q := &layer{ssrc: 7, rid: "q", mid: "0", midID: 1, ridID: 2}
+	in.p.indexLayer(q, false)
+	// A packet under SSRC 500 with the one-byte extensions mid "0" (id 1), RID "q" (id 2).
+	b := []byte{0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0x01, 0xf4, 0xbe, 0xde, 0, 1, 0x10, '0', 0x20, 'q'}
+	if in.admit(b, 500) || in.admit(b, 500) {
+		t.Fatal("a packet that moves layer q to a new SSRC went to Pion")
+	}
+	in.p.indexLayer(q, true) // q has ended
+	if !in.admit(b, 500) {
+		t.Fatal("refused still once the layer it named had ended")
+	}
+}
