@@ -14,51 +14,71 @@ import (
 	"conclave/web"
 )
 
-// deadlineConn reports, for every Read the server makes after it has read n bytes,
-// the read deadline in force at that moment.
+// deadlineConn reports the deadline in force when the server blocks: the read
+// deadline at every Read after it has read `after` bytes (to reads), and the write
+// deadline at every Write (to writes). Each channel keeps the first report.
 type deadlineConn struct {
 	net.Conn
-	mu       sync.Mutex
-	deadline time.Time
-	read     int
-	after    int
-	seen     chan time.Time
+	mu            sync.Mutex
+	read, write   time.Time // the deadlines set
+	n, after      int
+	reads, writes chan time.Time
 }
 
 func (c *deadlineConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.deadline = t
+	c.read = t
 	c.mu.Unlock()
 	return c.Conn.SetReadDeadline(t)
 }
 
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.write = t
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
 func (c *deadlineConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
-	c.deadline = t
+	c.read, c.write = t, t
 	c.mu.Unlock()
 	return c.Conn.SetDeadline(t)
 }
 
+// reportOnce sends d to ch unless ch holds a report already.
+func reportOnce(ch chan time.Time, d time.Time) {
+	select {
+	case ch <- d:
+	default:
+	}
+}
+
 func (c *deadlineConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.read >= c.after {
-		select {
-		case c.seen <- c.deadline:
-		default:
-		}
+	if c.n >= c.after {
+		reportOnce(c.reads, c.read)
 	}
 	c.mu.Unlock()
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
-	c.read += n
+	c.n += n
 	c.mu.Unlock()
 	return n, err
 }
 
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	reportOnce(c.writes, c.write)
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// deadlineListener accepts deadlineConns that report to its channels.
 type deadlineListener struct {
 	net.Listener
-	after int
-	seen  chan time.Time
+	after         int
+	reads, writes chan time.Time
 }
 
 func (l *deadlineListener) Accept() (net.Conn, error) {
@@ -66,7 +86,21 @@ func (l *deadlineListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &deadlineConn{Conn: c, after: l.after, seen: l.seen}, nil
+	return &deadlineConn{Conn: c, after: l.after, reads: l.reads, writes: l.writes}, nil
+}
+
+// serveRecorded serves h with our HTTP server on a listener of deadlineConns.
+func serveRecorded(t *testing.T, h http.Handler, after int) (addr string, reads, writes chan time.Time) {
+	t.Helper()
+	srv := newHTTPServer(h, log.New(io.Discard, "", 0), httpIdleWait)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads, writes = make(chan time.Time, 1), make(chan time.Time, 1)
+	go func() { _ = srv.Serve(&deadlineListener{Listener: ln, after: after, reads: reads, writes: writes}) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String(), reads, writes
 }
 
 // TestSlowBodyHasReadDeadline: a client that sends a request's header with a
@@ -80,17 +114,8 @@ func TestSlowBodyHasReadDeadline(t *testing.T) {
 	// Any path will do: the web client's handler answers its 404 page without reading
 	// the body, as the APIs answer a missing host key.
 	const req = "POST /nowhere HTTP/1.1\r\nHost: conclave.test\r\nContent-Length: 100\r\n\r\n"
-	h := web.Handler(web.Options{})
-	srv := newHTTPServer(h, log.New(io.Discard, "", 0), httpIdleWait)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := make(chan time.Time, 1)
-	go func() { _ = srv.Serve(&deadlineListener{Listener: ln, after: len(req), seen: seen}) }()
-	t.Cleanup(func() { _ = srv.Close() })
-
-	c, err := net.Dial("tcp", ln.Addr().String())
+	addr, reads, _ := serveRecorded(t, web.Handler(web.Options{}), len(req))
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,55 +123,10 @@ func TestSlowBodyHasReadDeadline(t *testing.T) {
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
-	d := <-seen // the server's read after the whole header: the body's
+	d := <-reads // the server's read after the whole header: the body's
 	if d.IsZero() {
 		t.Fatalf("the server waits for the body of a request with no read deadline: one connection (and goroutine) is held for as long as the client keeps it open")
 	}
-}
-
-// writeDeadlineConn reports the write deadline in force at each Write.
-type writeDeadlineConn struct {
-	net.Conn
-	mu       sync.Mutex
-	deadline time.Time
-	seen     chan time.Time
-}
-
-func (c *writeDeadlineConn) SetWriteDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.deadline = t
-	c.mu.Unlock()
-	return c.Conn.SetWriteDeadline(t)
-}
-
-func (c *writeDeadlineConn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.deadline = t
-	c.mu.Unlock()
-	return c.Conn.SetDeadline(t)
-}
-
-func (c *writeDeadlineConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	select {
-	case c.seen <- c.deadline:
-	default:
-	}
-	c.mu.Unlock()
-	return c.Conn.Write(p)
-}
-
-type writeDeadlineListener struct {
-	net.Listener
-	seen chan time.Time
-}
-
-func (l *writeDeadlineListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &writeDeadlineConn{Conn: c, seen: l.seen}, nil
 }
 
 // TestUnreadResponseHasWriteDeadline: a client that asks for a large asset (the
@@ -157,15 +137,8 @@ func TestUnreadResponseHasWriteDeadline(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write(make([]byte, 1<<20))
 	})
-	srv := newHTTPServer(h, log.New(io.Discard, "", 0), httpIdleWait)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := make(chan time.Time, 1)
-	go func() { _ = srv.Serve(&writeDeadlineListener{Listener: ln, seen: seen}) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	c, err := net.Dial("tcp", ln.Addr().String())
+	addr, _, writes := serveRecorded(t, h, 0)
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +146,7 @@ func TestUnreadResponseHasWriteDeadline(t *testing.T) {
 	if _, err := io.WriteString(c, "GET /static/vendor/big.wasm HTTP/1.1\r\nHost: conclave.test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	if d := <-seen; d.IsZero() {
+	if d := <-writes; d.IsZero() {
 		t.Fatalf("the server writes a response with no write deadline: a client that never reads holds the connection for good")
 	}
 }
