@@ -229,27 +229,6 @@ func (a *Attempts) Forgive(addr, scope string) {
 	}
 }
 
-// Failures is how many wrong guesses addr's group has made at scope and not had
-// forgiven, as far as it can tell: when the group guessed at more secrets than are
-// counted one by one (maxScopes), the failures not counted by secret may be at scope
-// and are returned.
-func (a *Attempts) Failures(addr, scope string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	r := a.records[AddrGroup(addr)]
-	if r == nil {
-		return 0
-	}
-	uncounted := r.failures
-	for _, f := range r.byScope {
-		if f.scope == scope {
-			return f.n
-		}
-		uncounted -= f.n
-	}
-	return max(uncounted, 0)
-}
-
 // forgiveLocked drops r's failures at scope; under a.mu.
 func (r *record) forgiveLocked(scope string, now time.Time) {
 	r.lastSeen = now

@@ -531,31 +531,3 @@ func TestForgiveIsARightGuessWithoutATurn(t *testing.T) {
 		t.Fatalf("Forgive of an unknown group made %d records", n)
 	}
 }
-
-// TestFailuresAtOneSecret: Failures counts a group's wrong guesses at one secret, and
-// when the group guessed at more secrets than are counted one by one, those not
-// counted may be at any of them.
-func TestFailuresAtOneSecret(t *testing.T) {
-	c := &clock{t: time.Unix(1000, 0)}
-	a := NewAttempts(c.now)
-	guess(t, a, "192.0.2.1", "a", false)
-	guess(t, a, "192.0.2.1", "a", false)
-	if n := a.Failures("192.0.2.1", "a"); n != 2 {
-		t.Fatalf("failures at a: %d, want 2", n)
-	}
-	if n := a.Failures("192.0.2.1", "b"); n != 0 {
-		t.Fatalf("failures at b: %d, want 0", n)
-	}
-	if n := a.Failures("198.51.100.1", "a"); n != 0 {
-		t.Fatalf("another address: %d, want 0", n)
-	}
-	for _, s := range []string{"b", "c", "d", "e"} { // "e" is one secret more than are counted
-		if r := guess(t, a, "192.0.2.1", s, false); r != nil {
-			c.add(r.RetryAfter)
-			guess(t, a, "192.0.2.1", s, false)
-		}
-	}
-	if n := a.Failures("192.0.2.1", "z"); n != 1 {
-		t.Fatalf("failures at a secret not counted by itself: %d, want 1 (e's, which may be anywhere)", n)
-	}
-}

@@ -49,20 +49,8 @@ type rtpIn struct {
 	// counter this reader knew (openFirst): a failed AES-GCM open overwrites it.
 	spare []byte
 	// strangers are the SSRCs of this connection's packets that no layer had when
-	// they came, and whether they went to Pion (admit): at most maxStrangerSSRCs.
-	strangers []stranger
-	// key, salt and profile open a copy of a stranger's first packet in cryptex's form
-	// (rebinds), whose mid and RID are sealed.
-	key, salt []byte
-	profile   srtp.ProtectionProfile
-}
-
-// stranger is an SSRC no layer of the connection read when its first packet came.
-type stranger struct {
-	ssrc uint32
-	// movedFrom is the layer, read under another SSRC, that its first packet named
-	// (rebindsLayer): refused while that layer is read. nil: shown to Pion.
-	movedFrom *layer
+	// they came and that went to Pion (admit): at most maxStrangerSSRCs.
+	strangers []uint32
 }
 
 // maxStrangerSSRCs bounds the streams a publish connection hands to Pion that are not
@@ -87,7 +75,7 @@ func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProf
 	if err != nil {
 		return nil, errors.Join(errSRTPProfile, err)
 	}
-	in := &rtpIn{p: p, ctx: ctx, key: keys.RemoteMasterKey, salt: keys.RemoteMasterSalt, profile: profile}
+	in := &rtpIn{p: p, ctx: ctx}
 	if gcmProfile(profile) {
 		if in.gcm, err = newGCMOpener(keys.RemoteMasterKey, keys.RemoteMasterSalt); err != nil {
 			return nil, errors.Join(errSRTPProfile, err)
@@ -167,11 +155,10 @@ func (r *rtpRoutes) takeFor(b []byte, ap netip.AddrPort, at int64, tails *tailLi
 // rebindsLayer is the simulcast layer read under another SSRC whose mid and RID b, a
 // packet under an SSRC no layer of p reads (its header in the clear), names; nil if
 // none. That is the publisher moving a layer to a new SSRC, which browsers never do (a
-// layer's SSRC is its transceiver's for life; a new connection's layers come while the
-// old one's may still be read, which admit decides again once they end). Pion would
-// point the layer's track at the new stream (pion/webrtc v4.2.26's
-// RTPReceiver.receiveForRid, racing with the track's reader) and keep the old one's
-// state; so such a packet never reaches it. It takes no lock and allocates nothing.
+// layer's SSRC is its transceiver's for life). Pion would point the layer's track at
+// the new stream (pion/webrtc v4.2.26's RTPReceiver.receiveForRid, racing with the
+// track's reader) and keep the old one's state; so such a packet never reaches it. It
+// takes no lock and allocates nothing.
 func (p *Participant) rebindsLayer(b []byte) *layer {
 	m := p.pubBySSRC.Load()
 	if m == nil {
@@ -192,71 +179,29 @@ func (p *Participant) rebindsLayer(b []byte) *layer {
 }
 
 // admit reports whether b, a packet under ssrc, which no layer of the connection
-// reads, may go to Pion. The first packet of each such SSRC decides for all of its:
-// refused if it names a layer read under another SSRC (rebinds), else shown to Pion,
-// while fewer than maxStrangerSSRCs are known; a stranger that became a layer's since
-// (even one that has ended) gives up its place.
+// reads, may go to Pion: not if it names a layer read under another SSRC (rebindsLayer,
+// every packet: Pion looks for the mid and RID in a stream's first packets, and in its
+// padding for as long as it lasts), and while fewer than maxStrangerSSRCs other SSRCs
+// went to Pion; one that was ever a layer's gives up its place (also once that layer
+// has ended). With cryptex (RFC 9335) the mid and RID are sealed, and the bound alone
+// holds such packets.
 func (in *rtpIn) admit(b []byte, ssrc uint32) bool {
+	if in.p.rebindsLayer(b) != nil {
+		return false
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for i, s := range in.strangers {
-		if s.ssrc != ssrc {
-			continue
-		}
-		if s.movedFrom == nil || in.p.layerBySSRC(s.movedFrom.ssrc) == s.movedFrom {
-			return s.movedFrom == nil
-		}
-		// The layer it named has ended since (a connection replaced, its layers
-		// read under the old one's SSRCs until they ended): decided again.
-		in.strangers = slices.Delete(in.strangers, i, i+1)
-		break
+	if slices.Contains(in.strangers, ssrc) {
+		return true
 	}
 	if len(in.strangers) == maxStrangerSSRCs {
-		in.strangers = slices.DeleteFunc(in.strangers, func(s stranger) bool { return in.p.wasIndexed(s.ssrc) })
+		in.strangers = slices.DeleteFunc(in.strangers, in.p.wasIndexed)
 	}
 	if len(in.strangers) == maxStrangerSSRCs {
 		return false
 	}
-	moved := in.rebinds(b)
-	in.strangers = append(in.strangers, stranger{ssrc: ssrc, movedFrom: moved})
-	return moved == nil
-}
-
-// rebinds is the layer read under another SSRC whose mid and RID b names
-// (Participant.rebindsLayer), nil if none. In cryptex's form (RFC 9335) they are sealed: a copy is
-// opened with a context of its own (a new SSRC's counter starts at 0, as in Pion's
-// session, which would open it alike), so the connection's contexts keep no state of
-// it. One that does not open is left to Pion, which cannot open it either to point a
-// track at it, unless it knew the stream before (a source sending again after a pause,
-// past a wrap of its counter).
-func (in *rtpIn) rebinds(b []byte) *layer {
-	if !cryptexForm(b) {
-		return in.p.rebindsLayer(b)
-	}
-	c, err := srtp.CreateContext(in.key, in.salt, in.profile, srtp.Cryptex(srtp.CryptexModeEnabled))
-	if err != nil {
-		return nil
-	}
-	var h rtp.Header
-	plain, err := c.DecryptRTP(nil, slices.Clone(b), &h)
-	if err != nil {
-		return nil
-	}
-	return in.p.rebindsLayer(plain)
-}
-
-// cryptexForm reports whether the RTP packet b carries its header extensions sealed
-// (RFC 9335: the profiles 0xC0DE and 0xC2DE).
-func cryptexForm(b []byte) bool {
-	if len(b) < 12 || b[0]&0x10 == 0 {
-		return false
-	}
-	off := 12 + 4*int(b[0]&0x0f)
-	if len(b) < off+2 {
-		return false
-	}
-	profile := uint16(b[off])<<8 | uint16(b[off+1])
-	return profile == rtp.CryptexProfileOneByte || profile == rtp.CryptexProfileTwoByte
+	in.strangers = append(in.strangers, ssrc)
+	return true
 }
 
 // errNotYet: the packet is older than the one the stream's takeover started from;

@@ -56,12 +56,14 @@ func (s *Session) checkSecret(scope string, wrong Code, check func(context.Conte
 	return nil
 }
 
-// rightRandomSecret reports whether sec is the random secret (a moderator secret, a host
-// key's secret) whose keyed hash is hash. Such a secret cannot be guessed, and checking
-// it costs one HMAC, so a right one is let through without asking the address's budget:
-// otherwise anyone behind the same address (a school's NAT, a carrier's CGNAT) could lock
-// a moderator or host out with wrong guesses. A wrong one is then checked, and counted,
-// as every guess is (checkSecret). argon2id hashes are never checked here.
+// rightRandomSecret reports whether sec is the random secret whose keyed hash is hash:
+// for a host key's secret or a resumption secret, which the server (or `conclave host`)
+// made, never for a moderator secret (a room's may be one its host chose). Such a secret
+// cannot be guessed, and checking it costs one HMAC, so a right one is let through
+// without asking the address's budget: otherwise anyone behind the same address (a
+// school's NAT, a carrier's CGNAT) could lock a host or a member out with wrong guesses.
+// A wrong one is then checked, and counted, as every guess is (checkSecret). argon2id
+// hashes are never checked here.
 func rightRandomSecret(h *secret.Hasher, sec, hash string) bool {
 	if sec == "" || !secret.IsKeyedHash(hash) {
 		return false

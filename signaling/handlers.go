@@ -186,12 +186,10 @@ func (s *Session) join(env Envelope) *Error {
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
 	var cred lobby.Credentials
-	// A right moderator secret is let through at once unless this address has guessed
-	// wrong at it: a room's secret may be one its host chose through the rooms API, which
-	// only its length says is random, so guesses at it stay throttled.
-	if s.srv.attempts.Failures(s.addr, scopeModerator(m.id)) == 0 && rightRandomSecret(s.srv.hasher, p.ModeratorSecret, m.modHash) {
-		cred.Moderator = true
-	} else if p.ModeratorSecret != "" {
+	// A moderator secret waits its turn like a password (unlike host keys and resumption
+	// secrets, rightRandomSecret): a room's may be one its host chose through the Rooms
+	// API, which only its length says is random.
+	if p.ModeratorSecret != "" {
 		// A moderator secret comes first: moderators enter even a locked meeting.
 		err := s.checkSecret(scopeModerator(m.id), CodeWrongModSecret, func(ctx context.Context) (bool, error) {
 			return s.srv.hasher.Verify(ctx, p.ModeratorSecret, m.modHash)
