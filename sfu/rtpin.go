@@ -88,7 +88,7 @@ func newRTPIn(p *Participant, keys srtp.SessionKeys, profile srtp.ProtectionProf
 type rtpRoutes struct {
 	addrRoutes[rtpIn]
 	tails     tailList      // the media socket reader's
-	strangers atomic.Uint64 // packets dropped: a connection's SSRCs beyond maxStrangerSSRCs
+	strangers atomic.Uint64 // packets dropped by admit: a layer moved, or SSRCs beyond maxStrangerSSRCs
 }
 
 // tailList is a reader's layers whose tail watch a packet of its current read batch
