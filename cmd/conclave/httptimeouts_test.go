@@ -164,24 +164,29 @@ func TestLargeHeaderRefused(t *testing.T) {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	get := func(pad int) int {
+	tr := &http.Transport{DisableKeepAlives: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	get := func(pad int) (int, error) {
 		req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header.Set("X-Pad", strings.Repeat("a", pad))
-		resp, err := http.DefaultTransport.RoundTrip(req)
+		resp, err := tr.RoundTrip(req)
 		if err != nil {
-			t.Fatal(err)
+			return 0, err
 		}
 		_ = resp.Body.Close()
-		return resp.StatusCode
+		return resp.StatusCode, nil
 	}
-	if code := get(8 << 10); code != http.StatusOK {
-		t.Fatalf("an 8 KB header: %d, want 200", code)
+	if code, err := get(8 << 10); err != nil || code != http.StatusOK {
+		t.Fatalf("an 8 KB header: %d, %v; want 200", code, err)
 	}
-	if code := get(200 << 10); code != http.StatusRequestHeaderFieldsTooLarge {
-		t.Fatalf("a 200 KB header: %d, want 431", code)
+	// The server answers 431 once it has read past the bound and closes the connection
+	// with the rest unread, which a loaded machine may turn into a reset before the
+	// answer is read: the verdict is that the request was not handed on.
+	if code, err := get(100 << 10); err == nil && code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("a 100 KB header: %d, want 431", code)
 	}
 	if n := served.Load(); n != 1 {
 		t.Fatalf("%d requests handed on, want 1", n)
