@@ -24,14 +24,14 @@ const (
 	titleVersionPrefix = "e1."
 )
 
-// registerRooms adds the rooms API to mux.
-func (s *Server) registerRooms(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/rooms", s.roomsHandler(s.createRoom))
-	mux.HandleFunc("GET /api/rooms", s.roomsHandler(s.listRooms))
-	mux.HandleFunc("GET /api/rooms/{id}", s.roomsHandler(s.getRoom))
-	mux.HandleFunc("PATCH /api/rooms/{id}", s.roomsHandler(s.patchRoom))
-	mux.HandleFunc("POST /api/rooms/{id}/rotate", s.roomsHandler(s.rotateRoom))
-	mux.HandleFunc("DELETE /api/rooms/{id}", s.roomsHandler(s.deleteRoom))
+// registerRooms adds the rooms API with handle (Register's).
+func (s *Server) registerRooms(handle func(pattern string, h http.HandlerFunc)) {
+	handle("POST /api/rooms", s.roomsHandler(s.createRoom))
+	handle("GET /api/rooms", s.roomsHandler(s.listRooms))
+	handle("GET /api/rooms/{id}", s.roomsHandler(s.getRoom))
+	handle("PATCH /api/rooms/{id}", s.roomsHandler(s.patchRoom))
+	handle("POST /api/rooms/{id}/rotate", s.roomsHandler(s.rotateRoom))
+	handle("DELETE /api/rooms/{id}", s.roomsHandler(s.deleteRoom))
 }
 
 // apiError is a refusal of the rooms API: an HTTP status and a message for people,
