@@ -25,6 +25,17 @@ import (
 
 const mediaWait = 20 * time.Second
 
+// defaultMediaEngine is a media engine with Pion's default codecs, for a test's own
+// Pion peer.
+func defaultMediaEngine(t testing.TB) *webrtc.MediaEngine {
+	t.Helper()
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(mediaWait)

@@ -141,10 +141,7 @@ func TestPublisherGetsFeedback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
+	m := defaultMediaEngine(t)
 	reg := &interceptor.Registry{}
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
 		t.Fatal(err)

@@ -45,10 +45,6 @@ func (f ssrcOverrideFactory) NewInterceptor(string) (interceptor.Interceptor, er
 // the bound on strangers holds such packets (TestStrangerSSRCsAreBounded), and a test
 // would meet Pion's race.
 func TestMadeUpSSRCsNeverReachPion(t *testing.T) {
-	madeUpSSRCs(t, webrtc.RTPHeaderEncryptionPolicyDisable)
-}
-
-func madeUpSSRCs(t *testing.T, policy webrtc.RTPHeaderEncryptionPolicy) {
 	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
 	defer cancel()
 	_, eng, room := newClockedRoom(t, true)
@@ -56,10 +52,7 @@ func madeUpSSRCs(t *testing.T, policy webrtc.RTPHeaderEncryptionPolicy) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
+	m := defaultMediaEngine(t)
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +60,7 @@ func madeUpSSRCs(t *testing.T, policy webrtc.RTPHeaderEncryptionPolicy) {
 	reg := &interceptor.Registry{}
 	reg.Add(ssrcOverrideFactory{o})
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(testPeerSettings()))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{RTPHeaderEncryptionPolicy: policy})
+	pc, err := api.NewPeerConnection(webrtc.Configuration{RTPHeaderEncryptionPolicy: webrtc.RTPHeaderEncryptionPolicyDisable})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -185,13 +186,26 @@ func (s *Server) checkHostKey(r *http.Request) (hostID string, status int, retry
 // rightHostKey reports whether sec is the right secret of host id by a keyed hash (cheap,
 // constant time); argon2id entries are left to the throttled check.
 func (s *Server) rightHostKey(ctx context.Context, id, sec string) bool {
+	hashes, err := s.hostHashes(ctx, id)
+	return err == nil && slices.ContainsFunc(hashes, func(hash string) bool { return rightRandomSecret(s.hasher, sec, hash) })
+}
+
+// hostHashes are the stored hashes of host id's key: the configured hosts', then the
+// store's (`conclave host add`).
+func (s *Server) hostHashes(ctx context.Context, id string) ([]string, error) {
+	hashes := make([]string, 0, 2)
 	for _, h := range s.hosts {
-		if h.ID == id && rightRandomSecret(s.hasher, sec, h.KeyHash) {
-			return true
+		if h.ID == id {
+			hashes = append(hashes, h.KeyHash)
 		}
 	}
-	h, err := s.rooms.Host(ctx, id)
-	return err == nil && rightRandomSecret(s.hasher, sec, h.KeyHash)
+	switch h, err := s.rooms.Host(ctx, id); {
+	case err == nil:
+		hashes = append(hashes, h.KeyHash)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	return hashes, nil
 }
 
 // parseHostKey reads "Bearer <id>.<secret>".
@@ -211,16 +225,8 @@ func parseHostKey(header string) (id, sec string, ok bool) {
 // (`conclave host add`). New entries are keyed hashes (checked at once); older argon2id
 // entries still verify.
 func (s *Server) authenticateHost(ctx context.Context, id, sec string) error {
-	hashes := make([]string, 0, 2)
-	for _, h := range s.hosts {
-		if h.ID == id {
-			hashes = append(hashes, h.KeyHash)
-		}
-	}
-	switch h, err := s.rooms.Host(ctx, id); {
-	case err == nil:
-		hashes = append(hashes, h.KeyHash)
-	case !errors.Is(err, store.ErrNotFound):
+	hashes, err := s.hostHashes(ctx, id)
+	if err != nil {
 		return err
 	}
 	for _, hash := range hashes {
