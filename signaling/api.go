@@ -104,13 +104,14 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 	modSecret := secret.Random(24)
 	now := s.now()
 	room := store.Room{
-		ID:           secret.Random(16),
-		HostID:       hostID,
-		Settings:     store.Settings{Lobby: settings.Lobby, ScreenShare: settings.ScreenShare, Unmute: settings.Unmute, Chat: settings.Chat},
-		E2EE:         req.E2EE == nil || *req.E2EE,
-		ModeratorMAC: secret.KeyedHash(modSecret),
-		Created:      now.UTC(),
-		Expires:      now.Add(OneOffRoomLifetime).UTC(),
+		ID:            secret.Random(16),
+		HostID:        hostID,
+		Settings:      store.Settings{Lobby: settings.Lobby, ScreenShare: settings.ScreenShare, Unmute: settings.Unmute, Chat: settings.Chat},
+		E2EE:          req.E2EE == nil || *req.E2EE,
+		ModeratorMAC:  secret.KeyedHash(modSecret),
+		ModeratorMade: true,
+		Created:       now.UTC(),
+		Expires:       now.Add(OneOffRoomLifetime).UTC(),
 	}
 	if req.Password != "" {
 		if room.PasswordHash, err = s.hasher.Hash(r.Context(), req.Password); err != nil {

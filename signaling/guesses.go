@@ -57,8 +57,8 @@ func (s *Session) checkSecret(scope string, wrong Code, check func(context.Conte
 }
 
 // rightRandomSecret reports whether sec is the random secret whose keyed hash is hash:
-// for a host key's secret or a resumption secret, which the server (or `conclave host`)
-// made, never for a moderator secret (a room's may be one its host chose). Such a secret
+// for a host key's secret, a resumption secret or a moderator secret the server (or
+// `conclave host`) made, never for one a host chose (store.Room.ModeratorMade). Such a secret
 // cannot be guessed, and checking it costs one HMAC, so a right one is let through
 // without asking the address's budget: otherwise anyone behind the same address (a
 // school's NAT, a carrier's CGNAT) could lock a host or a member out with wrong guesses.

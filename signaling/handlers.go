@@ -186,16 +186,23 @@ func (s *Session) join(env Envelope) *Error {
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
 	var cred lobby.Credentials
-	// A moderator secret waits its turn like a password (unlike host keys and resumption
-	// secrets, rightRandomSecret): a room's may be one its host chose through the Rooms
-	// API, which only its length says is random.
 	if p.ModeratorSecret != "" {
 		// A moderator secret comes first: moderators enter even a locked meeting.
-		err := s.checkSecret(scopeModerator(m.id), CodeWrongModSecret, func(ctx context.Context) (bool, error) {
-			return s.srv.hasher.Verify(ctx, p.ModeratorSecret, m.modHash)
-		})
-		if err != nil {
-			return goneIsNil(err)
+		if m.modMade && rightRandomSecret(s.srv.hasher, p.ModeratorSecret, m.modHash) {
+			// One the server made is let through at once however its address stands, as
+			// host keys and resumption secrets are: a neighbour's wrong guesses cannot
+			// keep the moderator out.
+			s.srv.attempts.Forgive(s.addr, scopeModerator(m.id))
+		} else {
+			// Any other waits its turn like a password: one a host's client chose (a
+			// room's derived keys) only its length says is random, and a right answer
+			// out of turn would let an address throttled elsewhere guess at it.
+			err := s.checkSecret(scopeModerator(m.id), CodeWrongModSecret, func(ctx context.Context) (bool, error) {
+				return s.srv.hasher.Verify(ctx, p.ModeratorSecret, m.modHash)
+			})
+			if err != nil {
+				return goneIsNil(err)
+			}
 		}
 		cred.Moderator = true
 	}

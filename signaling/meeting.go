@@ -21,6 +21,7 @@ type Meeting struct {
 	room    *sfu.Room
 	maxWait int    // knocks waiting per address group
 	modHash string // keyed hash of the moderator secret (the room's)
+	modMade bool   // the server made the moderator secret: random (store.Room.ModeratorMade)
 	e2ee    bool   // the host made it an end-to-end encrypted meeting
 	// speakerDetection: the members are told who speaks (watchSpeakers runs), and every
 	// welcome says so.

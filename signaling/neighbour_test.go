@@ -57,30 +57,78 @@ func TestNeighbourCannotLockOutAHost(t *testing.T) {
 	}
 }
 
-// TestModeratorSecretGuessesStayThrottled: an address that guessed wrong at a meeting's
-// moderator secret is throttled at it, right guess or not: a room's moderator secret
-// may be one its host chose through the rooms API (only its length says it is random),
-// so the way past the throttle that keeps neighbours from locking a moderator out is
-// not a way to guess it faster. Another address, that never guessed at it, gets in.
-func TestModeratorSecretGuessesStayThrottled(t *testing.T) {
+// TestNeighbourCannotLockOutAModerator: a moderator secret the server made (a one-off
+// meeting's, a room's whose host left it to the server, or one a rotation made) is
+// random like a host key, so a pupil behind the teacher's NAT address who guessed at it
+// until the address was locked out does not keep the teacher out: her right secret gets
+// in at once. A wrong guess from there is still refused.
+func TestNeighbourCannotLockOutAModerator(t *testing.T) {
 	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
-	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
-	guesser := loop(9)
-	wrong := map[string]any{"meetingId": mt.MeetingID, "name": "G", "moderatorSecret": strings.Repeat("A", len(mt.ModeratorSecret))}
-	right := map[string]any{"meetingId": mt.MeetingID, "name": "G", "moderatorSecret": mt.ModeratorSecret}
+	oneOff := srv.createMeetingWith(t, `{"e2ee":false}`)
+	room := srv.createRoom(t, `{"e2ee":false}`)
+	chosen := srv.createRoom(t, `{"e2ee":false,"moderatorSecret":"`+strings.Repeat("c", 22)+`"}`)
+	var rotated roomCreated
+	srv.apiJSON(t, http.MethodPost, "/api/rooms/"+chosen.Room.ID+"/rotate", `{}`, http.StatusOK, &rotated)
+	for i, c := range []struct{ name, meeting, secret string }{
+		{"one-off meeting", oneOff.MeetingID, oneOff.ModeratorSecret},
+		{"room", room.Room.ID, room.ModeratorSecret},
+		{"room rotated to a made secret", rotated.Room.ID, rotated.ModeratorSecret},
+	} {
+		if c.secret == "" {
+			t.Fatalf("%s: no moderator secret made", c.name)
+		}
+		school := loop(20 + i)
+		lockOutAt(t, srv, school, c.meeting, len(c.secret))
+		wrong := map[string]any{"meetingId": c.meeting, "name": "P", "moderatorSecret": strings.Repeat("A", len(c.secret))}
+		if code := guessJoin(t, srv, school, nil, wrong); code != "too_many_attempts" {
+			t.Errorf("%s: a wrong guess from the locked-out address: %q", c.name, code)
+		}
+		right := map[string]any{"meetingId": c.meeting, "name": "T", "moderatorSecret": c.secret}
+		if code := guessJoin(t, srv, school, nil, right); code != "" {
+			t.Errorf("%s: the teacher's right secret from the pupil's address: %q", c.name, code)
+		}
+	}
+}
+
+// lockOutAt guesses wrong at meeting's moderator secret from local until refused.
+func lockOutAt(t *testing.T, srv *testServer, local net.IP, meeting string, n int) {
+	t.Helper()
+	wrong := map[string]any{"meetingId": meeting, "name": "G", "moderatorSecret": strings.Repeat("A", n)}
 	for i := 0; ; i++ {
-		code := guessJoin(t, srv, guesser, nil, wrong)
+		code := guessJoin(t, srv, local, nil, wrong)
 		if code == "too_many_attempts" {
-			break
+			return
 		}
 		if code != "wrong_moderator_secret" || i > 10 {
 			t.Fatalf("wrong guess %d: %q", i+1, code)
 		}
 	}
-	if code := guessJoin(t, srv, guesser, nil, right); code != "too_many_attempts" {
-		t.Fatalf("the right secret from the address that guessed at it: %q, want too_many_attempts", code)
-	}
-	if code := guessJoin(t, srv, loop(10), nil, right); code != "" {
-		t.Fatalf("the right secret from another address: %q", code)
+}
+
+// TestModeratorSecretGuessesStayThrottled: an address that guessed wrong at a moderator
+// secret a host's client chose (a room's derived keys: only its length says it is
+// random) is throttled at it, right guess or not, so the way past the throttle for
+// secrets the server made is not a way to guess a chosen one faster. Another address,
+// that never guessed at it, gets in.
+func TestModeratorSecretGuessesStayThrottled(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
+	chosen := strings.Repeat("m", 22)
+	room := srv.createRoom(t, `{"e2ee":false,"moderatorSecret":"`+chosen+`"}`)
+	made := srv.createRoom(t, `{"e2ee":false}`)
+	var rotated roomCreated
+	srv.apiJSON(t, http.MethodPost, "/api/rooms/"+made.Room.ID+"/rotate", `{"moderatorSecret":"`+strings.Repeat("r", 22)+`"}`, http.StatusOK, &rotated)
+	for i, c := range []struct{ name, meeting, secret string }{
+		{"chosen", room.Room.ID, chosen},
+		{"rotated to a chosen one", rotated.Room.ID, strings.Repeat("r", 22)},
+	} {
+		guesser := loop(30 + 2*i)
+		lockOutAt(t, srv, guesser, c.meeting, len(c.secret))
+		right := map[string]any{"meetingId": c.meeting, "name": "G", "moderatorSecret": c.secret}
+		if code := guessJoin(t, srv, guesser, nil, right); code != "too_many_attempts" {
+			t.Errorf("%s: the right secret from the address that guessed at it: %q, want too_many_attempts", c.name, code)
+		}
+		if code := guessJoin(t, srv, loop(31+2*i), nil, right); code != "" {
+			t.Errorf("%s: the right secret from another address: %q", c.name, code)
+		}
 	}
 }

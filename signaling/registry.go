@@ -107,6 +107,7 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 		idle:      now,
 		maxWait:   r.maxWaitAddr,
 		modHash:   room.ModeratorMAC,
+		modMade:   room.ModeratorMade,
 		e2ee:      room.E2EE,
 		expires:   room.Expires,
 		now:       r.now,

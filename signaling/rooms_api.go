@@ -150,12 +150,13 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 	d := lobby.DefaultSettings()
 	id, modSecret, made := roomCredentials(req.ID, req.ModeratorSecret)
 	room := store.Room{
-		ID:           id,
-		HostID:       hostID,
-		Settings:     store.Settings{Lobby: d.Lobby, ScreenShare: d.ScreenShare, Unmute: d.Unmute, Chat: d.Chat},
-		E2EE:         true,
-		Created:      now.UTC(),
-		ModeratorMAC: secret.KeyedHash(modSecret),
+		ID:            id,
+		HostID:        hostID,
+		Settings:      store.Settings{Lobby: d.Lobby, ScreenShare: d.ScreenShare, Unmute: d.Unmute, Chat: d.Chat},
+		E2EE:          true,
+		Created:       now.UTC(),
+		ModeratorMAC:  secret.KeyedHash(modSecret),
+		ModeratorMade: made,
 	}
 	if err := s.applyChange(ctx, &room, req); err != nil {
 		return 0, nil, err
@@ -246,7 +247,7 @@ func (s *Server) rotateRoom(r *http.Request, hostID string) (int, any, *apiError
 	if req.Title != nil {
 		room.Title = *req.Title
 	}
-	room.ModeratorMAC = secret.KeyedHash(modSecret)
+	room.ModeratorMAC, room.ModeratorMade = secret.KeyedHash(modSecret), made
 	var fast *newIDsTooFast
 	if errors.As(s.idBudgets.take(hostID, s.now()), &fast) {
 		return 0, nil, tooFast(fast)

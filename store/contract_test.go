@@ -225,7 +225,7 @@ func TestContract(t *testing.T) {
 			}
 			// To a new id: the old stops as the new starts.
 			moved.ID = "c"
-			moved.ModeratorMAC = "$hmac-sha256$k$rotated"
+			moved.ModeratorMAC, moved.ModeratorMade = "$hmac-sha256$k$rotated", true
 			if err := s.UpdateRoom(ctx, "a", moved); err != nil {
 				t.Fatal(err)
 			}

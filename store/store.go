@@ -39,13 +39,17 @@ type Room struct {
 	HostID string `json:"hostId"` // the host who made it
 	// Title is ciphertext made in the host's browser under the room's key ("e1.…"),
 	// or "": the server never reads it.
-	Title        string    `json:"title,omitempty"`
-	Settings     Settings  `json:"settings"`
-	E2EE         bool      `json:"e2ee"`
-	PasswordHash string    `json:"passwordHash,omitempty"` // argon2id; "" for none
-	ModeratorMAC string    `json:"moderatorMac"`           // keyed hash of the moderator secret
-	Created      time.Time `json:"created"`
-	Expires      time.Time `json:"expires,omitzero"` // zero: standing until deleted
+	Title        string   `json:"title,omitempty"`
+	Settings     Settings `json:"settings"`
+	E2EE         bool     `json:"e2ee"`
+	PasswordHash string   `json:"passwordHash,omitempty"` // argon2id; "" for none
+	ModeratorMAC string   `json:"moderatorMac"`           // keyed hash of the moderator secret
+	// ModeratorMade: the server made the moderator secret (random, 192 bits); false for
+	// one the host's client chose (a room's derived keys), whose randomness the server
+	// cannot know, and for rooms stored before the field was.
+	ModeratorMade bool      `json:"moderatorMade,omitempty"`
+	Created       time.Time `json:"created"`
+	Expires       time.Time `json:"expires,omitzero"` // zero: standing until deleted
 }
 
 // Expired reports whether the room's lifetime is over at now.
