@@ -157,6 +157,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	for _, info := range m.members {
 		others = append(others, *info)
 	}
+	m.clampMediaLocked(s)
 	info := &ParticipantInfo{ID: s.id, Name: s.name, Role: string(role), Media: s.media}
 	m.members[id] = info
 	m.joined = true
@@ -282,6 +283,15 @@ func (m *Meeting) tick(now time.Time) {
 	defer m.mu.Unlock()
 	m.applyLocked(m.lob.Tick(now))
 	m.reportWrongLocked()
+}
+
+// clampMediaLocked drops a screen share that s's join or resume said it has without the
+// permission to share (a media_state saying so is refused): the roster would show others
+// a share that is never forwarded. Under m.mu, on s's goroutine, once s is a member.
+func (m *Meeting) clampMediaLocked(s *Session) {
+	if s.media.Screen && !m.lob.Can(lobby.ID(s.id), lobby.PermShareScreen) {
+		s.media.Screen = false
+	}
 }
 
 // setMedia records a member's media state and tells everyone.

@@ -217,6 +217,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) ([]parkedCommand, 
 		return nil, false
 	}
 	info.Reconnecting = false
+	m.clampMediaLocked(s)
 	info.Media = s.media
 	info.Role = string(role)
 	others := make([]ParticipantInfo, 0, len(m.members))

@@ -899,3 +899,41 @@ func TestMuteAllWhileAwayIsToldOnce(t *testing.T) {
 		t.Fatalf("on the resume: %+v, want %+v", told, want)
 	}
 }
+
+// TestScreenClaimNeedsThePermission: a member whose join or resume says it shares its
+// screen in a meeting where it may not is shown to the others without a share (a
+// media_state saying so is refused; the roster would show a share never forwarded). A
+// moderator may, and is shown with it.
+func TestScreenClaimNeedsThePermission(t *testing.T) {
+	f := newResumeFixture(t) // default settings: participants may not share their screens
+	sharing := map[string]any{"media": map[string]any{"mic": true, "camera": true, "screen": true}}
+	c := f.srv.knock(t, f.meeting.MeetingID, "Alice", sharing)
+	f.modSend(t, "admit", map[string]any{"participantId": waitingID(t, f.mod, "Alice")})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.AwaitWelcome(ctx); err != nil {
+		t.Fatal(err)
+	}
+	joined := participantOf(t, expectType(t, f.mod, "participant_joined"))
+	if want := (signaling.MediaState{Mic: true, Camera: true}); joined.Media != want {
+		t.Errorf("joined with a screen it may not share: %+v, want %+v", joined.Media, want)
+	}
+
+	dropAndSeeReconnecting(t, c, f.mod)
+	back := f.srv.dial(t)
+	if err := back.SendResume(f.meeting.MeetingID, c.ParticipantID, c.ResumeSecret, sharing); err != nil {
+		t.Fatal(err)
+	}
+	resumed := participantOf(t, expectType(t, f.mod, "participant_resumed"))
+	if want := (signaling.MediaState{Mic: true, Camera: true}); resumed.Media != want {
+		t.Errorf("resumed with a screen it may not share: %+v, want %+v", resumed.Media, want)
+	}
+
+	mod2 := f.srv.dial(t)
+	if err := mod2.JoinWith(ctx, map[string]any{"meetingId": f.meeting.MeetingID, "name": "Mod2", "moderatorSecret": f.meeting.ModeratorSecret, "media": sharing["media"]}); err != nil {
+		t.Fatal(err)
+	}
+	if p := participantOf(t, expectType(t, f.mod, "participant_joined")); !p.Media.Screen {
+		t.Errorf("a moderator's share was dropped: %+v", p.Media)
+	}
+}
