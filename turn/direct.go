@@ -138,14 +138,18 @@ func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, pe
 	if relay == nil {
 		return
 	}
-	relay.routes.change(func(r *relayRoutes) {
-		// Clipped: an append must not write into the array a writer may be reading.
-		r.channels = append(slices.Clip(r.channels), channelRoute{peer: unmap(p.AddrPort()), number: number, client: client})
-	})
+	// Only a channel to one of the SFU's addresses is routed: the permission handler
+	// looks at the IP only, so a client may bind every other port of the SFU's (up to
+	// 16,383 channels an allocation), and each route kept would cost every packet the
+	// SFU hands the relay a step of writeDirect's scan. The routes stay one a peer.
 	to := relay.peers.at(p.AddrPort())
 	if to == nil {
 		return
 	}
+	relay.routes.change(func(r *relayRoutes) {
+		// Clipped: an append must not write into the array a writer may be reading.
+		r.channels = append(slices.Clip(r.channels), channelRoute{peer: unmap(p.AddrPort()), number: number, client: client})
+	})
 	switch c := src.(type) {
 	case *net.UDPAddr:
 		d.uplink.add(unmap(c.AddrPort()), number, uplinkChannel{relay: relay, peer: to})

@@ -443,3 +443,51 @@ func FuzzUplinkChannelData(f *testing.F) {
 		}
 	})
 }
+
+// TestChannelRoutesOnlyToPeers: the permission handler looks at the IP only, so a
+// client may bind a channel to any port of the SFU's IP; the relay's routes (which
+// writeDirect scans for every packet the SFU hands it) keep only the channel to the
+// SFU's own address, however many others are bound first.
+func TestChannelRoutesOnlyToPeers(t *testing.T) {
+	f := newDirectFixture(t, nil)
+	servers := f.srv.ICEServers(time.Now())
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := f.srv.udpConn.LocalAddr().String()
+	client, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
+		Username: servers[0].Username, Password: servers[0].Credential, Conn: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relayed, err := client.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relayed.Close()
+	relay := f.relayAt(relayed.LocalAddr())
+	if relay == nil {
+		t.Fatalf("no relay at %v", relayed.LocalAddr())
+	}
+	// pion/turn's event for each ChannelBind it accepted, as it calls it: forty to
+	// other ports of the SFU's IP, then the SFU's.
+	sfu := f.sfu.LocalAddr().(*net.UDPAddr)
+	number := uint16(0x4000)
+	for port := 20000; number < 0x4000+40; port++ {
+		if port != sfu.Port {
+			f.srv.direct.channelCreated(c.LocalAddr(), f.srv.udpConn.LocalAddr(), "UDP", "", "", relayed.LocalAddr(), &net.UDPAddr{IP: sfu.IP, Port: port}, number)
+			number++
+		}
+	}
+	f.srv.direct.channelCreated(c.LocalAddr(), f.srv.udpConn.LocalAddr(), "UDP", "", "", relayed.LocalAddr(), sfu, number)
+	r := relay.routes.cur.Load()
+	if r == nil || len(r.channels) != 1 || r.channels[0].peer != sfu.AddrPort() || r.channels[0].number != number {
+		t.Fatalf("routes after 40 channels elsewhere and one to the SFU: %d", len(r.channels))
+	}
+}

@@ -14,9 +14,12 @@ const (
 )
 
 // quota bounds allocations, in all and per credential, so that one credential (say, a
-// welcome whose credentials leaked) cannot open relay sockets without end. It counts
-// what pion/turn reports created and deleted; allocations being made at the same moment
-// may pass the check together, so the caps can be exceeded by a few, never without bound.
+// welcome whose credentials leaked) cannot open relay sockets without end. A relay
+// socket is counted when it is opened (take, in relayGenerator.AllocatePacketConn: the
+// check and the count are one step) and let go when it is closed: pion/turn's
+// QuotaHandler and its OnAllocationCreated event are two steps with the socket's
+// opening between them, and over TCP and TLS, where every connection has a reader of
+// its own, many Allocate requests at once passed the check before any was counted.
 type quota struct {
 	maxTotal, maxPer int
 
@@ -29,21 +32,28 @@ func newQuota(maxTotal, maxPer int) *quota {
 	return &quota{maxTotal: maxTotal, maxPer: maxPer, byUser: make(map[string]int)}
 }
 
-// allows is pion/turn's QuotaHandler, asked before each allocation.
+// allows is pion/turn's QuotaHandler, asked before each allocation: it spares a
+// request that take would refuse the work before it (take decides).
 func (q *quota) allows(username, _ string, _ net.Addr) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.total < q.maxTotal && q.byUser[username] < q.maxPer
 }
 
-func (q *quota) created(_, _ net.Addr, _, username, _ string, _ net.Addr, _ int) {
+// take counts a relay socket of username's if the caps leave room for it; give
+// returns it.
+func (q *quota) take(username string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.total >= q.maxTotal || q.byUser[username] >= q.maxPer {
+		return false
+	}
 	q.total++
 	q.byUser[username]++
+	return true
 }
 
-func (q *quota) deleted(_, _ net.Addr, _, username, _ string) {
+func (q *quota) give(username string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.total--

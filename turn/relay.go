@@ -17,6 +17,15 @@ var errPeerRefused = errors.New("turn: peer is not the SFU")
 // errNoTCPRelay refuses TCP allocations (RFC 6062): media reaches the SFU over UDP.
 var errNoTCPRelay = errors.New("turn: TCP relay allocations are not offered")
 
+// errNoRelayRoom refuses a relay socket past the allocation caps (quota.take); the
+// client is told the server lacks capacity.
+var errNoRelayRoom = errors.New("turn: allocation caps reached")
+
+// errNoEvenPort refuses a relay socket asked for without a user: pion/turn opens and
+// closes such sockets to find an even port (EVEN-PORT, RFC 8656 section 14.6), which
+// browsers never ask for; each would be registered with the SFU and uncounted.
+var errNoEvenPort = errors.New("turn: EVEN-PORT allocations are not offered")
+
 // peers is the closed set of addresses the relay may reach: the SFU's media sockets.
 // Each maps to the address a relay socket's read returns for a datagram from it, made
 // once: a read that made its own (net.UDPConn.ReadFrom) allocated twice a packet.
@@ -69,6 +78,8 @@ type relayGenerator struct {
 	// direct, with local, lets a relay write what the SFU hands it to its client
 	// itself (direct.go).
 	direct *direct
+	// quota counts relay sockets against the allocation caps (quota.go).
+	quota *quota
 }
 
 func (g *relayGenerator) Validate() error {
@@ -79,18 +90,34 @@ func (g *relayGenerator) Validate() error {
 }
 
 func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	if conf.UserID == "" {
+		return nil, nil, errNoEvenPort
+	}
+	var give func()
+	if q := g.quota; q != nil {
+		if !q.take(conf.UserID) {
+			return nil, nil, errNoRelayRoom
+		}
+		give = func() { q.give(conf.UserID) }
+	}
 	conn, err := net.ListenPacket(conf.Network, net.JoinHostPort(g.bindIP, strconv.Itoa(conf.RequestedPort)))
 	if err != nil {
+		if give != nil {
+			give()
+		}
 		return nil, nil, err
 	}
 	udp, ok := conn.(*net.UDPConn)
 	if !ok {
 		_ = conn.Close()
+		if give != nil {
+			give()
+		}
 		return nil, nil, errors.New("turn: relay socket is not UDP")
 	}
 	local := udp.LocalAddr().(*net.UDPAddr)
 	relayed := &net.UDPAddr{IP: g.relayIP, Port: local.Port}
-	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers}
+	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers, give: give}
 	if g.local != nil {
 		g.handOver(rc, uint16(local.Port))
 	}
@@ -155,6 +182,7 @@ type restrictedConn struct {
 	done    chan struct{}
 	bufs    *sync.Pool
 	removes []func()
+	give    func() // returns the socket's place in the allocation caps; nil if uncounted
 	once    sync.Once
 
 	// routes are the client's channels and permissions, by which the relay writes
@@ -233,6 +261,9 @@ func (c *restrictedConn) Close() error {
 		}
 		if c.done != nil {
 			close(c.done)
+		}
+		if c.give != nil {
+			c.give()
 		}
 	})
 	return c.PacketConn.Close()

@@ -27,7 +27,7 @@ func relayPair(t *testing.T) (relay *restrictedConn, peer, stranger *net.UDPConn
 	peer, stranger = listen(), listen()
 	g := &relayGenerator{relayIP: net.IPv4(127, 0, 0, 1), bindIP: "127.0.0.1",
 		peers: newPeers([]netip.AddrPort{peer.LocalAddr().(*net.UDPAddr).AddrPort()})}
-	pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4"})
+	pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "u"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestRelayHandOver(t *testing.T) {
 			registered[ap] = deliver
 			return func() { removed++ }
 		}}
-	pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4"})
+	pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "u"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestRelayWriteHandsTheSFUWhatItTakes(t *testing.T) {
 				return true
 			}
 		}}
-	pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4"})
+	pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "u"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,4 +245,33 @@ func TestRelayWriteHandsTheSFUWhatItTakes(t *testing.T) {
 	if err != nil || string(b[:n]) != "a check" || from != relayAP {
 		t.Fatalf("the SFU's socket read %q from %v (%v), want what the taker left from %v", b[:n], from, err, relayAP)
 	}
+}
+
+// TestRelaySocketsAreCounted: a relay socket is counted against the caps when it is
+// opened and let go when it is closed; one past a credential's cap is not opened, and
+// none is opened without a user (pion/turn's EVEN-PORT probing, which would be
+// registered with the SFU uncounted).
+func TestRelaySocketsAreCounted(t *testing.T) {
+	q := newQuota(10, 1)
+	g := &relayGenerator{relayIP: net.IPv4(127, 0, 0, 1), bindIP: "127.0.0.1", quota: q}
+	if _, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4"}); !errors.Is(err, errNoEvenPort) {
+		t.Fatalf("a socket without a user: %v", err)
+	}
+	first, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "u"}); !errors.Is(err, errNoRelayRoom) {
+		t.Fatalf("a second socket of a credential capped at one: %v", err)
+	}
+	_ = first.Close()
+	_ = first.Close() // let go once
+	if q.total != 0 || len(q.byUser) != 0 {
+		t.Fatalf("after close: %d counted, %v", q.total, q.byUser)
+	}
+	again, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "u"})
+	if err != nil {
+		t.Fatalf("after closing the first: %v", err)
+	}
+	_ = again.Close()
 }

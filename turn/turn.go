@@ -182,9 +182,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LocalRelay != nil {
 		s.direct = newDirect(tcpStreams)
 	}
+	q := newQuota(cfg.MaxAllocations, cfg.MaxAllocationsPerCredential)
 	gen := func() *relayGenerator {
 		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers),
-			local: cfg.LocalRelay, uplink: cfg.RelayUplink, direct: s.direct}
+			local: cfg.LocalRelay, uplink: cfg.RelayUplink, direct: s.direct, quota: q}
 	}
 	p := newPeers(cfg.Peers)
 	var sc pionturn.ServerConfig
@@ -229,15 +230,12 @@ func New(cfg Config) (*Server, error) {
 	sc.Realm = cfg.Realm
 	sc.LoggerFactory = pionLoggerFactory{log: cfg.Logger}
 	sc.AuthHandler = s.authenticate
-	q := newQuota(cfg.MaxAllocations, cfg.MaxAllocationsPerCredential)
 	sc.QuotaHandler = q.allows
 	sc.EventHandler = pionturn.EventHandler{
-		OnAllocationCreated: func(src, dst net.Addr, protocol, username, realm string, relayAddr net.Addr, requestedPort int) {
-			q.created(src, dst, protocol, username, realm, relayAddr, requestedPort)
+		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, _ net.Addr, _ int) {
 			tcpStreams.allocationCreated(src, dst)
 		},
-		OnAllocationDeleted: func(src, dst net.Addr, protocol, username, realm string) {
-			q.deleted(src, dst, protocol, username, realm)
+		OnAllocationDeleted: func(src, dst net.Addr, _, _, _ string) {
 			tcpStreams.allocationDeleted(src, dst)
 		},
 	}

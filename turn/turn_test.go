@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	pionturn "github.com/pion/turn/v5"
 	"go.uber.org/goleak"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testcert"
 	"conclave/turn"
@@ -487,4 +489,69 @@ func TestAllocationsPerCredentialAreCapped(t *testing.T) {
 		t.Fatalf("after closing one: %v", err)
 	}
 	again.Close()
+}
+
+// TestAllocationCapHoldsOverConcurrentStreams: over TCP (every connection read by a
+// goroutine of its own) many Allocate requests with one credential arrive at once; the
+// cap holds however they interleave. Each relay socket's registration with the SFU
+// (Config.LocalRelay), which comes after pion/turn's quota check and before its
+// allocation event, is held until every request has either reached it or been refused:
+// the interleaving a loaded server gives by chance, every time.
+func TestAllocationCapHoldsOverConcurrentStreams(t *testing.T) {
+	const capPer, conns = 2, 24
+	var (
+		mu               sync.Mutex
+		arrived, refused int
+		release          = make(chan struct{})
+	)
+	settle := func() { // under mu
+		if arrived+refused == conns {
+			close(release)
+		}
+	}
+	f := newFixture(t, nil, func(c *turn.Config) {
+		c.MaxAllocationsPerCredential = capPer
+		c.LocalRelay = func(netip.AddrPort, func([]byte)) func() {
+			mu.Lock()
+			arrived++
+			settle()
+			mu.Unlock()
+			select {
+			case <-release:
+			case <-time.After(conntest.Wait): // only a broken test waits this long
+			}
+			return func() {}
+		}
+	})
+	user, pass := f.creds(t)
+	addr := f.serverAddr(t, "turn", "tcp")
+	clients := make([]*pionturn.Client, conns)
+	for i := range clients {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		clients[i] = client(t, pionturn.NewSTUNConn(c), addr, user, pass)
+	}
+	var wg sync.WaitGroup
+	granted := 0
+	for _, cl := range clients {
+		wg.Go(func() {
+			relay, err := cl.Allocate()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				refused++
+				settle()
+				return
+			}
+			granted++
+			t.Cleanup(func() { _ = relay.Close() })
+		})
+	}
+	wg.Wait()
+	if granted != capPer {
+		t.Fatalf("one credential was granted %d allocations at once, cap %d", granted, capPer)
+	}
 }
