@@ -148,6 +148,7 @@ type Engine struct {
 	own            bool
 	estimate       bool // !Config.NoBandwidthEstimation
 	lites          liteAgents
+	pubUfrags      pubUfrags // the publish connections' ICE ufrags, for ICE-TCP (pubufrags.go)
 	pionLogs       logging.LoggerFactory
 	candsOnce      sync.Once
 	liteCands      []string

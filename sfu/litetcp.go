@@ -2,7 +2,6 @@ package sfu
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"conclave/rawstream"
-
-	"github.com/pion/stun/v4"
 )
 
 // ICE-TCP for the subscribe connections the server runs itself (ownsub.go): a client
@@ -336,28 +333,18 @@ func (e *Engine) firstFrame(c net.Conn, checkBy time.Time) ([]byte, bool) {
 func (e *Engine) sortTCP(c net.Conn, frame []byte, h *tcpHandoff, checkBy time.Time) {
 	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	if e.ownsCheck(frame) {
+	local, isCheck := checkUfrag(frame)
+	if isCheck && e.lites.lookup(local) != nil {
 		lc := &liteTCP{conn: c, ap: ap}
 		lc.serve(&e.lites, frame, checkBy)
 		return
 	}
+	if !isCheck || !e.pubUfrags.has(local) {
+		// Neither a lite agent's nor a publish connection's: Pion's mux would keep it
+		// half a minute for a ufrag nobody has (pubufrags.go).
+		_ = c.Close()
+		return
+	}
 	_ = c.SetReadDeadline(time.Time{})
 	h.give(newPubTCPConn(c, ap, &e.pubTCP, frame))
-}
-
-// ownsCheck reports whether b is a binding request for one of the lite agents.
-func (e *Engine) ownsCheck(b []byte) bool {
-	if !isSTUN(b) {
-		return false
-	}
-	var m stun.Message
-	if err := stun.Decode(b, &m); err != nil || m.Type != stun.BindingRequest {
-		return false
-	}
-	var user stun.Username
-	if user.GetFrom(&m) != nil {
-		return false
-	}
-	local, _, _ := bytes.Cut(user, []byte{':'})
-	return e.lites.lookup(local) != nil
 }

@@ -106,7 +106,8 @@ type Participant struct {
 	iceRestart    bool // the next subscribe offer restarts ICE (the client asked)
 	pubCandidates []webrtc.ICECandidateInit
 	subCandidates []webrtc.ICECandidateInit
-	pubTrickled   int // candidates trickled on each connection, against MaxTrickledCandidates
+	pubTrickled   int    // candidates trickled on each connection, against MaxTrickledCandidates
+	pubUfrag      string // the publish connection's local ICE ufrag, in the engine's pubUfrags
 	subTrickled   int
 }
 
@@ -341,6 +342,7 @@ func (p *Participant) closePeers() {
 	if f := p.feedback.Load(); f != nil {
 		f.close()
 	}
+	p.dropPublishUfrag()
 	if pub := p.pub.Load(); pub != nil { // counted down once: only Close gets here after an offer
 		_ = pub.Close()
 		p.room.engine.stats.publishConns.Add(-1)

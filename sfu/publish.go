@@ -77,6 +77,8 @@ func (p *Participant) Publish(ctx context.Context, offer string, sources map[str
 	if err := pub.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
+	// Before the answer goes out: ICE-TCP checks naming the ufrag come after it.
+	p.setPublishUfrag(sdpUfrag(pub.LocalDescription().SDP))
 	select {
 	case <-gathered:
 	case <-ctx.Done():

@@ -173,3 +173,51 @@ func FuzzICETCPFrames(f *testing.F) {
 		}
 	})
 }
+
+// TestICETCPStrangersAreClosed: an ICE-TCP connection whose first frame is neither a
+// check for a lite agent nor one for a publish connection's ufrag (Pion's agents) is
+// closed at once, long before the check wait (a minute here): a check for a ufrag
+// nobody has, a check for a ufrag a publish connection gave up, and a first frame that
+// is no check at all. Pion's mux would keep each half a minute with what it queued.
+func TestICETCPStrangersAreClosed(t *testing.T) {
+	_, eng, room := newClockedRoom(t, true, withTCP(time.Minute))
+	p, err := room.Join("pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.setPublishUfrag("first")
+	p.setPublishUfrag("restarted") // an ICE restart's answer
+	if !eng.pubUfrags.has([]byte("restarted")) || eng.pubUfrags.has([]byte("first")) {
+		t.Fatalf("after a restart: %v", eng.pubUfrags.m)
+	}
+	for _, first := range [][]byte{
+		check{username: "nosuchufrag:peer"}.bytes(t),
+		check{username: "first:peer"}.bytes(t),
+		bytes.Repeat([]byte{0x80}, 200),
+	} {
+		c := conntest.DialFrom(t, "127.0.0.1", eng.TCPAddr().String())
+		if _, err := c.Write(framed(first)); err != nil {
+			t.Fatal(err)
+		}
+		if !conntest.ClosedByPeer(t, c) {
+			t.Fatalf("a stranger's connection (first frame %.20q) was answered", first)
+		}
+	}
+	p.Close()
+	if len(eng.pubUfrags.m) != 0 {
+		t.Fatalf("a closed participant's ufrag is still known: %v", eng.pubUfrags.m)
+	}
+}
+
+func TestSDPUfrag(t *testing.T) {
+	for sdp, want := range map[string]string{
+		"v=0\r\na=ice-ufrag:AbCd\r\na=ice-pwd:x\r\n": "AbCd",
+		"v=0\na=ice-ufrag:xyz\n":                     "xyz",
+		"v=0\r\na=ice-ufrag:last":                    "last",
+		"v=0\r\n":                                    "",
+	} {
+		if got := sdpUfrag(sdp); got != want {
+			t.Errorf("sdpUfrag(%q) = %q, want %q", sdp, got, want)
+		}
+	}
+}
