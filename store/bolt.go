@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -78,8 +79,11 @@ func WithLockTimeout(d time.Duration) Option {
 // few (people prepare dozens, not millions) and an index would be one more thing to keep
 // consistent.
 type Bolt struct {
-	db   *bolt.DB
 	path string
+
+	// mu is held shared by every transaction and alone by scrub, which replaces db.
+	mu sync.RWMutex
+	db *bolt.DB
 }
 
 // OpenBolt opens (creating if needed) the store in dir. The directory is made 0700 and
@@ -109,6 +113,12 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 	b := &Bolt{db: db, path: path}
 	if err := b.init(); err != nil {
 		db.Close()
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	// What an earlier process deleted and could not scrub (it stopped first, or was a
+	// version before scrubbing) goes now.
+	if err := b.scrub(); err != nil {
+		b.Close()
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	return b, nil
@@ -147,7 +157,7 @@ func (b *Bolt) init() (err error) {
 			err = fmt.Errorf("%w (%v)", ErrCorrupt, p)
 		}
 	}()
-	if err := b.db.Update(func(tx *bolt.Tx) error {
+	if err := b.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			if tx.Bucket(bucketRooms) != nil || tx.Bucket(bucketHosts) != nil {
@@ -184,12 +194,29 @@ func (b *Bolt) init() (err error) {
 func (b *Bolt) Path() string { return b.path }
 
 // Close releases the file and its lock.
-func (b *Bolt) Close() error { return b.db.Close() }
+func (b *Bolt) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.db.Close()
+}
+
+// view and update run a transaction on the current file (scrub may replace it).
+func (b *Bolt) view(fn func(*bolt.Tx) error) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.db.View(fn)
+}
+
+func (b *Bolt) update(fn func(*bolt.Tx) error) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.db.Update(fn)
+}
 
 // Room returns the room with that id, or ErrNotFound.
 func (b *Bolt) Room(_ context.Context, id string) (Room, error) {
 	var r Room
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketRooms).Get([]byte(id))
 		if v == nil {
 			return ErrNotFound
@@ -213,7 +240,7 @@ func (b *Bolt) AllRooms(_ context.Context) ([]Room, error) {
 
 func (b *Bolt) rooms(keep func(Room) bool) ([]Room, error) {
 	var out []Room
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRooms).ForEach(func(k, v []byte) error {
 			r, err := decodeRoomAt(k, v)
 			if err == nil && keep(r) {
@@ -232,7 +259,7 @@ func (b *Bolt) CreateRoom(_ context.Context, r Room) error {
 	if err != nil {
 		return err
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(func(tx *bolt.Tx) error {
 		rooms := tx.Bucket(bucketRooms)
 		if rooms.Get([]byte(r.ID)) != nil || retired(tx, r.ID) {
 			return ErrExists
@@ -264,7 +291,7 @@ func (b *Bolt) UpdateRoom(_ context.Context, oldID string, r Room) error {
 	if err != nil {
 		return err
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.scrubbed(b.update(func(tx *bolt.Tx) error {
 		rooms := tx.Bucket(bucketRooms)
 		if rooms.Get([]byte(oldID)) == nil {
 			return ErrNotFound
@@ -281,12 +308,12 @@ func (b *Bolt) UpdateRoom(_ context.Context, oldID string, r Room) error {
 			}
 		}
 		return rooms.Put([]byte(r.ID), v)
-	})
+	}))
 }
 
 // DeleteRoom removes a room; ErrNotFound if there is none.
 func (b *Bolt) DeleteRoom(_ context.Context, id string) error {
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.scrubbed(b.update(func(tx *bolt.Tx) error {
 		rooms := tx.Bucket(bucketRooms)
 		if rooms.Get([]byte(id)) == nil {
 			return ErrNotFound
@@ -295,7 +322,7 @@ func (b *Bolt) DeleteRoom(_ context.Context, id string) error {
 			return err
 		}
 		return retire(tx, []byte(id))
-	})
+	}))
 }
 
 // DeleteExpired removes every room expired at now and returns their ids, sorted.
@@ -314,14 +341,14 @@ func (b *Bolt) DeleteExpired(_ context.Context, now time.Time) ([]string, error)
 		return keys, err
 	}
 	var found [][]byte
-	if err := b.db.View(func(tx *bolt.Tx) (err error) {
+	if err := b.view(func(tx *bolt.Tx) (err error) {
 		found, err = expired(tx)
 		return err
 	}); err != nil || len(found) == 0 {
 		return nil, err
 	}
 	var gone []string
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *bolt.Tx) error {
 		gone = gone[:0]          // a retried function starts over
 		keys, err := expired(tx) // again: a room may have changed meanwhile
 		if err != nil {
@@ -339,7 +366,7 @@ func (b *Bolt) DeleteExpired(_ context.Context, now time.Time) ([]string, error)
 		}
 		return nil
 	})
-	if err != nil {
+	if err := b.scrubbed(err); err != nil {
 		return nil, err
 	}
 	slices.Sort(gone)
@@ -349,7 +376,7 @@ func (b *Bolt) DeleteExpired(_ context.Context, now time.Time) ([]string, error)
 // Host returns the host with that id, or ErrNotFound.
 func (b *Bolt) Host(_ context.Context, id string) (Host, error) {
 	var h Host
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketHosts).Get([]byte(id))
 		if v == nil {
 			return ErrNotFound
@@ -364,7 +391,7 @@ func (b *Bolt) Host(_ context.Context, id string) (Host, error) {
 // Hosts lists every host, by name.
 func (b *Bolt) Hosts(_ context.Context) ([]Host, error) {
 	var out []Host
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		var err error
 		out, err = allHosts(tx)
 		return err
@@ -388,7 +415,7 @@ func allHosts(tx *bolt.Tx) ([]Host, error) {
 
 // CreateHost adds a host; ErrExists if its id or name is taken.
 func (b *Bolt) CreateHost(_ context.Context, h Host) error {
-	return b.db.Update(func(tx *bolt.Tx) error { return createHost(tx, h) })
+	return b.update(func(tx *bolt.Tx) error { return createHost(tx, h) })
 }
 
 func createHost(tx *bolt.Tx, h Host) error {
@@ -411,7 +438,7 @@ func createHost(tx *bolt.Tx, h Host) error {
 // DeleteHost removes a host and every room it made, in one transaction; ErrNotFound if
 // there is none.
 func (b *Bolt) DeleteHost(_ context.Context, id string) error {
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.scrubbed(b.update(func(tx *bolt.Tx) error {
 		hosts := tx.Bucket(bucketHosts)
 		if hosts.Get([]byte(id)) == nil {
 			return ErrNotFound
@@ -440,7 +467,7 @@ func (b *Bolt) DeleteHost(_ context.Context, id string) error {
 			}
 		}
 		return nil
-	})
+	}))
 }
 
 // ImportHosts adds hosts (from the old configuration file) once: the first call adds
@@ -448,7 +475,7 @@ func (b *Bolt) DeleteHost(_ context.Context, id string) error {
 // nothing and report done=false. So a host removed with `conclave host remove` does not
 // come back from a configuration file that still lists it.
 func (b *Bolt) ImportHosts(_ context.Context, hosts []Host) (added int, done bool, err error) {
-	err = b.db.Update(func(tx *bolt.Tx) error {
+	err = b.update(func(tx *bolt.Tx) error {
 		added = 0
 		meta := tx.Bucket(bucketMeta)
 		if meta.Get(keyImported) != nil {
@@ -474,7 +501,7 @@ func (b *Bolt) ImportHosts(_ context.Context, hosts []Host) (added int, done boo
 // check verifies the file's pages and decodes every record, in a read transaction (so
 // bbolt's page check needs no extra work); a problem is ErrCorrupt.
 func (b *Bolt) check() error {
-	return b.db.View(func(tx *bolt.Tx) error {
+	return b.view(func(tx *bolt.Tx) error {
 		var first error
 		for err := range tx.Check() { // drained to the end: the checker goroutine sends until done
 			if first == nil {
