@@ -42,6 +42,7 @@ func hostMode(args []string) bool {
 type hostRoomFlags struct {
 	link, linkFile, ca           string
 	title, passwordFile, expires string
+	titleFile                    string
 	askPassword, noPassword      bool
 	standing                     bool
 	only                         string
@@ -56,7 +57,8 @@ func newHostRoomFlags(f *hostRoomFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.link, "link", "", "the host link https://server/#host=…&rk=… (it stands in ps and the shell's history: -link-file keeps it out)")
 	fs.StringVar(&f.linkFile, "link-file", "", `file holding the host link ("-": standard input)`)
 	fs.StringVar(&f.ca, "ca", "", "PEM file of a certificate to trust for the server (a self-signed one)")
-	fs.StringVar(&f.title, "title", "", "create, set: the room's title (encrypted here; the server keeps ciphertext only)")
+	fs.StringVar(&f.title, "title", "", "create, set: the room's title (encrypted here; the server keeps ciphertext only; it stands in ps and the shell's history: -title-file keeps it out)")
+	fs.StringVar(&f.titleFile, "title-file", "", `create, set: read the room's title from this file ("-": standard input)`)
 	fs.StringVar(&f.passwordFile, "password-file", "", `create, set: read the room's password from this file ("-": standard input)`)
 	fs.BoolVar(&f.askPassword, "ask-password", false, "create, set: ask for the room's password on the terminal")
 	fs.BoolVar(&f.noPassword, "no-password", false, "set: remove the room's password")
@@ -86,7 +88,7 @@ A password is never given on the command line.
 
 // changesSettings reports whether the command line gives anything set or create applies.
 func (f *hostRoomFlags) changesSettings() bool {
-	for _, n := range []string{"title", "password-file", "ask-password", "no-password", "expires", "standing", "lobby", "screen-share", "unmute", "chat", "e2ee"} {
+	for _, n := range []string{"title", "title-file", "password-file", "ask-password", "no-password", "expires", "standing", "lobby", "screen-share", "unmute", "chat", "e2ee"} {
 		if f.set[n] {
 			return true
 		}
@@ -111,6 +113,13 @@ func hostRoomCommandIO(args []string, stdin io.Reader, stdout, stderr io.Writer,
 	if err := checkHostRoomArgs(&f, rest); err != nil {
 		fs.Usage()
 		return err
+	}
+	if f.titleFile != "" {
+		data, err := readSmall(f.titleFile, stdin)
+		if err != nil {
+			return fmt.Errorf("title: %w", err)
+		}
+		f.title, f.set["title"] = strings.TrimSpace(string(data)), true
 	}
 	linkText := f.link
 	if f.linkFile != "" {
@@ -206,8 +215,17 @@ func checkHostRoomArgs(f *hostRoomFlags, rest []string) error {
 	if f.noPassword && rest[0] == "create" {
 		return usageError("-no-password goes with set; a new room has no password unless one is given")
 	}
-	if f.linkFile == "-" && f.set["password-file"] && f.passwordFile == "-" {
-		return usageError("standard input can give the host link or the password, not both")
+	if f.set["title"] && f.set["title-file"] {
+		return usageError("give -title or -title-file, not both")
+	}
+	stdins := 0
+	for _, p := range []string{f.linkFile, f.passwordFile, f.titleFile} {
+		if p == "-" {
+			stdins++
+		}
+	}
+	if stdins > 1 {
+		return usageError("standard input can give one of the host link, the password and the title")
 	}
 	if f.set["expires"] && f.standing {
 		return usageError("give -expires or -standing, not both")

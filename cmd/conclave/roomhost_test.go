@@ -221,7 +221,8 @@ func TestHostRoomCommandsAgainstServer(t *testing.T) {
 	}
 
 	// Set: no waiting room, no password, a new title; the next person walks in.
-	changed, err := hostCLI(t, "", "-link", link, "set", newID, "-lobby=false", "-no-password", "-title", "Chemie 9b (Nachholtermin)", "-standing")
+	// The title from standard input (-title-file -), kept off the command line.
+	changed, err := hostCLI(t, "Chemie 9b (Nachholtermin)\n", "-link", link, "set", newID, "-lobby=false", "-no-password", "-title-file", "-", "-standing")
 	if err != nil || !strings.Contains(changed, "Changed room") {
 		t.Fatalf("set: %q %v", changed, err)
 	}
@@ -315,6 +316,10 @@ func TestHostRoomCommandLine(t *testing.T) {
 		{"-link", link, "list", "-only", "participant"},
 		{"-link", link, "-link-file", "x", "list"},
 		{"-link-file", "-", "create", "-password-file", "-"},
+		{"-link-file", "-", "create", "-title-file", "-"},
+		{"-link", link, "create", "-title-file", "-", "-password-file", "-"},
+		{"-link", link, "create", "-title", "x", "-title-file", "t"},
+		{"-link", link, "rotate", id, "-title-file", "t"},
 		{"-link", link, "create", "-expires", "tomorrow"},
 		{"-link", link, "create", "-expires", "2001-01-01T10:00"},
 	} {
