@@ -249,3 +249,23 @@ func TestText(t *testing.T) {
 		t.Error("16-byte chat key accepted")
 	}
 }
+
+// TestValidIDRefusesInvalidUTF8: ids are bound as their bytes; the browser refuses ids
+// with lone surrogates (which its encoder writes as U+FFFD), and the Go twin refuses the
+// byte strings that are not UTF-8 (which a JSON encoder would write as U+FFFD), so two
+// ids one side tells apart are never one id to the other (FORMAT.md, "Participant ids").
+func TestValidIDRefusesInvalidUTF8(t *testing.T) {
+	for id, want := range map[string]bool{
+		"p-0123456789abcdef": true,
+		"p-x\uFFFD":          true,
+		"p-\U0001F600":       true,
+		"":                   false,
+		"p-\x00":             false,
+		"p-x\xed\xa0\x80":    false, // a surrogate, encoded as if it were a character
+		"p-x\xff":            false,
+	} {
+		if got := ValidID(id); got != want {
+			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)
+		}
+	}
+}

@@ -65,9 +65,10 @@ func DeriveMeetingKeys(secret []byte) (identity, chat []byte) {
 }
 
 // ValidID reports whether id may be used as a participant id in the format:
-// non-empty and without a 0x00 byte.
+// non-empty, valid UTF-8 and without a 0x00 byte (the browser refuses lone surrogates,
+// which its encoder would write as U+FFFD: FORMAT.md, "Participant ids").
 func ValidID(id string) bool {
-	return id != "" && !strings.Contains(id, "\x00")
+	return id != "" && utf8.ValidString(id) && !strings.Contains(id, "\x00")
 }
 
 // IdentityTag returns HMAC(KI, "conclave/v1 identity" || 0 || id || 0 || pub).

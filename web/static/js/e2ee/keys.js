@@ -33,10 +33,19 @@ export function randomBytes(n) {
   return globalThis.crypto.getRandomValues(new Uint8Array(n));
 }
 
-/** validId: a participant id is a non-empty string without NUL. */
+/**
+ * validId: a participant id is a non-empty, well-formed string without NUL. Ids are
+ * bound as their UTF-8 bytes (TextEncoder), which writes every lone surrogate as U+FFFD:
+ * "p-x\uD800", "p-x\uDC00" and "p-x\uFFFD" would be three members to the roster and one
+ * id in every tag, salt and AAD, so a lying server could replay one member as another.
+ */
 export function validId(id) {
-  return typeof id === 'string' && id !== '' && !id.includes('\0');
+  return typeof id === 'string' && id !== '' && !id.includes('\0') && !LONE_SURROGATE.test(id);
 }
+
+// A UTF-16 code unit D800–DFFF outside a pair (String.prototype.isWellFormed, which not
+// every browser the page serves has).
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function checkId(...ids) {
   if (!ids.every(validId)) throw new E2EEError('bad-id', 'invalid participant id');

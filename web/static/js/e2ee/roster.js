@@ -14,6 +14,7 @@ export const WARNING_KINDS = Object.freeze({
   REJOIN: 'departed-rejoin', // a join (or resume) announced for an id that left
   SECOND: 'second-identity', // a different identity for an id already verified, outside a resume
   REPLAYED: 'replayed-identity', // after a resume, an identity the id had before it
+  INVALID: 'invalid-id', // an announced id that is not a participant id (keys.js, validId)
 });
 
 export class Roster {

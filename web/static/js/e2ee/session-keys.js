@@ -162,6 +162,7 @@ export class SessionKeys {
       this.selfId = selfId;
       this.own = { index: 0, raw: newMediaKey() };
       this._useOwn(this.own);
+      for (const id of memberIds) if (!validId(id)) this.roster.warn(WARNING_KINDS.INVALID);
       this.roster.announce(memberIds.filter((id) => id !== selfId && validId(id)));
       for (const id of memberIds) {
         const p = this._peer(id);
@@ -175,7 +176,13 @@ export class SessionKeys {
   /** peerJoined: someone joined after us; they get our identity, and our ratcheted key once verified. */
   peerJoined(id) {
     this._run(async () => {
-      if (id === this.selfId || !validId(id)) return;
+      if (id === this.selfId) return;
+      if (!validId(id)) {
+        // Only a lying server announces one (keys.js, validId): never a member, a warning.
+        this.roster.warn(WARNING_KINDS.INVALID);
+        this.onChange();
+        return;
+      }
       if (!this.roster.join(id)) {
         this.onChange(); // an id that left this session stays dead: a warning, never a member
         return;
@@ -296,6 +303,7 @@ export class SessionKeys {
   }
 
   stateOf(id) {
+    if (!validId(id)) return 'unverified'; // announced by a lying server: never a member
     const p = this.peers.get(id);
     if (!p && this.roster.dead.has(id)) return 'unverified'; // announced again after it left: never a member
     return p ? p.state : null;
