@@ -81,9 +81,12 @@ func WithLockTimeout(d time.Duration) Option {
 type Bolt struct {
 	path string
 
-	// mu is held shared by every transaction and alone by scrub, which replaces db.
-	mu sync.RWMutex
-	db *bolt.DB
+	// mu is held shared by every transaction and alone by scrub while it replaces db;
+	// writeMu by every write and by scrub while it copies db (bbolt has one writer at a
+	// time anyway), so that reads go on during a scrub's copy.
+	mu      sync.RWMutex
+	writeMu sync.Mutex
+	db      *bolt.DB
 }
 
 // OpenBolt opens (creating if needed) the store in dir. The directory is made 0700 and
@@ -116,18 +119,47 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
 	// What an earlier process deleted and could not scrub (it stopped first, or was a
-	// version before scrubbing) goes now.
-	if err := b.scrub(); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("database %s: %w", path, err)
-	}
+	// version before scrubbing) goes now; a scrub that cannot be made (a directory the
+	// process may not write) leaves the file as it was, to be tried at the next deletion.
+	_ = b.scrub()
 	return b, nil
 }
 
-// openFile opens the bbolt file, turning its errors into ours. bbolt may panic on some
-// damaged files instead of returning an error; that too becomes ErrCorrupt, so that a bad
-// file stops the server with a message instead of a stack trace.
-func openFile(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
+// openFile opens the bbolt file and takes its lock, turning bbolt's errors into ours.
+//
+// bbolt locks the file it opened, not the name: a process that waits for the lock while
+// the holder scrubs (scrub.go: a new file renamed over the name) gets the lock of the
+// old, unlinked file once the holder closes it, and would take itself for the holder.
+// So the name is looked up before and after: unless it is the same file, the lock is of
+// a file that is no longer the database, and the open is tried again (the holder's lock
+// on the new one then keeps it waiting).
+func openFile(path string, lockTimeout time.Duration) (*bolt.DB, error) {
+	deadline := time.Now().Add(lockTimeout)
+	for made := false; ; {
+		before, statErr := os.Stat(path)
+		db, err := openLocked(path, max(time.Until(deadline), time.Millisecond))
+		if err != nil {
+			return nil, err
+		}
+		after, err := os.Stat(path)
+		if statErr == nil && err == nil && os.SameFile(before, after) {
+			return db, nil
+		}
+		_ = db.Close()
+		if statErr != nil && !made {
+			made = true // this open made the file: look again, it exists now
+			continue
+		}
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("database %s: %w", path, ErrLocked)
+		}
+	}
+}
+
+// openLocked is one bbolt open. bbolt may panic on some damaged files instead of
+// returning an error; that too becomes ErrCorrupt, so that a bad file stops the server
+// with a message instead of a stack trace.
+func openLocked(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			db, err = nil, fmt.Errorf("database %s: %w (%v)", path, ErrCorrupt, p)
@@ -195,6 +227,8 @@ func (b *Bolt) Path() string { return b.path }
 
 // Close releases the file and its lock.
 func (b *Bolt) Close() error {
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.db.Close()
@@ -208,6 +242,8 @@ func (b *Bolt) view(fn func(*bolt.Tx) error) error {
 }
 
 func (b *Bolt) update(fn func(*bolt.Tx) error) error {
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.db.Update(fn)
@@ -291,11 +327,20 @@ func (b *Bolt) UpdateRoom(_ context.Context, oldID string, r Room) error {
 	if err != nil {
 		return err
 	}
-	return b.scrubbed(b.update(func(tx *bolt.Tx) error {
+	// Only a password's hash replaced is scrubbed away (an offline guess's target); the
+	// rest of a replaced record is the new one's (a rotated-away id is kept as retired
+	// anyway, an old title is ciphertext under the room's key), and a scrub per change of
+	// settings would rewrite the file for nothing.
+	var replacedPassword bool
+	err = b.update(func(tx *bolt.Tx) error {
 		rooms := tx.Bucket(bucketRooms)
-		if rooms.Get([]byte(oldID)) == nil {
+		stored := rooms.Get([]byte(oldID))
+		if stored == nil {
 			return ErrNotFound
 		}
+		// A record that does not decode is replaced, and scrubbed away to be sure.
+		old, err := decodeRoomAt([]byte(oldID), stored)
+		replacedPassword = err != nil || old.PasswordHash != "" && old.PasswordHash != r.PasswordHash
 		if r.ID != oldID {
 			if rooms.Get([]byte(r.ID)) != nil || retired(tx, r.ID) {
 				return ErrExists
@@ -308,7 +353,11 @@ func (b *Bolt) UpdateRoom(_ context.Context, oldID string, r Room) error {
 			}
 		}
 		return rooms.Put([]byte(r.ID), v)
-	}))
+	})
+	if replacedPassword {
+		return b.scrubbed(err)
+	}
+	return err
 }
 
 // DeleteRoom removes a room; ErrNotFound if there is none.

@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,9 +27,10 @@ func fileHolds(t *testing.T, dir, s string) bool {
 
 // TestDeletedRecordsLeaveNothingInTheFile: bbolt frees a deleted or replaced record's
 // pages without overwriting them. A store of a few hosts and their rooms: one host is
-// removed with her rooms, another room is deleted, one expires, one gets a new password
-// and one is rotated to a new id; neither the file (while the store is open, as a backup
-// would copy it) nor the file after a restart holds any of what went.
+// removed with her rooms, another room is deleted, one expires, one gets a new password,
+// one loses its password (and one is rotated to a new id); neither the file (while the
+// store is open, as a backup would copy it) nor the file after a restart holds any of
+// what went.
 func TestDeletedRecordsLeaveNothingInTheFile(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
@@ -82,7 +85,14 @@ func TestDeletedRecordsLeaveNothingInTheFile(t *testing.T) {
 	if err := b.UpdateRoom(ctx, "hC-room-002", rotated); err != nil {
 		t.Fatal(err)
 	}
-	gone = append(gone, "hC002-TITLE")
+	// A rotation moves the record (its old id is kept as retired, its old title is
+	// ciphertext under the old key): not scrubbed for. A password removed is.
+	unset, _ := b.Room(ctx, "hC-room-005")
+	unset.PasswordHash = ""
+	if err := b.UpdateRoom(ctx, unset.ID, unset); err != nil {
+		t.Fatal(err)
+	}
+	gone = append(gone, "hC005-PWHASH")
 
 	for _, s := range gone {
 		if fileHolds(t, dir, s) {
@@ -163,5 +173,99 @@ func TestOpenScrubsAndNarrowsTheFile(t *testing.T) {
 	}
 	if h, err := b.Host(ctx, "h1"); err != nil || h.Name != "Kept Host" {
 		t.Fatalf("the kept host: %+v %v", h, err)
+	}
+}
+
+// TestWaitingOpenerIsNotFooledByAScrub: a second process (a `conclave room` command, a
+// second server) waiting for the lock while the holder scrubs would get the lock of the
+// old, unlinked file once the holder closes it after the rename, take itself for the
+// holder, and its own scrub would put its copy under the name: the holder's later writes
+// lost. It must find the database locked. (The wait before the holder's scrub only
+// gives the second opener time to be waiting; were it not yet, it would find the new
+// file locked all the same.)
+func TestWaitingOpenerIsNotFooledByAScrub(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	a, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateHost(ctx, host("h1", "Host One")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CreateRoom(ctx, room("r-doomed", "h1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		b   *Bolt
+		err error
+	}
+	second := make(chan opened, 1)
+	go func() {
+		b, err := OpenBolt(dir, WithLockTimeout(1500*time.Millisecond))
+		second <- opened{b, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := a.DeleteRoom(ctx, "r-doomed"); err != nil { // a scrub: rename, then the old file closed
+		t.Fatal(err)
+	}
+	r := <-second
+	if r.err == nil {
+		r.b.Close()
+		t.Fatal("a second open succeeded while the first holder has the database open")
+	}
+	if !errors.Is(r.err, ErrLocked) {
+		t.Fatalf("second open: %v", r.err)
+	}
+	if err := a.CreateRoom(ctx, room("r-after", "h1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	c, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Room(ctx, "r-after"); err != nil {
+		t.Errorf("the holder's write after its scrub: %v", err)
+	}
+}
+
+// TestScrubKeepsTheOwner: `sudo conclave host …` with the service stopped opens the
+// store as root; the file its scrub puts in place keeps the service's owner and group,
+// or the service could no longer open it.
+func TestScrubKeepsTheOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (to give a file away and to open one given away)")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	b, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	path := filepath.Join(dir, FileName)
+	for _, p := range []string{dir, path} {
+		if err := os.Chown(p, 65534, 65533); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err = OpenBolt(dir) // scrubs at open
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateHost(context.Background(), host("h1", "Gone")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteHost(context.Background(), "h1"); err != nil { // and again
+		t.Fatal(err)
+	}
+	b.Close()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Sys().(*syscall.Stat_t); s.Uid != 65534 || s.Gid != 65533 {
+		t.Errorf("conclave.db is %d:%d after root's scrubs, was 65534:65533", s.Uid, s.Gid)
 	}
 }
