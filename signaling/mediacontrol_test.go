@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"conclave/internal/testclient"
+	"conclave/signaling"
 )
 
 // phasedSender publishes distinct packets on every track of some clients, each tagged
@@ -277,6 +278,47 @@ func TestScreenStopsWithoutPermission(t *testing.T) {
 		}
 		if i == 20 {
 			t.Fatal("the screen is still forwarded after screen sharing was turned off")
+		}
+	}
+}
+
+// TestStoppedMediaLeavesTheRoster: what the server stops (a moderator's mute, a screen
+// share whose permission went) is shown stopped to everyone at once, even from a member
+// whose client ignores the command and never says so: the roster would otherwise show it
+// sending what nobody receives.
+func TestStoppedMediaLeavesTheRoster(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{"e2ee":false,"settings":{"screenShare":true}}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	all := map[string]any{"media": map[string]any{"mic": true, "camera": true, "screen": true}}
+	c := srv.knock(t, mt.MeetingID, "Member", all)
+	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, "Member")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.AwaitWelcome(ctx); err != nil {
+		t.Fatal(err)
+	}
+	joined := participantOf(t, expectType(t, mod, "participant_joined"))
+	if want := (signaling.MediaState{Mic: true, Camera: true, Screen: true}); joined.Media != want {
+		t.Fatalf("joined: %+v", joined.Media)
+	}
+	for _, step := range []struct {
+		typ     string
+		payload map[string]any
+		want    signaling.MediaState
+	}{
+		{"mute", map[string]any{"participantId": c.ParticipantID, "source": "microphone"}, signaling.MediaState{Camera: true, Screen: true}},
+		{"mute", map[string]any{"participantId": c.ParticipantID, "source": "camera"}, signaling.MediaState{Screen: true}},
+		{"update_settings", map[string]any{"screenShare": false}, signaling.MediaState{}},
+	} {
+		if _, err := mod.Send(step.typ, step.payload); err != nil {
+			t.Fatal(err)
+		}
+		got := participantOf(t, expectType(t, mod, "participant_updated"))
+		if got.ID != c.ParticipantID || got.Media != step.want {
+			t.Fatalf("after %s %v: %+v, want %+v", step.typ, step.payload, got.Media, step.want)
 		}
 	}
 }

@@ -197,9 +197,35 @@ func (s *Session) mediaState(env Envelope) *Error {
 	if p.Screen {
 		s.peer.Block(sfu.SourceScreen, false)
 	}
+	// Unchanged (the answer to a moderator's command the server has already told
+	// everyone of, clearMedia): nobody needs telling again.
+	changed := p != s.media
 	s.media = p
-	s.meeting.setMedia(s.id, p)
+	if changed {
+		s.meeting.setMedia(s.id, p)
+	}
 	return nil
+}
+
+// clearMedia records that src no longer goes out because the server stopped it (a
+// moderator's command, a permission lost) and, if the roster said it did, tells
+// everyone: a client that ignores the command would otherwise be shown sending what
+// nobody receives.
+func (s *Session) clearMedia(src sfu.Source) {
+	m := s.media
+	switch src {
+	case sfu.SourceMicrophone:
+		m.Mic = false
+	case sfu.SourceCamera:
+		m.Camera = false
+	case sfu.SourceScreen:
+		m.Screen = false
+	}
+	if m == s.media {
+		return
+	}
+	s.media = m
+	s.meeting.setMedia(s.id, m)
 }
 
 // handleEvent carries out what the meeting's policy decided for this session.
@@ -246,6 +272,7 @@ func (s *Session) handleEvent(ev event) {
 			s.peer.Block(sfu.SourceScreen, true)
 			if s.media.Screen {
 				s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(lobby.CommandStopScreen)}))
+				s.clearMedia(sfu.SourceScreen)
 			}
 		}
 	case evOfferTimeout:
@@ -254,18 +281,25 @@ func (s *Session) handleEvent(ev event) {
 		if s.peer == nil {
 			return
 		}
+		var stopped sfu.Source
 		switch ev.command {
 		case lobby.CommandMuteMic:
 			s.peer.Block(sfu.SourceMicrophone, true)
 			s.askedUnmute = false
+			stopped = sfu.SourceMicrophone
 		case lobby.CommandMuteCamera:
 			s.peer.Block(sfu.SourceCamera, true)
 			s.askedCamera = false
+			stopped = sfu.SourceCamera
 		case lobby.CommandStopScreen:
 			s.peer.Block(sfu.SourceScreen, true)
+			stopped = sfu.SourceScreen
 		case lobby.CommandAskUnmute:
 			s.askedUnmute, s.askedCamera = true, true
 		}
 		s.send(encode(TypeMediaCommand, "", MediaCommandPayload{Command: string(ev.command), By: ev.by, All: ev.all}))
+		if stopped != "" {
+			s.clearMedia(stopped)
+		}
 	}
 }
