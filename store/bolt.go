@@ -87,6 +87,7 @@ type Bolt struct {
 	mu      sync.RWMutex
 	writeMu sync.Mutex
 	db      *bolt.DB
+	closed  bool // under writeMu: no scrub after Close (the lock may be another's then)
 }
 
 // OpenBolt opens (creating if needed) the store in dir. The directory is made 0700 and
@@ -130,26 +131,29 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 // bbolt locks the file it opened, not the name: a process that waits for the lock while
 // the holder scrubs (scrub.go: a new file renamed over the name) gets the lock of the
 // old, unlinked file once the holder closes it, and would take itself for the holder.
-// So the name is looked up before and after: unless it is the same file, the lock is of
-// a file that is no longer the database, and the open is tried again (the holder's lock
-// on the new one then keeps it waiting).
+// So once the lock is taken, the file locked (held open, so its inode cannot be another
+// file's meanwhile) is compared with the one under the name: unless they are the same,
+// the open is tried again (the holder's lock on the new one then keeps it waiting).
 func openFile(path string, lockTimeout time.Duration) (*bolt.DB, error) {
 	deadline := time.Now().Add(lockTimeout)
-	for made := false; ; {
-		before, statErr := os.Stat(path)
-		db, err := openLocked(path, max(time.Until(deadline), time.Millisecond))
+	for {
+		var file *os.File
+		db, err := openLocked(path, max(time.Until(deadline), time.Millisecond), func(name string, flag int, mode os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, mode)
+			file = f
+			return f, err
+		})
 		if err != nil {
 			return nil, err
 		}
-		after, err := os.Stat(path)
-		if statErr == nil && err == nil && os.SameFile(before, after) {
-			return db, nil
+		locked, err := file.Stat()
+		if err == nil {
+			var named os.FileInfo
+			if named, err = os.Stat(path); err == nil && os.SameFile(locked, named) {
+				return db, nil
+			}
 		}
 		_ = db.Close()
-		if statErr != nil && !made {
-			made = true // this open made the file: look again, it exists now
-			continue
-		}
 		if !time.Now().Before(deadline) {
 			return nil, fmt.Errorf("database %s: %w", path, ErrLocked)
 		}
@@ -159,13 +163,13 @@ func openFile(path string, lockTimeout time.Duration) (*bolt.DB, error) {
 // openLocked is one bbolt open. bbolt may panic on some damaged files instead of
 // returning an error; that too becomes ErrCorrupt, so that a bad file stops the server
 // with a message instead of a stack trace.
-func openLocked(path string, lockTimeout time.Duration) (db *bolt.DB, err error) {
+func openLocked(path string, lockTimeout time.Duration, open func(string, int, os.FileMode) (*os.File, error)) (db *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			db, err = nil, fmt.Errorf("database %s: %w (%v)", path, ErrCorrupt, p)
 		}
 	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, OpenFile: open})
 	switch {
 	case err == nil:
 		return db, nil
@@ -229,6 +233,7 @@ func (b *Bolt) Path() string { return b.path }
 func (b *Bolt) Close() error {
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
+	b.closed = true
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.db.Close()

@@ -30,6 +30,9 @@ const scrubSuffix = ".scrub"
 func (b *Bolt) scrub() error {
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
+	if b.closed {
+		return nil
+	}
 	dst, err := b.copyLive()
 	if err != nil {
 		return fmt.Errorf("store: scrub: %w", err)
