@@ -1,5 +1,10 @@
 package signaling
 
+import (
+	"conclave/lobby"
+	"conclave/sfu"
+)
+
 // HeldAddressGroups is how many address groups the server's limiters remember: the
 // password throttle's and the knock limit's (tests of how long addresses are kept).
 func HeldAddressGroups(s *Server) int {
@@ -14,4 +19,18 @@ func WaitingToResume(m *Meeting) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.resumable)
+}
+
+// SourceBlocked reports whether the server stops forwarding source of member pid of
+// meeting id (false when there is no such member with media). Read under the meeting's
+// lock: the session sets its peer before it completes a join or resume under it.
+func SourceBlocked(s *Server, id, pid, source string) bool {
+	m := s.registry.Get(id)
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.conns[lobby.ID(pid)]
+	return c != nil && c.peer != nil && c.peer.Blocked(sfu.Source(source))
 }

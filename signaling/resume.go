@@ -494,6 +494,16 @@ func (s *Session) holdCarriedMutes(m *Meeting) []lobby.Command {
 	case *cam && s.media.Camera:
 		*cam, s.askedCamera = false, false
 	}
+	// A stopped screen share is lifted as a media_state lifts it: by saying it is on,
+	// with the permission to share; otherwise it stays stopped and is shown so (a
+	// resume's media must not show a share the server does not forward).
+	if scr := &s.carry.blocked[2]; *scr && s.media.Screen { // carriedSources[2]: the screen
+		if m.can(s.id, lobby.PermShareScreen) {
+			*scr = false
+		} else {
+			s.media.Screen = false
+		}
+	}
 	return remute
 }
 

@@ -937,3 +937,47 @@ func TestScreenClaimNeedsThePermission(t *testing.T) {
 		t.Errorf("a moderator's share was dropped: %+v", p.Media)
 	}
 }
+
+// TestStoppedScreenOverAResume: a screen share a moderator stopped, whose member's
+// client never answered (or lost the command as its connection dropped), resumes with
+// screen: true. With the permission to share it is lifted, as a media_state saying so
+// would lift it: shown sharing and forwarded. Without, it stays stopped and is shown
+// stopped. Never shown sharing while the server stops it.
+func TestStoppedScreenOverAResume(t *testing.T) {
+	for _, permitted := range []bool{true, false} {
+		f := newResumeFixture(t)
+		f.modSend(t, "update_settings", map[string]any{"screenShare": true})
+		expectType(t, f.mod, "settings")
+		sharing := map[string]any{"media": map[string]any{"mic": true, "camera": true, "screen": true}}
+		c := f.srv.knock(t, f.meeting.MeetingID, "Alice", sharing)
+		f.modSend(t, "admit", map[string]any{"participantId": waitingID(t, f.mod, "Alice")})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := c.AwaitWelcome(ctx); err != nil {
+			t.Fatal(err)
+		}
+		expectType(t, f.mod, "participant_joined")
+		f.modSend(t, "stop_screen_share", map[string]any{"participantId": c.ParticipantID})
+		if p := participantOf(t, expectType(t, f.mod, "participant_updated")); p.Media.Screen {
+			t.Fatalf("after stop_screen_share: %+v", p.Media)
+		}
+		expectType(t, c, "media_command") // and the client does not answer
+		dropAndSeeReconnecting(t, c, f.mod)
+		if !permitted {
+			f.modSend(t, "update_settings", map[string]any{"screenShare": false})
+			expectType(t, f.mod, "settings")
+		}
+		back := f.srv.dial(t)
+		if err := back.SendResume(f.meeting.MeetingID, c.ParticipantID, c.ResumeSecret, sharing); err != nil {
+			t.Fatal(err)
+		}
+		if err := back.AwaitWelcome(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		shown := participantOf(t, expectType(t, f.mod, "participant_resumed")).Media.Screen
+		blocked := signaling.SourceBlocked(f.srv.sig, f.meeting.MeetingID, c.ParticipantID, "screen")
+		if shown != permitted || blocked == permitted {
+			t.Errorf("permitted %v: shown sharing %v, stopped %v", permitted, shown, blocked)
+		}
+	}
+}

@@ -138,8 +138,12 @@ export const rosterMethods = {
 
   _participant(p, isNew) {
     // An id the key schedule would refuse (validId) is never listed: it would be shown
-    // without ever being marked unverified.
-    if (this.ended || !this.joined || !p || !validId(p.id)) return;
+    // without ever being marked unverified. Its join is a roster warning there.
+    if (this.ended || !this.joined || !p) return;
+    if (!validId(p.id)) {
+      if (isNew && this.keys) this.keys.peerJoined(p.id);
+      return;
+    }
     if (p.id === this.participantId) {
       // The server tells the member too when a moderator changed its role.
       const role = roleFrom(p.role);
