@@ -31,13 +31,39 @@ func TestAddrGroup(t *testing.T) {
 	}
 }
 
-// FuzzAddrGroup: any input yields one of the three forms, and never panics.
+func TestSiteOf(t *testing.T) {
+	for in, want := range map[string]string{
+		"2001:db8:1:2:aaaa::1":  "2001:db8:1::/48",
+		"[2001:db8:1:ff::5]:44": "2001:db8:1::/48", // another /64 of the same /48
+		"2001:db8:2::1":         "2001:db8:2::/48",
+		"fe80::1%eth0":          "fe80::/48",
+		"192.0.2.7":             "",
+		"::ffff:192.0.2.7":      "", // IPv4-mapped is IPv4: no site
+		"not an address":        "",
+	} {
+		got, ok := SiteOf(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("SiteOf(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+// FuzzAddrGroup: any input yields one of the three forms (and a site only with an IPv6
+// group, around it), and never panics.
 func FuzzAddrGroup(f *testing.F) {
 	for _, s := range []string{"192.0.2.1", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1%eth0", "[::1]:80", "", "x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		g := AddrGroup(s)
+		// An address with a site is an IPv6 group's, and its /64 lies in its /48.
+		if site, ok := SiteOf(s); ok {
+			sp, err := netip.ParsePrefix(site)
+			gp, gerr := netip.ParsePrefix(g)
+			if err != nil || gerr != nil || sp.Bits() != 48 || sp.Masked() != sp || !sp.Contains(gp.Addr()) {
+				t.Fatalf("SiteOf(%q) = %q for the group %q", s, site, g)
+			}
+		}
 		if g == invalidGroup {
 			return
 		}

@@ -10,9 +10,10 @@ import (
 
 // Attempts throttles guesses at secrets (meeting passwords, moderator secrets, host
 // keys) per source address group (AddrGroup: an IPv4 address, an IPv6 /64), with one
-// budget per group across every meeting and every kind of secret. There is no shared
-// rate: nothing one group does can delay or refuse another group's guess, so the right
-// secret from an address in good standing is always checked at once.
+// budget per group across every meeting and every kind of secret, and an IPv6 group's
+// also in its site, the /48 around it (sites.go). There is no shared rate: nothing one
+// group does can delay or refuse another group's guess (but through their site's
+// budget), so the right secret from an address in good standing is checked at once.
 //
 // One group checks one guess at a time: concurrent guesses queue behind each other in
 // arrival order (Begin) and each re-reads the group's wait once the previous verdict is
@@ -69,6 +70,11 @@ const (
 )
 
 type record struct {
+	// site: the record of an IPv6 /48 (sites.go), whose failures count SiteFactor
+	// times less and which checks SiteFactor guesses at once, against a /64's one.
+	site        bool
+	users       int           // a site's: turns that hold or wait for one of its slots
+	slots       chan struct{} // a site's: one a guess being checked
 	failures    int
 	byScope     []scopeFailures // failures per secret, forgiven by a right guess at it
 	nextAllowed time.Time
@@ -83,7 +89,18 @@ type scopeFailures struct {
 	n     int
 }
 
-func (r *record) idle() bool { return !r.busy && len(r.queue) == 0 }
+func (r *record) idle() bool { return !r.busy && len(r.queue) == 0 && r.users == 0 }
+
+// scale is how many failures count as one in the wait's schedule: SiteFactor for a site.
+func (r *record) scale() int {
+	if r.site {
+		return SiteFactor
+	}
+	return 1
+}
+
+// lockedOut: LockoutAfter failures in a row (scaled).
+func (r *record) lockedOut() bool { return r.failures >= LockoutAfter*r.scale() }
 
 // NewAttempts makes a throttle reading time from now.
 func NewAttempts(now func() time.Time) *Attempts {
@@ -103,11 +120,13 @@ func (r *Refused) Error() string {
 // Turn is one group's right to check one guess at scope. Exactly one of Failed,
 // Succeeded or Release must follow; the next guess from the group waits until then.
 type Turn struct {
-	a     *Attempts
-	r     *record // never dropped while a turn is held: it is not idle
-	group string
-	scope string
-	done  bool
+	a       *Attempts
+	r       *record // never dropped while a turn is held: it is not idle
+	group   string
+	scope   string
+	done    bool
+	site    *record // an IPv6 group's site, one of whose slots the turn holds (sites.go)
+	siteKey string
 }
 
 // Begin waits for addr's group to finish the guesses before this one (first come, first
@@ -155,13 +174,24 @@ func (a *Attempts) Begin(ctx context.Context, addr, scope string) (*Turn, error)
 	}
 	// We hold the turn: the verdicts before ours are in.
 	if wait := r.nextAllowed.Sub(now); wait > 0 {
-		locked := r.failures >= LockoutAfter
+		locked := r.lockedOut()
 		a.mu.Unlock()
 		a.release(r)
 		return nil, &Refused{RetryAfter: wait, LockedOut: locked}
 	}
-	a.mu.Unlock()
-	return &Turn{a: a, r: r, group: group, scope: scope}, nil
+	t := &Turn{a: a, r: r, group: group, scope: scope}
+	key, ok := SiteOf(addr)
+	if !ok {
+		a.mu.Unlock()
+		return t, nil
+	}
+	// An IPv6 group's guess also needs its site's budget and one of its slots.
+	if err := a.takeSiteSlot(ctx, t, key); err != nil {
+		a.release(r)
+		a.forgetClean(group, r)
+		return nil, err
+	}
+	return t, nil
 }
 
 // release passes r's turn to the oldest waiting guess, or frees it.
@@ -193,8 +223,24 @@ func (t *Turn) Failed() {
 		r.byScope = append(r.byScope, scopeFailures{scope: t.scope, n: 1})
 	}
 	r.nextAllowed = now.Add(delayAfter(r.failures))
+	if st := t.site; st != nil {
+		st.failedLocked(t.scope, now)
+	}
 	a.mu.Unlock()
+	t.leaveSite()
 	a.release(r)
+}
+
+// failedLocked counts a wrong guess in r, a site; under a.mu.
+func (r *record) failedLocked(scope string, now time.Time) {
+	r.failures++
+	r.lastSeen, r.lastFailure = now, now
+	if i := r.scopeIndex(scope); i >= 0 {
+		r.byScope[i].n++
+	} else if len(r.byScope) < maxScopes {
+		r.byScope = append(r.byScope, scopeFailures{scope: scope, n: 1})
+	}
+	r.nextAllowed = now.Add(delayAfter(r.failures / r.scale()))
 }
 
 // Succeeded records a right guess: the group's failures at this scope are forgiven.
@@ -205,7 +251,11 @@ func (t *Turn) Succeeded() {
 	a, r := t.a, t.r
 	a.mu.Lock()
 	r.forgiveLocked(t.scope, a.now())
+	if st := t.site; st != nil {
+		st.forgiveLocked(t.scope, a.now())
+	}
 	a.mu.Unlock()
+	t.leaveSite()
 	a.release(r)
 	a.forgetClean(t.group, r)
 }
@@ -218,14 +268,20 @@ func (a *Attempts) Forgive(addr, scope string) {
 	group := AddrGroup(addr)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	r := a.records[group]
-	if r == nil {
-		return
-	}
 	now := a.now()
-	r.forgiveLocked(scope, now)
-	if r.idle() && r.failures <= 0 && !now.Before(r.nextAllowed) {
-		delete(a.records, group)
+	keys := []string{group}
+	if key, ok := SiteOf(addr); ok {
+		keys = append(keys, key)
+	}
+	for _, k := range keys {
+		r := a.records[k]
+		if r == nil {
+			continue
+		}
+		r.forgiveLocked(scope, now)
+		if r.idle() && r.failures <= 0 && !now.Before(r.nextAllowed) {
+			delete(a.records, k)
+		}
 	}
 }
 
@@ -236,7 +292,7 @@ func (r *record) forgiveLocked(scope string, now time.Time) {
 		r.failures -= r.byScope[i].n
 		r.byScope = slices.Delete(r.byScope, i, i+1)
 	}
-	if r.failures <= FreeFailures {
+	if r.failures <= FreeFailures*r.scale() {
 		r.nextAllowed = time.Time{}
 	}
 }
@@ -246,6 +302,7 @@ func (t *Turn) Release() {
 	if t.finish() {
 		return
 	}
+	t.leaveSite()
 	t.a.release(t.r)
 	t.a.forgetClean(t.group, t.r)
 }

@@ -206,10 +206,10 @@ func (r *reportWriter) throttle(o options) {
 	if o.behindProxy {
 		where = "the address the trusted proxy reports in X-Forwarded-For"
 	}
-	r.bullet(fmt.Sprintf("Wrong meeting passwords, moderator secrets and host keys share one budget per address (%s; an IPv4 address or an IPv6 /64), across every meeting.", where))
+	r.bullet(fmt.Sprintf("Wrong meeting passwords, moderator secrets and host keys share one budget per address (%s; an IPv4 address or an IPv6 /64), across every meeting; the /64s of one IPv6 /48 also share a budget %d times as large, and have at most %d guesses checked at once.", where, secret.SiteFactor, secret.SiteFactor))
 	r.bullet(fmt.Sprintf("%d wrong guesses are free; each further one doubles the wait before the next, from %s up to %s; after %d wrong guesses in a row the address is locked out for %s, again after every further wrong guess.", secret.FreeFailures, seconds(secret.BaseDelay), seconds(secret.MaxDelay), secret.LockoutAfter, friendly(secret.LockoutFor)))
 	r.bullet(fmt.Sprintf("So the first %d wrong guesses take %s of waits, and one address gets at most %d guesses in the first hour and %d an hour after that.", secret.LockoutAfter, seconds(waits), firstHour, perHourAfter))
-	r.bullet(fmt.Sprintf("The counters are in memory only, per address group, and are forgotten after %s idle (at most %d groups at once). A right secret forgives the wrong guesses at that same secret only. No address can delay or refuse another's right password.", friendly(secret.ForgetAfter), secret.MaxRecords))
+	r.bullet(fmt.Sprintf("The counters are in memory only, per address group, and are forgotten after %s idle (at most %d groups at once). A right secret forgives the wrong guesses at that same secret only. No address can delay or refuse another's right password, but for the /64s of one IPv6 /48 through their shared budget.", friendly(secret.ForgetAfter), secret.MaxRecords))
 }
 
 // seconds writes d as PROTOCOL.md does: "0.5 s", "331.5 s".
