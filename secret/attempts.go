@@ -224,22 +224,18 @@ func (t *Turn) Failed() {
 	}
 	r.nextAllowed = now.Add(delayAfter(r.failures))
 	if st := t.site; st != nil {
-		st.failedLocked(t.scope, now)
+		st.failedLocked(now)
 	}
 	a.mu.Unlock()
 	t.leaveSite()
 	a.release(r)
 }
 
-// failedLocked counts a wrong guess in r, a site; under a.mu.
-func (r *record) failedLocked(scope string, now time.Time) {
+// failedLocked counts a wrong guess in r, a site; under a.mu. A site keeps no failures
+// per secret: it is forgiven what its groups are (forgiveCountLocked), never more.
+func (r *record) failedLocked(now time.Time) {
 	r.failures++
 	r.lastSeen, r.lastFailure = now, now
-	if i := r.scopeIndex(scope); i >= 0 {
-		r.byScope[i].n++
-	} else if len(r.byScope) < maxScopes {
-		r.byScope = append(r.byScope, scopeFailures{scope: scope, n: 1})
-	}
 	r.nextAllowed = now.Add(delayAfter(r.failures / r.scale()))
 }
 
@@ -250,9 +246,9 @@ func (t *Turn) Succeeded() {
 	}
 	a, r := t.a, t.r
 	a.mu.Lock()
-	r.forgiveLocked(t.scope, a.now())
+	n := r.forgiveLocked(t.scope, a.now())
 	if st := t.site; st != nil {
-		st.forgiveLocked(t.scope, a.now())
+		st.forgiveCountLocked(n, a.now())
 	}
 	a.mu.Unlock()
 	t.leaveSite()
@@ -269,30 +265,46 @@ func (a *Attempts) Forgive(addr, scope string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	keys := []string{group}
-	if key, ok := SiteOf(addr); ok {
-		keys = append(keys, key)
+	r := a.records[group]
+	if r == nil {
+		return
 	}
-	for _, k := range keys {
-		r := a.records[k]
-		if r == nil {
-			continue
-		}
-		r.forgiveLocked(scope, now)
-		if r.idle() && r.failures <= 0 && !now.Before(r.nextAllowed) {
-			delete(a.records, k)
+	n := r.forgiveLocked(scope, now)
+	if r.idle() && r.failures <= 0 && !now.Before(r.nextAllowed) {
+		delete(a.records, group)
+	}
+	if key, ok := SiteOf(addr); ok {
+		if st := a.records[key]; st != nil {
+			st.forgiveCountLocked(n, now)
+			if st.idle() && st.failures <= 0 && !now.Before(st.nextAllowed) {
+				delete(a.records, key)
+			}
 		}
 	}
 }
 
 // forgiveLocked drops r's failures at scope; under a.mu.
-func (r *record) forgiveLocked(scope string, now time.Time) {
+func (r *record) forgiveLocked(scope string, now time.Time) (n int) {
 	r.lastSeen = now
 	if i := r.scopeIndex(scope); i >= 0 {
-		r.failures -= r.byScope[i].n
+		n = r.byScope[i].n
+		r.failures -= n
 		r.byScope = slices.Delete(r.byScope, i, i+1)
 	}
-	if r.failures <= FreeFailures*r.scale() {
+	if delayAfter(r.failures/r.scale()) == 0 {
+		r.nextAllowed = time.Time{}
+	}
+	return n
+}
+
+// forgiveCountLocked drops from r, a site, the n failures one of its groups was just
+// forgiven (that group's own, at the secret it got right: a right guess from one /64
+// forgives nothing of another's, and what a group forgives the site forgives, so that
+// typos each followed by the right password never pile up in it); under a.mu.
+func (r *record) forgiveCountLocked(n int, now time.Time) {
+	r.lastSeen = now
+	r.failures = max(0, r.failures-n)
+	if delayAfter(r.failures/r.scale()) == 0 {
 		r.nextAllowed = time.Time{}
 	}
 }

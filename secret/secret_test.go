@@ -534,7 +534,7 @@ func TestForgiveIsARightGuessWithoutATurn(t *testing.T) {
 
 // TestSiteBudget: an IPv6 customer with a /48 does not get 65,536 budgets. One wrong
 // guess from each of its /64s (none of them delayed on its own) runs into the /48's
-// budget: SiteFactor times a group's (48 free, then waits, a lockout after 320), after
+// budget: SiteFactor times a group's (63 free, then waits, a lockout after 320), after
 // which a fresh /64 of the same /48 waits too, even with the right secret, and another
 // /48 does not. A right guess forgives the site its failures at that secret.
 func TestSiteBudget(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 // organisation, and holds 65,536 /64s: with budgets per /64 alone, one customer with a
 // /48 (a tunnel broker hands them out for free) would get 65,536 budgets against a
 // meeting's password, some 1.5 million guesses in the first hour. The site's budget is
-// SiteFactor times a group's (its failures count SiteFactor times less: 48 free, a
+// SiteFactor times a group's (its failures count SiteFactor times less: 63 free, a
 // lockout after 320), so that the /64s of one site are not held back by each other's
 // typing errors, and it checks at most SiteFactor of its guesses at once (one a group,
 // groups in parallel), so that a burst from many /64s cannot run ahead of the

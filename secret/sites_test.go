@@ -1,0 +1,85 @@
+package secret
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// tryUntil makes one guess from addr at scope, waiting out any wait the throttle sets
+// (never a lockout), and reports whether it ever got checked.
+func tryUntil(t *testing.T, c *clock, a *Attempts, addr, scope string, right bool) bool {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		r := guess(t, a, addr, scope, right)
+		if r == nil {
+			return true
+		}
+		if r.LockedOut {
+			return false
+		}
+		c.add(r.RetryAfter)
+	}
+	return false
+}
+
+// TestSiteForgivesTyposItsGroupsForgave: what a /64 forgives (a typo, then the right
+// password) its /48 forgives too, however many secrets were guessed at there before
+// (four wrong guesses nobody followed up fill a table of secrets a site kept at first):
+// 320 people of one /48 each mistyping once and then entering their own meeting do not
+// lock the /48 out.
+func TestSiteForgivesTyposItsGroupsForgave(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	for i := 0; i < maxScopes; i++ { // four wrong guesses nobody followed up
+		if r := guess(t, a, fmt.Sprintf("2001:db8:5:%x::1", 0xf000+i), fmt.Sprintf("gone%d", i), false); r != nil {
+			t.Fatal(r)
+		}
+	}
+	for i := 1; i <= LockoutAfter*SiteFactor; i++ {
+		addr, scope := fmt.Sprintf("2001:db8:5:%x::1", i), fmt.Sprintf("password/m%d", i)
+		if !tryUntil(t, c, a, addr, scope, false) {
+			t.Fatalf("person %d locked out before the typo", i)
+		}
+		if !tryUntil(t, c, a, addr, scope, true) {
+			t.Fatalf("person %d (one typo, forgiven in the /64) locked out of her own meeting: the /48 holds %d failures", i, a.records["2001:db8:5::/48"].failures)
+		}
+	}
+	if r := guess(t, a, "2001:db8:5:ffff::1", "password/x", true); r != nil {
+		t.Fatalf("a fresh /64 with the right password refused after its neighbours' forgiven typos: %+v", r)
+	}
+}
+
+// TestSiteNotForgivenByAnotherGroup: one /64's right password at a meeting forgives its
+// /48 that /64's failures only, never the other /64s' wrong guesses at that meeting (an
+// attacker's): the site's budget does not refill each time a member of the meeting
+// joins from the same /48.
+func TestSiteNotForgivenByAnotherGroup(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	n := 0
+	attack := func() *Refused {
+		n++
+		return guess(t, a, fmt.Sprintf("2001:db8:6:%x::1", n), "password/V", false)
+	}
+	for i := 0; i < 10*LockoutAfter*SiteFactor; i++ {
+		r := attack()
+		if r != nil && r.LockedOut {
+			break
+		}
+		if r != nil {
+			c.add(r.RetryAfter)
+		}
+	}
+	c.add(LockoutFor)
+	if r := guess(t, a, "2001:db8:6:ffff::1", "password/V", true); r != nil { // a member of V joins
+		t.Fatal(r)
+	}
+	free := 0
+	for free < 100 && attack() == nil {
+		free++
+	}
+	if free > 1 {
+		t.Fatalf("after a member's right password, the attacker's /64s of the same /48 got %d more wrong guesses without a wait (the site had %d failures from them)", free, LockoutAfter*SiteFactor)
+	}
+}
