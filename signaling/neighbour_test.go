@@ -1,12 +1,14 @@
 package signaling_test
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"conclave/secret"
 	"conclave/signaling"
 )
 
@@ -130,5 +132,41 @@ func TestModeratorSecretGuessesStayThrottled(t *testing.T) {
 		if code := guessJoin(t, srv, loop(31+2*i), nil, right); code != "" {
 			t.Errorf("%s: the right secret from another address: %q", c.name, code)
 		}
+	}
+}
+
+// TestStaleResumesAreNotGuesses: after a restart (or a meeting's end) every member's page
+// resumes, and a resume of a meeting that is gone, or of a membership it does not hold,
+// guesses at nothing: it is refused without counting, so that a class behind one address
+// does not throttle itself, its teacher's moderator secret (a room's, which waits its
+// turn) with it.
+func TestStaleResumesAreNotGuesses(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newClock()})
+	chosen := strings.Repeat("m", 22)
+	room := srv.createRoom(t, `{"e2ee":false,"moderatorSecret":"`+chosen+`"}`)
+	teacher := map[string]any{"meetingId": room.Room.ID, "name": "T", "moderatorSecret": chosen}
+	resumes := func(school net.IP) {
+		t.Helper()
+		for i := 0; i < 2*secret.LockoutAfter; i++ {
+			meeting := room.Room.ID // a room; its meeting not open, or open without these members
+			if i%2 == 1 {
+				meeting = strings.Repeat("g", 22) // no room at all
+			}
+			c := srv.dialFrom(t, school)
+			if err := c.SendResume(meeting, fmt.Sprintf("p-%016x", i), strings.Repeat("s", 43), nil); err != nil {
+				t.Fatal(err)
+			}
+			if code, _ := expectError(t, c); code != "resume_failed" {
+				t.Fatalf("stale resume %d: %q", i+1, code)
+			}
+		}
+	}
+	resumes(loop(40)) // the server restarted: no meeting open
+	if code := guessJoin(t, srv, loop(40), nil, teacher); code != "" {
+		t.Fatalf("the teacher after her class's stale resumes: %q", code)
+	}
+	resumes(loop(41)) // the meeting open, none of these its members
+	if code := guessJoin(t, srv, loop(41), nil, teacher); code != "" {
+		t.Fatalf("the teacher after resumes of memberships the meeting does not hold: %q", code)
 	}
 }

@@ -309,6 +309,13 @@ func (s *Session) resume(env Envelope) *Error {
 			// Right, but spent or gone meanwhile (another resume won): not a guess.
 			return errorf(CodeResumeFailed, "this session cannot be resumed")
 		}
+		if hash == "" {
+			// Nothing to guess at: the meeting is gone (a restart, its end) or holds no
+			// membership to resume under that id. After a restart every member's page
+			// resumes; counted as wrong guesses, a class behind one address (and its
+			// IPv6 /48) would throttle itself, and its moderator's secret with it.
+			return errorf(CodeResumeFailed, "this session cannot be resumed")
+		}
 		if err := s.checkSecret(scope, CodeResumeFailed, claim); err != nil {
 			return goneIsNil(err)
 		}
