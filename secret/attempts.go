@@ -219,7 +219,13 @@ func (t *Turn) Failed() {
 	r.lastSeen, r.lastFailure = now, now
 	if i := r.scopeIndex(t.scope); i >= 0 {
 		r.byScope[i].n++
-	} else if len(r.byScope) < maxScopes {
+	} else {
+		if len(r.byScope) == maxScopes {
+			// The secret guessed at longest ago gives up its place: its failures stay
+			// counted, now beyond forgiving, and a typo's, which the right secret
+			// mostly follows at once, stays forgivable.
+			r.byScope = slices.Delete(r.byScope, 0, 1)
+		}
 		r.byScope = append(r.byScope, scopeFailures{scope: t.scope, n: 1})
 	}
 	r.nextAllowed = now.Add(delayAfter(r.failures))
@@ -385,6 +391,18 @@ func (a *Attempts) sweepLocked(now time.Time) {
 	for g, r := range a.records {
 		if r.idle() && !now.Before(r.nextAllowed) && (r.failures <= 0 || now.Sub(r.lastFailure) >= ForgetAfter-sweepSlack) {
 			delete(a.records, g)
+			// A /64 forgotten for its age is forgotten by its /48 too, which would
+			// otherwise keep the failures of every /64 it ever had for as long as any
+			// of them guesses wrong once a day. (A /64 pushed out by makeRoomLocked is
+			// not: a flood of addresses must not clear a /48.)
+			if key, ok := siteOfGroup(g); ok && r.failures > 0 {
+				if st := a.records[key]; st != nil {
+					st.failures = max(0, st.failures-r.failures)
+					if delayAfter(st.failures/st.scale()) == 0 {
+						st.nextAllowed = time.Time{}
+					}
+				}
+			}
 		}
 	}
 }
@@ -399,18 +417,25 @@ func (a *Attempts) makeRoomLocked() {
 	type candidate struct {
 		group    string
 		failures int
+		site     bool
 		seen     time.Time
 	}
 	idle := make([]candidate, 0, len(a.records))
 	for g, r := range a.records {
 		if r.idle() {
-			idle = append(idle, candidate{g, r.failures, r.lastSeen})
+			idle = append(idle, candidate{g, r.failures, r.site, r.lastSeen})
 		}
 	}
 	// every group not here is mid-guess; those are bounded by the server's connections
 	slices.SortFunc(idle, func(x, y candidate) int {
 		if x.failures != y.failures {
 			return x.failures - y.failures
+		}
+		if x.site != y.site { // a /64 before its /48, which holds its failures too
+			if x.site {
+				return 1
+			}
+			return -1
 		}
 		return x.seen.Compare(y.seen)
 	})

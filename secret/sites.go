@@ -107,3 +107,16 @@ func (a *Attempts) forgetSiteLocked(key string, st *record) {
 		delete(a.records, key)
 	}
 }
+
+// siteOfGroup is the site of a group's key when it is an IPv6 /64 (AddrGroup's form).
+func siteOfGroup(group string) (string, bool) {
+	p, err := netip.ParsePrefix(group)
+	if err != nil || p.Bits() != 64 || !p.Addr().Is6() {
+		return "", false
+	}
+	site, err := p.Addr().Prefix(48)
+	if err != nil {
+		return "", false
+	}
+	return site.String(), true
+}

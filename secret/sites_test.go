@@ -83,3 +83,66 @@ func TestSiteNotForgivenByAnotherGroup(t *testing.T) {
 		t.Fatalf("after a member's right password, the attacker's /64s of the same /48 got %d more wrong guesses without a wait (the site had %d failures from them)", free, LockoutAfter*SiteFactor)
 	}
 }
+
+// TestSiteForgetsWhatItsGroupsForget: a /48 forgets the failures of a /64 that is
+// forgotten for its age, so that a busy network's abandoned typos (one every four
+// hours, each from another /64, never followed by the right password) do not pile up
+// in it for as long as any of its /64s guesses wrong once a day.
+func TestSiteForgetsWhatItsGroupsForget(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	for i := 1; i <= LockoutAfter*SiteFactor; i++ {
+		if !tryUntil(t, c, a, fmt.Sprintf("2001:db8:8:%x::1", i), fmt.Sprintf("password/m%d", i), false) {
+			t.Fatalf("typo %d refused", i)
+		}
+		c.add(4 * time.Hour)
+		a.Sweep()
+	}
+	if st := a.records["2001:db8:8::/48"]; st == nil || st.failures > int(ForgetAfter/(4*time.Hour))+1 {
+		t.Fatalf("the /48 after %d abandoned typos, one every 4 hours: %+v", LockoutAfter*SiteFactor, st)
+	}
+	if r := guess(t, a, "2001:db8:8:ffff::1", "password/x", true); r != nil {
+		t.Fatalf("a fresh /64 with the right password: %+v", r)
+	}
+}
+
+// TestLatestSecretsStayForgivable: an address that guessed wrong at four secrets it
+// never got right, then mistypes its own meeting's password and gets it right, is
+// forgiven that typo, and so is its /48 (the secret guessed at longest ago gave up its
+// place).
+func TestLatestSecretsStayForgivable(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	addr := "2001:db8:b:1::1"
+	for i := 0; i < maxScopes; i++ {
+		tryUntil(t, c, a, addr, fmt.Sprintf("password/gone%d", i), false)
+	}
+	tryUntil(t, c, a, addr, "password/mine", false)
+	tryUntil(t, c, a, addr, "password/mine", true)
+	if g, st := a.records["2001:db8:b:1::/64"], a.records["2001:db8:b::/48"]; g.failures != maxScopes || st.failures != maxScopes {
+		t.Fatalf("after the typo was put right: /64 %d, /48 %d failures, want %d", g.failures, st.failures, maxScopes)
+	}
+}
+
+// TestEvictionTakesAGroupBeforeItsSite: when the table is full, a /64 and its /48 with
+// as many failures go /64 first (the /48 holds the /64's failures too; losing it first
+// would refill the budget of every /64 of it).
+func TestEvictionTakesAGroupBeforeItsSite(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	if r := guess(t, a, "2001:db8:c:1::1", "password/m", false); r != nil {
+		t.Fatal(r)
+	}
+	for i := 0; len(a.records) < MaxRecords; i++ { // as many failures, seen later
+		c.add(time.Millisecond)
+		_ = guess(t, a, fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), "password/x", false)
+	}
+	a.mu.Lock()
+	a.makeRoomLocked()
+	_, group := a.records["2001:db8:c:1::/64"]
+	_, site := a.records["2001:db8:c::/48"]
+	a.mu.Unlock()
+	if group || !site {
+		t.Fatalf("after making room: the /64 kept %v, the /48 kept %v", group, site)
+	}
+}
