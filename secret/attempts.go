@@ -217,17 +217,18 @@ func (t *Turn) Failed() {
 	now := a.now()
 	r.failures++
 	r.lastSeen, r.lastFailure = now, now
+	// The table of secrets is kept in the order they were last guessed at; full, the
+	// one guessed at longest ago gives up its place (its failures stay counted, now
+	// beyond forgiving), so that a typo, which the right secret mostly follows at once,
+	// stays forgivable.
+	n := 1
 	if i := r.scopeIndex(t.scope); i >= 0 {
-		r.byScope[i].n++
-	} else {
-		if len(r.byScope) == maxScopes {
-			// The secret guessed at longest ago gives up its place: its failures stay
-			// counted, now beyond forgiving, and a typo's, which the right secret
-			// mostly follows at once, stays forgivable.
-			r.byScope = slices.Delete(r.byScope, 0, 1)
-		}
-		r.byScope = append(r.byScope, scopeFailures{scope: t.scope, n: 1})
+		n += r.byScope[i].n
+		r.byScope = slices.Delete(r.byScope, i, i+1)
+	} else if len(r.byScope) == maxScopes {
+		r.byScope = slices.Delete(r.byScope, 0, 1)
 	}
+	r.byScope = append(r.byScope, scopeFailures{scope: t.scope, n: n})
 	r.nextAllowed = now.Add(delayAfter(r.failures))
 	if st := t.site; st != nil {
 		st.failedLocked(now)
@@ -395,8 +396,11 @@ func (a *Attempts) sweepLocked(now time.Time) {
 			// otherwise keep the failures of every /64 it ever had for as long as any
 			// of them guesses wrong once a day. (A /64 pushed out by makeRoomLocked is
 			// not: a flood of addresses must not clear a /48.)
+			// Only while the /48 is within its free budget: an attacker rotating its
+			// /64s must not see the failures of a /48 it keeps locked drain a day after
+			// each (only abandoned typos, a few a day, drain so).
 			if key, ok := siteOfGroup(g); ok && r.failures > 0 {
-				if st := a.records[key]; st != nil {
+				if st := a.records[key]; st != nil && delayAfter(st.failures/st.scale()) == 0 {
 					st.failures = max(0, st.failures-r.failures)
 					if delayAfter(st.failures/st.scale()) == 0 {
 						st.nextAllowed = time.Time{}

@@ -146,3 +146,51 @@ func TestEvictionTakesAGroupBeforeItsSite(t *testing.T) {
 		t.Fatalf("after making room: the /64 kept %v, the /48 kept %v", group, site)
 	}
 }
+
+// TestSiteStaysLockedWhileAttacked: an attacker with a /48 guesses at one
+// meeting's password from a fresh /64 each time, as fast as the /48 lets it, for two
+// days. PROTOCOL.md: the /48's lockout is kept "with a wrong guess every 15 minutes",
+// so on the second day it gets the lockout's four guesses an hour (about 96), as an
+// IPv4 address or a single /64 does. Each /64 forgotten 24 h after its own guess must
+// not hand its failures back to a /48 the attacker is still guessing from.
+func TestSiteStaysLockedWhileAttacked(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	start := c.now()
+	n, perDay := 0, map[int]int{}
+	for c.now().Sub(start) < 48*time.Hour {
+		n++
+		r := guess(t, a, fmt.Sprintf("2001:db8:7:%x::1", n), "password/V", false)
+		if r != nil {
+			c.add(r.RetryAfter)
+		} else {
+			perDay[int(c.now().Sub(start)/(24*time.Hour))]++
+		}
+		a.Sweep()
+	}
+	t.Logf("wrong guesses checked: day 1 %d, day 2 %d; the /48 holds %d failures", perDay[0], perDay[1], a.records["2001:db8:7::/48"].failures)
+	if perDay[1] > 24*4+LockoutAfter { // the lockout's 4 an hour, give or take
+		t.Fatalf("on the second day of an attack the /48 got %d wrong guesses checked (the lockout allows about %d): its /64s' failures were handed back while it was still guessing", perDay[1], 24*4)
+	}
+}
+
+// TestLatestGuessedSecretKeepsItsPlace: the secret guessed at longest ago gives up its
+// place in a record's four, not the one first guessed at. An address mistypes its
+// own meeting's password, guesses wrong at three others, mistypes its own again (now the
+// latest secret it guessed at), then guesses wrong once at a fifth: its own password's
+// failures must stay forgivable.
+func TestLatestGuessedSecretKeepsItsPlace(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	addr := "192.0.2.55"
+	tryUntil(t, c, a, addr, "password/mine", false)
+	for i := 0; i < maxScopes-1; i++ {
+		tryUntil(t, c, a, addr, fmt.Sprintf("password/other%d", i), false)
+	}
+	tryUntil(t, c, a, addr, "password/mine", false) // the latest
+	tryUntil(t, c, a, addr, "password/fifth", false)
+	tryUntil(t, c, a, addr, "password/mine", true)
+	if r := a.records[addr]; r.failures != maxScopes {
+		t.Fatalf("after the right password: %d failures left, want %d (the three others and the fifth); table %+v", r.failures, maxScopes, r.byScope)
+	}
+}

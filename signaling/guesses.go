@@ -17,6 +17,11 @@ const (
 func scopePassword(meetingID string) string  { return "password/" + meetingID }
 func scopeModerator(meetingID string) string { return "moderator/" + meetingID }
 
+// errNotAGuess, from a check, refuses what guessed at nothing (no secret is there to be
+// right) with the wrong code, uncounted, after it waited its turn like a guess: a
+// throttled address is answered alike whether or not there was something to guess at.
+var errNotAGuess = errors.New("signaling: nothing to guess at")
+
 // errGone means the connection ended while a guess waited its turn: there is nobody to
 // answer.
 var errGone = &Error{Code: CodeInternal, Message: "the connection ended"}
@@ -39,6 +44,10 @@ func (s *Session) checkSecret(scope string, wrong Code, check func(context.Conte
 		return errGone
 	}
 	ok, herr := check(ctx)
+	if errors.Is(herr, errNotAGuess) {
+		turn.Release()
+		return errorf(wrong, "wrong password or secret")
+	}
 	if herr != nil {
 		turn.Release()
 		if ctx.Err() != nil {

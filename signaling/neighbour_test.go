@@ -170,3 +170,24 @@ func TestStaleResumesAreNotGuesses(t *testing.T) {
 		t.Fatalf("the teacher after resumes of memberships the meeting does not hold: %q", code)
 	}
 }
+
+// TestResumeAnswersDoNotTellWhoIsIn: from an address that is being throttled,
+// a resume naming a member of the meeting and one naming nobody must get the same
+// answer; otherwise anyone who once saw a participant id (a removed member) can ask,
+// for free and without limit, whether that person is in the meeting right now.
+func TestResumeAnswersDoNotTellWhoIsIn(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	wrong := strings.Repeat("s", 43)
+	// Throttle the address (the test's loopback) with wrong secrets at Alice's membership.
+	for i := 0; i < 8; i++ {
+		if code, _ := f.resumeErr(t, alice.ParticipantID, wrong); code == "too_many_attempts" {
+			break
+		}
+	}
+	member, _ := f.resumeErr(t, alice.ParticipantID, wrong)
+	nobody, _ := f.resumeErr(t, "p-0123456789abcdef", wrong)
+	if member != nobody {
+		t.Fatalf("a resume of a member: %q, of nobody: %q (the answer tells whether the id is in the meeting)", member, nobody)
+	}
+}

@@ -82,7 +82,8 @@ func parseResume(env Envelope) (ResumePayload, *Error) {
 		return p, errorf(CodeInvalidField, "meetingId and participantId are required")
 	}
 	if len(p.Secret) != resumeSecretChars {
-		// Refused before anything is looked up, and counted like any wrong secret.
+		// Refused before anything is looked up, uncounted (it cannot be anyone's), after
+		// waiting its turn like a guess (resume).
 		return p, errorf(CodeResumeFailed, "this session cannot be resumed")
 	}
 	return p, nil
@@ -309,14 +310,17 @@ func (s *Session) resume(env Envelope) *Error {
 			// Right, but spent or gone meanwhile (another resume won): not a guess.
 			return errorf(CodeResumeFailed, "this session cannot be resumed")
 		}
+		check := claim
 		if hash == "" {
 			// Nothing to guess at: the meeting is gone (a restart, its end) or holds no
-			// membership to resume under that id. After a restart every member's page
-			// resumes; counted as wrong guesses, a class behind one address (and its
-			// IPv6 /48) would throttle itself, and its moderator's secret with it.
-			return errorf(CodeResumeFailed, "this session cannot be resumed")
+			// membership to resume under that id (or the secret cannot be one). After a
+			// restart every member's page resumes; counted as wrong guesses, a class
+			// behind one address (and its IPv6 /48) would throttle itself, and its
+			// moderator's secret with it. It still waits its turn, so that a throttled
+			// address learns nothing from the answer about who is in a meeting.
+			check = func(context.Context) (bool, error) { return false, errNotAGuess }
 		}
-		if err := s.checkSecret(scope, CodeResumeFailed, claim); err != nil {
+		if err := s.checkSecret(scope, CodeResumeFailed, check); err != nil {
 			return goneIsNil(err)
 		}
 	}
