@@ -183,6 +183,32 @@ func (f *directFixture) servedBeforePion() uint64 {
 	return n
 }
 
+// allocate opens an allocation over conn to the server at addr, as pion/turn's client
+// does, and returns the client's relayed connection and the server's relay socket for
+// it; both close when the test ends.
+func (f *directFixture) allocate(t *testing.T, conn net.PacketConn, addr, user, pass string) (net.PacketConn, *restrictedConn) {
+	t.Helper()
+	client, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
+		Username: user, Password: pass, Conn: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	if err := client.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relayed, err := client.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = relayed.Close() })
+	relay := f.relayAt(relayed.LocalAddr())
+	if relay == nil {
+		t.Fatalf("no relay at %v", relayed.LocalAddr())
+	}
+	return relayed, relay
+}
+
 // relayAt is the server's relay socket at relayed's port.
 func (f *directFixture) relayAt(relayed net.Addr) *restrictedConn {
 	return f.srv.direct.relayAt(relayed)
@@ -237,25 +263,8 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 				}
 				conn = pionturn.NewSTUNConn(c)
 			}
-			defer conn.Close()
-			client, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
-				Username: user, Password: pass, Conn: conn})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			if err := client.Listen(); err != nil {
-				t.Fatal(err)
-			}
-			relayed, err := client.Allocate()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer relayed.Close()
-			relay := f.relayAt(relayed.LocalAddr())
-			if relay == nil {
-				t.Fatalf("no relay at %v", relayed.LocalAddr())
-			}
+			t.Cleanup(func() { _ = conn.Close() }) // after the allocation's own cleanups
+			relayed, relay := f.allocate(t, conn, addr, user, pass)
 			if transport != "udp" && runtime.GOOS == "linux" {
 				// A TCP or TLS connection is read and written with raw system calls.
 				f.srv.direct.streams.mu.Lock()
@@ -455,26 +464,8 @@ func TestChannelRoutesOnlyToPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	addr := f.srv.udpConn.LocalAddr().String()
-	client, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
-		Username: servers[0].Username, Password: servers[0].Credential, Conn: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relayed, err := client.Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relayed.Close()
-	relay := f.relayAt(relayed.LocalAddr())
-	if relay == nil {
-		t.Fatalf("no relay at %v", relayed.LocalAddr())
-	}
+	t.Cleanup(func() { _ = c.Close() }) // after the allocation's own cleanups
+	relayed, relay := f.allocate(t, c, f.srv.udpConn.LocalAddr().String(), servers[0].Username, servers[0].Credential)
 	// pion/turn's event for each ChannelBind it accepted, as it calls it: forty to
 	// other ports of the SFU's IP, then the SFU's.
 	sfu := f.sfu.LocalAddr().(*net.UDPAddr)

@@ -5,7 +5,8 @@
 // place would carry whatever the server sends; after the encryption fails, the
 // subscribe connection goes and no new one is made; a track set aside for an id the
 // server had not announced yet is not shown under that id once the server gave its
-// receiver to someone else.
+// receiver to someone else; an id the key schedule refuses (a lone surrogate: FORMAT.md,
+// "Participant ids") is a roster warning, in the welcome or in a participant_joined.
 //
 // session.js runs here as in Chromium, on stand-ins of the browser's objects: a
 // connection records its configuration, and a receiver of a connection made without
@@ -252,4 +253,27 @@ test('a member the server announces only by an update, or under an id the key sc
   assert.deepEqual(listed, ['p-bob', 'p-carol'], 'only the welcome\'s and the announced members');
   assert.equal(session.everyone().find((p) => p.id === 'p-bob').media.camera, true, 'an update of a listed member still counts');
   await eventually(() => session.keys.stateOf('p-carol') === 'pending', 'the key schedule to know every listed member');
+});
+
+test('a participant_joined under a lone-surrogate id is a roster warning, never a member', async () => {
+  const { session } = await start();
+  serverSays('welcome', { participantId: 'p-alice', e2ee: true, participants: [{ id: 'p-bob' }] });
+  await eventually(() => session.joined && session.keys, 'the welcome');
+  await session.keysStarted;
+  const before = session.e2eeInfo().warnings.count;
+  serverSays('participant_joined', { participant: { id: 'p-x\uD800', role: 'participant' } });
+  serverSays('participant_joined', { participant: { id: 'p-carol', role: 'participant' } });
+  await eventually(() => session.everyone().some((p) => p.id === 'p-carol'), 'Carol listed');
+  await tick(20);
+  assert.equal(session.everyone().some((p) => p.id === 'p-x\uD800'), false, 'not listed');
+  assert.deepEqual(session.e2eeInfo().warnings.kinds, { 'invalid-id': 1 }, 'the invalid id is counted');
+  assert.ok(session.e2eeInfo().warnings.count > before);
+});
+
+test('the same id in the welcome is a warning too', async () => {
+  const { session } = await start();
+  serverSays('welcome', { participantId: 'p-alice', e2ee: true, participants: [{ id: 'p-bob' }, { id: 'p-x\uD800' }] });
+  await eventually(() => session.joined && session.keys, 'the welcome');
+  await session.keysStarted;
+  assert.deepEqual(session.e2eeInfo().warnings.kinds, { 'invalid-id': 1 });
 });
