@@ -127,6 +127,7 @@ func NewCollector(src Sources) *Collector {
 			labelled{"read", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRead) }},
 			labelled{"refused", func(s *snapshot) float64 { return float64(s.media.PublisherRTPRefused) }},
 			labelled{"stranger", func(s *snapshot) float64 { return float64(s.media.PublisherRTPStrangers) }}),
+		counter("ice_tcp_strangers_total", "ICE-TCP connections closed after their first frame, which was no connectivity check for any of the server's connections (what anyone who can reach the port may send; a browser's checks name a connection it was told of).", func(s *snapshot) uint64 { return s.media.ICETCPStrangers }),
 		counter("ice_tcp_refused_total", "ICE-TCP connections closed as soon as they were accepted, because the server's or their address's bound on held connections was reached.", func(s *snapshot) uint64 { return s.media.ICETCPRefused }),
 		counter("datagrams_to_relays_total", "Media datagrams for subscribers relayed by the embedded TURN server handed to their relay in memory instead of sent over loopback (0 without TURN).", func(s *snapshot) uint64 { return s.media.DatagramsToRelays }),
 		counter("datagrams_from_relays_total", "Media datagrams from participants relayed by the embedded TURN server (publishers' SRTP, subscribers' SRTCP) that their relay handed to the SFU in memory instead of sending them over loopback (0 without TURN).", func(s *snapshot) uint64 { return s.media.DatagramsFromRelays }),

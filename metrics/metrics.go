@@ -75,6 +75,9 @@ type Media struct {
 	// Accepts on the ICE-TCP port that failed for want of descriptors or memory
 	// (sfu.Stats).
 	ICETCPAcceptFailed uint64
+	// ICE-TCP connections closed after a first frame that was no check for any of the
+	// server's connections (sfu.Stats).
+	ICETCPStrangers uint64
 	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
 	ForwardDelay Histogram
 }

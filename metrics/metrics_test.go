@@ -38,7 +38,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
 				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
 				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
-				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42, PublisherRTPStrangers: 56, ICETCPRefused: 47, ICETCPAcceptFailed: 53, DatagramsToRelays: 50, DatagramsFromRelays: 51,
+				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42, PublisherRTPStrangers: 56, ICETCPRefused: 47, ICETCPAcceptFailed: 53, ICETCPStrangers: 57, DatagramsToRelays: 50, DatagramsFromRelays: 51,
 				ForwardDelay: metrics.Histogram{Buckets: map[float64]uint64{0.001: 43, 0.005: 44}, Count: 45, Sum: 0.046}}
 		},
 		TURN: turn,
@@ -141,6 +141,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_publisher_rtp_total", "result", "refused", 42, dto.MetricType_COUNTER},
 		{"conclave_publisher_rtp_total", "result", "stranger", 56, dto.MetricType_COUNTER},
 		{"conclave_ice_tcp_refused_total", "", "", 47, dto.MetricType_COUNTER},
+		{"conclave_ice_tcp_strangers_total", "", "", 57, dto.MetricType_COUNTER},
 		{"conclave_datagrams_to_relays_total", "", "", 50, dto.MetricType_COUNTER},
 		{"conclave_datagrams_from_relays_total", "", "", 51, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},

@@ -96,6 +96,9 @@ type Stats struct {
 	// ICETCPRefused counts ICE-TCP connections closed as soon as they were accepted,
 	// because the server's or their address's bound was reached (tcplimit.go).
 	ICETCPRefused uint64
+	// ICETCPStrangers counts ICE-TCP connections closed after their first frame, which
+	// was no check for any of the server's connections (litetcp.go, pubufrags.go).
+	ICETCPStrangers uint64
 	// ICETCPAcceptFailed counts accepts on the ICE-TCP port that failed for want of
 	// descriptors or memory and were tried again after a wait (connlimit).
 	ICETCPAcceptFailed uint64
@@ -125,6 +128,7 @@ type Stats struct {
 type counters struct {
 	tracks          atomic.Int64
 	publishConns    atomic.Int64
+	tcpStrangers    atomic.Uint64
 	dropped         atomic.Uint64
 	nacks           atomic.Uint64
 	nacksAnswered   atomic.Uint64
@@ -229,6 +233,7 @@ func (e *Engine) Stats() Stats {
 		DatagramsFromRelays:       e.relays.taken.Load(),
 		ICETCPRefused:             e.tcpRefused(),
 		ICETCPAcceptFailed:        e.tcpAcceptFailed(),
+		ICETCPStrangers:           c.tcpStrangers.Load(),
 		SubscriberRTCPRead:        e.subRTCP.read.Load(),
 		SubscriberRTCPRefused:     e.subRTCP.refused.Load(),
 		PublisherRTPRead:          e.pubRTP.read.Load() + e.pubTCP.read.Load(),

@@ -203,6 +203,9 @@ func TestICETCPStrangersAreClosed(t *testing.T) {
 			t.Fatalf("a stranger's connection (first frame %.20q) was answered", first)
 		}
 	}
+	if n := eng.Stats().ICETCPStrangers; n != 3 {
+		t.Errorf("%d strangers counted, want 3", n)
+	}
 	p.Close()
 	if len(eng.pubUfrags.m) != 0 {
 		t.Fatalf("a closed participant's ufrag is still known: %v", eng.pubUfrags.m)

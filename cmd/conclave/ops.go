@@ -88,7 +88,7 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
 				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
 				PublisherRTPStrangers: m.PublisherRTPStrangers,
-				ICETCPRefused:         m.ICETCPRefused, ICETCPAcceptFailed: m.ICETCPAcceptFailed, DatagramsToRelays: m.DatagramsToRelays,
+				ICETCPRefused:         m.ICETCPRefused, ICETCPAcceptFailed: m.ICETCPAcceptFailed, ICETCPStrangers: m.ICETCPStrangers, DatagramsToRelays: m.DatagramsToRelays,
 				DatagramsFromRelays: m.DatagramsFromRelays,
 				ForwardDelay:        delayHistogram(m.ForwardDelay),
 			}
