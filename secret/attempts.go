@@ -75,6 +75,8 @@ type record struct {
 	site        bool
 	users       int           // a site's: turns that hold or wait for one of its slots
 	slots       chan struct{} // a site's: one a guess being checked
+	given       int           // a site's: failures given back over its free budget since givenSince
+	givenSince  time.Time
 	failures    int
 	byScope     []scopeFailures // failures per secret, forgiven by a right guess at it
 	nextAllowed time.Time
@@ -396,12 +398,21 @@ func (a *Attempts) sweepLocked(now time.Time) {
 			// otherwise keep the failures of every /64 it ever had for as long as any
 			// of them guesses wrong once a day. (A /64 pushed out by makeRoomLocked is
 			// not: a flood of addresses must not clear a /48.)
-			// Only while the /48 is within its free budget: an attacker rotating its
-			// /64s must not see the failures of a /48 it keeps locked drain a day after
-			// each (only abandoned typos, a few a day, drain so).
+			// Over its free budget, at most FreeFailures·SiteFactor a day: an attacker
+			// rotating its /64s must not see a /48 it keeps locked drain a day after
+			// each /64 (48 more guesses a day than the lockout's 96 at most), and a /48
+			// a busy day put over its budget still drains, a day at a time.
 			if key, ok := siteOfGroup(g); ok && r.failures > 0 {
-				if st := a.records[key]; st != nil && delayAfter(st.failures/st.scale()) == 0 {
-					st.failures = max(0, st.failures-r.failures)
+				if st := a.records[key]; st != nil {
+					back := r.failures
+					if delayAfter(st.failures/st.scale()) != 0 {
+						if now.Sub(st.givenSince) >= ForgetAfter {
+							st.given, st.givenSince = 0, now
+						}
+						back = min(back, FreeFailures*SiteFactor-st.given)
+						st.given += back
+					}
+					st.failures = max(0, st.failures-back)
 					if delayAfter(st.failures/st.scale()) == 0 {
 						st.nextAllowed = time.Time{}
 					}

@@ -171,23 +171,31 @@ func TestStaleResumesAreNotGuesses(t *testing.T) {
 	}
 }
 
-// TestResumeAnswersDoNotTellWhoIsIn: from an address that is being throttled,
-// a resume naming a member of the meeting and one naming nobody must get the same
-// answer; otherwise anyone who once saw a participant id (a removed member) can ask,
-// for free and without limit, whether that person is in the meeting right now.
+// TestResumeAnswersDoNotTellWhoIsIn: a resume naming a member of the meeting and one
+// naming nobody get the same answer and cost the address the same (nothing), below its
+// budget and throttled: otherwise anyone who once saw a participant id (a removed
+// member) could ask whether that person is in the meeting right now.
 func TestResumeAnswersDoNotTellWhoIsIn(t *testing.T) {
 	f := newResumeFixture(t)
 	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
 	wrong := strings.Repeat("s", 43)
-	// Throttle the address (the test's loopback) with wrong secrets at Alice's membership.
-	for i := 0; i < 8; i++ {
-		if code, _ := f.resumeErr(t, alice.ParticipantID, wrong); code == "too_many_attempts" {
-			break
+	for i := range secret.LockoutAfter + 5 {
+		member, _ := f.resumeErr(t, alice.ParticipantID, wrong)
+		nobody, _ := f.resumeErr(t, "p-0123456789abcdef", wrong)
+		if member != "resume_failed" || nobody != "resume_failed" {
+			t.Fatalf("probe %d: a resume of a member: %q, of nobody: %q", i+1, member, nobody)
+		}
+	}
+	// Throttled by other guesses (wrong moderator secrets), alike again.
+	mod := map[string]any{"meetingId": f.meeting.MeetingID, "name": "G", "moderatorSecret": strings.Repeat("A", len(f.meeting.ModeratorSecret))}
+	for i := 0; guessJoin(t, f.srv, loop(1), nil, mod) != "too_many_attempts"; i++ {
+		if i > 10 {
+			t.Fatal("the address was never throttled")
 		}
 	}
 	member, _ := f.resumeErr(t, alice.ParticipantID, wrong)
 	nobody, _ := f.resumeErr(t, "p-0123456789abcdef", wrong)
-	if member != nobody {
-		t.Fatalf("a resume of a member: %q, of nobody: %q (the answer tells whether the id is in the meeting)", member, nobody)
+	if member != "too_many_attempts" || nobody != "too_many_attempts" {
+		t.Fatalf("throttled: a resume of a member: %q, of nobody: %q", member, nobody)
 	}
 }

@@ -301,8 +301,13 @@ func (s *Session) resume(env Envelope) *Error {
 		return ok, nil
 	}
 	// A right secret claims at once, however its address stands (rightRandomSecret): a
-	// member behind a neighbour's wrong guesses still comes back. One that is not right
-	// waits its turn and is counted, as every guess is.
+	// member behind a neighbour's wrong guesses still comes back. Any other is refused
+	// after waiting its turn like a guess, and not counted: a resumption secret is
+	// random (256 bits), so counting wrong ones protects nothing, while it let a class
+	// behind one address (and its IPv6 /48) throttle itself, its moderator's secret with
+	// it, with the resumes every page makes after a restart, and told an address below
+	// its budget whether an id is in a meeting (a wrong secret at a member counted, at
+	// nobody not). A throttled address is refused alike either way.
 	if ok, _ := claim(context.Background()); ok {
 		s.srv.attempts.Forgive(s.addr, scope)
 	} else {
@@ -310,19 +315,8 @@ func (s *Session) resume(env Envelope) *Error {
 			// Right, but spent or gone meanwhile (another resume won): not a guess.
 			return errorf(CodeResumeFailed, "this session cannot be resumed")
 		}
-		check := claim
-		if hash == "" {
-			// Nothing to guess at: the meeting is gone (a restart, its end) or holds no
-			// membership to resume under that id (or the secret cannot be one). After a
-			// restart every member's page resumes; counted as wrong guesses, a class
-			// behind one address (and its IPv6 /48) would throttle itself, and its
-			// moderator's secret with it. It still waits its turn, so that a throttled
-			// address learns nothing from the answer about who is in a meeting.
-			check = func(context.Context) (bool, error) { return false, errNotAGuess }
-		}
-		if err := s.checkSecret(scope, CodeResumeFailed, check); err != nil {
-			return goneIsNil(err)
-		}
+		err := s.checkSecret(scope, CodeResumeFailed, func(context.Context) (bool, error) { return false, errNotAGuess })
+		return goneIsNil(err) // never nil: refused, or the connection is gone
 	}
 	// Too soon after the membership's last resumes: wait (outside the address's turn
 	// at guessing, which others behind the address share) and claim again. The secret
