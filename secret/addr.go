@@ -13,15 +13,10 @@ const invalidGroup = "invalid"
 // ignored, and anything that is not an address lands in one shared "invalid" group.
 // A port, as in "192.0.2.1:5000" or "[2001:db8::1]:443", is accepted and dropped.
 func AddrGroup(addr string) string {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		ap, perr := netip.ParseAddrPort(addr)
-		if perr != nil {
-			return invalidGroup
-		}
-		a = ap.Addr()
+	a, ok := parseAddr(addr)
+	if !ok {
+		return invalidGroup
 	}
-	a = a.WithZone("").Unmap()
 	if a.Is4() {
 		return a.String()
 	}
@@ -30,4 +25,18 @@ func AddrGroup(addr string) string {
 		return invalidGroup
 	}
 	return p.String()
+}
+
+// parseAddr reads an address with or without a port, without its zone, an IPv4-mapped
+// one as IPv4.
+func parseAddr(addr string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(addr)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.WithZone("").Unmap(), true
 }

@@ -279,16 +279,30 @@ func (a *Attempts) Forgive(addr, scope string) {
 		return
 	}
 	n := r.forgiveLocked(scope, now)
-	if r.idle() && r.failures <= 0 && !now.Before(r.nextAllowed) {
+	if r.forgettable(now) {
 		delete(a.records, group)
 	}
 	if key, ok := SiteOf(addr); ok {
 		if st := a.records[key]; st != nil {
 			st.forgiveCountLocked(n, now)
-			if st.idle() && st.failures <= 0 && !now.Before(st.nextAllowed) {
+			if st.forgettable(now) {
 				delete(a.records, key)
 			}
 		}
+	}
+}
+
+// forgettable: nothing uses r, and it has no wrong guess or wait to remember.
+func (r *record) forgettable(now time.Time) bool {
+	return r.idle() && r.failures <= 0 && !now.Before(r.nextAllowed)
+}
+
+// dropLocked takes n failures off r, and its wait once the schedule has none for what
+// is left; under a.mu.
+func (r *record) dropLocked(n int) {
+	r.failures = max(0, r.failures-n)
+	if delayAfter(r.failures/r.scale()) == 0 {
+		r.nextAllowed = time.Time{}
 	}
 }
 
@@ -297,12 +311,9 @@ func (r *record) forgiveLocked(scope string, now time.Time) (n int) {
 	r.lastSeen = now
 	if i := r.scopeIndex(scope); i >= 0 {
 		n = r.byScope[i].n
-		r.failures -= n
 		r.byScope = slices.Delete(r.byScope, i, i+1)
 	}
-	if delayAfter(r.failures/r.scale()) == 0 {
-		r.nextAllowed = time.Time{}
-	}
+	r.dropLocked(n)
 	return n
 }
 
@@ -312,10 +323,7 @@ func (r *record) forgiveLocked(scope string, now time.Time) (n int) {
 // typos each followed by the right password never pile up in it); under a.mu.
 func (r *record) forgiveCountLocked(n int, now time.Time) {
 	r.lastSeen = now
-	r.failures = max(0, r.failures-n)
-	if delayAfter(r.failures/r.scale()) == 0 {
-		r.nextAllowed = time.Time{}
-	}
+	r.dropLocked(n)
 }
 
 // Release ends the turn without a verdict (the check itself failed).
@@ -334,7 +342,7 @@ func (t *Turn) Release() {
 func (a *Attempts) forgetClean(group string, r *record) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.records[group] == r && r.idle() && r.failures <= 0 && !a.now().Before(r.nextAllowed) {
+	if a.records[group] == r && r.forgettable(a.now()) {
 		delete(a.records, group)
 	}
 }
@@ -394,28 +402,12 @@ func (a *Attempts) sweepLocked(now time.Time) {
 	for g, r := range a.records {
 		if r.idle() && !now.Before(r.nextAllowed) && (r.failures <= 0 || now.Sub(r.lastFailure) >= ForgetAfter-sweepSlack) {
 			delete(a.records, g)
-			// A /64 forgotten for its age is forgotten by its /48 too, which would
-			// otherwise keep the failures of every /64 it ever had for as long as any
-			// of them guesses wrong once a day. (A /64 pushed out by makeRoomLocked is
-			// not: a flood of addresses must not clear a /48.)
-			// Over its free budget, at most FreeFailures·SiteFactor a day: an attacker
-			// rotating its /64s must not see a /48 it keeps locked drain a day after
-			// each /64 (48 more guesses a day than the lockout's 96 at most), and a /48
-			// a busy day put over its budget still drains, a day at a time.
+			// A /64 forgotten for its age is forgotten by its /48 too (giveBackLocked).
+			// (A /64 pushed out by makeRoomLocked is not: a flood of addresses must not
+			// clear a /48.)
 			if key, ok := siteOfGroup(g); ok && r.failures > 0 {
 				if st := a.records[key]; st != nil {
-					back := r.failures
-					if delayAfter(st.failures/st.scale()) != 0 {
-						if now.Sub(st.givenSince) >= ForgetAfter {
-							st.given, st.givenSince = 0, now
-						}
-						back = min(back, FreeFailures*SiteFactor-st.given)
-						st.given += back
-					}
-					st.failures = max(0, st.failures-back)
-					if delayAfter(st.failures/st.scale()) == 0 {
-						st.nextAllowed = time.Time{}
-					}
+					st.giveBackLocked(r.failures, now)
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package secret
 import (
 	"context"
 	"net/netip"
+	"time"
 )
 
 // An IPv6 address's guesses count twice: in its group (its /64, AddrGroup) and in its
@@ -28,16 +29,8 @@ const SiteFactor = 16
 // address (an IPv4-mapped one too) and for anything that is not an address. A port
 // and a zone are dropped, as in AddrGroup.
 func SiteOf(addr string) (string, bool) {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		ap, perr := netip.ParseAddrPort(addr)
-		if perr != nil {
-			return "", false
-		}
-		a = ap.Addr()
-	}
-	a = a.WithZone("").Unmap()
-	if !a.Is6() {
+	a, ok := parseAddr(addr)
+	if !ok || !a.Is6() {
 		return "", false
 	}
 	p, err := a.Prefix(48)
@@ -103,9 +96,27 @@ func (t *Turn) leaveSite() {
 // forgetSiteLocked drops site key's record once nothing uses it and it has no wrong
 // guess to remember; under a.mu.
 func (a *Attempts) forgetSiteLocked(key string, st *record) {
-	if a.records[key] == st && st.idle() && st.failures <= 0 && !a.now().Before(st.nextAllowed) {
+	if a.records[key] == st && st.forgettable(a.now()) {
 		delete(a.records, key)
 	}
+}
+
+// giveBackLocked takes off r, a site, the n failures of one of its /64s forgotten for
+// its age: otherwise it would keep the failures of every /64 it ever had for as long as
+// any of them guesses wrong once a day. Over its free budget, at most
+// FreeFailures·SiteFactor a day: an attacker rotating its /64s must not see a /48 it
+// keeps locked drain a day after each /64 (48 more guesses a day than the lockout's 96
+// at most), and a /48 a busy day put over its budget still drains, a day at a time.
+// Under a.mu.
+func (r *record) giveBackLocked(n int, now time.Time) {
+	if delayAfter(r.failures/r.scale()) != 0 {
+		if now.Sub(r.givenSince) >= ForgetAfter {
+			r.given, r.givenSince = 0, now
+		}
+		n = min(n, FreeFailures*SiteFactor-r.given)
+		r.given += n
+	}
+	r.dropLocked(n)
 }
 
 // siteOfGroup is the site of a group's key when it is an IPv6 /64 (AddrGroup's form).

@@ -37,6 +37,11 @@ func newQuota(maxTotal, maxPer int) *quota {
 func (q *quota) allows(username, _ string, _ net.Addr) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.roomLocked(username)
+}
+
+// roomLocked: the caps leave room for one more of username's; under q.mu.
+func (q *quota) roomLocked(username string) bool {
 	return q.total < q.maxTotal && q.byUser[username] < q.maxPer
 }
 
@@ -45,7 +50,7 @@ func (q *quota) allows(username, _ string, _ net.Addr) bool {
 func (q *quota) take(username string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.total >= q.maxTotal || q.byUser[username] >= q.maxPer {
+	if !q.roomLocked(username) {
 		return false
 	}
 	q.total++
