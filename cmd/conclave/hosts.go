@@ -68,6 +68,11 @@ func newHostKey(name string) (string, hostEntry) {
 // running server's admin socket, so that a change counts at once, or on the store itself
 // while no server runs (operator.go).
 func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return hostCommandIO(args, getenv, os.Stdin, stdout, stderr)
+}
+
+// hostCommandIO is hostCommand reading -name-file - from stdin.
+func hostCommandIO(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("conclave host", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := dataFlag(fs, getenv)
@@ -76,8 +81,11 @@ func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		def = "conclave.toml"
 	}
 	config := fs.String("config", def, "older configuration file whose hosts are moved into the data directory once (env CONCLAVE_CONFIG)")
+	// A host's name is a person's, as often as not: on the command line it stands in
+	// ps for every local user and in the shell's history.
+	nameFile := fs.String("name-file", "", `add, remove: read the host's name from this file ("-": standard input) instead of the command line`)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: conclave host [-data DIR] add NAME | list | remove NAME")
+		fmt.Fprintln(stderr, "usage: conclave host [-data DIR] add NAME | list | remove NAME|ID\n       conclave host [-data DIR] -name-file FILE add | remove")
 		fs.PrintDefaults()
 	}
 	rest, err := parseInterleaved(fs, args)
@@ -88,13 +96,24 @@ func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		fs.Usage()
 		return usageError("missing host subcommand")
 	}
+	named := 2 // add and remove take the name as their argument, or from -name-file
+	if *nameFile != "" {
+		named = 1
+	}
 	switch {
-	case rest[0] == "list" && len(rest) == 1, rest[0] == "add" && len(rest) == 2, rest[0] == "remove" && len(rest) == 2:
+	case rest[0] == "list" && len(rest) == 1 && *nameFile == "", rest[0] == "add" && len(rest) == named, rest[0] == "remove" && len(rest) == named:
 	case rest[0] == "list" || rest[0] == "add" || rest[0] == "remove":
-		return usageError("usage: conclave host add NAME | list | remove NAME")
+		return usageError("usage: conclave host add NAME | list | remove NAME|ID (with -name-file FILE: add | remove)")
 	default:
 		fs.Usage()
 		return usageError(fmt.Sprintf("unknown host subcommand %q", rest[0]))
+	}
+	if *nameFile != "" {
+		data, err := readSmall(*nameFile, stdin)
+		if err != nil {
+			return fmt.Errorf("name: %w", err)
+		}
+		rest = append(rest, string(data))
 	}
 	if *data == "" && rest[0] != "list" {
 		return errNoData
@@ -155,13 +174,14 @@ func hostCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return nil
 	}
 	// remove, by name or id
-	switch _, n, err := op.RemoveHost(ctx, rest[1]); {
+	who := strings.TrimSpace(rest[1])
+	switch _, n, err := op.RemoveHost(ctx, who); {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("no host %q in %s", rest[1], where)
+		return fmt.Errorf("no host %q in %s", who, where)
 	case err != nil:
 		return err
 	default:
-		fmt.Fprintf(stdout, "Removed host %q and their %d room(s). Their key no longer creates meetings (%s).\n", rest[1], n, when)
+		fmt.Fprintf(stdout, "Removed host %q and their %d room(s). Their key no longer creates meetings (%s).\n", who, n, when)
 		return nil
 	}
 }

@@ -142,3 +142,42 @@ func TestHostCommandsWithoutData(t *testing.T) {
 		t.Errorf("something was written: %v", err)
 	}
 }
+
+// TestHostNameFromAFile: -name-file keeps a host's name off the command line (ps, the
+// shell's history): add reads it from standard input or a file, remove too, and a name
+// given both ways, or to list, is a usage error that changes nothing.
+func TestHostNameFromAFile(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	var out bytes.Buffer
+	if err := hostCommandIO([]string{"-name-file", "-", "add"}, env, strings.NewReader("Dr. Clara Chemie\n"), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if hs := storedHosts(t, data); len(hs) != 1 || hs[0].Name != "Dr. Clara Chemie" {
+		t.Fatalf("add -name-file -: %+v", hs)
+	}
+	for _, bad := range [][]string{{"-name-file", "-", "add", "Other"}, {"-name-file", "-", "list"}, {"remove", "-name-file", "-", "Dr. Clara Chemie"}} {
+		if err := hostCommandIO(bad, env, strings.NewReader("Someone Else\n"), io.Discard, io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("host %v: %v, want a usage error", bad, err)
+		}
+	}
+	if err := hostCommandIO([]string{"add", "-name-file", filepath.Join(t.TempDir(), "missing")}, env, strings.NewReader(""), io.Discard, io.Discard); err == nil {
+		t.Error("a missing name file added a host")
+	}
+	if err := hostCommandIO([]string{"-name-file", "-", "add"}, env, strings.NewReader("bad\x07name"), io.Discard, io.Discard); err == nil {
+		t.Error("a name with a control character was added")
+	}
+	if hs := storedHosts(t, data); len(hs) != 1 {
+		t.Fatalf("a refused command changed the hosts: %+v", hs)
+	}
+	file := filepath.Join(t.TempDir(), "name")
+	if err := os.WriteFile(file, []byte("  Dr. Clara Chemie \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := hostCommandIO([]string{"remove", "-name-file", file}, env, strings.NewReader(""), &out, io.Discard); err != nil || !strings.Contains(out.String(), `"Dr. Clara Chemie"`) {
+		t.Fatalf("remove -name-file: %q %v", out.String(), err)
+	}
+	if hs := storedHosts(t, data); len(hs) != 0 {
+		t.Fatalf("not removed: %+v", hs)
+	}
+}
