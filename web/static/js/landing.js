@@ -253,7 +253,8 @@ function main() {
   const fromLink = parseHostFragment(window.location.hash);
   linkKey = fromLink.host;
   if (window.location.hash) {
-    // The key must not stay in the address bar, the history or a bookmark.
+    // The key must not stay in the address bar, the tab's session history or a bookmark.
+    // (The browser's own history still holds the link as opened: README "Data".)
     window.history.replaceState(null, '', window.location.pathname + window.location.search);
   }
   showKeyField(!linkKey);

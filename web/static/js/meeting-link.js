@@ -42,7 +42,7 @@ export function readMeetingLink() {
   const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
   const fragment = splitFragment(window.location.hash);
   const moderatorSecret = fragment.secret || tabValue('moderator') || '';
-  if (fragment.secret) setTabValue('moderator', fragment.secret);
+  if (fragment.secret) keepModeratorSecret(fragment.secret);
   let meetingSecret = null;
   let secretInvalid = false;
   if (fragment.key !== null) {
@@ -55,13 +55,24 @@ export function readMeetingLink() {
   // The invite link carries the key (the whole link is the invitation), never mod=.
   const shareURL = `${window.location.origin}/m/${meetingId}${meetingSecret ? `#k=${fragment.key}` : ''}`;
   if (window.location.search || fragment.secret) {
-    // Keep the moderator secret out of the history and out of a copied address. The meeting key stays: the address bar then holds exactly the invite link,
-    // and a reload still has the key (a fragment never reaches the server).
+    // Keep the moderator secret out of the address bar, the tab's session history and a
+    // copied address. The browser's own history still has the link as it was opened (it
+    // records the visit before any script runs). The meeting key stays: the address bar
+    // then holds exactly the invite link, and a reload still has the key (a fragment
+    // never reaches the server).
     const rest = fragment.rest.replace(/^#/, '');
     const keep = [meetingSecret ? `k=${fragment.key}` : '', rest].filter(Boolean).join('&');
     window.history.replaceState(null, '', window.location.pathname + (keep ? `#${keep}` : ''));
   }
   return { params, meetingId, moderatorSecret, meetingSecret, secretInvalid, shareURL };
+}
+
+/**
+ * keepModeratorSecret keeps the moderator secret for this tab (a reload stays a
+ * moderator); null forgets it (Leave: reconnect.js left).
+ */
+export function keepModeratorSecret(secret) {
+  setTabValue('moderator', secret || null);
 }
 
 /**

@@ -100,9 +100,10 @@
  * Nothing is persisted in the browser beyond storage.js (no cookies), and nothing a
  * participant says or is called is written to the console, nor any key. The meeting
  * password and the meeting's E2EE secret live in this page's memory only; the moderator
- * secret and the resumption secret also in this tab's storage (reconnect.js), gone when
- * the tab closes, with whether the own microphone and camera are on (a reload brings them
- * back as they were). Reconnecting: see the test hooks in reconnect.js.
+ * secret and the resumption secret also in this tab's storage (reconnect.js), with whether
+ * the own microphone and camera are on (a reload brings them back as they were) and the own
+ * name; the browser writes that storage to disk and gives it back to a reopened tab, so
+ * Leave forgets all of it (reconnect.js left). Reconnecting: see the test hooks in reconnect.js.
  */
 
 import { $, toast, announce, copyText, meetingIdPattern } from './dom.js';
@@ -132,8 +133,7 @@ import { setupDevices } from './devices.js';
 import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
 import { Reconnect, markReconnecting } from './reconnect.js';
-import { setTabValue } from './storage.js';
-import { readMeetingLink, meetingExists } from './meeting-link.js';
+import { readMeetingLink, meetingExists, keepModeratorSecret } from './meeting-link.js';
 import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
 
@@ -319,9 +319,9 @@ async function rejoin() {
   if (!last) return;
   if (lastError === 'wrong_moderator_secret') {
     moderatorSecret = '';
-    setTabValue('moderator', null);
     $('#prejoin-moderator').hidden = true;
   }
+  keepModeratorSecret(moderatorSecret); // Leave forgot it in the tab's storage; '' forgets
   const button = $('#btn-rejoin');
   button.disabled = true;
   try {
@@ -359,7 +359,7 @@ function showError(kind) {
 }
 
 function showLeft() {
-  reconnect.forget();
+  reconnect.left(); // nothing of the meeting in the tab's storage, the moderator secret included
   const fromLobby = document.body.dataset.state === 'lobby';
   lastError = null;
   stopped();

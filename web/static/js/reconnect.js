@@ -106,6 +106,17 @@ export class Reconnect {
     setTabValue('name', null);
   }
 
+  /**
+   * left: the person pressed Leave. Nothing of the meeting stays in the tab's storage,
+   * the moderator secret included: browsers write a tab's storage to disk and give it
+   * back to a closed tab that is reopened. Rejoin keeps the secret again (meeting.js).
+   */
+  left() {
+    if (this.unloading) return;
+    this.forget();
+    setTabValue('moderator', null);
+  }
+
   /** pageHidden: the page is going away (a reload, or the tab closes); keep the secret. */
   pageHidden() {
     this.unloading = true;

@@ -2,8 +2,9 @@
 // what: nothing about other people, no names but the tab's own, no chat, no meeting ids.
 //
 // On this device (localStorage, kept until the browser's data is cleared): preferences
-// only. In this tab (sessionStorage, gone when the tab closes): what an admitted
-// participant needs to come back after a reload without knocking again.
+// only. In this tab (sessionStorage: browsers write it to the profile on disk and give
+// it back to a reopened tab, README "Data"): what an admitted participant needs to come
+// back after a reload without knocking again; Leave forgets all of it (reconnect.js left).
 // web_test.go checks that no other module touches browser storage and that the key
 // lists below stay this short; a new key needs a reason in README "Privacy".
 

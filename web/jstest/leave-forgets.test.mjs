@@ -1,0 +1,57 @@
+// Pressing Leave leaves nothing of the meeting in the tab's storage: the left screen
+// says "This page keeps nothing of the meeting", and the browser writes a tab's
+// sessionStorage to its profile on disk (Chromium's "Session Storage") and gives it back
+// to a closed tab that is reopened. A moderator's tab kept its moderator secret there
+// after Leave, which a reopened tab then joined with, as a moderator. The Rejoin button
+// still joins as a moderator (the page holds the secret in memory) and keeps it for a
+// reload again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import './page-globals.mjs';
+
+const element = () => new Proxy({ hidden: false, dataset: {}, classList: { add() {}, remove() {}, toggle() {} } }, {
+  get: (target, key) => (key in target ? target[key] : () => {}),
+});
+globalThis.document = {
+  querySelectorAll: () => [], querySelector: () => element(), getElementById: () => null,
+  addEventListener() {}, removeEventListener() {}, createElement: () => element(),
+  createTextNode: () => ({}), documentElement: element(), body: element(),
+};
+const key = Buffer.alloc(32, 7).toString('base64url');
+globalThis.window = {
+  location: { protocol: 'https:', host: 'meet.example', origin: 'https://meet.example', pathname: '/m/room1', search: '', hash: `#k=${key}&mod=the-moderator-secret` },
+  history: { replaceState: (_state, _title, url) => { globalThis.window.location.hash = url.includes('#') ? url.slice(url.indexOf('#')) : ''; } },
+  localStorage, sessionStorage, addEventListener() {}, removeEventListener() {},
+};
+
+const { readMeetingLink, keepModeratorSecret } = await import('../static/js/meeting-link.js');
+const { Reconnect } = await import('../static/js/reconnect.js');
+
+const kept = () => ['conclave.resume', 'conclave.moderator', 'conclave.media', 'conclave.name']
+  .filter((k) => sessionStorage.getItem(k) !== null);
+
+test('Leave leaves nothing of the meeting in the tab; Rejoin keeps the moderator secret again', () => {
+  const link = readMeetingLink(); // a moderator opens the moderator link
+  assert.equal(link.moderatorSecret, 'the-moderator-secret');
+  const reconnect = new Reconnect({ attempt() {}, giveUp() {} });
+  reconnect.remember('p-maria', 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG'); // welcomed
+  reconnect.rememberName('Maria Muster');
+  reconnect.rememberMedia({ micOn: true, cameraOn: false });
+  assert.deepEqual(kept(), ['conclave.resume', 'conclave.moderator', 'conclave.media', 'conclave.name']);
+
+  reconnect.left(); // the Leave button (meeting.js showLeft)
+  assert.deepEqual(kept(), [], 'after Leave the tab still keeps these');
+
+  keepModeratorSecret(link.moderatorSecret); // Rejoin (meeting.js rejoin)
+  assert.equal(sessionStorage.getItem('conclave.moderator'), 'the-moderator-secret');
+});
+
+test('a reload is no Leave: the tab keeps what it needs to come back', () => {
+  const reconnect = new Reconnect({ attempt() {}, giveUp() {} });
+  keepModeratorSecret('the-moderator-secret');
+  reconnect.remember('p-maria', 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG');
+  reconnect.rememberName('Maria Muster');
+  reconnect.pageHidden(); // the page goes away (a reload); nothing is forgotten
+  reconnect.left();
+  assert.deepEqual(kept(), ['conclave.resume', 'conclave.moderator', 'conclave.name']);
+});
