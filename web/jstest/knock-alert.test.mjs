@@ -73,3 +73,30 @@ test('a knock the gap held back is still alerted across a reconnect', (t) => {
   assert.equal(chimes, 2, 'alerted twice');
   alert.update([]);
 });
+
+test('the knock notification is taken back once nobody waits, and when the session or the role ends', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => { mock.timers.reset(); delete window.Notification; document.hidden = false; });
+  const shown = [];
+  window.Notification = class {
+    static permission = 'granted';
+    constructor(title, opts) { this.title = title; this.opts = opts; this.open = true; shown.push(this); }
+    close() { this.open = false; }
+  };
+  window.focus = () => {};
+  document.hidden = true; // the moderator's tab is in the background
+  const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
+  alert.chime = () => {};
+  alert.update([{ participantId: 'p-1' }]);
+  assert.equal(shown.length, 1);
+  assert.ok(shown[0].open);
+  alert.update([{ participantId: 'p-1' }]); // still waiting: it stays
+  assert.ok(shown[0].open);
+  alert.update([]); // admitted, denied or gone: nobody waits
+  assert.equal(shown[0].open, false, 'the notification still says someone waits');
+  mock.timers.tick(ALERT_GAP_MS);
+  alert.update([{ participantId: 'p-2' }]);
+  assert.equal(shown.length, 2);
+  alert.reset(); // the session ended or the role was lost
+  assert.equal(shown[1].open, false, 'the notification outlived the session');
+});

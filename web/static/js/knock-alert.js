@@ -53,6 +53,7 @@ export class KnockAlert {
     this.due = new Set(); // ids knocked and waiting, not alerted yet (ALERT_GAP_MS)
     this.count = 0;
     this.ctx = null;
+    this.shown = null; // the knock notification on screen (_notify), taken back by _unnotify
     this.sleepTimer = 0;
     this.soundOn = devicePreference('knockSound') !== 'off';
     this._buildControls();
@@ -115,6 +116,7 @@ export class KnockAlert {
     for (const id of this.due) if (!waiting.has(id)) this.due.delete(id);
     this.seen = waiting;
     this.count = ids.length;
+    if (this.count === 0) this._unnotify();
     this._title();
     this.renderControls();
     if (this.due.size > 0) this._alert();
@@ -145,6 +147,7 @@ export class KnockAlert {
    */
   reset() {
     this.count = 0;
+    this._unnotify();
     this._title();
     this.renderControls();
   }
@@ -182,8 +185,24 @@ export class KnockAlert {
         this.deps.openWaiting();
         n.close();
       };
+      this.shown = n;
     } catch {
       // Some browsers allow notifications from a service worker only; the title tells.
+    }
+  }
+
+  /**
+   * _unnotify takes the knock notification back once nobody waits (or the role, the
+   * session is gone): the system's notification centre keeps one until it is closed,
+   * on a shared screen too, and one that says people wait when nobody does misleads.
+   */
+  _unnotify() {
+    const n = this.shown;
+    this.shown = null;
+    try {
+      if (n) n.close();
+    } catch {
+      // already gone
     }
   }
 
