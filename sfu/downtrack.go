@@ -29,6 +29,8 @@ type downTrack struct {
 	// its start (askJoinKeyframe). Set at
 	// creation.
 	encrypted bool
+	// bound: the subscription was bound once; a later bind is no join (askJoinKeyframe).
+	bound atomic.Bool
 
 	// skip has bit i set when the readers need not queue layer i's packets: a layer
 	// neither sent nor wanted, or every layer of a track the subscriber does not show.
@@ -157,8 +159,17 @@ func (d *downTrack) bind(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWr
 // nothing of a layer before a keyframe of it; in an encrypted meeting it starts one
 // only once the connection carries media. A keyframe that comes a moment before its
 // key is held by the newcomer's page until the key is there: e2ee/FORMAT.md.)
+//
+// Only the first bind is a join. The subscriber's answers can unbind and bind the
+// subscription again as often as it restarts ICE: such a bind asks as the subscriber's
+// PLIs do, within its limits, or one subscriber would have the publisher send a
+// keyframe to everyone as often as the publisher track's throttle lets one through.
 func (d *downTrack) askJoinKeyframe() {
 	if d.encrypted || d.up.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	if d.bound.Swap(true) {
+		d.keyframeRequest()
 		return
 	}
 	if want := ctlWant(d.ctl.Load()); want >= 0 {
@@ -407,6 +418,12 @@ func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack, budget *int) {
 	}
 	if ctlWant(d.ctl.Load()) < 0 {
 		return // hidden: no video at all, repairs included
+	}
+	if d.up.blocked.Load() {
+		// A moderator stopped the source: nothing of it goes, repairs included. Its
+		// cache keeps what came before the stop for as long as it lasts (no packet
+		// comes to expire it), which a member who joined since never got.
+		return
 	}
 	if b := d.binding.Load(); b != nil && b.twcc != 0 && d.sub.srtp.Load() == nil {
 		// Pion's path numbers every packet anew: nothing can go again as it went

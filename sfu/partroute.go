@@ -34,7 +34,7 @@ func (p *Participant) startSubscribeSRTP(sk srtp.SessionKeys, profile srtp.Prote
 		return err
 	}
 	p.srtp.Store(o)
-	in, err := newRTCPIn(p, sk, profile)
+	in, err := newRTCPIn(p, sk, profile, p.room.engine.now)
 	if err != nil {
 		return err
 	}

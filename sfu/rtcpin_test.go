@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -204,8 +205,14 @@ var fuzzRTCPKeys = srtp.SessionKeys{
 // there, at the address it returns, keyed with fuzzRTCPKeys.
 func subscriberRoute(t *testing.T) (*rtcpRoutes, netip.AddrPort) {
 	t.Helper()
+	return subscriberRouteOn(t, time.Now)
+}
+
+// subscriberRouteOn is subscriberRoute on the clock now.
+func subscriberRouteOn(t *testing.T, now func() time.Time) (*rtcpRoutes, netip.AddrPort) {
+	t.Helper()
 	p := &Participant{downs: map[*upTrack]*downTrack{}}
-	in, err := newRTCPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm)
+	in, err := newRTCPIn(p, fuzzRTCPKeys, srtp.ProtectionProfileAeadAes128Gcm, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ type Stats struct {
 	// SubscriberRTCPRead counts subscribers' SRTCP packets the server read in the
 	// media socket's reader (rtcpin.go); SubscriberRTCPRefused those from a
 	// subscriber's address that failed to decrypt or parse (forged, replayed, broken),
-	// dropped.
+	// or asked for more work than the connection's budget (feedbackBudget), dropped.
 	SubscriberRTCPRead, SubscriberRTCPRefused uint64
 	// PublisherRTPRead counts publishers' SRTP packets the server read in the media
 	// socket's reader or an ICE-TCP connection's (rtpin.go, pubtcp.go);
