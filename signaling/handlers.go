@@ -212,22 +212,11 @@ func (s *Session) join(env Envelope) *Error {
 		s.finish(TypeBye, ByePayload{Reason: string(lobby.ReasonLocked)}, CloseRefused, string(lobby.ReasonLocked))
 		return nil
 	}
-	if hash := m.passwordHash(); hash == "" || cred.Moderator {
-		cred.PasswordOK = true
-	} else if p.Password == "" {
-		return errorf(CodePasswordRequired, "this meeting needs a password")
-	} else {
-		err := s.checkSecret(scopePassword(m.id), CodeWrongPassword, func(ctx context.Context) (bool, error) {
-			return s.srv.hasher.Verify(ctx, p.Password, hash)
-		})
-		if err != nil {
-			if err.Code == CodeWrongPassword {
-				m.countWrongPassword()
-			}
-			return goneIsNil(err)
-		}
-		cred.PasswordOK = true
+	pwHash, err := s.checkPassword(m, p.Password, cred.Moderator)
+	if err != nil {
+		return goneIsNil(err)
 	}
+	cred.PasswordOK = true
 	if m.e2ee && p.E2EE != E2EEVersion {
 		// After the credentials, so only someone who may enter learns that the meeting
 		// is encrypted; before the knock, so no moderator is asked about a page that
@@ -264,13 +253,46 @@ func (s *Session) join(env Envelope) *Error {
 	if m.e2ee {
 		s.knock.nonce = newKnockNonce() // before the knock: read under the meeting's lock from then on
 	}
-	if err := m.knock(s, s.id, name, cred, s.srv.now()); err != nil {
-		s.meeting = nil
-		return err
+	for {
+		err := m.knock(s, s.id, name, cred, pwHash, s.srv.now())
+		if err == errPasswordChanged {
+			// A moderator changed the password while this one was checked: it is judged
+			// again, against the password in force now.
+			if pwHash, err = s.checkPassword(m, p.Password, cred.Moderator); err == nil {
+				continue
+			}
+			err = goneIsNil(err)
+		}
+		if err != nil {
+			s.meeting = nil
+			return err
+		}
+		break
 	}
 	s.state = stateLobby
 	s.knocked.Store(true)
 	return nil
+}
+
+// checkPassword checks a join's password against meeting m's, unless the join gave the
+// moderator secret or the meeting has none; it returns the hash it checked against ("":
+// none), which the knock must still find in force (errPasswordChanged). A wrong password
+// is counted for the moderators.
+func (s *Session) checkPassword(m *Meeting, password string, moderator bool) (string, *Error) {
+	hash := m.passwordHash()
+	if hash == "" || moderator {
+		return hash, nil
+	}
+	if password == "" {
+		return "", errorf(CodePasswordRequired, "this meeting needs a password")
+	}
+	err := s.checkSecret(scopePassword(m.id), CodeWrongPassword, func(ctx context.Context) (bool, error) {
+		return s.srv.hasher.Verify(ctx, password, hash)
+	})
+	if err != nil && err.Code == CodeWrongPassword {
+		m.countWrongPassword()
+	}
+	return hash, err
 }
 
 // relayKey passes an opaque key message on to one member or all of them; never logged.

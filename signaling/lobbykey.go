@@ -117,7 +117,8 @@ func (m *Meeting) dropLobbyKeyLocked(id lobby.ID) {
 // and a fresh knock nonce, so that each proves its link and seals its name to the new
 // set of moderators (e2ee/FORMAT.md, "Names"); the moderators see the renewed knocks.
 func (m *Meeting) tellKnockersLocked() {
-	present := len(m.lob.Moderators()) > 0
+	present := m.moderatorHereLocked()
+	m.present = present
 	waiting := m.lob.Waiting()
 	for _, k := range waiting {
 		if s := m.conns[k.ID]; s != nil {

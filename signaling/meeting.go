@@ -51,6 +51,9 @@ type Meeting struct {
 	// pwChanges bounds the moderators' new passwords, each an argon2id run on the
 	// hasher every meeting shares (hashPassword).
 	pwChanges tokenBucket
+	// present is what the waiting people were last told of moderatorPresent
+	// (tellPresenceLocked).
+	present bool
 }
 
 func newParticipantID() string {
@@ -86,13 +89,23 @@ func (m *Meeting) passwordHash() string {
 	return m.pwHash
 }
 
+// errPasswordChanged: the meeting's password changed while a join's was checked
+// against the last one; the join's password is checked again.
+var errPasswordChanged = &Error{Code: CodeWrongPassword, Message: "the password changed"}
+
 // knock attaches s under id and asks the policy to let it in. What happens next reaches
-// s as events (admitted, refused) and lobby messages.
-func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, now time.Time) *Error {
+// s as events (admitted, refused) and lobby messages. pwHash is the password hash the
+// join's password was checked against ("" for none): unless s gave the moderator secret,
+// a knock whose check is out of date (a moderator changed the password meanwhile, so
+// that whoever knew the old one is kept out) gets errPasswordChanged.
+func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwHash string, now time.Time) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ended {
 		return errorf(CodeUnknownMeeting, "no such meeting")
+	}
+	if !cred.Moderator && m.pwHash != pwHash {
+		return errPasswordChanged
 	}
 	if set := m.lob.Settings(); !cred.Moderator && set.Lobby && !set.Locked && m.waitingFromLocked(s.group) >= m.maxWait {
 		// This knock would wait, and its address already fills its share of the room.
@@ -400,15 +413,13 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				s.deliver(event{kind: evAdmitted, role: e.Role})
 			}
 		case lobby.Wait:
+			// The policy counts a moderator whose connection dropped (parked, resume.go);
+			// the knocker is told whether one can let it in now.
 			if s := m.conns[e.ID]; s != nil {
-				s.send(m.lobbyMessage(s, s.joinRef, e.ModeratorPresent))
+				s.send(m.lobbyMessage(s, s.joinRef, m.moderatorHereLocked()))
 			}
 		case lobby.ModeratorPresence:
-			for _, id := range e.To {
-				if s := m.conns[id]; s != nil {
-					s.send(m.lobbyMessage(s, "", e.Present))
-				}
-			}
+			// Told below (tellPresenceLocked), as the connections say.
 		case lobby.Refuse:
 			if s := m.conns[e.ID]; s != nil {
 				delete(m.conns, e.ID)
@@ -459,6 +470,35 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			}
 		case lobby.HandsChanged:
 			m.broadcastLocked("", handsMessage(e.Hands, e.By, m.now()))
+		}
+	}
+	m.tellPresenceLocked()
+}
+
+// moderatorHereLocked reports whether a moderator can let someone in now: one with a
+// connection. A moderator whose connection dropped stays one while it may resume
+// (resume.go), but lets nobody in meanwhile.
+func (m *Meeting) moderatorHereLocked() bool {
+	for _, id := range m.lob.Moderators() {
+		if m.conns[id] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// tellPresenceLocked tells every waiting person when whether a moderator is here has
+// changed since they were last told: a moderator came, left, lost the role, or its
+// connection dropped or came back.
+func (m *Meeting) tellPresenceLocked() {
+	here := m.moderatorHereLocked()
+	if here == m.present {
+		return
+	}
+	m.present = here
+	for _, k := range m.lob.Waiting() {
+		if s := m.conns[k.ID]; s != nil {
+			s.send(m.lobbyMessage(s, "", here))
 		}
 	}
 }

@@ -143,6 +143,7 @@ func (m *Meeting) park(s *Session, clock Clock, grace time.Duration, expired fun
 	})
 	info.Reconnecting = true
 	m.broadcastLocked(id, encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: *info}))
+	m.tellPresenceLocked() // a moderator away lets nobody in
 	return true
 }
 
@@ -200,6 +201,7 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 	}
 	m.conns[id] = s
 	rec.last = s
+	m.tellPresenceLocked() // a moderator back may let people in again
 	return prev, 0, true
 }
 
