@@ -29,6 +29,11 @@ func (s *Session) handle(msg inbound) {
 	case stateLobby:
 		err = s.handleLobby(env)
 	case stateJoined:
+		if s.resumed {
+			// The page speaks on its resumed connection: it got the welcome.
+			s.resumed = false
+			s.meeting.confirmResume(s)
+		}
 		err = s.handleJoined(env)
 	}
 	if err != nil {

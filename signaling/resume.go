@@ -62,7 +62,12 @@ type ParticipantResumedPayload struct {
 
 // parking is a member's resumption state, kept by the meeting under its lock.
 type parking struct {
-	hash     string          // keyed hash of the current secret: never the secret itself
+	hash string // keyed hash of the current secret: never the secret itself
+	// prev is the keyed hash of the secret the last resume claimed with, still good
+	// (once, instead of hash) until that resume's connection sends its first message:
+	// a welcome lost as the link went again took the new secret with it, and the page
+	// tries the one it holds (issueResumeLocked's caller completeResume, confirmResume).
+	prev     string
 	last     *Session        // the member's last connection (its done tells when it let go)
 	stop     func() bool     // cancels the grace timer; nil while a connection is attached
 	commands []parkedCommand // moderator commands that arrived while it was parked
@@ -160,16 +165,28 @@ func (m *Meeting) expireParked(id lobby.ID, rec *parking) bool {
 	return true
 }
 
-// resumeHash is the keyed hash of member pid's current resumption secret, "" when it
-// has none (gone, or a resume is under way).
-func (m *Meeting) resumeHash(pid string) string {
+// resumeHashes are the keyed hashes of member pid's current resumption secret and of
+// the one its last resume claimed with while its welcome is not known to have arrived
+// (parking.prev), "" for none (gone, or a resume is under way).
+func (m *Meeting) resumeHashes(pid string) (cur, prev string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(pid)
 	if rec := m.resumable[id]; rec != nil && !m.ended && m.members[id] != nil {
-		return rec.hash
+		return rec.hash, rec.prev
 	}
-	return ""
+	return "", ""
+}
+
+// confirmResume: s, a resumed connection, sent its first message, so its page got the
+// welcome and holds the new secret; the one it resumed with is spent for good.
+func (m *Meeting) confirmResume(s *Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := lobby.ID(s.id)
+	if rec := m.resumable[id]; rec != nil && m.conns[id] == s {
+		rec.prev = ""
+	}
 }
 
 // claim takes member pid's membership for s if its secret's hash is still hash (checked
@@ -184,13 +201,13 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 	defer m.mu.Unlock()
 	id := lobby.ID(pid)
 	rec := m.resumable[id]
-	if m.ended || rec == nil || m.members[id] == nil || hash == "" || rec.hash != hash {
+	if m.ended || rec == nil || m.members[id] == nil || hash == "" || (rec.hash != hash && rec.prev != hash) {
 		return nil, 0, false
 	}
 	if now := m.now(); !rec.resumes.allow(now) {
 		return nil, max(rec.resumes.until(now), time.Millisecond), true
 	}
-	rec.hash = "" // spent; completeResume issues the next one
+	rec.hash, rec.prev = "", "" // spent, both; completeResume issues the next one
 	if rec.stop != nil {
 		rec.stop()
 		rec.stop = nil
@@ -208,8 +225,9 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 // completeResume makes s the member again: a welcome (resumed, with a new secret and
 // the member's own wire name) to s, participant_resumed to everyone else; it returns
 // the moderator commands that arrived while it was away, for s to apply. False when it
-// lost the membership in the meantime.
-func (m *Meeting) completeResume(s *Session, ice []ICEServer) ([]parkedCommand, bool) {
+// lost the membership in the meantime. claimed is the keyed hash of the secret the
+// resume claimed with: good again until s sends its first message (parking.prev).
+func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string) ([]parkedCommand, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(s.id)
@@ -235,6 +253,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer) ([]parkedCommand, 
 		s.widenReadLimit()
 	}
 	sec := m.issueResumeLocked(id, s)
+	m.resumable[id].prev = claimed
 	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
 		Version:       ProtocolVersion,
 		ParticipantID: s.id,
@@ -294,9 +313,13 @@ func (s *Session) resume(env Envelope) *Error {
 		if m = s.srv.registry.Get(p.MeetingID); m == nil {
 			return false, nil
 		}
-		hash = m.resumeHash(p.ParticipantID)
-		if !rightRandomSecret(s.srv.hasher, p.Secret, hash) {
-			return false, nil
+		cur, claimedLast := m.resumeHashes(p.ParticipantID)
+		if hash = cur; !rightRandomSecret(s.srv.hasher, p.Secret, hash) {
+			// The secret the last resume claimed with, its welcome perhaps lost.
+			if hash = claimedLast; !rightRandomSecret(s.srv.hasher, p.Secret, hash) {
+				hash = cur
+				return false, nil
+			}
 		}
 		var ok bool
 		prev, wait, ok = m.claim(s, p.ParticipantID, hash)
@@ -369,7 +392,8 @@ func (s *Session) resume(env Envelope) *Error {
 			peer.Block(src, true)
 		}
 	}
-	parked, ok := m.completeResume(s, s.srv.iceServers())
+	parked, ok := m.completeResume(s, s.srv.iceServers(), hash)
+	s.resumed = true // its first message confirms the welcome (confirmResume)
 	if !ok {
 		return nil // removed in the meantime; that event follows
 	}

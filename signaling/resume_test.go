@@ -268,6 +268,11 @@ func TestResumeRefusals(t *testing.T) {
 	}
 	back := f.resume(t, aliceID, first)
 	next := resumedWelcome(t, back).ResumeSecret
+	// The page speaks on its resumed connection, so it got the welcome.
+	if _, err := back.Send("chat", map[string]string{"text": "back"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, back, "chat")
 	dropAndSeeReconnecting(t, back, f.mod)
 	// The first secret was spent by the resume (single use).
 	if code, _ := f.resumeErr(t, aliceID, first); code != "resume_failed" {
@@ -976,4 +981,58 @@ func TestStoppedScreenOverAResume(t *testing.T) {
 			t.Errorf("permitted %v: shown sharing %v, stopped %v", permitted, shown, blocked)
 		}
 	}
+}
+
+// TestResumeWhoseWelcomeWasLost: a flaky link that goes again right as a resume is
+// answered loses the welcome, and with it the new secret; the page still holds the
+// one it resumed with and tries that again. It brings the member back (the new
+// connection never showed that it got the new one), once: the new secret still works
+// after it, the old one is then spent.
+func TestResumeWhoseWelcomeWasLost(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	id, first := alice.ParticipantID, alice.ResumeSecret
+	dropAndSeeReconnecting(t, alice, f.mod)
+
+	// The resume is answered, but the link goes before the page reads the welcome.
+	lost := f.srv.dial(t)
+	if err := lost.SendResume(f.meeting.MeetingID, id, first, nil); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, lost, "welcome")
+	expectType(t, f.mod, "participant_resumed")
+	lost.ParticipantID = id
+	dropAndSeeReconnecting(t, lost, f.mod)
+
+	back := f.srv.dial(t)
+	if err := back.SendResume(f.meeting.MeetingID, id, first, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		m, err := back.Next(ctx)
+		if err != nil {
+			t.Fatalf("no answer to the resume: %v", err)
+		}
+		if m.Type == "error" {
+			t.Fatalf("the secret the page holds after a lost welcome: %s; the member is stranded until the grace ends", m.Payload)
+		}
+		if m.Type == "welcome" {
+			break
+		}
+	}
+	back.ParticipantID = id
+	next := resumedWelcome(t, back).ResumeSecret
+	expectType(t, f.mod, "participant_resumed")
+	// The page got this welcome (it speaks on the connection): the first secret is spent.
+	if _, err := back.Send("chat", map[string]string{"text": "back"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, back, "chat")
+	dropAndSeeReconnecting(t, back, f.mod)
+	if code, _ := f.resumeErr(t, id, first); code != "resume_failed" {
+		t.Fatalf("the first secret after the page spoke on its resumed connection: %s", code)
+	}
+	f.resume(t, id, next)
 }

@@ -115,6 +115,7 @@ type Session struct {
 	askedCamera bool        // the same, for the camera
 	neg         negotiation // publish_offer and ice limits, subscribe offer deadline
 	member      bool        // got a welcome: a dropped connection parks (resume.go)
+	resumed     bool        // welcomed by a resume, and no message read since (confirmResume)
 	saidBye     bool        // the server ended the session on purpose: no parking
 	carry       carried     // moderators' blocks, handed on to a resume
 	knock       knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked

@@ -206,7 +206,11 @@ export class Reconnect {
       if (session.ended || !session.sig || session.sig.closed) return;
       const down = (pc) => failed(pc) || (!!pc && pc.connectionState === 'disconnected');
       if (down(pub) || down(sub)) {
-        session.sig.close(); // no goodbye: dropped() follows and the session resumes
+        // Given up as dropped at once (no goodbye): dropped() follows and the session
+        // resumes. Only closing the websocket waited for its close event, which on a
+        // path that died comes after the browser's closing-handshake timeout (60 s in
+        // Chromium), when the server's grace is nearly or wholly over.
+        session.drop();
       }
     }, ICE_RESTART_MS);
   }

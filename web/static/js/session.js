@@ -245,6 +245,18 @@ export class Session {
     if (!keepChat) this.chat.clear();
   }
 
+  /**
+   * drop gives the websocket of a joined session up as dropped, now (reconnect.js: the
+   * media failed and an ICE restart did not bring it back): the page resumes on a new
+   * one as after a drop. Closing it alone would wait for the server's close frame, which
+   * never comes over a dead path (the browser reports the close only after its
+   * closing-handshake timeout).
+   */
+  drop() {
+    if (this.ended || this.leaving || !this.joined) return;
+    this._closed({ code: 1006 }); // ends the session (closing the socket) and resumes
+  }
+
   /** whenPublishing resolves to the publisher once it exists, or null if there will be none. */
   whenPublishing() {
     return this.publisher ? Promise.resolve(this.publisher) : this.publishing;
