@@ -1,6 +1,6 @@
 // Coming back after a dropped connection, without a moderator (signaling/PROTOCOL.md,
 // "Reconnecting"). Every welcome brings a resumption secret; this module keeps it for
-// this tab (storage.js: the tab's sessionStorage, which the browser also gives back to a
+// this tab (storage.js: the tab's storage, which the browser also gives back to a
 // closed tab reopened; Leave forgets it, and the grace ends it), and when the websocket
 // drops, or the media connection fails and an ICE restart does not bring it back, it
 // retries with backoff: each attempt is a new Session that sends `resume` instead of
