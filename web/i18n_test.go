@@ -160,15 +160,16 @@ var (
 	htmlTag    = regexp.MustCompile(`(?s)<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:[^>"']|"[^"]*"|'[^']*')*)>`)
 	htmlAttr   = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9_:-]*)(?:\s*=\s*"([^"]*)")?`)
 	htmlSkip   = regexp.MustCompile(`(?s)<!--.*?-->|<!doctype[^>]*>|<script\b.*?</script>|<style\b.*?</style>`)
-	shownAttrs = []string{"aria-label", "title", "placeholder", "alt"}
+	shownAttrs = []string{"aria-label", "title", "placeholder", "alt", "aria-description", "aria-roledescription", "aria-valuetext", "aria-placeholder", "label"}
 )
 
 func hasLetter(s string) bool { return strings.IndexFunc(s, unicode.IsLetter) >= 0 }
 
 // TestPagesHaveNoBareText: the static pages hold no text a person reads except through
 // the catalogues. Text between tags must be empty (data-i18n fills it) or the brand
-// name; aria-label, title, placeholder and alt with letters must be translated
-// attributes (named in data-i18n-attr).
+// name; aria-label, title, placeholder, alt (and the other attributes of shownAttrs, and
+// a button input's value) with letters must be translated attributes (named in
+// data-i18n-attr).
 func TestPagesHaveNoBareText(t *testing.T) {
 	pages := staticFiles(t, ".html")
 	if len(pages) < 4 {
@@ -202,6 +203,10 @@ func TestPagesHaveNoBareText(t *testing.T) {
 				if v, ok := values[attr]; ok && hasLetter(v) && !translated[attr] {
 					t.Errorf("%s: <%s %s=%q> is not translated (data-i18n-attr)", name, tag, attr, v)
 				}
+			}
+			// A button's text may stand in its value (<input type="submit" value="Join">).
+			if tag == "input" && slices.Contains([]string{"button", "submit", "reset"}, strings.ToLower(values["type"])) && hasLetter(values["value"]) && !translated["value"] {
+				t.Errorf("%s: <input type=%q value=%q> is not translated (data-i18n-attr)", name, values["type"], values["value"])
 			}
 			if tag == "meta" && values["name"] == "description" && hasLetter(values["content"]) && !translated["content"] {
 				t.Errorf("%s: the description is not translated", name)

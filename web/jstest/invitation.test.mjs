@@ -31,7 +31,7 @@ test('without title, time, privacy link or password', () => {
 test('in German', () => {
   const text = invitationText({ time: 'Mo 10:00', link: 'https://m.example/m/abc', privacy: 'https://m.example/privacy', withPassword: true }, tDe);
   const lines = text.split('\n');
-  assert.equal(lines[0], 'Sie sind zu einem Videomeeting eingeladen');
+  assert.equal(lines[0], 'Sie sind zu einer Videokonferenz eingeladen');
   assert.ok(lines.includes('Wann: Mo 10:00'));
   assert.ok(lines.includes('https://m.example/m/abc'));
   assert.ok(lines.includes('Datenschutzhinweise: https://m.example/privacy'));

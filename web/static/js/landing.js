@@ -157,6 +157,11 @@ async function createMeeting(event) {
     holdButton(retryAfter(res));
     return;
   }
+  if (res.status === 403) {
+    // The host keeps too many rooms (one-off meetings count): trying again will not help.
+    showError(box, 'rooms.error.forbidden');
+    return;
+  }
   let answer = null;
   try {
     if (res.status === 201 || res.ok) answer = await res.json();
