@@ -86,13 +86,13 @@ func TestFeedbackWorkIsBudgeted(t *testing.T) {
 			t.Fatal("not taken")
 		}
 	}
-	const storm = 50
+	const storm = 50 // more than the budget holds at once
 	for range storm {
 		send(manyStatuses())
 	}
-	burst := feedbackBurst / maxFeedbackStatuses
+	burst := feedbackBurst / feedbackWork(maxFeedbackStatuses, 0)
 	if r, f := routes.read.Load(), routes.refused.Load(); r != uint64(burst) || f != storm-uint64(burst) {
-		t.Fatalf("%d datagrams of %d statuses each at one instant: %d read, %d refused; want %d read (the budget's %d statuses)",
+		t.Fatalf("%d datagrams of %d statuses each at one instant: %d read, %d refused; want %d read (the budget's %d units)",
 			storm, maxFeedbackStatuses, r, f, burst, feedbackBurst)
 	}
 	rr, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 2, Reports: []rtcp.ReceptionReport{{SSRC: 1}}}})

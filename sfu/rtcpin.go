@@ -148,7 +148,7 @@ func (in *rtcpIn) serve(b []byte) error {
 	if statuses > maxFeedbackStatuses {
 		return errFeedbackTooLong
 	}
-	if n := statuses + asks; n > 0 && !in.budget.take(in.now(), n) {
+	if n := feedbackWork(statuses, asks); n > 0 && !in.budget.take(in.now(), n) {
 		return errFeedbackOverBudget
 	}
 	pkts, err := rtcp.Unmarshal(plain)
@@ -213,18 +213,34 @@ func feedbackClaims(b []byte) (statuses, asks int) {
 // request it names, far more than for its bytes: a datagram of 96 bytes that claims
 // 4096 statuses cost 32 µs, one of 136 bytes that NACKs 512 cached packets 66 µs
 // (80 and 170 times the 0.4 µs of one that fails to decrypt), and a subscriber may
-// send as many as it likes. So each connection has a budget of them in time, on
-// the engine's clock: a browser reports each packet it gets once or twice and NACKs
-// and asks for keyframes far less often (at bweMax, 20 Mbit/s, some 2,000 packets a
-// second; a member of a 25-person meeting hearing everyone some 1,200 audio packets
-// more, and probe trains' padding), so feedbackRate is several times what any honest
-// one uses, and feedbackBurst is two datagrams at their bounds. A datagram beyond it
-// is dropped whole, as one too long is. A hostile connection then costs the reader at
-// most some 2 ms a second (16,384 NACKed numbers at 130 ns).
+// send as many as it likes. So each connection has a budget of work in time, on the
+// engine's clock: a NACKed number or a keyframe request is one unit of it, and
+// statusesPerUnit statuses are one (a status costs some 8 ns, a NACKed number 130).
+//
+// Statuses are what an honest browser sends most of, and more than once: libwebrtc's
+// receiver (Chromium, Firefox; remote_estimator_proxy.cc) reports again from any packet
+// that arrives under a transport-wide number older than its last report, and every
+// retransmission does, as it keeps the number it first went with (sentlog.go). On a
+// lossy link each report then reaches back a round trip: at 2% loss and a 300 ms round
+// trip some 6 statuses a packet, at 5% and 400 ms some 9 (TestHonestFeedbackIsServed);
+// a member of a 25-person meeting gets some 2,000 to 3,000 packets a second (bweMax,
+// 20 Mbit/s, is some 2,000 of video; everyone's audio up to 1,200 more). So 30,000
+// statuses a second are honest, some 1,900 units, and the NACKs and keyframe requests
+// far fewer: feedbackRate is several times that, and feedbackBurst is sixteen
+// datagrams of NACKs at their bound (or 32 of statuses). A datagram beyond it is
+// dropped whole, as one too long is. A hostile connection then costs the reader at
+// most some 2 ms a second (16,384 NACKed numbers at 130 ns, or 262,144 statuses at 8).
 const (
-	feedbackRate  = 16384
-	feedbackBurst = 2 * maxFeedbackStatuses
+	feedbackRate    = 16384
+	feedbackBurst   = 2 * maxFeedbackStatuses
+	statusesPerUnit = 16
 )
+
+// feedbackWork is the units of the budget that a datagram claiming statuses and asks
+// (feedbackClaims) costs.
+func feedbackWork(statuses, asks int) int {
+	return (statuses+statusesPerUnit-1)/statusesPerUnit + asks
+}
 
 // feedbackBudget is a token bucket of feedbackRate a second, feedbackBurst at most.
 type feedbackBudget struct {

@@ -113,7 +113,8 @@ func hostCommandIO(args []string, getenv func(string) string, stdin io.Reader, s
 		if err != nil {
 			return fmt.Errorf("name: %w", err)
 		}
-		rest = append(rest, string(data))
+		// An editor's byte-order mark is no part of the name (TrimSpace keeps it).
+		rest = append(rest, strings.TrimPrefix(string(data), "\ufeff"))
 	}
 	if *data == "" && rest[0] != "list" {
 		return errNoData

@@ -170,7 +170,7 @@ func TestHostNameFromAFile(t *testing.T) {
 		t.Fatalf("a refused command changed the hosts: %+v", hs)
 	}
 	file := filepath.Join(t.TempDir(), "name")
-	if err := os.WriteFile(file, []byte("  Dr. Clara Chemie \n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("\ufeff  Dr. Clara Chemie \n"), 0o600); err != nil { // saved with a byte-order mark
 		t.Fatal(err)
 	}
 	out.Reset()

@@ -100,3 +100,24 @@ test('the knock notification is taken back once nobody waits, and when the sessi
   alert.reset(); // the session ended or the role was lost
   assert.equal(shown[1].open, false, 'the notification outlived the session');
 });
+
+test('a tab that closes or reloads takes its knock notification with it', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  const handlers = {};
+  window.addEventListener = (type, fn) => { (handlers[type] ||= []).push(fn); };
+  t.after(() => { mock.timers.reset(); delete window.Notification; delete window.addEventListener; document.hidden = false; });
+  const shown = [];
+  window.Notification = class {
+    static permission = 'granted';
+    constructor(title, opts) { this.title = title; this.opts = opts; this.open = true; shown.push(this); }
+    close() { this.open = false; }
+  };
+  window.focus = () => {};
+  document.hidden = true;
+  const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
+  alert.chime = () => {};
+  alert.update([{ participantId: 'p-1' }]);
+  assert.equal(shown.length, 1);
+  for (const fn of handlers.pagehide || []) fn({ persisted: false }); // the moderator closes the tab
+  assert.equal(shown[0].open, false, 'the notification outlived the page');
+});

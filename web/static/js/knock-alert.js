@@ -59,6 +59,10 @@ export class KnockAlert {
     this._buildControls();
     // A language switch may rewrite the title: put the count back in front.
     onLanguageChange(() => this._title());
+    // Browsers keep a page's notification in the system's notification centre after
+    // the page is gone (Chromium and Firefox on Windows: whatwg/notifications#204): a
+    // closed or reloaded tab takes its knock notification with it.
+    if (typeof window.addEventListener === 'function') window.addEventListener('pagehide', () => this._unnotify());
   }
 
   _buildControls() {

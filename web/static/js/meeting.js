@@ -282,6 +282,11 @@ function onFailed(kind, info = {}) {
   if (reconnect.failed(code)) return;
   reconnect.forget();
   if (!AUTH_CODES.has(code)) {
+    // A screen with no way back (ended, removed, denied …) needs the moderator secret
+    // no more: as after Leave, the tab's storage forgets it (the browser writes it to
+    // disk and gives it back to a reopened tab, which joined the room's next meeting as
+    // a moderator). A screen with Rejoin keeps it; rejoin keeps it from memory anyway.
+    if (FATAL[code] && !FATAL[code][2]) keepModeratorSecret(null);
     showError(code);
     return;
   }
@@ -356,6 +361,17 @@ function showError(kind) {
   lastError = showErrorScreen(kind);
   setState('error');
   $('#status-title').focus();
+}
+
+/**
+ * leave is the Leave button (meeting or waiting room). The tab's storage forgets the
+ * meeting as it is pressed, not once the server has answered (up to 1.5 s): a tab
+ * closed meanwhile would otherwise keep it, the moderator secret too (showLeft).
+ */
+function leave() {
+  if (!session) return;
+  reconnect.left();
+  session.leave();
 }
 
 function showLeft() {
@@ -520,7 +536,7 @@ function bindControls() {
     $(PANELS[name].button).addEventListener('click', () => togglePanel(name));
     $(`${PANELS[name].panel} .panel-head .icon-btn`).addEventListener('click', () => togglePanel(name));
   }
-  $('#btn-leave').addEventListener('click', () => session && session.leave());
+  $('#btn-leave').addEventListener('click', leave);
   $('#btn-rejoin').addEventListener('click', rejoin);
   $('#btn-invite').addEventListener('click', async () => {
     const ok = await copyText(shareURL);
@@ -574,7 +590,7 @@ async function main() {
     onSend: (text) => !!session && session.sendChat(text),
   });
   lobbyScreen = new LobbyScreen(media, {
-    leave: () => session && session.leave(),
+    leave,
     toggleMic: () => controls.toggleMic(),
     toggleCamera: () => controls.toggleCamera(),
   });
