@@ -1,11 +1,15 @@
 // The chat panel. Messages exist only in this page's memory and on the screens
 // of those present; text is inserted with textContent, never as markup.
 //
+// Screen readers: the open panel's list is a live region; while the panel is closed
+// (its live region hidden with it) a message from someone else is announced through the
+// page's live region (dom.js announce), and the chat button's name says how many wait.
+//
 // Test hooks: #chat-input, #chat-send, #chat-messages > .chat-message[data-from] > .chat-text
 
-import { el } from './dom.js';
+import { el, announce } from './dom.js';
 import { linkNodes } from './linkify.js';
-import { formatTime, onLanguageChange, setAttr } from './i18n.js';
+import { formatTime, onLanguageChange, setAttr, t } from './i18n.js';
 
 const TIME = { hour: '2-digit', minute: '2-digit' }; // in the user's locale (i18n.js)
 const GROUP_MS = 60_000; // consecutive messages of one sender within a minute share a header
@@ -17,10 +21,12 @@ export const MAX_LINES = 500;
 export class Chat {
   /**
    * @param {{list: HTMLElement, input: HTMLTextAreaElement, send: HTMLButtonElement,
-   *          badge: HTMLElement, onSend: (text: string) => boolean, maxChars?: number}} opts
+   *          badge: HTMLElement, onSend: (text: string) => boolean, maxChars?: number,
+   *          button?: HTMLElement}} opts  button: the control that opens the panel
    */
-  constructor({ list, input, send, badge, onSend, maxChars = 2000 }) {
+  constructor({ list, input, send, badge, onSend, maxChars = 2000, button = null }) {
     this.list = list;
+    this.button = button;
     this.input = input;
     this.sendBtn = send;
     this.badge = badge;
@@ -119,6 +125,7 @@ export class Chat {
     if (!this.open && !mine) {
       this.unread++;
       this._badge();
+      if (!pending) this._announce(name, text);
     }
     return {
       // fill puts the text in a pending message's place, and the sender's name as it is
@@ -134,6 +141,7 @@ export class Chat {
           delete nameEl.dataset.i18n;
           nameEl.textContent = name;
         }
+        if (!this.open && !mine) this._announce(name, filled);
       },
     };
   }
@@ -149,9 +157,9 @@ export class Chat {
     this.open = open;
     if (open) {
       this.unread = 0;
-      this._badge();
       this.list.scrollTop = this.list.scrollHeight;
     }
+    this._badge();
   }
 
   clear() {
@@ -182,6 +190,13 @@ export class Chat {
   _badge() {
     this.badge.textContent = this.unread > 99 ? '99+' : String(this.unread);
     this.badge.hidden = this.unread === 0;
+    // The badge is inside a button named by its aria-label: the count goes into the name.
+    if (this.button && !this.open) setAttr(this.button, 'aria-label', this.unread ? 'chat.open-unread' : 'chat.open', { count: this.unread });
+  }
+
+  /** _announce reads a message out that arrived while the panel (and its live region) is closed. */
+  _announce(name, text) {
+    announce(t('chat.announce', { name: name || t('common.guest'), text: String(text || '') }));
   }
 
   _resize() {

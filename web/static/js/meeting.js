@@ -192,6 +192,7 @@ function join(name, { again = false, note = '', resume = null } = {}) {
     prejoin.stop();
     lobbyScreen.show({ name, note });
     setState('lobby');
+    enteredLobby(note);
   } else {
     prejoin.setJoining(true);
     setState('joining');
@@ -246,11 +247,27 @@ function onLobby({ moderatorPresent }) {
     prejoin.stop();
     lobbyScreen.show({ name: lastName });
     setState('lobby');
-    announce(t('lobby.announce'));
+    enteredLobby();
   }
   clearErrorCode();
   lobbyScreen.setStatus(moderatorPresent);
   lobbyScreen.render();
+}
+
+/**
+ * enteredLobby tells a screen reader where the person is now (note: the key of why, e.g.
+ * sent back by a moderator) and puts the focus on the waiting screen's heading: the
+ * button that had it went with the screen before.
+ */
+function enteredLobby(note = '') {
+  announce(note ? `${t(note)} ${t('lobby.announce')}` : t('lobby.announce'));
+  $('#lobby-title').focus();
+}
+
+/** focusLost: the focus is nowhere (the page) or on a screen that is not shown. */
+function focusLost() {
+  const active = document.activeElement;
+  return !active || active === document.body || !!active.closest('.screen:not(#meeting)');
 }
 
 function onJoined() {
@@ -272,6 +289,8 @@ function onJoined() {
   if (!resumed || !timer) startTimer(); // a resume continues the same stay (unless reloaded)
   controls.render();
   if (!resumed) announce(t(wasWaiting ? 'meeting.joined-after-wait' : 'meeting.joined'));
+  // The join button or the waiting screen had the focus; the control bar takes it.
+  if (!resumed && focusLost()) $('#btn-mic').focus();
   if (wasWaiting) toast(t('meeting.let-in'), { kind: 'success' });
 }
 
@@ -558,7 +577,8 @@ function bindControls() {
   });
   document.addEventListener('keydown', (event) => {
     if (document.body.dataset.state !== 'joined') return;
-    if (event.key === 'Escape' && openPanelName && !$('#confirm-dialog').open) {
+    // Escape in a dialog (a confirmation, the shortcuts) closes that dialog only.
+    if (event.key === 'Escape' && openPanelName && !document.querySelector('dialog[open]')) {
       togglePanel(openPanelName);
       return;
     }
@@ -587,6 +607,7 @@ async function main() {
     input: $('#chat-input'),
     send: $('#chat-send'),
     badge: $('#chat-badge'),
+    button: $('#btn-chat'),
     onSend: (text) => !!session && session.sendChat(text),
   });
   lobbyScreen = new LobbyScreen(media, {

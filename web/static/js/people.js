@@ -75,7 +75,31 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
       }));
     }
   }
+  const focused = focusedControl(list);
   list.replaceChildren(...items);
+  if (focused) refocus(list, focused);
+}
+
+/**
+ * focusedControl names the button of list that has the keyboard focus, if any: the list
+ * is drawn anew at every change of anyone's microphone, camera or role, and the element
+ * that had the focus goes with it (the focus fell back to the page's start, and a
+ * keyboard or screen-reader user lost their place in the middle of a menu).
+ */
+function focusedControl(list) {
+  const active = document.activeElement;
+  if (!active || active === list || !list.contains(active) || active.tagName !== 'BUTTON') return null;
+  return { participantId: active.dataset.participantId, action: active.dataset.action || '' };
+}
+
+/** refocus gives the focus to the new button that stands for the one that had it. */
+function refocus(list, { participantId, action }) {
+  const buttons = Array.from(list.querySelectorAll('button')).filter((b) => b.dataset.participantId === participantId);
+  const same = buttons.find((b) => (b.dataset.action || '') === action && !b.disabled);
+  // A menu entry that turned disabled (or went with its menu): the person's menu button.
+  const fallback = buttons.find((b) => b.classList.contains('participant-menu'));
+  const target = same || fallback;
+  if (target) target.focus();
 }
 
 /** closePeopleMenu forgets the open menu (the panel closed). */

@@ -9,7 +9,7 @@
 // aria-pressed="true" = on), #prejoin-join, #prejoin-password (shown when the
 // meeting needs a password) with its message in #prejoin-password-error.
 
-import { $, el, toast, copyText, initials } from './dom.js';
+import { $, el, toast, announce, copyText, initials } from './dom.js';
 import { setIcon } from './icons.js';
 import { LevelMeter } from './speaker.js';
 import { describeMediaError } from './media.js';
@@ -166,6 +166,9 @@ export class Prejoin {
     };
     this.showPassword = show;
     show();
+    // Said once: #prejoin-password-error is no live region, or a lockout's countdown
+    // was read out every second (it stays the field's description, aria-describedby).
+    if (this.passwordError.textContent) announce(this.passwordError.textContent);
     if (this.lockedUntil) this.lockTimer = setInterval(show, 1000);
     if (this.needsPassword) {
       this.passwordInput.select();

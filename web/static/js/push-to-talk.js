@@ -1,7 +1,9 @@
 // Push-to-talk: while the microphone is muted, holding the space bar unmutes it and
-// letting go mutes it again. Not while typing in a field, not when a moderator's mute
-// forbids unmuting, and never when the microphone was already on (then the space bar
-// does what it always does). Losing the window's focus counts as letting go.
+// letting go mutes it again. Not while typing in a field, not while a control has the
+// keyboard focus (Space presses a button and ticks a switch: a keyboard user has no other
+// key for a switch), not when a moderator's mute forbids unmuting, and never when the
+// microphone was already on (then the space bar does what it always does). Losing the
+// window's focus counts as letting go.
 //
 // Test hooks: holding Space (keydown … keyup on the page) turns #btn-mic on
 // (aria-pressed="true") and body[data-push-to-talk="on"] while held.
@@ -9,6 +11,19 @@
 import { announce } from './dom.js';
 import { t } from './i18n.js';
 import { typing } from './shortcuts.js';
+
+// Roles whose element Space operates (a focused one keeps its space bar).
+const SPACE_ROLES = new Set(['button', 'switch', 'checkbox', 'radio', 'menuitem', 'menuitemcheckbox', 'menuitemradio', 'tab', 'option', 'link']);
+
+/** operable tells whether the space bar belongs to the focused control the event targets. */
+export function operable(event) {
+  const target = event.target;
+  if (!target || !(target instanceof Element)) return false;
+  const tag = target.tagName;
+  if (['BUTTON', 'INPUT', 'SELECT', 'TEXTAREA', 'SUMMARY'].includes(tag)) return true;
+  if (tag === 'A' && target.hasAttribute('href')) return true;
+  return SPACE_ROLES.has(target.getAttribute('role'));
+}
 
 export class PushToTalk {
   /**
@@ -38,12 +53,13 @@ export class PushToTalk {
 
   _down(event) {
     if (!this._isSpace(event) || typing(event) || document.querySelector('dialog[open]')) return;
+    if (!this.holding && operable(event)) return; // the focused button, switch or link takes it
     if (this.holding) {
       event.preventDefault(); // key repeat while held
       return;
     }
     if (event.repeat || !this._live() || this.media.micOn || !this.canUnmute()) return;
-    // The space bar would also press a focused button: it talks instead.
+    // Nothing focused takes the space bar (operable): no scrolling, it talks.
     event.preventDefault();
     this.holding = true;
     document.body.dataset.pushToTalk = 'on';

@@ -25,6 +25,12 @@ export class Shortcuts {
     this.active = active;
     this.dialog = $('#shortcuts-dialog');
     $('#shortcuts-close').addEventListener('click', () => this.close());
+    // However it closes (its button, Escape), the focus goes back where it was.
+    this.dialog.addEventListener('close', () => {
+      const back = this.returnFocus;
+      this.returnFocus = null;
+      if (back && back.isConnected && typeof back.focus === 'function') back.focus();
+    });
     document.addEventListener('keydown', (event) => {
       if (event.key !== '?' || event.ctrlKey || event.metaKey || event.altKey) return;
       if (!this.active() || typing(event) || this.dialog.open) return;
@@ -43,8 +49,6 @@ export class Shortcuts {
   }
 
   close() {
-    if (!this.dialog.open) return;
-    this.dialog.close();
-    if (this.returnFocus && this.returnFocus.focus) this.returnFocus.focus();
+    if (this.dialog.open) this.dialog.close();
   }
 }

@@ -1,0 +1,54 @@
+// Chat for screen-reader users (chat.js): the open panel's list is a live region, but a
+// closed panel hides it, so a message from someone else that comes while the chat is
+// closed is announced through the page's live region (#live) and the chat button's name
+// counts the unread ones (the badge's number is inside a button named by aria-label, so
+// no screen reader read it). Before, a blind participant heard nothing of the chat.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import './page-globals.mjs';
+import { installMiniDOM } from './mini-dom.mjs';
+import { eventually } from './harness.mjs';
+
+const doc = installMiniDOM();
+const live = doc.createElement('div');
+live.setAttribute('id', 'live');
+doc.body.append(live);
+const { Chat } = await import('../static/js/chat.js');
+const { t } = await import('../static/js/i18n.js');
+
+const make = (tag) => { const n = doc.createElement(tag); doc.body.append(n); return n; };
+const chat = new Chat({ list: make('ol'), input: make('textarea'), send: make('button'), badge: make('span'), button: make('button'), onSend: () => true });
+chat.selfId = 'p-me';
+
+test('a message while the chat is closed is announced and counted in the button\'s name', async () => {
+  chat.setOpen(false);
+  chat.add({ messageId: 'm1', from: 'p-ann', name: 'Ann', text: 'Slide 4, please' });
+  await eventually(() => live.textContent !== '', 'the announcement');
+  assert.equal(live.textContent, t('chat.announce', { name: 'Ann', text: 'Slide 4, please' }));
+  assert.match(live.textContent, /Ann.*Slide 4, please/);
+  assert.equal(chat.button.getAttribute('aria-label'), t('chat.open-unread', { count: 1 }));
+  assert.notEqual(chat.button.getAttribute('aria-label'), t('chat.open'));
+
+  // A message waiting for its sender's key is announced once its text is there.
+  const pending = chat.add({ messageId: 'm2', from: 'p-bob', name: 'Bob', pending: true });
+  assert.equal(chat.button.getAttribute('aria-label'), t('chat.open-unread', { count: 2 }));
+  pending.fill('Agreed', 'Bob');
+  await eventually(() => live.textContent === t('chat.announce', { name: 'Bob', text: 'Agreed' }), 'the announcement of the filled message');
+
+  // The own message is not announced; opening the chat clears the count.
+  live.textContent = 'before';
+  chat.add({ messageId: 'm3', from: 'p-me', name: 'Mia', text: 'mine' });
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(live.textContent, 'before');
+  chat.setOpen(true);
+  chat.setOpen(false);
+  assert.equal(chat.button.getAttribute('aria-label'), t('chat.open'));
+});
+
+test('while the chat is open its own live region reads messages: no second announcement', async () => {
+  chat.setOpen(true);
+  live.textContent = 'before';
+  chat.add({ messageId: 'm4', from: 'p-ann', name: 'Ann', text: 'hello' });
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(live.textContent, 'before');
+});

@@ -1,0 +1,147 @@
+// A small DOM for Node tests of code that builds and re-renders elements and moves the
+// keyboard focus (people-focus, chat-announce, dialog-focus .test.mjs): elements with
+// attributes, dataset, classes, children, click listeners, focus(), contains() and
+// querySelector(All) for simple selectors (tag, #id, .class, [data-x="y"], descendants).
+// Import page-globals.mjs first; installMiniDOM() sets `document` and friends.
+
+const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+
+export class MiniElement {
+  constructor(tag, doc) {
+    this.tagName = tag.toUpperCase();
+    this.ownerDocument = doc;
+    this.attributes = {};
+    this.dataset = {};
+    this.children = [];
+    this.parentNode = null;
+    this.listeners = {};
+    this._text = '';
+    this.style = { setProperty() {} };
+    this.isConnected = true;
+  }
+  get className() { return this.attributes.class || ''; }
+  set className(v) { this.attributes.class = String(v); }
+  get classList() {
+    const names = () => this.className.split(/\s+/).filter(Boolean);
+    return {
+      contains: (c) => names().includes(c),
+      add: (c) => { if (!names().includes(c)) this.className = [...names(), c].join(' '); },
+      remove: (c) => { this.className = names().filter((n) => n !== c).join(' '); },
+      toggle: (c, on = !names().includes(c)) => { if (on) this.classList.add(c); else this.classList.remove(c); },
+    };
+  }
+  get id() { return this.attributes.id || ''; }
+  get disabled() { return 'disabled' in this.attributes; }
+  set disabled(v) { if (v) this.attributes.disabled = ''; else delete this.attributes.disabled; }
+  get hidden() { return 'hidden' in this.attributes; }
+  set hidden(v) { if (v) this.attributes.hidden = ''; else delete this.attributes.hidden; }
+  get textContent() { return this._text + this.children.map((c) => c.textContent).join(''); }
+  set textContent(v) { this.children = []; this._text = String(v); }
+  setAttribute(k, v) {
+    if (k.startsWith('data-')) this.dataset[camel(k.slice(5))] = String(v);
+    else this.attributes[k] = String(v);
+  }
+  getAttribute(k) {
+    if (k.startsWith('data-')) return this.dataset[camel(k.slice(5))] ?? null;
+    return Object.hasOwn(this.attributes, k) ? this.attributes[k] : null;
+  }
+  hasAttribute(k) { return this.getAttribute(k) !== null; }
+  removeAttribute(k) { if (k.startsWith('data-')) delete this.dataset[camel(k.slice(5))]; else delete this.attributes[k]; }
+  addEventListener(type, fn) { (this.listeners[type] ||= []).push(fn); }
+  removeEventListener() {}
+  dispatch(type, event = {}) { for (const fn of this.listeners[type] || []) fn({ target: this, preventDefault() {}, stopPropagation() {}, ...event }); }
+  click() { if (!this.disabled) this.dispatch('click'); }
+  focus() { if (this.isConnected && this.inDocument()) this.ownerDocument.activeElement = this; }
+  inDocument() { let n = this; while (n.parentNode) n = n.parentNode; return n === this.ownerDocument.body; }
+  append(...nodes) {
+    for (const n of nodes) {
+      const node = typeof n === 'string' ? this.ownerDocument.createTextNode(n) : n;
+      if (node.parentNode) node.remove();
+      node.parentNode = this;
+      this.children.push(node);
+    }
+  }
+  prepend(...nodes) { const rest = this.children; this.children = []; this.append(...nodes); this.children.push(...rest); }
+  before(...nodes) {
+    const p = this.parentNode;
+    const i = p.children.indexOf(this);
+    for (const n of nodes) { if (n.parentNode) n.remove(); n.parentNode = p; }
+    p.children.splice(i, 0, ...nodes);
+  }
+  after(...nodes) {
+    const p = this.parentNode;
+    const i = p.children.indexOf(this);
+    for (const n of nodes) { if (n.parentNode) n.remove(); n.parentNode = p; }
+    p.children.splice(i + 1, 0, ...nodes);
+  }
+  remove() {
+    if (!this.parentNode) return;
+    this.parentNode.children = this.parentNode.children.filter((c) => c !== this);
+    this.parentNode = null;
+    this._dropFocus();
+  }
+  replaceChildren(...nodes) {
+    for (const c of this.children) { c.parentNode = null; c._dropFocus?.(); }
+    this.children = [];
+    this._text = '';
+    this.append(...nodes);
+  }
+  _dropFocus() {
+    const doc = this.ownerDocument;
+    // A browser moves the focus of a removed element to the body.
+    if (doc.activeElement && (doc.activeElement === this || this.contains(doc.activeElement)) && !doc.activeElement.inDocument()) doc.activeElement = doc.body;
+  }
+  contains(node) { for (let n = node; n; n = n.parentNode) if (n === this) return true; return false; }
+  *descendants() { for (const c of this.children) { if (c instanceof MiniElement) { yield c; yield* c.descendants(); } } }
+  querySelectorAll(selector) { return [...this.descendants()].filter((n) => selector.split(',').some((s) => matches(n, s.trim(), this))); }
+  querySelector(selector) { return this.querySelectorAll(selector)[0] || null; }
+}
+
+function matchesCompound(node, compound) {
+  const m = compound.match(/^([a-zA-Z0-9]*)(?:#([\w-]+))?((?:\.[\w-]+)*)((?:\[[^\]]+\])*)$/);
+  if (!m) throw new Error(`mini-dom: selector ${compound} not supported`);
+  if (m[1] && node.tagName !== m[1].toUpperCase()) return false;
+  if (m[2] && node.id !== m[2]) return false;
+  m.splice(2, 1);
+  for (const c of m[2].split('.').filter(Boolean)) if (!node.classList.contains(c)) return false;
+  for (const [, name, value] of m[3].matchAll(/\[([\w-]+)(?:="([^"]*)")?\]/g)) {
+    const v = node.getAttribute(name);
+    if (v === null || (value !== undefined && v !== value)) return false;
+  }
+  return true;
+}
+
+function matches(node, selector, root) {
+  const parts = selector.split(/\s+/);
+  if (!matchesCompound(node, parts.at(-1))) return false;
+  let n = node.parentNode;
+  for (let i = parts.length - 2; i >= 0; i--) {
+    while (n && n !== root && !(n instanceof MiniElement && matchesCompound(n, parts[i]))) n = n.parentNode;
+    if (!n || n === root) return false;
+    n = n.parentNode;
+  }
+  return true;
+}
+
+/** installMiniDOM makes `document` a mini DOM (with a body) and returns it. */
+export function installMiniDOM() {
+  const doc = {
+    activeElement: null,
+    createElement: (tag) => new MiniElement(tag, doc),
+    createElementNS: (ns, tag) => new MiniElement(tag, doc),
+    createTextNode: (text) => ({ textContent: String(text), parentNode: null, remove() {} }),
+    addEventListener() {}, removeEventListener() {},
+    querySelectorAll: (s) => doc.body.querySelectorAll(s),
+    querySelector: (s) => doc.body.querySelector(s),
+    getElementById: (id) => [...doc.body.descendants()].find((n) => n.id === id) || null,
+  };
+  doc.documentElement = new MiniElement('html', doc);
+  doc.body = new MiniElement('body', doc);
+  doc.activeElement = doc.body;
+  globalThis.document = doc;
+  globalThis.window = { localStorage, sessionStorage, addEventListener() {}, removeEventListener() {} };
+  globalThis.DOMParser = class { parseFromString() { return { querySelector: () => ({ namespaceURI: 'http://www.w3.org/2000/svg' }) }; } };
+  globalThis.CSS = { escape: (s) => String(s) };
+  globalThis.MutationObserver = class { observe() {} disconnect() {} };
+  return doc;
+}
