@@ -34,3 +34,16 @@ func SourceBlocked(s *Server, id, pid, source string) bool {
 	c := m.conns[lobby.ID(pid)]
 	return c != nil && c.peer != nil && c.peer.Blocked(sfu.Source(source))
 }
+
+// ResumeClaimed reports whether a resume has claimed member pid's membership of meeting
+// id (its secret is spent) and not yet completed it.
+func ResumeClaimed(s *Server, id, pid string) bool {
+	m := s.registry.Get(id)
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec := m.resumable[lobby.ID(pid)]
+	return rec != nil && rec.hash == ""
+}

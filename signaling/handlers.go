@@ -266,11 +266,12 @@ func (s *Session) join(env Envelope) *Error {
 			if pwHash, err = s.checkPassword(m, p.Password, cred.Moderator); err == nil {
 				continue
 			}
-			err = goneIsNil(err)
 		}
 		if err != nil {
+			// Not attached: a connection that went while its password was checked
+			// again is not waiting anywhere (errGone, nobody to tell).
 			s.meeting = nil
-			return err
+			return goneIsNil(err)
 		}
 		break
 	}

@@ -228,6 +228,16 @@ func (s *Session) clearMedia(src sfu.Source) {
 	s.meeting.setMedia(s.id, m)
 }
 
+// dropPeer closes the media of a session that lost its membership before its welcome
+// (completeJoin, completeResume): no subscribe offer, with every publisher's id and
+// track, can go out to it before it handles that event.
+func (s *Session) dropPeer() {
+	if s.peer != nil {
+		s.peer.Close()
+		s.peer = nil
+	}
+}
+
 // handleEvent carries out what the meeting's policy decided for this session.
 func (s *Session) handleEvent(ev event) {
 	switch ev.kind {
@@ -244,7 +254,10 @@ func (s *Session) handleEvent(ev event) {
 		}
 		s.peer = peer
 		if !s.meeting.completeJoin(s, s.srv.iceServers()) {
-			return // ejected in the meantime; that event follows
+			// Ejected in the meantime; that event follows. The media goes now: kept, its
+			// subscribe offer (every publisher's id and track) could go out first.
+			s.dropPeer()
+			return
 		}
 		s.state = stateJoined
 		s.log.Debug("session: joined", "participant", s.id, "role", ev.role)

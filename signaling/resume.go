@@ -141,6 +141,17 @@ func (m *Meeting) park(s *Session, clock Clock, grace time.Duration, expired fun
 	}
 	delete(m.conns, id)
 	rec.last = s
+	if c := s.claimed; c.hash != "" {
+		// s claimed the membership with its secret and went before its welcome, with
+		// the next secret, was sent: that secret was spent for nothing, and the member
+		// could not come back until the grace ran out. It is good again; the next
+		// resume waits for the connection that still holds the member's media, unless
+		// s had taken its place.
+		rec.hash = c.hash
+		if c.from != nil {
+			rec.last = c.from
+		}
+	}
 	rec.stop = clock.AfterFunc(grace, func() {
 		if m.expireParked(id, rec) {
 			expired()
@@ -358,6 +369,9 @@ func (s *Session) resume(env Envelope) *Error {
 	}
 	s.meeting, s.id, s.joinRef = m, p.ParticipantID, env.ID
 	s.member = true // from here a drop parks the membership again
+	// Until its welcome (with the next secret) is out, a drop gives the membership back
+	// to the secret this connection came with (park).
+	s.claimed = resumeClaim{hash: hash, from: prev}
 	s.knocked.Store(true)
 	// The last connection lets go of the member's media before this one takes it.
 	if prev != nil {
@@ -374,6 +388,7 @@ func (s *Session) resume(env Envelope) *Error {
 		s.askedUnmute, s.askedCamera = prev.askedUnmute, prev.askedCamera
 		s.carry = prev.carry
 		s.takeLimits(prev)
+		s.claimed.from = nil // this connection holds what prev held
 	}
 	if p.Media != nil {
 		s.media = *p.Media
@@ -393,9 +408,11 @@ func (s *Session) resume(env Envelope) *Error {
 		}
 	}
 	parked, ok := m.completeResume(s, s.srv.iceServers(), hash)
-	s.resumed = true // its first message confirms the welcome (confirmResume)
+	s.claimed = resumeClaim{} // the welcome carries the next secret (and parking.prev this one)
+	s.resumed = true          // its first message confirms the welcome (confirmResume)
 	if !ok {
-		return nil // removed in the meantime; that event follows
+		s.dropPeer() // removed in the meantime; that event follows
+		return nil
 	}
 	// A stop that still holds, told again (a reload forgets it), then the moderator's
 	// commands that came while the member was away, in the order they came (the last
@@ -458,6 +475,14 @@ func (s *Session) sleep(d time.Duration, n *atomic.Uint64) bool {
 func parkCommand(cs []parkedCommand, c parkedCommand) []parkedCommand {
 	cs = slices.DeleteFunc(cs, func(x parkedCommand) bool { return x.command == c.command })
 	return append(cs, c)
+}
+
+// resumeClaim is a resume this connection claimed (Meeting.claim) and has not yet
+// completed: the keyed hash of the secret it came with, and the connection it waits
+// to take over from (nil once it has).
+type resumeClaim struct {
+	hash string
+	from *Session
 }
 
 // parkedCommand is a moderator's command kept for a parked member: told on its resume

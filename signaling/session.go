@@ -118,6 +118,7 @@ type Session struct {
 	resumed     bool        // welcomed by a resume, and no message read since (confirmResume)
 	saidBye     bool        // the server ended the session on purpose: no parking
 	carry       carried     // moderators' blocks, handed on to a resume
+	claimed     resumeClaim // a resume claimed and not yet welcomed (resume.go); read by park
 	knock       knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 	lobbyKeys   tokenBucket // lobby_key messages (lobbykey.go)
 	views       tokenBucket // view messages (view.go)
