@@ -348,9 +348,13 @@ func bareText(src string, cat map[string]any, counts map[string]int) ([]string, 
 			}
 			if from, ok := childSinks[name]; ok && (name == "el") != method {
 				counts[name]++
+				// An argument is text, or an expression whose value is (ok ? 'Yes' : 'No',
+				// 'Nobody but ' + name): a literal in it shows, one inside a call does not.
 				for _, a := range args[min(from, len(args)):] {
-					if len(a) == 1 && lettered(a[0]) {
-						report(a[0], "%s(…, %s): text outside the catalogues", name, a[0].text)
+					for _, v := range shownLiterals(a) {
+						if lettered(v) {
+							report(v, "%s(…, %s): text outside the catalogues", name, v.text)
+						}
 					}
 				}
 			}
@@ -371,13 +375,20 @@ func bareText(src string, cat map[string]any, counts map[string]int) ([]string, 
 		}
 		if (tok.kind == 'w' || tok.kind == 's') && slices.Contains(shownProps, prop) && !inKeyTable(i) {
 			op := next(1).text
-			if op == ":" || (op == "=" && next(2).text != "=" && i > 0 && toks[i-1].text == ".") {
+			if op == "+" && next(2).text == "=" && i > 0 && toks[i-1].text == "." {
+				op = "+=" // node.textContent += ' (you)': the value is text too
+			}
+			start := i + 2
+			if op == "+=" {
+				start = i + 3
+			}
+			if op == ":" || op == "+=" || (op == "=" && next(2).text != "=" && i > 0 && toks[i-1].text == ".") {
 				counts["."+prop]++
 				// The value, to the end of its expression: a literal anywhere in it
 				// (a ? 'Yes' : 'No') shows.
 				var val []jsToken
 				depth := 0
-				for k := i + 2; k < len(toks); k++ {
+				for k := start; k < len(toks); k++ {
 					v := toks[k]
 					if v.kind == 'p' {
 						if strings.Contains("([{", v.text) {
@@ -480,6 +491,10 @@ func TestBareTextScanFindsPlantedText(t *testing.T) {
 		`el('p', { i18nAttr: { title: 'Close it' } });`,
 		`banner('e2ee failed');`,
 		`t(cond ? 'a.b' : 'nope.key');`,
+		`el('p', {}, ok ? 'Yes' : 'No');`,
+		`list.append('Nobody here but ' + name);`,
+		`node.replaceChildren(icon('x'), ` + "`${n} waiting`" + `);`,
+		`node.textContent += ' (you)';`,
 	}
 	for _, src := range bad {
 		found, err := bareText(src, cat, map[string]int{})

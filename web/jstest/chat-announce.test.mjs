@@ -52,3 +52,16 @@ test('while the chat is open its own live region reads messages: no second annou
   await new Promise((r) => setTimeout(r, 80));
   assert.equal(live.textContent, 'before');
 });
+
+test('a waiting message completed after the chat was cleared (the session ended) is not announced', async () => {
+  chat.setOpen(false);
+  const pending = chat.add({ messageId: 'm5', from: 'p-bob', name: 'Bob', pending: true });
+  // Leave: session.end() clears the chat, the keys close and wake the waiting text as
+  // unreadable (session-roster.js fills a shown line also after the end).
+  chat.clear();
+  await new Promise((r) => setTimeout(r, 80));
+  live.textContent = 'You left the meeting';
+  pending.fill(t('e2ee.unreadable'));
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(live.textContent, 'You left the meeting', 'a message no longer shown was read out');
+});

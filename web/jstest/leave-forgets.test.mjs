@@ -5,7 +5,7 @@
 // after Leave, which a reopened tab then joined with, as a moderator. The Rejoin button
 // still joins as a moderator (the page holds the secret in memory) and keeps it for a
 // reload again.
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
 
@@ -54,4 +54,22 @@ test('a reload is no Leave: the tab keeps what it needs to come back', () => {
   reconnect.pageHidden(); // the page goes away (a reload); nothing is forgotten
   reconnect.left();
   assert.deepEqual(kept(), ['conclave.resume', 'conclave.moderator', 'conclave.name']);
+});
+
+test('Leave while reconnecting stops the attempts: none is made, none welcomed keeps a secret', async (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => { mock.timers.reset(); delete window.fetch; });
+  window.fetch = async () => ({ ok: true, status: 200 }); // the server answers again
+  let attempts = 0;
+  const reconnect = new Reconnect({ attempt() { attempts++; }, giveUp() {} });
+  reconnect.remember('p-maria', 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG');
+  assert.equal(reconnect.dropped(), true); // the websocket dropped: "Reconnecting…"
+  reconnect.left(); // Leave, by keyboard under the overlay
+  for (let i = 0; i < 20; i++) {
+    mock.timers.tick(1000);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(attempts, 0, 'a reconnect attempt was made after Leave');
+  assert.equal(reconnect.active, false);
+  assert.deepEqual(kept(), []);
 });

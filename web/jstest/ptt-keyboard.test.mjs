@@ -64,4 +64,24 @@ test('Space on a focused button or switch is left to it; on the page it talks', 
   assert.equal(media.micOn, true, 'Space held on the page did not talk');
   key('keyup', body);
   await eventually(() => media.micMuted, 'the microphone muted again');
+
+  // A button the mouse clicked (the microphone button itself, or the one the page focuses
+  // after a click on Join) has the focus too, but no keyboard brought it there: Space
+  // talks. Left to the button, nothing talked while Space was held and the button's click
+  // on keyup turned the microphone on for good (Chromium: a click on keyup unless the
+  // keydown's default was prevented).
+  const mic = new Element('BUTTON', { id: 'btn-mic' });
+  handlers.pointerdown?.({ target: mic });
+  handlers.focusin?.({ target: mic });
+  assert.equal(key('keydown', mic).prevented, true, 'Space on a button focused by a click was left to the button');
+  assert.equal(media.micOn, true, 'Space held on a clicked button did not talk');
+  assert.equal(key('keyup', mic).prevented, true);
+  await eventually(() => media.micMuted, 'the microphone muted again');
+  // Tab to the next control: the keyboard's place, Space is the control's again.
+  const next = new Element('BUTTON', { id: 'btn-camera' });
+  handlers.keydown({ type: 'keydown', code: 'Tab', key: 'Tab', target: mic, ctrlKey: false, metaKey: false, altKey: false, preventDefault() {} });
+  handlers.focusin?.({ target: next });
+  assert.equal(key('keydown', next).prevented, false, 'Space on a button reached with Tab was taken from it');
+  assert.equal(media.micOn, false);
+  key('keyup', next);
 });

@@ -141,7 +141,10 @@ export class Chat {
           delete nameEl.dataset.i18n;
           nameEl.textContent = name;
         }
-        if (!this.open && !mine) this._announce(name, filled);
+        // Read out only while the line is shown: a session that ends (Leave, removed)
+        // clears the chat and its keys wake every waiting text as unreadable, which was
+        // announced over the screen that followed, of a message nowhere to be seen.
+        if (!this.open && !mine && item.parentNode === this.list) this._announce(name, filled);
       },
     };
   }

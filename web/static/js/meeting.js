@@ -289,8 +289,10 @@ function onJoined() {
   if (!resumed || !timer) startTimer(); // a resume continues the same stay (unless reloaded)
   controls.render();
   if (!resumed) announce(t(wasWaiting ? 'meeting.joined-after-wait' : 'meeting.joined'));
-  // The join button or the waiting screen had the focus; the control bar takes it.
-  if (!resumed && focusLost()) $('#btn-mic').focus();
+  // The join button or the waiting screen had the focus, gone with its screen: the
+  // meeting's main region takes it (named, so a screen reader says where the person is),
+  // not a control, whose space bar would no longer be push-to-talk (push-to-talk.js).
+  if (!resumed && focusLost()) $('#grid').focus();
   if (wasWaiting) toast(t('meeting.let-in'), { kind: 'success' });
 }
 
@@ -389,7 +391,11 @@ function showError(kind) {
  */
 function leave() {
   if (!session) return;
-  reconnect.left();
+  reconnect.left(); // stops reconnecting too
+  if (session.ended) { // between two attempts to reconnect: nothing to say goodbye on
+    showLeft();
+    return;
+  }
   session.leave();
 }
 

@@ -5,6 +5,13 @@
 // microphone was already on (then the space bar does what it always does). Losing the
 // window's focus counts as letting go.
 //
+// A control that took the focus from a click or a touch (the microphone button just
+// clicked, or the one the page focuses after a click on Join) is no keyboard user's
+// place: Space talks there, as before. Left to the button, Space held to talk did
+// nothing while held and turned the microphone on for good when let go. Chromium
+// reports :focus-visible for it once a key is down, so the page notes itself how the
+// focus came (a pointer, or a key or nothing since the last pointer).
+//
 // Test hooks: holding Space (keydown … keyup on the page) turns #btn-mic on
 // (aria-pressed="true") and body[data-push-to-talk="on"] while held.
 
@@ -37,6 +44,10 @@ export class PushToTalk {
     this.canUnmute = canUnmute;
     this.unmuted = unmuted;
     this.holding = false;
+    this.pointer = false; // the last input was a pointer (press), not a key
+    this.pointerFocus = false; // the focused element got the focus that way
+    document.addEventListener('pointerdown', () => { this.pointer = true; }, true);
+    document.addEventListener('focusin', () => { this.pointerFocus = this.pointer; }, true);
     document.addEventListener('keydown', (event) => this._down(event));
     document.addEventListener('keyup', (event) => this._up(event));
     window.addEventListener('blur', () => this.release());
@@ -52,8 +63,10 @@ export class PushToTalk {
   }
 
   _down(event) {
+    if (!this._isSpace(event)) this.pointer = false; // Tab, arrows, Enter: what they focus is the keyboard's
     if (!this._isSpace(event) || typing(event) || document.querySelector('dialog[open]')) return;
-    if (!this.holding && operable(event)) return; // the focused button, switch or link takes it
+    // The focused button, switch or link takes it, when the keyboard brought the focus there.
+    if (!this.holding && operable(event) && !this.pointerFocus) return;
     if (this.holding) {
       event.preventDefault(); // key repeat while held
       return;

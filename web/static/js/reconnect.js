@@ -114,6 +114,10 @@ export class Reconnect {
    */
   left() {
     if (this.unloading) return;
+    // Leave pressed while reconnecting (the overlay stops the mouse, not the keyboard)
+    // is a goodbye too: no further attempt, or one welcomed later would keep a new
+    // secret and bring the person back into the meeting they left.
+    this._stop();
     this.forget();
     setTabValue('moderator', null);
   }
