@@ -123,6 +123,10 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 	if err := s.createBounded(r.Context(), room); errors.Is(err, errTooManyRooms) {
 		http.Error(w, "this host has too many rooms; delete some first", http.StatusForbidden)
 		return
+	} else if errors.Is(err, errHostGone) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
+		http.Error(w, "a valid host key is needed to create meetings", http.StatusUnauthorized)
+		return
 	} else if errors.As(err, &fast) {
 		setRetryAfter(w, fast.retry)
 		http.Error(w, "meetings are being made too fast by this host; try again later", http.StatusTooManyRequests)

@@ -68,9 +68,12 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 	if !validRoomID(id) {
 		return nil, nil
 	}
-	if m := r.Get(id); m != nil {
+	if m := r.Get(id); m != nil && !m.roomExpired(r.now()) {
 		return m, nil
 	}
+	// No live meeting, or one whose room had expired by the expiry it was made with:
+	// the store says whether the room has (its host may have extended it since). An
+	// expired room lets nobody new in while its meeting waits for the janitor's round.
 	room, err := r.store.Room(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -131,6 +134,15 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 		old.endByServer()
 		old.room.Close()
 	}
+	// The room was read before the meeting was in the map: a deletion or rotation (or
+	// its host's removal) in between found no meeting to end (endRoom), and the meeting
+	// would run under the withdrawn id, with its old moderator secret, until the
+	// janitor's next round. So the room is read again now that the meeting is there: a
+	// withdrawal before this read is seen here, one after it finds the meeting.
+	if _, err := r.store.Room(context.WithoutCancel(ctx), id); errors.Is(err, store.ErrNotFound) {
+		r.end(m)
+		return nil, nil
+	}
 	return m, nil
 }
 
@@ -149,7 +161,7 @@ func (r *Registry) Get(id string) *Meeting {
 // Exists reports whether a meeting can be joined under id: a live meeting has it, or a
 // stored room that has not expired (one map lookup, then one store read).
 func (r *Registry) Exists(id string) bool {
-	if r.Get(id) != nil {
+	if m := r.Get(id); m != nil && !m.roomExpired(r.now()) { // else as open: the store says
 		return true
 	}
 	if !validRoomID(id) {
@@ -201,7 +213,7 @@ func (r *Registry) tick(ctx context.Context) {
 		m.room.Close()
 	}
 	for _, m := range live {
-		if m.roomExpired(now) || r.roomGone(ctx, m.id) {
+		if r.roomOver(ctx, m, now) {
 			r.end(m)
 			continue
 		}
@@ -209,10 +221,19 @@ func (r *Registry) tick(ctx context.Context) {
 	}
 }
 
-// roomGone reports whether the store no longer has room id (a store error is not gone).
-func (r *Registry) roomGone(ctx context.Context, id string) bool {
-	_, err := r.store.Room(ctx, id)
-	return errors.Is(err, store.ErrNotFound)
+// roomOver reports whether the room of meeting m is gone from the store or expired at
+// now. The store's record decides, not the expiry m was made with: its host may have
+// extended the room (or made it standing) since, and its meeting goes on. Only when the
+// store cannot say does m's own expiry count.
+func (r *Registry) roomOver(ctx context.Context, m *Meeting, now time.Time) bool {
+	room, err := r.store.Room(ctx, m.id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return true
+	case err != nil:
+		return m.roomExpired(now)
+	}
+	return room.Expired(now)
 }
 
 // endRoom ends the live meeting of room id, if any, for everyone in it (bye ended): its

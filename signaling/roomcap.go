@@ -68,12 +68,13 @@ func (b *idBudgets) take(host string, now time.Time) error {
 
 // hostTurns lets one room creation of a host at a time count the host's rooms and
 // create one: checked apart, parallel requests at 999 rooms each saw room for one
-// more, and a host kept 999 + N. Only that host's creations wait for each other (the
-// turn spans the store's write, which its writers share anyway); a password is hashed
-// before the turn is taken.
+// more, and a host kept 999 + N. A change or rotation of one of the host's rooms takes
+// the same turn from its read of the room to its write (patchRoom). Only that host's
+// requests wait for each other (the turn spans the store's write, which its writers
+// share anyway); a password is hashed before the turn is taken.
 type hostTurns struct {
 	mu    sync.Mutex
-	turns map[string]*hostTurn // only hosts with a creation under way
+	turns map[string]*hostTurn // only hosts with a creation or change under way
 }
 
 type hostTurn struct {
@@ -104,9 +105,13 @@ func (h *hostTurns) take(host string) (release func()) {
 	}
 }
 
+// errHostGone is createBounded's answer for a host removed while its creation was
+// under way (its key was good when the request began): it gets no room.
+var errHostGone = errors.New("signaling: the host was removed")
+
 // createBounded stores room unless its host already keeps maxRoomsPerHost rooms
-// (errTooManyRooms) or has made room ids too fast (*newIDsTooFast); the store's
-// errors as they are.
+// (errTooManyRooms), has made room ids too fast (*newIDsTooFast) or was removed
+// meanwhile (errHostGone); the store's errors as they are.
 func (s *Server) createBounded(ctx context.Context, room store.Room) error {
 	release := s.hostTurns.take(room.HostID)
 	defer release()
@@ -120,5 +125,25 @@ func (s *Server) createBounded(ctx context.Context, room store.Room) error {
 	if err := s.idBudgets.take(room.HostID, s.now()); err != nil {
 		return err
 	}
-	return s.rooms.CreateRoom(ctx, room)
+	if err := s.rooms.CreateRoom(ctx, room); err != nil {
+		return err
+	}
+	// The host's key was checked when the request began; its body, a password's hash
+	// and the count came since. A host removed meanwhile (`conclave host remove`
+	// deletes the host and its rooms in one step) must not keep a room made after that
+	// step: so the host is looked up again, after the room is stored. A removal before
+	// this lookup is seen here and the room goes; one after it finds the room stored
+	// and deletes it with the host's others.
+	hashes, err := s.hostHashes(context.WithoutCancel(ctx), room.HostID)
+	if err == nil && len(hashes) > 0 {
+		return nil
+	}
+	if derr := s.rooms.DeleteRoom(context.WithoutCancel(ctx), room.ID); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+		s.log.Warn("api: cannot delete the room of a removed host", "err", derr)
+	}
+	s.registry.endRoom(room.ID)
+	if err != nil {
+		return err
+	}
+	return errHostGone
 }

@@ -57,6 +57,8 @@ func badRequest(format string, a ...any) *apiError {
 var (
 	errNoSuchRoom = &apiError{status: http.StatusNotFound, msg: "no such room"}
 	errInternal   = &apiError{status: http.StatusInternalServerError, msg: "internal error"}
+	// errHostKeyGone answers a request whose host was removed while it was under way.
+	errHostKeyGone = &apiError{status: http.StatusUnauthorized, msg: "a valid host key is needed"}
 )
 
 // roomsHandler checks origin and host key (throttled like every guess) and answers
@@ -146,6 +148,10 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 		return 0, nil, aerr
 	}
 	ctx := r.Context()
+	pwHash, aerr := s.newPasswordHash(ctx, req)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
 	now := s.now()
 	d := lobby.DefaultSettings()
 	id, modSecret, made := roomCredentials(req.ID, req.ModeratorSecret)
@@ -158,15 +164,15 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 		ModeratorMAC:  secret.KeyedHash(modSecret),
 		ModeratorMade: made,
 	}
-	if err := s.applyChange(ctx, &room, req); err != nil {
-		return 0, nil, err
-	}
+	applyChange(&room, req, pwHash)
 	var fast *newIDsTooFast
 	switch err := s.createBounded(ctx, room); {
 	case errors.Is(err, errTooManyRooms):
 		return 0, nil, &apiError{status: http.StatusForbidden, msg: fmt.Sprintf("a host may keep at most %d rooms; delete some first", maxRoomsPerHost)}
 	case errors.As(err, &fast):
 		return 0, nil, tooFast(fast)
+	case errors.Is(err, errHostGone):
+		return 0, nil, errHostKeyGone
 	case errors.Is(err, store.ErrExists):
 		return 0, nil, &apiError{status: http.StatusConflict, msg: "that id is or was a room's; choose another id"}
 	case err != nil:
@@ -211,13 +217,20 @@ func (s *Server) patchRoom(r *http.Request, hostID string) (int, any, *apiError)
 	if req.ID != nil || req.ModeratorSecret != nil {
 		return 0, nil, badRequest("id and moderatorSecret change only by POST /api/rooms/{id}/rotate")
 	}
+	pwHash, aerr := s.newPasswordHash(r.Context(), req)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	// One change of the host's rooms at a time, from its read to its write: two at
+	// once both read the room, and the later write put back what the earlier one
+	// changed (lost, with a 200 for both).
+	release := s.hostTurns.take(hostID)
+	defer release()
 	room, aerr := s.hostRoom(r, hostID)
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	if aerr := s.applyChange(r.Context(), &room, req); aerr != nil {
-		return 0, nil, aerr
-	}
+	applyChange(&room, req, pwHash)
 	if err := s.rooms.UpdateRoom(r.Context(), room.ID, room); err != nil {
 		return 0, nil, s.storeError(err)
 	}
@@ -233,6 +246,8 @@ func (s *Server) rotateRoom(r *http.Request, hostID string) (int, any, *apiError
 	if req.Password != nil || req.Settings != nil || req.E2EE != nil || req.ExpiresSet {
 		return 0, nil, badRequest("rotate takes only id, moderatorSecret and title; change the rest with PATCH")
 	}
+	release := s.hostTurns.take(hostID) // as patchRoom: a change made meanwhile is not put back
+	defer release()
 	room, aerr := s.hostRoom(r, hostID)
 	if aerr != nil {
 		return 0, nil, aerr
@@ -308,8 +323,25 @@ func (s *Server) storeError(err error) *apiError {
 	return errInternal
 }
 
-// applyChange sets the request's fields on room; a password is hashed here (argon2id).
-func (s *Server) applyChange(ctx context.Context, room *store.Room, req roomRequest) *apiError {
+// newPasswordHash hashes the request's password (argon2id) before the room is read: nil
+// when the request leaves the password as it is, "" when it removes it.
+func (s *Server) newPasswordHash(ctx context.Context, req roomRequest) (*string, *apiError) {
+	if req.Password == nil {
+		return nil, nil
+	}
+	h := ""
+	if *req.Password != "" {
+		var err error
+		if h, err = s.hasher.Hash(ctx, *req.Password); err != nil {
+			return nil, errInternal
+		}
+	}
+	return &h, nil
+}
+
+// applyChange sets the request's fields on room, the password as its hash pwHash
+// (newPasswordHash).
+func applyChange(room *store.Room, req roomRequest, pwHash *string) {
 	if req.Title != nil {
 		room.Title = *req.Title
 	}
@@ -329,17 +361,9 @@ func (s *Server) applyChange(ctx context.Context, room *store.Room, req roomRequ
 	if req.ExpiresSet {
 		room.Expires = req.Expires
 	}
-	if req.Password != nil {
-		room.PasswordHash = ""
-		if *req.Password != "" {
-			h, err := s.hasher.Hash(ctx, *req.Password)
-			if err != nil {
-				return errInternal
-			}
-			room.PasswordHash = h
-		}
+	if pwHash != nil {
+		room.PasswordHash = *pwHash
 	}
-	return nil
 }
 
 // roomCredentials takes the room id and moderator secret a host's browser chose (so it
