@@ -100,6 +100,7 @@ const DefaultEmptyMeetingGrace = time.Minute
 // meeting leave room for several classes at once and a whole class knocking, while one
 // address still cannot fill a waiting room (100) or the server (10,000).
 const (
+	DefaultMaxMeetings       = 1000 // live meetings per server (PROTOCOL.md, "Limits")
 	DefaultMaxParticipants   = 100
 	DefaultMaxWaitingPerAddr = 40
 	DefaultMaxConns          = 10000
@@ -163,7 +164,7 @@ func NewServer(cfg Config) *Server {
 	}
 	cfg.Now = cfg.Clock.Now
 	if cfg.MaxMeetings <= 0 {
-		cfg.MaxMeetings = 1000
+		cfg.MaxMeetings = DefaultMaxMeetings
 	}
 	if cfg.MaxParticipants <= 0 {
 		cfg.MaxParticipants = DefaultMaxParticipants

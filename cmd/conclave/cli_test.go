@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -166,6 +168,112 @@ func TestReadmeListsEveryFlag(t *testing.T) {
 		for _, v := range env.FindAllString(usage, -1) {
 			if row, ok := readme[f]; ok && !strings.Contains(row, v) {
 				t.Errorf("README.md: -%s's env column lacks %s", f, v)
+			}
+		}
+	}
+}
+
+// readmeFlagRows are the rows of README.md's flag table: the flags of each row, its env
+// column and its default column.
+func readmeFlagRows(t *testing.T) []struct {
+	flags      []string
+	env, deflt string
+} {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		flags      []string
+		env, deflt string
+	}
+	inTable := false
+	name := regexp.MustCompile("`-([a-z0-9-]+)`")
+	for _, line := range strings.Split(string(readme), "\n") {
+		if !strings.HasPrefix(line, "|") {
+			inTable = false
+			continue
+		}
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) >= 4 && cells[0] == "flag" && cells[1] == "env" && cells[2] == "default" {
+			inTable = true
+			continue
+		}
+		if !inTable || len(cells) < 4 || strings.Trim(cells[0], "-") == "" {
+			continue
+		}
+		var fs []string
+		for _, m := range name.FindAllStringSubmatch(cells[0], -1) {
+			fs = append(fs, m[1])
+		}
+		rows = append(rows, struct {
+			flags      []string
+			env, deflt string
+		}{fs, cells[1], cells[2]})
+	}
+	if len(rows) == 0 {
+		t.Fatal(`README.md has no "| flag | env | default | …" table`)
+	}
+	return rows
+}
+
+// TestReadmeFlagDefaults: every flag in README.md's table has its CONCLAVE_ variable in
+// the env column, and a default the flag really has. A default cell holds one part per
+// flag of its row (", " between them); a part that is a literal (`15m`, `:10000`), "on",
+// "off" or nothing is checked against the flag's default; a part that says what the
+// default derives from ("twice `-max-participants`", "Let's Encrypt") is left to
+// the reader, and the tests of parseOptions.
+func TestReadmeFlagDefaults(t *testing.T) {
+	var o options
+	fs := newFlagSet(&o, io.Discard)
+	literal := regexp.MustCompile("^`([^`]*)`(?: \\(|$| if it exists$)")
+	for _, row := range readmeFlagRows(t) {
+		parts := []string{row.deflt}
+		if len(row.flags) > 1 {
+			parts = strings.Split(row.deflt, ", ")
+			if len(parts) == 1 {
+				parts = slices.Repeat(parts, len(row.flags))
+			}
+			if len(parts) != len(row.flags) {
+				t.Errorf("README.md: the default %q of %v has not one part per flag", row.deflt, row.flags)
+				continue
+			}
+		}
+		for i, name := range row.flags {
+			f := fs.Lookup(name)
+			if f == nil {
+				continue // TestReadmeListsEveryFlag reports it
+			}
+			if !strings.Contains(row.env, envName(name)) {
+				t.Errorf("README.md: -%s's env column %q lacks %s", name, row.env, envName(name))
+			}
+			part := strings.TrimSpace(parts[i])
+			var doc string
+			switch m := literal.FindStringSubmatch(part); {
+			case part == "" || part == "off":
+				doc = ""
+			case part == "on":
+				doc = "true"
+			case m != nil && !strings.HasPrefix(m[1], "-"): // not "`-max-participants` (at least …)"
+				doc = strings.Trim(m[1], `"`)
+			default:
+				continue // a default described in words
+			}
+			got := f.DefValue
+			if got == "false" && doc == "" {
+				continue // a switch that is off
+			}
+			if d, err := time.ParseDuration(doc); err == nil {
+				if g, err := time.ParseDuration(got); err == nil && g == d {
+					continue
+				}
+			}
+			if doc != got {
+				t.Errorf("README.md says -%s defaults to %q, the flag to %q", name, doc, got)
 			}
 		}
 	}

@@ -133,7 +133,7 @@ func (f processingFacts) items() []web.NoticeItem {
 	if f.logLevel <= slog.LevelDebug {
 		logs, logsFact = "This server logs at the debug level: its log may contain IP addresses and participant ids (never names, chat or keys).", "logs-debug"
 	}
-	stored, storedFact := "On disk, only the hosts (names and key hashes) and the rooms hosts prepare: a room's id, its host, its title as ciphertext the server cannot read, its settings, hashes of its password and moderator link, and when it expires; an expired room is deleted. What happens in a meeting lives in memory and is gone when the meeting ends. Nothing about participants is written to disk.", "stored"
+	stored, storedFact := "On disk, only the hosts (names and key hashes) and the rooms hosts prepare: a room's id, its host, its title as ciphertext the server cannot read, its settings, hashes of its password and moderator link, and when it expires; an expired room is deleted, only its id is kept, so that its links never work again. What happens in a meeting lives in memory and is gone when the meeting ends. Nothing about participants is written to disk.", "stored"
 	if f.memoryOnly {
 		stored, storedFact = "Nothing about people or meetings is written to disk: the hosts (names and key hashes) and the rooms hosts prepare (id, host, title as ciphertext the server cannot read, settings, hashes of password and moderator link, expiry) are kept in memory only and are gone when the server stops.", "stored-memory"
 	}

@@ -95,7 +95,10 @@ func privacyReport(o options) string {
 	}
 	r.quote(factStored, f.fact(factStored))
 	r.bullet("A host: id, name, keyed hash (HMAC-SHA256) of the host key, when it was added. Kept until removed with `conclave host remove`.")
-	r.bullet(fmt.Sprintf("A room: id, host id, title (ciphertext, or empty), settings, whether it is end-to-end encrypted, argon2id hash of its password (if any), keyed hash of its moderator secret, when it was made and when it expires. An expired room is deleted; a room whose host is removed is deleted; a one-off meeting made with `POST /api/meetings` expires %s after it was made.", friendly(signaling.OneOffRoomLifetime)))
+	r.bullet(fmt.Sprintf("A room: id, host id, title (ciphertext, or empty), settings, whether it is end-to-end encrypted, argon2id hash of its password (if any), keyed hash of its moderator secret and whether the server made that secret, when it was made and when it expires. An expired room is deleted; a room whose host is removed is deleted; a one-off meeting made with `POST /api/meetings` expires %s after it was made.", friendly(signaling.OneOffRoomLifetime)))
+	if o.data != "" {
+		r.bullet("Retired room ids: the id alone (random, nothing about people) of every room deleted, expired, rotated away or removed with its host, kept for good so that a withdrawn link never leads to a room again.")
+	}
 	r.bullet("Never stored: who joined, when or from where, display names, chat, media, keys, IP addresses.")
 	r.quote(factHowLong, f.fact(factHowLong))
 	if o.tls.acmeDomains != "" {
