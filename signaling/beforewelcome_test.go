@@ -199,3 +199,98 @@ func TestAdmittedAndRemovedGetsNoMedia(t *testing.T) {
 		}
 	}
 }
+
+// TestMuteWhileResumeWaitsSurvivesItsDrop: a moderator's mute of a member whose resume
+// has claimed the membership but not yet been welcomed (it waits for the last
+// connection to let go) reaches the member when it resumes again after that resume's
+// connection dropped. It went to the claiming connection, which dropped it unread (it
+// had no media yet, and never a welcome), so the member came back unmuted, never told,
+// while the mute had been accepted.
+func TestMuteWhileResumeWaitsSurvivesItsDrop(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h, ResumeGrace: testGrace})
+	m := srv.createMeetingWith(t, `{}`)
+	a := srv.joinModerator(t, m, "A")
+	b := srv.joinModerator(t, m, "B")
+
+	release := passwordWaiting(t, h, b) // B's connection is busy: it lets go late
+	defer release()
+	first := srv.dial(t)
+	if err := first.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
+	if _, err := a.Send("mute", map[string]any{"participantId": b.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	// A barrier: A's messages are handled in order, so once the next is refused the
+	// mute has been applied.
+	bad, err := a.Send("mute", map[string]any{"participantId": b.ParticipantID, "source": "barrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, ref := expectError(t, a); code != "invalid_field" || ref != bad {
+		t.Fatalf("the barrier: error %s for %q, want invalid_field for %q", code, ref, bad)
+	}
+	first.ParticipantID = b.ParticipantID
+	dropAndSeeReconnecting(t, first, a) // before its welcome
+
+	// The page says its microphone is off (it may: B is a moderator), so only the mute
+	// told after the welcome can stop it.
+	second := srv.dial(t)
+	if err := second.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, map[string]any{"media": map[string]bool{"mic": false, "camera": false}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the second resume to claim B", func() bool {
+		select {
+		case <-second.Done():
+			return true
+		default:
+			return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID)
+		}
+	})
+	release()
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	defer cancel()
+	for welcomed := false; !welcomed; {
+		msg, err := second.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch msg.Type {
+		case "welcome":
+			welcomed = true
+		case "error", "bye":
+			t.Fatalf("the second resume got %s %s", msg.Type, msg.Payload)
+		}
+	}
+	// A probe behind the resume: its error comes after every command of the resume.
+	probe, err := second.Send("mute", map[string]any{"participantId": a.ParticipantID, "source": "barrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []signaling.MediaCommandPayload
+	for {
+		msg, err := second.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg.Type == "error" && msg.Ref == probe {
+			break
+		}
+		if msg.Type == "media_command" {
+			var p signaling.MediaCommandPayload
+			if err := json.Unmarshal(msg.Payload, &p); err != nil {
+				t.Fatal(err)
+			}
+			told = append(told, p)
+		}
+	}
+	want := []signaling.MediaCommandPayload{{Command: "mute_microphone", By: a.ParticipantID}}
+	if !slices.Equal(told, want) {
+		t.Fatalf("the mute sent while the first resume waited, after the second's welcome: %+v, want %+v", told, want)
+	}
+	if !signaling.SourceBlocked(srv.sig, m.MeetingID, b.ParticipantID, "microphone") {
+		t.Fatal("the muted microphone is forwarded")
+	}
+}

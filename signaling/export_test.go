@@ -47,3 +47,13 @@ func ResumeClaimed(s *Server, id, pid string) bool {
 	rec := m.resumable[lobby.ID(pid)]
 	return rec != nil && rec.hash == ""
 }
+
+// HostTurnUsers is how many requests of host hold or wait for its turn (hostTurns).
+func HostTurnUsers(s *Server, host string) int {
+	s.hostTurns.mu.Lock()
+	defer s.hostTurns.mu.Unlock()
+	if t := s.hostTurns.turns[host]; t != nil {
+		return t.users
+	}
+	return 0
+}

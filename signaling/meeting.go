@@ -26,10 +26,10 @@ type Meeting struct {
 	// speakerDetection: the members are told who speaks (watchSpeakers runs), and every
 	// welcome says so.
 	speakerDetection bool
-	expires          time.Time // the room's end; zero for a standing room
 	now              func() time.Time
 
 	mu      sync.Mutex
+	expires time.Time // the room's end, zero for a standing room: as its host last set it (setExpires)
 	lob     *lobby.Lobby
 	pwHash  string                        // argon2id hash of the password, "" for none
 	conns   map[lobby.ID]*Session         // every attached session: waiting or member
@@ -71,7 +71,17 @@ func (m *Meeting) isEnded() bool {
 
 // roomExpired reports whether the room this meeting was made from has expired.
 func (m *Meeting) roomExpired(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	return !m.expires.IsZero() && !now.Before(m.expires)
+}
+
+// setExpires takes the room's expiry as its host changed it (PATCH): brought forward,
+// the room's links let nobody new in from then on, before the janitor's round too.
+func (m *Meeting) setExpires(t time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expires = t
 }
 
 // endByServer ends the meeting for everyone in it, waiting or member (bye ended).
@@ -462,10 +472,11 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				m.conns[id].recheckPermissions()
 			}
 		case lobby.MediaCommand:
-			if s := m.conns[e.Target]; s != nil {
+			rec := m.resumable[e.Target]
+			if s := m.conns[e.Target]; s != nil && (rec == nil || !rec.claimed) {
 				s.deliver(event{kind: evMedia, command: e.Command, by: string(e.By), all: e.All})
-			} else if rec := m.resumable[e.Target]; rec != nil && m.members[e.Target] != nil {
-				// parked: applied on its resume
+			} else if rec != nil && m.members[e.Target] != nil {
+				// parked, or its resume not yet welcomed: applied on its resume
 				rec.commands = parkCommand(rec.commands, parkedCommand{command: e.Command, by: string(e.By), all: e.All})
 			}
 		case lobby.HandsChanged:

@@ -146,6 +146,18 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 	return m, nil
 }
 
+// roomExpiry gives the live meeting of room id, if any, the expiry its host set on
+// the room. (A meeting made from a read of the room just before the change keeps
+// the old expiry until the janitor's round, which asks the store: roomOver.)
+func (r *Registry) roomExpiry(id string, expires time.Time) {
+	r.mu.Lock()
+	m := r.meetings[id]
+	r.mu.Unlock()
+	if m != nil {
+		m.setExpires(expires)
+	}
+}
+
 // Get returns the live meeting with that id, or nil. It looks at that meeting only: one
 // past its time is not returned, and the janitor ends it.
 func (r *Registry) Get(id string) *Meeting {

@@ -72,6 +72,10 @@ type parking struct {
 	stop     func() bool     // cancels the grace timer; nil while a connection is attached
 	commands []parkedCommand // moderator commands that arrived while it was parked
 	resumes  tokenBucket     // the membership's resumes, carried from secret to secret
+	// claimed: a resume spent the secret and has not been welcomed yet. The moderators'
+	// commands for the member wait in commands meanwhile, as for a parked member: told
+	// to a connection that may still drop before its welcome, they were lost with it.
+	claimed bool
 }
 
 // parseResume checks a resume payload's fields; the secret is only compared later.
@@ -141,6 +145,7 @@ func (m *Meeting) park(s *Session, clock Clock, grace time.Duration, expired fun
 	}
 	delete(m.conns, id)
 	rec.last = s
+	rec.claimed = false
 	if c := s.claimed; c.hash != "" {
 		// s claimed the membership with its secret and went before its welcome, with
 		// the next secret, was sent: that secret was spent for nothing, and the member
@@ -219,6 +224,7 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 		return nil, max(rec.resumes.until(now), time.Millisecond), true
 	}
 	rec.hash, rec.prev = "", "" // spent, both; completeResume issues the next one
+	rec.claimed = true
 	if rec.stop != nil {
 		rec.stop()
 		rec.stop = nil
@@ -431,9 +437,8 @@ func (s *Session) resume(env Envelope) *Error {
 		s.handleEvent(event{kind: evMedia, command: c.command, by: c.by, all: c.all})
 	}
 	s.state = stateJoined
-	// So are the events that came for the member since this connection claimed it (a
-	// moderator's command went to it, no longer parked, while it waited for the last
-	// connection or joined the media).
+	// So are the events that came for the member since this connection claimed it (its
+	// moderators' commands meanwhile were kept with the parking, and are in parked).
 drain:
 	for s.state != stateClosed {
 		select {

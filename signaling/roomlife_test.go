@@ -235,12 +235,18 @@ func TestConcurrentRoomChangesAreNotLost(t *testing.T) {
 		second <- code
 	}()
 	// Without a turn per room the second change is written now, before the first; with
-	// one it waits for the first, which is let go after a while.
+	// one it waits for the first, which is let go once the second waits for its turn
+	// (not after a while: on a slow machine the second had not read the room yet, and
+	// the test passed without the turn).
 	var codes [2]int
-	select {
-	case codes[1] = <-second:
-	case <-time.After(time.Second):
-	}
+	eventually(t, "the second change to be answered or to wait for its turn", func() bool {
+		select {
+		case codes[1] = <-second:
+			return true
+		default:
+			return signaling.HostTurnUsers(srv.sig, "testhost") == 2
+		}
+	})
 	release()
 	codes[0] = <-first
 	if codes[1] == 0 {
@@ -315,6 +321,34 @@ func TestExpiredRoomRefusesJoinsBeforeTheJanitor(t *testing.T) {
 	waitFor(t, "the janitor's round", held)
 	refusedUnknown(t, srv, id, nil)
 	refusedUnknown(t, srv, id, map[string]any{"moderatorSecret": room.ModeratorSecret})
+	if code, body := srv.api(t, http.MethodGet, "/api/meetings/"+id, "", ""); code != http.StatusNotFound {
+		t.Fatalf("GET /api/meetings of the expired room: %d %s", code, body)
+	}
+	release()
+	if reason, _ := byeReason(t, a); reason != "ended" {
+		t.Fatalf("bye %q", reason)
+	}
+}
+
+// TestShortenedRoomRefusesJoinsBeforeTheJanitor: a host who gives a standing room an
+// expiry (or brings it forward) while a meeting goes on in it has its links let nobody
+// new in from that expiry on, also before the janitor's round: the meeting's own
+// expiry, the one it was made with, let them in until then.
+func TestShortenedRoomRefusesJoinsBeforeTheJanitor(t *testing.T) {
+	clock := newFakeClock()
+	rooms := newGatedStore()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, Store: rooms})
+	room := srv.createRoom(t, `{"settings":{"lobby":false}}`)
+	id := room.Room.ID
+	a := inWith(t, srv, id, "A", nil)
+	soon := clock.Now().Add(10 * time.Second).Format(time.RFC3339)
+	srv.apiJSON(t, http.MethodPatch, "/api/rooms/"+id, `{"expires":"`+soon+`"}`, http.StatusOK, nil)
+
+	held, release := rooms.holdJanitor()
+	t.Cleanup(release)
+	clock.Advance(10 * time.Second)
+	waitFor(t, "the janitor's round", held)
+	refusedUnknown(t, srv, id, nil)
 	if code, body := srv.api(t, http.MethodGet, "/api/meetings/"+id, "", ""); code != http.StatusNotFound {
 		t.Fatalf("GET /api/meetings of the expired room: %d %s", code, body)
 	}

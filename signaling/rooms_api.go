@@ -234,6 +234,9 @@ func (s *Server) patchRoom(r *http.Request, hostID string) (int, any, *apiError)
 	if err := s.rooms.UpdateRoom(r.Context(), room.ID, room); err != nil {
 		return 0, nil, s.storeError(err)
 	}
+	if req.ExpiresSet {
+		s.registry.roomExpiry(room.ID, room.Expires) // from its expiry on, nobody new in
+	}
 	s.log.Info("room changed")
 	return http.StatusOK, viewOf(room), nil
 }
