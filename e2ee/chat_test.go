@@ -24,6 +24,7 @@ type chatVector struct {
 	KeyIndex byte   `json:"keyIndex"`
 	Counter  uint64 `json:"counter"`
 	IV       string `json:"iv"`
+	AAD      string `json:"aad"` // "conclave/v3 chat" 0 senderId 0 keyIndex
 	Text     string `json:"text"`
 	Cipher   string `json:"cipher"`
 }
@@ -64,12 +65,13 @@ func generateChat(t *testing.T) chatVectors {
 		{"p-alice", alice, 255, 2, ""},
 		{"p-bob", bob, 7, 1796428800123, "Grüße 😀 \u202e\ufeff"}, // a clock in ms
 		{"p-ü€😀", bob, 128, MaxChatCounter, strings.Repeat("x", 300)},
+		{"p-bob", bob, 8, 1<<32 + 5, "\ufeffa leading byte order mark is text"}, // a counter above 32 bits
 	}
 	for i, c := range cases {
 		iv := seq(IVSize, byte(0x30+i))
 		v.Texts = append(v.Texts, chatVector{SenderID: c.sender, RawKey: b64.EncodeToString(c.raw),
 			ChatKey: b64.EncodeToString(ChatKey(c.raw)), KeyIndex: c.idx, Counter: c.counter, IV: b64.EncodeToString(iv),
-			Text: c.text, Cipher: mustChat(t, c.raw, c.idx, c.sender, c.text, c.counter, iv)})
+			AAD: b64.EncodeToString(chatAAD(c.sender, c.idx)), Text: c.text, Cipher: mustChat(t, c.raw, c.idx, c.sender, c.text, c.counter, iv)})
 	}
 	good := v.Texts[0].Cipher
 	iv := seq(IVSize, 0x30)
@@ -139,6 +141,9 @@ func TestChatVectors(t *testing.T) {
 		got, counter, err := DecryptChat(raw, c.SenderID, c.Cipher)
 		if err != nil || got != c.Text || counter != c.Counter {
 			t.Errorf("%s/%d: %q %d, %v", c.SenderID, c.KeyIndex, got, counter, err)
+		}
+		if got := b64.EncodeToString(chatAAD(c.SenderID, c.KeyIndex)); got != c.AAD {
+			t.Errorf("%s/%d: aad %s, want %s", c.SenderID, c.KeyIndex, got, c.AAD)
 		}
 		if idx, _, err := ParseChat(c.Cipher); err != nil || idx != c.KeyIndex {
 			t.Errorf("key index %d, want %d (%v)", idx, c.KeyIndex, err)

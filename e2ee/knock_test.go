@@ -46,6 +46,8 @@ type knockNameVector struct {
 	Nonce       string `json:"nonce"`
 	Name        string `json:"name"`
 	IV          string `json:"iv"`
+	Shared      string `json:"shared"` // X25519(eph, modPub) = X25519(mod, ephPub)
+	Key         string `json:"key"`    // K = HKDF(shared, salt = nonce, info = "conclave/v2 knock" 0 moderatorId)
 	Sealed      string `json:"sealed"`
 }
 
@@ -130,17 +132,23 @@ func generateKnock(t *testing.T) knockVectors {
 	longest := strings.Repeat("Zoë ", 39) + "Zoë!" // 200 bytes
 	for _, c := range []struct{ mod, name string }{{"p-mod", "Knocking Kim"}, {"p-ü€😀", "Zoë 🦊"}, {"p-mod", ""}, {"p-mod", longest}} {
 		sealed := must(SealKnockName(ephPriv, modPub, n, c.mod, c.name, iv))
-		v.Names = append(v.Names, knockNameVector{c.mod, b64.EncodeToString(n), c.name, b64.EncodeToString(iv), b64.EncodeToString(sealed)})
+		shared := must(ephPriv.ECDH(must(ecdh.X25519().NewPublicKey(modPub))))
+		k := must(knockNameKey(ephPriv, modPub, n, c.mod))
+		v.Names = append(v.Names, knockNameVector{c.mod, b64.EncodeToString(n), c.name, b64.EncodeToString(iv),
+			b64.EncodeToString(shared), b64.EncodeToString(k), b64.EncodeToString(sealed)})
 	}
 	sealed := must(SealKnockName(ephPriv, modPub, n, "p-mod", "Knocking Kim", iv))
 	flippedName := append([]byte(nil), sealed...)
 	flippedName[IVSize] ^= 1
 	enc64 := b64.EncodeToString
+	// A name that authenticates but is not UTF-8, sealed by hand: SealKnockName refuses to make one.
+	notUTF8 := sealRaw(must(knockNameKey(ephPriv, modPub, n, "p-mod")), iv, []byte{'K', 0xff, 0xfe}, []byte(knockNameAAD))
 	v.RefusedNames = []badKnockName{
 		{Why: "sealed to another moderator", ModeratorID: "p-other", Nonce: enc64(n), Sealed: enc64(sealed), Error: "auth"},
 		{Why: "another knock's nonce", ModeratorID: "p-mod", Nonce: enc64(nonces[2]), Sealed: enc64(sealed), Error: "auth"},
 		{Why: "one bit changed", ModeratorID: "p-mod", Nonce: enc64(n), Sealed: enc64(flippedName), Error: "auth"},
 		{Why: "shorter than iv and tag", ModeratorID: "p-mod", Nonce: enc64(n), Sealed: enc64(sealed[:MinSealedNameSize-1]), Error: "malformed"},
+		{Why: "a name that is not UTF-8", ModeratorID: "p-mod", Nonce: enc64(n), Sealed: enc64(notUTF8), Error: "malformed"},
 		{Why: "longer than a 200-byte name", ModeratorID: "p-mod", Nonce: enc64(n), Sealed: enc64(append(must(SealKnockName(ephPriv, modPub, n, "p-mod", longest, iv)), 0)), Error: "malformed"},
 	}
 	v.BadFields = []string{"", enc[:42], enc + "A", enc + "=", strings.Replace(enc, enc[:1], "+", 1), enc[:42] + "B",
@@ -201,6 +209,12 @@ func TestKnockVectors(t *testing.T) {
 		sealed, _ := b64.DecodeString(c.Sealed)
 		if got, err := OpenKnockName(mod, eph(file), nonce, c.ModeratorID, sealed); err != nil || got != c.Name {
 			t.Errorf("knock name %q for %s opens as %q, %v", c.Name, c.ModeratorID, got, err)
+		}
+		if shared := must(mod.ECDH(must(ecdh.X25519().NewPublicKey(eph(file))))); b64.EncodeToString(shared) != c.Shared {
+			t.Errorf("knock name %q: shared secret %x", c.Name, shared)
+		}
+		if k := must(knockNameKey(mod, eph(file), nonce, c.ModeratorID)); b64.EncodeToString(k) != c.Key {
+			t.Errorf("knock name %q: key %x", c.Name, k)
 		}
 	}
 	for _, c := range file.RefusedNames {

@@ -2,6 +2,7 @@ package e2ee
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -17,11 +18,14 @@ const safetyVectorsPath = "testdata/safetycode.json"
 // package (TestSafetyCodeVectors) and web/jstest/safety-code.test.mjs.
 // Regenerate with go test ./e2ee -run TestSafetyCodeVectors -update.
 type safetyVectors struct {
-	Comment    string            `json:"comment"`
-	Label      string            `json:"label"`
-	Iterations int               `json:"iterations"`
-	Codes      []safetyVector    `json:"codes"`
-	Bad        []badSafetyRoster `json:"bad"`
+	Comment    string `json:"comment"`
+	Label      string `json:"label"`
+	Iterations int    `json:"iterations"`
+	// WordList is the SHA-256 of the 1024 words (words.go, words.js) joined by "\n",
+	// so that a third party can check its copy of the list (index for index).
+	WordList bin               `json:"wordListSha256"`
+	Codes    []safetyVector    `json:"codes"`
+	Bad      []badSafetyRoster `json:"bad"`
 }
 
 type safetyEntry struct {
@@ -42,6 +46,12 @@ type badSafetyRoster struct {
 	Name    string        `json:"name"`
 	Entries []safetyEntry `json:"entries"`
 	Error   string        `json:"error"` // the JavaScript E2EEError code
+}
+
+// wordListDigest is SHA-256(words joined by "\n"), no newline at the end.
+func wordListDigest() []byte {
+	d := sha256.Sum256([]byte(strings.Join(safetyWords[:], "\n")))
+	return d[:]
 }
 
 func filledPub(b byte) []byte { return bytes.Repeat([]byte{b}, pubSize) }
@@ -70,6 +80,7 @@ func generateSafety(t *testing.T) safetyVectors {
 			"base64url. Regenerate: go test ./e2ee -run TestSafetyCodeVectors -update",
 		Label:      safetyLabel,
 		Iterations: SafetyCodeIterations,
+		WordList:   wordListDigest(),
 	}
 	for _, x := range []struct {
 		name    string

@@ -81,6 +81,7 @@ type wrapVector struct {
 	RawKey      bin    `json:"rawKey"`
 	Name        string `json:"name"` // the sender's display name carried in the envelope
 	IV          bin    `json:"iv"`
+	AAD         bin    `json:"aad"` // "conclave/v1 media-key" 0 senderId 0 recipientId
 	Wrapped     bin    `json:"wrapped"`
 }
 
@@ -110,6 +111,7 @@ type frameVector struct {
 	IV         bin    `json:"iv"`
 	Plaintext  bin    `json:"plaintext"`
 	ClearBytes int    `json:"clearBytes"`
+	AAD        bin    `json:"aad"` // "conclave/v3 frame" 0 senderId 0 kind 0 source 0 keyIndex clear
 	Encrypted  bin    `json:"encrypted"`
 }
 
@@ -268,7 +270,7 @@ func generate() *vectors {
 	} {
 		r := v.Ratchet[0]
 		w := must(WrapKey(kw, c.from, c.to, r.KeyIndex, r.RawKey, c.name, wrapIV))
-		v.Wraps = append(v.Wraps, wrapVector{kw, c.from, c.to, r.KeyIndex, r.RawKey, c.name, wrapIV, w})
+		v.Wraps = append(v.Wraps, wrapVector{kw, c.from, c.to, r.KeyIndex, r.RawKey, c.name, wrapIV, wrapAAD(c.from, c.to), w})
 	}
 	badUTF8 := must(WrapKey(kw, "p-alice", "p-bob", 1, raw, "ok", wrapIV))
 	if g, err := newGCM(kw); err == nil { // a name that is not UTF-8, sealed by hand: WrapKey refuses to make one
@@ -316,8 +318,9 @@ func generate() *vectors {
 		if err != nil {
 			panic(err)
 		}
+		c := clearLen(kindOf(f.kind), f.pt)
 		v.Frames = append(v.Frames, frameVector{f.name, f.kind, f.source, f.sender, r.KeyIndex, r.RawKey, r.FrameKey, iv,
-			f.pt, clearLen(kindOf(f.kind), f.pt), enc})
+			f.pt, c, frameAAD(f.sender, kindOf(f.kind), f.source, r.KeyIndex, f.pt[:c]), enc})
 	}
 
 	d := v.Frames[1]
@@ -495,6 +498,7 @@ func check(t *testing.T, v *vectors) {
 			t.Fatal(err)
 		}
 		eq("wrap "+w.SenderID+"→"+w.RecipientID, got, w.Wrapped)
+		eq("wrap aad "+w.SenderID+"→"+w.RecipientID, wrapAAD(w.SenderID, w.RecipientID), w.AAD)
 		idx, raw, name, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
 		if err != nil || idx != w.KeyIndex || !bytes.Equal(raw, w.RawKey) || name != w.Name {
 			t.Errorf("unwrap %s→%s: %d %x %q %v", w.SenderID, w.RecipientID, idx, raw, name, err)
@@ -523,6 +527,9 @@ func check(t *testing.T, v *vectors) {
 			t.Errorf("%s: %v", f.Name, err)
 		}
 		eq(f.Name+": encrypted", enc, f.Encrypted)
+		if c := min(f.ClearBytes, len(f.Plaintext)); len(f.Plaintext) >= c {
+			eq(f.Name+": aad", frameAAD(f.SenderID, kindOf(f.Kind), f.Source, f.KeyIndex, f.Plaintext[:c]), f.AAD)
+		}
 		if got := clearLen(kindOf(f.Kind), f.Plaintext); got != f.ClearBytes || !bytes.Equal(f.Encrypted[:got], f.Plaintext[:got]) {
 			t.Errorf("%s: %d clear bytes, vector says %d", f.Name, got, f.ClearBytes)
 		}

@@ -352,3 +352,21 @@ func thousands(n int) string {
 	}
 	return s
 }
+
+// TestProtocolJoinE2EEVersion: the join table and the prose name the format number the
+// server requires (E2EEVersion); the table said 2 while the server took only 5.
+func TestProtocolJoinE2EEVersion(t *testing.T) {
+	raw, err := os.ReadFile("PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	for _, want := range []string{
+		fmt.Sprintf("`e2ee` (number, `%d`; see below)", E2EEVersion),
+		fmt.Sprintf("the end-to-end encryption format the page speaks, `%d` for", E2EEVersion),
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("PROTOCOL.md does not say %q", want)
+		}
+	}
+}

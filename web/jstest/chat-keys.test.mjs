@@ -1,5 +1,5 @@
-// Chat texts of version 2 (web/static/js/e2ee/chat-keys.js, e2ee/FORMAT.md "Chat
-// (version 2)") against the Go reference's vectors (e2ee/testdata/chat.json; regenerate
+// Chat texts of version 3 (web/static/js/e2ee/chat-keys.js, e2ee/FORMAT.md "Chat
+// (version 3)") against the Go reference's vectors (e2ee/testdata/chat.json; regenerate
 // with `go test ./e2ee -run TestChatVectors -update`), and ChatKeys: a text opens with
 // its sender's media key only, follows ratchets, waits (on a fake clock) for a key that
 // has not come and asks for it, and is refused when re-attributed to another sender.
@@ -11,7 +11,7 @@ import { decode, encode } from '../static/js/e2ee/b64.js';
 import {
   CHAT_ASK_MS, CHAT_WAIT_MS, ChatKeys, chatKeyBytes, decryptChat, decryptChatUnder, encryptChat, parseChat,
 } from '../static/js/e2ee/chat-keys.js';
-import { meetingKeyBytes, randomBytes, ratchet } from '../static/js/e2ee/keys.js';
+import { meetingKeyBytes, randomBytes, ratchet, subtle } from '../static/js/e2ee/keys.js';
 import { FakeClock, eventually } from './harness.mjs';
 
 const v = JSON.parse(readFileSync(new URL('../../e2ee/testdata/chat.json', import.meta.url), 'utf8'));
@@ -30,6 +30,17 @@ test('texts match the Go reference and open as their sender\'s', async () => {
     assert.equal(await encryptChat(decode(c.rawKey), c.keyIndex, c.senderId, c.text, c.counter, decode(c.iv)), c.cipher);
     assert.deepEqual(await decryptChat(decode(c.rawKey), c.senderId, c.cipher), { text: c.text, counter: c.counter });
     assert.equal(parseChat(c.cipher).keyIndex, c.keyIndex);
+    // The AAD as FORMAT.md spells it, and the text opens under it on plain WebCrypto:
+    // counter (8 bytes, big-endian) || utf8(text).
+    const te = new TextEncoder();
+    const aad = Uint8Array.from([...te.encode(`conclave/v3 chat\0${c.senderId}\0`), c.keyIndex]);
+    assert.equal(encode(aad), c.aad, `${c.senderId}/${c.keyIndex}: aad`);
+    const body = decode(c.cipher.slice(3));
+    assert.equal(body[0], c.keyIndex);
+    const kt = await subtle().importKey('raw', decode(c.chatKey), 'AES-GCM', false, ['decrypt']);
+    const plain = new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv: body.subarray(1, 13), additionalData: aad }, kt, body.subarray(13)));
+    assert.equal(new DataView(plain.buffer).getBigUint64(0), BigInt(c.counter), 'counter, big-endian');
+    assert.equal(new TextDecoder('utf-8', { ignoreBOM: true }).decode(plain.subarray(8)), c.text);
   }
 });
 

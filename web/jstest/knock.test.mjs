@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
 import { decode, encode } from '../static/js/e2ee/b64.js';
-import { generateIdentity, importIdentity, meetingKeyBytes, meetingKeys } from '../static/js/e2ee/keys.js';
+import { generateIdentity, hkdf, importIdentity, meetingKeyBytes, meetingKeys, x25519 } from '../static/js/e2ee/keys.js';
 import {
   KnockChecker, answerKnock, judgeLobbyKeys, knockProof, lobbyKeyMessage, lobbyKeyTag, parseKnockField,
   selfLinkWrong, verifyKnockProof, verifyLobbyKey, sealKnockName, openKnockName,
@@ -135,7 +135,13 @@ test('knock names match the Go reference; refused ones do not open', async () =>
     const sealed = await sealKnockName(eph.privateKey, mod.publicKey, decode(c.nonce), c.moderatorId, c.name, decode(c.iv));
     assert.equal(encode(sealed), c.sealed, c.name);
     assert.equal(await openKnockName(mod.privateKey, eph.publicKey, decode(c.nonce), c.moderatorId, decode(c.sealed)), c.name);
+    // The intermediate values of FORMAT.md "Names" (Knocking): X25519 both ways, then
+    // K = HKDF(shared, salt = nonce, info = "conclave/v2 knock" 0 moderatorId).
+    assert.equal(encode(await x25519(eph.privateKey, mod.publicKey)), c.shared, `${c.name}: shared`);
+    assert.equal(encode(await x25519(mod.privateKey, eph.publicKey)), c.shared, `${c.name}: shared, the moderator's side`);
+    assert.equal(encode(await hkdf(decode(c.shared), decode(c.nonce), `conclave/v2 knock\0${c.moderatorId}`)), c.key, `${c.name}: K`);
   }
+  assert.ok(v.refusedNames.some((c) => c.error === 'malformed' && /UTF-8/.test(c.why)), 'a name that is not UTF-8 is among the refused');
   for (const c of v.refusedNames) {
     await assert.rejects(openKnockName(mod.privateKey, eph.publicKey, decode(c.nonce), c.moderatorId, decode(c.sealed)),
       (err) => err.code === c.error, c.why);

@@ -26,6 +26,12 @@ test('vector file matches the constants and covers 1, 2 and 5 entries', () => {
   assert.ok(v.bad.length >= 5);
 });
 
+test('the word list is the Go list: 1024 words whose SHA-256 (joined by newlines) the vectors give', async () => {
+  assert.equal(WORDS.length, 1024);
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(WORDS.join('\n'))));
+  assert.equal(Buffer.from(digest).toString('base64url'), v.wordListSha256);
+});
+
 test('every vector: D, PBKDF2 bytes, indexes and words, in any entry order', async () => {
   for (const c of v.codes) {
     const entries = entriesOf(c.entries);

@@ -12,10 +12,20 @@ import {
 } from '../static/js/e2ee/keys.js';
 import { KeyRing, decryptFrame, encryptFrame } from '../static/js/e2ee/frame.js';
 import { decryptText, encryptText } from '../static/js/e2ee/text.js';
+import { subtle } from '../static/js/e2ee/keys.js';
 
 const v = JSON.parse(readFileSync(new URL('../../e2ee/testdata/vectors.json', import.meta.url), 'utf8'));
 const b = decode;
 const hex = (x) => Buffer.from(x).toString('hex');
+const utf8 = new TextEncoder();
+const cat = (...parts) => Uint8Array.from(parts.flatMap((x) => [...(typeof x === 'string' ? utf8.encode(x) : x)]));
+
+/** openRaw is AES-GCM open straight on WebCrypto, with an AAD the test spells out. */
+async function openRaw(key, iv, sealed, aad) {
+  const k = await subtle().importKey('raw', key, 'AES-GCM', false, ['decrypt']);
+  return new Uint8Array(await subtle().decrypt({ name: 'AES-GCM', iv, additionalData: aad }, k, sealed));
+}
+
 const same = (got, want, what) => assert.equal(hex(new Uint8Array(got)), hex(b(want)), what);
 
 async function rejects(promise, code, what) {
@@ -68,6 +78,10 @@ test('wrapped media keys', async () => {
     assert.equal(keyIndex, w.keyIndex);
     assert.equal(name, w.name, 'the name in the envelope');
     same(raw, w.rawKey, 'unwrapped key');
+    // The AAD as FORMAT.md spells it, and the envelope opens under it on plain WebCrypto.
+    same(cat('conclave/v1 media-key\0', w.senderId, '\0', w.recipientId), w.aad, 'wrap aad');
+    const env = b(w.wrapped);
+    same(await openRaw(kw, env.subarray(0, 12), env.subarray(12), b(w.aad)), encode(cat([w.keyIndex], b(w.rawKey), w.name)), 'wrap plaintext');
   }
   // The CryptoKey path gives the same envelope.
   const [a, c] = v.identities;
@@ -103,6 +117,15 @@ test('frames', async () => {
     const ring = new KeyRing();
     await ring.set(f.keyIndex, b(f.rawKey));
     same(await ring.decrypt(f.senderId, b(f.encrypted), f.kind, f.source), f.plaintext, `${f.name}: through a KeyRing`);
+    // The AAD as FORMAT.md spells it ("Frame format"), and the frame opens under it on plain WebCrypto.
+    const e = b(f.encrypted);
+    const n = e.length;
+    const clear = e.subarray(0, f.clearBytes);
+    same(cat('conclave/v3 frame\0', f.senderId, '\0', f.kind, '\0', f.source, '\0', [f.keyIndex], clear), f.aad, `${f.name}: aad`);
+    assert.equal(e[n - 2], 12, `${f.name}: ivLength`);
+    assert.equal(e[n - 1], f.keyIndex, `${f.name}: key index in the trailer`);
+    const rest = await openRaw(b(f.frameKey), e.subarray(n - 14, n - 2), e.subarray(f.clearBytes, n - 14), b(f.aad));
+    same(cat(clear, rest), f.plaintext, `${f.name}: opened on plain WebCrypto`);
   }
   for (const f of v.badFrames) {
     const key = await frameKey(b(f.rawKey));
