@@ -122,7 +122,9 @@ export class SessionKeys {
     this.onChange = onChange;
     this.selfId = null;
     this.identity = null; // {privateKey, publicKey}
-    this.own = null; // {index, raw}: the newest own key (given to members)
+    this.own = null; // {index, raw, seq}: the newest own key (given to members), the seq-th made
+    this.ownCount = 0;
+    this.using = null; // the own key outgoing frames use (_useOwn)
     this.sendingIndex = -1; // the key index outgoing frames use (a rotation starts a little later)
     this.peers = new Map(); // id -> {state, pub, kw, identitySent, timer}
     // id -> what id presented this session, kept across its resumes (newKey,
@@ -137,7 +139,9 @@ export class SessionKeys {
     // every listener would otherwise send a batch to every member at every leave.
     this.sending = sending;
     this.flushTimer = 0;
-    this.rotateTimer = 0;
+    // The rotations waiting for their ROTATE_DELAY_MS: each is used when its own time
+    // comes, unless a newer key is in use by then (_flush).
+    this.rotateTimers = new Set();
     this.codes = new SafetyCodes(() => {
       if (!this.closed) this.onChange();
     });
@@ -160,7 +164,7 @@ export class SessionKeys {
       await this.ready; // rethrows 'unsupported' when this browser has no X25519
       if (!validId(selfId)) throw new E2EEError('bad-id', 'invalid own id');
       this.selfId = selfId;
-      this.own = { index: 0, raw: newMediaKey() };
+      this.own = { index: 0, raw: newMediaKey(), seq: ++this.ownCount };
       this._useOwn(this.own);
       for (const id of memberIds) if (!validId(id)) this.roster.warn(WARNING_KINDS.INVALID);
       this.roster.announce(memberIds.filter((id) => id !== selfId && validId(id)));
@@ -175,27 +179,30 @@ export class SessionKeys {
 
   /** peerJoined: someone joined after us; they get our identity, and our ratcheted key once verified. */
   peerJoined(id) {
-    this._run(async () => {
-      if (id === this.selfId) return;
-      if (!validId(id)) {
-        // Only a lying server announces one (keys.js, validId): never a member, a warning.
-        this.roster.warn(WARNING_KINDS.INVALID);
-        this.onChange();
-        return;
-      }
-      if (!this.roster.join(id)) {
-        this.onChange(); // an id that left this session stays dead: a warning, never a member
-        return;
-      }
-      const p = this._peer(id);
-      if (!p.identitySent) {
-        p.identitySent = true;
-        await this._sendIdentity(id);
-      }
-      this.pendingJoins.add(id);
-      this._scheduleFlush();
-      this._changed();
-    });
+    this._run(() => this._joined(id));
+  }
+
+  /** _joined is a join's step (peerJoined), or the second half of a resume's (peerResumed). */
+  async _joined(id) {
+    if (id === this.selfId) return;
+    if (!validId(id)) {
+      // Only a lying server announces one (keys.js, validId): never a member, a warning.
+      this.roster.warn(WARNING_KINDS.INVALID);
+      this.onChange();
+      return;
+    }
+    if (!this.roster.join(id)) {
+      this.onChange(); // an id that left this session stays dead: a warning, never a member
+      return;
+    }
+    const p = this._peer(id);
+    if (!p.identitySent) {
+      p.identitySent = true;
+      await this._sendIdentity(id);
+    }
+    this.pendingJoins.add(id);
+    this._scheduleFlush();
+    this._changed();
   }
 
   /**
@@ -206,6 +213,13 @@ export class SessionKeys {
    * under the link's key before it gets anything, and it gets our ratcheted key, never an
    * older one. Only a member we still hold can resume: an id that left (peerLeft) is
    * gone from the map and stays dead. FORMAT.md, "Resumed members".
+   *
+   * The join is handled in the same step as the forgetting, not queued behind it: the
+   * messages that arrived after participant_resumed are already queued by then, and the
+   * resumed page's identity among them would otherwise find the id forgotten but its
+   * join not yet due, and be answered with the key from before the resume (which the
+   * ratchet is there to keep from it); a participant_left among them would come before
+   * the join, which then counted as a dead id's return (a false warning).
    */
   peerResumed(id) {
     if (id === this.selfId || !validId(id)) return;
@@ -219,7 +233,7 @@ export class SessionKeys {
       this.chatKeys.forget(id);
       this.requests.forget(id);
       this.answers.forget(id);
-      this.peerJoined(id); // queued behind this step
+      await this._joined(id); // in this step: see above
     });
   }
 
@@ -350,7 +364,7 @@ export class SessionKeys {
     this.chatKeys.close();
     this.requests.close();
     clearTimeout(this.flushTimer);
-    clearTimeout(this.rotateTimer);
+    this._clearRotations();
     for (const p of this.peers.values()) this._clearTimers(p);
     this.peers.clear();
     this.own = null;
@@ -605,18 +619,22 @@ export class SessionKeys {
     if (left) {
       this.pendingLeave = false;
       // Rotation: a fresh key the one who left never sees, sent to every verified member.
-      const next = { index: nextIndex(this.own.index), raw: newMediaKey() };
+      const next = { index: nextIndex(this.own.index), raw: newMediaKey(), seq: ++this.ownCount };
       this.own = next;
       await this._sendKeys(this.verified());
-      clearTimeout(this.rotateTimer);
-      this.rotateTimer = setTimeout(() => {
-        if (!this.closed && this.own === next) this._useOwn(next);
+      // Used once its receivers had ROTATE_DELAY_MS to get it. A later rotation does not
+      // put this one off: leaves less than that apart (a meeting emptying) would keep
+      // the frames under the key the first one left with for as long as they go on.
+      const timer = setTimeout(() => {
+        this.rotateTimers.delete(timer);
+        if (!this.closed && (!this.using || next.seq > this.using.seq)) this._useOwn(next);
       }, ROTATE_DELAY_MS);
+      this.rotateTimers.add(timer);
     } else {
       // Ratchet: members follow by themselves; newcomers get the new key once verified.
-      const next = { index: nextIndex(this.own.index), raw: await ratchet(this.own.raw) };
+      const next = { index: nextIndex(this.own.index), raw: await ratchet(this.own.raw), seq: ++this.ownCount };
       this.own = next;
-      clearTimeout(this.rotateTimer);
+      this._clearRotations(); // the newest key is in use from now on
       this._useOwn(next);
       await this._sendKeys(joined);
     }
@@ -637,12 +655,18 @@ export class SessionKeys {
     return this._run(async () => {
       await this._flush();
       if (this.closed || !this.own || this.sendingIndex === this.own.index) return;
-      clearTimeout(this.rotateTimer);
+      this._clearRotations();
       this._useOwn(this.own);
     });
   }
 
+  _clearRotations() {
+    for (const timer of this.rotateTimers) clearTimeout(timer);
+    this.rotateTimers.clear();
+  }
+
   _useOwn(key) {
+    this.using = key;
     this.media.setOwnKey(key.index, key.raw);
     this.chatKeys.setKey(this.selfId, key.index, key.raw);
     this.sendingIndex = key.index;
