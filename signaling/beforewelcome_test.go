@@ -64,6 +64,22 @@ func publishing(t *testing.T, c, watcher *testclient.Client) {
 	})
 }
 
+// resumeWhileBusy resumes member b on a new connection while b's connection is busy
+// (a password change of its own waits for h's one slot, so it lets go late), and
+// returns once the resume has claimed the membership, before its welcome; release lets
+// the password change (and so the old connection) go on.
+func resumeWhileBusy(t *testing.T, srv *testServer, h *secret.Hasher, m createdMeeting, b *testclient.Client) (*testclient.Client, func()) {
+	t.Helper()
+	release := passwordWaiting(t, h, b)
+	r := srv.dial(t)
+	if err := r.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
+		release()
+		t.Fatal(err)
+	}
+	eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
+	return r, release
+}
+
 // TestRemovedBeforeWelcomeGetsNoMedia: a member removed while its resume waited for its
 // last connection to let go is told so, and is offered no media: the resume went on to join
 // the media, found the membership gone, and kept the media connection, whose subscribe
@@ -83,13 +99,8 @@ func TestRemovedBeforeWelcomeGetsNoMedia(t *testing.T) {
 		pub := srv.admitted(t, a, m.MeetingID, "Pub")
 		publishing(t, pub, a)
 
-		release := passwordWaiting(t, h, b) // B's connection is busy: it lets go late
+		r, release := resumeWhileBusy(t, srv, h, m, b)
 		defer release()
-		r := srv.dial(t)
-		if err := r.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
 		if _, err := a.Send("remove", map[string]any{"participantId": b.ParticipantID}); err != nil {
 			t.Fatal(err)
 		}
@@ -121,13 +132,8 @@ func TestResumeDroppedBeforeWelcomeResumesAgain(t *testing.T) {
 	a := srv.joinModerator(t, m, "A")
 	b := srv.joinModerator(t, m, "B")
 
-	release := passwordWaiting(t, h, b) // B's connection is busy: it lets go late
+	first, release := resumeWhileBusy(t, srv, h, m, b)
 	defer release()
-	first := srv.dial(t)
-	if err := first.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
 	first.ParticipantID = b.ParticipantID
 	dropAndSeeReconnecting(t, first, a) // before its welcome
 
@@ -213,13 +219,8 @@ func TestMuteWhileResumeWaitsSurvivesItsDrop(t *testing.T) {
 	a := srv.joinModerator(t, m, "A")
 	b := srv.joinModerator(t, m, "B")
 
-	release := passwordWaiting(t, h, b) // B's connection is busy: it lets go late
+	first, release := resumeWhileBusy(t, srv, h, m, b)
 	defer release()
-	first := srv.dial(t)
-	if err := first.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
 	if _, err := a.Send("mute", map[string]any{"participantId": b.ParticipantID, "source": "microphone"}); err != nil {
 		t.Fatal(err)
 	}
