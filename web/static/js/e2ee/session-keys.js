@@ -44,6 +44,13 @@ const VERIFY_ASK_MS = VERIFY_TIMEOUT_MS / 2;
 const VERIFY_ASK_MAX_MS = 60000;
 /** How long a rotated key is announced before frames use it (receivers get it first). */
 const ROTATE_DELAY_MS = 300;
+/**
+ * How many rotations may wait for their ROTATE_DELAY_MS at once. A receiver keeps the
+ * keys of a sender's last RING_SIZE (16) installs and makes the newest current: the key
+ * frames go under must stay among them, so with more waiting (leaves a few ms apart) the
+ * oldest waiting one is used at once.
+ */
+const MAX_WAITING_ROTATIONS = 8;
 const MAX_MESSAGE = 4096;
 /** VERSION is the "v" of every key message (FORMAT.md, "Key messages"); others are ignored. */
 const VERSION = 2;
@@ -139,9 +146,9 @@ export class SessionKeys {
     // every listener would otherwise send a batch to every member at every leave.
     this.sending = sending;
     this.flushTimer = 0;
-    // The rotations waiting for their ROTATE_DELAY_MS: each is used when its own time
-    // comes, unless a newer key is in use by then (_flush).
-    this.rotateTimers = new Set();
+    // The rotations waiting for their ROTATE_DELAY_MS, timer -> key, oldest first: each
+    // is used when its own time comes, unless a newer key is in use by then (_flush).
+    this.rotateTimers = new Map();
     this.codes = new SafetyCodes(() => {
       if (!this.closed) this.onChange();
     });
@@ -622,6 +629,7 @@ export class SessionKeys {
       const next = { index: nextIndex(this.own.index), raw: newMediaKey(), seq: ++this.ownCount };
       this.own = next;
       await this._sendKeys(this.verified());
+      if (this.closed) return; // close() cleared the timers already
       // Used once its receivers had ROTATE_DELAY_MS to get it. A later rotation does not
       // put this one off: leaves less than that apart (a meeting emptying) would keep
       // the frames under the key the first one left with for as long as they go on.
@@ -629,10 +637,18 @@ export class SessionKeys {
         this.rotateTimers.delete(timer);
         if (!this.closed && (!this.using || next.seq > this.using.seq)) this._useOwn(next);
       }, ROTATE_DELAY_MS);
-      this.rotateTimers.add(timer);
+      this.rotateTimers.set(timer, next);
+      for (const [t, key] of this.rotateTimers) {
+        if (this.rotateTimers.size <= MAX_WAITING_ROTATIONS) break;
+        clearTimeout(t);
+        this.rotateTimers.delete(t);
+        if (!this.using || key.seq > this.using.seq) this._useOwn(key);
+      }
     } else {
       // Ratchet: members follow by themselves; newcomers get the new key once verified.
-      const next = { index: nextIndex(this.own.index), raw: await ratchet(this.own.raw), seq: ++this.ownCount };
+      const raw = await ratchet(this.own.raw);
+      if (this.closed) return; // no own key after close
+      const next = { index: nextIndex(this.own.index), raw, seq: ++this.ownCount };
       this.own = next;
       this._clearRotations(); // the newest key is in use from now on
       this._useOwn(next);
@@ -661,7 +677,7 @@ export class SessionKeys {
   }
 
   _clearRotations() {
-    for (const timer of this.rotateTimers) clearTimeout(timer);
+    for (const timer of this.rotateTimers.keys()) clearTimeout(timer);
     this.rotateTimers.clear();
   }
 
