@@ -84,7 +84,7 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if len(req.Password) > maxPasswordChars {
+	if passwordTooLong(req.Password) {
 		http.Error(w, "password too long", http.StatusBadRequest)
 		return
 	}

@@ -175,7 +175,7 @@ func (s *Session) join(env Envelope) *Error {
 		}
 		name = n
 	}
-	if len(p.Password) > maxSecretChars || len(p.ModeratorSecret) > maxSecretChars {
+	if passwordTooLong(p.Password) || len(p.ModeratorSecret) > maxSecretChars {
 		return errorf(CodeInvalidField, "password or secret too long")
 	}
 	octx, cancel := s.liveContext()

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"errors"
+	"unicode/utf8"
 
 	"conclave/lobby"
 	"conclave/sfu"
@@ -115,7 +116,7 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	}
 	var pwHash *string
 	if p.Password != nil {
-		if len(*p.Password) > maxPasswordChars {
+		if passwordTooLong(*p.Password) {
 			return errorf(CodeInvalidField, "password too long")
 		}
 		h := ""
@@ -158,8 +159,15 @@ const (
 	passwordChangeBurst = 3
 )
 
-// maxPasswordChars bounds a meeting password.
+// maxPasswordChars bounds a meeting password, in characters (Unicode code points), as
+// the pages' fields do: in bytes, a German passphrase of 100 letters with umlauts was
+// refused though the field took it.
 const maxPasswordChars = 128
+
+// passwordTooLong reports whether a meeting password is longer than maxPasswordChars.
+func passwordTooLong(p string) bool {
+	return len(p) > maxPasswordChars && utf8.RuneCountInString(p) > maxPasswordChars
+}
 
 // mediaState records what the member sends; unmuting after a moderator's mute is
 // checked here, and is where the server lifts its own block. A moderator's mute of the

@@ -67,8 +67,8 @@ func decodeRoomRequest(body []byte, now time.Time) (roomRequest, *apiError) {
 	if req.Title != nil && !validTitle(*req.Title) {
 		return roomRequest{}, badRequest("title must be empty or ciphertext made in the browser (%q…, at most %d characters of base64url and dots)", titleVersionPrefix, maxTitleChars)
 	}
-	if req.Password != nil && len(*req.Password) > maxPasswordChars {
-		return roomRequest{}, badRequest("password longer than %d bytes", maxPasswordChars)
+	if req.Password != nil && passwordTooLong(*req.Password) {
+		return roomRequest{}, badRequest("password longer than %d characters", maxPasswordChars)
 	}
 	if ms := req.ModeratorSecret; ms != nil && (len(*ms) < minModSecretChars || len(*ms) > maxSecretChars || !isBase64URL(*ms)) {
 		return roomRequest{}, badRequest("moderatorSecret must be %d to %d characters of base64url (128 bits or more)", minModSecretChars, maxSecretChars)

@@ -3,6 +3,8 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,3 +172,37 @@ func TestSettingsBurstKeepsABusyMember(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordLimitIsInCharacters: a meeting password may have 128 characters, as the
+// pages' fields take, whatever their bytes: 128 bytes refused a German passphrase of 65
+// letters with umlauts that the field had taken. A password set so is right at the door;
+// one of 129 characters is refused by every way a password is set.
+func TestPasswordLimitIsInCharacters(t *testing.T) {
+	srv := newTestServer(t)
+	pw := strings.Repeat("ä", maxPasswordCharsForTest) // 256 bytes
+	m := srv.createMeetingWith(t, `{"password":"`+pw+`","settings":{"lobby":false}}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := srv.dial(t)
+	if err := c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": "Jörg", "password": pw}); err != nil {
+		t.Fatalf("a join with the 128-character password: %v", err)
+	}
+	long := pw + "ö"
+	if resp, err := srv.post(`{"password":"`+long+`"}`, "Bearer "+testHostKey); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a meeting with a 129-character password: %s", resp.Status)
+	}
+	srv.apiJSON(t, http.MethodPost, "/api/rooms", `{"password":"`+long+`"}`, http.StatusBadRequest, nil)
+	srv.apiJSON(t, http.MethodPost, "/api/rooms", `{"password":"`+pw+`"}`, http.StatusCreated, nil)
+	mod := srv.joinModerator(t, m, "Mod")
+	if _, err := mod.Send("update_settings", map[string]any{"password": long}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := expectError(t, mod); code != "invalid_field" {
+		t.Errorf("update_settings with a 129-character password: %q", code)
+	}
+}
+
+// maxPasswordCharsForTest is PROTOCOL.md's "at most 128 characters".
+const maxPasswordCharsForTest = 128
