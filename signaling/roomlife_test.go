@@ -142,7 +142,11 @@ func TestRemovedHostsCreationInFlight(t *testing.T) {
 				b, _ := io.ReadAll(resp.Body)
 				answers <- answer{resp.StatusCode, b}
 			}()
-			go func() { _, _ = pw.Write([]byte(`{"settings":`)) }() // the headers and a first chunk go out
+			first := make(chan struct{}) // the second chunk goes after the first, whatever the scheduler does
+			go func() {                  // the headers and a first chunk go out
+				_, _ = pw.Write([]byte(`{"settings":`))
+				close(first)
+			}()
 			waitFor(t, "the host key to be checked", rooms.looked)
 
 			// The operator removes the host meanwhile (what the admin socket's RemoveHost
@@ -151,6 +155,7 @@ func TestRemovedHostsCreationInFlight(t *testing.T) {
 				t.Fatal(err)
 			}
 			go func() {
+				<-first
 				_, _ = pw.Write([]byte(`{"lobby":false}}`))
 				_ = pw.Close()
 			}()
