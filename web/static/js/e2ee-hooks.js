@@ -272,7 +272,6 @@ export class MediaCrypto {
     let slot = this.receiverSlots.get(receiver);
     if (slot === undefined) {
       slot = this.nextId++;
-      this.receiverSlots.set(receiver, slot);
       const kind = (receiver.track && receiver.track.kind) || (info && info.kind) || 'video';
       const options = { dir: 'recv', kind, slot, id: slot };
       if (this.api === 'legacy') {
@@ -284,8 +283,12 @@ export class MediaCrypto {
           // (peerConnectionConfig) decodes nothing from a receiver not piped.
         }
       } else if (!receiver.transform) {
+        // A transform that could not be made throws before the receiver counts as
+        // attached: the next attach (before the answer) tries again or refuses, never
+        // goes on with a receiver that plays what the server sends (Firefox).
         receiver.transform = new RTCRtpScriptTransform(this.worker, options);
       }
+      this.receiverSlots.set(receiver, slot);
     }
     // A receiver the last offer does not name carries nobody: its frames are dropped
     // until it is named again, never decrypted as whoever it carried before.

@@ -374,7 +374,11 @@ export class SessionKeys {
     this._clearRotations();
     for (const p of this.peers.values()) this._clearTimers(p);
     this.peers.clear();
+    // The ended Session stays on the page (for Rejoin): no key of the meeting stays with
+    // it, neither the own one in use nor the members' keys remembered against replays.
     this.own = null;
+    this.using = null;
+    this.seen.clear();
     this.identity = null;
   }
 
