@@ -13,7 +13,7 @@ const doc = installMiniDOM();
 const live = doc.createElement('div');
 live.setAttribute('id', 'live');
 doc.body.append(live);
-const { Chat } = await import('../static/js/chat.js');
+const { Chat, ANNOUNCE_CHARS } = await import('../static/js/chat.js');
 const { t } = await import('../static/js/i18n.js');
 
 const make = (tag) => { const n = doc.createElement(tag); doc.body.append(n); return n; };
@@ -64,4 +64,16 @@ test('a waiting message completed after the chat was cleared (the session ended)
   pending.fill(t('e2ee.unreadable'));
   await new Promise((r) => setTimeout(r, 80));
   assert.equal(live.textContent, 'You left the meeting', 'a message no longer shown was read out');
+});
+
+test('a long text is read out only in part (the panel holds it all)', async () => {
+  chat.setOpen(false);
+  live.textContent = 'before';
+  const long = 'ä'.repeat(ANNOUNCE_CHARS) + 'REST'.repeat(400);
+  chat.add({ messageId: 'm6', from: 'p-ann', name: 'Ann', text: long });
+  const said = t('chat.announce', { name: 'Ann', text: `${'ä'.repeat(ANNOUNCE_CHARS)}…` });
+  await eventually(() => live.textContent === said, 'the shortened announcement');
+  assert.ok(!live.textContent.includes('REST'));
+  const items = chat.list.querySelectorAll('.chat-text');
+  assert.equal(items[items.length - 1].textContent, long, 'the panel lost part of the text');
 });

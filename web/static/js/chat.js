@@ -12,6 +12,8 @@ import { linkNodes } from './linkify.js';
 import { formatTime, onLanguageChange, setAttr, t } from './i18n.js';
 
 const TIME = { hour: '2-digit', minute: '2-digit' }; // in the user's locale (i18n.js)
+/** ANNOUNCE_CHARS is how much of a text from someone else a screen reader is given while the panel is closed. */
+export const ANNOUNCE_CHARS = 160;
 const GROUP_MS = 60_000; // consecutive messages of one sender within a minute share a header
 // The newest lines kept on the page: older ones go. Unbounded, a member sending at the
 // server's limit (5 a second, 2000 characters) filled every other page with tens of
@@ -199,7 +201,12 @@ export class Chat {
 
   /** _announce reads a message out that arrived while the panel (and its live region) is closed. */
   _announce(name, text) {
-    announce(t('chat.announce', { name: name || t('common.guest'), text: String(text || '') }));
+    // A long text is read out only in part: the panel holds all of it, and a flood of
+    // long texts (5 a second from one member, 2,000 characters each) would otherwise
+    // talk over everything else for minutes.
+    const chars = Array.from(String(text || ''));
+    const said = chars.length > ANNOUNCE_CHARS ? `${chars.slice(0, ANNOUNCE_CHARS).join('')}…` : chars.join('');
+    announce(t('chat.announce', { name: name || t('common.guest'), text: said }));
   }
 
   _resize() {
