@@ -75,17 +75,7 @@ func TestFeedbackClaims(t *testing.T) {
 func TestFeedbackWorkIsBudgeted(t *testing.T) {
 	clock := fakeclock.New(time.Unix(1_000_000, 0))
 	routes, ap := subscriberRouteOn(t, clock.Now)
-	sender := fuzzSRTCPSender(t)
-	send := func(plain []byte) {
-		t.Helper()
-		b, err := sender.EncryptRTCP(nil, plain, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !routes.take(b, ap) {
-			t.Fatal("not taken")
-		}
-	}
+	send := srtcpSender(t, routes, ap)
 	const storm = 50 // more than the budget holds at once
 	for range storm {
 		send(manyStatuses())

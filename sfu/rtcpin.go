@@ -243,29 +243,11 @@ func feedbackWork(statuses, asks int) int {
 }
 
 // feedbackBudget is a token bucket of feedbackRate a second, feedbackBurst at most.
-type feedbackBudget struct {
-	mu     sync.Mutex
-	last   time.Time
-	tokens float64
-	primed bool
-}
+type feedbackBudget struct{ bucket tokenBucket }
 
 // take spends n if the budget holds it at now.
 func (f *feedbackBudget) take(now time.Time, n int) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.primed {
-		f.primed, f.tokens, f.last = true, feedbackBurst, now
-	}
-	if dt := now.Sub(f.last); dt > 0 {
-		f.tokens = min(f.tokens+dt.Seconds()*feedbackRate, feedbackBurst)
-		f.last = now
-	}
-	if f.tokens < float64(n) {
-		return false
-	}
-	f.tokens -= float64(n)
-	return true
+	return f.bucket.take(now, n, feedbackRate, feedbackBurst)
 }
 
 // serveRTCP serves a subscriber's compound RTCP packet: transport-cc feedback to the

@@ -361,17 +361,7 @@ func TestOverlongFeedbackIsRefused(t *testing.T) {
 		t.Fatalf("a compound packet claims %d statuses, want %d", n, 3+65535)
 	}
 	routes, ap := subscriberRoute(t)
-	sender := fuzzSRTCPSender(t)
-	send := func(plain []byte) {
-		t.Helper()
-		b, err := sender.EncryptRTCP(nil, plain, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !routes.take(b, ap) {
-			t.Fatal("not taken")
-		}
-	}
+	send := srtcpSender(t, routes, ap)
 	send(overlongFeedback())
 	send(append(append([]byte(nil), honest...), overlongFeedback()...))
 	if r, f := routes.read.Load(), routes.refused.Load(); r != 0 || f != 2 {
@@ -380,5 +370,22 @@ func TestOverlongFeedbackIsRefused(t *testing.T) {
 	send(honest)
 	if r := routes.read.Load(); r != 1 {
 		t.Fatalf("honest feedback: read %d", r)
+	}
+}
+
+// srtcpSender returns a function that encrypts a plain compound RTCP packet as the
+// subscriber at ap and hands it to routes, failing the test if routes does not take it.
+func srtcpSender(t *testing.T, routes *rtcpRoutes, ap netip.AddrPort) func(plain []byte) {
+	t.Helper()
+	sender := fuzzSRTCPSender(t)
+	return func(plain []byte) {
+		t.Helper()
+		b, err := sender.EncryptRTCP(nil, plain, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !routes.take(b, ap) {
+			t.Fatal("not taken")
+		}
 	}
 }

@@ -333,12 +333,7 @@ func (r *itemRing) reset() {
 // rtxPacer is a token bucket of payload bytes for one subscriber's retransmissions:
 // rtxRate on average, rtxBurst at once. Retransmissions beyond it are dropped (the
 // receiver asks again or for a keyframe) rather than queued behind one another.
-type rtxPacer struct {
-	mu     sync.Mutex
-	last   time.Time
-	tokens float64
-	primed bool
-}
+type rtxPacer struct{ bucket tokenBucket }
 
 const (
 	rtxRate  = 1_000_000 / 8 // bytes per second: 1 Mbit/s
@@ -346,21 +341,5 @@ const (
 )
 
 func (r *rtxPacer) take(now time.Time, n int) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.primed {
-		r.primed, r.tokens, r.last = true, rtxBurst, now
-	}
-	if dt := now.Sub(r.last); dt > 0 {
-		r.tokens += dt.Seconds() * rtxRate
-		if r.tokens > rtxBurst {
-			r.tokens = rtxBurst
-		}
-		r.last = now
-	}
-	if r.tokens < float64(n) {
-		return false
-	}
-	r.tokens -= float64(n)
-	return true
+	return r.bucket.take(now, n, rtxRate, rtxBurst)
 }

@@ -131,8 +131,7 @@ export class SessionKeys {
     this.identity = null; // {privateKey, publicKey}
     this.own = null; // {index, raw, seq}: the newest own key (given to members), the seq-th made
     this.ownCount = 0;
-    this.using = null; // the own key outgoing frames use (_useOwn)
-    this.sendingIndex = -1; // the key index outgoing frames use (a rotation starts a little later)
+    this.using = null; // the own key outgoing frames use (_useOwn; a rotation starts a little later)
     this.peers = new Map(); // id -> {state, pub, kw, identitySent, timer}
     // id -> what id presented this session, kept across its resumes (newKey,
     // _identity): {pubs: the identity keys that verified, current: its current media
@@ -330,8 +329,9 @@ export class SessionKeys {
     return p ? p.state : null;
   }
 
+  /** keyIndex is the index of the key outgoing frames use, -1 before there is one. */
   get keyIndex() {
-    return this.sendingIndex;
+    return this.using ? this.using.index : -1;
   }
 
   /**
@@ -674,7 +674,7 @@ export class SessionKeys {
     this.sending = true;
     return this._run(async () => {
       await this._flush();
-      if (this.closed || !this.own || this.sendingIndex === this.own.index) return;
+      if (this.closed || !this.own || this.using === this.own) return;
       this._clearRotations();
       this._useOwn(this.own);
     });
@@ -689,7 +689,6 @@ export class SessionKeys {
     this.using = key;
     this.media.setOwnKey(key.index, key.raw);
     this.chatKeys.setKey(this.selfId, key.index, key.raw);
-    this.sendingIndex = key.index;
     this.onChange();
   }
 

@@ -1,0 +1,35 @@
+package sfu
+
+import (
+	"sync"
+	"time"
+)
+
+// tokenBucket is a token bucket on a caller's clock, safe for concurrent use; its zero
+// value starts full at the first take. The rate and the bound are the caller's, given at
+// each take (rtxPacer, feedbackBudget), so that a zero value in a struct is ready to use.
+type tokenBucket struct {
+	mu     sync.Mutex
+	last   time.Time
+	tokens float64
+	primed bool
+}
+
+// take spends n tokens if the bucket, refilled at rate a second up to burst, holds them
+// at now.
+func (b *tokenBucket) take(now time.Time, n int, rate, burst float64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.primed {
+		b.primed, b.tokens, b.last = true, burst, now
+	}
+	if dt := now.Sub(b.last); dt > 0 {
+		b.tokens = min(b.tokens+dt.Seconds()*rate, burst)
+		b.last = now
+	}
+	if b.tokens < float64(n) {
+		return false
+	}
+	b.tokens -= float64(n)
+	return true
+}
