@@ -183,7 +183,7 @@ func ringFrom(keys map[string]string) (func(byte) []byte, error) {
 			return nil, err
 		}
 		for step := 0; step < 16; step++ {
-			k := byte((i + step) % 16)
+			k := byte(i + step) // key indexes are a full byte (FORMAT.md)
 			if _, ok := ring[k]; !ok || step == 0 {
 				ring[k] = e2ee.FrameKey(raw)
 			}
