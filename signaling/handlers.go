@@ -22,6 +22,16 @@ func (s *Session) handle(msg inbound) {
 		s.refuse(env.ID, perr)
 		return
 	}
+	if env.Type == TypePing {
+		// Taken in every state a connection can be in (heartbeat.go). An answered ping
+		// neither ends a run of refused messages (pings would let a waiting client be
+		// refused for ever) nor shows that a resumed page got its welcome (a client may
+		// ping without having read anything): it changes nothing.
+		if err := s.answerPing(env); err != nil {
+			s.refuse(env.ID, err)
+		}
+		return
+	}
 	var err *Error
 	switch s.state {
 	case stateConnected:
@@ -65,7 +75,7 @@ func knownType(typ string) bool {
 	case TypeJoin, TypeResume, TypeICERestart, TypePublishOffer, TypeSubscribeAnswer, TypeICE, TypeMediaState, TypeChat, TypeLeave, TypeE2EE, TypeE2EEBatch, TypeKnockProof, TypeLobbyKey,
 		TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeUpdateSettings,
 		TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting,
-		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll, TypeView:
+		TypeRaiseHand, TypeReaction, TypeLowerHand, TypeLowerAllHands, TypeMuteAll, TypeView, TypePing:
 		return true
 	}
 	return false

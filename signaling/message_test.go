@@ -172,6 +172,10 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"chat","payload":"x"}`,
 		`{"type":`, `[]`, `null`, `"str"`, `{}`, "\xff\xfe",
 		`{"type":5,"id":"x"}`, `{"type":{"a":1},"id":"y","payload":{}}`, `{"type":"chat","id":"z","ref":[1]}`,
+		`{"type":"ping","id":"41","payload":{"n":7}}`, `{"type":"ping","payload":{"n":65535}}`,
+		`{"type":"ping","payload":{"n":65536}}`, `{"type":"ping","payload":{"n":-1}}`, `{"type":"ping","payload":{"n":1.5}}`,
+		`{"type":"ping","payload":{"n":"7"}}`, `{"type":"ping","payload":{}}`, `{"type":"ping"}`,
+		`{"type":"ping","payload":{"n":1,"pad":"` + strings.Repeat("x", 120) + `"}}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -243,5 +247,55 @@ func checkPayload(t *testing.T, env Envelope) {
 	case TypeE2EE:
 		_, err := decodePayload[E2EEPayload](env)
 		ok(err)
+	case TypePing:
+		n, err := parsePing(env)
+		ok(err)
+		if err != nil {
+			return
+		}
+		if n < 0 || n > maxPingNumber || len(env.Payload) > maxPingPayload {
+			t.Fatalf("ping accepted with n %d, payload of %d bytes", n, len(env.Payload))
+		}
+		// The pong echoes the number, and is small whatever the ping carried.
+		pong, perr := DecodeEnvelope(encode(TypePong, env.ID, PongPayload{N: n}))
+		if perr != nil || len(pong.Payload) > len(`{"n":65535}`) {
+			t.Fatalf("pong %s: %v", pong.Payload, perr)
+		}
+		var back PongPayload
+		if json.Unmarshal(pong.Payload, &back) != nil || back.N != n {
+			t.Fatalf("pong %s does not echo %d", pong.Payload, n)
+		}
+	}
+}
+
+// TestParsePing: a ping's number is an integer 0–65535 in a payload of at most 128
+// bytes; anything else is refused with a typed error (a wrong JSON shape bad_message,
+// the rest invalid_field).
+func TestParsePing(t *testing.T) {
+	for in, want := range map[string]Code{
+		`{"type":"ping","payload":{"n":0}}`:                  "",
+		`{"type":"ping","payload":{"n":65535,"later":true}}`: "",
+		`{"type":"ping"}`:                                                          CodeInvalidField,
+		`{"type":"ping","payload":null}`:                                           CodeInvalidField,
+		`{"type":"ping","payload":{}}`:                                             CodeInvalidField,
+		`{"type":"ping","payload":{"n":-1}}`:                                       CodeInvalidField,
+		`{"type":"ping","payload":{"n":65536}}`:                                    CodeInvalidField,
+		`{"type":"ping","payload":{"n":0,"p":"` + strings.Repeat("x", 121) + `"}}`: CodeInvalidField,
+		`{"type":"ping","payload":{"n":"1"}}`:                                      CodeBadMessage,
+		`{"type":"ping","payload":{"n":2.5}}`:                                      CodeBadMessage,
+		`{"type":"ping","payload":{"n":1e400}}`:                                    CodeBadMessage,
+		`{"type":"ping","payload":{"n":true}}`:                                     CodeBadMessage,
+	} {
+		env, derr := DecodeEnvelope([]byte(in))
+		if derr != nil {
+			t.Fatalf("%s: %v", in, derr)
+		}
+		_, err := parsePing(env)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s refused: %v", in, err)
+		case want != "" && (err == nil || err.Code != want):
+			t.Errorf("%s: %v, want %s", in, err, want)
+		}
 	}
 }

@@ -312,6 +312,8 @@ func TestProtocolLimitsMatchTheCode(t *testing.T) {
 		{"`reaction` per member", fmt.Sprintf("%d at once, %d a second", reactionBurst, reactionRate)},
 		{"`view` per member", fmt.Sprintf("%d at once, %d a second", viewBurst, viewRate)},
 		{"entries in one `view`", fmt.Sprintf("%d, each", MaxViewTracks)},
+		{"`ping` per connection, in every state", fmt.Sprintf("%d at once, one every %s", pingBurst, secs(secondsOf(1/pingRate)))},
+		{"`ping` per connection, in every state", fmt.Sprintf("`n` 0–%d, payload %d bytes", maxPingNumber, maxPingPayload)},
 		{"entries in one `view`", fmt.Sprintf("1–%d", MaxTileSide)},
 		{"refused messages in a row", strconv.Itoa(maxErrorsInRow)},
 		{"members per meeting", fmt.Sprintf("%d (`-max-participants`)", DefaultMaxParticipants)},
@@ -364,6 +366,29 @@ func TestProtocolJoinE2EEVersion(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("`e2ee` (number, `%d`; see below)", E2EEVersion),
 		fmt.Sprintf("the end-to-end encryption format the page speaks, `%d` for", E2EEVersion),
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("PROTOCOL.md does not say %q", want)
+		}
+	}
+}
+
+// TestProtocolHeartbeat: the transport section, the client table and the error table
+// state the heartbeat's bounds as the code holds them, and the states that take it.
+func TestProtocolHeartbeat(t *testing.T) {
+	raw, err := os.ReadFile("PROTOCOL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Join(strings.Fields(string(raw)), " ")
+	every := fmt.Sprintf("one every %.0f s", 1/pingRate)
+	for _, want := range []string{
+		fmt.Sprintf("(%d at once, then %s; `rate_limited` beyond", pingBurst, every),
+		fmt.Sprintf("`n` must be an integer from 0 to %d", maxPingNumber),
+		fmt.Sprintf("the payload at most %d bytes", maxPingPayload),
+		fmt.Sprintf("| `ping` | connected, lobby, joined | `n` (integer, 0–%d,", maxPingNumber),
+		fmt.Sprintf("payload at most %d bytes |", maxPingPayload),
+		fmt.Sprintf("more than %d `ping` in a burst or %s;", pingBurst, every),
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("PROTOCOL.md does not say %q", want)

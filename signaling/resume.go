@@ -506,7 +506,7 @@ type parkedCommand struct {
 // prev's goroutines are done (resume waits for prev.done).
 func (s *Session) takeLimits(prev *Session) {
 	s.fanout, s.keys, s.reactions = prev.fanout, prev.keys, prev.reactions
-	s.lobbyKeys, s.views = prev.lobbyKeys, prev.views
+	s.lobbyKeys, s.views, s.pings = prev.lobbyKeys, prev.views, prev.pings
 	s.neg.offers, s.neg.ice = prev.neg.offers, prev.neg.ice
 }
 

@@ -122,6 +122,7 @@ type Session struct {
 	knock       knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 	lobbyKeys   tokenBucket // lobby_key messages (lobbykey.go)
 	views       tokenBucket // view messages (view.go)
+	pings       tokenBucket // ping messages, in every state (heartbeat.go)
 
 	// The member's downlink state, paced (downlink.go); owned by run.
 	downlink    downlinkPacer
@@ -177,6 +178,7 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		reactions: newTokenBucket(reactionRate, reactionBurst),
 		lobbyKeys: newTokenBucket(lobbyKeyRate, lobbyKeyBurst),
 		views:     newTokenBucket(viewRate, viewBurst),
+		pings:     newTokenBucket(pingRate, pingBurst),
 		neg:       newNegotiation(),
 
 		downlinkDue: make(chan struct{}, 1),

@@ -2,11 +2,11 @@
 // "Reconnecting"). Every welcome brings a resumption secret; this module keeps it for
 // this tab (storage.js: the tab's storage, which the browser also gives back to a
 // closed tab reopened; Leave forgets it, and the grace ends it), and when the websocket
-// drops, or the media connection fails and an ICE restart does not bring it back, it
-// retries with backoff: each attempt is a new Session that sends `resume` instead of
-// `join`. A reload of the page resumes the same way. When the server refuses the secret
-// (the grace period is over) the person is back at the "Disconnected" screen and
-// knocks again from there.
+// drops, the server stops answering the page's pings (heartbeat.js), or the media
+// connection fails and an ICE restart does not bring it back, it retries with backoff:
+// each attempt is a new Session that sends `resume` instead of `join`. A reload of the
+// page resumes the same way. When the server refuses the secret (the grace period is
+// over) the person is back at the "Disconnected" screen and knocks again from there.
 //
 // TEST HOOKS: #reconnect-overlay (shown while reconnecting, text "Reconnecting…"),
 // body[data-reconnecting="true"] at the same time; others' tiles and people entries

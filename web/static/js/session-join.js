@@ -31,6 +31,7 @@ export const joinMethods = {
       return;
     }
     this.phase = 'lobby';
+    this._startHeartbeat();
     this.moderatorPresent = p.moderatorPresent !== false;
     this.ui.lobby({ moderatorPresent: this.moderatorPresent });
     this._answerKnock(p);
@@ -125,6 +126,7 @@ export const joinMethods = {
     }
     this.phase = 'joined';
     this.step = 'welcomed';
+    this._startHeartbeat(); // the lobby's goes on
     this.participantId = welcome.participantId;
     // The secret that brings this membership back if the connection drops (reconnect.js).
     if (typeof welcome.resumeSecret === 'string') this.ui.resumable?.(welcome.participantId, welcome.resumeSecret);

@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS } from './session-values.js';
 import { joinMethods } from './session-join.js';
 import { e2eeMethods } from './session-e2ee.js';
 import { rosterMethods } from './session-roster.js';
+import { Heartbeat, realClock } from './heartbeat.js';
 
 /** Errors on the way in that send the person back to the pre-join screen (password). */
 export const AUTH_CODES = new Set(['password_required', 'wrong_password', 'too_many_attempts']);
@@ -34,12 +35,14 @@ export class Session {
    *     settingsChanged(old, now), waitingChanged(list), mediaCommand(command),
    *     refused(code, type), e2eeChanged()
    *
+   * clock (tests: harness.mjs FakeClock) times the heartbeat (heartbeat.js).
+   *
    * e2ee.crypto is the meeting's keys from the link's secret (null: the link has none).
    * With it, the name never goes to the server: it travels inside the key envelopes
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, clock = realClock }) {
     this.meetingId = meetingId;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
     this.name = name;
@@ -50,6 +53,8 @@ export class Session {
     this.chat = chat;
     this.ui = ui;
     this.sig = null;
+    this.clock = clock;
+    this.heartbeat = null; // pings the server from the lobby or the welcome on (_startHeartbeat)
     this.phase = 'connecting'; // connecting | lobby | joined
     this.participantId = null;
     this.role = 'participant';
@@ -149,6 +154,7 @@ export class Session {
     sig.on('bye', (p) => { this.bye = p.reason || 'left'; });
     sig.on('error', (p, env) => this._serverError(p, env));
     sig.onclose = (ev) => this._closed(ev);
+    sig.onreceive = () => { if (this.heartbeat) this.heartbeat.heard(); };
 
     // With a key in the link the name never goes to the server: members get it inside
     // the key envelopes, a moderator inside the knock (e2ee/FORMAT.md, "Names").
@@ -194,6 +200,7 @@ export class Session {
   async leave() {
     if (this.ended) return;
     this.leaving = true;
+    if (this.heartbeat) this.heartbeat.stop(); // a goodbye needs no check of the link
     const sig = this.sig;
     if (sig && !sig.closed) {
       sig.send('leave');
@@ -217,6 +224,7 @@ export class Session {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.joinTimer);
+    if (this.heartbeat) this.heartbeat.stop();
     this.wasMicOn = !!this.media.micTrack;
     this.wasCameraOn = this.media.cameraOn;
     if (this.unwatchMic) this.unwatchMic();
@@ -255,6 +263,36 @@ export class Session {
   drop() {
     if (this.ended || this.leaving || !this.joined) return;
     this._closed({ code: 1006 }); // ends the session (closing the socket) and resumes
+  }
+
+  /**
+   * _startHeartbeat checks the websocket from here on (heartbeat.js): from the `lobby` or
+   * the `welcome` on, not before, so that a resume has nothing behind it before its
+   * welcome (PROTOCOL.md, "Reconnecting"); until then the join's own timer watches.
+   */
+  _startHeartbeat() {
+    if (this.heartbeat || this.ended || this.leaving) return;
+    this.heartbeat = new Heartbeat({
+      send: (n) => { if (!this.ended && this.sig && !this.sig.closed) this.sig.send('ping', { n }); },
+      dead: () => this._linkDead(),
+      clock: this.clock,
+    });
+    this.heartbeat.start();
+  }
+
+  /**
+   * _linkDead: nothing came from the server for too long, pings included. The websocket
+   * is given up at once, as after a drop: a member resumes on a new one (reconnect.js),
+   * as when its media failed; a waiting person gets the "Disconnected" screen. Closing
+   * it alone would wait for a close frame that a dead path never brings.
+   */
+  _linkDead() {
+    if (this.ended || this.leaving) return;
+    console.warn('conclave: the server has not answered for a while; the connection is given up');
+    // A knock that is not dead after all must not stay in the waiting room as a ghost;
+    // a member says no goodbye, so that its membership waits for the resume.
+    if (!this.joined && this.sig && !this.sig.closed) this.sig.send('leave');
+    this._closed({ code: 1006 });
   }
 
   /** whenPublishing resolves to the publisher once it exists, or null if there will be none. */

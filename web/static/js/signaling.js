@@ -33,6 +33,8 @@ export class Signaling {
     this.sentTypes = new Map(); // id -> type of the last few messages sent, to explain refusals
     /** onclose({code, reason, wasClean}) is called once when an open socket closes. */
     this.onclose = null;
+    /** onreceive() is called for every message that arrives, whatever it holds (heartbeat.js). */
+    this.onreceive = null;
   }
 
   /** connect opens the websocket; it resolves when open and rejects if it cannot be opened. */
@@ -112,6 +114,7 @@ export class Signaling {
   }
 
   _receive(data) {
+    if (this.onreceive) this.onreceive();
     let msg;
     try {
       msg = JSON.parse(data);

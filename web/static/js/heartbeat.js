@@ -1,0 +1,106 @@
+// The page's own check of its websocket (signaling/PROTOCOL.md, "Transport"). The
+// server's websocket pings are answered by the browser out of the page's sight, so a
+// path that died without a close event (a NAT that forgot the mapping, a Wi-Fi change,
+// a laptop that moved) leaves the page looking connected: a member that receives no
+// media, or one in the waiting room, learns of it only when the server has dropped it
+// (45–65 s) and half its grace for a resume is gone. So the page sends `ping` every
+// PING_MS, the server answers `pong`, and when nothing at all has arrived for DEAD_MS
+// while a ping of the page has gone ANSWER_MS unanswered, the link is given up.
+//
+// Both conditions, not the first alone: a hidden tab's timers may run once a minute
+// (Chromium's intensive throttling of a page without WebRTC, a waiting room), so the
+// page may ping only once a minute and hear nothing in between; the ping it just sent
+// is then not overdue. A laptop waking from sleep likewise sends a ping first and gives
+// the link up only if that goes unanswered.
+//
+// No DOM, no globals: time comes from an injected clock (tests: harness.mjs FakeClock).
+
+/** How often the page pings: three a minute, far inside the server's limit (5 s). */
+export const PING_MS = 15000;
+/** How long nothing at all may arrive: two pings' time and a margin for a busy server. */
+export const DEAD_MS = 2 * PING_MS + 5000;
+/** How long a ping must have gone unanswered, besides, for the link to count as dead. */
+export const ANSWER_MS = 10000;
+/** The numbers a ping carries count round below this (the server takes 0–65535). */
+const PING_NUMBERS = 65536;
+
+/** realClock is the page's own time. */
+export const realClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id),
+};
+
+export class Heartbeat {
+  /**
+   * @param {{send: (n: number) => void, dead: () => void, clock?: {now, setTimeout, clearTimeout}}} opts
+   * send sends a ping with n; dead is told once, when the link is given up (the
+   * heartbeat has stopped by then).
+   */
+  constructor({ send, dead, clock = realClock }) {
+    this.send = send;
+    this.dead = dead;
+    this.clock = clock;
+    this.running = false;
+    this.timer = null;
+    this.n = 0;
+    this.lastHeard = 0; // when something last arrived
+    this.unansweredAt = null; // when the first ping since then went out (null: none)
+    this.nextPingAt = 0;
+  }
+
+  /** start pings from now on; the moment it starts counts as heard. Idempotent. */
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.lastHeard = this.clock.now();
+    this.unansweredAt = null;
+    this.nextPingAt = this.lastHeard + PING_MS;
+    this._arm();
+  }
+
+  /** heard: something arrived from the server (any message: a pong or anything else). */
+  heard() {
+    if (!this.running) return;
+    this.lastHeard = this.clock.now();
+    this.unansweredAt = null;
+  }
+
+  /** stop ends the pings and the check (a leave, the end of the session). */
+  stop() {
+    this.running = false;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** overdue: nothing heard for DEAD_MS, and a ping out for ANSWER_MS without an answer. */
+  _overdue(now) {
+    return this.unansweredAt !== null && now - this.unansweredAt >= ANSWER_MS && now - this.lastHeard >= DEAD_MS;
+  }
+
+  _tick() {
+    this.timer = null;
+    if (!this.running) return;
+    const now = this.clock.now();
+    if (this._overdue(now)) {
+      this.stop();
+      this.dead();
+      return;
+    }
+    if (now >= this.nextPingAt) {
+      if (this.unansweredAt === null) this.unansweredAt = now;
+      this.nextPingAt = now + PING_MS;
+      this.n = (this.n + 1) % PING_NUMBERS;
+      this.send(this.n);
+      if (!this.running) return; // send may end the session
+    }
+    this._arm();
+  }
+
+  /** _arm wakes at the next ping, or earlier when an unanswered ping falls overdue first. */
+  _arm() {
+    let at = this.nextPingAt;
+    if (this.unansweredAt !== null) at = Math.min(at, Math.max(this.unansweredAt + ANSWER_MS, this.lastHeard + DEAD_MS));
+    this.timer = this.clock.setTimeout(() => this._tick(), Math.max(0, at - this.clock.now()));
+  }
+}
