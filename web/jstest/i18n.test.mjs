@@ -33,6 +33,17 @@ test('placeholders, plurals, fallback to English, then the key', () => {
   assert.equal(translate(en, en, PSEUDO, 'hi', { name: 'Ada' }), '⟦Hello Ada⟧');
 });
 
+test('a count is written the way of the language (1.000 Personen, 1,000 people)', () => {
+  const de = { n: { one: '{count} Person', other: '{count} Personen' } };
+  const en = { n: { one: '{count} person', other: '{count} people' } };
+  assert.equal(translate(de, en, 'de', 'n', { count: 1000 }), '1.000 Personen');
+  assert.equal(translate(en, en, 'en', 'n', { count: 12345 }), '12,345 people');
+  assert.equal(translate(de, en, 'de', 'n', { count: 1000 }, 'de-CH'), "1'000 Personen");
+  assert.equal(translate(de, en, 'de', 'n', { count: 1 }), '1 Person');
+  // Only a count: other numbers (a year in a text, say) stay as they are.
+  assert.equal(translate({ y: 'seit {year}' }, {}, 'de', 'y', { year: 2026 }), 'seit 2026');
+});
+
 test('a placeholder value is never read as a placeholder again', () => {
   assert.equal(translate({ a: '{x} and {y}' }, {}, 'en', 'a', { x: '{y}', y: 'Y' }), '{y} and Y');
 });

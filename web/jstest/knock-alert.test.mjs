@@ -97,8 +97,49 @@ test('the knock notification is taken back once nobody waits, and when the sessi
   mock.timers.tick(ALERT_GAP_MS);
   alert.update([{ participantId: 'p-2' }]);
   assert.equal(shown.length, 2);
-  alert.reset(); // the session ended or the role was lost
+  alert.end(); // the session ended or the role was lost
   assert.equal(shown[1].open, false, 'the notification outlived the session');
+});
+
+test('a reconnect leaves the knock notification to the new waiting list, whose count it then says', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => { mock.timers.reset(); delete window.Notification; document.hidden = false; });
+  // The browser's notification centre: one notification per tag, a new one replaces it.
+  const centre = new Map();
+  const made = [];
+  window.Notification = class {
+    static permission = 'granted';
+    constructor(title, opts) {
+      this.title = title;
+      this.opts = opts;
+      centre.set(opts.tag, this);
+      made.push(this);
+    }
+    close() { if (centre.get(this.opts.tag) === this) centre.delete(this.opts.tag); }
+  };
+  const showing = () => centre.get('conclave-knock');
+  window.focus = () => {};
+  document.hidden = true;
+  const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
+  alert.chime = () => {};
+  const k = (id) => ({ participantId: id });
+  alert.update([k('p-1')]);
+  mock.timers.tick(ALERT_GAP_MS);
+  alert.update([k('p-1'), k('p-2'), k('p-3')]);
+  assert.match(showing().opts.body, /3 people/);
+  alert.reset(); // the connection drops; p-1, p-2 and p-3 still wait
+  assert.ok(showing(), 'the reconnect took back the notification of people who still wait');
+  alert.update([k('p-1'), k('p-2'), k('p-3')]); // the resumed session's waiting list
+  assert.ok(showing());
+  const before = made.length;
+  alert.update([k('p-3')]); // two admitted by another moderator
+  assert.match(showing().opts.body, /\b1 person\b/, `the notification still says "${showing().opts.body}"`);
+  assert.equal(showing().opts.silent, true, 'correcting the count alerted again');
+  alert.update([k('p-3')]);
+  assert.equal(made.length, before + 1, 'the same count was notified again');
+  alert.update([]);
+  assert.equal(showing(), undefined, 'nobody waits and the notification stays');
+  alert.end();
 });
 
 test('a tab that closes or reloads takes its knock notification with it', (t) => {

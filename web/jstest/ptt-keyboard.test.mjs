@@ -20,6 +20,7 @@ const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
 const { Controls } = await import('../static/js/controls.js');
 const { PushToTalk, operable } = await import('../static/js/push-to-talk.js');
+const { setSingleKeys } = await import('../static/js/shortcuts.js');
 
 function key(type, target) {
   const event = { type, code: 'Space', key: ' ', repeat: false, target, ctrlKey: false, metaKey: false, altKey: false, prevented: false };
@@ -84,4 +85,17 @@ test('Space on a focused button or switch is left to it; on the page it talks', 
   assert.equal(key('keydown', next).prevented, false, 'Space on a button reached with Tab was taken from it');
   assert.equal(media.micOn, false);
   key('keyup', next);
+
+  // One-key shortcuts turned off (the shortcuts dialog's switch, WCAG 2.1.4): Space on
+  // the page is Space (speech input saying "space" must not open the microphone).
+  setSingleKeys(false);
+  t.after(() => setSingleKeys(true));
+  assert.equal(key('keydown', body).prevented, false, 'Space was taken with one-key shortcuts off');
+  assert.equal(media.micOn, false, 'Space held talked with one-key shortcuts off');
+  key('keyup', body);
+  setSingleKeys(true);
+  assert.equal(key('keydown', body).prevented, true, 'Space did not talk once one-key shortcuts were on again');
+  assert.equal(media.micOn, true);
+  key('keyup', body);
+  await eventually(() => media.micMuted, 'the microphone muted again');
 });

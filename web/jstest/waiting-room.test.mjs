@@ -60,3 +60,12 @@ test('"Admit all" admits the list shown; a resumed session does not announce it 
   await tick(80);
   assert.equal(announced.length, 2);
 });
+
+test('the waiting room\'s count is written the way of the language (1,000, not 1000)', (t) => {
+  const room = new WaitingRoom({ admit() {}, deny() {}, admitAll() {}, openPanel() {}, isPanelOpen: () => false });
+  t.after(() => room.setEnabled(false));
+  room.setEnabled(true);
+  const since = new Date().toISOString();
+  room.update(Array.from({ length: 1000 }, (_, i) => ({ participantId: `w${i}`, name: `W${i}`, since })));
+  assert.equal(element('waiting-count').textContent, '(1,000)');
+});

@@ -4,6 +4,8 @@
 // Screen readers: the open panel's list is a live region; while the panel is closed
 // (its live region hidden with it) a message from someone else is announced through the
 // page's live region (dom.js announce), and the chat button's name says how many wait.
+// A message grouped under the one before (same sender, within a minute) shows no name,
+// but holds it visually hidden (.chat-sender), so it is never read without its sender.
 //
 // Test hooks: #chat-input, #chat-send, #chat-messages > .chat-message[data-from] > .chat-text
 
@@ -110,11 +112,22 @@ export class Chat {
       dataset: { from: from || '', messageId: messageId || '' },
     });
     let nameEl = null; // the header's name, which a pending message's fill may give
+    const sender = (cls) => (mine || !name ? el('span', { class: cls, i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: cls, text: name }));
     const meta = () => el('div', { class: 'chat-meta' },
-      nameEl = mine || !name ? el('span', { class: 'chat-name', i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: 'chat-name', text: name }),
+      nameEl = sender('chat-name'),
       valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: formatTime(time, TIME) }) : null);
     if (!grouped) item.append(meta());
-    else this.headers.set(item, meta); // shown if the lines before it go (_append)
+    else {
+      // A grouped message shows no name, but a screen reader moving through the list
+      // (or reading it out as a live region) hears whose it is: the name is there,
+      // visually hidden, until the message gets its own header (_append).
+      const hidden = el('span', { class: 'sr-only chat-sender' }, nameEl = sender('chat-sender-name'));
+      item.append(hidden);
+      this.headers.set(item, () => {
+        hidden.remove();
+        return meta();
+      });
+    }
     // http(s) addresses become safe links (linkify.js); everything else stays text.
     const body = pending ? el('div', { class: 'chat-text chat-pending', i18n: 'chat.waiting-key' }) : el('div', { class: 'chat-text' }, ...linkNodes(String(text || '')));
     item.append(body);

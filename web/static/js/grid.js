@@ -7,6 +7,7 @@
 // .e2ee-unverified[data-participant-id] warns that the person's key did not verify;
 // .keys-waiting[data-participant-id] says "Waiting for keys…" on a tile whose frames
 // fail here for want of a key (e2ee/key-requests.js), instead of a black picture.
+// A tile's aria-label is its name, with ", microphone off" on a muted camera tile.
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
@@ -24,7 +25,8 @@ export const ROLE_LABELS = { moderator: 'role.moderator', presenter: 'role.prese
 const GAP = 10;
 const MIN_TILE_W = 150;
 
-class Tile {
+/** Tile is one participant's tile (exported for the Node tests). */
+export class Tile {
   constructor({ participantId, source, self, name, nameLabel = null }) {
     this.participantId = participantId;
     this.source = source;
@@ -113,19 +115,18 @@ class Tile {
   setName(name, label = null) {
     this.name = name || '';
     const shown = this.name || t('common.guest');
-    const spoken = label || shown;
+    this.spoken = label || shown;
     let key = null; // null: the name itself
     if (this.source === 'screen') key = this.self ? 'grid.screen.self' : 'grid.screen';
     else if (this.self) key = 'grid.self';
+    this.nameKey = key;
     if (key) {
       setText(this.nameEl, key, { name: shown });
-      setAttr(this.node, 'aria-label', key, { name: spoken });
     } else {
       delete this.nameEl.dataset.i18n;
-      delete this.node.dataset.i18nAttr;
       this.nameEl.textContent = shown;
-      this.node.setAttribute('aria-label', spoken);
     }
+    this._label();
     if (label) {
       this.nameEl.dataset.namePending = 'true';
       this.nameEl.title = label;
@@ -148,6 +149,24 @@ class Tile {
   setMic(on) {
     this.micOn = on;
     this._refresh();
+    this._label();
+  }
+
+  /**
+   * _label names the tile for assistive technology: who, and on a camera tile whose
+   * microphone is off, that it is (the crossed-out microphone says it to the eye only).
+   */
+  _label() {
+    const muted = !this.micOn && this.source === 'camera';
+    let key = this.nameKey;
+    if (muted) key = key === 'grid.self' ? 'grid.self.mic-off' : 'grid.mic-off';
+    if (key) {
+      setAttr(this.node, 'aria-label', key, { name: this.spoken });
+    } else {
+      delete this.node.dataset.i18nAttr;
+      delete this.node.dataset.i18nParams;
+      this.node.setAttribute('aria-label', this.spoken);
+    }
   }
 
   setCamera(on) {

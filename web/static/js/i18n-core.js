@@ -4,7 +4,8 @@
 // Catalogues (web/static/i18n/<lang>.json) are flat objects: "area.what": "text". A text
 // may hold {name} placeholders, filled from params; a value that is an object holds
 // plural forms keyed by Intl.PluralRules categories ("one", "other", ...), chosen by
-// params.count.
+// params.count. A number given as {count} is written the reader's way (1.000 in German,
+// 1,000 in English: Intl.NumberFormat).
 
 /** LANGUAGES are the languages of the UI, in the order the switch shows them. */
 export const LANGUAGES = ['en', 'de'];
@@ -44,9 +45,10 @@ const PLACEHOLDER = /\{([A-Za-z0-9_]+)\}/g;
 
 /**
  * translate looks key up in catalogue (falling back to fallback, then to the key
- * itself, so a missing text shows as its key and is easy to spot) and fills it in.
+ * itself, so a missing text shows as its key and is easy to spot) and fills it in;
+ * locale (e.g. de-AT, localeFor) writes the numbers, lang when not given.
  */
-export function translate(catalogue, fallback, lang, key, params) {
+export function translate(catalogue, fallback, lang, key, params, locale = lang) {
   let value = Object.hasOwn(catalogue, key) ? catalogue[key] : undefined;
   if (value === undefined && Object.hasOwn(fallback, key)) value = fallback[key];
   if (value === undefined) return key;
@@ -55,7 +57,15 @@ export function translate(catalogue, fallback, lang, key, params) {
     const category = new Intl.PluralRules(lang === PSEUDO ? 'en' : lang).select(count);
     value = value[category] ?? value.other ?? key;
   }
-  const text = String(value).replace(PLACEHOLDER, (whole, name) =>
-    (params && Object.hasOwn(params, name) ? String(params[name]) : whole));
+  const text = String(value).replace(PLACEHOLDER, (whole, name) => {
+    if (!params || !Object.hasOwn(params, name)) return whole;
+    const v = params[name];
+    return name === 'count' && Number.isFinite(v) ? formatCount(v, locale) : String(v);
+  });
   return lang === PSEUDO ? `⟦${text}⟧` : text;
+}
+
+/** formatCount writes n as the language of locale does (1.000 / 1,000). */
+export function formatCount(n, locale) {
+  return new Intl.NumberFormat(locale === PSEUDO ? 'en' : locale).format(n);
 }

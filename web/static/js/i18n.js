@@ -42,7 +42,7 @@ export function locale() {
 /** t returns the text of key in the current language, with {placeholders} filled. */
 export function t(key, params) {
   const cat = catalogues[current === PSEUDO ? 'en' : current] || {};
-  return translate(cat, catalogues.en || {}, current, key, params);
+  return translate(cat, catalogues.en || {}, current, key, params, locale());
 }
 
 /** has reports whether key is in the catalogues (a text a newer server names may not be). */

@@ -109,7 +109,7 @@ export class KnockAlert {
   /** update takes the server's waiting list; new knocks alert, the count goes to the title. */
   update(list) {
     if (!this.deps.isModerator()) {
-      this.reset();
+      this.end();
       return;
     }
     const ids = (Array.isArray(list) ? list : []).map((w) => w && w.participantId).filter((id) => typeof id === 'string');
@@ -121,6 +121,9 @@ export class KnockAlert {
     this.seen = waiting;
     this.count = ids.length;
     if (this.count === 0) this._unnotify();
+    // The notification says how many wait: one that said more (or fewer) is replaced,
+    // quietly, by one with the count of now (same tag; no new sound or banner).
+    else if (this.shown && this.shownCount !== this.count) this._notify({ quiet: true });
     this._title();
     this.renderControls();
     if (this.due.size > 0) this._alert();
@@ -145,15 +148,23 @@ export class KnockAlert {
   }
 
   /**
-   * reset restores the title (the session ended, the role was lost, or a reconnect is
-   * under way). The knocks already announced stay known: a knock keeps its id while it
-   * waits, so the waiting list a resumed session gets again must not chime for them anew.
+   * reset restores the title while a reconnect is under way (a new session attaches).
+   * The knocks already announced stay known: a knock keeps its id while it waits, so
+   * the waiting list a resumed session gets again must not chime for them anew. The
+   * notification stays too: the people it tells of still wait while this tab
+   * reconnects, and that waiting list takes it back (nobody waits) or corrects its
+   * count.
    */
   reset() {
     this.count = 0;
-    this._unnotify();
     this._title();
     this.renderControls();
+  }
+
+  /** end is reset for good: the session ended or the own role is no longer moderator. */
+  end() {
+    this.reset();
+    this._unnotify();
   }
 
   chime() {
@@ -176,19 +187,24 @@ export class KnockAlert {
     }
   }
 
-  _notify() {
+  /** _notify shows (or, quiet, only corrects) the knock notification with the count of now. */
+  _notify({ quiet = false } = {}) {
     if (typeof window.Notification !== 'function' || window.Notification.permission !== 'granted') return;
     try {
       const n = new window.Notification(t('modctl.knock.notify.title'), {
         body: t('modctl.knock.notify.body', { count: this.count }),
         tag: 'conclave-knock', // one at a time: a new knock replaces the last
         icon: '/static/img/icon.png',
+        silent: quiet,
       });
+      this.shownCount = this.count;
       n.onclick = () => {
         window.focus();
         this.deps.openWaiting();
         n.close();
       };
+      // Closed by the moderator (or the system): a later count does not bring it back.
+      n.onclose = () => { if (this.shown === n) this.shown = null; };
       this.shown = n;
     } catch {
       // Some browsers allow notifications from a service worker only; the title tells.

@@ -53,8 +53,12 @@
  *              camera tiles show .role-badge[data-role] for presenters and moderators
  *   People     #people-list > .person[data-participant-id] with .role-badge[data-role]
  *   Devices    #btn-devices opens #devices-panel (device, speaker and view choices), "?"
- *              opens #shortcuts-dialog, Space held while muted talks: see devices.js,
- *              layout.js, shortcuts.js and push-to-talk.js for their hooks
+ *              opens #shortcuts-dialog, Space held while muted talks (both off with
+ *              #shortcuts-single): see devices.js, layout.js, shortcuts.js and
+ *              push-to-talk.js for their hooks
+ *   Panels     on a narrow screen an open side panel covers the meeting and the rest is
+ *              inert (body[data-panel-cover="true"], panel-cover.js); Escape or its
+ *              close button closes it and the focus goes back to what opened it
  *   Errors     #meeting-error holds the error text; its data-code is the reason:
  *              unknown_meeting, meeting_full, shutdown, replaced, disconnected, denied,
  *              locked, lobby_full, expired, removed, ended, wrong_moderator_secret, …
@@ -130,12 +134,13 @@ import { MeetingCrypto } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
-import { onLanguageChange, setAttr, setText, t } from './i18n.js';
+import { formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
 import { Reconnect, markReconnecting } from './reconnect.js';
 import { readMeetingLink, meetingExists, keepModeratorSecret } from './meeting-link.js';
 import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
+import { PanelCover } from './panel-cover.js';
 
 const link = readMeetingLink();
 const { params, meetingId, meetingSecret, secretInvalid, shareURL } = link;
@@ -170,6 +175,7 @@ let modctl; // hands, reactions, everyone-at-once actions, knock alerts
 let speaking; // who speaks, as the server says (speaking-ui.js)
 let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 let reconnect; // reconnect.js: resuming after a drop or a reload
+let panelCover; // panel-cover.js: a panel that fills a narrow screen makes the rest inert
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -473,8 +479,8 @@ function renderPeopleList() {
 function renderRoster() {
   const people = everyone();
   const n = Math.max(1, people.length);
-  $('#participant-count').textContent = String(n);
-  $('#people-count').textContent = `(${n})`;
+  $('#participant-count').textContent = formatNumber(n);
+  $('#people-count').textContent = `(${formatNumber(n)})`;
   setAttr($('#btn-people'), 'aria-label', 'meeting.people.show-count', { count: n });
   if (!$('#people-panel').hidden) renderPeopleList();
   const alone = document.body.dataset.state === 'joined' && people.length === 1;
@@ -493,6 +499,7 @@ const PANELS = {
 function openPanel(which) {
   if ((which === 'waiting' || which === 'settings') && !isModerator()) which = null;
   openPanelName = which;
+  const opener = document.activeElement;
   for (const [name, p] of Object.entries(PANELS)) {
     const open = name === which;
     $(p.panel).hidden = !open;
@@ -500,6 +507,7 @@ function openPanel(which) {
     button.setAttribute('aria-pressed', String(open));
     if (name !== 'people') button.classList.toggle('active', open);
   }
+  panelCover.show(which ? $(PANELS[which].panel) : null, opener);
   const chatBtn = $('#btn-chat');
   setAttr(chatBtn, 'aria-label', which === 'chat' ? 'chat.close' : 'chat.open');
   document.body.classList.toggle('panel-open', !!which);
@@ -519,8 +527,11 @@ function openPanel(which) {
 
 function togglePanel(which) {
   const opening = $(PANELS[which].panel).hidden;
+  const opener = panelCover.opener;
   openPanel(opening ? which : null);
-  if (!opening) $(PANELS[which].button).focus();
+  // Closed (its button, its close button, Escape): the focus goes back to what opened
+  // it (e.g. the raised-hands chip), else to the panel's button.
+  if (!opening) panelCover.returnFocus(opener, $(PANELS[which].button));
 }
 
 // ---------------------------------------------------------------- banner, timer
@@ -608,6 +619,7 @@ function bindControls() {
 async function main() {
   fillIcons();
   grid = new Grid($('#grid'));
+  panelCover = new PanelCover();
   chat = new Chat({
     list: $('#chat-messages'),
     input: $('#chat-input'),

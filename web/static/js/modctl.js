@@ -61,11 +61,14 @@ export class ModControls {
     const joined = !!this._live();
     if (!joined) {
       this.hands.reset();
-      this.knocks.reset();
+      // Reconnecting (the meeting screen stays, state "joined"): the people waiting
+      // still wait, and their notification stays until the new session's list says.
+      if (document.body.dataset.state === 'joined') this.knocks.reset();
+      else this.knocks.end();
       this.reactions.setOpen(false);
     } else {
       this.hands.render();
-      if (!this._live().isModerator) this.knocks.reset();
+      if (!this._live().isModerator) this.knocks.end();
       else this.knocks.renderControls();
     }
     this.everyone.render();

@@ -12,12 +12,15 @@
 // reports :focus-visible for it once a key is down, so the page notes itself how the
 // focus came (a pointer, or a key or nothing since the last pointer).
 //
+// Space is a key that types a character: the shortcuts dialog's switch of one-key
+// shortcuts turns push-to-talk off too (shortcuts.js singleKeysOn, WCAG 2.1.4).
+//
 // Test hooks: holding Space (keydown … keyup on the page) turns #btn-mic on
 // (aria-pressed="true") and body[data-push-to-talk="on"] while held.
 
 import { announce } from './dom.js';
 import { t } from './i18n.js';
-import { typing } from './shortcuts.js';
+import { singleKeysOn, typing } from './shortcuts.js';
 
 // Roles whose element Space operates (a focused one keeps its space bar).
 const SPACE_ROLES = new Set(['button', 'switch', 'checkbox', 'radio', 'menuitem', 'menuitemcheckbox', 'menuitemradio', 'tab', 'option', 'link']);
@@ -65,6 +68,7 @@ export class PushToTalk {
   _down(event) {
     if (!this._isSpace(event)) this.pointer = false; // Tab, arrows, Enter: what they focus is the keyboard's
     if (!this._isSpace(event) || typing(event) || document.querySelector('dialog[open]')) return;
+    if (!this.holding && !singleKeysOn()) return; // one-key shortcuts are off: Space is Space
     // The focused button, switch or link takes it, when the keyboard brought the focus there.
     if (!this.holding && operable(event) && !this.pointerFocus) return;
     if (this.holding) {

@@ -2,10 +2,27 @@
 // the button in the devices panel). Typing in a field never triggers a shortcut.
 // meeting.js keeps Ctrl+D / Ctrl+E and Escape; push-to-talk.js has the space bar.
 //
+// "?" and Space held to talk are shortcuts of one character key (WCAG 2.1.4): speech
+// input that types a word, or a stray key, would trigger them. The dialog's switch
+// turns both off (singleKeysOn); the shortcuts with Ctrl and Escape stay. The choice
+// lives in this page's memory only (nothing is kept in the browser), on by default.
+//
 // Test hooks: "?" (or #btn-shortcuts) opens #shortcuts-dialog (open attribute),
-// #shortcuts-close closes it.
+// #shortcuts-close closes it; #shortcuts-single (switch, checked = "?" and Space on).
 
 import { $ } from './dom.js';
+
+let singleKeys = true;
+
+/** singleKeysOn tells whether the shortcuts of one character key ("?", Space held) are on. */
+export function singleKeysOn() {
+  return singleKeys;
+}
+
+/** setSingleKeys turns the shortcuts of one character key on or off. */
+export function setSingleKeys(on) {
+  singleKeys = !!on;
+}
 
 /** typing tells whether a key event belongs to a text field (or other editable element). */
 export function typing(event) {
@@ -25,6 +42,11 @@ export class Shortcuts {
     this.active = active;
     this.dialog = $('#shortcuts-dialog');
     $('#shortcuts-close').addEventListener('click', () => this.close());
+    const single = $('#shortcuts-single');
+    if (single) {
+      single.checked = singleKeysOn();
+      single.addEventListener('change', () => setSingleKeys(single.checked));
+    }
     // However it closes (its button, Escape), the focus goes back where it was.
     this.dialog.addEventListener('close', () => {
       const back = this.returnFocus;
@@ -33,7 +55,7 @@ export class Shortcuts {
     });
     document.addEventListener('keydown', (event) => {
       if (event.key !== '?' || event.ctrlKey || event.metaKey || event.altKey) return;
-      if (!this.active() || typing(event) || this.dialog.open) return;
+      if (!singleKeysOn() || !this.active() || typing(event) || this.dialog.open) return;
       // Another dialog (e.g. a confirmation) keeps the focus it has.
       if (document.querySelector('dialog[open]')) return;
       event.preventDefault();

@@ -12,7 +12,7 @@
 // #btn-admit-all ("Admit all with a verified link" while a wrong link waits: waiting-admit.js).
 
 import { $, el, announce, initials, hueFor } from './dom.js';
-import { onLanguageChange, setAttr, setText, t } from './i18n.js';
+import { formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitPlan } from './waiting-admit.js';
 
 const TICK_MS = 5000;
@@ -111,7 +111,7 @@ export class WaitingRoom {
     this.badge.hidden = n === 0;
     setAttr(this.button, 'aria-label', n ? 'waiting.button' : 'settings.lobby', { count: n });
     setAttr(this.button, 'title', n ? 'waiting.button' : 'settings.lobby', { count: n });
-    $('#waiting-count').textContent = n ? `(${n})` : '';
+    $('#waiting-count').textContent = n ? `(${formatNumber(n)})` : '';
     const plan = admitPlan(this.enabled ? this.list : []);
     this.admitAllBtn.disabled = plan.ids.length === 0;
     this.admitAllBtn.hidden = n === 0;

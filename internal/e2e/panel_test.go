@@ -1,0 +1,49 @@
+package e2e
+
+import (
+	"testing"
+
+	"conclave/internal/browsertest"
+)
+
+// TestPanelCoversNarrowScreen: on a narrow screen (390×844; a 1280-pixel window at
+// 400 % zoom is 320 wide) the chat panel fills the screen and is modal: while it is open
+// the meeting behind it is inert (Tab reaches neither the control bar nor the tiles),
+// Escape closes it, the focus is back on the chat button and nothing is inert any more.
+// A panel open while the window widens sits beside the meeting, which is no longer
+// inert; narrowed again, the panel covers it again.
+func TestPanelCoversNarrowScreen(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	srv := startServer(t)
+	m := srv.createMeeting(t)
+	ctx, cancel := testContext()
+	defer cancel()
+	pia := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Pia", false)
+	viewport := func(w, h int) {
+		t.Helper()
+		if err := browsertest.SetViewport(ctx, pia.tab, w, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	viewport(390, 844)
+	waitOK(ctx, t, pia, `window.innerWidth === 390`, "the phone viewport did not apply")
+	const covered = `(() => { const q = (s) => document.querySelector(s);
+		return !q("#chat-panel").hidden && !q("#chat-panel").inert && q(".stage-wrap").inert === false &&
+			q(".controls").inert && q("#grid").inert && q(".topbar").inert && !q("#live").inert; })()`
+	const uncovered = `!document.querySelector("[inert]")`
+	evalOK(ctx, t, pia, `(() => { const b = document.querySelector("#btn-chat"); b.focus(); b.click(); return true; })()`, nil)
+	waitOK(ctx, t, pia, covered, "the chat panel covers the phone's screen but the meeting behind it is not inert")
+	evalOK(ctx, t, pia, keyJS("keydown", "Escape", "Escape", `document.activeElement`), nil)
+	waitOK(ctx, t, pia, `document.querySelector("#chat-panel").hidden && document.activeElement === document.querySelector("#btn-chat") && `+uncovered,
+		"Escape did not close the panel, give the focus back to the chat button and the meeting back to the keyboard")
+
+	evalOK(ctx, t, pia, `(() => { const b = document.querySelector("#btn-chat"); b.focus(); b.click(); return true; })()`, nil)
+	waitOK(ctx, t, pia, covered, "the chat panel opened again does not make the meeting inert")
+	viewport(1280, 800)
+	waitOK(ctx, t, pia, `window.innerWidth === 1280 && !document.querySelector("#chat-panel").hidden && `+uncovered,
+		"the panel beside the meeting of a wide window left the meeting inert")
+	viewport(390, 844)
+	waitOK(ctx, t, pia, covered+` && document.querySelector("#chat-panel").contains(document.activeElement)`,
+		"narrowed again, the panel does not cover the meeting as a modal layer")
+}
