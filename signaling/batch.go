@@ -144,7 +144,7 @@ func (m *Meeting) relayBatch(from string, envs []BatchEnvelope, allow func(membe
 	for _, e := range envs {
 		if _, ok := m.members[lobby.ID(e.To)]; ok {
 			// A parked member (nil session) gets nothing: it starts over when it is back.
-			m.conns[lobby.ID(e.To)].sendSpare(encode(TypeE2EE, "", E2EEOutPayload{From: from, Data: e.Data}))
+			m.hearsLocked(lobby.ID(e.To)).sendSpare(encode(TypeE2EE, "", E2EEOutPayload{From: from, Data: e.Data}))
 		}
 	}
 	return nil

@@ -153,8 +153,6 @@ func TestResumeDroppedBeforeWelcomeResumesAgain(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	for {
-		// (B's password change, let through now, may reach the claiming connection
-		// before its welcome.)
 		msg, err := second.Next(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -22,6 +22,11 @@ func scopeModerator(meetingID string) string { return "moderator/" + meetingID }
 // throttled address is answered alike whether or not there was something to guess at.
 var errNotAGuess = errors.New("signaling: nothing to guess at")
 
+// errNoLongerGuessed, from a check, ends the turn without a verdict and lets the caller
+// go on: the secret it was to check is gone meanwhile (a meeting's password cleared
+// while a join's waited its turn), so there is nothing to be right or wrong about.
+var errNoLongerGuessed = errors.New("signaling: the secret is gone")
+
 // errGone means the connection ended while a guess waited its turn: there is nobody to
 // answer.
 var errGone = &Error{Code: CodeInternal, Message: "the connection ended"}
@@ -47,6 +52,10 @@ func (s *Session) checkSecret(scope string, wrong Code, check func(context.Conte
 	if errors.Is(herr, errNotAGuess) {
 		turn.Release()
 		return errorf(wrong, "wrong password or secret")
+	}
+	if errors.Is(herr, errNoLongerGuessed) {
+		turn.Release()
+		return nil
 	}
 	if herr != nil {
 		turn.Release()
@@ -128,7 +137,7 @@ func (m *Meeting) reportWrongLocked() {
 	msg := encode(TypeAccessAttempts, "", AccessAttemptsPayload{WrongPasswords: m.wrong.count})
 	for id, info := range m.members {
 		if info.Role == string(lobby.RoleModerator) {
-			m.conns[id].send(msg)
+			m.hearsLocked(id).send(msg)
 		}
 	}
 }

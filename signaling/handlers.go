@@ -303,7 +303,25 @@ func (s *Session) checkPassword(m *Meeting, password string, moderator bool) (st
 		return "", errorf(CodePasswordRequired, "this meeting needs a password")
 	}
 	err := s.checkSecret(scopePassword(m.id), CodeWrongPassword, func(ctx context.Context) (bool, error) {
-		return s.srv.hasher.Verify(ctx, password, hash)
+		for {
+			ok, err := s.srv.hasher.Verify(ctx, password, hash)
+			if err != nil || ok {
+				return ok, err
+			}
+			// Wrong against the hash read before the check waited its turn in the
+			// hashing line; a moderator may have changed the password meanwhile, to
+			// the one given here. It is judged by the password in force (and counted
+			// only when wrong against that one), as the knock judges a right one.
+			cur := m.passwordHash()
+			switch {
+			case cur == hash:
+				return false, nil
+			case cur == "":
+				hash = ""
+				return false, errNoLongerGuessed // cleared: nothing to guess at any more
+			}
+			hash = cur
+		}
 	})
 	if err != nil && err.Code == CodeWrongPassword {
 		m.countWrongPassword()

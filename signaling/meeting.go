@@ -353,7 +353,7 @@ func (m *Meeting) chat(from, ref, text string, now time.Time) *Error {
 		if string(id) == from {
 			r = ref
 		}
-		m.conns[id].send(encode(TypeChat, r, msg))
+		m.hearsLocked(id).send(encode(TypeChat, r, msg))
 	}
 	return nil
 }
@@ -380,22 +380,36 @@ func (m *Meeting) relay(from, to, data string, allow func(members int) bool) *Er
 	case to == "":
 		for id := range m.members {
 			if id != lobby.ID(from) {
-				m.conns[id].sendSpare(msg)
+				m.hearsLocked(id).sendSpare(msg)
 			}
 		}
 	case present:
-		m.conns[lobby.ID(to)].sendSpare(msg)
+		m.hearsLocked(lobby.ID(to)).sendSpare(msg)
 	}
 	return nil
 }
 
-// broadcastLocked sends msg to every member that got its welcome, except one.
+// broadcastLocked sends msg to every member that got its welcome, except one (and
+// except members that cannot hear it now: hearsLocked).
 func (m *Meeting) broadcastLocked(except lobby.ID, msg []byte) {
 	for id := range m.members {
 		if id != except {
-			m.conns[id].send(msg)
+			m.hearsLocked(id).send(msg)
 		}
 	}
+}
+
+// hearsLocked returns the connection of member id that is told what happens in the
+// meeting: nil while the member is parked, and while a resume has claimed its
+// membership and not yet been welcomed (parking.claimed). Nothing reaches a connection
+// before its welcome: the welcome carries the meeting as it is then (settings, roster,
+// role), and what it does not carry (the waiting list, hands, who speaks, wrong
+// passwords, moderators' commands) is sent right after it (completeResume).
+func (m *Meeting) hearsLocked(id lobby.ID) *Session {
+	if rec := m.resumable[id]; rec != nil && rec.claimed {
+		return nil
+	}
+	return m.conns[id]
 }
 
 // waitingListMessageLocked lists the knocks for moderator to, each with its nonce, proof
@@ -452,7 +466,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			for _, id := range e.To {
 				if _, ok := m.members[id]; ok {
 					// Each moderator gets only the names sealed to it.
-					m.conns[id].sendSnapshot(m.waitingListMessageLocked(e.Waiting, id), snapshotWaitingList)
+					m.hearsLocked(id).sendSnapshot(m.waitingListMessageLocked(e.Waiting, id), snapshotWaitingList)
 				}
 			}
 		case lobby.RoleChanged:
@@ -472,10 +486,9 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				m.conns[id].recheckPermissions()
 			}
 		case lobby.MediaCommand:
-			rec := m.resumable[e.Target]
-			if s := m.conns[e.Target]; s != nil && (rec == nil || !rec.claimed) {
+			if s := m.hearsLocked(e.Target); s != nil {
 				s.deliver(event{kind: evMedia, command: e.Command, by: string(e.By), all: e.All})
-			} else if rec != nil && m.members[e.Target] != nil {
+			} else if rec := m.resumable[e.Target]; rec != nil && m.members[e.Target] != nil {
 				// parked, or its resume not yet welcomed: applied on its resume
 				rec.commands = parkCommand(rec.commands, parkedCommand{command: e.Command, by: string(e.By), all: e.All})
 			}
@@ -487,11 +500,13 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 }
 
 // moderatorHereLocked reports whether a moderator can let someone in now: one with a
-// connection. A moderator whose connection dropped stays one while it may resume
-// (resume.go), but lets nobody in meanwhile.
+// connection that got its welcome. A moderator whose connection dropped stays one while
+// it may resume (resume.go), but lets nobody in meanwhile, nor while its resume waits
+// for its welcome (it may never get it: the old connection may take seconds to let go,
+// the new one may drop).
 func (m *Meeting) moderatorHereLocked() bool {
 	for _, id := range m.lob.Moderators() {
-		if m.conns[id] != nil {
+		if m.hearsLocked(id) != nil {
 			return true
 		}
 	}

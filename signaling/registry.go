@@ -170,6 +170,22 @@ func (r *Registry) Get(id string) *Meeting {
 	return m
 }
 
+// resumable returns the live meeting with that id for a resume, or nil: there is none,
+// or its room has expired. A room past its expiry lets nobody back in, as it lets
+// nobody new in, also before the janitor's round ends its meeting: the meeting is
+// over. As for open, once the meeting's own expiry has passed the store decides (its
+// host may have extended the room since the meeting was made).
+func (r *Registry) resumable(ctx context.Context, id string) *Meeting {
+	m := r.Get(id)
+	if m == nil {
+		return nil
+	}
+	if now := r.now(); m.roomExpired(now) && r.roomOver(ctx, m, now) {
+		return nil
+	}
+	return m
+}
+
 // Exists reports whether a meeting can be joined under id: a live meeting has it, or a
 // stored room that has not expired (one map lookup, then one store read).
 func (r *Registry) Exists(id string) bool {

@@ -75,6 +75,8 @@ type parking struct {
 	// claimed: a resume spent the secret and has not been welcomed yet. The moderators'
 	// commands for the member wait in commands meanwhile, as for a parked member: told
 	// to a connection that may still drop before its welcome, they were lost with it.
+	// Nothing else of the meeting reaches that connection either (hearsLocked), and
+	// the waiting people are not told of a moderator back before its welcome.
 	claimed bool
 }
 
@@ -235,7 +237,10 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 	}
 	m.conns[id] = s
 	rec.last = s
-	m.tellPresenceLocked() // a moderator back may let people in again
+	// Nothing reaches s before its welcome (hearsLocked), and a moderator lets nobody in
+	// until then: the waiting people are told it is back only with its welcome
+	// (completeResume), and that none is here when this takes over a live connection.
+	m.tellPresenceLocked()
 	return prev, 0, true
 }
 
@@ -292,6 +297,8 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string) ([
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s) // the queue may have changed while it was away
+	m.welcomeSpeakersLocked(s)
+	m.tellPresenceLocked() // a moderator back may let people in again
 	return commands, true
 }
 
@@ -301,8 +308,10 @@ func (m *Meeting) removeMemberLocked(id lobby.ID, now time.Time) {
 	if len(m.conns) == 0 {
 		m.idle = now
 	}
-	m.applyLocked(m.lob.Leave(id))
+	// Its lobby key first: the waiting people's next lobby message (that no moderator
+	// is here, when it was the last) must not list it.
 	m.dropLobbyKeyLocked(id)
+	m.applyLocked(m.lob.Leave(id))
 	if _, ok := m.members[id]; ok {
 		delete(m.members, id)
 		m.departed.add(string(id))
@@ -327,7 +336,7 @@ func (s *Session) resume(env Envelope) *Error {
 		if perr != nil {
 			return false, nil
 		}
-		if m = s.srv.registry.Get(p.MeetingID); m == nil {
+		if m = s.srv.registry.resumable(context.Background(), p.MeetingID); m == nil {
 			return false, nil
 		}
 		cur, claimedLast := m.resumeHashes(p.ParticipantID)
@@ -369,6 +378,9 @@ func (s *Session) resume(env Envelope) *Error {
 			return nil
 		}
 		var ok bool
+		if s.srv.registry.resumable(context.Background(), p.MeetingID) != m {
+			return errorf(CodeResumeFailed, "this session cannot be resumed") // its room expired meanwhile
+		}
 		if prev, wait, ok = m.claim(s, p.ParticipantID, hash); !ok {
 			return errorf(CodeResumeFailed, "this session cannot be resumed")
 		}

@@ -69,7 +69,8 @@ func (b *idBudgets) take(host string, now time.Time) error {
 // hostTurns lets one room creation of a host at a time count the host's rooms and
 // create one: checked apart, parallel requests at 999 rooms each saw room for one
 // more, and a host kept 999 + N. A change or rotation of one of the host's rooms takes
-// the same turn from its read of the room to its write (patchRoom). Only that host's
+// the same turn from its read of the room to its write (patchRoom), and the host's
+// removal from the listing of its rooms to their deletion (RemoveHost). Only that host's
 // requests wait for each other (the turn spans the store's write, which its writers
 // share anyway); a password is hashed before the turn is taken.
 type hostTurns struct {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/testclient"
 	"conclave/secret"
 	"conclave/signaling"
 	"conclave/store"
@@ -29,6 +30,33 @@ type gatedStore struct {
 	// janitor, when set, holds the janitor's next round at its start (holdJanitor).
 	janitor chan struct{}
 	inRound chan struct{}
+	// list, when set, holds the next listing of a host's rooms once read (armList).
+	list     chan struct{}
+	listHeld chan struct{}
+}
+
+// armList holds the next listing of a host's rooms after it has read them; release
+// lets it go on.
+func (g *gatedStore) armList() (held <-chan struct{}, release func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.list, g.listHeld = make(chan struct{}), make(chan struct{})
+	gate := g.list
+	var once sync.Once
+	return g.listHeld, func() { once.Do(func() { close(gate) }) }
+}
+
+func (g *gatedStore) Rooms(ctx context.Context, hostID string) ([]store.Room, error) {
+	rs, err := g.Memory.Rooms(ctx, hostID)
+	g.mu.Lock()
+	gate, held := g.list, g.listHeld
+	g.list, g.listHeld = nil, nil
+	g.mu.Unlock()
+	if gate != nil {
+		close(held)
+		<-gate
+	}
+	return rs, err
 }
 
 // holdJanitor holds the janitor's next round before it deletes expired rooms or ends
@@ -360,5 +388,153 @@ func TestShortenedRoomRefusesJoinsBeforeTheJanitor(t *testing.T) {
 	release()
 	if reason, _ := byeReason(t, a); reason != "ended" {
 		t.Fatalf("bye %q", reason)
+	}
+}
+
+// TestExpiredRoomLetsNobodyBack: once a room has expired, a member whose connection
+// dropped does not resume into the meeting still going on in it, also before the
+// janitor's round ends that meeting: the meeting is over, and the resume fails as one
+// into an ended meeting does (resume_failed). It came back, for up to the janitor's
+// period (from a helper's audit).
+func TestExpiredRoomLetsNobodyBack(t *testing.T) {
+	clock := newFakeClock()
+	rooms := newGatedStore()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, Store: rooms, ResumeGrace: testGrace})
+	soon := clock.Now().Add(10 * time.Second).Format(time.RFC3339)
+	room := srv.createRoom(t, `{"settings":{"lobby":false},"expires":"`+soon+`"}`)
+	id := room.Room.ID
+	a := inWith(t, srv, id, "A", nil)
+	b := inWith(t, srv, id, "B", nil)
+	aID, aSecret := a.ParticipantID, a.ResumeSecret
+	dropAndSeeReconnecting(t, a, b)
+
+	held, release := rooms.holdJanitor()
+	t.Cleanup(release)
+	clock.Advance(10 * time.Second) // the room expires; A's grace (30 s) runs on
+	waitFor(t, "the janitor's round", held)
+	c := srv.dial(t)
+	if err := c.SendResume(id, aID, aSecret, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg, err := c.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ Code string }
+	_ = json.Unmarshal(msg.Payload, &p)
+	if msg.Type != "error" || p.Code != "resume_failed" {
+		t.Fatalf("a resume into the meeting of an expired room got %s %s, want resume_failed", msg.Type, msg.Payload)
+	}
+	if code := waitClosed(t, c); code != 4401 {
+		t.Fatalf("close %d, want 4401", code)
+	}
+	release()
+	if reason, _ := byeReason(t, b); reason != "ended" {
+		t.Fatalf("bye %q", reason)
+	}
+}
+
+// TestHostRemovalHoldsItsRooms: while a host is removed (conclave host remove, over
+// the admin socket: signaling.Server.RemoveHost), its rooms cannot change: a room
+// created or a link rotated after the removal listed the host's rooms would be
+// deleted with the host, but a meeting started under its id ran on until the
+// janitor's round. A creation waits and then finds the host gone (401), a rotation
+// finds no room (404), and no meeting runs under any id of the host's afterwards (from
+// a helper's audit).
+func TestHostRemovalHoldsItsRooms(t *testing.T) {
+	for _, how := range []string{"create", "rotate"} {
+		t.Run(how, func(t *testing.T) {
+			rooms := newGatedStore()
+			ctx := context.Background()
+			sec := secret.Random(24)
+			if err := rooms.CreateHost(ctx, store.Host{ID: "leaving", Name: "Leaving", KeyHash: secret.KeyedHash(sec)}); err != nil {
+				t.Fatal(err)
+			}
+			key := "leaving." + sec
+			srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Store: rooms}) // no janitor's round
+			var before roomCreated
+			if code, b := srv.api(t, http.MethodPost, "/api/rooms", `{"settings":{"lobby":false}}`, key); code != http.StatusCreated {
+				t.Fatalf("create: %d %s", code, b)
+			} else if err := json.Unmarshal(b, &before); err != nil {
+				t.Fatal(err)
+			}
+			inBefore := inWith(t, srv, before.Room.ID, "Before", nil)
+
+			// The removal has listed the host's rooms, and waits.
+			held, release := rooms.armList()
+			defer release()
+			removed := make(chan error, 1)
+			go func() {
+				_, err := srv.sig.RemoveHost(ctx, "leaving", func(ctx context.Context) error { return rooms.DeleteHost(ctx, "leaving") })
+				removed <- err
+			}()
+			waitFor(t, "the removal to list the host's rooms", held)
+
+			type answer struct {
+				code int
+				body []byte
+			}
+			answers := make(chan answer, 1)
+			go func() {
+				var a answer
+				if how == "create" {
+					a.code, a.body = srv.api(t, http.MethodPost, "/api/rooms", `{"settings":{"lobby":false}}`, key)
+				} else {
+					a.code, a.body = srv.api(t, http.MethodPost, "/api/rooms/"+before.Room.ID+"/rotate", `{}`, key)
+				}
+				answers <- a
+			}()
+			// Without the host's turn the request is answered now; with it, it waits.
+			var a answer
+			answered := false
+			eventually(t, "the "+how+" to be answered or to wait for the host's turn", func() bool {
+				select {
+				case a = <-answers:
+					answered = true
+					return true
+				default:
+					return signaling.HostTurnUsers(srv.sig, "leaving") == 2
+				}
+			})
+			var inNew *testclient.Client
+			var newID string
+			if answered && a.code/100 == 2 {
+				// A meeting starts under the new id before the removal deletes it.
+				var made roomCreated
+				if err := json.Unmarshal(a.body, &made); err != nil {
+					t.Fatal(err)
+				}
+				newID = made.Room.ID
+				inNew = inWith(t, srv, newID, "New", nil)
+			}
+			release()
+			if err := <-removed; err != nil {
+				t.Fatal(err)
+			}
+			if !answered {
+				a = <-answers
+			}
+			// The removal ended the meetings of the host's rooms before it returned.
+			if newID != "" && srv.sig.Registry().Get(newID) != nil {
+				t.Fatalf("a meeting runs under the id a %s made while its host was removed (%d %s)", how, a.code, a.body)
+			}
+			for _, c := range []*testclient.Client{inBefore, inNew} {
+				if c == nil {
+					continue
+				}
+				if reason, _ := byeReason(t, c); reason != "ended" {
+					t.Fatalf("a meeting of the removed host's: bye %q", reason)
+				}
+			}
+			want := map[string]int{"create": http.StatusUnauthorized, "rotate": http.StatusNotFound}[how]
+			if a.code != want {
+				t.Fatalf("a %s while its host was removed: %d %s, want %d", how, a.code, a.body, want)
+			}
+			if all, err := rooms.AllRooms(ctx); err != nil || len(all) != 0 {
+				t.Fatalf("the store keeps %d room(s) of the removed host (%v)", len(all), err)
+			}
+		})
 	}
 }

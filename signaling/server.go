@@ -270,6 +270,31 @@ func (s *Server) Registry() *Registry { return s.registry }
 // deleted the room, or its host, from outside the Rooms API (the admin socket).
 func (s *Server) EndRoom(id string) { s.registry.endRoom(id) }
 
+// RemoveHost removes host hostID with remove, which deletes the host and every room of
+// it from the store in one step (`conclave host remove`, over the admin socket), and
+// ends the live meetings of those rooms at once. It holds the host's turn (hostTurns)
+// from the listing of its rooms to their deletion, so that none of them is created or
+// rotated in between: a room made or a link rotated after the listing would be
+// deleted with the host while a meeting started under its id ran on until the
+// janitor's round. A creation that waited for the turn finds the host gone and makes
+// nothing (errHostGone), a rotation or change finds no room. It returns how many
+// rooms the host had.
+func (s *Server) RemoveHost(ctx context.Context, hostID string, remove func(context.Context) error) (rooms int, err error) {
+	release := s.hostTurns.take(hostID)
+	defer release()
+	mine, err := s.rooms.Rooms(ctx, hostID)
+	if err != nil {
+		return 0, err
+	}
+	if err := remove(ctx); err != nil {
+		return 0, err
+	}
+	for _, r := range mine {
+		s.registry.endRoom(r.ID)
+	}
+	return len(mine), nil
+}
+
 // Register adds the server's routes to mux: /ws, /api/meetings, /api/meetings/{id}
 // (GET and HEAD: can a meeting be joined under that id) and /api/rooms.
 func (s *Server) Register(mux *http.ServeMux) {

@@ -58,8 +58,13 @@ func (r roomRow) expired(now time.Time) bool { return !r.Expires.IsZero() && !no
 var errNoHost = fmt.Errorf("no such host: %w", store.ErrNotFound)
 
 // roomEnder ends a live meeting whose room is gone: the signaling server, when the store
-// operator runs inside it.
-type roomEnder interface{ EndRoom(id string) }
+// operator runs inside it. RemoveHost runs remove (the host's deletion from the store)
+// while the host's rooms cannot change, and ends the meetings of all of them
+// (signaling.Server.RemoveHost).
+type roomEnder interface {
+	EndRoom(id string)
+	RemoveHost(ctx context.Context, hostID string, remove func(context.Context) error) (rooms int, err error)
+}
 
 // storeOperator works on a store; with live set it runs inside the server and ends the
 // meetings of the rooms it deletes.
@@ -106,19 +111,22 @@ func (o *storeOperator) RemoveHost(ctx context.Context, ref string) (hostRow, in
 	if err != nil {
 		return hostRow{}, 0, err
 	}
-	rooms, err := o.st.Rooms(ctx, h.ID)
+	remove := func(ctx context.Context) error { return o.st.DeleteHost(ctx, h.ID) }
+	var n int
+	if o.live != nil {
+		// Inside the running server: its rooms cannot change until they are deleted,
+		// and their meetings end at once.
+		n, err = o.live.RemoveHost(ctx, h.ID, remove)
+	} else {
+		var rooms []store.Room
+		if rooms, err = o.st.Rooms(ctx, h.ID); err == nil {
+			n, err = len(rooms), remove(ctx)
+		}
+	}
 	if err != nil {
 		return hostRow{}, 0, err
 	}
-	if err := o.st.DeleteHost(ctx, h.ID); err != nil {
-		return hostRow{}, 0, err
-	}
-	if o.live != nil {
-		for _, r := range rooms {
-			o.live.EndRoom(r.ID)
-		}
-	}
-	return hostRow{ID: h.ID, Name: h.Name, Created: h.Created}, len(rooms), nil
+	return hostRow{ID: h.ID, Name: h.Name, Created: h.Created}, n, nil
 }
 
 func (o *storeOperator) names(ctx context.Context) (map[string]string, error) {
