@@ -176,6 +176,29 @@ test('timers held back to once a minute (a hidden tab) do not make an answered l
   assert.equal(dead, 1, 'a silent server under throttled timers is never noticed');
 });
 
+test('a wall clock set back (a correction, a changed system time) does not stop the pings', () => {
+  // realClock's now is Date.now, the wall clock; its timers run on the browser's own
+  // time. A wall clock stepped back an hour left nextPingAt an hour ahead: no ping and
+  // no check of the link for that hour, a dead path as unnoticed as before the heartbeat.
+  const inner = new FakeClock();
+  let back = 0;
+  const clock = { now: () => inner.now() - back, setTimeout: inner.setTimeout, clearTimeout: inner.clearTimeout };
+  let dead = 0;
+  let pings = 0;
+  let answer = true;
+  const hb = new Heartbeat({ send: () => { pings++; if (answer) hb.heard(); }, dead: () => dead++, clock });
+  hb.start();
+  inner.advance(20000);
+  assert.equal(pings, 1);
+  back = 60 * 60000;
+  inner.advance(5 * 60000);
+  assert.ok(pings >= 19, `${pings - 1} pings in the 5 minutes after the wall clock went back an hour`);
+  assert.equal(dead, 0, 'an answered link given up after the clock went back');
+  answer = false; // and a server gone silent is still noticed within the bound
+  inner.advance(PING_MS + DEAD_MS);
+  assert.equal(dead, 1, 'a silent server not noticed after the clock went back');
+});
+
 test('a page waking from sleep pings first and gives up only if that goes unanswered', () => {
   const clock = new FakeClock();
   let dead = 0;

@@ -82,6 +82,12 @@ export class Heartbeat {
     this.timer = null;
     if (!this.running) return;
     const now = this.clock.now();
+    // The wall clock stepped back (a correction, a changed system time) while the
+    // timers ran on: what was planned by it is held within its bounds, or the next ping
+    // lay as far ahead as the step. (No-ops while the clock only goes forward.)
+    this.lastHeard = Math.min(this.lastHeard, now);
+    if (this.unansweredAt !== null) this.unansweredAt = Math.min(this.unansweredAt, now);
+    this.nextPingAt = Math.min(this.nextPingAt, now + PING_MS);
     if (this._overdue(now)) {
       this.stop();
       this.dead();
