@@ -14,8 +14,14 @@ import (
 // the video it shows, largest tiles first (equal ones by tilePriority), each at the
 // best live layer that fits what is left and never above what its size calls for
 // (chooseLayer). A tile for which not even the lowest layer fits gets no video at all
-// (paused), except the first, the most important, which always keeps at least its
-// lowest layer. A track without simulcast is one layer: it fits or is paused.
+// (paused), except the first, the most important, which keeps at least its lowest
+// layer while what is left after audio covers half of it. A link too slow even for
+// that (the estimate held at its floor) would lose audio to that layer, packet for
+// packet, behind a queue that delayed it by a second (measured on a 80–160 kbit/s
+// link): after starveGrace so starved (a hiccup's estimate grows back within it) the
+// first tile is paused too, and its lowest layer is tried again whenever the climb
+// gate opens (a probe, held for starveGrace; one that fails doubles the wait, as a
+// failed climb does). A track without simulcast is one layer: it fits or is paused.
 //
 // Going down is immediate; going up needs the higher layer to fit with climbHeadroom
 // to spare, so an estimate that hovers at a layer's rate does not flap, and is held
@@ -34,6 +40,10 @@ const (
 	climbBackoff   = 10 * time.Second
 	climbBackoffUp = 80 * time.Second
 	climbForgotten = 2 * time.Minute
+	// starveGrace is how long the first tile keeps a lowest layer that what is left
+	// after audio covers less than half of, before it is paused, and how long a probe
+	// of it lasts.
+	starveGrace = 4 * time.Second
 )
 
 // guessedRate is what a layer is taken to need before its rate is measured: about what
@@ -62,8 +72,10 @@ func (t *allocTile) rate(i int) int64 {
 }
 
 // allocate gives each tile a layer, -1 for paused, in the order of tiles, from what
-// is left of budget after audio; order is the tiles by importance.
-func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int, order []int) {
+// is left of budget after audio; order is the tiles by importance. starved: what is
+// left covers less than half of the first tile's lowest layer, which it then keeps
+// only with keepFirst.
+func allocate(budget, audio int64, tiles []allocTile, mayClimb, keepFirst bool) (out []int, order []int, starved bool) {
 	order = make([]int, len(tiles))
 	for i := range order {
 		order[i] = i
@@ -101,14 +113,17 @@ func allocate(budget, audio int64, tiles []allocTile, mayClimb bool) (out []int,
 				break
 			}
 		}
-		if out[i] < 0 && n == 0 {
-			out[i] = lowest
+		if out[i] < 0 && n == 0 && lowest >= 0 {
+			starved = 2*left < t.rate(lowest)
+			if keepFirst || !starved {
+				out[i] = lowest
+			}
 		}
 		if out[i] >= 0 {
 			left -= t.rate(out[i])
 		}
 	}
-	return out, order
+	return out, order, starved
 }
 
 // audioRate is what an audio track is taken to need.
@@ -267,8 +282,26 @@ func (p *Participant) reallocate() {
 		return
 	}
 	open := p.bw.climb.open(now)
-	layers, order := allocate(budget, audio, tiles, open)
+	keep := !p.bw.estimated.Load() // no feedback yet: nothing shows the link too slow
+	layers, order, starved := allocate(budget, audio, tiles, open, keep)
 	climbed, dropped := false, false
+	switch {
+	case !starved:
+		p.bw.starvedSince = time.Time{}
+	case !keep && tiles[order[0]].cur >= 0:
+		// Video the link cannot carry beside audio: kept for starveGrace, then paused.
+		if p.bw.starvedSince.IsZero() {
+			p.bw.starvedSince = now
+		}
+		keep = now.Sub(p.bw.starvedSince) < starveGrace
+		dropped = !keep
+	case !keep && open:
+		// Paused for it: a probe of its lowest layer.
+		p.bw.starvedSince, keep, climbed = now, true, true
+	}
+	if starved && keep {
+		layers, order, _ = allocate(budget, audio, tiles, open, true)
+	}
 	a := make(allocation, len(tiles))
 	var dl Downlink
 	for i, t := range tiles {

@@ -48,12 +48,36 @@ func TestAllocate(t *testing.T) {
 		{"unmeasured: guessed", 700e3, 0, []allocTile{simTile(1280*720, 0, 2, -1, 0, 0, 0)}, true, []int{1}},
 	}
 	for _, c := range cases {
-		got, _ := allocate(c.budget, int64(c.audio)*audioReserve, c.tiles, c.mayClimb)
+		got, _, _ := allocate(c.budget, int64(c.audio)*audioReserve, c.tiles, c.mayClimb, true)
 		for i := range got {
 			if got[i] != c.want[i] {
 				t.Errorf("%s: %v, want %v", c.name, got, c.want)
 				break
 			}
+		}
+	}
+}
+
+// TestAllocateStarved: the first tile keeps its lowest layer while what is left after
+// audio covers half of it, and beyond that only when kept (keepFirst); starved says
+// which.
+func TestAllocateStarved(t *testing.T) {
+	three := []int64{150e3, 500e3, 1500e3}
+	for _, c := range []struct {
+		name    string
+		budget  int64
+		keep    bool
+		want    int
+		starved bool
+	}{
+		{"fits", 250e3, false, 0, false},
+		{"half fits", 130e3, false, 0, false},
+		{"too little", 100e3, false, -1, true},
+		{"too little, kept", 100e3, true, 0, true},
+	} {
+		got, _, starved := allocate(c.budget, audioReserve, []allocTile{simTile(1280*720, 0, 2, 0, three...)}, true, c.keep)
+		if got[0] != c.want || starved != c.starved {
+			t.Errorf("%s: layer %d starved %v, want %d %v", c.name, got[0], starved, c.want, c.starved)
 		}
 	}
 }
@@ -125,7 +149,7 @@ func TestTrainCandidate(t *testing.T) {
 		{"the most important tile first", 700e3, []allocTile{simTile(320*180, 0, 2, 0, rates...), simTile(1280*720, 0, 2, 0, rates...)}, 1},
 		{"the next when the first has its layer", 1700e3, []allocTile{simTile(320*180, 0, 2, 0, rates...), simTile(1280*720, 0, 2, 2, rates...)}, 0},
 	} {
-		layers, order := allocate(c.budget, audio, c.tiles, true)
+		layers, order, _ := allocate(c.budget, audio, c.tiles, true, true)
 		if got := trainCandidate(c.tiles, layers, order); got != c.tile {
 			t.Errorf("%s: train for tile %d (allocation %v), want %d", c.name, got, layers, c.tile)
 		}

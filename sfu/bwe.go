@@ -50,8 +50,11 @@ type bandwidth struct {
 	stopped    bool
 	climb      climbGate
 	train      trainSchedule
-	lastBudget int64    // the budget of the latest allocation
-	downlink   Downlink // the latest state
+	lastBudget int64 // the budget of the latest allocation
+	// starvedSince: since when the first tile's lowest layer has not fitted (alloc.go);
+	// zero while it fits.
+	starvedSince time.Time
+	downlink     Downlink // the latest state
 }
 
 // startBWE takes the estimator made with the subscribe connection.
