@@ -71,7 +71,7 @@ class Page {
     this.heard = new Map(); // page name -> this.ownHist.length when this page heard of that page's arrival
     this.knows = new Set(); // the names of the pages this page has heard of (welcome, joined, resumed)
     this.heardLeft = new Map(); // id -> {seq, t} when this page heard that id left
-    this.installed = []; // every key this page's worker was given: {pid, raw (hex)}
+    this.installed = []; // every key this page's worker was given, and the earlier keys given for chat only (past): {pid, raw (hex), past}
     this.framesUsed = []; // {t, raw} of the frames this page sent
     this.chatsUsed = []; // {t, raw} of the chat texts this page sent
     this.warnMax = 0;
@@ -136,6 +136,18 @@ class Page {
     keys._run = (fn) => {
       sim.activity++;
       return run(fn);
+    };
+    // Keys that only open chat (a sender's earlier keys: FORMAT.md, "Chat (version 3)")
+    // count as installed too: checkSafety looks at every key a page was given.
+    this.chatInstalled = []; // {pid, raw (hex), past}
+    const setKey = keys.chatKeys.setKey.bind(keys.chatKeys);
+    keys.chatKeys.setKey = (pid, index, raw, opts) => {
+      if (pid !== id) {
+        const rec = { pid, raw: hex(raw), past: !!(opts && opts.past) };
+        this.chatInstalled.push(rec);
+        if (rec.past) this.installed.push({ pid, raw: rec.raw, past: true });
+      }
+      return setKey(pid, index, raw, opts);
     };
     const tryOpen = keys.chatKeys.tryOpen.bind(keys.chatKeys);
     keys.chatKeys.tryOpen = (...args) => {

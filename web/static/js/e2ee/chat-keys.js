@@ -14,8 +14,9 @@
 //                indexes, as the media worker keeps them), which opens a received text
 //                with its sender's key at its index, following up to MAX_RATCHET
 //                ratchet steps by itself, and lets a text whose key has not arrived
-//                wait for it (bounded, and behind it only its sender's later texts),
-//                and refuses a sender's counter that does not go up.
+//                wait for it (bounded, and behind it only its sender's later texts,
+//                which are tried as they come all the same), and refuses a sender's
+//                counter that does not go up (in the order the texts came).
 //
 // No DOM and no globals: the clock is injected, so Node tests drive the waiting.
 import { E2EEError } from './errors.js';
@@ -33,6 +34,12 @@ const MIN_SIZE = 1 + IV_SIZE + COUNTER_SIZE + 16; // keyIndex || iv || counter |
 export const CHAT_WAIT_MS = 10000;
 /** CHAT_ASK_MS is the shortest time between two key requests a waiting text makes to one sender. */
 export const CHAT_ASK_MS = 2000;
+/**
+ * MAX_TRYING is how many of one sender's texts are tried again at each of its keys: the
+ * ones further back were tried on arrival and are tried again once they come this near
+ * the head, so that a key costs a bounded number of tries however many texts wait.
+ */
+export const MAX_TRYING = 4;
 
 const utf8 = new TextEncoder();
 // fatal: refuse invalid UTF-8 like Go does; ignoreBOM: keep a leading U+FEFF as text.
@@ -109,6 +116,13 @@ export async function decryptChatUnder(kt, senderId, s) {
   }
 }
 
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
 /** decryptChat opens an "e3." string from senderId with that sender's raw media key at its index: {text, counter}. */
 export async function decryptChat(raw, senderId, s) {
   return decryptChatUnder(await chatKeyBytes(raw), senderId, s);
@@ -135,16 +149,25 @@ export class ChatKeys {
     this.closed = false;
   }
 
-  /** setKey installs raw media key `raw` of pid at `index` (the newest of pid). */
-  setKey(pid, index, raw) {
+  /**
+   * setKey installs raw media key `raw` of pid at `index`: the newest of pid (ratchet
+   * guesses start from it), or with past (a key of pid's from before its newest: FORMAT.md,
+   * "Chat (version 3)") only a key that opens texts at its own index. The texts of pid
+   * that wait are tried again, unless the key changes nothing (the newest sent again,
+   * which the server can replay as often as it likes).
+   */
+  setKey(pid, index, raw, { past = false } = {}) {
     if (this.closed || !validId(pid)) return;
     let s = this.senders.get(pid);
     if (!s) {
       s = { keys: new Map(), order: [], newest: -1 };
       this.senders.set(pid, s);
     }
-    this._install(s, index, toBytes(raw).slice());
-    s.newest = index;
+    const r = toBytes(raw).slice();
+    const held = s.keys.get(index);
+    if (s.newest === index && (past || (held && sameBytes(held, r)))) return; // a past key never replaces the newest
+    this._install(s, index, r);
+    if (!past) s.newest = index;
     const waiting = this.waiters.get(pid);
     if (waiting) for (const wake of [...waiting]) wake();
   }
@@ -169,10 +192,14 @@ export class ChatKeys {
     this.waiters.clear();
   }
 
+  /** _install keeps the keys of the last RING_SIZE indexes installed, never dropping the newest. */
   _install(s, index, raw) {
     if (!s.keys.has(index)) s.order.push(index);
     s.keys.set(index, raw);
-    while (s.order.length > RING_SIZE) s.keys.delete(s.order.shift());
+    while (s.order.length > RING_SIZE) {
+      const at = s.order[0] === s.newest ? 1 : 0;
+      s.keys.delete(s.order.splice(at, 1)[0]);
+    }
   }
 
   /**
@@ -215,8 +242,13 @@ export class ChatKeys {
    * A text whose counter is not above the last taken from pid is refused ('replay'):
    * the server sent it again, or after a later one.
    *
-   * The texts of one sender are opened one after the other, in the order of the calls
-   * (their counters go up in that order); texts of different senders do not wait for
+   * Each text is tried as it comes, with the keys held then, and again at each key of
+   * pid that comes while it waits: one behind a text of its sender that waits (for a
+   * key that may never come) is not left until its sender moved on (a rotation), when
+   * the ratchet of a key held on its arrival is no longer followed. But the texts of one
+   * sender are taken one after the other, in the order of the calls: the counter check,
+   * and what the returned promise settles with, wait for the sender's earlier texts
+   * (their counters go up in that order). Texts of different senders do not wait for
    * each other, so one that waits for its sender's key (a sender without the link's key
    * sends junk that never opens) holds back none of the others' texts. onWait() is
    * called, once, when this text waits: for its sender's key (CHAT_ASK_MS after the call
@@ -235,7 +267,9 @@ export class ChatKeys {
     const text = { waits: false, onWait };
     const wait = () => {
       // It waits, and so do its sender's texts behind it.
-      for (const x of q.texts.slice(q.texts.indexOf(text))) {
+      const at = q.texts.indexOf(text);
+      if (at < 0) return; // taken already
+      for (const x of q.texts.slice(at)) {
         if (!x.waits) {
           x.waits = true;
           x.onWait();
@@ -243,24 +277,37 @@ export class ChatKeys {
       }
     };
     const behind = q.texts.length > 0;
+    // Tried again only once the text MAX_TRYING places ahead was taken (see MAX_TRYING).
+    const gate = q.texts.length >= MAX_TRYING ? q.texts[q.texts.length - MAX_TRYING].settled : null;
     q.texts.push(text);
     const askAt = this.clock.now() + CHAT_ASK_MS; // its first round ends then, however long it queued
-    // The first of its sender's starts at once: what it finds held now is what it opens with.
-    const run = behind ? q.tail.then(() => this._open(pid, s, deadline, askAt, wait)) : this._open(pid, s, deadline, askAt, wait);
+    // Opened now, with what is held now (and at each key that comes while it waits) ...
+    const opening = this._open(pid, s, deadline, askAt, wait, gate);
+    opening.catch(() => {}); // settled by `run` below, maybe only after the earlier texts
+    // ... and taken in the order the texts came.
+    const take = (opened) => {
+      if (opened.counter <= (this.counters.get(pid) || 0)) throw new E2EEError('replay', 'a chat text this sender sent before');
+      // Also for a sender forgotten while the text was opened (a resume announced
+      // meanwhile): its counter must stay, like every forgotten sender's (forget).
+      this.counters.set(pid, opened.counter);
+      return opened.text;
+    };
+    const run = (behind ? q.tail.then(() => opening) : opening).then(take);
     const queues = this.queues;
     const done = () => {
       q.texts.splice(q.texts.indexOf(text), 1);
       if (q.texts.length === 0 && queues.get(pid) === q) queues.delete(pid);
     };
     q.tail = run.then(done, done);
+    text.settled = q.tail;
     return run;
   }
 
-  async _open(pid, s, deadline, askAt, wait) {
+  /** _open opens s as pid's text ({text, counter}), waiting for pid's keys until deadline. */
+  async _open(pid, s, deadline, askAt, wait, gate = null) {
     for (;;) {
-      let opened;
       try {
-        opened = await this.tryOpen(pid, s);
+        return await this.tryOpen(pid, s);
       } catch (err) {
         if (err.code !== 'unknown-key' || this.closed) throw err;
         const now = this.clock.now();
@@ -272,17 +319,19 @@ export class ChatKeys {
         // sender's earlier texts meanwhile), so that a sender whose keys each come late
         // cannot hold the other senders' texts for longer.
         if (now >= askAt) wait();
+        if (gate) {
+          // Far back in its sender's queue: it waits its turn (the texts ahead settle by
+          // their deadlines, which come before its own), not for every key.
+          await gate;
+          gate = null;
+          if (this.closed) throw err;
+          continue;
+        }
         this._askLimited(pid);
         // A key of pid, or CHAT_ASK_MS (the first round: until askAt): try (and ask) again.
         await this._nextKey(pid, now < askAt ? askAt - now : left);
         if (this.closed) throw err;
-        continue;
       }
-      if (opened.counter <= (this.counters.get(pid) || 0)) throw new E2EEError('replay', 'a chat text this sender sent before');
-      // Also for a sender forgotten while the text was opened (a resume announced
-      // meanwhile): its counter must stay, like every forgotten sender's (forget).
-      this.counters.set(pid, opened.counter);
-      return opened.text;
     }
   }
 

@@ -20,13 +20,13 @@ import { E2EEError } from './errors.js';
 import { encode, decode } from './b64.js';
 import {
   meetingKeys, parseMeetingSecret, generateIdentity, identityTag, verifyIdentity, pairwiseKey,
-  wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId, fitName,
+  wrapKey, unwrapKey, newMediaKey, ratchet, nextIndex, validId, fitName, RING_SIZE, MAX_RATCHET,
 } from './keys.js';
 import { encryptText, NAME, PREFIX } from './text.js';
 import { SafetyCodes, safetyCode } from './safety-code.js';
 import { Roster, WARNING_KINDS } from './roster.js';
 import { KeyRequests, AnswerLimit, systemClock } from './key-requests.js';
-import { ChatKeys, encryptChat } from './chat-keys.js';
+import { ChatKeys, encryptChat, CHAT_WAIT_MS } from './chat-keys.js';
 
 /** UNREADABLE is shown in place of a name or chat text that does not decrypt. */
 export const UNREADABLE = '(unreadable)';
@@ -51,6 +51,26 @@ const ROTATE_DELAY_MS = 300;
  * oldest waiting one is used at once.
  */
 const MAX_WAITING_ROTATIONS = 8;
+/**
+ * How many earlier own keys a member gets when it is verified, besides the current one
+ * (_pastKeys): a receiver keeps the keys of a sender's last RING_SIZE installs.
+ */
+const MAX_PAST_KEYS = RING_SIZE - 1;
+/**
+ * The allowance for those earlier keys, in key messages: at most half the relay's
+ * budget for a meeting of n (e2ee.RelayLimits in e2ee/relay.go: 20 + 4·n at once,
+ * 10 + 2·n a second), so that they never use up what the current keys, a rotation's
+ * batch and the answers to key requests need. Beyond it they are not sent (a text under
+ * one shows as not readable at that member, as it did before they were sent at all).
+ */
+const pastKeyBurst = (n) => 10 + 2 * n;
+const pastKeyRate = (n) => 5 + n;
+/**
+ * How many chat texts may arrive between the welcome and the end of its key schedule's
+ * first step (the own id, the roster): they wait for it (decryptChat); more show as not
+ * readable.
+ */
+const MAX_HELD_CHATS = 256;
 const MAX_MESSAGE = 4096;
 /** VERSION is the "v" of every key message (FORMAT.md, "Key messages"); others are ignored. */
 const VERSION = 2;
@@ -157,6 +177,16 @@ export class SessionKeys {
     // A chat text whose key has not come asks its sender, like failing frames do.
     this.chatKeys = new ChatKeys({ ask: (pid) => this._askKey(pid), clock });
     this.chatCounter = 0; // the own last chat counter: the next is the clock in ms, or one above
+    // The own keys chat texts went under in the last CHAT_WAIT_MS, {seq, index, raw, at},
+    // oldest first, only those the current key follows from by ratchets alone (chainSeq:
+    // the seq of the last key made fresh): a member verified after such a text was
+    // written gets them too (_pastKeys).
+    this.chatUsed = [];
+    this.chainSeq = 0;
+    this.pastAllowance = { tokens: -1, at: 0 }; // _allowPastKey: -1 until first used (full)
+    // Settles (true: started) once start's step ran; texts that came before wait for it.
+    this.startStep = null;
+    this.heldChats = 0;
     this.closed = false;
     this.queue = Promise.resolve();
     this.ready = this._run(async () => {
@@ -166,21 +196,27 @@ export class SessionKeys {
 
   /** start runs after `welcome`: own key, identity broadcast, the members already there. */
   start(selfId, memberIds) {
-    return this._run(async () => {
+    const step = this._run(async () => {
       await this.ready; // rethrows 'unsupported' when this browser has no X25519
       if (!validId(selfId)) throw new E2EEError('bad-id', 'invalid own id');
       this.selfId = selfId;
       this.own = { index: 0, raw: newMediaKey(), seq: ++this.ownCount };
+      this.chainSeq = this.own.seq;
       this._useOwn(this.own);
       for (const id of memberIds) if (!validId(id)) this.roster.warn(WARNING_KINDS.INVALID);
       this.roster.announce(memberIds.filter((id) => id !== selfId && validId(id)));
       for (const id of memberIds) {
         const p = this._peer(id);
-        if (p) p.identitySent = true;
+        if (p) {
+          p.identitySent = true;
+          p.heard = 0; // there before us: every own key of this session is for it
+        }
       }
       await this._sendIdentity(null);
       this._changed();
     });
+    this.startStep = step.then(() => !!this.selfId, () => false);
+    return step;
   }
 
   /** peerJoined: someone joined after us; they get our identity, and our ratcheted key once verified. */
@@ -345,6 +381,7 @@ export class SessionKeys {
       await this._flush({ rotate: true });
       // The own echo opens with it even before frames switch to it (a rotation waits).
       this.chatKeys.setKey(this.selfId, this.own.index, this.own.raw);
+      this._usedForChat(this.own);
       // Above every counter this id sent, also from the page before a reload (whose
       // last one the members keep): the clock in milliseconds, or one above the last.
       this.chatCounter = Math.max(this.chatCounter + 1, Date.now());
@@ -361,13 +398,38 @@ export class SessionKeys {
    * holds back only its sender's later ones (ChatKeys.open).
    */
   decryptChat(from, cipher, onWait = () => {}) {
-    if (this.closed || !validId(from) || !this.selfId) return Promise.resolve(UNREADABLE);
+    if (this.closed || !validId(from)) return Promise.resolve(UNREADABLE);
+    if (!this.selfId || this.heldChats > 0) {
+      // Between the welcome (start) and the end of its step, which sets the own id and
+      // the roster: a text that came in the same burst as the welcome waits for it, and
+      // so do the texts after it while it waits (ChatKeys.open takes them in the order
+      // of the calls). Before start, or beyond MAX_HELD_CHATS, it is not readable.
+      if (!this.startStep || this.heldChats >= MAX_HELD_CHATS) return Promise.resolve(UNREADABLE);
+      this.heldChats++;
+      return this.startStep.then((started) => {
+        this.heldChats--;
+        return started ? this._openChat(from, cipher, onWait) : UNREADABLE;
+      });
+    }
+    return this._openChat(from, cipher, onWait);
+  }
+
+  _openChat(from, cipher, onWait) {
+    if (this.closed || !this.selfId) return Promise.resolve(UNREADABLE);
     if (from !== this.selfId && !this.roster.admits(from)) return Promise.resolve(UNREADABLE);
     return this.chatKeys.open(from, cipher, onWait).catch(() => UNREADABLE);
   }
 
+  /** _usedForChat notes that a chat text goes under own key `key` (see chatUsed). */
+  _usedForChat(key) {
+    const now = this.clock.now();
+    this.chatUsed = this.chatUsed.filter((k) => k.seq !== key.seq && now - k.at <= CHAT_WAIT_MS).slice(-MAX_PAST_KEYS);
+    this.chatUsed.push({ seq: key.seq, index: key.index, raw: key.raw, at: now });
+  }
+
   close() {
     this.closed = true;
+    this.chatUsed = [];
     this.chatKeys.close();
     this.requests.close();
     clearTimeout(this.flushTimer);
@@ -405,7 +467,8 @@ export class SessionKeys {
     let p = this.peers.get(id);
     if (!p && !this.roster.admits(id)) return null;
     if (!p) {
-      p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, askTimer: 0, replayed: '', sent: null, name: undefined };
+      // heard: how many own keys were made when we heard of it; none of those goes to it.
+      p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, askTimer: 0, replayed: '', sent: null, pastSent: false, heard: this.ownCount, name: undefined };
       p.timer = this.clock.setTimeout(() => {
         if (this.closed || this.peers.get(id) !== p || p.state !== 'pending') return;
         p.state = 'unverified';
@@ -530,7 +593,17 @@ export class SessionKeys {
       return; // refused: wrong size, authentication, index
     }
     if (this.peers.get(from) !== p) return;
-    if (!newKey(this._seen(from), key.raw)) return; // a replayed envelope: an old key made current again
+    const seen = this._seen(from);
+    if (await pastKey(seen, key.raw)) {
+      // An earlier key of from's, after a later one (FORMAT.md, "Chat (version 3)"): it
+      // opens from's chat texts under it, but never becomes from's newest, where the
+      // ratchet guesses start (nor goes to the media worker: frames use the newest).
+      if (this.peers.get(from) !== p) return;
+      seen.past.add(hex(key.raw)); // sent again, it is refused (newKey)
+      this.chatKeys.setKey(from, key.keyIndex, key.raw, { past: true });
+      return;
+    }
+    if (!newKey(seen, key.raw)) return; // a replayed envelope: an old key made current again
     this.media.setPeerKey(from, key.keyIndex, key.raw);
     this.chatKeys.setKey(from, key.keyIndex, key.raw);
     if (p.name !== key.name) {
@@ -579,8 +652,14 @@ export class SessionKeys {
     await this._sendKey(from);
   }
 
-  /** _sendKey sends the own key to `to`, or adds it to `batch` (see _sendKeys). */
-  async _sendKey(to, batch = null) {
+  /**
+   * _sendKey sends the own key to `to`, or adds it to `batch` (see _sendKeys); with the
+   * first key `to` gets, the earlier keys of the own recent chat texts (_pastKeys), after
+   * it (added to `after` when the current key goes in a batch): the current key is never
+   * the one a relay's exhausted budget refuses because earlier keys went first, and the
+   * receiver tells the earlier ones from it (each one's ratchets lead to it).
+   */
+  async _sendKey(to, batch = null, after = null) {
     const p = this.peers.get(to);
     if (!p || p.state !== 'verified' || !this.own || p.sent === this.own) return;
     if (!this.roster.admits(to)) return; // keys only to the announced roster, never to one who left
@@ -588,6 +667,50 @@ export class SessionKeys {
     const wrapped = await wrapKey(p.kw, this.selfId, to, this.own.index, this.own.raw, this.name);
     if (batch) batch.push({ to, msg: { t: 'key', wrapped: encode(wrapped) } });
     else this._send(to, { t: 'key', wrapped: encode(wrapped) });
+    if (p.pastSent) return;
+    p.pastSent = true;
+    const past = await this._pastKeys(to, p);
+    if (after) after.push(...past);
+    else for (const m of past) this._send(m.to, m.msg);
+  }
+
+  /**
+   * _pastKeys are the key messages that give member `to` (its state p), after the first
+   * key it gets from us, the earlier own keys chat texts went under since we heard of it
+   * (FORMAT.md, "Chat (version 3)"): a text written before we verified it, whose key a
+   * join's ratchet then moved on, opens there too, not only at the members verified when
+   * it was written. Only keys made after we heard of it (p.heard: never one from before
+   * it was announced, which the ratchet is there to keep from it), used for chat in the
+   * last CHAT_WAIT_MS (a text waits no longer for its key), and only those the current
+   * key follows from by 1 to MAX_RATCHET ratchet steps alone: the receiver takes such a
+   * key, coming after the current one, as a past key (pastKey), never as our newest; and
+   * one from before a rotation, which it could not tell from a newer key, would be its
+   * newest if the server delivered it late, with ratchet guesses the one who left can
+   * follow: not sent. Newest first, at most MAX_PAST_KEYS, within _allowPastKey.
+   */
+  async _pastKeys(to, p) {
+    const now = this.clock.now();
+    const own = this.own;
+    const past = this.chatUsed.filter((k) => k.seq > p.heard && k.seq >= this.chainSeq && k.seq < own.seq && own.seq - k.seq <= MAX_RATCHET && now - k.at <= CHAT_WAIT_MS);
+    const out = [];
+    for (const k of past.slice(-MAX_PAST_KEYS).reverse()) {
+      if (!this._allowPastKey()) break;
+      const wrapped = await wrapKey(p.kw, this.selfId, to, k.index, k.raw, this.name);
+      out.push({ to, msg: { t: 'key', wrapped: encode(wrapped) } });
+    }
+    return out;
+  }
+
+  /** _allowPastKey takes one key message from the allowance for earlier keys (pastKeyBurst). */
+  _allowPastKey() {
+    const n = this.peers.size + 1;
+    const now = this.clock.now();
+    const a = this.pastAllowance;
+    a.tokens = a.tokens < 0 ? pastKeyBurst(n) : Math.min(pastKeyBurst(n), a.tokens + ((now - a.at) / 1000) * pastKeyRate(n));
+    a.at = now;
+    if (a.tokens < 1) return false;
+    a.tokens -= 1;
+    return true;
   }
 
   /**
@@ -597,13 +720,15 @@ export class SessionKeys {
    */
   async _sendKeys(ids) {
     const batch = [];
-    for (const id of ids) await this._sendKey(id, batch);
-    if (this.closed || batch.length === 0) return;
-    if (batch.length === 1 || !this.sendBatchRaw) {
+    const after = []; // earlier keys for members that get their first key here (_sendKey)
+    for (const id of ids) await this._sendKey(id, batch, after);
+    if (this.closed) return;
+    if (batch.length === 1 || (batch.length > 1 && !this.sendBatchRaw)) {
       for (const { to, msg } of batch) this._send(to, msg);
-      return;
+    } else if (batch.length > 1) {
+      this.sendBatchRaw(batch.map(({ to, msg }) => ({ to, data: JSON.stringify({ v: VERSION, ...msg }) })));
     }
-    this.sendBatchRaw(batch.map(({ to, msg }) => ({ to, data: JSON.stringify({ v: VERSION, ...msg }) })));
+    for (const { to, msg } of after) this._send(to, msg);
   }
 
   _scheduleFlush() {
@@ -632,6 +757,8 @@ export class SessionKeys {
       // Rotation: a fresh key the one who left never sees, sent to every verified member.
       const next = { index: nextIndex(this.own.index), raw: newMediaKey(), seq: ++this.ownCount };
       this.own = next;
+      this.chainSeq = next.seq;
+      this.chatUsed = []; // before the rotation: nobody gets them any more (_pastKeys)
       await this._sendKeys(this.verified());
       if (this.closed) return; // close() cleared the timers already
       // Used once its receivers had ROTATE_DELAY_MS to get it. A later rotation does not
@@ -747,6 +874,26 @@ function newKey(seen, raw) {
   if (seen.current) seen.past.add(seen.current);
   seen.current = k;
   return true;
+}
+
+/**
+ * pastKey says whether a member's key envelope brings one of its earlier keys: one from
+ * which a key it sent before (seen: its current or a past one) follows by 1 to
+ * MAX_RATCHET ratchet steps. A key is random or a ratchet, so such a key was made before
+ * that one: it can never be the member's newest. The sender sends such keys after its
+ * current one (SessionKeys._pastKeys); the server may also hold one back. One seen
+ * before is not a past key here (newKey decides: the current sent again, or a replay).
+ */
+async function pastKey(seen, raw) {
+  const k = hex(raw);
+  if (!seen.current || seen.current === k || seen.past.has(k)) return false;
+  let r = raw;
+  for (let i = 0; i < MAX_RATCHET; i++) {
+    r = await ratchet(r);
+    const h = hex(r);
+    if (h === seen.current || seen.past.has(h)) return true;
+  }
+  return false;
 }
 
 /** hex is bytes in hexadecimal. */
