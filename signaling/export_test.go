@@ -57,3 +57,11 @@ func HostTurnUsers(s *Server, host string) int {
 	}
 	return 0
 }
+
+// ConnsHeld is how many sessions the server holds and how many address groups it
+// counts connections of.
+func ConnsHeld(s *Server) (sessions, groups int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions), len(s.perAddr)
+}
