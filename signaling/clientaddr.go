@@ -43,7 +43,13 @@ type addrResolver struct {
 	behindProxy bool
 	trusted     []netip.Prefix
 	log         *slog.Logger
-	warnOnce    sync.Once
+	warnOnce    sync.Once // X-Forwarded-For without -behind-proxy
+	// With -behind-proxy, the two ways a proxy in front still makes every client one
+	// address, each said once: a trusted proxy that sets no X-Forwarded-For (nginx sets
+	// none unless told to), and a proxy that is not in -trusted-proxies (one on another
+	// machine), whose header is rightly not believed. Neither names an address.
+	noHeaderOnce  sync.Once
+	untrustedOnce sync.Once
 }
 
 // clientAddr is the peer's address; behind a trusted proxy (behindProxy, and the peer is
@@ -61,7 +67,28 @@ func (ar *addrResolver) clientAddr(r *http.Request) string {
 		}
 		return addrString(peer, r.RemoteAddr)
 	}
+	trusted := isTrusted(peer, ar.trusted)
+	switch {
+	case trusted && !hasHop(xff):
+		ar.noHeaderOnce.Do(func() {
+			ar.log.Warn("-behind-proxy is on, but a request from a trusted proxy carries no X-Forwarded-For: every client that proxy forwards shares its address for password throttling and the per-address limits; have the proxy set X-Forwarded-For (deploy/README.md)")
+		})
+	case !trusted && len(xff) > 0:
+		ar.untrustedOnce.Do(func() {
+			ar.log.Warn("-behind-proxy is on, but a request carries X-Forwarded-For from an address not in -trusted-proxies, so the header is not believed: if a reverse proxy on another machine fronts this server, add its address to -trusted-proxies, or every client shares the proxy's address for password throttling and the per-address limits")
+		})
+	}
 	return addrString(forwardedClient(peer, xff, ar.trusted), r.RemoteAddr)
+}
+
+// hasHop reports whether the X-Forwarded-For lines hold anything at all.
+func hasHop(lines []string) bool {
+	for _, l := range lines {
+		if strings.Trim(l, " \t,") != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // forwardedClient walks the X-Forwarded-For hops from the right while they are trusted

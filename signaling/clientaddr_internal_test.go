@@ -114,3 +114,42 @@ func FuzzForwardedClient(f *testing.F) {
 		t.Fatalf("peer %s, header %q: %s is neither", peer, header, got)
 	})
 }
+
+// TestBehindProxyWarnings: with -behind-proxy, a trusted proxy that sends no
+// X-Forwarded-For (nginx sends none unless its configuration says so) and a proxy that
+// is not in -trusted-proxies (one on another machine) both make every client one
+// address; the operator is told once for each, without an address, and a proxy that
+// does its part raises no warning.
+func TestBehindProxyWarnings(t *testing.T) {
+	trusted, _ := ParseProxyList(DefaultTrustedProxies)
+	for _, tc := range []struct {
+		name    string
+		peer    string
+		headers []string
+		want    string // part of the warning; "" for none
+	}{
+		{"a trusted proxy sets the header", "127.0.0.1:5555", []string{"203.0.113.9"}, ""},
+		{"a trusted proxy sets none", "127.0.0.1:5555", nil, "carries no X-Forwarded-For"},
+		{"a trusted proxy sets an empty one", "[::1]:5555", []string{" , "}, "carries no X-Forwarded-For"},
+		{"an untrusted proxy sets one", "198.51.100.7:5555", []string{"203.0.113.9"}, "not in -trusted-proxies"},
+		{"a client without a proxy", "198.51.100.7:5555", nil, ""},
+	} {
+		var buf bytes.Buffer
+		ar := &addrResolver{behindProxy: true, trusted: trusted, log: slog.New(slog.NewTextHandler(&buf, nil))}
+		for range 3 {
+			ar.clientAddr(&http.Request{RemoteAddr: tc.peer, Header: http.Header{"X-Forwarded-For": tc.headers}})
+		}
+		log := buf.String()
+		switch n := strings.Count(log, "level=WARN"); {
+		case tc.want == "" && n != 0:
+			t.Errorf("%s: warned: %q", tc.name, log)
+		case tc.want != "" && (n != 1 || !strings.Contains(log, tc.want)):
+			t.Errorf("%s: want one warning saying %q, got %q", tc.name, tc.want, log)
+		}
+		for _, addr := range []string{"127.0.0.1", "198.51.100", "203.0.113", "::1"} {
+			if strings.Contains(log, addr) {
+				t.Errorf("%s: the warning names an address: %q", tc.name, log)
+			}
+		}
+	}
+}

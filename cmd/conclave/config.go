@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +69,22 @@ type settings struct {
 // the environment or in the file.
 func (s *settings) set(name string) bool {
 	return s.commandLine[name] || s.fromEnv[name] || s.fromFile[name]
+}
+
+// overriddenFileKeys says, for each key of the configuration file that the command line
+// or the environment set as well, that the file's value is not used and what overrides it,
+// by key.
+func (s *settings) overriddenFileKeys() []string {
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(s.fromFile)) {
+		switch {
+		case s.commandLine[name]:
+			out = append(out, fmt.Sprintf("config file %s: key %q is not used: -%s on the command line overrides it (a systemd unit's ExecStart, for example)", s.file, name, name))
+		case s.fromEnv[name]:
+			out = append(out, fmt.Sprintf("config file %s: key %q is not used: the environment variable %s overrides it", s.file, name, envName(name)))
+		}
+	}
+	return out
 }
 
 // errorFor is err about flag name, attributed to the source that set it.

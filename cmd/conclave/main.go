@@ -56,6 +56,10 @@ type options struct {
 	metricsAddr    string // "" disables /metrics and /healthz
 	oneTimeKey     string // auto, print or off (oneTimeKeyModes)
 	stdoutTTY      bool   // stdout is a terminal (set by main; auto prints the key only there)
+	// overridden are the configuration file's keys that the command line or the
+	// environment set again (the systemd unit's -data and -metrics), logged at start:
+	// an operator who changed the file must not be left wondering why nothing changed.
+	overridden []string
 }
 
 // limits are the connection and admission caps (signaling.Config).
@@ -159,6 +163,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := fs.Parse(args); err != nil { // parsed once already; cannot fail now
 		return o, err
 	}
+	o.overridden = s.overriddenFileKeys()
 
 	if o.knockTimeout <= 0 {
 		return o, s.errorFor("knock-timeout", fmt.Errorf("must be positive, not %s", o.knockTimeout))
@@ -295,6 +300,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if level <= slog.LevelDebug {
 		log.Warn("debug logging is on: logs may contain IP addresses and participant ids")
 	}
+	for _, note := range o.overridden {
+		log.Warn(note)
+	}
 
 	// The data directory first: a damaged or unwritable one, or one another server holds,
 	// stops the start before any port is taken.
@@ -348,6 +356,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer engine.Close()
+	announced := publicIPs // TURN's relayed candidates carry its public address too
+	if o.turn.enabled() && o.turn.publicIP != "" {
+		announced = append(slices.Clone(publicIPs), o.turn.publicIP)
+	}
+	if why := mediaUnreachable(engine.UDPAddr(), announced, o.loopback, net.InterfaceAddrs); why != "" {
+		log.Warn(why)
+	}
 	turnSrv, err := startTURN(o.turn, engine, publicIPs, o.loopback, log)
 	if err != nil {
 		return err
