@@ -12,7 +12,7 @@
 //                second while its frames fail, "key ok" once they decode again.
 //
 // Who may be asked and what an answer holds (members of the roster; the key only for
-// verified ones) is the caller's rule (session-keys.js); these classes only count time.
+// verified ones) is the caller's rule (member-keys.js); these classes only count time.
 
 /** FIRST_WAIT_MS is the shortest time between two requests to one sender. */
 export const FIRST_WAIT_MS = 2000;
