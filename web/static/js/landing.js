@@ -56,6 +56,7 @@ export function hostKeyFromFragment(hash) {
 let linkKey = ''; // the host key from the address, in memory only
 let retryTimer = 0;
 let invitation = null; // {link, withPassword, privacy} of the meeting shown
+let rooms = null; // the rooms card (rooms.js)
 
 /** showError shows the text of key in box (following a language switch); no key hides it. */
 function showError(box, key, params) {
@@ -175,6 +176,9 @@ async function createMeeting(event) {
     return;
   }
   showResult(links, !!password, e2ee);
+  // The meeting is a one-off room of the host's: the rooms card, when it shows the
+  // host's rooms, lists it now rather than at the next visit.
+  if (!$('#rooms-body').hidden) rooms.load();
 }
 
 /**
@@ -264,7 +268,7 @@ function main() {
   }
   showKeyField(!linkKey);
   // The rooms card: rk (the room secret) from the same host link, never stored.
-  const rooms = new Rooms({ hostKey, rk: fromLink.rk });
+  rooms = new Rooms({ hostKey, rk: fromLink.rk });
   $('#host-key-change').addEventListener('click', () => {
     linkKey = '';
     showKeyField(true);

@@ -12,7 +12,8 @@
 // #btn-create-room), #rooms-error, #room-list with one li.room-item[data-id] per room:
 // .room-title, .room-participant / .room-moderator (inputs holding the full links),
 // .room-invite (opens .room-invitation: .room-invitation-time, .room-invitation-text, .room-invitation-copy), .room-edit (opens form.room-edit-form with the same fields as classes),
-// .room-rotate, .room-delete (both ask first: #confirm-ok). #host-link when rk was made.
+// .room-rotate, .room-delete (both ask first: #confirm-ok), .room-links-unknown when the
+// links cannot be shown. #host-link when rk was made.
 
 import { $, el, toast, copyText } from './dom.js';
 import { formatDateTime, onLanguageChange, setText, t } from './i18n.js';
@@ -26,6 +27,11 @@ import {
 } from './rooms-keys.js';
 
 const UNREADABLE = 'rooms.title-unreadable';
+// A room with no title at all was not made here or by `conclave room` (both seal even an
+// empty title): it is a meeting made with "New meeting" (POST /api/meetings), whose
+// links were shown once when it was made. Its card says so, rather than that this host
+// link cannot show its links (as if the host link were the wrong one).
+const QUICK = 'rooms.title-quick';
 const DAY = 24 * 60 * 60 * 1000;
 
 /** Rooms is the card's state: how to get the host key, and this page's rk. */
@@ -34,8 +40,26 @@ export class Rooms {
     this.hostKey = hostKey; // () => the host key, '' when unknown
     this.madeRk = !parseRootSecret(rk || '');
     this.rk = this.madeRk ? newRootSecret() : rk;
+    // The host key rk belongs to: the link's, or the first one typed when this page made
+    // rk. Another key (a colleague's at the same computer) gets an rk of its own: rooms
+    // made with hers on this rk would have links, moderator secrets included, that the
+    // holder of the first host link could derive, and none she could show again.
+    this.rkHost = this.madeRk ? null : hostKey();
     this.rooms = new Map(); // id -> {view, title (null: unreadable), keys}
-    this.loading = false;
+    this.loading = null; // the list being loaded (a promise)
+    this.again = false; // load again when it is done: something changed meanwhile
+    this.focusNext = null; // {id, cls, force}: where the focus goes once the list is drawn
+  }
+
+  /** ownRk makes rk the current host key's (see rkHost). */
+  ownRk() {
+    const key = this.hostKey();
+    if (!key || key === this.rkHost) return;
+    if (this.rkHost !== null) {
+      this.rk = newRootSecret();
+      this.madeRk = true;
+    }
+    this.rkHost = key;
   }
 
   start() {
@@ -73,7 +97,7 @@ export class Rooms {
     if (res.status === 401) return { ok: false, error: { key: 'common.wrong-host-key' } };
     if (res.status === 429) return { ok: false, error: { key: 'common.too-many-attempts', params: { count: Number.parseInt(res.headers.get('Retry-After') || '', 10) || 1 } } };
     // The server's message is for API clients (English); the page says it by status.
-    return { ok: false, error: apiErrorText(res.status) };
+    return { ok: false, error: apiErrorText(res.status, method === 'POST' && path === '/api/rooms') };
   }
 
   /** reset forgets the rooms shown (another host key is being entered). */
@@ -82,11 +106,13 @@ export class Rooms {
     $('#room-list').replaceChildren();
     $('#rooms-empty').hidden = true;
     $('#rk-new').hidden = true;
+    $('#host-link').value = ''; // it held the key being changed
     showError($('#rooms-error'), '');
     this.showKeyState();
   }
 
   showKeyState() {
+    this.ownRk();
     const key = !!this.hostKey();
     $('#rooms-need-key').hidden = key;
     $('#rooms-body').hidden = !key;
@@ -96,14 +122,36 @@ export class Rooms {
     }
   }
 
+  /**
+   * load lists the rooms again. Asked while a list is loading (a change made meanwhile),
+   * it loads once more when that is done: the list under way may predate the change.
+   */
   async load() {
     this.showKeyState();
-    if (!this.hostKey() || this.loading) return;
-    this.loading = true;
+    if (!this.hostKey()) return;
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      do {
+        this.again = false;
+        await this.loadOnce();
+      } while (this.again && this.hostKey());
+      this.focusNext = null;
+    })();
+    try {
+      await this.loading;
+    } finally {
+      this.loading = null;
+    }
+  }
+
+  async loadOnce() {
+    this.showKeyState();
     const r = await this.api('GET', '/api/rooms');
-    this.loading = false;
     showError($('#rooms-error'), r.ok ? '' : r.error);
-    if (!r.ok) return;
+    if (!r.ok || this.again) return;
     const views = Array.isArray(r.data && r.data.rooms) ? r.data.rooms : [];
     const rooms = new Map();
     for (const view of views) {
@@ -126,6 +174,23 @@ export class Rooms {
     list.replaceChildren(...[...this.rooms.values()].map((room) => this.item(room)));
     $('#rooms-empty').hidden = this.rooms.size > 0;
     fillIcons();
+    // The control a keyboard or screen-reader user pressed went with the old list: the
+    // focus goes back to the same room (or, after a delete, a neighbour) instead of to
+    // the top of the page.
+    const next = this.focusNext;
+    const active = document.activeElement;
+    if (!next || !(next.force || !active || active === document.body || !active.isConnected)) return;
+    const li = [...list.children].find((n) => n.dataset && n.dataset.id === next.id);
+    const target = (li && li.querySelector(`.${next.cls}`)) || (this.rooms.size === 0 && $('#room-new summary'));
+    if (target) {
+      this.focusNext = null;
+      target.focus();
+    }
+  }
+
+  /** focusAfter says where the focus goes when the list is drawn again. */
+  focusAfter(id, cls, force = false) {
+    this.focusNext = { id, cls, force };
   }
 
   item(room) {
@@ -136,14 +201,14 @@ export class Rooms {
     // the host sees it (the server's list says it; only the host turns it off).
     const facts = [when, view.e2ee === false ? t('rooms.fact.no-e2ee') : '', view.passwordSet ? t('rooms.fact.password') : '', t(view.settings && view.settings.lobby ? 'rooms.fact.lobby' : 'rooms.fact.no-lobby')].filter(Boolean).join(' · ');
     li.append(el('div', { class: 'room-head' },
-      title ? el('strong', { class: 'room-title', text: title }) : el('strong', { class: 'room-title', i18n: title === null ? UNREADABLE : 'rooms.untitled' }),
+      title ? el('strong', { class: 'room-title', tabindex: -1, text: title }) : el('strong', { class: 'room-title', tabindex: -1, i18n: title === null ? (view.title === '' ? QUICK : UNREADABLE) : 'rooms.untitled' }),
       el('span', { class: 'muted small room-facts', text: facts })));
     if (keys) {
       const links = roomLinks(window.location.origin, view.id, keys, view.e2ee !== false);
       li.append(linkRow(['rooms.link.participant', 'rooms.link.participant.copy'], 'room-participant', links.participant),
         linkRow(['rooms.link.moderator', 'rooms.link.moderator.copy'], 'room-moderator', links.moderator));
     } else {
-      li.append(el('p', { class: 'muted small', i18n: 'rooms.links-unknown' }));
+      li.append(el('p', { class: 'muted small room-links-unknown', i18n: view.title === '' ? 'rooms.links-quick' : 'rooms.links-unknown' }));
     }
     const actions = el('div', { class: 'room-actions' });
     if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', onclick: () => this.showInvitation(room, li), i18n: 'landing.invitation' }));
@@ -201,6 +266,7 @@ export class Rooms {
     const values = readForm(form, 'room');
     if (values.error) return showError(box, values.error);
     btn.disabled = true;
+    this.ownRk();
     const id = newRoomId();
     const keys = await roomKeys(this.rk, id);
     const body = {
@@ -220,6 +286,7 @@ export class Rooms {
     setDefaults(form, 'room');
     $('#room-new').open = false;
     toast(t('rooms.created'), { kind: 'success' });
+    this.focusAfter(id, 'room-title', true); // the new room, at the end of the list
     await this.load();
   }
 
@@ -241,7 +308,11 @@ export class Rooms {
       else if (values.removePassword) body.password = '';
       const r = await this.api('PATCH', `/api/rooms/${encodeURIComponent(room.view.id)}`, body);
       showError(box, r.ok ? '' : r.error);
-      if (r.ok) { toast(t('rooms.changed'), { kind: 'success' }); await this.load(); }
+      if (r.ok) {
+        toast(t('rooms.changed'), { kind: 'success' });
+        this.focusAfter(room.view.id, 'room-edit');
+        await this.load();
+      }
     });
     li.append(form);
     fillIcons();
@@ -250,12 +321,17 @@ export class Rooms {
   async rotate(room) {
     const yes = await confirmAction({ title: t('rooms.rotate.title'), text: t('rooms.rotate.text'), ok: t('rooms.rotate.ok') });
     if (!yes) return;
+    this.ownRk();
     const id = newRoomId();
     const keys = await roomKeys(this.rk, id);
     const title = await encryptTitle(keys.meetingSecret, room.title || '');
     const r = await this.api('POST', `/api/rooms/${encodeURIComponent(room.view.id)}/rotate`, { id, moderatorSecret: keys.moderatorSecret, title });
     showError($('#rooms-error'), r.ok ? '' : r.error);
-    if (r.ok) { toast(t('rooms.rotated'), { kind: 'success' }); await this.load(); }
+    if (r.ok) {
+      toast(t('rooms.rotated'), { kind: 'success' });
+      this.focusAfter(id, 'room-rotate');
+      await this.load();
+    }
   }
 
   async remove(room) {
@@ -263,7 +339,13 @@ export class Rooms {
     if (!yes) return;
     const r = await this.api('DELETE', `/api/rooms/${encodeURIComponent(room.view.id)}`);
     showError($('#rooms-error'), r.ok ? '' : r.error);
-    if (r.ok) { toast(t('rooms.deleted'), { kind: 'success' }); await this.load(); }
+    if (r.ok) {
+      toast(t('rooms.deleted'), { kind: 'success' });
+      const ids = [...this.rooms.keys()];
+      const at = ids.indexOf(room.view.id);
+      this.focusAfter(ids[at + 1] || ids[at - 1] || '', 'room-title');
+      await this.load();
+    }
   }
 }
 
@@ -274,9 +356,15 @@ function showError(box, error) {
   box.hidden = !error;
 }
 
-/** apiErrorText is the error for a refused Rooms API request, by HTTP status. */
-function apiErrorText(status) {
-  const known = { 400: 'rooms.error.invalid', 403: 'rooms.error.forbidden', 404: 'rooms.error.not-found', 409: 'rooms.error.conflict', 413: 'rooms.error.invalid' };
+/**
+ * apiErrorText is the error for a refused Rooms API request, by HTTP status. A 403 says
+ * the host has too many rooms only where that can be the reason (creating one); anywhere
+ * else it is the refusal of a request from another origin (a proxy that passes on
+ * another Host), and the limit of rooms would send the host deleting rooms for nothing.
+ */
+function apiErrorText(status, creating) {
+  const known = { 400: 'rooms.error.invalid', 404: 'rooms.error.not-found', 409: 'rooms.error.conflict', 413: 'rooms.error.invalid' };
+  if (creating) known[403] = 'rooms.error.forbidden';
   return known[status] ? { key: known[status] } : { key: 'rooms.error.status', params: { status } };
 }
 
@@ -322,10 +410,14 @@ function formFields(p, { title = '', settings = {}, expires, passwordSet = false
     sw('screenshare', 'screenShare', 'landing.screenshare'),
     sw('unmute', 'unmute', 'landing.unmute'),
     sw('chat', 'chat', 'settings.chat')));
+  // A date typed or picked in the field chooses "until": people set the date and leave
+  // the small radio button in front of it as it was (the room was then made standing).
+  const oneoff = el('input', { ...attrs(p, 'oneoff'), type: 'radio', name: group, value: 'oneoff', checked: !!expires });
+  const untilNow = () => { oneoff.checked = true; };
   out.push(el('fieldset', { class: 'lifetime' }, el('legend', { class: 'field-label', i18n: 'rooms.form.lifetime' }),
     el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'standing'), type: 'radio', name: group, value: 'standing', checked: !expires }), ' ', el('span', { i18n: 'rooms.form.standing' })),
-    el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'oneoff'), type: 'radio', name: group, value: 'oneoff', checked: !!expires }), ' ', el('span', { i18n: 'rooms.form.until' }), ' '),
-    el('input', { ...attrs(p, 'expires'), type: 'datetime-local', value: toLocalInput(until), i18nAttr: { 'aria-label': 'rooms.form.expires' } })));
+    el('label', { class: 'check-row' }, oneoff, ' ', el('span', { i18n: 'rooms.form.until' }), ' '),
+    el('input', { ...attrs(p, 'expires'), type: 'datetime-local', value: toLocalInput(until), oninput: untilNow, onchange: untilNow, i18nAttr: { 'aria-label': 'rooms.form.expires' } })));
   return out;
 }
 

@@ -1,0 +1,58 @@
+// "New meeting" on the landing page (landing.js) makes a one-off room of the host's
+// (POST /api/meetings): the Rooms card below, when it shows the host's rooms, lists it
+// at once instead of at the host's next visit.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import './page-globals.mjs';
+import { installMiniDOM, MiniElement } from './mini-dom.mjs';
+
+const doc = installMiniDOM();
+Object.defineProperty(MiniElement.prototype, 'value', {
+  get() { return this._value ?? this.attributes.value ?? ''; },
+  set(v) { this._value = String(v); },
+  configurable: true,
+});
+Object.defineProperty(MiniElement.prototype, 'checked', {
+  get() { return this._checked ?? ('checked' in this.attributes); },
+  set(v) { this._checked = !!v; },
+  configurable: true,
+});
+MiniElement.prototype.select = function select() {};
+// Every #id the page asks for exists (an element made on first use), as in index.html.
+const qs = doc.querySelector;
+doc.querySelector = (sel) => {
+  const found = qs(sel);
+  if (found || !/^#[\w-]+$/.test(sel)) return found;
+  const n = doc.createElement(sel === '#room-form' || sel === '#create-form' ? 'form' : 'div');
+  n.setAttribute('id', sel.slice(1));
+  if (sel === '#rooms-body') n.hidden = true;
+  doc.body.append(n);
+  return n;
+};
+const qsa = doc.querySelectorAll;
+doc.querySelectorAll = (sel) => qsa(sel.replace(':not(svg)', ''));
+window.location = { origin: 'https://meet.example', hash: '#host=the-host-key', pathname: '/', search: '' };
+window.history = { replaceState() {} };
+globalThis.history = window.history;
+
+const requests = [];
+globalThis.fetch = async (path, init = {}) => {
+  requests.push(`${init.method || 'GET'} ${path}`);
+  const answer = (status, data) => ({ ok: status < 300, status, headers: { get: () => null }, json: async () => data });
+  if (path === '/api/meetings') return answer(201, { meetingId: 'AAAAAAAAAAAAAAAAAAAAAA', moderatorSecret: 'mod-secret', url: '/m/AAAAAAAAAAAAAAAAAAAAAA' });
+  if (path === '/api/rooms') return answer(200, { rooms: [] });
+  return answer(404, {});
+};
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+test('the rooms card lists a meeting made with "New meeting" at once', async () => {
+  await import('../static/js/landing.js');
+  for (let i = 0; i < 50; i++) await tick();
+  const lists = () => requests.filter((r) => r === 'GET /api/rooms').length;
+  assert.equal(lists(), 1, `the card listed the host's rooms: ${requests}`);
+  assert.equal(doc.querySelector('#rooms-body').hidden, false);
+  doc.querySelector('#create-form').dispatch('submit');
+  for (let i = 0; i < 50; i++) await tick();
+  assert.ok(requests.includes('POST /api/meetings'), `${requests}`);
+  assert.equal(lists(), 2, `the new meeting's room is not listed until the page is opened again: ${requests}`);
+});
