@@ -32,6 +32,11 @@ import (
 // So while climbs are allowed and a shown tile is below its size's layer, the
 // allocation has a train of padding sent now and then, which measures what the link
 // carries (train.go); the estimate it raises lets the tile climb.
+//
+// Retransmissions are sent with the transport-wide numbers of the packets they repair,
+// so the estimator does not see them as sent: each allocation also bounds them
+// (rtxPacer) by what it leaves after audio and video, at least an eighth of the
+// estimate, with a burst of 200 ms of the estimate (rtxLimitFor).
 const (
 	audioReserve   = 50_000 // Opus with FEC and packet overhead, bits per second, until measured
 	audioOverhead  = 16_000 // IP, UDP and SRTP of 50 packets a second
@@ -304,9 +309,13 @@ func (p *Participant) reallocate() {
 	}
 	a := make(allocation, len(tiles))
 	var dl Downlink
+	left := budget - audio // what retransmissions may have of it (rtxLimitFor)
 	for i, t := range tiles {
 		l := layers[i]
 		a[t.up] = l
+		if l >= 0 {
+			left -= t.rate(l)
+		}
 		if t.cur >= 0 && l > t.cur {
 			climbed = true
 		}
@@ -335,6 +344,9 @@ func (p *Participant) reallocate() {
 	})
 	dl.Limited = len(dl.Tracks) > 0
 	p.bw.alloc.Store(&a)
+	if budget > 0 {
+		p.out.pacer.setLimit(rtxLimitFor(budget, left))
+	}
 	// The state is news only once the estimate rests on feedback.
 	changed := p.bw.estimated.Load() && !dl.equal(p.bw.downlink)
 	if changed {

@@ -123,6 +123,58 @@ func TestRtxPacer(t *testing.T) {
 	}
 }
 
+// TestRtxPacerFollowsTheEstimate: the bound the allocation sets holds from the next
+// retransmission, a full bucket cut down to the new burst at once (a cut of the estimate
+// after a failed climb), and it follows what the estimate allows: at least an eighth of
+// it, what the allocation leaves when more, never above 1 Mbit/s; a burst of 200 ms of
+// it, within a few packets and 48.
+func TestRtxPacerFollowsTheEstimate(t *testing.T) {
+	for _, c := range []struct {
+		budget, left, rate, burst int64
+	}{
+		{300_000, 100_000, 100_000 / 8, 7_500},
+		{300_000, -50_000, 300_000 / 8 / 8, 7_500},
+		{100_000, 0, 100_000 / 8 / 8, rtxMinBurst},
+		{5_000_000, 3_000_000, rtxRate, rtxBurst},
+		{20_000_000, 0, rtxRate, rtxBurst},
+	} {
+		rate, burst := rtxLimitFor(c.budget, c.left)
+		if want := min(c.rate, rtxRate); rate != want || burst != c.burst {
+			t.Errorf("estimate %d, %d left: %d B/s, burst %d; want %d, %d", c.budget, c.left, rate, burst, want, c.burst)
+		}
+	}
+
+	var p rtxPacer
+	now := time.Unix(0, 0)
+	if !p.take(now, 1200) { // full at 57.6 KB
+		t.Fatal("refused at first")
+	}
+	p.setLimit(rtxLimitFor(300_000, 100_000))
+	n := 0
+	for p.take(now, 1200) {
+		n++
+	}
+	if n != 7_500/1200 {
+		t.Fatalf("%d packets at once after the cut, want %d", n, 7_500/1200)
+	}
+	now = now.Add(time.Second) // 12.5 KB at 100 kbit/s, but the burst is 7.5 KB
+	n = 0
+	for p.take(now, 1200) {
+		n++
+	}
+	if n != 7_500/1200 {
+		t.Fatalf("%d packets after a second, want %d", n, 7_500/1200)
+	}
+	now = now.Add(480 * time.Millisecond) // 6 KB
+	n = 0
+	for p.take(now, 1200) {
+		n++
+	}
+	if n != 5 {
+		t.Fatalf("%d packets after 480 ms at 100 kbit/s, want 5", n)
+	}
+}
+
 // TestRetransmissionsQueueBehindAudio: with audio, retransmissions and video all waiting,
 // the writer sends audio first, then retransmissions, then video; retransmissions beyond
 // their queue are dropped and counted, never put among the audio.

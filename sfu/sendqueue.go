@@ -330,16 +330,68 @@ func (r *itemRing) reset() {
 	r.head, r.n = 0, 0
 }
 
-// rtxPacer is a token bucket of payload bytes for one subscriber's retransmissions:
-// rtxRate on average, rtxBurst at once. Retransmissions beyond it are dropped (the
-// receiver asks again or for a keyframe) rather than queued behind one another.
-type rtxPacer struct{ bucket tokenBucket }
+// rtxPacer is a token bucket of payload bytes for one subscriber's retransmissions.
+// Retransmissions beyond it are dropped (the receiver asks again or for a keyframe)
+// rather than queued behind one another.
+//
+// Its rate and burst follow the subscriber's estimate (rtxLimitFor), set where the
+// allocation runs (reallocate: every bweTick and at a cut of the estimate), never per
+// packet: a retransmission goes with the transport-wide number of the packet it repairs,
+// so the estimator does not count it as sent, and the allocation reserves no room for
+// it; at a fixed 1 Mbit/s, NACKs on a 300 kbit/s link could take the link from the audio
+// beside them. Until an estimate exists (or for a client without transport-cc) it is
+// rtxRate and rtxBurst.
+type rtxPacer struct {
+	bucket tokenBucket
+	// limit is the rate (bytes a second, high 32 bits) and the burst (bytes, low 32
+	// bits); 0: rtxRate and rtxBurst.
+	limit atomic.Uint64
+}
 
 const (
-	rtxRate  = 1_000_000 / 8 // bytes per second: 1 Mbit/s
-	rtxBurst = 48 * 1200     // bytes: a burst of 48 full packets
+	rtxRate  = 1_000_000 / 8 // bytes per second: 1 Mbit/s, at most
+	rtxBurst = 48 * 1200     // bytes: a burst of 48 full packets, at most
+
+	// rtxEstimateShare: whatever the allocation leaves, retransmissions may have an
+	// eighth of the estimate (a tile whose layer fills it still gets its losses
+	// repaired, at no more than 12.5 % over the estimate while NACKs last).
+	rtxEstimateShare = 8
+	// rtxBurstTime is the burst as time of the estimate: a burst of retransmissions
+	// adds at most this much queueing delay to the audio behind it at the bottleneck.
+	rtxBurstTime = 200 * time.Millisecond
+	// rtxMinBurst: a few full packets, so a short loss on a slow link is repaired in one
+	// go (at 300 kbit/s the estimate's 200 ms are some six).
+	rtxMinBurst = 3 * 1200
 )
 
+// rtxLimitFor is the retransmission rate and burst, in bytes, for a subscriber whose
+// estimate is budget bits a second, of which the allocation leaves left after audio and
+// video: the larger of left and an eighth of the estimate, at most rtxRate; a burst of
+// rtxBurstTime of the estimate, within rtxMinBurst..rtxBurst.
+func rtxLimitFor(budget, left int64) (rate, burst int64) {
+	rate = max(left, budget/rtxEstimateShare) / 8
+	rate = min(max(rate, 1), rtxRate)
+	burst = budget / 8 * int64(rtxBurstTime) / int64(time.Second)
+	burst = min(max(burst, rtxMinBurst), rtxBurst)
+	return rate, burst
+}
+
+// setLimit bounds the pacer by rate and burst (bytes); the allocation's, not the
+// packet path's.
+func (r *rtxPacer) setLimit(rate, burst int64) {
+	r.limit.Store(uint64(rate)<<32 | uint64(uint32(burst)))
+}
+
+// limits is the pacer's rate and burst, in bytes.
+func (r *rtxPacer) limits() (rate, burst float64) {
+	l := r.limit.Load()
+	if l == 0 {
+		return rtxRate, rtxBurst
+	}
+	return float64(l >> 32), float64(uint32(l))
+}
+
 func (r *rtxPacer) take(now time.Time, n int) bool {
-	return r.bucket.take(now, n, rtxRate, rtxBurst)
+	rate, burst := r.limits()
+	return r.bucket.take(now, n, rate, burst)
 }

@@ -51,6 +51,7 @@ type simPublisher struct {
 	sent   map[uint32]int  // frame number → layer, for what was sent
 	silent [maxLayers]bool // layers sendRound leaves out (live_test.go)
 	pad    [maxLayers]bool // layers sendRound sends only padding on (live_test.go)
+	bulk   [maxLayers]int  // bytes added to each frame's payload (rtxbound_test.go)
 }
 
 // simPacket is what the subscriber got.
@@ -63,6 +64,7 @@ type simPacket struct {
 	layer int
 	pad   bool // padding only (a train, train.go)
 	frame uint32
+	size  int // payload bytes
 }
 
 type simSubscriber struct {
@@ -293,6 +295,7 @@ func (p *simPublisher) sendFrame(i int, key bool) {
 	}
 	payload = append(payload, byte(i))
 	payload = binary.BigEndian.AppendUint32(payload, frame)
+	payload = append(payload, make([]byte, p.bulk[i])...)
 	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts, Marker: true}, Payload: payload}
 	p.mu.Unlock()
 	if err := pkt.Header.SetExtension(p.midID, []byte(p.mid)); err != nil {
@@ -354,7 +357,7 @@ func (p *simPublisher) pliCount(i int) int {
 }
 
 func decodeSimPacket(p *rtp.Packet) simPacket {
-	out := simPacket{seq: p.SequenceNumber, ts: p.Timestamp, layer: -1}
+	out := simPacket{seq: p.SequenceNumber, ts: p.Timestamp, layer: -1, size: len(p.Payload)}
 	d, ok := parseVP8(p.Payload)
 	if !ok {
 		return out

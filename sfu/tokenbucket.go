@@ -24,9 +24,10 @@ func (b *tokenBucket) take(now time.Time, n int, rate, burst float64) bool {
 		b.primed, b.tokens, b.last = true, burst, now
 	}
 	if dt := now.Sub(b.last); dt > 0 {
-		b.tokens = min(b.tokens+dt.Seconds()*rate, burst)
+		b.tokens += dt.Seconds() * rate
 		b.last = now
 	}
+	b.tokens = min(b.tokens, burst) // a bound lowered since (rtxPacer) holds at once
 	if b.tokens < float64(n) {
 		return false
 	}

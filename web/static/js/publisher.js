@@ -19,6 +19,7 @@
 
 import { peerConnectionConfig, prepareSender, checkSenders } from './e2ee-hooks.js';
 import { CAMERA_LAYERS, LayerSwitch, sendEncodings } from './layers.js';
+import { limitationOf } from './uplink.js';
 
 const ENCODINGS = {
   camera: CAMERA_LAYERS,
@@ -154,6 +155,20 @@ export class Publisher {
       sent[source] = packetsSent;
     }
     return { sent, layers };
+  }
+
+  /**
+   * qualityLimitation is why the browser sends the camera or the screen share in lower
+   * quality than asked for (uplink.js, limitationOf): 'bandwidth', 'cpu', 'none', or
+   * null when no video is sent or the browser does not say (Firefox).
+   */
+  async qualityLimitation() {
+    const reports = [];
+    for (const [t, source] of this.sources) {
+      if (this.closed || source === 'microphone' || t.currentDirection === 'stopped' || t.direction !== 'sendonly' || !t.sender.track) continue;
+      reports.push(await t.sender.getStats());
+    }
+    return this.closed ? null : limitationOf(...reports);
   }
 
   close() {

@@ -93,6 +93,7 @@ export const e2eeMethods = {
       this.publisher.close();
       this.publisher = null;
     }
+    if (this.uplink) this.uplink.stop();
     if (this.subscriber) {
       // Nothing it receives can be decrypted any more, and a receiver it made from
       // now on would have no transform: Firefox would play what the server sends.

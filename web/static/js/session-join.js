@@ -7,6 +7,7 @@ import { Publisher } from './publisher.js';
 import { SpeakerDetector } from './speaker.js';
 import { ViewTracker } from './view-tracker.js';
 import { downlinkView } from './downlink-ui.js';
+import { uplinkHint } from './uplink-ui.js';
 import { fitName } from './e2ee/keys.js';
 import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
 import { t } from './i18n.js';
@@ -236,6 +237,9 @@ export const joinMethods = {
     this.step = 'publishing';
     const publisher = new Publisher(sig, { iceServers: this.iceServers, onConnectionState: (st) => this._mediaState(st) });
     this.publisher = publisher;
+    // Why the own video may go out in lower quality (uplink.js), on the session's clock.
+    if (this.uplink) this.uplink.stop();
+    this.uplink = uplinkHint(publisher, $('#uplink-hint'), this.clock);
     const started = publisher.start({ mic: media.micTrack, micMuted: media.micMuted, camera: media.cameraTrack });
     this._publishingResolve(publisher);
     try {

@@ -77,6 +77,7 @@ export class Session {
     this.speaker = null;
     this.view = null; // ViewTracker: tells the server which remote tiles are shown
     this.downlink = null; // DownlinkView: why some video is reduced or paused (downlink-ui.js)
+    this.uplink = null; // UplinkHint: why the own video is sent in lower quality (uplink-ui.js)
     this.iceServers = [];
     this.audio = new Map(); // mid -> HTMLAudioElement
     // Tracks of ids not (or no longer) in the roster: a track event can land after the
@@ -229,6 +230,7 @@ export class Session {
     this.wasCameraOn = this.media.cameraOn;
     if (this.unwatchMic) this.unwatchMic();
     if (this.publisher) this.publisher.close();
+    if (this.uplink) this.uplink.stop(); // a new connection starts without the hint
     if (this.subscriber) this.subscriber.close();
     if (this.speaker) this.speaker.close();
     if (this.view) this.view.close();
