@@ -44,22 +44,43 @@ export class Rooms {
     // rk. Another key (a colleague's at the same computer) gets an rk of its own: rooms
     // made with hers on this rk would have links, moderator secrets included, that the
     // holder of the first host link could derive, and none she could show again.
-    this.rkHost = this.madeRk ? null : hostKey();
+    this.rkHost = this.madeRk ? null : hostKey() || null;
+    // The rk of each other key used on this page, in memory only: a key typed again (a
+    // typo corrected, the colleague done) finds its rk again, so its rooms stay readable
+    // and a made rk not yet bookmarked is not lost with the rooms made on it.
+    this.rks = new Map(); // host key -> {rk, made}
+    this.epoch = 0; // counts key changes: a list asked for under another key is dropped
     this.rooms = new Map(); // id -> {view, title (null: unreadable), keys}
     this.loading = null; // the list being loaded (a promise)
     this.again = false; // load again when it is done: something changed meanwhile
     this.focusNext = null; // {id, cls, force}: where the focus goes once the list is drawn
   }
 
-  /** ownRk makes rk the current host key's (see rkHost). */
+  /**
+   * ownRk makes rk the current host key's (see rkHost) and returns that key: requests
+   * that store what was derived from rk are sent with it, not with a key typed meanwhile.
+   */
   ownRk() {
     const key = this.hostKey();
-    if (!key || key === this.rkHost) return;
+    if (!key || key === this.rkHost) return key;
     if (this.rkHost !== null) {
-      this.rk = newRootSecret();
-      this.madeRk = true;
+      this.rks.set(this.rkHost, { rk: this.rk, made: this.madeRk });
+      const own = this.rks.get(key) || { rk: newRootSecret(), made: true };
+      this.rk = own.rk;
+      this.madeRk = own.made;
+      this.forgetList(); // the previous key's rooms (their links) leave the page
     }
     this.rkHost = key;
+    return key;
+  }
+
+  /** forgetList drops the rooms shown and any list still being loaded. */
+  forgetList() {
+    this.epoch++;
+    this.rooms = new Map();
+    $('#room-list').replaceChildren();
+    $('#rooms-empty').hidden = true;
+    showError($('#rooms-error'), '');
   }
 
   start() {
@@ -78,8 +99,8 @@ export class Rooms {
     onLanguageChange(() => this.render()); // dates and the facts line are built text
   }
 
-  async api(method, path, body) {
-    const headers = { Accept: 'application/json', Authorization: `Bearer ${this.hostKey()}` };
+  async api(method, path, body, key = this.hostKey()) {
+    const headers = { Accept: 'application/json', Authorization: `Bearer ${key}` };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res;
     try {
@@ -102,12 +123,9 @@ export class Rooms {
 
   /** reset forgets the rooms shown (another host key is being entered). */
   reset() {
-    this.rooms = new Map();
-    $('#room-list').replaceChildren();
-    $('#rooms-empty').hidden = true;
+    this.forgetList();
     $('#rk-new').hidden = true;
     $('#host-link').value = ''; // it held the key being changed
-    showError($('#rooms-error'), '');
     this.showKeyState();
   }
 
@@ -116,9 +134,11 @@ export class Rooms {
     const key = !!this.hostKey();
     $('#rooms-need-key').hidden = key;
     $('#rooms-body').hidden = !key;
-    if (key && this.madeRk) {
-      $('#host-link').value = hostLink(window.location.origin, this.hostKey(), this.rk);
-      $('#rk-new').hidden = false;
+    if (key) {
+      // Only this key's own made rk is offered to bookmark (a key whose rk came with
+      // the link has its link already).
+      $('#host-link').value = this.madeRk ? hostLink(window.location.origin, this.hostKey(), this.rk) : '';
+      $('#rk-new').hidden = !this.madeRk;
     }
   }
 
@@ -149,7 +169,9 @@ export class Rooms {
 
   async loadOnce() {
     this.showKeyState();
+    const { epoch, rk } = this;
     const r = await this.api('GET', '/api/rooms');
+    if (epoch !== this.epoch) return; // another key now: this list is not its
     showError($('#rooms-error'), r.ok ? '' : r.error);
     if (!r.ok || this.again) return;
     const views = Array.isArray(r.data && r.data.rooms) ? r.data.rooms : [];
@@ -158,13 +180,14 @@ export class Rooms {
       if (typeof view.id !== 'string') continue;
       let keys = null;
       try {
-        keys = await roomKeys(this.rk, view.id);
+        keys = await roomKeys(rk, view.id);
       } catch {
         keys = null; // an id this page did not choose (22 characters expected)
       }
       const title = keys ? await decryptTitle(keys.meetingSecret, view.title) : null;
       rooms.set(view.id, { view, title, keys: title === null ? null : keys });
     }
+    if (epoch !== this.epoch) return;
     this.rooms = rooms;
     this.render();
   }
@@ -266,9 +289,10 @@ export class Rooms {
     const values = readForm(form, 'room');
     if (values.error) return showError(box, values.error);
     btn.disabled = true;
-    this.ownRk();
+    const key = this.ownRk();
+    const { rk } = this;
     const id = newRoomId();
-    const keys = await roomKeys(this.rk, id);
+    const keys = await roomKeys(rk, id);
     const body = {
       id,
       moderatorSecret: keys.moderatorSecret,
@@ -278,7 +302,7 @@ export class Rooms {
     };
     if (values.password) body.password = values.password;
     if (values.expires) body.expires = values.expires;
-    const r = await this.api('POST', '/api/rooms', body);
+    const r = await this.api('POST', '/api/rooms', body, key); // the key rk is of
     btn.disabled = false;
     showError(box, r.ok ? '' : r.error);
     if (!r.ok) return;
@@ -321,11 +345,12 @@ export class Rooms {
   async rotate(room) {
     const yes = await confirmAction({ title: t('rooms.rotate.title'), text: t('rooms.rotate.text'), ok: t('rooms.rotate.ok') });
     if (!yes) return;
-    this.ownRk();
+    const key = this.ownRk();
+    const { rk } = this;
     const id = newRoomId();
-    const keys = await roomKeys(this.rk, id);
+    const keys = await roomKeys(rk, id);
     const title = await encryptTitle(keys.meetingSecret, room.title || '');
-    const r = await this.api('POST', `/api/rooms/${encodeURIComponent(room.view.id)}/rotate`, { id, moderatorSecret: keys.moderatorSecret, title });
+    const r = await this.api('POST', `/api/rooms/${encodeURIComponent(room.view.id)}/rotate`, { id, moderatorSecret: keys.moderatorSecret, title }, key);
     showError($('#rooms-error'), r.ok ? '' : r.error);
     if (r.ok) {
       toast(t('rooms.rotated'), { kind: 'success' });
