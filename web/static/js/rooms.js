@@ -153,18 +153,21 @@ export class Rooms {
       this.again = true;
       return this.loading;
     }
+    // loading is cleared in the same step that saw no load asked for meanwhile: cleared
+    // by the caller a microtask later, a load() asked for in between would have been
+    // told to wait for a run that had ended.
     this.loading = (async () => {
-      do {
-        this.again = false;
-        await this.loadOnce();
-      } while (this.again && this.hostKey());
-      this.focusNext = null;
+      try {
+        do {
+          this.again = false;
+          await this.loadOnce();
+        } while (this.again && this.hostKey());
+      } finally {
+        this.loading = null;
+        this.focusNext = null;
+      }
     })();
-    try {
-      await this.loading;
-    } finally {
-      this.loading = null;
-    }
+    return this.loading;
   }
 
   async loadOnce() {
