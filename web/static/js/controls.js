@@ -38,6 +38,33 @@ export class Controls {
     // is ignored; internal calls (the browser ending a screen share) queue.
     this.ops = { mic: Promise.resolve(), camera: Promise.resolve(), screen: Promise.resolve() };
     this.pending = { mic: 0, camera: 0, screen: 0 };
+    // A device that went away (unplugged, taken by another app): said, and shown off.
+    media.watchEnded((source) => this._deviceEnded(source));
+  }
+
+  /**
+   * _deviceEnded: the browser ended the microphone's or camera's track. The person is
+   * told, the dead track leaves the sender and the others hear that it is off (not a
+   * frozen picture, or a microphone shown on that sends nothing), and the button says
+   * off, so that one click opens a device again (the chosen one, or the default).
+   */
+  _deviceEnded(source) {
+    const key = source === 'camera' ? 'camera' : 'mic';
+    return this._run(key, async () => {
+      const { media } = this;
+      const s = this._live();
+      if (source === 'camera') {
+        if (!media.cameraTrack || media.cameraOn) return; // reopened meanwhile
+        if (s) await s.send('camera', null).catch(() => {});
+        media.stopCamera(); // the blurred track and its work too
+      } else {
+        if (!media.micTrack || media.micTrack.readyState === 'live') return;
+        media.stopMic();
+        if (s) await s.send('microphone', null).catch(() => {});
+      }
+      toast(t(source === 'camera' ? 'media.camera.ended' : 'media.mic.ended'), { kind: 'error' });
+      this._changed();
+    }, { queue: true });
   }
 
   toggleMic() {

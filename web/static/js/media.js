@@ -48,6 +48,8 @@ export class LocalMedia {
     this.cameraDeviceId = '';
     this.micMuted = false; // the mic track exists but is disabled
     this.micMuteWatchers = new Set();
+    this.endedWatchers = new Set();
+    this.cameraSource = null; // the camera's own track behind cameraTrack (the blurred one with blur on)
     this.supported = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
     this.screenSupported = !!(navigator.mediaDevices && navigator.mediaDevices.getDisplayMedia);
   }
@@ -126,6 +128,26 @@ export class LocalMedia {
     return () => this.micMuteWatchers.delete(fn);
   }
 
+  /**
+   * watchEnded calls fn('microphone' | 'camera') when the browser ends the current
+   * microphone's or camera's track: its device went away (unplugged, a Bluetooth link
+   * dropped, taken by another app, the permission revoked). A track the page stops
+   * itself fires no 'ended'. It returns the way to stop.
+   */
+  watchEnded(fn) {
+    this.endedWatchers.add(fn);
+    return () => this.endedWatchers.delete(fn);
+  }
+
+  _ended(track) {
+    let source = null;
+    if (track.kind === 'audio' && track === this.micTrack) source = 'microphone';
+    else if (track.kind === 'video' && track === this.cameraSource) source = 'camera';
+    // Replaced or stopped meanwhile; a camera still starting (blur) fails its start instead.
+    if (!source) return;
+    for (const fn of this.endedWatchers) fn(source);
+  }
+
   /** startCamera opens the camera; the old track (if any) is stopped first. */
   async startCamera(deviceId = this.cameraDeviceId) {
     this.stopCamera();
@@ -142,6 +164,7 @@ export class LocalMedia {
     if (this.pendingCamera) this.pendingCamera.stop();
     this.cameraTrack = null;
     this.pendingCamera = null;
+    this.cameraSource = null;
   }
 
   /** startScreen asks the user for a screen, window or tab. */
@@ -178,7 +201,10 @@ export class LocalMedia {
   }
 
   _adopt(track) {
+    track.addEventListener('ended', () => this._ended(track), { once: true });
     if (track.kind === 'audio') {
+      // Devices opened again (acquire after acquire): the one before would run out of reach.
+      if (this.micTrack && this.micTrack !== track) this.micTrack.stop();
       this.micTrack = track;
       track.enabled = !this.micMuted;
       this.micDeviceId = track.getSettings().deviceId || this.micDeviceId;
@@ -200,6 +226,7 @@ export class LocalMedia {
         this.pendingCamera = null;
         if (this.cameraTrack && this.cameraTrack !== track) this.cameraTrack.stop();
         this.cameraTrack = track;
+        this.cameraSource = raw;
       } else {
         track.stop();
         raw.stop();

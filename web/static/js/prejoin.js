@@ -73,6 +73,14 @@ export class Prejoin {
     if (navigator.mediaDevices && 'ondevicechange' in navigator.mediaDevices) {
       navigator.mediaDevices.addEventListener('devicechange', () => this._fillDevices());
     }
+    // A device that went away here: its button says off (controls.js tells the person),
+    // so that one click opens one again.
+    media.watchEnded((source) => {
+      if (source === 'camera') this.wantCamera = false;
+      else this.wantMic = false;
+      this._preview();
+      this._render();
+    });
     this.showPassword = null; // shows the password message again (language switch)
     onLanguageChange(() => {
       this._showErrors();
@@ -295,12 +303,18 @@ export class Prejoin {
   }
 
   async _chooseMic() {
+    // Chosen while off: kept for when it is turned on (the device stays closed).
+    if (!this.media.micTrack) {
+      this.media.micDeviceId = this.micSelect.value;
+      return;
+    }
     try {
       await this.media.startMic(this.micSelect.value);
       this.media.setMicMuted(!this.wantMic);
       this._startMeter();
     } catch (err) {
       toast(describeMediaError(err, 'microphone'), { kind: 'error' });
+      await this._fillDevices(); // the list shows the microphone still in use
     }
   }
 
@@ -314,10 +328,19 @@ export class Prejoin {
       return;
     }
     this.cameraBusy = true;
+    const previous = this.media.cameraDeviceId;
     try {
       await this.media.startCamera(id);
     } catch (err) {
       toast(describeMediaError(err, 'camera'), { kind: 'error' });
+      // Back to the camera that worked (startCamera stopped it), or off if it no longer does.
+      this.media.cameraDeviceId = previous;
+      await this.media.startCamera(previous).catch(() => {
+        this.wantCamera = false;
+        this.errors.camera = err;
+      });
+      await this._fillDevices();
+      this._showErrors();
     } finally {
       this.cameraBusy = false;
     }
@@ -334,7 +357,8 @@ export class Prejoin {
   _showErrors() {
     const lines = [];
     if (this.errors.camera) lines.push(describeMediaError(this.errors.camera, 'camera'));
-    if (this.errors.mic) lines.push(describeMediaError(this.errors.mic, 'microphone'));
+    const mic = this.errors.mic && describeMediaError(this.errors.mic, 'microphone');
+    if (mic && !lines.includes(mic)) lines.push(mic); // one reason for both (no https) said once
     if (lines.length) lines.push(t('media.join-anyway'));
     this.errorBox.textContent = lines.join(' ');
     this.errorBox.hidden = lines.length === 0;

@@ -1,7 +1,7 @@
 // A Session's meeting (session.js): chat, settings, the waiting list, the roster, and
 // the remote tracks the subscribe connection brings.
 
-import { $, toast } from './dom.js';
+import { $, toast, announce } from './dom.js';
 import { Subscriber } from './subscriber.js';
 import { parseActive } from './layers.js';
 import { mediaCryptoReady } from './e2ee-hooks.js';
@@ -240,7 +240,13 @@ export const rosterMethods = {
       audio.srcObject = new MediaStream([info.track]);
       $('#audio-sink').append(audio);
       this.audio.set(info.mid, audio);
-      audio.play().catch(() => { $('#btn-enable-audio').hidden = false; });
+      audio.play().catch(() => {
+        // Blocked until the person interacts (autoplay): the button, said once for a screen reader too.
+        const button = $('#btn-enable-audio');
+        if (this.ended || !button.hidden) return;
+        button.hidden = false;
+        announce(t('meeting.enable-audio'));
+      });
       if (this.speaker) this.speaker.add(info.mid, info.participantId, info.track);
       return;
     }
