@@ -295,14 +295,24 @@ func (p *Participant) reallocate() {
 		p.bw.starvedSince = time.Time{}
 	case !keep && tiles[order[0]].cur >= 0:
 		// Video the link cannot carry beside audio: kept for starveGrace, then paused.
-		if p.bw.starvedSince.IsZero() {
+		// An estimate still growing back (from bweInitial at the start, from bweMin
+		// after a hiccup) with no fall since the starvation began restarts the grace:
+		// from bweMin it takes some ten seconds at estGrowth to reach half of a 2
+		// Mbit/s layer, a screen share's without simulcast, on a link that carries it;
+		// a link that does not carries less than the layer sent and cuts the estimate.
+		switch {
+		case p.bw.starvedSince.IsZero():
+			p.bw.starvedSince, p.bw.starveFell = now, false
+		case budget < p.bw.lastBudget:
+			p.bw.starveFell = true
+		case budget > p.bw.lastBudget && !p.bw.starveFell:
 			p.bw.starvedSince = now
 		}
 		keep = now.Sub(p.bw.starvedSince) < starveGrace
 		dropped = !keep
 	case !keep && open:
 		// Paused for it: a probe of its lowest layer.
-		p.bw.starvedSince, keep, climbed = now, true, true
+		p.bw.starvedSince, p.bw.starveFell, keep, climbed = now, false, true, true
 	}
 	if starved && keep {
 		layers, order, _ = allocate(budget, audio, tiles, open, true)

@@ -54,6 +54,7 @@ type bandwidth struct {
 	// starvedSince: since when the first tile's lowest layer has not fitted (alloc.go);
 	// zero while it fits.
 	starvedSince time.Time
+	starveFell   bool     // the estimate fell since starvedSince (alloc.go)
 	downlink     Downlink // the latest state
 }
 

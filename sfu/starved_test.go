@@ -104,3 +104,88 @@ func TestTooSlowForAnyVideoKeepsAudioOnly(t *testing.T) {
 		t.Fatalf("with room, downlink %+v", got)
 	}
 }
+
+// TestStarvedGraceWhileTheEstimateGrowsBack: a tile whose only layer is large (a
+// screen share without simulcast at 2 Mbit/s; here q made that large) on a healthy link
+// must not be paused while the estimate is still growing towards it, at the start
+// (from bweInitial) or after a hiccup cut it to bweMin: the estimator grows by
+// estGrowth an interval, so from 100 kbit/s it takes some ten seconds, far more than
+// starveGrace, to leave half of 2 Mbit/s. Once the estimate falls again while starved (a
+// link that cannot carry the layer cuts it), starveGrace counts as before.
+func TestStarvedGraceWhileTheEstimateGrowsBack(t *testing.T) {
+	r := newSimRig(t)
+	r.view(camTile(320, 180))
+	r.settleOn(0)
+	d := r.subTrack()
+	p := r.subP
+	p.bw.enabled.Store(true)
+	p.bw.estimated.Store(true)
+	const layerRate = 2_000_000
+	// pass lets dur of the fake clock go by, a round of frames every liveTick, the
+	// layer measured at layerRate, an allocation every bweTick with the estimate that
+	// est gives for the time since from.
+	pass := func(dur time.Duration, from time.Time, est func(time.Duration) int64, what string) {
+		t.Helper()
+		for n, end := 0, r.clock.Now().Add(dur); r.clock.Now().Before(end); n++ {
+			r.pub.sendRound()
+			r.waitRoundReceived()
+			d.up.layer(0).bytes.Add(layerRate / 8 * uint64(liveTick) / uint64(time.Second))
+			r.advance(liveTick)
+			if n%2 == 1 { // every bweTick
+				p.bw.budget.Store(est(r.clock.Now().Sub(from)))
+				p.reallocate()
+				if l, ok := p.layerLimit(d.up); !ok || l != 0 {
+					t.Fatalf("%s: %v in, estimate %d, rate %d: layer %d, want q kept",
+						what, r.clock.Now().Sub(from), p.bw.budget.Load(), d.up.layer(0).bitrate.Load(), l)
+				}
+			}
+		}
+	}
+	// growing is the estimator on a healthy link: estGrowth every estInterval from
+	// start, up to estCeiling times what is sent.
+	growing := func(start int64) func(time.Duration) int64 {
+		return func(since time.Duration) int64 {
+			est := float64(start)
+			for range int(since / estInterval) {
+				est = min(est*estGrowth, layerRate*estCeiling)
+			}
+			return int64(est)
+		}
+	}
+	p.bw.budget.Store(bweInitial)
+	// The first feedback: the estimate from bweInitial up.
+	pass(12*time.Second, r.clock.Now(), growing(bweInitial), "at the start")
+	if got := p.Downlink(); got.Limited {
+		t.Fatalf("with room: downlink %+v", got)
+	}
+	// A hiccup: cut to bweMin, then growing back.
+	pass(15*time.Second, r.clock.Now(), growing(bweMin), "after a hiccup")
+	if got := p.Downlink(); got.Limited {
+		t.Fatalf("with room again: downlink %+v", got)
+	}
+
+	// A link that cannot carry it: the estimate grows and is cut again, and the layer
+	// is paused starveGrace after the starvation began (at the first allocation, a
+	// bweTick in) or after its one rise before the first cut (a bweTick later).
+	from := r.clock.Now()
+	sawtooth := func(since time.Duration) int64 {
+		if int(since/estInterval)%2 == 1 {
+			return bweMin * estGrowth
+		}
+		return bweMin
+	}
+	for n, l := 0, 0; l == 0; n++ {
+		if r.clock.Now().Sub(from) > 2*bweTick+starveGrace {
+			t.Fatalf("a link whose estimate keeps being cut: video kept for %v", r.clock.Now().Sub(from))
+		}
+		r.pub.sendRound()
+		r.waitRoundReceived()
+		d.up.layer(0).bytes.Add(layerRate / 8 * uint64(liveTick) / uint64(time.Second))
+		r.advance(liveTick)
+		if n%2 == 1 {
+			p.bw.budget.Store(sawtooth(r.clock.Now().Sub(from)))
+			p.reallocate()
+			l, _ = p.layerLimit(d.up)
+		}
+	}
+}

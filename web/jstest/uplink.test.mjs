@@ -234,3 +234,38 @@ test('the hint\'s bounds and its start: nothing in the first climb of the conges
   // The painter without a region does nothing (a page without it).
   hintPainter(null)(HINT_CPU);
 });
+
+test('a screen share started later, or the camera turned on later, ramps up without a hint', async () => {
+  // A new video source starts low and climbs with the congestion control, reporting
+  // 'bandwidth' meanwhile (a single-layer 720p publish took 10-19 s here, TESTING.md):
+  // the START_MS grace holds from each start, not only from the join's.
+  const clock = new FakeClock();
+  const pub = await publishing();
+  pub.pc.stats.camera = chromium('none');
+  const live = region();
+  const hint = uplinkHint(pub, live, clock);
+  await run(clock, 60_000);
+  pub.pc.stats.screen = [{ type: 'outbound-rtp', kind: 'video', qualityLimitationReason: 'bandwidth' }];
+  await pub.startScreen(track('video'));
+  for (const [tr, source] of pub.sources) tr.sender.source = source;
+  await run(clock, START_MS - POLL_MS);
+  assert.equal(shownKey(live), null, 'the screen share\'s first climb was taken for a slow uplink');
+  pub.pc.stats.screen = [{ type: 'outbound-rtp', kind: 'video', qualityLimitationReason: 'none' }];
+  await run(clock, 20_000);
+  assert.equal(shownKey(live), null);
+
+  // The camera, off, turned on later: the same.
+  await pub.replaceTrack('camera', null);
+  await run(clock, 20_000);
+  pub.pc.stats.camera = chromium('bandwidth');
+  await pub.replaceTrack('camera', track('video'));
+  await run(clock, START_MS - POLL_MS);
+  assert.equal(shownKey(live), null, 'the camera\'s first climb was taken for a slow uplink');
+  // A limit that holds past the grace is still told.
+  await run(clock, SHOW_MS + 2 * POLL_MS);
+  assert.equal(shownKey(live), HINT_BANDWIDTH);
+
+  hint.stop();
+  pub.close();
+  assert.equal(clock.timers.size, 0, 'a timer left behind');
+});

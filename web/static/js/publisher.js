@@ -42,6 +42,7 @@ export class Publisher {
     this.earlyCandidates = [];
     this.closed = false;
     this.layers = new Map(); // source -> LayerSwitch (created by the first `encodings`)
+    this.videoStarts = 0; // camera or screen share started sending (uplink.js: its first climb)
 
     this.pc.onicecandidate = (event) => this._candidate(event.candidate);
     this.pc.onconnectionstatechange = () => {
@@ -67,6 +68,8 @@ export class Publisher {
     if (source === 'microphone') {
       this.mic.track = track;
       track = this._micSent();
+    } else if (track && !t.sender.track) {
+      this.videoStarts++;
     }
     await t.sender.replaceTrack(track);
   }
@@ -85,6 +88,7 @@ export class Publisher {
 
   /** startScreen sends a screen track on its own transceiver and renegotiates. */
   async startScreen(track) {
+    this.videoStarts++;
     const t = this.transceivers.screen;
     if (t && t.currentDirection !== 'stopped') {
       t.direction = 'sendonly';

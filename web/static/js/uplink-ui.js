@@ -34,7 +34,8 @@ export function hintPainter(live) {
 
 /** uplinkHint starts the hint for publisher's senders (session-join.js, with the publisher). */
 export function uplinkHint(publisher, live, clock) {
-  const hint = new UplinkHint({ read: () => publisher.qualityLimitation(), show: hintPainter(live), clock });
+  const hint = new UplinkHint({ read: () => publisher.qualityLimitation(), show: hintPainter(live), clock,
+    starts: () => publisher.videoStarts });
   hint.start();
   return hint;
 }

@@ -64,8 +64,13 @@ export function limitationOf(...reports) {
  * counts as null.
  */
 export class UplinkHint {
-  constructor({ read, show, clock = realClock }) {
+  constructor({ read, show, clock = realClock, starts = () => 0 }) {
     this.read = read;
+    // starts() counts the video sources started so far (Publisher.videoStarts): a
+    // screen share or a camera that starts later climbs as the first did, so the
+    // START_MS grace counts again from the reading that sees it.
+    this.starts = starts;
+    this.lastStarts = 0;
     this.show = show;
     this.clock = clock;
     this.timer = null;
@@ -82,6 +87,7 @@ export class UplinkHint {
     if (this.running) return;
     this.running = true;
     this.startedAt = this.clock.now();
+    this.lastStarts = this.starts();
     this.seen = null;
     this.seenSince = this.startedAt;
     this._arm();
@@ -103,6 +109,11 @@ export class UplinkHint {
     this.timer = null;
     if (!this.running) return;
     this._arm();
+    const starts = this.starts();
+    if (starts !== this.lastStarts) {
+      this.lastStarts = starts;
+      this.startedAt = this.clock.now();
+    }
     if (this.reading) return; // a slow getStats: one read at a time
     this.reading = true;
     let p;
