@@ -13,6 +13,8 @@ import { t } from './i18n.js';
 
 const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } };
 const MIC = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+// What getUserMedia says when no device has the exact id asked for (it was unplugged).
+const GONE = new Set(['OverconstrainedError', 'NotFoundError']);
 
 // The texts of describeMediaError, by device and kind of failure.
 const MEDIA_ERRORS = {
@@ -88,20 +90,25 @@ export class LocalMedia {
       if (camera && raw) errors.camera = await this._blurCamera(raw).then(() => null, (e) => e);
       return errors;
     } catch (err) {
-      if (!(mic && camera)) {
+      // A chosen device that is gone gives way to the default one (startMic, startCamera).
+      const chosen = mic ? this.micDeviceId : this.cameraDeviceId;
+      if (!(mic && camera) && !(chosen && err && GONE.has(err.name))) {
         errors[mic ? 'mic' : 'camera'] = err;
         return errors;
       }
     }
     // Both at once failed: try each alone to learn which one does not work.
-    errors.mic = await this.startMic().then(() => null, (e) => e);
-    errors.camera = await this.startCamera().then(() => null, (e) => e);
+    if (mic) errors.mic = await this.startMic().then(() => null, (e) => e);
+    if (camera) errors.camera = await this.startCamera().then(() => null, (e) => e);
     return errors;
   }
 
-  /** startMic opens the microphone (the chosen device), replacing the current track. */
-  async startMic(deviceId = this.micDeviceId) {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: this._micConstraints(deviceId) });
+  /**
+   * startMic opens the microphone, replacing the current track: deviceId, or without
+   * one the chosen device, or the default one if the chosen one is gone (unplugged).
+   */
+  async startMic(deviceId) {
+    const stream = await this._open(deviceId, this.micDeviceId, (id) => ({ audio: this._micConstraints(id) }));
     this.stopMic();
     this._adopt(stream.getAudioTracks()[0]);
     return this.micTrack;
@@ -148,10 +155,13 @@ export class LocalMedia {
     for (const fn of this.endedWatchers) fn(source);
   }
 
-  /** startCamera opens the camera; the old track (if any) is stopped first. */
-  async startCamera(deviceId = this.cameraDeviceId) {
+  /**
+   * startCamera opens the camera (deviceId, or without one the chosen device, or the
+   * default one if the chosen one is gone); the old track (if any) is stopped first.
+   */
+  async startCamera(deviceId) {
     this.stopCamera();
-    const stream = await navigator.mediaDevices.getUserMedia({ video: this._cameraConstraints(deviceId) });
+    const stream = await this._open(deviceId, this.cameraDeviceId, (id) => ({ video: this._cameraConstraints(id) }));
     const raw = stream.getVideoTracks()[0];
     this._adopt(raw);
     await this._blurCamera(raw);
@@ -198,6 +208,21 @@ export class LocalMedia {
       mics: all.filter((d) => d.kind === 'audioinput' && d.deviceId),
       cameras: all.filter((d) => d.kind === 'videoinput' && d.deviceId),
     };
+  }
+
+  // _open asks for the device deviceId; without one for the chosen device, and if that
+  // one is gone (a headset or USB camera unplugged: the browser has no device with its
+  // exact id, OverconstrainedError or NotFoundError), for the default one: "turn it on
+  // again" after a device went away found "no camera" with another camera right there.
+  // A device asked for by its id (a device switch) is that device or an error.
+  async _open(deviceId, chosen, constraints) {
+    if (deviceId !== undefined) return navigator.mediaDevices.getUserMedia(constraints(deviceId));
+    try {
+      return await navigator.mediaDevices.getUserMedia(constraints(chosen));
+    } catch (err) {
+      if (!chosen || !(err && GONE.has(err.name))) throw err;
+      return navigator.mediaDevices.getUserMedia(constraints(''));
+    }
   }
 
   _adopt(track) {
