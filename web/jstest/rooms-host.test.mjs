@@ -5,64 +5,7 @@
 // room secret, and a change made while the list is loading is shown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import './page-globals.mjs';
-import { installMiniDOM, MiniElement } from './mini-dom.mjs';
-
-const doc = installMiniDOM();
-globalThis.window.location = { origin: 'https://meet.example' };
-globalThis.Element = MiniElement;
-
-// What the mini DOM lacks of forms: value, checked (radios of one name exclude each
-// other), reset(), select(), and a details element's open.
-Object.defineProperty(MiniElement.prototype, 'value', {
-  get() { return this._value ?? this.attributes.value ?? ''; },
-  set(v) { this._value = String(v); },
-  configurable: true,
-});
-Object.defineProperty(MiniElement.prototype, 'checked', {
-  get() { return this._checked ?? ('checked' in this.attributes); },
-  set(v) {
-    this._checked = !!v;
-    if (v && this.attributes.type === 'radio') {
-      for (const o of doc.body.querySelectorAll('input')) {
-        if (o !== this && o.attributes.type === 'radio' && o.attributes.name === this.attributes.name) o._checked = false;
-      }
-    }
-  },
-  configurable: true,
-});
-MiniElement.prototype.reset = function reset() { for (const n of this.descendants()) { delete n._value; delete n._checked; } };
-MiniElement.prototype.select = function select() {};
-
-// icons.js asks for '[data-icon]:not(svg)', which the mini DOM cannot parse.
-const qsa = doc.querySelectorAll;
-doc.querySelectorAll = (sel) => qsa(sel.replace(':not(svg)', '')).filter((n) => n.tagName !== 'SVG');
-
-const byId = (id) => doc.getElementById(id);
-function page() {
-  doc.body.replaceChildren();
-  doc.activeElement = doc.body;
-  const add = (parent, tag, id) => { const n = doc.createElement(tag); if (id) n.setAttribute('id', id); parent.append(n); return n; };
-  for (const id of ['btn-load-rooms', 'copy-host-link']) add(doc.body, 'button', id);
-  add(doc.body, 'p', 'rooms-need-key');
-  const rkNew = add(doc.body, 'div', 'rk-new');
-  rkNew.hidden = true;
-  add(rkNew, 'input', 'host-link');
-  const body = add(doc.body, 'div', 'rooms-body');
-  body.hidden = true;
-  const details = add(body, 'details', 'room-new');
-  add(details, 'summary');
-  add(details, 'form', 'room-form');
-  add(body, 'p', 'rooms-error');
-  add(body, 'p', 'rooms-empty');
-  add(body, 'ul', 'room-list');
-  const dialog = add(doc.body, 'dialog', 'confirm-dialog');
-  dialog.open = false;
-  dialog.showModal = () => { dialog.open = true; };
-  dialog.close = () => { if (!dialog.open) return; dialog.open = false; dialog.dispatch('close'); };
-  for (const id of ['confirm-title', 'confirm-text']) add(dialog, 'p', id);
-  for (const id of ['confirm-cancel', 'confirm-ok']) add(dialog, 'button', id);
-}
+import { byId, doc, page, tick, until, withRooms } from './rooms-page.mjs';
 
 /** server answers the Rooms API from memory; hold() makes the next list wait for release(). */
 function server() {
@@ -97,28 +40,15 @@ function server() {
   return s;
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
-async function until(cond, what) {
-  for (let i = 0; i < 500; i++) { if (cond()) return; await tick(); }
-  assert.fail(`timed out waiting: ${what}`);
-}
 
 const { Rooms } = await import('../static/js/rooms.js');
-const { roomKeys, encryptTitle, newRoomId, newRootSecret, toLocalInput, fromLocalInput } = await import('../static/js/rooms-keys.js');
-
-async function withRooms(s, rk, n) {
-  for (let i = 0; i < n; i++) {
-    const id = newRoomId();
-    const keys = await roomKeys(rk, id);
-    s.rooms.push({ id, title: await encryptTitle(keys.meetingSecret, `Raum ${i + 1}`), e2ee: true, settings: { lobby: true }, passwordSet: false });
-  }
-}
+const { roomKeys, newRoomId, newRootSecret, toLocalInput, fromLocalInput } = await import('../static/js/rooms-keys.js');
 
 async function open({ rooms = 0, key = 'host-key', linkRk = true } = {}) {
   page();
   const s = server();
   const rk = linkRk ? newRootSecret() : '';
-  await withRooms(s, rk, rooms);
+  await withRooms(s.rooms, rk, rooms);
   const state = { key };
   const made = new Rooms({ hostKey: () => state.key, rk });
   made.start();
@@ -264,7 +194,7 @@ test('a meeting made with "New meeting" is listed as such, not as a room this ho
   assert.equal(quick.querySelector('.room-links-unknown').textContent, t('rooms.links-quick'));
   // A room of another rk still says its title cannot be read.
   const rk2 = newRootSecret();
-  await withRooms(s, rk2, 1);
+  await withRooms(s.rooms, rk2, 1);
   await card.load();
   assert.equal(items()[2].querySelector('.room-title').textContent, t('rooms.title-unreadable'));
 });

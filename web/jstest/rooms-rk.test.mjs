@@ -4,54 +4,7 @@
 // previous key's rooms do not come back into the page from a list still loading.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import './page-globals.mjs';
-import { installMiniDOM, MiniElement } from './mini-dom.mjs';
-
-const doc = installMiniDOM();
-globalThis.window.location = { origin: 'https://meet.example' };
-globalThis.Element = MiniElement;
-
-Object.defineProperty(MiniElement.prototype, 'value', {
-  get() { return this._value ?? this.attributes.value ?? ''; },
-  set(v) { this._value = String(v); },
-  configurable: true,
-});
-Object.defineProperty(MiniElement.prototype, 'checked', {
-  get() { return this._checked ?? ('checked' in this.attributes); },
-  set(v) {
-    this._checked = !!v;
-    if (v && this.attributes.type === 'radio') {
-      for (const o of doc.body.querySelectorAll('input')) {
-        if (o !== this && o.attributes.type === 'radio' && o.attributes.name === this.attributes.name) o._checked = false;
-      }
-    }
-  },
-  configurable: true,
-});
-MiniElement.prototype.reset = function reset() { for (const n of this.descendants()) { delete n._value; delete n._checked; } };
-MiniElement.prototype.select = function select() {};
-const qsa = doc.querySelectorAll;
-doc.querySelectorAll = (sel) => qsa(sel.replace(':not(svg)', '')).filter((n) => n.tagName !== 'SVG');
-
-const byId = (id) => doc.getElementById(id);
-function page() {
-  doc.body.replaceChildren();
-  doc.activeElement = doc.body;
-  const add = (parent, tag, id) => { const n = doc.createElement(tag); if (id) n.setAttribute('id', id); parent.append(n); return n; };
-  for (const id of ['btn-load-rooms', 'copy-host-link']) add(doc.body, 'button', id);
-  add(doc.body, 'p', 'rooms-need-key');
-  const rkNew = add(doc.body, 'div', 'rk-new');
-  rkNew.hidden = true;
-  add(rkNew, 'input', 'host-link');
-  const body = add(doc.body, 'div', 'rooms-body');
-  body.hidden = true;
-  const details = add(body, 'details', 'room-new');
-  add(details, 'summary');
-  add(details, 'form', 'room-form');
-  add(body, 'p', 'rooms-error');
-  add(body, 'p', 'rooms-empty');
-  add(body, 'ul', 'room-list');
-}
+import { byId, page, tick, until, withRooms } from './rooms-page.mjs';
 
 /** server: the Rooms API of several hosts (by key; another key gets 401); hold() delays the next request of a method. */
 function server(keys) {
@@ -78,23 +31,10 @@ function server(keys) {
   return s;
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
-async function until(cond, what) {
-  for (let i = 0; i < 500; i++) { if (cond()) return; await tick(); }
-  assert.fail(`timed out waiting: ${what}`);
-}
 const settle = async () => { for (let i = 0; i < 30; i++) await tick(); };
 
 const { Rooms } = await import('../static/js/rooms.js');
-const { roomKeys, encryptTitle, newRoomId, newRootSecret } = await import('../static/js/rooms-keys.js');
-
-async function withRooms(list, rk, n) {
-  for (let i = 0; i < n; i++) {
-    const id = newRoomId();
-    const keys = await roomKeys(rk, id);
-    list.push({ id, title: await encryptTitle(keys.meetingSecret, `Raum ${i + 1}`), e2ee: true, settings: { lobby: true }, passwordSet: false });
-  }
-}
+const { roomKeys, newRootSecret } = await import('../static/js/rooms-keys.js');
 
 const items = () => [...byId('room-list').children];
 const readable = () => items().filter((li) => li.querySelector('.room-moderator')).length;
