@@ -15,41 +15,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Sim } from './churn-sim.mjs';
+import { settled, handAll, serveAll, got } from './chat-sim.mjs';
 import { UNREADABLE } from '../static/js/e2ee/session-keys.js';
 import { ChatKeys, encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { FakeClock, eventually } from './harness.mjs';
-
-/** settled: members that know each other; a sends media (a leave rotates its key at once). */
-async function settled(seed, n = 2) {
-  const sim = await Sim.create(seed);
-  const a = sim.admit({ sends: true });
-  const others = [];
-  for (let i = 1; i < n; i++) others.push(sim.admit({ sends: false }));
-  await sim.flushAll();
-  await sim.advance(1000);
-  await sim.flushAll();
-  assert.deepEqual(await sim.problems(), []);
-  return { sim, a, others };
-}
-
-/** handAll gives page everything waiting for it in one go. */
-function handAll(page) {
-  const msgs = page.inbox.splice(0);
-  for (const m of msgs) page.deliver(m);
-  return msgs.map((m) => m.type);
-}
-
-/** serveAll has the server read everything page sent, in order. */
-function serveAll(sim, page) {
-  while (page.outbox.length) sim.handle(page, page.outbox.shift());
-}
-
-/** got: what page `to` made of the texts `from` sent, in the order they came. */
-function got(sim, to, from) {
-  return sim.chats.filter((c) => c.to === to && c.sent.from === from).map((c) => c.text);
-}
 
 /**
  * newcomer: r joins; a hears of it (and ratchets for it), writes a text before it has

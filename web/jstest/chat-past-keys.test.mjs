@@ -12,36 +12,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Sim } from './churn-sim.mjs';
+import { settled, handAll, serveAll, got } from './chat-sim.mjs';
 import { UNREADABLE } from '../static/js/e2ee/session-keys.js';
 import { encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { ratchet } from '../static/js/e2ee/keys.js';
-
-async function settled(seed, n) {
-  const sim = await Sim.create(seed);
-  const a = sim.admit({ sends: true });
-  const others = [];
-  for (let i = 1; i < n; i++) others.push(sim.admit({ sends: false }));
-  await sim.flushAll();
-  await sim.advance(1000);
-  await sim.flushAll();
-  assert.deepEqual(await sim.problems(), []);
-  return { sim, a, others };
-}
-
-function handAll(page) {
-  const msgs = page.inbox.splice(0);
-  for (const m of msgs) page.deliver(m);
-  return msgs.map((m) => m.type);
-}
-
-function serveAll(sim, page) {
-  while (page.outbox.length) sim.handle(page, page.outbox.shift());
-}
-
-function got(sim, to, from) {
-  return sim.chats.filter((c) => c.to === to && c.sent.from === from).map((c) => c.text);
-}
 
 const hexOf = (b) => Buffer.from(b).toString('hex');
 const keyMsgs = (page, from) => page.inbox.filter((m) => m.type === 'e2ee' && m.from === from && JSON.parse(m.data).t === 'key');

@@ -13,32 +13,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Sim } from './churn-sim.mjs';
+import { settled, handAll, serveAll } from './chat-sim.mjs';
 import { ChatKeys, encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { MAX_RATCHET, RING_SIZE, randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { FakeClock } from './harness.mjs';
-
-async function settled(seed, n) {
-  const sim = await Sim.create(seed);
-  const a = sim.admit({ sends: true });
-  const others = [];
-  for (let i = 1; i < n; i++) others.push(sim.admit({ sends: false }));
-  await sim.flushAll();
-  await sim.advance(1000);
-  await sim.flushAll();
-  assert.deepEqual(await sim.problems(), []);
-  return { sim, a, others };
-}
-
-function handAll(page) {
-  const msgs = page.inbox.splice(0);
-  for (const m of msgs) page.deliver(m);
-  return msgs.map((m) => m.type);
-}
-
-function serveAll(sim, page) {
-  while (page.outbox.length) sim.handle(page, page.outbox.shift());
-}
 
 const isKey = (m) => m.type === 'e2ee' && JSON.parse(m.data).t === 'key';
 
