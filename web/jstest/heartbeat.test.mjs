@@ -218,6 +218,30 @@ test('a page waking from sleep pings first and gives up only if that goes unansw
   assert.equal(dead, 1);
 });
 
+test('a page waking from sleep with a ping still unanswered asks again before giving up', () => {
+  for (const answersAfterWake of [true, false]) {
+    const clock = new FakeClock();
+    let dead = 0;
+    const sent = [];
+    const hb = new Heartbeat({ send: (n) => sent.push(n), dead: () => dead++, clock });
+    hb.start();
+    clock.advance(PING_MS); // a ping goes out; its answer has not been read when the lid closes
+    assert.equal(sent.length, 1);
+    // Asleep for 50 s: every timer is late. Then the next one runs.
+    const saved = new Map(clock.timers);
+    clock.timers.clear();
+    clock.t += 50000;
+    for (const [id, x] of saved) clock.timers.set(id, { ...x, at: Math.max(x.at, clock.t) });
+    clock.advance(0);
+    assert.equal(dead, 0, 'given up on waking with the ping from before the sleep, without asking again');
+    assert.equal(sent.length, 2, 'no ping on waking');
+    if (answersAfterWake) hb.heard();
+    clock.advance(ANSWER_MS);
+    assert.equal(dead, answersAfterWake ? 0 : 1, answersAfterWake ? 'an answered link given up' : 'an unanswered ping after waking not judged');
+    hb.stop();
+  }
+});
+
 // ------------------------------------------------------------ the page
 
 function page({ clock, resume = null, stored = null }) {

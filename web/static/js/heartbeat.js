@@ -11,7 +11,8 @@
 // (Chromium's intensive throttling of a page without WebRTC, a waiting room), so the
 // page may ping only once a minute and hear nothing in between; the ping it just sent
 // is then not overdue. A laptop waking from sleep likewise sends a ping first and gives
-// the link up only if that goes unanswered.
+// the link up only if that goes unanswered, also when a ping from before the sleep is
+// still unanswered (its answer may not have been read yet).
 //
 // No DOM, no globals: time comes from an injected clock (tests: harness.mjs FakeClock).
 
@@ -47,6 +48,8 @@ export class Heartbeat {
     this.lastHeard = 0; // when something last arrived
     this.unansweredAt = null; // when the first ping since then went out (null: none)
     this.nextPingAt = 0;
+    this.armedFor = null; // when the armed timer was meant to run
+    this.askedAgain = false; // a late tick asked again (since something was last heard)
   }
 
   /** start pings from now on; the moment it starts counts as heard. Idempotent. */
@@ -55,6 +58,7 @@ export class Heartbeat {
     this.running = true;
     this.lastHeard = this.clock.now();
     this.unansweredAt = null;
+    this.askedAgain = false;
     this.nextPingAt = this.lastHeard + PING_MS;
     this._arm();
   }
@@ -64,6 +68,7 @@ export class Heartbeat {
     if (!this.running) return;
     this.lastHeard = this.clock.now();
     this.unansweredAt = null;
+    this.askedAgain = false;
   }
 
   /** stop ends the pings and the check (a leave, the end of the session). */
@@ -88,7 +93,16 @@ export class Heartbeat {
     this.lastHeard = Math.min(this.lastHeard, now);
     if (this.unansweredAt !== null) this.unansweredAt = Math.min(this.unansweredAt, now);
     this.nextPingAt = Math.min(this.nextPingAt, now + PING_MS);
-    if (this._overdue(now)) {
+    // A tick far later than it was armed for (the computer slept, or the tab's timers
+    // were held back) with a ping outstanding from before: its answer may simply not
+    // have been read yet. Ask once more now and judge by that ping at the next tick
+    // (once: timers held back for good, a hidden tab's, are late at every tick).
+    const late = this.armedFor !== null && now - this.armedFor > ANSWER_MS;
+    if (this._overdue(now) && late && !this.askedAgain) {
+      this.askedAgain = true;
+      this.unansweredAt = now;
+      this.nextPingAt = now;
+    } else if (this._overdue(now)) {
       this.stop();
       this.dead();
       return;
@@ -107,6 +121,7 @@ export class Heartbeat {
   _arm() {
     let at = this.nextPingAt;
     if (this.unansweredAt !== null) at = Math.min(at, Math.max(this.unansweredAt + ANSWER_MS, this.lastHeard + DEAD_MS));
-    this.timer = this.clock.setTimeout(() => this._tick(), Math.max(0, at - this.clock.now()));
+    this.armedFor = Math.max(at, this.clock.now());
+    this.timer = this.clock.setTimeout(() => this._tick(), this.armedFor - this.clock.now());
   }
 }
