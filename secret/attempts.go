@@ -156,6 +156,13 @@ func (a *Attempts) Begin(ctx context.Context, addr, scope string) (*Turn, error)
 		a.mu.Unlock()
 		select {
 		case <-ch:
+			if ctx.Err() != nil {
+				// The turn came as ctx ended (select picks either when both are
+				// ready): a guess whose asker went is not checked; pass it on.
+				a.release(r)
+				a.forgetClean(group, r)
+				return nil, ctx.Err()
+			}
 		case <-ctx.Done():
 			a.mu.Lock()
 			if i := slices.Index(r.queue, ch); i >= 0 {
