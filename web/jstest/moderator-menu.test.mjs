@@ -49,3 +49,40 @@ test('a change of settings refused for coming too fast says so', () => {
   assert.notEqual(t('refused.too-fast'), 'refused.too-fast');
   assert.equal(refusalText('not_allowed', 'update_settings', { moderator: false }), t('refused.moderators-only'));
 });
+
+// The question before "Remove" says whether the person can come back. It promised that
+// "a moderator has to let them in" whatever the settings: with the waiting room off a
+// removed pupil reloads the link and is back at once, and a teacher who trusted the
+// question removed them without first locking the meeting or turning the waiting room on.
+test('the question before Remove says what the settings let the removed person do', async () => {
+  const { MiniElement } = await import('./mini-dom.mjs');
+  const nodes = new Map();
+  const saved = globalThis.document.querySelector;
+  globalThis.document.querySelector = (sel) => {
+    if (!nodes.has(sel)) {
+      const n = new MiniElement('div');
+      n.showModal = () => { n.open = true; };
+      n.close = () => { n.open = false; };
+      n.focus = () => {};
+      nodes.set(sel, n);
+    }
+    return nodes.get(sel);
+  };
+  try {
+    const asked = async (settings) => {
+      const entries = participantActions({ id: 'p-1', name: 'Ida', role: 'participant', media: {} }, () => {}, () => settings);
+      const answer = entries.find((e) => e.action === 'remove').run();
+      const text = nodes.get('#confirm-text').textContent;
+      nodes.get('#confirm-cancel').click();
+      await answer;
+      return text;
+    };
+    assert.equal(await asked({ lobby: true, locked: false }), t('moderator.remove.text', { name: 'Ida' }));
+    assert.equal(await asked({ lobby: false, locked: false }), t('moderator.remove.text-no-lobby', { name: 'Ida' }));
+    assert.equal(await asked({ lobby: true, locked: true }), t('moderator.remove.text-locked', { name: 'Ida' }));
+    assert.equal(await asked({ lobby: false, locked: true }), t('moderator.remove.text-locked', { name: 'Ida' }));
+    assert.match(t('moderator.remove.text-no-lobby', { name: 'Ida' }), /waiting room is off/);
+  } finally {
+    globalThis.document.querySelector = saved;
+  }
+});

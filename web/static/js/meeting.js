@@ -225,6 +225,11 @@ function join(name, { again = false, note = '', resume = null } = {}) {
       left: showLeft,
       sentToLobby: () => {
         stopped();
+        // Sent back, the person waits to be let in again, as a participant: knocking
+        // with the moderator link's secret skipped the waiting room, and a moderator
+        // another moderator sent back was in the meeting again, a moderator, a second
+        // later. The tab forgets the secret (the link itself still works).
+        forgetModeratorSecret();
         join(lastName, { again: true, note: 'lobby.sent-back' });
       },
       banner,
@@ -349,10 +354,7 @@ function onFailed(kind, info = {}) {
 async function rejoin() {
   const last = session;
   if (!last) return;
-  if (lastError === 'wrong_moderator_secret') {
-    moderatorSecret = '';
-    $('#prejoin-moderator').hidden = true;
-  }
+  if (lastError === 'wrong_moderator_secret') forgetModeratorSecret();
   keepModeratorSecret(moderatorSecret); // Leave forgot it in the tab's storage; '' forgets
   const button = $('#btn-rejoin');
   button.disabled = true;
@@ -363,6 +365,13 @@ async function rejoin() {
   }
   prejoin.resume();
   join(last.name);
+}
+
+/** forgetModeratorSecret: this page joins as a participant from now on. */
+function forgetModeratorSecret() {
+  moderatorSecret = '';
+  keepModeratorSecret(null);
+  $('#prejoin-moderator').hidden = true;
 }
 
 // ---------------------------------------------------------------- end screens
@@ -471,7 +480,7 @@ function renderPeopleList() {
   const people = everyone();
   renderPeople($('#people-list'), people, {
     moderator: mod,
-    actions: (person) => participantActions(person, moderate),
+    actions: (person) => participantActions(person, moderate, () => live()?.settings),
   });
   markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id));
 }

@@ -21,6 +21,10 @@ export const MODERATOR_TYPES = new Set([
 /**
  * participantActions lists the menu entries for one participant.
  * send(type, payload) sends a moderator message. Each label is a catalogue key.
+ * settings() gives the meeting's settings as they are when an entry is chosen: the
+ * question before "Remove" says whether the person can come back (not while the
+ * meeting is locked; straight back with the link while the waiting room is off; else
+ * by knocking, if a moderator lets them in).
  *
  * Each entry keeps its place whatever the participant's own media does: an entry that
  * does not apply now is there, disabled. The open menu is drawn again at every update
@@ -28,7 +32,7 @@ export const MODERATOR_TYPES = new Set([
  * came and went with its sharing, a participant flipping its share five times a second
  * moved "Make moderator" under the moderator's pointer.
  */
-export function participantActions(person, send) {
+export function participantActions(person, send, settings = () => null) {
   const id = person.id;
   const name = person.name || t('common.guest');
   const media = person.media || {};
@@ -67,12 +71,17 @@ export function participantActions(person, send) {
   out.push(item('remove', 'moderator.remove', async () => {
     const ok = await confirmAction({
       title: t('moderator.remove.title', { name }),
-      text: t('moderator.remove.text', { name }),
+      text: t(removeText(settings() || {}), { name }),
       ok: t('moderator.remove.ok'),
     });
     if (ok) send('remove', { participantId: id });
   }, true));
   return out;
+}
+
+function removeText({ lobby = true, locked = false }) {
+  if (locked) return 'moderator.remove.text-locked';
+  return lobby ? 'moderator.remove.text' : 'moderator.remove.text-no-lobby';
 }
 
 /** refusalText explains an `error` not_allowed / unknown_participant for a message type. */
