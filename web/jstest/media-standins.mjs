@@ -154,6 +154,12 @@ globalThis.WebSocket = class {
   close() {}
 };
 export const serverSays = (type, payload, ref) => socket.onmessage({ data: JSON.stringify({ type, payload, ...(ref ? { ref } : {}) }) });
+/** dropSocket closes the current websocket as a link that dropped does (no goodbye), or with code. */
+export const dropSocket = (code = 1006) => {
+  const ws = socket;
+  ws.readyState = 3;
+  if (ws.onclose) ws.onclose({ code, reason: '', wasClean: false });
+};
 
 export const gridStandIn = () => new Proxy({ tiles: new Map() }, {
   get: (target, key) => {

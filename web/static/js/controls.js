@@ -14,6 +14,7 @@ import { setAttr, t } from './i18n.js';
 export const MUTED_BY_MODERATOR = 'controls.muted-by-moderator';
 export const CAMERA_OFF_BY_MODERATOR = 'controls.camera-off-by-moderator';
 const SCREEN_NOT_ALLOWED = 'controls.screen.not-allowed-toast';
+const SCREEN_ENDED_NOT_ALLOWED = 'controls.screen.ended-not-allowed';
 
 export class Controls {
   /**
@@ -38,6 +39,7 @@ export class Controls {
     // is ignored; internal calls (the browser ending a screen share) queue.
     this.ops = { mic: Promise.resolve(), camera: Promise.resolve(), screen: Promise.resolve() };
     this.pending = { mic: 0, camera: 0, screen: 0 };
+    this.screenStops = 0; // forceScreenOff calls: a stop ordered while a share is resent wins
     // A device that went away (unplugged, taken by another app): said, and shown off.
     media.watchEnded((source) => this._deviceEnded(source));
   }
@@ -125,7 +127,62 @@ export class Controls {
 
   /** forceScreenOff stops a screen share (a moderator's request, or the permission ended). */
   forceScreenOff() {
+    this.screenStops++;
     return this._run('screen', () => this._stopScreen(), { queue: true });
+  }
+
+  /**
+   * resumeScreen sends the screen share again on a resumed session (meeting.js, at its
+   * welcome): the capture went on across the drop (Session.end keepScreen), so the
+   * person need not pick the screen again. Nothing is sent if the browser ended the
+   * share meanwhile (its own "Stop sharing") or the person stopped it; if the role or
+   * the settings in the welcome no longer let the person share, the capture stops and
+   * the person is told why. It goes out on a new sender of the new publish connection,
+   * with its E2EE transform attached as any share's (Publisher.startScreen).
+   */
+  resumeScreen() {
+    if (!this.media.screenTrack) return Promise.resolve();
+    const stops = this.screenStops;
+    return this._run('screen', () => this._resumeScreen(stops), { queue: true });
+  }
+
+  async _resumeScreen(stops) {
+    const { media } = this;
+    const track = media.screenTrack;
+    const s = this._live();
+    // Stopped meanwhile, or dropped again: the next welcome sends it.
+    if (!track || !s || !s.joined) return;
+    if (track.readyState !== 'live') { // ended by the browser while the page was away
+      media.stopScreen();
+      this._changed();
+      return;
+    }
+    if (!s.canShareScreen) {
+      media.stopScreen();
+      this._changed();
+      toast(t(SCREEN_ENDED_NOT_ALLOWED), { kind: 'error' });
+      announce(t(SCREEN_ENDED_NOT_ALLOWED));
+      return;
+    }
+    const publisher = s.publisher || await s.openPublisher();
+    if (media.screenTrack !== track || s.ended) return; // stopped, or dropped again
+    if (!publisher) { // nothing can be sent (encryption failed)
+      media.stopScreen();
+      this._changed();
+      toast(t('controls.screen.unavailable'), { kind: 'error' });
+      return;
+    }
+    if (this.screenStops !== stops) return; // a moderator's stop came after the welcome: it follows
+    if (!s.canShareScreen || track.readyState !== 'live') {
+      // Taken away or ended while the connection opened.
+      media.stopScreen();
+      this._changed();
+      if (track.readyState === 'live') toast(t(SCREEN_ENDED_NOT_ALLOWED), { kind: 'error' });
+      return;
+    }
+    if (!await this._sendScreen(s, publisher, track)) return;
+    if (this.screenStops !== stops) return; // the queued stop tells the others
+    this._changed();
   }
 
   toggleCamera() {
@@ -247,14 +304,26 @@ export class Controls {
       }
       return;
     }
-    // The browser's own "Stop sharing" ends the track.
+    // The browser's own "Stop sharing" ends the track (also while a resume is under way).
     track.addEventListener('ended', () => {
       if (this.media.screenTrack === track) this._run('screen', () => this._stopScreen(), { queue: true });
     });
+    if (!await this._sendScreen(s, publisher, track)) return;
+    announce(t('controls.screen.sharing'));
+    this._changed();
+  }
+
+  /**
+   * _sendScreen shows the own share and sends it on the session's publisher: true when
+   * it goes out. A refusal stops the capture; a session that ended meanwhile (dropped
+   * again: the next resume sends it; a Leave stopped it already) leaves it as it is.
+   */
+  async _sendScreen(s, publisher, track) {
     this.grid.ensure({ participantId: s.participantId, source: 'screen', self: true, name: s.name }).setTrack(track);
     try {
       await publisher.startScreen(track);
     } catch (err) {
+      if (s.ended) return false;
       if (err && err.code === 'not_allowed') {
         toast(t(SCREEN_NOT_ALLOWED), { kind: 'error' });
       } else {
@@ -265,10 +334,9 @@ export class Controls {
       this.grid.remove(s.participantId, 'screen');
       // Leave no sending screen transceiver behind for the next offer.
       await publisher.stopScreen().catch(() => {});
-      return;
+      return false;
     }
-    announce(t('controls.screen.sharing'));
-    this._changed();
+    return !s.ended;
   }
 
   async _stopScreen() {

@@ -299,6 +299,8 @@ function onJoined() {
   renderE2EE();
   if (!resumed || !timer) startTimer(); // a resume continues the same stay (unless reloaded)
   controls.render();
+  // The screen share kept across the drop goes out again, if it may (controls.js).
+  if (resumed) controls.resumeScreen();
   if (!resumed) announce(t(wasWaiting ? 'meeting.joined-after-wait' : 'meeting.joined'));
   // The join button or the waiting screen had the focus, gone with its screen: the
   // meeting's main region takes it (named, so a screen reader says where the person is),
@@ -378,6 +380,7 @@ function forgetModeratorSecret() {
 
 function stopped() {
   clearInterval(timer);
+  media.stopScreen(); // a share kept for a resume that did not come (Session.end keepScreen)
   $('#invite-card').hidden = true;
   rules.reset();
   closeConfirm();
@@ -695,6 +698,12 @@ async function main() {
         setState('prejoin'); // after a reload the name is not known: ask for it
         prejoin.start();
       }
+    },
+    // A screen share kept across the drop, when no resume brings it back (or at Leave).
+    release: () => {
+      if (!media.screenTrack) return;
+      media.stopScreen();
+      controls.render();
     },
   });
   bindControls();

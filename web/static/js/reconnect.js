@@ -35,13 +35,19 @@ const RETRY_KINDS = new Set(['unreachable', 'disconnected', 'shutdown', 'too_man
 export class Reconnect {
   /**
    * @param {{attempt: (resume: {participantId: string, secret: string}) => void,
-   *          giveUp: (reason: string) => void}} opts
+   *          giveUp: (reason: string) => void, release?: () => void}} opts
    * attempt starts a new Session that resumes; giveUp is told when resuming is over
    * without success (the page shows the "Disconnected" screen or the pre-join screen).
+   * release lets go of what the page keeps only for a resume: the screen share, whose
+   * capture goes on across a drop (Session.end keepScreen) so that the resumed session
+   * sends it again without a new pick. It is told at Leave and whenever resuming ends
+   * without coming back (refused, given up, removed or ended while away), so that no
+   * capture is left running.
    */
-  constructor({ attempt, giveUp }) {
+  constructor({ attempt, giveUp, release = () => {} }) {
     this.attempt = attempt;
     this.giveUp = giveUp;
+    this.release = release;
     this.active = false;
     this.tries = 0;
     this.since = 0;
@@ -120,6 +126,7 @@ export class Reconnect {
     this._stop();
     this.forget();
     setTabValue('moderator', null);
+    this.release();
   }
 
   /** pageHidden: the page is going away (a reload, or the tab closes); keep the secret. */
@@ -171,6 +178,7 @@ export class Reconnect {
       }
     }
     this._stop();
+    this.release(); // nothing comes back: the kept screen share stops
     if (kind === 'resume_failed' || kind === 'too_many_attempts' || RETRY_KINDS.has(kind)) {
       this.forget();
       this.giveUp(kind);

@@ -220,8 +220,11 @@ export class Session {
   /**
    * end closes the connections and forgets the session's data. It stops all
    * capture unless keepMedia (the person stays on the pre-join or waiting screen).
+   * keepScreen (with keepMedia) keeps the screen share too: the connection dropped and
+   * the page resumes, which sends it again (Controls.resumeScreen); whoever gives the
+   * resume up stops it (Reconnect's release).
    */
-  end({ keepMedia = false, keepChat = false } = {}) {
+  end({ keepMedia = false, keepChat = false, keepScreen = false } = {}) {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.joinTimer);
@@ -249,8 +252,8 @@ export class Session {
       this.sig.onclose = null;
       this.sig.close();
     }
-    if (keepMedia) this.media.stopScreen();
-    else this.media.stopAll();
+    if (!keepMedia) this.media.stopAll();
+    else if (!keepScreen) this.media.stopScreen();
     this.grid.clear();
     if (!keepChat) this.chat.clear();
   }
@@ -437,8 +440,9 @@ export class Session {
     // 1001 without a `bye` is the browser's own going-away (Firefox reports it while the
     // page unloads); the server says `bye` `shutdown` before its 1001.
     if ((kind === 'disconnected' || (code === 1001 && !this.bye)) && this.joined && this.ui.dropped) {
-      // Dropped without a goodbye: the membership waits for a resume (reconnect.js).
-      this.end({ keepMedia: true, keepChat: true });
+      // Dropped without a goodbye: the membership waits for a resume (reconnect.js),
+      // and so does the screen share: picking it again at every blip is no resume.
+      this.end({ keepMedia: true, keepChat: true, keepScreen: true });
       if (this.ui.dropped()) return;
       this.media.stopAll();
       this.ui.failed(kind, this.fatalInfo);
@@ -455,8 +459,11 @@ export class Session {
 
   _fail(kind) {
     if (this.ended) return;
-    // A resume that did not make it keeps the camera for the next attempt.
-    this.end({ keepMedia: AUTH_CODES.has(kind) || !!this.resume, keepChat: !!this.resume });
+    // A resume that did not make it keeps the camera for the next attempt, and the
+    // screen share if it is still to come back (one that never comes back is let go:
+    // Reconnect's release).
+    const resuming = !!this.resume && !this.joined;
+    this.end({ keepMedia: AUTH_CODES.has(kind) || !!this.resume, keepChat: !!this.resume, keepScreen: resuming });
     this.ui.failed(kind, this.fatalInfo);
   }
 
