@@ -234,3 +234,19 @@ test('the meeting ending after a resume stops the share', async (t) => {
   dropSocket(4409);
   assert.equal(track.readyState, 'ended', 'the capture runs on after the meeting ended');
 });
+
+test('a media_state sent at the resumed welcome does not say sharing before the share is sent', async (t) => {
+  const { p, track } = await sharing(t);
+  await drop(p, track);
+  // The microphone changed while away: the welcome tells the others at once (session-join.js).
+  p.media.setMicMuted(!p.media.micMuted);
+  serverSays('welcome', welcome({ resumed: true, role: 'participant', settings: { screenShare: false } }));
+  const states = sent.filter((m) => m.type === 'media_state');
+  assert.ok(states.length > 0, 'the changed microphone was not told');
+  // Not allowed any more: a `screen: true` here is refused by the server, and rules.js
+  // takes that refusal for a moderator's mute of the microphone.
+  assert.ok(states.every((m) => m.payload.screen === false), `said sharing before sending: ${JSON.stringify(states)}`);
+  await eventually(() => track.readyState === 'ended', 'the capture stopped', 5000);
+  await p.controls.ops.screen;
+  assert.ok(!sent.some((m) => m.type === 'media_state' && m.payload.screen === true));
+});

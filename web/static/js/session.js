@@ -348,9 +348,14 @@ export class Session {
     this.renderSelf();
     if (this.ended || !this.joined || !this.sig) return;
     const m = this.media;
+    // The screen counts as shared once it is on this session's publish connection: a
+    // share kept across a drop (end keepScreen) is not yet sent on a resumed session
+    // until Controls.resumeScreen puts it there (and may stop it, not allowed).
+    const t = this.publisher && !this.publisher.closed && this.publisher.transceivers.screen;
+    const screen = m.screenOn && !!t && t.direction === 'sendonly' && t.sender.track === m.screenTrack;
     // What it said is kept: a refusal of it (rules.js) is the camera's stop only if it
     // turned the camera on.
-    this.lastMediaState = { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn };
+    this.lastMediaState = { mic: m.micOn, camera: m.cameraOn, screen };
     this.sig.send('media_state', this.lastMediaState);
   }
 
