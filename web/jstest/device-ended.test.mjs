@@ -6,7 +6,7 @@
 // said "on", the others still saw the microphone on, and nobody said a word.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, gridStandIn, uiStandIn, noop, element } from './media-standins.mjs';
+import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown } from './media-standins.mjs';
 import { eventually } from './harness.mjs';
 
 const { LocalMedia } = await import('../static/js/media.js');
@@ -16,19 +16,7 @@ const { Prejoin } = await import('../static/js/prejoin.js');
 const { t: tr } = await import('../static/js/i18n.js');
 
 // What the page shows in toasts and says in its live region.
-const shown = [];
-const box = { append: (item) => shown.push(item.textContent), querySelectorAll: () => [] };
-const live = { set textContent(v) { if (v) shown.push(v); }, get textContent() { return ''; } };
-document.getElementById = (id) => (id === 'toasts' ? box : id === 'live' ? live : null);
-document.createElement = ((make) => (tag) => {
-  if (tag !== 'div') return make(tag);
-  const node = element();
-  let text = '';
-  return new Proxy(node, {
-    get: (target, key) => (key === 'textContent' ? text : key === 'append' ? (...c) => { text += c.join(''); } : target[key]),
-    set: (target, key, v) => { if (key === 'textContent') text = String(v); else target[key] = v; return true; },
-  });
-})(document.createElement);
+const shown = captureShown();
 
 /** unplug ends a capture track as the browser does when its device goes away. */
 function unplug(track) {

@@ -172,3 +172,24 @@ export const uiStandIn = (extra = {}) => new Proxy(extra, {
   get: (target, key) => (key in target ? target[key] : key === 'dropped' ? undefined : () => {}),
 });
 export const noop = new Proxy({}, { get: () => () => {} });
+
+/**
+ * captureShown has the page's toasts and its live region write their texts into the
+ * list it returns (in the order they were shown or said).
+ */
+export function captureShown() {
+  const shown = [];
+  const box = { append: (item) => shown.push(item.textContent), querySelectorAll: () => [] };
+  const live = { set textContent(v) { if (v) shown.push(v); }, get textContent() { return ''; } };
+  document.getElementById = (id) => (id === 'toasts' ? box : id === 'live' ? live : null);
+  document.createElement = ((make) => (tag) => {
+    if (tag !== 'div') return make(tag);
+    const node = element();
+    let text = '';
+    return new Proxy(node, {
+      get: (target, key) => (key === 'textContent' ? text : key === 'append' ? (...c) => { text += c.join(''); } : target[key]),
+      set: (target, key, v) => { if (key === 'textContent') text = String(v); else target[key] = v; return true; },
+    });
+  })(document.createElement);
+  return shown;
+}

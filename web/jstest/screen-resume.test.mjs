@@ -11,7 +11,7 @@
 // by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, gridStandIn, uiStandIn, noop, element, dropSocket } from './media-standins.mjs';
+import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown, dropSocket } from './media-standins.mjs';
 import { eventually } from './harness.mjs';
 
 const { LocalMedia } = await import('../static/js/media.js');
@@ -23,19 +23,7 @@ const { t: tr } = await import('../static/js/i18n.js');
 window.fetch = async () => ({ ok: true, status: 200 }); // the reachability probe: the server is up
 
 // What the page shows in toasts and says in its live region.
-const shown = [];
-const box = { append: (item) => shown.push(item.textContent), querySelectorAll: () => [] };
-const live = { set textContent(v) { if (v) shown.push(v); }, get textContent() { return ''; } };
-document.getElementById = (id) => (id === 'toasts' ? box : id === 'live' ? live : null);
-document.createElement = ((make) => (tag) => {
-  if (tag !== 'div') return make(tag);
-  const node = element();
-  let text = '';
-  return new Proxy(node, {
-    get: (target, key) => (key === 'textContent' ? text : key === 'append' ? (...c) => { text += c.join(''); } : target[key]),
-    set: (target, key, v) => { if (key === 'textContent') text = String(v); else target[key] = v; return true; },
-  });
-})(document.createElement);
+const shown = captureShown();
 
 const SECRET = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const welcome = (extra = {}) => ({ participantId: 'p-ann', e2ee: false, participants: [], role: 'presenter', resumeSecret: SECRET, ...extra });
