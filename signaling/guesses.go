@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 
 	"conclave/lobby"
@@ -76,8 +77,8 @@ func (s *Session) checkSecret(scope string, wrong Code, check func(context.Conte
 
 // rightRandomSecret reports whether sec is the random secret whose keyed hash is hash:
 // for a host key's secret, a resumption secret or a moderator secret the server (or
-// `conclave host`) made, never for one a host chose (store.Room.ModeratorMade). Such a secret
-// cannot be guessed, and checking it costs one HMAC, so a right one is let through
+// `conclave host`) made, or a room's derived one (derivedShape), never for a shorter one
+// a host chose (store.Room.ModeratorMade). Such a secret cannot be guessed, and checking it costs one HMAC, so a right one is let through
 // without asking the address's budget: otherwise anyone behind the same address (a
 // school's NAT, a carrier's CGNAT) could lock a host or a member out with wrong guesses.
 // A wrong one is then checked, and counted, as every guess is (checkSecret). argon2id
@@ -88,6 +89,25 @@ func rightRandomSecret(h *secret.Hasher, sec, hash string) bool {
 	}
 	ok, err := h.Verify(context.Background(), sec, hash)
 	return err == nil && ok
+}
+
+// derivedSecretLen is the length of a moderator secret a host's client derives for a
+// room (32 bytes, web/static/js/rooms-keys.js and e2ee.RoomKeys), as unpadded base64url.
+const derivedSecretLen = 43
+
+// derivedShape reports whether a moderator secret a host's client chose has the form of
+// a derived one: exactly 32 bytes in canonical unpadded base64url. The Rooms API asks
+// for random chosen secrets (signaling/PROTOCOL.md); at 256 bits a right one is let
+// through at once, as one the server made is, so that a neighbour behind the same
+// address (a school's NAT) cannot keep a prepared room's moderator out. Shorter chosen
+// secrets (22 to 42 characters, 128 bits or more by their length alone) still wait
+// their turn: a person may have typed them.
+func derivedShape(sec string) bool {
+	if len(sec) != derivedSecretLen {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(sec)
+	return err == nil && len(b) == 32
 }
 
 // liveContext ends when the connection does: the peer went away, the session was

@@ -203,15 +203,16 @@ func (s *Session) join(env Envelope) *Error {
 	var cred lobby.Credentials
 	if p.ModeratorSecret != "" {
 		// A moderator secret comes first: moderators enter even a locked meeting.
-		if m.modMade && rightRandomSecret(s.srv.hasher, p.ModeratorSecret, m.modHash) {
-			// One the server made is let through at once however its address stands, as
-			// host keys and resumption secrets are: a neighbour's wrong guesses cannot
-			// keep the moderator out.
+		if (m.modMade || derivedShape(p.ModeratorSecret)) && rightRandomSecret(s.srv.hasher, p.ModeratorSecret, m.modHash) {
+			// One the server made, or a room's derived one (256 bits: derivedShape), is
+			// let through at once however its address stands, as host keys and
+			// resumption secrets are: a neighbour's wrong guesses cannot keep the
+			// moderator out.
 			s.srv.attempts.Forgive(s.addr, scopeModerator(m.id))
 		} else {
-			// Any other waits its turn like a password: one a host's client chose (a
-			// room's derived keys) only its length says is random, and a right answer
-			// out of turn would let an address throttled elsewhere guess at it.
+			// Any other waits its turn like a password: a shorter one a host chose only
+			// its length says is random, and a right answer out of turn would let an
+			// address throttled elsewhere guess at it.
 			err := s.checkSecret(scopeModerator(m.id), CodeWrongModSecret, func(ctx context.Context) (bool, error) {
 				return s.srv.hasher.Verify(ctx, p.ModeratorSecret, m.modHash)
 			})

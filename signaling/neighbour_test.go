@@ -71,10 +71,20 @@ func TestNeighbourCannotLockOutAModerator(t *testing.T) {
 	chosen := srv.createRoom(t, `{"e2ee":false,"moderatorSecret":"`+strings.Repeat("c", 22)+`"}`)
 	var rotated roomCreated
 	srv.apiJSON(t, http.MethodPost, "/api/rooms/"+chosen.Room.ID+"/rotate", `{}`, http.StatusOK, &rotated)
+	// Prepared rooms: the host's browser derived their moderator secrets (32 bytes),
+	// at creation and at a rotation.
+	derived := secret.Random(32)
+	prepared := srv.createRoom(t, `{"e2ee":false,"moderatorSecret":"`+derived+`"}`)
+	toRotate := srv.createRoom(t, `{"e2ee":false,"moderatorSecret":"`+secret.Random(32)+`"}`)
+	var rotatedDerived roomCreated
+	derivedAgain := secret.Random(32)
+	srv.apiJSON(t, http.MethodPost, "/api/rooms/"+toRotate.Room.ID+"/rotate", `{"moderatorSecret":"`+derivedAgain+`"}`, http.StatusOK, &rotatedDerived)
 	for i, c := range []struct{ name, meeting, secret string }{
 		{"one-off meeting", oneOff.MeetingID, oneOff.ModeratorSecret},
 		{"room", room.Room.ID, room.ModeratorSecret},
 		{"room rotated to a made secret", rotated.Room.ID, rotated.ModeratorSecret},
+		{"prepared room", prepared.Room.ID, derived},
+		{"prepared room rotated", rotatedDerived.Room.ID, derivedAgain},
 	} {
 		if c.secret == "" {
 			t.Fatalf("%s: no moderator secret made", c.name)
@@ -119,9 +129,17 @@ func TestModeratorSecretGuessesStayThrottled(t *testing.T) {
 	made := srv.createRoom(t, `{"e2ee":false}`)
 	var rotated roomCreated
 	srv.apiJSON(t, http.MethodPost, "/api/rooms/"+made.Room.ID+"/rotate", `{"moderatorSecret":"`+strings.Repeat("r", 22)+`"}`, http.StatusOK, &rotated)
+	// 43 characters that are not canonical base64url of 32 bytes (the last one carries
+	// bits past the 256th), and 42 that are: not a derived secret's form.
+	notDerived := strings.Repeat("m", 43)
+	short := secret.Random(32)[:42]
+	roomND := srv.createRoom(t, `{"e2ee":false,"moderatorSecret":"`+notDerived+`"}`)
+	roomShort := srv.createRoom(t, `{"e2ee":false,"moderatorSecret":"`+short+`"}`)
 	for i, c := range []struct{ name, meeting, secret string }{
 		{"chosen", room.Room.ID, chosen},
 		{"rotated to a chosen one", rotated.Room.ID, strings.Repeat("r", 22)},
+		{"43 characters, not canonical", roomND.Room.ID, notDerived},
+		{"42 characters", roomShort.Room.ID, short},
 	} {
 		guesser := loop(30 + 2*i)
 		lockOutAt(t, srv, guesser, c.meeting, len(c.secret))
