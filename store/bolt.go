@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -243,7 +244,7 @@ func (b *Bolt) Close() error {
 func (b *Bolt) view(fn func(*bolt.Tx) error) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.db.View(fn)
+	return b.underName(b.db.View(fn))
 }
 
 func (b *Bolt) update(fn func(*bolt.Tx) error) error {
@@ -251,7 +252,20 @@ func (b *Bolt) update(fn func(*bolt.Tx) error) error {
 	defer b.writeMu.Unlock()
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	return b.db.Update(fn)
+	return b.underName(b.db.Update(fn))
+}
+
+// underName gives a file error bbolt reports under the scrub's name the database's
+// name: a scrubbed file was opened as conclave.db.scrub and renamed (copyLive), and
+// bbolt keeps the name it opened. An operator told "write conclave.db.scrub: no space
+// left on device" by every failed write after a start looked for a scrub that is not
+// there.
+func (b *Bolt) underName(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == b.path+scrubSuffix {
+		pe.Path = b.path
+	}
+	return err
 }
 
 // Room returns the room with that id, or ErrNotFound.
