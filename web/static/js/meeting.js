@@ -137,6 +137,7 @@ import { setupDevices } from './devices.js';
 import { formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
 import { Reconnect, markReconnecting } from './reconnect.js';
+import { Reknock } from './reknock.js';
 import { readMeetingLink, meetingExists, keepModeratorSecret } from './meeting-link.js';
 import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
@@ -175,6 +176,7 @@ let modctl; // hands, reactions, everyone-at-once actions, knock alerts
 let speaking; // who speaks, as the server says (speaking-ui.js)
 let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 let reconnect; // reconnect.js: resuming after a drop or a reload
+let reknock; // reknock.js: a waiting person's knock again after a drop
 let panelCover; // panel-cover.js: a panel that fills a narrow screen makes the rest inert
 
 function setState(state) {
@@ -187,13 +189,19 @@ function live() {
 
 // ---------------------------------------------------------------- joining
 
-/** join knocks with a new session; again=true knocks from the waiting screen (sent back). */
-function join(name, { again = false, note = '', resume = null } = {}) {
+/**
+ * join knocks with a new session; again=true knocks from the waiting screen (sent back);
+ * reknock=true knocks again after a drop, the waiting screen left as it is (reknock.js
+ * said so once; each attempt again would take the focus and speak).
+ */
+function join(name, { again = false, note = '', resume = null, reknock: quiet = false } = {}) {
   lastName = name;
   lastError = null;
   if (!resume) rules.reset();
   if (resume) {
     setState('joined'); // the meeting screen stays, under "Reconnecting…"
+  } else if (quiet) {
+    setState('lobby');
   } else if (again) {
     prejoin.stop();
     lobbyScreen.show({ name, note });
@@ -222,6 +230,8 @@ function join(name, { again = false, note = '', resume = null } = {}) {
       lobby: onLobby,
       lobbyLink: (verdict) => lobbyScreen.setLink(verdict),
       failed: onFailed,
+      // A waiting person's link dropped: knock again (reknock.js) from the waiting screen.
+      waitingDropped: (kind) => document.body.dataset.state === 'lobby' && reknock.dropped(kind),
       left: showLeft,
       sentToLobby: () => {
         stopped();
@@ -260,6 +270,11 @@ function onLobby({ moderatorPresent }) {
     setState('lobby');
     enteredLobby();
   }
+  if (reknock.knocked()) {
+    // Knocked again after a drop: the moderators see a new request.
+    lobbyScreen.show({ name: lastName, note: 'lobby.reknocked' });
+    announce(t('lobby.reknocked'));
+  }
   clearErrorCode();
   lobbyScreen.setStatus(moderatorPresent);
   lobbyScreen.render();
@@ -283,6 +298,7 @@ function focusLost() {
 
 function onJoined() {
   const wasWaiting = document.body.dataset.state === 'lobby';
+  reknock.stop();
   const resumed = reconnect.active;
   reconnect.joined();
   lastName = session.name;
@@ -396,6 +412,7 @@ function stopped() {
 }
 
 function showError(kind) {
+  reknock.stop();
   stopped();
   lastError = showErrorScreen(kind);
   setState('error');
@@ -419,6 +436,7 @@ function leave() {
 
 function showLeft() {
   reconnect.left(); // nothing of the meeting in the tab's storage, the moderator secret included
+  reknock.stop();
   const fromLobby = document.body.dataset.state === 'lobby';
   lastError = null;
   stopped();
@@ -704,6 +722,23 @@ async function main() {
       if (!media.screenTrack) return;
       media.stopScreen();
       controls.render();
+    },
+  });
+  reknock = new Reknock({
+    knock: () => join(lastName, { reknock: true }),
+    showing: (on) => {
+      if (on) {
+        document.body.dataset.reknocking = 'true';
+        lobbyScreen.show({ name: lastName, note: 'lobby.reknocking' });
+        announce(t('lobby.reknocking'));
+      } else {
+        delete document.body.dataset.reknocking;
+      }
+    },
+    // The server stayed away for the whole time: "Disconnected", with Rejoin.
+    giveUp: () => {
+      media.stopAll();
+      showError('disconnected');
     },
   });
   bindControls();

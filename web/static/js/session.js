@@ -288,7 +288,7 @@ export class Session {
   /**
    * _linkDead: nothing came from the server for too long, pings included. The websocket
    * is given up at once, as after a drop: a member resumes on a new one (reconnect.js),
-   * as when its media failed; a waiting person gets the "Disconnected" screen. Closing
+   * as when its media failed; a waiting person knocks again (reknock.js). Closing
    * it alone would wait for a close frame that a dead path never brings.
    */
   _linkDead() {
@@ -464,6 +464,12 @@ export class Session {
 
   _fail(kind) {
     if (this.ended) return;
+    if (!this.joined && !this.resume && this.ui.waitingDropped && this.ui.waitingDropped(kind)) {
+      // A waiting person's knock went with its link: the page knocks again
+      // (reknock.js), the camera still on for the waiting screen's preview.
+      this.end({ keepMedia: true });
+      return;
+    }
     // A resume that did not make it keeps the camera for the next attempt, and the
     // screen share if it is still to come back (one that never comes back is let go:
     // Reconnect's release).

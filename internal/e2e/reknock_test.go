@@ -1,0 +1,63 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"conclave/internal/browsertest"
+)
+
+// TestWaitingPersonKnocksAgainAfterADrop: Wes (Firefox) waits in the waiting room of
+// Mona's encrypted meeting (Chromium, moderator) when his connection is cut for 5 s (a
+// TCP proxy between his tab and the server drops it and refuses new ones). A knock
+// lives as long as its websocket, so Mona sees it go; Wes's page was left at
+// "Disconnected" with a Rejoin button. Now it says it is knocking again, tries with
+// backoff (its probes refused while the cut lasts), and his knock is back in Mona's
+// waiting list by itself, his page in the waiting room again and saying so, never at
+// an error screen. Mona admits him and both decode each other's encrypted video.
+func TestWaitingPersonKnocksAgainAfterADrop(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	links := srv.createMeetingWith(t, `{}`)
+	ctx, cancel := testContext()
+	defer cancel()
+
+	mona := joinModeratorTab(ctx, t, srv, browsertest.KindChromium, links, "Mona")
+	line := startCutProxy(t, srv.url)
+	wes := &participant{name: "Wes", kind: browsertest.KindFirefox}
+	wes.tab = openMeeting(ctx, t, wes.kind, line.url(srv.pageURL(links, links.fragment())))
+	knock(ctx, t, wes.tab, wes.name)
+	waitFor(ctx, t, wes, "in the waiting room", `document.body.dataset.state === "lobby"`)
+	waitFor(ctx, t, mona, "Wes's knock shown", `window.conclave.waiting().length === 1`)
+	if err := wes.tab.Eval(ctx, `(() => {
+		window.statesSeen = [];
+		new MutationObserver(() => window.statesSeen.push(document.body.dataset.state))
+			.observe(document.body, { attributes: true, attributeFilter: ["data-state"] });
+		return true;
+	})()`, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	line.cut(5 * time.Second)
+	waitFor(ctx, t, wes, "says it knocks again", `document.body.dataset.reknocking === "true" && document.querySelector("#lobby-note").dataset.i18n === "lobby.reknocking" && !document.querySelector("#lobby-note").hidden`)
+	waitFor(ctx, t, mona, "Wes's knock gone with his connection", `window.conclave.waiting().length === 0`)
+	waitFor(ctx, t, mona, "Wes's knock back by itself", `window.conclave.waiting().length === 1`)
+	waitFor(ctx, t, wes, "in the waiting room again, told so", `document.body.dataset.state === "lobby" && !document.body.dataset.reknocking && document.querySelector("#lobby-note").dataset.i18n === "lobby.reknocked"`)
+
+	wes.id = admitInBrowser(ctx, t, mona.tab, wes.name)
+	waitFor(ctx, t, wes, "let in", `document.body.dataset.state === "joined"`)
+	waitSameColour(ctx, t, mona, wes, "camera")
+	waitSameColour(ctx, t, wes, mona, "camera")
+
+	var states []string
+	if err := wes.tab.Eval(ctx, `window.statesSeen`, &states); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		if s != "lobby" && s != "joined" {
+			t.Fatalf("Wes's page went through %q on its way back (states %v)", s, states)
+		}
+	}
+}
