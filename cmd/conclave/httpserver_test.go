@@ -66,7 +66,7 @@ func TestWebPortBoundsConnections(t *testing.T) {
 		t.Helper()
 		c := conntest.DialFrom(t, from, hostport)
 		_ = c.SetDeadline(time.Now().Add(conntest.Wait))
-		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: conclave.test\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"); err != nil { // a Host the server serves
 			return false
 		}
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)

@@ -49,6 +49,8 @@ type options struct {
 	trustedProxies string
 	proxies        []netip.Prefix // trusted with -behind-proxy
 	publicIPList   []string       // -public-ip, checked: each an address or external/internal pair
+	serverNames    string         // -server-name
+	serverNameList []string       // -server-name, checked: lower case, without a trailing dot
 	tls            tlsOptions
 	limits         limits
 	notice         noticeOptions
@@ -108,6 +110,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.config, "config", defaultConfigFile, "configuration file (TOML; also holds the hosts); "+defaultConfigFile+" is read only if it exists, a file named explicitly must exist, empty for none")
 	fs.BoolVar(&o.behindProxy, "behind-proxy", false, "take the client address from X-Forwarded-For set by a trusted proxy, for password throttling")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", signaling.DefaultTrustedProxies, "with -behind-proxy: comma-separated proxy addresses and CIDRs whose X-Forwarded-For is believed")
+	fs.StringVar(&o.serverNames, "server-name", "", "comma-separated host names browsers reach this server by (behind a proxy: the name it serves); a request for another name than these, localhost, IP addresses, a name in -http or -https and, with TLS, the -acme-domain or certificate names is refused (421), against DNS rebinding. Behind a proxy, unset: no name is checked")
 	fs.StringVar(&o.data, "data", defaultDataDir, `data directory with the hosts and rooms; "" keeps everything in memory and writes nothing`)
 	fs.StringVar(&o.metricsAddr, "metrics", "localhost:9464", "listen address for /metrics (Prometheus) and /healthz, empty or off to disable; keep it private")
 	fs.StringVar(&o.oneTimeKey, "one-time-key", "auto", "with no hosts configured: print a one-time host key (print), never make one (off), or print it only when stdout is a terminal, never into a journal (auto)")
@@ -221,6 +224,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if o.behindProxy && len(o.proxies) == 0 {
 		// Not "trust loopback", which an empty list would otherwise have fallen back to.
 		return o, s.errorFor("trusted-proxies", errors.New("-behind-proxy needs at least one proxy address or prefix"))
+	}
+	if o.serverNameList, err = parseServerNames(o.serverNames); err != nil {
+		return o, s.errorFor("server-name", err)
 	}
 	if o.publicIPList, err = parsePublicIPs(o.publicIPs); err != nil {
 		return o, s.errorFor("public-ip", err)
@@ -407,6 +413,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	warnSharedAddress(log, appLn.Addr(), o.behindProxy)
+	var certNames func() []string
+	if tlsSet != nil && tlsSet.files != nil {
+		certNames = tlsSet.files.dnsNames
+	}
+	hostCheck := newHostPolicy(o, certNames) // every public route, before any handler
+	if !hostCheck.enforce {
+		log.Warn(unchecked)
+	}
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	var healthy atomic.Bool
 	ops, err := startMetrics(o.metricsAddr, log, engine, sig, webLimits, turnSrv, healthy.Load)
@@ -415,7 +429,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		_ = sig.Shutdown(context.Background())
 		return err
 	}
-	servers := []*http.Server{newHTTPServer(mux, errorLog, httpIdleWait)}
+	servers := []*http.Server{newHTTPServer(hostCheck.wrap(mux), errorLog, httpIdleWait)}
 	serveErr := make(chan error, 4)
 	if admin != nil {
 		servers = append(servers, admin.srv)
@@ -426,7 +440,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		go func() { serveErr <- servers[0].Serve(appLn) }()
 	} else {
 		app := servers[0]
-		app.Handler, app.TLSConfig = withHSTS(mux), tlsSet.config
+		app.Handler, app.TLSConfig = hostCheck.wrap(withHSTS(mux)), tlsSet.config
 		go func() { serveErr <- app.ServeTLS(appLn, "", "") }()
 		base = httpsURL(appLn.Addr(), o.tls.httpsAddr, tlsSet.name)
 		if redirectLn != nil {
@@ -435,7 +449,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if tlsSet.manager != nil {
 				h = tlsSet.manager.HTTPHandler(h) // ACME HTTP-01 challenges, the rest redirected
 			}
-			rs := newHTTPServer(h, errorLog, httpIdleWait)
+			rs := newHTTPServer(hostCheck.wrap(h), errorLog, httpIdleWait)
 			servers = append(servers, rs)
 			go func() { serveErr <- rs.Serve(redirectLn) }()
 		}
@@ -448,6 +462,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "Conclave is running. Open %s\n", base)
 	if redirectLn != nil {
 		fmt.Fprintf(stdout, "HTTP on %s redirects to HTTPS.\n", redirectLn.Addr())
+	}
+	if line := hostCheck.describe(); line != "" {
+		fmt.Fprintln(stdout, line)
 	}
 	where := o.data
 	if where == "" {

@@ -65,7 +65,8 @@ func TestBehindProxyWithoutClientAddress(t *testing.T) {
 		xff  bool
 		want string
 	}{
-		{"proxy sets X-Forwarded-For", []string{"-behind-proxy"}, true, ""},
+		// With the proxy's name given (-server-name), nothing is left to warn of.
+		{"proxy sets X-Forwarded-For", []string{"-behind-proxy", "-server-name", "meet.example.org"}, true, ""},
 		{"proxy sets no X-Forwarded-For", []string{"-behind-proxy"}, false, "carries no X-Forwarded-For"},
 		{"proxy not trusted", []string{"-behind-proxy", "-trusted-proxies", "192.0.2.7"}, true, "not in -trusted-proxies"},
 	} {

@@ -12,9 +12,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -180,6 +182,7 @@ func (r *reportWriter) transport(o options) {
 			r.bullet(fmt.Sprintf("Client addresses are taken from X-Forwarded-For only when it comes from %s (`-behind-proxy`).", o.trustedProxies))
 		}
 	}
+	r.hostNames(o)
 	media := fmt.Sprintf("Media: WebRTC, always encrypted in transit with DTLS-SRTP, on UDP `%s`", o.mediaUDP)
 	if o.mediaTCP != "" {
 		media += fmt.Sprintf(" and ICE-TCP `%s`", o.mediaTCP)
@@ -196,6 +199,28 @@ func (r *reportWriter) transport(o options) {
 	} else {
 		r.bullet("TURN: off (`-turn-udp`, `-turn-tcp`, `-turn-tls` unset).")
 	}
+}
+
+// hostNames says which Host names the web port serves (hostcheck.go), from the
+// settings alone: the certificate's names are not read here.
+func (r *reportWriter) hostNames(o options) {
+	p := newHostPolicy(o, nil)
+	if !p.enforce {
+		r.bullet("**Host names are not checked** (`-behind-proxy` without `-server-name`): a web page on any name that resolves to the proxy can send requests to this server from a visitor's browser (DNS rebinding). Set `-server-name` to the name(s) the proxy serves.")
+		return
+	}
+	var names []string
+	for _, n := range slices.Sorted(maps.Keys(p.names)) {
+		names = append(names, "`"+n+"`")
+	}
+	if o.tls.certFile != "" {
+		names = append(names, "the names of the certificate (`-tls-cert`)")
+	}
+	served := "only localhost and IP addresses"
+	if len(names) > 0 {
+		served = strings.Join(names, ", ") + ", localhost and IP addresses"
+	}
+	r.bullet("Host names: the web port serves " + served + "; a request naming any other host is refused (421) before it reaches the web client, the API or the signaling, so a web page on another name cannot reach the server through DNS rebinding (`-server-name` adds names).")
 }
 
 // throttle states the per-address budget, computed from the secret package's rule.

@@ -127,6 +127,7 @@ func checkDomain(d string) error {
 type tlsSetup struct {
 	config  *tls.Config
 	manager *autocert.Manager // with -acme-domain; nil with certificate files
+	files   *certFiles        // with certificate files; nil with -acme-domain
 	name    string            // the host name to print: the first domain, or the certificate's
 }
 
@@ -150,7 +151,7 @@ func prepareTLS(t tlsOptions, log *slog.Logger) (*tlsSetup, error) {
 		return nil, err
 	}
 	cert := files.cert
-	setup := &tlsSetup{config: &tls.Config{GetCertificate: files.getCertificate, MinVersion: tls.VersionTLS12}}
+	setup := &tlsSetup{config: &tls.Config{GetCertificate: files.getCertificate, MinVersion: tls.VersionTLS12}, files: files}
 	if cert.Leaf != nil && len(cert.Leaf.DNSNames) > 0 && !strings.HasPrefix(cert.Leaf.DNSNames[0], "*") {
 		setup.name = cert.Leaf.DNSNames[0]
 	}
