@@ -269,3 +269,28 @@ test('a screen share started later, or the camera turned on later, ramps up with
   pub.close();
   assert.equal(clock.timers.size, 0, 'a timer left behind');
 });
+
+test('an ICE restart of the publish connection climbs again without a hint', async () => {
+  // A failed connection's ICE restart (reconnect.js) may put it on a new path, whose
+  // congestion control starts low and climbs as at the join: the page told a person
+  // whose Wi-Fi came back that their connection was slow.
+  const clock = new FakeClock();
+  const pub = await publishing();
+  pub.pc.stats.camera = chromium('none');
+  let restarts = 0;
+  pub.pc.restartIce = () => { restarts++; };
+  const live = region();
+  const hint = uplinkHint(pub, live, clock);
+  await run(clock, 60_000);
+  assert.equal(pub.restartIce(), true);
+  assert.equal(restarts, 1);
+  pub.pc.stats.camera = chromium('bandwidth');
+  await run(clock, START_MS - POLL_MS);
+  assert.equal(shownKey(live), null, 'the new path\'s climb was taken for a slow uplink');
+  await run(clock, SHOW_MS + 2 * POLL_MS);
+  assert.equal(shownKey(live), HINT_BANDWIDTH, 'a limit that holds past the grace is still told');
+  hint.stop();
+  pub.close();
+  assert.equal(pub.restartIce(), false, 'a closed connection is not restarted');
+  assert.equal(restarts, 1);
+});

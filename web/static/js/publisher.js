@@ -42,7 +42,9 @@ export class Publisher {
     this.earlyCandidates = [];
     this.closed = false;
     this.layers = new Map(); // source -> LayerSwitch (created by the first `encodings`)
-    this.videoStarts = 0; // camera or screen share started sending (uplink.js: its first climb)
+    // Camera or screen share started sending, or an ICE restart moved the connection
+    // (a new path's congestion control climbs from its start again): uplink.js's grace.
+    this.videoStarts = 0;
 
     this.pc.onicecandidate = (event) => this._candidate(event.candidate);
     this.pc.onconnectionstatechange = () => {
@@ -84,6 +86,18 @@ export class Publisher {
 
   _micSent() {
     return this.mic.muted ? null : this.mic.track;
+  }
+
+  /**
+   * restartIce gathers new candidates for a connection that failed and renegotiates
+   * (reconnect.js). Whatever video goes on climbs again from the new path's start.
+   */
+  restartIce() {
+    if (this.closed || typeof this.pc.restartIce !== 'function') return false;
+    this.videoStarts++;
+    this.pc.restartIce();
+    this.negotiate().catch(() => {});
+    return true;
   }
 
   /** startScreen sends a screen track on its own transceiver and renegotiates. */

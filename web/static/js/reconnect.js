@@ -208,10 +208,7 @@ export class Reconnect {
     // stuck: session.js saw a connection stay "connecting" far too long; it counts as failed.
     const failed = (pc) => !!pc && (pc.connectionState === 'failed' || pc.iceConnectionState === 'failed' ||
       (stuck && pc.connectionState === 'connecting'));
-    if (failed(pub) && typeof pub.restartIce === 'function') {
-      pub.restartIce();
-      session.publisher.negotiate().catch(() => {});
-    }
+    if (failed(pub)) session.publisher.restartIce();
     if (failed(sub)) session.sig.send('ice_restart', { pc: 'subscribe' });
     this.iceTimer = setTimeout(() => {
       this.iceTimer = 0;
