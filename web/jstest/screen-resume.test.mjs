@@ -238,3 +238,31 @@ test('a media_state sent at the resumed welcome does not say sharing before the 
   await p.controls.ops.screen;
   assert.ok(!sent.some((m) => m.type === 'media_state' && m.payload.screen === true));
 });
+
+test('a share whose sending fails after a media_state said sharing is said to be off', async (t) => {
+  // Any media_state while the share's offer is under way (the microphone toggled, a
+  // resumed welcome) says sharing: the track is on the publisher's sender. When the
+  // offer then fails, the capture stops, and the others must be told: they showed the
+  // person as sharing a screen nobody received.
+  const p = page(t);
+  await p.media.acquire({ mic: true, camera: true });
+  p.open();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  serverSays('welcome', welcome());
+  await eventually(() => p.session.publisher, 'the publisher');
+  const pc = p.session.publisher.pc;
+  let fail;
+  const held = new Promise((resolve, reject) => { fail = reject; });
+  pc.setRemoteDescription = () => held; // the share's answer: held, then refused
+  sent.length = 0;
+  const started = p.controls.toggleScreen();
+  await eventually(() => sent.some((m) => m.type === 'publish_offer'), 'the share\'s offer');
+  p.session.sendMediaState(); // e.g. the microphone toggled meanwhile
+  assert.ok(sent.some((m) => m.type === 'media_state' && m.payload.screen === true), 'the test\'s media_state did not say sharing');
+  fail(new Error('answer refused'));
+  await started;
+  await p.controls.ops.screen;
+  assert.equal(p.media.screenTrack, null, 'the capture goes on after the failure');
+  const last = sent.filter((m) => m.type === 'media_state').at(-1);
+  assert.equal(last.payload.screen, false, `the others were last told: ${JSON.stringify(last.payload)}`);
+});

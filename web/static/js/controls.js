@@ -334,6 +334,9 @@ export class Controls {
       this.grid.remove(s.participantId, 'screen');
       // Leave no sending screen transceiver behind for the next offer.
       await publisher.stopScreen().catch(() => {});
+      // A media_state sent while the offer was under way said sharing (the track was
+      // on the sender): the others are told it is off.
+      this._changed();
       return false;
     }
     return !s.ended;
