@@ -21,9 +21,10 @@ type cutProxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	until time.Time // new connections are refused until then
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	until  time.Time             // new connections are refused until then
+	frozen map[net.Conn]struct{} // connections whose bytes are dropped (freeze)
 }
 
 func startCutProxy(t *testing.T, target string) *cutProxy {
@@ -73,9 +74,14 @@ func (p *cutProxy) pipe(c net.Conn) {
 	p.conns[c], p.conns[s] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(s, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, s); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(p.unlessFrozen(c, s), c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(p.unlessFrozen(c, c), s); done <- struct{}{} }()
 	<-done
+	if p.isFrozen(c) {
+		// A dead path: the end that closed is not told to the other, whose
+		// connection stays open and silent until the test ends (closeAll).
+		return
+	}
 	_ = c.Close()
 	_ = s.Close()
 	p.mu.Lock()
@@ -83,6 +89,42 @@ func (p *cutProxy) pipe(c net.Conn) {
 	delete(p.conns, s)
 	p.mu.Unlock()
 }
+
+// freeze makes every connection through the proxy a dead path: it stays open, and
+// nothing more crosses it either way (a close of the server's end included), as when a
+// NAT forgets the mapping or a proxy stops forwarding. New connections pass.
+func (p *cutProxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.frozen == nil {
+		p.frozen = map[net.Conn]struct{}{}
+	}
+	for c := range p.conns {
+		p.frozen[c] = struct{}{}
+	}
+}
+
+func (p *cutProxy) isFrozen(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.frozen[c]
+	return ok
+}
+
+// unlessFrozen writes to dst while client's connection is not frozen, and drops the
+// bytes once it is.
+func (p *cutProxy) unlessFrozen(client net.Conn, dst io.Writer) io.Writer {
+	return writerFunc(func(b []byte) (int, error) {
+		if p.isFrozen(client) {
+			return len(b), nil
+		}
+		return dst.Write(b)
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
 // cut drops every connection through the proxy and refuses new ones for d.
 func (p *cutProxy) cut(d time.Duration) {

@@ -61,3 +61,48 @@ func TestWaitingPersonKnocksAgainAfterADrop(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadPathNoticedByTheHeartbeat: the paths of Fay (Firefox, in Mona's meeting) and
+// Wes (Chromium, waiting) die without a close (a NAT that forgot the mapping, a proxy
+// that stopped forwarding): their websockets stay open and silent, and nothing closes
+// them, the server's own timeout included (the proxy does not pass it on). Only the
+// pages' heartbeat (heartbeat.js: a ping unanswered, nothing heard for 35 s) can
+// notice: Fay resumes on a new connection, back under her id with encrypted video both
+// ways; Wes knocks again and is in Mona's waiting list again, and she admits him.
+func TestDeadPathNoticedByTheHeartbeat(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServerWith(t, serverOptions{resumeGrace: 90 * time.Second})
+	links := srv.createMeetingWith(t, `{}`)
+	ctx, cancel := testContext()
+	defer cancel()
+
+	mona := joinModeratorTab(ctx, t, srv, browsertest.KindChromium, links, "Mona")
+	fayLine, wesLine := startCutProxy(t, srv.url), startCutProxy(t, srv.url)
+	fay := &participant{name: "Fay", kind: browsertest.KindFirefox}
+	fay.tab = openMeeting(ctx, t, fay.kind, fayLine.url(srv.pageURL(links, links.fragment())))
+	knock(ctx, t, fay.tab, fay.name)
+	fay.id = admitInBrowser(ctx, t, mona.tab, fay.name)
+	waitFor(ctx, t, fay, "let in", `document.body.dataset.state === "joined"`)
+	waitSameColour(ctx, t, mona, fay, "camera")
+	wes := &participant{name: "Wes", kind: browsertest.KindChromium}
+	wes.tab = openMeeting(ctx, t, wes.kind, wesLine.url(srv.pageURL(links, links.fragment())))
+	knock(ctx, t, wes.tab, wes.name)
+	waitFor(ctx, t, mona, "Wes's knock shown", `window.conclave.waiting().length === 1`)
+
+	start := time.Now()
+	fayLine.freeze()
+	wesLine.freeze()
+	if err := fay.tab.WaitFor(ctx, `document.body.dataset.reconnecting === "true"`); err != nil {
+		t.Fatalf("Fay's page never noticed its dead path: %v", err)
+	}
+	t.Logf("Fay's page gave the dead path up after %s", time.Since(start).Round(100*time.Millisecond))
+	backInMeeting(ctx, t, fay, mona, "participant")
+	waitSameColour(ctx, t, fay, mona, "camera")
+	waitFor(ctx, t, wes, "knocks again", `document.body.dataset.state === "lobby" && document.querySelector("#lobby-note").dataset.i18n === "lobby.reknocked"`)
+	t.Logf("Wes knocked again after %s", time.Since(start).Round(100*time.Millisecond))
+	wes.id = admitInBrowser(ctx, t, mona.tab, wes.name)
+	waitFor(ctx, t, wes, "let in", `document.body.dataset.state === "joined"`)
+	waitSameColour(ctx, t, mona, wes, "camera")
+}

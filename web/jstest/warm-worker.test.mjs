@@ -39,6 +39,7 @@ function session(selfId) {
 }
 
 test('a worker that loaded ahead is taken, once, and is ready at once', async () => {
+  discardWarmWorker();
   FakeWorker.made = [];
   prewarmMediaWorker();
   prewarmMediaWorker(); // one ahead is enough
@@ -50,19 +51,74 @@ test('a worker that loaded ahead is taken, once, and is ready at once', async ()
   w.say({ t: 'ready' });
 
   const mc = session('p-aaaa');
-  assert.equal(FakeWorker.made.length, 1, 'the session started no worker of its own');
-  assert.equal(mc.worker, w);
+  assert.equal(mc.worker, w, 'the session started a worker of its own');
   assert.deepEqual(w.posted[0], { t: 'self', pid: 'p-aaaa' });
   assert.equal(await isReady(mc), true);
+  // Once it runs, a spare loads for the page's next session (a resume).
+  assert.equal(FakeWorker.made.length, 2);
+  const spare = FakeWorker.made[1];
+  assert.deepEqual(spare.posted, [], 'nothing (no id, no key) goes to the spare');
   mc.close();
 
-  const next = session('p-bbbb'); // the warm worker went with the first session
-  assert.equal(FakeWorker.made.length, 2);
-  assert.equal(await isReady(next), false);
+  const next = session('p-bbbb'); // the warm worker went with the first session: the spare
+  assert.equal(FakeWorker.made.length, 2, 'the next session started a worker of its own');
+  assert.equal(next.worker, spare);
+  assert.equal(await isReady(next), false, 'the spare has not said it runs');
+  spare.say({ t: 'ready' });
+  assert.equal(await isReady(next), true);
   next.close();
+  assert.equal(discardWarmWorker(), true, 'the next spare');
+});
+
+test('a resume after the network died takes the spare: no module is fetched then', async () => {
+  // A path that died without a close leaves the browser's pooled connections dead too:
+  // the worker's modules (revalidated, no-cache) never came, and the resumed member
+  // sent and received nothing (TestDeadPathNoticedByTheHeartbeat, Firefox).
+  discardWarmWorker();
+  FakeWorker.made = [];
+  const first = session('p-1111');
+  FakeWorker.made[0].say({ t: 'ready' });
+  assert.equal(await isReady(first), true);
+  first.close(); // the drop
+  const made = FakeWorker.made.length;
+  const resumed = session('p-1111');
+  assert.equal(FakeWorker.made.length, made, 'the resumed session loaded a worker over the network');
+  FakeWorker.made[made - 1].say({ t: 'ready' });
+  assert.equal(await isReady(resumed), true);
+  resumed.close();
+  discardWarmWorker();
+});
+
+test('a worker still loading its modules is given the start\'s 30 s, not the 10 s of silence', () => {
+  discardWarmWorker();
+  FakeWorker.made = [];
+  const realSetInterval = globalThis.setInterval;
+  const realNow = Date.now;
+  let tick = null;
+  let now = 1_000_000;
+  globalThis.setInterval = (fn) => { tick = fn; return 0; };
+  Date.now = () => now;
+  try {
+    const errors = [];
+    const mc = new MediaCrypto({ api: 'script', selfId: 'p-slow', onError: (e) => errors.push(e) });
+    for (let i = 0; i < 10; i++) { now += 2000; tick(); } // 20 s of a slow line
+    assert.deepEqual(errors, [], 'a worker loading for 20 s was said to have stopped');
+    FakeWorker.made[0].say({ t: 'ready' });
+    for (let i = 0; i < 6; i++) { now += 2000; tick(); } // then silent for 12 s
+    assert.deepEqual(errors, ['the encryption worker stopped']);
+    discardWarmWorker();
+    const never = new MediaCrypto({ api: 'script', selfId: 'p-never', onError: (e) => errors.push(e) });
+    for (let i = 0; i < 16; i++) { now += 2000; tick(); }
+    assert.deepEqual(errors.slice(1), ['the encryption worker did not start']);
+    never.close();
+  } finally {
+    globalThis.setInterval = realSetInterval;
+    Date.now = realNow;
+  }
 });
 
 test('a warm worker that has not loaded yet is waited for', async () => {
+  discardWarmWorker();
   FakeWorker.made = [];
   prewarmMediaWorker();
   const mc = session('p-cccc');
@@ -72,9 +128,11 @@ test('a warm worker that has not loaded yet is waited for', async () => {
   w.say({ t: 'ready' }); // comes to the session's handler now
   assert.equal(await isReady(mc), true);
   mc.close();
+  discardWarmWorker(); // its spare
 });
 
 test('a warm worker that failed, or was discarded, is ended and not used', async () => {
+  discardWarmWorker();
   FakeWorker.made = [];
   prewarmMediaWorker();
   const failed = FakeWorker.made[0];

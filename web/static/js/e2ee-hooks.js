@@ -211,7 +211,8 @@ export class MediaCrypto {
       this._silentMs += step;
       waitedMs += step;
       if (!this.isReady && waitedMs > READY_TIMEOUT_MS) this._fail('the encryption worker did not start');
-      else if (this._silentMs > SILENT_WORKER_MS) this._fail('the encryption worker stopped');
+      // Silence counts once it runs: its modules may take up to READY_TIMEOUT_MS.
+      else if (this.isReady && this._silentMs > SILENT_WORKER_MS) this._fail('the encryption worker stopped');
     }, WATCHDOG_MS);
     this.worker.onmessage = (event) => this._message(event.data || {});
     this.worker.onerror = (event) => {
@@ -339,6 +340,12 @@ export class MediaCrypto {
       case 'ready':
         this.isReady = true;
         this._readyResolve();
+        // A spare for the next session of this page (a resume after a drop), loaded
+        // while the network is good: a resume on a path that died without a close
+        // found the browser's pooled connections dead too, and the new worker's modules
+        // (revalidated: Cache-Control no-cache) never came; the member stayed in the
+        // meeting sending and receiving nothing.
+        prewarmMediaWorker();
         break;
       case 'stats':
         this.stats = { encrypted: msg.encrypted, decrypted: msg.decrypted, decryptFailed: msg.decryptFailed };

@@ -126,7 +126,7 @@ import { SettingsPanel } from './settings.js';
 import { MeetingRules } from './rules.js';
 import { FATAL, setErrorCode, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
 import { closeConfirm } from './confirm.js';
-import { e2eeAPI, prewarmMediaWorker } from './e2ee-hooks.js';
+import { e2eeAPI, prewarmMediaWorker, discardWarmWorker } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { RosterWarning } from './e2ee-roster-ui.js';
 import { SelfLinkWarning } from './e2ee-self-link.js';
@@ -437,6 +437,7 @@ function leave() {
 function showLeft() {
   reconnect.left(); // nothing of the meeting in the tab's storage, the moderator secret included
   reknock.stop();
+  discardWarmWorker(); // the spare kept for a resume (e2ee-hooks.js)
   const fromLobby = document.body.dataset.state === 'lobby';
   lastError = null;
   stopped();
