@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -105,4 +106,59 @@ func TestDeadPathNoticedByTheHeartbeat(t *testing.T) {
 	wes.id = admitInBrowser(ctx, t, mona.tab, wes.name)
 	waitFor(ctx, t, wes, "let in", `document.body.dataset.state === "joined"`)
 	waitSameColour(ctx, t, mona, wes, "camera")
+}
+
+// trackRecorderJS runs before the page: every track getUserMedia gives the page is kept
+// in window.capturedTracks, so that a test can see whether the page stopped them.
+const trackRecorderJS = `(() => {
+	const devices = navigator.mediaDevices;
+	const getUserMedia = devices.getUserMedia.bind(devices);
+	window.capturedTracks = [];
+	devices.getUserMedia = async (c) => {
+		const stream = await getUserMedia(c);
+		window.capturedTracks.push(...stream.getTracks());
+		return stream;
+	};
+})()`
+
+// TestLeaveWhileKnockingAgainStopsTheCamera: Wes (Chromium) waits in the waiting room
+// when his connection is cut for longer than a blip. His page says it knocks again;
+// between two attempts he presses Leave. The page says he left, knocks no more, and
+// his camera and microphone are off: the session that dropped had kept them on for
+// the waiting screen's preview, and Leave, finding no session to say goodbye on,
+// showed "You left" with the camera's light still on.
+func TestLeaveWhileKnockingAgainStopsTheCamera(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	srv := startServer(t)
+	links := srv.createMeetingWith(t, `{}`)
+	ctx, cancel := testContext()
+	defer cancel()
+
+	line := startCutProxy(t, srv.url)
+	wes := &participant{name: "Wes", kind: browsertest.KindChromium}
+	tab, err := browsertest.Shared(t, wes.kind).NewTab(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tab.Close() })
+	if err := browsertest.OnNewDocument(ctx, tab, trackRecorderJS); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.Navigate(ctx, line.url(srv.pageURL(links, links.fragment()))); err != nil {
+		t.Fatal(err)
+	}
+	wes.tab = tab
+	knock(ctx, t, wes.tab, wes.name)
+	waitFor(ctx, t, wes, "in the waiting room, the camera and microphone on", `document.body.dataset.state === "lobby" && window.capturedTracks.some(t => t.kind === "video" && t.readyState === "live") && window.capturedTracks.some(t => t.kind === "audio" && t.readyState === "live")`)
+
+	line.cut(time.Minute)
+	waitFor(ctx, t, wes, "says it knocks again", `document.body.dataset.reknocking === "true"`)
+	if err := wes.tab.Eval(ctx, `(() => { document.querySelector("#lobby-leave").click(); return true; })()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, wes, "left", `document.body.dataset.state === "left" && !document.body.dataset.reknocking`)
+	off, cancelOff := context.WithTimeout(ctx, 10*time.Second)
+	defer cancelOff()
+	waitFor(off, t, wes, "camera and microphone off after Leave", `window.capturedTracks.every(t => t.readyState === "ended")`)
 }

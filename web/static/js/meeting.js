@@ -427,7 +427,10 @@ function showError(kind) {
 function leave() {
   if (!session) return;
   reconnect.left(); // stops reconnecting too
-  if (session.ended) { // between two attempts to reconnect: nothing to say goodbye on
+  if (session.ended) { // between two attempts to reconnect or knock again: nothing to say goodbye on
+    // The session that dropped kept the camera and microphone for the next attempt;
+    // nothing comes after Leave (the "You left" screen had the camera's light on).
+    media.stopAll();
     showLeft();
     return;
   }
