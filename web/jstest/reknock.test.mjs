@@ -122,3 +122,41 @@ test('a drop soon after knocking again goes on with the backoff; after 30 s wait
   r.dropped('disconnected');
   assert.equal(await waitFor(3), 250, 'a knock that held 30 s starts the backoff afresh');
 });
+
+test('a server that takes each knock again and drops it at once: given up 90 s after the first drop, not knocked at for ever', async () => {
+  // Each knock again reaches the waiting room and its link drops a moment later (a proxy
+  // that cuts websockets, a path that loses them): the give-up clock started again at
+  // each of these drops, so the page knocked every few seconds without end, the
+  // moderators' pages chimed for each new knock, a screen reader said both texts each time.
+  const { clock, log, r, advance } = fixture();
+  const start = clock.now();
+  assert.equal(r.dropped('disconnected'), true);
+  let knocks = 0;
+  let over = 0;
+  while (!over && clock.now() - start < 4 * REKNOCK_GIVE_UP_MS) {
+    await advance(100);
+    if (log.knocks > knocks) {
+      knocks = log.knocks;
+      assert.equal(r.knocked(), true, 'the knock again reached the waiting room');
+      await advance(500);
+      if (!r.dropped('disconnected')) over = clock.now() - start;
+    }
+  }
+  assert.ok(over >= REKNOCK_GIVE_UP_MS && over < REKNOCK_GIVE_UP_MS + 5000, `given up ${over} ms after the first drop (0: never), after ${knocks} knocks again`);
+  await advance(10000);
+  assert.equal(log.knocks, knocks, 'nothing after giving up');
+});
+
+test('the first knock, dropped soon after it reached the waiting room, knocks again for the whole 90 s', async () => {
+  const { clock, log, r, advance } = fixture();
+  await advance(600_000); // long after the page was loaded
+  assert.equal(r.knocked(), false, 'the first knock is no knock again');
+  await advance(1000);
+  const start = clock.now();
+  assert.equal(r.dropped('disconnected'), true, 'a drop 1 s after the first knock');
+  await advance(250);
+  assert.equal(log.knocks, 1);
+  assert.equal(r.dropped('unreachable'), true);
+  await advance(REKNOCK_GIVE_UP_MS - 5000);
+  assert.equal(r.dropped('unreachable'), true, `still knocking again ${clock.now() - start} ms after the drop`);
+});

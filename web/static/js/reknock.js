@@ -16,7 +16,7 @@ import { backoffMs, reachable } from './reconnect-core.js';
 
 /** How long attempts go on from the first drop (as reconnect.js's GIVE_UP_MS). */
 export const REKNOCK_GIVE_UP_MS = 90000;
-/** How long a knock must have lasted for its drop to start the backoff afresh. */
+/** How long a knock must have lasted for its drop to start the backoff and the 90 s afresh. */
 export const REKNOCK_STABLE_MS = 30000;
 /** The failures worth knocking again after (reconnect.js's RETRY_KINDS). */
 const RETRY_KINDS = new Set(['unreachable', 'disconnected', 'shutdown', 'too_many_errors']);
@@ -62,8 +62,19 @@ export class Reknock {
       return false;
     }
     if (!this.active) {
-      if (!this.backAt || now - this.backAt >= REKNOCK_STABLE_MS) this.tries = 0;
-      this.since = now;
+      if (this.since && this.backAt && now - this.backAt < REKNOCK_STABLE_MS) {
+        // A knock again that dropped soon after it came back goes on with the backoff
+        // and the 90 s of the drops before it: the clock started afresh at each such
+        // drop, and a server that takes every knock and drops it at once was knocked
+        // at without end (the moderators chimed at each, a screen reader said both texts).
+        if (now - this.since >= REKNOCK_GIVE_UP_MS) {
+          this.stop();
+          return false;
+        }
+      } else {
+        this.tries = 0;
+        this.since = now;
+      }
       this.active = true;
       this.showing(true);
     } else if (now - this.since >= REKNOCK_GIVE_UP_MS) {
@@ -77,6 +88,7 @@ export class Reknock {
   /** knocked: a knock (the first or one again) reached the waiting room. */
   knocked() {
     const was = this.active;
+    if (!was) this.since = 0; // a knock of its own (the first, or sent back): a drop starts afresh
     this.backAt = this.clock.now();
     this._end();
     return was;
@@ -85,6 +97,7 @@ export class Reknock {
   /** stop: the person left, was let in, or the page gave up; nothing more is tried. */
   stop() {
     this.backAt = 0;
+    this.since = 0;
     this._end();
   }
 
