@@ -51,6 +51,13 @@ type Meeting struct {
 	// pwChanges bounds the moderators' new passwords, each an argon2id run on the
 	// hasher every meeting shares (hashPassword).
 	pwChanges tokenBucket
+	// settingsRef is the id of the update_settings being applied and the moderator who
+	// sent it, while its SettingsChanged is applied: that moderator's `settings` carries
+	// it as its ref, the server's confirmation (a new password is saved only then).
+	settingsRef struct {
+		to  lobby.ID
+		ref string
+	}
 	// present is what the waiting people were last told of moderatorPresent
 	// (tellPresenceLocked).
 	present bool
@@ -242,7 +249,7 @@ func (m *Meeting) act(by string, a lobby.Action) error {
 
 // updateSettings applies new settings and, when pwHash is not nil, a new password hash
 // ("" clears it), as one moderator action.
-func (m *Meeting) updateSettings(by string, p UpdateSettingsPayload, pwHash *string) error {
+func (m *Meeting) updateSettings(by, ref string, p UpdateSettingsPayload, pwHash *string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Only the fields the message names change, on the settings as they are now: a
@@ -268,7 +275,9 @@ func (m *Meeting) updateSettings(by string, p UpdateSettingsPayload, pwHash *str
 		return err
 	}
 	m.pwHash = newHash
+	m.settingsRef.to, m.settingsRef.ref = lobby.ID(by), ref
 	m.applyLocked(effects)
+	m.settingsRef.to, m.settingsRef.ref = "", ""
 	return nil
 }
 
@@ -481,7 +490,15 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				s.recheckPermissions()
 			}
 		case lobby.SettingsChanged:
-			m.broadcastLocked("", encode(TypeSettings, "", SettingsPayload{Settings: e.Settings}))
+			msg := encode(TypeSettings, "", SettingsPayload{Settings: e.Settings})
+			to := m.settingsRef.to
+			if m.settingsRef.ref == "" {
+				to = ""
+			}
+			m.broadcastLocked(to, msg)
+			if s := m.hearsLocked(to); to != "" && m.members[to] != nil && s != nil {
+				s.send(encode(TypeSettings, m.settingsRef.ref, SettingsPayload{Settings: e.Settings}))
+			}
 			for id := range m.members {
 				m.conns[id].recheckPermissions()
 			}

@@ -128,7 +128,7 @@ func (s *Session) updateSettings(env Envelope) *Error {
 		}
 		pwHash = &h
 	}
-	return policyError(s.meeting.updateSettings(s.id, p, pwHash))
+	return policyError(s.meeting.updateSettings(s.id, env.ID, p, pwHash))
 }
 
 // hashPassword hashes a moderator's new password for the meeting. Each is an argon2id

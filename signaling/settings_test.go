@@ -206,3 +206,48 @@ func TestPasswordLimitIsInCharacters(t *testing.T) {
 
 // maxPasswordCharsForTest is PROTOCOL.md's "at most 128 characters".
 const maxPasswordCharsForTest = 128
+
+// TestSettingsConfirmTheirChange: the `settings` a moderator gets for its own
+// update_settings names it (ref), the server's confirmation that a new password is
+// saved; another moderator's change meanwhile, and everyone else's copy, name nothing
+// (the page said "Password saved" as it sent it, before the hash, which can be refused).
+func TestSettingsConfirmTheirChange(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h})
+	m := srv.createMeetingWith(t, `{}`)
+	a := srv.joinModerator(t, m, "A")
+	b := srv.joinModerator(t, m, "B")
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	id, err := b.Send("update_settings", map[string]any{"password": "new password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	if _, err := a.Send("update_settings", map[string]any{"locked": true}); err != nil {
+		t.Fatal(err)
+	}
+	if msg := expectType(t, b, "settings"); msg.Ref != "" {
+		t.Fatalf("B's settings after A's lock name %q: taken for B's password", msg.Ref)
+	}
+	if msg := expectType(t, a, "settings"); msg.Ref == "" {
+		t.Fatal("A's own lock is not confirmed (no ref)")
+	}
+	release()
+	msg := expectType(t, b, "settings")
+	if msg.Ref != id {
+		t.Fatalf("B's settings after its password: ref %q, want %q", msg.Ref, id)
+	}
+	var p struct {
+		Settings map[string]bool `json:"settings"`
+	}
+	if err := json.Unmarshal(msg.Payload, &p); err != nil || !p.Settings["passwordRequired"] {
+		t.Fatalf("B's confirmation: %s", msg.Payload)
+	}
+	if msg := expectType(t, a, "settings"); msg.Ref != "" {
+		t.Fatalf("A's copy of B's change names %q", msg.Ref)
+	}
+}

@@ -69,3 +69,34 @@ test('the waiting room\'s count is written the way of the language (1,000, not 1
   room.update(Array.from({ length: 1000 }, (_, i) => ({ participantId: `w${i}`, name: `W${i}`, since })));
   assert.equal(element('waiting-count').textContent, '(1,000)');
 });
+
+// The knock card's Admit for a single knock whose link is still being checked (its
+// knock proof not come or not read: e2ee/FORMAT.md "Knock proof") waits for the check
+// as "Admit all" does: disabled, the card saying why. It let them in at once before,
+// unproven, while "Admit all" held the same knock back.
+test('the knock card does not admit a knock whose link is still being checked', async (t) => {
+  const { t: tr } = await import('../static/js/i18n.js');
+  const sent = [];
+  const room = new WaitingRoom({
+    admit: (id) => sent.push(['admit', id]), deny() {}, admitAll: (ids) => sent.push(['admit_all', ids]),
+    openPanel() {}, isPanelOpen: () => false,
+  });
+  t.after(() => room.setEnabled(false));
+  room.setEnabled(true);
+  const since = new Date().toISOString();
+  room.update([{ participantId: 'k1', name: 'Kai', since, link: 'checking' }]);
+  assert.equal(element('knock-card').hidden, false);
+  assert.equal(element('knock-admit').disabled, true, 'the card\'s Admit lets in a knock whose link is being checked');
+  assert.equal(element('knock-text').textContent, tr('e2ee14.knock.card-checking', { name: 'Kai' }), 'the card does not say why it waits');
+  element('knock-admit').click(); // a click that reached it anyway
+  assert.deepEqual(sent, []);
+  element('btn-admit-all').click();
+  assert.deepEqual(sent, [], '"Admit all" holds it back too');
+
+  // The check says the link is right: the card lets them in.
+  room.update([{ participantId: 'k1', name: 'Kai', since, link: 'verified' }]);
+  assert.equal(element('knock-admit').disabled, false);
+  assert.equal(element('knock-text').textContent, tr('waiting.knock.one', { name: 'Kai' }));
+  element('knock-admit').click();
+  assert.deepEqual(sent, [['admit', 'k1']]);
+});

@@ -198,6 +198,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
   lastName = name;
   lastError = null;
   if (!resume) rules.reset();
+  settingsPanel.forgetPending(); // a new password the old session sent is unanswered
   if (resume) {
     setState('joined'); // the meeting screen stays, under "Reconnecting…"
   } else if (quiet) {
@@ -245,18 +246,19 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
       banner,
       rosterChanged: renderRoster,
       roleChanged: (old, now) => rules.roleChanged(old, now),
-      settingsChanged: (old, now) => {
+      settingsChanged: (old, now, ref) => {
         rules.settingsChanged(old, now);
+        settingsPanel.confirmed(ref);
         renderLock();
       },
       waitingChanged: (list) => waitingRoom.update(list),
       accessAttempts: (count) => settingsPanel.showAttempts(count),
-      mediaCommand: (command, by, all) => rules.mediaCommand(command, all),
+      mediaCommand: (command, by, all) => rules.mediaCommand(command, all, by),
       attachSignaling: (sig) => {
         modctl.attach(sig);
         speaking.attach(sig);
       },
-      refused: (code, type) => rules.refused(code, type),
+      refused: (code, type, ref) => rules.refused(code, type, ref),
     },
   });
   controls.render();

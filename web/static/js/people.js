@@ -5,16 +5,48 @@
 // when the person's end-to-end encryption key did not verify); for moderators a button
 // .participant-menu[data-participant-id] per other participant, which opens the
 // menu .person-actions with the action buttons [data-action][data-participant-id].
+//
+// The menu button is a disclosure (aria-expanded, and aria-controls naming the open
+// group's id): it shows a group of buttons reached with Tab, not an ARIA menu with
+// arrow keys, so it does not say aria-haspopup (a screen reader then announced a menu
+// and its arrow keys did nothing).
+//
+// Order (sortPeople): oneself first, then the moderators, then everyone else, each by
+// display name in the page's language; never by who speaks.
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
 import { ROLE_LABELS, UNVERIFIED_TEXT } from './grid.js';
-import { t } from './i18n.js';
+import { locale, t } from './i18n.js';
 
 let openMenuFor = null; // the participant id whose menu is open, across re-renders
+let collation = { tag: '', compare: null }; // the page's collator, made once per language
 
 /**
- * renderPeople fills the list from [{id, name, role, media, self}] (self first).
+ * sortPeople orders the people list: the own entry first (as Jitsi and BigBlueButton
+ * do: one's own microphone and camera at a glance, never searched for among 100), then
+ * the moderators, then everyone else, each group by display name in the collation of
+ * the page's language (case and accents aside, "Zoë" with the Z's, "Anna 2" before
+ * "Anna 10"). A name not known yet (an encrypted meeting's placeholder, or none) comes
+ * after the names; equal names keep the order given (the order they joined). Nothing
+ * here changes while people speak or turn their media on and off: the list holds
+ * still under the pointer. One Intl.Collator for all comparisons keeps it cheap for a
+ * meeting of hundreds (localeCompare would set one up for each).
+ */
+export function sortPeople(people, tag = locale()) {
+  if (collation.tag !== tag || !collation.compare) {
+    collation = { tag, compare: new Intl.Collator(tag, { sensitivity: 'base', numeric: true }).compare };
+  }
+  const { compare } = collation;
+  const rank = (p) => (p.self ? 0 : p.role === 'moderator' ? 1 : 2);
+  return people
+    .map((p, i) => ({ p, i, rank: rank(p), unnamed: p.nameLabel || !p.name ? 1 : 0, name: p.name || '' }))
+    .sort((a, b) => a.rank - b.rank || a.unnamed - b.unnamed || compare(a.name, b.name) || a.i - b.i)
+    .map((x) => x.p);
+}
+
+/**
+ * renderPeople fills the list from [{id, name, role, media, self}], in sortPeople's order.
  * opts.moderator shows the per-participant menus; opts.actions(person) returns
  * the menu's items [{action, label, danger?, disabled?, run()}].
  */
@@ -26,7 +58,7 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
     if (btn) btn.focus();
   };
   const items = [];
-  for (const p of people) {
+  for (const p of sortPeople(people)) {
     const avatar = el('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' },
       el('span', { class: 'avatar-initials', text: initials(p.name) }));
     avatar.style.setProperty('--avatar-hue', String(hueFor(p.id)));
@@ -54,7 +86,7 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
         i18nAttr: { 'aria-label': 'people.actions-for', title: 'people.more-actions' },
         i18nParams: { name },
         'aria-expanded': open ? 'true' : 'false',
-        'aria-haspopup': 'true',
+        ...(open ? { 'aria-controls': menuId(p.id) } : {}),
         dataset: { participantId: p.id },
         onclick: () => {
           openMenuFor = openMenuFor === p.id ? null : p.id;
@@ -107,8 +139,13 @@ export function closePeopleMenu() {
   openMenuFor = null;
 }
 
+/** menuId is the id of a person's open group of actions (the button's aria-controls). */
+function menuId(participantId) {
+  return `person-actions-${participantId}`;
+}
+
 function menu(person, entries, close) {
-  const box = el('li', { class: 'person-actions', role: 'group', i18nAttr: { 'aria-label': 'people.actions-for' }, i18nParams: { name: person.name || t('common.guest') } });
+  const box = el('li', { class: 'person-actions', id: menuId(person.id), role: 'group', i18nAttr: { 'aria-label': 'people.actions-for' }, i18nParams: { name: person.name || t('common.guest') } });
   for (const entry of entries) {
     box.append(el('button', {
       type: 'button',

@@ -78,8 +78,12 @@ export class MeetingRules {
     this.askedCamera = false;
   }
 
-  /** mediaCommand carries out a moderator's command; all: it was for everyone (mute_all). */
-  mediaCommand(command, all = false) {
+  /**
+   * mediaCommand carries out a moderator's command; all: it was for everyone (mute_all);
+   * by: the moderator's id, '' when the server stopped a screen share itself because a
+   * change of role or settings took the permission away (no moderator stopped it).
+   */
+  mediaCommand(command, all = false, by = null) {
     const controls = this.deps.controls();
     if (command === 'mute_microphone') {
       // After a resume the server repeats a mute that still holds: quiet when known.
@@ -97,7 +101,7 @@ export class MeetingRules {
       if (!known) toast(all ? t('modctl.everyone.yourCameraOff') : t('rules.camera-off'));
     } else if (command === 'stop_screen') {
       controls.forceScreenOff();
-      toast(t('rules.share-stopped'));
+      toast(t(by === '' ? 'rules.share-not-allowed' : 'rules.share-stopped'));
     } else if (command === 'ask_unmute') {
       // Never unmute by itself: the person decides. It lifts a camera mute as well.
       this.askedToUnmute = true;
@@ -108,8 +112,11 @@ export class MeetingRules {
     }
   }
 
-  /** refused explains an `error` not_allowed / unknown_participant. */
-  refused(code, type) {
+  /**
+   * refused explains an `error` not_allowed / unknown_participant, or any refusal of
+   * update_settings (ref: the refused message's id, which a new password's may be).
+   */
+  refused(code, type, ref = '') {
     const s = this._live();
     const said = s && s.lastMediaState;
     if (code === 'not_allowed' && type === 'media_state' && this.cameraOffByModerator && (said ? said.camera : this.deps.media.cameraOn)) {
@@ -130,6 +137,7 @@ export class MeetingRules {
       return;
     }
     if (type === 'update_settings' && s) this.deps.settingsPanel.render(s.settings);
+    if (type === 'update_settings' && this.deps.settingsPanel.refused(ref, code)) return;
     toast(refusalText(code, type, { moderator: !!s && s.isModerator }), { kind: 'error' });
   }
 

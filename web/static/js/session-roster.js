@@ -69,11 +69,11 @@ export const rosterMethods = {
 
   // ------------------------------------------------------------ the meeting
 
-  _settings(s) {
+  _settings(s, ref) {
     if (this.ended || !this.joined) return;
     const old = this.settings;
     this.settings = settingsFrom(s);
-    this.ui.settingsChanged(old, this.settings);
+    this.ui.settingsChanged(old, this.settings, ref); // ref: it answers this page's update_settings
   },
 
   async _waitingList(list) {

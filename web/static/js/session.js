@@ -32,8 +32,8 @@ export class Session {
    *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null}}} opts
    * ui: joined(), lobby({moderatorPresent}), lobbyLink(verdict), failed(kind, info), left(), sentToLobby(),
    *     banner(key|null, kind?), rosterChanged(), roleChanged(old, now),
-   *     settingsChanged(old, now), waitingChanged(list), mediaCommand(command),
-   *     refused(code, type), e2eeChanged()
+   *     settingsChanged(old, now, ref), waitingChanged(list), mediaCommand(command, by, all),
+   *     refused(code, type, ref), e2eeChanged()
    *
    * clock (tests: harness.mjs FakeClock) times the heartbeat (heartbeat.js).
    *
@@ -148,7 +148,7 @@ export class Session {
     sig.on('downlink', (p) => { if (this.downlink && !this.ended) this.downlink.receive(p); });
     sig.on('chat', (p) => this._chat(p));
     sig.on('e2ee', (p) => { if (this.keys && !this.ended) this.keys.receive(p.from, p.data); });
-    sig.on('settings', (p) => this._settings(p.settings));
+    sig.on('settings', (p, env) => this._settings(p.settings, env && env.ref));
     sig.on('waiting_list', (p) => this._waitingList(p.waiting));
     sig.on('access_attempts', (p) => { if (!this.ended) this.ui.accessAttempts?.(p.wrongPasswords); });
     sig.on('media_command', (p) => { if (this.joined && !this.ended) this.ui.mediaCommand(p.command, p.by, p.all === true); });
@@ -423,8 +423,9 @@ export class Session {
     const type = this.sig ? this.sig.typeOf(ref) : undefined;
     // A refused change of settings shows the settings as they are (the box clicked
     // back) and says why; so does a new password refused for coming too fast.
-    if (code === 'not_allowed' || code === 'unknown_participant' || (code === 'rate_limited' && type === 'update_settings')) {
-      this.ui.refused(code, type);
+    // Any refusal of update_settings is told: one may answer a new password (its ref).
+    if (code === 'not_allowed' || code === 'unknown_participant' || type === 'update_settings') {
+      this.ui.refused(code, type, ref);
       return;
     }
     console.warn('conclave: the server refused a message:', code);

@@ -6,6 +6,12 @@
 // #setting-unmute, #setting-chat; #setting-password with #setting-password-save
 // (and #setting-password-clear); #btn-end-meeting (asks with #confirm-ok);
 // #setting-attempts, the count of wrong passwords tried (`access_attempts`).
+//
+// A new password is saved when the server says so: the `settings` that answers its
+// `update_settings` (its ref, signaling/PROTOCOL.md) says "Password saved"; an `error`
+// answering it says why not, and the password typed stays in the field to try again.
+// Meanwhile #setting-password-save is disabled with data-pending="true". (The page said
+// "saved" as it sent the password, before the server hashed it, which it may refuse.)
 
 import { $, toast } from './dom.js';
 import { confirmAction } from './confirm.js';
@@ -25,6 +31,7 @@ export class SettingsPanel {
   constructor({ send }) {
     this.send = send;
     this.settings = null;
+    this.pending = null; // the id of the update_settings with a new password not yet answered
     for (const [id, field] of Object.entries(SWITCHES)) {
       const box = $(`#${id}`);
       box.addEventListener('change', () => {
@@ -33,7 +40,7 @@ export class SettingsPanel {
     }
     const input = $('#setting-password');
     const save = $('#setting-password-save');
-    input.addEventListener('input', () => { save.disabled = input.value.trim() === ''; });
+    input.addEventListener('input', () => this._renderSave());
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Enter') {
         event.preventDefault();
@@ -86,13 +93,61 @@ export class SettingsPanel {
   _savePassword() {
     const input = $('#setting-password');
     const value = input.value.trim();
-    if (!value) return;
-    if (this.send('update_settings', { password: value }) === null) return;
-    input.value = '';
-    $('#setting-password-save').disabled = true;
+    if (!value || this.pending) return;
+    const id = this.send('update_settings', { password: value });
+    if (id === null || id === undefined) return;
+    this.pending = id;
+    this._renderSave();
+  }
+
+  _renderSave() {
+    const save = $('#setting-password-save');
+    save.disabled = !!this.pending || $('#setting-password').value.trim() === '';
+    if (this.pending) save.dataset.pending = 'true';
+    else delete save.dataset.pending;
+  }
+
+  /** confirmed takes the ref of a `settings` message: the answer to a new password. */
+  confirmed(ref) {
+    if (!ref || ref !== this.pending) return;
+    this.pending = null;
+    $('#setting-password').value = '';
+    this._renderSave();
     toast(t('settings.password.saved'), { kind: 'success', timeout: 6000 });
   }
+
+  /**
+   * refused takes an `error` answering an update_settings (its ref and code); true when
+   * it answered the new password, which it then explains (the password stays typed).
+   */
+  refused(ref, code) {
+    if (!ref || ref !== this.pending) return false;
+    this.pending = null;
+    this._renderSave();
+    toast(t(PASSWORD_REFUSED[code] || 'settings.password.refused'), { kind: 'error', timeout: 8000 });
+    $('#setting-password').focus();
+    return true;
+  }
+
+  /**
+   * forgetPending: the session that sent a new password ended before the server
+   * answered (a dropped connection, a new session). Whether it was saved, the next
+   * welcome's settings show; the person is told to look, not that it was saved.
+   */
+  forgetPending() {
+    if (!this.pending) return;
+    this.pending = null;
+    this._renderSave();
+    toast(t('settings.password.unconfirmed'), { kind: 'error', timeout: 8000 });
+  }
 }
+
+/** PASSWORD_REFUSED: what a refused new password says, by the error's code. */
+const PASSWORD_REFUSED = {
+  rate_limited: 'settings.password.refused.too-fast',
+  invalid_field: 'settings.password.refused.invalid',
+  not_allowed: 'settings.password.refused.not-allowed',
+};
 
 /**
  * settingsNews lists what a participant should be told about a change of

@@ -9,7 +9,9 @@
 // Test hooks: #btn-waiting (control bar, count in #waiting-badge), #waiting-list
 // with .waiting-entry[data-participant-id] (data-link="verified|wrong|checking" in an
 // encrypted meeting) each holding .waiting-link, .btn-admit and .btn-deny,
-// #btn-admit-all ("Admit all with a verified link" while a wrong link waits: waiting-admit.js).
+// #btn-admit-all ("Admit all with a verified link" while a wrong link waits: waiting-admit.js);
+// the knock card #knock-card with #knock-text and #knock-admit (disabled while its one
+// knock's link is being checked).
 
 import { $, el, announce, initials, hueFor } from './dom.js';
 import { formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
@@ -60,8 +62,9 @@ export class WaitingRoom {
 
     this.admitAllBtn.addEventListener('click', () => this._admitAll());
     $('#knock-admit').addEventListener('click', () => {
-      if (this.list.length === 1) this.actions.admit(this.list[0].participantId);
-      else this._admitAll();
+      if (this.list.length !== 1) this._admitAll();
+      // A link still being checked waits for its verdict, as "Admit all" holds it back.
+      else if (this.list[0].link !== 'checking') this.actions.admit(this.list[0].participantId);
     });
     $('#knock-view').addEventListener('click', () => this.actions.openPanel());
     $('#knock-close').addEventListener('click', () => {
@@ -184,14 +187,18 @@ export class WaitingRoom {
     this.card.hidden = !show;
     if (!show) return;
     // One knocker with a wrong link: the card's own Admit lets them in at once, so it
-    // says what the waiting list says.
+    // says what the waiting list says. One whose link is still being checked (its knock
+    // proof not come or not read yet) cannot be admitted from the card until the check
+    // says (as "Admit all" holds such a knock back); the card says why. The waiting
+    // list's own Admit, beside its "Checking the link…", still lets them in.
     const wrong = n === 1 && this.list[0].link === 'wrong';
+    const checking = n === 1 && this.list[0].link === 'checking';
     const name = n === 1 ? spokenName(this.list[0]) : '';
     $('#knock-text').textContent = n === 1
-      ? t(wrong ? 'e2ee14.knock.card-wrong' : 'waiting.knock.one', { name })
+      ? t(wrong ? 'e2ee14.knock.card-wrong' : checking ? 'e2ee14.knock.card-checking' : 'waiting.knock.one', { name })
       : t('waiting.knock.many', { count: n });
     const plan = admitPlan(this.list);
     setText($('#knock-admit'), n === 1 ? (wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit') : admitAllLabel(plan));
-    $('#knock-admit').disabled = n > 1 && plan.ids.length === 0;
+    $('#knock-admit').disabled = checking || (n > 1 && plan.ids.length === 0);
   }
 }

@@ -1,0 +1,45 @@
+// A screen share the server stops itself, because a change of settings or role took the
+// permission away (media_command stop_screen with `by` ""), is not announced as a
+// moderator's personal stop: the presenter was told "A moderator stopped your screen
+// share" when a moderator had turned screen sharing off for all participants.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown } from './media-standins.mjs';
+import { eventually, tick } from './harness.mjs';
+
+const shown = captureShown();
+const { LocalMedia } = await import('../static/js/media.js');
+const { Session } = await import('../static/js/session.js');
+const { MeetingRules } = await import('../static/js/rules.js');
+const { t } = await import('../static/js/i18n.js');
+
+test('a share stopped by a change of the rules says so; one a moderator stopped says that', async (t0) => {
+  const media = new LocalMedia();
+  let session = null;
+  const stops = [];
+  const controls = new Proxy({ forceScreenOff: () => stops.push('screen') }, { get: (o, k) => (k in o ? o[k] : () => {}) });
+  const rules = new MeetingRules({ media, controls: () => controls, chat: noop, session: () => session, settingsPanel: noop, roleApplied() {} });
+  session = new Session({ meetingId: 'm1', name: 'Pia', media, grid: gridStandIn(), chat: noop,
+    // As meeting.js wires it.
+    ui: uiStandIn({ mediaCommand: (command, by, all) => rules.mediaCommand(command, all, by) }) });
+  t0.after(() => { session.end(); media.stopAll(); });
+  const from = sent.length;
+  session.start();
+  await eventually(() => sent.slice(from).some((m) => m.type === 'join'), 'the join');
+  serverSays('welcome', { participantId: 'p-pia', e2ee: false, role: 'participant', participants: [],
+    settings: { lobby: true, locked: false, screenShare: true, unmute: true, chat: true } });
+  await eventually(() => session.joined, 'joined');
+
+  shown.length = 0;
+  serverSays('media_command', { command: 'stop_screen', by: '' }); // screen sharing turned off for participants
+  await tick(2);
+  assert.deepEqual(stops, ['screen']);
+  assert.ok(shown.includes(t('rules.share-not-allowed')), `told: ${shown}`);
+  assert.ok(!shown.includes(t('rules.share-stopped')), 'a change of settings was announced as a moderator stopping the share');
+
+  shown.length = 0;
+  serverSays('media_command', { command: 'stop_screen', by: 'p-mod' });
+  await tick(2);
+  assert.ok(shown.includes(t('rules.share-stopped')), `told: ${shown}`);
+  assert.notEqual(t('rules.share-not-allowed'), t('rules.share-stopped'));
+});
