@@ -49,7 +49,7 @@ type createResponse struct {
 
 func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
-		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+		writeJSONError(w, errCrossOrigin)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -58,12 +58,12 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 		switch status {
 		case http.StatusUnauthorized:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
-			http.Error(w, "a valid host key is needed to create meetings", status)
+			writeJSONError(w, &apiError{status: status, msg: "a valid host key is needed to create meetings"})
 		case http.StatusTooManyRequests:
 			setRetryAfter(w, retry)
-			http.Error(w, "too many wrong host keys; try again later", status)
+			writeJSONError(w, &apiError{status: status, msg: "too many wrong host keys; try again later"})
 		default:
-			http.Error(w, "internal error", status)
+			writeJSONError(w, &apiError{status: status, msg: "internal error"})
 		}
 		return
 	}
@@ -71,21 +71,21 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 	var req createRequest
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxMeetingBody+1))
 	if err != nil {
-		http.Error(w, "cannot read the request", http.StatusBadRequest)
+		writeJSONError(w, badRequest("cannot read the request"))
 		return
 	}
 	if len(body) > maxMeetingBody {
-		http.Error(w, "the body is larger than 4096 bytes", http.StatusRequestEntityTooLarge)
+		writeJSONError(w, &apiError{status: http.StatusRequestEntityTooLarge, msg: "the body is larger than 4096 bytes"})
 		return
 	}
 	if len(strings.TrimSpace(string(body))) > 0 {
 		if err := json.Unmarshal(body, &req); err != nil {
-			http.Error(w, "the body must be a JSON object", http.StatusBadRequest)
+			writeJSONError(w, badRequest("the body must be a JSON object"))
 			return
 		}
 	}
 	if passwordTooLong(req.Password) {
-		http.Error(w, "password too long", http.StatusBadRequest)
+		writeJSONError(w, badRequest("password too long"))
 		return
 	}
 	settings := lobby.DefaultSettings()
@@ -115,25 +115,24 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Password != "" {
 		if room.PasswordHash, err = s.hasher.Hash(r.Context(), req.Password); err != nil {
-			http.Error(w, "internal error", http.StatusInternalServerError)
+			writeJSONError(w, errInternal)
 			return
 		}
 	}
 	var fast *newIDsTooFast
 	if err := s.createBounded(r.Context(), room); errors.Is(err, errTooManyRooms) {
-		http.Error(w, "this host has too many rooms; delete some first", http.StatusForbidden)
+		writeJSONError(w, &apiError{status: http.StatusForbidden, code: codeRoomLimit, msg: "this host has too many rooms; delete some first"})
 		return
 	} else if errors.Is(err, errHostGone) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="conclave"`)
-		http.Error(w, "a valid host key is needed to create meetings", http.StatusUnauthorized)
+		writeJSONError(w, &apiError{status: http.StatusUnauthorized, msg: "a valid host key is needed to create meetings"})
 		return
 	} else if errors.As(err, &fast) {
-		setRetryAfter(w, fast.retry)
-		http.Error(w, "meetings are being made too fast by this host; try again later", http.StatusTooManyRequests)
+		writeJSONError(w, &apiError{status: http.StatusTooManyRequests, retry: fast.retry, code: codeTooFast, msg: "meetings are being made too fast by this host; try again later"})
 		return
 	} else if err != nil {
 		s.log.Warn("api: cannot store a room", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		writeJSONError(w, errInternal)
 		return
 	}
 	s.log.Info("one-off room created")

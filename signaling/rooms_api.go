@@ -34,17 +34,44 @@ func (s *Server) registerRooms(handle func(pattern string, h http.HandlerFunc)) 
 	handle("DELETE /api/rooms/{id}", s.roomsHandler(s.deleteRoom))
 }
 
-// apiError is a refusal of the rooms API: an HTTP status and a message for people,
-// and for 429 when to try again.
+// apiError is a refusal of the rooms API (and of POST /api/meetings): an HTTP status,
+// a message for people, a code for programs (PROTOCOL.md, "Errors of the HTTP API"; ""
+// takes the status's), and for 429 when to try again.
 type apiError struct {
 	status int
 	msg    string
+	code   string
 	retry  time.Duration
 }
 
+// Codes of the HTTP API's refusals that share a status with another: a page tells the
+// room limit from a refused origin, a throttled guess from a host making ids too fast.
+const (
+	codeCrossOrigin     = "cross_origin"
+	codeRoomLimit       = "room_limit"
+	codeTooManyAttempts = "too_many_attempts"
+	codeTooFast         = "too_fast"
+)
+
+// statusCodes are the codes of the other refusals, by status.
+var statusCodes = map[int]string{
+	http.StatusBadRequest:            "invalid",
+	http.StatusUnauthorized:          "host_key",
+	http.StatusForbidden:             "forbidden",
+	http.StatusNotFound:              "not_found",
+	http.StatusConflict:              "id_taken",
+	http.StatusRequestEntityTooLarge: "too_large",
+	http.StatusTooManyRequests:       codeTooManyAttempts,
+	http.StatusInternalServerError:   "internal",
+	http.StatusServiceUnavailable:    "unavailable",
+}
+
+// errCrossOrigin refuses a request whose Origin is another site.
+var errCrossOrigin = &apiError{status: http.StatusForbidden, code: codeCrossOrigin, msg: "cross-origin request refused"}
+
 // tooFast is the refusal of a room id made beyond the host's budget.
 func tooFast(e *newIDsTooFast) *apiError {
-	return &apiError{status: http.StatusTooManyRequests, retry: e.retry,
+	return &apiError{status: http.StatusTooManyRequests, retry: e.retry, code: codeTooFast,
 		msg: "room links are being made too fast by this host; try again later"}
 }
 
@@ -67,7 +94,7 @@ func (s *Server) roomsHandler(h func(r *http.Request, hostID string) (int, any, 
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		if !sameOrigin(r) {
-			writeJSONError(w, &apiError{status: http.StatusForbidden, msg: "cross-origin request refused"})
+			writeJSONError(w, errCrossOrigin)
 			return
 		}
 		hostID, status, retry := s.checkHostKey(r)
@@ -109,9 +136,13 @@ func writeJSONError(w http.ResponseWriter, e *apiError) {
 	if e.retry > 0 {
 		setRetryAfter(w, e.retry)
 	}
+	code := e.code
+	if code == "" {
+		code = statusCodes[e.status]
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.msg})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": e.msg, "code": code})
 }
 
 // roomView is what the API shows of a room: never a hash.
@@ -168,7 +199,7 @@ func (s *Server) createRoom(r *http.Request, hostID string) (int, any, *apiError
 	var fast *newIDsTooFast
 	switch err := s.createBounded(ctx, room); {
 	case errors.Is(err, errTooManyRooms):
-		return 0, nil, &apiError{status: http.StatusForbidden, msg: fmt.Sprintf("a host may keep at most %d rooms; delete some first", maxRoomsPerHost)}
+		return 0, nil, &apiError{status: http.StatusForbidden, code: codeRoomLimit, msg: fmt.Sprintf("a host may keep at most %d rooms; delete some first", maxRoomsPerHost)}
 	case errors.As(err, &fast):
 		return 0, nil, tooFast(fast)
 	case errors.Is(err, errHostGone):

@@ -667,3 +667,50 @@ func TestRoomIDsAtABoundedRate(t *testing.T) {
 	}
 	refused(http.MethodPost, "/api/meetings")
 }
+
+// TestForbiddenSaysWhy: the two 403s of creating a room or a meeting, the host's room
+// limit and another site's request, carry their own code in a JSON body
+// (PROTOCOL.md "Errors of the HTTP API"): the page told the host to delete rooms when a
+// proxy passed on another Host, and could not tell either from the other.
+func TestForbiddenSaysWhy(t *testing.T) {
+	rooms := store.NewMemory()
+	for range 1000 {
+		if err := rooms.CreateRoom(context.Background(), store.Room{ID: secret.Random(16), HostID: "testhost", Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := newTestServerWith(t, signaling.Config{Store: rooms})
+	for _, tc := range []struct {
+		path, origin, want string
+	}{
+		{"/api/rooms", "", "room_limit"},
+		{"/api/meetings", "", "room_limit"},
+		{"/api/rooms", "https://evil.example", "cross_origin"},
+		{"/api/meetings", "https://evil.example", "cross_origin"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, srv.http.URL+tc.path, strings.NewReader(`{}`))
+		req.Close = true
+		req.Header.Set("Authorization", "Bearer "+testHostKey)
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error, Code string }
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || err != nil || body.Code != tc.want || body.Error == "" {
+			t.Errorf("POST %s (origin %q): %d %+v (%v), want 403 with code %q", tc.path, tc.origin, resp.StatusCode, body, err, tc.want)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("POST %s: Content-Type %q", tc.path, ct)
+		}
+	}
+	// The other refusals carry a code too: a wrong host key.
+	code, b := srv.api(t, http.MethodGet, "/api/rooms", "", "testhost.d3Jvbmc")
+	if code != http.StatusUnauthorized || !strings.Contains(string(b), `"code":"host_key"`) {
+		t.Errorf("a wrong host key: %d %s", code, b)
+	}
+}

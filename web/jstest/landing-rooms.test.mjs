@@ -36,9 +36,11 @@ window.history = { replaceState() {} };
 globalThis.history = window.history;
 
 const requests = [];
+let refusal = null; // [status, body] of the next POST /api/meetings
 globalThis.fetch = async (path, init = {}) => {
   requests.push(`${init.method || 'GET'} ${path}`);
   const answer = (status, data) => ({ ok: status < 300, status, headers: { get: () => null }, json: async () => data });
+  if (path === '/api/meetings' && refusal) { const [status, body] = refusal; refusal = null; return answer(status, body); }
   if (path === '/api/meetings') return answer(201, { meetingId: 'AAAAAAAAAAAAAAAAAAAAAA', moderatorSecret: 'mod-secret', url: '/m/AAAAAAAAAAAAAAAAAAAAAA' });
   if (path === '/api/rooms') return answer(200, { rooms: [] });
   return answer(404, {});
@@ -55,4 +57,37 @@ test('the rooms card lists a meeting made with "New meeting" at once', async () 
   for (let i = 0; i < 50; i++) await tick();
   assert.ok(requests.includes('POST /api/meetings'), `${requests}`);
   assert.equal(lists(), 2, `the new meeting's room is not listed until the page is opened again: ${requests}`);
+});
+
+// Its 403 has two causes the server tells apart by a code (PROTOCOL.md, "Errors of the
+// HTTP API"): the host's room limit, and a request taken for another site's (a proxy
+// passing on another Host). The page blamed every 403 on the room limit.
+test('"New meeting" refused says whether the room limit or the origin check refused it', async () => {
+  await import('../static/js/landing.js');
+  const { t } = await import('../static/js/i18n.js');
+  const box = doc.querySelector('#create-error');
+  for (const [body, key] of [
+    [{ error: 'x', code: 'room_limit' }, 'rooms.error.forbidden'],
+    [{ error: 'x', code: 'cross_origin' }, 'rooms.error.cross-origin'],
+    [{ error: 'x' }, 'rooms.error.status'],
+  ]) {
+    refusal = [403, body];
+    doc.querySelector('#create-form').dispatch('submit');
+    for (let i = 0; i < 50; i++) await tick();
+    assert.equal(box.hidden, false, JSON.stringify(body));
+    assert.equal(box.textContent, t(key, { status: 403 }), JSON.stringify(body));
+  }
+});
+
+// "Show my rooms" without a host key asks for the key: the field shown and focused.
+test('"Show my rooms" without a host key puts the focus in the host key field', async () => {
+  await import('../static/js/landing.js');
+  doc.querySelector('#host-key-change').click(); // forget the link's key
+  doc.querySelector('#btn-load-rooms').click();
+  assert.equal(doc.activeElement, doc.querySelector('#host-key'));
+  assert.equal(doc.querySelector('#host-key-field').hidden, false);
+  assert.equal(doc.querySelector('#rooms-key-missing').hidden, false);
+  doc.querySelector('#host-key').value = 'k';
+  doc.querySelector('#host-key').dispatch('input');
+  assert.equal(doc.querySelector('#rooms-key-missing').hidden, true, 'the message stays after a key was typed');
 });

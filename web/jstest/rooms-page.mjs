@@ -43,6 +43,7 @@ export function page() {
   const add = (parent, tag, id) => { const n = doc.createElement(tag); if (id) n.setAttribute('id', id); parent.append(n); return n; };
   for (const id of ['btn-load-rooms', 'copy-host-link']) add(doc.body, 'button', id);
   add(doc.body, 'p', 'rooms-need-key');
+  add(doc.body, 'p', 'rooms-key-missing').hidden = true;
   const rkNew = add(doc.body, 'div', 'rk-new');
   rkNew.hidden = true;
   add(rkNew, 'input', 'host-link');

@@ -23,7 +23,7 @@ import { onLanguageChange, setText, t } from './i18n.js';
 import { newMeetingSecret } from './e2ee/keys.js';
 import { invitationText } from './invitation.js';
 import { fillNoticeLine, loadNotice, privacyLink } from './notice.js';
-import { Rooms } from './rooms.js';
+import { Rooms, apiErrorText } from './rooms.js';
 import { parseHostFragment } from './rooms-keys.js';
 
 /**
@@ -159,8 +159,18 @@ async function createMeeting(event) {
     return;
   }
   if (res.status === 403) {
-    // The host keeps too many rooms (one-off meetings count): trying again will not help.
-    showError(box, 'rooms.error.forbidden');
+    // The host keeps too many rooms (one-off meetings count), or the server took the
+    // request for another site's (a proxy passing on another Host): the body's code
+    // says which (PROTOCOL.md, "Errors of the HTTP API"); trying again helps neither.
+    let code = '';
+    try {
+      const refusal = await res.json();
+      if (refusal && typeof refusal.code === 'string') code = refusal.code;
+    } catch {
+      code = ''; // not the server's JSON (something in front of it): the status is said
+    }
+    const error = apiErrorText(403, code);
+    showError(box, error.key, error.params);
     return;
   }
   let answer = null;
@@ -268,14 +278,24 @@ function main() {
   }
   showKeyField(!linkKey);
   // The rooms card: rk (the room secret) from the same host link, never stored.
-  rooms = new Rooms({ hostKey, rk: fromLink.rk });
+  rooms = new Rooms({
+    hostKey,
+    rk: fromLink.rk,
+    askKey: () => {
+      showKeyField(true);
+      $('#host-key').focus();
+    },
+  });
   $('#host-key-change').addEventListener('click', () => {
     linkKey = '';
     showKeyField(true);
     rooms.reset();
     $('#host-key').focus();
   });
-  $('#host-key').addEventListener('input', () => showError($('#create-error'), ''));
+  $('#host-key').addEventListener('input', () => {
+    showError($('#create-error'), '');
+    showError($('#rooms-key-missing'), '');
+  });
   $('#create-form').addEventListener('submit', createMeeting);
   $('#new-e2ee').addEventListener('change', () => { $('#new-e2ee-off').hidden = $('#new-e2ee').checked; });
   $('#copy-participant').addEventListener('click', () => copyLink($('#link-participant'), 'landing.link.participant.copied'));

@@ -13,7 +13,14 @@
 // .room-title, .room-participant / .room-moderator (inputs holding the full links),
 // .room-invite (opens .room-invitation: .room-invitation-time, .room-invitation-text, .room-invitation-copy), .room-edit (opens form.room-edit-form with the same fields as classes),
 // .room-rotate, .room-delete (both ask first: #confirm-ok), .room-links-unknown when the
-// links cannot be shown. #host-link when rk was made.
+// links cannot be shown. #host-link when rk was made. #rooms-key-missing says that
+// "Show my rooms" (#btn-load-rooms) needs a host key first.
+//
+// "Change" and "Invitation" are disclosure buttons: aria-expanded, and while open
+// aria-controls naming the form or box they opened. Save (.room-save) and "New links"
+// (.room-rotate) are disabled, aria-busy="true", while their request is under way: a
+// second click or Enter sends nothing more, and the focus comes back to them if the
+// request fails (when it succeeds it goes to the room, as before).
 
 import { $, el, toast, copyText } from './dom.js';
 import { formatDateTime, onLanguageChange, setText, t } from './i18n.js';
@@ -36,8 +43,9 @@ const DAY = 24 * 60 * 60 * 1000;
 
 /** Rooms is the card's state: how to get the host key, and this page's rk. */
 export class Rooms {
-  constructor({ hostKey, rk }) {
+  constructor({ hostKey, rk, askKey = () => {} }) {
     this.hostKey = hostKey; // () => the host key, '' when unknown
+    this.askKey = askKey; // () => shows the host key field and puts the focus in it
     this.madeRk = !parseRootSecret(rk || '');
     this.rk = this.madeRk ? newRootSecret() : rk;
     // The host key rk belongs to: the link's, or the first one typed when this page made
@@ -54,6 +62,7 @@ export class Rooms {
     this.loading = null; // the list being loaded (a promise)
     this.again = false; // load again when it is done: something changed meanwhile
     this.focusNext = null; // {id, cls, force}: where the focus goes once the list is drawn
+    this.rotating = new Set(); // ids of the rooms whose "New links" is under way
   }
 
   /**
@@ -84,7 +93,14 @@ export class Rooms {
   }
 
   start() {
-    $('#btn-load-rooms').addEventListener('click', () => this.load());
+    $('#btn-load-rooms').addEventListener('click', () => {
+      // Without a host key there is nothing to show: it says so and where to type it
+      // (the button did nothing at all).
+      const missing = !this.hostKey();
+      showError($('#rooms-key-missing'), missing ? { key: 'rooms.need-key.missing' } : '');
+      if (missing) this.askKey();
+      else this.load();
+    });
     $('#copy-host-link').addEventListener('click', async () => {
       const ok = await copyText($('#host-link').value, $('#host-link'));
       toast(ok ? t('rooms.host-link.copied') : t('common.copy-failed'), { kind: ok ? 'success' : 'info' });
@@ -115,10 +131,11 @@ export class Rooms {
       data = null;
     }
     if (res.ok) return { ok: true, data };
+    const code = data && typeof data.code === 'string' ? data.code : '';
     if (res.status === 401) return { ok: false, error: { key: 'common.wrong-host-key' } };
     if (res.status === 429) return { ok: false, error: { key: 'common.too-many-attempts', params: { count: Number.parseInt(res.headers.get('Retry-After') || '', 10) || 1 } } };
     // The server's message is for API clients (English); the page says it by status.
-    return { ok: false, error: apiErrorText(res.status, method === 'POST' && path === '/api/rooms') };
+    return { ok: false, error: apiErrorText(res.status, code) };
   }
 
   /** reset forgets the rooms shown (another host key is being entered). */
@@ -132,6 +149,7 @@ export class Rooms {
   showKeyState() {
     this.ownRk();
     const key = !!this.hostKey();
+    if (key) showError($('#rooms-key-missing'), '');
     $('#rooms-need-key').hidden = key;
     $('#rooms-body').hidden = !key;
     if (key) {
@@ -237,10 +255,12 @@ export class Rooms {
       li.append(el('p', { class: 'muted small room-links-unknown', i18n: view.title === '' ? 'rooms.links-quick' : 'rooms.links-unknown' }));
     }
     const actions = el('div', { class: 'room-actions' });
-    if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', onclick: () => this.showInvitation(room, li), i18n: 'landing.invitation' }));
+    if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', 'aria-expanded': 'false', onclick: () => this.showInvitation(room, li), i18n: 'landing.invitation' }));
+    const rotating = this.rotating.has(view.id);
+    const rotate = el('button', { type: 'button', class: 'btn btn-secondary room-rotate', disabled: rotating, 'aria-busy': rotating ? 'true' : null, onclick: () => this.rotate(room, rotate), i18n: 'rooms.rotate' });
     actions.append(
-      el('button', { type: 'button', class: 'btn btn-secondary room-edit', onclick: () => this.edit(room, li), i18n: 'rooms.edit' }),
-      el('button', { type: 'button', class: 'btn btn-secondary room-rotate', onclick: () => this.rotate(room), i18n: 'rooms.rotate' }),
+      el('button', { type: 'button', class: 'btn btn-secondary room-edit', 'aria-expanded': 'false', onclick: () => this.edit(room, li), i18n: 'rooms.edit' }),
+      rotate,
       el('button', { type: 'button', class: 'btn btn-danger room-delete', onclick: () => this.remove(room), i18n: 'rooms.delete' }));
     li.append(actions);
     return li;
@@ -252,11 +272,16 @@ export class Rooms {
    * copy button. The password stays out of it (invitation.js).
    */
   async showInvitation(room, li) {
+    const button = li.querySelector('.room-invite');
     const open = li.querySelector('.room-invitation');
-    if (open) {
-      open.remove();
+    if (open || (button && button.getAttribute('aria-expanded') === 'true')) {
+      // Open, or opening (the notice's link still loading): closed.
+      if (open) open.remove();
+      setOpen(button, null);
       return;
     }
+    const id = `room-invitation-${room.view.id}`;
+    setOpen(button, id); // at once: a second click while the notice loads closes nothing
     const link = roomLinks(window.location.origin, room.view.id, room.keys, room.view.e2ee !== false).participant;
     const privacy = privacyLink(await loadNotice());
     const time = el('input', { type: 'text', class: 'room-invitation-time', maxlength: 100, autocomplete: 'off', i18nAttr: { placeholder: 'landing.invitation.time', 'aria-label': 'landing.invitation.time' } });
@@ -270,7 +295,7 @@ export class Rooms {
       const ok = await copyText(text.value, text);
       toast(ok ? t('rooms.invitation.copied') : t('rooms.invitation.copy-failed'), { kind: ok ? 'success' : 'info' });
     } });
-    const box = el('div', { class: 'room-invitation' }, time, text,
+    const box = el('div', { class: 'room-invitation', id }, time, text,
       room.view.passwordSet ? el('p', { class: 'muted small room-invitation-password', i18n: 'landing.invitation.password' }) : null,
       copy);
     // The box goes with the card when the list is drawn again; so does its listener.
@@ -281,6 +306,7 @@ export class Rooms {
       }
     }).observe(document.body, { childList: true, subtree: true });
     render();
+    if (button && button.getAttribute('aria-expanded') !== 'true') return; // closed while the notice loaded
     li.append(box);
     time.focus();
   }
@@ -289,6 +315,7 @@ export class Rooms {
     const form = $('#room-form');
     const btn = $('#btn-create-room');
     const box = $('#room-form-error');
+    if (btn.disabled) return; // a room under way: Enter in a field makes no second one
     const values = readForm(form, 'room');
     if (values.error) return showError(box, values.error);
     btn.disabled = true;
@@ -318,47 +345,81 @@ export class Rooms {
   }
 
   edit(room, li) {
+    const toggle = li.querySelector('.room-edit');
     const old = li.querySelector('.room-edit-form');
-    if (old) { old.remove(); return; }
-    const form = el('form', { class: 'room-edit-form', novalidate: true },
+    if (old) {
+      old.remove();
+      setOpen(toggle, null);
+      return;
+    }
+    const formId = `room-edit-${room.view.id}`;
+    const form = el('form', { class: 'room-edit-form', id: formId, novalidate: true },
       ...formFields('', { title: room.title || '', settings: room.view.settings || {}, expires: room.view.expires, passwordSet: room.view.passwordSet, canTitle: room.title !== null }),
       el('p', { class: 'notice notice-error room-edit-error', role: 'alert', hidden: true }),
       el('button', { type: 'submit', class: 'btn btn-primary room-save', i18n: 'rooms.save' }));
+    const save = form.querySelector('.room-save');
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
+      if (save.disabled) return; // a save under way: Enter in a field sends no second one
       const values = readForm(form, '');
       const box = form.querySelector('.room-edit-error');
       if (values.error) return showError(box, values.error);
-      const body = { settings: values.settings, expires: values.expires || null };
-      if (room.title !== null) body.title = await encryptTitle(room.keys.meetingSecret, values.title);
-      if (values.password) body.password = values.password;
-      else if (values.removePassword) body.password = '';
-      const r = await this.api('PATCH', `/api/rooms/${encodeURIComponent(room.view.id)}`, body);
-      showError(box, r.ok ? '' : r.error);
-      if (r.ok) {
-        toast(t('rooms.changed'), { kind: 'success' });
-        this.focusAfter(room.view.id, 'room-edit');
-        await this.load();
-      }
+      await whileBusy(save, async () => {
+        const body = { settings: values.settings, expires: values.expires || null };
+        if (room.title !== null) body.title = await encryptTitle(room.keys.meetingSecret, values.title);
+        if (values.password) body.password = values.password;
+        else if (values.removePassword) body.password = '';
+        const r = await this.api('PATCH', `/api/rooms/${encodeURIComponent(room.view.id)}`, body);
+        showError(box, r.ok ? '' : r.error);
+        if (r.ok) {
+          toast(t('rooms.changed'), { kind: 'success' });
+          this.focusAfter(room.view.id, 'room-edit');
+          await this.load();
+        }
+      });
     });
     li.append(form);
+    setOpen(toggle, formId);
     fillIcons();
   }
 
-  async rotate(room) {
-    const yes = await confirmAction({ title: t('rooms.rotate.title'), text: t('rooms.rotate.text'), ok: t('rooms.rotate.ok') });
-    if (!yes) return;
-    const key = this.ownRk();
-    const { rk } = this;
-    const id = newRoomId();
-    const keys = await roomKeys(rk, id);
-    const title = await encryptTitle(keys.meetingSecret, room.title || '');
-    const r = await this.api('POST', `/api/rooms/${encodeURIComponent(room.view.id)}/rotate`, { id, moderatorSecret: keys.moderatorSecret, title }, key);
-    showError($('#rooms-error'), r.ok ? '' : r.error);
-    if (r.ok) {
-      toast(t('rooms.rotated'), { kind: 'success' });
-      this.focusAfter(id, 'room-rotate');
-      await this.load();
+  /**
+   * rotate gives the room new links. One rotation of a room at a time: a second "New
+   * links" while the first is under way (its question, or its request) does nothing; it
+   * would rotate links the first had already replaced (refused) or ask twice.
+   */
+  async rotate(room, button = null) {
+    const old = room.view.id;
+    if (this.rotating.has(old)) return;
+    this.rotating.add(old);
+    try {
+      const yes = await confirmAction({ title: t('rooms.rotate.title'), text: t('rooms.rotate.text'), ok: t('rooms.rotate.ok') });
+      if (!yes) return;
+      // The list may have been drawn again meanwhile: the room's button as it is now.
+      const current = button && button.isConnected ? button : $(`#room-list li[data-id="${CSS.escape(old)}"] .room-rotate`);
+      await whileBusy(current, async () => {
+        const key = this.ownRk();
+        const { rk } = this;
+        const id = newRoomId();
+        const keys = await roomKeys(rk, id);
+        const title = await encryptTitle(keys.meetingSecret, room.title || '');
+        const r = await this.api('POST', `/api/rooms/${encodeURIComponent(old)}/rotate`, { id, moderatorSecret: keys.moderatorSecret, title }, key);
+        showError($('#rooms-error'), r.ok ? '' : r.error);
+        if (r.ok) {
+          toast(t('rooms.rotated'), { kind: 'success' });
+          this.focusAfter(id, 'room-rotate');
+          await this.load();
+        }
+      });
+    } finally {
+      this.rotating.delete(old);
+      // A list drawn while it was under way drew the button busy; a refused rotation
+      // leaves the room as it was, its button usable again.
+      const now = $(`#room-list li[data-id="${CSS.escape(old)}"] .room-rotate`);
+      if (now && now.disabled) {
+        now.disabled = false;
+        now.removeAttribute('aria-busy');
+      }
     }
   }
 
@@ -377,6 +438,36 @@ export class Rooms {
   }
 }
 
+/**
+ * whileBusy runs request with button disabled and aria-busy="true", so that a second
+ * click (or Enter) sends nothing while it is under way. The button keeps the keyboard
+ * focus it had: a browser that moved it away when the button was disabled has it back
+ * when the button is enabled again (unless the button went with a new list, whose
+ * drawing places the focus).
+ */
+async function whileBusy(button, request) {
+  if (!button) return request();
+  const focused = document.activeElement === button;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    return await request();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    const active = document.activeElement;
+    if (focused && button.isConnected && (active === button || !active || active === document.body)) button.focus();
+  }
+}
+
+/** setOpen says on a disclosure button whether what it controls is open: id, or null when closed. */
+function setOpen(button, id) {
+  if (!button) return;
+  button.setAttribute('aria-expanded', id ? 'true' : 'false');
+  if (id) button.setAttribute('aria-controls', id);
+  else button.removeAttribute('aria-controls');
+}
+
 /** showError shows error ({key, params}; '' hides the box) in the language of the page. */
 function showError(box, error) {
   if (error) setText(box, error.key, error.params);
@@ -385,14 +476,19 @@ function showError(box, error) {
 }
 
 /**
- * apiErrorText is the error for a refused Rooms API request, by HTTP status. A 403 says
- * the host has too many rooms only where that can be the reason (creating one); anywhere
- * else it is the refusal of a request from another origin (a proxy that passes on
- * another Host), and the limit of rooms would send the host deleting rooms for nothing.
+ * apiErrorText is the error ({key, params}) for a refused request of the Rooms API or
+ * POST /api/meetings, by HTTP status and the code of its JSON body (PROTOCOL.md,
+ * "Errors of the HTTP API"). Its two 403s differ: the host's room limit (delete rooms)
+ * and a request the server took for another site's (a proxy that passes on another
+ * Host: the operator's to mend; deleting rooms would not help). A 403 without a code
+ * (from something in front of the server) is neither: its status is said.
  */
-function apiErrorText(status, creating) {
+export function apiErrorText(status, code = '') {
+  if (status === 403) {
+    if (code === 'room_limit') return { key: 'rooms.error.forbidden' };
+    if (code === 'cross_origin') return { key: 'rooms.error.cross-origin' };
+  }
   const known = { 400: 'rooms.error.invalid', 404: 'rooms.error.not-found', 409: 'rooms.error.conflict', 413: 'rooms.error.invalid' };
-  if (creating) known[403] = 'rooms.error.forbidden';
   return known[status] ? { key: known[status] } : { key: 'rooms.error.status', params: { status } };
 }
 
