@@ -7,13 +7,37 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/testclient"
 	"conclave/signaling"
 )
 
-// fakeICE hands out numbered credentials and remembers the times it was asked at.
+// fakeICE hands out numbered credentials and remembers the times it was asked at and
+// the usernames revoked.
 type fakeICE struct {
-	mu    sync.Mutex
-	calls []time.Time
+	mu      sync.Mutex
+	calls   []time.Time
+	revoked []string
+}
+
+func (f *fakeICE) Revoke(servers []signaling.ICEServer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, s := range servers {
+		f.revoked = append(f.revoked, s.Username)
+	}
+}
+
+// revokedOnce reports whether username was revoked, exactly once.
+func (f *fakeICE) revokedOnce(username string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, u := range f.revoked {
+		if u == username {
+			n++
+		}
+	}
+	return n == 1
 }
 
 func (f *fakeICE) ICEServers(now time.Time) []signaling.ICEServer {
@@ -83,4 +107,89 @@ func joinWelcome(t *testing.T, srv *testServer, meeting, name string) json.RawMe
 		t.Fatal(err)
 	}
 	return expectType(t, c, "welcome").Payload
+}
+
+// TestTURNCredentialsEndWithTheMembership: the TURN credentials of a member's welcome
+// are revoked when it is a member no more (it left, was removed or sent back to the
+// waiting room, the meeting ended), before it or the others are told, and not before:
+// a relay outlived its member, and a removed person kept relaying for as long as its
+// client refreshed the allocation.
+func TestTURNCredentialsEndWithTheMembership(t *testing.T) {
+	ice := &fakeICE{}
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), ICE: ice})
+	mt := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	username := func(c *testclient.Client) string {
+		t.Helper()
+		servers := welcomeOf(t, c).ICEServers
+		if len(servers) != 1 || servers[0].Username == "" {
+			t.Fatalf("iceServers = %+v", servers)
+		}
+		return servers[0].Username
+	}
+	members := map[string]*testclient.Client{}
+	for _, name := range []string{"Ann", "Bo", "Cy", "Dee"} {
+		members[name] = srv.join(t, mt.MeetingID, name)
+		expectType(t, mod, "participant_joined")
+	}
+	stillIn := func(names ...string) {
+		t.Helper()
+		for _, name := range names {
+			if ice.revokedOnce(username(members[name])) {
+				t.Fatalf("%s's credentials were revoked while it is in the meeting", name)
+			}
+		}
+	}
+	gone := func(name string) {
+		t.Helper()
+		if !ice.revokedOnce(username(members[name])) {
+			t.Fatalf("%s is gone, its TURN credentials were not revoked (once)", name)
+		}
+	}
+	stillIn("Ann", "Bo", "Cy", "Dee")
+
+	if _, err := mod.Send("remove", map[string]any{"participantId": welcomeOf(t, members["Bo"]).ParticipantID}); err != nil {
+		t.Fatal(err)
+	}
+	if reason, _ := byeReason(t, members["Bo"]); reason != "removed" {
+		t.Fatalf("bye %q", reason)
+	}
+	gone("Bo")
+	if _, err := mod.Send("send_to_lobby", map[string]any{"participantId": welcomeOf(t, members["Cy"]).ParticipantID}); err != nil {
+		t.Fatal(err)
+	}
+	if reason, _ := byeReason(t, members["Cy"]); reason != "sent_to_lobby" {
+		t.Fatalf("bye %q", reason)
+	}
+	gone("Cy")
+	stillIn("Ann", "Dee")
+	if _, err := members["Ann"].Send("leave", nil); err != nil {
+		t.Fatal(err)
+	}
+	annLeft := false
+	for i := 0; i < 3 && !annLeft; i++ { // Bo's and Cy's may come first
+		var p signaling.ParticipantLeftPayload
+		_ = json.Unmarshal(expectType(t, mod, "participant_left").Payload, &p)
+		annLeft = p.ParticipantID == welcomeOf(t, members["Ann"]).ParticipantID
+	}
+	if !annLeft {
+		t.Fatal("the moderator was not told that Ann left")
+	}
+	gone("Ann")
+	stillIn("Dee")
+	if ice.revokedOnce(username(mod)) {
+		t.Fatal("the moderator's credentials were revoked")
+	}
+
+	if _, err := mod.Send("end_meeting", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*testclient.Client{mod, members["Dee"]} {
+		if reason, _ := byeReason(t, c); reason != "ended" {
+			t.Fatalf("bye %q", reason)
+		}
+	}
+	gone("Dee")
+	members["Mod"] = mod
+	gone("Mod")
 }

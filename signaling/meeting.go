@@ -27,6 +27,8 @@ type Meeting struct {
 	// welcome says so.
 	speakerDetection bool
 	now              func() time.Time
+	// revokeICE ends TURN credentials (ICESource.Revoke), nil without TURN.
+	revokeICE func([]ICEServer)
 
 	mu      sync.Mutex
 	expires time.Time // the room's end, zero for a standing room: as its host last set it (setExpires)
@@ -61,6 +63,30 @@ type Meeting struct {
 	// present is what the waiting people were last told of moderatorPresent
 	// (tellPresenceLocked).
 	present bool
+	// iceHeld are the TURN credentials each member's welcomes carried, revoked when it
+	// is a member no more (revokeICELocked).
+	iceHeld map[lobby.ID][]ICEServer
+}
+
+// holdICELocked keeps the TURN credentials of member id's welcome until it is gone.
+func (m *Meeting) holdICELocked(id lobby.ID, ice []ICEServer) {
+	if m.revokeICE == nil || len(ice) == 0 {
+		return
+	}
+	if m.iceHeld == nil {
+		m.iceHeld = make(map[lobby.ID][]ICEServer)
+	}
+	m.iceHeld[id] = append(m.iceHeld[id], ice...)
+}
+
+// revokeICELocked ends the TURN credentials handed to id, which is no longer a member:
+// the relays they opened close, and they open none again (a relay otherwise outlived
+// its member, refreshed for as long as its client liked).
+func (m *Meeting) revokeICELocked(id lobby.ID) {
+	if held := m.iceHeld[id]; held != nil {
+		delete(m.iceHeld, id)
+		m.revokeICE(held)
+	}
 }
 
 func newParticipantID() string {
@@ -192,6 +218,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	m.members[id] = info
 	m.joined = true
 	s.member = true
+	m.holdICELocked(id, ice)
 	if m.e2ee {
 		s.widenReadLimit()
 	}
@@ -463,6 +490,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			delete(m.conns, e.ID)
 			m.dropResumeLocked(e.ID)
 			m.dropLobbyKeyLocked(e.ID)
+			m.revokeICELocked(e.ID)
 			if _, ok := m.members[e.ID]; ok {
 				delete(m.members, e.ID)
 				m.departed.add(string(e.ID))

@@ -40,6 +40,9 @@ type Registry struct {
 	// after is the server's clock's timers, for the pace of `speaking` (speakers.go);
 	// nil: no speaker messages (tests of the registry alone).
 	after func(time.Duration, func()) func() bool
+	// revokeICE ends the TURN credentials of a member that is gone (ICESource.Revoke);
+	// nil without TURN.
+	revokeICE func([]ICEServer)
 
 	mu       sync.Mutex
 	meetings map[string]*Meeting
@@ -122,6 +125,7 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 		resumable: make(map[lobby.ID]*parking),
 		// Only a meeting whose speakers are watched tells who speaks.
 		speakerDetection: r.after != nil && r.engine.SpeakerDetection(),
+		revokeICE:        r.revokeICE,
 	}
 	r.meetings[id] = m
 	r.mu.Unlock()

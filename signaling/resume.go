@@ -123,6 +123,9 @@ func (m *Meeting) endLocked() {
 	for id := range m.resumable {
 		m.dropResumeLocked(id)
 	}
+	for id := range m.iceHeld {
+		m.revokeICELocked(id)
+	}
 }
 
 func (m *Meeting) dropResumeLocked(id lobby.ID) {
@@ -276,6 +279,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string) ([
 	}
 	sec := m.issueResumeLocked(id, s)
 	m.resumable[id].prev = claimed
+	m.holdICELocked(id, ice)
 	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
 		Version:       ProtocolVersion,
 		ParticipantID: s.id,
@@ -312,6 +316,7 @@ func (m *Meeting) removeMemberLocked(id lobby.ID, now time.Time) {
 	// is here, when it was the last) must not list it.
 	m.dropLobbyKeyLocked(id)
 	m.applyLocked(m.lob.Leave(id))
+	m.revokeICELocked(id)
 	if _, ok := m.members[id]; ok {
 		delete(m.members, id)
 		m.departed.add(string(id))

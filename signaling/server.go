@@ -88,8 +88,12 @@ type Config struct {
 }
 
 // ICESource hands out the ICE servers of one welcome; now is the server's clock.
+// Revoke ends credentials it handed out: the member they went to is gone (left, was
+// removed or sent back to the waiting room, or the meeting ended), and whatever relays
+// they opened close. It must not block: it is called under a meeting's lock.
 type ICESource interface {
 	ICEServers(now time.Time) []ICEServer
+	Revoke(servers []ICEServer)
 }
 
 // DefaultEmptyMeetingGrace lets a moderator reload the page without ending the meeting.
@@ -229,6 +233,9 @@ func NewServer(cfg Config) *Server {
 	}
 	s.registry = newRegistry(cfg.Engine, cfg.Store, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
 	s.registry.after = s.clock.AfterFunc
+	if cfg.ICE != nil {
+		s.registry.revokeICE = cfg.ICE.Revoke
+	}
 	s.meetings = s.registry
 	s.armJanitor()
 	return s

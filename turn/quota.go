@@ -3,6 +3,7 @@ package turn
 import (
 	"net"
 	"sync"
+	"time"
 )
 
 // Defaults of the allocation caps. A browser opens one allocation per TURN URL and
@@ -20,16 +21,25 @@ const (
 // QuotaHandler and its OnAllocationCreated event are two steps with the socket's
 // opening between them, and over TCP and TLS, where every connection has a reader of
 // its own, many Allocate requests at once passed the check before any was counted.
+//
+// It also keeps each credential's relay sockets, so that a revoked credential (its
+// member left, was removed or sent back, or the meeting ended: Server.Revoke) loses
+// them at once, and opens none and keeps none afterwards.
 type quota struct {
 	maxTotal, maxPer int
 
 	mu     sync.Mutex
 	total  int
 	byUser map[string]int
+	relays map[string]map[*restrictedConn]struct{}
+	// revoked are the revoked usernames, each kept until its expiry has passed (then
+	// no Allocate accepts it, and it holds no allocation a request could use).
+	revoked map[string]time.Time
 }
 
 func newQuota(maxTotal, maxPer int) *quota {
-	return &quota{maxTotal: maxTotal, maxPer: maxPer, byUser: make(map[string]int)}
+	return &quota{maxTotal: maxTotal, maxPer: maxPer, byUser: make(map[string]int),
+		relays: make(map[string]map[*restrictedConn]struct{}), revoked: make(map[string]time.Time)}
 }
 
 // allows is pion/turn's QuotaHandler, asked before each allocation: it spares a
@@ -40,9 +50,11 @@ func (q *quota) allows(username, _ string, _ net.Addr) bool {
 	return q.roomLocked(username)
 }
 
-// roomLocked: the caps leave room for one more of username's; under q.mu.
+// roomLocked: the caps leave room for one more of username's, which is not revoked;
+// under q.mu.
 func (q *quota) roomLocked(username string) bool {
-	return q.total < q.maxTotal && q.byUser[username] < q.maxPer
+	_, revoked := q.revoked[username]
+	return !revoked && q.total < q.maxTotal && q.byUser[username] < q.maxPer
 }
 
 // take counts a relay socket of username's if the caps leave room for it; give
@@ -58,11 +70,66 @@ func (q *quota) take(username string) bool {
 	return true
 }
 
-func (q *quota) give(username string) {
+// hold keeps c as a relay socket of username's (counted by take), unless username was
+// revoked since: then c is to be closed.
+func (q *quota) hold(username string, c *restrictedConn) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, revoked := q.revoked[username]; revoked {
+		return false
+	}
+	if q.relays[username] == nil {
+		q.relays[username] = make(map[*restrictedConn]struct{})
+	}
+	q.relays[username][c] = struct{}{}
+	return true
+}
+
+// give returns a relay socket of username's, c when it was held.
+func (q *quota) give(username string, c *restrictedConn) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.total--
 	if q.byUser[username]--; q.byUser[username] <= 0 {
 		delete(q.byUser, username)
 	}
+	if held := q.relays[username]; held != nil {
+		delete(held, c)
+		if len(held) == 0 {
+			delete(q.relays, username)
+		}
+	}
 }
+
+// isRevoked reports whether username was revoked.
+func (q *quota) isRevoked(username string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, revoked := q.revoked[username]
+	return revoked
+}
+
+// revoke refuses username from now on (until its expiry, expiry) and returns its relay
+// sockets for the caller to close. Usernames whose expiry passed before now are
+// forgotten: nothing accepts them any more.
+func (q *quota) revoke(username string, expiry, now time.Time) []*restrictedConn {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for u, until := range q.revoked {
+		if now.After(until.Add(revokedMargin)) {
+			delete(q.revoked, u)
+		}
+	}
+	if !now.After(expiry.Add(revokedMargin)) {
+		q.revoked[username] = expiry
+	}
+	var out []*restrictedConn
+	for c := range q.relays[username] {
+		out = append(out, c)
+	}
+	return out
+}
+
+// revokedMargin keeps a revoked username a while past its expiry: an Allocate checked
+// just before the expiry may reach take a moment after.
+const revokedMargin = time.Minute

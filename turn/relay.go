@@ -21,6 +21,10 @@ var errNoTCPRelay = errors.New("turn: TCP relay allocations are not offered")
 // client is told the server lacks capacity.
 var errNoRelayRoom = errors.New("turn: allocation caps reached")
 
+// errRevoked refuses a relay socket to a credential revoked while it was opened
+// (Server.Revoke).
+var errRevoked = errors.New("turn: credentials revoked")
+
 // errNoEvenPort refuses a relay socket asked for without a user: pion/turn opens and
 // closes such sockets to find an even port (EVEN-PORT, RFC 8656 section 14.6), which
 // browsers never ask for; each would be registered with the SFU and uncounted.
@@ -93,33 +97,37 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	if conf.UserID == "" {
 		return nil, nil, errNoEvenPort
 	}
-	var give func()
-	if q := g.quota; q != nil {
-		if !q.take(conf.UserID) {
-			return nil, nil, errNoRelayRoom
-		}
-		give = func() { q.give(conf.UserID) }
+	q := g.quota
+	if q != nil && !q.take(conf.UserID) {
+		return nil, nil, errNoRelayRoom
 	}
 	conn, err := net.ListenPacket(conf.Network, net.JoinHostPort(g.bindIP, strconv.Itoa(conf.RequestedPort)))
 	if err != nil {
-		if give != nil {
-			give()
+		if q != nil {
+			q.give(conf.UserID, nil)
 		}
 		return nil, nil, err
 	}
 	udp, ok := conn.(*net.UDPConn)
 	if !ok {
 		_ = conn.Close()
-		if give != nil {
-			give()
+		if q != nil {
+			q.give(conf.UserID, nil)
 		}
 		return nil, nil, errors.New("turn: relay socket is not UDP")
 	}
 	local := udp.LocalAddr().(*net.UDPAddr)
 	relayed := &net.UDPAddr{IP: g.relayIP, Port: local.Port}
-	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers, give: give}
+	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers}
+	if q != nil {
+		rc.give = func() { q.give(conf.UserID, rc) }
+	}
 	if g.local != nil {
 		g.handOver(rc, uint16(local.Port))
+	}
+	if q != nil && !q.hold(conf.UserID, rc) {
+		_ = rc.Close() // revoked while the socket was opened
+		return nil, nil, errRevoked
 	}
 	return rc, relayed, nil
 }

@@ -98,6 +98,7 @@ type ICEServer struct {
 // Server is a running TURN server. Close stops it.
 type Server struct {
 	creds   credentials
+	quota   *quota
 	now     func() time.Time
 	urls    []string
 	srv     *pionturn.Server
@@ -183,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 		s.direct = newDirect(tcpStreams)
 	}
 	q := newQuota(cfg.MaxAllocations, cfg.MaxAllocationsPerCredential)
+	s.quota = q
 	gen := func() *relayGenerator {
 		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers),
 			local: cfg.LocalRelay, uplink: cfg.RelayUplink, direct: s.direct, quota: q}
@@ -287,12 +289,16 @@ func url(scheme, host string, addr net.Addr, transport string) string {
 	return scheme + ":" + net.JoinHostPort(host, port) + "?transport=" + transport
 }
 
-// authenticate gives pion/turn the long-term key of a username the server issued.
-// Expiry is checked when an allocation is opened; refreshes, permissions and channel
-// binds of an allocation made in time go on with the same (authentic) credentials, so
-// that a meeting longer than the TTL keeps its relay. An allocation belongs to the
-// client's address and port, so an old credential cannot take over anybody else's.
+// authenticate gives pion/turn the long-term key of a username the server issued and
+// did not revoke. Expiry is checked when an allocation is opened; refreshes,
+// permissions and channel binds of an allocation made in time go on with the same
+// (authentic) credentials, so that a meeting longer than the TTL keeps its relay, until
+// the credentials are revoked (Revoke: their member is gone). An allocation belongs to
+// the client's address and port, so an old credential cannot take over anybody else's.
 func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
+	if s.quota.isRevoked(ra.Username) {
+		return "", nil, false
+	}
 	now := s.now()
 	if ra.Method != stun.MethodAllocate {
 		// Far in the past: only the HMAC matters for an existing allocation.
@@ -309,6 +315,21 @@ func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, b
 func (s *Server) ICEServers(now time.Time) []ICEServer {
 	username, password := s.creds.issue(now)
 	return []ICEServer{{URLs: append([]string(nil), s.urls...), Username: username, Credential: password}}
+}
+
+// Revoke ends the credentials of username, handed out by ICEServers: their relays are
+// closed now, and nothing they ask for is granted any more (no new relay, no refresh,
+// permission or channel). Signaling calls it when the member they were handed to is
+// gone: left, removed, sent back to the waiting room, or the meeting ended. A username
+// the server did not make is ignored.
+func (s *Server) Revoke(username string) {
+	expiry, err := parseUsername(username)
+	if err != nil {
+		return
+	}
+	for _, c := range s.quota.revoke(username, time.Unix(expiry, 0), s.now()) {
+		_ = c.Close()
+	}
 }
 
 // URLs lists the turn: and turns: URLs of the listeners.

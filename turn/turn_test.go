@@ -555,3 +555,44 @@ func TestAllocationCapHoldsOverConcurrentStreams(t *testing.T) {
 		t.Fatalf("one credential was granted %d allocations at once, cap %d", granted, capPer)
 	}
 }
+
+// TestRevokedCredentialsLoseTheirRelays: credentials revoked (their member left, was
+// removed, or the meeting ended) lose the relays they opened at once, so those count
+// against the caps no more, and open none again, though not yet expired; credentials
+// handed to others keep working.
+func TestRevokedCredentialsLoseTheirRelays(t *testing.T) {
+	f := newFixture(t, nil, func(c *turn.Config) { c.MaxAllocations = 3 })
+	user, pass := f.creds(t)
+	relay, err := f.udpClient(t, user, pass).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	sendToSFU(t, f, relay)
+	if _, err := f.udpClient(t, user, pass).Allocate(); err != nil {
+		t.Fatalf("a second relay: %v", err)
+	}
+
+	f.srv.Revoke(user)
+	if again, err := f.udpClient(t, user, pass).Allocate(); err == nil { // the caps leave room
+		again.Close()
+		t.Fatal("revoked credentials opened a relay")
+	}
+	// The revoked relays gave their places back: another member's credentials open
+	// as many as the server holds.
+	otherUser, otherPass := f.creds(t)
+	var others []net.PacketConn
+	for i := range 3 {
+		other, err := f.udpClient(t, otherUser, otherPass).Allocate()
+		if err != nil {
+			t.Fatalf("another member's relay %d after the revocation: %v", i+1, err)
+		}
+		defer other.Close()
+		others = append(others, other)
+	}
+	// Nothing the revoked client sends reaches the SFU: its relay is closed. The
+	// other member's send after it is the first the SFU gets.
+	_, _ = relay.WriteTo([]byte("after revoke"), f.sfu.LocalAddr())
+	sendToSFU(t, f, others[0])
+	f.srv.Revoke("not a username") // ignored
+}

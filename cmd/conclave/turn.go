@@ -171,3 +171,10 @@ func (t turnICE) ICEServers(now time.Time) []signaling.ICEServer {
 	}
 	return out
 }
+
+// Revoke ends the credentials of a member that is gone: its relays close.
+func (t turnICE) Revoke(servers []signaling.ICEServer) {
+	for _, s := range servers {
+		t.srv.Revoke(s.Username)
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"conclave/internal/testclient"
+
+	pionturn "github.com/pion/turn/v5"
 )
 
 func TestTURNFlags(t *testing.T) {
@@ -182,5 +184,54 @@ func TestRunWithTURN(t *testing.T) {
 	// No relay is open: the gauge is there, at 0.
 	if v := value(scrape(t, "http://"+mm[1]+"/metrics"), "conclave_turn_allocations"); v != 0 {
 		t.Fatalf("conclave_turn_allocations = %v, want 0 (-1: not exported)", v)
+	}
+
+	// Ann's credentials open a relay while she is in the meeting, and none once she
+	// has left (the others are told after they were revoked).
+	turnUDP := strings.TrimSuffix(strings.TrimPrefix(turnURLs[0], "turn:"), "?transport=udp")
+	allocate := func() error {
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		client, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: turnUDP, TURNServerAddr: turnUDP,
+			Username: w.ICEServers[0].Username, Password: w.ICEServers[0].Credential, Conn: conn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		if err := client.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		relay, err := client.Allocate()
+		if err == nil {
+			relay.Close()
+		}
+		return err
+	}
+	if err := allocate(); err != nil {
+		t.Fatalf("Ann's credentials while she is in: %v", err)
+	}
+	ben, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ben.Close()
+	if _, err := ben.Send("join", map[string]any{"version": 1, "meetingId": created.MeetingID, "name": "Ben",
+		"media": map[string]any{"mic": false, "camera": false, "screen": false}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Expect(ctx, "welcome"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Send("leave", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ben.Expect(ctx, "participant_left"); err != nil {
+		t.Fatal(err)
+	}
+	if err := allocate(); err == nil {
+		t.Fatal("Ann's credentials opened a relay after she left")
 	}
 }

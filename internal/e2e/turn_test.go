@@ -95,6 +95,12 @@ func (t turnICE) ICEServers(now time.Time) []signaling.ICEServer {
 	return out
 }
 
+func (t turnICE) Revoke(servers []signaling.ICEServer) {
+	for _, s := range servers {
+		t.srv.Revoke(s.Username)
+	}
+}
+
 // startTURN runs the embedded TURN server on loopback (UDP and TCP), its relay allowed
 // to reach only the SFU's media address, wired to the SFU as the server wires it (its
 // UDP socket batched, the SFU's packets handed to its relays in memory and theirs to
