@@ -423,7 +423,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	var healthy atomic.Bool
-	ops, err := startMetrics(o.metricsAddr, log, engine, sig, webLimits, turnSrv, healthy.Load)
+	ops, err := startMetrics(o.metricsAddr, o.serverNameList, log, engine, sig, webLimits, turnSrv, healthy.Load)
 	if err != nil {
 		admin.close()
 		_ = sig.Shutdown(context.Background())

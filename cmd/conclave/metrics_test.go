@@ -127,6 +127,25 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 			t.Fatalf("the public listener serves /%s: %q", path, body)
 		}
 	}
+	// DNS rebinding: a page whose name now points at 127.0.0.1 gets nothing; the
+	// listener's own address and localhost are served.
+	_, port, _ := net.SplitHostPort(metricsAddr)
+	for host, want := range map[string]int{"rebound.example:" + port: http.StatusMisdirectedRequest, "rebound.example": http.StatusMisdirectedRequest,
+		metricsAddr: http.StatusOK, "localhost:" + port: http.StatusOK, "LOCALHOST.:" + port: http.StatusOK} {
+		for _, path := range []string{"/metrics", "/healthz"} {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+metricsAddr+path, nil)
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != want || want != http.StatusOK && (strings.Contains(string(body), "conclave_") || string(body) == "ok\n") {
+				t.Fatalf("%s with Host %q: %d %.60q, want %d", path, host, resp.StatusCode, body, want)
+			}
+		}
+	}
 
 	// A wrong host key, then a meeting.
 	post := func(auth string, body io.Reader) *http.Response {

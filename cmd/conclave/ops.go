@@ -21,8 +21,12 @@ type opsServer struct {
 }
 
 // startMetrics listens on addr ("" or "off" mean no metrics listener: nil, nil; "off"
-// because an empty environment variable means "unset").
-func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, web *connlimit.Limits, turnSrv *turn.Server, healthy metrics.Health) (*opsServer, error) {
+// because an empty environment variable means "unset"). It serves only requests whose
+// Host is an IP address, localhost (or a name under .localhost), one of names (the
+// -server-name names) or the name in addr: a page whose name was re-pointed at
+// 127.0.0.1 (DNS rebinding) read the metrics from the browser of someone on the
+// server's machine, as it could the web port before its own check (hostcheck.go).
+func startMetrics(addr string, names []string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, web *connlimit.Limits, turnSrv *turn.Server, healthy metrics.Health) (*opsServer, error) {
 	if addr == "" || addr == "off" {
 		return nil, nil
 	}
@@ -37,8 +41,23 @@ func startMetrics(addr string, log *slog.Logger, engine *sfu.Engine, sig *signal
 	if turnSrv != nil { // never a typed nil in the interface: no TURN, no gauge
 		src.TURN = turnAllocations{turnSrv}
 	}
-	h := metrics.Handler(src, healthy)
+	h := metricsHosts(addr, names).wrap(metrics.Handler(src, healthy))
 	return &opsServer{ln: ln, srv: newHTTPServer(h, slog.NewLogLogger(log.Handler(), slog.LevelDebug), httpIdleWait)}, nil
+}
+
+// metricsHosts is the Host check of the metrics listener at addr: IP addresses,
+// localhost, names, and a name in addr.
+func metricsHosts(addr string, names []string) *hostPolicy {
+	p := &hostPolicy{enforce: true, names: map[string]bool{}}
+	for _, n := range names {
+		p.names[n] = true
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if name, isIP, ok := hostOf(host); ok && !isIP && !isLocalhost(name) {
+			p.names[name] = true
+		}
+	}
+	return p
 }
 
 // serve serves until Shutdown; a shutdown is not an error.

@@ -264,7 +264,7 @@ func (r *reportWriter) metrics(o options) {
 	if host, _, err := net.SplitHostPort(o.metricsAddr); err == nil && !isLoopbackHost(host) {
 		where = "**not only loopback**: keep the port closed to the public with a firewall"
 	}
-	r.bullet(fmt.Sprintf("/metrics (Prometheus) and /healthz on `%s`, separate from the public listener: %s.", o.metricsAddr, where))
+	r.bullet(fmt.Sprintf("/metrics (Prometheus) and /healthz on `%s`, separate from the public listener: %s. Served only for an IP address, localhost or this server's names as host (no page re-pointed at it by DNS reads it).", o.metricsAddr, where))
 	turnNote := ""
 	if o.turn.enabled() {
 		turnNote = " and the TURN relays open"
