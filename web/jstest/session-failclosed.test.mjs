@@ -122,6 +122,7 @@ const serverSays = (type, payload) => socket.onmessage({ data: JSON.stringify({ 
 
 const { Session } = await import('../static/js/session.js');
 const { MeetingCrypto } = await import('../static/js/e2ee/session-keys.js');
+const { discardWarmWorker } = await import('../static/js/e2ee-hooks.js');
 
 // The grid records the track each participant's camera tile shows.
 const shown = new Map(); // participant id -> track
@@ -144,6 +145,7 @@ after(() => {
 /** start opens a session for a link that holds a key; failures are recorded. */
 async function start({ mic = false } = {}) {
   connections.length = 0;
+  discardWarmWorker(); // the spare an earlier test's session loaded: not among this test's workers
   workers.length = 0;
   sent.length = 0;
   shown.clear();
