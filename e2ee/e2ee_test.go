@@ -164,36 +164,39 @@ func TestIdentityAndWrap(t *testing.T) {
 	}
 
 	raw := pattern(3, 32)
-	w := must(WrapKey(kwA, "p-a", "p-b", 7, raw, "Ann", nil))
+	w := must(WrapKey(kwA, "p-a", "p-b", MediaKey{Counter: 7, Raw: raw, Name: "Ann"}, nil))
 	if len(w) != WrappedSize+3 {
 		t.Fatalf("wrapped: %d bytes", len(w))
 	}
-	idx, got, name, err := UnwrapKey(kwB, "p-a", "p-b", w)
-	if err != nil || idx != 7 || !bytes.Equal(got, raw) || name != "Ann" {
-		t.Fatalf("unwrap: %d %x %q %v", idx, got, name, err)
+	got, err := UnwrapKey(kwB, "p-a", "p-b", w)
+	if err != nil || got.Counter != 7 || got.Past || got.Index() != 7 || !bytes.Equal(got.Raw, raw) || got.Name != "Ann" {
+		t.Fatalf("unwrap: %+v %v", got, err)
 	}
-	if _, err := WrapKey(kwA, "p-a", "p-b", 7, raw, strings.Repeat("x", MaxNameBytes+1), nil); !errors.Is(err, ErrMalformed) {
+	if _, err := WrapKey(kwA, "p-a", "p-b", MediaKey{Counter: 7, Raw: raw, Name: strings.Repeat("x", MaxNameBytes+1)}, nil); !errors.Is(err, ErrMalformed) {
 		t.Errorf("name of 201 bytes: %v", err)
 	}
-	if _, err := WrapKey(kwA, "p-a", "p-b", 7, raw, "\xff", nil); !errors.Is(err, ErrMalformed) {
+	if _, err := WrapKey(kwA, "p-a", "p-b", MediaKey{Counter: 7, Raw: raw, Name: "\xff"}, nil); !errors.Is(err, ErrMalformed) {
 		t.Errorf("name not UTF-8: %v", err)
 	}
-	if _, _, _, err := UnwrapKey(kwB, "p-b", "p-a", w); !errors.Is(err, ErrAuth) {
+	if _, err := WrapKey(kwA, "p-a", "p-b", MediaKey{Counter: MaxKeyCounter + 1, Raw: raw}, nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("counter above 2^53 − 1: %v", err)
+	}
+	if _, err := UnwrapKey(kwB, "p-b", "p-a", w); !errors.Is(err, ErrAuth) {
 		t.Errorf("reflected envelope: %v", err)
 	}
-	// Key indexes are a full byte (version 2).
-	if w, err := WrapKey(kwA, "p-a", "p-b", 200, raw, "", nil); err != nil {
-		t.Errorf("key index 200: %v", err)
-	} else if idx, _, _, err := UnwrapKey(kwB, "p-a", "p-b", w); err != nil || idx != 200 {
-		t.Errorf("key index 200 unwraps as %d %v", idx, err)
+	// The key index is the counter mod 256 (version 3); a past key says so.
+	if w, err := WrapKey(kwA, "p-a", "p-b", MediaKey{Counter: 456, Past: true, Raw: raw}, nil); err != nil {
+		t.Errorf("counter 456: %v", err)
+	} else if k, err := UnwrapKey(kwB, "p-a", "p-b", w); err != nil || k.Counter != 456 || k.Index() != 200 || !k.Past {
+		t.Errorf("counter 456 unwraps as %+v %v", k, err)
 	}
-	if _, err := WrapKey(kwA, "p-a", "p-b", 1, raw[:31], "", nil); err == nil {
+	if _, err := WrapKey(kwA, "p-a", "p-b", MediaKey{Counter: 1, Raw: raw[:31]}, nil); err == nil {
 		t.Error("short raw key wrapped")
 	}
-	if _, err := WrapKey(kwA, "p-a", "", 1, raw, "", nil); !errors.Is(err, ErrBadID) {
+	if _, err := WrapKey(kwA, "p-a", "", MediaKey{Counter: 1, Raw: raw}, nil); !errors.Is(err, ErrBadID) {
 		t.Errorf("empty recipient: %v", err)
 	}
-	if _, err := WrapKey(kwA, "p-a", "p-b", 1, raw, "", make([]byte, 8)); err == nil {
+	if _, err := WrapKey(kwA, "p-a", "p-b", MediaKey{Counter: 1, Raw: raw}, make([]byte, 8)); err == nil {
 		t.Error("8-byte iv accepted")
 	}
 }

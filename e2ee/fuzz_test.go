@@ -121,14 +121,14 @@ func FuzzUnwrapKey(f *testing.F) {
 	f.Add([]byte{}, "", "\x00")
 	kw := v.Pairwise[0].WrapKey
 	f.Fuzz(func(t *testing.T, wrapped []byte, sender, recipient string) {
-		idx, raw, name, err := UnwrapKey(kw, sender, recipient, wrapped)
+		k, err := UnwrapKey(kw, sender, recipient, wrapped)
 		if err != nil {
 			return
 		}
-		if len(raw) != 32 || len(name) > MaxNameBytes || !utf8.ValidString(name) {
-			t.Fatalf("accepted index %d, %d-byte key, name %q", idx, len(raw), name)
+		if len(k.Raw) != 32 || len(k.Name) > MaxNameBytes || !utf8.ValidString(k.Name) || k.Counter > MaxKeyCounter {
+			t.Fatalf("accepted counter %d, %d-byte key, name %q", k.Counter, len(k.Raw), k.Name)
 		}
-		if again, _ := WrapKey(kw, sender, recipient, idx, raw, name, wrapped[:IVSize]); !bytes.Equal(again, wrapped) {
+		if again, _ := WrapKey(kw, sender, recipient, k, wrapped[:IVSize]); !bytes.Equal(again, wrapped) {
 			t.Fatal("accepted envelope does not re-wrap to itself")
 		}
 	})

@@ -18,6 +18,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,13 +27,16 @@ import (
 
 // Sizes fixed by the format.
 const (
-	KeySize       = 32                             // every derived key and raw media key
-	IVSize        = 12                             // AES-GCM nonce
-	TagSize       = 16                             // AES-GCM tag
-	RingSize      = 16                             // keys a receiver keeps per sender: the last 16 indexes installed
-	MaxRatchet    = 16                             // how many ratchet steps past its current key a ring follows
-	MinSecretSize = 16                             // shortest meeting secret a client accepts
-	WrappedSize   = IVSize + 1 + KeySize + TagSize // a key envelope without a name
+	KeySize       = 32                                           // every derived key and raw media key
+	IVSize        = 12                                           // AES-GCM nonce
+	TagSize       = 16                                           // AES-GCM tag
+	RingSize      = 16                                           // keys a receiver keeps per sender: the last 16 indexes installed
+	MaxRatchet    = 16                                           // how many ratchet steps past its current key a ring follows
+	MinSecretSize = 16                                           // shortest meeting secret a client accepts
+	CounterSize   = 8                                            // a key envelope's counter, big-endian
+	WrappedSize   = IVSize + CounterSize + 1 + KeySize + TagSize // a key envelope without a name
+	// MaxKeyCounter is the largest key counter (2^53 − 1, what a browser counts exactly).
+	MaxKeyCounter = 1<<53 - 1
 	// MaxNameBytes is the longest display name a key envelope carries, in UTF-8 bytes
 	// (FORMAT.md, "Names"); MaxWrappedSize is the envelope with such a name.
 	MaxNameBytes   = 200
@@ -111,20 +115,42 @@ func PairwiseKey(priv *ecdh.PrivateKey, peerPub []byte, idA, idB string) ([]byte
 	return derive(shared, idA+"\x00"+idB, label+" wrap"), nil
 }
 
+// wrapLabel is the key envelope's AAD label: version 3 of the envelope (FORMAT.md,
+// "Pairwise wrapping key"; version 2, "conclave/v1 media-key", carried a key index only).
+const wrapLabel = "conclave/v3 media-key"
+
 func wrapAAD(senderID, recipientID string) []byte {
-	return []byte(label + " media-key\x00" + senderID + "\x00" + recipientID)
+	return []byte(wrapLabel + "\x00" + senderID + "\x00" + recipientID)
 }
 
-// WrapKey wraps the raw media key with index keyIndex (any byte: indexes run
-// 0–255 and wrap) and the sender's display name for recipientID:
-// iv || AES-GCM(kw, iv, keyIndex || raw || utf8(name), aad). The name is at most
-// MaxNameBytes of valid UTF-8 ("" sends none). A nil iv means a random one.
-func WrapKey(kw []byte, senderID, recipientID string, keyIndex byte, raw []byte, name string, iv []byte) ([]byte, error) {
+// MediaKey is what a key envelope carries (FORMAT.md, "Pairwise wrapping key"): the
+// sender's key counter (its key index is the counter mod 256), whether the sender gives
+// the key as a past key (an earlier key of its chat texts, never its newest), the raw
+// media key and the sender's display name.
+type MediaKey struct {
+	Counter uint64
+	Past    bool
+	Raw     []byte
+	Name    string
+}
+
+// Index is the key's index in frames and chat texts: its counter mod 256.
+func (k MediaKey) Index() byte { return byte(k.Counter) }
+
+// WrapKey wraps media key k for recipientID:
+// iv || AES-GCM(kw, iv, counter(8, big-endian) || past(1) || raw || utf8(name), aad).
+// The counter is at most MaxKeyCounter, the name at most MaxNameBytes of valid
+// UTF-8 ("" sends none). A nil iv means a random one.
+func WrapKey(kw []byte, senderID, recipientID string, k MediaKey, iv []byte) ([]byte, error) {
 	if !ValidID(senderID) || !ValidID(recipientID) {
 		return nil, ErrBadID
 	}
+	raw, name := k.Raw, k.Name
 	if len(raw) != KeySize {
 		return nil, fmt.Errorf("%w: raw key of %d bytes", ErrMalformed, len(raw))
+	}
+	if k.Counter > MaxKeyCounter {
+		return nil, fmt.Errorf("%w: key counter above 2^53 − 1", ErrMalformed)
 	}
 	if err := checkName(name); err != nil {
 		return nil, err
@@ -137,7 +163,12 @@ func WrapKey(kw []byte, senderID, recipientID string, keyIndex byte, raw []byte,
 	if err != nil {
 		return nil, err
 	}
-	pt := append(append([]byte{keyIndex}, raw...), name...)
+	pt := binary.BigEndian.AppendUint64(make([]byte, 0, CounterSize+1+KeySize+len(name)), k.Counter)
+	pt = append(pt, 0)
+	if k.Past {
+		pt[CounterSize] = 1
+	}
+	pt = append(append(pt, raw...), name...)
 	return g.Seal(append([]byte(nil), iv...), iv, pt, wrapAAD(senderID, recipientID)), nil
 }
 
@@ -152,28 +183,93 @@ func checkName(name string) error {
 	return nil
 }
 
-// UnwrapKey opens a key envelope sent by senderID to recipientID: the key index, the
-// raw media key and the sender's display name ("" when it sent none).
-func UnwrapKey(kw []byte, senderID, recipientID string, wrapped []byte) (keyIndex byte, raw []byte, name string, err error) {
+// UnwrapKey opens a key envelope sent by senderID to recipientID: the key's counter,
+// whether it is a past key, the raw media key and the sender's display name ("" when
+// it sent none). A counter above MaxKeyCounter, a past byte other than 0 or 1 and a
+// name that is not UTF-8 are refused (ErrMalformed).
+func UnwrapKey(kw []byte, senderID, recipientID string, wrapped []byte) (MediaKey, error) {
 	if !ValidID(senderID) || !ValidID(recipientID) {
-		return 0, nil, "", ErrBadID
+		return MediaKey{}, ErrBadID
 	}
 	if len(wrapped) < WrappedSize || len(wrapped) > MaxWrappedSize {
-		return 0, nil, "", ErrMalformed
+		return MediaKey{}, ErrMalformed
 	}
 	g, err := newGCM(kw)
 	if err != nil {
-		return 0, nil, "", err
+		return MediaKey{}, err
 	}
 	pt, err := g.Open(nil, wrapped[:IVSize], wrapped[IVSize:], wrapAAD(senderID, recipientID))
 	if err != nil {
-		return 0, nil, "", ErrAuth
+		return MediaKey{}, ErrAuth
 	}
-	name = string(pt[1+KeySize:])
-	if !utf8.ValidString(name) {
-		return 0, nil, "", ErrMalformed
+	counter := binary.BigEndian.Uint64(pt)
+	past := pt[CounterSize]
+	name := string(pt[CounterSize+1+KeySize:])
+	if counter > MaxKeyCounter || past > 1 || !utf8.ValidString(name) {
+		return MediaKey{}, ErrMalformed
 	}
-	return pt[0], pt[1 : 1+KeySize], name, nil
+	return MediaKey{Counter: counter, Past: past == 1, Raw: pt[CounterSize+1 : CounterSize+1+KeySize], Name: name}, nil
+}
+
+// KeyVerdict is what a receiver does with a sender's key envelope (FORMAT.md, "Media
+// keys and the ratchet", "The newest key").
+type KeyVerdict int
+
+const (
+	// KeyNewest: the sender's newest key, for frames and chat; ratchet guesses start there.
+	KeyNewest KeyVerdict = iota
+	// KeyAgain: the newest key sent again (an answer to a key request); nothing changes.
+	KeyAgain
+	// KeyPast: an earlier key of the sender's: it opens chat texts at its index, nothing else.
+	KeyPast
+	// KeyStale: dropped unused: an envelope not marked past below the newest (held back
+	// by the server), a past key more than MaxRatchet changes before the newest, or a
+	// past key while no newer key of the sender is held.
+	KeyStale
+	// KeyReplay: dropped: a key this sender sent before in the session (other than KeyAgain).
+	KeyReplay
+	// KeyConflict: refused and counted as a warning: another key at the newest counter.
+	KeyConflict
+)
+
+var verdictNames = [...]string{"newest", "again", "past", "stale", "replay", "conflict"}
+
+func (v KeyVerdict) String() string {
+	if int(v) < len(verdictNames) {
+		return verdictNames[v]
+	}
+	return fmt.Sprintf("KeyVerdict(%d)", int(v))
+}
+
+// JudgeKey decides what a receiver does with envelope k from a sender, given the
+// counter of the newest key it holds from that sender's verified identity (newest < 0:
+// none yet), that key (current) and whether k's raw key is one the sender sent this
+// receiver before in the session, across its resumes (seen; current counts too).
+// The rule of FORMAT.md, "The newest key", in order:
+//   - a key seen before is the newest sent again if it is current with the newest
+//     counter and not marked past, else a replay;
+//   - another key at the newest counter is a conflict;
+//   - a key not marked past with a counter above the newest is the newest;
+//   - a key marked past with a counter 1 to MaxRatchet below the newest is a past key;
+//   - anything else is stale (an envelope not marked past below the newest is one the
+//     server held back: the sender sends its keys in the order of their counters).
+func JudgeKey(newest int64, current []byte, seen bool, k MediaKey) KeyVerdict {
+	c := int64(k.Counter) // at most MaxKeyCounter
+	if seen {
+		if newest >= 0 && c == newest && !k.Past && hmac.Equal(k.Raw, current) {
+			return KeyAgain
+		}
+		return KeyReplay
+	}
+	switch {
+	case newest >= 0 && c == newest:
+		return KeyConflict
+	case !k.Past && c > newest:
+		return KeyNewest
+	case k.Past && newest >= 0 && c < newest && newest-c <= MaxRatchet:
+		return KeyPast
+	}
+	return KeyStale
 }
 
 // FrameKey derives the AES-GCM frame key KF from a raw media key.

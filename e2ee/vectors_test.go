@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdh"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -47,6 +48,7 @@ type vectors struct {
 	Frames     []frameVector    `json:"frames"`
 	BadFrames  []badFrame       `json:"badFrames"`
 	RingCases  []ringCase       `json:"ringCases"`
+	KeyCases   []keyCase        `json:"keyCases"`
 	Texts      []textVector     `json:"texts"`
 	BadTexts   []badText        `json:"badTexts"`
 }
@@ -77,12 +79,31 @@ type wrapVector struct {
 	WrapKey     bin    `json:"wrapKey"`
 	SenderID    string `json:"senderId"`
 	RecipientID string `json:"recipientId"`
-	KeyIndex    byte   `json:"keyIndex"`
+	Counter     uint64 `json:"counter"`  // the key's counter (at most 2^53 − 1)
+	Past        bool   `json:"past"`     // given as a past key
+	KeyIndex    byte   `json:"keyIndex"` // counter mod 256
 	RawKey      bin    `json:"rawKey"`
 	Name        string `json:"name"` // the sender's display name carried in the envelope
 	IV          bin    `json:"iv"`
-	AAD         bin    `json:"aad"` // "conclave/v1 media-key" 0 senderId 0 recipientId
+	AAD         bin    `json:"aad"`       // "conclave/v3 media-key" 0 senderId 0 recipientId
+	Plaintext   bin    `json:"plaintext"` // counter || past || rawKey || utf8(name)
 	Wrapped     bin    `json:"wrapped"`
+}
+
+// keyCase: a receiver holds, from one sender's verified identity, the newest key
+// `current` at counter `newest` (-1: none yet); the envelope brings `rawKey` at
+// `counter` (marked `past` or not), and `seen` says whether that raw key came from
+// this sender before in the session. `verdict` is JudgeKey's (FORMAT.md, "The
+// newest key"): newest, again, past, stale, replay or conflict.
+type keyCase struct {
+	Name    string `json:"name"`
+	Newest  int64  `json:"newest"`
+	Current bin    `json:"current"`
+	Counter uint64 `json:"counter"`
+	Past    bool   `json:"past"`
+	RawKey  bin    `json:"rawKey"`
+	Seen    bool   `json:"seen"`
+	Verdict string `json:"verdict"`
 }
 
 type badWrapVector struct {
@@ -265,21 +286,34 @@ func generate() *vectors {
 
 	wrapIV := pattern(0x30, 12)
 	longest := strings.Repeat("Zoë ", 39) + "Zoë!" // 200 bytes, the most a name may have
-	for _, c := range []struct{ from, to, name string }{
-		{"p-alice", "p-bob", "Alice"}, {"p-bob", "p-alice", "Bob 🎻"}, {"p-alice", "p-bob", ""}, {"p-bob", "p-alice", longest},
+	for _, c := range []struct {
+		from, to, name string
+		counter        uint64
+		past           bool
+	}{
+		{"p-alice", "p-bob", "Alice", 254, false}, {"p-bob", "p-alice", "Bob 🎻", 254 + 256, false},
+		{"p-alice", "p-bob", "", 0, false}, {"p-bob", "p-alice", longest, 253, true},
+		{"p-alice", "p-bob", "Alice", MaxKeyCounter, false}, {"p-alice", "p-bob", "Alice", 1<<32 + 7, true},
 	} {
 		r := v.Ratchet[0]
-		w := must(WrapKey(kw, c.from, c.to, r.KeyIndex, r.RawKey, c.name, wrapIV))
-		v.Wraps = append(v.Wraps, wrapVector{kw, c.from, c.to, r.KeyIndex, r.RawKey, c.name, wrapIV, wrapAAD(c.from, c.to), w})
+		k := MediaKey{Counter: c.counter, Past: c.past, Raw: r.RawKey, Name: c.name}
+		w := must(WrapKey(kw, c.from, c.to, k, wrapIV))
+		v.Wraps = append(v.Wraps, wrapVector{kw, c.from, c.to, c.counter, c.past, k.Index(), r.RawKey, c.name, wrapIV,
+			wrapAAD(c.from, c.to), envelopePlaintext(c.counter, pastByte(c.past), r.RawKey, []byte(c.name)), w})
 	}
-	badUTF8 := must(WrapKey(kw, "p-alice", "p-bob", 1, raw, "ok", wrapIV))
-	if g, err := newGCM(kw); err == nil { // a name that is not UTF-8, sealed by hand: WrapKey refuses to make one
-		badUTF8 = g.Seal(bytes.Clone(wrapIV), wrapIV, append(append([]byte{1}, raw...), 0xff, 0xfe), wrapAAD("p-alice", "p-bob"))
+	// Envelopes WrapKey refuses to make, sealed by hand.
+	sealed := func(pt []byte) []byte {
+		return must(newGCM(kw)).Seal(bytes.Clone(wrapIV), wrapIV, pt, wrapAAD("p-alice", "p-bob"))
 	}
-	tooLong := must(WrapKey(kw, "p-alice", "p-bob", 1, raw, "", wrapIV))
-	if g, err := newGCM(kw); err == nil {
-		tooLong = g.Seal(bytes.Clone(wrapIV), wrapIV, append(append([]byte{1}, raw...), bytes.Repeat([]byte("a"), MaxNameBytes+1)...), wrapAAD("p-alice", "p-bob"))
-	}
+	badUTF8 := sealed(envelopePlaintext(1, 0, raw, []byte{0xff, 0xfe}))
+	tooLong := sealed(envelopePlaintext(1, 0, raw, bytes.Repeat([]byte("a"), MaxNameBytes+1)))
+	bigCounter := sealed(envelopePlaintext(MaxKeyCounter+1, 0, raw, []byte("ok")))
+	pastTwo := sealed(envelopePlaintext(1, 2, raw, []byte("ok")))
+	// Version 2's envelope (index byte, "conclave/v1 media-key"): refused.
+	v2 := must(newGCM(kw)).Seal(bytes.Clone(wrapIV), wrapIV, append(append([]byte{1}, raw...), "ok"...),
+		[]byte("conclave/v1 media-key\x00p-alice\x00p-bob"))
+	v2long := must(newGCM(kw)).Seal(bytes.Clone(wrapIV), wrapIV, append(append([]byte{1}, raw...), "Alice Liddell"...),
+		[]byte("conclave/v1 media-key\x00p-alice\x00p-bob"))
 	w := v.Wraps[0].Wrapped
 	flipped := bytes.Clone(w)
 	flipped[20] ^= 1
@@ -290,6 +324,10 @@ func generate() *vectors {
 		{"one byte long", kw, "p-alice", "p-bob", append(bytes.Clone(w), 0), "auth"},
 		{"name longer than 200 bytes", kw, "p-alice", "p-bob", tooLong, "malformed"},
 		{"name not UTF-8", kw, "p-alice", "p-bob", badUTF8, "malformed"},
+		{"counter above 2^53 − 1", kw, "p-alice", "p-bob", bigCounter, "malformed"},
+		{"past byte 2", kw, "p-alice", "p-bob", pastTwo, "malformed"},
+		{"version 2 envelope (key index, conclave/v1 label): too short", kw, "p-alice", "p-bob", v2, "malformed"},
+		{"version 2 envelope with a longer name: the old label", kw, "p-alice", "p-bob", v2long, "auth"},
 		{"wrong key", v.Pairwise[1].WrapKey, "p-alice", "p-bob", w, "auth"},
 	}
 
@@ -360,6 +398,7 @@ func generate() *vectors {
 	asCamera := badFrame{"the sender's screen share frame taken as its camera", sc.Kind, Camera, sc.SenderID, sc.KeyIndex, sc.RawKey, sc.Encrypted, "auth"}
 	v.BadFrames = append(v.BadFrames, other, noID, nulID, asScreen, asCamera)
 	v.RingCases = ringCases()
+	v.KeyCases = keyCases()
 
 	texts := []struct{ name, kind, sender, text string }{
 		{"chat", TextChat, "p-alice", "Hello, Bob! Grüße 👋 <b>&amp;</b>"},
@@ -402,6 +441,48 @@ func generate() *vectors {
 		badT("name with a sender id", TextName, "p-alice", v.Texts[2].Encrypted, "bad-id"),
 	}
 	return v
+}
+
+// envelopePlaintext is what a key envelope seals: counter(8) || past(1) || raw || name.
+func envelopePlaintext(counter uint64, past byte, raw, name []byte) []byte {
+	pt := binary.BigEndian.AppendUint64(nil, counter)
+	return append(append(append(pt, past), raw...), name...)
+}
+
+func pastByte(past bool) byte {
+	if past {
+		return 1
+	}
+	return 0
+}
+
+// keyCases: what a receiver does with an envelope, for each rule of JudgeKey.
+func keyCases() []keyCase {
+	cur, other := pattern(0x70, 32), pattern(0x90, 32)
+	c := func(name string, newest int64, counter uint64, past bool, raw []byte, seen bool) keyCase {
+		return keyCase{name, newest, cur, counter, past, raw, seen, JudgeKey(newest, cur, seen, MediaKey{Counter: counter, Past: past, Raw: raw}).String()}
+	}
+	return []keyCase{
+		{"the first key", -1, nil, 0, false, other, false, JudgeKey(-1, nil, false, MediaKey{Raw: other}).String()},
+		c("the next key (a rotation)", 5, 6, false, other, false),
+		c("a key 300 changes on (its index wraps)", 5, 305, false, other, false),
+		c("the largest counter", 5, MaxKeyCounter, false, other, false),
+		c("the newest sent again (a key request's answer)", 5, 5, false, cur, true),
+		c("the newest sent again, marked past", 5, 5, true, cur, true),
+		c("the newest key under another counter", 5, 6, false, cur, true),
+		c("another key at the newest counter", 5, 5, false, other, false),
+		c("another key at the newest counter, marked past", 5, 5, true, other, false),
+		c("an envelope held back past a rotation (not marked past)", 5, 4, false, other, false),
+		c("a past key at the newest counter minus one, the current key replayed", 5, 4, true, cur, true),
+		c("a past key one below the newest", 5, 4, true, other, false),
+		c("a past key MaxRatchet below the newest", 20, 4, true, other, false),
+		c("a past key MaxRatchet+1 below the newest", 21, 4, true, other, false),
+		c("an envelope held back MaxRatchet+1 changes", 21, 4, false, other, false),
+		c("a past key above the newest (delivered before the newest)", 5, 6, true, other, false),
+		{"a past key before any newest", -1, nil, 3, true, other, false, JudgeKey(-1, nil, false, MediaKey{Counter: 3, Past: true, Raw: other}).String()},
+		c("a key sent before, replayed as the next", 5, 6, false, other, true),
+		c("a key sent before, replayed as past", 5, 4, true, other, true),
+	}
 }
 
 // ringCases: a sender's frames after some joins (ratchet steps) or a key change,
@@ -493,19 +574,28 @@ func check(t *testing.T, v *vectors) {
 		}
 	}
 	for _, w := range v.Wraps {
-		got, err := WrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.KeyIndex, w.RawKey, w.Name, w.IV)
+		k := MediaKey{Counter: w.Counter, Past: w.Past, Raw: w.RawKey, Name: w.Name}
+		got, err := WrapKey(w.WrapKey, w.SenderID, w.RecipientID, k, w.IV)
 		if err != nil {
 			t.Fatal(err)
 		}
 		eq("wrap "+w.SenderID+"→"+w.RecipientID, got, w.Wrapped)
 		eq("wrap aad "+w.SenderID+"→"+w.RecipientID, wrapAAD(w.SenderID, w.RecipientID), w.AAD)
-		idx, raw, name, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
-		if err != nil || idx != w.KeyIndex || !bytes.Equal(raw, w.RawKey) || name != w.Name {
-			t.Errorf("unwrap %s→%s: %d %x %q %v", w.SenderID, w.RecipientID, idx, raw, name, err)
+		pt := must(must(newGCM(w.WrapKey)).Open(nil, w.IV, w.Wrapped[IVSize:], w.AAD))
+		eq("wrap plaintext "+w.SenderID+"→"+w.RecipientID, pt, w.Plaintext)
+		u, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
+		if err != nil || u.Counter != w.Counter || u.Past != w.Past || u.Index() != w.KeyIndex || !bytes.Equal(u.Raw, w.RawKey) || u.Name != w.Name {
+			t.Errorf("unwrap %s→%s: %+v %v", w.SenderID, w.RecipientID, u, err)
+		}
+	}
+	for _, c := range v.KeyCases {
+		got := JudgeKey(c.Newest, c.Current, c.Seen, MediaKey{Counter: c.Counter, Past: c.Past, Raw: c.RawKey})
+		if got.String() != c.Verdict {
+			t.Errorf("key case %q: %s, want %s", c.Name, got, c.Verdict)
 		}
 	}
 	for _, w := range v.BadWraps {
-		_, _, _, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
+		_, err := UnwrapKey(w.WrapKey, w.SenderID, w.RecipientID, w.Wrapped)
 		if got := errCode(err); got != w.Error {
 			t.Errorf("bad wrap %q: %s, want %s", w.Name, got, w.Error)
 		}

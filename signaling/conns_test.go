@@ -42,7 +42,7 @@ func rawDial(t *testing.T, url string, local net.IP) (*websocket.Conn, *http.Res
 // rawJoin sends join and reads until welcome; it returns the participant id.
 func rawJoin(t *testing.T, ws *websocket.Conn, meeting, name string) string {
 	t.Helper()
-	join := map[string]any{"type": "join", "payload": map[string]any{"version": 1, "e2ee": 5, "meetingId": meeting, "name": name}}
+	join := map[string]any{"type": "join", "payload": map[string]any{"version": 1, "e2ee": 6, "meetingId": meeting, "name": name}}
 	if err := ws.WriteJSON(join); err != nil {
 		t.Fatal(err)
 	}

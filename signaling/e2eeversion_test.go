@@ -17,7 +17,7 @@ func TestE2EEVersionRefused(t *testing.T) {
 	srv := newTestServer(t)
 	mt := srv.createMeetingWith(t, `{}`)
 	mod := srv.joinModerator(t, mt, "Mod")
-	for _, v := range []any{nil, 1, 2, 3, 4, 6, "5"} {
+	for _, v := range []any{nil, 1, 2, 3, 4, 5, 7, "6"} {
 		t.Run(fmt.Sprint(v), func(t *testing.T) {
 			c := srv.dial(t)
 			if err := c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Old page", "e2ee": v}); err != nil {

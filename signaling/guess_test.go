@@ -47,7 +47,7 @@ func guessJoin(t *testing.T, srv *testServer, local net.IP, header http.Header, 
 	}
 	defer ws.Close()
 	_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
-	p := map[string]any{"version": 1, "e2ee": 5, "name": "Guesser"}
+	p := map[string]any{"version": 1, "e2ee": 6, "name": "Guesser"}
 	for k, v := range fields {
 		p[k] = v
 	}

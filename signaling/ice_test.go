@@ -102,7 +102,7 @@ func TestWelcomeWithoutTURNHasNoICEServers(t *testing.T) {
 func joinWelcome(t *testing.T, srv *testServer, meeting, name string) json.RawMessage {
 	t.Helper()
 	c := srv.dial(t)
-	if _, err := c.Send("join", map[string]any{"version": 1, "e2ee": 5, "meetingId": meeting, "name": name,
+	if _, err := c.Send("join", map[string]any{"version": 1, "e2ee": 6, "meetingId": meeting, "name": name,
 		"media": map[string]any{"mic": false, "camera": false, "screen": false}}); err != nil {
 		t.Fatal(err)
 	}

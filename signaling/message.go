@@ -15,12 +15,14 @@ const ProtocolVersion = 1
 
 // E2EEVersion is the end-to-end encryption format (e2ee/FORMAT.md) the browsers of an
 // encrypted meeting must speak; a `join` that names another is refused (e2ee_version),
-// because pages of two formats cannot read each other and must not pretend to. 5 is
-// FORMAT.md version 2 with display names in the key envelopes, chat texts of version 3
-// and frames of version 3, bound to their track's source (a page of 4 makes frames that
-// a page of 5 cannot open, and the reverse; a page of 3 sends "e2." texts that later
+// because pages of two formats cannot read each other and must not pretend to. 6 is
+// FORMAT.md version 2 with key envelopes of version 3 (each carries its key's counter,
+// and says whether it is a past key), display names in them, chat texts of version 3
+// and frames of version 3, bound to their track's source (a page of 5 sends envelopes
+// of version 2, with a key index, which a page of 6 refuses, and the reverse; a page of
+// 4 makes frames that later pages cannot open; a page of 3 sends "e2." texts that later
 // pages refuse; a page of 2 refuses envelopes that carry a name).
-const E2EEVersion = 5
+const E2EEVersion = 6
 
 // Limits of the protocol (PROTOCOL.md).
 const (

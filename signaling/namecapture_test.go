@@ -72,8 +72,8 @@ func TestNamesTravelOnlyInKeyEnvelopes(t *testing.T) {
 			t.Fatalf("envelope %d carries no name (%d bytes)", i, len(w))
 		}
 		for k, key := range e2ee.LinkDerivableKeys(secret) {
-			if _, _, name, err := e2ee.UnwrapKey(key, senders[i], recipients[i], w); !errors.Is(err, e2ee.ErrAuth) {
-				t.Fatalf("link key %d opens envelope %d: %q, %v", k, i, name, err)
+			if got, err := e2ee.UnwrapKey(key, senders[i], recipients[i], w); !errors.Is(err, e2ee.ErrAuth) {
+				t.Fatalf("link key %d opens envelope %d: %q, %v", k, i, got.Name, err)
 			}
 		}
 	}

@@ -198,7 +198,7 @@ func TestMeetingFull(t *testing.T) {
 	srv.join(t, meeting, "A")
 	srv.join(t, meeting, "B")
 	c := srv.dial(t)
-	_ = c.SendRaw([]byte(`{"type":"join","payload":{"version":1,"e2ee":5,"meetingId":"` + meeting + `","name":"C"}}`))
+	_ = c.SendRaw([]byte(`{"type":"join","payload":{"version":1,"e2ee":6,"meetingId":"` + meeting + `","name":"C"}}`))
 	if code, _ := expectError(t, c); code != "meeting_full" {
 		t.Fatalf("code %s", code)
 	}

@@ -40,7 +40,7 @@ func TestForgedIdentityGetsNoKeys(t *testing.T) {
 		_, _ = rand.Read(b)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
-	identity, _ := json.Marshal(map[string]any{"v": 2, "t": "identity", "pub": random(32), "tag": random(32)})
+	identity, _ := json.Marshal(map[string]any{"v": 3, "t": "identity", "pub": random(32), "tag": random(32)})
 	if _, err := c.Send("e2ee", map[string]any{"data": string(identity)}); err != nil {
 		t.Fatal(err)
 	}

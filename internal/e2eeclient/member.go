@@ -32,10 +32,12 @@ type Sender interface {
 	Send(typ string, payload any) (string, error)
 }
 
-// Key is a media key: its index and raw bytes.
+// Key is a media key: its counter (FORMAT.md, "Media keys and the ratchet"), its index
+// (the counter mod 256) and raw bytes.
 type Key struct {
-	Index byte
-	Raw   []byte
+	Counter uint64
+	Index   byte
+	Raw     []byte
 }
 
 type peer struct {
@@ -44,10 +46,11 @@ type peer struct {
 	identitySent bool
 	sent         *Key      // the own key it was last given
 	answeredAt   time.Time // when its last key request was answered
+	newest       int64     // the counter of the newest key it sent us (-1: none yet)
 }
 
 // Version is the "v" of every key message (FORMAT.md, "Key messages").
-const Version = 2
+const Version = 3
 
 // AnswerInterval is the shortest time between two answers to one requester's key
 // requests (FORMAT.md, "Key requests").
@@ -65,9 +68,12 @@ type Member struct {
 	name         string            // the own display name, sent in every key envelope
 	names        map[string]string // the names verified members sent in their key envelopes
 	own          *Key
-	peers        map[string]*peer // the roster as the server announced it, minus self
-	dead         map[string]bool  // ids that left: never verified again
-	keys         map[string]Key   // the newest key received from each sender
+	peers        map[string]*peer           // the roster as the server announced it, minus self
+	dead         map[string]bool            // ids that left: never verified again
+	keys         map[string]Key             // the newest key received from each sender
+	past         map[string][]Key           // the past keys received from each sender (chat only)
+	seen         map[string]map[string]bool // each sender's raw keys taken this session: a replay is refused
+	conflicts    int                        // envelopes refused as another key at a sender's newest counter
 	pendingJoins []string
 	pendingLeave bool
 	outbox       []outgoing // sent once the lock is let go (unlockAndSend)
@@ -105,7 +111,7 @@ func New(secret []byte, out Sender) (*Member, error) {
 	return &Member{
 		out: out, identityKey: ik, priv: priv, now: time.Now,
 		peers: make(map[string]*peer), dead: make(map[string]bool), keys: make(map[string]Key),
-		names: make(map[string]string),
+		names: make(map[string]string), past: make(map[string][]Key), seen: make(map[string]map[string]bool),
 	}, nil
 }
 
@@ -158,7 +164,7 @@ func (m *Member) Start(selfID string, memberIDs []string) error {
 	}
 	m.mu.Lock()
 	m.self = selfID
-	m.own = &Key{Index: 0, Raw: randomKey()}
+	m.own = &Key{Counter: 0, Index: 0, Raw: randomKey()}
 	for _, id := range memberIDs {
 		if e2ee.ValidID(id) && id != selfID {
 			m.peer(id).identitySent = true
@@ -176,7 +182,7 @@ func randomKey() []byte {
 func (m *Member) peer(id string) *peer {
 	p := m.peers[id]
 	if p == nil {
-		p = &peer{}
+		p = &peer{newest: -1}
 		m.peers[id] = p
 	}
 	return p
@@ -249,6 +255,8 @@ func (m *Member) left(id string) {
 	}
 	delete(m.peers, id)
 	delete(m.keys, id)
+	delete(m.past, id)
+	delete(m.seen, id)
 	delete(m.names, id)
 	m.dead[id] = true
 	m.pendingLeave = true
@@ -274,12 +282,31 @@ func (m *Member) receive(from, data string) error {
 		if err != nil {
 			return nil
 		}
-		idx, raw, name, err := e2ee.UnwrapKey(p.kw, from, m.self, wrapped)
+		k, err := e2ee.UnwrapKey(p.kw, from, m.self, wrapped)
 		if err != nil {
 			return nil
 		}
-		m.keys[from] = Key{Index: idx, Raw: raw}
-		m.names[from] = name
+		// Only a counter above the newest makes a key the newest (FORMAT.md, "The newest
+		// key"): an envelope the server held back past a later one is dropped.
+		seen := m.seen[from]
+		if seen == nil {
+			seen = make(map[string]bool)
+			m.seen[from] = seen
+		}
+		switch e2ee.JudgeKey(p.newest, m.keys[from].Raw, seen[string(k.Raw)], k) {
+		case e2ee.KeyNewest:
+			seen[string(k.Raw)] = true
+			p.newest = int64(k.Counter)
+			m.keys[from] = Key{Counter: k.Counter, Index: k.Index(), Raw: k.Raw}
+			m.names[from] = k.Name
+		case e2ee.KeyAgain:
+			m.names[from] = k.Name
+		case e2ee.KeyPast:
+			seen[string(k.Raw)] = true
+			m.past[from] = append(m.past[from], Key{Counter: k.Counter, Index: k.Index(), Raw: k.Raw})
+		case e2ee.KeyConflict:
+			m.conflicts++
+		}
 	case "key-request":
 		// At most one answer a second: a flood of requests costs one answer per
 		// requester and second. The answer is our identity (it may be the one that
@@ -361,16 +388,16 @@ func (m *Member) flush() error {
 	joined := m.pendingJoins
 	left := m.pendingLeave
 	m.pendingJoins, m.pendingLeave = nil, false
-	next := m.own.Index + 1 // a byte: wraps after 255
+	next := m.own.Counter + 1 // its index, a byte, wraps after 255
 	if left {
-		m.own = &Key{Index: next, Raw: randomKey()}
+		m.own = &Key{Counter: next, Index: byte(next), Raw: randomKey()}
 		ids := make([]string, 0, len(m.peers))
 		for id := range m.peers {
 			ids = append(ids, id)
 		}
 		return m.sendKeys(ids)
 	}
-	m.own = &Key{Index: next, Raw: e2ee.Ratchet(m.own.Raw)}
+	m.own = &Key{Counter: next, Index: byte(next), Raw: e2ee.Ratchet(m.own.Raw)}
 	return m.sendKeys(joined)
 }
 
@@ -387,7 +414,7 @@ func (m *Member) sendKeys(ids []string) error {
 		if p == nil || !p.verified || p.sent == m.own {
 			continue
 		}
-		wrapped, err := e2ee.WrapKey(p.kw, m.self, id, m.own.Index, m.own.Raw, m.name, nil)
+		wrapped, err := e2ee.WrapKey(p.kw, m.self, id, e2ee.MediaKey{Counter: m.own.Counter, Raw: m.own.Raw, Name: m.name}, nil)
 		if err != nil {
 			return fmt.Errorf("e2eeclient: wrap for %s: %w", id, err)
 		}
@@ -419,7 +446,7 @@ func (m *Member) OwnKey() Key {
 	if m.own == nil {
 		return Key{}
 	}
-	return Key{Index: m.own.Index, Raw: append([]byte(nil), m.own.Raw...)}
+	return Key{Counter: m.own.Counter, Index: m.own.Index, Raw: append([]byte(nil), m.own.Raw...)}
 }
 
 // KeyFrom is the newest key received from sender.
@@ -427,7 +454,22 @@ func (m *Member) KeyFrom(sender string) (Key, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k, ok := m.keys[sender]
-	return Key{Index: k.Index, Raw: append([]byte(nil), k.Raw...)}, ok
+	return Key{Counter: k.Counter, Index: k.Index, Raw: append([]byte(nil), k.Raw...)}, ok
+}
+
+// PastKeysFrom is the past keys received from sender (for its chat texts only).
+func (m *Member) PastKeysFrom(sender string) []Key {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Key(nil), m.past[sender]...)
+}
+
+// Conflicts counts the key envelopes refused as another key at a sender's newest
+// counter (FORMAT.md, "The newest key"): the page counts them as a warning.
+func (m *Member) Conflicts() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conflicts
 }
 
 // Verified lists the members whose identity verified.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/e2ee"
 	"conclave/internal/fakeclock"
 )
 
@@ -308,4 +309,59 @@ func (r *relay) joinNamed(t *testing.T, id string, secret []byte, name string) *
 	}
 	r.settle(t)
 	return m
+}
+
+// TestModelHeldBackKey: the server holds back the key envelope a sends b to answer a
+// (made-up) key request while a is at a ratchet that a leaver can follow, and delivers
+// it after a's rotation for that leave, and again: b keeps a's rotated key as the
+// newest (the held-back one has a lower counter and is not marked past: dropped). Without the counter b took the held-back key as a's newest, from which
+// the one who left can ratchet (FORMAT.md, "The newest key").
+func TestModelHeldBackKey(t *testing.T) {
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	r := &relay{members: map[string]*Member{}, sent: map[string][]string{}}
+	a := r.join(t, "p-a", secret)
+	b := r.join(t, "p-b", secret)
+	r.join(t, "p-l", secret) // leaves after the held-back envelope
+	r.join(t, "p-n", secret) // a ratchets: b and the leaver follow by themselves
+	behind := a.OwnKey()
+	var held []delivery
+	r.drop = func(d delivery) bool {
+		var m struct{ From, Data string }
+		if d.to == "p-b" && d.typ == "e2ee" && json.Unmarshal(d.payload, &m) == nil && m.From == "p-a" && strings.Contains(m.Data, `"t":"key"`) {
+			held = append(held, d)
+			return true
+		}
+		return false
+	}
+	// The server makes up a key request from b: a answers with its current key.
+	r.push("p-a", "e2ee", map[string]string{"from": "p-b", "data": `{"v":3,"t":"key-request"}`})
+	r.settle(t)
+	if len(held) != 1 {
+		t.Fatalf("held %d envelopes", len(held))
+	}
+	r.drop = nil
+	r.leave("p-l")
+	r.settle(t)
+	rotated := a.OwnKey()
+	if rotated.Counter != behind.Counter+1 || bytes.Equal(rotated.Raw, e2ee.Ratchet(behind.Raw)) {
+		t.Fatalf("a did not rotate: %+v after %+v", rotated, behind)
+	}
+	if got, _ := b.KeyFrom("p-a"); !bytes.Equal(got.Raw, rotated.Raw) {
+		t.Fatal("b lacks a's rotated key")
+	}
+	for range 2 { // delivered late, then replayed
+		r.queue = append(r.queue, held...)
+		r.settle(t)
+	}
+	got, _ := b.KeyFrom("p-a")
+	if !bytes.Equal(got.Raw, rotated.Raw) || got.Counter != rotated.Counter {
+		t.Fatalf("b took the held-back key (counter %d) as a's newest", got.Counter)
+	}
+	if past := b.PastKeysFrom("p-a"); len(past) != 0 {
+		t.Fatalf("b took the held-back key as a past key: %+v", past)
+	}
+	if b.Conflicts() != 0 {
+		t.Fatal("a conflict counted")
+	}
 }

@@ -305,7 +305,7 @@ func (c *Client) Join(ctx context.Context, meetingID, name string) error {
 // SendJoin sends a join with the given payload fields (version, the E2EE format version
 // and media are added; fields may override them).
 func (c *Client) SendJoin(fields map[string]any) error {
-	p := map[string]any{"version": 1, "e2ee": 5, "media": map[string]bool{"mic": true, "camera": true}}
+	p := map[string]any{"version": 1, "e2ee": 6, "media": map[string]bool{"mic": true, "camera": true}}
 	for k, v := range fields {
 		p[k] = v
 	}

@@ -4,9 +4,10 @@
 //       whose key then moved on (another join's ratchet) before the verification: the
 //       newcomer got only the newer key, and the text waited 10 s, asked, and showed as
 //       unreadable. The sender now also gives a member it verifies the keys of its
-//       chat texts since it heard of that member, as far as they lead to its current
-//       key by ratchets alone (never a key from before the announcement, never one across a
-//       rotation: see FORMAT.md "Chat (version 3)").
+//       chat texts since it heard of that member (never a key from before the
+//       announcement), marked past in their envelopes, also from before a leave's
+//       rotation: each envelope carries its key's counter, so a receiver never takes
+//       one for its sender's newest (FORMAT.md "Chat (version 3)", "The newest key").
 //   (b) a text that cannot open held its sender's later texts for 10 s, by when the
 //       sender had rotated, and a later text under a ratchet of a key the receiver held
 //       on its arrival no longer opened. Each text is now opened as it arrives (and
@@ -16,7 +17,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { settled, handAll, serveAll, got } from './chat-sim.mjs';
-import { UNREADABLE } from '../static/js/e2ee/session-keys.js';
 import { ChatKeys, encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { FakeClock, eventually } from './harness.mjs';
@@ -65,7 +65,7 @@ test('(a) a text written before its sender verified a newcomer, whose key a late
   }
 });
 
-test('(a) the same with the key moved on by a leave\'s rotation: not mended (needs a format change, FORMAT.md "Chat")', { todo: 'an old key across a rotation, delivered after the current one, would be current' }, async () => {
+test('(a) the same with the key moved on by a leave\'s rotation: the key from before the rotation comes as a past key', async () => {
   const { sim, a, r } = await newcomer(22, async ({ sim: s, a: sender, others }) => {
     s.removeMember(others[0].id, 'leave'); // a rotates before it verifies r
     assert.ok(handAll(sender).includes('left'));
@@ -73,14 +73,19 @@ test('(a) the same with the key moved on by a leave\'s rotation: not mended (nee
   try {
     assert.deepEqual(await sim.checkSafety(), []);
     assert.deepEqual(got(sim, r, a), [`hello from ${a.name}`]);
+    // The text's key (from before the rotation) is r's for chat only; the rotated one is a's newest.
+    const st = r.keys.chatKeys.senders.get(a.id);
+    assert.equal(Buffer.from(st.keys.get(st.newest)).toString('hex'), Buffer.from(a.keys.own.raw).toString('hex'));
+    assert.deepEqual([...new Set(r.installed.filter((k) => k.pid === a.id && !k.past).map((k) => k.raw))], [Buffer.from(a.keys.own.raw).toString('hex')], 'the worker has the rotated key only');
+    assert.deepEqual(await sim.problems(), []);
   } finally {
     sim.close();
   }
 });
 
 test('(b) a later text under a ratchet of a key held on its arrival opens, though an earlier one of its sender waits until after a rotation', async () => {
-  // T1: written before a verified the newcomer r, then a rotates (b leaves): r never gets
-  // its key (the case above that is not mended), so it waits 10 s.
+  // T1: written before a verified the newcomer r, then a rotates (b leaves): r gets its
+  // key only as a past key, after the rotated one (the case above).
   const { sim, a, r, others } = await newcomer(23, async ({ sim: s, a: sender, others: o }) => {
     s.removeMember(o[0].id, 'leave');
     assert.ok(handAll(sender).includes('left'));
@@ -107,7 +112,7 @@ test('(b) a later text under a ratchet of a key held on its arrival opens, thoug
     const texts = got(sim, r, a);
     assert.equal(texts.length, 2);
     assert.equal(texts[1], `hello from ${a.name}`, 'the later text opened on arrival');
-    assert.equal(texts[0], UNREADABLE, 'the earlier one: not mended ((a) across a rotation)');
+    assert.equal(texts[0], `hello from ${a.name}`, 'the earlier one: under a past key from before the rotation');
     assert.deepEqual(await sim.checkSafety(), []);
     void others;
   } finally {
@@ -183,7 +188,7 @@ function keysFrom(sim, page, sender) {
   return ats.filter((at, i) => ats.indexOf(at) === i);
 }
 
-test('(a) a verified newcomer gets the chat keys since its sender heard of it, on the current key\'s ratchet chain only: none from before, none across a rotation', async () => {
+test('(a) a verified newcomer gets the chat keys since its sender heard of it: none from before, also across a rotation (marked past)', async () => {
   const { sim, a, others } = await settled(31, 3);
   try {
     a.chat(); // before anyone heard of r: under a key r must never get
@@ -218,7 +223,8 @@ test('(a) a verified newcomer gets the chat keys since its sender heard of it, o
     assert.deepEqual(await sim.checkSafety(), []);
     assert.deepEqual(await sim.problems(), []);
 
-    // Now a rotation between a text and the verification: r2 gets the rotated key only.
+    // Now a rotation between a text and the verification: r2 gets the rotated key, then
+    // the text's key from before the rotation, for chat only.
     const r2 = sim.admit({ sends: false });
     handAll(r2);
     await sim.rest();
@@ -235,7 +241,9 @@ test('(a) a verified newcomer gets the chat keys since its sender heard of it, o
       await sim.flushAll();
       await sim.advance(250);
     }
-    assert.deepEqual(keysFrom(sim, r2, a), [heard2 + 1], 'only the key after the rotation');
+    assert.deepEqual(keysFrom(sim, r2, a), [heard2 + 1, heard2], 'the key after the rotation, then the text\'s');
+    assert.deepEqual(r2.installed.filter((k) => k.pid === a.id && k.past).map((k) => k.raw), [a.ownHist[heard2]], 'the one before the rotation only for chat');
+    assert.deepEqual(got(sim, r2, a).slice(-1), [`hello from ${a.name}`]);
     assert.deepEqual(await sim.checkSafety(), []);
     assert.deepEqual(await sim.problems(), []);
   } finally {

@@ -5,10 +5,10 @@
 //   - the current key goes first, the earlier ones after it, within an allowance of
 //     half the relay's budget: the current key of a member verified late is never
 //     refused because earlier keys used the budget up;
-//   - a receiver takes a key from which a key it got before follows by ratchets as a
-//     past key: it opens texts under it, but never becomes the sender's newest, so one
-//     the server delivers after a rotation gives the one who left (who can follow the
-//     old chain) no way to write texts that open as the sender's.
+//   - a receiver takes a key whose counter is below the newest it holds as a past key
+//     (FORMAT.md, "The newest key"): it opens texts under it, but never becomes the
+//     sender's newest, so one the server delivers after a rotation gives the one who
+//     left (who can follow the old chain) no way to write texts that open as the sender's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 

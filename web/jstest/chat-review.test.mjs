@@ -1,4 +1,4 @@
-// Review of the past keys (FORMAT.md, "Chat (version 3)"; SessionKeys._pastKeys, pastKey)
+// Review of the past keys (FORMAT.md, "Chat (version 3)", "The newest key"; SessionKeys._pastKeys, judgeKey)
 // and of ChatKeys' ring: the promises the other tests did not hold, each one failing
 // with its guard taken out.
 //   - a past key the server sends again is refused: installed once, waking the waiting
@@ -6,8 +6,8 @@
 //     waiting texts: MAX_TRYING tries of up to MAX_RATCHET steps each, as often as the
 //     server likes);
 //   - a past key never goes to the media worker (frames use the newest only);
-//   - a sender gives no past key the receiver cannot tell from a newer one (more than
-//     MAX_RATCHET ratchets before the current key): it would be the receiver's newest;
+//   - a sender gives no past key more than MAX_RATCHET key changes before the current
+//     one: the receiver would drop it (judgeKey: stale), a message of the budget for nothing;
 //   - ChatKeys never drops a sender's newest key from its ring (where ratchet guesses
 //     start), however many earlier keys come after it.
 import { test } from 'node:test';
@@ -89,7 +89,7 @@ test('a past key never reaches the media worker', async () => {
   }
 });
 
-test('a key more than MAX_RATCHET ratchets before the current one is not given as a past key (it would be the newest there)', async () => {
+test('a key more than MAX_RATCHET changes before the current one is not given as a past key (the receiver would drop it)', async () => {
   const { sim, a, r, heard } = await lateNewcomer(63, MAX_RATCHET + 1);
   try {
     const current = a.ownHist[a.ownHist.length - 1];

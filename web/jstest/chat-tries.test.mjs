@@ -8,7 +8,7 @@ import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { FakeClock, eventually, tick } from './harness.mjs';
 
 // A member holding the link (or a lying server) sends K junk texts that never open, then
-// R key messages with fresh keys (each taken: newKey() accepts any key not seen before;
+// R key messages with fresh keys (each taken: a fresh key with a counter above the last is its newest;
 // the relay allows 10 + 2·N a second). Before the change only the first waiting text of a
 // sender was tried again at a key; with it every waiting text is: K·R tries, each up to
 // MAX_RATCHET HKDF steps. The work per received key must not grow with the queue.

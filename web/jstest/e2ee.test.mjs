@@ -52,28 +52,32 @@ test('identity, pairwise key and wrapping between two fresh participants', async
   const kwA = await pairwiseKey(alice.privateKey, bob.publicKey, 'p-a', 'p-b');
   const kwB = await pairwiseKey(bob.privateKey, alice.publicKey, 'p-b', 'p-a');
   const raw = newMediaKey();
-  const w = await wrapKey(kwA, 'p-a', 'p-b', 9, raw);
-  assert.equal(w.length, 61);
+  const w = await wrapKey(kwA, 'p-a', 'p-b', { counter: 9, raw });
+  assert.equal(w.length, 69);
   const got = await unwrapKey(kwB, 'p-a', 'p-b', w);
+  assert.equal(got.counter, 9);
   assert.equal(got.keyIndex, 9);
+  assert.equal(got.past, false);
   assert.equal(hex(got.raw), hex(raw));
   assert.equal(got.name, '');
   // The sender's name travels in the envelope, bound to the pair (FORMAT.md, "Names").
-  const named = await wrapKey(kwA, 'p-a', 'p-b', 9, raw, 'Zoë 🎻');
-  assert.equal(named.length, 61 + 9);
+  const named = await wrapKey(kwA, 'p-a', 'p-b', { counter: 9, raw }, 'Zoë 🎻');
+  assert.equal(named.length, 69 + 9);
   assert.equal((await unwrapKey(kwB, 'p-a', 'p-b', named)).name, 'Zoë 🎻');
   await rejects(unwrapKey(kwB, 'p-b', 'p-a', named), 'auth');
-  await rejects(wrapKey(kwA, 'p-a', 'p-b', 9, raw, 'x'.repeat(201)), 'malformed');
+  await rejects(wrapKey(kwA, 'p-a', 'p-b', { counter: 9, raw }, 'x'.repeat(201)), 'malformed');
   assert.equal(new TextEncoder().encode(fitName('ü'.repeat(150))).length, 200, 'cut at a character boundary');
   assert.equal(fitName('ab🎻'.repeat(64)).length <= 200, true);
   assert.equal(fitName('Ann'), 'Ann');
   await rejects(unwrapKey(kwB, 'p-b', 'p-a', w), 'auth'); // reflected back to its sender
   await rejects(unwrapKey(kwB, 'p-a', 'p-c', w), 'auth'); // forwarded to someone else
-  await rejects(wrapKey(kwA, 'p-a', 'p-b', 256, raw), 'bad-input');
-  // Key indexes are a full byte (version 2).
-  const w200 = await wrapKey(kwA, 'p-a', 'p-b', 200, raw);
-  assert.equal((await unwrapKey(kwB, 'p-a', 'p-b', w200)).keyIndex, 200);
-  await rejects(wrapKey(kwA, 'p-a', 'p\0b', 1, raw), 'bad-id');
+  await rejects(wrapKey(kwA, 'p-a', 'p-b', { counter: 2 ** 53, raw }), 'bad-input');
+  await rejects(wrapKey(kwA, 'p-a', 'p-b', { counter: -1, raw }), 'bad-input');
+  await rejects(wrapKey(kwA, 'p-a', 'p-b', { counter: 1.5, raw }), 'bad-input');
+  // The index is the counter mod 256 (version 3); a past key says so.
+  const w456 = await unwrapKey(kwB, 'p-a', 'p-b', await wrapKey(kwA, 'p-a', 'p-b', { counter: 456, raw, past: true }));
+  assert.deepEqual([w456.counter, w456.keyIndex, w456.past], [456, 200, true]);
+  await rejects(wrapKey(kwA, 'p-a', 'p\0b', { counter: 1, raw }), 'bad-id');
   await rejects(pairwiseKey(alice.privateKey, bob.publicKey, 'p-a', 'p-a'), 'bad-id');
   await rejects(pairwiseKey(alice.privateKey, new Uint8Array(32), 'p-a', 'p-b'), 'malformed'); // low-order point
   await rejects(pairwiseKey(alice.privateKey, range(31), 'p-a', 'p-b'), 'bad-input');

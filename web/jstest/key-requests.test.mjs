@@ -280,7 +280,7 @@ test('a sender answers members of its roster at most once a second each: its ide
   const b = await room.join('p-b', secret);
   const w = await room.join('p-w', randomBytes(16)); // another link: never verified
   assert.deepEqual(a.keys.unverified(), ['p-w']);
-  const req = JSON.stringify({ v: 2, t: 'key-request' });
+  const req = JSON.stringify({ v: 3, t: 'key-request' });
   const keysTo = (to) => room.sent.filter((x) => x.from === 'p-a' && x.to === to && x.t === 'key').length;
   const bBefore = keysTo('p-b');
   // b asks five times within a second: one answer.

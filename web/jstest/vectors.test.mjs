@@ -13,6 +13,7 @@ import {
 import { KeyRing, decryptFrame, encryptFrame } from '../static/js/e2ee/frame.js';
 import { decryptText, encryptText } from '../static/js/e2ee/text.js';
 import { subtle } from '../static/js/e2ee/keys.js';
+import { newSeen, judgeKey } from '../static/js/e2ee/seen-keys.js';
 
 const v = JSON.parse(readFileSync(new URL('../../e2ee/testdata/vectors.json', import.meta.url), 'utf8'));
 const b = decode;
@@ -37,7 +38,7 @@ async function rejects(promise, code, what) {
 }
 
 test('vector file has every section', () => {
-  for (const k of ['meeting', 'identities', 'pairwise', 'wraps', 'badWraps', 'ratchet', 'frames', 'badFrames', 'ringCases', 'texts', 'badTexts']) {
+  for (const k of ['meeting', 'identities', 'pairwise', 'wraps', 'badWraps', 'ratchet', 'frames', 'badFrames', 'ringCases', 'keyCases', 'texts', 'badTexts']) {
     assert.ok(v[k], k);
   }
   assert.ok(v.frames.length >= 4 && v.texts.length >= 2 && v.ratchet.length === 4);
@@ -73,24 +74,47 @@ test('pairwise wrapping keys, both sides', async () => {
 test('wrapped media keys', async () => {
   for (const w of v.wraps) {
     const kw = b(w.wrapKey);
-    same(await wrapKey(kw, w.senderId, w.recipientId, w.keyIndex, b(w.rawKey), w.name, b(w.iv)), w.wrapped, 'wrap');
-    const { keyIndex, raw, name } = await unwrapKey(kw, w.senderId, w.recipientId, b(w.wrapped));
+    const key = { counter: w.counter, past: w.past, raw: b(w.rawKey) };
+    same(await wrapKey(kw, w.senderId, w.recipientId, key, w.name, b(w.iv)), w.wrapped, 'wrap');
+    const { counter, keyIndex, past, raw, name } = await unwrapKey(kw, w.senderId, w.recipientId, b(w.wrapped));
+    assert.equal(counter, w.counter);
     assert.equal(keyIndex, w.keyIndex);
+    assert.equal(keyIndex, w.counter % 256, 'the index is the counter mod 256');
+    assert.equal(past, w.past);
     assert.equal(name, w.name, 'the name in the envelope');
     same(raw, w.rawKey, 'unwrapped key');
     // The AAD as FORMAT.md spells it, and the envelope opens under it on plain WebCrypto.
-    same(cat('conclave/v1 media-key\0', w.senderId, '\0', w.recipientId), w.aad, 'wrap aad');
+    same(cat('conclave/v3 media-key\0', w.senderId, '\0', w.recipientId), w.aad, 'wrap aad');
     const env = b(w.wrapped);
-    same(await openRaw(kw, env.subarray(0, 12), env.subarray(12), b(w.aad)), encode(cat([w.keyIndex], b(w.rawKey), w.name)), 'wrap plaintext');
+    const counterBytes = [];
+    for (let i = 7; i >= 0; i--) counterBytes.push(Number((BigInt(w.counter) >> BigInt(8 * i)) & 0xffn));
+    const plain = cat(counterBytes, [w.past ? 1 : 0], b(w.rawKey), w.name);
+    same(plain, w.plaintext, 'wrap plaintext as FORMAT.md spells it');
+    same(await openRaw(kw, env.subarray(0, 12), env.subarray(12), b(w.aad)), encode(plain), 'wrap plaintext');
   }
+  assert.ok(v.wraps.some((w) => w.counter === Number.MAX_SAFE_INTEGER), 'the largest counter');
+  assert.ok(v.wraps.some((w) => w.past) && v.wraps.some((w) => w.counter > 255), 'a past key, a counter past 255');
   // The CryptoKey path gives the same envelope.
   const [a, c] = v.identities;
   const kwKey = await pairwiseKey((await importIdentity(b(a.privateKey))).privateKey, b(c.publicKey), 'p-alice', 'p-bob');
   const w = v.wraps[0];
-  same(await wrapKey(kwKey, w.senderId, w.recipientId, w.keyIndex, b(w.rawKey), w.name, b(w.iv)), w.wrapped, 'wrap with CryptoKey');
+  same(await wrapKey(kwKey, w.senderId, w.recipientId, { counter: w.counter, past: w.past, raw: b(w.rawKey) }, w.name, b(w.iv)), w.wrapped, 'wrap with CryptoKey');
   for (const x of v.badWraps) {
     await rejects(unwrapKey(b(x.wrapKey), x.senderId, x.recipientId, b(x.wrapped)), x.error, `bad wrap "${x.name}"`);
   }
+});
+
+test('what a receiver does with a key envelope (the newest key, by its counter)', () => {
+  const verdicts = new Set();
+  for (const c of v.keyCases) {
+    const raw = b(c.rawKey);
+    const seen = newSeen();
+    if (c.newest >= 0) seen.current = hex(b(c.current));
+    if (c.seen && hex(raw) !== seen.current) seen.past.add(hex(raw));
+    assert.equal(judgeKey(seen, c.newest, { counter: c.counter, past: c.past, raw }), c.verdict, c.name);
+    verdicts.add(c.verdict);
+  }
+  assert.deepEqual([...verdicts].sort(), ['again', 'conflict', 'newest', 'past', 'replay', 'stale']);
 });
 
 test('ratchet chain and frame keys', async () => {
@@ -162,7 +186,7 @@ test('texts', async () => {
 });
 
 test('base64url of every byte string in the vectors round-trips', () => {
-  const notBytes = new Set(['format', 'name', 'kind', 'source', 'error', 'result', 'text', 'encrypted', 'participantId', 'senderId', 'recipientId', 'idA', 'idB']);
+  const notBytes = new Set(['format', 'name', 'kind', 'source', 'error', 'result', 'text', 'encrypted', 'participantId', 'senderId', 'recipientId', 'idA', 'idB', 'verdict']);
   let n = 0;
   JSON.stringify(v, (k, val) => {
     if (typeof val === 'string' && !notBytes.has(k)) {

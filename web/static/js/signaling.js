@@ -4,7 +4,7 @@
 export const PROTOCOL_VERSION = 1;
 // The end-to-end encryption format this page speaks (e2ee/FORMAT.md); an encrypted
 // meeting refuses a join that names another (`e2ee_version`).
-export const E2EE_VERSION = 5; // FORMAT.md version 2 with names in the key envelopes, chat and frames of version 3 (signaling/PROTOCOL.md)
+export const E2EE_VERSION = 6; // FORMAT.md version 2 with counters in the key envelopes (version 3), names in them, chat and frames of version 3 (signaling/PROTOCOL.md)
 
 /** ProtocolError is an `error` message from the server. */
 export class ProtocolError extends Error {

@@ -12,7 +12,10 @@ export const KEY_INDEX_COUNT = 256; // key indexes are a full byte and wrap afte
 export const RING_SIZE = 16; // keys a receiver keeps per sender: the last 16 indexes installed
 export const MAX_RATCHET = 16; // ratchet steps past its current key a ring follows by itself
 export const MIN_SECRET_SIZE = 16;
-export const WRAPPED_SIZE = IV_SIZE + 1 + KEY_SIZE + 16; // a key envelope without a name
+export const COUNTER_SIZE = 8; // a key envelope's counter, big-endian
+/** MAX_KEY_COUNTER is the largest key counter (Number.MAX_SAFE_INTEGER, 2^53 − 1). */
+export const MAX_KEY_COUNTER = Number.MAX_SAFE_INTEGER;
+export const WRAPPED_SIZE = IV_SIZE + COUNTER_SIZE + 1 + KEY_SIZE + 16; // a key envelope without a name
 export const MAX_NAME_BYTES = 200; // the longest display name a key envelope carries (FORMAT.md, "Names")
 export const MAX_WRAPPED_SIZE = WRAPPED_SIZE + MAX_NAME_BYTES;
 
@@ -201,9 +204,18 @@ export async function pairwiseKey(privateKey, peerPublic, idA, idB) {
 
 // ---- wrapping media keys ---------------------------------------------------
 
+// The key envelope's AAD label: version 3 of the envelope (FORMAT.md, "Pairwise wrapping
+// key"; version 2, "conclave/v1 media-key", carried a key index only).
+const WRAP_LABEL = 'conclave/v3 media-key';
+
 function wrapAad(senderId, recipientId) {
   checkId(senderId, recipientId);
-  return utf8.encode(`${LABEL} media-key\0${senderId}\0${recipientId}`);
+  return utf8.encode(`${WRAP_LABEL}\0${senderId}\0${recipientId}`);
+}
+
+/** keyIndexOf is a key counter's index in frames and chat texts: the counter mod 256. */
+export function keyIndexOf(counter) {
+  return counter % KEY_INDEX_COUNT;
 }
 
 /**
@@ -223,26 +235,37 @@ export function fitName(name) {
 }
 
 /**
- * wrapKey returns iv || AES-GCM(KW, keyIndex || raw || utf8(name)): 61 bytes plus the
- * name's (at most 200 bytes; '' sends none). kw: CryptoKey or 32 bytes.
+ * wrapKey returns iv || AES-GCM(KW, counter(8, big-endian) || past(1) || raw || utf8(name)):
+ * 69 bytes plus the name's (at most 200 bytes; '' sends none). key is {counter (0 to
+ * 2^53 − 1: the sender's key changes so far; the index is counter mod 256), raw, past
+ * (an earlier key given for chat texts only, never the newest)}. kw: CryptoKey or 32 bytes.
  */
-export async function wrapKey(kw, senderId, recipientId, keyIndex, raw, name = '', iv = randomBytes(IV_SIZE)) {
+export async function wrapKey(kw, senderId, recipientId, { counter, raw, past = false }, name = '', iv = randomBytes(IV_SIZE)) {
   const additionalData = wrapAad(senderId, recipientId);
-  if (!Number.isInteger(keyIndex) || keyIndex < 0 || keyIndex >= KEY_INDEX_COUNT) {
-    throw new E2EEError('bad-input', 'key index must be 0-255');
+  if (!Number.isSafeInteger(counter) || counter < 0) {
+    throw new E2EEError('bad-input', 'a key counter must be 0 to 2^53 − 1');
   }
   const r = checkSize(toBytes(raw), KEY_SIZE, 'a raw media key');
   const nonce = checkSize(toBytes(iv), IV_SIZE, 'an iv');
   if (typeof name !== 'string') throw new E2EEError('bad-input', 'a name must be a string');
   const n = utf8.encode(name);
   if (n.length > MAX_NAME_BYTES) throw new E2EEError('malformed', `a name of ${n.length} bytes, at most ${MAX_NAME_BYTES}`);
-  const ct = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData }, await aesKey(kw), concat(Uint8Array.of(keyIndex), r, n));
+  const head = new Uint8Array(COUNTER_SIZE + 1);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, Math.floor(counter / 2 ** 32));
+  view.setUint32(4, counter % 2 ** 32);
+  head[COUNTER_SIZE] = past ? 1 : 0;
+  const ct = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData }, await aesKey(kw), concat(head, r, n));
   return concat(nonce, ct);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** unwrapKey opens an envelope from senderId to recipientId: {keyIndex, raw, name}. */
+/**
+ * unwrapKey opens an envelope from senderId to recipientId: {counter, keyIndex, past,
+ * raw, name}. A counter above 2^53 − 1, a past byte other than 0 or 1 and a name that
+ * is not UTF-8 are refused ('malformed').
+ */
 export async function unwrapKey(kw, senderId, recipientId, wrapped) {
   const additionalData = wrapAad(senderId, recipientId);
   const w = toBytes(wrapped);
@@ -256,13 +279,19 @@ export async function unwrapKey(kw, senderId, recipientId, wrapped) {
   } catch {
     throw new E2EEError('auth', 'wrapped key failed authentication');
   }
+  const view = new DataView(pt.buffer, pt.byteOffset, COUNTER_SIZE);
+  const high = view.getUint32(0);
+  const counter = high * 2 ** 32 + view.getUint32(4);
+  const past = pt[COUNTER_SIZE];
+  if (high >= 2 ** 21 || past > 1) throw new E2EEError('malformed', 'a key envelope with a counter above 2^53 − 1 or a past byte above 1');
+  const start = COUNTER_SIZE + 1;
   let name;
   try {
-    name = strictUtf8.decode(pt.subarray(1 + KEY_SIZE));
+    name = strictUtf8.decode(pt.subarray(start + KEY_SIZE));
   } catch {
     throw new E2EEError('malformed', 'the name in a key envelope is not UTF-8');
   }
-  return { keyIndex: pt[0], raw: pt.slice(1, 1 + KEY_SIZE), name };
+  return { counter, keyIndex: keyIndexOf(counter), past: past === 1, raw: pt.slice(start, start + KEY_SIZE), name };
 }
 
 // ---- media keys --------------------------------------------------------------

@@ -17,7 +17,7 @@
 import { encode, decode } from './b64.js';
 import { identityTag, verifyIdentity, pairwiseKey, wrapKey, unwrapKey, validId } from './keys.js';
 import { WARNING_KINDS } from './roster.js';
-import { newSeen, newKey, pastKey, hex } from './seen-keys.js';
+import { newSeen, judgeKey, newKey, pastKey, hex } from './seen-keys.js';
 
 /** How long a peer may stay without a valid identity before it is shown as unverified. */
 const VERIFY_TIMEOUT_MS = 10000;
@@ -31,7 +31,7 @@ const VERIFY_TIMEOUT_MS = 10000;
 const VERIFY_ASK_MS = VERIFY_TIMEOUT_MS / 2;
 const VERIFY_ASK_MAX_MS = 60000;
 /** VERSION is the "v" of every key message (FORMAT.md, "Key messages"); others are ignored. */
-export const VERSION = 2;
+export const VERSION = 3;
 
 /** MemberKeys is the per-member half of SessionKeys (see above): methods only. */
 export class MemberKeys {
@@ -69,7 +69,9 @@ export class MemberKeys {
     if (!p && !this.roster.admits(id)) return null;
     if (!p) {
       // heard: how many own keys were made when we heard of it; none of those goes to it.
-      p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, askTimer: 0, replayed: '', sent: null, pastSent: false, heard: this.ownCount, name: undefined };
+      // newest: the counter of the newest key it sent us (-1: none yet), for this
+      // identity only (a resume makes a new state: its counter starts again).
+      p = { state: 'pending', pub: null, kw: null, identitySent: false, timer: 0, askTimer: 0, replayed: '', sent: null, pastSent: false, heard: this.ownCount, newest: -1, name: undefined };
       p.timer = this.clock.setTimeout(() => {
         if (this.closed || this.peers.get(id) !== p || p.state !== 'pending') return;
         p.state = 'unverified';
@@ -194,17 +196,29 @@ export class MemberKeys {
       return; // refused: wrong size, authentication, index
     }
     if (this.peers.get(from) !== p) return;
+    // What the envelope is, by its counter (FORMAT.md, "The newest key"; seen-keys.js).
     const seen = this._seen(from);
-    if (await pastKey(seen, key.raw)) {
-      // An earlier key of from's, after a later one (FORMAT.md, "Chat (version 3)"): it
-      // opens from's chat texts under it, but never becomes from's newest, where the
-      // ratchet guesses start (nor goes to the media worker: frames use the newest).
-      if (this.peers.get(from) !== p) return;
-      seen.past.add(hex(key.raw)); // sent again, it is refused (newKey)
+    const verdict = judgeKey(seen, p.newest, key);
+    if (verdict === 'conflict') {
+      // Another key at the newest counter: the member makes one key per counter.
+      this.roster.warn(WARNING_KINDS.CONFLICT);
+      this.onChange();
+      return;
+    }
+    if (verdict === 'past') {
+      // An earlier key of from's, marked past (given for its chat texts): it opens
+      // from's chat texts under it, but never becomes from's newest, where the ratchet
+      // guesses start (nor goes to the media worker: frames use the newest).
+      pastKey(seen, key.raw); // sent again, it is refused (judgeKey)
       this.chatKeys.setKey(from, key.keyIndex, key.raw, { past: true });
       return;
     }
-    if (!newKey(seen, key.raw)) return; // a replayed envelope: an old key made current again
+    // A replay, or stale: one the server held back until after a later one, or too old.
+    if (verdict !== 'newest' && verdict !== 'again') return;
+    if (verdict === 'newest') {
+      newKey(seen, key.raw);
+      p.newest = key.counter;
+    }
     this.media.setPeerKey(from, key.keyIndex, key.raw);
     this.chatKeys.setKey(from, key.keyIndex, key.raw);
     if (p.name !== key.name) {
@@ -265,7 +279,7 @@ export class MemberKeys {
     if (!p || p.state !== 'verified' || !this.own || p.sent === this.own) return;
     if (!this.roster.admits(to)) return; // keys only to the announced roster, never to one who left
     p.sent = this.own;
-    const wrapped = await wrapKey(p.kw, this.selfId, to, this.own.index, this.own.raw, this.name);
+    const wrapped = await wrapKey(p.kw, this.selfId, to, { counter: this.own.seq - 1, raw: this.own.raw }, this.name);
     if (batch) batch.push({ to, msg: { t: 'key', wrapped: encode(wrapped) } });
     else this._send(to, { t: 'key', wrapped: encode(wrapped) });
     if (p.pastSent) return;
@@ -287,7 +301,7 @@ export class MemberKeys {
     const out = [];
     for (const k of this.pastKeys.toSend(p.heard, this.own)) {
       if (!this.pastKeys.allow(this.peers.size + 1)) break;
-      const wrapped = await wrapKey(p.kw, this.selfId, to, k.index, k.raw, this.name);
+      const wrapped = await wrapKey(p.kw, this.selfId, to, { counter: k.seq - 1, raw: k.raw, past: true }, this.name);
       out.push({ to, msg: { t: 'key', wrapped: encode(wrapped) } });
     }
     return out;

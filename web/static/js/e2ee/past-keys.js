@@ -1,8 +1,9 @@
 // The sending side of the past keys (e2ee/FORMAT.md, "Chat (version 3)"): which own
 // keys the own chat texts went under lately, and which of them a member verified late
-// gets after its first key from us (SessionKeys._pastKeys), so that a text written
-// before we verified it, whose key a join's ratchet then moved on, opens there too.
-// The receiving side is seen-keys.js (pastKey). No globals: the clock is injected.
+// gets after its first key from us (SessionKeys._pastKeys), marked past in their
+// envelopes, so that a text written before we verified it, whose key a join's ratchet
+// or a leave's rotation then moved on, opens there too. The receiving side is
+// seen-keys.js (judgeKey: a past key by its counter). No globals: the clock is injected.
 
 import { RING_SIZE, MAX_RATCHET } from './keys.js';
 import { CHAT_WAIT_MS } from './chat-keys.js';
@@ -26,23 +27,11 @@ export class PastKeys {
   constructor(clock) {
     this.clock = clock;
     // The own keys chat texts went under in the last CHAT_WAIT_MS, {seq, index, raw, at},
-    // oldest first, only those the current key follows from by ratchets alone (chainSeq:
-    // the seq of the last key made fresh): a member verified after such a text was
-    // written gets them too (toSend).
+    // oldest first: a member verified after such a text was written gets them too
+    // (toSend), across rotations as well (each envelope carries its key's counter, so a
+    // receiver never takes one for our newest).
     this.chatUsed = [];
-    this.chainSeq = 0;
     this.pastAllowance = { tokens: -1, at: 0 }; // allow: -1 until first used (full)
-  }
-
-  /** newChain: own key seq was made fresh (the start), not by a ratchet. */
-  newChain(seq) {
-    this.chainSeq = seq;
-  }
-
-  /** rotated: own key seq was made fresh for a leave; nobody gets the keys before it any more. */
-  rotated(seq) {
-    this.chainSeq = seq;
-    this.chatUsed = [];
   }
 
   /** usedForChat notes that a chat text goes under own key `key` (see chatUsed). */
@@ -56,17 +45,17 @@ export class PastKeys {
    * toSend is the earlier own keys a member gets after the first key it gets from us
    * (own, the current one), newest first, at most MAX_PAST_KEYS: only keys made after
    * we heard of it (heard: never one from before it was announced, which the ratchet is
-   * there to keep from it), used for chat in the last CHAT_WAIT_MS (a text waits no
-   * longer for its key), and only those the current key follows from by 1 to
-   * MAX_RATCHET ratchet steps alone: the receiver takes such a key, coming after the
-   * current one, as a past key (pastKey), never as our newest; and one from before a
-   * rotation, which it could not tell from a newer key, would be its newest if the
-   * server delivered it late, with ratchet guesses the one who left can follow: not
-   * sent. Each one sent takes one from the allowance (allow).
+   * there to keep from it; such a member was in our roster when each of them was made,
+   * so it would have got each had it verified in time), used for chat in the last
+   * CHAT_WAIT_MS (a text waits no longer for its key), and at most MAX_RATCHET key
+   * changes before the current one (a receiver takes no older one: judgeKey). Keys
+   * from before a rotation too: each goes marked past with its counter, so a receiver
+   * never takes one for our newest, wherever the server delivers it. Each one sent
+   * takes one from the allowance (allow).
    */
   toSend(heard, own) {
     const now = this.clock.now();
-    const past = this.chatUsed.filter((k) => k.seq > heard && k.seq >= this.chainSeq && k.seq < own.seq && own.seq - k.seq <= MAX_RATCHET && now - k.at <= CHAT_WAIT_MS);
+    const past = this.chatUsed.filter((k) => k.seq > heard && k.seq < own.seq && own.seq - k.seq <= MAX_RATCHET && now - k.at <= CHAT_WAIT_MS);
     return past.slice(-MAX_PAST_KEYS).reverse();
   }
 

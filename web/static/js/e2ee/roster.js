@@ -15,6 +15,7 @@ export const WARNING_KINDS = Object.freeze({
   SECOND: 'second-identity', // a different identity for an id already verified, outside a resume
   REPLAYED: 'replayed-identity', // after a resume, an identity the id had before it
   INVALID: 'invalid-id', // an announced id that is not a participant id (keys.js, validId)
+  CONFLICT: 'conflicting-key', // a key envelope with another key at its sender's newest counter (seen-keys.js, judgeKey)
 });
 
 export class Roster {

@@ -1,11 +1,11 @@
 // What a member presented this session, as the receiving side judges its key envelopes
-// (e2ee/FORMAT.md, "Key messages" and "Chat (version 3)"): a record per member id,
-// kept across its resumes and dropped when it leaves (SessionKeys.seen), of the
-// identity keys that verified, its current media key and its earlier ones, all hex.
-// newKey refuses a replayed envelope; pastKey recognises one of the member's earlier
-// keys sent after a later one (it opens chat, never becomes the member's newest).
+// (e2ee/FORMAT.md, "The newest key"): a record per member id, kept across its resumes
+// and dropped when it leaves (SessionKeys.seen), of the identity keys that verified, its
+// current media key and its earlier ones, all hex. judgeKey says what an envelope is
+// (the member's newest key, its newest sent again, a past key for chat only, a replay,
+// a conflict, or too old to use); newKey and pastKey remember what was taken.
 
-import { ratchet, MAX_RATCHET } from './keys.js';
+import { MAX_RATCHET } from './keys.js';
 
 /** newSeen is the empty record of a member (SessionKeys._seen makes it at first use). */
 export function newSeen() {
@@ -13,46 +13,57 @@ export function newSeen() {
 }
 
 /**
- * newKey says whether a member's key envelope may be installed: a key it has not sent
- * before, or its current one sent again (the answer to a key request); it remembers
- * the key in seen (the member's, SessionKeys.seen). The server relays the envelopes
- * and could replay an old one: installed, the old key would be the member's current
- * one again, and the ratchet guesses would start from a key that someone who left
- * holds. The key index cannot tell (a member that ratchets without sending comes round
- * to an index it used), the key itself can: a new one is random or a ratchet, never an
- * earlier one. Every earlier key is remembered for the whole session, across the
- * member's resumes: a window of the last ones would let the server replay the first
- * envelope once enough people had come and gone (a key a member rotates to is 32
- * bytes of hex, once a join or leave).
+ * judgeKey says what an unwrapped key envelope of a member is (FORMAT.md, "The newest
+ * key"; the Go reference is e2ee.JudgeKey, with the same vectors): `newest` is the
+ * counter of the newest key this page holds from the member's verified identity (-1:
+ * none yet; a resume starts it again), seen the member's record, key {counter, past, raw}.
+ *
+ *   'again'    the newest key sent again (an answer to a key request): not marked past,
+ *              at the newest counter; nothing changes but its name.
+ *   'replay'   any other key the member sent before in the session (across its
+ *              resumes, however long ago): the server replays it. Dropped.
+ *   'conflict' another key at the newest counter: a member makes one key per counter,
+ *              so this is refused and counted as a warning.
+ *   'newest'   not marked past and a counter above the newest: the member's newest key,
+ *              for frames and chat, where ratchet guesses start.
+ *   'past'     marked past, a counter 1 to MAX_RATCHET below the newest: it opens chat
+ *              texts at its index, never frames, never a start for ratchet guesses.
+ *   'stale'    anything else: dropped. Not marked past and below the newest: an envelope
+ *              the server held back until after a later one (a member sends its keys
+ *              in the order of their counters); or a past key too old, or with no newer
+ *              key held.
+ *
+ * The counter is what the server cannot change: it is inside the envelope, which only
+ * the member can make for this page. So an envelope held back past a later one (a
+ * rotation for someone who left) never becomes the newest again.
  */
-export function newKey(seen, raw) {
+export function judgeKey(seen, newest, { counter, past, raw }) {
   const k = hex(raw);
-  if (seen.current === k) return true;
-  if (seen.past.has(k)) return false;
-  if (seen.current) seen.past.add(seen.current);
-  seen.current = k;
-  return true;
+  if (seen.current === k || seen.past.has(k)) {
+    return seen.current === k && newest >= 0 && counter === newest && !past ? 'again' : 'replay';
+  }
+  if (newest >= 0 && counter === newest) return 'conflict';
+  if (!past && counter > newest) return 'newest';
+  if (past && newest >= 0 && counter < newest && newest - counter <= MAX_RATCHET) return 'past';
+  return 'stale';
 }
 
 /**
- * pastKey says whether a member's key envelope brings one of its earlier keys: one from
- * which a key it sent before (seen: its current or a past one) follows by 1 to
- * MAX_RATCHET ratchet steps. A key is random or a ratchet, so such a key was made before
- * that one: it can never be the member's newest. The sender sends such keys after its
- * current one (SessionKeys._pastKeys, past-keys.js); the server may also hold one back.
- * One seen before is not a past key here (newKey decides: the current sent again, or a
- * replay).
+ * newKey remembers a member's newest key (judgeKey said 'newest') in seen: the one before
+ * joins its earlier ones, so that no envelope of it is taken again. Every earlier key is
+ * remembered for the whole session, across the member's resumes (a key a member makes is
+ * 32 bytes of hex, once a join or leave): a window of the last ones would let the server
+ * replay the first envelope once enough people had come and gone.
  */
-export async function pastKey(seen, raw) {
+export function newKey(seen, raw) {
   const k = hex(raw);
-  if (!seen.current || seen.current === k || seen.past.has(k)) return false;
-  let r = raw;
-  for (let i = 0; i < MAX_RATCHET; i++) {
-    r = await ratchet(r);
-    const h = hex(r);
-    if (h === seen.current || seen.past.has(h)) return true;
-  }
-  return false;
+  if (seen.current && seen.current !== k) seen.past.add(seen.current);
+  seen.current = k;
+}
+
+/** pastKey remembers a past key (judgeKey said 'past'): sent again, it is a replay. */
+export function pastKey(seen, raw) {
+  seen.past.add(hex(raw));
 }
 
 /** hex is bytes in hexadecimal. */

@@ -85,7 +85,7 @@ export class SessionKeys extends MemberKeys {
     this.onChange = onChange;
     this.selfId = null;
     this.identity = null; // {privateKey, publicKey}
-    this.own = null; // {index, raw, seq}: the newest own key (given to members), the seq-th made
+    this.own = null; // {index, raw, seq}: the newest own key (given to members), the seq-th made (its counter seq - 1)
     this.ownCount = 0;
     this.using = null; // the own key outgoing frames use (_useOwn; a rotation starts a little later)
     this.peers = new Map(); // id -> {state, pub, kw, identitySent, timer}
@@ -134,8 +134,9 @@ export class SessionKeys extends MemberKeys {
       await this.ready; // rethrows 'unsupported' when this browser has no X25519
       if (!validId(selfId)) throw new E2EEError('bad-id', 'invalid own id');
       this.selfId = selfId;
+      // seq - 1 is the key's counter (FORMAT.md, "Media keys and the ratchet"): 0 here, one
+      // more at each change, the index its value mod 256.
       this.own = { index: 0, raw: newMediaKey(), seq: ++this.ownCount };
-      this.pastKeys.newChain(this.own.seq);
       this._useOwn(this.own);
       for (const id of memberIds) if (!validId(id)) this.roster.warn(WARNING_KINDS.INVALID);
       this.roster.announce(memberIds.filter((id) => id !== selfId && validId(id)));
@@ -390,7 +391,6 @@ export class SessionKeys extends MemberKeys {
       // Rotation: a fresh key the one who left never sees, sent to every verified member.
       const next = { index: nextIndex(this.own.index), raw: newMediaKey(), seq: ++this.ownCount };
       this.own = next;
-      this.pastKeys.rotated(next.seq); // the keys before the rotation: nobody gets them any more (_pastKeys)
       await this._sendKeys(this.verified());
       if (this.closed) return; // close() cleared the timers already
       // Used once its receivers had time to get it (rotations.js).
