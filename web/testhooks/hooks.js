@@ -54,7 +54,15 @@ class TestWorker extends PageWorker {
   constructor(url, options) {
     const swap = new URL(String(url), window.location.href).pathname === E2EE_WORKER;
     super(swap ? TEST_WORKER : url, options);
-    if (swap) latest = this;
+    this.e2ee = swap;
+  }
+
+  // The latest worker a session took: the first message a session sends its worker
+  // names the session ('self'); a spare loaded for the next session has none yet
+  // (e2ee-hooks.js prewarmMediaWorker).
+  postMessage(msg, ...rest) {
+    if (this.e2ee && msg && msg.t === 'self') latest = this;
+    return super.postMessage(msg, ...rest);
   }
 }
 window.Worker = TestWorker;
@@ -62,7 +70,8 @@ window.Worker = TestWorker;
 // came: start it again, as the test worker.
 if (discardWarmWorker()) prewarmMediaWorker();
 
-// query asks the latest E2EE worker for 'hashes' or 'keys'; null when it does not answer.
+// query asks the latest E2EE worker a session took for 'hashes' or 'keys'; null when it
+// does not answer.
 function query(what) {
   const worker = latest;
   if (!worker) return Promise.resolve(null);
