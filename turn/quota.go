@@ -35,6 +35,12 @@ type quota struct {
 	// revoked are the revoked usernames, each kept until its expiry has passed (then
 	// no Allocate accepts it, and it holds no allocation a request could use).
 	revoked map[string]time.Time
+	// sweepAt is the length of revoked at which revoke next forgets the usernames past
+	// their expiry: twice what the last sweep kept, at least minRevokedSweep. A sweep
+	// visits them all; run at each revoke, n members leaving within a credential's
+	// lifetime cost n²/2 visits under the lock every TURN request takes. visited counts
+	// the visits (tests).
+	sweepAt, visited int
 }
 
 func newQuota(maxTotal, maxPer int) *quota {
@@ -111,14 +117,20 @@ func (q *quota) isRevoked(username string) bool {
 
 // revoke refuses username from now on (until its expiry, expiry) and returns its relay
 // sockets for the caller to close. Usernames whose expiry passed before now are
-// forgotten: nothing accepts them any more.
+// forgotten (nothing accepts them any more) once the list has doubled since it was
+// last swept (sweepAt): a few visits per revocation, and at most about twice the
+// usernames still to refuse are kept.
 func (q *quota) revoke(username string, expiry, now time.Time) []*restrictedConn {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for u, until := range q.revoked {
-		if now.After(until.Add(revokedMargin)) {
-			delete(q.revoked, u)
+	if len(q.revoked) >= q.sweepAt {
+		q.visited += len(q.revoked)
+		for u, until := range q.revoked {
+			if now.After(until.Add(revokedMargin)) {
+				delete(q.revoked, u)
+			}
 		}
+		q.sweepAt = max(2*len(q.revoked), minRevokedSweep)
 	}
 	if !now.After(expiry.Add(revokedMargin)) {
 		q.revoked[username] = expiry
@@ -133,3 +145,6 @@ func (q *quota) revoke(username string, expiry, now time.Time) []*restrictedConn
 // revokedMargin keeps a revoked username a while past its expiry: an Allocate checked
 // just before the expiry may reach take a moment after.
 const revokedMargin = time.Minute
+
+// minRevokedSweep is the shortest list of revoked usernames that is swept.
+const minRevokedSweep = 1024
