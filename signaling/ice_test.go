@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -192,4 +193,51 @@ func TestTURNCredentialsEndWithTheMembership(t *testing.T) {
 	gone("Dee")
 	members["Mod"] = mod
 	gone("Mod")
+}
+
+// TestResumeEndsTheLastConnectionsTURN: a resume's welcome carries new TURN
+// credentials, and those of the connection it replaced are revoked (its media went
+// with it); the new ones live on until the membership ends. Kept, every resume (one
+// every 10 s after the first five, taking over a live connection with the member's secret) added
+// credentials for 16 relays each, refreshed for as long as the member stayed: one
+// member of a meeting without a waiting room filled the server's 2000 relays.
+func TestResumeEndsTheLastConnectionsTURN(t *testing.T) {
+	ice := &fakeICE{}
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), ICE: ice, ResumeGrace: testGrace})
+	mt := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	c := srv.join(t, mt.MeetingID, "Ann")
+	expectType(t, mod, "participant_joined")
+	w := welcomeOf(t, c)
+	user := w.ICEServers[0].Username
+	for i := range 3 {
+		next := srv.dial(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := next.Resume(ctx, mt.MeetingID, w.ParticipantID, w.ResumeSecret) // c is still connected
+		cancel()
+		if err != nil {
+			t.Fatalf("resume %d: %v", i+1, err)
+		}
+		<-c.Done() // replaced
+		rw := welcomeOf(t, next)
+		if len(rw.ICEServers) != 1 || rw.ICEServers[0].Username == user {
+			t.Fatalf("resume %d: iceServers %+v", i+1, rw.ICEServers)
+		}
+		if !ice.revokedOnce(user) {
+			t.Fatalf("resume %d: the replaced connection's TURN credentials were not revoked (once)", i+1)
+		}
+		if ice.revokedOnce(rw.ICEServers[0].Username) {
+			t.Fatalf("resume %d: the new credentials were revoked", i+1)
+		}
+		c, user = next, rw.ICEServers[0].Username
+		w.ResumeSecret = rw.ResumeSecret
+	}
+	if _, err := c.Send("leave", nil); err != nil {
+		t.Fatal(err)
+	}
+	var left signaling.ParticipantLeftPayload
+	_ = json.Unmarshal(expectType(t, mod, "participant_left").Payload, &left)
+	if left.ParticipantID != w.ParticipantID || !ice.revokedOnce(user) {
+		t.Fatalf("Ann left (%q), her last credentials were not revoked (once)", left.ParticipantID)
+	}
 }

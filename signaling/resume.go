@@ -279,6 +279,10 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string) ([
 	}
 	sec := m.issueResumeLocked(id, s)
 	m.resumable[id].prev = claimed
+	// The TURN credentials of the connections before this one end: their media went with
+	// them (claim waited for the last to let go). Kept, each resume added a welcome's
+	// relays, refreshed for as long as the member stayed.
+	m.revokeICELocked(id)
 	m.holdICELocked(id, ice)
 	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
 		Version:       ProtocolVersion,

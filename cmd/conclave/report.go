@@ -195,7 +195,7 @@ func (r *reportWriter) transport(o options) {
 				ls = append(ls, fmt.Sprintf("%s `%s`", l.name, l.addr))
 			}
 		}
-		r.bullet(fmt.Sprintf("TURN: embedded, on %s. Its relays reach only this server's media port; credentials are handed out per participant in the signaling and open a relay for %s; they are revoked, and their relays closed, when the participant leaves, is removed or sent back to the waiting room, or the meeting ends. The media inside stays DTLS-SRTP (and end-to-end) encrypted.", strings.Join(ls, ", "), friendly(o.turn.ttl)))
+		r.bullet(fmt.Sprintf("TURN: embedded, on %s. Its relays reach only this server's media port; credentials are handed out per participant in the signaling and open a relay for %s; they are revoked, and their relays closed, when the participant leaves, is removed or sent back to the waiting room, or the meeting ends, and those of a connection a resume replaced. The media inside stays DTLS-SRTP (and end-to-end) encrypted.", strings.Join(ls, ", "), friendly(o.turn.ttl)))
 	} else {
 		r.bullet("TURN: off (`-turn-udp`, `-turn-tcp`, `-turn-tls` unset).")
 	}

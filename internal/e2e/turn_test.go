@@ -205,3 +205,55 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 		}
 	}
 }
+
+// TestRelayOnlyResume: a relay-only Chromium tab whose websocket is cut resumes with
+// the TURN credentials of its new welcome, those of its old one revoked at the resume
+// (signaling's completeResume): its new connections are relayed again, and it and a
+// relay-only Firefox tab decode each other's camera again.
+func TestRelayOnlyResume(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServerWith(t, serverOptions{ice: startTURN, resumeGrace: 60 * time.Second})
+	meeting := srv.createMeeting(t)
+	line := startCutProxy(t, srv.url)
+	ctx, cancel := testContext()
+	defer cancel()
+
+	preload := joinOptions{preload: relayOnlyJS("udp")}
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, line.url(srv.pageURL(meeting, meeting.fragment())), "Ann", preload)
+	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(meeting, meeting.fragment()), "Fay", preload)
+	waitSameColour(ctx, t, ann, fay, "camera")
+	waitSameColour(ctx, t, fay, ann, "camera")
+
+	line.cut(5 * time.Second)
+	seesReconnecting(ctx, t, fay, ann)
+	backInMeeting(ctx, t, ann, fay, "participant")
+	waitSameColour(ctx, t, fay, ann, "camera")
+	waitSameColour(ctx, t, ann, fay, "camera")
+
+	var conns []struct {
+		State string `json:"state"`
+		Pairs []struct {
+			Local string `json:"local"`
+		} `json:"pairs"`
+	}
+	if err := ann.tab.Eval(ctx, `window.relayTest.selected()`, &conns); err != nil {
+		t.Fatal(err)
+	}
+	connected := 0
+	for _, c := range conns {
+		if c.State != "connected" {
+			continue
+		}
+		connected++
+		for _, pair := range c.Pairs {
+			if pair.Local != "relay" {
+				t.Fatalf("Ann after her resume: a selected pair is not relayed: %+v", conns)
+			}
+		}
+	}
+	if connected < 2 {
+		t.Fatalf("Ann after her resume: %d connected peer connections: %+v", connected, conns)
+	}
+}
