@@ -84,11 +84,11 @@ class Page {
         this.trace.push(`${Date.now() % 100000} use #${this.ownHist.lastIndexOf(hex(r))} idx ${index}`);
         this._worker(() => this.rings.setOwn(index, r));
       },
-      setPeerKey: (pid, index, raw) => {
+      setPeerKey: (pid, index, raw, counter) => {
         const r = raw.slice();
         this.installed.push({ pid, raw: hex(r) });
         this.trace.push(`${Date.now() % 100000} key of ${pid} idx ${index}`);
-        this._worker(() => this.rings.setPeer(pid, index, r));
+        this._worker(() => this.rings.setPeer(pid, index, r, counter));
       },
       forget: (pid) => this._worker(() => this.rings.forget(pid)),
     };

@@ -8,7 +8,9 @@
 //   - a past key (marked so in its envelope) delivered before the current key it came
 //     after, which the server holds back: never the newest either;
 //   - old envelopes delivered after a resume the server made up, or after a real one
-//     (whose counter starts again): nothing of them is installed.
+//     (whose counter starts again): nothing of them is installed;
+//   - ratchets of the old key the receiver followed (the one who left writing) while the
+//     rotation was held back: gone once it comes, for frames and chat texts alike.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -241,6 +243,79 @@ test('old key envelopes after a real resume (whose counter starts again) install
     assert.ok(await sim.readsFrames(r, a2));
     assert.deepEqual(await sim.checkSafety(), []);
     assert.deepEqual(await sim.problems(), []);
+  } finally {
+    sim.close();
+  }
+});
+
+test('ratchets of an old key a receiver followed while the rotation was held back go once the rotation comes', async () => {
+  // The server holds back a's rotation for the leave; meanwhile the one who left writes
+  // as a under ratchets of the key before it, which r follows (FORMAT.md, "What this
+  // does not protect": until the rotated key reaches r). Once it does, those ratchets
+  // are no key of a's any more: nothing written under them opens, and a's own text
+  // under its next ratchet, at an index a forged ratchet had taken, opens.
+  const { sim, a, others } = await settled(75, 3);
+  const [r, leaver] = others;
+  try {
+    const K = a.keys.own; // r holds it, from a's envelope
+    const held = [];
+    const relay = sim.relay.bind(sim);
+    sim.relay = (from, to, data) => {
+      if (from === a.id && to === r.id && isKey(data)) held.push({ type: 'e2ee', from, data });
+      else relay(from, to, data);
+    };
+    sim.removeMember(leaver.id, 'leave'); // a rotates to F; the server holds F back from r
+    await run(sim);
+    const F = a.keys.own;
+    assert.equal(F.seq, K.seq + 1);
+    assert.equal(held.length, 1, 'F, held back');
+    // The leaver's forgeries under K's ratchets, 2 and 3 steps on: r follows them.
+    const forge = async (steps, counter, text) => {
+      let k = K.raw;
+      for (let i = 0; i < steps; i++) k = await ratchet(k);
+      const index = (K.index + steps) % 256;
+      const ring = new KeyRing();
+      await ring.set(index, k);
+      return { frame: await ring.encrypt(a.id, FRAME, VP8, CAMERA), text: await encryptChat(k, index, a.id, text, counter) };
+    };
+    const before = [await forge(2, 1, 'forged 2'), await forge(3, 2, 'forged 3')];
+    for (const f of before) {
+      await r.rings.decrypt(a.id, f.frame, VP8); // opens: the rotation is held back
+      r.deliver({ type: 'chat', from: a.id, text: f.text, sent: { from: leaver } });
+    }
+    await sim.rest();
+    await run(sim, 1000);
+    assert.deepEqual(got(sim, r, leaver), ['forged 2', 'forged 3'], 'while F is held back (the weakness that remains)');
+    // F comes.
+    sim.relay = relay;
+    r.deliver(held[0]);
+    await sim.rest();
+    assert.equal(r.keys.chatKeys.senders.get(a.id).newest, F.index, 'r holds F');
+    const after = [await forge(2, 3, 'forged 2 after F'), await forge(3, 4, 'forged 3 after F')];
+    const opened = [];
+    for (const [i, f] of after.entries()) {
+      try {
+        await r.rings.decrypt(a.id, f.frame, VP8);
+        opened.push(`frame ${i + 2}`);
+      } catch {
+        // refused: as it should be
+      }
+      r.deliver({ type: 'chat', from: a.id, text: f.text, sent: { from: leaver } });
+    }
+    await sim.rest();
+    await run(sim, 12000);
+    assert.deepEqual(opened, [], 'a frame under a ratchet of K opens after F came');
+    assert.deepEqual(got(sim, r, leaver).slice(2), [UNREADABLE, UNREADABLE], 'a text under a ratchet of K opens after F came');
+    // A join: a ratchets F to the index of K's second ratchet, and writes under it.
+    sim.admit({ sends: false });
+    await run(sim);
+    assert.equal(a.keys.own.index, (K.index + 2) % 256);
+    a.chat();
+    await sim.rest();
+    serveAll(sim, a);
+    await run(sim, 12000);
+    assert.deepEqual(got(sim, r, a), [`hello from ${a.name}`], 'a\'s text under the ratchet of F opens');
+    assert.ok(await sim.readsFrames(r, a), 'r reads a\'s frames');
   } finally {
     sim.close();
   }

@@ -232,9 +232,9 @@ export class MediaCrypto {
     this._post({ t: 'own', index, raw: raw.slice() });
   }
 
-  /** setPeerKey installs a key of another participant for decrypting its frames. */
-  setPeerKey(pid, index, raw) {
-    this._post({ t: 'key', pid, index, raw: raw.slice() });
+  /** setPeerKey installs a key of another participant (counter: its envelope's) for decrypting its frames. */
+  setPeerKey(pid, index, raw, counter) {
+    this._post({ t: 'key', pid, index, raw: raw.slice(), counter });
   }
 
   /** forget drops a participant's keys. */

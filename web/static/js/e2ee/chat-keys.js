@@ -154,19 +154,30 @@ export class ChatKeys {
    * guesses start from it), or with past (a key of pid's from before its newest: FORMAT.md,
    * "Chat (version 3)") only a key that opens texts at its own index. The texts of pid
    * that wait are tried again, unless the key changes nothing (the newest sent again,
-   * which the server can replay as often as it likes).
+   * which the server can replay as often as it likes). counter, when given, is the key's
+   * counter from pid's envelope: a newest key with one drops the keys held for a higher
+   * counter, which only ratchet guesses installed (as the media worker's ring does:
+   * frame.js, KeyRing.set).
    */
-  setKey(pid, index, raw, { past = false } = {}) {
+  setKey(pid, index, raw, { past = false, counter } = {}) {
     if (this.closed || !validId(pid)) return;
     let s = this.senders.get(pid);
     if (!s) {
-      s = { keys: new Map(), order: [], newest: -1 };
+      s = { keys: new Map(), order: [], newest: -1, counters: new Map() };
       this.senders.set(pid, s);
     }
     const r = toBytes(raw).slice();
     const held = s.keys.get(index);
     if (s.newest === index && (past || (held && sameBytes(held, r)))) return; // a past key never replaces the newest
+    const c = Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
+    if (!past && c !== undefined) {
+      for (const [i, hc] of [...s.counters]) {
+        if (i !== index && hc > c) this._drop(s, i);
+      }
+    }
     this._install(s, index, r);
+    if (c !== undefined) s.counters.set(index, c);
+    else s.counters.delete(index);
     if (!past) s.newest = index;
     const waiting = this.waiters.get(pid);
     if (waiting) for (const wake of [...waiting]) wake();
@@ -198,8 +209,18 @@ export class ChatKeys {
     s.keys.set(index, raw);
     while (s.order.length > RING_SIZE) {
       const at = s.order[0] === s.newest ? 1 : 0;
-      s.keys.delete(s.order.splice(at, 1)[0]);
+      const gone = s.order.splice(at, 1)[0];
+      s.keys.delete(gone);
+      s.counters.delete(gone);
     }
+  }
+
+  /** _drop forgets the key held at index (a ratchet guess past the sender's newest word: setKey). */
+  _drop(s, index) {
+    s.keys.delete(index);
+    s.counters.delete(index);
+    const at = s.order.indexOf(index);
+    if (at >= 0) s.order.splice(at, 1);
   }
 
   /**
@@ -228,7 +249,10 @@ export class ChatKeys {
       throw err.code === 'auth' ? new E2EEError('unknown-key', 'no key at this index') : err;
     }
     if (this.senders.get(pid) === st && st.newest === from) {
+      const c = st.counters.get(from);
       this._install(st, keyIndex, raw);
+      if (c !== undefined) st.counters.set(keyIndex, c + steps);
+      else st.counters.delete(keyIndex);
       st.newest = keyIndex;
     }
     return opened;

@@ -164,13 +164,25 @@ export class KeyRing {
     return this.#slots.size;
   }
 
-  /** set installs raw key R at index; with current (the default) it becomes the current key. */
-  async set(index, raw, { current = true } = {}) {
+  /**
+   * set installs raw key R at index; with current (the default) it becomes the current key.
+   * counter, when given, is the key's counter from its sender's envelope (FORMAT.md, "The
+   * newest key"): a key set current with one drops every key held for a higher counter,
+   * which only the ratchet guesses installed (its sender's envelopes go up): a guess ahead
+   * of the sender's own word is either re-derived from it when its frames come, or a
+   * ratchet of an older key that someone who left followed while this key was held back.
+   */
+  async set(index, raw, { current = true, counter } = {}) {
     if (!Number.isInteger(index) || index < 0 || index >= KEY_INDEX_COUNT) {
       throw new E2EEError('bad-input', 'key index must be 0-255');
     }
+    const c = Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
     const r = toBytes(raw).slice();
-    this.#install(index, { raw: r, key: await frameKey(r) });
+    const slot = { raw: r, key: await frameKey(r), counter: c };
+    if (current && c !== undefined) {
+      for (const [i, s] of this.#slots) if (i !== index && s.counter !== undefined && s.counter > c) this.#slots.delete(i);
+    }
+    this.#install(index, slot);
     if (current) this.use(index);
   }
 
@@ -249,11 +261,13 @@ export class KeyRing {
   #candidate(index, steps) {
     let p = this.#candidates.get(index);
     if (!p) {
-      const base = this.#slots.get(this.#current).raw;
+      const cur = this.#slots.get(this.#current);
+      const base = cur.raw;
+      const counter = cur.counter === undefined ? undefined : cur.counter + steps;
       p = (async () => {
         let raw = base;
         for (let i = 0; i < steps; i++) raw = await ratchet(raw);
-        return { raw, key: await frameKey(raw) };
+        return { raw, key: await frameKey(raw), counter };
       })();
       this.#candidates.set(index, p);
     }

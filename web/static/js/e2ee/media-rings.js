@@ -30,15 +30,15 @@ export class MediaRings {
     await this.#own.set(index, raw);
   }
 
-  /** setPeer installs a key of participant pid. */
-  async setPeer(pid, index, raw) {
+  /** setPeer installs a key of participant pid (counter: its envelope's, KeyRing.set). */
+  async setPeer(pid, index, raw, counter) {
     if (!validId(pid)) throw new E2EEError('bad-id', 'invalid participant id');
     let ring = this.#rings.get(pid);
     if (!ring) {
       ring = new KeyRing();
       this.#rings.set(pid, ring);
     }
-    await ring.set(index, raw);
+    await ring.set(index, raw, { counter });
   }
 
   /**

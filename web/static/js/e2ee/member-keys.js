@@ -210,7 +210,7 @@ export class MemberKeys {
       // from's chat texts under it, but never becomes from's newest, where the ratchet
       // guesses start (nor goes to the media worker: frames use the newest).
       pastKey(seen, key.raw); // sent again, it is refused (judgeKey)
-      this.chatKeys.setKey(from, key.keyIndex, key.raw, { past: true });
+      this.chatKeys.setKey(from, key.keyIndex, key.raw, { past: true, counter: key.counter });
       return;
     }
     // A replay, or stale: one the server held back until after a later one, or too old.
@@ -219,8 +219,9 @@ export class MemberKeys {
       newKey(seen, key.raw);
       p.newest = key.counter;
     }
-    this.media.setPeerKey(from, key.keyIndex, key.raw);
-    this.chatKeys.setKey(from, key.keyIndex, key.raw);
+    // With its counter: the ratchet guesses either ring holds for a higher one go.
+    this.media.setPeerKey(from, key.keyIndex, key.raw, key.counter);
+    this.chatKeys.setKey(from, key.keyIndex, key.raw, { counter: key.counter });
     if (p.name !== key.name) {
       // The name comes only this way: bound to its sender by the pairwise key.
       p.name = key.name;

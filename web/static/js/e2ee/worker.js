@@ -26,7 +26,7 @@
 // Messages from the page:
 //   {t: 'self', pid}               the own participant id (from welcome), sent first
 //   {t: 'own', index, raw}         the own current media key (raw: 32 bytes)
-//   {t: 'key', pid, index, raw}    a key of another participant (from its envelope)
+//   {t: 'key', pid, index, raw, counter}  a key of another participant (from its envelope)
 //   {t: 'forget', pid}             drop a participant's keys (they left)
 //   {t: 'route', slot, pid, source} receiver `slot` now carries participant pid's track
 //                                  of source (pid null: nobody's; its frames are dropped)
@@ -157,7 +157,7 @@ async function handle(msg) {
       await keys.setOwn(msg.index, msg.raw);
       break;
     case 'key':
-      await keys.setPeer(msg.pid, msg.index, msg.raw);
+      await keys.setPeer(msg.pid, msg.index, msg.raw, msg.counter);
       break;
     case 'forget':
       keys.forget(msg.pid);
