@@ -11,6 +11,7 @@
 //     (whose counter starts again): nothing of them is installed;
 //   - ratchets of the old key the receiver followed (the one who left writing) while the
 //     rotation was held back: gone once it comes, for frames and chat texts alike.
+//     a guess of one still being derived when the rotation comes is not kept either.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -318,5 +319,58 @@ test('ratchets of an old key a receiver followed while the rotation was held bac
     assert.ok(await sim.readsFrames(r, a), 'r reads a\'s frames');
   } finally {
     sim.close();
+  }
+});
+
+test('a ratchet guess of the old key still being derived when the rotated key comes is not kept (frames)', async () => {
+  // The one who left writes a frame under a ratchet of K that r's ring is deriving
+  // (several steps on) when a's rotated key F arrives (the server times the two): the
+  // guess, made from K, must not become current after F, nor open what follows under
+  // K's ratchets.
+  const K = new KeyRing();
+  await K.set(10, new Uint8Array(32).fill(7));
+  const kRaw = new Uint8Array(32).fill(7);
+  const forged = async (steps) => {
+    let k = kRaw;
+    for (let i = 0; i < steps; i++) k = await ratchet(k);
+    const ring = new KeyRing();
+    await ring.set(10 + steps, k);
+    return ring.encrypt('a', FRAME, VP8, CAMERA);
+  };
+  const r = new KeyRing();
+  await r.set(10, kRaw, { counter: 10 });
+  const f12 = await forged(12);
+  const f13 = await forged(13);
+  const deriving = r.decrypt('a', f12, VP8, CAMERA).then(() => true, () => false);
+  const F = new Uint8Array(32).fill(9);
+  await r.set(11, F, { counter: 11 }); // a's rotation, while the guess is derived
+  await deriving;
+  assert.equal(r.currentIndex, 11, 'F, a\'s newest, is current');
+  await assert.rejects(r.decrypt('a', f13, VP8, CAMERA), 'a frame under a ratchet of K opens after F came');
+  await assert.rejects(r.decrypt('a', f12, VP8, CAMERA), 'a frame under a ratchet of K opens after F came');
+});
+
+test('a ratchet guess of the old key still being derived when the rotated key comes is not kept (chat)', async () => {
+  // r followed the one who left to K's first ratchet (at the index F then takes), and is
+  // deriving a second guess from it for a forged text when F arrives: that guess must not
+  // become a's newest.
+  const { ChatKeys } = await import('../static/js/e2ee/chat-keys.js');
+  const ck = new ChatKeys();
+  try {
+    const kRaw = new Uint8Array(32).fill(7);
+    const k1 = await ratchet(kRaw);
+    const k3 = await ratchet(await ratchet(k1));
+    const k4 = await ratchet(k3);
+    ck.setKey('a', 10, kRaw, { counter: 10 });
+    assert.equal((await ck.tryOpen('a', await encryptChat(k1, 11, 'a', 'forged 1', 1))).text, 'forged 1');
+    const deriving = ck.tryOpen('a', await encryptChat(k3, 13, 'a', 'forged 3', 2)).then(() => true, () => false);
+    const F = new Uint8Array(32).fill(9);
+    ck.setKey('a', 11, F, { counter: 11 }); // a's rotation, while the guess is derived
+    await deriving;
+    assert.equal(ck.senders.get('a').newest, 11, 'F is a\'s newest');
+    await assert.rejects(ck.tryOpen('a', await encryptChat(k4, 14, 'a', 'forged 4', 3)), 'a text under a ratchet of K opens after F came');
+    assert.equal((await ck.tryOpen('a', await encryptChat(await ratchet(F), 12, 'a', 'from a', 4))).text, 'from a');
+  } finally {
+    ck.close();
   }
 });

@@ -238,7 +238,8 @@ export class ChatKeys {
     if (held) return decryptChat(held, pid, s);
     const steps = (keyIndex - st.newest + 256) % 256;
     if (st.newest < 0 || steps < 1 || steps > MAX_RATCHET) throw new E2EEError('unknown-key', 'no key at this index');
-    let raw = st.keys.get(st.newest);
+    const base = st.keys.get(st.newest);
+    let raw = base;
     const from = st.newest;
     for (let i = 0; i < steps; i++) raw = await ratchet(raw);
     let opened;
@@ -248,7 +249,9 @@ export class ChatKeys {
       // Not a ratchet: a rotation whose key has not arrived yet (or junk).
       throw err.code === 'auth' ? new E2EEError('unknown-key', 'no key at this index') : err;
     }
-    if (this.senders.get(pid) === st && st.newest === from) {
+    // Kept only if the key it came from is still the newest: not if a key of pid's came
+    // meanwhile, even at that index (the rotated key in place of a guess there).
+    if (this.senders.get(pid) === st && st.newest === from && st.keys.get(from) === base) {
       const c = st.counters.get(from);
       this._install(st, keyIndex, raw);
       if (c !== undefined) st.counters.set(keyIndex, c + steps);

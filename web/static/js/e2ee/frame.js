@@ -144,6 +144,7 @@ export class KeyRing {
   #slots = new Map(); // index -> {raw, key}, oldest install first
   #current = -1;
   #candidates = new Map(); // index -> promise of {raw, key}, derived from the current slot
+  #sets = 0; // keys set (and clears): a guess derived across one is not installed (decrypt)
 
   constructor({ maxRatchet = MAX_RATCHET } = {}) {
     this.maxRatchet = maxRatchet;
@@ -179,6 +180,7 @@ export class KeyRing {
     const c = Number.isSafeInteger(counter) && counter >= 0 ? counter : undefined;
     const r = toBytes(raw).slice();
     const slot = { raw: r, key: await frameKey(r), counter: c };
+    this.#sets++;
     if (current && c !== undefined) {
       for (const [i, s] of this.#slots) if (i !== index && s.counter !== undefined && s.counter > c) this.#slots.delete(i);
     }
@@ -232,6 +234,7 @@ export class KeyRing {
       const index = frameKeyIndex(frame);
       const steps = (index - this.#current + KEY_INDEX_COUNT) % KEY_INDEX_COUNT;
       if (this.#current < 0 || index >= KEY_INDEX_COUNT || steps === 0 || steps > this.maxRatchet) throw err;
+      const sets = this.#sets;
       const candidate = await this.#candidate(index, steps);
       let plain;
       try {
@@ -239,6 +242,10 @@ export class KeyRing {
       } catch {
         throw err; // not a ratchet (e.g. a rotation whose key has not arrived yet)
       }
+      // A key set meanwhile (the sender's newest, which drops the guesses above it):
+      // the guess was made from what was current before it, and is not kept. The frame,
+      // which came before that key, opens.
+      if (this.#sets !== sets) return plain;
       this.#install(index, candidate);
       this.use(index);
       return plain;
@@ -247,6 +254,7 @@ export class KeyRing {
 
   /** clear forgets every key. */
   clear() {
+    this.#sets++;
     this.#slots.clear();
     this.#current = -1;
     this.#candidates.clear();
