@@ -84,6 +84,8 @@ const (
 	ReasonRemoved       Reason = "removed"
 	ReasonSentToLobby   Reason = "sent_to_lobby"
 	ReasonEnded         Reason = "ended"
+	// ReasonReplaced: the same person knocked again on a new connection (Credentials.Replaces).
+	ReasonReplaced Reason = "replaced"
 )
 
 // Command is a moderator's action on someone's media.
@@ -100,7 +102,10 @@ const (
 // Knock: someone asks to come in. Nobody may knock while the meeting has MaxMembers
 // members (ErrFull), not even a moderator. A moderator secret lets them straight in as a
 // moderator; otherwise the password (if set) must be right, the meeting unlocked, and
-// then they wait for a moderator (or come straight in when the lobby is off).
+// then they wait for a moderator (or come straight in when the lobby is off). A knock
+// that replaces one still waiting (Credentials.Replaces; ErrUnknownTarget when that one
+// no longer waits) continues it: the checks it passed are not made again, and it waits
+// from that knock's time, in its place.
 func (l *Lobby) Knock(id ID, name string, cred Credentials, now time.Time) ([]Effect, error) {
 	if l.ended {
 		return nil, ErrEnded
@@ -110,6 +115,9 @@ func (l *Lobby) Knock(id ID, name string, cred Credentials, now time.Time) ([]Ef
 	}
 	if _, ok := l.members[id]; ok {
 		return nil, ErrDuplicateID
+	}
+	if cred.Replaces != "" {
+		return l.replaceKnock(id, name, cred, now)
 	}
 	if l.full() {
 		return nil, ErrFull
@@ -129,12 +137,35 @@ func (l *Lobby) Knock(id ID, name string, cred Credentials, now time.Time) ([]Ef
 	if len(l.waiting) >= l.cfg.MaxWaiting {
 		return []Effect{Refuse{ID: id, Reason: ReasonLobbyFull}}, nil
 	}
-	l.waiting[id] = Knock{ID: id, Name: name, Since: now}
+	return l.wait(Knock{ID: id, Name: name, Since: now}), nil
+}
+
+// replaceKnock is Knock for a knock that continues cred.Replaces.
+func (l *Lobby) replaceKnock(id ID, name string, cred Credentials, now time.Time) ([]Effect, error) {
+	if cred.Moderator {
+		return nil, ErrInvalid // a moderator's knock never waits, so it has nothing to continue
+	}
+	old, ok := l.waiting[cred.Replaces]
+	if !ok {
+		return nil, ErrUnknownTarget
+	}
+	if now.Sub(old.Since) >= l.cfg.KnockTTL {
+		// Its time is up (Tick has not run yet): nothing is left to continue.
+		return nil, ErrUnknownTarget
+	}
+	delete(l.waiting, old.ID)
+	effects := []Effect{Refuse{ID: old.ID, Reason: ReasonReplaced}}
+	return append(effects, l.wait(Knock{ID: id, Name: name, Since: old.Since})...), nil
+}
+
+// wait puts k in the waiting room and tells the knocker and the moderators.
+func (l *Lobby) wait(k Knock) []Effect {
+	l.waiting[k.ID] = k
 	mods := l.moderators()
 	return []Effect{
-		Wait{ID: id, ModeratorPresent: len(mods) > 0},
+		Wait{ID: k.ID, ModeratorPresent: len(mods) > 0},
 		WaitingList{To: mods, Waiting: l.Waiting()},
-	}, nil
+	}
 }
 
 // admit makes id a member; a new moderator also learns the waiting list, and waiting

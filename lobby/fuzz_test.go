@@ -48,7 +48,7 @@ func FuzzLobby(f *testing.F) {
 
 // The fuzz ops; each is followed by the bytes listed.
 const (
-	opKnock     = iota // id, credentials (bit 0 password, bits 1+2 moderator, rest time)
+	opKnock     = iota // id, credentials (bit 0 password, bits 1+2 moderator, bits 3+4 time, bit 5: then the id of the knock it replaces)
 	opLeave            // id
 	opTick             // time step
 	opAdmit            // by, target
@@ -93,6 +93,11 @@ func fuzzSeeds() [][]byte {
 		// admit all leaves the rest waiting; after a leave, admit all takes the oldest.
 		seedCap(4, 2, 0, opKnock, a, mod, opKnock, b, 0, opKnock, c, 8, opKnock, d, 16, opAdmitAll, a,
 			opAdmit, a, c, opKnock, e, mod, opLeave, b, opAdmitAll, a),
+		// Knocks again on new connections: one continues a knock in its place and time
+		// through a lock, past the password and after the lobby went off; one continues
+		// a knock that is gone, and a moderator's continues nothing.
+		seed(4, 0x20, opKnock, b, pw, opTick, 8, opKnock, c, pw, opKnock, a, mod, opSettings, a, 0xa2,
+			opKnock, d, 32, b, opKnock, e, 32, b, opSettings, a, 0x21, opKnock, b, 32, d, opKnock, e, 38, c, opAdmit, a, b),
 		// Lobby off with a password: the wrong one is refused, the right one comes straight in;
 		// then the lobby goes on and a knock waits again.
 		seed(4, 0x21, opKnock, b, 0, opKnock, b, pw, opKnock, a, mod, opSettings, a, 0x20, opKnock, c, pw, opAdmit, a, c),
@@ -161,7 +166,11 @@ func decode(in *input, m *model) event {
 	case opKnock:
 		id, c := in.id(), in.next()
 		m.now = m.now.Add(time.Duration(c>>3%4) * fuzzStep)
-		return event{kind: "knock", id: id, cred: Credentials{PasswordOK: c&1 != 0, Moderator: c&6 == 6}, now: m.now}
+		cred := Credentials{PasswordOK: c&1 != 0, Moderator: c&6 == 6}
+		if c&32 != 0 {
+			cred.Replaces = in.id()
+		}
+		return event{kind: "knock", id: id, cred: cred, now: m.now}
 	case opLeave:
 		return event{kind: "leave", id: in.id()}
 	case opTick:
@@ -225,6 +234,7 @@ type model struct {
 	waiting  map[ID]*waiter
 	sessions map[ID]*session
 	gone     map[ID]bool // out since its last knock
+	replaced *waiter     // the knock the knock being applied continues
 	ended    bool
 	log      []logEntry // formatted only on failure: formatting every step is slow
 }
@@ -269,6 +279,11 @@ func (m *model) predict(ev event) error {
 		return ErrEnded
 	case ev.kind == "knock" && (m.waiting[ev.id] != nil || m.members[ev.id] != ""):
 		return ErrDuplicateID
+	case ev.kind == "knock" && ev.cred.Replaces != "" && ev.cred.Moderator:
+		return ErrInvalid
+	case ev.kind == "knock" && ev.cred.Replaces != "":
+		w := m.waiting[ev.cred.Replaces]
+		return unless(w != nil && ev.now.Sub(w.since) < fuzzTTL, ErrUnknownTarget)
 	case ev.kind == "knock" && len(m.members) >= m.maxMem:
 		return ErrFull
 	case ev.kind != "act":
@@ -356,6 +371,13 @@ func (m *model) step(ev event) {
 		}
 		delete(m.gone, ev.id)
 		m.sessions[ev.id] = &session{cred: ev.cred, pwRequired: m.settings.PasswordRequired, lobbyOn: m.settings.Lobby}
+		m.replaced = nil
+		if old := ev.cred.Replaces; old != "" {
+			// It continues that knock: judged as that one was, waiting from its time.
+			was := *m.sessions[old]
+			m.sessions[ev.id] = &session{cred: was.cred, pwRequired: was.pwRequired, lobbyOn: was.lobbyOn}
+			m.replaced = m.waiting[old]
+		}
 	case "leave":
 		if m.waiting[ev.id] != nil || m.members[ev.id] != "" {
 			m.gone[ev.id] = true
@@ -415,6 +437,22 @@ func (m *model) apply(ev event, e Effect, newMods map[ID]bool) {
 			newMods[e.ID] = true
 		}
 	case Wait:
+		if ev.cred.Replaces != "" {
+			// A knock that continues one (its Refuse came first): in that one's place,
+			// whatever the settings say now; it came past them then.
+			s := m.sessions[e.ID]
+			if !knocker(e.ID) || m.replaced == nil || m.waiting[ev.cred.Replaces] != nil || len(m.waiting) >= m.max {
+				m.fail("%v made %s wait", ev, e.ID)
+			}
+			if s.pwRequired && !s.cred.PasswordOK {
+				m.fail("%s waits without the password", e.ID) // (c)
+			}
+			if e.ModeratorPresent != (len(m.moderators()) > 0) {
+				m.fail("%s told ModeratorPresent=%v", e.ID, e.ModeratorPresent)
+			}
+			m.waiting[e.ID] = &waiter{since: m.replaced.since, told: e.ModeratorPresent}
+			break
+		}
 		if !knocker(e.ID) || ev.cred.Moderator || m.settings.Locked || !m.settings.Lobby || len(m.waiting) >= m.max {
 			m.fail("%v made %s wait", ev, e.ID)
 		}
@@ -441,6 +479,8 @@ func (m *model) apply(ev event, e Effect, newMods map[ID]bool) {
 			ok = w != nil && ev.kind == "tick" && ev.now.Sub(w.since) >= fuzzTTL
 		case ReasonEnded:
 			ok = w != nil && ev.action == Action(End{})
+		case ReasonReplaced:
+			ok = w != nil && ev.kind == "knock" && ev.cred.Replaces == e.ID
 		}
 		if !ok {
 			m.fail("%v refused %s (%s)", ev, e.ID, e.Reason)
@@ -593,6 +633,8 @@ func (m *model) check(ev event, before snapshot, modsBefore []ID, effects []Effe
 // moderator secret, then password, lock, lobby off, room in the lobby.
 func (m *model) knockOutcome(ev event) Effect {
 	switch {
+	case ev.cred.Replaces != "":
+		return Refuse{ID: ev.cred.Replaces, Reason: ReasonReplaced}
 	case ev.cred.Moderator:
 		return Admit{ID: ev.id, Role: RoleModerator}
 	case m.settings.PasswordRequired && !ev.cred.PasswordOK:

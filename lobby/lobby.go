@@ -68,6 +68,12 @@ type Knock struct {
 type Credentials struct {
 	PasswordOK bool // the meeting's password was given (or none is set)
 	Moderator  bool // the moderator secret was given
+	// Replaces is a knock of the same person still waiting, whose connection the
+	// caller found the knocker proved it holds (its page knocking again after a drop
+	// the server has not noticed yet). The new knock takes its place in the queue and
+	// its time, and comes past what that knock already came past: the password, a lock
+	// and a full meeting. The old knock is refused with ReasonReplaced.
+	Replaces ID
 }
 
 // Errors of refused events. The state is unchanged whenever one is returned.

@@ -188,6 +188,9 @@ func (s *Session) join(env Envelope) *Error {
 	if passwordTooLong(p.Password) || len(p.ModeratorSecret) > maxSecretChars {
 		return errorf(CodeInvalidField, "password or secret too long")
 	}
+	if p.ReplaceKnock != "" && !validKnockSecret(p.ReplaceKnock) {
+		return errorf(CodeInvalidField, "replaceKnock must be a knockSecret: 32 bytes as unpadded base64url (43 characters)")
+	}
 	octx, cancel := s.liveContext()
 	m, oerr := s.srv.registry.open(octx, p.MeetingID)
 	cancel()
@@ -222,15 +225,17 @@ func (s *Session) join(env Envelope) *Error {
 		}
 		cred.Moderator = true
 	}
-	if !cred.Moderator && m.settings().Locked {
-		// Refused before any password is looked at, so a locked meeting answers every
-		// guess alike and tells nothing about the password.
-		s.finish(TypeBye, ByePayload{Reason: string(lobby.ReasonLocked)}, CloseRefused, string(lobby.ReasonLocked))
-		return nil
+	if p.ReplaceKnock != "" && !cred.Moderator {
+		// This page's knock whose connection dropped, if it still waits: the new one
+		// continues it and comes past what it came past (reknock.go).
+		cred.Replaces = m.standingKnock(p.ReplaceKnock)
 	}
-	pwHash, err := s.checkPassword(m, p.Password, cred.Moderator)
-	if err != nil {
-		return goneIsNil(err)
+	var pwHash string
+	if cred.Replaces == "" {
+		var ok bool
+		if pwHash, ok, err = s.lockAndPassword(m, p.Password, cred.Moderator); !ok {
+			return err
+		}
 	}
 	cred.PasswordOK = true
 	if m.e2ee && p.E2EE != E2EEVersion {
@@ -257,20 +262,34 @@ func (s *Session) join(env Envelope) *Error {
 	if p.Media != nil {
 		s.media = *p.Media
 	}
-	// A moderator (its secret checked, and throttled as a guess) is not held back by
-	// whoever else knocks from its address: a loop there would lock the host out.
-	if ok, retry := s.srv.knocks.allow(s.group, s.srv.clock.Now()); !ok && !cred.Moderator {
-		s.srv.stats.knocksLimited.Add(1)
-		e := errorf(CodeTooManyAttempts, "too many knocks from this network; try again later")
-		e.RetryAfter = retry
-		return e
+	if cred.Replaces == "" {
+		if err := s.knockAllowed(cred.Moderator); err != nil {
+			return err
+		}
 	}
 	s.meeting, s.id, s.name, s.joinRef = m, newParticipantID(), name, env.ID
 	if m.e2ee {
 		s.knock.nonce = newKnockNonce() // before the knock: read under the meeting's lock from then on
 	}
+	if !cred.Moderator {
+		s.knockSecret = newKnockSecret() // likewise
+	}
 	for {
 		err := m.knock(s, s.id, name, cred, pwHash, s.srv.now())
+		if err == errKnockGone {
+			// The knock it was to replace went meanwhile (admitted, refused, its time up):
+			// this one is a new knock, judged as one.
+			cred.Replaces = ""
+			var ok bool
+			if pwHash, ok, err = s.lockAndPassword(m, p.Password, false); ok {
+				err = s.knockAllowed(false)
+			}
+			if err != nil || !ok {
+				s.meeting = nil
+				return goneIsNil(err)
+			}
+			continue
+		}
 		if err == errPasswordChanged {
 			// A moderator changed the password while this one was checked: it is judged
 			// again, against the password in force now.
@@ -288,6 +307,36 @@ func (s *Session) join(env Envelope) *Error {
 	}
 	s.state = stateLobby
 	s.knocked.Store(true)
+	return nil
+}
+
+// lockAndPassword are a new knock's checks before the policy: a locked meeting refuses
+// it (the session is finished; ok false, no error), then its password is checked
+// (checkPassword). ok is false when the join goes no further.
+func (s *Session) lockAndPassword(m *Meeting, password string, moderator bool) (pwHash string, ok bool, err *Error) {
+	if !moderator && m.settings().Locked {
+		// Refused before any password is looked at, so a locked meeting answers every
+		// guess alike and tells nothing about the password.
+		s.finish(TypeBye, ByePayload{Reason: string(lobby.ReasonLocked)}, CloseRefused, string(lobby.ReasonLocked))
+		return "", false, nil
+	}
+	pwHash, err = s.checkPassword(m, password, moderator)
+	if err != nil {
+		return "", false, goneIsNil(err)
+	}
+	return pwHash, true, nil
+}
+
+// knockAllowed holds back a new knock from an address that knocks too often. A
+// moderator (its secret checked, and throttled as a guess) is not held back by
+// whoever else knocks from its address: a loop there would lock the host out.
+func (s *Session) knockAllowed(moderator bool) *Error {
+	if ok, retry := s.srv.knocks.allow(s.group, s.srv.clock.Now()); !ok && !moderator {
+		s.srv.stats.knocksLimited.Add(1)
+		e := errorf(CodeTooManyAttempts, "too many knocks from this network; try again later")
+		e.RetryAfter = retry
+		return e
+	}
 	return nil
 }
 

@@ -147,16 +147,20 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 	if m.ended {
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}
-	if !cred.Moderator && m.pwHash != pwHash {
+	if !cred.Moderator && cred.Replaces == "" && m.pwHash != pwHash {
 		return errPasswordChanged
 	}
-	if set := m.lob.Settings(); !cred.Moderator && set.Lobby && !set.Locked && m.waitingFromLocked(s.group) >= m.maxWait {
+	if set := m.lob.Settings(); !cred.Moderator && cred.Replaces == "" && set.Lobby && !set.Locked && m.waitingFromLocked(s.group) >= m.maxWait {
 		// This knock would wait, and its address already fills its share of the room.
 		m.conns[lobby.ID(id)] = s
 		m.applyLocked([]lobby.Effect{lobby.Refuse{ID: lobby.ID(id), Reason: lobby.ReasonLobbyFull}})
 		return nil
 	}
 	effects, err := m.lob.Knock(lobby.ID(id), name, cred, now)
+	if cred.Replaces != "" && errors.Is(err, lobby.ErrUnknownTarget) {
+		return errKnockGone
+	}
+	s.knockContinued = cred.Replaces != "" && err == nil
 	if errors.Is(err, lobby.ErrFull) {
 		return errorf(CodeMeetingFull, "the meeting has reached its participant limit")
 	}

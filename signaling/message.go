@@ -111,6 +111,9 @@ type JoinPayload struct {
 	// E2EE is the end-to-end encryption format the page speaks (E2EEVersion); checked
 	// only when the meeting is encrypted.
 	E2EE int `json:"e2ee,omitempty"`
+	// ReplaceKnock is the knockSecret of this page's knock whose connection dropped
+	// (reknock.go): while that knock still waits, this one takes its place.
+	ReplaceKnock string `json:"replaceKnock,omitempty"`
 }
 
 // TrackSpec maps a publish transceiver to its source.
@@ -258,6 +261,12 @@ type LobbyPayload struct {
 	// KnockNonce is the nonce this knock answers with knock_proof (knock.go); end-to-end
 	// encrypted meetings only.
 	KnockNonce string `json:"knockNonce,omitempty"`
+	// KnockSecret lets this page's next knock replace this one should its connection
+	// drop (reknock.go); only the knocker is told it.
+	KnockSecret string `json:"knockSecret,omitempty"`
+	// KnockContinued: this knock replaced the page's earlier one (replaceKnock) and
+	// waits in its place.
+	KnockContinued bool `json:"knockContinued,omitempty"`
 	// LobbyKeys are the present moderators' lobby keys (lobbykey.go), for the knocker to
 	// check its own link; absent when there are none.
 	LobbyKeys []LobbyKeyInfo `json:"lobbyKeys,omitempty"`

@@ -271,8 +271,8 @@ func (s *Session) handleEvent(ev event) {
 		s.log.Debug("session: joined", "participant", s.id, "role", ev.role)
 	case evRefused:
 		code := CloseRefused
-		if ev.reason == string(lobby.ReasonEnded) {
-			code = CloseEjected
+		if ev.reason == string(lobby.ReasonEnded) || ev.reason == string(lobby.ReasonReplaced) {
+			code = CloseEjected // as a member's: the meeting's end, or a new connection took over
 		}
 		s.finish(TypeBye, ByePayload{Reason: ev.reason}, code, ev.reason)
 	case evEjected:

@@ -99,30 +99,32 @@ type Session struct {
 	pingStop  func() bool // cancels the next ping
 
 	// Owned by run.
-	state       sessionState
-	errorsInRow int
-	meeting     *Meeting
-	id          string
-	name        string
-	media       MediaState
-	peer        *sfu.Participant
-	fanout      tokenBucket // chat, media_state and update_settings
-	permsDue    atomic.Bool // an evPermissions is queued (recheckPermissions)
-	keys        tokenBucket // e2ee key messages
-	reactions   tokenBucket // reactions (hands.go)
-	joinRef     string      // id of the join message, for the reply
-	askedUnmute bool        // a moderator asked this member to unmute since its last mute
-	askedCamera bool        // the same, for the camera
-	neg         negotiation // publish_offer and ice limits, subscribe offer deadline
-	member      bool        // got a welcome: a dropped connection parks (resume.go)
-	resumed     bool        // welcomed by a resume, and no message read since (confirmResume)
-	saidBye     bool        // the server ended the session on purpose: no parking
-	carry       carried     // moderators' blocks, handed on to a resume
-	claimed     resumeClaim // a resume claimed and not yet welcomed (resume.go); read by park
-	knock       knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
-	lobbyKeys   tokenBucket // lobby_key messages (lobbykey.go)
-	views       tokenBucket // view messages (view.go)
-	pings       tokenBucket // ping messages, in every state (heartbeat.go)
+	state          sessionState
+	errorsInRow    int
+	meeting        *Meeting
+	id             string
+	name           string
+	media          MediaState
+	peer           *sfu.Participant
+	fanout         tokenBucket // chat, media_state and update_settings
+	permsDue       atomic.Bool // an evPermissions is queued (recheckPermissions)
+	keys           tokenBucket // e2ee key messages
+	reactions      tokenBucket // reactions (hands.go)
+	joinRef        string      // id of the join message, for the reply
+	askedUnmute    bool        // a moderator asked this member to unmute since its last mute
+	askedCamera    bool        // the same, for the camera
+	neg            negotiation // publish_offer and ice limits, subscribe offer deadline
+	member         bool        // got a welcome: a dropped connection parks (resume.go)
+	resumed        bool        // welcomed by a resume, and no message read since (confirmResume)
+	saidBye        bool        // the server ended the session on purpose: no parking
+	carry          carried     // moderators' blocks, handed on to a resume
+	claimed        resumeClaim // a resume claimed and not yet welcomed (resume.go); read by park
+	knock          knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
+	knockSecret    string      // lets the page's next knock replace this one (reknock.go); set before the knock
+	knockContinued bool        // this knock replaced the page's earlier one; under the meeting's lock
+	lobbyKeys      tokenBucket // lobby_key messages (lobbykey.go)
+	views          tokenBucket // view messages (view.go)
+	pings          tokenBucket // ping messages, in every state (heartbeat.go)
 
 	// The member's downlink state, paced (downlink.go); owned by run.
 	downlink    downlinkPacer

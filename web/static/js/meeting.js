@@ -177,6 +177,11 @@ let speaking; // who speaks, as the server says (speaking-ui.js)
 let devices; // setupDevices: device panel, layout, shortcuts, push-to-talk
 let reconnect; // reconnect.js: resuming after a drop or a reload
 let reknock; // reknock.js: a waiting person's knock again after a drop
+// The secret of this page's last knock (its lobby messages): a knock again presents it,
+// so that the server puts the new knock in the old one's place if it still holds it
+// (PROTOCOL.md, "Knocking again"): a path that died without a close left the old knock
+// standing, and a moderator could let in a connection nobody was behind.
+let lastKnockSecret = '';
 let panelCover; // panel-cover.js: a panel that fills a narrow screen makes the rest inert
 
 function setState(state) {
@@ -197,6 +202,8 @@ function live() {
 function join(name, { again = false, note = '', resume = null, reknock: quiet = false } = {}) {
   lastName = name;
   lastError = null;
+  const replaceKnock = quiet ? lastKnockSecret : '';
+  if (!quiet) lastKnockSecret = ''; // a knock of its own: nothing to replace
   if (!resume) rules.reset();
   settingsPanel.forgetPending(); // a new password the old session sent is unanswered
   if (resume) {
@@ -222,6 +229,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     chat,
     e2ee: { crypto: meetingCrypto, api },
     resume,
+    replaceKnock,
     ui: {
       resumable: (id, secret) => reconnect.remember(id, secret),
       dropped: () => reconnect.dropped(),
@@ -265,7 +273,8 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
   session.start();
 }
 
-function onLobby({ moderatorPresent }) {
+function onLobby({ moderatorPresent, knockSecret = '', continued = false }) {
+  if (knockSecret) lastKnockSecret = knockSecret;
   if (document.body.dataset.state !== 'lobby') {
     prejoin.stop();
     lobbyScreen.show({ name: lastName });
@@ -273,9 +282,11 @@ function onLobby({ moderatorPresent }) {
     enteredLobby();
   }
   if (reknock.knocked()) {
-    // Knocked again after a drop: the moderators see a new request.
-    lobbyScreen.show({ name: lastName, note: 'lobby.reknocked' });
-    announce(t('lobby.reknocked'));
+    // Knocked again after a drop: in the old knock's place when the server still held
+    // it, else the moderators see a new request.
+    const note = continued ? 'lobby.reknocked-kept' : 'lobby.reknocked';
+    lobbyScreen.show({ name: lastName, note });
+    announce(t(note));
   }
   clearErrorCode();
   lobbyScreen.setStatus(moderatorPresent);
@@ -300,6 +311,7 @@ function focusLost() {
 
 function onJoined() {
   const wasWaiting = document.body.dataset.state === 'lobby';
+  lastKnockSecret = '';
   reknock.stop();
   const resumed = reconnect.active;
   reconnect.joined();

@@ -6,9 +6,11 @@
 // Rejoin button, and a pupil who did not notice waited for nothing. The page now knocks
 // again by itself, with the name and password it already has, with the backoff of a
 // member's resume and for as long (90 s), while the waiting screen says so; then it
-// gives up and shows "Disconnected" as before. The new knock is a new request: the
-// moderators see it arrive again (the server keeps no place in the queue for a
-// connection that is gone, and nothing about a person once its knock is over).
+// gives up and shows "Disconnected" as before. The new knock presents the old one's
+// secret (meeting.js): if the server still holds that knock (a path that died without a
+// close, which it notices only at its own timeout) the new one takes its place and time;
+// otherwise it is a new request, and the moderators see it arrive again (the server
+// keeps nothing about a person once its knock is over).
 //
 // TEST HOOKS: body[data-reknocking="true"] while a knock again is pending or under way.
 

@@ -34,7 +34,9 @@ export const joinMethods = {
     this.phase = 'lobby';
     this._startHeartbeat();
     this.moderatorPresent = p.moderatorPresent !== false;
-    this.ui.lobby({ moderatorPresent: this.moderatorPresent });
+    // The knock's secret lets the page's next knock replace this one should the link drop.
+    const knockSecret = typeof p.knockSecret === 'string' ? p.knockSecret : '';
+    this.ui.lobby({ moderatorPresent: this.moderatorPresent, knockSecret, continued: p.knockContinued === true });
     this._answerKnock(p);
     if (p.e2ee === true) this._checkLobbyKeys(p.lobbyKeys);
   },

@@ -30,20 +30,24 @@ export class Session {
    * @param {{meetingId: string, name: string, password?: string, moderatorSecret?: string,
    *          media: LocalMedia, grid: Grid, chat: Chat, ui: object,
    *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null}}} opts
-   * ui: joined(), lobby({moderatorPresent}), lobbyLink(verdict), failed(kind, info), left(), sentToLobby(),
+   * ui: joined(), lobby({moderatorPresent, knockSecret, continued}), lobbyLink(verdict), failed(kind, info), left(), sentToLobby(),
    *     banner(key|null, kind?), rosterChanged(), roleChanged(old, now),
    *     settingsChanged(old, now, ref), waitingChanged(list), mediaCommand(command, by, all),
    *     refused(code, type, ref), e2eeChanged()
    *
    * clock (tests: harness.mjs FakeClock) times the heartbeat (heartbeat.js).
    *
+   * replaceKnock is the knockSecret of this page's knock whose connection dropped: the
+   * join asks the server to put this knock in its place (PROTOCOL.md, "Knocking again").
+   *
    * e2ee.crypto is the meeting's keys from the link's secret (null: the link has none).
    * With it, the name never goes to the server: it travels inside the key envelopes
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, clock = realClock }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock }) {
     this.meetingId = meetingId;
+    this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
     this.name = name;
     this.password = password;
@@ -189,6 +193,7 @@ export class Session {
     // Both travel only inside the websocket.
     if (this.password) join.password = this.password;
     if (this.moderatorSecret) join.moderatorSecret = this.moderatorSecret;
+    if (this.replaceKnock) join.replaceKnock = this.replaceKnock;
     // Sent without awaiting a reply: the answer is `welcome`, `lobby` (and later
     // `welcome`), or an `error` followed by the close.
     sig.send('join', join);

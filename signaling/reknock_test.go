@@ -1,0 +1,236 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+	"conclave/signaling"
+)
+
+// knockSecretOf is the knockSecret in c's last lobby message.
+func knockSecretOf(t *testing.T, c *testclient.Client) string {
+	t.Helper()
+	var secret string
+	for _, m := range c.All() {
+		if m.Type == "lobby" {
+			var p struct{ KnockSecret string }
+			_ = json.Unmarshal(m.Payload, &p)
+			secret = p.KnockSecret
+		}
+	}
+	if len(secret) != 43 {
+		t.Fatalf("lobby messages carry no knock secret: %q", secret)
+	}
+	return secret
+}
+
+// continued reports whether c's lobby messages say its knock continued another.
+func continued(c *testclient.Client) bool {
+	for _, m := range c.All() {
+		if m.Type == "lobby" && strings.Contains(string(m.Payload), `"knockContinued":true`) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitingEntries is the last waiting_list c received: participant id -> since.
+func waitingEntries(c *testclient.Client) map[string]string {
+	out := map[string]string{}
+	for _, m := range c.All() {
+		if m.Type != "waiting_list" {
+			continue
+		}
+		var p struct {
+			Waiting []struct{ ParticipantID, Since string }
+		}
+		_ = json.Unmarshal(m.Payload, &p)
+		out = map[string]string{}
+		for _, w := range p.Waiting {
+			out[w.ParticipantID] = w.Since
+		}
+	}
+	return out
+}
+
+// TestKnockAgainReplacesTheDroppedKnock: a waiting page whose path died without a close
+// knocks again before the server noticed. Its new knock, presenting the old one's
+// secret, replaces it: the old connection is told "replaced" and closed, and the
+// moderators see one knock, in the old one's place and time — also after the meeting was
+// locked and its password changed while the person waited. Before, both knocks stood
+// (until the server's heartbeat timeout) and a moderator could admit the one nobody was
+// behind while the person's real knock waited.
+func TestKnockAgainReplacesTheDroppedKnock(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{"e2ee":false,"password":"first password"}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	early := srv.knock(t, mt.MeetingID, "Early", map[string]any{"password": "first password"})
+	waitingID(t, mod, "Early")
+	kim := srv.knock(t, mt.MeetingID, "Kim", map[string]any{"password": "first password"})
+	kimID := waitingID(t, mod, "Kim")
+	since := waitingEntries(mod)[kimID]
+	secret := knockSecretOf(t, kim)
+	if other := knockSecretOf(t, early); other == secret {
+		t.Fatal("two knocks have the same secret")
+	}
+
+	// While Kim waits the meeting is locked and its password changed.
+	if _, err := mod.Send("update_settings", map[string]any{"locked": true, "password": "second password"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, mod, "settings")
+
+	// Kim's page knocks again on a new connection; the old one is still open.
+	kim2 := srv.knock(t, mt.MeetingID, "Kim", map[string]any{"password": "first password", "replaceKnock": secret})
+	if reason, code := byeReason(t, kim); reason != "replaced" || code != signaling.CloseEjected {
+		t.Fatalf("the old knock: bye %q close %d", reason, code)
+	}
+	var kim2ID string
+	eventually(t, "one knock of Kim's in the waiting list", func() bool {
+		names, ids := lastWaiting(mod)
+		n := 0
+		for i, name := range names {
+			if name == "Kim" {
+				n++
+				kim2ID = ids[i]
+			}
+		}
+		return n == 1 && kim2ID != kimID
+	})
+	entries := waitingEntries(mod)
+	if entries[kim2ID] != since || len(entries) != 2 {
+		t.Fatalf("waiting list %v: want Early and Kim's new knock since %s", entries, since)
+	}
+	if names, _ := lastWaiting(mod); strings.Join(names, ",") != "Early,Kim" {
+		t.Fatalf("waiting order %v", names)
+	}
+	if !continued(kim2) {
+		t.Fatal("the new knock's lobby message does not say it continues one")
+	}
+	if knockSecretOf(t, kim2) == secret {
+		t.Fatal("the new knock kept the old one's secret")
+	}
+
+	// The new knock is let in; the old secret replaces nothing any more, and the locked
+	// meeting refuses a knock presenting it.
+	if _, err := mod.Send("admit", map[string]any{"participantId": kim2ID}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := kim2.AwaitWelcome(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again := srv.dial(t)
+	_ = again.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "password": "first password", "replaceKnock": secret})
+	if reason, code := byeReason(t, again); reason != "locked" || code != signaling.CloseRefused {
+		t.Fatalf("a spent secret in a locked meeting: bye %q close %d", reason, code)
+	}
+	if _, ok := waitingEntries(mod)[kimID]; ok {
+		t.Fatal("the replaced knock is back")
+	}
+}
+
+// TestKnockSecretReplacesOnlyItsOwnKnock: a secret that is not a waiting knock's of
+// this meeting (made up, another meeting's) replaces nothing and gets past nothing: the
+// join is a new knock, judged as one; a malformed one is refused and changes nothing.
+func TestKnockSecretReplacesOnlyItsOwnKnock(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{"e2ee":false,"password":"the password"}`)
+	other := srv.createMeetingWith(t, `{"e2ee":false}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	kim := srv.knock(t, mt.MeetingID, "Kim", map[string]any{"password": "the password"})
+	kimID := waitingID(t, mod, "Kim")
+	elsewhere := srv.knock(t, other.MeetingID, "Elsewhere", nil)
+
+	for _, tc := range []struct{ name, secret string }{
+		{"made up", strings.Repeat("A", 43)},
+		{"another meeting's", knockSecretOf(t, elsewhere)},
+	} {
+		// Without the password: refused as any knock without it.
+		c := srv.dial(t)
+		_ = c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Mallory", "replaceKnock": tc.secret})
+		if code, _ := expectError(t, c); code != "password_required" {
+			t.Fatalf("%s: %s", tc.name, code)
+		}
+		// With it: a knock of its own beside Kim's.
+		c2 := srv.knock(t, mt.MeetingID, "Mallory "+tc.name, map[string]any{"password": "the password", "replaceKnock": tc.secret})
+		waitingID(t, mod, "Mallory "+tc.name)
+		if continued(c2) {
+			t.Fatalf("%s: the knock is told it continues one", tc.name)
+		}
+		if _, ok := waitingEntries(mod)[kimID]; !ok {
+			t.Fatalf("%s: Kim's knock was replaced", tc.name)
+		}
+		c2.Close()
+	}
+	for _, bad := range []string{"short", strings.Repeat("A", 42) + "=", strings.Repeat("/", 43), strings.Repeat("A", 44)} {
+		c := srv.dial(t)
+		_ = c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "password": "the password", "replaceKnock": bad})
+		if code, _ := expectError(t, c); code != "invalid_field" {
+			t.Fatalf("replaceKnock %q: %s", bad, code)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, ok := waitingEntries(mod)[kimID]; !ok {
+		t.Fatal("Kim's knock went")
+	}
+	for _, m := range kim.All() {
+		if m.Type == "bye" {
+			t.Fatalf("Kim's knock was told %s", m.Raw)
+		}
+	}
+}
+
+// TestKnockAgainRacesAnAdmit: a moderator admits the old knock while the page's knock
+// again is on its way. Whichever comes first, the person ends with one knock or one
+// membership and a knock of its own: never the old knock still waiting beside the new
+// one, and the new one is never let in by the admission of the old.
+func TestKnockAgainRacesAnAdmit(t *testing.T) {
+	srv := newTestServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 20 {
+		mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+		mod := srv.joinModerator(t, mt, "Mod")
+		kim := srv.knock(t, mt.MeetingID, "Kim", nil)
+		kimID := waitingID(t, mod, "Kim")
+		secret := knockSecretOf(t, kim)
+		kim2 := srv.dial(t)
+		go func() { _, _ = mod.Send("admit", map[string]any{"participantId": kimID}) }()
+		_ = kim2.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret})
+		expectType(t, kim2, "lobby")
+		var kim2ID string
+		eventually(t, "Kim's new knock in the waiting list", func() bool {
+			for id := range waitingEntries(mod) {
+				if id != kimID {
+					kim2ID = id
+				}
+			}
+			return kim2ID != ""
+		})
+		eventually(t, "the old knock settled", func() bool {
+			for _, m := range kim.All() {
+				if m.Type == "welcome" || m.Type == "bye" {
+					return true
+				}
+			}
+			return false
+		})
+		if _, ok := waitingEntries(mod)[kimID]; ok {
+			t.Fatalf("round %d: the old knock waits beside the new one", i)
+		}
+		for _, m := range kim2.All() {
+			if m.Type == "welcome" {
+				t.Fatalf("round %d: the new knock was let in by the old one's admission", i)
+			}
+		}
+		_ = mod.Leave(ctx)
+		kim.Close()
+		kim2.Close()
+	}
+}
