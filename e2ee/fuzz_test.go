@@ -51,7 +51,7 @@ func FuzzDecryptFrame(f *testing.F) {
 
 // FuzzRingDecrypt: whatever arrives, a ring opens only what its key or a
 // ratchet of it made, keeps at most RingSize keys, and moves only forward by a
-// frame that authenticated.
+// frame that authenticated, to a key whose counter is the start's plus the steps.
 func FuzzRingDecrypt(f *testing.F) {
 	v := generate()
 	for _, c := range v.RingCases {
@@ -62,7 +62,7 @@ func FuzzRingDecrypt(f *testing.F) {
 	start := v.RingCases[0]
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		var r Ring
-		if err := r.Set(start.KeyIndex, start.RawKey); err != nil {
+		if err := r.Set(uint64(start.KeyIndex), start.RawKey); err != nil {
 			t.Fatal(err)
 		}
 		_, err := r.Decrypt(start.SenderID, frame, VP8, Camera)
@@ -79,6 +79,9 @@ func FuzzRingDecrypt(f *testing.F) {
 		}
 		if idx, _ := KeyIndex(frame); idx != cur || r.Len() > 2 {
 			t.Fatalf("ring at %d with %d keys after a frame at %d", cur, r.Len(), idx)
+		}
+		if c, _ := r.Counter(cur); c != uint64(start.KeyIndex)+uint64(cur-start.KeyIndex) {
+			t.Fatalf("the key at %d has counter %d", cur, c)
 		}
 	})
 }

@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,6 +50,7 @@ type vectors struct {
 	Frames     []frameVector    `json:"frames"`
 	BadFrames  []badFrame       `json:"badFrames"`
 	RingCases  []ringCase       `json:"ringCases"`
+	RingDrops  []ringDropCase   `json:"ringDrops"`
 	KeyCases   []keyCase        `json:"keyCases"`
 	Texts      []textVector     `json:"texts"`
 	BadTexts   []badText        `json:"badTexts"`
@@ -162,6 +165,33 @@ type ringCase struct {
 	Frame     bin    `json:"frame"`
 	Result    string `json:"result"`
 	Plaintext bin    `json:"plaintext,omitempty"`
+}
+
+// ringDropCase: one sender's ring at a receiver, empty at first, taken through steps
+// in order. A step is either "set" (a key the sender's envelope makes its newest:
+// rawKey at counter, index counter mod 256) or "frame" (the frame taken to be
+// senderId's, with result "ok" and its plaintext or the error code); after it the
+// ring's current index is current and it holds keys at exactly the indexes in held
+// (ascending). The cases check the rule of FORMAT.md, "Media keys and the ratchet": a
+// key set drops the keys held for a higher counter, a ratchet guess's counter being
+// the counter of the key it came from plus the steps.
+type ringDropCase struct {
+	Name     string     `json:"name"`
+	Kind     string     `json:"kind"`
+	Source   Source     `json:"source"`
+	SenderID string     `json:"senderId"`
+	Steps    []ringStep `json:"steps"`
+}
+
+type ringStep struct {
+	Op        string `json:"op"` // "set" or "frame"
+	Counter   uint64 `json:"counter,omitempty"`
+	RawKey    bin    `json:"rawKey,omitempty"`
+	Frame     bin    `json:"frame,omitempty"`
+	Result    string `json:"result,omitempty"`
+	Plaintext bin    `json:"plaintext,omitempty"`
+	Current   byte   `json:"current"`
+	Held      []int  `json:"held"`
 }
 
 type textVector struct {
@@ -398,6 +428,7 @@ func generate() *vectors {
 	asCamera := badFrame{"the sender's screen share frame taken as its camera", sc.Kind, Camera, sc.SenderID, sc.KeyIndex, sc.RawKey, sc.Encrypted, "auth"}
 	v.BadFrames = append(v.BadFrames, other, noID, nulID, asScreen, asCamera)
 	v.RingCases = ringCases()
+	v.RingDrops = ringDrops()
 	v.KeyCases = keyCases()
 
 	texts := []struct{ name, kind, sender, text string }{
@@ -516,6 +547,80 @@ func ringCases() []ringCase {
 		mk("a rotation's fresh key at the next index", 7, r, 1, other, "unknown-key"),
 		mk("the held index reused after a wrap, another key", 7, r, 0, other, "auth"),
 		mk("the held key itself", 7, r, 0, nil, "ok"),
+	}
+}
+
+// ringDrops: a sender's key K, ratchet guesses the receiver followed from it (a
+// member who left writing under them while the server held the sender's rotation
+// F back), then F, with the current index and the held indexes after each step
+// written out by hand, so that both implementations are checked against them.
+func ringDrops() []ringDropCase {
+	const sender = "p-alice"
+	pt := append([]byte{0x31, 0x05, 0x00}, pattern(0xa0, 9)...)
+	k, f := pattern(0x10, 32), pattern(0x50, 32)
+	ratchets := func(raw []byte, n int) []byte {
+		for range n {
+			raw = Ratchet(raw)
+		}
+		return raw
+	}
+	ivs := byte(0)
+	set := func(counter uint64, raw []byte, current byte, held ...int) ringStep {
+		return ringStep{Op: "set", Counter: counter, RawKey: raw, Current: current, Held: held}
+	}
+	// frame: under raw at index, and what the ring does with it.
+	frame := func(raw []byte, index byte, result string, current byte, held ...int) ringStep {
+		ivs++
+		s := ringStep{Op: "frame", Frame: must(EncryptFrame(FrameKey(raw), sender, index, pt, VP8, Camera, pattern(ivs, 12))),
+			Result: result, Current: current, Held: held}
+		if result == "ok" {
+			s.Plaintext = pt
+		}
+		return s
+	}
+	c := func(name string, steps ...ringStep) ringDropCase {
+		return ringDropCase{name, "vp8", Camera, sender, steps}
+	}
+	return []ringDropCase{
+		c("ratchets followed while the rotation was held back go when it comes; the keys below it stay",
+			set(10, k, 10, 10),
+			frame(ratchets(k, 2), 12, "ok", 12, 10, 12),
+			frame(ratchets(k, 3), 13, "ok", 13, 10, 12, 13),
+			set(11, f, 11, 10, 11),
+			frame(ratchets(k, 2), 12, "unknown-key", 11, 10, 11),
+			frame(ratchets(k, 3), 13, "unknown-key", 11, 10, 11),
+			frame(k, 10, "ok", 11, 10, 11),
+			frame(ratchets(f, 1), 12, "ok", 12, 10, 11, 12)),
+		c("the rotated key at the index a guess took replaces it",
+			set(10, k, 10, 10),
+			frame(ratchets(k, 1), 11, "ok", 11, 10, 11),
+			frame(ratchets(k, 2), 12, "ok", 12, 10, 11, 12),
+			set(11, f, 11, 10, 11),
+			frame(ratchets(k, 1), 11, "auth", 11, 10, 11),
+			frame(ratchets(k, 2), 12, "unknown-key", 11, 10, 11),
+			frame(ratchets(f, 1), 12, "ok", 12, 10, 11, 12)),
+		c("a guess made from a guess has both steps: the one above the key set goes, the one below stays",
+			set(10, k, 10, 10),
+			frame(ratchets(k, 3), 13, "ok", 13, 10, 13),
+			frame(ratchets(k, 5), 15, "ok", 15, 10, 13, 15),
+			set(14, f, 14, 10, 13, 14),
+			frame(ratchets(k, 5), 15, "unknown-key", 14, 10, 13, 14),
+			frame(ratchets(k, 3), 13, "ok", 14, 10, 13, 14)),
+		c("counters decide, not indexes: a guess at index 4 (counter 516) goes for a key at index 254 (counter 510)",
+			set(506, k, 250, 250),
+			frame(ratchets(k, 10), 4, "ok", 4, 4, 250),
+			set(510, f, 254, 250, 254),
+			frame(ratchets(k, 10), 4, "unknown-key", 254, 250, 254)),
+		c("counters decide, not indexes: keys at indexes 250 and 252 (counters 250, 252) stay for a key at index 4 (counter 260)",
+			set(250, k, 250, 250),
+			frame(ratchets(k, 2), 252, "ok", 252, 250, 252),
+			set(260, f, 4, 4, 250, 252),
+			frame(ratchets(k, 2), 252, "ok", 4, 4, 250, 252),
+			frame(k, 250, "ok", 4, 4, 250, 252)),
+		c("a key set below one set before drops it too (the ring takes the caller's word: JudgeKey decides what reaches it)",
+			set(20, k, 20, 20),
+			set(15, f, 15, 15),
+			frame(k, 20, "unknown-key", 15, 15)),
 	}
 }
 
@@ -649,7 +754,7 @@ func check(t *testing.T, v *vectors) {
 	}
 	for _, c := range v.RingCases {
 		var ring Ring
-		if err := ring.Set(c.KeyIndex, c.RawKey); err != nil {
+		if err := ring.Set(uint64(c.KeyIndex), c.RawKey); err != nil { // a key of counter keyIndex
 			t.Fatal(err)
 		}
 		pt, err := ring.Decrypt(c.SenderID, c.Frame, kindOf(c.Kind), Source(c.Source))
@@ -660,6 +765,36 @@ func check(t *testing.T, v *vectors) {
 			eq(c.Name+": decrypted", pt, c.Plaintext)
 			if idx, _ := KeyIndex(c.Frame); !ring.Has(idx) {
 				t.Errorf("ring case %q: the followed key is not kept", c.Name)
+			}
+		}
+	}
+	for _, c := range v.RingDrops {
+		var ring Ring
+		for i, s := range c.Steps {
+			what := fmt.Sprintf("ring drops %q, step %d (%s)", c.Name, i, s.Op)
+			switch s.Op {
+			case "set":
+				if err := ring.Set(s.Counter, s.RawKey); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			case "frame":
+				pt, err := ring.Decrypt(c.SenderID, s.Frame, kindOf(c.Kind), c.Source)
+				if got := errCode(err); got != s.Result {
+					t.Errorf("%s: %s, want %s", what, got, s.Result)
+				} else if err == nil {
+					eq(what+": decrypted", pt, s.Plaintext)
+				}
+			default:
+				t.Fatalf("%s: unknown op", what)
+			}
+			var held []int
+			for i := range 256 {
+				if ring.Has(byte(i)) {
+					held = append(held, i)
+				}
+			}
+			if cur, _ := ring.Current(); cur != s.Current || !slices.Equal(held, s.Held) || ring.Len() != len(s.Held) {
+				t.Errorf("%s: current %d, held %v, want %d, %v", what, cur, held, s.Current, s.Held)
 			}
 		}
 	}
