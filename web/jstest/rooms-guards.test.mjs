@@ -177,3 +177,22 @@ test('Create makes one room however often the form is sent while it is under way
   release();
   await until(() => items().length === 1, 'the room listed');
 });
+
+// Create was disabled while its room was under way and enabled again only after the
+// server's answer: when anything before it failed (deriving the room's keys, sealing
+// its title: WebCrypto refusing), the button stayed disabled until the page was loaded
+// again.
+test('Create is usable again when making the room fails before it is sent', async () => {
+  const { s, card } = await open();
+  const subtle = globalThis.crypto.subtle;
+  subtle.deriveBits = async () => { throw new Error('WebCrypto refused'); };
+  try {
+    await assert.rejects(card.create(), /WebCrypto refused/);
+  } finally {
+    delete subtle.deriveBits; // the prototype's again
+  }
+  assert.equal(byId('btn-create-room').disabled, false, 'Create stays disabled after a failure before the request');
+  assert.equal(count(s, 'POST'), 0);
+  await card.create(); // and it makes the room
+  await until(() => items().length === 1, 'the room listed');
+});

@@ -319,21 +319,28 @@ export class Rooms {
     const values = readForm(form, 'room');
     if (values.error) return showError(box, values.error);
     btn.disabled = true;
-    const key = this.ownRk();
-    const { rk } = this;
-    const id = newRoomId();
-    const keys = await roomKeys(rk, id);
-    const body = {
-      id,
-      moderatorSecret: keys.moderatorSecret,
-      title: await encryptTitle(keys.meetingSecret, values.title),
-      e2ee: true,
-      settings: values.settings,
-    };
-    if (values.password) body.password = values.password;
-    if (values.expires) body.expires = values.expires;
-    const r = await this.api('POST', '/api/rooms', body, key); // the key rk is of
-    btn.disabled = false;
+    let id;
+    let r;
+    try {
+      const key = this.ownRk();
+      const { rk } = this;
+      id = newRoomId();
+      const keys = await roomKeys(rk, id);
+      const body = {
+        id,
+        moderatorSecret: keys.moderatorSecret,
+        title: await encryptTitle(keys.meetingSecret, values.title),
+        e2ee: true,
+        settings: values.settings,
+      };
+      if (values.password) body.password = values.password;
+      if (values.expires) body.expires = values.expires;
+      r = await this.api('POST', '/api/rooms', body, key); // the key rk is of
+    } finally {
+      // Whatever failed on the way (deriving the keys, sealing the title), Create is
+      // usable again: it stayed disabled for good when anything before the answer threw.
+      btn.disabled = false;
+    }
     showError(box, r.ok ? '' : r.error);
     if (!r.ok) return;
     form.reset();
