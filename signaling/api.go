@@ -63,7 +63,10 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 			setRetryAfter(w, retry)
 			writeJSONError(w, &apiError{status: status, msg: "too many wrong host keys; try again later"})
 		default:
-			writeJSONError(w, &apiError{status: status, msg: "internal error"})
+			// 503 (the request ended while it waited its turn) or 500 (the store failed):
+			// as the Rooms API says it (roomsHandler); "internal error" for a 503, whose
+			// code is `unavailable`, told clients the server had failed.
+			writeJSONError(w, &apiError{status: status, msg: "cannot check the host key now; try again"})
 		}
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -712,5 +713,54 @@ func TestForbiddenSaysWhy(t *testing.T) {
 	code, b := srv.api(t, http.MethodGet, "/api/rooms", "", "testhost.d3Jvbmc")
 	if code != http.StatusUnauthorized || !strings.Contains(string(b), `"code":"host_key"`) {
 		t.Errorf("a wrong host key: %d %s", code, b)
+	}
+}
+
+// TestUncheckedHostKeyIsNoInternalError: a POST /api/meetings whose host key could not be
+// checked (the request ended while it waited its turn behind the address's guess being
+// hashed) is a 503 `unavailable` whose message says so, as the Rooms API's does: it said
+// "internal error", as if the server had failed.
+func TestUncheckedHostKeyIsNoInternalError(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	hash, err := h.Hash(context.Background(), "an-older-host-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A host whose key is an argon2id hash: a wrong key waits for the hasher.
+	srv := newTestServerWith(t, signaling.Config{Hasher: h, Hosts: []signaling.Host{{ID: "oldhost", Name: "old", KeyHash: hash}}})
+	mux := http.NewServeMux()
+	srv.sig.Register(mux)
+	post := func(ctx context.Context) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/meetings", strings.NewReader(`{}`))
+		req.RemoteAddr = "192.0.2.7:4000" // both from one address: the second waits its turn
+		req.Header.Set("Authorization", "Bearer oldhost.wrong")
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec
+	}
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	first := make(chan *httptest.ResponseRecorder, 1)
+	go func() { first <- post(context.Background()) }()
+	eventually(t, "the first guess to wait for the hasher", func() bool { return h.Waiting() == 1 })
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := post(gone)
+	var body struct{ Error, Code string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("%d %q: %v", rec.Code, rec.Body, err)
+	}
+	if rec.Code != http.StatusServiceUnavailable || body.Code != "unavailable" {
+		t.Fatalf("a host key not checked: %d %+v, want 503 unavailable", rec.Code, body)
+	}
+	if strings.Contains(body.Error, "internal") || !strings.Contains(body.Error, "try again") {
+		t.Errorf("a 503 says %q: no internal error, and the request may be sent again", body.Error)
+	}
+	release()
+	if rec := <-first; rec.Code != http.StatusUnauthorized {
+		t.Errorf("the wrong key: %d, want 401", rec.Code)
 	}
 }

@@ -91,3 +91,28 @@ test('"Show my rooms" without a host key puts the focus in the host key field', 
   doc.querySelector('#host-key').dispatch('input');
   assert.equal(doc.querySelector('#rooms-key-missing').hidden, true, 'the message stays after a key was typed');
 });
+
+// Its 429 has two causes the server tells apart by a code: too many wrong host keys from
+// this address, or meetings made faster than the host's budget (no attempt was wrong);
+// the page said "Too many attempts" for both. Its 503 (code `unavailable`: the host key
+// could not be checked just now) says that the server is busy, to try again, not that
+// the meeting could not be created.
+test('"New meeting" refused says which 429 it was, and that a 503 is the server busy', async () => {
+  await import('../static/js/landing.js');
+  const { t } = await import('../static/js/i18n.js');
+  const box = doc.querySelector('#create-error');
+  const btn = doc.querySelector('#btn-new-meeting');
+  for (const [status, code, key] of [
+    [503, 'unavailable', 'rooms.error.unavailable'],
+    [429, 'too_fast', 'common.too-fast'],
+    [429, 'too_many_attempts', 'common.too-many-attempts'],
+  ]) {
+    // A 429 holds the button for its Retry-After (1 s here): wait it out.
+    for (let i = 0; i < 300 && btn.disabled; i++) await new Promise((r) => setTimeout(r, 10));
+    refusal = [status, { error: 'x', code }];
+    doc.querySelector('#create-form').dispatch('submit');
+    for (let i = 0; i < 50; i++) await tick();
+    assert.equal(box.hidden, false, code);
+    assert.equal(box.textContent, t(key, { count: 1 }), code);
+  }
+});

@@ -178,6 +178,28 @@ test('Create makes one room however often the form is sent while it is under way
   await until(() => items().length === 1, 'the room listed');
 });
 
+// The server tells its two 429s apart by a code (PROTOCOL.md, "Errors of the HTTP API"):
+// too many wrong host keys from this address, or rooms and links made faster than the
+// host's budget, where no attempt was wrong. The card said "Too many attempts" for both.
+// A 503 (the host key could not be checked just now) says the server is busy, not its
+// bare status.
+test('a refused room says whether the host made rooms too fast, guessed keys too often, or the server was busy', async () => {
+  const { s } = await open();
+  for (const [status, code, key] of [
+    [429, 'too_fast', 'common.too-fast'],
+    [429, 'too_many_attempts', 'common.too-many-attempts'],
+    [503, 'unavailable', 'rooms.error.unavailable'],
+  ]) {
+    s.refuse.POST = [status, { error: 'refused', code }];
+    byId('room-form').dispatch('submit');
+    await until(() => !byId('room-form-error').hidden, 'the refusal');
+    assert.equal(byId('room-form-error').textContent, t(key, { count: 1 }), code);
+    byId('room-form-error').hidden = true;
+    await until(() => !byId('btn-create-room').disabled, 'Create usable again');
+  }
+  assert.notEqual(t('common.too-fast', { count: 1 }), t('common.too-many-attempts', { count: 1 }));
+});
+
 // Create was disabled while its room was under way and enabled again only after the
 // server's answer: when anything before it failed (deriving the room's keys, sealing
 // its title: WebCrypto refusing), the button stayed disabled until the page was loaded

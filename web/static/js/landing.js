@@ -23,7 +23,7 @@ import { onLanguageChange, setText, t } from './i18n.js';
 import { newMeetingSecret } from './e2ee/keys.js';
 import { invitationText } from './invitation.js';
 import { fillNoticeLine, loadNotice, privacyLink } from './notice.js';
-import { Rooms, apiErrorText } from './rooms.js';
+import { Rooms, apiErrorText, tooManyText } from './rooms.js';
 import { parseHostFragment } from './rooms-keys.js';
 
 /**
@@ -80,8 +80,11 @@ function retryAfter(res) {
   return Number.isFinite(v) && v > 0 ? v : 1;
 }
 
-/** holdButton keeps the create button off for seconds, counting down in the error text. */
-function holdButton(seconds) {
+/**
+ * holdButton keeps the create button off for seconds, counting down in the error text
+ * for the 429's code (tooManyText: too many wrong host keys, or meetings made too fast).
+ */
+function holdButton(seconds, code = '') {
   const btn = $('#btn-new-meeting');
   const box = $('#create-error');
   const until = Date.now() + seconds * 1000;
@@ -95,7 +98,8 @@ function holdButton(seconds) {
       return;
     }
     btn.disabled = true;
-    showError(box, 'common.too-many-attempts', { count: left });
+    const error = tooManyText(code, left);
+    showError(box, error.key, error.params);
   };
   tick();
   retryTimer = setInterval(tick, 1000);
@@ -154,14 +158,13 @@ async function createMeeting(event) {
     $('#host-key').focus();
     return;
   }
-  if (res.status === 429) {
-    holdButton(retryAfter(res));
-    return;
-  }
-  if (res.status === 403) {
-    // The host keeps too many rooms (one-off meetings count), or the server took the
-    // request for another site's (a proxy passing on another Host): the body's code
-    // says which (PROTOCOL.md, "Errors of the HTTP API"); trying again helps neither.
+  if (res.status === 429 || res.status === 403 || res.status === 503) {
+    // The body's code says which refusal of a status it is (PROTOCOL.md, "Errors of the
+    // HTTP API"). 429: too many wrong host keys from this address, or meetings made too
+    // fast by this host. 403: the host keeps too many rooms (one-off meetings count), or
+    // the server took the request for another site's (a proxy passing on another Host);
+    // trying again helps neither. 503: the server could not check the host key just
+    // now (busy): trying again in a moment does.
     let code = '';
     try {
       const refusal = await res.json();
@@ -169,7 +172,11 @@ async function createMeeting(event) {
     } catch {
       code = ''; // not the server's JSON (something in front of it): the status is said
     }
-    const error = apiErrorText(403, code);
+    if (res.status === 429) {
+      holdButton(retryAfter(res), code);
+      return;
+    }
+    const error = apiErrorText(res.status, code);
     showError(box, error.key, error.params);
     return;
   }

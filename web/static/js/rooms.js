@@ -133,7 +133,7 @@ export class Rooms {
     if (res.ok) return { ok: true, data };
     const code = data && typeof data.code === 'string' ? data.code : '';
     if (res.status === 401) return { ok: false, error: { key: 'common.wrong-host-key' } };
-    if (res.status === 429) return { ok: false, error: { key: 'common.too-many-attempts', params: { count: Number.parseInt(res.headers.get('Retry-After') || '', 10) || 1 } } };
+    if (res.status === 429) return { ok: false, error: tooManyText(code, Number.parseInt(res.headers.get('Retry-After') || '', 10) || 1) };
     // The server's message is for API clients (English); the page says it by status.
     return { ok: false, error: apiErrorText(res.status, code) };
   }
@@ -495,8 +495,24 @@ export function apiErrorText(status, code = '') {
     if (code === 'room_limit') return { key: 'rooms.error.forbidden' };
     if (code === 'cross_origin') return { key: 'rooms.error.cross-origin' };
   }
-  const known = { 400: 'rooms.error.invalid', 404: 'rooms.error.not-found', 409: 'rooms.error.conflict', 413: 'rooms.error.invalid' };
+  const known = {
+    400: 'rooms.error.invalid', 404: 'rooms.error.not-found', 409: 'rooms.error.conflict', 413: 'rooms.error.invalid',
+    // `unavailable`: the host key could not be checked just now (or, without a code,
+    // something in front of the server says it is down): nothing is wrong with the
+    // request, and it was no internal error.
+    503: 'rooms.error.unavailable',
+  };
   return known[status] ? { key: known[status] } : { key: 'rooms.error.status', params: { status } };
+}
+
+/**
+ * tooManyText is the error ({key, params}) for a 429 of the Rooms API or POST
+ * /api/meetings, by its code, with the seconds of its Retry-After: `too_fast`, this host
+ * makes rooms, meetings or new links faster than its budget (no attempt was wrong),
+ * else `too_many_attempts`, too many wrong host keys from this address.
+ */
+export function tooManyText(code, seconds) {
+  return { key: code === 'too_fast' ? 'common.too-fast' : 'common.too-many-attempts', params: { count: seconds } };
 }
 
 function linkRow([label, copyLabel], cls, value) {
