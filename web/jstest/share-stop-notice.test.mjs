@@ -43,3 +43,51 @@ test('a share stopped by a change of the rules says so; one a moderator stopped 
   assert.ok(shown.includes(t('rules.share-stopped')), `told: ${shown}`);
   assert.notEqual(t('rules.share-not-allowed'), t('rules.share-stopped'));
 });
+
+// A share that a change of settings ends is told once. The page stops it as the
+// `settings` come and says so; the server's own stop_screen (by "") follows, and said it
+// again: the presenter got "Only presenters and moderators may share their screen now"
+// and "Your screen share ended: you may no longer share your screen" at once. A role
+// lost while sharing still says that the share ended (once), besides the new role.
+test('a share ended by a change of settings or role is told once', async (t0) => {
+  const { Track } = await import('./media-standins.mjs');
+  const media = new LocalMedia();
+  let session = null;
+  const stops = [];
+  const controls = new Proxy({ forceScreenOff: () => stops.push('screen') }, { get: (o, k) => (k in o ? o[k] : () => {}) });
+  const rules = new MeetingRules({ media, controls: () => controls, chat: noop, session: () => session, settingsPanel: noop, roleApplied() {} });
+  session = new Session({ meetingId: 'm1', name: 'Pia', media, grid: gridStandIn(), chat: noop,
+    ui: uiStandIn({ // as meeting.js wires them
+      mediaCommand: (command, by, all) => rules.mediaCommand(command, all, by),
+      settingsChanged: (old, now) => rules.settingsChanged(old, now),
+      roleChanged: (old, now) => rules.roleChanged(old, now),
+    }) });
+  t0.after(() => { session.end(); media.stopAll(); });
+  const toasts = [];
+  const said = document.getElementById;
+  document.getElementById = (id) => (id === 'toasts' ? { append: (item) => toasts.push(item.textContent), querySelectorAll: () => [] } : said(id));
+  t0.after(() => { document.getElementById = said; });
+  const from = sent.length;
+  session.start();
+  await eventually(() => sent.slice(from).some((m) => m.type === 'join'), 'the join');
+  const settings = { lobby: true, locked: false, screenShare: true, unmute: true, chat: true };
+  serverSays('welcome', { participantId: 'p-pia', e2ee: false, role: 'participant', participants: [], settings });
+  await eventually(() => session.joined, 'joined');
+
+  media.screenTrack = new Track('video', 'screen'); // sharing
+  serverSays('settings', { settings: { ...settings, screenShare: false } });
+  serverSays('media_command', { command: 'stop_screen', by: '' }); // the server's stop, which follows
+  await tick(2);
+  assert.deepEqual(stops, ['screen', 'screen']);
+  assert.deepEqual(toasts, [t('settings.news.share-ended')], 'the share ended by the settings is told once');
+
+  // Presenters may share whatever the setting; one who stops being one while sharing.
+  serverSays('participant_updated', { participant: { id: 'p-pia', role: 'presenter', media: { mic: false, camera: false, screen: false } } });
+  await tick(2);
+  toasts.length = 0;
+  media.screenTrack = new Track('video', 'screen');
+  serverSays('participant_updated', { participant: { id: 'p-pia', role: 'participant', media: { mic: false, camera: false, screen: true } } });
+  serverSays('media_command', { command: 'stop_screen', by: '' });
+  await tick(2);
+  assert.deepEqual(toasts, [t('rules.no-longer-presenter'), t('rules.share-not-allowed')]);
+});

@@ -101,7 +101,13 @@ export class MeetingRules {
       if (!known) toast(all ? t('modctl.everyone.yourCameraOff') : t('rules.camera-off'));
     } else if (command === 'stop_screen') {
       controls.forceScreenOff();
-      toast(t(by === '' ? 'rules.share-not-allowed' : 'rules.share-stopped'));
+      // The server's own stop ('') follows the `settings` or role change that took the
+      // permission away, and the page stopped the share and said so then
+      // (settingsChanged, roleChanged): a second toast said it again. Told here only
+      // when the page did not know (its rules still let it share).
+      const s = this._live();
+      if (by !== '') toast(t('rules.share-stopped'));
+      else if (!s || s.canShareScreen) toast(t('rules.share-not-allowed'));
     } else if (command === 'ask_unmute') {
       // Never unmute by itself: the person decides. It lifts a camera mute as well.
       this.askedToUnmute = true;
@@ -148,14 +154,17 @@ export class MeetingRules {
     chat.setEnabled(now.chat);
     this.deps.settingsPanel.render(now);
     this.deps.controls().render();
+    // A share this change ends is stopped here, and its news says so (one toast: the
+    // server's stop_screen that follows says nothing more, mediaCommand).
+    const ends = media.screenOn && !s.canShareScreen;
     if (!s.isModerator) {
-      for (const text of settingsNews(old, now, s.role)) {
+      for (const text of settingsNews(old, now, s.role, { sharing: ends })) {
         toast(text);
         announce(text);
       }
     }
     if (old.chat !== now.chat) chat.notice(now.chat ? 'chat.on-again' : 'chat.turned-off', 'info');
-    if (media.screenOn && !s.canShareScreen) this.deps.controls().forceScreenOff();
+    if (ends) this.deps.controls().forceScreenOff();
   }
 
   roleChanged(old, now) {
@@ -171,6 +180,10 @@ export class MeetingRules {
     } else {
       toast(t(old === 'moderator' ? 'rules.no-longer-moderator' : 'rules.no-longer-presenter'));
     }
-    if (s && this.deps.media.screenOn && !s.canShareScreen) this.deps.controls().forceScreenOff();
+    if (s && this.deps.media.screenOn && !s.canShareScreen) {
+      // Said here: the server's stop_screen that follows says nothing more (mediaCommand).
+      this.deps.controls().forceScreenOff();
+      toast(t('rules.share-not-allowed'));
+    }
   }
 }

@@ -151,13 +151,14 @@ const PASSWORD_REFUSED = {
 
 /**
  * settingsNews lists what a participant should be told about a change of
- * settings (moderators see the panel instead).
+ * settings (moderators see the panel instead). sharing: the participant's screen share
+ * is on and this change ends it, which the news about screen sharing then says.
  */
-export function settingsNews(old, now, role) {
+export function settingsNews(old, now, role, { sharing = false } = {}) {
   const news = [];
   if (old.chat !== now.chat) news.push(t(now.chat ? 'settings.news.chat-on' : 'settings.news.chat-off'));
   if (role === 'participant' && old.screenShare !== now.screenShare) {
-    news.push(t(now.screenShare ? 'settings.news.share-on' : 'settings.news.share-off'));
+    news.push(t(now.screenShare ? 'settings.news.share-on' : sharing ? 'settings.news.share-ended' : 'settings.news.share-off'));
   }
   return news;
 }
