@@ -82,6 +82,8 @@ const (
 	TypeMediaCommand       = "media_command"
 	TypeAccessAttempts     = "access_attempts"
 	TypeParticipantResumed = "participant_resumed"
+	// TypeDone answers a moderator message the server carried out (moderate).
+	TypeDone = "done"
 )
 
 // Envelope is the frame of every message.

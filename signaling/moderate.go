@@ -79,7 +79,17 @@ func (s *Session) moderate(env Envelope) *Error {
 	default:
 		return errorf(CodeUnknownType, "unknown message type")
 	}
-	return policyError(s.meeting.act(s.id, a))
+	if err := policyError(s.meeting.act(s.id, a)); err != nil {
+		return err
+	}
+	// The moderator's confirmation, after what the action sent it (a roster change): its
+	// page says "Muted Ann" only now. Nothing else answers a mute, an ask_unmute or a
+	// role the member had already, and a refusal is an error with the same ref.
+	// end_meeting's answer is the goodbye; update_settings' its `settings` (ref).
+	if env.ID != "" && env.Type != TypeEndMeeting {
+		s.send(encode(TypeDone, env.ID, nil))
+	}
+	return nil
 }
 
 func policyError(err error) *Error {

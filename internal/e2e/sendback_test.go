@@ -39,9 +39,13 @@ func TestModeratorSentBackWaits(t *testing.T) {
 
 	clickIn(ctx, t, mona, "#btn-people")
 	clickIn(ctx, t, mona, fmt.Sprintf(`.participant-menu[data-participant-id=%q]`, max.id))
+	// Mona is told once the server says it is done (`done`). (The name is the one her
+	// menu had: in an encrypted meeting "…" until Max's key envelope came.)
+	watch(ctx, t, mona, "sent back", toastShown("/was sent back to the waiting room/"))
 	clickIn(ctx, t, mona, fmt.Sprintf(`[data-action="send_to_lobby"][data-participant-id=%q]`, max.id))
 
 	waitFor(ctx, t, max, "waiting after being sent back", `document.body.dataset.state === "lobby"`)
+	waitSeen(ctx, t, mona, "sent back", "told that Max was sent back")
 	// He knocks: Mona sees him in her waiting list (before the fix he was a member
 	// again, and this list stayed empty).
 	// Bounded: without the fix the list stays empty until the test's deadline.

@@ -519,7 +519,8 @@ function renderPeopleList() {
   const people = everyone();
   renderPeople($('#people-list'), people, {
     moderator: mod,
-    actions: (person) => participantActions(person, moderate, () => live()?.settings),
+    // Told once the server says it is done (moderator.js Confirmations, through modctl).
+    actions: (person) => participantActions(person, modctl.moderate, () => live()?.settings),
   });
   markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id));
 }

@@ -1,12 +1,15 @@
 // Hands, reactions, everyone-at-once moderator actions and knock alerts, wired to the
 // meeting page: meeting.js makes one ModControls and hands it each session's signaling
-// (attach). Everything here follows the page's state and own role through
-// document.body's data-state and data-role (set by meeting.js).
+// (attach). Moderator messages go out through its moderate, which keeps what the
+// moderator is to be told until the server's `done` (moderator.js Confirmations).
+// Everything here follows the page's state and own role through document.body's
+// data-state and data-role (set by meeting.js).
 
 import { KnockAlert } from './knock-alert.js';
 import { Hands } from './hands.js';
 import { Reactions } from './reactions.js';
 import { EveryoneActions } from './moderator-all.js';
+import { Confirmations } from './moderator.js';
 
 export class ModControls {
   /**
@@ -16,10 +19,16 @@ export class ModControls {
   constructor(deps) {
     this.deps = deps;
     const isModerator = () => !!this._live()?.isModerator;
-    const moderate = (type, payload) => {
+    // What a moderator is told of its own action (said) waits for the server's `done`.
+    this.confirms = new Confirmations();
+    const moderate = (type, payload, said = null) => {
       const s = this._live();
-      return s ? s.moderate(type, payload) : null;
+      const id = s ? s.moderate(type, payload) : null;
+      this.confirms.expect(id, said);
+      return id;
     };
+    /** moderate(type, payload, said) sends a moderator message (the people menus' too). */
+    this.moderate = moderate;
     const send = (type, payload) => {
       const s = this._live();
       if (s && s.sig && !s.sig.closed) s.sig.send(type, payload);
@@ -45,6 +54,7 @@ export class ModControls {
   attach(sig) {
     this.hands.reset();
     this.knocks.reset();
+    this.confirms.reset(); // the old session's messages are answered on no new connection
     const mine = () => {
       const s = this.deps.session();
       return !!s && s.sig === sig && !s.ended;
@@ -52,8 +62,11 @@ export class ModControls {
     sig.on('hands', (p) => { if (mine()) this.hands.update(p); });
     sig.on('reaction', (p) => { if (mine()) this.reactions.show(p); });
     sig.on('waiting_list', (p) => { if (mine()) this.knocks.update(p.waiting); });
+    sig.on('done', (p, env) => { if (mine() && env) this.confirms.done(env.ref); });
     sig.on('error', (p, env) => {
-      if (mine() && env && env.ref && sig.typeOf(env.ref) === 'reaction') this.reactions.refused(p.code);
+      if (!mine() || !env || !env.ref) return;
+      this.confirms.forget(env.ref); // the refusal is told as every one is (rules.js)
+      if (sig.typeOf(env.ref) === 'reaction') this.reactions.refused(p.code);
     });
   }
 

@@ -1,21 +1,21 @@
 // What a moderator does to everyone at once: mute every microphone, turn every camera
 // off (both spare the moderators: PROTOCOL.md `mute_all`). The server enforces it; the
-// people affected are told by a toast (rules.js) and their controls turn off.
+// people affected are told by a toast (rules.js) and their controls turn off; the
+// moderator once the server says it is done (moderator.js Confirmations).
 //
 // Test hooks: #everyone-actions (people panel, moderators only) with #btn-mute-all and
 // #btn-cameras-off-all.
 
-import { $, el, toast } from './dom.js';
-import { t } from './i18n.js';
+import { $, el } from './dom.js';
 
 export class EveryoneActions {
-  /** @param {{isModerator: () => boolean, moderate: (type, payload) => string|null}} deps */
+  /** @param {{isModerator: () => boolean, moderate: (type, payload, said) => string|null}} deps */
   constructor(deps) {
     this.deps = deps;
     const action = (id, key, source, done) => {
       const b = el('button', { id, type: 'button', class: 'btn btn-small btn-secondary', i18n: key });
       b.addEventListener('click', () => {
-        if (this.deps.moderate('mute_all', { source })) toast(t(done));
+        this.deps.moderate('mute_all', { source }, { key: done });
       });
       return b;
     };

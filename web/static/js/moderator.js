@@ -1,6 +1,11 @@
 // What a moderator can do to a participant, as menu entries for people.js, and the
 // words for refusals. The server checks every power; this only offers them.
 //
+// What a moderator is told of its own action ("Muted Ann") waits for the server's
+// `done` naming that message (its ref, signaling/PROTOCOL.md; Confirmations): said as
+// it was sent, it came before the server agreed, and a refusal (no longer a moderator,
+// the person gone) followed it with the opposite.
+//
 // Test hooks: [data-action="<action>"][data-participant-id="<id>"], action one of
 // mute_microphone, ask_unmute, mute_camera, stop_screen_share (disabled unless that
 // person shares), make_presenter (disabled for moderators) / remove_presenter
@@ -19,8 +24,47 @@ export const MODERATOR_TYPES = new Set([
 ]);
 
 /**
+ * Confirmations holds what a moderator is to be told of its own actions ({key, params}
+ * of the catalogue, by the id of the message sent) until the server says each is done
+ * (`done`, its ref). An `error` naming one instead is explained where every refusal is
+ * (rules.js refused) and the text is forgotten; so are those of a session that ended
+ * (modctl.js attach: the next session's message ids start again).
+ */
+export class Confirmations {
+  constructor() {
+    this.pending = new Map(); // message id -> {key, params}
+  }
+
+  /** expect keeps said ({key, params}) for the message id (null: nothing was sent). */
+  expect(id, said) {
+    if (id === null || id === undefined || !said) return;
+    this.pending.set(id, said);
+    if (this.pending.size > 100) this.pending.delete(this.pending.keys().next().value); // never answered
+  }
+
+  /** done: the server carried out the message ref; what it did is said now. */
+  done(ref) {
+    const said = this.pending.get(ref);
+    if (!said) return;
+    this.pending.delete(ref);
+    toast(t(said.key, said.params));
+  }
+
+  /** forget: the message ref was refused (or will never be answered). */
+  forget(ref) {
+    this.pending.delete(ref);
+  }
+
+  reset() {
+    this.pending.clear();
+  }
+}
+
+/**
  * participantActions lists the menu entries for one participant.
- * send(type, payload) sends a moderator message. Each label is a catalogue key.
+ * send(type, payload, said) sends a moderator message; said ({key, params}) is what the
+ * moderator is told once the server says it is done (Confirmations). Each label is a
+ * catalogue key.
  * settings() gives the meeting's settings as they are when an entry is chosen: the
  * question before "Remove" says whether the person can come back (not while the
  * meeting is locked; straight back with the link while the waiting room is off; else
@@ -38,36 +82,19 @@ export function participantActions(person, send, settings = () => null) {
   const media = person.media || {};
   const role = person.role || 'participant';
   const item = (action, label, run, danger = false, disabled = false) => ({ action, label, run, danger, disabled });
-  const setRole = (to, note) => () => {
-    send('set_role', { participantId: id, role: to });
-    toast(t(note, { name }));
-  };
+  const said = (key) => ({ key, params: { name } });
+  const setRole = (to, note) => () => send('set_role', { participantId: id, role: to }, said(note));
 
-  const ask = item('ask_unmute', 'moderator.ask-unmute', () => {
-    send('ask_unmute', { participantId: id });
-    toast(t('moderator.asked-unmute', { name }));
-  });
-  const mute = item('mute_microphone', 'moderator.mute', () => {
-    send('mute', { participantId: id, source: 'microphone' });
-    toast(t('moderator.muted', { name }));
-  });
+  const ask = item('ask_unmute', 'moderator.ask-unmute', () => send('ask_unmute', { participantId: id }, said('moderator.asked-unmute')));
+  const mute = item('mute_microphone', 'moderator.mute', () => send('mute', { participantId: id, source: 'microphone' }, said('moderator.muted')));
   const out = [mute, ask];
-  out.push(item('mute_camera', 'controls.camera.turn-off', () => {
-    send('mute', { participantId: id, source: 'camera' });
-    toast(t('moderator.camera-off', { name }));
-  }));
-  out.push(item('stop_screen_share', 'moderator.stop-share', () => {
-    send('stop_screen_share', { participantId: id });
-    toast(t('moderator.share-stopped', { name }));
-  }, false, !media.screen));
+  out.push(item('mute_camera', 'controls.camera.turn-off', () => send('mute', { participantId: id, source: 'camera' }, said('moderator.camera-off'))));
+  out.push(item('stop_screen_share', 'moderator.stop-share', () => send('stop_screen_share', { participantId: id }, said('moderator.share-stopped')), false, !media.screen));
   if (role === 'presenter') out.push(item('remove_presenter', 'moderator.remove-presenter', setRole('participant', 'moderator.removed-presenter')));
   else out.push(item('make_presenter', 'moderator.make-presenter', setRole('presenter', 'moderator.made-presenter'), false, role === 'moderator'));
   if (role === 'moderator') out.push(item('remove_moderator', 'moderator.remove-moderator', setRole('participant', 'moderator.removed-moderator')));
   else out.push(item('make_moderator', 'moderator.make-moderator', setRole('moderator', 'moderator.made-moderator')));
-  out.push(item('send_to_lobby', 'moderator.send-to-lobby', () => {
-    send('send_to_lobby', { participantId: id });
-    toast(t('moderator.sent-to-lobby', { name }));
-  }));
+  out.push(item('send_to_lobby', 'moderator.send-to-lobby', () => send('send_to_lobby', { participantId: id }, said('moderator.sent-to-lobby'))));
   out.push(item('remove', 'moderator.remove', async () => {
     const ok = await confirmAction({
       title: t('moderator.remove.title', { name }),

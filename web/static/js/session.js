@@ -10,6 +10,7 @@ import { joinMethods } from './session-join.js';
 import { e2eeMethods } from './session-e2ee.js';
 import { rosterMethods } from './session-roster.js';
 import { Heartbeat, realClock } from './heartbeat.js';
+import { MODERATOR_TYPES } from './moderator.js';
 
 /** Errors on the way in that send the person back to the pre-join screen (password). */
 export const AUTH_CODES = new Set(['password_required', 'wrong_password', 'too_many_attempts']);
@@ -428,8 +429,9 @@ export class Session {
     const type = this.sig ? this.sig.typeOf(ref) : undefined;
     // A refused change of settings shows the settings as they are (the box clicked
     // back) and says why; so does a new password refused for coming too fast.
-    // Any refusal of update_settings is told: one may answer a new password (its ref).
-    if (code === 'not_allowed' || code === 'unknown_participant' || type === 'update_settings') {
+    // Any refusal of update_settings is told: one may answer a new password (its ref);
+    // and any of a moderator's message, whose success it is told of (`done`).
+    if (code === 'not_allowed' || code === 'unknown_participant' || MODERATOR_TYPES.has(type)) {
       this.ui.refused(code, type, ref);
       return;
     }
