@@ -41,6 +41,9 @@ var (
 	ErrCorrupt = errors.New("the database file is damaged or not a Conclave database; restore it from a backup or move it away to start empty")
 	// ErrNewerSchema: the file was written by a newer Conclave.
 	ErrNewerSchema = errors.New("the database was written by a newer version of Conclave")
+	// ErrNotPrivate: another user can change the data directory (write in it, or it is
+	// theirs), so they could read or replace the database and the admin socket.
+	ErrNotPrivate = errors.New("not private to the user running conclave")
 )
 
 var (
@@ -93,7 +96,8 @@ type Bolt struct {
 
 // OpenBolt opens (creating if needed) the store in dir. The directory is made 0700 and
 // the file 0600: they hold host key hashes. A damaged file, an unwritable directory or a
-// file from a newer Conclave fails here, naming the path, rather than later.
+// file from a newer Conclave fails here, naming the path, rather than later; so does a
+// directory another user can change (CheckDataDir), before anything is written.
 func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 	o := boltOptions{lockTimeout: DefaultLockTimeout}
 	for _, f := range opts {
@@ -105,10 +109,8 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
-	if st, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("data directory %s: %w", dir, err)
-	} else if !st.IsDir() {
-		return nil, fmt.Errorf("data directory %s is not a directory", dir)
+	if err := CheckDataDir(dir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := openFile(path, o.lockTimeout)
@@ -125,6 +127,29 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 	// process may not write) leaves the file as it was, to be tried at the next deletion.
 	_ = b.scrub()
 	return b, nil
+}
+
+// CheckDataDir checks that dir is a directory no other user can change: not writable by
+// group or others, and the process's own; root may use another user's (the service's,
+// `sudo conclave host …`) only where that user could not have made it, in a directory
+// that root alone can write. Otherwise another local user could have put their own
+// database or admin socket there (a data directory made in advance in a shared working
+// directory, where the default conclave-data goes), or replace them later: they would
+// read the host names and hashes written into it, add hosts of their own, or answer
+// the operator's commands. A refusal wraps ErrNotPrivate and names the path; a missing
+// directory is an error wrapping fs.ErrNotExist.
+func CheckDataDir(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if why := notPrivate(dir, st); why != "" {
+		return fmt.Errorf("data directory %s: %w: %s", dir, ErrNotPrivate, why)
+	}
+	return nil
 }
 
 // openFile opens the bbolt file and takes its lock, turning bbolt's errors into ours.

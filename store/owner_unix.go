@@ -3,7 +3,9 @@
 package store
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -18,4 +20,40 @@ func sameOwner(path string, old os.FileInfo) error {
 		return nil
 	}
 	return os.Chown(path, int(st.Uid), int(st.Gid))
+}
+
+// notPrivate says why another user could change the data directory dir (CheckDataDir),
+// or "" when none can.
+func notPrivate(dir string, fi os.FileInfo) string {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Sprintf("other users can write in it (mode %04o) and so replace the database or the admin socket; chmod go-w it, or give -data a directory inside it (conclave makes that one 0700)", perm)
+	}
+	euid := os.Geteuid()
+	if int(st.Uid) == euid {
+		return ""
+	}
+	if euid != 0 {
+		return fmt.Sprintf("it belongs to another user (uid %d); run conclave as that user", st.Uid)
+	}
+	// root and the service's directory: fine where only root could have made it.
+	resolved, err := filepath.EvalSymlinks(dir)
+	if err == nil {
+		resolved, err = filepath.Abs(resolved)
+	}
+	if err != nil {
+		return fmt.Sprintf("it belongs to uid %d and its place cannot be checked (%v); run conclave as that user", st.Uid, err)
+	}
+	parent := filepath.Dir(resolved)
+	pfi, err := os.Stat(parent)
+	if err != nil {
+		return fmt.Sprintf("it belongs to uid %d and its place cannot be checked (%v); run conclave as that user", st.Uid, err)
+	}
+	if pst, ok := pfi.Sys().(*syscall.Stat_t); ok && (pst.Uid != 0 || pfi.Mode().Perm()&0o022 != 0) {
+		return fmt.Sprintf("it belongs to uid %d and lies in %s, where others than root can write: that user (or another) may have put it there; run conclave as its owner", st.Uid, parent)
+	}
+	return ""
 }

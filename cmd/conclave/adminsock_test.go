@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -206,5 +207,49 @@ func TestAdminRoomListOfManyHosts(t *testing.T) {
 	rows, err := c.Rooms(ctx, "")
 	if err != nil || len(rows) != 20_000 {
 		t.Fatalf("%d rooms over the socket, want 20000: %v", len(rows), err)
+	}
+}
+
+// TestCommandsRefuseASocketOthersCouldHavePut: in a data directory other users can
+// write in, the admin socket may be anybody's. The commands refuse it instead of telling
+// it a new host's name and hash and printing its answers as the server's.
+func TestCommandsRefuseASocketOthersCouldHavePut(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(data, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	asked := make(chan string, 10)
+	ln, err := net.Listen("unix", filepath.Join(data, adminSocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- r.Method + " " + r.URL.Path
+		if r.Method == http.MethodPost {
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, "[]")
+	})}
+	go fake.Serve(ln)
+	t.Cleanup(func() { fake.Close() })
+	for _, args := range [][]string{{"add", "Alice Example"}, {"list"}} {
+		var out bytes.Buffer
+		err := hostCommand(args, env, &out, io.Discard)
+		if !errors.Is(err, store.ErrNotPrivate) {
+			t.Errorf("host %v beside a socket in a 0777 directory: %v (%q), want store.ErrNotPrivate", args, err, out.String())
+		}
+	}
+	if err := roomCommand([]string{"list"}, env, io.Discard, io.Discard); !errors.Is(err, store.ErrNotPrivate) {
+		t.Errorf("room list: %v, want store.ErrNotPrivate", err)
+	}
+	select {
+	case req := <-asked:
+		t.Errorf("the socket in the open directory was asked %s", req)
+	default:
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -200,6 +201,11 @@ func (o *storeOperator) DeleteRoom(ctx context.Context, id string) error {
 func connectOperator(dir string) (op operator, direct bool, err error) {
 	if dir == "" {
 		return &storeOperator{st: store.NewMemory()}, true, nil
+	}
+	// A socket (or database) in a directory another user can change may be theirs: the
+	// command would tell them the host's name and believe their answers.
+	if err := store.CheckDataDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, err
 	}
 	sock := filepath.Join(dir, adminSocketName)
 	if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {

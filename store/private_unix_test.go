@@ -1,0 +1,101 @@
+//go:build unix
+
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBoltRefusesADirectoryOthersCanChange: a data directory that other users can write
+// in, or (for root) another user's where that user could have made it, is refused before
+// anything is written. Such a directory, made in advance where the default conclave-data
+// goes (a shared working directory), got the hosts' names and hashes written into a
+// database its maker could read, and handed back to them by the scrub.
+func TestBoltRefusesADirectoryOthersCanChange(t *testing.T) {
+	for _, mode := range []os.FileMode{0o777, 0o770, os.ModeSticky | 0o777, 0o707} {
+		dir := filepath.Join(t.TempDir(), "data")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		b, err := OpenBolt(dir)
+		if err == nil {
+			b.Close()
+			t.Fatalf("mode %v: opened", mode)
+		}
+		if !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "chmod go-w") {
+			t.Errorf("mode %v: %v, want ErrNotPrivate naming the directory and the remedy", mode, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, FileName)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("mode %v: a database was written: %v", mode, err)
+		}
+	}
+	// A directory inside it is made 0700, the process's own: that works.
+	open := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(open, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenBolt(filepath.Join(open, "data"))
+	if err != nil {
+		t.Fatalf("a new directory inside an open one: %v", err)
+	}
+	b.Close()
+}
+
+// TestBoltRefusesAnotherUsersDirectory: root takes the service's directory (in a place
+// only root can write, as systemd's StateDirectory is), but not another user's in a place
+// that user can write: there it may be theirs with a database of theirs in it.
+func TestBoltRefusesAnotherUsersDirectory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (to give a directory away)")
+	}
+	ctx := context.Background()
+	shared := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(shared, "conclave-data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(dir, FileName)
+	if err := os.WriteFile(planted, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{shared, dir, planted} {
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := OpenBolt(dir)
+	if err == nil {
+		_ = b.CreateHost(ctx, host("h1", "Alice Example"))
+		b.Close()
+		t.Fatal("root opened a database in another user's directory, in a place that user can write")
+	}
+	if !errors.Is(err, ErrNotPrivate) || !strings.Contains(err.Error(), "uid 65534") {
+		t.Errorf("%v, want ErrNotPrivate naming the owner", err)
+	}
+	if st, err := os.Stat(planted); err != nil || st.Size() != 0 {
+		t.Errorf("the planted file was written: %v %v", st, err)
+	}
+	// The same directory where only root can write: the service's, as under systemd.
+	if err := os.Chown(shared, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	b, err = OpenBolt(dir)
+	if err != nil {
+		t.Fatalf("the service's directory: %v", err)
+	}
+	b.Close()
+}
