@@ -41,6 +41,8 @@ var (
 	ErrCorrupt = errors.New("the database file is damaged or not a Conclave database; restore it from a backup or move it away to start empty")
 	// ErrNewerSchema: the file was written by a newer Conclave.
 	ErrNewerSchema = errors.New("the database was written by a newer version of Conclave")
+	// ErrNoDatabase: the data directory holds no database (OpenBolt with Existing).
+	ErrNoDatabase = errors.New("no Conclave database in it")
 	// ErrNotPrivate: another user can change the data directory (write in it, or it is
 	// theirs), so they could read or replace the database and the admin socket.
 	ErrNotPrivate = errors.New("not private to the user running conclave")
@@ -70,6 +72,14 @@ type Option func(*boltOptions)
 
 type boltOptions struct {
 	lockTimeout time.Duration
+	existing    bool
+}
+
+// Existing makes OpenBolt refuse a data directory without a database (ErrNoDatabase)
+// instead of making one: for the operator's commands that only read or remove, which
+// must not leave a new data directory behind a mistyped -data and report it empty.
+func Existing() Option {
+	return func(o *boltOptions) { o.existing = true }
 }
 
 // WithLockTimeout sets how long OpenBolt waits for another process to release the
@@ -105,6 +115,11 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 	}
 	if dir == "" {
 		return nil, errors.New("store: no data directory given")
+	}
+	if o.existing {
+		if _, err := os.Stat(filepath.Join(dir, FileName)); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("data directory %s: %w (%s)", dir, ErrNoDatabase, FileName)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)

@@ -230,3 +230,25 @@ func FuzzDecodeRoom(f *testing.F) {
 		}
 	})
 }
+
+// TestBoltExistingMakesNothing: with Existing, a data directory without a database is
+// ErrNoDatabase naming the path, and neither the directory nor a file is made.
+func TestBoltExistingMakesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := OpenBolt(dir, Existing()); !errors.Is(err, ErrNoDatabase) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("missing directory: %v, want ErrNoDatabase naming %s", err, dir)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the directory was made: %v", err)
+	}
+	b, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, err = OpenBolt(dir, Existing())
+	if err != nil {
+		t.Fatalf("an existing database: %v", err)
+	}
+	b.Close()
+}

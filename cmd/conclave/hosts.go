@@ -44,6 +44,13 @@ func loadConfig(path string) (fileConfig, error) {
 	return c, nil
 }
 
+// hasConfigHosts reports whether the configuration file at path lists hosts, or cannot
+// be read (the import then says why).
+func hasConfigHosts(path string) bool {
+	c, err := loadConfig(path)
+	return err != nil || len(c.Hosts) > 0
+}
+
 func (c fileConfig) hosts() []signaling.Host {
 	out := make([]signaling.Host, 0, len(c.Hosts))
 	for _, h := range c.Hosts {
@@ -130,7 +137,9 @@ func hostCommandIO(args []string, getenv func(string) string, stdin io.Reader, s
 			return errors.New("a host name is 1 to 64 characters, without control characters, and not . or ..")
 		}
 	}
-	op, direct, err := connectOperator(*data)
+	// Only add makes a data directory, and the first command that finds hosts in the
+	// older configuration file to move there (README, Hosts).
+	op, direct, err := connectOperator(*data, rest[0] == "add" || hasConfigHosts(*config))
 	if err != nil {
 		return err
 	}

@@ -198,7 +198,10 @@ func (o *storeOperator) DeleteRoom(ctx context.Context, id string) error {
 // connectOperator reaches the data directory dir: through the running server's admin
 // socket when one answers, else by opening the store (which fails with store.ErrLocked
 // if a server holds it but its socket does not answer). direct says it opened the store.
-func connectOperator(dir string) (op operator, direct bool, err error) {
+// Unless create is set, a directory without a database is an error wrapping
+// store.ErrNoDatabase: a command that lists or removes makes none (a mistyped -data
+// left a new, empty data directory and was answered "no hosts").
+func connectOperator(dir string, create bool) (op operator, direct bool, err error) {
 	if dir == "" {
 		return &storeOperator{st: store.NewMemory()}, true, nil
 	}
@@ -213,7 +216,14 @@ func connectOperator(dir string) (op operator, direct bool, err error) {
 			return c, false, nil
 		}
 	}
-	st, err := openStore(dir)
+	var opts []store.Option
+	if !create {
+		opts = append(opts, store.Existing())
+	}
+	st, err := openStore(dir, opts...)
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, false, fmt.Errorf("%w: is -data (or CONCLAVE_DATA) the server's data directory? (conclave host add makes one)", err)
+	}
 	if errors.Is(err, store.ErrLocked) {
 		return nil, false, fmt.Errorf("%w (its admin socket %s does not answer: is the server running as another user? run this command as that user or root)", err, sock)
 	}

@@ -52,7 +52,7 @@ func roomCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if *data == "" {
 		return errors.New(`-data is "": rooms then live only in the running server's memory; there are none to ` + rest[0])
 	}
-	op, _, err := connectOperator(*data)
+	op, _, err := connectOperator(*data, false)
 	if err != nil {
 		return err
 	}

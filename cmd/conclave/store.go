@@ -41,11 +41,11 @@ func dataFlag(fs *flag.FlagSet, getenv func(string) string) *string {
 }
 
 // openStore opens the store in dir, or an empty in-memory one for "".
-func openStore(dir string) (dataStore, error) {
+func openStore(dir string, opts ...store.Option) (dataStore, error) {
 	if dir == "" {
 		return store.NewMemory(), nil
 	}
-	b, err := store.OpenBolt(dir)
+	b, err := store.OpenBolt(dir, opts...)
 	if err != nil {
 		return nil, err
 	}

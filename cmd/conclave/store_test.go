@@ -285,3 +285,49 @@ func TestNoDataWritesNothing(t *testing.T) {
 		t.Fatalf("written where it runs: %v %v", entries, err)
 	}
 }
+
+// TestCommandsThatReadMakeNoDataDirectory: a mistyped -data (or none, in the wrong
+// working directory) given to a command that lists, shows or removes is an error naming
+// the path, and leaves nothing behind: it made a new data directory with an empty
+// database and answered "No hosts in …" as if the server had none. Only host add makes
+// one (and a first command that moves an older configuration file's hosts in).
+func TestCommandsThatReadMakeNoDataDirectory(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	for _, args := range [][]string{
+		{"host", "list"},
+		{"host", "remove", "Alice Example"},
+		{"room", "list"},
+		{"room", "list", "-host", "Alice Example"},
+		{"room", "show", "AAAAAAAAAAAAAAAAAAAAAA"},
+		{"room", "delete", "AAAAAAAAAAAAAAAAAAAAAA"},
+	} {
+		var out bytes.Buffer
+		cmd := map[string]func([]string, func(string) string, io.Writer, io.Writer) error{"host": hostCommand, "room": roomCommand}[args[0]]
+		err := cmd(args[1:], env, &out, io.Discard)
+		if !errors.Is(err, store.ErrNoDatabase) || !strings.Contains(err.Error(), data) || errors.Is(err, errUsage) {
+			t.Errorf("conclave %s on a missing data directory: %v (%q), want store.ErrNoDatabase naming %s", strings.Join(args, " "), err, out.String(), data)
+		}
+		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("conclave %s made the data directory: %v", strings.Join(args, " "), err)
+		}
+	}
+	// An existing directory without a database (a mistyped -data that names some other
+	// directory) gets none either.
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := hostCommand([]string{"list"}, env, io.Discard, io.Discard); !errors.Is(err, store.ErrNoDatabase) {
+		t.Errorf("host list in a directory without a database: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, store.FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a database was made: %v", err)
+	}
+	// host add makes it, and then the others work.
+	if err := hostCommand([]string{"add", "Alice Example"}, env, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := hostCommand([]string{"list"}, env, &out, io.Discard); err != nil || !strings.Contains(out.String(), "Alice Example") {
+		t.Fatalf("host list after add: %q %v", out.String(), err)
+	}
+}
