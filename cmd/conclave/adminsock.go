@@ -347,7 +347,14 @@ func (c *socketOperator) AddHost(ctx context.Context, h store.Host) error {
 	return c.do(ctx, http.MethodPost, "/hosts", h, nil)
 }
 
+// dotRef reports whether ref is "." or "..": no host or room is called so (validHostName,
+// random room ids), and as a segment of a URL path it would name another route.
+func dotRef(ref string) bool { return ref == "." || ref == ".." }
+
 func (c *socketOperator) RemoveHost(ctx context.Context, ref string) (hostRow, int, error) {
+	if dotRef(ref) {
+		return hostRow{}, 0, errNoHost
+	}
 	var out removedHost
 	err := c.do(ctx, http.MethodDelete, "/hosts/"+url.PathEscape(ref), nil, &out)
 	if errors.Is(err, store.ErrNotFound) {
@@ -370,11 +377,17 @@ func (c *socketOperator) Rooms(ctx context.Context, hostRef string) ([]roomRow, 
 }
 
 func (c *socketOperator) Room(ctx context.Context, id string) (roomRow, error) {
+	if dotRef(id) {
+		return roomRow{}, store.ErrNotFound
+	}
 	var out roomRow
 	return out, c.do(ctx, http.MethodGet, "/rooms/"+url.PathEscape(id), nil, &out)
 }
 
 func (c *socketOperator) DeleteRoom(ctx context.Context, id string) error {
+	if dotRef(id) {
+		return store.ErrNotFound
+	}
 	return c.do(ctx, http.MethodDelete, "/rooms/"+url.PathEscape(id), nil, nil)
 }
 

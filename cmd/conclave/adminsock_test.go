@@ -253,3 +253,47 @@ func TestCommandsRefuseASocketOthersCouldHavePut(t *testing.T) {
 	default:
 	}
 }
+
+// TestAdminSocketDotRefs: "." and ".." as a room id or host name are not found over the
+// socket, as on the store itself. In a URL path they named other routes (the server's
+// mux cleans them away and redirects): room show . printed "answered something
+// unreadable" (the list of every room had come back), room delete .. "answered HTTP
+// 404", host remove . "HTTP 405", where a stopped server's commands say no room or no host.
+func TestAdminSocketDotRefs(t *testing.T) {
+	st := store.NewMemory()
+	ctx := context.Background()
+	_, e := newHostKey("Ann")
+	if err := st.CreateHost(ctx, store.Host{ID: e.ID, Name: e.Name, KeyHash: e.KeyHash, Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateRoom(ctx, store.Room{ID: newRoomID(), HostID: e.ID, ModeratorMAC: "m", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := startAdmin(t.TempDir(), &storeOperator{st: st}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.serve()
+	t.Cleanup(func() { _ = a.srv.Close() })
+	c, err := dialAdmin(a.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{".", ".."} {
+		if _, err := c.Room(ctx, ref); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("room show %s over the socket: %v, want not found", ref, err)
+		}
+		if err := c.DeleteRoom(ctx, ref); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("room delete %s over the socket: %v, want not found", ref, err)
+		}
+		if _, _, err := c.RemoveHost(ctx, ref); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("host remove %s over the socket: %v, want not found", ref, err)
+		}
+	}
+	if rooms, _ := st.AllRooms(ctx); len(rooms) != 1 {
+		t.Errorf("rooms after: %d, want 1", len(rooms))
+	}
+	if hs, _ := st.Hosts(ctx); len(hs) != 1 {
+		t.Errorf("hosts after: %d, want 1", len(hs))
+	}
+}
