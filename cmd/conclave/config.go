@@ -120,10 +120,13 @@ func applyFile(fset *flag.FlagSet, path string, s *settings) error {
 			continue
 		}
 		key := k[0]
+		fail := func(err error) error { return &ConfigError{File: path, Key: key, Err: err} }
 		if tableKeys[key] {
+			if err := checkHostTables(raw[key]); err != nil {
+				return fail(err)
+			}
 			continue
 		}
-		fail := func(err error) error { return &ConfigError{File: path, Key: key, Err: err} }
 		if key == "config" {
 			return fail(errors.New("a configuration file cannot name another one; use -config or CONCLAVE_CONFIG"))
 		}
@@ -142,6 +145,38 @@ func applyFile(fset *flag.FlagSet, path string, s *settings) error {
 			return fail(fmt.Errorf("invalid value %q: %w", text, err))
 		}
 		s.fromFile[key] = true
+	}
+	return nil
+}
+
+// hostTableKeys are the keys of a [[host]] table, all strings, as older versions wrote
+// them (hostEntry).
+var hostTableKeys = []string{"id", "name", "key_hash"}
+
+// checkHostTables checks the file's hosts, which the server moves into the data
+// directory (or, with -data "", reads at every start): [[host]] tables of id, name and
+// key_hash. Checked with the settings, so that privacy-report refuses what serve would
+// (host = "meet.example.org" stopped the server but not the report), and a misspelled
+// key is named instead of dropped.
+func checkHostTables(v any) error {
+	tables, ok := v.([]map[string]any)
+	if !ok {
+		return fmt.Errorf("want [[host]] tables (the hosts of older versions: %s), not %s; the server's own name is server-name", strings.Join(hostTableKeys, ", "), tomlType(v))
+	}
+	for i, t := range tables {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
+			if !slices.Contains(hostTableKeys, k) {
+				return fmt.Errorf("host %d: unknown key %q (a host has %s)", i+1, k, strings.Join(hostTableKeys, ", "))
+			}
+			if _, ok := t[k].(string); !ok {
+				return fmt.Errorf("host %d: key %q: want a string, not %s", i+1, k, tomlType(t[k]))
+			}
+		}
+		for _, k := range hostTableKeys {
+			if t[k] == "" || t[k] == nil {
+				return fmt.Errorf("host %d: %q is missing or empty (a host has %s)", i+1, k, strings.Join(hostTableKeys, ", "))
+			}
+		}
 	}
 	return nil
 }

@@ -242,3 +242,34 @@ func TestConfigCommand(t *testing.T) {
 		t.Errorf("bad config: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// TestConfigChecksHostTables: the file's [[host]] tables are checked with the settings,
+// so privacy-report refuses what serve would and a misspelled key is named. host =
+// "meet.example.org" stopped the server at start but passed privacy-report, and a table
+// with key-hash for key_hash passed the report and stopped the server with "a host needs
+// an id, a name and a key hash"; an unknown key was dropped without a word.
+func TestConfigChecksHostTables(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{`host = "meet.example.org"`, "server-name"},
+		{"[host]\nid = \"0123456789ab\"", "want [[host]] tables"},
+		{"[[host]]\nid = \"0123456789ab\"\nname = \"Old\"\nkey-hash = \"$hmac-sha256$x\"", `unknown key "key-hash"`},
+		{"[[host]]\nid = \"0123456789ab\"\nname = \"Old\"\nkey_hash = \"$hmac-sha256$x\"\nrole = \"admin\"", `unknown key "role"`},
+		{"[[host]]\nid = \"0123456789ab\"\nname = \"Old\"", `"key_hash" is missing`},
+		{"[[host]]\nid = 12\nname = \"Old\"\nkey_hash = \"$hmac-sha256$x\"", `key "id": want a string`},
+	} {
+		file := writeFile(t, "c.toml", tc.file)
+		_, err := parseOptions([]string{"-config", file}, envOf(nil), io.Discard)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Key != "host" || ce.File != file || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want a ConfigError about key host saying %q", tc.file, err, tc.want)
+		}
+		var out bytes.Buffer
+		if err := reportCommand([]string{"-config", file}, envOf(nil), &out, io.Discard); !errors.As(err, new(badSettings)) || out.Len() > 0 {
+			t.Errorf("%q: privacy-report: %v (%d bytes written), want the refusal of bad settings", tc.file, err, out.Len())
+		}
+	}
+	good := writeFile(t, "c.toml", "[[host]]\nid = \"0123456789ab\"\nname = \"Old\"\nkey_hash = '$hmac-sha256$x'\n\n[[host]]\nid = \"0123456789ac\"\nname = \"Older\"\nkey_hash = '$argon2id$v=19$m=1,t=1,p=1$a$b'\n")
+	if _, err := parseOptions([]string{"-config", good}, envOf(nil), io.Discard); err != nil {
+		t.Errorf("good host tables: %v", err)
+	}
+}
