@@ -273,12 +273,13 @@ func (s *Session) join(env Envelope) *Error {
 	}
 	if !cred.Moderator {
 		s.knockSecret = newKnockSecret() // likewise
+		s.reknocks = newTokenBucket(reknockRate, reknockBurst)
 	}
 	for {
 		err := m.knock(s, s.id, name, cred, pwHash, s.srv.now())
 		if err == errKnockGone {
-			// The knock it was to replace went meanwhile (admitted, refused, its time up):
-			// this one is a new knock, judged as one.
+			// The knock it was to replace went meanwhile (admitted, refused, its time up),
+			// or has been replaced too often too fast: this one is a new knock, judged as one.
 			cred.Replaces = ""
 			var ok bool
 			if pwHash, ok, err = s.lockAndPassword(m, p.Password, false); ok {

@@ -156,11 +156,27 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 		m.applyLocked([]lobby.Effect{lobby.Refuse{ID: lobby.ID(id), Reason: lobby.ReasonLobbyFull}})
 		return nil
 	}
+	var budget tokenBucket
+	if cred.Replaces != "" {
+		// The knock it replaces hands on its budget of replacements (reknock.go); one
+		// spent makes this join a new knock, as one whose knock went.
+		old := m.conns[cred.Replaces]
+		if old == nil {
+			return errKnockGone
+		}
+		budget = old.reknocks
+		if !budget.allow(now) {
+			return errKnockGone
+		}
+	}
 	effects, err := m.lob.Knock(lobby.ID(id), name, cred, now)
 	if cred.Replaces != "" && errors.Is(err, lobby.ErrUnknownTarget) {
 		return errKnockGone
 	}
 	s.knockContinued = cred.Replaces != "" && err == nil
+	if s.knockContinued {
+		s.reknocks = budget
+	}
 	if errors.Is(err, lobby.ErrFull) {
 		return errorf(CodeMeetingFull, "the meeting has reached its participant limit")
 	}

@@ -17,12 +17,27 @@ import (
 // connection is refused with "replaced", and the new knock waits in its place and from
 // its time, past the password, a lock and the per-address share the old one already
 // came past. The secret is kept in memory with the knock only, and goes with it.
+//
+// A replacement is not a knock from its address (a neighbour's knocks must not cost the
+// person its place), but to every moderator's page it is a new knock: a new id in the
+// waiting list whose link is checked again. So a knock and the knocks that replace it
+// share a budget of their own (reknockBurst at once, then one every minute): a page
+// replaces its knock only when its connection died without the server noticing, which
+// the page's heartbeat tells it after 35 s; a loop of replacements is then judged as new
+// knocks, which its address's knock limit holds back.
 
 // knockSecretChars is a knock secret's length as it travels: 32 bytes, unpadded base64url.
 const knockSecretChars = 43
 
+// The budget of replacements a knock and those it replaced share.
+const (
+	reknockBurst = 3
+	reknockRate  = 1.0 / 60 // per second
+)
+
 // errKnockGone: the knock a join meant to replace no longer waits (admitted, refused
-// or gone meanwhile); the join is judged as a new knock.
+// or gone meanwhile), or its budget of replacements is spent; the join is judged as a
+// new knock.
 var errKnockGone = &Error{Code: CodeNotAllowedInState, Message: "the knock to replace is gone"}
 
 // newKnockSecret draws a knock's secret, as it travels.

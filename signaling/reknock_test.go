@@ -3,6 +3,8 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,4 +235,81 @@ func TestKnockAgainRacesAnAdmit(t *testing.T) {
 		kim.Close()
 		kim2.Close()
 	}
+}
+
+// TestKnockAgainLoopIsBounded: replacing a knock is not a knock from its address (a
+// neighbour's knocks must not cost the person its place), but each replacement is a
+// new knock to every moderator's page (a new id in the waiting list, its link to check
+// again, a chime): one knock's holder who replaces it in a loop was held back by
+// nothing, past the address's knock limit. A knock and the knocks that replace it share
+// a small budget of their own; beyond it a join with the secret is judged as a new
+// knock, which its address's limit holds back.
+func TestKnockAgainLoopIsBounded(t *testing.T) {
+	clock := newFakeClock() // it never moves: no budget fills up again
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, MaxConnsPerAddr: 3})
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	from := net.ParseIP("127.0.0.2") // the moderator's address is another
+	loop := srv.dialFrom(t, from)
+	_ = loop.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Looper"})
+	expectType(t, loop, "lobby")
+	waitingID(t, mod, "Looper")
+	secret := knockSecretOf(t, loop)
+	replaced, refused := 0, 0
+	for range 20 {
+		c := redial(t, srv, from) // the last one's slot is given back as its session ends
+		_ = c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Looper", "replaceKnock": secret})
+		m := nextOf(t, c, "lobby", "error")
+		if m.Type == "error" {
+			refused++
+			c.Close()
+			continue
+		}
+		if !continued(c) {
+			c.Close() // a new knock: the address's limit counted it
+			continue
+		}
+		replaced++
+		if reason, _ := byeReason(t, loop); reason != "replaced" {
+			t.Fatalf("the replaced knock: bye %q", reason)
+		}
+		loop.Close()
+		loop, secret = c, knockSecretOf(t, c)
+	}
+	if replaced > 5 || refused == 0 {
+		t.Fatalf("a knock replaced %d times in a row and %d joins held back, at one instant", replaced, refused)
+	}
+}
+
+// nextOf is the next message c receives of one of the types.
+func nextOf(t *testing.T, c *testclient.Client, types ...string) testclient.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		m, err := c.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %v: %v", types, err)
+		}
+		if slices.Contains(types, m.Type) {
+			return m
+		}
+	}
+}
+
+// redial is dialFrom, tried again while the address's connections are all taken (one
+// closing gives its slot back once its session has ended).
+func redial(t *testing.T, srv *testServer, from net.IP) *testclient.Client {
+	t.Helper()
+	var c *testclient.Client
+	eventually(t, "a connection slot", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var err error
+		c, err = testclient.DialFrom(ctx, srv.wsURL, from)
+		return err == nil
+	})
+	c.UseKnockBook(srv.knockBook())
+	t.Cleanup(c.Close)
+	return c
 }
