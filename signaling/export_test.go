@@ -65,3 +65,11 @@ func ConnsHeld(s *Server) (sessions, groups int) {
 	defer s.mu.Unlock()
 	return len(s.sessions), len(s.perAddr)
 }
+
+// HoldMeeting takes meeting id's lock and returns what gives it back: a test holds the
+// meeting still while several connections' messages pile up behind it.
+func HoldMeeting(s *Server, id string) (release func()) {
+	m := s.registry.Get(id)
+	m.mu.Lock()
+	return m.mu.Unlock
+}

@@ -272,11 +272,11 @@ func (s *Session) join(env Envelope) *Error {
 		s.knock.nonce = newKnockNonce() // before the knock: read under the meeting's lock from then on
 	}
 	if !cred.Moderator {
-		s.knockSecret = newKnockSecret() // likewise
+		s.knockSecret = newKnockSecret() // likewise (a knock that replaces one keeps that one's)
 		s.reknocks = newTokenBucket(reknockRate, reknockBurst)
 	}
 	for {
-		err := m.knock(s, s.id, name, cred, pwHash, s.srv.now())
+		err := m.knock(s, s.id, name, cred, pwHash, p.ReplaceKnock, s.srv.now())
 		if err == errKnockGone {
 			// The knock it was to replace went meanwhile (admitted, refused, its time up),
 			// or has been replaced too often too fast: this one is a new knock, judged as one.

@@ -140,12 +140,20 @@ var errPasswordChanged = &Error{Code: CodeWrongPassword, Message: "the password 
 // s as events (admitted, refused) and lobby messages. pwHash is the password hash the
 // join's password was checked against ("" for none): unless s gave the moderator secret,
 // a knock whose check is out of date (a moderator changed the password meanwhile, so
-// that whoever knew the old one is kept out) gets errPasswordChanged.
-func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwHash string, now time.Time) *Error {
+// that whoever knew the old one is kept out) gets errPasswordChanged. A knock that
+// replaces another (cred.Replaces, found by its replaceKnock secret) replaces the knock
+// that secret stands for now, under this lock: the one found may have been replaced
+// meanwhile by a knock that keeps its secret.
+func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwHash, replaceKnock string, now time.Time) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ended {
 		return errorf(CodeUnknownMeeting, "no such meeting")
+	}
+	if cred.Replaces != "" {
+		if cred.Replaces = m.standingKnockLocked(replaceKnock); cred.Replaces == "" {
+			return errKnockGone
+		}
 	}
 	if !cred.Moderator && cred.Replaces == "" && m.pwHash != pwHash {
 		return errPasswordChanged
@@ -175,7 +183,9 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 	}
 	s.knockContinued = cred.Replaces != "" && err == nil
 	if s.knockContinued {
-		s.reknocks = budget
+		// The page knows the old knock's secret and may not get this knock's lobby
+		// message (its path dying again): the secret goes on with the knock.
+		s.knockSecret, s.reknocks = replaceKnock, budget
 	}
 	if errors.Is(err, lobby.ErrFull) {
 		return errorf(CodeMeetingFull, "the meeting has reached its participant limit")

@@ -16,7 +16,9 @@ import (
 // it (joinPayload.ReplaceKnock) while that knock still waits replaces it: the old
 // connection is refused with "replaced", and the new knock waits in its place and from
 // its time, past the password, a lock and the per-address share the old one already
-// came past. The secret is kept in memory with the knock only, and goes with it.
+// came past. The secret is kept in memory with the knock only, and goes with it. The
+// knock that replaces another keeps its secret: the page may never get the new knock's
+// lobby message (its path dying again), and knocks again with the secret it has.
 //
 // A replacement is not a knock from its address (a neighbour's knocks must not cost the
 // person its place), but to every moderator's page it is a new knock: a new id in the

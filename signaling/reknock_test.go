@@ -113,8 +113,8 @@ func TestKnockAgainReplacesTheDroppedKnock(t *testing.T) {
 	if !continued(kim2) {
 		t.Fatal("the new knock's lobby message does not say it continues one")
 	}
-	if knockSecretOf(t, kim2) == secret {
-		t.Fatal("the new knock kept the old one's secret")
+	if knockSecretOf(t, kim2) != secret {
+		t.Fatal("the new knock did not keep the old one's secret") // TestKnockAgainWhoseLobbyWasLost
 	}
 
 	// The new knock is let in; the old secret replaces nothing any more, and the locked
@@ -312,4 +312,90 @@ func redial(t *testing.T, srv *testServer, from net.IP) *testclient.Client {
 	c.UseKnockBook(srv.knockBook())
 	t.Cleanup(c.Close)
 	return c
+}
+
+// TestKnockAgainWhoseLobbyWasLost: a page's knock again replaced its old knock, but the
+// page never got the new knock's lobby message (its path died right after the join, or
+// the page gave the join up first) and so not its secret either. Its next knock again
+// presents the secret it has, the first knock's: that must replace the knock standing
+// for it now. With a new secret for each replacement it made a new knock beside that
+// one, the ghost knock the replacement is there to prevent (and a new knock, so none at
+// all in a meeting locked meanwhile).
+func TestKnockAgainWhoseLobbyWasLost(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	kim := srv.knock(t, mt.MeetingID, "Kim", nil)
+	kimID := waitingID(t, mod, "Kim")
+	secret := knockSecretOf(t, kim)
+
+	// The page's first knock again: the server replaces the knock; the page is not
+	// behind this connection any more (it stays open: the server does not know).
+	lost := srv.knock(t, mt.MeetingID, "Kim", map[string]any{"replaceKnock": secret})
+	if reason, _ := byeReason(t, kim); reason != "replaced" {
+		t.Fatalf("the first knock: bye %q", reason)
+	}
+	var lostID string
+	eventually(t, "the knock again in the waiting list", func() bool {
+		for id := range waitingEntries(mod) {
+			if id != kimID {
+				lostID = id
+			}
+		}
+		return lostID != ""
+	})
+
+	// The next knock again, with the only secret the page has.
+	if _, err := mod.Send("update_settings", map[string]any{"locked": true}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, mod, "settings")
+	kim3 := srv.dial(t)
+	_ = kim3.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret})
+	if m := nextOf(t, kim3, "lobby", "bye", "error"); m.Type != "lobby" || !continued(kim3) {
+		t.Fatalf("the page's next knock again: %s", m.Raw)
+	}
+	if reason, _ := byeReason(t, lost); reason != "replaced" {
+		t.Fatalf("the knock whose lobby was lost: bye %q", reason)
+	}
+	eventually(t, "one knock of Kim's", func() bool {
+		entries := waitingEntries(mod)
+		_, stands := entries[lostID]
+		return len(entries) == 1 && !stands
+	})
+}
+
+// TestTwoKnocksAgainAtOnce: two joins with the same secret on their way at once (a
+// page that gave the first up, its path stuck, and knocked again) end with one knock
+// standing for the person: the later one replaces the knock the earlier one put in the
+// old one's place, though it had found the old one.
+func TestTwoKnocksAgainAtOnce(t *testing.T) {
+	srv := newTestServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 20 {
+		mt := srv.createMeetingWith(t, `{"e2ee":false,"password":"pw"}`)
+		mod := srv.joinModerator(t, mt, "Mod")
+		kim := srv.knock(t, mt.MeetingID, "Kim", map[string]any{"password": "pw"})
+		waitingID(t, mod, "Kim")
+		secret := knockSecretOf(t, kim)
+		a, b := srv.dial(t), srv.dial(t)
+		// Both joins wait behind the meeting's lock, so that both are likely to find
+		// the old knock before either takes its place.
+		release := signaling.HoldMeeting(srv.sig, mt.MeetingID)
+		_ = a.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "password": "pw", "replaceKnock": secret})
+		_ = b.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "password": "pw", "replaceKnock": secret})
+		time.Sleep(20 * time.Millisecond) // (were they not there yet, the test only passes more easily)
+		release()
+		expectType(t, a, "lobby")
+		expectType(t, b, "lobby")
+		if !continued(a) || !continued(b) {
+			t.Fatalf("round %d: a knock again was judged as a new knock, beside the other", i)
+		}
+		byeReason(t, kim)
+		eventually(t, "one knock of Kim's", func() bool { return len(waitingEntries(mod)) == 1 })
+		_ = mod.Leave(ctx)
+		a.Close()
+		b.Close()
+	}
 }
