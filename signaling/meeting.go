@@ -165,6 +165,7 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 		return nil
 	}
 	var budget tokenBucket
+	first := cred.Replaces
 	if cred.Replaces != "" {
 		// The knock it replaces hands on its budget of replacements (reknock.go); one
 		// spent makes this join a new knock, as one whose knock went.
@@ -176,6 +177,9 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 		if !budget.allow(now) {
 			return errKnockGone
 		}
+		if old.knockContinues != "" {
+			first = old.knockContinues
+		}
 	}
 	effects, err := m.lob.Knock(lobby.ID(id), name, cred, now)
 	if cred.Replaces != "" && errors.Is(err, lobby.ErrUnknownTarget) {
@@ -186,6 +190,7 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 		// The page knows the old knock's secret and may not get this knock's lobby
 		// message (its path dying again): the secret goes on with the knock.
 		s.knockSecret, s.reknocks = replaceKnock, budget
+		s.knockContinues = first // the moderators' pages know the request by it
 	}
 	if errors.Is(err, lobby.ErrFull) {
 		return errorf(CodeMeetingFull, "the meeting has reached its participant limit")
@@ -488,6 +493,7 @@ func (m *Meeting) waitingListMessageLocked(waiting []lobby.Knock, to lobby.ID) [
 		e := WaitingEntry{ParticipantID: string(k.ID), Name: k.Name, Since: k.Since.UTC().Format(time.RFC3339), WaitingMs: now.Sub(k.Since).Milliseconds()}
 		if s := m.conns[k.ID]; s != nil {
 			e.KnockNonce, e.KnockProof, e.KnockEph, e.KnockName = s.knock.nonce, s.knock.proof, s.knock.eph, s.knock.names[to]
+			e.Continues = string(s.knockContinues)
 		}
 		list = append(list, e)
 	}

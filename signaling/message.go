@@ -288,6 +288,9 @@ type WaitingEntry struct {
 	// to the receiving moderator's lobby key (e2ee/FORMAT.md, "Names"), opaque here.
 	KnockEph  string `json:"knockEph,omitempty"`
 	KnockName string `json:"knockName,omitempty"`
+	// Continues is the participant id of the knock this one took the place of, the first
+	// of its request ("Knocking again"): the moderators' pages do not announce it anew.
+	Continues string `json:"continues,omitempty"`
 }
 
 // WaitingListPayload is the waiting room.

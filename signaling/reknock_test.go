@@ -40,6 +40,25 @@ func continued(c *testclient.Client) bool {
 	return false
 }
 
+// continuesOf is the last waiting_list c received: participant id -> the knock it continues.
+func continuesOf(c *testclient.Client) map[string]string {
+	out := map[string]string{}
+	for _, m := range c.All() {
+		if m.Type != "waiting_list" {
+			continue
+		}
+		var p struct {
+			Waiting []struct{ ParticipantID, Continues string }
+		}
+		_ = json.Unmarshal(m.Payload, &p)
+		out = map[string]string{}
+		for _, w := range p.Waiting {
+			out[w.ParticipantID] = w.Continues
+		}
+	}
+	return out
+}
+
 // waitingEntries is the last waiting_list c received: participant id -> since.
 func waitingEntries(c *testclient.Client) map[string]string {
 	out := map[string]string{}
@@ -112,6 +131,11 @@ func TestKnockAgainReplacesTheDroppedKnock(t *testing.T) {
 	}
 	if !continued(kim2) {
 		t.Fatal("the new knock's lobby message does not say it continues one")
+	}
+	// The moderators' pages are told which knock it continues, so as not to announce
+	// (chime) it as someone new.
+	if cont := continuesOf(mod); cont[kim2ID] != kimID || cont[waitingID(t, mod, "Early")] != "" {
+		t.Fatalf("the waiting list says %v continue; want %s for %s only", cont, kimID, kim2ID)
 	}
 	if knockSecretOf(t, kim2) != secret {
 		t.Fatal("the new knock did not keep the old one's secret") // TestKnockAgainWhoseLobbyWasLost
@@ -363,6 +387,11 @@ func TestKnockAgainWhoseLobbyWasLost(t *testing.T) {
 		_, stands := entries[lostID]
 		return len(entries) == 1 && !stands
 	})
+	for id, first := range continuesOf(mod) {
+		if first != kimID {
+			t.Fatalf("the third knock %s continues %q; want the first, %s", id, first, kimID)
+		}
+	}
 }
 
 // TestTwoKnocksAgainAtOnce: two joins with the same secret on their way at once (a

@@ -162,3 +162,37 @@ test('a tab that closes or reloads takes its knock notification with it', (t) =>
   for (const fn of handlers.pagehide || []) fn({ persisted: false }); // the moderator closes the tab
   assert.equal(shown[0].open, false, 'the notification outlived the page');
 });
+
+// A waiting page whose connection died knocks again, and its new knock takes the old
+// one's place (signaling/PROTOCOL.md, "Knocking again"): a new id, which says which
+// knock it continues. It is the same request: the moderators' pages chimed for it
+// again, as for someone new. One the gap held back is still alerted, once.
+test('a knock that continues another (the page knocked again) does not chime again', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => mock.timers.reset());
+  const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
+  let chimes = 0;
+  alert.chime = () => chimes++;
+  alert.update([{ participantId: 'p-1' }]);
+  assert.equal(chimes, 1);
+  mock.timers.tick(ALERT_GAP_MS);
+  alert.update([{ participantId: 'p-2', continues: 'p-1' }]);
+  mock.timers.tick(ALERT_GAP_MS);
+  alert.update([{ participantId: 'p-3', continues: 'p-1' }]);
+  mock.timers.tick(ALERT_GAP_MS);
+  assert.equal(chimes, 1, 'the same request chimed again');
+  assert.match(document.title, /^\(1\) /);
+
+  // A new knock, held back by the gap, is replaced before the gap is over.
+  alert.update([{ participantId: 'p-3', continues: 'p-1' }, { participantId: 'p-4' }]);
+  assert.equal(chimes, 2);
+  mock.timers.tick(1000);
+  alert.update([{ participantId: 'p-3', continues: 'p-1' }, { participantId: 'p-5' }]);
+  mock.timers.tick(1000);
+  alert.update([{ participantId: 'p-3', continues: 'p-1' }, { participantId: 'p-6', continues: 'p-5' }]);
+  mock.timers.tick(ALERT_GAP_MS);
+  assert.equal(chimes, 3, 'the knock held back was not alerted once');
+  mock.timers.tick(ALERT_GAP_MS);
+  assert.equal(chimes, 3);
+  alert.update([]);
+});

@@ -100,3 +100,29 @@ test('the knock card does not admit a knock whose link is still being checked', 
   element('knock-admit').click();
   assert.deepEqual(sent, [['admit', 'k1']]);
 });
+
+// A knock that continues another (its page knocked again after its connection died,
+// signaling/PROTOCOL.md "Knocking again") is the same request in the same place: it
+// was announced again as someone new, and brought back the knock card the moderator
+// had closed.
+test('a knock that continues another is not announced again, nor brings back the closed card', async (t) => {
+  const room = new WaitingRoom({ admit() {}, deny() {}, admitAll() {}, openPanel() {}, isPanelOpen: () => false });
+  t.after(() => room.setEnabled(false));
+  room.setEnabled(true);
+  const since = new Date().toISOString();
+  await tick(80); // what the tests before announced
+  const before = announced.length;
+  room.update([{ participantId: 'r1', name: 'Ria', since }]);
+  await tick(80);
+  assert.equal(announced.length, before + 1);
+  element('knock-close').click();
+  assert.equal(element('knock-card').hidden, true);
+  room.update([{ participantId: 'r2', name: 'Ria', since, continues: 'r1' }]);
+  room.update([{ participantId: 'r3', name: 'Ria', since, continues: 'r1' }]);
+  await tick(80);
+  assert.equal(announced.length, before + 1, `announced again: ${announced.slice(before)}`);
+  assert.equal(element('knock-card').hidden, true, 'the closed knock card came back');
+  room.update([{ participantId: 'r3', name: 'Ria', since, continues: 'r1' }, { participantId: 's1', name: 'Sam', since }]);
+  await tick(80);
+  assert.equal(announced.length, before + 2, 'a new knock was not announced');
+});

@@ -112,14 +112,17 @@ export class KnockAlert {
       this.end();
       return;
     }
-    const ids = (Array.isArray(list) ? list : []).map((w) => w && w.participantId).filter((id) => typeof id === 'string');
+    const entries = (Array.isArray(list) ? list : []).filter((w) => w && typeof w.participantId === 'string');
+    // A knock that continues another (its page knocked again: PROTOCOL.md "Knocking
+    // again") is that request still: it is known, and due, by the knock it continues.
+    const request = (w) => (typeof w.continues === 'string' && w.continues) || w.participantId;
     // Knocks not alerted yet (the gap held them back) stay due while they wait, also
     // across a reconnect, whose waiting list has them as seen.
-    const waiting = new Set(ids);
-    for (const id of ids) if (!this.seen.has(id)) this.due.add(id);
+    const waiting = new Set(entries.map(request));
+    for (const w of entries) if (!this.seen.has(w.participantId) && !this.seen.has(request(w))) this.due.add(request(w));
     for (const id of this.due) if (!waiting.has(id)) this.due.delete(id);
-    this.seen = waiting;
-    this.count = ids.length;
+    this.seen = new Set([...waiting, ...entries.map((w) => w.participantId)]);
+    this.count = entries.length;
     if (this.count === 0) this._unnotify();
     // The notification says how many wait: one that said more (or fewer) is replaced,
     // quietly, by one with the count of now (same tag; no new sound or banner).

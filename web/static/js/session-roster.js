@@ -86,6 +86,7 @@ export const rosterMethods = {
         participantId: w.participantId,
         name: this.e2ee ? '' : String(w.name || ''), // an encrypted meeting's server has no name
         since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
+        continues: typeof w.continues === 'string' ? w.continues : '', // the knock this one took the place of
         knockNonce: w.knockNonce,
         knockProof: w.knockProof,
         knockEph: w.knockEph,

@@ -91,9 +91,11 @@ export class WaitingRoom {
   /** update takes a `waiting_list`. */
   update(list) {
     if (!this.enabled) return; // a late list after losing the moderator role
-    const fresh = list.filter((w) => !this.known.has(w.participantId));
+    // A knock that continues another (its page knocked again: PROTOCOL.md "Knocking
+    // again") is that request, in its place: not someone new.
+    const fresh = list.filter((w) => !this.known.has(w.participantId) && !(w.continues && this.known.has(w.continues)));
     this.list = list;
-    this.known = new Set(list.map((w) => w.participantId));
+    this.known = new Set(list.flatMap((w) => (w.continues ? [w.participantId, w.continues] : [w.participantId])));
     if (fresh.length > 0) {
       this.knockDismissed = false;
       const text = fresh.length === 1
