@@ -154,15 +154,23 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 // the operator's commands. A refusal wraps ErrNotPrivate and names the path; a missing
 // directory is an error wrapping fs.ErrNotExist.
 func CheckDataDir(dir string) error {
+	return CheckPrivateDir(dir, "data directory", "-data")
+}
+
+// CheckPrivateDir is CheckDataDir for any directory whose files are the server's
+// secrets (what names it in the errors, flag is the option that sets it): the ACME
+// cache, whose certificate keys another user who could replace them would serve in
+// the server's name.
+func CheckPrivateDir(dir, what, flag string) error {
 	st, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("data directory %s: %w", dir, err)
+		return fmt.Errorf("%s %s: %w", what, dir, err)
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("data directory %s is not a directory", dir)
+		return fmt.Errorf("%s %s is not a directory", what, dir)
 	}
-	if why := notPrivate(dir, st); why != "" {
-		return fmt.Errorf("data directory %s: %w: %s", dir, ErrNotPrivate, why)
+	if why := notPrivate(dir, st, flag); why != "" {
+		return fmt.Errorf("%s %s: %w: %s", what, dir, ErrNotPrivate, why)
 	}
 	return nil
 }

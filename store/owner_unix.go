@@ -22,15 +22,15 @@ func sameOwner(path string, old os.FileInfo) error {
 	return os.Chown(path, int(st.Uid), int(st.Gid))
 }
 
-// notPrivate says why another user could change the data directory dir (CheckDataDir),
-// or "" when none can.
-func notPrivate(dir string, fi os.FileInfo) string {
+// notPrivate says why another user could change directory dir (CheckPrivateDir; flag is
+// the option that sets it), or "" when none can.
+func notPrivate(dir string, fi os.FileInfo, flag string) string {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return ""
 	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Sprintf("other users can write in it (mode %04o) and so replace the database or the admin socket; chmod go-w it, or give -data a directory inside it (conclave makes that one 0700)", perm)
+		return fmt.Sprintf("other users can write in it (mode %04o) and so replace what it holds; chmod go-w it, or give %s a directory inside it (conclave makes that one 0700)", perm, flag)
 	}
 	euid := os.Geteuid()
 	if int(st.Uid) == euid {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 
+	"conclave/store"
+
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 )
@@ -215,6 +217,11 @@ func acmeManager(t tlsOptions) (*autocert.Manager, []string, error) {
 		return nil, nil, &ConfigError{Key: "acme-domain", Err: err}
 	}
 	if err := os.MkdirAll(t.acmeCache, 0o700); err != nil {
+		return nil, nil, &ConfigError{Key: "acme-cache", Err: err}
+	}
+	if err := store.CheckPrivateDir(t.acmeCache, "ACME cache", "-acme-cache"); err != nil {
+		// Another local user who can change it could replace the certificate and its key
+		// with their own, which the server would then serve (as with the data directory).
 		return nil, nil, &ConfigError{Key: "acme-cache", Err: err}
 	}
 	probe, err := os.CreateTemp(t.acmeCache, ".write-test-*")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/crypto/acme/autocert"
 
 	"conclave/internal/testcert"
+	"conclave/store"
 )
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and its key into dir, and
@@ -242,6 +244,38 @@ func TestACMEWiring(t *testing.T) {
 	o.tls.acmeCache = filepath.Join(file, "acme")
 	if _, err := prepareTLS(o.tls, slog.New(slog.DiscardHandler)); err == nil || !strings.HasPrefix(err.Error(), "-acme-cache: ") {
 		t.Errorf("unusable cache: %v", err)
+	}
+}
+
+// TestACMECacheOthersCanChangeIsRefused: an ACME cache another local user can write in
+// (one made in advance where conclave-acme goes with -data "", or given with -acme-cache)
+// is refused at start: they could replace the certificate and its key with their own,
+// which the server would then serve in its name. The data directory is checked alike
+// (store.CheckDataDir).
+func TestACMECacheOthersCanChangeIsRefused(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes do not decide access there")
+	}
+	cache := filepath.Join(t.TempDir(), "acme")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(cache, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseOptions([]string{"-config", "", "-acme-domain", "meet.example.org", "-acme-cache", cache}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = prepareTLS(o.tls, slog.New(slog.DiscardHandler))
+	if !errors.Is(err, store.ErrNotPrivate) || !strings.HasPrefix(err.Error(), "-acme-cache: ") || !strings.Contains(err.Error(), "chmod go-w") {
+		t.Fatalf("a cache others can write in: %v", err)
+	}
+	if err := os.Chmod(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prepareTLS(o.tls, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("the cache made private: %v", err)
 	}
 }
 
