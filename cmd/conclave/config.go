@@ -14,6 +14,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,9 +101,26 @@ func (s *settings) errorFor(name string, err error) *ConfigError {
 	return &ConfigError{Key: name, Err: err}
 }
 
+// checkConfigFile refuses a configuration file another local user could have written
+// (configNotPrivate), as a *ConfigError naming it; a missing file is fs.ErrNotExist's,
+// left to the reader.
+func checkConfigFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // the reader says what is wrong
+	}
+	if why := configNotPrivate(fi); why != "" {
+		return &ConfigError{File: path, Err: fmt.Errorf("refused: %s", why)}
+	}
+	return nil
+}
+
 // applyFile sets the flags named by the keys of the TOML file at path. A key that is no
 // flag, a value of the wrong type or one the flag refuses is a *ConfigError naming the key.
 func applyFile(fset *flag.FlagSet, path string, s *settings) error {
+	if err := checkConfigFile(path); err != nil {
+		return err
+	}
 	var raw map[string]any
 	md, err := toml.DecodeFile(path, &raw)
 	if err != nil {

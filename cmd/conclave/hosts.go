@@ -35,6 +35,9 @@ type hostEntry struct {
 // loadConfig reads path; a missing file is an empty configuration.
 func loadConfig(path string) (fileConfig, error) {
 	var c fileConfig
+	if err := checkConfigFile(path); err != nil {
+		return fileConfig{}, err
+	}
 	if _, err := toml.DecodeFile(path, &c); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fileConfig{}, nil

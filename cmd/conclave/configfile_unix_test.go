@@ -1,0 +1,63 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestConfigFileOthersCouldWriteIsRefused: a configuration file another local user could
+// have written is not read, neither named nor the default conclave.toml of the working
+// directory (one planted in a shared working directory would otherwise add hosts that
+// may create meetings, set the log level to debug, or move the data), nor by the host
+// commands that move its hosts into the data directory.
+func TestConfigFileOthersCouldWriteIsRefused(t *testing.T) {
+	const planted = "log-level = \"debug\"\n\n[[host]]\nid = \"0123456789ab\"\nname = \"Planted\"\nkey_hash = '$hmac-sha256$x'\n"
+	dir := t.TempDir()
+	t.Chdir(dir)
+	file := filepath.Join(dir, "conclave.toml")
+	if err := os.WriteFile(file, []byte(planted), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o666, 0o620, 0o602} {
+		if err := os.Chmod(file, mode); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"-config", file}, {}} {
+			_, err := parseOptions(args, envOf(nil), io.Discard)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.File == "" || !strings.Contains(err.Error(), "chmod go-w") {
+				t.Errorf("mode %04o, args %v: %v, want the file refused", mode, args, err)
+			}
+		}
+		if _, err := loadConfig(file); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
+			t.Errorf("mode %04o: the host commands read it: %v", mode, err)
+		}
+	}
+	if os.Geteuid() == 0 {
+		// Another user's, though only its owner may write it.
+		if err := os.Chmod(file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(file, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseOptions([]string{"-config", file}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "another user") {
+			t.Errorf("another user's file: %v, want it refused", err)
+		}
+		if err := os.Chown(file, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseOptions([]string{"-config", file}, envOf(nil), io.Discard); err != nil {
+		t.Errorf("the process's own file, only it may write: %v", err)
+	}
+}
