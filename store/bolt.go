@@ -128,9 +128,21 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, FileName)
+	_, statErr := os.Stat(path)
 	db, err := openFile(path, o.lockTimeout)
 	if err != nil {
 		return nil, err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		// Made now: it is the directory owner's, as the scrub keeps it. Root making it
+		// in the service's directory (`sudo conclave host add` after the file was
+		// deleted) left a file the service could not open.
+		if di, err := os.Stat(dir); err == nil {
+			if err := sameOwner(path, di); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("database %s: %w", path, err)
+			}
+		}
 	}
 	b := &Bolt{db: db, path: path}
 	if err := b.init(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -98,4 +99,33 @@ func TestBoltRefusesAnotherUsersDirectory(t *testing.T) {
 		t.Fatalf("the service's directory: %v", err)
 	}
 	b.Close()
+}
+
+// TestBoltMadeByRootIsTheServices: root making the database in the service's directory
+// (`sudo conclave host add` after the file was deleted) gives it to the directory's owner,
+// as the scrub does with a file it rewrites: a root-owned file there stopped the service
+// with "permission denied" (systemd gives back only what is not its user's already).
+func TestBoltMadeByRootIsTheServices(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (to give a directory away)")
+	}
+	dir := filepath.Join(t.TempDir(), "conclave")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	st, err := os.Stat(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Sys().(*syscall.Stat_t); s.Uid != 65534 || s.Gid != 65534 || st.Mode().Perm() != 0o600 {
+		t.Errorf("the new database is uid %d gid %d mode %04o, want the directory owner's, 0600", s.Uid, s.Gid, st.Mode().Perm())
+	}
 }
