@@ -46,6 +46,10 @@ var (
 	// ErrNotPrivate: another user can change the data directory (write in it, or it is
 	// theirs), so they could read or replace the database and the admin socket.
 	ErrNotPrivate = errors.New("not private to the user running conclave")
+	// ErrNotAFile: the database's name is a symbolic link or no regular file. Deleting
+	// rewrites the file under its name (scrub.go), which would replace a link with a
+	// file and leave every deleted room's bytes in the link's target.
+	ErrNotAFile = errors.New("not a regular file: give -data the directory the database really is in")
 )
 
 var (
@@ -128,7 +132,10 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, FileName)
-	_, statErr := os.Stat(path)
+	fi, statErr := os.Lstat(path)
+	if statErr == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("database %s: %w", path, ErrNotAFile)
+	}
 	db, err := openFile(path, o.lockTimeout)
 	if err != nil {
 		return nil, err

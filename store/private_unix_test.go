@@ -129,3 +129,44 @@ func TestBoltMadeByRootIsTheServices(t *testing.T) {
 		t.Errorf("the new database is uid %d gid %d mode %04o, want the directory owner's, 0600", s.Uid, s.Gid, st.Mode().Perm())
 	}
 }
+
+// TestBoltRefusesALinkedDatabase: a conclave.db that is a symbolic link is not opened.
+// The scrub after a deletion writes the file anew under its name, which replaced the
+// link with a file and left the deleted rooms' bytes in the link's target for good.
+func TestBoltRefusesALinkedDatabase(t *testing.T) {
+	real := filepath.Join(t.TempDir(), "real")
+	if err := os.Mkdir(real, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenBolt(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, FileName)
+	if err := os.Symlink(filepath.Join(real, FileName), link); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := OpenBolt(dir); !errors.Is(err, ErrNotAFile) || !strings.Contains(err.Error(), link) {
+		if err == nil {
+			b.Close()
+		}
+		t.Fatalf("a linked database: %v, want ErrNotAFile naming it", err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was changed: %v %v", st, err)
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(link, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenBolt(dir); !errors.Is(err, ErrNotAFile) {
+		t.Fatalf("a directory named like the database: %v", err)
+	}
+}
