@@ -17,7 +17,7 @@ import (
 // in a shared working directory would otherwise be taken.
 func configNotPrivate(fi os.FileInfo) string {
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Sprintf("other users can write it (mode %04o); chmod go-w it", perm)
+		return fmt.Sprintf("its group or other users can write it (mode %04o); chmod go-w it", perm)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
