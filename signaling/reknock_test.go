@@ -40,21 +40,27 @@ func continued(c *testclient.Client) bool {
 	return false
 }
 
+// waitingEntry is an entry of a waiting_list, as these tests read it.
+type waitingEntry struct{ ParticipantID, Since, Continues string }
+
+// lastWaitingList is the last waiting_list c received.
+func lastWaitingList(c *testclient.Client) []waitingEntry {
+	var out []waitingEntry
+	for _, m := range c.All() {
+		if m.Type == "waiting_list" {
+			var p struct{ Waiting []waitingEntry }
+			_ = json.Unmarshal(m.Payload, &p)
+			out = p.Waiting
+		}
+	}
+	return out
+}
+
 // continuesOf is the last waiting_list c received: participant id -> the knock it continues.
 func continuesOf(c *testclient.Client) map[string]string {
 	out := map[string]string{}
-	for _, m := range c.All() {
-		if m.Type != "waiting_list" {
-			continue
-		}
-		var p struct {
-			Waiting []struct{ ParticipantID, Continues string }
-		}
-		_ = json.Unmarshal(m.Payload, &p)
-		out = map[string]string{}
-		for _, w := range p.Waiting {
-			out[w.ParticipantID] = w.Continues
-		}
+	for _, w := range lastWaitingList(c) {
+		out[w.ParticipantID] = w.Continues
 	}
 	return out
 }
@@ -62,18 +68,8 @@ func continuesOf(c *testclient.Client) map[string]string {
 // waitingEntries is the last waiting_list c received: participant id -> since.
 func waitingEntries(c *testclient.Client) map[string]string {
 	out := map[string]string{}
-	for _, m := range c.All() {
-		if m.Type != "waiting_list" {
-			continue
-		}
-		var p struct {
-			Waiting []struct{ ParticipantID, Since string }
-		}
-		_ = json.Unmarshal(m.Payload, &p)
-		out = map[string]string{}
-		for _, w := range p.Waiting {
-			out[w.ParticipantID] = w.Since
-		}
+	for _, w := range lastWaitingList(c) {
+		out[w.ParticipantID] = w.Since
 	}
 	return out
 }
