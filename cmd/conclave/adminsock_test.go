@@ -194,16 +194,7 @@ func TestAdminRoomListOfManyHosts(t *testing.T) {
 			}
 		}
 	}
-	a, err := startAdmin(t.TempDir(), &storeOperator{st: st}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go a.serve()
-	t.Cleanup(func() { _ = a.srv.Close() })
-	c, err := dialAdmin(a.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := serveAdminOn(t, st)
 	rows, err := c.Rooms(ctx, "")
 	if err != nil || len(rows) != 20_000 {
 		t.Fatalf("%d rooms over the socket, want 20000: %v", len(rows), err)
@@ -269,16 +260,7 @@ func TestAdminSocketDotRefs(t *testing.T) {
 	if err := st.CreateRoom(ctx, store.Room{ID: newRoomID(), HostID: e.ID, ModeratorMAC: "m", Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	a, err := startAdmin(t.TempDir(), &storeOperator{st: st}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	go a.serve()
-	t.Cleanup(func() { _ = a.srv.Close() })
-	c, err := dialAdmin(a.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := serveAdminOn(t, st)
 	for _, ref := range []string{".", ".."} {
 		if _, err := c.Room(ctx, ref); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("room show %s over the socket: %v, want not found", ref, err)
@@ -296,4 +278,21 @@ func TestAdminSocketDotRefs(t *testing.T) {
 	if hs, _ := st.Hosts(ctx); len(hs) != 1 {
 		t.Errorf("hosts after: %d, want 1", len(hs))
 	}
+}
+
+// serveAdminOn serves st's admin socket in a temporary directory until the test ends and
+// returns a client dialled to it.
+func serveAdminOn(t *testing.T, st dataStore) *socketOperator {
+	t.Helper()
+	a, err := startAdmin(t.TempDir(), &storeOperator{st: st}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.serve()
+	t.Cleanup(func() { _ = a.srv.Close() })
+	c, err := dialAdmin(a.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
