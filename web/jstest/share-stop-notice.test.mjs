@@ -13,16 +13,28 @@ const { Session } = await import('../static/js/session.js');
 const { MeetingRules } = await import('../static/js/rules.js');
 const { t } = await import('../static/js/i18n.js');
 
-test('a share stopped by a change of the rules says so; one a moderator stopped says that', async (t0) => {
+/**
+ * sharingSession is Pia's Session with the meeting's rules wired as meeting.js wires
+ * them; stops records the screen shares the rules turned off.
+ */
+function sharingSession(t0) {
   const media = new LocalMedia();
   let session = null;
   const stops = [];
   const controls = new Proxy({ forceScreenOff: () => stops.push('screen') }, { get: (o, k) => (k in o ? o[k] : () => {}) });
   const rules = new MeetingRules({ media, controls: () => controls, chat: noop, session: () => session, settingsPanel: noop, roleApplied() {} });
   session = new Session({ meetingId: 'm1', name: 'Pia', media, grid: gridStandIn(), chat: noop,
-    // As meeting.js wires it.
-    ui: uiStandIn({ mediaCommand: (command, by, all) => rules.mediaCommand(command, all, by) }) });
+    ui: uiStandIn({
+      mediaCommand: (command, by, all) => rules.mediaCommand(command, all, by),
+      settingsChanged: (old, now) => rules.settingsChanged(old, now),
+      roleChanged: (old, now) => rules.roleChanged(old, now),
+    }) });
   t0.after(() => { session.end(); media.stopAll(); });
+  return { media, session, stops };
+}
+
+test('a share stopped by a change of the rules says so; one a moderator stopped says that', async (t0) => {
+  const { media, session, stops } = sharingSession(t0);
   const from = sent.length;
   session.start();
   await eventually(() => sent.slice(from).some((m) => m.type === 'join'), 'the join');
@@ -51,18 +63,7 @@ test('a share stopped by a change of the rules says so; one a moderator stopped 
 // lost while sharing still says that the share ended (once), besides the new role.
 test('a share ended by a change of settings or role is told once', async (t0) => {
   const { Track } = await import('./media-standins.mjs');
-  const media = new LocalMedia();
-  let session = null;
-  const stops = [];
-  const controls = new Proxy({ forceScreenOff: () => stops.push('screen') }, { get: (o, k) => (k in o ? o[k] : () => {}) });
-  const rules = new MeetingRules({ media, controls: () => controls, chat: noop, session: () => session, settingsPanel: noop, roleApplied() {} });
-  session = new Session({ meetingId: 'm1', name: 'Pia', media, grid: gridStandIn(), chat: noop,
-    ui: uiStandIn({ // as meeting.js wires them
-      mediaCommand: (command, by, all) => rules.mediaCommand(command, all, by),
-      settingsChanged: (old, now) => rules.settingsChanged(old, now),
-      roleChanged: (old, now) => rules.roleChanged(old, now),
-    }) });
-  t0.after(() => { session.end(); media.stopAll(); });
+  const { media, session, stops } = sharingSession(t0);
   const toasts = [];
   const said = document.getElementById;
   document.getElementById = (id) => (id === 'toasts' ? { append: (item) => toasts.push(item.textContent), querySelectorAll: () => [] } : said(id));
