@@ -11,15 +11,24 @@ import (
 
 // sameOwner gives path the owner and group of old (a no-op when they are already the
 // process's; root's scrub of the service's file gives the new file back to the service).
+// A process other than root keeps a file of its own: the group only where it may give it
+// (one it is a member of). The service's own directory or file may well be of a group it
+// is not in (`chown conclave DIR` leaves group root; so does root's hand-back there), and
+// a chown to it refused stopped the server at start.
 func sameOwner(path string, old os.FileInfo) error {
 	st, ok := old.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil
 	}
-	if int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid() {
+	uid, gid, euid := int(st.Uid), int(st.Gid), os.Geteuid()
+	if uid == euid && gid == os.Getegid() {
 		return nil
 	}
-	return os.Chown(path, int(st.Uid), int(st.Gid))
+	if euid != 0 && uid == euid {
+		_ = os.Chown(path, -1, gid) // best effort: the file is readable by its owner alone
+		return nil
+	}
+	return os.Chown(path, uid, gid)
 }
 
 // notPrivate says why another user could change directory dir (CheckPrivateDir; flag is

@@ -5,7 +5,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -168,5 +170,87 @@ func TestBoltRefusesALinkedDatabase(t *testing.T) {
 	}
 	if _, err := OpenBolt(dir); !errors.Is(err, ErrNotAFile) {
 		t.Fatalf("a directory named like the database: %v", err)
+	}
+}
+
+// TestBoltOfAServiceUserInADirectoryOfRootsGroup: the service's user (not root) opens a
+// data directory that is its own but of another group, as `chown conclave DIR` or
+// `install -d -o conclave DIR` leave it (group root), and a database root made or
+// restored there (given to the directory's owner and group). OpenBolt gave the file it
+// made the directory's group, and the scrub the old file's: a chown to a group the
+// service is not in, refused, so the server did not start on a new data directory.
+func TestBoltOfAServiceUserInADirectoryOfRootsGroup(t *testing.T) {
+	if dir := os.Getenv("CONCLAVE_STORE_OPEN_AS_SERVICE"); dir != "" {
+		b, err := OpenBolt(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := os.Getenv("CONCLAVE_STORE_HOST")
+		if err := b.CreateHost(context.Background(), host("h"+n, "Host "+n)); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		return
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (to run as another user)")
+	}
+	base, err := os.MkdirTemp("", "conclave-service-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := filepath.Join(base, "store.test")
+	if err := os.WriteFile(test, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 0); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	asService := func(what string) {
+		t.Helper()
+		n++
+		cmd := exec.Command(test, "-test.run=^TestBoltOfAServiceUserInADirectoryOfRootsGroup$")
+		cmd.Env = append(os.Environ(), "CONCLAVE_STORE_OPEN_AS_SERVICE="+dir, fmt.Sprint("CONCLAVE_STORE_HOST=", n))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", what, err, out)
+		}
+	}
+	asService("the service's first start")
+	asService("the service's next start")
+	// Root makes it anew (`sudo conclave host add` after it was deleted): the directory
+	// owner's and group's; the service opens it and scrubs it.
+	if err := os.Remove(filepath.Join(dir, FileName)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	asService("the service after root made the database")
+	st, err := os.Stat(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Sys().(*syscall.Stat_t); s.Uid != 65534 || st.Mode().Perm() != 0o600 {
+		t.Errorf("the database is uid %d mode %04o, want the service's, 0600", s.Uid, st.Mode().Perm())
 	}
 }
