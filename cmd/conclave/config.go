@@ -101,28 +101,36 @@ func (s *settings) errorFor(name string, err error) *ConfigError {
 	return &ConfigError{Key: name, Err: err}
 }
 
-// checkConfigFile refuses a configuration file another local user could have written
-// (configNotPrivate), as a *ConfigError naming it; a missing file is fs.ErrNotExist's,
-// left to the reader.
-func checkConfigFile(path string) error {
-	fi, err := os.Stat(path)
+// readConfigFile reads the configuration file at path, refusing one another local user
+// could have written (configNotPrivate) as a *ConfigError naming it. The file checked is
+// the file read (one open, its owner and mode taken from it): checked by name and then
+// opened by name again, a link its maker pointed elsewhere in between, or a file replaced
+// in a directory others can write in, was read unchecked. A missing or unreadable file
+// is the *fs.PathError of the open or read, left to the caller.
+func readConfigFile(path string) (string, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil // the reader says what is wrong
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
 	}
 	if why := configNotPrivate(fi); why != "" {
-		return &ConfigError{File: path, Err: fmt.Errorf("refused: %s", why)}
+		return "", &ConfigError{File: path, Err: fmt.Errorf("refused: %s", why)}
 	}
-	return nil
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return "", &fs.PathError{Op: "read", Path: path, Err: err}
+	}
+	return string(b), nil
 }
 
 // applyFile sets the flags named by the keys of the TOML file at path. A key that is no
 // flag, a value of the wrong type or one the flag refuses is a *ConfigError naming the key.
 func applyFile(fset *flag.FlagSet, path string, s *settings) error {
-	if err := checkConfigFile(path); err != nil {
-		return err
-	}
-	var raw map[string]any
-	md, err := toml.DecodeFile(path, &raw)
+	text, err := readConfigFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -130,6 +138,11 @@ func applyFile(fset *flag.FlagSet, path string, s *settings) error {
 		if pe, ok := errors.AsType[*fs.PathError](err); ok {
 			return &ConfigError{File: path, Err: fmt.Errorf("cannot read it: %w", pe.Err)}
 		}
+		return err
+	}
+	var raw map[string]any
+	md, err := toml.Decode(text, &raw)
+	if err != nil {
 		return &ConfigError{File: path, Err: err}
 	}
 	s.file = path

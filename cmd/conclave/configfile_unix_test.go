@@ -61,3 +61,58 @@ func TestConfigFileOthersCouldWriteIsRefused(t *testing.T) {
 		t.Errorf("the process's own file, only it may write: %v", err)
 	}
 }
+
+// TestConfigFileCheckedIsTheFileRead: the file whose owner and mode are checked is the
+// one read. They were checked by name and the file then opened by name again, so a
+// configuration file that is a link its maker points elsewhere (or one replaced in a
+// directory others can write in) passed the check as a private file and was read as
+// theirs: here a link flipping between the process's own file and one anyone may write.
+func TestConfigFileCheckedIsTheFileRead(t *testing.T) {
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own.toml")
+	if err := os.WriteFile(own, []byte("log-level = \"info\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(dir, "planted.toml")
+	if err := os.WriteFile(planted, []byte("log-level = \"debug\"\n\n[[host]]\nid = \"0123456789ab\"\nname = \"Planted\"\nkey_hash = '$hmac-sha256$x'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(planted, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "conclave.toml")
+	if err := os.Symlink(own, link); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tmp := filepath.Join(dir, "next")
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			target := own
+			if i%2 == 1 {
+				target = planted
+			}
+			_ = os.Remove(tmp)
+			if os.Symlink(target, tmp) == nil {
+				_ = os.Rename(tmp, link)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for range 3000 {
+		o, err := parseOptions([]string{"-config", link}, envOf(nil), io.Discard)
+		if err == nil && o.logLevel == "debug" {
+			t.Fatal("the file anyone may write was read after its link passed the check")
+		}
+		if c, err := loadConfig(link); err == nil && len(c.Hosts) > 0 {
+			t.Fatal("the host commands read the file anyone may write after its link passed the check")
+		}
+	}
+}

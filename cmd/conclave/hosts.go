@@ -35,13 +35,17 @@ type hostEntry struct {
 // loadConfig reads path; a missing file is an empty configuration.
 func loadConfig(path string) (fileConfig, error) {
 	var c fileConfig
-	if err := checkConfigFile(path); err != nil {
+	text, err := readConfigFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fileConfig{}, nil
+	}
+	if _, ok := errors.AsType[*ConfigError](err); ok {
 		return fileConfig{}, err
 	}
-	if _, err := toml.DecodeFile(path, &c); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fileConfig{}, nil
-		}
+	if err == nil {
+		_, err = toml.Decode(text, &c)
+	}
+	if err != nil {
 		return fileConfig{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
