@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -219,21 +220,31 @@ func acmeManager(t tlsOptions) (*autocert.Manager, []string, error) {
 	if err := os.MkdirAll(t.acmeCache, 0o700); err != nil {
 		return nil, nil, &ConfigError{Key: "acme-cache", Err: err}
 	}
-	if err := store.CheckPrivateDir(t.acmeCache, "ACME cache", "-acme-cache"); err != nil {
+	// The directory checked is the one used for as long as the server runs: a link (one
+	// its maker put where conclave-acme goes) is followed once, here, else its maker
+	// could point it at a directory of theirs once the check had passed.
+	cache, err := filepath.EvalSymlinks(t.acmeCache)
+	if err == nil {
+		cache, err = filepath.Abs(cache)
+	}
+	if err != nil {
+		return nil, nil, &ConfigError{Key: "acme-cache", Err: err}
+	}
+	if err := store.CheckPrivateDir(cache, "ACME cache", "-acme-cache"); err != nil {
 		// Another local user who can change it could replace the certificate and its key
 		// with their own, which the server would then serve (as with the data directory).
 		return nil, nil, &ConfigError{Key: "acme-cache", Err: err}
 	}
-	probe, err := os.CreateTemp(t.acmeCache, ".write-test-*")
+	probe, err := os.CreateTemp(cache, ".write-test-*")
 	if err != nil {
-		return nil, nil, &ConfigError{Key: "acme-cache", Err: fmt.Errorf("cannot write in %s: %w", t.acmeCache, err)}
+		return nil, nil, &ConfigError{Key: "acme-cache", Err: fmt.Errorf("cannot write in %s: %w", cache, err)}
 	}
 	probe.Close()
 	os.Remove(probe.Name())
 	return &autocert.Manager{
 		Prompt:     autocert.AcceptTOS, // -acme-domain's help says so
 		HostPolicy: autocert.HostWhitelist(domains...),
-		Cache:      autocert.DirCache(t.acmeCache),
+		Cache:      autocert.DirCache(cache),
 		Email:      t.acmeEmail,
 		Client:     &acme.Client{DirectoryURL: t.acmeDirectory},
 	}, domains, nil

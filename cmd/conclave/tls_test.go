@@ -208,7 +208,11 @@ func TestACMEWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := setup.manager
-	if m == nil || m.Email != "ops@example.org" || m.Client.DirectoryURL != "https://ca.example.org/dir" || m.Cache != autocert.DirCache(cache) || setup.name != "meet.example.org" {
+	real, err := filepath.EvalSymlinks(cache) // the cache followed once (a temporary directory may be under a link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m == nil || m.Email != "ops@example.org" || m.Client.DirectoryURL != "https://ca.example.org/dir" || m.Cache != autocert.DirCache(real) || setup.name != "meet.example.org" {
 		t.Fatalf("manager %+v name %q", m, setup.name)
 	}
 	if st, err := os.Stat(cache); err != nil || st.Mode().Perm() != 0o700 {
@@ -276,6 +280,57 @@ func TestACMECacheOthersCanChangeIsRefused(t *testing.T) {
 	}
 	if _, err := prepareTLS(o.tls, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("the cache made private: %v", err)
+	}
+}
+
+// TestACMECacheLinkIsFollowedOnce: an ACME cache given as a link (one planted where
+// conclave-acme goes, pointing at a private directory while the server starts) is the
+// directory checked for as long as the server runs. The check followed the link, and the
+// manager kept the link: repointed at its maker's own directory afterwards, the
+// certificates and keys the server wrote and served were theirs.
+func TestACMECacheLinkIsFollowedOnce(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("file modes do not decide access there")
+	}
+	dir := t.TempDir()
+	private := filepath.Join(dir, "private")
+	if err := os.Mkdir(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	theirs := filepath.Join(dir, "theirs")
+	if err := os.Mkdir(theirs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(theirs, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "conclave-acme")
+	if err := os.Symlink(private, link); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseOptions([]string{"-config", "", "-acme-domain", "meet.example.org", "-acme-cache", link}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, err := prepareTLS(o.tls, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its maker points the link at their own directory.
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(theirs, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := setup.manager.Cache.Put(context.Background(), "meet.example.org", []byte("key and certificate")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(theirs, "meet.example.org")); err == nil {
+		t.Fatal("the certificate went into the directory the link was pointed at after the check")
+	}
+	if _, err := os.Stat(filepath.Join(private, "meet.example.org")); err != nil {
+		t.Fatalf("not in the directory checked: %v", err)
 	}
 }
 
