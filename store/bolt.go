@@ -128,6 +128,11 @@ func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dir, err)
 	}
+	// A link is followed once, now: the file and every rewrite of it (scrub.go) stay in
+	// the directory checked, whoever repoints the link later.
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved
+	}
 	if err := CheckDataDir(dir); err != nil {
 		return nil, err
 	}

@@ -254,3 +254,54 @@ func TestBoltOfAServiceUserInADirectoryOfRootsGroup(t *testing.T) {
 		t.Errorf("the database is uid %d mode %04o, want the service's, 0600", s.Uid, st.Mode().Perm())
 	}
 }
+
+// TestBoltFollowsALinkedDirectoryOnce: a data directory given as a link is followed when
+// the store opens, and every rewrite of the database (after a deletion) stays in the
+// directory that was checked. The rewrite went by the link's path: its owner, repointing
+// the link at a directory of theirs after the start, got the rewritten database, host
+// names and key hashes included.
+func TestBoltFollowsALinkedDirectoryOnce(t *testing.T) {
+	ctx := context.Background()
+	real, other := filepath.Join(t.TempDir(), "real"), filepath.Join(t.TempDir(), "other")
+	for _, d := range []string{real, other} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := filepath.Join(t.TempDir(), "data")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenBolt(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for _, h := range []Host{host("h1", "Alice Example"), host("h2", "Bob Example")} {
+		if err := b.CreateHost(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, link); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(other, FileName) // what the rewrite would replace there
+	if err := os.WriteFile(planted, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteHost(ctx, "h1"); err != nil { // a deletion: the file is rewritten
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(planted); err != nil || st.Size() != 0 {
+		t.Fatalf("the repointed link's directory got the rewritten database: %v %v", st, err)
+	}
+	if entries, _ := os.ReadDir(other); len(entries) != 1 {
+		t.Fatalf("the repointed link's directory holds %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(real, FileName)); err != nil {
+		t.Fatalf("the database left the directory it was opened in: %v", err)
+	}
+}

@@ -64,6 +64,9 @@ type adminServer struct {
 // A path too long for a socket is logged and skipped: the commands then work only while
 // the server is stopped.
 func startAdmin(dir string, op *storeOperator, log *slog.Logger) (*adminServer, error) {
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved // as the store followed it: the socket beside the database
+	}
 	path := filepath.Join(dir, adminSocketName)
 	if len(path)+16 > maxSocketPath { // the socket is made in a temporary directory first
 		log.Warn("the data directory's path is too long for the admin socket; conclave host and room work only while the server is stopped", "path", path)

@@ -205,6 +205,11 @@ func connectOperator(dir string, create bool) (op operator, direct bool, err err
 	if dir == "" {
 		return &storeOperator{st: store.NewMemory()}, true, nil
 	}
+	// A link is followed once, so that the directory checked is the one whose socket is
+	// dialled and whose database is opened.
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved
+	}
 	// A socket (or database) in a directory another user can change may be theirs: the
 	// command would tell them the host's name and believe their answers.
 	if err := store.CheckDataDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
