@@ -169,10 +169,7 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 	if cred.Replaces != "" {
 		// The knock it replaces hands on its budget of replacements (reknock.go); one
 		// spent makes this join a new knock, as one whose knock went.
-		old := m.conns[cred.Replaces]
-		if old == nil {
-			return errKnockGone
-		}
+		old := m.conns[cred.Replaces] // there: standingKnockLocked found it among them
 		budget = old.reknocks
 		if !budget.allow(now) {
 			return errKnockGone
@@ -185,8 +182,7 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 	if cred.Replaces != "" && errors.Is(err, lobby.ErrUnknownTarget) {
 		return errKnockGone
 	}
-	s.knockContinued = cred.Replaces != "" && err == nil
-	if s.knockContinued {
+	if cred.Replaces != "" && err == nil {
 		// The page knows the old knock's secret and may not get this knock's lobby
 		// message (its path dying again): the secret goes on with the knock.
 		s.knockSecret, s.reknocks = replaceKnock, budget

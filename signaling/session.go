@@ -121,8 +121,7 @@ type Session struct {
 	claimed        resumeClaim // a resume claimed and not yet welcomed (resume.go); read by park
 	knock          knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 	knockSecret    string      // lets the page's next knock replace this one (reknock.go); set before the knock (a replacing knock's under the meeting's lock)
-	knockContinued bool        // this knock replaced the page's earlier one; under the meeting's lock
-	knockContinues lobby.ID    // the first knock of those this one replaced; under the meeting's lock
+	knockContinues lobby.ID    // the first knock of those this one replaced ("": none); under the meeting's lock
 	reknocks       tokenBucket // replacements left to this knock and those it replaced (reknock.go); set before the knock, then under the meeting's lock
 	lobbyKeys      tokenBucket // lobby_key messages (lobbykey.go)
 	views          tokenBucket // view messages (view.go)
