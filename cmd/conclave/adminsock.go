@@ -246,9 +246,11 @@ func decodeAdminHost(body []byte) (store.Host, error) {
 
 // validHostName: 1 to 64 characters of valid UTF-8, trimmed, no control characters,
 // not "." or ".." (the admin socket names a host in a URL path, which those would
-// leave: such a host could not be removed by its name while the server runs).
+// leave: such a host could not be removed by its name while the server runs), and not
+// of a host id's form (`host remove` takes a name or an id: one host's name that is
+// another's id would name neither).
 func validHostName(name string) bool {
-	if name == "" || name == "." || name == ".." || name != strings.TrimSpace(name) || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 64 {
+	if name == "" || name == "." || name == ".." || name != strings.TrimSpace(name) || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 64 || hostIDPattern.MatchString(name) {
 		return false
 	}
 	for _, r := range name {

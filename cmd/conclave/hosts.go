@@ -141,7 +141,7 @@ func hostCommandIO(args []string, getenv func(string) string, stdin io.Reader, s
 	if rest[0] == "add" {
 		// Checked before anything is opened: a bad name changes nothing.
 		if name = strings.TrimSpace(rest[1]); !validHostName(name) {
-			return errors.New("a host name is 1 to 64 characters, without control characters, and not . or ..")
+			return errors.New("a host name is 1 to 64 characters, without control characters, not . or .., and not 12 of the digits 0-9 and a-f (the form of a host id)")
 		}
 	}
 	// Only add makes a data directory, and the first command that finds hosts in the

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"conclave/secret"
 	"conclave/store"
@@ -179,5 +180,52 @@ func TestHostNameFromAFile(t *testing.T) {
 	}
 	if hs := storedHosts(t, data); len(hs) != 0 {
 		t.Fatalf("not removed: %+v", hs)
+	}
+}
+
+// TestHostNamedLikeAnotherHostsID: a reference that is one host's id and another's name
+// (an older configuration file's host could be so named) removes neither, over the
+// store and over the running server's admin socket, and says which id the named host
+// has; each host is still removed by its own id. `host add` refuses such a name.
+func TestHostNamedLikeAnotherHostsID(t *testing.T) {
+	env, data, _ := dataEnv(t)
+	st, err := store.OpenBolt(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first, second = "a1a1a1a1a1a1", "b2b2b2b2b2b2"
+	ctx := context.Background()
+	for _, h := range []store.Host{{ID: first, Name: "Alice Admin"}, {ID: second, Name: first}} {
+		h.KeyHash, h.Created = secret.KeyedHash(secret.Random(32)), time.Now()
+		if err := st.CreateHost(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	over := map[string]interface {
+		RemoveHost(context.Context, string) (hostRow, int, error)
+	}{"store": &storeOperator{st: st}, "admin socket": serveAdminOn(t, st)}
+	for via, op := range over {
+		_, _, err := op.RemoveHost(ctx, first)
+		if err == nil || !strings.Contains(err.Error(), second) {
+			t.Fatalf("over the %s: removing %q: %v, want an error naming the named host's id", via, first, err)
+		}
+		if hs, _ := st.Hosts(ctx); len(hs) != 2 {
+			t.Fatalf("over the %s: an ambiguous reference removed a host: %+v", via, hs)
+		}
+	}
+	if h, _, err := over["admin socket"].RemoveHost(ctx, second); err != nil || h.Name != first {
+		t.Fatalf("removing by the named host's id: %+v %v", h, err)
+	}
+	if h, _, err := over["store"].RemoveHost(ctx, first); err != nil || h.Name != "Alice Admin" {
+		t.Fatalf("removing by the id once unambiguous: %+v %v", h, err)
+	}
+	st.Close()
+	for _, name := range []string{first, "0123456789ab"} {
+		if err := hostCommand([]string{"add", name}, env, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "form of a host id") {
+			t.Errorf("host add %q: %v, want refused", name, err)
+		}
+	}
+	if err := hostCommand([]string{"add", "0123456789AB"}, env, io.Discard, io.Discard); err != nil {
+		t.Errorf("a name in capitals is no id (ids are lower case): %v", err)
 	}
 }

@@ -93,18 +93,40 @@ func (o *storeOperator) AddHost(ctx context.Context, h store.Host) error {
 	return o.st.CreateHost(ctx, h)
 }
 
-// findHost resolves a host name or id.
+// findHost resolves a host name or id. A name that is another host's id (possible for
+// hosts moved in from an older configuration file, whose names were never checked
+// against the id's form) names neither: the command would act on whichever came
+// first, and a removal takes the host's rooms with it.
 func (o *storeOperator) findHost(ctx context.Context, ref string) (store.Host, error) {
 	hs, err := o.st.Hosts(ctx)
 	if err != nil {
 		return store.Host{}, err
 	}
-	for _, h := range hs {
-		if h.Name == ref || h.ID == ref {
-			return h, nil
+	byID, byName := -1, -1
+	for i, h := range hs {
+		if h.ID == ref {
+			byID = i
+		}
+		if h.Name == ref {
+			byName = i
 		}
 	}
+	switch {
+	case byID >= 0 && byName >= 0 && byID != byName:
+		return store.Host{}, ambiguousHostError{ref: ref, named: hs[byName].ID}
+	case byID >= 0:
+		return hs[byID], nil
+	case byName >= 0:
+		return hs[byName], nil
+	}
 	return store.Host{}, errNoHost
+}
+
+// ambiguousHostError: ref is one host's id and another's name.
+type ambiguousHostError struct{ ref, named string }
+
+func (e ambiguousHostError) Error() string {
+	return fmt.Sprintf("%q is one host's id and another host's name, so it names neither; the host of that name has the id %s (conclave host list shows both)", e.ref, e.named)
 }
 
 func (o *storeOperator) RemoveHost(ctx context.Context, ref string) (hostRow, int, error) {
