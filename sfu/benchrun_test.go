@@ -23,10 +23,7 @@ func TestBenchmarksRun(t *testing.T) {
 	}
 	// Restored before any benchmark of a -bench run starts: tests run first.
 	defer func() { _ = bt.Value.Set(old) }()
-	for _, bm := range []struct {
-		name string
-		f    func(*testing.B)
-	}{
+	for _, bm := range append([]namedBenchmark{
 		{"BatchConn", BenchmarkBatchConn},
 		{"CongestionControlWrite", BenchmarkCongestionControlWrite},
 		{"Fanout", BenchmarkFanout},
@@ -38,10 +35,14 @@ func TestBenchmarksRun(t *testing.T) {
 		{"SRTPSeal", BenchmarkSRTPSeal},
 		{"SRTPWrite", BenchmarkSRTPWrite},
 		{"Write", BenchmarkWrite},
-		{"WriterBatch", BenchmarkWriterBatch},
-	} {
+	}, platformBenchmarks...) {
 		if r := testing.Benchmark(bm.f); r.N == 0 {
 			t.Errorf("Benchmark%s did not run to the end", bm.name)
 		}
 	}
+}
+
+type namedBenchmark struct {
+	name string
+	f    func(*testing.B)
 }

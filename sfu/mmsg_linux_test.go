@@ -11,6 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// platformBenchmarks are the benchmarks of the Linux-only code TestBenchmarksRun runs.
+var platformBenchmarks = []namedBenchmark{{"WriterBatch", BenchmarkWriterBatch}}
+
 // TestMmsgReaderDropsOversized: a datagram larger than a read slot cannot be read whole;
 // it is dropped and counted, and the datagrams around it are read as they came.
 func TestMmsgReaderDropsOversized(t *testing.T) {

@@ -305,3 +305,42 @@ func TestBoltFollowsALinkedDirectoryOnce(t *testing.T) {
 		t.Fatalf("the database left the directory it was opened in: %v", err)
 	}
 }
+
+// TestScrubKeepsTheOwner: `sudo conclave host …` with the service stopped opens the
+// store as root; the file its scrub puts in place keeps the service's owner and group,
+// or the service could no longer open it.
+func TestScrubKeepsTheOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (to give a file away and to open one given away)")
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	b, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	path := filepath.Join(dir, FileName)
+	for _, p := range []string{dir, path} {
+		if err := os.Chown(p, 65534, 65533); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err = OpenBolt(dir) // scrubs at open
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateHost(context.Background(), host("h1", "Gone")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteHost(context.Background(), "h1"); err != nil { // and again
+		t.Fatal(err)
+	}
+	b.Close()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Sys().(*syscall.Stat_t); s.Uid != 65534 || s.Gid != 65533 {
+		t.Errorf("conclave.db is %d:%d after root's scrubs, was 65534:65533", s.Uid, s.Gid)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -234,44 +233,5 @@ func TestWaitingOpenerIsNotFooledByAScrub(t *testing.T) {
 	defer c.Close()
 	if _, err := c.Room(ctx, "r-after"); err != nil {
 		t.Errorf("the holder's write after its scrub: %v", err)
-	}
-}
-
-// TestScrubKeepsTheOwner: `sudo conclave host …` with the service stopped opens the
-// store as root; the file its scrub puts in place keeps the service's owner and group,
-// or the service could no longer open it.
-func TestScrubKeepsTheOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (to give a file away and to open one given away)")
-	}
-	dir := filepath.Join(t.TempDir(), "data")
-	b, err := OpenBolt(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	path := filepath.Join(dir, FileName)
-	for _, p := range []string{dir, path} {
-		if err := os.Chown(p, 65534, 65533); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err = OpenBolt(dir) // scrubs at open
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.CreateHost(context.Background(), host("h1", "Gone")); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.DeleteHost(context.Background(), "h1"); err != nil { // and again
-		t.Fatal(err)
-	}
-	b.Close()
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := st.Sys().(*syscall.Stat_t); s.Uid != 65534 || s.Gid != 65533 {
-		t.Errorf("conclave.db is %d:%d after root's scrubs, was 65534:65533", s.Uid, s.Gid)
 	}
 }

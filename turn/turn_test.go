@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -131,28 +130,6 @@ func readOne(t *testing.T, c net.PacketConn) ([]byte, net.Addr) {
 		t.Fatalf("read: %v", err)
 	}
 	return buf[:n], from
-}
-
-// nothingQueued reports whether c has no datagram waiting. It judges only what the
-// kernel already holds (a non-blocking receive; a past read deadline would not even
-// look): the callers first prove that the server has handled the packet in question (a
-// later packet of the same client arrived), and loopback delivery is complete when the
-// sender's write returns.
-func nothingQueued(t *testing.T, c net.PacketConn) bool {
-	t.Helper()
-	rc, err := c.(*net.UDPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rerr error
-	buf := make([]byte, 1500)
-	if err := rc.Read(func(fd uintptr) bool {
-		_, _, rerr = syscall.Recvfrom(int(fd), buf, syscall.MSG_DONTWAIT)
-		return true
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return errors.Is(rerr, syscall.EAGAIN)
 }
 
 func TestRelayReachesTheSFUBothWays(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -211,12 +210,9 @@ func launchFirefox(path string, o Options) (_ Browser, err error) {
 	}
 	b.cmd = exec.Command(path, args...)
 	b.cmd.Env = append(withoutDisplay(os.Environ()), env...)
-	b.cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Its own group, so that Close can kill the content processes too.
-		Setpgid: true,
-		// The browser dies with the test binary (see startLocked).
-		Pdeathsig: syscall.SIGKILL,
-	}
+	// Its own group, so that Close can kill the content processes too; it dies with
+	// the test binary (see startLocked).
+	inOwnGroup(b.cmd)
 	var w io.Writer = b.output
 	if os.Getenv("CONCLAVE_BROWSER_LOG") != "" {
 		w = io.MultiWriter(b.output, os.Stderr)
@@ -316,7 +312,7 @@ func (b *firefoxBrowser) startLocked() error {
 // kill kills the process group and waits for the main process.
 func (b *firefoxBrowser) kill() {
 	if b.cmd.Process != nil {
-		syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(b.cmd)
 		<-b.exited
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -58,7 +57,7 @@ func startPulse(ctx context.Context, path, dir string) (_ *pulse, err error) {
 		"HOME="+dir, "XDG_RUNTIME_DIR="+dir, "XDG_CONFIG_HOME="+dir,
 		"PULSE_RUNTIME_PATH="+dir, "PULSE_STATE_PATH="+dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	inOwnGroup(p.cmd)
 	started := make(chan error, 1)
 	go func() {
 		// Pdeathsig fires when the starting thread ends: keep it until pulseaudio exits.
@@ -105,7 +104,7 @@ func (p *pulse) stop() {
 	if p == nil || p.cmd.Process == nil {
 		return
 	}
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(p.cmd)
 	<-p.exited
 }
 

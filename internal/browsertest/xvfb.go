@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"syscall"
 )
 
 // xvfb is a virtual X display of its own for one browser. Headless Firefox has no
@@ -53,7 +52,7 @@ func startXvfb(ctx context.Context) (_ *xvfb, err error) {
 	x.cmd = exec.Command(path, "-displayfd", "3", "-screen", "0", "1280x1024x24", "-nolisten", "tcp")
 	x.cmd.ExtraFiles = []*os.File{pw} // fd 3
 	x.cmd.Stdout, x.cmd.Stderr = x.output, x.output
-	x.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	inOwnGroup(x.cmd)
 	started := make(chan error, 1)
 	go func() {
 		// Pdeathsig fires when the starting thread ends: keep it until Xvfb exits.
@@ -103,6 +102,6 @@ func (x *xvfb) stop() {
 	if x == nil || x.cmd.Process == nil {
 		return
 	}
-	syscall.Kill(-x.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(x.cmd)
 	<-x.exited
 }

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package sfu
+
+var platformBenchmarks []namedBenchmark
