@@ -24,6 +24,7 @@ type Collector struct {
 	turn       *prometheus.Desc // nil without a TURN source
 	turnTCP    *prometheus.Desc // nil without a TURN source
 	turnDirect *prometheus.Desc // nil without a TURN source
+	turnUnauth *prometheus.Desc // nil without a TURN source
 }
 
 const ns = "conclave_"
@@ -139,6 +140,7 @@ func NewCollector(src Sources) *Collector {
 		c.turn = prometheus.NewDesc(ns+"turn_allocations", "TURN relay allocations open.", nil, nil)
 		c.turnTCP = prometheus.NewDesc(ns+"turn_tcp_refused_total", "TURN TCP and TLS connections closed as soon as they were accepted, because the listeners' bound in all or from one address was reached.", nil, nil)
 		c.turnDirect = prometheus.NewDesc(ns+"turn_direct_writes_total", "Packets from the SFU that the TURN relays framed and wrote to their clients themselves (ChannelData or Data indications), not through the TURN library's relay loop.", nil, nil)
+		c.turnUnauth = prometheus.NewDesc(ns+"turn_unauthenticated_answers_dropped_total", "Answers of the TURN server's UDP listener to requests it had not authenticated (401s asking for credentials, STUN Binding answers) left unsent, because their address's or the bound in all on such answers was reached (a forged source would have the server reflect them at a victim).", nil, nil)
 	}
 	return c
 }
@@ -146,12 +148,12 @@ func NewCollector(src Sources) *Collector {
 // Names lists the metric names the collector exports (the Grafana dashboard test checks
 // its queries against them).
 func (c *Collector) Names() []string {
-	names := make([]string, 0, len(c.metrics)+2)
+	names := make([]string, 0, len(c.metrics)+4)
 	for _, m := range c.metrics {
 		names = append(names, m.name)
 	}
 	if c.turn != nil {
-		names = append(names, ns+"turn_allocations", ns+"turn_tcp_refused_total", ns+"turn_direct_writes_total")
+		names = append(names, ns+"turn_allocations", ns+"turn_tcp_refused_total", ns+"turn_direct_writes_total", ns+"turn_unauthenticated_answers_dropped_total")
 	}
 	return names
 }
@@ -165,6 +167,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- c.turn
 		ch <- c.turnTCP
 		ch <- c.turnDirect
+		ch <- c.turnUnauth
 	}
 }
 
@@ -181,5 +184,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.turn, prometheus.GaugeValue, float64(c.src.TURN.Allocations()))
 		ch <- prometheus.MustNewConstMetric(c.turnTCP, prometheus.CounterValue, float64(c.src.TURN.TCPRefused()))
 		ch <- prometheus.MustNewConstMetric(c.turnDirect, prometheus.CounterValue, float64(c.src.TURN.DirectWrites()))
+		ch <- prometheus.MustNewConstMetric(c.turnUnauth, prometheus.CounterValue, float64(c.src.TURN.UnauthenticatedAnswersDropped()))
 	}
 }

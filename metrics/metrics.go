@@ -104,6 +104,9 @@ type TURN interface {
 	// DirectWrites is the number of packets the relays wrote to their clients
 	// themselves (the rest pass the TURN library's relay loop).
 	DirectWrites() uint64
+	// UnauthenticatedAnswersDropped is the number of answers to requests over UDP
+	// that were not authenticated (401s mostly) left unsent by the bounds on them.
+	UnauthenticatedAnswersDropped() uint64
 }
 
 // Sources are what a scrape reads. Server and Media are required; TURN is optional

@@ -26,6 +26,8 @@ func (n turnAllocs) TCPRefused() uint64      { return uint64(n) + 1 }
 func (n turnAllocs) DirectWrites() uint64    { return uint64(n) + 2 }
 func (n turnAllocs) TCPAcceptFailed() uint64 { return uint64(n) + 3 }
 
+func (n turnAllocs) UnauthenticatedAnswersDropped() uint64 { return uint64(n) + 4 }
+
 func sources(turn metrics.TURN) metrics.Sources {
 	return metrics.Sources{
 		Server: func() metrics.Server {
@@ -147,6 +149,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},
 		{"conclave_turn_tcp_refused_total", "", "", 6, dto.MetricType_COUNTER},
 		{"conclave_turn_direct_writes_total", "", "", 7, dto.MetricType_COUNTER},
+		{"conclave_turn_unauthenticated_answers_dropped_total", "", "", 9, dto.MetricType_COUNTER},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {
 			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)

@@ -51,6 +51,13 @@ type Config struct {
 	// is closed as soon as it is accepted (defaults DefaultMaxTCPConns and
 	// DefaultMaxTCPConnsPerAddr). Anyone can connect, credentials or not.
 	MaxTCPConns, MaxTCPConnsPerAddr int
+	// UnauthenticatedAnswersPerAddr and UnauthenticatedAnswers bound the answers the UDP
+	// listener gives to requests it has not authenticated (a 401 asking for
+	// credentials, a 438, a STUN Binding answer), a second and at once, to one address
+	// (IPv6: one /64) and in all; the ones beyond are not sent (answerlimit.go: a forged
+	// source would have the server reflect them at a victim). Defaults
+	// DefaultUnauthenticatedAnswersPerAddr and DefaultUnauthenticatedAnswers.
+	UnauthenticatedAnswersPerAddr, UnauthenticatedAnswers int
 	// Realm is the TURN realm (default "conclave").
 	Realm string
 	// BatchUDP, when set, wraps the UDP listener's socket so that its writes are
@@ -109,6 +116,8 @@ type Server struct {
 	direct *direct
 	// tcpLimits bounds what tcpLn and tlsLn hold together.
 	tcpLimits *connlimit.Limits
+	// answers bounds the UDP listener's answers to requests not authenticated.
+	answers *answerLimits
 }
 
 // DirectWrites is the number of packets from the SFU the relays wrote to their
@@ -119,6 +128,10 @@ func (s *Server) DirectWrites() uint64 {
 	}
 	return s.direct.writes()
 }
+
+// UnauthenticatedAnswersDropped is the number of answers to requests over UDP that were
+// not authenticated (401s mostly) left unsent by the bounds on them.
+func (s *Server) UnauthenticatedAnswersDropped() uint64 { return s.answers.dropped.Load() }
 
 // TCPRefused is the number of TCP and TLS connections closed at accept by the bounds.
 func (s *Server) TCPRefused() uint64 { return s.tcpLimits.Refused() }
@@ -156,6 +169,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxTCPConnsPerAddr <= 0 {
 		cfg.MaxTCPConnsPerAddr = DefaultMaxTCPConnsPerAddr
 	}
+	if cfg.UnauthenticatedAnswersPerAddr <= 0 {
+		cfg.UnauthenticatedAnswersPerAddr = DefaultUnauthenticatedAnswersPerAddr
+	}
+	if cfg.UnauthenticatedAnswers <= 0 {
+		cfg.UnauthenticatedAnswers = DefaultUnauthenticatedAnswers
+	}
 	if cfg.Realm == "" {
 		cfg.Realm = "conclave"
 	}
@@ -178,7 +197,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{creds: creds, now: cfg.Now, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr)}
+	s := &Server{creds: creds, now: cfg.Now, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr),
+		answers: newAnswerLimits(cfg.UnauthenticatedAnswersPerAddr, cfg.UnauthenticatedAnswers, cfg.Now)}
 	tcpStreams := newStreams(cfg.AfterFunc)
 	if cfg.LocalRelay != nil {
 		s.direct = newDirect(tcpStreams)
@@ -204,7 +224,7 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, pionturn.PacketConnConfig{
-			PacketConn: read, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
+			PacketConn: answerLimitedConn{PacketConn: read, limits: s.answers}, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.udpConn.LocalAddr(), "udp"))
 	}
 	if cfg.TCPAddr != "" {

@@ -75,6 +75,9 @@ func (t turnAllocations) Allocations() int        { return t.srv.AllocationCount
 func (t turnAllocations) TCPRefused() uint64      { return t.srv.TCPRefused() }
 func (t turnAllocations) TCPAcceptFailed() uint64 { return t.srv.TCPAcceptFailed() }
 func (t turnAllocations) DirectWrites() uint64    { return t.srv.DirectWrites() }
+func (t turnAllocations) UnauthenticatedAnswersDropped() uint64 {
+	return t.srv.UnauthenticatedAnswersDropped()
+}
 
 // metricSources copies the snapshots of signaling and the SFU into the metrics
 // package's types, so that metrics imports neither. An embedded TURN server reports its

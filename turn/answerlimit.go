@@ -1,0 +1,164 @@
+package turn
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"conclave/connlimit"
+)
+
+// Over UDP a request's source address can be forged, and whatever the server answers
+// before it has authenticated the request goes to whoever the source names: a 401 to a
+// bare 20-byte Allocate is 68 bytes (ERROR-CODE without a reason phrase, a 24-character
+// NONCE and the REALM, the attributes RFC 8489, section 9.2.4, requires; pion/turn sends
+// no SOFTWARE; the nonce's length is pion/turn's own), a STUN Binding answer to a
+// 20-byte request 40. Browsers' first Allocate is 28 bytes (Chromium) or 44 (Firefox),
+// so the 401 cannot be made smaller than what it answers. Answered without bound, the
+// UDP listener reflected 3.4 times what a forger sent at any victim. answerLimits
+// bounds those answers: so many a second to one address (IPv6: one /64) and so many in
+// all; the ones beyond are not sent (the request is handled all the same, the answer
+// dropped as the network could have dropped it: a real client sends its request again).
+// An answer carrying MESSAGE-INTEGRITY went to a client that proved its credentials and
+// is never held back. TCP and TLS need no such bound: their handshake proves the
+// address.
+
+// Defaults of the bounds on unauthenticated answers, a second (and at once). Every
+// relay a browser opens costs one 401 (its first Allocate carries no credentials; a
+// browser opens two to four over UDP, and sends its request again when it gets no
+// answer), so a class of 300 behind one NAT address opening its relays at the same
+// moment is answered within 12 s, one joining over a minute at once; 100 answers of 68
+// bytes are 54 kbit/s at a forged victim, 1000 in all 0.54 Mbit/s. The bound in all is
+// what holds against forged sources spread over many victims.
+const (
+	DefaultUnauthenticatedAnswersPerAddr = 100
+	DefaultUnauthenticatedAnswers        = 1000
+)
+
+// answerLimits is two token buckets on the injected clock: one per address, one in all,
+// each holding a second's worth of answers.
+type answerLimits struct {
+	perAddr, total bucketRate
+	now            func() time.Time
+
+	mu  sync.Mutex
+	all bucket
+	// byAddr holds the addresses whose bucket is not full; a missing one is full. It
+	// grows only by an answer sent, so by at most total a second, and is swept of full
+	// buckets once it has doubled since the last sweep (sweepAt).
+	byAddr  map[netip.Prefix]bucket
+	sweepAt int
+
+	dropped atomic.Uint64
+}
+
+// minAnswerSweep is the smallest map of addresses that is swept.
+const minAnswerSweep = 1024
+
+// bucketRate is a bucket's size, which it refills in a second: a token every interval.
+type bucketRate struct {
+	size     time.Duration // a second, a whole number of intervals
+	interval time.Duration
+}
+
+func perSecond(n int) bucketRate {
+	interval := time.Second / time.Duration(n)
+	return bucketRate{size: interval * time.Duration(n), interval: interval}
+}
+
+// bucket is a token bucket kept as the instant it is full again (the zero time: full
+// now); in whole nanoseconds, so that a clock moved by an interval gives exactly a token.
+type bucket struct{ full time.Time }
+
+// take takes a token at now if there is one.
+func (b *bucket) take(now time.Time, r bucketRate) bool {
+	if !b.can(now, r) {
+		return false
+	}
+	if b.full.Before(now) {
+		b.full = now
+	}
+	b.full = b.full.Add(r.interval)
+	return true
+}
+
+// can reports whether b holds a token at now: what it lacks leaves at least one.
+func (b bucket) can(now time.Time, r bucketRate) bool {
+	return b.full.Sub(now) <= r.size-r.interval
+}
+
+func newAnswerLimits(perAddr, total int, now func() time.Time) *answerLimits {
+	return &answerLimits{perAddr: perSecond(perAddr), total: perSecond(total), now: now,
+		byAddr: map[netip.Prefix]bucket{}, sweepAt: minAnswerSweep}
+}
+
+// allow takes a token from to's bucket and the one in all, if both have one.
+func (l *answerLimits) allow(to net.Addr) bool {
+	group := connlimit.Group(to)
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	mine := l.byAddr[group]
+	if !mine.can(now, l.perAddr) || !l.all.take(now, l.total) {
+		l.dropped.Add(1)
+		return false
+	}
+	mine.take(now, l.perAddr)
+	l.byAddr[group] = mine
+	if len(l.byAddr) >= l.sweepAt {
+		for g, b := range l.byAddr {
+			if !b.full.After(now) {
+				delete(l.byAddr, g)
+			}
+		}
+		l.sweepAt = max(2*len(l.byAddr), minAnswerSweep)
+	}
+	return true
+}
+
+// STUN framing (RFC 8489, sections 5 and 14; stunHeader and stunMagicCookie in
+// direct.go).
+const (
+	stunClassResponseBit  = 0x0100 // C1: success and error responses
+	attrMessageIntegrity  = 0x0008
+	attrMessageIntegrity2 = 0x001C // MESSAGE-INTEGRITY-SHA256
+)
+
+// unauthenticatedAnswer reports whether b is a STUN response (success or error)
+// without MESSAGE-INTEGRITY: one the server gives whoever a request's source names.
+// ChannelData, indications and anything else are not answers.
+func unauthenticatedAnswer(b []byte) bool {
+	if len(b) < stunHeader || b[0]&0xc0 != 0 || binary.BigEndian.Uint32(b[4:]) != stunMagicCookie {
+		return false
+	}
+	if binary.BigEndian.Uint16(b)&stunClassResponseBit == 0 {
+		return false
+	}
+	end := min(stunHeader+int(binary.BigEndian.Uint16(b[2:])), len(b))
+	for off := stunHeader; off+4 <= end; {
+		switch binary.BigEndian.Uint16(b[off:]) {
+		case attrMessageIntegrity, attrMessageIntegrity2:
+			return false
+		}
+		off += 4 + (int(binary.BigEndian.Uint16(b[off+2:]))+3)&^3
+	}
+	return true
+}
+
+// answerLimitedConn is the UDP listener as pion/turn writes to it: an unauthenticated
+// answer beyond the limits is dropped (reported as written, as a datagram the network
+// lost would be).
+type answerLimitedConn struct {
+	net.PacketConn
+	limits *answerLimits
+}
+
+func (c answerLimitedConn) WriteTo(b []byte, to net.Addr) (int, error) {
+	if unauthenticatedAnswer(b) && !c.limits.allow(to) {
+		return len(b), nil
+	}
+	return c.PacketConn.WriteTo(b, to)
+}

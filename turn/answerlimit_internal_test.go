@@ -1,0 +1,68 @@
+package turn
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pion/stun/v4"
+
+	"conclave/internal/fakeclock"
+)
+
+// TestAnswerLimitsForgetFullBuckets: the addresses answered are forgotten once their
+// bucket is full again, so that forged requests from ever new addresses (20000 here, as
+// many answered as the bound in all lets through) leave no more than minAnswerSweep of
+// them in memory.
+func TestAnswerLimitsForgetFullBuckets(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	l := newAnswerLimits(DefaultUnauthenticatedAnswersPerAddr, DefaultUnauthenticatedAnswers, clock.Now)
+	base := netip.MustParseAddr("198.18.0.0").As4()
+	most := 0
+	for i := range 20000 {
+		a := base
+		a[2], a[3] = byte(i>>8), byte(i)
+		if !l.allow(net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(a), 3478))) {
+			t.Fatalf("answer %d refused at a pace the bound in all allows", i)
+		}
+		most = max(most, len(l.byAddr))
+		clock.Advance(time.Second / DefaultUnauthenticatedAnswers)
+	}
+	if most > minAnswerSweep {
+		t.Fatalf("%d addresses kept at once, want at most %d", most, minAnswerSweep)
+	}
+}
+
+// FuzzUnauthenticatedAnswer: whatever the bytes, unauthenticatedAnswer does not panic
+// and agrees with pion/stun's decoder: a STUN response it reads without
+// MESSAGE-INTEGRITY is one, anything else (a request, an indication, a response with
+// integrity) is not.
+func FuzzUnauthenticatedAnswer(f *testing.F) {
+	f.Add(stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodAllocate, stun.ClassErrorResponse),
+		stun.CodeUnauthorized, stun.NewNonce("abc"), stun.NewRealm("conclave")).Raw)
+	f.Add(stun.MustBuild(stun.TransactionID, stun.BindingSuccess, &stun.XORMappedAddress{IP: net.IPv4(192, 0, 2, 1), Port: 9}, stun.Fingerprint).Raw)
+	f.Add(stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodRefresh, stun.ClassSuccessResponse),
+		stun.NewShortTermIntegrity("key"), stun.Fingerprint).Raw)
+	f.Add(stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodData, stun.ClassIndication), stun.RawAttribute{Type: stun.AttrData, Value: []byte("x")}).Raw)
+	f.Add(stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw)
+	f.Add([]byte{0x40, 0x00, 0x00, 0x01, 0xff, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := unauthenticatedAnswer(b)
+		m := &stun.Message{Raw: append([]byte(nil), b...)}
+		if m.Decode() != nil || b[0]&0xc0 != 0 {
+			// pion/turn writes no such message (a STUN message's first two bits are 0,
+			// pion/stun does not look; ChannelData's are 01): any verdict will do, as
+			// long as it is not an answer.
+			if got && b[0]&0xc0 != 0 {
+				t.Fatalf("%x: ChannelData or no STUN message taken for an answer", b)
+			}
+			return
+		}
+		response := m.Type.Class == stun.ClassSuccessResponse || m.Type.Class == stun.ClassErrorResponse
+		want := response && !m.Contains(stun.AttrMessageIntegrity) && !m.Contains(stun.AttrMessageIntegritySHA256)
+		if got != want {
+			t.Fatalf("%x (%v): unauthenticatedAnswer = %v, want %v", b, m, got, want)
+		}
+	})
+}

@@ -1,0 +1,160 @@
+package turn_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/stun/v4"
+
+	"conclave/turn"
+)
+
+// bareAllocate is the smallest request the server answers with a 401: an Allocate of
+// a STUN header alone, as a forger who names a victim as its source sends it.
+func bareAllocate(t *testing.T) []byte {
+	t.Helper()
+	return stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodAllocate, stun.ClassRequest)).Raw
+}
+
+// ask sends req from c to the server's UDP listener.
+func (f *fixture) ask(t *testing.T, c net.PacketConn, req []byte) {
+	t.Helper()
+	to, err := net.ResolveUDPAddr("udp4", f.serverAddr(t, "turn", "udp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WriteTo(req, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answer reads the server's answer to c and decodes it.
+func answer(t *testing.T, c net.PacketConn) *stun.Message {
+	t.Helper()
+	b, _ := readOne(t, c)
+	m := &stun.Message{Raw: b}
+	if err := m.Decode(); err != nil {
+		t.Fatalf("answer %x: %v", b, err)
+	}
+	return m
+}
+
+// want401 reads c's next answer, which must be a 401.
+func want401(t *testing.T, c net.PacketConn) *stun.Message {
+	t.Helper()
+	m := answer(t, c)
+	var code stun.ErrorCodeAttribute
+	if err := code.GetFrom(m); err != nil || code.Code != stun.CodeUnauthorized {
+		t.Fatalf("answer %v (%v), want a 401", m, err)
+	}
+	return m
+}
+
+// TestUnauthenticatedAnswerSize measures what an unauthenticated Allocate over UDP
+// gets back: the 401 holds what RFC 8489 (section 9.2.4) asks of it, ERROR-CODE, NONCE
+// and REALM, and nothing else (no reason phrase, no SOFTWARE): 68 bytes for the bare 20
+// of the request (3.4 times), 2.4 times an Allocate with its REQUESTED-TRANSPORT.
+func TestUnauthenticatedAnswerSize(t *testing.T) {
+	f := newFixture(t, nil)
+	c := listenUDP(t, "127.0.0.1:0")
+	withTransport := stun.MustBuild(stun.TransactionID, stun.NewType(stun.MethodAllocate, stun.ClassRequest),
+		stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}}).Raw
+	for _, req := range [][]byte{bareAllocate(t), withTransport} {
+		f.ask(t, c, req)
+		m := want401(t, c)
+		t.Logf("a %d-byte Allocate is answered with %d bytes (%.1f times): %v", len(req), len(m.Raw), float64(len(m.Raw))/float64(len(req)), m)
+		var types []stun.AttrType
+		for _, a := range m.Attributes {
+			types = append(types, a.Type)
+		}
+		if len(types) != 3 || types[0] != stun.AttrErrorCode || types[1] != stun.AttrNonce || types[2] != stun.AttrRealm {
+			t.Errorf("attributes %v, want ERROR-CODE, NONCE and REALM only", types)
+		}
+		if len(m.Raw) > 68 {
+			t.Errorf("the 401 is %d bytes, want at most 68", len(m.Raw))
+		}
+	}
+}
+
+// TestUnauthenticatedAnswersAreBoundedPerAddress: an address gets so many unauthenticated
+// answers a second (here 3) and no more, whichever port it sends from; the requests
+// beyond are not answered, until the clock has given it another. Answers to a client
+// that proved its credentials (MESSAGE-INTEGRITY) are never held back, and another
+// address is answered.
+func TestUnauthenticatedAnswersAreBoundedPerAddress(t *testing.T) {
+	f := newFixture(t, nil, func(c *turn.Config) { c.UnauthenticatedAnswersPerAddr = 3 })
+	// A client of 127.0.0.1 opens its relay with the first answer (a 401).
+	user, pass := f.creds(t)
+	relay, err := f.udpClient(t, user, pass).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+
+	victim := listenUDP(t, "127.0.0.1:0")
+	samePlace := listenUDP(t, "127.0.0.1:0")
+	elsewhere := listenUDP(t, "127.0.0.2:0")
+	// handled proves that the server has handled what came before (its UDP listener
+	// reads in order): elsewhere's request is answered after it.
+	handled := func() {
+		t.Helper()
+		f.ask(t, elsewhere, bareAllocate(t))
+		want401(t, elsewhere)
+	}
+	for range 2 {
+		f.ask(t, victim, bareAllocate(t))
+		want401(t, victim)
+	}
+	f.ask(t, victim, bareAllocate(t))
+	f.ask(t, samePlace, bareAllocate(t))
+	handled()
+	if !nothingQueued(t, victim) || !nothingQueued(t, samePlace) {
+		t.Fatal("127.0.0.1 got more than 3 unauthenticated answers at once")
+	}
+	if n := f.srv.UnauthenticatedAnswersDropped(); n != 2 {
+		t.Errorf("%d answers dropped, want 2", n)
+	}
+	// The relay's permission and channel (authenticated requests and answers) work.
+	sendToSFU(t, f, relay)
+
+	f.clock.Advance(time.Second / 3)
+	f.ask(t, samePlace, bareAllocate(t))
+	want401(t, samePlace)
+	f.ask(t, victim, bareAllocate(t))
+	handled()
+	if !nothingQueued(t, victim) {
+		t.Fatal("127.0.0.1 got 2 unauthenticated answers in a third of a second")
+	}
+}
+
+// TestUnauthenticatedAnswersAreBoundedInAll: requests forged from ever new addresses are
+// answered so many times a second in all (here 3), each address within its own bound.
+func TestUnauthenticatedAnswersAreBoundedInAll(t *testing.T) {
+	f := newFixture(t, nil, func(c *turn.Config) { c.UnauthenticatedAnswers = 3 })
+	// A client of 127.0.0.1 opens its relay with the first answer (a 401).
+	user, pass := f.creds(t)
+	relay, err := f.udpClient(t, user, pass).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	var sources []net.PacketConn
+	for _, ip := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"} {
+		sources = append(sources, listenUDP(t, ip+":0"))
+	}
+	for _, c := range sources[:2] {
+		f.ask(t, c, bareAllocate(t))
+		want401(t, c)
+	}
+	f.ask(t, sources[2], bareAllocate(t))
+	// The relay's permission and channel (authenticated, in order after the request
+	// before) prove that the server has handled it.
+	sendToSFU(t, f, relay)
+	if !nothingQueued(t, sources[2]) {
+		t.Fatal("a fourth address was answered within the 3 a second in all")
+	}
+	f.clock.Advance(time.Second / 3)
+	f.ask(t, sources[3], bareAllocate(t))
+	want401(t, sources[3])
+}
