@@ -118,6 +118,7 @@ type Server struct {
 	tcpLimits *connlimit.Limits
 	// answers bounds the UDP listener's answers to requests not authenticated.
 	answers *answerLimits
+	realm   string
 }
 
 // DirectWrites is the number of packets from the SFU the relays wrote to their
@@ -197,7 +198,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{creds: creds, now: cfg.Now, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr),
+	s := &Server{creds: creds, now: cfg.Now, realm: cfg.Realm, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr),
 		answers: newAnswerLimits(cfg.UnauthenticatedAnswersPerAddr, cfg.UnauthenticatedAnswers, cfg.Now)}
 	tcpStreams := newStreams(cfg.AfterFunc)
 	if cfg.LocalRelay != nil {
@@ -315,8 +316,13 @@ func url(scheme, host string, addr net.Addr, transport string) string {
 // (authentic) credentials, so that a meeting longer than the TTL keeps its relay, until
 // the credentials are revoked (Revoke: their member is gone). An allocation belongs to
 // the client's address and port, so an old credential cannot take over anybody else's.
+//
+// The key is the server's realm's: pion/turn hands over the REALM the request names and
+// leaves the choice to us, and a key made from it took a request in any realm the client
+// liked (RFC 8489, section 9.2.4: the password is the one of the username in that realm,
+// and the server has none in another).
 func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
-	if s.quota.isRevoked(ra.Username) {
+	if ra.Realm != s.realm || s.quota.isRevoked(ra.Username) {
 		return "", nil, false
 	}
 	now := s.now()
@@ -328,7 +334,7 @@ func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, b
 	if err != nil {
 		return "", nil, false
 	}
-	return ra.Username, pionturn.GenerateAuthKey(ra.Username, ra.Realm, password), true
+	return ra.Username, pionturn.GenerateAuthKey(ra.Username, s.realm, password), true
 }
 
 // ICEServers returns fresh credentials for every URL the server listens on.
