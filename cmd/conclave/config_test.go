@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,5 +272,25 @@ func TestConfigChecksHostTables(t *testing.T) {
 	good := writeFile(t, "c.toml", "[[host]]\nid = \"0123456789ab\"\nname = \"Old\"\nkey_hash = '$hmac-sha256$x'\n\n[[host]]\nid = \"0123456789ac\"\nname = \"Older\"\nkey_hash = '$argon2id$v=19$m=1,t=1,p=1$a$b'\n")
 	if _, err := parseOptions([]string{"-config", good}, envOf(nil), io.Discard); err != nil {
 		t.Errorf("good host tables: %v", err)
+	}
+}
+
+// TestStrayEnvironmentIsNamed: a CONCLAVE_* variable no setting reads is named at start
+// with the nearest setting's variable, and its value is not repeated; the settings' own
+// variables, the test suite's and other programs' are not.
+func TestStrayEnvironmentIsNamed(t *testing.T) {
+	fs := newFlagSet(&options{}, io.Discard)
+	got := strayEnv(fs, []string{
+		"CONCLAVE_MAX_PARTICIPANT=150", "CONCLAVE_MAX_PARTICIPANTS=150", "CONCLAVE_DATA=/srv/x",
+		"CONCLAVE_SERVERNAME=meet.example.org", "CONCLAVE_FROBNICATE=secret-value", "CONCLAVE_XVFB=1",
+		"HOME=/root", "CONCLAVE_ONE_TIME_KEY=print", "CONCLAVE_CONFIG=c.toml", "NOT_CONCLAVE_X=1",
+	})
+	want := []string{
+		"CONCLAVE_FROBNICATE is no setting of conclave and is ignored",
+		"CONCLAVE_MAX_PARTICIPANT is no setting of conclave and is ignored (did you mean CONCLAVE_MAX_PARTICIPANTS?)",
+		"CONCLAVE_SERVERNAME is no setting of conclave and is ignored (did you mean CONCLAVE_SERVER_NAME?)",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("strayEnv:\n got %q\nwant %q", got, want)
 	}
 }

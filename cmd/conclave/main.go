@@ -285,6 +285,9 @@ func main() {
 		}
 		os.Exit(2)
 	}
+	for _, w := range strayEnv(newFlagSet(&options{}, io.Discard), os.Environ()) {
+		fmt.Fprintln(os.Stderr, "conclave: warning:", w)
+	}
 	opts.stdoutTTY = isTerminal(os.Stdout)
 	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
