@@ -25,6 +25,18 @@ import (
 // An answer carrying MESSAGE-INTEGRITY went to a client that proved its credentials and
 // is never held back. TCP and TLS need no such bound: their handshake proves the
 // address.
+//
+// Nor do the bounds an attacker can spend stand between a relay and its client: when
+// pion/turn's nonce (an hour's) has gone stale, the next Refresh, CreatePermission or
+// ChannelBind of every relay gets a 438 without MESSAGE-INTEGRITY, and a browser whose
+// request goes unanswered through its retransmissions gives the relay up (Chromium
+// fails its connections). So a client address and port that holds a relay is answered
+// from a bucket of its own, at the rate of one address; an attacker must know that
+// address and port to spend it, and reflects at most that rate at a participant. An
+// address holding a relay (a browser's other connection, a colleague behind the same
+// NAT) is bounded by its own bucket only, not by the one in all: forged sources spread
+// over many victims spend that one, and to reach a participant's address beyond it
+// they must know it.
 
 // Defaults of the bounds on unauthenticated answers, a second (and at once). Every
 // relay a browser opens costs one 401 (its first Allocate carries no credentials; a
@@ -51,6 +63,11 @@ type answerLimits struct {
 	// buckets once it has doubled since the last sweep (sweepAt).
 	byAddr  map[netip.Prefix]bucket
 	sweepAt int
+	// allocated holds the UDP clients (address and port) that hold a relay, each with
+	// a bucket of its own, and allocatedIn counts them by address group: both grow only
+	// with relays (credentials needed, at most Config.MaxAllocations).
+	allocated   map[netip.AddrPort]bucket
+	allocatedIn map[netip.Prefix]int
 
 	dropped atomic.Uint64
 }
@@ -92,17 +109,28 @@ func (b bucket) can(now time.Time, r bucketRate) bool {
 
 func newAnswerLimits(perAddr, total int, now func() time.Time) *answerLimits {
 	return &answerLimits{perAddr: perSecond(perAddr), total: perSecond(total), now: now,
-		byAddr: map[netip.Prefix]bucket{}, sweepAt: minAnswerSweep}
+		byAddr: map[netip.Prefix]bucket{}, sweepAt: minAnswerSweep,
+		allocated: map[netip.AddrPort]bucket{}, allocatedIn: map[netip.Prefix]int{}}
 }
 
-// allow takes a token from to's bucket and the one in all, if both have one.
+// allow takes a token from to's bucket and the one in all, if both have one; from the
+// bucket of to's own only if to holds a relay, and none from the one in all if to's
+// address does.
 func (l *answerLimits) allow(to net.Addr) bool {
-	group := connlimit.Group(to)
+	client, group := udpClientOf(to), connlimit.Group(to)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if own, ok := l.allocated[client]; ok {
+		if !own.take(now, l.perAddr) {
+			l.dropped.Add(1)
+			return false
+		}
+		l.allocated[client] = own
+		return true
+	}
 	mine := l.byAddr[group]
-	if !mine.can(now, l.perAddr) || !l.all.take(now, l.total) {
+	if !mine.can(now, l.perAddr) || (l.allocatedIn[group] == 0 && !l.all.take(now, l.total)) {
 		l.dropped.Add(1)
 		return false
 	}
@@ -117,6 +145,46 @@ func (l *answerLimits) allow(to net.Addr) bool {
 		l.sweepAt = max(2*len(l.byAddr), minAnswerSweep)
 	}
 	return true
+}
+
+// allocationCreated and allocationDeleted follow the relays of the UDP listener's
+// clients (pion/turn's events; a client over TCP or TLS has a *net.TCPAddr).
+func (l *answerLimits) allocationCreated(src net.Addr) {
+	if _, ok := src.(*net.UDPAddr); !ok {
+		return
+	}
+	client, group := udpClientOf(src), connlimit.Group(src)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.allocated[client]; !ok {
+		l.allocated[client] = bucket{}
+		l.allocatedIn[group]++
+	}
+}
+
+func (l *answerLimits) allocationDeleted(src net.Addr) {
+	if _, ok := src.(*net.UDPAddr); !ok {
+		return
+	}
+	client, group := udpClientOf(src), connlimit.Group(src)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.allocated[client]; !ok {
+		return
+	}
+	delete(l.allocated, client)
+	if l.allocatedIn[group]--; l.allocatedIn[group] <= 0 {
+		delete(l.allocatedIn, group)
+	}
+}
+
+// udpClientOf is a UDP client's address and port (IPv4 unmapped), the zero AddrPort
+// for any other address.
+func udpClientOf(a net.Addr) netip.AddrPort {
+	if u, ok := a.(*net.UDPAddr); ok {
+		return unmap(u.AddrPort())
+	}
+	return netip.AddrPort{}
 }
 
 // STUN framing (RFC 8489, sections 5 and 14; stunHeader and stunMagicCookie in

@@ -158,3 +158,109 @@ func TestUnauthenticatedAnswersAreBoundedInAll(t *testing.T) {
 	f.ask(t, sources[3], bareAllocate(t))
 	want401(t, sources[3])
 }
+
+// rawRelay opens a relay for c as a browser does (an Allocate, its 401, the Allocate
+// with credentials) and returns the request maker of c's relay: method with the
+// credentials, nonce and attrs, as in the server's realm.
+func (f *fixture) rawRelay(t *testing.T, c net.PacketConn, user, pass string) (realm string, nonce stun.Nonce, request func(stun.Method, stun.Nonce, ...stun.Setter) []byte) {
+	t.Helper()
+	f.ask(t, c, bareAllocate(t))
+	challenge := want401(t, c)
+	var r stun.Realm
+	if err := nonce.GetFrom(challenge); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.GetFrom(challenge); err != nil {
+		t.Fatal(err)
+	}
+	realm = r.String()
+	request = func(method stun.Method, nonce stun.Nonce, attrs ...stun.Setter) []byte {
+		setters := append([]stun.Setter{stun.TransactionID, stun.NewType(method, stun.ClassRequest)}, attrs...)
+		return stun.MustBuild(append(setters, stun.NewUsername(user), stun.NewRealm(realm), nonce,
+			stun.NewLongTermIntegrity(user, realm, pass))...).Raw
+	}
+	f.ask(t, c, request(stun.MethodAllocate, nonce, stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}}))
+	if m := answer(t, c); m.Type != stun.NewType(stun.MethodAllocate, stun.ClassSuccessResponse) {
+		t.Fatalf("allocate: %v, want a relay", m)
+	}
+	return realm, nonce, request
+}
+
+// TestStaleNonceReachesARelayInAFlood: a client that holds a relay is answered however
+// many forged requests spent the bounds, its address's and the one in all. pion/turn's
+// nonce goes stale after an hour: the relay's next Refresh gets a 438 (no
+// MESSAGE-INTEGRITY: it is checked before the credentials) with a new nonce, and the
+// Refresh with that one keeps the relay. A browser that got no 438 through its
+// retransmissions would give the relay up.
+func TestStaleNonceReachesARelayInAFlood(t *testing.T) {
+	f := newFixture(t, nil, func(c *turn.Config) { c.UnauthenticatedAnswersPerAddr, c.UnauthenticatedAnswers = 1, 2 })
+	user, pass := f.creds(t)
+	// The relay's 401 spent 127.0.0.1's bound, a forger the rest of the one in all.
+	c := listenUDP(t, "127.0.0.1:0")
+	_, _, request := f.rawRelay(t, c, user, pass)
+	forged := []net.PacketConn{listenUDP(t, "127.0.0.2:0"), listenUDP(t, "127.0.0.3:0"), listenUDP(t, "127.0.0.1:0")}
+	f.ask(t, forged[0], bareAllocate(t))
+	want401(t, forged[0])
+	for _, from := range forged {
+		f.ask(t, from, bareAllocate(t))
+	}
+
+	// A nonce the server did not make now is stale, as pion/turn's own is after an hour.
+	f.ask(t, c, request(stun.MethodRefresh, stun.NewNonce("0stale0")))
+	m := answer(t, c)
+	var code stun.ErrorCodeAttribute
+	var fresh stun.Nonce
+	if err := code.GetFrom(m); err != nil || code.Code != stun.CodeStaleNonce || fresh.GetFrom(m) != nil {
+		t.Fatalf("a Refresh with a stale nonce: %v, want a 438 with a nonce", m)
+	}
+	f.ask(t, c, request(stun.MethodRefresh, fresh))
+	if m := answer(t, c); m.Type != stun.NewType(stun.MethodRefresh, stun.ClassSuccessResponse) {
+		t.Fatalf("a Refresh with the new nonce: %v, want the relay refreshed", m)
+	}
+	// The bounds still hold for everybody else (the Refresh answered proves the
+	// requests before it handled).
+	for _, from := range forged {
+		if !nothingQueued(t, from) {
+			t.Fatalf("%v answered beyond the bounds", from.LocalAddr())
+		}
+	}
+}
+
+// TestAddressWithARelayIsAnsweredBeyondTheBoundInAll: an address that holds a relay (a
+// browser's other connection opening one, a colleague behind the same NAT) is answered
+// within its own bound when forged requests from elsewhere spent the one in all; once
+// its relay is gone, it is bounded like any other.
+func TestAddressWithARelayIsAnsweredBeyondTheBoundInAll(t *testing.T) {
+	f := newFixture(t, nil, func(c *turn.Config) { c.UnauthenticatedAnswers = 2 })
+	user, pass := f.creds(t)
+	c := listenUDP(t, "127.0.0.1:0")
+	_, nonce, request := f.rawRelay(t, c, user, pass)
+	forged := []net.PacketConn{listenUDP(t, "127.0.0.2:0"), listenUDP(t, "127.0.0.3:0")}
+	f.ask(t, forged[0], bareAllocate(t))
+	want401(t, forged[0])
+	f.ask(t, forged[1], bareAllocate(t))
+
+	second := listenUDP(t, "127.0.0.1:0")
+	f.ask(t, second, bareAllocate(t))
+	want401(t, second)
+	if !nothingQueued(t, forged[1]) {
+		t.Fatal("127.0.0.3 answered beyond the bound in all")
+	}
+
+	// The relay ends (a Refresh of lifetime 0): 127.0.0.1 holds none any more.
+	f.ask(t, c, request(stun.MethodRefresh, nonce, stun.RawAttribute{Type: stun.AttrLifetime, Value: []byte{0, 0, 0, 0}}))
+	if m := answer(t, c); m.Type != stun.NewType(stun.MethodRefresh, stun.ClassSuccessResponse) {
+		t.Fatalf("a Refresh of lifetime 0: %v", m)
+	}
+	if n := f.srv.AllocationCount(); n != 0 {
+		t.Fatalf("%d allocations", n)
+	}
+	third := listenUDP(t, "127.0.0.1:0")
+	f.ask(t, third, bareAllocate(t))
+	// An answer to c (with credentials, never held back) proves the request handled.
+	f.ask(t, c, request(stun.MethodAllocate, nonce, stun.RawAttribute{Type: stun.AttrRequestedTransport, Value: []byte{17, 0, 0, 0}}))
+	answer(t, c)
+	if !nothingQueued(t, third) {
+		t.Fatal("127.0.0.1 answered beyond the bound in all after its relay ended")
+	}
+}

@@ -55,7 +55,9 @@ type Config struct {
 	// listener gives to requests it has not authenticated (a 401 asking for
 	// credentials, a 438, a STUN Binding answer), a second and at once, to one address
 	// (IPv6: one /64) and in all; the ones beyond are not sent (answerlimit.go: a forged
-	// source would have the server reflect them at a victim). Defaults
+	// source would have the server reflect them at a victim). A client address and port
+	// that holds a relay has a bucket of its own, at the rate of one address, and an
+	// address that holds one is not bounded in all. Defaults
 	// DefaultUnauthenticatedAnswersPerAddr and DefaultUnauthenticatedAnswers.
 	UnauthenticatedAnswersPerAddr, UnauthenticatedAnswers int
 	// Realm is the TURN realm (default "conclave").
@@ -257,9 +259,11 @@ func New(cfg Config) (*Server, error) {
 	sc.EventHandler = pionturn.EventHandler{
 		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, _ net.Addr, _ int) {
 			tcpStreams.allocationCreated(src, dst)
+			s.answers.allocationCreated(src)
 		},
 		OnAllocationDeleted: func(src, dst net.Addr, _, _, _ string) {
 			tcpStreams.allocationDeleted(src, dst)
+			s.answers.allocationDeleted(src)
 		},
 	}
 	if d := s.direct; d != nil {
