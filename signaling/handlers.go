@@ -39,10 +39,10 @@ func (s *Session) handle(msg inbound) {
 	case stateLobby:
 		err = s.handleLobby(env)
 	case stateJoined:
-		if s.resumed {
-			// The page speaks on its resumed connection: it got the welcome.
-			s.resumed = false
-			s.meeting.confirmResume(s)
+		if s.unconfirmed {
+			// The page speaks on its welcomed connection: it got the welcome.
+			s.unconfirmed = false
+			s.meeting.confirmWelcome(s)
 		}
 		err = s.handleJoined(env)
 	}
@@ -229,6 +229,11 @@ func (s *Session) join(env Envelope) *Error {
 		// This page's knock whose connection dropped, if it still waits: the new one
 		// continues it and comes past what it came past (reknock.go).
 		cred.Replaces = m.standingKnock(p.ReplaceKnock)
+		if cred.Replaces == "" && (!m.e2ee || p.E2EE == E2EEVersion) && s.takeOver(m, p, env.ID) {
+			// A moderator let that knock in before this join came, and no page has
+			// used the membership: this one takes it over (takeover.go).
+			return nil
+		}
 	}
 	var pwHash string
 	if cred.Replaces == "" {
@@ -279,7 +284,11 @@ func (s *Session) join(env Envelope) *Error {
 		err := m.knock(s, s.id, name, cred, pwHash, p.ReplaceKnock, s.srv.now())
 		if err == errKnockGone {
 			// The knock it was to replace went meanwhile (admitted, refused, its time up),
-			// or has been replaced too often too fast: this one is a new knock, judged as one.
+			// or has been replaced too often too fast: this one takes over the membership
+			// it was let in to, if it may (takeover.go), or is a new knock, judged as one.
+			if s.takeOver(m, p, env.ID) {
+				return nil
+			}
 			cred.Replaces = ""
 			var ok bool
 			if pwHash, ok, err = s.lockAndPassword(m, p.Password, false); ok {

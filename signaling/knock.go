@@ -151,5 +151,5 @@ func (k *knockState) renewLocked() {
 // lobbyMessage is what a waiting session is told: whether a moderator is there, its
 // knock's nonce, and the moderators' lobby keys (lobbykey.go).
 func (m *Meeting) lobbyMessage(s *Session, ref string, present bool) []byte {
-	return encode(TypeLobby, ref, LobbyPayload{ModeratorPresent: present, E2EE: m.e2ee, KnockNonce: s.knock.nonce, KnockSecret: s.knockSecret, KnockContinued: s.knockContinues != "", LobbyKeys: m.lobbyKeysLocked()})
+	return encode(TypeLobby, ref, LobbyPayload{ModeratorPresent: present, E2EE: m.e2ee, KnockNonce: s.knock.nonce, KnockSecret: s.knockSecret, KnockContinued: s.knockContinues() != "", LobbyKeys: m.lobbyKeysLocked()})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -165,7 +166,7 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 		return nil
 	}
 	var budget tokenBucket
-	first := cred.Replaces
+	var replaced []lobby.ID
 	if cred.Replaces != "" {
 		// The knock it replaces hands on its budget of replacements (reknock.go); one
 		// spent makes this join a new knock, as one whose knock went.
@@ -174,9 +175,7 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 		if !budget.allow(now) {
 			return errKnockGone
 		}
-		if old.knockContinues != "" {
-			first = old.knockContinues
-		}
+		replaced = append(slices.Clip(old.knocksReplaced), cred.Replaces)
 	}
 	effects, err := m.lob.Knock(lobby.ID(id), name, cred, now)
 	if cred.Replaces != "" && errors.Is(err, lobby.ErrUnknownTarget) {
@@ -186,7 +185,7 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 		// The page knows the old knock's secret and may not get this knock's lobby
 		// message (its path dying again): the secret goes on with the knock.
 		s.knockSecret, s.reknocks = replaceKnock, budget
-		s.knockContinues = first // the moderators' pages know the request by it
+		s.knocksReplaced = replaced // the moderators' pages know the request by its first
 	}
 	if errors.Is(err, lobby.ErrFull) {
 		return errorf(CodeMeetingFull, "the meeting has reached its participant limit")
@@ -266,6 +265,9 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 		ResumeSecret:  m.issueResumeLocked(id, s),
 		Speakers:      m.speakerDetection,
 	}))
+	// Until its page speaks, the page that knocked may take the membership over with
+	// its knock's secret: the welcome may never reach it (takeover.go).
+	m.resumable[id].knock, m.resumable[id].knocks = s.knockSecret, s.reknocks
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
 	if role == lobby.RoleModerator {
 		s.sendSnapshot(m.waitingListMessageLocked(m.lob.Waiting(), id), snapshotWaitingList)
@@ -290,11 +292,13 @@ func (m *Meeting) leave(s *Session, now time.Time) {
 	m.removeMemberLocked(lid, now)
 }
 
-// act applies a moderator action.
+// act applies a moderator action. An admit or a deny names the knocks the moderator's
+// page showed: one its page has replaced since stands for the knock in its place
+// (knockNowLocked).
 func (m *Meeting) act(by string, a lobby.Action) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	effects, err := m.lob.Act(lobby.ID(by), a)
+	effects, err := m.lob.Act(lobby.ID(by), m.knocksNowLocked(a))
 	if err != nil {
 		return err
 	}
@@ -489,7 +493,7 @@ func (m *Meeting) waitingListMessageLocked(waiting []lobby.Knock, to lobby.ID) [
 		e := WaitingEntry{ParticipantID: string(k.ID), Name: k.Name, Since: k.Since.UTC().Format(time.RFC3339), WaitingMs: now.Sub(k.Since).Milliseconds()}
 		if s := m.conns[k.ID]; s != nil {
 			e.KnockNonce, e.KnockProof, e.KnockEph, e.KnockName = s.knock.nonce, s.knock.proof, s.knock.eph, s.knock.names[to]
-			e.Continues = string(s.knockContinues)
+			e.Continues = string(s.knockContinues())
 		}
 		list = append(list, e)
 	}

@@ -278,6 +278,7 @@ func (s *Session) handleEvent(ev event) {
 			return
 		}
 		s.state = stateJoined
+		s.unconfirmed = true // its first message confirms the welcome (confirmWelcome)
 		s.log.Debug("session: joined", "participant", s.id, "role", ev.role)
 	case evRefused:
 		code := CloseRefused

@@ -3,6 +3,7 @@ package signaling
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"slices"
 
 	"conclave/lobby"
 )
@@ -78,4 +79,52 @@ func (m *Meeting) standingKnock(secret string) lobby.ID {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.standingKnockLocked(secret)
+}
+
+// knockContinues is the first knock of those s's knock took the place of ("": none):
+// the moderators' pages know the request by it (waiting_list continues).
+func (s *Session) knockContinues() lobby.ID {
+	if len(s.knocksReplaced) == 0 {
+		return ""
+	}
+	return s.knocksReplaced[0]
+}
+
+// knockNowLocked is the waiting knock that stands for knock id now: id itself while it
+// waits, else the waiting knock that took its place (one of its page's knocks again),
+// else id (the policy then finds nobody). A moderator's page shows a knock until the
+// waiting list that replaces it arrives: its Admit or Deny, clicked in between, was
+// refused as for nobody, and the person waited for a second click on the new entry.
+// Only this meeting's knocks are looked at.
+func (m *Meeting) knockNowLocked(id lobby.ID) lobby.ID {
+	if m.lob.IsWaiting(id) {
+		return id
+	}
+	for wid, s := range m.conns {
+		if m.lob.IsWaiting(wid) && slices.Contains(s.knocksReplaced, id) {
+			return wid
+		}
+	}
+	return id
+}
+
+// knocksNowLocked is a, its knocks named as they stand now (knockNowLocked) when it
+// admits or denies them.
+func (m *Meeting) knocksNowLocked(a lobby.Action) lobby.Action {
+	switch a := a.(type) {
+	case lobby.AdmitOne:
+		return lobby.AdmitOne{Target: m.knockNowLocked(a.Target)}
+	case lobby.DenyOne:
+		return lobby.DenyOne{Target: m.knockNowLocked(a.Target)}
+	case lobby.AdmitAll:
+		if a.Only == nil {
+			return a
+		}
+		only := make([]lobby.ID, len(a.Only))
+		for i, id := range a.Only {
+			only[i] = m.knockNowLocked(id)
+		}
+		return lobby.AdmitAll{Only: only}
+	}
+	return a
 }

@@ -78,6 +78,13 @@ type parking struct {
 	// Nothing else of the meeting reaches that connection either (hearsLocked), and
 	// the waiting people are not told of a moderator back before its welcome.
 	claimed bool
+	// knock is the secret of the knock the membership was let in from ("": none, or
+	// spent), and knocks that knock's budget of replacements: until a page has spoken
+	// on the membership after a welcome, the page that knocked may take it over with
+	// it (takeover.go). Spent at the first message after a welcome (confirmWelcome) and
+	// by a resume (its secret came in a welcome the page got).
+	knock  string
+	knocks tokenBucket
 }
 
 // parseResume checks a resume payload's fields; the secret is only compared later.
@@ -103,14 +110,14 @@ func parseResume(env Envelope) (ResumePayload, *Error) {
 // issueResumeLocked makes a fresh secret for member id, spending the last one.
 func (m *Meeting) issueResumeLocked(id lobby.ID, s *Session) string {
 	sec := secret.Random(resumeSecretBytes)
-	resumes := newTokenBucket(resumeRate, resumeBurst)
+	rec := &parking{hash: secret.KeyedHash(sec), last: s, resumes: newTokenBucket(resumeRate, resumeBurst)}
 	if old := m.resumable[id]; old != nil {
 		if old.stop != nil {
 			old.stop()
 		}
-		resumes = old.resumes
+		rec.resumes, rec.knock, rec.knocks = old.resumes, old.knock, old.knocks
 	}
-	m.resumable[id] = &parking{hash: secret.KeyedHash(sec), last: s, resumes: resumes}
+	m.resumable[id] = rec
 	return sec
 }
 
@@ -151,13 +158,16 @@ func (m *Meeting) park(s *Session, clock Clock, grace time.Duration, expired fun
 	delete(m.conns, id)
 	rec.last = s
 	rec.claimed = false
-	if c := s.claimed; c.hash != "" {
+	if c := s.claimed; c.hash != "" || c.knock {
 		// s claimed the membership with its secret and went before its welcome, with
 		// the next secret, was sent: that secret was spent for nothing, and the member
 		// could not come back until the grace ran out. It is good again; the next
 		// resume waits for the connection that still holds the member's media, unless
-		// s had taken its place.
-		rec.hash = c.hash
+		// s had taken its place. (A knock's secret claims without spending itself: it
+		// is spent only once a page speaks after its welcome.)
+		if c.hash != "" {
+			rec.hash = c.hash
+		}
 		if c.from != nil {
 			rec.last = c.from
 		}
@@ -199,14 +209,16 @@ func (m *Meeting) resumeHashes(pid string) (cur, prev string) {
 	return "", ""
 }
 
-// confirmResume: s, a resumed connection, sent its first message, so its page got the
-// welcome and holds the new secret; the one it resumed with is spent for good.
-func (m *Meeting) confirmResume(s *Session) {
+// confirmWelcome: s, a welcomed connection, sent its first message, so its page got the
+// welcome and holds the new secret; the one it resumed with is spent for good, and so
+// is the secret of the knock the membership came from (takeover.go): a live page has
+// the membership.
+func (m *Meeting) confirmWelcome(s *Session) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(s.id)
 	if rec := m.resumable[id]; rec != nil && m.conns[id] == s {
-		rec.prev = ""
+		rec.prev, rec.knock = "", ""
 	}
 }
 
@@ -228,6 +240,18 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 	if now := m.now(); !rec.resumes.allow(now) {
 		return nil, max(rec.resumes.until(now), time.Millisecond), true
 	}
+	// The resume secret came in a welcome: a page got it, and the knock's secret is
+	// spent too (takeover.go).
+	rec.knock = ""
+	return m.takeLocked(s, id, rec), 0, true
+}
+
+// takeLocked gives member id's membership to s, whose claim the caller checked: the
+// member's secrets are spent (completeResume issues the next), its grace timer stops,
+// and a connection the server still had is told that it was replaced. It returns the
+// member's last connection, whose end s waits for before it sets up media under the
+// same id.
+func (m *Meeting) takeLocked(s *Session, id lobby.ID, rec *parking) (prev *Session) {
 	rec.hash, rec.prev = "", "" // spent, both; completeResume issues the next one
 	rec.claimed = true
 	if rec.stop != nil {
@@ -244,7 +268,7 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 	// until then: the waiting people are told it is back only with its welcome
 	// (completeResume), and that none is here when this takes over a live connection.
 	m.tellPresenceLocked()
-	return prev, 0, true
+	return prev
 }
 
 // completeResume makes s the member again: a welcome (resumed, with a new secret and
@@ -252,7 +276,9 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 // the moderator commands that arrived while it was away, for s to apply. False when it
 // lost the membership in the meantime. claimed is the keyed hash of the secret the
 // resume claimed with: good again until s sends its first message (parking.prev).
-func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string) ([]parkedCommand, bool) {
+// resumed is false for a page that took over the membership its knock was let in to
+// (takeover.go): to that page it is its first welcome.
+func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string, resumed bool) ([]parkedCommand, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(s.id)
@@ -295,8 +321,8 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string) ([
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
 		ICEServers:    ice,
 		ResumeSecret:  sec,
-		Resumed:       true,
-		Name:          info.Name,
+		Resumed:       resumed,
+		Name:          resumedName(resumed, info.Name),
 		Speakers:      m.speakerDetection,
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantResumed, "", ParticipantResumedPayload{Participant: *info}))
@@ -394,22 +420,33 @@ func (s *Session) resume(env Envelope) *Error {
 			return errorf(CodeResumeFailed, "this session cannot be resumed")
 		}
 	}
-	s.meeting, s.id, s.joinRef = m, p.ParticipantID, env.ID
+	s.takeMembership(m, p.ParticipantID, env.ID, p.Media, resumeClaim{hash: hash, from: prev})
+	return nil
+}
+
+// takeMembership makes s member pid of m, whose membership s claimed (claim: a resume;
+// claimByKnock: a knock's page taking over the membership it was let in to): it waits
+// for the member's last connection (c.from) to let go of the member's media, sets up
+// its own, and is welcomed. ref is the id of the message that claimed, media what it
+// said it sends (nil: what the last connection sent).
+func (s *Session) takeMembership(m *Meeting, pid, ref string, media *MediaState, c resumeClaim) {
+	prev := c.from
+	s.meeting, s.id, s.joinRef = m, pid, ref
 	s.member = true // from here a drop parks the membership again
 	// Until its welcome (with the next secret) is out, a drop gives the membership back
 	// to the secret this connection came with (park).
-	s.claimed = resumeClaim{hash: hash, from: prev}
+	s.claimed = c
 	s.knocked.Store(true)
 	// The last connection lets go of the member's media before this one takes it.
 	if prev != nil {
 		select {
 		case <-prev.done:
 		case <-s.closing:
-			return nil
+			return
 		case <-s.readDone:
-			return nil
+			return
 		case <-s.shutdown:
-			return nil
+			return
 		}
 		s.name, s.media = prev.name, prev.media
 		s.askedUnmute, s.askedCamera = prev.askedUnmute, prev.askedCamera
@@ -417,8 +454,8 @@ func (s *Session) resume(env Envelope) *Error {
 		s.takeLimits(prev)
 		s.claimed.from = nil // this connection holds what prev held
 	}
-	if p.Media != nil {
-		s.media = *p.Media
+	if media != nil {
+		s.media = *media
 	}
 	remute := s.holdCarriedMutes(m)
 	peer, jerr := m.room.Join(s.id)
@@ -426,7 +463,7 @@ func (s *Session) resume(env Envelope) *Error {
 		s.log.Warn("session: media join on resume failed", "err", jerr)
 		s.refuse(s.joinRef, errorf(CodeInternal, "could not set up media"))
 		s.finish("", nil, CloseGoingAway, "internal error")
-		return nil
+		return
 	}
 	s.peer = peer
 	for i, src := range carriedSources {
@@ -434,28 +471,28 @@ func (s *Session) resume(env Envelope) *Error {
 			peer.Block(src, true)
 		}
 	}
-	parked, ok := m.completeResume(s, s.srv.iceServers(), hash)
+	parked, ok := m.completeResume(s, s.srv.iceServers(), c.hash, !c.knock)
 	s.claimed = resumeClaim{} // the welcome carries the next secret (and parking.prev this one)
-	s.resumed = true          // its first message confirms the welcome (confirmResume)
+	s.unconfirmed = true      // its first message confirms the welcome (confirmWelcome)
 	if !ok {
 		s.dropPeer() // removed in the meantime; that event follows
-		return nil
+		return
 	}
 	// A stop that still holds, told again (a reload forgets it), then the moderator's
 	// commands that came while the member was away, in the order they came (the last
 	// holds: an ask to unmute after the mute lifts it): applied here, before the
 	// member's next message is read. Queued as events, a mute could come after the
 	// client's media_state, which then unmuted past it unrefused.
-	for _, c := range remute {
+	for _, cmd := range remute {
 		// A command of the same kind sent while it was away says it with who and why
 		// (a client tells a command it already knows of once: the unlabelled one
 		// first, the other's "everyone was muted" would not show).
-		if !slices.ContainsFunc(parked, func(pc parkedCommand) bool { return pc.command == c }) {
-			s.handleEvent(event{kind: evMedia, command: c})
+		if !slices.ContainsFunc(parked, func(pc parkedCommand) bool { return pc.command == cmd }) {
+			s.handleEvent(event{kind: evMedia, command: cmd})
 		}
 	}
-	for _, c := range parked {
-		s.handleEvent(event{kind: evMedia, command: c.command, by: c.by, all: c.all})
+	for _, pc := range parked {
+		s.handleEvent(event{kind: evMedia, command: pc.command, by: pc.by, all: pc.all})
 	}
 	s.state = stateJoined
 	// So are the events that came for the member since this connection claimed it (its
@@ -470,7 +507,6 @@ drain:
 		}
 	}
 	s.log.Debug("session: resumed", "participant", s.id)
-	return nil
 }
 
 // sleep waits d on the server's clock, counting the wait in n once its timer is armed
@@ -507,8 +543,9 @@ func parkCommand(cs []parkedCommand, c parkedCommand) []parkedCommand {
 // completed: the keyed hash of the secret it came with, and the connection it waits
 // to take over from (nil once it has).
 type resumeClaim struct {
-	hash string
-	from *Session
+	hash  string
+	from  *Session
+	knock bool // claimed with the secret of the knock the membership came from (takeover.go)
 }
 
 // parkedCommand is a moderator's command kept for a parked member: told on its resume

@@ -115,13 +115,13 @@ type Session struct {
 	askedCamera    bool        // the same, for the camera
 	neg            negotiation // publish_offer and ice limits, subscribe offer deadline
 	member         bool        // got a welcome: a dropped connection parks (resume.go)
-	resumed        bool        // welcomed by a resume, and no message read since (confirmResume)
+	unconfirmed    bool        // welcomed (joined, resumed or taken over), and no message read since (confirmWelcome)
 	saidBye        bool        // the server ended the session on purpose: no parking
 	carry          carried     // moderators' blocks, handed on to a resume
 	claimed        resumeClaim // a resume claimed and not yet welcomed (resume.go); read by park
 	knock          knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 	knockSecret    string      // lets the page's next knock replace this one (reknock.go); set before the knock (a replacing knock's under the meeting's lock)
-	knockContinues lobby.ID    // the first knock of those this one replaced ("": none); under the meeting's lock
+	knocksReplaced []lobby.ID  // the knocks this one took the place of, the first first (reknock.go); under the meeting's lock
 	reknocks       tokenBucket // replacements left to this knock and those it replaced (reknock.go); set before the knock, then under the meeting's lock
 	lobbyKeys      tokenBucket // lobby_key messages (lobbykey.go)
 	views          tokenBucket // view messages (view.go)
