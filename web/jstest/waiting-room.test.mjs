@@ -70,12 +70,15 @@ test('the waiting room\'s count is written the way of the language (1,000, not 1
   assert.equal(element('waiting-count').textContent, '(1,000)');
 });
 
-// The knock card's Admit for a single knock whose link is still being checked (its
-// knock proof not come or not read: e2ee/FORMAT.md "Knock proof") waits for the check
-// as "Admit all" does: disabled, the card saying why. It let them in at once before,
-// unproven, while "Admit all" held the same knock back.
-test('the knock card does not admit a knock whose link is still being checked', async (t) => {
+// A knock whose link is not proven yet (its knock proof not come or not read:
+// e2ee/FORMAT.md "Knock proof"; it may never come) is let in only knowingly, by "Admit
+// anyway", on the knock card as on its waiting-list entry (admitButton), and never by
+// "Admit all". The card's Admit was disabled for it while the list's plain "Admit" let
+// it in: a knock whose proof never came could be admitted from the list alone, with a
+// button that did not say the link was unproven.
+test('the knock card and the waiting list admit an unproven knock alike, by "Admit anyway"', async (t) => {
   const { t: tr } = await import('../static/js/i18n.js');
+  const { admitButton } = await import('../static/js/waiting-admit.js');
   const sent = [];
   const room = new WaitingRoom({
     admit: (id) => sent.push(['admit', id]), deny() {}, admitAll: (ids) => sent.push(['admit_all', ids]),
@@ -84,19 +87,26 @@ test('the knock card does not admit a knock whose link is still being checked', 
   t.after(() => room.setEnabled(false));
   room.setEnabled(true);
   const since = new Date().toISOString();
-  room.update([{ participantId: 'k1', name: 'Kai', since, link: 'checking' }]);
+  const checking = { participantId: 'k1', name: 'Kai', since, link: 'checking' };
+  room.update([checking]);
   assert.equal(element('knock-card').hidden, false);
-  assert.equal(element('knock-admit').disabled, true, 'the card\'s Admit lets in a knock whose link is being checked');
-  assert.equal(element('knock-text').textContent, tr('e2ee14.knock.card-checking', { name: 'Kai' }), 'the card does not say why it waits');
-  element('knock-admit').click(); // a click that reached it anyway
-  assert.deepEqual(sent, []);
+  assert.equal(element('knock-admit').disabled, false, 'the card cannot admit what the list admits');
+  assert.equal(element('knock-text').textContent, tr('e2ee14.knock.card-checking', { name: 'Kai' }), 'the card does not say the link is being checked');
+  assert.equal(element('knock-admit').textContent, tr('e2ee14.knock.admit-anyway'), 'the card\'s Admit does not say the link is unproven');
+  assert.deepEqual(admitButton(checking), { anyway: true, text: 'e2ee14.knock.admit-anyway', label: 'e2ee14.knock.admit-unchecked.label' },
+    'the entry\'s Admit does not say the link is unproven');
   element('btn-admit-all').click();
-  assert.deepEqual(sent, [], '"Admit all" holds it back too');
+  assert.deepEqual(sent, [], '"Admit all" lets in an unproven knock');
+  element('knock-admit').click();
+  assert.deepEqual(sent, [['admit', 'k1']]);
 
-  // The check says the link is right: the card lets them in.
-  room.update([{ participantId: 'k1', name: 'Kai', since, link: 'verified' }]);
-  assert.equal(element('knock-admit').disabled, false);
+  // The check says the link is right: a plain Admit, on the card as on the entry.
+  sent.length = 0;
+  const verified = { ...checking, link: 'verified' };
+  room.update([verified]);
+  assert.equal(element('knock-admit').textContent, tr('waiting.admit'));
   assert.equal(element('knock-text').textContent, tr('waiting.knock.one', { name: 'Kai' }));
+  assert.equal(admitButton(verified).anyway, false);
   element('knock-admit').click();
   assert.deepEqual(sent, [['admit', 'k1']]);
 });

@@ -21,3 +21,17 @@ export function admitPlan(list) {
 export function admitAllLabel(plan) {
   return plan.all ? 'waiting.admit-all' : 'waiting.admit-verified';
 }
+
+/**
+ * admitButton says how one knock's Admit reads, on its waiting-list entry and on the
+ * knock card alike: a knock whose link is not proven, wrong or not (yet) checked, is let
+ * in only by a click on "Admit anyway", whose label says why; one that never proves its
+ * link can still be let in so, knowingly, and "Admit all" never lets it in.
+ * @param {{link?: string|null}} w a waiting-list entry
+ * @returns {{anyway: boolean, text: string, label: string}} i18n keys of the button's text and aria-label
+ */
+export function admitButton(w) {
+  if (w.link === 'wrong') return { anyway: true, text: 'e2ee14.knock.admit-anyway', label: 'e2ee14.knock.admit-anyway.label' };
+  if (w.link === 'checking') return { anyway: true, text: 'e2ee14.knock.admit-anyway', label: 'e2ee14.knock.admit-unchecked.label' };
+  return { anyway: false, text: 'waiting.admit', label: 'waiting.admit.label' };
+}

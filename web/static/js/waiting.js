@@ -3,19 +3,21 @@
 // bar, a small card when someone new knocks, and a screen-reader announcement.
 //
 // In an end-to-end encrypted meeting each entry says whether the knocker's link
-// proved the meeting's key (e2ee/FORMAT.md, "Knock proof"): "Link verified" or
-// "Wrong link"; a wrong-link knocker can still be admitted, by a button that says so.
+// proved the meeting's key (e2ee/FORMAT.md, "Knock proof"): "Link verified", "Wrong
+// link" or "Checking the link…"; a knocker whose link is not proven (wrong, or its proof
+// not come) can still be admitted, on its entry and on the knock card alike, by an
+// "Admit anyway" that says so (admitButton).
 //
 // Test hooks: #btn-waiting (control bar, count in #waiting-badge), #waiting-list
 // with .waiting-entry[data-participant-id] (data-link="verified|wrong|checking" in an
 // encrypted meeting) each holding .waiting-link, .btn-admit and .btn-deny,
 // #btn-admit-all ("Admit all with a verified link" while a wrong link waits: waiting-admit.js);
-// the knock card #knock-card with #knock-text and #knock-admit (disabled while its one
-// knock's link is being checked).
+// the knock card #knock-card with #knock-text and #knock-admit ("Admit anyway" for one
+// knock whose link is not proven, as on its entry).
 
 import { $, el, announce, initials, hueFor } from './dom.js';
 import { formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
-import { admitAllLabel, admitPlan } from './waiting-admit.js';
+import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
 
 const TICK_MS = 5000;
 
@@ -63,8 +65,8 @@ export class WaitingRoom {
     this.admitAllBtn.addEventListener('click', () => this._admitAll());
     $('#knock-admit').addEventListener('click', () => {
       if (this.list.length !== 1) this._admitAll();
-      // A link still being checked waits for its verdict, as "Admit all" holds it back.
-      else if (this.list[0].link !== 'checking') this.actions.admit(this.list[0].participantId);
+      // One knock: as its entry's Admit ("Admit anyway" when its link is not proven).
+      else this.actions.admit(this.list[0].participantId);
     });
     $('#knock-view').addEventListener('click', () => this.actions.openPanel());
     $('#knock-close').addEventListener('click', () => {
@@ -143,6 +145,7 @@ export class WaitingRoom {
     this._since(since, now);
     const link = LINK_TEXT[w.link];
     const wrong = w.link === 'wrong';
+    const admit = admitButton(w);
     const dataset = { participantId: w.participantId };
     if (link) dataset.link = w.link;
     return el('li', { class: wrong ? 'waiting-entry waiting-wrong-link' : 'waiting-entry', dataset },
@@ -157,10 +160,10 @@ export class WaitingRoom {
         }, el('span', { i18n: 'waiting.deny' })),
         el('button', {
           type: 'button',
-          class: wrong ? 'btn btn-small btn-secondary btn-admit btn-admit-anyway' : 'btn btn-small btn-primary btn-admit',
-          i18nAttr: { 'aria-label': wrong ? 'e2ee14.knock.admit-anyway.label' : 'waiting.admit.label' }, i18nParams: { name: w.nameLabel ? t('waiting.someone') : name },
+          class: admit.anyway ? 'btn btn-small btn-secondary btn-admit btn-admit-anyway' : 'btn btn-small btn-primary btn-admit',
+          i18nAttr: { 'aria-label': admit.label }, i18nParams: { name: w.nameLabel ? t('waiting.someone') : name },
           onclick: () => this.actions.admit(w.participantId),
-        }, el('span', { i18n: wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit' }))));
+        }, el('span', { i18n: admit.text }))));
   }
 
   _since(node, now) {
@@ -188,11 +191,11 @@ export class WaitingRoom {
     const show = n > 0 && !this.knockDismissed && !this.actions.isPanelOpen();
     this.card.hidden = !show;
     if (!show) return;
-    // One knocker with a wrong link: the card's own Admit lets them in at once, so it
-    // says what the waiting list says. One whose link is still being checked (its knock
-    // proof not come or not read yet) cannot be admitted from the card until the check
-    // says (as "Admit all" holds such a knock back); the card says why. The waiting
-    // list's own Admit, beside its "Checking the link…", still lets them in.
+    // One knocker: the card's Admit is its entry's (admitButton), and says what the
+    // waiting list says. A link wrong or still being checked (its knock proof not come
+    // or not read yet; it may never come) is let in only by "Admit anyway", on the
+    // card as in the list: the card held it back before while the list let it in, and
+    // a knock whose proof never came could be admitted from the list alone.
     const wrong = n === 1 && this.list[0].link === 'wrong';
     const checking = n === 1 && this.list[0].link === 'checking';
     const name = n === 1 ? spokenName(this.list[0]) : '';
@@ -200,7 +203,7 @@ export class WaitingRoom {
       ? t(wrong ? 'e2ee14.knock.card-wrong' : checking ? 'e2ee14.knock.card-checking' : 'waiting.knock.one', { name })
       : t('waiting.knock.many', { count: n });
     const plan = admitPlan(this.list);
-    setText($('#knock-admit'), n === 1 ? (wrong ? 'e2ee14.knock.admit-anyway' : 'waiting.admit') : admitAllLabel(plan));
-    $('#knock-admit').disabled = checking || (n > 1 && plan.ids.length === 0);
+    setText($('#knock-admit'), n === 1 ? admitButton(this.list[0]).text : admitAllLabel(plan));
+    $('#knock-admit').disabled = n > 1 && plan.ids.length === 0;
   }
 }
