@@ -32,6 +32,7 @@ const (
 	CodeResumeFailed       Code = "resume_failed"
 	CodeE2EEVersion        Code = "e2ee_version"
 	CodeNotEncrypted       Code = "not_encrypted"
+	CodeSettingsChanged    Code = "settings_changed"
 )
 
 // Websocket close codes used by the server.
@@ -59,10 +60,15 @@ type Error struct {
 
 	RetryAfter time.Duration // too_many_attempts: when to try again
 	LockedOut  bool
+	Stale      *staleSettings // settings_changed: what is in force, and which fields clashed
 }
 
 func (e *Error) payload() ErrorPayload {
-	return ErrorPayload{Code: string(e.Code), Message: e.Message, RetryAfterMs: e.RetryAfter.Milliseconds(), LockedOut: e.LockedOut}
+	p := ErrorPayload{Code: string(e.Code), Message: e.Message, RetryAfterMs: e.RetryAfter.Milliseconds(), LockedOut: e.LockedOut}
+	if e.Stale != nil {
+		p.Settings, p.Revision, p.Fields = &e.Stale.settings, e.Stale.revision, e.Stale.fields
+	}
+	return p
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }

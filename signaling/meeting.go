@@ -57,10 +57,16 @@ type Meeting struct {
 	// settingsRef is the id of the update_settings being applied and the moderator who
 	// sent it, while its SettingsChanged is applied: that moderator's `settings` carries
 	// it as its ref, the server's confirmation (a new password is saved only then).
+	// changed are the fields it changed, which every copy names.
 	settingsRef struct {
-		to  lobby.ID
-		ref string
+		to      lobby.ID
+		ref     string
+		changed []string
 	}
+	// settingsRev is the settings' revision and who last changed each field when
+	// (settings.go): an update_settings based on an older revision is refused where it
+	// would undo another moderator's change its sender had not seen.
+	settingsRev settingsRevisions
 	// present is what the waiting people were last told of moderatorPresent
 	// (tellPresenceLocked).
 	present bool
@@ -258,6 +264,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 		MeetingID:     m.id,
 		Role:          string(role),
 		Settings:      m.lob.Settings(),
+		SettingsRev:   m.settingsRev.rev,
 		E2EE:          m.e2ee,
 		Participants:  others,
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
@@ -306,40 +313,6 @@ func (m *Meeting) act(by string, a lobby.Action) error {
 	if m.lob.Ended() {
 		m.endLocked()
 	}
-	return nil
-}
-
-// updateSettings applies new settings and, when pwHash is not nil, a new password hash
-// ("" clears it), as one moderator action.
-func (m *Meeting) updateSettings(by, ref string, p UpdateSettingsPayload, pwHash *string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	// Only the fields the message names change, on the settings as they are now: a
-	// change another moderator made while this one's password was hashed stays.
-	s := m.lob.Settings()
-	set := func(dst *bool, v *bool) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&s.Lobby, p.Lobby)
-	set(&s.Locked, p.Locked)
-	set(&s.ScreenShare, p.ScreenShare)
-	set(&s.Unmute, p.Unmute)
-	set(&s.Chat, p.Chat)
-	newHash := m.pwHash
-	if pwHash != nil {
-		newHash = *pwHash
-	}
-	s.PasswordRequired = newHash != ""
-	effects, err := m.lob.Act(lobby.ID(by), lobby.UpdateSettings{Settings: s})
-	if err != nil {
-		return err
-	}
-	m.pwHash = newHash
-	m.settingsRef.to, m.settingsRef.ref = lobby.ID(by), ref
-	m.applyLocked(effects)
-	m.settingsRef.to, m.settingsRef.ref = "", ""
 	return nil
 }
 
@@ -554,14 +527,14 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				s.recheckPermissions()
 			}
 		case lobby.SettingsChanged:
-			msg := encode(TypeSettings, "", SettingsPayload{Settings: e.Settings})
+			p := SettingsPayload{Settings: e.Settings, Revision: m.settingsRev.rev, Changed: m.settingsRef.changed}
 			to := m.settingsRef.to
 			if m.settingsRef.ref == "" {
 				to = ""
 			}
-			m.broadcastLocked(to, msg)
+			m.broadcastLocked(to, encode(TypeSettings, "", p))
 			if s := m.hearsLocked(to); to != "" && m.members[to] != nil && s != nil {
-				s.send(encode(TypeSettings, m.settingsRef.ref, SettingsPayload{Settings: e.Settings}))
+				s.send(encode(TypeSettings, m.settingsRef.ref, p))
 			}
 			for id := range m.members {
 				m.conns[id].recheckPermissions()

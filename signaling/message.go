@@ -191,7 +191,8 @@ type WelcomePayload struct {
 	MeetingID     string            `json:"meetingId"`
 	Role          string            `json:"role"`
 	Settings      lobby.Settings    `json:"settings"`
-	E2EE          bool              `json:"e2ee"` // media, chat and names are end-to-end encrypted
+	SettingsRev   uint64            `json:"settingsRevision"` // the settings' revision (SettingsPayload)
+	E2EE          bool              `json:"e2ee"`             // media, chat and names are end-to-end encrypted
 	Participants  []ParticipantInfo `json:"participants"`
 	Limits        Limits            `json:"limits"`
 	// ICEServers are the TURN servers to use, with credentials made for this welcome
@@ -254,6 +255,11 @@ type ErrorPayload struct {
 	Message      string `json:"message"`
 	RetryAfterMs int64  `json:"retryAfterMs,omitempty"`
 	LockedOut    bool   `json:"lockedOut,omitempty"`
+	// settings_changed: the settings in force, their revision and the fields of the
+	// refused update_settings that another moderator changed since its revision.
+	Settings *lobby.Settings `json:"settings,omitempty"`
+	Revision uint64          `json:"revision,omitempty"`
+	Fields   []string        `json:"fields,omitempty"`
 }
 
 // LobbyPayload tells a waiting person whether a moderator can let them in.
@@ -301,6 +307,13 @@ type WaitingListPayload struct {
 // SettingsPayload carries the meeting's settings.
 type SettingsPayload struct {
 	Settings lobby.Settings `json:"settings"`
+	// Revision numbers the settings: each change a moderator makes gives the next one
+	// (settings.go). An update_settings names the revision it was based on.
+	Revision uint64 `json:"revision"`
+	// Changed are the fields this change changed ("password": set, replaced or
+	// cleared), so that every moderator's page can say that the password it knows no
+	// longer holds.
+	Changed []string `json:"changed,omitempty"`
 }
 
 // AccessAttemptsPayload tells moderators how many wrong passwords were tried at their
@@ -333,6 +346,10 @@ type UpdateSettingsPayload struct {
 	Unmute      *bool   `json:"unmute,omitempty"`
 	Chat        *bool   `json:"chat,omitempty"`
 	Password    *string `json:"password,omitempty"`
+	// Revision is the revision of the settings the sender's change was based on (the
+	// one its page showed). Absent: applied whatever changed meanwhile, as before
+	// revisions existed (settings.go).
+	Revision *uint64 `json:"revision,omitempty"`
 }
 
 // ByePayload says why the server closes the connection.

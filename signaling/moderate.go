@@ -124,6 +124,10 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	if !s.fanout.allow(s.srv.now()) {
 		return errorf(CodeRateLimited, "too many messages; slow down")
 	}
+	// A stale change spends no hash (checked again once the hash is made).
+	if err := s.meeting.checkSettings(s.id, p); err != nil {
+		return settingsError(err)
+	}
 	var pwHash *string
 	if p.Password != nil {
 		if passwordTooLong(*p.Password) {
@@ -138,7 +142,7 @@ func (s *Session) updateSettings(env Envelope) *Error {
 		}
 		pwHash = &h
 	}
-	return policyError(s.meeting.updateSettings(s.id, env.ID, p, pwHash))
+	return settingsError(s.meeting.updateSettings(s.id, env.ID, p, pwHash))
 }
 
 // hashPassword hashes a moderator's new password for the meeting. Each is an argon2id

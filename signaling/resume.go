@@ -316,6 +316,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string, re
 		MeetingID:     m.id,
 		Role:          string(role),
 		Settings:      m.lob.Settings(),
+		SettingsRev:   m.settingsRev.rev,
 		E2EE:          m.e2ee,
 		Participants:  others,
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},

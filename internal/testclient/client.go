@@ -63,6 +63,9 @@ type Client struct {
 	ResumeSecret string
 	// Speakers is the last welcome's `speakers`: the server tells who speaks.
 	Speakers bool
+	// SettingsRevision is the last welcome's `settingsRevision`, the revision of the
+	// meeting's settings it carried (an update_settings names the one it is based on).
+	SettingsRevision uint64
 }
 
 // TrackInfo mirrors the subscribe offer's track list.
@@ -346,11 +349,13 @@ func (c *Client) AwaitWelcome(ctx context.Context) error {
 		ParticipantID string `json:"participantId"`
 		ResumeSecret  string `json:"resumeSecret"`
 		Speakers      bool   `json:"speakers"`
+		SettingsRev   uint64 `json:"settingsRevision"`
 	}
 	if err := json.Unmarshal(m.Payload, &w); err != nil {
 		return err
 	}
 	c.ParticipantID, c.ResumeSecret, c.Speakers = w.ParticipantID, w.ResumeSecret, w.Speakers
+	c.SettingsRevision = w.SettingsRev
 	return nil
 }
 

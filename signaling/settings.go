@@ -1,0 +1,178 @@
+package signaling
+
+import (
+	"errors"
+	"fmt"
+
+	"conclave/lobby"
+)
+
+// A meeting's settings have a revision, which every change a moderator makes moves on
+// by one, and each field remembers the revision and the moderator of its last change.
+// An update_settings says which revision its sender's page showed; a field it names
+// that another moderator changed after that revision is a clash, and the whole message
+// is refused (settings_changed), changing nothing: two moderators who set a password
+// at once were both told "saved" while only the later one held, and a moderator whose
+// page still showed the meeting unlocked undid a lock it had never seen. A boolean the
+// sender sets to the value already in force is no clash (nothing of the other's is
+// lost); a password always is (its value is nobody's to compare, and a moderator must
+// never believe a password holds that does not).
+//
+// The sender's own last change of a field is no clash: a page that flips a switch twice
+// before the first answer came sends the same revision twice.
+//
+// A message without a revision (clients older than revisions) is applied as it comes,
+// over whatever changed meanwhile: the last one holds.
+
+// firstSettingsRevision is the revision of a meeting's settings as its room gave them.
+const firstSettingsRevision = 1
+
+// The settings fields an update_settings may name, as on the wire.
+const (
+	fieldLobby = iota
+	fieldLocked
+	fieldScreenShare
+	fieldUnmute
+	fieldChat
+	fieldPassword
+	settingsFields
+)
+
+var settingsFieldNames = [settingsFields]string{"lobby", "locked", "screenShare", "unmute", "chat", "password"}
+
+// settingsRevisions is the settings' revision and each field's last change.
+type settingsRevisions struct {
+	rev  uint64
+	last [settingsFields]struct {
+		rev uint64   // 0: not changed in this meeting
+		by  lobby.ID // the moderator whose update_settings changed it
+	}
+}
+
+// staleSettings refuses an update_settings that would undo what another moderator
+// changed after the revision it was based on.
+type staleSettings struct {
+	settings lobby.Settings // in force
+	revision uint64
+	fields   []string // the message's fields that clashed
+}
+
+func (e *staleSettings) Error() string {
+	return fmt.Sprintf("settings changed since the revision sent: %v", e.fields)
+}
+
+// errFutureRevision: an update_settings based on a revision the meeting has not had.
+var errFutureRevision = errors.New("revision is newer than the meeting's settings")
+
+// boolField is a boolean field of an update_settings and its slot in the settings.
+type boolField struct{ want, cur *bool }
+
+// boolFields pairs each boolean field of p with its slot in s.
+func boolFields(p *UpdateSettingsPayload, s *lobby.Settings) [fieldPassword]boolField {
+	return [fieldPassword]boolField{
+		fieldLobby:       {p.Lobby, &s.Lobby},
+		fieldLocked:      {p.Locked, &s.Locked},
+		fieldScreenShare: {p.ScreenShare, &s.ScreenShare},
+		fieldUnmute:      {p.Unmute, &s.Unmute},
+		fieldChat:        {p.Chat, &s.Chat},
+	}
+}
+
+// staleLocked checks p against the settings in force: errFutureRevision, a
+// *staleSettings, or nil when p may be applied (also when it names no revision).
+func (m *Meeting) staleLocked(by string, p UpdateSettingsPayload) error {
+	if p.Revision == nil {
+		return nil
+	}
+	base, rev := *p.Revision, &m.settingsRev
+	if base > rev.rev {
+		return errFutureRevision
+	}
+	clashes := func(f int) bool {
+		last := rev.last[f]
+		return last.rev > base && last.by != lobby.ID(by)
+	}
+	s := m.lob.Settings()
+	var fields []string
+	for f, b := range boolFields(&p, &s) {
+		if b.want != nil && *b.want != *b.cur && clashes(f) {
+			fields = append(fields, settingsFieldNames[f])
+		}
+	}
+	if p.Password != nil && clashes(fieldPassword) {
+		fields = append(fields, settingsFieldNames[fieldPassword])
+	}
+	if fields == nil {
+		return nil
+	}
+	return &staleSettings{settings: s, revision: rev.rev, fields: fields}
+}
+
+// checkSettings is staleLocked under the meeting's lock: the check before a new
+// password is hashed, so that a message already refused spends no hash.
+func (m *Meeting) checkSettings(by string, p UpdateSettingsPayload) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.staleLocked(by, p)
+}
+
+// updateSettings applies new settings and, when pwHash is not nil, a new password hash
+// ("" clears it), as one moderator action, unless p is stale (staleLocked, checked
+// again here: another change may have come while the password was hashed).
+func (m *Meeting) updateSettings(by, ref string, p UpdateSettingsPayload, pwHash *string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.staleLocked(by, p); err != nil {
+		return err
+	}
+	// Only the fields the message names change, on the settings as they are now: a
+	// change another moderator made while this one's password was hashed stays.
+	s := m.lob.Settings()
+	var changed []int
+	for f, b := range boolFields(&p, &s) {
+		if b.want != nil && *b.want != *b.cur {
+			*b.cur = *b.want
+			changed = append(changed, f)
+		}
+	}
+	newHash := m.pwHash
+	if pwHash != nil {
+		newHash = *pwHash
+		// A new password is a change even where its text is the old one's; clearing
+		// none is not.
+		if newHash != "" || m.pwHash != "" {
+			changed = append(changed, fieldPassword)
+		}
+	}
+	s.PasswordRequired = newHash != ""
+	effects, err := m.lob.Act(lobby.ID(by), lobby.UpdateSettings{Settings: s})
+	if err != nil {
+		return err
+	}
+	m.pwHash = newHash
+	rev := &m.settingsRev
+	rev.rev++
+	names := make([]string, 0, len(changed))
+	for _, f := range changed {
+		rev.last[f].rev, rev.last[f].by = rev.rev, lobby.ID(by)
+		names = append(names, settingsFieldNames[f])
+	}
+	m.settingsRef.to, m.settingsRef.ref, m.settingsRef.changed = lobby.ID(by), ref, names
+	m.applyLocked(effects)
+	m.settingsRef.to, m.settingsRef.ref, m.settingsRef.changed = "", "", nil
+	return nil
+}
+
+// settingsError maps what updateSettings and checkSettings return to a protocol error.
+func settingsError(err error) *Error {
+	var stale *staleSettings
+	switch {
+	case errors.As(err, &stale):
+		e := errorf(CodeSettingsChanged, "another moderator changed %v since the revision this change was based on; nothing was changed", stale.fields)
+		e.Stale = stale
+		return e
+	case errors.Is(err, errFutureRevision):
+		return errorf(CodeInvalidField, "revision is not one of this meeting's settings")
+	}
+	return policyError(err)
+}

@@ -1,0 +1,213 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+	"conclave/secret"
+	"conclave/signaling"
+)
+
+// settingsAnswer is what answers an update_settings: its `settings` or its `error`.
+type settingsAnswer struct {
+	Type     string          // "settings" or "error"
+	Code     string          // the error's
+	Settings map[string]bool `json:"settings"`
+	Revision uint64          `json:"revision"`
+	Changed  []string        `json:"changed"`
+	Fields   []string        `json:"fields"` // settings_changed: the fields that clashed
+}
+
+// settingsReply waits for the message answering c's message id (its ref), skipping others.
+func settingsReply(t *testing.T, c *testclient.Client, id string) settingsAnswer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		msg, err := c.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the answer to %s: %v", id, err)
+		}
+		if msg.Ref != id {
+			continue
+		}
+		a := settingsAnswer{Type: msg.Type}
+		var code struct {
+			Code string `json:"code"`
+		}
+		if err := json.Unmarshal(msg.Payload, &a); err != nil || json.Unmarshal(msg.Payload, &code) != nil {
+			t.Fatalf("answer %s: %v", msg.Payload, err)
+		}
+		a.Code = code.Code
+		return a
+	}
+}
+
+// changeSettings sends update_settings from c and returns its answer.
+func changeSettings(t *testing.T, c *testclient.Client, p map[string]any) settingsAnswer {
+	t.Helper()
+	id, err := c.Send("update_settings", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return settingsReply(t, c, id)
+}
+
+// passwordHolds reports whether a newcomer gets into meeting m (no lobby) with pw.
+func passwordHolds(t *testing.T, srv *testServer, m createdMeeting, pw string) bool {
+	t.Helper()
+	c := srv.dial(t)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": "Gast", "password": pw}) == nil
+}
+
+// TestTwoModeratorsSetPasswordsAtOnce: A and B, both looking at the same settings, set
+// a new password at once; the hasher takes both before either is applied. One is in
+// force and its moderator is told so; the other is refused (settings_changed, with the
+// settings in force) and nothing of it holds. Both were told "saved" while only the
+// later one held: A told people X, B's Y was the password.
+func TestTwoModeratorsSetPasswordsAtOnce(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h})
+	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	a := srv.joinModerator(t, m, "A")
+	b := srv.joinModerator(t, m, "B")
+	base := a.SettingsRevision
+	if base == 0 || b.SettingsRevision != base {
+		t.Fatalf("welcomes' settingsRevision: %d and %d", base, b.SettingsRevision)
+	}
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	pw := map[*testclient.Client]string{a: "Kiefer eins", b: "Kiefer zwei"}
+	ids := map[*testclient.Client]string{}
+	for i, c := range []*testclient.Client{a, b} {
+		id, err := c.Send("update_settings", map[string]any{"password": pw[c], "revision": base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[c] = id
+		eventually(t, "the new password to wait for its hash", func() bool { return h.Waiting() == i+1 })
+	}
+	release()
+	answers := map[*testclient.Client]settingsAnswer{a: settingsReply(t, a, ids[a]), b: settingsReply(t, b, ids[b])}
+	winner, loser := a, b
+	if answers[a].Type != "settings" {
+		winner, loser = b, a
+	}
+	if w := answers[winner]; w.Type != "settings" || !w.Settings["passwordRequired"] || w.Revision != base+1 {
+		t.Fatalf("the first password applied is answered with %+v", w)
+	}
+	l := answers[loser]
+	if l.Type != "error" || l.Code != "settings_changed" || !slices.Equal(l.Fields, []string{"password"}) {
+		t.Fatalf("the other moderator's password, based on the same settings, is answered with %+v; want settings_changed naming the password", l)
+	}
+	if !l.Settings["passwordRequired"] || l.Revision != base+1 {
+		t.Fatalf("the refusal carries the settings %v at revision %d, want the password set at %d", l.Settings, l.Revision, base+1)
+	}
+	if !passwordHolds(t, srv, m, pw[winner]) || passwordHolds(t, srv, m, pw[loser]) {
+		t.Fatal("the password in force is not the one whose moderator was told it is")
+	}
+}
+
+// TestStaleSettingsClashOnlyWhereTheyWouldUndo: an update_settings based on an older
+// revision is refused where a field it names was changed by another moderator since
+// (nothing of it applied), and applied where it changes what nobody else touched, sets
+// what is in force already, or follows its sender's own change. A stale new password
+// is refused before it is hashed.
+func TestStaleSettingsClashOnlyWhereTheyWouldUndo(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h})
+	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	a := srv.joinModerator(t, m, "A")
+	b := srv.joinModerator(t, m, "B")
+	base := a.SettingsRevision
+
+	if got := changeSettings(t, a, map[string]any{"locked": true, "revision": base}); got.Type != "settings" || !slices.Equal(got.Changed, []string{"locked"}) {
+		t.Fatalf("A's lock: %+v", got)
+	}
+	// B's page still showed the meeting open: its unlock (with its chat off) would undo
+	// A's lock unseen.
+	got := changeSettings(t, b, map[string]any{"locked": false, "chat": false, "revision": base})
+	if got.Type != "error" || got.Code != "settings_changed" || !slices.Equal(got.Fields, []string{"locked"}) || !got.Settings["locked"] || !got.Settings["chat"] {
+		t.Fatalf("B's stale unlock: %+v, want settings_changed naming locked, with the meeting locked and chat on", got)
+	}
+	// A field nobody changed since, and the value in force: applied.
+	if got := changeSettings(t, b, map[string]any{"chat": false, "locked": true, "revision": base}); got.Type != "settings" || got.Settings["chat"] || !got.Settings["locked"] || !slices.Equal(got.Changed, []string{"chat"}) {
+		t.Fatalf("B's chat off on the same revision: %+v", got)
+	}
+	// A flips the lock back before its page saw the answers: its own change is no clash.
+	if got := changeSettings(t, a, map[string]any{"locked": false, "revision": base}); got.Type != "settings" || got.Settings["locked"] {
+		t.Fatalf("A's second flip on its first revision: %+v", got)
+	}
+	// A sets a password; B's, based on the revision before it, is refused unhashed.
+	now := changeSettings(t, a, map[string]any{"password": "Fichte", "revision": base})
+	if now.Type != "settings" || !now.Settings["passwordRequired"] {
+		t.Fatalf("A's password: %+v", now)
+	}
+	runs := h.Runs()
+	if got := changeSettings(t, b, map[string]any{"password": "", "revision": now.Revision - 1}); got.Code != "settings_changed" || !slices.Equal(got.Fields, []string{"password"}) {
+		t.Fatalf("B's clear of a password it had not seen: %+v", got)
+	}
+	if got := changeSettings(t, b, map[string]any{"password": "Tanne", "revision": now.Revision - 1}); got.Code != "settings_changed" {
+		t.Fatalf("B's stale password: %+v", got)
+	}
+	if h.Runs() != runs {
+		t.Fatalf("%d hashes spent on a refused password", h.Runs()-runs)
+	}
+	if !passwordHolds(t, srv, m, "Fichte") {
+		t.Fatal("A's password no longer holds")
+	}
+	// On the revision that showed A's password, B's replaces it.
+	if got := changeSettings(t, b, map[string]any{"password": "Tanne", "revision": now.Revision}); got.Type != "settings" || !slices.Equal(got.Changed, []string{"password"}) {
+		t.Fatalf("B's password on the current revision: %+v", got)
+	}
+	if !passwordHolds(t, srv, m, "Tanne") {
+		t.Fatal("B's password does not hold")
+	}
+}
+
+// TestSettingsRevisionAbsentOrUnknown: an update_settings without a revision (a client
+// older than revisions) is applied over whatever changed meanwhile, as before; one
+// naming a revision the meeting has not had yet is invalid_field and changes nothing.
+// Every member's copy of a change names its revision and the fields it changed.
+func TestSettingsRevisionAbsentOrUnknown(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock()})
+	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	a := srv.joinModerator(t, m, "A")
+	b := srv.joinModerator(t, m, "B")
+	p := srv.join(t, m.MeetingID, "P")
+	base := a.SettingsRevision
+	if got := changeSettings(t, a, map[string]any{"locked": true, "revision": base}); got.Type != "settings" {
+		t.Fatalf("A's lock: %+v", got)
+	}
+	if got := changeSettings(t, b, map[string]any{"locked": false}); got.Type != "settings" || got.Settings["locked"] {
+		t.Fatalf("B's unlock without a revision: %+v", got)
+	}
+	if got := changeSettings(t, b, map[string]any{"chat": false, "revision": base + 100}); got.Code != "invalid_field" {
+		t.Fatalf("a revision from the future: %+v", got)
+	}
+	var copies []settingsAnswer
+	eventually(t, "the participant's copies of both changes", func() bool {
+		copies = copies[:0]
+		for _, msg := range p.All() {
+			var s settingsAnswer
+			if msg.Type == "settings" && json.Unmarshal(msg.Payload, &s) == nil {
+				copies = append(copies, s)
+			}
+		}
+		return len(copies) >= 2
+	})
+	if len(copies) != 2 || copies[0].Revision != base+1 || copies[1].Revision != base+2 ||
+		!slices.Equal(copies[1].Changed, []string{"locked"}) || !copies[1].Settings["chat"] {
+		t.Fatalf("a participant's settings: %+v", copies)
+	}
+}
