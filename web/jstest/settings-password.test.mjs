@@ -5,6 +5,12 @@
 // moderator). Another moderator's change arriving meanwhile is no confirmation; a
 // refusal says why and leaves the password typed; a session that ends unanswered says
 // that the password may not be set.
+//
+// Every change names the revision of the settings it was based on (PROTOCOL.md, "Two
+// moderators at once"): a password the one shown when typing began, a removal the one
+// shown when Remove was pressed. Two moderators who set a password at once were both
+// told "saved", and a password typed while another moderator's came replaced it unseen;
+// the refusal (settings_changed) now shows what holds and says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown, dropSocket } from './media-standins.mjs';
@@ -22,6 +28,7 @@ const node = (id) => {
       dispatch: (type, e = {}) => listeners[type] && listeners[type]({ preventDefault() {}, ...e }),
       click() { if (!this.disabled && listeners.click) listeners.click({}); },
       setAttribute(k, v) { this.attributes[k] = String(v); }, removeAttribute(k) { delete this.attributes[k]; },
+      showModal() { this.open = true; }, close() { this.open = false; }, // #confirm-dialog
       focus() { document.activeElement = this; },
     });
   }
@@ -38,7 +45,7 @@ const { t } = await import('../static/js/i18n.js');
 
 const SETTINGS = { lobby: true, locked: false, screenShare: false, unmute: true, chat: true, passwordRequired: false };
 
-async function meeting(t0) {
+async function meeting(t0, welcome = {}) {
   let session = null;
   const media = new LocalMedia();
   const panel = new SettingsPanel({ send: (type, p) => (session ? session.moderate(type, p) : null) });
@@ -46,14 +53,15 @@ async function meeting(t0) {
   session = new Session({ meetingId: 'm1', name: 'Mo', media, grid: gridStandIn(), chat: noop,
     // As meeting.js wires them.
     ui: uiStandIn({
-      settingsChanged: (old, now, ref) => { rules.settingsChanged(old, now); panel.confirmed(ref); },
+      joined: () => panel.render(session.settings, session.settingsRevision),
+      settingsChanged: (old, now, ref, changed) => { rules.settingsChanged(old, now, changed, ref); panel.confirmed(ref); },
       refused: (code, type, ref) => rules.refused(code, type, ref),
     }) });
   t0.after(() => { session.end(); media.stopAll(); });
   const from = sent.length;
   session.start();
   await eventually(() => sent.slice(from).some((m) => m.type === 'join'), 'the join');
-  serverSays('welcome', { participantId: 'p-mo', e2ee: false, role: 'moderator', participants: [], settings: SETTINGS });
+  serverSays('welcome', { participantId: 'p-mo', e2ee: false, role: 'moderator', participants: [], settings: SETTINGS, ...welcome });
   await eventually(() => session.joined, 'joined');
   return { session, panel };
 }
@@ -126,4 +134,114 @@ test('a session that ends before the answer does not leave the new password "sav
   assert.ok(shown.includes(t('settings.password.unconfirmed')), `${shown}`);
   assert.ok(!shown.includes(t('settings.password.saved')));
   assert.equal(node('setting-password-save').disabled, false);
+});
+
+/** updates returns the update_settings sent since from. */
+const updates = (from) => sent.slice(from).filter((m) => m.type === 'update_settings');
+
+test('every change names the revision of the settings shown (none when the server names none)', async (t0) => {
+  // A server older than revisions: no revision.
+  const old = await meeting(t0);
+  let from = sent.length;
+  node('setting-lock').checked = true;
+  node('setting-lock').dispatch('change');
+  await tick(2);
+  assert.deepEqual(updates(from)[0].payload, { locked: true });
+  old.session.end();
+
+  await meeting(t0, { settingsRevision: 4 });
+  from = sent.length;
+  node('setting-lock').checked = true;
+  node('setting-lock').dispatch('change');
+  await tick(2);
+  const [lock] = updates(from);
+  assert.deepEqual(lock && lock.payload, { locked: true, revision: 4 });
+  serverSays('settings', { settings: { ...SETTINGS, locked: true }, revision: 5, changed: ['locked'] }, lock.id);
+  await tick(2);
+  from = sent.length;
+  node('setting-chat').checked = false;
+  node('setting-chat').dispatch('change');
+  await tick(2);
+  assert.deepEqual(updates(from)[0].payload, { chat: false, revision: 5 });
+});
+
+test('a password typed while another moderator set one does not replace it unseen', async (t0) => {
+  const { session, panel } = await meeting(t0, { settingsRevision: 4 });
+  shown.length = 0;
+  node('setting-password').value = 'Stollen';
+  node('setting-password').dispatch('input');
+  // Another moderator's new password comes while this one types.
+  serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true }, revision: 5, changed: ['password'] });
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.changed-elsewhere')), `another moderator's password was not told: ${shown}`);
+  assert.equal(node('setting-password-state').dataset.set, 'true');
+  node('setting-password').value = 'Stollen 3';
+  node('setting-password').dispatch('input');
+  let from = sent.length;
+  node('setting-password-save').click();
+  await tick(2);
+  const [msg] = updates(from);
+  assert.deepEqual(msg && msg.payload, { password: 'Stollen 3', revision: 4 }, 'the password is not based on the settings shown when typing began');
+  serverSays('error', { code: 'settings_changed', message: 'no', settings: { ...SETTINGS, passwordRequired: true }, revision: 5, fields: ['password'] }, msg.id);
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.refused.changed')), `the refusal was not explained: ${shown}`);
+  assert.ok(!shown.includes(t('settings.password.saved')));
+  assert.equal(node('setting-password').value, 'Stollen 3', 'the password typed is gone');
+  assert.equal(panel.pending, null);
+  // Set again, knowing the other's: based on what the panel shows now.
+  from = sent.length;
+  node('setting-password-save').click();
+  await tick(2);
+  const [again] = updates(from);
+  assert.deepEqual(again && again.payload, { password: 'Stollen 3', revision: 5 });
+  serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true }, revision: 6, changed: ['password'] }, again.id);
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.saved')));
+  assert.equal(session.settingsRevision, 6);
+  // Its own password is not told as another's.
+  assert.equal(shown.filter((x) => x === t('settings.password.changed-elsewhere')).length, 1);
+});
+
+test('a refusal that comes before the other moderator\'s settings shows them', async (t0) => {
+  const { session } = await meeting(t0, { settingsRevision: 7 });
+  shown.length = 0;
+  const msg = await type('Flöz');
+  assert.deepEqual(msg.payload, { password: 'Flöz', revision: 7 });
+  serverSays('error', { code: 'settings_changed', message: 'no', settings: { ...SETTINGS, passwordRequired: true }, revision: 8, fields: ['password'] }, msg.id);
+  await tick(2);
+  assert.equal(session.settingsRevision, 8);
+  assert.equal(session.settings.passwordRequired, true);
+  assert.equal(node('setting-password-state').dataset.set, 'true', 'the panel does not show the password in force');
+  assert.ok(shown.includes(t('settings.password.refused.changed')), `${shown}`);
+  assert.ok(!shown.includes(t('settings.password.saved')));
+  // A refused switch says why, too.
+  shown.length = 0;
+  const from = sent.length;
+  node('setting-lock').checked = true;
+  node('setting-lock').dispatch('change');
+  await tick(2);
+  const [lock] = updates(from);
+  assert.equal(lock.payload.revision, 8);
+  serverSays('error', { code: 'settings_changed', message: 'no', settings: { ...SETTINGS, passwordRequired: true }, revision: 9, fields: ['locked'] }, lock.id);
+  await tick(2);
+  assert.ok(shown.includes(t('refused.settings-changed')), `${shown}`);
+  assert.equal(node('setting-lock').checked, false, 'the switch still shows the refused change');
+});
+
+test('a removal confirmed after another moderator set a password names the settings it was asked on', async (t0) => {
+  await meeting(t0, { settingsRevision: 2, settings: { ...SETTINGS, passwordRequired: true } });
+  shown.length = 0;
+  node('setting-password-clear').click();
+  await tick(1);
+  assert.equal(node('confirm-dialog').open, true);
+  serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true }, revision: 3, changed: ['password'] });
+  await tick(2);
+  const from = sent.length;
+  node('confirm-ok').click();
+  await tick(2);
+  assert.deepEqual(updates(from)[0]?.payload, { password: '', revision: 2 });
+  // Another moderator's removal is told.
+  serverSays('settings', { settings: SETTINGS, revision: 4, changed: ['password'] });
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.removed-elsewhere')), `${shown}`);
 });

@@ -254,8 +254,8 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
       banner,
       rosterChanged: renderRoster,
       roleChanged: (old, now) => rules.roleChanged(old, now),
-      settingsChanged: (old, now, ref) => {
-        rules.settingsChanged(old, now);
+      settingsChanged: (old, now, ref, changed) => {
+        rules.settingsChanged(old, now, changed, ref);
         settingsPanel.confirmed(ref);
         renderLock();
       },
@@ -323,7 +323,7 @@ function onJoined() {
   setState('joined');
   chat.setEnabled(session.settings.chat);
   applyRole();
-  settingsPanel.render(session.settings);
+  settingsPanel.render(session.settings, session.settingsRevision);
   renderLock();
   banner(null);
   renderE2EE();
@@ -564,7 +564,7 @@ function openPanel(which) {
   if (which !== 'people') closePeopleMenu();
   if (which === 'people') renderPeopleList();
   waitingRoom.render(); // the knock card hides while the waiting room is open
-  if (which === 'settings' && session) settingsPanel.render(session.settings);
+  if (which === 'settings' && session) settingsPanel.render(session.settings, session.settingsRevision);
   if (which === 'devices') devices.panel.fill();
   if (which) {
     const target = $(PANELS[which].focus);

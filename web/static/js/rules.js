@@ -142,17 +142,22 @@ export class MeetingRules {
       toast(t(MUTED_BY_MODERATOR), { kind: 'error' });
       return;
     }
-    if (type === 'update_settings' && s) this.deps.settingsPanel.render(s.settings);
+    if (type === 'update_settings' && s) this.deps.settingsPanel.render(s.settings, s.settingsRevision);
     if (type === 'update_settings' && this.deps.settingsPanel.refused(ref, code)) return;
     toast(refusalText(code, type, { moderator: !!s && s.isModerator }), { kind: 'error' });
   }
 
-  settingsChanged(old, now) {
+  /**
+   * settingsChanged applies new settings; changed are the fields the change changed and
+   * ref names this page's update_settings it answers ("" for another moderator's).
+   */
+  settingsChanged(old, now, changed = [], ref = '') {
     const s = this._live();
     if (!s) return;
     const { chat, media } = this.deps;
     chat.setEnabled(now.chat);
-    this.deps.settingsPanel.render(now);
+    this.deps.settingsPanel.render(now, s.settingsRevision);
+    if (s.isModerator && !ref) this.deps.settingsPanel.changedByOther(changed, now);
     this.deps.controls().render();
     // A share this change ends is stopped here, and its news says so (one toast: the
     // server's stop_screen that follows says nothing more, mediaCommand).
@@ -172,7 +177,7 @@ export class MeetingRules {
     this.deps.roleApplied();
     if (now === 'moderator') {
       toast(t('rules.now-moderator'), { kind: 'success' });
-      if (s) this.deps.settingsPanel.render(s.settings);
+      if (s) this.deps.settingsPanel.render(s.settings, s.settingsRevision);
     } else if (now === 'presenter') {
       toast(t(old === 'moderator'
         ? 'rules.moderator-to-presenter'

@@ -11,7 +11,7 @@ import { uplinkHint } from './uplink-ui.js';
 import { fitName } from './e2ee/keys.js';
 import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
 import { t } from './i18n.js';
-import { settingsFrom, roleFrom } from './session-values.js';
+import { settingsFrom, revisionFrom, roleFrom } from './session-values.js';
 
 /** joinMethods are Session's (mixed into its prototype in session.js). */
 export const joinMethods = {
@@ -140,6 +140,7 @@ export const joinMethods = {
     }
     this.role = roleFrom(welcome.role);
     this.settings = settingsFrom(welcome.settings);
+    this.settingsRevision = revisionFrom(welcome.settingsRevision);
     this.joined = true;
     this._startMediaCrypto(welcome);
     if (welcome.limits && welcome.limits.maxChatChars) this.chat.setMaxChars(welcome.limits.maxChatChars);

@@ -9,7 +9,7 @@ import { UNREADABLE } from './e2ee/session-keys.js';
 import { validId } from './e2ee/keys.js';
 import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
 import { t } from './i18n.js';
-import { settingsFrom, roleFrom, readable } from './session-values.js';
+import { settingsFrom, revisionFrom, roleFrom, readable } from './session-values.js';
 
 /** rosterMethods are Session's (mixed into its prototype in session.js). */
 export const rosterMethods = {
@@ -69,11 +69,17 @@ export const rosterMethods = {
 
   // ------------------------------------------------------------ the meeting
 
-  _settings(s, ref) {
+  /**
+   * _settings takes the settings of a `settings` message (p: its payload, for its
+   * revision and the fields it changed) or of a settings_changed refusal (no ref).
+   */
+  _settings(s, ref, p = {}) {
     if (this.ended || !this.joined) return;
     const old = this.settings;
     this.settings = settingsFrom(s);
-    this.ui.settingsChanged(old, this.settings, ref); // ref: it answers this page's update_settings
+    this.settingsRevision = revisionFrom(p.revision);
+    const changed = Array.isArray(p.changed) ? p.changed.filter((f) => typeof f === 'string') : [];
+    this.ui.settingsChanged(old, this.settings, ref, changed); // ref: it answers this page's update_settings
   },
 
   async _waitingList(list) {

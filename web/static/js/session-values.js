@@ -21,6 +21,15 @@ export function settingsFrom(s) {
   return out;
 }
 
+/**
+ * revisionFrom is a settings revision from the server (welcome settingsRevision,
+ * settings revision); 0 when there is none (a server older than revisions): the page
+ * then names no revision in update_settings.
+ */
+export function revisionFrom(r) {
+  return Number.isSafeInteger(r) && r > 0 ? r : 0;
+}
+
 export function roleFrom(r) {
   return ROLES.has(r) ? r : 'participant';
 }

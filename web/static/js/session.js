@@ -5,7 +5,7 @@
 
 import { Signaling, PROTOCOL_VERSION, E2EE_VERSION } from './signaling.js';
 import { MemberNames } from './e2ee-names.js';
-import { DEFAULT_SETTINGS } from './session-values.js';
+import { DEFAULT_SETTINGS, revisionFrom } from './session-values.js';
 import { joinMethods } from './session-join.js';
 import { e2eeMethods } from './session-e2ee.js';
 import { rosterMethods } from './session-roster.js';
@@ -33,7 +33,7 @@ export class Session {
    *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null}}} opts
    * ui: joined(), lobby({moderatorPresent, knockSecret, continued}), lobbyLink(verdict), failed(kind, info), left(), sentToLobby(),
    *     banner(key|null, kind?), rosterChanged(), roleChanged(old, now),
-   *     settingsChanged(old, now, ref), waitingChanged(list), mediaCommand(command, by, all),
+   *     settingsChanged(old, now, ref, changed), waitingChanged(list), mediaCommand(command, by, all),
    *     refused(code, type, ref), e2eeChanged()
    *
    * clock (tests: harness.mjs FakeClock) times the heartbeat (heartbeat.js).
@@ -64,6 +64,7 @@ export class Session {
     this.participantId = null;
     this.role = 'participant';
     this.settings = { ...DEFAULT_SETTINGS };
+    this.settingsRevision = 0; // the revision of this.settings (update_settings names it)
     this.waiting = []; // [{participantId, name, since, link}] (moderators only)
     this.knockAnswered = ''; // the knock nonce this page answered (knock_proof)
     this.knockChecker = null; // KnockChecker, for the waiting list's link verdicts
@@ -153,7 +154,7 @@ export class Session {
     sig.on('downlink', (p) => { if (this.downlink && !this.ended) this.downlink.receive(p); });
     sig.on('chat', (p) => this._chat(p));
     sig.on('e2ee', (p) => { if (this.keys && !this.ended) this.keys.receive(p.from, p.data); });
-    sig.on('settings', (p, env) => this._settings(p.settings, env && env.ref));
+    sig.on('settings', (p, env) => this._settings(p.settings, env && env.ref, p));
     sig.on('waiting_list', (p) => this._waitingList(p.waiting));
     sig.on('access_attempts', (p) => { if (!this.ended) this.ui.accessAttempts?.(p.wrongPasswords); });
     sig.on('media_command', (p) => { if (this.joined && !this.ended) this.ui.mediaCommand(p.command, p.by, p.all === true); });
@@ -427,6 +428,11 @@ export class Session {
       return;
     }
     const type = this.sig ? this.sig.typeOf(ref) : undefined;
+    if (code === 'settings_changed' && revisionFrom(p.revision) > this.settingsRevision) {
+      // Another moderator's change the refusal carries, if its `settings` has not
+      // come yet: the page shows what holds before it says why nothing changed.
+      this._settings(p.settings, '', { revision: p.revision });
+    }
     // A refused change of settings shows the settings as they are (the box clicked
     // back) and says why; so does a new password refused for coming too fast.
     // Any refusal of update_settings is told: one may answer a new password (its ref);

@@ -12,8 +12,19 @@
 // answering it says why not, and the password typed stays in the field to try again.
 // Meanwhile #setting-password-save is disabled with data-pending="true". (The page said
 // "saved" as it sent the password, before the server hashed it, which it may refuse.)
+//
+// Every change names the revision of the settings it was based on (PROTOCOL.md, "Two
+// moderators at once"): a switch the one shown when it was flipped, a new password the
+// one shown when the moderator began to type it, a removal the one shown when Remove was
+// pressed, before its confirmation. The server refuses one that would undo another
+// moderator's change since (settings_changed); the panel then shows what holds and says
+// so, and the typed password stays, to be set again knowingly on the new revision. Two
+// moderators setting a password at once were both told "Password saved", and a password
+// typed while another moderator's came replaced it unseen. Another moderator's new or
+// removed password is told (changedByOther): the one this moderator handed out no
+// longer opens the meeting.
 
-import { $, toast } from './dom.js';
+import { $, announce, toast } from './dom.js';
 import { confirmAction } from './confirm.js';
 import { setAttr, setText, t } from './i18n.js';
 
@@ -32,15 +43,21 @@ export class SettingsPanel {
     this.send = send;
     this.settings = null;
     this.pending = null; // the id of the update_settings with a new password not yet answered
+    this.revision = 0; // the revision of the settings shown (0: the server names none)
+    this.typedOn = null; // the revision shown when the password in the field was begun
     for (const [id, field] of Object.entries(SWITCHES)) {
       const box = $(`#${id}`);
       box.addEventListener('change', () => {
-        if (this.send('update_settings', { [field]: box.checked }) === null) this.render(this.settings);
+        if (this._update({ [field]: box.checked }, this.revision) === null) this.render(this.settings);
       });
     }
     const input = $('#setting-password');
     const save = $('#setting-password-save');
-    input.addEventListener('input', () => this._renderSave());
+    input.addEventListener('input', () => {
+      if (input.value.trim() === '') this.typedOn = null;
+      else if (this.typedOn === null) this.typedOn = this.revision;
+      this._renderSave();
+    });
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Enter') {
         event.preventDefault();
@@ -49,12 +66,13 @@ export class SettingsPanel {
     });
     save.addEventListener('click', () => this._savePassword());
     $('#setting-password-clear').addEventListener('click', async () => {
+      const shown = this.revision; // a password set while the dialog is open is not removed
       const ok = await confirmAction({
         title: t('settings.password.remove.title'),
         text: t('settings.password.remove.text'),
         ok: t('settings.password.remove'),
       });
-      if (ok) this.send('update_settings', { password: '' });
+      if (ok) this._update({ password: '' }, shown);
     });
     $('#btn-end-meeting').addEventListener('click', async () => {
       const ok = await confirmAction({
@@ -67,10 +85,17 @@ export class SettingsPanel {
     save.disabled = true;
   }
 
-  /** render shows the settings object of the last `settings` message. */
-  render(settings) {
+  /**
+   * render shows the settings object of the last `settings` message and its revision
+   * (kept when not given).
+   */
+  render(settings, revision = this.revision) {
     if (!settings) return;
     this.settings = settings;
+    this.revision = revision;
+    // A new meeting of the room counts its revisions afresh: a password begun in the
+    // last one is based on no later revision than this meeting's first.
+    if (this.typedOn !== null && this.typedOn > revision) this.typedOn = revision;
     for (const [id, field] of Object.entries(SWITCHES)) $(`#${id}`).checked = !!settings[field];
     const has = !!settings.passwordRequired;
     setText($('#setting-password-state'), has ? 'settings.password.is-set' : 'settings.password.none');
@@ -90,11 +115,27 @@ export class SettingsPanel {
     if (first) toast(t('settings.attempts.toast'), { timeout: 8000 });
   }
 
+  /**
+   * changedByOther takes the fields another moderator's change changed (`settings`
+   * without a ref) and says when it set or removed the password.
+   */
+  changedByOther(changed, settings) {
+    if (!changed.includes('password')) return;
+    const text = t(settings.passwordRequired ? 'settings.password.changed-elsewhere' : 'settings.password.removed-elsewhere');
+    toast(text, { timeout: 10000 });
+    announce(text);
+  }
+
+  /** _update sends update_settings based on revision; its id, or null. */
+  _update(payload, revision) {
+    return this.send('update_settings', revision > 0 ? { ...payload, revision } : payload);
+  }
+
   _savePassword() {
     const input = $('#setting-password');
     const value = input.value.trim();
     if (!value || this.pending) return;
-    const id = this.send('update_settings', { password: value });
+    const id = this._update({ password: value }, this.typedOn ?? this.revision);
     if (id === null || id === undefined) return;
     this.pending = id;
     this._renderSave();
@@ -112,6 +153,7 @@ export class SettingsPanel {
     if (!ref || ref !== this.pending) return;
     this.pending = null;
     $('#setting-password').value = '';
+    this.typedOn = null;
     this._renderSave();
     toast(t('settings.password.saved'), { kind: 'success', timeout: 6000 });
   }
@@ -123,8 +165,11 @@ export class SettingsPanel {
   refused(ref, code) {
     if (!ref || ref !== this.pending) return false;
     this.pending = null;
+    // Refused for another moderator's password: the panel shows it now (rules.js
+    // rendered the settings first); set again, the typed one replaces it knowingly.
+    if (code === 'settings_changed') this.typedOn = this.revision;
     this._renderSave();
-    toast(t(PASSWORD_REFUSED[code] || 'settings.password.refused'), { kind: 'error', timeout: 8000 });
+    toast(t(PASSWORD_REFUSED[code] || 'settings.password.refused'), { kind: 'error', timeout: code === 'settings_changed' ? 12000 : 8000 });
     $('#setting-password').focus();
     return true;
   }
@@ -147,6 +192,7 @@ const PASSWORD_REFUSED = {
   rate_limited: 'settings.password.refused.too-fast',
   invalid_field: 'settings.password.refused.invalid',
   not_allowed: 'settings.password.refused.not-allowed',
+  settings_changed: 'settings.password.refused.changed',
 };
 
 /**
