@@ -165,16 +165,31 @@ class BlurPipeline {
   async start() {
     // A camera that ends while this waits (unplugged, or stopped as the page closes)
     // would leave the video waiting for ever: give up then instead.
+    // (A track the page stops fires no 'ended': the poll sees that one.)
     let poll = 0;
+    let onEnded = null;
+    const gone = () => this.source.readyState === 'ended' || this.closed;
     const ended = new Promise((_, reject) => {
+      onEnded = () => reject(new Error('camera ended'));
+      this.source.addEventListener('ended', onEnded, { once: true });
       poll = setInterval(() => {
-        if (this.source.readyState === 'ended' || this.closed) reject(new Error('camera ended'));
+        if (gone()) onEnded();
       }, 250);
     });
     try {
-      return await Promise.race([this._start(), ended]);
+      // Ended before this began (while the runtime loaded), or while the first frame
+      // was drawn: a blurred track of a camera that is gone would stay on, frozen,
+      // its 'ended' never heard.
+      if (gone()) throw new Error('camera ended');
+      const track = await Promise.race([this._start(), ended]);
+      if (gone()) {
+        track.stop(); // and the work with it
+        throw new Error('camera ended');
+      }
+      return track;
     } finally {
       clearInterval(poll);
+      this.source.removeEventListener('ended', onEnded);
     }
   }
 

@@ -18,15 +18,28 @@ const GONE = new Set(['OverconstrainedError', 'NotFoundError']);
 
 // The texts of describeMediaError, by device and kind of failure.
 const MEDIA_ERRORS = {
-  camera: { blocked: 'media.camera.blocked', missing: 'media.camera.missing', busy: 'media.camera.busy', failed: 'media.camera.failed' },
-  microphone: { blocked: 'media.mic.blocked', missing: 'media.mic.missing', busy: 'media.mic.busy', failed: 'media.mic.failed' },
+  camera: { blocked: 'media.camera.blocked', missing: 'media.camera.missing', busy: 'media.camera.busy', failed: 'media.camera.failed', ended: 'media.camera.ended' },
+  microphone: { blocked: 'media.mic.blocked', missing: 'media.mic.missing', busy: 'media.mic.busy', failed: 'media.mic.failed', ended: 'media.mic.ended' },
 };
+
+/**
+ * DeviceEndedError: the browser ended the device's track while it was being started
+ * (unplugged, taken by another app), so the start failed for that reason and no other.
+ */
+export class DeviceEndedError extends Error {
+  constructor(cause) {
+    super('device ended while starting');
+    this.name = 'DeviceEndedError';
+    this.cause = cause;
+  }
+}
 
 /** describe turns a getUserMedia error into a sentence for the user ('camera' | 'microphone'). */
 export function describeMediaError(err, what) {
   const name = err && err.name;
   if (name === 'BlurUnavailableError') return err.message; // blur.js: says so, camera kept off
   const keys = MEDIA_ERRORS[what] || MEDIA_ERRORS.camera;
+  if (name === 'DeviceEndedError') return t(keys.ended);
   if (name === 'NotAllowedError' || name === 'SecurityError') {
     return t(keys.blocked);
   }
@@ -243,8 +256,14 @@ export class LocalMedia {
   // _blurCamera makes raw, the camera's own track, cameraTrack: as it is with blur off,
   // else its blurred version once that runs. If blur cannot run, the camera is stopped
   // and the error says so; if the camera was stopped or replaced meanwhile, raw (and
-  // what came of it) is stopped.
+  // what came of it) is stopped. If the browser ended the camera meanwhile (unplugged,
+  // taken by another app: only then does a track fire 'ended'), that is why the start
+  // failed, and the error says so (DeviceEndedError), not that blur could not run.
   async _blurCamera(raw) {
+    // Called in the task that got raw, so no 'ended' of it has been missed.
+    let ended = raw.readyState === 'ended';
+    const onEnded = () => { ended = true; };
+    raw.addEventListener('ended', onEnded, { once: true });
     try {
       const track = await applyBlur(raw);
       if (this.pendingCamera === raw) {
@@ -259,7 +278,9 @@ export class LocalMedia {
     } catch (err) {
       if (this.pendingCamera === raw) this.pendingCamera = null;
       raw.stop();
-      throw err;
+      throw ended ? new DeviceEndedError(err) : err;
+    } finally {
+      raw.removeEventListener('ended', onEnded);
     }
   }
 
