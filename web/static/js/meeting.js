@@ -427,6 +427,11 @@ function stopped() {
 
 function showError(kind) {
   reknock.stop();
+  // The E2EE worker loaded as a spare for a resume that will not come (e2ee-hooks.js),
+  // as after Leave: it ran on in the ended meeting's page for as long as the page stayed
+  // open. Rejoin starts a worker of its own. (A reconnect that gives up to the pre-join
+  // screen keeps it for the join from there.)
+  discardWarmWorker();
   stopped();
   lastError = showErrorScreen(kind);
   setState('error');
