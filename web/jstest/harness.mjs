@@ -102,10 +102,12 @@ export class KeyRelay {
   /**
    * settle waits until no message is in flight, every member has handled its own and
    * computed the safety code of its roster (a hash: on a loaded machine it comes well
-   * after the messages).
+   * after the messages). A relay given a fake clock (this.clock) runs the timers due on
+   * it now, as an event loop would (a key schedule's flush: no time moves).
    */
   async settle() {
     for (let quiet = 0; quiet < 2;) {
+      if (this.clock) this.clock.advance(0);
       await tick();
       await Promise.all([...this.members.values()].map((m) => Promise.all([m.keys.queue, m.worker && m.worker.pending, m.keys.codePending])));
       const idle = this.inFlight === 0 && [...this.members.values()].every((m) => !m.keys.flushTimer);

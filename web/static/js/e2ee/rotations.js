@@ -2,10 +2,13 @@
 // leave goes to the members at once but is used for outgoing frames only once its
 // receivers had ROTATE_DELAY_MS to get it. SessionKeys._flush adds each rotation here;
 // `use` (the caller's rule: not after close, never an older key than the one in use)
-// puts it in use when its time comes.
+// puts it in use when its time comes. No globals: the clock is injected, so Node tests
+// move a rotation's time on themselves.
+
+import { systemClock } from './key-requests.js';
 
 /** How long a rotated key is announced before frames use it (receivers get it first). */
-const ROTATE_DELAY_MS = 300;
+export const ROTATE_DELAY_MS = 300;
 /**
  * How many rotations may wait for their ROTATE_DELAY_MS at once. A receiver keeps the
  * keys of a sender's last RING_SIZE (16) installs and makes the newest current: the key
@@ -15,9 +18,13 @@ const ROTATE_DELAY_MS = 300;
 const MAX_WAITING_ROTATIONS = 8;
 
 export class Rotations {
-  /** @param {(key: object) => void} use puts an own key in use if it still should be. */
-  constructor(use) {
+  /**
+   * @param {(key: object) => void} use puts an own key in use if it still should be.
+   * @param {{setTimeout: Function, clearTimeout: Function}} clock
+   */
+  constructor(use, clock = systemClock) {
     this.use = use;
+    this.clock = clock;
     // The rotations waiting for their ROTATE_DELAY_MS, timer -> key, oldest first: each
     // is used when its own time comes, unless a newer key is in use by then (use).
     this.timers = new Map();
@@ -29,14 +36,14 @@ export class Rotations {
    * the key the first one left with for as long as they go on.
    */
   add(key) {
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       this.timers.delete(timer);
       this.use(key);
     }, ROTATE_DELAY_MS);
     this.timers.set(timer, key);
     for (const [t, k] of this.timers) {
       if (this.timers.size <= MAX_WAITING_ROTATIONS) break;
-      clearTimeout(t);
+      this.clock.clearTimeout(t);
       this.timers.delete(t);
       this.use(k);
     }
@@ -44,7 +51,7 @@ export class Rotations {
 
   /** clear drops every waiting rotation: a newer key is in use, or the session closed. */
   clear() {
-    for (const timer of this.timers.keys()) clearTimeout(timer);
+    for (const timer of this.timers.keys()) this.clock.clearTimeout(timer);
     this.timers.clear();
   }
 

@@ -100,16 +100,16 @@ export class SessionKeys extends MemberKeys {
     // rotation waits for the key's next use (startSending, encryptChat): in a webinar
     // every listener would otherwise send a batch to every member at every leave.
     this.sending = sending;
-    this.flushTimer = 0;
+    this.clock = clock;
+    this.flushTimer = null;
     // The rotations waiting to be used (rotations.js): each when its own time comes,
     // unless a newer key is in use by then, and never after close.
     this.rotations = new Rotations((key) => {
       if (!this.closed && (!this.using || key.seq > this.using.seq)) this._useOwn(key);
-    });
+    }, clock);
     this.codes = new SafetyCodes(() => {
       if (!this.closed) this.onChange();
     });
-    this.clock = clock;
     this.requests = new KeyRequests({ ask: (pid) => this._askKey(pid), onWaiting, clock });
     this.answers = new AnswerLimit(clock);
     // A chat text whose key has not come asks its sender, like failing frames do.
@@ -345,7 +345,7 @@ export class SessionKeys extends MemberKeys {
     this.pastKeys.close();
     this.chatKeys.close();
     this.requests.close();
-    clearTimeout(this.flushTimer);
+    this._clearFlush();
     this.rotations.clear();
     for (const p of this.peers.values()) this._clearTimers(p);
     this.peers.clear();
@@ -366,12 +366,17 @@ export class SessionKeys extends MemberKeys {
   }
 
   _scheduleFlush() {
-    if (this.flushTimer) return;
+    if (this.flushTimer !== null) return;
     // Joins and leaves that arrive together are handled together (one rotation).
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = 0;
+    this.flushTimer = this.clock.setTimeout(() => {
+      this.flushTimer = null;
       this._run(() => this._flush());
     }, 0);
+  }
+
+  _clearFlush() {
+    if (this.flushTimer !== null) this.clock.clearTimeout(this.flushTimer);
+    this.flushTimer = null;
   }
 
   /**
@@ -380,8 +385,7 @@ export class SessionKeys extends MemberKeys {
    * joins ratchet a key one who left could follow, which nothing is sent under.
    */
   async _flush({ rotate = this.sending } = {}) {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = 0;
+    this._clearFlush();
     const left = this.pendingLeave && rotate;
     if (!this.own || (!left && this.pendingJoins.size === 0)) return;
     const joined = [...this.pendingJoins];

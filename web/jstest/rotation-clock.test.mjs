@@ -1,0 +1,79 @@
+// The key schedule's own timers run on its injected clock (session-keys.js: the flush
+// that handles joins and leaves arriving together; rotations.js: a rotated key used
+// ROTATE_DELAY_MS after it was sent), like the rest of the E2EE code: a Node test moves
+// them on itself, and a close leaves none behind on that clock. They were the global
+// setTimeout, which the clock a page's SessionKeys was given never saw.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
+import { ROTATE_DELAY_MS } from '../static/js/e2ee/rotations.js';
+import { randomBytes } from '../static/js/e2ee/keys.js';
+import { FakeClock, FakeMedia, KeyRelay } from './harness.mjs';
+
+/** room: p-a, p-b and p-c verified each other, every SessionKeys on clock. */
+async function room(clock) {
+  const relay = new KeyRelay();
+  relay.clock = clock; // settle runs what is due on it
+  const secret = randomBytes(16);
+  const members = {};
+  for (const id of ['p-a', 'p-b', 'p-c']) {
+    const meeting = await MeetingCrypto.fromSecret(secret);
+    const media = new FakeMedia();
+    const keys = new SessionKeys({
+      meeting, media, clock,
+      send: (to, data) => relay.relay(id, to, data),
+      sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
+    });
+    members[id] = await relay.admit(id, { id, keys, media }, {});
+  }
+  await relay.settle();
+  return { relay, ...members };
+}
+
+test('a leave\'s flush and its rotation wait for the injected clock, to the millisecond', async () => {
+  const clock = new FakeClock();
+  const { relay, 'p-a': a, 'p-b': b } = await room(clock);
+  try {
+    const before = a.media.own.index;
+    relay.leave('p-c');
+    await a.keys.queue;
+    assert.notEqual(a.keys.flushTimer, null, 'no flush waits');
+    assert.equal(clock.timers.has(a.keys.flushTimer), true, 'the flush is not on the injected clock');
+    clock.advance(0); // the flush
+    await relay.settle();
+    const rotated = a.keys.own.index;
+    assert.notEqual(rotated, before, 'the leave did not rotate');
+    assert.ok((b.media.received.get('p-a') || []).some((k) => k.index === rotated), 'b did not get the rotated key');
+    assert.equal(a.keys.rotateTimers.size, 1);
+    assert.ok([...a.keys.rotateTimers.keys()].every((t) => clock.timers.has(t)), 'the rotation is not on the injected clock');
+    assert.equal(a.media.own.index, before, 'the rotated key used before its receivers had time to get it');
+    clock.advance(ROTATE_DELAY_MS - 1);
+    assert.equal(a.media.own.index, before, 'the rotated key used early');
+    clock.advance(1);
+    assert.equal(a.media.own.index, rotated, 'the rotated key not used when its time came');
+    assert.equal(a.keys.rotateTimers.size, 0);
+  } finally {
+    relay.close();
+  }
+});
+
+test('a close while a flush and a rotation wait leaves nothing on the injected clock', async () => {
+  const clock = new FakeClock();
+  const { relay, 'p-a': a, 'p-b': b } = await room(clock);
+  try {
+    relay.leave('p-c');
+    await a.keys.queue;
+    clock.advance(0);
+    await relay.settle();
+    assert.equal(a.keys.rotateTimers.size, 1);
+    relay.leave('p-b'); // a flush waits again beside the rotation
+    await a.keys.queue;
+    assert.equal(clock.timers.has(a.keys.flushTimer), true, 'the flush is not on the injected clock');
+    a.keys.close();
+    b.keys.close();
+    assert.equal(clock.timers.size, 0, 'timers left on the clock after close');
+  } finally {
+    relay.close();
+  }
+});
