@@ -5,23 +5,29 @@
 // "?" and Space held to talk are shortcuts of one character key (WCAG 2.1.4): speech
 // input that types a word, or a stray key, would trigger them. The dialog's switch
 // turns both off (singleKeysOn); the shortcuts with Ctrl and Escape stay. The choice
-// lives in this page's memory only (nothing is kept in the browser), on by default.
+// is a preference of this device, remembered for the next meeting (storage.js): on by
+// default, and only "off" is kept. Someone whose speech input types "?" should not
+// have to find the switch again in every meeting.
 //
 // Test hooks: "?" (or #btn-shortcuts) opens #shortcuts-dialog (open attribute),
 // #shortcuts-close closes it; #shortcuts-single (switch, checked = "?" and Space on).
 
 import { $ } from './dom.js';
+import { devicePreference, setDevicePreference } from './storage.js';
 
-let singleKeys = true;
+// Read once per page; held here too, so that the switch works for this page where the
+// browser keeps nothing (storage disabled).
+let singleKeys = devicePreference('singleKeys') !== 'off';
 
 /** singleKeysOn tells whether the shortcuts of one character key ("?", Space held) are on. */
 export function singleKeysOn() {
   return singleKeys;
 }
 
-/** setSingleKeys turns the shortcuts of one character key on or off. */
+/** setSingleKeys turns the shortcuts of one character key on or off, remembered on this device. */
 export function setSingleKeys(on) {
   singleKeys = !!on;
+  setDevicePreference('singleKeys', singleKeys ? null : 'off');
 }
 
 /** typing tells whether a key event belongs to a text field (or other editable element). */

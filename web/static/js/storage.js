@@ -13,6 +13,7 @@ const DEVICE_KEYS = {
   language: 'conclave.lang', // 'en' | 'de'
   blur: 'conclave.blur', // background blur on/off
   knockSound: 'conclave.knock-sound', // moderators: knock sound muted or not
+  singleKeys: 'conclave.single-keys', // the one-key shortcuts ("?", Space held to talk) off or not
 };
 
 /** TAB_KEYS are kept for this tab only (resuming after a reload). */
