@@ -8,6 +8,13 @@
 // not to a track), so nothing is renegotiated and nothing is ever sent in the clear.
 // Device choices live in this page's memory only.
 //
+// A chosen speaker that goes away (a headset unplugged, a Bluetooth link dropped) gives
+// way to the default output, said once (#device-speaker shows it): the page went on
+// setting every new voice to the gone device, which failed with a toast each time. It is
+// gone when an enumeration that listed it no longer does. Firefox lists an output only
+// once the person picked it in its own dialog (selectAudioOutput): one it never listed
+// is never taken for gone.
+//
 // Test hooks: #btn-devices opens #devices-panel with #device-camera, #device-mic and
 // #device-speaker (<select>s whose values are deviceIds; the speaker field
 // #device-speaker-field is hidden where the browser cannot choose an output),
@@ -44,6 +51,7 @@ export class DevicePanel {
     this.layout = layout;
     this.session = session;
     this.sinkId = ''; // '' = the browser's default output
+    this.sinkListed = false; // an enumeration listed sinkId since it was chosen
     this.camSelect = $('#device-camera');
     this.micSelect = $('#device-mic');
     this.speakerSelect = $('#device-speaker');
@@ -73,8 +81,13 @@ export class DevicePanel {
   /** fill lists the devices (call when the panel opens: labels need a permission first). */
   async fill() {
     let all = [];
+    let listed = false;
+    const chosen = this.sinkId; // one chosen while the browser lists is judged by the next list
     try {
-      if (navigator.mediaDevices && navigator.mediaDevices.enumerateDevices) all = await navigator.mediaDevices.enumerateDevices();
+      if (navigator.mediaDevices && navigator.mediaDevices.enumerateDevices) {
+        all = await navigator.mediaDevices.enumerateDevices();
+        listed = true;
+      }
     } catch {
       all = [];
     }
@@ -83,6 +96,7 @@ export class DevicePanel {
     this._options(this.micSelect, of('audioinput'), this.media.micDeviceId, 'devices.microphoneN');
     if (sinkSupported) {
       const outputs = of('audiooutput');
+      if (listed && this.sinkId && this.sinkId === chosen) this._sinkListed(outputs.some((d) => d.deviceId === this.sinkId));
       // The browser's default output is always there, even before it names any device.
       if (!outputs.some((d) => d.deviceId === 'default')) outputs.unshift({ deviceId: '', label: t('devices.speakerDefault') });
       if (navigator.mediaDevices.selectAudioOutput) outputs.push({ deviceId: ASK_BROWSER, label: t('devices.speakerAsk') });
@@ -146,12 +160,33 @@ export class DevicePanel {
       } catch {
         // dismissed: keep the speaker as it was
       }
-      if (info) this.sinkId = info.deviceId;
+      if (info) this._chooseSink(info.deviceId);
       await this.fill();
     } else {
-      this.sinkId = deviceId || '';
+      this._chooseSink(deviceId);
+      // Picked from the browser's list: it was listed.
+      if (this.sinkId) this.sinkListed = true;
     }
     await this._applySink();
+  }
+
+  _chooseSink(deviceId) {
+    if ((deviceId || '') === this.sinkId) return;
+    this.sinkId = deviceId || '';
+    this.sinkListed = false;
+  }
+
+  // _sinkListed: whether the browser's list of outputs has the chosen one now. Listed
+  // before and no longer: it went away, and the sound goes to the default output.
+  _sinkListed(listed) {
+    if (listed) {
+      this.sinkListed = true;
+      return;
+    }
+    if (!this.sinkListed) return; // never listed (Firefox): not known to be gone
+    this._chooseSink('');
+    toast(t('devices.speakerGone'), { kind: 'info' });
+    this._applySink();
   }
 
   /** testSound plays a short tone through the chosen output. */
