@@ -39,8 +39,10 @@ func (s *Session) handle(msg inbound) {
 	case stateLobby:
 		err = s.handleLobby(env)
 	case stateJoined:
-		if s.unconfirmed {
-			// The page speaks on its welcomed connection: it got the welcome.
+		if s.unconfirmed && env.Type != TypeKnockProof {
+			// The page speaks on its welcomed connection: it got the welcome. Not by a
+			// knock proof: the waiting page sends that, and an admission may cross it
+			// ("Admit anyway" while the link is being checked), the welcome not read.
 			s.unconfirmed = false
 			s.meeting.confirmWelcome(s)
 		}

@@ -1,12 +1,14 @@
 package signaling_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"conclave/e2ee"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -191,5 +193,49 @@ func TestKnockAgainTakesOverAParkedAdmission(t *testing.T) {
 	}
 	if p := participantOf(t, expectType(t, mod, "participant_resumed")); p.ID != kimID || p.Reconnecting {
 		t.Fatalf("participant_resumed: %+v", p)
+	}
+}
+
+// TestKnockProofCrossingTheAdmissionLeavesTheKnockSecret: in an end-to-end encrypted
+// meeting the waiting page proves its link as soon as it has the knock's nonce, and a
+// moderator may let the knock in before that proof arrives ("Admit anyway" while the
+// link is being checked). The proof, sent from the waiting room, then reaches the
+// server after the welcome went out; it says nothing of whether the page got that
+// welcome. It counted as the page speaking after its welcome and spent the knock's
+// secret: when the welcome had gone down a dying path, the page's knock again was
+// judged as a new knock, and the first admission's member stood with nobody behind it.
+func TestKnockProofCrossingTheAdmissionLeavesTheKnockSecret(t *testing.T) {
+	srv := newTestServer(t)
+	mt := srv.createMeetingWith(t, `{}`) // end-to-end encrypted
+	mod := srv.joinModerator(t, mt, "Mod")
+	kim := srv.knock(t, mt.MeetingID, "Kim", nil)
+	nonce, secret := lobbyNonce(t, kim), knockSecretOf(t, kim)
+	var kimID string
+	eventually(t, "Kim's knock at the moderator", func() bool {
+		if l := lastWaitingList(mod); len(l) == 1 {
+			kimID = l[0].ParticipantID
+		}
+		return kimID != ""
+	})
+	if _, err := mod.Send("admit", map[string]any{"participantId": kimID}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, kim, "welcome") // the connection's; the page is not behind it any more
+	// The proof the page sent from the waiting room, before the welcome could reach it.
+	eph := bytes.Repeat([]byte{9}, 32)
+	n, _ := e2ee.ParseKnockField(nonce)
+	ki, _ := e2ee.DeriveMeetingKeys(bytes.Repeat([]byte{1}, 16))
+	if _, err := kim.Send("knock_proof", map[string]any{"nonce": nonce, "proof": e2ee.EncodeKnockField(e2ee.KnockProof(ki, n, eph)), "eph": e2ee.EncodeKnockField(eph)}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, kim, "error") // handled: a knock proof is for the waiting room
+
+	kim2 := srv.dial(t)
+	_ = kim2.SendJoin(map[string]any{"meetingId": mt.MeetingID, "replaceKnock": secret})
+	if m := nextOf(t, kim2, "welcome", "lobby", "bye", "error"); m.Type != "welcome" || !strings.Contains(string(m.Payload), `"participantId":"`+kimID+`"`) {
+		t.Fatalf("the knock again after a proof that crossed the admission: %s", m.Raw)
+	}
+	if reason, _ := byeReason(t, kim); reason != "replaced" {
+		t.Fatalf("the old connection: bye %q", reason)
 	}
 }
