@@ -83,7 +83,7 @@ export const joinMethods = {
     }, () => {});
   },
 
-  /** _knockLink judges a waiting-list entry's proof: 'verified', 'wrong', 'checking' or null. */
+  /** _knockLink judges a waiting-list entry's proof: 'verified', 'wrong' or 'checking'; null outside an encrypted meeting. */
   _knockLink(w) {
     if (!this.e2ee || !this.crypto) return Promise.resolve(null);
     if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);

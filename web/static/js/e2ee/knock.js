@@ -139,8 +139,11 @@ const MAX_NONCES = 20000;
  * KnockChecker judges the waiting-list entries a moderator's page receives:
  * 'verified' (the proof is right for the entry's nonce), 'wrong' (it is not, a field is
  * malformed, or the nonce was shown before for another knocker: only a replaying
- * server does that), 'checking' (a nonce but no proof yet), or null (no nonce: a
- * meeting without end-to-end encryption). Results are cached per entry.
+ * server does that, or the entry has no nonce at all), or 'checking' (a nonce but no
+ * proof yet). Only an encrypted meeting's entries are checked, and there a real server
+ * gives every knock a nonce: an entry without one is a server's, and counting it as no
+ * verdict showed it without a word and let "Admit all" admit it. Results are cached
+ * per entry.
  */
 export class KnockChecker {
   constructor(identityKey) {
@@ -182,7 +185,6 @@ export class KnockChecker {
 
   /** check returns a promise of the entry's verdict; it never rejects. */
   check({ participantId, knockNonce, knockProof: proof, knockEph }) {
-    if (typeof knockNonce !== 'string' || knockNonce === '') return Promise.resolve(null);
     const nonce = parseKnockField(knockNonce);
     if (!nonce) return Promise.resolve('wrong'); // not remembered: only well-formed nonces are
     const owner = this.owners.get(knockNonce);
