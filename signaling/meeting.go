@@ -57,7 +57,7 @@ type Meeting struct {
 	// settingsRef is the id of the update_settings being applied and the moderator who
 	// sent it, while its SettingsChanged is applied: that moderator's `settings` carries
 	// it as its ref, the server's confirmation (a new password is saved only then).
-	// changed are the fields it changed, which every copy names.
+	// changed are the fields it changed, which the moderators' copies name.
 	settingsRef struct {
 		to      lobby.ID
 		ref     string
@@ -527,15 +527,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				s.recheckPermissions()
 			}
 		case lobby.SettingsChanged:
-			p := SettingsPayload{Settings: e.Settings, Revision: m.settingsRev.rev, Changed: m.settingsRef.changed}
-			to := m.settingsRef.to
-			if m.settingsRef.ref == "" {
-				to = ""
-			}
-			m.broadcastLocked(to, encode(TypeSettings, "", p))
-			if s := m.hearsLocked(to); to != "" && m.members[to] != nil && s != nil {
-				s.send(encode(TypeSettings, m.settingsRef.ref, p))
-			}
+			m.tellSettingsLocked(e.Settings)
 			for id := range m.members {
 				m.conns[id].recheckPermissions()
 			}

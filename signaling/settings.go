@@ -163,6 +163,34 @@ func (m *Meeting) updateSettings(by, ref string, p UpdateSettingsPayload, pwHash
 	return nil
 }
 
+// tellSettingsLocked sends every member the settings an update_settings made, with
+// their revision; the copy to its moderator names the message as its ref. Only the
+// moderators' copies name the fields it changed: a participant's shows what the
+// settings show, as before revisions, and not that a password was replaced.
+func (m *Meeting) tellSettingsLocked(s lobby.Settings) {
+	p := SettingsPayload{Settings: s, Revision: m.settingsRev.rev}
+	toMembers := encode(TypeSettings, "", p)
+	p.Changed = m.settingsRef.changed
+	toModerators := encode(TypeSettings, "", p)
+	to := m.settingsRef.to
+	if m.settingsRef.ref == "" {
+		to = ""
+	}
+	for id := range m.members {
+		if id == to {
+			continue
+		}
+		msg := toMembers
+		if role, _ := m.lob.Role(id); role == lobby.RoleModerator {
+			msg = toModerators
+		}
+		m.hearsLocked(id).send(msg)
+	}
+	if c := m.hearsLocked(to); to != "" && m.members[to] != nil && c != nil {
+		c.send(encode(TypeSettings, m.settingsRef.ref, p))
+	}
+}
+
 // settingsError maps what updateSettings and checkSettings return to a protocol error.
 func settingsError(err error) *Error {
 	var stale *staleSettings

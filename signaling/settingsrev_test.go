@@ -178,7 +178,8 @@ func TestStaleSettingsClashOnlyWhereTheyWouldUndo(t *testing.T) {
 // TestSettingsRevisionAbsentOrUnknown: an update_settings without a revision (a client
 // older than revisions) is applied over whatever changed meanwhile, as before; one
 // naming a revision the meeting has not had yet is invalid_field and changes nothing.
-// Every member's copy of a change names its revision and the fields it changed.
+// Every member's copy of a change names its revision (a participant's not the fields it
+// changed, TestOnlyModeratorsAreToldWhatChanged).
 func TestSettingsRevisionAbsentOrUnknown(t *testing.T) {
 	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock()})
 	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
@@ -207,7 +208,45 @@ func TestSettingsRevisionAbsentOrUnknown(t *testing.T) {
 		return len(copies) >= 2
 	})
 	if len(copies) != 2 || copies[0].Revision != base+1 || copies[1].Revision != base+2 ||
-		!slices.Equal(copies[1].Changed, []string{"locked"}) || !copies[1].Settings["chat"] {
+		copies[1].Changed != nil || !copies[1].Settings["chat"] {
 		t.Fatalf("a participant's settings: %+v", copies)
+	}
+}
+
+// TestOnlyModeratorsAreToldWhatChanged: a moderator's copy of a change names the fields
+// it changed (a replaced password, which the settings do not show, included); a
+// participant's copy carries the settings and their revision only, as before revisions:
+// that the password was replaced is the moderators' to know.
+func TestOnlyModeratorsAreToldWhatChanged(t *testing.T) {
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock()})
+	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	a := srv.joinModerator(t, m, "A")
+	b := srv.joinModerator(t, m, "B")
+	p := srv.join(t, m.MeetingID, "P")
+	for _, pw := range []string{"Birke", "Buche"} {
+		if got := changeSettings(t, a, map[string]any{"password": pw, "revision": a.SettingsRevision}); got.Type != "settings" {
+			t.Fatalf("A's password %q: %+v", pw, got)
+		}
+	}
+	copies := func(c *testclient.Client) []map[string]json.RawMessage {
+		var out []map[string]json.RawMessage
+		for _, msg := range c.All() {
+			var s map[string]json.RawMessage
+			if msg.Type == "settings" && json.Unmarshal(msg.Payload, &s) == nil {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	eventually(t, "both copies of both changes", func() bool { return len(copies(p)) >= 2 && len(copies(b)) >= 2 })
+	for _, s := range copies(b) {
+		if string(s["changed"]) != `["password"]` {
+			t.Fatalf("a moderator's copy of a password change: %v", s)
+		}
+	}
+	for _, s := range copies(p) {
+		if _, ok := s["changed"]; ok || s["revision"] == nil {
+			t.Fatalf("a participant's copy of a password change names %s", s["changed"])
+		}
 	}
 }
