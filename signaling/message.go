@@ -204,6 +204,11 @@ type WelcomePayload struct {
 	ResumeSecret string `json:"resumeSecret,omitempty"`
 	Resumed      bool   `json:"resumed,omitempty"`
 	Name         string `json:"name,omitempty"`
+	// PasswordRev, on a moderator's resumed welcome: the revision of the last change of
+	// the password in this meeting when another moderator made it (settings.go). Its
+	// page may have missed that `settings` while it reconnected, and a replaced password
+	// looks like the one before.
+	PasswordRev uint64 `json:"passwordRevision,omitempty"`
 	// Speakers says that the server tells who speaks (`speaking`): the page then needs
 	// no audio analysis of its own. Absent with speaker detection off.
 	Speakers bool `json:"speakers,omitempty"`

@@ -324,6 +324,7 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string, re
 		ResumeSecret:  sec,
 		Resumed:       resumed,
 		Name:          resumedName(resumed, info.Name),
+		PasswordRev:   m.missedPasswordLocked(id, role, resumed),
 		Speakers:      m.speakerDetection,
 	}))
 	m.broadcastLocked(id, encode(TypeParticipantResumed, "", ParticipantResumedPayload{Participant: *info}))

@@ -191,6 +191,21 @@ func (m *Meeting) tellSettingsLocked(s lobby.Settings) {
 	}
 }
 
+// missedPasswordLocked is what the welcome of member id's resume says of the password
+// (passwordRevision): the revision of its last change in this meeting when another
+// moderator made it, for a moderator; 0 otherwise. A moderator's page that reconnected
+// missed the `settings` of what changed meanwhile, and a replaced password looks like
+// the one before: it compares this with the revision it showed. Its own change it was
+// told of, or told that it may not know (and a change it had not seen would have
+// clashed with it, so the last change tells all).
+func (m *Meeting) missedPasswordLocked(id lobby.ID, role lobby.Role, resumed bool) uint64 {
+	last := m.settingsRev.last[fieldPassword]
+	if !resumed || role != lobby.RoleModerator || last.by == id {
+		return 0
+	}
+	return last.rev
+}
+
 // settingsError maps what updateSettings and checkSettings return to a protocol error.
 func settingsError(err error) *Error {
 	var stale *staleSettings

@@ -250,3 +250,59 @@ func TestOnlyModeratorsAreToldWhatChanged(t *testing.T) {
 		}
 	}
 }
+
+// welcomedPasswordRevision is the passwordRevision of c's last welcome (0: absent).
+func welcomedPasswordRevision(t *testing.T, c *testclient.Client) uint64 {
+	t.Helper()
+	var w struct {
+		PasswordRevision *uint64 `json:"passwordRevision"`
+	}
+	for _, m := range c.All() {
+		if m.Type == "welcome" {
+			w.PasswordRevision = nil
+			if err := json.Unmarshal(m.Payload, &w); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if w.PasswordRevision == nil {
+		return 0
+	}
+	return *w.PasswordRevision
+}
+
+// TestResumedModeratorIsToldOfAnotherModeratorsPassword: a moderator whose connection
+// dropped while another moderator replaced the password missed that `settings`, and
+// its resumed welcome shows a password set, as before: its page went on handing out the
+// one that no longer opens the meeting. The welcome of a moderator's resume names the
+// revision of another moderator's last password change (passwordRevision); a
+// participant's does not, nor that of the moderator who made the change.
+func TestResumedModeratorIsToldOfAnotherModeratorsPassword(t *testing.T) {
+	f := newResumeFixture(t)
+	b := f.srv.joinModerator(t, f.meeting, "B")
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	set := changeSettings(t, f.mod, map[string]any{"password": "Erle", "revision": f.mod.SettingsRevision})
+	if set.Type != "settings" {
+		t.Fatalf("the moderator's password: %+v", set)
+	}
+	modID, modSecret := f.mod.ParticipantID, f.mod.ResumeSecret
+	aliceID, aliceSecret := alice.ParticipantID, alice.ResumeSecret
+	dropAndSeeReconnecting(t, f.mod, b)
+	dropAndSeeReconnecting(t, alice, b)
+	replaced := changeSettings(t, b, map[string]any{"password": "Esche", "revision": set.Revision})
+	if replaced.Type != "settings" {
+		t.Fatalf("B's password: %+v", replaced)
+	}
+	mod := f.resume(t, modID, modSecret)
+	if got := welcomedPasswordRevision(t, mod); got != replaced.Revision {
+		t.Fatalf("the resumed moderator's welcome names passwordRevision %d, want %d (B's new password)", got, replaced.Revision)
+	}
+	if got := welcomedPasswordRevision(t, f.resume(t, aliceID, aliceSecret)); got != 0 {
+		t.Fatalf("a participant's resumed welcome names passwordRevision %d", got)
+	}
+	bID, bSecret := b.ParticipantID, b.ResumeSecret
+	dropAndSeeReconnecting(t, b, mod)
+	if got := welcomedPasswordRevision(t, f.resume(t, bID, bSecret)); got != 0 {
+		t.Fatalf("B's own password is named to B as another's: passwordRevision %d", got)
+	}
+}

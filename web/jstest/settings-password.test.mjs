@@ -45,15 +45,19 @@ const { t } = await import('../static/js/i18n.js');
 
 const SETTINGS = { lobby: true, locked: false, screenShare: false, unmute: true, chat: true, passwordRequired: false };
 
-async function meeting(t0, welcome = {}) {
+/** meeting joins a session as moderator; panel: the page's panel, kept from an earlier session (a resume). */
+async function meeting(t0, welcome = {}, kept = null) {
   let session = null;
   const media = new LocalMedia();
-  const panel = new SettingsPanel({ send: (type, p) => (session ? session.moderate(type, p) : null) });
+  const panel = kept || new SettingsPanel({ send: (type, p) => (session ? session.moderate(type, p) : null) });
   const rules = new MeetingRules({ media, controls: () => noop, chat: noop, session: () => session, settingsPanel: panel, roleApplied() {} });
   session = new Session({ meetingId: 'm1', name: 'Mo', media, grid: gridStandIn(), chat: noop,
     // As meeting.js wires them.
     ui: uiStandIn({
-      joined: () => panel.render(session.settings, session.settingsRevision),
+      joined: () => {
+        if (session.isModerator) panel.missed(session.passwordRevision, session.settings);
+        panel.render(session.settings, session.settingsRevision);
+      },
       settingsChanged: (old, now, ref, changed) => { rules.settingsChanged(old, now, changed, ref); panel.confirmed(ref); },
       refused: (code, type, ref) => rules.refused(code, type, ref),
     }) });
@@ -243,5 +247,22 @@ test('a removal confirmed after another moderator set a password names the setti
   // Another moderator's removal is told.
   serverSays('settings', { settings: SETTINGS, revision: 4, changed: ['password'] });
   await tick(2);
+  assert.ok(shown.includes(t('settings.password.removed-elsewhere')), `${shown}`);
+});
+
+test('a moderator back from a drop is told of the password another moderator set meanwhile', async (t0) => {
+  const PROTECTED = { ...SETTINGS, passwordRequired: true };
+  const first = await meeting(t0, { settingsRevision: 3, settings: PROTECTED });
+  shown.length = 0;
+  first.session.end(); // the connection dropped; another moderator replaces the password
+  const back = { resumed: true, name: 'Mo', settings: PROTECTED };
+  await meeting(t0, { ...back, settingsRevision: 5, passwordRevision: 4 }, first.panel);
+  assert.ok(shown.includes(t('settings.password.changed-elsewhere')), `the password replaced during the drop was not told: ${shown}`);
+  // A password change the page had shown before its drop is not told again.
+  shown.length = 0;
+  await meeting(t0, { ...back, settingsRevision: 6, passwordRevision: 4 }, first.panel);
+  assert.ok(!shown.includes(t('settings.password.changed-elsewhere')), `${shown}`);
+  // Removed meanwhile.
+  await meeting(t0, { ...back, settings: SETTINGS, settingsRevision: 8, passwordRevision: 7 }, first.panel);
   assert.ok(shown.includes(t('settings.password.removed-elsewhere')), `${shown}`);
 });

@@ -323,6 +323,8 @@ function onJoined() {
   setState('joined');
   chat.setEnabled(session.settings.chat);
   applyRole();
+  // Back from a drop: a password another moderator set or removed meanwhile is told.
+  if (session.isModerator) settingsPanel.missed(session.passwordRevision, session.settings);
   settingsPanel.render(session.settings, session.settingsRevision);
   renderLock();
   banner(null);

@@ -141,6 +141,9 @@ export const joinMethods = {
     this.role = roleFrom(welcome.role);
     this.settings = settingsFrom(welcome.settings);
     this.settingsRevision = revisionFrom(welcome.settingsRevision);
+    // A moderator's resume: another moderator's last password change, which the page
+    // may have missed while it reconnected (settings.js, missed).
+    this.passwordRevision = revisionFrom(welcome.passwordRevision);
     this.joined = true;
     this._startMediaCrypto(welcome);
     if (welcome.limits && welcome.limits.maxChatChars) this.chat.setMaxChars(welcome.limits.maxChatChars);

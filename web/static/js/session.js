@@ -65,6 +65,7 @@ export class Session {
     this.role = 'participant';
     this.settings = { ...DEFAULT_SETTINGS };
     this.settingsRevision = 0; // the revision of this.settings (update_settings names it)
+    this.passwordRevision = 0; // a resumed moderator's welcome: another's last password change
     this.waiting = []; // [{participantId, name, since, link}] (moderators only)
     this.knockAnswered = ''; // the knock nonce this page answered (knock_proof)
     this.knockChecker = null; // KnockChecker, for the waiting list's link verdicts

@@ -21,8 +21,8 @@
 // so, and the typed password stays, to be set again knowingly on the new revision. Two
 // moderators setting a password at once were both told "Password saved", and a password
 // typed while another moderator's came replaced it unseen. Another moderator's new or
-// removed password is told (changedByOther): the one this moderator handed out no
-// longer opens the meeting.
+// removed password is told (changedByOther), also when it came while this page was
+// reconnecting (missed): the one this moderator handed out no longer opens the meeting.
 
 import { $, announce, toast } from './dom.js';
 import { confirmAction } from './confirm.js';
@@ -124,6 +124,16 @@ export class SettingsPanel {
     const text = t(settings.passwordRequired ? 'settings.password.changed-elsewhere' : 'settings.password.removed-elsewhere');
     toast(text, { timeout: 10000 });
     announce(text);
+  }
+
+  /**
+   * missed takes a resumed welcome's passwordRevision (0: none), before the panel shows
+   * its settings: another moderator's password change the page missed while it
+   * reconnected is told, as changedByOther tells one that comes. A replaced password
+   * looks like the one before.
+   */
+  missed(passwordRevision, settings) {
+    if (this.revision > 0 && passwordRevision > this.revision) this.changedByOther(['password'], settings);
   }
 
   /** _update sends update_settings based on revision; its id, or null. */
