@@ -15,6 +15,9 @@ type chatVectors struct {
 	Comment string          `json:"comment"`
 	Texts   []chatVector    `json:"texts"`
 	Refused []badChatVector `json:"refused"`
+	// KeyDrops take one sender's chat keys through keys set and texts opened
+	// (chatring_test.go): ChatRing here, ChatKeys in web/jstest/chat-keys.test.mjs.
+	KeyDrops []chatKeyDropCase `json:"keyDrops"`
 }
 
 type chatVector struct {
@@ -51,7 +54,8 @@ func mustChat(t *testing.T, raw []byte, idx byte, sender, text string, counter u
 func generateChat(t *testing.T) chatVectors {
 	t.Helper()
 	v := chatVectors{Comment: "Chat texts of version 3 (e2ee/FORMAT.md, \"Chat (version 3)\"; e2ee/chat.go, " +
-		"web/static/js/e2ee/chat-keys.js). Byte strings are unpadded base64url. Regenerate: go test ./e2ee -run TestChatVectors -update"}
+		"web/static/js/e2ee/chat-keys.js); keyDrops: e2ee/chatring.go, ChatKeys, results written by hand in e2ee/chatring_test.go. " +
+		"Byte strings are unpadded base64url. Regenerate: go test ./e2ee -run TestChatVectors -update"}
 	alice := seq(32, 0x10)
 	bob := seq(32, 0x60)
 	cases := []struct {
@@ -114,6 +118,7 @@ func generateChat(t *testing.T) chatVectors {
 		{Why: "one byte short of an empty text", SenderID: "p-alice", RawKey: a, Cipher: enc(sealed[:chatMinSize-1]), Error: "too-short"},
 		{Why: "empty", SenderID: "p-alice", RawKey: a, Cipher: ChatPrefix, Error: "too-short"},
 	}
+	v.KeyDrops = chatKeyDrops(t)
 	return v
 }
 
@@ -156,6 +161,7 @@ func TestChatVectors(t *testing.T) {
 			t.Errorf("%s: %q, %v (want %s)", r.Why, got, err, r.Error)
 		}
 	}
+	checkChatKeyDrops(t, file.KeyDrops)
 }
 
 // TestChatLinkSecretOpensNothing: every key the link secret gives (KI, KC, and the

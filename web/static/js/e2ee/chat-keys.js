@@ -130,7 +130,9 @@ export async function decryptChat(raw, senderId, s) {
 
 /**
  * ChatKeys keeps, per sender, the raw media keys this page got (and its own), and
- * opens chat texts with them. A text whose key is not held waits for it.
+ * opens chat texts with them. A text whose key is not held waits for it. Which keys it
+ * holds is checked against the Go reference's ChatRing (e2ee/chatring.go) by the
+ * vectors' keyDrops (e2ee/testdata/chat.json).
  */
 export class ChatKeys {
   /**
@@ -203,9 +205,15 @@ export class ChatKeys {
     this.waiters.clear();
   }
 
-  /** _install keeps the keys of the last RING_SIZE indexes installed, never dropping the newest. */
+  /**
+   * _install keeps the keys of the last RING_SIZE indexes installed, never dropping the
+   * newest. A key at an index held already is a new install too (as in KeyRing): the
+   * rotated key in place of a ratchet guess outlasts a past key that came before it.
+   */
   _install(s, index, raw) {
-    if (!s.keys.has(index)) s.order.push(index);
+    const at = s.order.indexOf(index);
+    if (at >= 0) s.order.splice(at, 1);
+    s.order.push(index);
     s.keys.set(index, raw);
     while (s.order.length > RING_SIZE) {
       const at = s.order[0] === s.newest ? 1 : 0;
