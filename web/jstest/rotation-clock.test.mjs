@@ -77,3 +77,21 @@ test('a close while a flush and a rotation wait leaves nothing on the injected c
     relay.close();
   }
 });
+
+test('a close while a join\'s identity is tagged leaves no flush behind on the injected clock', async () => {
+  const clock = new FakeClock();
+  const { relay, 'p-a': a, 'p-b': b, 'p-c': c } = await room(clock);
+  try {
+    a.keys.peerJoined('p-d');
+    // The join's step has begun (its member state is there) and waits for its identity
+    // tag, a WebCrypto HMAC that settles in a later task: only microtasks run here.
+    for (let i = 0; i < 100 && !a.keys.peers.has('p-d'); i++) await Promise.resolve();
+    assert.equal(a.keys.peers.has('p-d'), true, 'the join did not begin');
+    for (const m of [a, b, c]) m.keys.close();
+    await a.keys.queue; // the tag done, the step at its end
+    assert.equal(a.keys.flushTimer, null, 'a flush was set after close');
+    assert.equal(clock.timers.size, 0, 'timers left on the clock after close');
+  } finally {
+    relay.close();
+  }
+});

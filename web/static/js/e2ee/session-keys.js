@@ -366,7 +366,9 @@ export class SessionKeys extends MemberKeys {
   }
 
   _scheduleFlush() {
-    if (this.flushTimer !== null) return;
+    // A join whose identity was being tagged when close() came ends here: a flush set
+    // now would outlive the close (close clears only the one waiting then).
+    if (this.closed || this.flushTimer !== null) return;
     // Joins and leaves that arrive together are handled together (one rotation).
     this.flushTimer = this.clock.setTimeout(() => {
       this.flushTimer = null;
