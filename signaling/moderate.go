@@ -124,15 +124,16 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	if !s.fanout.allow(s.srv.now()) {
 		return errorf(CodeRateLimited, "too many messages; slow down")
 	}
+	// Bad input is told as such, whatever the revision it names.
+	if p.Password != nil && passwordTooLong(*p.Password) {
+		return errorf(CodeInvalidField, "password too long")
+	}
 	// A stale change spends no hash (checked again once the hash is made).
 	if err := s.meeting.checkSettings(s.id, p); err != nil {
 		return settingsError(err)
 	}
 	var pwHash *string
 	if p.Password != nil {
-		if passwordTooLong(*p.Password) {
-			return errorf(CodeInvalidField, "password too long")
-		}
 		h := ""
 		if *p.Password != "" {
 			var herr *Error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,6 +160,11 @@ func TestStaleSettingsClashOnlyWhereTheyWouldUndo(t *testing.T) {
 	}
 	if got := changeSettings(t, b, map[string]any{"password": "Tanne", "revision": now.Revision - 1}); got.Code != "settings_changed" {
 		t.Fatalf("B's stale password: %+v", got)
+	}
+	// A password too long is bad input, whatever revision it names: told so, not that
+	// the settings changed (a page that then set it again would be refused again).
+	if got := changeSettings(t, b, map[string]any{"password": strings.Repeat("x", 129), "revision": now.Revision - 1}); got.Code != "invalid_field" {
+		t.Fatalf("B's stale password that is too long: %+v, want invalid_field", got)
 	}
 	if h.Runs() != runs {
 		t.Fatalf("%d hashes spent on a refused password", h.Runs()-runs)
