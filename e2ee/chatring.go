@@ -14,6 +14,12 @@ import (
 // which open texts at their own index only. The texts' own counters (the last one
 // taken from the sender) are the caller's. The zero value is empty and ready to use;
 // a ChatRing is not safe for concurrent use.
+//
+// Where ChatKeys differs, the vectors do not reach: it also holds the page's own keys,
+// which come without a counter (a key without one is never dropped, and a guess made
+// from it gets none), and it derives a guess asynchronously, keeping it only if the key
+// it came from is still the newest (not after a newer key of the sender came meanwhile,
+// as Ring.Decrypt says of KeyRing); here a guess is made and kept within one call.
 type ChatRing struct {
 	order  []byte           // installed indexes, oldest first
 	keys   map[byte]chatKey // by index

@@ -154,6 +154,11 @@ func chatKeyDrops(t *testing.T) []chatKeyDropCase {
 			open(k, 250, "ok", 4, 4, 250, 252)),
 		c("16 past keys behind the newest: the oldest install goes, which is not the newest", full...),
 		c("a key set at a held index counts as a new install: the past key installed before it goes first", again...),
+		c("a text 1 to 16 ratchet steps past the newest opens, across the wrap (250 to 10); one 17 steps past does not until a guess moves the newest",
+			set(250, k, 250, 250),
+			open(ratchets(k, 17), 11, "unknown-key", 250, 250),
+			open(ratchets(k, 16), 10, "ok", 10, 10, 250),
+			open(ratchets(k, 17), 11, "ok", 11, 10, 11, 250)),
 	}
 }
 
