@@ -46,21 +46,29 @@ const { t } = await import('../static/js/i18n.js');
 const SETTINGS = { lobby: true, locked: false, screenShare: false, unmute: true, chat: true, passwordRequired: false };
 
 /** meeting joins a session as moderator; panel: the page's panel, kept from an earlier session (a resume). */
+let current = null; // the page's session (meeting.js): a kept panel sends through the newest
 async function meeting(t0, welcome = {}, kept = null) {
   let session = null;
   const media = new LocalMedia();
-  const panel = kept || new SettingsPanel({ send: (type, p) => (session ? session.moderate(type, p) : null) });
+  const panel = kept || new SettingsPanel({ send: (type, p) => (current ? current.moderate(type, p) : null) });
   const rules = new MeetingRules({ media, controls: () => noop, chat: noop, session: () => session, settingsPanel: panel, roleApplied() {} });
   session = new Session({ meetingId: 'm1', name: 'Mo', media, grid: gridStandIn(), chat: noop,
     // As meeting.js wires them.
     ui: uiStandIn({
       joined: () => {
+        panel.setEnabled(session.isModerator); // applyRole
         if (session.isModerator) panel.missed(session.passwordRevision, session.settings);
         panel.render(session.settings, session.settingsRevision);
       },
       settingsChanged: (old, now, ref, changed) => { rules.settingsChanged(old, now, changed, ref); panel.confirmed(ref); },
       refused: (code, type, ref) => rules.refused(code, type, ref),
+      // Dropped: the page reconnects (reconnect.js) and applyRole runs for no joined session.
+      dropped: () => {
+        panel.setEnabled(!session.ended && session.isModerator);
+        return true;
+      },
     }) });
+  current = session;
   t0.after(() => { session.end(); media.stopAll(); });
   const from = sent.length;
   session.start();
@@ -137,7 +145,7 @@ test('a session that ends before the answer does not leave the new password "sav
   panel.forgetPending(); // meeting.js: the next session's join
   assert.ok(shown.includes(t('settings.password.unconfirmed')), `${shown}`);
   assert.ok(!shown.includes(t('settings.password.saved')));
-  assert.equal(node('setting-password-save').disabled, false);
+  assert.equal(node('setting-password-save').dataset.pending, undefined); // disabled while reconnecting
 });
 
 /** updates returns the update_settings sent since from. */
@@ -265,4 +273,50 @@ test('a moderator back from a drop is told of the password another moderator set
   // Removed meanwhile.
   await meeting(t0, { ...back, settings: SETTINGS, settingsRevision: 8, passwordRevision: 7 }, first.panel);
   assert.ok(shown.includes(t('settings.password.removed-elsewhere')), `${shown}`);
+});
+
+// Under the "Reconnecting…" overlay (which stops the mouse, not the keyboard) no session
+// is joined: the panel's controls were usable from the keyboard, showing the settings from
+// before the drop, and Remove or End meeting asked their confirmation for nothing.
+test('while the session reconnects, the settings panel cannot be used', async (t0) => {
+  const PROTECTED = { ...SETTINGS, passwordRequired: true };
+  const first = await meeting(t0, { settingsRevision: 3, settings: PROTECTED });
+  const controls = ['setting-lock', 'setting-lobby', 'setting-screenshare', 'setting-unmute', 'setting-chat',
+    'setting-password', 'setting-password-save', 'setting-password-clear', 'btn-end-meeting'];
+  node('setting-password').value = 'Kaue 5';
+  node('setting-password').dispatch('input'); // begun on revision 3
+  assert.equal(node('setting-password-save').disabled, false);
+  dropSocket();
+  await tick(2);
+  for (const id of controls) assert.equal(node(id).disabled, true, `#${id} can be used while reconnecting`);
+  const from = sent.length;
+  node('confirm-dialog').open = false;
+  node('setting-password-clear').click();
+  node('btn-end-meeting').click();
+  node('setting-password-save').click();
+  node('setting-password').dispatch('keydown', { key: 'Enter' });
+  await tick(2);
+  assert.equal(node('confirm-dialog').open, false, 'a confirmation was asked while reconnecting');
+  assert.deepEqual(sent.slice(from).map((m) => m.type), []);
+  assert.equal(node('setting-password').value, 'Kaue 5', 'the typed password is lost');
+
+  // The resume's welcome: the panel is usable again, and the password typed before the
+  // drop is based on the revision it was begun on.
+  await meeting(t0, { resumed: true, name: 'Mo', settings: PROTECTED, settingsRevision: 4 }, first.panel);
+  for (const id of controls) assert.equal(node(id).disabled, false, `#${id} is still disabled after the resume`);
+  const msg = await type('Kaue 5');
+  assert.deepEqual(msg && msg.payload, { password: 'Kaue 5', revision: 3 });
+});
+
+test('a confirmation answered while the session reconnects sends nothing', async (t0) => {
+  await meeting(t0, { settingsRevision: 2, settings: { ...SETTINGS, passwordRequired: true } });
+  node('setting-password-clear').click();
+  await tick(1);
+  assert.equal(node('confirm-dialog').open, true);
+  dropSocket();
+  await tick(2);
+  const from = sent.length;
+  node('confirm-ok').click();
+  await tick(2);
+  assert.deepEqual(sent.slice(from).map((m) => m.type), []);
 });

@@ -232,7 +232,14 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     replaceKnock,
     ui: {
       resumable: (id, secret) => reconnect.remember(id, secret),
-      dropped: () => reconnect.dropped(),
+      // Reconnecting: the meeting screen stays under the overlay, which stops the mouse
+      // but not the keyboard; no session is joined, so no moderator control is offered
+      // (applyRole) until the welcome of the resume.
+      dropped: () => {
+        const resuming = reconnect.dropped();
+        if (resuming) applyRole();
+        return resuming;
+      },
       mediaFailed: (s, how) => reconnect.mediaFailed(s, how),
       e2eeChanged: renderE2EE,
       joined: onJoined,
@@ -482,13 +489,17 @@ function moderate(type, payload) {
   return s ? s.moderate(type, payload) : null;
 }
 
-/** applyRole shows or hides what only moderators have. */
+/**
+ * applyRole shows or hides what only moderators have: at every welcome, a change of the
+ * own role, and a drop (no session is joined while reconnecting, and none is a moderator's).
+ */
 function applyRole() {
   const s = live();
   const mod = isModerator();
   document.body.dataset.role = s && s.joined ? s.role : '';
   $('#btn-settings').hidden = !mod;
   if (!mod && (openPanelName === 'waiting' || openPanelName === 'settings')) openPanel(null);
+  settingsPanel.setEnabled(mod);
   waitingRoom.setEnabled(mod);
   if (mod && s) waitingRoom.update(s.waiting);
   renderRoster();

@@ -23,6 +23,12 @@
 // typed while another moderator's came replaced it unseen. Another moderator's new or
 // removed password is told (changedByOther), also when it came while this page was
 // reconnecting (missed): the one this moderator handed out no longer opens the meeting.
+//
+// The panel is usable only for a joined moderator's session (setEnabled, from meeting.js
+// applyRole, which runs at every welcome and at a drop). Under the "Reconnecting…"
+// overlay, which stops the mouse but not the keyboard, its controls are disabled: what
+// it shows is the settings from before the drop, nothing it would send goes (no session
+// is joined), and a confirmation still open above the overlay sends nothing either.
 
 import { $, announce, toast } from './dom.js';
 import { confirmAction } from './confirm.js';
@@ -45,6 +51,7 @@ export class SettingsPanel {
     this.pending = null; // the id of the update_settings with a new password not yet answered
     this.revision = 0; // the revision of the settings shown (0: the server names none)
     this.typedOn = null; // the revision shown when the password in the field was begun
+    this.enabled = true; // setEnabled: a joined moderator's session (off from the start below)
     for (const [id, field] of Object.entries(SWITCHES)) {
       const box = $(`#${id}`);
       box.addEventListener('change', () => {
@@ -66,6 +73,7 @@ export class SettingsPanel {
     });
     save.addEventListener('click', () => this._savePassword());
     $('#setting-password-clear').addEventListener('click', async () => {
+      if (!this.enabled) return;
       const shown = this.revision; // a password set while the dialog is open is not removed
       const ok = await confirmAction({
         title: t('settings.password.remove.title'),
@@ -75,14 +83,29 @@ export class SettingsPanel {
       if (ok) this._update({ password: '' }, shown);
     });
     $('#btn-end-meeting').addEventListener('click', async () => {
+      if (!this.enabled) return;
       const ok = await confirmAction({
         title: t('settings.end.title'),
         text: t('settings.end.text'),
         ok: t('settings.end.ok'),
       });
-      if (ok) this.send('end_meeting');
+      // Confirmed while the session reconnects: no session is there to end it for.
+      if (ok && this.enabled) this.send('end_meeting');
     });
-    save.disabled = true;
+    this.setEnabled(false);
+  }
+
+  /**
+   * setEnabled makes the panel's controls usable (on: the session is joined and this
+   * page a moderator in it) or disabled (a session not joined: reconnecting, before a
+   * welcome). The password typed stays, with the revision it was begun on.
+   */
+  setEnabled(on) {
+    this.enabled = !!on;
+    for (const id of [...Object.keys(SWITCHES), 'setting-password', 'setting-password-clear', 'btn-end-meeting']) {
+      $(`#${id}`).disabled = !this.enabled;
+    }
+    this._renderSave();
   }
 
   /**
@@ -138,13 +161,14 @@ export class SettingsPanel {
 
   /** _update sends update_settings based on revision; its id, or null. */
   _update(payload, revision) {
+    if (!this.enabled) return null;
     return this.send('update_settings', revision > 0 ? { ...payload, revision } : payload);
   }
 
   _savePassword() {
     const input = $('#setting-password');
     const value = input.value.trim();
-    if (!value || this.pending) return;
+    if (!value || this.pending || !this.enabled) return;
     const id = this._update({ password: value }, this.typedOn ?? this.revision);
     if (id === null || id === undefined) return;
     this.pending = id;
@@ -153,7 +177,7 @@ export class SettingsPanel {
 
   _renderSave() {
     const save = $('#setting-password-save');
-    save.disabled = !!this.pending || $('#setting-password').value.trim() === '';
+    save.disabled = !this.enabled || !!this.pending || $('#setting-password').value.trim() === '';
     if (this.pending) save.dataset.pending = 'true';
     else delete save.dataset.pending;
   }
