@@ -320,3 +320,38 @@ test('a confirmation answered while the session reconnects sends nothing', async
   await tick(2);
   assert.deepEqual(sent.slice(from).map((m) => m.type), []);
 });
+
+// Without a password, the link alone lets people ask to join only while the waiting room
+// is on; with it off they are straight in, which the panel's texts said otherwise.
+test('what the panel says of a meeting without a password follows its waiting room', async (t0) => {
+  const OPEN = { ...SETTINGS, lobby: false };
+  await meeting(t0, { settingsRevision: 1, settings: { ...OPEN, passwordRequired: true } });
+  node('confirm-dialog').open = false;
+  node('setting-password-clear').click();
+  await tick(1);
+  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text-no-lobby'), 'Remove says people ask to join');
+  node('confirm-cancel').click();
+  await tick(1);
+  // Another moderator removes it.
+  shown.length = 0;
+  serverSays('settings', { settings: OPEN, revision: 2, changed: ['password'] });
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.removed-elsewhere-no-lobby')), `${shown}`);
+  assert.ok(!shown.includes(t('settings.password.removed-elsewhere')), 'told that people ask to join');
+  assert.equal(node('setting-password-state').textContent, t('settings.password.none-no-lobby'));
+  // The waiting room turned on: now the link lets people ask.
+  serverSays('settings', { settings: SETTINGS, revision: 3, changed: ['lobby'] });
+  await tick(2);
+  assert.equal(node('setting-password-state').textContent, t('settings.password.none'));
+  serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true }, revision: 4, changed: ['password'] });
+  await tick(2);
+  node('setting-password-clear').click();
+  await tick(1);
+  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text'));
+  node('confirm-cancel').click();
+  await tick(1);
+  shown.length = 0;
+  serverSays('settings', { settings: SETTINGS, revision: 5, changed: ['password'] });
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.removed-elsewhere')), `${shown}`);
+});

@@ -77,7 +77,7 @@ export class SettingsPanel {
       const shown = this.revision; // a password set while the dialog is open is not removed
       const ok = await confirmAction({
         title: t('settings.password.remove.title'),
-        text: t('settings.password.remove.text'),
+        text: t(noLobby(this.settings) ? 'settings.password.remove.text-no-lobby' : 'settings.password.remove.text'),
         ok: t('settings.password.remove'),
       });
       if (ok) this._update({ password: '' }, shown);
@@ -121,7 +121,8 @@ export class SettingsPanel {
     if (this.typedOn !== null && this.typedOn > revision) this.typedOn = revision;
     for (const [id, field] of Object.entries(SWITCHES)) $(`#${id}`).checked = !!settings[field];
     const has = !!settings.passwordRequired;
-    setText($('#setting-password-state'), has ? 'settings.password.is-set' : 'settings.password.none');
+    setText($('#setting-password-state'), has ? 'settings.password.is-set'
+      : noLobby(settings) ? 'settings.password.none-no-lobby' : 'settings.password.none');
     $('#setting-password-state').dataset.set = has ? 'true' : 'false';
     setText($('#setting-password-save'), has ? 'rooms.edit' : 'settings.password.set');
     $('#setting-password-clear').hidden = !has;
@@ -144,7 +145,8 @@ export class SettingsPanel {
    */
   changedByOther(changed, settings) {
     if (!changed.includes('password')) return;
-    const text = t(settings.passwordRequired ? 'settings.password.changed-elsewhere' : 'settings.password.removed-elsewhere');
+    const text = t(settings.passwordRequired ? 'settings.password.changed-elsewhere'
+      : noLobby(settings) ? 'settings.password.removed-elsewhere-no-lobby' : 'settings.password.removed-elsewhere');
     toast(text, { timeout: 10000 });
     announce(text);
   }
@@ -219,6 +221,14 @@ export class SettingsPanel {
     this._renderSave();
     toast(t('settings.password.unconfirmed'), { kind: 'error', timeout: 8000 });
   }
+}
+
+/**
+ * noLobby: the meeting's waiting room is off, so the link without a password lets people
+ * straight in, not ask to join; what the panel says of a missing password says which.
+ */
+function noLobby(settings) {
+  return !!settings && !settings.lobby;
 }
 
 /** PASSWORD_REFUSED: what a refused new password says, by the error's code. */
