@@ -7,14 +7,21 @@ import assert from 'node:assert/strict';
 import { tick } from './harness.mjs';
 import './page-globals.mjs';
 
-// Elements by id: each records its click handler; #live records what is announced.
+// Elements by id: each records its click handler and its classes; #live records what is announced.
+const classes = () => {
+  const set = new Set();
+  return {
+    add: (...c) => c.forEach((x) => set.add(x)), remove: (...c) => c.forEach((x) => set.delete(x)),
+    toggle: (c, on = !set.has(c)) => (on ? set.add(c) : set.delete(c), on), contains: (c) => set.has(c),
+  };
+};
 const byId = new Map();
 const element = (id) => {
   if (!byId.has(id)) {
     const listeners = {};
     byId.set(id, new Proxy({
       id, hidden: false, dataset: {}, textContent: '', disabled: false, offsetWidth: 0,
-      classList: { add() {}, remove() {}, toggle() {} },
+      classList: classes(),
       addEventListener: (type, f) => { listeners[type] = f; },
       click: () => listeners.click && listeners.click(),
       setAttribute() {}, replaceChildren() {}, querySelectorAll: () => [], focus() {},
@@ -23,6 +30,7 @@ const element = (id) => {
   }
   return byId.get(id);
 };
+element('knock-admit').classList.add('btn', 'btn-small', 'btn-primary'); // as meeting.html has it
 const announced = [];
 const live = { set textContent(text) { if (text) announced.push(text); } };
 globalThis.document = {
@@ -93,6 +101,9 @@ test('the knock card and the waiting list admit an unproven knock alike, by "Adm
   assert.equal(element('knock-admit').disabled, false, 'the card cannot admit what the list admits');
   assert.equal(element('knock-text').textContent, tr('e2ee14.knock.card-checking', { name: 'Kai' }), 'the card does not say the link is being checked');
   assert.equal(element('knock-admit').textContent, tr('e2ee14.knock.admit-anyway'), 'the card\'s Admit does not say the link is unproven');
+  // Not the inviting default: the secondary style, as the entry's "Admit anyway".
+  assert.equal(element('knock-admit').classList.contains('btn-primary'), false, 'the card\'s "Admit anyway" is a primary button');
+  assert.equal(element('knock-admit').classList.contains('btn-secondary'), true);
   assert.deepEqual(admitButton(checking), { anyway: true, text: 'e2ee14.knock.admit-anyway', label: 'e2ee14.knock.admit-unchecked.label' },
     'the entry\'s Admit does not say the link is unproven');
   element('btn-admit-all').click();
@@ -105,6 +116,8 @@ test('the knock card and the waiting list admit an unproven knock alike, by "Adm
   const verified = { ...checking, link: 'verified' };
   room.update([verified]);
   assert.equal(element('knock-admit').textContent, tr('waiting.admit'));
+  assert.equal(element('knock-admit').classList.contains('btn-primary'), true, 'a plain Admit is not the primary button');
+  assert.equal(element('knock-admit').classList.contains('btn-secondary'), false);
   assert.equal(element('knock-text').textContent, tr('waiting.knock.one', { name: 'Kai' }));
   assert.equal(admitButton(verified).anyway, false);
   element('knock-admit').click();

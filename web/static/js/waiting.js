@@ -203,7 +203,15 @@ export class WaitingRoom {
       ? t(wrong ? 'e2ee14.knock.card-wrong' : checking ? 'e2ee14.knock.card-checking' : 'waiting.knock.one', { name })
       : t('waiting.knock.many', { count: n });
     const plan = admitPlan(this.list);
-    setText($('#knock-admit'), n === 1 ? admitButton(this.list[0]).text : admitAllLabel(plan));
-    $('#knock-admit').disabled = n > 1 && plan.ids.length === 0;
+    const one = n === 1 ? admitButton(this.list[0]) : null;
+    const admit = $('#knock-admit');
+    setText(admit, one ? one.text : admitAllLabel(plan));
+    admit.disabled = n > 1 && plan.ids.length === 0;
+    // "Admit anyway" lets in someone whose link is not proven: a secondary button, as on
+    // the entry, not the card's inviting default.
+    const anyway = !!one && one.anyway;
+    admit.classList.toggle('btn-primary', !anyway);
+    admit.classList.toggle('btn-secondary', anyway);
+    admit.classList.toggle('btn-admit-anyway', anyway);
   }
 }
