@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/user"
+	"strconv"
 	"syscall"
 )
 
@@ -24,7 +26,23 @@ func configNotPrivate(fi os.FileInfo) string {
 		return ""
 	}
 	if euid := os.Geteuid(); int(st.Uid) != euid && st.Uid != 0 {
-		return fmt.Sprintf("it belongs to another user (uid %d); only the process's own or root's is read", st.Uid)
+		why := fmt.Sprintf("it belongs to another user (uid %d); only the process's own or root's is read", st.Uid)
+		if euid == 0 {
+			// sudo conclave privacy-report -config /etc/conclave/conclave.toml, the file
+			// being the service user's: root does not take a file another user could
+			// have written, and the way is to run the command as its owner.
+			why += "; run the command as its owner: sudo -u " + ownerName(st.Uid) + " conclave …"
+		}
+		return why
 	}
 	return ""
+}
+
+// ownerName is the name of the user uid, or "#uid" (which sudo -u takes too).
+func ownerName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(id); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "#" + id
 }

@@ -47,8 +47,10 @@ func TestConfigFileOthersCouldWriteIsRefused(t *testing.T) {
 		if err := os.Chown(file, 65534, 65534); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := parseOptions([]string{"-config", file}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "another user") {
-			t.Errorf("another user's file: %v, want it refused", err)
+		// Root is told to run the command as the file's owner (sudo conclave
+		// privacy-report of the service user's file).
+		if _, err := parseOptions([]string{"-config", file}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "another user") || !strings.Contains(err.Error(), "sudo -u "+ownerName(65534)+" conclave") {
+			t.Errorf("another user's file: %v, want it refused, naming sudo -u and its owner", err)
 		}
 		if err := os.Chown(file, 0, 0); err != nil {
 			t.Fatal(err)
