@@ -124,7 +124,7 @@ import { participantActions } from './moderator.js';
 import { WaitingRoom } from './waiting.js';
 import { SettingsPanel } from './settings.js';
 import { MeetingRules } from './rules.js';
-import { FATAL, setErrorCode, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
+import { FATAL, offersRejoin, setErrorCode, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
 import { closeConfirm } from './confirm.js';
 import { e2eeAPI, prewarmMediaWorker, discardWarmWorker } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
@@ -359,7 +359,7 @@ function onFailed(kind, info = {}) {
     // no more: as after Leave, the tab's storage forgets it (the browser writes it to
     // disk and gives it back to a reopened tab, which joined the room's next meeting as
     // a moderator). A screen with Rejoin keeps it; rejoin keeps it from memory anyway.
-    if (FATAL[code] && !FATAL[code][2]) keepModeratorSecret(null);
+    if (FATAL[code] && !offersRejoin(code)) keepModeratorSecret(null);
     showError(code);
     return;
   }
@@ -436,11 +436,13 @@ function stopped() {
 
 function showError(kind) {
   reknock.stop();
-  // The E2EE worker loaded as a spare for a resume that will not come (e2ee-hooks.js),
-  // as after Leave: it ran on in the ended meeting's page for as long as the page stayed
-  // open. Rejoin starts a worker of its own. (A reconnect that gives up to the pre-join
+  // The E2EE worker loaded as a spare (e2ee-hooks.js) is kept for the way back a screen
+  // offers: Rejoin takes it, where a worker of its own, after a connection that died
+  // without a close, could wait for its modules until it failed closed. A screen with no
+  // way back (ended, removed, denied …) ends it, as Leave does: it ran on in the page
+  // for as long as the page stayed open. (A reconnect that gives up to the pre-join
   // screen keeps it for the join from there.)
-  discardWarmWorker();
+  if (!offersRejoin(kind)) discardWarmWorker();
   stopped();
   lastError = showErrorScreen(kind);
   setState('error');

@@ -34,6 +34,15 @@ export const FATAL = {
   too_many_attempts: ['status.too-many-attempts.title', 'status.too-many-attempts', null],
 };
 
+/**
+ * offersRejoin tells whether the error screen for a reason offers a way back (Rejoin,
+ * Try again, Knock again, Join as a participant); an unknown reason shows
+ * "Disconnected", which does.
+ */
+export function offersRejoin(kind) {
+  return !!(FATAL[kind] || FATAL.disconnected)[2];
+}
+
 /** setErrorCode writes the reason and its text (key, params) into #meeting-error (it stays hidden). */
 export function setErrorCode(kind, key, params) {
   const box = $('#meeting-error');
