@@ -355,3 +355,46 @@ test('what the panel says of a meeting without a password follows its waiting ro
   await tick(2);
   assert.ok(shown.includes(t('settings.password.removed-elsewhere')), `${shown}`);
 });
+
+test('while the meeting is locked, what the panel says of no password is what holds once it is unlocked', async (t0) => {
+  // Locked, nobody new can join or ask with the link: "the link alone lets people ask
+  // to join" (or join at once) was untrue then.
+  const LOCKED = { ...SETTINGS, locked: true };
+  await meeting(t0, { settingsRevision: 1, settings: { ...LOCKED, passwordRequired: true } });
+  node('confirm-dialog').open = false;
+  node('setting-password-clear').click();
+  await tick(1);
+  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text-locked'), 'Remove says people can ask to join now');
+  node('confirm-cancel').click();
+  await tick(1);
+  shown.length = 0;
+  serverSays('settings', { settings: LOCKED, revision: 2, changed: ['password'] });
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.removed-elsewhere-locked')), `${shown}`);
+  assert.equal(node('setting-password-state').textContent, t('settings.password.none-locked'));
+  // Unlocked: the link lets people ask now.
+  serverSays('settings', { settings: SETTINGS, revision: 3, changed: ['locked'] });
+  await tick(2);
+  assert.equal(node('setting-password-state').textContent, t('settings.password.none'));
+  // Locked again, with the waiting room off.
+  const OPEN_LOCKED = { ...LOCKED, lobby: false };
+  serverSays('settings', { settings: OPEN_LOCKED, revision: 4, changed: ['locked', 'lobby'] });
+  await tick(2);
+  assert.equal(node('setting-password-state').textContent, t('settings.password.none-no-lobby-locked'));
+  serverSays('settings', { settings: { ...OPEN_LOCKED, passwordRequired: true }, revision: 5, changed: ['password'] });
+  await tick(2);
+  node('setting-password-clear').click();
+  await tick(1);
+  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text-no-lobby-locked'));
+  node('confirm-cancel').click();
+  await tick(1);
+  shown.length = 0;
+  serverSays('settings', { settings: OPEN_LOCKED, revision: 6, changed: ['password'] });
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.removed-elsewhere-no-lobby-locked')), `${shown}`);
+  // Each says it holds once the meeting is unlocked.
+  for (const key of ['none-locked', 'none-no-lobby-locked', 'remove.text-locked', 'remove.text-no-lobby-locked',
+    'removed-elsewhere-locked', 'removed-elsewhere-no-lobby-locked']) {
+    assert.match(t(`settings.password.${key}`), /unlocked/, key);
+  }
+});

@@ -77,7 +77,7 @@ export class SettingsPanel {
       const shown = this.revision; // a password set while the dialog is open is not removed
       const ok = await confirmAction({
         title: t('settings.password.remove.title'),
-        text: t(noLobby(this.settings) ? 'settings.password.remove.text-no-lobby' : 'settings.password.remove.text'),
+        text: t(withoutPassword(this.settings).remove),
         ok: t('settings.password.remove'),
       });
       if (ok) this._update({ password: '' }, shown);
@@ -121,8 +121,7 @@ export class SettingsPanel {
     if (this.typedOn !== null && this.typedOn > revision) this.typedOn = revision;
     for (const [id, field] of Object.entries(SWITCHES)) $(`#${id}`).checked = !!settings[field];
     const has = !!settings.passwordRequired;
-    setText($('#setting-password-state'), has ? 'settings.password.is-set'
-      : noLobby(settings) ? 'settings.password.none-no-lobby' : 'settings.password.none');
+    setText($('#setting-password-state'), has ? 'settings.password.is-set' : withoutPassword(settings).none);
     $('#setting-password-state').dataset.set = has ? 'true' : 'false';
     setText($('#setting-password-save'), has ? 'rooms.edit' : 'settings.password.set');
     $('#setting-password-clear').hidden = !has;
@@ -145,8 +144,7 @@ export class SettingsPanel {
    */
   changedByOther(changed, settings) {
     if (!changed.includes('password')) return;
-    const text = t(settings.passwordRequired ? 'settings.password.changed-elsewhere'
-      : noLobby(settings) ? 'settings.password.removed-elsewhere-no-lobby' : 'settings.password.removed-elsewhere');
+    const text = t(settings.passwordRequired ? 'settings.password.changed-elsewhere' : withoutPassword(settings).removed);
     toast(text, { timeout: 10000 });
     announce(text);
   }
@@ -224,12 +222,40 @@ export class SettingsPanel {
 }
 
 /**
- * noLobby: the meeting's waiting room is off, so the link without a password lets people
- * straight in, not ask to join; what the panel says of a missing password says which.
+ * withoutPassword gives the keys of what the panel says of a meeting without a password
+ * (none: the panel's line, remove: Remove's confirmation, removed: another moderator's
+ * removal). With the waiting room off the link lets people straight in, not ask to join;
+ * while the meeting is locked it lets nobody new in (nor ask), so the texts say what
+ * holds once it is unlocked. The line follows the settings shown (render).
  */
-function noLobby(settings) {
-  return !!settings && !settings.lobby;
+function withoutPassword(settings) {
+  const noLobby = !!settings && !settings.lobby;
+  const locked = !!settings && !!settings.locked;
+  return WITHOUT_PASSWORD[`${noLobby ? 'no-lobby' : 'lobby'}${locked ? '-locked' : ''}`];
 }
+
+const WITHOUT_PASSWORD = {
+  lobby: {
+    none: 'settings.password.none',
+    remove: 'settings.password.remove.text',
+    removed: 'settings.password.removed-elsewhere',
+  },
+  'no-lobby': {
+    none: 'settings.password.none-no-lobby',
+    remove: 'settings.password.remove.text-no-lobby',
+    removed: 'settings.password.removed-elsewhere-no-lobby',
+  },
+  'lobby-locked': {
+    none: 'settings.password.none-locked',
+    remove: 'settings.password.remove.text-locked',
+    removed: 'settings.password.removed-elsewhere-locked',
+  },
+  'no-lobby-locked': {
+    none: 'settings.password.none-no-lobby-locked',
+    remove: 'settings.password.remove.text-no-lobby-locked',
+    removed: 'settings.password.removed-elsewhere-no-lobby-locked',
+  },
+};
 
 /** PASSWORD_REFUSED: what a refused new password says, by the error's code. */
 const PASSWORD_REFUSED = {
