@@ -24,7 +24,9 @@ const element = (id) => {
       classList: classes(),
       addEventListener: (type, f) => { listeners[type] = f; },
       click: () => listeners.click && listeners.click(),
-      setAttribute() {}, replaceChildren() {}, querySelectorAll: () => [], focus() {},
+      attributes: {},
+      setAttribute(k, v) { this.attributes[k] = String(v); }, removeAttribute(k) { delete this.attributes[k]; },
+      replaceChildren() {}, querySelectorAll: () => [], focus() {},
       style: { setProperty() {} },
     }, { get: (t, k) => (k in t ? t[k] : () => {}) }));
   }
@@ -148,4 +150,33 @@ test('a knock that continues another is not announced again, nor brings back the
   room.update([{ participantId: 'r3', name: 'Ria', since, continues: 'r1' }, { participantId: 's1', name: 'Sam', since }]);
   await tick(80);
   assert.equal(announced.length, before + 2, 'a new knock was not announced');
+});
+
+// The knock card's Admit for one knocker has the name its waiting-list entry's Admit has
+// ("Admit anyway, although Kai's link is not verified yet"): a screen reader said a bare
+// "Admit anyway" there, naming nobody. Its visible text starts that name (WCAG "label in
+// name": one who says "click Admit anyway" reaches it), in both languages; "Admit all"
+// has no name but its text.
+test('the knock card\'s Admit names the one knocker as the entry\'s does, and "Admit all" nobody', async (t) => {
+  const { t: tr, setLanguage } = await import('../static/js/i18n.js');
+  const room = new WaitingRoom({ admit() {}, deny() {}, admitAll() {}, openPanel() {}, isPanelOpen: () => false });
+  t.after(() => { room.setEnabled(false); setLanguage('en'); });
+  room.setEnabled(true);
+  const since = new Date().toISOString();
+  const admit = element('knock-admit');
+  const label = () => admit.attributes['aria-label'];
+  for (const lang of ['en', 'de']) {
+    setLanguage(lang);
+    for (const [link, key] of [['checking', 'e2ee14.knock.admit-unchecked.label'], ['wrong', 'e2ee14.knock.admit-anyway.label'], ['verified', 'waiting.admit.label']]) {
+      room.update([{ participantId: 'k1', name: 'Kai', since, link }]);
+      assert.equal(label(), tr(key, { name: 'Kai' }), `${lang} ${link}: the card's Admit is named otherwise than the entry's`);
+      assert.ok(label().toLowerCase().includes(admit.textContent.toLowerCase()), `${lang} ${link}: "${label()}" does not say "${admit.textContent}"`);
+    }
+    // A name not opened yet (e2ee-names.js) is "Someone", as on the entry.
+    room.update([{ participantId: 'k1', name: '…', nameLabel: tr('e2ee14.names.pending-label'), since, link: 'checking' }]);
+    assert.equal(label(), tr('e2ee14.knock.admit-unchecked.label', { name: tr('waiting.someone') }));
+    room.update([{ participantId: 'k1', name: 'Kai', since, link: 'checking' }, { participantId: 'k2', name: 'Lu', since, link: 'verified' }]);
+    assert.equal(label(), undefined, `${lang}: "Admit all" kept the one knocker's name`);
+    assert.equal(admit.dataset.i18nAttr, undefined, `${lang}: a language switch would name the knocker again`);
+  }
 });

@@ -69,6 +69,15 @@ export function setAttr(node, name, key, params) {
   return node;
 }
 
+/** clearAttr removes attribute name of node, and its key (setAttr), so no switch sets it again. */
+export function clearAttr(node, name) {
+  const pairs = parseAttrSpec(node.dataset.i18nAttr).filter(([n]) => n !== name);
+  if (pairs.length) node.dataset.i18nAttr = pairs.map(([n, k]) => `${n}=${k}`).join(',');
+  else delete node.dataset.i18nAttr;
+  node.removeAttribute(name);
+  return node;
+}
+
 function parseAttrSpec(spec) {
   if (!spec) return [];
   return spec.split(',').map((p) => p.trim().split('=')).filter((p) => p.length === 2 && p[0] && p[1]);

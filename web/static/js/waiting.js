@@ -16,7 +16,7 @@
 // knock whose link is not proven, as on its entry).
 
 import { $, el, announce, initials, hueFor } from './dom.js';
-import { formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
+import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
 
 const TICK_MS = 5000;
@@ -37,6 +37,11 @@ export function waitedFor(since, now = Date.now()) {
   if (mins < 60) return ['waiting.since.min', { min: mins }];
   const h = Math.floor(mins / 60);
   return mins % 60 ? ['waiting.since.h-min', { h, min: mins % 60 }] : ['waiting.since.h', { h }];
+}
+
+/** labelName is the knocker's name in its Admit and Deny labels ("Someone" while it is sealed). */
+function labelName(w) {
+  return w.nameLabel ? t('waiting.someone') : (w.name || t('common.guest'));
 }
 
 /** spokenName is how a knocker is named in announcements: "Someone" while its name is a placeholder. */
@@ -155,13 +160,13 @@ export class WaitingRoom {
         wrong ? el('span', { class: 'waiting-link-note', i18n: 'e2ee14.knock.wrong.note' }) : null),
       el('span', { class: 'waiting-actions' },
         el('button', {
-          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name: w.nameLabel ? t('waiting.someone') : name },
+          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name: labelName(w) },
           onclick: () => this.actions.deny(w.participantId),
         }, el('span', { i18n: 'waiting.deny' })),
         el('button', {
           type: 'button',
           class: admit.anyway ? 'btn btn-small btn-secondary btn-admit btn-admit-anyway' : 'btn btn-small btn-primary btn-admit',
-          i18nAttr: { 'aria-label': admit.label }, i18nParams: { name: w.nameLabel ? t('waiting.someone') : name },
+          i18nAttr: { 'aria-label': admit.label }, i18nParams: { name: labelName(w) },
           onclick: () => this.actions.admit(w.participantId),
         }, el('span', { i18n: admit.text }))));
   }
@@ -206,6 +211,11 @@ export class WaitingRoom {
     const one = n === 1 ? admitButton(this.list[0]) : null;
     const admit = $('#knock-admit');
     setText(admit, one ? one.text : admitAllLabel(plan));
+    // One knocker: the name its entry's Admit has ("Admit anyway, although Kai's link is
+    // not verified yet"), which a screen reader says of the card's button too. "Admit
+    // all" names nobody: its text is its name.
+    if (one) setAttr(admit, 'aria-label', one.label, { name: labelName(this.list[0]) });
+    else clearAttr(admit, 'aria-label');
     admit.disabled = n > 1 && plan.ids.length === 0;
     // "Admit anyway" lets in someone whose link is not proven: a secondary button, as on
     // the entry, not the card's inviting default.
