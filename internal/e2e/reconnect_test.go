@@ -24,6 +24,7 @@ type cutProxy struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	until  time.Time             // new connections are refused until then
+	held   bool                  // new connections are refused until release
 	frozen map[net.Conn]struct{} // connections whose bytes are dropped (freeze)
 }
 
@@ -54,7 +55,7 @@ func (p *cutProxy) serve() {
 			return
 		}
 		p.mu.Lock()
-		cut := time.Now().Before(p.until)
+		cut := p.held || time.Now().Before(p.until)
 		p.mu.Unlock()
 		if cut {
 			_ = c.Close()
@@ -132,6 +133,21 @@ func (p *cutProxy) cut(d time.Duration) {
 	p.until = time.Now().Add(d)
 	p.mu.Unlock()
 	p.closeAll()
+}
+
+// hold refuses every new connection through the proxy until release; the open ones
+// stay as they are. With freeze it keeps a page's new connection away until the test
+// has made the server see what must come first.
+func (p *cutProxy) hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = true
+}
+
+func (p *cutProxy) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = false
 }
 
 func (p *cutProxy) closeAll() {
