@@ -152,6 +152,40 @@ test('a knock that continues another is not announced again, nor brings back the
   assert.equal(announced.length, before + 2, 'a new knock was not announced');
 });
 
+// A moderator's page that resumes after a drop runs applyRole twice (meeting.js): at the
+// drop (the waiting room off) and at the resumed welcome, which hands the waiting room
+// the new session's list, empty until its `waiting_list` comes right after the welcome.
+// That empty list made the room forget the knocks it knew: the list that then came
+// announced every one of them anew and brought back the knock card the moderator had
+// closed.
+test('a resume, whose session has no list yet at its welcome, does not announce the knocks again nor bring back the closed card', async (t) => {
+  const room = new WaitingRoom({ admit() {}, deny() {}, admitAll() {}, openPanel() {}, isPanelOpen: () => false });
+  t.after(() => room.setEnabled(false));
+  room.setEnabled(true);
+  const since = new Date().toISOString();
+  await tick(80); // what the tests before announced
+  const before = announced.length;
+  const list = [{ participantId: 'q1', name: 'Quin', since }];
+  room.update(list);
+  await tick(80);
+  assert.equal(announced.length, before + 1);
+  element('knock-close').click();
+  assert.equal(element('knock-card').hidden, true);
+  // The drop, then the resumed welcome (applyRole: setEnabled, update(s.waiting)), then its waiting_list.
+  room.setEnabled(false);
+  room.setEnabled(true);
+  room.update([]);
+  room.update(list);
+  await tick(80);
+  assert.equal(announced.length, before + 1, `announced again: ${announced.slice(before)}`);
+  assert.equal(element('knock-card').hidden, true, 'the closed knock card came back');
+  // Someone who knocked meanwhile is new.
+  room.update([...list, { participantId: 'q2', name: 'Rey', since }]);
+  await tick(80);
+  assert.equal(announced.length, before + 2, 'a new knock was not announced');
+  assert.equal(element('knock-card').hidden, false);
+});
+
 // The knock card's Admit for one knocker has the name its waiting-list entry's Admit has
 // ("Admit anyway, although Kai's link is not verified yet"): a screen reader said a bare
 // "Admit anyway" there, naming nobody. Its visible text starts that name (WCAG "label in

@@ -102,7 +102,12 @@ export class WaitingRoom {
     // again") is that request, in its place: not someone new.
     const fresh = list.filter((w) => !this.known.has(w.participantId) && !(w.continues && this.known.has(w.continues)));
     this.list = list;
-    this.known = new Set(list.flatMap((w) => (w.continues ? [w.participantId, w.continues] : [w.participantId])));
+    // An empty list forgets no knock: a resumed session's is empty until its
+    // `waiting_list` comes, after the welcome at which applyRole (meeting.js) hands it
+    // over, and forgetting them there announced every knock of that list anew and brought
+    // back a knock card the moderator had closed. A knock gone does not come back under
+    // its id (one that knocks again continues it), so what is kept misleads nobody.
+    if (list.length > 0) this.known = new Set(list.flatMap((w) => (w.continues ? [w.participantId, w.continues] : [w.participantId])));
     if (fresh.length > 0) {
       this.knockDismissed = false;
       const text = fresh.length === 1
