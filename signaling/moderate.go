@@ -128,9 +128,12 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	if p.Password != nil && passwordTooLong(*p.Password) {
 		return errorf(CodeInvalidField, "password too long")
 	}
-	// A stale change spends no hash (checked again once the hash is made).
-	if err := s.meeting.checkSettings(s.id, p); err != nil {
-		return settingsError(err)
+	// A stale new password spends no hash: checked before it is made (updateSettings
+	// checks every change, this one again, under the lock where it is applied).
+	if p.Password != nil && *p.Password != "" {
+		if err := s.meeting.checkSettings(s.id, p); err != nil {
+			return settingsError(err)
+		}
 	}
 	var pwHash *string
 	if p.Password != nil {

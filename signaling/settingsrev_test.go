@@ -68,6 +68,15 @@ func passwordHolds(t *testing.T, srv *testServer, m createdMeeting, pw string) b
 	return c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": "Gast", "password": pw}) == nil
 }
 
+// twoModerators starts a server on a fake clock (with the hasher h, or the default for
+// nil) and a meeting without waiting room, and joins moderators A and B to it.
+func twoModerators(t *testing.T, h *secret.Hasher) (*testServer, createdMeeting, *testclient.Client, *testclient.Client) {
+	t.Helper()
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h})
+	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	return srv, m, srv.joinModerator(t, m, "A"), srv.joinModerator(t, m, "B")
+}
+
 // TestTwoModeratorsSetPasswordsAtOnce: A and B, both looking at the same settings, set
 // a new password at once; the hasher takes both before either is applied. One is in
 // force and its moderator is told so; the other is refused (settings_changed, with the
@@ -75,10 +84,7 @@ func passwordHolds(t *testing.T, srv *testServer, m createdMeeting, pw string) b
 // later one held: A told people X, B's Y was the password.
 func TestTwoModeratorsSetPasswordsAtOnce(t *testing.T) {
 	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h})
-	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	srv, m, a, b := twoModerators(t, h)
 	base := a.SettingsRevision
 	if base == 0 || b.SettingsRevision != base {
 		t.Fatalf("welcomes' settingsRevision: %d and %d", base, b.SettingsRevision)
@@ -126,10 +132,7 @@ func TestTwoModeratorsSetPasswordsAtOnce(t *testing.T) {
 // is refused before it is hashed.
 func TestStaleSettingsClashOnlyWhereTheyWouldUndo(t *testing.T) {
 	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h})
-	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	srv, m, a, b := twoModerators(t, h)
 	base := a.SettingsRevision
 
 	if got := changeSettings(t, a, map[string]any{"locked": true, "revision": base}); got.Type != "settings" || !slices.Equal(got.Changed, []string{"locked"}) {
@@ -187,10 +190,7 @@ func TestStaleSettingsClashOnlyWhereTheyWouldUndo(t *testing.T) {
 // Every member's copy of a change names its revision (a participant's not the fields it
 // changed, TestOnlyModeratorsAreToldWhatChanged).
 func TestSettingsRevisionAbsentOrUnknown(t *testing.T) {
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock()})
-	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	srv, m, a, b := twoModerators(t, nil)
 	p := srv.join(t, m.MeetingID, "P")
 	base := a.SettingsRevision
 	if got := changeSettings(t, a, map[string]any{"locked": true, "revision": base}); got.Type != "settings" {
@@ -224,10 +224,7 @@ func TestSettingsRevisionAbsentOrUnknown(t *testing.T) {
 // participant's copy carries the settings and their revision only, as before revisions:
 // that the password was replaced is the moderators' to know.
 func TestOnlyModeratorsAreToldWhatChanged(t *testing.T) {
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock()})
-	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	srv, m, a, b := twoModerators(t, nil)
 	p := srv.join(t, m.MeetingID, "P")
 	for _, pw := range []string{"Birke", "Buche"} {
 		if got := changeSettings(t, a, map[string]any{"password": pw, "revision": a.SettingsRevision}); got.Type != "settings" {

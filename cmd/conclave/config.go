@@ -403,9 +403,15 @@ func wrap(text string, width int) []string {
 	return lines
 }
 
-// testEnv are the CONCLAVE_* variables the test suite reads (internal/browsertest, the
-// store's and this package's tests), not the server: no warning for them.
-var testEnv = []string{"CONCLAVE_BROWSER_LOG", "CONCLAVE_PULSEAUDIO", "CONCLAVE_XVFB", "CONCLAVE_STORE_HOST", "CONCLAVE_STORE_OPEN_AS_SERVICE", "CONCLAVE_TEST_RUN_MAIN"}
+// testEnv are the CONCLAVE_* variables the test suite and the bench scripts read
+// (internal/browsertest, internal/e2e, the store's and this package's tests,
+// bench/sidebyside.sh), not the server: no warning for them. TestStrayEnvKnowsTheTree
+// finds every such name in the tree.
+var testEnv = []string{
+	"CONCLAVE_BIN", "CONCLAVE_BROWSER_LOG", "CONCLAVE_CHROMIUM", "CONCLAVE_FIREFOX", "CONCLAVE_PULSEAUDIO",
+	"CONCLAVE_SCREENSHOTS", "CONCLAVE_STORE_CRASH_DIR", "CONCLAVE_STORE_HOST", "CONCLAVE_STORE_OPEN_AS_SERVICE",
+	"CONCLAVE_TEST_RUN_MAIN", "CONCLAVE_XVFB",
+}
 
 // strayEnv says, for each CONCLAVE_* variable of environ that no setting reads, that it
 // is ignored, with the setting's variable it is nearest to: a misspelt

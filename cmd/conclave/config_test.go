@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -292,5 +293,44 @@ func TestStrayEnvironmentIsNamed(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("strayEnv:\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestStrayEnvKnowsTheTree: every CONCLAVE_* variable a Go file or script of the tree
+// reads or sets is a setting's or in testEnv, so that strayEnv does not warn of one at
+// start. Names in tests' strings that stand for misspellings are listed here.
+func TestStrayEnvKnowsTheTree(t *testing.T) {
+	made := map[string]bool{"CONCLAVE_FROBNICATE": true, "CONCLAVE_MAX_PARTICIPANT": true, "CONCLAVE_SERVERNAME": true, "CONCLAVE_SOME_NAME": true, "CONCLAVE_X": true}
+	name := regexp.MustCompile(`CONCLAVE_[A-Z0-9_]*[A-Z0-9]`)
+	var env []string
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != "../.." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".sh")) {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, n := range name.FindAllString(string(b), -1) {
+			if !made[n] {
+				env = append(env, n+"=1")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env) == 0 {
+		t.Fatal("no CONCLAVE_ name found in the tree")
+	}
+	if stray := strayEnv(newFlagSet(&options{}, io.Discard), env); len(stray) > 0 {
+		t.Errorf("names the tree uses that strayEnv would warn of (add them to testEnv):\n%s", strings.Join(slices.Compact(stray), "\n"))
 	}
 }

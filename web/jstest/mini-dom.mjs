@@ -145,3 +145,11 @@ export function installMiniDOM() {
   globalThis.MutationObserver = class { observe() {} disconnect() {} };
   return doc;
 }
+
+/** append makes a <tag> (with the id, if given) at the end of doc's body and returns it. */
+export function append(doc, tag, id) {
+  const node = doc.createElement(tag);
+  if (id) node.setAttribute('id', id);
+  doc.body.append(node);
+  return node;
+}

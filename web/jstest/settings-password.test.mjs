@@ -321,21 +321,33 @@ test('a confirmation answered while the session reconnects sends nothing', async
   assert.deepEqual(sent.slice(from).map((m) => m.type), []);
 });
 
+// removeConfirmText presses Remove and returns what its confirmation says, cancelled.
+async function removeConfirmText() {
+  node('setting-password-clear').click();
+  await tick(1);
+  const text = node('confirm-text').textContent;
+  node('confirm-cancel').click();
+  await tick(1);
+  return text;
+}
+
+// removedElsewhere: another moderator's change comes that removed the password
+// (settings without one, at revision); shown then holds only what the page showed of it.
+async function removedElsewhere(settings, revision) {
+  shown.length = 0;
+  serverSays('settings', { settings, revision, changed: ['password'] });
+  await tick(2);
+}
+
 // Without a password, the link alone lets people ask to join only while the waiting room
 // is on; with it off they are straight in, which the panel's texts said otherwise.
 test('what the panel says of a meeting without a password follows its waiting room', async (t0) => {
   const OPEN = { ...SETTINGS, lobby: false };
   await meeting(t0, { settingsRevision: 1, settings: { ...OPEN, passwordRequired: true } });
   node('confirm-dialog').open = false;
-  node('setting-password-clear').click();
-  await tick(1);
-  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text-no-lobby'), 'Remove says people ask to join');
-  node('confirm-cancel').click();
-  await tick(1);
+  assert.equal(await removeConfirmText(), t('settings.password.remove.text-no-lobby'), 'Remove says people ask to join');
   // Another moderator removes it.
-  shown.length = 0;
-  serverSays('settings', { settings: OPEN, revision: 2, changed: ['password'] });
-  await tick(2);
+  await removedElsewhere(OPEN, 2);
   assert.ok(shown.includes(t('settings.password.removed-elsewhere-no-lobby')), `${shown}`);
   assert.ok(!shown.includes(t('settings.password.removed-elsewhere')), 'told that people ask to join');
   assert.equal(node('setting-password-state').textContent, t('settings.password.none-no-lobby'));
@@ -345,14 +357,8 @@ test('what the panel says of a meeting without a password follows its waiting ro
   assert.equal(node('setting-password-state').textContent, t('settings.password.none'));
   serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true }, revision: 4, changed: ['password'] });
   await tick(2);
-  node('setting-password-clear').click();
-  await tick(1);
-  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text'));
-  node('confirm-cancel').click();
-  await tick(1);
-  shown.length = 0;
-  serverSays('settings', { settings: SETTINGS, revision: 5, changed: ['password'] });
-  await tick(2);
+  assert.equal(await removeConfirmText(), t('settings.password.remove.text'));
+  await removedElsewhere(SETTINGS, 5);
   assert.ok(shown.includes(t('settings.password.removed-elsewhere')), `${shown}`);
 });
 
@@ -362,14 +368,8 @@ test('while the meeting is locked, what the panel says of no password is what ho
   const LOCKED = { ...SETTINGS, locked: true };
   await meeting(t0, { settingsRevision: 1, settings: { ...LOCKED, passwordRequired: true } });
   node('confirm-dialog').open = false;
-  node('setting-password-clear').click();
-  await tick(1);
-  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text-locked'), 'Remove says people can ask to join now');
-  node('confirm-cancel').click();
-  await tick(1);
-  shown.length = 0;
-  serverSays('settings', { settings: LOCKED, revision: 2, changed: ['password'] });
-  await tick(2);
+  assert.equal(await removeConfirmText(), t('settings.password.remove.text-locked'), 'Remove says people can ask to join now');
+  await removedElsewhere(LOCKED, 2);
   assert.ok(shown.includes(t('settings.password.removed-elsewhere-locked')), `${shown}`);
   assert.equal(node('setting-password-state').textContent, t('settings.password.none-locked'));
   // Unlocked: the link lets people ask now.
@@ -383,14 +383,8 @@ test('while the meeting is locked, what the panel says of no password is what ho
   assert.equal(node('setting-password-state').textContent, t('settings.password.none-no-lobby-locked'));
   serverSays('settings', { settings: { ...OPEN_LOCKED, passwordRequired: true }, revision: 5, changed: ['password'] });
   await tick(2);
-  node('setting-password-clear').click();
-  await tick(1);
-  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text-no-lobby-locked'));
-  node('confirm-cancel').click();
-  await tick(1);
-  shown.length = 0;
-  serverSays('settings', { settings: OPEN_LOCKED, revision: 6, changed: ['password'] });
-  await tick(2);
+  assert.equal(await removeConfirmText(), t('settings.password.remove.text-no-lobby-locked'));
+  await removedElsewhere(OPEN_LOCKED, 6);
   assert.ok(shown.includes(t('settings.password.removed-elsewhere-no-lobby-locked')), `${shown}`);
   // Each says it holds once the meeting is unlocked.
   for (const key of ['none-locked', 'none-no-lobby-locked', 'remove.text-locked', 'remove.text-no-lobby-locked',

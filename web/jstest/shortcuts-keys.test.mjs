@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
-import { installMiniDOM, MiniElement } from './mini-dom.mjs';
+import { append, installMiniDOM, MiniElement } from './mini-dom.mjs';
 
 const doc = installMiniDOM();
 globalThis.Element = MiniElement;
@@ -12,12 +12,7 @@ const keydowns = [];
 doc.addEventListener = (type, fn) => { if (type === 'keydown') keydowns.push(fn); };
 doc.body.dataset.state = 'joined';
 
-const make = (tag, id) => {
-  const node = doc.createElement(tag);
-  if (id) node.setAttribute('id', id);
-  doc.body.append(node);
-  return node;
-};
+const make = (tag, id) => append(doc, tag, id);
 const dialog = make('dialog', 'shortcuts-dialog');
 Object.defineProperty(dialog, 'open', { get() { return this.hasAttribute('open'); } });
 dialog.showModal = function () { this.setAttribute('open', ''); };

@@ -7,27 +7,13 @@
 // removed, declined, a wrong link …) ends it, as Leave does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { FakeWorker } from './fake-worker.mjs';
 import './page-globals.mjs';
 
 globalThis.document = {
   querySelectorAll: () => [], querySelector: () => null, getElementById: () => null,
   addEventListener() {}, removeEventListener() {}, documentElement: { lang: 'en' },
 };
-
-/** FakeWorker stands for the E2EE worker; say() delivers a message from it. */
-class FakeWorker {
-  static made = [];
-  constructor() {
-    this.posted = [];
-    this.terminated = false;
-    FakeWorker.made.push(this);
-  }
-  postMessage(msg) { this.posted.push(msg); }
-  terminate() { this.terminated = true; }
-  say(data) { if (this.onmessage) this.onmessage({ data }); }
-  fail() { if (this.onerror) this.onerror({ preventDefault() {} }); }
-}
-globalThis.Worker = FakeWorker;
 
 const { MediaCrypto, discardWarmWorker, prewarmMediaWorker } = await import('../static/js/e2ee-hooks.js');
 const { FATAL, offersRejoin } = await import('../static/js/status.js');

@@ -45,6 +45,15 @@ globalThis.window = { localStorage, sessionStorage, addEventListener() {} };
 
 const { WaitingRoom } = await import('../static/js/waiting.js');
 
+// shownRoom is a moderator's waiting room, shown, whose actions do nothing; it ends with
+// the test t.
+function shownRoom(t) {
+  const room = new WaitingRoom({ admit() {}, deny() {}, admitAll() {}, openPanel() {}, isPanelOpen: () => false });
+  t.after(() => room.setEnabled(false));
+  room.setEnabled(true);
+  return room;
+}
+
 test('"Admit all" admits the list shown; a resumed session does not announce it again', async (t) => {
   const sent = [];
   const room = new WaitingRoom({
@@ -72,9 +81,7 @@ test('"Admit all" admits the list shown; a resumed session does not announce it 
 });
 
 test('the waiting room\'s count is written the way of the language (1,000, not 1000)', (t) => {
-  const room = new WaitingRoom({ admit() {}, deny() {}, admitAll() {}, openPanel() {}, isPanelOpen: () => false });
-  t.after(() => room.setEnabled(false));
-  room.setEnabled(true);
+  const room = shownRoom(t);
   const since = new Date().toISOString();
   room.update(Array.from({ length: 1000 }, (_, i) => ({ participantId: `w${i}`, name: `W${i}`, since })));
   assert.equal(element('waiting-count').textContent, '(1,000)');
@@ -131,9 +138,7 @@ test('the knock card and the waiting list admit an unproven knock alike, by "Adm
 // was announced again as someone new, and brought back the knock card the moderator
 // had closed.
 test('a knock that continues another is not announced again, nor brings back the closed card', async (t) => {
-  const room = new WaitingRoom({ admit() {}, deny() {}, admitAll() {}, openPanel() {}, isPanelOpen: () => false });
-  t.after(() => room.setEnabled(false));
-  room.setEnabled(true);
+  const room = shownRoom(t);
   const since = new Date().toISOString();
   await tick(80); // what the tests before announced
   const before = announced.length;
@@ -159,9 +164,7 @@ test('a knock that continues another is not announced again, nor brings back the
 // announced every one of them anew and brought back the knock card the moderator had
 // closed.
 test('a resume, whose session has no list yet at its welcome, does not announce the knocks again nor bring back the closed card', async (t) => {
-  const room = new WaitingRoom({ admit() {}, deny() {}, admitAll() {}, openPanel() {}, isPanelOpen: () => false });
-  t.after(() => room.setEnabled(false));
-  room.setEnabled(true);
+  const room = shownRoom(t);
   const since = new Date().toISOString();
   await tick(80); // what the tests before announced
   const before = announced.length;

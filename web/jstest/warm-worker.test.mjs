@@ -4,27 +4,9 @@
 // not, and starts a worker of its own when the warm one failed or was discarded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { FakeWorker } from './fake-worker.mjs';
 
 import { MediaCrypto, discardWarmWorker, prewarmMediaWorker } from '../static/js/e2ee-hooks.js';
-
-/** FakeWorker records what is posted to it; say() delivers a message from the worker. */
-class FakeWorker {
-  static made = [];
-  constructor(url, opts) {
-    this.url = url;
-    this.opts = opts;
-    this.posted = [];
-    this.terminated = false;
-    this.onmessage = null;
-    this.onerror = null;
-    FakeWorker.made.push(this);
-  }
-  postMessage(msg) { this.posted.push(msg); }
-  terminate() { this.terminated = true; }
-  say(data) { if (this.onmessage) this.onmessage({ data }); }
-  fail() { if (this.onerror) this.onerror({ preventDefault() {} }); }
-}
-globalThis.Worker = FakeWorker;
 
 // isReady: the session holds the worker's 'ready' (its flag, set with the promise's
 // resolution, so no timer decides the verdict).

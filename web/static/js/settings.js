@@ -168,7 +168,7 @@ export class SettingsPanel {
   _savePassword() {
     const input = $('#setting-password');
     const value = input.value.trim();
-    if (!value || this.pending || !this.enabled) return;
+    if (!value || this.pending) return;
     const id = this._update({ password: value }, this.typedOn ?? this.revision);
     if (id === null || id === undefined) return;
     this.pending = id;
