@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 type fakeICE struct {
 	mu      sync.Mutex
 	calls   []time.Time
+	members []netip.Addr
 	revoked []string
 }
 
@@ -41,10 +43,11 @@ func (f *fakeICE) revokedOnce(username string) bool {
 	return n == 1
 }
 
-func (f *fakeICE) ICEServers(now time.Time) []signaling.ICEServer {
+func (f *fakeICE) ICEServers(now time.Time, member netip.Addr) []signaling.ICEServer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, now)
+	f.members = append(f.members, member)
 	return []signaling.ICEServer{{
 		URLs:       []string{"turn:192.0.2.1:3478?transport=udp", "turn:192.0.2.1:3478?transport=tcp"},
 		Username:   fmt.Sprintf("%d:user%d", now.Unix(), len(f.calls)),
@@ -87,6 +90,13 @@ func TestWelcomeCarriesFreshICEServers(t *testing.T) {
 	for _, at := range ice.calls {
 		if !at.Equal(clock.Now()) {
 			t.Fatalf("asked at %v, the server clock says %v", at, clock.Now())
+		}
+	}
+	// The TURN server is told each member's address (its websocket's), whose first
+	// relays it answers beyond the bound in all that forged requests spend.
+	for i, member := range ice.members {
+		if member != netip.MustParseAddr("127.0.0.1") {
+			t.Fatalf("welcome %d: the TURN server was told the member is at %v, want 127.0.0.1", i, member)
 		}
 	}
 }

@@ -279,7 +279,7 @@ func (s *Session) handleEvent(ev event) {
 			return
 		}
 		s.peer = peer
-		if !s.meeting.completeJoin(s, s.srv.iceServers()) {
+		if !s.meeting.completeJoin(s, s.srv.iceServers(s.addr)) {
 			// Ejected in the meantime; that event follows. The media goes now: kept, its
 			// subscribe offer (every publisher's id and track) could go out first.
 			s.dropPeer()

@@ -473,7 +473,7 @@ func (s *Session) takeMembership(m *Meeting, pid, ref string, media *MediaState,
 			peer.Block(src, true)
 		}
 	}
-	parked, ok := m.completeResume(s, s.srv.iceServers(), c.hash, !c.knock)
+	parked, ok := m.completeResume(s, s.srv.iceServers(s.addr), c.hash, !c.knock)
 	s.claimed = resumeClaim{} // the welcome carries the next secret (and parking.prev this one)
 	s.unconfirmed = true      // its first message confirms the welcome (confirmWelcome)
 	if !ok {

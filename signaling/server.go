@@ -87,12 +87,16 @@ type Config struct {
 	ICE ICESource
 }
 
-// ICESource hands out the ICE servers of one welcome; now is the server's clock.
-// Revoke ends credentials it handed out: the member they went to is gone (left, was
-// removed or sent back to the waiting room, or the meeting ended), and whatever relays
-// they opened close. It must not block: it is called under a meeting's lock.
+// ICESource hands out the ICE servers of one welcome; now is the server's clock,
+// member the address the member's websocket comes from (as the password throttling
+// sees it; invalid if unreadable), which the TURN server answers beyond the bound in
+// all a flood of forged requests spends (turn.Server.ICEServersFor); it is kept in
+// memory only and never logged. Revoke ends credentials it handed out: the member
+// they went to is gone (left, was removed or sent back to the waiting room, or the
+// meeting ended), and whatever relays they opened close. It must not block: it is
+// called under a meeting's lock.
 type ICESource interface {
-	ICEServers(now time.Time) []ICEServer
+	ICEServers(now time.Time, member netip.Addr) []ICEServer
 	Revoke(servers []ICEServer)
 }
 
@@ -429,10 +433,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// iceServers returns a welcome's ICE servers, nil without TURN.
-func (s *Server) iceServers() []ICEServer {
+// iceServers returns the ICE servers of the welcome of a member whose websocket comes
+// from addr (Session.addr), nil without TURN.
+func (s *Server) iceServers(addr string) []ICEServer {
 	if s.ice == nil {
 		return nil
 	}
-	return s.ice.ICEServers(s.now())
+	member, _ := netip.ParseAddr(addr) // invalid if unreadable: nothing expected
+	return s.ice.ICEServers(s.now(), member)
 }

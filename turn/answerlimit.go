@@ -13,12 +13,12 @@ import (
 
 // Over UDP a request's source address can be forged, and whatever the server answers
 // before it has authenticated the request goes to whoever the source names: a 401 to a
-// bare 20-byte Allocate is 68 bytes (ERROR-CODE without a reason phrase, a 24-character
-// NONCE and the REALM, the attributes RFC 8489, section 9.2.4, requires; pion/turn sends
-// no SOFTWARE; the nonce's length is pion/turn's own), a STUN Binding answer to a
-// 20-byte request 40. Browsers' first Allocate is 28 bytes (Chromium) or 44 (Firefox),
+// bare 20-byte Allocate is 72 bytes (ERROR-CODE without a reason phrase, a 24-character
+// NONCE and the client's 12-character REALM, clientrealm.go, the attributes RFC 8489,
+// section 9.2.4, requires; pion/turn sends no SOFTWARE; the nonce's length is
+// pion/turn's own), a STUN Binding answer to a 20-byte request 40. Browsers' first Allocate is 28 bytes (Chromium) or 44 (Firefox),
 // so the 401 cannot be made smaller than what it answers. Answered without bound, the
-// UDP listener reflected 3.4 times what a forger sent at any victim. answerLimits
+// UDP listener reflected 3.6 times what a forger sent at any victim. answerLimits
 // bounds those answers: so many a second to one address (IPv6: one /64) and so many in
 // all; the ones beyond are not sent (the request is handled all the same, the answer
 // dropped as the network could have dropped it: a real client sends its request again).
@@ -36,14 +36,16 @@ import (
 // address holding a relay (a browser's other connection, a colleague behind the same
 // NAT) is bounded by its own bucket only, not by the one in all: forged sources spread
 // over many victims spend that one, and to reach a participant's address beyond it
-// they must know it.
+// they must know it. So is, while its credentials can open a relay, the address a
+// member's websocket came from (expect, Server.ICEServersFor): the 401s of a browser's
+// first relays, which the bound in all would otherwise leave to chance in such a flood.
 
 // Defaults of the bounds on unauthenticated answers, a second (and at once). Every
 // relay a browser opens costs one 401 (its first Allocate carries no credentials; a
 // browser opens two to four over UDP, and sends its request again when it gets no
 // answer), so a class of 300 behind one NAT address opening its relays at the same
-// moment is answered within 12 s, one joining over a minute at once; 100 answers of 68
-// bytes are 54 kbit/s at a forged victim, 1000 in all 0.54 Mbit/s. The bound in all is
+// moment is answered within 12 s, one joining over a minute at once; 100 answers of 72
+// bytes are 58 kbit/s at a forged victim, 1000 in all 0.58 Mbit/s. The bound in all is
 // what holds against forged sources spread over many victims.
 const (
 	DefaultUnauthenticatedAnswersPerAddr = 100
@@ -68,6 +70,12 @@ type answerLimits struct {
 	// with relays (credentials needed, at most Config.MaxAllocations).
 	allocated   map[netip.AddrPort]bucket
 	allocatedIn map[netip.Prefix]int
+	// expected holds the address groups of members handed credentials (expect), each
+	// until its credentials can open no relay any more; it grows only with welcomes
+	// (admitted members) and is swept of the past ones once it has doubled
+	// (expectSweepAt).
+	expected      map[netip.Prefix]time.Time
+	expectSweepAt int
 
 	dropped atomic.Uint64
 }
@@ -110,7 +118,8 @@ func (b bucket) can(now time.Time, r bucketRate) bool {
 func newAnswerLimits(perAddr, total int, now func() time.Time) *answerLimits {
 	return &answerLimits{perAddr: perSecond(perAddr), total: perSecond(total), now: now,
 		byAddr: map[netip.Prefix]bucket{}, sweepAt: minAnswerSweep,
-		allocated: map[netip.AddrPort]bucket{}, allocatedIn: map[netip.Prefix]int{}}
+		allocated: map[netip.AddrPort]bucket{}, allocatedIn: map[netip.Prefix]int{},
+		expected: map[netip.Prefix]time.Time{}, expectSweepAt: minAnswerSweep}
 }
 
 // allow takes a token from to's bucket and the one in all, if both have one; from the
@@ -130,7 +139,7 @@ func (l *answerLimits) allow(to net.Addr) bool {
 		return true
 	}
 	mine := l.byAddr[group]
-	if !mine.can(now, l.perAddr) || (l.allocatedIn[group] == 0 && !l.all.take(now, l.total)) {
+	if !mine.can(now, l.perAddr) || (l.allocatedIn[group] == 0 && !now.Before(l.expected[group]) && !l.all.take(now, l.total)) {
 		l.dropped.Add(1)
 		return false
 	}
@@ -145,6 +154,31 @@ func (l *answerLimits) allow(to net.Addr) bool {
 		l.sweepAt = max(2*len(l.byAddr), minAnswerSweep)
 	}
 	return true
+}
+
+// expect has the address group of client, a member just handed credentials, bounded
+// by its own bucket only, not by the one in all, until the credentials can open no
+// relay any more (until): the 401s of its first relays, which forged sources spread
+// over many victims would otherwise leave to chance.
+func (l *answerLimits) expect(client netip.Addr, until time.Time) {
+	if !client.IsValid() {
+		return
+	}
+	group := connlimit.Group(net.UDPAddrFromAddrPort(netip.AddrPortFrom(client, 0)))
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until.After(l.expected[group]) {
+		l.expected[group] = until
+	}
+	if len(l.expected) >= l.expectSweepAt {
+		for g, t := range l.expected {
+			if !now.Before(t) {
+				delete(l.expected, g)
+			}
+		}
+		l.expectSweepAt = max(2*len(l.expected), minAnswerSweep)
+	}
 }
 
 // allocationCreated and allocationDeleted follow the relays of the UDP listener's
@@ -218,14 +252,25 @@ func unauthenticatedAnswer(b []byte) bool {
 
 // answerLimitedConn is the UDP listener as pion/turn writes to it: an unauthenticated
 // answer beyond the limits is dropped (reported as written, as a datagram the network
-// lost would be).
+// lost would be); one within them names the realm of the client it goes to
+// (clientrealm.go).
 type answerLimitedConn struct {
 	net.PacketConn
 	limits *answerLimits
+	realms clientRealms
 }
 
 func (c answerLimitedConn) WriteTo(b []byte, to net.Addr) (int, error) {
-	if unauthenticatedAnswer(b) && !c.limits.allow(to) {
+	if !unauthenticatedAnswer(b) {
+		return c.PacketConn.WriteTo(b, to)
+	}
+	if !c.limits.allow(to) {
+		return len(b), nil
+	}
+	if out, ok := withRealm(b, c.realms.of(to)); ok {
+		if _, err := c.PacketConn.WriteTo(out, to); err != nil {
+			return 0, err
+		}
 		return len(b), nil
 	}
 	return c.PacketConn.WriteTo(b, to)

@@ -34,6 +34,27 @@ func TestAnswerLimitsForgetFullBuckets(t *testing.T) {
 	}
 }
 
+// TestExpectedMembersAreForgotten: the address of a member handed credentials is
+// forgotten once they can open no relay any more, so that welcomes to ever new
+// addresses (20000 here, 100 a second, each credential good for 5 s) leave no more than
+// minAnswerSweep of them in memory.
+func TestExpectedMembersAreForgotten(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	l := newAnswerLimits(DefaultUnauthenticatedAnswersPerAddr, DefaultUnauthenticatedAnswers, clock.Now)
+	base := netip.MustParseAddr("198.18.0.0").As4()
+	most := 0
+	for i := range 20000 {
+		a := base
+		a[2], a[3] = byte(i>>8), byte(i)
+		l.expect(netip.AddrFrom4(a), clock.Now().Add(5*time.Second))
+		most = max(most, len(l.expected))
+		clock.Advance(time.Second / 100)
+	}
+	if most > minAnswerSweep {
+		t.Fatalf("%d addresses kept at once, want at most %d", most, minAnswerSweep)
+	}
+}
+
 // FuzzUnauthenticatedAnswer: whatever the bytes, unauthenticatedAnswer does not panic
 // and agrees with pion/stun's decoder: a STUN response it reads without
 // MESSAGE-INTEGRITY is one, anything else (a request, an indication, a response with

@@ -2,6 +2,7 @@ package turn_test
 
 import (
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -53,8 +54,9 @@ func want401(t *testing.T, c net.PacketConn) *stun.Message {
 
 // TestUnauthenticatedAnswerSize measures what an unauthenticated Allocate over UDP
 // gets back: the 401 holds what RFC 8489 (section 9.2.4) asks of it, ERROR-CODE, NONCE
-// and REALM, and nothing else (no reason phrase, no SOFTWARE): 68 bytes for the bare 20
-// of the request (3.4 times), 2.4 times an Allocate with its REQUESTED-TRANSPORT.
+// and REALM, and nothing else (no reason phrase, no SOFTWARE): 72 bytes for the bare 20
+// of the request (3.6 times), 2.6 times an Allocate with its REQUESTED-TRANSPORT (the
+// realm, the client's own, is 12 characters: clientrealm.go).
 func TestUnauthenticatedAnswerSize(t *testing.T) {
 	f := newFixture(t, nil)
 	c := listenUDP(t, "127.0.0.1:0")
@@ -71,8 +73,8 @@ func TestUnauthenticatedAnswerSize(t *testing.T) {
 		if len(types) != 3 || types[0] != stun.AttrErrorCode || types[1] != stun.AttrNonce || types[2] != stun.AttrRealm {
 			t.Errorf("attributes %v, want ERROR-CODE, NONCE and REALM only", types)
 		}
-		if len(m.Raw) > 68 {
-			t.Errorf("the 401 is %d bytes, want at most 68", len(m.Raw))
+		if len(m.Raw) > 72 {
+			t.Errorf("the 401 is %d bytes, want at most 72", len(m.Raw))
 		}
 	}
 }
@@ -262,5 +264,49 @@ func TestAddressWithARelayIsAnsweredBeyondTheBoundInAll(t *testing.T) {
 	answer(t, c)
 	if !nothingQueued(t, third) {
 		t.Fatal("127.0.0.1 answered beyond the bound in all after its relay ended")
+	}
+}
+
+// TestMemberAddressIsAnsweredBeyondTheBoundInAll: the address of a member handed
+// credentials (ICEServersFor: signaling gives the address of the member's websocket)
+// is answered within its own bound when forged requests from elsewhere spent the one
+// in all, so that the 401 of its first relay arrives; once its credentials can open no
+// relay any more, it is bounded like any other.
+func TestMemberAddressIsAnsweredBeyondTheBoundInAll(t *testing.T) {
+	f := newFixture(t, nil, func(c *turn.Config) { c.UnauthenticatedAnswers = 2 })
+	// A relay of 127.0.0.1 (its 401 the first answer in all) proves, by what it sends
+	// the SFU, that the server has handled what came before.
+	user, pass := f.creds(t)
+	relay, err := f.udpClient(t, user, pass).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	forged := []net.PacketConn{listenUDP(t, "127.0.0.2:0"), listenUDP(t, "127.0.0.3:0")}
+	f.ask(t, forged[0], bareAllocate(t))
+	want401(t, forged[0])
+	f.ask(t, forged[1], bareAllocate(t))
+
+	f.srv.ICEServersFor(f.clock.Now(), netip.MustParseAddr("::ffff:127.0.0.5"))
+	member, stranger := listenUDP(t, "127.0.0.5:0"), listenUDP(t, "127.0.0.6:0")
+	f.ask(t, member, bareAllocate(t))
+	f.ask(t, stranger, bareAllocate(t))
+	sendToSFU(t, f, relay)
+	want401(t, member) // handled, so waiting already if it was sent
+	if !nothingQueued(t, forged[1]) || !nothingQueued(t, stranger) {
+		t.Fatal("an address without a member answered beyond the bound in all")
+	}
+
+	// The credentials (TTL 5 minutes) open no relay any more: 127.0.0.5 is bounded
+	// by the one in all again.
+	f.clock.Advance(5 * time.Minute)
+	for _, c := range forged {
+		f.ask(t, c, bareAllocate(t))
+		want401(t, c)
+	}
+	f.ask(t, member, bareAllocate(t))
+	sendToSFU(t, f, relay)
+	if !nothingQueued(t, member) {
+		t.Fatal("127.0.0.5 answered beyond the bound in all after its member's credentials expired")
 	}
 }

@@ -57,10 +57,11 @@ type Config struct {
 	// (IPv6: one /64) and in all; the ones beyond are not sent (answerlimit.go: a forged
 	// source would have the server reflect them at a victim). A client address and port
 	// that holds a relay has a bucket of its own, at the rate of one address, and an
-	// address that holds one is not bounded in all. Defaults
+	// address that holds one, or a member's (ICEServersFor), is not bounded in all. Defaults
 	// DefaultUnauthenticatedAnswersPerAddr and DefaultUnauthenticatedAnswers.
 	UnauthenticatedAnswersPerAddr, UnauthenticatedAnswers int
-	// Realm is the TURN realm (default "conclave").
+	// Realm is the TURN realm over TCP and TLS (default "conclave"); over UDP each
+	// client address and port has a realm of its own (clientrealm.go).
 	Realm string
 	// BatchUDP, when set, wraps the UDP listener's socket so that its writes are
 	// batched (cmd gives it the SFU's, sfu.BatchUDP): each packet relayed to a client
@@ -120,7 +121,8 @@ type Server struct {
 	tcpLimits *connlimit.Limits
 	// answers bounds the UDP listener's answers to requests not authenticated.
 	answers *answerLimits
-	realm   string
+	// realms are the realms of the clients (clientrealm.go).
+	realms clientRealms
 }
 
 // DirectWrites is the number of packets from the SFU the relays wrote to their
@@ -200,7 +202,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{creds: creds, now: cfg.Now, realm: cfg.Realm, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr),
+	realms, err := newClientRealms(cfg.Realm)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{creds: creds, now: cfg.Now, realms: realms, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr),
 		answers: newAnswerLimits(cfg.UnauthenticatedAnswersPerAddr, cfg.UnauthenticatedAnswers, cfg.Now)}
 	tcpStreams := newStreams(cfg.AfterFunc)
 	if cfg.LocalRelay != nil {
@@ -227,7 +233,7 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 		sc.PacketConnConfigs = append(sc.PacketConnConfigs, pionturn.PacketConnConfig{
-			PacketConn: answerLimitedConn{PacketConn: read, limits: s.answers}, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
+			PacketConn: answerLimitedConn{PacketConn: read, limits: s.answers, realms: realms}, RelayAddressGenerator: gen(), PermissionHandler: p.permits})
 		s.urls = append(s.urls, url("turn", cfg.Host, s.udpConn.LocalAddr(), "udp"))
 	}
 	if cfg.TCPAddr != "" {
@@ -321,12 +327,14 @@ func url(scheme, host string, addr net.Addr, transport string) string {
 // the credentials are revoked (Revoke: their member is gone). An allocation belongs to
 // the client's address and port, so an old credential cannot take over anybody else's.
 //
-// The key is the server's realm's: pion/turn hands over the REALM the request names and
-// leaves the choice to us, and a key made from it took a request in any realm the client
-// liked (RFC 8489, section 9.2.4: the password is the one of the username in that realm,
-// and the server has none in another).
+// The key is the client's realm's (clientrealm.go: over UDP its address and port's own,
+// which binds the key to the source; over TCP and TLS the server's): pion/turn hands over
+// the REALM the request names and leaves the choice to us, and a key made from it took a
+// request in any realm the client liked (RFC 8489, section 9.2.4: the password is the
+// one of the username in that realm, and the server has none in another).
 func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
-	if ra.Realm != s.realm || s.quota.isRevoked(ra.Username) {
+	realm := s.realms.of(ra.SrcAddr)
+	if ra.Realm != realm || s.quota.isRevoked(ra.Username) {
 		return "", nil, false
 	}
 	now := s.now()
@@ -338,13 +346,30 @@ func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, b
 	if err != nil {
 		return "", nil, false
 	}
-	return ra.Username, pionturn.GenerateAuthKey(ra.Username, s.realm, password), true
+	return ra.Username, pionturn.GenerateAuthKey(ra.Username, realm, password), true
 }
 
 // ICEServers returns fresh credentials for every URL the server listens on.
 func (s *Server) ICEServers(now time.Time) []ICEServer {
 	username, password := s.creds.issue(now)
 	return []ICEServer{{URLs: append([]string(nil), s.urls...), Username: username, Credential: password}}
+}
+
+// ICEServersFor is ICEServers for a member whose connection to the server comes from
+// client (the websocket's address, as signaling sees it; invalid: unknown): while the
+// credentials can open a relay, the UDP listener's unauthenticated answers to client's
+// address (IPv6: its /64) are bounded by its own bucket only, not by the one in all
+// that forged sources spread over many victims spend (answerLimits.expect), so that
+// the 401s of its first relays arrive in such a flood. A browser's relays over UDP
+// mostly come from that address: behind a NAT the same public address as its
+// websocket, unless one goes over IPv4 and the other over IPv6, or a proxy in front
+// hides the address (then the proxy's is expected, which is of no use and no harm).
+func (s *Server) ICEServersFor(now time.Time, client netip.Addr) []ICEServer {
+	servers := s.ICEServers(now)
+	if expiry, err := parseUsername(servers[0].Username); err == nil {
+		s.answers.expect(client.WithZone("").Unmap(), time.Unix(expiry, 0))
+	}
+	return servers
 }
 
 // Revoke ends the credentials of username, handed out by ICEServers: their relays are

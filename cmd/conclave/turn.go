@@ -164,9 +164,9 @@ func sfuPeers(mediaUDP net.Addr, publicIPs []string, relayIP netip.Addr, loopbac
 // turnICE adapts the TURN server to what signaling asks of an ICE source.
 type turnICE struct{ srv *turn.Server }
 
-func (t turnICE) ICEServers(now time.Time) []signaling.ICEServer {
+func (t turnICE) ICEServers(now time.Time, member netip.Addr) []signaling.ICEServer {
 	var out []signaling.ICEServer
-	for _, s := range t.srv.ICEServers(now) {
+	for _, s := range t.srv.ICEServersFor(now, member) {
 		out = append(out, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	return out

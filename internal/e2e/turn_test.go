@@ -87,9 +87,9 @@ func watchedPCsJS(o pcOptions) string {
 // turnICE hands the embedded TURN server's credentials to signaling, as cmd/conclave does.
 type turnICE struct{ srv *turn.Server }
 
-func (t turnICE) ICEServers(now time.Time) []signaling.ICEServer {
+func (t turnICE) ICEServers(now time.Time, member netip.Addr) []signaling.ICEServer {
 	var out []signaling.ICEServer
-	for _, s := range t.srv.ICEServers(now) {
+	for _, s := range t.srv.ICEServersFor(now, member) {
 		out = append(out, signaling.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
 	}
 	return out
