@@ -43,7 +43,7 @@ type Meeting struct {
 	chatSeq uint64
 	wrong   wrongPasswords // for the moderators (guesses.go)
 	// resumable holds each member's resumption secret (as a hash) and, while its
-	// connection is gone, its parking (resume.go). A member without a session in conns
+	// connection is gone, its parking (parking.go). A member without a session in conns
 	// is parked.
 	resumable map[lobby.ID]*parking
 	departed  departures // the members that left most recently (batch.go)
@@ -225,7 +225,7 @@ func (m *Meeting) expired(now time.Time, unusedTTL, emptyGrace time.Duration) bo
 		return false // its last session ends it, or the janitor once it has gone
 	}
 	if len(m.members) > 0 {
-		return false // parked members may still come back (resume.go)
+		return false // parked members may still come back (parking.go)
 	}
 	ttl := unusedTTL
 	if m.joined {
@@ -482,7 +482,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				s.deliver(event{kind: evAdmitted, role: e.Role})
 			}
 		case lobby.Wait:
-			// The policy counts a moderator whose connection dropped (parked, resume.go);
+			// The policy counts a moderator whose connection dropped (parked, parking.go);
 			// the knocker is told whether one can let it in now.
 			if s := m.conns[e.ID]; s != nil {
 				s.send(m.lobbyMessage(s, s.joinRef, m.moderatorHereLocked()))

@@ -93,3 +93,26 @@ func (s *Session) offerTimedOut(gen uint64) {
 	s.log.Debug("session: subscribe offer unanswered; sending it again")
 	s.resendSubscribeOffer()
 }
+
+// ICERestartPayload asks for an ICE restart of a connection the server offers.
+type ICERestartPayload struct {
+	PC string `json:"pc"`
+}
+
+// iceRestart answers a client whose subscribe connection failed while the websocket
+// still works: the next subscribe offer restarts ICE. The publish connection needs no
+// help (its client is the offerer and restarts ICE in a new publish_offer).
+func (s *Session) iceRestart(env Envelope) *Error {
+	p, err := decodePayload[ICERestartPayload](env)
+	if err != nil {
+		return err
+	}
+	if p.PC != "subscribe" {
+		return errorf(CodeInvalidField, `pc must be "subscribe"`)
+	}
+	if !s.neg.ice.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many ICE requests; slow down")
+	}
+	s.peer.RestartSubscribeICE()
+	return nil
+}

@@ -297,7 +297,7 @@ func (r *Registry) endIfEmpty(m *Meeting) {
 	r.mu.Lock()
 	m.mu.Lock()
 	// Otherwise the janitor ends it after emptyGrace or unusedTTL.
-	// Parked members (resume.go) keep it until their grace period is over.
+	// Parked members (parking.go) keep it until their grace period is over.
 	empty := len(m.conns) == 0 && (m.ended || (m.joined && r.emptyGrace == 0 && len(m.members) == 0)) && r.meetings[m.id] == m
 	if empty {
 		m.ended = true

@@ -114,7 +114,7 @@ type Session struct {
 	askedUnmute    bool        // a moderator asked this member to unmute since its last mute
 	askedCamera    bool        // the same, for the camera
 	neg            negotiation // publish_offer and ice limits, subscribe offer deadline
-	member         bool        // got a welcome: a dropped connection parks (resume.go)
+	member         bool        // got a welcome: a dropped connection parks (parking.go)
 	unconfirmed    bool        // welcomed (joined, resumed or taken over), and no message read since (confirmWelcome)
 	saidBye        bool        // the server ended the session on purpose: no parking
 	carry          carried     // moderators' blocks, handed on to a resume
@@ -199,7 +199,7 @@ func (s *Session) widenReadLimit() {
 }
 
 // send queues a message without blocking; a full queue disconnects the peer. A nil
-// session is a parked member (resume.go): nothing reaches it until it is back.
+// session is a parked member (parking.go): nothing reaches it until it is back.
 func (s *Session) send(msg []byte) {
 	if s == nil {
 		return
@@ -337,7 +337,7 @@ func (s *Session) finish(typ string, payload any, code int, text string) {
 }
 
 // cleanup leaves the meeting, or parks the membership for a resume, and releases the
-// media (resume.go).
+// media (parking.go).
 func (s *Session) cleanup() {
 	defer close(s.done)
 	s.letGo()
