@@ -73,3 +73,18 @@ func HoldMeeting(s *Server, id string) (release func()) {
 	m.mu.Lock()
 	return m.mu.Unlock
 }
+
+// AdmissionTakenOver reports whether member pid of meeting id, let in and not yet
+// welcomed, is held by a connection whose join is still under way: a knock again that
+// took the admission (claimByKnock) and waits for the admitted knock's connection to
+// let go.
+func AdmissionTakenOver(s *Server, id, pid string) bool {
+	m := s.registry.Get(id)
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.conns[lobby.ID(pid)]
+	return c != nil && m.members[lobby.ID(pid)] == nil && c.joining.Load()
+}

@@ -264,30 +264,37 @@ func (s *Session) dropPeer() {
 	}
 }
 
+// enterMeeting makes s, a knock the policy let in, a member: its media, then its
+// welcome. False when it lost the admission in the meantime (ejected, or its page's
+// knock again took it: claimByKnock), or its media could not be set up.
+func (s *Session) enterMeeting() bool {
+	peer, err := s.meeting.room.Join(s.id)
+	if err != nil {
+		s.log.Warn("session: media join failed", "err", err)
+		s.refuse(s.joinRef, errorf(CodeInternal, "could not set up media"))
+		s.finish("", nil, CloseGoingAway, "internal error")
+		return false
+	}
+	s.peer = peer
+	if !s.meeting.completeJoin(s, s.srv.iceServers(s.addr)) {
+		// Ejected or taken over in the meantime; that event follows. The media goes
+		// now: kept, its subscribe offer (every publisher's id and track) could go out
+		// first.
+		s.dropPeer()
+		return false
+	}
+	s.state = stateJoined
+	s.unconfirmed = true // its first message confirms the welcome (confirmWelcome)
+	return true
+}
+
 // handleEvent carries out what the meeting's policy decided for this session.
 func (s *Session) handleEvent(ev event) {
 	switch ev.kind {
 	case evAdmitted:
-		if s.state != stateLobby {
-			return
+		if s.state == stateLobby && s.enterMeeting() {
+			s.log.Debug("session: joined", "participant", s.id, "role", ev.role)
 		}
-		peer, err := s.meeting.room.Join(s.id)
-		if err != nil {
-			s.log.Warn("session: media join failed", "err", err)
-			s.refuse(s.joinRef, errorf(CodeInternal, "could not set up media"))
-			s.finish("", nil, CloseGoingAway, "internal error")
-			return
-		}
-		s.peer = peer
-		if !s.meeting.completeJoin(s, s.srv.iceServers(s.addr)) {
-			// Ejected in the meantime; that event follows. The media goes now: kept, its
-			// subscribe offer (every publisher's id and track) could go out first.
-			s.dropPeer()
-			return
-		}
-		s.state = stateJoined
-		s.unconfirmed = true // its first message confirms the welcome (confirmWelcome)
-		s.log.Debug("session: joined", "participant", s.id, "role", ev.role)
 	case evRefused:
 		code := CloseRefused
 		if ev.reason == string(lobby.ReasonEnded) || ev.reason == string(lobby.ReasonReplaced) {
