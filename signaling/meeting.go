@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -181,7 +180,7 @@ func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwH
 		if !budget.allow(now) {
 			return errKnockGone
 		}
-		replaced = append(slices.Clip(old.knocksReplaced), cred.Replaces)
+		replaced = withReplaced(old.knocksReplaced, cred.Replaces)
 	}
 	effects, err := m.lob.Knock(lobby.ID(id), name, cred, now)
 	if cred.Replaces != "" && errors.Is(err, lobby.ErrUnknownTarget) {

@@ -38,6 +38,15 @@ const (
 	reknockRate  = 1.0 / 60 // per second
 )
 
+// maxKnocksReplaced bounds the ids a knock keeps of the knocks it took the place of
+// (knocksReplaced). The budget of replacements alone bounded them by the knock's time
+// (about 18 in the default 15 minutes), which -knock-timeout lengthens without end. The
+// first is always kept: the moderators' pages know the request by it (continues); of
+// the others the oldest are forgotten first. An admit naming one forgotten is for
+// nobody: maxKnocksReplaced-1 replacements have come after it, each in a waiting list
+// to every moderator, at least 4 minutes' worth at the budget's rate.
+const maxKnocksReplaced = 8
+
 // errKnockGone: the knock a join meant to replace no longer waits (admitted, refused
 // or gone meanwhile), or its budget of replacements is spent; the join is judged as a
 // new knock.
@@ -88,6 +97,18 @@ func (s *Session) knockContinues() lobby.ID {
 		return ""
 	}
 	return s.knocksReplaced[0]
+}
+
+// withReplaced is the ids a knock keeps when it takes the place of the knock id, which
+// had kept replaced: replaced and id, at most maxKnocksReplaced of them, the first
+// kept and the oldest of the others forgotten first. replaced is not changed (the knock
+// that kept it may still be read).
+func withReplaced(replaced []lobby.ID, id lobby.ID) []lobby.ID {
+	out := append(slices.Clip(replaced), id) // a new array: replaced's is full
+	if len(out) > maxKnocksReplaced {
+		out = slices.Delete(out, 1, len(out)-maxKnocksReplaced+1)
+	}
+	return out
 }
 
 // knockNowLocked is the waiting knock that stands for knock id now: id itself while it

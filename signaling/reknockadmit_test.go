@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
+	"conclave/lobby"
+	"conclave/signaling"
 )
 
 // replacedKnock knocks as name and knocks again twice with the first knock's secret (a
@@ -105,5 +108,102 @@ func TestAdmitOfAReplacedKnock(t *testing.T) {
 	}
 	if err := bob.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("Bob: %v", err)
+	}
+}
+
+// advanceHeard moves clock on by d in steps the server's heartbeat lets pass: before
+// each step every client in cs pings and has its pong, so the server heard each at most
+// one step (20 s, under its 45 s) before any reading its watchdog takes.
+func advanceHeard(t *testing.T, clock *fakeclock.Clock, d time.Duration, cs ...*testclient.Client) {
+	t.Helper()
+	const step = 20 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for moved := time.Duration(0); moved < d; moved += step {
+		for _, c := range cs {
+			ref, err := c.Send("ping", map[string]any{"n": 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				m, err := c.Next(ctx)
+				if err != nil {
+					t.Fatalf("waiting for the pong: %v", err)
+				}
+				if m.Type == "pong" && m.Ref == ref {
+					break
+				}
+			}
+		}
+		clock.Advance(step)
+	}
+}
+
+// TestReplacedKnocksKeptAreBounded: a knock keeps the ids of the knocks it took the
+// place of, for an admit naming one of them (TestAdmitOfAReplacedKnock). Only its budget
+// of replacements (one a minute past the first three) bounded them, by the knock's time:
+// a longer -knock-timeout let them grow with it. Past 8 the oldest are forgotten, all
+// but the first, by which the moderators' pages know the request (continues): an admit
+// naming a forgotten one is for nobody, one naming the first lets in the knock that
+// stands for it now.
+func TestReplacedKnocksKeptAreBounded(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, Lobby: lobby.Config{KnockTTL: 24 * time.Hour}})
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	kim := srv.knock(t, mt.MeetingID, "Kim", nil)
+	ids := []string{waitingID(t, mod, "Kim")}
+	secret := knockSecretOf(t, kim)
+	for i := 1; i <= 9; i++ { // the ninth forgets the second knock
+		if i > 3 { // past the budget's burst: a minute gives one replacement more
+			advanceHeard(t, clock, time.Minute, mod, kim)
+		}
+		next := srv.knock(t, mt.MeetingID, "Kim", map[string]any{"replaceKnock": secret})
+		if !continued(next) {
+			t.Fatalf("knock again %d did not continue the knock", i)
+		}
+		if reason, _ := byeReason(t, kim); reason != "replaced" {
+			t.Fatalf("knock again %d: the knock it replaced got bye %q", i, reason)
+		}
+		var id string
+		eventually(t, "the knock again in the waiting list", func() bool {
+			id = waitingID(t, mod, "Kim")
+			return id != ids[len(ids)-1]
+		})
+		ids, kim = append(ids, id), next
+	}
+	if c := continuesOf(mod)[ids[9]]; c != ids[0] {
+		t.Fatalf("the knock continues %q; want the first, %s", c, ids[0])
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admit := func(id string) testclient.Message {
+		t.Helper()
+		ref, err := mod.Send("admit", map[string]any{"participantId": id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			m, err := mod.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Ref == ref {
+				return m
+			}
+		}
+	}
+	if m := admit(ids[1]); m.Type != "error" || !strings.Contains(string(m.Payload), `"unknown_participant"`) {
+		t.Fatalf("admit of the second knock, forgotten: %s", m.Raw)
+	}
+	if m := admit(ids[0]); m.Type != "done" {
+		t.Fatalf("admit of the first knock: %s", m.Raw)
+	}
+	if err := kim.AwaitWelcome(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kim.ParticipantID != ids[9] {
+		t.Fatalf("Kim came in as %s; want the standing knock %s", kim.ParticipantID, ids[9])
 	}
 }
