@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"encoding/json"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,7 +26,7 @@ func newGateICE() *gateICE {
 	return &gateICE{entered: make(chan struct{}), release: make(chan struct{})}
 }
 
-func (g *gateICE) ICEServers(time.Time) []signaling.ICEServer {
+func (g *gateICE) ICEServers(time.Time, netip.Addr) []signaling.ICEServer {
 	if g.armed.CompareAndSwap(true, false) {
 		close(g.entered)
 		<-g.release
