@@ -502,8 +502,7 @@ function applyRole() {
   $('#btn-settings').hidden = !mod;
   if (!mod && (openPanelName === 'waiting' || openPanelName === 'settings')) openPanel(null);
   settingsPanel.setEnabled(mod);
-  waitingRoom.setEnabled(mod);
-  if (mod && s) waitingRoom.update(s.waiting);
+  waitingRoom.follow(s); // with the session's waiting list once it has one
   renderRoster();
   controls.render();
 }

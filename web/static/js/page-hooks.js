@@ -81,7 +81,7 @@ export function installPageHooks({ live, session, everyone, linkHasKey }) {
     },
     waiting() {
       const s = live();
-      return s && s.isModerator ? s.waiting.map((w) => ({ ...w })) : [];
+      return s && s.isModerator && s.waiting ? s.waiting.map((w) => ({ ...w })) : [];
     },
     stats() {
       const s = session();

@@ -159,6 +159,12 @@ export const rosterMethods = {
         this.role = role;
         if (role === 'moderator') this._sendLobbyKey();
         else this.lobbyKeySent = false;
+        if (old === 'moderator' && role !== 'moderator') {
+          // No list comes to a member who is not a moderator: the one kept would be
+          // stale when the role comes back (its `waiting_list` follows), so there is none.
+          this.waiting = null;
+          this.waitingSeq++; // nor is one being worked out kept
+        }
         this.renderSelf();
         this.ui.roleChanged(old, role);
       }

@@ -66,7 +66,10 @@ export class Session {
     this.settings = { ...DEFAULT_SETTINGS };
     this.settingsRevision = 0; // the revision of this.settings (update_settings names it)
     this.passwordRevision = 0; // a resumed moderator's welcome: another's last password change
-    this.waiting = []; // [{participantId, name, since, link}] (moderators only)
+    // [{participantId, name, since, link}] (moderators only); null until the first
+    // `waiting_list` (session-roster.js), which comes after the welcome: an empty list
+    // says nobody waits, which a session that has none yet does not know.
+    this.waiting = null;
     this.knockAnswered = ''; // the knock nonce this page answered (knock_proof)
     this.knockChecker = null; // KnockChecker, for the waiting list's link verdicts
     this.knockWrong = new Set(); // knockers this page saw with a wrong link
@@ -255,7 +258,7 @@ export class Session {
     }
     this.audio.clear();
     this.participants.clear();
-    this.waiting = [];
+    this.waiting = null;
     if (this.sig) {
       this.sig.onclose = null;
       this.sig.close();

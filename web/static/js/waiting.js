@@ -95,19 +95,32 @@ export class WaitingRoom {
     this.render();
   }
 
-  /** update takes a `waiting_list`. */
+  /**
+   * follow shows the waiting room of the page's session s (meeting.js applyRole: at every
+   * welcome, a change of the own role, and a drop, where s is null): on for a joined
+   * moderator, with the session's list once it has one. A session has none until its
+   * first `waiting_list` (Session.waiting null), which comes after the welcome, its
+   * links checked and names opened first: a resumed moderator's room shows nobody
+   * waiting until then, and keeps the knocks it knew, so that the list that comes
+   * announces none of them again nor brings back a knock card she closed.
+   */
+  follow(s) {
+    const mod = !!s && s.isModerator;
+    this.setEnabled(mod);
+    if (mod && s.waiting) this.update(s.waiting);
+  }
+
+  /** update takes a `waiting_list` (the session's, its entries' links and names worked out). */
   update(list) {
     if (!this.enabled) return; // a late list after losing the moderator role
     // A knock that continues another (its page knocked again: PROTOCOL.md "Knocking
     // again") is that request, in its place: not someone new.
     const fresh = list.filter((w) => !this.known.has(w.participantId) && !(w.continues && this.known.has(w.continues)));
     this.list = list;
-    // An empty list forgets no knock: a resumed session's is empty until its
-    // `waiting_list` comes, after the welcome at which applyRole (meeting.js) hands it
-    // over, and forgetting them there announced every knock of that list anew and brought
-    // back a knock card the moderator had closed. A knock gone does not come back under
-    // its id (one that knocks again continues it), so what is kept misleads nobody.
-    if (list.length > 0) this.known = new Set(list.flatMap((w) => (w.continues ? [w.participantId, w.continues] : [w.participantId])));
+    // The list is the whole waiting room: an empty one is nobody waiting, and the knocks
+    // admitted, denied or gone are forgotten. (A session that has no list yet has none
+    // to give: follow.)
+    this.known = new Set(list.flatMap((w) => (w.continues ? [w.participantId, w.continues] : [w.participantId])));
     if (fresh.length > 0) {
       this.knockDismissed = false;
       const text = fresh.length === 1
