@@ -186,6 +186,38 @@ test('an empty list is nobody waiting: the knocks it ends are forgotten', async 
   assert.equal(element('knock-card').hidden, false, 'the knock card stayed closed for a knock after an empty list');
 });
 
+/** find is the first element under node with class cls, or undefined. */
+function find(node, cls) {
+  for (const child of node.children || []) {
+    if (typeof child !== 'object') continue;
+    if (String(child.className || '').split(' ').includes(cls)) return child;
+    const deeper = find(child, cls);
+    if (deeper) return deeper;
+  }
+  return undefined;
+}
+
+// A knocker whose name is empty (an end-to-end encrypted meeting's knock whose sealed
+// name opened to nothing) is "Guest" on its entry. Its buttons' labels and the knock
+// card's Admit said "Guest", the card's text and the announcement "Someone": the name
+// was worked out twice, in two ways. One function names a knocker in all of them.
+test('a knocker without a name is named alike on its entry, its buttons, the knock card and the announcement', async (t) => {
+  const { t: tr } = await import('../static/js/i18n.js');
+  const room = shownRoom(t);
+  await tick(80); // what the tests before announced
+  const before = announced.length;
+  room.update([{ participantId: 'g1', name: '', nameLabel: null, since: new Date().toISOString(), link: 'verified' }]);
+  await tick(80);
+  const guest = tr('common.guest');
+  const entry = element('waiting-list').children[0];
+  assert.equal(find(entry, 'waiting-name').textContent, guest);
+  assert.equal(find(entry, 'btn-deny').attributes['aria-label'], tr('waiting.deny.label', { name: guest }));
+  assert.equal(find(entry, 'btn-admit').attributes['aria-label'], tr('waiting.admit.label', { name: guest }));
+  assert.equal(element('knock-admit').attributes['aria-label'], tr('waiting.admit.label', { name: guest }));
+  assert.equal(element('knock-text').textContent, tr('waiting.knock.one', { name: guest }), 'the knock card names the knocker otherwise than its entry');
+  assert.deepEqual(announced.slice(before), [tr('waiting.knock.one', { name: guest })], 'the announcement names the knocker otherwise than its entry');
+});
+
 // The knock card's Admit for one knocker has the name its waiting-list entry's Admit has
 // ("Admit anyway, although Kai's link is not verified yet"): a screen reader said a bare
 // "Admit anyway" there, naming nobody. Its visible text starts that name (WCAG "label in

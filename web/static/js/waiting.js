@@ -39,14 +39,20 @@ export function waitedFor(since, now = Date.now()) {
   return mins % 60 ? ['waiting.since.h-min', { h, min: mins % 60 }] : ['waiting.since.h', { h }];
 }
 
-/** labelName is the knocker's name in its Admit and Deny labels ("Someone" while it is sealed). */
-function labelName(w) {
-  return w.nameLabel ? t('waiting.someone') : (w.name || t('common.guest'));
+/** shownName is a knocker's name as its entry shows it: "Guest" without one ("…" while a sealed one has not opened). */
+function shownName(w) {
+  return w.name || t('common.guest');
 }
 
-/** spokenName is how a knocker is named in announcements: "Someone" while its name is a placeholder. */
+/**
+ * spokenName is how everything said of a knocker names it: its entry's Admit and Deny
+ * labels, the knock card's text and Admit, the announcement of its knock. "Someone"
+ * while its name is a placeholder (read out by its label), else the name its entry
+ * shows. One function for all: a knock without a name was "Someone" on the card and
+ * in the announcement but "Guest" on its entry and in the card's own Admit.
+ */
 function spokenName(w) {
-  return (!w.nameLabel && w.name) || t('waiting.someone');
+  return w.nameLabel ? t('waiting.someone') : shownName(w);
 }
 
 export class WaitingRoom {
@@ -158,7 +164,8 @@ export class WaitingRoom {
   }
 
   _entry(w, now) {
-    const name = w.name || t('common.guest');
+    const name = shownName(w);
+    const spoken = spokenName(w);
     // A placeholder ("…" before the sealed name opened, e2ee-names.js) is read out by its label.
     const label = w.nameLabel ? { title: w.nameLabel, 'aria-label': w.nameLabel, dataset: { namePending: 'true' } } : {};
     const avatar = el('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' },
@@ -178,13 +185,13 @@ export class WaitingRoom {
         wrong ? el('span', { class: 'waiting-link-note', i18n: 'e2ee14.knock.wrong.note' }) : null),
       el('span', { class: 'waiting-actions' },
         el('button', {
-          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name: labelName(w) },
+          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name: spoken },
           onclick: () => this.actions.deny(w.participantId),
         }, el('span', { i18n: 'waiting.deny' })),
         el('button', {
           type: 'button',
           class: admit.anyway ? 'btn btn-small btn-secondary btn-admit btn-admit-anyway' : 'btn btn-small btn-primary btn-admit',
-          i18nAttr: { 'aria-label': admit.label }, i18nParams: { name: labelName(w) },
+          i18nAttr: { 'aria-label': admit.label }, i18nParams: { name: spoken },
           onclick: () => this.actions.admit(w.participantId),
         }, el('span', { i18n: admit.text }))));
   }
@@ -232,7 +239,7 @@ export class WaitingRoom {
     // One knocker: the name its entry's Admit has ("Admit anyway, although Kai's link is
     // not verified yet"), which a screen reader says of the card's button too. "Admit
     // all" names nobody: its text is its name.
-    if (one) setAttr(admit, 'aria-label', one.label, { name: labelName(this.list[0]) });
+    if (one) setAttr(admit, 'aria-label', one.label, { name });
     else clearAttr(admit, 'aria-label');
     admit.disabled = n > 1 && plan.ids.length === 0;
     // "Admit anyway" lets in someone whose link is not proven: a secondary button, as on
