@@ -134,7 +134,7 @@ import { MeetingCrypto } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
-import { formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
+import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
 import { Reconnect, markReconnecting } from './reconnect.js';
 import { Reknock } from './reknock.js';
@@ -142,6 +142,7 @@ import { readMeetingLink, meetingExists, keepModeratorSecret } from './meeting-l
 import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
 import { PanelCover } from './panel-cover.js';
+import { PeopleCount } from './people-count.js';
 
 const link = readMeetingLink();
 const { params, meetingId, meetingSecret, secretInvalid, shareURL } = link;
@@ -183,6 +184,7 @@ let reknock; // reknock.js: a waiting person's knock again after a drop
 // standing, and a moderator could let in a connection nobody was behind.
 let lastKnockSecret = '';
 let panelCover; // panel-cover.js: a panel that fills a narrow screen makes the rest inert
+let peopleCount; // people-count.js: how many are in the meeting
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -546,10 +548,7 @@ function renderPeopleList() {
 
 function renderRoster() {
   const people = everyone();
-  const n = Math.max(1, people.length);
-  $('#participant-count').textContent = formatNumber(n);
-  $('#people-count').textContent = `(${formatNumber(n)})`;
-  setAttr($('#btn-people'), 'aria-label', 'meeting.people.show-count', { count: n });
+  peopleCount.render(live()); // while reconnecting: the count from before the drop
   if (!$('#people-panel').hidden) renderPeopleList();
   const alone = document.body.dataset.state === 'joined' && people.length === 1;
   $('#invite-card').hidden = !alone || inviteDismissed;
@@ -762,6 +761,7 @@ async function main() {
       controls.render();
     },
   });
+  peopleCount = new PeopleCount({ reconnecting: () => reconnect.active });
   reknock = new Reknock({
     knock: () => join(lastName, { reknock: true }),
     showing: (on) => {
