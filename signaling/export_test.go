@@ -88,3 +88,15 @@ func AdmissionTakenOver(s *Server, id, pid string) bool {
 	c := m.conns[lobby.ID(pid)]
 	return c != nil && m.members[lobby.ID(pid)] == nil && c.joining.Load()
 }
+
+// PasswordTurnWaiters is how many changes of meeting id's password have waited for the
+// one under way (settingsturn.go); 0 when none is under way.
+func PasswordTurnWaiters(s *Server, id string) int {
+	m := s.registry.Get(id)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pwTurn == nil {
+		return 0
+	}
+	return m.pwTurn.waiters
+}

@@ -128,15 +128,16 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	if p.Password != nil && passwordTooLong(*p.Password) {
 		return errorf(CodeInvalidField, "password too long")
 	}
-	// A stale new password spends no hash: checked before it is made (updateSettings
-	// checks every change, this one again, under the lock where it is applied).
-	if p.Password != nil && *p.Password != "" {
-		if err := s.meeting.checkSettings(s.id, p); err != nil {
-			return settingsError(err)
-		}
-	}
 	var pwHash *string
 	if p.Password != nil {
+		// One change of the password at a time, checked before its hash is made: a
+		// stale one spends no hash (settingsturn.go). updateSettings checks every change,
+		// this one again, under the lock where it is applied.
+		giveBack, err := s.passwordTurn(p)
+		if err != nil {
+			return goneIsNil(err)
+		}
+		defer giveBack()
 		h := ""
 		if *p.Password != "" {
 			var herr *Error

@@ -16,7 +16,8 @@ import (
 // page still showed the meeting unlocked undid a lock it had never seen. A boolean the
 // sender sets to the value already in force is no clash (nothing of the other's is
 // lost); a password always is (its value is nobody's to compare, and a moderator must
-// never believe a password holds that does not).
+// never believe a password holds that does not), but for a removal where none is in
+// force, whose result holds already.
 //
 // The sender's own last change of a field is no clash: a page that flips a switch twice
 // before the first answer came sends the same revision twice.
@@ -99,21 +100,17 @@ func (m *Meeting) staleLocked(by string, p UpdateSettingsPayload) error {
 			fields = append(fields, settingsFieldNames[f])
 		}
 	}
-	if p.Password != nil && clashes(fieldPassword) {
+	// A removal of the password where none is in force loses nothing of another's: its
+	// result holds already (another moderator removed it first), as a switch set to the
+	// value in force.
+	removesNone := p.Password != nil && *p.Password == "" && m.pwHash == ""
+	if p.Password != nil && !removesNone && clashes(fieldPassword) {
 		fields = append(fields, settingsFieldNames[fieldPassword])
 	}
 	if fields == nil {
 		return nil
 	}
 	return &staleSettings{settings: s, revision: rev.rev, fields: fields}
-}
-
-// checkSettings is staleLocked under the meeting's lock: the check before a new
-// password is hashed, so that a message already refused spends no hash.
-func (m *Meeting) checkSettings(by string, p UpdateSettingsPayload) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.staleLocked(by, p)
 }
 
 // updateSettings applies new settings and, when pwHash is not nil, a new password hash
@@ -206,7 +203,7 @@ func (m *Meeting) missedPasswordLocked(id lobby.ID, role lobby.Role, resumed boo
 	return last.rev
 }
 
-// settingsError maps what updateSettings and checkSettings return to a protocol error.
+// settingsError maps what updateSettings and takePasswordTurn return to a protocol error.
 func settingsError(err error) *Error {
 	var stale *staleSettings
 	switch {

@@ -78,10 +78,11 @@ func twoModerators(t *testing.T, h *secret.Hasher) (*testServer, createdMeeting,
 }
 
 // TestTwoModeratorsSetPasswordsAtOnce: A and B, both looking at the same settings, set
-// a new password at once; the hasher takes both before either is applied. One is in
-// force and its moderator is told so; the other is refused (settings_changed, with the
-// settings in force) and nothing of it holds. Both were told "saved" while only the
-// later one held: A told people X, B's Y was the password.
+// a new password at once. One is in force and its moderator is told so; the other is
+// refused (settings_changed, with the settings in force) and nothing of it holds. Both
+// were told "saved" while only the later one held: A told people X, B's Y was the
+// password. B's waits for A's, under way, and is refused before it is hashed: both were
+// hashed, and B's refused only where it was to be applied, its hash spent for nothing.
 func TestTwoModeratorsSetPasswordsAtOnce(t *testing.T) {
 	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
 	srv, m, a, b := twoModerators(t, h)
@@ -94,33 +95,32 @@ func TestTwoModeratorsSetPasswordsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	pw := map[*testclient.Client]string{a: "Kiefer eins", b: "Kiefer zwei"}
-	ids := map[*testclient.Client]string{}
-	for i, c := range []*testclient.Client{a, b} {
-		id, err := c.Send("update_settings", map[string]any{"password": pw[c], "revision": base})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids[c] = id
-		eventually(t, "the new password to wait for its hash", func() bool { return h.Waiting() == i+1 })
+	runs := h.Runs()
+	idA, err := a.Send("update_settings", map[string]any{"password": "Kiefer eins", "revision": base})
+	if err != nil {
+		t.Fatal(err)
 	}
+	eventually(t, "A's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	idB, err := b.Send("update_settings", map[string]any{"password": "Kiefer zwei", "revision": base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B's password to wait for A's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
 	release()
-	answers := map[*testclient.Client]settingsAnswer{a: settingsReply(t, a, ids[a]), b: settingsReply(t, b, ids[b])}
-	winner, loser := a, b
-	if answers[a].Type != "settings" {
-		winner, loser = b, a
+	if w := settingsReply(t, a, idA); w.Type != "settings" || !w.Settings["passwordRequired"] || w.Revision != base+1 {
+		t.Fatalf("A's password, the first, is answered with %+v", w)
 	}
-	if w := answers[winner]; w.Type != "settings" || !w.Settings["passwordRequired"] || w.Revision != base+1 {
-		t.Fatalf("the first password applied is answered with %+v", w)
-	}
-	l := answers[loser]
+	l := settingsReply(t, b, idB)
 	if l.Type != "error" || l.Code != "settings_changed" || !slices.Equal(l.Fields, []string{"password"}) {
-		t.Fatalf("the other moderator's password, based on the same settings, is answered with %+v; want settings_changed naming the password", l)
+		t.Fatalf("B's password, based on the same settings, is answered with %+v; want settings_changed naming the password", l)
 	}
 	if !l.Settings["passwordRequired"] || l.Revision != base+1 {
 		t.Fatalf("the refusal carries the settings %v at revision %d, want the password set at %d", l.Settings, l.Revision, base+1)
 	}
-	if !passwordHolds(t, srv, m, pw[winner]) || passwordHolds(t, srv, m, pw[loser]) {
+	if n := h.Runs() - runs; n != 1 {
+		t.Fatalf("%d hashes for one password in force and one refused, want 1", n)
+	}
+	if !passwordHolds(t, srv, m, "Kiefer eins") || passwordHolds(t, srv, m, "Kiefer zwei") {
 		t.Fatal("the password in force is not the one whose moderator was told it is")
 	}
 }

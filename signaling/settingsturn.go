@@ -1,0 +1,72 @@
+package signaling
+
+// One change of a meeting's password at a time. A new password is checked against the
+// settings (staleLocked) and then hashed, an argon2id run on the hasher every meeting
+// shares, before it is applied: two moderators who set one on the same settings both
+// passed the check, both were hashed, and the later was refused only where it was to be
+// applied (another moderator's had landed meanwhile), its costly hash spent for
+// nothing. A removal that came while a new password was hashed was applied first and
+// left that hash to be refused in the same way.
+//
+// So the change of the password under way holds the meeting's password turn, from its
+// check until it is applied or refused, whatever becomes of it (refused, its hash
+// failed, its connection gone): another update_settings that names the password waits
+// for it and is checked only then, when a password that landed meanwhile refuses it
+// before any hash of its own. The wait is one hash at most (the holder's, which waits
+// in the same fair line of the hasher its own would), bounded by the holder's
+// connection, and ends with the waiter's. Changes that do not name the password never
+// wait: a switch costs no hash.
+
+// passwordTurn is the password change under way.
+type passwordTurn struct {
+	done    chan struct{} // closed when the turn is given back
+	waiters int           // the changes that wait for it (a test's hook)
+}
+
+// takePasswordTurn checks p and takes the meeting's password turn for it (giveBack ends
+// it), or, while another change of the password holds the turn, returns that turn's
+// end to wait for (then ask again). err is staleLocked's.
+func (m *Meeting) takePasswordTurn(by string, p UpdateSettingsPayload) (wait <-chan struct{}, giveBack func(), err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if held := m.pwTurn; held != nil {
+		held.waiters++
+		return held.done, nil, nil
+	}
+	if err := m.staleLocked(by, p); err != nil {
+		return nil, nil, err
+	}
+	turn := &passwordTurn{done: make(chan struct{})}
+	m.pwTurn = turn
+	return nil, func() {
+		m.mu.Lock()
+		if m.pwTurn == turn {
+			m.pwTurn = nil
+		}
+		m.mu.Unlock()
+		close(turn.done)
+	}, nil
+}
+
+// passwordTurn waits until no other change of the meeting's password is under way,
+// checks p then and takes the turn for it: a password that landed while this one
+// waited refuses it before it is hashed. giveBack must be called once p is applied or
+// refused.
+func (s *Session) passwordTurn(p UpdateSettingsPayload) (giveBack func(), e *Error) {
+	ctx, cancel := s.liveContext()
+	defer cancel()
+	for {
+		wait, giveBack, err := s.meeting.takePasswordTurn(s.id, p)
+		switch {
+		case err != nil:
+			return nil, settingsError(err)
+		case wait == nil:
+			return giveBack, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, errGone
+		}
+	}
+}
