@@ -392,3 +392,113 @@ test('while the meeting is locked, what the panel says of no password is what ho
     assert.match(t(`settings.password.${key}`), /unlocked/, key);
   }
 });
+
+// A new session of the page (a knock, not a resume) may come into a new meeting of the
+// room, whose revisions count afresh: compared with them, a password typed in the last
+// meeting could be taken as having seen a password another moderator set in the new
+// one before this page's welcome, and replace it unseen.
+test('a password typed, or a removal asked, before a new session is based on the first revision of the meeting it comes into', async (t0) => {
+  const PROTECTED = { ...SETTINGS, passwordRequired: true };
+  const first = await meeting(t0, { settingsRevision: 7, settings: PROTECTED });
+  node('setting-password').value = 'Schacht';
+  node('setting-password').dispatch('input'); // begun on revision 7 of the last meeting
+  first.session.end(); // the meeting is over; the page knocks with a new session (meeting.js join)
+  first.panel.newSession();
+  // In the room's new meeting another moderator set a password before this page came in.
+  await meeting(t0, { settings: PROTECTED, settingsRevision: 3 }, first.panel);
+  let from = sent.length;
+  node('setting-password-save').click();
+  await tick(2);
+  assert.deepEqual(updates(from)[0]?.payload, { password: 'Schacht', revision: 1 }, 'based on the last meeting\'s revision');
+  serverSays('error', { code: 'settings_changed', message: 'no', settings: PROTECTED, revision: 3, fields: ['password'] }, updates(from)[0].id);
+  await tick(2);
+
+  // Begun on a revision lower than the new meeting's welcome, the same.
+  node('setting-password').value = '';
+  node('setting-password').dispatch('input');
+  node('setting-password').value = 'Stempel';
+  node('setting-password').dispatch('input'); // begun on revision 3 of that meeting
+  node('confirm-dialog').open = false;
+  node('setting-password-clear').click(); // Remove asked there too, left open
+  await tick(1);
+  assert.equal(node('confirm-dialog').open, true);
+  current.end();
+  first.panel.newSession();
+  await meeting(t0, { settings: PROTECTED, settingsRevision: 5 }, first.panel);
+  from = sent.length;
+  node('setting-password-save').click();
+  node('confirm-ok').click();
+  await tick(2);
+  assert.deepEqual(updates(from).map((m) => m.payload), [{ password: 'Stempel', revision: 1 }, { password: '', revision: 1 }]);
+  // A resume stays in its meeting: what was begun there keeps its revision.
+  serverSays('error', { code: 'internal', message: 'no' }, updates(from)[0].id);
+  await tick(2);
+  node('setting-password').value = '';
+  node('setting-password').dispatch('input');
+  serverSays('settings', { settings: PROTECTED, revision: 6 });
+  await tick(2);
+  node('setting-password').value = 'Förderturm';
+  node('setting-password').dispatch('input'); // begun on revision 6
+  current.end();
+  await meeting(t0, { resumed: true, name: 'Mo', settings: PROTECTED, settingsRevision: 8 }, first.panel);
+  assert.deepEqual((await type('Förderturm')).payload, { password: 'Förderturm', revision: 6 });
+});
+
+// Remove's confirmation picks its text by the lock and the waiting room; one open when
+// another moderator changed them kept saying what no longer held.
+test('Remove\'s confirmation, open while the lock or the waiting room changes, says what holds now', async (t0) => {
+  const PROTECTED = { ...SETTINGS, passwordRequired: true };
+  await meeting(t0, { settingsRevision: 1, settings: PROTECTED });
+  node('confirm-dialog').open = false;
+  node('setting-password-clear').click();
+  await tick(1);
+  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text'));
+  serverSays('settings', { settings: { ...PROTECTED, locked: true }, revision: 2, changed: ['locked'] });
+  await tick(2);
+  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text-locked'), 'the open confirmation says people can ask to join now');
+  serverSays('settings', { settings: { ...PROTECTED, locked: true, lobby: false }, revision: 3, changed: ['lobby'] });
+  await tick(2);
+  assert.equal(node('confirm-text').textContent, t('settings.password.remove.text-no-lobby-locked'));
+  // Confirmed: based on the settings it was asked on, as before.
+  let from = sent.length;
+  node('confirm-ok').click();
+  await tick(2);
+  assert.deepEqual(updates(from)[0]?.payload, { password: '', revision: 1 });
+  // Another question in its place is not retold.
+  node('setting-password-clear').click();
+  await tick(1);
+  node('btn-end-meeting').click();
+  await tick(1);
+  serverSays('settings', { settings: PROTECTED, revision: 4, changed: ['locked', 'lobby'] });
+  await tick(2);
+  assert.equal(node('confirm-text').textContent, t('settings.end.text'));
+  from = sent.length;
+  node('confirm-cancel').click();
+  await tick(2);
+  assert.deepEqual(updates(from), []);
+});
+
+// #toasts is a polite live region: a toast is read out as it comes, and announcing it
+// too had a screen reader say it twice.
+test('a settings notice is read out once, by its toast', async (t0) => {
+  const byId = document.getElementById;
+  let spoken = 0; // writes to the live region #live
+  document.getElementById = (id) => (id === 'live' ? { set textContent(v) { spoken++; }, get textContent() { return ''; } } : byId(id));
+  t0.after(() => { document.getElementById = byId; });
+  await meeting(t0, { settingsRevision: 1, settings: { ...SETTINGS, passwordRequired: true } });
+  shown.length = 0;
+  spoken = 0;
+  serverSays('settings', { settings: SETTINGS, revision: 2, changed: ['password'] });
+  await tick(2);
+  assert.deepEqual(shown, [t('settings.password.removed-elsewhere')]);
+  assert.equal(spoken, 0, 'another moderator\'s removal was announced besides its toast');
+  // A participant's news of a change, the same.
+  current.end();
+  await meeting(t0, { role: 'participant', settingsRevision: 2 });
+  shown.length = 0;
+  spoken = 0;
+  serverSays('settings', { settings: { ...SETTINGS, chat: false }, revision: 3 });
+  await tick(2);
+  assert.deepEqual(shown, [t('settings.news.chat-off')]);
+  assert.equal(spoken, 0, 'the news was announced besides its toast');
+});

@@ -6,6 +6,7 @@ import { $ } from './dom.js';
 import { t } from './i18n.js';
 
 let settle = null; // resolves the open question
+let asked = null; // the open question (confirmAction's promise), for retell
 
 function bind() {
   const dialog = $('#confirm-dialog');
@@ -33,9 +34,10 @@ export function confirmAction({ title, text, ok = t('common.confirm'), danger = 
   okBtn.classList.toggle('btn-danger', danger);
   okBtn.classList.toggle('btn-primary', !danger);
   const opener = document.activeElement;
-  return new Promise((resolve) => {
+  const question = new Promise((resolve) => {
     settle = (value) => {
       settle = null;
+      asked = null;
       if (dialog.open) dialog.close();
       if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
       resolve(value);
@@ -43,6 +45,17 @@ export function confirmAction({ title, text, ok = t('common.confirm'), danger = 
     dialog.showModal();
     $('#confirm-cancel').focus();
   });
+  asked = question;
+  return question;
+}
+
+/**
+ * retell gives question (what confirmAction returned) a new text while it is the one
+ * open: what it asks about changed meanwhile. A question answered, or replaced by
+ * another, is left alone.
+ */
+export function retell(question, text) {
+  if (question && question === asked) $('#confirm-text').textContent = text;
 }
 
 /** closeConfirm cancels an open question (e.g. when the meeting ends under it). */

@@ -160,8 +160,7 @@ export class Controls {
     if (!s.canShareScreen) {
       media.stopScreen();
       this._changed();
-      toast(t(SCREEN_ENDED_NOT_ALLOWED), { kind: 'error' });
-      announce(t(SCREEN_ENDED_NOT_ALLOWED));
+      toast(t(SCREEN_ENDED_NOT_ALLOWED), { kind: 'error' }); // read out by the toast, once
       return;
     }
     const publisher = s.publisher || await s.openPublisher();

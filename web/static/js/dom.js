@@ -48,7 +48,7 @@ export function hueFor(id) {
   return h;
 }
 
-/** announce tells screen readers something through the polite live region. */
+/** announce tells screen readers something not shown as a toast, through the polite live region. */
 export function announce(text) {
   const live = document.getElementById('live');
   if (!live) return;
@@ -59,7 +59,10 @@ export function announce(text) {
 
 const MAX_TOASTS = 3;
 
-/** toast shows a short notification at the bottom of the screen. */
+/**
+ * toast shows a short notification at the bottom of the screen. A screen reader reads it
+ * as it comes (#toasts is a polite live region): announce() it too and it is said twice.
+ */
 export function toast(text, { kind = 'info', timeout = 4000 } = {}) {
   const box = document.getElementById('toasts');
   if (!box) return;

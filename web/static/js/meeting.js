@@ -208,6 +208,8 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
   if (!quiet) lastKnockSecret = ''; // a knock of its own: nothing to replace
   if (!resume) rules.reset();
   settingsPanel.forgetPending(); // a new password the old session sent is unanswered
+  // Maybe a new meeting of the room: what the panel was based on does not compare.
+  if (!resume) settingsPanel.newSession();
   if (resume) {
     setState('joined'); // the meeting screen stays, under "Reconnecting…"
   } else if (quiet) {

@@ -29,10 +29,23 @@
 // overlay, which stops the mouse but not the keyboard, its controls are disabled: what
 // it shows is the settings from before the drop, nothing it would send goes (no session
 // is joined), and a confirmation still open above the overlay sends nothing either.
+//
+// Revisions count within one meeting, and a new session of the page (a knock, not a
+// resume: newSession) may come into a new meeting of the room. A password begun, or a
+// removal asked, in an earlier session is based on the meeting's first revision then:
+// compared with the new meeting's revisions, its old one let it replace unseen a
+// password another moderator had set there before this page's welcome.
+//
+// A notice shown as a toast is read out by it (#toasts is a polite live region) and is
+// not also announced: a screen reader said it twice.
 
-import { $, announce, toast } from './dom.js';
-import { confirmAction } from './confirm.js';
+import { $, toast } from './dom.js';
+import { confirmAction, retell } from './confirm.js';
 import { setAttr, setText, t } from './i18n.js';
+
+// The revision of a meeting's settings as its room gave them (PROTOCOL.md, "Two
+// moderators at once"): every change made in the meeting comes after it.
+const FIRST_REVISION = 1;
 
 // checkbox id -> settings field
 const SWITCHES = {
@@ -52,6 +65,8 @@ export class SettingsPanel {
     this.revision = 0; // the revision of the settings shown (0: the server names none)
     this.typedOn = null; // the revision shown when the password in the field was begun
     this.enabled = true; // setEnabled: a joined moderator's session (off from the start below)
+    this.sessions = 0; // newSession: how many sessions of the page came before this one
+    this.removing = null; // Remove's confirmation while it is open (render retells it)
     for (const [id, field] of Object.entries(SWITCHES)) {
       const box = $(`#${id}`);
       box.addEventListener('change', () => {
@@ -75,12 +90,16 @@ export class SettingsPanel {
     $('#setting-password-clear').addEventListener('click', async () => {
       if (!this.enabled) return;
       const shown = this.revision; // a password set while the dialog is open is not removed
-      const ok = await confirmAction({
+      const session = this.sessions;
+      const question = confirmAction({
         title: t('settings.password.remove.title'),
         text: t(withoutPassword(this.settings).remove),
         ok: t('settings.password.remove'),
       });
-      if (ok) this._update({ password: '' }, shown);
+      this.removing = question;
+      const ok = await question;
+      if (this.removing === question) this.removing = null;
+      if (ok) this._update({ password: '' }, session === this.sessions ? shown : FIRST_REVISION);
     });
     $('#btn-end-meeting').addEventListener('click', async () => {
       if (!this.enabled) return;
@@ -109,16 +128,26 @@ export class SettingsPanel {
   }
 
   /**
+   * newSession: the page knocks with a new session, not a resume of its membership, and
+   * may come into a new meeting of the room, whose revisions are not comparable with
+   * the ones shown before. A password typed, or a removal asked, before is based on the
+   * meeting's first revision: a password another moderator set or removed there
+   * clashes, at worst a needless refusal, after which it is set again knowingly.
+   */
+  newSession() {
+    this.sessions++;
+    if (this.typedOn !== null) this.typedOn = FIRST_REVISION;
+  }
+
+  /**
    * render shows the settings object of the last `settings` message and its revision
-   * (kept when not given).
+   * (kept when not given); Remove's confirmation, if open, says what holds under them.
    */
   render(settings, revision = this.revision) {
     if (!settings) return;
     this.settings = settings;
     this.revision = revision;
-    // A new meeting of the room counts its revisions afresh: a password begun in the
-    // last one is based on no later revision than this meeting's first.
-    if (this.typedOn !== null && this.typedOn > revision) this.typedOn = revision;
+    retell(this.removing, t(withoutPassword(settings).remove));
     for (const [id, field] of Object.entries(SWITCHES)) $(`#${id}`).checked = !!settings[field];
     const has = !!settings.passwordRequired;
     setText($('#setting-password-state'), has ? 'settings.password.is-set' : withoutPassword(settings).none);
@@ -144,9 +173,8 @@ export class SettingsPanel {
    */
   changedByOther(changed, settings) {
     if (!changed.includes('password')) return;
-    const text = t(settings.passwordRequired ? 'settings.password.changed-elsewhere' : withoutPassword(settings).removed);
-    toast(text, { timeout: 10000 });
-    announce(text);
+    // The toast is its one read-out (announced too, it was said twice).
+    toast(t(settings.passwordRequired ? 'settings.password.changed-elsewhere' : withoutPassword(settings).removed), { timeout: 10000 });
   }
 
   /**
@@ -159,10 +187,13 @@ export class SettingsPanel {
     if (this.revision > 0 && passwordRevision > this.revision) this.changedByOther(['password'], settings);
   }
 
-  /** _update sends update_settings based on revision; its id, or null. */
+  /**
+   * _update sends update_settings based on revision (none to a server that names none);
+   * its id, or null.
+   */
   _update(payload, revision) {
     if (!this.enabled) return null;
-    return this.send('update_settings', revision > 0 ? { ...payload, revision } : payload);
+    return this.send('update_settings', revision > 0 && this.revision > 0 ? { ...payload, revision } : payload);
   }
 
   _savePassword() {
