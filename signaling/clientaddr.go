@@ -37,8 +37,9 @@ func ParseProxyList(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// addrResolver finds the address a request comes from, for throttling guesses only.
-// It is never logged.
+// addrResolver finds the address a request comes from, for throttling guesses, the
+// per-address caps and the TURN server, which answers a member's address beyond its
+// bound in all (ICESource). It is kept in memory only and never logged.
 type addrResolver struct {
 	behindProxy bool
 	trusted     []netip.Prefix

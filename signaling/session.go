@@ -72,7 +72,7 @@ type Session struct {
 	held *heldConn // conn's connection; nil: each message is written alone (tests)
 	log  *slog.Logger
 
-	addr      string        // source address, for throttling password guesses only
+	addr      string        // source address: password throttling, and the TURN server's welcome (ICESource); never logged
 	group     string        // addrGroup(addr): the unit of the per-address caps
 	queue     outQueue      // for the write pump
 	events    chan *event   // pointers: the channel is sized for bursts and kept per member
