@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/browsertest"
+)
+
+// phoneMisfitsJS lists what does not fit on a phone's screen of width×height CSS px: a
+// page wider than the screen (a phone then zooms the whole page out or scrolls it
+// sideways), and each shown element sel matches that lies off the screen, is smaller
+// than 44×44 (a finger's target; WCAG 2.5.5) or overlaps another of them. Empty: it fits.
+func phoneMisfitsJS(width, height int, sel string) string {
+	q, _ := json.Marshal(sel)
+	return fmt.Sprintf(`(() => {
+	const out = [], w = %d, h = %d;
+	if (innerWidth !== w || innerHeight !== h) out.push("the viewport is " + innerWidth + "×" + innerHeight + ", not " + w + "×" + h);
+	const sw = document.scrollingElement.scrollWidth;
+	if (sw > w) out.push("the page is " + sw + " px wide");
+	const name = (n) => n.id ? "#" + n.id : n.tagName.toLowerCase() + "." + [...n.classList].join(".");
+	const shown = [...document.querySelectorAll(%s)].filter((n) => n.getClientRects().length > 0 && getComputedStyle(n).visibility !== "hidden");
+	const boxes = shown.map((n) => [n, n.getBoundingClientRect()]);
+	for (const [n, r] of boxes) {
+		const at = name(n) + " (" + Math.round(r.left) + "," + Math.round(r.top) + " " + Math.round(r.width) + "×" + Math.round(r.height) + ")";
+		if (r.left < 0 || r.top < 0 || r.right > w + 0.5 || r.bottom > h + 0.5) out.push(at + " is off the screen");
+		if (r.width < 43.5 || r.height < 43.5) out.push(at + " is smaller than 44×44");
+	}
+	for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+		const [a, ra] = boxes[i], [b, rb] = boxes[j];
+		if (a.contains(b) || b.contains(a)) continue;
+		if (ra.left < rb.right - 0.5 && rb.left < ra.right - 0.5 && ra.top < rb.bottom - 0.5 && rb.top < ra.bottom - 0.5) out.push(name(a) + " overlaps " + name(b));
+	}
+	if (shown.length === 0) out.push("nothing matches " + %s);
+	return out;
+})()`, width, height, q, q)
+}
+
+// waitFits polls p's page until phoneMisfitsJS finds nothing wrong, and fails the test
+// with what it found last.
+func waitFits(ctx context.Context, t *testing.T, p *participant, what string, width, height int, sel string) {
+	t.Helper()
+	var last []string
+	for {
+		var misfits []string
+		err := p.tab.Eval(ctx, phoneMisfitsJS(width, height, sel), &misfits)
+		if err == nil && len(misfits) == 0 {
+			return
+		}
+		last = misfits
+		if err != nil {
+			last = append(last, err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s (%s, %d×%d): %s:\n\t%s", p.name, p.kind, width, height, what, strings.Join(last, "\n\t"))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// phoneShot writes a picture of tab's screen as it is to dir/phone-<name>.png, for a
+// person to look at; an empty dir writes nothing.
+func phoneShot(ctx context.Context, t *testing.T, tab browsertest.Tab, dir, name string) {
+	t.Helper()
+	if dir == "" {
+		return
+	}
+	png, err := browsertest.ScreenshotAsIs(ctx, tab)
+	if err != nil {
+		t.Fatalf("phone-%s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "phone-"+name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPhoneMeetingFits: Mona moderates from a phone (Chromium as a 360×740 touch screen,
+// in English and in German). Her page is never wider than the screen, and every control
+// of the control bar (ten for a moderator with a waiting room), of the top bar and of the
+// knock card is on the screen, at least 44×44 and clear of the others. Each panel (chat,
+// people, waiting room, settings, devices) covers the screen with its close button on
+// it, 44×44, and closes with it. With the on-screen keyboard up (the screen 400 high) the
+// chat's input and Send are on the screen. With $CONCLAVE_SCREENSHOTS set it writes each
+// screen there as phone-<screen>-<lang>.png.
+func TestPhoneMeetingFits(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	dir := os.Getenv(screenshotsEnv)
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := startServer(t)
+	links := srv.createMeetingWith(t, `{}`) // with a waiting room
+	ctx, cancel := testContext()
+	defer cancel()
+	const w, h = 360, 740
+	phone := func(tab browsertest.Tab, width, height int) {
+		t.Helper()
+		if err := browsertest.SetPhone(ctx, tab, width, height); err != nil {
+			t.Fatal(err)
+		}
+	}
+	monaTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()))
+	phone(monaTab, w, h)
+	knock(ctx, t, monaTab, "Mona Weber-Schmidt")
+	mona := &participant{name: "Mona", kind: browsertest.KindChromium, tab: monaTab}
+	waitOK(ctx, t, mona, `document.body.dataset.state === "joined" && window.conclave.role === "moderator" && matchMedia("(pointer: coarse)").matches`,
+		"Mona did not join as a moderator on a touch screen")
+	language := func(lang string) {
+		t.Helper()
+		click(ctx, t, monaTab, `.language-option[data-lang="`+lang+`"]`)
+		waitOK(ctx, t, mona, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
+	}
+	const bars = ".controls button, .topbar button"
+
+	// Eva knocks from a desktop: Mona's knock card.
+	eva := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+links.MeetingID+"?camera=0#"+links.fragment())
+	knock(ctx, t, eva, "Eva Schulz")
+	waitOK(ctx, t, mona, `!document.querySelector("#knock-card").hidden && !document.querySelector("#knock-card [data-name-pending]") && !document.querySelector("#btn-waiting").hidden`,
+		"Mona's knock card did not show Eva")
+	for _, lang := range []string{"en", "de"} {
+		language(lang)
+		waitFits(ctx, t, mona, "the meeting with a knock card ("+lang+") does not fit", w, h, bars+", #knock-card button")
+		phoneShot(ctx, t, monaTab, dir, "knock-"+lang)
+	}
+	click(ctx, t, monaTab, "#knock-admit")
+	if err := eva.WaitFor(ctx, `document.body.dataset.state === "joined"`); err != nil {
+		t.Fatalf("Eva was not let in: %v", err)
+	}
+	waitOK(ctx, t, mona, `document.querySelectorAll('.tile[data-source="camera"]').length === 2 && document.querySelector("#knock-card").hidden`,
+		"Mona's page does not show Eva")
+
+	panels := []struct{ open, panel, close string }{
+		{"#btn-chat", "#chat-panel", "#chat-close"},
+		{"#btn-people", "#people-panel", "#people-close"},
+		{"#btn-waiting", "#waiting-panel", "#waiting-close"},
+		{"#btn-settings", "#settings-panel", "#settings-close"},
+		{"#btn-devices", "#devices-panel", "#devices-close"},
+	}
+	for _, lang := range []string{"de", "en"} {
+		language(lang)
+		waitFits(ctx, t, mona, "the meeting of two ("+lang+") does not fit", w, h, bars)
+		phoneShot(ctx, t, monaTab, dir, "meeting-"+lang)
+		for _, p := range panels {
+			click(ctx, t, monaTab, p.open)
+			waitOK(ctx, t, mona, fmt.Sprintf(`(() => { const r = document.querySelector(%q).getBoundingClientRect();
+				return r.left === 0 && r.top === 0 && r.right === innerWidth && r.bottom === innerHeight; })()`, p.panel),
+				p.panel+" ("+lang+") does not cover the screen")
+			waitFits(ctx, t, mona, p.panel+" ("+lang+") does not fit", w, h, p.close)
+			phoneShot(ctx, t, monaTab, dir, strings.TrimPrefix(p.panel, "#")+"-"+lang)
+			click(ctx, t, monaTab, p.close)
+			waitOK(ctx, t, mona, fmt.Sprintf(`document.querySelector(%q).hidden`, p.panel), p.close+" did not close "+p.panel)
+		}
+	}
+
+	// The on-screen keyboard takes the lower half of the screen (the page resizes to
+	// what is left: meeting.html's interactive-widget=resizes-content).
+	click(ctx, t, monaTab, "#btn-chat")
+	phone(monaTab, w, 400)
+	evalOK(ctx, t, mona, `(() => { document.querySelector("#chat-input").focus(); return true; })()`, nil)
+	waitFits(ctx, t, mona, "the chat with the keyboard up does not fit", w, 400, "#chat-close, #chat-send")
+	waitFits(ctx, t, mona, "the chat's input is not on the screen with the keyboard up", w, 400, "#chat-input")
+	phoneShot(ctx, t, monaTab, dir, "chat-keyboard-en")
+	click(ctx, t, monaTab, "#chat-close")
+	waitOK(ctx, t, mona, `document.querySelector("#chat-panel").hidden`, "#chat-close did not close the chat")
+}
