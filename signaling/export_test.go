@@ -100,3 +100,32 @@ func PasswordTurnWaiters(s *Server, id string) int {
 	}
 	return m.pwTurn.waiters
 }
+
+// AdmissionHolder is the address of the connection that holds member pid of meeting
+// id, let in and not yet welcomed, while its join is still under way ("": none).
+func AdmissionHolder(s *Server, id, pid string) string {
+	m := s.registry.Get(id)
+	if m == nil {
+		return ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.conns[lobby.ID(pid)]
+	if c == nil || m.members[lobby.ID(pid)] != nil || !c.joining.Load() {
+		return ""
+	}
+	return c.addr
+}
+
+// SessionsFrom is how many sessions the server holds from address addr.
+func SessionsFrom(s *Server, addr string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for sess := range s.sessions {
+		if sess.addr == addr {
+			n++
+		}
+	}
+	return n
+}

@@ -287,6 +287,16 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	return true
 }
 
+// holdsAdmission reports whether s, a knock the policy let in, still holds its
+// admission: nobody ejected it or took its place, and the meeting goes on.
+func (m *Meeting) holdsAdmission(s *Session) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := lobby.ID(s.id)
+	_, ok := m.lob.Role(id)
+	return ok && !m.ended && m.conns[id] == s
+}
+
 // leave detaches a session, waiting or member; nothing when s is no longer the one
 // attached under its id (a resume took the membership over).
 func (m *Meeting) leave(s *Session, now time.Time) {

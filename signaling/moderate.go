@@ -266,9 +266,17 @@ func (s *Session) dropPeer() {
 }
 
 // enterMeeting makes s, a knock the policy let in, a member: its media, then its
-// welcome. False when it lost the admission in the meantime (ejected, or its page's
-// knock again took it: claimByKnock), or its media could not be set up.
+// welcome. False when it lost the admission in the meantime (ejected, the meeting
+// ended, or its page's knock again took it: claimByKnock), or its media could not be
+// set up.
 func (s *Session) enterMeeting() bool {
+	if !s.meeting.holdsAdmission(s) {
+		// That event follows. No media is set up first: a knock again that took the
+		// admission waited for the old connection to let go, and a meeting that ended
+		// meanwhile has closed its media, so its page was told of a server error
+		// instead of the end.
+		return false
+	}
 	peer, err := s.meeting.room.Join(s.id)
 	if err != nil {
 		s.log.Warn("session: media join failed", "err", err)

@@ -1,0 +1,97 @@
+package signaling_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+	"conclave/signaling"
+)
+
+// The addresses these tests dial from, so the server's hooks can tell the connections
+// apart: the moderator, and the page's second and third connection.
+const (
+	modAddr  = "127.0.0.4"
+	kim2Addr = "127.0.0.2"
+	kim3Addr = "127.0.0.3"
+)
+
+// admittedAndHeld sets up the moment before the welcome: Kim knocks, the moderator
+// admits the knock, and the knock's connection is held between its media and its
+// welcome (gateICE). It returns the moderator, Kim's old connection, the admitted
+// knock's id and its secret.
+func admittedAndHeld(t *testing.T, srv *testServer, gate *gateICE, mt createdMeeting) (mod, kim *testclient.Client, kimID, secret string) {
+	t.Helper()
+	mod = srv.dialFrom(t, net.ParseIP(modAddr))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := mod.JoinWith(ctx, map[string]any{"meetingId": mt.MeetingID, "name": "Mod", "moderatorSecret": mt.ModeratorSecret}); err != nil {
+		t.Fatal(err)
+	}
+	kim = srv.knock(t, mt.MeetingID, "Kim", nil)
+	kimID = waitingID(t, mod, "Kim")
+	secret = knockSecretOf(t, kim)
+	gate.armed.Store(true)
+	if _, err := mod.Send("admit", map[string]any{"participantId": kimID}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.entered: // let in, its media set up; its welcome waits
+	case <-time.After(10 * time.Second):
+		t.Fatal("the admitted knock's connection never asked for its welcome's ICE servers")
+	}
+	return mod, kim, kimID, secret
+}
+
+// knockAgainFrom sends the page's knock again with secret from addr, and returns once
+// that connection holds the admission (it waits for the old one to let go).
+func knockAgainFrom(t *testing.T, srv *testServer, mt createdMeeting, kimID, secret, addr string) *testclient.Client {
+	t.Helper()
+	c := srv.dialFrom(t, net.ParseIP(addr))
+	if err := c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the knock again from "+addr+" holding the admission", func() bool {
+		return signaling.AdmissionHolder(srv.sig, mt.MeetingID, kimID) == addr
+	})
+	return c
+}
+
+// TestMeetingEndedWhileAKnockAgainWaits: the meeting ends while a knock again that took
+// the admission waits for the old connection to let go. Its page is told the meeting
+// ended (bye ended, close 4409), as the old connection would have been. It set up its
+// media after the wait all the same, in the room of a meeting that had ended and whose
+// media was closed, and its page was told of a server error (internal, "could not set up
+// media", close 1001) instead of the end.
+func TestMeetingEndedWhileAKnockAgainWaits(t *testing.T) {
+	gate := newGateICE()
+	srv := newTestServerWith(t, signaling.Config{ICE: gate})
+	t.Cleanup(gate.open) // before the server's shutdown (cleanups run last first)
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	mod, kim, kimID, secret := admittedAndHeld(t, srv, gate, mt)
+	kim2 := knockAgainFrom(t, srv, mt, kimID, secret, kim2Addr)
+
+	if _, err := mod.Send("end_meeting", nil); err != nil {
+		t.Fatal(err)
+	}
+	// The moderator's session goes last of those attached: once it has ended, so has the
+	// meeting, and its media is closed.
+	eventually(t, "the moderator's session ended", func() bool {
+		return signaling.SessionsFrom(srv.sig, modAddr) == 0
+	})
+	gate.open()
+
+	m := nextOf(t, kim2, "welcome", "bye", "error")
+	if m.Type != "bye" || !strings.Contains(string(m.Payload), `"reason":"ended"`) {
+		t.Fatalf("the knock again, the meeting ended while it waited: %s; want bye ended", m.Raw)
+	}
+	if code := waitClosed(t, kim2); code != signaling.CloseEjected {
+		t.Fatalf("the knock again closed with %d; want %d", code, signaling.CloseEjected)
+	}
+	if reason, _ := byeReason(t, kim); reason != "replaced" {
+		t.Fatalf("the old connection: bye %q; want replaced", reason)
+	}
+}
