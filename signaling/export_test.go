@@ -129,3 +129,38 @@ func SessionsFrom(s *Server, addr string) int {
 	}
 	return n
 }
+
+// WaitsForTheOneItReplaced reports whether the connection from address addr, one that
+// took an admission in meeting id from another (claimByKnock), has ended and waits for
+// that other to let go before it is done.
+func WaitsForTheOneItReplaced(s *Server, id, addr string) bool {
+	m := s.registry.Get(id)
+	if m == nil {
+		return false
+	}
+	var from []*Session
+	s.mu.Lock()
+	for sess := range s.sessions {
+		if sess.addr == addr && isClosed(sess.readDone) && !isClosed(sess.done) {
+			from = append(from, sess)
+		}
+	}
+	s.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, sess := range from {
+		if prev := sess.tookFrom; prev != nil && !isClosed(prev.done) {
+			return true
+		}
+	}
+	return false
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

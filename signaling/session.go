@@ -132,6 +132,10 @@ type Session struct {
 	downlinkDue chan struct{} // a paced downlink message is due
 
 	done chan struct{} // closed once cleanup let go of the meeting and the media
+	// tookFrom is the connection whose admission this one took before its welcome
+	// (claimByKnock), under the meeting's lock: done closes only once that one's has
+	// (cleanup).
+	tookFrom *Session
 }
 
 // outMsg is a message for the write pump; a non-zero closeCode ends the connection
@@ -341,6 +345,12 @@ func (s *Session) finish(typ string, payload any, code int, text string) {
 func (s *Session) cleanup() {
 	defer close(s.done)
 	s.letGo()
+	if s.tookFrom != nil {
+		// A connection that took the admission from this one sets up the media under
+		// the same id once done closes. This one may have gone while the connection it
+		// took the admission from still held that media: the next waits for that one too.
+		<-s.tookFrom.done
+	}
 }
 
 // offerSubscribe sends the next subscribe offer if one is due.

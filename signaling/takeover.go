@@ -82,6 +82,7 @@ func (m *Meeting) claimByKnock(s *Session, secret string) (c knockClaim, ok bool
 		s.id, s.name = string(admitted), prev.name
 		s.knockSecret, s.reknocks, s.knocksReplaced = prev.knockSecret, prev.reknocks, prev.knocksReplaced
 		m.conns[admitted] = s
+		s.tookFrom = prev
 		prev.deliver(event{kind: evReplaced})
 		return knockClaim{id: admitted, prev: prev}, true
 	}

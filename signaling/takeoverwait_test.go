@@ -95,3 +95,56 @@ func TestMeetingEndedWhileAKnockAgainWaits(t *testing.T) {
 		t.Fatalf("the old connection: bye %q; want replaced", reason)
 	}
 }
+
+// TestKnockAgainTakesAnAdmissionFromAKnockAgainThatWent: the page knocks again twice in
+// the moment before the old connection's welcome, and its second connection, which
+// took the admission and then lost it to the third, goes while the old connection
+// still holds the admitted id's media. The third connection waits for the old one too,
+// and is welcomed as the admitted member. It waited only for the second, which had
+// nothing to let go of: its media under the same id was refused ("participant id
+// already in the room"), its page was told of a server error (close 1001), and the
+// admission went with it.
+func TestKnockAgainTakesAnAdmissionFromAKnockAgainThatWent(t *testing.T) {
+	gate := newGateICE()
+	srv := newTestServerWith(t, signaling.Config{ICE: gate})
+	t.Cleanup(gate.open) // before the server's shutdown (cleanups run last first)
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	mod, kim, kimID, secret := admittedAndHeld(t, srv, gate, mt)
+	kim2 := knockAgainFrom(t, srv, mt, kimID, secret, kim2Addr)
+	kim3 := knockAgainFrom(t, srv, mt, kimID, secret, kim3Addr)
+
+	// The second connection goes while it waits; the old one still holds the media.
+	kim2.Close()
+	// Once it has ended (and, mended, waits for the old one), or once the third has
+	// been answered, the old connection goes on.
+	eventually(t, "the second connection ended, or the third answered", func() bool {
+		return signaling.WaitsForTheOneItReplaced(srv.sig, mt.MeetingID, kim2Addr) || len(kim3.All()) > 0
+	})
+	gate.open()
+
+	m := nextOf(t, kim3, "welcome", "lobby", "bye", "error")
+	if m.Type != "welcome" || !strings.Contains(string(m.Payload), `"participantId":"`+kimID+`"`) {
+		t.Fatalf("the third connection: %s; want the admitted knock's welcome", m.Raw)
+	}
+	if reason, _ := byeReason(t, kim); reason != "replaced" {
+		t.Fatalf("the old connection: bye %q; want replaced", reason)
+	}
+	// The page's first message after its welcome comes after everything the moderator
+	// is told of its joining (one connection's messages are handled in order).
+	if _, err := kim3.Send("media_state", map[string]any{"mic": false, "camera": true, "screen": false}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, mod, "participant_updated")
+	joined := 0
+	for _, m := range mod.All() {
+		switch m.Type {
+		case "participant_joined":
+			joined++
+		case "participant_left", "participant_resumed":
+			t.Fatalf("the moderator was told %s", m.Raw)
+		}
+	}
+	if joined != 1 {
+		t.Fatalf("the moderator was told %d times that Kim joined; want once", joined)
+	}
+}
