@@ -238,11 +238,41 @@ test('the knock card\'s Admit names the one knocker as the entry\'s does, and "A
       assert.equal(label(), tr(key, { name: 'Kai' }), `${lang} ${link}: the card's Admit is named otherwise than the entry's`);
       assert.ok(label().toLowerCase().includes(admit.textContent.toLowerCase()), `${lang} ${link}: "${label()}" does not say "${admit.textContent}"`);
     }
-    // A name not opened yet (e2ee-names.js) is "Someone", as on the entry.
+    // A name not opened yet (e2ee-names.js) is "this person", as on the entry.
     room.update([{ participantId: 'k1', name: '…', nameLabel: tr('e2ee14.names.pending-label'), since, link: 'checking' }]);
-    assert.equal(label(), tr('e2ee14.knock.admit-unchecked.label', { name: tr('waiting.someone') }));
+    assert.equal(label(), tr('e2ee14.knock.admit-unchecked.label-someone'));
     room.update([{ participantId: 'k1', name: 'Kai', since, link: 'checking' }, { participantId: 'k2', name: 'Lu', since, link: 'verified' }]);
     assert.equal(label(), undefined, `${lang}: "Admit all" kept the one knocker's name`);
     assert.equal(admit.dataset.i18nAttr, undefined, `${lang}: a language switch would name the knocker again`);
+  }
+});
+
+// A knocker whose name is a placeholder ("…" until its sealed name opens, or "Name
+// unknown" for a wrong link: e2ee-names.js) is "Someone" on the knock card and in the
+// announcement, which starts the sentence. Its buttons' labels put "Someone" in the
+// name's place as well: "Admit Someone", and in German "Jemand einlassen", "Jemand
+// trotzdem einlassen, obwohl …", where the object is "jemanden". Each has a label of its
+// own now ("Admit this person", "Diese Person einlassen"), holding the button's text.
+test('the buttons of a knocker whose name is a placeholder are labelled in sentences, in English and German', async (t) => {
+  const { t: tr, setLanguage } = await import('../static/js/i18n.js');
+  const room = shownRoom(t);
+  t.after(() => setLanguage('en'));
+  const since = new Date().toISOString();
+  for (const lang of ['en', 'de']) {
+    setLanguage(lang);
+    for (const [link, nameLabel] of [['verified', 'e2ee14.names.pending-label'], ['checking', 'e2ee14.names.pending-label'], ['wrong', 'e2ee14.names.unknown']]) {
+      room.update([{ participantId: 'p1', name: '…', nameLabel: tr(nameLabel), since, link }]);
+      const entry = element('waiting-list').children[0];
+      const buttons = [find(entry, 'btn-deny'), find(entry, 'btn-admit'), element('knock-admit')];
+      for (const b of buttons) {
+        const label = b.attributes['aria-label'];
+        const text = (b.children[0] && b.children[0].textContent) || b.textContent;
+        assert.ok(label && !label.includes('{'), `${lang} ${link}: no label: ${label}`);
+        assert.doesNotMatch(label, lang === 'de' ? /\bJemand\b/ : /\bSomeone\b/, `${lang} ${link}: "${label}" puts "${tr('waiting.someone')}" in the name's place`);
+        assert.ok(label.toLowerCase().includes(text.toLowerCase()), `${lang} ${link}: "${label}" does not say "${text}"`);
+      }
+      // The card and the announcement start a sentence with it: "Jemand wartet auf Einlass".
+      assert.ok(element('knock-text').textContent.startsWith(tr('waiting.someone')), `${lang} ${link}: ${element('knock-text').textContent}`);
+    }
   }
 });

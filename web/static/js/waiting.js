@@ -45,14 +45,30 @@ function shownName(w) {
 }
 
 /**
- * spokenName is how everything said of a knocker names it: its entry's Admit and Deny
- * labels, the knock card's text and Admit, the announcement of its knock. "Someone"
- * while its name is a placeholder (read out by its label), else the name its entry
- * shows. One function for all: a knock without a name was "Someone" on the card and
- * in the announcement but "Guest" on its entry and in the card's own Admit.
+ * spokenName is how the knock card's text and the announcement of its knock name a
+ * knocker: "Someone" while its name is a placeholder (read out by its label), else the
+ * name its entry shows. One function for all: a knock without a name was "Someone" on
+ * the card and in the announcement but "Guest" on its entry and in the card's own Admit.
  */
 function spokenName(w) {
   return w.nameLabel ? t('waiting.someone') : shownName(w);
+}
+
+/**
+ * SOMEONE_LABEL: the label of a knocker's button (Admit, Deny, "Admit anyway") while its
+ * name is a placeholder. "Someone" put in the name's place was no sentence: "Admit
+ * Someone", in German "Jemand einlassen" (the accusative is "jemanden").
+ */
+const SOMEONE_LABEL = {
+  'waiting.admit.label': 'waiting.admit.label-someone',
+  'waiting.deny.label': 'waiting.deny.label-someone',
+  'e2ee14.knock.admit-anyway.label': 'e2ee14.knock.admit-anyway.label-someone',
+  'e2ee14.knock.admit-unchecked.label': 'e2ee14.knock.admit-unchecked.label-someone',
+};
+
+/** buttonLabel is [key, params] of the label of knocker w's button whose label names it by key. */
+function buttonLabel(key, w) {
+  return w.nameLabel ? [SOMEONE_LABEL[key], undefined] : [key, { name: shownName(w) }];
 }
 
 export class WaitingRoom {
@@ -165,7 +181,6 @@ export class WaitingRoom {
 
   _entry(w, now) {
     const name = shownName(w);
-    const spoken = spokenName(w);
     // A placeholder ("…" before the sealed name opened, e2ee-names.js) is read out by its label.
     const label = w.nameLabel ? { title: w.nameLabel, 'aria-label': w.nameLabel, dataset: { namePending: 'true' } } : {};
     const avatar = el('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' },
@@ -176,6 +191,8 @@ export class WaitingRoom {
     const link = LINK_TEXT[w.link];
     const wrong = w.link === 'wrong';
     const admit = admitButton(w);
+    const [denyLabel, denyParams] = buttonLabel('waiting.deny.label', w);
+    const [admitLabel, admitParams] = buttonLabel(admit.label, w);
     const dataset = { participantId: w.participantId };
     if (link) dataset.link = w.link;
     return el('li', { class: wrong ? 'waiting-entry waiting-wrong-link' : 'waiting-entry', dataset },
@@ -185,13 +202,13 @@ export class WaitingRoom {
         wrong ? el('span', { class: 'waiting-link-note', i18n: 'e2ee14.knock.wrong.note' }) : null),
       el('span', { class: 'waiting-actions' },
         el('button', {
-          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': 'waiting.deny.label' }, i18nParams: { name: spoken },
+          type: 'button', class: 'btn btn-small btn-secondary btn-deny', i18nAttr: { 'aria-label': denyLabel }, i18nParams: denyParams,
           onclick: () => this.actions.deny(w.participantId),
         }, el('span', { i18n: 'waiting.deny' })),
         el('button', {
           type: 'button',
           class: admit.anyway ? 'btn btn-small btn-secondary btn-admit btn-admit-anyway' : 'btn btn-small btn-primary btn-admit',
-          i18nAttr: { 'aria-label': admit.label }, i18nParams: { name: spoken },
+          i18nAttr: { 'aria-label': admitLabel }, i18nParams: admitParams,
           onclick: () => this.actions.admit(w.participantId),
         }, el('span', { i18n: admit.text }))));
   }
@@ -239,7 +256,7 @@ export class WaitingRoom {
     // One knocker: the name its entry's Admit has ("Admit anyway, although Kai's link is
     // not verified yet"), which a screen reader says of the card's button too. "Admit
     // all" names nobody: its text is its name.
-    if (one) setAttr(admit, 'aria-label', one.label, { name });
+    if (one) setAttr(admit, 'aria-label', ...buttonLabel(one.label, this.list[0]));
     else clearAttr(admit, 'aria-label');
     admit.disabled = n > 1 && plan.ids.length === 0;
     // "Admit anyway" lets in someone whose link is not proven: a secondary button, as on
