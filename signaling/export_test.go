@@ -131,8 +131,8 @@ func SessionsFrom(s *Server, addr string) int {
 }
 
 // WaitsForTheOneItReplaced reports whether the connection from address addr, one that
-// took an admission in meeting id from another (claimByKnock), has ended and waits for
-// that other to let go before it is done.
+// took an admission or a membership in meeting id from another (claimByKnock,
+// takeLocked), has ended and waits for that other to let go before it is done.
 func WaitsForTheOneItReplaced(s *Server, id, addr string) bool {
 	m := s.registry.Get(id)
 	if m == nil {
@@ -163,4 +163,39 @@ func isClosed(c <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// MembershipClaimedBy is the address of the connection that claimed member pid's
+// membership of meeting id (a resume, or a knock again: takeLocked) and has not yet
+// been welcomed on it ("": none).
+func MembershipClaimedBy(s *Server, id, pid string) string {
+	m := s.registry.Get(id)
+	if m == nil {
+		return ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, c := m.resumable[lobby.ID(pid)], m.conns[lobby.ID(pid)]
+	if rec == nil || !rec.claimed || c == nil {
+		return ""
+	}
+	return c.addr
+}
+
+// EarlierConnectionsKept is how many connections member pid's connection in meeting id
+// keeps of those it took the membership from (tookFrom, and theirs in turn).
+func EarlierConnectionsKept(s *Server, id, pid string) int {
+	m := s.registry.Get(id)
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	if c := m.conns[lobby.ID(pid)]; c != nil {
+		for p := c.tookFrom; p != nil; p = p.tookFrom {
+			n++
+		}
+	}
+	return n
 }

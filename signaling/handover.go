@@ -16,7 +16,8 @@ import (
 // member's secrets are spent (completeResume issues the next), its grace timer stops,
 // and a connection the server still had is told that it was replaced. It returns the
 // member's last connection, whose end s waits for before it sets up media under the
-// same id.
+// same id; s keeps it (tookFrom), so that a connection that takes the membership from s
+// in turn waits for it too when s goes first.
 func (m *Meeting) takeLocked(s *Session, id lobby.ID, rec *parking) (prev *Session) {
 	rec.hash, rec.prev = "", "" // spent, both; completeResume issues the next one
 	rec.claimed = true
@@ -25,6 +26,11 @@ func (m *Meeting) takeLocked(s *Session, id lobby.ID, rec *parking) (prev *Sessi
 		rec.stop = nil
 	}
 	prev = rec.last
+	// That connection may itself be waiting for the one before it to let go of the
+	// media (the page knocked again twice before a welcome); should it go first, its
+	// done closed at once, having held nothing, and s set up its media while the one
+	// before still held the id's: refused, and the member left the meeting with it.
+	s.tookFrom = prev
 	if live := m.conns[id]; live != nil && live != s {
 		live.deliver(event{kind: evReplaced})
 	}
@@ -128,6 +134,7 @@ func (s *Session) takeMembership(m *Meeting, pid, ref string, media *MediaState,
 		case <-s.shutdown:
 			return
 		}
+		m.waitedFor(s)
 		s.name, s.media = prev.name, prev.media
 		s.askedUnmute, s.askedCamera = prev.askedUnmute, prev.askedCamera
 		s.carry = prev.carry
@@ -242,4 +249,14 @@ var carriedSources = [3]sfu.Source{sfu.SourceMicrophone, sfu.SourceCamera, sfu.S
 // the next on a resume (a reconnect must not lift a mute).
 type carried struct {
 	blocked [3]bool
+}
+
+// waitedFor: s's wait for the connection it took the admission or the membership from
+// is over, and so for every one before it (each one's done closes after theirs): s
+// forgets it. Kept, a member that resumed on one connection after another held all of
+// them, their closed media included, for as long as it stayed.
+func (m *Meeting) waitedFor(s *Session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s.tookFrom = nil
 }

@@ -132,9 +132,10 @@ type Session struct {
 	downlinkDue chan struct{} // a paced downlink message is due
 
 	done chan struct{} // closed once cleanup let go of the meeting and the media
-	// tookFrom is the connection whose admission this one took before its welcome
-	// (claimByKnock), under the meeting's lock: done closes only once that one's has
-	// (cleanup).
+	// tookFrom is the connection whose admission (claimByKnock) or membership
+	// (takeLocked) this one took before its welcome, under the meeting's lock: done
+	// closes only once that one's has (cleanup). Forgotten once this one has waited for
+	// it (waitedFor).
 	tookFrom *Session
 }
 
@@ -346,9 +347,10 @@ func (s *Session) cleanup() {
 	defer close(s.done)
 	s.letGo()
 	if s.tookFrom != nil {
-		// A connection that took the admission from this one sets up the media under
-		// the same id once done closes. This one may have gone while the connection it
-		// took the admission from still held that media: the next waits for that one too.
+		// A connection that took the admission or the membership from this one sets up
+		// the media under the same id once done closes. This one may have gone while
+		// the connection it took them from still held that media: the next waits for
+		// that one too.
 		<-s.tookFrom.done
 	}
 }

@@ -131,6 +131,7 @@ func (s *Session) takeAdmission(m *Meeting, ref string, media *MediaState, prev 
 	case <-s.shutdown:
 		return
 	}
+	m.waitedFor(s)
 	s.media = prev.media
 	if media != nil {
 		s.media = *media

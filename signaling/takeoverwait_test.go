@@ -12,11 +12,12 @@ import (
 )
 
 // The addresses these tests dial from, so the server's hooks can tell the connections
-// apart: the moderator, and the page's second and third connection.
+// apart: the moderator, and the page's second, third and fourth connection.
 const (
 	modAddr  = "127.0.0.4"
 	kim2Addr = "127.0.0.2"
 	kim3Addr = "127.0.0.3"
+	kim4Addr = "127.0.0.5"
 )
 
 // admittedAndHeld sets up the moment before the welcome: Kim knocks, the moderator
@@ -126,6 +127,10 @@ func TestKnockAgainTakesAnAdmissionFromAKnockAgainThatWent(t *testing.T) {
 	if m.Type != "welcome" || !strings.Contains(string(m.Payload), `"participantId":"`+kimID+`"`) {
 		t.Fatalf("the third connection: %s; want the admitted knock's welcome", m.Raw)
 	}
+	// Welcomed, it keeps none of the connections it waited for.
+	if n := signaling.EarlierConnectionsKept(srv.sig, mt.MeetingID, kimID); n != 0 {
+		t.Fatalf("the member's connection keeps %d it took the admission from; want none", n)
+	}
 	if reason, _ := byeReason(t, kim); reason != "replaced" {
 		t.Fatalf("the old connection: bye %q; want replaced", reason)
 	}
@@ -146,5 +151,117 @@ func TestKnockAgainTakesAnAdmissionFromAKnockAgainThatWent(t *testing.T) {
 	}
 	if joined != 1 {
 		t.Fatalf("the moderator was told %d times that Kim joined; want once", joined)
+	}
+}
+
+// takeMembershipFrom sends the page's knock again with secret from addr, and returns
+// once that connection has claimed the welcomed membership pid (it waits for the
+// membership's last connection to let go).
+func takeMembershipFrom(t *testing.T, srv *testServer, mt createdMeeting, pid, secret, addr string) *testclient.Client {
+	t.Helper()
+	c := srv.dialFrom(t, net.ParseIP(addr))
+	if err := c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the knock again from "+addr+" holding the membership", func() bool {
+		return signaling.MembershipClaimedBy(srv.sig, mt.MeetingID, pid) == addr
+	})
+	return c
+}
+
+// TestKnockAgainTakesAMembershipFromAKnockAgainThatWent: a moderator let in the knock of
+// a page whose path had died, the welcome went to the old connection, and the page
+// knocks again three times before any of its connections is welcomed: the second
+// connection took the membership and holds its media (held before its welcome,
+// gateICE), the third takes it from the second and waits, the fourth from the third.
+// The third goes while the second still holds the media; the fourth waits for the
+// second too, and is welcomed as the member. It waited only for the third, which had
+// nothing to let go of: its media under the same id was refused ("participant id
+// already in the room"), its page was told of a server error (close 1001), and the
+// member left the meeting (participant_left).
+func TestKnockAgainTakesAMembershipFromAKnockAgainThatWent(t *testing.T) {
+	gate := newGateICE()
+	srv := newTestServerWith(t, signaling.Config{ICE: gate})
+	t.Cleanup(gate.open) // before the server's shutdown (cleanups run last first)
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	kim, kimID, secret := admitGhost(t, srv, mod, mt.MeetingID)
+
+	gate.armed.Store(true)
+	kim2 := srv.dialFrom(t, net.ParseIP(kim2Addr))
+	if err := kim2.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.entered: // the membership taken, its media set up; its welcome waits
+	case <-time.After(10 * time.Second):
+		t.Fatal("the knock again never asked for its welcome's ICE servers")
+	}
+	kim3 := takeMembershipFrom(t, srv, mt, kimID, secret, kim3Addr)
+	kim4 := takeMembershipFrom(t, srv, mt, kimID, secret, kim4Addr)
+
+	// The third connection goes while it waits; the second still holds the media.
+	kim3.Close()
+	// Once it has ended (and, mended, waits for the second), or once the fourth has
+	// been answered, the second connection goes on.
+	eventually(t, "the third connection ended, or the fourth answered", func() bool {
+		return signaling.WaitsForTheOneItReplaced(srv.sig, mt.MeetingID, kim3Addr) || len(kim4.All()) > 0
+	})
+	gate.open()
+
+	m := nextOf(t, kim4, "welcome", "lobby", "bye", "error")
+	if m.Type != "welcome" || !strings.Contains(string(m.Payload), `"participantId":"`+kimID+`"`) {
+		t.Fatalf("the fourth connection: %s; want the member's welcome", m.Raw)
+	}
+	if n := signaling.EarlierConnectionsKept(srv.sig, mt.MeetingID, kimID); n != 0 {
+		t.Fatalf("the member's connection keeps %d it took the membership from; want none", n)
+	}
+	for _, c := range []*testclient.Client{kim, kim2} {
+		if reason, _ := byeReason(t, c); reason != "replaced" {
+			t.Fatalf("a connection the membership was taken from: bye %q; want replaced", reason)
+		}
+	}
+	for _, m := range kim2.All() {
+		if m.Type == "welcome" {
+			t.Fatalf("the second connection was welcomed: %s", m.Raw)
+		}
+	}
+	// The page's first message after its welcome comes after everything the moderator
+	// is told of it (one connection's messages are handled in order).
+	if _, err := kim4.Send("media_state", map[string]any{"mic": false, "camera": true, "screen": false}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, mod, "participant_updated")
+	resumed := 0
+	for _, m := range mod.All() {
+		switch m.Type {
+		case "participant_resumed":
+			resumed++
+		case "participant_left":
+			t.Fatalf("the moderator was told %s", m.Raw)
+		case "participant_updated":
+			if participantOf(t, m).Reconnecting {
+				t.Fatalf("the moderator was told %s", m.Raw)
+			}
+		}
+	}
+	if resumed != 1 {
+		t.Fatalf("the moderator was told %d times that Kim is back; want once", resumed)
+	}
+}
+
+// TestResumedMemberKeepsNoEarlierConnection: a connection that took a membership keeps
+// the one it took it from only until that one has let go: once welcomed, a member that
+// resumed on one connection after another keeps none of them (each kept with its
+// websocket, queues and closed media for as long as the member stayed).
+func TestResumedMemberKeepsNoEarlierConnection(t *testing.T) {
+	f := newResumeFixture(t)
+	alice := f.srv.admitted(t, f.mod, f.meeting.MeetingID, "Alice")
+	id := alice.ParticipantID
+	for i := range 3 {
+		alice = f.resume(t, id, alice.ResumeSecret)
+		if n := signaling.EarlierConnectionsKept(f.srv.sig, f.meeting.MeetingID, id); n != 0 {
+			t.Fatalf("after resume %d the member's connection keeps %d earlier ones; want none", i+1, n)
+		}
 	}
 }
