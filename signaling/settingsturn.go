@@ -1,5 +1,7 @@
 package signaling
 
+import "conclave/lobby"
+
 // One change of a meeting's password at a time. A new password is checked against the
 // settings (staleLocked) and then hashed, an argon2id run on the hasher every meeting
 // shares, before it is applied: two moderators who set one on the same settings both
@@ -25,13 +27,22 @@ type passwordTurn struct {
 
 // takePasswordTurn checks p and takes the meeting's password turn for it (giveBack ends
 // it), or, while another change of the password holds the turn, returns that turn's
-// end to wait for (then ask again). err is staleLocked's.
+// end to wait for (then ask again). err is staleLocked's, or the policy's when by may
+// change the settings no more: the meeting ended, or by was made a participant or
+// removed while it waited (its role was checked before), and a turn taken then spent
+// a hash and a place of the meeting's password budget on a change refused after it.
 func (m *Meeting) takePasswordTurn(by string, p UpdateSettingsPayload) (wait <-chan struct{}, giveBack func(), err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if held := m.pwTurn; held != nil {
 		held.waiters++
 		return held.done, nil, nil
+	}
+	if m.lob.Ended() {
+		return nil, nil, lobby.ErrEnded
+	}
+	if role, _ := m.lob.Role(lobby.ID(by)); role != lobby.RoleModerator {
+		return nil, nil, lobby.ErrNotModerator
 	}
 	if err := m.staleLocked(by, p); err != nil {
 		return nil, nil, err
