@@ -160,8 +160,18 @@ func (s *Session) hashPassword(pw string) (string, *Error) {
 		return "", errorf(CodeRateLimited, "too many password changes; slow down")
 	}
 	ctx, cancel := s.liveContext()
-	defer cancel()
-	h, err := s.srv.hasher.Hash(ctx, pw) // the hashing line is fair; wait for our turn
+	defer cancel() // a hash still in line is given up; one begun runs out, unread
+	var h string
+	var err error
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		h, err = s.srv.hasher.Hash(ctx, pw) // the hashing line is fair; wait for our turn
+	}()
+	// The session's events are carried out meanwhile (a removal, a mute).
+	if !s.awaitTakingEvents(ctx, hashed) {
+		return "", errGone
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", errGone

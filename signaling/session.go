@@ -118,6 +118,7 @@ type Session struct {
 	unconfirmed    bool        // welcomed (joined, resumed or taken over), and no message read since (confirmWelcome)
 	saidBye        bool        // the server ended the session on purpose: no parking
 	carry          carried     // moderators' blocks, handed on to a resume
+	replacedLater  *event      // evReplaced taken in a wait (awaitTakingEvents): for after the message
 	claimed        resumeClaim // a resume claimed and not yet welcomed (resume.go); read by park
 	knock          knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 	knockSecret    string      // lets the page's next knock replace this one (reknock.go); set before the knock (a replacing knock's under the meeting's lock)
@@ -313,6 +314,10 @@ func (s *Session) run(in <-chan inbound) {
 				return
 			}
 			s.handle(msg)
+			if ev := s.replacedLater; ev != nil && s.state != stateClosed {
+				s.replacedLater = nil
+				s.handleEvent(*ev)
+			}
 		case <-negotiate:
 			s.offerSubscribe()
 		case <-encodings:

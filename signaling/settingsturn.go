@@ -1,6 +1,10 @@
 package signaling
 
-import "conclave/lobby"
+import (
+	"context"
+
+	"conclave/lobby"
+)
 
 // One change of a meeting's password at a time. A new password is checked against the
 // settings (staleLocked) and then hashed, an argon2id run on the hasher every meeting
@@ -14,10 +18,17 @@ import "conclave/lobby"
 // check until it is applied or refused, whatever becomes of it (refused, its hash
 // failed, its connection gone): another update_settings that names the password waits
 // for it and is checked only then, when a password that landed meanwhile refuses it
-// before any hash of its own. The wait is one hash at most (the holder's, which waits
-// in the same fair line of the hasher its own would), bounded by the holder's
-// connection, and ends with the waiter's. Changes that do not name the password never
-// wait: a switch costs no hash.
+// before any hash of its own. The wait is for the holder's hash (which waits in the
+// same fair line of the hasher its own would), and for another's after it only where
+// the holder's did not land (one that lands makes every change based on an earlier
+// revision stale); it is bounded by the holders' connections and the meeting's
+// password budget, and ends with the waiter's. Changes that do not name the password
+// never wait: a switch costs no hash.
+//
+// The session's goroutine is the one that waits, for the turn and then for its own
+// hash, but it carries out the session's events meanwhile (awaitTakingEvents): a
+// removal, a mute or the meeting's end is not held back behind a hash. Its messages
+// wait (a ping is answered after), as behind any message it handles.
 
 // passwordTurn is the password change under way.
 type passwordTurn struct {
@@ -74,10 +85,39 @@ func (s *Session) passwordTurn(p UpdateSettingsPayload) (giveBack func(), e *Err
 		case wait == nil:
 			return giveBack, nil
 		}
-		select {
-		case <-wait:
-		case <-ctx.Done():
+		if !s.awaitTakingEvents(ctx, wait) {
 			return nil, errGone
+		}
+	}
+}
+
+// awaitTakingEvents waits until done is closed, carrying out meanwhile the events the
+// session's goroutine is given (a removal, a mute, the meeting's end: moderate.go
+// handleEvent), as run would. A password change waits on that goroutine, for the turn
+// or its hash, as long as another's hash or its own takes in the hasher's line; an
+// event left waiting so long was a removed member's media still forwarded, a mute not
+// carried out. Only a hand-over to a resume (evReplaced) waits for the message under
+// way (run handles it after, replacedLater). false: the session is closing or has
+// ended (an event ended it), and the wait is given up.
+func (s *Session) awaitTakingEvents(ctx context.Context, done <-chan struct{}) bool {
+	for {
+		select {
+		case <-done:
+			return true
+		case <-ctx.Done():
+			return false
+		case ev := <-s.events:
+			if ev.kind == evReplaced {
+				// A resume on a new connection waits, as it would behind any message, for
+				// this change to be carried out: its welcome then brings the settings it
+				// made, where giving it up here lost a password its moderator had set.
+				s.replacedLater = ev
+				continue
+			}
+			s.handleEvent(*ev)
+			if s.state == stateClosed {
+				return false
+			}
 		}
 	}
 }

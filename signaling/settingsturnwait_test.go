@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -9,6 +10,25 @@ import (
 	"conclave/secret"
 	"conclave/signaling"
 )
+
+// waitingForTurn has A's password wait for its hash (h held by the caller) and B's for
+// A's turn, with moderator C standing by, and returns C and B's message id.
+func waitingForTurn(t *testing.T, h *secret.Hasher) (srv *testServer, m createdMeeting, a, b, c *testclient.Client, idB string) {
+	t.Helper()
+	srv, m, a, b = twoModerators(t, h)
+	c = srv.joinModerator(t, m, "C")
+	base := a.SettingsRevision
+	if _, err := a.Send("update_settings", map[string]any{"password": "Birke", "revision": base}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	idB, err := b.Send("update_settings", map[string]any{"password": "Buche", "revision": base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B's password to wait for A's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
+	return srv, m, a, b, c, idB
+}
 
 // TestPasswordTurnIsNotTakenByAModeratorNoMore: B's password waits for A's, which
 // C's lock then makes stale (A's unlocks); meanwhile C makes B a participant. When A's
@@ -53,6 +73,59 @@ func TestPasswordTurnIsNotTakenByAModeratorNoMore(t *testing.T) {
 	if n := h.Runs() - runs; n != 1 {
 		t.Fatalf("%d hashes for A's password and B's refused one, want 1 (A's)", n)
 	}
+}
+
+// TestRemovalEndsAWaitForThePasswordTurn: B's password waits for A's, whose hash
+// waits; C removes B. B is told at once (bye, removed), not when A's hash is done: the
+// session's goroutine, waiting for the turn, took no event, so a removal (and a mute)
+// of its member was carried out only after the wait, the media going on meanwhile.
+func TestRemovalEndsAWaitForThePasswordTurn(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	_, _, _, b, c, _ := waitingForTurn(t, h)
+	if _, err := c.Send("remove", map[string]any{"participantId": b.ParticipantID}); err != nil {
+		t.Fatal(err)
+	}
+	// The hasher is still held: A's hash, and so B's wait, has not ended.
+	bye := expectType(t, b, "bye")
+	var p struct {
+		Reason string `json:"reason"`
+	}
+	if err := json.Unmarshal(bye.Payload, &p); err != nil || p.Reason != "removed" {
+		t.Fatalf("B's bye: %s", bye.Payload)
+	}
+	if h.Waiting() != 1 {
+		t.Fatalf("%d hashes waiting, want A's", h.Waiting())
+	}
+}
+
+// TestRemovalEndsAWaitForTheHash: B's own password waits for its hash; C removes B. B
+// is told at once, and its hash is given up (the hasher's line holds none of it).
+func TestRemovalEndsAWaitForTheHash(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	srv, m, _, b := twoModerators(t, h)
+	c := srv.joinModerator(t, m, "C")
+	if _, err := b.Send("update_settings", map[string]any{"password": "Linde", "revision": b.SettingsRevision}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	if _, err := c.Send("remove", map[string]any{"participantId": b.ParticipantID}); err != nil {
+		t.Fatal(err)
+	}
+	bye := expectType(t, b, "bye")
+	if !json.Valid(bye.Payload) {
+		t.Fatalf("B's bye: %s", bye.Payload)
+	}
+	eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
 }
 
 // changeRole sends set_role from c and returns the answer's type (done or error code).
