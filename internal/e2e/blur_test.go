@@ -316,7 +316,7 @@ func joinBlurredFirefox(ctx context.Context, t *testing.T, firefox browsertest.B
 const recordToastsJS = `(() => {
   window.__toasts = [];
   new MutationObserver((list) => { for (const m of list) for (const n of m.addedNodes) window.__toasts.push(n.textContent); })
-    .observe(document.getElementById("toasts"), { childList: true });
+    .observe(document.getElementById("toasts"), { childList: true, subtree: true }); // the toasts are in its live regions
   return true;
 })()`
 

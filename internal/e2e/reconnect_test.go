@@ -325,7 +325,7 @@ func watchToasts(ctx context.Context, t *testing.T, p *participant) {
 	t.Helper()
 	js := `(() => { const seen = window.__seenToasts = [];
 		new MutationObserver((list) => { for (const m of list) for (const n of m.addedNodes) seen.push(n.textContent); })
-			.observe(document.querySelector("#toasts"), { childList: true }); return true; })()`
+			.observe(document.querySelector("#toasts"), { childList: true, subtree: true }); return true; })()`
 	if err := p.tab.Eval(ctx, js, nil); err != nil {
 		t.Fatal(err)
 	}

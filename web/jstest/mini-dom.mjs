@@ -1,7 +1,8 @@
 // A small DOM for Node tests of code that builds and re-renders elements and moves the
 // keyboard focus (people-focus, chat-announce, dialog-focus .test.mjs): elements with
 // attributes, dataset, classes, children, click listeners, focus(), contains() and
-// querySelector(All) for simple selectors (tag, #id, .class, [data-x="y"], descendants).
+// querySelector(All) for simple selectors (tag, #id, .class, [data-x="y"], :not(.class),
+// descendants).
 // Import page-globals.mjs first; installMiniDOM() sets `document` and friends.
 
 const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -98,7 +99,7 @@ export class MiniElement {
 }
 
 function matchesCompound(node, compound) {
-  const m = compound.match(/^([a-zA-Z0-9]*)(?:#([\w-]+))?((?:\.[\w-]+)*)((?:\[[^\]]+\])*)$/);
+  const m = compound.match(/^([a-zA-Z0-9]*)(?:#([\w-]+))?((?:\.[\w-]+)*)((?:\[[^\]]+\])*)((?::not\(\.[\w-]+\))*)$/);
   if (!m) throw new Error(`mini-dom: selector ${compound} not supported`);
   if (m[1] && node.tagName !== m[1].toUpperCase()) return false;
   if (m[2] && node.id !== m[2]) return false;
@@ -108,6 +109,7 @@ function matchesCompound(node, compound) {
     const v = node.getAttribute(name);
     if (v === null || (value !== undefined && v !== value)) return false;
   }
+  for (const [, c] of m[4].matchAll(/:not\(\.([\w-]+)\)/g)) if (node.classList.contains(c)) return false;
   return true;
 }
 

@@ -478,7 +478,7 @@ test('Remove\'s confirmation, open while the lock or the waiting room changes, s
   assert.deepEqual(updates(from), []);
 });
 
-// #toasts is a polite live region: a toast is read out as it comes, and announcing it
+// A toast is read out as it comes (#toasts-polite is a live region), and announcing it
 // too had a screen reader say it twice.
 test('a settings notice is read out once, by its toast', async (t0) => {
   const byId = document.getElementById;

@@ -57,19 +57,23 @@ export function announce(text) {
   setTimeout(() => { live.textContent = text; }, 50);
 }
 
+// Toasts each stack keeps at most: the oldest make way.
 const MAX_TOASTS = 3;
 
 /**
  * toast shows a short notification at the bottom of the screen. A screen reader reads it
- * as it comes (#toasts is a polite live region): announce() it too and it is said twice.
+ * as it comes: #toasts holds one live region per politeness, #toasts-alert (assertive)
+ * for an error and #toasts-polite for the rest, and the toast inside is plain (a role of
+ * its own, status or alert, made a live region inside a live region, which some screen
+ * readers read out twice). announce() it too and it is said twice.
  */
 export function toast(text, { kind = 'info', timeout = 4000 } = {}) {
   const box = document.getElementById('toasts');
   if (!box) return;
-  const item = el('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
-  box.append(item);
-  // Keep the stack short: the oldest make way.
-  const items = box.querySelectorAll('.toast:not(.toast-out)');
+  const stack = document.getElementById(kind === 'error' ? 'toasts-alert' : 'toasts-polite') || box;
+  const item = el('div', { class: `toast toast-${kind}` }, text);
+  stack.append(item);
+  const items = stack.querySelectorAll('.toast:not(.toast-out)');
   for (let i = 0; i < items.length - MAX_TOASTS; i++) {
     items[i].classList.add('toast-out');
     setTimeout(() => items[i].remove(), 300);

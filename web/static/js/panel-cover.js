@@ -19,9 +19,17 @@ export const NARROW = '(max-width: 720px)';
 const FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]';
 const LIVE_ROLES = new Set(['status', 'alert', 'log', 'timer']);
 
-/** quietLive: a live region with nothing to operate, which stays readable behind the panel. */
+/** isLive: node is a live region (aria-live, or a role that makes one). */
+function isLive(node) {
+  return node.hasAttribute('aria-live') || LIVE_ROLES.has(node.getAttribute('role'));
+}
+
+/**
+ * quietLive: a live region with nothing to operate, or a box of nothing but such regions
+ * (#toasts: one per politeness), which stays readable behind the panel.
+ */
 function quietLive(node) {
-  const live = node.hasAttribute('aria-live') || LIVE_ROLES.has(node.getAttribute('role'));
+  const live = isLive(node) || (node.children.length > 0 && Array.from(node.children).every(isLive));
   return live && !node.querySelector(FOCUSABLE);
 }
 

@@ -163,7 +163,7 @@ export class MeetingRules {
     // server's stop_screen that follows says nothing more, mediaCommand).
     const ends = media.screenOn && !s.canShareScreen;
     if (!s.isModerator) {
-      // Each is read out by its toast (#toasts is a polite live region), once.
+      // Each is read out by its toast (#toasts-polite, a live region), once.
       for (const text of settingsNews(old, now, s.role, { sharing: ends })) toast(text);
     }
     if (old.chat !== now.chat) chat.notice(now.chat ? 'chat.on-again' : 'chat.turned-off', 'info');

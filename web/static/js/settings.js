@@ -36,7 +36,7 @@
 // compared with the new meeting's revisions, its old one let it replace unseen a
 // password another moderator had set there before this page's welcome.
 //
-// A notice shown as a toast is read out by it (#toasts is a polite live region) and is
+// A notice shown as a toast is read out by it (#toasts-polite, a live region) and is
 // not also announced: a screen reader said it twice.
 
 import { $, toast } from './dom.js';
