@@ -54,11 +54,24 @@ func watchedPCsJS(o pcOptions) string {
 		constructor(config, ...rest) {
 			config = { ...(config || {}), iceServers: only(config && config.iceServers) };
 			super(relayOnly ? { ...config, iceTransportPolicy: "relay" } : config, ...rest);
-			made.push({ pc: this, iceServers: config.iceServers });
+			// What the browser says of a TURN server that refused or never answered
+			// an allocation: a relay that cannot be had ends settled() at once.
+			const turnErrors = [];
+			this.addEventListener("icecandidateerror", (e) =>
+				turnErrors.push(e.url + ": " + e.errorCode + " " + e.errorText));
+			made.push({ pc: this, iceServers: config.iceServers, turnErrors });
 		}
 	}
 	window.RTCPeerConnection = Watched;
 	window.relayTest = {
+		// Whether the page's connections have come to an end either way: at least want
+		// of them open and all connected, or a TURN error on any.
+		settled(want) {
+			if (made.some((m) => m.turnErrors.length > 0)) return true;
+			const open = made.filter((m) => m.pc.connectionState !== "closed");
+			return open.length >= want && open.every((m) => m.pc.connectionState === "connected");
+		},
+		turnErrors() { return made.flatMap((m) => m.turnErrors); },
 		// For every open connection: its state, the TURN URLs it was given, and the
 		// candidate types of its selected pair (local and remote).
 		async selected() {
@@ -127,13 +140,19 @@ func startTURN(t *testing.T, engine *sfu.Engine) signaling.ICESource {
 }
 
 // TestRelayOnlyMeeting: a Chromium tab and a Firefox tab whose peer connections may use
-// nothing but the TURN relay (iceTransportPolicy "relay") meet in one end-to-end
-// encrypted meeting, using the TURN servers and credentials of their welcome: each
-// decodes the other's camera (the SFU handing its packets to the relays in memory),
-// and every connection's selected candidate pair is relayed on the browser's side.
+// nothing but the TURN relay over UDP (iceTransportPolicy "relay", the welcome's UDP
+// URL only) meet in one end-to-end encrypted meeting, using the TURN credentials of
+// their welcome: each decodes the other's camera (the SFU handing its packets to the
+// relays in memory), and every connection's selected candidate pair is relayed over
+// UDP on the browser's side. Given the TCP URL as well, a browser whose UDP relay
+// failed (as when the UDP 401's realm, clientrealm.go, is one the server then refuses)
+// relays over TCP and the meeting works all the same; nor can the test ask for UDP
+// then, as Chromium keeps the first TURN allocation that succeeds and drops the others
+// (seen here on a busy machine: a connection whose TCP relay was ready first ended its
+// gathering without the UDP one, which the server had granted). TCP has its own test.
 func TestRelayOnlyMeeting(t *testing.T) {
 	t.Parallel()
-	relayOnlyMeeting(t, "")
+	relayOnlyMeeting(t, "udp")
 }
 
 // TestRelayOnlyOverTCP: the same through TURN over TCP only, as behind a firewall that
@@ -143,6 +162,8 @@ func TestRelayOnlyOverTCP(t *testing.T) {
 	relayOnlyMeeting(t, "tcp")
 }
 
+// relayOnlyMeeting meets a relay-only Chromium tab and Firefox tab through TURN over
+// transport only ("udp" or "tcp").
 func relayOnlyMeeting(t *testing.T, transport string) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
@@ -156,6 +177,20 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 	ann := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Ann", preload)
 	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, url, "Fay", preload)
 
+	// A relay the browsers cannot open fails here, in their words, not at the deadline.
+	for _, p := range []*participant{ann, fay} {
+		waitFor(ctx, t, p, "publish and subscribe connected, or a TURN error", `window.relayTest.settled(2)`)
+		var turnErrors []string
+		if err := p.tab.Eval(ctx, `window.relayTest.turnErrors()`, &turnErrors); err != nil {
+			t.Fatal(err)
+		}
+		if len(turnErrors) > 0 {
+			t.Errorf("%s (%s): TURN over %s failed: %q", p.name, p.kind, transport, turnErrors)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
 	waitSameColour(ctx, t, ann, fay, "camera")
 	waitSameColour(ctx, t, fay, ann, "camera")
 	// The SFU's packets to the relays went over in memory (sfu/localrelay.go).
@@ -198,7 +233,7 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 				if pair.Local != "relay" {
 					t.Fatalf("%s: selected pair is not relayed", desc)
 				}
-				if transport != "" && pair.RelayProtocol != transport {
+				if pair.RelayProtocol != transport {
 					t.Fatalf("%s: relayed over %q, want %s", desc, pair.RelayProtocol, transport)
 				}
 			}
