@@ -15,11 +15,17 @@ import (
 // taken from the sender) are the caller's. The zero value is empty and ready to use;
 // a ChatRing is not safe for concurrent use.
 //
-// Where ChatKeys differs, the vectors do not reach: it also holds the page's own keys,
-// which come without a counter (a key without one is never dropped, and a guess made
-// from it gets none), and it derives a guess asynchronously, keeping it only if the key
-// it came from is still the newest (not after a newer key of the sender came meanwhile,
-// as Ring.Decrypt says of KeyRing); here a guess is made and kept within one call.
+// Where ChatKeys differs, the vectors do not reach. It also holds the page's own keys
+// (for its own texts the server echoes), which are not part of the format and have no
+// place here: they come from no envelope, and the page sets each when it uses it, not
+// in the order of their counters (a rotated key goes in use for frames ROTATE_DELAY_MS
+// after it was made, maybe after a newer own key sealed a text), so it sets them
+// without a counter (one drops nothing, is never dropped for a counter, and a guess made
+// from it gets none): with counters, the older key put in use would drop the newer one
+// (FORMAT.md, "Chat (version 3)", its vectors; web/jstest/chat-counter.test.mjs). And
+// it derives a guess asynchronously, keeping it only if the key it came from is still
+// the newest (not after a newer key of the sender came meanwhile, as Ring.Decrypt says
+// of KeyRing); here a guess is made and kept within one call.
 type ChatRing struct {
 	order  []byte           // installed indexes, oldest first
 	keys   map[byte]chatKey // by index

@@ -59,7 +59,8 @@ export class SessionKeys extends MemberKeys {
    * onWaiting(pid, waiting) says when a sender's tiles should say "Waiting for keys…"
    * (its frames fail here for want of a key for over a second) and when no longer.
    * clock ({now, setTimeout, clearTimeout}) times key requests and the wait for a
-   * member's identity; tests pass a fake one.
+   * member's identity, and its now() (milliseconds since 1970: the page's Date.now())
+   * is the own chat counter (FORMAT.md, "Chat (version 3)"); tests pass a fake one.
    *
    * @param {{meeting: MeetingCrypto, media: MediaCrypto,
    *          send: (to: string|null, data: string) => void,
@@ -303,8 +304,9 @@ export class SessionKeys extends MemberKeys {
       this.chatKeys.setKey(this.selfId, this.own.index, this.own.raw);
       this.pastKeys.usedForChat(this.own);
       // Above every counter this id sent, also from the page before a reload (whose
-      // last one the members keep): the clock in milliseconds, or one above the last.
-      this.chatCounter = Math.max(this.chatCounter + 1, Date.now());
+      // last one the members keep): the clock in milliseconds since 1970 (the injected
+      // one: the page's is Date.now()), or one above the last.
+      this.chatCounter = Math.max(this.chatCounter + 1, this.clock.now());
       return encryptChat(this.own.raw, this.own.index, this.selfId, text, this.chatCounter);
     });
   }
