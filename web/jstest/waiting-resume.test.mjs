@@ -14,7 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown, dropSocket } from './media-standins.mjs';
-import { eventually, tick } from './harness.mjs';
+import { eventually } from './harness.mjs';
 
 // The waiting room's elements, one per id, keeping their state and click listeners.
 const nodes = new Map();
@@ -82,21 +82,27 @@ async function welcomed(p, resume = null) {
   await eventually(() => p.session.joined, 'the welcome');
 }
 
-/** listed: the server's waiting list, once the room shows it (its links and names are worked out first). */
-async function listed(waiting) {
+const said = (name) => shown.filter((x) => x === tr('waiting.knock.one', { name })).length;
+
+/**
+ * listed: the server's waiting list, once the room shows it (its links and names are
+ * worked out first) and the knocks named in news have been announced. An announcement
+ * is written after the one before was read (announcer.js), in the order they came, and
+ * knocks announced together are said as their count: a knock announced again before
+ * one of news is said before it, or with it as "2 people are waiting to join".
+ */
+async function listed(waiting, news = []) {
   serverSays('waiting_list', { waiting });
   await eventually(() => node('waiting-list').children.length === waiting.length &&
     waiting.every((w, i) => node('waiting-list').children[i].dataset.participantId === w.participantId), 'the list shown');
-  await tick(80); // an announcement is said a moment later (dom.js announce)
+  await eventually(() => news.every((name) => said(name) > 0), `the announcement of ${news}`);
 }
-
-const said = (name) => shown.filter((x) => x === tr('waiting.knock.one', { name })).length;
 
 test('a resumed moderator\'s waiting room shows nobody until its list, then announces no knock again nor brings back the closed card', async (t) => {
   const p = page(t);
   await welcomed(p);
   assert.equal(node('btn-waiting').hidden, false, 'a moderator has no waiting room');
-  await listed([knock('q1', 'Quin')]);
+  await listed([knock('q1', 'Quin')], ['Quin']);
   assert.equal(said('Quin'), 1);
   assert.equal(node('knock-card').hidden, false);
   node('knock-close').click();
@@ -116,15 +122,16 @@ test('a resumed moderator\'s waiting room shows nobody until its list, then anno
   assert.equal(node('knock-card').hidden, true, 'the closed knock card came back');
   assert.equal(node('waiting-badge').textContent, '1');
   // Someone who knocks now is new.
-  await listed([knock('q1', 'Quin'), knock('q2', 'Rey')]);
+  await listed([knock('q1', 'Quin'), knock('q2', 'Rey')], ['Rey']);
   assert.equal(said('Rey'), 1, 'a new knock was not announced');
+  assert.equal(said('Quin'), 1, `announced again: ${JSON.stringify(shown)}`);
   assert.equal(node('knock-card').hidden, false);
 });
 
 test('a moderator made one again shows no knock from her last list until the new one comes', async (t) => {
   const p = page(t);
   await welcomed(p);
-  await listed([knock('r1', 'Ria')]);
+  await listed([knock('r1', 'Ria')], ['Ria']);
   serverSays('participant_updated', { participant: { id: 'p-mo', role: 'participant' } });
   assert.equal(node('btn-waiting').hidden, true, 'a participant has a waiting room');
   // Ria is let in by another moderator meanwhile; this page is told nothing of it.
@@ -132,7 +139,7 @@ test('a moderator made one again shows no knock from her last list until the new
   assert.equal(node('btn-waiting').hidden, false);
   assert.equal(node('waiting-badge').hidden, true, 'the list from before shows Ria waiting, whom the server no longer has');
   assert.deepEqual(node('waiting-list').children, []);
-  await listed([knock('s1', 'Sam')]); // the list that comes with the role
+  await listed([knock('s1', 'Sam')], ['Sam']); // the list that comes with the role
   assert.equal(node('waiting-badge').textContent, '1');
   assert.equal(said('Sam'), 1);
 });

@@ -2,9 +2,8 @@
 // list shown (admit_all's participantIds), so a knock that comes after it was drawn
 // keeps waiting; and a resumed session, which gets the same waiting list again, does
 // not announce the knocks already announced.
-import { test } from 'node:test';
+import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { tick } from './harness.mjs';
 import './page-globals.mjs';
 
 // Elements by id: each records its click handler, its classes, attributes and children;
@@ -46,6 +45,15 @@ globalThis.document = {
 globalThis.window = { localStorage, sessionStorage, addEventListener() {} };
 
 const { WaitingRoom } = await import('../static/js/waiting.js');
+const { GAP_MS, HOLD_MS } = await import('../static/js/announcer.js');
+
+// Time moves only when a test says so: an announcement is written after the one before
+// was held in the live region for its time (announcer.js), and spoken() lets that pass,
+// in steps (mock.timers puts a timer set by a timer it runs after the whole tick).
+mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
+const spoken = () => {
+  for (let ms = 0; ms <= HOLD_MS + GAP_MS; ms += 10) mock.timers.tick(10);
+};
 
 // shownRoom is a moderator's waiting room, shown, whose actions do nothing; it ends with
 // the test t.
@@ -65,7 +73,7 @@ test('"Admit all" admits the list shown; a resumed session does not announce it 
   t.after(() => room.setEnabled(false)); // stops the list's ticker
   room.setEnabled(true);
   room.update([{ participantId: 'w1', name: 'Ada', since: new Date().toISOString() }, { participantId: 'w2', name: 'Bo', since: new Date().toISOString() }]);
-  await tick(80);
+  spoken();
   assert.equal(announced.length, 1);
   element('btn-admit-all').click();
   assert.deepEqual(sent, [['admit_all', ['w1', 'w2']]]);
@@ -74,11 +82,11 @@ test('"Admit all" admits the list shown; a resumed session does not announce it 
   room.setEnabled(false);
   room.setEnabled(true);
   room.update([{ participantId: 'w1', name: 'Ada', since: new Date().toISOString() }, { participantId: 'w2', name: 'Bo', since: new Date().toISOString() }]);
-  await tick(80);
+  spoken();
   assert.equal(announced.length, 1, `announced again: ${announced}`);
   // A new knock is announced.
   room.update([{ participantId: 'w2', name: 'Bo', since: new Date().toISOString() }, { participantId: 'w3', name: 'Cy', since: new Date().toISOString() }]);
-  await tick(80);
+  spoken();
   assert.equal(announced.length, 2);
 });
 
@@ -142,20 +150,20 @@ test('the knock card and the waiting list admit an unproven knock alike, by "Adm
 test('a knock that continues another is not announced again, nor brings back the closed card', async (t) => {
   const room = shownRoom(t);
   const since = new Date().toISOString();
-  await tick(80); // what the tests before announced
+  spoken(); // what the tests before announced
   const before = announced.length;
   room.update([{ participantId: 'r1', name: 'Ria', since }]);
-  await tick(80);
+  spoken();
   assert.equal(announced.length, before + 1);
   element('knock-close').click();
   assert.equal(element('knock-card').hidden, true);
   room.update([{ participantId: 'r2', name: 'Ria', since, continues: 'r1' }]);
   room.update([{ participantId: 'r3', name: 'Ria', since, continues: 'r1' }]);
-  await tick(80);
+  spoken();
   assert.equal(announced.length, before + 1, `announced again: ${announced.slice(before)}`);
   assert.equal(element('knock-card').hidden, true, 'the closed knock card came back');
   room.update([{ participantId: 'r3', name: 'Ria', since, continues: 'r1' }, { participantId: 's1', name: 'Sam', since }]);
-  await tick(80);
+  spoken();
   assert.equal(announced.length, before + 2, 'a new knock was not announced');
 });
 
@@ -167,11 +175,11 @@ test('a knock that continues another is not announced again, nor brings back the
 test('an empty list is nobody waiting: the knocks it ends are forgotten', async (t) => {
   const room = shownRoom(t);
   const since = new Date().toISOString();
-  await tick(80); // what the tests before announced
+  spoken(); // what the tests before announced
   const before = announced.length;
   const list = [{ participantId: 'e1', name: 'Eda', since }];
   room.update(list);
-  await tick(80);
+  spoken();
   assert.equal(announced.length, before + 1);
   element('knock-close').click();
   room.update([]); // another moderator let her in
@@ -181,7 +189,7 @@ test('an empty list is nobody waiting: the knocks it ends are forgotten', async 
   assert.equal(element('knock-card').hidden, true);
   // What waits after it is news, announced and on the card again.
   room.update(list);
-  await tick(80);
+  spoken();
   assert.equal(announced.length, before + 2, 'a knock after an empty list was taken for one still waiting');
   assert.equal(element('knock-card').hidden, false, 'the knock card stayed closed for a knock after an empty list');
 });
@@ -204,10 +212,10 @@ function find(node, cls) {
 test('a knocker without a name is named alike on its entry, its buttons, the knock card and the announcement', async (t) => {
   const { t: tr } = await import('../static/js/i18n.js');
   const room = shownRoom(t);
-  await tick(80); // what the tests before announced
+  spoken(); // what the tests before announced
   const before = announced.length;
   room.update([{ participantId: 'g1', name: '', nameLabel: null, since: new Date().toISOString(), link: 'verified' }]);
-  await tick(80);
+  spoken();
   const guest = tr('common.guest');
   const entry = element('waiting-list').children[0];
   assert.equal(find(entry, 'waiting-name').textContent, guest);

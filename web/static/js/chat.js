@@ -219,7 +219,8 @@ export class Chat {
     // talk over everything else for minutes.
     const chars = Array.from(String(text || ''));
     const said = chars.length > ANNOUNCE_CHARS ? `${chars.slice(0, ANNOUNCE_CHARS).join('')}…` : chars.join('');
-    announce(t('chat.announce', { name: name || t('common.guest'), text: said }));
+    // Messages that come together are said as how many (the panel holds them, the button counts them).
+    announce(t('chat.announce', { name: name || t('common.guest'), text: said }), { kind: 'chat', many: (count) => t('chat.announce-many', { count }) });
   }
 
   _resize() {

@@ -1,6 +1,7 @@
 // Tiny DOM helpers. Text always goes in through textContent / text nodes, never
 // through innerHTML, so names and chat messages can never become markup.
 import { setAttr, setText } from './i18n.js';
+import { Announcer } from './announcer.js';
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -48,13 +49,24 @@ export function hueFor(id) {
   return h;
 }
 
-/** announce tells screen readers something not shown as a toast, through the polite live region. */
-export function announce(text) {
+// The announcer of each live region (announcer.js), kept with the region it writes.
+const announcers = new WeakMap();
+
+/**
+ * announce tells screen readers something not shown as a toast, through the polite live
+ * region #live: after what was announced before has been read, together with what else
+ * waits (announcer.js). kind, with many(count), says announcements of one kind that
+ * wait together as one ("3 people raised their hand").
+ */
+export function announce(text, { kind, count, many } = {}) {
   const live = document.getElementById('live');
   if (!live) return;
-  live.textContent = '';
-  // A separate task so that repeating the same text is announced again.
-  setTimeout(() => { live.textContent = text; }, 50);
+  let announcer = announcers.get(live);
+  if (!announcer) {
+    announcer = new Announcer(live);
+    announcers.set(live, announcer);
+  }
+  announcer.say(text, { kind, count, many });
 }
 
 // Toasts each stack keeps at most: the oldest make way.

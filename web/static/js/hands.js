@@ -79,7 +79,10 @@ export class Hands {
       toast(t('modctl.hands.loweredByModerator'));
     }
     for (const id of this.queue) {
-      if (!before.includes(id) && id !== self && s.isModerator) announce(t('modctl.hands.raisedBy', { name: this._name(s, id) }));
+      if (!before.includes(id) && id !== self && s.isModerator) {
+        // Hands raised together (everyone asked to) are said as how many, not name by name.
+        announce(t('modctl.hands.raisedBy', { name: this._name(s, id) }), { kind: 'hand', many: (count) => t('modctl.hands.raisedMany', { count }) });
+      }
     }
     this.render();
   }

@@ -148,7 +148,8 @@ export class WaitingRoom {
       const text = fresh.length === 1
         ? t('waiting.knock.one', { name: spokenName(fresh[0]) })
         : t('waiting.knock.many', { count: fresh.length });
-      announce(text);
+      // Knocks announced together are said as how many knocked (a burst is not read out name by name).
+      announce(text, { kind: 'knock', count: fresh.length, many: (count) => t('waiting.knock.many', { count }) });
       this.button.classList.remove('knock');
       void this.button.offsetWidth; // restart the animation
       this.button.classList.add('knock');
