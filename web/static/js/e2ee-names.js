@@ -15,6 +15,17 @@ export const PENDING_TEXT = 'e2ee14.names.pending';
 export const PENDING_LABEL = 'e2ee14.names.pending-label';
 export const UNKNOWN_TEXT = 'e2ee14.names.unknown';
 
+/**
+ * spokenName is how a sentence names a person (a join or leave toast, an announcement, the
+ * knock card): "Someone" while its name is a placeholder (nameLabel set: "…" read out as
+ * its label, or "Name unknown"), "Guest" when it has no name, as the roster, the waiting
+ * room and the chat show it, else its name. t is the page's translation function.
+ */
+export function spokenName({ name, nameLabel }, t) {
+  if (nameLabel) return t('waiting.someone');
+  return name || t('common.guest');
+}
+
 /** At most this many names are kept (ids of a meeting; a server inventing ids gets no more). */
 const MAX_NAMES = 2000;
 

@@ -12,6 +12,7 @@
 import { $, el, toast, announce } from './dom.js';
 import { t, setAttr, setText, onLanguageChange } from './i18n.js';
 import { icon } from './icons.js';
+import { spokenName } from './e2ee-names.js';
 
 
 export class Hands {
@@ -81,7 +82,9 @@ export class Hands {
     for (const id of this.queue) {
       if (!before.includes(id) && id !== self && s.isModerator) {
         // Hands raised together (everyone asked to) are said as how many, not name by name.
-        announce(t('modctl.hands.raisedBy', { name: this._name(s, id) }), { kind: 'hand', many: (count) => t('modctl.hands.raisedMany', { count }) });
+        // Named as a sentence names a person: "Someone" for a placeholder name ("…").
+        const p = s.everyone().find((x) => x.id === id) || { name: '' };
+        announce(t('modctl.hands.raisedBy', { name: spokenName(p, t) }), { kind: 'hand', many: (count) => t('modctl.hands.raisedMany', { count }) });
       }
     }
     this.render();

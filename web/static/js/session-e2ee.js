@@ -4,7 +4,7 @@
 import { toast } from './dom.js';
 import { MediaCrypto, discardWarmWorker, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys } from './e2ee/session-keys.js';
-import { UNKNOWN_TEXT } from './e2ee-names.js';
+import { UNKNOWN_TEXT, spokenName } from './e2ee-names.js';
 import { t } from './i18n.js';
 
 /** e2eeMethods are Session's (mixed into its prototype in session.js). */
@@ -153,7 +153,7 @@ export const e2eeMethods = {
         changed = true;
         if (first) {
           entry.announce = false;
-          toast(t('meeting.joined-toast', { name: (!nameLabel && name) || t('waiting.someone') }));
+          toast(t('meeting.joined-toast', { name: spokenName({ name, nameLabel }, t) }));
         }
       }
     }

@@ -7,7 +7,7 @@ import { parseActive } from './layers.js';
 import { mediaCryptoReady } from './e2ee-hooks.js';
 import { UNREADABLE } from './e2ee/session-keys.js';
 import { validId } from './e2ee/keys.js';
-import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
+import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, spokenName } from './e2ee-names.js';
 import { t } from './i18n.js';
 import { settingsFrom, revisionFrom, roleFrom, readable } from './session-values.js';
 
@@ -194,7 +194,7 @@ export const rosterMethods = {
     for (const info of stray || []) if (this._stillBound(info)) this._remoteTrack(info);
     if (entry.announce && !entry.nameLabel) {
       entry.announce = false;
-      toast(t('meeting.joined-toast', { name: entry.name || t('waiting.someone') }));
+      toast(t('meeting.joined-toast', { name: spokenName(entry, t) }));
     }
     this.ui.rosterChanged();
   },
@@ -219,7 +219,7 @@ export const rosterMethods = {
     if (p && this.keys) this.keys.peerLeft(id);
     this.names.forget(id);
     this.grid.removeParticipant(id);
-    if (p) toast(t('meeting.left-toast', { name: (!p.nameLabel && p.name) || t('waiting.someone') }));
+    if (p) toast(t('meeting.left-toast', { name: spokenName(p, t) }));
     this.ui.rosterChanged();
   },
 

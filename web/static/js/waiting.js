@@ -18,6 +18,7 @@
 import { $, el, announce, initials, hueFor } from './dom.js';
 import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
+import { spokenName as spokenNameOf } from './e2ee-names.js';
 
 const TICK_MS = 5000;
 
@@ -51,7 +52,7 @@ function shownName(w) {
  * the card and in the announcement but "Guest" on its entry and in the card's own Admit.
  */
 function spokenName(w) {
-  return w.nameLabel ? t('waiting.someone') : shownName(w);
+  return spokenNameOf(w, t);
 }
 
 /**
