@@ -284,3 +284,34 @@ test('the buttons of a knocker whose name is a placeholder are labelled in sente
     }
   }
 });
+
+// An encrypted meeting's knock whose sealed name has not opened shows "…", read out as
+// "Name not yet received"; one whose link is wrong "Name unknown". The session put those
+// texts into its waiting list when the list came (session-roster.js), so after a switch
+// of language the entries kept them in the language switched from until the next list,
+// while everything around them was in the new one.
+test('the placeholder names of a waiting list follow a switch of language', async (t) => {
+  const { t: tr, setLanguage } = await import('../static/js/i18n.js');
+  const { rosterMethods } = await import('../static/js/session-roster.js');
+  const room = shownRoom(t);
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  // The session's handling of a `waiting_list` in an encrypted meeting: k1's link is
+  // still being checked and its name not opened, k2's link is wrong.
+  const session = {
+    ended: false, joined: true, e2ee: true, waitingSeq: 0, knockWrong: new Set(),
+    _knockLink: async (w) => (w.participantId === 'k2' ? 'wrong' : 'checking'),
+    _knockName: async () => undefined,
+    ui: { waitingChanged: (list) => room.update(list) },
+  };
+  await rosterMethods._waitingList.call(session, [{ participantId: 'k1', waitingMs: 0 }, { participantId: 'k2', waitingMs: 0 }]);
+  const names = () => element('waiting-list').children.map((entry) => {
+    const name = find(entry, 'waiting-name');
+    return [name.textContent, name.attributes['aria-label']];
+  });
+  assert.deepEqual(names(), [['…', 'Name not yet received'], ['Name unknown', 'Name unknown']]);
+  setLanguage('de');
+  assert.deepEqual(names(), [[tr('e2ee14.names.pending'), 'Name noch nicht empfangen'], ['Name unbekannt', 'Name unbekannt']],
+    'the placeholders stayed in the language switched from');
+  spoken(); // the knocks' announcement
+});

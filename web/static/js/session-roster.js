@@ -11,6 +11,19 @@ import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, spokenName } from './e2ee-na
 import { t } from './i18n.js';
 import { settingsFrom, revisionFrom, roleFrom, readable } from './session-values.js';
 
+/**
+ * placeholder gives a waiting-list entry the placeholder name of key text, read out as
+ * key label, in the language of the moment they are read: the waiting room draws its
+ * list again at a language switch (waiting.js), and a text fixed when the list came
+ * stayed in the language switched from until the next list.
+ */
+function placeholder(entry, text, label) {
+  return Object.defineProperties(entry, {
+    name: { get: () => t(text), enumerable: true },
+    nameLabel: { get: () => t(label), enumerable: true },
+  });
+}
+
 /** rosterMethods are Session's (mixed into its prototype in session.js). */
 export const rosterMethods = {
   _chat(p) {
@@ -110,7 +123,7 @@ export const rosterMethods = {
       if (names[i] !== undefined) return { ...w, name: names[i], nameLabel: null, link: links[i] };
       const text = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_TEXT;
       const label = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_LABEL;
-      return { ...w, name: t(text), nameLabel: t(label), link: links[i] };
+      return placeholder({ ...w, link: links[i] }, text, label);
     });
     for (const w of this.waiting) {
       if (w.link === 'wrong' && this.knockWrong.size < 1000) this.knockWrong.add(w.participantId);
