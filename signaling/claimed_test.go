@@ -105,18 +105,20 @@ func TestNothingBeforeTheResumesWelcome(t *testing.T) {
 	a := srv.joinModerator(t, m, "A")
 	b := srv.joinModerator(t, m, "B")
 
-	// B's connection is busy (its password change waits for the hasher), B is made a
-	// participant (so that mute_all reaches it), and a resume claims B meanwhile.
+	// B's connection is busy (its password change waits for the hasher), a resume
+	// claims B meanwhile, and B is made a participant (so that mute_all reaches it). Not
+	// before the claim: a password change whose moderator is made a participant is
+	// refused then, and B's connection would be busy no more.
 	release := passwordWaiting(t, h, b)
 	defer release()
-	if _, err := a.Send("set_role", map[string]any{"participantId": b.ParticipantID, "role": "participant"}); err != nil {
-		t.Fatal(err)
-	}
 	r := srv.dial(t)
 	if err := r.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
+	if _, err := a.Send("set_role", map[string]any{"participantId": b.ParticipantID, "role": "participant"}); err != nil {
+		t.Fatal(err)
+	}
 
 	if _, err := a.Send("update_settings", map[string]any{"chat": false}); err != nil {
 		t.Fatal(err)

@@ -168,9 +168,10 @@ func (s *Session) hashPassword(pw string) (string, *Error) {
 		defer close(hashed)
 		h, err = s.srv.hasher.Hash(ctx, pw) // the hashing line is fair; wait for our turn
 	}()
-	// The session's events are carried out meanwhile (a removal, a mute).
-	if !s.awaitTakingEvents(ctx, hashed) {
-		return "", errGone
+	// The session's events are carried out meanwhile (a removal, a mute, a demotion);
+	// one that ends the change gives up the hash, if still in line.
+	if e := s.awaitTakingEvents(ctx, hashed); e != nil {
+		return "", e
 	}
 	if err != nil {
 		if ctx.Err() != nil {

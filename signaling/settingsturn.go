@@ -27,8 +27,10 @@ import (
 //
 // The session's goroutine is the one that waits, for the turn and then for its own
 // hash, but it carries out the session's events meanwhile (awaitTakingEvents): a
-// removal, a mute or the meeting's end is not held back behind a hash. Its messages
-// wait (a ping is answered after), as behind any message it handles.
+// removal, a mute or the meeting's end is not held back behind a hash, and a change
+// whose sender is made a participant meanwhile is refused then, its hash given up if
+// still in line. Its messages wait (a ping is answered after), as behind any message
+// it handles.
 
 // passwordTurn is the password change under way.
 type passwordTurn struct {
@@ -85,8 +87,8 @@ func (s *Session) passwordTurn(p UpdateSettingsPayload) (giveBack func(), e *Err
 		case wait == nil:
 			return giveBack, nil
 		}
-		if !s.awaitTakingEvents(ctx, wait) {
-			return nil, errGone
+		if e := s.awaitTakingEvents(ctx, wait); e != nil {
+			return nil, e
 		}
 	}
 }
@@ -97,15 +99,19 @@ func (s *Session) passwordTurn(p UpdateSettingsPayload) (giveBack func(), e *Err
 // or its hash, as long as another's hash or its own takes in the hasher's line; an
 // event left waiting so long was a removed member's media still forwarded, a mute not
 // carried out. Only a hand-over to a resume (evReplaced) waits for the message under
-// way (run handles it after, replacedLater). false: the session is closing or has
-// ended (an event ended it), and the wait is given up.
-func (s *Session) awaitTakingEvents(ctx context.Context, done <-chan struct{}) bool {
+// way (run handles it after, replacedLater). The wait is given up with errGone when
+// the session is closing or has ended (an event ended it), and with not_allowed when
+// an event carried out meanwhile made its sender a moderator no more: its change is
+// refused where it would be applied, and a hash still in line for it was run on the
+// hasher every meeting shares, with every other change of the meeting's password
+// waiting behind it.
+func (s *Session) awaitTakingEvents(ctx context.Context, done <-chan struct{}) *Error {
 	for {
 		select {
 		case <-done:
-			return true
+			return nil
 		case <-ctx.Done():
-			return false
+			return errGone
 		case ev := <-s.events:
 			if ev.kind == evReplaced {
 				// A resume on a new connection waits, as it would behind any message, for
@@ -116,7 +122,12 @@ func (s *Session) awaitTakingEvents(ctx context.Context, done <-chan struct{}) b
 			}
 			s.handleEvent(*ev)
 			if s.state == stateClosed {
-				return false
+				return errGone
+			}
+			if ev.kind == evPermissions {
+				if role, _ := s.meeting.role(s.id); role != lobby.RoleModerator {
+					return errorf(CodeNotAllowed, "only moderators may do that")
+				}
 			}
 		}
 	}

@@ -1,0 +1,101 @@
+package signaling_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"conclave/internal/testclient"
+	"conclave/secret"
+)
+
+// answerWhileHeld returns the answer to c's message id, which must come while the test
+// still holds the hasher: without it, the answer waited for a hash that never ends.
+func answerWhileHeld(t *testing.T, c *testclient.Client, id string) (typ, code string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		msg, err := c.Next(ctx)
+		if err != nil {
+			t.Fatalf("no answer to %s while the hasher is held: %v", id, err)
+		}
+		if msg.Ref != id {
+			continue
+		}
+		var p struct {
+			Code string `json:"code"`
+		}
+		if err := json.Unmarshal(msg.Payload, &p); err != nil {
+			t.Fatalf("answer %s: %v", msg.Payload, err)
+		}
+		return msg.Type, p.Code
+	}
+}
+
+// TestDemotionEndsAWaitForTheHash: B's own password waits for its hash; C makes B a
+// participant. B's change is refused at once (not_allowed) and its hash leaves the
+// line: carried out during the wait, the demotion left the hash waiting for its turn
+// on the hasher every meeting shares, run when it came, and refused only where it was
+// to be applied, every other change of the meeting's password held behind it.
+func TestDemotionEndsAWaitForTheHash(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	srv, m, _, b := twoModerators(t, h)
+	c := srv.joinModerator(t, m, "C")
+	id, err := b.Send("update_settings", map[string]any{"password": "Linde", "revision": b.SettingsRevision})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	if got := changeRole(t, c, b.ParticipantID, "participant"); got != "done" {
+		t.Fatalf("C's set_role: %s", got)
+	}
+	if typ, code := answerWhileHeld(t, b, id); typ != "error" || code != "not_allowed" {
+		t.Fatalf("B's password after B stopped being a moderator: %s %s, want error not_allowed", typ, code)
+	}
+	eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
+	// The turn is given back: C's own password is hashed once the hasher is free.
+	release()
+	if got := changeSettings(t, c, map[string]any{"password": "Eiche", "revision": c.SettingsRevision}); got.Type != "settings" {
+		t.Fatalf("C's password after B's refusal: %+v", got)
+	}
+}
+
+// TestDemotionEndsAWaitForThePasswordTurn: B's password waits for A's, whose hash
+// waits; C makes B a participant. B is refused at once (not_allowed), not when A's hash
+// is done, and A's change is not held back by it.
+func TestDemotionEndsAWaitForThePasswordTurn(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	srv, m, a, b, c, idB := waitingForTurn(t, h)
+	if got := changeRole(t, c, b.ParticipantID, "participant"); got != "done" {
+		t.Fatalf("C's set_role: %s", got)
+	}
+	if typ, code := answerWhileHeld(t, b, idB); typ != "error" || code != "not_allowed" {
+		t.Fatalf("B's password after B stopped being a moderator: %s %s, want error not_allowed", typ, code)
+	}
+	if n := h.Waiting(); n != 1 {
+		t.Fatalf("%d hashes waiting, want A's", n)
+	}
+	runs := h.Runs()
+	release()
+	if got := expectType(t, a, "settings"); got.Ref == "" {
+		t.Fatalf("A's answer: %+v", got)
+	}
+	if !passwordHolds(t, srv, m, "Birke") {
+		t.Fatal("A's password does not hold")
+	}
+	if n := h.Runs() - runs; n != 2 {
+		t.Fatalf("%d hashes for A's password and a newcomer's check, want 2 (none of B's)", n)
+	}
+}
