@@ -199,3 +199,14 @@ func EarlierConnectionsKept(s *Server, id, pid string) int {
 	}
 	return n
 }
+
+// MediaHeld is how many connections hold media in meeting id's room (sfu.Room.Len):
+// one per member whose media is set up, and one more for a member whose last
+// connection still holds it while a resume waits.
+func MediaHeld(s *Server, id string) int {
+	m := s.registry.Get(id)
+	if m == nil {
+		return 0
+	}
+	return m.room.Len()
+}

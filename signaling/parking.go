@@ -165,15 +165,28 @@ type parkedCommand struct {
 	all     bool
 }
 
-// letGo ends s's hold on its membership when the connection ends: an admitted member
-// whose connection dropped (no goodbye was said) is parked for the grace period;
-// otherwise it leaves. The media closes either way.
-func (s *Session) letGo() {
+// keepBlocks notes which of the member's sources the server stops forwarding (a
+// moderator's mute), for a resume to hold them too (carry).
+func (s *Session) keepBlocks() {
 	if s.peer != nil {
 		for i, src := range carriedSources {
 			s.carry.blocked[i] = s.peer.Blocked(src)
 		}
 	}
+}
+
+// releaseMedia closes the member's media on this connection, whose membership a
+// resume has taken over (awaitTakingEvents), keeping its blocks for the resume.
+func (s *Session) releaseMedia() {
+	s.keepBlocks()
+	s.dropPeer()
+}
+
+// letGo ends s's hold on its membership when the connection ends: an admitted member
+// whose connection dropped (no goodbye was said) is parked for the grace period;
+// otherwise it leaves. The media closes either way.
+func (s *Session) letGo() {
+	s.keepBlocks()
 	parked := false
 	if s.meeting != nil && s.member && !s.saidBye && s.srv.resumeGrace > 0 {
 		m, srv := s.meeting, s.srv

@@ -117,7 +117,12 @@ func (s *Session) awaitTakingEvents(ctx context.Context, done <-chan struct{}) *
 				// A resume on a new connection waits, as it would behind any message, for
 				// this change to be carried out: its welcome then brings the settings it
 				// made, where giving it up here lost a password its moderator had set.
+				// The member's media is the resume's to set up: this connection lets go
+				// of it now, not when the hash is done. Kept, it went on sending and
+				// getting the meeting's media, and a mute or a removal, told to the
+				// resume from here on, was not carried out on it meanwhile.
 				s.replacedLater = ev
+				s.releaseMedia()
 				continue
 			}
 			s.handleEvent(*ev)

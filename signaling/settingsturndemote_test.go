@@ -3,11 +3,13 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"conclave/internal/testclient"
 	"conclave/secret"
+	"conclave/signaling"
 )
 
 // answerWhileHeld returns the answer to c's message id, which must come while the test
@@ -97,5 +99,51 @@ func TestDemotionEndsAWaitForThePasswordTurn(t *testing.T) {
 	}
 	if n := h.Runs() - runs; n != 2 {
 		t.Fatalf("%d hashes for A's password and a newcomer's check, want 2 (none of B's)", n)
+	}
+}
+
+// TestReplacedWhileItsPasswordHashesLetsGoOfTheMedia: B's password waits for its hash
+// (the hasher held) when B resumes on a new connection, and A mutes B's microphone.
+// The old connection, which carries the change out before it goes (the resume's
+// welcome brings its password), lets go of B's media at once: it kept sending B's
+// media and getting the meeting's for as long as the hash waited, and the mute, kept
+// for the resume (which waits for the old connection), was not carried out on it.
+// The resume is welcomed once the hash is done, with the mute and the password.
+func TestReplacedWhileItsPasswordHashesLetsGoOfTheMedia(t *testing.T) {
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h, ResumeGrace: testGrace})
+	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	a := srv.joinModerator(t, m, "A")
+	b := srv.joinModerator(t, m, "B")
+	eventually(t, "A's and B's media", func() bool { return signaling.MediaHeld(srv.sig, m.MeetingID) == 2 })
+	r, release := resumeWhileBusy(t, srv, h, m, b)
+	defer release()
+	if _, err := a.Send("mute", map[string]any{"participantId": b.ParticipantID, "source": "microphone"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B's old connection to let go of B's media while its hash waits", func() bool {
+		return signaling.MediaHeld(srv.sig, m.MeetingID) == 1
+	})
+	if h.Waiting() != 1 {
+		t.Fatalf("%d hashes waiting, want B's", h.Waiting())
+	}
+	release()
+	if bye := expectType(t, b, "bye"); !strings.Contains(string(bye.Payload), "replaced") {
+		t.Fatalf("B's old connection: bye %s", bye.Payload)
+	}
+	w := expectType(t, r, "welcome")
+	var welcome struct {
+		Settings struct {
+			PasswordRequired bool `json:"passwordRequired"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal(w.Payload, &welcome); err != nil || !welcome.Settings.PasswordRequired {
+		t.Fatalf("the resume's welcome: %s", w.Payload)
+	}
+	eventually(t, "the mute to hold on the resume's media", func() bool {
+		return signaling.SourceBlocked(srv.sig, m.MeetingID, b.ParticipantID, "microphone")
+	})
+	if !passwordHolds(t, srv, m, "new password") || passwordHolds(t, srv, m, "") {
+		t.Fatal("B's password does not hold")
 	}
 }
