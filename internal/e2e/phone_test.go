@@ -16,11 +16,12 @@ import (
 // phoneMisfitsJS lists what does not fit on a phone's screen of width×height CSS px: a
 // page wider than the screen (a phone then zooms the whole page out or scrolls it
 // sideways), and each shown element sel matches that lies off the screen, is smaller
-// than 44×44 (a finger's target; WCAG 2.5.5) or overlaps another of them. Empty: it fits.
-func phoneMisfitsJS(width, height int, sel string) string {
+// than target×target (44 for a finger on a touch screen, WCAG 2.5.5; 0 where the screen
+// is not a touch screen) or overlaps another of them. Empty: it fits.
+func phoneMisfitsJS(width, height int, sel string, target float64) string {
 	q, _ := json.Marshal(sel)
 	return fmt.Sprintf(`(() => {
-	const out = [], w = %d, h = %d;
+	const out = [], w = %d, h = %d, target = %g;
 	if (innerWidth !== w || innerHeight !== h) out.push("the viewport is " + innerWidth + "×" + innerHeight + ", not " + w + "×" + h);
 	const sw = document.scrollingElement.scrollWidth;
 	if (sw > w) out.push("the page is " + sw + " px wide");
@@ -30,7 +31,7 @@ func phoneMisfitsJS(width, height int, sel string) string {
 	for (const [n, r] of boxes) {
 		const at = name(n) + " (" + Math.round(r.left) + "," + Math.round(r.top) + " " + Math.round(r.width) + "×" + Math.round(r.height) + ")";
 		if (r.left < 0 || r.top < 0 || r.right > w + 0.5 || r.bottom > h + 0.5) out.push(at + " is off the screen");
-		if (r.width < 43.5 || r.height < 43.5) out.push(at + " is smaller than 44×44");
+		if (r.width < target - 0.5 || r.height < target - 0.5) out.push(at + " is smaller than " + target + "×" + target);
 	}
 	for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
 		const [a, ra] = boxes[i], [b, rb] = boxes[j];
@@ -39,17 +40,23 @@ func phoneMisfitsJS(width, height int, sel string) string {
 	}
 	if (shown.length === 0) out.push("nothing matches " + %s);
 	return out;
-})()`, width, height, q, q)
+})()`, width, height, target, q, q)
 }
 
-// waitFits polls p's page until phoneMisfitsJS finds nothing wrong, and fails the test
-// with what it found last.
+// waitFits polls p's page until phoneMisfitsJS finds nothing wrong with sel on a touch
+// screen (every target 44×44), and fails the test with what it found last.
 func waitFits(ctx context.Context, t *testing.T, p *participant, what string, width, height int, sel string) {
+	t.Helper()
+	waitFitsTargets(ctx, t, p, what, width, height, sel, 44)
+}
+
+// waitFitsTargets is waitFits with targets of at least target×target.
+func waitFitsTargets(ctx context.Context, t *testing.T, p *participant, what string, width, height int, sel string, target float64) {
 	t.Helper()
 	var last []string
 	for {
 		var misfits []string
-		err := p.tab.Eval(ctx, phoneMisfitsJS(width, height, sel), &misfits)
+		err := p.tab.Eval(ctx, phoneMisfitsJS(width, height, sel, target), &misfits)
 		if err == nil && len(misfits) == 0 {
 			return
 		}
@@ -172,4 +179,41 @@ func TestPhoneMeetingFits(t *testing.T) {
 	phoneShot(ctx, t, monaTab, dir, "chat-keyboard-en")
 	click(ctx, t, monaTab, "#chat-close")
 	waitOK(ctx, t, mona, `document.querySelector("#chat-panel").hidden`, "#chat-close did not close the chat")
+}
+
+// TestPhoneMeetingFitsFirefox: Fay moderates from Firefox in a window the size of a
+// phone's screen (360×740 at two device pixels per CSS pixel; Firefox over BiDi has no
+// touch emulation, so its pointer stays fine and the targets their desktop size), in
+// English and German, while Eva knocks. Her page is never wider than the window, and the
+// control bar's ten buttons, the top bar's and the knock card's are on the screen and
+// clear of each other.
+func TestPhoneMeetingFitsFirefox(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	links := srv.createMeetingWith(t, `{}`) // with a waiting room
+	ctx, cancel := testContext()
+	defer cancel()
+	const w, h = 360, 740
+	fayTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()))
+	if err := browsertest.SetPhone(ctx, fayTab, w, h); err != nil {
+		t.Fatal(err)
+	}
+	knock(ctx, t, fayTab, "Fay Lindqvist-Okonkwo")
+	fay := &participant{name: "Fay", kind: browsertest.KindFirefox, tab: fayTab}
+	waitOK(ctx, t, fay, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`,
+		"Fay did not join as a moderator")
+
+	eva := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+links.MeetingID+"?camera=0#"+links.fragment())
+	knock(ctx, t, eva, "Eva Schulz")
+	waitOK(ctx, t, fay, `!document.querySelector("#knock-card").hidden && !document.querySelector("#knock-card [data-name-pending]") && !document.querySelector("#btn-waiting").hidden`,
+		"Fay's knock card did not show Eva")
+	for _, lang := range []string{"en", "de"} {
+		click(ctx, t, fayTab, `.language-option[data-lang="`+lang+`"]`)
+		waitOK(ctx, t, fay, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
+		waitOK(ctx, t, fay, `[...document.querySelectorAll(".controls button")].filter((n) => n.getClientRects().length > 0).length === 10`,
+			"Fay's control bar does not show ten buttons")
+		waitFitsTargets(ctx, t, fay, "the meeting with a knock card ("+lang+") does not fit", w, h, ".controls button, .topbar button, #knock-card button", 0)
+	}
 }
