@@ -136,7 +136,7 @@ func TestPhoneMeetingFits(t *testing.T) {
 		"Mona's knock card did not show Eva")
 	for _, lang := range []string{"en", "de"} {
 		language(lang)
-		waitFits(ctx, t, mona, "the meeting with a knock card ("+lang+") does not fit", w, h, bars+", #knock-card button")
+		waitFits(ctx, t, mona, "the meeting with a knock card ("+lang+") does not fit", w, h, bars+", #knock-card, #knock-card button")
 		phoneShot(ctx, t, monaTab, dir, "knock-"+lang)
 	}
 	click(ctx, t, monaTab, "#knock-admit")
@@ -184,15 +184,17 @@ func TestPhoneMeetingFits(t *testing.T) {
 // TestPhoneMeetingFitsFirefox: Fay moderates from Firefox in a window the size of a
 // phone's screen (360×740 at two device pixels per CSS pixel; Firefox over BiDi has no
 // touch emulation, so its pointer stays fine and the targets their desktop size), in
-// English and German, while Eva knocks. Her page is never wider than the window, and the
-// control bar's ten buttons, the top bar's and the knock card's are on the screen and
-// clear of each other.
+// English and German, while Eva knocks. The meeting is not end-to-end encrypted, so the
+// top bar's warning keeps its words and the bar takes two rows. Her page is never wider
+// than the window, and the control bar's ten buttons, the top bar's and the knock card
+// with its buttons are on the screen and clear of each other; so is the encryption
+// panel, which floats below the top bar as the knock card does.
 func TestPhoneMeetingFitsFirefox(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
 	srv := startServer(t)
-	links := srv.createMeetingWith(t, `{}`) // with a waiting room
+	links := srv.createMeetingWith(t, `{"e2ee":false}`) // with a waiting room
 	ctx, cancel := testContext()
 	defer cancel()
 	const w, h = 360, 740
@@ -204,6 +206,7 @@ func TestPhoneMeetingFitsFirefox(t *testing.T) {
 	fay := &participant{name: "Fay", kind: browsertest.KindFirefox, tab: fayTab}
 	waitOK(ctx, t, fay, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`,
 		"Fay did not join as a moderator")
+	waitOK(ctx, t, fay, `document.querySelector("#e2ee-status").dataset.state === "off"`, "Fay's top bar does not warn that the meeting is not encrypted")
 
 	eva := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+links.MeetingID+"?camera=0#"+links.fragment())
 	knock(ctx, t, eva, "Eva Schulz")
@@ -214,6 +217,10 @@ func TestPhoneMeetingFitsFirefox(t *testing.T) {
 		waitOK(ctx, t, fay, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
 		waitOK(ctx, t, fay, `[...document.querySelectorAll(".controls button")].filter((n) => n.getClientRects().length > 0).length === 10`,
 			"Fay's control bar does not show ten buttons")
-		waitFitsTargets(ctx, t, fay, "the meeting with a knock card ("+lang+") does not fit", w, h, ".controls button, .topbar button, #knock-card button", 0)
+		waitFitsTargets(ctx, t, fay, "the meeting with a knock card ("+lang+") does not fit", w, h, ".controls button, .topbar button, #knock-card, #knock-card button", 0)
+		click(ctx, t, fayTab, "#e2ee-status")
+		waitFitsTargets(ctx, t, fay, "the encryption panel ("+lang+") does not fit", w, h, ".topbar button, #e2ee-panel", 0)
+		click(ctx, t, fayTab, "#e2ee-panel-close")
+		waitOK(ctx, t, fay, `document.querySelector("#e2ee-panel").hidden`, "#e2ee-panel-close did not close the encryption panel")
 	}
 }

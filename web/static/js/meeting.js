@@ -143,6 +143,7 @@ import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
 import { PanelCover } from './panel-cover.js';
 import { PeopleCount } from './people-count.js';
+import { followTopbarHeight } from './topbar.js';
 
 const link = readMeetingLink();
 const { params, meetingId, meetingSecret, secretInvalid, shareURL } = link;
@@ -689,6 +690,7 @@ async function main() {
   fillIcons();
   grid = new Grid($('#grid'));
   panelCover = new PanelCover();
+  followTopbarHeight($('#meeting .topbar'));
   chat = new Chat({
     list: $('#chat-messages'),
     input: $('#chat-input'),
