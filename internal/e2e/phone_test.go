@@ -187,8 +187,9 @@ func TestPhoneMeetingFits(t *testing.T) {
 // English and German, while Eva knocks. The meeting is not end-to-end encrypted, so the
 // top bar's warning keeps its words and the bar takes two rows. Her page is never wider
 // than the window, and the control bar's ten buttons, the top bar's and the knock card
-// with its buttons are on the screen and clear of each other; so is the encryption
-// panel, which floats below the top bar as the knock card does.
+// with its buttons are on the screen and clear of each other; so are the encryption
+// panel, which floats below the top bar as the knock card does, and the reactions, which
+// open above the control bar's two rows.
 func TestPhoneMeetingFitsFirefox(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -222,5 +223,10 @@ func TestPhoneMeetingFitsFirefox(t *testing.T) {
 		waitFitsTargets(ctx, t, fay, "the encryption panel ("+lang+") does not fit", w, h, ".topbar button, #e2ee-panel", 0)
 		click(ctx, t, fayTab, "#e2ee-panel-close")
 		waitOK(ctx, t, fay, `document.querySelector("#e2ee-panel").hidden`, "#e2ee-panel-close did not close the encryption panel")
+		// The reactions open above the control bar, not over its first row.
+		click(ctx, t, fayTab, "#btn-reactions")
+		waitFitsTargets(ctx, t, fay, "the reactions ("+lang+") do not fit", w, h, ".controls .ctrl, #reaction-bar", 0)
+		click(ctx, t, fayTab, "#btn-reactions")
+		waitOK(ctx, t, fay, `document.querySelector("#reaction-bar").hidden`, "#btn-reactions did not close the reactions")
 	}
 }
