@@ -40,7 +40,7 @@ globalThis.document = {
 globalThis.window = { localStorage, sessionStorage, addEventListener() {} };
 mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
 
-const { announce } = await import('../static/js/dom.js');
+const { announce, forgetAnnouncements } = await import('../static/js/dom.js');
 const { t } = await import('../static/js/i18n.js');
 
 /** pass lets ms go by in steps (mock.timers runs a timer set by a timer only at the end of a tick). */
@@ -114,4 +114,24 @@ test('a burst of the page\'s own news says the latest few, and what else came in
   pass(10_000);
   const said = sentences(read());
   assert.deepEqual(said, [t('reconnect.back'), on, off, on, t('chat.announce-many', { count: 2 })]);
+});
+
+test('what waits to be said when the session ends (Leave, the meeting ended) is not said over the screen that follows', () => {
+  const { read, writes } = fresh();
+  const chat = { kind: 'chat', many: (count) => t('chat.announce-many', { count }) };
+  const first = t('chat.announce', { name: 'Ann', text: 'see you' });
+  announce(first, chat);
+  pass(60); // written: what comes now waits
+  announce(t('chat.announce', { name: 'Bo', text: 'bye' }), chat);
+  announce(t('waiting.knock.one', { name: 'Kai' }), { kind: 'knock' });
+  announce(t('controls.mic.off'));
+  forgetAnnouncements(); // meeting.js stopped(): Leave, an error screen, sent back
+  pass(10_000);
+  assert.deepEqual(read(), [first], 'news of the meeting left was said over the next screen');
+  // What the page says after it is said, as soon as the text before was read.
+  const lobby = t('lobby.announce');
+  announce(lobby);
+  pass(10_000);
+  assert.deepEqual(read(), [first, lobby]);
+  assert.equal(writes.length, 2);
 });

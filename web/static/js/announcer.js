@@ -59,6 +59,17 @@ export class Announcer {
     this._schedule();
   }
 
+  /**
+   * forget drops what waits to be said: the page's session ended (Leave, the meeting
+   * ended, sent back to the waiting room), and news of it (a knock, a raised hand, a
+   * chat message, one's own microphone) said over the screen that follows, up to
+   * HOLD_MS after it was shown, would be of a meeting the person is no longer in. What
+   * is announced after it (the waiting room's "You are waiting to be let in") is said.
+   */
+  forget() {
+    this.waiting = [];
+  }
+
   /** _bound lets the oldest announcement without a kind make way beyond MAX_WAITING. */
   _bound() {
     const plain = this.waiting.filter((w) => !w.kind);
@@ -82,6 +93,7 @@ export class Announcer {
     const parts = this.waiting.map((w) => w.text);
     this.waiting = [];
     this.due = false;
+    if (!parts.length) return; // forgotten meanwhile: the region stays empty
     this.writtenAt = this.clock.now();
     // Said together, each is a sentence of its own ("You joined the meeting. Kai is waiting to join").
     this.region.textContent = parts.length === 1 ? parts[0] : parts.map(sentence).join(' ');

@@ -69,6 +69,16 @@ export function announce(text, { kind, count, many } = {}) {
   announcer.say(text, { kind, count, many });
 }
 
+/**
+ * forgetAnnouncements drops what waits to be announced (Announcer.forget): the page's
+ * session ended, and what was news in it is not said over the screen that follows.
+ */
+export function forgetAnnouncements() {
+  const live = document.getElementById('live');
+  const announcer = live && announcers.get(live);
+  if (announcer) announcer.forget();
+}
+
 // Toasts each stack keeps at most: the oldest make way.
 const MAX_TOASTS = 3;
 

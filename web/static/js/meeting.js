@@ -110,7 +110,7 @@
  * Leave forgets all of it (reconnect.js left). Reconnecting: see the test hooks in reconnect.js.
  */
 
-import { $, toast, announce, copyText, meetingIdPattern } from './dom.js';
+import { $, toast, announce, forgetAnnouncements, copyText, meetingIdPattern } from './dom.js';
 import { fillIcons } from './icons.js';
 import { LocalMedia } from './media.js';
 import { Prejoin } from './prejoin.js';
@@ -424,6 +424,9 @@ function forgetModeratorSecret() {
 
 function stopped() {
   clearInterval(timer);
+  // News of the meeting waiting to be said (dom.js announce holds each text a moment)
+  // is not said over the screen that follows (left, ended, the waiting room again).
+  forgetAnnouncements();
   media.stopScreen(); // a share kept for a resume that did not come (Session.end keepScreen)
   $('#invite-card').hidden = true;
   rules.reset();
