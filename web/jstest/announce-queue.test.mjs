@@ -42,6 +42,7 @@ mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
 
 const { announce, forgetAnnouncements } = await import('../static/js/dom.js');
 const { t } = await import('../static/js/i18n.js');
+const { GAP_MS, HOLD_MS } = await import('../static/js/announcer.js');
 
 /** pass lets ms go by in steps (mock.timers runs a timer set by a timer only at the end of a tick). */
 function pass(ms) {
@@ -134,4 +135,17 @@ test('what waits to be said when the session ends (Leave, the meeting ended) is 
   pass(10_000);
   assert.deepEqual(read(), [first, lobby]);
   assert.equal(writes.length, 2);
+});
+
+// Last: it sets the mocked wall clock back.
+test('a wall clock set back holds an announcement no longer than one that stays', () => {
+  const { writes } = fresh();
+  const off = t('controls.mic.off');
+  const on = t('controls.mic.on');
+  announce(off);
+  pass(200); // written, and read
+  mock.timers.setTime(Date.now() - 3_600_000); // the machine's clock set back an hour
+  announce(on);
+  pass(HOLD_MS + GAP_MS);
+  assert.deepEqual(writes.map((w) => w.text), [off, on], 'an announcement waited for the clock to catch up');
 });

@@ -79,7 +79,9 @@ export class Announcer {
   _schedule() {
     if (this.due) return;
     this.due = true;
-    const wait = Math.max(0, this.writtenAt + HOLD_MS - this.clock.now());
+    // At most HOLD_MS: a wall clock set back (by hand, by a time sync after a suspend)
+    // must not hold every announcement until it has caught up with the last write.
+    const wait = Math.min(HOLD_MS, Math.max(0, this.writtenAt + HOLD_MS - this.clock.now()));
     if (wait === 0) this._clear();
     else this.clock.setTimeout(() => this._clear(), wait);
   }
