@@ -26,6 +26,25 @@ export function spokenName({ name, nameLabel }, t) {
   return name || t('common.guest');
 }
 
+/**
+ * placeholder gives entry the placeholder name of key text, read out as key label, read
+ * from the catalogue (t) each time they are read: a list drawn again at a switch of
+ * language (the waiting room, the participant list, the tiles) shows and reads it in the
+ * language switched to, where a text fixed when it came stayed in the one switched from
+ * until the name changed. Configurable, so that showName can put a name in its place.
+ */
+export function placeholder(entry, text, label, t) {
+  return Object.defineProperties(entry, {
+    name: { get: () => t(text), enumerable: true, configurable: true },
+    nameLabel: { get: () => t(label), enumerable: true, configurable: true },
+  });
+}
+
+/** showName puts shown's name on entry: a name as it is, a placeholder as read when read. */
+export function showName(entry, shown) {
+  return Object.defineProperties(entry, Object.getOwnPropertyDescriptors(shown));
+}
+
 /** At most this many names are kept (ids of a meeting; a server inventing ids gets no more). */
 const MAX_NAMES = 2000;
 
@@ -56,12 +75,13 @@ export class MemberNames {
 
   /**
    * shown is what to show for id whose identity state is state ('verified', 'pending',
-   * 'unverified' or null): {name, nameLabel}, nameLabel set for a placeholder. t is the
-   * page's translation function. An empty name is shown as the page's "Guest".
+   * 'unverified' or null): {name, nameLabel}, nameLabel set for a placeholder (whose
+   * texts are read from the catalogue when read: placeholder). t is the page's
+   * translation function. An empty name is shown as the page's "Guest".
    */
   shown(id, state, t) {
-    if (state === 'unverified') return { name: t(UNKNOWN_TEXT), nameLabel: t(UNKNOWN_TEXT) };
-    if (state !== 'verified' || !this.got.has(id)) return { name: t(PENDING_TEXT), nameLabel: t(PENDING_LABEL) };
+    if (state === 'unverified') return placeholder({}, UNKNOWN_TEXT, UNKNOWN_TEXT, t);
+    if (state !== 'verified' || !this.got.has(id)) return placeholder({}, PENDING_TEXT, PENDING_LABEL, t);
     return { name: this.names.get(id) || '', nameLabel: null };
   }
 }

@@ -788,7 +788,11 @@ async function main() {
   });
   bindControls();
   // Built texts (names with "(you)", menus) are drawn again in the language switched to.
-  onLanguageChange(() => renderRoster());
+  onLanguageChange(() => {
+    const s = live();
+    if (s) s.languageChanged(); // the names on the tiles
+    renderRoster();
+  });
 
   installPageHooks({ live, session: () => session, everyone, linkHasKey: !!meetingSecret });
 

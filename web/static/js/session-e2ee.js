@@ -4,7 +4,7 @@
 import { toast } from './dom.js';
 import { MediaCrypto, discardWarmWorker, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys } from './e2ee/session-keys.js';
-import { UNKNOWN_TEXT, spokenName } from './e2ee-names.js';
+import { UNKNOWN_TEXT, showName, spokenName } from './e2ee-names.js';
 import { t } from './i18n.js';
 
 /** e2eeMethods are Session's (mixed into its prototype in session.js). */
@@ -142,13 +142,13 @@ export const e2eeMethods = {
     if (this.ended || !this.e2ee) return;
     let changed = false;
     for (const entry of this.participants.values()) {
-      const { name, nameLabel } = this._shownName(entry.id);
+      const shown = this._shownName(entry.id);
+      const { name, nameLabel } = shown;
       if (name !== entry.name || nameLabel !== entry.nameLabel) {
         // The join toast waited for the name; a member that turned out unverified is "Someone".
         const settled = !nameLabel || nameLabel === t(UNKNOWN_TEXT);
         const first = entry.announce && settled;
-        entry.name = name;
-        entry.nameLabel = nameLabel;
+        showName(entry, shown);
         this.grid.update(entry.id, { name, nameLabel });
         changed = true;
         if (first) {

@@ -7,22 +7,9 @@ import { parseActive } from './layers.js';
 import { mediaCryptoReady } from './e2ee-hooks.js';
 import { UNREADABLE } from './e2ee/session-keys.js';
 import { validId } from './e2ee/keys.js';
-import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, spokenName } from './e2ee-names.js';
+import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, placeholder, showName, spokenName } from './e2ee-names.js';
 import { t } from './i18n.js';
 import { settingsFrom, revisionFrom, roleFrom, readable } from './session-values.js';
-
-/**
- * placeholder gives a waiting-list entry the placeholder name of key text, read out as
- * key label, in the language of the moment they are read: the waiting room draws its
- * list again at a language switch (waiting.js), and a text fixed when the list came
- * stayed in the language switched from until the next list.
- */
-function placeholder(entry, text, label) {
-  return Object.defineProperties(entry, {
-    name: { get: () => t(text), enumerable: true },
-    nameLabel: { get: () => t(label), enumerable: true },
-  });
-}
 
 /** rosterMethods are Session's (mixed into its prototype in session.js). */
 export const rosterMethods = {
@@ -123,7 +110,7 @@ export const rosterMethods = {
       if (names[i] !== undefined) return { ...w, name: names[i], nameLabel: null, link: links[i] };
       const text = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_TEXT;
       const label = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_LABEL;
-      return placeholder({ ...w, link: links[i] }, text, label);
+      return placeholder({ ...w, link: links[i] }, text, label, t);
     });
     for (const w of this.waiting) {
       if (w.link === 'wrong' && this.knockWrong.size < 1000) this.knockWrong.add(w.participantId);
@@ -189,16 +176,16 @@ export const rosterMethods = {
     }
     const known = this.participants.get(p.id);
     if (isNew && !known && this.keys) this.keys.peerJoined(p.id); // before its name is looked at: a member of the roster
-    const { name, nameLabel } = this._shownName(p.id, p.name || (known && known.name) || '');
     const entry = {
       id: p.id,
-      name,
-      nameLabel, // set while the name is a placeholder (no key envelope yet, or unverified)
       announce: known ? known.announce : isNew, // a join toast waits for the name
       role: p.role ? roleFrom(p.role) : (known ? known.role : 'participant'),
       media: { mic: false, camera: false, screen: false, ...(p.media || {}) },
       reconnecting: p.reconnecting === true, // the connection dropped; it may come back
     };
+    // name, and nameLabel while the name is a placeholder (no key envelope yet, or
+    // unverified), which is read in the page's language when read (e2ee-names.js).
+    showName(entry, this._shownName(p.id, p.name || (known && known.name) || ''));
     this.participants.set(p.id, entry);
     this.grid.ensure({ participantId: p.id, source: 'camera', name: entry.name });
     this.grid.update(p.id, entry);
@@ -221,6 +208,17 @@ export const rosterMethods = {
   _participantUpdated(p) {
     if (!p || (p.id !== this.participantId && !this.participants.has(p.id))) return;
     this._participant(p, false);
+  },
+
+  /**
+   * languageChanged draws the members' names on their tiles again after a switch of
+   * language: a placeholder ("Name unknown", "…" read out as "Name not yet received")
+   * and "Guest" were written there in the language switched from (meeting.js draws the
+   * participant list again itself).
+   */
+  languageChanged() {
+    if (this.ended) return;
+    for (const entry of this.participants.values()) this.grid.update(entry.id, { name: entry.name, nameLabel: entry.nameLabel });
   },
 
   _participantLeft(id) {
