@@ -82,31 +82,14 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string, re
 	// relays, refreshed for as long as the member stayed.
 	m.revokeICELocked(id)
 	m.holdICELocked(id, ice)
-	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
-		Version:       ProtocolVersion,
-		ParticipantID: s.id,
-		MeetingID:     m.id,
-		Role:          string(role),
-		Settings:      m.lob.Settings(),
-		SettingsRev:   m.settingsRev.rev,
-		E2EE:          m.e2ee,
-		Participants:  others,
-		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
-		ICEServers:    ice,
-		ResumeSecret:  sec,
-		Resumed:       resumed,
-		Name:          resumedName(resumed, info.Name),
-		PasswordRev:   m.missedPasswordLocked(id, role, resumed),
-		Speakers:      m.speakerDetection,
-	}))
+	welcome := m.welcomeLocked(s, role, others, ice, sec)
+	welcome.Resumed = resumed
+	welcome.Name = resumedName(resumed, info.Name)
+	welcome.PasswordRev = m.missedPasswordLocked(id, role, resumed)
+	s.send(encode(TypeWelcome, s.joinRef, welcome))
 	m.broadcastLocked(id, encode(TypeParticipantResumed, "", ParticipantResumedPayload{Participant: *info}))
-	if role == lobby.RoleModerator {
-		s.sendSnapshot(m.waitingListMessageLocked(m.lob.Waiting(), id), snapshotWaitingList)
-		m.wrong.welcomeLocked(s)
-	}
-	m.welcomeHandsLocked(s) // the queue may have changed while it was away
-	m.welcomeSpeakersLocked(s)
-	m.tellPresenceLocked() // a moderator back may let people in again
+	m.afterWelcomeLocked(s, role) // the queue of hands may have changed while it was away
+	m.tellPresenceLocked()        // a moderator back may let people in again
 	return commands, true
 }
 
@@ -125,16 +108,9 @@ func (s *Session) takeMembership(m *Meeting, pid, ref string, media *MediaState,
 	s.knocked.Store(true)
 	// The last connection lets go of the member's media before this one takes it.
 	if prev != nil {
-		select {
-		case <-prev.done:
-		case <-s.closing:
-			return
-		case <-s.readDone:
-			return
-		case <-s.shutdown:
+		if !s.awaitLetGo(m, prev) {
 			return
 		}
-		m.waitedFor(s)
 		s.name, s.media = prev.name, prev.media
 		s.askedUnmute, s.askedCamera = prev.askedUnmute, prev.askedCamera
 		s.carry = prev.carry
@@ -249,6 +225,23 @@ var carriedSources = [3]sfu.Source{sfu.SourceMicrophone, sfu.SourceCamera, sfu.S
 // the next on a resume (a reconnect must not lift a mute).
 type carried struct {
 	blocked [3]bool
+}
+
+// awaitLetGo waits until prev, the connection s took the admission or the membership
+// from (s.tookFrom), has let go of the member's media; false when s ended first. The
+// wait over, s forgets prev (waitedFor).
+func (s *Session) awaitLetGo(m *Meeting, prev *Session) bool {
+	select {
+	case <-prev.done:
+	case <-s.closing:
+		return false
+	case <-s.readDone:
+		return false
+	case <-s.shutdown:
+		return false
+	}
+	m.waitedFor(s)
+	return true
 }
 
 // waitedFor: s's wait for the connection it took the admission or the membership from

@@ -260,30 +260,12 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	if m.e2ee {
 		s.widenReadLimit()
 	}
-	s.send(encode(TypeWelcome, s.joinRef, WelcomePayload{
-		Version:       ProtocolVersion,
-		ParticipantID: s.id,
-		MeetingID:     m.id,
-		Role:          string(role),
-		Settings:      m.lob.Settings(),
-		SettingsRev:   m.settingsRev.rev,
-		E2EE:          m.e2ee,
-		Participants:  others,
-		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},
-		ICEServers:    ice,
-		ResumeSecret:  m.issueResumeLocked(id, s),
-		Speakers:      m.speakerDetection,
-	}))
+	s.send(encode(TypeWelcome, s.joinRef, m.welcomeLocked(s, role, others, ice, m.issueResumeLocked(id, s))))
 	// Until its page speaks, the page that knocked may take the membership over with
 	// its knock's secret: the welcome may never reach it (takeover.go).
 	m.resumable[id].knock, m.resumable[id].knocks = s.knockSecret, s.reknocks
 	m.broadcastLocked(id, encode(TypeParticipantJoined, "", ParticipantPayload{Participant: *info}))
-	if role == lobby.RoleModerator {
-		s.sendSnapshot(m.waitingListMessageLocked(m.lob.Waiting(), id), snapshotWaitingList)
-		m.wrong.welcomeLocked(s)
-	}
-	m.welcomeHandsLocked(s)
-	m.welcomeSpeakersLocked(s)
+	m.afterWelcomeLocked(s, role)
 	return true
 }
 

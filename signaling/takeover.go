@@ -122,16 +122,9 @@ func (s *Session) takeAdmission(m *Meeting, ref string, media *MediaState, prev 
 	s.knocked.Store(true)
 	// A connection that goes before its welcome is not a member: its admission goes
 	// with it (letGo), as the admission of a knock whose connection went does.
-	select {
-	case <-prev.done:
-	case <-s.closing:
-		return
-	case <-s.readDone:
-		return
-	case <-s.shutdown:
+	if !s.awaitLetGo(m, prev) {
 		return
 	}
-	m.waitedFor(s)
 	s.media = prev.media
 	if media != nil {
 		s.media = *media
