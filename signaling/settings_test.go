@@ -25,6 +25,42 @@ func settingsOf(t *testing.T, c *testclient.Client) map[string]bool {
 	return p.Settings
 }
 
+// heldHasher is a hasher of one slot that the test holds until release: a password
+// sent meanwhile waits in its line, and a test sees it there (Waiting).
+func heldHasher(t *testing.T) (h *secret.Hasher, release func()) {
+	t.Helper()
+	h = secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	release, err := h.Hold(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, release
+}
+
+// sendHashWaiting has moderator c send update_settings p, which names a new password,
+// and returns its id once its hash waits in h's line (held: heldHasher), the only one.
+func sendHashWaiting(t *testing.T, h *secret.Hasher, c *testclient.Client, p map[string]any) string {
+	t.Helper()
+	id, err := c.Send("update_settings", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	return id
+}
+
+// sendTurnWaiting has moderator c send update_settings p, which names a password, and
+// returns its id once it waits for another moderator's change of the password in m.
+func sendTurnWaiting(t *testing.T, srv *testServer, m createdMeeting, c *testclient.Client, p map[string]any) string {
+	t.Helper()
+	id, err := c.Send("update_settings", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the password to wait for another's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
+	return id
+}
+
 // passwordWaiting holds h's one slot and has moderator c set a new password, whose hash
 // then waits; release lets it run.
 func passwordWaiting(t *testing.T, h *secret.Hasher, c *testclient.Client) (release func()) {

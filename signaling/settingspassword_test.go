@@ -1,11 +1,9 @@
 package signaling_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 
-	"conclave/secret"
 	"conclave/signaling"
 )
 
@@ -14,30 +12,18 @@ import (
 // named was changed meanwhile), or its connection gone while its hash waited. A turn
 // left behind would keep every later password of the meeting waiting for good.
 func TestPasswordTurnIsGivenBack(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	h, release := heldHasher(t)
+	defer release()
 	srv, m, a, b := twoModerators(t, h)
 	base := a.SettingsRevision
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
 	// A's password with an unlock; B locks while it waits for its hash (a switch does
 	// not wait), and then sets a password on what it sees.
-	idA, err := a.Send("update_settings", map[string]any{"password": "Lärche", "locked": false, "revision": base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "A's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	idA := sendHashWaiting(t, h, a, map[string]any{"password": "Lärche", "locked": false, "revision": base})
 	lock := changeSettings(t, b, map[string]any{"locked": true, "revision": base})
 	if lock.Type != "settings" {
 		t.Fatalf("B's lock while A's password is hashed: %+v", lock)
 	}
-	idB, err := b.Send("update_settings", map[string]any{"password": "Eibe", "revision": lock.Revision})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for A's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
+	idB := sendTurnWaiting(t, srv, m, b, map[string]any{"password": "Eibe", "revision": lock.Revision})
 	release()
 	if got := settingsReply(t, a, idA); got.Code != "settings_changed" || !slices.Equal(got.Fields, []string{"locked"}) {
 		t.Fatalf("A's unlock of a lock it had not seen: %+v", got)
@@ -46,29 +32,17 @@ func TestPasswordTurnIsGivenBack(t *testing.T) {
 	if set.Type != "settings" || !set.Settings["passwordRequired"] {
 		t.Fatalf("B's password after A's was refused: %+v", set)
 	}
-
 }
 
 // TestPasswordTurnEndsWithItsConnection: a change of the password waiting for another's
 // goes on when the connection of that one goes while its hash waits.
 func TestPasswordTurnEndsWithItsConnection(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	h, release := heldHasher(t)
+	defer release()
 	srv, m, a, b := twoModerators(t, h)
 	base := a.SettingsRevision
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	if _, err := a.Send("update_settings", map[string]any{"password": "Zeder", "revision": base}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "A's password to wait for its hash", func() bool { return h.Waiting() == 1 })
-	idB, err := b.Send("update_settings", map[string]any{"password": "Tanne", "revision": base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for A's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
+	sendHashWaiting(t, h, a, map[string]any{"password": "Zeder", "revision": base})
+	idB := sendTurnWaiting(t, srv, m, b, map[string]any{"password": "Tanne", "revision": base})
 	a.Close()
 	// A's hash is given up with its connection; B's takes its place in the hasher's line.
 	eventually(t, "B's password to wait for its hash", func() bool {

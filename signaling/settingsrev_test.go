@@ -96,16 +96,8 @@ func TestTwoModeratorsSetPasswordsAtOnce(t *testing.T) {
 	}
 	defer release()
 	runs := h.Runs()
-	idA, err := a.Send("update_settings", map[string]any{"password": "Kiefer eins", "revision": base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "A's password to wait for its hash", func() bool { return h.Waiting() == 1 })
-	idB, err := b.Send("update_settings", map[string]any{"password": "Kiefer zwei", "revision": base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for A's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
+	idA := sendHashWaiting(t, h, a, map[string]any{"password": "Kiefer eins", "revision": base})
+	idB := sendTurnWaiting(t, srv, m, b, map[string]any{"password": "Kiefer zwei", "revision": base})
 	release()
 	if w := settingsReply(t, a, idA); w.Type != "settings" || !w.Settings["passwordRequired"] || w.Revision != base+1 {
 		t.Fatalf("A's password, the first, is answered with %+v", w)

@@ -42,19 +42,11 @@ func answerWhileHeld(t *testing.T, c *testclient.Client, id string) (typ, code s
 // on the hasher every meeting shares, run when it came, and refused only where it was
 // to be applied, every other change of the meeting's password held behind it.
 func TestDemotionEndsAWaitForTheHash(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, release := heldHasher(t)
 	defer release()
 	srv, m, _, b := twoModerators(t, h)
 	c := srv.joinModerator(t, m, "C")
-	id, err := b.Send("update_settings", map[string]any{"password": "Linde", "revision": b.SettingsRevision})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	id := sendHashWaiting(t, h, b, map[string]any{"password": "Linde", "revision": b.SettingsRevision})
 	if got := changeRole(t, c, b.ParticipantID, "participant"); got != "done" {
 		t.Fatalf("C's set_role: %s", got)
 	}
@@ -73,11 +65,7 @@ func TestDemotionEndsAWaitForTheHash(t *testing.T) {
 // waits; C makes B a participant. B is refused at once (not_allowed), not when A's hash
 // is done, and A's change is not held back by it.
 func TestDemotionEndsAWaitForThePasswordTurn(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, release := heldHasher(t)
 	defer release()
 	srv, m, a, b, c, idB := waitingForTurn(t, h)
 	if got := changeRole(t, c, b.ParticipantID, "participant"); got != "done" {

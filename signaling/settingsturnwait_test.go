@@ -8,7 +8,6 @@ import (
 
 	"conclave/internal/testclient"
 	"conclave/secret"
-	"conclave/signaling"
 )
 
 // waitingForTurn has A's password wait for its hash (h held by the caller) and B's for
@@ -18,15 +17,8 @@ func waitingForTurn(t *testing.T, h *secret.Hasher) (srv *testServer, m createdM
 	srv, m, a, b = twoModerators(t, h)
 	c = srv.joinModerator(t, m, "C")
 	base := a.SettingsRevision
-	if _, err := a.Send("update_settings", map[string]any{"password": "Birke", "revision": base}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "A's password to wait for its hash", func() bool { return h.Waiting() == 1 })
-	idB, err := b.Send("update_settings", map[string]any{"password": "Buche", "revision": base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for A's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
+	sendHashWaiting(t, h, a, map[string]any{"password": "Birke", "revision": base})
+	idB = sendTurnWaiting(t, srv, m, b, map[string]any{"password": "Buche", "revision": base})
 	return srv, m, a, b, c, idB
 }
 
@@ -37,25 +29,13 @@ func waitingForTurn(t *testing.T, h *secret.Hasher) (srv *testServer, m createdM
 // spent a hash and a place of the meeting's password budget, and was refused only
 // where it was to be applied.
 func TestPasswordTurnIsNotTakenByAModeratorNoMore(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, release := heldHasher(t)
 	defer release()
 	srv, m, a, b := twoModerators(t, h)
 	c := srv.joinModerator(t, m, "C")
 	base := a.SettingsRevision
-	idA, err := a.Send("update_settings", map[string]any{"password": "Birke", "locked": false, "revision": base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "A's password to wait for its hash", func() bool { return h.Waiting() == 1 })
-	idB, err := b.Send("update_settings", map[string]any{"password": "Buche", "revision": base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for A's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
+	idA := sendHashWaiting(t, h, a, map[string]any{"password": "Birke", "locked": false, "revision": base})
+	idB := sendTurnWaiting(t, srv, m, b, map[string]any{"password": "Buche", "revision": base})
 	if lock := changeSettings(t, c, map[string]any{"locked": true, "revision": base}); lock.Type != "settings" {
 		t.Fatalf("C's lock: %+v", lock)
 	}
@@ -80,11 +60,7 @@ func TestPasswordTurnIsNotTakenByAModeratorNoMore(t *testing.T) {
 // session's goroutine, waiting for the turn, took no event, so a removal (and a mute)
 // of its member was carried out only after the wait, the media going on meanwhile.
 func TestRemovalEndsAWaitForThePasswordTurn(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, release := heldHasher(t)
 	defer release()
 	_, _, _, b, c, _ := waitingForTurn(t, h)
 	if _, err := c.Send("remove", map[string]any{"participantId": b.ParticipantID}); err != nil {
@@ -106,18 +82,11 @@ func TestRemovalEndsAWaitForThePasswordTurn(t *testing.T) {
 // TestRemovalEndsAWaitForTheHash: B's own password waits for its hash; C removes B. B
 // is told at once, and its hash is given up (the hasher's line holds none of it).
 func TestRemovalEndsAWaitForTheHash(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	release, err := h.Hold(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, release := heldHasher(t)
 	defer release()
 	srv, m, _, b := twoModerators(t, h)
 	c := srv.joinModerator(t, m, "C")
-	if _, err := b.Send("update_settings", map[string]any{"password": "Linde", "revision": b.SettingsRevision}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "B's password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	sendHashWaiting(t, h, b, map[string]any{"password": "Linde", "revision": b.SettingsRevision})
 	if _, err := c.Send("remove", map[string]any{"participantId": b.ParticipantID}); err != nil {
 		t.Fatal(err)
 	}
