@@ -47,14 +47,22 @@ func admittedAndHeld(t *testing.T, srv *testServer, gate *gateICE, mt createdMee
 	return mod, kim, kimID, secret
 }
 
-// knockAgainFrom sends the page's knock again with secret from addr, and returns once
-// that connection holds the admission (it waits for the old one to let go).
-func knockAgainFrom(t *testing.T, srv *testServer, mt createdMeeting, kimID, secret, addr string) *testclient.Client {
+// sendKnockAgainFrom dials from addr and sends Kim's page's knock again, a join with
+// its knock's secret; what it finds is the caller's to wait for.
+func sendKnockAgainFrom(t *testing.T, srv *testServer, mt createdMeeting, secret, addr string) *testclient.Client {
 	t.Helper()
 	c := srv.dialFrom(t, net.ParseIP(addr))
 	if err := c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret}); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// knockAgainFrom sends the page's knock again with secret from addr, and returns once
+// that connection holds the admission (it waits for the old one to let go).
+func knockAgainFrom(t *testing.T, srv *testServer, mt createdMeeting, kimID, secret, addr string) *testclient.Client {
+	t.Helper()
+	c := sendKnockAgainFrom(t, srv, mt, secret, addr)
 	eventually(t, "the knock again from "+addr+" holding the admission", func() bool {
 		return signaling.AdmissionHolder(srv.sig, mt.MeetingID, kimID) == addr
 	})
@@ -159,10 +167,7 @@ func TestKnockAgainTakesAnAdmissionFromAKnockAgainThatWent(t *testing.T) {
 // membership's last connection to let go).
 func takeMembershipFrom(t *testing.T, srv *testServer, mt createdMeeting, pid, secret, addr string) *testclient.Client {
 	t.Helper()
-	c := srv.dialFrom(t, net.ParseIP(addr))
-	if err := c.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret}); err != nil {
-		t.Fatal(err)
-	}
+	c := sendKnockAgainFrom(t, srv, mt, secret, addr)
 	eventually(t, "the knock again from "+addr+" holding the membership", func() bool {
 		return signaling.MembershipClaimedBy(srv.sig, mt.MeetingID, pid) == addr
 	})
@@ -188,10 +193,7 @@ func TestKnockAgainTakesAMembershipFromAKnockAgainThatWent(t *testing.T) {
 	kim, kimID, secret := admitGhost(t, srv, mod, mt.MeetingID)
 
 	gate.armed.Store(true)
-	kim2 := srv.dialFrom(t, net.ParseIP(kim2Addr))
-	if err := kim2.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret}); err != nil {
-		t.Fatal(err)
-	}
+	kim2 := sendKnockAgainFrom(t, srv, mt, secret, kim2Addr)
 	select {
 	case <-gate.entered: // the membership taken, its media set up; its welcome waits
 	case <-time.After(10 * time.Second):
