@@ -16,21 +16,25 @@ import (
 //
 // So the change of the password under way holds the meeting's password turn, from its
 // check until it is applied or refused, whatever becomes of it (refused, its hash
-// failed, its connection gone): another update_settings that names the password waits
-// for it and is checked only then, when a password that landed meanwhile refuses it
-// before any hash of its own. The wait is for the holder's hash (which waits in the
-// same fair line of the hasher its own would), and for another's after it only where
-// the holder's did not land (one that lands makes every change based on an earlier
-// revision stale); it is bounded by the holders' connections and the meeting's
-// password budget, and ends with the waiter's. Changes that do not name the password
-// never wait: a switch costs no hash.
+// failed, its sender removed or made a participant, its connection gone): another
+// update_settings that names the password waits for it and is checked only then, when
+// a password that landed meanwhile refuses it before any hash of its own. The wait is
+// for the holder's hash (which waits in the same fair line of the hasher its own
+// would), and for another's after it only where the holder's did not land (one that
+// lands makes every change based on an earlier revision stale); it is bounded by the
+// holders' connections and the meeting's password budget, and ends when the waiter's
+// connection, membership or role as a moderator does. Changes that do not name the
+// password never wait: a switch costs no hash.
 //
 // The session's goroutine is the one that waits, for the turn and then for its own
 // hash, but it carries out the session's events meanwhile (awaitTakingEvents): a
 // removal, a mute or the meeting's end is not held back behind a hash, and a change
 // whose sender is made a participant meanwhile is refused then, its hash given up if
-// still in line. Its messages wait (a ping is answered after), as behind any message
-// it handles.
+// still in line. A resume that replaces the connection meanwhile waits for the change
+// to be carried out (its welcome brings the settings it made), but the media is the
+// resume's at once: the old connection lets go of it then (releaseMedia) and is told
+// it was replaced after the change (replacedLater). Its messages wait (a ping is
+// answered after), as behind any message it handles.
 
 // passwordTurn is the password change under way.
 type passwordTurn struct {
