@@ -42,7 +42,7 @@ mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
 
 const { announce, forgetAnnouncements } = await import('../static/js/dom.js');
 const { t } = await import('../static/js/i18n.js');
-const { GAP_MS, HOLD_MS } = await import('../static/js/announcer.js');
+const { GAP_MS, HOLD_MS, OWN_HOLD_MS } = await import('../static/js/announcer.js');
 
 /** pass lets ms go by in steps (mock.timers runs a timer set by a timer only at the end of a tick). */
 function pass(ms) {
@@ -135,6 +135,69 @@ test('what waits to be said when the session ends (Leave, the meeting ended) is 
   pass(10_000);
   assert.deepEqual(read(), [first, lobby]);
   assert.equal(writes.length, 2);
+});
+
+test('quick toggles of the microphone say the state now, not their history', () => {
+  const { read } = fresh();
+  const on = t('controls.mic.on');
+  const off = t('controls.mic.off');
+  const mic = { topic: 'mic', own: true };
+  const msg = t('chat.announce', { name: 'Ann', text: 'hi' });
+  announce(msg, { kind: 'chat' });
+  pass(60); // written: what comes now waits
+  announce(off, mic);
+  announce(on, mic);
+  announce(off, mic);
+  pass(10_000);
+  assert.deepEqual(sentences(read()), [msg, off]);
+  // Pressed twice within a hold it is where it was last said: nothing new to say.
+  announce(msg, { kind: 'chat' });
+  pass(60);
+  announce(on, mic);
+  announce(off, mic);
+  pass(10_000);
+  assert.deepEqual(sentences(read()), [msg, off, msg]);
+});
+
+test('a person\'s own action is said first, and soon after what was being said', () => {
+  const { writes } = fresh();
+  const chat = { kind: 'chat', many: (count) => t('chat.announce-many', { count }) };
+  const knock = t('waiting.knock.one', { name: 'Kai' });
+  announce(t('chat.announce', { name: 'Ann', text: 'hi' }), chat);
+  pass(60); // written: what comes now waits
+  announce(knock, { kind: 'knock' });
+  announce(t('chat.announce', { name: 'Bo', text: 'yo' }), chat);
+  const pressed = Date.now();
+  announce(t('controls.mic.off'), { topic: 'mic', own: true }); // M pressed
+  pass(10_000);
+  assert.equal(writes.length, 2, JSON.stringify(writes));
+  assert.equal(writes[1].text, `${t('controls.mic.off')}. ${knock}. ${t('chat.announce', { name: 'Bo', text: 'yo' })}.`);
+  assert.ok(writes[1].at - pressed <= OWN_HOLD_MS + GAP_MS, `confirmed ${writes[1].at - pressed} ms after the key`);
+  assert.ok(writes[0].until - writes[0].at >= OWN_HOLD_MS, 'the text before was not left to be read');
+});
+
+test('a knock or a hand withdrawn before it is said is not said, nor counted', () => {
+  const { read } = fresh();
+  const knocking = new Set(['kai', 'lee', 'max']);
+  const hands = new Set(['ann']);
+  const knockMany = (count) => t('waiting.knock.many', { count });
+  announce(t('reconnect.back'));
+  pass(60); // written: what comes now waits
+  for (const id of knocking) {
+    announce(t('waiting.knock.one', { name: id }), { kind: 'knock', many: knockMany, holds: () => knocking.has(id) });
+  }
+  announce(t('modctl.hands.raisedBy', { name: 'ann' }), { kind: 'hand', holds: () => hands.has('ann') });
+  knocking.delete('lee'); // another moderator let Lee in
+  hands.delete('ann'); // Ann lowered her hand
+  pass(10_000);
+  assert.deepEqual(sentences(read()), [t('reconnect.back'), knockMany(2)]);
+  announce(t('reconnect.back'));
+  pass(60);
+  announce(t('waiting.knock.one', { name: 'Kai' }), { kind: 'knock', many: knockMany, holds: () => knocking.has('kai') });
+  announce(t('waiting.knock.one', { name: 'Max' }), { kind: 'knock', many: knockMany, holds: () => knocking.has('max') });
+  knocking.delete('max');
+  pass(10_000);
+  assert.deepEqual(sentences(read()).slice(2), [t('reconnect.back'), t('waiting.knock.one', { name: 'Kai' })]);
 });
 
 // Last: it sets the mocked wall clock back.

@@ -46,6 +46,7 @@ globalThis.window = { localStorage, sessionStorage, addEventListener() {} };
 
 const { WaitingRoom } = await import('../static/js/waiting.js');
 const { GAP_MS, HOLD_MS } = await import('../static/js/announcer.js');
+const i18n = await import('../static/js/i18n.js');
 
 // Time moves only when a test says so: an announcement is written after the one before
 // was held in the live region for its time (announcer.js), and spoken() lets that pass,
@@ -314,4 +315,18 @@ test('the placeholder names of a waiting list follow a switch of language', asyn
   assert.deepEqual(names(), [[tr('e2ee14.names.pending'), 'Name noch nicht empfangen'], ['Name unbekannt', 'Name unbekannt']],
     'the placeholders stayed in the language switched from');
   spoken(); // the knocks' announcement
+});
+
+test('a knock let in while its announcement waits is not said, nor counted', (t) => {
+  const room = shownRoom(t);
+  const since = new Date().toISOString();
+  room.update([{ participantId: 'w7', name: 'Ada', since }]);
+  spoken();
+  const before = announced.length;
+  mock.timers.tick(60); // Ada's knock is in the live region: what comes now waits
+  room.update([{ participantId: 'w7', name: 'Ada', since }, { participantId: 'w8', name: 'Bo', since }, { participantId: 'w9', name: 'Cy', since }]);
+  // Another moderator lets Bo in before the hold is over.
+  room.update([{ participantId: 'w7', name: 'Ada', since }, { participantId: 'w9', name: 'Cy', since }]);
+  spoken();
+  assert.deepEqual(announced.slice(before), [i18n.t('waiting.knock.one', { name: 'Cy' })]);
 });

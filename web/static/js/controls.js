@@ -98,7 +98,7 @@ export class Controls {
         media.setMicMuted(!media.micMuted);
       }
       if (media.micOn) this.unmuted();
-      announce(t(media.micOn ? 'controls.mic.on' : 'controls.mic.off'));
+      announce(t(media.micOn ? 'controls.mic.on' : 'controls.mic.off'), { topic: 'mic', own: true });
       this._changed();
     });
   }
@@ -108,7 +108,7 @@ export class Controls {
     return this._run('mic', async () => {
       if (!this.media.micOn) return;
       this.media.setMicMuted(true);
-      announce(t('controls.mic.off'));
+      announce(t('controls.mic.off'), { topic: 'mic' });
       this._changed();
     }, { queue: true });
   }
@@ -120,7 +120,7 @@ export class Controls {
       const s = this._live();
       if (s) await s.send('camera', null);
       this.media.stopCamera();
-      announce(t('controls.camera.off'));
+      announce(t('controls.camera.off'), { topic: 'camera' });
       this._changed();
     }, { queue: true });
   }
@@ -211,7 +211,7 @@ export class Controls {
           return;
         }
       }
-      announce(t(media.cameraOn ? 'controls.camera.on' : 'controls.camera.off'));
+      announce(t(media.cameraOn ? 'controls.camera.on' : 'controls.camera.off'), { topic: 'camera', own: true });
       this._changed();
     });
   }
@@ -248,7 +248,7 @@ export class Controls {
     const share = !this.media.screenOn;
     return this._run('screen', () => {
       if (share === this.media.screenOn) return undefined; // already so
-      return share ? this._startScreen() : this._stopScreen();
+      return share ? this._startScreen() : this._stopScreen({ own: true });
     }, { queue: true });
   }
 
@@ -308,7 +308,7 @@ export class Controls {
       if (this.media.screenTrack === track) this._run('screen', () => this._stopScreen(), { queue: true });
     });
     if (!await this._sendScreen(s, publisher, track)) return;
-    announce(t('controls.screen.sharing'));
+    announce(t('controls.screen.sharing'), { topic: 'screen', own: true });
     this._changed();
   }
 
@@ -341,7 +341,7 @@ export class Controls {
     return !s.ended;
   }
 
-  async _stopScreen() {
+  async _stopScreen({ own = false } = {}) {
     if (!this.media.screenTrack) return;
     const s = this._live();
     this.media.stopScreen();
@@ -351,7 +351,7 @@ export class Controls {
       await s.publisher.stopScreen()
         .catch((err) => console.warn('conclave: stopping the screen share failed', err && err.message));
     }
-    announce(t('controls.screen.stopped'));
+    announce(t('controls.screen.stopped'), { topic: 'screen', own });
   }
 
   _live() {

@@ -56,9 +56,11 @@ const announcers = new WeakMap();
  * announce tells screen readers something not shown as a toast, through the polite live
  * region #live: after what was announced before has been read, together with what else
  * waits (announcer.js). kind, with many(count), says announcements of one kind that
- * wait together as one ("3 people raised their hand").
+ * wait together as one ("3 people raised their hand"); topic says only the latest of
+ * the page's news of one thing (the microphone); own confirms a person's own action
+ * first and soon; holds() leaves out what is no longer true when it is written.
  */
-export function announce(text, { kind, count, many } = {}) {
+export function announce(text, options = {}) {
   const live = document.getElementById('live');
   if (!live) return;
   let announcer = announcers.get(live);
@@ -66,7 +68,7 @@ export function announce(text, { kind, count, many } = {}) {
     announcer = new Announcer(live);
     announcers.set(live, announcer);
   }
-  announcer.say(text, { kind, count, many });
+  announcer.say(text, options);
 }
 
 /**

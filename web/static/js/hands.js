@@ -84,7 +84,10 @@ export class Hands {
         // Hands raised together (everyone asked to) are said as how many, not name by name.
         // Named as a sentence names a person: "Someone" for a placeholder name ("…").
         const p = s.everyone().find((x) => x.id === id) || { name: '' };
-        announce(t('modctl.hands.raisedBy', { name: spokenName(p, t) }), { kind: 'hand', many: (count) => t('modctl.hands.raisedMany', { count }) });
+        // A hand lowered before it is said is not said (holds, asked when it is written).
+        announce(t('modctl.hands.raisedBy', { name: spokenName(p, t) }), {
+          kind: 'hand', many: (count) => t('modctl.hands.raisedMany', { count }), holds: () => this.queue.includes(id),
+        });
       }
     }
     this.render();

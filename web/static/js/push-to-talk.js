@@ -89,7 +89,7 @@ export class PushToTalk {
       this.controls.toggleMic();
     }
     this.unmuted();
-    announce(t('devices.ptt.talking'));
+    announce(t('devices.ptt.talking'), { topic: 'mic', own: true });
   }
 
   _up(event) {
@@ -109,7 +109,7 @@ export class PushToTalk {
     if (this.holding || !this.media.micOn) return;
     this.media.setMicMuted(true);
     this._changed();
-    announce(t('devices.ptt.muted'));
+    announce(t('devices.ptt.muted'), { topic: 'mic', own: true });
   }
 
   _changed() {

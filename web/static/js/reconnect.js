@@ -146,7 +146,7 @@ export class Reconnect {
       if (!this.backAt || Date.now() - this.backAt >= STABLE_MS) this.tries = 0;
       this.since = Date.now();
       this._show(true);
-      announce(t('reconnect.title'));
+      announce(t('reconnect.title'), { topic: 'connection' });
     }
     this._schedule(resume);
     return true;
@@ -189,7 +189,7 @@ export class Reconnect {
 
   /** joined: an attempt got its welcome (or a fresh join did). */
   joined() {
-    if (this.active) announce(t('reconnect.back'));
+    if (this.active) announce(t('reconnect.back'), { topic: 'connection' });
     this.backAt = Date.now();
     this._stop();
   }

@@ -146,11 +146,12 @@ export class WaitingRoom {
     this.known = new Set(list.flatMap((w) => (w.continues ? [w.participantId, w.continues] : [w.participantId])));
     if (fresh.length > 0) {
       this.knockDismissed = false;
-      const text = fresh.length === 1
-        ? t('waiting.knock.one', { name: spokenName(fresh[0]) })
-        : t('waiting.knock.many', { count: fresh.length });
-      // Knocks announced together are said as how many knocked (a burst is not read out name by name).
-      announce(text, { kind: 'knock', count: fresh.length, many: (count) => t('waiting.knock.many', { count }) });
+      // Knocks announced together are said as how many knocked (a burst is not read out
+      // name by name), counted when said: one let in, denied or gone meanwhile is not.
+      const many = (count) => t('waiting.knock.many', { count });
+      for (const w of fresh) {
+        announce(t('waiting.knock.one', { name: spokenName(w) }), { kind: 'knock', many, holds: () => this.known.has(w.participantId) });
+      }
       this.button.classList.remove('knock');
       void this.button.offsetWidth; // restart the animation
       this.button.classList.add('knock');
