@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,18 @@ func phoneMisfitsJS(width, height int, sel string, target float64) string {
 })()`, width, height, target, q, q)
 }
 
+// settledJS is true once nothing is left that moves p's page by itself: its fonts are
+// loaded and no animation or transition that ends is running (an endless one, such as
+// the lobby's pulse, moves nothing that phoneMisfitsJS measures).
+const settledJS = `document.fonts.status === "loaded" && document.getAnimations().every((a) =>
+	a.playState !== "running" || a.effect === null || a.effect.getComputedTiming().endTime === Infinity)`
+
+// settledPolls is how many polls in a row of a settled page must find the same misfits
+// before waitFitsTargets fails: the callers wait for what the page shows before they
+// ask, so a settled page that does not fit stays so; a page that is still being laid out
+// shows other misfits from poll to poll or is not settled, and starts the count again.
+const settledPolls = 10
+
 // waitFits polls p's page until phoneMisfitsJS finds nothing wrong with sel on a touch
 // screen (every target 44×44), and fails the test with what it found last.
 func waitFits(ctx context.Context, t *testing.T, p *participant, what string, width, height int, sel string) {
@@ -50,23 +63,43 @@ func waitFits(ctx context.Context, t *testing.T, p *participant, what string, wi
 	waitFitsTargets(ctx, t, p, what, width, height, sel, 44)
 }
 
-// waitFitsTargets is waitFits with targets of at least target×target.
+// waitFitsTargets is waitFits with targets of at least target×target. It fails as soon
+// as settledPolls polls in a row of a settled page found the same misfits (about two
+// seconds), not at the test's deadline minutes later.
 func waitFitsTargets(ctx context.Context, t *testing.T, p *participant, what string, width, height int, sel string, target float64) {
 	t.Helper()
+	fail := func(last []string) {
+		t.Helper()
+		t.Fatalf("%s (%s, %d×%d): %s:\n\t%s", p.name, p.kind, width, height, what, strings.Join(last, "\n\t"))
+	}
+	js := fmt.Sprintf(`({misfits: %s, settled: %s})`, phoneMisfitsJS(width, height, sel, target), settledJS)
 	var last []string
+	same := 0
 	for {
-		var misfits []string
-		err := p.tab.Eval(ctx, phoneMisfitsJS(width, height, sel, target), &misfits)
-		if err == nil && len(misfits) == 0 {
+		var r struct {
+			Misfits []string `json:"misfits"`
+			Settled bool     `json:"settled"`
+		}
+		err := p.tab.Eval(ctx, js, &r)
+		if err == nil && len(r.Misfits) == 0 {
 			return
 		}
-		last = misfits
+		misfits := r.Misfits
 		if err != nil {
-			last = append(last, err.Error())
+			misfits = append(misfits, err.Error())
+		}
+		if err == nil && r.Settled && slices.Equal(misfits, last) {
+			same++
+		} else {
+			same = 0
+		}
+		last = misfits
+		if same >= settledPolls {
+			fail(last)
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s (%s, %d×%d): %s:\n\t%s", p.name, p.kind, width, height, what, strings.Join(last, "\n\t"))
+			fail(last)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
