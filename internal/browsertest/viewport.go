@@ -44,8 +44,9 @@ func (t *firefoxTab) setViewport(ctx context.Context, width, height int) error {
 
 // SetPhone lays tab out as a phone's screen: width×height CSS pixels at two device
 // pixels each. Chromium also emulates a mobile device with a touch screen (the page's
-// meta viewport applies, touch events exist, "(hover: none)" and "(pointer: coarse)"
-// match); Firefox over BiDi can only size the viewport and its pixel ratio.
+// meta viewport applies, touch events exist, "(hover: none)", "(pointer: coarse)" and
+// "(any-pointer: coarse)" match); Firefox over BiDi can only size the viewport and its
+// pixel ratio.
 func SetPhone(ctx context.Context, tab Tab, width, height int) error {
 	type phone interface {
 		setPhone(ctx context.Context, width, height int) error

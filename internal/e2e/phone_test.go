@@ -153,7 +153,7 @@ func TestPhoneMeetingFits(t *testing.T) {
 	phone(monaTab, w, h)
 	knock(ctx, t, monaTab, "Mona Weber-Schmidt")
 	mona := &participant{name: "Mona", kind: browsertest.KindChromium, tab: monaTab}
-	waitOK(ctx, t, mona, `document.body.dataset.state === "joined" && window.conclave.role === "moderator" && matchMedia("(pointer: coarse)").matches`,
+	waitOK(ctx, t, mona, `document.body.dataset.state === "joined" && window.conclave.role === "moderator" && matchMedia("(any-pointer: coarse)").matches`,
 		"Mona did not join as a moderator on a touch screen")
 	language := func(lang string) {
 		t.Helper()
