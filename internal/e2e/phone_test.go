@@ -263,3 +263,50 @@ func TestPhoneMeetingFitsFirefox(t *testing.T) {
 		waitOK(ctx, t, fay, `document.querySelector("#reaction-bar").hidden`, "#btn-reactions did not close the reactions")
 	}
 }
+
+// TestNarrowDesktopTopBarKeepsItsWords: Nora moderates an encrypted meeting in a window
+// 1024 px wide (Chromium, then Firefox), in English and German. The top bar keeps every
+// chip's words on one line, its items clear of each other and the page no wider than
+// the window: the language switch says "EN" and "DE" there, named "English" and
+// "Deutsch" (accessible name and tooltip). With the full names the German words of the
+// encryption chip and of Copy link took two lines each.
+func TestNarrowDesktopTopBarKeepsItsWords(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	ctx, cancel := testContext()
+	defer cancel()
+	const w, h = 1024, 768
+	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
+		links := srv.createMeetingWith(t, `{}`) // encrypted, with a waiting room
+		tab := openMeeting(ctx, t, kind, srv.pageURL(links, links.moderatorFragment()))
+		if err := browsertest.SetViewport(ctx, tab, w, h); err != nil {
+			t.Fatal(err)
+		}
+		knock(ctx, t, tab, "Nora Lindqvist-Okonkwo")
+		nora := &participant{name: "Nora", kind: kind, tab: tab}
+		waitOK(ctx, t, nora, `document.body.dataset.state === "joined" && window.conclave.role === "moderator" && document.querySelector("#e2ee-status").dataset.state === "on" && !document.querySelector("#btn-settings").hidden`,
+			"Nora did not join an encrypted meeting as a moderator")
+		for _, lang := range []string{"de", "en"} {
+			click(ctx, t, tab, `.language-option[data-lang="`+lang+`"]`)
+			waitOK(ctx, t, nora, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
+			waitFitsTargets(ctx, t, nora, "the top bar ("+lang+") does not fit", w, h, ".topbar button", 0)
+			var twoLines []string
+			evalOK(ctx, t, nora, `[...document.querySelectorAll(".topbar .chip-text")].filter((n) => {
+				const r = document.createRange();
+				r.selectNodeContents(n);
+				return new Set([...r.getClientRects()].map((b) => Math.round(b.top))).size > 1;
+			}).map((n) => n.parentElement.id)`, &twoLines)
+			if len(twoLines) > 0 {
+				t.Errorf("%s (%s, %d×%d): the words of %v take more than one line", kind, lang, w, h, twoLines)
+			}
+			var options string
+			evalOK(ctx, t, nora, `[...document.querySelectorAll(".topbar .language-option")].map((b) =>
+				[b.getAttribute("aria-label"), b.title, b.innerText.trim()].join("/")).join(" ")`, &options)
+			if options != "English/English/EN Deutsch/Deutsch/DE" {
+				t.Errorf("%s (%s, %d×%d): the language switch is %q (name/tooltip/text), not EN and DE named English and Deutsch", kind, lang, w, h, options)
+			}
+		}
+	}
+}

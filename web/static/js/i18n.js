@@ -146,7 +146,19 @@ function mountSwitch(slot) {
   slot.setAttribute('aria-label', t('language.switch'));
   for (const b of slot.querySelectorAll('.language-option')) {
     const lang = b.dataset.lang;
-    b.textContent = (catalogues[lang] || {})['language.name'] || lang;
+    const name = (catalogues[lang] || {})['language.name'] || lang;
+    // The full name, and the code a narrow top bar shows instead (app.css); the name
+    // stays the button's accessible name and its tooltip either way.
+    const full = document.createElement('span');
+    full.className = 'language-name';
+    full.textContent = name;
+    const code = document.createElement('span');
+    code.className = 'language-code';
+    code.textContent = lang.toUpperCase();
+    code.setAttribute('aria-hidden', 'true');
+    b.replaceChildren(full, code);
+    b.setAttribute('aria-label', name);
+    b.title = name;
     b.setAttribute('aria-pressed', String(lang === current));
   }
 }
