@@ -16,14 +16,22 @@ export const PENDING_LABEL = 'e2ee14.names.pending-label';
 export const UNKNOWN_TEXT = 'e2ee14.names.unknown';
 
 /**
+ * shownName is a person's name as a list or a tile shows it: "Guest" without one (a
+ * placeholder, "…" or "Name unknown", shows as it is and is read out by its label).
+ * t is the page's translation function.
+ */
+export function shownName({ name }, t) {
+  return name || t('common.guest');
+}
+
+/**
  * spokenName is how a sentence names a person (a join or leave toast, an announcement, the
  * knock card): "Someone" while its name is a placeholder (nameLabel set: "…" read out as
- * its label, or "Name unknown"), "Guest" when it has no name, as the roster, the waiting
- * room and the chat show it, else its name. t is the page's translation function.
+ * its label, or "Name unknown"), else the name shown (shownName: "Guest" without one, as
+ * the roster, the waiting room and the chat show it). t is the page's translation function.
  */
-export function spokenName({ name, nameLabel }, t) {
-  if (nameLabel) return t('waiting.someone');
-  return name || t('common.guest');
+export function spokenName(person, t) {
+  return person.nameLabel ? t('waiting.someone') : shownName(person, t);
 }
 
 /**

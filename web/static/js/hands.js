@@ -12,7 +12,7 @@
 import { $, el, toast, announce } from './dom.js';
 import { t, setAttr, setText, onLanguageChange } from './i18n.js';
 import { icon } from './icons.js';
-import { spokenName } from './e2ee-names.js';
+import { shownName, spokenName } from './e2ee-names.js';
 
 
 export class Hands {
@@ -83,9 +83,8 @@ export class Hands {
       if (!before.includes(id) && id !== self && s.isModerator) {
         // Hands raised together (everyone asked to) are said as how many, not name by name.
         // Named as a sentence names a person: "Someone" for a placeholder name ("…").
-        const p = s.everyone().find((x) => x.id === id) || { name: '' };
         // A hand lowered before it is said is not said (holds, asked when it is written).
-        announce(t('modctl.hands.raisedBy', { name: spokenName(p, t) }), {
+        announce(t('modctl.hands.raisedBy', { name: spokenName(this._person(s, id), t) }), {
           kind: 'hand', many: (count) => t('modctl.hands.raisedMany', { count }), holds: () => this.queue.includes(id),
         });
       }
@@ -99,9 +98,13 @@ export class Hands {
     this.render();
   }
 
+  /** _person is member id of session s ({name: ''} when it is not in the roster). */
+  _person(s, id) {
+    return s.everyone().find((x) => x.id === id) || { name: '' };
+  }
+
   _name(s, id) {
-    const p = s.everyone().find((x) => x.id === id);
-    return (p && p.name) || t('modctl.hands.guest');
+    return shownName(this._person(s, id), t);
   }
 
   render() {

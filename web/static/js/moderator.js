@@ -15,6 +15,7 @@
 import { toast } from './dom.js';
 import { confirmAction } from './confirm.js';
 import { t } from './i18n.js';
+import { shownName } from './e2ee-names.js';
 
 /** MODERATOR_TYPES are the messages only moderators may send. */
 export const MODERATOR_TYPES = new Set([
@@ -78,7 +79,7 @@ export class Confirmations {
  */
 export function participantActions(person, send, settings = () => null) {
   const id = person.id;
-  const name = person.name || t('common.guest');
+  const name = shownName(person, t);
   const media = person.media || {};
   const role = person.role || 'participant';
   const item = (action, label, run, danger = false, disabled = false) => ({ action, label, run, danger, disabled });

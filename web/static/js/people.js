@@ -18,6 +18,7 @@ import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
 import { ROLE_LABELS, UNVERIFIED_TEXT } from './grid.js';
 import { locale, t } from './i18n.js';
+import { shownName } from './e2ee-names.js';
 
 let openMenuFor = null; // the participant id whose menu is open, across re-renders
 let collation = { tag: '', compare: null }; // the page's collator, made once per language
@@ -67,7 +68,7 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
       media.screen ? stateIcon('screen', 'people.sharing-screen', true) : null,
       stateIcon(media.mic ? 'mic' : 'mic-off', media.mic ? 'controls.mic.on' : 'controls.mic.off', media.mic),
       stateIcon(media.camera ? 'camera' : 'camera-off', media.camera ? 'controls.camera.on' : 'controls.camera.off', media.camera));
-    const name = p.name || t('common.guest');
+    const name = shownName(p, t);
     const roleText = ROLE_LABELS[p.role];
     const label = el('span', { class: 'person-label' },
       p.self ? el('span', { class: 'person-name', i18n: 'people.self', i18nParams: { name } })
@@ -145,7 +146,7 @@ function menuId(participantId) {
 }
 
 function menu(person, entries, close) {
-  const box = el('li', { class: 'person-actions', id: menuId(person.id), role: 'group', i18nAttr: { 'aria-label': 'people.actions-for' }, i18nParams: { name: person.name || t('common.guest') } });
+  const box = el('li', { class: 'person-actions', id: menuId(person.id), role: 'group', i18nAttr: { 'aria-label': 'people.actions-for' }, i18nParams: { name: shownName(person, t) } });
   for (const entry of entries) {
     box.append(el('button', {
       type: 'button',

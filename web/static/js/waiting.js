@@ -18,7 +18,7 @@
 import { $, el, announce, initials, hueFor } from './dom.js';
 import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
-import { spokenName as spokenNameOf } from './e2ee-names.js';
+import { shownName, spokenName } from './e2ee-names.js';
 
 const TICK_MS = 5000;
 
@@ -40,21 +40,6 @@ export function waitedFor(since, now = Date.now()) {
   return mins % 60 ? ['waiting.since.h-min', { h, min: mins % 60 }] : ['waiting.since.h', { h }];
 }
 
-/** shownName is a knocker's name as its entry shows it: "Guest" without one ("…" while a sealed one has not opened). */
-function shownName(w) {
-  return w.name || t('common.guest');
-}
-
-/**
- * spokenName is how the knock card's text and the announcement of its knock name a
- * knocker: "Someone" while its name is a placeholder (read out by its label), else the
- * name its entry shows. One function for all: a knock without a name was "Someone" on
- * the card and in the announcement but "Guest" on its entry and in the card's own Admit.
- */
-function spokenName(w) {
-  return spokenNameOf(w, t);
-}
-
 /**
  * SOMEONE_LABEL: the label of a knocker's button (Admit, Deny, "Admit anyway") while its
  * name is a placeholder. "Someone" put in the name's place was no sentence: "Admit
@@ -69,7 +54,7 @@ const SOMEONE_LABEL = {
 
 /** buttonLabel is [key, params] of the label of knocker w's button whose label names it by key. */
 function buttonLabel(key, w) {
-  return w.nameLabel ? [SOMEONE_LABEL[key], undefined] : [key, { name: shownName(w) }];
+  return w.nameLabel ? [SOMEONE_LABEL[key], undefined] : [key, { name: shownName(w, t) }];
 }
 
 export class WaitingRoom {
@@ -150,7 +135,7 @@ export class WaitingRoom {
       // name by name), counted when said: one let in, denied or gone meanwhile is not.
       const many = (count) => t('waiting.knock.many', { count });
       for (const w of fresh) {
-        announce(t('waiting.knock.one', { name: spokenName(w) }), { kind: 'knock', many, holds: () => this.known.has(w.participantId) });
+        announce(t('waiting.knock.one', { name: spokenName(w, t) }), { kind: 'knock', many, holds: () => this.known.has(w.participantId) });
       }
       this.button.classList.remove('knock');
       void this.button.offsetWidth; // restart the animation
@@ -183,7 +168,7 @@ export class WaitingRoom {
   }
 
   _entry(w, now) {
-    const name = shownName(w);
+    const name = shownName(w, t);
     // A placeholder ("…" before the sealed name opened, e2ee-names.js) is read out by its label.
     const label = w.nameLabel ? { title: w.nameLabel, 'aria-label': w.nameLabel, dataset: { namePending: 'true' } } : {};
     const avatar = el('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' },
@@ -248,7 +233,7 @@ export class WaitingRoom {
     // a knock whose proof never came could be admitted from the list alone.
     const wrong = n === 1 && this.list[0].link === 'wrong';
     const checking = n === 1 && this.list[0].link === 'checking';
-    const name = n === 1 ? spokenName(this.list[0]) : '';
+    const name = n === 1 ? spokenName(this.list[0], t) : '';
     $('#knock-text').textContent = n === 1
       ? t(wrong ? 'e2ee14.knock.card-wrong' : checking ? 'e2ee14.knock.card-checking' : 'waiting.knock.one', { name })
       : t('waiting.knock.many', { count: n });
