@@ -3,8 +3,9 @@
 // learns of the change, a moment after it was made: a text replaced within milliseconds
 // (two announcements at once: "You joined the meeting" and a knock of the same welcome,
 // a mute and a raised hand) was never read, the second taking its place. An Announcer
-// keeps each text in the region for HOLD_MS before the next, and what is announced
-// meanwhile waits and is said together in one read-out, each in the order it came.
+// keeps each text in the region for HOLD_MS before the next (OWN_HOLD_MS before a
+// person's own action: below), and what is announced meanwhile waits and is said
+// together in one read-out, each in the order it came, the person's own action first.
 //
 // What waits is bounded, so that a burst is said in a few words rather than read out
 // for minutes: announcements of one kind (knocks, raised hands, chat messages) are

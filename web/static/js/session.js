@@ -66,7 +66,7 @@ export class Session {
     this.settings = { ...DEFAULT_SETTINGS };
     this.settingsRevision = 0; // the revision of this.settings (update_settings names it)
     this.passwordRevision = 0; // a resumed moderator's welcome: another's last password change
-    // [{participantId, name, since, link}] (moderators only); null until the first
+    // [{participantId, name, nameLabel, since, link}] (moderators only); null until the first
     // `waiting_list` (session-roster.js), which comes after the welcome: an empty list
     // says nobody waits, which a session that has none yet does not know.
     this.waiting = null;
