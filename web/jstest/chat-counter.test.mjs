@@ -6,10 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
-import { randomBytes } from '../static/js/e2ee/keys.js';
 import { ROTATE_DELAY_MS } from '../static/js/e2ee/rotations.js';
-import { FakeClock, FakeMedia, KeyRelay } from './harness.mjs';
+import { FakeClock, keyRoom } from './harness.mjs';
 
 const EPOCH_MS = 1_796_428_800_000; // the fake clock's wall time, in ms since 1970
 
@@ -19,30 +17,9 @@ function wallClock() {
   return clock;
 }
 
-/** room: members that verified each other, every SessionKeys on clock. */
-async function room(clock, ids = ['p-a', 'p-b', 'p-c']) {
-  const relay = new KeyRelay();
-  relay.clock = clock;
-  const secret = randomBytes(16);
-  const join = async (id, opts = {}) => {
-    const meeting = await MeetingCrypto.fromSecret(secret);
-    const media = new FakeMedia();
-    const keys = new SessionKeys({
-      meeting, media, clock,
-      send: (to, data) => relay.relay(id, to, data),
-      sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
-    });
-    return relay.admit(id, { id, keys, media }, opts);
-  };
-  const members = {};
-  for (const id of ids) members[id] = await join(id);
-  await relay.settle();
-  return { relay, join, ...members };
-}
-
 test('the own chat counter is the injected clock\'s time, one above the last within a millisecond, and above the old page\'s after a reload', async () => {
   const clock = wallClock();
-  const { relay, join, 'p-a': a, 'p-b': b } = await room(clock, ['p-a', 'p-b']);
+  const { relay, join, 'p-a': a, 'p-b': b } = await keyRoom(clock, ['p-a', 'p-b']);
   try {
     const taken = () => b.keys.chatKeys.counters.get('p-a');
     assert.equal(await b.keys.decryptChat('p-a', await a.keys.encryptChat('one')), 'one');
@@ -65,7 +42,7 @@ test('the own chat counter is the injected clock\'s time, one above the last wit
 
 test('the page\'s own keys come to its chat keys in the order of use, not of counters: a rotated key put in use after a newer one sealed a text drops nothing', async () => {
   const clock = wallClock();
-  const { relay, 'p-a': a } = await room(clock, ['p-a', 'p-b', 'p-c', 'p-d']);
+  const { relay, 'p-a': a } = await keyRoom(clock, ['p-a', 'p-b', 'p-c', 'p-d']);
   try {
     relay.leave('p-c');
     await relay.settle(); // a sends media: it rotates, and puts the key in use ROTATE_DELAY_MS on

@@ -3,6 +3,8 @@
 // a media stand-in that records the keys it is given, a fake clock, and waiting for
 // a condition rather than for a fixed time.
 import assert from 'node:assert/strict';
+import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
+import { randomBytes } from '../static/js/e2ee/keys.js';
 
 export const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -138,6 +140,31 @@ export class KeyRelay {
   close() {
     for (const m of this.members.values()) m.keys.close();
   }
+}
+
+/**
+ * keyRoom is a KeyRelay whose members ids verified each other, every SessionKeys on
+ * clock (settle runs what is due on it): {relay, join, [id]: member}. join(id, opts)
+ * admits one more (opts as admit's: {resumed}).
+ */
+export async function keyRoom(clock, ids = ['p-a', 'p-b', 'p-c']) {
+  const relay = new KeyRelay();
+  relay.clock = clock;
+  const secret = randomBytes(16);
+  const join = async (id, opts = {}) => {
+    const meeting = await MeetingCrypto.fromSecret(secret);
+    const media = new FakeMedia();
+    const keys = new SessionKeys({
+      meeting, media, clock,
+      send: (to, data) => relay.relay(id, to, data),
+      sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
+    });
+    return relay.admit(id, { id, keys, media }, opts);
+  };
+  const members = {};
+  for (const id of ids) members[id] = await join(id);
+  await relay.settle();
+  return { relay, join, ...members };
 }
 
 /**

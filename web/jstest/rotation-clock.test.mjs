@@ -6,34 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
 import { ROTATE_DELAY_MS } from '../static/js/e2ee/rotations.js';
-import { randomBytes } from '../static/js/e2ee/keys.js';
-import { FakeClock, FakeMedia, KeyRelay } from './harness.mjs';
-
-/** room: p-a, p-b and p-c verified each other, every SessionKeys on clock. */
-async function room(clock) {
-  const relay = new KeyRelay();
-  relay.clock = clock; // settle runs what is due on it
-  const secret = randomBytes(16);
-  const members = {};
-  for (const id of ['p-a', 'p-b', 'p-c']) {
-    const meeting = await MeetingCrypto.fromSecret(secret);
-    const media = new FakeMedia();
-    const keys = new SessionKeys({
-      meeting, media, clock,
-      send: (to, data) => relay.relay(id, to, data),
-      sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
-    });
-    members[id] = await relay.admit(id, { id, keys, media }, {});
-  }
-  await relay.settle();
-  return { relay, ...members };
-}
+import { FakeClock, keyRoom } from './harness.mjs';
 
 test('a leave\'s flush and its rotation wait for the injected clock, to the millisecond', async () => {
   const clock = new FakeClock();
-  const { relay, 'p-a': a, 'p-b': b } = await room(clock);
+  const { relay, 'p-a': a, 'p-b': b } = await keyRoom(clock);
   try {
     const before = a.media.own.index;
     relay.leave('p-c');
@@ -60,7 +38,7 @@ test('a leave\'s flush and its rotation wait for the injected clock, to the mill
 
 test('a close while a flush and a rotation wait leaves nothing on the injected clock', async () => {
   const clock = new FakeClock();
-  const { relay, 'p-a': a, 'p-b': b } = await room(clock);
+  const { relay, 'p-a': a, 'p-b': b } = await keyRoom(clock);
   try {
     relay.leave('p-c');
     await a.keys.queue;
@@ -80,7 +58,7 @@ test('a close while a flush and a rotation wait leaves nothing on the injected c
 
 test('a close while a join\'s identity is tagged leaves no flush behind on the injected clock', async () => {
   const clock = new FakeClock();
-  const { relay, 'p-a': a, 'p-b': b, 'p-c': c } = await room(clock);
+  const { relay, 'p-a': a, 'p-b': b, 'p-c': c } = await keyRoom(clock);
   try {
     a.keys.peerJoined('p-d');
     // The join's step has begun (its member state is there) and waits for its identity
