@@ -12,6 +12,7 @@
 import { el, announce } from './dom.js';
 import { linkNodes } from './linkify.js';
 import { formatTime, onLanguageChange, setAttr, t } from './i18n.js';
+import { sentence } from './e2ee-names.js';
 
 const TIME = { hour: '2-digit', minute: '2-digit' }; // in the user's locale (i18n.js)
 /** ANNOUNCE_CHARS is how much of a text from someone else a screen reader is given while the panel is closed. */
@@ -99,9 +100,10 @@ export class Chat {
   /**
    * add shows a received `chat` message. A pending one (an encrypted text that waits for
    * its sender's key) holds its place with "waiting for the key" until fill(text) of
-   * what add returns puts the text there.
+   * what add returns puts the text there. nameLabel is set while name is a placeholder
+   * ("…" before an encrypted meeting's sealed name opened, "Name unknown").
    */
-  add({ messageId, from, name, text, sentAt, pending = false }) {
+  add({ messageId, from, name, nameLabel = null, text, sentAt, pending = false }) {
     const time = sentAt ? new Date(sentAt) : new Date();
     const valid = !Number.isNaN(time.getTime());
     const mine = from === this.selfId;
@@ -112,6 +114,8 @@ export class Chat {
       dataset: { from: from || '', messageId: messageId || '' },
     });
     let nameEl = null; // the header's name, which a pending message's fill may give
+    // shownName's rule ("Guest" without a name), kept as its catalogue key: a line is not
+    // drawn again at a switch of language, and the key's text follows it.
     const sender = (cls) => (mine || !name ? el('span', { class: cls, i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: cls, text: name }));
     const meta = () => el('div', { class: 'chat-meta' },
       nameEl = sender('chat-name'),
@@ -140,7 +144,7 @@ export class Chat {
     if (!this.open && !mine) {
       this.unread++;
       this._badge();
-      if (!pending) this._announce(name, text);
+      if (!pending) this._announce({ name, nameLabel }, text);
     }
     return {
       // fill puts the text in a pending message's place, and the sender's name as it is
@@ -151,7 +155,7 @@ export class Chat {
         delete body.dataset.i18n; // its text from now on, not the catalogue's
         body.classList.remove('chat-pending');
         body.replaceChildren(...linkNodes(String(filled || '')));
-        name = newName || name;
+        if (newName) [name, nameLabel] = [newName, null];
         if (nameEl && !mine && name) {
           delete nameEl.dataset.i18n;
           nameEl.textContent = name;
@@ -159,7 +163,7 @@ export class Chat {
         // Read out only while the line is shown: a session that ends (Leave, removed)
         // clears the chat and its keys wake every waiting text as unreadable, which was
         // announced over the screen that followed, of a message nowhere to be seen.
-        if (!this.open && !mine && item.parentNode === this.list) this._announce(name, filled);
+        if (!this.open && !mine && item.parentNode === this.list) this._announce({ name, nameLabel }, filled);
       },
     };
   }
@@ -212,15 +216,20 @@ export class Chat {
     if (this.button && !this.open) setAttr(this.button, 'aria-label', this.unread ? 'chat.open-unread' : 'chat.open', { count: this.unread });
   }
 
-  /** _announce reads a message out that arrived while the panel (and its live region) is closed. */
-  _announce(name, text) {
+  /**
+   * _announce reads a message of sender ({name, nameLabel}) out that arrived while the
+   * panel (and its live region) is closed: "New message from someone" while its name is a
+   * placeholder (e2ee-names.js sentence), "from Guest" without one.
+   */
+  _announce(sender, text) {
     // A long text is read out only in part: the panel holds all of it, and a flood of
     // long texts (5 a second from one member, 2,000 characters each) would otherwise
     // talk over everything else for minutes.
     const chars = Array.from(String(text || ''));
     const said = chars.length > ANNOUNCE_CHARS ? `${chars.slice(0, ANNOUNCE_CHARS).join('')}…` : chars.join('');
     // Messages that come together are said as how many (the panel holds them, the button counts them).
-    announce(t('chat.announce', { name: name || t('common.guest'), text: said }), { kind: 'chat', many: (count) => t('chat.announce-many', { count }) });
+    const { key, params } = sentence('chat.announce', sender, t, { text: said });
+    announce(t(key, params), { kind: 'chat', many: (count) => t('chat.announce-many', { count }) });
   }
 
   _resize() {

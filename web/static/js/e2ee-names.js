@@ -35,6 +35,50 @@ export function spokenName(person, t) {
 }
 
 /**
+ * THIS_PERSON holds, for each sentence (a catalogue key) that names a person somewhere
+ * else than at its start, the same sentence with "this person" in the name's place, said
+ * while the name is a placeholder. "…" or "Name unknown" put in the name's place is no
+ * sentence ("Remove …?", "Muted Name unknown"), and "Someone" is one only at the start:
+ * "Admit Someone", and in German "Jemand einlassen", where the object is "jemanden". The
+ * button or menu a label belongs to, and the action a moderator just took, say which
+ * person "this person" is. The chat's announcement has no such context: "someone".
+ */
+const THIS_PERSON = {
+  'waiting.admit.label': 'waiting.admit.label-someone',
+  'waiting.deny.label': 'waiting.deny.label-someone',
+  'e2ee14.knock.admit-anyway.label': 'e2ee14.knock.admit-anyway.label-someone',
+  'e2ee14.knock.admit-unchecked.label': 'e2ee14.knock.admit-unchecked.label-someone',
+  'people.actions-for': 'people.actions-for-someone',
+  'moderator.asked-unmute': 'moderator.asked-unmute-someone',
+  'moderator.muted': 'moderator.muted-someone',
+  'moderator.camera-off': 'moderator.camera-off-someone',
+  'moderator.share-stopped': 'moderator.share-stopped-someone',
+  'moderator.made-presenter': 'moderator.made-presenter-someone',
+  'moderator.removed-presenter': 'moderator.removed-presenter-someone',
+  'moderator.made-moderator': 'moderator.made-moderator-someone',
+  'moderator.removed-moderator': 'moderator.removed-moderator-someone',
+  'moderator.sent-to-lobby': 'moderator.sent-to-lobby-someone',
+  'moderator.remove.title': 'moderator.remove.title-someone',
+  'moderator.remove.text': 'moderator.remove.text-someone',
+  'moderator.remove.text-no-lobby': 'moderator.remove.text-no-lobby-someone',
+  'moderator.remove.text-locked': 'moderator.remove.text-locked-someone',
+  'modctl.hands.lowerOne.label': 'modctl.hands.lowerOne.label-someone',
+  'chat.announce': 'chat.announce-someone',
+};
+
+/**
+ * sentence is {key, params} of sentence key naming person in its {name} (params are its
+ * other values): the name shown (shownName: "Guest" without one), or, while the name is a
+ * placeholder, key's wording of THIS_PERSON, or "Someone" (spokenName) for a sentence that
+ * starts with the name and has none. Kept as a key and its values, not as text, so that a
+ * label (setAttr, i18nAttr) or a confirmation said later is read in the language of then.
+ */
+export function sentence(key, person, t, params = {}) {
+  if (person.nameLabel && THIS_PERSON[key]) return { key: THIS_PERSON[key], params: { ...params } };
+  return { key, params: { ...params, name: spokenName(person, t) } };
+}
+
+/**
  * placeholder gives entry the placeholder name of key text, read out as key label, read
  * from the catalogue (t) each time they are read: a list drawn again at a switch of
  * language (the waiting room, the participant list, the tiles) shows and reads it in the

@@ -12,6 +12,7 @@
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
 import { setAttr, setText, t } from './i18n.js';
+import { shownName } from './e2ee-names.js';
 
 /** UNVERIFIED_TEXT (a key) warns about a participant whose identity key did not verify (E2EE). */
 export const UNVERIFIED_TEXT = 'e2ee.unverified';
@@ -114,7 +115,7 @@ export class Tile {
    */
   setName(name, label = null) {
     this.name = name || '';
-    const shown = this.name || t('common.guest');
+    const shown = shownName({ name: this.name }, t); // "Guest" without a name
     this.spoken = label || shown;
     let key = null; // null: the name itself
     if (this.source === 'screen') key = this.self ? 'grid.screen.self' : 'grid.screen';

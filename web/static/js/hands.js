@@ -12,7 +12,7 @@
 import { $, el, toast, announce } from './dom.js';
 import { t, setAttr, setText, onLanguageChange } from './i18n.js';
 import { icon } from './icons.js';
-import { shownName, spokenName } from './e2ee-names.js';
+import { sentence, shownName, spokenName } from './e2ee-names.js';
 
 
 export class Hands {
@@ -103,10 +103,6 @@ export class Hands {
     return s.everyone().find((x) => x.id === id) || { name: '' };
   }
 
-  _name(s, id) {
-    return shownName(this._person(s, id), t);
-  }
-
   render() {
     const s = this._live();
     const queue = s ? this.queue : [];
@@ -129,12 +125,16 @@ export class Hands {
     this.lowerAll.hidden = !mod;
     setText(this.heading, 'modctl.hands.title', { count: queue.length });
     this.list.replaceChildren(...queue.map((id, i) => {
-      const name = id === self ? t('modctl.hands.you', { name: this._name(s, id) }) : this._name(s, id);
+      const person = this._person(s, id);
+      const name = id === self ? t('modctl.hands.you', { name: shownName(person, t) }) : shownName(person, t);
       let lower = null;
       if (mod) {
+        // The entry shows a placeholder name ("…") as it is; its button says "Lower this person's hand".
+        const label = id === self ? { key: 'modctl.hands.lowerOne.label', params: { name } }
+          : sentence('modctl.hands.lowerOne.label', person, t);
         lower = el('button', {
           type: 'button', class: 'link-btn btn-lower-hand', dataset: { participantId: id },
-          i18n: 'modctl.hands.lowerOne', i18nAttr: { 'aria-label': 'modctl.hands.lowerOne.label' }, i18nParams: { name },
+          i18n: 'modctl.hands.lowerOne', i18nAttr: { 'aria-label': label.key }, i18nParams: label.params,
         });
         lower.addEventListener('click', () => this.deps.moderate('lower_hand', { participantId: id }));
       }

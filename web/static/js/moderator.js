@@ -15,7 +15,7 @@
 import { toast } from './dom.js';
 import { confirmAction } from './confirm.js';
 import { t } from './i18n.js';
-import { shownName } from './e2ee-names.js';
+import { sentence } from './e2ee-names.js';
 
 /** MODERATOR_TYPES are the messages only moderators may send. */
 export const MODERATOR_TYPES = new Set([
@@ -79,11 +79,13 @@ export class Confirmations {
  */
 export function participantActions(person, send, settings = () => null) {
   const id = person.id;
-  const name = shownName(person, t);
   const media = person.media || {};
   const role = person.role || 'participant';
   const item = (action, label, run, danger = false, disabled = false) => ({ action, label, run, danger, disabled });
-  const said = (key) => ({ key, params: { name } });
+  // Said of the person by name, or while the name is a placeholder ("…") as "this
+  // person" ("Muted this person", "Remove this person?"): e2ee-names.js sentence.
+  const said = (key) => sentence(key, person, t);
+  const say = (key) => { const s = said(key); return t(s.key, s.params); };
   const setRole = (to, note) => () => send('set_role', { participantId: id, role: to }, said(note));
 
   const ask = item('ask_unmute', 'moderator.ask-unmute', () => send('ask_unmute', { participantId: id }, said('moderator.asked-unmute')));
@@ -98,8 +100,8 @@ export function participantActions(person, send, settings = () => null) {
   out.push(item('send_to_lobby', 'moderator.send-to-lobby', () => send('send_to_lobby', { participantId: id }, said('moderator.sent-to-lobby'))));
   out.push(item('remove', 'moderator.remove', async () => {
     const ok = await confirmAction({
-      title: t('moderator.remove.title', { name }),
-      text: t(removeText(settings() || {}), { name }),
+      title: say('moderator.remove.title'),
+      text: say(removeText(settings() || {})),
       ok: t('moderator.remove.ok'),
     });
     if (ok) send('remove', { participantId: id });

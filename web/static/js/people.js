@@ -18,7 +18,7 @@ import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
 import { ROLE_LABELS, UNVERIFIED_TEXT } from './grid.js';
 import { locale, t } from './i18n.js';
-import { shownName } from './e2ee-names.js';
+import { sentence, shownName } from './e2ee-names.js';
 
 let openMenuFor = null; // the participant id whose menu is open, across re-renders
 let collation = { tag: '', compare: null }; // the page's collator, made once per language
@@ -81,11 +81,12 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
     const open = moderator && !p.self && openMenuFor === p.id;
     let menuBtn = null;
     if (moderator && !p.self) {
+      const actionsFor = sentence('people.actions-for', p, t); // "Actions for this person" for a placeholder
       menuBtn = el('button', {
         type: 'button',
         class: 'icon-btn participant-menu',
-        i18nAttr: { 'aria-label': 'people.actions-for', title: 'people.more-actions' },
-        i18nParams: { name },
+        i18nAttr: { 'aria-label': actionsFor.key, title: 'people.more-actions' },
+        i18nParams: actionsFor.params,
         'aria-expanded': open ? 'true' : 'false',
         ...(open ? { 'aria-controls': menuId(p.id) } : {}),
         dataset: { participantId: p.id },
@@ -146,7 +147,8 @@ function menuId(participantId) {
 }
 
 function menu(person, entries, close) {
-  const box = el('li', { class: 'person-actions', id: menuId(person.id), role: 'group', i18nAttr: { 'aria-label': 'people.actions-for' }, i18nParams: { name: shownName(person, t) } });
+  const actionsFor = sentence('people.actions-for', person, t);
+  const box = el('li', { class: 'person-actions', id: menuId(person.id), role: 'group', i18nAttr: { 'aria-label': actionsFor.key }, i18nParams: actionsFor.params });
   for (const entry of entries) {
     box.append(el('button', {
       type: 'button',

@@ -40,7 +40,7 @@ export const rosterMethods = {
       // and only while the meeting is on: a sender that left meanwhile, or a session
       // that ended, has only a placeholder for it now.
       const now = this.ended ? null : this._chatName(p.from);
-      entry.line.fill(entry.text, entry.placeholder && now && !now.placeholder ? now.name : undefined);
+      entry.line.fill(entry.text, entry.placeholder && now && !now.nameLabel ? now.name : undefined);
     }).catch(() => {});
   },
 
@@ -51,20 +51,21 @@ export const rosterMethods = {
       if (e.text === null && !e.waits) return;
       this.chatQueue.shift();
       if (this.ended) continue;
-      const { name, placeholder } = this._chatName(e.p.from);
-      e.placeholder = placeholder;
-      e.line = this.chat.add({ ...e.p, text: e.text ?? '', name, pending: e.text === null });
+      const { name, nameLabel } = this._chatName(e.p.from);
+      e.placeholder = !!nameLabel;
+      e.line = this.chat.add({ ...e.p, text: e.text ?? '', name, nameLabel, pending: e.text === null });
     }
   },
 
   /**
    * _chatName is the sender's name from its key envelope (the server's `name` is never
-   * shown), and whether it is a placeholder (no envelope yet, unverified, or gone).
+   * shown), {name, nameLabel}: nameLabel set while it is a placeholder (no envelope yet,
+   * unverified, or gone).
    */
   _chatName(from) {
-    if (from === this.participantId) return { name: this.name, placeholder: false };
+    if (from === this.participantId) return { name: this.name, nameLabel: null };
     const { name, nameLabel } = this._shownName(from);
-    return { name, placeholder: !!nameLabel };
+    return { name, nameLabel };
   },
 
   // ------------------------------------------------------------ the meeting

@@ -18,7 +18,7 @@
 import { $, el, announce, initials, hueFor } from './dom.js';
 import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
-import { shownName, spokenName } from './e2ee-names.js';
+import { sentence, shownName, spokenName } from './e2ee-names.js';
 
 const TICK_MS = 5000;
 
@@ -41,20 +41,12 @@ export function waitedFor(since, now = Date.now()) {
 }
 
 /**
- * SOMEONE_LABEL: the label of a knocker's button (Admit, Deny, "Admit anyway") while its
- * name is a placeholder. "Someone" put in the name's place was no sentence: "Admit
- * Someone", in German "Jemand einlassen" (the accusative is "jemanden").
+ * buttonLabel is [key, params] of the label of knocker w's button whose label names it by
+ * key: "Admit this person" while its name is a placeholder (e2ee-names.js sentence).
  */
-const SOMEONE_LABEL = {
-  'waiting.admit.label': 'waiting.admit.label-someone',
-  'waiting.deny.label': 'waiting.deny.label-someone',
-  'e2ee14.knock.admit-anyway.label': 'e2ee14.knock.admit-anyway.label-someone',
-  'e2ee14.knock.admit-unchecked.label': 'e2ee14.knock.admit-unchecked.label-someone',
-};
-
-/** buttonLabel is [key, params] of the label of knocker w's button whose label names it by key. */
 function buttonLabel(key, w) {
-  return w.nameLabel ? [SOMEONE_LABEL[key], undefined] : [key, { name: shownName(w, t) }];
+  const { key: said, params } = sentence(key, w, t);
+  return [said, params];
 }
 
 export class WaitingRoom {
