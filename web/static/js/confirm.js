@@ -5,17 +5,37 @@
 import { $ } from './dom.js';
 import { t } from './i18n.js';
 
-let settle = null; // resolves the open question
-let asked = null; // the open question (confirmAction's promise), for retell
+/**
+ * Asking is the state of one confirmation dialog: the function that answers its open
+ * question (settle) and the question itself (asked, confirmAction's promise, for retell).
+ * It is kept on the dialog element it belongs to, not in the module.
+ */
+class Asking {
+  constructor(dialog) {
+    this.settle = null;
+    this.asked = null;
+    $('#confirm-ok').addEventListener('click', () => this.answer(true));
+    $('#confirm-cancel').addEventListener('click', () => this.answer(false));
+    dialog.addEventListener('close', () => this.answer(false));
+  }
 
-function bind() {
+  /** answer settles the open question, if there is one. */
+  answer(value) {
+    if (this.settle) this.settle(value);
+  }
+}
+
+/** asking is the page's confirmation dialog and its state (made, and its buttons bound, once). */
+function asking() {
   const dialog = $('#confirm-dialog');
-  if (dialog.dataset.bound) return dialog;
-  dialog.dataset.bound = 'true';
-  $('#confirm-ok').addEventListener('click', () => settle && settle(true));
-  $('#confirm-cancel').addEventListener('click', () => settle && settle(false));
-  dialog.addEventListener('close', () => settle && settle(false));
-  return dialog;
+  if (!(dialog.asking instanceof Asking)) dialog.asking = new Asking(dialog);
+  return { dialog, state: dialog.asking };
+}
+
+/** stateOf is the state of the page's dialog, null before its first question. */
+function stateOf() {
+  const dialog = $('#confirm-dialog');
+  return dialog && dialog.asking instanceof Asking ? dialog.asking : null;
 }
 
 /**
@@ -24,8 +44,8 @@ function bind() {
  * short-lived and modal).
  */
 export function confirmAction({ title, text, ok = t('common.confirm'), danger = true }) {
-  const dialog = bind();
-  if (settle) settle(false);
+  const { dialog, state } = asking();
+  state.answer(false);
   $('#confirm-title').textContent = title;
   $('#confirm-text').textContent = text;
   const okBtn = $('#confirm-ok');
@@ -35,9 +55,9 @@ export function confirmAction({ title, text, ok = t('common.confirm'), danger = 
   okBtn.classList.toggle('btn-primary', !danger);
   const opener = document.activeElement;
   const question = new Promise((resolve) => {
-    settle = (value) => {
-      settle = null;
-      asked = null;
+    state.settle = (value) => {
+      state.settle = null;
+      state.asked = null;
       if (dialog.open) dialog.close();
       if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
       resolve(value);
@@ -45,7 +65,7 @@ export function confirmAction({ title, text, ok = t('common.confirm'), danger = 
     dialog.showModal();
     $('#confirm-cancel').focus();
   });
-  asked = question;
+  state.asked = question;
   return question;
 }
 
@@ -55,10 +75,10 @@ export function confirmAction({ title, text, ok = t('common.confirm'), danger = 
  * another, is left alone.
  */
 export function retell(question, text) {
-  if (question && question === asked) $('#confirm-text').textContent = text;
+  if (question && question === stateOf()?.asked) $('#confirm-text').textContent = text;
 }
 
 /** closeConfirm cancels an open question (e.g. when the meeting ends under it). */
 export function closeConfirm() {
-  if (settle) settle(false);
+  stateOf()?.answer(false);
 }
