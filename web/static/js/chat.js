@@ -12,7 +12,7 @@
 import { el, announce } from './dom.js';
 import { linkNodes } from './linkify.js';
 import { formatTime, onLanguageChange, setAttr, t } from './i18n.js';
-import { sentence } from './e2ee-names.js';
+import { placeholderLabel, sentence } from './e2ee-names.js';
 
 const TIME = { hour: '2-digit', minute: '2-digit' }; // in the user's locale (i18n.js)
 /** ANNOUNCE_CHARS is how much of a text from someone else a screen reader is given while the panel is closed. */
@@ -42,6 +42,7 @@ export class Chat {
     this.last = null; // {from, time}
     this.lines = []; // the messages and notices shown, oldest first (at most MAX_LINES)
     this.headers = new WeakMap(); // a grouped message -> its own header, made when needed
+    this.placeholders = new WeakMap(); // a sender's name shown as a placeholder -> its sender
     this.selfId = null;
     this.enabled = true;
 
@@ -65,8 +66,13 @@ export class Chat {
     this.input.addEventListener('input', () => this._resize());
     this.sendBtn.addEventListener('click', () => this.submit());
     // Times are formatted text: written again in the language switched to.
+    // A placeholder name ("Name unknown", "…" read out as "Name not yet received") too.
     onLanguageChange(() => {
       for (const node of this.list.querySelectorAll('time.chat-time')) node.textContent = formatTime(node.dateTime, TIME);
+      for (const node of this.list.querySelectorAll('[data-name-pending]')) {
+        const sender = this.placeholders.get(node);
+        if (sender) this._senderName(node, sender);
+      }
     });
   }
 
@@ -101,9 +107,13 @@ export class Chat {
    * add shows a received `chat` message. A pending one (an encrypted text that waits for
    * its sender's key) holds its place with "waiting for the key" until fill(text) of
    * what add returns puts the text there. nameLabel is set while name is a placeholder
-   * ("…" before an encrypted meeting's sealed name opened, "Name unknown").
+   * ("…" before an encrypted meeting's sealed name opened, "Name unknown"); sender, by
+   * default the message itself, is where they are read from, each time the line shows
+   * them: a placeholder's getters (e2ee-names.js placeholder) follow a switch of language.
    */
-  add({ messageId, from, name, nameLabel = null, text, sentAt, pending = false }) {
+  add(message, sender = message) {
+    const { messageId, from, text, sentAt } = message;
+    let pending = message.pending === true;
     const time = sentAt ? new Date(sentAt) : new Date();
     const valid = !Number.isNaN(time.getTime());
     const mine = from === this.selfId;
@@ -116,16 +126,22 @@ export class Chat {
     let nameEl = null; // the header's name, which a pending message's fill may give
     // shownName's rule ("Guest" without a name), kept as its catalogue key: a line is not
     // drawn again at a switch of language, and the key's text follows it.
-    const sender = (cls) => (mine || !name ? el('span', { class: cls, i18n: mine ? 'common.you' : 'common.guest' }) : el('span', { class: cls, text: name }));
+    // A placeholder shows as it is and is read out by its label, as in the participant list.
+    const senderEl = (cls) => {
+      if (mine || !sender.name) return el('span', { class: cls, i18n: mine ? 'common.you' : 'common.guest' });
+      const node = el('span', { class: cls });
+      this._senderName(node, sender);
+      return node;
+    };
     const meta = () => el('div', { class: 'chat-meta' },
-      nameEl = sender('chat-name'),
+      nameEl = senderEl('chat-name'),
       valid ? el('time', { class: 'chat-time', datetime: time.toISOString(), text: formatTime(time, TIME) }) : null);
     if (!grouped) item.append(meta());
     else {
       // A grouped message shows no name, but a screen reader moving through the list
       // (or reading it out as a live region) hears whose it is: the name is there,
       // visually hidden, until the message gets its own header (_append).
-      const hidden = el('span', { class: 'sr-only chat-sender' }, nameEl = sender('chat-sender-name'));
+      const hidden = el('span', { class: 'sr-only chat-sender' }, nameEl = senderEl('chat-sender-name'));
       item.append(hidden);
       this.headers.set(item, () => {
         hidden.remove();
@@ -144,7 +160,7 @@ export class Chat {
     if (!this.open && !mine) {
       this.unread++;
       this._badge();
-      if (!pending) this._announce({ name, nameLabel }, text);
+      if (!pending) this._announce(sender, text);
     }
     return {
       // fill puts the text in a pending message's place, and the sender's name as it is
@@ -155,15 +171,15 @@ export class Chat {
         delete body.dataset.i18n; // its text from now on, not the catalogue's
         body.classList.remove('chat-pending');
         body.replaceChildren(...linkNodes(String(filled || '')));
-        if (newName) [name, nameLabel] = [newName, null];
-        if (nameEl && !mine && name) {
+        if (newName) sender = { name: newName, nameLabel: null };
+        if (nameEl && !mine && sender.name) {
           delete nameEl.dataset.i18n;
-          nameEl.textContent = name;
+          this._senderName(nameEl, sender);
         }
         // Read out only while the line is shown: a session that ends (Leave, removed)
         // clears the chat and its keys wake every waiting text as unreadable, which was
         // announced over the screen that followed, of a message nowhere to be seen.
-        if (!this.open && !mine && item.parentNode === this.list) this._announce({ name, nameLabel }, filled);
+        if (!this.open && !mine && item.parentNode === this.list) this._announce(sender, filled);
       },
     };
   }
@@ -206,6 +222,27 @@ export class Chat {
         first.classList.remove('chat-grouped');
         first.prepend(header());
       }
+    }
+  }
+
+  /**
+   * _senderName writes sender's name into node, with a placeholder's label (placeholderLabel)
+   * or none; a placeholder is kept with its sender, to be written again at a switch of language.
+   */
+  _senderName(node, sender) {
+    node.textContent = sender.name;
+    const { title, 'aria-label': label } = placeholderLabel(sender);
+    if (label) {
+      node.setAttribute('title', title);
+      node.setAttribute('aria-label', label);
+      node.dataset.namePending = 'true';
+      this.placeholders.set(node, sender);
+    } else if (node.dataset.namePending) {
+      // A placeholder the name replaced (fill).
+      this.placeholders.delete(node);
+      node.removeAttribute('title');
+      node.removeAttribute('aria-label');
+      delete node.dataset.namePending;
     }
   }
 

@@ -35,6 +35,17 @@ export function spokenName(person, t) {
 }
 
 /**
+ * placeholderLabel is what an element showing person's name takes besides its text (el's
+ * props): while the name is a placeholder, its label as accessible name and tooltip ("…"
+ * is read out as "Name not yet received"), marked data-name-pending; nothing for a name.
+ * Read when called: a list drawn again at a switch of language reads it in the new one.
+ */
+export function placeholderLabel(person) {
+  const label = person.nameLabel;
+  return label ? { title: label, 'aria-label': label, dataset: { namePending: 'true' } } : {};
+}
+
+/**
  * THIS_PERSON holds, for each sentence (a catalogue key) that names a person somewhere
  * else than at its start, the same sentence with "this person" in the name's place, said
  * while the name is a placeholder. "…" or "Name unknown" put in the name's place is no

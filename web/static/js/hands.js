@@ -12,7 +12,7 @@
 import { $, el, toast, announce } from './dom.js';
 import { t, setAttr, setText, onLanguageChange } from './i18n.js';
 import { icon } from './icons.js';
-import { sentence, shownName, spokenName } from './e2ee-names.js';
+import { placeholderLabel, sentence, shownName, spokenName } from './e2ee-names.js';
 
 
 export class Hands {
@@ -129,8 +129,9 @@ export class Hands {
       const name = id === self ? t('modctl.hands.you', { name: shownName(person, t) }) : shownName(person, t);
       let lower = null;
       if (mod) {
-        // The entry shows a placeholder name ("…") as it is; its button says "Lower this person's hand".
-        const label = id === self ? { key: 'modctl.hands.lowerOne.label', params: { name } }
+        // The entry shows a placeholder name ("…") as it is; its button says "Lower this
+        // person's hand", and a moderator's own "Lower your hand" (not "Lower Mona (you)'s hand").
+        const label = id === self ? { key: 'modctl.hands.lowerOne.label-self', params: {} }
           : sentence('modctl.hands.lowerOne.label', person, t);
         lower = el('button', {
           type: 'button', class: 'link-btn btn-lower-hand', dataset: { participantId: id },
@@ -140,7 +141,7 @@ export class Hands {
       }
       return el('li', { class: 'hand-entry', dataset: { participantId: id } },
         el('span', { class: 'hand-pos', text: String(i + 1) }),
-        el('span', { class: 'hand-name', text: name }), lower);
+        el('span', { class: 'hand-name', text: name, ...placeholderLabel(person) }), lower);
     }));
     this._decorate();
     this._decoratePeople();

@@ -51,21 +51,21 @@ export const rosterMethods = {
       if (e.text === null && !e.waits) return;
       this.chatQueue.shift();
       if (this.ended) continue;
-      const { name, nameLabel } = this._chatName(e.p.from);
-      e.placeholder = !!nameLabel;
-      e.line = this.chat.add({ ...e.p, text: e.text ?? '', name, nameLabel, pending: e.text === null });
+      const sender = this._chatName(e.p.from);
+      e.placeholder = !!sender.nameLabel;
+      e.line = this.chat.add({ ...e.p, text: e.text ?? '', pending: e.text === null }, sender);
     }
   },
 
   /**
    * _chatName is the sender's name from its key envelope (the server's `name` is never
    * shown), {name, nameLabel}: nameLabel set while it is a placeholder (no envelope yet,
-   * unverified, or gone).
+   * unverified, or gone), whose texts are read when read (the chat's line follows a switch
+   * of language with them).
    */
   _chatName(from) {
     if (from === this.participantId) return { name: this.name, nameLabel: null };
-    const { name, nameLabel } = this._shownName(from);
-    return { name, nameLabel };
+    return this._shownName(from);
   },
 
   // ------------------------------------------------------------ the meeting
