@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"conclave/e2ee"
 	"conclave/lobby"
 )
 
@@ -59,6 +60,22 @@ func (m *Meeting) chat(from, ref, text string, now time.Time) *Error {
 		m.hearsLocked(id).send(encode(TypeChat, r, msg))
 	}
 	return nil
+}
+
+// relayKey passes an opaque key message on to one member or all of them; never logged.
+func (s *Session) relayKey(env Envelope) *Error {
+	if !s.meeting.e2ee {
+		// Not a channel of its own: chat has its setting and its budget.
+		return errorf(CodeNotAllowed, "this meeting is not end-to-end encrypted")
+	}
+	p, err := decodePayload[E2EEPayload](env)
+	if err != nil {
+		return err
+	}
+	if cerr := e2ee.CheckEnvelope(p.Data); cerr != nil {
+		return errorf(CodeInvalidField, "%v", cerr)
+	}
+	return s.meeting.relay(s.id, p.To, p.Data, s.allowKeyMessage)
 }
 
 // relay passes a key message from a member to another member, or to all others when

@@ -32,6 +32,14 @@ var errNoLongerGuessed = errors.New("signaling: the secret is gone")
 // answer.
 var errGone = &Error{Code: CodeInternal, Message: "the connection ended"}
 
+// goneIsNil drops errGone: nobody is left to tell, and the session loop notices the end.
+func goneIsNil(err *Error) *Error {
+	if err == errGone {
+		return nil
+	}
+	return err
+}
+
 // checkSecret checks one guess at a secret, throttled per source address: it waits its
 // turn behind the address's earlier guesses (for as long as the connection lives, never
 // a fixed timeout that would turn a busy server into a refusal), then check compares.

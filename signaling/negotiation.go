@@ -1,8 +1,12 @@
 package signaling
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"time"
 
+	"conclave/lobby"
 	"conclave/sfu"
 )
 
@@ -115,4 +119,104 @@ func (s *Session) iceRestart(env Envelope) *Error {
 	}
 	s.peer.RestartSubscribeICE()
 	return nil
+}
+
+func (s *Session) publishOffer(env Envelope) *Error {
+	p, err := decodePayload[PublishOfferPayload](env)
+	if err != nil {
+		return err
+	}
+	if p.SDP == "" {
+		return errorf(CodeInvalidField, "sdp is required")
+	}
+	if !s.neg.offers.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many publish offers; slow down")
+	}
+	srcs, err := checkTracks(p.Tracks)
+	if err != nil {
+		return err
+	}
+	sources := make(map[string]sfu.Source, len(srcs))
+	for mid, src := range srcs {
+		if src == "screen" && !s.meeting.can(s.id, lobby.PermShareScreen) {
+			return errorf(CodeNotAllowed, "you may not share your screen in this meeting")
+		}
+		sources[mid] = sfu.Source(src)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sdpTimeout)
+	defer cancel()
+	answer, perr := s.peer.Publish(ctx, p.SDP, sources)
+	if perr != nil {
+		return sdpError(perr)
+	}
+	s.send(encode(TypePublishAnswer, env.ID, SDPPayload{SDP: answer}))
+	return nil
+}
+
+func (s *Session) subscribeAnswer(env Envelope) *Error {
+	p, err := decodePayload[SDPPayload](env)
+	if err != nil {
+		return err
+	}
+	if p.SDP == "" {
+		return errorf(CodeInvalidField, "sdp is required")
+	}
+	aerr := s.peer.AcceptSubscribeAnswer(p.SDP)
+	if errors.Is(aerr, sfu.ErrNoOfferPending) {
+		return errorf(CodeNoOfferPending, "no subscribe offer is outstanding")
+	}
+	s.disarmOfferTimer()
+	if aerr != nil {
+		// The offer is still outstanding: send it again, after the refusal.
+		s.deliver(event{kind: evOfferTimeout, gen: s.neg.offerGen})
+		return sdpError(aerr)
+	}
+	return nil
+}
+
+func (s *Session) ice(env Envelope) *Error {
+	p, err := decodePayload[ICEPayload](env)
+	if err != nil {
+		return err
+	}
+	if p.PC != "publish" && p.PC != "subscribe" {
+		return errorf(CodeInvalidField, `pc must be "publish" or "subscribe"`)
+	}
+	if !s.neg.ice.allow(s.srv.now()) {
+		return errorf(CodeRateLimited, "too many candidates; slow down")
+	}
+	if p.Candidate == nil {
+		return errorf(CodeInvalidField, "candidate is required")
+	}
+	if len(p.Candidate.Candidate) > maxCandidate {
+		return errorf(CodeInvalidField, "candidate is too long")
+	}
+	if p.Candidate.Candidate == "" {
+		return nil // end of candidates: nothing to do with a full-ICE server
+	}
+	c := sfu.Candidate{
+		Candidate:        p.Candidate.Candidate,
+		SDPMid:           p.Candidate.SDPMid,
+		SDPMLineIndex:    p.Candidate.SDPMLineIndex,
+		UsernameFragment: p.Candidate.UsernameFragment,
+	}
+	if cerr := s.peer.AddCandidate(p.PC == "publish", c); cerr != nil {
+		if errors.Is(cerr, sfu.ErrTooManyCandidates) {
+			return errorf(CodeInvalidField, "at most %d candidates per connection", sfu.MaxTrickledCandidates)
+		}
+		return errorf(CodeBadSDP, "candidate rejected")
+	}
+	return nil
+}
+
+func sdpError(err error) *Error {
+	switch {
+	case errors.Is(err, sfu.ErrTracks):
+		return errorf(CodeInvalidField, "%s", strings.TrimPrefix(err.Error(), "sfu: "))
+	case errors.Is(err, sfu.ErrBadSDP):
+		return errorf(CodeBadSDP, "the SDP was rejected")
+	case errors.Is(err, sfu.ErrClosed):
+		return errorf(CodeInternal, "the media session has ended")
+	}
+	return errorf(CodeInternal, "media negotiation failed")
 }
