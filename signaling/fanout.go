@@ -120,11 +120,12 @@ func (m *Meeting) broadcastLocked(except lobby.ID, msg []byte) {
 }
 
 // hearsLocked returns the connection of member id that is told what happens in the
-// meeting: nil while the member is parked, and while a resume has claimed its
-// membership and not yet been welcomed (parking.claimed). Nothing reaches a connection
-// before its welcome: the welcome carries the meeting as it is then (settings, roster,
-// role), and what it does not carry (the waiting list, hands, who speaks, wrong
-// passwords, moderators' commands) is sent right after it (completeResume).
+// meeting: nil while the member is parked, and while a resume or a knock's takeover
+// has claimed its membership and not yet been welcomed (parking.claimed). Nothing
+// reaches a connection before its welcome: the welcome carries the meeting as it is
+// then (settings, roster, role), and what it does not carry (the waiting list, hands,
+// who speaks, wrong passwords, moderators' commands) is sent right after it
+// (completeHandover).
 func (m *Meeting) hearsLocked(id lobby.ID) *Session {
 	if rec := m.resumable[id]; rec != nil && rec.claimed {
 		return nil

@@ -13,13 +13,13 @@ import (
 // of the member's media, takes what it carried, and is welcomed.
 
 // takeLocked gives member id's membership to s, whose claim the caller checked: the
-// member's secrets are spent (completeResume issues the next), its grace timer stops,
-// and a connection the server still had is told that it was replaced. It returns the
-// member's last connection, whose end s waits for before it sets up media under the
-// same id; s keeps it (tookFrom), so that a connection that takes the membership from s
-// in turn waits for it too when s goes first.
+// member's secrets are spent (completeHandover issues the next), its grace timer
+// stops, and a connection the server still had is told that it was replaced. It
+// returns the member's last connection, whose end s waits for before it sets up media
+// under the same id; s keeps it (tookFrom), so that a connection that takes the
+// membership from s in turn waits for it too when s goes first.
 func (m *Meeting) takeLocked(s *Session, id lobby.ID, rec *parking) (prev *Session) {
-	rec.hash, rec.prev = "", "" // spent, both; completeResume issues the next one
+	rec.hash, rec.prev = "", "" // spent, both; completeHandover issues the next one
 	rec.claimed = true
 	if rec.stop != nil {
 		rec.stop()
@@ -38,19 +38,20 @@ func (m *Meeting) takeLocked(s *Session, id lobby.ID, rec *parking) (prev *Sessi
 	rec.last = s
 	// Nothing reaches s before its welcome (hearsLocked), and a moderator lets nobody in
 	// until then: the waiting people are told it is back only with its welcome
-	// (completeResume), and that none is here when this takes over a live connection.
+	// (completeHandover), and that none is here when this takes over a live connection.
 	m.tellPresenceLocked()
 	return prev
 }
 
-// completeResume makes s the member again: a welcome (resumed, with a new secret and
-// the member's own wire name) to s, participant_resumed to everyone else; it returns
-// the moderator commands that arrived while it was away, for s to apply. False when it
-// lost the membership in the meantime. claimed is the keyed hash of the secret the
-// resume claimed with: good again until s sends its first message (parking.prev).
+// completeHandover makes s the member again, on the connection its membership was
+// handed to (a resume, or a knock's takeover): a welcome (resumed, with a new secret
+// and the member's own wire name) to s, participant_resumed to everyone else; it
+// returns the moderator commands that arrived while it was away, for s to apply. False
+// when it lost the membership in the meantime. claimed is the keyed hash of the secret
+// the resume claimed with: good again until s sends its first message (parking.prev).
 // resumed is false for a page that took over the membership its knock was let in to
 // (takeover.go): to that page it is its first welcome.
-func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string, resumed bool) ([]parkedCommand, bool) {
+func (m *Meeting) completeHandover(s *Session, ice []ICEServer, claimed string, resumed bool) ([]parkedCommand, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(s.id)
@@ -93,12 +94,22 @@ func (m *Meeting) completeResume(s *Session, ice []ICEServer, claimed string, re
 	return commands, true
 }
 
+// memberClaim is a membership this connection claimed and has not yet completed
+// (takeMembership): by a resume (Meeting.claim), with the keyed hash of the secret it
+// came with, or by the page of the knock the membership was let in from (claimByKnock:
+// knock, no hash); from is the connection it waits to take over from (nil once it has).
+type memberClaim struct {
+	hash  string
+	from  *Session
+	knock bool // claimed with the secret of the knock the membership came from (takeover.go)
+}
+
 // takeMembership makes s member pid of m, whose membership s claimed (claim: a resume;
 // claimByKnock: a knock's page taking over the membership it was let in to): it waits
 // for the member's last connection (c.from) to let go of the member's media, sets up
 // its own, and is welcomed. ref is the id of the message that claimed, media what it
 // said it sends (nil: what the last connection sent).
-func (s *Session) takeMembership(m *Meeting, pid, ref string, media *MediaState, c resumeClaim) {
+func (s *Session) takeMembership(m *Meeting, pid, ref string, media *MediaState, c memberClaim) {
 	prev := c.from
 	s.meeting, s.id, s.joinRef = m, pid, ref
 	s.member = true // from here a drop parks the membership again
@@ -134,8 +145,8 @@ func (s *Session) takeMembership(m *Meeting, pid, ref string, media *MediaState,
 			peer.Block(src, true)
 		}
 	}
-	parked, ok := m.completeResume(s, s.srv.iceServers(s.addr), c.hash, !c.knock)
-	s.claimed = resumeClaim{} // the welcome carries the next secret (and parking.prev this one)
+	parked, ok := m.completeHandover(s, s.srv.iceServers(s.addr), c.hash, !c.knock)
+	s.claimed = memberClaim{} // the welcome carries the next secret (and parking.prev this one)
 	s.unconfirmed = true      // its first message confirms the welcome (confirmWelcome)
 	if !ok {
 		s.dropPeer() // removed in the meantime; that event follows

@@ -267,7 +267,7 @@ func (s *Session) clearMedia(src sfu.Source) {
 }
 
 // dropPeer closes the media of a session that lost its membership before its welcome
-// (completeJoin, completeResume): no subscribe offer, with every publisher's id and
+// (completeJoin, completeHandover): no subscribe offer, with every publisher's id and
 // track, can go out to it before it handles that event.
 func (s *Session) dropPeer() {
 	if s.peer != nil {

@@ -17,17 +17,18 @@ type parking struct {
 	// prev is the keyed hash of the secret the last resume claimed with, still good
 	// (once, instead of hash) until that resume's connection sends its first message:
 	// a welcome lost as the link went again took the new secret with it, and the page
-	// tries the one it holds (issueResumeLocked's caller completeResume, confirmResume).
+	// tries the one it holds (issueResumeLocked's caller completeHandover, confirmWelcome).
 	prev     string
 	last     *Session        // the member's last connection (its done tells when it let go)
 	stop     func() bool     // cancels the grace timer; nil while a connection is attached
 	commands []parkedCommand // moderator commands that arrived while it was parked
 	resumes  tokenBucket     // the membership's resumes, carried from secret to secret
-	// claimed: a resume spent the secret and has not been welcomed yet. The moderators'
-	// commands for the member wait in commands meanwhile, as for a parked member: told
-	// to a connection that may still drop before its welcome, they were lost with it.
-	// Nothing else of the meeting reaches that connection either (hearsLocked), and
-	// the waiting people are not told of a moderator back before its welcome.
+	// claimed: a resume or a knock's takeover claimed the membership (takeLocked) and
+	// has not been welcomed yet. The moderators' commands for the member wait in
+	// commands meanwhile, as for a parked member: told to a connection that may still
+	// drop before its welcome, they were lost with it. Nothing else of the meeting
+	// reaches that connection either (hearsLocked), and the waiting people are not told
+	// of a moderator back before its welcome.
 	claimed bool
 	// knock is the secret of the knock the membership was let in from ("": none, or
 	// spent), and knocks that knock's budget of replacements: until a page has spoken

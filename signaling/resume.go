@@ -193,7 +193,7 @@ func (s *Session) resume(env Envelope) *Error {
 			return errorf(CodeResumeFailed, "this session cannot be resumed")
 		}
 	}
-	s.takeMembership(m, p.ParticipantID, env.ID, p.Media, resumeClaim{hash: hash, from: prev})
+	s.takeMembership(m, p.ParticipantID, env.ID, p.Media, memberClaim{hash: hash, from: prev})
 	return nil
 }
 
@@ -214,13 +214,4 @@ func (s *Session) sleep(d time.Duration, n *atomic.Uint64) bool {
 	case <-s.shutdown:
 	}
 	return false
-}
-
-// resumeClaim is a resume this connection claimed (Meeting.claim) and has not yet
-// completed: the keyed hash of the secret it came with, and the connection it waits
-// to take over from (nil once it has).
-type resumeClaim struct {
-	hash  string
-	from  *Session
-	knock bool // claimed with the secret of the knock the membership came from (takeover.go)
 }

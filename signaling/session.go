@@ -119,7 +119,7 @@ type Session struct {
 	saidBye        bool        // the server ended the session on purpose: no parking
 	carry          carried     // moderators' blocks, handed on to a resume
 	replacedLater  *event      // evReplaced taken in a wait (awaitTakingEvents): for after the message
-	claimed        resumeClaim // a resume claimed and not yet welcomed (resume.go); read by park
+	claimed        memberClaim // a membership claimed (a resume, a knock's takeover) and not yet welcomed (handover.go); read by park
 	knock          knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 	knockSecret    string      // lets the page's next knock replace this one (reknock.go); set before the knock (a replacing knock's under the meeting's lock)
 	knocksReplaced []lobby.ID  // the knocks this one took the place of, the first first (reknock.go); under the meeting's lock

@@ -105,7 +105,7 @@ func (s *Session) takeOver(m *Meeting, p JoinPayload, ref string) bool {
 		return false
 	}
 	if c.welcomed {
-		s.takeMembership(m, string(c.id), ref, p.Media, resumeClaim{from: c.prev, knock: true})
+		s.takeMembership(m, string(c.id), ref, p.Media, memberClaim{from: c.prev, knock: true})
 	} else {
 		s.takeAdmission(m, ref, p.Media, c.prev)
 	}

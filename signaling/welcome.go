@@ -3,12 +3,12 @@ package signaling
 import "conclave/lobby"
 
 // A member's welcome, which a join (completeJoin) and a hand-over of the membership to
-// a new connection (completeResume) both send: made in one place, so that what one of
+// a new connection (completeHandover) both send: made in one place, so that what one of
 // them adds to it is added to both.
 
 // welcomeLocked is the welcome to s, a member in role: the meeting, its settings and
-// limits, the others in it, s's relays and its next resumption secret. A resume's
-// welcome adds what only it says (completeResume).
+// limits, the others in it, s's relays and its next resumption secret. A hand-over's
+// welcome adds what only it says (completeHandover).
 func (m *Meeting) welcomeLocked(s *Session, role lobby.Role, others []ParticipantInfo, ice []ICEServer, secret string) WelcomePayload {
 	return WelcomePayload{
 		Version:       ProtocolVersion,

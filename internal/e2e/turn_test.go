@@ -243,7 +243,7 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 
 // TestRelayOnlyResume: a relay-only Chromium tab whose websocket is cut resumes with
 // the TURN credentials of its new welcome, those of its old one revoked at the resume
-// (signaling's completeResume): its new connections are relayed again, and it and a
+// (signaling's completeHandover): its new connections are relayed again, and it and a
 // relay-only Firefox tab decode each other's camera again.
 func TestRelayOnlyResume(t *testing.T) {
 	t.Parallel()
