@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -260,4 +261,54 @@ func TestRefusedSubscribeAnswerReoffers(t *testing.T) {
 		r := sub.Received(pub.ParticipantID, "camera")
 		return r != nil && r.Count() >= 10
 	})
+}
+
+// TestSubscribeICERestart: a client whose subscribe connection failed asks for an ICE
+// restart over the live websocket and gets a subscribe offer with new ICE credentials.
+func TestSubscribeICERestart(t *testing.T) {
+	srv := newTestServer(t)
+	meeting := srv.createMeeting(t)
+	alice := srv.join(t, meeting, "Alice")
+	bob := srv.join(t, meeting, "Bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	pubs, err := alice.Publish(ctx, "camera")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ufrags := func() []string {
+		var out []string
+		for _, m := range bob.All() {
+			if m.Type != "subscribe_offer" {
+				continue
+			}
+			var p struct{ SDP string }
+			_ = json.Unmarshal(m.Payload, &p)
+			for _, line := range strings.Split(p.SDP, "\r\n") {
+				if u, ok := strings.CutPrefix(line, "a=ice-ufrag:"); ok {
+					out = append(out, u)
+					break
+				}
+			}
+		}
+		return out
+	}
+	eventually(t, "Bob's first subscribe offer", func() bool {
+		_ = pubs[0].Send([]byte("a camera frame............................................"))
+		return len(ufrags()) > 0
+	})
+	first := ufrags()[0]
+	if _, err := bob.Send("ice_restart", map[string]string{"pc": "subscribe"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a subscribe offer with new ICE credentials", func() bool {
+		u := ufrags()
+		return u[len(u)-1] != first
+	})
+	if _, err := bob.Send("ice_restart", map[string]string{"pc": "publish"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := expectError(t, bob); code != "invalid_field" {
+		t.Fatalf("ice_restart of the publish connection: %s", code)
+	}
 }

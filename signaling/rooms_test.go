@@ -3,13 +3,10 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +15,9 @@ import (
 	"conclave/signaling"
 	"conclave/store"
 )
+
+// The Rooms API as a host uses it (PROTOCOL.md, "Rooms API"): making, reading,
+// changing, rotating and deleting its rooms, and what it refuses.
 
 // otherHostKey belongs to a second host, who must never see the test host's rooms.
 const otherHostKey = "otherhost." + "YW5vdGhlci1ob3N0LXNlY3JldA"
@@ -314,98 +314,6 @@ func TestRoomDelete(t *testing.T) {
 	srv.apiJSON(t, http.MethodDelete, "/api/rooms/"+id, "", http.StatusNotFound, nil)
 }
 
-// TestExpiredRoom: a room past its expiry is refused at once, even before the janitor
-// deleted it; the janitor, on the server's clock, deletes expired rooms and ends the
-// meetings going on in them.
-func TestExpiredRoom(t *testing.T) {
-	clock := newFakeClock()
-	rooms := store.NewMemory()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock, Store: rooms})
-	ctx := context.Background()
-
-	// Stored already expired (the janitor has not run since): refused.
-	stale := store.Room{ID: secret.Random(16), HostID: "testhost", ModeratorMAC: secret.KeyedHash("x"), Created: clock.Now(), Expires: clock.Now()}
-	if err := rooms.CreateRoom(ctx, stale); err != nil {
-		t.Fatal(err)
-	}
-	refusedUnknown(t, srv, stale.ID, nil)
-	if _, err := rooms.Room(ctx, stale.ID); err != nil {
-		t.Fatalf("deleted outside the janitor: %v", err)
-	}
-
-	// One that expires in 10 s (two janitor rounds, short of any ping, so nobody's
-	// verdict depends on how fast a pong comes), with a meeting going on when it does.
-	soon := clock.Now().Add(10 * time.Second).Format(time.RFC3339)
-	room := srv.createRoom(t, `{"settings":{"lobby":false},"expires":"`+soon+`"}`)
-	standing := srv.createRoom(t, `{}`)
-	a := inWith(t, srv, room.Room.ID, "A", nil)
-	clock.Advance(10 * time.Second)
-	if reason, _ := byeReason(t, a); reason != "ended" {
-		t.Fatalf("bye %q", reason)
-	}
-	eventually(t, "the janitor to delete expired rooms", func() bool {
-		_, err1 := rooms.Room(ctx, stale.ID)
-		_, err2 := rooms.Room(ctx, room.Room.ID)
-		return errors.Is(err1, store.ErrNotFound) && errors.Is(err2, store.ErrNotFound)
-	})
-	refusedUnknown(t, srv, room.Room.ID, nil)
-	var list struct{ Rooms []roomView }
-	srv.apiJSON(t, http.MethodGet, "/api/rooms", "", http.StatusOK, &list)
-	if len(list.Rooms) != 1 || list.Rooms[0].ID != standing.Room.ID {
-		t.Fatalf("after expiry: %+v", list.Rooms)
-	}
-	// An expiry in the past is refused; the server's clock decides what past is.
-	srv.apiJSON(t, http.MethodPost, "/api/rooms", `{"expires":"`+soon+`"}`, http.StatusBadRequest, nil)
-}
-
-// TestRoomLastsAcrossRestart: a room made on one server is joined on the next one over
-// the same store, with its settings, password and moderator secret.
-func TestRoomLastsAcrossRestart(t *testing.T) {
-	rooms := store.NewMemory()
-	first := newTestServerWith(t, signaling.Config{Store: rooms})
-	room := first.createRoom(t, `{"password":"pw","settings":{"chat":false}}`)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := first.sig.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	first.http.Close()
-
-	second := newTestServerWith(t, signaling.Config{Store: rooms})
-	mod := joinRoomAsModerator(t, second, room.Room.ID, room.ModeratorSecret, "Mod")
-	if w := welcomeOf(t, mod); w.Role != "moderator" || w.Settings.Chat || !w.Settings.PasswordRequired || !w.Settings.Lobby {
-		t.Fatalf("welcome after restart %+v", w)
-	}
-	wrong := second.dial(t)
-	_ = wrong.SendJoin(map[string]any{"meetingId": room.Room.ID, "name": "Wrong", "password": "nope"})
-	if code, _ := expectError(t, wrong); code != "wrong_password" {
-		t.Fatalf("wrong password after restart: %s", code)
-	}
-	knocker := second.knock(t, room.Room.ID, "Guest", map[string]any{"password": "pw"})
-	_ = knocker
-	var got roomView
-	second.apiJSON(t, http.MethodGet, "/api/rooms/"+room.Room.ID, "", http.StatusOK, &got)
-}
-
-// TestMeetingEndsRoomStays: a meeting ends when its last member leaves; its room stays
-// and a later join starts a new meeting in it.
-func TestMeetingEndsRoomStays(t *testing.T) {
-	srv := newTestServer(t)
-	room := srv.createRoom(t, `{"settings":{"lobby":false}}`)
-	a := inWith(t, srv, room.Room.ID, "A", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := a.Leave(ctx); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the empty meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
-	b := inWith(t, srv, room.Room.ID, "B", nil)
-	if w := welcomeOf(t, b); len(w.Participants) != 0 {
-		t.Fatalf("new meeting: %+v", w.Participants)
-	}
-	srv.apiJSON(t, http.MethodGet, "/api/rooms/"+room.Room.ID, "", http.StatusOK, nil)
-}
-
 // TestStoredHostsMayCreateRooms: a host in the store (`conclave host add`) is
 // authenticated like a configured one.
 func TestStoredHostsMayCreateRooms(t *testing.T) {
@@ -481,192 +389,6 @@ func TestRoomsAPIRefusals(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-origin: %d", resp.StatusCode)
 	}
-}
-
-// TestOneOffMeetingLastsADay: POST /api/meetings makes a room whose links work for 24
-// hours on the server's clock, whether or not anyone joined, and which is then deleted.
-func TestOneOffMeetingLastsADay(t *testing.T) {
-	clock := newFakeClock()
-	rooms := store.NewMemory()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock, Store: rooms})
-	mt := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	got, err := rooms.Room(context.Background(), mt.MeetingID)
-	if err != nil || !got.Expires.Equal(clock.Now().Add(signaling.OneOffRoomLifetime)) || got.HostID != "testhost" {
-		t.Fatalf("stored %+v, %v", got, err)
-	}
-	clock.Advance(signaling.OneOffRoomLifetime - time.Minute) // nobody connected: no pong is due
-	a := srv.joinModerator(t, mt, "Later that day")
-	a.Close()
-	closeAll(t, srv, mt.MeetingID)
-	clock.Advance(time.Minute)
-	refusedUnknown(t, srv, mt.MeetingID, map[string]any{"moderatorSecret": mt.ModeratorSecret})
-	// The next janitor round: the one the last move started arms it once done, which
-	// may be after a single move here, so the clock moves on until it has run.
-	eventually(t, "the janitor to delete the one-off room", func() bool {
-		clock.Advance(5 * time.Second)
-		_, err := rooms.Room(context.Background(), mt.MeetingID)
-		return errors.Is(err, store.ErrNotFound)
-	})
-}
-
-// TestRoomGoneFromStoreEndsMeeting: a room deleted from the store behind the server's
-// back (another process sharing it) ends its meeting at the janitor's next round.
-func TestRoomGoneFromStoreEndsMeeting(t *testing.T) {
-	clock := newFakeClock()
-	rooms := store.NewMemory()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock, Store: rooms})
-	room := srv.createRoom(t, `{"settings":{"lobby":false}}`)
-	a := inWith(t, srv, room.Room.ID, "A", nil)
-	if err := rooms.DeleteRoom(context.Background(), room.Room.ID); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(5 * time.Second)
-	if reason, _ := byeReason(t, a); reason != "ended" {
-		t.Fatalf("bye %q", reason)
-	}
-	refusedUnknown(t, srv, room.Room.ID, nil)
-}
-
-// TestRoomsPerHostBounded: a host keeps at most 1000 rooms, one-off ones included, so
-// one host key cannot fill the store; other hosts are not affected.
-func TestRoomsPerHostBounded(t *testing.T) {
-	rooms := store.NewMemory()
-	for range 1000 {
-		if err := rooms.CreateRoom(context.Background(), store.Room{ID: secret.Random(16), HostID: "testhost", Created: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := newTestServerWith(t, signaling.Config{Store: rooms, Hosts: []signaling.Host{otherHost()}})
-	srv.apiJSON(t, http.MethodPost, "/api/rooms", `{}`, http.StatusForbidden, nil)
-	resp, err := srv.post(`{}`, "Bearer "+testHostKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("POST /api/meetings at the limit: %d", resp.StatusCode)
-	}
-	if code, body := srv.api(t, http.MethodPost, "/api/rooms", `{}`, otherHostKey); code != http.StatusCreated {
-		t.Fatalf("another host: %d %s", code, body)
-	}
-}
-
-// crowdedStore holds each count of a host's rooms until a second one is under way
-// (or a while has passed), so that parallel creations that count apart both count
-// before either creates.
-type crowdedStore struct {
-	*store.Memory
-	mu      sync.Mutex
-	inside  int
-	crowded chan struct{}
-}
-
-func (c *crowdedStore) Rooms(ctx context.Context, hostID string) ([]store.Room, error) {
-	c.mu.Lock()
-	if c.inside++; c.inside == 2 {
-		close(c.crowded)
-	}
-	c.mu.Unlock()
-	select {
-	case <-c.crowded:
-	case <-time.After(100 * time.Millisecond):
-	}
-	return c.Memory.Rooms(ctx, hostID)
-}
-
-// TestRoomsPerHostBoundedInParallel: creations in parallel at 999 rooms (rooms and
-// one-off meetings, each with a password to hash) leave the host with 1000, not one
-// more each.
-func TestRoomsPerHostBoundedInParallel(t *testing.T) {
-	rooms := &crowdedStore{Memory: store.NewMemory(), crowded: make(chan struct{})}
-	for range 999 {
-		if err := rooms.CreateRoom(context.Background(), store.Room{ID: secret.Random(16), HostID: "testhost", Created: time.Now()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := newTestServerWith(t, signaling.Config{Store: rooms})
-	var wg sync.WaitGroup
-	codes := make([]int, 8)
-	for i := range codes {
-		wg.Go(func() {
-			if i%2 == 0 {
-				codes[i], _ = srv.api(t, http.MethodPost, "/api/rooms", `{"password":"pw"}`, testHostKey)
-				return
-			}
-			resp, err := srv.post(`{"password":"pw"}`, "Bearer "+testHostKey)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		})
-	}
-	wg.Wait()
-	mine, err := rooms.Rooms(context.Background(), "testhost")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(mine) != 1000 || slices.Index(codes, http.StatusCreated) < 0 {
-		t.Fatalf("the host keeps %d rooms, bound 1000 (answers %v)", len(mine), codes)
-	}
-}
-
-// TestRoomIDsAtABoundedRate: a host makes as many room ids at once as it may keep
-// rooms, then one every 30 s, by creating rooms, one-off meetings or rotated links
-// alike, refused meanwhile with 429 and when to try again: every id a room had stays
-// retired in the store for good, so a host key looping create and delete would grow
-// it without end. Another host is not held back.
-func TestRoomIDsAtABoundedRate(t *testing.T) {
-	clock := newFakeClock()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock, Hosts: []signaling.Host{otherHost()}})
-	client := &http.Client{Timeout: 10 * time.Second} // keeps its connection: a thousand requests
-	t.Cleanup(client.CloseIdleConnections)
-	send := func(method, path, key string) (*http.Response, []byte) {
-		t.Helper()
-		return srv.request(t, client, method, path, `{}`, key)
-	}
-	var kept roomCreated
-	for i := range 1000 { // created and deleted: the host keeps none of them
-		resp, b := send(http.MethodPost, "/api/rooms", testHostKey)
-		if resp.StatusCode != http.StatusCreated {
-			t.Fatalf("room %d: %d %s", i, resp.StatusCode, b)
-		}
-		if i == 0 {
-			if err := json.Unmarshal(b, &kept); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		var r roomCreated
-		if err := json.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		if resp, b := send(http.MethodDelete, "/api/rooms/"+r.Room.ID, testHostKey); resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("delete %d: %d %s", i, resp.StatusCode, b)
-		}
-	}
-	refused := func(method, path string) {
-		t.Helper()
-		resp, b := send(method, path, testHostKey)
-		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "30" {
-			t.Fatalf("%s %s past the budget: %d %s, Retry-After %q; want 429, 30", method, path, resp.StatusCode, b, resp.Header.Get("Retry-After"))
-		}
-	}
-	refused(http.MethodPost, "/api/rooms")
-	refused(http.MethodPost, "/api/meetings")
-	refused(http.MethodPost, "/api/rooms/"+kept.Room.ID+"/rotate")
-	if resp, b := send(http.MethodGet, "/api/rooms/"+kept.Room.ID, testHostKey); resp.StatusCode != http.StatusOK {
-		t.Fatalf("the room a refused rotate named: %d %s", resp.StatusCode, b)
-	}
-	if resp, b := send(http.MethodPost, "/api/rooms", otherHostKey); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("another host: %d %s", resp.StatusCode, b)
-	}
-	clock.Advance(30 * time.Second)
-	if resp, b := send(http.MethodPost, "/api/rooms/"+kept.Room.ID+"/rotate", testHostKey); resp.StatusCode != http.StatusOK {
-		t.Fatalf("rotate 30 s later: %d %s", resp.StatusCode, b)
-	}
-	refused(http.MethodPost, "/api/meetings")
 }
 
 // TestForbiddenSaysWhy: the two 403s of creating a room or a meeting, the host's room
