@@ -40,7 +40,7 @@ var (
 
 // ParseBatch decodes an e2ee_batch payload and checks what can be checked without the
 // meeting: 1 to maxEnvelopes envelopes (a meeting's other members at most), each with a
-// to of 1–64 characters, no recipient twice, each data as e2ee.CheckEnvelope wants it,
+// to of 1–64 bytes, no recipient twice, each data as e2ee.CheckEnvelope wants it,
 // and at most e2ee.BatchData(n) bytes of data in all. It never panics; every refusal
 // wraps one of the ErrBatch errors.
 func ParseBatch(payload []byte, maxEnvelopes int) ([]BatchEnvelope, error) {
@@ -58,7 +58,7 @@ func ParseBatch(payload []byte, maxEnvelopes int) ([]BatchEnvelope, error) {
 	seen := make(map[string]struct{}, n)
 	total := 0
 	for _, e := range p.Envelopes {
-		if e.To == "" || len(e.To) > maxIDChars {
+		if e.To == "" || len(e.To) > maxIDBytes {
 			return nil, ErrBatchNoRecipient
 		}
 		if _, dup := seen[e.To]; dup {
@@ -87,13 +87,13 @@ func batchError(err error) *Error {
 
 // batchWireBytes is the largest e2ee_batch message a member of a meeting of
 // maxParticipants sends, as the websocket read limit must allow it: maxParticipants-1
-// envelopes, each at most 64 characters of to, MaxBatchShare bytes of data that JSON
+// envelopes, each at most 64 bytes of to, MaxBatchShare bytes of data that JSON
 // escaping at most doubles (a browser's key messages are JSON without control
 // characters: only quotes and backslashes grow), and 32 bytes of framing; 1 KiB for the
 // envelope around them. Never below MaxMessageBytes. For the default 100 members it is
 // 1024 + 99 × (64 + 32 + 1024) = 111,904 bytes.
 func batchWireBytes(maxParticipants int) int {
-	perEnvelope := maxIDChars + 32 + 2*e2ee.MaxBatchShare
+	perEnvelope := maxIDBytes + 32 + 2*e2ee.MaxBatchShare
 	return max(MaxMessageBytes, 1<<10+max(maxParticipants-1, 0)*perEnvelope)
 }
 

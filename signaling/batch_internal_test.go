@@ -60,7 +60,7 @@ func maxBatchMessage(members int) []byte {
 	for i := range envs {
 		envs[i] = BatchEnvelope{To: fmt.Sprintf("%064d", i), Data: strings.Repeat(`"`, e2ee.MaxBatchShare)}
 	}
-	b, _ := json.Marshal(map[string]any{"type": TypeE2EEBatch, "id": strings.Repeat("9", maxIDChars), "payload": E2EEBatchPayload{Envelopes: envs}})
+	b, _ := json.Marshal(map[string]any{"type": TypeE2EEBatch, "id": strings.Repeat("9", maxIDBytes), "payload": E2EEBatchPayload{Envelopes: envs}})
 	return b
 }
 
@@ -121,7 +121,7 @@ func FuzzParseBatch(f *testing.F) {
 		}
 		seen, total := map[string]bool{}, 0
 		for _, e := range envs {
-			if e.To == "" || len(e.To) > maxIDChars || seen[e.To] || e2ee.CheckEnvelope(e.Data) != nil {
+			if e.To == "" || len(e.To) > maxIDBytes || seen[e.To] || e2ee.CheckEnvelope(e.Data) != nil {
 				t.Fatalf("accepted %+v", e)
 			}
 			seen[e.To] = true

@@ -127,7 +127,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 
 // moderatorHereLocked reports whether a moderator can let someone in now: one with a
 // connection that got its welcome. A moderator whose connection dropped stays one while
-// it may resume (resume.go), but lets nobody in meanwhile, nor while its resume waits
+// it may resume (parking.go), but lets nobody in meanwhile, nor while its resume waits
 // for its welcome (it may never get it: the old connection may take seconds to let go,
 // the new one may drop).
 func (m *Meeting) moderatorHereLocked() bool {

@@ -9,7 +9,9 @@ import (
 // Checks of client messages' fields beyond their JSON shape: a display name, a chat
 // text and a publish offer's tracks, against the protocol's limits (message.go).
 
-// cleanName trims a display name and checks it: 1–64 characters, no control characters.
+// cleanName trims a display name and checks it: 1 to MaxNameChars characters (wide
+// enough for a sealed name of version 1; pages let a person type fewer), no control
+// characters.
 func cleanName(s string) (string, *Error) {
 	s = strings.TrimSpace(s)
 	n := utf8.RuneCountInString(s)
@@ -24,7 +26,8 @@ func cleanName(s string) (string, *Error) {
 	return s, nil
 }
 
-// checkChat checks a chat text: 1–2000 characters, not only whitespace.
+// checkChat checks a chat text: 1 to maxChatWireChars characters (a sealed text is
+// longer than the MaxChatChars a person may type), not only whitespace.
 func checkChat(s string) *Error {
 	n := utf8.RuneCountInString(s)
 	if strings.TrimSpace(s) == "" || n > maxChatWireChars {

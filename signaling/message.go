@@ -29,7 +29,7 @@ const (
 	// names needed (an end-to-end encrypted meeting's join carries no name at all).
 	maxChatWireChars = 12000
 	MaxNameChars     = 400
-	maxIDChars       = 64
+	maxIDBytes       = 64 // ids, recipients and participant ids, counted in UTF-8 bytes
 	maxTracks        = 8
 	maxMidChars      = 32
 	maxCandidate     = 1024
@@ -115,8 +115,8 @@ func DecodeEnvelope(b []byte) (Envelope, *Error) {
 			return Envelope{}, errorf(CodeBadMessage, "envelope id is not a string")
 		}
 	}
-	if len(env.ID) > maxIDChars {
-		return Envelope{}, errorf(CodeBadMessage, "envelope id is longer than 64 characters")
+	if len(env.ID) > maxIDBytes {
+		return Envelope{}, errorf(CodeBadMessage, "envelope id is longer than 64 bytes")
 	}
 	// From here on the id is usable, so the error can name the message it refuses.
 	ref := Envelope{ID: env.ID}

@@ -197,7 +197,7 @@ func FuzzDecode(f *testing.F) {
 				ID string `json:"id"`
 			}
 			if utf8.Valid(data) && json.NewDecoder(bytes.NewReader(data)).Decode(&withID) == nil &&
-				len(withID.ID) <= maxIDChars && env.ID != withID.ID {
+				len(withID.ID) <= maxIDBytes && env.ID != withID.ID {
 				t.Fatalf("refusal of a message with id %q names %q", withID.ID, env.ID)
 			}
 			return

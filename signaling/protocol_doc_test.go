@@ -282,10 +282,10 @@ func TestProtocolLimitsMatchTheCode(t *testing.T) {
 	secs := func(d interface{ Seconds() float64 }) string {
 		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
 	}
-	batchLimit := 1024 + (DefaultMaxParticipants-1)*(maxIDChars+32+2*e2ee.MaxBatchShare)
+	batchLimit := 1024 + (DefaultMaxParticipants-1)*(maxIDBytes+32+2*e2ee.MaxBatchShare)
 	checks := []struct{ row, want string }{
 		{"message size", fmt.Sprintf("%d KiB", MaxMessageBytes>>10)},
-		{"message size", fmt.Sprintf("× %d bytes", maxIDChars+32+2*e2ee.MaxBatchShare)},
+		{"message size", fmt.Sprintf("× %d bytes", maxIDBytes+32+2*e2ee.MaxBatchShare)},
 		{"message size", fmt.Sprintf("(%s for %d)", thousands(batchLimit), DefaultMaxParticipants)},
 		{"time from a message's first frame to its last", secs(messageTimeout)},
 		{"time from the websocket opening to an accepted `join`", secs(DefaultJoinTimeout)},
@@ -294,7 +294,7 @@ func TestProtocolLimitsMatchTheCode(t *testing.T) {
 		{"ping / pong", "within " + secs(pongWait)},
 		{"websockets per client address (IPv6: per /64)", strconv.Itoa(DefaultMaxConnsPerAddr)},
 		{"websockets in all", thousands(DefaultMaxConns)},
-		{"envelope `id`", fmt.Sprintf("%d characters", maxIDChars)},
+		{"envelope `id`", fmt.Sprintf("%d bytes", maxIDBytes)},
 		{"`name` in `join`", fmt.Sprintf("1–%d characters", MaxNameChars)},
 		{"chat `text`", fmt.Sprintf("1–%d characters", maxChatWireChars)},
 		{"chat `text`", fmt.Sprintf("type %d", MaxChatChars)},
@@ -304,7 +304,7 @@ func TestProtocolLimitsMatchTheCode(t *testing.T) {
 		{"tracks in one `publish_offer`", fmt.Sprintf("`mid` 1 to %d characters", maxMidChars)},
 		{"`publish_offer` per member", fmt.Sprintf("%d at once, %d a second", publishOfferBurst, publishOfferRate)},
 		{"`ice` per member", fmt.Sprintf("%d at once, %d a second", iceBurst, iceRate)},
-		{"ICE candidate string", fmt.Sprintf("%d characters", maxCandidate)},
+		{"ICE candidate string", fmt.Sprintf("%d bytes", maxCandidate)},
 		{"`e2ee` `data`", fmt.Sprintf("%d KiB", e2ee.MaxEnvelope>>10)},
 		{"envelopes in one `e2ee_batch`", fmt.Sprintf("%d bytes per envelope", e2ee.MaxBatchShare)},
 		{"`chat`, `media_state`, `update_settings` and `raise_hand` per member", fmt.Sprintf("%d at once, %d a second", fanoutBurst, fanoutRate)},

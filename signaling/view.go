@@ -62,8 +62,8 @@ func ParseView(env Envelope) ([]ViewTrack, *Error) {
 	type key struct{ id, source string }
 	seen := make(map[key]bool, len(tracks))
 	for _, t := range tracks {
-		if t.ParticipantID == "" || len(t.ParticipantID) > maxIDChars {
-			return nil, errorf(CodeInvalidField, "participantId must be 1 to %d characters", maxIDChars)
+		if t.ParticipantID == "" || len(t.ParticipantID) > maxIDBytes {
+			return nil, errorf(CodeInvalidField, "participantId must be 1 to %d bytes", maxIDBytes)
 		}
 		if t.Source != "camera" && t.Source != "screen" {
 			return nil, errorf(CodeInvalidField, `source must be "camera" or "screen"`)
