@@ -97,6 +97,7 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	id := lobby.ID(s.id)
 	role, ok := m.lob.Role(id)
 	if !ok || m.conns[id] != s {
+		m.discardICELocked(ice)
 		return false
 	}
 	others := make([]ParticipantInfo, 0, len(m.members))

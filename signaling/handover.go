@@ -59,6 +59,7 @@ func (m *Meeting) completeHandover(s *Session, ice []ICEServer, claimed string, 
 	info := m.members[id]
 	rec := m.resumable[id]
 	if !ok || m.conns[id] != s || info == nil || rec == nil {
+		m.discardICELocked(ice)
 		return nil, false
 	}
 	info.Reconnecting = false

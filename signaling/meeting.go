@@ -86,6 +86,16 @@ func (m *Meeting) holdICELocked(id lobby.ID, ice []ICEServer) {
 	m.iceHeld[id] = append(m.iceHeld[id], ice...)
 }
 
+// discardICELocked ends TURN credentials made for a welcome that does not go out (its
+// session lost the membership meanwhile): handed to nobody, they open no relay, but
+// the TURN server counts a member at the address they were made for until they are
+// revoked (turn.Server.ICEServersFor).
+func (m *Meeting) discardICELocked(ice []ICEServer) {
+	if m.revokeICE != nil && len(ice) > 0 {
+		m.revokeICE(ice)
+	}
+}
+
 // revokeICELocked ends the TURN credentials handed to id, which is no longer a member:
 // the relays they opened close, and they open none again (a relay otherwise outlived
 // its member, refreshed for as long as its client liked).

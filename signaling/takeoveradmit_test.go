@@ -14,27 +14,31 @@ import (
 // gateICE is an ICE source whose next call, once armed, waits until the test opens the
 // gate. An admitted knock's connection asks for its welcome's ICE servers after the
 // policy let it in and before its welcome (handleEvent, completeJoin's argument), so
-// the test holds it in that moment, without timers.
+// the test holds it in that moment, without timers. It hands out fakeICE's credentials,
+// and remembers those of the call it held (held, read once the gate is open).
 type gateICE struct {
+	fakeICE
 	armed   atomic.Bool
 	entered chan struct{}
 	release chan struct{}
 	once    sync.Once
+	held    atomic.Value // string: the username the held call handed out
 }
 
 func newGateICE() *gateICE {
 	return &gateICE{entered: make(chan struct{}), release: make(chan struct{})}
 }
 
-func (g *gateICE) ICEServers(time.Time, netip.Addr) []signaling.ICEServer {
+func (g *gateICE) ICEServers(now time.Time, member netip.Addr) []signaling.ICEServer {
 	if g.armed.CompareAndSwap(true, false) {
 		close(g.entered)
 		<-g.release
+		servers := g.fakeICE.ICEServers(now, member)
+		g.held.Store(servers[0].Username)
+		return servers
 	}
-	return nil
+	return g.fakeICE.ICEServers(now, member)
 }
-
-func (g *gateICE) Revoke([]signaling.ICEServer) {}
 
 func (g *gateICE) open() { g.once.Do(func() { close(g.release) }) }
 
@@ -125,5 +129,14 @@ func TestKnockAgainInTheMomentBeforeTheWelcome(t *testing.T) {
 	}
 	if joined != 1 {
 		t.Fatalf("the moderator was told %d times that Kim joined; want once", joined)
+	}
+	// The TURN credentials made for the old connection's welcome, which never went out,
+	// are revoked (the TURN server counts a member at their address until then); those
+	// of the welcome that went out are not.
+	if held, _ := gate.held.Load().(string); held == "" || !gate.revokedOnce(held) {
+		t.Fatalf("the credentials made for the old connection's welcome (%q) were not revoked", held)
+	}
+	if kept := welcomeICE(t, m.Payload); len(kept) != 1 || gate.revokedOnce(kept[0].Username) {
+		t.Fatalf("the welcome's credentials %+v revoked", kept)
 	}
 }

@@ -36,9 +36,18 @@ import (
 // address holding a relay (a browser's other connection, a colleague behind the same
 // NAT) is bounded by its own bucket only, not by the one in all: forged sources spread
 // over many victims spend that one, and to reach a participant's address beyond it
-// they must know it. So is, while its credentials can open a relay, the address a
-// member's websocket came from (expect, Server.ICEServersFor): the 401s of a browser's
-// first relays, which the bound in all would otherwise leave to chance in such a flood.
+// they must know it. So is, while a member's credentials are not revoked, the address
+// a member's websocket came from (memberJoined, Server.ICEServersFor): the 401s of a
+// browser's first relays, which the bound in all would otherwise leave to chance in
+// such a flood.
+//
+// And an address's bound grows with the members there (answersPerMember a second for
+// each, up to the bound in all): Chromium, given no STUN server, sends a STUN Binding
+// request to the UDP TURN URL every 10 s for each peer connection while the meeting
+// lasts (measured: 0.2 a second a participant; Firefox none), from a port that holds
+// no relay, so 500 pupils behind one NAT address spent the whole 100 a second with
+// their keepalives and a newcomer's 401s went unanswered. A forged source naming such
+// an address gets no more than its bound, which only admitted members there raise.
 
 // Defaults of the bounds on unauthenticated answers, a second (and at once). Every
 // relay a browser opens costs one 401 (its first Allocate carries no credentials; a
@@ -52,11 +61,20 @@ const (
 	DefaultUnauthenticatedAnswers        = 1000
 )
 
+// answersPerMember is what each member whose websocket came from an address adds to
+// its bound a second: five times a Chromium participant's keepalives (0.2 a second),
+// so that of 500 behind one address, who send 100 a second, 500 are left for the 401s
+// of those joining (two to four each) and the Bindings of their first gathering.
+const answersPerMember = 1
+
 // answerLimits is two token buckets on the injected clock: one per address, one in all,
 // each holding a second's worth of answers.
 type answerLimits struct {
 	perAddr, total bucketRate
-	now            func() time.Time
+	// perAddrN and totalN are the same a second: an address's bound grows from
+	// perAddrN with its members, up to totalN (memberRate).
+	perAddrN, totalN int
+	now              func() time.Time
 
 	mu  sync.Mutex
 	all bucket
@@ -70,12 +88,13 @@ type answerLimits struct {
 	// with relays (credentials needed, at most Config.MaxAllocations).
 	allocated   map[netip.AddrPort]bucket
 	allocatedIn map[netip.Prefix]int
-	// expected holds the address groups of members handed credentials (expect), each
-	// until its credentials can open no relay any more; it grows only with welcomes
-	// (admitted members) and is swept of the past ones once it has doubled
-	// (expectSweepAt).
-	expected      map[netip.Prefix]time.Time
-	expectSweepAt int
+	// members holds the address group of each member handed credentials, by their
+	// username, until they are revoked (memberLeft: the membership ended), and
+	// membersIn counts them by group, so that one leaving does not drop another's
+	// address: both grow only with welcomes (admitted members) and shrink as members
+	// leave (signaling revokes every credential it hands out).
+	members   map[string]netip.Prefix
+	membersIn map[netip.Prefix]int
 
 	dropped atomic.Uint64
 }
@@ -116,15 +135,26 @@ func (b bucket) can(now time.Time, r bucketRate) bool {
 }
 
 func newAnswerLimits(perAddr, total int, now func() time.Time) *answerLimits {
-	return &answerLimits{perAddr: perSecond(perAddr), total: perSecond(total), now: now,
+	return &answerLimits{perAddr: perSecond(perAddr), total: perSecond(total), perAddrN: perAddr, totalN: total, now: now,
 		byAddr: map[netip.Prefix]bucket{}, sweepAt: minAnswerSweep,
 		allocated: map[netip.AddrPort]bucket{}, allocatedIn: map[netip.Prefix]int{},
-		expected: map[netip.Prefix]time.Time{}, expectSweepAt: minAnswerSweep}
+		members: map[string]netip.Prefix{}, membersIn: map[netip.Prefix]int{}}
+}
+
+// memberRate is the bound of an address with members there: answersPerMember a second
+// more for each, up to the bound in all (and never below the bound of one address).
+func (l *answerLimits) memberRate(members int) bucketRate {
+	if members == 0 {
+		return l.perAddr
+	}
+	n := l.perAddrN + min(members, l.totalN)*answersPerMember
+	return perSecond(max(min(n, l.totalN), l.perAddrN))
 }
 
 // allow takes a token from to's bucket and the one in all, if both have one; from the
 // bucket of to's own only if to holds a relay, and none from the one in all if to's
-// address does.
+// address holds one or is a member's. The bucket of a member's address is larger by
+// its members (memberRate).
 func (l *answerLimits) allow(to net.Addr) bool {
 	client, group := udpClientOf(to), connlimit.Group(to)
 	now := l.now()
@@ -138,12 +168,16 @@ func (l *answerLimits) allow(to net.Addr) bool {
 		l.allocated[client] = own
 		return true
 	}
+	// A bucket is kept as the instant it is full again, a second's worth whatever its
+	// rate: one whose members come or go keeps what it lacks as a share of a second.
+	members := l.membersIn[group]
+	rate := l.memberRate(members)
 	mine := l.byAddr[group]
-	if !mine.can(now, l.perAddr) || (l.allocatedIn[group] == 0 && !now.Before(l.expected[group]) && !l.all.take(now, l.total)) {
+	if !mine.can(now, rate) || (l.allocatedIn[group] == 0 && members == 0 && !l.all.take(now, l.total)) {
 		l.dropped.Add(1)
 		return false
 	}
-	mine.take(now, l.perAddr)
+	mine.take(now, rate)
 	l.byAddr[group] = mine
 	if len(l.byAddr) >= l.sweepAt {
 		for g, b := range l.byAddr {
@@ -156,28 +190,37 @@ func (l *answerLimits) allow(to net.Addr) bool {
 	return true
 }
 
-// expect has the address group of client, a member just handed credentials, bounded
-// by its own bucket only, not by the one in all, until the credentials can open no
-// relay any more (until): the 401s of its first relays, which forged sources spread
-// over many victims would otherwise leave to chance.
-func (l *answerLimits) expect(client netip.Addr, until time.Time) {
+// memberJoined has the address group of client, a member just handed the credentials
+// of username, bounded by its own bucket only, not by the one in all (the 401s of its
+// first relays, which forged sources spread over many victims would otherwise leave to
+// chance), and its bucket larger by a member (its keepalives), until memberLeft.
+func (l *answerLimits) memberJoined(username string, client netip.Addr) {
 	if !client.IsValid() {
 		return
 	}
 	group := connlimit.Group(net.UDPAddrFromAddrPort(netip.AddrPortFrom(client, 0)))
-	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if until.After(l.expected[group]) {
-		l.expected[group] = until
+	if _, ok := l.members[username]; ok {
+		return
 	}
-	if len(l.expected) >= l.expectSweepAt {
-		for g, t := range l.expected {
-			if !now.Before(t) {
-				delete(l.expected, g)
-			}
-		}
-		l.expectSweepAt = max(2*len(l.expected), minAnswerSweep)
+	l.members[username] = group
+	l.membersIn[group]++
+}
+
+// memberLeft ends what memberJoined began for username (revoked: its member is gone);
+// the address stays a member's while another member's credentials there are not
+// revoked. A username never joined is ignored.
+func (l *answerLimits) memberLeft(username string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	group, ok := l.members[username]
+	if !ok {
+		return
+	}
+	delete(l.members, username)
+	if l.membersIn[group]--; l.membersIn[group] <= 0 {
+		delete(l.membersIn, group)
 	}
 }
 

@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
@@ -34,24 +35,27 @@ func TestAnswerLimitsForgetFullBuckets(t *testing.T) {
 	}
 }
 
-// TestExpectedMembersAreForgotten: the address of a member handed credentials is
-// forgotten once they can open no relay any more, so that welcomes to ever new
-// addresses (20000 here, 100 a second, each credential good for 5 s) leave no more than
-// minAnswerSweep of them in memory.
-func TestExpectedMembersAreForgotten(t *testing.T) {
+// TestLeftMembersAreForgotten: the address of a member handed credentials is
+// forgotten once their credentials are revoked, so that welcomes to ever new addresses
+// (20000 here, each member leaving after 500 others came) leave no more than the
+// members still there in memory.
+func TestLeftMembersAreForgotten(t *testing.T) {
 	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
 	l := newAnswerLimits(DefaultUnauthenticatedAnswersPerAddr, DefaultUnauthenticatedAnswers, clock.Now)
 	base := netip.MustParseAddr("198.18.0.0").As4()
+	const present = 500
 	most := 0
 	for i := range 20000 {
 		a := base
 		a[2], a[3] = byte(i>>8), byte(i)
-		l.expect(netip.AddrFrom4(a), clock.Now().Add(5*time.Second))
-		most = max(most, len(l.expected))
-		clock.Advance(time.Second / 100)
+		l.memberJoined(fmt.Sprint(i), netip.AddrFrom4(a))
+		if i >= present {
+			l.memberLeft(fmt.Sprint(i - present))
+		}
+		most = max(most, len(l.members), len(l.membersIn))
 	}
-	if most > minAnswerSweep {
-		t.Fatalf("%d addresses kept at once, want at most %d", most, minAnswerSweep)
+	if most > present+1 {
+		t.Fatalf("%d members or addresses kept at once, want at most %d", most, present+1)
 	}
 }
 

@@ -270,8 +270,10 @@ func TestAddressWithARelayIsAnsweredBeyondTheBoundInAll(t *testing.T) {
 // TestMemberAddressIsAnsweredBeyondTheBoundInAll: the address of a member handed
 // credentials (ICEServersFor: signaling gives the address of the member's websocket)
 // is answered within its own bound when forged requests from elsewhere spent the one
-// in all, so that the 401 of its first relay arrives; once its credentials can open no
-// relay any more, it is bounded like any other.
+// in all, so that the 401 of its first relay arrives, and so it is for as long as a
+// member there has credentials not revoked, past their time to open a relay (the STUN
+// keepalives of its browser go on); once the last member's are revoked (they left;
+// another's leaving before does not end it), it is bounded like any other.
 func TestMemberAddressIsAnsweredBeyondTheBoundInAll(t *testing.T) {
 	f := newFixture(t, nil, func(c *turn.Config) { c.UnauthenticatedAnswers = 2 })
 	// A relay of 127.0.0.1 (its 401 the first answer in all) proves, by what it sends
@@ -287,7 +289,10 @@ func TestMemberAddressIsAnsweredBeyondTheBoundInAll(t *testing.T) {
 	want401(t, forged[0])
 	f.ask(t, forged[1], bareAllocate(t))
 
-	f.srv.ICEServersFor(f.clock.Now(), netip.MustParseAddr("::ffff:127.0.0.5"))
+	var members []string
+	for range 2 {
+		members = append(members, f.srv.ICEServersFor(f.clock.Now(), netip.MustParseAddr("::ffff:127.0.0.5"))[0].Username)
+	}
 	member, stranger := listenUDP(t, "127.0.0.5:0"), listenUDP(t, "127.0.0.6:0")
 	f.ask(t, member, bareAllocate(t))
 	f.ask(t, stranger, bareAllocate(t))
@@ -297,8 +302,8 @@ func TestMemberAddressIsAnsweredBeyondTheBoundInAll(t *testing.T) {
 		t.Fatal("an address without a member answered beyond the bound in all")
 	}
 
-	// The credentials (TTL 5 minutes) open no relay any more: 127.0.0.5 is bounded
-	// by the one in all again.
+	// The credentials (TTL 5 minutes) open no relay any more, but their members are
+	// still there: 127.0.0.5 is answered beyond the bound in all, spent again.
 	f.clock.Advance(5 * time.Minute)
 	for _, c := range forged {
 		f.ask(t, c, bareAllocate(t))
@@ -306,7 +311,97 @@ func TestMemberAddressIsAnsweredBeyondTheBoundInAll(t *testing.T) {
 	}
 	f.ask(t, member, bareAllocate(t))
 	sendToSFU(t, f, relay)
+	want401(t, member)
+
+	// One member leaves: the other is still there.
+	f.srv.Revoke(members[0])
+	f.ask(t, member, bareAllocate(t))
+	sendToSFU(t, f, relay)
+	want401(t, member)
+
+	// The last leaves: 127.0.0.5 is bounded by the one in all again.
+	f.srv.Revoke(members[1])
+	f.ask(t, member, bareAllocate(t))
+	sendToSFU(t, f, relay)
 	if !nothingQueued(t, member) {
-		t.Fatal("127.0.0.5 answered beyond the bound in all after its member's credentials expired")
+		t.Fatal("127.0.0.5 answered beyond the bound in all after its last member's credentials were revoked")
+	}
+}
+
+// TestKeepalivesOfManyMembersLeaveRoomForNewcomers: Chromium sends a STUN Binding
+// request to the UDP TURN URL every 10 s for each of a participant's two peer
+// connections while the meeting lasts (measured; Firefox sends none), from a port that
+// holds no relay. 500 members behind one NAT address send 100 a second, as many as the
+// bound of one address: a newcomer's 401s there went unanswered. With answersPerMember
+// for each member, the address has 600 a second: the keepalives are answered, so are the
+// newcomer's 401s, and requests forged in its name get no more than those 600; when the
+// members have left, 100 again.
+func TestKeepalivesOfManyMembersLeaveRoomForNewcomers(t *testing.T) {
+	f := newFixture(t, nil)
+	school := netip.MustParseAddr("127.0.0.5")
+	var members []string
+	for range 500 {
+		members = append(members, f.srv.ICEServersFor(f.clock.Now(), school)[0].Username)
+	}
+	elsewhere := listenUDP(t, "127.0.0.2:0")
+	// handled proves that the server has handled what came before (its UDP listener
+	// reads in order): elsewhere's request is answered after it.
+	handled := func() {
+		t.Helper()
+		f.ask(t, elsewhere, bareAllocate(t))
+		want401(t, elsewhere)
+	}
+	queued := func(c net.PacketConn) int {
+		n := 0
+		for !nothingQueued(t, c) {
+			n++
+		}
+		return n
+	}
+
+	// A second of the members' keepalives, each answered.
+	keepalive := listenUDP(t, "127.0.0.5:0")
+	for i := range 100 {
+		f.ask(t, keepalive, stun.MustBuild(stun.TransactionID, stun.BindingRequest).Raw)
+		if m := answer(t, keepalive); m.Type != stun.BindingSuccess {
+			t.Fatalf("keepalive %d: %v, want a Binding answer", i, m)
+		}
+	}
+	// In the same second a newcomer opens its relays: four 401s.
+	newcomer := listenUDP(t, "127.0.0.5:0")
+	for range 4 {
+		f.ask(t, newcomer, bareAllocate(t))
+	}
+	handled()
+	if n := queued(newcomer); n != 4 {
+		t.Fatalf("the newcomer got %d of its 4 401s beside 500 members' keepalives", n)
+	}
+
+	// Forged requests naming the school's address get the rest of its 600 and no more
+	// (sent fifty at a time, each lot handled before the next, so that the server's
+	// socket buffer loses none).
+	flood := listenUDP(t, "127.0.0.5:0")
+	floodOf := func(n int) {
+		t.Helper()
+		for sent := 0; sent < n; sent += 50 {
+			for range min(50, n-sent) {
+				f.ask(t, flood, bareAllocate(t))
+			}
+			handled()
+		}
+	}
+	floodOf(600)
+	if n := f.srv.UnauthenticatedAnswersDropped(); n != 104 {
+		t.Fatalf("%d answers dropped of 600 forged in the school's name after 104 answered, want 104", n)
+	}
+
+	// The members leave: a second later the address has 100 again.
+	for _, m := range members {
+		f.srv.Revoke(m)
+	}
+	f.clock.Advance(time.Second)
+	floodOf(101)
+	if n := f.srv.UnauthenticatedAnswersDropped(); n != 105 {
+		t.Fatalf("%d answers dropped after another 101 forged without members there, want 105", n)
 	}
 }

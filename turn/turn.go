@@ -57,8 +57,9 @@ type Config struct {
 	// (IPv6: one /64) and in all; the ones beyond are not sent (answerlimit.go: a forged
 	// source would have the server reflect them at a victim). A client address and port
 	// that holds a relay has a bucket of its own, at the rate of one address, and an
-	// address that holds one, or a member's (ICEServersFor), is not bounded in all. Defaults
-	// DefaultUnauthenticatedAnswersPerAddr and DefaultUnauthenticatedAnswers.
+	// address that holds one, or a member's (ICEServersFor), is not bounded in all; a
+	// member's address is bounded larger by one answer a second for each member there.
+	// Defaults DefaultUnauthenticatedAnswersPerAddr and DefaultUnauthenticatedAnswers.
 	UnauthenticatedAnswersPerAddr, UnauthenticatedAnswers int
 	// Realm is the TURN realm over TCP and TLS (default "conclave"); over UDP each
 	// client address and port has a realm of its own (clientrealm.go).
@@ -356,28 +357,30 @@ func (s *Server) ICEServers(now time.Time) []ICEServer {
 }
 
 // ICEServersFor is ICEServers for a member whose connection to the server comes from
-// client (the websocket's address, as signaling sees it; invalid: unknown): while the
-// credentials can open a relay, the UDP listener's unauthenticated answers to client's
-// address (IPv6: its /64) are bounded by its own bucket only, not by the one in all
-// that forged sources spread over many victims spend (answerLimits.expect), so that
-// the 401s of its first relays arrive in such a flood. A browser's relays over UDP
-// mostly come from that address: behind a NAT the same public address as its
-// websocket, unless one goes over IPv4 and the other over IPv6, or a proxy in front
-// hides the address (then the proxy's is expected, which is of no use and no harm).
+// client (the websocket's address, as signaling sees it; invalid: unknown): until the
+// credentials are revoked (Revoke: the member is gone), the UDP listener's
+// unauthenticated answers to client's address (IPv6: its /64) are bounded by its own
+// bucket only, not by the one in all that forged sources spread over many victims
+// spend, so that the 401s of its first relays arrive in such a flood, and that bucket
+// is larger by a member, for the STUN keepalives of its browser (answerLimits,
+// memberJoined). A browser's relays and keepalives over UDP mostly come from that
+// address: behind a NAT the same public address as its websocket, unless one goes over
+// IPv4 and the other over IPv6, or a proxy in front hides the address (then the
+// proxy's is counted, which is of no use and no harm).
 func (s *Server) ICEServersFor(now time.Time, client netip.Addr) []ICEServer {
 	servers := s.ICEServers(now)
-	if expiry, err := parseUsername(servers[0].Username); err == nil {
-		s.answers.expect(client.WithZone("").Unmap(), time.Unix(expiry, 0))
-	}
+	s.answers.memberJoined(servers[0].Username, client.WithZone("").Unmap())
 	return servers
 }
 
 // Revoke ends the credentials of username, handed out by ICEServers: their relays are
 // closed now, and nothing they ask for is granted any more (no new relay, no refresh,
-// permission or channel). Signaling calls it when the member they were handed to is
-// gone: left, removed, sent back to the waiting room, or the meeting ended. A username
-// the server did not make is ignored.
+// permission or channel); the address they were handed to (ICEServersFor) counts a
+// member less. Signaling calls it when the member they were handed to is gone: left,
+// removed, sent back to the waiting room, or the meeting ended, and for credentials
+// it made but could not hand over. A username the server did not make is ignored.
 func (s *Server) Revoke(username string) {
+	s.answers.memberLeft(username)
 	expiry, err := parseUsername(username)
 	if err != nil {
 		return
