@@ -162,8 +162,17 @@ func TestRelayOnlyOverTCP(t *testing.T) {
 	relayOnlyMeeting(t, "tcp")
 }
 
+// TestRelayOnlyOverUDPOrTCP: the same given both TURN URLs, UDP and TCP, as a real
+// welcome gives them: each browser keeps whichever relay is ready first (Chromium drops
+// the others), and the meeting works over either; each connection's selected pair is
+// relayed, over UDP or TCP.
+func TestRelayOnlyOverUDPOrTCP(t *testing.T) {
+	t.Parallel()
+	relayOnlyMeeting(t, "")
+}
+
 // relayOnlyMeeting meets a relay-only Chromium tab and Firefox tab through TURN over
-// transport only ("udp" or "tcp").
+// transport only ("udp" or "tcp"), or given both ("").
 func relayOnlyMeeting(t *testing.T, transport string) {
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
@@ -185,7 +194,7 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 			t.Fatal(err)
 		}
 		if len(turnErrors) > 0 {
-			t.Errorf("%s (%s): TURN over %s failed: %q", p.name, p.kind, transport, turnErrors)
+			t.Errorf("%s (%s): TURN over %q failed: %q", p.name, p.kind, transport, turnErrors)
 		}
 	}
 	if t.Failed() {
@@ -229,12 +238,18 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 			if c.State != "connected" || len(c.URLs) == 0 || len(c.Pairs) == 0 {
 				t.Fatalf("%s: want a connected connection with TURN URLs and a selected pair", desc)
 			}
+			if transport == "" && len(c.URLs) != 2 {
+				t.Fatalf("%s: want the welcome's UDP and TCP URLs", desc)
+			}
 			for _, pair := range c.Pairs {
 				if pair.Local != "relay" {
 					t.Fatalf("%s: selected pair is not relayed", desc)
 				}
-				if pair.RelayProtocol != transport {
+				switch {
+				case transport != "" && pair.RelayProtocol != transport:
 					t.Fatalf("%s: relayed over %q, want %s", desc, pair.RelayProtocol, transport)
+				case transport == "" && pair.RelayProtocol != "udp" && pair.RelayProtocol != "tcp":
+					t.Fatalf("%s: relayed over %q, want UDP or TCP", desc, pair.RelayProtocol)
 				}
 			}
 		}
