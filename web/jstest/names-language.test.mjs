@@ -35,6 +35,7 @@ function encryptedSession(states) {
     participants: new Map(), departed: new Set(), strayTracks: new Map(), names: new MemberNames(),
     keys: { peerJoined() {}, peerLeft() {}, stateOf: (id) => states[id] || 'pending' },
     grid: new Grid(root),
+    presence: { joined() {}, left() {} }, // the join toasts: presence-toasts.test.mjs
     ui: { rosterChanged() {} },
   });
 }

@@ -34,8 +34,10 @@ const controls = node('footer', { class: 'controls' }, btnChat);
 const meeting = node('section', { id: 'meeting' }, topbar, banner, stage, controls);
 const status = node('section', { id: 'status', 'aria-live': 'assertive' }, node('button', { id: 'btn-rejoin' }));
 const dialog = node('dialog', { id: 'confirm-dialog' }, node('button', { id: 'confirm-ok' }));
-// One live region per politeness, in a box that is none (dom.js toast).
-const toasts = node('div', { id: 'toasts' }, node('div', { id: 'toasts-alert', 'aria-live': 'assertive' }), node('div', { id: 'toasts-polite', 'aria-live': 'polite' }));
+// One live region per politeness, in a box that is none (dom.js toast), and the stack
+// whose toasts are said through #live (dom.js quietToast), which reads nothing out.
+const toasts = node('div', { id: 'toasts' }, node('div', { id: 'toasts-alert', 'aria-live': 'assertive' }),
+  node('div', { id: 'toasts-polite', 'aria-live': 'polite' }), node('div', { id: 'toasts-quiet', 'aria-live': 'off' }));
 doc.body.append(live, meeting, status, dialog, toasts);
 
 /** A MediaQueryList the test narrows and widens. */

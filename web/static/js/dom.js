@@ -83,6 +83,8 @@ export function forgetAnnouncements() {
 
 // Toasts each stack keeps at most: the oldest make way.
 const MAX_TOASTS = 3;
+/** TOAST_OUT_MS: a toast's fade (app.css .toast-out) before it is taken away. */
+export const TOAST_OUT_MS = 300;
 
 /**
  * toast shows a short notification at the bottom of the screen. A screen reader reads it
@@ -92,20 +94,38 @@ const MAX_TOASTS = 3;
  * readers read out twice). announce() it too and it is said twice.
  */
 export function toast(text, { kind = 'info', timeout = 4000 } = {}) {
-  const box = document.getElementById('toasts');
-  if (!box) return;
-  const stack = document.getElementById(kind === 'error' ? 'toasts-alert' : 'toasts-polite') || box;
   const item = el('div', { class: `toast toast-${kind}` }, text);
+  if (!placeToast(item, kind === 'error' ? 'toasts-alert' : 'toasts-polite')) return;
+  setTimeout(() => {
+    item.classList.add('toast-out');
+    setTimeout(() => item.remove(), TOAST_OUT_MS);
+  }, timeout);
+}
+
+/**
+ * quietToast shows a toast that is not read out as it comes, and returns it (null on a
+ * page without toasts); its caller takes it away. #toasts-quiet reads nothing out
+ * (aria-live="off", which panel-cover.js also leaves readable behind a panel): a
+ * toast changed in place (presence-toasts.js) would be read out again at each change,
+ * so what it says is announced, in a few words, through #live (announce) instead.
+ */
+export function quietToast(text) {
+  const item = el('div', { class: 'toast toast-info' }, text);
+  return placeToast(item, 'toasts-quiet') ? item : null;
+}
+
+/** placeToast puts item in the stack of that id (#toasts without it), the oldest beyond MAX_TOASTS making way. */
+function placeToast(item, stackId) {
+  const box = document.getElementById('toasts');
+  if (!box) return false;
+  const stack = document.getElementById(stackId) || box;
   stack.append(item);
   const items = stack.querySelectorAll('.toast:not(.toast-out)');
   for (let i = 0; i < items.length - MAX_TOASTS; i++) {
     items[i].classList.add('toast-out');
-    setTimeout(() => items[i].remove(), 300);
+    setTimeout(() => items[i].remove(), TOAST_OUT_MS);
   }
-  setTimeout(() => {
-    item.classList.add('toast-out');
-    setTimeout(() => item.remove(), 300);
-  }, timeout);
+  return true;
 }
 
 /** copyText copies to the clipboard, falling back to a selected input. */

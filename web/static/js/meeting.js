@@ -143,6 +143,7 @@ import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
 import { PanelCover } from './panel-cover.js';
 import { PeopleCount } from './people-count.js';
+import { PresenceToasts } from './presence-toasts.js';
 import { followTopbarHeight } from './topbar.js';
 
 const link = readMeetingLink();
@@ -156,6 +157,8 @@ if (meetingCrypto) meetingCrypto.catch(() => {});
 if (meetingCrypto && api) prewarmMediaWorker();
 
 const media = new LocalMedia();
+// Joins and leaves, gathered across the page's sessions (a resume's with those before the drop).
+const presence = new PresenceToasts();
 let grid;
 let chat;
 let controls;
@@ -235,6 +238,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     e2ee: { crypto: meetingCrypto, api },
     resume,
     replaceKnock,
+    presence,
     ui: {
       resumable: (id, secret) => reconnect.remember(id, secret),
       // Reconnecting: the meeting screen stays under the overlay, which stops the mouse
@@ -791,6 +795,7 @@ async function main() {
   onLanguageChange(() => {
     const s = live();
     if (s) s.languageChanged(); // the names on the tiles
+    presence.languageChanged(); // the toasts of who joined and left
     renderRoster();
   });
 

@@ -26,7 +26,8 @@ function isLive(node) {
 
 /**
  * quietLive: a live region with nothing to operate, or a box of nothing but such regions
- * (#toasts: one per politeness), which stays readable behind the panel.
+ * (#toasts: one per politeness, and #toasts-quiet, aria-live="off", whose toasts are
+ * said through #live), which stays readable behind the panel.
  */
 function quietLive(node) {
   const live = isLive(node) || (node.children.length > 0 && Array.from(node.children).every(isLive));

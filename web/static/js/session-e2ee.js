@@ -1,10 +1,9 @@
 // A Session's end-to-end encryption (session.js): the worker and the key schedule
 // installed at the welcome, what the page shows of it, the names from key envelopes.
 
-import { toast } from './dom.js';
 import { MediaCrypto, discardWarmWorker, useMediaCrypto } from './e2ee-hooks.js';
 import { SessionKeys } from './e2ee/session-keys.js';
-import { UNKNOWN_TEXT, showName, spokenName } from './e2ee-names.js';
+import { UNKNOWN_TEXT, showName } from './e2ee-names.js';
 import { t } from './i18n.js';
 
 /** e2eeMethods are Session's (mixed into its prototype in session.js). */
@@ -153,7 +152,7 @@ export const e2eeMethods = {
         changed = true;
         if (first) {
           entry.announce = false;
-          toast(t('meeting.joined-toast', { name: spokenName({ name, nameLabel }, t) }));
+          this._toldJoined(entry);
         }
       }
     }

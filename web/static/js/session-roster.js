@@ -1,13 +1,13 @@
 // A Session's meeting (session.js): chat, settings, the waiting list, the roster, and
 // the remote tracks the subscribe connection brings.
 
-import { $, toast, announce } from './dom.js';
+import { $, announce } from './dom.js';
 import { Subscriber } from './subscriber.js';
 import { parseActive } from './layers.js';
 import { mediaCryptoReady } from './e2ee-hooks.js';
 import { UNREADABLE } from './e2ee/session-keys.js';
 import { validId } from './e2ee/keys.js';
-import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, placeholder, showName, spokenName } from './e2ee-names.js';
+import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, placeholder, showName } from './e2ee-names.js';
 import { t } from './i18n.js';
 import { settingsFrom, revisionFrom, roleFrom, readable } from './session-values.js';
 
@@ -195,9 +195,18 @@ export const rosterMethods = {
     for (const info of stray || []) if (this._stillBound(info)) this._remoteTrack(info);
     if (entry.announce && !entry.nameLabel) {
       entry.announce = false;
-      toast(t('meeting.joined-toast', { name: spokenName(entry, t) }));
+      this._toldJoined(entry);
     }
     this.ui.rosterChanged();
+  },
+
+  /**
+   * _toldJoined tells that member entry joined, gathered with the others close in time
+   * (presence-toasts.js); said while it is still in the meeting.
+   */
+  _toldJoined(entry) {
+    const { id } = entry;
+    this.presence.joined(entry, () => !this.ended && this.participants.has(id));
   },
 
   /**
@@ -231,7 +240,7 @@ export const rosterMethods = {
     if (p && this.keys) this.keys.peerLeft(id);
     this.names.forget(id);
     this.grid.removeParticipant(id);
-    if (p) toast(t('meeting.left-toast', { name: spokenName(p, t) }));
+    if (p) this.presence.left(p); // gathered with the others close in time (presence-toasts.js)
     this.ui.rosterChanged();
   },
 

@@ -10,6 +10,7 @@ import { joinMethods } from './session-join.js';
 import { e2eeMethods } from './session-e2ee.js';
 import { rosterMethods } from './session-roster.js';
 import { Heartbeat, realClock } from './heartbeat.js';
+import { PresenceToasts } from './presence-toasts.js';
 import { MODERATOR_TYPES } from './moderator.js';
 
 /** Errors on the way in that send the person back to the pre-join screen (password). */
@@ -38,6 +39,9 @@ export class Session {
    *
    * clock (tests: harness.mjs FakeClock) times the heartbeat (heartbeat.js).
    *
+   * presence tells joins and leaves (presence-toasts.js): the page's one, so that those
+   * of a resumed session are gathered with those before the drop; its own by default.
+   *
    * replaceKnock is the knockSecret of this page's knock whose connection dropped: the
    * join asks the server to put this knock in its place (PROTOCOL.md, "Knocking again").
    *
@@ -46,7 +50,7 @@ export class Session {
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
@@ -59,6 +63,7 @@ export class Session {
     this.ui = ui;
     this.sig = null;
     this.clock = clock;
+    this.presence = presence || new PresenceToasts({ clock });
     this.heartbeat = null; // pings the server from the lobby or the welcome on (_startHeartbeat)
     this.phase = 'connecting'; // connecting | lobby | joined
     this.participantId = null;

@@ -1,0 +1,172 @@
+// Joins and leaves close in time are one toast each (presence-toasts.js). When 50 people
+// joined a webinar within seconds, or left at its end, every member's page stacked a
+// toast per person in #toasts-polite, each read out: fifty read-outs. Now one toast for
+// the joins (and one for the leaves) is changed in place while more come, and it is in
+// no live region: the announcer says the news once, a burst in a few words.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import './page-globals.mjs';
+import { installMiniDOM } from './mini-dom.mjs';
+import { FakeClock } from './harness.mjs';
+
+const doc = installMiniDOM();
+const { Announcer, HOLD_MS } = await import('../static/js/announcer.js');
+const { PresenceToasts, SHOWN_MS } = await import('../static/js/presence-toasts.js');
+const { MemberNames } = await import('../static/js/e2ee-names.js');
+const { rosterMethods } = await import('../static/js/session-roster.js');
+const { e2eeMethods } = await import('../static/js/session-e2ee.js');
+const { Session } = await import('../static/js/session.js');
+const { setLanguage } = await import('../static/js/i18n.js');
+
+/** page builds meeting.html's #toasts (its stacks, live or not) and a #live region that records what it says. */
+function page() {
+  const make = (id, live) => {
+    const n = doc.createElement('div');
+    n.setAttribute('id', id);
+    if (live) n.setAttribute('aria-live', live);
+    return n;
+  };
+  const box = make('toasts');
+  box.append(make('toasts-alert', 'assertive'), make('toasts-polite', 'polite'), make('toasts-quiet', 'off'));
+  doc.body.replaceChildren(box);
+  const said = [];
+  const live = { set textContent(v) { if (v) said.push(v); }, get textContent() { return ''; } };
+  return { box, said, live };
+}
+
+/** shown: the toasts on the screen (not fading), each with whether a live region reads it as it comes. */
+function shown(box) {
+  return box.querySelectorAll('.toast:not(.toast-out)').map((n) => {
+    let live = null;
+    for (let p = n.parentNode; p && p !== doc.body; p = p.parentNode) live = live || p.getAttribute('aria-live');
+    return { text: n.textContent, live: live === 'off' ? null : live };
+  });
+}
+
+/** meeting is a joined session's roster (session-roster.js, session-e2ee.js), its announcer on the clock. */
+function meeting(clock, live, { e2ee = false, states = {} } = {}) {
+  const announcer = new Announcer(live, clock);
+  return Object.assign(Object.create(Session.prototype), rosterMethods, e2eeMethods, {
+    ended: false, joined: true, e2ee, participantId: 'p-me', name: 'Mia', role: 'participant',
+    participants: new Map(), departed: new Set(), strayTracks: new Map(), names: new MemberNames(),
+    keys: e2ee ? { peerJoined() {}, peerLeft() {}, stateOf: (id) => states[id] || 'pending' } : null,
+    grid: { ensure: () => ({ setTrack() {} }), update() {}, removeParticipant() {} },
+    presence: new PresenceToasts({ clock, say: (text, o) => announcer.say(text, o) }),
+    ui: { rosterChanged() {} },
+  });
+}
+
+const NAMES = ['Anna', 'Ben', 'Cem', 'Dora', ...Array.from({ length: 46 }, (_, i) => `P${i + 5}`)];
+const join = (s, name) => s._participant({ id: `p-${name}`, name, role: 'participant', media: {} }, true);
+
+/** counted: how many joins (or leaves) what was said tells of, each said once. */
+function counted(said, way) {
+  let n = 0;
+  for (const text of said) {
+    const many = text.match(new RegExp(`^(\\d+) people ${way}$`));
+    if (many) n += Number(many[1]);
+    else if (text.endsWith(` ${way}`)) n += 1;
+    else assert.fail(`said: ${text}`);
+  }
+  return n;
+}
+
+test('fifty joining within seconds are one toast, changed in place, said once in a few words; leaving alike', (t) => {
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { box, said, live } = page();
+  const s = meeting(clock, live);
+  const texts = [];
+  for (const name of NAMES) {
+    join(s, name);
+    const now = shown(box);
+    assert.equal(now.length, 1, `${now.length} toasts on the screen after ${name} joined`);
+    assert.equal(now[0].live, null, 'the toast is read out as it comes, and again at each change');
+    texts.push(now[0].text);
+    clock.advance(100);
+  }
+  assert.deepEqual(texts.slice(0, 5), ['Anna joined', 'Anna and Ben joined', 'Anna, Ben and Cem joined',
+    'Anna, Ben and 2 others joined', 'Anna, Ben and 3 others joined']);
+  assert.equal(texts.at(-1), 'Anna, Ben and 48 others joined');
+  clock.advance(HOLD_MS * 2);
+  assert.equal(said[0], 'Anna joined', 'the first join is said at once');
+  assert.ok(said.length <= 6, `${said.length} read-outs for 50 joins: ${said.join(' | ')}`);
+  assert.equal(counted(said, 'joined'), 50, `each join is said once: ${said.join(' | ')}`);
+
+  // The toast stays SHOWN_MS after the last join; a join after that is news of its own.
+  clock.advance(SHOWN_MS);
+  assert.deepEqual(shown(box), []);
+  join(s, 'Zoe');
+  assert.deepEqual(shown(box), [{ text: 'Zoe joined', live: null }]);
+  clock.advance(SHOWN_MS + 1000);
+
+  // The webinar ends: everyone leaves within seconds.
+  said.length = 0;
+  for (const name of [...NAMES, 'Zoe']) {
+    s._participantLeft(`p-${name}`);
+    assert.equal(shown(box).length, 1, `toasts on the screen after ${name} left`);
+    clock.advance(50);
+  }
+  assert.deepEqual(shown(box), [{ text: 'Anna, Ben and 49 others left', live: null }]);
+  clock.advance(HOLD_MS * 2);
+  assert.ok(said.length <= 4, `${said.length} read-outs for 51 leaves: ${said.join(' | ')}`);
+  assert.equal(counted(said, 'left'), 51, `each leave is said once: ${said.join(' | ')}`);
+});
+
+test('the gathered toast is natural German, and follows a switch of language', (t) => {
+  t.after(() => setLanguage('en'));
+  setLanguage('de');
+  const clock = new FakeClock();
+  const { box, said, live } = page();
+  const s = meeting(clock, live);
+  const texts = [];
+  for (const name of NAMES.slice(0, 5)) {
+    join(s, name);
+    texts.push(shown(box)[0].text);
+  }
+  assert.deepEqual(texts, ['Anna ist beigetreten', 'Anna und Ben sind beigetreten', 'Anna, Ben und Cem sind beigetreten',
+    'Anna, Ben und 2 weitere sind beigetreten', 'Anna, Ben und 3 weitere sind beigetreten']);
+  clock.advance(HOLD_MS * 2);
+  assert.deepEqual(said, ['5 Personen sind beigetreten'], 'joins at once are said together');
+  s._participantLeft('p-Anna');
+  s._participantLeft('p-Ben');
+  assert.deepEqual(shown(box).map((x) => x.text), ['Anna, Ben und 3 weitere sind beigetreten', 'Anna und Ben haben das Meeting verlassen']);
+  setLanguage('en');
+  s.presence.languageChanged(); // meeting.js onLanguageChange
+  assert.deepEqual(shown(box).map((x) => x.text), ['Anna, Ben and 3 others joined', 'Anna and Ben left']);
+});
+
+test('in an encrypted meeting the joins told when their names open are gathered too, "Someone" counted, not named', (t) => {
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { box, said, live } = page();
+  const states = {};
+  const s = meeting(clock, live, { e2ee: true, states });
+  for (const id of ['p-a', 'p-b', 'p-c', 'p-d']) s._participant({ id, name: 'from the server', role: 'participant', media: {} }, true);
+  assert.deepEqual(shown(box), [], 'a join is told once its name opened');
+  for (const [id, name] of [['p-a', 'Anna'], ['p-b', 'Ben'], ['p-c', 'Cem']]) {
+    states[id] = 'verified';
+    s.names.received(id, name);
+    s._namesChanged();
+  }
+  states['p-d'] = 'unverified';
+  s._namesChanged();
+  assert.deepEqual(shown(box), [{ text: 'Anna, Ben and 2 others joined', live: null }]);
+  clock.advance(HOLD_MS * 2);
+  assert.deepEqual(said, ['4 people joined']);
+});
+
+test('a join whose person left before it was said is not said', () => {
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { box, said, live } = page();
+  const s = meeting(clock, live);
+  join(s, 'Anna');
+  join(s, 'Ben');
+  s._participantLeft('p-Ben');
+  clock.advance(HOLD_MS * 2);
+  assert.deepEqual(said, ['Anna joined. Ben left.']);
+  assert.deepEqual(shown(box).map((x) => x.text), ['Anna and Ben joined', 'Ben left']);
+});
