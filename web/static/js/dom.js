@@ -1,7 +1,7 @@
 // Tiny DOM helpers. Text always goes in through textContent / text nodes, never
 // through innerHTML, so names and chat messages can never become markup.
 import { setAttr, setText } from './i18n.js';
-import { Announcer } from './announcer.js';
+import { Announcer, GAP_MS } from './announcer.js';
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
@@ -69,6 +69,29 @@ export function announce(text, options = {}) {
     announcers.set(live, announcer);
   }
   announcer.say(text, options);
+}
+
+// The text each assertive region is to be given (announceAlert), kept with the region.
+const alerts = new WeakMap();
+
+/**
+ * announceAlert says text at once through the assertive live region #live-alert, over
+ * what a screen reader is reading: news the person must hear now (the connection
+ * dropped), which would otherwise wait its turn behind #live's. The region is emptied
+ * and written GAP_MS later, so the same text again is read again; of two within that
+ * moment the later is written.
+ */
+export function announceAlert(text) {
+  const region = document.getElementById('live-alert');
+  if (!region) return;
+  alerts.set(region, String(text || ''));
+  region.textContent = '';
+  setTimeout(() => {
+    const latest = alerts.get(region);
+    if (latest === undefined) return;
+    alerts.delete(region);
+    region.textContent = latest;
+  }, GAP_MS);
 }
 
 /**

@@ -12,7 +12,7 @@
 // body[data-reconnecting="true"] at the same time; others' tiles and people entries
 // get data-reconnecting="true" and a .reconnecting-badge while that person is away.
 
-import { $, el, announce } from './dom.js';
+import { $, el, announce, announceAlert } from './dom.js';
 import { t, setText } from './i18n.js';
 import { tabValue, setTabValue } from './storage.js';
 import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from './reconnect-core.js';
@@ -55,6 +55,7 @@ export class Reconnect {
     this.timer = 0;
     this.iceTimer = 0;
     this.unloading = false;
+    this.drops = 0; // the times reconnecting began: a "back" is said only of the last
     // A page restored from the back-forward cache is alive again.
     window.addEventListener('pageshow', (event) => {
       if (event.persisted) this.unloading = false;
@@ -145,8 +146,11 @@ export class Reconnect {
       // membership for its grace from each drop, however often it came back between.
       if (!this.backAt || Date.now() - this.backAt >= STABLE_MS) this.tries = 0;
       this.since = Date.now();
+      this.drops++;
       this._show(true);
-      announce(t('reconnect.title'), { topic: 'connection' });
+      // At once and once: the polite line said it after what it was saying, and the
+      // overlay (no live region: shown, it would not be read) only shows it.
+      announceAlert(`${t('reconnect.title')} ${t('reconnect.text')}`);
     }
     this._schedule(resume);
     return true;
@@ -159,6 +163,7 @@ export class Reconnect {
     this.active = true;
     this.tries = 0;
     this.since = Date.now();
+    this.drops++;
     this._show(true);
     this.attempt(resume);
     return true;
@@ -189,7 +194,11 @@ export class Reconnect {
 
   /** joined: an attempt got its welcome (or a fresh join did). */
   joined() {
-    if (this.active) announce(t('reconnect.back'), { topic: 'connection' });
+    if (this.active) {
+      // Once, in turn with the page's other news; not if it dropped again before it was said.
+      const drop = this.drops;
+      announce(t('reconnect.back'), { holds: () => !this.active && this.drops === drop });
+    }
     this.backAt = Date.now();
     this._stop();
   }
