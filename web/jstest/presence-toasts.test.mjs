@@ -170,3 +170,31 @@ test('a join whose person left before it was said is not said', () => {
   assert.deepEqual(said, ['Anna joined. Ben left.']);
   assert.deepEqual(shown(box).map((x) => x.text), ['Anna and Ben joined', 'Ben left']);
 });
+
+test('one who leaves and comes back before it is said is said to be back, last', () => {
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { said, live } = page();
+  const s = meeting(clock, live);
+  const anna = (id) => ({ id, name: 'Anna', role: 'participant', media: {} });
+  join(s, 'Ben'); // said at once: what follows waits its turn
+  clock.advance(200);
+  s._participant(anna('p-anna1'), true);
+  clock.advance(200);
+  s._participantLeft('p-anna1');
+  clock.advance(200);
+  s._participant(anna('p-anna2'), true); // back, a new member id
+  clock.advance(HOLD_MS * 2);
+  assert.deepEqual(said, ['Ben joined', 'Anna left. Anna joined.'], 'Anna is in the meeting');
+  // And back out again: her leaves are said, after her join, which no longer holds.
+  said.length = 0;
+  join(s, 'Cem');
+  clock.advance(200);
+  s._participantLeft('p-anna2');
+  clock.advance(200);
+  s._participant(anna('p-anna3'), true);
+  clock.advance(200);
+  s._participantLeft('p-anna3');
+  clock.advance(HOLD_MS * 2);
+  assert.deepEqual(said, ['Cem joined', '2 people left'], 'Anna is not in the meeting');
+});

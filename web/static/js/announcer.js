@@ -11,10 +11,11 @@
 // for minutes: announcements of one kind (knocks, raised hands, chat messages) are
 // counted together, said as their own one text while one waits and by the kind's
 // summary ("5 people are waiting to join") when several do, which is what a screen
-// reader user would look up in the panel anyway. Of the others (the page's own state:
-// microphone off, reconnecting, back) at most MAX_WAITING wait, the oldest making way,
-// and news of one topic (the microphone, the camera) is said as its latest: the state
-// now, not the history of quick toggles.
+// reader user would look up in the panel anyway; they are said where the latest of
+// them came ("Anna left. Anna joined." when she came back). Of the others (the page's
+// own state: microphone off, reconnecting, back) at most MAX_WAITING wait, the oldest
+// making way, and news of one topic (the microphone, the camera) is said as its latest:
+// the state now, not the history of quick toggles.
 //
 // What is said is worked out when it is written: an announcement whose caller gave
 // holds() is left out once that says false (a knock let in by another moderator, a hand
@@ -72,6 +73,10 @@ export class Announcer {
     if (same) {
       same.parts.push(part);
       same.own = same.own || own;
+      // Said where its latest came: what it says is the latest ("Anna joined" after
+      // "Anna left" when she came back), not where its first came.
+      this.waiting.splice(this.waiting.indexOf(same), 1);
+      this.waiting.push(same);
     } else {
       const before = topic ? this.waiting.find((w) => !w.kind && w.topic === topic) : null;
       if (before) {
