@@ -101,3 +101,24 @@ test('the overlay is no live region of its own; the assertive line is on the pag
   assert.doesNotMatch(tag, /aria-live="(polite|assertive)"/, 'the overlay is a live region: shown, said twice or not at all');
   assert.match(html, /<div id="live-alert" class="sr-only" aria-live="assertive"><\/div>/);
 });
+
+test('the words of a drop do not outstay it: back, ended or left, #live-alert holds nothing, nor is written after', () => {
+  const alert = regions['live-alert'];
+  const reconnect = joinedPage();
+  reconnect.dropped();
+  pass(100);
+  assert.equal(alert.textContent, DROP);
+  reconnect.joined();
+  assert.equal(alert.textContent, '', '"Reconnecting…" is still on the page, back in the meeting');
+  reconnect.dropped();
+  pass(100);
+  assert.equal(reconnect.failed('ended'), false); // the meeting ended while away: the page says so
+  assert.equal(alert.textContent, '', '"Reconnecting…" is still on the page, the meeting over');
+  reconnect.remember('p-ann', 'y'.repeat(43));
+  alert.said.length = 0;
+  reconnect.dropped();
+  reconnect.left(); // Leave pressed at once (the overlay stops the mouse, not the keyboard)
+  pass(10_000);
+  assert.deepEqual(alert.said, [], '"Reconnecting…" said after the person left');
+  assert.equal(alert.textContent, '');
+});

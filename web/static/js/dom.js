@@ -95,6 +95,18 @@ export function announceAlert(text) {
 }
 
 /**
+ * clearAlert empties #live-alert and drops what announceAlert was about to write: the
+ * news is over (the connection is back, or the person left), and its words, left in the
+ * region, would be found there by a screen reader's cursor as if it were not.
+ */
+export function clearAlert() {
+  const region = document.getElementById('live-alert');
+  if (!region) return;
+  alerts.delete(region);
+  region.textContent = '';
+}
+
+/**
  * forgetAnnouncements drops what waits to be announced (Announcer.forget): the page's
  * session ended, and what was news in it is not said over the screen that follows.
  */

@@ -12,7 +12,7 @@
 // body[data-reconnecting="true"] at the same time; others' tiles and people entries
 // get data-reconnecting="true" and a .reconnecting-badge while that person is away.
 
-import { $, el, announce, announceAlert } from './dom.js';
+import { $, el, announce, announceAlert, clearAlert } from './dom.js';
 import { t, setText } from './i18n.js';
 import { tabValue, setTabValue } from './storage.js';
 import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from './reconnect-core.js';
@@ -248,6 +248,8 @@ export class Reconnect {
   }
 
   _stop() {
+    // "Reconnecting…" is over: not written after Leave, nor left to be read on the page.
+    if (this.active) clearAlert();
     this.active = false;
     clearTimeout(this.timer);
     clearTimeout(this.iceTimer);
