@@ -94,8 +94,8 @@ type Config struct {
 // memory only and never logged. Revoke ends credentials it handed out: the member
 // they went to is gone (left, was removed or sent back to the waiting room, or the
 // meeting ended), or the welcome they were made for did not go out; whatever relays
-// they opened close, and the TURN server counts a member less at their address. It must not block: it is
-// called under a meeting's lock.
+// they opened close, and the TURN server counts a member less at their address. It
+// must not block: it is called under a meeting's lock.
 type ICESource interface {
 	ICEServers(now time.Time, member netip.Addr) []ICEServer
 	Revoke(servers []ICEServer)

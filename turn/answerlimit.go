@@ -53,9 +53,12 @@ import (
 // relay a browser opens costs one 401 (its first Allocate carries no credentials; a
 // browser opens two to four over UDP, and sends its request again when it gets no
 // answer), so a class of 300 behind one NAT address opening its relays at the same
-// moment is answered within 12 s, one joining over a minute at once; 100 answers of 72
-// bytes are 58 kbit/s at a forged victim, 1000 in all 0.58 Mbit/s. The bound in all is
-// what holds against forged sources spread over many victims.
+// moment is answered within 3 s (its bound grown by its 300 members to 400 a second:
+// answersPerMember), one joining over a minute at once; 100 answers of 72 bytes are
+// 58 kbit/s at a forged victim, 1000 in all 0.58 Mbit/s to the addresses a forger may
+// name at will (those with a relay or a member are bounded each on its own, a member's
+// at most at the 1000). The bound in all is what holds against forged sources spread
+// over many victims.
 const (
 	DefaultUnauthenticatedAnswersPerAddr = 100
 	DefaultUnauthenticatedAnswers        = 1000

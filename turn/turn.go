@@ -58,8 +58,9 @@ type Config struct {
 	// source would have the server reflect them at a victim). A client address and port
 	// that holds a relay has a bucket of its own, at the rate of one address, and an
 	// address that holds one, or a member's (ICEServersFor), is not bounded in all; a
-	// member's address is bounded larger by one answer a second for each member there.
-	// Defaults DefaultUnauthenticatedAnswersPerAddr and DefaultUnauthenticatedAnswers.
+	// member's address is bounded larger by one answer a second for each member there,
+	// up to the bound in all. Defaults DefaultUnauthenticatedAnswersPerAddr and
+	// DefaultUnauthenticatedAnswers.
 	UnauthenticatedAnswersPerAddr, UnauthenticatedAnswers int
 	// Realm is the TURN realm over TCP and TLS (default "conclave"); over UDP each
 	// client address and port has a realm of its own (clientrealm.go).
