@@ -36,12 +36,17 @@ test('the set has each tile once, valid entries only, in a fixed order', () => {
     { participantId: 'p-d', source: 'microphone', width: 10, height: 10 },
     { participantId: '', source: 'camera', width: 10, height: 10 },
     cam('p-'.padEnd(65, 'x'), 10, 10),
+    // The server counts an id's UTF-8 bytes (64 at most), not its UTF-16 units: 34
+    // units, 66 bytes, would have it refuse the whole view; 33 units, 64 bytes, it takes.
+    cam('p-'.padEnd(34, 'é'), 10, 10),
+    cam('p-'.padEnd(33, 'é'), 10, 10),
     null,
   ]);
   assert.deepEqual(list, [
     cam('p-a', 640, 360),
     { participantId: 'p-a', source: 'screen', width: 1280, height: 720 },
     cam('p-b', 320, 180),
+    cam('p-'.padEnd(33, 'é'), 10, 10),
   ]);
   assert.ok(sameView(list, normalizeView([...list].reverse())));
   assert.ok(!sameView(list, normalizeView([cam('p-a', 640, 360)])));

@@ -22,8 +22,16 @@ export const MAX_WAIT_MS = 1000;
 export const MIN_INTERVAL_MS = 334;
 
 const SOURCES = new Set(['camera', 'screen']);
-// The server refuses a whole `view` with a longer id; its own ids are far shorter.
-const MAX_ID_CHARS = 64;
+// The server refuses a whole `view` with an id of more than 64 bytes, counted in UTF-8
+// (PROTOCOL.md), not in a string's UTF-16 units; its own ids are far shorter.
+const MAX_ID_BYTES = 64;
+const utf8 = new TextEncoder();
+
+/** idFits reports whether id is one the server takes in a `view`: 1 to MAX_ID_BYTES bytes. */
+function idFits(id) {
+  // A UTF-16 unit is at least one byte in UTF-8: a longer string need not be encoded.
+  return typeof id === 'string' && id !== '' && id.length <= MAX_ID_BYTES && utf8.encode(id).length <= MAX_ID_BYTES;
+}
 
 /**
  * deviceSize turns a tile's CSS size into device pixels (× devicePixelRatio, rounded,
@@ -45,7 +53,7 @@ export function deviceSize(cssWidth, cssHeight, dpr) {
 export function normalizeView(entries) {
   const byKey = new Map();
   for (const e of entries || []) {
-    if (!e || typeof e.participantId !== 'string' || !e.participantId || e.participantId.length > MAX_ID_CHARS) continue;
+    if (!e || !idFits(e.participantId)) continue;
     if (!SOURCES.has(e.source)) continue;
     if (!Number.isInteger(e.width) || !Number.isInteger(e.height)) continue;
     if (e.width < 1 || e.height < 1 || e.width > MAX_SIDE || e.height > MAX_SIDE) continue;
