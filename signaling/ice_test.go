@@ -251,3 +251,57 @@ func TestResumeEndsTheLastConnectionsTURN(t *testing.T) {
 		t.Fatalf("Ann left (%q), her last credentials were not revoked (once)", left.ParticipantID)
 	}
 }
+
+// TestResumeRemovedBeforeItsWelcomeRevokesItsCredentials: a resume whose member a
+// moderator removes in the moment before its welcome (its connection holds the
+// membership and has asked for its welcome's ICE servers) is welcomed never, and the
+// TURN credentials made for that welcome are revoked with those of the connection
+// before it: handed to nobody, they opened no relay, but the TURN server counts a
+// member at the address they were made for until they are revoked, and nothing else
+// would revoke them.
+func TestResumeRemovedBeforeItsWelcomeRevokesItsCredentials(t *testing.T) {
+	gate := newGateICE()
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), ICE: gate, ResumeGrace: testGrace})
+	t.Cleanup(gate.open) // before the server's shutdown (cleanups run last first)
+	mt := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	ann := srv.join(t, mt.MeetingID, "Ann")
+	expectType(t, mod, "participant_joined")
+	w := welcomeOf(t, ann)
+	first := w.ICEServers[0].Username
+
+	gate.armed.Store(true)
+	back := srv.dial(t)
+	if err := back.SendResume(mt.MeetingID, w.ParticipantID, w.ResumeSecret, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.entered: // the resume holds the membership; its welcome waits
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resume never asked for its welcome's ICE servers")
+	}
+	if _, err := mod.Send("remove", map[string]any{"participantId": w.ParticipantID}); err != nil {
+		t.Fatal(err)
+	}
+	var left signaling.ParticipantLeftPayload
+	_ = json.Unmarshal(expectType(t, mod, "participant_left").Payload, &left)
+	if left.ParticipantID != w.ParticipantID {
+		t.Fatalf("participant_left %+v, want Ann's", left)
+	}
+	gate.open()
+	// The removal reaches the resume's connection once its welcome was given up.
+	if reason, _ := byeReason(t, back); reason != "removed" {
+		t.Fatalf("the resume: bye %q, want removed", reason)
+	}
+	for _, m := range back.All() {
+		if m.Type == "welcome" {
+			t.Fatalf("the removed member's resume was welcomed: %s", m.Raw)
+		}
+	}
+	if !gate.revokedOnce(first) {
+		t.Fatalf("the credentials of Ann's first welcome (%q) were not revoked (once)", first)
+	}
+	if held, _ := gate.held.Load().(string); held == "" || !gate.revokedOnce(held) {
+		t.Fatalf("the credentials made for the resume's welcome (%q), which never went out, were not revoked", held)
+	}
+}
