@@ -315,6 +315,7 @@ func TestProtocolLimitsMatchTheCode(t *testing.T) {
 		{"`ping` per connection, in every state", fmt.Sprintf("%d at once, one every %s", pingBurst, secs(secondsOf(1/pingRate)))},
 		{"`ping` per connection, in every state", fmt.Sprintf("`n` 0–%d, payload %d bytes", maxPingNumber, maxPingPayload)},
 		{"entries in one `view`", fmt.Sprintf("1–%d", MaxTileSide)},
+		{"entries in one `view`", fmt.Sprintf("`participantId` %d bytes", maxIDBytes)},
 		{"refused messages in a row", strconv.Itoa(maxErrorsInRow)},
 		{"members per meeting", fmt.Sprintf("%d (`-max-participants`)", DefaultMaxParticipants)},
 		{"people waiting in one meeting's waiting room", fmt.Sprintf("%d from one address", DefaultMaxWaitingPerAddr)},
