@@ -36,7 +36,11 @@ function page() {
     const text = body.children.map((n) => n.textContent).join('');
     return `${li.dataset.messageId}:${body.classList.contains('chat-pending') ? 'waiting' : text}`;
   });
-  const nameOf = (id) => list.children.find((li) => li.dataset.messageId === id).children[0].children[0].textContent;
+  // The sender's name as the eye sees it (a placeholder's label beside it is visually hidden).
+  const nameOf = (id) => {
+    const name = list.children.find((li) => li.dataset.messageId === id).children[0].children[0];
+    return name.children.filter((n) => !n.classList.contains('sr-only')).map((n) => n.textContent).join('') || name.textContent;
+  };
   return { session, texts, names, lines, nameOf };
 }
 

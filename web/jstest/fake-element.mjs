@@ -7,13 +7,16 @@ export class FakeElement {
     this.parent = null;
     this.dataset = {};
     this.attributes = {};
-    this.textContent = '';
+    this._text = '';
     this.className = '';
     this.style = {};
     this.scrollHeight = 0;
     this.scrollTop = 0;
     this.clientHeight = 0;
   }
+  // As the DOM's: the text of the element and its children; setting it drops the children.
+  get textContent() { return this._text + this.children.map((c) => c.textContent).join(''); }
+  set textContent(v) { this.children = []; this._text = String(v); }
   get classList() {
     const names = () => this.className.split(/\s+/).filter(Boolean);
     return {
@@ -25,9 +28,10 @@ export class FakeElement {
   }
   append(...nodes) { for (const n of nodes) { n.parent = this; this.children.push(n); } }
   prepend(...nodes) { for (const n of nodes.reverse()) { n.parent = this; this.children.unshift(n); } }
-  replaceChildren(...nodes) { this.children = []; this.append(...nodes); }
+  replaceChildren(...nodes) { this.children = []; this._text = ''; this.append(...nodes); }
   remove() { if (this.parent) this.parent.children = this.parent.children.filter((c) => c !== this); this.parent = null; }
-  setAttribute(k, v) { this.attributes[k] = v; }
+  setAttribute(k, v) { if (k === 'class') this.className = String(v); else this.attributes[k] = v; }
+  removeAttribute(k) { delete this.attributes[k]; }
   addEventListener() {}
   querySelectorAll() { return []; }
   querySelector() { return null; }

@@ -2,7 +2,7 @@
 // keyboard focus (people-focus, chat-announce, dialog-focus .test.mjs): elements with
 // attributes, dataset, classes, children, click listeners, focus(), contains() and
 // querySelector(All) for simple selectors (tag, #id, .class, [data-x="y"], :not(.class),
-// descendants).
+// descendants, a leading :scope).
 // Import page-globals.mjs first; installMiniDOM() sets `document` and friends.
 
 const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -94,7 +94,14 @@ export class MiniElement {
   }
   contains(node) { for (let n = node; n; n = n.parentNode) if (n === this) return true; return false; }
   *descendants() { for (const c of this.children) { if (c instanceof MiniElement) { yield c; yield* c.descendants(); } } }
-  querySelectorAll(selector) { return [...this.descendants()].filter((n) => selector.split(',').some((s) => matches(n, s.trim(), this))); }
+  querySelectorAll(selector) {
+    const parts = selector.split(',').map((s) => s.trim());
+    return [...this.descendants()].filter((n) => parts.some((s) => {
+      // ':scope > x': the children that are x; ':scope x': the descendants, as without it.
+      if (s.startsWith(':scope >')) return n.parentNode === this && matchesCompound(n, s.slice(8).trim());
+      return matches(n, s.startsWith(':scope ') ? s.slice(7).trim() : s, this);
+    }));
+  }
   querySelector(selector) { return this.querySelectorAll(selector)[0] || null; }
 }
 
@@ -154,4 +161,28 @@ export function append(doc, tag, id) {
   if (id) node.setAttribute('id', id);
   doc.body.append(node);
   return node;
+}
+
+/** Elements whose aria-label ARIA 1.2 prohibits without a role: a screen reader reads their text. */
+const GENERIC = new Set(['SPAN', 'DIV', 'P', 'LI', 'UL', 'OL']);
+
+/**
+ * spoken is what a screen reader reads of node as it goes through the page: its text,
+ * without what is aria-hidden; an aria-label stands for the text only on an element that
+ * may be named (a button, an element with a role), not on a span or a div without a
+ * role, where ARIA 1.2 prohibits it and not every screen reader reads it.
+ */
+export function spoken(node) {
+  if (!(node instanceof MiniElement)) return node.textContent;
+  if (node.getAttribute('aria-hidden') === 'true') return '';
+  const label = node.getAttribute('aria-label');
+  if (label !== null && (node.getAttribute('role') || !GENERIC.has(node.tagName))) return label;
+  return node._text + node.children.map(spoken).join('');
+}
+
+/** seen is the text of node the eye sees: without what is visually hidden (.sr-only). */
+export function seen(node) {
+  if (!(node instanceof MiniElement)) return node.textContent;
+  if (node.classList.contains('sr-only') || node.hidden) return '';
+  return node._text + node.children.map(seen).join('');
 }

@@ -6,10 +6,15 @@
 // onLanguageChange), showed and read out "Name unknown" and "Name not yet received" in
 // the language switched from until the name changed. Their texts are read from the
 // catalogue when read now (e2ee-names.js placeholder), as the waiting list's are.
+//
+// A tile's text built from the name ("Guest (you)", "Name unknown (screen)") was written
+// with the name of the moment, and a switch wrote it again with that name: only a live
+// session's members' plain names were given again (Session.languageChanged, now gone).
+// The grid follows a switch by itself, every tile it holds, whoever put it there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
-import { installMiniDOM } from './mini-dom.mjs';
+import { installMiniDOM, seen, spoken } from './mini-dom.mjs';
 
 const doc = installMiniDOM();
 globalThis.ResizeObserver = class { observe() {} disconnect() {} };
@@ -47,13 +52,13 @@ function tile(session, id) {
   return [nameEl.textContent, nameEl.dataset.namePending ? nameEl.title : null, node.getAttribute('aria-label')];
 }
 
-/** listed: a member's entry of the participant list, drawn as meeting.js draws it. */
+/** listed: a member's name in the participant list, drawn as meeting.js draws it: as seen, and as read out. */
 function listed(session, id) {
   const list = doc.createElement('ul');
   renderPeople(list, session.everyone(), { moderator: false });
   const entry = list.children.find((li) => li.dataset.participantId === id);
   const name = entry.querySelector('.person-name');
-  return [name.textContent, name.getAttribute('aria-label') || null];
+  return [seen(name), spoken(name)];
 }
 
 test('the placeholder names and "Guest" on the tiles and in the participant list follow a switch of language', (t) => {
@@ -69,8 +74,7 @@ test('the placeholder names and "Guest" on the tiles and in the participant list
   assert.deepEqual(listed(s, 'p-ann'), ['…', 'Name not yet received']);
   assert.deepEqual(listed(s, 'p-bo'), ['Name unknown', 'Name unknown']);
 
-  setLanguage('de');
-  s.languageChanged(); // meeting.js onLanguageChange, with the participant list drawn again
+  setLanguage('de'); // the tiles follow by themselves (grid.js); the list is drawn again
   assert.deepEqual(tile(s, 'p-ann'), ['…', 'Name noch nicht empfangen', 'Name noch nicht empfangen'],
     'the tile kept the placeholder of the language switched from');
   assert.deepEqual(tile(s, 'p-bo'), ['Name unbekannt', 'Name unbekannt', 'Name unbekannt']);
@@ -89,5 +93,35 @@ test('the placeholder names and "Guest" on the tiles and in the participant list
   s._namesChanged();
   assert.equal(changes, 1);
   assert.deepEqual(tile(s, 'p-ann'), ['Ann', null, 'Ann']);
-  assert.deepEqual(listed(s, 'p-ann'), ['Ann', null]);
+  assert.deepEqual(listed(s, 'p-ann'), ['Ann', 'Ann']);
+});
+
+test('a tile\'s text built from a name follows a switch of language: "Guest (you)", a placeholder\'s screen', (t) => {
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  const s = encryptedSession({ 'p-bo': 'unverified' });
+  s.name = ''; // a reload into an encrypted meeting whose tab kept no name: "Guest"
+  s.grid.ensure({ participantId: 'p-me', source: 'camera', self: true, name: '' });
+  s.renderSelf();
+  s._participant({ id: 'p-ann', name: 'x', role: 'participant', media: { mic: true } }, true);
+  s._participant({ id: 'p-bo', name: 'x', role: 'participant', media: { mic: false } }, true);
+  // The screens come with the subscribe connection (session-roster.js _remoteTrack; no picture here).
+  const screen = (id) => {
+    s._remoteTrack({ participantId: id, kind: 'video', source: 'screen', track: null, mid: `${id}-s` });
+    const tl = s.grid.get(id, 'screen');
+    return () => [tl.nameEl.textContent, tl.node.getAttribute('aria-label')];
+  };
+  const pending = screen('p-ann');
+  const unknown = screen('p-bo');
+  const self = () => { const tl = s.grid.get('p-me'); return [tl.nameEl.textContent, tl.node.getAttribute('aria-label')]; };
+  assert.deepEqual(self(), ['Guest (you)', 'Guest (you)']);
+  assert.deepEqual(pending(), ['… (screen)', 'Name not yet received (screen)']);
+  assert.deepEqual(unknown(), ['Name unknown (screen)', 'Name unknown (screen)']);
+
+  setLanguage('de'); // nothing but the switch: no session is told (one may be reconnecting)
+  assert.deepEqual(self(), ['Gast (Sie)', 'Gast (Sie)'], 'the own tile kept "Guest" of the language switched from');
+  assert.deepEqual(pending(), ['… (Bildschirm)', 'Name noch nicht empfangen (Bildschirm)'],
+    'the screen tile kept the placeholder of the language switched from');
+  assert.deepEqual(unknown(), ['Name unbekannt (Bildschirm)', 'Name unbekannt (Bildschirm)']);
+  assert.deepEqual(tile(s, 'p-bo'), ['Name unbekannt', 'Name unbekannt', 'Name unbekannt, Mikrofon aus']);
 });

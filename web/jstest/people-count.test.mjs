@@ -3,11 +3,11 @@
 // under the "Reconnecting…" overlay), which renders the roster again: the session that
 // dropped has let go of its roster, and the people chip said 1 behind the overlay, as if
 // everyone else had left, until the resume came back. The count from before the drop
-// stays now; the resumed welcome brings the roster of now, and a resume given up keeps
-// nothing of it.
+// stays now, as the count of the roster held from before the drop (held-roster.js); the
+// resumed welcome brings the roster of now, and a resume given up keeps nothing of it.
 //
-// The page's glue (meeting.js: join, onJoined, the drop's applyRole, renderRoster, the
-// Reconnect) is played here by `page` with the same calls.
+// The page's glue (meeting.js: join, onJoined, the drop's applyRole, renderRoster,
+// stopped, the Reconnect) is played here by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, dropSocket } from './media-standins.mjs';
@@ -29,6 +29,7 @@ const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
 const { Reconnect } = await import('../static/js/reconnect.js');
 const { PeopleCount } = await import('../static/js/people-count.js');
+const { HeldRoster } = await import('../static/js/held-roster.js');
 const { t: tr } = await import('../static/js/i18n.js');
 
 window.fetch = async () => ({ ok: true, status: 200 }); // the reachability probe: the server is up
@@ -42,22 +43,27 @@ function page(t) {
   const media = new LocalMedia();
   const p = { media, session: null, sessions: [], gaveUp: null };
   const live = () => (p.session && !p.session.ended ? p.session : null);
+  const grid = gridStandIn();
+  const held = new HeldRoster({ grid, media });
+  p.count = new PeopleCount();
+  const renderRoster = () => p.count.render(held.shown(live()));
   p.reconnect = new Reconnect({
     attempt: (resume) => p.open(resume),
-    giveUp: (kind) => { p.gaveUp = kind; },
+    giveUp: (kind) => { p.gaveUp = kind; held.forget(); renderRoster(); }, // stopped()
   });
-  p.count = new PeopleCount({ reconnecting: () => p.reconnect.active });
-  const renderRoster = () => p.count.render(live());
   p.open = (resume = null) => {
     const session = new Session({
-      meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,
+      meetingId: 'm1', name: 'Ann', media, grid, chat: noop, resume,
       ui: uiStandIn({
         resumable: (id, secret) => p.reconnect.remember(id, secret),
         rosterChanged: renderRoster,
-        joined: () => { p.reconnect.joined(); renderRoster(); }, // onJoined: applyRole
-        dropped: () => {
+        joined: () => { held.replacedBy(session); p.reconnect.joined(); renderRoster(); }, // onJoined: applyRole
+        dropped: (people) => {
           const resuming = p.reconnect.dropped();
-          if (resuming) renderRoster(); // applyRole, for no joined session
+          if (resuming) {
+            held.hold(people);
+            renderRoster(); // applyRole, for no joined session
+          }
           return resuming;
         },
         failed: (kind) => { p.reconnect.failed(kind); },

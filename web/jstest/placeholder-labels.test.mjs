@@ -1,13 +1,13 @@
 // In an encrypted meeting a member whose sealed name has not opened is shown as "…" and one
 // that did not verify as "Name unknown"; the participant list and the waiting room read the
-// "…" out as "Name not yet received" (its label, e2ee-names.js placeholderLabel). The raised
+// "…" out as "Name not yet received" (its label, e2ee-names.js fillName). The raised
 // hands' list and the chat's sender line showed the "…" without it, so a screen reader
 // heard "…" or nothing; both carry the label now, in the language switched to. And a
 // moderator's own hand was lowered by "Lower Mona (you)'s hand": it says "Lower your hand".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
-import { installMiniDOM, append } from './mini-dom.mjs';
+import { installMiniDOM, append, seen, spoken } from './mini-dom.mjs';
 import { eventually } from './harness.mjs';
 
 const doc = installMiniDOM();
@@ -29,8 +29,8 @@ const pending = () => placeholder({ id: 'p-pen', role: 'participant', media }, P
 const unknown = () => placeholder({ id: 'p-unk', role: 'participant', media }, UNKNOWN_TEXT, UNKNOWN_TEXT, t);
 const named = (id, name) => ({ id, name, nameLabel: null, role: 'participant', media });
 
-/** label is what a screen reader reads for a name element, and its tooltip: [text or aria-label, title]. */
-const label = (node) => [node.getAttribute('aria-label') ?? node.textContent, node.getAttribute('title')];
+/** label is what a screen reader reads of a name element (mini-dom spoken), and its tooltip: [read, title]. */
+const label = (node) => [spoken(node), node.getAttribute('title')];
 
 function moderatorHands(t0) {
   // As session.js everyone() gives them: the own entry first, the others' names read when listed.
@@ -54,7 +54,7 @@ test('a raised hand whose name is a placeholder is read out by its label, in the
     const names = entries().map((li) => li.querySelector('.hand-name'));
     assert.deepEqual(names.map(label), want, lang);
     // Shown as the participant list shows it.
-    assert.deepEqual(names.map((n) => n.textContent), [want[0][0], '…', want[2][0], 'Ida'], lang);
+    assert.deepEqual(names.map(seen), [want[0][0], '…', want[2][0], 'Ida'], lang);
   }
 });
 
@@ -96,7 +96,7 @@ test('the chat\'s sender line of a member whose name is a placeholder is read ou
   for (const [lang, wait, unk] of [['en', 'Name not yet received', 'Name unknown'], ['de', 'Name noch nicht empfangen', 'Name unbekannt'], ['en', 'Name not yet received', 'Name unknown']]) {
     setLanguage(lang);
     assert.deepEqual(senders().map(label), [[wait, wait], [wait, wait], [unk, unk]], lang);
-    assert.deepEqual(senders().map((n) => n.textContent), ['…', '…', unk], lang);
+    assert.deepEqual(senders().map(seen), ['…', '…', unk], lang);
   }
   assert.ok(senders()[1].classList.contains('chat-sender-name'), 'the second line is grouped under the first');
 

@@ -306,9 +306,16 @@ test('the placeholder names of a waiting list follow a switch of language', asyn
     ui: { waitingChanged: (list) => room.update(list) },
   };
   await rosterMethods._waitingList.call(session, [{ participantId: 'k1', waitingMs: 0 }, { participantId: 'k2', waitingMs: 0 }]);
+  // As seen (without what is visually hidden) and as read out (without what is
+  // aria-hidden; an aria-label on a span without a role is not read by every screen reader).
+  const classOf = (node) => `${typeof node.className === 'string' ? node.className : ''} ${(node.attributes && node.attributes.class) || ''}`.split(' ');
+  const text = (node, skip) => {
+    if (typeof node !== 'object' || skip(node)) return '';
+    return node.children && node.children.length ? node.children.map((c) => text(c, skip)).join('') : String(node.textContent);
+  };
   const names = () => element('waiting-list').children.map((entry) => {
     const name = find(entry, 'waiting-name');
-    return [name.textContent, name.attributes['aria-label']];
+    return [text(name, (n) => classOf(n).includes('sr-only')), text(name, (n) => n.attributes && n.attributes['aria-hidden'] === 'true')];
   });
   assert.deepEqual(names(), [['…', 'Name not yet received'], ['Name unknown', 'Name unknown']]);
   setLanguage('de');

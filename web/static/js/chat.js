@@ -12,7 +12,7 @@
 import { el, announce } from './dom.js';
 import { linkNodes } from './linkify.js';
 import { formatTime, onLanguageChange, setAttr, t } from './i18n.js';
-import { placeholderLabel, sentence } from './e2ee-names.js';
+import { fillName, sentence } from './e2ee-names.js';
 
 const TIME = { hour: '2-digit', minute: '2-digit' }; // in the user's locale (i18n.js)
 /** ANNOUNCE_CHARS is how much of a text from someone else a screen reader is given while the panel is closed. */
@@ -226,24 +226,14 @@ export class Chat {
   }
 
   /**
-   * _senderName writes sender's name into node, with a placeholder's label (placeholderLabel)
-   * or none; a placeholder is kept with its sender, to be written again at a switch of language.
+   * _senderName writes sender's name into node, a placeholder read out by its label
+   * (e2ee-names.js fillName); a placeholder is kept with its sender, to be written again
+   * at a switch of language.
    */
   _senderName(node, sender) {
-    node.textContent = sender.name;
-    const { title, 'aria-label': label } = placeholderLabel(sender);
-    if (label) {
-      node.setAttribute('title', title);
-      node.setAttribute('aria-label', label);
-      node.dataset.namePending = 'true';
-      this.placeholders.set(node, sender);
-    } else if (node.dataset.namePending) {
-      // A placeholder the name replaced (fill).
-      this.placeholders.delete(node);
-      node.removeAttribute('title');
-      node.removeAttribute('aria-label');
-      delete node.dataset.namePending;
-    }
+    fillName(node, sender);
+    if (sender.nameLabel) this.placeholders.set(node, sender);
+    else this.placeholders.delete(node); // a placeholder the name replaced (fill)
   }
 
   _badge() {

@@ -35,14 +35,37 @@ export function spokenName(person, t) {
 }
 
 /**
- * placeholderLabel is what an element showing person's name takes besides its text (el's
- * props): while the name is a placeholder, its label as accessible name and tooltip ("…"
- * is read out as "Name not yet received"), marked data-name-pending; nothing for a name.
- * Read when called: a list drawn again at a switch of language reads it in the new one.
+ * fillName makes node (a span of a list: the participant list, the waiting room, the
+ * raised hands, the chat's sender) show person's name as shown (by default its name):
+ * a name as its text; a placeholder as it is to the eye, with its label what a screen
+ * reader reads ("…" is read out as "Name not yet received"), and as tooltip, marked
+ * data-name-pending. The label is visually hidden text beside the "…", which is hidden
+ * from assistive technology: an aria-label on an element without a role, as a span, is
+ * prohibited (ARIA 1.2) and not read out by every screen reader, while text is. A
+ * placeholder that says what its label says ("Name unknown") is its own text. Read when
+ * called: a list drawn again at a switch of language reads it in the new one. Returns node.
  */
-export function placeholderLabel(person) {
+export function fillName(node, person, shown = person.name) {
   const label = person.nameLabel;
-  return label ? { title: label, 'aria-label': label, dataset: { namePending: 'true' } } : {};
+  if (label && label !== shown) {
+    const part = (name, value, text) => {
+      const span = document.createElement('span');
+      span.setAttribute(name, value);
+      span.textContent = text;
+      return span;
+    };
+    node.replaceChildren(part('aria-hidden', 'true', shown), part('class', 'sr-only', label));
+  } else {
+    node.textContent = shown;
+  }
+  if (label) {
+    node.setAttribute('title', label);
+    node.dataset.namePending = 'true';
+  } else if (node.dataset.namePending) { // a placeholder the name replaced
+    node.removeAttribute('title');
+    delete node.dataset.namePending;
+  }
+  return node;
 }
 
 /**

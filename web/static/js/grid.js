@@ -8,10 +8,17 @@
 // .keys-waiting[data-participant-id] says "Waiting for keys…" on a tile whose frames
 // fail here for want of a key (e2ee/key-requests.js), instead of a black picture.
 // A tile's aria-label is its name, with ", microphone off" on a muted camera tile.
+//
+// A tile follows a switch of language by itself (Grid), its name and what is built from
+// it included ("Guest (you)", "Name unknown (screen)"): its texts were written with the
+// name in the language of the moment, and only the plain names of a live session's
+// members were given again at a switch, so the own tile, screen tiles whose texts carry
+// the name, and the tiles kept while the page reconnects (held-roster.js) said "Guest
+// (Sie)" or "Name not yet received" after a switch to German until the name changed.
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
-import { setAttr, setText, t } from './i18n.js';
+import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { shownName } from './e2ee-names.js';
 
 /** UNVERIFIED_TEXT (a key) warns about a participant whose identity key did not verify (E2EE). */
@@ -114,6 +121,17 @@ export class Tile {
    * (a placeholder such as "…" for a name not yet received in an encrypted meeting).
    */
   setName(name, label = null) {
+    this.nameFrom({ name, nameLabel: label });
+  }
+
+  /**
+   * nameFrom shows person's name ({name, nameLabel}, as setName) and keeps where it is
+   * read from: a placeholder's getters (e2ee-names.js placeholder) give it in the
+   * language of the moment, which languageChanged shows again.
+   */
+  nameFrom(person) {
+    this.who = nameOf(person);
+    const { name, nameLabel: label } = this.who;
     this.name = name || '';
     const shown = shownName({ name: this.name }, t); // "Guest" without a name
     this.spoken = label || shown;
@@ -136,6 +154,11 @@ export class Tile {
       this.nameEl.removeAttribute('title');
     }
     this.initials.textContent = initials(shown);
+  }
+
+  /** languageChanged writes the name and the texts built from it in the language switched to. */
+  languageChanged() {
+    this.nameFrom(this.who);
   }
 
   /** setRole shows a badge for presenters and moderators (camera tiles only). */
@@ -225,6 +248,18 @@ export class Tile {
   }
 }
 
+/**
+ * nameOf is person's name and placeholder label as they are read ({name, nameLabel}):
+ * getters stay getters, read anew each time.
+ */
+function nameOf(person) {
+  const own = Object.getOwnPropertyDescriptors(person);
+  return Object.defineProperties({}, {
+    name: own.name || { value: person.name },
+    nameLabel: own.nameLabel || { value: person.nameLabel ?? null },
+  });
+}
+
 /** fit finds the column count that makes n tiles of an aspect ratio as large as possible in W×H. */
 function fit(W, H, n, aspect) {
   let best = { cols: 1, w: 0, h: 0 };
@@ -258,6 +293,10 @@ export class Grid {
     this.listeners = new Set(); // onChange: tiles added, removed or moved (view-tracker.js)
     this.observer = new ResizeObserver(() => this.layout());
     this.observer.observe(root);
+    // The page's one grid lives as long as the page: it follows every switch.
+    onLanguageChange(() => {
+      for (const tile of this.tiles.values()) tile.languageChanged();
+    });
   }
 
   /** onChange calls fn whenever tiles are added, removed or placed anew; it returns the unsubscribe. */
@@ -331,12 +370,16 @@ export class Grid {
     this._notify();
   }
 
-  /** update applies a participant object ({name, role, media}) to all of its tiles. */
-  update(participantId, { name, nameLabel = null, role, media, e2ee } = {}) {
+  /**
+   * update applies a participant object ({name, nameLabel, role, media, e2ee}) to all of
+   * its tiles; a placeholder name's getters are kept (Tile.nameFrom).
+   */
+  update(participantId, person = {}) {
+    const { role, media, e2ee } = person;
     for (const tile of this.tiles.values()) {
       if (tile.participantId !== participantId) continue;
       if (e2ee !== undefined) tile.setVerification(e2ee);
-      if (name !== undefined) tile.setName(name, nameLabel);
+      if (person.name !== undefined) tile.nameFrom(person);
       if (role !== undefined) tile.setRole(role);
       if (media) {
         tile.setMic(!!media.mic);

@@ -12,7 +12,7 @@
 import { $, el, toast, announce } from './dom.js';
 import { t, setAttr, setText, onLanguageChange } from './i18n.js';
 import { icon } from './icons.js';
-import { placeholderLabel, sentence, shownName, spokenName } from './e2ee-names.js';
+import { fillName, sentence, shownName, spokenName } from './e2ee-names.js';
 
 
 export class Hands {
@@ -141,7 +141,7 @@ export class Hands {
       }
       return el('li', { class: 'hand-entry', dataset: { participantId: id } },
         el('span', { class: 'hand-pos', text: String(i + 1) }),
-        el('span', { class: 'hand-name', text: name, ...placeholderLabel(person) }), lower);
+        fillName(el('span', { class: 'hand-name' }), person, name), lower);
     }));
     this._decorate();
     this._decoratePeople();

@@ -136,7 +136,7 @@ import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
 import { onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
-import { Reconnect, markReconnecting } from './reconnect.js';
+import { Reconnect } from './reconnect.js';
 import { Reknock } from './reknock.js';
 import { readMeetingLink, meetingExists, keepModeratorSecret } from './meeting-link.js';
 import { installPageHooks } from './page-hooks.js';
@@ -144,6 +144,7 @@ import { SpeakingIndicators } from './speaking-ui.js';
 import { PanelCover } from './panel-cover.js';
 import { PeopleCount } from './people-count.js';
 import { PresenceToasts } from './presence-toasts.js';
+import { HeldRoster } from './held-roster.js';
 import { followTopbarHeight } from './topbar.js';
 
 const link = readMeetingLink();
@@ -189,6 +190,7 @@ let reknock; // reknock.js: a waiting person's knock again after a drop
 let lastKnockSecret = '';
 let panelCover; // panel-cover.js: a panel that fills a narrow screen makes the rest inert
 let peopleCount; // people-count.js: how many are in the meeting
+let held; // held-roster.js: the meeting as it was before a drop, shown while the page resumes
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -243,10 +245,14 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
       resumable: (id, secret) => reconnect.remember(id, secret),
       // Reconnecting: the meeting screen stays under the overlay, which stops the mouse
       // but not the keyboard; no session is joined, so no moderator control is offered
-      // (applyRole) until the welcome of the resume.
-      dropped: () => {
+      // (applyRole) until the welcome of the resume. Who was there stays in view
+      // meanwhile, marked as not current (held-roster.js).
+      dropped: (people) => {
         const resuming = reconnect.dropped();
-        if (resuming) applyRole();
+        if (resuming) {
+          held.hold(people);
+          applyRole();
+        }
         return resuming;
       },
       mediaFailed: (s, how) => reconnect.mediaFailed(s, how),
@@ -330,6 +336,7 @@ function onJoined() {
   lastKnockSecret = '';
   reknock.stop();
   const resumed = reconnect.active;
+  held.replacedBy(session); // the roster of now, in place of the one from before the drop
   reconnect.joined();
   lastName = session.name;
   reconnect.rememberName(lastName);
@@ -428,6 +435,8 @@ function forgetModeratorSecret() {
 
 function stopped() {
   clearInterval(timer);
+  held.forget(); // a resume given up: nothing of the meeting stays in view
+  renderRoster();
   // News of the meeting waiting to be said (dom.js announce holds each text a moment)
   // is not said over the screen that follows (left, ended, the waiting room again).
   forgetAnnouncements();
@@ -545,24 +554,37 @@ function everyone() {
   return s ? s.everyone() : [];
 }
 
+/**
+ * shownPeople is the roster the page shows: the joined session's, or while the page
+ * reconnects the one from before the drop (held-roster.js).
+ */
+function shownPeople() {
+  return held.shown(live());
+}
+
+/** markAway marks who is reconnecting, and the roster held while the page is (held-roster.js). */
+function markAway(people) {
+  held.mark($('#people-list'), people);
+}
+
 function renderPeopleList() {
   const mod = isModerator();
-  const people = everyone();
+  const people = shownPeople();
   renderPeople($('#people-list'), people, {
     moderator: mod,
     // Told once the server says it is done (moderator.js Confirmations, through modctl).
     actions: (person) => participantActions(person, modctl.moderate, () => live()?.settings),
   });
-  markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id));
+  markAway(people);
 }
 
 function renderRoster() {
-  const people = everyone();
-  peopleCount.render(live()); // while reconnecting: the count from before the drop
+  const people = shownPeople();
+  peopleCount.render(people); // while reconnecting: those from before the drop
   if (!$('#people-panel').hidden) renderPeopleList();
   const alone = document.body.dataset.state === 'joined' && people.length === 1;
   $('#invite-card').hidden = !alone || inviteDismissed;
-  markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id));
+  markAway(people);
 }
 
 const PANELS = {
@@ -772,7 +794,8 @@ async function main() {
       controls.render();
     },
   });
-  peopleCount = new PeopleCount({ reconnecting: () => reconnect.active });
+  peopleCount = new PeopleCount();
+  held = new HeldRoster({ grid, media });
   reknock = new Reknock({
     knock: () => join(lastName, { reknock: true }),
     showing: (on) => {
@@ -791,10 +814,9 @@ async function main() {
     },
   });
   bindControls();
-  // Built texts (names with "(you)", menus) are drawn again in the language switched to.
+  // Built texts (menus, the people list) are drawn again in the language switched to;
+  // the tiles follow a switch by themselves (grid.js).
   onLanguageChange(() => {
-    const s = live();
-    if (s) s.languageChanged(); // the names on the tiles
     presence.languageChanged(); // the toasts of who joined and left
     renderRoster();
   });

@@ -18,7 +18,7 @@ import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
 import { ROLE_LABELS, UNVERIFIED_TEXT } from './grid.js';
 import { locale, t } from './i18n.js';
-import { placeholderLabel, sentence, shownName } from './e2ee-names.js';
+import { fillName, sentence, shownName } from './e2ee-names.js';
 
 let openMenuFor = null; // the participant id whose menu is open, across re-renders
 let collation = { tag: '', compare: null }; // the page's collator, made once per language
@@ -73,7 +73,7 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
     const label = el('span', { class: 'person-label' },
       p.self ? el('span', { class: 'person-name', i18n: 'people.self', i18nParams: { name } })
         // A placeholder ("…" before an encrypted meeting's name came) is read out by its label.
-        : el('span', { class: 'person-name', text: name, ...placeholderLabel(p) }),
+        : fillName(el('span', { class: 'person-name' }), p, name),
       roleText ? el('span', { class: 'role-badge', dataset: { role: p.role }, i18n: roleText }) : null,
       p.e2ee === 'unverified'
         ? el('span', { class: 'e2ee-unverified person-warning', dataset: { participantId: p.id } }, icon('alert'), el('span', { i18n: UNVERIFIED_TEXT }))

@@ -10,7 +10,8 @@
 //
 // TEST HOOKS: #reconnect-overlay (shown while reconnecting, text "Reconnecting…"),
 // body[data-reconnecting="true"] at the same time; others' tiles and people entries
-// get data-reconnecting="true" and a .reconnecting-badge while that person is away.
+// get data-reconnecting="true" and a .reconnecting-badge while that person is away, and
+// every other tile while this page is (held-roster.js; its #people-list is aria-busy).
 
 import { $, el, announce, announceAlert, clearAlert } from './dom.js';
 import { t, setText } from './i18n.js';
@@ -268,12 +269,16 @@ export class Reconnect {
 
 /**
  * markReconnecting marks the tiles and people entries of those who are reconnecting
- * (ids), and unmarks everyone else. Run after the roster or the people list rendered.
+ * (ids), the tiles alone of tileIds (those this page keeps in view while it reconnects
+ * itself: its people list says so as a whole, held-roster.js), and unmarks everyone
+ * else. Run after the roster or the people list rendered.
  */
-export function markReconnecting(ids) {
+export function markReconnecting(ids, tileIds = []) {
   const away = new Set(ids);
+  const tilesAway = new Set(tileIds);
   for (const node of document.querySelectorAll('.tile[data-participant-id], .person[data-participant-id]')) {
-    const on = away.has(node.dataset.participantId);
+    const id = node.dataset.participantId;
+    const on = away.has(id) || (tilesAway.has(id) && node.classList.contains('tile'));
     const badge = node.querySelector(':scope .reconnecting-badge');
     if (on) {
       node.dataset.reconnecting = 'true';

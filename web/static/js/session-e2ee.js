@@ -148,7 +148,7 @@ export const e2eeMethods = {
         const settled = !nameLabel || nameLabel === t(UNKNOWN_TEXT);
         const first = entry.announce && settled;
         showName(entry, shown);
-        this.grid.update(entry.id, { name, nameLabel });
+        this.grid.update(entry.id, shown);
         changed = true;
         if (first) {
           entry.announce = false;

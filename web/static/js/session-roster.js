@@ -220,17 +220,6 @@ export const rosterMethods = {
     this._participant(p, false);
   },
 
-  /**
-   * languageChanged draws the members' names on their tiles again after a switch of
-   * language: a placeholder ("Name unknown", "…" read out as "Name not yet received")
-   * and "Guest" were written there in the language switched from (meeting.js draws the
-   * participant list again itself).
-   */
-  languageChanged() {
-    if (this.ended) return;
-    for (const entry of this.participants.values()) this.grid.update(entry.id, { name: entry.name, nameLabel: entry.nameLabel });
-  },
-
   _participantLeft(id) {
     if (this.ended) return;
     const p = this.participants.get(id);

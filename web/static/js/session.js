@@ -4,7 +4,7 @@
 // (re)join and every knock; end() forgets everything it held.
 
 import { Signaling, PROTOCOL_VERSION, E2EE_VERSION } from './signaling.js';
-import { MemberNames } from './e2ee-names.js';
+import { MemberNames, showName } from './e2ee-names.js';
 import { DEFAULT_SETTINGS, revisionFrom } from './session-values.js';
 import { joinMethods } from './session-join.js';
 import { e2eeMethods } from './session-e2ee.js';
@@ -33,6 +33,8 @@ export class Session {
    *          media: LocalMedia, grid: Grid, chat: Chat, ui: object,
    *          e2ee?: {crypto: Promise<MeetingCrypto>|null, api: 'legacy'|'script'|null}}} opts
    * ui: joined(), lobby({moderatorPresent, knockSecret, continued}), lobbyLink(verdict), failed(kind, info), left(), sentToLobby(),
+   *     dropped(people) (a joined session's link dropped: true when the page resumes, and
+   *     then keeps people, everyone() before the drop, and the tiles in view meanwhile),
    *     banner(key|null, kind?), rosterChanged(), roleChanged(old, now),
    *     settingsChanged(old, now, ref, changed), waitingChanged(list), mediaCommand(command, by, all),
    *     refused(code, type, ref), e2eeChanged()
@@ -238,9 +240,12 @@ export class Session {
    * capture unless keepMedia (the person stays on the pre-join or waiting screen).
    * keepScreen (with keepMedia) keeps the screen share too: the connection dropped and
    * the page resumes, which sends it again (Controls.resumeScreen); whoever gives the
-   * resume up stops it (Reconnect's release).
+   * resume up stops it (Reconnect's release). keepTiles leaves the tiles standing for the
+   * page to show while it resumes (held-roster.js, which clears them if it does not); a
+   * session that was never joined made none, and leaves the grid alone: the tiles there
+   * are the page's, held from the session that dropped before it.
    */
-  end({ keepMedia = false, keepChat = false, keepScreen = false } = {}) {
+  end({ keepMedia = false, keepChat = false, keepScreen = false, keepTiles = false } = {}) {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.joinTimer);
@@ -270,7 +275,7 @@ export class Session {
     }
     if (!keepMedia) this.media.stopAll();
     else if (!keepScreen) this.media.stopScreen();
-    this.grid.clear();
+    if (this.joined && !keepTiles) this.grid.clear();
     if (!keepChat) this.chat.clear();
   }
 
@@ -393,8 +398,10 @@ export class Session {
       id: this.participantId, name: this.name, role: this.role,
       media: { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn }, self: true, e2ee: null,
     };
-    const others = Array.from(this.participants.values()).map((p) => ({
-      ...p, media: { ...p.media }, e2ee: this.keys ? this.keys.stateOf(p.id) : null,
+    // A placeholder name stays read when read (e2ee-names.js placeholder): a list kept
+    // past this session (held-roster.js) follows a switch of language too.
+    const others = Array.from(this.participants.values()).map((p) => Object.assign(showName({}, p), {
+      media: { ...p.media }, e2ee: this.keys ? this.keys.stateOf(p.id) : null,
     }));
     return [self, ...others];
   }
@@ -469,9 +476,13 @@ export class Session {
     // page unloads); the server says `bye` `shutdown` before its 1001.
     if ((kind === 'disconnected' || (code === 1001 && !this.bye)) && this.joined && this.ui.dropped) {
       // Dropped without a goodbye: the membership waits for a resume (reconnect.js),
-      // and so does the screen share: picking it again at every blip is no resume.
-      this.end({ keepMedia: true, keepChat: true, keepScreen: true });
-      if (this.ui.dropped()) return;
+      // and so does the screen share: picking it again at every blip is no resume. The
+      // page shows the meeting as it was meanwhile (held-roster.js): who was there, and
+      // the tiles.
+      const people = this.everyone();
+      this.end({ keepMedia: true, keepChat: true, keepScreen: true, keepTiles: true });
+      if (this.ui.dropped(people)) return;
+      this.grid.clear();
       this.media.stopAll();
       this.ui.failed(kind, this.fatalInfo);
       return;

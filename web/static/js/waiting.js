@@ -18,7 +18,7 @@
 import { $, el, announce, initials, hueFor } from './dom.js';
 import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
-import { placeholderLabel, sentence, shownName, spokenName } from './e2ee-names.js';
+import { fillName, sentence, shownName, spokenName } from './e2ee-names.js';
 
 const TICK_MS = 5000;
 
@@ -175,7 +175,7 @@ export class WaitingRoom {
     if (link) dataset.link = w.link;
     return el('li', { class: wrong ? 'waiting-entry waiting-wrong-link' : 'waiting-entry', dataset },
       avatar,
-      el('span', { class: 'waiting-who' }, el('span', { class: 'waiting-name', text: name, ...placeholderLabel(w) }), since,
+      el('span', { class: 'waiting-who' }, fillName(el('span', { class: 'waiting-name' }), w, name), since,
         link ? el('span', { class: `waiting-link waiting-link-${w.link}`, dataset: { link: w.link }, i18n: link[0], i18nAttr: { title: link[1] } }) : null,
         wrong ? el('span', { class: 'waiting-link-note', i18n: 'e2ee14.knock.wrong.note' }) : null),
       el('span', { class: 'waiting-actions' },

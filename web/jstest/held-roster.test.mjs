@@ -1,0 +1,182 @@
+// The meeting as it was before this page's connection dropped stays in view while the
+// page reconnects (held-roster.js). The dropped Session let go of its roster and cleared
+// the tiles (Session.end), so behind "Reconnecting…" the people panel listed nobody and
+// the grid was empty, under the count kept from before the drop. Now the people list
+// shows who was there, busy (aria-busy) and without a moderator's menus, the tiles stay
+// with their last picture, marked reconnecting, and the resumed welcome's roster replaces
+// them: who left meanwhile goes then, told of by nobody (no "left" for someone who was
+// merely there before the drop). A resume given up clears everything, as before.
+//
+// The page's glue (meeting.js: the Session's ui.dropped and onJoined, renderRoster,
+// stopped) is played by `page` with the same calls.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverSays, sent, noop, dropSocket } from './media-standins.mjs';
+import { installMiniDOM, append } from './mini-dom.mjs';
+import { eventually } from './harness.mjs';
+
+const { location } = globalThis.window;
+const doc = installMiniDOM();
+Object.assign(globalThis.window, { location, fetch: async () => ({ ok: true, status: 200 }) }); // the server is up
+for (const id of ['participant-count', 'people-count', 'downlink-hint']) append(doc, 'span', id);
+append(doc, 'button', 'btn-people');
+
+const { LocalMedia } = await import('../static/js/media.js');
+const { Session } = await import('../static/js/session.js');
+const { Reconnect } = await import('../static/js/reconnect.js');
+const { PeopleCount } = await import('../static/js/people-count.js');
+const { HeldRoster } = await import('../static/js/held-roster.js');
+const { Grid } = await import('../static/js/grid.js');
+const { renderPeople } = await import('../static/js/people.js');
+const { setLanguage } = await import('../static/js/i18n.js');
+
+const SECRET = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+const person = (id, name) => ({ id, name, role: 'participant', media: { mic: true, camera: true, screen: id === 'p-cy' } });
+const welcome = (extra = {}) => ({ participantId: 'p-ann', e2ee: false, participants: [], role: 'moderator', resumeSecret: SECRET, ...extra });
+const liveTrack = () => ({ kind: 'video', readyState: 'live', muted: false, addEventListener() {}, removeEventListener() {} });
+
+/** page is meeting.js's glue around one person's sessions, the grid, the people list and what is held. */
+function page(t) {
+  const media = new LocalMedia();
+  const root = append(doc, 'div');
+  const grid = new Grid(root);
+  const list = append(doc, 'ul', 'people-list');
+  const p = { media, grid, list, session: null, sessions: [], told: [], gaveUp: null };
+  const live = () => (p.session && !p.session.ended ? p.session : null);
+  const held = new HeldRoster({ grid, media });
+  const count = new PeopleCount();
+  // Whom the sessions told joined or left (presence-toasts.js, the page's one).
+  const presence = { joined: (x) => p.told.push(`${x.name} joined`), left: (x) => p.told.push(`${x.name} left`) };
+  const renderRoster = () => {
+    const people = held.shown(live());
+    count.render(people);
+    const s = live();
+    renderPeople(list, people, { moderator: !!s && s.isModerator, actions: () => [] });
+    held.mark(list, people);
+  };
+  const stopped = () => {
+    held.forget();
+    renderRoster();
+  };
+  p.reconnect = new Reconnect({
+    attempt: (resume) => p.open(resume),
+    giveUp: (kind) => { p.gaveUp = kind; stopped(); },
+  });
+  p.open = (resume = null) => {
+    const session = new Session({
+      meetingId: 'm1', name: 'Ann', media, grid, chat: noop, resume, presence,
+      ui: new Proxy({
+        resumable: (id, secret) => p.reconnect.remember(id, secret),
+        rosterChanged: renderRoster,
+        joined: () => { held.replacedBy(session); p.reconnect.joined(); renderRoster(); },
+        dropped: (people) => {
+          const resuming = p.reconnect.dropped();
+          if (resuming) {
+            held.hold(people);
+            renderRoster();
+          }
+          return resuming;
+        },
+        failed: (kind) => { if (!p.reconnect.failed(kind)) stopped(); }, // showError
+      }, { get: (target, key) => (key in target ? target[key] : () => {}) }),
+    });
+    p.session = session;
+    p.sessions.push(session);
+    session.start();
+    return session;
+  };
+  t.after(() => {
+    p.reconnect._stop();
+    p.reconnect.forget();
+    for (const s of p.sessions) s.end();
+    media.stopAll();
+    root.remove();
+    list.remove();
+  });
+  return p;
+}
+
+/** listed: the people list as it is read: [name, a menu for a moderator], and whether it is busy. */
+function listed(p) {
+  const rows = p.list.querySelectorAll('.person').map((li) => [li.querySelector('.person-name').textContent, !!li.querySelector('.participant-menu')]);
+  return { rows, busy: p.list.getAttribute('aria-busy') === 'true' };
+}
+
+/** tiles: each tile as [id/source, its track is the one it had, marked reconnecting]. */
+function tiles(p, tracks = new Map()) {
+  return [...p.grid.tiles.values()].map((tl) => [`${tl.participantId}/${tl.source}`, tracks.has(tl) ? tl.track === tracks.get(tl) : null, tl.node.dataset.reconnecting === 'true']);
+}
+
+/** withFour: Ann, a moderator, joined with Bo, Cy and Di, Cy and Ann sharing their screens, each tile with a picture. */
+async function withFour(t) {
+  const p = page(t);
+  sent.length = 0;
+  p.open();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  serverSays('welcome', welcome({ participants: [person('p-bo', 'Bo'), person('p-cy', 'Cy'), person('p-di', 'Di')] }));
+  await eventually(() => p.session.joined, 'the welcome');
+  p.grid.ensure({ participantId: 'p-cy', source: 'screen', name: 'Cy' });
+  p.grid.ensure({ participantId: 'p-ann', source: 'screen', self: true, name: 'Ann' }); // Ann shares too (controls.js)
+  const tracks = new Map();
+  for (const tl of p.grid.tiles.values()) {
+    if (tl.self) continue;
+    tl.video.play = () => Promise.resolve();
+    tl.setTrack(liveTrack());
+    tracks.set(tl, tl.track);
+  }
+  return { p, tracks };
+}
+
+/** drop: the link drops; the page reconnects, and its next attempt sends `resume`. */
+async function drop(p) {
+  const before = p.session;
+  sent.length = 0;
+  dropSocket();
+  assert.equal(p.reconnect.active, true, 'the page does not resume');
+  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume', 5000);
+}
+
+test('behind "Reconnecting…" the people and tiles from before the drop stay, marked as not current; the resumed welcome replaces them', async (t) => {
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  const { p, tracks } = await withFour(t);
+  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true], ['Di', true]], busy: false });
+  p.told.length = 0;
+
+  await drop(p);
+  await drop(p); // an attempt that drops before its welcome keeps them too
+  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', false], ['Cy', false], ['Di', false]], busy: true },
+    'the people list is not the one from before the drop, busy and without a moderator\'s menus');
+  assert.deepEqual(tiles(p, tracks), [
+    ['p-ann/camera', null, false], ['p-bo/camera', true, true], ['p-cy/camera', true, true], ['p-di/camera', true, true],
+    ['p-cy/screen', true, true], ['p-ann/screen', null, false],
+  ], 'the tiles are not kept with their last picture, marked reconnecting');
+  assert.equal(doc.getElementById('participant-count').textContent, '4');
+  setLanguage('de'); // a switch meanwhile draws the held list in the new language
+  assert.deepEqual(listed(p).rows[0], ['Ann (Sie)', false]);
+  setLanguage('en');
+
+  // Di left while this page was away, Cy stopped sharing.
+  const cy = { ...person('p-cy', 'Cy'), media: { mic: true, camera: true, screen: false } };
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo', 'Bo'), cy] }));
+  await eventually(() => p.session.joined, 'the resumed welcome');
+  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true]], busy: false });
+  // Ann's own screen comes back once the resumed session sends it (controls.js resumeScreen), if it may.
+  assert.deepEqual(tiles(p, tracks), [['p-ann/camera', null, false], ['p-bo/camera', false, false], ['p-cy/camera', false, false]],
+    'the roster of now does not replace the held one, or the dropped connection\'s picture stays');
+  assert.equal(doc.getElementById('participant-count').textContent, '3');
+  assert.deepEqual(p.told, [], 'coming back is told as a leave or a join');
+});
+
+test('a resume given up keeps nothing of the meeting in view', async (t) => {
+  const { p } = await withFour(t);
+  await drop(p);
+  assert.equal(listed(p).rows.length, 4);
+  const resume = sent.find((m) => m.type === 'resume');
+  serverSays('error', { code: 'resume_failed' }, resume.id);
+  dropSocket(4401);
+  assert.equal(p.gaveUp, 'resume_failed');
+  assert.equal(p.grid.tiles.size, 0, 'tiles stay after the resume was given up');
+  assert.deepEqual(listed(p), { rows: [], busy: false }, 'the people list stays after the resume was given up');
+  assert.equal(doc.getElementById('participant-count').textContent, '');
+});

@@ -1,0 +1,117 @@
+// The meeting as it was when this page's connection dropped, kept in view while the page
+// reconnects (reconnect.js). A dropped Session lets go of its roster (Session.end), so the
+// people panel listed nobody and the tiles were gone behind "Reconnecting…", under the
+// count from before the drop, as if everyone had left for a moment. What a person
+// expects of a short drop is the meeting as it was, marked as not current: the people
+// list dimmed and busy (aria-busy), without moderator actions (no session is joined), the
+// tiles with their last picture or their name, marked reconnecting, until the resumed
+// welcome brings the roster of now, which replaces it. Those gone meanwhile go then
+// without a word: a leave is told only by a session that saw it (session-roster.js), and
+// nobody that was merely there before the drop left.
+//
+// One for the page (meeting.js), as it outlives the sessions: the dropped one hands over
+// its roster (Session ui.dropped), the resumed one replaces it (replacedBy), and a resume
+// given up forgets it with its tiles (forget). Nothing of it is written anywhere.
+
+import { markReconnecting } from './reconnect.js';
+
+export class HeldRoster {
+  /**
+   * @param {{grid: Grid, media: LocalMedia}} deps grid holds the tiles the dropped session
+   * left standing; media is the page's own devices, which the own entry shows as they are.
+   */
+  constructor({ grid, media }) {
+    this.grid = grid;
+    this.media = media;
+    this.held = null; // [{id, name, nameLabel?, role, media, self?}], self first; null: nothing held
+    this.tracks = new Map(); // Tile -> the dropped connection's track it kept showing
+  }
+
+  /** holding: the page shows the meeting as it was before the drop. */
+  get holding() {
+    return this.held !== null;
+  }
+
+  /**
+   * hold keeps people (the dropped session's everyone(), self first) and the tiles the
+   * session left standing (Session.end keepTiles); nobody is shown speaking meanwhile.
+   */
+  hold(people) {
+    this.held = people.slice();
+    this.tracks.clear();
+    for (const tile of this.grid.tiles.values()) {
+      if (!tile.self || tile.source === 'screen') this.tracks.set(tile, tile.track);
+    }
+    this.grid.setActiveSpeaker(null);
+  }
+
+  /**
+   * people is the held roster (empty while nothing is held): the others as they were, the
+   * own entry with the devices as they are now (they can be switched while reconnecting).
+   */
+  people() {
+    if (!this.held) return [];
+    const m = this.media;
+    return this.held.map((p) => (p.self ? { ...p, media: { mic: m.micOn, camera: m.cameraOn, screen: m.screenOn } } : p));
+  }
+
+  /**
+   * shown is the roster the page shows: the joined session s's (live, or null), or while
+   * the page reconnects the one held from before the drop.
+   */
+  shown(s) {
+    return s && s.joined && !s.ended ? s.everyone() : this.people();
+  }
+
+  /**
+   * mark marks who is reconnecting (reconnect.js markReconnecting) after the roster
+   * people was drawn: those it says are, and while the page reconnects every other tile
+   * it keeps in view; the people list held meanwhile is busy as a whole (list, aria-busy),
+   * and dimmed for the eye (app.css).
+   */
+  mark(list, people) {
+    if (this.held) list.setAttribute('aria-busy', 'true');
+    else list.removeAttribute('aria-busy');
+    const others = this.held ? this.held.filter((p) => !p.self).map((p) => p.id) : [];
+    markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id), others);
+  }
+
+  /**
+   * replacedBy: session (resumed) has its welcome and its roster is the one shown. The
+   * tiles of those who are no longer in it go, a screen no longer shared goes (the own
+   * one too: the resumed session shows it again once it sends it, Controls.resumeScreen,
+   * and may not), and the others let go of the dropped connection's picture: the resumed
+   * one brings its own.
+   */
+  replacedBy(session) {
+    if (!this.held) return;
+    const now = new Map(session.everyone().map((p) => [p.id, p]));
+    for (const [tile, track] of this.tracks) {
+      const { participantId: id, source } = tile;
+      const p = now.get(id);
+      if (this.grid.get(id, source) !== tile) continue; // gone already
+      if (tile.self) {
+        this.grid.remove(id, source);
+        continue;
+      }
+      if (!p) {
+        this.grid.removeParticipant(id);
+        continue;
+      }
+      // "Waiting for keys…" was the dropped connection's: the resumed one's keys say anew.
+      this.grid.setWaitingForKeys(id, false);
+      if (source === 'screen' && !p.media.screen) this.grid.remove(id, source);
+      else if (tile.track === track) tile.setTrack(null);
+    }
+    this.held = null;
+    this.tracks.clear();
+  }
+
+  /** forget: the resume is given up (or the page left): nothing of the meeting stays shown. */
+  forget() {
+    if (!this.held) return;
+    this.held = null;
+    this.tracks.clear();
+    this.grid.clear();
+  }
+}
