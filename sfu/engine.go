@@ -273,7 +273,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	settings.SetICETimeouts(timers.disconnected, timers.failed, timers.keepalive)
 	e.consentTimeout = timers.disconnected + timers.failed
 	e.estimate = !cfg.NoBandwidthEstimation
-	e.lites.send, e.lites.now, e.lites.allow = e.writeTo, cfg.Now, e.cands.ipOK
+	e.lites.send, e.lites.now, e.lites.allow, e.lites.consent = e.writeTo, cfg.Now, e.cands.ipOK, e.consentTimeout
 	if len(cfg.PublicIPs) > 0 {
 		settings.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}

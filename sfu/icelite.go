@@ -3,6 +3,7 @@ package sfu
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -16,39 +17,64 @@ import (
 // iceLite is the ICE of a connection the server runs itself as an ICE-lite agent
 // (RFC 8445 §2.5), in the media socket's reader instead of in an agent of Pion's: the
 // server has only host candidates (one UDP port, one TCP port), so it never needs to
-// check a pair itself. It answers the peer's checks, takes the pair the peer nominates
-// (the peer, a full agent, is the controlling one) and keeps the pair while the peer's
-// consent checks (RFC 7675) keep coming. Pion's agent sends a check of its own every
-// 2 s on every connection, answers the peer's, and keeps a task loop, a checking loop
-// and a candidate reader for it; bench/README.md put ICE at 12–16 % of the server's CPU
-// at 1 → 200.
+// check a pair itself. It answers the peer's checks and takes the pair the peer
+// nominates (the peer, a full agent, is the controlling one). Pion's agent sends a
+// check of its own every 2 s on every connection, answers the peer's, and keeps a task
+// loop, a checking loop and a candidate reader for it; bench/README.md put ICE at
+// 12–16 % of the server's CPU at 1 → 200.
+//
+// A check proves only that its sender knows the password, which is the peer's own (it
+// is in the offer the page got): its source address can be forged. So before media go
+// to a UDP address, the address must answer a request of the server's own with a
+// random transaction id, which a forger does not see (liteproof.go): a nominated path
+// is selected (onSelect, the media's route) once it is routable, and keeps the
+// server's consent (RFC 7675) while such answers keep coming. Over ICE-TCP the
+// handshake proved the address.
 //
 // Its credentials are fixed: an ICE restart makes a new iceLite. What it learns (the
-// selected address, when a check last proved it, which addresses passed a check) is
-// guarded by mu, short, never held across I/O.
+// selected address, when the peer last consented to it, which addresses passed a check
+// and when each last answered) is guarded by mu, short, never held across I/O.
 type iceLite struct {
 	ufrag, pwd string
 	key        stun.MessageIntegrity // the short-term key: pwd
-	// onSelect is told the address the peer nominated whenever it changes, from the
-	// socket's reader: it must not block. onDTLS gets the DTLS records that arrive from
-	// a proven address, from the reader too. onLost is told when the consent expired
-	// (liteAgents.sweep).
-	onSelect func(litePath)
-	onDTLS   func([]byte)
-	onRTCP   func([]byte) // the SRTCP that arrives over ICE-TCP (over UDP the reader's routes serve it)
-	onLost   func()
+	tiebreaker uint64                // ICE-CONTROLLED's, in the server's requests
+	// onSelect is told the path media go to whenever it changes (one the peer
+	// nominated, once it is routable), from the socket's reader: it must not block.
+	// onNominate is told of a nomination, before its path is routable (DTLS may start).
+	// onDTLS gets the DTLS records that arrive from a proven address, from the reader
+	// too. onLost is told when the consent expired (liteAgents.sweep).
+	onSelect   func(litePath)
+	onNominate func()
+	onDTLS     func([]byte)
+	onRTCP     func([]byte) // the SRTCP that arrives over ICE-TCP (over UDP the reader's routes serve it)
+	onLost     func()
 
 	mu     sync.Mutex
 	remote string // the peer's ufrag, from its answer; "" until then (a check may come first)
+	// peerKey is the short-term key of the peer's password, from its answer: the
+	// server's requests carry it; nil until then.
+	peerKey stun.MessageIntegrity
 	// seen is the remote ufrag of the checks answered before the answer came, which
 	// the answer's must then match.
-	seen      string
-	selected  litePath
-	confirmed int64 // the clock's UnixNano when a check on selected was last answered
+	seen     string
+	selected litePath // where media go: nominated and routable
+	// nominee is the path nominated last that was not routable then: it becomes the
+	// selected one when its proof comes (liteproof.go).
+	nominee   litePath
+	confirmed int64 // the clock's UnixNano when the peer last consented to selected
 	// proven are the paths that passed a check, newest first: only from these may the
 	// connection's other datagrams (DTLS) be read.
-	proven [maxProven]litePath
-	tcps   []*liteTCP // the ICE-TCP connections checks came over, closed with it
+	proven  [maxProven]provenPath
+	asks    [maxAsks]liteAsk // the server's requests not yet answered, a ring
+	nextAsk int
+	tcps    []*liteTCP // the ICE-TCP connections checks came over, closed with it
+}
+
+// provenPath is a path that passed a check and, for a UDP one, when the peer last
+// answered the server's request on it (0: not yet).
+type provenPath struct {
+	litePath
+	answered int64
 }
 
 // litePath is a way to the peer: an address on the media socket, or an ICE-TCP
@@ -74,7 +100,10 @@ const (
 
 func newICELite(onSelect func(litePath)) *iceLite {
 	ufrag, pwd := iceCredential(iceUfragLen), iceCredential(icePwdLen)
-	return &iceLite{ufrag: ufrag, pwd: pwd, key: stun.NewShortTermIntegrity(pwd), onSelect: onSelect}
+	var tb [8]byte
+	_, _ = rand.Read(tb[:])
+	return &iceLite{ufrag: ufrag, pwd: pwd, key: stun.NewShortTermIntegrity(pwd), onSelect: onSelect,
+		tiebreaker: binary.BigEndian.Uint64(tb[:])}
 }
 
 // iceCredential is n random ice-chars (64 of them: six bits each, no bias).
@@ -89,82 +118,114 @@ func iceCredential(n int) string {
 
 var errICEUfrag = errors.New("sfu: the answer's ICE ufrag is not the one its checks used")
 
-// setRemote takes the peer's ufrag from its answer. Checks answered before it came
-// must have used the same.
-func (l *iceLite) setRemote(ufrag string) error {
+// setRemote takes the peer's ufrag and password from its answer. Checks answered
+// before it came must have used the same ufrag. It reports whether the password is
+// new: the addresses proven before can be asked for their proof then (askProven).
+func (l *iceLite) setRemote(ufrag, pwd string) (newPwd bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.seen != "" && l.seen != ufrag {
-		l.selected = litePath{}
-		l.proven = [maxProven]litePath{}
-		return errICEUfrag
+		l.selected, l.nominee = litePath{}, litePath{}
+		l.proven = [maxProven]provenPath{}
+		return false, errICEUfrag
 	}
 	l.remote = ufrag
-	return nil
+	key := stun.NewShortTermIntegrity(pwd)
+	if bytes.Equal(key, l.peerKey) {
+		return false, nil
+	}
+	l.peerKey, l.asks = key, [maxAsks]liteAsk{} // asked with the old password: no longer
+	return true, nil
 }
 
 // checked notes a check from ap that passed, with the peer's ufrag, at now; nominated
 // when it carried USE-CANDIDATE. It reports false for a ufrag other than the answer's,
-// and the address that proving ap made it forget, if any.
-func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64) (ok bool, evicted litePath) {
+// the address that proving ap made it forget, if any, and the request to send ap,
+// if any (ask.valid()). A nominated path is selected at once if it is routable: a
+// TCP one, or a UDP one whose peer answered the server within the consent time;
+// otherwise it waits for its proof. The selected UDP path is asked at each check
+// (its consent: lost only when every request or answer of the consent time is), any
+// other UDP path when it has not answered within a fifth of the consent time: at most
+// one request for each check, never more than the peer sends.
+func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64, consent time.Duration) (ok bool, evicted litePath, ask liteAsk) {
 	l.mu.Lock()
 	switch {
 	case l.remote != "" && l.remote != string(remote):
 		l.mu.Unlock()
-		return false, evicted
+		return false, evicted, ask
 	case l.remote == "" && l.seen == "":
 		l.seen = string(remote)
 	case l.remote == "" && l.seen != string(remote):
 		l.mu.Unlock()
-		return false, evicted
+		return false, evicted, ask
 	}
 	evicted = l.prove(ap)
-	changed := nominated && l.selected != ap
-	if nominated {
-		l.selected = ap
+	p := &l.proven[0]
+	udp := ap.tcp == nil
+	routable := !udp || (p.answered != 0 && now-p.answered <= int64(consent))
+	changed := nominated && routable && l.selected != ap
+	waits := nominated && !routable && l.selected != ap && l.nominee != ap
+	switch {
+	case changed:
+		l.selected, l.nominee = ap, litePath{}
+		l.confirmed = p.answered
+	case waits:
+		l.nominee = ap
 	}
-	if l.selected == ap {
-		l.confirmed = now
+	if !udp && l.selected == ap {
+		l.confirmed = now // the TCP connection is the peer's: its checks are its consent
+	}
+	if udp && l.peerKey != nil && (l.selected == ap || p.answered == 0 || now-p.answered > int64(consent/5)) {
+		ask = l.newAsk(ap.ap)
 	}
 	l.mu.Unlock()
+	if (changed || waits) && l.onNominate != nil {
+		l.onNominate()
+	}
 	if changed && l.onSelect != nil {
 		l.onSelect(ap)
 	}
-	return true, evicted
+	return true, evicted, ask
 }
 
 // prove puts ap first among the proven addresses and returns the one that fell off
 // the end, if any.
 func (l *iceLite) prove(ap litePath) (evicted litePath) {
 	i := 0
-	for i < maxProven-1 && l.proven[i] != ap {
+	for i < maxProven-1 && l.proven[i].litePath != ap {
 		i++
 	}
-	if l.proven[i] != ap {
-		evicted = l.proven[i]
+	p := l.proven[i]
+	if p.litePath != ap {
+		evicted, p = p.litePath, provenPath{litePath: ap}
 	}
 	copy(l.proven[1:i+1], l.proven[:i])
-	l.proven[0] = ap
+	l.proven[0] = p
 	return evicted
 }
 
-// dst is where the peer is: its nominated address, or before a nomination the last
-// address that passed a check (a browser may start DTLS as soon as its check is
-// answered); invalid when there is neither.
+// dst is where the peer is, for DTLS: the selected path, or the one it nominated
+// that awaits its proof, or before a nomination the last address that passed a
+// check (a browser may start DTLS as soon as its check is answered); invalid when
+// there is none. DTLS flights are few and bounded by the handshake's retransmissions,
+// so they need not wait for the proof, which runs beside the handshake.
 func (l *iceLite) dst() litePath {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.selected.valid() {
+	switch {
+	case l.selected.valid():
 		return l.selected
+	case l.nominee.valid():
+		return l.nominee
 	}
-	return l.proven[0]
+	return l.proven[0].litePath
 }
 
 // nominated reports whether the peer has nominated a path.
 func (l *iceLite) nominated() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.selected.valid()
+	return l.selected.valid() || l.nominee.valid()
 }
 
 // isProven reports whether a check from the UDP address ap passed.
@@ -216,8 +277,9 @@ func (l *iceLite) consentLost(now int64, timeout time.Duration) bool {
 	if !l.selected.valid() || now-l.confirmed <= int64(timeout) {
 		return false
 	}
-	l.selected = litePath{}
-	l.proven = [maxProven]litePath{}
+	l.selected, l.nominee = litePath{}, litePath{}
+	l.proven = [maxProven]provenPath{}
+	l.asks = [maxAsks]liteAsk{}
 	return true
 }
 
@@ -237,11 +299,17 @@ type liteAgents struct {
 	// the system call); now is the engine's clock.
 	send func(b []byte, to netip.AddrPort) error
 	now  func() time.Time
+	// consent is how long a UDP path stays routable after the peer last answered
+	// the server's request on it (RFC 7675's consent); defaultConsent when 0.
+	consent time.Duration
 
-	msgMu     sync.Mutex // req and resp, should the socket be read by two goroutines
-	req, resp stun.Message
+	msgMu          sync.Mutex // req, resp and out, should the socket be read by two goroutines
+	req, resp, out stun.Message
+	user           []byte // out's USERNAME
 
 	answered, refused atomic.Uint64 // checks answered; checks for one of ours that failed
+	// asked are the server's own requests sent, proofs the answers to them that held.
+	asked, proofs atomic.Uint64
 }
 
 func (a *liteAgents) add(l *iceLite) {
@@ -356,12 +424,15 @@ func isSTUN(b []byte) bool {
 	return len(b) >= 20 && b[0] < 4 && b[4] == 0x21 && b[5] == 0x12 && b[6] == 0xA4 && b[7] == 0x42
 }
 
-// take serves b if it is a binding request for one of the agents, and reports whether
-// it did. A request for one of ours is answered only when its integrity (our
-// password) and fingerprint hold and it comes from a controlling peer; otherwise it
-// is dropped unanswered (and counted): an error response would tell a prober which
-// ufrags exist.
+// take serves b if it is a binding request for one of the agents, or a peer's answer
+// to one of the server's requests (takeAnswer), and reports whether it did. A request
+// for one of ours is answered only when its integrity (our password) and fingerprint
+// hold and it comes from a controlling peer; otherwise it is dropped unanswered (and
+// counted): an error response would tell a prober which ufrags exist.
 func (a *liteAgents) take(b []byte, from netip.AddrPort) bool {
+	if isSTUN(b) && stun.BindingSuccess.Value() == uint16(b[0])<<8|uint16(b[1]) {
+		return a.takeAnswer(b, from)
+	}
 	taken, _, _ := a.takeOn(b, litePath{ap: from}, nil)
 	return taken
 }
@@ -399,7 +470,7 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 		a.refused.Add(1)
 		return true, nil, answer
 	}
-	ok, evicted := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano())
+	ok, evicted, ask := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano(), a.consentTime())
 	if !ok {
 		a.refused.Add(1)
 		return true, nil, answer
@@ -417,6 +488,12 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 		return true, nil, answer
 	}
 	a.answered.Add(1)
+	if ask.valid() {
+		var err error
+		if a.user, err = proofRequest(&a.out, a.user, l, ask); err == nil && a.send(a.out.Raw, from.ap) == nil {
+			a.asked.Add(1)
+		}
+	}
 	return true, l, answer
 }
 

@@ -175,11 +175,11 @@ func TestICELiteAnswersAFullAgent(t *testing.T) {
 // connection and the address the lite agent selected.
 func connectAgent(t *testing.T, r *liteRig, a *ice.Agent) (*ice.Conn, netip.AddrPort) {
 	t.Helper()
-	ufrag, _, err := a.GetLocalUserCredentials()
+	ufrag, pwd, err := a.GetLocalUserCredentials()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.lite.setRemote(ufrag); err != nil {
+	if _, err := r.lite.setRemote(ufrag, pwd); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.OnCandidate(func(ice.Candidate) {}); err != nil {
@@ -268,7 +268,7 @@ func TestICELiteRefusesForgedChecks(t *testing.T) {
 	}
 	l := newICELite(func(p litePath) { picked = append(picked, p.ap) })
 	agents.add(l)
-	if err := l.setRemote("peer"); err != nil {
+	if _, err := l.setRemote("peer", testPeerPwd); err != nil {
 		t.Fatal(err)
 	}
 	from := netip.MustParseAddrPort("127.0.0.1:40000")
@@ -306,12 +306,16 @@ func TestICELiteRefusesForgedChecks(t *testing.T) {
 	}
 
 	// The genuine check is answered, signed with our password, with the address it
-	// came from.
+	// came from; the address is asked to prove it is the peer's, and selected once it
+	// has answered.
 	if !agents.take(check{username: user, pwd: l.pwd, nominate: true}.bytes(t), from) {
 		t.Fatal("genuine check not taken")
 	}
-	if len(sent) != 1 || len(picked) != 1 || picked[0] != from {
-		t.Fatalf("answered %d, selected %v", len(sent), picked)
+	if len(sent) != 2 || len(picked) != 0 {
+		t.Fatalf("sent %d, selected %v before the peer answered", len(sent), picked)
+	}
+	if !agents.take(peerReply{pwd: testPeerPwd}.to(t, sent[1]), from) || len(picked) != 1 || picked[0] != from {
+		t.Fatalf("selected %v", picked)
 	}
 	var resp stun.Message
 	if err := stun.Decode(sent[0], &resp); err != nil {
@@ -341,14 +345,14 @@ func TestICELiteChecksBeforeTheAnswer(t *testing.T) {
 	l := newICELite(func(p litePath) { picked = append(picked, p.ap) })
 	agents.add(l)
 	a := netip.MustParseAddrPort("127.0.0.1:40001")
-	if !agents.take(check{username: l.ufrag + ":early", pwd: l.pwd, nominate: true}.bytes(t), a) || len(picked) != 1 {
-		t.Fatalf("early check: selected %v", picked)
+	if !agents.take(check{username: l.ufrag + ":early", pwd: l.pwd, nominate: true}.bytes(t), a) || !l.nominated() {
+		t.Fatalf("early check: nominated %v", l.nominated())
 	}
 	// A second peer ufrag before the answer is refused.
 	if agents.take(check{username: l.ufrag + ":other", pwd: l.pwd}.bytes(t), netip.MustParseAddrPort("127.0.0.1:40002")); agents.refused.Load() != 1 {
 		t.Fatal("a second peer ufrag was answered")
 	}
-	if err := l.setRemote("liar"); err == nil || l.isProven(a) {
+	if _, err := l.setRemote("liar", testPeerPwd); err == nil || l.isProven(a) || l.nominated() {
 		t.Fatal("an answer with another ufrag kept what the checks proved")
 	}
 
@@ -357,7 +361,7 @@ func TestICELiteChecksBeforeTheAnswer(t *testing.T) {
 	if !agents.take(check{username: l2.ufrag + ":early", pwd: l2.pwd}.bytes(t), a) {
 		t.Fatal("early check not taken")
 	}
-	if err := l2.setRemote("early"); err != nil || !l2.isProven(a) {
+	if _, err := l2.setRemote("early", testPeerPwd); err != nil || !l2.isProven(a) {
 		t.Fatalf("the answer with the checks' ufrag: %v, proven %v", err, l2.isProven(a))
 	}
 	agents.remove(l2)
@@ -367,30 +371,42 @@ func TestICELiteChecksBeforeTheAnswer(t *testing.T) {
 }
 
 // TestICELiteRenomination: the peer may nominate another pair later (a network
-// change); the latest nomination is the route, and a check on a pair that is not the
-// selected one does not renew the consent.
+// change); the latest nomination is the route (each answering the server's requests,
+// liteproof.go), and a check or an answer on a pair that is not the selected one does
+// not renew the consent.
 func TestICELiteRenomination(t *testing.T) {
 	var clock atomic.Int64
-	agents := &liteAgents{send: func([]byte, netip.AddrPort) error { return nil }, now: func() time.Time { return time.Unix(0, clock.Load()) }}
+	sends := &liteSends{}
+	agents := &liteAgents{send: sends.send, now: func() time.Time { return time.Unix(0, clock.Load()) }, consent: 30 * time.Second}
 	var picked []netip.AddrPort
 	l := newICELite(func(p litePath) { picked = append(picked, p.ap) })
 	agents.add(l)
-	_ = l.setRemote("peer")
+	_, _ = l.setRemote("peer", testPeerPwd)
 	a, b := netip.MustParseAddrPort("127.0.0.1:40001"), netip.MustParseAddrPort("[::1]:40002")
+	// checkAndAnswer has the peer check from from and answer what the server asks.
+	checkAndAnswer := func(from netip.AddrPort, nominate bool) {
+		t.Helper()
+		if !agents.take(check{username: l.ufrag + ":peer", pwd: l.pwd, nominate: nominate}.bytes(t), from) {
+			t.Fatal("check not taken")
+		}
+		for _, req := range sends.requests(from) {
+			if !agents.take(peerReply{pwd: testPeerPwd}.to(t, req), from) {
+				t.Fatal("answer not taken")
+			}
+		}
+	}
 	for _, c := range []struct {
 		from     netip.AddrPort
 		nominate bool
 	}{{a, false}, {a, true}, {a, true}, {b, false}, {b, true}} {
 		clock.Add(int64(time.Second))
-		if !agents.take(check{username: l.ufrag + ":peer", pwd: l.pwd, nominate: c.nominate}.bytes(t), c.from) {
-			t.Fatal("check not taken")
-		}
+		checkAndAnswer(c.from, c.nominate)
 	}
 	if len(picked) != 2 || picked[0] != a || picked[1] != b {
 		t.Fatalf("selected %v, want %v then %v", picked, a, b)
 	}
 	clock.Add(int64(20 * time.Second))
-	_ = agents.take(check{username: l.ufrag + ":peer", pwd: l.pwd}.bytes(t), a)
+	checkAndAnswer(a, false)
 	clock.Add(int64(11 * time.Second))
 	if !l.consentLost(clock.Load(), 30*time.Second) {
 		t.Fatal("a check on the old pair renewed the selected pair's consent")

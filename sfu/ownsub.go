@@ -95,6 +95,7 @@ func newOwnSub(e *Engine, p *Participant) *ownSub {
 // newLite makes credentials whose checks the engine's reader answers for o.
 func (o *ownSub) newLite() *iceLite {
 	l := newICELite(o.selected)
+	l.onNominate = o.nominated
 	l.onDTLS = o.dtls.deliver
 	l.onRTCP = o.tcpRTCP
 	l.onLost = o.consentLost
@@ -120,10 +121,15 @@ func (o *ownSub) sendToPeer(b []byte) error {
 	return errNoPath
 }
 
-// selected is the lite agent's nomination: the route. A TCP connection's write waits
-// for the peer: such a subscriber gets a writer of its own (writerpool.go).
+// nominated is told of the peer's nomination: a DTLS client's first flight may go
+// (to the nominated path, while its proof runs beside the handshake).
+func (o *ownSub) nominated() { o.reachedOnce.Do(func() { close(o.reached) }) }
+
+// selected is the lite agent's selection, a nominated path once it is routable
+// (liteproof.go): the route. A TCP connection's write waits for the peer: such a
+// subscriber gets a writer of its own (writerpool.go).
 func (o *ownSub) selected(to litePath) {
-	o.reachedOnce.Do(func() { close(o.reached) })
+	o.nominated()
 	if to.tcp != nil {
 		o.p.out.dedicate()
 		o.p.setRoute(&route{tcp: liteTCPRoute{to.tcp}, raddr: net.TCPAddrFromAddrPort(to.ap)})
@@ -257,8 +263,9 @@ func (o *ownSub) accept(text string) error {
 	if err == nil && o.remote != nil && (o.remote.dtlsClient != a.dtlsClient || !maps.Equal(o.remote.fingerprints, a.fingerprints)) {
 		err = errDTLSChanged
 	}
+	var askProven bool
 	if err == nil {
-		err = o.offeredLite.setRemote(a.ufrag)
+		askProven, err = o.offeredLite.setRemote(a.ufrag, a.pwd)
 	}
 	if err != nil {
 		o.mu.Unlock()
@@ -289,6 +296,7 @@ func (o *ownSub) accept(text string) error {
 			changes = append(changes, change{d: d, unbind: true})
 		}
 	}
+	lite := o.offeredLite
 	start := !o.started
 	if start {
 		o.started = true
@@ -302,6 +310,9 @@ func (o *ownSub) accept(text string) error {
 		if cand, err := ice.UnmarshalCandidate(c); err == nil && o.e.cands.ok(cand) {
 			o.addRemote(cand)
 		}
+	}
+	if askProven {
+		o.e.lites.askProven(lite)
 	}
 	o.startProbing(probeCredentials{ufrag: a.ufrag, pwd: a.pwd})
 	for _, c := range changes {

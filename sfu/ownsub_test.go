@@ -306,9 +306,20 @@ func TestOwnSubscribeProbesThePeer(t *testing.T) {
 	clock.Advance(probeDelays[0])
 	readProbe() // the next round
 
-	// The peer, now knowing the server's address, checks it and nominates.
+	// The peer, now knowing the server's address, checks it and nominates; it gets
+	// the answer and the server's request, which it answers: the pair is selected.
 	req := check{username: p.own.lite.ufrag + ":" + peerUfrag, pwd: p.own.lite.pwd, nominate: true}.bytes(t)
 	if _, err := peer.WriteToUDPAddrPort(req, server); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := readProbe(); m.Type != stun.BindingSuccess {
+		t.Fatalf("got %v, want the check's answer", m.Type)
+	}
+	m, _ = readProbe()
+	if p.route.Load() != nil {
+		t.Fatal("selected before the peer answered the server's request")
+	}
+	if _, err := peer.WriteToUDPAddrPort(peerReply{pwd: peerPwd}.to(t, m.Raw), server); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the nomination", func() bool { return p.route.Load() != nil })
