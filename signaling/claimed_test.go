@@ -93,7 +93,7 @@ func TestModeratorBackOnlyWithItsWelcome(t *testing.T) {
 }
 
 // TestNothingBeforeTheResumesWelcome: what happens in the meeting between a resume's
-// claim and its welcome (here a settings change and a mute of everyone) does not reach
+// claim and its welcome (here a settings change and a mute of B) does not reach
 // the resuming connection before its welcome: the welcome carries the settings as they
 // are then, and the mute follows it (the member comes back muted, and is told so). A
 // settings message went out to the claiming connection before its welcome (from a
@@ -105,10 +105,10 @@ func TestNothingBeforeTheResumesWelcome(t *testing.T) {
 	a := srv.joinModerator(t, m, "A")
 	b := srv.joinModerator(t, m, "B")
 
-	// B's connection is busy (its password change waits for the hasher), a resume
-	// claims B meanwhile, and B is made a participant (so that mute_all reaches it). Not
-	// before the claim: a password change whose moderator is made a participant is
-	// refused then, and B's connection would be busy no more.
+	// B's connection is busy (its password change waits for the hasher) and a resume
+	// claims B meanwhile. B stays a moderator: a password change whose moderator is made
+	// a participant is given up then, even on a connection a resume replaced, and B's
+	// connection would be busy no more; a moderator's mute of B reaches a moderator.
 	release := passwordWaiting(t, h, b)
 	defer release()
 	r := srv.dial(t)
@@ -116,14 +116,11 @@ func TestNothingBeforeTheResumesWelcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
-	if _, err := a.Send("set_role", map[string]any{"participantId": b.ParticipantID, "role": "participant"}); err != nil {
-		t.Fatal(err)
-	}
 
 	if _, err := a.Send("update_settings", map[string]any{"chat": false}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Send("mute_all", map[string]any{"source": "microphone"}); err != nil {
+	if _, err := a.Send("mute", map[string]any{"participantId": b.ParticipantID, "source": "microphone"}); err != nil {
 		t.Fatal(err)
 	}
 	bad, err := a.Send("mute", map[string]any{"participantId": b.ParticipantID, "source": "barrier"})
@@ -151,8 +148,8 @@ func TestNothingBeforeTheResumesWelcome(t *testing.T) {
 	if err := json.Unmarshal(msg.Payload, &w); err != nil {
 		t.Fatal(err)
 	}
-	if w.Role != "participant" || w.Settings["chat"] {
-		t.Fatalf("the welcome of the resume: role %q, settings %v; want participant, chat off", w.Role, w.Settings)
+	if w.Role != "moderator" || w.Settings["chat"] {
+		t.Fatalf("the welcome of the resume: role %q, settings %v; want moderator, chat off", w.Role, w.Settings)
 	}
 	var told []signaling.MediaCommandPayload
 	for _, msg := range barrier(t, r) {
@@ -164,7 +161,7 @@ func TestNothingBeforeTheResumesWelcome(t *testing.T) {
 			told = append(told, p)
 		}
 	}
-	want := []signaling.MediaCommandPayload{{Command: "mute_microphone", By: a.ParticipantID, All: true}}
+	want := []signaling.MediaCommandPayload{{Command: "mute_microphone", By: a.ParticipantID}}
 	if !slices.Equal(told, want) {
 		t.Fatalf("after the welcome: media commands %+v, want %+v", told, want)
 	}

@@ -123,6 +123,9 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 		}
 	}
 	m.tellPresenceLocked()
+	// A removal, a demotion, the meeting's end or a switch changed may leave the
+	// password change under way one that would be refused: its hash is given up.
+	m.givePasswordUpLocked()
 }
 
 // moderatorHereLocked reports whether a moderator can let someone in now: one with a

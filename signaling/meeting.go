@@ -49,7 +49,7 @@ type Meeting struct {
 	// speakers is who speaks, as the members were last told (speakers.go).
 	speakers sfu.Speakers
 	// pwChanges bounds the moderators' new passwords, each an argon2id run on the
-	// hasher every meeting shares (hashPassword).
+	// hasher every meeting shares (startPasswordHash).
 	pwChanges tokenBucket
 	// settingsRef is the id of the update_settings being applied and the moderator who
 	// sent it, while its SettingsChanged is applied: that moderator's `settings` carries
@@ -166,13 +166,6 @@ func (m *Meeting) expired(now time.Time, unusedTTL, emptyGrace time.Duration) bo
 		ttl = emptyGrace
 	}
 	return m.ended || now.Sub(m.idle) > ttl
-}
-
-// allowPasswordChange takes one of the meeting's password changes (pwChanges).
-func (m *Meeting) allowPasswordChange() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.pwChanges.allow(m.now())
 }
 
 // role returns id's role and whether it is a member.

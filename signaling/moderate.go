@@ -128,58 +128,15 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	if p.Password != nil && passwordTooLong(*p.Password) {
 		return errorf(CodeInvalidField, "password too long")
 	}
-	var pwHash *string
 	if p.Password != nil {
 		// One change of the password at a time, checked before its hash is made: a
-		// stale one spends no hash (settingsturn.go). updateSettings checks every change,
-		// this one again, under the lock where it is applied.
-		giveBack, err := s.passwordTurn(p)
-		if err != nil {
-			return goneIsNil(err)
-		}
-		defer giveBack()
-		h := ""
-		if *p.Password != "" {
-			var herr *Error
-			if h, herr = s.hashPassword(*p.Password); herr != nil {
-				return goneIsNil(herr)
-			}
-		}
-		pwHash = &h
+		// stale one spends no hash (settingsturn.go). It goes on as the turn and its
+		// hash come, the session's messages and events taken meanwhile
+		// (passwordchange.go); updateSettings checks every change, this one again,
+		// under the lock where it is applied.
+		return s.changePassword(env.ID, p)
 	}
-	return settingsError(s.meeting.updateSettings(s.id, env.ID, p, pwHash))
-}
-
-// hashPassword hashes a moderator's new password for the meeting. Each is an argon2id
-// run on the hasher every meeting shares, so a meeting's are bounded
-// (passwordChangeRate), however many connections use its moderator link: it holds a
-// few places in the hashing line at most, as an address's guesses hold one
-// (secret.Attempts).
-func (s *Session) hashPassword(pw string) (string, *Error) {
-	if !s.meeting.allowPasswordChange() {
-		return "", errorf(CodeRateLimited, "too many password changes; slow down")
-	}
-	ctx, cancel := s.liveContext()
-	defer cancel() // a hash still in line is given up; one begun runs out, unread
-	var h string
-	var err error
-	hashed := make(chan struct{})
-	go func() {
-		defer close(hashed)
-		h, err = s.srv.hasher.Hash(ctx, pw) // the hashing line is fair; wait for our turn
-	}()
-	// The session's events are carried out meanwhile (a removal, a mute, a demotion);
-	// one that ends the change gives up the hash, if still in line.
-	if e := s.awaitTakingEvents(ctx, hashed); e != nil {
-		return "", e
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", errGone
-		}
-		return "", errorf(CodeInternal, "could not store the password")
-	}
-	return h, nil
+	return settingsError(s.meeting.updateSettings(s.id, env.ID, p, nil))
 }
 
 // A meeting's moderators may set a new password passwordChangeBurst times at once,

@@ -177,7 +177,8 @@ func (s *Session) keepBlocks() {
 }
 
 // releaseMedia closes the member's media on this connection, whose membership a
-// resume has taken over (awaitTakingEvents), keeping its blocks for the resume.
+// resume has taken over while its password change goes on (takeEvent), keeping its
+// blocks for the resume.
 func (s *Session) releaseMedia() {
 	s.keepBlocks()
 	s.dropPeer()

@@ -64,3 +64,10 @@ func (b *tokenBucket) resize(now time.Time, rate, burst float64) {
 		b.tokens = burst
 	}
 }
+
+// giveBack returns a token taken for something that was then not done (a password's
+// hash given up in the hasher's line), up to the burst.
+func (b *tokenBucket) giveBack(now time.Time) {
+	b.refill(now)
+	b.tokens = min(b.tokens+1, b.burst)
+}

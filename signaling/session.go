@@ -118,7 +118,6 @@ type Session struct {
 	unconfirmed    bool        // welcomed (joined, resumed or taken over), and no message read since (confirmWelcome)
 	saidBye        bool        // the server ended the session on purpose: no parking
 	carry          carried     // moderators' blocks, handed on to a resume
-	replacedLater  *event      // evReplaced taken in a wait (awaitTakingEvents): for after the message
 	claimed        memberClaim // a membership claimed (a resume, a knock's takeover) and not yet welcomed (handover.go); read by park
 	knock          knockState  // the knock's nonce and proof (knock.go), guarded by the meeting's lock once knocked
 	knockSecret    string      // lets the page's next knock replace this one (reknock.go); set before the knock (a replacing knock's under the meeting's lock)
@@ -127,6 +126,12 @@ type Session struct {
 	lobbyKeys      tokenBucket // lobby_key messages (lobbykey.go)
 	views          tokenBucket // view messages (view.go)
 	pings          tokenBucket // ping messages, in every state (heartbeat.go)
+
+	// The change of the meeting's password under way on this connection
+	// (passwordchange.go), and a resume's hand-over (evReplaced) taken meanwhile, for
+	// after it; owned by run.
+	pwChange      *passwordChange
+	replacedLater *event
 
 	// The member's downlink state, paced (downlink.go); owned by run.
 	downlink    downlinkPacer
@@ -299,13 +304,14 @@ func (s *Session) serve() {
 // run is the session's owner goroutine.
 func (s *Session) run(in <-chan inbound) {
 	defer s.cleanup()
-	for s.state != stateClosed {
+	for s.replacedNow(); s.state != stateClosed; s.replacedNow() {
 		var negotiate, encodings, downlink <-chan struct{}
 		if s.peer != nil {
 			negotiate = s.peer.NegotiationNeeded()
 			encodings = s.peer.EncodingsChanged()
 			downlink = s.peer.DownlinkChanged()
 		}
+		turnEnd, hashed := s.passwordEvents()
 		select {
 		case msg, ok := <-in:
 			if !ok {
@@ -313,11 +319,14 @@ func (s *Session) run(in <-chan inbound) {
 				s.abort(0, "")
 				return
 			}
-			s.handle(msg)
-			if ev := s.replacedLater; ev != nil && s.state != stateClosed {
-				s.replacedLater = nil
-				s.handleEvent(*ev)
+			if s.replacedLater == nil { // a replaced connection's page speaks on the new one
+				s.handle(msg)
 			}
+		case <-turnEnd:
+			s.pwChange.turnEnd = nil
+			s.passwordGoesOn(s.nextPasswordStep)
+		case r := <-hashed:
+			s.passwordGoesOn(func() *Error { return s.passwordHashed(r) })
 		case <-negotiate:
 			s.offerSubscribe()
 		case <-encodings:
@@ -327,7 +336,7 @@ func (s *Session) run(in <-chan inbound) {
 		case <-s.downlinkDue:
 			s.sendDownlink()
 		case ev := <-s.events:
-			s.handleEvent(*ev)
+			s.takeEvent(ev)
 		case <-s.shutdown:
 			s.finish(TypeBye, ByePayload{Reason: "shutdown"}, CloseGoingAway, "server shutting down")
 		case <-s.closing:
@@ -350,6 +359,9 @@ func (s *Session) finish(typ string, payload any, code int, text string) {
 // media (parking.go).
 func (s *Session) cleanup() {
 	defer close(s.done)
+	if s.pwChange != nil {
+		s.endPasswordChange() // given up with its connection
+	}
 	s.letGo()
 	if s.tookFrom != nil {
 		// A connection that took the admission or the membership from this one sets up

@@ -203,7 +203,8 @@ func (m *Meeting) missedPasswordLocked(id lobby.ID, role lobby.Role, resumed boo
 	return last.rev
 }
 
-// settingsError maps what updateSettings and takePasswordTurn return to a protocol error.
+// settingsError maps what updateSettings, takePasswordTurn and startPasswordHash
+// return to a protocol error.
 func settingsError(err error) *Error {
 	var stale *staleSettings
 	switch {
@@ -213,6 +214,8 @@ func settingsError(err error) *Error {
 		return e
 	case errors.Is(err, errFutureRevision):
 		return errorf(CodeInvalidField, "revision is not one of this meeting's settings")
+	case errors.Is(err, errPasswordChangesTooFast):
+		return errorf(CodeRateLimited, "too many password changes; slow down")
 	}
 	return policyError(err)
 }

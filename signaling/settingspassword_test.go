@@ -8,29 +8,38 @@ import (
 )
 
 // TestPasswordTurnIsGivenBack: a change of the password that waits for another's under
-// way goes on once that one ends, however it ends: refused after its hash (a switch it
-// named was changed meanwhile), or its connection gone while its hash waited. A turn
-// left behind would keep every later password of the meeting waiting for good.
+// way goes on once that one ends, however it ends: here refused while its hash waits,
+// for a switch it named that another moderator changed meanwhile (a switch does not
+// wait). A turn left behind would keep every later password of the meeting waiting for
+// good. A's hash is given up in the hasher's line then, not run to be refused where it
+// was to be applied: B's is the only one that waits there.
 func TestPasswordTurnIsGivenBack(t *testing.T) {
 	h, release := heldHasher(t)
 	defer release()
 	srv, m, a, b := twoModerators(t, h)
+	c := srv.joinModerator(t, m, "C")
 	base := a.SettingsRevision
-	// A's password with an unlock; B locks while it waits for its hash (a switch does
-	// not wait), and then sets a password on what it sees.
+	// A's password with an unlock waits for its hash, B's password for A's turn; C
+	// locks, on what it sees.
 	idA := sendHashWaiting(t, h, a, map[string]any{"password": "Lärche", "locked": false, "revision": base})
-	lock := changeSettings(t, b, map[string]any{"locked": true, "revision": base})
-	if lock.Type != "settings" {
-		t.Fatalf("B's lock while A's password is hashed: %+v", lock)
+	idB := sendTurnWaiting(t, srv, m, b, map[string]any{"password": "Eibe", "revision": base})
+	if lock := changeSettings(t, c, map[string]any{"locked": true, "revision": base}); lock.Type != "settings" {
+		t.Fatalf("C's lock while A's password is hashed: %+v", lock)
 	}
-	idB := sendTurnWaiting(t, srv, m, b, map[string]any{"password": "Eibe", "revision": lock.Revision})
-	release()
 	if got := settingsReply(t, a, idA); got.Code != "settings_changed" || !slices.Equal(got.Fields, []string{"locked"}) {
 		t.Fatalf("A's unlock of a lock it had not seen: %+v", got)
 	}
+	eventually(t, "B's password to wait for its own hash", func() bool {
+		return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 0 && h.Waiting() == 1
+	})
+	runs := h.Runs()
+	release()
 	set := settingsReply(t, b, idB)
-	if set.Type != "settings" || !set.Settings["passwordRequired"] {
+	if set.Type != "settings" || !set.Settings["passwordRequired"] || !set.Settings["locked"] {
 		t.Fatalf("B's password after A's was refused: %+v", set)
+	}
+	if n := h.Runs() - runs; n != 1 {
+		t.Fatalf("%d hashes for A's refused password and B's, want 1 (B's)", n)
 	}
 }
 

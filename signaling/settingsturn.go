@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"errors"
 
 	"conclave/lobby"
 )
@@ -26,118 +27,111 @@ import (
 // connection, membership or role as a moderator does. Changes that do not name the
 // password never wait: a switch costs no hash.
 //
-// The session's goroutine is the one that waits, for the turn and then for its own
-// hash, but it carries out the session's events meanwhile (awaitTakingEvents): a
-// removal, a mute or the meeting's end is not held back behind a hash, and a change
-// whose sender is made a participant meanwhile is refused then, its hash given up if
-// still in line. A resume that replaces the connection meanwhile waits for the change
-// to be carried out (its welcome brings the settings it made), but the media is the
-// resume's at once: the old connection lets go of it then (releaseMedia) and is told
-// it was replaced after the change (replacedLater). Its messages wait (a ping is
-// answered after), as behind any message it handles.
+// The meeting gives up the holder's hash, while it is still in the hasher's line, as
+// soon as anything carried out under its lock means the change would be refused where
+// it is applied (givePasswordUpLocked): its sender removed or made a participant (also
+// on a connection a resume has replaced, which no event reaches any more), the meeting
+// ended, or another moderator's change of a switch the message names since the
+// revision it was based on (switches never wait). A hash given up in line ran nothing:
+// its place in the meeting's password budget is given back (returnPasswordChange), as
+// for one whose connection went. The change is checked again then and refused, or, if
+// the clash is gone again (the switch set back), hashed anew.
+//
+// Nothing of this waits on the session's goroutine: the hash runs on a goroutine of its
+// own and its result comes back to run as the other events do (passwordchange.go).
 
 // passwordTurn is the password change under way.
 type passwordTurn struct {
 	done    chan struct{} // closed when the turn is given back
-	waiters int           // the changes that wait for it (a test's hook)
+	waiters int           // the changes that waited for it (a test's hook)
+	by      lobby.ID      // its sender
+	p       UpdateSettingsPayload
+	// giveUp gives up the holder's hash if it is still in the hasher's line (nil while
+	// none is asked for, or once it was given up).
+	giveUp context.CancelFunc
 }
 
-// takePasswordTurn checks p and takes the meeting's password turn for it (giveBack ends
-// it), or, while another change of the password holds the turn, returns that turn's
-// end to wait for (then ask again). err is staleLocked's, or the policy's when by may
-// change the settings no more: the meeting ended, or by was made a participant or
-// removed while it waited (its role was checked before), and a turn taken then spent
-// a hash and a place of the meeting's password budget on a change refused after it.
-func (m *Meeting) takePasswordTurn(by string, p UpdateSettingsPayload) (wait <-chan struct{}, giveBack func(), err error) {
+// errPasswordChangesTooFast: the meeting's password budget is spent (pwChanges).
+var errPasswordChangesTooFast = errors.New("too many password changes")
+
+// passwordRefusalLocked is why by's change p of the password would be refused where it
+// is applied, or nil: the meeting ended, by may change the settings no more (made a
+// participant or removed), or p is stale (staleLocked).
+func (m *Meeting) passwordRefusalLocked(by lobby.ID, p UpdateSettingsPayload) error {
+	if m.lob.Ended() {
+		return lobby.ErrEnded
+	}
+	if role, _ := m.lob.Role(by); role != lobby.RoleModerator {
+		return lobby.ErrNotModerator
+	}
+	return m.staleLocked(string(by), p)
+}
+
+// takePasswordTurn checks p and takes the meeting's password turn for it (give it back
+// with givePasswordTurnBack), or, while another change of the password holds the turn,
+// returns that turn's end to wait for (then ask again). err is passwordRefusalLocked's:
+// a turn taken by a change refused after it spent a hash and a place of the meeting's
+// password budget, and held every other change of the password meanwhile.
+func (m *Meeting) takePasswordTurn(by string, p UpdateSettingsPayload) (wait <-chan struct{}, turn *passwordTurn, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if held := m.pwTurn; held != nil {
 		held.waiters++
 		return held.done, nil, nil
 	}
-	if m.lob.Ended() {
-		return nil, nil, lobby.ErrEnded
-	}
-	if role, _ := m.lob.Role(lobby.ID(by)); role != lobby.RoleModerator {
-		return nil, nil, lobby.ErrNotModerator
-	}
-	if err := m.staleLocked(by, p); err != nil {
+	if err := m.passwordRefusalLocked(lobby.ID(by), p); err != nil {
 		return nil, nil, err
 	}
-	turn := &passwordTurn{done: make(chan struct{})}
+	turn = &passwordTurn{done: make(chan struct{}), by: lobby.ID(by), p: p}
 	m.pwTurn = turn
-	return nil, func() {
-		m.mu.Lock()
-		if m.pwTurn == turn {
-			m.pwTurn = nil
-		}
-		m.mu.Unlock()
-		close(turn.done)
-	}, nil
+	return nil, turn, nil
 }
 
-// passwordTurn waits until no other change of the meeting's password is under way,
-// checks p then and takes the turn for it: a password that landed while this one
-// waited refuses it before it is hashed. giveBack must be called once p is applied or
-// refused.
-func (s *Session) passwordTurn(p UpdateSettingsPayload) (giveBack func(), e *Error) {
-	ctx, cancel := s.liveContext()
-	defer cancel()
-	for {
-		wait, giveBack, err := s.meeting.takePasswordTurn(s.id, p)
-		switch {
-		case err != nil:
-			return nil, settingsError(err)
-		case wait == nil:
-			return giveBack, nil
-		}
-		if e := s.awaitTakingEvents(ctx, wait); e != nil {
-			return nil, e
-		}
+// givePasswordTurnBack ends turn: the changes that wait for it go on.
+func (m *Meeting) givePasswordTurnBack(turn *passwordTurn) {
+	m.mu.Lock()
+	if m.pwTurn == turn {
+		m.pwTurn = nil
 	}
+	m.mu.Unlock()
+	close(turn.done)
 }
 
-// awaitTakingEvents waits until done is closed, carrying out meanwhile the events the
-// session's goroutine is given (a removal, a mute, the meeting's end: moderate.go
-// handleEvent), as run would. A password change waits on that goroutine, for the turn
-// or its hash, as long as another's hash or its own takes in the hasher's line; an
-// event left waiting so long was a removed member's media still forwarded, a mute not
-// carried out. Only a hand-over to a resume (evReplaced) waits for the message under
-// way (run handles it after, replacedLater). The wait is given up with errGone when
-// the session is closing or has ended (an event ended it), and with not_allowed when
-// an event carried out meanwhile made its sender a moderator no more: its change is
-// refused where it would be applied, and a hash still in line for it was run on the
-// hasher every meeting shares, with every other change of the meeting's password
-// waiting behind it.
-func (s *Session) awaitTakingEvents(ctx context.Context, done <-chan struct{}) *Error {
-	for {
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return errGone
-		case ev := <-s.events:
-			if ev.kind == evReplaced {
-				// A resume on a new connection waits, as it would behind any message, for
-				// this change to be carried out: its welcome then brings the settings it
-				// made, where giving it up here lost a password its moderator had set.
-				// The member's media is the resume's to set up: this connection lets go
-				// of it now, not when the hash is done. Kept, it went on sending and
-				// getting the meeting's media, and a mute or a removal, told to the
-				// resume from here on, was not carried out on it meanwhile.
-				s.replacedLater = ev
-				s.releaseMedia()
-				continue
-			}
-			s.handleEvent(*ev)
-			if s.state == stateClosed {
-				return errGone
-			}
-			if ev.kind == evPermissions {
-				if role, _ := s.meeting.role(s.id); role != lobby.RoleModerator {
-					return errorf(CodeNotAllowed, "only moderators may do that")
-				}
-			}
-		}
+// startPasswordHash checks turn's change again and takes a place of the meeting's
+// password budget for its hash, which giveUp gives up while it is in line: nil when
+// the hash may begin.
+func (m *Meeting) startPasswordHash(turn *passwordTurn, giveUp context.CancelFunc) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.passwordRefusalLocked(turn.by, turn.p); err != nil {
+		return err
 	}
+	if !m.pwChanges.allow(m.now()) {
+		return errPasswordChangesTooFast
+	}
+	turn.giveUp = giveUp
+	return nil
+}
+
+// returnPasswordChange gives back a place of the meeting's password budget taken for a
+// hash that was given up in the hasher's line: it ran nothing. Kept, a change given up
+// (its sender removed, demoted or gone, or another's change made it stale) cost its
+// meeting's moderators a password change they could not make.
+func (m *Meeting) returnPasswordChange() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pwChanges.giveBack(m.now())
+}
+
+// givePasswordUpLocked gives up the hash of the password change under way, while it is
+// in the hasher's line, when it would be refused where it is applied: called whenever
+// the policy's effects were carried out (applyLocked), by whatever action or tick. Its
+// session learns it from the hash's result and checks the change again.
+func (m *Meeting) givePasswordUpLocked() {
+	t := m.pwTurn
+	if t == nil || t.giveUp == nil || m.passwordRefusalLocked(t.by, t.p) == nil {
+		return
+	}
+	t.giveUp()
+	t.giveUp = nil
 }

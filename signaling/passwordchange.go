@@ -1,0 +1,201 @@
+package signaling
+
+import (
+	"context"
+
+	"conclave/lobby"
+	"conclave/secret"
+)
+
+// A connection's change of the meeting's password, carried out without holding up the
+// session's goroutine. An update_settings that names the password waits for the
+// meeting's password turn (settingsturn.go) and then for its hash; both ends come back
+// to run as events do (the turn's end, the hash's result), so that meanwhile the
+// connection's messages are read and handled (a ping answered, a chat sent, a switch
+// changed) and what others do to its member is carried out at once (a removal, a mute,
+// the meeting's end). It waited on that goroutine, events taken but no message read, as
+// long as the hasher's line made it.
+//
+// A connection has one password change under way at most: a second update_settings
+// naming the password before the first is answered is refused (rate_limited), and
+// changes nothing; the web client sends the next only after the answer. Queued, it
+// would be checked on settings the sender has not seen yet.
+//
+// The change ends where it is applied or refused, when its sender is made a moderator
+// no more (evPermissions), or with the connection, its turn given back and its hash
+// given up if still in line. A resume that replaces the connection meanwhile waits for
+// the change to be carried out (its welcome brings the settings it made), but the
+// media is the resume's at once: the old connection lets go of it then (releaseMedia),
+// reads no more of its messages (its page speaks on the new one) and is told it was
+// replaced once the change is over (replacedLater). No event reaches it then; the
+// meeting gives up its hash when it would be refused (givePasswordUpLocked).
+
+// passwordChange is the update_settings naming the password under way on a connection.
+type passwordChange struct {
+	ref     string // the message's id, the ref of its answer
+	p       UpdateSettingsPayload
+	turnEnd <-chan struct{} // the end of another's turn it waits for; nil otherwise
+	turn    *passwordTurn   // the meeting's password turn, once it holds it
+	hashed  chan hashResult // its hash's result, while one is asked for
+	cancel  context.CancelFunc
+}
+
+// hashResult is what a hash of a new password came to; givenUp: it was given up in the
+// hasher's line and ran nothing.
+type hashResult struct {
+	hash    string
+	err     error
+	givenUp bool
+}
+
+// changePassword begins the change of the password p, sent as message ref.
+func (s *Session) changePassword(ref string, p UpdateSettingsPayload) *Error {
+	if s.pwChange != nil {
+		return errorf(CodeRateLimited, "a password change of this connection is still under way; send the next once it is answered")
+	}
+	s.pwChange = &passwordChange{ref: ref, p: p}
+	return s.passwordFailed(s.nextPasswordStep())
+}
+
+// nextPasswordStep takes the meeting's password turn, or waits for it, and then asks for
+// the new password's hash (a removal needs none and is applied at once).
+func (s *Session) nextPasswordStep() *Error {
+	c := s.pwChange
+	if c.turn == nil {
+		wait, turn, err := s.meeting.takePasswordTurn(s.id, c.p)
+		switch {
+		case err != nil:
+			return settingsError(err)
+		case wait != nil:
+			c.turnEnd = wait
+			return nil
+		}
+		c.turn, c.turnEnd = turn, nil
+	}
+	if *c.p.Password == "" {
+		return s.applyPassword("")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.meeting.startPasswordHash(c.turn, cancel); err != nil {
+		cancel()
+		return settingsError(err)
+	}
+	c.cancel = cancel
+	c.hashed = make(chan hashResult, 1) // the hash's goroutine never waits for run
+	go hashNewPassword(ctx, s.srv.hasher, s.meeting, *c.p.Password, c.hashed)
+	return nil
+}
+
+// hashNewPassword hashes pw for meeting m on the hasher every meeting shares, in its fair
+// line, and sends the result to out. It touches nothing of the session. A hash given up
+// in line (ctx ended: its change or its connection did) gives back its place of the
+// meeting's password budget; one begun runs out, its result unread.
+func hashNewPassword(ctx context.Context, h *secret.Hasher, m *Meeting, pw string, out chan<- hashResult) {
+	hash, err := h.Hash(ctx, pw)
+	givenUp := err != nil && ctx.Err() != nil
+	if givenUp {
+		m.returnPasswordChange()
+	}
+	out <- hashResult{hash: hash, err: err, givenUp: givenUp}
+}
+
+// passwordHashed takes the result of the change's hash.
+func (s *Session) passwordHashed(r hashResult) *Error {
+	c := s.pwChange
+	c.cancel()
+	c.hashed, c.cancel = nil, nil
+	switch {
+	case r.givenUp:
+		// The meeting gave it up (givePasswordUpLocked): checked again, the change is
+		// refused, or hashed anew where the clash is gone again.
+		return s.nextPasswordStep()
+	case r.err != nil:
+		return errorf(CodeInternal, "could not store the password")
+	}
+	return s.applyPassword(r.hash)
+}
+
+// applyPassword applies the change with its new password's hash ("" clears it), which
+// ends it.
+func (s *Session) applyPassword(hash string) *Error {
+	c := s.pwChange
+	err := s.meeting.updateSettings(s.id, c.ref, c.p, &hash)
+	s.endPasswordChange()
+	return settingsError(err)
+}
+
+// passwordFailed ends the change under way when e refuses it, and returns what its
+// sender is told (nothing when its connection is going).
+func (s *Session) passwordFailed(e *Error) *Error {
+	if e != nil && s.pwChange != nil {
+		s.endPasswordChange()
+	}
+	return goneIsNil(e)
+}
+
+// passwordGoesOn runs step, the change's next step after an event of its own (the
+// turn's end, the hash's result), and tells its sender of a refusal. The refusal is an
+// answer to a message handled earlier, not counted in the run of refused messages.
+func (s *Session) passwordGoesOn(step func() *Error) {
+	ref := s.pwChange.ref
+	if e := s.passwordFailed(step()); e != nil {
+		s.send(encode(TypeError, ref, e.payload()))
+	}
+}
+
+// passwordRoleLost refuses the change under way when an event carried out made its
+// sender a moderator no more (evPermissions): at once, not when its turn or its hash
+// came, and its hash is given up if still in line.
+func (s *Session) passwordRoleLost() {
+	if s.pwChange == nil || s.state == stateClosed {
+		return
+	}
+	if role, _ := s.meeting.role(s.id); role != lobby.RoleModerator {
+		s.passwordGoesOn(func() *Error { return errorf(CodeNotAllowed, "only moderators may do that") })
+	}
+}
+
+// endPasswordChange ends the change under way: its hash given up if still in line, its
+// turn given back.
+func (s *Session) endPasswordChange() {
+	c := s.pwChange
+	s.pwChange = nil
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if c.turn != nil {
+		s.meeting.givePasswordTurnBack(c.turn)
+	}
+}
+
+// passwordEvents are the channels of the change under way that run waits on (nil
+// channels, never ready, for none).
+func (s *Session) passwordEvents() (turnEnd <-chan struct{}, hashed <-chan hashResult) {
+	if c := s.pwChange; c != nil {
+		return c.turnEnd, c.hashed
+	}
+	return nil, nil
+}
+
+// takeEvent carries out ev, the meeting's word to the session. A hand-over to a resume
+// (evReplaced) while a password change is under way waits for the change (see above).
+func (s *Session) takeEvent(ev *event) {
+	if ev.kind == evReplaced && s.pwChange != nil {
+		s.replacedLater = ev
+		s.releaseMedia()
+		return
+	}
+	s.handleEvent(*ev)
+	if ev.kind == evPermissions {
+		s.passwordRoleLost()
+	}
+}
+
+// replacedNow tells the connection, once its password change is over, of the resume
+// that replaced it meanwhile (replacedLater).
+func (s *Session) replacedNow() {
+	if ev := s.replacedLater; ev != nil && s.pwChange == nil && s.state != stateClosed {
+		s.replacedLater = nil
+		s.handleEvent(*ev)
+	}
+}
