@@ -64,6 +64,8 @@ type Meeting struct {
 	// (settings.go): an update_settings based on an older revision is refused where it
 	// would undo another moderator's change its sender had not seen.
 	settingsRev settingsRevisions
+	// settingsEpoch names this meeting's revisions in its welcomes (newSettingsEpoch).
+	settingsEpoch string
 	// pwTurn is the change of the password under way, from its check to its end, which
 	// another change of the password waits for (settingsturn.go); nil for none.
 	pwTurn *passwordTurn

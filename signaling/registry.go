@@ -128,6 +128,7 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 		speakerDetection: r.after != nil && r.engine.SpeakerDetection(),
 		revokeICE:        r.revokeICE,
 	}
+	m.settingsEpoch = newSettingsEpoch()
 	r.meetings[id] = m
 	r.mu.Unlock()
 	if m.speakerDetection {

@@ -57,6 +57,11 @@ type WelcomePayload struct {
 	// page may have missed that `settings` while it reconnected, and a replaced password
 	// looks like the one before.
 	PasswordRev uint64 `json:"passwordRevision,omitempty"`
+	// SettingsEpoch names the meeting the settings' revisions count in (settings.go,
+	// newSettingsEpoch): a page's new session (a join, not a resume) whose welcome
+	// names the epoch of its last one is in the same meeting, and what it began there
+	// keeps the revision it was based on.
+	SettingsEpoch string `json:"settingsEpoch"`
 	// Speakers says that the server tells who speaks (`speaking`): the page then needs
 	// no audio analysis of its own. Absent with speaker detection off.
 	Speakers bool `json:"speakers,omitempty"`

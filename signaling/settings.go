@@ -1,6 +1,8 @@
 package signaling
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -27,6 +29,20 @@ import (
 
 // firstSettingsRevision is the revision of a meeting's settings as its room gave them.
 const firstSettingsRevision = 1
+
+// newSettingsEpoch makes the name of a meeting's revisions, random, told in every
+// welcome. Revisions count afresh in each meeting of a room, so a page's new session
+// (a join after its resume failed) could not tell whether what it began before (a
+// password typed, a removal asked) was based on a revision of the meeting it came
+// into: it based it on the first revision, and in the same meeting its own earlier
+// password change, made under its old participant id, refused it as another
+// moderator's (settings_changed). The same epoch in two welcomes is the same meeting.
+// It names no one and no room: 16 random bytes.
+func newSettingsEpoch() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
 
 // The settings fields an update_settings may name, as on the wire.
 const (

@@ -17,6 +17,7 @@ func (m *Meeting) welcomeLocked(s *Session, role lobby.Role, others []Participan
 		Role:          string(role),
 		Settings:      m.lob.Settings(),
 		SettingsRev:   m.settingsRev.rev,
+		SettingsEpoch: m.settingsEpoch,
 		E2EE:          m.e2ee,
 		Participants:  others,
 		Limits:        Limits{MaxMessageBytes: MaxMessageBytes, MaxChatChars: MaxChatChars},

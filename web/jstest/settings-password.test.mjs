@@ -57,6 +57,7 @@ async function meeting(t0, welcome = {}, kept = null) {
     ui: uiStandIn({
       joined: () => {
         panel.setEnabled(session.isModerator); // applyRole
+        panel.welcomed(session.settingsEpoch);
         if (session.isModerator) panel.missed(session.passwordRevision, session.settings);
         panel.render(session.settings, session.settingsRevision);
       },
@@ -442,6 +443,46 @@ test('a password typed, or a removal asked, before a new session is based on the
   current.end();
   await meeting(t0, { resumed: true, name: 'Mo', settings: PROTECTED, settingsRevision: 8 }, first.panel);
   assert.deepEqual((await type('Förderturm')).payload, { password: 'Förderturm', revision: 6 });
+});
+
+// A new session of the page in the same meeting (its resume failed, or the page
+// reloaded without one, while another moderator kept the meeting going) was taken as
+// one in a new meeting: a password begun, or a removal asked, before was based on
+// revision 1, and the page's own password change of its earlier session, made under
+// its old participant id, refused it as another moderator's ("settings_changed").
+// The welcome's settingsEpoch says which meeting it is.
+test('a password typed, or a removal asked, before a new session in the same meeting keeps its revision', async (t0) => {
+  const PROTECTED = { ...SETTINGS, passwordRequired: true };
+  const first = await meeting(t0, { settingsRevision: 7, settings: PROTECTED, settingsEpoch: 'epoch-a' });
+  node('setting-password').value = 'Stollen';
+  node('setting-password').dispatch('input'); // begun on revision 7
+  node('confirm-dialog').open = false;
+  node('setting-password-clear').click(); // Remove asked on revision 7, left open
+  await tick(1);
+  first.session.end(); // the page knocks with a new session (meeting.js join)
+  first.panel.newSession();
+  await meeting(t0, { settings: PROTECTED, settingsRevision: 7, settingsEpoch: 'epoch-a' }, first.panel);
+  let from = sent.length;
+  node('setting-password-save').click();
+  node('confirm-ok').click();
+  await tick(2);
+  assert.deepEqual(updates(from).map((m) => m.payload), [{ password: 'Stollen', revision: 7 }, { password: '', revision: 7 }],
+    'in the same meeting, based on the revision they were begun on');
+  serverSays('error', { code: 'internal', message: 'no' }, updates(from)[0].id);
+  await tick(2);
+
+  // A new session in another meeting of the room: the first revision there.
+  node('setting-password').value = '';
+  node('setting-password').dispatch('input');
+  node('setting-password').value = 'Flöz';
+  node('setting-password').dispatch('input'); // begun on revision 7 of epoch-a
+  current.end();
+  first.panel.newSession();
+  await meeting(t0, { settings: PROTECTED, settingsRevision: 2, settingsEpoch: 'epoch-b' }, first.panel);
+  from = sent.length;
+  node('setting-password-save').click();
+  await tick(2);
+  assert.deepEqual(updates(from)[0]?.payload, { password: 'Flöz', revision: 1 }, 'in another meeting, based on its first revision');
 });
 
 // Remove's confirmation picks its text by the lock and the waiting room; one open when

@@ -346,6 +346,7 @@ function onJoined() {
   setState('joined');
   chat.setEnabled(session.settings.chat);
   applyRole();
+  settingsPanel.welcomed(session.settingsEpoch); // the same meeting as before, or another
   // Back from a drop: a password another moderator set or removed meanwhile is told.
   if (session.isModerator) settingsPanel.missed(session.passwordRevision, session.settings);
   settingsPanel.render(session.settings, session.settingsRevision);

@@ -141,6 +141,8 @@ export const joinMethods = {
     this.role = roleFrom(welcome.role);
     this.settings = settingsFrom(welcome.settings);
     this.settingsRevision = revisionFrom(welcome.settingsRevision);
+    // The meeting those revisions count in (settings.js, welcomed).
+    this.settingsEpoch = typeof welcome.settingsEpoch === 'string' ? welcome.settingsEpoch : '';
     // A moderator's resume: another moderator's last password change, which the page
     // may have missed while it reconnected (settings.js, missed).
     this.passwordRevision = revisionFrom(welcome.passwordRevision);

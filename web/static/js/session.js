@@ -72,6 +72,7 @@ export class Session {
     this.role = 'participant';
     this.settings = { ...DEFAULT_SETTINGS };
     this.settingsRevision = 0; // the revision of this.settings (update_settings names it)
+    this.settingsEpoch = ''; // the welcome's settingsEpoch: the meeting the revisions count in
     this.passwordRevision = 0; // a resumed moderator's welcome: another's last password change
     // [{participantId, name, nameLabel, since, link}] (moderators only); null until the first
     // `waiting_list` (session-roster.js), which comes after the welcome: an empty list

@@ -34,7 +34,10 @@
 // resume: newSession) may come into a new meeting of the room. A password begun, or a
 // removal asked, in an earlier session is based on the meeting's first revision then:
 // compared with the new meeting's revisions, its old one let it replace unseen a
-// password another moderator had set there before this page's welcome.
+// password another moderator had set there before this page's welcome. The welcome's
+// settingsEpoch names the meeting (welcomed): in the same one, what was begun keeps
+// its revision; based on the first, the page's own password change of its earlier
+// session refused it as another moderator's.
 //
 // A notice shown as a toast is read out by it (#toasts-polite, a live region) and is
 // not also announced: a screen reader said it twice.
@@ -67,6 +70,8 @@ export class SettingsPanel {
     this.enabled = true; // setEnabled: a joined moderator's session (off from the start below)
     this.sessions = 0; // newSession: how many sessions of the page came before this one
     this.removing = null; // Remove's confirmation while it is open (render retells it)
+    this.epoch = ''; // the settingsEpoch of the last welcome: the meeting the revisions count in
+    this.before = null; // newSession: what the earlier session had begun, until the welcome says where it is
     for (const [id, field] of Object.entries(SWITCHES)) {
       const box = $(`#${id}`);
       box.addEventListener('change', () => {
@@ -132,11 +137,29 @@ export class SettingsPanel {
    * may come into a new meeting of the room, whose revisions are not comparable with
    * the ones shown before. A password typed, or a removal asked, before is based on the
    * meeting's first revision: a password another moderator set or removed there
-   * clashes, at worst a needless refusal, after which it is set again knowingly.
+   * clashes, at worst a needless refusal, after which it is set again knowingly. The
+   * new session's welcome may say it is the same meeting (welcomed).
    */
   newSession() {
+    this.before ??= { typedOn: this.typedOn, sessions: this.sessions };
     this.sessions++;
     if (this.typedOn !== null) this.typedOn = FIRST_REVISION;
+  }
+
+  /**
+   * welcomed takes every welcome's settingsEpoch, before the panel renders it. After a
+   * new session, the same epoch as the last welcome's is the same meeting: a password
+   * typed, or a removal asked, in the earlier session keeps the revision it was based
+   * on. An empty epoch (a server that names none) is never the same.
+   */
+  welcomed(epoch) {
+    const before = this.before;
+    this.before = null;
+    if (before && epoch && epoch === this.epoch) {
+      if (this.typedOn !== null) this.typedOn = before.typedOn;
+      this.sessions = before.sessions;
+    }
+    this.epoch = epoch || '';
   }
 
   /**
