@@ -119,6 +119,18 @@ test('"Password saved" comes with the server\'s answer to it, not when it is sen
   assert.equal(node('setting-password-save').dataset.pending, undefined);
 });
 
+test('Remove waits for the answer to a new password, as Save does', async (t0) => {
+  await meeting(t0);
+  const msg = await type('Bergwerk 7');
+  assert.ok(msg, 'no new password sent');
+  // The server refuses a second change of the password from this session before the
+  // first is answered: Remove cannot ask for one meanwhile.
+  assert.equal(node('setting-password-clear').disabled, true, 'Remove can be pressed while the new password is unanswered');
+  serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true } }, msg.id);
+  await tick(2);
+  assert.equal(node('setting-password-clear').disabled, false, 'Remove stays off after the answer');
+});
+
 test('a refused new password says why and stays typed, to be tried again', async (t0) => {
   await meeting(t0);
   for (const [code, key] of [

@@ -126,7 +126,7 @@ export class SettingsPanel {
    */
   setEnabled(on) {
     this.enabled = !!on;
-    for (const id of [...Object.keys(SWITCHES), 'setting-password', 'setting-password-clear', 'btn-end-meeting']) {
+    for (const id of [...Object.keys(SWITCHES), 'setting-password', 'btn-end-meeting']) {
       $(`#${id}`).disabled = !this.enabled;
     }
     this._renderSave();
@@ -232,6 +232,10 @@ export class SettingsPanel {
   _renderSave() {
     const save = $('#setting-password-save');
     save.disabled = !this.enabled || !!this.pending || $('#setting-password').value.trim() === '';
+    // One change of the password at a time from a session: the server refuses another
+    // that names the password before the first is answered (rate_limited), so Remove
+    // waits for the answer as Save does.
+    $('#setting-password-clear').disabled = !this.enabled || !!this.pending;
     if (this.pending) save.dataset.pending = 'true';
     else delete save.dataset.pending;
   }
