@@ -2,7 +2,9 @@
 // joined a webinar within seconds, or left at its end, every member's page stacked a
 // toast per person in #toasts-polite, each read out: fifty read-outs. Now one toast for
 // the joins (and one for the leaves) is changed in place while more come, and it is in
-// no live region: the announcer says the news once, a burst in a few words.
+// no live region: the announcer says the news once, a burst in a few words. A toast
+// gathers for GATHER_MS at most, names each person once and truly (one who left is not
+// among its joins, one who is back not among its leaves), and ends with the session.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
@@ -11,7 +13,8 @@ import { FakeClock } from './harness.mjs';
 
 const doc = installMiniDOM();
 const { Announcer, HOLD_MS } = await import('../static/js/announcer.js');
-const { PresenceToasts, SHOWN_MS } = await import('../static/js/presence-toasts.js');
+const { PresenceToasts, SHOWN_MS, GATHER_MS } = await import('../static/js/presence-toasts.js');
+const { TOAST_OUT_MS } = await import('../static/js/dom.js');
 const { MemberNames } = await import('../static/js/e2ee-names.js');
 const { rosterMethods } = await import('../static/js/session-roster.js');
 const { e2eeMethods } = await import('../static/js/session-e2ee.js');
@@ -131,10 +134,11 @@ test('the gathered toast is natural German, and follows a switch of language', (
   assert.deepEqual(said, ['5 Personen sind beigetreten'], 'joins at once are said together');
   s._participantLeft('p-Anna');
   s._participantLeft('p-Ben');
-  assert.deepEqual(shown(box).map((x) => x.text), ['Anna, Ben und 3 weitere sind beigetreten', 'Anna und Ben haben das Meeting verlassen']);
+  // Gone, Anna and Ben are taken out of the joins toast.
+  assert.deepEqual(shown(box).map((x) => x.text), ['Cem, Dora und P5 sind beigetreten', 'Anna und Ben haben das Meeting verlassen']);
   setLanguage('en');
   s.presence.languageChanged(); // meeting.js onLanguageChange
-  assert.deepEqual(shown(box).map((x) => x.text), ['Anna, Ben and 3 others joined', 'Anna and Ben left']);
+  assert.deepEqual(shown(box).map((x) => x.text), ['Cem, Dora and P5 joined', 'Anna and Ben left']);
 });
 
 test('in an encrypted meeting the joins told when their names open are gathered too, "Someone" counted, not named', (t) => {
@@ -168,7 +172,7 @@ test('a join whose person left before it was said is not said', () => {
   s._participantLeft('p-Ben');
   clock.advance(HOLD_MS * 2);
   assert.deepEqual(said, ['Anna joined. Ben left.']);
-  assert.deepEqual(shown(box).map((x) => x.text), ['Anna and Ben joined', 'Ben left']);
+  assert.deepEqual(shown(box).map((x) => x.text), ['Anna joined', 'Ben left']);
 });
 
 test('one who leaves and comes back before it is said is said to be back, last', () => {
@@ -198,3 +202,105 @@ test('one who leaves and comes back before it is said is said to be back, last',
   clock.advance(HOLD_MS * 2);
   assert.deepEqual(said, ['Cem joined', '2 people left'], 'Anna is not in the meeting');
 });
+
+test('a trickle of joins is not one toast for as long as it lasts: each closes at most some seconds after it opened', () => {
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { box, live } = page();
+  const s = meeting(clock, live);
+  // One joins every 3 s for three minutes of a webinar's start: a toast that waited
+  // SHOWN_MS after each join stayed over the stage all that time.
+  const opened = new Map(); // toast → when it was first seen
+  const longest = GATHER_MS + SHOWN_MS;
+  const told = new Set(); // the names the toasts showed
+  for (let i = 0; i < 60; i++) {
+    const name = `P${i}`;
+    join(s, name);
+    const now = shown(box);
+    assert.ok(now.length <= 2, `${now.length} toasts of joins at once: ${JSON.stringify(now)}`);
+    for (const x of now) for (const named of x.text.replace(/ joined$/, '').split(/, | and /)) told.add(named);
+    for (let ms = 0; ms < 3000; ms += 100) {
+      for (const n of box.querySelectorAll('.toast:not(.toast-out)')) {
+        if (!opened.has(n)) opened.set(n, clock.now());
+        const up = clock.now() - opened.get(n);
+        assert.ok(up <= longest, `"${n.textContent}" up for ${up / 1000} s after ${name} joined, more than ${longest / 1000} s`);
+      }
+      clock.advance(100);
+    }
+  }
+  assert.ok(opened.size >= 60 * 3000 / longest, `${opened.size} toasts for 60 joins over 3 minutes`);
+  assert.equal(told.size, 60, 'each join is shown by name as it comes');
+  clock.advance(longest);
+  assert.deepEqual(shown(box), []);
+});
+
+test('each toast names each person once and truly: who leaves is taken out of the joins, who is back out of the leaves', () => {
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { box, said, live } = page();
+  const s = meeting(clock, live);
+  const anna = (id) => ({ id, name: 'Anna', role: 'participant', media: {} });
+  const texts = () => shown(box).map((x) => x.text);
+  join(s, 'Ben');
+  clock.advance(200);
+  s._participant(anna('p-anna1'), true);
+  assert.deepEqual(texts(), ['Ben and Anna joined']);
+  clock.advance(200);
+  s._participantLeft('p-anna1');
+  assert.deepEqual(texts(), ['Ben joined', 'Anna left'], 'she left: she is not among the joins');
+  clock.advance(200);
+  s._participant(anna('p-anna2'), true); // back, a new member id
+  assert.deepEqual(texts(), ['Ben and Anna joined'], 'she is back: "Anna left" is no longer true');
+  clock.advance(HOLD_MS * 2);
+  assert.deepEqual(said, ['Ben joined', 'Anna left. Anna joined.'], 'what is said is unchanged');
+
+  // A toast that names nobody any more closes; two of one name are two people.
+  clock.advance(GATHER_MS + SHOWN_MS);
+  join(s, 'Cem');
+  s._participantLeft('p-Cem');
+  assert.deepEqual(texts(), ['Cem left']);
+  join(s, 'Dora');
+  s._participant({ id: 'p-dora2', name: 'Dora', role: 'participant', media: {} }, true);
+  s._participantLeft('p-Dora');
+  assert.deepEqual(texts(), ['Cem and Dora left', 'Dora joined']);
+  // Nameless guests, and placeholders, are not told apart by their name: each is told.
+  clock.advance(GATHER_MS + SHOWN_MS);
+  s._participant({ id: 'p-g1', name: '', role: 'participant', media: {} }, true);
+  s._participantLeft('p-g1');
+  s._participant({ id: 'p-g2', name: '', role: 'participant', media: {} }, true);
+  assert.deepEqual(texts(), ['Guest left', 'Guest joined']);
+});
+
+test('the gathered toasts end with the session: not shown over the screen that follows, nor gathering a rejoin', () => {
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { box, live } = page();
+  const first = meeting(clock, live);
+  const presence = first.presence; // meeting.js's, the page's one
+  join(first, 'Anna');
+  leaves(first, 'p-Ben');
+  assert.deepEqual(shown(box).map((x) => x.text), ['Anna joined', 'Ben left']);
+  // A resume keeps them: its joins are gathered with those before the drop.
+  const resumed = Object.assign(meeting(clock, live), { presence });
+  join(resumed, 'Cem');
+  assert.deepEqual(shown(box).map((x) => x.text), ['Anna and Cem joined', 'Ben left']);
+  // Leave (or the meeting ended, or sent back): meeting.js stopped() ends them.
+  presence.end();
+  assert.deepEqual(shown(box), [], 'the toasts close with the session');
+  clock.advance(TOAST_OUT_MS);
+  assert.deepEqual(box.querySelectorAll('.toast'), [], 'and are taken away once faded');
+  // Rejoined within SHOWN_MS: its joins are a toast of their own.
+  const rejoined = Object.assign(meeting(clock, live), { presence });
+  join(rejoined, 'Dora');
+  assert.deepEqual(shown(box).map((x) => x.text), ['Dora joined']);
+  clock.advance(SHOWN_MS - 1);
+  assert.deepEqual(shown(box).map((x) => x.text), ['Dora joined'], 'the ended toasts\' timers do not close the new one');
+  clock.advance(1);
+  assert.deepEqual(shown(box), []);
+});
+
+/** leaves: a member the page listed (from the welcome: no join told) leaves. */
+function leaves(s, id) {
+  s._participant({ id, name: id.slice(2), role: 'participant', media: {} }, false);
+  s._participantLeft(id);
+}

@@ -441,6 +441,7 @@ function stopped() {
   // News of the meeting waiting to be said (dom.js announce holds each text a moment)
   // is not said over the screen that follows (left, ended, the waiting room again).
   forgetAnnouncements();
+  presence.end(); // nor shown: the toasts of who joined and left close (a resume keeps them)
   media.stopScreen(); // a share kept for a resume that did not come (Session.end keepScreen)
   $('#invite-card').hidden = true;
   rules.reset();

@@ -4,7 +4,15 @@
 // they could be read. Joins (and leaves) close in time are gathered now: one toast for
 // the joins and one for the leaves, changed in place while more come ("Anna joined" →
 // "Anna and Ben joined" → "Anna, Ben and 3 others joined"), each staying SHOWN_MS after
-// the last person it tells of; a join after that starts a new one.
+// the last person it tells of; a join after that starts a new one, and so does one
+// GATHER_MS after the toast opened: a trickle of joins (one every few seconds in a
+// webinar's first minutes) kept one toast over the stage for as long as it lasted.
+//
+// Each toast names each person once, and truly: one who leaves while their join is shown
+// is taken out of the joins toast (a toast closes when it names nobody left), and one who
+// comes back (a new member id, the same name) out of the leaves toast; "Ben, Anna and
+// Anna joined" stood beside "Anna left". The toasts end with the page's session (end:
+// meeting.js, when it shows the screen that follows); a resume keeps them, gathering on.
 //
 // Which one speaks: the announcer (#live, dom.js announce), not the toast. A toast in a
 // live region changed in place is read out again at each change, the whole list again
@@ -23,6 +31,8 @@ import { realClock } from './heartbeat.js';
 
 /** SHOWN_MS: how long a toast stays after the last person it tells of (dom.js toast's time). */
 export const SHOWN_MS = 4000;
+/** GATHER_MS: how long after it opened a toast takes more people; it closes at most SHOWN_MS later. */
+export const GATHER_MS = 6000;
 
 /** The texts of each way, by how many it names (web/static/i18n/*.json). */
 const TEXTS = {
@@ -44,57 +54,114 @@ export class PresenceToasts {
   constructor({ clock = realClock, say = announce } = {}) {
     this.clock = clock;
     this.say = say;
-    // way → {people: [{name, nameLabel}], item, timer}: the toast on the screen, if any
-    this.shown = new Map();
+    // The toasts on the screen, oldest first: {way, people: [{id, name, nameLabel}],
+    // item, timer (its close), gathering (it takes more people), gatherTimer}.
+    this.toasts = [];
   }
 
   /**
-   * joined tells that person ({name, nameLabel}: a placeholder is "Someone") joined;
+   * joined tells that person ({id, name, nameLabel}: a placeholder is "Someone") joined;
    * holds() says whether it is still in the meeting when the announcement is written.
    */
   joined(person, holds = null) {
-    this._add('joined', person, holds);
+    const back = copy(person);
+    // Back (a new member id) while their leave is shown: not gone. Only a name tells it
+    // is the same person; a placeholder or no name tells nothing ("Someone", "Guest").
+    if (back.name && !back.nameLabel) this._takeOut('left', (p) => !p.nameLabel && p.name === back.name);
+    this._add('joined', back, holds);
   }
 
-  /** left tells that person left. */
+  /** left tells that person ({id, name, nameLabel}) left. */
   left(person) {
-    this._add('left', person, null);
+    const gone = copy(person);
+    if (gone.id) this._takeOut('joined', (p) => p.id === gone.id);
+    this._add('left', gone, null);
   }
 
   /** languageChanged writes the toasts on the screen again in the language switched to. */
   languageChanged() {
-    for (const [way, g] of this.shown) g.item.textContent = gathered(way, g.people);
+    for (const g of this._shown()) write(g);
   }
 
-  _add(way, { name, nameLabel }, holds) {
-    // A copy: whether the name is a placeholder is all a sentence needs of its label.
-    const person = { name: String(name || ''), nameLabel: nameLabel ? String(nameLabel) : null };
+  /**
+   * end closes the toasts on the screen: the page's session ended (Leave, the meeting
+   * ended, sent back to the waiting room) and who joined it is no news over the screen
+   * that follows, nor the start of a toast a rejoin's joins are gathered into. A resume
+   * does not end them (meeting.js keeps one PresenceToasts for the page's sessions).
+   */
+  end() {
+    for (const g of this._shown()) this._close(g);
+  }
+
+  _add(way, person, holds) {
     const keys = TEXTS[way];
     this.say(t(keys.one, { name: spokenName(person, t) }), {
       kind: way, many: (count) => t(keys.many, { count }), holds,
     });
-    let g = this.shown.get(way);
-    if (g && !g.item.parentNode) g = null; // taken away meanwhile (a page cleared its toasts)
+    let g = this._shown().find((x) => x.way === way && x.gathering);
     if (g) {
       g.people.push(person);
-      g.item.textContent = gathered(way, g.people);
+      write(g);
       this.clock.clearTimeout(g.timer);
     } else {
       const people = [person];
       const item = quietToast(gathered(way, people));
       if (!item) return;
-      g = { people, item, timer: null };
-      this.shown.set(way, g);
+      const opened = { way, people, item, timer: null, gathering: true, gatherTimer: null };
+      // Those who come GATHER_MS after it opened start a toast of their own, so that
+      // this one closes at most SHOWN_MS later, however long a trickle of joins lasts.
+      opened.gatherTimer = this.clock.setTimeout(() => { opened.gathering = false; }, GATHER_MS);
+      this.toasts.push(opened);
+      g = opened;
     }
     const shown = g;
-    g.timer = this.clock.setTimeout(() => this._close(way, shown), SHOWN_MS);
+    g.timer = this.clock.setTimeout(() => this._close(shown), SHOWN_MS);
   }
 
-  _close(way, g) {
-    if (this.shown.get(way) === g) this.shown.delete(way);
+  /** _takeOut takes the latest person match finds out of the toasts of that way shown. */
+  _takeOut(way, match) {
+    const toasts = this._shown().filter((g) => g.way === way);
+    for (let i = toasts.length - 1; i >= 0; i--) {
+      const g = toasts[i];
+      const at = g.people.findLastIndex(match);
+      if (at < 0) continue;
+      g.people.splice(at, 1);
+      if (g.people.length) write(g);
+      else this._close(g); // it tells of nobody now
+      return;
+    }
+  }
+
+  /**
+   * _shown is the toasts still on the screen, those taken away meanwhile forgotten (a
+   * page cleared its toasts, or the stack made room: dom.js placeToast).
+   */
+  _shown() {
+    for (const g of this.toasts) if (!g.item.parentNode) this._forget(g);
+    return this.toasts.slice();
+  }
+
+  _close(g) {
+    this._forget(g);
     g.item.classList.add('toast-out');
     this.clock.setTimeout(() => g.item.remove(), TOAST_OUT_MS);
   }
+
+  _forget(g) {
+    this.clock.clearTimeout(g.timer);
+    this.clock.clearTimeout(g.gatherTimer);
+    this.toasts = this.toasts.filter((x) => x !== g);
+  }
+}
+
+/** copy keeps of a person what a toast needs: its id, and whether its name is a placeholder, not the label's text. */
+function copy({ id, name, nameLabel }) {
+  return { id: id ? String(id) : '', name: String(name || ''), nameLabel: nameLabel ? String(nameLabel) : null };
+}
+
+/** write gives toast g its text. */
+function write(g) {
+  g.item.textContent = gathered(g.way, g.people);
 }
 
 /**
@@ -105,8 +172,9 @@ export class PresenceToasts {
  */
 export function gathered(way, people) {
   const keys = TEXTS[way];
-  if (people.length === 1) return t(keys.one, { name: spokenName(people[0], t) });
-  const named = people.filter((p) => !p.nameLabel).map((p) => spokenName(p, t));
+  const nameOf = (p) => spokenName(p, t);
+  if (people.length === 1) return t(keys.one, { name: nameOf(people[0]) });
+  const named = people.filter((p) => !p.nameLabel).map(nameOf);
   if (named.length === people.length && people.length === 2) return t(keys.two, { first: named[0], second: named[1] });
   if (named.length === people.length && people.length === 3) return t(keys.three, { first: named[0], second: named[1], third: named[2] });
   if (named.length >= 2) return t(keys.more, { first: named[0], second: named[1], count: people.length - 2 });
