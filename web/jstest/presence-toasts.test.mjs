@@ -15,11 +15,12 @@ const doc = installMiniDOM();
 const { Announcer, HOLD_MS } = await import('../static/js/announcer.js');
 const { PresenceToasts, SHOWN_MS, GATHER_MS } = await import('../static/js/presence-toasts.js');
 const { TOAST_OUT_MS } = await import('../static/js/dom.js');
+const { SHOWN_NAME_CHARS } = await import('../static/js/clipped.js');
 const { MemberNames } = await import('../static/js/e2ee-names.js');
 const { rosterMethods } = await import('../static/js/session-roster.js');
 const { e2eeMethods } = await import('../static/js/session-e2ee.js');
 const { Session } = await import('../static/js/session.js');
-const { setLanguage } = await import('../static/js/i18n.js');
+const { setLanguage, t: tr } = await import('../static/js/i18n.js');
 
 /** page builds meeting.html's #toasts (its stacks, live or not) and a #live region that records what it says. */
 function page() {
@@ -37,12 +38,25 @@ function page() {
   return { box, said, live };
 }
 
+/** textOf is node's text but that of the elements left out (skip). */
+function textOf(node, skip) {
+  if (!node.children) return node.textContent; // a text node
+  if (skip(node)) return '';
+  return node._text + node.children.map((c) => textOf(c, skip)).join('');
+}
+
+/** seen is a toast's text as it is seen: without what only a screen reader reads (.sr-only). */
+const seen = (n) => textOf(n, (e) => e.classList.contains('sr-only'));
+
+/** read is a toast's text as a screen reader reads it: without what is hidden from it (aria-hidden). */
+const read = (n) => textOf(n, (e) => e.getAttribute('aria-hidden') === 'true');
+
 /** shown: the toasts on the screen (not fading), each with whether a live region reads it as it comes. */
 function shown(box) {
   return box.querySelectorAll('.toast:not(.toast-out)').map((n) => {
     let live = null;
     for (let p = n.parentNode; p && p !== doc.body; p = p.parentNode) live = live || p.getAttribute('aria-live');
-    return { text: n.textContent, live: live === 'off' ? null : live };
+    return { text: seen(n), live: live === 'off' ? null : live };
   });
 }
 
@@ -223,7 +237,7 @@ test('a trickle of joins is not one toast for as long as it lasts: each closes a
       for (const n of box.querySelectorAll('.toast:not(.toast-out)')) {
         if (!opened.has(n)) opened.set(n, clock.now());
         const up = clock.now() - opened.get(n);
-        assert.ok(up <= longest, `"${n.textContent}" up for ${up / 1000} s after ${name} joined, more than ${longest / 1000} s`);
+        assert.ok(up <= longest, `"${seen(n)}" up for ${up / 1000} s after ${name} joined, more than ${longest / 1000} s`);
       }
       clock.advance(100);
     }
@@ -232,6 +246,36 @@ test('a trickle of joins is not one toast for as long as it lasts: each closes a
   assert.equal(told.size, 60, 'each join is shown by name as it comes');
   clock.advance(longest);
   assert.deepEqual(shown(box), []);
+});
+
+test('a long name is shown clipped in a toast, read whole: a toast stays a few lines whatever the names', (t) => {
+  t.after(() => setLanguage('en'));
+  // The server allows 400 characters (MaxNameChars); the page's own field only 64.
+  const [a, b, c, d] = ['A', 'B', 'C', 'D'].map((x) => `${x}${'x'.repeat(398)}${x}`);
+  const clip = (name) => `${name.slice(0, SHOWN_NAME_CHARS - 1)}…`;
+  for (const lang of ['en', 'de']) {
+    setLanguage(lang);
+    const clock = new FakeClock();
+    const { box, live } = page();
+    const s = meeting(clock, live);
+    for (const name of [a, b, c]) s._participant({ id: `p-${name[0]}`, name, role: 'participant', media: {} }, true);
+    let [toast] = box.querySelectorAll('.toast:not(.toast-out)');
+    assert.equal(seen(toast), tr('meeting.joined-toast-three', { first: clip(a), second: clip(b), third: clip(c) }));
+    // Three names of SHOWN_NAME_CHARS and the sentence's words: about three lines of a
+    // 360 px screen, where each 400-character name took ten.
+    assert.ok(seen(toast).length <= 3 * SHOWN_NAME_CHARS + 30, `${lang}: ${seen(toast).length} characters seen`);
+    // A screen reader reads the whole text, not "…", and once.
+    assert.equal(read(toast), tr('meeting.joined-toast-three', { first: a, second: b, third: c }));
+    s._participant({ id: 'p-D', name: d, role: 'participant', media: {} }, true);
+    [toast] = box.querySelectorAll('.toast:not(.toast-out)');
+    assert.equal(seen(toast), tr('meeting.joined-toast-more', { first: clip(a), second: clip(b), count: 2 }));
+    assert.equal(read(toast), tr('meeting.joined-toast-more', { first: a, second: b, count: 2 }));
+    // A name that fits is shown as it is, and the toast's text is plain.
+    clock.advance(GATHER_MS + SHOWN_MS);
+    join(s, 'Anna');
+    [toast] = box.querySelectorAll('.toast:not(.toast-out)');
+    assert.deepEqual([toast.children.length, toast.textContent], [0, tr('meeting.joined-toast', { name: 'Anna' })]);
+  }
 });
 
 test('each toast names each person once and truly: who leaves is taken out of the joins, who is back out of the leaves', () => {

@@ -337,3 +337,21 @@ test('a knock let in while its announcement waits is not said, nor counted', (t)
   spoken();
   assert.deepEqual(announced.slice(before), [i18n.t('waiting.knock.one', { name: 'Cy' })]);
 });
+
+// The server allows a name of 400 characters (MaxNameChars): the knock card, 380 px
+// wide, was a column of it over the meeting. The name is shown clipped (clipped.js),
+// the card's sentence whole, and a screen reader reads the whole name.
+test('the knock card shows a long name clipped and reads it whole', async (t) => {
+  const { t: tr } = await import('../static/js/i18n.js');
+  const { clipName, SHOWN_NAME_CHARS } = await import('../static/js/clipped.js');
+  const room = shownRoom(t);
+  const name = `Kai${'i'.repeat(396)}X`;
+  room.update([{ participantId: 'k9', name, since: new Date().toISOString(), link: 'verified' }]);
+  const [shown, whole] = element('knock-text').children;
+  assert.ok(shown && whole, 'the card shows the whole name');
+  assert.equal(shown.attributes['aria-hidden'], 'true');
+  assert.deepEqual(shown.children, [tr('waiting.knock.one', { name: clipName(name) })]);
+  assert.ok(clipName(name).length === SHOWN_NAME_CHARS && clipName(name).endsWith('…'));
+  assert.equal(whole.className, 'sr-only');
+  assert.deepEqual(whole.children, [tr('waiting.knock.one', { name })]);
+});

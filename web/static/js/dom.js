@@ -126,10 +126,12 @@ export const TOAST_OUT_MS = 300;
  * as it comes: #toasts holds one live region per politeness, #toasts-alert (assertive)
  * for an error and #toasts-polite for the rest, and the toast inside is plain (a role of
  * its own, status or alert, made a live region inside a live region, which some screen
- * readers read out twice). announce() it too and it is said twice.
+ * readers read out twice). announce() it too and it is said twice. shown is the text
+ * seen, where it clips a long name (clipped.js); a screen reader reads text.
  */
-export function toast(text, { kind = 'info', timeout = 4000 } = {}) {
-  const item = el('div', { class: `toast toast-${kind}` }, text);
+export function toast(text, { kind = 'info', timeout = 4000, shown = text } = {}) {
+  const item = el('div', { class: `toast toast-${kind}` });
+  writeClipped(item, text, shown);
   if (!placeToast(item, kind === 'error' ? 'toasts-alert' : 'toasts-polite')) return;
   setTimeout(() => {
     item.classList.add('toast-out');
@@ -143,10 +145,28 @@ export function toast(text, { kind = 'info', timeout = 4000 } = {}) {
  * (aria-live="off", which panel-cover.js also leaves readable behind a panel): a
  * toast changed in place (presence-toasts.js) would be read out again at each change,
  * so what it says is announced, in a few words, through #live (announce) instead.
+ * shown: as toast's.
  */
-export function quietToast(text) {
-  const item = el('div', { class: 'toast toast-info' }, text);
+export function quietToast(text, shown = text) {
+  const item = el('div', { class: 'toast toast-info' });
+  writeClipped(item, text, shown);
   return placeToast(item, 'toasts-quiet') ? item : null;
+}
+
+/**
+ * writeClipped makes node's text full, seen as shown where they differ (a long name
+ * clipped, clipped.js): shown is hidden from a screen reader, which reads full from a
+ * span that is not seen (.sr-only). "…" in place of a name is no name to hear, and a
+ * name clipped in the middle of a word is read as another word.
+ */
+export function writeClipped(node, full, shown = full) {
+  full = String(full ?? '');
+  shown = String(shown ?? '');
+  if (shown === full) {
+    node.textContent = full;
+    return;
+  }
+  node.replaceChildren(el('span', { 'aria-hidden': 'true' }, shown), el('span', { class: 'sr-only' }, full));
 }
 
 /** placeToast puts item in the stack of that id (#toasts without it), the oldest beyond MAX_TOASTS making way. */

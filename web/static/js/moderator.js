@@ -16,6 +16,7 @@ import { toast } from './dom.js';
 import { confirmAction } from './confirm.js';
 import { t } from './i18n.js';
 import { sentence } from './e2ee-names.js';
+import { clipName } from './clipped.js';
 
 /** MODERATOR_TYPES are the messages only moderators may send. */
 export const MODERATOR_TYPES = new Set([
@@ -48,7 +49,10 @@ export class Confirmations {
     const said = this.pending.get(ref);
     if (!said) return;
     this.pending.delete(ref);
-    toast(t(said.key, said.params));
+    // A long name is shown clipped ("Muted Maximilian Alexander von Hohen…"), read whole.
+    const { params = {} } = said;
+    const shown = typeof params.name === 'string' ? { ...params, name: clipName(params.name) } : params;
+    toast(t(said.key, params), { shown: t(said.key, shown) });
   }
 
   /** forget: the message ref was refused (or will never be answered). */

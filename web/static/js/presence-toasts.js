@@ -11,8 +11,9 @@
 // Each toast names each person once, and truly: one who leaves while their join is shown
 // is taken out of the joins toast (a toast closes when it names nobody left), and one who
 // comes back (a new member id, the same name) out of the leaves toast; "Ben, Anna and
-// Anna joined" stood beside "Anna left". The toasts end with the page's session (end:
-// meeting.js, when it shows the screen that follows); a resume keeps them, gathering on.
+// Anna joined" stood beside "Anna left". A name is shown clipped (clipped.js), the whole
+// of it read by a screen reader. The toasts end with the page's session (end: meeting.js,
+// when it shows the screen that follows); a resume keeps them, gathering on.
 //
 // Which one speaks: the announcer (#live, dom.js announce), not the toast. A toast in a
 // live region changed in place is read out again at each change, the whole list again
@@ -24,8 +25,9 @@
 // ended (forget). So the toast goes in #toasts-quiet, which is no live region, and is
 // seen; the announcer says it.
 
-import { quietToast, announce, TOAST_OUT_MS } from './dom.js';
+import { quietToast, announce, writeClipped, TOAST_OUT_MS } from './dom.js';
 import { spokenName } from './e2ee-names.js';
+import { clipName } from './clipped.js';
 import { t } from './i18n.js';
 import { realClock } from './heartbeat.js';
 
@@ -105,7 +107,7 @@ export class PresenceToasts {
       this.clock.clearTimeout(g.timer);
     } else {
       const people = [person];
-      const item = quietToast(gathered(way, people));
+      const item = quietToast(gathered(way, people), gathered(way, people, clipName));
       if (!item) return;
       const opened = { way, people, item, timer: null, gathering: true, gatherTimer: null };
       // Those who come GATHER_MS after it opened start a toast of their own, so that
@@ -159,20 +161,21 @@ function copy({ id, name, nameLabel }) {
   return { id: id ? String(id) : '', name: String(name || ''), nameLabel: nameLabel ? String(nameLabel) : null };
 }
 
-/** write gives toast g its text. */
+/** write gives toast g its text: the names clipped where long, the whole read by a screen reader. */
 function write(g) {
-  g.item.textContent = gathered(g.way, g.people);
+  writeClipped(g.item, gathered(g.way, g.people), gathered(g.way, g.people, clipName));
 }
 
 /**
  * gathered is a toast's text for people, in the order they came: by name up to three,
  * then the first two named and a count ("Anna, Ben and 3 others joined"). A placeholder
  * ("Someone") is not put among names mid-sentence: those named go first and it is
- * counted, and with fewer than two named the toast says only how many.
+ * counted, and with fewer than two named the toast says only how many. shown makes a
+ * name as the text shows it (clipped.js clipName: the text seen).
  */
-export function gathered(way, people) {
+export function gathered(way, people, shown = (name) => name) {
   const keys = TEXTS[way];
-  const nameOf = (p) => spokenName(p, t);
+  const nameOf = (p) => shown(spokenName(p, t));
   if (people.length === 1) return t(keys.one, { name: nameOf(people[0]) });
   const named = people.filter((p) => !p.nameLabel).map(nameOf);
   if (named.length === people.length && people.length === 2) return t(keys.two, { first: named[0], second: named[1] });

@@ -15,7 +15,8 @@
 // the knock card #knock-card with #knock-text and #knock-admit ("Admit anyway" for one
 // knock whose link is not proven, as on its entry).
 
-import { $, el, announce, initials, hueFor } from './dom.js';
+import { $, el, announce, initials, hueFor, writeClipped } from './dom.js';
+import { clipName } from './clipped.js';
 import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
 import { fillName, sentence, shownName, spokenName } from './e2ee-names.js';
@@ -224,9 +225,10 @@ export class WaitingRoom {
     const wrong = n === 1 && this.list[0].link === 'wrong';
     const checking = n === 1 && this.list[0].link === 'checking';
     const name = n === 1 ? spokenName(this.list[0], t) : '';
-    $('#knock-text').textContent = n === 1
-      ? t(wrong ? 'e2ee14.knock.card-wrong' : checking ? 'e2ee14.knock.card-checking' : 'waiting.knock.one', { name })
-      : t('waiting.knock.many', { count: n });
+    const knock = wrong ? 'e2ee14.knock.card-wrong' : checking ? 'e2ee14.knock.card-checking' : 'waiting.knock.one';
+    // A long name is shown clipped (the card was a column of a 400-character name), read whole.
+    if (n === 1) writeClipped($('#knock-text'), t(knock, { name }), t(knock, { name: clipName(name) }));
+    else $('#knock-text').textContent = t('waiting.knock.many', { count: n });
     const plan = admitPlan(this.list);
     const one = n === 1 ? admitButton(this.list[0]) : null;
     const admit = $('#knock-admit');
