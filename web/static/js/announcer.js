@@ -13,9 +13,11 @@
 // summary ("5 people are waiting to join") when several do, which is what a screen
 // reader user would look up in the panel anyway; they are said where the latest of
 // them came ("Anna left. Anna joined." when she came back). Of the others (the page's
-// own state: microphone off, reconnecting, back) at most MAX_WAITING wait, the oldest
+// own state: microphone off, back in the meeting) at most MAX_WAITING wait, the oldest
 // making way, and news of one topic (the microphone, the camera) is said as its latest:
-// the state now, not the history of quick toggles.
+// the state now, not the history of quick toggles. A dropped connection is not among
+// them: it is said at once, over what is being read, on #live-alert (dom.js
+// announceAlert), not in turn here.
 //
 // What is said is worked out when it is written: an announcement whose caller gave
 // holds() is left out once that says false (a knock let in by another moderator, a hand
