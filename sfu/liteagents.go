@@ -1,0 +1,254 @@
+package sfu
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/stun/v4"
+)
+
+// liteAgents are the iceLites whose checks the media socket's reader answers, by
+// their ufrag, and the addresses their checks proved. A STUN message for a ufrag not
+// here, and a DTLS record from an address not here, go to Pion's UDP mux as before.
+type liteAgents struct {
+	mu     sync.RWMutex
+	m      map[string]*iceLite
+	byAddr map[netip.AddrPort]*iceLite
+
+	// allow says whether a check's source could be a peer's address
+	// (candidateFilter.ipOK); nil allows all.
+	allow func(netip.Addr) bool
+
+	// send writes a response to the socket (the batching queue: it does not wait for
+	// the system call); now is the engine's clock.
+	send func(b []byte, to netip.AddrPort) error
+	now  func() time.Time
+	// consent is how long a UDP path stays routable after the peer last answered
+	// the server's request on it (RFC 7675's consent); defaultConsent when 0.
+	consent time.Duration
+
+	msgMu          sync.Mutex // req, resp and out, should the socket be read by two goroutines
+	req, resp, out stun.Message
+	user           []byte // out's USERNAME
+
+	answered, refused atomic.Uint64 // checks answered; checks for one of ours that failed
+	// asked are the server's own requests sent, proofs the answers to them that held.
+	asked, proofs atomic.Uint64
+}
+
+func (a *liteAgents) add(l *iceLite) {
+	a.mu.Lock()
+	if a.m == nil {
+		a.m = make(map[string]*iceLite)
+	}
+	a.m[l.ufrag] = l
+	a.mu.Unlock()
+}
+
+// remove forgets l and the addresses it proved, and closes its TCP connections.
+func (a *liteAgents) remove(l *iceLite) {
+	a.mu.Lock()
+	if a.m[l.ufrag] == l {
+		delete(a.m, l.ufrag)
+	}
+	for ap, x := range a.byAddr {
+		if x == l {
+			delete(a.byAddr, ap)
+		}
+	}
+	a.mu.Unlock()
+	l.closeTCP()
+}
+
+// closeAll closes every agent's TCP connections (the engine closes).
+func (a *liteAgents) closeAll() {
+	a.mu.RLock()
+	all := make([]*iceLite, 0, len(a.m))
+	for _, l := range a.m {
+		all = append(all, l)
+	}
+	a.mu.RUnlock()
+	for _, l := range all {
+		l.closeTCP()
+	}
+}
+
+// proved notes that ap belongs to l now (another connection's address before is
+// l's now: the newest check wins), and that evicted no longer does.
+func (a *liteAgents) proved(l *iceLite, p, evicted litePath) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.m[l.ufrag] != l {
+		return // removed meanwhile
+	}
+	if p.tcp != nil {
+		return // its connection's reader knows its agent (litetcp.go)
+	}
+	if a.byAddr == nil {
+		a.byAddr = make(map[netip.AddrPort]*iceLite)
+	}
+	a.byAddr[p.ap] = l
+	if evicted.valid() && evicted.tcp == nil && a.byAddr[evicted.ap] == l {
+		delete(a.byAddr, evicted.ap)
+	}
+}
+
+// takeDTLS gives a DTLS record from an address a check proved to its connection, and
+// reports whether it did.
+func (a *liteAgents) takeDTLS(b []byte, from netip.AddrPort) bool {
+	if !dtlsRecord(b) {
+		return false
+	}
+	a.mu.RLock()
+	l := a.byAddr[from]
+	a.mu.RUnlock()
+	if l == nil {
+		return false
+	}
+	if l.onDTLS != nil {
+		l.onDTLS(b)
+	}
+	return true
+}
+
+// sweep tells every agent whose consent expired by now (timeout without a check on
+// its selected pair) so.
+func (a *liteAgents) sweep(now int64, timeout time.Duration) {
+	a.mu.RLock()
+	var lost []*iceLite
+	for _, l := range a.m {
+		if l.consentLost(now, timeout) {
+			lost = append(lost, l)
+		}
+	}
+	a.mu.RUnlock()
+	for _, l := range lost {
+		a.mu.Lock()
+		for ap, x := range a.byAddr {
+			if x == l {
+				delete(a.byAddr, ap)
+			}
+		}
+		a.mu.Unlock()
+		if l.onLost != nil {
+			l.onLost()
+		}
+	}
+}
+
+func (a *liteAgents) lookup(ufrag []byte) *iceLite {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.m[string(ufrag)]
+}
+
+// isSTUN tells STUN from RTP, RTCP and DTLS on one socket (RFC 7983: a first byte of
+// 0–3) and from anything else by its magic cookie (RFC 5389 §6).
+func isSTUN(b []byte) bool {
+	return len(b) >= 20 && b[0] < 4 && b[4] == 0x21 && b[5] == 0x12 && b[6] == 0xA4 && b[7] == 0x42
+}
+
+// take serves b if it is a binding request for one of the agents, or a peer's answer
+// to one of the server's requests (takeAnswer), and reports whether it did. A request
+// for one of ours is answered only when its integrity (our password) and fingerprint
+// hold and it comes from a controlling peer; otherwise it is dropped unanswered (and
+// counted): an error response would tell a prober which ufrags exist.
+func (a *liteAgents) take(b []byte, from netip.AddrPort) bool {
+	if isSTUN(b) && stun.BindingSuccess.Value() == uint16(b[0])<<8|uint16(b[1]) {
+		return a.takeAnswer(b, from)
+	}
+	taken, _, _ := a.takeOn(b, litePath{ap: from}, nil)
+	return taken
+}
+
+// takeOn is take for a check that came over from; passed is the agent whose check
+// passed and was answered (nil for one dropped). A check that came over TCP is not
+// answered here: its answer is appended to answer and returned, for the caller to
+// write once the lock on the agents' messages is released. That lock is the media
+// socket's reader's too, and a write to a peer that does not read (or whose
+// subscriber's writer holds the connection) waits up to tcpWriteWait: held across
+// it, one such peer would stop the reading of every publisher's media.
+func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool, passed *iceLite, reply []byte) {
+	if !isSTUN(b) || stun.BindingRequest.Value() != uint16(b[0])<<8|uint16(b[1]) {
+		return false, nil, answer
+	}
+	a.msgMu.Lock()
+	defer a.msgMu.Unlock()
+	m := &a.req
+	if _, err := m.Write(b); err != nil {
+		return false, nil, answer
+	}
+	user, err := m.Get(stun.AttrUsername)
+	if err != nil {
+		return false, nil, answer
+	}
+	local, remote, ok := bytes.Cut(user, []byte{':'})
+	if !ok {
+		return false, nil, answer
+	}
+	l := a.lookup(local)
+	if l == nil {
+		return false, nil, answer
+	}
+	if !a.valid(m, l) || (a.allow != nil && !a.allow(from.ap.Addr())) {
+		a.refused.Add(1)
+		return true, nil, answer
+	}
+	ok, evicted, ask := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano(), a.consentTime())
+	if !ok {
+		a.refused.Add(1)
+		return true, nil, answer
+	}
+	a.proved(l, from, evicted)
+	if err := a.respond(m, l, from.ap); err != nil {
+		a.refused.Add(1)
+		return true, nil, answer
+	}
+	if from.tcp != nil {
+		return true, l, append(answer, a.resp.Raw...)
+	}
+	if err := a.send(a.resp.Raw, from.ap); err != nil {
+		a.refused.Add(1)
+		return true, nil, answer
+	}
+	a.answered.Add(1)
+	if ask.valid() {
+		var err error
+		if a.user, err = proofRequest(&a.out, a.user, l, ask); err == nil && a.send(a.out.Raw, from.ap) == nil {
+			a.asked.Add(1)
+		}
+	}
+	return true, l, answer
+}
+
+// valid checks what a binding request to l must carry: FINGERPRINT, MESSAGE-INTEGRITY
+// with l's password, PRIORITY, and ICE-CONTROLLING (an ICE-lite agent is always the
+// controlled one; RFC 8445 §6.1.1).
+func (a *liteAgents) valid(m *stun.Message, l *iceLite) bool {
+	if !m.Contains(stun.AttrPriority) || !m.Contains(stun.AttrICEControlling) || m.Contains(stun.AttrICEControlled) {
+		return false
+	}
+	return stun.Fingerprint.Check(m) == nil && l.key.Check(m) == nil
+}
+
+// respond builds in a.resp the success response to the request m that came from ap,
+// signed with l's password.
+func (a *liteAgents) respond(m *stun.Message, l *iceLite, ap netip.AddrPort) error {
+	r := &a.resp
+	r.Reset()
+	r.TransactionID = m.TransactionID
+	r.Type = stun.BindingSuccess
+	r.WriteHeader()
+	addr := stun.XORMappedAddress{IP: net.IP(ap.Addr().Unmap().AsSlice()), Port: int(ap.Port())}
+	if err := addr.AddTo(r); err != nil {
+		return err
+	}
+	if err := l.key.AddTo(r); err != nil {
+		return err
+	}
+	return stun.Fingerprint.AddTo(r)
+}
