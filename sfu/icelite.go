@@ -60,6 +60,9 @@ type iceLite struct {
 	// selected one when its proof comes (liteproof.go).
 	nominee   litePath
 	confirmed int64 // the clock's UnixNano when the peer last consented to selected
+	// carried: selected is the path the credentials before an ICE restart selected
+	// (takeOver), not one the peer nominated with these.
+	carried bool
 	// proven are the paths that passed a check, newest first: only from these may the
 	// connection's other datagrams (DTLS) be read.
 	proven  [maxProven]provenPath
@@ -123,7 +126,7 @@ func (l *iceLite) setRemote(ufrag, pwd string) (newPwd bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.seen != "" && l.seen != ufrag {
-		l.selected, l.nominee = litePath{}, litePath{}
+		l.selected, l.nominee, l.carried = litePath{}, litePath{}, false
 		l.proven = [maxProven]provenPath{}
 		return false, errICEUfrag
 	}
@@ -169,6 +172,9 @@ func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64,
 		l.confirmed = p.answered
 	case waits:
 		l.nominee = ap
+	}
+	if nominated && l.selected == ap {
+		l.carried = false
 	}
 	if !udp && l.selected == ap {
 		l.confirmed = now // the TCP connection is the peer's: its checks are its consent
@@ -219,11 +225,30 @@ func (l *iceLite) dst() litePath {
 	return l.proven[0].litePath
 }
 
-// nominated reports whether the peer has nominated a path.
+// nominated reports whether the peer has nominated a path with l's credentials.
 func (l *iceLite) nominated() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.selected.valid() || l.nominee.valid()
+	return (l.selected.valid() && !l.carried) || l.nominee.valid()
+}
+
+// takeOver makes the path old selected l's (an ICE restart: old's credentials are
+// forgotten now), with the time its consent was last renewed, until the peer
+// nominates one with l's. The media stay where they were meanwhile, as long as the
+// consent lasts: it is renewed only by answers from that path to the requests l sends
+// at the peer's checks with the new credentials, and it expires (sweep) as it would
+// have with old's. Without it the route outlived old, whose consent nobody looked at
+// any more.
+func (l *iceLite) takeOver(old *iceLite) {
+	old.mu.Lock()
+	sel, confirmed := old.selected, old.confirmed
+	old.mu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !sel.valid() || l.selected.valid() {
+		return
+	}
+	l.selected, l.confirmed, l.carried = sel, confirmed, true
 }
 
 // isProven reports whether a check from the UDP address ap passed.
@@ -275,7 +300,7 @@ func (l *iceLite) consentLost(now int64, timeout time.Duration) bool {
 	if !l.selected.valid() || now-l.confirmed <= int64(timeout) {
 		return false
 	}
-	l.selected, l.nominee = litePath{}, litePath{}
+	l.selected, l.nominee, l.carried = litePath{}, litePath{}, false
 	l.proven = [maxProven]provenPath{}
 	l.asks = [maxAsks]liteAsk{}
 	return true

@@ -95,7 +95,7 @@ func (l *iceLite) answeredBy(k liteAsk, now int64) bool {
 	}
 	changed := l.nominee == path
 	if changed {
-		l.selected, l.nominee, l.confirmed = path, litePath{}, now
+		l.selected, l.nominee, l.confirmed, l.carried = path, litePath{}, now, false
 	}
 	l.mu.Unlock()
 	if changed && l.onSelect != nil {

@@ -224,7 +224,7 @@ func (o *ownSub) offer(restart bool) (*Offer, error) {
 	fp = o.fingerprint
 	if o.lite == nil || restart {
 		if o.oldLite != nil && o.oldLite != o.lite {
-			o.e.lites.remove(o.oldLite)
+			o.retire(o.oldLite, o.lite) // a restart before the last one's answer
 		}
 		o.oldLite = o.lite
 		o.lite = o.newLite()
@@ -246,6 +246,14 @@ func (o *ownSub) offer(restart bool) (*Offer, error) {
 	o.offered, o.offeredLite = params.sections, o.lite
 	out.SDP = writeOffer(params)
 	return out, nil
+}
+
+// retire forgets the credentials old, which next replaces (an ICE restart): next
+// keeps the path old selected, and its consent, until the peer nominates one of its
+// own (iceLite.takeOver).
+func (o *ownSub) retire(old, next *iceLite) {
+	next.takeOver(old)
+	o.e.lites.remove(old)
 }
 
 var errDTLSChanged = errors.New("sfu: a subscribe answer changed its DTLS fingerprint or role")
@@ -272,7 +280,7 @@ func (o *ownSub) accept(text string) error {
 		return err
 	}
 	if o.oldLite != nil && o.oldLite != o.offeredLite {
-		o.e.lites.remove(o.oldLite)
+		o.retire(o.oldLite, o.offeredLite)
 		o.oldLite = nil
 	}
 	type change struct {

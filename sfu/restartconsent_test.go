@@ -1,0 +1,71 @@
+package sfu
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/fakeclock"
+)
+
+// TestICERestartKeepsTheConsent: an ICE restart does not let the media outlive the
+// consent (RFC 7675). Once the restart's answer is in, the credentials before it are
+// forgotten, and the path they selected stays the route until the new ones select
+// one; a peer that asks for the restart, answers, and then checks no more (gone, or
+// never meaning to) must lose the media after the consent time as a silent one does,
+// not keep them going to its old address for as long as its signaling lives. A peer
+// that checks the new credentials keeps them.
+func TestICERestartKeepsTheConsent(t *testing.T) {
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &silencedConn{PacketConn: raw}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
+	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
+		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
+	})
+	// A restart whose peer checks the new credentials keeps the media however far the
+	// clock moves: after each half second an answer to the server's request has come.
+	r.restartSubscribeICE()
+	for range 20 {
+		proofs := r.eng.lites.proofs.Load()
+		r.clock.Advance(500 * time.Millisecond)
+		waitFor(t, "an answer to the server's request", func() bool { return r.eng.lites.proofs.Load() > proofs })
+	}
+	seq := r.pub.send()
+	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	if n := r.eng.Stats().PacketsWithoutRoute; n != 0 {
+		t.Fatalf("%d packets without a route while the subscriber answered", n)
+	}
+
+	conn.silent.Store(true) // from here the peer sends nothing: no check of the new credentials
+	r.subP.RestartSubscribeICE()
+	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	defer cancel()
+	o, err := r.subP.NextSubscribeOffer(ctx)
+	if err != nil || o == nil {
+		t.Fatalf("the restart's offer: %v %v", o, err)
+	}
+	if err := r.subP.AcceptSubscribeAnswer(answerWith(t, r.sub.pc, o.SDP)); err != nil {
+		t.Fatal(err)
+	}
+	for range 40 { // 20 s of the engine's clock, ten consent times
+		r.clock.Advance(500 * time.Millisecond)
+	}
+	r.pub.send()
+	waitFor(t, "the server to stop sending to the subscriber that restarted and went silent", func() bool {
+		r.clock.Advance(500 * time.Millisecond)
+		r.pub.send()
+		return r.eng.Stats().PacketsWithoutRoute > 0
+	})
+	r.noneReachesTheSubscriber()
+}
