@@ -38,14 +38,12 @@ type iceLite struct {
 	tiebreaker uint64                // ICE-CONTROLLED's, in the server's requests
 	// onSelect is told the path media go to whenever it changes (one the peer
 	// nominated, once it is routable), from the socket's reader: it must not block.
-	// onNominate is told of a nomination, before its path is routable (DTLS may start).
 	// onDTLS gets the DTLS records that arrive from a proven address, from the reader
 	// too. onLost is told when the consent expired (liteAgents.sweep).
-	onSelect   func(litePath)
-	onNominate func()
-	onDTLS     func([]byte)
-	onRTCP     func([]byte) // the SRTCP that arrives over ICE-TCP (over UDP the reader's routes serve it)
-	onLost     func()
+	onSelect func(litePath)
+	onDTLS   func([]byte)
+	onRTCP   func([]byte) // the SRTCP that arrives over ICE-TCP (over UDP the reader's routes serve it)
+	onLost   func()
 
 	mu     sync.Mutex
 	remote string // the peer's ufrag, from its answer; "" until then (a check may come first)
@@ -183,9 +181,6 @@ func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64,
 		ask = l.newAsk(ap.ap)
 	}
 	l.mu.Unlock()
-	if (changed || waits) && l.onNominate != nil {
-		l.onNominate()
-	}
 	if changed && l.onSelect != nil {
 		l.onSelect(ap)
 	}
@@ -208,21 +203,27 @@ func (l *iceLite) prove(ap litePath) (evicted litePath) {
 	return evicted
 }
 
-// dst is where the peer is, for DTLS: the selected path, or the one it nominated
-// that awaits its proof, or before a nomination the last address that passed a
-// check (a browser may start DTLS as soon as its check is answered); invalid when
-// there is none. DTLS flights are few and bounded by the handshake's retransmissions,
-// so they need not wait for the proof, which runs beside the handshake.
+// dst is where the peer is, for DTLS: the selected path, or else the newest proven
+// path that is routable as the media's are (a TCP one, or a UDP one that answered one
+// of the server's requests); invalid when there is none, and the handshake's flight
+// is dropped as a network would drop it (it goes again). A nominee that has not
+// answered gets none: a server's flight with its certificate is about a kilobyte, sent
+// up to five times in the handshake's time, and a nomination forged from a victim's
+// address would have had them sent there. The peer's own answer comes before its
+// first DTLS record (a browser starts DTLS once its checks succeed, and the server's
+// request went with the answer to its first check), so it costs no round trip.
 func (l *iceLite) dst() litePath {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case l.selected.valid():
+	if l.selected.valid() {
 		return l.selected
-	case l.nominee.valid():
-		return l.nominee
 	}
-	return l.proven[0].litePath
+	for _, p := range l.proven {
+		if p.valid() && (p.tcp != nil || p.answered != 0) {
+			return p.litePath
+		}
+	}
+	return litePath{}
 }
 
 // nominated reports whether the peer has nominated a path with l's credentials.

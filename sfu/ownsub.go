@@ -64,7 +64,7 @@ type ownSub struct {
 	probeRound int
 	probeStop  func() bool // the next round's timer; nil once probing has stopped
 
-	// reached is closed at the first nomination: a DTLS client's first flight waits
+	// reached is closed at the first selection: a DTLS client's first flight waits
 	// for somewhere to go (a lost one is sent again only after a second).
 	reached     chan struct{}
 	reachedOnce sync.Once
@@ -95,7 +95,6 @@ func newOwnSub(e *Engine, p *Participant) *ownSub {
 // newLite makes credentials whose checks the engine's reader answers for o.
 func (o *ownSub) newLite() *iceLite {
 	l := newICELite(o.selected)
-	l.onNominate = o.nominated
 	l.onDTLS = o.dtls.deliver
 	l.onRTCP = o.tcpRTCP
 	l.onLost = o.consentLost
@@ -121,8 +120,8 @@ func (o *ownSub) sendToPeer(b []byte) error {
 	return errNoPath
 }
 
-// nominated is told of the peer's nomination: a DTLS client's first flight may go
-// (to the nominated path, while its proof runs beside the handshake).
+// nominated is told of the peer's nomination once its path is routable (selected): a
+// DTLS client's first flight may go, to where it can go (iceLite.dst).
 func (o *ownSub) nominated() { o.reachedOnce.Do(func() { close(o.reached) }) }
 
 // selected is the lite agent's selection, a nominated path once it is routable
