@@ -36,6 +36,10 @@ type iceLite struct {
 	ufrag, pwd string
 	key        stun.MessageIntegrity // the short-term key: pwd
 	tiebreaker uint64                // ICE-CONTROLLED's, in the server's requests
+	// id begins the transaction id of each of its requests, so that an answer finds
+	// its agent whichever agent's check last came from the address (liteAgents.add
+	// makes it unique before l is shared).
+	id [askIDSize]byte
 	// onSelect is told the path media go to whenever it changes (one the peer
 	// nominated, once it is routable), from the socket's reader: it must not block.
 	// onDTLS gets the DTLS records that arrive from a proven address, from the reader
@@ -101,8 +105,10 @@ func newICELite(onSelect func(litePath)) *iceLite {
 	ufrag, pwd := iceCredential(iceUfragLen), iceCredential(icePwdLen)
 	var tb [8]byte
 	_, _ = rand.Read(tb[:])
-	return &iceLite{ufrag: ufrag, pwd: pwd, key: stun.NewShortTermIntegrity(pwd), onSelect: onSelect,
+	l := &iceLite{ufrag: ufrag, pwd: pwd, key: stun.NewShortTermIntegrity(pwd), onSelect: onSelect,
 		tiebreaker: binary.BigEndian.Uint64(tb[:])}
+	_, _ = rand.Read(l.id[:])
+	return l
 }
 
 // iceCredential is n random ice-chars (64 of them: six bits each, no bias).

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"crypto/rand"
 	"net"
 	"net/netip"
 	"sync"
@@ -18,6 +19,7 @@ type liteAgents struct {
 	mu     sync.RWMutex
 	m      map[string]*iceLite
 	byAddr map[netip.AddrPort]*iceLite
+	byID   map[[askIDSize]byte]*iceLite // by the first bytes of their requests' ids
 
 	// allow says whether a check's source could be a peer's address
 	// (candidateFilter.ipOK); nil allows all.
@@ -46,6 +48,13 @@ func (a *liteAgents) add(l *iceLite) {
 		a.m = make(map[string]*iceLite)
 	}
 	a.m[l.ufrag] = l
+	if a.byID == nil {
+		a.byID = make(map[[askIDSize]byte]*iceLite)
+	}
+	for a.byID[l.id] != nil && a.byID[l.id] != l {
+		_, _ = rand.Read(l.id[:]) // l is not shared yet (its ufrag is in m only now)
+	}
+	a.byID[l.id] = l
 	a.mu.Unlock()
 }
 
@@ -54,6 +63,9 @@ func (a *liteAgents) remove(l *iceLite) {
 	a.mu.Lock()
 	if a.m[l.ufrag] == l {
 		delete(a.m, l.ufrag)
+	}
+	if a.byID[l.id] == l {
+		delete(a.byID, l.id)
 	}
 	for ap, x := range a.byAddr {
 		if x == l {

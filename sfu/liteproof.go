@@ -47,11 +47,16 @@ type liteAsk struct {
 
 func (k liteAsk) valid() bool { return k.ap.IsValid() }
 
+// askIDSize is how many bytes of a request's transaction id name its agent (l.id);
+// the other 64 bits are random, which is what a forger would have to guess.
+const askIDSize = 4
+
 // newAsk makes a request to ap and keeps it among those awaiting answers (the oldest
 // is forgotten). l.mu is held.
 func (l *iceLite) newAsk(ap netip.AddrPort) liteAsk {
 	k := liteAsk{ap: ap, remote: l.remote, key: l.peerKey}
-	_, _ = rand.Read(k.tid[:]) // crypto/rand.Read never fails (Go 1.24)
+	copy(k.tid[:], l.id[:])
+	_, _ = rand.Read(k.tid[askIDSize:]) // crypto/rand.Read never fails (Go 1.24)
 	l.asks[l.nextAsk] = k
 	l.nextAsk = (l.nextAsk + 1) % maxAsks
 	return k
@@ -150,14 +155,18 @@ func proofRequest(m *stun.Message, user []byte, l *iceLite, k liteAsk) ([]byte, 
 }
 
 // takeAnswer serves b, a Binding success response from from, if it answers one of the
-// server's requests: from must be an address a check proved (only those are asked),
-// the transaction id one the server sent there and awaits, and the integrity the
-// peer's password's, the fingerprint right. It reports whether it took b: one that
-// answers none of the server's requests is left to Pion's mux (its agents' answers),
-// one with the id but without the integrity or fingerprint is dropped and counted.
+// server's requests: the agent is the one its transaction id names (not the one whose
+// check last came from from: another participant's checks forged in from's name
+// would have taken the answers, and with them the consent, of the peer there), the id
+// one the agent sent to from and awaits, and the integrity the peer's password's, the
+// fingerprint right. It reports whether it took b: one that answers none of the
+// server's requests is left to Pion's mux (its agents' answers), one with the id but
+// without the integrity or fingerprint is dropped and counted.
 func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
+	var id [askIDSize]byte
+	copy(id[:], b[8:]) // the transaction id (isSTUN: 20 bytes at least)
 	a.mu.RLock()
-	l := a.byAddr[from]
+	l := a.byID[id]
 	a.mu.RUnlock()
 	if l == nil {
 		return false

@@ -310,3 +310,33 @@ func FuzzICELiteAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestICELiteAnswerReachesItsAgent: the answer to an agent's request is its own
+// whichever agent's check last came from that address. Another participant who knows
+// (or guesses) a subscriber's address and sends checks of its own connection in that
+// address's name, between the subscriber's check and its answer, must not take the
+// answer: with it the subscriber's consent would lapse and its media stop.
+func TestICELiteAnswerReachesItsAgent(t *testing.T) {
+	agents, l, log, picked, _ := newProofAgents(t)
+	other := newICELite(func(litePath) {})
+	agents.add(other)
+	if _, err := other.setRemote("other", "the-others-own-password-456"); err != nil {
+		t.Fatal(err)
+	}
+	from := netip.MustParseAddrPort("127.0.0.1:40000")
+	nominate(t, agents, l, from)
+	req := log.lastRequest(t, from)
+	// The other participant's check, in the name of the subscriber's address.
+	if !agents.take(check{username: other.ufrag + ":other", pwd: other.pwd, nominate: true}.bytes(t), from) {
+		t.Fatal("the other's check was not taken")
+	}
+	if !agents.take(peerReply{pwd: testPeerPwd}.to(t, req), from) {
+		t.Fatal("the subscriber's answer was not taken")
+	}
+	if len(*picked) != 1 || (*picked)[0] != from {
+		t.Fatalf("selected %v, want %v", *picked, from)
+	}
+	if n := agents.proofs.Load(); n != 1 {
+		t.Fatalf("%d proofs, want 1", n)
+	}
+}
