@@ -20,6 +20,16 @@ const doc = installMiniDOM();
 Object.assign(globalThis.window, { location, fetch: async () => ({ ok: true, status: 200 }) }); // the server is up
 for (const id of ['participant-count', 'people-count', 'downlink-hint']) append(doc, 'span', id);
 append(doc, 'button', 'btn-people');
+// The page's confirmation dialog (confirm.js), modal as the browser's.
+const confirmDialog = append(doc, 'dialog', 'confirm-dialog');
+confirmDialog.open = false;
+confirmDialog.showModal = () => { confirmDialog.open = true; };
+confirmDialog.close = () => { if (!confirmDialog.open) return; confirmDialog.open = false; confirmDialog.dispatch('close'); };
+for (const [tag, id] of [['h2', 'confirm-title'], ['p', 'confirm-text'], ['button', 'confirm-ok'], ['button', 'confirm-cancel']]) {
+  const node = doc.createElement(tag);
+  node.setAttribute('id', id);
+  confirmDialog.append(node);
+}
 
 const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
@@ -28,6 +38,7 @@ const { PeopleCount } = await import('../static/js/people-count.js');
 const { HeldRoster } = await import('../static/js/held-roster.js');
 const { Grid } = await import('../static/js/grid.js');
 const { renderPeople } = await import('../static/js/people.js');
+const { participantActions } = await import('../static/js/moderator.js');
 const { setLanguage } = await import('../static/js/i18n.js');
 
 const SECRET = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
@@ -179,4 +190,27 @@ test('a resume given up keeps nothing of the meeting in view', async (t) => {
   assert.equal(p.grid.tiles.size, 0, 'tiles stay after the resume was given up');
   assert.deepEqual(listed(p), { rows: [], busy: false }, 'the people list stays after the resume was given up');
   assert.equal(doc.getElementById('participant-count').textContent, '');
+});
+
+test('a question asked before the drop ("Remove Bo?") is cancelled behind "Reconnecting…", and sends nothing after the resume', async (t) => {
+  const { p } = await withFour(t);
+  // As the people panel builds Bo's menu; a moderator's message goes out on a joined session only (modctl.js).
+  const moderate = (type, payload) => {
+    const s = p.session;
+    return s && s.joined && !s.ended ? s.moderate(type, payload) : null;
+  };
+  const bo = p.session.everyone().find((x) => x.id === 'p-bo');
+  const remove = participantActions(bo, moderate, () => p.session.settings).find((e) => e.action === 'remove');
+  const asked = remove.run();
+  assert.equal(confirmDialog.open, true, '"Remove Bo?" is not asked');
+
+  await drop(p);
+  assert.equal(confirmDialog.open, false, 'the question about Bo stays open above "Reconnecting…", its OK sending nothing');
+
+  sent.length = 0;
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo', 'Bo'), person('p-cy', 'Cy'), person('p-di', 'Di')] }));
+  await eventually(() => p.session.joined, 'the resumed welcome');
+  doc.getElementById('confirm-ok').click(); // a dialog still open, confirmed now
+  await asked;
+  assert.deepEqual(sent.filter((m) => m.type === 'remove'), [], 'a question from before the drop removed Bo after the resume');
 });

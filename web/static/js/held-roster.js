@@ -12,8 +12,16 @@
 // One for the page (meeting.js), as it outlives the sessions: the dropped one hands over
 // its roster (Session ui.dropped), the resumed one replaces it (replacedBy), and a resume
 // given up forgets it with its tiles (forget). Nothing of it is written anywhere.
+//
+// Nothing acts on the meeting held: no session is joined, so no moderator control is
+// offered, and a question already asked about it when the link dropped ("Remove Bo?",
+// "End the meeting for everyone?") is cancelled. Left open, the modal dialog stood above
+// "Reconnecting…", and its OK sent nothing and said nothing (modctl.js sends only on a
+// joined session), or, pressed after the resume, acted on the meeting of now on the
+// strength of a question about the one before.
 
 import { markReconnecting } from './reconnect.js';
+import { closeConfirm } from './confirm.js';
 
 export class HeldRoster {
   /**
@@ -34,9 +42,11 @@ export class HeldRoster {
 
   /**
    * hold keeps people (the dropped session's everyone(), self first) and the tiles the
-   * session left standing (Session.end keepTiles); nobody is shown speaking meanwhile.
+   * session left standing (Session.end keepTiles); nobody is shown speaking meanwhile,
+   * and an open question about the meeting is cancelled (confirm.js).
    */
   hold(people) {
+    closeConfirm();
     this.held = people.slice();
     this.tracks.clear();
     for (const tile of this.grid.tiles.values()) {
