@@ -39,6 +39,7 @@ const { HeldRoster } = await import('../static/js/held-roster.js');
 const { Grid } = await import('../static/js/grid.js');
 const { renderPeople } = await import('../static/js/people.js');
 const { participantActions } = await import('../static/js/moderator.js');
+const { SpeakingIndicators } = await import('../static/js/speaking-ui.js');
 const { setLanguage } = await import('../static/js/i18n.js');
 
 const SECRET = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
@@ -49,12 +50,14 @@ const liveTrack = () => ({ kind: 'video', readyState: 'live', muted: false, addE
 /** page is meeting.js's glue around one person's sessions, the grid, the people list and what is held. */
 function page(t) {
   const media = new LocalMedia();
-  const root = append(doc, 'div');
+  const root = append(doc, 'div', 'grid');
   const grid = new Grid(root);
   const list = append(doc, 'ul', 'people-list');
   const p = { media, grid, list, session: null, sessions: [], told: [], gaveUp: null };
   const live = () => (p.session && !p.session.ended ? p.session : null);
-  const held = new HeldRoster({ grid, media });
+  // Who speaks as the server says (speaking-ui.js), from each session's signaling.
+  const speaking = new SpeakingIndicators({ session: () => p.session, grid });
+  const held = new HeldRoster({ grid, media, speaking });
   const count = new PeopleCount();
   // Whom the sessions told joined or left (presence-toasts.js, the page's one).
   const presence = { joined: (x) => p.told.push(`${x.name} joined`), left: (x) => p.told.push(`${x.name} left`) };
@@ -78,6 +81,7 @@ function page(t) {
       meetingId: 'm1', name: 'Ann', media, grid, chat: noop, resume, presence,
       ui: new Proxy({
         resumable: (id, secret) => p.reconnect.remember(id, secret),
+        attachSignaling: (sig) => speaking.attach(sig),
         rosterChanged: renderRoster,
         joined: () => { held.replacedBy(session); p.reconnect.joined(); renderRoster(); },
         dropped: (people) => {
@@ -213,4 +217,23 @@ test('a question asked before the drop ("Remove Bo?") is cancelled behind "Recon
   doc.getElementById('confirm-ok').click(); // a dialog still open, confirmed now
   await asked;
   assert.deepEqual(sent.filter((m) => m.type === 'remove'), [], 'a question from before the drop removed Bo after the resume');
+});
+
+test('behind "Reconnecting…" nobody is shown speaking, as the server said before the drop, while the server cannot be reached', async (t) => {
+  const { p } = await withFour(t);
+  serverSays('speaking', { dominant: 'p-bo', speaking: ['p-bo'], recent: ['p-bo'] });
+  const marked = () => [...p.grid.tiles.values()].filter((tl) => tl.node.dataset.speaking === 'true' || tl.node.querySelector(':scope > .tile-speaking'))
+    .map((tl) => `${tl.participantId}/${tl.source}`);
+  assert.deepEqual(marked(), ['p-bo/camera'], 'Bo is not shown speaking');
+
+  // The network is down: no attempt gets to the server (reconnect-core.js reachable) for as long as it stays down.
+  const { fetch } = globalThis.window;
+  t.after(() => { globalThis.window.fetch = fetch; });
+  globalThis.window.fetch = async () => { throw new TypeError('offline'); };
+  const before = p.session;
+  dropSocket();
+  assert.equal(p.reconnect.active, true, 'the page does not resume');
+  assert.equal(p.session, before, 'an attempt was made');
+  assert.equal(listed(p).busy, true, 'the roster from before the drop is not held');
+  assert.deepEqual(marked(), [], 'a held tile is shown speaking behind "Reconnecting…"');
 });

@@ -2,7 +2,7 @@
 // keyboard focus (people-focus, chat-announce, dialog-focus .test.mjs): elements with
 // attributes, dataset, classes, children, click listeners, focus(), contains() and
 // querySelector(All) for simple selectors (tag, #id, .class, [data-x="y"], :not(.class),
-// descendants, a leading :scope).
+// descendants, children (>), a leading :scope).
 // Import page-globals.mjs first; installMiniDOM() sets `document` and friends.
 
 const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -121,12 +121,18 @@ function matchesCompound(node, compound) {
 }
 
 function matches(node, selector, root) {
-  const parts = selector.split(/\s+/);
+  // 'a b': b within a; 'a > b': b a child of a.
+  const parts = selector.replace(/\s*>\s*/g, ' > ').trim().split(/\s+/);
   if (!matchesCompound(node, parts.at(-1))) return false;
   let n = node.parentNode;
   for (let i = parts.length - 2; i >= 0; i--) {
-    while (n && n !== root && !(n instanceof MiniElement && matchesCompound(n, parts[i]))) n = n.parentNode;
-    if (!n || n === root) return false;
+    if (parts[i] === '>') {
+      i--;
+      if (!n || n === root || !(n instanceof MiniElement && matchesCompound(n, parts[i]))) return false;
+    } else {
+      while (n && n !== root && !(n instanceof MiniElement && matchesCompound(n, parts[i]))) n = n.parentNode;
+      if (!n || n === root) return false;
+    }
     n = n.parentNode;
   }
   return true;

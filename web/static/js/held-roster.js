@@ -25,12 +25,15 @@ import { closeConfirm } from './confirm.js';
 
 export class HeldRoster {
   /**
-   * @param {{grid: Grid, media: LocalMedia}} deps grid holds the tiles the dropped session
-   * left standing; media is the page's own devices, which the own entry shows as they are.
+   * @param {{grid: Grid, media: LocalMedia, speaking?: SpeakingIndicators}} deps grid
+   * holds the tiles the dropped session left standing; media is the page's own devices,
+   * which the own entry shows as they are; speaking shows who speaks as the server says
+   * (speaking-ui.js).
    */
-  constructor({ grid, media }) {
+  constructor({ grid, media, speaking = null }) {
     this.grid = grid;
     this.media = media;
+    this.speaking = speaking;
     this.held = null; // [{id, name, nameLabel?, role, media, self?}], self first; null: nothing held
     this.tracks = new Map(); // Tile -> the dropped connection's track it kept showing
   }
@@ -52,7 +55,11 @@ export class HeldRoster {
     for (const tile of this.grid.tiles.values()) {
       if (!tile.self || tile.source === 'screen') this.tracks.set(tile, tile.track);
     }
+    // Nobody speaks in a meeting not current: neither as the page heard it (speaker.js)
+    // nor as the server said it, whose outline and "Speaking" stayed on the held tile
+    // and the held list's row for as long as no attempt reached the server.
     this.grid.setActiveSpeaker(null);
+    if (this.speaking) this.speaking.forget();
   }
 
   /**

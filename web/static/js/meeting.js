@@ -797,7 +797,7 @@ async function main() {
     },
   });
   peopleCount = new PeopleCount();
-  held = new HeldRoster({ grid, media });
+  held = new HeldRoster({ grid, media, speaking });
   reknock = new Reknock({
     knock: () => join(lastName, { reknock: true }),
     showing: (on) => {

@@ -43,6 +43,17 @@ export class SpeakingIndicators {
     });
   }
 
+  /**
+   * forget: the session it listens to dropped and the page reconnects (held-roster.js).
+   * What it said is no longer so: nobody is shown speaking until the next session says
+   * (attach forgets it too, but only at the next attempt, which waits for the server to
+   * answer: reconnect.js; through an outage, up to 90 s).
+   */
+  forget() {
+    this.state.reset();
+    this._decorate();
+  }
+
   _decorate() {
     const speaking = (id) => this.state.isSpeaking(id);
     for (const tile of document.querySelectorAll('#grid .tile[data-source="camera"]')) {
