@@ -122,9 +122,10 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 	return true
 }
 
-// holdsAdmission reports whether s, a knock the policy let in, still holds its
-// admission: nobody ejected it or took its place, and the meeting goes on.
-func (m *Meeting) holdsAdmission(s *Session) bool {
+// stillHolds reports whether s still holds the admission (a knock the policy let in)
+// or the membership (a resume's, a knock's takeover: takeMembership) it waits to set
+// up media for: nobody ejected it or took its place, and the meeting goes on.
+func (m *Meeting) stillHolds(s *Session) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(s.id)

@@ -129,6 +129,13 @@ func (s *Session) takeMembership(m *Meeting, pid, ref string, media *MediaState,
 		s.takeLimits(prev)
 		s.claimed.from = nil // this connection holds what prev held
 	}
+	if !m.stillHolds(s) {
+		// That event follows (replaced, removed, the meeting's end). No media is set up
+		// first: a connection that took the membership from this one meanwhile waits
+		// for this one to let go, and a meeting that ended meanwhile may have closed its
+		// media, so its page was told of a server error instead of the end.
+		return
+	}
 	if media != nil {
 		s.media = *media
 	}

@@ -238,7 +238,7 @@ func (s *Session) dropPeer() {
 // ended, or its page's knock again took it: claimByKnock), or its media could not be
 // set up.
 func (s *Session) enterMeeting() bool {
-	if !s.meeting.holdsAdmission(s) {
+	if !s.meeting.stillHolds(s) {
 		// That event follows. No media is set up first: a knock again that took the
 		// admission waited for the old connection to let go, and a meeting that ended
 		// meanwhile has closed its media, so its page was told of a server error
