@@ -51,6 +51,8 @@ async function meeting(t0, welcome = {}, kept = null) {
   let session = null;
   const media = new LocalMedia();
   const panel = kept || new SettingsPanel({ send: (type, p) => (current ? current.moderate(type, p) : null) });
+  // As meeting.js's join: what the earlier session sent is unanswered.
+  if (kept) kept.forgetPending();
   const rules = new MeetingRules({ media, controls: () => noop, chat: noop, session: () => session, settingsPanel: panel, roleApplied() {} });
   session = new Session({ meetingId: 'm1', name: 'Mo', media, grid: gridStandIn(), chat: noop,
     // As meeting.js wires them.
@@ -129,6 +131,55 @@ test('Remove waits for the answer to a new password, as Save does', async (t0) =
   serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true } }, msg.id);
   await tick(2);
   assert.equal(node('setting-password-clear').disabled, false, 'Remove stays off after the answer');
+});
+
+test('a new password waits for the answer to a removal, as Remove waits for a new password\'s', async (t0) => {
+  const { panel } = await meeting(t0, { settingsRevision: 2, settings: { ...SETTINGS, passwordRequired: true } });
+  shown.length = 0;
+  node('setting-password-clear').click();
+  await tick(1);
+  let from = sent.length;
+  node('confirm-ok').click();
+  await tick(2);
+  const [removal] = updates(from);
+  assert.deepEqual(removal?.payload, { password: '', revision: 2 });
+  // The server refuses a second change of the password from this session before the
+  // first is answered, which the panel could only call too many new passwords.
+  from = sent.length;
+  assert.equal(await type('Bergwerk 10'), undefined, 'a new password was sent while the removal was unanswered');
+  node('setting-password').dispatch('keydown', { key: 'Enter' });
+  await tick(2);
+  assert.deepEqual(updates(from), [], 'a new password was sent by Enter while the removal was unanswered');
+  assert.equal(node('setting-password-save').disabled, true, 'Save can be pressed while the removal is unanswered');
+  assert.equal(node('setting-password-clear').disabled, true, 'Remove can be pressed while the removal is unanswered');
+  serverSays('settings', { settings: SETTINGS, revision: 3 }, removal.id);
+  await tick(2);
+  assert.ok(!shown.some((s) => s === t('settings.password.saved')), `${shown}`);
+  assert.equal(node('setting-password').value, 'Bergwerk 10', 'the password typed meanwhile is gone');
+  const msg = await type('Bergwerk 10');
+  assert.deepEqual(msg?.payload, { password: 'Bergwerk 10', revision: 2 }); // typing began on revision 2
+
+  // A refused removal, or one whose session ended unanswered, frees the panel too.
+  serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true }, revision: 4 }, msg.id);
+  await tick(2);
+  for (const end of [
+    (id) => serverSays('error', { code: 'settings_changed', message: 'no', settings: SETTINGS, revision: 5, fields: ['password'] }, id),
+    () => panel.forgetPending(),
+  ]) {
+    node('setting-password-clear').click();
+    await tick(1);
+    from = sent.length;
+    node('confirm-ok').click();
+    await tick(2);
+    const [again] = updates(from);
+    assert.ok(again, 'no removal sent');
+    assert.equal(node('setting-password-clear').disabled, true);
+    end(again.id);
+    await tick(2);
+    assert.equal(node('setting-password-clear').disabled, false, 'Remove stays off after the answer');
+    serverSays('settings', { settings: { ...SETTINGS, passwordRequired: true }, revision: 6 + from });
+    await tick(2);
+  }
 });
 
 test('a refused new password says why and stays typed, to be tried again', async (t0) => {

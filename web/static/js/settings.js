@@ -12,6 +12,8 @@
 // answering it says why not, and the password typed stays in the field to try again.
 // Meanwhile #setting-password-save is disabled with data-pending="true". (The page said
 // "saved" as it sent the password, before the server hashed it, which it may refuse.)
+// Save and Remove wait for the answer to a new password and to a removal alike: the
+// server takes one change of the password from a session at a time.
 //
 // Every change names the revision of the settings it was based on (PROTOCOL.md, "Two
 // moderators at once"): a switch the one shown when it was flipped, a new password the
@@ -65,6 +67,7 @@ export class SettingsPanel {
     this.send = send;
     this.settings = null;
     this.pending = null; // the id of the update_settings with a new password not yet answered
+    this.removal = null; // the id of the update_settings removing the password, not yet answered
     this.revision = 0; // the revision of the settings shown (0: the server names none)
     this.typedOn = null; // the revision shown when the password in the field was begun
     this.enabled = true; // setEnabled: a joined moderator's session (off from the start below)
@@ -104,7 +107,11 @@ export class SettingsPanel {
       this.removing = question;
       const ok = await question;
       if (this.removing === question) this.removing = null;
-      if (ok) this._update({ password: '' }, session === this.sessions ? shown : FIRST_REVISION);
+      if (!ok) return;
+      const id = this._update({ password: '' }, session === this.sessions ? shown : FIRST_REVISION);
+      if (id === null || id === undefined) return;
+      this.removal = id;
+      this._renderSave();
     });
     $('#btn-end-meeting').addEventListener('click', async () => {
       if (!this.enabled) return;
@@ -222,7 +229,7 @@ export class SettingsPanel {
   _savePassword() {
     const input = $('#setting-password');
     const value = input.value.trim();
-    if (!value || this.pending) return;
+    if (!value || this.pending || this.removal) return;
     const id = this._update({ password: value }, this.typedOn ?? this.revision);
     if (id === null || id === undefined) return;
     this.pending = id;
@@ -230,18 +237,25 @@ export class SettingsPanel {
   }
 
   _renderSave() {
-    const save = $('#setting-password-save');
-    save.disabled = !this.enabled || !!this.pending || $('#setting-password').value.trim() === '';
     // One change of the password at a time from a session: the server refuses another
-    // that names the password before the first is answered (rate_limited), so Remove
-    // waits for the answer as Save does.
-    $('#setting-password-clear').disabled = !this.enabled || !!this.pending;
+    // that names the password before the first is answered (rate_limited, which the
+    // panel can only read as "too many new passwords"), so Save and Remove each wait
+    // for the answer to a new password and to a removal.
+    const busy = !!this.pending || !!this.removal;
+    const save = $('#setting-password-save');
+    save.disabled = !this.enabled || busy || $('#setting-password').value.trim() === '';
+    $('#setting-password-clear').disabled = !this.enabled || busy;
     if (this.pending) save.dataset.pending = 'true';
     else delete save.dataset.pending;
   }
 
   /** confirmed takes the ref of a `settings` message: the answer to a new password. */
   confirmed(ref) {
+    if (ref && ref === this.removal) {
+      this.removal = null; // the settings shown say it is removed
+      this._renderSave();
+      return;
+    }
     if (!ref || ref !== this.pending) return;
     this.pending = null;
     $('#setting-password').value = '';
@@ -255,6 +269,11 @@ export class SettingsPanel {
    * it answered the new password, which it then explains (the password stays typed).
    */
   refused(ref, code) {
+    if (ref && ref === this.removal) {
+      this.removal = null;
+      this._renderSave();
+      return false; // said as before, as any refused change of the settings
+    }
     if (!ref || ref !== this.pending) return false;
     this.pending = null;
     // Refused for another moderator's password: the panel shows it now (rules.js
@@ -272,6 +291,10 @@ export class SettingsPanel {
    * welcome's settings show; the person is told to look, not that it was saved.
    */
   forgetPending() {
+    if (this.removal) {
+      this.removal = null; // whether it was removed, the next welcome's settings show
+      this._renderSave();
+    }
     if (!this.pending) return;
     this.pending = null;
     this._renderSave();
