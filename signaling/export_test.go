@@ -101,6 +101,15 @@ func PasswordTurnWaiters(s *Server, id string) int {
 	return m.pwTurn.waiters
 }
 
+// PasswordTurnHeld reports whether a change of meeting id's password holds its
+// password turn (settingsturn.go).
+func PasswordTurnHeld(s *Server, id string) bool {
+	m := s.registry.Get(id)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pwTurn != nil
+}
+
 // AdmissionHolder is the address of the connection that holds member pid of meeting
 // id, let in and not yet welcomed, while its join is still under way ("": none).
 func AdmissionHolder(s *Server, id, pid string) string {

@@ -156,14 +156,26 @@ func (s *Session) passwordRoleLost() {
 }
 
 // endPasswordChange ends the change under way: its hash given up if still in line, its
-// turn given back.
+// turn given back. While its hash's goroutine has yet to say whether the hash ran, the
+// turn goes back once it has: a hash given up in line gives its place of the budget
+// back there (hashNewPassword), and the change that takes the turn next must find it
+// back. Given back at once, that change raced the place's return and was refused
+// (rate_limited, "too many password changes") when it lost.
 func (s *Session) endPasswordChange() {
 	c := s.pwChange
 	s.pwChange = nil
 	if c.cancel != nil {
 		c.cancel()
 	}
-	if c.turn != nil {
+	switch {
+	case c.turn == nil:
+	case c.hashed != nil:
+		// Bounded by the hash: given up in line it ends at once, begun it runs out.
+		go func(m *Meeting, turn *passwordTurn, hashed <-chan hashResult) {
+			<-hashed
+			m.givePasswordTurnBack(turn)
+		}(s.meeting, c.turn, c.hashed)
+	default:
 		s.meeting.givePasswordTurnBack(c.turn)
 	}
 }
