@@ -8,6 +8,9 @@
  * moderator's commands mean for everyone) and status.js (end screens). Media senders and receivers are
  * created only in publisher.js and subscriber.js; E2EE attaches in e2ee-hooks.js. What
  * the address carries is read in meeting-link.js; window.conclave is page-hooks.js's.
+ * Parts of this page, each given what it needs by main(): meeting-panels.js (the side
+ * panels), meeting-roster.js (who is shown, the invite card), meeting-bindings.js (the
+ * meeting screen's buttons and keys) and meeting-failed.js (a knock or session that failed).
  *
  * TEST HOOKS — stable, used by the Go browser tests; change them only together
  * with those tests. They are the page's ordinary elements and state: nothing here
@@ -110,21 +113,19 @@
  * Leave forgets all of it (reconnect.js left). Reconnecting: see the test hooks in reconnect.js.
  */
 
-import { $, toast, announce, forgetAnnouncements, copyText, meetingIdPattern } from './dom.js';
+import { $, toast, announce, forgetAnnouncements, meetingIdPattern } from './dom.js';
 import { fillIcons } from './icons.js';
 import { LocalMedia } from './media.js';
 import { Prejoin } from './prejoin.js';
 import { LobbyScreen } from './lobby.js';
 import { Grid } from './grid.js';
 import { Chat } from './chat.js';
-import { Session, AUTH_CODES } from './session.js';
+import { Session } from './session.js';
 import { Controls } from './controls.js';
-import { renderPeople, closePeopleMenu } from './people.js';
-import { participantActions } from './moderator.js';
 import { WaitingRoom } from './waiting.js';
 import { SettingsPanel } from './settings.js';
 import { MeetingRules } from './rules.js';
-import { FATAL, offersRejoin, setErrorCode, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
+import { offersRejoin, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
 import { closeConfirm } from './confirm.js';
 import { e2eeAPI, prewarmMediaWorker, discardWarmWorker } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
@@ -134,7 +135,7 @@ import { MeetingCrypto } from './e2ee/session-keys.js';
 import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
-import { onLanguageChange, setAttr, setText, t } from './i18n.js';
+import { onLanguageChange, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
 import { Reconnect } from './reconnect.js';
 import { Reknock } from './reknock.js';
@@ -146,6 +147,10 @@ import { PeopleCount } from './people-count.js';
 import { PresenceToasts } from './presence-toasts.js';
 import { HeldRoster } from './held-roster.js';
 import { followTopbarHeight } from './topbar.js';
+import { meetingPanels } from './meeting-panels.js';
+import { meetingRoster } from './meeting-roster.js';
+import { bindControls } from './meeting-bindings.js';
+import { onFailed } from './meeting-failed.js';
 
 const link = readMeetingLink();
 const { params, meetingId, meetingSecret, secretInvalid, shareURL } = link;
@@ -172,8 +177,6 @@ let lastName = '';
 let password = ''; // the meeting password, in memory only
 let lastError = null;
 let timer = 0;
-let inviteDismissed = false;
-let openPanelName = null;
 let rules;
 let e2eeStatus;
 let rosterWarning;
@@ -191,6 +194,8 @@ let lastKnockSecret = '';
 let panelCover; // panel-cover.js: a panel that fills a narrow screen makes the rest inert
 let peopleCount; // people-count.js: how many are in the meeting
 let held; // held-roster.js: the meeting as it was before a drop, shown while the page resumes
+let roster; // meeting-roster.js: the people list, the count, the invite card
+let panels; // meeting-panels.js: the side panels, one open at a time
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -256,11 +261,11 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
         return resuming;
       },
       mediaFailed: (s, how) => reconnect.mediaFailed(s, how),
-      e2eeChanged: renderE2EE,
+      e2eeChanged: roster.renderE2EE,
       joined: onJoined,
       lobby: onLobby,
       lobbyLink: (verdict) => lobbyScreen.setLink(verdict),
-      failed: onFailed,
+      failed: (kind, info) => onFailed(kind, info, { reconnect, showError, setState, lobbyScreen, prejoin, password }),
       // A waiting person's link dropped: knock again (reknock.js) from the waiting screen.
       waitingDropped: (kind) => document.body.dataset.state === 'lobby' && reknock.dropped(kind),
       left: showLeft,
@@ -274,7 +279,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
         join(lastName, { again: true, note: 'lobby.sent-back' });
       },
       banner,
-      rosterChanged: renderRoster,
+      rosterChanged: roster.renderRoster,
       roleChanged: (old, now) => rules.roleChanged(old, now),
       settingsChanged: (old, now, ref, changed) => {
         rules.settingsChanged(old, now, changed, ref);
@@ -352,7 +357,7 @@ function onJoined() {
   settingsPanel.render(session.settings, session.settingsRevision);
   renderLock();
   banner(null);
-  renderE2EE();
+  roster.renderE2EE();
   if (!resumed || !timer) startTimer(); // a resume continues the same stay (unless reloaded)
   controls.render();
   // The screen share kept across the drop goes out again, if it may (controls.js).
@@ -363,50 +368,6 @@ function onJoined() {
   // not a control, whose space bar would no longer be push-to-talk (push-to-talk.js).
   if (!resumed && focusLost()) $('#grid').focus();
   if (wasWaiting) toast(t('meeting.let-in'), { kind: 'success' });
-}
-
-function onFailed(kind, info = {}) {
-  // The server answers a wrong moderator secret with its own code; a moderator secret
-  // makes the password unnecessary, so wrong_password with a secret cannot happen.
-  const code = kind;
-  if (reconnect.failed(code)) return;
-  reconnect.forget();
-  if (!AUTH_CODES.has(code)) {
-    // A screen with no way back (ended, removed, denied …) needs the moderator secret
-    // no more: as after Leave, the tab's storage forgets it (the browser writes it to
-    // disk and gives it back to a reopened tab, which joined the room's next meeting as
-    // a moderator). A screen with Rejoin keeps it; rejoin keeps it from memory anyway.
-    if (FATAL[code] && !offersRejoin(code)) keepModeratorSecret(null);
-    showError(code);
-    return;
-  }
-  // Back to the pre-join screen, the camera still on, with the password field.
-  const seconds = Math.max(1, Math.ceil((info.retryAfterMs || 0) / 1000));
-  let message = ''; // a function making the text (again after a language switch)
-  let countdown = null;
-  let errorText = [FATAL[code][1]];
-  if (code === 'wrong_password') {
-    message = () => t('status.wrong-password');
-  } else if (code === 'too_many_attempts') {
-    const text = (s) => (info.lockedOut
-      ? ['prejoin.locked-minutes', { count: Math.ceil(s / 60) }]
-      : ['prejoin.locked-seconds', { count: s }]);
-    countdown = (s) => t(...text(s));
-    message = () => countdown(seconds);
-    errorText = text(seconds);
-  }
-  setErrorCode(code, ...errorText);
-  lobbyScreen.hide();
-  setState('prejoin');
-  prejoin.resume();
-  prejoin.askPassword({
-    message,
-    lockMs: code === 'too_many_attempts' ? seconds * 1000 : 0,
-    countdown,
-    // Throttled guesses at a moderator secret alone need no password field.
-    field: code !== 'too_many_attempts' || !!password || prejoin.needsPassword,
-  });
-  if (code === 'password_required') announce(t('prejoin.password-needed'));
 }
 
 async function rejoin() {
@@ -437,7 +398,7 @@ function forgetModeratorSecret() {
 function stopped() {
   clearInterval(timer);
   held.forget(); // a resume given up: nothing of the meeting stays in view
-  renderRoster();
+  roster.renderRoster();
   // News of the meeting waiting to be said (dom.js announce holds each text a moment)
   // is not said over the screen that follows (left, ended, the waiting room again).
   forgetAnnouncements();
@@ -446,7 +407,7 @@ function stopped() {
   $('#invite-card').hidden = true;
   rules.reset();
   closeConfirm();
-  openPanel(null);
+  panels.openPanel(null);
   waitingRoom.setEnabled(false);
   e2eeStatus.render(null);
   selfLinkWarning.render(null);
@@ -523,25 +484,12 @@ function applyRole() {
   const mod = isModerator();
   document.body.dataset.role = s && s.joined ? s.role : '';
   $('#btn-settings').hidden = !mod;
-  if (!mod && (openPanelName === 'waiting' || openPanelName === 'settings')) openPanel(null);
+  const openPanelName = panels.openName();
+  if (!mod && (openPanelName === 'waiting' || openPanelName === 'settings')) panels.openPanel(null);
   settingsPanel.setEnabled(mod);
   waitingRoom.follow(s); // with the session's waiting list once it has one
-  renderRoster();
+  roster.renderRoster();
   controls.render();
-}
-
-/** renderE2EE shows the encryption state: top-bar chip, safety code, unverified warnings. */
-function renderE2EE() {
-  const s = live();
-  const info = s && s.joined ? s.e2eeInfo() : null;
-  e2eeStatus.render(info);
-  rosterWarning.render(info);
-  selfLinkWarning.render(info);
-  if (!s || !s.joined) return;
-  for (const p of s.everyone()) {
-    if (!p.self) grid.update(p.id, { e2ee: p.e2ee });
-  }
-  if (!$('#people-panel').hidden) renderPeopleList();
 }
 
 function renderLock() {
@@ -549,90 +497,11 @@ function renderLock() {
   $('#meeting-locked').hidden = !(s && s.joined && s.settings.locked);
 }
 
-// ---------------------------------------------------------------- roster, panels
+// ---------------------------------------------------------------- roster (meeting-roster.js), panels (meeting-panels.js)
 
 function everyone() {
   const s = live();
   return s ? s.everyone() : [];
-}
-
-/**
- * shownPeople is the roster the page shows: the joined session's, or while the page
- * reconnects the one from before the drop (held-roster.js).
- */
-function shownPeople() {
-  return held.shown(live());
-}
-
-/** markAway marks who is reconnecting, and the roster held while the page is (held-roster.js). */
-function markAway(people) {
-  held.mark($('#people-list'), people);
-}
-
-function renderPeopleList() {
-  const mod = isModerator();
-  const people = shownPeople();
-  renderPeople($('#people-list'), people, {
-    moderator: mod,
-    // Told once the server says it is done (moderator.js Confirmations, through modctl).
-    actions: (person) => participantActions(person, modctl.moderate, () => live()?.settings),
-  });
-  markAway(people);
-}
-
-function renderRoster() {
-  const people = shownPeople();
-  peopleCount.render(people); // while reconnecting: those from before the drop
-  if (!$('#people-panel').hidden) renderPeopleList();
-  const alone = document.body.dataset.state === 'joined' && people.length === 1;
-  $('#invite-card').hidden = !alone || inviteDismissed;
-  markAway(people);
-}
-
-const PANELS = {
-  chat: { panel: '#chat-panel', button: '#btn-chat', focus: '#chat-input' },
-  people: { panel: '#people-panel', button: '#btn-people', focus: '#people-close' },
-  waiting: { panel: '#waiting-panel', button: '#btn-waiting', focus: '#waiting-close' },
-  settings: { panel: '#settings-panel', button: '#btn-settings', focus: '#settings-close' },
-  devices: { panel: '#devices-panel', button: '#btn-devices', focus: '#devices-close' },
-};
-
-function openPanel(which) {
-  if ((which === 'waiting' || which === 'settings') && !isModerator()) which = null;
-  openPanelName = which;
-  const opener = document.activeElement;
-  for (const [name, p] of Object.entries(PANELS)) {
-    const open = name === which;
-    $(p.panel).hidden = !open;
-    const button = $(p.button);
-    button.setAttribute('aria-pressed', String(open));
-    if (name !== 'people') button.classList.toggle('active', open);
-  }
-  panelCover.show(which ? $(PANELS[which].panel) : null, opener);
-  const chatBtn = $('#btn-chat');
-  setAttr(chatBtn, 'aria-label', which === 'chat' ? 'chat.close' : 'chat.open');
-  document.body.classList.toggle('panel-open', !!which);
-  chat.setOpen(which === 'chat');
-  if (which !== 'people') closePeopleMenu();
-  if (which === 'people') renderPeopleList();
-  waitingRoom.render(); // the knock card hides while the waiting room is open
-  if (which === 'settings' && session) settingsPanel.render(session.settings, session.settingsRevision);
-  if (which === 'devices') devices.panel.fill();
-  if (which) {
-    const target = $(PANELS[which].focus);
-    if (target && !target.disabled) target.focus();
-    else $(`${PANELS[which].panel} .icon-btn`).focus();
-  }
-  grid.layout();
-}
-
-function togglePanel(which) {
-  const opening = $(PANELS[which].panel).hidden;
-  const opener = panelCover.opener;
-  openPanel(opening ? which : null);
-  // Closed (its button, its close button, Escape): the focus goes back to what opened
-  // it (e.g. the raised-hands chip), else to the panel's button.
-  if (!opening) panelCover.returnFocus(opener, $(PANELS[which].button));
 }
 
 // ---------------------------------------------------------------- banner, timer
@@ -664,58 +533,6 @@ function startTimer() {
 }
 
 // ---------------------------------------------------------------- start
-
-function bindControls() {
-  $('#btn-mic').addEventListener('click', () => controls.toggleMic());
-  $('#btn-camera').addEventListener('click', () => controls.toggleCamera());
-  $('#btn-screen').addEventListener('click', () => controls.toggleScreen());
-  for (const name of Object.keys(PANELS)) {
-    $(PANELS[name].button).addEventListener('click', () => togglePanel(name));
-    $(`${PANELS[name].panel} .panel-head .icon-btn`).addEventListener('click', () => togglePanel(name));
-  }
-  $('#btn-leave').addEventListener('click', leave);
-  $('#btn-rejoin').addEventListener('click', rejoin);
-  $('#btn-invite').addEventListener('click', async () => {
-    const ok = await copyText(shareURL);
-    toast(ok ? t('meeting.invite.copied') : shareURL, { kind: ok ? 'success' : 'info' });
-  });
-  $('#invite-link').value = shareURL;
-  $('#invite-copy').addEventListener('click', async () => {
-    const ok = await copyText(shareURL, $('#invite-link'));
-    toast(ok ? t('meeting.invite.copied') : t('common.copy-failed'), { kind: ok ? 'success' : 'info' });
-  });
-  $('#invite-close').addEventListener('click', () => {
-    inviteDismissed = true;
-    $('#invite-card').hidden = true;
-    $('#btn-mic').focus();
-  });
-  $('#btn-enable-audio').addEventListener('click', () => {
-    $('#btn-enable-audio').hidden = true;
-    for (const audio of document.querySelectorAll('#audio-sink audio')) audio.play().catch(() => {});
-  });
-  document.addEventListener('keydown', (event) => {
-    if (document.body.dataset.state !== 'joined') return;
-    // Escape in a dialog (a confirmation, the shortcuts) closes that dialog only.
-    if (event.key === 'Escape' && openPanelName && !document.querySelector('dialog[open]')) {
-      togglePanel(openPanelName);
-      return;
-    }
-    const mod = (event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey;
-    const key = event.key.toLowerCase();
-    if (mod && key === 'd') {
-      event.preventDefault();
-      controls.toggleMic();
-    } else if (mod && key === 'e') {
-      event.preventDefault();
-      controls.toggleCamera();
-    }
-  });
-  window.addEventListener('pagehide', () => {
-    reconnect.pageHidden();
-    // A member says no goodbye, so that a reload resumes (reconnect.js); a knock leaves.
-    if (session && !session.ended && session.sig && !session.sig.closed && !session.joined) session.sig.send('leave');
-  });
-}
 
 async function main() {
   fillIcons();
@@ -753,8 +570,8 @@ async function main() {
     admit: (id) => moderate('admit', { participantId: id }),
     deny: (id) => moderate('deny', { participantId: id }),
     admitAll: (ids) => moderate('admit_all', { participantIds: ids }),
-    openPanel: () => openPanel('waiting'),
-    isPanelOpen: () => openPanelName === 'waiting',
+    openPanel: () => panels.openPanel('waiting'),
+    isPanelOpen: () => panels.openName() === 'waiting',
   });
   settingsPanel = new SettingsPanel({ send: moderate });
   rules = new MeetingRules({
@@ -771,7 +588,9 @@ async function main() {
   e2eeStatus = new E2EEStatus();
   rosterWarning = new RosterWarning();
   selfLinkWarning = new SelfLinkWarning();
-  modctl = new ModControls({ session: () => live(), openPanel, isPanelOpen: (name) => openPanelName === name });
+  modctl = new ModControls({
+    session: () => live(), openPanel: (which) => panels.openPanel(which), isPanelOpen: (name) => panels.openName() === name,
+  });
   speaking = new SpeakingIndicators({ session: () => session, grid }); // from the welcome on, before joined
   devices = setupDevices({
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
@@ -798,6 +617,13 @@ async function main() {
   });
   peopleCount = new PeopleCount();
   held = new HeldRoster({ grid, media, speaking });
+  roster = meetingRoster({
+    live, isModerator, held, grid, peopleCount, modctl, e2eeStatus, rosterWarning, selfLinkWarning,
+  });
+  panels = meetingPanels({
+    grid, chat, panelCover, waitingRoom, settingsPanel, devices, isModerator,
+    currentSession: () => session, renderPeopleList: roster.renderPeopleList,
+  });
   reknock = new Reknock({
     knock: () => join(lastName, { reknock: true }),
     showing: (on) => {
@@ -815,12 +641,16 @@ async function main() {
       showError('disconnected');
     },
   });
-  bindControls();
+  bindControls({
+    controls, togglePanel: panels.togglePanel, openPanelName: panels.openName, leave, rejoin, reconnect,
+    currentSession: () => session,
+  });
+  roster.bindInvite(shareURL);
   // Built texts (menus, the people list) are drawn again in the language switched to;
   // the tiles follow a switch by themselves (grid.js).
   onLanguageChange(() => {
     presence.languageChanged(); // the toasts of who joined and left
-    renderRoster();
+    roster.renderRoster();
   });
 
   installPageHooks({ live, session: () => session, everyone, linkHasKey: !!meetingSecret });
