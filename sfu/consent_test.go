@@ -71,3 +71,52 @@ func TestSilentSubscriberIsNoLongerSent(t *testing.T) {
 	conn.silent.Store(false)
 	r.restartSubscribeICE()
 }
+
+// checklessConn is a subscriber's socket that loses the checks its agent sends once
+// told to (a link that loses them all), and nothing else: the answers to the
+// server's requests still go.
+type checklessConn struct {
+	net.PacketConn
+	noChecks atomic.Bool
+}
+
+func (c *checklessConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.noChecks.Load() && isSTUN(b) && b[0] == 0 && b[1] == 1 {
+		return len(b), nil // a Binding request, lost on the way
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+// TestOwnSubscribeConsentWithoutChecks: a subscriber none of whose checks arrive any
+// more, but which answers the server's requests, keeps its media: the engine's sweep
+// asks its path on the engine's clock once the answer is overdue (liteconsent.go),
+// and the answers renew the consent, across five consent times. Asked only at checks,
+// it was asked no more and lost them after one.
+func TestOwnSubscribeConsentWithoutChecks(t *testing.T) {
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &checklessConn{PacketConn: raw}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
+	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
+		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
+	})
+	conn.noChecks.Store(true)
+	// Each step leaves the answer overdue (more than a fifth of the 2 s consent time
+	// old): the sweep it fires asks, and the clock waits for the answer.
+	for range 20 {
+		proofs := r.eng.lites.proofs.Load()
+		r.clock.Advance(500 * time.Millisecond)
+		waitFor(t, "an answer to the request the sweep sent", func() bool { return r.eng.lites.proofs.Load() > proofs })
+	}
+	seq := r.pub.send()
+	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	if n := r.eng.Stats().PacketsWithoutRoute; n != 0 {
+		t.Fatalf("%d packets without a route while the subscriber answered", n)
+	}
+}

@@ -303,13 +303,14 @@ func NewEngine(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// consentSweep is how often the lite agents' consent is looked at: a fifth of its
-// timeout, at most every 5 s.
+// consentSweep is how often the lite agents' consent is looked at, and their overdue
+// selected paths asked (liteconsent.go): twice a second at most.
 func (e *Engine) consentSweep() time.Duration {
-	return min(5*time.Second, max(100*time.Millisecond, e.consentTimeout/5))
+	return consentAskEvery(e.consentTimeout)
 }
 
-// sweepConsent tells the lite agents whose peers stopped checking, and comes again.
+// sweepConsent tells the lite agents whose peers stopped answering, asks those whose
+// answer is overdue, and comes again.
 func (e *Engine) sweepConsent() {
 	e.sweepMu.Lock()
 	if e.sweepDone {

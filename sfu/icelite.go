@@ -62,6 +62,7 @@ type iceLite struct {
 	// selected one when its proof comes (liteproof.go).
 	nominee   litePath
 	confirmed int64 // the clock's UnixNano when the peer last consented to selected
+	lastAsked int64 // when selected was last sent a request (liteconsent.go)
 	// carried: selected is the path the credentials before an ICE restart selected
 	// (takeOver), not one the peer nominated with these.
 	carried bool
@@ -74,10 +75,12 @@ type iceLite struct {
 }
 
 // provenPath is a path that passed a check and, for a UDP one, when the peer last
-// answered the server's request on it (0: not yet).
+// answered the server's request on it (0: not yet), and whether a check from it that
+// never answered awaits the request the budget held back (liteproof.go).
 type provenPath struct {
 	litePath
 	answered int64
+	wants    bool
 }
 
 // litePath is a way to the peer: an address on the media socket, or an ICE-TCP
@@ -149,9 +152,10 @@ func (l *iceLite) setRemote(ufrag, pwd string) (newPwd bool, err error) {
 // if any (ask.valid()). A nominated path is selected at once if it is routable: a
 // TCP one, or a UDP one whose peer answered the server within the consent time;
 // otherwise it waits for its proof. The selected UDP path is asked at each check
-// (its consent: lost only when every request or answer of the consent time is), any
+// (its consent; and on the server's clock while its answer is overdue: liteconsent.go), any
 // other UDP path when it has not answered within a fifth of the consent time: at most
-// one request for each check, never more than the peer sends.
+// one request for each check, never more than the peer sends, and for a path that
+// never answered only within the budget of such requests in flight (askUnanswered).
 func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64, consent time.Duration) (ok bool, evicted litePath, ask liteAsk) {
 	l.mu.Lock()
 	switch {
@@ -183,8 +187,15 @@ func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64,
 	if !udp && l.selected == ap {
 		l.confirmed = now // the TCP connection is the peer's: its checks are its consent
 	}
-	if udp && l.peerKey != nil && (l.selected == ap || p.answered == 0 || now-p.answered > int64(consent/5)) {
-		ask = l.newAsk(ap.ap)
+	if udp && l.peerKey != nil {
+		switch {
+		case l.selected == ap:
+			ask, l.lastAsked = l.newAsk(ap.ap, now, false), now
+		case p.answered == 0:
+			ask = l.askUnanswered(p, now)
+		case now-p.answered > int64(consent/5):
+			ask = l.newAsk(ap.ap, now, false)
+		}
 	}
 	l.mu.Unlock()
 	if changed && l.onSelect != nil {
@@ -298,7 +309,7 @@ func (l *iceLite) closeTCP() {
 	}
 }
 
-// consentLost reports, once, that the selected pair has had no check for longer than
+// consentLost reports, once, that the selected pair has had no answer for longer than
 // timeout at now (RFC 7675: its consent expired); the pair is forgotten then, and
 // the peer must be proven and nominate again (after an ICE restart, in practice).
 func (l *iceLite) consentLost(now int64, timeout time.Duration) bool {

@@ -127,8 +127,9 @@ func (a *liteAgents) takeDTLS(b []byte, from netip.AddrPort) bool {
 	return true
 }
 
-// sweep tells every agent whose consent expired by now (timeout without a check on
-// its selected pair) so.
+// sweep tells every agent whose consent expired by now (timeout without an answer
+// from its selected path) so, and asks the selected paths whose answer is overdue
+// (liteconsent.go).
 func (a *liteAgents) sweep(now int64, timeout time.Duration) {
 	a.mu.RLock()
 	var lost []*iceLite
@@ -150,6 +151,7 @@ func (a *liteAgents) sweep(now int64, timeout time.Duration) {
 			l.onLost()
 		}
 	}
+	a.askConsent(now, timeout)
 }
 
 func (a *liteAgents) lookup(ufrag []byte) *iceLite {

@@ -21,28 +21,50 @@ import (
 // password, FINGERPRINT) with a fresh random 96-bit transaction id, and the address is
 // routable only once a success response with that id comes back from it, signed with
 // the peer's password. The id is what a forger lacks: it knows the password, but not
-// what the server sent someone else. A request goes only for a check received (or,
-// once the answer names the password, for each address proven before it), so the
-// server never sends more requests than the peer sends checks: no amplification. A
-// lost request is sent again at the peer's next check. The selected path keeps the
-// server's consent only by such answers: a forged check from it (once its peer has
-// gone, say) is answered by nobody, and the consent expires.
+// what the server sent someone else. To an address that never answered, a request
+// goes only for a check received from it (or, once the answer names the password, for
+// each address proven before it), and only while fewer than maxUnansweredAsks such
+// requests of the agent's are in flight: a forged source gets no more requests than
+// checks were sent in its name, and however many those are, a few a second at most;
+// what it gets back (the check's answer, 64 bytes, and now and then a request) is less
+// than what was sent in its name, no reflection that pays. A request held back goes
+// when one in flight is answered, or at the address's next check; a lost one at the
+// next check. The selected path keeps the server's consent only by such answers: a
+// forged check from it (once its peer has gone, say) is answered by nobody, and the
+// consent expires. The selected path, which did answer, is also asked on the server's
+// own clock while its answer is overdue (liteconsent.go), so that a lossy link keeps it.
 
 // maxAsks bounds the requests an agent awaits answers to: enough for the few addresses
 // a browser checks, and for a path whose round trip is longer than the time between
 // its checks.
 const maxAsks = 4
 
+// maxUnansweredAsks bounds an agent's requests in flight (sent within askFlight, not
+// answered) to addresses that never answered one: a browser checks a few pairs at
+// once as it starts, from two or three addresses as the server sees them, each
+// answered within a round trip; a participant forging checks in a victim's name gets
+// the victim at most maxUnansweredAsks requests an askFlight (six a second, about 600
+// bytes), however many checks it sends.
+const maxUnansweredAsks = 3
+
+// askFlight is how long a request to an address that never answered counts as in
+// flight: STUN's first retransmission timeout (RFC 5389 §7.2.1), longer than a round
+// trip on any network a meeting runs on.
+const askFlight = 500 * time.Millisecond
+
 // defaultConsent is the consent time when the agents are given none: RFC 7675's 30 s.
 const defaultConsent = 30 * time.Second
 
 // liteAsk is one of the server's requests awaiting its answer: where it went, its
-// transaction id, and what it carries of the peer's (its ufrag and password's key).
+// transaction id, what it carries of the peer's (its ufrag and password's key), when
+// it was sent, and whether its address had never answered then.
 type liteAsk struct {
-	ap     netip.AddrPort
-	tid    [stun.TransactionIDSize]byte
-	remote string
-	key    stun.MessageIntegrity
+	ap       netip.AddrPort
+	tid      [stun.TransactionIDSize]byte
+	remote   string
+	key      stun.MessageIntegrity
+	at       int64
+	unproven bool
 }
 
 func (k liteAsk) valid() bool { return k.ap.IsValid() }
@@ -51,15 +73,48 @@ func (k liteAsk) valid() bool { return k.ap.IsValid() }
 // the other 64 bits are random, which is what a forger would have to guess.
 const askIDSize = 4
 
-// newAsk makes a request to ap and keeps it among those awaiting answers (the oldest
-// is forgotten). l.mu is held.
-func (l *iceLite) newAsk(ap netip.AddrPort) liteAsk {
-	k := liteAsk{ap: ap, remote: l.remote, key: l.peerKey}
+// newAsk makes a request to ap at now and keeps it among those awaiting answers (the
+// oldest is forgotten); unproven: ap never answered one. l.mu is held.
+func (l *iceLite) newAsk(ap netip.AddrPort, now int64, unproven bool) liteAsk {
+	k := liteAsk{ap: ap, remote: l.remote, key: l.peerKey, at: now, unproven: unproven}
 	copy(k.tid[:], l.id[:])
 	_, _ = rand.Read(k.tid[askIDSize:]) // crypto/rand.Read never fails (Go 1.24)
 	l.asks[l.nextAsk] = k
 	l.nextAsk = (l.nextAsk + 1) % maxAsks
 	return k
+}
+
+// askUnanswered makes a request to p, a path that never answered, if the budget of
+// such requests in flight allows at now; otherwise p wants one, which goes when a
+// request in flight is answered (answeredBy) or at p's next check. l.mu is held.
+func (l *iceLite) askUnanswered(p *provenPath, now int64) liteAsk {
+	n := 0
+	for _, k := range l.asks {
+		if k.valid() && k.unproven && now-k.at < int64(askFlight) {
+			n++
+		}
+	}
+	if n >= maxUnansweredAsks {
+		p.wants = true
+		return liteAsk{}
+	}
+	p.wants = false
+	return l.newAsk(p.ap, now, true)
+}
+
+// askWanting makes the requests that paths which never answered want, newest first,
+// as far as the budget allows at now. l.mu is held.
+func (l *iceLite) askWanting(now int64) []liteAsk {
+	var asks []liteAsk
+	for i := range l.proven {
+		p := &l.proven[i]
+		if p.wants && p.valid() && p.tcp == nil && p.answered == 0 {
+			if k := l.askUnanswered(p, now); k.valid() {
+				asks = append(asks, k)
+			}
+		}
+	}
+	return asks
 }
 
 // asked returns the request to ap with transaction id tid that awaits its answer.
@@ -76,8 +131,9 @@ func (l *iceLite) asked(ap netip.AddrPort, tid [stun.TransactionIDSize]byte) (li
 
 // answeredBy notes that the peer answered the request k at now (once: a second answer
 // to it proves nothing more): its path is routable, it consents to the selected one,
-// and the nominee takes over. It reports whether k still awaited its answer.
-func (l *iceLite) answeredBy(k liteAsk, now int64) bool {
+// and the nominee takes over. It reports whether k still awaited its answer, and the
+// requests held back that may go now (askWanting).
+func (l *iceLite) answeredBy(k liteAsk, now int64) (bool, []liteAsk) {
 	l.mu.Lock()
 	found := false
 	for i := range l.asks {
@@ -87,7 +143,7 @@ func (l *iceLite) answeredBy(k liteAsk, now int64) bool {
 	}
 	if !found {
 		l.mu.Unlock()
-		return false
+		return false, nil
 	}
 	path := litePath{ap: k.ap}
 	for i := range l.proven {
@@ -102,36 +158,44 @@ func (l *iceLite) answeredBy(k liteAsk, now int64) bool {
 	if changed {
 		l.selected, l.nominee, l.confirmed, l.carried = path, litePath{}, now, false
 	}
+	wanted := l.askWanting(now)
 	l.mu.Unlock()
 	if changed && l.onSelect != nil {
 		l.onSelect(path)
 	}
-	return true
+	return true, wanted
 }
 
 // askProven makes a request to each UDP address proven before the peer's password was
-// known (checks may come before the answer), one for each, and returns them.
-func (l *iceLite) askProven() []liteAsk {
+// known at now (checks may come before the answer), one for each as far as the budget
+// of requests to addresses that never answered allows (the others want one), and
+// returns them.
+func (l *iceLite) askProven(now int64) []liteAsk {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.peerKey == nil {
 		return nil
 	}
-	var asks []liteAsk
-	for _, p := range l.proven {
-		if p.valid() && p.tcp == nil && p.answered == 0 && len(asks) < maxAsks {
-			asks = append(asks, l.newAsk(p.ap))
-		}
+	for i := range l.proven {
+		p := &l.proven[i]
+		p.wants = p.valid() && p.tcp == nil && p.answered == 0
 	}
-	return asks
+	return l.askWanting(now)
 }
 
 // askProven sends l's requests to the addresses proven before its peer's password
 // came (setRemote reported it new).
 func (a *liteAgents) askProven(l *iceLite) {
-	var m stun.Message
-	for _, k := range l.askProven() {
-		if _, err := proofRequest(&m, nil, l, k); err == nil && a.send(m.Raw, k.ap) == nil {
+	a.sendAsks(l, l.askProven(a.now().UnixNano()), nil)
+}
+
+// sendAsks sends l's requests asks, built in m (a message of its own when nil).
+func (a *liteAgents) sendAsks(l *iceLite, asks []liteAsk, m *stun.Message) {
+	if m == nil {
+		m = new(stun.Message)
+	}
+	for _, k := range asks {
+		if _, err := proofRequest(m, nil, l, k); err == nil && a.send(m.Raw, k.ap) == nil {
 			a.asked.Add(1)
 		}
 	}
@@ -185,9 +249,11 @@ func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 		a.refused.Add(1)
 		return true
 	}
-	if l.answeredBy(k, a.now().UnixNano()) {
+	ok, wanted := l.answeredBy(k, a.now().UnixNano())
+	if ok {
 		a.proofs.Add(1)
 	}
+	a.sendAsks(l, wanted, &a.out) // a.out is msgMu's, held
 	return true
 }
 
