@@ -9,7 +9,7 @@ import { MODERATOR_TYPES } from './moderator.js';
 
 /** Errors on the way in that send the person back to the pre-join screen (password). */
 export const AUTH_CODES = new Set(['password_required', 'wrong_password', 'too_many_attempts']);
-/** Reasons a session ends with an error screen; see meeting.js for their texts. */
+/** Reasons a session ends with an error screen; their texts are status.js FATAL. */
 export const FATAL_CODES = new Set(['resume_failed', 'unknown_meeting', 'meeting_full', 'wrong_moderator_secret', 'unsupported_version', 'e2ee_version', 'not_encrypted', 'too_many_errors', ...AUTH_CODES]);
 /** `bye` reasons that end the session with their own screen (`left` is a normal goodbye). */
 const BYE_KINDS = new Set(['shutdown', 'replaced', 'denied', 'locked', 'lobby_full', 'expired', 'removed', 'sent_to_lobby', 'ended']);
