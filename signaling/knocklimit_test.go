@@ -89,10 +89,7 @@ func TestAddressesForgottenOnAQuietServer(t *testing.T) {
 	mt := srv.createMeetingWith(t, `{"password":"right one"}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := srv.dialFrom(t, net.ParseIP("127.0.0.77"))
-	if err := c.JoinWith(ctx, map[string]any{"meetingId": mt.MeetingID, "name": "Mod", "moderatorSecret": mt.ModeratorSecret}); err != nil {
-		t.Fatal(err)
-	}
+	c := srv.joinModeratorFrom(t, mt, "Mod", net.ParseIP("127.0.0.77"))
 	_ = c.Leave(ctx)
 	c.Close()
 	wrong := srv.dialFrom(t, net.ParseIP("127.0.0.78"))

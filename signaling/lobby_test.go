@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,13 @@ func (s *testServer) admitted(t *testing.T, mod *testclient.Client, meeting, nam
 
 func (s *testServer) joinModerator(t *testing.T, m createdMeeting, name string) *testclient.Client {
 	t.Helper()
-	c := s.dial(t)
+	return s.joinModeratorFrom(t, m, name, nil)
+}
+
+// joinModeratorFrom is joinModerator from another loopback address (dialFrom).
+func (s *testServer) joinModeratorFrom(t *testing.T, m createdMeeting, name string, local net.IP) *testclient.Client {
+	t.Helper()
+	c := s.dialFrom(t, local)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": name, "moderatorSecret": m.ModeratorSecret}); err != nil {

@@ -42,6 +42,31 @@ func (g *gateICE) ICEServers(now time.Time, member netip.Addr) []signaling.ICESe
 
 func (g *gateICE) open() { g.once.Do(func() { close(g.release) }) }
 
+// awaitHeld returns once the armed call is held (what: the connection that makes it,
+// for the failure).
+func (g *gateICE) awaitHeld(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal(what + " never asked for its welcome's ICE servers")
+	}
+}
+
+// askedFrom reports whether a connection from addr asked for its welcome's ICE servers,
+// which it does once it has set up its media.
+func (g *gateICE) askedFrom(addr string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	want := netip.MustParseAddr(addr)
+	for _, a := range g.members {
+		if a == want {
+			return true
+		}
+	}
+	return false
+}
+
 // TestKnockAgainInTheMomentBeforeTheWelcome: a page whose path died knocks again in the
 // moment between a moderator's admit of its old knock and that knock's welcome (the
 // policy has let it in, its connection has yet to set up its media and be welcomed).
@@ -64,11 +89,7 @@ func TestKnockAgainInTheMomentBeforeTheWelcome(t *testing.T) {
 	if _, err := mod.Send("admit", map[string]any{"participantId": kimID}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-gate.entered: // let in by the policy; its welcome waits
-	case <-time.After(10 * time.Second):
-		t.Fatal("the admitted knock's connection never asked for its welcome's ICE servers")
-	}
+	gate.awaitHeld(t, "the admitted knock's connection") // let in by the policy; its welcome waits
 	kim2 := srv.dial(t)
 	_ = kim2.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret})
 	// The knock again has either taken the admission (and waits for the old connection

@@ -1,29 +1,12 @@
 package signaling_test
 
 import (
-	"context"
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/signaling"
 )
-
-// askedFrom reports whether a connection from addr asked for its welcome's ICE servers,
-// which it does once it has set up its media.
-func (g *gateICE) askedFrom(addr string) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	want := netip.MustParseAddr(addr)
-	for _, a := range g.members {
-		if a == want {
-			return true
-		}
-	}
-	return false
-}
 
 // TestMembershipLostWhileWaitingSetsUpNoMedia: the page knocks again three times before
 // any of its connections is welcomed. The second connection took the membership and
@@ -41,13 +24,7 @@ func TestMembershipLostWhileWaitingSetsUpNoMedia(t *testing.T) {
 	mod := srv.joinModerator(t, mt, "Mod")
 	_, kimID, secret := admitGhost(t, srv, mod, mt.MeetingID)
 
-	gate.armed.Store(true)
-	sendKnockAgainFrom(t, srv, mt, secret, kim2Addr)
-	select {
-	case <-gate.entered: // the membership taken, its media set up; its welcome waits
-	case <-time.After(10 * time.Second):
-		t.Fatal("the knock again never asked for its welcome's ICE servers")
-	}
+	knockAgainHeld(t, srv, gate, mt, secret)
 	kim3 := takeMembershipFrom(t, srv, mt, kimID, secret, kim3Addr)
 	kim4 := takeMembershipFrom(t, srv, mt, kimID, secret, kim4Addr)
 	gate.open()
@@ -75,21 +52,10 @@ func TestMeetingEndedWhileATakeoverWaits(t *testing.T) {
 	srv := newTestServerWith(t, signaling.Config{ICE: gate})
 	t.Cleanup(gate.open) // before the server's shutdown (cleanups run last first)
 	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
-	mod := srv.dialFrom(t, net.ParseIP(modAddr))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := mod.JoinWith(ctx, map[string]any{"meetingId": mt.MeetingID, "name": "Mod", "moderatorSecret": mt.ModeratorSecret}); err != nil {
-		t.Fatal(err)
-	}
+	mod := srv.joinModeratorFrom(t, mt, "Mod", net.ParseIP(modAddr))
 	_, kimID, secret := admitGhost(t, srv, mod, mt.MeetingID)
 
-	gate.armed.Store(true)
-	sendKnockAgainFrom(t, srv, mt, secret, kim2Addr)
-	select {
-	case <-gate.entered: // the membership taken, its media set up; its welcome waits
-	case <-time.After(10 * time.Second):
-		t.Fatal("the knock again never asked for its welcome's ICE servers")
-	}
+	knockAgainHeld(t, srv, gate, mt, secret)
 	kim3 := takeMembershipFrom(t, srv, mt, kimID, secret, kim3Addr)
 
 	if _, err := mod.Send("end_meeting", nil); err != nil {

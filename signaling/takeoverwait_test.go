@@ -1,11 +1,9 @@
 package signaling_test
 
 import (
-	"context"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/testclient"
 	"conclave/signaling"
@@ -26,12 +24,7 @@ const (
 // knock's id and its secret.
 func admittedAndHeld(t *testing.T, srv *testServer, gate *gateICE, mt createdMeeting) (mod, kim *testclient.Client, kimID, secret string) {
 	t.Helper()
-	mod = srv.dialFrom(t, net.ParseIP(modAddr))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := mod.JoinWith(ctx, map[string]any{"meetingId": mt.MeetingID, "name": "Mod", "moderatorSecret": mt.ModeratorSecret}); err != nil {
-		t.Fatal(err)
-	}
+	mod = srv.joinModeratorFrom(t, mt, "Mod", net.ParseIP(modAddr))
 	kim = srv.knock(t, mt.MeetingID, "Kim", nil)
 	kimID = waitingID(t, mod, "Kim")
 	secret = knockSecretOf(t, kim)
@@ -39,11 +32,7 @@ func admittedAndHeld(t *testing.T, srv *testServer, gate *gateICE, mt createdMee
 	if _, err := mod.Send("admit", map[string]any{"participantId": kimID}); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-gate.entered: // let in, its media set up; its welcome waits
-	case <-time.After(10 * time.Second):
-		t.Fatal("the admitted knock's connection never asked for its welcome's ICE servers")
-	}
+	gate.awaitHeld(t, "the admitted knock's connection") // let in, its media set up; its welcome waits
 	return mod, kim, kimID, secret
 }
 
@@ -162,6 +151,17 @@ func TestKnockAgainTakesAnAdmissionFromAKnockAgainThatWent(t *testing.T) {
 	}
 }
 
+// knockAgainHeld has the page of the welcomed knock with secret knock again from
+// kim2Addr and returns once that connection has taken the membership and set up its
+// media, held before its welcome (gateICE).
+func knockAgainHeld(t *testing.T, srv *testServer, gate *gateICE, mt createdMeeting, secret string) *testclient.Client {
+	t.Helper()
+	gate.armed.Store(true)
+	c := sendKnockAgainFrom(t, srv, mt, secret, kim2Addr)
+	gate.awaitHeld(t, "the knock again") // the membership taken, its media set up; its welcome waits
+	return c
+}
+
 // takeMembershipFrom sends the page's knock again with secret from addr, and returns
 // once that connection has claimed the welcomed membership pid (it waits for the
 // membership's last connection to let go).
@@ -192,13 +192,7 @@ func TestKnockAgainTakesAMembershipFromAKnockAgainThatWent(t *testing.T) {
 	mod := srv.joinModerator(t, mt, "Mod")
 	kim, kimID, secret := admitGhost(t, srv, mod, mt.MeetingID)
 
-	gate.armed.Store(true)
-	kim2 := sendKnockAgainFrom(t, srv, mt, secret, kim2Addr)
-	select {
-	case <-gate.entered: // the membership taken, its media set up; its welcome waits
-	case <-time.After(10 * time.Second):
-		t.Fatal("the knock again never asked for its welcome's ICE servers")
-	}
+	kim2 := knockAgainHeld(t, srv, gate, mt, secret)
 	kim3 := takeMembershipFrom(t, srv, mt, kimID, secret, kim3Addr)
 	kim4 := takeMembershipFrom(t, srv, mt, kimID, secret, kim4Addr)
 
