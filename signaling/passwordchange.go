@@ -22,13 +22,15 @@ import (
 // would be checked on settings the sender has not seen yet.
 //
 // The change ends where it is applied or refused, when its sender is made a moderator
-// no more (evPermissions), or with the connection, its turn given back and its hash
-// given up if still in line. A resume that replaces the connection meanwhile waits for
-// the change to be carried out (its welcome brings the settings it made), but the
-// media is the resume's at once: the old connection lets go of it then (releaseMedia),
-// reads no more of its messages (its page speaks on the new one) and is told it was
-// replaced once the change is over (replacedLater). No event reaches it then; the
-// meeting gives up its hash when it would be refused (givePasswordUpLocked).
+// no more (evPermissions), or with the connection: its hash given up if still in line,
+// and its turn given back (once that hash's goroutine has reported, so that a place of
+// the budget given up is back first: endPasswordChange). A resume that replaces the
+// connection meanwhile waits for the change to be carried out (its welcome brings the
+// settings it made), but the media is the resume's at once: the old connection lets go
+// of it then (releaseMedia), reads no more of its messages (its page speaks on the new
+// one) and is told it was replaced once the change is over (replacedLater). No event
+// reaches it then; the meeting gives up its hash when it would be refused
+// (givePasswordUpLocked).
 
 // passwordChange is the update_settings naming the password under way on a connection.
 type passwordChange struct {

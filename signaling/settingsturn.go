@@ -34,8 +34,9 @@ import (
 // ended, or another moderator's change of a switch the message names since the
 // revision it was based on (switches never wait). A hash given up in line ran nothing:
 // its place in the meeting's password budget is given back (returnPasswordChange), as
-// for one whose connection went, before the turn goes to the next change. The change is checked again then and refused, or, if
-// the clash is gone again (the switch set back), hashed anew.
+// for one whose connection went, before the turn goes to the next change
+// (endPasswordChange). The change is checked again then and refused, or, if the clash
+// is gone again (the switch set back), hashed anew.
 //
 // Nothing of this waits on the session's goroutine: the hash runs on a goroutine of its
 // own and its result comes back to run as the other events do (passwordchange.go).
