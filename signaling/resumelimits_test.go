@@ -2,6 +2,7 @@ package signaling_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,13 +87,7 @@ func TestResumesAreRateLimited(t *testing.T) {
 	}
 	delayed := func(n uint64) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for f.srv.sig.Stats().ResumesDelayed < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("resumes delayed: %d, want %d", f.srv.sig.Stats().ResumesDelayed, n)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		eventually(t, fmt.Sprintf("%d resumes delayed", n), func() bool { return f.srv.sig.Stats().ResumesDelayed >= n })
 	}
 
 	// A sixth resume waits; it gives up (its connection closes) before its time.
