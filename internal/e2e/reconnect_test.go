@@ -346,12 +346,13 @@ func noLeaveOrJoin(ctx context.Context, t *testing.T, p *participant, others ...
 	for _, text := range seen {
 		text = strings.TrimSpace(text)
 		if strings.HasSuffix(text, " left") || strings.HasSuffix(text, " joined") {
-			t.Fatalf("%s was told %q: a reconnect of %s showed as a leave or a join", p.name, text, names(others))
+			t.Fatalf("%s was told %q: a reconnect of %s showed as a leave or a join", p.name, text, namesOf(others))
 		}
 	}
 }
 
-func names(ps []*participant) string {
+// namesOf lists the participants' names, for a failure.
+func namesOf(ps []*participant) string {
 	n := make([]string, len(ps))
 	for i, p := range ps {
 		n[i] = p.name
