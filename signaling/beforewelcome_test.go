@@ -64,6 +64,17 @@ func publishing(t *testing.T, c, watcher *testclient.Client) {
 	})
 }
 
+// resumableModerators is a meeting made with room (createMeetingWith's JSON) and
+// moderators A and B in it, on a server whose one hasher slot the test may hold
+// (passwordWaiting) and whose members may resume (testGrace).
+func resumableModerators(t *testing.T, room string) (*secret.Hasher, *testServer, createdMeeting, *testclient.Client, *testclient.Client) {
+	t.Helper()
+	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
+	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h, ResumeGrace: testGrace})
+	m := srv.createMeetingWith(t, room)
+	return h, srv, m, srv.joinModerator(t, m, "A"), srv.joinModerator(t, m, "B")
+}
+
 // resumeWhileBusy resumes member b on a new connection while b's connection is busy
 // (a password change of its own waits for h's one slot, so it lets go late), and
 // returns once the resume has claimed the membership, before its welcome; release lets
@@ -126,11 +137,7 @@ func TestRemovedBeforeWelcomeGetsNoMedia(t *testing.T) {
 // helper's audit). That resume waits for the connection that still held the member's
 // media, not for the one that dropped (it would find the media's id taken).
 func TestResumeDroppedBeforeWelcomeResumesAgain(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h, ResumeGrace: testGrace})
-	m := srv.createMeetingWith(t, `{}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	h, srv, m, a, b := resumableModerators(t, `{}`)
 
 	first, release := resumeWhileBusy(t, srv, h, m, b)
 	defer release()
@@ -211,11 +218,7 @@ func TestAdmittedAndRemovedGetsNoMedia(t *testing.T) {
 // had no media yet, and never a welcome), so the member came back unmuted, never told,
 // while the mute had been accepted.
 func TestMuteWhileResumeWaitsSurvivesItsDrop(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h, ResumeGrace: testGrace})
-	m := srv.createMeetingWith(t, `{}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	h, srv, m, a, b := resumableModerators(t, `{}`)
 
 	first, release := resumeWhileBusy(t, srv, h, m, b)
 	defer release()

@@ -113,11 +113,7 @@ func TestModeratorBackOnlyWithItsWelcome(t *testing.T) {
 // settings message went out to the claiming connection before its welcome (from a
 // helper's audit).
 func TestNothingBeforeTheResumesWelcome(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h, ResumeGrace: testGrace})
-	m := srv.createMeetingWith(t, `{}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	h, srv, m, a, b := resumableModerators(t, `{}`)
 
 	// B's connection is busy (its password change waits for the hasher) and a resume
 	// claims B meanwhile. B stays a moderator: a password change whose moderator is made

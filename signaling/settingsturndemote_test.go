@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"conclave/internal/testclient"
-	"conclave/secret"
 	"conclave/signaling"
 )
 
@@ -98,11 +97,7 @@ func TestDemotionEndsAWaitForThePasswordTurn(t *testing.T) {
 // for the resume (which waits for the old connection), was not carried out on it.
 // The resume is welcomed once the hash is done, with the mute and the password.
 func TestReplacedWhileItsPasswordHashesLetsGoOfTheMedia(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h, ResumeGrace: testGrace})
-	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	h, srv, m, a, b := resumableModerators(t, `{"settings":{"lobby":false}}`) // a guest tries the password
 	eventually(t, "A's and B's media", func() bool { return signaling.MediaHeld(srv.sig, m.MeetingID) == 2 })
 	r, release := resumeWhileBusy(t, srv, h, m, b)
 	defer release()

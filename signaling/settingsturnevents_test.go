@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"conclave/secret"
 	"conclave/signaling"
 )
 
@@ -124,11 +123,7 @@ func TestPasswordChangeGivenUpGivesBackItsPlace(t *testing.T) {
 // is still held. The hash waited for its turn, was run and refused only where it was
 // to be applied, and the resume waited for it.
 func TestDemotedWhileReplacedGivesUpThePasswordsHash(t *testing.T) {
-	h := secret.NewHasher(secret.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 1)
-	srv := newTestServerWith(t, signaling.Config{Clock: newFakeClock(), Hasher: h, ResumeGrace: testGrace})
-	m := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	a := srv.joinModerator(t, m, "A")
-	b := srv.joinModerator(t, m, "B")
+	h, srv, m, a, b := resumableModerators(t, `{"settings":{"lobby":false}}`) // a guest tries the password
 	r, release := resumeWhileBusy(t, srv, h, m, b)
 	defer release()
 	if got := changeRole(t, a, b.ParticipantID, "participant"); got != "done" {
