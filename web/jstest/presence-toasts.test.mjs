@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
-import { installMiniDOM } from './mini-dom.mjs';
+// seen: a toast's text as it is seen (no .sr-only); spoken: as a screen reader reads it (no aria-hidden).
+import { installMiniDOM, seen, spoken } from './mini-dom.mjs';
 import { FakeClock } from './harness.mjs';
 
 const doc = installMiniDOM();
@@ -37,19 +38,6 @@ function page() {
   const live = { set textContent(v) { if (v) said.push(v); }, get textContent() { return ''; } };
   return { box, said, live };
 }
-
-/** textOf is node's text but that of the elements left out (skip). */
-function textOf(node, skip) {
-  if (!node.children) return node.textContent; // a text node
-  if (skip(node)) return '';
-  return node._text + node.children.map((c) => textOf(c, skip)).join('');
-}
-
-/** seen is a toast's text as it is seen: without what only a screen reader reads (.sr-only). */
-const seen = (n) => textOf(n, (e) => e.classList.contains('sr-only'));
-
-/** read is a toast's text as a screen reader reads it: without what is hidden from it (aria-hidden). */
-const read = (n) => textOf(n, (e) => e.getAttribute('aria-hidden') === 'true');
 
 /** shown: the toasts on the screen (not fading), each with whether a live region reads it as it comes. */
 function shown(box) {
@@ -265,11 +253,11 @@ test('a long name is shown clipped in a toast, read whole: a toast stays a few l
     // 360 px screen, where each 400-character name took ten.
     assert.ok(seen(toast).length <= 3 * SHOWN_NAME_CHARS + 30, `${lang}: ${seen(toast).length} characters seen`);
     // A screen reader reads the whole text, not "…", and once.
-    assert.equal(read(toast), tr('meeting.joined-toast-three', { first: a, second: b, third: c }));
+    assert.equal(spoken(toast), tr('meeting.joined-toast-three', { first: a, second: b, third: c }));
     s._participant({ id: 'p-D', name: d, role: 'participant', media: {} }, true);
     [toast] = box.querySelectorAll('.toast:not(.toast-out)');
     assert.equal(seen(toast), tr('meeting.joined-toast-more', { first: clip(a), second: clip(b), count: 2 }));
-    assert.equal(read(toast), tr('meeting.joined-toast-more', { first: a, second: b, count: 2 }));
+    assert.equal(spoken(toast), tr('meeting.joined-toast-more', { first: a, second: b, count: 2 }));
     // A name that fits is shown as it is, and the toast's text is plain.
     clock.advance(GATHER_MS + SHOWN_MS);
     join(s, 'Anna');
