@@ -11,7 +11,7 @@
 // stopped) is played by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, noop, dropSocket } from './media-standins.mjs';
+import { serverSays, sent, noop, dropSocket, dropAndResume } from './media-standins.mjs';
 import { installMiniDOM, append } from './mini-dom.mjs';
 import { eventually } from './harness.mjs';
 
@@ -142,15 +142,6 @@ async function withFour(t) {
   return { p, tracks };
 }
 
-/** drop: the link drops; the page reconnects, and its next attempt sends `resume`. */
-async function drop(p) {
-  const before = p.session;
-  sent.length = 0;
-  dropSocket();
-  assert.equal(p.reconnect.active, true, 'the page does not resume');
-  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume', 5000);
-}
-
 test('behind "Reconnecting…" the people and tiles from before the drop stay, marked as not current; the resumed welcome replaces them', async (t) => {
   t.after(() => setLanguage('en'));
   setLanguage('en');
@@ -158,8 +149,8 @@ test('behind "Reconnecting…" the people and tiles from before the drop stay, m
   assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true], ['Di', true]], busy: false });
   p.told.length = 0;
 
-  await drop(p);
-  await drop(p); // an attempt that drops before its welcome keeps them too
+  await dropAndResume(p);
+  await dropAndResume(p); // an attempt that drops before its welcome keeps them too
   assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', false], ['Cy', false], ['Di', false]], busy: true },
     'the people list is not the one from before the drop, busy and without a moderator\'s menus');
   assert.deepEqual(tiles(p, tracks), [
@@ -185,7 +176,7 @@ test('behind "Reconnecting…" the people and tiles from before the drop stay, m
 
 test('a resume given up keeps nothing of the meeting in view', async (t) => {
   const { p } = await withFour(t);
-  await drop(p);
+  await dropAndResume(p);
   assert.equal(listed(p).rows.length, 4);
   const resume = sent.find((m) => m.type === 'resume');
   serverSays('error', { code: 'resume_failed' }, resume.id);
@@ -208,7 +199,7 @@ test('a question asked before the drop ("Remove Bo?") is cancelled behind "Recon
   const asked = remove.run();
   assert.equal(confirmDialog.open, true, '"Remove Bo?" is not asked');
 
-  await drop(p);
+  await dropAndResume(p);
   assert.equal(confirmDialog.open, false, 'the question about Bo stays open above "Reconnecting…", its OK sending nothing');
 
   sent.length = 0;

@@ -3,6 +3,8 @@
 // hold, a blur runtime whose load it releases, peer connections and a server. Import
 // first, before any page module.
 import './page-globals.mjs';
+import assert from 'node:assert/strict';
+import { eventually } from './harness.mjs';
 
 export const element = () => new Proxy({ hidden: false, play: () => Promise.resolve(), srcObject: null, value: '', textContent: '', dataset: {}, style: { setProperty() {} }, classList: { add() {}, remove() {}, toggle() {} } }, {
   get: (target, key) => (key in target ? target[key] : key === 'querySelector' ? () => element() : key === 'querySelectorAll' ? () => [] : () => {}),
@@ -160,6 +162,20 @@ export const dropSocket = (code = 1006) => {
   ws.readyState = 3;
   if (ws.onclose) ws.onclose({ code, reason: '', wasClean: false });
 };
+
+/**
+ * dropAndResume: the link of page p's joined session drops (p.session, p.reconnect: the
+ * tests' play of meeting.js's glue); check(before), if given, looks at the page at once,
+ * the dropped session before; then the page's next attempt, a new Session, sends `resume`.
+ */
+export async function dropAndResume(p, check = null) {
+  const before = p.session;
+  sent.length = 0;
+  dropSocket();
+  assert.equal(p.reconnect.active, true, 'the page does not resume');
+  if (check) check(before);
+  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume', 5000);
+}
 
 export const gridStandIn = () => new Proxy({ tiles: new Map() }, {
   get: (target, key) => {

@@ -10,7 +10,7 @@
 // stopped, the Reconnect) is played here by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, gridStandIn, uiStandIn, noop, dropSocket } from './media-standins.mjs';
+import { serverSays, sent, gridStandIn, uiStandIn, noop, dropSocket, dropAndResume } from './media-standins.mjs';
 import { eventually } from './harness.mjs';
 
 const nodes = new Map();
@@ -100,23 +100,12 @@ async function withThree(t) {
   return p;
 }
 
-/** drop: the link drops; the page reconnects, and its next attempt sends `resume`. */
-async function drop(p) {
-  const before = p.session;
-  sent.length = 0;
-  dropSocket();
-  assert.equal(p.reconnect.active, true, 'the page does not resume');
-  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume', 5000);
-}
-
 test('behind "Reconnecting…" the count from before the drop stays; the resumed welcome brings the one of now', async (t) => {
   const p = await withThree(t);
-  const before = p.session;
-  dropSocket();
-  assert.equal(before.ended, true);
-  assert.deepEqual(shown(), counted(3), 'the drop counts only this page');
-  sent.length = 0;
-  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume', 5000);
+  await dropAndResume(p, (before) => {
+    assert.equal(before.ended, true);
+    assert.deepEqual(shown(), counted(3), 'the drop counts only this page');
+  });
   p.render();
   assert.deepEqual(shown(), counted(3), 'an attempt under way counts only this page');
   // Cy left while this page was away.
@@ -127,14 +116,14 @@ test('behind "Reconnecting…" the count from before the drop stays; the resumed
 
 test('an attempt that drops before its welcome keeps the count too', async (t) => {
   const p = await withThree(t);
-  await drop(p);
-  await drop(p);
+  await dropAndResume(p);
+  await dropAndResume(p);
   assert.deepEqual(shown(), counted(3));
 });
 
 test('a resume given up keeps nothing of the count; the next join counts afresh', async (t) => {
   const p = await withThree(t);
-  await drop(p);
+  await dropAndResume(p);
   const resume = sent.find((m) => m.type === 'resume');
   serverSays('error', { code: 'resume_failed' }, resume.id);
   dropSocket(4401);

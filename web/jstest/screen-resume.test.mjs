@@ -11,7 +11,7 @@
 // by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown, dropSocket } from './media-standins.mjs';
+import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown, dropSocket, dropAndResume } from './media-standins.mjs';
 import { eventually } from './harness.mjs';
 
 const { LocalMedia } = await import('../static/js/media.js');
@@ -85,14 +85,11 @@ async function sharing(t) {
 
 /** drop: the link drops; the capture must go on while the page resumes. */
 async function drop(p, track) {
-  const before = p.session;
-  dropSocket();
-  assert.equal(before.ended, true);
-  assert.equal(p.reconnect.active, true, 'the page does not resume');
-  assert.equal(track.readyState, 'live', 'the drop stopped the screen capture');
-  assert.equal(p.media.screenTrack, track, 'the drop forgot the screen share');
-  sent.length = 0;
-  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume', 5000);
+  await dropAndResume(p, (before) => {
+    assert.equal(before.ended, true);
+    assert.equal(track.readyState, 'live', 'the drop stopped the screen capture');
+    assert.equal(p.media.screenTrack, track, 'the drop forgot the screen share');
+  });
 }
 
 const screenOffers = () => sent.filter((m) => m.type === 'publish_offer' && m.payload.tracks.some((x) => x.source === 'screen'));
