@@ -34,7 +34,7 @@ for (const [tag, id] of [['h2', 'confirm-title'], ['p', 'confirm-text'], ['butto
 const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
 const { Reconnect } = await import('../static/js/reconnect.js');
-const { PeopleCount } = await import('../static/js/people-count.js');
+const { renderPeopleCount } = await import('../static/js/people-count.js');
 const { HeldRoster } = await import('../static/js/held-roster.js');
 const { Grid } = await import('../static/js/grid.js');
 const { renderPeople } = await import('../static/js/people.js');
@@ -58,12 +58,11 @@ function page(t) {
   // Who speaks as the server says (speaking-ui.js), from each session's signaling.
   const speaking = new SpeakingIndicators({ session: () => p.session, grid });
   const held = new HeldRoster({ grid, media, speaking });
-  const count = new PeopleCount();
   // Whom the sessions told joined or left (presence-toasts.js, the page's one).
   const presence = { joined: (x) => p.told.push(`${x.name} joined`), left: (x) => p.told.push(`${x.name} left`) };
   const renderRoster = () => {
     const people = held.shown(live());
-    count.render(people);
+    renderPeopleCount(people);
     const s = live();
     renderPeople(list, people, { moderator: !!s && s.isModerator, actions: () => [] });
     held.mark(list, people);

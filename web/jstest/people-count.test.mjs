@@ -28,7 +28,7 @@ document.querySelector = (sel) => node(sel.replace(/^#/, ''));
 const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
 const { Reconnect } = await import('../static/js/reconnect.js');
-const { PeopleCount } = await import('../static/js/people-count.js');
+const { renderPeopleCount } = await import('../static/js/people-count.js');
 const { HeldRoster } = await import('../static/js/held-roster.js');
 const { t: tr } = await import('../static/js/i18n.js');
 
@@ -45,8 +45,7 @@ function page(t) {
   const live = () => (p.session && !p.session.ended ? p.session : null);
   const grid = gridStandIn();
   const held = new HeldRoster({ grid, media });
-  p.count = new PeopleCount();
-  const renderRoster = () => p.count.render(held.shown(live()));
+  const renderRoster = () => renderPeopleCount(held.shown(live()));
   p.reconnect = new Reconnect({
     attempt: (resume) => p.open(resume),
     giveUp: (kind) => { p.gaveUp = kind; held.forget(); renderRoster(); }, // stopped()

@@ -5,6 +5,7 @@
 
 import { $, toast, copyText } from './dom.js';
 import { renderPeople } from './people.js';
+import { renderPeopleCount } from './people-count.js';
 import { participantActions } from './moderator.js';
 import { t } from './i18n.js';
 
@@ -12,7 +13,7 @@ import { t } from './i18n.js';
  * meetingRoster draws the roster. live is the page's joined-or-joining Session (or null),
  * held the roster kept while the page resumes (held-roster.js).
  */
-export function meetingRoster({ live, isModerator, held, grid, peopleCount, modctl, e2eeStatus, rosterWarning, selfLinkWarning }) {
+export function meetingRoster({ live, isModerator, held, grid, modctl, e2eeStatus, rosterWarning, selfLinkWarning }) {
   let inviteDismissed = false;
 
   /** renderE2EE shows the encryption state: top-bar chip, safety code, unverified warnings. */
@@ -55,7 +56,7 @@ export function meetingRoster({ live, isModerator, held, grid, peopleCount, modc
 
   function renderRoster() {
     const people = shownPeople();
-    peopleCount.render(people); // while reconnecting: those from before the drop
+    renderPeopleCount(people); // while reconnecting: those from before the drop
     if (!$('#people-panel').hidden) renderPeopleList();
     const alone = document.body.dataset.state === 'joined' && people.length === 1;
     $('#invite-card').hidden = !alone || inviteDismissed;

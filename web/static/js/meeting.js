@@ -143,7 +143,6 @@ import { readMeetingLink, meetingExists, keepModeratorSecret } from './meeting-l
 import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
 import { PanelCover } from './panel-cover.js';
-import { PeopleCount } from './people-count.js';
 import { PresenceToasts } from './presence-toasts.js';
 import { HeldRoster } from './held-roster.js';
 import { followTopbarHeight } from './topbar.js';
@@ -192,7 +191,6 @@ let reknock; // reknock.js: a waiting person's knock again after a drop
 // standing, and a moderator could let in a connection nobody was behind.
 let lastKnockSecret = '';
 let panelCover; // panel-cover.js: a panel that fills a narrow screen makes the rest inert
-let peopleCount; // people-count.js: how many are in the meeting
 let held; // held-roster.js: the meeting as it was before a drop, shown while the page resumes
 let roster; // meeting-roster.js: the people list, the count, the invite card
 let panels; // meeting-panels.js: the side panels, one open at a time
@@ -615,10 +613,9 @@ async function main() {
       controls.render();
     },
   });
-  peopleCount = new PeopleCount();
   held = new HeldRoster({ grid, media, speaking });
   roster = meetingRoster({
-    live, isModerator, held, grid, peopleCount, modctl, e2eeStatus, rosterWarning, selfLinkWarning,
+    live, isModerator, held, grid, modctl, e2eeStatus, rosterWarning, selfLinkWarning,
   });
   panels = meetingPanels({
     grid, chat, panelCover, waitingRoom, settingsPanel, devices, isModerator,

@@ -11,17 +11,15 @@
 import { $ } from './dom.js';
 import { formatNumber, setAttr } from './i18n.js';
 
-export class PeopleCount {
-  /**
-   * render shows how many people the page shows (meeting.js shownPeople: the joined
-   * session's everyone, this page included, or the roster held while it reconnects);
-   * nothing for none (no meeting: a resume given up, an error screen).
-   */
-  render(people) {
-    const n = people.length ? people.length : null;
-    $('#participant-count').textContent = n === null ? '' : formatNumber(n);
-    $('#people-count').textContent = n === null ? '' : `(${formatNumber(n)})`;
-    if (n === null) setAttr($('#btn-people'), 'aria-label', 'meeting.people.show');
-    else setAttr($('#btn-people'), 'aria-label', 'meeting.people.show-count', { count: n });
-  }
+/**
+ * renderPeopleCount shows how many people the page shows (meeting-roster.js shownPeople:
+ * the joined session's everyone, this page included, or the roster held while it
+ * reconnects); nothing for none (no meeting: a resume given up, an error screen).
+ */
+export function renderPeopleCount(people) {
+  const n = people.length ? people.length : null;
+  $('#participant-count').textContent = n === null ? '' : formatNumber(n);
+  $('#people-count').textContent = n === null ? '' : `(${formatNumber(n)})`;
+  if (n === null) setAttr($('#btn-people'), 'aria-label', 'meeting.people.show');
+  else setAttr($('#btn-people'), 'aria-label', 'meeting.people.show-count', { count: n });
 }
