@@ -55,7 +55,7 @@ test("a moderator's own actions are told when the server says they are done, and
     settings: { lobby: true, locked: false, screenShare: false, unmute: true, chat: true } });
   await eventually(() => session.joined, 'joined');
 
-  // As meeting.js builds Ann's menu in the people panel.
+  // As meeting-roster.js builds Ann's menu in the people panel.
   const menu = Object.fromEntries(participantActions(ann, modctl.moderate, () => session.settings).map((e) => [e.action, e]));
   const last = (type) => sent.filter((m) => m.type === type).at(-1);
 

@@ -7,8 +7,8 @@
 // browser ended meanwhile ("Stop sharing") is not sent again, nor one the welcome's role
 // and settings no longer allow (the person is told why).
 //
-// The page's glue (meeting.js: join, onJoined, onFailed, the Reconnect) is played here
-// by `page` with the same calls.
+// The page's glue (meeting.js: join, onJoined, the Reconnect; meeting-failed.js:
+// onFailed) is played here by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown, dropSocket, dropAndResume } from './media-standins.mjs';

@@ -495,8 +495,9 @@ function renderLock() {
   $('#meeting-locked').hidden = !(s && s.joined && s.settings.locked);
 }
 
-// ---------------------------------------------------------------- roster (meeting-roster.js), panels (meeting-panels.js)
+// ---------------------------------------------------------------- the roster window.conclave reports
 
+/** everyone is the live session's roster, for page-hooks.js (none while reconnecting; the one shown is meeting-roster.js's). */
 function everyone() {
   const s = live();
   return s ? s.everyone() : [];

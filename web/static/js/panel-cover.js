@@ -3,7 +3,7 @@
 // waiting room, settings, devices) fill the whole screen. It is then a modal layer:
 // the rest of the page is inert, so neither Tab nor a screen reader's cursor reaches
 // what is behind it (WCAG 2.4.3, 2.4.7), until the panel closes or the viewport widens
-// again. Escape closes it (meeting.js) and the focus goes back to the control that
+// again. Escape closes it (meeting-bindings.js) and the focus goes back to the control that
 // opened it (returnFocus).
 //
 // Left out of inert: dialogs (a confirmation asked from a panel stands above it) and

@@ -30,7 +30,8 @@
 // applyRole, which runs at every welcome and at a drop). Under the "Reconnecting…"
 // overlay, which stops the mouse but not the keyboard, its controls are disabled: what
 // it shows is the settings from before the drop, nothing it would send goes (no session
-// is joined), and a confirmation still open above the overlay sends nothing either.
+// is joined), and a confirmation open at the drop (Remove, End the meeting) is cancelled
+// there (held-roster.js hold).
 //
 // Revisions count within one meeting, and a new session of the page (a knock, not a
 // resume: newSession) may come into a new meeting of the room. A password begun, or a

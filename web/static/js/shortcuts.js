@@ -1,6 +1,6 @@
 // Keyboard shortcuts of the meeting and the dialog that lists them (opened with "?" or
 // the button in the devices panel). Typing in a field never triggers a shortcut.
-// meeting.js keeps Ctrl+D / Ctrl+E and Escape; push-to-talk.js has the space bar.
+// meeting-bindings.js keeps Ctrl+D / Ctrl+E and Escape; push-to-talk.js has the space bar.
 //
 // "?" and Space held to talk are shortcuts of one character key (WCAG 2.1.4): speech
 // input that types a word, or a stray key, would trigger them. The dialog's switch
