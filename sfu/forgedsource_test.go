@@ -128,7 +128,10 @@ func TestForgedSourceGetsNoMedia(t *testing.T) {
 		}
 	}
 
-	// The real peer moves: its checks come from a new socket, which answers.
+	// The real peer moves: its checks come from a new socket, which answers. The
+	// requests to the victim are out of flight by then (askFlight): until then the
+	// connection's budget of requests to addresses that never answered is spent.
+	r.clock.Advance(askFlight)
 	moved, movedAddr := udpPeer(t)
 	if _, err := moved.WriteToUDPAddrPort(check{username: user, pwd: pwd, nominate: true}.bytes(t), server); err != nil {
 		t.Fatal(err)

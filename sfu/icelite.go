@@ -71,7 +71,11 @@ type iceLite struct {
 	proven  [maxProven]provenPath
 	asks    [maxAsks]liteAsk // the server's requests not yet answered, a ring
 	nextAsk int
-	tcps    []*liteTCP // the ICE-TCP connections checks came over, closed with it
+	// inFlight are the requests to addresses that never answered that count against
+	// the budget (askUnanswered): kept apart from asks, whose ring every request
+	// joins, so that no other request can push one out of the count.
+	inFlight [maxUnansweredAsks]flightAsk
+	tcps     []*liteTCP // the ICE-TCP connections checks came over, closed with it
 }
 
 // provenPath is a path that passed a check and, for a UDP one, when the peer last
@@ -190,11 +194,11 @@ func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64,
 	if udp && l.peerKey != nil {
 		switch {
 		case l.selected == ap:
-			ask, l.lastAsked = l.newAsk(ap.ap, now, false), now
+			ask, l.lastAsked = l.newAsk(ap.ap), now
 		case p.answered == 0:
 			ask = l.askUnanswered(p, now)
 		case now-p.answered > int64(consent/5):
-			ask = l.newAsk(ap.ap, now, false)
+			ask = l.newAsk(ap.ap)
 		}
 	}
 	l.mu.Unlock()

@@ -3,6 +3,8 @@ package sfu
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/pion/stun/v4"
 )
 
 // sentTo is how many datagrams and bytes the agents sent to, and forgets everything
@@ -85,5 +87,46 @@ func TestICELiteUnansweredAsksAreBudgeted(t *testing.T) {
 	nominate(t, agents, l, addrs[3])
 	if len(*picked) != 1 || (*picked)[0] != addrs[3] {
 		t.Fatalf("selected %v, want the fourth address %v", *picked, addrs[3])
+	}
+}
+
+// TestICELiteBudgetOutlivesTheRing: the requests in flight to addresses that never
+// answered are counted apart from the ring of requests awaiting answers (maxAsks),
+// which every request joins: a participant whose own selected path checks between
+// its forged checks pushed the victim's requests out of the ring, and with them out
+// of the count, and got the victim a request for every second check of its own,
+// however many a second. Its own checks are still each asked; the victim still gets
+// maxUnansweredAsks requests an askFlight, and its checks' answers.
+func TestICELiteBudgetOutlivesTheRing(t *testing.T) {
+	agents, l, log, _, clock := newProofAgents(t)
+	peer := netip.MustParseAddrPort("127.0.0.1:40000")
+	victim := netip.MustParseAddrPort("192.0.2.7:5004")
+	nominate(t, agents, l, peer)
+	agents.take(peerReply{pwd: testPeerPwd}.to(t, log.lastRequest(t, peer)), peer)
+	for round := range 3 {
+		for range 100 {
+			agents.take(check{username: l.ufrag + ":peer", pwd: l.pwd, nominate: true}.bytes(t), victim)
+			nominate(t, agents, l, peer) // unanswered: the link is slow, or the peer does not bother
+		}
+		log.mu.Lock()
+		toVictim, toPeer := 0, 0
+		for _, d := range log.sent {
+			if !isSTUN(d.b) || uint16(d.b[0])<<8|uint16(d.b[1]) != stun.BindingRequest.Value() {
+				continue
+			}
+			switch d.to {
+			case victim:
+				toVictim++
+			case peer:
+				toPeer++
+			}
+		}
+		log.sent = nil
+		log.mu.Unlock()
+		if toVictim != maxUnansweredAsks || toPeer != 100 {
+			t.Fatalf("round %d: %d requests to the victim for 100 forged checks between 100 of the peer's own, want %d; %d to the peer, want 100",
+				round, toVictim, maxUnansweredAsks, toPeer)
+		}
+		*clock = clock.Add(askFlight)
 	}
 }

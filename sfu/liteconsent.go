@@ -48,7 +48,7 @@ func (l *iceLite) consentAsk(now int64, consent time.Duration) liteAsk {
 		return liteAsk{}
 	}
 	l.lastAsked = now
-	return l.newAsk(l.selected.ap, now, false)
+	return l.newAsk(l.selected.ap)
 }
 
 // askConsent sends the requests due on the server's clock at now, one for each agent

@@ -56,15 +56,20 @@ const askFlight = 500 * time.Millisecond
 const defaultConsent = 30 * time.Second
 
 // liteAsk is one of the server's requests awaiting its answer: where it went, its
-// transaction id, what it carries of the peer's (its ufrag and password's key), when
-// it was sent, and whether its address had never answered then.
+// transaction id, and what it carries of the peer's (its ufrag and password's key).
 type liteAsk struct {
-	ap       netip.AddrPort
-	tid      [stun.TransactionIDSize]byte
-	remote   string
-	key      stun.MessageIntegrity
-	at       int64
-	unproven bool
+	ap     netip.AddrPort
+	tid    [stun.TransactionIDSize]byte
+	remote string
+	key    stun.MessageIntegrity
+}
+
+// flightAsk is a request to an address that never answered, counted against the
+// budget from when it went (at, the clock's UnixNano; 0: a free place) until
+// askFlight later or its answer (tid).
+type flightAsk struct {
+	tid [stun.TransactionIDSize]byte
+	at  int64
 }
 
 func (k liteAsk) valid() bool { return k.ap.IsValid() }
@@ -73,10 +78,10 @@ func (k liteAsk) valid() bool { return k.ap.IsValid() }
 // the other 64 bits are random, which is what a forger would have to guess.
 const askIDSize = 4
 
-// newAsk makes a request to ap at now and keeps it among those awaiting answers (the
-// oldest is forgotten); unproven: ap never answered one. l.mu is held.
-func (l *iceLite) newAsk(ap netip.AddrPort, now int64, unproven bool) liteAsk {
-	k := liteAsk{ap: ap, remote: l.remote, key: l.peerKey, at: now, unproven: unproven}
+// newAsk makes a request to ap and keeps it among those awaiting answers (the oldest
+// is forgotten). l.mu is held.
+func (l *iceLite) newAsk(ap netip.AddrPort) liteAsk {
+	k := liteAsk{ap: ap, remote: l.remote, key: l.peerKey}
 	copy(k.tid[:], l.id[:])
 	_, _ = rand.Read(k.tid[askIDSize:]) // crypto/rand.Read never fails (Go 1.24)
 	l.asks[l.nextAsk] = k
@@ -87,19 +92,20 @@ func (l *iceLite) newAsk(ap netip.AddrPort, now int64, unproven bool) liteAsk {
 // askUnanswered makes a request to p, a path that never answered, if the budget of
 // such requests in flight allows at now; otherwise p wants one, which goes when a
 // request in flight is answered (answeredBy) or at p's next check. l.mu is held.
+// Its place in the budget (inFlight) is its own until askFlight has passed or its
+// answer came, whatever other requests go meanwhile.
 func (l *iceLite) askUnanswered(p *provenPath, now int64) liteAsk {
-	n := 0
-	for _, k := range l.asks {
-		if k.valid() && k.unproven && now-k.at < int64(askFlight) {
-			n++
+	for i := range l.inFlight {
+		f := &l.inFlight[i]
+		if f.at == 0 || now-f.at >= int64(askFlight) {
+			p.wants = false
+			k := l.newAsk(p.ap)
+			*f = flightAsk{tid: k.tid, at: now}
+			return k
 		}
 	}
-	if n >= maxUnansweredAsks {
-		p.wants = true
-		return liteAsk{}
-	}
-	p.wants = false
-	return l.newAsk(p.ap, now, true)
+	p.wants = true
+	return liteAsk{}
 }
 
 // askWanting makes the requests that paths which never answered want, newest first,
@@ -144,6 +150,11 @@ func (l *iceLite) answeredBy(k liteAsk, now int64) (bool, []liteAsk) {
 	if !found {
 		l.mu.Unlock()
 		return false, nil
+	}
+	for i := range l.inFlight {
+		if l.inFlight[i].at != 0 && l.inFlight[i].tid == k.tid {
+			l.inFlight[i] = flightAsk{} // answered: no longer in flight
+		}
 	}
 	path := litePath{ap: k.ap}
 	for i := range l.proven {
