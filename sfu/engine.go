@@ -155,7 +155,7 @@ type Engine struct {
 	liteCandsErr   error
 	consentTimeout time.Duration
 	sweepMu        sync.Mutex
-	sweepStop      func() bool
+	sweepStop      func() bool // the next sweep's; nil while none is to come (no agent)
 	sweepDone      bool
 }
 
@@ -295,11 +295,6 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.writers = newWriterPool(0, e.newWriterBatch)
-	if e.own {
-		e.sweepMu.Lock() // the first sweep may come before after returns
-		e.sweepStop = e.after(untilNext(e.now(), e.consentSweep()), e.sweepConsent)
-		e.sweepMu.Unlock()
-	}
 	return e, nil
 }
 
@@ -309,11 +304,30 @@ func (e *Engine) consentSweep() time.Duration {
 	return consentAskEvery(e.consentTimeout)
 }
 
+// addLite makes l's checks answered by the media socket's reader, and has the consent
+// swept while there is an agent to sweep.
+func (e *Engine) addLite(l *iceLite) {
+	e.lites.add(l)
+	e.sweepMu.Lock()
+	defer e.sweepMu.Unlock()
+	if !e.sweepDone && e.sweepStop == nil {
+		e.sweepStop = e.after(untilNext(e.now(), e.consentSweep()), e.sweepConsent)
+	}
+}
+
 // sweepConsent tells the lite agents whose peers stopped answering, asks those whose
-// answer is overdue, and comes again.
+// answer is overdue, and comes again while there are agents: a server with no
+// subscribe connection of its own is not woken twice a second for nothing (addLite
+// starts the sweep again; it decides under sweepMu, after the agent is added, so the
+// sweep that finds none and stops cannot miss it).
 func (e *Engine) sweepConsent() {
 	e.sweepMu.Lock()
 	if e.sweepDone {
+		e.sweepMu.Unlock()
+		return
+	}
+	if e.lites.empty() {
+		e.sweepStop = nil
 		e.sweepMu.Unlock()
 		return
 	}

@@ -154,6 +154,13 @@ func (a *liteAgents) sweep(now int64, timeout time.Duration) {
 	a.askConsent(now, timeout)
 }
 
+// empty reports whether there is no agent.
+func (a *liteAgents) empty() bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.m) == 0
+}
+
 func (a *liteAgents) lookup(ufrag []byte) *iceLite {
 	a.mu.RLock()
 	defer a.mu.RUnlock()

@@ -98,7 +98,7 @@ func (o *ownSub) newLite() *iceLite {
 	l.onDTLS = o.dtls.deliver
 	l.onRTCP = o.tcpRTCP
 	l.onLost = o.consentLost
-	o.e.lites.add(l)
+	o.e.addLite(l)
 	return l
 }
 
