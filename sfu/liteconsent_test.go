@@ -170,8 +170,8 @@ func TestICELiteConsentOnALossyLink(t *testing.T) {
 // TestICELiteConsentLostWhenTheAnswersStop: a peer that stops answering (gone, its
 // checks still coming in its name or not) loses the consent once the consent time
 // has passed since its last answer, at the sweep after it. Meanwhile the server asks
-// it on its own clock, from a fifth of the consent time on, once a sweep, and not at
-// all once the consent is lost.
+// it on its own clock, from a fifth of the consent time on, once a sweep but not within
+// half a sweep of a check's request, and not at all once the consent is lost.
 func TestICELiteConsentLostWhenTheAnswersStop(t *testing.T) {
 	for _, checks := range []bool{false, true} {
 		name := "silent"
@@ -214,6 +214,14 @@ func TestICELiteConsentLostWhenTheAnswersStop(t *testing.T) {
 				}
 			}
 			if checks {
+				// A sweep sends nothing within half a sweep of a check's request (a
+				// check comes 150 ms before every fifth sweep here): one request
+				// where a renewal needs one.
+				for i, at := range s.requests {
+					if i > 0 && at.UnixNano()%int64(sweep) == 0 && at.Sub(s.requests[i-1]) < sweep/2 {
+						t.Fatalf("asked at a sweep %v after the request before, a check's", at.Sub(s.requests[i-1]))
+					}
+				}
 				return // a check from the address after the loss proves it afresh, and is asked
 			}
 			if n := len(s.requests); n != len(own) {
