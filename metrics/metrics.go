@@ -78,6 +78,13 @@ type Media struct {
 	// ICE-TCP connections closed after a first frame that was no check for any of the
 	// server's connections (sfu.Stats).
 	ICETCPStrangers uint64
+	// The ICE-lite agents of the subscribe connections the server runs itself:
+	// checks answered and dropped, the server's own requests sent, the answers that
+	// held and those whose integrity failed, and selected paths whose consent
+	// expired (sfu.Stats).
+	ICEChecksAnswered, ICEChecksRefused                     uint64
+	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused uint64
+	ICEConsentLost                                          uint64
 	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
 	ForwardDelay Histogram
 }

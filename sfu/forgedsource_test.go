@@ -179,7 +179,8 @@ func (r *mediaRig) subscriberICE() (ufrag, pwd string) {
 // consent only while its peer answers the server's requests (RFC 7675): a subscriber
 // gone silent whose address still sends checks (forged in its name; here written on
 // its own socket while its peer answers nothing) loses the media once the consent time
-// passes on the engine's clock, as one that sends nothing does.
+// passes on the engine's clock, as one that sends nothing does; the loss is counted
+// once in the engine's Stats (ICEConsentLost).
 func TestForgedChecksKeepNoConsent(t *testing.T) {
 	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -197,6 +198,7 @@ func TestForgedChecksKeepNoConsent(t *testing.T) {
 	user, pwd := r.liteCredentials()
 	server := net.UDPAddrFromAddrPort(r.serverAddr())
 
+	lost := r.eng.Stats().ICEConsentLost
 	conn.silent.Store(true) // the peer answers nothing, and checks no more
 	waitFor(t, "the server to stop sending to the silent subscriber", func() bool {
 		answered := r.eng.lites.answered.Load()
@@ -209,4 +211,7 @@ func TestForgedChecksKeepNoConsent(t *testing.T) {
 		return r.eng.Stats().PacketsWithoutRoute > 0
 	})
 	r.noneReachesTheSubscriber()
+	if n := r.eng.Stats().ICEConsentLost - lost; n != 1 {
+		t.Fatalf("the consent lost counted %d times, want once", n)
+	}
 }

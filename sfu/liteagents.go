@@ -38,8 +38,10 @@ type liteAgents struct {
 	user           []byte // out's USERNAME
 
 	answered, refused atomic.Uint64 // checks answered; checks for one of ours that failed
-	// asked are the server's own requests sent, proofs the answers to them that held.
-	asked, proofs atomic.Uint64
+	// asked are the server's own requests sent, proofs the answers to them that held,
+	// answersRefused those with a request's id whose integrity or fingerprint failed.
+	asked, proofs, answersRefused atomic.Uint64
+	lost                          atomic.Uint64 // selected paths whose consent expired (sweep)
 }
 
 func (a *liteAgents) add(l *iceLite) {
@@ -140,6 +142,7 @@ func (a *liteAgents) sweep(now int64, timeout time.Duration) {
 	}
 	a.mu.RUnlock()
 	for _, l := range lost {
+		a.lost.Add(1)
 		a.mu.Lock()
 		for ap, x := range a.byAddr {
 			if x == l {

@@ -257,7 +257,7 @@ func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 		return false
 	}
 	if stun.Fingerprint.Check(m) != nil || k.key.Check(m) != nil {
-		a.refused.Add(1)
+		a.answersRefused.Add(1)
 		return true
 	}
 	ok, wanted := l.answeredBy(k, a.now().UnixNano())

@@ -174,11 +174,11 @@ func TestICELiteAnswersProveNothingButTheirOwn(t *testing.T) {
 		{"no fingerprint", peerReply{pwd: testPeerPwd, noFingerprint: true}.to(t, req), from, true},
 		{"a request", peerReply{pwd: testPeerPwd, request: true}.to(t, req), from, false},
 	} {
-		refused := agents.refused.Load()
+		refused := agents.answersRefused.Load()
 		if got := agents.take(c.reply, c.from); got != c.taken {
 			t.Errorf("%s: taken %v, want %v", c.name, got, c.taken)
 		}
-		if c.taken && agents.refused.Load() != refused+1 {
+		if c.taken && agents.answersRefused.Load() != refused+1 {
 			t.Errorf("%s: not counted as refused", c.name)
 		}
 		if len(*picked) != 0 || agents.proofs.Load() != 0 {

@@ -117,6 +117,23 @@ type Stats struct {
 	// (rtpin.go, maxStrangerSSRCs), or because it moved a layer read under another SSRC
 	// to a new one (rebindsLayer): a publisher that makes up SSRCs.
 	PublisherRTPStrangers uint64
+	// ICEChecksAnswered counts connectivity checks answered by the server's own
+	// ICE-lite agents (the subscribe connections it runs itself; icelite.go), over UDP
+	// and ICE-TCP; ICEChecksRefused the checks for one of them dropped unanswered: a
+	// wrong password or fingerprint, not what a controlling peer's check carries,
+	// another peer's ufrag, a source no peer could have (candidateFilter), or an answer
+	// that could not be written.
+	ICEChecksAnswered, ICEChecksRefused uint64
+	// ICERequestsSent counts the agents' own Binding requests, which prove an address
+	// before media go there and renew the selected path's consent (liteproof.go,
+	// liteconsent.go); ICERequestsAnswered the answers that held (each proves its
+	// address once), ICEAnswersRefused those with a request's transaction id whose
+	// integrity or fingerprint failed. Requests sent and never answered are what a
+	// forged source's checks earn (a few a second at most), and a lossy link's.
+	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused uint64
+	// ICEConsentLost counts the agents' selected paths whose consent expired (RFC
+	// 7675: no answer for the consent time), after which nothing is sent to them.
+	ICEConsentLost uint64
 	// ForwardDelay is how long the server held the packets it forwarded: from their
 	// layer taking them to the system call that sent each copy (forwarddelay.go).
 	ForwardDelay DelayHistogram
@@ -239,6 +256,12 @@ func (e *Engine) Stats() Stats {
 		PublisherRTPRead:          e.pubRTP.read.Load() + e.pubTCP.read.Load(),
 		PublisherRTPRefused:       e.pubRTP.refused.Load() + e.pubTCP.refused.Load(),
 		PublisherRTPStrangers:     e.pubRTP.strangers.Load() + e.pubTCP.strangers.Load(),
+		ICEChecksAnswered:         e.lites.answered.Load(),
+		ICEChecksRefused:          e.lites.refused.Load(),
+		ICERequestsSent:           e.lites.asked.Load(),
+		ICERequestsAnswered:       e.lites.proofs.Load(),
+		ICEAnswersRefused:         e.lites.answersRefused.Load(),
+		ICEConsentLost:            e.lites.lost.Load(),
 		ForwardDelay:              e.forwardDelay(),
 	}
 }

@@ -112,7 +112,10 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				PublisherRTPStrangers: m.PublisherRTPStrangers,
 				ICETCPRefused:         m.ICETCPRefused, ICETCPAcceptFailed: m.ICETCPAcceptFailed, ICETCPStrangers: m.ICETCPStrangers, DatagramsToRelays: m.DatagramsToRelays,
 				DatagramsFromRelays: m.DatagramsFromRelays,
-				ForwardDelay:        delayHistogram(m.ForwardDelay),
+				ICEChecksAnswered:   m.ICEChecksAnswered, ICEChecksRefused: m.ICEChecksRefused,
+				ICERequestsSent: m.ICERequestsSent, ICERequestsAnswered: m.ICERequestsAnswered, ICEAnswersRefused: m.ICEAnswersRefused,
+				ICEConsentLost: m.ICEConsentLost,
+				ForwardDelay:   delayHistogram(m.ForwardDelay),
 			}
 		},
 	}

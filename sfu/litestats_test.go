@@ -1,0 +1,88 @@
+package sfu
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/stun/v4"
+	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/fakeclock"
+)
+
+// TestICELiteCountsAreInStats: what the server's own ICE-lite agent does with checks
+// and with the answers to its requests reaches Engine.Stats, where the operator's
+// metrics read it. The subscriber is silenced first, so that only the test's own
+// socket moves the counts of refusals: a check signed with another password and one
+// that claims the controlled role are refused, one each; a valid check from a new
+// address is answered and earns it a request; an answer to that request signed with
+// the wrong password is refused, and the genuine answer proves the address.
+func TestICELiteCountsAreInStats(t *testing.T) {
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &silencedConn{PacketConn: raw}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
+	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
+		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
+	})
+	user, pwd := r.liteCredentials()
+	_, peerPwd := r.subscriberICE()
+	server := r.serverAddr()
+	conn.silent.Store(true)
+	before := r.eng.Stats()
+	if before.ICEChecksAnswered == 0 || before.ICERequestsSent == 0 || before.ICERequestsAnswered == 0 {
+		t.Fatalf("the subscriber connected with %d checks answered, %d requests sent, %d answered",
+			before.ICEChecksAnswered, before.ICERequestsSent, before.ICERequestsAnswered)
+	}
+
+	prober, _ := udpPeer(t)
+	for i, c := range []check{
+		{username: user, pwd: "not the connection's password"},
+		{username: user, pwd: pwd, controlled: true},
+	} {
+		if _, err := prober.WriteToUDPAddrPort(c.bytes(t), server); err != nil {
+			t.Fatal(err)
+		}
+		want := before.ICEChecksRefused + uint64(i+1)
+		waitFor(t, "the check counted as refused", func() bool { return r.eng.Stats().ICEChecksRefused == want })
+	}
+
+	if _, err := prober.WriteToUDPAddrPort(check{username: user, pwd: pwd}.bytes(t), server); err != nil {
+		t.Fatal(err)
+	}
+	if m := readSTUN(t, prober); m.Type != stun.BindingSuccess {
+		t.Fatalf("got %v, want the check's answer", m.Type)
+	}
+	req := readSTUN(t, prober)
+	if req.Type != stun.BindingRequest {
+		t.Fatalf("got %v, want the server's request", req.Type)
+	}
+	waitFor(t, "the check answered and the request counted", func() bool {
+		st := r.eng.Stats()
+		return st.ICEChecksAnswered > before.ICEChecksAnswered && st.ICERequestsSent > before.ICERequestsSent
+	})
+
+	proofs := r.eng.Stats().ICERequestsAnswered
+	if _, err := prober.WriteToUDPAddrPort(peerReply{pwd: pwd}.to(t, req.Raw), server); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the answer with the wrong password counted as refused", func() bool {
+		return r.eng.Stats().ICEAnswersRefused == before.ICEAnswersRefused+1
+	})
+	if _, err := prober.WriteToUDPAddrPort(peerReply{pwd: peerPwd}.to(t, req.Raw), server); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the genuine answer counted", func() bool { return r.eng.Stats().ICERequestsAnswered > proofs })
+	if st := r.eng.Stats(); st.ICEChecksRefused != before.ICEChecksRefused+2 || st.ICEAnswersRefused != before.ICEAnswersRefused+1 {
+		t.Fatalf("%d checks and %d answers refused, want 2 and 1",
+			st.ICEChecksRefused-before.ICEChecksRefused, st.ICEAnswersRefused-before.ICEAnswersRefused)
+	}
+}
