@@ -75,6 +75,26 @@ func TestSilentSubscriberIsNoLongerSent(t *testing.T) {
 // checklessConn is a subscriber's socket that loses the checks its agent sends once
 // told to (a link that loses them all), and nothing else: the answers to the
 // server's requests still go.
+// ownSubscribeRigOver is a media rig whose subscriber, on a subscribe connection the
+// server runs itself, reads and writes its UDP socket through what wrap makes of it
+// (a conn that a test silences or thins), checks every 100 ms and never gives up;
+// the engine's agents give a silent peer up after a second of its clock.
+func ownSubscribeRigOver(t *testing.T, wrap func(net.PacketConn) net.PacketConn) *mediaRig {
+	t.Helper()
+	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: wrap(raw)})
+	t.Cleanup(func() { _ = mux.Close() })
+	s := testPeerSettings()
+	s.SetICEUDPMux(mux)
+	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
+	return newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
+		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
+	})
+}
+
 type checklessConn struct {
 	net.PacketConn
 	noChecks atomic.Bool
@@ -93,19 +113,8 @@ func (c *checklessConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // and the answers renew the consent, across five consent times. Asked only at checks,
 // it was asked no more and lost them after one.
 func TestOwnSubscribeConsentWithoutChecks(t *testing.T) {
-	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &checklessConn{PacketConn: raw}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { _ = mux.Close() })
-	s := testPeerSettings()
-	s.SetICEUDPMux(mux)
-	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
-	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
-		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
-	})
+	conn := &checklessConn{}
+	r := ownSubscribeRigOver(t, func(raw net.PacketConn) net.PacketConn { conn.PacketConn = raw; return conn })
 	conn.noChecks.Store(true)
 	// Each step leaves the answer overdue (more than a fifth of the 2 s consent time
 	// old): the sweep it fires asks, and the clock waits for the answer.

@@ -7,11 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
-	"github.com/pion/webrtc/v4"
-
-	"conclave/internal/fakeclock"
 )
 
 // The tests in this file play a participant who sends checks of its own subscribe
@@ -182,19 +178,8 @@ func (r *mediaRig) subscriberICE() (ufrag, pwd string) {
 // passes on the engine's clock, as one that sends nothing does; the loss is counted
 // once in the engine's Stats (ICEConsentLost).
 func TestForgedChecksKeepNoConsent(t *testing.T) {
-	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &silencedConn{PacketConn: raw}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { _ = mux.Close() })
-	s := testPeerSettings()
-	s.SetICEUDPMux(mux)
-	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
-	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
-		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
-	})
+	conn := &silencedConn{}
+	r := ownSubscribeRigOver(t, func(raw net.PacketConn) net.PacketConn { conn.PacketConn = raw; return conn })
 	user, pwd := r.liteCredentials()
 	server := net.UDPAddrFromAddrPort(r.serverAddr())
 
@@ -202,7 +187,7 @@ func TestForgedChecksKeepNoConsent(t *testing.T) {
 	conn.silent.Store(true) // the peer answers nothing, and checks no more
 	waitFor(t, "the server to stop sending to the silent subscriber", func() bool {
 		answered := r.eng.lites.answered.Load()
-		if _, err := raw.WriteTo(check{username: user, pwd: pwd, nominate: true}.bytes(t), server); err != nil {
+		if _, err := conn.PacketConn.WriteTo(check{username: user, pwd: pwd, nominate: true}.bytes(t), server); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the forged check's answer", func() bool { return r.eng.lites.answered.Load() > answered })

@@ -3,13 +3,8 @@ package sfu
 import (
 	"net"
 	"testing"
-	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
-	"github.com/pion/webrtc/v4"
-
-	"conclave/internal/fakeclock"
 )
 
 // TestICELiteCountsAreInStats: what the server's own ICE-lite agent does with checks
@@ -20,19 +15,8 @@ import (
 // address is answered and earns it a request; an answer to that request signed with
 // the wrong password is refused, and the genuine answer proves the address.
 func TestICELiteCountsAreInStats(t *testing.T) {
-	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &silencedConn{PacketConn: raw}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { _ = mux.Close() })
-	s := testPeerSettings()
-	s.SetICEUDPMux(mux)
-	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
-	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
-		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
-	})
+	conn := &silencedConn{}
+	r := ownSubscribeRigOver(t, func(raw net.PacketConn) net.PacketConn { conn.PacketConn = raw; return conn })
 	user, pwd := r.liteCredentials()
 	_, peerPwd := r.subscriberICE()
 	server := r.serverAddr()

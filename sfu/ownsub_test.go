@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -172,19 +171,8 @@ func TestOwnSubscribeRefusesAnotherCertificate(t *testing.T) {
 // checks keeps it however far the clock moves; after an ICE restart, as a browser
 // makes, it is sent to again.
 func TestOwnSubscribeConsent(t *testing.T) {
-	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &silencedConn{PacketConn: raw}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { _ = mux.Close() })
-	s := testPeerSettings()
-	s.SetICEUDPMux(mux)
-	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond) // the peer checks every 100 ms and never gives up
-	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
-		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
-	})
+	conn := &silencedConn{}
+	r := ownSubscribeRigOver(t, func(raw net.PacketConn) net.PacketConn { conn.PacketConn = raw; return conn })
 	// Ten seconds of the engine's clock while the subscriber checks: after each half
 	// second a check arrives before the clock moves on.
 	for range 20 {

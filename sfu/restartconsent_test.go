@@ -5,11 +5,6 @@ import (
 	"net"
 	"testing"
 	"time"
-
-	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
-
-	"conclave/internal/fakeclock"
 )
 
 // TestICERestartKeepsTheConsent: an ICE restart does not let the media outlive the
@@ -20,19 +15,8 @@ import (
 // not keep them going to its old address for as long as its signaling lives. A peer
 // that checks the new credentials keeps them.
 func TestICERestartKeepsTheConsent(t *testing.T) {
-	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := &silencedConn{PacketConn: raw}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { _ = mux.Close() })
-	s := testPeerSettings()
-	s.SetICEUDPMux(mux)
-	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
-	r := newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
-		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
-	})
+	conn := &silencedConn{}
+	r := ownSubscribeRigOver(t, func(raw net.PacketConn) net.PacketConn { conn.PacketConn = raw; return conn })
 	// A restart whose peer checks the new credentials keeps the media however far the
 	// clock moves: after each half second an answer to the server's request has come.
 	r.restartSubscribeICE()
