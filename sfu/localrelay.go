@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"maps"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -17,16 +16,30 @@ import (
 // localRelays are the addresses of relay sockets on this machine and what takes the
 // datagrams sent to each. The map is replaced on change and read without a lock by
 // every batch the SFU sends; nil while there is none.
+//
+// A removal does not replace it: it empties the registration (localRelay.deliver),
+// which the batches then pass by, and the map is rebuilt without the empty ones once
+// they are as many as the rest (or at the next registration, which copies it anyway).
+// A meeting that ends closes all its members' relays at once, each a removal under the
+// meeting's lock: each replacing the map copied every relay of the machine, n²/2
+// entries for n relays (400 relays of a meeting of 200: 80,000 entries, about half of
+// the 35 MB the end allocated, signaling's BenchmarkEndMeetingWithRelays), where the
+// rebuilds now copy fewer than n in all.
 type localRelays struct {
-	mu       sync.Mutex // serialises changes
-	m        atomic.Pointer[map[netip.AddrPort]*localRelay]
+	mu sync.Mutex // serialises changes
+	m  atomic.Pointer[map[netip.AddrPort]*localRelay]
+	// removed is how many registrations in m are removed (empty), under mu.
+	removed int
+	// copied counts the entries copied into new maps (tests).
+	copied   int
 	diverted atomic.Uint64 // datagrams handed over in memory
 	taken    atomic.Uint64 // datagrams the relays handed the SFU (RelayUplink)
 }
 
-// localRelay is one registration: its remove takes out this one only, not a later
-// one for the same address.
-type localRelay struct{ deliver func([]byte) }
+// localRelay is one registration: its remove empties this one only, not a later one
+// for the same address. deliver is nil once it is removed: a batch that found it in
+// the map passes it by, and the relay it delivered to is not kept by the map.
+type localRelay struct{ deliver atomic.Pointer[func([]byte)] }
 
 // AddLocalRelay makes the datagrams the SFU sends to ap go to deliver instead of the
 // media socket, until remove is called. ap must be an address of a socket on this
@@ -37,31 +50,61 @@ type localRelay struct{ deliver func([]byte) }
 // relay's socket.
 func (e *Engine) AddLocalRelay(ap netip.AddrPort, deliver func(b []byte)) (remove func()) {
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	r := &localRelay{deliver: deliver}
-	e.relays.change(func(m map[netip.AddrPort]*localRelay) { m[ap] = r })
-	return func() {
-		e.relays.change(func(m map[netip.AddrPort]*localRelay) {
-			if m[ap] == r {
-				delete(m, ap)
-			}
-		})
-	}
+	r := &localRelay{}
+	r.deliver.Store(&deliver)
+	e.relays.add(ap, r)
+	return func() { e.relays.remove(ap, r) }
 }
 
-// change replaces the table with a copy that f changed.
-func (r *localRelays) change(f func(map[netip.AddrPort]*localRelay)) {
+// add replaces the map with a copy of its registrations not removed, and r at ap.
+func (r *localRelays) add(ap netip.AddrPort, relay *localRelay) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next := make(map[netip.AddrPort]*localRelay)
-	if old := r.m.Load(); old != nil {
-		maps.Copy(next, *old)
+	next := r.liveLocked(1)
+	next[ap] = relay
+	r.m.Store(&next)
+}
+
+// remove empties relay, registered at ap; the map is rebuilt once the registrations
+// removed are as many as the others.
+func (r *localRelays) remove(ap netip.AddrPort, relay *localRelay) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if relay.deliver.Swap(nil) == nil {
+		return // removed before
 	}
-	f(next)
+	m := r.m.Load()
+	if m == nil || (*m)[ap] != relay {
+		return // a later registration at ap took its place (add dropped it)
+	}
+	r.removed++
+	if r.removed < len(*m)-r.removed {
+		return
+	}
+	next := r.liveLocked(0)
 	if len(next) == 0 {
 		r.m.Store(nil)
 		return
 	}
 	r.m.Store(&next)
+}
+
+// liveLocked copies the registrations not removed into a new map with room for extra
+// more; the map that replaces the one now holds no removed one. Under r.mu.
+func (r *localRelays) liveLocked(extra int) map[netip.AddrPort]*localRelay {
+	old := r.m.Load()
+	if old == nil {
+		return make(map[netip.AddrPort]*localRelay, extra)
+	}
+	next := make(map[netip.AddrPort]*localRelay, len(*old)-r.removed+extra)
+	for ap, relay := range *old {
+		if relay.deliver.Load() != nil {
+			next[ap] = relay
+		}
+	}
+	r.copied += len(next)
+	r.removed = 0
+	return next
 }
 
 // divert hands the datagrams of ms addressed to a local relay to it and returns the
@@ -78,8 +121,11 @@ func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
 	taken := false
 	diverted := uint64(0) // added once: the writers share the counter
 	for i, d := range ms {
-		relay := (*m)[netip.AddrPortFrom(d.ap.Addr().Unmap(), d.ap.Port())]
-		if relay == nil {
+		var deliver *func([]byte)
+		if relay := (*m)[netip.AddrPortFrom(d.ap.Addr().Unmap(), d.ap.Port())]; relay != nil {
+			deliver = relay.deliver.Load()
+		}
+		if deliver == nil {
 			if taken {
 				rest = append(rest, d)
 			}
@@ -89,7 +135,7 @@ func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
 			rest = append(scratch[:0], ms[:i]...)
 			taken = true
 		}
-		relay.deliver(d.buf[:d.n])
+		(*deliver)(d.buf[:d.n])
 		diverted++
 	}
 	if !taken {

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -179,5 +180,68 @@ func TestRelayUplinkIsServedInMemory(t *testing.T) {
 	r.sub.mu.Unlock()
 	if got != 1 {
 		t.Fatalf("the subscriber got packet %d %d times, want once", seq, got)
+	}
+}
+
+// TestLocalRelayRemovalsCopyLittle: a meeting that ends closes all its members' relays
+// at once, each a removal; each replaced the table with a copy of every relay of the
+// machine, n²/2 entries for n. The removals of all n now copy fewer than n entries
+// in all, and after each one the batches hand nothing more to the relays removed
+// and everything still to the others, one registered again at a removed one's address
+// (its port taken again) among them.
+func TestLocalRelayRemovalsCopyLittle(t *testing.T) {
+	const n = 300
+	e := &Engine{}
+	ms := make([]*datagram, n)
+	got := make([]int, n) // datagrams handed to each relay
+	removes := make([]func(), n)
+	for i := range n {
+		ms[i] = &datagram{n: 1, ap: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(10000+i))}
+		removes[i] = e.AddLocalRelay(ms[i].ap, func([]byte) { got[i]++ })
+	}
+	scratch := make([]*datagram, 0, n)
+	// check sends one datagram to each address and expects it handed to the relays
+	// registered there (live), and sent on the socket for the others.
+	check := func(step string, live func(i int) bool) {
+		t.Helper()
+		clear(got)
+		rest := e.relays.divert(ms, scratch)
+		wantRest := 0
+		for i := range n {
+			want := 1
+			if !live(i) {
+				want, wantRest = 0, wantRest+1
+			}
+			if got[i] != want {
+				t.Fatalf("%s: relay %d was handed %d datagrams, want %d", step, i, got[i], want)
+			}
+		}
+		if len(rest) != wantRest {
+			t.Fatalf("%s: %d datagrams left to the socket, want %d", step, len(rest), wantRest)
+		}
+	}
+	check("all registered", func(int) bool { return true })
+	before := e.relays.copied
+	// The first half goes; the address of the first is registered again (not
+	// counted among the removals' copies: a registration copies the table, as ever).
+	for i := range n / 2 {
+		removes[i]()
+		check(fmt.Sprintf("%d removed", i+1), func(j int) bool { return j > i })
+	}
+	removes[0]() // twice is harmless
+	copied := e.relays.copied - before
+	again := e.AddLocalRelay(ms[0].ap, func([]byte) { got[0]++ })
+	before = e.relays.copied
+	for i := n / 2; i < n; i++ {
+		removes[i]()
+		check(fmt.Sprintf("%d removed", i+1), func(j int) bool { return j == 0 || j > i })
+	}
+	copied += e.relays.copied - before
+	if copied >= n {
+		t.Fatalf("removing %d relays copied %d entries of the table, want fewer than %d", n, copied, n)
+	}
+	again()
+	if m := e.relays.m.Load(); m != nil {
+		t.Fatalf("every relay removed, the table still holds %d", len(*m))
 	}
 }

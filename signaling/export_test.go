@@ -219,3 +219,12 @@ func MediaHeld(s *Server, id string) int {
 	}
 	return m.room.Len()
 }
+
+// EndMeeting ends meeting id as the server does when its room is deleted or rotated
+// (Registry.end): everyone in it is told, its members' TURN credentials are revoked and
+// its media closed, before it returns.
+func EndMeeting(s *Server, id string) {
+	if m := s.registry.Get(id); m != nil {
+		s.registry.end(m)
+	}
+}

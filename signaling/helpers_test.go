@@ -20,9 +20,10 @@ import (
 )
 
 type testServer struct {
-	sig   *signaling.Server
-	http  *httptest.Server
-	wsURL string
+	sig    *signaling.Server
+	http   *httptest.Server
+	wsURL  string
+	engine *sfu.Engine // the server's SFU
 
 	bookOnce sync.Once
 	book     *testclient.KnockBook // who knocked under which nonce (knockerName)
@@ -82,7 +83,7 @@ func newTestServerWrapped(t testing.TB, cfg signaling.Config, ecfg sfu.Config, w
 		hs.Close()
 		_ = engine.Close()
 	})
-	return &testServer{sig: sig, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
+	return &testServer{sig: sig, http: hs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", engine: engine}
 }
 
 // createMeeting makes a meeting without a waiting room over the HTTP API, for tests

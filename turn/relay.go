@@ -192,6 +192,10 @@ type restrictedConn struct {
 	removes []func()
 	give    func() // returns the socket's place in the allocation caps; nil if uncounted
 	once    sync.Once
+	// closed is set by Close: a write after it is refused (WriteTo), though the SFU's
+	// taker is still at hand and pion/turn, which deletes the allocation and its
+	// channels only once its reader sees the close, may still route one to it.
+	closed atomic.Bool
 
 	// routes are the client's channels and permissions, by which the relay writes
 	// to it directly (direct.go); direct is the server's registry.
@@ -264,6 +268,7 @@ func (c *restrictedConn) readSocket() {
 // closes the socket.
 func (c *restrictedConn) Close() error {
 	c.once.Do(func() {
+		c.closed.Store(true)
 		for _, remove := range c.removes {
 			remove()
 		}
@@ -278,8 +283,11 @@ func (c *restrictedConn) Close() error {
 }
 
 // WriteTo sends b to addr, an SFU address, or hands it to the SFU in memory where
-// the SFU takes it there (Config.RelayUplink).
+// the SFU takes it there (Config.RelayUplink); nothing once the relay is closed.
 func (c *restrictedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
 	u, ok := addr.(*net.UDPAddr)
 	if !ok {
 		return 0, errPeerRefused

@@ -196,6 +196,10 @@ func TestRelayHandOverAddresses(t *testing.T) {
 // TestRelayWriteHandsTheSFUWhatItTakes: a relay's write to the SFU goes to the SFU's
 // taker for the address the SFU sees the relay at; what the taker serves never reaches
 // the SFU's socket, what it leaves does; a write to anyone else is refused before.
+// Once the relay is closed (its credentials revoked: the member left, or the meeting
+// ended) it hands the SFU nothing more, though pion/turn, which deletes the allocation
+// and its channels only when its reader sees the close, and the UDP listener's
+// uplink (uplink.go) may still route a client's ChannelData to it a moment later.
 func TestRelayWriteHandsTheSFUWhatItTakes(t *testing.T) {
 	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -244,6 +248,10 @@ func TestRelayWriteHandsTheSFUWhatItTakes(t *testing.T) {
 	n, from, err := peer.ReadFromUDPAddrPort(b)
 	if err != nil || string(b[:n]) != "a check" || from != relayAP {
 		t.Fatalf("the SFU's socket read %q from %v (%v), want what the taker left from %v", b[:n], from, err, relayAP)
+	}
+	_ = relay.Close()
+	if _, err := relay.WriteTo([]byte("media"), net.UDPAddrFromAddrPort(peerAP)); !errors.Is(err, net.ErrClosed) || len(taken) != 1 {
+		t.Fatalf("a write after the close: %v, %d taken in memory (want net.ErrClosed and still 1)", err, len(taken))
 	}
 }
 
