@@ -29,8 +29,8 @@ import (
 // handshake's goroutines with them, and the connection is dropped.
 //
 // dtlsPeer is the net.PacketConn pion/dtls reads and writes: reads come from deliver,
-// writes go through send to wherever the peer is now (its nominated path, or before
-// the nomination the last that passed a check).
+// writes go through send to wherever the peer is now (its selected path, or before
+// the selection the newest that answered the server: iceLite.dst).
 type dtlsPeer struct {
 	in    chan []byte // copies of the peer's datagrams; when full, one is dropped (DTLS retransmits)
 	send  func(b []byte) error
@@ -68,7 +68,7 @@ var errNoPath = errors.New("sfu: no path to the peer yet")
 // under it (a nomination, ICE-TCP), which the writes follow.
 var dtlsRemote = &net.UDPAddr{IP: net.IPv4zero, Port: 9}
 
-// deliver hands the peer a datagram read from one of its proven addresses; it never
+// deliver hands the peer a datagram read from an address it answered from; it never
 // waits (the socket's reader calls it).
 func (d *dtlsPeer) deliver(b []byte) {
 	select {

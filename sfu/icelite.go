@@ -42,8 +42,8 @@ type iceLite struct {
 	id [askIDSize]byte
 	// onSelect is told the path media go to whenever it changes (one the peer
 	// nominated, once it is routable), from the socket's reader: it must not block.
-	// onDTLS gets the DTLS records that arrive from a proven address, from the reader
-	// too. onLost is told when the consent expired (liteAgents.sweep).
+	// onDTLS gets the DTLS records that arrive from an address its peer answered
+	// from (liteAgents.answeredFrom), from the reader too. onLost is told when the consent expired (liteAgents.sweep).
 	onSelect func(litePath)
 	onDTLS   func([]byte)
 	onRTCP   func([]byte) // the SRTCP that arrives over ICE-TCP (over UDP the reader's routes serve it)
@@ -66,8 +66,8 @@ type iceLite struct {
 	// carried: selected is the path the credentials before an ICE restart selected
 	// (takeOver), not one the peer nominated with these.
 	carried bool
-	// proven are the paths that passed a check, newest first: only from these may the
-	// connection's other datagrams (DTLS) be read.
+	// proven are the paths that passed a check, newest first: only these are asked
+	// for the proof that routes media and DTLS to them (liteproof.go).
 	proven  [maxProven]provenPath
 	asks    [maxAsks]liteAsk // the server's requests not yet answered, a ring
 	nextAsk int

@@ -13,11 +13,14 @@ import (
 )
 
 // liteAgents are the iceLites whose checks the media socket's reader answers, by
-// their ufrag, and the addresses their checks proved. A STUN message for a ufrag not
-// here, and a DTLS record from an address not here, go to Pion's UDP mux as before.
+// their ufrag, and the addresses their peers answered the server's requests from. A
+// STUN message for a ufrag not here, and a DTLS record from an address not here, go
+// to Pion's UDP mux as before.
 type liteAgents struct {
-	mu     sync.RWMutex
-	m      map[string]*iceLite
+	mu sync.RWMutex
+	m  map[string]*iceLite
+	// byAddr is the agent whose peer last answered one of the server's requests from
+	// each address (takeAnswer): its DTLS records are that agent's (takeDTLS).
 	byAddr map[netip.AddrPort]*iceLite
 	byID   map[[askIDSize]byte]*iceLite // by the first bytes of their requests' ids
 
@@ -91,28 +94,51 @@ func (a *liteAgents) closeAll() {
 	}
 }
 
-// proved notes that ap belongs to l now (another connection's address before is
-// l's now: the newest check wins), and that evicted no longer does.
-func (a *liteAgents) proved(l *iceLite, p, evicted litePath) {
+// answeredFrom notes that l's peer answered one of the server's requests from the UDP
+// address ap: ap's DTLS records are l's now. Only an answer decides, never a check: a
+// check proves that its sender knows the password, which is its own connection's,
+// not that it is at the address it came from. Had the newest check from an address
+// taken its records, as it did, a participant who sent a valid check of its own
+// connection in the name of another's address while that one's handshake ran
+// (another subscriber's, or a publisher's on Pion's mux) would have had its records,
+// and the join would have failed; an answer needs the request's random transaction
+// id, which only who receives at ap sees (liteproof.go). Of two agents whose peers
+// answered from one address the newer answer wins: both received at ap, and the
+// older one's peer is no longer there (a NAT gave its port to another, or it
+// restarted ICE with new credentials).
+func (a *liteAgents) answeredFrom(l *iceLite, ap netip.AddrPort) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m[l.ufrag] != l {
 		return // removed meanwhile
 	}
-	if p.tcp != nil {
-		return // its connection's reader knows its agent (litetcp.go)
-	}
 	if a.byAddr == nil {
 		a.byAddr = make(map[netip.AddrPort]*iceLite)
 	}
-	a.byAddr[p.ap] = l
-	if evicted.valid() && evicted.tcp == nil && a.byAddr[evicted.ap] == l {
-		delete(a.byAddr, evicted.ap)
+	a.byAddr[ap] = l
+}
+
+// evicted notes that l forgot the path p (it fell off l's proven paths): p's DTLS
+// records are no longer l's.
+func (a *liteAgents) evicted(l *iceLite, p litePath) {
+	if !p.valid() || p.tcp != nil {
+		return // over TCP its connection's reader knows its agent (litetcp.go)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.byAddr[p.ap] == l {
+		delete(a.byAddr, p.ap)
 	}
 }
 
-// takeDTLS gives a DTLS record from an address a check proved to its connection, and
-// reports whether it did.
+// takeDTLS gives a DTLS record from an address whose peer answered one of the
+// server's requests to that agent's connection, and reports whether it did. A record
+// from an address none answered is left to Pion's mux, as any other address's. A
+// peer's first record comes after its answer: in the browser tests every first record
+// of Chromium's and Firefox's came from an address that had answered, and the server
+// as the DTLS client starts only at the selection of an answered path. One that came
+// before would be lost as on a network and sent again; the server's flight could not
+// have gone to an address that never answered anyway (iceLite.dst).
 func (a *liteAgents) takeDTLS(b []byte, from netip.AddrPort) bool {
 	if !dtlsRecord(b) {
 		return false
@@ -227,7 +253,7 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 		a.refused.Add(1)
 		return true, nil, answer
 	}
-	a.proved(l, from, evicted)
+	a.evicted(l, evicted)
 	if err := a.respond(m, l, from.ap); err != nil {
 		a.refused.Add(1)
 		return true, nil, answer

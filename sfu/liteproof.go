@@ -236,7 +236,8 @@ func proofRequest(m *stun.Message, user []byte, l *iceLite, k liteAsk) ([]byte, 
 // one the agent sent to from and awaits, and the integrity the peer's password's, the
 // fingerprint right. It reports whether it took b: one that answers none of the
 // server's requests is left to Pion's mux (its agents' answers), one with the id but
-// without the integrity or fingerprint is dropped and counted.
+// without the integrity or fingerprint is dropped and counted. One that holds makes
+// from's DTLS records the agent's (answeredFrom).
 func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 	var id [askIDSize]byte
 	copy(id[:], b[8:]) // the transaction id (isSTUN: 20 bytes at least)
@@ -263,6 +264,7 @@ func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 	ok, wanted := l.answeredBy(k, a.now().UnixNano())
 	if ok {
 		a.proofs.Add(1)
+		a.answeredFrom(l, from)
 	}
 	a.sendAsks(l, wanted, &a.out) // a.out is msgMu's, held
 	return true

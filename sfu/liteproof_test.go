@@ -296,7 +296,6 @@ func FuzzICELiteAnswer(f *testing.F) {
 		// As a nominating check from from would have left it, with the request's id
 		// fixed.
 		l.prove(litePath{ap: from})
-		agents.proved(l, litePath{ap: from}, litePath{})
 		l.nominee = litePath{ap: from}
 		l.asks[0] = liteAsk{ap: from, tid: tid, remote: "peer", key: l.peerKey}
 		in := bytes.Clone(b)
