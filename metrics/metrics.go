@@ -80,11 +80,12 @@ type Media struct {
 	ICETCPStrangers uint64
 	// The ICE-lite agents of the subscribe connections the server runs itself:
 	// checks answered and dropped, the server's own requests sent, the answers that
-	// held and those whose integrity failed, and selected paths whose consent
+	// held and those whose integrity failed, the requests the budget of requests to
+	// addresses that never answered held back, and selected paths whose consent
 	// expired (sfu.Stats).
-	ICEChecksAnswered, ICEChecksRefused                     uint64
-	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused uint64
-	ICEConsentLost                                          uint64
+	ICEChecksAnswered, ICEChecksRefused                                      uint64
+	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused, ICERequestsHeld uint64
+	ICEConsentLost                                                           uint64
 	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
 	ForwardDelay Histogram
 }

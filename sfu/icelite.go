@@ -152,25 +152,25 @@ func (l *iceLite) setRemote(ufrag, pwd string) (newPwd bool, err error) {
 
 // checked notes a check from ap that passed, with the peer's ufrag, at now; nominated
 // when it carried USE-CANDIDATE. It reports false for a ufrag other than the answer's,
-// the address that proving ap made it forget, if any, and the request to send ap,
-// if any (ask.valid()). A nominated path is selected at once if it is routable: a
+// the address that proving ap made it forget, if any, the request to send ap, if any
+// (ask.valid()), and whether the budget held back the request the check earned. A nominated path is selected at once if it is routable: a
 // TCP one, or a UDP one whose peer answered the server within the consent time;
 // otherwise it waits for its proof. The selected UDP path is asked at each check
 // (its consent; and on the server's clock while its answer is overdue: liteconsent.go), any
 // other UDP path when it has not answered within a fifth of the consent time: at most
 // one request for each check, never more than the peer sends, and for a path that
 // never answered only within the budget of such requests in flight (askUnanswered).
-func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64, consent time.Duration) (ok bool, evicted litePath, ask liteAsk) {
+func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64, consent time.Duration) (ok bool, evicted litePath, ask liteAsk, held bool) {
 	l.mu.Lock()
 	switch {
 	case l.remote != "" && l.remote != string(remote):
 		l.mu.Unlock()
-		return false, evicted, ask
+		return false, evicted, ask, false
 	case l.remote == "" && l.seen == "":
 		l.seen = string(remote)
 	case l.remote == "" && l.seen != string(remote):
 		l.mu.Unlock()
-		return false, evicted, ask
+		return false, evicted, ask, false
 	}
 	evicted = l.prove(ap)
 	p := &l.proven[0]
@@ -197,6 +197,7 @@ func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64,
 			ask, l.lastAsked = l.newAsk(ap.ap), now
 		case p.answered == 0:
 			ask = l.askUnanswered(p, now)
+			held = !ask.valid()
 		case now-p.answered > int64(consent/5):
 			ask = l.newAsk(ap.ap)
 		}
@@ -205,7 +206,7 @@ func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64,
 	if changed && l.onSelect != nil {
 		l.onSelect(ap)
 	}
-	return true, evicted, ask
+	return true, evicted, ask, held
 }
 
 // prove puts ap first among the proven addresses and returns the one that fell off

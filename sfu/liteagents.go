@@ -42,9 +42,11 @@ type liteAgents struct {
 
 	answered, refused atomic.Uint64 // checks answered; checks for one of ours that failed
 	// asked are the server's own requests sent, proofs the answers to them that held,
-	// answersRefused those with a request's id whose integrity or fingerprint failed.
-	asked, proofs, answersRefused atomic.Uint64
-	lost                          atomic.Uint64 // selected paths whose consent expired (sweep)
+	// answersRefused those with a request's id whose integrity or fingerprint failed,
+	// held the requests that checks (or the peer's password, askProven) earned for
+	// addresses that never answered and the budget held back (askUnanswered).
+	asked, proofs, answersRefused, held atomic.Uint64
+	lost                                atomic.Uint64 // selected paths whose consent expired (sweep)
 }
 
 func (a *liteAgents) add(l *iceLite) {
@@ -248,7 +250,7 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 		a.refused.Add(1)
 		return true, nil, answer
 	}
-	ok, evicted, ask := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano(), a.consentTime())
+	ok, evicted, ask, held := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano(), a.consentTime())
 	if !ok {
 		a.refused.Add(1)
 		return true, nil, answer
@@ -266,6 +268,9 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 		return true, nil, answer
 	}
 	a.answered.Add(1)
+	if held {
+		a.held.Add(1)
+	}
 	if ask.valid() {
 		var err error
 		if a.user, err = proofRequest(&a.out, a.user, l, ask); err == nil && a.send(a.out.Raw, from.ap) == nil {

@@ -180,24 +180,31 @@ func (l *iceLite) answeredBy(k liteAsk, now int64) (bool, []liteAsk) {
 // askProven makes a request to each UDP address proven before the peer's password was
 // known at now (checks may come before the answer), one for each as far as the budget
 // of requests to addresses that never answered allows (the others want one), and
-// returns them.
-func (l *iceLite) askProven(now int64) []liteAsk {
+// returns them and how many the budget held back.
+func (l *iceLite) askProven(now int64) (asks []liteAsk, held int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.peerKey == nil {
-		return nil
+		return nil, 0
 	}
+	wanting := 0
 	for i := range l.proven {
 		p := &l.proven[i]
 		p.wants = p.valid() && p.tcp == nil && p.answered == 0
+		if p.wants {
+			wanting++
+		}
 	}
-	return l.askWanting(now)
+	asks = l.askWanting(now)
+	return asks, wanting - len(asks)
 }
 
 // askProven sends l's requests to the addresses proven before its peer's password
-// came (setRemote reported it new).
+// came (setRemote reported it new), and counts those the budget held back.
 func (a *liteAgents) askProven(l *iceLite) {
-	a.sendAsks(l, l.askProven(a.now().UnixNano()), nil)
+	asks, held := l.askProven(a.now().UnixNano())
+	a.held.Add(uint64(held))
+	a.sendAsks(l, asks, nil)
 }
 
 // sendAsks sends l's requests asks, built in m (a message of its own when nil).

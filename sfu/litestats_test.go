@@ -13,7 +13,9 @@ import (
 // socket moves the counts of refusals: a check signed with another password and one
 // that claims the controlled role are refused, one each; a valid check from a new
 // address is answered and earns it a request; an answer to that request signed with
-// the wrong password is refused, and the genuine answer proves the address.
+// the wrong password is refused, and the genuine answer proves the address. Checks
+// from an address that never answers beyond the budget of requests in flight are
+// counted held back.
 func TestICELiteCountsAreInStats(t *testing.T) {
 	conn := &silencedConn{}
 	r := ownSubscribeRigOver(t, func(raw net.PacketConn) net.PacketConn { conn.PacketConn = raw; return conn })
@@ -68,5 +70,25 @@ func TestICELiteCountsAreInStats(t *testing.T) {
 	if st := r.eng.Stats(); st.ICEChecksRefused != before.ICEChecksRefused+2 || st.ICEAnswersRefused != before.ICEAnswersRefused+1 {
 		t.Fatalf("%d checks and %d answers refused, want 2 and 1",
 			st.ICEChecksRefused-before.ICEChecksRefused, st.ICEAnswersRefused-before.ICEAnswersRefused)
+	}
+
+	// Valid checks from an address that never answers, two more than the budget of
+	// requests in flight (the engine's clock stands still): those two are held back.
+	victim, _ := udpPeer(t)
+	before = r.eng.Stats()
+	const flood = maxUnansweredAsks + 2
+	for range flood {
+		if _, err := victim.WriteToUDPAddrPort(check{username: user, pwd: pwd}.bytes(t), server); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the checks answered and their requests sent or held back", func() bool {
+		st := r.eng.Stats()
+		return st.ICEChecksAnswered-before.ICEChecksAnswered == flood &&
+			st.ICERequestsSent-before.ICERequestsSent+st.ICERequestsHeld-before.ICERequestsHeld >= flood
+	})
+	if st := r.eng.Stats(); st.ICERequestsSent-before.ICERequestsSent != maxUnansweredAsks || st.ICERequestsHeld-before.ICERequestsHeld != 2 {
+		t.Fatalf("%d checks from an address that never answers: %d requests sent, %d held back; want %d and 2",
+			flood, st.ICERequestsSent-before.ICERequestsSent, st.ICERequestsHeld-before.ICERequestsHeld, maxUnansweredAsks)
 	}
 }

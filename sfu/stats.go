@@ -130,7 +130,12 @@ type Stats struct {
 	// address once), ICEAnswersRefused those with a request's transaction id whose
 	// integrity or fingerprint failed. Requests sent and never answered are what a
 	// forged source's checks earn (a few a second at most), and a lossy link's.
-	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused uint64
+	// ICERequestsHeld counts the requests that checks from addresses that never
+	// answered earned and the budget of such requests in flight held back (three a
+	// connection; liteproof.go): the rest of a flood of checks forged in someone
+	// else's name. One held back may go later, when a place frees, and is counted
+	// sent then too.
+	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused, ICERequestsHeld uint64
 	// ICEConsentLost counts the agents' selected paths whose consent expired (RFC
 	// 7675: no answer for the consent time), after which nothing is sent to them.
 	ICEConsentLost uint64
@@ -261,6 +266,7 @@ func (e *Engine) Stats() Stats {
 		ICERequestsSent:           e.lites.asked.Load(),
 		ICERequestsAnswered:       e.lites.proofs.Load(),
 		ICEAnswersRefused:         e.lites.answersRefused.Load(),
+		ICERequestsHeld:           e.lites.held.Load(),
 		ICEConsentLost:            e.lites.lost.Load(),
 		ForwardDelay:              e.forwardDelay(),
 	}

@@ -114,8 +114,9 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				DatagramsFromRelays: m.DatagramsFromRelays,
 				ICEChecksAnswered:   m.ICEChecksAnswered, ICEChecksRefused: m.ICEChecksRefused,
 				ICERequestsSent: m.ICERequestsSent, ICERequestsAnswered: m.ICERequestsAnswered, ICEAnswersRefused: m.ICEAnswersRefused,
-				ICEConsentLost: m.ICEConsentLost,
-				ForwardDelay:   delayHistogram(m.ForwardDelay),
+				ICERequestsHeld: m.ICERequestsHeld,
+				ICEConsentLost:  m.ICEConsentLost,
+				ForwardDelay:    delayHistogram(m.ForwardDelay),
 			}
 		},
 	}
