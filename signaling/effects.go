@@ -80,6 +80,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			m.dropResumeLocked(e.ID)
 			m.dropLobbyKeyLocked(e.ID)
 			m.revokeICELocked(e.ID)
+			delete(m.modTerms, e.ID)
 			if _, ok := m.members[e.ID]; ok {
 				delete(m.members, e.ID)
 				m.departed.add(string(e.ID))
@@ -98,6 +99,8 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 		case lobby.RoleChanged:
 			if e.Role != lobby.RoleModerator {
 				m.dropLobbyKeyLocked(e.ID)
+			} else {
+				m.newModTermLocked(e.ID)
 			}
 			if info, ok := m.members[e.ID]; ok {
 				info.Role = string(e.Role)

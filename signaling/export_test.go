@@ -228,3 +228,21 @@ func EndMeeting(s *Server, id string) {
 		s.registry.end(m)
 	}
 }
+
+// HoldMeetingToAct takes meeting id's lock, as HoldMeeting does; act carries out
+// moderator by's action under it, as the meeting's act does, and release gives the
+// lock back. No connection takes the events of the actions, nor anything of the
+// meeting, before release: as when its goroutine was busy a moment.
+func HoldMeetingToAct(s *Server, id string) (act func(by string, a lobby.Action) error, release func()) {
+	m := s.registry.Get(id)
+	m.mu.Lock()
+	act = func(by string, a lobby.Action) error {
+		effects, err := m.lob.Act(lobby.ID(by), m.knocksNowLocked(a))
+		if err != nil {
+			return err
+		}
+		m.applyLocked(effects)
+		return nil
+	}
+	return act, m.mu.Unlock
+}

@@ -69,6 +69,10 @@ type Meeting struct {
 	// pwTurn is the change of the password under way, from its check to its end, which
 	// another change of the password waits for (settingsturn.go); nil for none.
 	pwTurn *passwordTurn
+	// modTerms counts, for each member made a moderator in this meeting, how many times
+	// it was (none: a moderator since its join, or never one): its term as a moderator,
+	// which a change of the password it sends is bound to (inTermLocked).
+	modTerms map[lobby.ID]uint64
 	// present is what the waiting people were last told of moderatorPresent
 	// (tellPresenceLocked).
 	present bool

@@ -116,8 +116,10 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	if err != nil {
 		return err
 	}
-	// Check the role before spending a hash on the password.
-	if role, _ := s.meeting.role(s.id); role != lobby.RoleModerator {
+	// Check the role before spending a hash on the password; a change of the password
+	// is bound to the term it was sent in (settingsturn.go).
+	term, moderator := s.meeting.moderatorTerm(s.id)
+	if !moderator {
 		return errorf(CodeNotAllowed, "only moderators may do that")
 	}
 	// New settings go to every member, as a chat text does: the same limit.
@@ -134,7 +136,7 @@ func (s *Session) updateSettings(env Envelope) *Error {
 		// hash come, the session's messages and events taken meanwhile
 		// (passwordchange.go); updateSettings checks every change, this one again,
 		// under the lock where it is applied.
-		return s.changePassword(env.ID, p)
+		return s.changePassword(env.ID, p, term)
 	}
 	return settingsError(s.meeting.updateSettings(s.id, env.ID, p, nil))
 }

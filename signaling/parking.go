@@ -139,6 +139,7 @@ func (m *Meeting) removeMemberLocked(id lobby.ID, now time.Time) {
 	m.dropLobbyKeyLocked(id)
 	m.applyLocked(m.lob.Leave(id))
 	m.revokeICELocked(id)
+	delete(m.modTerms, id)
 	if _, ok := m.members[id]; ok {
 		delete(m.members, id)
 		m.departed.add(string(id))

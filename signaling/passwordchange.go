@@ -3,7 +3,6 @@ package signaling
 import (
 	"context"
 
-	"conclave/lobby"
 	"conclave/secret"
 )
 
@@ -22,20 +21,22 @@ import (
 // would be checked on settings the sender has not seen yet.
 //
 // The change ends where it is applied or refused, when its sender is made a moderator
-// no more (evPermissions), or with the connection: its hash given up if still in line,
-// and its turn given back (once that hash's goroutine has reported, so that a place of
-// the budget given up is back first: endPasswordChange). A resume that replaces the
-// connection meanwhile waits for the change to be carried out (its welcome brings the
-// settings it made), but the media is the resume's at once: the old connection lets go
-// of it then (releaseMedia), reads no more of its messages (its page speaks on the new
-// one) and is told it was replaced once the change is over (replacedLater). No event
-// reaches it then; the meeting gives up its hash when it would be refused
-// (givePasswordUpLocked).
+// no more (evPermissions; also when it was made one again before this connection took
+// the event: settingsturn.go), or with the connection: its hash given up if still in
+// line, and its turn given back (once that hash's goroutine has reported, so that a
+// place of the budget given up is back first: endPasswordChange). A resume that
+// replaces the connection meanwhile waits for the change to be carried out (its welcome
+// brings the settings it made), but the media is the resume's at once: the old
+// connection lets go of it then (releaseMedia), reads no more of its messages (its page
+// speaks on the new one) and is told it was replaced once the change is over
+// (replacedLater). No event reaches it then; the meeting gives up its hash when it
+// would be refused (givePasswordUpLocked), and refuses it where it is applied.
 
 // passwordChange is the update_settings naming the password under way on a connection.
 type passwordChange struct {
 	ref     string // the message's id, the ref of its answer
 	p       UpdateSettingsPayload
+	term    uint64          // its sender's term as a moderator when it began (moderatorTerm)
 	turnEnd <-chan struct{} // the end of another's turn it waits for; nil otherwise
 	turn    *passwordTurn   // the meeting's password turn, once it holds it
 	hashed  chan hashResult // its hash's result, while one is asked for
@@ -50,12 +51,13 @@ type hashResult struct {
 	givenUp bool
 }
 
-// changePassword begins the change of the password p, sent as message ref.
-func (s *Session) changePassword(ref string, p UpdateSettingsPayload) *Error {
+// changePassword begins the change of the password p, sent as message ref by its
+// sender in its term as a moderator term.
+func (s *Session) changePassword(ref string, p UpdateSettingsPayload, term uint64) *Error {
 	if s.pwChange != nil {
 		return errorf(CodeRateLimited, "a password change of this connection is still under way; send the next once it is answered")
 	}
-	s.pwChange = &passwordChange{ref: ref, p: p}
+	s.pwChange = &passwordChange{ref: ref, p: p, term: term}
 	return s.passwordFailed(s.nextPasswordStep())
 }
 
@@ -64,7 +66,7 @@ func (s *Session) changePassword(ref string, p UpdateSettingsPayload) *Error {
 func (s *Session) nextPasswordStep() *Error {
 	c := s.pwChange
 	if c.turn == nil {
-		wait, turn, err := s.meeting.takePasswordTurn(s.id, c.p)
+		wait, turn, err := s.meeting.takePasswordTurn(s.id, c.term, c.p)
 		switch {
 		case err != nil:
 			return settingsError(err)
@@ -109,7 +111,8 @@ func (s *Session) passwordHashed(r hashResult) *Error {
 	switch {
 	case r.givenUp:
 		// The meeting gave it up (givePasswordUpLocked): checked again, the change is
-		// refused, or hashed anew where the clash is gone again.
+		// refused (its sender demoted is refused made a moderator again too), or hashed
+		// anew where a switch's clash is gone again.
 		return s.nextPasswordStep()
 	case r.err != nil:
 		return errorf(CodeInternal, "could not store the password")
@@ -121,7 +124,7 @@ func (s *Session) passwordHashed(r hashResult) *Error {
 // ends it.
 func (s *Session) applyPassword(hash string) *Error {
 	c := s.pwChange
-	err := s.meeting.updateSettings(s.id, c.ref, c.p, &hash)
+	err := s.meeting.updateSettings(s.id, c.ref, c.p, &newPassword{hash: hash, term: c.term})
 	s.endPasswordChange()
 	return settingsError(err)
 }
@@ -147,12 +150,14 @@ func (s *Session) passwordGoesOn(step func() *Error) {
 
 // passwordRoleLost refuses the change under way when an event carried out made its
 // sender a moderator no more (evPermissions): at once, not when its turn or its hash
-// came, and its hash is given up if still in line.
+// came, and its hash is given up if still in line. Made one again before this
+// connection took the event, the sender is in another term (inTerm): the change is
+// refused all the same, as it is where the meeting checks it.
 func (s *Session) passwordRoleLost() {
 	if s.pwChange == nil || s.state == stateClosed {
 		return
 	}
-	if role, _ := s.meeting.role(s.id); role != lobby.RoleModerator {
+	if !s.meeting.inTerm(s.id, s.pwChange.term) {
 		s.passwordGoesOn(func() *Error { return errorf(CodeNotAllowed, "only moderators may do that") })
 	}
 }

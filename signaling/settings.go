@@ -129,13 +129,27 @@ func (m *Meeting) staleLocked(by string, p UpdateSettingsPayload) error {
 	return &staleSettings{settings: s, revision: rev.rev, fields: fields}
 }
 
-// updateSettings applies new settings and, when pwHash is not nil, a new password hash
-// ("" clears it), as one moderator action, unless p is stale (staleLocked, checked
-// again here: another change may have come while the password was hashed).
-func (m *Meeting) updateSettings(by, ref string, p UpdateSettingsPayload, pwHash *string) error {
+// newPassword is what a change of the password applies: the new password's hash (""
+// clears it), and its sender's term as a moderator when the change began.
+type newPassword struct {
+	hash string
+	term uint64
+}
+
+// updateSettings applies new settings and, when pw is not nil, a new password hash, as
+// one moderator action, unless p is stale (staleLocked, checked again here: another
+// change may have come while the password was hashed) or pw's sender is no longer in
+// the term it began the change in (passwordRefusalLocked).
+func (m *Meeting) updateSettings(by, ref string, p UpdateSettingsPayload, pw *newPassword) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.staleLocked(by, p); err != nil {
+	var err error
+	if pw != nil {
+		err = m.passwordRefusalLocked(lobby.ID(by), pw.term, p) // staleLocked's, and the term's
+	} else {
+		err = m.staleLocked(by, p)
+	}
+	if err != nil {
 		return err
 	}
 	// Only the fields the message names change, on the settings as they are now: a
@@ -149,8 +163,8 @@ func (m *Meeting) updateSettings(by, ref string, p UpdateSettingsPayload, pwHash
 		}
 	}
 	newHash := m.pwHash
-	if pwHash != nil {
-		newHash = *pwHash
+	if pw != nil {
+		newHash = pw.hash
 		// A new password is a change even where its text is the old one's; clearing
 		// none is not.
 		if newHash != "" || m.pwHash != "" {

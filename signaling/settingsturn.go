@@ -27,6 +27,12 @@ import (
 // connection, membership or role as a moderator does. Changes that do not name the
 // password never wait: a switch costs no hash.
 //
+// A change is its sender's as the moderator it was when it began: one whose sender is
+// made a moderator no more is refused, also when it is made one again before the change
+// is checked next (modTerms). It was checked against the role in force then, so that
+// whether a demotion undone at once refused it depended on whether its connection had
+// handled the demotion first.
+//
 // The meeting gives up the holder's hash, while it is still in the hasher's line, as
 // soon as anything carried out under its lock means the change would be refused where
 // it is applied (givePasswordUpLocked): its sender removed or made a participant (also
@@ -46,6 +52,7 @@ type passwordTurn struct {
 	done    chan struct{} // closed when the turn is given back
 	waiters int           // the changes that waited for it (a test's hook)
 	by      lobby.ID      // its sender
+	term    uint64        // its sender's term as a moderator when the change began (moderatorTerm)
 	p       UpdateSettingsPayload
 	// giveUp gives up the holder's hash if it is still in the hasher's line (nil while
 	// none is asked for, or once it was given up).
@@ -55,35 +62,72 @@ type passwordTurn struct {
 // errPasswordChangesTooFast: the meeting's password budget is spent (pwChanges).
 var errPasswordChangesTooFast = errors.New("too many password changes")
 
-// passwordRefusalLocked is why by's change p of the password would be refused where it
-// is applied, or nil: the meeting ended, by may change the settings no more (made a
-// participant or removed), or p is stale (staleLocked).
-func (m *Meeting) passwordRefusalLocked(by lobby.ID, p UpdateSettingsPayload) error {
+// passwordRefusalLocked is why by's change p of the password, begun in by's term as a
+// moderator term, would be refused where it is applied, or nil: the meeting ended, by
+// may change the settings no more (made a participant or removed, and made a moderator
+// again or not since: inTermLocked), or p is stale (staleLocked).
+func (m *Meeting) passwordRefusalLocked(by lobby.ID, term uint64, p UpdateSettingsPayload) error {
 	if m.lob.Ended() {
 		return lobby.ErrEnded
 	}
-	if role, _ := m.lob.Role(by); role != lobby.RoleModerator {
+	if !m.inTermLocked(by, term) {
 		return lobby.ErrNotModerator
 	}
 	return m.staleLocked(string(by), p)
 }
 
-// takePasswordTurn checks p and takes the meeting's password turn for it (give it back
-// with givePasswordTurnBack), or, while another change of the password holds the turn,
-// returns that turn's end to wait for (then ask again). err is passwordRefusalLocked's:
-// a turn taken by a change refused after it spent a hash and a place of the meeting's
-// password budget, and held every other change of the password meanwhile.
-func (m *Meeting) takePasswordTurn(by string, p UpdateSettingsPayload) (wait <-chan struct{}, turn *passwordTurn, err error) {
+// moderatorTerm returns which of its terms as a moderator id is in (the count of
+// promotions, modTerms), and false when id is not a moderator: a change of the password
+// takes its role and its term at once.
+func (m *Meeting) moderatorTerm(id string) (term uint64, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if role, _ := m.lob.Role(lobby.ID(id)); role != lobby.RoleModerator {
+		return 0, false
+	}
+	return m.modTerms[lobby.ID(id)], true
+}
+
+// newModTermLocked begins a new term of id as a moderator: id was made one. A change of
+// the password begun before, when id was one and then not, stays refused.
+func (m *Meeting) newModTermLocked(id lobby.ID) {
+	if m.modTerms == nil {
+		m.modTerms = make(map[lobby.ID]uint64)
+	}
+	m.modTerms[id]++
+}
+
+// inTermLocked reports whether id is a moderator and has been one without a break
+// since its term term began.
+func (m *Meeting) inTermLocked(id lobby.ID, term uint64) bool {
+	role, _ := m.lob.Role(id)
+	return role == lobby.RoleModerator && m.modTerms[id] == term
+}
+
+// inTerm is inTermLocked under the meeting's lock.
+func (m *Meeting) inTerm(id string, term uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.inTermLocked(lobby.ID(id), term)
+}
+
+// takePasswordTurn checks by's change p, begun in its term as a moderator term, and
+// takes the meeting's password turn for it (give it back with givePasswordTurnBack),
+// or, while another change of the password holds the turn, returns that turn's end to
+// wait for (then ask again). err is passwordRefusalLocked's: a turn taken by a change
+// refused after it spent a hash and a place of the meeting's password budget, and held
+// every other change of the password meanwhile.
+func (m *Meeting) takePasswordTurn(by string, term uint64, p UpdateSettingsPayload) (wait <-chan struct{}, turn *passwordTurn, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if held := m.pwTurn; held != nil {
 		held.waiters++
 		return held.done, nil, nil
 	}
-	if err := m.passwordRefusalLocked(lobby.ID(by), p); err != nil {
+	if err := m.passwordRefusalLocked(lobby.ID(by), term, p); err != nil {
 		return nil, nil, err
 	}
-	turn = &passwordTurn{done: make(chan struct{}), by: lobby.ID(by), p: p}
+	turn = &passwordTurn{done: make(chan struct{}), by: lobby.ID(by), term: term, p: p}
 	m.pwTurn = turn
 	return nil, turn, nil
 }
@@ -104,7 +148,7 @@ func (m *Meeting) givePasswordTurnBack(turn *passwordTurn) {
 func (m *Meeting) startPasswordHash(turn *passwordTurn, giveUp context.CancelFunc) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.passwordRefusalLocked(turn.by, turn.p); err != nil {
+	if err := m.passwordRefusalLocked(turn.by, turn.term, turn.p); err != nil {
 		return err
 	}
 	if !m.pwChanges.allow(m.now()) {
@@ -130,7 +174,7 @@ func (m *Meeting) returnPasswordChange() {
 // session learns it from the hash's result and checks the change again.
 func (m *Meeting) givePasswordUpLocked() {
 	t := m.pwTurn
-	if t == nil || t.giveUp == nil || m.passwordRefusalLocked(t.by, t.p) == nil {
+	if t == nil || t.giveUp == nil || m.passwordRefusalLocked(t.by, t.term, t.p) == nil {
 		return
 	}
 	t.giveUp()
