@@ -33,6 +33,7 @@ const (
 	CodeE2EEVersion        Code = "e2ee_version"
 	CodeNotEncrypted       Code = "not_encrypted"
 	CodeSettingsChanged    Code = "settings_changed"
+	CodeChangePending      Code = "change_pending"
 )
 
 // Websocket close codes used by the server.

@@ -16,9 +16,10 @@ import (
 // long as the hasher's line made it.
 //
 // A connection has one password change under way at most: a second update_settings
-// naming the password before the first is answered is refused (rate_limited), and
+// naming the password before the first is answered is refused (change_pending), and
 // changes nothing; the web client sends the next only after the answer. Queued, it
-// would be checked on settings the sender has not seen yet.
+// would be checked on settings the sender has not seen yet. It was refused as
+// rate_limited, which it is not: the meeting's budget of passwords may be untouched.
 //
 // The change ends where it is applied or refused, when its sender is made a moderator
 // no more (evPermissions; also when it was made one again before this connection took
@@ -55,7 +56,7 @@ type hashResult struct {
 // sender in its term as a moderator term.
 func (s *Session) changePassword(ref string, p UpdateSettingsPayload, term uint64) *Error {
 	if s.pwChange != nil {
-		return errorf(CodeRateLimited, "a password change of this connection is still under way; send the next once it is answered")
+		return errorf(CodeChangePending, "a password change of this connection is still under way; send the next once it is answered")
 	}
 	s.pwChange = &passwordChange{ref: ref, p: p, term: term}
 	return s.passwordFailed(s.nextPasswordStep())

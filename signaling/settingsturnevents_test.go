@@ -15,9 +15,10 @@ import (
 
 // TestConnectionIsHeardWhileItsPasswordHashes: B's new password waits for its hash (the
 // hasher held). B's ping is answered meanwhile, and a second password B sends before
-// the first is answered is refused (rate_limited), changing nothing. The session's
+// the first is answered is refused (change_pending), changing nothing. The session's
 // goroutine waited for the hash, reading none of the connection's messages: the ping
-// was answered only once the hash was done.
+// was answered only once the hash was done. The second password was refused as
+// rate_limited, though the meeting's budget of new passwords had two left.
 func TestConnectionIsHeardWhileItsPasswordHashes(t *testing.T) {
 	h, release := heldHasher(t)
 	defer release()
@@ -34,8 +35,8 @@ func TestConnectionIsHeardWhileItsPasswordHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if typ, code := answerWhileHeld(t, b, second); typ != "error" || code != "rate_limited" {
-		t.Fatalf("B's second password while its first hashes: %s %s, want error rate_limited", typ, code)
+	if typ, code := answerWhileHeld(t, b, second); typ != "error" || code != "change_pending" {
+		t.Fatalf("B's second password while its first hashes: %s %s, want error change_pending", typ, code)
 	}
 	if h.Waiting() != 1 {
 		t.Fatalf("%d hashes waiting, want B's first", h.Waiting())

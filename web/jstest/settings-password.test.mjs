@@ -144,7 +144,7 @@ test('a new password waits for the answer to a removal, as Remove waits for a ne
   const [removal] = updates(from);
   assert.deepEqual(removal?.payload, { password: '', revision: 2 });
   // The server refuses a second change of the password from this session before the
-  // first is answered, which the panel could only call too many new passwords.
+  // first is answered (change_pending).
   from = sent.length;
   assert.equal(await type('Bergwerk 10'), undefined, 'a new password was sent while the removal was unanswered');
   node('setting-password').dispatch('keydown', { key: 'Enter' });
@@ -186,6 +186,7 @@ test('a refused new password says why and stays typed, to be tried again', async
   await meeting(t0);
   for (const [code, key] of [
     ['rate_limited', 'settings.password.refused.too-fast'],
+    ['change_pending', 'settings.password.refused.pending'],
     ['invalid_field', 'settings.password.refused.invalid'],
     ['internal', 'settings.password.refused'],
   ]) {
@@ -199,6 +200,34 @@ test('a refused new password says why and stays typed, to be tried again', async
     assert.equal(node('setting-password-save').disabled, false, `${code}: Save stays off`);
     assert.equal(document.activeElement, node('setting-password'));
   }
+});
+
+// The page never sends a second change of the password before the first is answered
+// (Save and Remove wait for each other), but a server that refuses one as still pending
+// (change_pending) is told plainly: it fell back to "the server could not store it" for
+// a new password and to "the server did not allow that" for a removal.
+test('a change of the password refused as still pending says that an earlier one is not finished', async (t0) => {
+  await meeting(t0, { settingsRevision: 2, settings: { ...SETTINGS, passwordRequired: true } });
+  shown.length = 0;
+  const msg = await type('Bergwerk 11');
+  serverSays('error', { code: 'change_pending', message: 'no' }, msg.id);
+  await tick(2);
+  assert.ok(shown.includes(t('settings.password.refused.pending')), `a new password: ${shown}`);
+  assert.equal(node('setting-password').value, 'Bergwerk 11', 'the password typed is gone');
+
+  shown.length = 0;
+  node('setting-password-clear').click();
+  await tick(1);
+  const from = sent.length;
+  node('confirm-ok').click();
+  await tick(2);
+  const [removal] = updates(from);
+  assert.deepEqual(removal?.payload, { password: '', revision: 2 });
+  serverSays('error', { code: 'change_pending', message: 'no' }, removal.id);
+  await tick(2);
+  assert.ok(shown.includes(t('refused.change-pending')), `a removal: ${shown}`);
+  assert.equal(node('setting-password-clear').disabled, false, 'Remove stays off after the answer');
+  for (const key of ['settings.password.refused.pending', 'refused.change-pending']) assert.notEqual(t(key), key);
 });
 
 test('a session that ends before the answer does not leave the new password "saving"', async (t0) => {

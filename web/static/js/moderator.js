@@ -124,6 +124,7 @@ export function refusalText(code, type, { moderator }) {
   if (code === 'meeting_full') return t('refused.meeting-full');
   if (code === 'rate_limited') return t('refused.too-fast');
   if (code === 'settings_changed') return t('refused.settings-changed');
+  if (code === 'change_pending') return t('refused.change-pending'); // a removal of the password
   if (type === 'set_role' && moderator) return t('refused.last-moderator');
   if (MODERATOR_TYPES.has(type)) return t(moderator ? 'refused.server' : 'refused.moderators-only');
   if (type === 'chat') return t('refused.chat-off');

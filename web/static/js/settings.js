@@ -239,9 +239,8 @@ export class SettingsPanel {
 
   _renderSave() {
     // One change of the password at a time from a session: the server refuses another
-    // that names the password before the first is answered (rate_limited, which the
-    // panel can only read as "too many new passwords"), so Save and Remove each wait
-    // for the answer to a new password and to a removal.
+    // that names the password before the first is answered (change_pending), so Save
+    // and Remove each wait for the answer to a new password and to a removal.
     const busy = !!this.pending || !!this.removal;
     const save = $('#setting-password-save');
     save.disabled = !this.enabled || busy || $('#setting-password').value.trim() === '';
@@ -342,6 +341,7 @@ const WITHOUT_PASSWORD = {
 /** PASSWORD_REFUSED: what a refused new password says, by the error's code. */
 const PASSWORD_REFUSED = {
   rate_limited: 'settings.password.refused.too-fast',
+  change_pending: 'settings.password.refused.pending',
   invalid_field: 'settings.password.refused.invalid',
   not_allowed: 'settings.password.refused.not-allowed',
   settings_changed: 'settings.password.refused.changed',
