@@ -4,7 +4,8 @@
 // the joins (and one for the leaves) is changed in place while more come, and it is in
 // no live region: the announcer says the news once, a burst in a few words. A toast
 // gathers for GATHER_MS at most, names each person once and truly (one who left is not
-// among its joins, one who is back not among its leaves), and ends with the session.
+// among its joins; a person is told apart by member id, never by name), and ends with
+// the session.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
@@ -266,7 +267,7 @@ test('a long name is shown clipped in a toast, read whole: a toast stays a few l
   }
 });
 
-test('each toast names each person once and truly: who leaves is taken out of the joins, who is back out of the leaves', () => {
+test('each toast names each person once and truly: who leaves is taken out of the joins, who joins again is told joined', () => {
   setLanguage('en');
   const clock = new FakeClock();
   const { box, said, live } = page();
@@ -281,16 +282,22 @@ test('each toast names each person once and truly: who leaves is taken out of th
   s._participantLeft('p-anna1');
   assert.deepEqual(texts(), ['Ben joined', 'Anna left'], 'she left: she is not among the joins');
   clock.advance(200);
-  s._participant(anna('p-anna2'), true); // back, a new member id
-  assert.deepEqual(texts(), ['Ben and Anna joined'], 'she is back: "Anna left" is no longer true');
+  s._participant(anna('p-anna2'), true); // back, a new member id: nothing ties it to p-anna1
+  assert.deepEqual(texts(), ['Ben and Anna joined', 'Anna left'], 'p-anna1 left, p-anna2 joined: both are told, as they are said');
   clock.advance(HOLD_MS * 2);
   assert.deepEqual(said, ['Ben joined', 'Anna left. Anna joined.'], 'what is said is unchanged');
 
-  // A toast that names nobody any more closes; two of one name are two people.
+  // A toast that names nobody any more closes at once, and is taken away once faded;
+  // two of one name are two people.
   clock.advance(GATHER_MS + SHOWN_MS);
+  clock.advance(TOAST_OUT_MS);
   join(s, 'Cem');
+  const [cemJoined] = box.querySelectorAll('.toast');
   s._participantLeft('p-Cem');
   assert.deepEqual(texts(), ['Cem left']);
+  assert.ok(cemJoined.classList.contains('toast-out'), '"Cem joined", emptied, does not fade at once');
+  clock.advance(TOAST_OUT_MS);
+  assert.equal(cemJoined.parentNode, null, '"Cem joined", emptied, is not taken away once faded');
   join(s, 'Dora');
   s._participant({ id: 'p-dora2', name: 'Dora', role: 'participant', media: {} }, true);
   s._participantLeft('p-Dora');
@@ -301,6 +308,30 @@ test('each toast names each person once and truly: who leaves is taken out of th
   s._participantLeft('p-g1');
   s._participant({ id: 'p-g2', name: '', role: 'participant', media: {} }, true);
   assert.deepEqual(texts(), ['Guest left', 'Guest joined']);
+});
+
+test('a namesake joining does not take a leave out: two pupils called Anna are two people', () => {
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { box, said, live } = page();
+  const s = meeting(clock, live);
+  const texts = () => shown(box).map((x) => x.text);
+  // Anna (one pupil) and Ben were in the class when this page joined; Anna leaves.
+  leaves(s, 'p-Anna');
+  assert.deepEqual(texts(), ['Anna left']);
+  // Another pupil called Anna joins: the first Anna is still gone.
+  s._participant({ id: 'p-anna-b', name: 'Anna', role: 'participant', media: {} }, true);
+  assert.deepEqual(texts(), ['Anna left', 'Anna joined'], 'the leave of one Anna is taken out by the join of another');
+  leaves(s, 'p-Ben');
+  assert.deepEqual(texts(), ['Anna and Ben left', 'Anna joined']);
+  // Her namesake joins again: one Anna left, two joined, and so the toasts say.
+  s._participant({ id: 'p-anna-c', name: 'Anna', role: 'participant', media: {} }, true);
+  assert.deepEqual(texts(), ['Anna and Ben left', 'Anna and Anna joined']);
+  clock.advance(HOLD_MS * 2);
+  assert.deepEqual(said, ['2 people left. 2 people joined.'], 'what is said is what the toasts show');
+  // A namesake's leave takes out only its own join, by member id.
+  s._participantLeft('p-anna-c');
+  assert.deepEqual(texts(), ['Anna, Ben and Anna left', 'Anna joined']);
 });
 
 test('the gathered toasts end with the session: not shown over the screen that follows, nor gathering a rejoin', () => {

@@ -9,11 +9,17 @@
 // webinar's first minutes) kept one toast over the stage for as long as it lasted.
 //
 // Each toast names each person once, and truly: one who leaves while their join is shown
-// is taken out of the joins toast (a toast closes when it names nobody left), and one who
-// comes back (a new member id, the same name) out of the leaves toast; "Ben, Anna and
-// Anna joined" stood beside "Anna left". A name is shown clipped (clipped.js), the whole
-// of it read by a screen reader. The toasts end with the page's session (end: meeting.js,
-// when it shows the screen that follows); a resume keeps them, gathering on.
+// is taken out of the joins toast, by member id (a toast closes at once when it names
+// nobody left); "Ben, Anna and Anna joined" stood beside "Anna left". A leave stays: a
+// person is told apart by the member id, never by name (two pupils called Anna; a name
+// is anyone's to type), and one who joins again after leaving has a new member id that
+// nothing ties to the one that left, so "Anna left" beside "Anna joined" is true either
+// way. A drop the member comes back from is neither: a resume keeps the id and is told
+// as no leave and no join (session-roster.js, PROTOCOL.md "Reconnecting"), and an id
+// that left is never given again (session.js departed). A name is shown clipped
+// (clipped.js), the whole of it read by a screen reader. The toasts end with the page's
+// session (end: meeting.js, when it shows the screen that follows); a resume keeps
+// them, gathering on.
 //
 // Which one speaks: the announcer (#live, dom.js announce), not the toast. A toast in a
 // live region changed in place is read out again at each change, the whole list again
@@ -66,11 +72,8 @@ export class PresenceToasts {
    * holds() says whether it is still in the meeting when the announcement is written.
    */
   joined(person, holds = null) {
-    const back = copy(person);
-    // Back (a new member id) while their leave is shown: not gone. Only a name tells it
-    // is the same person; a placeholder or no name tells nothing ("Someone", "Guest").
-    if (back.name && !back.nameLabel) this._takeOut('left', (p) => !p.nameLabel && p.name === back.name);
-    this._add('joined', back, holds);
+    // Nothing is taken out of the leaves toast: a join is a new member id (see above).
+    this._add('joined', copy(person), holds);
   }
 
   /** left tells that person ({id, name, nameLabel}) left. */
@@ -156,7 +159,7 @@ export class PresenceToasts {
   }
 }
 
-/** copy keeps of a person what a toast needs: its id, and whether its name is a placeholder, not the label's text. */
+/** copy keeps of a person what a toast needs: its member id, and whether its name is a placeholder, not the label's text. */
 function copy({ id, name, nameLabel }) {
   return { id: id ? String(id) : '', name: String(name || ''), nameLabel: nameLabel ? String(nameLabel) : null };
 }
