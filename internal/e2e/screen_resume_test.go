@@ -14,7 +14,8 @@ import (
 // back, Bob decodes her screen again without Ann having picked it again: the capture
 // went on across the drop and the resumed session sent it on its new connection,
 // encrypted (Bob's tab decrypts the fake screen's magenta pattern). Before, every drop
-// ended the share.
+// ended the share. Meanwhile Ann's people list is the one from before the drop, readable
+// (not aria-busy) and said to be so by #people-held, which goes with the resume.
 func TestReconnectKeepsScreenShare(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -35,12 +36,15 @@ func TestReconnectKeepsScreenShare(t *testing.T) {
 	waitMagenta(ctx, t, bob, ann)
 
 	line.cut(3 * time.Second)
-	waitFor(ctx, t, ann, "Ann's tab says it is reconnecting", `document.body.dataset.reconnecting === "true"`)
+	waitFor(ctx, t, ann, "Ann's tab says it is reconnecting, its people list from before the drop said to be so",
+		`document.body.dataset.reconnecting === "true" && !document.querySelector("#people-held").hidden &&
+			!document.querySelector("#people-list").hasAttribute("aria-busy")`)
 	seesReconnecting(ctx, t, bob, ann)
 	waitFor(ctx, t, bob, "Ann's share gone while she is away",
 		fmt.Sprintf(`!document.querySelector('.tile[data-participant-id=%q][data-source="screen"]') ||
 			document.querySelector('.tile[data-participant-id=%q][data-source="screen"]').dataset.video !== "on"`, ann.id, ann.id))
-	waitFor(ctx, t, ann, "Ann back in the meeting", `document.body.dataset.state === "joined" && !document.body.dataset.reconnecting`)
+	waitFor(ctx, t, ann, "Ann back in the meeting, her people list of now", `document.body.dataset.state === "joined" && !document.body.dataset.reconnecting &&
+		document.querySelector("#people-held").hidden && !document.querySelector("#people-list").dataset.held`)
 	waitFor(ctx, t, ann, "Ann still sharing", `document.querySelector("#btn-screen").getAttribute("aria-pressed") === "true"`)
 	waitMagenta(ctx, t, bob, ann)
 	var picks int

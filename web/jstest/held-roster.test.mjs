@@ -2,7 +2,9 @@
 // page reconnects (held-roster.js). The dropped Session let go of its roster and cleared
 // the tiles (Session.end), so behind "Reconnecting…" the people panel listed nobody and
 // the grid was empty, under the count kept from before the drop. Now the people list
-// shows who was there, busy (aria-busy) and without a moderator's menus, the tiles stay
+// shows who was there, dimmed and without a moderator's menus, a note before it telling
+// a screen reader it is from before the drop (not aria-busy, which may have the list
+// skipped for as long as the page reconnects), the tiles stay
 // with their last picture, marked reconnecting, and the resumed welcome's roster replaces
 // them: who left meanwhile goes then, told of by nobody (no "left" for someone who was
 // merely there before the drop). A resume given up clears everything, as before.
@@ -12,7 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, noop, dropSocket, dropAndResume } from './media-standins.mjs';
-import { installMiniDOM, append } from './mini-dom.mjs';
+import { installMiniDOM, append, spoken } from './mini-dom.mjs';
 import { eventually } from './harness.mjs';
 
 const { location } = globalThis.window;
@@ -40,7 +42,7 @@ const { Grid } = await import('../static/js/grid.js');
 const { renderPeople } = await import('../static/js/people.js');
 const { participantActions } = await import('../static/js/moderator.js');
 const { SpeakingIndicators } = await import('../static/js/speaking-ui.js');
-const { setLanguage } = await import('../static/js/i18n.js');
+const { setLanguage, setText } = await import('../static/js/i18n.js');
 
 const SECRET = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const person = (id, name) => ({ id, name, role: 'participant', media: { mic: true, camera: true, screen: id === 'p-cy' } });
@@ -52,8 +54,12 @@ function page(t) {
   const media = new LocalMedia();
   const root = append(doc, 'div', 'grid');
   const grid = new Grid(root);
+  // As meeting.html's people panel: the visually hidden note, then the list.
+  const note = setText(append(doc, 'p', 'people-held'), 'people.held');
+  note.className = 'sr-only';
+  note.hidden = true;
   const list = append(doc, 'ul', 'people-list');
-  const p = { media, grid, list, session: null, sessions: [], told: [], gaveUp: null };
+  const p = { media, grid, list, note, session: null, sessions: [], told: [], gaveUp: null };
   const live = () => (p.session && !p.session.ended ? p.session : null);
   // Who speaks as the server says (speaking-ui.js), from each session's signaling.
   const speaking = new SpeakingIndicators({ session: () => p.session, grid });
@@ -65,7 +71,7 @@ function page(t) {
     renderPeopleCount(people);
     const s = live();
     renderPeople(list, people, { moderator: !!s && s.isModerator, actions: () => [] });
-    held.mark(list, people);
+    held.mark({ list, note }, people);
   };
   const stopped = () => {
     held.forget();
@@ -105,15 +111,22 @@ function page(t) {
     for (const s of p.sessions) s.end();
     media.stopAll();
     root.remove();
+    note.remove();
     list.remove();
   });
   return p;
 }
 
-/** listed: the people list as it is read: [name, a menu for a moderator], and whether it is busy. */
+/**
+ * listed: the people list as it is read: [name, a menu for a moderator]; the note a
+ * screen reader reads before it ('' when there is none); whether the list is busy (which
+ * a screen reader may skip) and whether it is dimmed for the eye.
+ */
 function listed(p) {
   const rows = p.list.querySelectorAll('.person').map((li) => [li.querySelector('.person-name').textContent, !!li.querySelector('.participant-menu')]);
-  return { rows, busy: p.list.getAttribute('aria-busy') === 'true' };
+  return {
+    rows, note: spoken(p.note), busy: p.list.getAttribute('aria-busy') === 'true', dimmed: p.list.dataset.held === 'true',
+  };
 }
 
 /** tiles: each tile as [id/source, its track is the one it had, marked reconnecting]. */
@@ -145,13 +158,15 @@ test('behind "Reconnecting…" the people and tiles from before the drop stay, m
   t.after(() => setLanguage('en'));
   setLanguage('en');
   const { p, tracks } = await withFour(t);
-  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true], ['Di', true]], busy: false });
+  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true], ['Di', true]], note: '', busy: false, dimmed: false });
   p.told.length = 0;
 
   await dropAndResume(p);
   await dropAndResume(p); // an attempt that drops before its welcome keeps them too
-  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', false], ['Cy', false], ['Di', false]], busy: true },
-    'the people list is not the one from before the drop, busy and without a moderator\'s menus');
+  assert.deepEqual(listed(p), {
+    rows: [['Ann (you)', false], ['Bo', false], ['Cy', false], ['Di', false]],
+    note: 'This list shows who was in the meeting before the connection dropped.', busy: false, dimmed: true,
+  }, 'the people list is not the one from before the drop, readable, said and seen to be, without a moderator\'s menus');
   assert.deepEqual(tiles(p, tracks), [
     ['p-ann/camera', null, false], ['p-bo/camera', true, true], ['p-cy/camera', true, true], ['p-di/camera', true, true],
     ['p-cy/screen', true, true], ['p-ann/screen', null, false],
@@ -159,13 +174,15 @@ test('behind "Reconnecting…" the people and tiles from before the drop stay, m
   assert.equal(doc.getElementById('participant-count').textContent, '4');
   setLanguage('de'); // a switch meanwhile draws the held list in the new language
   assert.deepEqual(listed(p).rows[0], ['Ann (Sie)', false]);
+  assert.equal(listed(p).note, 'Diese Liste zeigt, wer vor dem Verbindungsabbruch im Meeting war.');
   setLanguage('en');
 
   // Di left while this page was away, Cy stopped sharing.
   const cy = { ...person('p-cy', 'Cy'), media: { mic: true, camera: true, screen: false } };
   serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo', 'Bo'), cy] }));
   await eventually(() => p.session.joined, 'the resumed welcome');
-  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true]], busy: false });
+  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true]], note: '', busy: false, dimmed: false },
+    'the list of now is said to be from before the drop');
   // Ann's own screen comes back once the resumed session sends it (controls.js resumeScreen), if it may.
   assert.deepEqual(tiles(p, tracks), [['p-ann/camera', null, false], ['p-bo/camera', false, false], ['p-cy/camera', false, false]],
     'the roster of now does not replace the held one, or the dropped connection\'s picture stays');
@@ -182,7 +199,7 @@ test('a resume given up keeps nothing of the meeting in view', async (t) => {
   dropSocket(4401);
   assert.equal(p.gaveUp, 'resume_failed');
   assert.equal(p.grid.tiles.size, 0, 'tiles stay after the resume was given up');
-  assert.deepEqual(listed(p), { rows: [], busy: false }, 'the people list stays after the resume was given up');
+  assert.deepEqual(listed(p), { rows: [], note: '', busy: false, dimmed: false }, 'the people list stays after the resume was given up');
   assert.equal(doc.getElementById('participant-count').textContent, '');
 });
 
@@ -224,6 +241,6 @@ test('behind "Reconnecting…" nobody is shown speaking, as the server said befo
   dropSocket();
   assert.equal(p.reconnect.active, true, 'the page does not resume');
   assert.equal(p.session, before, 'an attempt was made');
-  assert.equal(listed(p).busy, true, 'the roster from before the drop is not held');
+  assert.equal(listed(p).dimmed, true, 'the roster from before the drop is not held');
   assert.deepEqual(marked(), [], 'a held tile is shown speaking behind "Reconnecting…"');
 });

@@ -174,13 +174,13 @@ const GENERIC = new Set(['SPAN', 'DIV', 'P', 'LI', 'UL', 'OL']);
 
 /**
  * spoken is what a screen reader reads of node as it goes through the page: its text,
- * without what is aria-hidden; an aria-label stands for the text only on an element that
+ * without what is aria-hidden or hidden (not displayed); an aria-label stands for the text only on an element that
  * may be named (a button, an element with a role), not on a span or a div without a
  * role, where ARIA 1.2 prohibits it and not every screen reader reads it.
  */
 export function spoken(node) {
   if (!(node instanceof MiniElement)) return node.textContent;
-  if (node.getAttribute('aria-hidden') === 'true') return '';
+  if (node.getAttribute('aria-hidden') === 'true' || node.hidden) return '';
   const label = node.getAttribute('aria-label');
   if (label !== null && (node.getAttribute('role') || !GENERIC.has(node.tagName))) return label;
   return node._text + node.children.map(spoken).join('');

@@ -3,11 +3,12 @@
 // people panel listed nobody and the tiles were gone behind "Reconnecting…", under the
 // count from before the drop, as if everyone had left for a moment. What a person
 // expects of a short drop is the meeting as it was, marked as not current: the people
-// list dimmed and busy (aria-busy), without moderator actions (no session is joined), the
-// tiles with their last picture or their name, marked reconnecting, until the resumed
-// welcome brings the roster of now, which replaces it. Those gone meanwhile go then
-// without a word: a leave is told only by a session that saw it (session-roster.js), and
-// nobody that was merely there before the drop left.
+// list dimmed, with a note a screen reader reads before it (it is from before the
+// drop), without moderator actions (no session is joined); the tiles with their last
+// picture or their name, marked reconnecting; until the resumed welcome brings the
+// roster of now, which replaces it. Those gone meanwhile go then without a word: a
+// leave is told only by a session that saw it (session-roster.js), and nobody that was
+// merely there before the drop left.
 //
 // One for the page (meeting.js), as it outlives the sessions: the dropped one hands over
 // its roster (Session ui.dropped), the resumed one replaces it (replacedBy), and a resume
@@ -83,12 +84,16 @@ export class HeldRoster {
   /**
    * mark marks who is reconnecting (reconnect.js markReconnecting) after the roster
    * people was drawn: those it says are, and while the page reconnects every other tile
-   * it keeps in view; the people list held meanwhile is busy as a whole (list, aria-busy),
-   * and dimmed for the eye (app.css).
+   * it keeps in view. The people list held meanwhile is dimmed for the eye (list
+   * data-held, app.css), and note (#people-held, visually hidden, between the panel's
+   * heading and close button and the list) tells a screen reader it is from before the
+   * drop. Not aria-busy: a list busy for as long as the page reconnects (up to 90 s) may
+   * be skipped by a screen reader, or read as empty, when what it holds is worth reading.
    */
-  mark(list, people) {
-    if (this.held) list.setAttribute('aria-busy', 'true');
-    else list.removeAttribute('aria-busy');
+  mark({ list, note }, people) {
+    if (this.held) list.dataset.held = 'true';
+    else delete list.dataset.held;
+    if (note) note.hidden = !this.held;
     const others = this.held ? this.held.filter((p) => !p.self).map((p) => p.id) : [];
     markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id), others);
   }

@@ -40,7 +40,7 @@ export function meetingRoster({ live, isModerator, held, grid, modctl, e2eeStatu
 
   /** markAway marks who is reconnecting, and the roster held while the page is (held-roster.js). */
   function markAway(people) {
-    held.mark($('#people-list'), people);
+    held.mark({ list: $('#people-list'), note: $('#people-held') }, people);
   }
 
   function renderPeopleList() {

@@ -11,7 +11,8 @@
 // TEST HOOKS: #reconnect-overlay (shown while reconnecting, text "Reconnecting…"),
 // body[data-reconnecting="true"] at the same time; others' tiles and people entries
 // get data-reconnecting="true" and a .reconnecting-badge while that person is away, and
-// every other tile while this page is (held-roster.js; its #people-list is aria-busy).
+// every other tile while this page is (held-roster.js: its #people-list is dimmed,
+// data-held="true", and #people-held says it is from before the drop).
 
 import { $, el, announce, announceAlert, clearAlert } from './dom.js';
 import { t, setText } from './i18n.js';
