@@ -497,7 +497,10 @@ function renderLock() {
 
 // ---------------------------------------------------------------- the roster window.conclave reports
 
-/** everyone is the live session's roster, for page-hooks.js (none while reconnecting; the one shown is meeting-roster.js's). */
+/**
+ * everyone is the live session's roster, for page-hooks.js: none while reconnecting, on
+ * purpose (page-hooks.js participants() says why); the one shown is meeting-roster.js's.
+ */
 function everyone() {
   const s = live();
   return s ? s.everyone() : [];

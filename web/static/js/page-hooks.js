@@ -4,7 +4,9 @@
 //
 // .participantId   own participant id (null before welcome)
 // .role            own role: participant | presenter | moderator (null before welcome)
-// .participants()  [{id, name, role, media: {mic, camera, screen}}], self first
+// .participants()  [{id, name, role, media: {mic, camera, screen}}], self first: the
+//                  live session's roster as the server last told it, so empty while the
+//                  page reconnects (see participants() below)
 // .settings()      the meeting's settings {lobby, locked, screenShare, unmute, chat,
 //                  passwordRequired} (null before welcome)
 // .waiting()       [{participantId, name, since, link}] — the waiting room (moderators
@@ -72,6 +74,13 @@ export function installPageHooks({ live, session, everyone, linkHasKey }) {
     get state() {
       return document.body.dataset.state;
     },
+    // The joined session's roster only, never the one held from before a drop that the
+    // page shows while it reconnects (held-roster.js): the browser tests read this as
+    // what the server has told the page (who is in, their media, their names; e.g.
+    // internal/e2e reconnect_test.go reloadAndCheck and micShows), and with the held
+    // roster a wait for someone, or for their media, on a page that is reconnecting
+    // would be over on what it saw before the drop, before the resume's welcome came,
+    // or whether it came at all.
     participants() {
       return everyone().map(({ id, name, role, media: m }) => ({ id, name, role, media: m }));
     },
