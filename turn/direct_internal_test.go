@@ -110,7 +110,7 @@ type directFixture struct {
 	delivers map[netip.AddrPort]func([]byte)
 }
 
-func newDirectFixture(t *testing.T, tlsConf *tls.Config) *directFixture {
+func newDirectFixture(t testing.TB, tlsConf *tls.Config, opts ...func(*Config)) *directFixture {
 	t.Helper()
 	sfu, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -137,6 +137,9 @@ func newDirectFixture(t *testing.T, tlsConf *tls.Config) *directFixture {
 	if tlsConf != nil {
 		cfg.TLSAddr, cfg.TLSConfig = "127.0.0.1:0", tlsConf
 	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +162,7 @@ func (u unbatched) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 // hand gives b to the relay at relay as the SFU hands over a datagram for it.
-func (f *directFixture) hand(t *testing.T, relay net.Addr, b []byte) {
+func (f *directFixture) hand(t testing.TB, relay net.Addr, b []byte) {
 	t.Helper()
 	ap := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(relay.(*net.UDPAddr).Port))
 	f.mu.Lock()
@@ -186,7 +189,14 @@ func (f *directFixture) servedBeforePion() uint64 {
 // allocate opens an allocation over conn to the server at addr, as pion/turn's client
 // does, and returns the client's relayed connection and the server's relay socket for
 // it; both close when the test ends.
-func (f *directFixture) allocate(t *testing.T, conn net.PacketConn, addr, user, pass string) (net.PacketConn, *restrictedConn) {
+func (f *directFixture) allocate(t testing.TB, conn net.PacketConn, addr, user, pass string) (net.PacketConn, *restrictedConn) {
+	t.Helper()
+	_, relayed, relay := f.allocateWith(t, conn, addr, user, pass)
+	return relayed, relay
+}
+
+// allocateWith is allocate that also returns pion/turn's client, for its requests.
+func (f *directFixture) allocateWith(t testing.TB, conn net.PacketConn, addr, user, pass string) (*pionturn.Client, net.PacketConn, *restrictedConn) {
 	t.Helper()
 	client, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
 		Username: user, Password: pass, Conn: conn})
@@ -206,7 +216,7 @@ func (f *directFixture) allocate(t *testing.T, conn net.PacketConn, addr, user, 
 	if relay == nil {
 		t.Fatalf("no relay at %v", relayed.LocalAddr())
 	}
-	return relayed, relay
+	return client, relayed, relay
 }
 
 // relayAt is the server's relay socket at relayed's port.
@@ -216,7 +226,7 @@ func (f *directFixture) relayAt(relayed net.Addr) *restrictedConn {
 
 // waitUntil polls cond until it holds; conntest.Wait only keeps a broken test from
 // hanging (a passing one never waits that long).
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(conntest.Wait)
 	for !cond() {
