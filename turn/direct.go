@@ -48,7 +48,8 @@ type direct struct {
 	// gone is what the relays removed had written: each counts its own (a writer's
 	// add to a counter of its own relay, not one every writer shares).
 	gone uint64
-	// uplink are the UDP clients' channels, served before pion/turn reads them
+	// uplink are the UDP clients' channels and permissions, by which their
+	// ChannelData and Send indications are served before pion/turn reads them
 	// (uplink.go).
 	uplink udpChannels
 }
@@ -182,6 +183,9 @@ func (d *direct) permissionCreated(src, dst net.Addr, _, _, _ string, relayAddr 
 			r.permits = without(r.permits, func(p permitRoute) bool { return p.ip == ip.Unmap() })
 			r.permits = append(slices.Clip(r.permits), permitRoute{ip: ip.Unmap(), client: client})
 		})
+		if c, ok := src.(*net.UDPAddr); ok {
+			d.uplink.permit(unmap(c.AddrPort()), ip.Unmap(), relay)
+		}
 	}
 }
 
@@ -189,6 +193,11 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, _, _ string, relayAddr 
 	ip, ok := netip.AddrFromSlice(peer)
 	if !ok {
 		return
+	}
+	// Whether or not the relay is still registered (Revoke closes it before
+	// pion/turn ends the allocation).
+	if c, ok := src.(*net.UDPAddr); ok {
+		d.uplink.unpermit(unmap(c.AddrPort()), ip.Unmap())
 	}
 	if relay := d.relayAt(relayAddr); relay != nil {
 		relay.routes.change(func(r *relayRoutes) {

@@ -85,6 +85,11 @@ type Config struct {
 	// its allocation); nil means time.AfterFunc.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	Logger    *slog.Logger
+
+	// permissionLifetime is pion/turn's lifetime of a permission, for tests (its
+	// timers run on the system's clock, not on Now); 0 is its default, 300 s (RFC 8656,
+	// section 9).
+	permissionLifetime time.Duration
 }
 
 // Defaults of the TCP and TLS listeners' bounds: an allocation over TCP holds one
@@ -261,6 +266,7 @@ func New(cfg Config) (*Server, error) {
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))
 	}
 	sc.Realm = cfg.Realm
+	sc.PermissionTimeout = cfg.permissionLifetime
 	sc.LoggerFactory = pionLoggerFactory{log: cfg.Logger}
 	sc.AuthHandler = s.authenticate
 	sc.QuotaHandler = q.allows

@@ -110,8 +110,8 @@ func (r *udpRig) channel(tb testing.TB) uint16 {
 	return routes.channels[0].number
 }
 
-// sendIndication is a Send indication of data to peer as pion/turn's client sends it.
-func sendIndication(tb testing.TB, peer netip.AddrPort, data []byte) []byte {
+// buildSendIndication is a Send indication of data to peer as pion/turn's client sends it.
+func buildSendIndication(tb testing.TB, peer netip.AddrPort, data []byte) []byte {
 	tb.Helper()
 	m, err := stun.Build(stun.TransactionID, stun.NewType(stun.MethodSend, stun.ClassIndication),
 		stun.RawAttribute{Type: stun.AttrData, Value: data}, peerAddress(peer), stun.Fingerprint)
@@ -158,7 +158,7 @@ func BenchmarkUDPUplink(b *testing.B) {
 			if tc.bind {
 				msg = appendChannelData(nil, r.channel(b), data)
 			} else {
-				msg = sendIndication(b, r.sfu, data)
+				msg = buildSendIndication(b, r.sfu, data)
 			}
 			timeout := time.NewTimer(conntest.Wait)
 			defer timeout.Stop()
