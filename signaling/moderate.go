@@ -122,13 +122,20 @@ func (s *Session) updateSettings(env Envelope) *Error {
 	if !moderator {
 		return errorf(CodeNotAllowed, "only moderators may do that")
 	}
+	// Bad input is told as such, whatever the revision it names; and a connection has
+	// one change of the password under way at most (passwordchange.go). Both are
+	// refused before the limit below takes a token: neither sends anything to anyone,
+	// and no slower pace would have spared the sender them. A client refused
+	// change_pending had spent a token of a limit it had not reached.
+	if p.Password != nil && passwordTooLong(*p.Password) {
+		return errorf(CodeInvalidField, "password too long")
+	}
+	if p.Password != nil && s.pwChange != nil {
+		return errorf(CodeChangePending, "a password change of this connection is still under way; send the next once it is answered")
+	}
 	// New settings go to every member, as a chat text does: the same limit.
 	if !s.fanout.allow(s.srv.now()) {
 		return errorf(CodeRateLimited, "too many messages; slow down")
-	}
-	// Bad input is told as such, whatever the revision it names.
-	if p.Password != nil && passwordTooLong(*p.Password) {
-		return errorf(CodeInvalidField, "password too long")
 	}
 	if p.Password != nil {
 		// One change of the password at a time, checked before its hash is made: a

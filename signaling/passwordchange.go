@@ -16,8 +16,9 @@ import (
 // long as the hasher's line made it.
 //
 // A connection has one password change under way at most: a second update_settings
-// naming the password before the first is answered is refused (change_pending), and
-// changes nothing; the web client sends the next only after the answer. Queued, it
+// naming the password before the first is answered is refused (change_pending:
+// updateSettings), and changes nothing, not even a token of the connection's limit of
+// messages; the web client sends the next only after the answer. Queued, it
 // would be checked on settings the sender has not seen yet. It was refused as
 // rate_limited, which it is not: the meeting's budget of passwords may be untouched.
 //
@@ -53,11 +54,9 @@ type hashResult struct {
 }
 
 // changePassword begins the change of the password p, sent as message ref by its
-// sender in its term as a moderator term.
+// sender in its term as a moderator term, on a connection that has none under way
+// (updateSettings refused it change_pending otherwise).
 func (s *Session) changePassword(ref string, p UpdateSettingsPayload, term uint64) *Error {
-	if s.pwChange != nil {
-		return errorf(CodeChangePending, "a password change of this connection is still under way; send the next once it is answered")
-	}
 	s.pwChange = &passwordChange{ref: ref, p: p, term: term}
 	return s.passwordFailed(s.nextPasswordStep())
 }
