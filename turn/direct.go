@@ -69,7 +69,8 @@ func newDirect(s *streams) *direct {
 	return d
 }
 
-// addRelay registers c, a relay socket with the SFU's hand-over, at its port.
+// addRelay registers c, a relay socket with the SFU's hand-over, at its port. The
+// removal, at c's close, also takes c's UDP client's permissions out of the uplink.
 func (d *direct) addRelay(port uint16, c *restrictedConn) func() {
 	d.mu.Lock()
 	d.relays[port] = c
@@ -81,6 +82,7 @@ func (d *direct) addRelay(port uint16, c *restrictedConn) func() {
 			d.gone += c.written.Load()
 		}
 		d.mu.Unlock()
+		d.uplink.forget(c)
 	}
 }
 
@@ -127,8 +129,10 @@ func (d *direct) route(src, dst, relayAddr net.Addr) (*restrictedConn, clientCon
 	return nil, nil
 }
 
-// The event handlers: pion/turn calls them with its allocation's locks held, so they
-// only change the relay's routes and the UDP clients' channels (uplink.go).
+// The event handlers: pion/turn calls them with its allocation's locks held (all but
+// a permission's creation, reported after the lock is let go: udpChannels.permit), so
+// they only change the relay's routes and the UDP clients' channels and permissions
+// (uplink.go).
 
 func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, peer net.Addr, number uint16) {
 	p, ok := peer.(*net.UDPAddr)

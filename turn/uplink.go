@@ -42,6 +42,9 @@ type udpChannels struct {
 	mu      sync.RWMutex
 	m       map[udpChannelKey]uplinkChannel
 	permits map[udpPermitKey]*restrictedConn
+	// permitClients are the clients of the relays in permits, by which a relay's
+	// close takes its permissions out (forget).
+	permitClients map[*restrictedConn]netip.AddrPort
 	// served counts the ChannelData served before pion/turn, sends the Send
 	// indications.
 	served, sends atomic.Uint64
@@ -86,14 +89,43 @@ func (u *udpChannels) lookup(client netip.AddrPort, number uint16) (uplinkChanne
 	return ch, ok
 }
 
-// permit records that client may send to peer through relay.
+// permit records that client may send to peer through relay, unless relay is closed.
+// pion/turn reports a permission it creates after it lets go of the allocation's lock,
+// so an allocation ending meanwhile on another goroutine (its lifetime's timer, a
+// revocation's close) may report the permission deleted before it is reported
+// created; the relay's close, after, takes it out (forget), and the check here,
+// under the lock forget takes, covers a report that comes later still.
 func (u *udpChannels) permit(client netip.AddrPort, peer netip.Addr, relay *restrictedConn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if relay.closed.Load() {
+		return
+	}
 	if u.permits == nil {
 		u.permits = map[udpPermitKey]*restrictedConn{}
+		u.permitClients = map[*restrictedConn]netip.AddrPort{}
 	}
 	u.permits[udpPermitKey{client, peer}] = relay
+	u.permitClients[relay] = client
+}
+
+// forget takes out the permissions through relay, which is closed (Close sets closed
+// before it calls forget). They are for the SFU's IPs only (pion/turn grants no
+// other, peers.permits), so no scan of the table is needed.
+func (u *udpChannels) forget(relay *restrictedConn) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	client, ok := u.permitClients[relay]
+	if !ok {
+		return
+	}
+	delete(u.permitClients, relay)
+	for peer := range relay.peers {
+		k := udpPermitKey{client, peer.Addr()}
+		if u.permits[k] == relay {
+			delete(u.permits, k)
+		}
+	}
 }
 
 func (u *udpChannels) unpermit(client netip.AddrPort, peer netip.Addr) {
