@@ -2,6 +2,7 @@ package turn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"testing"
@@ -265,6 +266,30 @@ func FuzzSendIndication(f *testing.F) {
 			}
 			f.Add(m.Raw)
 		}
+	}
+	// pion/stun's encoder writes an IPv4-mapped address as IPv4, so these are raw: the
+	// SFU's address mapped into IPv6 (served, as pion/turn serves it under the IPv4
+	// permission), and an IPv4 address cut to three bytes (pion/turn reads it, the
+	// last byte 0; not served here).
+	for _, v := range [][]byte{
+		append([]byte{0, xorAddressFamilyIP6, 0, 0}, netip.AddrFrom16(sfu.Addr().As16()).AsSlice()...),
+		{0, xorAddressFamilyIP4, 0, 0, 127, 0, 0},
+	} {
+		id := [12]byte{1, 2, 3}
+		var key [16]byte
+		binary.BigEndian.PutUint32(key[:4], stunMagicCookie)
+		copy(key[4:], id[:])
+		v = bytes.Clone(v)
+		binary.BigEndian.PutUint16(v[2:], sfu.Port()^(stunMagicCookie>>16))
+		for i := range v[4:] {
+			v[4+i] ^= key[i]
+		}
+		m, err := stun.Build(stun.NewTransactionIDSetter(id), stun.NewType(stun.MethodSend, stun.ClassIndication),
+			stun.RawAttribute{Type: stun.AttrData, Value: []byte("hello")}, stun.RawAttribute{Type: stun.AttrXORPeerAddress, Value: v})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(m.Raw)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sock := &recordingPacketConn{}
