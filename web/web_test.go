@@ -455,10 +455,11 @@ func TestMeetingKeyStaysInFragment(t *testing.T) {
 	if strings.Contains(body, "secret") || strings.Contains(body, "Secret") {
 		t.Errorf("the create request mentions a secret:\n%s", body)
 	}
-	meeting := files["static/js/meeting.js"] + files["static/js/meeting-link.js"]
+	// meeting-start.js shows link_invalid and e2ee_unsupported before anyone knocks.
+	meeting := files["static/js/meeting.js"] + files["static/js/meeting-link.js"] + files["static/js/meeting-start.js"]
 	for _, s := range []string{"part.startsWith('k=')", "#k=${fragment.key}", "parseSecret(", "link_invalid", "e2ee_unsupported"} {
 		if !strings.Contains(meeting, s) {
-			t.Errorf("meeting.js and meeting-link.js lack %q", s)
+			t.Errorf("meeting.js, meeting-start.js and meeting-link.js lack %q", s)
 		}
 	}
 }

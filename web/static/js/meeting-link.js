@@ -1,7 +1,7 @@
 // What the meeting page takes from its address: the meeting id, the ?mic=0 / ?camera=0
 // choices, the moderator secret (#mod=…) and the meeting's E2EE secret (#k=…). The
 // secrets never stay in the address bar in a form that could be copied as an invite
-// (meeting.js's header says which hooks the tests rely on).
+// (page-hooks.js's header says which hooks the tests rely on).
 
 import { tabValue, setTabValue } from './storage.js';
 import { parseSecret } from './e2ee/session-keys.js';

@@ -7,102 +7,14 @@
  * settings.js (meeting settings) and confirm.js; rules.js (what settings and a
  * moderator's commands mean for everyone) and status.js (end screens). Media senders and receivers are
  * created only in publisher.js and subscriber.js; E2EE attaches in e2ee-hooks.js. What
- * the address carries is read in meeting-link.js; window.conclave is page-hooks.js's.
+ * the address carries is read in meeting-link.js; window.conclave is page-hooks.js's, and
+ * so is the list of this page's TEST HOOKS (its header), which the Go browser tests use.
  * Parts of this page, each given what it needs by main(): meeting-panels.js (the side
  * panels), meeting-roster.js (who is shown, the invite card), meeting-bindings.js (the
- * meeting screen's buttons and keys) and meeting-failed.js (a knock or session that failed).
- *
- * TEST HOOKS — stable, used by the Go browser tests; change them only together
- * with those tests. They are the page's ordinary elements and state: nothing here
- * reads a test switch from the URL, and a name never travels in a URL (the browser
- * tests type it into #prejoin-name). Test-only code (frame hashes, raw key export)
- * lives outside this page, in web/testhooks/, served only by a server built for
- * tests (web.Options.TestHooks) and never imported by this page.
- *
- *   URL        /m/<id>?mic=0 / ?camera=0 starts the microphone / camera off. The query
- *              is removed from the address bar once read.
- *              /m/<id>#mod=<secret> joins as a moderator: the secret is kept in memory
- *              and for this tab only (storage.js, so a reload stays a moderator),
- *              sent as `moderatorSecret` in `join` and removed from the address bar;
- *              the invite links (#share-link, #invite-link, #btn-invite) never carry it.
- *              /m/<id>#k=<meeting secret> (moderators: #k=…&mod=…) carries the key of an
- *              end-to-end encrypted meeting (e2ee/FORMAT.md); it is kept in memory, never
- *              sent to the server, and stays in the address bar, which then holds
- *              exactly the invite link (meeting-link.js); the invite links carry it
- *              (#k=… only). Without it an encrypted meeting shows
- *              #meeting-error[data-code="link_incomplete"]; a `k` that does not decode to
- *              16+ bytes shows link_invalid; a browser that cannot encrypt, e2ee_unsupported.
- *   State      document.body.dataset.state: prejoin | joining | lobby | joined | left | error
- *              ("loading" until this script has run). "joining" keeps the pre-join
- *              screen up while the knock is on its way.
- *   Pre-join   #prejoin-name (input), #prejoin-mic and #prejoin-camera (toggle buttons,
- *              aria-pressed="true" = on), #prejoin-join (button), #prejoin-password
- *              (input, shown once the server asked for a password: the first knock
- *              goes without one), its message in #prejoin-password-error
- *   Lobby      #lobby-status: the waiting screen's text, data-moderator-present="true|false"
- *              (absent until the server's first `lobby`); #lobby-note (e.g. "A moderator
- *              moved you back to the waiting room."), #lobby-leave; #lobby-link
- *              (data-link="verified|wrong" once the moderators' lobby keys were checked;
- *              shown only for "wrong": "Your link is probably incomplete or damaged")
- *   Controls   #btn-mic, #btn-camera, #btn-screen (aria-pressed="true" = on / sharing;
- *              #btn-screen is disabled while the own role and the settings forbid a
- *              share), #btn-chat, #btn-leave; also #btn-people, #btn-rejoin
- *   Chat       #chat-input, #chat-send, #chat-messages; each message is an
- *              element .chat-message[data-from=<participant id>] with a .chat-text child;
- *              #chat-input is disabled (placeholder "Chat is turned off") while chat is off
- *   Tiles      .tile[data-participant-id][data-source="camera"|"screen"], each with
- *              its <video>; the own tiles have data-self="true" (others "false");
- *              data-video="on" when the tile shows video, otherwise the avatar;
- *              camera tiles show .role-badge[data-role] for presenters and moderators
- *   People     #people-list > .person[data-participant-id] with .role-badge[data-role]
- *   Devices    #btn-devices opens #devices-panel (device, speaker and view choices), "?"
- *              opens #shortcuts-dialog, Space held while muted talks (both off with
- *              #shortcuts-single): see devices.js, layout.js, shortcuts.js and
- *              push-to-talk.js for their hooks
- *   Panels     on a narrow screen an open side panel covers the meeting and the rest is
- *              inert (body[data-panel-cover="true"], panel-cover.js); Escape or its
- *              close button closes it and the focus goes back to what opened it
- *   Errors     #meeting-error holds the error text; its data-code is the reason:
- *              unknown_meeting, meeting_full, shutdown, replaced, disconnected, denied,
- *              locked, lobby_full, expired, removed, ended, wrong_moderator_secret, …
- *              (state "error"). Before the pre-join screen, GET /api/meetings/<id> is
- *              asked; a 404 shows unknown_meeting at once, without asking for a name
- *              or the camera. password_required, wrong_password and too_many_attempts
- *              also set #meeting-error's data-code and text, but the page goes back to
- *              state "prejoin" with #prejoin-password shown and the text in
- *              #prejoin-password-error.
- *   E2EE       #e2ee-status[data-state="on"|"off"|"error"] (top bar chip: "End-to-end
- *              encrypted" / "Not end-to-end encrypted"), #e2ee-panel (opens on click) with
- *              #safety-code (the ten words as textContent, always current); a participant
- *              whose identity did not verify has .e2ee-unverified[data-participant-id] on
- *              their camera tile and in #people-list. A tab that verified nobody while
- *              others are there shows #e2ee-self-wrong ("Your link is probably incomplete
- *              or damaged") and #e2ee-status[data-link="wrong"] (e2ee-self-link.js).
- *   Everyone   #unmute-prompt (a moderator asked to unmute) with #unmute-accept and
- *              #unmute-dismiss; refusals appear as .toast elements
- *   Hands etc. #btn-hand, #btn-reactions, #hands-list, #btn-mute-all, #knock-sound, …:
- *              see the headers of hands.js, reactions.js, moderator-all.js, knock-alert.js
- *   Moderators (only while the own role is moderator)
- *              #btn-waiting on the control bar, its count in #waiting-badge; it opens
- *              #waiting-panel: #waiting-list > .waiting-entry[data-participant-id], each
- *              with .btn-admit and .btn-deny, and #btn-admit-all; in an encrypted
- *              meeting data-link="verified|wrong|checking" and .waiting-link ("Link
- *              verified" / "Wrong link"; the admit button then says "Admit anyway"). A new knock also shows
- *              #knock-card (#knock-admit, #knock-view).
- *              Participant actions: open #btn-people, then click
- *              .participant-menu[data-participant-id="<id>"]; the menu that opens holds
- *              buttons [data-action="<action>"][data-participant-id="<id>"] (they exist
- *              only while that menu is open) with action ∈ mute_microphone, ask_unmute,
- *              mute_camera, stop_screen_share (disabled unless that person shares),
- *              make_presenter (disabled for moderators) / remove_presenter (role
- *              presenter), make_moderator / remove_moderator (by role), send_to_lobby,
- *              remove (asks first: click #confirm-ok). Each keeps its place.
- *              #btn-settings (top bar) opens #settings-panel: checkboxes #setting-lock,
- *              #setting-lobby, #setting-screenshare, #setting-unmute, #setting-chat (a
- *              change is sent at once; they always show the last `settings`),
- *              #setting-password + #setting-password-save, #setting-password-clear
- *              (asks first), #btn-end-meeting (asks first: #confirm-ok).
- *   window.conclave  the page's state, roster, stats and encryption: see page-hooks.js
+ * meeting screen's buttons and keys), meeting-session-ui.js (what the page does when its
+ * Session says something), meeting-failed.js (a knock or session that failed),
+ * meeting-end.js (what stops with the stay, the Leave button) and meeting-start.js (the
+ * page's first steps).
  *
  * Nothing is persisted in the browser beyond storage.js (no cookies), and nothing a
  * participant says or is called is written to the console, nor any key. The meeting
@@ -113,7 +25,7 @@
  * Leave forgets all of it (reconnect.js left). Reconnecting: see the test hooks in reconnect.js.
  */
 
-import { $, toast, announce, forgetAnnouncements, meetingIdPattern } from './dom.js';
+import { $, toast, announce } from './dom.js';
 import { fillIcons } from './icons.js';
 import { LocalMedia } from './media.js';
 import { Prejoin } from './prejoin.js';
@@ -126,20 +38,18 @@ import { WaitingRoom } from './waiting.js';
 import { SettingsPanel } from './settings.js';
 import { MeetingRules } from './rules.js';
 import { offersRejoin, clearErrorCode, showErrorScreen, showLeftScreen } from './status.js';
-import { closeConfirm } from './confirm.js';
 import { e2eeAPI, prewarmMediaWorker, discardWarmWorker } from './e2ee-hooks.js';
 import { E2EEStatus } from './e2ee-ui.js';
 import { RosterWarning } from './e2ee-roster-ui.js';
 import { SelfLinkWarning } from './e2ee-self-link.js';
 import { MeetingCrypto } from './e2ee/session-keys.js';
-import { fillNoticeLine } from './notice.js';
 import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
 import { onLanguageChange, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
 import { Reconnect } from './reconnect.js';
 import { Reknock } from './reknock.js';
-import { readMeetingLink, meetingExists, keepModeratorSecret } from './meeting-link.js';
+import { readMeetingLink, keepModeratorSecret } from './meeting-link.js';
 import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
 import { PanelCover } from './panel-cover.js';
@@ -149,7 +59,9 @@ import { followTopbarHeight } from './topbar.js';
 import { meetingPanels } from './meeting-panels.js';
 import { meetingRoster } from './meeting-roster.js';
 import { bindControls } from './meeting-bindings.js';
-import { onFailed } from './meeting-failed.js';
+import { sessionUI } from './meeting-session-ui.js';
+import { meetingEnd } from './meeting-end.js';
+import { startPage } from './meeting-start.js';
 
 const link = readMeetingLink();
 const { params, meetingId, meetingSecret, secretInvalid, shareURL } = link;
@@ -194,6 +106,7 @@ let panelCover; // panel-cover.js: a panel that fills a narrow screen makes the 
 let held; // held-roster.js: the meeting as it was before a drop, shown while the page resumes
 let roster; // meeting-roster.js: the people list, the count, the invite card
 let panels; // meeting-panels.js: the side panels, one open at a time
+let end; // meeting-end.js: stopped, the Leave button
 
 function setState(state) {
   document.body.dataset.state = state;
@@ -244,55 +157,11 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     resume,
     replaceKnock,
     presence,
-    ui: {
-      resumable: (id, secret) => reconnect.remember(id, secret),
-      // Reconnecting: the meeting screen stays under the overlay, which stops the mouse
-      // but not the keyboard; no session is joined, so no moderator control is offered
-      // (applyRole) until the welcome of the resume. Who was there stays in view
-      // meanwhile, marked as not current (held-roster.js).
-      dropped: (people) => {
-        const resuming = reconnect.dropped();
-        if (resuming) {
-          held.hold(people);
-          applyRole();
-        }
-        return resuming;
-      },
-      mediaFailed: (s, how) => reconnect.mediaFailed(s, how),
-      e2eeChanged: roster.renderE2EE,
-      joined: onJoined,
-      lobby: onLobby,
-      lobbyLink: (verdict) => lobbyScreen.setLink(verdict),
-      failed: (kind, info) => onFailed(kind, info, { reconnect, showError, setState, lobbyScreen, prejoin, password }),
-      // A waiting person's link dropped: knock again (reknock.js) from the waiting screen.
-      waitingDropped: (kind) => document.body.dataset.state === 'lobby' && reknock.dropped(kind),
-      left: showLeft,
-      sentToLobby: () => {
-        stopped();
-        // Sent back, the person waits to be let in again, as a participant: knocking
-        // with the moderator link's secret skipped the waiting room, and a moderator
-        // another moderator sent back was in the meeting again, a moderator, a second
-        // later. The tab forgets the secret (the link itself still works).
-        forgetModeratorSecret();
-        join(lastName, { again: true, note: 'lobby.sent-back' });
-      },
-      banner,
-      rosterChanged: roster.renderRoster,
-      roleChanged: (old, now) => rules.roleChanged(old, now),
-      settingsChanged: (old, now, ref, changed) => {
-        rules.settingsChanged(old, now, changed, ref);
-        settingsPanel.confirmed(ref);
-        renderLock();
-      },
-      waitingChanged: (list) => waitingRoom.update(list),
-      accessAttempts: (count) => settingsPanel.showAttempts(count),
-      mediaCommand: (command, by, all) => rules.mediaCommand(command, all, by),
-      attachSignaling: (sig) => {
-        modctl.attach(sig);
-        speaking.attach(sig);
-      },
-      refused: (code, type, ref) => rules.refused(code, type, ref),
-    },
+    ui: sessionUI({
+      reconnect, held, applyRole, roster, onJoined, onLobby, lobbyScreen, showError, setState, prejoin, reknock,
+      showLeft, stopped: end.stopped, forgetModeratorSecret, join, banner, rules, settingsPanel, renderLock,
+      waitingRoom, modctl, speaking, currentName: () => lastName, currentPassword: () => password,
+    }),
   });
   controls.render();
   session.start();
@@ -393,29 +262,6 @@ function forgetModeratorSecret() {
 
 // ---------------------------------------------------------------- end screens
 
-function stopped() {
-  clearInterval(timer);
-  held.forget(); // a resume given up: nothing of the meeting stays in view
-  roster.renderRoster();
-  // News of the meeting waiting to be said (dom.js announce holds each text a moment)
-  // is not said over the screen that follows (left, ended, the waiting room again).
-  forgetAnnouncements();
-  presence.end(); // nor shown: the toasts of who joined and left close (a resume keeps them)
-  media.stopScreen(); // a share kept for a resume that did not come (Session.end keepScreen)
-  $('#invite-card').hidden = true;
-  rules.reset();
-  closeConfirm();
-  panels.openPanel(null);
-  waitingRoom.setEnabled(false);
-  e2eeStatus.render(null);
-  selfLinkWarning.render(null);
-  banner(null);
-  $('#btn-enable-audio').hidden = true;
-  $('#meeting-locked').hidden = true;
-  lobbyScreen.hide();
-  prejoin.stop();
-}
-
 function showError(kind) {
   reknock.stop();
   // The E2EE worker loaded as a spare (e2ee-hooks.js) is kept for the way back a screen
@@ -425,28 +271,10 @@ function showError(kind) {
   // for as long as the page stayed open. (A reconnect that gives up to the pre-join
   // screen keeps it for the join from there.)
   if (!offersRejoin(kind)) discardWarmWorker();
-  stopped();
+  end.stopped();
   lastError = showErrorScreen(kind);
   setState('error');
   $('#status-title').focus();
-}
-
-/**
- * leave is the Leave button (meeting or waiting room). The tab's storage forgets the
- * meeting as it is pressed, not once the server has answered (up to 1.5 s): a tab
- * closed meanwhile would otherwise keep it, the moderator secret too (showLeft).
- */
-function leave() {
-  if (!session) return;
-  reconnect.left(); // stops reconnecting too
-  if (session.ended) { // between two attempts to reconnect or knock again: nothing to say goodbye on
-    // The session that dropped kept the camera and microphone for the next attempt;
-    // nothing comes after Leave (the "You left" screen had the camera's light on).
-    media.stopAll();
-    showLeft();
-    return;
-  }
-  session.leave();
 }
 
 function showLeft() {
@@ -455,7 +283,7 @@ function showLeft() {
   discardWarmWorker(); // the spare kept for a resume (e2ee-hooks.js)
   const fromLobby = document.body.dataset.state === 'lobby';
   lastError = null;
-  stopped();
+  end.stopped();
   showLeftScreen(fromLobby);
   setState('left');
   $('#status-title').focus();
@@ -550,7 +378,7 @@ async function main() {
     onSend: (text) => !!session && session.sendChat(text),
   });
   lobbyScreen = new LobbyScreen(media, {
-    leave,
+    leave: () => end.leave(),
     toggleMic: () => controls.toggleMic(),
     toggleCamera: () => controls.toggleCamera(),
   });
@@ -601,7 +429,7 @@ async function main() {
     attempt: (resume) => join(lastName || reconnect.storedName(), { resume }),
     giveUp: () => {
       // The grace period is over (or the server stayed away): knock again from here.
-      stopped();
+      end.stopped();
       if ((session && session.name) || lastName) {
         media.stopAll();
         showError('disconnected');
@@ -643,7 +471,7 @@ async function main() {
     },
   });
   bindControls({
-    controls, togglePanel: panels.togglePanel, openPanelName: panels.openName, leave, rejoin, reconnect,
+    controls, togglePanel: panels.togglePanel, openPanelName: panels.openName, leave: () => end.leave(), rejoin, reconnect,
     currentSession: () => session,
   });
   roster.bindInvite(shareURL);
@@ -669,43 +497,14 @@ async function main() {
 
   bindBlurToggles({ prejoin, controls });
 
-  if (!meetingIdPattern.test(meetingId)) {
-    showError('invalid');
-    return;
-  }
-  // Fail closed before anyone knocks: a damaged key, or a browser that cannot encrypt
-  // (a link with a key is for an end-to-end encrypted meeting).
-  if (secretInvalid) {
-    showError('link_invalid');
-    return;
-  }
-  if (meetingSecret && !api) {
-    showError('e2ee_unsupported');
-    return;
-  }
-  $('#prejoin-e2ee').hidden = !meetingSecret;
-  fillNoticeLine($('#prejoin-notice'));
-  fillNoticeLine($('#lobby-notice'));
+  end = meetingEnd({
+    held, roster, presence, media, rules, panels, waitingRoom, e2eeStatus, selfLinkWarning, banner,
+    lobbyScreen, prejoin, reconnect, showLeft, currentTimer: () => timer, currentSession: () => session,
+  });
 
-  // Ask whether the meeting exists before asking for a name or the camera.
-  const exists = await meetingExists(meetingId);
-  if (exists === false) {
-    showError('unknown_meeting');
-    return;
-  }
-  controls.render();
-  if (reconnect.stored()) {
-    // A reload of an admitted participant: the same membership, no knock, and the
-    // microphone and camera as they were before it (reconnect.js keeps that for the tab).
-    const was = reconnect.storedMedia() || { mic: params.get('mic') !== '0', camera: params.get('camera') !== '0' };
-    await media.acquire(was);
-    controls.render();
-    reconnect.start();
-    return;
-  }
-  setState('prejoin');
-  prejoin.start();
-  $('#prejoin-name').focus();
+  await startPage({
+    meetingId, secretInvalid, meetingSecret, api, params, media, controls, reconnect, prejoin, showError, setState,
+  });
 }
 
 main();

@@ -1,0 +1,77 @@
+// How the meeting page's stay stops (meeting-end.js stopped): what belonged to the
+// meeting leaves the screen before the one that follows (left, an error, the waiting
+// room again). Among it the toasts of who joined and left (presence-toasts.js): shown
+// over "You left" they were news of a meeting the person is no longer in, and a rejoin
+// gathered its joins into them. meeting.js, which calls stopped, does not load in Node;
+// meeting-end.js does, with the page's parts as stand-ins that record what was asked.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import './page-globals.mjs';
+import { installMiniDOM, seen } from './mini-dom.mjs';
+import { FakeClock } from './harness.mjs';
+
+const doc = installMiniDOM();
+const { PresenceToasts } = await import('../static/js/presence-toasts.js');
+const { TOAST_OUT_MS } = await import('../static/js/dom.js');
+const { setLanguage } = await import('../static/js/i18n.js');
+const { meetingEnd } = await import('../static/js/meeting-end.js');
+
+/** page builds meeting.html's #toasts and the elements stopped hides. */
+function page() {
+  const make = (id, live) => {
+    const n = doc.createElement('div');
+    n.setAttribute('id', id);
+    if (live) n.setAttribute('aria-live', live);
+    return n;
+  };
+  const box = make('toasts');
+  box.append(make('toasts-alert', 'assertive'), make('toasts-polite', 'polite'), make('toasts-quiet', 'off'));
+  const others = ['invite-card', 'btn-enable-audio', 'meeting-locked'].map((id) => make(id));
+  doc.body.replaceChildren(box, ...others);
+  return { box, others };
+}
+
+/** parts are the page's parts stopped reaches, each recording the calls it gets in asked. */
+function parts(presence, asked) {
+  const part = (name, ...methods) => Object.fromEntries(methods.map((m) => [m, (...args) => { asked.push(`${name}.${m}(${args.join(',')})`); }]));
+  return {
+    held: part('held', 'forget'),
+    roster: part('roster', 'renderRoster'),
+    presence,
+    media: part('media', 'stopScreen', 'stopAll'),
+    rules: part('rules', 'reset'),
+    panels: part('panels', 'openPanel'),
+    waitingRoom: part('waitingRoom', 'setEnabled'),
+    e2eeStatus: part('e2eeStatus', 'render'),
+    selfLinkWarning: part('selfLinkWarning', 'render'),
+    banner: (key) => { asked.push(`banner(${key})`); },
+    lobbyScreen: part('lobbyScreen', 'hide'),
+    prejoin: part('prejoin', 'stop'),
+    reconnect: part('reconnect', 'left'),
+    showLeft: () => { asked.push('showLeft()'); },
+    currentTimer: () => 0,
+    currentSession: () => null,
+  };
+}
+
+test('the stay stops: the toasts of who joined and left close with it, and the meeting leaves the screen', () => {
+  setLanguage('en');
+  const clock = new FakeClock();
+  const { box, others } = page();
+  const presence = new PresenceToasts({ clock, say: () => {} });
+  presence.joined({ id: 'p-anna', name: 'Anna' });
+  presence.left({ id: 'p-ben', name: 'Ben' });
+  const shown = () => box.querySelectorAll('.toast:not(.toast-out)').map((n) => seen(n));
+  assert.deepEqual(shown(), ['Anna joined', 'Ben left']);
+  const asked = [];
+  meetingEnd(parts(presence, asked)).stopped();
+  assert.deepEqual(shown(), [], 'the toasts close as the stay stops');
+  clock.advance(TOAST_OUT_MS);
+  assert.deepEqual(box.querySelectorAll('.toast'), [], 'and are taken away once faded');
+  assert.deepEqual(others.map((n) => n.hidden), [true, true, true], 'the invite card, "Enable audio" and "locked" are hidden');
+  assert.deepEqual(asked, [
+    'held.forget()', 'roster.renderRoster()', 'media.stopScreen()', 'rules.reset()', 'panels.openPanel()',
+    'waitingRoom.setEnabled(false)', 'e2eeStatus.render()', 'selfLinkWarning.render()', 'banner(null)',
+    'lobbyScreen.hide()', 'prejoin.stop()',
+  ]);
+});
