@@ -1,5 +1,7 @@
 // The landing page's rooms card: a host prepares rooms (Rooms API, signaling/PROTOCOL.md)
-// and sees their links again on any device that opens the host link.
+// and sees their links again on any device that opens the host link. Its parts:
+// rooms-card.js (a room's card in the list, its invitation), rooms-form.js (the room
+// form's fields), rooms-errors.js (what a failed request says) and rooms-keys.js (rk).
 //
 // The host link is #host=<host key>&rk=<room secret>. rk never leaves this page: each
 // room's E2EE key (#k=), moderator secret and title key are derived from rk and the room
@@ -23,23 +25,17 @@
 // request fails (when it succeeds it goes to the room, as before).
 
 import { $, el, toast, copyText } from './dom.js';
-import { formatDateTime, onLanguageChange, setText, t } from './i18n.js';
+import { onLanguageChange, t } from './i18n.js';
 import { fillIcons } from './icons.js';
 import { confirmAction } from './confirm.js';
-import { invitationText } from './invitation.js';
-import { loadNotice, privacyLink } from './notice.js';
 import {
-  decryptTitle, encryptTitle, fromLocalInput, hostLink, newRoomId, newRootSecret,
-  parseRootSecret, roomKeys, roomLinks, toLocalInput,
+  decryptTitle, encryptTitle, hostLink, newRoomId, newRootSecret, parseRootSecret, roomKeys,
 } from './rooms-keys.js';
+import { cardMethods, setOpen } from './rooms-card.js';
+import { formFields, readForm, setDefaults } from './rooms-form.js';
+import { apiErrorText, showError, tooManyText } from './rooms-errors.js';
 
-const UNREADABLE = 'rooms.title-unreadable';
-// A room with no title at all was not made here or by `conclave room` (both seal even an
-// empty title): it is a meeting made with "New meeting" (POST /api/meetings), whose
-// links were shown once when it was made. Its card says so, rather than that this host
-// link cannot show its links (as if the host link were the wrong one).
-const QUICK = 'rooms.title-quick';
-const DAY = 24 * 60 * 60 * 1000;
+export { apiErrorText, tooManyText }; // landing.js reads them from here
 
 /** Rooms is the card's state: how to get the host key, and this page's rk. */
 export class Rooms {
@@ -237,80 +233,6 @@ export class Rooms {
     this.focusNext = { id, cls, force };
   }
 
-  item(room) {
-    const { view, title, keys } = room;
-    const li = el('li', { class: 'room-item', dataset: { id: view.id } });
-    const when = view.expires ? t('rooms.until', { date: formatDateTime(view.expires) }) : t('rooms.standing');
-    // A room without end-to-end encryption says so: the links then carry no key, and
-    // the host sees it (the server's list says it; only the host turns it off).
-    const facts = [when, view.e2ee === false ? t('rooms.fact.no-e2ee') : '', view.passwordSet ? t('rooms.fact.password') : '', t(view.settings && view.settings.lobby ? 'rooms.fact.lobby' : 'rooms.fact.no-lobby')].filter(Boolean).join(' · ');
-    li.append(el('div', { class: 'room-head' },
-      title ? el('strong', { class: 'room-title', tabindex: -1, text: title }) : el('strong', { class: 'room-title', tabindex: -1, i18n: title === null ? (view.title === '' ? QUICK : UNREADABLE) : 'rooms.untitled' }),
-      el('span', { class: 'muted small room-facts', text: facts })));
-    if (keys) {
-      const links = roomLinks(window.location.origin, view.id, keys, view.e2ee !== false);
-      li.append(linkRow(['rooms.link.participant', 'rooms.link.participant.copy'], 'room-participant', links.participant),
-        linkRow(['rooms.link.moderator', 'rooms.link.moderator.copy'], 'room-moderator', links.moderator));
-    } else {
-      li.append(el('p', { class: 'muted small room-links-unknown', i18n: view.title === '' ? 'rooms.links-quick' : 'rooms.links-unknown' }));
-    }
-    const actions = el('div', { class: 'room-actions' });
-    if (keys) actions.append(el('button', { type: 'button', class: 'btn btn-secondary room-invite', 'aria-expanded': 'false', onclick: () => this.showInvitation(room, li), i18n: 'landing.invitation' }));
-    const rotating = this.rotating.has(view.id);
-    const rotate = el('button', { type: 'button', class: 'btn btn-secondary room-rotate', disabled: rotating, 'aria-busy': rotating ? 'true' : null, onclick: () => this.rotate(room, rotate), i18n: 'rooms.rotate' });
-    actions.append(
-      el('button', { type: 'button', class: 'btn btn-secondary room-edit', 'aria-expanded': 'false', onclick: () => this.edit(room, li), i18n: 'rooms.edit' }),
-      rotate,
-      el('button', { type: 'button', class: 'btn btn-danger room-delete', onclick: () => this.remove(room), i18n: 'rooms.delete' }));
-    li.append(actions);
-    return li;
-  }
-
-  /**
-   * showInvitation opens the room's invitation under its card: the time of the meeting
-   * (typed here, never stored: the server keeps no schedule), the text to send, and a
-   * copy button. The password stays out of it (invitation.js).
-   */
-  async showInvitation(room, li) {
-    const button = li.querySelector('.room-invite');
-    const open = li.querySelector('.room-invitation');
-    if (open || (button && button.getAttribute('aria-expanded') === 'true')) {
-      // Open, or opening (the notice's link still loading): closed.
-      if (open) open.remove();
-      setOpen(button, null);
-      return;
-    }
-    const id = `room-invitation-${room.view.id}`;
-    setOpen(button, id); // at once: a second click while the notice loads closes nothing
-    const link = roomLinks(window.location.origin, room.view.id, room.keys, room.view.e2ee !== false).participant;
-    const privacy = privacyLink(await loadNotice());
-    const time = el('input', { type: 'text', class: 'room-invitation-time', maxlength: 100, autocomplete: 'off', i18nAttr: { placeholder: 'landing.invitation.time', 'aria-label': 'landing.invitation.time' } });
-    const text = el('textarea', { class: 'invitation room-invitation-text', readonly: true, rows: 6, i18nAttr: { 'aria-label': 'landing.invitation.text' } });
-    const render = () => {
-      text.value = invitationText({ title: room.title || '', time: time.value, link, privacy, withPassword: !!room.view.passwordSet }, t);
-    };
-    time.addEventListener('input', render);
-    const stop = onLanguageChange(render);
-    const copy = el('button', { type: 'button', class: 'btn btn-secondary room-invitation-copy', i18n: 'landing.invitation.copy', onclick: async () => {
-      const ok = await copyText(text.value, text);
-      toast(ok ? t('rooms.invitation.copied') : t('rooms.invitation.copy-failed'), { kind: ok ? 'success' : 'info' });
-    } });
-    const box = el('div', { class: 'room-invitation', id }, time, text,
-      room.view.passwordSet ? el('p', { class: 'muted small room-invitation-password', i18n: 'landing.invitation.password' }) : null,
-      copy);
-    // The box goes with the card when the list is drawn again; so does its listener.
-    new MutationObserver((_, obs) => {
-      if (!box.isConnected) {
-        stop();
-        obs.disconnect();
-      }
-    }).observe(document.body, { childList: true, subtree: true });
-    render();
-    if (button && button.getAttribute('aria-expanded') !== 'true') return; // closed while the notice loaded
-    li.append(box);
-    time.focus();
-  }
-
   async create() {
     const form = $('#room-form');
     const btn = $('#btn-create-room');
@@ -445,6 +367,8 @@ export class Rooms {
   }
 }
 
+Object.assign(Rooms.prototype, cardMethods);
+
 /**
  * whileBusy runs request with button disabled and aria-busy="true", so that a second
  * click (or Enter) sends nothing while it is under way. The button keeps the keyboard
@@ -465,129 +389,4 @@ async function whileBusy(button, request) {
     const active = document.activeElement;
     if (focused && button.isConnected && (active === button || !active || active === document.body)) button.focus();
   }
-}
-
-/** setOpen says on a disclosure button whether what it controls is open: id, or null when closed. */
-function setOpen(button, id) {
-  if (!button) return;
-  button.setAttribute('aria-expanded', id ? 'true' : 'false');
-  if (id) button.setAttribute('aria-controls', id);
-  else button.removeAttribute('aria-controls');
-}
-
-/** showError shows error ({key, params}; '' hides the box) in the language of the page. */
-function showError(box, error) {
-  if (error) setText(box, error.key, error.params);
-  else { delete box.dataset.i18n; box.textContent = ''; }
-  box.hidden = !error;
-}
-
-/**
- * apiErrorText is the error ({key, params}) for a refused request of the Rooms API or
- * POST /api/meetings, by HTTP status and the code of its JSON body (PROTOCOL.md,
- * "Errors of the HTTP API"). Its two 403s differ: the host's room limit (delete rooms)
- * and a request the server took for another site's (a proxy that passes on another
- * Host: the operator's to mend; deleting rooms would not help). A 403 without a code
- * (from something in front of the server) is neither: its status is said.
- */
-export function apiErrorText(status, code = '') {
-  if (status === 403) {
-    if (code === 'room_limit') return { key: 'rooms.error.forbidden' };
-    if (code === 'cross_origin') return { key: 'rooms.error.cross-origin' };
-  }
-  const known = {
-    400: 'rooms.error.invalid', 404: 'rooms.error.not-found', 409: 'rooms.error.conflict', 413: 'rooms.error.invalid',
-    // `unavailable`: the host key could not be checked just now (or, without a code,
-    // something in front of the server says it is down): nothing is wrong with the
-    // request, and it was no internal error.
-    503: 'rooms.error.unavailable',
-  };
-  return known[status] ? { key: known[status] } : { key: 'rooms.error.status', params: { status } };
-}
-
-/**
- * tooManyText is the error ({key, params}) for a 429 of the Rooms API or POST
- * /api/meetings, by its code, with the seconds of its Retry-After: `too_fast`, this host
- * makes rooms, meetings or new links faster than its budget (no attempt was wrong),
- * else `too_many_attempts`, too many wrong host keys from this address.
- */
-export function tooManyText(code, seconds) {
-  return { key: code === 'too_fast' ? 'common.too-fast' : 'common.too-many-attempts', params: { count: seconds } };
-}
-
-function linkRow([label, copyLabel], cls, value) {
-  const input = el('input', { type: 'text', readonly: true, class: cls, i18nAttr: { 'aria-label': label }, value });
-  return el('div', { class: 'field' }, el('span', { class: 'field-label', i18n: label }),
-    el('div', { class: 'copy-row' }, input,
-      el('button', { type: 'button', class: 'btn btn-secondary', i18nAttr: { 'aria-label': copyLabel }, onclick: async () => {
-        const ok = await copyText(input.value, input);
-        toast(ok ? t('rooms.link.copied') : t('common.copy-failed'), { kind: ok ? 'success' : 'info' });
-      } }, el('span', { class: 'btn-icon', dataset: { icon: 'copy' } }), el('span', { i18n: 'common.copy' }))));
-}
-
-// Field names: with a prefix p (the new-room form) an input is #p-name; without one
-// (a room's edit form) it is .room-name inside the form.
-function attrs(p, name) {
-  return p ? { id: `${p}-${name}` } : { class: `room-${name}` };
-}
-
-function field(p, name) {
-  return (form) => form.querySelector(p ? `#${p}-${name}` : `.room-${name}`);
-}
-
-function formFields(p, { title = '', settings = {}, expires, passwordSet = false, canTitle = true }) {
-  const sw = (name, key, label) => el('label', { class: 'switch-row' },
-    el('span', { class: 'switch-text' }, el('strong', { i18n: label })),
-    el('input', { ...attrs(p, name), type: 'checkbox', class: `switch${p ? '' : ` room-${name}`}`, role: 'switch', checked: !!settings[key] }));
-  const group = p ? `${p}-life` : `life-${Math.random().toString(36).slice(2)}`;
-  const until = expires ? new Date(expires) : new Date(Date.now() + DAY);
-  const out = [];
-  if (canTitle) {
-    out.push(el('label', { class: 'field' }, el('span', { class: 'field-label', i18n: 'rooms.form.title' }),
-      el('input', { ...attrs(p, 'title'), type: 'text', maxlength: 200, autocomplete: 'off', value: title })));
-  }
-  out.push(el('label', { class: 'field' },
-    el('span', { class: 'field-label', i18n: passwordSet ? 'rooms.form.new-password' : 'rooms.form.password' }),
-    el('input', { ...attrs(p, 'password'), type: 'text', maxlength: 128, autocomplete: 'off', spellcheck: 'false' })));
-  if (passwordSet) {
-    out.push(el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'nopassword'), type: 'checkbox' }), ' ', el('span', { i18n: 'rooms.form.remove-password' })));
-  }
-  out.push(el('fieldset', { class: 'switches' }, el('legend', { class: 'field-label', i18n: 'landing.settings' }),
-    sw('lobby', 'lobby', 'settings.lobby'),
-    sw('screenshare', 'screenShare', 'landing.screenshare'),
-    sw('unmute', 'unmute', 'landing.unmute'),
-    sw('chat', 'chat', 'settings.chat')));
-  // A date typed or picked in the field chooses "until": people set the date and leave
-  // the small radio button in front of it as it was (the room was then made standing).
-  const oneoff = el('input', { ...attrs(p, 'oneoff'), type: 'radio', name: group, value: 'oneoff', checked: !!expires });
-  const untilNow = () => { oneoff.checked = true; };
-  out.push(el('fieldset', { class: 'lifetime' }, el('legend', { class: 'field-label', i18n: 'rooms.form.lifetime' }),
-    el('label', { class: 'check-row' }, el('input', { ...attrs(p, 'standing'), type: 'radio', name: group, value: 'standing', checked: !expires }), ' ', el('span', { i18n: 'rooms.form.standing' })),
-    el('label', { class: 'check-row' }, oneoff, ' ', el('span', { i18n: 'rooms.form.until' }), ' '),
-    el('input', { ...attrs(p, 'expires'), type: 'datetime-local', value: toLocalInput(until), oninput: untilNow, onchange: untilNow, i18nAttr: { 'aria-label': 'rooms.form.expires' } })));
-  return out;
-}
-
-function setDefaults(form, p) {
-  field(p, 'expires')(form).value = toLocalInput(new Date(Date.now() + DAY));
-  for (const [name, on] of [['lobby', true], ['screenshare', false], ['unmute', true], ['chat', true], ['standing', true]]) {
-    field(p, name)(form).checked = on;
-  }
-}
-
-/** readForm returns the form's values, or {error} when the expiry is not a future time. */
-function readForm(form, p) {
-  const get = (name) => field(p, name)(form);
-  const out = {
-    title: get('title') ? get('title').value : '',
-    password: get('password').value,
-    removePassword: !!(get('nopassword') && get('nopassword').checked),
-    settings: { lobby: get('lobby').checked, screenShare: get('screenshare').checked, unmute: get('unmute').checked, chat: get('chat').checked },
-    expires: '',
-  };
-  if (get('oneoff').checked) {
-    out.expires = fromLocalInput(get('expires').value);
-    if (!out.expires || Date.parse(out.expires) <= Date.now()) return { error: { key: 'rooms.form.expires-past' } };
-  }
-  return out;
 }
