@@ -108,11 +108,23 @@ func (a *liteAgents) closeAll() {
 // answered from one address the newer answer wins: both received at ap, and the
 // older one's peer is no longer there (a NAT gave its port to another, or it
 // restarted ICE with new credentials).
+//
+// ap must still be one of l's proven paths: an answer may come after its address fell
+// off them (maxProven checks from other addresses came first), and the eviction that
+// takes an address's records from l (evicted) has then passed already. Kept, such an
+// entry would stay until l is removed, and a peer that checks from fresh addresses and
+// answers late would have grown the table by one for each, without bound. Asked under
+// a.mu, so that a consent lost (sweep: proven emptied under a.mu's read lock, then
+// the addresses dropped) cannot fall between the question and the entry; evictions
+// are the checks', which msgMu keeps from every answer.
 func (a *liteAgents) answeredFrom(l *iceLite, ap netip.AddrPort) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m[l.ufrag] != l {
 		return // removed meanwhile
+	}
+	if !l.isProven(ap) {
+		return // forgotten before its answer came: its records are nobody's
 	}
 	if a.byAddr == nil {
 		a.byAddr = make(map[netip.AddrPort]*iceLite)
