@@ -231,9 +231,11 @@ func (l *iceLite) prove(ap litePath) (evicted litePath) {
 // is dropped as a network would drop it (it goes again). A nominee that has not
 // answered gets none: a server's flight with its certificate is about a kilobyte, sent
 // up to five times in the handshake's time, and a nomination forged from a victim's
-// address would have had them sent there. The peer's own answer comes before its
-// first DTLS record (a browser starts DTLS once its checks succeed, and the server's
-// request went with the answer to its first check), so it costs no round trip.
+// address would have had them sent there. The peer's own answer comes within a few
+// milliseconds of its first DTLS record (a browser starts DTLS once its checks
+// succeed, and the server's request went with the answer to its first check), now
+// and then just after it, when the record waits for its retransmission
+// (liteAgents.takeDTLS).
 func (l *iceLite) dst() litePath {
 	l.mu.Lock()
 	defer l.mu.Unlock()
