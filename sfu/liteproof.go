@@ -37,13 +37,15 @@ import (
 // maxAsks bounds the requests an agent awaits answers to: enough for the few addresses
 // a browser checks, and for a path whose round trip is longer than the time between
 // its checks. The oldest is forgotten first, whoever's it was; only the peer's own
-// checks (which need its password), its SDP answer (askProven) and the server's
-// sweep (consentAsk) add to the ring, so a peer whose checks earn more than maxAsks
-// requests between one of them and its answer makes the server forget its own
-// request, and costs at most itself a renewal of its consent (the next check or sweep
-// asks again; it has some forty tries in the consent time). A third party adds
-// nothing to it, and the budget of requests to addresses that never answered is kept
-// apart (inFlight), so that what is forgotten here is still counted there.
+// checks (which need its password), its answers (a request held back goes at one:
+// askWanting), its SDP answer (askProven) and the server's sweep (consentAsk) add to
+// the ring, so a peer whose checks earn more than maxAsks requests between one of
+// them and its answer makes the server forget its own request, and costs at most
+// itself a renewal of its consent, or before its first answer a DTLS retransmission
+// (the next check or sweep asks again; it has some forty tries in the consent time).
+// A third party adds nothing to it, and the budget of requests to addresses that
+// never answered is kept apart (inFlight), so that what is forgotten here is still
+// counted there.
 const maxAsks = 4
 
 // maxUnansweredAsks bounds an agent's requests in flight (sent within askFlight, not
