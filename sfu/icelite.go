@@ -133,10 +133,22 @@ var errICEUfrag = errors.New("sfu: the answer's ICE ufrag is not the one its che
 // setRemote takes the peer's ufrag and password from its answer. Checks answered
 // before it came must have used the same ufrag. It reports whether the password is
 // new: the addresses proven before can be asked for their proof then (askProven).
+//
+// When the first answer names another ufrag than such checks, what they proved is
+// forgotten: they were not its peer's (no request has gone yet, so no address is the
+// agent's for its records). A later answer that does is refused and changes nothing,
+// as a refused answer must (ownSub.accept): what l knows was proven with the first
+// answer's ufrag, and forgetting it would have left the writer's route without the
+// selected path whose consent the sweep looks at (the media went on for good to an
+// address that stopped answering), and the addresses whose DTLS records are l's
+// without the proven paths whose eviction takes them out (liteAgents.evicted).
 func (l *iceLite) setRemote(ufrag, pwd string) (newPwd bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.seen != "" && l.seen != ufrag {
+		if l.remote != "" {
+			return false, errICEUfrag
+		}
 		l.selected, l.nominee, l.carried = litePath{}, litePath{}, false
 		l.proven = [maxProven]provenPath{}
 		return false, errICEUfrag
