@@ -82,10 +82,12 @@ type Media struct {
 	// checks answered and dropped, the server's own requests sent, the answers that
 	// held and those whose integrity failed, the requests the budget of requests to
 	// addresses that never answered held back, and selected paths whose consent
-	// expired (sfu.Stats).
+	// expired; the probes of the candidates peers named, sent and held back by the
+	// budget of probes to a destination that never answered (sfu.Stats).
 	ICEChecksAnswered, ICEChecksRefused                                      uint64
 	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused, ICERequestsHeld uint64
 	ICEConsentLost                                                           uint64
+	ICEProbesSent, ICEProbesHeld                                             uint64
 	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
 	ForwardDelay Histogram
 }

@@ -41,7 +41,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
 				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
 				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42, PublisherRTPStrangers: 56, ICETCPRefused: 47, ICETCPAcceptFailed: 53, ICETCPStrangers: 57, DatagramsToRelays: 50, DatagramsFromRelays: 51,
-				ICEChecksAnswered: 58, ICEChecksRefused: 59, ICERequestsSent: 60, ICERequestsAnswered: 61, ICEAnswersRefused: 62, ICEConsentLost: 63, ICERequestsHeld: 64,
+				ICEChecksAnswered: 58, ICEChecksRefused: 59, ICERequestsSent: 60, ICERequestsAnswered: 61, ICEAnswersRefused: 62, ICEConsentLost: 63, ICERequestsHeld: 64, ICEProbesSent: 65, ICEProbesHeld: 66,
 				ForwardDelay: metrics.Histogram{Buckets: map[float64]uint64{0.001: 43, 0.005: 44}, Count: 45, Sum: 0.046}}
 		},
 		TURN: turn,
@@ -152,6 +152,8 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_ice_requests_total", "result", "refused", 62, dto.MetricType_COUNTER},
 		{"conclave_ice_requests_total", "result", "held", 64, dto.MetricType_COUNTER},
 		{"conclave_ice_consent_lost_total", "", "", 63, dto.MetricType_COUNTER},
+		{"conclave_ice_probes_total", "result", "sent", 65, dto.MetricType_COUNTER},
+		{"conclave_ice_probes_total", "result", "held", 66, dto.MetricType_COUNTER},
 		{"conclave_datagrams_to_relays_total", "", "", 50, dto.MetricType_COUNTER},
 		{"conclave_datagrams_from_relays_total", "", "", 51, dto.MetricType_COUNTER},
 		{"conclave_turn_allocations", "", "", 5, dto.MetricType_GAUGE},

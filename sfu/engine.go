@@ -148,7 +148,8 @@ type Engine struct {
 	own            bool
 	estimate       bool // !Config.NoBandwidthEstimation
 	lites          liteAgents
-	pubUfrags      pubUfrags // the publish connections' ICE ufrags, for ICE-TCP (pubufrags.go)
+	probes         probeBudget // of probes to addresses that never answered (probebudget.go)
+	pubUfrags      pubUfrags   // the publish connections' ICE ufrags, for ICE-TCP (pubufrags.go)
 	pionLogs       logging.LoggerFactory
 	candsOnce      sync.Once
 	liteCands      []string
@@ -333,7 +334,9 @@ func (e *Engine) sweepConsent() {
 	}
 	e.sweepStop = e.after(untilNext(e.now(), e.consentSweep()), e.sweepConsent)
 	e.sweepMu.Unlock()
-	e.lites.sweep(e.now().UnixNano(), e.consentTimeout)
+	now := e.now()
+	e.lites.sweep(now.UnixNano(), e.consentTimeout)
+	e.probes.forget(now)
 }
 
 // writeTo sends one datagram on the media socket (through its batching queue).

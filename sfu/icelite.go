@@ -300,6 +300,23 @@ func (l *iceLite) isProven(ap netip.AddrPort) bool {
 	return false
 }
 
+// answeredFrom reports whether the peer answered one of l's requests from the UDP
+// address ap: a proven path that answered, or the selected one (which answered, with
+// l's credentials or, carried over an ICE restart, with those before).
+func (l *iceLite) answeredFrom(ap netip.AddrPort) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.selected.ap == ap && l.selected.tcp == nil && ap.IsValid() {
+		return true
+	}
+	for _, p := range l.proven {
+		if p.ap == ap && p.tcp == nil && p.answered != 0 && ap.IsValid() {
+			return true
+		}
+	}
+	return false
+}
+
 // addTCP remembers a TCP connection a check came over, so that it is closed with l;
 // beyond maxProven the oldest is closed now.
 func (l *iceLite) addTCP(c *liteTCP) {

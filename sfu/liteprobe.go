@@ -22,17 +22,36 @@ import (
 // a controlled agent would, each UDP candidate the peer names (in its answer or
 // trickled; the candidate filter has passed them, candidates.go) until the peer has
 // nominated a pair: a check at once and a few more, further and further apart. After
-// the nomination it sends nothing: the peer's consent checks keep the pair.
+// the nomination it sends nothing: the peer's consent checks keep the pair. Those are
+// addresses anyone may name, someone else's too: one that has not answered gets the
+// rounds of one answer for the connection's life, within its destination's budget
+// shared by all connections (probebudget.go); one that answered is the peer's.
 
 // probeDelays are the waits between a connection's rounds of probes; after the last
 // round it waits for the peer. The early rounds are close together: a controlling
 // agent (Pion's, at least) nominates a pair as soon as a check arrives on one that
 // has succeeded, instead of at its next tick (every 200 ms): at a crowd of 50 joining,
 // starting at 20 ms instead of 50 took the p95 of the join from 108–131 ms to 89–99.
-var probeDelays = []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 160 * time.Millisecond, 320 * time.Millisecond, 640 * time.Millisecond, 1280 * time.Millisecond, 2560 * time.Millisecond}
+var probeDelays = [...]time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 160 * time.Millisecond, 320 * time.Millisecond, 640 * time.Millisecond, 1280 * time.Millisecond, 2560 * time.Millisecond}
 
 // maxProbed bounds the candidates a connection probes.
 const maxProbed = 16
+
+// maxUnansweredProbes bounds the probes a connection sends an address that has not
+// answered, for the connection's life: the rounds of one answer. A peer that can be
+// reached answers (or nominates) within a round or two; an ICE restart starts the
+// rounds again for the addresses that answered, not for the others, which would
+// otherwise get nine more at each restart the signaling allows (probebudget.go).
+const maxUnansweredProbes = len(probeDelays) + 1
+
+// probeTarget is a candidate of the peer's that the connection probes: sent counts
+// the probes it got while it had not answered, live is set once it has answered one
+// of the server's requests (then it is the peer's, and its probes are not counted).
+type probeTarget struct {
+	ap   netip.AddrPort
+	sent int
+	live bool
+}
 
 // probePriority is the priority a probe names for the server's peer-reflexive
 // candidate (RFC 8445 §5.1.2: type preference 110, local preference 65535, component 1).
@@ -67,16 +86,19 @@ func (o *ownSub) addRemote(c ice.Candidate) {
 	}
 	ap := netip.AddrPortFrom(ip.Unmap(), uint16(c.Port()))
 	o.mu.Lock()
-	if slices.Contains(o.remotes, ap) || len(o.remotes) >= maxProbed || o.closed {
+	known := slices.ContainsFunc(o.remotes, func(t probeTarget) bool { return t.ap == ap })
+	if known || len(o.remotes) >= maxProbed || o.closed {
 		o.mu.Unlock()
 		return
 	}
-	o.remotes = append(o.remotes, ap)
+	o.remotes = append(o.remotes, probeTarget{ap: ap})
 	l, creds := o.lite, o.creds
-	o.mu.Unlock()
+	var to []netip.AddrPort
 	if creds.ufrag != "" && l != nil && !l.nominated() {
-		o.sendProbes(l, creds, []netip.AddrPort{ap})
+		to = o.probeTargets(l, o.remotes[len(o.remotes)-1:])
 	}
+	o.mu.Unlock()
+	o.sendProbes(l, creds, to)
 }
 
 // startProbing begins the rounds of probes for the credentials of the answer just
@@ -95,7 +117,7 @@ func (o *ownSub) startProbing(creds probeCredentials) {
 // probe sends a round of probes and schedules the next, until the peer nominates.
 func (o *ownSub) probe() {
 	o.mu.Lock()
-	l, creds, remotes := o.lite, o.creds, append([]netip.AddrPort(nil), o.remotes...)
+	l, creds := o.lite, o.creds
 	if o.closed || l == nil || l.nominated() || o.probeRound > len(probeDelays) {
 		o.probeStop = nil
 		o.mu.Unlock()
@@ -107,8 +129,32 @@ func (o *ownSub) probe() {
 		o.probeStop = nil // the last round: the peer has to find the server now
 	}
 	o.probeRound++
+	to := o.probeTargets(l, o.remotes)
 	o.mu.Unlock()
-	o.sendProbes(l, creds, remotes)
+	o.sendProbes(l, creds, to)
+}
+
+// probeTargets are the addresses of ts that may be probed now: those that answered
+// l's requests (or an earlier agent's), and those that did not while they have
+// probes left and their destination's budget holds one. o.mu is held.
+func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
+	var to []netip.AddrPort
+	now := o.e.now()
+	for i := range ts {
+		t := &ts[i]
+		if !t.live && l.answeredFrom(t.ap) {
+			t.live = true
+		}
+		switch {
+		case t.live:
+		case t.sent >= maxUnansweredProbes || !o.e.probes.take(t.ap.Addr(), now):
+			continue
+		default:
+			t.sent++
+		}
+		to = append(to, t.ap)
+	}
+	return to
 }
 
 func (o *ownSub) sendProbes(l *iceLite, creds probeCredentials, to []netip.AddrPort) {
@@ -119,6 +165,8 @@ func (o *ownSub) sendProbes(l *iceLite, creds probeCredentials, to []netip.AddrP
 		if err != nil {
 			return
 		}
-		_ = o.e.writeTo(b, ap)
+		if o.e.writeTo(b, ap) == nil {
+			o.e.probes.sent.Add(1)
+		}
 	}
 }

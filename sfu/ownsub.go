@@ -8,7 +8,6 @@ import (
 	"errors"
 	"maps"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,7 +58,7 @@ type ownSub struct {
 
 	connected atomic.Bool
 	// The probes of the peer's candidates (liteprobe.go), under mu.
-	remotes    []netip.AddrPort
+	remotes    []probeTarget
 	creds      probeCredentials
 	probeRound int
 	probeStop  func() bool // the next round's timer; nil once probing has stopped

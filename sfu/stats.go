@@ -139,6 +139,11 @@ type Stats struct {
 	// ICEConsentLost counts the agents' selected paths whose consent expired (RFC
 	// 7675: no answer for the consent time), after which nothing is sent to them.
 	ICEConsentLost uint64
+	// ICEProbesSent counts the probes of the candidates peers named (liteprobe.go),
+	// ICEProbesHeld those not sent because the budget of probes to the destination,
+	// an address that never answered, was spent (probebudget.go): a rising count is
+	// participants naming someone else's address, many of them or again and again.
+	ICEProbesSent, ICEProbesHeld uint64
 	// ForwardDelay is how long the server held the packets it forwarded: from their
 	// layer taking them to the system call that sent each copy (forwarddelay.go).
 	ForwardDelay DelayHistogram
@@ -268,6 +273,8 @@ func (e *Engine) Stats() Stats {
 		ICEAnswersRefused:         e.lites.answersRefused.Load(),
 		ICERequestsHeld:           e.lites.held.Load(),
 		ICEConsentLost:            e.lites.lost.Load(),
+		ICEProbesSent:             e.probes.sent.Load(),
+		ICEProbesHeld:             e.probes.held.Load(),
 		ForwardDelay:              e.forwardDelay(),
 	}
 }

@@ -34,3 +34,11 @@ func (b *tokenBucket) take(now time.Time, n int, rate, burst float64) bool {
 	b.tokens -= float64(n)
 	return true
 }
+
+// full reports whether the bucket, refilled at rate a second up to burst, is full at
+// now (or was never taken from): forgetting it changes nothing.
+func (b *tokenBucket) full(now time.Time, rate, burst float64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.primed || b.tokens+now.Sub(b.last).Seconds()*rate >= burst
+}

@@ -116,6 +116,8 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				ICERequestsSent: m.ICERequestsSent, ICERequestsAnswered: m.ICERequestsAnswered, ICEAnswersRefused: m.ICEAnswersRefused,
 				ICERequestsHeld: m.ICERequestsHeld,
 				ICEConsentLost:  m.ICEConsentLost,
+				ICEProbesSent:   m.ICEProbesSent,
+				ICEProbesHeld:   m.ICEProbesHeld,
 				ForwardDelay:    delayHistogram(m.ForwardDelay),
 			}
 		},

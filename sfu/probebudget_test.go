@@ -1,0 +1,270 @@
+package sfu
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pion/stun/v4"
+
+	"conclave/internal/fakeclock"
+)
+
+// newProbeRoom is a room whose engine's timers never fire: the test runs each round of
+// probes itself (ownSub.probe), so that the round's probes are queued on the media
+// socket, in order, when the call returns.
+func newProbeRoom(t *testing.T) (*fakeclock.Clock, *Engine, *Room) {
+	t.Helper()
+	return newClockedRoom(t, false, func(_ *fakeclock.Clock, cfg *Config) {
+		cfg.AfterFunc = func(time.Duration, func()) func() bool { return func() bool { return true } }
+	})
+}
+
+const probePeerUfrag, probePeerPwd = "peer", "the-peers-password-1234"
+
+// answerNaming is a subscribe answer (to an offer without sections) whose candidates
+// are aps.
+func answerNaming(aps ...netip.AddrPort) string {
+	a := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:" + probePeerUfrag + "\r\na=ice-pwd:" + probePeerPwd +
+		"\r\na=fingerprint:sha-256 AB:CD\r\na=setup:active\r\n"
+	for i, ap := range aps {
+		a += "a=candidate:" + strconv.Itoa(i) + " 1 udp 2130706431 " + ap.Addr().String() + " " + strconv.Itoa(int(ap.Port())) + " typ host\r\n"
+	}
+	return a
+}
+
+// answerOffer has the subscriber p offered (with new ICE credentials when restart)
+// and answer.
+func answerOffer(t *testing.T, p *Participant, restart bool, answer string) {
+	t.Helper()
+	if _, err := p.own.offer(restart); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.offerPending = true
+	p.mu.Unlock()
+	if err := p.AcceptSubscribeAnswer(answer); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// listenOn is a UDP socket on ip, and its address.
+func listenOn(t *testing.T, ip string) (*net.UDPConn, netip.AddrPort) {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadBuffer(1 << 20)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+var probeEnd = []byte("the test's end of the probes")
+
+// probesAt counts the probes that reached c: the engine sends c a marker after
+// everything queued so far, and its socket sends in order, so once the marker is
+// read every probe sent before has been.
+func probesAt(t *testing.T, e *Engine, c *net.UDPConn) int {
+	t.Helper()
+	if err := e.writeTo(probeEnd, c.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	buf := make([]byte, 1500)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(mediaWait))
+		k, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("the marker after %d probes did not come: %v", n, err)
+		}
+		if bytes.Equal(buf[:k], probeEnd) {
+			return n
+		}
+		if isSTUN(buf[:k]) && uint16(buf[0])<<8|uint16(buf[1]) == stun.BindingRequest.Value() {
+			n++
+		}
+	}
+}
+
+// probeRounds runs the rounds after an answer's first of each connection, the
+// engine's clock moving as their timers would have, and returns the time they took.
+func probeRounds(clock *fakeclock.Clock, subs ...*ownSub) time.Duration {
+	var took time.Duration
+	for _, d := range probeDelays {
+		clock.Advance(d)
+		took += d
+		for _, o := range subs {
+			o.probe()
+		}
+	}
+	return took
+}
+
+// TestProbesToOneVictimAreBudgeted: ten participants name the same eight addresses of
+// a victim (someone else's machine, which never answers) in their answers, and restart
+// ICE three times; the victim gets the budget of one destination (probeBurst at once,
+// probeRate a second of the engine's clock), not each participant's rounds at each
+// answer (2880 probes), and the probes held back are counted.
+func TestProbesToOneVictimAreBudgeted(t *testing.T) {
+	clock, eng, room := newProbeRoom(t)
+	var victims []*net.UDPConn
+	var aps []netip.AddrPort
+	for range 8 {
+		c, ap := listenOn(t, "127.0.0.2")
+		victims, aps = append(victims, c), append(aps, ap)
+	}
+	var subs []*ownSub
+	for i := range 10 {
+		p, err := room.Join("p" + strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, p.own)
+		answerOffer(t, p, false, answerNaming(aps...))
+	}
+	window := probeRounds(clock, subs...)
+	for range 3 {
+		for _, o := range subs {
+			answerOffer(t, o.p, true, answerNaming(aps...))
+		}
+		window += probeRounds(clock, subs...)
+	}
+	got := 0
+	for _, c := range victims {
+		got += probesAt(t, eng, c)
+	}
+	budget := probeBurst + int(probeRate*window.Seconds())
+	if got > budget || got < budget-1 {
+		t.Fatalf("the victim got %d probes from 10 participants in %v, want the budget, %d", got, window, budget)
+	}
+	if s := eng.Stats(); s.ICEProbesSent != uint64(got) || s.ICEProbesHeld == 0 {
+		t.Fatalf("Stats: %d probes sent, %d held; the victim got %d", s.ICEProbesSent, s.ICEProbesHeld, got)
+	}
+}
+
+// TestProbesAreNotRenewedForAnAddressThatNeverAnswered: an address that never answered
+// gets the rounds of one answer for the connection's life; the ICE restarts that
+// follow (ten a second the signaling allows) start the rounds again, but not for it.
+func TestProbesAreNotRenewedForAnAddressThatNeverAnswered(t *testing.T) {
+	clock, eng, room := newProbeRoom(t)
+	victim, ap := listenOn(t, "127.0.0.2")
+	p, err := room.Join("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answerOffer(t, p, false, answerNaming(ap))
+	probeRounds(clock, p.own)
+	if got := probesAt(t, eng, victim); got != maxUnansweredProbes {
+		t.Fatalf("%d probes for the first answer, want its %d rounds", got, maxUnansweredProbes)
+	}
+	for range 20 {
+		answerOffer(t, p, true, answerNaming(ap))
+		probeRounds(clock, p.own)
+	}
+	if got := probesAt(t, eng, victim); got != 0 {
+		t.Fatalf("%d more probes in 20 ICE restarts to an address that never answered, want none", got)
+	}
+}
+
+// TestProbedPeerThatAnsweredIsNotHeldBack: another participant has spent the budget of
+// the peer's address (the peer is behind the address it names, a NAT's, say); the
+// peer's first probe is held back, but the peer checks the server itself and answers
+// its request: from then on its address is its own and gets its probes, and its
+// nomination is selected.
+func TestProbedPeerThatAnsweredIsNotHeldBack(t *testing.T) {
+	_, eng, room := newProbeRoom(t)
+	attacker, err := room.Join("attacker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aimed []netip.AddrPort
+	for range maxProbed {
+		_, ap := listenOn(t, "127.0.0.1")
+		aimed = append(aimed, ap)
+	}
+	answerOffer(t, attacker, false, answerNaming(aimed...))
+	for range probeBurst/maxProbed - 1 {
+		attacker.own.probe() // the clock stands still: the budget is spent
+	}
+	peer, peerAP := listenOn(t, "127.0.0.1")
+	p, err := room.Join("peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answerOffer(t, p, false, answerNaming(peerAP))
+	if got := probesAt(t, eng, peer); got != 0 {
+		t.Fatalf("%d probes to the peer with its address's budget spent, want none", got)
+	}
+
+	// The peer checks the server and answers its request.
+	server := eng.udpConn.LocalAddr().(*net.UDPAddr).AddrPort()
+	req := check{username: p.own.lite.ufrag + ":" + probePeerUfrag, pwd: p.own.lite.pwd}.bytes(t)
+	if _, err := peer.WriteToUDPAddrPort(req, server); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	var ask []byte
+	for ask == nil {
+		_ = peer.SetReadDeadline(time.Now().Add(mediaWait))
+		n, err := peer.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint16(buf[0])<<8|uint16(buf[1]) == stun.BindingRequest.Value() {
+			ask = append([]byte(nil), buf[:n]...)
+		}
+	}
+	if _, err := peer.WriteToUDPAddrPort(peerReply{pwd: probePeerPwd}.to(t, ask), server); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the peer's answer taken", func() bool { return p.own.lite.answeredFrom(peerAP) })
+
+	p.own.probe()
+	if got := probesAt(t, eng, peer); got != 1 {
+		t.Fatalf("%d probes to the peer in the round after it answered, want 1", got)
+	}
+	nominate := check{username: p.own.lite.ufrag + ":" + probePeerUfrag, pwd: p.own.lite.pwd, nominate: true}.bytes(t)
+	if _, err := peer.WriteToUDPAddrPort(nominate, server); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the peer's nomination selected", func() bool { return p.route.Load() != nil })
+}
+
+// TestProbeBudgetByDestination: an IPv4 address is a destination, an IPv6 /64 is one;
+// the budget refills on the clock, and a destination whose budget is whole again is
+// forgotten.
+func TestProbeBudgetByDestination(t *testing.T) {
+	var b probeBudget
+	now := time.Unix(1_000_000, 0)
+	spend := func(ip string) int {
+		n := 0
+		for b.take(netip.MustParseAddr(ip), now) {
+			n++
+		}
+		return n
+	}
+	if n := spend("2001:db8::1"); n != probeBurst {
+		t.Fatalf("%d probes at once to 2001:db8::1, want %d", n, probeBurst)
+	}
+	if n := spend("2001:db8::2"); n != 0 {
+		t.Fatalf("%d probes to 2001:db8::2 after its /64's budget was spent, want none", n)
+	}
+	if n := spend("2001:db8:0:1::1"); n != probeBurst {
+		t.Fatalf("%d probes to another /64, want %d", n, probeBurst)
+	}
+	if n := spend("::ffff:192.0.2.1"); n != probeBurst || spend("192.0.2.1") != 0 {
+		t.Fatal("an IPv4-mapped address is not the IPv4 address's destination")
+	}
+	now = now.Add(time.Second)
+	if n := spend("192.0.2.1"); n != probeRate {
+		t.Fatalf("%d probes a second later, want %d", n, probeRate)
+	}
+	b.forget(now.Add(time.Duration(probeBurst/probeRate) * time.Second))
+	if len(b.dsts) != 0 {
+		t.Fatalf("%d destinations kept with their budgets whole again", len(b.dsts))
+	}
+}
