@@ -84,7 +84,13 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			if _, ok := m.members[e.ID]; ok {
 				delete(m.members, e.ID)
 				m.departed.add(string(e.ID))
-				m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: string(e.ID)}))
+				// At the meeting's end every member is ejected and told `bye` `ended`,
+				// which is all it is told: each one's participant_left to all the
+				// others still in it was n²/2 messages for n (19,900 for 200), and
+				// pages that are being ended showed everyone leaving.
+				if e.Reason != lobby.ReasonEnded {
+					m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: string(e.ID)}))
+				}
 			}
 			if s != nil {
 				s.deliver(event{kind: evEjected, reason: string(e.Reason)})
