@@ -157,8 +157,10 @@ func (m *relayedMember) close() {
 // BenchmarkEndMeetingWithRelays ends a meeting of n members, each holding two relays
 // of the embedded TURN server, as the server ends it (its room deleted): the time and
 // allocations of the end itself, everything under the meeting's lock (the members
-// ejected and told, their credentials revoked, their relays closed and taken out of
-// the SFU's table of local relays, the room's media closed). relays=0 is the same
+// ejected and told, their credentials revoked, their relays ended and taken out of
+// the SFU's table of local relays), and the room's media closed. The relays' sockets
+// are closed a moment later, on the TURN server's goroutines (turn.Server.Revoke),
+// which the timer does not wait for. relays=0 is the same
 // meeting without relays, for what the relays add. Every iteration joins a meeting
 // whose set-up is not timed: run it with -benchtime=Nx (a time would have it make
 // thousands of meetings).

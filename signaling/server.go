@@ -95,7 +95,8 @@ type Config struct {
 // they went to is gone (left, was removed or sent back to the waiting room, or the
 // meeting ended), or the welcome they were made for did not go out; whatever relays
 // they opened close, and the TURN server counts a member less at their address. It
-// must not block: it is called under a meeting's lock.
+// must not block: it is called under a meeting's lock (turn.Server.Revoke ends the
+// relays at once and closes their sockets later, on a goroutine of its own).
 type ICESource interface {
 	ICEServers(now time.Time, member netip.Addr) []ICEServer
 	Revoke(servers []ICEServer)

@@ -121,18 +121,9 @@ func newDirectFixture(t testing.TB, tlsConf *tls.Config, opts ...func(*Config)) 
 	cfg := Config{
 		UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Host: "127.0.0.1",
 		RelayIP: netip.MustParseAddr("127.0.0.1"), RelayBind: "127.0.0.1",
-		Peers:    []netip.AddrPort{sfu.LocalAddr().(*net.UDPAddr).AddrPort()},
-		BatchUDP: func(c *net.UDPConn) (net.PacketConn, error) { return unbatched{c}, nil },
-		LocalRelay: func(ap netip.AddrPort, deliver func([]byte)) func() {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.delivers[ap] = deliver
-			return func() {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				delete(f.delivers, ap)
-			}
-		},
+		Peers:      []netip.AddrPort{sfu.LocalAddr().(*net.UDPAddr).AddrPort()},
+		BatchUDP:   func(c *net.UDPConn) (net.PacketConn, error) { return unbatched{c}, nil },
+		LocalRelay: f.register,
 	}
 	if tlsConf != nil {
 		cfg.TLSAddr, cfg.TLSConfig = "127.0.0.1:0", tlsConf
@@ -147,6 +138,18 @@ func newDirectFixture(t testing.TB, tlsConf *tls.Config, opts ...func(*Config)) 
 	t.Cleanup(func() { _ = srv.Close() })
 	f.srv = srv
 	return f
+}
+
+// register is the fixture's Config.LocalRelay: the SFU's table of local relays.
+func (f *directFixture) register(ap netip.AddrPort, deliver func([]byte)) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.delivers[ap] = deliver
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.delivers, ap)
+	}
 }
 
 // unbatched is a UDP socket with the batched socket's WriteToAddrPort, each write the

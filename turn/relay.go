@@ -190,11 +190,15 @@ type restrictedConn struct {
 	done    chan struct{}
 	bufs    *sync.Pool
 	removes []func()
-	give    func() // returns the socket's place in the allocation caps; nil if uncounted
-	once    sync.Once
-	// closed is set by Close: a write after it is refused (WriteTo), though the SFU's
+	give    func()    // returns the socket's place in the allocation caps; nil if uncounted
+	once    sync.Once // shut
+	// socketOnce closes the socket (closeSocket).
+	socketOnce sync.Once
+	// closed is set by shut: a write after it is refused (WriteTo), though the SFU's
 	// taker is still at hand and pion/turn, which deletes the allocation and its
-	// channels only once its reader sees the close, may still route one to it.
+	// channels only once its reader sees the close, may still route one to it; and a
+	// datagram read after it is not relayed (ReadFrom), though the socket may be open
+	// a while longer (Server.Revoke closes it later).
 	closed atomic.Bool
 
 	// routes are the client's channels and permissions, by which the relay writes
@@ -264,9 +268,20 @@ func (c *restrictedConn) readSocket() {
 	}
 }
 
-// Close ends the hand-over (the SFU sends to the socket again, which is closed) and
-// closes the socket.
+// Close ends the relay (shut) and closes its socket.
 func (c *restrictedConn) Close() error {
+	c.shut()
+	return c.closeSocket()
+}
+
+// shut ends everything of the relay but its socket, at once: it writes nothing more
+// (WriteTo) and relays nothing more to its client (ReadFrom), the SFU no longer hands it
+// datagrams in memory nor takes its own (the hand-over ends: what the SFU sends goes to
+// the socket, which drops it), pion/turn's reader is told it is closed (done), which
+// deletes the allocation, and its place in the allocation caps is free. The socket's
+// close, which waits for the goroutine reading it to let go, can come later
+// (Server.Revoke).
+func (c *restrictedConn) shut() {
 	c.once.Do(func() {
 		c.closed.Store(true)
 		for _, remove := range c.removes {
@@ -279,7 +294,15 @@ func (c *restrictedConn) Close() error {
 			c.give()
 		}
 	})
-	return c.PacketConn.Close()
+}
+
+// closeSocket closes the socket once: a later call (pion/turn closes the relay of an
+// allocation it deletes, after a revocation closed it) reports no error, which would
+// stop pion/turn's Close of all the allocations at that one.
+func (c *restrictedConn) closeSocket() error {
+	var err error
+	c.socketOnce.Do(func() { err = c.PacketConn.Close() })
+	return err
 }
 
 // WriteTo sends b to addr, an SFU address, or hands it to the SFU in memory where
@@ -306,12 +329,19 @@ func (c *restrictedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // ReadFrom returns the next datagram from a peer, with the peer's address from peers
 // (the relay only reads the address, pion/turn's allocation compares it).
+//
+// Once the relay is shut it returns net.ErrClosed, also for a datagram already taken:
+// with both ready, the select may take the inbox's, and without the hand-over the
+// socket is read until it is closed.
 func (c *restrictedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	if c.inbox != nil {
 		select {
 		case d := <-c.inbox:
 			n := copy(b, d.buf[:d.n])
 			c.bufs.Put(d.buf)
+			if c.closed.Load() {
+				return 0, nil, net.ErrClosed
+			}
 			return n, d.from, nil
 		case <-c.done:
 			return 0, nil, net.ErrClosed
@@ -321,6 +351,9 @@ func (c *restrictedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		n, ap, err := c.udp.ReadFromUDPAddrPort(b)
 		if err != nil {
 			return n, nil, err
+		}
+		if c.closed.Load() {
+			return 0, nil, net.ErrClosed
 		}
 		if peer := c.peers.at(ap); peer != nil {
 			return n, peer, nil

@@ -283,3 +283,42 @@ func TestRelaySocketsAreCounted(t *testing.T) {
 	}
 	_ = again.Close()
 }
+
+// TestShutRelayRelaysNothing: once a relay is shut (its credentials revoked; its socket
+// is closed later, Server.Revoke) its reads relay nothing more to its client: neither a
+// datagram already in its inbox, which the read's select took about half the time with
+// the close at hand as well, nor one that reached its socket before the close.
+func TestShutRelayRelaysNothing(t *testing.T) {
+	t.Run("hand-over", func(t *testing.T) {
+		var deliver func([]byte)
+		g := &relayGenerator{relayIP: net.IPv4(127, 0, 0, 1), bindIP: "127.0.0.1",
+			peers: newPeers([]netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}),
+			local: func(_ netip.AddrPort, d func([]byte)) func() {
+				deliver = d
+				return func() {}
+			}}
+		pc, _, err := g.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		relay := pc.(*restrictedConn)
+		defer relay.Close()
+		relay.shut()
+		for i := range 32 {
+			deliver([]byte("media")) // as the SFU may, its batch under way at the shut
+			if n, _, err := relay.ReadFrom(make([]byte, 1500)); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("read %d after the shut: %d bytes, %v (want net.ErrClosed)", i, n, err)
+			}
+		}
+	})
+	t.Run("socket", func(t *testing.T) {
+		relay, peer, _ := relayPair(t)
+		if _, err := peer.WriteToUDPAddrPort([]byte("media"), relay.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+			t.Fatal(err)
+		}
+		relay.shut()
+		if n, _, err := relay.ReadFrom(make([]byte, 1500)); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read after the shut: %d bytes, %v (want net.ErrClosed)", n, err)
+		}
+	})
+}

@@ -1,9 +1,13 @@
 package turn
 
 import (
+	"errors"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	pionturn "github.com/pion/turn/v5"
 
 	"conclave/internal/fakeclock"
 )
@@ -42,5 +46,108 @@ func TestRevokeCostStaysLinear(t *testing.T) {
 	live := int((ttl+revokedMargin)/step) + 1
 	if got := len(s.quota.revoked); got > 2*live+minRevokedSweep {
 		t.Fatalf("%d usernames kept, %d still to refuse", got, live)
+	}
+}
+
+// TestRevokedRelayIsUnusableBeforeItsSocketCloses: signaling revokes under a meeting's
+// lock, and a socket's close waits for the goroutine reading it: a meeting of 200 that
+// ended held its lock 111-132 ms for its 400 relays' closes. The sockets are closed
+// later now, on a goroutine the server's Close waits for (held here until the server
+// closes), and Revoke returns with the relays unusable all the same: they write nothing
+// more and relay nothing to their client, the SFU hands them nothing (their
+// registrations are gone), their places in the caps are free, their credentials open no
+// relay again, and pion/turn deletes its allocation. One relay is pion/turn's (whose
+// reader closes its socket itself once it sees the relay shut), the other is opened by
+// the server's relay generator alone, so that only the server closes its socket.
+func TestRevokedRelayIsUnusableBeforeItsSocketCloses(t *testing.T) {
+	f := newDirectFixture(t, nil)
+	stopped := func() bool {
+		f.srv.closers.mu.Lock()
+		defer f.srv.closers.mu.Unlock()
+		return f.srv.closers.stopped
+	}
+	f.srv.closers.before = func() {
+		for !stopped() { // until the server's Close, which must wait for the rest
+			time.Sleep(time.Millisecond)
+		}
+	}
+
+	servers := f.srv.ICEServers(time.Now())
+	user, pass := servers[0].Username, servers[0].Credential
+	addr := f.srv.udpConn.LocalAddr().String()
+	client := func() net.PacketConn {
+		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	_, pions := f.allocate(t, client(), addr, user, pass)
+	gen := &relayGenerator{relayIP: net.IPv4(127, 0, 0, 1), bindIP: "127.0.0.1",
+		peers: newPeers([]netip.AddrPort{f.sfu.LocalAddr().(*net.UDPAddr).AddrPort()}),
+		local: f.register, direct: f.srv.direct, quota: f.srv.quota}
+	pc, _, err := gen.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := pc.(*restrictedConn)
+	t.Cleanup(func() { _ = own.Close() })
+	port := own.LocalAddr().(*net.UDPAddr).Port
+
+	f.srv.Revoke(user)
+	if c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err == nil {
+		_ = c.Close()
+		t.Fatal("the relay's socket was closed before Revoke returned")
+	}
+	for _, relay := range []*restrictedConn{pions, own} {
+		if _, err := relay.WriteTo([]byte("media"), f.sfu.LocalAddr()); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("a write after the revocation: %v, want net.ErrClosed", err)
+		}
+		at := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(relay.LocalAddr().(*net.UDPAddr).Port))
+		f.mu.Lock()
+		registered := f.delivers[at] != nil
+		f.mu.Unlock()
+		if registered || f.srv.direct.relayAt(relay.LocalAddr()) != nil {
+			t.Fatalf("the SFU still hands the revoked relay at %v its datagrams", at)
+		}
+	}
+	if n, _, err := own.ReadFrom(make([]byte, 1500)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("a read after the revocation: %d bytes, %v, want net.ErrClosed", n, err)
+	}
+	f.srv.quota.mu.Lock()
+	total := f.srv.quota.total
+	f.srv.quota.mu.Unlock()
+	if total != 0 {
+		t.Fatalf("%d relays counted against the caps after the revocation, want 0", total)
+	}
+	if _, _, err := gen.AllocatePacketConn(pionturn.AllocateListenerConfig{Network: "udp4", UserID: user}); !errors.Is(err, errNoRelayRoom) {
+		t.Fatalf("a relay socket for the revoked credentials: %v, want errNoRelayRoom", err)
+	}
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
+		Username: user, Password: pass, Conn: client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := c.Allocate(); err == nil {
+		_ = again.Close()
+		t.Fatal("the revoked credentials opened a relay")
+	}
+	waitUntil(t, "allocation deleted", func() bool { return f.srv.AllocationCount() == 0 })
+
+	_ = f.srv.Close()
+	free, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+	if err != nil {
+		t.Fatalf("the server closed, the revoked relay's socket is still open: %v", err)
+	}
+	_ = free.Close()
+	// pion/turn closes a relay of an allocation it deletes, perhaps after the revocation
+	// closed its socket: its Close of all the allocations stops at the first error.
+	if err := own.Close(); err != nil {
+		t.Fatalf("the relay closed again: %v, want nil", err)
 	}
 }

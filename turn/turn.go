@@ -130,6 +130,8 @@ type Server struct {
 	answers *answerLimits
 	// realms are the realms of the clients (clientrealm.go).
 	realms clientRealms
+	// closers closes the sockets of revoked relays (Revoke).
+	closers socketClosers
 }
 
 // DirectWrites is the number of packets from the SFU the relays wrote to their
@@ -380,21 +382,30 @@ func (s *Server) ICEServersFor(now time.Time, client netip.Addr) []ICEServer {
 	return servers
 }
 
-// Revoke ends the credentials of username, handed out by ICEServers: their relays are
-// closed now, and nothing they ask for is granted any more (no new relay, no refresh,
+// Revoke ends the credentials of username, handed out by ICEServers: their relays end
+// now, and nothing they ask for is granted any more (no new relay, no refresh,
 // permission or channel); the address they were handed to (ICEServersFor) counts a
 // member less. Signaling calls it when the member they were handed to is gone: left,
 // removed, sent back to the waiting room, or the meeting ended, and for credentials
 // it made but could not hand over. A username the server did not make is ignored.
+//
+// When it returns, the relays relay nothing more either way, the SFU hands them
+// nothing and their places in the allocation caps are free; their sockets are closed a
+// moment later on a goroutine of their own (socketClosers), which Close waits for: a
+// close waits for the socket's reader, and Revoke is called under a meeting's lock.
+// pion/turn deletes their allocations once its reader sees them shut (or, without the
+// SFU's hand-over, their sockets closed).
 func (s *Server) Revoke(username string) {
 	s.answers.memberLeft(username)
 	expiry, err := parseUsername(username)
 	if err != nil {
 		return
 	}
-	for _, c := range s.quota.revoke(username, time.Unix(expiry, 0), s.now()) {
-		_ = c.Close()
+	relays := s.quota.revoke(username, time.Unix(expiry, 0), s.now())
+	for _, c := range relays {
+		c.shut()
 	}
+	s.closers.close(relays)
 }
 
 // URLs lists the turn: and turns: URLs of the listeners.
@@ -403,9 +414,12 @@ func (s *Server) URLs() []string { return append([]string(nil), s.urls...) }
 // AllocationCount is the number of live allocations.
 func (s *Server) AllocationCount() int { return s.srv.AllocationCount() }
 
-// Close stops the server and closes its listeners and allocations.
+// Close stops the server and closes its listeners and allocations, and waits for the
+// sockets of revoked relays to be closed.
 func (s *Server) Close() error {
-	return s.srv.Close()
+	err := s.srv.Close()
+	s.closers.wait()
+	return err
 }
 
 func (s *Server) closeListeners() {
