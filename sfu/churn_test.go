@@ -29,12 +29,7 @@ func (e *Engine) held() map[string]int {
 	if e.tcpLimits != nil {
 		n["tcpConns"], n["tcpGroups"] = e.tcpLimits.Held()
 	}
-	count("relays", func() int {
-		if m := e.relays.m.Load(); m != nil {
-			return len(*m)
-		}
-		return 0
-	})
+	count("relays", e.relays.registered)
 	return n
 }
 

@@ -14,32 +14,53 @@ import (
 // SFU's batches hand the datagrams to such an address over in memory instead.
 
 // localRelays are the addresses of relay sockets on this machine and what takes the
-// datagrams sent to each. The map is replaced on change and read without a lock by
-// every batch the SFU sends; nil while there is none.
+// datagrams sent to each, read without a lock by every batch the SFU sends: for each
+// address relays are registered at (the SFU's own few), a table of their ports in
+// pages of portsPerPage, each slot an atomic pointer. A registration fills its slot (and
+// makes its page, once), a removal empties it: neither copies anything, whatever the
+// number of relays. The list of addresses is replaced when one is added (the machine's
+// few, once each) and dropped, pages and all, when no relay is left.
 //
-// A removal does not replace it: it empties the registration (localRelay.deliver),
-// which the batches then pass by, and the map is rebuilt without the empty ones once
-// they are as many as the rest (or at the next registration, which copies it anyway).
-// A meeting that ends closes all its members' relays at once, each a removal under the
-// meeting's lock: each replacing the map copied every relay of the machine, n²/2
-// entries for n relays (400 relays of a meeting of 200: 80,000 entries, about half of
-// the 35 MB the end allocated, signaling's BenchmarkEndMeetingWithRelays), where the
-// rebuilds now copy fewer than n in all.
+// The table was a map replaced by a copy at each change: the 2n relays of a meeting of
+// n members joining copied 2n² entries (80,000 for a meeting of 200), and each removal
+// copied it again at the meeting's end, under its lock (signaling's
+// BenchmarkEndMeetingWithRelays), until removals only emptied their registrations.
 type localRelays struct {
 	mu sync.Mutex // serialises changes
-	m  atomic.Pointer[map[netip.AddrPort]*localRelay]
-	// removed is how many registrations in m are removed (empty), under mu.
-	removed int
-	// copied counts the entries copied into new maps (tests).
+	// addrs are the addresses relays are registered at, with their ports; nil while
+	// there is none.
+	addrs atomic.Pointer[[]relayPorts]
+	// live is how many slots are filled, under mu.
+	live int
+	// copied counts the entries copied into new tables (tests).
 	copied   int
 	diverted atomic.Uint64 // datagrams handed over in memory
 	taken    atomic.Uint64 // datagrams the relays handed the SFU (RelayUplink)
 }
 
-// localRelay is one registration: its remove empties this one only, not a later one
-// for the same address. deliver is nil once it is removed: a batch that found it in
-// the map passes it by, and the relay it delivered to is not kept by the map.
-type localRelay struct{ deliver atomic.Pointer[func([]byte)] }
+// portsPerPage is how many ports a page of a relayPorts holds: 2 KB, allocated as its
+// first relay comes; the few thousand relays a server holds, on ephemeral ports, fill
+// at most a few hundred KB of pages an address.
+const portsPerPage = 256
+
+// relayPorts are the relays registered at addr, by port.
+type relayPorts struct {
+	addr  netip.Addr
+	pages *[65536 / portsPerPage]atomic.Pointer[[portsPerPage]atomic.Pointer[localRelay]]
+}
+
+// slot is port's place, nil when its page was never made.
+func (p *relayPorts) slot(port uint16) *atomic.Pointer[localRelay] {
+	page := p.pages[port/portsPerPage].Load()
+	if page == nil {
+		return nil
+	}
+	return &page[port%portsPerPage]
+}
+
+// localRelay is one registration: its remove empties its slot only while the slot
+// holds it, not a later registration at the same address.
+type localRelay struct{ deliver func([]byte) }
 
 // AddLocalRelay makes the datagrams the SFU sends to ap go to deliver instead of the
 // media socket, until remove is called. ap must be an address of a socket on this
@@ -50,82 +71,87 @@ type localRelay struct{ deliver atomic.Pointer[func([]byte)] }
 // relay's socket.
 func (e *Engine) AddLocalRelay(ap netip.AddrPort, deliver func(b []byte)) (remove func()) {
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	r := &localRelay{}
-	r.deliver.Store(&deliver)
+	r := &localRelay{deliver: deliver}
 	e.relays.add(ap, r)
 	return func() { e.relays.remove(ap, r) }
 }
 
-// add replaces the map with a copy of its registrations not removed, and r at ap.
+// add puts relay in ap's slot, in place of any registration there.
 func (r *localRelays) add(ap netip.AddrPort, relay *localRelay) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	next := r.liveLocked(1)
-	next[ap] = relay
-	r.m.Store(&next)
+	ports := r.portsLocked(ap.Addr())
+	page := ports.pages[ap.Port()/portsPerPage].Load()
+	if page == nil {
+		page = new([portsPerPage]atomic.Pointer[localRelay])
+		ports.pages[ap.Port()/portsPerPage].Store(page)
+	}
+	if page[ap.Port()%portsPerPage].Swap(relay) == nil {
+		r.live++
+	}
 }
 
-// remove empties relay, registered at ap; the map is rebuilt once the registrations
-// removed are as many as the others.
+// portsLocked is addr's table of ports, added to the list when there is none. Under
+// r.mu.
+func (r *localRelays) portsLocked(addr netip.Addr) *relayPorts {
+	var list []relayPorts
+	if old := r.addrs.Load(); old != nil {
+		for i := range *old {
+			if (*old)[i].addr == addr {
+				return &(*old)[i]
+			}
+		}
+		list = make([]relayPorts, len(*old), len(*old)+1)
+		r.copied += copy(list, *old)
+	}
+	list = append(list, relayPorts{addr: addr, pages: new([65536 / portsPerPage]atomic.Pointer[[portsPerPage]atomic.Pointer[localRelay]])})
+	r.addrs.Store(&list)
+	return &list[len(list)-1]
+}
+
+// remove empties relay's slot at ap, unless a later registration took it.
 func (r *localRelays) remove(ap netip.AddrPort, relay *localRelay) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if relay.deliver.Swap(nil) == nil {
-		return // removed before
+	slot := r.lookup(ap)
+	if slot == nil || !slot.CompareAndSwap(relay, nil) {
+		return // removed before, or a later registration at ap took its place
 	}
-	m := r.m.Load()
-	if m == nil || (*m)[ap] != relay {
-		return // a later registration at ap took its place (add dropped it)
+	if r.live--; r.live == 0 {
+		r.addrs.Store(nil) // the pages go too
 	}
-	r.removed++
-	if r.removed < len(*m)-r.removed {
-		return
-	}
-	next := r.liveLocked(0)
-	if len(next) == 0 {
-		r.m.Store(nil)
-		return
-	}
-	r.m.Store(&next)
 }
 
-// liveLocked copies the registrations not removed into a new map with room for extra
-// more; the map that replaces the one now holds no removed one. Under r.mu.
-func (r *localRelays) liveLocked(extra int) map[netip.AddrPort]*localRelay {
-	old := r.m.Load()
-	if old == nil {
-		return make(map[netip.AddrPort]*localRelay, extra)
+// lookup is ap's slot, nil when no relay was registered at its address or page.
+func (r *localRelays) lookup(ap netip.AddrPort) *atomic.Pointer[localRelay] {
+	list := r.addrs.Load()
+	if list == nil {
+		return nil
 	}
-	next := make(map[netip.AddrPort]*localRelay, len(*old)-r.removed+extra)
-	for ap, relay := range *old {
-		if relay.deliver.Load() != nil {
-			next[ap] = relay
+	addr := ap.Addr().Unmap()
+	for i := range *list {
+		if (*list)[i].addr == addr {
+			return (*list)[i].slot(ap.Port())
 		}
 	}
-	r.copied += len(next)
-	r.removed = 0
-	return next
+	return nil
 }
 
 // divert hands the datagrams of ms addressed to a local relay to it and returns the
 // others, in order: ms itself when there were none, else scratch's array refilled.
 func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
-	if r == nil {
-		return ms
-	}
-	m := r.m.Load()
-	if m == nil {
+	if r == nil || r.addrs.Load() == nil {
 		return ms
 	}
 	var rest []*datagram
 	taken := false
 	diverted := uint64(0) // added once: the writers share the counter
 	for i, d := range ms {
-		var deliver *func([]byte)
-		if relay := (*m)[netip.AddrPortFrom(d.ap.Addr().Unmap(), d.ap.Port())]; relay != nil {
-			deliver = relay.deliver.Load()
+		var relay *localRelay
+		if slot := r.lookup(d.ap); slot != nil {
+			relay = slot.Load()
 		}
-		if deliver == nil {
+		if relay == nil {
 			if taken {
 				rest = append(rest, d)
 			}
@@ -135,7 +161,7 @@ func (r *localRelays) divert(ms, scratch []*datagram) []*datagram {
 			rest = append(scratch[:0], ms[:i]...)
 			taken = true
 		}
-		(*deliver)(d.buf[:d.n])
+		relay.deliver(d.buf[:d.n])
 		diverted++
 	}
 	if !taken {
