@@ -347,7 +347,7 @@ test('the gathered toasts end with the session: not shown over the screen that f
   const resumed = Object.assign(meeting(clock, live), { presence });
   join(resumed, 'Cem');
   assert.deepEqual(shown(box).map((x) => x.text), ['Anna and Cem joined', 'Ben left']);
-  // Leave (or the meeting ended, or sent back): meeting.js stopped() ends them.
+  // Leave (or the meeting ended, or sent back): meeting-end.js stopped() ends them.
   presence.end();
   assert.deepEqual(shown(box), [], 'the toasts close with the session');
   clock.advance(TOAST_OUT_MS);

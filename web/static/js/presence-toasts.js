@@ -18,7 +18,7 @@
 // as no leave and no join (session-roster.js, PROTOCOL.md "Reconnecting"), and an id
 // that left is never given again (session.js departed). A name is shown clipped
 // (clipped.js), the whole of it read by a screen reader. The toasts end with the page's
-// session (end: meeting.js, when it shows the screen that follows); a resume keeps
+// session (end: meeting-end.js stopped, before the screen that follows); a resume keeps
 // them, gathering on.
 //
 // Which one speaks: the announcer (#live, dom.js announce), not the toast. A toast in a
@@ -79,7 +79,7 @@ export class PresenceToasts {
   /** left tells that person ({id, name, nameLabel}) left. */
   left(person) {
     const gone = copy(person);
-    if (gone.id) this._takeOut('joined', (p) => p.id === gone.id);
+    if (gone.id) this._takeOutJoin(gone.id);
     this._add('left', gone, null);
   }
 
@@ -123,18 +123,13 @@ export class PresenceToasts {
     g.timer = this.clock.setTimeout(() => this._close(shown), SHOWN_MS);
   }
 
-  /** _takeOut takes the latest person match finds out of the toasts of that way shown. */
-  _takeOut(way, match) {
-    const toasts = this._shown().filter((g) => g.way === way);
-    for (let i = toasts.length - 1; i >= 0; i--) {
-      const g = toasts[i];
-      const at = g.people.findLastIndex(match);
-      if (at < 0) continue;
-      g.people.splice(at, 1);
-      if (g.people.length) write(g);
-      else this._close(g); // it tells of nobody now
-      return;
-    }
+  /** _takeOutJoin takes member id out of the newest joins toast shown that names it. */
+  _takeOutJoin(id) {
+    const g = this._shown().findLast((x) => x.way === 'joined' && x.people.some((p) => p.id === id));
+    if (!g) return;
+    g.people.splice(g.people.findLastIndex((p) => p.id === id), 1);
+    if (g.people.length) write(g);
+    else this._close(g); // it tells of nobody now
   }
 
   /**
