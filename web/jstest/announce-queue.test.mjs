@@ -126,7 +126,7 @@ test('what waits to be said when the session ends (Leave, the meeting ended) is 
   announce(t('chat.announce', { name: 'Bo', text: 'bye' }), chat);
   announce(t('waiting.knock.one', { name: 'Kai' }), { kind: 'knock' });
   announce(t('controls.mic.off'));
-  forgetAnnouncements(); // meeting.js stopped(): Leave, an error screen, sent back
+  forgetAnnouncements(); // meeting-end.js stopped(): Leave, an error screen, sent back
   pass(10_000);
   assert.deepEqual(read(), [first], 'news of the meeting left was said over the next screen');
   // What the page says after it is said, as soon as the text before was read.

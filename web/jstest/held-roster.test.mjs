@@ -9,8 +9,9 @@
 // them: who left meanwhile goes then, told of by nobody (no "left" for someone who was
 // merely there before the drop). A resume given up clears everything, as before.
 //
-// The page's glue (meeting.js: the Session's ui.dropped and onJoined, stopped;
-// meeting-roster.js: renderRoster) is played by `page` with the same calls.
+// The page's glue (meeting-session-ui.js: the Session's ui.dropped; meeting.js: onJoined;
+// meeting-end.js: stopped; meeting-roster.js: renderRoster) is played by `page` with
+// the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, noop, dropSocket, dropAndResume } from './media-standins.mjs';

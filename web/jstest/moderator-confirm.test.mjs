@@ -42,7 +42,7 @@ test("a moderator's own actions are told when the server says they are done, and
   const modctl = new ModControls({ session: () => session, openPanel() {}, isPanelOpen: () => false });
   const rules = new MeetingRules({ media, controls: () => noop, chat: noop, session: () => session, settingsPanel: noop, roleApplied() {} });
   session = new Session({ meetingId: 'm1', name: 'Mona', media, grid: gridStandIn(), chat: noop,
-    ui: uiStandIn({ // as meeting.js wires them
+    ui: uiStandIn({ // as meeting-session-ui.js wires them
       attachSignaling: (sig) => modctl.attach(sig),
       refused: (code, type, ref) => rules.refused(code, type, ref),
     }) });

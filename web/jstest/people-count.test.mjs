@@ -6,8 +6,9 @@
 // stays now, as the count of the roster held from before the drop (held-roster.js); the
 // resumed welcome brings the roster of now, and a resume given up keeps nothing of it.
 //
-// The page's glue (meeting.js: join, onJoined, the drop's applyRole, stopped, the
-// Reconnect; meeting-roster.js: renderRoster) is played here by `page` with the same calls.
+// The page's glue (meeting.js: join, onJoined, the drop's applyRole, the Reconnect;
+// meeting-end.js: stopped; meeting-roster.js: renderRoster) is played here by `page`
+// with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, dropSocket, dropAndResume } from './media-standins.mjs';

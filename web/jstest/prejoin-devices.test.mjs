@@ -62,7 +62,7 @@ test('a page without camera access (no secure context) says why once, not once p
   assert.equal(text.split(tr('media.insecure')).length - 1, 1, `said ${text}`);
 });
 
-// After a reload the page opens the devices to resume (meeting.js main); when resuming
+// After a reload the page opens the devices to resume (meeting-start.js startPage); when resuming
 // gives up and no name is known, the pre-join screen opens them again (prejoin.start).
 // The microphone opened first was left running, out of reach: its light stayed on
 // until the tab was closed.

@@ -175,7 +175,7 @@ test('Leave between two attempts stops the kept share', async (t) => {
   const { p, track } = await sharing(t);
   dropSocket();
   assert.equal(track.readyState, 'live', 'the drop stopped the screen capture');
-  p.reconnect.left(); // meeting.js leave: no session to say goodbye on (showLeft)
+  p.reconnect.left(); // meeting-end.js leave: no session to say goodbye on (showLeft)
   assert.equal(track.readyState, 'ended', 'the capture runs on after Leave');
   assert.equal(p.media.screenTrack, null);
 });
@@ -183,7 +183,7 @@ test('Leave between two attempts stops the kept share', async (t) => {
 test('Leave during an attempt stops the kept share', async (t) => {
   const { p, track } = await sharing(t);
   await drop(p, track);
-  p.reconnect.left(); // meeting.js leave, then the attempt's goodbye
+  p.reconnect.left(); // meeting-end.js leave, then the attempt's goodbye
   await p.session.leave();
   assert.equal(track.readyState, 'ended', 'the capture runs on after Leave');
 });

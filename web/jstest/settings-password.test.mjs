@@ -55,7 +55,7 @@ async function meeting(t0, welcome = {}, kept = null) {
   if (kept) kept.forgetPending();
   const rules = new MeetingRules({ media, controls: () => noop, chat: noop, session: () => session, settingsPanel: panel, roleApplied() {} });
   session = new Session({ meetingId: 'm1', name: 'Mo', media, grid: gridStandIn(), chat: noop,
-    // As meeting.js wires them.
+    // As meeting-session-ui.js and meeting.js wire them.
     ui: uiStandIn({
       joined: () => {
         panel.setEnabled(session.isModerator); // applyRole
