@@ -4,6 +4,9 @@
 // a "Someone" the roster then calls "Guest". A sentence names a person one way now
 // (e2ee-names.js spokenName): "Guest" without a name, "Someone" only while a name is a
 // placeholder ("…" before an encrypted meeting's sealed name opened, "Name unknown").
+// English news names such a member as a name ("Guest joined"); German news is a whole
+// sentence, which needs the article a name has not: "Ein Gast ist beigetreten", not "Gast
+// ist beigetreten" (e2ee-names.js A_GUEST).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown } from './media-standins.mjs';
@@ -13,11 +16,12 @@ const shown = captureShown();
 const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
 const { t, setLanguage } = await import('../static/js/i18n.js');
-const { spokenName } = await import('../static/js/e2ee-names.js');
+const { spokenName, sentence } = await import('../static/js/e2ee-names.js');
+const { gathered } = await import('../static/js/presence-toasts.js');
 
 test('a member without a name joins and leaves as "Guest", in English and German', async (t0) => {
   t0.after(() => setLanguage('en'));
-  for (const [lang, joined, left] of [['en', 'Guest joined', 'Guest left'], ['de', 'Gast ist beigetreten', 'Gast hat das Meeting verlassen']]) {
+  for (const [lang, joined, left] of [['en', 'Guest joined', 'Guest left'], ['de', 'Ein Gast ist beigetreten', 'Ein Gast hat das Meeting verlassen']]) {
     setLanguage(lang);
     const media = new LocalMedia();
     const session = new Session({ meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, ui: uiStandIn() });
@@ -31,8 +35,8 @@ test('a member without a name joins and leaves as "Guest", in English and German
     serverSays('participant_left', { participantId: `p-nameless-${lang}` });
     await eventually(() => shown.length >= 2, 'the toasts');
     assert.deepEqual(shown, [joined, left]);
-    // The name the chat and the roster give such a member.
-    assert.equal(shown[0], t('meeting.joined-toast', { name: t('common.guest') }));
+    // The name the chat and the roster give such a member ("Gast" in German).
+    assert.ok(shown[0].includes(t('common.guest')), `${shown[0]} does not name a guest as the roster does`);
     session.end();
     media.stopAll();
   }
@@ -43,4 +47,59 @@ test('a sentence names a person "Guest" without a name and "Someone" only for a 
   assert.equal(spokenName({ name: 'Kai', nameLabel: null }, t), 'Kai');
   assert.equal(spokenName({ name: t('e2ee14.names.pending'), nameLabel: t('e2ee14.names.pending-label') }, t), t('waiting.someone'));
   assert.equal(spokenName({ name: t('e2ee14.names.unknown'), nameLabel: t('e2ee14.names.unknown') }, t), t('waiting.someone'));
+});
+
+test('German news of a member without a name is natural: "Ein Gast …", and two are counted, not named', (t0) => {
+  t0.after(() => setLanguage('en'));
+  const guest = { id: 'p-g1', name: '', nameLabel: null };
+  const other = { id: 'p-g2', name: '', nameLabel: null };
+  const anna = { id: 'p-anna', name: 'Anna', nameLabel: null };
+  const ben = { id: 'p-ben', name: 'Ben', nameLabel: null };
+  // As hands.js, waiting.js and chat.js say a sentence naming a person.
+  const sentenceText = (key, person, _t, params = {}) => {
+    const said = sentence(key, person, t, params);
+    return t(said.key, said.params);
+  };
+  const texts = () => ({
+    joined: gathered('joined', [guest]),
+    left: gathered('left', [guest]),
+    twoGuests: gathered('joined', [guest, other]),
+    annaAndGuest: gathered('left', [anna, guest]),
+    guestAnnaBen: gathered('joined', [guest, anna, ben]),
+    hand: sentenceText('modctl.hands.raisedBy', guest, t),
+    knock: sentenceText('waiting.knock.one', guest, t),
+    knockWrong: sentenceText('e2ee14.knock.card-wrong', guest, t),
+    chat: sentenceText('chat.announce', guest, t, { text: 'Hallo' }),
+    // A label about the person in a list's row keeps the name the row shows.
+    admit: sentenceText('waiting.admit.label', guest, t),
+    named: sentenceText('waiting.knock.one', anna, t),
+  });
+  setLanguage('de');
+  assert.deepEqual(texts(), {
+    joined: 'Ein Gast ist beigetreten',
+    left: 'Ein Gast hat das Meeting verlassen',
+    twoGuests: '2 Personen sind beigetreten',
+    annaAndGuest: '2 Personen haben das Meeting verlassen',
+    guestAnnaBen: 'Anna, Ben und eine weitere Person sind beigetreten',
+    hand: 'Ein Gast hat die Hand gehoben',
+    knock: 'Ein Gast wartet auf Einlass',
+    knockWrong: 'Ein Gast wartet auf Einlass (falscher Link)',
+    chat: 'Neue Nachricht von einem Gast: Hallo',
+    admit: 'Gast einlassen',
+    named: 'Anna wartet auf Einlass',
+  });
+  setLanguage('en');
+  assert.deepEqual(texts(), {
+    joined: 'Guest joined',
+    left: 'Guest left',
+    twoGuests: '2 people joined',
+    annaAndGuest: '2 people left',
+    guestAnnaBen: 'Anna, Ben and 1 other joined',
+    hand: 'Guest raised their hand',
+    knock: 'Guest is waiting to join',
+    knockWrong: 'Guest is waiting to join (wrong link)',
+    chat: 'New message from Guest: Hallo',
+    admit: 'Admit Guest',
+    named: 'Anna is waiting to join',
+  });
 });

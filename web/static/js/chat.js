@@ -246,7 +246,7 @@ export class Chat {
   /**
    * _announce reads a message of sender ({name, nameLabel}) out that arrived while the
    * panel (and its live region) is closed: "New message from someone" while its name is a
-   * placeholder (e2ee-names.js sentence), "from Guest" without one.
+   * placeholder (e2ee-names.js sentence), "from Guest" without one (A_GUEST).
    */
   _announce(sender, text) {
     // A long text is read out only in part: the panel holds all of it, and a flood of

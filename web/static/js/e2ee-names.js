@@ -101,15 +101,47 @@ const THIS_PERSON = {
 };
 
 /**
+ * A_GUEST holds, for each sentence that tells news of a member (a join, a leave, a raised
+ * hand, a knock, a chat message), the same sentence for a member without a name, said
+ * when it has none. "Guest" stands for a name in a list, on a tile and as a chat line's
+ * sender, and English news says it as a name ("Guest joined", as "Anna joined"); German
+ * news is a whole sentence, where a noun put in a name's place lacks its article: "Gast
+ * ist beigetreten", "Neue Nachricht von Gast" for "Ein Gast ist beigetreten", "Neue
+ * Nachricht von einem Gast". A label or a moderator's confirmation about the person in
+ * a list's row keeps the name the row shows ("Gast einlassen", "Gast stummgeschaltet").
+ */
+const A_GUEST = {
+  'meeting.joined-toast': 'meeting.joined-toast-guest',
+  'meeting.left-toast': 'meeting.left-toast-guest',
+  'modctl.hands.raisedBy': 'modctl.hands.raisedBy-guest',
+  'waiting.knock.one': 'waiting.knock.one-guest',
+  'e2ee14.knock.card-wrong': 'e2ee14.knock.card-wrong-guest',
+  'e2ee14.knock.card-checking': 'e2ee14.knock.card-checking-guest',
+  'chat.announce': 'chat.announce-guest',
+};
+
+/**
  * sentence is {key, params} of sentence key naming person in its {name} (params are its
- * other values): the name shown (shownName: "Guest" without one), or, while the name is a
- * placeholder, key's wording of THIS_PERSON, or "Someone" (spokenName) for a sentence that
- * starts with the name and has none. Kept as a key and its values, not as text, so that a
- * label (setAttr, i18nAttr) or a confirmation said later is read in the language of then.
+ * other values): the name shown (shownName: "Guest" without one, or key's wording of
+ * A_GUEST), or, while the name is a placeholder, key's wording of THIS_PERSON, or
+ * "Someone" (spokenName) for a sentence that starts with the name and has none. Kept as
+ * a key and its values, not as text, so that a label (setAttr, i18nAttr) or a
+ * confirmation said later is read in the language of then.
  */
 export function sentence(key, person, t, params = {}) {
   if (person.nameLabel && THIS_PERSON[key]) return { key: THIS_PERSON[key], params: { ...params } };
+  if (!person.nameLabel && !person.name && A_GUEST[key]) return { key: A_GUEST[key], params: { ...params } };
   return { key, params: { ...params, name: spokenName(person, t) } };
+}
+
+/**
+ * sentenceText is the text of sentence(key, person, t, params) now, its name as shown
+ * makes it (clipped.js clipName: the text seen; by default the whole name).
+ */
+export function sentenceText(key, person, t, params = {}, shown = (name) => name) {
+  const said = sentence(key, person, t, params);
+  if (said.params.name !== undefined) said.params.name = shown(said.params.name);
+  return t(said.key, said.params);
 }
 
 /**

@@ -12,7 +12,7 @@
 import { $, el, toast, announce } from './dom.js';
 import { t, setAttr, setText, onLanguageChange } from './i18n.js';
 import { icon } from './icons.js';
-import { fillName, sentence, shownName, spokenName } from './e2ee-names.js';
+import { fillName, sentence, sentenceText, shownName } from './e2ee-names.js';
 
 
 export class Hands {
@@ -82,9 +82,10 @@ export class Hands {
     for (const id of this.queue) {
       if (!before.includes(id) && id !== self && s.isModerator) {
         // Hands raised together (everyone asked to) are said as how many, not name by name.
-        // Named as a sentence names a person: "Someone" for a placeholder name ("…").
+        // Named as a sentence names a person: "Someone" for a placeholder name ("…"), a
+        // member without one as the catalogue's A_GUEST wording has it (e2ee-names.js).
         // A hand lowered before it is said is not said (holds, asked when it is written).
-        announce(t('modctl.hands.raisedBy', { name: spokenName(this._person(s, id), t) }), {
+        announce(sentenceText('modctl.hands.raisedBy', this._person(s, id), t), {
           kind: 'hand', many: (count) => t('modctl.hands.raisedMany', { count }), holds: () => this.queue.includes(id),
         });
       }

@@ -32,7 +32,7 @@
 // seen; the announcer says it.
 
 import { quietToast, announce, writeClipped, TOAST_OUT_MS } from './dom.js';
-import { spokenName } from './e2ee-names.js';
+import { sentenceText, spokenName } from './e2ee-names.js';
 import { clipName } from './clipped.js';
 import { t } from './i18n.js';
 import { realClock } from './heartbeat.js';
@@ -100,7 +100,7 @@ export class PresenceToasts {
 
   _add(way, person, holds) {
     const keys = TEXTS[way];
-    this.say(t(keys.one, { name: spokenName(person, t) }), {
+    this.say(sentenceText(keys.one, person, t), {
       kind: way, many: (count) => t(keys.many, { count }), holds,
     });
     let g = this._shown().find((x) => x.way === way && x.gathering);
@@ -167,15 +167,17 @@ function write(g) {
 /**
  * gathered is a toast's text for people, in the order they came: by name up to three,
  * then the first two named and a count ("Anna, Ben and 3 others joined"). A placeholder
- * ("Someone") is not put among names mid-sentence: those named go first and it is
- * counted, and with fewer than two named the toast says only how many. shown makes a
- * name as the text shows it (clipped.js clipName: the text seen).
+ * ("Someone") and a member without a name ("Guest") are not put among names
+ * mid-sentence: those named go first and they are counted, and with fewer than two
+ * named the toast says only how many ("Guest and Guest joined", "Gast und Gast sind
+ * beigetreten" named two guests as if two names; e2ee-names.js A_GUEST says one alone).
+ * shown makes a name as the text shows it (clipped.js clipName: the text seen).
  */
 export function gathered(way, people, shown = (name) => name) {
   const keys = TEXTS[way];
   const nameOf = (p) => shown(spokenName(p, t));
-  if (people.length === 1) return t(keys.one, { name: nameOf(people[0]) });
-  const named = people.filter((p) => !p.nameLabel).map(nameOf);
+  if (people.length === 1) return sentenceText(keys.one, people[0], t, {}, shown);
+  const named = people.filter((p) => !p.nameLabel && p.name).map(nameOf);
   if (named.length === people.length && people.length === 2) return t(keys.two, { first: named[0], second: named[1] });
   if (named.length === people.length && people.length === 3) return t(keys.three, { first: named[0], second: named[1], third: named[2] });
   if (named.length >= 2) return t(keys.more, { first: named[0], second: named[1], count: people.length - 2 });

@@ -19,7 +19,7 @@ import { $, el, announce, initials, hueFor, writeClipped } from './dom.js';
 import { clipName } from './clipped.js';
 import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
-import { fillName, sentence, shownName, spokenName } from './e2ee-names.js';
+import { fillName, sentence, sentenceText, shownName } from './e2ee-names.js';
 
 const TICK_MS = 5000;
 
@@ -128,7 +128,7 @@ export class WaitingRoom {
       // name by name), counted when said: one let in, denied or gone meanwhile is not.
       const many = (count) => t('waiting.knock.many', { count });
       for (const w of fresh) {
-        announce(t('waiting.knock.one', { name: spokenName(w, t) }), { kind: 'knock', many, holds: () => this.known.has(w.participantId) });
+        announce(sentenceText('waiting.knock.one', w, t), { kind: 'knock', many, holds: () => this.known.has(w.participantId) });
       }
       this.button.classList.remove('knock');
       void this.button.offsetWidth; // restart the animation
@@ -224,10 +224,9 @@ export class WaitingRoom {
     // a knock whose proof never came could be admitted from the list alone.
     const wrong = n === 1 && this.list[0].link === 'wrong';
     const checking = n === 1 && this.list[0].link === 'checking';
-    const name = n === 1 ? spokenName(this.list[0], t) : '';
     const knock = wrong ? 'e2ee14.knock.card-wrong' : checking ? 'e2ee14.knock.card-checking' : 'waiting.knock.one';
     // A long name is shown clipped (the card was a column of a 400-character name), read whole.
-    if (n === 1) writeClipped($('#knock-text'), t(knock, { name }), t(knock, { name: clipName(name) }));
+    if (n === 1) writeClipped($('#knock-text'), sentenceText(knock, this.list[0], t), sentenceText(knock, this.list[0], t, {}, clipName));
     else $('#knock-text').textContent = t('waiting.knock.many', { count: n });
     const plan = admitPlan(this.list);
     const one = n === 1 ? admitButton(this.list[0]) : null;
