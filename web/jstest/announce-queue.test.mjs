@@ -8,6 +8,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
+import { liveRegion } from './live-region.mjs';
 
 // READ_MS: how long a text must stay in the region for a screen reader to take it. An
 // assumption of this test (a frame or two for the browser, then the screen reader's own
@@ -17,16 +18,13 @@ const READ_MS = 100;
 /** region is #live recording each text written into it and how long it stayed. */
 function region() {
   const writes = []; // {text, at, until}
-  let text = '';
   const close = () => { if (writes.length && writes[writes.length - 1].until === null) writes[writes.length - 1].until = Date.now(); };
-  const live = {
-    get textContent() { return text; },
-    set textContent(v) {
+  const live = liveRegion({
+    onWrite: (text) => {
       close();
-      text = String(v);
       if (text) writes.push({ text, at: Date.now(), until: null });
     },
-  };
+  });
   /** read: the texts a screen reader read, those that stayed READ_MS or more (to now). */
   const read = () => writes.filter((w) => (w.until ?? Date.now()) - w.at >= READ_MS).map((w) => w.text);
   return { live, writes, read };

@@ -7,13 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, element } from './media-standins.mjs';
 import { eventually } from './harness.mjs';
+import { liveRegion } from './live-region.mjs';
 
 const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
 const { t: tr } = await import('../static/js/i18n.js');
 
 const said = [];
-const live = { set textContent(v) { if (v) said.push(v); }, get textContent() { return ''; } };
+const live = liveRegion({ said });
 document.getElementById = (id) => (id === 'live' ? live : null);
 const button = { hidden: true };
 const sink = element();

@@ -5,6 +5,7 @@
 import './page-globals.mjs';
 import assert from 'node:assert/strict';
 import { eventually } from './harness.mjs';
+import { liveRegion } from './live-region.mjs';
 
 export const element = () => new Proxy({ hidden: false, play: () => Promise.resolve(), srcObject: null, value: '', textContent: '', dataset: {}, style: { setProperty() {} }, classList: { add() {}, remove() {}, toggle() {} } }, {
   get: (target, key) => (key in target ? target[key] : key === 'querySelector' ? () => element() : key === 'querySelectorAll' ? () => [] : () => {}),
@@ -196,7 +197,7 @@ export const noop = new Proxy({}, { get: () => () => {} });
 export function captureShown() {
   const shown = [];
   const box = { append: (item) => shown.push(item.textContent), querySelectorAll: () => [] };
-  const live = { set textContent(v) { if (v) shown.push(v); }, get textContent() { return ''; } };
+  const live = liveRegion({ said: shown });
   document.getElementById = (id) => (id === 'toasts' ? box : id === 'live' ? live : null);
   document.createElement = ((make) => (tag) => {
     if (tag !== 'div') return make(tag);

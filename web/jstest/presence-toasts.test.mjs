@@ -12,6 +12,7 @@ import './page-globals.mjs';
 // seen: a toast's text as it is seen (no .sr-only); spoken: as a screen reader reads it (no aria-hidden).
 import { installMiniDOM, seen, spoken } from './mini-dom.mjs';
 import { FakeClock } from './harness.mjs';
+import { liveRegion } from './live-region.mjs';
 
 const doc = installMiniDOM();
 const { Announcer, HOLD_MS } = await import('../static/js/announcer.js');
@@ -36,7 +37,7 @@ function page() {
   box.append(make('toasts-alert', 'assertive'), make('toasts-polite', 'polite'), make('toasts-quiet', 'off'));
   doc.body.replaceChildren(box);
   const said = [];
-  const live = { set textContent(v) { if (v) said.push(v); }, get textContent() { return ''; } };
+  const live = liveRegion({ said });
   return { box, said, live };
 }
 

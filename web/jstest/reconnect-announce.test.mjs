@@ -9,19 +9,9 @@ import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import './page-globals.mjs';
+import { liveRegion } from './live-region.mjs';
 
-/** line is a live region that records each text written into it. */
-function line() {
-  const said = [];
-  let text = '';
-  return {
-    said,
-    get textContent() { return text; },
-    set textContent(v) { text = String(v); if (text) said.push(text); },
-  };
-}
-
-const regions = { live: line(), 'live-alert': line() };
+const regions = { live: liveRegion(), 'live-alert': liveRegion() };
 const overlay = { hidden: true };
 globalThis.document = {
   body: { dataset: {} }, documentElement: {},

@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown, dropSocket } from './media-standins.mjs';
 import { eventually, tick } from './harness.mjs';
+import { liveRegion } from './live-region.mjs';
 
 // The settings panel's elements, one per id, keeping their listeners and values.
 const nodes = new Map();
@@ -616,7 +617,8 @@ test('Remove\'s confirmation, open while the lock or the waiting room changes, s
 test('a settings notice is read out once, by its toast', async (t0) => {
   const byId = document.getElementById;
   let spoken = 0; // writes to the live region #live
-  document.getElementById = (id) => (id === 'live' ? { set textContent(v) { spoken++; }, get textContent() { return ''; } } : byId(id));
+  const live = liveRegion({ onWrite: () => { spoken++; } });
+  document.getElementById = (id) => (id === 'live' ? live : byId(id));
   t0.after(() => { document.getElementById = byId; });
   await meeting(t0, { settingsRevision: 1, settings: { ...SETTINGS, passwordRequired: true } });
   shown.length = 0;

@@ -5,6 +5,7 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
+import { liveRegion } from './live-region.mjs';
 
 // Elements by id: each records its click handler, its classes, attributes and children;
 // #live records what is announced.
@@ -35,7 +36,7 @@ const element = (id) => {
 };
 element('knock-admit').classList.add('btn', 'btn-small', 'btn-primary'); // as meeting.html has it
 const announced = [];
-const live = { set textContent(text) { if (text) announced.push(text); } };
+const live = liveRegion({ said: announced });
 globalThis.document = {
   querySelector: (sel) => element(sel.replace(/^#/, '')), querySelectorAll: () => [],
   getElementById: (id) => (id === 'live' ? live : null),
