@@ -25,7 +25,8 @@ import (
 // the nomination it sends nothing: the peer's consent checks keep the pair. Those are
 // addresses anyone may name, someone else's too: one that has not answered gets the
 // rounds of one answer for the connection's life, within its destination's budget
-// shared by all connections (probebudget.go); one that answered is the peer's.
+// shared by all connections (but for the connection's first probe to that
+// destination: probebudget.go); one that answered is the peer's.
 
 // probeDelays are the waits between a connection's rounds of probes; after the last
 // round it waits for the peer. The early rounds are close together: a controlling
@@ -136,7 +137,8 @@ func (o *ownSub) probe() {
 
 // probeTargets are the addresses of ts that may be probed now: those that answered
 // l's requests (or an earlier agent's), and those that did not while they have
-// probes left and their destination's budget holds one. o.mu is held.
+// probes left and their destination's budget holds one, or it is the connection's
+// first probe to that destination (probeBudget.take). o.mu is held.
 func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
 	var to []netip.AddrPort
 	now := o.e.now()
@@ -145,11 +147,18 @@ func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
 		if !t.live && l.answeredFrom(t.ap) {
 			t.live = true
 		}
-		switch {
-		case t.live:
-		case t.sent >= maxUnansweredProbes || !o.e.probes.take(t.ap.Addr(), now):
-			continue
-		default:
+		if !t.live {
+			if t.sent >= maxUnansweredProbes {
+				continue
+			}
+			dst := probeDst(t.ap.Addr())
+			first := len(o.probedDsts) < maxProbed && !slices.Contains(o.probedDsts, dst)
+			if !o.e.probes.take(dst, now, first) {
+				continue
+			}
+			if first {
+				o.probedDsts = append(o.probedDsts, dst)
+			}
 			t.sent++
 		}
 		to = append(to, t.ap)

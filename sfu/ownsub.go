@@ -8,6 +8,7 @@ import (
 	"errors"
 	"maps"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,7 @@ type ownSub struct {
 	connected atomic.Bool
 	// The probes of the peer's candidates (liteprobe.go), under mu.
 	remotes    []probeTarget
+	probedDsts []netip.Prefix // the destinations probed, maxProbed at most (probeBudget.take)
 	creds      probeCredentials
 	probeRound int
 	probeStop  func() bool // the next round's timer; nil once probing has stopped

@@ -21,6 +21,10 @@ import (
 // proving it, liteproof.go) is the peer's and draws on nothing: a peer behind an
 // address others aim at still gets its probes once it answers, and a crowd behind one
 // NAT address spends the budget only until each has answered, within a round trip.
+// A peer that never checks the server before a probe reached it (Firefox pairs none
+// of its addresses with a server's loopback candidate) cannot answer first: each
+// connection's first probe to a destination goes whatever its budget holds, so that
+// others spending the budget of the address it names slow its join at most.
 
 const (
 	// probeBurst is how many probes one destination may get at once: the first rounds
@@ -55,9 +59,13 @@ func probeDst(ip netip.Addr) netip.Prefix {
 	return p
 }
 
-// take spends a probe to ip at now, if its destination's budget holds one.
-func (b *probeBudget) take(ip netip.Addr, now time.Time) bool {
-	dst := probeDst(ip)
+// take spends a probe to the destination dst at now, if its budget holds one. A
+// connection's first probe to a destination (first) goes whatever the budget holds,
+// and takes what it holds: a peer that cannot pair its candidates with the server's
+// checks it only once a probe reached it, so a budget spent by others would have kept
+// it out for good. One probe a connection for each of its destinations is what a
+// participant's join costs itself in signaling many times over.
+func (b *probeBudget) take(dst netip.Prefix, now time.Time, first bool) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	bucket := b.dsts[dst]
@@ -68,7 +76,7 @@ func (b *probeBudget) take(ip netip.Addr, now time.Time) bool {
 		bucket = new(tokenBucket)
 		b.dsts[dst] = bucket
 	}
-	ok := bucket.take(now, 1, probeRate, probeBurst)
+	ok := bucket.take(now, 1, probeRate, probeBurst) || first
 	if !ok {
 		b.held.Add(1)
 	}

@@ -70,22 +70,31 @@ var probeEnd = []byte("the test's end of the probes")
 // read every probe sent before has been.
 func probesAt(t *testing.T, e *Engine, c *net.UDPConn) int {
 	t.Helper()
+	n, _ := probesFrom(t, e, c)
+	return n
+}
+
+// probesFrom is probesAt, and where the last probe came from (the server's address,
+// as the peer learns it).
+func probesFrom(t *testing.T, e *Engine, c *net.UDPConn) (int, netip.AddrPort) {
+	t.Helper()
 	if err := e.writeTo(probeEnd, c.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
+	var sender netip.AddrPort
 	buf := make([]byte, 1500)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(mediaWait))
-		k, err := c.Read(buf)
+		k, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			t.Fatalf("the marker after %d probes did not come: %v", n, err)
 		}
 		if bytes.Equal(buf[:k], probeEnd) {
-			return n
+			return n, sender
 		}
 		if isSTUN(buf[:k]) && uint16(buf[0])<<8|uint16(buf[1]) == stun.BindingRequest.Value() {
-			n++
+			n, sender = n+1, from
 		}
 	}
 }
@@ -107,8 +116,10 @@ func probeRounds(clock *fakeclock.Clock, subs ...*ownSub) time.Duration {
 // TestProbesToOneVictimAreBudgeted: ten participants name the same eight addresses of
 // a victim (someone else's machine, which never answers) in their answers, and restart
 // ICE three times; the victim gets the budget of one destination (probeBurst at once,
-// probeRate a second of the engine's clock), not each participant's rounds at each
-// answer (2880 probes), and the probes held back are counted.
+// probeRate a second of the engine's clock) and each connection's first probe to it
+// that found the budget spent (the ninth's and the tenth's: the first eight took
+// eight each), not each participant's rounds at each answer (2880 probes), and the
+// probes held back are counted.
 func TestProbesToOneVictimAreBudgeted(t *testing.T) {
 	clock, eng, room := newProbeRoom(t)
 	var victims []*net.UDPConn
@@ -137,7 +148,7 @@ func TestProbesToOneVictimAreBudgeted(t *testing.T) {
 	for _, c := range victims {
 		got += probesAt(t, eng, c)
 	}
-	budget := probeBurst + int(probeRate*window.Seconds())
+	budget := probeBurst + int(probeRate*window.Seconds()) + len(subs) - probeBurst/len(aps)
 	if got > budget || got < budget-1 {
 		t.Fatalf("the victim got %d probes from 10 participants in %v, want the budget, %d", got, window, budget)
 	}
@@ -172,9 +183,9 @@ func TestProbesAreNotRenewedForAnAddressThatNeverAnswered(t *testing.T) {
 
 // TestProbedPeerThatAnsweredIsNotHeldBack: another participant has spent the budget of
 // the peer's address (the peer is behind the address it names, a NAT's, say); the
-// peer's first probe is held back, but the peer checks the server itself and answers
-// its request: from then on its address is its own and gets its probes, and its
-// nomination is selected.
+// peer gets the connection's first probe to it, and the next round's is held back,
+// but the peer checks the server itself and answers its request: from then on its
+// address is its own and gets its probes, and its nomination is selected.
 func TestProbedPeerThatAnsweredIsNotHeldBack(t *testing.T) {
 	_, eng, room := newProbeRoom(t)
 	attacker, err := room.Join("attacker")
@@ -196,8 +207,12 @@ func TestProbedPeerThatAnsweredIsNotHeldBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	answerOffer(t, p, false, answerNaming(peerAP))
+	if got := probesAt(t, eng, peer); got != 1 {
+		t.Fatalf("%d probes to the peer in its first round, its address's budget spent, want the first", got)
+	}
+	p.own.probe()
 	if got := probesAt(t, eng, peer); got != 0 {
-		t.Fatalf("%d probes to the peer with its address's budget spent, want none", got)
+		t.Fatalf("%d probes to the peer in its second round, its address's budget spent, want none", got)
 	}
 
 	// The peer checks the server and answers its request.
@@ -234,6 +249,64 @@ func TestProbedPeerThatAnsweredIsNotHeldBack(t *testing.T) {
 	waitFor(t, "the peer's nomination selected", func() bool { return p.route.Load() != nil })
 }
 
+// TestPeerThatCannotCheckFirstGetsItsFirstProbe: a peer that checks the server only
+// once a probe told it where the server is (Firefox, which pairs none of its
+// addresses with a server's loopback candidate) names an address whose budget another
+// participant has spent, and keeps spending; the connection's first probe to it goes
+// all the same, the only one of its nine rounds, and the peer finds the server with
+// it: it checks, answers the server's request, nominates and is selected.
+func TestPeerThatCannotCheckFirstGetsItsFirstProbe(t *testing.T) {
+	_, eng, room := newProbeRoom(t)
+	attacker, err := room.Join("attacker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aimed []netip.AddrPort
+	for range maxProbed {
+		_, ap := listenOn(t, "127.0.0.1")
+		aimed = append(aimed, ap)
+	}
+	answerOffer(t, attacker, false, answerNaming(aimed...))
+	for range probeBurst/maxProbed - 1 {
+		attacker.own.probe() // the clock stands still: the budget is spent
+	}
+	peer, peerAP := listenOn(t, "127.0.0.1")
+	p, err := room.Join("peer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answerOffer(t, p, false, answerNaming(peerAP))
+	for range probeDelays {
+		p.own.probe()
+	}
+	got, server := probesFrom(t, eng, peer)
+	if got != 1 {
+		t.Fatalf("%d probes to the peer in its nine rounds with its address's budget spent, want its first", got)
+	}
+
+	// The probe told the peer the server's address: it checks it, nominating, and
+	// answers the server's request.
+	nominate := check{username: p.own.lite.ufrag + ":" + probePeerUfrag, pwd: p.own.lite.pwd, nominate: true}.bytes(t)
+	if _, err := peer.WriteToUDPAddrPort(nominate, server); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	for {
+		_ = peer.SetReadDeadline(time.Now().Add(mediaWait))
+		n, err := peer.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uint16(buf[0])<<8|uint16(buf[1]) == stun.BindingRequest.Value() {
+			if _, err := peer.WriteToUDPAddrPort(peerReply{pwd: probePeerPwd}.to(t, buf[:n]), server); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	waitFor(t, "the peer's nomination selected", func() bool { return p.route.Load() != nil })
+}
+
 // TestProbeBudgetByDestination: an IPv4 address is a destination, an IPv6 /64 is one;
 // the budget refills on the clock, and a destination whose budget is whole again is
 // forgotten.
@@ -242,7 +315,7 @@ func TestProbeBudgetByDestination(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	spend := func(ip string) int {
 		n := 0
-		for b.take(netip.MustParseAddr(ip), now) {
+		for b.take(probeDst(netip.MustParseAddr(ip)), now, false) {
 			n++
 		}
 		return n
