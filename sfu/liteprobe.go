@@ -75,9 +75,12 @@ func newProbe(l *iceLite, creds probeCredentials, tiebreaker uint64) ([]byte, er
 	return m.Raw, nil
 }
 
-// addRemote notes a UDP candidate of the peer's and, once the answer is known and
-// while the peer has not nominated a pair, probes it at once (later rounds include it).
-func (o *ownSub) addRemote(c ice.Candidate) {
+// addRemote notes a UDP candidate of the peer's and, when probeNow (a trickled one),
+// once an answer is known and while the peer has not nominated a pair, probes it at
+// once; later rounds include it. An answer's own candidates wait for its first round
+// (startProbing), which carries its credentials: probed at once they got a probe with
+// the previous answer's, which the peer refuses, and which counted against them.
+func (o *ownSub) addRemote(c ice.Candidate, probeNow bool) {
 	if c.NetworkType() != ice.NetworkTypeUDP4 && c.NetworkType() != ice.NetworkTypeUDP6 {
 		return
 	}
@@ -93,20 +96,20 @@ func (o *ownSub) addRemote(c ice.Candidate) {
 		return
 	}
 	o.remotes = append(o.remotes, probeTarget{ap: ap})
-	l, creds := o.lite, o.creds
+	l, creds := o.probeLite, o.creds
 	var to []netip.AddrPort
-	if creds.ufrag != "" && l != nil && !l.nominated() {
+	if probeNow && l != nil && !l.nominated() {
 		to = o.probeTargets(l, o.remotes[len(o.remotes)-1:])
 	}
 	o.mu.Unlock()
 	o.sendProbes(l, creds, to)
 }
 
-// startProbing begins the rounds of probes for the credentials of the answer just
-// accepted.
-func (o *ownSub) startProbing(creds probeCredentials) {
+// startProbing begins the rounds of probes for the answer just accepted to the offer
+// of l's credentials, creds the peer's.
+func (o *ownSub) startProbing(l *iceLite, creds probeCredentials) {
 	o.mu.Lock()
-	o.creds, o.probeRound = creds, 0
+	o.probeLite, o.creds, o.probeRound = l, creds, 0
 	if o.probeStop != nil {
 		o.probeStop()
 		o.probeStop = nil
@@ -115,10 +118,13 @@ func (o *ownSub) startProbing(creds probeCredentials) {
 	o.probe()
 }
 
-// probe sends a round of probes and schedules the next, until the peer nominates.
+// probe sends a round of probes and schedules the next, until the peer nominates. The
+// rounds are the last answer's, with its credentials and its agent's, also while an
+// ICE restart's offer awaits its answer (o.lite is the restart's agent then, whose
+// ufrag the peer does not know yet).
 func (o *ownSub) probe() {
 	o.mu.Lock()
-	l, creds := o.lite, o.creds
+	l, creds := o.probeLite, o.creds
 	if o.closed || l == nil || l.nominated() || o.probeRound > len(probeDelays) {
 		o.probeStop = nil
 		o.mu.Unlock()

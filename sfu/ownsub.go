@@ -60,8 +60,9 @@ type ownSub struct {
 	connected atomic.Bool
 	// The probes of the peer's candidates (liteprobe.go), under mu.
 	remotes    []probeTarget
-	probedDsts []netip.Prefix // the destinations probed, maxProbed at most (probeBudget.take)
-	creds      probeCredentials
+	probedDsts []netip.Prefix   // the destinations probed, maxProbed at most (probeBudget.take)
+	probeLite  *iceLite         // the agent of the last accepted answer's offer
+	creds      probeCredentials // that answer's
 	probeRound int
 	probeStop  func() bool // the next round's timer; nil once probing has stopped
 
@@ -316,13 +317,13 @@ func (o *ownSub) accept(text string) error {
 
 	for _, c := range a.candidates {
 		if cand, err := ice.UnmarshalCandidate(c); err == nil && o.e.cands.ok(cand) {
-			o.addRemote(cand)
+			o.addRemote(cand, false)
 		}
 	}
 	if askProven {
 		o.e.lites.askProven(lite)
 	}
-	o.startProbing(probeCredentials{ufrag: a.ufrag, pwd: a.pwd})
+	o.startProbing(lite, probeCredentials{ufrag: a.ufrag, pwd: a.pwd})
 	for _, c := range changes {
 		if c.unbind {
 			c.d.unbind()

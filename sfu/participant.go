@@ -274,7 +274,7 @@ func (p *Participant) AddCandidate(publish bool, c Candidate) error {
 		// The lite agent learns the peer's addresses from the checks it answers; it
 		// probes the candidates the peer names (liteprobe.go).
 		p.mu.Unlock()
-		p.own.addRemote(parsed)
+		p.own.addRemote(parsed, true)
 		return nil
 	}
 	if pc == nil || pc.RemoteDescription() == nil {

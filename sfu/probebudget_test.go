@@ -28,7 +28,12 @@ const probePeerUfrag, probePeerPwd = "peer", "the-peers-password-1234"
 // answerNaming is a subscribe answer (to an offer without sections) whose candidates
 // are aps.
 func answerNaming(aps ...netip.AddrPort) string {
-	a := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:" + probePeerUfrag + "\r\na=ice-pwd:" + probePeerPwd +
+	return answerNamingWith(probePeerUfrag, probePeerPwd, aps...)
+}
+
+// answerNamingWith is answerNaming with the ICE credentials ufrag and pwd.
+func answerNamingWith(ufrag, pwd string, aps ...netip.AddrPort) string {
+	a := "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=ice-ufrag:" + ufrag + "\r\na=ice-pwd:" + pwd +
 		"\r\na=fingerprint:sha-256 AB:CD\r\na=setup:active\r\n"
 	for i, ap := range aps {
 		a += "a=candidate:" + strconv.Itoa(i) + " 1 udp 2130706431 " + ap.Addr().String() + " " + strconv.Itoa(int(ap.Port())) + " typ host\r\n"
@@ -70,31 +75,32 @@ var probeEnd = []byte("the test's end of the probes")
 // read every probe sent before has been.
 func probesAt(t *testing.T, e *Engine, c *net.UDPConn) int {
 	t.Helper()
-	n, _ := probesFrom(t, e, c)
-	return n
+	probes, _ := probesFrom(t, e, c)
+	return len(probes)
 }
 
-// probesFrom is probesAt, and where the last probe came from (the server's address,
-// as the peer learns it).
-func probesFrom(t *testing.T, e *Engine, c *net.UDPConn) (int, netip.AddrPort) {
+// probesFrom are the probes that reached c as probesAt counts them, and where the
+// last came from (the server's address, as the peer learns it).
+func probesFrom(t *testing.T, e *Engine, c *net.UDPConn) ([]*stun.Message, netip.AddrPort) {
 	t.Helper()
 	if err := e.writeTo(probeEnd, c.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	var probes []*stun.Message
 	var sender netip.AddrPort
 	buf := make([]byte, 1500)
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(mediaWait))
 		k, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			t.Fatalf("the marker after %d probes did not come: %v", n, err)
+			t.Fatalf("the marker after %d probes did not come: %v", len(probes), err)
 		}
 		if bytes.Equal(buf[:k], probeEnd) {
-			return n, sender
+			return probes, sender
 		}
-		if isSTUN(buf[:k]) && uint16(buf[0])<<8|uint16(buf[1]) == stun.BindingRequest.Value() {
-			n, sender = n+1, from
+		m := new(stun.Message)
+		if isSTUN(buf[:k]) && stun.Decode(buf[:k], m) == nil && m.Type == stun.BindingRequest {
+			probes, sender = append(probes, m), from
 		}
 	}
 }
@@ -178,6 +184,50 @@ func TestProbesAreNotRenewedForAnAddressThatNeverAnswered(t *testing.T) {
 	}
 	if got := probesAt(t, eng, victim); got != 0 {
 		t.Fatalf("%d more probes in 20 ICE restarts to an address that never answered, want none", got)
+	}
+}
+
+// TestProbesCarryTheAnswersCredentials: every probe carries the credentials of one
+// answer, the peer's and those of the offer it answered, which the peer checks: the
+// rounds of the first answer still do while an ICE restart's offer awaits its answer
+// (the peer does not know the new ufrag yet), and the address the restart's answer
+// names gets one probe in its first round, with the restart's credentials.
+func TestProbesCarryTheAnswersCredentials(t *testing.T) {
+	_, eng, room := newProbeRoom(t)
+	p, err := room.Join("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wifi, wifiAP := listenOn(t, "127.0.0.1")
+	lte, lteAP := listenOn(t, "127.0.0.1")
+	first, restarted := probeCredentials{"peer", "the-peers-password-1234"}, probeCredentials{"peer2", "the-peers-new-password-56"}
+	probedWith := func(m *stun.Message, creds probeCredentials, lite *iceLite) bool {
+		var user stun.Username
+		return user.GetFrom(m) == nil && string(user) == creds.ufrag+":"+lite.ufrag &&
+			stun.NewShortTermIntegrity(creds.pwd).Check(m) == nil
+	}
+	answerOffer(t, p, false, answerNamingWith(first.ufrag, first.pwd, wifiAP))
+	before := p.own.lite
+	if _, err := p.own.offer(true); err != nil {
+		t.Fatal(err)
+	}
+	p.own.probe() // a round of the first answer's, the restart's offer out
+	probes, _ := probesFrom(t, eng, wifi)
+	if len(probes) != 2 || !probedWith(probes[0], first, before) || !probedWith(probes[1], first, before) {
+		t.Fatalf("%d probes of the first answer's two rounds, with its credentials: %v, %v; want 2, both",
+			len(probes), len(probes) > 0 && probedWith(probes[0], first, before), len(probes) > 1 && probedWith(probes[1], first, before))
+	}
+
+	p.mu.Lock()
+	p.offerPending = true
+	p.mu.Unlock()
+	if err := p.AcceptSubscribeAnswer(answerNamingWith(restarted.ufrag, restarted.pwd, lteAP)); err != nil {
+		t.Fatal(err)
+	}
+	probes, _ = probesFrom(t, eng, lte)
+	if len(probes) != 1 || !probedWith(probes[0], restarted, p.own.lite) {
+		t.Fatalf("%d probes to the address the restart's answer named in its first round, the first with its credentials %v; want 1",
+			len(probes), len(probes) > 0 && probedWith(probes[0], restarted, p.own.lite))
 	}
 }
 
@@ -279,8 +329,8 @@ func TestPeerThatCannotCheckFirstGetsItsFirstProbe(t *testing.T) {
 	for range probeDelays {
 		p.own.probe()
 	}
-	got, server := probesFrom(t, eng, peer)
-	if got != 1 {
+	probes, server := probesFrom(t, eng, peer)
+	if got := len(probes); got != 1 {
 		t.Fatalf("%d probes to the peer in its nine rounds with its address's budget spent, want its first", got)
 	}
 
