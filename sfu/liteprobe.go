@@ -35,7 +35,9 @@ import (
 // starting at 20 ms instead of 50 took the p95 of the join from 108–131 ms to 89–99.
 var probeDelays = [...]time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 160 * time.Millisecond, 320 * time.Millisecond, 640 * time.Millisecond, 1280 * time.Millisecond, 2560 * time.Millisecond}
 
-// maxProbed bounds the candidates a connection probes.
+// maxProbed bounds the candidates a connection probes at once: those its peer named
+// with the current credentials first; the ones named before an ICE restart give way
+// to those named after it (a laptop moving from Wi-Fi to LTE names new addresses).
 const maxProbed = 16
 
 // maxUnansweredProbes bounds the probes a connection sends an address that has not
@@ -45,13 +47,21 @@ const maxProbed = 16
 // otherwise get nine more at each restart the signaling allows (probebudget.go).
 const maxUnansweredProbes = len(probeDelays) + 1
 
+// maxUnansweredPerConn bounds the probes a connection sends addresses that have not
+// answered, for its life: the rounds of one answer to maxProbed of them. The
+// addresses an ICE restart names anew get their rounds within it, so that naming
+// fresh ones at each restart (ten a second) earns nothing more.
+const maxUnansweredPerConn = maxProbed * maxUnansweredProbes
+
 // probeTarget is a candidate of the peer's that the connection probes: sent counts
 // the probes it got while it had not answered, live is set once it has answered one
-// of the server's requests (then it is the peer's, and its probes are not counted).
+// of the server's requests (then it is the peer's, and its probes are not counted);
+// gen is the credentials it was named with last (ownSub.liteGen).
 type probeTarget struct {
 	ap   netip.AddrPort
 	sent int
 	live bool
+	gen  uint64
 }
 
 // probePriority is the priority a probe names for the server's peer-reflexive
@@ -80,6 +90,8 @@ func newProbe(l *iceLite, creds probeCredentials, tiebreaker uint64) ([]byte, er
 // once; later rounds include it. An answer's own candidates wait for its first round
 // (startProbing), which carries its credentials: probed at once they got a probe with
 // the previous answer's, which the peer refuses, and which counted against them.
+// With maxProbed noted, it takes the place of the oldest named only before the last
+// ICE restart's offer, if any; one named again keeps what it got.
 func (o *ownSub) addRemote(c ice.Candidate, probeNow bool) {
 	if c.NetworkType() != ice.NetworkTypeUDP4 && c.NetworkType() != ice.NetworkTypeUDP6 {
 		return
@@ -90,12 +102,24 @@ func (o *ownSub) addRemote(c ice.Candidate, probeNow bool) {
 	}
 	ap := netip.AddrPortFrom(ip.Unmap(), uint16(c.Port()))
 	o.mu.Lock()
-	known := slices.ContainsFunc(o.remotes, func(t probeTarget) bool { return t.ap == ap })
-	if known || len(o.remotes) >= maxProbed || o.closed {
+	if o.closed {
 		o.mu.Unlock()
 		return
 	}
-	o.remotes = append(o.remotes, probeTarget{ap: ap})
+	if i := slices.IndexFunc(o.remotes, func(t probeTarget) bool { return t.ap == ap }); i >= 0 {
+		o.remotes[i].gen = o.liteGen
+		o.mu.Unlock()
+		return
+	}
+	if len(o.remotes) >= maxProbed {
+		i := slices.IndexFunc(o.remotes, func(t probeTarget) bool { return t.gen != o.liteGen })
+		if i < 0 {
+			o.mu.Unlock()
+			return
+		}
+		o.remotes = slices.Delete(o.remotes, i, i+1)
+	}
+	o.remotes = append(o.remotes, probeTarget{ap: ap, gen: o.liteGen})
 	l, creds := o.probeLite, o.creds
 	var to []netip.AddrPort
 	if probeNow && l != nil && !l.nominated() {
@@ -143,8 +167,9 @@ func (o *ownSub) probe() {
 
 // probeTargets are the addresses of ts that may be probed now: those that answered
 // l's requests (or an earlier agent's), and those that did not while they have
-// probes left and their destination's budget holds one, or it is the connection's
-// first probe to that destination (probeBudget.take). o.mu is held.
+// probes left (their own and the connection's) and their destination's budget holds
+// one, or it is the connection's first probe to that destination (probeBudget.take).
+// o.mu is held.
 func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
 	var to []netip.AddrPort
 	now := o.e.now()
@@ -154,7 +179,7 @@ func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
 			t.live = true
 		}
 		if !t.live {
-			if t.sent >= maxUnansweredProbes {
+			if t.sent >= maxUnansweredProbes || o.unanswered >= maxUnansweredPerConn {
 				continue
 			}
 			dst := probeDst(t.ap.Addr())
@@ -166,6 +191,7 @@ func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
 				o.probedDsts = append(o.probedDsts, dst)
 			}
 			t.sent++
+			o.unanswered++
 		}
 		to = append(to, t.ap)
 	}

@@ -60,6 +60,8 @@ type ownSub struct {
 	connected atomic.Bool
 	// The probes of the peer's candidates (liteprobe.go), under mu.
 	remotes    []probeTarget
+	liteGen    uint64           // counts the credentials made, which the targets are named with
+	unanswered int              // the probes sent to addresses that had not answered
 	probedDsts []netip.Prefix   // the destinations probed, maxProbed at most (probeBudget.take)
 	probeLite  *iceLite         // the agent of the last accepted answer's offer
 	creds      probeCredentials // that answer's
@@ -229,6 +231,7 @@ func (o *ownSub) offer(restart bool) (*Offer, error) {
 		}
 		o.oldLite = o.lite
 		o.lite = o.newLite()
+		o.liteGen++
 	}
 	o.version++
 	params := offerParams{sessionID: o.sessionID, version: o.version, ufrag: o.lite.ufrag, pwd: o.lite.pwd,

@@ -231,6 +231,54 @@ func TestProbesCarryTheAnswersCredentials(t *testing.T) {
 	}
 }
 
+// TestProbesReachTheAddressesOfARestart: a peer named maxProbed addresses (its
+// candidates on the network it left, and those of restarts before), then restarts ICE
+// from a new network: its new address takes the place of one named before and gets
+// its probe. A participant that names fresh addresses at every restart gets no more
+// probes for them than the rounds of one answer to maxProbed addresses, for the
+// connection's life.
+func TestProbesReachTheAddressesOfARestart(t *testing.T) {
+	clock, eng, room := newProbeRoom(t)
+	p, err := room.Join("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each address in a destination of its own: no budget but the connection's holds
+	// back a probe.
+	fresh := func() ([]*net.UDPConn, []netip.AddrPort) {
+		var cs []*net.UDPConn
+		var aps []netip.AddrPort
+		for i := range maxProbed {
+			c, ap := listenOn(t, "127.0.0."+strconv.Itoa(10+i))
+			cs, aps = append(cs, c), append(aps, ap)
+		}
+		return cs, aps
+	}
+	sockets, left := fresh()
+	answerOffer(t, p, false, answerNaming(left...)) // its first round; the peer moves
+	lte, lteAP := listenOn(t, "127.0.0.2")
+	answerOffer(t, p, true, answerNaming(lteAP))
+	if got := probesAt(t, eng, lte); got != 1 {
+		t.Fatalf("%d probes to the address named after an ICE restart, %d named before; want 1", got, maxProbed)
+	}
+
+	got := 1
+	for range 10 {
+		cs, aps := fresh()
+		sockets = append(sockets, cs...)
+		answerOffer(t, p, true, answerNaming(aps...))
+		probeRounds(clock, p.own)
+	}
+	sockets = append(sockets, lte)
+	for _, c := range sockets {
+		got += probesAt(t, eng, c)
+	}
+	if got != maxUnansweredPerConn {
+		t.Fatalf("%d probes to addresses that never answered, %d named fresh at each of 10 more restarts; want %d for the connection's life",
+			got, maxProbed, maxUnansweredPerConn)
+	}
+}
+
 // TestProbedPeerThatAnsweredIsNotHeldBack: another participant has spent the budget of
 // the peer's address (the peer is behind the address it names, a NAT's, say); the
 // peer gets the connection's first probe to it, and the next round's is held back,
