@@ -1,8 +1,6 @@
 package sfu
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"net/netip"
 	"slices"
 	"time"
@@ -71,12 +69,15 @@ const probePriority = 110<<24 | 65535<<8 | 255
 // probeCredentials are what a probe needs of the peer: its ufrag and password.
 type probeCredentials struct{ ufrag, pwd string }
 
-// newProbe is a binding request from the lite agent l to the peer with creds.
-func newProbe(l *iceLite, creds probeCredentials, tiebreaker uint64) ([]byte, error) {
+// newProbe is a binding request from the lite agent l to the peer with creds. It
+// carries l's tiebreaker, as l's own requests do (liteproof.go): one agent, one
+// tiebreaker for its session (RFC 8445 §7.1.1), though a controlling peer never
+// compares it.
+func newProbe(l *iceLite, creds probeCredentials) ([]byte, error) {
 	m, err := stun.Build(stun.TransactionID, stun.BindingRequest,
 		stun.NewUsername(creds.ufrag+":"+l.ufrag),
 		ice.PriorityAttr(probePriority),
-		ice.AttrControlled(tiebreaker),
+		ice.AttrControlled(l.tiebreaker),
 		stun.NewShortTermIntegrity(creds.pwd),
 		stun.Fingerprint)
 	if err != nil {
@@ -199,10 +200,8 @@ func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
 }
 
 func (o *ownSub) sendProbes(l *iceLite, creds probeCredentials, to []netip.AddrPort) {
-	var tb [8]byte
-	_, _ = rand.Read(tb[:])
 	for _, ap := range to {
-		b, err := newProbe(l, creds, binary.BigEndian.Uint64(tb[:]))
+		b, err := newProbe(l, creds)
 		if err != nil {
 			return
 		}

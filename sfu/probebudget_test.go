@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"strconv"
@@ -276,6 +277,31 @@ func TestProbesReachTheAddressesOfARestart(t *testing.T) {
 	if got != maxUnansweredPerConn {
 		t.Fatalf("%d probes to addresses that never answered, %d named fresh at each of 10 more restarts; want %d for the connection's life",
 			got, maxProbed, maxUnansweredPerConn)
+	}
+}
+
+// TestProbesCarryTheAgentsTiebreaker: the probes of every round carry the agent's
+// tiebreaker in ICE-CONTROLLED, the one its own requests carry.
+func TestProbesCarryTheAgentsTiebreaker(t *testing.T) {
+	_, eng, room := newProbeRoom(t)
+	p, err := room.Join("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, peerAP := listenOn(t, "127.0.0.1")
+	answerOffer(t, p, false, answerNaming(peerAP))
+	p.own.probe()
+	p.own.probe()
+	probes, _ := probesFrom(t, eng, peer)
+	var want [8]byte
+	binary.BigEndian.PutUint64(want[:], p.own.lite.tiebreaker)
+	for i, m := range probes {
+		if got, err := m.Get(stun.AttrICEControlled); err != nil || !bytes.Equal(got, want[:]) {
+			t.Fatalf("probe %d of %d: ICE-CONTROLLED %x (%v), want the agent's tiebreaker %x", i, len(probes), got, err, want)
+		}
+	}
+	if len(probes) != 3 {
+		t.Fatalf("%d probes in three rounds, want 3", len(probes))
 	}
 }
 
