@@ -245,9 +245,9 @@ func (l *iceLite) prove(ap litePath) (evicted litePath) {
 // up to five times in the handshake's time, and a nomination forged from a victim's
 // address would have had them sent there. The peer's own answer comes within a few
 // milliseconds of its first DTLS record (a browser starts DTLS once its checks
-// succeed, and the server's request went with the answer to its first check), now
-// and then just after it, when the record waits for its retransmission
-// (liteAgents.takeDTLS).
+// succeed, and the server's request went just after the answer to its first check),
+// now and then just after it: the record is held until the answer comes
+// (litehold.go), and the reply to it goes where the answer came from.
 func (l *iceLite) dst() litePath {
 	l.mu.Lock()
 	defer l.mu.Unlock()

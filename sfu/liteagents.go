@@ -23,6 +23,10 @@ type liteAgents struct {
 	// each address (takeAnswer): its DTLS records are that agent's (takeDTLS).
 	byAddr map[netip.AddrPort]*iceLite
 	byID   map[[askIDSize]byte]*iceLite // by the first bytes of their requests' ids
+	// hold keeps the DTLS records from addresses not in byAddr that were sent a
+	// request awaiting its answer, for the agent whose answer from there comes
+	// (litehold.go).
+	hold dtlsHold
 
 	// allow says whether a check's source could be a peer's address
 	// (candidateFilter.ipOK); nil allows all.
@@ -117,19 +121,24 @@ func (a *liteAgents) closeAll() {
 // a.mu, so that a consent lost (sweep: proven emptied under a.mu's read lock, then
 // the addresses dropped) cannot fall between the question and the entry; evictions
 // are the checks', which msgMu keeps from every answer.
-func (a *liteAgents) answeredFrom(l *iceLite, ap netip.AddrPort) {
+//
+// It returns the records from ap held for an answer (litehold.go), in the order they
+// came, for the caller to give l outside a.mu; the entry and their taking are one
+// step under a.mu, so that no record from ap can be held after it.
+func (a *liteAgents) answeredFrom(l *iceLite, ap netip.AddrPort, now int64) (held [][]byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m[l.ufrag] != l {
-		return // removed meanwhile
+		return nil // removed meanwhile
 	}
 	if !l.isProven(ap) {
-		return // forgotten before its answer came: its records are nobody's
+		return nil // forgotten before its answer came: its records are nobody's
 	}
 	if a.byAddr == nil {
 		a.byAddr = make(map[netip.AddrPort]*iceLite)
 	}
 	a.byAddr[ap] = l
+	return a.hold.take(ap, now)
 }
 
 // evicted notes that l forgot the path p (it fell off l's proven paths): p's DTLS
@@ -148,27 +157,30 @@ func (a *liteAgents) evicted(l *iceLite, p litePath) {
 // takeDTLS gives a DTLS record from an address whose peer answered one of the
 // server's requests to that agent's connection, and reports whether it did. A record
 // from an address none answered is left to Pion's mux, as any other address's, which
-// drops it as a network would: DTLS sends it again. A browser's first record does not
-// always come after its answer: as the DTLS client (the server takes the server's role
-// on these connections) it sends its ClientHello once the response to its own check
-// makes the pair usable, and that response went just before the server's request, so
-// its answer may follow the ClientHello. Measured in seven runs of TestThreeBrowsersMeet
-// (21 connections), the first ClientHello came 0–6 ms before the answer 4 times (both
-// browsers) and was taken at its retransmission 56–77 ms later; and when the checks
-// outrun the page's SDP answer, which carries the password the requests need, every
-// record before the answer goes so. It costs the browser's retransmission timer (from
-// 50 ms, doubling), not the handshake, and not much more than before, when the record
-// was taken but the server's flight in reply could go only to an address that had
-// answered (iceLite.dst), and was dropped in its turn when it came first.
-// A peer whose answers are all lost gets no handshake, as it gets no media. The
-// server as the DTLS client starts only at the selection of an answered path.
+// drops it as a network would: DTLS sends it again. A peer's first record does not
+// always come after its answer, though: as the DTLS client (the server takes the
+// server's role on these connections) it sends its ClientHello once the response to
+// its own check makes the pair usable, and its answer to the request sent at that
+// check may follow (measured in browsers, 4 connections of 21, 0–6 ms before the
+// answer). Such a record, from an address that was sent a request awaiting its
+// answer, is also kept for the agent whose answer comes (litehold.go), instead of
+// waiting for the peer's retransmission (50 ms for a browser, a second for Pion).
+// When the checks outrun the page's SDP answer, which carries the password the
+// requests need, no request has gone, and a record before it still waits for its
+// retransmission. A peer whose answers are all lost gets no handshake, as it gets no
+// media. The server as the DTLS client starts only at the selection of an answered
+// path.
 func (a *liteAgents) takeDTLS(b []byte, from netip.AddrPort) bool {
 	if !dtlsRecord(b) {
 		return false
 	}
 	a.mu.RLock()
 	l := a.byAddr[from]
+	armed := l == nil && a.hold.armed(from)
 	a.mu.RUnlock()
+	if armed {
+		l = a.holdDTLS(b, from)
+	}
 	if l == nil {
 		return false
 	}
@@ -179,8 +191,9 @@ func (a *liteAgents) takeDTLS(b []byte, from netip.AddrPort) bool {
 }
 
 // sweep tells every agent whose consent expired by now (timeout without an answer
-// from its selected path) so, and asks the selected paths whose answer is overdue
-// (liteconsent.go).
+// from its selected path) so, asks the selected paths whose answer is overdue
+// (liteconsent.go), and lets go of the DTLS records held for answers that did not
+// come in time (litehold.go).
 func (a *liteAgents) sweep(now int64, timeout time.Duration) {
 	a.mu.RLock()
 	var lost []*iceLite
@@ -190,6 +203,9 @@ func (a *liteAgents) sweep(now int64, timeout time.Duration) {
 		}
 	}
 	a.mu.RUnlock()
+	a.mu.Lock()
+	a.hold.sweep(now)
+	a.mu.Unlock()
 	for _, l := range lost {
 		a.lost.Add(1)
 		a.mu.Lock()
@@ -271,7 +287,8 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 		a.refused.Add(1)
 		return true, nil, answer
 	}
-	ok, evicted, ask, held := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), a.now().UnixNano(), a.consentTime())
+	now := a.now().UnixNano()
+	ok, evicted, ask, held := l.checked(from, remote, m.Contains(stun.AttrUseCandidate), now, a.consentTime())
 	if !ok {
 		a.refused.Add(1)
 		return true, nil, answer
@@ -283,6 +300,12 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 	}
 	if from.tcp != nil {
 		return true, l, append(answer, a.resp.Raw...)
+	}
+	if ask.valid() {
+		// Before the response: once it has it, the peer may send its ClientHello
+		// before it answers the request, and the record waits for that answer then
+		// (litehold.go).
+		a.expectAnswer(ask.ap, now)
 	}
 	if err := a.send(a.resp.Raw, from.ap); err != nil {
 		a.refused.Add(1)

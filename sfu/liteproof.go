@@ -221,7 +221,9 @@ func (a *liteAgents) sendAsks(l *iceLite, asks []liteAsk, m *stun.Message) {
 	if m == nil {
 		m = new(stun.Message)
 	}
+	now := a.now().UnixNano()
 	for _, k := range asks {
+		a.expectAnswer(k.ap, now)
 		if _, err := proofRequest(m, nil, l, k); err == nil && a.send(m.Raw, k.ap) == nil {
 			a.asked.Add(1)
 		}
@@ -253,7 +255,7 @@ func proofRequest(m *stun.Message, user []byte, l *iceLite, k liteAsk) ([]byte, 
 // fingerprint right. It reports whether it took b: one that answers none of the
 // server's requests is left to Pion's mux (its agents' answers), one with the id but
 // without the integrity or fingerprint is dropped and counted. One that holds makes
-// from's DTLS records the agent's (answeredFrom).
+// from's DTLS records the agent's (answeredFrom), those held until it first.
 func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 	var id [askIDSize]byte
 	copy(id[:], b[8:]) // the transaction id (isSTUN: 20 bytes at least)
@@ -277,10 +279,17 @@ func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 		a.answersRefused.Add(1)
 		return true
 	}
-	ok, wanted := l.answeredBy(k, a.now().UnixNano())
+	now := a.now().UnixNano()
+	ok, wanted := l.answeredBy(k, now)
 	if ok {
 		a.proofs.Add(1)
-		a.answeredFrom(l, from)
+		// The records from from that came before this answer (litehold.go), given
+		// before any that comes after it, in the order they came.
+		for _, r := range a.answeredFrom(l, from, now) {
+			if l.onDTLS != nil {
+				l.onDTLS(r)
+			}
+		}
 	}
 	a.sendAsks(l, wanted, &a.out) // a.out is msgMu's, held
 	return true

@@ -1,0 +1,163 @@
+package sfu
+
+import (
+	"bytes"
+	"net/netip"
+)
+
+// A subscriber's DTLS records go to the agent whose peer answered one of the server's
+// requests from their address (liteAgents.answeredFrom), never to one whose check
+// merely came from there. But the peer, the DTLS client on these connections (the
+// server offers actpass, browsers and Pion answer active), sends its ClientHello as
+// soon as the response to its own check makes the pair usable, and its answer to the
+// server's request, which goes right after that response, may come after it:
+// measured, 4 of 21 browser connections, and often the load generator's Pion clients.
+// Left to Pion's mux, which drops a record from an address it does not know, the
+// ClientHello waited for the peer's retransmission: 56 to 77 ms for a browser, a
+// second for Pion (pion/dtls's first retransmission timeout), and the join with it
+// (the load generator's join to first keyframe at 1 → 50: p50 57 ms before the
+// answers routed the records, 86 to 232 ms after).
+//
+// So a record from an address that no agent's answer has made its own yet, but to
+// which the server sent a request awaiting its answer, is kept (dtlsHold), and given
+// to the agent whose answer from that address comes within askFlight, in the order
+// the records came, as it would have been given had it come after the answer. What
+// decides is still the answer: a forger's check from a victim's address arms the hold
+// too, and the victim's records wait for the victim's own answer, never the forger's,
+// who does not see the request's transaction id. A copy is kept and the record still
+// goes on to Pion's mux as before: the address may be a publisher's (whose handshake
+// runs in Pion and whose peer never answers a request of an agent's), and a forged
+// check from it must not take its records from Pion. Bounded (maxHeldAddrs addresses,
+// maxHeldRecords records each, maxHeldBytes in all): when the hold is full a record
+// goes only to Pion's mux, as before, and costs the peer its retransmission.
+
+// maxHeldAddrs bounds the addresses, engine-wide, from which records may be held: a
+// few for each subscriber joining at once (a browser checks from two or three), more
+// than a crowd of fifty joining four at a time needs.
+const maxHeldAddrs = 64
+
+// maxHeldRecords bounds the records held for one address: the ClientHello, fragmented
+// in two or three datagrams at most, and a retransmission of it.
+const maxHeldRecords = 4
+
+// maxHeldRecordSize is the largest datagram held: DTLS fragments its handshake
+// messages to the path's MTU (1200 bytes for browsers and Pion), so a larger one is
+// none of a peer's first flight.
+const maxHeldRecordSize = 1500
+
+// maxHeldBytes bounds the bytes of all the records held.
+const maxHeldBytes = 64 << 10
+
+// dtlsHold is the records held for an answer, by the address they came from. It is
+// liteAgents.mu's, which each of its methods needs held.
+type dtlsHold struct {
+	addrs map[netip.AddrPort]*heldRecords
+	bytes int // of all the records held
+}
+
+// heldRecords is what is held for one address: until is when the last request to it
+// stops awaiting an answer (the clock's UnixNano), records what came meanwhile.
+type heldRecords struct {
+	until   int64
+	records [][]byte
+}
+
+// arm notes that a request awaiting its answer went to ap at now: records from ap may
+// be held until askFlight later. It reports false when maxHeldAddrs addresses are held
+// already (those whose time is over are let go first).
+func (h *dtlsHold) arm(ap netip.AddrPort, now int64) bool {
+	until := now + int64(askFlight)
+	if r := h.addrs[ap]; r != nil {
+		r.until = max(r.until, until)
+		return true
+	}
+	if len(h.addrs) >= maxHeldAddrs {
+		h.sweep(now)
+		if len(h.addrs) >= maxHeldAddrs {
+			return false
+		}
+	}
+	if h.addrs == nil {
+		h.addrs = make(map[netip.AddrPort]*heldRecords)
+	}
+	h.addrs[ap] = &heldRecords{until: until}
+	return true
+}
+
+// armed reports whether records from ap may be held.
+func (h *dtlsHold) armed(ap netip.AddrPort) bool { return h.addrs[ap] != nil }
+
+// put keeps a copy of the record b that came from ap at now, and reports whether it
+// did: not when ap is not armed, its time is over (it is let go), or the bounds are
+// reached.
+func (h *dtlsHold) put(b []byte, ap netip.AddrPort, now int64) bool {
+	r := h.addrs[ap]
+	switch {
+	case r == nil:
+		return false
+	case now >= r.until:
+		h.drop(ap, r)
+		return false
+	case len(r.records) == maxHeldRecords || len(b) > maxHeldRecordSize || h.bytes+len(b) > maxHeldBytes:
+		return false
+	}
+	r.records = append(r.records, bytes.Clone(b))
+	h.bytes += len(b)
+	return true
+}
+
+// take lets go of ap and returns the records held for it, in the order they came
+// (none when its time is over at now).
+func (h *dtlsHold) take(ap netip.AddrPort, now int64) [][]byte {
+	r := h.addrs[ap]
+	if r == nil {
+		return nil
+	}
+	h.drop(ap, r)
+	if now >= r.until {
+		return nil
+	}
+	return r.records
+}
+
+// sweep lets go of the addresses whose time is over at now.
+func (h *dtlsHold) sweep(now int64) {
+	for ap, r := range h.addrs {
+		if now >= r.until {
+			h.drop(ap, r)
+		}
+	}
+}
+
+func (h *dtlsHold) drop(ap netip.AddrPort, r *heldRecords) {
+	for _, b := range r.records {
+		h.bytes -= len(b)
+	}
+	delete(h.addrs, ap)
+}
+
+// expectAnswer notes that a request awaiting its answer goes to ap at now: until an
+// answer from ap makes its records an agent's, or askFlight has passed, they are held
+// (dtlsHold). An address whose records are an agent's already needs none.
+func (a *liteAgents) expectAnswer(ap netip.AddrPort, now int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.byAddr[ap] == nil {
+		a.hold.arm(ap, now)
+	}
+}
+
+// holdDTLS keeps a copy of the record b from from, armed (expectAnswer) and not an
+// agent's when it was looked up, for the agent whose answer from there comes next;
+// it returns the agent whose answer came meanwhile (the socket read by two
+// goroutines), to give b to at once, or nil.
+func (a *liteAgents) holdDTLS(b []byte, from netip.AddrPort) *iceLite {
+	now := a.now().UnixNano()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if l := a.byAddr[from]; l != nil {
+		return l
+	}
+	a.hold.put(b, from, now)
+	return nil
+}
