@@ -46,6 +46,11 @@ type Room struct {
 	// someone joins, so a newcomer cannot decrypt a cached keyframe from before its join:
 	// none is replayed (replay.go), the join's keyframe request alone serves.
 	encrypted atomic.Bool
+	// ending: the room goes as a whole (End, Close), every participant with it. One
+	// that leaves then is not taken out of the others' subscribe offers: they are all
+	// leaving too, and each departure renegotiated every participant still there, n²
+	// track removals and an offer each to the pages being ended (unsubscribe).
+	ending atomic.Bool
 
 	mu      sync.Mutex
 	members map[string]*Participant
@@ -100,8 +105,15 @@ func (r *Room) Len() int {
 	return len(r.members)
 }
 
+// End says that the room goes as a whole: every participant in it is closing (a
+// meeting's end), so one that leaves no longer renegotiates the others' subscribe
+// connections. It only sets a flag (signaling calls it under a meeting's lock); the
+// participants are still closed each by its owner, or all by Close.
+func (r *Room) End() { r.ending.Store(true) }
+
 // Close closes every participant. The room cannot be joined afterwards.
 func (r *Room) Close() {
+	r.End()
 	r.mu.Lock()
 	r.closed = true
 	members := make([]*Participant, 0, len(r.members))

@@ -208,7 +208,8 @@ func (p *Participant) subscribe(up *upTrack) {
 	p.signal()
 }
 
-// unsubscribe stops sending up to p.
+// unsubscribe stops sending up to p, and asks for an offer without it, unless the
+// room is ending (Room.End): p is closing too, and its page is being told the end.
 func (p *Participant) unsubscribe(up *upTrack) {
 	p.mu.Lock()
 	d := p.downs[up]
@@ -222,8 +223,13 @@ func (p *Participant) unsubscribe(up *upTrack) {
 	} else {
 		_ = p.sub.RemoveTrack(d.sender)
 	}
-	p.dirty = true
+	renegotiate := !p.room.ending.Load()
+	if renegotiate {
+		p.dirty = true
+	}
 	p.mu.Unlock()
 	up.removeSub(d)
-	p.signal()
+	if renegotiate {
+		p.signal()
+	}
 }

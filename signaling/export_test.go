@@ -246,3 +246,11 @@ func HoldMeetingToAct(s *Server, id string) (act func(by string, a lobby.Action)
 	}
 	return act, m.mu.Unlock
 }
+
+// MeetingRoom is the media room of the live meeting id (nil when there is none).
+func MeetingRoom(s *Server, id string) *sfu.Room {
+	if m := s.registry.Get(id); m != nil {
+		return m.room
+	}
+	return nil
+}

@@ -55,9 +55,11 @@ func (m *Meeting) issueResumeLocked(id lobby.ID, s *Session) string {
 
 // endLocked marks the meeting ended and drops every membership waiting to resume:
 // nothing of the meeting (a parked member's name, its grace timer holding the meeting)
-// outlives it.
+// outlives it. Its media goes as a whole (sfu.Room.End): each member's session closes
+// its own, and none of them renegotiates the others' subscribe connections.
 func (m *Meeting) endLocked() {
 	m.ended = true
+	m.room.End()
 	for id := range m.resumable {
 		m.dropResumeLocked(id)
 	}
