@@ -29,6 +29,8 @@ func TestBenchmarksRun(t *testing.T) {
 		{"Fanout", BenchmarkFanout},
 		{"ICETCPWrite", BenchmarkICETCPWrite},
 		{"LevelReaderNote", BenchmarkLevelReaderNote},
+		{"LocalRelayDivert", BenchmarkLocalRelayDivert},
+		{"LocalRelayDivertMap", BenchmarkLocalRelayDivertMap},
 		{"LossTracker", BenchmarkLossTracker},
 		{"PacketCacheHeld", BenchmarkPacketCacheHeld},
 		{"PublisherReceive", BenchmarkPublisherReceive},
