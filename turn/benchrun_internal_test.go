@@ -28,6 +28,7 @@ func TestBenchmarksRun(t *testing.T) {
 	}{
 		{"UDPUplink", BenchmarkUDPUplink},
 		{"UDPDownlink", BenchmarkUDPDownlink},
+		{"StreamUplink", BenchmarkStreamUplink},
 	} {
 		if r := testing.Benchmark(bm.f); r.N == 0 {
 			t.Errorf("Benchmark%s did not run to the end", bm.name)
