@@ -70,7 +70,8 @@ func newDirect(s *streams) *direct {
 }
 
 // addRelay registers c, a relay socket with the SFU's hand-over, at its port. The
-// removal, at c's close, also takes c's UDP client's permissions out of the uplink.
+// removal, at c's close, also takes the permissions through c out of the uplinks (its
+// UDP client's, or its TCP or TLS connection's).
 func (d *direct) addRelay(port uint16, c *restrictedConn) func() {
 	d.mu.Lock()
 	d.relays[port] = c
@@ -83,6 +84,7 @@ func (d *direct) addRelay(port uint16, c *restrictedConn) func() {
 		}
 		d.mu.Unlock()
 		d.uplink.forget(c)
+		d.streams.forget(c)
 	}
 }
 
@@ -131,8 +133,8 @@ func (d *direct) route(src, dst, relayAddr net.Addr) (*restrictedConn, clientCon
 
 // The event handlers: pion/turn calls them with its allocation's locks held (all but
 // a permission's creation, reported after the lock is let go: udpChannels.permit), so
-// they only change the relay's routes and the UDP clients' channels and permissions
-// (uplink.go).
+// they only change the relay's routes and the clients' channels and permissions for
+// the uplinks (uplink.go, streamuplink.go).
 
 func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, peer net.Addr, number uint16) {
 	p, ok := peer.(*net.UDPAddr)
@@ -187,8 +189,11 @@ func (d *direct) permissionCreated(src, dst net.Addr, _, _, _ string, relayAddr 
 			r.permits = without(r.permits, func(p permitRoute) bool { return p.ip == ip.Unmap() })
 			r.permits = append(slices.Clip(r.permits), permitRoute{ip: ip.Unmap(), client: client})
 		})
-		if c, ok := src.(*net.UDPAddr); ok {
+		switch c := src.(type) {
+		case *net.UDPAddr:
 			d.uplink.permit(unmap(c.AddrPort()), ip.Unmap(), relay)
+		case *net.TCPAddr:
+			d.streams.permit(src, dst, ip.Unmap(), relay)
 		}
 	}
 }
@@ -200,8 +205,11 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, _, _ string, relayAddr 
 	}
 	// Whether or not the relay is still registered (Revoke closes it before
 	// pion/turn ends the allocation).
-	if c, ok := src.(*net.UDPAddr); ok {
+	switch c := src.(type) {
+	case *net.UDPAddr:
 		d.uplink.unpermit(unmap(c.AddrPort()), ip.Unmap())
+	case *net.TCPAddr:
+		d.streams.unpermit(src, dst, ip.Unmap())
 	}
 	if relay := d.relayAt(relayAddr); relay != nil {
 		relay.routes.change(func(r *relayRoutes) {

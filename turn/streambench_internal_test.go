@@ -24,32 +24,49 @@ type streamRig struct {
 	relayed net.PacketConn
 	relay   *restrictedConn
 	sfu     netip.AddrPort
+	cert    testcert.Cert // the server's, over TLS
+	overTLS bool
 }
 
 // newStreamRig allocates a relay for a client over TCP (overTLS false) or TLS, whose
-// SFU hands what it takes to take (called on the server's reader: it must not keep b).
-func newStreamRig(tb testing.TB, overTLS bool, take func(from netip.AddrPort, b []byte)) *streamRig {
+// SFU hands what it takes to take (called on the server's reader: it must not keep b);
+// opts change the server's Config.
+func newStreamRig(tb testing.TB, overTLS bool, take func(from netip.AddrPort, b []byte), opts ...func(*Config)) *streamRig {
 	tb.Helper()
-	r := &streamRig{}
 	var tlsConf *tls.Config
 	var cert testcert.Cert
 	if overTLS {
 		cert = testcert.New(tb)
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
 	}
-	r.f = newDirectFixture(tb, tlsConf, func(c *Config) {
+	f := newDirectFixture(tb, tlsConf, append(opts, func(c *Config) {
 		c.RelayUplink = func(ap netip.AddrPort) func([]byte) bool {
 			return func(b []byte) bool {
 				take(ap, b)
 				return true
 			}
 		}
-	})
-	r.sfu = r.f.sfu.LocalAddr().(*net.UDPAddr).AddrPort()
+	})...)
+	r := &streamRig{f: f, sfu: f.sfu.LocalAddr().(*net.UDPAddr).AddrPort(), cert: cert, overTLS: overTLS}
+	r.connect(tb)
+	return r
+}
+
+// another is a second client of r's server, over a connection of its own.
+func (r *streamRig) another(tb testing.TB) *streamRig {
+	tb.Helper()
+	o := &streamRig{f: r.f, sfu: r.sfu, cert: r.cert, overTLS: r.overTLS}
+	o.connect(tb)
+	return o
+}
+
+// connect opens the client's connection and its allocation.
+func (r *streamRig) connect(tb testing.TB) {
+	tb.Helper()
 	var addr string
-	if overTLS {
+	if r.overTLS {
 		addr = r.f.srv.tlsLn.Addr().String()
-		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: cert.Pool(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+		c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: r.cert.Pool(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -65,7 +82,6 @@ func newStreamRig(tb testing.TB, overTLS bool, take func(from netip.AddrPort, b 
 	tb.Cleanup(func() { _ = r.conn.Close() }) // after the allocation's own cleanups
 	servers := r.f.srv.ICEServers(time.Now())
 	r.client, r.relayed, r.relay = r.f.allocateWith(tb, pionturn.NewSTUNConn(r.conn), addr, servers[0].Username, servers[0].Credential)
-	return r
 }
 
 // permit has the client create a permission for the SFU's IP, as Firefox does before

@@ -30,6 +30,9 @@ type streams struct {
 	afterFunc func(time.Duration, func()) (stop func() bool)
 	mu        sync.Mutex
 	m         map[streamKey]*stream
+	// permitted are the streams whose allocations hold permissions through each
+	// relay, by which the relay's close takes them out (streampermits.go).
+	permitted map[*restrictedConn]*stream
 }
 
 // streamKey is a TCP or TLS connection's client and server addresses.
@@ -43,8 +46,10 @@ type stream struct {
 	tls       *tls.Conn
 	allocated bool
 	stop      func() bool // the running wait's, nil while allocated
-	// channels are what its allocation bound, for its reader (streamuplink.go).
+	// channels are what its allocation bound, and permits the permissions it holds,
+	// for its reader (streamuplink.go).
 	channels streamChannels
+	permits  streamPermits
 }
 
 func newStreams(afterFunc func(time.Duration, func()) func() bool) *streams {

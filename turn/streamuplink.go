@@ -14,11 +14,14 @@ import (
 // string of the client's address and the channel by a scan before the relay's write.
 // With everybody relayed over TCP that reader was 18 % of the server and its garbage a
 // good part of the collector's 10 % (bench/README.md). streamUplink is the connection
-// as pion/turn reads it: it frames the stream itself, relays ChannelData on a channel
-// of this connection's allocation (pion/turn's channel events, direct.go), and hands
-// pion/turn everything else, a frame at a time, as it came. A read takes whatever the
-// socket holds (a burst of a frame's packets at once) into a buffer of the
-// connection's own.
+// as pion/turn reads it: it frames the stream itself (a STUN message as pion/turn's
+// STUNConn does, by its header's length), relays ChannelData on a channel of this
+// connection's allocation (pion/turn's channel events, direct.go) and Send indications
+// to the SFU's address under a permission of that allocation (its permission events,
+// streampermits.go: Firefox binds no channel, and each Send indication cost pion/turn
+// 23 allocations, BenchmarkStreamUplink), and hands pion/turn everything else, a frame
+// at a time, as it came. A read takes whatever the socket holds (a burst of a frame's
+// packets at once) into a buffer of the connection's own.
 
 // streamUplink is a client's TCP connection (its queuedConn) or TLS connection as
 // pion/turn reads it.
@@ -36,6 +39,11 @@ type streamUplink struct {
 }
 
 const (
+	// pionInboundMTU is pion/turn's read buffer (its InboundMTU, not set here): it
+	// drops a frame that fills it and closes a connection whose frame exceeds it.
+	// A Send indication that large is left to it; a smaller one fits the buffer
+	// (uplinkBufMin) whole.
+	pionInboundMTU = 1600
 	// uplinkBufMin holds the largest ChannelData relayed here (a datagram of
 	// maxRelayed bytes, framed; a larger one goes to pion/turn, which drops what
 	// exceeds its MTU of 1,600 bytes). A connection whose last read filled its
@@ -45,7 +53,8 @@ const (
 )
 
 // Read hands pion/turn the next bytes that are not ChannelData on a channel of the
-// connection, having relayed those before them.
+// connection nor a Send indication under its permission, having relayed those before
+// them.
 func (u *streamUplink) Read(p []byte) (int, error) {
 	for {
 		if u.pass > 0 {
@@ -60,8 +69,12 @@ func (u *streamUplink) Read(p []byte) (int, error) {
 		b := u.buf[u.r:u.w]
 		length := int(binary.BigEndian.Uint16(b[2:]))
 		switch b[0] >> 6 {
-		case 0: // a STUN message (RFC 5389, section 6)
-			u.pass = stunHeader + length
+		case 0: // a STUN message (RFC 8489, section 5)
+			if u.stun(b) {
+				if err := u.fill(); err != nil {
+					return 0, err
+				}
+			}
 		case 1: // ChannelData (RFC 8656, section 12.4), padded on a stream
 			size := channelDataSize(length)
 			ch, ok := u.st.channels.channel(binary.BigEndian.Uint16(b))
@@ -82,6 +95,36 @@ func (u *streamUplink) Read(p []byte) (int, error) {
 			u.pass = math.MaxInt
 		}
 	}
+}
+
+// stun relays the STUN message at the start of b if it is a Send indication served
+// here, else sets it to be handed to pion/turn; it reports whether more of it must be
+// read first. Its frame is pion/turn's (STUNConn): the header and the length, no
+// padding.
+func (u *streamUplink) stun(b []byte) (more bool) {
+	size := stunHeader + int(binary.BigEndian.Uint16(b[2:]))
+	switch {
+	case binary.BigEndian.Uint16(b) != stunSendIndication || size >= pionInboundMTU:
+	case len(b) >= 8 && binary.BigEndian.Uint32(b[4:]) != stunMagicCookie: // type, length, cookie
+		// No STUN to pion/turn, which closes the connection as soon as it has the
+		// header, not waiting for the rest.
+	case len(b) < size:
+		return true // whole before it is read, as pion/turn waits for it
+	case u.serveSend(b[:size]):
+		u.r += size
+		return false
+	}
+	u.pass = size
+	return false
+}
+
+// serveSend relays frame, a whole STUN message, if it is a Send indication to an SFU
+// address under a permission of the connection's allocation, and reports whether it
+// did: pion/turn (handleSendIndication) looks up the allocation of the connection,
+// its permission for the peer's IP and writes the data through its relay.
+func (u *streamUplink) serveSend(frame []byte) bool {
+	ind, ok := parseSendIndication(frame)
+	return ok && relaySend(u.st.permits.relay(ind.peer.Addr()), ind, &u.st.permits.sends)
 }
 
 // passOn hands p what is left of a frame not relayed here: first what is buffered, then

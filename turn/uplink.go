@@ -190,7 +190,14 @@ func (c udpUplink) serveSend(b []byte, client netip.AddrPort) bool {
 	if !ok {
 		return false
 	}
-	relay := c.channels.permitted(client, ind.peer.Addr())
+	return relaySend(c.channels.permitted(client, ind.peer.Addr()), ind, &c.channels.sends)
+}
+
+// relaySend writes ind's data through relay, the one of the client's permission for
+// the peer's IP (nil: none), as pion/turn does, and counts it in sends. It reports
+// false, and writes nothing, without a permission or when the peer is not an SFU
+// address.
+func relaySend(relay *restrictedConn, ind sendIndication, sends *atomic.Uint64) bool {
 	if relay == nil {
 		return false
 	}
@@ -198,7 +205,9 @@ func (c udpUplink) serveSend(b []byte, client netip.AddrPort) bool {
 	if to == nil {
 		return false
 	}
+	// Counted before the write: the SFU may act on the data at once (a test reads
+	// the count as soon as the SFU has it).
+	sends.Add(1)
 	_, _ = relay.WriteTo(ind.data, to)
-	c.channels.sends.Add(1)
 	return true
 }
