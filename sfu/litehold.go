@@ -30,6 +30,21 @@ import (
 // check from it must not take its records from Pion. Bounded (maxHeldAddrs addresses,
 // maxHeldRecords records each, maxHeldBytes in all): when the hold is full a record
 // goes only to Pion's mux, as before, and costs the peer its retransmission.
+//
+// And shared fairly between sources (an IPv4 address, an IPv6 /64, as the probes'
+// destinations): one source holds maxHeldAddrsPerSource addresses and
+// maxHeldBytesPerSource bytes at most. Without, anyone could keep the hold full for
+// everyone: a connection's checks from three fresh ports of its own host each earn a
+// request (the budget of requests to addresses that never answered allows three in
+// flight), and arm the port, whose four records of 1500 bytes are then held; four
+// connections that never answer held the 64 KB, twenty-two the 64 addresses, checking
+// again as each request's askFlight ran out, and every other join waited for its
+// retransmission. Now it takes eight sources; a source forged in a victim's name
+// (checks and records alike) takes only that source's share, and costs its peers no
+// more than before the hold. What one source legitimately needs is far less: a
+// browser shows as one to three addresses, each held one round trip (its answer
+// takes it), so eight is three browsers behind one NAT address joining within a
+// round trip; a fourth waits for its retransmission.
 
 // maxHeldAddrs bounds the addresses, engine-wide, from which records may be held: a
 // few for each subscriber joining at once (a browser checks from two or three), more
@@ -48,11 +63,21 @@ const maxHeldRecordSize = 1500
 // maxHeldBytes bounds the bytes of all the records held.
 const maxHeldBytes = 64 << 10
 
+// maxHeldAddrsPerSource and maxHeldBytesPerSource are one source's share of the hold:
+// an eighth, 8 addresses and 8 KB. A first flight is one ClientHello, one datagram of
+// 1200 bytes at most (the fragment size of browsers and Pion): six of the largest
+// fit, and many more of the usual few hundred bytes.
+const (
+	maxHeldAddrsPerSource = maxHeldAddrs / 8
+	maxHeldBytesPerSource = maxHeldBytes / 8
+)
+
 // dtlsHold is the records held for an answer, by the address they came from. It is
 // liteAgents.mu's, which each of its methods needs held.
 type dtlsHold struct {
-	addrs map[netip.AddrPort]*heldRecords
-	bytes int // of all the records held
+	addrs   map[netip.AddrPort]*heldRecords
+	bytes   int                        // of all the records held
+	sources map[netip.Prefix]heldShare // what each source holds (holdSource)
 }
 
 // heldRecords is what is held for one address: until is when the last request to it
@@ -60,27 +85,42 @@ type dtlsHold struct {
 type heldRecords struct {
 	until   int64
 	records [][]byte
+	source  netip.Prefix
 }
+
+// heldShare is what one source holds: its addresses, and the bytes of their records.
+type heldShare struct{ addrs, bytes int }
+
+// holdSource is the source whose share an address draws on: its IPv4 address or IPv6
+// /64, one host or one customer's network, as for the probes (probeDst).
+func holdSource(ap netip.AddrPort) netip.Prefix { return probeDst(ap.Addr()) }
 
 // arm notes that a request awaiting its answer went to ap at now: records from ap may
 // be held until askFlight later. It reports false when maxHeldAddrs addresses are held
-// already (those whose time is over are let go first).
+// already, or maxHeldAddrsPerSource of ap's source (those whose time is over are let
+// go first).
 func (h *dtlsHold) arm(ap netip.AddrPort, now int64) bool {
 	until := now + int64(askFlight)
 	if r := h.addrs[ap]; r != nil {
 		r.until = max(r.until, until)
 		return true
 	}
-	if len(h.addrs) >= maxHeldAddrs {
+	src := holdSource(ap)
+	full := func() bool { return len(h.addrs) >= maxHeldAddrs || h.sources[src].addrs >= maxHeldAddrsPerSource }
+	if full() {
 		h.sweep(now)
-		if len(h.addrs) >= maxHeldAddrs {
+		if full() {
 			return false
 		}
 	}
 	if h.addrs == nil {
 		h.addrs = make(map[netip.AddrPort]*heldRecords)
+		h.sources = make(map[netip.Prefix]heldShare)
 	}
-	h.addrs[ap] = &heldRecords{until: until}
+	h.addrs[ap] = &heldRecords{until: until, source: src}
+	share := h.sources[src]
+	share.addrs++
+	h.sources[src] = share
 	return true
 }
 
@@ -98,11 +138,15 @@ func (h *dtlsHold) put(b []byte, ap netip.AddrPort, now int64) bool {
 	case now >= r.until:
 		h.drop(ap, r)
 		return false
-	case len(r.records) == maxHeldRecords || len(b) > maxHeldRecordSize || h.bytes+len(b) > maxHeldBytes:
+	case len(r.records) == maxHeldRecords || len(b) > maxHeldRecordSize || h.bytes+len(b) > maxHeldBytes,
+		h.sources[r.source].bytes+len(b) > maxHeldBytesPerSource:
 		return false
 	}
 	r.records = append(r.records, bytes.Clone(b))
 	h.bytes += len(b)
+	share := h.sources[r.source]
+	share.bytes += len(b)
+	h.sources[r.source] = share
 	return true
 }
 
@@ -130,8 +174,15 @@ func (h *dtlsHold) sweep(now int64) {
 }
 
 func (h *dtlsHold) drop(ap netip.AddrPort, r *heldRecords) {
+	share := h.sources[r.source]
 	for _, b := range r.records {
 		h.bytes -= len(b)
+		share.bytes -= len(b)
+	}
+	if share.addrs--; share.addrs == 0 {
+		delete(h.sources, r.source)
+	} else {
+		h.sources[r.source] = share
 	}
 	delete(h.addrs, ap)
 }

@@ -92,8 +92,8 @@ func TestICELiteRecordBeforeItsAnswerWaitsForIt(t *testing.T) {
 }
 
 // TestDTLSHoldIsBounded: a flood of DTLS records from many addresses that were sent
-// requests (checks of forty connections from three fresh addresses each, forty
-// records from each address) holds records from maxHeldAddrs addresses at most,
+// requests (checks of forty connections from three fresh addresses each, each
+// connection from a source of its own, forty records from each address) holds records from maxHeldAddrs addresses at most,
 // maxHeldRecords of each and maxHeldBytes in all; a record larger than a datagram of
 // a peer's first flight is not held; and what is held is let go at askFlight's sweep.
 func TestDTLSHoldIsBounded(t *testing.T) {
@@ -128,7 +128,9 @@ func TestDTLSHoldIsBounded(t *testing.T) {
 				var reqs []asked
 				for i, l := range lites {
 					for j := range maxUnansweredAsks {
-						at := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(port+i*maxUnansweredAsks+j))
+						// A source of its own for each connection: the bounds of all
+						// the hold, not of one source's share (TestDTLSHoldIsSharedBetweenSources).
+						at := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i)}), uint16(port+i*maxUnansweredAsks+j))
 						if !agents.take(check{username: l.ufrag + ":flood", pwd: l.pwd}.bytes(t), at) {
 							t.Fatal("a check was not taken")
 						}
@@ -145,6 +147,13 @@ func TestDTLSHoldIsBounded(t *testing.T) {
 			held := func() (addrs, bytes int) {
 				agents.mu.RLock()
 				defer agents.mu.RUnlock()
+				shared := 0
+				for _, s := range agents.hold.sources {
+					shared += s.bytes
+				}
+				if shared != agents.hold.bytes {
+					t.Fatalf("the sources' shares hold %d bytes, the hold %d", shared, agents.hold.bytes)
+				}
 				return len(agents.hold.addrs), agents.hold.bytes
 			}
 
@@ -167,8 +176,70 @@ func TestDTLSHoldIsBounded(t *testing.T) {
 			}
 			*clock = clock.Add(askFlight)
 			agents.sweep(clock.UnixNano(), agents.consentTime())
-			if addrs, bytes := held(); addrs != 0 || bytes != 0 {
-				t.Fatalf("after askFlight's sweep: records held from %d addresses, %d bytes", addrs, bytes)
+			if addrs, bytes := held(); addrs != 0 || bytes != 0 || len(agents.hold.sources) != 0 {
+				t.Fatalf("after askFlight's sweep: records held from %d addresses, %d bytes, %d sources", addrs, bytes, len(agents.hold.sources))
+			}
+		})
+	}
+}
+
+// TestDTLSHoldIsSharedBetweenSources: a participant that keeps the hold busy from
+// its own host (connections checking from three fresh ports each, never answering,
+// forty records from each port) holds maxHeldAddrsPerSource addresses and
+// maxHeldBytesPerSource bytes at most, and a peer elsewhere whose ClientHello comes
+// before its answer still has it given at the answer. Before, twenty-two such
+// connections took every address of the hold, four with records of 1400 bytes every
+// byte of it, and the peer waited for its retransmission.
+func TestDTLSHoldIsSharedBetweenSources(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		conns, size  int
+		wantAddrs    int
+		wantMaxBytes int
+	}{
+		{"addresses", 40, 100, maxHeldAddrsPerSource, maxHeldAddrsPerSource * maxHeldRecords * 100},
+		{"bytes", 4, 1400, maxHeldAddrsPerSource, maxHeldBytesPerSource},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			agents, l, log, _, _ := newProofAgents(t)
+			attacker := netip.MustParseAddr("203.0.113.9")
+			port := uint16(10000)
+			for i := range c.conns {
+				a := newICELite(func(litePath) {})
+				agents.add(a)
+				if _, err := a.setRemote("flood", fmt.Sprintf("password-of-connection-%04d", i)); err != nil {
+					t.Fatal(err)
+				}
+				for range maxUnansweredAsks {
+					at := netip.AddrPortFrom(attacker, port)
+					port++
+					if !agents.take(check{username: a.ufrag + ":flood", pwd: a.pwd}.bytes(t), at) {
+						t.Fatal("a check was not taken")
+					}
+					log.lastRequest(t, at)
+					for n := range 40 {
+						agents.takeDTLS(dtlsTestRecord(byte(n), c.size), at)
+					}
+				}
+			}
+			agents.mu.RLock()
+			addrs, bytes := len(agents.hold.addrs), agents.hold.bytes
+			agents.mu.RUnlock()
+			if addrs != c.wantAddrs || bytes > c.wantMaxBytes {
+				t.Errorf("one source holds %d addresses and %d bytes; want %d and %d at most", addrs, bytes, c.wantAddrs, c.wantMaxBytes)
+			}
+
+			var gotten []byte
+			l.onDTLS = func(b []byte) { gotten = append(gotten, b[len(b)-1]) }
+			peer := netip.MustParseAddrPort("198.51.100.7:5000")
+			if !agents.take(check{username: l.ufrag + ":peer", pwd: l.pwd}.bytes(t), peer) {
+				t.Fatal("the peer's check was not taken")
+			}
+			req := log.lastRequest(t, peer)
+			agents.takeDTLS(dtlsTestRecord(7, 1200), peer) // a ClientHello fragmented to the MTU
+			agents.take(peerReply{pwd: testPeerPwd}.to(t, req), peer)
+			if len(gotten) != 1 || gotten[0] != 7 {
+				t.Fatalf("the peer's ClientHello before its answer: records %v given at the answer, want [7]", gotten)
 			}
 		})
 	}
