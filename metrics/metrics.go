@@ -83,11 +83,14 @@ type Media struct {
 	// held and those whose integrity failed, the requests the budget of requests to
 	// addresses that never answered held back, and selected paths whose consent
 	// expired; the probes of the candidates peers named, sent and held back by the
-	// budget of probes to a destination that never answered (sfu.Stats).
+	// budget of probes to a destination that never answered; the DTLS records that
+	// came before the answer to the server's request, held for it, given at it, and
+	// kept out by the hold's bounds (sfu.Stats).
 	ICEChecksAnswered, ICEChecksRefused                                      uint64
 	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused, ICERequestsHeld uint64
 	ICEConsentLost                                                           uint64
 	ICEProbesSent, ICEProbesHeld                                             uint64
+	DTLSEarlyHeld, DTLSEarlyGiven, DTLSEarlyRefused                          uint64
 	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
 	ForwardDelay Histogram
 }

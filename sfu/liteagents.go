@@ -51,6 +51,10 @@ type liteAgents struct {
 	// addresses that never answered and the budget held back (askUnanswered).
 	asked, proofs, answersRefused, held atomic.Uint64
 	lost                                atomic.Uint64 // selected paths whose consent expired (sweep)
+	// dtlsHeld are the DTLS records held for an answer, dtlsGiven those of them given
+	// at their answer, dtlsRefused those from an address awaiting its answer that the
+	// hold's bounds kept out (litehold.go).
+	dtlsHeld, dtlsGiven, dtlsRefused atomic.Uint64
 }
 
 func (a *liteAgents) add(l *iceLite) {

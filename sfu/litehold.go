@@ -127,27 +127,35 @@ func (h *dtlsHold) arm(ap netip.AddrPort, now int64) bool {
 // armed reports whether records from ap may be held.
 func (h *dtlsHold) armed(ap netip.AddrPort) bool { return h.addrs[ap] != nil }
 
-// put keeps a copy of the record b that came from ap at now, and reports whether it
-// did: not when ap is not armed, its time is over (it is let go), or the bounds are
-// reached.
-func (h *dtlsHold) put(b []byte, ap netip.AddrPort, now int64) bool {
+// putResult is what put did with a record.
+type putResult int
+
+const (
+	putNone    putResult = iota // ap is not armed, or its time is over (it is let go)
+	putKept                     // a copy is held
+	putRefused                  // the bounds are reached: the record is not held
+)
+
+// put keeps a copy of the record b that came from ap at now if ap is armed and the
+// bounds allow, and reports what it did.
+func (h *dtlsHold) put(b []byte, ap netip.AddrPort, now int64) putResult {
 	r := h.addrs[ap]
 	switch {
 	case r == nil:
-		return false
+		return putNone
 	case now >= r.until:
 		h.drop(ap, r)
-		return false
+		return putNone
 	case len(r.records) == maxHeldRecords || len(b) > maxHeldRecordSize || h.bytes+len(b) > maxHeldBytes,
 		h.sources[r.source].bytes+len(b) > maxHeldBytesPerSource:
-		return false
+		return putRefused
 	}
 	r.records = append(r.records, bytes.Clone(b))
 	h.bytes += len(b)
 	share := h.sources[r.source]
 	share.bytes += len(b)
 	h.sources[r.source] = share
-	return true
+	return putKept
 }
 
 // take lets go of ap and returns the records held for it, in the order they came
@@ -209,6 +217,11 @@ func (a *liteAgents) holdDTLS(b []byte, from netip.AddrPort) *iceLite {
 	if l := a.byAddr[from]; l != nil {
 		return l
 	}
-	a.hold.put(b, from, now)
+	switch a.hold.put(b, from, now) {
+	case putKept:
+		a.dtlsHeld.Add(1)
+	case putRefused:
+		a.dtlsRefused.Add(1)
+	}
 	return nil
 }

@@ -167,6 +167,11 @@ func TestDTLSHoldIsBounded(t *testing.T) {
 			if delivered != c.want {
 				t.Fatalf("%d held records given at the answers, want %d", delivered, c.want)
 			}
+			// Counted (Stats.DTLSEarly…): each held one given, the rest of the forty
+			// records from each of the maxHeldAddrs addresses armed refused.
+			if held, given, refused := agents.dtlsHeld.Load(), agents.dtlsGiven.Load(), agents.dtlsRefused.Load(); held != uint64(c.want) || given != uint64(c.want) || refused != uint64(maxHeldAddrs*40-c.want) {
+				t.Fatalf("counted %d records held, %d given, %d refused; want %d, %d, %d", held, given, refused, c.want, c.want, maxHeldAddrs*40-c.want)
+			}
 
 			// Held again from other addresses, and let go at the sweep askFlight later.
 			*clock = clock.Add(askFlight) // the budget of requests frees
@@ -352,7 +357,7 @@ func (c *helloFirstConn) start() {
 func TestClientHelloBeforeItsAnswerIsServed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
 	defer cancel()
-	_, _, room := newClockedRoom(t, false, withOwnSubscribe)
+	_, eng, room := newClockedRoom(t, false, withOwnSubscribe)
 	sub, err := room.Join("sub")
 	if err != nil {
 		t.Fatal(err)
@@ -421,5 +426,9 @@ func TestClientHelloBeforeItsAnswerIsServed(t *testing.T) {
 		defer conn.mu.Unlock()
 		t.Fatalf("no packet: %d ClientHellos written (only the first sent), %d answers sent after it; the server's handshake read %d datagrams",
 			conn.hellos, conn.answersDelayed, sub.own.dtls.reads.Load())
+	}
+	// The operator sees it (metrics): the ClientHello held, and given at the answer.
+	if st := eng.Stats(); st.DTLSEarlyHeld == 0 || st.DTLSEarlyGiven != st.DTLSEarlyHeld || st.DTLSEarlyRefused != 0 {
+		t.Fatalf("Stats: %d early DTLS records held, %d given, %d refused; want the ClientHello held and given", st.DTLSEarlyHeld, st.DTLSEarlyGiven, st.DTLSEarlyRefused)
 	}
 }

@@ -285,7 +285,9 @@ func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 		a.proofs.Add(1)
 		// The records from from that came before this answer (litehold.go), given
 		// before any that comes after it, in the order they came.
-		for _, r := range a.answeredFrom(l, from, now) {
+		held := a.answeredFrom(l, from, now)
+		a.dtlsGiven.Add(uint64(len(held)))
+		for _, r := range held {
 			if l.onDTLS != nil {
 				l.onDTLS(r)
 			}

@@ -144,6 +144,14 @@ type Stats struct {
 	// an address that never answered, was spent (probebudget.go): a rising count is
 	// participants naming someone else's address, many of them or again and again.
 	ICEProbesSent, ICEProbesHeld uint64
+	// DTLSEarlyHeld counts the DTLS records that came from an address before the
+	// answer to the server's request sent there, held for the connection whose answer
+	// from there comes (litehold.go); DTLSEarlyGiven those given at their answer (the
+	// rest waited longer than half a second, or were a publisher's, or a forger's);
+	// DTLSEarlyRefused those from such an address that the hold's bounds kept out,
+	// whose peers then waited for their retransmission: a rising count is someone
+	// keeping the hold full, or a crowd of joins behind one address.
+	DTLSEarlyHeld, DTLSEarlyGiven, DTLSEarlyRefused uint64
 	// ForwardDelay is how long the server held the packets it forwarded: from their
 	// layer taking them to the system call that sent each copy (forwarddelay.go).
 	ForwardDelay DelayHistogram
@@ -275,6 +283,9 @@ func (e *Engine) Stats() Stats {
 		ICEConsentLost:            e.lites.lost.Load(),
 		ICEProbesSent:             e.probes.sent.Load(),
 		ICEProbesHeld:             e.probes.held.Load(),
+		DTLSEarlyHeld:             e.lites.dtlsHeld.Load(),
+		DTLSEarlyGiven:            e.lites.dtlsGiven.Load(),
+		DTLSEarlyRefused:          e.lites.dtlsRefused.Load(),
 		ForwardDelay:              e.forwardDelay(),
 	}
 }

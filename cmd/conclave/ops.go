@@ -118,7 +118,8 @@ func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Lim
 				ICEConsentLost:  m.ICEConsentLost,
 				ICEProbesSent:   m.ICEProbesSent,
 				ICEProbesHeld:   m.ICEProbesHeld,
-				ForwardDelay:    delayHistogram(m.ForwardDelay),
+				DTLSEarlyHeld:   m.DTLSEarlyHeld, DTLSEarlyGiven: m.DTLSEarlyGiven, DTLSEarlyRefused: m.DTLSEarlyRefused,
+				ForwardDelay: delayHistogram(m.ForwardDelay),
 			}
 		},
 	}
