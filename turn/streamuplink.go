@@ -33,7 +33,8 @@ type streamUplink struct {
 	w   int
 	// pass is how many bytes of the current frame, one not relayed here, are still
 	// to be handed to pion/turn (math.MaxInt once the stream lost its framing:
-	// pion/turn refuses what follows and closes the connection).
+	// pion/turn refuses what follows and closes the connection; or after a frame
+	// shorter than pion/turn frames, pionMinFrame).
 	pass   int
 	filled bool // the last read took all the room the buffer had
 }
@@ -44,6 +45,14 @@ const (
 	// A Send indication that large is left to it; a smaller one fits the buffer
 	// (uplinkBufMin) whole.
 	pionInboundMTU = 1600
+	// pionMinFrame is how many bytes pion/turn's STUNConn holds before it frames
+	// anything. It frames a shorter frame (ChannelData of 4 bytes of data at most)
+	// only when bytes of the frames after it have come, and handles it then: were
+	// those relayed here, they would overtake it, and pion/turn would hold it until
+	// some later frame went to it (a Refresh, minutes later, for a client whose
+	// media is all relayed here). Once it is handed such a frame, pion/turn reads
+	// the rest of the connection itself; no browser sends one.
+	pionMinFrame = 9
 	// uplinkBufMin holds the largest ChannelData relayed here (a datagram of
 	// maxRelayed bytes, framed; a larger one goes to pion/turn, which drops what
 	// exceeds its MTU of 1,600 bytes). A connection whose last read filled its
@@ -79,7 +88,7 @@ func (u *streamUplink) Read(p []byte) (int, error) {
 			size := channelDataSize(length)
 			ch, ok := u.st.channels.channel(binary.BigEndian.Uint16(b))
 			if !ok || length > maxRelayed {
-				u.pass = size
+				u.handOn(size)
 				continue
 			}
 			if len(b) < size {
@@ -114,8 +123,17 @@ func (u *streamUplink) stun(b []byte) (more bool) {
 		u.r += size
 		return false
 	}
-	u.pass = size
+	u.handOn(size)
 	return false
+}
+
+// handOn sets the next size bytes, a frame not relayed here, to be handed to
+// pion/turn, and all that follows if the frame is shorter than pion/turn frames.
+func (u *streamUplink) handOn(size int) {
+	u.pass = size
+	if size < pionMinFrame {
+		u.pass = math.MaxInt
+	}
 }
 
 // serveSend relays frame, a whole STUN message, if it is a Send indication to an SFU

@@ -61,7 +61,8 @@ func uplinkOn(conn net.Conn, sock net.PacketConn) *streamUplink {
 // stream's end is handed on as far as it goes when pion/turn has it, and lost when the
 // uplink would have waited for it whole (the connection is gone either way); a Send
 // indication without the magic cookie is handed on at once (pion/turn closes the
-// connection as soon as it has the header).
+// connection as soon as it has the header); after a frame handed on that is shorter
+// than pion/turn frames (pionMinFrame), everything is.
 func frameStream(stream []byte) (relayed [][]byte, passed []byte) {
 	for b := stream; len(b) > 0; {
 		if len(b) < channelDataHeader {
@@ -94,6 +95,9 @@ func frameStream(stream []byte) (relayed [][]byte, passed []byte) {
 				continue
 			}
 		default:
+			return relayed, append(passed, b...)
+		}
+		if size < pionMinFrame {
 			return relayed, append(passed, b...)
 		}
 		size = min(size, len(b))
