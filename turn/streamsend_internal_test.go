@@ -330,3 +330,79 @@ func TestStreamUplinkServesSendWithoutAllocating(t *testing.T) {
 		t.Fatalf("%d Send indications counted, want %d", got, 8*103)
 	}
 }
+
+// TestStreamPermitsAreEachConnections: a client's permissions are its connection's
+// allocation's. A second connection of the same client (another port of its address,
+// as a browser's publish and subscribe connections are) holds none until it creates
+// its own, and its Send indications are not relayed until then; a new allocation on a
+// connection whose allocation ended inherits nothing of the old one: its Send
+// indications are relayed only once it creates its own permission, and through its
+// own relay.
+func TestStreamPermitsAreEachConnections(t *testing.T) {
+	for _, overTLS := range []bool{false, true} {
+		name := "tcp"
+		if overTLS {
+			name = "tls"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := newStreamSendRig(t, overTLS)
+			o := r.another(t)
+			servedFrom := func(c *streamRig, data string) {
+				t.Helper()
+				c.write(t, buildSendIndication(t, c.sfu, []byte(data)))
+				if d := r.next(t); string(d.b) != data || d.from != c.relayAddr() {
+					t.Fatalf("the SFU took %q from %v, want %q from the relay %v", d.b, d.from, data, c.relayAddr())
+				}
+			}
+			notServed := func(c *streamRig, what string) {
+				t.Helper()
+				c.write(t, buildSendIndication(t, c.sfu, []byte(what)))
+				if !c.nothingTakenBy(t, r) {
+					t.Fatalf("%s: relayed", what)
+				}
+			}
+
+			r.permit(t)
+			servedFrom(r.streamRig, "first connection")
+			notServed(o, "second connection before its permission")
+			o.permit(t)
+			servedFrom(o, "second connection")
+			servedFrom(r.streamRig, "first connection again")
+
+			if err := r.relayed.Close(); err != nil { // a Refresh of lifetime 0
+				t.Fatal(err)
+			}
+			waitUntil(t, "the first allocation deleted", func() bool { return r.f.srv.AllocationCount() == 1 })
+			old := r.relayAddr()
+			relayed, err := r.client.Allocate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = relayed.Close() })
+			r.relayed, r.relay = relayed, r.f.relayAt(relayed.LocalAddr())
+			if r.relayAddr() == old {
+				t.Fatalf("the new allocation has the old relay %v", old)
+			}
+			notServed(r.streamRig, "new allocation before its permission")
+			if n := r.permits(t); n != 0 {
+				t.Fatalf("%d permissions on the connection of a new allocation, want 0", n)
+			}
+			r.permit(t)
+			servedFrom(r.streamRig, "new allocation")
+			servedFrom(o, "second connection after the first's new allocation")
+		})
+	}
+}
+
+// nothingTakenBy reports whether the SFU of rig took nothing of what c sent so far.
+func (c *streamRig) nothingTakenBy(t *testing.T, rig *streamSendRig) bool {
+	t.Helper()
+	c.settle(t)
+	select {
+	case d := <-rig.taken:
+		t.Logf("the SFU took %q from %v", d.b, d.from)
+		return false
+	default:
+		return true
+	}
+}
