@@ -174,13 +174,6 @@ func (m *Meeting) expired(now time.Time, unusedTTL, emptyGrace time.Duration) bo
 	return m.ended || now.Sub(m.idle) > ttl
 }
 
-// role returns id's role and whether it is a member.
-func (m *Meeting) role(id string) (lobby.Role, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.lob.Role(lobby.ID(id))
-}
-
 // settings returns the current settings.
 func (m *Meeting) settings() lobby.Settings {
 	m.mu.Lock()
