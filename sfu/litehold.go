@@ -31,8 +31,8 @@ import (
 // maxHeldRecords records each, maxHeldBytes in all): when the hold is full a record
 // goes only to Pion's mux, as before, and costs the peer its retransmission.
 //
-// And shared fairly between sources (an IPv4 address, an IPv6 /64, as the probes'
-// destinations): one source holds maxHeldAddrsPerSource addresses and
+// And shared fairly between sources (addrGroup: an IPv4 address, an IPv6 /64, as
+// the probes' destinations): one source holds maxHeldAddrsPerSource addresses and
 // maxHeldBytesPerSource bytes at most. Without, anyone could keep the hold full for
 // everyone: a connection's checks from three fresh ports of its own host each earn a
 // request (the budget of requests to addresses that never answered allows three in
@@ -77,7 +77,7 @@ const (
 type dtlsHold struct {
 	addrs   map[netip.AddrPort]*heldRecords
 	bytes   int                        // of all the records held
-	sources map[netip.Prefix]heldShare // what each source holds (holdSource)
+	sources map[netip.Prefix]heldShare // what each source holds, by addrGroup
 }
 
 // heldRecords is what is held for one address: until is when the last request to it
@@ -91,10 +91,6 @@ type heldRecords struct {
 // heldShare is what one source holds: its addresses, and the bytes of their records.
 type heldShare struct{ addrs, bytes int }
 
-// holdSource is the source whose share an address draws on: its IPv4 address or IPv6
-// /64, one host or one customer's network, as for the probes (probeDst).
-func holdSource(ap netip.AddrPort) netip.Prefix { return probeDst(ap.Addr()) }
-
 // arm notes that a request awaiting its answer went to ap at now: records from ap may
 // be held until askFlight later. It reports false when maxHeldAddrs addresses are held
 // already, or maxHeldAddrsPerSource of ap's source (those whose time is over are let
@@ -105,7 +101,7 @@ func (h *dtlsHold) arm(ap netip.AddrPort, now int64) bool {
 		r.until = max(r.until, until)
 		return true
 	}
-	src := holdSource(ap)
+	src := addrGroup(ap.Addr())
 	full := func() bool { return len(h.addrs) >= maxHeldAddrs || h.sources[src].addrs >= maxHeldAddrsPerSource }
 	if full() {
 		h.sweep(now)

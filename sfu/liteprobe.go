@@ -183,7 +183,7 @@ func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
 			if t.sent >= maxUnansweredProbes || o.unanswered >= maxUnansweredPerConn {
 				continue
 			}
-			dst := probeDst(t.ap.Addr())
+			dst := addrGroup(t.ap.Addr())
 			first := len(o.probedDsts) < maxProbed && !slices.Contains(o.probedDsts, dst)
 			if !o.e.probes.take(dst, now, first) {
 				continue

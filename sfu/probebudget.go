@@ -48,17 +48,6 @@ type probeBudget struct {
 	sent, held atomic.Uint64
 }
 
-// probeDst is the destination whose budget a probe to ip draws on.
-func probeDst(ip netip.Addr) netip.Prefix {
-	ip = ip.Unmap()
-	bits := 32
-	if ip.Is6() {
-		bits = 64
-	}
-	p, _ := ip.Prefix(bits)
-	return p
-}
-
 // take spends a probe to the destination dst at now, if its budget holds one. A
 // connection's first probe to a destination (first) goes whatever the budget holds,
 // and takes what it holds: a peer that cannot pair its candidates with the server's

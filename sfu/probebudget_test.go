@@ -439,7 +439,7 @@ func TestProbeBudgetByDestination(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	spend := func(ip string) int {
 		n := 0
-		for b.take(probeDst(netip.MustParseAddr(ip)), now, false) {
+		for b.take(addrGroup(netip.MustParseAddr(ip)), now, false) {
 			n++
 		}
 		return n
