@@ -110,6 +110,7 @@ func NewCollector(src Sources) *Collector {
 		counter("nacks_sent_total", "NACKs sent to publishers for packets lost on the way to the server.", func(s *snapshot) uint64 { return s.media.NACKsSent }),
 		counter("nacked_packets_total", "Packets named in NACKs to publishers (each asked for a bounded number of times).", func(s *snapshot) uint64 { return s.media.NACKedPackets }),
 		counter("nacks_given_up_total", "Packets lost on the way to the server that never came, however often asked for.", func(s *snapshot) uint64 { return s.media.NACKsGivenUp }),
+		counter("keyframes_replayed_total", "New subscriptions sent a recent keyframe and the packets since from the publisher track's cache, so that they show the picture without waiting for the keyframe asked of the publisher (in an end-to-end encrypted meeting only keyframes that came after the subscriber joined).", func(s *snapshot) uint64 { return s.media.KeyframesReplayed }),
 		counter("sender_reports_forwarded_total", "Publisher RTCP sender reports forwarded to subscribers (lip sync).", func(s *snapshot) uint64 { return s.media.SenderReports }),
 		counter("layer_switches_total", "Simulcast layer switches of subscriptions (each at a keyframe of the new layer).", func(s *snapshot) uint64 { return s.media.LayerSwitches }),
 		family("subscriptions_sending_layer", "Subscriptions to simulcast cameras, by the layer they are sent now.", "rid", prometheus.GaugeValue,

@@ -42,6 +42,7 @@ type Media struct {
 	KeyframeRequestsReceived, KeyframeRequestsSent uint64
 	// Why keyframe requests received were not sent on (sfu.Stats).
 	KeyframeRequestsRepaired, KeyframeRequestsLimited, KeyframeRequestsCoalesced uint64
+	KeyframesReplayed                                                            uint64 // new subscriptions started from the cache (sfu.Stats)
 	RetransmissionsDropped, PacketsIndexRefused, PacketsBeyondTrackIDs           uint64
 	NACKsSent, NACKedPackets, NACKsGivenUp                                       uint64
 	SenderReports                                                                uint64

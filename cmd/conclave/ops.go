@@ -84,44 +84,81 @@ func (t turnAllocations) UnauthenticatedAnswersDropped() uint64 {
 // allocations through Sources.TURN, set by startMetrics.
 func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Limits) metrics.Sources {
 	return metrics.Sources{
-		Server: func() metrics.Server {
-			s := sig.Stats()
-			return metrics.Server{
-				Meetings: s.Meetings, Participants: s.Participants, Waiting: s.Waiting, Websockets: s.Websockets,
-				RefusedServerFull: s.RefusedServerFull, RefusedAddressFull: s.RefusedAddressFull, RefusedShuttingDown: s.RefusedShuttingDown,
-				WrongPasswords: s.WrongPasswords, WrongModeratorSecrets: s.WrongModeratorSecrets, WrongHostKeys: s.WrongHostKeys,
-				GuessesThrottled: s.GuessesThrottled, ResumesDelayed: s.ResumesDelayed, KnocksLimited: s.KnocksLimited, WebConnsRefused: web.Refused(), WebAcceptFailed: web.AcceptFailed(),
-			}
-		},
-		Media: func() metrics.Media {
-			m := engine.Stats()
-			return metrics.Media{
-				TracksPublished: m.TracksPublished, PublishConnections: m.PublishConnections, PacketsForwarded: m.PacketsForwarded, BytesForwarded: m.BytesForwarded,
-				PacketsDropped: m.PacketsDropped, NACKsReceived: m.NACKsReceived, NACKsAnswered: m.NACKsAnswered,
-				Retransmissions: m.Retransmissions, KeyframeRequestsReceived: m.KeyframeRequestsReceived,
-				KeyframeRequestsSent: m.KeyframeRequestsSent, KeyframeRequestsRepaired: m.KeyframeRequestsRepaired,
-				KeyframeRequestsLimited: m.KeyframeRequestsLimited, KeyframeRequestsCoalesced: m.KeyframeRequestsCoalesced,
-				RetransmissionsDropped: m.RetransmissionsDropped, PacketsIndexRefused: m.PacketsIndexRefused, PacketsBeyondTrackIDs: m.PacketsBeyondTrackIDs, NACKsSent: m.NACKsSent, NACKedPackets: m.NACKedPackets,
-				NACKsGivenUp: m.NACKsGivenUp, SenderReports: m.SenderReports,
-				LayerSwitches: m.LayerSwitches, SendingLayerQ: m.SendingLayer[0], SendingLayerH: m.SendingLayer[1],
-				SendingLayerF: m.SendingLayer[2], LayersLost: m.LayersLost, LayersBack: m.LayersBack,
-				SubscribersLimited: m.SubscribersLimited, DatagramsSegmented: m.DatagramsSegmented,
-				SegmentationRefused: m.SegmentationRefused, PacketsWithoutRoute: m.PacketsWithoutRoute,
-				SubscriberRTCPRead: m.SubscriberRTCPRead, SubscriberRTCPRefused: m.SubscriberRTCPRefused,
-				PublisherRTPRead: m.PublisherRTPRead, PublisherRTPRefused: m.PublisherRTPRefused,
-				PublisherRTPStrangers: m.PublisherRTPStrangers,
-				ICETCPRefused:         m.ICETCPRefused, ICETCPAcceptFailed: m.ICETCPAcceptFailed, ICETCPStrangers: m.ICETCPStrangers, DatagramsToRelays: m.DatagramsToRelays,
-				DatagramsFromRelays: m.DatagramsFromRelays,
-				ICEChecksAnswered:   m.ICEChecksAnswered, ICEChecksRefused: m.ICEChecksRefused,
-				ICERequestsSent: m.ICERequestsSent, ICERequestsAnswered: m.ICERequestsAnswered, ICEAnswersRefused: m.ICEAnswersRefused,
-				ICERequestsHeld: m.ICERequestsHeld,
-				ICEConsentLost:  m.ICEConsentLost,
-				ICEProbesSent:   m.ICEProbesSent,
-				ICEProbesHeld:   m.ICEProbesHeld,
-				DTLSEarlyHeld:   m.DTLSEarlyHeld, DTLSEarlyGiven: m.DTLSEarlyGiven, DTLSEarlyRefused: m.DTLSEarlyRefused,
-				ForwardDelay: delayHistogram(m.ForwardDelay),
-			}
-		},
+		Server: func() metrics.Server { return serverMetrics(sig.Stats(), web) },
+		Media:  func() metrics.Media { return mediaMetrics(engine.Stats()) },
+	}
+}
+
+// serverMetrics is signaling's snapshot s, with the web listener's refusals, as the
+// metrics package takes it. Every number of signaling.Stats must be carried
+// (TestEveryStatsNumberReachesTheMetrics).
+func serverMetrics(s signaling.Stats, web *connlimit.Limits) metrics.Server {
+	return metrics.Server{
+		Meetings: s.Meetings, Participants: s.Participants, Waiting: s.Waiting, Websockets: s.Websockets,
+		RefusedServerFull: s.RefusedServerFull, RefusedAddressFull: s.RefusedAddressFull, RefusedShuttingDown: s.RefusedShuttingDown,
+		WrongPasswords: s.WrongPasswords, WrongModeratorSecrets: s.WrongModeratorSecrets, WrongHostKeys: s.WrongHostKeys,
+		GuessesThrottled: s.GuessesThrottled, ResumesDelayed: s.ResumesDelayed, KnocksLimited: s.KnocksLimited, WebConnsRefused: web.Refused(), WebAcceptFailed: web.AcceptFailed(),
+	}
+}
+
+// mediaMetrics is the SFU's snapshot m as the metrics package takes it. Every number
+// of sfu.Stats must be carried (TestEveryStatsNumberReachesTheMetrics).
+func mediaMetrics(m sfu.Stats) metrics.Media {
+	return metrics.Media{
+		TracksPublished:           m.TracksPublished,
+		PublishConnections:        m.PublishConnections,
+		PacketsForwarded:          m.PacketsForwarded,
+		BytesForwarded:            m.BytesForwarded,
+		PacketsDropped:            m.PacketsDropped,
+		NACKsReceived:             m.NACKsReceived,
+		NACKsAnswered:             m.NACKsAnswered,
+		Retransmissions:           m.Retransmissions,
+		KeyframeRequestsReceived:  m.KeyframeRequestsReceived,
+		KeyframeRequestsSent:      m.KeyframeRequestsSent,
+		KeyframeRequestsRepaired:  m.KeyframeRequestsRepaired,
+		KeyframeRequestsLimited:   m.KeyframeRequestsLimited,
+		KeyframeRequestsCoalesced: m.KeyframeRequestsCoalesced,
+		KeyframesReplayed:         m.KeyframesReplayed,
+		RetransmissionsDropped:    m.RetransmissionsDropped,
+		PacketsIndexRefused:       m.PacketsIndexRefused,
+		PacketsBeyondTrackIDs:     m.PacketsBeyondTrackIDs,
+		NACKsSent:                 m.NACKsSent,
+		NACKedPackets:             m.NACKedPackets,
+		NACKsGivenUp:              m.NACKsGivenUp,
+		SenderReports:             m.SenderReports,
+		LayerSwitches:             m.LayerSwitches,
+		SendingLayerQ:             m.SendingLayer[0],
+		SendingLayerH:             m.SendingLayer[1],
+		SendingLayerF:             m.SendingLayer[2],
+		LayersLost:                m.LayersLost,
+		LayersBack:                m.LayersBack,
+		SubscribersLimited:        m.SubscribersLimited,
+		DatagramsSegmented:        m.DatagramsSegmented,
+		SegmentationRefused:       m.SegmentationRefused,
+		PacketsWithoutRoute:       m.PacketsWithoutRoute,
+		SubscriberRTCPRead:        m.SubscriberRTCPRead,
+		SubscriberRTCPRefused:     m.SubscriberRTCPRefused,
+		PublisherRTPRead:          m.PublisherRTPRead,
+		PublisherRTPRefused:       m.PublisherRTPRefused,
+		PublisherRTPStrangers:     m.PublisherRTPStrangers,
+		ICETCPRefused:             m.ICETCPRefused,
+		ICETCPAcceptFailed:        m.ICETCPAcceptFailed,
+		ICETCPStrangers:           m.ICETCPStrangers,
+		DatagramsToRelays:         m.DatagramsToRelays,
+		DatagramsFromRelays:       m.DatagramsFromRelays,
+		ICEChecksAnswered:         m.ICEChecksAnswered,
+		ICEChecksRefused:          m.ICEChecksRefused,
+		ICERequestsSent:           m.ICERequestsSent,
+		ICERequestsAnswered:       m.ICERequestsAnswered,
+		ICEAnswersRefused:         m.ICEAnswersRefused,
+		ICERequestsHeld:           m.ICERequestsHeld,
+		ICEConsentLost:            m.ICEConsentLost,
+		ICEProbesSent:             m.ICEProbesSent,
+		ICEProbesHeld:             m.ICEProbesHeld,
+		DTLSEarlyHeld:             m.DTLSEarlyHeld,
+		DTLSEarlyGiven:            m.DTLSEarlyGiven,
+		DTLSEarlyRefused:          m.DTLSEarlyRefused,
+		ForwardDelay:              delayHistogram(m.ForwardDelay),
 	}
 }
 
