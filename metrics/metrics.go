@@ -86,12 +86,13 @@ type Media struct {
 	// expired; the probes of the candidates peers named, sent and held back by the
 	// budget of probes to a destination that never answered; the DTLS records that
 	// came before the answer to the server's request, held for it, given at it, and
-	// kept out by the hold's bounds (sfu.Stats).
+	// kept out by the hold's bounds, and the requests whose address the hold had no
+	// room for (sfu.Stats).
 	ICEChecksAnswered, ICEChecksRefused                                      uint64
 	ICERequestsSent, ICERequestsAnswered, ICEAnswersRefused, ICERequestsHeld uint64
 	ICEConsentLost                                                           uint64
 	ICEProbesSent, ICEProbesHeld                                             uint64
-	DTLSEarlyHeld, DTLSEarlyGiven, DTLSEarlyRefused                          uint64
+	DTLSEarlyHeld, DTLSEarlyGiven, DTLSEarlyRefused, DTLSHoldFull            uint64
 	// How long the server held the packets it forwarded (sfu.Stats.ForwardDelay).
 	ForwardDelay Histogram
 }

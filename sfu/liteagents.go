@@ -53,8 +53,9 @@ type liteAgents struct {
 	lost                                atomic.Uint64 // selected paths whose consent expired (sweep)
 	// dtlsHeld are the DTLS records held for an answer, dtlsGiven those of them given
 	// at their answer, dtlsRefused those from an address awaiting its answer that the
-	// hold's bounds kept out (litehold.go).
-	dtlsHeld, dtlsGiven, dtlsRefused atomic.Uint64
+	// hold's bounds of records and bytes kept out, dtlsNoRoom the requests whose
+	// address the hold's bounds of addresses kept out (litehold.go).
+	dtlsHeld, dtlsGiven, dtlsRefused, dtlsNoRoom atomic.Uint64
 }
 
 func (a *liteAgents) add(l *iceLite) {

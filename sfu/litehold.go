@@ -193,12 +193,14 @@ func (h *dtlsHold) drop(ap netip.AddrPort, r *heldRecords) {
 
 // expectAnswer notes that a request awaiting its answer goes to ap at now: until an
 // answer from ap makes its records an agent's, or askFlight has passed, they are held
-// (dtlsHold). An address whose records are an agent's already needs none.
+// (dtlsHold). An address whose records are an agent's already needs none. One the hold
+// has no room for is counted (dtlsNoRoom): its records are not held, and not counted
+// refused either, since nothing remembers the address.
 func (a *liteAgents) expectAnswer(ap netip.AddrPort, now int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.byAddr[ap] == nil {
-		a.hold.arm(ap, now)
+	if a.byAddr[ap] == nil && !a.hold.arm(ap, now) {
+		a.dtlsNoRoom.Add(1)
 	}
 }
 

@@ -161,6 +161,11 @@ func TestDTLSHoldIsBounded(t *testing.T) {
 			if addrs, bytes := held(); addrs > maxHeldAddrs || bytes > maxHeldBytes {
 				t.Fatalf("records held from %d addresses, %d bytes; want %d and %d at most", addrs, bytes, maxHeldAddrs, maxHeldBytes)
 			}
+			// The requests to the addresses beyond maxHeldAddrs are counted
+			// (Stats.DTLSHoldFull): their records are neither held nor refused.
+			if n, want := agents.dtlsNoRoom.Load(), uint64(len(reqs)-maxHeldAddrs); n != want {
+				t.Fatalf("counted %d requests whose address the full hold had no room for, want %d", n, want)
+			}
 			for _, r := range reqs {
 				agents.take(peerReply{pwd: r.pwd}.to(t, r.req), r.at)
 			}
@@ -232,6 +237,9 @@ func TestDTLSHoldIsSharedBetweenSources(t *testing.T) {
 			agents.mu.RUnlock()
 			if addrs != c.wantAddrs || bytes > c.wantMaxBytes {
 				t.Errorf("one source holds %d addresses and %d bytes; want %d and %d at most", addrs, bytes, c.wantAddrs, c.wantMaxBytes)
+			}
+			if n, want := agents.dtlsNoRoom.Load(), uint64(c.conns*maxUnansweredAsks-c.wantAddrs); n != want {
+				t.Errorf("counted %d requests whose address the source's full share had no room for, want %d", n, want)
 			}
 
 			var gotten []byte
@@ -428,7 +436,7 @@ func TestClientHelloBeforeItsAnswerIsServed(t *testing.T) {
 			conn.hellos, conn.answersDelayed, sub.own.dtls.reads.Load())
 	}
 	// The operator sees it (metrics): the ClientHello held, and given at the answer.
-	if st := eng.Stats(); st.DTLSEarlyHeld == 0 || st.DTLSEarlyGiven != st.DTLSEarlyHeld || st.DTLSEarlyRefused != 0 {
-		t.Fatalf("Stats: %d early DTLS records held, %d given, %d refused; want the ClientHello held and given", st.DTLSEarlyHeld, st.DTLSEarlyGiven, st.DTLSEarlyRefused)
+	if st := eng.Stats(); st.DTLSEarlyHeld == 0 || st.DTLSEarlyGiven != st.DTLSEarlyHeld || st.DTLSEarlyRefused != 0 || st.DTLSHoldFull != 0 {
+		t.Fatalf("Stats: %d early DTLS records held, %d given, %d refused, the hold full for %d requests; want the ClientHello held and given", st.DTLSEarlyHeld, st.DTLSEarlyGiven, st.DTLSEarlyRefused, st.DTLSHoldFull)
 	}
 }

@@ -148,10 +148,14 @@ type Stats struct {
 	// answer to the server's request sent there, held for the connection whose answer
 	// from there comes (litehold.go); DTLSEarlyGiven those given at their answer (the
 	// rest waited longer than half a second, or were a publisher's, or a forger's);
-	// DTLSEarlyRefused those from such an address that the hold's bounds kept out,
-	// whose peers then waited for their retransmission: a rising count is someone
-	// keeping the hold full, or a crowd of joins behind one address.
-	DTLSEarlyHeld, DTLSEarlyGiven, DTLSEarlyRefused uint64
+	// DTLSEarlyRefused those from such an address that the hold's bounds of records
+	// and bytes kept out, whose peers then waited for their retransmission. DTLSHoldFull
+	// counts the requests awaiting an answer whose address the hold had no room for
+	// (maxHeldAddrs in all, maxHeldAddrsPerSource for one source): a record from there
+	// before the answer is not held, nor counted above, and waits for its
+	// retransmission. Either rising is someone keeping the hold full, or a crowd of
+	// joins behind one address.
+	DTLSEarlyHeld, DTLSEarlyGiven, DTLSEarlyRefused, DTLSHoldFull uint64
 	// ForwardDelay is how long the server held the packets it forwarded: from their
 	// layer taking them to the system call that sent each copy (forwarddelay.go).
 	ForwardDelay DelayHistogram
@@ -286,6 +290,7 @@ func (e *Engine) Stats() Stats {
 		DTLSEarlyHeld:             e.lites.dtlsHeld.Load(),
 		DTLSEarlyGiven:            e.lites.dtlsGiven.Load(),
 		DTLSEarlyRefused:          e.lites.dtlsRefused.Load(),
+		DTLSHoldFull:              e.lites.dtlsNoRoom.Load(),
 		ForwardDelay:              e.forwardDelay(),
 	}
 }

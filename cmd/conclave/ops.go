@@ -158,6 +158,7 @@ func mediaMetrics(m sfu.Stats) metrics.Media {
 		DTLSEarlyHeld:             m.DTLSEarlyHeld,
 		DTLSEarlyGiven:            m.DTLSEarlyGiven,
 		DTLSEarlyRefused:          m.DTLSEarlyRefused,
+		DTLSHoldFull:              m.DTLSHoldFull,
 		ForwardDelay:              delayHistogram(m.ForwardDelay),
 	}
 }
