@@ -43,7 +43,8 @@ type iceLite struct {
 	// onSelect is told the path media go to whenever it changes (one the peer
 	// nominated, once it is routable), from the socket's reader: it must not block.
 	// onDTLS gets the DTLS records that arrive from an address its peer answered
-	// from (liteAgents.answeredFrom), from the reader too. onLost is told when the consent expired (liteAgents.sweep).
+	// from (liteAgents.routeDTLS), from the reader too. onLost is told when the
+	// consent expired (liteAgents.sweep).
 	onSelect func(litePath)
 	onDTLS   func([]byte)
 	onRTCP   func([]byte) // the SRTCP that arrives over ICE-TCP (over UDP the reader's routes serve it)
@@ -165,13 +166,14 @@ func (l *iceLite) setRemote(ufrag, pwd string) (newPwd bool, err error) {
 // checked notes a check from ap that passed, with the peer's ufrag, at now; nominated
 // when it carried USE-CANDIDATE. It reports false for a ufrag other than the answer's,
 // the address that proving ap made it forget, if any, the request to send ap, if any
-// (ask.valid()), and whether the budget held back the request the check earned. A nominated path is selected at once if it is routable: a
-// TCP one, or a UDP one whose peer answered the server within the consent time;
-// otherwise it waits for its proof. The selected UDP path is asked at each check
-// (its consent; and on the server's clock while its answer is overdue: liteconsent.go), any
-// other UDP path when it has not answered within a fifth of the consent time: at most
-// one request for each check, never more than the peer sends, and for a path that
-// never answered only within the budget of such requests in flight (askUnanswered).
+// (ask.valid()), and whether the budget held back the request the check earned. A
+// nominated path is selected at once if it is routable: a TCP one, or a UDP one whose
+// peer answered the server within the consent time; otherwise it waits for its proof.
+// The selected UDP path is asked at each check (its consent; and on the server's
+// clock while its answer is overdue: liteconsent.go), any other UDP path when it has
+// not answered within a fifth of the consent time: at most one request for each
+// check, never more than the peer sends, and for a path that never answered only
+// within the budget of such requests in flight (askUnanswered).
 func (l *iceLite) checked(ap litePath, remote []byte, nominated bool, now int64, consent time.Duration) (ok bool, evicted litePath, ask liteAsk, held bool) {
 	l.mu.Lock()
 	switch {

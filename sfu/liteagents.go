@@ -105,8 +105,8 @@ func (a *liteAgents) closeAll() {
 	}
 }
 
-// answeredFrom notes that l's peer answered one of the server's requests from the UDP
-// address ap: ap's DTLS records are l's now. Only an answer decides, never a check: a
+// routeDTLS makes the DTLS records from the UDP address ap l's, l's peer having
+// answered one of the server's requests from there (takeAnswer). Only an answer decides, never a check: a
 // check proves that its sender knows the password, which is its own connection's,
 // not that it is at the address it came from. Had the newest check from an address
 // taken its records, as it did, a participant who sent a valid check of its own
@@ -130,7 +130,7 @@ func (a *liteAgents) closeAll() {
 // It returns the records from ap held for an answer (litehold.go), in the order they
 // came, for the caller to give l outside a.mu; the entry and their taking are one
 // step under a.mu, so that no record from ap can be held after it.
-func (a *liteAgents) answeredFrom(l *iceLite, ap netip.AddrPort, now int64) (held [][]byte) {
+func (a *liteAgents) routeDTLS(l *iceLite, ap netip.AddrPort, now int64) (held [][]byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.m[l.ufrag] != l {

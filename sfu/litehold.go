@@ -6,7 +6,7 @@ import (
 )
 
 // A subscriber's DTLS records go to the agent whose peer answered one of the server's
-// requests from their address (liteAgents.answeredFrom), never to one whose check
+// requests from their address (liteAgents.routeDTLS), never to one whose check
 // merely came from there. But the peer, the DTLS client on these connections (the
 // server offers actpass, browsers and Pion answer active), sends its ClientHello as
 // soon as the response to its own check makes the pair usable, and its answer to the

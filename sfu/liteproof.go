@@ -255,7 +255,7 @@ func proofRequest(m *stun.Message, user []byte, l *iceLite, k liteAsk) ([]byte, 
 // fingerprint right. It reports whether it took b: one that answers none of the
 // server's requests is left to Pion's mux (its agents' answers), one with the id but
 // without the integrity or fingerprint is dropped and counted. One that holds makes
-// from's DTLS records the agent's (answeredFrom), those held until it first.
+// from's DTLS records the agent's (routeDTLS), those held until it first.
 func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 	var id [askIDSize]byte
 	copy(id[:], b[8:]) // the transaction id (isSTUN: 20 bytes at least)
@@ -285,7 +285,7 @@ func (a *liteAgents) takeAnswer(b []byte, from netip.AddrPort) bool {
 		a.proofs.Add(1)
 		// The records from from that came before this answer (litehold.go), given
 		// before any that comes after it, in the order they came.
-		held := a.answeredFrom(l, from, now)
+		held := a.routeDTLS(l, from, now)
 		a.dtlsGiven.Add(uint64(len(held)))
 		for _, r := range held {
 			if l.onDTLS != nil {

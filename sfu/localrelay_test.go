@@ -185,10 +185,11 @@ func TestRelayUplinkIsServedInMemory(t *testing.T) {
 
 // TestLocalRelayRemovalsCopyLittle: a meeting that ends closes all its members' relays
 // at once, each a removal; each replaced the table with a copy of every relay of the
-// machine, n²/2 entries for n. The removals of all n now copy fewer than n entries
-// in all, and after each one the batches hand nothing more to the relays removed
-// and everything still to the others, one registered again at a removed one's address
-// (its port taken again) among them.
+// machine, n²/2 entries for n (before 90f98b7). A removal now empties its slot and
+// copies nothing (f8f5200; the bound of fewer than n entries is 90f98b7's, whose
+// removals rebuilt the table now and then), and after each one the batches hand
+// nothing more to the relays removed and everything still to the others, one
+// registered again at a removed one's address (its port taken again) among them.
 func TestLocalRelayRemovalsCopyLittle(t *testing.T) {
 	const n = 300
 	e := &Engine{}
@@ -223,7 +224,7 @@ func TestLocalRelayRemovalsCopyLittle(t *testing.T) {
 	check("all registered", func(int) bool { return true })
 	before := e.relays.copied
 	// The first half goes; the address of the first is registered again (not
-	// counted among the removals' copies: a registration copies the table, as ever).
+	// counted among the removals' copies: TestLocalRelayAddsCopyLittle counts those).
 	for i := range n / 2 {
 		removes[i]()
 		check(fmt.Sprintf("%d removed", i+1), func(j int) bool { return j > i })

@@ -70,8 +70,9 @@ func newDirect(s *streams) *direct {
 }
 
 // addRelay registers c, a relay socket with the SFU's hand-over, at its port. The
-// removal, at c's close, also takes the permissions through c out of the uplinks (its
-// UDP client's, or its TCP or TLS connection's).
+// removal, when c is shut (its Close, or a revocation before its socket's close), also
+// takes the permissions through c out of the uplinks (its UDP client's, or its TCP or
+// TLS connection's).
 func (d *direct) addRelay(port uint16, c *restrictedConn) func() {
 	d.mu.Lock()
 	d.relays[port] = c

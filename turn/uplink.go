@@ -109,8 +109,8 @@ func (u *udpChannels) permit(client netip.AddrPort, peer netip.Addr, relay *rest
 	u.permitClients[relay] = client
 }
 
-// forget takes out the permissions through relay, which is closed (Close sets closed
-// before it calls forget). They are for the SFU's IPs only (pion/turn grants no
+// forget takes out the permissions through relay, which is closed (shut, from Close or
+// a revocation, sets closed before it calls forget). They are for the SFU's IPs only (pion/turn grants no
 // other, peers.permits), so no scan of the table is needed.
 func (u *udpChannels) forget(relay *restrictedConn) {
 	u.mu.Lock()
