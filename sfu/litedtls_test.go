@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
-	"github.com/pion/rtp"
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 )
@@ -222,36 +219,10 @@ func forgedCheckTakesNoHandshake(t *testing.T, role webrtc.DTLSRole) {
 		parts[i] = p
 	}
 	a, b, pubP := parts[0], parts[1], parts[2]
-	pc, track, tr := newCameraSender(t, testPeerAPI(t))
-	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // the track is published at its first packet, and keeps coming
-		for seq := uint16(0); ; seq++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true}, Payload: []byte{0x10, 0, 0x9d, 0x01, 0x2a}})
-		}
-	}()
-	offerTo := func(p *Participant) string {
-		t.Helper()
-		select {
-		case <-p.NegotiationNeeded():
-		case <-ctx.Done():
-			t.Fatal("no track to subscribe to")
-		}
-		o, err := p.NextSubscribeOffer(ctx)
-		if err != nil || o == nil {
-			t.Fatalf("offer %v, %v", o, err)
-		}
-		return o.SDP
-	}
+	keepPublishingCamera(ctx, t, pubP)
 
 	// B's credentials, from its own offer, and its checks, made ahead.
-	bOffer := offerTo(b)
+	bOffer := nextSubscribeOffer(ctx, t, b)
 	ufrag, pwd := iceUfragLine.FindStringSubmatch(bOffer), icePwdLine.FindStringSubmatch(bOffer)
 	if ufrag == nil || pwd == nil {
 		t.Fatalf("no ICE credentials in B's offer:\n%s", bOffer)
@@ -277,27 +248,8 @@ func forgedCheckTakesNoHandshake(t *testing.T, role webrtc.DTLSRole) {
 		checks = checks[1:]
 		return c
 	}}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { _ = mux.Close() })
-	s := testPeerSettings()
-	s.SetICEUDPMux(mux)
-	if err := s.SetAnsweringDTLSRole(role); err != nil {
-		t.Fatal(err)
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(defaultMediaEngine(t)), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s))
-	spc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = spc.Close() })
-	got := make(chan struct{})
-	var gotOnce sync.Once
-	spc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		if _, _, err := tr.ReadRTP(); err == nil {
-			gotOnce.Do(func() { close(got) })
-		}
-	})
-	if err := a.AcceptSubscribeAnswer(answerWith(t, spc, offerTo(a))); err != nil {
+	spc, got := pionSubscriberOver(t, conn, role)
+	if err := a.AcceptSubscribeAnswer(answerWith(t, spc, nextSubscribeOffer(ctx, t, a))); err != nil {
 		t.Fatal(err)
 	}
 	select {

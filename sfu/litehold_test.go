@@ -8,11 +8,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
-	"github.com/pion/rtp"
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 )
@@ -374,56 +370,16 @@ func TestClientHelloBeforeItsAnswerIsServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, track, tr := newCameraSender(t, testPeerAPI(t))
-	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // the track is published at its first packet, and keeps coming
-		for seq := uint16(0); ; seq++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true}, Payload: []byte{0x10, 0, 0x9d, 0x01, 0x2a}})
-		}
-	}()
-	select {
-	case <-sub.NegotiationNeeded():
-	case <-ctx.Done():
-		t.Fatal("no track to subscribe to")
-	}
-	offer, err := sub.NextSubscribeOffer(ctx)
-	if err != nil || offer == nil {
-		t.Fatalf("offer %v, %v", offer, err)
-	}
+	keepPublishingCamera(ctx, t, pubP)
+	offer := nextSubscribeOffer(ctx, t, sub)
 
 	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn := &helloFirstConn{PacketConn: raw}
-	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
-	t.Cleanup(func() { _ = mux.Close() })
-	s := testPeerSettings()
-	s.SetICEUDPMux(mux)
-	if err := s.SetAnsweringDTLSRole(webrtc.DTLSRoleClient); err != nil {
-		t.Fatal(err)
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(defaultMediaEngine(t)), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s))
-	spc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = spc.Close() })
-	got := make(chan struct{})
-	var gotOnce sync.Once
-	spc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		if _, _, err := tr.ReadRTP(); err == nil {
-			gotOnce.Do(func() { close(got) })
-		}
-	})
-	if err := sub.AcceptSubscribeAnswer(answerWith(t, spc, offer.SDP)); err != nil {
+	spc, got := pionSubscriberOver(t, conn, webrtc.DTLSRoleClient)
+	if err := sub.AcceptSubscribeAnswer(answerWith(t, spc, offer)); err != nil {
 		t.Fatal(err)
 	}
 	conn.start()

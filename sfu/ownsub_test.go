@@ -109,8 +109,6 @@ func TestOwnSubscribeRefusesAnotherCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, track, tr := newCameraSender(t, testPeerAPI(t))
-	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
 	spc, err := testPeerAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -118,28 +116,8 @@ func TestOwnSubscribeRefusesAnotherCertificate(t *testing.T) {
 	t.Cleanup(func() { _ = spc.Close() })
 	got := make(chan struct{}, 1)
 	spc.OnTrack(func(*webrtc.TrackRemote, *webrtc.RTPReceiver) { got <- struct{}{} })
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() { // the track is published at its first packet
-		for seq := uint16(0); ; seq++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, Marker: true}, Payload: []byte{0x10, 0, 0x9d, 0x01, 0x2a}})
-		}
-	}()
-	select {
-	case <-subP.NegotiationNeeded():
-	case <-ctx.Done():
-		t.Fatal("no track to subscribe to")
-	}
-	o, err := subP.NextSubscribeOffer(ctx)
-	if err != nil || o == nil {
-		t.Fatalf("offer %v, %v", o, err)
-	}
-	genuine := answerWith(t, spc, o.SDP)
+	keepPublishingCamera(ctx, t, pubP)
+	genuine := answerWith(t, spc, nextSubscribeOffer(ctx, t, subP))
 	_, other := testCertificate(t)
 	forged := fingerprintLine.ReplaceAllString(genuine, "a=fingerprint:sha-256 "+other["sha-256"])
 	if forged == genuine {
