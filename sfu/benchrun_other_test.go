@@ -2,4 +2,6 @@
 
 package sfu
 
-var platformBenchmarks []namedBenchmark
+import "conclave/internal/benchonce"
+
+var platformBenchmarks []benchonce.Benchmark

@@ -9,10 +9,12 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"conclave/internal/benchonce"
 )
 
 // platformBenchmarks are the benchmarks of the Linux-only code TestBenchmarksRun runs.
-var platformBenchmarks = []namedBenchmark{{"WriterBatch", BenchmarkWriterBatch}}
+var platformBenchmarks = []benchonce.Benchmark{{Name: "WriterBatch", F: BenchmarkWriterBatch}}
 
 // TestMmsgReaderDropsOversized: a datagram larger than a read slot cannot be read whole;
 // it is dropped and counted, and the datagrams around it are read as they came.

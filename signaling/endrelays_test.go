@@ -1,7 +1,6 @@
 package signaling_test
 
 import (
-	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +10,7 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 
+	"conclave/internal/benchonce"
 	"conclave/internal/testclient"
 	"conclave/sfu"
 	"conclave/signaling"
@@ -193,23 +193,9 @@ func benchEndMeeting(b *testing.B, n, perMember int) {
 }
 
 // TestEndMeetingBenchmarkRuns runs one iteration of BenchmarkEndMeetingWithRelays'
-// smallest meeting: go test runs no benchmark.
+// smallest meeting, a meeting of 25 with relays (benchonce).
 func TestEndMeetingBenchmarkRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("joins a meeting of 25 with relays")
-	}
-	bt := flag.Lookup("test.benchtime")
-	if bt == nil {
-		t.Skip("no -test.benchtime flag to set")
-	}
-	old := bt.Value.String()
-	if err := bt.Value.Set("1x"); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = bt.Value.Set(old) }()
-	if r := testing.Benchmark(func(b *testing.B) { benchEndMeeting(b, 25, 2) }); r.N == 0 {
-		t.Fatal("the benchmark did not run to the end")
-	}
+	benchonce.Run(t, benchonce.Benchmark{Name: "EndMeetingWithRelays/25", F: func(b *testing.B) { benchEndMeeting(b, 25, 2) }})
 }
 
 // TestEndedMeetingsRelaysAreClosed: a meeting ended by the server closes every relay
