@@ -47,10 +47,10 @@ type liteAgents struct {
 	answered, refused atomic.Uint64 // checks answered; checks for one of ours that failed
 	// asked are the server's own requests sent, proofs the answers to them that held,
 	// answersRefused those with a request's id whose integrity or fingerprint failed,
-	// held the requests that checks (or the peer's password, askProven) earned for
-	// addresses that never answered and the budget held back (askUnanswered).
-	asked, proofs, answersRefused, held atomic.Uint64
-	lost                                atomic.Uint64 // selected paths whose consent expired (sweep)
+	// asksHeld the requests that checks (or the peer's password, askProven) earned
+	// for addresses that never answered and the budget held back (askUnanswered).
+	asked, proofs, answersRefused, asksHeld atomic.Uint64
+	lost                                    atomic.Uint64 // selected paths whose consent expired (sweep)
 	// dtlsHeld are the DTLS records held for an answer, dtlsGiven those of them given
 	// at their answer, dtlsRefused those from an address awaiting its answer that the
 	// hold's bounds of records and bytes kept out, dtlsNoRoom the requests whose
@@ -318,7 +318,7 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 	}
 	a.answered.Add(1)
 	if held {
-		a.held.Add(1)
+		a.asksHeld.Add(1)
 	}
 	if ask.valid() {
 		var err error

@@ -134,7 +134,7 @@ func TestICELiteBudgetOutlivesTheRing(t *testing.T) {
 
 // TestICELiteHeldRequestsAreCounted: each request that a check (or the peer's password
 // arriving after its checks, askProven) earned an address that never answered, and
-// that the budget held back, is counted once (liteAgents.held, Stats.ICERequestsHeld):
+// that the budget held back, is counted once (liteAgents.asksHeld, Stats.ICERequestsHeld):
 // 100 checks forged in a victim's name are 3 requests sent and 97 held back; a held
 // request that goes later at an answer is counted sent then, not held again; of four
 // addresses checked before the password came, the fourth's request is held back.
@@ -144,7 +144,7 @@ func TestICELiteHeldRequestsAreCounted(t *testing.T) {
 	for range 100 {
 		agents.take(check{username: l.ufrag + ":peer", pwd: l.pwd, nominate: true}.bytes(t), victim)
 	}
-	if sent, held := agents.asked.Load(), agents.held.Load(); sent != maxUnansweredAsks || held != 100-maxUnansweredAsks {
+	if sent, held := agents.asked.Load(), agents.asksHeld.Load(); sent != maxUnansweredAsks || held != 100-maxUnansweredAsks {
 		t.Fatalf("100 forged checks: %d requests sent, %d held back; want %d and %d", sent, held, maxUnansweredAsks, 100-maxUnansweredAsks)
 	}
 	// Four addresses checked before the peer's password came.
@@ -154,14 +154,14 @@ func TestICELiteHeldRequestsAreCounted(t *testing.T) {
 	for i := range 4 {
 		agents.take(check{username: l.ufrag + ":peer", pwd: l.pwd}.bytes(t), netip.AddrPortFrom(victim.Addr(), 6000+uint16(i)))
 	}
-	if n := agents.asked.Load() + agents.held.Load(); n != 0 {
+	if n := agents.asked.Load() + agents.asksHeld.Load(); n != 0 {
 		t.Fatalf("%d requests sent or held back before the password", n)
 	}
 	if _, err := l.setRemote("peer", testPeerPwd); err != nil {
 		t.Fatal(err)
 	}
 	agents.askProven(l)
-	if sent, held := agents.asked.Load(), agents.held.Load(); sent != maxUnansweredAsks || held != 1 {
+	if sent, held := agents.asked.Load(), agents.asksHeld.Load(); sent != maxUnansweredAsks || held != 1 {
 		t.Fatalf("at the password: %d requests sent, %d held back; want %d and 1", sent, held, maxUnansweredAsks)
 	}
 	newest := netip.AddrPortFrom(victim.Addr(), 6003)
@@ -170,7 +170,7 @@ func TestICELiteHeldRequestsAreCounted(t *testing.T) {
 		t.Fatalf("%d requests to the newest address", len(reqs))
 	}
 	agents.take(peerReply{pwd: testPeerPwd}.to(t, reqs[0]), newest)
-	if sent, held := agents.asked.Load(), agents.held.Load(); sent != maxUnansweredAsks+1 || held != 1 {
+	if sent, held := agents.asked.Load(), agents.asksHeld.Load(); sent != maxUnansweredAsks+1 || held != 1 {
 		t.Fatalf("after the first answer: %d requests sent, %d held back; want %d and 1 (the held one sent now)", sent, held, maxUnansweredAsks+1)
 	}
 }

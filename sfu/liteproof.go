@@ -212,7 +212,7 @@ func (l *iceLite) askProven(now int64) (asks []liteAsk, held int) {
 // came (setRemote reported it new), and counts those the budget held back.
 func (a *liteAgents) askProven(l *iceLite) {
 	asks, held := l.askProven(a.now().UnixNano())
-	a.held.Add(uint64(held))
+	a.asksHeld.Add(uint64(held))
 	a.sendAsks(l, asks, nil)
 }
 

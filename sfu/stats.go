@@ -283,7 +283,7 @@ func (e *Engine) Stats() Stats {
 		ICERequestsSent:           e.lites.asked.Load(),
 		ICERequestsAnswered:       e.lites.proofs.Load(),
 		ICEAnswersRefused:         e.lites.answersRefused.Load(),
-		ICERequestsHeld:           e.lites.held.Load(),
+		ICERequestsHeld:           e.lites.asksHeld.Load(),
 		ICEConsentLost:            e.lites.lost.Load(),
 		ICEProbesSent:             e.probes.sent.Load(),
 		ICEProbesHeld:             e.probes.held.Load(),
