@@ -1,7 +1,11 @@
 package metrics_test
 
 import (
+	"os"
 	"reflect"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,5 +61,32 @@ func TestEveryNumberIsExported(t *testing.T) {
 	}
 	for _, name := range want {
 		t.Errorf("%s is exported by no series", name)
+	}
+}
+
+// TestReadmesNameOnlyExportedFamilies: deploy/README.md's table of metrics has a row
+// for every family the collector exports, and neither it nor README.md names one the
+// server does not export (a family renamed, or one a commit meant to add).
+func TestReadmesNameOnlyExportedFamilies(t *testing.T) {
+	described := metrics.NewCollector(sources(turnAllocs(0))).Names()
+	name := regexp.MustCompile(`\bconclave_[a-z0-9_]+`)
+	for _, doc := range []string{"../deploy/README.md", "../README.md"} {
+		raw, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range name.FindAllString(string(raw), -1) {
+			if !slices.Contains(described, strings.TrimSuffix(n, "_bucket")) {
+				t.Errorf("%s names %s, which the collector does not export", doc, n)
+			}
+		}
+		if doc != "../deploy/README.md" {
+			continue
+		}
+		for _, n := range described {
+			if !strings.Contains(string(raw), "| `"+n) && !strings.Contains(string(raw), ", `"+n) {
+				t.Errorf("%s has no row for %s", doc, n)
+			}
+		}
 	}
 }
