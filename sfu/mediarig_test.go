@@ -38,7 +38,14 @@ func defaultMediaEngine(t testing.TB) *webrtc.MediaEngine {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(mediaWait)
+	waitWithin(t, mediaWait, what, cond)
+}
+
+// waitWithin is waitFor with its own bound, for a wait that includes a timer on the
+// system's clock that the test cannot move (one of Pion's).
+func waitWithin(t *testing.T, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
