@@ -68,10 +68,7 @@ func TestMeetingsLeaveNothingBehind(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Close()
-		eventually(t, "Alice parked", func() bool {
-			mm := srv.sig.Registry().Get(m.MeetingID)
-			return mm != nil && signaling.WaitingToResume(mm) == 2
-		})
+		toldReconnecting(t, mod, a.ParticipantID)
 		// A member who leaves politely.
 		b := admitWithPassword(t, srv, mod, m.MeetingID, "Bob")
 		if err := b.Leave(ctx); err != nil {
@@ -163,16 +160,20 @@ func TestUnhappyMeetingsLeaveNothingBehind(t *testing.T) {
 		}
 		a.Close()
 		<-pubDone
-		// Its resume, gone mid-way; then its grace runs out.
-		eventually(t, "Alice parked", func() bool {
-			mm := srv.sig.Registry().Get(m.MeetingID)
-			return mm != nil && signaling.WaitingToResume(mm) == 2
-		})
+		// Its resume, gone mid-way; then its grace runs out. A resume that claimed the
+		// membership parks it again when its connection goes, and the grace starts
+		// anew then: the clock moves on only once the server has let go of the
+		// resume's connection (the moderator's alone is left), so that the grace it
+		// arms is due by then.
+		toldReconnecting(t, mod, a.ParticipantID)
+		sessionsHeld(t, srv, 1, "the moderator's connection alone")
 		res := srv.dial(t)
+		sessionsHeld(t, srv, 2, "the resume's connection")
 		if err := res.SendResume(m.MeetingID, a.ParticipantID, a.ResumeSecret, nil); err != nil {
 			t.Fatal(err)
 		}
 		res.Close()
+		sessionsHeld(t, srv, 1, "the resume's connection let go")
 		// A member who publishes and stays to the end.
 		b := admitWithPassword(t, srv, mod, m.MeetingID, "Bob")
 		if _, err := b.Publish(ctx, "microphone", "camera"); err != nil {
@@ -216,6 +217,34 @@ func TestUnhappyMeetingsLeaveNothingBehind(t *testing.T) {
 	if got := clock.Pending(); got > timers {
 		t.Errorf("%d timers pending on the server's clock after %d meetings, %d before", got, rounds, timers)
 	}
+}
+
+// toldReconnecting waits until watcher has been told that member id is reconnecting:
+// the server arms the member's grace timer before it says so (park), so a test may move
+// the clock past the grace after it. (How many memberships wait to resume says nothing
+// of it: a member connected has its record too.)
+func toldReconnecting(t *testing.T, watcher *testclient.Client, id string) {
+	t.Helper()
+	eventually(t, id+" reconnecting", func() bool {
+		for _, m := range watcher.All() {
+			if m.Type == "participant_updated" {
+				if p := participantOf(t, m); p.ID == id && p.Reconnecting {
+					return true
+				}
+			}
+		}
+		return false
+	})
+}
+
+// sessionsHeld waits until the server holds n sessions: a session is let go (its
+// membership parked or left) before it is.
+func sessionsHeld(t *testing.T, srv *testServer, n int, what string) {
+	t.Helper()
+	eventually(t, what, func() bool {
+		sessions, _ := signaling.ConnsHeld(srv.sig)
+		return sessions == n
+	})
 }
 
 // admitWithPassword knocks as name with the password "pw" and has mod admit it.
