@@ -38,7 +38,7 @@ func attempt(t *testing.T, s *testServer, addr net.IP, meeting, password string)
 	LockedOut    bool
 }) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	c, err := testclient.DialFrom(ctx, s.wsURL, addr)
 	if err != nil {

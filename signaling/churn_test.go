@@ -254,7 +254,7 @@ func admitWithPassword(t *testing.T, srv *testServer, mod *testclient.Client, me
 	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, name)}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	if err := c.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("%s was not let in: %v", name, err)

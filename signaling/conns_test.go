@@ -30,7 +30,7 @@ func rawDial(t *testing.T, url string, local net.IP) (*websocket.Conn, *http.Res
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local}}
 		d.NetDialContext = nd.DialContext
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	ws, resp, err := d.DialContext(ctx, url, nil)
 	if err == nil {

@@ -26,7 +26,7 @@ func ping(t *testing.T, c *testclient.Client, n int) string {
 // expectPong waits for c's next pong (or error), which must answer the ping id with n.
 func expectPong(t *testing.T, c *testclient.Client, id string, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	for {
 		m, err := c.Next(ctx)

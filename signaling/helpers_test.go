@@ -153,7 +153,7 @@ func (s *testServer) dial(t testing.TB) *testclient.Client {
 // can stand for clients on different machines.
 func (s *testServer) dialFrom(t testing.TB, local net.IP) *testclient.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	c, err := testclient.DialFrom(ctx, s.wsURL, local)
 	if err != nil {
@@ -173,7 +173,7 @@ func (s *testServer) knockBook() *testclient.KnockBook {
 func (s *testServer) join(t testing.TB, meeting, name string) *testclient.Client {
 	t.Helper()
 	c := s.dial(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	if err := c.Join(ctx, meeting, name); err != nil {
 		t.Fatalf("%s join: %v", name, err)
@@ -184,7 +184,7 @@ func (s *testServer) join(t testing.TB, meeting, name string) *testclient.Client
 // expectError waits for an error message and returns its code and ref.
 func expectError(t testing.TB, c *testclient.Client) (code, ref string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	m, err := c.Expect(ctx, "error")
 	if err != nil {
@@ -199,8 +199,9 @@ func expectError(t testing.TB, c *testclient.Client) (code, ref string) {
 	return p.Code, m.Ref
 }
 
-// eventuallyBound bounds every wait of eventually. It is generous on purpose: it only
-// ends a hung test, and a verdict must not depend on how fast a loaded machine is
+// eventuallyBound bounds every wait of eventually, and the helpers' waits for what must
+// come (a dial, an answer, a message of a type, a close). It is generous on purpose: it
+// only ends a hung test, and a verdict must not depend on how fast a loaded machine is
 // (under -race beside the browser suite, work takes ten to twenty times as long).
 const eventuallyBound = 5 * time.Minute
 

@@ -35,7 +35,7 @@ func (s *testServer) admitted(t *testing.T, mod *testclient.Client, meeting, nam
 	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, name)}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	if err := c.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("%s was not let in: %v", name, err)
@@ -52,7 +52,7 @@ func (s *testServer) joinModerator(t *testing.T, m createdMeeting, name string) 
 func (s *testServer) joinModeratorFrom(t *testing.T, m createdMeeting, name string, local net.IP) *testclient.Client {
 	t.Helper()
 	c := s.dialFrom(t, local)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	if err := c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": name, "moderatorSecret": m.ModeratorSecret}); err != nil {
 		t.Fatalf("moderator %s: %v", name, err)
@@ -62,7 +62,7 @@ func (s *testServer) joinModeratorFrom(t *testing.T, m createdMeeting, name stri
 
 func expectType(t *testing.T, c *testclient.Client, typ string) testclient.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	m, err := c.Expect(ctx, typ)
 	if err != nil {

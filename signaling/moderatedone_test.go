@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	"conclave/internal/testclient"
 )
@@ -13,7 +12,7 @@ import (
 // messages that came before it.
 func answerTo(t *testing.T, c *testclient.Client, id string) (testclient.Message, []testclient.Message) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	var before []testclient.Message
 	for {

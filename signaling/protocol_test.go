@@ -16,7 +16,7 @@ func waitClosed(t *testing.T, c *testclient.Client) int {
 	t.Helper()
 	select {
 	case <-c.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(eventuallyBound):
 		t.Fatal("connection not closed")
 	}
 	return c.CloseCode()

@@ -313,7 +313,7 @@ func TestKnockAgainLoopIsBounded(t *testing.T) {
 // nextOf is the next message c receives of one of the types.
 func nextOf(t *testing.T, c *testclient.Client, types ...string) testclient.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	for {
 		m, err := c.Next(ctx)
@@ -332,7 +332,7 @@ func redial(t *testing.T, srv *testServer, from net.IP) *testclient.Client {
 	t.Helper()
 	var c *testclient.Client
 	eventually(t, "a connection slot", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 		defer cancel()
 		var err error
 		c, err = testclient.DialFrom(ctx, srv.wsURL, from)

@@ -117,7 +117,7 @@ func TestAdmitOfAReplacedKnock(t *testing.T) {
 func advanceHeard(t *testing.T, clock *fakeclock.Clock, d time.Duration, cs ...*testclient.Client) {
 	t.Helper()
 	const step = 20 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	for moved := time.Duration(0); moved < d; moved += step {
 		for _, c := range cs {

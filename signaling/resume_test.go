@@ -66,7 +66,7 @@ func dropAndSeeReconnecting(t *testing.T, c, watcher *testclient.Client) {
 	t.Helper()
 	id := c.ParticipantID
 	c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	for {
 		m, err := watcher.Next(ctx)
@@ -100,7 +100,7 @@ func (f *resumeFixture) resumeErr(t *testing.T, id, secret string) (code string,
 func (f *resumeFixture) resume(t *testing.T, id, secret string) *testclient.Client {
 	t.Helper()
 	c := f.srv.dial(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	if err := c.Resume(ctx, f.meeting.MeetingID, id, secret); err != nil {
 		t.Fatalf("resume: %v", err)

@@ -25,7 +25,7 @@ func chatBurst(t *testing.T, c *testclient.Client, n int) (relayed, refused int)
 		}
 		refs[id] = true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	for len(refs) > 0 {
 		m, err := c.Next(ctx)

@@ -211,7 +211,7 @@ func inWith(t *testing.T, s *testServer, id, name string, extra map[string]any) 
 	for k, v := range extra {
 		fields[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	if err := c.JoinWith(ctx, fields); err != nil {
 		t.Fatalf("%s: %v", name, err)

@@ -63,9 +63,14 @@ func passwordHolds(t *testing.T, srv *testServer, m createdMeeting, pw string) b
 	t.Helper()
 	c := srv.dial(t)
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
-	return c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": "Gast", "password": pw}) == nil
+	err := c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": "Gast", "password": pw})
+	if ctx.Err() != nil {
+		// No answer at all is no verdict on the password.
+		t.Fatalf("no answer to a join with the password %q: %v", pw, err)
+	}
+	return err == nil
 }
 
 // twoModerators starts a server on a fake clock (with the hasher h, or the default for

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/testclient"
 	"conclave/signaling"
@@ -15,7 +14,7 @@ import (
 // still holds the hasher: without it, the answer waited for a hash that never ends.
 func answerWhileHeld(t *testing.T, c *testclient.Client, id string) (typ, code string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
 	defer cancel()
 	for {
 		msg, err := c.Next(ctx)

@@ -48,7 +48,7 @@ func (g *gateICE) awaitHeld(t *testing.T, what string) {
 	t.Helper()
 	select {
 	case <-g.entered:
-	case <-time.After(10 * time.Second):
+	case <-time.After(eventuallyBound):
 		t.Fatal(what + " never asked for its welcome's ICE servers")
 	}
 }
