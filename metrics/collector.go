@@ -25,6 +25,7 @@ type Collector struct {
 	turnTCP    *prometheus.Desc // nil without a TURN source
 	turnDirect *prometheus.Desc // nil without a TURN source
 	turnUnauth *prometheus.Desc // nil without a TURN source
+	turnUplink *prometheus.Desc // nil without a TURN source
 }
 
 const ns = "conclave_"
@@ -159,6 +160,7 @@ func NewCollector(src Sources) *Collector {
 		c.turnTCP = prometheus.NewDesc(ns+"turn_tcp_refused_total", "TURN TCP and TLS connections closed as soon as they were accepted, because the listeners' bound in all or from one address was reached.", nil, nil)
 		c.turnDirect = prometheus.NewDesc(ns+"turn_direct_writes_total", "Packets from the SFU that the TURN relays framed and wrote to their clients themselves (ChannelData or Data indications), not through the TURN library's relay loop.", nil, nil)
 		c.turnUnauth = prometheus.NewDesc(ns+"turn_unauthenticated_answers_dropped_total", "Answers of the TURN server's UDP listener to requests it had not authenticated (401s asking for credentials, STUN Binding answers) left unsent, because their address's or the bound in all on such answers was reached (a forged source would have the server reflect them at a victim).", nil, nil)
+		c.turnUplink = prometheus.NewDesc(ns+"turn_uplink_packets_total", "Packets from TURN clients to the SFU that the TURN listeners relayed themselves before the TURN library read them, by what carried them: channel (ChannelData on a bound channel) or send (Send indications; Firefox binds no channel).", []string{"path"}, nil)
 	}
 	return c
 }
@@ -166,12 +168,12 @@ func NewCollector(src Sources) *Collector {
 // Names lists the metric names the collector exports (the Grafana dashboard test checks
 // its queries against them).
 func (c *Collector) Names() []string {
-	names := make([]string, 0, len(c.metrics)+4)
+	names := make([]string, 0, len(c.metrics)+5)
 	for _, m := range c.metrics {
 		names = append(names, m.name)
 	}
 	if c.turn != nil {
-		names = append(names, ns+"turn_allocations", ns+"turn_tcp_refused_total", ns+"turn_direct_writes_total", ns+"turn_unauthenticated_answers_dropped_total")
+		names = append(names, ns+"turn_allocations", ns+"turn_tcp_refused_total", ns+"turn_direct_writes_total", ns+"turn_unauthenticated_answers_dropped_total", ns+"turn_uplink_packets_total")
 	}
 	return names
 }
@@ -186,6 +188,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- c.turnTCP
 		ch <- c.turnDirect
 		ch <- c.turnUnauth
+		ch <- c.turnUplink
 	}
 }
 
@@ -203,5 +206,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.turnTCP, prometheus.CounterValue, float64(c.src.TURN.TCPRefused()))
 		ch <- prometheus.MustNewConstMetric(c.turnDirect, prometheus.CounterValue, float64(c.src.TURN.DirectWrites()))
 		ch <- prometheus.MustNewConstMetric(c.turnUnauth, prometheus.CounterValue, float64(c.src.TURN.UnauthenticatedAnswersDropped()))
+		channelData, sends := c.src.TURN.UplinkServed()
+		ch <- prometheus.MustNewConstMetric(c.turnUplink, prometheus.CounterValue, float64(channelData), "channel")
+		ch <- prometheus.MustNewConstMetric(c.turnUplink, prometheus.CounterValue, float64(sends), "send")
 	}
 }

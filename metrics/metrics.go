@@ -122,6 +122,10 @@ type TURN interface {
 	// UnauthenticatedAnswersDropped is the number of answers to requests over UDP
 	// that were not authenticated (401s mostly) left unsent by the bounds on them.
 	UnauthenticatedAnswersDropped() uint64
+	// UplinkServed is the number of ChannelData messages and of Send indications
+	// from clients to the SFU that the listeners relayed themselves (the rest pass
+	// the TURN library's reader).
+	UplinkServed() (channelData, sends uint64)
 }
 
 // Sources are what a scrape reads. Server and Media are required; TURN is optional

@@ -27,6 +27,9 @@ func (n turnAllocs) DirectWrites() uint64    { return uint64(n) + 2 }
 func (n turnAllocs) TCPAcceptFailed() uint64 { return uint64(n) + 3 }
 
 func (n turnAllocs) UnauthenticatedAnswersDropped() uint64 { return uint64(n) + 4 }
+func (n turnAllocs) UplinkServed() (channelData, sends uint64) {
+	return uint64(n) + 5, uint64(n) + 6
+}
 
 func sources(turn metrics.TURN) metrics.Sources {
 	return metrics.Sources{
@@ -166,6 +169,8 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_turn_tcp_refused_total", "", "", 6, dto.MetricType_COUNTER},
 		{"conclave_turn_direct_writes_total", "", "", 7, dto.MetricType_COUNTER},
 		{"conclave_turn_unauthenticated_answers_dropped_total", "", "", 9, dto.MetricType_COUNTER},
+		{"conclave_turn_uplink_packets_total", "path", "channel", 10, dto.MetricType_COUNTER},
+		{"conclave_turn_uplink_packets_total", "path", "send", 11, dto.MetricType_COUNTER},
 	} {
 		if got := one(t, fams, c.name, c.label, c.value); got != c.want {
 			t.Errorf("%s{%s=%q} = %v, want %v", c.name, c.label, c.value, got, c.want)

@@ -180,13 +180,8 @@ func (f *directFixture) hand(t testing.TB, relay net.Addr, b []byte) {
 // servedBeforePion is how many ChannelData messages the UDP listener and the TCP and
 // TLS connections relayed before pion/turn read them.
 func (f *directFixture) servedBeforePion() uint64 {
-	n := f.srv.direct.uplink.served.Load()
-	f.srv.direct.streams.mu.Lock()
-	defer f.srv.direct.streams.mu.Unlock()
-	for _, st := range f.srv.direct.streams.m {
-		n += st.channels.served.Load()
-	}
-	return n
+	channelData, _ := f.srv.UplinkServed()
+	return channelData
 }
 
 // allocate opens an allocation over conn to the server at addr, as pion/turn's client

@@ -139,7 +139,7 @@ func withAttrs(t *testing.T, peer netip.AddrPort, data []byte, more ...stun.Sett
 func TestSendIndicationsServedBeforePion(t *testing.T) {
 	r := newSendRig(t)
 	r.permit(t)
-	sends := func() uint64 { return r.f.srv.direct.uplink.sends.Load() }
+	sends := func() uint64 { return r.f.srv.direct.uplink.counts.sends.Load() }
 	served := func(msg, want []byte) {
 		t.Helper()
 		before := sends()

@@ -31,8 +31,7 @@ type streamPermit struct {
 // streamPermits are a stream's permissions, read by its connection's reader without a
 // lock and replaced by pion/turn's permission events (under the registry's lock).
 type streamPermits struct {
-	cur   atomic.Pointer[[]streamPermit]
-	sends atomic.Uint64 // Send indications relayed before pion/turn
+	cur atomic.Pointer[[]streamPermit]
 }
 
 // relay is the relay through which the stream's allocation may send to ip, nil if

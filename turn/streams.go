@@ -33,6 +33,9 @@ type streams struct {
 	// permitted are the streams whose allocations hold permissions through each
 	// relay, by which the relay's close takes them out (streampermits.go).
 	permitted map[*restrictedConn]*stream
+	// counts are what all its connections' readers relayed before pion/turn, kept
+	// here so that a closed connection's count is not lost (Server.UplinkServed).
+	counts uplinkCounts
 }
 
 // streamKey is a TCP or TLS connection's client and server addresses.
@@ -50,6 +53,7 @@ type stream struct {
 	// for its reader (streamuplink.go).
 	channels streamChannels
 	permits  streamPermits
+	counts   *uplinkCounts // the registry's
 }
 
 func newStreams(afterFunc func(time.Duration, func()) func() bool) *streams {
@@ -63,7 +67,7 @@ func (s *streams) accepted(q *queuedConn, overTLS bool) *stream {
 	if !ok {
 		return nil
 	}
-	st := &stream{q: q, overTLS: overTLS}
+	st := &stream{q: q, overTLS: overTLS, counts: &s.counts}
 	s.mu.Lock()
 	s.m[key] = st
 	s.waitLocked(st)

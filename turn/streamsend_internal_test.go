@@ -109,7 +109,7 @@ func TestStreamSendIndicationsServedBeforePion(t *testing.T) {
 func testStreamSendIndications(t *testing.T, overTLS bool) {
 	r := newStreamSendRig(t, overTLS)
 	r.permit(t)
-	sends := func() uint64 { return r.stream().permits.sends.Load() }
+	sends := func() uint64 { return r.stream().counts.sends.Load() }
 	served := func(msg []byte, want ...[]byte) {
 		t.Helper()
 		before := sends()
@@ -326,7 +326,7 @@ func TestStreamUplinkServesSendWithoutAllocating(t *testing.T) {
 	if sock.writes != 8*103 {
 		t.Fatalf("%d datagrams relayed, want %d", sock.writes, 8*103)
 	}
-	if got := u.st.permits.sends.Load(); got != 8*103 {
+	if got := u.st.counts.sends.Load(); got != 8*103 {
 		t.Fatalf("%d Send indications counted, want %d", got, 8*103)
 	}
 }

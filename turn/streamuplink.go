@@ -99,7 +99,7 @@ func (u *streamUplink) Read(p []byte) (int, error) {
 			}
 			_, _ = ch.relay.WriteTo(b[channelDataHeader:channelDataHeader+length], ch.peer)
 			u.r += size
-			u.st.channels.served.Add(1)
+			u.st.counts.channelData.Add(1)
 		default:
 			u.pass = math.MaxInt
 		}
@@ -142,7 +142,7 @@ func (u *streamUplink) handOn(size int) {
 // its permission for the peer's IP and writes the data through its relay.
 func (u *streamUplink) serveSend(frame []byte) bool {
 	ind, ok := parseSendIndication(frame)
-	return ok && relaySend(u.st.permits.relay(ind.peer.Addr()), ind, &u.st.permits.sends)
+	return ok && relaySend(u.st.permits.relay(ind.peer.Addr()), ind, &u.st.counts.sends)
 }
 
 // passOn hands p what is left of a frame not relayed here: first what is buffered, then
@@ -191,8 +191,7 @@ type streamChannel struct {
 // streamChannels are a stream's channels, read by its connection's reader without a lock and replaced by
 // pion/turn's channel events (under the registry's lock).
 type streamChannels struct {
-	cur    atomic.Pointer[[]streamChannel]
-	served atomic.Uint64 // ChannelData relayed before pion/turn
+	cur atomic.Pointer[[]streamChannel]
 }
 
 func (c *streamChannels) channel(number uint16) (uplinkChannel, bool) {

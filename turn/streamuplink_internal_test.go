@@ -46,7 +46,7 @@ var uplinkSFU = netip.MustParseAddrPort("127.0.0.1:10000")
 // SFU's address and holds a permission for its IP, relaying on sock.
 func uplinkOn(conn net.Conn, sock net.PacketConn) *streamUplink {
 	relay := &restrictedConn{PacketConn: sock, peers: newPeers([]netip.AddrPort{uplinkSFU})}
-	st := &stream{}
+	st := &stream{counts: &uplinkCounts{}}
 	st.channels.set(0x4000, &uplinkChannel{relay: relay, peer: relay.peers.at(uplinkSFU)})
 	st.permits.replace(func(streamPermit) bool { return false }, &streamPermit{ip: uplinkSFU.Addr(), relay: relay})
 	return &streamUplink{Conn: conn, st: st}
@@ -163,7 +163,7 @@ func FuzzStreamUplink(f *testing.F) {
 				t.Fatalf("%x: relayed %x, want %x", stream, sock.wrote[i], wantRelayed[i])
 			}
 		}
-		if got := u.st.channels.served.Load() + u.st.permits.sends.Load(); got != uint64(len(wantRelayed)) {
+		if got := u.st.counts.channelData.Load() + u.st.counts.sends.Load(); got != uint64(len(wantRelayed)) {
 			t.Fatalf("served counted %d, want %d", got, len(wantRelayed))
 		}
 	})

@@ -143,6 +143,18 @@ func (s *Server) DirectWrites() uint64 {
 	return s.direct.writes()
 }
 
+// UplinkServed is the number of ChannelData messages and of Send indications from
+// clients to the SFU that the listeners (UDP, and TCP and TLS) relayed before pion/turn
+// read them; what pion/turn relays itself is counted nowhere. A relayed Firefox binds
+// no channel: its media are Send indications.
+func (s *Server) UplinkServed() (channelData, sends uint64) {
+	if s.direct == nil {
+		return 0, 0
+	}
+	udp, streams := &s.direct.uplink.counts, &s.direct.streams.counts
+	return udp.channelData.Load() + streams.channelData.Load(), udp.sends.Load() + streams.sends.Load()
+}
+
 // UnauthenticatedAnswersDropped is the number of answers to requests over UDP that were
 // not authenticated (401s mostly) left unsent by the bounds on them.
 func (s *Server) UnauthenticatedAnswersDropped() uint64 { return s.answers.dropped.Load() }

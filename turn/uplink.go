@@ -45,9 +45,15 @@ type udpChannels struct {
 	// permitClients are the clients of the relays in permits, by which a relay's
 	// close takes its permissions out (forget).
 	permitClients map[*restrictedConn]netip.AddrPort
-	// served counts the ChannelData served before pion/turn, sends the Send
-	// indications.
-	served, sends atomic.Uint64
+	// counts are what the listener's reader relayed before pion/turn.
+	counts uplinkCounts
+}
+
+// uplinkCounts are the packets a listener's readers relayed to the SFU before pion/turn
+// read them, by what carried them (Server.UplinkServed).
+type uplinkCounts struct {
+	channelData atomic.Uint64 // ChannelData on a bound channel
+	sends       atomic.Uint64 // Send indications under a permission (Firefox binds no channel)
 }
 
 type udpChannelKey struct {
@@ -177,7 +183,7 @@ func (c udpUplink) serveChannelData(b []byte, client netip.AddrPort) bool {
 		return false // pion/turn refuses it
 	}
 	_, _ = ch.relay.WriteTo(b[channelDataHeader:channelDataHeader+n], ch.peer)
-	c.channels.served.Add(1)
+	c.channels.counts.channelData.Add(1)
 	return true
 }
 
@@ -190,7 +196,7 @@ func (c udpUplink) serveSend(b []byte, client netip.AddrPort) bool {
 	if !ok {
 		return false
 	}
-	return relaySend(c.channels.permitted(client, ind.peer.Addr()), ind, &c.channels.sends)
+	return relaySend(c.channels.permitted(client, ind.peer.Addr()), ind, &c.channels.counts.sends)
 }
 
 // relaySend writes ind's data through relay, the one of the client's permission for

@@ -78,6 +78,7 @@ func (t turnAllocations) DirectWrites() uint64    { return t.srv.DirectWrites() 
 func (t turnAllocations) UnauthenticatedAnswersDropped() uint64 {
 	return t.srv.UnauthenticatedAnswersDropped()
 }
+func (t turnAllocations) UplinkServed() (channelData, sends uint64) { return t.srv.UplinkServed() }
 
 // metricSources copies the snapshots of signaling and the SFU into the metrics
 // package's types, so that metrics imports neither. An embedded TURN server reports its

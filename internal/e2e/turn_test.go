@@ -214,6 +214,15 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 	if srv.engine.Stats().DatagramsFromRelays == 0 {
 		t.Fatal("no datagram handed by a relay to the SFU in memory")
 	}
+	// Firefox binds no channel: its media came in Send indications, which the TURN
+	// listener (UDP or TCP) relayed before pion/turn read them (turn/uplink.go,
+	// streamuplink.go). Each is counted before its relay's write, so Fay's camera
+	// decoded by Ann has been counted.
+	channelData, sends := srv.ice.(turnICE).srv.UplinkServed()
+	t.Logf("served before pion/turn: %d ChannelData, %d Send indications", channelData, sends)
+	if sends == 0 {
+		t.Fatal("no Send indication served before pion/turn: Firefox's media went through its slow path")
+	}
 
 	type conn struct {
 		State string   `json:"state"`
