@@ -171,14 +171,6 @@ var (
 	errFeedbackOverBudget = errors.New("sfu: a subscriber's feedback asks for more work than its budget")
 )
 
-// feedbackStatuses is the sum of the packet status counts of the transport-cc feedback
-// packets (RTPFB, FMT 15) in the compound RTCP packet b; it reads the headers only
-// and stops at the first that does not fit.
-func feedbackStatuses(b []byte) int {
-	n, _ := feedbackClaims(b)
-	return n
-}
-
 // feedbackClaims reads the headers of the compound RTCP packet b (up to the first
 // that does not fit) for the work it asks of the reader: statuses, the packet status
 // counts of its transport-cc feedback (RTPFB, FMT 15); asks, the sequence numbers its

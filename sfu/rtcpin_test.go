@@ -354,10 +354,10 @@ func TestOverlongFeedbackIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := feedbackStatuses(honest); n != 3 {
+	if n, _ := feedbackClaims(honest); n != 3 {
 		t.Fatalf("honest feedback claims %d statuses, want 3", n)
 	}
-	if n := feedbackStatuses(append(append([]byte(nil), honest...), overlongFeedback()...)); n != 3+65535 {
+	if n, _ := feedbackClaims(append(append([]byte(nil), honest...), overlongFeedback()...)); n != 3+65535 {
 		t.Fatalf("a compound packet claims %d statuses, want %d", n, 3+65535)
 	}
 	routes, ap := subscriberRoute(t)

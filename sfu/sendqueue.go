@@ -147,21 +147,6 @@ func (q *sendQueue) readyLocked() *writerShard {
 	return q.shard
 }
 
-// videoLen is how many video packets wait.
-func (q *sendQueue) videoLen() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.video.n
-}
-
-// pop takes the next packet in priority order.
-func (q *sendQueue) pop() (sendItem, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	it, _, ok := q.popLocked()
-	return it, ok
-}
-
 // popLocked takes the next packet in priority order; rtx says it is a retransmission.
 func (q *sendQueue) popLocked() (it sendItem, rtx, ok bool) {
 	if it, ok := q.urgent.pop(); ok {

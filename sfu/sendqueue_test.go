@@ -49,3 +49,20 @@ func TestItemRingGrowsInOrderUpToItsLimit(t *testing.T) {
 		t.Fatal("an emptied ring handed out an item")
 	}
 }
+
+// videoLen is how many video packets wait. The tests look at the queue from outside
+// the writer with it and pop; the engine itself only pops under the lock it holds
+// already (popLocked).
+func (q *sendQueue) videoLen() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.video.n
+}
+
+// pop takes the next packet in priority order.
+func (q *sendQueue) pop() (sendItem, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, _, ok := q.popLocked()
+	return it, ok
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"conclave/secret"
-	"conclave/signaling"
 	"conclave/store"
 )
 
@@ -56,14 +55,6 @@ func loadConfig(path string) (fileConfig, error) {
 func hasConfigHosts(path string) bool {
 	c, err := loadConfig(path)
 	return err != nil || len(c.Hosts) > 0
-}
-
-func (c fileConfig) hosts() []signaling.Host {
-	out := make([]signaling.Host, 0, len(c.Hosts))
-	for _, h := range c.Hosts {
-		out = append(out, signaling.Host{ID: h.ID, Name: h.Name, KeyHash: h.KeyHash})
-	}
-	return out
 }
 
 // newHostKey makes a host key "<id>.<secret>" and its stored entry. The secret is 256

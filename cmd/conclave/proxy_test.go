@@ -58,11 +58,11 @@ func TestLegacyHostEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := loadConfig(path)
-	if err != nil || len(cfg.hosts()) != 1 {
+	if err != nil || len(cfg.Hosts) != 1 {
 		t.Fatalf("config %+v %v", cfg, err)
 	}
 	for sec, want := range map[string]bool{"legacy-secret": true, "legacy-secreT": false} {
-		if ok, err := h.Verify(context.Background(), sec, cfg.hosts()[0].KeyHash); ok != want || err != nil {
+		if ok, err := h.Verify(context.Background(), sec, cfg.Hosts[0].KeyHash); ok != want || err != nil {
 			t.Fatalf("legacy entry, %q: %v %v", sec, ok, err)
 		}
 	}

@@ -161,15 +161,6 @@ func prepareTLS(t tlsOptions, log *slog.Logger) (*tlsSetup, error) {
 	return setup, nil
 }
 
-// loadKeyPair reads the certificate and its key, saying which file is wrong and how.
-func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, keyPEM, err := readKeyPair(certFile, keyFile)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return parseKeyPair(certFile, keyFile, certPEM, keyPEM)
-}
-
 func readKeyPair(certFile, keyFile string) (certPEM, keyPEM []byte, err error) {
 	if certPEM, err = os.ReadFile(certFile); err != nil {
 		return nil, nil, &ConfigError{Key: "tls-cert", Err: err}
