@@ -218,6 +218,10 @@ func NewEngine(cfg Config) (*Engine, error) {
 	loggerFactory := newPionLoggerFactory(cfg.Logger)
 	e.pionLogs = loggerFactory
 	e.udpMux = webrtc.NewICEUDPMux(loggerFactory.NewLogger("udpmux"), udpConn)
+	timers := cfg.iceTimeouts
+	if timers == (iceTimeouts{}) {
+		timers = iceTimeouts{disconnected: 5 * time.Second, failed: 20 * time.Second, keepalive: 2 * time.Second}
+	}
 	if cfg.TCPAddr != "" {
 		ln, err := net.Listen("tcp", cfg.TCPAddr)
 		if err != nil {
@@ -238,7 +242,21 @@ func NewEngine(cfg Config) (*Engine, error) {
 			muxLn = h
 			go e.acceptTCP(ln, h)
 		}
-		e.tcpMux = webrtc.NewICETCPMux(loggerFactory.NewLogger("tcpmux"), muxLn, 32)
+		// webrtc.NewICETCPMux's parameters, but for how long the mux keeps a connection
+		// it made itself for a check naming a ufrag no agent holds (30 s by default):
+		// an agent takes its connection from the mux when it gathers, before the answer
+		// tells the peer its ufrag, so a genuine peer's checks find that connection and
+		// never make one. The mux makes one only for a check that comes as the agent
+		// lets go of its ufrag (a publisher closing while its first check is handed
+		// over, pubufrags.go), and no agent will ever take that: it need not outlive
+		// the agent's own disconnect timeout.
+		e.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
+			Listener:                     muxLn,
+			Logger:                       loggerFactory.NewLogger("tcpmux"),
+			ReadBufferSize:               32,
+			WriteBufferSize:              4 * 1024 * 1024,
+			AliveDurationForConnFromStun: timers.disconnected,
+		})
 	}
 
 	settings := webrtc.SettingEngine{LoggerFactory: loggerFactory}
@@ -267,10 +285,6 @@ func NewEngine(cfg Config) (*Engine, error) {
 	settings.DisableActiveTCP(true)
 	settings.SetRemoteIPFilter(e.cands.remoteIPFilter)
 	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	timers := cfg.iceTimeouts
-	if timers == (iceTimeouts{}) {
-		timers = iceTimeouts{disconnected: 5 * time.Second, failed: 20 * time.Second, keepalive: 2 * time.Second}
-	}
 	settings.SetICETimeouts(timers.disconnected, timers.failed, timers.keepalive)
 	e.consentTimeout = timers.disconnected + timers.failed
 	e.estimate = !cfg.NoBandwidthEstimation

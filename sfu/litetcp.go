@@ -341,7 +341,7 @@ func (e *Engine) sortTCP(c net.Conn, frame []byte, h *tcpHandoff, checkBy time.T
 	}
 	if !isCheck || !e.pubUfrags.has(local) {
 		// Neither a lite agent's nor a publish connection's: Pion's mux would keep it
-		// half a minute for a ufrag nobody has (pubufrags.go).
+		// for a ufrag nobody has (pubufrags.go).
 		e.stats.tcpStrangers.Add(1)
 		_ = c.Close()
 		return

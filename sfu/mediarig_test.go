@@ -38,14 +38,7 @@ func defaultMediaEngine(t testing.TB) *webrtc.MediaEngine {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	waitWithin(t, mediaWait, what, cond)
-}
-
-// waitWithin is waitFor with its own bound, for a wait that includes a timer on the
-// system's clock that the test cannot move (one of Pion's).
-func waitWithin(t *testing.T, bound time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
+	deadline := time.Now().Add(mediaWait)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -11,9 +11,9 @@ import (
 // pubUfrags are the local ICE ufrags of the publish connections (Pion's agents): an
 // ICE-TCP connection is handed to Pion's TCP mux only when its first frame is a
 // binding request for one of them. Pion's mux makes a connection for any ufrag a
-// first check names and keeps it, unread, for half a minute (up to 32 of the peer's
-// frames queued, some 300 KB), so anyone who could reach the port could hold that much
-// a connection, link or not; a browser's checks come only after the answer that told it
+// first check names and keeps it, unread, for the agents' disconnect timeout (5 s by
+// default, engine.go; up to 32 of the peer's frames queued, some 300 KB), so anyone
+// who could reach the port could hold that much a connection, link or not; a browser's checks come only after the answer that told it
 // the ufrag, which is registered before the answer is returned.
 type pubUfrags struct {
 	mu sync.Mutex
