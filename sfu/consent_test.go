@@ -42,15 +42,18 @@ func TestSilentSubscriberIsNoLongerSent(t *testing.T) {
 	t.Cleanup(func() { _ = mux.Close() })
 	s := testPeerSettings()
 	s.SetICEUDPMux(mux)
-	s.SetICETimeouts(2*time.Second, 2*time.Second, 100*time.Millisecond) // the subscriber's own agent keeps checking while it can
+	// The agents' timers run on the system's clock, which the test cannot move: a
+	// pause of the machine longer than the server's disconnected+failed fails an agent
+	// whose peer answers. 3 s each tolerate a 6 s pause; a passing run grows by the
+	// added 4 s twice (the span past the timeouts, the silent peer's expiry) and no more.
+	const disconnected, failed = 3 * time.Second, 3 * time.Second
+	s.SetICETimeouts(2*disconnected, 2*failed, 100*time.Millisecond) // the subscriber's own agent keeps checking while it can
 	subAPI := webrtc.NewAPI(webrtc.WithSettingEngine(s))
 	r := newMediaRigAPIs(t, testPeerAPI(t), subAPI, withPionSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
-		// Far longer than the checks' spacing, so a busy machine's pause does not
-		// fail an agent whose peer answers.
-		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
+		cfg.iceTimeouts = iceTimeouts{disconnected: disconnected, failed: failed, keepalive: 100 * time.Millisecond}
 	})
 	// Past the timeouts while the subscriber answers: consent holds.
-	for range 25 {
+	for start := time.Now(); time.Since(start) < disconnected+failed+time.Second; {
 		seq := r.pub.send()
 		waitFor(t, "the subscriber to get the packet", func() bool { return r.sub.has(seq) })
 		time.Sleep(100 * time.Millisecond)
