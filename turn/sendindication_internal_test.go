@@ -77,10 +77,13 @@ func (r *sendRig) send(t *testing.T, msg []byte) {
 }
 
 // next is the next datagram the SFU took.
-func (r *sendRig) next(t *testing.T) takenDatagram {
+func (r *sendRig) next(t *testing.T) takenDatagram { return nextTaken(t, r.taken) }
+
+// nextTaken is the next datagram the SFU took on taken, of either listener's rig.
+func nextTaken(t *testing.T, taken <-chan takenDatagram) takenDatagram {
 	t.Helper()
 	select {
-	case d := <-r.taken:
+	case d := <-taken:
 		return d
 	case <-time.After(conntest.Wait):
 		t.Fatalf("the SFU took nothing within %v", conntest.Wait)

@@ -9,7 +9,6 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 
-	"conclave/internal/conntest"
 	"conclave/internal/testcert"
 )
 
@@ -156,20 +155,7 @@ func BenchmarkStreamUplink(b *testing.B) {
 			for len(taken) > 0 {
 				<-taken
 			}
-			timeout := time.NewTimer(conntest.Wait)
-			defer timeout.Stop()
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for sent := 0; sent < b.N; {
-				n := min(benchWindow, b.N-sent)
-				for range n {
-					r.write(b, msg)
-				}
-				waitFor(b, taken, n, timeout)
-				sent += n
-			}
-			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N), "ns/packet")
+			sendInWindows(b, func() { r.write(b, msg) }, taken)
 		})
 	}
 }

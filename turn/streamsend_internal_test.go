@@ -32,16 +32,7 @@ func newStreamSendRig(t *testing.T, overTLS bool, opts ...func(*Config)) *stream
 }
 
 // next is the next datagram the SFU took.
-func (r *streamSendRig) next(t *testing.T) takenDatagram {
-	t.Helper()
-	select {
-	case d := <-r.taken:
-		return d
-	case <-time.After(conntest.Wait):
-		t.Fatalf("the SFU took nothing within %v", conntest.Wait)
-		return takenDatagram{}
-	}
-}
+func (r *streamSendRig) next(t *testing.T) takenDatagram { return nextTaken(t, r.taken) }
 
 // nothingTaken reports whether the SFU took nothing of what the client sent so far
 // (settle: the server has handled all of it).

@@ -143,6 +143,25 @@ func waitFor(tb testing.TB, c <-chan struct{}, n int, timeout *time.Timer) {
 	}
 }
 
+// sendInWindows sends b.N packets with send, benchWindow at a time, waiting for each
+// window's packets to arrive on arrived before the next, and reports the time a packet.
+func sendInWindows(b *testing.B, send func(), arrived <-chan struct{}) {
+	timeout := time.NewTimer(conntest.Wait)
+	defer timeout.Stop()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for sent := 0; sent < b.N; {
+		n := min(benchWindow, b.N-sent)
+		for range n {
+			send()
+		}
+		waitFor(b, arrived, n, timeout)
+		sent += n
+	}
+	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N), "ns/packet")
+}
+
 // BenchmarkUDPUplink: a UDP client's packets to the SFU, on a channel (Chromium) and
 // in Send indications (Firefox, which binds none).
 func BenchmarkUDPUplink(b *testing.B) {
@@ -160,22 +179,11 @@ func BenchmarkUDPUplink(b *testing.B) {
 			} else {
 				msg = buildSendIndication(b, r.sfu, data)
 			}
-			timeout := time.NewTimer(conntest.Wait)
-			defer timeout.Stop()
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for sent := 0; sent < b.N; {
-				n := min(benchWindow, b.N-sent)
-				for range n {
-					if _, err := r.conn.WriteToUDPAddrPort(msg, r.listener); err != nil {
-						b.Fatal(err)
-					}
+			sendInWindows(b, func() {
+				if _, err := r.conn.WriteToUDPAddrPort(msg, r.listener); err != nil {
+					b.Fatal(err)
 				}
-				waitFor(b, r.taken, n, timeout)
-				sent += n
-			}
-			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N), "ns/packet")
+			}, r.taken)
 		})
 	}
 }
@@ -200,20 +208,7 @@ func BenchmarkUDPDownlink(b *testing.B) {
 			r.f.mu.Unlock()
 			data := make([]byte, benchPacket)
 			data[0] = 0x80
-			timeout := time.NewTimer(conntest.Wait)
-			defer timeout.Stop()
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for sent := 0; sent < b.N; {
-				n := min(benchWindow, b.N-sent)
-				for range n {
-					deliver(data)
-				}
-				waitFor(b, r.conn.media, n, timeout)
-				sent += n
-			}
-			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N), "ns/packet")
+			sendInWindows(b, func() { deliver(data) }, r.conn.media)
 		})
 	}
 }
