@@ -74,7 +74,9 @@ func (a *liteAgents) add(l *iceLite) {
 	a.mu.Unlock()
 }
 
-// remove forgets l and the addresses it proved, and closes its TCP connections.
+// remove forgets l, the addresses it proved and the DTLS records held for its
+// answers alone (all of them with the last agent: no answer can take any then), and
+// closes its TCP connections.
 func (a *liteAgents) remove(l *iceLite) {
 	a.mu.Lock()
 	if a.m[l.ufrag] == l {
@@ -87,6 +89,11 @@ func (a *liteAgents) remove(l *iceLite) {
 		if x == l {
 			delete(a.byAddr, ap)
 		}
+	}
+	if len(a.m) == 0 {
+		a.hold = dtlsHold{}
+	} else {
+		a.hold.forget(l)
 	}
 	a.mu.Unlock()
 	l.closeTCP()
@@ -310,7 +317,7 @@ func (a *liteAgents) takeOn(b []byte, from litePath, answer []byte) (taken bool,
 		// Before the response: once it has it, the peer may send its ClientHello
 		// before it answers the request, and the record waits for that answer then
 		// (litehold.go).
-		a.expectAnswer(ask.ap, now)
+		a.expectAnswer(l, ask.ap, now)
 	}
 	if err := a.send(a.resp.Raw, from.ap); err != nil {
 		a.refused.Add(1)

@@ -3,6 +3,7 @@ package sfu
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 )
 
 // A subscriber's DTLS records go to the agent whose peer answered one of the server's
@@ -21,7 +22,10 @@ import (
 // So a record from an address that no agent's answer has made its own yet, but to
 // which the server sent a request awaiting its answer, is kept (dtlsHold), and given
 // to the agent whose answer from that address comes within askFlight, in the order
-// the records came, as it would have been given had it come after the answer. What
+// the records came, as it would have been given had it come after the answer; it
+// goes sooner when every agent that asked the address is removed (its connection
+// closed or its credentials replaced), whose answers nothing takes any more, and all
+// of it with the last agent, after which the engine sweeps no more. What
 // decides is still the answer: a forger's check from a victim's address arms the hold
 // too, and the victim's records wait for the victim's own answer, never the forger's,
 // who does not see the request's transaction id. A copy is kept and the record still
@@ -82,23 +86,48 @@ type dtlsHold struct {
 
 // heldRecords is what is held for one address: until is when the last request to it
 // stops awaiting an answer (the clock's UnixNano), records what came meanwhile.
+// askers are the agents whose requests went there: only one of their answers can take
+// the records (routeDTLS needs the agent still there, and its answer one of its own
+// requests), so the address is let go when the last of them is removed (forget),
+// not half a second later at a sweep that may never come (the engine sweeps only
+// while there are agents). crowded: more agents asked than maxHeldAskers, and only
+// time or the last agent's removal lets the address go.
 type heldRecords struct {
 	until   int64
 	records [][]byte
 	source  netip.Prefix
+	askers  []*iceLite
+	crowded bool
+}
+
+// maxHeldAskers bounds the agents remembered for one address: its peer's, another
+// participant's whose check was forged in its name, the credentials before an ICE
+// restart. Beyond, the address is crowded, as a bound on what a removal walks.
+const maxHeldAskers = 4
+
+// asked notes that l sent a request to the address.
+func (r *heldRecords) asked(l *iceLite) {
+	switch {
+	case r.crowded || slices.Contains(r.askers, l):
+	case len(r.askers) == maxHeldAskers:
+		r.askers, r.crowded = nil, true
+	default:
+		r.askers = append(r.askers, l)
+	}
 }
 
 // heldShare is what one source holds: its addresses, and the bytes of their records.
 type heldShare struct{ addrs, bytes int }
 
-// arm notes that a request awaiting its answer went to ap at now: records from ap may
-// be held until askFlight later. It reports false when maxHeldAddrs addresses are held
-// already, or maxHeldAddrsPerSource of ap's source (those whose time is over are let
-// go first).
-func (h *dtlsHold) arm(ap netip.AddrPort, now int64) bool {
+// arm notes that l's request awaiting its answer went to ap at now: records from ap
+// may be held until askFlight later, or until l and any other agent that asked ap are
+// removed. It reports false when maxHeldAddrs addresses are held already, or
+// maxHeldAddrsPerSource of ap's source (those whose time is over are let go first).
+func (h *dtlsHold) arm(ap netip.AddrPort, l *iceLite, now int64) bool {
 	until := now + int64(askFlight)
 	if r := h.addrs[ap]; r != nil {
 		r.until = max(r.until, until)
+		r.asked(l)
 		return true
 	}
 	src := addrGroup(ap.Addr())
@@ -113,7 +142,9 @@ func (h *dtlsHold) arm(ap netip.AddrPort, now int64) bool {
 		h.addrs = make(map[netip.AddrPort]*heldRecords)
 		h.sources = make(map[netip.Prefix]heldShare)
 	}
-	h.addrs[ap] = &heldRecords{until: until, source: src}
+	r := &heldRecords{until: until, source: src}
+	r.asked(l)
+	h.addrs[ap] = r
 	share := h.sources[src]
 	share.addrs++
 	h.sources[src] = share
@@ -177,6 +208,19 @@ func (h *dtlsHold) sweep(now int64) {
 	}
 }
 
+// forget lets go of the addresses whose records only l's answer could take: l is
+// removed.
+func (h *dtlsHold) forget(l *iceLite) {
+	for ap, r := range h.addrs {
+		if i := slices.Index(r.askers, l); i >= 0 {
+			r.askers = slices.Delete(r.askers, i, i+1)
+			if len(r.askers) == 0 && !r.crowded {
+				h.drop(ap, r)
+			}
+		}
+	}
+}
+
 func (h *dtlsHold) drop(ap netip.AddrPort, r *heldRecords) {
 	share := h.sources[r.source]
 	for _, b := range r.records {
@@ -191,17 +235,38 @@ func (h *dtlsHold) drop(ap netip.AddrPort, r *heldRecords) {
 	delete(h.addrs, ap)
 }
 
-// expectAnswer notes that a request awaiting its answer goes to ap at now: until an
-// answer from ap makes its records an agent's, or askFlight has passed, they are held
-// (dtlsHold). An address whose records are an agent's already needs none. One the hold
-// has no room for is counted (dtlsNoRoom): its records are not held, and not counted
-// refused either, since nothing remembers the address.
-func (a *liteAgents) expectAnswer(ap netip.AddrPort, now int64) {
+// expectAnswer notes that l's request awaiting its answer goes to ap at now: until an
+// answer from ap makes its records an agent's, askFlight has passed or l is removed,
+// they are held (dtlsHold). An address whose records are an agent's already needs
+// none, and a removed l's request awaits nothing (held for it, the records would have
+// stayed until a sweep, and after the last agent's removal until the next join's). One
+// the hold has no room for is counted (dtlsNoRoom): its records are not held, and not
+// counted refused either, since nothing remembers the address.
+//
+// The usual request, a consent's to the selected path (at each of the peer's checks
+// and at the sweep's), goes to an address that is an agent's already: that is
+// decided under the read lock, which the media socket's reader takes for each DTLS
+// record and STUN message, and the write lock is taken only to arm. Asked again
+// under it, as the state may have moved between the two; either answer is one the
+// call would have had before or after what moved it.
+func (a *liteAgents) expectAnswer(l *iceLite, ap netip.AddrPort, now int64) {
+	a.mu.RLock()
+	none := a.needsNoHold(l, ap)
+	a.mu.RUnlock()
+	if none {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.byAddr[ap] == nil && !a.hold.arm(ap, now) {
+	if !a.needsNoHold(l, ap) && !a.hold.arm(ap, l, now) {
 		a.dtlsNoRoom.Add(1)
 	}
+}
+
+// needsNoHold reports whether records from ap need no hold for l's request: l is
+// removed, or they are an agent's already. a.mu is held (either way).
+func (a *liteAgents) needsNoHold(l *iceLite, ap netip.AddrPort) bool {
+	return a.m[l.ufrag] != l || a.byAddr[ap] != nil
 }
 
 // holdDTLS keeps a copy of the record b from from, armed (expectAnswer) and not an

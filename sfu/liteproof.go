@@ -223,7 +223,7 @@ func (a *liteAgents) sendAsks(l *iceLite, asks []liteAsk, m *stun.Message) {
 	}
 	now := a.now().UnixNano()
 	for _, k := range asks {
-		a.expectAnswer(k.ap, now)
+		a.expectAnswer(l, k.ap, now)
 		if _, err := proofRequest(m, nil, l, k); err == nil && a.send(m.Raw, k.ap) == nil {
 			a.asked.Add(1)
 		}
