@@ -71,8 +71,8 @@ func newDirect(s *streams) *direct {
 
 // addRelay registers c, a relay socket with the SFU's hand-over, at its port. The
 // removal, when c is shut (its Close, or a revocation before its socket's close), also
-// takes the permissions through c out of the uplinks (its UDP client's, or its TCP or
-// TLS connection's).
+// takes the channels and permissions through c out of the uplinks (its UDP client's,
+// or its TCP or TLS connection's).
 func (d *direct) addRelay(port uint16, c *restrictedConn) func() {
 	d.mu.Lock()
 	d.relays[port] = c
@@ -162,22 +162,29 @@ func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, pe
 	case *net.UDPAddr:
 		d.uplink.add(unmap(c.AddrPort()), number, uplinkChannel{relay: relay, peer: to})
 	case *net.TCPAddr:
-		d.streams.setChannel(src, dst, number, &uplinkChannel{relay: relay, peer: to})
+		d.streams.addChannel(src, dst, number, uplinkChannel{relay: relay, peer: to})
 	}
 }
 
+// channelDeleted and permissionDeleted change only what goes through the relay at
+// relayAddr, the deleted one's: another allocation of the same client (its 5-tuple)
+// may hold the same channel number or permission by now (uplink.go, udpChannels).
+// A relay no longer registered is closed, and its close took out what it held
+// (forget).
 func (d *direct) channelDeleted(src, dst net.Addr, _, _, _ string, relayAddr, peer net.Addr, number uint16) {
+	relay := d.relayAt(relayAddr)
+	if relay == nil {
+		return
+	}
 	switch c := src.(type) {
 	case *net.UDPAddr:
-		d.uplink.remove(unmap(c.AddrPort()), number)
+		d.uplink.remove(unmap(c.AddrPort()), number, relay)
 	case *net.TCPAddr:
-		d.streams.setChannel(src, dst, number, nil)
+		d.streams.removeChannel(src, dst, number, relay)
 	}
-	if relay := d.relayAt(relayAddr); relay != nil {
-		relay.routes.change(func(r *relayRoutes) {
-			r.channels = without(r.channels, func(c channelRoute) bool { return c.number == number })
-		})
-	}
+	relay.routes.change(func(r *relayRoutes) {
+		r.channels = without(r.channels, func(c channelRoute) bool { return c.number == number })
+	})
 }
 
 func (d *direct) permissionCreated(src, dst net.Addr, _, _, _ string, relayAddr net.Addr, peer net.IP) {
@@ -204,19 +211,19 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, _, _ string, relayAddr 
 	if !ok {
 		return
 	}
-	// Whether or not the relay is still registered (Revoke closes it before
-	// pion/turn ends the allocation).
+	relay := d.relayAt(relayAddr)
+	if relay == nil {
+		return
+	}
 	switch c := src.(type) {
 	case *net.UDPAddr:
-		d.uplink.unpermit(unmap(c.AddrPort()), ip.Unmap())
+		d.uplink.unpermit(unmap(c.AddrPort()), ip.Unmap(), relay)
 	case *net.TCPAddr:
-		d.streams.unpermit(src, dst, ip.Unmap())
+		d.streams.unpermit(src, dst, ip.Unmap(), relay)
 	}
-	if relay := d.relayAt(relayAddr); relay != nil {
-		relay.routes.change(func(r *relayRoutes) {
-			r.permits = without(r.permits, func(p permitRoute) bool { return p.ip == ip.Unmap() })
-		})
-	}
+	relay.routes.change(func(r *relayRoutes) {
+		r.permits = without(r.permits, func(p permitRoute) bool { return p.ip == ip.Unmap() })
+	})
 }
 
 func (d *direct) relayAt(relayAddr net.Addr) *restrictedConn {

@@ -45,7 +45,7 @@ func TestPermitReportedAfterItsDeletionEndsWithTheRelay(t *testing.T) {
 	}
 	u := &r.f.srv.direct.uplink
 	u.mu.RLock()
-	_, kept := u.permitClients[r.relay]
+	_, kept := u.held[r.relay]
 	u.mu.RUnlock()
 	if kept {
 		t.Error("the uplink still holds the ended allocation's relay")

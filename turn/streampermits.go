@@ -12,14 +12,23 @@ import (
 // the connection's allocation (streamuplink.go), as the UDP listener serves a UDP
 // client's (uplink.go). pion/turn reports each permission it creates and deletes
 // (direct.go); the permissions of a stream's allocation are kept on its record here,
-// as its channels are, with the same care as the UDP clients' (udpChannels.permit):
+// as its channels are, with the same care as the UDP clients' (udpChannels):
+//
 // pion/turn reports a permission's creation after it lets go of the allocation's lock,
 // so an allocation ending meanwhile on another goroutine may report the permission
-// deleted first. The relay's close, which comes after, takes its permissions out
-// (forget), and a report later still, for a relay already closed, records nothing.
-// Otherwise the record would pin the closed relay while the connection lives, and a
-// new allocation on it would have its Send indications swallowed, refused by the
-// closed relay, rather than handed to pion/turn.
+// deleted first, and a channel bound while its allocation is being closed may be
+// reported after the close listed the channels it deletes. The relay's close, which
+// comes after, takes its channels and permissions out (forget), and a report later
+// still, for a relay already closed, records nothing. Otherwise the record would pin
+// the closed relay while the connection lives, and a new allocation on it would have
+// its Send indications swallowed, refused by the closed relay, rather than handed to
+// pion/turn.
+//
+// A deletion takes out only what goes through its own relay: an allocation ending on
+// pion/turn's timer may report its permissions and channels deleted after the client
+// allocated again on the same connection and permitted the same IPs or bound the
+// same numbers (pion/turn takes the old allocation out of its table before it reports
+// them), and those of the new allocation must stay.
 
 // streamPermit is a permission a stream's allocation holds: an SFU IP, and the relay
 // that writes to it.
@@ -60,43 +69,56 @@ func (p *streamPermits) replace(del func(streamPermit) bool, add *streamPermit) 
 	p.cur.Store(&next)
 }
 
+// holdLocked is the record of the connection src–dst, which relay's allocation holds
+// a channel or a permission through, nil if there is none or relay is closed: forget,
+// which the relay's close calls, has run or will find the record.
+func (s *streams) holdLocked(src, dst net.Addr, relay *restrictedConn) *stream {
+	if relay.closed.Load() {
+		return nil
+	}
+	st := s.lookupLocked(src, dst)
+	if st == nil {
+		return nil
+	}
+	if s.held == nil {
+		s.held = map[*restrictedConn]*stream{}
+	}
+	s.held[relay] = st
+	return st
+}
+
 // permit records that the allocation of the connection src–dst may send to ip through
 // relay, unless relay is closed (checked under the lock forget takes).
 func (s *streams) permit(src, dst net.Addr, ip netip.Addr, relay *restrictedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if relay.closed.Load() {
-		return
+	if st := s.holdLocked(src, dst, relay); st != nil {
+		st.permits.replace(func(p streamPermit) bool { return p.ip == ip }, &streamPermit{ip: ip, relay: relay})
 	}
-	st := s.lookupLocked(src, dst)
-	if st == nil {
-		return
-	}
-	st.permits.replace(func(p streamPermit) bool { return p.ip == ip }, &streamPermit{ip: ip, relay: relay})
-	if s.permitted == nil {
-		s.permitted = map[*restrictedConn]*stream{}
-	}
-	s.permitted[relay] = st
 }
 
-// unpermit takes out the permission for ip of the connection src–dst's allocation.
-func (s *streams) unpermit(src, dst net.Addr, ip netip.Addr) {
+// unpermit takes out the permission for ip of the connection src–dst's allocation if
+// it goes through relay: an allocation that ended may report its permissions deleted
+// after a new one on the same connection permitted the same IPs.
+func (s *streams) unpermit(src, dst net.Addr, ip netip.Addr, relay *restrictedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.lookupLocked(src, dst); st != nil {
-		st.permits.replace(func(p streamPermit) bool { return p.ip == ip }, nil)
+		st.permits.replace(func(p streamPermit) bool { return p.ip == ip && p.relay == relay }, nil)
 	}
 }
 
-// forget takes out the permissions through relay, which is closed (its close sets
-// closed before it calls forget), whether or not its connection is still open.
+// forget takes out the channels and permissions through relay, which is closed (its
+// close sets closed before it calls forget), whether or not its connection is still
+// open.
 func (s *streams) forget(relay *restrictedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.permitted[relay]
+	st, ok := s.held[relay]
 	if !ok {
 		return
 	}
-	delete(s.permitted, relay)
+	delete(s.held, relay)
 	st.permits.replace(func(p streamPermit) bool { return p.relay == relay }, nil)
+	st.channels.drop(relay)
 }

@@ -30,9 +30,9 @@ type streams struct {
 	afterFunc func(time.Duration, func()) (stop func() bool)
 	mu        sync.Mutex
 	m         map[streamKey]*stream
-	// permitted are the streams whose allocations hold permissions through each
-	// relay, by which the relay's close takes them out (streampermits.go).
-	permitted map[*restrictedConn]*stream
+	// held are the streams whose allocations hold channels or permissions through
+	// each relay, by which the relay's close takes them out (streampermits.go).
+	held map[*restrictedConn]*stream
 	// counts are what all its connections' readers relayed before pion/turn, kept
 	// here so that a closed connection's count is not lost (Server.UplinkServed).
 	counts uplinkCounts
@@ -101,13 +101,27 @@ func (s *streams) acceptedTLS(t *tls.Conn) *stream {
 	return st
 }
 
-// setChannel sets (ch nil: removes) the channel number of the connection src–dst's
-// allocation for its reader (pion/turn's channel events).
-func (s *streams) setChannel(src, dst net.Addr, number uint16, ch *uplinkChannel) {
+// addChannel records the channel number of the connection src–dst's allocation for
+// its reader (pion/turn's channel events), unless ch's relay is closed (checked under
+// the lock forget takes, streampermits.go).
+func (s *streams) addChannel(src, dst net.Addr, number uint16, ch uplinkChannel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.holdLocked(src, dst, ch.relay); st != nil {
+		st.channels.set(number, &ch)
+	}
+}
+
+// removeChannel takes out the channel number of the connection src–dst's allocation
+// if it goes through relay: an allocation that ended may report its channels deleted
+// after a new one on the same connection bound the same numbers (streampermits.go).
+func (s *streams) removeChannel(src, dst net.Addr, number uint16, relay *restrictedConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.lookupLocked(src, dst); st != nil {
-		st.channels.set(number, ch)
+		if ch, ok := st.channels.channel(number); ok && ch.relay == relay {
+			st.channels.set(number, nil)
+		}
 	}
 }
 

@@ -253,7 +253,7 @@ func TestStreamPermitReportedAfterItsDeletionEndsWithTheRelay(t *testing.T) {
 		t.Errorf("%d permissions on the connection after its allocation ended, want 0", n)
 	}
 	d.streams.mu.Lock()
-	_, kept := d.streams.permitted[r.relay]
+	_, kept := d.streams.held[r.relay]
 	d.streams.mu.Unlock()
 	if kept {
 		t.Error("the registry still holds the ended allocation's relay")

@@ -217,3 +217,11 @@ func (c *streamChannels) set(number uint16, ch *uplinkChannel) {
 	}
 	c.cur.Store(&next)
 }
+
+// drop takes out the channels through relay; its callers hold the registry's lock.
+func (c *streamChannels) drop(relay *restrictedConn) {
+	if l := c.cur.Load(); l != nil {
+		next := slices.DeleteFunc(slices.Clone(*l), func(s streamChannel) bool { return s.relay == relay })
+		c.cur.Store(&next)
+	}
+}

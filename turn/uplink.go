@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -20,7 +21,8 @@ import (
 // packet, 2.5 to 3 times a ChannelData's time: BenchmarkUDPUplink); udpUplink serves those
 // too where the client holds a permission for the peer's IP, from the permissions
 // pion/turn reports (created by CreatePermission or ChannelBind, deleted when they
-// lapse or the allocation ends; a refresh keeps them). Everything else, a channel or
+// lapse or the allocation ends; a refresh keeps them), each under the relay it was
+// made for (udpChannels). Everything else, a channel or
 // permission it does not know, still goes to pion/turn.
 
 // udpUplink is the UDP listener as pion/turn reads it.
@@ -38,15 +40,37 @@ type addrPortReader interface {
 
 // udpChannels are the channels UDP clients bound, by client address and number, and
 // the permissions they hold, by client address and peer IP.
+//
+// Each entry names the relay it goes through, and only that relay's events change it:
+// a client whose allocation ends on pion/turn's timer may allocate again on the same
+// address and port (its 5-tuple) while the old allocation's deletion is still being
+// reported (pion/turn takes the allocation out of its table before it reports its
+// permissions and channels deleted, and a permission's own timer may report it later
+// still), and the new allocation binds the same channel numbers (a client numbers
+// each allocation's from 0x4000) and permits the same SFU IPs. A deletion that took
+// out whatever the client held under that key would take the new allocation's, and
+// its media would fall to pion/turn's reader. A relay's close takes out all it holds
+// (forget), and nothing is recorded for a relay already closed: pion/turn may report
+// a channel or a permission of an allocation it is closing after its close listed
+// them (which then never reports them deleted but on their own timers, ten and five
+// minutes later) or after the relay is closed.
 type udpChannels struct {
 	mu      sync.RWMutex
 	m       map[udpChannelKey]uplinkChannel
 	permits map[udpPermitKey]*restrictedConn
-	// permitClients are the clients of the relays in permits, by which a relay's
-	// close takes its permissions out (forget).
-	permitClients map[*restrictedConn]netip.AddrPort
+	// held are what each relay holds in m and permits, by which its close takes
+	// them out (forget).
+	held map[*restrictedConn]*relayHeld
 	// counts are what the listener's reader relayed before pion/turn.
 	counts uplinkCounts
+}
+
+// relayHeld is what a relay holds in the UDP clients' tables: its client's address (an
+// allocation has one client) and the numbers of its channels (one an SFU address at
+// most: only a channel to one is recorded, and pion/turn binds a peer to one number).
+type relayHeld struct {
+	client   netip.AddrPort
+	channels []uint16
 }
 
 // uplinkCounts are the packets a listener's readers relayed to the SFU before pion/turn
@@ -73,19 +97,61 @@ type uplinkChannel struct {
 	peer  *net.UDPAddr
 }
 
+// heldLocked is what relay holds, made for client if it holds nothing yet, nil if
+// relay is closed (forget, which its close calls, has run or will find it).
+func (u *udpChannels) heldLocked(client netip.AddrPort, relay *restrictedConn) *relayHeld {
+	if relay.closed.Load() {
+		return nil
+	}
+	h := u.held[relay]
+	if h == nil {
+		if u.held == nil {
+			u.held = map[*restrictedConn]*relayHeld{}
+		}
+		h = &relayHeld{client: client}
+		u.held[relay] = h
+	}
+	return h
+}
+
+// add records the channel number of client through ch's relay, unless the relay is
+// closed.
 func (u *udpChannels) add(client netip.AddrPort, number uint16, ch uplinkChannel) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	h := u.heldLocked(client, ch.relay)
+	if h == nil {
+		return
+	}
 	if u.m == nil {
 		u.m = map[udpChannelKey]uplinkChannel{}
 	}
-	u.m[udpChannelKey{client, number}] = ch
+	k := udpChannelKey{client, number}
+	if old, ok := u.m[k]; ok && old.relay != ch.relay {
+		u.dropChannelLocked(old.relay, number)
+	}
+	u.m[k] = ch
+	if !slices.Contains(h.channels, number) {
+		h.channels = append(h.channels, number)
+	}
 }
 
-func (u *udpChannels) remove(client netip.AddrPort, number uint16) {
+// remove takes out the channel number of client if it goes through relay.
+func (u *udpChannels) remove(client netip.AddrPort, number uint16, relay *restrictedConn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	delete(u.m, udpChannelKey{client, number})
+	k := udpChannelKey{client, number}
+	if ch, ok := u.m[k]; ok && ch.relay == relay {
+		delete(u.m, k)
+		u.dropChannelLocked(relay, number)
+	}
+}
+
+// dropChannelLocked takes number out of what relay holds.
+func (u *udpChannels) dropChannelLocked(relay *restrictedConn, number uint16) {
+	if h := u.held[relay]; h != nil {
+		h.channels = slices.DeleteFunc(h.channels, func(n uint16) bool { return n == number })
+	}
 }
 
 func (u *udpChannels) lookup(client netip.AddrPort, number uint16) (uplinkChannel, bool) {
@@ -104,40 +170,49 @@ func (u *udpChannels) lookup(client netip.AddrPort, number uint16) (uplinkChanne
 func (u *udpChannels) permit(client netip.AddrPort, peer netip.Addr, relay *restrictedConn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if relay.closed.Load() {
+	if u.heldLocked(client, relay) == nil {
 		return
 	}
 	if u.permits == nil {
 		u.permits = map[udpPermitKey]*restrictedConn{}
-		u.permitClients = map[*restrictedConn]netip.AddrPort{}
 	}
 	u.permits[udpPermitKey{client, peer}] = relay
-	u.permitClients[relay] = client
 }
 
-// forget takes out the permissions through relay, which is closed (shut, from Close or
-// a revocation, sets closed before it calls forget). They are for the SFU's IPs only (pion/turn grants no
-// other, peers.permits), so no scan of the table is needed.
+// forget takes out the channels and permissions through relay, which is closed (shut,
+// from Close or a revocation, sets closed before it calls forget). Its permissions
+// are for the SFU's IPs only (pion/turn grants no other, peers.permits), and its
+// channels are listed, so no scan of the tables is needed.
 func (u *udpChannels) forget(relay *restrictedConn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	client, ok := u.permitClients[relay]
+	h, ok := u.held[relay]
 	if !ok {
 		return
 	}
-	delete(u.permitClients, relay)
+	delete(u.held, relay)
 	for peer := range relay.peers {
-		k := udpPermitKey{client, peer.Addr()}
+		k := udpPermitKey{h.client, peer.Addr()}
 		if u.permits[k] == relay {
 			delete(u.permits, k)
 		}
 	}
+	for _, number := range h.channels {
+		k := udpChannelKey{h.client, number}
+		if u.m[k].relay == relay {
+			delete(u.m, k)
+		}
+	}
 }
 
-func (u *udpChannels) unpermit(client netip.AddrPort, peer netip.Addr) {
+// unpermit takes out client's permission for peer if it goes through relay.
+func (u *udpChannels) unpermit(client netip.AddrPort, peer netip.Addr, relay *restrictedConn) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	delete(u.permits, udpPermitKey{client, peer})
+	k := udpPermitKey{client, peer}
+	if u.permits[k] == relay {
+		delete(u.permits, k)
+	}
 }
 
 // permitted is the relay through which client may send to peer, nil if none.

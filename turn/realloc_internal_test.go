@@ -1,0 +1,296 @@
+package turn
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	pionturn "github.com/pion/turn/v5"
+)
+
+// reallocRig is a client of a directFixture's server over UDP or TCP, with pion/turn's
+// client, whose SFU takes what the relays send it in memory (Config.RelayUplink) and
+// keeps it; a take never waits, as the server's reader makes it.
+type reallocRig struct {
+	f      *directFixture
+	client *pionturn.Client
+	// src and dst are the allocation's 5-tuple as pion/turn reports it, proto its
+	// transport.
+	src, dst net.Addr
+	proto    string
+	// write sends msg below pion/turn's client, as a browser frames its media.
+	write   func(t *testing.T, msg []byte)
+	relayed net.PacketConn
+	relay   *restrictedConn
+	sfu     netip.AddrPort
+	taken   chan takenDatagram
+}
+
+func newReallocRig(t *testing.T, transport string) *reallocRig {
+	t.Helper()
+	r := &reallocRig{taken: make(chan takenDatagram, 1024)}
+	r.f = newDirectFixture(t, nil, func(c *Config) {
+		c.RelayUplink = func(ap netip.AddrPort) func([]byte) bool {
+			return func(b []byte) bool {
+				select {
+				case r.taken <- takenDatagram{from: ap, b: bytes.Clone(b)}:
+				default:
+				}
+				return true
+			}
+		}
+	})
+	r.sfu = r.f.sfu.LocalAddr().(*net.UDPAddr).AddrPort()
+	var conn net.PacketConn
+	var addr string
+	switch transport {
+	case "udp":
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listener := r.f.srv.udpConn.LocalAddr()
+		conn, addr, r.src, r.dst, r.proto = c, listener.String(), c.LocalAddr(), listener, "UDP"
+		r.write = func(t *testing.T, msg []byte) {
+			t.Helper()
+			if _, err := c.WriteTo(msg, listener); err != nil {
+				t.Fatal(err)
+			}
+		}
+	case "tcp":
+		addr = r.f.srv.tcpLn.Addr().String()
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, r.src, r.dst, r.proto = pionturn.NewSTUNConn(c), c.LocalAddr(), c.RemoteAddr(), "TCP"
+		r.write = func(t *testing.T, msg []byte) {
+			t.Helper()
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(func() { _ = conn.Close() }) // after the allocation's own cleanups
+	servers := r.f.srv.ICEServers(time.Now())
+	r.client, r.relayed, r.relay = r.f.allocateWith(t, conn, addr, servers[0].Username, servers[0].Credential)
+	return r
+}
+
+// permit has the client create a permission for the SFU's IP.
+func (r *reallocRig) permit(t *testing.T) {
+	t.Helper()
+	if err := r.client.CreatePermission(r.f.sfu.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bind has the client bind a channel to the SFU's address (pion/turn's client binds
+// one in the background after its first send) and returns its number.
+func (r *reallocRig) bind(t *testing.T) uint16 {
+	t.Helper()
+	var routes *relayRoutes
+	waitUntil(t, "a channel bound", func() bool {
+		if _, err := r.relayed.WriteTo([]byte("ping"), r.f.sfu.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		routes = r.relay.routes.cur.Load()
+		return routes != nil && len(routes.channels) == 1
+	})
+	return routes.channels[0].number
+}
+
+// endAllocation ends the client's allocation as a Refresh of lifetime 0 does and
+// waits until pion/turn has deleted it.
+func (r *reallocRig) endAllocation(t *testing.T) {
+	t.Helper()
+	if err := r.relayed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 0 })
+}
+
+// reallocate ends the client's allocation and opens a new one on the same 5-tuple. The
+// old relay's port is held meanwhile, so that the new relay has another: pion/turn's
+// events name an allocation by its relay's address.
+func (r *reallocRig) reallocate(t *testing.T) {
+	t.Helper()
+	old := r.relayed.LocalAddr().(*net.UDPAddr)
+	r.endAllocation(t)
+	if hold, err := net.ListenUDP("udp4", old); err == nil {
+		t.Cleanup(func() { _ = hold.Close() })
+	}
+	relayed, err := r.client.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = relayed.Close() })
+	r.relayed, r.relay = relayed, r.f.relayAt(relayed.LocalAddr())
+	if r.relay == nil || relayed.LocalAddr().String() == old.String() {
+		t.Fatalf("the new allocation's relay at %v: %v", relayed.LocalAddr(), r.relay)
+	}
+}
+
+// settle returns once the server has handled everything the client sent before: the
+// answer to a Binding request comes after it (the listener's reader, and a
+// connection's, serve in order).
+func (r *reallocRig) settle(t *testing.T) {
+	t.Helper()
+	if _, err := r.client.SendBindingRequest(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// served sends msg, which carries data to the SFU, and fails the test unless the SFU
+// took data from the relay, relayed before pion/turn read msg.
+func (r *reallocRig) served(t *testing.T, what string, msg, data []byte) {
+	t.Helper()
+	r.settle(t)
+	for len(r.taken) > 0 {
+		<-r.taken
+	}
+	channelData, sends := r.f.srv.UplinkServed()
+	r.write(t, msg)
+	got := nextTaken(t, r.taken)
+	relayAddr := netip.AddrPortFrom(r.sfu.Addr(), uint16(r.relayed.LocalAddr().(*net.UDPAddr).Port))
+	if !bytes.Equal(got.b, data) || got.from != relayAddr {
+		t.Fatalf("%s: the SFU took %q from %v, want %q from the relay %v", what, got.b, got.from, data, relayAddr)
+	}
+	r.settle(t)
+	channelData2, sends2 := r.f.srv.UplinkServed()
+	if channelData2+sends2 != channelData+sends+1 {
+		t.Fatalf("%s: relayed by pion/turn, not before it (served before: %d ChannelData, %d Send indications)",
+			what, channelData2-channelData, sends2-sends)
+	}
+}
+
+// held is how many channels and permissions the uplink's tables hold for the client,
+// and how many relays they hold anything of.
+func (r *reallocRig) held(t *testing.T) (channels, permits, relays int) {
+	t.Helper()
+	d := r.f.srv.direct
+	if r.proto == "UDP" {
+		d.uplink.mu.RLock()
+		defer d.uplink.mu.RUnlock()
+		return len(d.uplink.m), len(d.uplink.permits), len(d.uplink.held)
+	}
+	d.streams.mu.Lock()
+	defer d.streams.mu.Unlock()
+	st := d.streams.lookupLocked(r.src, r.dst)
+	if st == nil {
+		t.Fatal("the connection is not registered")
+	}
+	if l := st.channels.cur.Load(); l != nil {
+		channels = len(*l)
+	}
+	if l := st.permits.cur.Load(); l != nil {
+		permits = len(*l)
+	}
+	return channels, permits, len(d.streams.held)
+}
+
+// TestOldAllocationsDeletionLeavesTheNewOnesAlone: a client whose allocation ends on
+// pion/turn's timer may allocate again on the same 5-tuple (UDP: its address and
+// port; TCP: its connection) while the old allocation's deletion is still being
+// reported: pion/turn takes the allocation out of its table before its close reports
+// the permissions and channels deleted, and a permission whose timer fired as the
+// allocation closed reports its deletion later still. The new allocation permits the
+// same SFU IP and binds the same channel number (pion/turn's client, as libwebrtc
+// may, numbers each allocation's channels from 0x4000), and the old allocation's
+// reports must not take those out of the uplink's tables: the client's ChannelData
+// and Send indications would fall to pion/turn's reader. pion/turn's order cannot be
+// forced from outside, so the test reports the old allocation's deletions itself, once
+// the new allocation holds its channel and permission; the old relay's port is held
+// meanwhile (pion/turn names an allocation in its reports by its relay's address).
+// Once the new allocation ends, the tables hold nothing of either relay.
+func TestOldAllocationsDeletionLeavesTheNewOnesAlone(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			r := newReallocRig(t, transport)
+			r.permit(t)
+			number := r.bind(t)
+			old, oldRelay := r.relayed.LocalAddr(), r.relay
+
+			r.reallocate(t)
+			r.permit(t)
+			if n := r.bind(t); n != number {
+				t.Fatalf("the new allocation bound channel %#x, the old one %#x: not the case under test", n, number)
+			}
+			d, sfu := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr)
+			oldReports := func(when string) {
+				t.Helper()
+				d.channelDeleted(r.src, r.dst, r.proto, "", "", old, sfu, number)
+				d.permissionDeleted(r.src, r.dst, r.proto, "", "", old, sfu.IP)
+				r.served(t, "ChannelData "+when, appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
+				r.served(t, "a Send indication "+when, buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
+			}
+			// Reported after the old relay closed (a permission's timer that fired as
+			// its allocation closed)...
+			oldReports("after the old relay closed")
+			// ...and while it is still registered, as pion/turn's close reports them
+			// before it closes the relay.
+			oldPort := uint16(old.(*net.UDPAddr).Port)
+			d.mu.Lock()
+			d.relays[oldPort] = oldRelay
+			d.mu.Unlock()
+			oldReports("before the old relay closed")
+			d.mu.Lock()
+			delete(d.relays, oldPort)
+			d.mu.Unlock()
+
+			r.endAllocation(t)
+			if channels, permits, relays := r.held(t); channels+permits+relays != 0 {
+				t.Errorf("after both allocations ended the uplink holds %d channels, %d permissions, of %d relays", channels, permits, relays)
+			}
+		})
+	}
+}
+
+// TestChannelBoundAsItsAllocationClosesEndsWithIt: pion/turn's close of an allocation
+// lists its channels and reports each deleted, then closes the relay; a ChannelBind
+// served meanwhile (on the listener's reader, with the allocation it found before the
+// close) is reported created after that list was made, and pion/turn reports it
+// deleted only when its own timer runs out, ten minutes later. Its entry in the
+// uplink's tables must go with the relay's close, not pin the closed relay (and the
+// ChannelData on it must go to pion/turn, which has no allocation, rather than be
+// counted as served and refused by the relay). pion/turn's order cannot be forced from
+// outside: the test reports the channel itself, for the client's real allocation, which
+// then ends as a client's Refresh of lifetime 0 ends it. A report later still, whose
+// relay was found registered before the close and is recorded after it
+// (channelCreated's route, then the table's add), records nothing.
+func TestChannelBoundAsItsAllocationClosesEndsWithIt(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			r := newReallocRig(t, transport)
+			const number = 0x4001
+			d, sfu := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr)
+			d.channelCreated(r.src, r.dst, r.proto, "", "", r.relayed.LocalAddr(), sfu, number)
+			if channels, _, _ := r.held(t); channels != 1 {
+				t.Fatalf("%d channels in the uplink's table, want the one reported", channels)
+			}
+
+			r.endAllocation(t)
+			if channels, permits, relays := r.held(t); channels+permits+relays != 0 {
+				t.Errorf("after the allocation ended the uplink holds %d channels, %d permissions, of %d relays", channels, permits, relays)
+			}
+			before, _ := r.f.srv.UplinkServed()
+			r.write(t, appendChannelData(nil, number, []byte("after the close")))
+			r.settle(t)
+			if after, _ := r.f.srv.UplinkServed(); after != before {
+				t.Errorf("ChannelData on the closed allocation's channel served before pion/turn (%d)", after-before)
+			}
+
+			late := uplinkChannel{relay: r.relay, peer: sfu}
+			if r.proto == "UDP" {
+				d.uplink.add(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(r.src.(*net.UDPAddr).Port)), number, late)
+			} else {
+				d.streams.addChannel(r.src, r.dst, number, late)
+			}
+			if channels, permits, relays := r.held(t); channels+permits+relays != 0 {
+				t.Errorf("after a channel through the closed relay the uplink holds %d channels, %d permissions, of %d relays", channels, permits, relays)
+			}
+		})
+	}
+}
