@@ -2,12 +2,16 @@ package turn
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
 
 	pionturn "github.com/pion/turn/v5"
+
+	"conclave/internal/conntest"
+	"conclave/internal/fakeclock"
 )
 
 // reallocRig is a client of a directFixture's server over UDP or TCP, with pion/turn's
@@ -28,10 +32,10 @@ type reallocRig struct {
 	taken   chan takenDatagram
 }
 
-func newReallocRig(t *testing.T, transport string) *reallocRig {
+func newReallocRig(t *testing.T, transport string, opts ...func(*Config)) *reallocRig {
 	t.Helper()
 	r := &reallocRig{taken: make(chan takenDatagram, 1024)}
-	r.f = newDirectFixture(t, nil, func(c *Config) {
+	r.f = newDirectFixture(t, nil, append(opts, func(c *Config) {
 		c.RelayUplink = func(ap netip.AddrPort) func([]byte) bool {
 			return func(b []byte) bool {
 				select {
@@ -41,7 +45,7 @@ func newReallocRig(t *testing.T, transport string) *reallocRig {
 				return true
 			}
 		}
-	})
+	})...)
 	r.sfu = r.f.sfu.LocalAddr().(*net.UDPAddr).AddrPort()
 	var conn net.PacketConn
 	var addr string
@@ -293,4 +297,44 @@ func TestChannelBoundAsItsAllocationClosesEndsWithIt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestConnectionOfANewAllocationIsNotClosed: a TCP connection whose allocation ends on
+// pion/turn's timer as its client allocates again on it may have the new allocation
+// reported created before the old one is reported deleted (pion/turn reports both
+// after it lets go of its allocations' lock, on the timer's goroutine and the
+// connection's reader). The connection then holds an allocation and must not be
+// closed after allocWait as one that holds none; once it holds none, it is. The test
+// reports the new allocation's creation itself before the old one's real end (the
+// order cannot be forced from outside), and its deletion after.
+func TestConnectionOfANewAllocationIsNotClosed(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	r := newReallocRig(t, "tcp", func(c *Config) { c.AfterFunc = clock.AfterFunc })
+	d := r.f.srv.direct
+	registered := func() bool {
+		d.streams.mu.Lock()
+		defer d.streams.mu.Unlock()
+		return d.streams.lookupLocked(r.src, r.dst) != nil
+	}
+
+	d.streams.allocationCreated(r.src, r.dst)
+	r.endAllocation(t)
+	r.settle(t) // pion/turn reports the deletion before it answers the Refresh
+	if n := clock.Pending(); n != 0 {
+		t.Fatalf("the connection waits to be closed (%d timers) while it holds the new allocation", n)
+	}
+	clock.Advance(allocWait)
+	r.settle(t)
+	if !registered() {
+		t.Fatal("the connection was closed while it held the new allocation")
+	}
+
+	d.streams.allocationDeleted(r.src, r.dst)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
+	defer cancel()
+	if err := clock.WaitForTimers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(allocWait)
+	waitUntil(t, "the connection closed after its last allocation ended", func() bool { return !registered() })
 }

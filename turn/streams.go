@@ -44,11 +44,14 @@ type streamKey struct{ client, server netip.AddrPort }
 // stream is an accepted connection: its queue, the TLS connection above it (nil for
 // TCP, and for TLS until the TLS listener has it), and its wait for an allocation.
 type stream struct {
-	q         *queuedConn
-	overTLS   bool
-	tls       *tls.Conn
-	allocated bool
-	stop      func() bool // the running wait's, nil while allocated
+	q       *queuedConn
+	overTLS bool
+	tls     *tls.Conn
+	// allocations is how many allocations pion/turn reported created and not yet
+	// deleted on the connection: one, but for a moment two when the client allocates
+	// again as its allocation ends (allocationDeleted).
+	allocations int
+	stop        func() bool // the running wait's, nil while allocated
 	// channels are what its allocation bound, and permits the permissions it holds,
 	// for its reader (streamuplink.go).
 	channels streamChannels
@@ -128,7 +131,7 @@ func (s *streams) removeChannel(src, dst net.Addr, number uint16, relay *restric
 func (s *streams) waitLocked(st *stream) {
 	st.stop = s.afterFunc(allocWait, func() {
 		s.mu.Lock()
-		idle := !st.allocated
+		idle := st.allocations == 0
 		s.mu.Unlock()
 		if idle {
 			_ = st.q.Close()
@@ -137,12 +140,17 @@ func (s *streams) waitLocked(st *stream) {
 }
 
 // allocationCreated and allocationDeleted follow pion/turn's events (src and dst are
-// the allocation's five-tuple); allocations over UDP are no concern here.
+// the allocation's five-tuple); allocations over UDP are no concern here. They count:
+// an allocation that ends on pion/turn's timer as its client allocates again on the
+// connection may be reported deleted after the new one is reported created (pion/turn
+// reports each after it lets go of its allocations' lock, on the timer's goroutine
+// and the connection's reader), and the connection must not then wait to be closed
+// while it holds the new allocation. A deletion reports no relay to tell them apart.
 func (s *streams) allocationCreated(src, dst net.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.lookupLocked(src, dst); st != nil {
-		st.allocated = true
+		st.allocations++
 		if st.stop != nil {
 			st.stop()
 			st.stop = nil
@@ -153,9 +161,10 @@ func (s *streams) allocationCreated(src, dst net.Addr) {
 func (s *streams) allocationDeleted(src, dst net.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.lookupLocked(src, dst); st != nil && st.allocated {
-		st.allocated = false
-		s.waitLocked(st)
+	if st := s.lookupLocked(src, dst); st != nil && st.allocations > 0 {
+		if st.allocations--; st.allocations == 0 {
+			s.waitLocked(st)
+		}
 	}
 }
 
