@@ -4,7 +4,8 @@
 // the grid was empty, under the count kept from before the drop. Now the people list
 // shows who was there, dimmed and without a moderator's menus, a note before it telling
 // a screen reader it is from before the drop (not aria-busy, which may have the list
-// skipped for as long as the page reconnects), the tiles stay
+// skipped for as long as the page reconnects), which is also the list's description
+// meanwhile (one who jumps or tabs to the list went past the note), the tiles stay
 // with their last picture, marked reconnecting, and the resumed welcome's roster replaces
 // them: who left meanwhile goes then, told of by nobody (no "left" for someone who was
 // merely there before the drop). A resume given up clears everything, as before.
@@ -120,14 +121,29 @@ function page(t) {
 
 /**
  * listed: the people list as it is read: [name, a menu for a moderator]; the note a
- * screen reader reads before it ('' when there is none); whether the list is busy (which
- * a screen reader may skip) and whether it is dimmed for the eye.
+ * screen reader reads before it ('' when there is none); the list's description, read
+ * with it by a screen reader that jumps or tabs to it ('' when there is none); whether
+ * the list is busy (which a screen reader may skip) and whether it is dimmed for the eye.
  */
 function listed(p) {
   const rows = p.list.querySelectorAll('.person').map((li) => [li.querySelector('.person-name').textContent, !!li.querySelector('.participant-menu')]);
   return {
-    rows, note: spoken(p.note), busy: p.list.getAttribute('aria-busy') === 'true', dimmed: p.list.dataset.held === 'true',
+    rows,
+    note: spoken(p.note),
+    described: description(p.list),
+    busy: p.list.getAttribute('aria-busy') === 'true',
+    dimmed: p.list.dataset.held === 'true',
   };
+}
+
+/** description is node's accessible description: the text of what its aria-describedby names, hidden or not. */
+function description(node) {
+  const ids = (node.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
+  return ids.map((id) => {
+    const named = doc.getElementById(id);
+    assert.ok(named, `aria-describedby names "${id}", which is not in the page`);
+    return named.textContent;
+  }).join(' ');
 }
 
 /** tiles: each tile as [id/source, its track is the one it had, marked reconnecting]. */
@@ -159,15 +175,18 @@ test('behind "Reconnecting…" the people and tiles from before the drop stay, m
   t.after(() => setLanguage('en'));
   setLanguage('en');
   const { p, tracks } = await withFour(t);
-  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true], ['Di', true]], note: '', busy: false, dimmed: false });
+  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true], ['Di', true]], note: '', described: '', busy: false, dimmed: false });
   p.told.length = 0;
 
   await dropAndResume(p);
   await dropAndResume(p); // an attempt that drops before its welcome keeps them too
   assert.deepEqual(listed(p), {
     rows: [['Ann (you)', false], ['Bo', false], ['Cy', false], ['Di', false]],
-    note: 'This list shows who was in the meeting before the connection dropped.', busy: false, dimmed: true,
-  }, 'the people list is not the one from before the drop, readable, said and seen to be, without a moderator\'s menus');
+    note: 'This list shows who was in the meeting before the connection dropped.',
+    described: 'This list shows who was in the meeting before the connection dropped.',
+    busy: false,
+    dimmed: true,
+  }, 'the people list is not the one from before the drop, readable, said (also to one who jumps or tabs to it) and seen to be, without a moderator\'s menus');
   assert.deepEqual(tiles(p, tracks), [
     ['p-ann/camera', null, false], ['p-bo/camera', true, true], ['p-cy/camera', true, true], ['p-di/camera', true, true],
     ['p-cy/screen', true, true], ['p-ann/screen', null, false],
@@ -176,13 +195,14 @@ test('behind "Reconnecting…" the people and tiles from before the drop stay, m
   setLanguage('de'); // a switch meanwhile draws the held list in the new language
   assert.deepEqual(listed(p).rows[0], ['Ann (Sie)', false]);
   assert.equal(listed(p).note, 'Diese Liste zeigt, wer vor dem Verbindungsabbruch im Meeting war.');
+  assert.equal(listed(p).described, 'Diese Liste zeigt, wer vor dem Verbindungsabbruch im Meeting war.');
   setLanguage('en');
 
   // Di left while this page was away, Cy stopped sharing.
   const cy = { ...person('p-cy', 'Cy'), media: { mic: true, camera: true, screen: false } };
   serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo', 'Bo'), cy] }));
   await eventually(() => p.session.joined, 'the resumed welcome');
-  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true]], note: '', busy: false, dimmed: false },
+  assert.deepEqual(listed(p), { rows: [['Ann (you)', false], ['Bo', true], ['Cy', true]], note: '', described: '', busy: false, dimmed: false },
     'the list of now is said to be from before the drop');
   // Ann's own screen comes back once the resumed session sends it (controls.js resumeScreen), if it may.
   assert.deepEqual(tiles(p, tracks), [['p-ann/camera', null, false], ['p-bo/camera', false, false], ['p-cy/camera', false, false]],
@@ -200,7 +220,7 @@ test('a resume given up keeps nothing of the meeting in view', async (t) => {
   dropSocket(4401);
   assert.equal(p.gaveUp, 'resume_failed');
   assert.equal(p.grid.tiles.size, 0, 'tiles stay after the resume was given up');
-  assert.deepEqual(listed(p), { rows: [], note: '', busy: false, dimmed: false }, 'the people list stays after the resume was given up');
+  assert.deepEqual(listed(p), { rows: [], note: '', described: '', busy: false, dimmed: false }, 'the people list stays after the resume was given up');
   assert.equal(doc.getElementById('participant-count').textContent, '');
 });
 

@@ -89,11 +89,27 @@ export class HeldRoster {
    * heading and close button and the list) tells a screen reader it is from before the
    * drop. Not aria-busy: a list busy for as long as the page reconnects (up to 90 s) may
    * be skipped by a screen reader, or read as empty, when what it holds is worth reading.
+   *
+   * The note is also the list's description (aria-describedby) while it is held, and
+   * only then (a description is read from a note hidden too). Read where it stands, it
+   * was heard only by someone reading the panel from its top, not by one who jumps to
+   * the list (the L of NVDA, JAWS and Orca) or tabs onto it (a list longer than the
+   * panel scrolls, and a scroller holding nothing focusable is a tab stop in Chromium
+   * and Firefox: the held list has no button, its menus are a joined moderator's).
+   * NVDA, JAWS and Orca read the description of the element the focus lands on, and
+   * JAWS a static element's where its virtual cursor enters it. NVDA's browse mode
+   * reads neither a list's description nor its name (there the note where it stands is
+   * all it has), so a name (aria-labelledby) would gain nothing and would make the note
+   * what the list is called rather than a word about it.
    */
   mark({ list, note }, people) {
     if (this.held) list.dataset.held = 'true';
     else delete list.dataset.held;
-    if (note) note.hidden = !this.held;
+    if (note) {
+      note.hidden = !this.held;
+      if (this.held) list.setAttribute('aria-describedby', note.id);
+      else list.removeAttribute('aria-describedby');
+    }
     const others = this.held ? this.held.filter((p) => !p.self).map((p) => p.id) : [];
     markReconnecting(people.filter((p) => p.reconnecting).map((p) => p.id), others);
   }
