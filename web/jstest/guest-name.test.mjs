@@ -70,8 +70,12 @@ test('German news of a member without a name is natural: "Ein Gast …", and two
     knock: sentenceText('waiting.knock.one', guest, t),
     knockWrong: sentenceText('e2ee14.knock.card-wrong', guest, t),
     chat: sentenceText('chat.announce', guest, t, { text: 'Hallo' }),
-    // A label about the person in a list's row keeps the name the row shows.
+    // A label about the person in a list's row says which: "this guest" in German,
+    // "Guest" as the row shows it in English.
     admit: sentenceText('waiting.admit.label', guest, t),
+    deny: sentenceText('waiting.deny.label', guest, t),
+    admitWrong: sentenceText('e2ee14.knock.admit-anyway.label', guest, t),
+    admitUnchecked: sentenceText('e2ee14.knock.admit-unchecked.label', guest, t),
     named: sentenceText('waiting.knock.one', anna, t),
   });
   setLanguage('de');
@@ -85,7 +89,10 @@ test('German news of a member without a name is natural: "Ein Gast …", and two
     knock: 'Ein Gast wartet auf Einlass',
     knockWrong: 'Ein Gast wartet auf Einlass (falscher Link)',
     chat: 'Neue Nachricht von einem Gast: Hallo',
-    admit: 'Gast einlassen',
+    admit: 'Diesen Gast einlassen',
+    deny: 'Diesen Gast ablehnen',
+    admitWrong: 'Diesen Gast trotzdem einlassen, obwohl der Link falsch ist',
+    admitUnchecked: 'Diesen Gast trotzdem einlassen, obwohl der Link noch nicht verifiziert ist',
     named: 'Anna wartet auf Einlass',
   });
   setLanguage('en');
@@ -100,6 +107,9 @@ test('German news of a member without a name is natural: "Ein Gast …", and two
     knockWrong: 'Guest is waiting to join (wrong link)',
     chat: 'New message from Guest: Hallo',
     admit: 'Admit Guest',
+    deny: 'Deny Guest',
+    admitWrong: "Admit anyway, although Guest's link is wrong",
+    admitUnchecked: "Admit anyway, although Guest's link is not verified yet",
     named: 'Anna is waiting to join',
   });
 });

@@ -5,7 +5,8 @@
 // camera", asked "Remove …?", and heard "Actions for …", "Lower …'s hand" and "New message
 // from …: hi". Each says "this person" now ("someone" in the chat's announcement, which
 // no button or menu puts in context), in English and German (e2ee-names.js sentence), as
-// the waiting room's buttons do; a member with a name, or none ("Guest"), is named as before.
+// the waiting room's buttons do; a member with a name is named as before (one without,
+// "Guest", says "dieser Gast" in German: the last test).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
@@ -167,4 +168,67 @@ test('a chat message from a member whose name is a placeholder is announced as f
   line.fill('Agreed', 'Pia');
   await eventually(() => live.textContent !== '', 'the announcement of the filled text');
   assert.equal(live.textContent, 'New message from Pia: Agreed');
+});
+
+// A member without a name is "Guest" ("Gast") in the lists, and German put the bare noun
+// in the name's place of every label and word about its row: "Aktionen für Gast", "Hand
+// von Gast senken", "Kamera von Gast ausgeschaltet", "Gast verlässt das Meeting sofort".
+// It says "dieser Gast" now, as a placeholder's says "diese Person" (the row or the
+// action says which guest); English names it "Guest", as the row does, as before.
+test('a label or a moderator\'s word about a member without a name says "dieser Gast" in German and "Guest" in English', async (t0) => {
+  t0.after(() => setLanguage('en'));
+  const guest = () => ({ ...named(''), id: 'p-guest' });
+  const list = append(doc, 'ul');
+  const everyone = [guest()];
+  const session = { joined: true, ended: false, participantId: 'p-me', isModerator: true, everyone: () => everyone };
+  const hands = new Hands({ session: () => session, send() {}, moderate() {}, openPeople() {} });
+  t0.after(() => hands.reset());
+  hands.update({ hands: [{ participantId: 'p-guest' }] });
+  /** labels are the row's menu button's and its open menu's, and the raised hand's button. */
+  const labels = () => {
+    renderPeople(list, everyone, { moderator: true, actions: (p) => participantActions(p, () => {}) });
+    const button = list.querySelector('.participant-menu[data-participant-id="p-guest"]');
+    const menu = button.getAttribute('aria-label');
+    button.click();
+    const group = list.querySelector('.person-actions').getAttribute('aria-label');
+    button.click();
+    hands.render();
+    const lower = hands.list.children[0].querySelector('.btn-lower-hand').getAttribute('aria-label'); // this Hands' own list
+    return { menu, group, lower };
+  };
+  setLanguage('de');
+  assert.deepEqual(labels(), { menu: 'Aktionen für diesen Gast', group: 'Aktionen für diesen Gast', lower: 'Hand dieses Gastes senken' });
+  assert.deepEqual(await told(guest()), {
+    microphone: 'Dieser Gast wurde stummgeschaltet',
+    camera: 'Kamera dieses Gastes ausgeschaltet',
+    ask_unmute: 'Dieser Gast wurde gebeten, das Mikrofon einzuschalten',
+    stop_screen_share: 'Bildschirmfreigabe dieses Gastes beendet',
+    presenter: 'Dieser Gast kann jetzt den Bildschirm freigeben',
+    moderator: 'Dieser Gast moderiert jetzt',
+    send_to_lobby: 'Dieser Gast wurde zurück in den Warteraum geschickt',
+    title: 'Diesen Gast entfernen?',
+    question: 'Dieser Gast verlässt das Meeting sofort. Die Person kann erneut um Beitritt bitten; die Moderation muss sie dann einlassen.',
+  });
+  assert.match((await told(guest(), { lobby: false })).question, /^Dieser Gast verlässt .* kann die Person mit dem Link sofort zurückkommen/);
+  assert.match((await told(guest(), { locked: true })).question, /^Dieser Gast verlässt .* kann die Person nicht erneut/);
+  const roles = [];
+  participantActions({ ...guest(), role: 'moderator' }, (type, p, s) => roles.push(t(s.key, s.params))).find((e) => e.action === 'remove_moderator').run();
+  participantActions({ ...guest(), role: 'presenter' }, (type, p, s) => roles.push(t(s.key, s.params))).find((e) => e.action === 'remove_presenter').run();
+  assert.deepEqual(roles, ['Dieser Gast moderiert nicht mehr', 'Dieser Gast hat kein Vortragsrecht mehr']);
+  // The row itself shows "Gast", as before.
+  assert.equal(list.querySelector('.person-name').textContent, 'Gast');
+
+  setLanguage('en');
+  assert.deepEqual(labels(), { menu: 'Actions for Guest', group: 'Actions for Guest', lower: "Lower Guest's hand" });
+  assert.deepEqual(await told(guest()), {
+    microphone: 'Muted Guest',
+    camera: "Turned off Guest's camera",
+    ask_unmute: 'Asked Guest to unmute',
+    stop_screen_share: "Stopped Guest's screen share",
+    presenter: 'Guest can now share the screen',
+    moderator: 'Guest is now a moderator',
+    send_to_lobby: 'Guest was sent back to the waiting room',
+    title: 'Remove Guest?',
+    question: 'Guest will leave the meeting at once. They can ask to join again; a moderator has to let them in.',
+  });
 });

@@ -107,8 +107,7 @@ const THIS_PERSON = {
  * sender, and English news says it as a name ("Guest joined", as "Anna joined"); German
  * news is a whole sentence, where a noun put in a name's place lacks its article: "Gast
  * ist beigetreten", "Neue Nachricht von Gast" for "Ein Gast ist beigetreten", "Neue
- * Nachricht von einem Gast". A label or a moderator's confirmation about the person in
- * a list's row keeps the name the row shows ("Gast einlassen", "Gast stummgeschaltet").
+ * Nachricht von einem Gast".
  */
 const A_GUEST = {
   'meeting.joined-toast': 'meeting.joined-toast-guest',
@@ -121,16 +120,50 @@ const A_GUEST = {
 };
 
 /**
+ * THIS_GUEST holds, for each sentence about the member of a list's row (a button's label,
+ * a moderator's confirmation or question: THIS_PERSON's, but the chat's announcement,
+ * which is news), the same sentence for a member without a name. German put "Gast" in
+ * the name's place without its article: "Aktionen für Gast", "Hand von Gast senken",
+ * "Kamera von Gast ausgeschaltet", "Gast verlässt das Meeting sofort". It says "dieser
+ * Gast" now ("Aktionen für diesen Gast", "Hand dieses Gastes senken"), as a placeholder's
+ * says "diese Person": the row the button stands in, or the action just taken, says
+ * which guest, where "ein Gast" would be any of the guests listed. English says "Guest"
+ * as a name, as the row shows it ("Actions for Guest"), as its news does.
+ */
+const THIS_GUEST = {
+  'waiting.admit.label': 'waiting.admit.label-guest',
+  'waiting.deny.label': 'waiting.deny.label-guest',
+  'e2ee14.knock.admit-anyway.label': 'e2ee14.knock.admit-anyway.label-guest',
+  'e2ee14.knock.admit-unchecked.label': 'e2ee14.knock.admit-unchecked.label-guest',
+  'people.actions-for': 'people.actions-for-guest',
+  'moderator.asked-unmute': 'moderator.asked-unmute-guest',
+  'moderator.muted': 'moderator.muted-guest',
+  'moderator.camera-off': 'moderator.camera-off-guest',
+  'moderator.share-stopped': 'moderator.share-stopped-guest',
+  'moderator.made-presenter': 'moderator.made-presenter-guest',
+  'moderator.removed-presenter': 'moderator.removed-presenter-guest',
+  'moderator.made-moderator': 'moderator.made-moderator-guest',
+  'moderator.removed-moderator': 'moderator.removed-moderator-guest',
+  'moderator.sent-to-lobby': 'moderator.sent-to-lobby-guest',
+  'moderator.remove.title': 'moderator.remove.title-guest',
+  'moderator.remove.text': 'moderator.remove.text-guest',
+  'moderator.remove.text-no-lobby': 'moderator.remove.text-no-lobby-guest',
+  'moderator.remove.text-locked': 'moderator.remove.text-locked-guest',
+  'modctl.hands.lowerOne.label': 'modctl.hands.lowerOne.label-guest',
+};
+
+/**
  * sentence is {key, params} of sentence key naming person in its {name} (params are its
  * other values): the name shown (shownName: "Guest" without one, or key's wording of
- * A_GUEST), or, while the name is a placeholder, key's wording of THIS_PERSON, or
- * "Someone" (spokenName) for a sentence that starts with the name and has none. Kept as
- * a key and its values, not as text, so that a label (setAttr, i18nAttr) or a
- * confirmation said later is read in the language of then.
+ * A_GUEST or THIS_GUEST), or, while the name is a placeholder, key's wording of
+ * THIS_PERSON, or "Someone" (spokenName) for a sentence that starts with the name and
+ * has none. Kept as a key and its values, not as text, so that a label (setAttr,
+ * i18nAttr) or a confirmation said later is read in the language of then.
  */
 export function sentence(key, person, t, params = {}) {
   if (person.nameLabel && THIS_PERSON[key]) return { key: THIS_PERSON[key], params: { ...params } };
-  if (!person.nameLabel && !person.name && A_GUEST[key]) return { key: A_GUEST[key], params: { ...params } };
+  const guest = !person.nameLabel && !person.name && (A_GUEST[key] || THIS_GUEST[key]);
+  if (guest) return { key: guest, params: { ...params } };
   return { key, params: { ...params, name: spokenName(person, t) } };
 }
 
