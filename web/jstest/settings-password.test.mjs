@@ -54,7 +54,8 @@ async function meeting(t0, welcome = {}, kept = null) {
   const panel = kept || new SettingsPanel({ send: (type, p) => (current ? current.moderate(type, p) : null) });
   // As meeting.js's join: what the earlier session sent is unanswered.
   if (kept) kept.forgetPending();
-  const rules = new MeetingRules({ media, controls: () => noop, chat: noop, session: () => session, settingsPanel: panel, roleApplied() {} });
+  const rules = new MeetingRules({ media, controls: () => noop, chat: noop, session: () => session, settingsPanel: panel,
+    roleApplied: () => panel.setEnabled(session.isModerator) }); // applyRole
   session = new Session({ meetingId: 'm1', name: 'Mo', media, grid: gridStandIn(), chat: noop,
     // As meeting-session-ui.js and meeting.js wire them.
     ui: uiStandIn({
@@ -66,6 +67,7 @@ async function meeting(t0, welcome = {}, kept = null) {
       },
       settingsChanged: (old, now, ref, changed) => { rules.settingsChanged(old, now, changed, ref); panel.confirmed(ref); },
       refused: (code, type, ref) => rules.refused(code, type, ref),
+      roleChanged: (old, now) => rules.roleChanged(old, now),
       // Dropped: the page reconnects (reconnect.js) and applyRole runs for no joined session.
       dropped: () => {
         panel.setEnabled(!session.ended && session.isModerator);
@@ -201,6 +203,60 @@ test('a refused new password says why and stays typed, to be tried again', async
     assert.equal(node('setting-password-save').disabled, false, `${code}: Save stays off`);
     assert.equal(document.activeElement, node('setting-password'));
   }
+});
+
+// A change of the password whose sender is made a moderator no more while it waits is
+// refused (not_allowed), also when the sender is a moderator again by then (PROTOCOL.md,
+// "Two moderators at once"). The page said "only moderators can change it" to a
+// moderator: it says now that the demotion cancelled the change, and that it can be made
+// again. Refused while the sender is still demoted, the old text holds.
+test('a change of the password refused for a demotion undone since says so, not "only moderators can change it"', async (t0) => {
+  await meeting(t0, { settingsRevision: 2, settings: { ...SETTINGS, passwordRequired: true } });
+  const role = async (now) => {
+    serverSays('participant_updated', { participant: { id: 'p-mo', role: now } });
+    await tick(2);
+  };
+  const refuse = async (msg) => {
+    shown.length = 0;
+    serverSays('error', { code: 'not_allowed', message: 'only moderators may do that' }, msg.id);
+    await tick(2);
+  };
+  const notAllowed = t('settings.password.refused.not-allowed');
+
+  // Made a participant while the new password waits, and refused so.
+  let msg = await type('Bergwerk 12');
+  await role('participant');
+  assert.equal(node('setting-password-save').disabled, true, 'the panel is usable by a participant');
+  await refuse(msg);
+  assert.ok(shown.includes(notAllowed), `refused while a participant: ${shown}`);
+
+  // A moderator again; made a participant and a moderator again while the next one waits.
+  await role('moderator');
+  msg = await type('Bergwerk 13');
+  await role('participant');
+  await role('moderator');
+  await refuse(msg);
+  assert.ok(!shown.includes(notAllowed), `a moderator was told that only moderators can change it: ${shown}`);
+  assert.deepEqual(shown, [t('settings.password.refused.demoted')]);
+  assert.equal(node('setting-password').value, 'Bergwerk 13', 'the password typed is gone');
+  assert.equal(node('setting-password-save').disabled, false, 'Save stays off');
+
+  // A removal likewise ("the server did not allow that" said nothing of why).
+  node('setting-password').value = '';
+  node('setting-password').dispatch('input');
+  node('setting-password-clear').click();
+  await tick(1);
+  const from = sent.length;
+  node('confirm-ok').click();
+  await tick(2);
+  const [removal] = updates(from);
+  assert.deepEqual(removal?.payload, { password: '', revision: 2 });
+  await role('participant');
+  await role('moderator');
+  await refuse(removal);
+  assert.deepEqual(shown, [t('settings.password.remove.refused-demoted')]);
+  assert.equal(node('setting-password-clear').disabled, false, 'Remove stays off');
+  for (const key of ['settings.password.refused.demoted', 'settings.password.remove.refused-demoted']) assert.notEqual(t(key), key);
 });
 
 // The page never sends a second change of the password before the first is answered

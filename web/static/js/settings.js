@@ -266,13 +266,25 @@ export class SettingsPanel {
 
   /**
    * refused takes an `error` answering an update_settings (its ref and code); true when
-   * it answered the new password, which it then explains (the password stays typed).
+   * it answered the new password, which it then explains (the password stays typed), or
+   * a removal refused for a demotion since undone, which it explains too.
+   *
+   * A change of the password is refused as not_allowed also when its sender was made a
+   * moderator no more while it waited and a moderator again before the server came to it
+   * (PROTOCOL.md, "Two moderators at once": a demotion ends the changes under way,
+   * however soon it is undone). The page then is a moderator (this.enabled: the role
+   * changes came before the refusal), and "only moderators can change it" was said to
+   * one: it says that the change was cancelled by the demotion, and that it can be made
+   * again. A moderator's own change is refused as not_allowed for nothing else.
    */
   refused(ref, code) {
+    const demotedMeanwhile = code === 'not_allowed' && this.enabled;
     if (ref && ref === this.removal) {
       this.removal = null;
       this._renderSave();
-      return false; // said as before, as any refused change of the settings
+      if (!demotedMeanwhile) return false; // said as before, as any refused change of the settings
+      toast(t('settings.password.remove.refused-demoted'), { kind: 'error', timeout: 10000 });
+      return true;
     }
     if (!ref || ref !== this.pending) return false;
     this.pending = null;
@@ -280,7 +292,8 @@ export class SettingsPanel {
     // rendered the settings first); set again, the typed one replaces it knowingly.
     if (code === 'settings_changed') this.typedOn = this.revision;
     this._renderSave();
-    toast(t(PASSWORD_REFUSED[code] || 'settings.password.refused'), { kind: 'error', timeout: code === 'settings_changed' ? 12000 : 8000 });
+    const key = demotedMeanwhile ? 'settings.password.refused.demoted' : PASSWORD_REFUSED[code] || 'settings.password.refused';
+    toast(t(key), { kind: 'error', timeout: code === 'settings_changed' || demotedMeanwhile ? 12000 : 8000 });
     $('#setting-password').focus();
     return true;
   }
