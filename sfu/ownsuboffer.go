@@ -1,0 +1,196 @@
+package sfu
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"maps"
+	"strconv"
+
+	"github.com/pion/ice/v4"
+)
+
+// addTrack gives d a section: a free one of its kind, or a new one.
+func (o *ownSub) addTrack(d *downTrack) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var s *subSection
+	for _, x := range o.sections {
+		if x.d == nil && x.bound == nil && x.kind == d.up.kind {
+			s = x
+			break
+		}
+	}
+	if s == nil {
+		s = &subSection{mid: strconv.Itoa(len(o.sections)), kind: d.up.kind}
+		o.sections = append(o.sections, s)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	s.d, s.ssrc = d, binary.BigEndian.Uint32(b[:])|1
+}
+
+// removeTrack frees d's section; d stops being sent at once.
+func (o *ownSub) removeTrack(d *downTrack) {
+	o.mu.Lock()
+	var unbind bool
+	for _, s := range o.sections {
+		if s.d == d {
+			s.d = nil
+		}
+		if s.bound == d {
+			s.bound, unbind = nil, true
+		}
+	}
+	o.mu.Unlock()
+	if unbind {
+		d.unbind()
+	}
+}
+
+// offer makes the next offer, with new ICE credentials when restart.
+func (o *ownSub) offer(restart bool) (*Offer, error) {
+	cert, fp, err := o.e.certs.dtls()
+	if err != nil {
+		return nil, err
+	}
+	cands, err := o.e.liteCandidates()
+	if err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, ErrClosed
+	}
+	// The connection keeps the certificate of its first offer for good, as a
+	// PeerConnection does: every offer names it, and the handshake proves it, even
+	// when the engine has made the next day's meanwhile.
+	if o.fingerprint == "" {
+		o.cert, o.fingerprint = cert, fp
+	}
+	fp = o.fingerprint
+	if o.lite == nil || restart {
+		if o.oldLite != nil && o.oldLite != o.lite {
+			o.retire(o.oldLite, o.lite) // a restart before the last one's answer
+		}
+		o.oldLite = o.lite
+		o.lite = o.newLite()
+		o.liteGen++
+	}
+	o.version++
+	params := offerParams{sessionID: o.sessionID, version: o.version, ufrag: o.lite.ufrag, pwd: o.lite.pwd,
+		fingerprint: fp, candidates: cands, twcc: o.p.bw.est != nil}
+	out := &Offer{}
+	o.offeredD = o.offeredD[:0]
+	for _, s := range o.sections {
+		sec := offerSection{mid: s.mid, kind: s.kind}
+		if s.d != nil {
+			sec.ssrc, sec.streamID, sec.trackID = s.ssrc, s.d.up.owner.id, s.d.up.id
+			out.Tracks = append(out.Tracks, TrackInfo{Mid: s.mid, ParticipantID: s.d.up.owner.id, Source: s.d.up.source, Kind: s.kind.String()})
+		}
+		params.sections = append(params.sections, sec)
+		o.offeredD = append(o.offeredD, s.d)
+	}
+	o.offered, o.offeredLite = params.sections, o.lite
+	out.SDP = writeOffer(params)
+	return out, nil
+}
+
+// retire forgets the credentials old, which next replaces (an ICE restart): next
+// keeps the path old selected, and its consent, until the peer nominates one of its
+// own (iceLite.takeOver).
+func (o *ownSub) retire(old, next *iceLite) {
+	next.takeOver(old)
+	o.e.lites.remove(old)
+}
+
+var errDTLSChanged = errors.New("sfu: a subscribe answer changed its DTLS fingerprint or role")
+
+// accept applies the answer to the outstanding offer: binds the tracks it accepted,
+// and with the first answer starts the DTLS handshake. An answer it refuses changes
+// nothing.
+func (o *ownSub) accept(text string) error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return ErrClosed
+	}
+	a, err := parseAnswer(text, o.offered)
+	if err == nil && o.remote != nil && (o.remote.dtlsClient != a.dtlsClient || !maps.Equal(o.remote.fingerprints, a.fingerprints)) {
+		err = errDTLSChanged
+	}
+	var askProven bool
+	if err == nil {
+		askProven, err = o.offeredLite.setRemote(a.ufrag, a.pwd)
+	}
+	if err != nil {
+		o.mu.Unlock()
+		return err
+	}
+	if o.oldLite != nil && o.oldLite != o.offeredLite {
+		o.retire(o.oldLite, o.offeredLite)
+		o.oldLite = nil
+	}
+	type change struct {
+		d                 *downTrack
+		ssrc              uint32
+		pt, twcc          uint8
+		unbind, rebinding bool
+	}
+	var changes []change
+	for i, as := range a.sections {
+		d := o.offeredD[i]
+		s := o.sections[i]
+		switch {
+		case d == nil || s.d != d:
+			// Free when offered, or its track changed since: the next offer says.
+		case as.accepted && s.bound != d:
+			s.bound = d
+			changes = append(changes, change{d: d, ssrc: s.ssrc, pt: as.pt, twcc: as.twcc})
+		case !as.accepted && s.bound == d:
+			s.bound = nil
+			changes = append(changes, change{d: d, unbind: true})
+		}
+	}
+	lite := o.offeredLite
+	start := !o.started
+	if start {
+		o.started = true
+		// Only the DTLS side is kept (later answers must keep it), not the sections
+		// and candidates, which the connection holds elsewhere.
+		o.remote = &answer{fingerprints: a.fingerprints, dtlsClient: a.dtlsClient}
+	}
+	o.mu.Unlock()
+
+	for _, c := range a.candidates {
+		if cand, err := ice.UnmarshalCandidate(c); err == nil && o.e.cands.ok(cand) {
+			o.addRemote(cand, false)
+		}
+	}
+	if askProven {
+		o.e.lites.askProven(lite)
+	}
+	o.startProbing(lite, probeCredentials{ufrag: a.ufrag, pwd: a.pwd})
+	for _, c := range changes {
+		if c.unbind {
+			c.d.unbind()
+		} else {
+			c.d.bind(c.ssrc, c.pt, c.twcc, nil, o.p.writeSubscribeRTCP)
+		}
+	}
+	if start {
+		ctx, cancel := context.WithTimeout(context.Background(), dtlsHandshakeTimeout)
+		o.mu.Lock()
+		o.cancel = cancel
+		closed := o.closed
+		o.mu.Unlock()
+		if closed {
+			cancel()
+			return nil
+		}
+		go o.handshake(ctx, cancel, a)
+	}
+	return nil
+}
