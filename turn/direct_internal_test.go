@@ -3,18 +3,15 @@ package turn
 import (
 	"bytes"
 	"crypto/tls"
-	"encoding/binary"
 	"net"
 	"net/netip"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
 
-	"conclave/internal/conntest"
 	"conclave/internal/testcert"
 	"conclave/rawstream"
 )
@@ -51,187 +48,6 @@ func TestDataIndicationDecodes(t *testing.T) {
 				t.Fatalf("%v, %d bytes: data %x (%v)", peer, size, d, err)
 			}
 		}
-	}
-}
-
-// TestQueuedConnDropsChannelDataWhenFull checks that a relay's direct write to a TCP
-// client never waits: while the connection's writer is stuck (a client that does not
-// read), messages queue up to maxQueued and the next ones are dropped; what was queued
-// then leaves in order, each message framed and padded.
-func TestQueuedConnDropsChannelDataWhenFull(t *testing.T) {
-	g := newGatedConn()
-	q := newQueuedConn(g)
-	payload := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 1181) }
-	if !q.appendChannelData(0x4000, payload(0)) {
-		t.Fatal("first message refused")
-	}
-	<-g.entered // the writer is stuck in its first write
-	queued := 1
-	for i := 1; i < 100; i++ {
-		if !q.appendChannelData(0x4000, payload(i)) {
-			break
-		}
-		queued++
-	}
-	if queued == 100 || (queued-1)*channelDataSize(1181) > maxQueued {
-		t.Fatalf("%d messages queued behind a stuck write, want at most %d bytes", queued-1, maxQueued)
-	}
-	g.pass <- struct{}{}
-	<-g.wrote
-	var stream []byte
-	g.mu.Lock()
-	stream = append(stream, g.writes[0]...)
-	g.mu.Unlock()
-	g.pass <- struct{}{}
-	<-g.entered
-	<-g.wrote
-	g.mu.Lock()
-	stream = append(stream, g.writes[1]...)
-	g.mu.Unlock()
-	for i := 0; i < queued; i++ {
-		if len(stream) < 4 {
-			t.Fatalf("message %d missing", i)
-		}
-		number, n := binary.BigEndian.Uint16(stream), int(binary.BigEndian.Uint16(stream[2:]))
-		if number != 0x4000 || n != 1181 || !bytes.Equal(stream[4:4+n], payload(i)) {
-			t.Fatalf("message %d: channel %#x, %d bytes", i, number, n)
-		}
-		stream = stream[channelDataSize(n):]
-	}
-	_ = q.Close()
-}
-
-// directFixture is a TURN server whose relays the test hands datagrams to as the SFU
-// would (Config.LocalRelay), with a UDP socket in the SFU's role.
-type directFixture struct {
-	srv      *Server
-	sfu      *net.UDPConn
-	mu       sync.Mutex
-	delivers map[netip.AddrPort]func([]byte)
-}
-
-func newDirectFixture(t testing.TB, tlsConf *tls.Config, opts ...func(*Config)) *directFixture {
-	t.Helper()
-	sfu, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sfu.Close() })
-	f := &directFixture{sfu: sfu, delivers: map[netip.AddrPort]func([]byte){}}
-	cfg := Config{
-		UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0", Host: "127.0.0.1",
-		RelayIP: netip.MustParseAddr("127.0.0.1"), RelayBind: "127.0.0.1",
-		Peers:      []netip.AddrPort{sfu.LocalAddr().(*net.UDPAddr).AddrPort()},
-		BatchUDP:   func(c *net.UDPConn) (net.PacketConn, error) { return unbatched{c}, nil },
-		LocalRelay: f.register,
-	}
-	if tlsConf != nil {
-		cfg.TLSAddr, cfg.TLSConfig = "127.0.0.1:0", tlsConf
-	}
-	for _, opt := range opts {
-		opt(&cfg)
-	}
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	f.srv = srv
-	return f
-}
-
-// register is the fixture's Config.LocalRelay: the SFU's table of local relays.
-func (f *directFixture) register(ap netip.AddrPort, deliver func([]byte)) func() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.delivers[ap] = deliver
-	return func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		delete(f.delivers, ap)
-	}
-}
-
-// unbatched is a UDP socket with the batched socket's WriteToAddrPort, each write the
-// kernel's: the test needs the writes, not their batching.
-type unbatched struct{ *net.UDPConn }
-
-func (u unbatched) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
-	return u.WriteToUDPAddrPort(b, ap)
-}
-
-func (u unbatched) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return u.ReadFromUDPAddrPort(b)
-}
-
-// hand gives b to the relay at relay as the SFU hands over a datagram for it.
-func (f *directFixture) hand(t testing.TB, relay net.Addr, b []byte) {
-	t.Helper()
-	ap := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(relay.(*net.UDPAddr).Port))
-	f.mu.Lock()
-	deliver := f.delivers[ap]
-	f.mu.Unlock()
-	if deliver == nil {
-		t.Fatalf("no relay registered at %v", ap)
-	}
-	deliver(b)
-}
-
-// servedBeforePion is how many ChannelData messages the UDP listener and the TCP and
-// TLS connections relayed before pion/turn read them.
-func (f *directFixture) servedBeforePion() uint64 {
-	channelData, _ := f.srv.UplinkServed()
-	return channelData
-}
-
-// allocate opens an allocation over conn to the server at addr, as pion/turn's client
-// does, and returns the client's relayed connection and the server's relay socket for
-// it; both close when the test ends.
-func (f *directFixture) allocate(t testing.TB, conn net.PacketConn, addr, user, pass string) (net.PacketConn, *restrictedConn) {
-	t.Helper()
-	_, relayed, relay := f.allocateWith(t, conn, addr, user, pass)
-	return relayed, relay
-}
-
-// allocateWith is allocate that also returns pion/turn's client, for its requests.
-func (f *directFixture) allocateWith(t testing.TB, conn net.PacketConn, addr, user, pass string) (*pionturn.Client, net.PacketConn, *restrictedConn) {
-	t.Helper()
-	client, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
-		Username: user, Password: pass, Conn: conn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(client.Close)
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relayed, err := client.Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = relayed.Close() })
-	relay := f.relayAt(relayed.LocalAddr())
-	if relay == nil {
-		t.Fatalf("no relay at %v", relayed.LocalAddr())
-	}
-	return client, relayed, relay
-}
-
-// relayAt is the server's relay socket at relayed's port.
-func (f *directFixture) relayAt(relayed net.Addr) *restrictedConn {
-	return f.srv.direct.relayAt(relayed)
-}
-
-// waitUntil polls cond until it holds; conntest.Wait only keeps a broken test from
-// hanging (a passing one never waits that long).
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(conntest.Wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, conntest.Wait)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -419,46 +235,6 @@ func TestDirectWriteDoesNotAllocate(t *testing.T) {
 	if w.writes != 402 || c.written.Load() != 402 {
 		t.Fatalf("%d writes, %d counted, want 402", w.writes, c.written.Load())
 	}
-}
-
-// recordingPacketConn keeps what is written on it.
-type recordingPacketConn struct {
-	net.PacketConn // nil: only WriteTo is used
-	wrote          [][]byte
-}
-
-func (r *recordingPacketConn) WriteTo(b []byte, _ net.Addr) (int, error) {
-	r.wrote = append(r.wrote, bytes.Clone(b))
-	return len(b), nil
-}
-
-// FuzzUplinkChannelData: whatever a UDP client sends, the uplink serves only
-// ChannelData on the client's bound channel whose length fits the datagram, and
-// relays exactly its data; everything else goes on to pion/turn.
-func FuzzUplinkChannelData(f *testing.F) {
-	f.Add([]byte("\x40\x00\x00\x05hello\x00\x00\x00"))
-	f.Add([]byte("\x40\x00\x00\x09hello"))
-	f.Add([]byte("\x40\x01\x00\x00"))
-	f.Add([]byte("\x00\x01\x00\x00\x21\x12\xa4\x42 a STUN message"))
-	f.Add([]byte("\x40"))
-	client := netip.MustParseAddrPort("192.0.2.1:5000")
-	sfu := netip.MustParseAddrPort("127.0.0.1:10000")
-	f.Fuzz(func(t *testing.T, b []byte) {
-		sock := &recordingPacketConn{}
-		relay := &restrictedConn{PacketConn: sock, peers: newPeers([]netip.AddrPort{sfu})}
-		u := udpUplink{channels: &udpChannels{}}
-		u.channels.add(client, 0x4000, uplinkChannel{relay: relay, peer: relay.peers.at(sfu)})
-		served := u.serve(b, client)
-		onChannel := len(b) >= 4 && binary.BigEndian.Uint16(b) == 0x4000 && 4+int(binary.BigEndian.Uint16(b[2:])) <= len(b)
-		switch {
-		case served != onChannel:
-			t.Fatalf("%x: served %v, want %v", b, served, onChannel)
-		case served && (len(sock.wrote) != 1 || !bytes.Equal(sock.wrote[0], b[4:4+int(binary.BigEndian.Uint16(b[2:]))])):
-			t.Fatalf("%x: relayed %x", b, sock.wrote)
-		case !served && len(sock.wrote) != 0:
-			t.Fatalf("%x: left to pion/turn but relayed %x", b, sock.wrote)
-		}
-	})
 }
 
 // TestChannelRoutesOnlyToPeers: the permission handler looks at the IP only, so a

@@ -2,6 +2,7 @@ package turn
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"sync"
@@ -256,4 +257,51 @@ func TestQueuedConnKeepsBothBuffers(t *testing.T) {
 	if cap(q.queued) == 0 || cap(q.spare) == 0 {
 		t.Fatalf("queue capacity %d, spare %d: a buffer was dropped", cap(q.queued), cap(q.spare))
 	}
+}
+
+// TestQueuedConnDropsChannelDataWhenFull checks that a relay's direct write to a TCP
+// client never waits: while the connection's writer is stuck (a client that does not
+// read), messages queue up to maxQueued and the next ones are dropped; what was queued
+// then leaves in order, each message framed and padded.
+func TestQueuedConnDropsChannelDataWhenFull(t *testing.T) {
+	g := newGatedConn()
+	q := newQueuedConn(g)
+	payload := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 1181) }
+	if !q.appendChannelData(0x4000, payload(0)) {
+		t.Fatal("first message refused")
+	}
+	<-g.entered // the writer is stuck in its first write
+	queued := 1
+	for i := 1; i < 100; i++ {
+		if !q.appendChannelData(0x4000, payload(i)) {
+			break
+		}
+		queued++
+	}
+	if queued == 100 || (queued-1)*channelDataSize(1181) > maxQueued {
+		t.Fatalf("%d messages queued behind a stuck write, want at most %d bytes", queued-1, maxQueued)
+	}
+	g.pass <- struct{}{}
+	<-g.wrote
+	var stream []byte
+	g.mu.Lock()
+	stream = append(stream, g.writes[0]...)
+	g.mu.Unlock()
+	g.pass <- struct{}{}
+	<-g.entered
+	<-g.wrote
+	g.mu.Lock()
+	stream = append(stream, g.writes[1]...)
+	g.mu.Unlock()
+	for i := 0; i < queued; i++ {
+		if len(stream) < 4 {
+			t.Fatalf("message %d missing", i)
+		}
+		number, n := binary.BigEndian.Uint16(stream), int(binary.BigEndian.Uint16(stream[2:]))
+		if number != 0x4000 || n != 1181 || !bytes.Equal(stream[4:4+n], payload(i)) {
+			t.Fatalf("message %d: channel %#x, %d bytes", i, number, n)
+		}
+		stream = stream[channelDataSize(n):]
+	}
+	_ = q.Close()
 }
