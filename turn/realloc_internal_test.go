@@ -338,3 +338,32 @@ func TestConnectionOfANewAllocationIsNotClosed(t *testing.T) {
 	clock.Advance(allocWait)
 	waitUntil(t, "the connection closed after its last allocation ended", func() bool { return !registered() })
 }
+
+// TestConnectionOfAnAllocationReportedDeletedFirstIsClosed: when a TCP connection's
+// allocation ends and its client allocates again at once, the old allocation's reader
+// deletes whatever pion/turn holds at the connection's five-tuple as its relay closes
+// (Allocation.packetConnHandler), which may be the new allocation, put in pion/turn's
+// table and not yet reported created: its deletion is then reported before its
+// creation. The connection holds nothing after both, and must be closed after allocWait
+// as one that holds none, not kept for good. The test reports the new allocation's
+// deletion and creation itself after the old one's real end (the order cannot be
+// forced from outside).
+func TestConnectionOfAnAllocationReportedDeletedFirstIsClosed(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	r := newReallocRig(t, "tcp", func(c *Config) { c.AfterFunc = clock.AfterFunc })
+	d := r.f.srv.direct
+
+	r.endAllocation(t)
+	r.settle(t) // pion/turn reports the deletion before it answers the Refresh
+	d.streams.allocationDeleted(r.src, r.dst)
+	d.streams.allocationCreated(r.src, r.dst)
+	if n := clock.Pending(); n != 1 {
+		t.Fatalf("the connection waits to be closed with %d timers after its allocations ended, want 1", n)
+	}
+	clock.Advance(allocWait)
+	waitUntil(t, "the connection closed after its allocations ended", func() bool {
+		d.streams.mu.Lock()
+		defer d.streams.mu.Unlock()
+		return d.streams.lookupLocked(r.src, r.dst) == nil
+	})
+}

@@ -47,11 +47,12 @@ type stream struct {
 	q       *queuedConn
 	overTLS bool
 	tls     *tls.Conn
-	// allocations is how many allocations pion/turn reported created and not yet
-	// deleted on the connection: one, but for a moment two when the client allocates
-	// again as its allocation ends (allocationDeleted).
+	// allocations is how many allocations pion/turn reported created on the
+	// connection less those it reported deleted: one, but for a moment two when the
+	// client allocates again as its allocation ends, or below zero when a deletion
+	// is reported before its allocation's creation (allocationDeleted).
 	allocations int
-	stop        func() bool // the running wait's, nil while allocated
+	stop        func() bool // the running wait's, nil while none runs
 	// channels are what its allocation bound, and permits the permissions it holds,
 	// for its reader (streamuplink.go).
 	channels streamChannels
@@ -131,7 +132,7 @@ func (s *streams) removeChannel(src, dst net.Addr, number uint16, relay *restric
 func (s *streams) waitLocked(st *stream) {
 	st.stop = s.afterFunc(allocWait, func() {
 		s.mu.Lock()
-		idle := st.allocations == 0
+		idle := st.allocations <= 0
 		s.mu.Unlock()
 		if idle {
 			_ = st.q.Close()
@@ -140,18 +141,36 @@ func (s *streams) waitLocked(st *stream) {
 }
 
 // allocationCreated and allocationDeleted follow pion/turn's events (src and dst are
-// the allocation's five-tuple); allocations over UDP are no concern here. They count:
-// an allocation that ends on pion/turn's timer as its client allocates again on the
-// connection may be reported deleted after the new one is reported created (pion/turn
-// reports each after it lets go of its allocations' lock, on the timer's goroutine
-// and the connection's reader), and the connection must not then wait to be closed
-// while it holds the new allocation. A deletion reports no relay to tell them apart.
+// the allocation's five-tuple); allocations over UDP are no concern here. They count,
+// and the connection waits to be closed while the count is not above zero, whatever
+// order the events come in: pion/turn reports each allocation's creation once, after
+// it put the allocation in its table, and its deletion once, after it took it out,
+// both after it let go of its allocations' lock, on whichever goroutine created or
+// deleted it; and a deletion names no relay to tell two allocations of the
+// connection apart.
+//
+// So an allocation that ends on pion/turn's timer as its client allocates again may
+// be reported deleted after the new one is reported created (the count is two, then
+// one), and the new one may be reported deleted before it is reported created: an
+// allocation's reader deletes whatever pion/turn holds at its five-tuple when its
+// relay closes (Allocation.packetConnHandler), which may be the new allocation,
+// inserted and not yet reported. A count that stopped at zero would then stay at one
+// for good, and the connection, which holds nothing, would never be closed (a client
+// with credentials could pin connections so, even after their revocation). Counted
+// below zero, it comes back to zero, and the wait armed at the old allocation's end
+// runs on.
+//
+// The count is the record's, not the five-tuple's: all the events of an allocation
+// on the connection come while it is registered (pion/turn reports a connection's
+// last deletion before it closes it). A deletion of an earlier connection with the
+// same addresses (a client that reset it and connected again from the same port at
+// once) may still be counted on the new one: that only closes the client's own
+// connection early, it never keeps one open.
 func (s *streams) allocationCreated(src, dst net.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.lookupLocked(src, dst); st != nil {
-		st.allocations++
-		if st.stop != nil {
+		if st.allocations++; st.allocations > 0 && st.stop != nil {
 			st.stop()
 			st.stop = nil
 		}
@@ -161,8 +180,8 @@ func (s *streams) allocationCreated(src, dst net.Addr) {
 func (s *streams) allocationDeleted(src, dst net.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.lookupLocked(src, dst); st != nil && st.allocations > 0 {
-		if st.allocations--; st.allocations == 0 {
+	if st := s.lookupLocked(src, dst); st != nil {
+		if st.allocations--; st.allocations <= 0 && st.stop == nil {
 			s.waitLocked(st)
 		}
 	}
