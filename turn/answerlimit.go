@@ -89,7 +89,7 @@ type answerLimits struct {
 	// allocated holds the UDP clients (address and port) that hold a relay, each with
 	// a bucket of its own, and allocatedIn counts them by address group: both grow only
 	// with relays (credentials needed, at most Config.MaxAllocations).
-	allocated   map[netip.AddrPort]bucket
+	allocated   map[netip.AddrPort]allocatedClient
 	allocatedIn map[netip.Prefix]int
 	// members holds the address group of each member handed credentials, by their
 	// username, until they are revoked (memberLeft: the membership ended), and
@@ -100,6 +100,13 @@ type answerLimits struct {
 	membersIn map[netip.Prefix]int
 
 	dropped atomic.Uint64
+}
+
+// allocatedClient is a UDP client's count of allocations (allocationCreated) and the
+// bucket of its own that it has while the count is above zero.
+type allocatedClient struct {
+	own         bucket
+	allocations int
 }
 
 // minAnswerSweep is the smallest map of addresses that is swept.
@@ -140,7 +147,7 @@ func (b bucket) can(now time.Time, r bucketRate) bool {
 func newAnswerLimits(perAddr, total int, now func() time.Time) *answerLimits {
 	return &answerLimits{perAddr: perSecond(perAddr), total: perSecond(total), perAddrN: perAddr, totalN: total, now: now,
 		byAddr: map[netip.Prefix]bucket{}, sweepAt: minAnswerSweep,
-		allocated: map[netip.AddrPort]bucket{}, allocatedIn: map[netip.Prefix]int{},
+		allocated: map[netip.AddrPort]allocatedClient{}, allocatedIn: map[netip.Prefix]int{},
 		members: map[string]netip.Prefix{}, membersIn: map[netip.Prefix]int{}}
 }
 
@@ -163,12 +170,12 @@ func (l *answerLimits) allow(to net.Addr) bool {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if own, ok := l.allocated[client]; ok {
-		if !own.take(now, l.perAddr) {
+	if c, ok := l.allocated[client]; ok && c.allocations > 0 {
+		if !c.own.take(now, l.perAddr) {
 			l.dropped.Add(1)
 			return false
 		}
-		l.allocated[client] = own
+		l.allocated[client] = c
 		return true
 	}
 	// A bucket is kept as the instant it is full again, a second's worth whatever its
@@ -228,33 +235,48 @@ func (l *answerLimits) memberLeft(username string) {
 }
 
 // allocationCreated and allocationDeleted follow the relays of the UDP listener's
-// clients (pion/turn's events; a client over TCP or TLS has a *net.TCPAddr).
+// clients (pion/turn's events; a client over TCP or TLS has a *net.TCPAddr). They
+// count each client's allocations, as streams counts a connection's (streams.go), and
+// the client has its bucket while the count is above zero, whatever order the events
+// come in: a client whose allocation ends on pion/turn's timer as it allocates again
+// on the same address and port may have the old allocation reported deleted after the
+// new one is reported created, and the late deletion took the new allocation's own
+// bucket, so that in a flood its answers (a stale nonce's 438 among them) fell under
+// the bound in all again; and the new one may be reported deleted before it is
+// reported created (the old allocation's reader deletes what pion/turn holds at the
+// five-tuple), and the creation reported last kept a bucket, and the address out of
+// the bound in all, for a client that holds nothing. A count below zero is kept until
+// the creation comes (an allocation in pion/turn's table, so within the caps).
 func (l *answerLimits) allocationCreated(src net.Addr) {
-	if _, ok := src.(*net.UDPAddr); !ok {
-		return
-	}
-	client, group := udpClientOf(src), connlimit.Group(src)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.allocated[client]; !ok {
-		l.allocated[client] = bucket{}
-		l.allocatedIn[group]++
-	}
+	l.allocationsChanged(src, 1)
 }
 
 func (l *answerLimits) allocationDeleted(src net.Addr) {
+	l.allocationsChanged(src, -1)
+}
+
+func (l *answerLimits) allocationsChanged(src net.Addr, by int) {
 	if _, ok := src.(*net.UDPAddr); !ok {
 		return
 	}
 	client, group := udpClientOf(src), connlimit.Group(src)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.allocated[client]; !ok {
-		return
+	c := l.allocated[client]
+	was := c.allocations > 0
+	c.allocations += by
+	if c.allocations == 0 {
+		delete(l.allocated, client)
+	} else {
+		l.allocated[client] = c
 	}
-	delete(l.allocated, client)
-	if l.allocatedIn[group]--; l.allocatedIn[group] <= 0 {
-		delete(l.allocatedIn, group)
+	switch is := c.allocations > 0; {
+	case is && !was:
+		l.allocatedIn[group]++
+	case was && !is:
+		if l.allocatedIn[group]--; l.allocatedIn[group] <= 0 {
+			delete(l.allocatedIn, group)
+		}
 	}
 }
 

@@ -59,6 +59,48 @@ func TestLeftMembersAreForgotten(t *testing.T) {
 	}
 }
 
+// TestRelayBucketFollowsAllocationsInAnyOrder: a UDP client whose allocation ends as
+// it allocates again on the same address and port may have pion/turn report the old
+// allocation deleted after the new one created, or the new one deleted before it is
+// created (the old allocation's reader deletes what pion/turn holds at the five-tuple
+// as the old relay closes). The client has its own bucket, beyond the bound in all,
+// while it holds an allocation, and not once it holds none, whichever order the
+// reports come in. The bound in all is spent by a forged source elsewhere.
+func TestRelayBucketFollowsAllocationsInAnyOrder(t *testing.T) {
+	client := net.UDPAddrFromAddrPort(netip.MustParseAddrPort("192.0.2.1:5000"))
+	forged := net.UDPAddrFromAddrPort(netip.MustParseAddrPort("198.51.100.1:9"))
+	for _, c := range []struct {
+		name    string
+		reports []bool // true: a creation, false: a deletion
+		holds   bool
+	}{
+		{"the old one's deletion after the new one's creation", []bool{true, true, false}, true},
+		{"the new one's deletion before its creation", []bool{true, false, false, true}, false},
+		{"both ended", []bool{true, true, false, false}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+			l := newAnswerLimits(1, 1, clock.Now)
+			for _, created := range c.reports {
+				if created {
+					l.allocationCreated(client)
+				} else {
+					l.allocationDeleted(client)
+				}
+			}
+			if !l.allow(forged) {
+				t.Fatal("the forged source's answer refused under the bound in all")
+			}
+			if got := l.allow(client); got != c.holds {
+				t.Errorf("the client's answer with the bound in all spent: allowed %v, want %v", got, c.holds)
+			}
+			if !c.holds && (len(l.allocated) != 0 || len(l.allocatedIn) != 0) {
+				t.Errorf("a client that holds nothing kept: %v, %v", l.allocated, l.allocatedIn)
+			}
+		})
+	}
+}
+
 // FuzzUnauthenticatedAnswer: whatever the bytes, unauthenticatedAnswer does not panic
 // and agrees with pion/stun's decoder: a STUN response it reads without
 // MESSAGE-INTEGRITY is one, anything else (a request, an indication, a response with
