@@ -105,9 +105,9 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
-// route finds the relay at relayAddr and its client's connection (src and dst are the
-// allocation's five-tuple as pion/turn reports it).
-func (d *direct) route(src, dst, relayAddr net.Addr) (*restrictedConn, clientConn) {
+// route finds the relay at relayAddr, user's (relayOf), and its client's connection
+// (src and dst are the allocation's five-tuple as pion/turn reports it).
+func (d *direct) route(src, dst, relayAddr net.Addr, user string) (*restrictedConn, clientConn) {
 	r, ok := relayAddr.(*net.UDPAddr)
 	if !ok {
 		return nil, nil
@@ -115,7 +115,7 @@ func (d *direct) route(src, dst, relayAddr net.Addr) (*restrictedConn, clientCon
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	relay := d.relays[uint16(r.Port)]
-	if relay == nil {
+	if relay == nil || relay.user != user {
 		return nil, nil
 	}
 	switch a := src.(type) {
@@ -137,12 +137,12 @@ func (d *direct) route(src, dst, relayAddr net.Addr) (*restrictedConn, clientCon
 // they only change the relay's routes and the clients' channels and permissions for
 // the uplinks (uplink.go, streamuplink.go).
 
-func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, peer net.Addr, number uint16) {
+func (d *direct) channelCreated(src, dst net.Addr, _, user, _ string, relayAddr, peer net.Addr, number uint16) {
 	p, ok := peer.(*net.UDPAddr)
 	if !ok {
 		return
 	}
-	relay, client := d.route(src, dst, relayAddr)
+	relay, client := d.route(src, dst, relayAddr, user)
 	if relay == nil {
 		return
 	}
@@ -171,8 +171,8 @@ func (d *direct) channelCreated(src, dst net.Addr, _, _, _ string, relayAddr, pe
 // may hold the same channel number or permission by now (uplink.go, udpChannels).
 // A relay no longer registered is closed, and its close took out what it held
 // (forget).
-func (d *direct) channelDeleted(src, dst net.Addr, _, _, _ string, relayAddr, peer net.Addr, number uint16) {
-	relay := d.relayAt(relayAddr)
+func (d *direct) channelDeleted(src, dst net.Addr, _, user, _ string, relayAddr, peer net.Addr, number uint16) {
+	relay := d.relayOf(relayAddr, user)
 	if relay == nil {
 		return
 	}
@@ -187,12 +187,12 @@ func (d *direct) channelDeleted(src, dst net.Addr, _, _, _ string, relayAddr, pe
 	})
 }
 
-func (d *direct) permissionCreated(src, dst net.Addr, _, _, _ string, relayAddr net.Addr, peer net.IP) {
+func (d *direct) permissionCreated(src, dst net.Addr, _, user, _ string, relayAddr net.Addr, peer net.IP) {
 	ip, ok := netip.AddrFromSlice(peer)
 	if !ok {
 		return
 	}
-	if relay, client := d.route(src, dst, relayAddr); relay != nil {
+	if relay, client := d.route(src, dst, relayAddr, user); relay != nil {
 		relay.routes.change(func(r *relayRoutes) {
 			r.permits = without(r.permits, func(p permitRoute) bool { return p.ip == ip.Unmap() })
 			r.permits = append(slices.Clip(r.permits), permitRoute{ip: ip.Unmap(), client: client})
@@ -206,12 +206,12 @@ func (d *direct) permissionCreated(src, dst net.Addr, _, _, _ string, relayAddr 
 	}
 }
 
-func (d *direct) permissionDeleted(src, dst net.Addr, _, _, _ string, relayAddr net.Addr, peer net.IP) {
+func (d *direct) permissionDeleted(src, dst net.Addr, _, user, _ string, relayAddr net.Addr, peer net.IP) {
 	ip, ok := netip.AddrFromSlice(peer)
 	if !ok {
 		return
 	}
-	relay := d.relayAt(relayAddr)
+	relay := d.relayOf(relayAddr, user)
 	if relay == nil {
 		return
 	}
@@ -226,6 +226,25 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, _, _ string, relayAddr 
 	})
 }
 
+// relayOf is the relay at relayAddr if it is user's, nil otherwise. An event names an
+// allocation's relay by its address, and pion/turn may report one after the relay's
+// socket is closed (a permission created as its allocation closed, reported after it
+// let go of the lock; a permission or channel deleted by pion/turn's reader of a relay
+// that a revocation shut, reported while its socket is closed on another goroutine):
+// the port may be another relay's by then, and the event must not change what that
+// relay writes to its client (a route to the reporting client would send it another
+// member's media) nor take its routes out. Each relay is opened for one username,
+// which pion/turn's events name (the credentials' own, handed to one member), so user
+// tells another member's relay from the reported one; another allocation of the same
+// member's cannot be told apart, which can only misroute that member's own media.
+func (d *direct) relayOf(relayAddr net.Addr, user string) *restrictedConn {
+	if relay := d.relayAt(relayAddr); relay != nil && relay.user == user {
+		return relay
+	}
+	return nil
+}
+
+// relayAt is the relay registered at relayAddr's port, whoever's it is.
 func (d *direct) relayAt(relayAddr net.Addr) *restrictedConn {
 	r, ok := relayAddr.(*net.UDPAddr)
 	if !ok {

@@ -256,11 +256,11 @@ func TestChannelRoutesOnlyToPeers(t *testing.T) {
 	number := uint16(0x4000)
 	for port := 20000; number < 0x4000+40; port++ {
 		if port != sfu.Port {
-			f.srv.direct.channelCreated(c.LocalAddr(), f.srv.udpConn.LocalAddr(), "UDP", "", "", relayed.LocalAddr(), &net.UDPAddr{IP: sfu.IP, Port: port}, number)
+			f.srv.direct.channelCreated(c.LocalAddr(), f.srv.udpConn.LocalAddr(), "UDP", servers[0].Username, "", relayed.LocalAddr(), &net.UDPAddr{IP: sfu.IP, Port: port}, number)
 			number++
 		}
 	}
-	f.srv.direct.channelCreated(c.LocalAddr(), f.srv.udpConn.LocalAddr(), "UDP", "", "", relayed.LocalAddr(), sfu, number)
+	f.srv.direct.channelCreated(c.LocalAddr(), f.srv.udpConn.LocalAddr(), "UDP", servers[0].Username, "", relayed.LocalAddr(), sfu, number)
 	r := relay.routes.cur.Load()
 	if r == nil || len(r.channels) != 1 || r.channels[0].peer != sfu.AddrPort() || r.channels[0].number != number {
 		t.Fatalf("routes after 40 channels elsewhere and one to the SFU: %d", len(r.channels))

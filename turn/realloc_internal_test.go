@@ -24,6 +24,8 @@ type reallocRig struct {
 	// transport.
 	src, dst net.Addr
 	proto    string
+	// user is the username of the client's credentials.
+	user string
 	// write sends msg below pion/turn's client, as a browser frames its media.
 	write   func(t *testing.T, msg []byte)
 	relayed net.PacketConn
@@ -79,7 +81,8 @@ func newReallocRig(t *testing.T, transport string, opts ...func(*Config)) *reall
 	}
 	t.Cleanup(func() { _ = conn.Close() }) // after the allocation's own cleanups
 	servers := r.f.srv.ICEServers(time.Now())
-	r.client, r.relayed, r.relay = r.f.allocateWith(t, conn, addr, servers[0].Username, servers[0].Credential)
+	r.user = servers[0].Username
+	r.client, r.relayed, r.relay = r.f.allocateWith(t, conn, addr, r.user, servers[0].Credential)
 	return r
 }
 
@@ -225,8 +228,8 @@ func TestOldAllocationsDeletionLeavesTheNewOnesAlone(t *testing.T) {
 			d, sfu := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr)
 			oldReports := func(when string) {
 				t.Helper()
-				d.channelDeleted(r.src, r.dst, r.proto, "", "", old, sfu, number)
-				d.permissionDeleted(r.src, r.dst, r.proto, "", "", old, sfu.IP)
+				d.channelDeleted(r.src, r.dst, r.proto, r.user, "", old, sfu, number)
+				d.permissionDeleted(r.src, r.dst, r.proto, r.user, "", old, sfu.IP)
 				r.served(t, "ChannelData "+when, appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
 				r.served(t, "a Send indication "+when, buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
 			}
@@ -270,7 +273,7 @@ func TestChannelBoundAsItsAllocationClosesEndsWithIt(t *testing.T) {
 			r := newReallocRig(t, transport)
 			const number = 0x4001
 			d, sfu := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr)
-			d.channelCreated(r.src, r.dst, r.proto, "", "", r.relayed.LocalAddr(), sfu, number)
+			d.channelCreated(r.src, r.dst, r.proto, r.user, "", r.relayed.LocalAddr(), sfu, number)
 			if channels, _, _ := r.held(t); channels != 1 {
 				t.Fatalf("%d channels in the uplink's table, want the one reported", channels)
 			}

@@ -118,7 +118,7 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	}
 	local := udp.LocalAddr().(*net.UDPAddr)
 	relayed := &net.UDPAddr{IP: g.relayIP, Port: local.Port}
-	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers}
+	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers, user: conf.UserID}
 	if q != nil {
 		rc.give = func() { q.give(conf.UserID, rc) }
 	}
@@ -182,6 +182,9 @@ type restrictedConn struct {
 	net.PacketConn
 	udp   *net.UDPConn // the same socket, read without allocating
 	peers peers
+	// user is the username whose allocation the relay is, as pion/turn's events name
+	// it (direct.relayOf).
+	user string
 
 	// With the SFU handing datagrams over in memory (relayGenerator.handOver), reads
 	// take them from inbox (a read deadline does not apply: pion/turn sets none on a

@@ -30,8 +30,9 @@ func TestPermitReportedAfterItsDeletionEndsWithTheRelay(t *testing.T) {
 
 	d := r.f.srv.direct
 	src, sfuIP := r.conn.LocalAddr(), r.f.sfu.LocalAddr().(*net.UDPAddr).IP
-	d.permissionDeleted(src, r.listener, "UDP", servers[0].Username, "", r.relayed.LocalAddr(), sfuIP)
-	d.permissionCreated(src, r.listener, "UDP", servers[0].Username, "", r.relayed.LocalAddr(), sfuIP)
+	user := r.f.relayAt(r.relayed.LocalAddr()).user
+	d.permissionDeleted(src, r.listener, "UDP", user, "", r.relayed.LocalAddr(), sfuIP)
+	d.permissionCreated(src, r.listener, "UDP", user, "", r.relayed.LocalAddr(), sfuIP)
 	if n := r.permits(); n != 2 {
 		t.Fatalf("%d permissions in the uplink's table, want the two clients'", n)
 	}

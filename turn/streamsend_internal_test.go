@@ -237,10 +237,10 @@ func TestStreamPermitReportedAfterItsDeletionEndsWithTheRelay(t *testing.T) {
 
 	d := r.f.srv.direct
 	src, dst := r.conn.LocalAddr(), r.conn.RemoteAddr()
-	servers := r.f.srv.ICEServers(time.Now())
+	user := r.f.relayAt(r.relayed.LocalAddr()).user
 	sfuIP := r.f.sfu.LocalAddr().(*net.UDPAddr).IP
-	d.permissionDeleted(src, dst, "TCP", servers[0].Username, "", r.relayed.LocalAddr(), sfuIP)
-	d.permissionCreated(src, dst, "TCP", servers[0].Username, "", r.relayed.LocalAddr(), sfuIP)
+	d.permissionDeleted(src, dst, "TCP", user, "", r.relayed.LocalAddr(), sfuIP)
+	d.permissionCreated(src, dst, "TCP", user, "", r.relayed.LocalAddr(), sfuIP)
 	if n := r.permits(t); n != 1 {
 		t.Fatalf("%d permissions on the connection, want the one reported", n)
 	}

@@ -1,0 +1,45 @@
+package turn
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// TestAnotherMembersReportsLeaveTheRelayAlone: pion/turn names an allocation's relay in
+// its events by the relay's address, and may report one after the relay's socket is
+// closed (a permission created as its allocation closed; the deletions of an
+// allocation a revocation shut, while its socket is closed on another goroutine), when
+// the port may be another member's relay's. Such a report must change nothing of that
+// relay: a permission's route to the reporting client would have the relay write its
+// member's media there, and a deletion would take the relay's own channel or
+// permission out of its routes and the uplink's table. The test reports another
+// member's events (another username, another client address) at the rig's relay
+// address, as they would come after its port was reused; the relay's routes and the
+// uplink's table stay as they were, and the client's ChannelData and Send indications
+// are still served.
+func TestAnotherMembersReportsLeaveTheRelayAlone(t *testing.T) {
+	r := newReallocRig(t, "udp")
+	r.permit(t)
+	number := r.bind(t)
+	routes := r.relay.routes.cur.Load()
+	channels, permits, relays := r.held(t)
+
+	other := r.f.srv.ICEServers(time.Now())[0].Username
+	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+	d, sfu, at := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr), r.relayed.LocalAddr()
+	d.permissionCreated(src, r.dst, r.proto, other, "", at, sfu.IP)
+	d.channelCreated(src, r.dst, r.proto, other, "", at, sfu, number+1)
+	d.channelDeleted(src, r.dst, r.proto, other, "", at, sfu, number)
+	d.permissionDeleted(src, r.dst, r.proto, other, "", at, sfu.IP)
+	if got := r.relay.routes.cur.Load(); got != routes {
+		t.Errorf("another member's reports changed the relay's routes: %d channels, %d permissions, were %d and %d",
+			len(got.channels), len(got.permits), len(routes.channels), len(routes.permits))
+	}
+	if c, p, n := r.held(t); c != channels || p != permits || n != relays {
+		t.Errorf("another member's reports changed the uplink's table: %d channels, %d permissions, of %d relays, were %d, %d, %d",
+			c, p, n, channels, permits, relays)
+	}
+	r.served(t, "ChannelData", appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
+	r.served(t, "a Send indication", buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
+}
