@@ -30,7 +30,7 @@ func readDatagrams(t *testing.T, c *net.UDPConn, from net.Addr, n int) [][]byte 
 	out := make([][]byte, 0, n)
 	buf := make([]byte, 2048)
 	for len(out) < n {
-		if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		if err := c.SetReadDeadline(time.Now().Add(waitBound)); err != nil {
 			t.Fatal(err)
 		}
 		k, src, err := c.ReadFromUDPAddrPort(buf)
@@ -246,7 +246,7 @@ func mustBatchConn(tb testing.TB, c *net.UDPConn) *batchConn {
 func TestBatchConnReads(t *testing.T) {
 	b := mustBatchConn(t, listenLoopback(t))
 	t.Cleanup(func() { _ = b.Close() })
-	if err := b.SetReadDeadline(time.Now().Add(time.Minute)); err != nil { // only a lost datagram meets it
+	if err := b.SetReadDeadline(time.Now().Add(waitBound)); err != nil { // only a lost datagram meets it
 		t.Fatal(err)
 	}
 	peers := []*net.UDPConn{listenLoopback(t), listenLoopback(t)}

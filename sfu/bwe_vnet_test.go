@@ -28,7 +28,6 @@ import (
 // generous deadline, and nothing is judged by how long it took.
 
 const (
-	bweWait     = 3 * time.Minute // a climb may wait out the longest back-off (80 s) of probes the cap made fail
 	vnetCap     = 300_000
 	vnetLifted  = 3_000_000
 	vnetFPS     = 25
@@ -129,7 +128,7 @@ func newVnetRig(t testing.TB) *vnetRig {
 // audio. The rig has room for 250 subscribers (one /24).
 func newVnetRigLinks(t testing.TB, links []vnetLink) *vnetRig {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bweWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: newPionLoggerFactory(slog.New(slog.DiscardHandler))})
 	if err != nil {
@@ -205,9 +204,11 @@ func newVnetRigLinks(t testing.TB, links []vnetLink) *vnetRig {
 	return r
 }
 
+// waitForLong is waitFor for a benchmark too, polling less often. A climb may wait out
+// the longest back-off (80 s) of probes the cap made fail, well within waitBound.
 func waitForLong(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(bweWait)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -72,7 +72,7 @@ func engineForgets(t *testing.T, tcp bool) {
 	const rounds = 8
 	for i := range rounds {
 		func() {
-			ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 			defer cancel()
 			room := eng.NewRoom()
 			subP, err := room.Join("sub")
@@ -161,18 +161,12 @@ func engineForgets(t *testing.T, tcp bool) {
 		}()
 	}
 	waitFor(t, "the engine to forget every connection", func() bool { return heldNothing(eng.held()) })
-	var left error // what goleak found last, told if the wait fails
-	defer func() {
-		if t.Failed() && left != nil {
-			t.Log(left)
-		}
-	}()
 	// A publisher's check that reaches Pion's TCP mux just as its connection closes
 	// (handed over while its ufrag was registered, taken by the mux after the agent
 	// let go of its ufrag) leaves the mux a connection of its own for that ufrag, which
 	// it closes after the agents' disconnect timeout (5 s, engine.go) on the system's
 	// clock, well within the wait.
-	waitFor(t, "the goroutines to end", func() bool { left = goleak.Find(baseline); return left == nil })
+	waitGoroutinesEnd(t, baseline)
 	if n := eng.held(); !heldNothing(n) {
 		t.Fatal(fmt.Sprint(n))
 	}

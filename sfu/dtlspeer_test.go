@@ -108,7 +108,7 @@ func TestDTLSPeerOverICELite(t *testing.T) {
 				remote <- result{keys: cfg.Keys, profile: cfg.Profile, conn: c, err: err}
 			}()
 
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 			defer cancel()
 			keys, profile, err := peer.handshake(ctx, serverIsClient, ours, theirFP, logs)
 			if err != nil {
@@ -148,7 +148,7 @@ func TestDTLSPeerOverICELite(t *testing.T) {
 			_ = res.conn.Close()
 			_ = a.Close()
 			r.stop()
-			goleak.VerifyNone(t, baseline)
+			waitGoroutinesEnd(t, baseline)
 			runtime.GC()
 			if held.Value() != nil {
 				t.Error("the stopped peer still holds the handshake's connection")
@@ -180,13 +180,13 @@ func TestDTLSPeerRefusesAnotherCertificate(t *testing.T) {
 			dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error { return verifyFingerprint(raw, ourFP) }),
 			dtls.WithLoggerFactory(logs))
 		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 			_ = c.HandshakeContext(ctx)
 			cancel()
 		}
 		done <- c
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	if _, _, err := peer.handshake(ctx, false, ours, otherFP, logs); err == nil {
 		t.Fatal("handshake with another certificate succeeded")
@@ -196,7 +196,7 @@ func TestDTLSPeerRefusesAnotherCertificate(t *testing.T) {
 	}
 	_ = a.Close()
 	r.stop()
-	goleak.VerifyNone(t, baseline)
+	waitGoroutinesEnd(t, baseline)
 }
 
 // TestDTLSPeerDropsWhenFull: deliver never waits for the handshake; past its queue a

@@ -56,7 +56,7 @@ func udpPeer(t *testing.T) (*net.UDPConn, netip.AddrPort) {
 func readSTUN(t *testing.T, c *net.UDPConn) *stun.Message {
 	t.Helper()
 	buf := make([]byte, 1500)
-	_ = c.SetReadDeadline(time.Now().Add(mediaWait))
+	_ = c.SetReadDeadline(time.Now().Add(waitBound))
 	n, err := c.Read(buf)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,7 @@ func TestForgedSourceGetsNoMedia(t *testing.T) {
 	r.pub.send()
 	buf = make([]byte, 1500)
 	for {
-		_ = moved.SetReadDeadline(time.Now().Add(mediaWait))
+		_ = moved.SetReadDeadline(time.Now().Add(waitBound))
 		n, err := moved.Read(buf)
 		if err != nil {
 			t.Fatalf("no media at the new socket: %v", err)

@@ -94,13 +94,10 @@ func TestBlockedSubscriberDoesNotStallOthers(t *testing.T) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(waitBound):
 		t.Fatal("the reader blocked behind a stuck subscriber")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(fastW.got()) < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "every packet at the fast subscriber", func() bool { return len(fastW.got()) >= n })
 	got := fastW.got()
 	if len(got) != n {
 		t.Fatalf("fast subscriber got %d of %d packets", len(got), n)
@@ -134,16 +131,10 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 		t.Fatalf("dropping=%v frame=%d, want dropping frame 2", d.drop[0].on, d.drop[0].ts)
 	}
 	w.unblock()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(w.got()) < videoQueueLen+1 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the queue written", func() bool { return len(w.got()) >= videoQueueLen+1 })
 	send(2) // rest of frame 2: still dropped although there is room now
 	send(3) // next frame: forwarded
-	deadline = time.Now().Add(5 * time.Second)
-	for len(w.got()) < videoQueueLen+2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the next frame written", func() bool { return len(w.got()) >= videoQueueLen+2 })
 	got := w.got()
 	for _, h := range got {
 		if h.Timestamp == 2 {
@@ -158,11 +149,9 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 	if n := up.stats.dropped.Load(); n != 2 {
 		t.Errorf("dropped counter %d, want 2", n)
 	}
-	// The writer counts a packet just after writing it: wait for the count, bounded.
+	// The writer counts a packet just after writing it: wait for the count.
 	q := d.sub.out
-	for deadline := time.Now().Add(5 * time.Second); q.forwarded.Load() < uint64(len(got)) && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the written packets counted", func() bool { return q.forwarded.Load() >= uint64(len(got)) })
 	if n := q.forwarded.Load(); n != uint64(len(got)) {
 		t.Errorf("forwarded counter %d, want %d", n, len(got))
 	}
@@ -173,7 +162,7 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 // one.
 func TestKeyframeThrottle(t *testing.T) {
 	clock := fakeclock.New(time.Unix(1000, 0))
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	var k keyframeThrottle
 	sent := make(chan struct{}, 100)

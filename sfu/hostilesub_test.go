@@ -235,7 +235,7 @@ func TestRebindingAsksWithinTheSubscribersLimits(t *testing.T) {
 		}
 		return out
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	before := r.eng.Stats().KeyframeRequestsSent
 	const cycles = 8 // each refuses the section, then takes it back

@@ -129,7 +129,7 @@ func TestICELiteAnswersAFullAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 100)
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = conn.SetReadDeadline(time.Now().Add(waitBound))
 	n, err := conn.Read(buf)
 	if err != nil || string(buf[:n]) != "from the server" {
 		t.Fatalf("agent read %q, %v", buf[:n], err)
@@ -195,7 +195,7 @@ func connectAgent(t *testing.T, r *liteRig, a *ice.Agent) (*ice.Conn, netip.Addr
 	if err := a.AddRemoteCandidate(host); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	conn, err := a.Dial(ctx, r.lite.ufrag, r.lite.pwd)
 	if err != nil {

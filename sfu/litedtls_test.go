@@ -171,7 +171,7 @@ func (c *forgingConn) forge(to net.Addr) {
 	select {
 	case <-answered:
 		c.forged.Add(1)
-	case <-time.After(mediaWait): // the test fails on what the subscriber got
+	case <-time.After(waitBound): // the test fails on what the subscriber got
 	}
 }
 
@@ -207,7 +207,7 @@ func TestForgedCheckTakesNoHandshake(t *testing.T) {
 }
 
 func forgedCheckTakesNoHandshake(t *testing.T, role webrtc.DTLSRole) {
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	_, _, room := newClockedRoom(t, false, withOwnSubscribe)
 	var parts [3]*Participant

@@ -359,7 +359,7 @@ func (c *helloFirstConn) start() {
 // Pion's mux, which dropped it, and the handshake waited for a retransmission (a
 // second for Pion, 50–77 ms for a browser); here none would have come.
 func TestClientHelloBeforeItsAnswerIsServed(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	_, eng, room := newClockedRoom(t, false, withOwnSubscribe)
 	sub, err := room.Join("sub")

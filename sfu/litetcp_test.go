@@ -49,7 +49,7 @@ type frameReader struct {
 func (r frameReader) next() []byte {
 	r.t.Helper()
 	buf := make([]byte, 0xffff)
-	_ = r.conn.SetReadDeadline(time.Now().Add(mediaWait))
+	_ = r.conn.SetReadDeadline(time.Now().Add(waitBound))
 	n, err := readFrame(r.conn, buf)
 	if err != nil {
 		r.t.Fatal(err)
@@ -307,7 +307,7 @@ func TestStuckICETCPPeerLeavesTheMediaReaderAlone(t *testing.T) {
 		if ap != c.ap {
 			t.Fatalf("picked %v, want the TCP peer %v", ap, c.ap)
 		}
-	case <-time.After(mediaWait):
+	case <-time.After(waitBound):
 		t.Fatal("the check over TCP was not taken")
 	}
 
@@ -319,7 +319,7 @@ func TestStuckICETCPPeerLeavesTheMediaReaderAlone(t *testing.T) {
 	if _, err := u.Write(check.bytes(t)); err != nil {
 		t.Fatal(err)
 	}
-	_ = u.SetReadDeadline(time.Now().Add(mediaWait))
+	_ = u.SetReadDeadline(time.Now().Add(waitBound))
 	buf := make([]byte, 1500)
 	n, err := u.Read(buf)
 	if err != nil {

@@ -53,7 +53,7 @@ func (r *simRig) waitDelivered(i int) {
 	r.t.Helper()
 	r.waitReceived(i)
 	last := r.pub.lastFrameOf(i)
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for r.sub.last().frame < last {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("the server read the last frame of %s (%d), the subscriber never got it (its last packet %+v); stats %+v",

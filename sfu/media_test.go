@@ -34,7 +34,7 @@ func TestPublisherLossIsRepaired(t *testing.T) {
 		}
 		return m
 	}
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for len(missing()) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("residual loss at the subscriber: %v", missing())

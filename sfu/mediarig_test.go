@@ -15,6 +15,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
 )
 
 // The tests in this file run the real engine on 127.0.0.1 with Go Pion peers that have
@@ -23,7 +24,13 @@ import (
 // the NACKs that ask for them. The engine's clock is fake; tests wait for each packet or
 // RTCP message to arrive before moving it, so verdicts do not depend on machine speed.
 
-const mediaWait = 20 * time.Second
+// waitBound bounds every wait for what must come (a packet, an answer, a connection, a
+// goroutine's end, a counter reaching its value). It is generous on purpose: it only
+// ends a hung test, and a verdict must not depend on how fast a loaded machine is
+// (under -race beside other packages' tests, work takes ten to twenty times as long).
+// A passing test never waits that long; a check that something does not come never
+// waits for it.
+const waitBound = 5 * time.Minute
 
 // defaultMediaEngine is a media engine with Pion's default codecs, for a test's own
 // Pion peer.
@@ -36,15 +43,31 @@ func defaultMediaEngine(t testing.TB) *webrtc.MediaEngine {
 	return m
 }
 
+// waitFor polls cond until it holds; it fails the test after waitBound.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// waitGoroutinesEnd waits until no goroutine is left but those baseline ignores, and
+// says which are left if they do not end. goleak.VerifyNone alone gives them about a
+// second of retries, which a loaded machine can spend before a closed connection's
+// goroutines have returned.
+func waitGoroutinesEnd(t *testing.T, baseline goleak.Option) {
+	t.Helper()
+	var left error // what goleak found last
+	defer func() {
+		if t.Failed() && left != nil {
+			t.Log(left)
+		}
+	}()
+	waitFor(t, "the goroutines to end", func() bool { left = goleak.Find(baseline); return left == nil })
 }
 
 func testPeerAPI(t *testing.T) *webrtc.API {
@@ -247,7 +270,7 @@ type engineOption func(clock *fakeclock.Clock, cfg *Config)
 // newMediaRigAPIs is newMediaRig with the publisher's and the subscriber's APIs given.
 func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API, options ...engineOption) *mediaRig {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	clock, eng, room := newClockedRoom(t, false, options...)
 	r := &mediaRig{t: t, clock: clock, eng: eng}
@@ -330,7 +353,7 @@ func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API, options ...engineOpt
 		}
 		negotiated <- err
 	}()
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for sub.count() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the subscriber never received the publisher's packets")
@@ -508,7 +531,7 @@ func (r *mediaRig) restartSubscribeICE() {
 	t := r.t
 	t.Helper()
 	r.subP.RestartSubscribeICE()
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	o, err := r.subP.NextSubscribeOffer(ctx)
 	if err != nil || o == nil {

@@ -98,7 +98,7 @@ var fingerprintLine = regexp.MustCompile(`a=fingerprint:sha-256 [0-9A-F:]+`)
 // peer's certificate (a forged answer, or a machine in the middle of the media path)
 // gets no keys: the handshake fails and nothing is sent.
 func TestOwnSubscribeRefusesAnotherCertificate(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	_, _, room := newClockedRoom(t, false, withOwnSubscribe)
 	subP, err := room.Join("sub")
@@ -250,7 +250,7 @@ func TestOwnSubscribeProbesThePeer(t *testing.T) {
 	readProbe := func() (*stun.Message, netip.AddrPort) {
 		t.Helper()
 		buf := make([]byte, 1500)
-		_ = peer.SetReadDeadline(time.Now().Add(mediaWait))
+		_ = peer.SetReadDeadline(time.Now().Add(waitBound))
 		n, from, err := peer.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			t.Fatal(err)
@@ -305,7 +305,7 @@ func TestOwnSubscribeProbesThePeer(t *testing.T) {
 // answering the new offer, receives the new publisher's packets on it.
 func TestOwnSubscribeReusesASection(t *testing.T) {
 	r := newMediaRigAPIs(t, testPeerAPI(t), testPeerAPI(t), withOwnSubscribe)
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	firstSSRC := r.subSSRC()
 	r.pubP.Close()

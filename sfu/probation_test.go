@@ -20,7 +20,7 @@ import (
 // cond holds.
 func (r *simRig) pumpTicking(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("timed out waiting for %s; stats %+v", what, r.eng.Stats())
@@ -70,7 +70,7 @@ func (r *simRig) waitReceived(i int) {
 	seq := r.pub.layers[i].seq
 	r.pub.mu.Unlock()
 	up := r.subTrack().up
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for l := up.layer(i); l == nil || l.cache.get(seq) == nil; l = up.layer(i) {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("the server never read the last packet of %s (%d); stats %+v", layerRIDs[i], seq, r.eng.Stats())

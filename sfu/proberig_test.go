@@ -94,7 +94,7 @@ func probesFrom(t *testing.T, e *Engine, c *net.UDPConn) ([]*stun.Message, netip
 	var sender netip.AddrPort
 	buf := make([]byte, 1500)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(mediaWait))
+		_ = c.SetReadDeadline(time.Now().Add(waitBound))
 		k, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			t.Fatalf("the marker after %d probes did not come: %v", len(probes), err)
@@ -157,7 +157,7 @@ func answerTheServer(t *testing.T, peer *net.UDPConn, server netip.AddrPort) {
 	t.Helper()
 	buf := make([]byte, 1500)
 	for {
-		_ = peer.SetReadDeadline(time.Now().Add(mediaWait))
+		_ = peer.SetReadDeadline(time.Now().Add(waitBound))
 		n, err := peer.Read(buf)
 		if err != nil {
 			t.Fatal(err)

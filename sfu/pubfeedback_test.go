@@ -134,7 +134,7 @@ func (p *feedbackPublisher) acked() int {
 // transport-cc feedback, every twccInterval of its clock, and reports per stream what
 // was lost in a receiver report every rrInterval.
 func TestPublisherGetsFeedback(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	clock, _, room := newClockedRoom(t, true)
 	pubP, err := room.Join("pub")
@@ -171,7 +171,7 @@ func TestPublisherGetsFeedback(t *testing.T) {
 	}
 	// The feedback goes out on the engine's (fake) timers: move them until all of it
 	// has come, and a receiver report naming the last packet.
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for {
 		pub.mu.Lock()
 		var last *rtcp.ReceptionReport

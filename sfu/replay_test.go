@@ -84,7 +84,7 @@ func subscribeLate(t *testing.T, p *Participant) *orderedSub {
 			s.mu.Unlock()
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	t.Cleanup(cancel)
 	go func() {
 		if err := answerSubscribeOffer(ctx, p, pc); err != nil {
@@ -408,7 +408,7 @@ func TestEncryptedSimulcastLateSubscriberAsksOnceConnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	noCandidates := func(sdp string) string { return candidateLine.ReplaceAllString(sdp, "") }
 	if err := answerSubscribeOfferAs(ctx, unreachable, newPlainPeer(t), noCandidates, noCandidates); err != nil {
@@ -429,7 +429,7 @@ func TestEncryptedSimulcastLateSubscriberAsksOnceConnected(t *testing.T) {
 	}
 
 	late := joinLate(t, r.room, "late")
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for len(late.packets()) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("nothing at the late subscriber; stats %+v", r.eng.Stats())

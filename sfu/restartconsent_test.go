@@ -33,7 +33,7 @@ func TestICERestartKeepsTheConsent(t *testing.T) {
 
 	conn.silent.Store(true) // from here the peer sends nothing: no check of the new credentials
 	r.subP.RestartSubscribeICE()
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	o, err := r.subP.NextSubscribeOffer(ctx)
 	if err != nil || o == nil {

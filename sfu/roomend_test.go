@@ -68,7 +68,7 @@ func asked(p *Participant) bool {
 // them since.
 func publishingParticipants(t *testing.T, room *Room, n int) []*Participant {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	api := testPeerAPI(t)
 	parts := make([]*Participant, n)

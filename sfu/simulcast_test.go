@@ -95,7 +95,7 @@ type simRig struct {
 // newSimRig starts the rig; the publisher never sends the layers named in silent.
 func newSimRig(t *testing.T, silent ...int) *simRig {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	clock, eng, room := newClockedRoom(t, true)
 	r := &simRig{t: t, clock: clock, eng: eng, room: room}
@@ -203,7 +203,7 @@ func newSimRig(t *testing.T, silent ...int) *simRig {
 	})
 	negotiated := make(chan error, 1)
 	go func() { negotiated <- answerSubscribeOffer(ctx, r.subP, spc) }()
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for sub.count() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the subscriber never received the publisher's packets; stats %+v, layers %v %v %v", eng.Stats(), pub.pliCount(0), pub.pliCount(1), pub.pliCount(2))
@@ -396,7 +396,7 @@ func (s *simSubscriber) last() simPacket {
 // pumpUntil sends rounds of frames until cond holds.
 func (r *simRig) pumpUntil(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(mediaWait)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("timed out waiting for %s", what)

@@ -116,7 +116,7 @@ func handshakeDTLS(t *testing.T, server, client *dtls.Config) (*dtls.Conn, error
 		_ = cli.Close()
 		_ = srv.Close()
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- srv.HandshakeContext(ctx) }()

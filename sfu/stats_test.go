@@ -3,7 +3,6 @@ package sfu
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -21,10 +20,7 @@ func TestNACKCounters(t *testing.T) {
 	}
 	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 10, LostPackets: 0b11}}}}) // 10, 11, 12
 	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 500}}}})
-	deadline := time.Now().Add(5 * time.Second)
-	for len(w.got()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the two retransmissions written", func() bool { return len(w.got()) >= 2 })
 	if got := w.got(); len(got) != 2 || got[0].SequenceNumber != 10 || got[1].SequenceNumber != 11 {
 		t.Fatalf("retransmitted %+v, want 10 and 11", got)
 	}
@@ -39,11 +35,9 @@ func TestNACKCounters(t *testing.T) {
 		t.Errorf("retransmissions %d, want 2", n)
 	}
 	// The writer counts a packet just after writing it, its bytes after the packet:
-	// wait for both counts, bounded (under load the packets' count was seen first).
+	// wait for both counts (under load the packets' count was seen first).
 	q := d.sub.out
-	for deadline := time.Now().Add(5 * time.Second); (q.forwarded.Load() < 2 || q.bytes.Load() < 8) && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "the retransmissions counted", func() bool { return q.forwarded.Load() >= 2 && q.bytes.Load() >= 8 })
 	if n := q.forwarded.Load(); n != 2 {
 		t.Errorf("forwarded %d, want 2", n)
 	}
@@ -77,7 +71,7 @@ func TestStatsSumSubscribers(t *testing.T) {
 // leaving closes it.
 func TestPublishConnectionsCounted(t *testing.T) {
 	_, eng, room := newClockedRoom(t, false)
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	listener, err := room.Join("listener")
 	if err != nil {

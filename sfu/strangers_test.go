@@ -45,7 +45,7 @@ func (f ssrcOverrideFactory) NewInterceptor(string) (interceptor.Interceptor, er
 // the bound on strangers holds such packets (TestStrangerSSRCsAreBounded), and a test
 // would meet Pion's race.
 func TestMadeUpSSRCsNeverReachPion(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), mediaWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	_, eng, room := newClockedRoom(t, true)
 	pubP, err := room.Join("pub")

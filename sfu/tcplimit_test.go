@@ -37,11 +37,11 @@ func frame(t *testing.T, c net.Conn, b []byte) {
 func checkAnswered(t *testing.T, c net.Conn, check []byte) bool {
 	t.Helper()
 	frame(t, c, check)
-	_ = c.SetReadDeadline(time.Now().Add(mediaWait))
+	_ = c.SetReadDeadline(time.Now().Add(waitBound))
 	buf := make([]byte, maxTCPFrame)
 	n, err := readFrame(c, buf)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("%v: check neither answered nor the connection closed within %v", c.LocalAddr(), mediaWait)
+		t.Fatalf("%v: check neither answered nor the connection closed within %v", c.LocalAddr(), waitBound)
 	}
 	return err == nil && isSTUN(buf[:n])
 }
@@ -105,7 +105,7 @@ func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
 	bad := conntest.DialFrom(t, "127.0.0.2", eng.TCPAddr().String())
 	closed := make(chan error, 1)
 	go func() {
-		_ = bad.SetReadDeadline(time.Now().Add(mediaWait))
+		_ = bad.SetReadDeadline(time.Now().Add(waitBound))
 		var b [1]byte
 		_, err := bad.Read(b[:])
 		closed <- err
@@ -117,7 +117,7 @@ func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
 		select {
 		case err := <-closed:
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatalf("the connection that failed %d checks was still open after %v", sent, mediaWait)
+				t.Fatalf("the connection that failed %d checks was still open after %v", sent, waitBound)
 			}
 			if err == nil {
 				t.Fatal("a failed check was answered")

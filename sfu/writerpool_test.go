@@ -35,7 +35,7 @@ func (l *sharedLog) got() []write {
 // waitFor waits, bounded, until n writes were made.
 func (l *sharedLog) waitFor(t *testing.T, n int) []write {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(waitBound)
 	for len(l.got()) < n && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
