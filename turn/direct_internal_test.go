@@ -136,7 +136,7 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 						t.Fatal(err)
 					}
 					for {
-						_ = f.sfu.SetReadDeadline(time.Now().Add(10 * time.Second))
+						_ = f.sfu.SetReadDeadline(time.Now().Add(conntest.Wait))
 						n, from, err := f.sfu.ReadFrom(sfuBuf)
 						if err != nil {
 							t.Fatal(err)
@@ -160,7 +160,7 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 				if got := f.srv.DirectWrites() - before; got != 1 {
 					t.Fatalf("%d written directly, want 1", got)
 				}
-				_ = relayed.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_ = relayed.SetReadDeadline(time.Now().Add(conntest.Wait))
 				for {
 					n, from, err := relayed.ReadFrom(buf)
 					if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
+
 	pionturn "github.com/pion/turn/v5"
 )
 
@@ -33,7 +35,7 @@ func relayPair(t *testing.T) (relay *restrictedConn, peer, stranger *net.UDPConn
 	}
 	t.Cleanup(func() { _ = pc.Close() })
 	// Only a lost datagram meets the deadline.
-	_ = pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = pc.SetReadDeadline(time.Now().Add(conntest.Wait))
 	return pc.(*restrictedConn), peer, stranger
 }
 
@@ -243,7 +245,7 @@ func TestRelayWriteHandsTheSFUWhatItTakes(t *testing.T) {
 	if len(taken) != 1 {
 		t.Fatalf("%d taken in memory, want 1", len(taken))
 	}
-	_ = peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = peer.SetReadDeadline(time.Now().Add(conntest.Wait))
 	b := make([]byte, 100)
 	n, from, err := peer.ReadFromUDPAddrPort(b)
 	if err != nil || string(b[:n]) != "a check" || from != relayAP {

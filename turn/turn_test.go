@@ -123,7 +123,7 @@ func (f *fixture) creds(t *testing.T) (string, string) {
 // readOne reads one datagram; the deadline only keeps a broken test from hanging.
 func readOne(t *testing.T, c net.PacketConn) ([]byte, net.Addr) {
 	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(conntest.Wait))
 	buf := make([]byte, 1500)
 	n, from, err := c.ReadFrom(buf)
 	if err != nil {
@@ -416,6 +416,11 @@ func TestCloseEndsEverything(t *testing.T) {
 	_ = conn.Close()
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// The goroutines end a moment after the closes, which on a loaded machine can be
+	// longer than goleak's own retries (about a second): wait for them, bounded.
+	for deadline := time.Now().Add(conntest.Wait); goleak.Find(baseline) != nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	goleak.VerifyNone(t, baseline)
 }

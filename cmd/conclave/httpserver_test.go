@@ -33,8 +33,7 @@ func TestHTTPServerClosesIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	const wait = 20 * time.Second // bounds a failure only
-	_ = c.SetDeadline(time.Now().Add(wait))
+	_ = c.SetDeadline(time.Now().Add(conntest.Wait)) // bounds a failure only
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: conclave.test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +48,7 @@ func TestHTTPServerClosesIdleConnections(t *testing.T) {
 	}
 	_, err = r.ReadByte()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("the idle connection was still open after %v", wait)
+		t.Fatalf("the idle connection was still open after %v", conntest.Wait)
 	}
 	if !errors.Is(err, io.EOF) {
 		t.Fatalf("after the response: %v, want the end of the stream", err)

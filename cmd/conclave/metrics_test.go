@@ -78,10 +78,11 @@ func get(t *testing.T, u string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// waitFor polls cond: what it waits for is judged by cond, the limit only ends a hung test.
+// waitFor polls cond: what it waits for is judged by cond, the limit (waitBound) only
+// ends a hung test.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -171,7 +172,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 	resp.Body.Close()
 
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "ws"
-	jctx, jcancel := context.WithTimeout(ctx, 30*time.Second)
+	jctx, jcancel := context.WithTimeout(ctx, waitBound)
 	defer jcancel()
 	join := func(name string) *testclient.Client {
 		c, err := testclient.Dial(jctx, wsURL)
@@ -332,7 +333,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run returned %v", err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(waitBound):
 		t.Fatal("run did not return")
 	}
 	if _, err := http.Get("http://" + metricsAddr + "/healthz"); err == nil {

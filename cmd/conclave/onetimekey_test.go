@@ -40,12 +40,12 @@ func TestOneTimeKeyNotInTheJournal(t *testing.T) {
 				cancel()
 				select {
 				case <-done:
-				case <-time.After(15 * time.Second):
+				case <-time.After(waitBound):
 					t.Error("run did not return")
 				}
 			}()
 			var base string
-			deadline := time.Now().Add(15 * time.Second)
+			deadline := time.Now().Add(waitBound)
 			for !strings.Contains(stdout.String(), "Media:") {
 				if time.Now().After(deadline) {
 					t.Fatalf("no start message: %q", stdout.String())

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/testclient"
 )
@@ -67,7 +66,7 @@ func TestRoomLastsAcrossRestart(t *testing.T) {
 	if code := second.api(t, http.MethodGet, "/api/rooms", key, "", &list); code != http.StatusOK || len(list.Rooms) != 1 || list.Rooms[0].ID != made.Room.ID {
 		t.Fatalf("rooms after the restart: %d %+v", code, list)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	c, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(second.url, "http")+"ws")
 	if err != nil {

@@ -80,7 +80,7 @@ func fragment(u *url.URL, name string) string {
 // dialWS opens a Go client's websocket to the server.
 func (r *running) dialWS(t *testing.T) *testclient.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	c, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(r.url, "http")+"ws")
 	if err != nil {
@@ -93,7 +93,7 @@ func (r *running) dialWS(t *testing.T) *testclient.Client {
 // next waits for the next message of one of the types (others are skipped).
 func next(t *testing.T, c *testclient.Client, types ...string) testclient.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	for {
 		m, err := c.Next(ctx)

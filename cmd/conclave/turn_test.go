@@ -106,7 +106,7 @@ func TestRunWithTURN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)

@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"conclave/internal/testclient"
 )
@@ -28,7 +27,7 @@ func TestWebinarKnocksFromOneAddress(t *testing.T) {
 	if code := srv.api(t, http.MethodPost, "/api/meetings", key[1], `{"e2ee":false}`, &made); code != http.StatusCreated {
 		t.Fatalf("create meeting: %d", code)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a bound on hanging
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound) // a bound on hanging
 	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(srv.url, "http") + "ws"
 	knock := func(i int) *testclient.Client {

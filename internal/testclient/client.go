@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/pion/ice/v4"
@@ -414,6 +413,3 @@ func (c *Client) Leave(ctx context.Context) error {
 	c.Close()
 	return nil
 }
-
-// waitTimeout is how long the client waits for ICE gathering.
-const waitTimeout = 10 * time.Second

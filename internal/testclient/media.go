@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -114,10 +113,10 @@ func (c *Client) PublishWith(ctx context.Context, opts PublishOptions) ([]*Publi
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return nil, err
 	}
-	select {
+	select { // as long as the caller waits: a loaded machine gathers slowly
 	case <-gathered:
-	case <-time.After(waitTimeout):
-		return nil, errors.New("publish: gathering timed out")
+	case <-ctx.Done():
+		return nil, fmt.Errorf("publish: gathering: %w", ctx.Err())
 	}
 	tracks := make([]map[string]string, 0, len(trs))
 	for i, tr := range trs {
@@ -344,10 +343,10 @@ func (c *Client) doAnswerSubscribe(m Message) error {
 	if err := pc.SetLocalDescription(ans); err != nil {
 		return err
 	}
-	select {
+	select { // until the client is closed: the test bounds its wait for the answer's effect
 	case <-gathered:
-	case <-time.After(waitTimeout):
-		return errors.New("subscribe: gathering timed out")
+	case <-c.done:
+		return errors.New("subscribe: closed while gathering")
 	}
 	sdp := pc.LocalDescription().SDP
 	c.mu.Lock()

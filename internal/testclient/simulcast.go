@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
-	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -100,10 +100,10 @@ func (c *Client) PublishSimulcast(ctx context.Context) (*SimulcastPublisher, err
 	if err := pc.SetLocalDescription(offer); err != nil {
 		return nil, err
 	}
-	select {
+	select { // as long as the caller waits: a loaded machine gathers slowly
 	case <-gathered:
-	case <-time.After(waitTimeout):
-		return nil, errors.New("publish: gathering timed out")
+	case <-ctx.Done():
+		return nil, fmt.Errorf("publish: gathering: %w", ctx.Err())
 	}
 	p.mid = tr.Mid()
 	id, err := c.Send("publish_offer", map[string]any{"sdp": pc.LocalDescription().SDP,
