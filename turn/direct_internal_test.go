@@ -12,6 +12,7 @@ import (
 	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testcert"
 	"conclave/rawstream"
 )
