@@ -77,8 +77,16 @@ func (a *liteAgents) add(l *iceLite) {
 // remove forgets l, the addresses it proved and the DTLS records held for its
 // answers alone (all of them with the last agent: no answer can take any then), and
 // closes its TCP connections.
-func (a *liteAgents) remove(l *iceLite) {
+func (a *liteAgents) remove(l *iceLite) { a.replace(l, nil) }
+
+// replace is remove for l whose credentials next replaces on the same connection (an
+// ICE restart; nil: none): the DTLS records held for l's requests are that
+// connection's handshake's, and wait for next's answer instead (dtlsHold.handOver).
+func (a *liteAgents) replace(l, next *iceLite) {
 	a.mu.Lock()
+	if next != nil && a.m[next.ufrag] == next {
+		a.hold.handOver(l, next)
+	}
 	if a.m[l.ufrag] == l {
 		delete(a.m, l.ufrag)
 	}

@@ -24,8 +24,9 @@ import (
 // to the agent whose answer from that address comes within askFlight, in the order
 // the records came, as it would have been given had it come after the answer; it
 // goes sooner when every agent that asked the address is removed (its connection
-// closed or its credentials replaced), whose answers nothing takes any more, and all
-// of it with the last agent, after which the engine sweeps no more. What
+// closed), whose answers nothing takes any more, and all of it with the last agent,
+// after which the engine sweeps no more; an agent whose credentials an ICE restart
+// replaces hands its addresses to the new one (handOver). What
 // decides is still the answer: a forger's check from a victim's address arms the hold
 // too, and the victim's records wait for the victim's own answer, never the forger's,
 // who does not see the request's transaction id. A copy is kept and the record still
@@ -217,6 +218,21 @@ func (h *dtlsHold) forget(l *iceLite) {
 			if len(r.askers) == 0 && !r.crowded {
 				h.drop(ap, r)
 			}
+		}
+	}
+}
+
+// handOver makes next an asker of the addresses l asked: next's credentials replace
+// l's on the same connection (an ICE restart), whose handshake the records held are
+// for. Its answer from there, to the request it sends once it has the peer's new
+// password (askProven) or at the peer's next check, takes them, as it did before the
+// removal of an address's askers let it go: forgotten with l, a ClientHello held
+// across the restart waited for the peer's retransmission, which a DTLS client whose
+// path failed has put off by then (its timer doubles at each try).
+func (h *dtlsHold) handOver(l, next *iceLite) {
+	for _, r := range h.addrs {
+		if slices.Contains(r.askers, l) {
+			r.asked(next)
 		}
 	}
 }

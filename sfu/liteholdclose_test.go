@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"maps"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -245,4 +246,58 @@ func TestExpectAnswerIsTheSameUnderLoad(t *testing.T) {
 	if !maps.Equal(addrs, want) || given.Load() != goroutines*rounds {
 		t.Fatalf("records held %v, %d given to the agent whose address it is; want %v and %d", addrs, given.Load(), want, goroutines*rounds)
 	}
+}
+
+// TestHeldRecordsWaitForTheRestartsAnswer: through the engine, a DTLS record held for
+// the answer to a request of the subscriber's first credentials stays held when an
+// ICE restart's answer replaces them, and is given at the peer's answer from there
+// to the request of the restart's credentials: both are the connection's, and the
+// record is its handshake's. Before, the first credentials' removal let go of it, and
+// the peer waited for its retransmission.
+func TestHeldRecordsWaitForTheRestartsAnswer(t *testing.T) {
+	_, eng, room := newProbeRoom(t)
+	p, err := room.Join("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	answerOffer(t, p, false, answerNamingWith(probePeerUfrag, probePeerPwd)) // no candidate: no probe
+	peer, at := listenOn(t, "127.0.0.1")
+	server := eng.udpConn.LocalAddr().(*net.UDPAddr).AddrPort()
+	write := func(b []byte) {
+		t.Helper()
+		if _, err := peer.WriteToUDPAddrPort(b, server); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := p.own.lite
+	write(check{username: first.ufrag + ":" + probePeerUfrag, pwd: first.pwd}.bytes(t))
+	readSTUN(t, peer) // the check's answer
+	readSTUN(t, peer) // the server's request, whose answer the restart overtakes
+	write(dtlsTestRecord(1, 100))
+	waitFor(t, "the record held", func() bool {
+		addrs, _, _ := heldState(t, &eng.lites)
+		return addrs[at] == 1
+	})
+
+	// The restart: the peer checks with the new credentials before its answer, which
+	// carries the password the server's requests need, reaches the server.
+	if _, err := p.own.offer(true); err != nil {
+		t.Fatal(err)
+	}
+	next := p.own.lite
+	const nextUfrag, nextPwd = "peer2", "the-peers-new-password-56"
+	write(check{username: next.ufrag + ":" + nextUfrag, pwd: next.pwd}.bytes(t))
+	readSTUN(t, peer) // the check's answer; no request without the peer's password
+	p.mu.Lock()
+	p.offerPending = true
+	p.mu.Unlock()
+	if err := p.AcceptSubscribeAnswer(answerNamingWith(nextUfrag, nextPwd)); err != nil {
+		t.Fatal(err)
+	}
+	if addrs, _, _ := heldState(t, &eng.lites); addrs[at] != 1 {
+		t.Fatalf("after the restart's answer: %d records from %v held, want the 1 held for the first credentials' answer", addrs[at], at)
+	}
+	req := readSTUN(t, peer) // the restart's request to the address proven before its answer
+	write(peerReply{pwd: nextPwd}.to(t, req.Raw))
+	waitFor(t, "the held record given at the restart's answer", func() bool { return eng.lites.dtlsGiven.Load() == 1 })
 }

@@ -100,10 +100,11 @@ func (o *ownSub) offer(restart bool) (*Offer, error) {
 
 // retire forgets the credentials old, which next replaces (an ICE restart): next
 // keeps the path old selected, and its consent, until the peer nominates one of its
-// own (iceLite.takeOver).
+// own (iceLite.takeOver), and the DTLS records held for old's answers wait for next's
+// (liteAgents.replace).
 func (o *ownSub) retire(old, next *iceLite) {
 	next.takeOver(old)
-	o.e.lites.remove(old)
+	o.e.lites.replace(old, next)
 }
 
 var errDTLSChanged = errors.New("sfu: a subscribe answer changed its DTLS fingerprint or role")
