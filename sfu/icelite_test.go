@@ -146,11 +146,16 @@ func TestICELiteAnswersAFullAgent(t *testing.T) {
 		}
 	})
 
-	// Pion's agent checks its selected pair every 2 s: a check after the clock has
-	// moved on renews the consent.
+	// Pion's agent checks its selected pair every 2 s: its answer to the server's
+	// request at a check after the clock has moved on renews the consent. Waited for
+	// itself, not for the check's answer: the request goes after that, and the agent
+	// removed before the answer comes would not take it.
 	r.advance(25 * time.Second)
-	before := r.agents.answered.Load()
-	waitFor(t, "a consent check", func() bool { return r.agents.answered.Load() > before })
+	waitFor(t, "the answer to a consent check's request", func() bool {
+		r.lite.mu.Lock()
+		defer r.lite.mu.Unlock()
+		return r.lite.confirmed == r.clock.Load()
+	})
 	if r.lite.consentLost(r.clock.Load(), 30*time.Second) {
 		t.Fatal("consent lost while the peer checks")
 	}
