@@ -259,6 +259,67 @@ test('a change of the password refused for a demotion undone since says so, not 
   for (const key of ['settings.password.refused.demoted', 'settings.password.remove.refused-demoted']) assert.notEqual(t(key), key);
 });
 
+// A moderator's change of the password is refused as not_allowed also when the meeting
+// ends, or its moderator is removed or sent to the waiting room, while it waits, and
+// the server may send that refusal before the bye that says so (the session's goroutine
+// takes what is ready in either order). The page, a moderator's still and shown no
+// demotion, said that a demotion had cancelled the change and that it could be made
+// again, then showed "The meeting has ended". Only a demotion the page was told of
+// while the change waited is said to be one; the next change starts afresh.
+test('a change of the password refused while its moderator was not demoted is not said to be cancelled by a demotion', async (t0) => {
+  await meeting(t0, { settingsRevision: 2, settings: { ...SETTINGS, passwordRequired: true } });
+  const role = async (now) => {
+    serverSays('participant_updated', { participant: { id: 'p-mo', role: now } });
+    await tick(2);
+  };
+  const refuse = async (msg, message) => {
+    shown.length = 0;
+    serverSays('error', { code: 'not_allowed', message }, msg.id);
+    await tick(2);
+  };
+  const remove = async () => {
+    node('setting-password').value = '';
+    node('setting-password').dispatch('input');
+    node('setting-password-clear').click();
+    await tick(1);
+    const from = sent.length;
+    node('confirm-ok').click();
+    await tick(2);
+    const [removal] = updates(from);
+    assert.deepEqual(removal?.payload, { password: '', revision: 2 });
+    return removal;
+  };
+  const demoted = [t('settings.password.refused.demoted'), t('settings.password.remove.refused-demoted')];
+  const notDemoted = () => assert.ok(!shown.some((x) => demoted.includes(x)), `a moderator not demoted was told of a demotion: ${shown}`);
+
+  // A demotion undone while a new password waits, said so.
+  let msg = await type('Bergwerk 15');
+  await role('participant');
+  await role('moderator');
+  await refuse(msg, 'only moderators may do that');
+  assert.deepEqual(shown, [demoted[0]]);
+
+  // The removal asked next is refused as the meeting ends (or its moderator is removed):
+  // said as any refused change of the settings.
+  msg = await remove();
+  await refuse(msg, 'the meeting has ended');
+  notDemoted();
+  assert.deepEqual(shown, [t('refused.server')], 'said as before');
+
+  // Again for a removal that waits through a demotion undone, and then a new password
+  // that does not: said as before.
+  msg = await remove();
+  await role('participant');
+  await role('moderator');
+  await refuse(msg, 'only moderators may do that');
+  assert.deepEqual(shown, [demoted[1]]);
+  msg = await type('Bergwerk 16');
+  await refuse(msg, 'the meeting has ended');
+  notDemoted();
+  assert.deepEqual(shown, [t('settings.password.refused.not-allowed')], 'said as before');
+  assert.equal(node('setting-password').value, 'Bergwerk 16', 'the password typed is gone');
+});
+
 // The page never sends a second change of the password before the first is answered
 // (Save and Remove wait for each other), but a server that refuses one as still pending
 // (change_pending) is told plainly: it fell back to "the server could not store it" for

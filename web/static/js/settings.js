@@ -69,6 +69,7 @@ export class SettingsPanel {
     this.settings = null;
     this.pending = null; // the id of the update_settings with a new password not yet answered
     this.removal = null; // the id of the update_settings removing the password, not yet answered
+    this.roleLost = false; // the panel was disabled while the change of the password under way waited: a demotion (refused), or a drop (forgetPending)
     this.revision = 0; // the revision of the settings shown (0: the server names none)
     this.typedOn = null; // the revision shown when the password in the field was begun
     this.enabled = true; // setEnabled: a joined moderator's session (off from the start below)
@@ -112,6 +113,7 @@ export class SettingsPanel {
       const id = this._update({ password: '' }, session === this.sessions ? shown : FIRST_REVISION);
       if (id === null || id === undefined) return;
       this.removal = id;
+      this.roleLost = false;
       this._renderSave();
     });
     $('#btn-end-meeting').addEventListener('click', async () => {
@@ -134,6 +136,8 @@ export class SettingsPanel {
    */
   setEnabled(on) {
     this.enabled = !!on;
+    // A demotion ends the change of the password under way, however soon it is undone.
+    if (!this.enabled && (this.pending || this.removal)) this.roleLost = true;
     for (const id of [...Object.keys(SWITCHES), 'setting-password', 'btn-end-meeting']) {
       $(`#${id}`).disabled = !this.enabled;
     }
@@ -234,6 +238,7 @@ export class SettingsPanel {
     const id = this._update({ password: value }, this.typedOn ?? this.revision);
     if (id === null || id === undefined) return;
     this.pending = id;
+    this.roleLost = false;
     this._renderSave();
   }
 
@@ -275,10 +280,16 @@ export class SettingsPanel {
    * however soon it is undone). The page then is a moderator (this.enabled: the role
    * changes came before the refusal), and "only moderators can change it" was said to
    * one: it says that the change was cancelled by the demotion, and that it can be made
-   * again. A moderator's own change is refused as not_allowed for nothing else.
+   * again. That is said only where the panel was disabled while the change waited
+   * (roleLost: the demotion came, as a participant_updated, before the refusal). A
+   * moderator's change is refused as not_allowed also when the meeting ended, or its
+   * moderator was removed or sent to the waiting room, while it waited: the server may
+   * send that refusal before the bye that says so, to a page still a moderator's that
+   * saw no demotion, which was told it had been demoted and could set the password
+   * again. It is said as before such a refusal was told apart, and the bye follows.
    */
   refused(ref, code) {
-    const demotedMeanwhile = code === 'not_allowed' && this.enabled;
+    const demotedMeanwhile = code === 'not_allowed' && this.enabled && this.roleLost;
     if (ref && ref === this.removal) {
       this.removal = null;
       this._renderSave();
