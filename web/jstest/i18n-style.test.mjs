@@ -48,6 +48,7 @@ test('German keeps one word for each thing', () => {
     [/\bE2EE\b/, '"Ende-zu-Ende-Verschlüsselung"'],
     [/\bCtrl\b|\bShift\b/, 'German keys are "Strg" and "Umschalt"'],
     [/Fehlversuche? mit falschem/, 'a wrong password is a "Versuch mit falschem Passwort" (or a "Fehlversuch")'],
+    [/Moderation\s+(entz\w*|gegeben|geben)\b/, 'a moderator gives or takes "das Moderationsrecht" ("Moderationsrecht entziehen"); "die Moderation" is the moderators'],
   ]), []);
 });
 
