@@ -110,25 +110,86 @@ func (r *reallocRig) bind(t *testing.T) uint16 {
 }
 
 // endAllocation ends the client's allocation as a Refresh of lifetime 0 does and
-// waits until pion/turn has deleted it.
+// returns once pion/turn has deleted it, closed its relay and reported both: pion/turn
+// handles the Refresh, its deletion whole, before it answers the Binding request settle
+// sends after it (its allocation count falls to 0 before the relay's close and the
+// reports). The old allocation's reader may still be about to delete whatever
+// pion/turn holds at the 5-tuple: a new allocation there needs endAllocationOnServer.
 func (r *reallocRig) endAllocation(t *testing.T) {
 	t.Helper()
 	if err := r.relayed.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 0 })
+	r.settle(t)
+	if n := r.f.srv.AllocationCount(); n != 0 {
+		t.Fatalf("%d allocations once the Refresh of lifetime 0 was handled", n)
+	}
 }
 
-// reallocate ends the client's allocation and opens a new one on the same 5-tuple. The
-// old relay's port is held meanwhile, so that the new relay has another: pion/turn's
-// events name an allocation by its relay's address.
+// endAllocationOnServer ends the client's allocation from the server's side, as a
+// revocation or a failed socket ends it, and returns once it is wholly gone in
+// pion/turn, so that a new allocation on the same 5-tuple is not deleted by the old
+// one. pion/turn's reader of a relay deletes whatever its table holds at the
+// allocation's 5-tuple when it sees the relay closed (Allocation.packetConnHandler,
+// DeleteAllocation by 5-tuple): after a Refresh of lifetime 0, which deletes the
+// allocation itself, a reader slow to see the close deletes the next allocation, and
+// nothing tells from outside when it is done. With the relay closed first, the reader
+// is what deletes the allocation: the allocation count is 0 only after its table's
+// removal, and the deletion is reported (the client's allocations counted here back
+// to 0: answerLimits or the connection's record) after the relay's channels and
+// permissions, the last the reader does. Then the client forgets the allocation (its
+// Refresh of lifetime 0 finds none and is not answered, and its retransmissions, which
+// would delete the new allocation, end with the client's transactions). What the
+// client sent before is handled first (settle): a ChannelData message read after the
+// relay's close took its channel out would be pion/turn's.
+func (r *reallocRig) endAllocationOnServer(t *testing.T) {
+	t.Helper()
+	r.settle(t)
+	if err := r.relay.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the allocation deleted by its reader and reported", func() bool {
+		return r.f.srv.AllocationCount() == 0 && r.reported(t) == 0
+	})
+	if err := r.relayed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r.client.Close()
+}
+
+// reported is how many allocations of the client the server counts from pion/turn's
+// reports: a UDP client's for its answers' bucket (answerLimits), a connection's for
+// its wait (streams).
+func (r *reallocRig) reported(t *testing.T) int {
+	t.Helper()
+	if r.proto == "UDP" {
+		l := r.f.srv.answers
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.allocated[udpClientOf(r.src)].allocations
+	}
+	d := r.f.srv.direct
+	d.streams.mu.Lock()
+	defer d.streams.mu.Unlock()
+	st := d.streams.lookupLocked(r.src, r.dst)
+	if st == nil {
+		t.Fatal("the connection is not registered")
+	}
+	return st.allocations
+}
+
+// reallocate ends the client's allocation (endAllocationOnServer) and opens a new one
+// on the same 5-tuple. The old relay's port is held meanwhile, so that the new relay
+// has another: pion/turn's events name an allocation by its relay's address.
 func (r *reallocRig) reallocate(t *testing.T) {
 	t.Helper()
 	old := r.relayed.LocalAddr().(*net.UDPAddr)
-	r.endAllocation(t)
-	if hold, err := net.ListenUDP("udp4", old); err == nil {
-		t.Cleanup(func() { _ = hold.Close() })
+	r.endAllocationOnServer(t)
+	hold, err := net.ListenUDP("udp4", old)
+	if err != nil {
+		t.Fatalf("holding the old relay's port: %v", err)
 	}
+	t.Cleanup(func() { _ = hold.Close() })
 	relayed, err := r.client.Allocate()
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +198,9 @@ func (r *reallocRig) reallocate(t *testing.T) {
 	r.relayed, r.relay = relayed, r.f.relayAt(relayed.LocalAddr())
 	if r.relay == nil || relayed.LocalAddr().String() == old.String() {
 		t.Fatalf("the new allocation's relay at %v: %v", relayed.LocalAddr(), r.relay)
+	}
+	if n := r.reported(t); n != 1 {
+		t.Fatalf("the server counts %d allocations of the client, want the new one", n)
 	}
 }
 
@@ -211,7 +275,10 @@ func (r *reallocRig) held(t *testing.T) (channels, permits, relays int) {
 // forced from outside, so the test reports the old allocation's deletions itself, once
 // the new allocation holds its channel and permission; the old relay's port is held
 // meanwhile (pion/turn names an allocation in its reports by its relay's address).
-// Once the new allocation ends, the tables hold nothing of either relay.
+// The old allocation ends by its relay's close and is wholly gone in pion/turn before
+// the new one is made (endAllocationOnServer): the old relay's reader, late on a loaded
+// machine, would delete the new allocation. Once the new allocation ends, the tables
+// hold nothing of either relay.
 func TestOldAllocationsDeletionLeavesTheNewOnesAlone(t *testing.T) {
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
@@ -322,7 +389,6 @@ func TestConnectionOfANewAllocationIsNotClosed(t *testing.T) {
 
 	d.streams.allocationCreated(r.src, r.dst)
 	r.endAllocation(t)
-	r.settle(t) // pion/turn reports the deletion before it answers the Refresh
 	if n := clock.Pending(); n != 0 {
 		t.Fatalf("the connection waits to be closed (%d timers) while it holds the new allocation", n)
 	}
@@ -357,7 +423,6 @@ func TestConnectionOfAnAllocationReportedDeletedFirstIsClosed(t *testing.T) {
 	d := r.f.srv.direct
 
 	r.endAllocation(t)
-	r.settle(t) // pion/turn reports the deletion before it answers the Refresh
 	d.streams.allocationDeleted(r.src, r.dst)
 	d.streams.allocationCreated(r.src, r.dst)
 	if n := clock.Pending(); n != 1 {
