@@ -26,7 +26,8 @@ const (
 	// tcpCheckWait is how long a new connection may take to send its first frame
 	// and, if that was for a lite agent, to pass a check (Pion's mux waits 30 s; a
 	// browser checks at once). Without the second bound a connection whose checks
-	// fail (a wrong password, an agent gone) would be held a minute a frame.
+	// fail (a wrong password, an agent gone) would be held a minute a frame. It runs
+	// on the engine's clock (tcpwait.go).
 	tcpCheckWait = 10 * time.Second
 	// tcpIdle closes a connection that sent nothing for that long: a peer's consent
 	// checks come every few seconds.
@@ -140,9 +141,10 @@ func (c *liteTCP) close() {
 
 // serve reads the connection's frames until it closes: checks to the lite agents,
 // DTLS and SRTCP to the connection of the agent whose check passed on it. Until a
-// check passes on it, the connection is read until checkBy only.
-func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
+// check passes on it, the connection is read until its wait is up only.
+func (c *liteTCP) serve(a *liteAgents, first []byte, wait *checkWait) {
 	defer c.close()
+	defer wait.end()
 	buf := make([]byte, maxTCPFrame)
 	answer := make([]byte, 0, 128) // a check's answer, written by this goroutine
 	// Read ahead: a frame's length and its body, and the frames that came with it,
@@ -164,6 +166,9 @@ func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
 				break
 			}
 			a.answered.Add(1)
+			if c.lite.Load() == nil && !wait.end() {
+				return // the time was up as the check passed
+			}
 			if c.lite.Swap(l) != l {
 				l.addTCP(c)
 			}
@@ -176,11 +181,10 @@ func (c *liteTCP) serve(a *liteAgents, first []byte, checkBy time.Time) {
 				l.onRTCP(frame)
 			}
 		}
-		deadline := checkBy
+		// Until a check passes, the wait sets the deadline when its time is up.
 		if c.lite.Load() != nil {
-			deadline = time.Now().Add(tcpIdle)
+			_ = c.conn.SetReadDeadline(time.Now().Add(tcpIdle))
 		}
-		_ = c.conn.SetReadDeadline(deadline)
 		n, err := readFrame(r, buf)
 		if err != nil {
 			return
@@ -304,24 +308,24 @@ func (e *Engine) acceptTCP(ln net.Listener, h *tcpHandoff) {
 		sorting[c] = struct{}{}
 		mu.Unlock()
 		go func() {
-			checkBy := time.Now().Add(e.tcpWait)
-			first, ok := e.firstFrame(c, checkBy)
+			wait := startCheckWait(c, e.after, e.tcpWait)
+			first, ok := e.firstFrame(c, wait)
 			mu.Lock()
 			delete(sorting, c)
 			mu.Unlock()
 			if ok {
-				e.sortTCP(c, first, h, checkBy)
+				e.sortTCP(c, first, h, wait)
 			}
 		}()
 	}
 }
 
-// firstFrame reads c's first frame by checkBy, or closes c.
-func (e *Engine) firstFrame(c net.Conn, checkBy time.Time) ([]byte, bool) {
-	_ = c.SetReadDeadline(checkBy)
+// firstFrame reads c's first frame before its wait is up, or closes c.
+func (e *Engine) firstFrame(c net.Conn, wait *checkWait) ([]byte, bool) {
 	buf := make([]byte, maxTCPFrame)
 	n, err := readFrame(c, buf)
 	if err != nil {
+		wait.end()
 		_ = c.Close()
 		return nil, false
 	}
@@ -329,23 +333,29 @@ func (e *Engine) firstFrame(c net.Conn, checkBy time.Time) ([]byte, bool) {
 }
 
 // sortTCP gives c, whose first frame was frame, to a lite agent (which it must pass a
-// check of by checkBy) or to Pion's mux.
-func (e *Engine) sortTCP(c net.Conn, frame []byte, h *tcpHandoff, checkBy time.Time) {
+// check of before its wait is up) or to Pion's mux.
+func (e *Engine) sortTCP(c net.Conn, frame []byte, h *tcpHandoff, wait *checkWait) {
 	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	local, isCheck := checkUfrag(frame)
 	if isCheck && e.lites.lookup(local) != nil {
 		lc := &liteTCP{conn: c, ap: ap}
-		lc.serve(&e.lites, frame, checkBy)
+		lc.serve(&e.lites, frame, wait)
 		return
 	}
 	if !isCheck || !e.pubUfrags.has(local) {
 		// Neither a lite agent's nor a publish connection's: Pion's mux would keep it
 		// for a ufrag nobody has (pubufrags.go).
 		e.stats.tcpStrangers.Add(1)
+		wait.end()
 		_ = c.Close()
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
+	// Pion's mux bounds the connection from here; a wait that ended in time set no
+	// deadline.
+	if !wait.end() {
+		_ = c.Close()
+		return
+	}
 	h.give(newPubTCPConn(c, ap, &e.pubTCP, frame))
 }

@@ -276,6 +276,9 @@ func TestReadFrameDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// afterReal is Config.AfterFunc's default, time.AfterFunc.
+func afterReal(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
+
 // TestStuckICETCPPeerLeavesTheMediaReaderAlone: a check that comes over an ICE-TCP
 // connection whose peer does not read (media filled the socket) must not hold up the
 // media socket's reader, which answers the checks of every other participant under
@@ -301,7 +304,7 @@ func TestStuckICETCPPeerLeavesTheMediaReaderAlone(t *testing.T) {
 	check := check{username: r.lite.ufrag + ":peer", pwd: r.lite.pwd}
 	nominate := check
 	nominate.nominate = true
-	go c.serve(r.agents, nominate.bytes(t), time.Now().Add(time.Hour))
+	go c.serve(r.agents, nominate.bytes(t), startCheckWait(c.conn, afterReal, time.Hour))
 	select { // the TCP check passed; its answer is due on the stuck connection
 	case ap := <-r.picked:
 		if ap != c.ap {

@@ -46,11 +46,12 @@ func checkAnswered(t *testing.T, c net.Conn, check []byte) bool {
 	return err == nil && isSTUN(buf[:n])
 }
 
-// tcpLiteAgent is an engine with ICE-TCP (withTCP(wait)) and a subscriber's lite
-// agent on it: a check that passes there, and one with the wrong password.
-func tcpLiteAgent(t *testing.T, wait time.Duration) (eng *Engine, ok, wrong []byte) {
+// tcpLiteAgent is an engine with ICE-TCP (withTCP(wait)) on the fake clock, and a
+// subscriber's lite agent on it: a check that passes there, and one with the wrong
+// password.
+func tcpLiteAgent(t *testing.T, wait time.Duration) (clock *fakeclock.Clock, eng *Engine, ok, wrong []byte) {
 	t.Helper()
-	_, eng, room := newClockedRoom(t, true, withTCP(wait))
+	clock, eng, room := newClockedRoom(t, true, withTCP(wait))
 	p, err := room.Join("sub")
 	if err != nil {
 		t.Fatal(err)
@@ -59,14 +60,14 @@ func tcpLiteAgent(t *testing.T, wait time.Duration) (eng *Engine, ok, wrong []by
 		t.Fatal(err)
 	}
 	user := p.own.lite.ufrag + ":peer"
-	return eng, check{username: user, pwd: p.own.lite.pwd}.bytes(t), check{username: user, pwd: "not-the-password-of-it"}.bytes(t)
+	return clock, eng, check{username: user, pwd: p.own.lite.pwd}.bytes(t), check{username: user, pwd: "not-the-password-of-it"}.bytes(t)
 }
 
 // TestICETCPConnectionsAreBounded: the engine's ICE-TCP port holds two connections
 // from one address and three in all (each proven held by a check it answers); one
 // beyond is closed at once, before it could send anything, and counted in the stats.
 func TestICETCPConnectionsAreBounded(t *testing.T) {
-	eng, ok, _ := tcpLiteAgent(t, time.Minute)
+	_, eng, ok, _ := tcpLiteAgent(t, time.Minute)
 	held := func(from string) {
 		t.Helper()
 		if !checkAnswered(t, conntest.DialFrom(t, from, eng.TCPAddr().String()), ok) {
@@ -91,46 +92,46 @@ func TestICETCPConnectionsAreBounded(t *testing.T) {
 
 // TestICETCPFailedChecksAreNotHeld: a connection whose checks keep failing (the right
 // agent, the wrong password) is closed once its time to pass one is up, however often
-// it sends; a connection whose check passed stays past that time.
+// it sends; a connection whose check passed stays past that time. The time is the
+// engine's clock's, which moves only when the test advances it: a machine however
+// loaded reads the good connection's check in time.
 func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
-	// Long enough for a loaded machine to read the good connection's first check,
-	// short enough for the test.
-	const wait = 2 * time.Second
-	eng, ok, wrong := tcpLiteAgent(t, wait)
+	// Under the agent's consent time (25 s), which the good connection's one check
+	// must outlast.
+	const wait = 10 * time.Second
+	clock, eng, ok, wrong := tcpLiteAgent(t, wait)
 
 	good := conntest.DialFrom(t, "127.0.0.1", eng.TCPAddr().String())
 	if !checkAnswered(t, good, ok) {
 		t.Fatal("the good connection was closed")
 	}
 	bad := conntest.DialFrom(t, "127.0.0.2", eng.TCPAddr().String())
-	closed := make(chan error, 1)
-	go func() {
-		_ = bad.SetReadDeadline(time.Now().Add(waitBound))
-		var b [1]byte
-		_, err := bad.Read(b[:])
-		closed <- err
-	}()
-	tick := time.NewTicker(wait / 20)
-	defer tick.Stop()
-	sent := 0
-	for {
-		select {
-		case err := <-closed:
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatalf("the connection that failed %d checks was still open after %v", sent, waitBound)
-			}
-			if err == nil {
-				t.Fatal("a failed check was answered")
-			}
-			if !checkAnswered(t, good, ok) {
-				t.Fatal("the good connection was closed with the bad one")
-			}
-			return
-		case <-tick.C:
-			// Writes fail once the server has closed it; the read says so.
-			_, _ = bad.Write(framed(wrong))
-			sent++
+	failed := func(n uint64) { // sends n checks that fail and waits until they are read
+		t.Helper()
+		want := eng.lites.refused.Load() + n
+		for range n {
+			frame(t, bad, wrong)
 		}
+		waitFor(t, "the failed checks to be read", func() bool { return eng.lites.refused.Load() >= want })
+	}
+	// The connection's wait was armed when it was accepted, before its first check
+	// was read; each half of it sees checks fail.
+	failed(3)
+	clock.Advance(wait / 2)
+	failed(3)
+	clock.Advance(wait - wait/2)
+
+	_ = bad.SetReadDeadline(time.Now().Add(waitBound))
+	var b [1]byte
+	_, err := bad.Read(b[:])
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the connection that failed 6 checks was still open %v after its time was up", waitBound)
+	}
+	if err == nil {
+		t.Fatal("a failed check was answered")
+	}
+	if !checkAnswered(t, good, ok) {
+		t.Fatal("the good connection was closed with the bad one")
 	}
 }
 
