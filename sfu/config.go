@@ -54,6 +54,11 @@ type Config struct {
 	// iceTimeouts, when set, replace the ICE agents' timers: tests shorten them to see
 	// a silent peer's consent expire.
 	iceTimeouts iceTimeouts
+	// liteConsent, when set, replaces the consent time of the subscribe connections
+	// the engine runs itself (disconnected+failed of the ICE timers): tests keep it
+	// short on the engine's clock, which they move, while Pion's agents, on the
+	// system's clock, get timers no pause of a loaded machine outlasts.
+	liteConsent time.Duration
 	// tcpCheckWait, when set, replaces tcpCheckWait (litetcp.go): tests shorten it to
 	// see a connection whose checks fail closed, and lengthen it to hold connections.
 	tcpCheckWait time.Duration

@@ -75,13 +75,11 @@ func TestSilentSubscriberIsNoLongerSent(t *testing.T) {
 	r.restartSubscribeICE()
 }
 
-// checklessConn is a subscriber's socket that loses the checks its agent sends once
-// told to (a link that loses them all), and nothing else: the answers to the
-// server's requests still go.
 // ownSubscribeRigOver is a media rig whose subscriber, on a subscribe connection the
 // server runs itself, reads and writes its UDP socket through what wrap makes of it
 // (a conn that a test silences or thins), checks every 100 ms and never gives up;
-// the engine's agents give a silent peer up after a second of its clock.
+// the engine's own agent gives a silent peer up after its consent time, 2 s of the
+// engine's clock.
 func ownSubscribeRigOver(t *testing.T, wrap func(net.PacketConn) net.PacketConn) *mediaRig {
 	t.Helper()
 	raw, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -94,10 +92,19 @@ func ownSubscribeRigOver(t *testing.T, wrap func(net.PacketConn) net.PacketConn)
 	s.SetICEUDPMux(mux)
 	s.SetICETimeouts(time.Hour, time.Hour, 100*time.Millisecond)
 	return newMediaRigAPIs(t, testPeerAPI(t), webrtc.NewAPI(webrtc.WithSettingEngine(s)), withOwnSubscribe, func(_ *fakeclock.Clock, cfg *Config) {
-		cfg.iceTimeouts = iceTimeouts{disconnected: time.Second, failed: time.Second, keepalive: 100 * time.Millisecond}
+		// Pion's agents (the server's publish connection) run on the system's clock,
+		// which the test cannot move: they get an hour, as the subscriber's own agent
+		// does, so that no pause of a loaded machine fails one whose peer answers. The
+		// consent time of the server's own subscribe connection, on the engine's clock,
+		// is what the tests count with: 2 s.
+		cfg.iceTimeouts = iceTimeouts{disconnected: time.Hour, failed: time.Hour, keepalive: 100 * time.Millisecond}
+		cfg.liteConsent = 2 * time.Second
 	})
 }
 
+// checklessConn is a subscriber's socket that loses the checks its agent sends once
+// told to (a link that loses them all), and nothing else: the answers to the
+// server's requests still go.
 type checklessConn struct {
 	net.PacketConn
 	noChecks atomic.Bool

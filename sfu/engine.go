@@ -213,6 +213,9 @@ func NewEngine(cfg Config) (*Engine, error) {
 	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	settings.SetICETimeouts(timers.disconnected, timers.failed, timers.keepalive)
 	e.consentTimeout = timers.disconnected + timers.failed
+	if cfg.liteConsent > 0 {
+		e.consentTimeout = cfg.liteConsent
+	}
 	e.estimate = !cfg.NoBandwidthEstimation
 	e.lites.send, e.lites.now, e.lites.allow, e.lites.consent = e.writeTo, cfg.Now, e.cands.ipOK, e.consentTimeout
 	if len(cfg.PublicIPs) > 0 {
