@@ -90,10 +90,7 @@ func TestMeetingsLeaveNothingBehind(t *testing.T) {
 		mod.Close()
 		eventually(t, "the meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	}
-	eventually(t, "the clients' goroutines to end", func() bool {
-		return goleak.Find(baseline) == nil
-	})
-	goleak.VerifyNone(t, baseline)
+	waitGoroutinesEnd(t, baseline)
 	eventually(t, "descriptors back", func() bool { return openFDs() <= fds })
 	eventually(t, "the sessions to be let go", func() bool {
 		sessions, groups := signaling.ConnsHeld(srv.sig)
@@ -203,8 +200,7 @@ func TestUnhappyMeetingsLeaveNothingBehind(t *testing.T) {
 		}
 		eventually(t, "the meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	}
-	eventually(t, "the goroutines to end", func() bool { return goleak.Find(baseline) == nil })
-	goleak.VerifyNone(t, baseline)
+	waitGoroutinesEnd(t, baseline)
 	eventually(t, "descriptors back", func() bool { return openFDs() <= fds })
 	eventually(t, "the sessions to be let go", func() bool {
 		sessions, groups := signaling.ConnsHeld(srv.sig)

@@ -165,7 +165,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 		}
 	}
 	eventually(t, "the meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
-	goleak.VerifyNone(t, baseline)
+	waitGoroutinesEnd(t, baseline)
 }
 
 // lastOffer returns the track list of the last subscribe offer c received.
