@@ -12,8 +12,8 @@ import { FakeClock } from './harness.mjs';
 
 const doc = installMiniDOM();
 const { PresenceToasts } = await import('../static/js/presence-toasts.js');
-const { TOAST_OUT_MS } = await import('../static/js/dom.js');
-const { setLanguage } = await import('../static/js/i18n.js');
+const { TOAST_OUT_MS, toast, announce } = await import('../static/js/dom.js');
+const { setLanguage, t } = await import('../static/js/i18n.js');
 const { meetingEnd } = await import('../static/js/meeting-end.js');
 
 /** page builds meeting.html's #toasts and the elements stopped hides. */
@@ -27,7 +27,7 @@ function page() {
   const box = make('toasts');
   box.append(make('toasts-alert', 'assertive'), make('toasts-polite', 'polite'), make('toasts-quiet', 'off'));
   const others = ['invite-card', 'btn-enable-audio', 'meeting-locked'].map((id) => make(id));
-  doc.body.replaceChildren(box, ...others);
+  doc.body.replaceChildren(box, ...others, make('live', 'polite'));
   return { box, others };
 }
 
@@ -74,4 +74,45 @@ test('the stay stops: the toasts of who joined and left close with it, and the m
     'waitingRoom.setEnabled(false)', 'e2eeStatus.render()', 'selfLinkWarning.render()', 'banner(null)',
     'lobbyScreen.hide()', 'prejoin.stop()',
   ]);
+});
+
+// The other toasts stayed: a refusal ("Password not saved: only moderators can change
+// it.", which the server may send just before the bye of the meeting's end), a hand
+// lowered by a moderator, "Password saved", each on screen for 4 to 12 s and in its live
+// region, floated over "The meeting has ended" or the waiting room, stale or false
+// there, and a screen reader that had not come to one yet read it out after the end
+// screen's heading. They go as the stay stops, at once (out of the live regions too, not
+// left to fade there), with what waited to be announced; what the next screen toasts
+// is its own and stays.
+test('the stay stops: every toast of the meeting leaves the screen and its live region, the next screen\'s own toasts stay', () => {
+  setLanguage('en');
+  const clock = new FakeClock();
+  const realSetTimeout = globalThis.setTimeout;
+  globalThis.setTimeout = clock.setTimeout; // dom.js toast and announce time with the page's timers
+  try {
+    const { box } = page();
+    const presence = new PresenceToasts({ clock, say: () => {} });
+    presence.joined({ id: 'p-anna', name: 'Anna' });
+    const refused = t('settings.password.refused.not-allowed');
+    const lowered = t('modctl.hands.loweredByModerator');
+    toast(refused, { kind: 'error', timeout: 8000 });
+    toast(lowered);
+    announce(t('meeting.joined'));
+    const inStack = (id) => doc.getElementById(id).querySelectorAll('.toast').map((n) => seen(n));
+    assert.deepEqual([inStack('toasts-alert'), inStack('toasts-polite')], [[refused], [lowered]]);
+
+    meetingEnd(parts(presence, [])).stopped();
+    assert.deepEqual(box.querySelectorAll('.toast').map((n) => seen(n)), [], 'toasts of the meeting are left over the next screen');
+    clock.advance(1000);
+    assert.equal(doc.getElementById('live').textContent, '', 'what waited to be announced is said over the next screen');
+
+    // The next screen's own toast (let in again from the waiting room) stays its time.
+    const letIn = t('meeting.let-in');
+    toast(letIn, { kind: 'success' });
+    clock.advance(3000); // the old toasts' timers fall due meanwhile
+    assert.deepEqual(box.querySelectorAll('.toast:not(.toast-out)').map((n) => seen(n)), [letIn]);
+    for (const key of ['settings.password.refused.not-allowed', 'modctl.hands.loweredByModerator', 'meeting.let-in']) assert.notEqual(t(key), key);
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+  }
 });

@@ -169,6 +169,20 @@ export function writeClipped(node, full, shown = full) {
   node.replaceChildren(el('span', { 'aria-hidden': 'true' }, shown), el('span', { class: 'sr-only' }, full));
 }
 
+/**
+ * clearToasts takes every toast off the screen at once, out of its live region too: the
+ * page's stay in the meeting stopped (meeting-end.js), and what its toasts said ("Anna
+ * joined", "Password not saved: …", a hand lowered by a moderator) was of a meeting the
+ * screen that follows ("The meeting has ended", the waiting room again) is no longer in,
+ * stale or false over it, and still to be read out where a screen reader had not come to
+ * it yet. A toast shown after it is the new screen's, and stays.
+ */
+export function clearToasts() {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  for (const item of box.querySelectorAll('.toast')) item.remove();
+}
+
 /** placeToast puts item in the stack of that id (#toasts without it), the oldest beyond MAX_TOASTS making way. */
 function placeToast(item, stackId) {
   const box = document.getElementById('toasts');

@@ -4,7 +4,7 @@
 // meeting.js's (showLeft, showError); currentTimer and currentSession read the meeting
 // timer and the Session the page holds when called.
 
-import { $, forgetAnnouncements } from './dom.js';
+import { $, clearToasts, forgetAnnouncements } from './dom.js';
 import { closeConfirm } from './confirm.js';
 
 export function meetingEnd({
@@ -33,6 +33,10 @@ export function meetingEnd({
     $('#meeting-locked').hidden = true;
     lobbyScreen.hide();
     prejoin.stop();
+    // Nor the other toasts (a refusal, a hand lowered, "Password saved"), each shown at
+    // once in its live region: the screen that follows says what happened, and only
+    // what it shows from here on is its own. Last, so that none of the above leaves one.
+    clearToasts();
   }
 
   /**
