@@ -42,6 +42,7 @@ export function sessionUI({
       // another moderator sent back was in the meeting again, a moderator, a second
       // later. The tab forgets the secret (the link itself still works).
       forgetModeratorSecret();
+      settingsPanel.sentBack(); // a change of the password under way is no news to a participant
       join(currentName(), { again: true, note: 'lobby.sent-back' });
     },
     banner,

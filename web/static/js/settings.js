@@ -271,8 +271,8 @@ export class SettingsPanel {
 
   /**
    * refused takes an `error` answering an update_settings (its ref and code); true when
-   * it answered the new password, which it then explains (the password stays typed), or
-   * a removal refused for a demotion since undone, which it explains too.
+   * it answered a change of the password, which it then explains (a new password stays
+   * typed), or leaves to the end screen that follows (below).
    *
    * A change of the password is refused as not_allowed also when its sender was made a
    * moderator no more while it waited and a moderator again before the server came to it
@@ -281,32 +281,54 @@ export class SettingsPanel {
    * changes came before the refusal), and "only moderators can change it" was said to
    * one: it says that the change was cancelled by the demotion, and that it can be made
    * again. That is said only where the panel was disabled while the change waited
-   * (roleLost: the demotion came, as a participant_updated, before the refusal). A
-   * moderator's change is refused as not_allowed also when the meeting ended, or its
-   * moderator was removed or sent to the waiting room, while it waited: the server may
-   * send that refusal before the bye that says so, to a page still a moderator's that
-   * saw no demotion, which was told it had been demoted and could set the password
-   * again. It is said as before such a refusal was told apart, and the bye follows.
+   * (roleLost: the demotion came, as a participant_updated, before the refusal).
+   *
+   * Refused so to a page still a moderator's that saw no demotion, the change was ended
+   * by the meeting's end, or by its moderator's removal or return to the waiting room,
+   * while it waited: nothing else refuses it so, and the bye that says which follows
+   * (the server may send the refusal first). Nothing is said of it: "Password not saved:
+   * only moderators can change it." (or "The server did not allow that." for a
+   * removal), an assertive toast, was read out just before "The meeting has ended",
+   * true but noise, and the end screen is what the person needs to hear.
    */
   refused(ref, code) {
-    const demotedMeanwhile = code === 'not_allowed' && this.enabled && this.roleLost;
-    if (ref && ref === this.removal) {
+    if (!ref || (ref !== this.removal && ref !== this.pending)) return false;
+    const notAllowed = code === 'not_allowed' && this.enabled;
+    const demotedMeanwhile = notAllowed && this.roleLost;
+    const endsMeanwhile = notAllowed && !this.roleLost;
+    if (ref === this.removal) {
       this.removal = null;
       this._renderSave();
+      if (endsMeanwhile) return true; // the bye's screen says why
       if (!demotedMeanwhile) return false; // said as before, as any refused change of the settings
       toast(t('settings.password.remove.refused-demoted'), { kind: 'error', timeout: 10000 });
       return true;
     }
-    if (!ref || ref !== this.pending) return false;
     this.pending = null;
     // Refused for another moderator's password: the panel shows it now (rules.js
     // rendered the settings first); set again, the typed one replaces it knowingly.
     if (code === 'settings_changed') this.typedOn = this.revision;
     this._renderSave();
+    if (endsMeanwhile) return true; // the bye's screen says why; the password stays typed
     const key = demotedMeanwhile ? 'settings.password.refused.demoted' : PASSWORD_REFUSED[code] || 'settings.password.refused';
     toast(t(key), { kind: 'error', timeout: code === 'settings_changed' || demotedMeanwhile ? 12000 : 8000 });
     $('#setting-password').focus();
     return true;
+  }
+
+  /**
+   * sentBack: the person was sent back to the waiting room, to knock again as a
+   * participant, with a change of the password unanswered. It is theirs to follow no
+   * more (the server refused it, whether or not that refusal came before the bye), and
+   * the join that knocks again (forgetPending) would say "The connection dropped before
+   * the server confirmed the new password" over the waiting room: false, and of a
+   * meeting they no longer moderate.
+   */
+  sentBack() {
+    this.pending = null;
+    this.removal = null;
+    this.roleLost = false;
+    this._renderSave();
   }
 
   /**
