@@ -99,12 +99,13 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			for _, id := range e.To {
 				if _, ok := m.members[id]; ok {
 					// Each moderator gets only the names sealed to it.
-					m.hearsLocked(id).sendSnapshot(m.waitingListMessageLocked(e.Waiting, id), snapshotWaitingList)
+					m.hearsLocked(id).sendWaitingList(m.waitingListMessageLocked(e.Waiting, id))
 				}
 			}
 		case lobby.RoleChanged:
 			if e.Role != lobby.RoleModerator {
 				m.dropLobbyKeyLocked(e.ID)
+				m.conns[e.ID].forgetWaitingList()
 			} else {
 				m.newModTermLocked(e.ID)
 			}

@@ -254,3 +254,10 @@ func MeetingRoom(s *Server, id string) *sfu.Room {
 	}
 	return nil
 }
+
+// WaitingListBurst and WaitingListRate are a moderator connection's budget of waiting
+// lists, in bytes (waitingpace.go).
+const (
+	WaitingListBurst = waitingListBurst
+	WaitingListRate  = waitingListRate
+)

@@ -319,6 +319,7 @@ func TestProtocolLimitsMatchTheCode(t *testing.T) {
 		{"refused messages in a row", strconv.Itoa(maxErrorsInRow)},
 		{"members per meeting", fmt.Sprintf("%d (`-max-participants`)", DefaultMaxParticipants)},
 		{"people waiting in one meeting's waiting room", fmt.Sprintf("%d from one address", DefaultMaxWaitingPerAddr)},
+		{"`waiting_list` to one moderator's connection", fmt.Sprintf("%d MiB at once, %d KiB a second", waitingListBurst>>20, waitingListRate>>10)},
 		{"`POST /api/meetings` body", fmt.Sprintf("%d bytes", maxMeetingBody)},
 		{"rooms per host (one-off rooms included until they expire)", strconv.Itoa(maxRoomsPerHost)},
 		{"room ids a host makes (rooms, one-off rooms, rotated links): every id a room had stays retired, so a withdrawn link is never taken over", fmt.Sprintf("%d at once, then one every %s", newIDBurst, secs(secondsOf(1/newIDRate)))},

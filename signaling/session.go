@@ -133,6 +133,9 @@ type Session struct {
 	pwChange      *passwordChange
 	replacedLater *event
 
+	// A moderator's waiting lists, paced (waitingpace.go).
+	waitingPace waitingPacer
+
 	// The member's downlink state, paced (downlink.go); owned by run.
 	downlink    downlinkPacer
 	downlinkDue chan struct{} // a paced downlink message is due
@@ -194,6 +197,8 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		views:     newTokenBucket(viewRate, viewBurst),
 		pings:     newTokenBucket(pingRate, pingBurst),
 		neg:       newNegotiation(),
+
+		waitingPace: newWaitingPacer(),
 
 		downlinkDue: make(chan struct{}, 1),
 	}
@@ -299,6 +304,7 @@ func (s *Session) serve() {
 	<-s.closed
 	s.stopWriter()
 	s.stopWatchdog()
+	s.stopWaitingList()
 }
 
 // run is the session's owner goroutine.

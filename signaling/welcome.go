@@ -32,7 +32,7 @@ func (m *Meeting) welcomeLocked(s *Session, role lobby.Role, others []Participan
 // raised hands and who speaks.
 func (m *Meeting) afterWelcomeLocked(s *Session, role lobby.Role) {
 	if role == lobby.RoleModerator {
-		s.sendSnapshot(m.waitingListMessageLocked(m.lob.Waiting(), lobby.ID(s.id)), snapshotWaitingList)
+		s.sendWaitingList(m.waitingListMessageLocked(m.lob.Waiting(), lobby.ID(s.id)))
 		m.wrong.welcomeLocked(s)
 	}
 	m.welcomeHandsLocked(s)

@@ -1,0 +1,126 @@
+package signaling
+
+import (
+	"sync"
+	"time"
+)
+
+// A moderator's waiting lists are paced (PROTOCOL.md, "Limits"). Each list is the whole
+// waiting room, sent at every knock, every leave of it and every knock proof: up to a
+// hundred entries with names of up to 400 characters, some 170 KB (more in a webinar's
+// larger room). The knocks of one address are limited (knocklimit.go), but anyone with
+// the link knocks and leaves in a loop from as many addresses as they have, and every
+// moderator was sent two whole lists a cycle as fast as its link took them: 100 cycles
+// from one address, within that address's burst, sent a moderator 27 MB in three
+// seconds, beside its media. The outgoing queue keeps one list at most
+// (snapshotWaitingList), which spares a slow moderator's queue but not a fast
+// moderator's link. Now each moderator connection's lists take a budget of bytes,
+// waitingListBurst at once and waitingListRate a second: a list the budget has no room
+// for is held, a later one takes its place, and the latest goes out once the budget
+// allows (on the server's clock). A budget kept in bytes holds back only large lists
+// that come fast: an everyday waiting room's lists of a few KB never wait, a flood of
+// whole rooms goes out at the rate, whatever the number of knocking addresses.
+const (
+	waitingListRate  = 128 << 10 // bytes a second, sustained
+	waitingListBurst = 1 << 20   // bytes at once; a list larger than that goes once the budget is whole
+)
+
+// waitingPacer holds a moderator connection's budget of waiting lists and the list that
+// waits for it. Its lock is taken under the meeting's (the lists are made there) or
+// alone (its timer), and it holds none while it is held but the queue's.
+type waitingPacer struct {
+	mu     sync.Mutex
+	budget tokenBucket // bytes
+	held   []byte      // the latest list not sent yet; nil: none
+	stop   func() bool // cancels the timer that sends held; nil: none armed
+}
+
+func newWaitingPacer() waitingPacer {
+	return waitingPacer{budget: newTokenBucket(waitingListRate, waitingListBurst)}
+}
+
+// take spends the bytes of a list of n bytes if the budget holds them, or the whole
+// budget for one larger than it (the budget then goes below zero).
+func (p *waitingPacer) take(now time.Time, n int) bool {
+	p.budget.refill(now)
+	if p.budget.tokens < min(float64(n), p.budget.burst) {
+		return false
+	}
+	p.budget.tokens -= float64(n)
+	return true
+}
+
+// wait is how long from now until the budget holds a list of n bytes (at least a
+// millisecond: the clock's timers take a duration).
+func (p *waitingPacer) wait(now time.Time, n int) time.Duration {
+	p.budget.refill(now)
+	lack := min(float64(n), p.budget.burst) - p.budget.tokens
+	return max(time.Duration(lack/p.budget.rate*float64(time.Second)), time.Millisecond)
+}
+
+// sendWaitingList queues msg, a waiting list, for a moderator, now if its budget allows
+// and no list is held, else in place of the list held, for when it does. A nil session
+// is a parked member: nothing reaches it.
+func (s *Session) sendWaitingList(msg []byte) {
+	if s == nil {
+		return
+	}
+	p := &s.waitingPace
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := s.srv.clock.Now()
+	if p.stop == nil && p.take(now, len(msg)) {
+		// Queued under the pacer's lock, so that a held list released meanwhile
+		// cannot come after this newer one.
+		s.sendSnapshot(msg, snapshotWaitingList)
+		return
+	}
+	p.held = msg
+	if p.stop == nil && !s.isClosing() {
+		p.stop = s.srv.clock.AfterFunc(p.wait(now, len(msg)), s.releaseWaitingList)
+	}
+}
+
+// releaseWaitingList sends the list held, its budget allowing (the timer's), or waits
+// again for it.
+func (s *Session) releaseWaitingList() {
+	p := &s.waitingPace
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held == nil {
+		p.stop = nil
+		return
+	}
+	now := s.srv.clock.Now()
+	if !p.take(now, len(p.held)) {
+		// A larger list took the place of the one the timer was set for.
+		p.stop = s.srv.clock.AfterFunc(p.wait(now, len(p.held)), s.releaseWaitingList)
+		return
+	}
+	s.sendSnapshot(p.held, snapshotWaitingList)
+	p.held, p.stop = nil, nil
+}
+
+// forgetWaitingList drops a list held for a member that is no longer a moderator: it
+// was made for a moderator's eyes. Under the meeting's lock, before the member is told
+// of its new role.
+func (s *Session) forgetWaitingList() {
+	if s == nil {
+		return
+	}
+	p := &s.waitingPace
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = nil
+}
+
+// stopWaitingList cancels the timer of a list held: the connection is gone.
+func (s *Session) stopWaitingList() {
+	p := &s.waitingPace
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		p.stop()
+	}
+	p.held, p.stop = nil, nil
+}
