@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"conclave/lobby"
+	"conclave/secret"
 )
 
 // A connection's join: the join message checked, the meeting opened, the moderator
@@ -188,7 +189,8 @@ func (s *Session) lockAndPassword(m *Meeting, password string, moderator bool) (
 // moderator (its secret checked, and throttled as a guess) is not held back by
 // whoever else knocks from its address: a loop there would lock the host out.
 func (s *Session) knockAllowed(moderator bool) *Error {
-	if ok, retry := s.srv.knocks.allow(s.group, s.srv.clock.Now()); !ok && !moderator {
+	site, _ := secret.SiteOf(s.addr)
+	if ok, retry := s.srv.knocks.allow(s.group, site, s.srv.clock.Now()); !ok && !moderator {
 		s.srv.stats.knocksLimited.Add(1)
 		e := errorf(CodeTooManyAttempts, "too many knocks from this network; try again later")
 		e.RetryAfter = retry

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"conclave/secret"
 	"conclave/signaling"
@@ -121,4 +124,66 @@ func TestAddressesForgottenOnAQuietServer(t *testing.T) {
 	}
 	held(signaling.KnockMemory(3), 1) // the wrong password's
 	held(secret.ForgetAfter, 0)
+}
+
+// TestKnocksOfOneIPv6SiteAreLimitedTogether: the /64s of one IPv6 /48 share a budget of
+// knocks 16 times a /64's (secret.SiteFactor), as their password guesses do: with 2 at
+// once a /64, 17 /64s of one /48 knock 32 times at once, not 34, while a /64 of
+// another /48 still knocks, and the first /48 again once the clock has moved on. (Behind
+// a trusted proxy, whose X-Forwarded-For names the client: loopback has one IPv6 address.)
+func TestKnocksOfOneIPv6SiteAreLimitedTogether(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, MaxConnsPerAddr: 2, TrustForwardedFor: true})
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	srv.joinModerator(t, mt, "Mod")
+	knock := func(client string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+		defer cancel()
+		ws, _, err := websocket.DefaultDialer.DialContext(ctx, srv.wsURL, http.Header{"X-Forwarded-For": {client}})
+		if err != nil {
+			t.Fatalf("dial as %s: %v", client, err)
+		}
+		defer ws.Close()
+		join := map[string]any{"type": "join", "payload": map[string]any{"version": 1, "meetingId": mt.MeetingID, "name": "Knocker"}}
+		if err := ws.WriteJSON(join); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			var m struct {
+				Type    string
+				Payload struct{ Code string }
+			}
+			if err := ws.ReadJSON(&m); err != nil {
+				t.Fatalf("knock as %s: %v", client, err)
+			}
+			switch m.Type {
+			case "lobby":
+				return ""
+			case "error":
+				return m.Payload.Code
+			}
+		}
+	}
+	let := 0
+	for i := range 17 {
+		for range 2 {
+			if knock(fmt.Sprintf("2001:db8:1:%x::7", i)) == "" {
+				let++
+			}
+		}
+	}
+	if let != 32 {
+		t.Fatalf("17 /64s of one /48 knocked %d times at once, want 32 (16 times a /64's 2)", let)
+	}
+	if code := knock("2001:db8:2::7"); code != "" {
+		t.Fatalf("a /64 of another /48 was refused: %s", code)
+	}
+	clock.Advance(time.Second / secret.SiteFactor * 2) // one knock more for the site
+	if code := knock("2001:db8:1:ff::7"); code != "" {
+		t.Fatalf("the /48 once the clock moved on: %s", code)
+	}
+	if code := knock("2001:db8:1:fe::7"); code != "too_many_attempts" {
+		t.Fatalf("the /48's next knock at once: %q, want too_many_attempts", code)
+	}
 }
