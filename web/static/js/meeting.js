@@ -155,6 +155,8 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     chat,
     e2ee: { crypto: meetingCrypto, api },
     resume,
+    // A resume continues this stay: who left it before the drop stays gone (session-roster.js, leftIds).
+    left: resume && session ? session.leftIds() : [],
     replaceKnock,
     presence,
     ui: sessionUI({

@@ -43,6 +43,7 @@ export const e2eeMethods = {
       media: this.mc,
       name: this.name || '',
       sending: false, // until the publish connection opens (_startPublisher)
+      left: [...this.departed], // before a resume: the ids that left the sessions of this stay before it
       onName: (pid, name) => {
         this.names.received(pid, name);
         this._namesChanged();

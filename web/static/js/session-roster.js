@@ -234,6 +234,17 @@ export const rosterMethods = {
   },
 
   /**
+   * leftIds are the ids that left this stay in the meeting as far as this session knows
+   * (those it was given at its start included): the session a resume starts takes them
+   * (meeting.js, `left`), so that an id that left before the page's connection dropped
+   * stays dead after the resume (e2ee/FORMAT.md, "Identity per session"). Ids only,
+   * nothing else about the people, and in this page's memory only.
+   */
+  leftIds() {
+    return [...this.departed];
+  },
+
+  /**
    * _participantResumed: a reconnecting member is back on a new connection, with a new
    * identity key in an encrypted meeting. Only an id still in the roster can resume
    * (an id that left is never verified again); e2ee/FORMAT.md, "Resumed members".

@@ -42,7 +42,7 @@ export class Session {
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [] }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
@@ -91,9 +91,11 @@ export class Session {
     // Tracks of ids not (or no longer) in the roster: a track event can land after the
     // person left (a renegotiation in flight), and must not bring a tile back.
     this.strayTracks = new Map(); // participant id -> [info]
-    // Ids that left this session: ids are never reused, so one announced again is the
-    // server lying (e2ee/FORMAT.md, "Identity per session"): a warning, never a member.
-    this.departed = new Set();
+    // Ids that left this session, and with a resume those that left the sessions of
+    // this stay before it (left: the dropped session's leftIds): ids are never reused, so
+    // one announced again is the server lying (e2ee/FORMAT.md, "Identity per session"):
+    // a warning, never a member.
+    this.departed = new Set(resume ? [...left].filter((id) => typeof id === 'string') : []);
     this.chatIds = new Set();
     this.joinTimer = 0;
     this.sentMedia = null; // the media announced in `join`

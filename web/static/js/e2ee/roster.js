@@ -11,7 +11,7 @@
 export const WARNING_KINDS = Object.freeze({
   UNKNOWN: 'unknown-sender', // a key message from an id the server never announced
   DEAD: 'departed-sender', // a key message from an id that left this session
-  REJOIN: 'departed-rejoin', // a join (or resume) announced for an id that left
+  REJOIN: 'departed-rejoin', // a join (or resume, or a resumed welcome's entry) announced for an id that left
   SECOND: 'second-identity', // a different identity for an id already verified, outside a resume
   REPLAYED: 'replayed-identity', // after a resume, an identity the id had before it
   INVALID: 'invalid-id', // an announced id that is not a participant id (keys.js, validId)
@@ -19,9 +19,14 @@ export const WARNING_KINDS = Object.freeze({
 });
 
 export class Roster {
-  constructor() {
+  /**
+   * left is the ids that left this stay in the meeting before this session: the page's
+   * earlier sessions of the same membership, before its own resume (SessionKeys, `left`).
+   * They are dead from the start.
+   */
+  constructor(left = []) {
     this.live = new Set();
-    this.dead = new Set();
+    this.dead = new Set(left);
     this.counts = new Map(); // kind -> number
   }
 

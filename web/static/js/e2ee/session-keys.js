@@ -74,8 +74,14 @@ export class SessionKeys extends MemberKeys {
    *
    * sending false: no media goes out until startSending (a page without a publish
    * connection); the rotation for a leave then waits until the own key is next used.
+   *
+   * left is the ids that left this stay in the meeting before this session, which the
+   * page's own resume starts (Session, leftIds): dead from the start, as if this session
+   * had seen them leave (FORMAT.md, "Identity per session"). Without them a server that
+   * dropped the page's connection could list an id that left in the resumed welcome and
+   * replay its identity, and the resumed page verified it and gave it its key.
    */
-  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true }) {
+  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true, left = [] }) {
     super();
     this.meeting = meeting;
     this.name = fitName(name);
@@ -94,7 +100,8 @@ export class SessionKeys extends MemberKeys {
     // _identity): {pubs: the identity keys that verified, current: its current media
     // key, past: its earlier ones}, all hex. Dropped when id leaves: it is dead then.
     this.seen = new Map();
-    this.roster = new Roster(); // the ids the server announced, and those that left (roster.js)
+    // The ids the server announced, and those that left (roster.js), also before a resume.
+    this.roster = new Roster([...left].filter(validId));
     this.pendingJoins = new Set();
     this.pendingLeave = false;
     // Media goes out under the own key: a leave rotates it at once. Until then a leave's
@@ -140,6 +147,8 @@ export class SessionKeys extends MemberKeys {
       this.own = { index: 0, raw: newMediaKey(), seq: ++this.ownCount };
       this._useOwn(this.own);
       for (const id of memberIds) if (!validId(id)) this.roster.warn(WARNING_KINDS.INVALID);
+      // An id that left before the page's own resume, listed again: never a member.
+      for (const id of new Set(memberIds)) if (this.roster.dead.has(id)) this.roster.warn(WARNING_KINDS.REJOIN);
       this.roster.announce(memberIds.filter((id) => id !== selfId && validId(id)));
       for (const id of memberIds) {
         const p = this._peer(id);

@@ -1,0 +1,126 @@
+// An id that left stays dead across the page's own resume (e2ee/FORMAT.md, "Identity per
+// session"; session-roster.js leftIds, meeting.js join). A resume starts a new Session,
+// and with it a new key schedule: the ids the dropped one had seen leave were forgotten.
+// A server that lies can drop a member's connection whenever it likes; it listed an id
+// that had left in the resumed welcome and replayed that id's identity (which it relayed
+// earlier, tagged under the link's key for that id), and the resumed page listed the one
+// who left again, verified it and sent it its key: the member a moderator removed was
+// back in that member's meeting, with no word of a join. Now the resumed session starts
+// with the dropped one's dead ids: the id is not listed, never verified, gets no key,
+// and the page warns that the server may be tampering with the meeting.
+//
+// The page's glue (meeting.js: join with `left`, the Reconnect) is played by `page` with
+// the same calls.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume } from './media-standins.mjs';
+import { FakeMedia, eventually } from './harness.mjs';
+
+const { LocalMedia } = await import('../static/js/media.js');
+const { Session } = await import('../static/js/session.js');
+const { Reconnect } = await import('../static/js/reconnect.js');
+const { MeetingCrypto, SessionKeys } = await import('../static/js/e2ee/session-keys.js');
+
+window.fetch = async () => ({ ok: true, status: 200 }); // the reachability probe: the server is up
+
+const LINK_SECRET = new Uint8Array(16).fill(7);
+const RESUME = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+const welcome = (extra = {}) => ({ participantId: 'p-ann', e2ee: true, role: 'participant', resumeSecret: RESUME, ...extra });
+const person = (id) => ({ id, role: 'participant', media: { mic: false, camera: false, screen: false } });
+
+/** page is meeting.js's glue around one person's sessions and the Reconnect. */
+function page(t) {
+  const media = new LocalMedia();
+  const p = { media, session: null, sessions: [] };
+  p.reconnect = new Reconnect({ attempt: (resume) => p.open(resume), giveUp: () => {} });
+  p.open = (resume = null) => {
+    const session = new Session({
+      meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,
+      e2ee: { crypto: MeetingCrypto.fromSecret(LINK_SECRET), api: 'legacy' },
+      left: resume && p.session ? p.session.leftIds() : [], // as meeting.js's join
+      ui: uiStandIn({
+        resumable: (id, secret) => p.reconnect.remember(id, secret),
+        dropped: () => p.reconnect.dropped(),
+        failed: (kind) => { p.reconnect.failed(kind); },
+        joined: () => p.reconnect.joined(),
+      }),
+    });
+    p.session = session;
+    p.sessions.push(session);
+    session.start();
+    return session;
+  };
+  t.after(() => {
+    p.reconnect._stop();
+    p.reconnect.forget();
+    for (const s of p.sessions) s.end();
+    media.stopAll();
+  });
+  return p;
+}
+
+/** identityOf is the identity message a member with the link broadcasts for id, as the server relays it. */
+async function identityOf(id, others) {
+  const out = [];
+  const keys = new SessionKeys({ meeting: await MeetingCrypto.fromSecret(LINK_SECRET), media: new FakeMedia(), send: (to, data) => out.push({ to, data }) });
+  await keys.start(id, others);
+  keys.close();
+  const msg = out.find((m) => m.to === null && JSON.parse(m.data).t === 'identity');
+  assert.ok(msg, `no identity broadcast of ${id}`);
+  return msg.data;
+}
+
+/** keysTo are the key messages the page sent to id since sent was last cleared. */
+const keysTo = (id) => sent.filter((m) => m.type === 'e2ee' && m.payload.to === id && JSON.parse(m.payload.data).t === 'key');
+
+test('an id that left before the page\'s own resume is not brought back by the resumed welcome and a replayed identity', async (t) => {
+  const bo = await identityOf('p-bo', ['p-ann', 'p-xe']);
+  const xe = await identityOf('p-xe', ['p-ann', 'p-bo']);
+  const p = page(t);
+  sent.length = 0;
+  p.open();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  serverSays('welcome', welcome({ participants: [person('p-bo'), person('p-xe')] }));
+  await eventually(() => p.session.joined && p.session.keys, 'the welcome');
+  await p.session.keysStarted;
+  serverSays('e2ee', { from: 'p-bo', data: bo });
+  serverSays('e2ee', { from: 'p-xe', data: xe });
+  await eventually(() => p.session.keys.stateOf('p-xe') === 'verified' && keysTo('p-xe').length === 1, 'Xe verified and given the key');
+  // Xe leaves (or a moderator removed Xe).
+  serverSays('participant_left', { participantId: 'p-xe' });
+  await eventually(() => !p.session.everyone().some((x) => x.id === 'p-xe'), 'Xe gone');
+  assert.equal(p.session.e2eeInfo().warnings.count, 0, 'nothing to warn about yet');
+
+  // The server drops the page's connection and lists Xe in the resumed welcome, then
+  // replays Xe's identity (and announces Xe's join again, for good measure).
+  await dropAndResume(p);
+  const resumed = p.session;
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo'), person('p-xe')] }));
+  await eventually(() => resumed.joined && resumed.keys, 'the resumed welcome');
+  await resumed.keysStarted;
+  serverSays('e2ee', { from: 'p-bo', data: bo });
+  serverSays('e2ee', { from: 'p-xe', data: xe });
+  serverSays('participant_joined', { participant: person('p-xe') });
+  await eventually(() => resumed.keys.stateOf('p-bo') === 'verified' && keysTo('p-bo').length === 1, 'Bo verified again and given the new key');
+  await resumed.keys.queue;
+
+  const listed = resumed.everyone().map((x) => x.id);
+  assert.deepEqual(listed, ['p-ann', 'p-bo'], 'the one who left is listed again after the resume');
+  assert.notEqual(resumed.keys.stateOf('p-xe'), 'verified', 'the one who left is verified again after the resume');
+  assert.deepEqual(resumed.e2eeInfo().verified, ['p-bo']);
+  assert.deepEqual(keysTo('p-xe'), [], 'the resumed page sent its key to the one who left');
+  assert.deepEqual(resumed.e2eeInfo().warnings.kinds, { 'departed-rejoin': 2, 'departed-sender': 1 },
+    'the welcome\'s entry, the join and the identity of the one who left are warnings');
+
+  // And so across a second resume: the dead ids go on from session to session.
+  await dropAndResume(p);
+  const again = p.session;
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo'), person('p-xe')] }));
+  await eventually(() => again.joined && again.keys, 'the second resumed welcome');
+  await again.keysStarted;
+  serverSays('e2ee', { from: 'p-xe', data: xe });
+  await again.keys.queue;
+  assert.deepEqual(again.everyone().map((x) => x.id), ['p-ann', 'p-bo']);
+  assert.notEqual(again.keys.stateOf('p-xe'), 'verified');
+  assert.deepEqual(keysTo('p-xe'), []);
+});
