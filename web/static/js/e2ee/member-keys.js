@@ -185,7 +185,7 @@ export class MemberKeys {
     if (!p || p.state !== 'verified') return; // keys only from verified members
     let wrapped;
     try {
-      wrapped = decode(String(msg.wrapped)); // iv || AES-GCM output: unwrapKey refuses all but 61 to 261 bytes
+      wrapped = decode(String(msg.wrapped)); // iv || AES-GCM output: unwrapKey refuses all but 69 to 269 bytes (WRAPPED_SIZE to MAX_WRAPPED_SIZE)
     } catch {
       return;
     }
