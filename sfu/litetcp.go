@@ -166,8 +166,12 @@ func (c *liteTCP) serve(a *liteAgents, first []byte, wait *checkWait) {
 				break
 			}
 			a.answered.Add(1)
-			if c.lite.Load() == nil && !wait.end() {
-				return // the time was up as the check passed
+			if c.lite.Load() == nil {
+				// The check was read before the time was up, and the agent has taken
+				// the connection as its path (takeOn) and the peer its answer: it stays
+				// even if the time ran out meanwhile, the idle deadline below replacing
+				// the wait's past one (end returns once that is set).
+				wait.end()
 			}
 			if c.lite.Swap(l) != l {
 				l.addTCP(c)
@@ -181,7 +185,9 @@ func (c *liteTCP) serve(a *liteAgents, first []byte, wait *checkWait) {
 				l.onRTCP(frame)
 			}
 		}
-		// Until a check passes, the wait sets the deadline when its time is up.
+		// Until a check passes, the wait sets the deadline when its time is up (the
+		// frames read from the socket before then are served, as at a deadline of the
+		// socket's own).
 		if c.lite.Load() != nil {
 			_ = c.conn.SetReadDeadline(time.Now().Add(tcpIdle))
 		}

@@ -18,6 +18,9 @@ type checkWait struct {
 	conn  net.Conn
 	state checkWaitState
 	stop  func() bool // stops the timer (Config.AfterFunc's)
+	// deadlineSet is closed once expire has set the deadline in the past: end waits
+	// for it, so that a deadline its caller sets afterwards is not undone.
+	deadlineSet chan struct{}
 }
 
 type checkWaitState uint8
@@ -25,7 +28,7 @@ type checkWaitState uint8
 const (
 	checkWaiting checkWaitState = iota
 	checkEnded                  // ended in time: the connection stays
-	checkTimeUp                 // the time was up first: the connection is closed
+	checkTimeUp                 // the time was up first: the reader is woken, its deadline past
 )
 
 // longAgo is a read deadline that has passed.
@@ -33,7 +36,7 @@ var longAgo = time.Unix(1, 0)
 
 // startCheckWait gives c d to pass a check, timed by after.
 func startCheckWait(c net.Conn, after func(time.Duration, func()) func() bool, d time.Duration) *checkWait {
-	w := &checkWait{conn: c}
+	w := &checkWait{conn: c, deadlineSet: make(chan struct{})}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// Under the lock, so that end finds stop set; expire, which takes the lock, runs
@@ -43,7 +46,7 @@ func startCheckWait(c net.Conn, after func(time.Duration, func()) func() bool, d
 }
 
 // expire ends the wait unless it ended in time: the connection's reader is woken by a
-// read deadline in the past and closes it.
+// read deadline in the past and closes it, unless a check it read before passes.
 func (w *checkWait) expire() {
 	w.mu.Lock()
 	up := w.state == checkWaiting
@@ -52,20 +55,26 @@ func (w *checkWait) expire() {
 	}
 	w.mu.Unlock()
 	if up {
-		// After the lock: once the state says so, nothing sets the deadline again.
+		// After the lock; end waits for it.
 		_ = w.conn.SetReadDeadline(longAgo)
+		close(w.deadlineSet)
 	}
 }
 
 // end ends the wait (a check passed, the connection was handed on or is closing) and
-// reports whether it ended in time: false means the time was up first and the
-// connection is to be closed, its read deadline already past.
+// reports whether it ended in time. False means the time was up first: the read
+// deadline is past by the time end returns, and stays so unless the caller sets
+// another (a check read in time passed as the time ran out: liteTCP.serve).
 func (w *checkWait) end() bool {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.state == checkWaiting {
 		w.state = checkEnded
 		w.stop()
 	}
-	return w.state == checkEnded
+	inTime := w.state == checkEnded
+	w.mu.Unlock()
+	if !inTime {
+		<-w.deadlineSet // expire sets it right after its lock
+	}
+	return inTime
 }
