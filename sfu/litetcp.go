@@ -277,21 +277,10 @@ func (h *tcpHandoff) give(c net.Conn) {
 }
 
 // acceptTCP accepts ICE-TCP connections until the listener closes; then the
-// connections not yet sorted are closed.
+// connections whose wait for a check runs are closed (checkWaits).
 func (e *Engine) acceptTCP(ln net.Listener, h *tcpHandoff) {
-	var (
-		mu      sync.Mutex
-		sorting = map[net.Conn]struct{}{}
-		closed  bool
-	)
-	defer func() {
-		mu.Lock()
-		closed = true
-		for c := range sorting {
-			_ = c.Close()
-		}
-		mu.Unlock()
-	}()
+	var waits checkWaits
+	defer waits.closeAll()
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -305,21 +294,9 @@ func (e *Engine) acceptTCP(ln net.Listener, h *tcpHandoff) {
 		// Every frame of the connection is a read or a write: raw calls, which do not
 		// wake the runtime's monitor thread (rawstream).
 		c = rawstream.Wrap(c)
-		mu.Lock()
-		if closed {
-			mu.Unlock()
-			_ = c.Close()
-			return
-		}
-		sorting[c] = struct{}{}
-		mu.Unlock()
+		wait := waits.start(c, e.after, e.tcpWait)
 		go func() {
-			wait := startCheckWait(c, e.after, e.tcpWait)
-			first, ok := e.firstFrame(c, wait)
-			mu.Lock()
-			delete(sorting, c)
-			mu.Unlock()
-			if ok {
+			if first, ok := e.firstFrame(c, wait); ok {
 				e.sortTCP(c, first, h, wait)
 			}
 		}()

@@ -21,6 +21,7 @@ type checkWait struct {
 	// deadlineSet is closed once expire has set the deadline in the past: end waits
 	// for it, so that a deadline its caller sets afterwards is not undone.
 	deadlineSet chan struct{}
+	waits       *checkWaits // holds it until it ends; nil for none
 }
 
 type checkWaitState uint8
@@ -37,12 +38,17 @@ var longAgo = time.Unix(1, 0)
 // startCheckWait gives c d to pass a check, timed by after.
 func startCheckWait(c net.Conn, after func(time.Duration, func()) func() bool, d time.Duration) *checkWait {
 	w := &checkWait{conn: c, deadlineSet: make(chan struct{})}
+	w.arm(after, d)
+	return w
+}
+
+// arm starts w's timer: d, timed by after.
+func (w *checkWait) arm(after func(time.Duration, func()) func() bool, d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// Under the lock, so that end finds stop set; expire, which takes the lock, runs
 	// on a goroutine of its own.
 	w.stop = after(d, w.expire)
-	return w
 }
 
 // expire ends the wait unless it ended in time: the connection's reader is woken by a
@@ -73,8 +79,55 @@ func (w *checkWait) end() bool {
 	}
 	inTime := w.state == checkEnded
 	w.mu.Unlock()
+	if w.waits != nil {
+		w.waits.remove(w)
+	}
 	if !inTime {
 		<-w.deadlineSet // expire sets it right after its lock
 	}
 	return inTime
+}
+
+// checkWaits are the waits of an ICE-TCP port's connections that run: the connections
+// whose first frame has not come, and a lite agent's that passed no check yet. Once
+// the port closes, acceptTCP closes them (closeAll); the others are closed with their
+// agent (liteAgents.closeAll) or by Pion's mux. Their time is on the engine's clock,
+// which nothing may move after the engine's Close (a test's fake clock), and their
+// readers would be left until their peers went.
+type checkWaits struct {
+	mu sync.Mutex
+	m  map[*checkWait]struct{}
+}
+
+// start is startCheckWait for c, whose wait the set holds until it ends.
+func (s *checkWaits) start(c net.Conn, after func(time.Duration, func()) func() bool, d time.Duration) *checkWait {
+	w := &checkWait{conn: c, deadlineSet: make(chan struct{}), waits: s}
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = make(map[*checkWait]struct{})
+	}
+	s.m[w] = struct{}{}
+	s.mu.Unlock()
+	w.arm(after, d)
+	return w
+}
+
+func (s *checkWaits) remove(w *checkWait) {
+	s.mu.Lock()
+	delete(s.m, w)
+	s.mu.Unlock()
+}
+
+// closeAll closes the connections of the waits that run; their readers end them.
+// Nothing starts a wait after it.
+func (s *checkWaits) closeAll() {
+	s.mu.Lock()
+	conns := make([]net.Conn, 0, len(s.m))
+	for w := range s.m {
+		conns = append(conns, w.conn)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"conclave/internal/conntest"
+	"conclave/internal/fakeclock"
 )
 
 // expiringConn runs expire before its first write: the time to pass a check runs out
@@ -131,5 +132,54 @@ func TestICETCPWaitEndIsAfterTheExpirysDeadline(t *testing.T) {
 	defer conn.mu.Unlock()
 	if n := len(conn.set); n != 2 || !conn.set[1].Equal(idle) {
 		t.Fatalf("read deadlines set %v; want the past one, then the idle one", conn.set)
+	}
+}
+
+// TestEngineCloseEndsICETCPConnectionsWaitingForACheck: the engine's Close closes an
+// ICE-TCP connection whose time to pass a check runs, here one a lite agent's failed
+// checks keep, as it closes those whose first frame has not come: that time is the
+// engine's clock's, which after a Close nothing may move (a test's fake clock never
+// does), and the connection's reader would be left until its peer went.
+func TestEngineCloseEndsICETCPConnectionsWaitingForACheck(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_000_000, 0))
+	cfg := Config{UDPAddr: "127.0.0.1:0", Loopback: true, Now: clock.Now, AfterFunc: clock.AfterFunc}
+	withTCP(time.Minute)(clock, &cfg)
+	eng, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := eng.NewRoom()
+	closed := false // Close once: a second one would panic
+	t.Cleanup(func() {
+		if !closed {
+			room.Close()
+			_ = eng.Close()
+		}
+	})
+	p, err := room.Join("sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.own.offer(false); err != nil {
+		t.Fatal(err)
+	}
+	wrong := check{username: p.own.lite.ufrag + ":peer", pwd: "not-the-password-of-it"}.bytes(t)
+	bad := conntest.DialFrom(t, "127.0.0.1", eng.TCPAddr().String())
+	frame(t, bad, wrong)
+	waitFor(t, "the failed check to be read", func() bool { return eng.lites.refused.Load() == 1 })
+
+	room.Close()
+	closed = true
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = bad.SetReadDeadline(time.Now().Add(waitBound))
+	var b [1]byte
+	_, err = bad.Read(b[:])
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the connection waiting for a check was still open %v after the engine closed", waitBound)
+	}
+	if err == nil {
+		t.Fatal("a failed check was answered")
 	}
 }
