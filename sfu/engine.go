@@ -84,6 +84,8 @@ type Engine struct {
 	sweepMu        sync.Mutex
 	sweepStop      func() bool // the next sweep's; nil while none is to come (no agent)
 	sweepDone      bool
+	closeOnce      sync.Once // Close's work is done once; a second Close returns its error
+	closeErr       error
 }
 
 // untilNext is the wait from now to the next multiple of every on the clock. The
@@ -263,8 +265,15 @@ func (e *Engine) TCPAddr() net.Addr {
 	return e.tcpLn.Addr()
 }
 
-// Close closes the media sockets. Rooms must be closed first.
+// Close closes the media sockets. Rooms must be closed first. Closing again returns
+// the first Close's error and does nothing: the writer pool's channels close once, and
+// a shutdown path that closes on an error and again on its way out must not panic.
 func (e *Engine) Close() error {
+	e.closeOnce.Do(func() { e.closeErr = e.close() })
+	return e.closeErr
+}
+
+func (e *Engine) close() error {
 	var errs []error
 	e.sweepMu.Lock()
 	e.sweepDone = true
