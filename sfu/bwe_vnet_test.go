@@ -628,7 +628,7 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 	// measures of the test's publisher fall behind, so a climb the link cannot carry may
 	// come at any time; it ends when the estimate falls, and the gate then holds the
 	// next one back.
-	deadline := time.Now().Add(bweWait)
+	deadline := time.Now().Add(waitBound)
 	for {
 		from := r.capped.videoCount()
 		until := r.pub.lastFrame() + 100*maxLayers
@@ -645,7 +645,7 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the capped subscriber never stayed on q for 100 frames in %v", bweWait)
+			t.Fatalf("the capped subscriber never stayed on q for 100 frames in %v", waitBound)
 		}
 		waitForLong(t, "the capped subscriber on q again after a climb", func() bool { return r.capped.onLayer(0, n) })
 	}
