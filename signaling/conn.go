@@ -174,10 +174,17 @@ func (s *Session) joinTick() {
 	}
 }
 
-// pingTick closes a peer not heard from for pongWait, and otherwise pings it.
+// pingTick closes a peer not heard from for pongWait, and otherwise pings it. The clock
+// is read before what was last heard: a timer's function runs in a goroutine of its own,
+// which may be scheduled only after the clock has moved on (a fake clock's steps come
+// one after another, each after the peer was heard), and a reading of lastHeard taken
+// before such a wait, judged against the clock read after it, closed a peer heard a
+// moment before ("no pong"). Read in this order, the peer heard at or after the reading
+// of the clock counts, whenever the function runs.
 func (s *Session) pingTick() {
+	now := s.srv.clock.Now()
 	last := time.Unix(0, s.lastHeard.Load())
-	if s.srv.clock.Now().Sub(last) >= pongWait {
+	if now.Sub(last) >= pongWait {
 		s.abort(CloseTimeout, "no pong")
 		return
 	}
