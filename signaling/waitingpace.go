@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -33,6 +34,8 @@ type waitingPacer struct {
 	budget tokenBucket // bytes
 	held   []byte      // the latest list not sent yet; nil: none
 	stop   func() bool // cancels the timer that sends held; nil: none armed
+	due    time.Time   // when that timer fires
+	timer  uint64      // that timer's number: one stopped too late finds another here
 }
 
 func newWaitingPacer() waitingPacer {
@@ -51,16 +54,20 @@ func (p *waitingPacer) take(now time.Time, n int) bool {
 }
 
 // wait is how long from now until the budget holds a list of n bytes (at least a
-// millisecond: the clock's timers take a duration).
+// millisecond: the clock's timers take a duration), rounded up, so that the budget
+// holds it when the timer fires.
 func (p *waitingPacer) wait(now time.Time, n int) time.Duration {
 	p.budget.refill(now)
 	lack := min(float64(n), p.budget.burst) - p.budget.tokens
-	return max(time.Duration(lack/p.budget.rate*float64(time.Second)), time.Millisecond)
+	return max(time.Duration(math.Ceil(lack/p.budget.rate*float64(time.Second))), time.Millisecond)
 }
 
-// sendWaitingList queues msg, a waiting list, for a moderator, now if its budget allows
-// and no list is held, else in place of the list held, for when it does. A nil session
-// is a parked member: nothing reaches it.
+// sendWaitingList queues msg, a waiting list, for a moderator: now if its budget allows,
+// in place of any list held (msg is newer), else in place of the list held, for when
+// the budget allows. A list smaller than the one held waits only as long as it needs:
+// when the room shrinks back (the loop stopped, the people let in), its list is not held
+// behind the time a larger one needed. A nil session is a parked member: nothing
+// reaches it.
 func (s *Session) sendWaitingList(msg []byte) {
 	if s == nil {
 		return
@@ -69,36 +76,61 @@ func (s *Session) sendWaitingList(msg []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := s.srv.clock.Now()
-	if p.stop == nil && p.take(now, len(msg)) {
+	if p.take(now, len(msg)) {
 		// Queued under the pacer's lock, so that a held list released meanwhile
-		// cannot come after this newer one.
+		// cannot come after this newer one; the one held is older and goes unsent.
+		p.held = nil
+		p.disarm()
 		s.sendSnapshot(msg, snapshotWaitingList)
 		return
 	}
 	p.held = msg
-	if p.stop == nil && !s.isClosing() {
-		p.stop = s.srv.clock.AfterFunc(p.wait(now, len(msg)), s.releaseWaitingList)
+	if wait := p.wait(now, len(msg)); p.stop == nil || now.Add(wait).Before(p.due) {
+		p.disarm()
+		if !s.isClosing() {
+			p.arm(s, now, wait)
+		}
 	}
 }
 
-// releaseWaitingList sends the list held, its budget allowing (the timer's), or waits
+// arm sets the timer that sends the list held in d. Under p.mu, with none armed.
+func (p *waitingPacer) arm(s *Session, now time.Time, d time.Duration) {
+	p.timer++
+	n := p.timer
+	p.due = now.Add(d)
+	p.stop = s.srv.clock.AfterFunc(d, func() { s.releaseWaitingList(n) })
+}
+
+// disarm stops the timer armed, if any. One that fired already and waits for p.mu
+// finds that it is no longer the one armed. Under p.mu.
+func (p *waitingPacer) disarm() {
+	if p.stop != nil {
+		p.stop()
+	}
+	p.stop = nil
+}
+
+// releaseWaitingList, timer n's, sends the list held, its budget allowing, or waits
 // again for it.
-func (s *Session) releaseWaitingList() {
+func (s *Session) releaseWaitingList(n uint64) {
 	p := &s.waitingPace
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stop == nil || p.timer != n {
+		return // stopped, or another armed in its place
+	}
+	p.stop = nil
 	if p.held == nil {
-		p.stop = nil
 		return
 	}
 	now := s.srv.clock.Now()
 	if !p.take(now, len(p.held)) {
 		// A larger list took the place of the one the timer was set for.
-		p.stop = s.srv.clock.AfterFunc(p.wait(now, len(p.held)), s.releaseWaitingList)
+		p.arm(s, now, p.wait(now, len(p.held)))
 		return
 	}
 	s.sendSnapshot(p.held, snapshotWaitingList)
-	p.held, p.stop = nil, nil
+	p.held = nil
 }
 
 // forgetWaitingList drops a list held for a member that is no longer a moderator: it
@@ -112,6 +144,7 @@ func (s *Session) forgetWaitingList() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.held = nil
+	p.disarm()
 }
 
 // stopWaitingList cancels the timer of a list held: the connection is gone.
@@ -119,8 +152,6 @@ func (s *Session) stopWaitingList() {
 	p := &s.waitingPace
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.stop != nil {
-		p.stop()
-	}
-	p.held, p.stop = nil, nil
+	p.held = nil
+	p.disarm()
 }
