@@ -93,6 +93,9 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 				}
 			}
 			if s != nil {
+				// A list the budget holds (waitingpace.go) is not for someone no longer
+				// in the meeting: its timer could send it in the moment before the bye.
+				s.forgetWaitingList()
 				s.deliver(event{kind: evEjected, reason: string(e.Reason)})
 			}
 		case lobby.WaitingList:
