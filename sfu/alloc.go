@@ -25,7 +25,8 @@ import (
 //
 // Going down is immediate; going up needs the higher layer to fit with climbHeadroom
 // to spare, so an estimate that hovers at a layer's rate does not flap, and is held
-// back after a climb that the estimate had to undo (climbGate).
+// back after a climb that had to be undone (climbGate): by a fall of the estimate, or
+// within climbFailedIn of it for any reason but the view.
 //
 // The estimator cannot learn that a link carries more than it is sent: while the subscriber gets
 // less than the estimate, the estimate grows no further than half again what arrives.
@@ -191,32 +192,6 @@ func (s *trainSchedule) climbed(now time.Time) {
 	s.next = now.Add(trainEvery)
 }
 
-// climbGate holds climbs back after failed ones: a drop soon after a climb doubles the
-// wait before the next, up to climbBackoffUp; climbForgotten without drops forgets them.
-type climbGate struct {
-	lastClimb, lastDrop time.Time
-	backoff             time.Duration
-}
-
-func (g *climbGate) open(now time.Time) bool {
-	return g.lastDrop.IsZero() || now.Sub(g.lastDrop) >= g.backoff
-}
-
-func (g *climbGate) note(now time.Time, climbed, dropped bool) {
-	if dropped {
-		switch {
-		case g.backoff == 0 || now.Sub(g.lastDrop) > climbForgotten:
-			g.backoff = climbBackoff
-		case now.Sub(g.lastClimb) < climbFailedIn:
-			g.backoff = min(2*g.backoff, climbBackoffUp)
-		}
-		g.lastDrop = now
-	}
-	if climbed {
-		g.lastClimb = now
-	}
-}
-
 // layerLimit is the highest layer the allocation lets up take; ok is false while the
 // subscriber is not limited (no estimate yet, or a track allocated after the last one).
 func (p *Participant) layerLimit(up *upTrack) (limit int, ok bool) {
@@ -286,37 +261,7 @@ func (p *Participant) reallocate() {
 		p.bw.mu.Unlock() // closed: the gauge of limited subscribers is settled
 		return
 	}
-	open := p.bw.climb.open(now)
-	keep := !p.bw.estimated.Load() // no feedback yet: nothing shows the link too slow
-	layers, order, starved := allocate(budget, audio, tiles, open, keep)
-	climbed, dropped := false, false
-	switch {
-	case !starved:
-		p.bw.starvedSince = time.Time{}
-	case !keep && tiles[order[0]].cur >= 0:
-		// Video the link cannot carry beside audio: kept for starveGrace, then paused.
-		// An estimate still growing back (from bweInitial at the start, from bweMin
-		// after a hiccup) with no fall since the starvation began restarts the grace:
-		// from bweMin it takes some ten seconds at estGrowth to reach half of a 2
-		// Mbit/s layer, a screen share's without simulcast, on a link that carries it;
-		// a link that does not carries less than the layer sent and cuts the estimate.
-		switch {
-		case p.bw.starvedSince.IsZero():
-			p.bw.starvedSince, p.bw.starveFell = now, false
-		case budget < p.bw.lastBudget:
-			p.bw.starveFell = true
-		case budget > p.bw.lastBudget && !p.bw.starveFell:
-			p.bw.starvedSince = now
-		}
-		keep = now.Sub(p.bw.starvedSince) < starveGrace
-		dropped = !keep
-	case !keep && open:
-		// Paused for it: a probe of its lowest layer.
-		p.bw.starvedSince, p.bw.starveFell, keep, climbed = now, false, true, true
-	}
-	if starved && keep {
-		layers, order, _ = allocate(budget, audio, tiles, open, true)
-	}
+	layers, order, open, climbed := p.bw.decide(now, budget, audio, tiles)
 	a := make(allocation, len(tiles))
 	var dl Downlink
 	left := budget - audio // what retransmissions may have of it (rtxLimitFor)
@@ -326,14 +271,6 @@ func (p *Participant) reallocate() {
 		if l >= 0 {
 			left -= t.rate(l)
 		}
-		if t.cur >= 0 && l > t.cur {
-			climbed = true
-		}
-		// Only a fall of the estimate is a sign of congestion: the first
-		// allocation, or a view that asks for more, cuts without one.
-		if t.cur >= 0 && l < t.cur && l < t.top && budget < p.bw.lastBudget {
-			dropped = true
-		}
 		switch {
 		case l < 0:
 			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkPaused})
@@ -341,8 +278,6 @@ func (p *Participant) reallocate() {
 			dl.Tracks = append(dl.Tracks, DownlinkTrack{ParticipantID: t.up.owner.id, Source: t.up.source, State: DownlinkReduced})
 		}
 	}
-	p.bw.climb.note(now, climbed, dropped)
-	p.bw.lastBudget = budget
 	var train *downTrack
 	if climbed {
 		p.bw.train.climbed(now)
@@ -376,6 +311,67 @@ func (p *Participant) reallocate() {
 	if train != nil {
 		p.out.enqueue(sendItem{d: train, p: trainMarker}, false)
 	}
+}
+
+// decide shares budget out over tiles at now (allocate) as the climb gate and the
+// starvation of the first tile allow, and notes what it did in both; under b.mu. open:
+// climbs were allowed; climbed: a tile climbed, or the first tile's lowest layer is
+// probed.
+func (b *bandwidth) decide(now time.Time, budget, audio int64, tiles []allocTile) (layers, order []int, open, climbed bool) {
+	open = b.climb.open(now)
+	keep := !b.estimated.Load() // no feedback yet: nothing shows the link too slow
+	layers, order, starved := allocate(budget, audio, tiles, open, keep)
+	dropped := false
+	switch {
+	case !starved:
+		b.starvedSince = time.Time{}
+	case !keep && tiles[order[0]].cur >= 0:
+		// Video the link cannot carry beside audio: kept for starveGrace, then paused.
+		// An estimate still growing back (from bweInitial at the start, from bweMin
+		// after a hiccup) with no fall since the starvation began restarts the grace:
+		// from bweMin it takes some ten seconds at estGrowth to reach half of a 2
+		// Mbit/s layer, a screen share's without simulcast, on a link that carries it;
+		// a link that does not carries less than the layer sent and cuts the estimate.
+		switch {
+		case b.starvedSince.IsZero():
+			b.starvedSince, b.starveFell = now, false
+		case budget < b.lastBudget:
+			b.starveFell = true
+		case budget > b.lastBudget && !b.starveFell:
+			b.starvedSince = now
+		}
+		keep = now.Sub(b.starvedSince) < starveGrace
+		dropped = !keep
+	case !keep && open:
+		// Paused for it: a probe of its lowest layer.
+		b.starvedSince, b.starveFell, keep, climbed = now, false, true, true
+	}
+	if starved && keep {
+		layers, order, _ = allocate(budget, audio, tiles, open, true)
+	}
+	for i, t := range tiles {
+		l := layers[i]
+		if t.cur >= 0 && l > t.cur {
+			climbed = true
+			b.climb.climbed(t.up, now)
+		}
+		// A tile that goes below what its view calls for when the estimate fell, or
+		// within climbFailedIn of its own climb for whatever reason, undoes a climb the
+		// link did not bear out. The second counts a climb undone by the layer's rate
+		// reading rising again: a publisher's packets that come late (its load,
+		// jitter) make its layers' rates read low for a window, a layer then seems to
+		// fit, and each such climb overran the link, while the rate's rise took the
+		// tile down before the estimate fell, uncounted, so the gate never closed (q,
+		// h, q, h every few seconds). It also counts a cut for another tile's larger
+		// view soon after a climb, which holds climbs back for nothing but a while. A
+		// cut without either (the first allocation, a view that asks for more) is none.
+		if t.cur >= 0 && l < t.cur && l < t.top && (budget < b.lastBudget || b.climb.climbedRecently(t.up, now)) {
+			dropped = true
+		}
+	}
+	b.climb.note(now, climbed, dropped)
+	b.lastBudget = budget
+	return layers, order, open, climbed
 }
 
 // trainTrack is the subscription a train goes on: up's when it is being sent, else
