@@ -7,19 +7,23 @@
 // who left again, verified it and sent it its key: the member a moderator removed was
 // back in that member's meeting, with no word of a join. Now the resumed session starts
 // with the dropped one's dead ids: the id is not listed, never verified, gets no key,
-// and the page warns that the server may be tampering with the meeting.
+// and the page warns that the server may be tampering with the meeting. That warning
+// too lasts the stay: a server that dropped the link again wiped it (a new session's
+// key schedule counts from nothing), so the resumed session takes the dropped one's
+// warnings by kind, shows them, and does not toast them again.
 //
-// The page's glue (meeting.js: join with `left`, the Reconnect) is played by `page` with
-// the same calls.
+// The page's glue (meeting.js: join with `left` and `warned`, the Reconnect) is played
+// by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume } from './media-standins.mjs';
+import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume, captureShown } from './media-standins.mjs';
 import { FakeMedia, eventually } from './harness.mjs';
 
 const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
 const { Reconnect } = await import('../static/js/reconnect.js');
 const { MeetingCrypto, SessionKeys } = await import('../static/js/e2ee/session-keys.js');
+const { RosterWarning } = await import('../static/js/e2ee-roster-ui.js');
 
 window.fetch = async () => ({ ok: true, status: 200 }); // the reachability probe: the server is up
 
@@ -38,6 +42,7 @@ function page(t) {
       meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,
       e2ee: { crypto: MeetingCrypto.fromSecret(LINK_SECRET), api: 'legacy' },
       left: resume && p.session ? p.session.leftIds() : [], // as meeting.js's join
+      warned: resume && p.session ? p.session.warnedKinds() : {},
       ui: uiStandIn({
         resumable: (id, secret) => p.reconnect.remember(id, secret),
         dropped: () => p.reconnect.dropped(),
@@ -123,4 +128,50 @@ test('an id that left before the page\'s own resume is not brought back by the r
   assert.deepEqual(again.everyone().map((x) => x.id), ['p-ann', 'p-bo']);
   assert.notEqual(again.keys.stateOf('p-xe'), 'verified');
   assert.deepEqual(keysTo('p-xe'), []);
+});
+
+test('a tampering warning stays across the page\'s own resume: the server cannot wipe it by dropping the link', async (t) => {
+  const bo = await identityOf('p-bo', ['p-ann', 'p-xe']);
+  const xe = await identityOf('p-xe', ['p-ann', 'p-bo']);
+  const p = page(t);
+  sent.length = 0;
+  p.open();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  serverSays('welcome', welcome({ participants: [person('p-bo'), person('p-xe')] }));
+  await eventually(() => p.session.joined && p.session.keys, 'the welcome');
+  await p.session.keysStarted;
+  serverSays('e2ee', { from: 'p-bo', data: bo });
+  serverSays('e2ee', { from: 'p-xe', data: xe });
+  await eventually(() => p.session.keys.stateOf('p-xe') === 'verified', 'Xe verified');
+  // Xe leaves, and the server replays Xe's identity: refused, a warning.
+  serverSays('participant_left', { participantId: 'p-xe' });
+  serverSays('e2ee', { from: 'p-xe', data: xe });
+  await eventually(() => p.session.e2eeInfo().warnings.count === 1, 'the warning');
+  const before = p.session.e2eeInfo();
+
+  // Then it drops the page's link, and the resumed meeting looks honest: Bo alone.
+  await dropAndResume(p);
+  await dropAndResume(p); // an attempt that drops before its welcome carries it too
+  const resumed = p.session;
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo')] }));
+  await eventually(() => resumed.joined && resumed.keys, 'the resumed welcome');
+  await resumed.keysStarted;
+  serverSays('e2ee', { from: 'p-bo', data: bo });
+  await eventually(() => resumed.keys.stateOf('p-bo') === 'verified', 'Bo verified again');
+  await resumed.keys.queue;
+  const after = resumed.e2eeInfo();
+  assert.deepEqual(after.warnings.kinds, { 'departed-sender': 1 }, 'the resume wiped the warning of the replayed identity');
+  assert.equal(after.warnings.count, 1);
+
+  // What the person sees: the sentence and the chip stay; the toast was said once.
+  t.mock.timers.enable({ apis: ['setTimeout'] }); // the toast's own timers: not waited for
+  const shown = captureShown();
+  const warning = new RosterWarning();
+  warning.render(before);
+  assert.equal(warning.note.hidden, false);
+  warning.render(null); // reconnecting: no session joined
+  warning.render(after);
+  assert.equal(warning.note.hidden, false, 'the warning is gone after the resume');
+  assert.equal(warning.chip.dataset.warning, 'roster');
+  assert.equal(shown.length, 1, `the warning was toasted again at the resume: ${JSON.stringify(shown)}`);
 });

@@ -2,7 +2,9 @@
 // did not fit the roster the server announced (e2ee/roster.js): a replayed or
 // injected identity, an id brought back after it left. The person sees one clear
 // sentence in the encryption panel (and the chip turns to a warning), plus one toast
-// per session; the details (counts per kind) stay in window.conclave.e2ee().warnings.
+// per stay in the meeting (the page's own resume carries the warnings and does not
+// toast them again); the details (counts per kind) stay in
+// window.conclave.e2ee().warnings.
 //
 // Test hooks: #e2ee-roster-warning (the sentence, shown while there are warnings),
 // #e2ee-status[data-warning="roster"].
@@ -27,9 +29,11 @@ export class RosterWarning {
       return;
     }
     this.chip.dataset.warning = 'roster';
-    if (!this.toasted) {
-      this.toasted = true;
+    // Warnings carried across the page's own resume were told by the session that had
+    // them: the sentence and the chip stay, the toast is not said again at each resume.
+    if (!this.toasted && !info.warnings.carried) {
       toast(t('e2ee14.roster.warning'), { kind: 'error', timeout: 10000 });
     }
+    this.toasted = true;
   }
 }

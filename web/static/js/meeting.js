@@ -157,6 +157,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     resume,
     // A resume continues this stay: who left it before the drop stays gone (session-roster.js, leftIds).
     left: resume && session ? session.leftIds() : [],
+    warned: resume && session ? session.warnedKinds() : {}, // and a tampering warning stays
     replaceKnock,
     presence,
     ui: sessionUI({

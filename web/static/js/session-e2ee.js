@@ -44,6 +44,7 @@ export const e2eeMethods = {
       name: this.name || '',
       sending: false, // until the publish connection opens (_startPublisher)
       left: [...this.departed], // before a resume: the ids that left the sessions of this stay before it
+      warned: this.warned, // and what their key schedules refused
       onName: (pid, name) => {
         this.names.received(pid, name);
         this._namesChanged();
@@ -117,7 +118,9 @@ export const e2eeMethods = {
       safetyCode: this.keys ? this.keys.currentCode() : '', // '' while a new code is computed
       verified: this.keys ? this.keys.verified() : [],
       unverified: this.keys ? this.keys.unverified() : [],
-      warnings: this.keys ? this.keys.warnings() : { count: 0, kinds: {} }, // refused key messages (roster.js)
+      // Refused key messages (roster.js); carried: how many were before the page's own
+      // resume, told by the session that had them (e2ee-roster-ui.js).
+      warnings: this.keys ? { ...this.keys.warnings(), carried: this.keys.carriedWarnings() } : { count: 0, kinds: {}, carried: 0 },
       knockWrong: [...this.knockWrong], // admitted knockers this page saw as "Wrong link" (e2ee-self-link.js)
       pending: this.keys ? [...this.participants.keys()].filter((id) => this.keys.stateOf(id) === 'pending').length : 0,
       keyIndex: this.keys ? this.keys.keyIndex : -1,

@@ -245,6 +245,17 @@ export const rosterMethods = {
   },
 
   /**
+   * warnedKinds is what this stay's key schedules refused so far, {kind: number} (those
+   * given at this session's start included, until it has its own key schedule): the
+   * session a resume starts takes it (meeting.js, `warned`), so that a server cannot
+   * wipe the page's tampering warning by dropping its connection (e2ee/FORMAT.md,
+   * "Identity per session"). Counts by kind only.
+   */
+  warnedKinds() {
+    return this.keys ? this.keys.warnings().kinds : { ...this.warned };
+  },
+
+  /**
    * _participantResumed: a reconnecting member is back on a new connection, with a new
    * identity key in an encrypted meeting. Only an id still in the roster can resume
    * (an id that left is never verified again); e2ee/FORMAT.md, "Resumed members".

@@ -42,7 +42,7 @@ export class Session {
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [] }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {} }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
@@ -96,6 +96,9 @@ export class Session {
     // one announced again is the server lying (e2ee/FORMAT.md, "Identity per session"):
     // a warning, never a member.
     this.departed = new Set(resume ? [...left].filter((id) => typeof id === 'string') : []);
+    // What the key schedules of this stay refused before a resume, by kind (the dropped
+    // session's warnedKinds): still warned about, a server cannot wipe it with a drop.
+    this.warned = resume && warned && typeof warned === 'object' ? { ...warned } : {};
     this.chatIds = new Set();
     this.joinTimer = 0;
     this.sentMedia = null; // the media announced in `join`

@@ -22,12 +22,21 @@ export class Roster {
   /**
    * left is the ids that left this stay in the meeting before this session: the page's
    * earlier sessions of the same membership, before its own resume (SessionKeys, `left`).
-   * They are dead from the start.
+   * They are dead from the start. warned is what those sessions refused, {kind: number}
+   * (their warnings' kinds): counted here from the start too, so that a server cannot
+   * wipe a warning by dropping the page's connection; carried says how many that was.
    */
-  constructor(left = []) {
+  constructor(left = [], warned = {}) {
     this.live = new Set();
     this.dead = new Set(left);
     this.counts = new Map(); // kind -> number
+    this.carried = 0;
+    const kinds = new Set(Object.values(WARNING_KINDS));
+    for (const [kind, n] of Object.entries(warned || {})) {
+      if (!kinds.has(kind) || !Number.isSafeInteger(n) || n <= 0) continue;
+      this.counts.set(kind, n);
+      this.carried += n;
+    }
   }
 
   /** announce takes the members listed in `welcome`. */

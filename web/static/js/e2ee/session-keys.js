@@ -80,8 +80,10 @@ export class SessionKeys extends MemberKeys {
    * had seen them leave (FORMAT.md, "Identity per session"). Without them a server that
    * dropped the page's connection could list an id that left in the resumed welcome and
    * replay its identity, and the resumed page verified it and gave it its key.
+   * warned is what those sessions refused (their warnings' kinds), counted from the
+   * start: a drop of the page's connection does not wipe the warning.
    */
-  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true, left = [] }) {
+  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true, left = [], warned = {} }) {
     super();
     this.meeting = meeting;
     this.name = fitName(name);
@@ -101,7 +103,7 @@ export class SessionKeys extends MemberKeys {
     // key, past: its earlier ones}, all hex. Dropped when id leaves: it is dead then.
     this.seen = new Map();
     // The ids the server announced, and those that left (roster.js), also before a resume.
-    this.roster = new Roster([...left].filter(validId));
+    this.roster = new Roster([...left].filter(validId), warned);
     this.pendingJoins = new Set();
     this.pendingLeave = false;
     // Media goes out under the own key: a leave rotates it at once. Until then a leave's
@@ -290,9 +292,17 @@ export class SessionKeys extends MemberKeys {
     return this.requests.waiting(pid);
   }
 
-  /** warnings: the key messages and announcements refused this session, {count, kinds}. */
+  /**
+   * warnings: the key messages and announcements refused this session and, after the
+   * page's own resume, the sessions of this stay before it, {count, kinds}.
+   */
   warnings() {
     return this.roster.warnings();
+  }
+
+  /** carriedWarnings is how many of warnings() the sessions before a resume had (told there). */
+  carriedWarnings() {
+    return this.roster.carried;
   }
 
   /** keyIndex is the index of the key outgoing frames use, -1 before there is one. */
