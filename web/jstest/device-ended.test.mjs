@@ -47,7 +47,7 @@ test('a microphone unplugged in the meeting: told, shown off, the others told', 
   shown.length = 0;
   assert.ok(senderOf(session, 'microphone').track, 'the microphone is sent');
   unplug(media.micTrack);
-  await eventually(() => sent.some((m) => m.type === 'media_state' && m.payload.mic === false), 'the others told the microphone is off', 3000);
+  await eventually(() => sent.some((m) => m.type === 'media_state' && m.payload.mic === false), 'the others told the microphone is off');
   await controls.ops.mic;
   assert.equal(media.micOn, false);
   assert.equal(senderOf(session, 'microphone').track, null, 'a dead track left on the sender');
@@ -62,7 +62,7 @@ test('a camera unplugged in the meeting: told, shown off, the others told', asyn
   const { media, controls, session } = await joined(t);
   shown.length = 0;
   unplug(media.cameraTrack);
-  await eventually(() => sent.some((m) => m.type === 'media_state' && m.payload.camera === false), 'the others told the camera is off', 3000);
+  await eventually(() => sent.some((m) => m.type === 'media_state' && m.payload.camera === false), 'the others told the camera is off');
   await controls.ops.camera;
   assert.equal(media.cameraOn, false);
   assert.equal(senderOf(session, 'camera').track, null, 'a dead track left on the sender');
@@ -90,7 +90,7 @@ test('a camera unplugged on the pre-join screen: the button says off, one click 
   await prejoin.start();
   shown.length = 0;
   unplug(media.cameraTrack);
-  await eventually(() => shown.includes(tr('media.camera.ended')), 'the person told', 3000);
+  await eventually(() => shown.includes(tr('media.camera.ended')), 'the person told');
   await controls.ops.camera;
   assert.equal(prejoin.wantCamera, false, 'the pre-join screen still wants the camera that is gone');
   await prejoin._toggleCamera();

@@ -175,7 +175,7 @@ export async function dropAndResume(p, check = null) {
   dropSocket();
   assert.equal(p.reconnect.active, true, 'the page does not resume');
   if (check) check(before);
-  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume', 5000);
+  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume');
 }
 
 export const gridStandIn = () => new Proxy({ tiles: new Map() }, {

@@ -144,7 +144,7 @@ test('a share the welcome no longer allows stops, and the person is told why', a
   shown.length = 0;
   // Made a participant while away, in a meeting where only presenters may share.
   serverSays('welcome', welcome({ resumed: true, role: 'participant', settings: { screenShare: false } }));
-  await eventually(() => track.readyState === 'ended', 'the capture stopped', 5000);
+  await eventually(() => track.readyState === 'ended', 'the capture stopped');
   await p.controls.ops.screen;
   assert.equal(p.media.screenTrack, null);
   assert.ok(shown.includes(tr('controls.screen.ended-not-allowed')), `not told why: ${JSON.stringify(shown)}`);
@@ -166,7 +166,7 @@ test('a moderator\'s stop sent while away wins over the share coming back', asyn
   await drop(p, track);
   serverSays('welcome', welcome({ resumed: true }));
   serverSays('media_command', { command: 'stop_screen', by: 'p-mod' });
-  await eventually(() => track.readyState === 'ended', 'the capture stopped', 5000);
+  await eventually(() => track.readyState === 'ended', 'the capture stopped');
   await p.controls.ops.screen;
   assert.ok(!sent.some((m) => m.type === 'media_state' && m.payload.screen === true), 'the share was said to be on again');
 });
@@ -231,7 +231,7 @@ test('a media_state sent at the resumed welcome does not say sharing before the 
   // Not allowed any more: a `screen: true` here is refused by the server, and rules.js
   // takes that refusal for a moderator's mute of the microphone.
   assert.ok(states.every((m) => m.payload.screen === false), `said sharing before sending: ${JSON.stringify(states)}`);
-  await eventually(() => track.readyState === 'ended', 'the capture stopped', 5000);
+  await eventually(() => track.readyState === 'ended', 'the capture stopped');
   await p.controls.ops.screen;
   assert.ok(!sent.some((m) => m.type === 'media_state' && m.payload.screen === true));
 });
