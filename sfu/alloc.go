@@ -26,7 +26,7 @@ import (
 // Going down is immediate; going up needs the higher layer to fit with climbHeadroom
 // to spare, so an estimate that hovers at a layer's rate does not flap, and is held
 // back after a climb that had to be undone (climbGate): by a fall of the estimate, or
-// within climbFailedIn of it for any reason but the view.
+// within climbFailedIn of it because the layer needs more than its rate read then.
 //
 // The estimator cannot learn that a link carries more than it is sent: while the subscriber gets
 // less than the estimate, the estimate grows no further than half again what arrives.
@@ -353,19 +353,23 @@ func (b *bandwidth) decide(now time.Time, budget, audio int64, tiles []allocTile
 		l := layers[i]
 		if t.cur >= 0 && l > t.cur {
 			climbed = true
-			b.climb.climbed(t.up, now)
+			b.climb.climbed(t.up, now, l, t.rate(l))
 		}
 		// A tile that goes below what its view calls for when the estimate fell, or
-		// within climbFailedIn of its own climb for whatever reason, undoes a climb the
-		// link did not bear out. The second counts a climb undone by the layer's rate
-		// reading rising again: a publisher's packets that come late (its load,
-		// jitter) make its layers' rates read low for a window, a layer then seems to
-		// fit, and each such climb overran the link, while the rate's rise took the
-		// tile down before the estimate fell, uncounted, so the gate never closed (q,
-		// h, q, h every few seconds). It also counts a cut for another tile's larger
-		// view soon after a climb, which holds climbs back for nothing but a while. A
-		// cut without either (the first allocation, a view that asks for more) is none.
-		if t.cur >= 0 && l < t.cur && l < t.top && (budget < b.lastBudget || b.climb.climbedRecently(t.up, now)) {
+		// within climbFailedIn of its own climb because its layer needs more than the
+		// climb allowed for it, undoes a climb the link did not bear out. The second
+		// counts a climb undone by the layer's rate reading rising again: a
+		// publisher's packets that come late (its load, jitter) make its layers' rates
+		// read low for a window, a layer then seems to fit, and each such climb overran
+		// the link, while the rate's rise took the tile down before the estimate fell,
+		// uncounted, so the gate never closed (q, h, q, h every few seconds). A cut for
+		// what the others ask for is none, however soon after the climb: another
+		// tile's layer back (Chromium restores its top layer every few seconds), its
+		// view larger (a speaker pinned), a tile that joins, audio that begins. Counted,
+		// it held every climb back for 10 to 80 s, the returning layer's own among
+		// them, on a link that carried them all. Nor is a cut the first allocation
+		// makes, or one the tile's own view asks for.
+		if t.cur >= 0 && l < t.cur && l < t.top && (budget < b.lastBudget || b.climb.outgrown(t.up, now, t.cur, t.rate(t.cur))) {
 			dropped = true
 		}
 	}
