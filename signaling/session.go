@@ -304,7 +304,7 @@ func (s *Session) serve() {
 	<-s.closed
 	s.stopWriter()
 	s.stopWatchdog()
-	s.stopWaitingList()
+	s.forgetWaitingList()
 }
 
 // run is the session's owner goroutine.

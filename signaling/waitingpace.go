@@ -133,22 +133,15 @@ func (s *Session) releaseWaitingList(n uint64) {
 	p.held = nil
 }
 
-// forgetWaitingList drops a list held for a member that is no longer a moderator: it
-// was made for a moderator's eyes. Under the meeting's lock, before the member is told
-// of its new role.
+// forgetWaitingList drops the list held and stops its timer: the member is a
+// moderator no more, removed or sent back to the waiting room (the list was made for a
+// moderator's eyes: under the meeting's lock, before the member is told, so that the
+// timer cannot send it in the moment between), or its connection is gone (serve). A nil
+// session is a parked member: nothing is held for it.
 func (s *Session) forgetWaitingList() {
 	if s == nil {
 		return
 	}
-	p := &s.waitingPace
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.held = nil
-	p.disarm()
-}
-
-// stopWaitingList cancels the timer of a list held: the connection is gone.
-func (s *Session) stopWaitingList() {
 	p := &s.waitingPace
 	p.mu.Lock()
 	defer p.mu.Unlock()
