@@ -108,19 +108,13 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 // route finds the relay at relayAddr, user's (relayOf), and its client's connection
 // (src and dst are the allocation's five-tuple as pion/turn reports it).
 func (d *direct) route(src, dst, relayAddr net.Addr, user string) (*restrictedConn, clientConn) {
-	r, ok := relayAddr.(*net.UDPAddr)
-	if !ok {
-		return nil, nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	relay := d.relays[uint16(r.Port)]
-	if relay == nil || relay.user != user {
+	relay := d.relayOf(relayAddr, user)
+	if relay == nil {
 		return nil, nil
 	}
 	switch a := src.(type) {
 	case *net.UDPAddr:
-		if d.udp == nil {
+		if d.udp == nil { // set by New, before pion/turn serves
 			return nil, nil
 		}
 		return relay, udpClient{conn: d.udp, to: unmap(a.AddrPort()), bufs: &d.bufs}
