@@ -99,6 +99,36 @@ async function type(password) {
   return sent.slice(from).find((m) => m.type === 'update_settings');
 }
 
+/**
+ * remove empties the field, presses Remove and confirms it; it returns the
+ * update_settings sent, which must be the removal asked on revision 2 (the meetings of
+ * the tests that use it).
+ */
+async function remove() {
+  node('setting-password').value = '';
+  node('setting-password').dispatch('input');
+  node('setting-password-clear').click();
+  await tick(1);
+  const from = sent.length;
+  node('confirm-ok').click();
+  await tick(2);
+  const removal = sent.slice(from).find((m) => m.type === 'update_settings');
+  assert.deepEqual(removal?.payload, { password: '', revision: 2 });
+  return removal;
+}
+
+/** roleTo: the server tells the page that its moderator is now role (participant_updated). */
+async function roleTo(role) {
+  serverSays('participant_updated', { participant: { id: 'p-mo', role } });
+  await tick(2);
+}
+
+/** refuseNotAllowed: the server refuses msg as not_allowed, saying message. */
+async function refuseNotAllowed(msg, message = 'only moderators may do that') {
+  serverSays('error', { code: 'not_allowed', message }, msg.id);
+  await tick(2);
+}
+
 test('"Password saved" comes with the server\'s answer to it, not when it is sent', async (t0) => {
   const { panel } = await meeting(t0);
   shown.length = 0;
@@ -217,29 +247,24 @@ test('a refused new password says why and stays typed, to be tried again', async
 // again. Refused while the sender is still demoted, the old text holds.
 test('a change of the password refused for a demotion undone since says so, not "only moderators can change it"', async (t0) => {
   await meeting(t0, { settingsRevision: 2, settings: { ...SETTINGS, passwordRequired: true } });
-  const role = async (now) => {
-    serverSays('participant_updated', { participant: { id: 'p-mo', role: now } });
-    await tick(2);
-  };
   const refuse = async (msg) => {
     shown.length = 0;
-    serverSays('error', { code: 'not_allowed', message: 'only moderators may do that' }, msg.id);
-    await tick(2);
+    await refuseNotAllowed(msg);
   };
   const notAllowed = t('settings.password.refused.not-allowed');
 
   // Made a participant while the new password waits, and refused so.
   let msg = await type('Bergwerk 12');
-  await role('participant');
+  await roleTo('participant');
   assert.equal(node('setting-password-save').disabled, true, 'the panel is usable by a participant');
   await refuse(msg);
   assert.ok(shown.includes(notAllowed), `refused while a participant: ${shown}`);
 
   // A moderator again; made a participant and a moderator again while the next one waits.
-  await role('moderator');
+  await roleTo('moderator');
   msg = await type('Bergwerk 13');
-  await role('participant');
-  await role('moderator');
+  await roleTo('participant');
+  await roleTo('moderator');
   await refuse(msg);
   assert.ok(!shown.includes(notAllowed), `a moderator was told that only moderators can change it: ${shown}`);
   assert.deepEqual(shown, [t('settings.password.refused.demoted')]);
@@ -247,17 +272,9 @@ test('a change of the password refused for a demotion undone since says so, not 
   assert.equal(node('setting-password-save').disabled, false, 'Save stays off');
 
   // A removal likewise ("the server did not allow that" said nothing of why).
-  node('setting-password').value = '';
-  node('setting-password').dispatch('input');
-  node('setting-password-clear').click();
-  await tick(1);
-  const from = sent.length;
-  node('confirm-ok').click();
-  await tick(2);
-  const [removal] = updates(from);
-  assert.deepEqual(removal?.payload, { password: '', revision: 2 });
-  await role('participant');
-  await role('moderator');
+  const removal = await remove();
+  await roleTo('participant');
+  await roleTo('moderator');
   await refuse(removal);
   assert.deepEqual(shown, [t('settings.password.remove.refused-demoted')]);
   assert.equal(node('setting-password-clear').disabled, false, 'Remove stays off');
@@ -274,34 +291,17 @@ test('a change of the password refused for a demotion undone since says so, not 
 // others nothing is said: the bye follows (below).
 test('a change of the password refused while its moderator was not demoted is not said to be cancelled by a demotion', async (t0) => {
   await meeting(t0, { settingsRevision: 2, settings: { ...SETTINGS, passwordRequired: true } });
-  const role = async (now) => {
-    serverSays('participant_updated', { participant: { id: 'p-mo', role: now } });
-    await tick(2);
-  };
   const refuse = async (msg, message) => {
     shown.length = 0;
-    serverSays('error', { code: 'not_allowed', message }, msg.id);
-    await tick(2);
-  };
-  const remove = async () => {
-    node('setting-password').value = '';
-    node('setting-password').dispatch('input');
-    node('setting-password-clear').click();
-    await tick(1);
-    const from = sent.length;
-    node('confirm-ok').click();
-    await tick(2);
-    const [removal] = updates(from);
-    assert.deepEqual(removal?.payload, { password: '', revision: 2 });
-    return removal;
+    await refuseNotAllowed(msg, message);
   };
   const demoted = [t('settings.password.refused.demoted'), t('settings.password.remove.refused-demoted')];
   const notDemoted = () => assert.ok(!shown.some((x) => demoted.includes(x)), `a moderator not demoted was told of a demotion: ${shown}`);
 
   // A demotion undone while a new password waits, said so.
   let msg = await type('Bergwerk 15');
-  await role('participant');
-  await role('moderator');
+  await roleTo('participant');
+  await roleTo('moderator');
   await refuse(msg, 'only moderators may do that');
   assert.deepEqual(shown, [demoted[0]]);
 
@@ -316,8 +316,8 @@ test('a change of the password refused while its moderator was not demoted is no
   // Again for a removal that waits through a demotion undone, and then a new password
   // that does not: said as before.
   msg = await remove();
-  await role('participant');
-  await role('moderator');
+  await roleTo('participant');
+  await roleTo('moderator');
   await refuse(msg, 'only moderators may do that');
   assert.deepEqual(shown, [demoted[1]]);
   msg = await type('Bergwerk 16');
@@ -346,33 +346,21 @@ test('a change of the password ended by the meeting\'s end, a removal or a retur
     dropSocket(code);
     await tick(2);
   };
-  const refuse = async (msg, message) => {
-    serverSays('error', { code: 'not_allowed', message }, msg.id);
-    await tick(2);
-  };
 
   // The meeting ends while a new password waits.
   await meeting(t0, WITH_PASSWORD, null, ended);
   let msg = await type('Bergwerk 17');
   shown.length = 0;
-  await refuse(msg, 'the meeting has ended');
+  await refuseNotAllowed(msg, 'the meeting has ended');
   await bye('ended', 1000);
   assert.deepEqual(screens, ['ended']);
   assert.deepEqual(shown, [], 'said besides the end screen');
 
   // Removed while a removal waits.
   await meeting(t0, WITH_PASSWORD, null, ended);
-  node('setting-password').value = '';
-  node('setting-password').dispatch('input');
-  node('setting-password-clear').click();
-  await tick(1);
-  const from = sent.length;
-  node('confirm-ok').click();
-  await tick(2);
-  [msg] = updates(from);
-  assert.deepEqual(msg?.payload, { password: '', revision: 2 });
+  msg = await remove();
   shown.length = 0;
-  await refuse(msg, 'only moderators may do that');
+  await refuseNotAllowed(msg);
   await bye('removed', 4409);
   assert.deepEqual(screens, ['ended', 'removed']);
   assert.deepEqual(shown, [], 'said besides the end screen');
