@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 )
 
@@ -166,7 +167,7 @@ func engineForgets(t *testing.T, tcp bool) {
 	// let go of its ufrag) leaves the mux a connection of its own for that ufrag, which
 	// it closes after the agents' disconnect timeout (5 s, engine.go) on the system's
 	// clock, well within the wait.
-	waitGoroutinesEnd(t, baseline)
+	conntest.GoroutinesEnd(t, baseline)
 	if n := eng.held(); !heldNothing(n) {
 		t.Fatal(fmt.Sprint(n))
 	}

@@ -17,6 +17,8 @@ import (
 	dtlsnet "github.com/pion/dtls/v3/pkg/net"
 	"github.com/pion/srtp/v3"
 	"go.uber.org/goleak"
+
+	"conclave/internal/conntest"
 )
 
 func testCertificate(t *testing.T) (tls.Certificate, map[string]string) {
@@ -148,7 +150,7 @@ func TestDTLSPeerOverICELite(t *testing.T) {
 			_ = res.conn.Close()
 			_ = a.Close()
 			r.stop()
-			waitGoroutinesEnd(t, baseline)
+			conntest.GoroutinesEnd(t, baseline)
 			runtime.GC()
 			if held.Value() != nil {
 				t.Error("the stopped peer still holds the handshake's connection")
@@ -196,7 +198,7 @@ func TestDTLSPeerRefusesAnotherCertificate(t *testing.T) {
 	}
 	_ = a.Close()
 	r.stop()
-	waitGoroutinesEnd(t, baseline)
+	conntest.GoroutinesEnd(t, baseline)
 }
 
 // TestDTLSPeerDropsWhenFull: deliver never waits for the handshake; past its queue a

@@ -15,7 +15,6 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"go.uber.org/goleak"
 )
 
 // The tests in this file run the real engine on 127.0.0.1 with Go Pion peers that have
@@ -53,21 +52,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-}
-
-// waitGoroutinesEnd waits until no goroutine is left but those baseline ignores, and
-// says which are left if they do not end. goleak.VerifyNone alone gives them about a
-// second of retries, which a loaded machine can spend before a closed connection's
-// goroutines have returned.
-func waitGoroutinesEnd(t *testing.T, baseline goleak.Option) {
-	t.Helper()
-	var left error // what goleak found last
-	defer func() {
-		if t.Failed() && left != nil {
-			t.Log(left)
-		}
-	}()
-	waitFor(t, "the goroutines to end", func() bool { left = goleak.Find(baseline); return left == nil })
 }
 
 func testPeerAPI(t *testing.T) *webrtc.API {

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -90,7 +91,7 @@ func TestMeetingsLeaveNothingBehind(t *testing.T) {
 		mod.Close()
 		eventually(t, "the meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	}
-	waitGoroutinesEnd(t, baseline)
+	conntest.GoroutinesEnd(t, baseline)
 	eventually(t, "descriptors back", func() bool { return openFDs() <= fds })
 	eventually(t, "the sessions to be let go", func() bool {
 		sessions, groups := signaling.ConnsHeld(srv.sig)
@@ -200,7 +201,7 @@ func TestUnhappyMeetingsLeaveNothingBehind(t *testing.T) {
 		}
 		eventually(t, "the meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	}
-	waitGoroutinesEnd(t, baseline)
+	conntest.GoroutinesEnd(t, baseline)
 	eventually(t, "descriptors back", func() bool { return openFDs() <= fds })
 	eventually(t, "the sessions to be let go", func() bool {
 		sessions, groups := signaling.ConnsHeld(srv.sig)

@@ -17,8 +17,6 @@ import (
 	"conclave/secret"
 	"conclave/sfu"
 	"conclave/signaling"
-
-	"go.uber.org/goleak"
 )
 
 type testServer struct {
@@ -217,21 +215,6 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// waitGoroutinesEnd waits until no goroutine is left but those baseline ignores, and
-// says which are left if they do not end (after eventuallyBound). goleak.VerifyNone
-// alone gives them about a second of retries, which a loaded machine can spend before
-// a closed connection's goroutines have returned.
-func waitGoroutinesEnd(t *testing.T, baseline goleak.Option) {
-	t.Helper()
-	var left error // what goleak found last
-	defer func() {
-		if t.Failed() && left != nil {
-			t.Log(left)
-		}
-	}()
-	eventually(t, "the goroutines to end", func() bool { left = goleak.Find(baseline); return left == nil })
 }
 
 // newFakeClock is a clock that moves only when the test advances it.

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -165,7 +166,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 		}
 	}
 	eventually(t, "the meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
-	waitGoroutinesEnd(t, baseline)
+	conntest.GoroutinesEnd(t, baseline)
 }
 
 // lastOffer returns the track list of the last subscribe offer c received.

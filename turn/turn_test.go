@@ -418,11 +418,8 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The goroutines end a moment after the closes, which on a loaded machine can be
-	// longer than goleak's own retries (about a second): wait for them, bounded.
-	for deadline := time.Now().Add(conntest.Wait); goleak.Find(baseline) != nil && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	goleak.VerifyNone(t, baseline)
+	// longer than goleak's own retries (about a second).
+	conntest.GoroutinesEnd(t, baseline)
 }
 
 // TestAllocationsPerCredentialAreCapped: one credential opens at most

@@ -1,6 +1,7 @@
 // Package conntest holds the tests' helpers for TCP connections: dialing from a loopback
 // address of one's choice, a loopback pair of connected ends, accepting in the
-// background, and telling a connection the server closed at once from one it holds.
+// background, telling a connection the server closed at once from one it holds, and
+// waiting for the goroutines that closed connections leave to end.
 package conntest
 
 import (
@@ -9,6 +10,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Wait bounds what a test waits for that must come (a connection, an answer, a close,
@@ -98,5 +101,24 @@ func (a *Acceptor) Next(what string) net.Conn {
 	case <-time.After(Wait):
 		a.t.Fatalf("%s not accepted", what)
 		return nil
+	}
+}
+
+// GoroutinesEnd waits until no goroutine is left but those baseline ignores, and fails
+// the test naming those left after Wait. goleak.VerifyNone alone gives them about a
+// second of retries, which a loaded machine can spend before a closed connection's
+// goroutines have returned.
+func GoroutinesEnd(tb testing.TB, baseline goleak.Option) {
+	tb.Helper()
+	deadline := time.Now().Add(Wait)
+	for {
+		left := goleak.Find(baseline)
+		if left == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("goroutines left after %v: %v", Wait, left)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
