@@ -304,7 +304,7 @@ func TestStuckICETCPPeerLeavesTheMediaReaderAlone(t *testing.T) {
 	check := check{username: r.lite.ufrag + ":peer", pwd: r.lite.pwd}
 	nominate := check
 	nominate.nominate = true
-	go c.serve(r.agents, nominate.bytes(t), startCheckWait(c.conn, afterReal, time.Hour))
+	go c.serve(r.agents, nominate.bytes(t), new(checkWaits).start(c.conn, afterReal, time.Hour))
 	select { // the TCP check passed; its answer is due on the stuck connection
 	case ap := <-r.picked:
 		if ap != c.ap {

@@ -21,7 +21,7 @@ type checkWait struct {
 	// deadlineSet is closed once expire has set the deadline in the past: end waits
 	// for it, so that a deadline its caller sets afterwards is not undone.
 	deadlineSet chan struct{}
-	waits       *checkWaits // holds it until it ends; nil for none
+	waits       *checkWaits // holds it until it ends
 }
 
 type checkWaitState uint8
@@ -34,13 +34,6 @@ const (
 
 // longAgo is a read deadline that has passed.
 var longAgo = time.Unix(1, 0)
-
-// startCheckWait gives c d to pass a check, timed by after.
-func startCheckWait(c net.Conn, after func(time.Duration, func()) func() bool, d time.Duration) *checkWait {
-	w := &checkWait{conn: c, deadlineSet: make(chan struct{})}
-	w.arm(after, d)
-	return w
-}
 
 // arm starts w's timer: d, timed by after.
 func (w *checkWait) arm(after func(time.Duration, func()) func() bool, d time.Duration) {
@@ -79,9 +72,7 @@ func (w *checkWait) end() bool {
 	}
 	inTime := w.state == checkEnded
 	w.mu.Unlock()
-	if w.waits != nil {
-		w.waits.remove(w)
-	}
+	w.waits.remove(w)
 	if !inTime {
 		<-w.deadlineSet // expire sets it right after its lock
 	}
@@ -99,7 +90,8 @@ type checkWaits struct {
 	m  map[*checkWait]struct{}
 }
 
-// start is startCheckWait for c, whose wait the set holds until it ends.
+// start gives c d to pass a check, timed by after; the set holds the wait until it
+// ends.
 func (s *checkWaits) start(c net.Conn, after func(time.Duration, func()) func() bool, d time.Duration) *checkWait {
 	w := &checkWait{conn: c, deadlineSet: make(chan struct{}), waits: s}
 	s.mu.Lock()

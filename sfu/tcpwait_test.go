@@ -45,7 +45,7 @@ func TestICETCPCheckReadInTimeKeepsItsConnection(t *testing.T) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		c.serve(r.agents, nominate.bytes(t), startCheckWait(conn, timers.after, tcpCheckWait))
+		c.serve(r.agents, nominate.bytes(t), new(checkWaits).start(conn, timers.after, tcpCheckWait))
 	}()
 	t.Cleanup(func() {
 		_ = near.Close()
@@ -107,7 +107,7 @@ func (c *deadlineConn) SetReadDeadline(at time.Time) error {
 func TestICETCPWaitEndIsAfterTheExpirysDeadline(t *testing.T) {
 	conn := &deadlineConn{pastSetting: make(chan struct{}), pastHeld: make(chan struct{})}
 	var timers heldTimers
-	wait := startCheckWait(conn, timers.after, tcpCheckWait)
+	wait := new(checkWaits).start(conn, timers.after, tcpCheckWait)
 	expire, expired := timers.fire(t), make(chan struct{})
 	go func() {
 		defer close(expired)
