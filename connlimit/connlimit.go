@@ -1,8 +1,9 @@
 // Package connlimit bounds the connections a listener holds: so many in all and so many
-// from one address (an IPv4 address, or an IPv6 /64: one customer's network). Beyond
-// either bound a new connection is closed as soon as it is accepted. The TCP ports
-// that anyone can reach (the web port, ICE-TCP, TURN over TCP and TLS) use it, since
-// every connection they hold costs a goroutine, buffers and a file descriptor.
+// from one address (addrgroup: an IPv4 address, or an IPv6 /64, one customer's
+// network). Beyond either bound a new connection is closed as soon as it is accepted.
+// The TCP ports that anyone can reach (the web port, ICE-TCP, TURN over TCP and TLS)
+// use it, since every connection they hold costs a goroutine, buffers and a file
+// descriptor.
 package connlimit
 
 import (
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"conclave/addrgroup"
 )
 
 // Limits counts the connections held, in all and by address group. Its listeners
@@ -103,16 +106,11 @@ func (l *Limits) give(group netip.Prefix) {
 	}
 }
 
-// Group is the unit of the per-address bound: the address itself for IPv4 (mapped
-// into IPv6 or not), its /64 for IPv6. Addresses that cannot be read share one group.
+// Group is the unit of the per-address bound (addrgroup.Of): the address itself for
+// IPv4 (mapped into IPv6, or through a translator's 64:ff9b::/96, or not), its /64 for
+// IPv6. Addresses that cannot be read share one group.
 func Group(a net.Addr) netip.Prefix {
-	ip := addrOf(a)
-	bits := 32
-	if !ip.Is4() {
-		bits = 64
-	}
-	p, _ := ip.Prefix(bits) // the zero prefix for an invalid address
-	return p
+	return addrgroup.Of(addrOf(a))
 }
 
 // addrOf is a's IP address without zone, IPv4 unmapped; the zero Addr if unreadable.

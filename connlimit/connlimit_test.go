@@ -76,8 +76,8 @@ func TestExemptAddressesHaveOnlyTheBoundInAll(t *testing.T) {
 	}
 }
 
-// TestGroup: an IPv4 address (mapped into IPv6 or not) is a group of its own; an IPv6
-// address shares its group with its /64.
+// TestGroup: an IPv4 address (mapped into IPv6, through a translator's 64:ff9b::/96, or
+// not) is a group of its own; an IPv6 address shares its group with its /64.
 func TestGroup(t *testing.T) {
 	tcp := func(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
 	for _, c := range []struct {
@@ -86,6 +86,9 @@ func TestGroup(t *testing.T) {
 	}{
 		{tcp("192.0.2.7:5000"), "192.0.2.7/32"},
 		{tcp("[::ffff:192.0.2.7]:5000"), "192.0.2.7/32"},
+		{tcp("[64:ff9b::192.0.2.7]:5000"), "192.0.2.7/32"},
+		{tcp("[64:ff9b::192.0.2.9]:5000"), "192.0.2.9/32"},
+		{tcp("[64:ff9b:1::192.0.2.7]:5000"), "64:ff9b:1::/64"},
 		{tcp("[2001:db8:1:2:aaaa::1]:5000"), "2001:db8:1:2::/64"},
 		{tcp("[2001:db8:1:2:bbbb::9]:6000"), "2001:db8:1:2::/64"},
 		{tcp("[fe80::1%eth0]:5000"), "fe80::/64"},
@@ -105,9 +108,10 @@ func (a textAddr) Network() string { return "tcp" }
 func (a textAddr) String() string  { return string(a) }
 
 // FuzzGroup: any remote address, read from its text, is either its own /32 (IPv4,
-// mapped or not) or its /64 (IPv6), a prefix that holds it, or the one invalid group.
+// mapped, translated or not) or its /64 (IPv6), a prefix that holds it, or the one
+// invalid group.
 func FuzzGroup(f *testing.F) {
-	for _, s := range []string{"192.0.2.7:5000", "[::ffff:192.0.2.7]:1", "[2001:db8::1]:443", "[fe80::1%eth0]:9", "", "x", "[::]:0", "1.2.3.4"} {
+	for _, s := range []string{"192.0.2.7:5000", "[::ffff:192.0.2.7]:1", "[64:ff9b::192.0.2.7]:2", "[2001:db8::1]:443", "[fe80::1%eth0]:9", "", "x", "[::]:0", "1.2.3.4"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -120,6 +124,9 @@ func FuzzGroup(f *testing.F) {
 			return
 		}
 		a := ap.Addr().WithZone("").Unmap()
+		if b := a.As16(); a.Is6() && netip.MustParsePrefix("64:ff9b::/96").Contains(a) {
+			a = netip.AddrFrom4([4]byte(b[12:])) // through a translator: the IPv4 client
+		}
 		want := 64
 		if a.Is4() {
 			want = 32
@@ -128,4 +135,26 @@ func FuzzGroup(f *testing.F) {
 			t.Fatalf("Group(%q) = %v", s, g)
 		}
 	})
+}
+
+// TestTranslatedIPv4ClientsHaveTheirOwnBound: behind a translator (64:ff9b::/96) one
+// IPv4 client holding the connections its address may does not refuse another's.
+// Before, both were one /64: the second was refused.
+func TestTranslatedIPv4ClientsHaveTheirOwnBound(t *testing.T) {
+	l := New(10, 2)
+	tcp := func(s string) netip.Prefix { return Group(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s))) }
+	for i := range 2 {
+		if !l.take(tcp("[64:ff9b::198.51.100.1]:4000"), false) {
+			t.Fatalf("the first client's connection %d refused", i+1)
+		}
+	}
+	if l.take(tcp("[64:ff9b::198.51.100.1]:4001"), false) {
+		t.Fatal("the first client took a third connection")
+	}
+	if !l.take(tcp("[64:ff9b::203.0.113.9]:4000"), false) {
+		t.Fatal("another IPv4 client through the translator was refused for the first one's connections")
+	}
+	if l.take(tcp("198.51.100.1:4002"), false) {
+		t.Fatal("the first client's IPv4 address, native, took a third connection")
+	}
 }

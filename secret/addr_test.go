@@ -11,6 +11,10 @@ func TestAddrGroup(t *testing.T) {
 		"192.0.2.7:5000":             "192.0.2.7",
 		"::ffff:192.0.2.7":           "192.0.2.7", // IPv4-mapped counts as IPv4
 		"[::ffff:192.0.2.7]:80":      "192.0.2.7",
+		"64:ff9b::192.0.2.7":         "192.0.2.7", // through a translator (64:ff9b::/96) too
+		"[64:ff9b::c000:208]:443":    "192.0.2.8",
+		"64:ff9b::1:0:0:1":           "64:ff9b::/64",   // outside the /96: IPv6
+		"64:ff9b:1::192.0.2.7":       "64:ff9b:1::/64", // local-use: its embedding is the operator's
 		"2001:db8:1:2:aaaa::1":       "2001:db8:1:2::/64",
 		"2001:db8:1:2:ffff:ffff:0:9": "2001:db8:1:2::/64", // same /64, same group
 		"2001:db8:1:3::1":            "2001:db8:1:3::/64", // next /64, another group
@@ -39,6 +43,8 @@ func TestSiteOf(t *testing.T) {
 		"fe80::1%eth0":          "fe80::/48",
 		"192.0.2.7":             "",
 		"::ffff:192.0.2.7":      "", // IPv4-mapped is IPv4: no site
+		"64:ff9b::192.0.2.7":    "", // translated IPv4 as well
+		"64:ff9b::1:0:0:1":      "64:ff9b::/48",
 		"not an address":        "",
 	} {
 		got, ok := SiteOf(in)
@@ -51,7 +57,7 @@ func TestSiteOf(t *testing.T) {
 // FuzzAddrGroup: any input yields one of the three forms (and a site only with an IPv6
 // group, around it), and never panics.
 func FuzzAddrGroup(f *testing.F) {
-	for _, s := range []string{"192.0.2.1", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1%eth0", "[::1]:80", "", "x"} {
+	for _, s := range []string{"192.0.2.1", "2001:db8::1", "::ffff:1.2.3.4", "64:ff9b::1.2.3.4", "fe80::1%eth0", "[::1]:80", "", "x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 	"time"
+
+	"conclave/addrgroup"
 )
 
 // An IPv6 address's guesses count twice: in its group (its /64, AddrGroup) and in its
@@ -25,16 +27,16 @@ import (
 // are checked at once.
 const SiteFactor = 16
 
-// SiteOf names the IPv6 /48 an address is in, as "2001:db8:1::/48"; false for an IPv4
-// address (an IPv4-mapped one too) and for anything that is not an address. A port
-// and a zone are dropped, as in AddrGroup.
+// SiteOf names the IPv6 /48 an address is in, as "2001:db8:1::/48" (addrgroup.Site);
+// false for an address whose group is IPv4 (an IPv4-mapped or translated one too) and
+// for anything that is not an address. A port and a zone are dropped, as in AddrGroup.
 func SiteOf(addr string) (string, bool) {
 	a, ok := parseAddr(addr)
-	if !ok || !a.Is6() {
+	if !ok {
 		return "", false
 	}
-	p, err := a.Prefix(48)
-	if err != nil {
+	p, ok := addrgroup.Site(a)
+	if !ok {
 		return "", false
 	}
 	return p.String(), true

@@ -194,3 +194,45 @@ func TestLatestGuessedSecretKeepsItsPlace(t *testing.T) {
 		t.Fatalf("after the right password: %d failures left, want %d (the three others and the fifth); table %+v", r.failures, maxScopes, r.byScope)
 	}
 }
+
+// TestTranslatedIPv4ClientsHaveTheirOwnBudgets: behind a stateless translator (SIIT,
+// NAT64 in front of an IPv6-only server) every IPv4 client comes from 64:ff9b::/96
+// with its IPv4 address in the last 32 bits. Each counts as that address: one
+// guesser locked out through the translator locks out its own IPv4 address (natively
+// too), not the other clients of the translator, and the translated addresses share no
+// site. Before, they were all one /64 and one /48: the guesser's lockout was theirs.
+func TestTranslatedIPv4ClientsHaveTheirOwnBudgets(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	a := NewAttempts(c.now)
+	const guesser, client = "64:ff9b::198.51.100.1", "[64:ff9b::203.0.113.9]:40000"
+	for i := 0; i < 10*LockoutAfter; i++ {
+		r := guess(t, a, guesser, "m", false)
+		if r != nil && r.LockedOut {
+			break
+		}
+		if r != nil {
+			c.add(r.RetryAfter)
+		}
+	}
+	if r := guess(t, a, guesser, "m", true); r == nil || !r.LockedOut {
+		t.Fatalf("the guesser is not locked out: %+v", r)
+	}
+	if r := guess(t, a, client, "m", true); r != nil {
+		t.Fatalf("another IPv4 client through the translator was refused its right secret: %+v", r)
+	}
+	if r := guess(t, a, "198.51.100.1", "other", true); r == nil || !r.LockedOut {
+		t.Fatalf("the guesser's IPv4 address, native, is not locked out with it: %+v", r)
+	}
+	// Its own typos are its own budget's: FreeFailures free, then a wait.
+	for i := 1; i <= FreeFailures; i++ {
+		if r := guess(t, a, client, "m", false); r != nil {
+			t.Fatalf("the client's free failure %d refused: %+v", i, r)
+		}
+	}
+	if r := guess(t, a, client, "m", false); r != nil {
+		t.Fatalf("the client's failure that starts its wait refused: %+v", r)
+	}
+	if r := guess(t, a, client, "m", true); r == nil || r.RetryAfter != BaseDelay || r.LockedOut {
+		t.Fatalf("the client after its own %d failures: %+v, want a wait of %v", FreeFailures+1, r, BaseDelay)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 	"slices"
+
+	"conclave/addrgroup"
 )
 
 // A subscriber's DTLS records go to the agent whose peer answered one of the server's
@@ -36,7 +38,7 @@ import (
 // maxHeldRecords records each, maxHeldBytes in all): when the hold is full a record
 // goes only to Pion's mux, as before, and costs the peer its retransmission.
 //
-// And shared fairly between sources (addrGroup: an IPv4 address, an IPv6 /64, as
+// And shared fairly between sources (addrgroup.Of: an IPv4 address, an IPv6 /64, as
 // the probes' destinations): one source holds maxHeldAddrsPerSource addresses and
 // maxHeldBytesPerSource bytes at most. Without, anyone could keep the hold full for
 // everyone: a connection's checks from three fresh ports of its own host each earn a
@@ -82,7 +84,7 @@ const (
 type dtlsHold struct {
 	addrs   map[netip.AddrPort]*heldRecords
 	bytes   int                        // of all the records held
-	sources map[netip.Prefix]heldShare // what each source holds, by addrGroup
+	sources map[netip.Prefix]heldShare // what each source holds, by addrgroup.Of
 }
 
 // heldRecords is what is held for one address: until is when the last request to it
@@ -131,7 +133,7 @@ func (h *dtlsHold) arm(ap netip.AddrPort, l *iceLite, now int64) bool {
 		r.asked(l)
 		return true
 	}
-	src := addrGroup(ap.Addr())
+	src := addrgroup.Of(ap.Addr())
 	full := func() bool { return len(h.addrs) >= maxHeldAddrs || h.sources[src].addrs >= maxHeldAddrsPerSource }
 	if full() {
 		h.sweep(now)

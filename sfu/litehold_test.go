@@ -195,20 +195,24 @@ func TestDTLSHoldIsBounded(t *testing.T) {
 // maxHeldBytesPerSource bytes at most, and a peer elsewhere whose ClientHello comes
 // before its answer still has it given at the answer. Before, twenty-two such
 // connections took every address of the hold, four with records of 1400 bytes every
-// byte of it, and the peer waited for its retransmission.
+// byte of it, and the peer waited for its retransmission. So too when both come
+// through a translator (64:ff9b::/96, RFC 6052) as IPv4 addresses of their own; each
+// is its IPv4 address's source, where before they were one /64's.
 func TestDTLSHoldIsSharedBetweenSources(t *testing.T) {
 	for _, c := range []struct {
-		name         string
-		conns, size  int
-		wantAddrs    int
-		wantMaxBytes int
+		name           string
+		attacker, peer string
+		conns, size    int
+		wantAddrs      int
+		wantMaxBytes   int
 	}{
-		{"addresses", 40, 100, maxHeldAddrsPerSource, maxHeldAddrsPerSource * maxHeldRecords * 100},
-		{"bytes", 4, 1400, maxHeldAddrsPerSource, maxHeldBytesPerSource},
+		{"addresses", "203.0.113.9", "198.51.100.7", 40, 100, maxHeldAddrsPerSource, maxHeldAddrsPerSource * maxHeldRecords * 100},
+		{"bytes", "203.0.113.9", "198.51.100.7", 4, 1400, maxHeldAddrsPerSource, maxHeldBytesPerSource},
+		{"translated", "64:ff9b::203.0.113.9", "64:ff9b::198.51.100.7", 40, 100, maxHeldAddrsPerSource, maxHeldAddrsPerSource * maxHeldRecords * 100},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			agents, l, log, _, _ := newProofAgents(t)
-			attacker := netip.MustParseAddr("203.0.113.9")
+			attacker := netip.MustParseAddr(c.attacker)
 			port := uint16(10000)
 			for i := range c.conns {
 				a := newICELite(func(litePath) {})
@@ -240,7 +244,7 @@ func TestDTLSHoldIsSharedBetweenSources(t *testing.T) {
 
 			var gotten []byte
 			l.onDTLS = func(b []byte) { gotten = append(gotten, b[len(b)-1]) }
-			peer := netip.MustParseAddrPort("198.51.100.7:5000")
+			peer := netip.AddrPortFrom(netip.MustParseAddr(c.peer), 5000)
 			if !agents.take(check{username: l.ufrag + ":peer", pwd: l.pwd}.bytes(t), peer) {
 				t.Fatal("the peer's check was not taken")
 			}

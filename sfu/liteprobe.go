@@ -7,6 +7,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
+
+	"conclave/addrgroup"
 )
 
 // An ICE-lite agent sends no checks: the peer finds the server's candidates and
@@ -183,7 +185,7 @@ func (o *ownSub) probeTargets(l *iceLite, ts []probeTarget) []netip.AddrPort {
 			if t.sent >= maxUnansweredProbes || o.unanswered >= maxUnansweredPerConn {
 				continue
 			}
-			dst := addrGroup(t.ap.Addr())
+			dst := addrgroup.Of(t.ap.Addr())
 			first := len(o.probedDsts) < maxProbed && !slices.Contains(o.probedDsts, dst)
 			if !o.e.probes.take(dst, now, first) {
 				continue

@@ -14,8 +14,8 @@ import (
 // allows (ten a second), 480 probes a second from one participant, and as many from
 // every other naming the same victim. So an address that never answered gets the
 // rounds of one answer for the connection's life (liteprobe.go), and the probes to
-// such addresses draw on one budget per destination (an IPv4 address, an IPv6 /64:
-// one host, one customer's network) shared by every connection of the engine:
+// such addresses draw on one budget per destination (addrgroup.Of: an IPv4 address,
+// an IPv6 /64: one host, one customer's network) shared by every connection of the engine:
 // however many participants name a victim, it gets at most probeBurst probes at once
 // and probeRate a second after that. An address that answered (the server's request
 // proving it, liteproof.go) is the peer's and draws on nothing: a peer behind an

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"conclave/addrgroup"
 )
 
 // TestProbesToOneVictimAreBudgeted: ten participants name the same eight addresses of
@@ -137,15 +139,15 @@ func TestPeerThatCannotCheckFirstGetsItsFirstProbe(t *testing.T) {
 	waitFor(t, "the peer's nomination selected", func() bool { return p.route.Load() != nil })
 }
 
-// TestProbeBudgetByDestination: an IPv4 address is a destination, an IPv6 /64 is one;
-// the budget refills on the clock, and a destination whose budget is whole again is
-// forgotten.
+// TestProbeBudgetByDestination: an IPv4 address is a destination, an IPv6 /64 is one,
+// an IPv4 address through a translator (64:ff9b::/96) is its IPv4 address; the budget
+// refills on the clock, and a destination whose budget is whole again is forgotten.
 func TestProbeBudgetByDestination(t *testing.T) {
 	var b probeBudget
 	now := time.Unix(1_000_000, 0)
 	spend := func(ip string) int {
 		n := 0
-		for b.take(addrGroup(netip.MustParseAddr(ip)), now, false) {
+		for b.take(addrgroup.Of(netip.MustParseAddr(ip)), now, false) {
 			n++
 		}
 		return n
@@ -161,6 +163,12 @@ func TestProbeBudgetByDestination(t *testing.T) {
 	}
 	if n := spend("::ffff:192.0.2.1"); n != probeBurst || spend("192.0.2.1") != 0 {
 		t.Fatal("an IPv4-mapped address is not the IPv4 address's destination")
+	}
+	if n := spend("64:ff9b::192.0.2.1"); n != 0 {
+		t.Fatalf("%d probes to 192.0.2.1 through a translator after its budget was spent, want none", n)
+	}
+	if n := spend("64:ff9b::192.0.2.2"); n != probeBurst {
+		t.Fatalf("%d probes to another IPv4 address through a translator, want %d: it is not the first one's destination", n, probeBurst)
 	}
 	now = now.Add(time.Second)
 	if n := spend("192.0.2.1"); n != probeRate {

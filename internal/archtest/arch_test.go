@@ -1,8 +1,9 @@
 // Package archtest keeps the import graph the way DESIGN.md draws it:
 // cmd → signaling → {sfu, lobby, e2ee, secret, store}, cmd → {web, secret, store, turn, metrics, e2ee, connlimit};
-// sfu and turn import only connlimit and rawstream; connlimit, rawstream, lobby, e2ee,
-// secret, store, metrics and web import nothing of ours; among the server's packages only sfu imports Pion, except
-// that turn imports pion/turn (and its stun and logging helpers).
+// sfu imports only connlimit, rawstream and addrgroup, turn only connlimit and rawstream,
+// connlimit and secret only addrgroup; addrgroup, rawstream, lobby, e2ee, store, metrics
+// and web import nothing of ours; among the server's packages only sfu imports Pion, except that turn imports
+// pion/turn (and its stun and logging helpers).
 package archtest
 
 import (
@@ -61,18 +62,22 @@ var allowed = map[string][]string{
 	"conclave/cmd/conclave": {"conclave/signaling", "conclave/sfu", "conclave/web", "conclave/secret", "conclave/lobby", "conclave/store", "conclave/turn", "conclave/metrics", "conclave/e2ee", "conclave/connlimit"},
 	"conclave/signaling":    {"conclave/sfu", "conclave/lobby", "conclave/e2ee", "conclave/secret", "conclave/store"},
 	"conclave/store":        {},
-	"conclave/secret":       {},
-	"conclave/sfu":          {"conclave/connlimit", "conclave/rawstream"},
+	"conclave/secret":       {"conclave/addrgroup"},
+	"conclave/sfu":          {"conclave/connlimit", "conclave/rawstream", "conclave/addrgroup"},
 	"conclave/lobby":        {},
 	"conclave/e2ee":         {},
 	"conclave/web":          {},
 	"conclave/turn":         {"conclave/connlimit", "conclave/rawstream"},
 	// connlimit bounds the connections of the TCP ports anyone can reach (the web
 	// port, ICE-TCP, TURN over TCP and TLS): a leaf cmd, sfu and turn share.
-	"conclave/connlimit": {},
+	"conclave/connlimit": {"conclave/addrgroup"},
 	// rawstream reads and writes TCP connections with raw system calls (ICE-TCP,
 	// TURN over TCP and TLS): a leaf sfu and turn share.
 	"conclave/rawstream": {},
+	// addrgroup names the group an address is counted in wherever a bound is per
+	// source (secret, connlimit, sfu): one leaf, so that every bound draws the same
+	// lines.
+	"conclave/addrgroup": {},
 	// metrics reads snapshots through functions cmd wires, so it needs none of ours.
 	"conclave/metrics": {},
 }
