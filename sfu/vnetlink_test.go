@@ -62,10 +62,22 @@ func (l *linkLog) snapshot() []offeredPacket {
 }
 
 // idealLink is a token bucket as vnet's TBFQueue is configured: rate in bits per
-// second, burst and queue in bytes.
+// second, burst and queue in bytes; from liftedAt on (when set) the rate is lifted, as
+// TBFQueue.SetRate changes it. A rate of 0 is a link without a limit, which drops
+// nothing.
 type idealLink struct {
 	rate         int
 	burst, queue int
+	liftedAt     time.Time
+	lifted       int
+}
+
+// rateAt is the link's rate at t.
+func (l idealLink) rateAt(t time.Time) int {
+	if !l.liftedAt.IsZero() && !t.Before(l.liftedAt) {
+		return l.lifted
+	}
+	return l.rate
 }
 
 // idealDrops says which of the packets offered (in the order offered) the ideal link
@@ -74,13 +86,19 @@ type idealLink struct {
 // taken as fluid (it drains between packets by the byte, not packet by packet), which
 // lets through at most one packet more than vnet's would: the model errs towards the
 // server.
+//
+// Between two packets across a lift the rate is taken as the later one's, which errs
+// towards the server as well (by at most the tokens of one gap between packets).
 func (l idealLink) idealDrops(offered []offeredPacket) []bool {
 	drops := make([]bool, len(offered))
+	if l.rate == 0 {
+		return drops
+	}
 	var backlog, tokens float64 = 0, float64(l.burst)
 	var last time.Time
 	for i, p := range offered {
 		if !last.IsZero() {
-			avail := tokens + p.at.Sub(last).Seconds()*float64(l.rate)/8
+			avail := tokens + p.at.Sub(last).Seconds()*float64(l.rateAt(p.at))/8
 			sent := min(backlog, avail)
 			backlog -= sent
 			tokens = min(float64(l.burst), avail-sent)
@@ -118,4 +136,30 @@ func (l idealLink) overrun(offered []offeredPacket, ssrc uint32, first, last uin
 		}
 	}
 	return dropped, len(passed)
+}
+
+// shortfall judges the stream ssrc by what the server offered the link: of its
+// sequence numbers from the lowest to the highest offered, how many the server never
+// offered or the ideal link dropped (missing), and how many that span holds.
+func (l idealLink) shortfall(offered []offeredPacket, ssrc uint32) (missing, span int) {
+	var lo, hi uint16
+	found := false
+	for _, p := range offered {
+		if !p.rtp || p.ssrc != ssrc {
+			continue
+		}
+		if !found || int16(p.seq-lo) < 0 {
+			lo = p.seq
+		}
+		if !found || int16(p.seq-hi) > 0 {
+			hi = p.seq
+		}
+		found = true
+	}
+	if !found {
+		return 0, 0
+	}
+	dropped, sent := l.overrun(offered, ssrc, lo, hi)
+	span = int(uint16(hi-lo)) + 1
+	return span - (sent - dropped), span
 }
