@@ -229,7 +229,12 @@ type (
 	// AdmitAll admits the people waiting, oldest first, up to the limit: only those of
 	// Only still waiting when Only is not nil (the ones the moderator saw and chose; a
 	// knock that came meanwhile keeps waiting).
-	AdmitAll    struct{ Only []ID }
+	AdmitAll struct{ Only []ID }
+	// DenyAll refuses, in one step, those of Targets still waiting (the knocks the
+	// moderator saw and chose; a knock that came meanwhile keeps waiting): each is told
+	// it was denied, and the moderators get one waiting list, not one per knock. There
+	// is no "everyone waiting": a deny names whom it denies.
+	DenyAll     struct{ Targets []ID }
 	SendToLobby struct{ Target ID }
 	Remove      struct{ Target ID }
 	SetRole     struct {
@@ -247,6 +252,7 @@ type (
 func (AdmitOne) action()       {}
 func (DenyOne) action()        {}
 func (AdmitAll) action()       {}
+func (DenyAll) action()        {}
 func (SendToLobby) action()    {}
 func (Remove) action()         {}
 func (SetRole) action()        {}
@@ -300,6 +306,8 @@ func (l *Lobby) Act(by ID, a Action) ([]Effect, error) {
 			effects = append(effects, l.admit(k.ID, RoleParticipant)...)
 		}
 		return append(effects, WaitingList{To: l.moderators(), Waiting: l.Waiting()}), nil
+	case DenyAll:
+		return l.denyAll(a.Targets), nil
 	case SendToLobby:
 		return l.eject(by, a.Target, ReasonSentToLobby)
 	case Remove:
@@ -343,6 +351,24 @@ func (l *Lobby) Act(by ID, a Action) ([]Effect, error) {
 		return l.actOnHands(by, a)
 	}
 	return nil, ErrInvalid
+}
+
+// denyAll refuses those of targets still waiting, oldest first, and sends the
+// moderators one fresh list (also when none of them still waits: their pages showed
+// knocks that are gone).
+func (l *Lobby) denyAll(targets []ID) []Effect {
+	chosen := make(map[ID]bool, len(targets))
+	for _, id := range targets {
+		chosen[id] = true
+	}
+	var effects []Effect
+	for _, k := range l.Waiting() {
+		if chosen[k.ID] {
+			delete(l.waiting, k.ID)
+			effects = append(effects, Refuse{ID: k.ID, Reason: ReasonDenied})
+		}
+	}
+	return append(effects, WaitingList{To: l.moderators(), Waiting: l.Waiting()})
 }
 
 // EndByServer ends the meeting without a moderator (its room was deleted, rotated or

@@ -29,7 +29,9 @@ import (
 //	    moderator is present;
 //	(i) members never exceed MaxMembers: a knock or AdmitOne into a full meeting is
 //	    refused with ErrFull, and AdmitAll admits the oldest knocks up to the limit and
-//	    leaves the rest waiting.
+//	    leaves the rest waiting;
+//	(j) DenyAll denies exactly those of its targets that wait, and tells the moderators
+//	    in one waiting list.
 //
 // Refused events must return the predicted error, no effects, and leave the state as it was.
 func FuzzLobby(f *testing.F) {
@@ -60,6 +62,7 @@ const (
 	opSettings         // by, settings bits
 	opMedia            // by, target, command
 	opNilAction        // by
+	opDenyAll          // by, which of the pool it names (bit i: fuzzPool[i])
 	opEnd              // by, guard (ends only if guard%4 == 0)
 	opCount
 )
@@ -101,6 +104,10 @@ func fuzzSeeds() [][]byte {
 		// Lobby off with a password: the wrong one is refused, the right one comes straight in;
 		// then the lobby goes on and a knock waits again.
 		seed(4, 0x21, opKnock, b, 0, opKnock, b, pw, opKnock, a, mod, opSettings, a, 0x20, opKnock, c, pw, opAdmit, a, c),
+		// Deny all of some shown (b and d, and e who is not there) while c keeps waiting,
+		// then of nobody; a participant's deny all is refused.
+		seed(4, 0, opKnock, a, mod, opKnock, b, 0, opKnock, c, 0, opKnock, d, 0, opDenyAll, a, 0x1a,
+			opDenyAll, a, 0, opAdmit, a, c, opDenyAll, c, 0x04),
 		// Grant and revoke moderator, the last moderator cannot step down, a non-moderator acts, end.
 		seed(3, 0, opKnock, a, mod, opKnock, b, 0, opAdmit, a, b, opSetRole, a, b, 2, opSetRole, b, a, 0,
 			opSetRole, a, a, 0, opSetRole, b, b, 0, opNilAction, a, opNilAction, b, opEnd, b, 0, opKnock, a, mod),
@@ -140,6 +147,17 @@ func (in *input) next() byte {
 }
 
 func (in *input) id() ID { return fuzzPool[int(in.next())%len(fuzzPool)] }
+
+// poolPart is the ids of fuzzPool whose bits are set in b (bit i: fuzzPool[i]).
+func poolPart(b byte) []ID {
+	out := []ID{}
+	for i, id := range fuzzPool {
+		if b&(1<<i) != 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
 
 type event struct {
 	kind   string // knock, leave, tick, act
@@ -197,6 +215,8 @@ func decode(in *input, m *model) event {
 			ev.action = Media{Target: in.id(), Command: fuzzCommands[int(in.next())%len(fuzzCommands)]}
 		case opNilAction:
 			ev.action = nil
+		case opDenyAll:
+			ev.action = DenyAll{Targets: poolPart(in.next())}
 		default:
 			if in.next()%4 == 0 {
 				ev.action = End{}
@@ -313,7 +333,7 @@ func (m *model) predict(ev event) error {
 		return unless(m.members[a.Target] == a.Role || a.Target != ev.id || len(m.moderators()) > 1, ErrInvalid)
 	case Media:
 		return first(unless(member(a.Target), ErrUnknownTarget), unless(slices.Contains(fuzzCommands[:4], a.Command), ErrInvalid))
-	case AdmitAll, UpdateSettings, End:
+	case AdmitAll, DenyAll, UpdateSettings, End:
 		return nil
 	}
 	return ErrInvalid
@@ -474,7 +494,8 @@ func (m *model) apply(ev event, e Effect, newMods map[ID]bool) {
 		case ReasonLobbyFull:
 			ok = knocker(e.ID) && len(m.waiting) >= m.max
 		case ReasonDenied:
-			ok = w != nil && ev.action == Action(DenyOne{Target: e.ID})
+			all, isAll := ev.action.(DenyAll)
+			ok = w != nil && (ev.action == Action(DenyOne{Target: e.ID}) || isAll && slices.Contains(all.Targets, e.ID))
 		case ReasonExpired:
 			ok = w != nil && ev.kind == "tick" && ev.now.Sub(w.since) >= fuzzTTL
 		case ReasonEnded:
@@ -570,6 +591,22 @@ func (m *model) check(ev event, before snapshot, modsBefore []ID, effects []Effe
 		}
 		if !reflect.DeepEqual(norm([]Effect{WaitingList{Waiting: after.Waiting}}), norm([]Effect{WaitingList{Waiting: before.Waiting[len(before.Waiting)-len(after.Waiting):]}})) {
 			m.fail("admit all did not take the oldest: %v left of %v", after.Waiting, before.Waiting) // (i)
+		}
+	}
+	if all, ok := ev.action.(DenyAll); ok && !m.ended {
+		lists := 0
+		for _, e := range effects {
+			if _, ok := e.(WaitingList); ok {
+				lists++
+			}
+		}
+		for _, k := range after.Waiting {
+			if slices.Contains(all.Targets, k.ID) {
+				m.fail("deny all left %s waiting", k.ID) // (j)
+			}
+		}
+		if lists != 1 {
+			m.fail("deny all sent %d waiting lists, want 1", lists) // (j)
 		}
 	}
 	if len(after.Waiting) > m.max {

@@ -428,6 +428,7 @@ func everyAction() []Action {
 		AdmitOne{Target: "w1"},
 		DenyOne{Target: "w1"},
 		AdmitAll{},
+		DenyAll{Targets: ids("w1", "w2")},
 		SendToLobby{Target: "p1"},
 		Remove{Target: "p1"},
 		SetRole{Target: "p1", Role: RolePresenter},
@@ -576,6 +577,22 @@ func TestAct(t *testing.T) {
 			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1", "w2")},
 		}},
 		{name: "admit all, nobody waiting: the moderators get a fresh list", f: fixture{waiting: []ID{}}, a: AdmitAll{}, want: []Effect{WaitingList{To: ids("m1", "m2")}}},
+		{name: "deny all shown, oldest first, with one list", a: DenyAll{Targets: ids("w2", "w1")}, want: []Effect{
+			Refuse{ID: "w1", Reason: ReasonDenied},
+			Refuse{ID: "w2", Reason: ReasonDenied},
+			WaitingList{To: ids("m1", "m2")},
+		}, waiting: []ID{}},
+		{name: "deny all of those chosen: a knock not among them keeps waiting", a: DenyAll{Targets: ids("w2", "ghost", "w2")}, want: []Effect{
+			Refuse{ID: "w2", Reason: ReasonDenied},
+			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1")},
+		}, waiting: ids("w1")},
+		{name: "deny all of none chosen denies nobody", a: DenyAll{Targets: []ID{}}, want: []Effect{
+			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1", "w2")},
+		}},
+		{name: "deny all naming members and moderators denies nobody: only knocks are denied", a: DenyAll{Targets: ids("p1", "m1", "m2")}, want: []Effect{
+			WaitingList{To: ids("m1", "m2"), Waiting: knocks("w1", "w2")},
+		}},
+		{name: "deny all, nobody waiting: the moderators get a fresh list", f: fixture{waiting: []ID{}}, a: DenyAll{Targets: ids("w1")}, want: []Effect{WaitingList{To: ids("m1", "m2")}}},
 		{name: "send back a participant", a: SendToLobby{Target: "p1"}, want: []Effect{Eject{ID: "p1", Reason: ReasonSentToLobby}},
 			members: without(standardMembers(), "p1")},
 		{name: "send back a moderator", a: SendToLobby{Target: "m2"}, want: []Effect{Eject{ID: "m2", Reason: ReasonSentToLobby}},

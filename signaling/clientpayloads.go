@@ -73,7 +73,7 @@ type ChatPayload struct {
 // TargetPayload names the member (or waiting person) a moderator message acts on.
 type TargetPayload struct {
 	ParticipantID string `json:"participantId"`
-	// ParticipantIDs (admit_all only): admit just these, if still waiting.
+	// ParticipantIDs (admit_all, deny_all): admit or deny just these, if still waiting.
 	ParticipantIDs []string `json:"participantIds,omitempty"`
 	Role           string   `json:"role,omitempty"`
 	Source         string   `json:"source,omitempty"`

@@ -52,6 +52,7 @@ const (
 	TypeAdmit           = "admit"
 	TypeDeny            = "deny"
 	TypeAdmitAll        = "admit_all"
+	TypeDenyAll         = "deny_all"
 	TypeSendToLobby     = "send_to_lobby"
 	TypeRemove          = "remove"
 	TypeSetRole         = "set_role"

@@ -182,6 +182,9 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"ping","payload":{"n":65536}}`, `{"type":"ping","payload":{"n":-1}}`, `{"type":"ping","payload":{"n":1.5}}`,
 		`{"type":"ping","payload":{"n":"7"}}`, `{"type":"ping","payload":{}}`, `{"type":"ping"}`,
 		`{"type":"ping","payload":{"n":1,"pad":"` + strings.Repeat("x", 120) + `"}}`,
+		`{"type":"deny_all","id":"d","payload":{"participantIds":["p-1","p-2"]}}`, `{"type":"deny_all","payload":{"participantIds":["p-1","x y"]}}`,
+		`{"type":"deny_all","payload":{"participantIds":null}}`, `{"type":"deny_all","payload":{"participantIds":"p-1"}}`,
+		`{"type":"admit_all","payload":{"participantIds":[]}}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -244,9 +247,20 @@ func checkPayload(t *testing.T, env Envelope) {
 		p, err := decodePayload[ChatPayload](env)
 		ok(err)
 		ok(checkChat(p.Text))
-	case TypeAdmit, TypeDeny, TypeAdmitAll, TypeSendToLobby, TypeRemove, TypeSetRole, TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting:
+	case TypeAdmit, TypeDeny, TypeSendToLobby, TypeRemove, TypeSetRole, TypeMute, TypeAskUnmute, TypeStopScreenShare, TypeEndMeeting:
 		_, err := decodePayload[TargetPayload](env)
 		ok(err)
+	case TypeAdmitAll, TypeDenyAll:
+		p, err := decodePayload[TargetPayload](env)
+		ok(err)
+		if err != nil {
+			return
+		}
+		ids, err := chosenKnocks(p.ParticipantIDs)
+		ok(err)
+		if err == nil && len(ids) != len(p.ParticipantIDs) {
+			t.Fatalf("%s: %d participantIds taken as %d", env.Type, len(p.ParticipantIDs), len(ids))
+		}
 	case TypeUpdateSettings:
 		_, err := decodePayload[UpdateSettingsPayload](env)
 		ok(err)

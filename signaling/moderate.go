@@ -28,15 +28,24 @@ func (s *Session) moderate(env Envelope) *Error {
 	case TypeAdmitAll:
 		all := lobby.AdmitAll{}
 		if p.ParticipantIDs != nil {
-			all.Only = make([]lobby.ID, 0, len(p.ParticipantIDs))
-			for _, id := range p.ParticipantIDs {
-				if !validID(id) {
-					return errorf(CodeInvalidField, "participantIds must be participant ids")
-				}
-				all.Only = append(all.Only, lobby.ID(id))
+			only, err := chosenKnocks(p.ParticipantIDs)
+			if err != nil {
+				return err
 			}
+			all.Only = only
 		}
 		a = all
+	case TypeDenyAll:
+		// Only the knocks named: denying "everyone waiting" would deny the knocks that
+		// came after the list its moderator saw, people nobody decided about.
+		if p.ParticipantIDs == nil {
+			return errorf(CodeInvalidField, "deny_all needs participantIds: the knocks to deny")
+		}
+		targets, err := chosenKnocks(p.ParticipantIDs)
+		if err != nil {
+			return err
+		}
+		a = lobby.DenyAll{Targets: targets}
 	case TypeSendToLobby:
 		a = lobby.SendToLobby{Target: target}
 	case TypeRemove:
@@ -90,6 +99,19 @@ func (s *Session) moderate(env Envelope) *Error {
 		s.send(encode(TypeDone, env.ID, nil))
 	}
 	return nil
+}
+
+// chosenKnocks is the participantIds of an admit_all or a deny_all: every entry must be
+// an id, or the message is refused whole and changes nothing.
+func chosenKnocks(ids []string) ([]lobby.ID, *Error) {
+	out := make([]lobby.ID, 0, len(ids))
+	for _, id := range ids {
+		if !validID(id) {
+			return nil, errorf(CodeInvalidField, "participantIds must be participant ids")
+		}
+		out = append(out, lobby.ID(id))
+	}
+	return out, nil
 }
 
 func policyError(err error) *Error {

@@ -129,6 +129,15 @@ func (m *Meeting) knockNowLocked(id lobby.ID) lobby.ID {
 	return id
 }
 
+// knocksNamedNowLocked is ids, each named as it stands now (knockNowLocked).
+func (m *Meeting) knocksNamedNowLocked(ids []lobby.ID) []lobby.ID {
+	out := make([]lobby.ID, len(ids))
+	for i, id := range ids {
+		out[i] = m.knockNowLocked(id)
+	}
+	return out
+}
+
 // knocksNowLocked is a, its knocks named as they stand now (knockNowLocked) when it
 // admits or denies them.
 func (m *Meeting) knocksNowLocked(a lobby.Action) lobby.Action {
@@ -141,11 +150,9 @@ func (m *Meeting) knocksNowLocked(a lobby.Action) lobby.Action {
 		if a.Only == nil {
 			return a
 		}
-		only := make([]lobby.ID, len(a.Only))
-		for i, id := range a.Only {
-			only[i] = m.knockNowLocked(id)
-		}
-		return lobby.AdmitAll{Only: only}
+		return lobby.AdmitAll{Only: m.knocksNamedNowLocked(a.Only)}
+	case lobby.DenyAll:
+		return lobby.DenyAll{Targets: m.knocksNamedNowLocked(a.Targets)}
 	}
 	return a
 }
