@@ -403,6 +403,9 @@ async function main() {
     admit: (id) => moderate('admit', { participantId: id }),
     deny: (id) => moderate('deny', { participantId: id }),
     admitAll: (ids) => moderate('admit_all', { participantIds: ids }),
+    // Deny all's: said once, when the server has done it (modctl.js, Confirmations).
+    moderate: (type, payload, said) => modctl.moderate(type, payload, said),
+    settings: () => live()?.settings ?? null,
     openPanel: () => panels.openPanel('waiting'),
     isPanelOpen: () => panels.openName() === 'waiting',
   });

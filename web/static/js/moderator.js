@@ -20,7 +20,7 @@ import { clipName } from './clipped.js';
 
 /** MODERATOR_TYPES are the messages only moderators may send. */
 export const MODERATOR_TYPES = new Set([
-  'admit', 'deny', 'admit_all', 'send_to_lobby', 'remove', 'set_role', 'update_settings',
+  'admit', 'deny', 'admit_all', 'deny_all', 'send_to_lobby', 'remove', 'set_role', 'update_settings',
   'mute', 'ask_unmute', 'stop_screen_share', 'end_meeting',
   'mute_all', 'lower_hand', 'lower_all_hands', // modctl
 ]);

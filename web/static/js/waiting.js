@@ -1,6 +1,7 @@
 // The waiting room as moderators see it: the people who knock, how long they
-// have waited, Admit / Deny per person and Admit all; a count on the control
-// bar, a small card when someone new knocks, and a screen-reader announcement.
+// have waited, Admit / Deny per person, Admit all and Deny all (after a question:
+// waiting-deny.js); a count on the control bar, a small card when someone new knocks,
+// and a screen-reader announcement.
 //
 // In an end-to-end encrypted meeting each entry says whether the knocker's link
 // proved the meeting's key (e2ee/FORMAT.md, "Knock proof"): "Link verified", "Wrong
@@ -11,14 +12,16 @@
 // Test hooks: #btn-waiting (control bar, count in #waiting-badge), #waiting-list
 // with .waiting-entry[data-participant-id] (data-link="verified|wrong|checking" in an
 // encrypted meeting) each holding .waiting-link, .btn-admit and .btn-deny,
-// #btn-admit-all ("Admit all with a verified link" while a wrong link waits: waiting-admit.js);
-// the knock card #knock-card with #knock-text and #knock-admit ("Admit anyway" for one
-// knock whose link is not proven, as on its entry).
+// #btn-admit-all ("Admit all with a verified link" while a wrong link waits: waiting-admit.js),
+// #btn-deny-all; the knock card #knock-card with #knock-text, #knock-admit ("Admit
+// anyway" for one knock whose link is not proven, as on its entry) and, for more than
+// one knock, #knock-deny-all.
 
 import { $, el, announce, initials, hueFor, writeClipped } from './dom.js';
 import { clipName } from './clipped.js';
 import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
+import { askDenyAll } from './waiting-deny.js';
 import { fillName, sentence, sentenceText, shownName } from './e2ee-names.js';
 
 const TICK_MS = 5000;
@@ -52,10 +55,15 @@ function buttonLabel(key, w) {
 
 export class WaitingRoom {
   /**
-   * @param {{admit(id: string), deny(id: string), admitAll(ids: string[]), openPanel(), isPanelOpen(): boolean}} actions
+   * @param {{admit(id: string), deny(id: string), admitAll(ids: string[]),
+   *          moderate?(type: string, payload: object, said: object), settings?(): object|null,
+   *          openPanel(), isPanelOpen(): boolean}} actions
+   *   moderate sends Deny all's message, and says what was done once the server has
+   *   done it (modctl.js); settings gives the meeting's settings (its question says
+   *   whether those denied can come back).
    */
-  constructor({ admit, deny, admitAll, openPanel, isPanelOpen }) {
-    this.actions = { admit, deny, admitAll, openPanel, isPanelOpen };
+  constructor({ admit, deny, admitAll, moderate = () => null, settings = () => null, openPanel, isPanelOpen }) {
+    this.actions = { admit, deny, admitAll, moderate, settings, openPanel, isPanelOpen };
     this.list = [];
     this.known = new Set(); // ids seen, to tell new knocks from old ones
     this.enabled = false;
@@ -66,9 +74,13 @@ export class WaitingRoom {
     this.button = $('#btn-waiting');
     this.badge = $('#waiting-badge');
     this.admitAllBtn = $('#btn-admit-all');
+    this.denyAllBtn = $('#btn-deny-all');
     this.card = $('#knock-card');
+    this.cardDenyAll = $('#knock-deny-all');
 
     this.admitAllBtn.addEventListener('click', () => this._admitAll());
+    this.denyAllBtn.addEventListener('click', () => this._denyAll());
+    this.cardDenyAll.addEventListener('click', () => this._denyAll());
     $('#knock-admit').addEventListener('click', () => {
       if (this.list.length !== 1) this._admitAll();
       // One knock: as its entry's Admit ("Admit anyway" when its link is not proven).
@@ -139,6 +151,7 @@ export class WaitingRoom {
 
   /** render draws the list, the badge and the knock card. */
   render() {
+    const focused = document.activeElement;
     const n = this.enabled ? this.list.length : 0;
     this.badge.textContent = n > 99 ? '99+' : String(n);
     this.badge.hidden = n === 0;
@@ -149,11 +162,13 @@ export class WaitingRoom {
     this.admitAllBtn.disabled = plan.ids.length === 0;
     this.admitAllBtn.hidden = n === 0;
     setText(this.admitAllBtn, admitAllLabel(plan));
+    this.denyAllBtn.hidden = n === 0;
     $('#waiting-empty').hidden = n > 0;
 
     const now = Date.now();
     this.listEl.replaceChildren(...(this.enabled ? this.list : []).map((w) => this._entry(w, now)));
     this._card();
+    this._keepFocus(focused);
 
     clearInterval(this.timer);
     this.timer = 0;
@@ -205,6 +220,33 @@ export class WaitingRoom {
     if (plan.ids.length) this.actions.admitAll(plan.ids);
   }
 
+  /** _denyAll denies everyone on the list shown, once the moderator confirms (waiting-deny.js). */
+  _denyAll() {
+    const ids = (this.enabled ? this.list : []).map((w) => w.participantId);
+    return askDenyAll(ids, this.actions.settings(), this.actions.moderate);
+  }
+
+  /**
+   * _keepFocus moves the keyboard focus off a button of the room that render hid: the
+   * list that answers Deny all (or Admit all) hides the button the confirmation gave the
+   * focus back to, and a browser would drop it to the top of the page. In the panel it
+   * goes to what is left to do there (the other button, else closing the panel); on
+   * the knock card to its Admit, or once the card is gone to the waiting-room button.
+   */
+  _keepFocus(was) {
+    if (!was) return;
+    const usable = (b) => !b.hidden && !b.disabled;
+    const admit = $('#knock-admit');
+    if (was === this.admitAllBtn || was === this.denyAllBtn) {
+      if (usable(was)) return;
+      const other = was === this.admitAllBtn ? this.denyAllBtn : this.admitAllBtn;
+      (usable(other) ? other : $('#waiting-close')).focus();
+    } else if (was === this.cardDenyAll || was === admit) {
+      if (!this.card.hidden && usable(was)) return;
+      (!this.card.hidden && usable(admit) ? admit : this.button).focus();
+    }
+  }
+
   _tick() {
     const now = Date.now();
     for (const node of this.listEl.querySelectorAll('.waiting-since')) {
@@ -238,6 +280,9 @@ export class WaitingRoom {
     if (one) setAttr(admit, 'aria-label', ...buttonLabel(one.label, this.list[0]));
     else clearAttr(admit, 'aria-label');
     admit.disabled = n > 1 && plan.ids.length === 0;
+    // Deny all where the card offers Admit all: for one knock, the card's Admit and the
+    // entry's Deny are the choice.
+    this.cardDenyAll.hidden = n < 2;
     // "Admit anyway" lets in someone whose link is not proven: a secondary button, as on
     // the entry, not the card's inviting default.
     const anyway = !!one && one.anyway;
