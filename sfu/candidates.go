@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/pion/ice/v4"
+
+	"conclave/addrgroup"
 )
 
 // Remote candidates are addresses a client names, and ICE makes the server send to
@@ -50,9 +52,13 @@ func (f candidateFilter) ok(c ice.Candidate) bool {
 	return f.ipOK(ip)
 }
 
-// ipOK reports whether ip could be a peer's address.
+// ipOK reports whether ip could be a peer's address. An IPv4 address that comes as
+// IPv6 is judged as that address (addrgroup.Source): IPv4-mapped, and in a
+// translator's 64:ff9b::/96, which a server behind NAT64 reaches through it, so that
+// 64:ff9b::169.254.169.254 is the metadata service as 169.254.169.254 is (RFC 6052
+// forbids such addresses in the prefix, but a translator need not drop them).
 func (f candidateFilter) ipOK(ip netip.Addr) bool {
-	ip = ip.Unmap()
+	ip = addrgroup.Source(ip)
 	switch {
 	case !ip.IsValid(), ip.IsUnspecified(), ip.IsMulticast(), ip.IsLinkLocalUnicast(),
 		ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):

@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -98,6 +99,15 @@ func TestCandidateFilter(t *testing.T) {
 		{"candidate:1 1 udp 2130706431 255.255.255.255 50000 typ host", true, false},
 		{"candidate:1 1 udp 2130706431 169.254.169.254 80 typ host", true, false},
 		{"candidate:1 1 udp 2130706431 192.168.1.20 0 typ host", true, false},
+		// Through a translator's 64:ff9b::/96 (RFC 6052), as the IPv4 address it names.
+		{"candidate:1 1 udp 2130706431 64:ff9b::203.0.113.7 50000 typ host", false, true},
+		{"candidate:1 1 udp 2130706431 64:ff9b::169.254.169.254 80 typ host", true, false},
+		{"candidate:1 1 udp 2130706431 64:ff9b::127.0.0.1 50000 typ host", false, false},
+		{"candidate:1 1 udp 2130706431 64:ff9b::127.0.0.1 50000 typ host", true, true},
+		{"candidate:1 1 udp 2130706431 64:ff9b::224.0.0.251 5353 typ host", true, false},
+		{"candidate:1 1 udp 2130706431 64:ff9b::255.255.255.255 50000 typ host", true, false},
+		{"candidate:1 1 udp 2130706431 64:ff9b:: 50000 typ host", true, false},
+		{"candidate:1 1 udp 2130706431 ::ffff:169.254.169.254 80 typ host", true, false},
 		{"candidate:1 1 udp 2130706431 1f1b7a34-9d1d-4c3b-8a1e-2d4b5c6d7e8f.local 50000 typ host", true, false},
 	}
 	for _, tc := range cases {
@@ -105,8 +115,15 @@ func TestCandidateFilter(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.cand, err)
 		}
-		if got := (candidateFilter{allowLoopback: tc.loopback}).ok(c); got != tc.ok {
+		f := candidateFilter{allowLoopback: tc.loopback}
+		if got := f.ok(c); got != tc.ok {
 			t.Errorf("%s (loopback %v): ok = %v, want %v", tc.cand, tc.loopback, got, tc.ok)
+		}
+		// Pion's filter (defence in depth) judges the address alike.
+		if ip := net.ParseIP(c.Address()); ip != nil && c.Port() != 0 && c.NetworkType().IsUDP() {
+			if got := f.remoteIPFilter(ip); got != tc.ok {
+				t.Errorf("%s (loopback %v): Pion's filter %v, want %v", tc.cand, tc.loopback, got, tc.ok)
+			}
 		}
 	}
 }
