@@ -415,6 +415,13 @@ func (p *vnetPublisher) sendFrame(i int) {
 	}
 }
 
+// lastAudio is the sequence number of the last audio packet sent (or being sent).
+func (p *vnetPublisher) lastAudio() uint16 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.audioSeq
+}
+
 func (p *vnetPublisher) lastFrame() uint32 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -683,13 +690,19 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 
 	// Audio throughout, judged as the video: what the server offered each link against
 	// an ideal one (the capped link's rate lifted when vnet's was), not what vnet's
-	// goroutines delivered.
+	// goroutines delivered. Up to what the publisher has sent by now, once the server
+	// offered each link as far: judged only up to the last packet offered, a link
+	// whose audio the server stopped for good had nothing missing.
+	sent := r.pub.lastAudio()
 	for i, s := range []*vnetSubscriber{r.capped, r.free} {
 		link := []idealLink{r.link, {}}[i] // the free one's has no limit
 		s.mu.Lock()
 		ssrc := s.assrc
 		s.mu.Unlock()
-		missing, span := link.shortfall(r.logs[i].snapshot(), ssrc)
+		waitForLong(t, fmt.Sprintf("the server offering %s the audio sent until now (%d)", s.p.ID(), sent), func() bool {
+			return r.logs[i].offeredFrom(ssrc, sent)
+		})
+		missing, span := link.shortfall(r.logs[i].snapshot(), ssrc, sent)
 		got, received := s.audioContinuity()
 		t.Logf("%s: the server offered its link %d of %d audio packets that an ideal one carries (vnet delivered %d of %d)", s.p.ID(), span-missing, span, got, received)
 		if span == 0 || missing*100 > span {

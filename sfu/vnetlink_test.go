@@ -55,6 +55,19 @@ func (l *linkLog) filter(c vnet.Chunk) bool {
 	return true
 }
 
+// offeredFrom reports whether a packet of the stream ssrc with a sequence number of seq
+// or later has entered the link.
+func (l *linkLog) offeredFrom(ssrc uint32, seq uint16) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range l.offered {
+		if p.rtp && p.ssrc == ssrc && int16(p.seq-seq) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func (l *linkLog) snapshot() []offeredPacket {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -139,9 +152,10 @@ func (l idealLink) overrun(offered []offeredPacket, ssrc uint32, first, last uin
 }
 
 // shortfall judges the stream ssrc by what the server offered the link: of its
-// sequence numbers from the lowest to the highest offered, how many the server never
-// offered or the ideal link dropped (missing), and how many that span holds.
-func (l idealLink) shortfall(offered []offeredPacket, ssrc uint32) (missing, span int) {
+// sequence numbers from the lowest offered to the later of the highest offered and
+// through (the last one its publisher sent), how many the server never offered or
+// the ideal link dropped (missing), and how many that span holds.
+func (l idealLink) shortfall(offered []offeredPacket, ssrc uint32, through uint16) (missing, span int) {
 	var lo, hi uint16
 	found := false
 	for _, p := range offered {
@@ -158,6 +172,9 @@ func (l idealLink) shortfall(offered []offeredPacket, ssrc uint32) (missing, spa
 	}
 	if !found {
 		return 0, 0
+	}
+	if int16(through-hi) > 0 {
+		hi = through
 	}
 	dropped, sent := l.overrun(offered, ssrc, lo, hi)
 	span = int(uint16(hi-lo)) + 1
