@@ -177,3 +177,33 @@ test('the question says whether those denied can come back, in English and Germa
   $('confirm-cancel').click();
   await settle();
 });
+
+test('a list that hides "Deny all" while its question is open leaves the focus on what is left after', async (t0) => {
+  const { room, sent } = moderatorRoom(t0);
+  // The knock card: one of its two knocks goes while the question is open, and the
+  // card's "Deny all" with it; cancelled, the focus goes to the card's Admit.
+  room.update([knock('k1', 'Kai'), knock('k2', 'Kim')]);
+  const cardButton = $('knock-deny-all');
+  cardButton.focus();
+  cardButton.click();
+  room.update([knock('k2', 'Kim')]);
+  assert.equal(cardButton.hidden, true);
+  $('confirm-cancel').click();
+  await settle();
+  assert.deepEqual(sent, []);
+  assert.equal(doc.activeElement, $('knock-admit'), 'the focus was given back to the card\'s hidden "Deny all"');
+
+  // The panel: everyone goes while the question is open; confirmed, the ids shown are
+  // denied (nobody, by now: the server passes over them) and the focus goes to closing
+  // the panel.
+  room.update([knock('w1', 'Spam 1'), knock('w2', 'Spam 2')]);
+  const button = $('btn-deny-all');
+  button.focus();
+  button.click();
+  room.update([]);
+  assert.equal(button.hidden, true);
+  $('confirm-ok').click();
+  await settle();
+  assert.deepEqual(sent.map((m) => m.payload), [{ participantIds: ['w1', 'w2'] }]);
+  assert.equal(doc.activeElement, $('waiting-close'), 'the focus was given back to the hidden "Deny all"');
+});

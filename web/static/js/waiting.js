@@ -220,10 +220,19 @@ export class WaitingRoom {
     if (plan.ids.length) this.actions.admitAll(plan.ids);
   }
 
-  /** _denyAll denies everyone on the list shown, once the moderator confirms (waiting-deny.js). */
-  _denyAll() {
+  /**
+   * _denyAll denies everyone on the list shown, once the moderator confirms
+   * (waiting-deny.js). The question gives the focus back to the button that asked; a
+   * list that came while it was open may have hidden that button (the knocks left, or
+   * the card is down to one), which a browser cannot focus: the focus then goes where
+   * render would have moved it, not to the top of the page.
+   */
+  async _denyAll() {
+    const asker = document.activeElement;
     const ids = (this.enabled ? this.list : []).map((w) => w.participantId);
-    return askDenyAll(ids, this.actions.settings(), this.actions.moderate);
+    const sent = await askDenyAll(ids, this.actions.settings(), this.actions.moderate);
+    this._keepFocus(asker);
+    return sent;
   }
 
   /**
