@@ -51,10 +51,13 @@ func DefaultSettings() Settings {
 
 // Config bounds a lobby.
 type Config struct {
-	MaxWaiting int           // knockers waiting at once (default 100)
+	MaxWaiting int           // knockers waiting at once (default DefaultMaxWaiting)
 	KnockTTL   time.Duration // a knock expires after this (default 15 minutes)
 	MaxMembers int           // members at once, moderators included (default 100)
 }
+
+// DefaultMaxWaiting is Config.MaxWaiting when it is not set.
+const DefaultMaxWaiting = 100
 
 // Knock is one person waiting.
 type Knock struct {
@@ -102,7 +105,7 @@ type Lobby struct {
 // New makes a lobby with the given settings.
 func New(cfg Config, s Settings) *Lobby {
 	if cfg.MaxWaiting <= 0 {
-		cfg.MaxWaiting = 100
+		cfg.MaxWaiting = DefaultMaxWaiting
 	}
 	if cfg.KnockTTL <= 0 {
 		cfg.KnockTTL = 15 * time.Minute

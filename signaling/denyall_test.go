@@ -3,10 +3,12 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 
 	"conclave/internal/testclient"
+	"conclave/lobby"
 	"conclave/signaling"
 )
 
@@ -169,6 +171,54 @@ func TestDenyAllOfReplacedKnocks(t *testing.T) {
 	for name, c := range map[string]*testclient.Client{"Kim": kim, "Ann": ann} {
 		if reason, _ := byeReason(t, c); reason != "denied" {
 			t.Fatalf("%s's knock in the place of the one named: bye %q", name, reason)
+		}
+	}
+}
+
+// TestKnocksNamedAtMostTheWaitingRoom: an admit_all or a deny_all naming more knocks than
+// the waiting room holds is refused (invalid_field) and changes nothing, since each id
+// that is nobody waiting costs a look through the meeting's connections under its lock
+// (a moderator's batch of thousands of short ids slowed its own meeting), and a page
+// names one waiting list's knocks, never more. As many as it holds are taken. Both with
+// the default bound and one set by the operator.
+func TestKnocksNamedAtMostTheWaitingRoom(t *testing.T) {
+	for _, maxWaiting := range []int{0, 3} {
+		bound := maxWaiting
+		if bound == 0 {
+			bound = lobby.DefaultMaxWaiting
+		}
+		srv := newTestServerWith(t, signaling.Config{Lobby: lobby.Config{MaxWaiting: maxWaiting}})
+		mt := srv.createMeetingWith(t, `{}`)
+		mod := srv.joinModerator(t, mt, "Mod")
+		w := srv.knock(t, mt.MeetingID, "Wendy", nil)
+		wid := waitingID(t, mod, "Wendy")
+		// Wendy's id first, then ids of nobody waiting.
+		named := func(n int) []string {
+			ids := []string{wid}
+			for i := 1; i < n; i++ {
+				ids = append(ids, fmt.Sprintf("nobody-%d", i))
+			}
+			return ids
+		}
+		for _, typ := range []string{"deny_all", "admit_all"} {
+			modFrom := len(mod.All())
+			answer, _ := answerOf(t, mod, typ, map[string]any{"participantIds": named(bound + 1)})
+			if answer.Type != "error" || errorCode(t, answer) != "invalid_field" {
+				t.Fatalf("%s of %d ids in a waiting room of %d: %s, want invalid_field", typ, bound+1, bound, answer.Raw)
+			}
+			if lists := waitingListsIn(mod.AllFrom(modFrom)); len(lists) != 0 {
+				t.Fatalf("the refused %s of %d ids sent the waiting lists %v", typ, bound+1, lists)
+			}
+		}
+		// Wendy still waits; a list as long as the waiting room holds lets her in.
+		if answer, _ := answerOf(t, mod, "admit_all", map[string]any{"participantIds": named(bound)}); answer.Type != "done" {
+			t.Fatalf("admit_all of %d ids in a waiting room of %d: %s", bound, bound, answer.Raw)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+		err := w.AwaitWelcome(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("Wendy after the refused lists (bound %d): %v", bound, err)
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"conclave/lobby"
 )
 
 func TestEnvelopeRoundTrip(t *testing.T) {
@@ -256,10 +258,13 @@ func checkPayload(t *testing.T, env Envelope) {
 		if err != nil {
 			return
 		}
-		ids, err := chosenKnocks(p.ParticipantIDs)
+		ids, err := chosenKnocks(p.ParticipantIDs, lobby.DefaultMaxWaiting)
 		ok(err)
 		if err == nil && len(ids) != len(p.ParticipantIDs) {
 			t.Fatalf("%s: %d participantIds taken as %d", env.Type, len(p.ParticipantIDs), len(ids))
+		}
+		if err == nil && len(ids) > lobby.DefaultMaxWaiting {
+			t.Fatalf("%s: %d participantIds taken, more than a waiting room holds", env.Type, len(ids))
 		}
 	case TypeUpdateSettings:
 		_, err := decodePayload[UpdateSettingsPayload](env)

@@ -28,7 +28,7 @@ func (s *Session) moderate(env Envelope) *Error {
 	case TypeAdmitAll:
 		all := lobby.AdmitAll{}
 		if p.ParticipantIDs != nil {
-			only, err := chosenKnocks(p.ParticipantIDs)
+			only, err := chosenKnocks(p.ParticipantIDs, s.srv.maxWaiting)
 			if err != nil {
 				return err
 			}
@@ -41,7 +41,7 @@ func (s *Session) moderate(env Envelope) *Error {
 		if p.ParticipantIDs == nil {
 			return errorf(CodeInvalidField, "deny_all needs participantIds: the knocks to deny")
 		}
-		targets, err := chosenKnocks(p.ParticipantIDs)
+		targets, err := chosenKnocks(p.ParticipantIDs, s.srv.maxWaiting)
 		if err != nil {
 			return err
 		}
@@ -102,8 +102,15 @@ func (s *Session) moderate(env Envelope) *Error {
 }
 
 // chosenKnocks is the participantIds of an admit_all or a deny_all: every entry must be
-// an id, or the message is refused whole and changes nothing.
-func chosenKnocks(ids []string) ([]lobby.ID, *Error) {
+// an id, and there may be no more of them than the waiting room holds (max), or the
+// message is refused whole and changes nothing. A page names the knocks of one waiting
+// list, which never has more. The bound keeps the work under the meeting's lock small:
+// each id that is not waiting is looked for among the meeting's connections
+// (knockNowLocked), so a list of thousands of short ids would cost thousands of scans.
+func chosenKnocks(ids []string, max int) ([]lobby.ID, *Error) {
+	if len(ids) > max {
+		return nil, errorf(CodeInvalidField, "participantIds names more knocks than the waiting room holds")
+	}
 	out := make([]lobby.ID, 0, len(ids))
 	for _, id := range ids {
 		if !validID(id) {

@@ -147,6 +147,9 @@ type Server struct {
 	// lets a member of an end-to-end encrypted meeting send one (batch.go).
 	maxParticipants int
 	batchReadLimit  int
+	// maxWaiting is a waiting room's bound (Config.Lobby.MaxWaiting): also the most
+	// knocks an admit_all or a deny_all may name (chosenKnocks).
+	maxWaiting int
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -195,6 +198,9 @@ func NewServer(cfg Config) *Server {
 		cfg.WriteTimeout = DefaultWriteTimeout
 	}
 	cfg.Lobby.MaxMembers = cfg.MaxParticipants
+	if cfg.Lobby.MaxWaiting <= 0 {
+		cfg.Lobby.MaxWaiting = lobby.DefaultMaxWaiting
+	}
 	if cfg.Hasher == nil {
 		cfg.Hasher = secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	}
@@ -236,6 +242,7 @@ func NewServer(cfg Config) *Server {
 
 		maxParticipants: cfg.MaxParticipants,
 		batchReadLimit:  batchWireBytes(cfg.MaxParticipants),
+		maxWaiting:      cfg.Lobby.MaxWaiting,
 	}
 	s.registry = newRegistry(cfg.Engine, cfg.Store, cfg.Now, cfg.MaxMeetings, cfg.MaxWaitingPerAddr, cfg.Lobby, cfg.EmptyMeetingGrace)
 	s.registry.after = s.clock.AfterFunc
