@@ -167,7 +167,22 @@ test('the question says whether those denied can come back, in English and Germa
     await settle();
     room.setEnabled(false);
   }
+  // One person waiting: the question names the person, not a count ("1 person").
+  const one = moderatorRoom(t0);
+  one.room.update([knock('a', 'Ada')]);
+  $('btn-deny-all').click();
+  assert.equal($('confirm-title').textContent, 'Deny the person waiting?');
+  $('confirm-cancel').click();
+  await settle();
+  one.room.setEnabled(false);
   setLanguage('de');
+  const eine = moderatorRoom(t0);
+  eine.room.update([knock('a', 'Ada')]);
+  $('btn-deny-all').click();
+  assert.equal($('confirm-title').textContent, 'Die wartende Person ablehnen?');
+  $('confirm-cancel').click();
+  await settle();
+  eine.room.setEnabled(false);
   t0.after(() => setLanguage('en'));
   const { room } = moderatorRoom(t0);
   room.update([knock('a', 'Ada'), knock('b', 'Bo'), knock('c', 'Cy')]);
