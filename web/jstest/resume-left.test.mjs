@@ -78,7 +78,11 @@ async function identityOf(id, others) {
 /** keysTo are the key messages the page sent to id since sent was last cleared. */
 const keysTo = (id) => sent.filter((m) => m.type === 'e2ee' && m.payload.to === id && JSON.parse(m.payload.data).t === 'key');
 
-test('an id that left before the page\'s own resume is not brought back by the resumed welcome and a replayed identity', async (t) => {
+/**
+ * joinedWithBoAndXe opens a page that joins a meeting of Bo and Xe and is sent both
+ * identities; it returns the page and the identities, for the server to replay.
+ */
+async function joinedWithBoAndXe(t) {
   const bo = await identityOf('p-bo', ['p-ann', 'p-xe']);
   const xe = await identityOf('p-xe', ['p-ann', 'p-bo']);
   const p = page(t);
@@ -90,6 +94,11 @@ test('an id that left before the page\'s own resume is not brought back by the r
   await p.session.keysStarted;
   serverSays('e2ee', { from: 'p-bo', data: bo });
   serverSays('e2ee', { from: 'p-xe', data: xe });
+  return { p, bo, xe };
+}
+
+test('an id that left before the page\'s own resume is not brought back by the resumed welcome and a replayed identity', async (t) => {
+  const { p, bo, xe } = await joinedWithBoAndXe(t);
   await eventually(() => p.session.keys.stateOf('p-xe') === 'verified' && keysTo('p-xe').length === 1, 'Xe verified and given the key');
   // Xe leaves (or a moderator removed Xe).
   serverSays('participant_left', { participantId: 'p-xe' });
@@ -131,17 +140,7 @@ test('an id that left before the page\'s own resume is not brought back by the r
 });
 
 test('a tampering warning stays across the page\'s own resume: the server cannot wipe it by dropping the link', async (t) => {
-  const bo = await identityOf('p-bo', ['p-ann', 'p-xe']);
-  const xe = await identityOf('p-xe', ['p-ann', 'p-bo']);
-  const p = page(t);
-  sent.length = 0;
-  p.open();
-  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
-  serverSays('welcome', welcome({ participants: [person('p-bo'), person('p-xe')] }));
-  await eventually(() => p.session.joined && p.session.keys, 'the welcome');
-  await p.session.keysStarted;
-  serverSays('e2ee', { from: 'p-bo', data: bo });
-  serverSays('e2ee', { from: 'p-xe', data: xe });
+  const { p, bo, xe } = await joinedWithBoAndXe(t);
   await eventually(() => p.session.keys.stateOf('p-xe') === 'verified', 'Xe verified');
   // Xe leaves, and the server replays Xe's identity: refused, a warning.
   serverSays('participant_left', { participantId: 'p-xe' });
