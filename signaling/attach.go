@@ -16,6 +16,10 @@ import (
 // against the last one; the join's password is checked again.
 var errPasswordChanged = &Error{Code: CodeWrongPassword, Message: "the password changed"}
 
+// errRoomChanged: the meeting a join opened was dropped, with nobody in it, for a
+// change of its room (Meeting.dropIfNobodyLocked); the join starts over.
+var errRoomChanged = &Error{Code: CodeUnknownMeeting, Message: "the room changed"}
+
 // knock attaches s under id and asks the policy to let it in. What happens next reaches
 // s as events (admitted, refused) and lobby messages. pwHash is the password hash the
 // join's password was checked against ("" for none): unless s gave the moderator secret,
@@ -27,6 +31,9 @@ var errPasswordChanged = &Error{Code: CodeWrongPassword, Message: "the password 
 func (m *Meeting) knock(s *Session, id, name string, cred lobby.Credentials, pwHash, replaceKnock string, now time.Time) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.dropped {
+		return errRoomChanged
+	}
 	if m.ended {
 		return errorf(CodeUnknownMeeting, "no such meeting")
 	}

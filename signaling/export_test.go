@@ -261,3 +261,11 @@ const (
 	WaitingListBurst = waitingListBurst
 	WaitingListRate  = waitingListRate
 )
+
+// PeopleIn is how many are in m: connected (waiting or members) or members whose
+// connection dropped.
+func PeopleIn(m *Meeting) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.conns) + len(m.members)
+}

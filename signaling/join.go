@@ -39,6 +39,21 @@ func (s *Session) join(env Envelope) *Error {
 	if p.ReplaceKnock != "" && !validKnockSecret(p.ReplaceKnock) {
 		return errorf(CodeInvalidField, "replaceKnock must be a knockSecret: 32 bytes as unpadded base64url (43 characters)")
 	}
+	for {
+		// A meeting nobody was in, dropped because its host changed the room while
+		// this join was on its way to it (Registry.roomChanged), is no refusal: the
+		// join starts over and is judged by the room as it is now. Each round needs
+		// another change of the room by its host within this join's few steps.
+		if err := s.enter(env, p, name); err != errRoomChanged {
+			return err
+		}
+	}
+}
+
+// enter opens the meeting of a checked join, checks its credentials and knocks;
+// errRoomChanged when the meeting it opened was dropped for a change of its room.
+func (s *Session) enter(env Envelope, p JoinPayload, name string) *Error {
+	var err *Error
 	octx, cancel := s.liveContext()
 	m, oerr := s.srv.registry.open(octx, p.MeetingID)
 	cancel()

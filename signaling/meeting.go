@@ -37,6 +37,9 @@ type Meeting struct {
 	joined  bool                          // someone has been a member at least once
 	idle    time.Time                     // since when no session is attached
 	ended   bool
+	// dropped: ended with nobody in it because its host changed the room
+	// (dropIfNobodyLocked); a join on its way to it starts over (errRoomChanged).
+	dropped bool
 	chatSeq uint64
 	wrong   wrongPasswords // for the moderators (guesses.go)
 	// resumable holds each member's resumption secret (as a hash) and, while its
@@ -146,6 +149,21 @@ func (m *Meeting) endByServer() {
 	defer m.mu.Unlock()
 	m.applyLocked(m.lob.EndByServer())
 	m.endLocked()
+}
+
+// dropIfNobodyLocked ends the meeting if nobody is in it, connected, waiting or
+// reconnecting (as for its first minutes when nobody was let in yet, or its minute
+// after the last person left), and reports whether it did: its host changed the room,
+// and a meeting nobody is in is not one going on, which the change would leave alone.
+// Kept, it was still made from the room as it was, and let the next person in by the
+// old settings and password (and, once anyone was in it, for as long as it lasted).
+func (m *Meeting) dropIfNobodyLocked() bool {
+	if m.ended || len(m.conns) > 0 || len(m.members) > 0 {
+		return false
+	}
+	m.dropped = true
+	m.endLocked()
+	return true
 }
 
 // passwordHash returns the current password hash ("" when there is none).

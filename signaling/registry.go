@@ -145,11 +145,28 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 	// would run under the withdrawn id, with its old moderator secret, until the
 	// janitor's next round. So the room is read again now that the meeting is there: a
 	// withdrawal before this read is seen here, one after it finds the meeting.
-	if _, err := r.store.Room(context.WithoutCancel(ctx), id); errors.Is(err, store.ErrNotFound) {
+	//
+	// Likewise a change of the room (PATCH) between the two reads found no meeting to
+	// drop (roomChanged), and this one, made from the room as it was, would let people
+	// in by the old settings and password: it is dropped while nobody is in it, and the
+	// room read anew. (Someone already in it came in across the change, as a join in
+	// flight does.)
+	switch again, err := r.store.Room(context.WithoutCancel(ctx), id); {
+	case errors.Is(err, store.ErrNotFound):
 		r.end(m)
 		return nil, nil
+	case err == nil && !sameMeetingFields(room, again):
+		r.roomChanged(id)
+		return r.open(ctx, id) // once more for each change of the room meanwhile
 	}
 	return m, nil
+}
+
+// sameMeetingFields reports whether a meeting made from room a is the one room b makes:
+// what a meeting takes from its room (the title is no part of it).
+func sameMeetingFields(a, b store.Room) bool {
+	return a.Settings == b.Settings && a.PasswordHash == b.PasswordHash && a.E2EE == b.E2EE &&
+		a.ModeratorMAC == b.ModeratorMAC && a.ModeratorMade == b.ModeratorMade && a.Expires.Equal(b.Expires)
 }
 
 // roomExpiry gives the live meeting of room id, if any, the expiry its host set on
@@ -161,6 +178,28 @@ func (r *Registry) roomExpiry(id string, expires time.Time) {
 	r.mu.Unlock()
 	if m != nil {
 		m.setExpires(expires)
+	}
+}
+
+// roomChanged drops the live meeting of room id if nobody is in it (dropIfNobodyLocked):
+// its host changed the room (PATCH), and the next person is to start a meeting from the
+// room as it is now, not enter one made from it before. A meeting someone is in goes on
+// as it is.
+func (r *Registry) roomChanged(id string) {
+	r.mu.Lock()
+	m := r.meetings[id]
+	dropped := false
+	if m != nil {
+		m.mu.Lock()
+		dropped = m.dropIfNobodyLocked()
+		m.mu.Unlock()
+		if dropped {
+			delete(r.meetings, id)
+		}
+	}
+	r.mu.Unlock()
+	if dropped {
+		m.room.Close()
 	}
 }
 

@@ -261,9 +261,15 @@ func (s *Server) patchRoom(r *http.Request, hostID string) (int, any, *apiError)
 	if aerr != nil {
 		return 0, nil, aerr
 	}
+	before := room
 	applyChange(&room, req, pwHash)
 	if err := s.rooms.UpdateRoom(r.Context(), room.ID, room); err != nil {
 		return 0, nil, s.storeError(err)
+	}
+	if !sameMeetingFields(before, room) {
+		// A meeting nobody is in is dropped: the next person starts one from the
+		// changed room. One going on keeps its settings (its expiry is the room's).
+		s.registry.roomChanged(room.ID)
 	}
 	if req.ExpiresSet {
 		s.registry.roomExpiry(room.ID, room.Expires) // from its expiry on, nobody new in
