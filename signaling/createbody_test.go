@@ -35,3 +35,23 @@ func TestOneOffMeetingOversizedBody(t *testing.T) {
 		}
 	}
 }
+
+// TestOneOffMeetingBodyIsAnObject: the optional body of POST /api/meetings is a JSON
+// object or nothing; null, which json.Unmarshal takes for {}, made a meeting.
+func TestOneOffMeetingBodyIsAnObject(t *testing.T) {
+	s := newTestServer(t)
+	for _, c := range []struct {
+		body string
+		want int
+	}{{"", http.StatusCreated}, {" \n", http.StatusCreated}, {"{}", http.StatusCreated}, {"null", http.StatusBadRequest}, {" null\n", http.StatusBadRequest}, {"[]", http.StatusBadRequest}} {
+		resp, err := s.post(c.body, "Bearer "+testHostKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("body %q: %d %q, want %d", c.body, resp.StatusCode, strings.TrimSpace(string(b)), c.want)
+		}
+	}
+}

@@ -7,7 +7,8 @@ import (
 )
 
 // FuzzDecodeRoomRequest: whatever a client sends, the rooms API's decoder never panics,
-// and what it accepts is well formed: an id of 128 bits, an opaque title in its bounds,
+// and what it accepts is well formed: empty or a JSON object (PROTOCOL.md: null was taken
+// for {}), an id of 128 bits, an opaque title in its bounds,
 // a bounded password, a moderator secret of 128 bits or more, an expiry in the future.
 func FuzzDecodeRoomRequest(f *testing.F) {
 	for _, seed := range []string{
@@ -28,6 +29,9 @@ func FuzzDecodeRoomRequest(f *testing.F) {
 				t.Fatalf("a refusal with a result or without a message: %+v %+v", req, err)
 			}
 			return
+		}
+		if b := strings.TrimSpace(string(body)); b != "" && !strings.HasPrefix(b, "{") {
+			t.Fatalf("accepted a body that is no JSON object: %q", body)
 		}
 		if req.ID != nil && !validRoomID(*req.ID) {
 			t.Fatalf("accepted id %q", *req.ID)

@@ -54,8 +54,13 @@ func decodeRoomRequest(body []byte, now time.Time) (roomRequest, *apiError) {
 		Expires         json.RawMessage  `json:"expires"`
 		ModeratorSecret *string          `json:"moderatorSecret"`
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	switch strings.TrimSpace(string(body)) {
+	case "":
 		return roomRequest{}, nil
+	case "null":
+		// json.Unmarshal takes null for any struct and changes nothing: a POST of it
+		// made a room, as {} does.
+		return roomRequest{}, badRequest("the body must be a JSON object with the documented fields: not an object")
 	}
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return roomRequest{}, badRequest("the body must be a JSON object with the documented fields: %v", jsonProblem(err))

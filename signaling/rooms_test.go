@@ -351,6 +351,8 @@ func TestRoomsAPIRefusals(t *testing.T) {
 		{"wrong key", http.MethodGet, "/api/rooms", "", "testhost." + secret.Random(20), http.StatusUnauthorized, "host key"},
 		{"not json", http.MethodPost, "/api/rooms", `{`, testHostKey, http.StatusBadRequest, "JSON"},
 		{"array", http.MethodPost, "/api/rooms", `[1]`, testHostKey, http.StatusBadRequest, "not an object"},
+		{"null", http.MethodPost, "/api/rooms", ` null `, testHostKey, http.StatusBadRequest, "not an object"},
+		{"null change", http.MethodPatch, "/api/rooms/" + taken.Room.ID, `null`, testHostKey, http.StatusBadRequest, "not an object"},
 		{"wrong type", http.MethodPost, "/api/rooms", `{"e2ee":"yes"}`, testHostKey, http.StatusBadRequest, `"e2ee"`},
 		{"short id", http.MethodPost, "/api/rooms", `{"id":"abc"}`, testHostKey, http.StatusBadRequest, "id must be"},
 		{"id taken", http.MethodPost, "/api/rooms", `{"id":"` + taken.Room.ID + `"}`, testHostKey, http.StatusConflict, "another id"},
