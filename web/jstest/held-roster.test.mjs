@@ -265,3 +265,44 @@ test('behind "Reconnecting…" nobody is shown speaking, as the server said befo
   assert.equal(listed(p).dimmed, true, 'the roster from before the drop is not held');
   assert.deepEqual(marked(), [], 'a held tile is shown speaking behind "Reconnecting…"');
 });
+
+// A moderator moving through the people list with the keyboard when the link drops: the
+// held list has no menus, so the focused menu button went with the redraw and the focus
+// fell to the top of the page, where the resume left it. The person's row holds it
+// meanwhile (it can be focused only while it has it), the menu button gets it back once
+// the list is live again, and the list itself keeps it when that person left meanwhile.
+test('the focus on a person\'s menu button stays with that person across the drop and the resume', async (t) => {
+  const { p } = await withFour(t);
+  const menuButton = (id) => p.list.querySelector(`.participant-menu[data-participant-id="${id}"]`);
+  const row = (id) => p.list.querySelector(`.person[data-participant-id="${id}"]`);
+  const focused = () => {
+    const a = doc.activeElement;
+    if (a === p.list) return 'the list';
+    if (!p.list.contains(a)) return `${a.tagName} outside the list`;
+    return `${a.tagName} of ${a.dataset.participantId}`;
+  };
+  menuButton('p-bo').focus();
+  assert.equal(focused(), 'BUTTON of p-bo');
+
+  await dropAndResume(p);
+  assert.equal(listed(p).dimmed, true, 'the roster from before the drop is not held');
+  assert.equal(focused(), 'LI of p-bo', 'the focus left Bo\'s row when the held list was drawn');
+  assert.equal(doc.activeElement, row('p-bo'));
+  await dropAndResume(p); // drawn again while still held
+  assert.equal(focused(), 'LI of p-bo', 'the focus left Bo\'s row when the held list was drawn again');
+
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo', 'Bo'), person('p-cy', 'Cy'), person('p-di', 'Di')] }));
+  await eventually(() => p.session.joined, 'the resumed welcome');
+  assert.equal(doc.activeElement, menuButton('p-bo'), `the focus is not back on Bo's menu button once the list is live: ${focused()}`);
+
+  // Di's menu button, and Di is gone when the page comes back: the list keeps the focus.
+  menuButton('p-di').focus();
+  await dropAndResume(p);
+  assert.equal(focused(), 'LI of p-di');
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo', 'Bo'), person('p-cy', 'Cy')] }));
+  await eventually(() => p.session.joined, 'the resumed welcome');
+  assert.equal(focused(), 'the list', 'the focus left the list when the person on whose row it was had left');
+  assert.equal(p.list.getAttribute('tabindex'), '-1', 'the list has the focus without being focusable');
+  p.list.dispatch('blur');
+  assert.equal(p.list.getAttribute('tabindex'), null, 'the list stays out of the tab order after it lost the focus');
+});

@@ -23,7 +23,8 @@ const qs = doc.querySelector;
 doc.querySelector = (sel) => {
   const found = qs(sel);
   if (found || !/^#[\w-]+$/.test(sel)) return found;
-  const n = doc.createElement(sel === '#room-form' || sel === '#create-form' ? 'form' : 'div');
+  const tag = { '#room-form': 'form', '#create-form': 'form', '#host-key': 'input' }[sel] || 'div';
+  const n = doc.createElement(tag);
   n.setAttribute('id', sel.slice(1));
   if (sel === '#rooms-body') n.hidden = true;
   doc.body.append(n);

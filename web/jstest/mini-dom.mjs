@@ -1,8 +1,8 @@
 // A small DOM for Node tests of code that builds and re-renders elements and moves the
 // keyboard focus (people-focus, chat-announce, dialog-focus .test.mjs): elements with
-// attributes, dataset, classes, children, click listeners, focus(), contains() and
-// querySelector(All) for simple selectors (tag, #id, .class, [data-x="y"], :not(.class),
-// descendants, children (>), a leading :scope).
+// attributes, dataset, classes, children, click listeners, focus() (of what a browser
+// can focus), contains() and querySelector(All) for simple selectors (tag, #id, .class,
+// [data-x="y"], :not(.class), descendants, children (>), a leading :scope).
 // Import page-globals.mjs first; installMiniDOM() sets `document` and friends.
 
 const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -52,7 +52,15 @@ export class MiniElement {
   removeEventListener() {}
   dispatch(type, event = {}) { for (const fn of this.listeners[type] || []) fn({ target: this, preventDefault() {}, stopPropagation() {}, ...event }); }
   click() { if (!this.disabled) this.dispatch('click'); }
-  focus() { if (this.isConnected && this.inDocument()) this.ownerDocument.activeElement = this; }
+  focus() { if (this.isConnected && this.inDocument() && this.focusable()) this.ownerDocument.activeElement = this; }
+  // As a browser: a control not disabled, a link, or anything with a tabindex, none of it
+  // hidden (a test passed focusing a row a browser would not focus, or a hidden button).
+  focusable() {
+    for (let n = this; n instanceof MiniElement; n = n.parentNode) if (n.hidden) return false;
+    if (this.hasAttribute('tabindex')) return true;
+    if (['BUTTON', 'INPUT', 'SELECT', 'TEXTAREA'].includes(this.tagName)) return !this.disabled;
+    return this.tagName === 'A' && this.hasAttribute('href');
+  }
   inDocument() { let n = this; while (n.parentNode) n = n.parentNode; return n === this.ownerDocument.body; }
   append(...nodes) {
     for (const n of nodes) {

@@ -115,25 +115,51 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
 }
 
 /**
- * focusedControl names the button of list that has the keyboard focus, if any: the list
+ * focusedControl names the control of list that has the keyboard focus, if any: the list
  * is drawn anew at every change of anyone's microphone, camera or role, and the element
  * that had the focus goes with it (the focus fell back to the page's start, and a
- * keyboard or screen-reader user lost their place in the middle of a menu).
+ * keyboard or screen-reader user lost their place in the middle of a menu). A row has
+ * the focus only as refocus's stand-in for its person's buttons.
  */
 function focusedControl(list) {
   const active = document.activeElement;
-  if (!active || active === list || !list.contains(active) || active.tagName !== 'BUTTON') return null;
+  if (!active || active === list || !list.contains(active)) return null;
+  const row = active.tagName === 'LI' && active.classList.contains('person');
+  if (active.tagName !== 'BUTTON' && !row) return null;
   return { participantId: active.dataset.participantId, action: active.dataset.action || '' };
 }
 
-/** refocus gives the focus to the new button that stands for the one that had it. */
+/**
+ * refocus gives the focus to the new control that stands for the one that had it. When
+ * the person's buttons are gone, their row takes it, or the list when the row went too:
+ * the list held while the page reconnects has no menus (held-roster.js), and the focus
+ * on a moderator's menu button fell to the top of the page at the drop, where it stayed
+ * after the resume. Held on the row, it goes back to the menu button once the list is
+ * live again; on the list, it stays there (that person is no longer in the meeting).
+ */
 function refocus(list, { participantId, action }) {
   const buttons = Array.from(list.querySelectorAll('button')).filter((b) => b.dataset.participantId === participantId);
   const same = buttons.find((b) => (b.dataset.action || '') === action && !b.disabled);
   // A menu entry that turned disabled (or went with its menu): the person's menu button.
   const fallback = buttons.find((b) => b.classList.contains('participant-menu'));
+  const row = list.querySelector(`.person[data-participant-id="${CSS.escape(participantId)}"]`);
   const target = same || fallback;
   if (target) target.focus();
+  else focusInPassing(row || list);
+}
+
+/**
+ * focusInPassing focuses node, which is no control, for as long as it has the focus: a
+ * tabindex of -1 lets a script focus it, and goes with the focus, since on the list it
+ * would take the list out of the tab order (a list longer than the panel scrolls, and a
+ * scroller holding nothing focusable is a tab stop in Chromium and Firefox).
+ */
+function focusInPassing(node) {
+  if (!node.hasAttribute('tabindex')) {
+    node.setAttribute('tabindex', '-1');
+    node.addEventListener('blur', () => node.removeAttribute('tabindex'), { once: true });
+  }
+  node.focus();
 }
 
 /** closePeopleMenu forgets the open menu (the panel closed). */
