@@ -2,11 +2,14 @@
 // a password asked, wrong or guessed too often, the pre-join screen again with the
 // password field. password is the meeting password the page holds (meeting.js).
 
-import { announce } from './dom.js';
+import { announce, clearToasts, forgetAnnouncements } from './dom.js';
 import { t } from './i18n.js';
 import { AUTH_CODES } from './session.js';
 import { FATAL, offersRejoin, setErrorCode } from './status.js';
 import { keepModeratorSecret } from './meeting-link.js';
+
+/** The page's states (body data-state) of the pre-join screen: asked to join, or joining. */
+const FROM_PREJOIN = new Set(['prejoin', 'joining']);
 
 export function onFailed(kind, info = {}, { reconnect, showError, setState, lobbyScreen, prejoin, password }) {
   // The server answers a wrong moderator secret with its own code; a moderator secret
@@ -39,6 +42,16 @@ export function onFailed(kind, info = {}, { reconnect, showError, setState, lobb
     errorText = text(seconds);
   }
   setErrorCode(code, ...errorText);
+  // Come from the waiting room (sent back, or knocking again after a drop, and the
+  // password changed meanwhile), what its page showed and had still to say is no news
+  // over the pre-join screen, as at a bye (meeting-end.js stopped): its toasts go, out
+  // of their live regions too, and what waited to be announced. Come from the pre-join
+  // screen itself (Join pressed), its own toasts stay: a microphone that could not be
+  // started is news of that screen, shown a moment before, and still true.
+  if (!FROM_PREJOIN.has(document.body.dataset.state)) {
+    clearToasts();
+    forgetAnnouncements();
+  }
   lobbyScreen.hide();
   setState('prejoin');
   prejoin.resume();
