@@ -208,17 +208,77 @@ test('a list that hides "Deny all" while its question is open leaves the focus o
   assert.deepEqual(sent, []);
   assert.equal(doc.activeElement, $('knock-admit'), 'the focus was given back to the card\'s hidden "Deny all"');
 
-  // The panel: everyone goes while the question is open; confirmed, the ids shown are
-  // denied (nobody, by now: the server passes over them) and the focus goes to closing
-  // the panel.
+  // The panel: everyone goes while the question is open; the question closes by itself
+  // (nobody is left to deny), and the focus goes to closing the panel.
   room.update([knock('w1', 'Spam 1'), knock('w2', 'Spam 2')]);
   const button = $('btn-deny-all');
   button.focus();
   button.click();
   room.update([]);
   assert.equal(button.hidden, true);
+  await settle();
+  assert.equal(dialog.open, false);
+  assert.deepEqual(sent, []);
+  assert.equal(doc.activeElement, $('waiting-close'), 'the focus was given back to the hidden "Deny all"');
+});
+
+// The question counted the knocks shown when "Deny all" was pressed, however many of
+// them had left, been let in or been denied by another moderator since: "Deny all 3
+// people waiting?" stood over a list of one, "Denied 3 people waiting" followed, and
+// with nobody left its OK denied nobody. It counts now those of them still waiting (a
+// knock that knocked again among them, by the knock it continues; one that came
+// meanwhile not), names only them, and closes by itself once none is left, saying that
+// nobody was denied.
+test('the question counts those shown that still wait, and closes saying nobody was denied once none does', async (t0) => {
+  t0.after(() => setLanguage('en'));
+  setLanguage('en');
+  const { room, sent, done } = moderatorRoom(t0);
+  room.update([knock('w1', 'Spam 1'), knock('w2', 'Spam 2'), knock('w3', 'Spam 3')]);
+  $('btn-deny-all').click();
+  assert.equal($('confirm-title').textContent, 'Deny all 3 people waiting?');
+  // Spam 2 leaves, Spam 3's page knocks again (a new id that continues w3), Lea knocks.
+  room.update([knock('w1', 'Spam 1'), { ...knock('w3b', 'Spam 3'), continues: 'w3' }, knock('late', 'Lea')]);
+  assert.equal(dialog.open, true);
+  assert.equal($('confirm-title').textContent, 'Deny all 2 people waiting?', 'the question counts knocks that have gone, or one that came');
+  assert.equal($('confirm-text').textContent, t('waiting.deny-all.text', { count: 2 }));
+  // Another moderator lets Spam 1 in.
+  room.update([{ ...knock('w3b', 'Spam 3'), continues: 'w3' }, knock('late', 'Lea')]);
+  assert.equal($('confirm-title').textContent, 'Deny the person waiting?');
   $('confirm-ok').click();
   await settle();
-  assert.deepEqual(sent.map((m) => m.payload), [{ participantIds: ['w1', 'w2'] }]);
-  assert.equal(doc.activeElement, $('waiting-close'), 'the focus was given back to the hidden "Deny all"');
+  assert.deepEqual(sent.map(({ type, payload }) => ({ type, payload })), [{ type: 'deny_all', payload: { participantIds: ['w3b'] } }],
+    'the message names knocks that have gone, or one that came during the question');
+  done(sent[0].id);
+  spoken_();
+  assert.equal(toasts().at(-1), 'Denied 1 person waiting');
+
+  // In German: both shown leave while the question is open.
+  setLanguage('de');
+  room.update([knock('a', 'Ada'), knock('b', 'Bo')]);
+  const button = $('btn-deny-all');
+  button.focus();
+  button.click();
+  assert.equal($('confirm-title').textContent, 'Alle 2 wartenden Personen ablehnen?');
+  room.update([knock('b', 'Bo'), knock('c', 'Cy')]);
+  assert.equal($('confirm-title').textContent, 'Die wartende Person ablehnen?');
+  room.update([knock('c', 'Cy')]);
+  await settle();
+  assert.equal(dialog.open, false, 'the question stays open with nobody left to deny');
+  assert.equal(toasts().at(-1), 'Niemand wurde abgelehnt: Die Wartenden sind nicht mehr im Warteraum.');
+  assert.equal(sent.length, 1, 'sent a deny_all with nobody left to deny');
+  assert.equal(doc.activeElement, button, 'the focus did not come back to "Deny all"');
+  // The question cancelled, the toast is not said.
+  button.click();
+  $('confirm-cancel').click();
+  room.update([]);
+  await settle();
+  assert.equal(toasts().filter((x) => x.startsWith('Niemand')).length, 1, 'a question answered says nobody was denied when the list empties after');
+  // The waiting room no longer this moderator's (demoted): the question closes, without a word.
+  room.update([knock('d', 'Di')]);
+  button.click();
+  room.setEnabled(false);
+  await settle();
+  assert.equal(dialog.open, false, 'the question stays open after the waiting room went');
+  assert.equal(sent.length, 1);
+  assert.equal(toasts().filter((x) => x.startsWith('Niemand')).length, 1, 'a waiting room gone is said to have left nobody to deny');
 });

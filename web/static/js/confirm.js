@@ -70,12 +70,26 @@ export function confirmAction({ title, text, ok = t('common.confirm'), danger = 
 }
 
 /**
- * retell gives question (what confirmAction returned) a new text while it is the one
- * open: what it asks about changed meanwhile. A question answered, or replaced by
- * another, is left alone.
+ * retell gives question (what confirmAction returned) a new text, and title if given,
+ * while it is the one open: what it asks about changed meanwhile. A question answered,
+ * or replaced by another, is left alone.
  */
-export function retell(question, text) {
-  if (question && question === stateOf()?.asked) $('#confirm-text').textContent = text;
+export function retell(question, text, title = null) {
+  if (!question || question !== stateOf()?.asked) return;
+  $('#confirm-text').textContent = text;
+  if (title !== null) $('#confirm-title').textContent = title;
+}
+
+/**
+ * withdraw cancels question while it is the one open (what it asks about is gone) and
+ * says whether it did. A question answered, or replaced by another, is left alone
+ * (closeConfirm cancels whatever is open).
+ */
+export function withdraw(question) {
+  const state = stateOf();
+  if (!question || !state || question !== state.asked) return false;
+  state.answer(false);
+  return true;
 }
 
 /** closeConfirm cancels an open question (e.g. when the meeting ends under it). */

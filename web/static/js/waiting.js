@@ -69,6 +69,7 @@ export class WaitingRoom {
     this.enabled = false;
     this.timer = 0;
     this.knockDismissed = false;
+    this.denying = null; // Deny all's question while it is open (waiting-deny.js askDenyAll)
 
     this.listEl = $('#waiting-list');
     this.button = $('#btn-waiting');
@@ -169,6 +170,10 @@ export class WaitingRoom {
     this.listEl.replaceChildren(...(this.enabled ? this.list : []).map((w) => this._entry(w, now)));
     this._card();
     this._keepFocus(focused);
+    // Deny all's open question counts those of the knocks it asked about still waiting;
+    // the room no longer this moderator's, it closes without a word.
+    if (this.denying && this.enabled) this.denying.listChanged(this.list);
+    else if (this.denying) this.denying.withdraw();
 
     clearInterval(this.timer);
     this.timer = 0;
@@ -229,8 +234,10 @@ export class WaitingRoom {
    */
   async _denyAll() {
     const asker = document.activeElement;
-    const ids = (this.enabled ? this.list : []).map((w) => w.participantId);
-    const sent = await askDenyAll(ids, this.actions.settings(), this.actions.moderate);
+    const asking = askDenyAll(this.enabled ? this.list : [], this.actions.settings(), this.actions.moderate);
+    this.denying = asking; // render tells it each list while its question is open
+    const sent = await asking.answered;
+    if (this.denying === asking) this.denying = null;
     this._keepFocus(asker);
     return sent;
   }
