@@ -174,3 +174,38 @@ test('a tampering warning stays across the page\'s own resume: the server cannot
   assert.equal(warning.chip.dataset.warning, 'roster');
   assert.equal(shown.length, 1, `the warning was toasted again at the resume: ${JSON.stringify(shown)}`);
 });
+
+test('a participant_resumed for an id that left is a tampering warning, in the session it left and after the page\'s own resume', async (t) => {
+  const { p, xe } = await joinedWithBoAndXe(t);
+  await eventually(() => p.session.keys.stateOf('p-xe') === 'verified' && keysTo('p-xe').length === 1, 'Xe verified and given the key');
+  // Xe leaves; only a lying server says it resumed after that (a real one gives a new
+  // connection a new id once the old one left), and replays its identity.
+  sent.length = 0;
+  serverSays('participant_left', { participantId: 'p-xe' });
+  serverSays('participant_resumed', { participant: person('p-xe') });
+  serverSays('e2ee', { from: 'p-xe', data: xe });
+  // The key schedule takes them in order: the identity's refusal comes after the resume's.
+  await eventually(() => p.session.e2eeInfo().warnings.kinds['departed-sender'] === 1, 'the replayed identity refused');
+  await p.session.keys.queue;
+  assert.deepEqual(p.session.e2eeInfo().warnings.kinds, { 'departed-rejoin': 1, 'departed-sender': 1 },
+    'the resume of the one who left is not counted as a warning');
+  assert.deepEqual(p.session.everyone().map((x) => x.id), ['p-ann', 'p-bo'], 'the one who left is listed again');
+  assert.notEqual(p.session.keys.stateOf('p-xe'), 'verified');
+  assert.deepEqual(keysTo('p-xe'), []);
+
+  // After the page's own resume the id is still dead, and its resume still a warning.
+  await dropAndResume(p);
+  const resumed = p.session;
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo')] }));
+  await eventually(() => resumed.joined && resumed.keys, 'the resumed welcome');
+  await resumed.keysStarted;
+  serverSays('participant_resumed', { participant: person('p-xe') });
+  serverSays('e2ee', { from: 'p-xe', data: xe });
+  await eventually(() => resumed.e2eeInfo().warnings.kinds['departed-sender'] === 2, 'the replayed identity refused after the page\'s own resume');
+  await resumed.keys.queue;
+  assert.deepEqual(resumed.e2eeInfo().warnings.kinds, { 'departed-rejoin': 2, 'departed-sender': 2 },
+    'the resume of the one who left is not counted as a warning after the page\'s own resume');
+  assert.deepEqual(resumed.everyone().map((x) => x.id), ['p-ann', 'p-bo']);
+  assert.notEqual(resumed.keys.stateOf('p-xe'), 'verified');
+  assert.deepEqual(keysTo('p-xe'), []);
+});

@@ -259,9 +259,16 @@ export const rosterMethods = {
    * _participantResumed: a reconnecting member is back on a new connection, with a new
    * identity key in an encrypted meeting. Only an id still in the roster can resume
    * (an id that left is never verified again); e2ee/FORMAT.md, "Resumed members".
+   * A resume of an id that left is the server lying (it gives a new connection a new
+   * id once the old one left): never a member, counted as a warning there, as its join.
    */
   _participantResumed(p) {
-    if (this.ended || !this.joined || !p || !p.id || !this.participants.has(p.id)) return;
+    if (this.ended || !this.joined || !p || !p.id) return;
+    if (this.departed.has(p.id)) {
+      if (this.keys) this.keys.peerResumed(p.id);
+      return;
+    }
+    if (!this.participants.has(p.id)) return;
     if (this.keys) this.keys.peerResumed(p.id);
     this.names.resumed(p.id);
     this._participant({ ...p, reconnecting: false }, false);

@@ -214,7 +214,15 @@ export class SessionKeys extends MemberKeys {
     if (id === this.selfId || !validId(id)) return;
     this._run(async () => {
       const p = this.peers.get(id);
-      if (!p) return; // never a member here, or it left: it stays dead
+      if (!p) {
+        // Never a member here (nothing is kept for it), or it left: it stays dead, and
+        // only a lying server resumes a dead id, a warning as a join announced for it.
+        if (this.roster.dead.has(id)) {
+          this.roster.warn(WARNING_KINDS.REJOIN);
+          this.onChange();
+        }
+        return;
+      }
       this._clearTimers(p);
       this.peers.delete(id);
       this.pendingJoins.delete(id);
