@@ -10,10 +10,12 @@
 // and the page warns that the server may be tampering with the meeting. That warning
 // too lasts the stay: a server that dropped the link again wiped it (a new session's
 // key schedule counts from nothing), so the resumed session takes the dropped one's
-// warnings by kind, shows them, and does not toast them again.
+// warnings by kind, shows them, and does not toast them again. So does what a
+// moderator's page knows of knockers it saw with a wrong link and admitted anyway: after
+// a resume it took such a member for a sign that its own link was wrong.
 //
-// The page's glue (meeting.js: join with `left` and `warned`, the Reconnect) is played
-// by `page` with the same calls.
+// The page's glue (meeting.js: join with `left`, `warned` and `knockWrong`, the
+// Reconnect) is played by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume, captureShown } from './media-standins.mjs';
@@ -24,6 +26,10 @@ const { Session } = await import('../static/js/session.js');
 const { Reconnect } = await import('../static/js/reconnect.js');
 const { MeetingCrypto, SessionKeys } = await import('../static/js/e2ee/session-keys.js');
 const { RosterWarning } = await import('../static/js/e2ee-roster-ui.js');
+const { SelfLinkWarning } = await import('../static/js/e2ee-self-link.js');
+const { answerKnock, selfLinkWrong } = await import('../static/js/e2ee/knock.js');
+const { encode } = await import('../static/js/e2ee/b64.js');
+const { randomBytes } = await import('../static/js/e2ee/keys.js');
 
 window.fetch = async () => ({ ok: true, status: 200 }); // the reachability probe: the server is up
 
@@ -43,6 +49,7 @@ function page(t) {
       e2ee: { crypto: MeetingCrypto.fromSecret(LINK_SECRET), api: 'legacy' },
       left: resume && p.session ? p.session.leftIds() : [], // as meeting.js's join
       warned: resume && p.session ? p.session.warnedKinds() : {},
+      knockWrong: resume && p.session ? p.session.knockWrongIds() : [],
       ui: uiStandIn({
         resumable: (id, secret) => p.reconnect.remember(id, secret),
         dropped: () => p.reconnect.dropped(),
@@ -64,10 +71,10 @@ function page(t) {
   return p;
 }
 
-/** identityOf is the identity message a member with the link broadcasts for id, as the server relays it. */
-async function identityOf(id, others) {
+/** identityOf is the identity message a member with the link (or secret's) broadcasts for id, as the server relays it. */
+async function identityOf(id, others, secret = LINK_SECRET) {
   const out = [];
-  const keys = new SessionKeys({ meeting: await MeetingCrypto.fromSecret(LINK_SECRET), media: new FakeMedia(), send: (to, data) => out.push({ to, data }) });
+  const keys = new SessionKeys({ meeting: await MeetingCrypto.fromSecret(secret), media: new FakeMedia(), send: (to, data) => out.push({ to, data }) });
   await keys.start(id, others);
   keys.close();
   const msg = out.find((m) => m.to === null && JSON.parse(m.data).t === 'identity');
@@ -208,4 +215,44 @@ test('a participant_resumed for an id that left is a tampering warning, in the s
   assert.deepEqual(resumed.everyone().map((x) => x.id), ['p-ann', 'p-bo']);
   assert.notEqual(resumed.keys.stateOf('p-xe'), 'verified');
   assert.deepEqual(keysTo('p-xe'), []);
+});
+
+test('a knocker seen with a wrong link and admitted anyway is still known for it after the page\'s own resume', async (t) => {
+  // Ann moderates alone; Wx knocks with a link cut short, and Ann admits it anyway.
+  const wrongSecret = new Uint8Array(16).fill(9);
+  const wx = await identityOf('p-wx', ['p-ann'], wrongSecret);
+  const p = page(t);
+  sent.length = 0;
+  p.open();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  serverSays('welcome', welcome({ role: 'moderator', participants: [] }));
+  await eventually(() => p.session.joined && p.session.keys, 'the welcome');
+  await p.session.keysStarted;
+  const knockNonce = encode(randomBytes(32));
+  const answer = await answerKnock((await MeetingCrypto.fromSecret(wrongSecret)).identityKey, knockNonce, []);
+  serverSays('waiting_list', { waiting: [{ participantId: 'p-wx', waitingMs: 0, knockNonce, knockProof: answer.proof, knockEph: answer.eph }] });
+  await eventually(() => p.session.waiting && p.session.waiting.length === 1, 'the waiting list');
+  assert.equal(p.session.waiting[0].link, 'wrong');
+  serverSays('waiting_list', { waiting: [] });
+  serverSays('participant_joined', { participant: person('p-wx') });
+  serverSays('e2ee', { from: 'p-wx', data: wx });
+  await eventually(() => p.session.keys.stateOf('p-wx') === 'unverified', 'Wx unverified');
+  assert.equal(selfLinkWrong(p.session.e2eeInfo()), false, 'the admitted wrong link taken for the page\'s own');
+
+  // The server drops the page's link (twice, the second attempt before its welcome);
+  // the resumed meeting has Wx in it, whose identity still does not verify.
+  await dropAndResume(p);
+  await dropAndResume(p);
+  const resumed = p.session;
+  serverSays('welcome', welcome({ role: 'moderator', resumed: true, participants: [person('p-wx')] }));
+  await eventually(() => resumed.joined && resumed.keys, 'the resumed welcome');
+  await resumed.keysStarted;
+  serverSays('e2ee', { from: 'p-wx', data: wx });
+  await eventually(() => resumed.keys.stateOf('p-wx') === 'unverified', 'Wx unverified after the resume');
+  const info = resumed.e2eeInfo();
+  assert.deepEqual(info.knockWrong, ['p-wx'], 'the resume forgot the knocker seen with a wrong link');
+  assert.equal(selfLinkWrong(info), false, 'after the resume the admitted wrong link is taken for the page\'s own');
+  const warning = new SelfLinkWarning();
+  warning.render(info);
+  assert.equal(warning.card.hidden, true, 'the page tells its person that its own link is probably wrong');
 });

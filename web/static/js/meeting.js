@@ -158,6 +158,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     // A resume continues this stay: who left it before the drop stays gone (session-roster.js, leftIds).
     left: resume && session ? session.leftIds() : [],
     warned: resume && session ? session.warnedKinds() : {}, // and a tampering warning stays
+    knockWrong: resume && session ? session.knockWrongIds() : [], // and who knocked with a wrong link
     replaceKnock,
     presence,
     ui: sessionUI({

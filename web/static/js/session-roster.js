@@ -11,6 +11,9 @@ import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, placeholder, showName } from
 import { t } from './i18n.js';
 import { settingsFrom, revisionFrom, roleFrom, readable } from './session-values.js';
 
+/** MAX_KNOCK_WRONG bounds the knockers a page keeps as seen with a wrong link (knockWrong). */
+export const MAX_KNOCK_WRONG = 1000;
+
 /** rosterMethods are Session's (mixed into its prototype in session.js). */
 export const rosterMethods = {
   _chat(p) {
@@ -114,7 +117,7 @@ export const rosterMethods = {
       return placeholder({ ...w, link: links[i] }, text, label, t);
     });
     for (const w of this.waiting) {
-      if (w.link === 'wrong' && this.knockWrong.size < 1000) this.knockWrong.add(w.participantId);
+      if (w.link === 'wrong' && this.knockWrong.size < MAX_KNOCK_WRONG) this.knockWrong.add(w.participantId);
     }
     this.ui.waitingChanged(this.waiting);
   },
@@ -253,6 +256,17 @@ export const rosterMethods = {
    */
   warnedKinds() {
     return this.keys ? this.keys.warnings().kinds : { ...this.warned };
+  },
+
+  /**
+   * knockWrongIds are the knockers this stay's waiting lists showed with a wrong link
+   * (those it was given at its start included): the session a resume starts takes them
+   * (meeting.js, `knockWrong`), so that one admitted anyway is still known for what it is
+   * after the page's connection dropped, and is not taken for a sign that the page's own
+   * link is wrong (e2ee/knock.js, selfLinkWrong). Ids only, in this page's memory only.
+   */
+  knockWrongIds() {
+    return [...this.knockWrong];
   },
 
   /**

@@ -8,7 +8,7 @@ import { MemberNames, showName } from './e2ee-names.js';
 import { DEFAULT_SETTINGS } from './session-values.js';
 import { joinMethods } from './session-join.js';
 import { e2eeMethods } from './session-e2ee.js';
-import { rosterMethods } from './session-roster.js';
+import { rosterMethods, MAX_KNOCK_WRONG } from './session-roster.js';
 import { endMethods } from './session-end.js';
 import { realClock } from './heartbeat.js';
 import { PresenceToasts } from './presence-toasts.js';
@@ -42,7 +42,7 @@ export class Session {
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {} }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [] }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
@@ -70,7 +70,10 @@ export class Session {
     this.waiting = null;
     this.knockAnswered = ''; // the knock nonce this page answered (knock_proof)
     this.knockChecker = null; // KnockChecker, for the waiting list's link verdicts
-    this.knockWrong = new Set(); // knockers this page saw with a wrong link
+    // Knockers this page saw with a wrong link (session-roster.js), and with a resume those
+    // the sessions of this stay saw before it (knockWrong: the dropped session's
+    // knockWrongIds): admitted, they are still the ones the page knows to be wrong.
+    this.knockWrong = new Set(resume ? [...knockWrong].filter((id) => typeof id === 'string').slice(0, MAX_KNOCK_WRONG) : []);
     this.lobbyKeysSeq = 0; // the newest `lobby` message whose lobby keys are being checked
     this.lobbyKeySent = false; // this moderator published its lobby key
     this.moderatorPresent = null;
