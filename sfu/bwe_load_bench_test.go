@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkBandwidthPerSubscriber is issue 15's 1 → 25 all-watching load: the rig of
-// bwe_vnet_test.go with one publisher (three layers and audio) and many subscribers,
+// vnetrig_test.go with one publisher (three layers and audio) and many subscribers,
 // each behind a link of its own whose rates spread from 200 kbit/s to 3 Mbit/s, some
 // without a limit, all showing the camera in a large tile. It lets the estimates
 // settle (until every subscriber is on the layer its link fits, at most
