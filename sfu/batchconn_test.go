@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // listenLoopback opens a UDP socket on 127.0.0.1.
@@ -30,7 +32,7 @@ func readDatagrams(t *testing.T, c *net.UDPConn, from net.Addr, n int) [][]byte 
 	out := make([][]byte, 0, n)
 	buf := make([]byte, 2048)
 	for len(out) < n {
-		if err := c.SetReadDeadline(time.Now().Add(waitBound)); err != nil {
+		if err := c.SetReadDeadline(time.Now().Add(conntest.Wait)); err != nil {
 			t.Fatal(err)
 		}
 		k, src, err := c.ReadFromUDPAddrPort(buf)
@@ -94,7 +96,7 @@ func TestBatchConnKeepsEachWritersOrder(t *testing.T) {
 	}
 	// Loopback delivers during the system call, so the last datagrams can be read
 	// before the sender, back from sendmmsg, has counted them.
-	waitFor(t, "the sender's count of every datagram", func() bool {
+	conntest.Eventually(t, "the sender's count of every datagram", func() bool {
 		return b.sent.Load() >= writers*perRound*rounds
 	})
 	if got := b.sent.Load(); got != writers*perRound*rounds {
@@ -246,7 +248,7 @@ func mustBatchConn(tb testing.TB, c *net.UDPConn) *batchConn {
 func TestBatchConnReads(t *testing.T) {
 	b := mustBatchConn(t, listenLoopback(t))
 	t.Cleanup(func() { _ = b.Close() })
-	if err := b.SetReadDeadline(time.Now().Add(waitBound)); err != nil { // only a lost datagram meets it
+	if err := b.SetReadDeadline(time.Now().Add(conntest.Wait)); err != nil { // only a lost datagram meets it
 		t.Fatal(err)
 	}
 	peers := []*net.UDPConn{listenLoopback(t), listenLoopback(t)}

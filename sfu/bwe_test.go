@@ -6,6 +6,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // twccSubscriberAPI is a subscriber like a browser's: it acknowledges transport-wide
@@ -49,7 +51,7 @@ func TestSubscriberTransportCC(t *testing.T) {
 		}
 	}
 	r.sub.mu.Unlock()
-	waitFor(t, "feedback to reach the estimator", func() bool {
+	conntest.Eventually(t, "feedback to reach the estimator", func() bool {
 		r.pub.send()
 		return r.subP.bw.estimated.Load()
 	})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // The tests in this file run the real engine on Pion's virtual network with a
@@ -12,7 +14,8 @@ import (
 // audio, to subscribers like browsers (they acknowledge transport-wide sequence
 // numbers), one of them behind a token-bucket link. Bandwidth estimation runs on real
 // time (GCC and vnet's queue know no other clock): each condition is waited for with a
-// generous deadline, and nothing is judged by how long it took.
+// generous deadline (conntest.Wait: a climb may wait out the longest back-off, 80 s, of
+// probes the cap made fail), and nothing is judged by how long it took.
 
 // bweTimes is how long settling and climbing took, for the benchmark.
 type bweTimes struct{ settle, climb time.Duration }
@@ -22,8 +25,8 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 	r := newVnetRig(t)
 	start := time.Now()
 	const n = 40 // video packets: more than a second of q
-	waitForLong(t, "the capped subscriber on q", func() bool { return r.capped.onLayer(0, n) })
-	waitForLong(t, "the free subscriber on f", func() bool { return r.free.onLayer(2, 3*n) })
+	conntest.Eventually(t, "the capped subscriber on q", func() bool { return r.capped.onLayer(0, n) })
+	conntest.Eventually(t, "the free subscriber on f", func() bool { return r.free.onLayer(2, 3*n) })
 	var times bweTimes
 	times.settle = time.Since(start)
 
@@ -36,11 +39,11 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 	// measures of the test's publisher fall behind, so a climb the link cannot carry may
 	// come at any time; it ends when the estimate falls, and the gate then holds the
 	// next one back.
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for {
 		from := r.capped.videoCount()
 		until := r.pub.lastFrame() + 100*maxLayers
-		waitForLong(t, "100 more frames", func() bool { return r.pub.lastFrame() >= until })
+		conntest.Eventually(t, "100 more frames", func() bool { return r.pub.lastFrame() >= until })
 		ssrc, first, last, onQ := r.capped.stretch(from, 0)
 		if onQ {
 			dropped, sent := r.link.overrun(r.log.snapshot(), ssrc, first, last)
@@ -53,13 +56,13 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the capped subscriber never stayed on q for 100 frames in %v", waitBound)
+			t.Fatalf("the capped subscriber never stayed on q for 100 frames in %v", conntest.Wait)
 		}
-		waitForLong(t, "the capped subscriber on q again after a climb", func() bool { return r.capped.onLayer(0, n) })
+		conntest.Eventually(t, "the capped subscriber on q again after a climb", func() bool { return r.capped.onLayer(0, n) })
 	}
 	// What the capped member's client is told (signaling sends it as "downlink").
 	reduced := Downlink{Limited: true, Tracks: []DownlinkTrack{{ParticipantID: "pub", Source: SourceCamera, State: DownlinkReduced}}}
-	waitForLong(t, "the capped subscriber's downlink state: camera reduced", func() bool {
+	conntest.Eventually(t, "the capped subscriber's downlink state: camera reduced", func() bool {
 		select {
 		case <-r.capped.p.DownlinkChanged():
 		default:
@@ -74,9 +77,9 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 	lifted := time.Now() // before the link's: a packet between is judged at the lifted rate
 	r.link.liftedAt, r.link.lifted = lifted, vnetLifted
 	r.tbf.SetRate(vnetLifted)
-	waitForLong(t, "the capped subscriber climbing to f once the cap is lifted", func() bool { return r.capped.onLayer(2, 3*n) })
+	conntest.Eventually(t, "the capped subscriber climbing to f once the cap is lifted", func() bool { return r.capped.onLayer(2, 3*n) })
 	times.climb = time.Since(lifted)
-	waitForLong(t, "the capped subscriber's downlink state: nothing limited", func() bool {
+	conntest.Eventually(t, "the capped subscriber's downlink state: nothing limited", func() bool {
 		d := r.capped.p.Downlink()
 		return !d.Limited && len(d.Tracks) == 0 && !r.capped.p.BandwidthLimited()
 	})
@@ -92,7 +95,7 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 		s.mu.Lock()
 		ssrc := s.assrc
 		s.mu.Unlock()
-		waitForLong(t, fmt.Sprintf("the server offering %s the audio sent until now (%d)", s.p.ID(), sent), func() bool {
+		conntest.Eventually(t, fmt.Sprintf("the server offering %s the audio sent until now (%d)", s.p.ID(), sent), func() bool {
 			return r.logs[i].offeredFrom(ssrc, sent)
 		})
 		missing, span := link.shortfall(r.logs[i].snapshot(), ssrc, sent)
@@ -108,7 +111,7 @@ func runBandwidthScenario(t testing.TB) bweTimes {
 	r.free.p.SetView([]Tile{})
 	hidden := r.pub.lastFrame()
 	audioThen, _ := r.free.audioContinuity()
-	waitForLong(t, "50 more frames and audio after the hide", func() bool {
+	conntest.Eventually(t, "50 more frames and audio after the hide", func() bool {
 		got, _ := r.free.audioContinuity()
 		return r.pub.lastFrame() >= hidden+50*maxLayers && got >= audioThen+50
 	})

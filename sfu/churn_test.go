@@ -73,7 +73,7 @@ func engineForgets(t *testing.T, tcp bool) {
 	const rounds = 8
 	for i := range rounds {
 		func() {
-			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+			ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 			defer cancel()
 			room := eng.NewRoom()
 			subP, err := room.Join("sub")
@@ -161,7 +161,7 @@ func engineForgets(t *testing.T, tcp bool) {
 			_ = pc.Close()
 		}()
 	}
-	waitFor(t, "the engine to forget every connection", func() bool { return heldNothing(eng.held()) })
+	conntest.Eventually(t, "the engine to forget every connection", func() bool { return heldNothing(eng.held()) })
 	// A publisher's check that reaches Pion's TCP mux just as its connection closes
 	// (handed over while its ufrag was registered, taken by the mux after the agent
 	// let go of its ufrag) leaves the mux a connection of its own for that ufrag, which

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/ice/v4"
@@ -55,7 +56,7 @@ func TestSilentSubscriberIsNoLongerSent(t *testing.T) {
 	// Past the timeouts while the subscriber answers: consent holds.
 	for start := time.Now(); time.Since(start) < disconnected+failed+time.Second; {
 		seq := r.pub.send()
-		waitFor(t, "the subscriber to get the packet", func() bool { return r.sub.has(seq) })
+		conntest.Eventually(t, "the subscriber to get the packet", func() bool { return r.sub.has(seq) })
 		time.Sleep(100 * time.Millisecond)
 	}
 	if n := r.eng.Stats().PacketsWithoutRoute; n != 0 {
@@ -64,7 +65,7 @@ func TestSilentSubscriberIsNoLongerSent(t *testing.T) {
 
 	conn.silent.Store(true)
 	var sent []uint16
-	waitFor(t, "the server to stop sending to the silent subscriber", func() bool {
+	conntest.Eventually(t, "the server to stop sending to the silent subscriber", func() bool {
 		sent = append(sent, r.pub.send())
 		return r.eng.Stats().PacketsWithoutRoute > 0
 	})
@@ -131,10 +132,10 @@ func TestOwnSubscribeConsentWithoutChecks(t *testing.T) {
 	for range 20 {
 		proofs := r.eng.lites.proofs.Load()
 		r.clock.Advance(500 * time.Millisecond)
-		waitFor(t, "an answer to the request the sweep sent", func() bool { return r.eng.lites.proofs.Load() > proofs })
+		conntest.Eventually(t, "an answer to the request the sweep sent", func() bool { return r.eng.lites.proofs.Load() > proofs })
 	}
 	seq := r.pub.send()
-	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	if n := r.eng.Stats().PacketsWithoutRoute; n != 0 {
 		t.Fatalf("%d packets without a route while the subscriber answered", n)
 	}

@@ -110,7 +110,7 @@ func TestDTLSPeerOverICELite(t *testing.T) {
 				remote <- result{keys: cfg.Keys, profile: cfg.Profile, conn: c, err: err}
 			}()
 
-			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+			ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 			defer cancel()
 			keys, profile, err := peer.handshake(ctx, serverIsClient, ours, theirFP, logs)
 			if err != nil {
@@ -140,7 +140,7 @@ func TestDTLSPeerOverICELite(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			waitFor(t, "the records read", func() bool { return peer.reads.Load() >= read+2 })
+			conntest.Eventually(t, "the records read", func() bool { return peer.reads.Load() >= read+2 })
 
 			// Once stopped, the peer (which lives as long as its subscriber) does
 			// not keep the handshake's connection: its flights, certificates and
@@ -182,13 +182,13 @@ func TestDTLSPeerRefusesAnotherCertificate(t *testing.T) {
 			dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error { return verifyFingerprint(raw, ourFP) }),
 			dtls.WithLoggerFactory(logs))
 		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+			ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 			_ = c.HandshakeContext(ctx)
 			cancel()
 		}
 		done <- c
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if _, _, err := peer.handshake(ctx, false, ours, otherFP, logs); err == nil {
 		t.Fatal("handshake with another certificate succeeded")

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/stun/v4"
+
+	"conclave/internal/conntest"
 )
 
 // The tests in this file play a participant who sends checks of its own subscribe
@@ -56,7 +58,7 @@ func udpPeer(t *testing.T) (*net.UDPConn, netip.AddrPort) {
 func readSTUN(t *testing.T, c *net.UDPConn) *stun.Message {
 	t.Helper()
 	buf := make([]byte, 1500)
-	_ = c.SetReadDeadline(time.Now().Add(waitBound))
+	_ = c.SetReadDeadline(time.Now().Add(conntest.Wait))
 	n, err := c.Read(buf)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +101,7 @@ func TestForgedSourceGetsNoMedia(t *testing.T) {
 	for range 20 {
 		seqs = append(seqs, r.pub.send())
 	}
-	waitFor(t, "the packets sent after the forged checks at the subscriber", func() bool {
+	conntest.Eventually(t, "the packets sent after the forged checks at the subscriber", func() bool {
 		for _, s := range seqs {
 			if !r.sub.has(s) {
 				return false
@@ -143,11 +145,11 @@ func TestForgedSourceGetsNoMedia(t *testing.T) {
 	if _, err := moved.WriteToUDPAddrPort(peerReply{pwd: peerPwd}.to(t, req.Raw), server); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the media to move", func() bool { return r.routeTo() == movedAddr })
+	conntest.Eventually(t, "the media to move", func() bool { return r.routeTo() == movedAddr })
 	r.pub.send()
 	buf = make([]byte, 1500)
 	for {
-		_ = moved.SetReadDeadline(time.Now().Add(waitBound))
+		_ = moved.SetReadDeadline(time.Now().Add(conntest.Wait))
 		n, err := moved.Read(buf)
 		if err != nil {
 			t.Fatalf("no media at the new socket: %v", err)
@@ -185,12 +187,12 @@ func TestForgedChecksKeepNoConsent(t *testing.T) {
 
 	lost := r.eng.Stats().ICEConsentLost
 	conn.silent.Store(true) // the peer answers nothing, and checks no more
-	waitFor(t, "the server to stop sending to the silent subscriber", func() bool {
+	conntest.Eventually(t, "the server to stop sending to the silent subscriber", func() bool {
 		answered := r.eng.lites.answered.Load()
 		if _, err := conn.PacketConn.WriteTo(check{username: user, pwd: pwd, nominate: true}.bytes(t), server); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the forged check's answer", func() bool { return r.eng.lites.answered.Load() > answered })
+		conntest.Eventually(t, "the forged check's answer", func() bool { return r.eng.lites.answered.Load() > answered })
 		r.clock.Advance(500 * time.Millisecond)
 		r.pub.send()
 		return r.eng.Stats().PacketsWithoutRoute > 0

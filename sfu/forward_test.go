@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/rtp"
@@ -94,10 +95,10 @@ func TestBlockedSubscriberDoesNotStallOthers(t *testing.T) {
 	}()
 	select {
 	case <-done:
-	case <-time.After(waitBound):
+	case <-time.After(conntest.Wait):
 		t.Fatal("the reader blocked behind a stuck subscriber")
 	}
-	waitFor(t, "every packet at the fast subscriber", func() bool { return len(fastW.got()) >= n })
+	conntest.Eventually(t, "every packet at the fast subscriber", func() bool { return len(fastW.got()) >= n })
 	got := fastW.got()
 	if len(got) != n {
 		t.Fatalf("fast subscriber got %d of %d packets", len(got), n)
@@ -131,10 +132,10 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 		t.Fatalf("dropping=%v frame=%d, want dropping frame 2", d.drop[0].on, d.drop[0].ts)
 	}
 	w.unblock()
-	waitFor(t, "the queue written", func() bool { return len(w.got()) >= videoQueueLen+1 })
+	conntest.Eventually(t, "the queue written", func() bool { return len(w.got()) >= videoQueueLen+1 })
 	send(2) // rest of frame 2: still dropped although there is room now
 	send(3) // next frame: forwarded
-	waitFor(t, "the next frame written", func() bool { return len(w.got()) >= videoQueueLen+2 })
+	conntest.Eventually(t, "the next frame written", func() bool { return len(w.got()) >= videoQueueLen+2 })
 	got := w.got()
 	for _, h := range got {
 		if h.Timestamp == 2 {
@@ -151,7 +152,7 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 	}
 	// The writer counts a packet just after writing it: wait for the count.
 	q := d.sub.out
-	waitFor(t, "the written packets counted", func() bool { return q.forwarded.Load() >= uint64(len(got)) })
+	conntest.Eventually(t, "the written packets counted", func() bool { return q.forwarded.Load() >= uint64(len(got)) })
 	if n := q.forwarded.Load(); n != uint64(len(got)) {
 		t.Errorf("forwarded counter %d, want %d", n, len(got))
 	}
@@ -162,7 +163,7 @@ func TestCongestedSubscriberSkipsToFrameEnd(t *testing.T) {
 // one.
 func TestKeyframeThrottle(t *testing.T) {
 	clock := fakeclock.New(time.Unix(1000, 0))
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	var k keyframeThrottle
 	sent := make(chan struct{}, 100)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/rtp"
@@ -112,10 +113,10 @@ func TestForwardDelayThroughTheServer(t *testing.T) {
 	const n = 40
 	for i := range n {
 		seq := r.pub.send()
-		waitFor(t, "the subscriber to get the packet", func() bool { return r.sub.has(seq) })
+		conntest.Eventually(t, "the subscriber to get the packet", func() bool { return r.sub.has(seq) })
 		// The writer reads the clock after its send returns: the next packet's tap
 		// must not move it on before.
-		waitFor(t, "the packet's delay measured", func() bool {
+		conntest.Eventually(t, "the packet's delay measured", func() bool {
 			return r.eng.Stats().ForwardDelay.Count() > before.ForwardDelay.Count()+uint64(i)
 		})
 	}

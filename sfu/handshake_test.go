@@ -7,6 +7,8 @@ import (
 	"github.com/pion/dtls/v3/pkg/protocol/handshake"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // TestSubscribeHandshakeHasNoCookieRoundTrip: the server answers the subscriber's
@@ -36,7 +38,7 @@ func TestSubscribeHandshakeHasNoCookieRoundTrip(t *testing.T) {
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s))
 	r := newMediaRigWith(t, api)
 	seq := r.pub.send()
-	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	if n := cookies.Load(); hellos.Load() == 0 || n != 0 {
 		t.Fatalf("%d of the subscriber's %d ClientHellos answered a HelloVerifyRequest's cookie, want none", n, hellos.Load())
 	}

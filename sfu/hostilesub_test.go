@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/rtcp"
@@ -114,7 +115,7 @@ func TestNackStormIsBudgeted(t *testing.T) {
 	for range 64 {
 		seqs = append(seqs, r.pub.send())
 	}
-	waitFor(t, "the packets at the subscriber", func() bool { return r.sub.has(seqs[len(seqs)-1]) })
+	conntest.Eventually(t, "the packets at the subscriber", func() bool { return r.sub.has(seqs[len(seqs)-1]) })
 	ssrc := r.subSSRC()
 	var pkts []rtcp.Packet // maxNackedPerDatagram numbers: the most one datagram has answered
 	for range maxNackedPerDatagram / len(seqs) {
@@ -127,7 +128,7 @@ func TestNackStormIsBudgeted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the storm at the SFU", func() bool {
+	conntest.Eventually(t, "the storm at the SFU", func() bool {
 		st := r.eng.Stats()
 		return st.SubscriberRTCPRead+st.SubscriberRTCPRefused >= before.SubscriberRTCPRead+before.SubscriberRTCPRefused+storm
 	})
@@ -147,7 +148,7 @@ func TestNackStormIsBudgeted(t *testing.T) {
 	r.clock.Advance(time.Second)
 	var seq uint16
 	var sentAt time.Time
-	waitFor(t, "a packet at the subscriber after the storm", func() bool {
+	conntest.Eventually(t, "a packet at the subscriber after the storm", func() bool {
 		if !sentAt.IsZero() && r.sub.has(seq) {
 			return true
 		}
@@ -158,7 +159,7 @@ func TestNackStormIsBudgeted(t *testing.T) {
 	})
 	was := r.eng.Stats().Retransmissions
 	sentAt = time.Time{}
-	waitFor(t, "the NACK answered after the storm", func() bool {
+	conntest.Eventually(t, "the NACK answered after the storm", func() bool {
 		if r.eng.Stats().Retransmissions > was {
 			return true
 		}
@@ -183,7 +184,7 @@ func TestBlockedSourceIsNotRetransmitted(t *testing.T) {
 	for range 16 {
 		seqs = append(seqs, r.pub.send())
 	}
-	waitFor(t, "the packets at the subscriber", func() bool { return r.sub.has(seqs[len(seqs)-1]) })
+	conntest.Eventually(t, "the packets at the subscriber", func() bool { return r.sub.has(seqs[len(seqs)-1]) })
 	r.pubP.Block(SourceCamera, true)
 	r.clock.Advance(time.Minute)
 
@@ -193,7 +194,7 @@ func TestBlockedSourceIsNotRetransmitted(t *testing.T) {
 	}
 	late := subscribeLate(t, p)
 	var d *downTrack
-	waitFor(t, "the late subscriber connected, its SRTCP read by the SFU", func() bool {
+	conntest.Eventually(t, "the late subscriber connected, its SRTCP read by the SFU", func() bool {
 		if downs := p.subscriptions(); len(downs) == 1 {
 			d = downs[0]
 		}
@@ -208,7 +209,7 @@ func TestBlockedSourceIsNotRetransmitted(t *testing.T) {
 	if err := late.pc.WriteRTCP([]rtcp.Packet{nack}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the NACK at the SFU", func() bool {
+	conntest.Eventually(t, "the NACK at the SFU", func() bool {
 		st := r.eng.Stats()
 		return st.NACKsReceived > before.NACKsReceived && st.SubscriberRTCPRead > before.SubscriberRTCPRead
 	})
@@ -235,7 +236,7 @@ func TestRebindingAsksWithinTheSubscribersLimits(t *testing.T) {
 		}
 		return out
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	before := r.eng.Stats().KeyframeRequestsSent
 	const cycles = 8 // each refuses the section, then takes it back

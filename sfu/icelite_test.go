@@ -13,6 +13,8 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/stun/v4"
+
+	"conclave/internal/conntest"
 )
 
 // liteRig is an ICE-lite agent behind a UDP socket on 127.0.0.1, its reader serving
@@ -129,7 +131,7 @@ func TestICELiteAnswersAFullAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 100)
-	_ = conn.SetReadDeadline(time.Now().Add(waitBound))
+	_ = conn.SetReadDeadline(time.Now().Add(conntest.Wait))
 	n, err := conn.Read(buf)
 	if err != nil || string(buf[:n]) != "from the server" {
 		t.Fatalf("agent read %q, %v", buf[:n], err)
@@ -137,7 +139,7 @@ func TestICELiteAnswersAFullAgent(t *testing.T) {
 	if _, err := conn.Write([]byte("from the peer")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the peer's datagram", func() bool {
+	conntest.Eventually(t, "the peer's datagram", func() bool {
 		select {
 		case b := <-r.others:
 			return string(b) == "from the peer"
@@ -151,7 +153,7 @@ func TestICELiteAnswersAFullAgent(t *testing.T) {
 	// itself, not for the check's answer: the request goes after that, and the agent
 	// removed before the answer comes would not take it.
 	r.advance(25 * time.Second)
-	waitFor(t, "the answer to a consent check's request", func() bool {
+	conntest.Eventually(t, "the answer to a consent check's request", func() bool {
 		r.lite.mu.Lock()
 		defer r.lite.mu.Unlock()
 		return r.lite.confirmed == r.clock.Load()
@@ -200,7 +202,7 @@ func connectAgent(t *testing.T, r *liteRig, a *ice.Agent) (*ice.Conn, netip.Addr
 	if err := a.AddRemoteCandidate(host); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	conn, err := a.Dial(ctx, r.lite.ufrag, r.lite.pwd)
 	if err != nil {

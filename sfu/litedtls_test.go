@@ -12,6 +12,8 @@ import (
 
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // TestICELiteDTLSGoesOnlyWhereAnAnswerCameFrom: the DTLS flights (dst, which the
@@ -171,7 +173,7 @@ func (c *forgingConn) forge(to net.Addr) {
 	select {
 	case <-answered:
 		c.forged.Add(1)
-	case <-time.After(waitBound): // the test fails on what the subscriber got
+	case <-time.After(conntest.Wait): // the test fails on what the subscriber got
 	}
 }
 
@@ -207,7 +209,7 @@ func TestForgedCheckTakesNoHandshake(t *testing.T) {
 }
 
 func forgedCheckTakesNoHandshake(t *testing.T, role webrtc.DTLSRole) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	_, _, room := newClockedRoom(t, false, withOwnSubscribe)
 	var parts [3]*Participant

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // dtlsTestRecord is a DTLS handshake record whose last byte is n, size bytes long.
@@ -363,7 +365,7 @@ func (c *helloFirstConn) start() {
 // Pion's mux, which dropped it, and the handshake waited for a retransmission (a
 // second for Pion, 50–77 ms for a browser); here none would have come.
 func TestClientHelloBeforeItsAnswerIsServed(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	_, eng, room := newClockedRoom(t, false, withOwnSubscribe)
 	sub, err := room.Join("sub")

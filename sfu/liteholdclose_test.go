@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"conclave/internal/conntest"
 )
 
 // The tests in this file are about when the DTLS records held for an answer go
@@ -181,7 +183,7 @@ func TestHeldRecordsGoWhenTheSubscriberLeaves(t *testing.T) {
 	if _, err := prober.WriteToUDPAddrPort(dtlsTestRecord(1, 100), server); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the record held", func() bool {
+	conntest.Eventually(t, "the record held", func() bool {
 		addrs, _, _ := heldState(t, &r.eng.lites)
 		return addrs[at] == 1
 	})
@@ -274,7 +276,7 @@ func TestHeldRecordsWaitForTheRestartsAnswer(t *testing.T) {
 	readSTUN(t, peer) // the check's answer
 	readSTUN(t, peer) // the server's request, whose answer the restart overtakes
 	write(dtlsTestRecord(1, 100))
-	waitFor(t, "the record held", func() bool {
+	conntest.Eventually(t, "the record held", func() bool {
 		addrs, _, _ := heldState(t, &eng.lites)
 		return addrs[at] == 1
 	})
@@ -299,5 +301,5 @@ func TestHeldRecordsWaitForTheRestartsAnswer(t *testing.T) {
 	}
 	req := readSTUN(t, peer) // the restart's request to the address proven before its answer
 	write(peerReply{pwd: nextPwd}.to(t, req.Raw))
-	waitFor(t, "the held record given at the restart's answer", func() bool { return eng.lites.dtlsGiven.Load() == 1 })
+	conntest.Eventually(t, "the held record given at the restart's answer", func() bool { return eng.lites.dtlsGiven.Load() == 1 })
 }

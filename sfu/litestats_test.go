@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/pion/stun/v4"
+
+	"conclave/internal/conntest"
 )
 
 // TestICELiteCountsAreInStats: what the server's own ICE-lite agent does with checks
@@ -38,7 +40,7 @@ func TestICELiteCountsAreInStats(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := before.ICEChecksRefused + uint64(i+1)
-		waitFor(t, "the check counted as refused", func() bool { return r.eng.Stats().ICEChecksRefused == want })
+		conntest.Eventually(t, "the check counted as refused", func() bool { return r.eng.Stats().ICEChecksRefused == want })
 	}
 
 	if _, err := prober.WriteToUDPAddrPort(check{username: user, pwd: pwd}.bytes(t), server); err != nil {
@@ -51,7 +53,7 @@ func TestICELiteCountsAreInStats(t *testing.T) {
 	if req.Type != stun.BindingRequest {
 		t.Fatalf("got %v, want the server's request", req.Type)
 	}
-	waitFor(t, "the check answered and the request counted", func() bool {
+	conntest.Eventually(t, "the check answered and the request counted", func() bool {
 		st := r.eng.Stats()
 		return st.ICEChecksAnswered > before.ICEChecksAnswered && st.ICERequestsSent > before.ICERequestsSent
 	})
@@ -60,13 +62,13 @@ func TestICELiteCountsAreInStats(t *testing.T) {
 	if _, err := prober.WriteToUDPAddrPort(peerReply{pwd: pwd}.to(t, req.Raw), server); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the answer with the wrong password counted as refused", func() bool {
+	conntest.Eventually(t, "the answer with the wrong password counted as refused", func() bool {
 		return r.eng.Stats().ICEAnswersRefused == before.ICEAnswersRefused+1
 	})
 	if _, err := prober.WriteToUDPAddrPort(peerReply{pwd: peerPwd}.to(t, req.Raw), server); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the genuine answer counted", func() bool { return r.eng.Stats().ICERequestsAnswered > proofs })
+	conntest.Eventually(t, "the genuine answer counted", func() bool { return r.eng.Stats().ICERequestsAnswered > proofs })
 	if st := r.eng.Stats(); st.ICEChecksRefused != before.ICEChecksRefused+2 || st.ICEAnswersRefused != before.ICEAnswersRefused+1 {
 		t.Fatalf("%d checks and %d answers refused, want 2 and 1",
 			st.ICEChecksRefused-before.ICEChecksRefused, st.ICEAnswersRefused-before.ICEAnswersRefused)
@@ -82,7 +84,7 @@ func TestICELiteCountsAreInStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the checks answered and their requests sent or held back", func() bool {
+	conntest.Eventually(t, "the checks answered and their requests sent or held back", func() bool {
 		st := r.eng.Stats()
 		return st.ICEChecksAnswered-before.ICEChecksAnswered == flood &&
 			st.ICERequestsSent-before.ICERequestsSent+st.ICERequestsHeld-before.ICERequestsHeld >= flood

@@ -49,7 +49,7 @@ type frameReader struct {
 func (r frameReader) next() []byte {
 	r.t.Helper()
 	buf := make([]byte, 0xffff)
-	_ = r.conn.SetReadDeadline(time.Now().Add(waitBound))
+	_ = r.conn.SetReadDeadline(time.Now().Add(conntest.Wait))
 	n, err := readFrame(r.conn, buf)
 	if err != nil {
 		r.t.Fatal(err)
@@ -310,7 +310,7 @@ func TestStuckICETCPPeerLeavesTheMediaReaderAlone(t *testing.T) {
 		if ap != c.ap {
 			t.Fatalf("picked %v, want the TCP peer %v", ap, c.ap)
 		}
-	case <-time.After(waitBound):
+	case <-time.After(conntest.Wait):
 		t.Fatal("the check over TCP was not taken")
 	}
 
@@ -322,7 +322,7 @@ func TestStuckICETCPPeerLeavesTheMediaReaderAlone(t *testing.T) {
 	if _, err := u.Write(check.bytes(t)); err != nil {
 		t.Fatal(err)
 	}
-	_ = u.SetReadDeadline(time.Now().Add(waitBound))
+	_ = u.SetReadDeadline(time.Now().Add(conntest.Wait))
 	buf := make([]byte, 1500)
 	n, err := u.Read(buf)
 	if err != nil {

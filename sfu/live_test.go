@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/webrtc/v4"
@@ -53,7 +54,7 @@ func (r *simRig) waitDelivered(i int) {
 	r.t.Helper()
 	r.waitReceived(i)
 	last := r.pub.lastFrameOf(i)
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for r.sub.last().frame < last {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("the server read the last frame of %s (%d), the subscriber never got it (its last packet %+v); stats %+v",
@@ -195,8 +196,8 @@ func TestSimulcastAllLayersStop(t *testing.T) {
 	for range 6 {
 		r.tick(up)
 	}
-	waitFor(t, "every layer quiet", func() bool { return up.liveMask(up.live.tick.Load()) == 0 })
-	waitFor(t, "keyframe requests from before sent", func() bool {
+	conntest.Eventually(t, "every layer quiet", func() bool { return up.liveMask(up.live.tick.Load()) == 0 })
+	conntest.Eventually(t, "keyframe requests from before sent", func() bool {
 		for i := range maxLayers {
 			if l := up.layer(i); l != nil {
 				l.kf.mu.Lock()
@@ -315,7 +316,7 @@ func TestLiveMask(t *testing.T) {
 		}
 		clock.Advance(liveTick)
 		want := clock.Now().UnixNano()
-		waitFor(t, "the tick", func() bool { return up.live.tick.Load() == want })
+		conntest.Eventually(t, "the tick", func() bool { return up.live.tick.Load() == want })
 		return want
 	}
 	mask := func() uint32 { return up.liveMask(up.live.tick.Load()) }
@@ -344,5 +345,5 @@ func TestLiveMask(t *testing.T) {
 		t.Errorf("live %03b with f back, want q and f", m)
 	}
 	up.stop()
-	waitFor(t, "no timer left", func() bool { return clock.Pending() == 0 })
+	conntest.Eventually(t, "no timer left", func() bool { return clock.Pending() == 0 })
 }

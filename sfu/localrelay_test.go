@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"conclave/internal/conntest"
 )
 
 // relayCatcher records the datagrams a local relay is handed.
@@ -150,7 +152,7 @@ func TestRelayUplinkIsServedInMemory(t *testing.T) {
 	before := r.eng.Stats()
 
 	seq := r.pub.send()
-	waitFor(t, "the packet handed over at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet handed over at the subscriber", func() bool { return r.sub.has(seq) })
 	after := r.eng.Stats()
 	if taken.Load() == 0 || after.DatagramsFromRelays == before.DatagramsFromRelays {
 		t.Fatalf("nothing handed over (%d taken, %d from relays)", taken.Load(), after.DatagramsFromRelays)
@@ -174,7 +176,7 @@ func TestRelayUplinkIsServedInMemory(t *testing.T) {
 		t.Fatal("a check or DTLS record was taken in memory")
 	}
 	next := r.pub.send()
-	waitFor(t, "the packet after the forgeries at the subscriber", func() bool { return r.sub.has(next) })
+	conntest.Eventually(t, "the packet after the forgeries at the subscriber", func() bool { return r.sub.has(next) })
 	r.sub.mu.Lock()
 	got := r.sub.got[seq]
 	r.sub.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"conclave/internal/conntest"
 )
 
 // lossClock is a clock the lossTracker tests move by hand.
@@ -204,7 +206,7 @@ func TestRetransmissionsQueueBehindAudio(t *testing.T) {
 	}
 	w.unblock()
 	want := 1 + 3 + rtxQueueLen + 5
-	waitFor(t, "every queued packet written", func() bool { return len(w.got()) == want })
+	conntest.Eventually(t, "every queued packet written", func() bool { return len(w.got()) == want })
 	got := w.got()
 	class := func(s uint16) int {
 		switch {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+
+	"conclave/internal/conntest"
 )
 
 // TestPublisherLossIsRepaired: the publisher loses 3 % of its packets on the way to the
@@ -23,7 +25,7 @@ func TestPublisherLossIsRepaired(t *testing.T) {
 		if i%10 == 0 {
 			// A window of ten packets in flight: loss is the test's, never a
 			// socket buffer's on a slow machine.
-			waitFor(t, "the subscriber to keep up", func() bool { return r.sub.has(seq) })
+			conntest.Eventually(t, "the subscriber to keep up", func() bool { return r.sub.has(seq) })
 		}
 	}
 	missing := func() (m []uint16) {
@@ -34,7 +36,7 @@ func TestPublisherLossIsRepaired(t *testing.T) {
 		}
 		return m
 	}
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for len(missing()) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("residual loss at the subscriber: %v", missing())
@@ -55,14 +57,14 @@ func TestPublisherTailLossIsNACKedAtOnce(t *testing.T) {
 	r := newMediaRig(t)
 	seqs := r.pub.frame(4, func(i int) bool { return i < 2 }) // the last two are lost
 	for _, s := range seqs {
-		waitFor(t, "the subscriber to get every packet of the frame", func() bool { return r.sub.has(s) })
+		conntest.Eventually(t, "the subscriber to get every packet of the frame", func() bool { return r.sub.has(s) })
 	}
 	if n := r.pub.nacksFor(seqs[2]); n == 0 {
 		t.Errorf("packet %d arrived without a NACK", seqs[2])
 	}
 	// A frame that ends with its marker is not followed by a NACK for what comes next.
 	end := r.pub.frame(2, func(int) bool { return true })
-	waitFor(t, "the whole frame", func() bool { return r.sub.has(end[1]) })
+	conntest.Eventually(t, "the whole frame", func() bool { return r.sub.has(end[1]) })
 	next := end[1] + 1
 	time.Sleep(3 * tailWaitMax) // no verdict on speed: a wrong NACK would come within it
 	if n := r.pub.nacksFor(next); n != 0 {
@@ -115,13 +117,13 @@ func TestSubscriberLossIsRepaired(t *testing.T) {
 		want = append(want, r.pub.send())
 		if i%10 == 9 {
 			// A loss is seen at the next packet: wait for all but the newest.
-			waitFor(t, "the subscriber to keep up", arrives(want[len(want)-10:len(want)-1]))
+			conntest.Eventually(t, "the subscriber to keep up", arrives(want[len(want)-10:len(want)-1]))
 		}
 	}
 	for i := 0; i < 3; i++ {
 		r.pub.send() // so that a loss of the last wanted packet is seen too
 	}
-	waitFor(t, "every packet at the subscriber (residual loss 0)", arrives(want))
+	conntest.Eventually(t, "every packet at the subscriber (residual loss 0)", arrives(want))
 	conn.mu.Lock()
 	lost := conn.lost
 	conn.mu.Unlock()
@@ -141,9 +143,9 @@ func TestNACKTriesAreBounded(t *testing.T) {
 	lost := r.pub.skip()
 	for i := 0; i < 3*maxNackTries; i++ {
 		seq := r.pub.send()
-		waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+		conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 		if i == 0 {
-			waitFor(t, "the NACK on the gap", func() bool { return r.pub.nacksFor(lost) == 1 })
+			conntest.Eventually(t, "the NACK on the gap", func() bool { return r.pub.nacksFor(lost) == 1 })
 		}
 		r.clock.Advance(nackRetryInterval)
 	}
@@ -151,7 +153,7 @@ func TestNACKTriesAreBounded(t *testing.T) {
 	// for the first is final.
 	later := r.pub.skip()
 	r.pub.send()
-	waitFor(t, "the NACK for a later gap", func() bool { return r.pub.nacksFor(later) == 1 })
+	conntest.Eventually(t, "the NACK for a later gap", func() bool { return r.pub.nacksFor(later) == 1 })
 	if n := r.pub.nacksFor(lost); n != maxNackTries {
 		t.Fatalf("the lost packet was asked for %d times, want %d", n, maxNackTries)
 	}
@@ -181,11 +183,11 @@ func TestLossySubscriberDoesNotMultiplyKeyframes(t *testing.T) {
 	if st.KeyframeRequestsSent != want || st.KeyframeRequestsLimited != 15 {
 		t.Fatalf("sent %d (want %d), limited %d (want 15)", st.KeyframeRequestsSent, want, st.KeyframeRequestsLimited)
 	}
-	waitFor(t, "the PLIs at the publisher", func() bool { return r.pub.pliCount() >= want })
+	conntest.Eventually(t, "the PLIs at the publisher", func() bool { return r.pub.pliCount() >= want })
 	// A later PLI (past every limit) is the barrier: once it is in, nothing else is.
 	r.clock.Advance(subscriberKeyframeInterval)
 	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}, received+1)
-	waitFor(t, "the barrier PLI at the publisher", func() bool { return r.pub.pliCount() >= want+1 })
+	conntest.Eventually(t, "the barrier PLI at the publisher", func() bool { return r.pub.pliCount() >= want+1 })
 	if n := r.pub.pliCount(); n != want+1 {
 		t.Fatalf("the publisher was asked for %d keyframes, want %d", n, want+1)
 	}
@@ -198,7 +200,7 @@ func TestRetransmissionServesKeyframeRequest(t *testing.T) {
 	r := newMediaRig(t)
 	ssrc := r.subSSRC()
 	seq := r.pub.send()
-	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	r.clock.Advance(subscriberKeyframeInterval) // past the join's request
 	nack := &rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}
 	r.sendSubscriberRTCP([]rtcp.Packet{nack, &rtcp.PictureLossIndication{MediaSSRC: ssrc}}, 2)
@@ -208,7 +210,7 @@ func TestRetransmissionServesKeyframeRequest(t *testing.T) {
 	}
 	r.clock.Advance(rtxRepairWindow)
 	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}, 3)
-	waitFor(t, "the second PLI at the publisher", func() bool { return r.pub.pliCount() == 2 })
+	conntest.Eventually(t, "the second PLI at the publisher", func() bool { return r.pub.pliCount() == 2 })
 }
 
 // TestSenderReportsAreForwarded: the publisher's sender report reaches the subscriber
@@ -221,7 +223,7 @@ func TestSenderReportsAreForwarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got rtcp.SenderReport
-	waitFor(t, "the sender report at the subscriber", func() bool {
+	conntest.Eventually(t, "the sender report at the subscriber", func() bool {
 		r.sub.mu.Lock()
 		defer r.sub.mu.Unlock()
 		for _, sr := range r.sub.srs {

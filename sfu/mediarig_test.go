@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/ice/v4"
@@ -23,14 +24,6 @@ import (
 // the NACKs that ask for them. The engine's clock is fake; tests wait for each packet or
 // RTCP message to arrive before moving it, so verdicts do not depend on machine speed.
 
-// waitBound bounds every wait for what must come (a packet, an answer, a connection, a
-// goroutine's end, a counter reaching its value). It is generous on purpose: it only
-// ends a hung test, and a verdict must not depend on how fast a loaded machine is
-// (under -race beside other packages' tests, work takes ten to twenty times as long).
-// A passing test never waits that long; a check that something does not come never
-// waits for it.
-const waitBound = 5 * time.Minute
-
 // defaultMediaEngine is a media engine with Pion's default codecs, for a test's own
 // Pion peer.
 func defaultMediaEngine(t testing.TB) *webrtc.MediaEngine {
@@ -40,18 +33,6 @@ func defaultMediaEngine(t testing.TB) *webrtc.MediaEngine {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// waitFor polls cond until it holds; it fails the test after waitBound.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitBound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func testPeerAPI(t *testing.T) *webrtc.API {
@@ -254,7 +235,7 @@ type engineOption func(clock *fakeclock.Clock, cfg *Config)
 // newMediaRigAPIs is newMediaRig with the publisher's and the subscriber's APIs given.
 func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API, options ...engineOption) *mediaRig {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	clock, eng, room := newClockedRoom(t, false, options...)
 	r := &mediaRig{t: t, clock: clock, eng: eng}
@@ -337,7 +318,7 @@ func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API, options ...engineOpt
 		}
 		negotiated <- err
 	}()
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for sub.count() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the subscriber never received the publisher's packets")
@@ -481,7 +462,7 @@ func (r *mediaRig) sendSubscriberRTCP(pkts []rtcp.Packet, n uint64) {
 	if err := r.sub.pc.WriteRTCP(pkts); err != nil {
 		r.t.Fatal(err)
 	}
-	waitFor(r.t, "the keyframe request at the SFU", func() bool { return r.eng.Stats().KeyframeRequestsReceived >= n })
+	conntest.Eventually(r.t, "the keyframe request at the SFU", func() bool { return r.eng.Stats().KeyframeRequestsReceived >= n })
 }
 
 func (r *mediaRig) subSSRC() uint32 {
@@ -515,7 +496,7 @@ func (r *mediaRig) restartSubscribeICE() {
 	t := r.t
 	t.Helper()
 	r.subP.RestartSubscribeICE()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	o, err := r.subP.NextSubscribeOffer(ctx)
 	if err != nil || o == nil {
@@ -525,7 +506,7 @@ func (r *mediaRig) restartSubscribeICE() {
 		t.Fatal(err)
 	}
 	var again []uint16
-	waitFor(t, "packets to reach the subscriber after the restart", func() bool {
+	conntest.Eventually(t, "packets to reach the subscriber after the restart", func() bool {
 		again = append(again, r.pub.send())
 		for _, seq := range again {
 			if r.sub.has(seq) {
@@ -546,7 +527,7 @@ func (r *mediaRig) noneReachesTheSubscriber() {
 	for range 20 {
 		after = append(after, r.pub.send())
 	}
-	waitFor(t, "the next 20 packets counted as without a route", func() bool {
+	conntest.Eventually(t, "the next 20 packets counted as without a route", func() bool {
 		return r.eng.Stats().PacketsWithoutRoute >= before+20
 	})
 	for _, seq := range after {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"conclave/internal/benchonce"
+	"conclave/internal/conntest"
 )
 
 // platformBenchmarks are the benchmarks of the Linux-only code TestBenchmarksRun runs.
@@ -21,7 +22,7 @@ var platformBenchmarks = []benchonce.Benchmark{{Name: "WriterBatch", F: Benchmar
 func TestMmsgReaderDropsOversized(t *testing.T) {
 	b := mustBatchConn(t, listenLoopback(t))
 	t.Cleanup(func() { _ = b.Close() })
-	if err := b.SetReadDeadline(time.Now().Add(waitBound)); err != nil { // only a lost datagram meets it
+	if err := b.SetReadDeadline(time.Now().Add(conntest.Wait)); err != nil { // only a lost datagram meets it
 		t.Fatal(err)
 	}
 	peer := listenLoopback(t)
@@ -271,7 +272,7 @@ func TestBatchDoneEndsEachReadBatch(t *testing.T) {
 	t.Cleanup(func() { _ = b.Close() })
 	log := &batchLog{}
 	b.taker = log
-	if err := b.SetReadDeadline(time.Now().Add(waitBound)); err != nil { // only a lost datagram meets it
+	if err := b.SetReadDeadline(time.Now().Add(conntest.Wait)); err != nil { // only a lost datagram meets it
 		t.Fatal(err)
 	}
 	peer := listenLoopback(t)
@@ -350,7 +351,7 @@ func TestReadsCarryTheKernelsReceiveTime(t *testing.T) {
 	for _, stamped := range []bool{true, false} {
 		b := mustBatchConn(t, listenLoopback(t))
 		t.Cleanup(func() { _ = b.Close() })
-		if err := b.SetReadDeadline(time.Now().Add(waitBound)); err != nil {
+		if err := b.SetReadDeadline(time.Now().Add(conntest.Wait)); err != nil {
 			t.Fatal(err)
 		}
 		peer := listenLoopback(t)
@@ -392,14 +393,14 @@ func TestReadsCarryTheKernelsReceiveTime(t *testing.T) {
 	}
 }
 
-// waitForReceiveStamps waits (waitBound at most) until the kernel stamps datagrams as
+// waitForReceiveStamps waits (conntest.Wait at most) until the kernel stamps datagrams as
 // it receives them: the first socket to ask turns stamping on for the whole system
 // from a kernel work queue, and until that has run a datagram is stamped when it is
 // read.
 func waitForReceiveStamps(t *testing.T, b *batchConn, peer *net.UDPConn) {
 	t.Helper()
 	buf := make([]byte, 64)
-	for deadline := time.Now().Add(waitBound); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(conntest.Wait); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if _, err := peer.WriteTo([]byte("probe"), b.LocalAddr()); err != nil {
 			t.Fatal(err)
 		}
@@ -416,7 +417,7 @@ func waitForReceiveStamps(t *testing.T, b *batchConn, peer *net.UDPConn) {
 	t.Fatal("the kernel does not stamp datagrams as it receives them")
 }
 
-// waitReadable waits (waitBound at most) until c holds a datagram.
+// waitReadable waits (conntest.Wait at most) until c holds a datagram.
 func waitReadable(t *testing.T, c *net.UDPConn) {
 	t.Helper()
 	rc, err := c.SyscallConn()
@@ -426,7 +427,7 @@ func waitReadable(t *testing.T, c *net.UDPConn) {
 	var n int
 	var perr error
 	if err := rc.Control(func(fd uintptr) {
-		n, perr = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(waitBound/time.Millisecond))
+		n, perr = unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(conntest.Wait/time.Millisecond))
 	}); err != nil || perr != nil || n != 1 {
 		t.Fatalf("waiting for a datagram: %v %v (%d ready)", err, perr, n)
 	}

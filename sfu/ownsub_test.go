@@ -16,6 +16,7 @@ import (
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 )
 
@@ -60,7 +61,7 @@ func TestOwnSubscribeConnection(t *testing.T) {
 				t.Fatal("the subscriber has a PeerConnection")
 			}
 			seq := r.pub.send()
-			waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+			conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 			if tc.role == webrtc.DTLSRoleClient {
 				select {
 				case <-r.subP.own.dtls.done:
@@ -75,7 +76,7 @@ func TestOwnSubscribeConnection(t *testing.T) {
 					r.clock.Advance(dtlsLinger)
 				}
 			}
-			waitFor(t, "the handshake's goroutines to end", func() bool {
+			conntest.Eventually(t, "the handshake's goroutines to end", func() bool {
 				select {
 				case <-r.subP.own.dtls.done:
 					return true
@@ -87,7 +88,7 @@ func TestOwnSubscribeConnection(t *testing.T) {
 				return // 30 s of the engine's clock without a check: no consent to send now
 			}
 			seq = r.pub.send()
-			waitFor(t, "a packet after the handshake ended", func() bool { return r.sub.has(seq) })
+			conntest.Eventually(t, "a packet after the handshake ended", func() bool { return r.sub.has(seq) })
 		})
 	}
 }
@@ -98,7 +99,7 @@ var fingerprintLine = regexp.MustCompile(`a=fingerprint:sha-256 [0-9A-F:]+`)
 // peer's certificate (a forged answer, or a machine in the middle of the media path)
 // gets no keys: the handshake fails and nothing is sent.
 func TestOwnSubscribeRefusesAnotherCertificate(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	_, _, room := newClockedRoom(t, false, withOwnSubscribe)
 	subP, err := room.Join("sub")
@@ -126,7 +127,7 @@ func TestOwnSubscribeRefusesAnotherCertificate(t *testing.T) {
 	if err := subP.AcceptSubscribeAnswer(forged); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the handshake to fail", func() bool {
+	conntest.Eventually(t, "the handshake to fail", func() bool {
 		select {
 		case <-subP.own.dtls.done:
 			return true
@@ -156,16 +157,16 @@ func TestOwnSubscribeConsent(t *testing.T) {
 	for range 20 {
 		answered := r.eng.lites.answered.Load()
 		r.clock.Advance(500 * time.Millisecond)
-		waitFor(t, "a check", func() bool { return r.eng.lites.answered.Load() > answered })
+		conntest.Eventually(t, "a check", func() bool { return r.eng.lites.answered.Load() > answered })
 	}
 	seq := r.pub.send()
-	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	if n := r.eng.Stats().PacketsWithoutRoute; n != 0 {
 		t.Fatalf("%d packets without a route while the subscriber checked", n)
 	}
 
 	conn.silent.Store(true)
-	waitFor(t, "the server to stop sending to the silent subscriber", func() bool {
+	conntest.Eventually(t, "the server to stop sending to the silent subscriber", func() bool {
 		r.clock.Advance(500 * time.Millisecond)
 		r.pub.send()
 		return r.eng.Stats().PacketsWithoutRoute > 0
@@ -191,11 +192,11 @@ func TestOwnSubscribeOverICETCP(t *testing.T) {
 		t.Fatalf("route %+v, want one over ICE-TCP", rt)
 	}
 	seq := r.pub.send()
-	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	// A frame's packets, which the subscriber's writer writes to the connection
 	// together (liteTCP.queueFrame), each arrive.
 	seqs := r.pub.frame(5, func(int) bool { return true })
-	waitFor(t, "the frame at the subscriber", func() bool {
+	conntest.Eventually(t, "the frame at the subscriber", func() bool {
 		for _, s := range seqs {
 			if !r.sub.has(s) {
 				return false
@@ -205,12 +206,12 @@ func TestOwnSubscribeOverICETCP(t *testing.T) {
 	})
 	// The publisher's SRTP over ICE-TCP, once its stream is known, is read by the
 	// connection's reader (pubTCPConn), as the media socket's reader reads it over UDP.
-	waitFor(t, "the publisher's SRTP read off its ICE-TCP connection", func() bool {
+	conntest.Eventually(t, "the publisher's SRTP read off its ICE-TCP connection", func() bool {
 		r.pub.send()
 		return r.eng.pubTCP.read.Load() > 0
 	})
 	seq = r.pub.send()
-	waitFor(t, "a packet read there at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "a packet read there at the subscriber", func() bool { return r.sub.has(seq) })
 	before := r.eng.Stats().KeyframeRequestsReceived
 	r.sendSubscriberRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: r.subSSRC()}}, before+1)
 	if s := r.eng.Stats(); s.SubscriberRTCPRead == 0 || s.SubscriberRTCPRefused != 0 {
@@ -250,7 +251,7 @@ func TestOwnSubscribeProbesThePeer(t *testing.T) {
 	readProbe := func() (*stun.Message, netip.AddrPort) {
 		t.Helper()
 		buf := make([]byte, 1500)
-		_ = peer.SetReadDeadline(time.Now().Add(waitBound))
+		_ = peer.SetReadDeadline(time.Now().Add(conntest.Wait))
 		n, from, err := peer.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			t.Fatal(err)
@@ -288,11 +289,11 @@ func TestOwnSubscribeProbesThePeer(t *testing.T) {
 	if _, err := peer.WriteToUDPAddrPort(peerReply{pwd: peerPwd}.to(t, m.Raw), server); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the nomination", func() bool { return p.route.Load() != nil })
+	conntest.Eventually(t, "the nomination", func() bool { return p.route.Load() != nil })
 	for _, d := range probeDelays[1:] {
 		clock.Advance(d)
 	}
-	waitFor(t, "the probing to stop", func() bool {
+	conntest.Eventually(t, "the probing to stop", func() bool {
 		p.own.mu.Lock()
 		defer p.own.mu.Unlock()
 		return p.own.probeStop == nil
@@ -305,7 +306,7 @@ func TestOwnSubscribeProbesThePeer(t *testing.T) {
 // answering the new offer, receives the new publisher's packets on it.
 func TestOwnSubscribeReusesASection(t *testing.T) {
 	r := newMediaRigAPIs(t, testPeerAPI(t), testPeerAPI(t), withOwnSubscribe)
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	firstSSRC := r.subSSRC()
 	r.pubP.Close()
@@ -341,7 +342,7 @@ func TestOwnSubscribeReusesASection(t *testing.T) {
 	offered := make(chan *Offer, 1)
 	go func() { offered <- renegotiate() }()
 	var o *Offer
-	waitFor(t, "the second publisher's track offered", func() bool {
+	conntest.Eventually(t, "the second publisher's track offered", func() bool {
 		pub.send() // the track is published at its first packet
 		select {
 		case o = <-offered:
@@ -354,7 +355,7 @@ func TestOwnSubscribeReusesASection(t *testing.T) {
 		t.Fatalf("tracks %+v, want the second publisher's camera in section 0", o.Tracks)
 	}
 	var seqs []uint16
-	waitFor(t, "the second publisher's packets at the subscriber", func() bool {
+	conntest.Eventually(t, "the second publisher's packets at the subscriber", func() bool {
 		seqs = append(seqs, pub.send())
 		for _, s := range seqs {
 			if r.sub.has(s) {

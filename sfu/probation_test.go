@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // The tests in this file check the probation of a layer that comes back (live.go): a
@@ -20,7 +22,7 @@ import (
 // cond holds.
 func (r *simRig) pumpTicking(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for !cond() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("timed out waiting for %s; stats %+v", what, r.eng.Stats())
@@ -49,7 +51,7 @@ func (r *simRig) advance(d time.Duration) {
 	r.clock.Advance(d)
 	now := r.clock.Now().UnixNano()
 	if due := now - now%int64(liveTick); due > before {
-		waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() >= due })
+		conntest.Eventually(r.t, "the liveness tick", func() bool { return up.live.tick.Load() >= due })
 	}
 }
 
@@ -59,7 +61,7 @@ func (r *simRig) tick(up *upTrack) {
 	r.t.Helper()
 	r.clock.Advance(liveTick)
 	now := r.clock.Now().UnixNano()
-	waitFor(r.t, "the liveness tick", func() bool { return up.live.tick.Load() >= now })
+	conntest.Eventually(r.t, "the liveness tick", func() bool { return up.live.tick.Load() >= now })
 }
 
 // waitReceived waits until the server has read the last packet sent on layer i (its
@@ -70,7 +72,7 @@ func (r *simRig) waitReceived(i int) {
 	seq := r.pub.layers[i].seq
 	r.pub.mu.Unlock()
 	up := r.subTrack().up
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for l := up.layer(i); l == nil || l.cache.get(seq) == nil; l = up.layer(i) {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("the server never read the last packet of %s (%d); stats %+v", layerRIDs[i], seq, r.eng.Stats())
@@ -118,12 +120,12 @@ func (r *simRig) loseF() {
 // sent, so the tests count only the requests that their layer changes make.
 func (r *simRig) keyframeRequestsDone() {
 	r.t.Helper()
-	waitFor(r.t, "keyframe requests from before sent", func() bool {
+	conntest.Eventually(r.t, "keyframe requests from before sent", func() bool {
 		r.stepIfKeyframeDeferred()
 		return !r.keyframeDeferred()
 	})
 	sent := r.eng.Stats().KeyframeRequestsSent
-	waitFor(r.t, "the publisher getting the keyframe requests", func() bool {
+	conntest.Eventually(r.t, "the publisher getting the keyframe requests", func() bool {
 		got := 0
 		for i := range maxLayers {
 			got += r.pub.pliCount(i)

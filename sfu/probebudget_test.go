@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"conclave/addrgroup"
+	"conclave/internal/conntest"
 )
 
 // TestProbesToOneVictimAreBudgeted: ten participants name the same eight addresses of
@@ -100,7 +101,7 @@ func TestProbedPeerThatAnsweredIsNotHeldBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	answerTheServer(t, peer, server)
-	waitFor(t, "the peer's answer taken", func() bool { return p.own.lite.answeredFrom(peerAP) })
+	conntest.Eventually(t, "the peer's answer taken", func() bool { return p.own.lite.answeredFrom(peerAP) })
 
 	p.own.probe()
 	if got := probesAt(t, eng, peer); got != 1 {
@@ -110,7 +111,7 @@ func TestProbedPeerThatAnsweredIsNotHeldBack(t *testing.T) {
 	if _, err := peer.WriteToUDPAddrPort(nominate, server); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the peer's nomination selected", func() bool { return p.route.Load() != nil })
+	conntest.Eventually(t, "the peer's nomination selected", func() bool { return p.route.Load() != nil })
 }
 
 // TestPeerThatCannotCheckFirstGetsItsFirstProbe: a peer that checks the server only
@@ -136,7 +137,7 @@ func TestPeerThatCannotCheckFirstGetsItsFirstProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	answerTheServer(t, peer, server)
-	waitFor(t, "the peer's nomination selected", func() bool { return p.route.Load() != nil })
+	conntest.Eventually(t, "the peer's nomination selected", func() bool { return p.route.Load() != nil })
 }
 
 // TestProbeBudgetByDestination: an IPv4 address is a destination, an IPv6 /64 is one,

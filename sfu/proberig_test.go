@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/stun/v4"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 )
 
@@ -94,7 +95,7 @@ func probesFrom(t *testing.T, e *Engine, c *net.UDPConn) ([]*stun.Message, netip
 	var sender netip.AddrPort
 	buf := make([]byte, 1500)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(waitBound))
+		_ = c.SetReadDeadline(time.Now().Add(conntest.Wait))
 		k, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			t.Fatalf("the marker after %d probes did not come: %v", len(probes), err)
@@ -157,7 +158,7 @@ func answerTheServer(t *testing.T, peer *net.UDPConn, server netip.AddrPort) {
 	t.Helper()
 	buf := make([]byte, 1500)
 	for {
-		_ = peer.SetReadDeadline(time.Now().Add(waitBound))
+		_ = peer.SetReadDeadline(time.Now().Add(conntest.Wait))
 		n, err := peer.Read(buf)
 		if err != nil {
 			t.Fatal(err)

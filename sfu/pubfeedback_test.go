@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/interceptor"
@@ -134,7 +135,7 @@ func (p *feedbackPublisher) acked() int {
 // transport-cc feedback, every twccInterval of its clock, and reports per stream what
 // was lost in a receiver report every rrInterval.
 func TestPublisherGetsFeedback(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	clock, _, room := newClockedRoom(t, true)
 	pubP, err := room.Join("pub")
@@ -151,7 +152,7 @@ func TestPublisherGetsFeedback(t *testing.T) {
 	pub := &feedbackPublisher{track: track, ssrc: uint32(tr.Sender().GetParameters().Encodings[0].SSRC)}
 	go pub.read(tr.Sender())
 	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
-	waitFor(t, "the publish connection", func() bool { return pc.ConnectionState() == webrtc.PeerConnectionStateConnected })
+	conntest.Eventually(t, "the publish connection", func() bool { return pc.ConnectionState() == webrtc.PeerConnectionStateConnected })
 
 	// 40 packets numbered 2000…2039, of which four never leave: the transport-cc
 	// numbers only what is sent, so 36 acknowledgements are due; the receiver report
@@ -171,7 +172,7 @@ func TestPublisherGetsFeedback(t *testing.T) {
 	}
 	// The feedback goes out on the engine's (fake) timers: move them until all of it
 	// has come, and a receiver report naming the last packet.
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for {
 		pub.mu.Lock()
 		var last *rtcp.ReceptionReport
@@ -223,7 +224,7 @@ func TestFeedbackTicksAreAligned(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock.Advance(twccInterval - time.Duration(clock.Now().UnixNano()%int64(twccInterval)))
-		waitFor(t, "both publishers' feedback", func() bool {
+		conntest.Eventually(t, "both publishers' feedback", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(sent[1]) == round+1 && len(sent[2]) == round+1
@@ -286,7 +287,7 @@ func TestFeedbackTickSleepsWithoutPackets(t *testing.T) {
 		n := len(waits)
 		mu.Unlock()
 		clock.Advance(d)
-		waitFor(t, "the next tick armed", func() bool {
+		conntest.Eventually(t, "the next tick armed", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(waits) > n || clock.Pending() == 1

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/webrtc/v4"
@@ -28,7 +29,7 @@ func TestLayerBitrate(t *testing.T) {
 		}
 		clock.Advance(liveTick)
 		want := clock.Now().UnixNano()
-		waitFor(t, "the tick", func() bool { return u.live.tick.Load() == want })
+		conntest.Eventually(t, "the tick", func() bool { return u.live.tick.Load() == want })
 	}
 	// Per tick of 250 ms: q 160 kbit/s, h 512, f 1536.
 	perTick := [maxLayers]uint64{5000, 16000, 48000}
@@ -106,7 +107,7 @@ func TestAudioRate(t *testing.T) {
 		}
 		clock.Advance(liveTick)
 		want := clock.Now().UnixNano()
-		waitFor(t, "the tick", func() bool { return up.live.tick.Load() == want })
+		conntest.Eventually(t, "the tick", func() bool { return up.live.tick.Load() == want })
 	}
 	for range rateSlots {
 		up.layer(0).bytes.Add(1250) // 40 kbit/s

@@ -12,6 +12,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // sendPayload sends the next packet with the given VP8 payload.
@@ -84,7 +86,7 @@ func subscribeLate(t *testing.T, p *Participant) *orderedSub {
 			s.mu.Unlock()
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	t.Cleanup(cancel)
 	go func() {
 		if err := answerSubscribeOffer(ctx, p, pc); err != nil {
@@ -129,11 +131,11 @@ func TestLateSubscriberGetsCachedKeyframe(t *testing.T) {
 	r.pub.sendPayload([]byte{0x00, 0xcc, 0xdd}, true)
 	r.pub.sendPayload([]byte{0x10, 0x01, 0x00, 0x00}, true)
 	last := r.pub.sendPayload([]byte{0x10, 0x01, 0x00, 0x01}, true)
-	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	conntest.Eventually(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
 	before := r.eng.Stats()
 
 	late := joinLate(t, r.subP.room, "late")
-	waitFor(t, "the replay at the late subscriber", func() bool {
+	conntest.Eventually(t, "the replay at the late subscriber", func() bool {
 		got := late.packets()
 		return len(got) > 0 && got[len(got)-1].SequenceNumber == last
 	})
@@ -159,7 +161,7 @@ func TestLateSubscriberGetsCachedKeyframe(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		last = r.pub.send()
 	}
-	waitFor(t, "the live packets at the late subscriber", func() bool {
+	conntest.Eventually(t, "the live packets at the late subscriber", func() bool {
 		got := late.packets()
 		return got[len(got)-1].SequenceNumber == last
 	})
@@ -178,11 +180,11 @@ func TestLateSubscriberWithoutReplayAsks(t *testing.T) {
 	r := newMediaRig(t)
 	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
 	last := r.pub.send()
-	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	conntest.Eventually(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
 	r.clock.Advance(keyframeReplayAge + 1)
 	before := r.eng.Stats()
 	late := joinLate(t, r.subP.room, "late")
-	waitFor(t, "the late subscription's keyframe request", func() bool {
+	conntest.Eventually(t, "the late subscription's keyframe request", func() bool {
 		return r.eng.Stats().KeyframeRequestsReceived == before.KeyframeRequestsReceived+1
 	})
 	noReplay(t, r, late, last, before)
@@ -209,11 +211,11 @@ func TestEncryptedReplayOnlyOfKeyframesAfterTheJoin(t *testing.T) {
 	key := r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, false)
 	r.pub.sendPayload([]byte{0x00, 0xaa, 0xbb}, true)
 	last := r.pub.sendPayload([]byte{0x10, 0x01, 0x00, 0x00}, true)
-	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	conntest.Eventually(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
 	before := r.eng.Stats()
 
 	got := subscribeLate(t, member)
-	waitFor(t, "the replay at the member", func() bool {
+	conntest.Eventually(t, "the replay at the member", func() bool {
 		p := got.packets()
 		return len(p) > 0 && p[len(p)-1].SequenceNumber == last
 	})
@@ -238,7 +240,7 @@ func TestEncryptedLateSubscriberAsksItself(t *testing.T) {
 	r.subP.room.SetEncrypted(true)
 	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, true)
 	last := r.pub.send()
-	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	conntest.Eventually(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
 	// The first subscription's request is past the publisher track's throttle.
 	r.clock.Advance(keyframeInterval)
 	before, plis := r.eng.Stats(), r.pub.pliCount()
@@ -249,7 +251,7 @@ func TestEncryptedLateSubscriberAsksItself(t *testing.T) {
 			st.KeyframeRequestsReceived-before.KeyframeRequestsReceived, st.KeyframeRequestsSent-before.KeyframeRequestsSent)
 	}
 	late.sendPLI(t)
-	waitFor(t, "the late subscriber's keyframe request at the publisher", func() bool { return r.pub.pliCount() > plis })
+	conntest.Eventually(t, "the late subscriber's keyframe request at the publisher", func() bool { return r.pub.pliCount() > plis })
 	if st := r.eng.Stats(); st.KeyframeRequestsSent != before.KeyframeRequestsSent+1 || st.KeyframeRequestsLimited != before.KeyframeRequestsLimited {
 		t.Errorf("keyframe requests sent %d, limited %d; want 1 and 0", st.KeyframeRequestsSent-before.KeyframeRequestsSent, st.KeyframeRequestsLimited-before.KeyframeRequestsLimited)
 	}
@@ -260,7 +262,7 @@ func TestEncryptedLateSubscriberAsksItself(t *testing.T) {
 func noReplay(t *testing.T, r *mediaRig, late *orderedSub, joined uint16, before Stats) {
 	t.Helper()
 	// Live packets reach it once its connection is up.
-	waitFor(t, "a live packet at the late subscriber", func() bool {
+	conntest.Eventually(t, "a live packet at the late subscriber", func() bool {
 		r.pub.send()
 		return len(late.packets()) > 0
 	})
@@ -297,7 +299,7 @@ func TestSimulcastLateSubscriberGetsCachedKeyframe(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, "the replay at the late subscriber", func() bool {
+	conntest.Eventually(t, "the replay at the late subscriber", func() bool {
 		got := decoded()
 		return len(got) > 0 && got[len(got)-1].frame == lastF
 	})
@@ -408,13 +410,13 @@ func TestEncryptedSimulcastLateSubscriberAsksOnceConnected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	noCandidates := func(sdp string) string { return candidateLine.ReplaceAllString(sdp, "") }
 	if err := answerSubscribeOfferAs(ctx, unreachable, newPlainPeer(t), noCandidates, noCandidates); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the unreachable subscription bound", func() bool {
+	conntest.Eventually(t, "the unreachable subscription bound", func() bool {
 		unreachable.own.mu.Lock()
 		defer unreachable.own.mu.Unlock()
 		return len(unreachable.own.sections) > 0 && unreachable.own.sections[0].bound != nil
@@ -429,7 +431,7 @@ func TestEncryptedSimulcastLateSubscriberAsksOnceConnected(t *testing.T) {
 	}
 
 	late := joinLate(t, r.room, "late")
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for len(late.packets()) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("nothing at the late subscriber; stats %+v", r.eng.Stats())
@@ -458,10 +460,10 @@ func TestBlockedSourceIsNotReplayed(t *testing.T) {
 	r.pub.sendPayload([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x01}, false)
 	r.pub.sendPayload([]byte{0x00, 0xaa, 0xbb}, true)
 	last := r.pub.sendPayload([]byte{0x10, 0x01, 0x00, 0x01}, true)
-	waitFor(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
+	conntest.Eventually(t, "the packets at the first subscriber", func() bool { return r.sub.has(last) })
 	r.pubP.Block(SourceCamera, true)
 	late := joinLate(t, r.subP.room, "late")
-	waitFor(t, "the late subscriber's connection", func() bool {
+	conntest.Eventually(t, "the late subscriber's connection", func() bool {
 		return late.pc.ConnectionState() == webrtc.PeerConnectionStateConnected
 	})
 	// From here nothing cached is young enough to replay, so a replay the server makes
@@ -472,7 +474,7 @@ func TestBlockedSourceIsNotReplayed(t *testing.T) {
 	// check would wait on the machine's speed).
 	var key uint16
 	sent := false
-	waitFor(t, "a new keyframe at the late subscriber", func() bool {
+	conntest.Eventually(t, "a new keyframe at the late subscriber", func() bool {
 		if got := late.packets(); sent && len(got) > 0 && got[len(got)-1].SequenceNumber == key {
 			return true
 		}

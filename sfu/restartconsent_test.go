@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // TestICERestartKeepsTheConsent: an ICE restart does not let the media outlive the
@@ -23,17 +25,17 @@ func TestICERestartKeepsTheConsent(t *testing.T) {
 	for range 20 {
 		proofs := r.eng.lites.proofs.Load()
 		r.clock.Advance(500 * time.Millisecond)
-		waitFor(t, "an answer to the server's request", func() bool { return r.eng.lites.proofs.Load() > proofs })
+		conntest.Eventually(t, "an answer to the server's request", func() bool { return r.eng.lites.proofs.Load() > proofs })
 	}
 	seq := r.pub.send()
-	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	if n := r.eng.Stats().PacketsWithoutRoute; n != 0 {
 		t.Fatalf("%d packets without a route while the subscriber answered", n)
 	}
 
 	conn.silent.Store(true) // from here the peer sends nothing: no check of the new credentials
 	r.subP.RestartSubscribeICE()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	o, err := r.subP.NextSubscribeOffer(ctx)
 	if err != nil || o == nil {
@@ -46,7 +48,7 @@ func TestICERestartKeepsTheConsent(t *testing.T) {
 		r.clock.Advance(500 * time.Millisecond)
 	}
 	r.pub.send()
-	waitFor(t, "the server to stop sending to the subscriber that restarted and went silent", func() bool {
+	conntest.Eventually(t, "the server to stop sending to the subscriber that restarted and went silent", func() bool {
 		r.clock.Advance(500 * time.Millisecond)
 		r.pub.send()
 		return r.eng.Stats().PacketsWithoutRoute > 0

@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // TestEndingRoomRenegotiatesNobody: when a room goes as a whole (a meeting's end:
@@ -68,7 +70,7 @@ func asked(p *Participant) bool {
 // them since.
 func publishingParticipants(t *testing.T, room *Room, n int) []*Participant {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	api := testPeerAPI(t)
 	parts := make([]*Participant, n)

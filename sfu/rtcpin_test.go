@@ -14,6 +14,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // datagramRecorder keeps a copy of every datagram keep picks that its peer sends (its
@@ -83,7 +85,7 @@ func recordingSubscriberAPI(t *testing.T) (*webrtc.API, *datagramRecorder) {
 // (the DTLS callback registers it a moment after the first packet can be sent).
 func waitRegistered(t *testing.T, r *mediaRig) {
 	t.Helper()
-	waitFor(t, "the subscriber's SRTCP read by the SFU", func() bool {
+	conntest.Eventually(t, "the subscriber's SRTCP read by the SFU", func() bool {
 		r.subP.routeMu.Lock()
 		defer r.subP.routeMu.Unlock()
 		return r.subP.rtcpFrom.IsValid()
@@ -101,13 +103,13 @@ func TestSubscriberRTCPIsReadInTheSocketReader(t *testing.T) {
 	waitRegistered(t, r)
 	ssrc := r.subSSRC()
 	seq := r.pub.send()
-	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	r.clock.Advance(subscriberKeyframeInterval) // past the join's request
 	before := r.eng.Stats()
 
 	nack := &rtcp.TransportLayerNack{MediaSSRC: ssrc, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})}
 	r.sendSubscriberRTCP([]rtcp.Packet{nack, &rtcp.PictureLossIndication{MediaSSRC: ssrc}}, before.KeyframeRequestsReceived+1)
-	waitFor(t, "the retransmission at the subscriber", func() bool {
+	conntest.Eventually(t, "the retransmission at the subscriber", func() bool {
 		r.sub.mu.Lock()
 		defer r.sub.mu.Unlock()
 		return r.sub.got[seq] == 2
@@ -134,7 +136,7 @@ func TestSubscriberRTCPIsReadInTheSocketReader(t *testing.T) {
 		if _, err := rec.PacketConn.WriteTo(bad, to); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the forged SRTCP refused", func() bool { return r.eng.Stats().SubscriberRTCPRefused == st.SubscriberRTCPRefused+uint64(i+1) })
+		conntest.Eventually(t, "the forged SRTCP refused", func() bool { return r.eng.Stats().SubscriberRTCPRefused == st.SubscriberRTCPRefused+uint64(i+1) })
 	}
 	after := r.eng.Stats()
 	if after.KeyframeRequestsReceived != st.KeyframeRequestsReceived || after.Retransmissions != st.Retransmissions ||
@@ -151,7 +153,7 @@ func TestSubscriberRTCPIsReadInTheSocketReader(t *testing.T) {
 // request served on Pion's path instead counts there only, and this wait times out.
 func waitRead(t *testing.T, r *mediaRig, was uint64) {
 	t.Helper()
-	waitFor(t, "the subscriber's SRTCP read by the SFU", func() bool { return r.eng.Stats().SubscriberRTCPRead > was })
+	conntest.Eventually(t, "the subscriber's SRTCP read by the SFU", func() bool { return r.eng.Stats().SubscriberRTCPRead > was })
 }
 
 // TestSubscriberRTCPFollowsTheRoute: the SRTCP reader is registered for the selected
@@ -180,7 +182,7 @@ func TestSubscriberRTCPFollowsTheRoute(t *testing.T) {
 		t.Fatal("a route over ICE-TCP kept the UDP reader")
 	}
 	// Over ICE-TCP the RTCP takes Pion's path: the subscription reads it again.
-	waitFor(t, "the subscription's own RTCP reader", func() bool { return r.subP.rtcpReaders.Load() == 1 })
+	conntest.Eventually(t, "the subscription's own RTCP reader", func() bool { return r.subP.rtcpReaders.Load() == 1 })
 	r.subP.setRoute(&route{ap: first})
 	r.subP.Close()
 	if lookup(first) != nil {
@@ -298,7 +300,7 @@ func TestSubscriberFeedbackReachesTheEstimator(t *testing.T) {
 	if err := r.sub.pc.WriteRTCP(fb); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the feedback read by the SFU", func() bool { return r.eng.Stats().SubscriberRTCPRead > read })
+	conntest.Eventually(t, "the feedback read by the SFU", func() bool { return r.eng.Stats().SubscriberRTCPRead > read })
 	if !fed() {
 		t.Fatal("the feedback read by the SFU did not reach the estimator")
 	}

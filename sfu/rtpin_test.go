@@ -11,6 +11,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // recordingPublisherAPI records the publisher's SRTP.
@@ -28,7 +30,7 @@ func waitPublisherRead(t *testing.T, r *mediaRig) {
 	before := r.eng.Stats().PublisherRTPRead
 	var last uint16
 	sent := false
-	waitFor(t, "the publisher's SRTP read by the SFU", func() bool {
+	conntest.Eventually(t, "the publisher's SRTP read by the SFU", func() bool {
 		if sent && r.sub.has(last) && r.eng.Stats().PublisherRTPRead > before {
 			return true
 		}
@@ -48,7 +50,7 @@ func TestPublisherRTPIsReadInTheSocketReader(t *testing.T) {
 	waitPublisherRead(t, r)
 
 	seq := r.pub.send()
-	waitFor(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+	conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
 	st := r.eng.Stats()
 	genuine, to := rec.last()
 	if genuine == nil || binary.BigEndian.Uint16(genuine[2:4]) != seq {
@@ -65,14 +67,14 @@ func TestPublisherRTPIsReadInTheSocketReader(t *testing.T) {
 		if _, err := rec.PacketConn.WriteTo(bad, to); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the forged SRTP refused", func() bool { return r.eng.Stats().PublisherRTPRefused == st.PublisherRTPRefused+uint64(i+1) })
+		conntest.Eventually(t, "the forged SRTP refused", func() bool { return r.eng.Stats().PublisherRTPRefused == st.PublisherRTPRefused+uint64(i+1) })
 	}
 	after := r.eng.Stats()
 	if after.PublisherRTPRead != st.PublisherRTPRead {
 		t.Fatalf("a replayed or forged SRTP packet was read: before %+v, after %+v", st, after)
 	}
 	next := r.pub.send()
-	waitFor(t, "the packet after the forgeries at the subscriber", func() bool { return r.sub.has(next) })
+	conntest.Eventually(t, "the packet after the forgeries at the subscriber", func() bool { return r.sub.has(next) })
 	r.sub.mu.Lock()
 	got, forged := r.sub.got[seq], r.sub.got[seq+100]
 	r.sub.mu.Unlock()
@@ -122,7 +124,7 @@ func TestPublisherRTPFollowsTheRoute(t *testing.T) {
 	if lookup(first) != nil || r.eng.pubTCP.lookup(overTCP) != nil {
 		t.Fatal("the reader outlived its participant")
 	}
-	waitFor(t, "the stream's SSRC forgotten", func() bool { return p.layerBySSRC(r.pub.ssrc) == nil })
+	conntest.Eventually(t, "the stream's SSRC forgotten", func() bool { return p.layerBySSRC(r.pub.ssrc) == nil })
 }
 
 // pairOver is a selected pair over protocol whose remote end is ap.

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+
+	"conclave/internal/conntest"
 )
 
 // TestRetransmissionsWithinTheEstimate: a subscriber whose estimate is 300 kbit/s and
@@ -72,12 +74,12 @@ func TestRetransmissionsWithinTheEstimate(t *testing.T) {
 			Nacks: rtcp.NackPairsFromSequenceNumbers(seqs)}}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the NACK taken", func() bool { return r.eng.Stats().NACKsReceived > nacks })
+		conntest.Eventually(t, "the NACK taken", func() bool { return r.eng.Stats().NACKsReceived > nacks })
 		return len(seqs)
 	}
 	// settle waits until every retransmission queued has arrived.
 	settle := func(queuedBefore uint64, resentBefore int) {
-		waitFor(t, "the retransmissions to arrive", func() bool {
+		conntest.Eventually(t, "the retransmissions to arrive", func() bool {
 			collect()
 			return uint64(resent-resentBefore) >= r.eng.Stats().Retransmissions-queuedBefore
 		})
@@ -141,7 +143,7 @@ func TestRetransmissionsWithinTheEstimate(t *testing.T) {
 	for len(lost) < 40 {
 		n := r.sub.count()
 		round(10 * time.Millisecond)
-		waitFor(t, "the round's frame", func() bool { return r.sub.count() > n })
+		conntest.Eventually(t, "the round's frame", func() bool { return r.sub.count() > n })
 		collect()
 		if last := r.sub.last(); last.size >= 1000 && last.layer == 0 && !picked[last.seq] {
 			picked[last.seq] = true
@@ -153,7 +155,7 @@ func TestRetransmissionsWithinTheEstimate(t *testing.T) {
 		Nacks: rtcp.NackPairsFromSequenceNumbers(lost)}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the loss burst repaired", func() bool {
+	conntest.Eventually(t, "the loss burst repaired", func() bool {
 		collect()
 		return resent-resent1 >= len(lost)
 	})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
 	"github.com/pion/interceptor"
@@ -95,7 +96,7 @@ type simRig struct {
 // newSimRig starts the rig; the publisher never sends the layers named in silent.
 func newSimRig(t *testing.T, silent ...int) *simRig {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	clock, eng, room := newClockedRoom(t, true)
 	r := &simRig{t: t, clock: clock, eng: eng, room: room}
@@ -203,7 +204,7 @@ func newSimRig(t *testing.T, silent ...int) *simRig {
 	})
 	negotiated := make(chan error, 1)
 	go func() { negotiated <- answerSubscribeOffer(ctx, r.subP, spc) }()
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for sub.count() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the subscriber never received the publisher's packets; stats %+v, layers %v %v %v", eng.Stats(), pub.pliCount(0), pub.pliCount(1), pub.pliCount(2))
@@ -396,7 +397,7 @@ func (s *simSubscriber) last() simPacket {
 // pumpUntil sends rounds of frames until cond holds.
 func (r *simRig) pumpUntil(what string, cond func() bool) {
 	r.t.Helper()
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for !cond() {
 		if time.Now().After(deadline) {
 			r.t.Fatalf("timed out waiting for %s", what)
@@ -556,7 +557,7 @@ func TestSimulcastHiddenTileGetsNothing(t *testing.T) {
 		}
 		return n, sum
 	}
-	waitFor(t, "keyframe requests settled", func() bool {
+	conntest.Eventually(t, "keyframe requests settled", func() bool {
 		if r.keyframeDeferred() {
 			r.stepIfKeyframeDeferred()
 			return false
@@ -590,7 +591,7 @@ func TestSimulcastHiddenTileGetsNothing(t *testing.T) {
 	r.pub.mu.Lock()
 	lastSeq := r.pub.layers[0].seq
 	r.pub.mu.Unlock()
-	waitFor(t, "the server to read the frames sent while hidden", func() bool { return r.subTrack().up.layer(0).cache.get(lastSeq) != nil })
+	conntest.Eventually(t, "the server to read the frames sent while hidden", func() bool { return r.subTrack().up.layer(0).cache.get(lastSeq) != nil })
 	if sent := r.eng.Stats().KeyframeRequestsSent; sent != sentBefore {
 		t.Errorf("%d keyframe requests sent while the camera was hidden", sent-sentBefore)
 	}
@@ -654,7 +655,7 @@ func TestSimulcastNackAfterSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	resent := map[uint16]simPacket{}
-	waitFor(t, "the retransmissions", func() bool {
+	conntest.Eventually(t, "the retransmissions", func() bool {
 		for _, p := range r.sub.packets()[n:] {
 			if p.seq == before.seq || p.seq == after.seq {
 				resent[p.seq] = p
@@ -686,7 +687,7 @@ func TestSimulcastSenderReportOfLayerSent(t *testing.T) {
 	if err := r.pub.pc.WriteRTCP([]rtcp.Packet{&rtcp.SenderReport{SSRC: q.ssrc, NTPTime: 2 << 32, RTPTime: qts}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the sender report", func() bool { return len(r.sub.reports()) > 0 })
+	conntest.Eventually(t, "the sender report", func() bool { return len(r.sub.reports()) > 0 })
 	srs := r.sub.reports()
 	if len(srs) != 1 || srs[0].NTPTime != 2<<32 {
 		t.Fatalf("the subscriber got reports %+v, want only q's", srs)
@@ -694,7 +695,7 @@ func TestSimulcastSenderReportOfLayerSent(t *testing.T) {
 	// The report maps q's last timestamp to the last one the subscriber is sent. Packets
 	// of the last round may still be on their way: once they are in, the subscriber's
 	// last packet carries the report's timestamp (nothing is sent after the report).
-	waitFor(t, fmt.Sprintf("the subscriber's last packet at the report's timestamp %d (q's %d)", srs[0].RTPTime, qts), func() bool {
+	conntest.Eventually(t, fmt.Sprintf("the subscriber's last packet at the report's timestamp %d (q's %d)", srs[0].RTPTime, qts), func() bool {
 		return r.sub.last().ts == srs[0].RTPTime
 	})
 }
@@ -723,7 +724,7 @@ func (r *simRig) unneededSince(i int) time.Time {
 	r.t.Helper()
 	e := &r.subTrack().up.enc
 	var since time.Time
-	waitFor(r.t, layerRIDs[i]+" unneeded", func() bool {
+	conntest.Eventually(r.t, layerRIDs[i]+" unneeded", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		since = e.unneeded[i]
@@ -736,7 +737,7 @@ func (r *simRig) unneededSince(i int) time.Time {
 func (r *simRig) waitEncodings(want ...string) {
 	r.t.Helper()
 	var got [][]string
-	waitFor(r.t, "encodings "+strings.Join(want, ","), func() bool {
+	conntest.Eventually(r.t, "encodings "+strings.Join(want, ","), func() bool {
 		got = append(got, r.takeEncodings()...)
 		return len(got) > 0
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 )
 
@@ -48,7 +49,7 @@ func (r *speakerRig) step(n int, levels map[string]uint8) {
 		want := r.tr.ticks + 1
 		r.tr.mu.Unlock()
 		r.clock.Advance(speakerTick)
-		waitFor(r.t, "the tick", func() bool {
+		conntest.Eventually(r.t, "the tick", func() bool {
 			r.tr.mu.Lock()
 			defer r.tr.mu.Unlock()
 			return r.tr.ticks >= want

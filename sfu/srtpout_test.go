@@ -12,6 +12,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // TestDTLSKeysMatchTheHandshake: for every cipher suite and SRTP profile a browser
@@ -116,7 +118,7 @@ func handshakeDTLS(t *testing.T, server, client *dtls.Config) (*dtls.Conn, error
 		_ = cli.Close()
 		_ = srv.Close()
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- srv.HandshakeContext(ctx) }()
@@ -140,7 +142,7 @@ func TestSubscriberRTPIsSentByTheSFU(t *testing.T) {
 	}
 	before := o.sent.Load()
 	r.sendAndReceive(50)
-	waitFor(t, "the SFU's writer counting the 50 packets", func() bool { return o.sent.Load()-before >= 50 })
+	conntest.Eventually(t, "the SFU's writer counting the 50 packets", func() bool { return o.sent.Load()-before >= 50 })
 	for _, s := range r.eng.writers.shards {
 		if s.batch == nil {
 			t.Fatal("a writer without a batch of its own on the operating system's socket")
@@ -148,7 +150,7 @@ func TestSubscriberRTPIsSentByTheSFU(t *testing.T) {
 	}
 	// A batch counts what it sent once the system call has returned, which can be after
 	// the subscriber has the datagrams.
-	waitFor(t, "the writers' batches sending the 50 packets", func() bool {
+	conntest.Eventually(t, "the writers' batches sending the 50 packets", func() bool {
 		var batched uint64
 		for _, s := range r.eng.writers.shards {
 			batched += s.batch.sent.Load()
@@ -184,7 +186,7 @@ func (r *mediaRig) sendAndReceive(n int) {
 	for i := range seqs {
 		seqs[i] = r.pub.send()
 	}
-	waitFor(r.t, "the packets sent", func() bool {
+	conntest.Eventually(r.t, "the packets sent", func() bool {
 		for _, s := range seqs {
 			if !r.sub.has(s) {
 				return false

@@ -6,6 +6,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"conclave/internal/conntest"
 )
 
 // TestNACKCounters: a NACK for three packets, two of them still cached, counts one NACK
@@ -20,7 +22,7 @@ func TestNACKCounters(t *testing.T) {
 	}
 	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 10, LostPackets: 0b11}}}}) // 10, 11, 12
 	d.handleRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: 500}}}})
-	waitFor(t, "the two retransmissions written", func() bool { return len(w.got()) >= 2 })
+	conntest.Eventually(t, "the two retransmissions written", func() bool { return len(w.got()) >= 2 })
 	if got := w.got(); len(got) != 2 || got[0].SequenceNumber != 10 || got[1].SequenceNumber != 11 {
 		t.Fatalf("retransmitted %+v, want 10 and 11", got)
 	}
@@ -37,7 +39,7 @@ func TestNACKCounters(t *testing.T) {
 	// The writer counts a packet just after writing it, its bytes after the packet:
 	// wait for both counts (under load the packets' count was seen first).
 	q := d.sub.out
-	waitFor(t, "the retransmissions counted", func() bool { return q.forwarded.Load() >= 2 && q.bytes.Load() >= 8 })
+	conntest.Eventually(t, "the retransmissions counted", func() bool { return q.forwarded.Load() >= 2 && q.bytes.Load() >= 8 })
 	if n := q.forwarded.Load(); n != 2 {
 		t.Errorf("forwarded %d, want 2", n)
 	}
@@ -71,7 +73,7 @@ func TestStatsSumSubscribers(t *testing.T) {
 // leaving closes it.
 func TestPublishConnectionsCounted(t *testing.T) {
 	_, eng, room := newClockedRoom(t, false)
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	listener, err := room.Join("listener")
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // ssrcOverride is an interceptor that, while ssrc is set, sends every local packet
@@ -45,7 +47,7 @@ func (f ssrcOverrideFactory) NewInterceptor(string) (interceptor.Interceptor, er
 // the bound on strangers holds such packets (TestStrangerSSRCsAreBounded), and a test
 // would meet Pion's race.
 func TestMadeUpSSRCsNeverReachPion(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	_, eng, room := newClockedRoom(t, true)
 	pubP, err := room.Join("pub")

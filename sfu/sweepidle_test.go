@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // sweepArmed reports whether a consent sweep is to come (or has fired and not yet run).
@@ -41,12 +43,12 @@ func TestConsentSweepOnlyWhileThereAreAgents(t *testing.T) {
 				t.Fatalf("round %d, sweep %d: %d timers pending with a subscribe connection, want the sweep's", round, i, n)
 			}
 			clock.Advance(eng.consentSweep())
-			waitFor(t, "the sweep to come again", func() bool { return clock.Pending() == 1 })
+			conntest.Eventually(t, "the sweep to come again", func() bool { return clock.Pending() == 1 })
 		}
 		p.Close()
 		clock.Advance(eng.consentSweep())
 		// The sweep that fired has run once it stopped, or once it came again.
-		waitFor(t, "the sweep after the last connection", func() bool { return !eng.sweepArmed() || clock.Pending() > 0 })
+		conntest.Eventually(t, "the sweep after the last connection", func() bool { return !eng.sweepArmed() || clock.Pending() > 0 })
 		for range 10 {
 			clock.Advance(time.Second)
 		}

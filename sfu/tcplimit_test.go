@@ -37,11 +37,11 @@ func frame(t *testing.T, c net.Conn, b []byte) {
 func checkAnswered(t *testing.T, c net.Conn, check []byte) bool {
 	t.Helper()
 	frame(t, c, check)
-	_ = c.SetReadDeadline(time.Now().Add(waitBound))
+	_ = c.SetReadDeadline(time.Now().Add(conntest.Wait))
 	buf := make([]byte, maxTCPFrame)
 	n, err := readFrame(c, buf)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("%v: check neither answered nor the connection closed within %v", c.LocalAddr(), waitBound)
+		t.Fatalf("%v: check neither answered nor the connection closed within %v", c.LocalAddr(), conntest.Wait)
 	}
 	return err == nil && isSTUN(buf[:n])
 }
@@ -112,7 +112,7 @@ func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
 		for range n {
 			frame(t, bad, wrong)
 		}
-		waitFor(t, "the failed checks to be read", func() bool { return eng.lites.refused.Load() >= want })
+		conntest.Eventually(t, "the failed checks to be read", func() bool { return eng.lites.refused.Load() >= want })
 	}
 	// The connection's wait was armed when it was accepted, before its first check
 	// was read; each half of it sees checks fail.
@@ -121,11 +121,11 @@ func TestICETCPFailedChecksAreNotHeld(t *testing.T) {
 	failed(3)
 	clock.Advance(wait - wait/2)
 
-	_ = bad.SetReadDeadline(time.Now().Add(waitBound))
+	_ = bad.SetReadDeadline(time.Now().Add(conntest.Wait))
 	var b [1]byte
 	_, err := bad.Read(b[:])
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("the connection that failed 6 checks was still open %v after its time was up", waitBound)
+		t.Fatalf("the connection that failed 6 checks was still open %v after its time was up", conntest.Wait)
 	}
 	if err == nil {
 		t.Fatal("a failed check was answered")

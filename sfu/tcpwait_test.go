@@ -54,11 +54,11 @@ func TestICETCPCheckReadInTimeKeepsItsConnection(t *testing.T) {
 
 	answered := func(what string) {
 		t.Helper()
-		_ = peer.SetReadDeadline(time.Now().Add(waitBound))
+		_ = peer.SetReadDeadline(time.Now().Add(conntest.Wait))
 		buf := make([]byte, maxTCPFrame)
 		n, err := readFrame(peer, buf)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("%s: neither answered nor closed within %v", what, waitBound)
+			t.Fatalf("%s: neither answered nor closed within %v", what, conntest.Wait)
 		}
 		if err != nil || !isSTUN(buf[:n]) {
 			t.Fatalf("%s: the connection whose check passed as its time ran out was closed (%v)", what, err)
@@ -151,7 +151,7 @@ func TestEngineCloseEndsICETCPConnectionsWaitingForACheck(t *testing.T) {
 	wrong := check{username: p.own.lite.ufrag + ":peer", pwd: "not-the-password-of-it"}.bytes(t)
 	bad := conntest.DialFrom(t, "127.0.0.1", eng.TCPAddr().String())
 	frame(t, bad, wrong)
-	waitFor(t, "the failed check to be read", func() bool { return eng.lites.refused.Load() == 1 })
+	conntest.Eventually(t, "the failed check to be read", func() bool { return eng.lites.refused.Load() == 1 })
 
 	// As a server's shutdown closes them; the cleanup's second Close does nothing.
 	room.Close()

@@ -6,11 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 const (
@@ -82,7 +83,7 @@ func newVnetRig(t testing.TB) *vnetRig {
 // audio. The rig has room for 250 subscribers (one /24).
 func newVnetRigLinks(t testing.TB, links []vnetLink) *vnetRig {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	wan, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", LoggerFactory: newPionLoggerFactory(slog.New(slog.DiscardHandler))})
 	if err != nil {
@@ -156,24 +157,11 @@ func newVnetRigLinks(t testing.TB, links []vnetLink) *vnetRig {
 		s.p.SetView(tiles)
 	}
 	for _, s := range r.subs {
-		waitForLong(t, "video and audio at "+s.p.ID(), func() bool {
+		conntest.Eventually(t, "video and audio at "+s.p.ID(), func() bool {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			return len(s.video) > 0 && len(s.audio) > 0
 		})
 	}
 	return r
-}
-
-// waitForLong is waitFor for a benchmark too, polling less often. A climb may wait out
-// the longest back-off (80 s) of probes the cap made fail, well within waitBound.
-func waitForLong(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitBound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

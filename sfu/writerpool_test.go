@@ -8,6 +8,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/internal/conntest"
 )
 
 // sharedLog records every write of several subscriptions in the order the writers made
@@ -35,7 +37,7 @@ func (l *sharedLog) got() []write {
 // waitFor waits, bounded, until n writes were made.
 func (l *sharedLog) waitFor(t *testing.T, n int) []write {
 	t.Helper()
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for len(l.got()) < n && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}

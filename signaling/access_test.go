@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -38,7 +39,7 @@ func attempt(t *testing.T, s *testServer, addr net.IP, meeting, password string)
 	LockedOut    bool
 }) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	c, err := testclient.DialFrom(ctx, s.wsURL, addr)
 	if err != nil {
@@ -242,7 +243,7 @@ func TestModeratorMuteIsEnforced(t *testing.T) {
 	defer close(stop)
 	go sendLoop(spk, pubs, newSentLog(), stop)
 	var r *testclient.Received
-	eventually(t, "the speaker's audio at the moderator", func() bool {
+	conntest.Eventually(t, "the speaker's audio at the moderator", func() bool {
 		r = mod.Received(spk.ParticipantID, "microphone")
 		return r != nil && r.Count() > 10
 	})
@@ -264,5 +265,5 @@ func TestModeratorMuteIsEnforced(t *testing.T) {
 	expectType(t, spk, "media_command")
 	before := r.Count()
 	_, _ = spk.Send("media_state", map[string]any{"mic": true, "camera": false})
-	eventually(t, "audio flowing again after the unmute", func() bool { return r.Count() > before+10 })
+	conntest.Eventually(t, "audio flowing again after the unmute", func() bool { return r.Count() > before+10 })
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -38,7 +39,7 @@ func TestKeyBatch(t *testing.T) {
 	// One batch, three recipients, each its own envelope as an e2ee from A.
 	_, _ = a.Send("e2ee_batch", batch("k1", b.ParticipantID, c.ParticipantID, d.ParticipantID))
 	for _, r := range recipients {
-		eventually(t, "the batch's envelope", func() bool { return len(keyMessages(r)) == 1 })
+		conntest.Eventually(t, "the batch's envelope", func() bool { return len(keyMessages(r)) == 1 })
 		if got := keyMessages(r)[0]; got.From != a.ParticipantID || got.Data != "k1-"+r.ParticipantID {
 			t.Fatalf("%s got %+v", r.ParticipantID, got)
 		}
@@ -72,7 +73,7 @@ func TestKeyBatch(t *testing.T) {
 	// A marker after the refusals: had any of them delivered something, it would come first.
 	_, _ = a.Send("e2ee", map[string]any{"data": "marker"})
 	for _, r := range recipients {
-		eventually(t, "the marker", func() bool { return len(keyMessages(r)) >= 2 })
+		conntest.Eventually(t, "the marker", func() bool { return len(keyMessages(r)) >= 2 })
 		if got := keyMessages(r); len(got) != 2 || got[1].Data != "marker" {
 			t.Fatalf("%s got %+v after the bad batches", r.ParticipantID, got)
 		}
@@ -87,7 +88,7 @@ func TestKeyBatch(t *testing.T) {
 	expectType(t, a, "participant_left")
 	_, _ = a.Send("e2ee_batch", batch("k2", b.ParticipantID, c.ParticipantID, d.ParticipantID))
 	for _, r := range []*testclient.Client{b, c} {
-		eventually(t, "the rotation", func() bool { return len(keyMessages(r)) == 3 })
+		conntest.Eventually(t, "the rotation", func() bool { return len(keyMessages(r)) == 3 })
 		if got := keyMessages(r)[2]; got.Data != "k2-"+r.ParticipantID {
 			t.Fatalf("%s got %+v", r.ParticipantID, got)
 		}
@@ -102,7 +103,7 @@ func TestKeyBatch(t *testing.T) {
 	for i := 0; i < allowed+2; i++ {
 		_, _ = a.Send("e2ee_batch", batch(fmt.Sprintf("f%d", i), b.ParticipantID, c.ParticipantID))
 	}
-	eventually(t, "an answer to every batch", func() bool {
+	conntest.Eventually(t, "an answer to every batch", func() bool {
 		return len(keyMessages(c))-3+rateLimited(a)-before >= allowed+2
 	})
 	if got, limited := len(keyMessages(c))-3, rateLimited(a)-before; got != allowed || limited != 2 {
@@ -117,7 +118,7 @@ func TestKeyBatch(t *testing.T) {
 	for i := 0; i < want+1; i++ {
 		_, _ = a.Send("e2ee", map[string]any{"to": e.ParticipantID, "data": fmt.Sprintf("n%d", i)})
 	}
-	eventually(t, "an answer to every message", func() bool {
+	conntest.Eventually(t, "an answer to every message", func() bool {
 		return len(keyMessages(e))+rateLimited(a)-before >= want+1
 	})
 	if got, limited := len(keyMessages(e)), rateLimited(a)-before; got != want || limited != 1 {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/secret"
 	"conclave/signaling"
@@ -20,7 +21,7 @@ func waitGone(t *testing.T, c *testclient.Client) {
 	t.Helper()
 	select {
 	case <-c.Done():
-	case <-time.After(eventuallyBound):
+	case <-time.After(conntest.Wait):
 		t.Fatal("the connection was not closed")
 	}
 }
@@ -28,7 +29,7 @@ func waitGone(t *testing.T, c *testclient.Client) {
 // expectLeft reads c's messages until it is told that id left.
 func expectLeft(t *testing.T, c *testclient.Client, id string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for {
 		m, err := c.Expect(ctx, "participant_left")
@@ -53,7 +54,7 @@ func publishing(t *testing.T, c, watcher *testclient.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the microphone offered to "+watcher.ParticipantID, func() bool {
+	conntest.Eventually(t, "the microphone offered to "+watcher.ParticipantID, func() bool {
 		_ = pubs[0].Send([]byte{0xfc, 1, 2, 3})
 		for _, tr := range lastOffer(watcher) {
 			if tr.ParticipantID == c.ParticipantID {
@@ -87,7 +88,7 @@ func resumeWhileBusy(t *testing.T, srv *testServer, h *secret.Hasher, m createdM
 		release()
 		t.Fatal(err)
 	}
-	eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
+	conntest.Eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
 	return r, release
 }
 
@@ -148,7 +149,7 @@ func TestResumeDroppedBeforeWelcomeResumesAgain(t *testing.T) {
 	if err := second.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second resume to claim B", func() bool {
+	conntest.Eventually(t, "the second resume to claim B", func() bool {
 		select {
 		case <-second.Done():
 			return true
@@ -157,7 +158,7 @@ func TestResumeDroppedBeforeWelcomeResumesAgain(t *testing.T) {
 		}
 	})
 	release() // now B's first connection lets go of the media
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for {
 		msg, err := second.Next(ctx)
@@ -235,7 +236,7 @@ func TestMuteWhileResumeWaitsSurvivesItsDrop(t *testing.T) {
 	if err := second.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, map[string]any{"media": map[string]bool{"mic": false, "camera": false}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second resume to claim B", func() bool {
+	conntest.Eventually(t, "the second resume to claim B", func() bool {
 		select {
 		case <-second.Done():
 			return true
@@ -244,7 +245,7 @@ func TestMuteWhileResumeWaitsSurvivesItsDrop(t *testing.T) {
 		}
 	})
 	release()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for welcomed := false; !welcomed; {
 		msg, err := second.Next(ctx)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 	"conclave/internal/e2eeclient"
 )
 
@@ -20,7 +21,7 @@ func TestChatCapturedOpensWithNoLinkKey(t *testing.T) {
 	mt := joinE2EEMembers(t, []string{"M0", "M1", "M2"}, nil)
 	secret, clients, models := mt.secret, mt.clients, mt.models
 	alice, bob := clients[0], clients[1]
-	eventually(t, "everyone verified and bob holding alice's key", func() bool {
+	conntest.Eventually(t, "everyone verified and bob holding alice's key", func() bool {
 		_, ok := models[1].KeyFrom(alice.ParticipantID)
 		return ok && len(models[0].Verified()) == n-1 && len(models[2].Verified()) == n-1
 	})
@@ -34,7 +35,7 @@ func TestChatCapturedOpensWithNoLinkKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	var captured string
-	eventually(t, "the relayed chat at bob", func() bool {
+	conntest.Eventually(t, "the relayed chat at bob", func() bool {
 		for _, m := range bob.All() {
 			var p struct{ From, Text string }
 			if m.Type == "chat" && json.Unmarshal(m.Payload, &p) == nil && p.From == alice.ParticipantID {

@@ -46,7 +46,7 @@ func TestMeetingsLeaveNothingBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	eventually(t, "the warm-up meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
+	conntest.Eventually(t, "the warm-up meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	baseline := goleak.IgnoreCurrent()
 	fds := openFDs()
 	timers := clock.Pending()
@@ -89,18 +89,18 @@ func TestMeetingsLeaveNothingBehind(t *testing.T) {
 			}
 		}
 		mod.Close()
-		eventually(t, "the meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
+		conntest.Eventually(t, "the meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	}
 	conntest.GoroutinesEnd(t, baseline)
-	eventually(t, "descriptors back", func() bool { return openFDs() <= fds })
-	eventually(t, "the sessions to be let go", func() bool {
+	conntest.Eventually(t, "descriptors back", func() bool { return openFDs() <= fds })
+	conntest.Eventually(t, "the sessions to be let go", func() bool {
 		sessions, groups := signaling.ConnsHeld(srv.sig)
 		return sessions == 0 && groups == 0
 	})
 	// The addresses that knocked are kept no longer than KnockMemory (the privacy
 	// notice's promise); the right passwords left nothing.
 	clock.Advance(signaling.KnockMemory(signaling.DefaultMaxConnsPerAddr))
-	eventually(t, "the knocks' addresses to be forgotten", func() bool { return signaling.HeldAddressGroups(srv.sig) == 0 })
+	conntest.Eventually(t, "the knocks' addresses to be forgotten", func() bool { return signaling.HeldAddressGroups(srv.sig) == 0 })
 	if got := clock.Pending(); got > timers {
 		t.Errorf("%d timers pending on the server's clock after %d meetings, %d before", got, rounds, timers)
 	}
@@ -125,7 +125,7 @@ func TestUnhappyMeetingsLeaveNothingBehind(t *testing.T) {
 	if err := w.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the warm-up meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
+	conntest.Eventually(t, "the warm-up meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	baseline := goleak.IgnoreCurrent()
 	fds := openFDs()
 	timers := clock.Pending()
@@ -199,18 +199,18 @@ func TestUnhappyMeetingsLeaveNothingBehind(t *testing.T) {
 			}
 			c.Close()
 		}
-		eventually(t, "the meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
+		conntest.Eventually(t, "the meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	}
 	conntest.GoroutinesEnd(t, baseline)
-	eventually(t, "descriptors back", func() bool { return openFDs() <= fds })
-	eventually(t, "the sessions to be let go", func() bool {
+	conntest.Eventually(t, "descriptors back", func() bool { return openFDs() <= fds })
+	conntest.Eventually(t, "the sessions to be let go", func() bool {
 		sessions, groups := signaling.ConnsHeld(srv.sig)
 		return sessions == 0 && groups == 0
 	})
 	// The addresses that knocked are kept no longer than KnockMemory (the privacy
 	// notice's promise); the right passwords left nothing.
 	clock.Advance(signaling.KnockMemory(signaling.DefaultMaxConnsPerAddr))
-	eventually(t, "the knocks' addresses to be forgotten", func() bool { return signaling.HeldAddressGroups(srv.sig) == 0 })
+	conntest.Eventually(t, "the knocks' addresses to be forgotten", func() bool { return signaling.HeldAddressGroups(srv.sig) == 0 })
 	if got := clock.Pending(); got > timers {
 		t.Errorf("%d timers pending on the server's clock after %d meetings, %d before", got, rounds, timers)
 	}
@@ -222,7 +222,7 @@ func TestUnhappyMeetingsLeaveNothingBehind(t *testing.T) {
 // of it: a member connected has its record too.)
 func toldReconnecting(t *testing.T, watcher *testclient.Client, id string) {
 	t.Helper()
-	eventually(t, id+" reconnecting", func() bool {
+	conntest.Eventually(t, id+" reconnecting", func() bool {
 		for _, m := range watcher.All() {
 			if m.Type == "participant_updated" {
 				if p := participantOf(t, m); p.ID == id && p.Reconnecting {
@@ -238,7 +238,7 @@ func toldReconnecting(t *testing.T, watcher *testclient.Client, id string) {
 // membership parked or left) before it is.
 func sessionsHeld(t *testing.T, srv *testServer, n int, what string) {
 	t.Helper()
-	eventually(t, what, func() bool {
+	conntest.Eventually(t, what, func() bool {
 		sessions, _ := signaling.ConnsHeld(srv.sig)
 		return sessions == n
 	})
@@ -251,7 +251,7 @@ func admitWithPassword(t *testing.T, srv *testServer, mod *testclient.Client, me
 	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, name)}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := c.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("%s was not let in: %v", name, err)

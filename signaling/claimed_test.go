@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/secret"
 	"conclave/signaling"
@@ -35,7 +36,7 @@ func barrier(t *testing.T, c *testclient.Client) []testclient.Message {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	var got []testclient.Message
 	for {
@@ -81,7 +82,7 @@ func TestModeratorBackOnlyWithItsWelcome(t *testing.T) {
 	if err := second.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second resume to claim B", func() bool {
+	conntest.Eventually(t, "the second resume to claim B", func() bool {
 		select {
 		case <-second.Done():
 			return true
@@ -96,7 +97,7 @@ func TestModeratorBackOnlyWithItsWelcome(t *testing.T) {
 	}
 
 	release() // B's old connection lets go: the resume is welcomed
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := second.AwaitWelcome(ctx); err != nil {
 		t.Fatal(err)
@@ -125,7 +126,7 @@ func TestNothingBeforeTheResumesWelcome(t *testing.T) {
 	if err := r.SendResume(m.MeetingID, b.ParticipantID, b.ResumeSecret, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
+	conntest.Eventually(t, "the resume to claim B", func() bool { return signaling.ResumeClaimed(srv.sig, m.MeetingID, b.ParticipantID) })
 
 	if _, err := a.Send("update_settings", map[string]any{"chat": false}); err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestNothingBeforeTheResumesWelcome(t *testing.T) {
 	muteBarrier(t, a, b.ParticipantID)
 
 	release() // B's old connection lets go: the resume is welcomed
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	msg, err := r.Next(ctx)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/signaling"
@@ -30,7 +31,7 @@ func rawDial(t *testing.T, url string, local net.IP) (*websocket.Conn, *http.Res
 		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: local}}
 		d.NetDialContext = nd.DialContext
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	ws, resp, err := d.DialContext(ctx, url, nil)
 	if err == nil {
@@ -230,7 +231,7 @@ func TestWebsocketCaps(t *testing.T) {
 	}
 	// A closed connection gives its place back.
 	_ = fromA[0].Close()
-	eventually(t, "a place for A again", func() bool {
+	conntest.Eventually(t, "a place for A again", func() bool {
 		_, _, err := rawDial(t, srv.wsURL, a)
 		return err == nil
 	})
@@ -278,7 +279,7 @@ func TestWaitingCapPerAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitingID(t, mod, "B1")
-	eventually(t, "A1 out of the waiting list", func() bool {
+	conntest.Eventually(t, "A1 out of the waiting list", func() bool {
 		names, _ := lastWaiting(mod)
 		return len(names) == 2
 	})
@@ -307,7 +308,7 @@ func TestParticipantLimit(t *testing.T) {
 	if err := second.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("the oldest knock was not let in: %v", err)
 	}
-	eventually(t, "only Third still waiting", func() bool {
+	conntest.Eventually(t, "only Third still waiting", func() bool {
 		names, _ := lastWaiting(mod)
 		return len(names) == 1 && names[0] == "Third"
 	})
@@ -403,7 +404,7 @@ func TestStalledMemberDoesNotStallTheMeeting(t *testing.T) {
 		}
 		sent += chatters * perRound
 		for _, c := range cs {
-			eventually(t, "every chat to reach every reading member", func() bool { return chats(c) == sent })
+			conntest.Eventually(t, "every chat to reach every reading member", func() bool { return chats(c) == sent })
 		}
 		clock.Advance(4 * time.Second) // refills each chatter's burst
 	}
@@ -413,7 +414,7 @@ func TestStalledMemberDoesNotStallTheMeeting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cs {
-		eventually(t, "the chat after the stall", func() bool { return chats(c) == sent+1 })
+		conntest.Eventually(t, "the chat after the stall", func() bool { return chats(c) == sent+1 })
 	}
 	srv.join(t, meeting, "Late")
 	expectType(t, cs[0], "participant_joined")

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/lobby"
 	"conclave/signaling"
@@ -22,7 +23,7 @@ func answerOf(t *testing.T, c *testclient.Client, typ string, payload any) (answ
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the answer to "+typ, func() bool {
+	conntest.Eventually(t, "the answer to "+typ, func() bool {
 		between = between[:0]
 		for _, m := range c.AllFrom(from) {
 			if m.Ref == ref && (m.Type == "done" || m.Type == "error") {
@@ -95,7 +96,7 @@ func TestDenyAllOfThoseShown(t *testing.T) {
 	if answer, _ := answerOf(t, mod, "admit", map[string]any{"participantId": idLate}); answer.Type != "done" {
 		t.Fatalf("admit of Cy after deny_all: %s", answer.Raw)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := late.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("Cy, who knocked after the list shown: %v", err)
@@ -141,7 +142,7 @@ func TestDenyAllRefusedChangesNothing(t *testing.T) {
 	if answer, _ := answerOf(t, mod, "admit", map[string]any{"participantId": wid}); answer.Type != "done" {
 		t.Fatalf("admit of Wendy: %s", answer.Raw)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := w.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("Wendy after the refused deny_all: %v", err)
@@ -214,7 +215,7 @@ func TestKnocksNamedAtMostTheWaitingRoom(t *testing.T) {
 		if answer, _ := answerOf(t, mod, "admit_all", map[string]any{"participantIds": named(bound)}); answer.Type != "done" {
 			t.Fatalf("admit_all of %d ids in a waiting room of %d: %s", bound, bound, answer.Raw)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+		ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 		err := w.AwaitWelcome(ctx)
 		cancel()
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -114,7 +115,7 @@ func TestParticipantUpdatedRecipients(t *testing.T) {
 
 	_, _ = mod.Send("set_role", map[string]any{"participantId": pat.ParticipantID, "role": "presenter"})
 	for _, c := range []*testclient.Client{mod, pat} {
-		eventually(t, "participant_updated after the role change", func() bool {
+		conntest.Eventually(t, "participant_updated after the role change", func() bool {
 			for _, msg := range c.All() {
 				if msg.Type == "participant_updated" && strings.Contains(string(msg.Payload), `"role":"presenter"`) {
 					return true

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/sfu"
 	"conclave/signaling"
 )
@@ -72,7 +73,7 @@ func TestDownlinkSaysWhyVideoIsReduced(t *testing.T) {
 		t.Errorf("downlink %s, want limited with %+v", m.Payload, want)
 	}
 	// And what Bob gets is indeed the smallest layer (each frame ends in its RID).
-	eventually(t, "Bob receiving only q", func() bool {
+	conntest.Eventually(t, "Bob receiving only q", func() bool {
 		r := bob.Received(alice.ParticipantID, "camera")
 		if r == nil {
 			return false

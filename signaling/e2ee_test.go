@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/signaling"
@@ -61,7 +62,7 @@ func TestKeyRelay(t *testing.T) {
 	_, _ = a.Send("e2ee", map[string]any{"data": "identity-of-A"})
 	_, _ = a.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": "wrapped-key-for-B"})
 	_, _ = mod.Send("e2ee", map[string]any{"to": a.ParticipantID, "data": "wrapped-key-for-A"})
-	eventually(t, "key messages to arrive", func() bool {
+	conntest.Eventually(t, "key messages to arrive", func() bool {
 		return len(keyMessages(b)) == 2 && len(keyMessages(a)) == 1 && len(keyMessages(mod)) == 1
 	})
 	if got := keyMessages(b); got[0].From != a.ParticipantID || got[0].Data != "identity-of-A" || got[1].Data != "wrapped-key-for-B" {
@@ -101,7 +102,7 @@ func TestKeyRelay(t *testing.T) {
 		for i := 0; i < n; i++ {
 			_, _ = a.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": fmt.Sprintf("%s-%d", label, i)})
 		}
-		eventually(t, "an answer to every "+label+" message", func() bool {
+		conntest.Eventually(t, "an answer to every "+label+" message", func() bool {
 			return len(keyMessages(b))-beforeKeys+rateLimited(a)-beforeLimited >= n
 		})
 		return len(keyMessages(b)) - beforeKeys, rateLimited(a) - beforeLimited
@@ -118,7 +119,7 @@ func TestKeyRelay(t *testing.T) {
 	}
 	// The others carry on: chat and key messages still flow.
 	_, _ = mod.Send("e2ee", map[string]any{"to": b.ParticipantID, "data": "after the flood"})
-	eventually(t, "a key message after the flood", func() bool {
+	conntest.Eventually(t, "a key message after the flood", func() bool {
 		got := keyMessages(b)
 		return got[len(got)-1].Data == "after the flood"
 	})

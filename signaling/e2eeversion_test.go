@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/signaling"
 )
 
@@ -44,7 +45,7 @@ func TestE2EEVersionRefused(t *testing.T) {
 	}
 	expectType(t, c, "lobby")
 	// The moderator's waiting lists, in order: the new page is the first anyone knocked.
-	eventually(t, "the new page on the waiting list", func() bool {
+	conntest.Eventually(t, "the new page on the waiting list", func() bool {
 		names, _ := lastWaiting(mod)
 		return len(names) == 1
 	})

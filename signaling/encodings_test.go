@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/sfu"
 	"conclave/signaling"
@@ -27,7 +28,7 @@ func TestEncodingsFollowViews(t *testing.T) {
 	clock := fakeclock.New(time.Unix(2_000_000, 0))
 	s := newEngineClockServer(t, clock)
 	meeting := s.createMeeting(t)
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	alice := s.join(t, meeting, "Alice")
 	bob := s.join(t, meeting, "Bob")
@@ -35,7 +36,7 @@ func TestEncodingsFollowViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Bob receiving the camera", func() bool {
+	conntest.Eventually(t, "Bob receiving the camera", func() bool {
 		if err := pub.SendRound(); err != nil {
 			t.Fatal(err)
 		}

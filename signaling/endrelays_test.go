@@ -11,6 +11,7 @@ import (
 	pionturn "github.com/pion/turn/v5"
 
 	"conclave/internal/benchonce"
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/sfu"
 	"conclave/signaling"
@@ -187,7 +188,7 @@ func benchEndMeeting(b *testing.B, n, perMember int) {
 		for _, m := range members {
 			m.close()
 		}
-		eventually(b, "the relays closed", func() bool { return r.turn.AllocationCount() == 0 })
+		conntest.Eventually(b, "the relays closed", func() bool { return r.turn.AllocationCount() == 0 })
 	}
 	b.ReportMetric(float64(n*perMember), "relays")
 }
@@ -217,7 +218,7 @@ func TestEndedMeetingsRelaysAreClosed(t *testing.T) {
 			t.Fatalf("member %d of the ended meeting opened a relay", i)
 		}
 	}
-	eventually(t, "the ended meeting's relays closed", func() bool { return r.turn.AllocationCount() == per })
+	conntest.Eventually(t, "the ended meeting's relays closed", func() bool { return r.turn.AllocationCount() == per })
 	client, relay := r.allocate(t, others[0].ice)
 	defer client.Close()
 	defer relay.Close()

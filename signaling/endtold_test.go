@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -34,7 +35,7 @@ func TestMeetingsEndTellsEachMemberOnlyItsBye(t *testing.T) {
 			heard := make([]int, n)
 			for i, c := range members {
 				if i < n-1 {
-					eventually(t, fmt.Sprintf("member %d told of the last join", i), func() bool {
+					conntest.Eventually(t, fmt.Sprintf("member %d told of the last join", i), func() bool {
 						return slices.ContainsFunc(c.All(), func(m testclient.Message) bool {
 							return m.Type == "participant_joined" && strings.Contains(string(m.Payload), last)
 						})
@@ -91,7 +92,7 @@ func TestMeetingsEndRenegotiatesNoSubscribeConnection(t *testing.T) {
 		pubs[i] = p[0]
 	}
 	// Each receives every other's camera: the offers that brought them are answered.
-	eventually(t, "every member receiving every other's camera", func() bool {
+	conntest.Eventually(t, "every member receiving every other's camera", func() bool {
 		for _, p := range pubs {
 			_ = p.Send([]byte{0x10, 0x01, 0x00})
 		}
@@ -127,7 +128,7 @@ func TestMeetingsEndRenegotiatesNoSubscribeConnection(t *testing.T) {
 		}
 	}
 	// The last one's departure closes the room, the probe with it.
-	eventually(t, "every member's media gone", func() bool { return room.Len() <= 1 })
+	conntest.Eventually(t, "every member's media gone", func() bool { return room.Len() <= 1 })
 	select {
 	case <-probe.NegotiationNeeded():
 		t.Fatal("the members' departures at the meeting's end asked the probe for a subscribe offer")

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -26,7 +27,7 @@ func ping(t *testing.T, c *testclient.Client, n int) string {
 // expectPong waits for c's next pong (or error), which must answer the ping id with n.
 func expectPong(t *testing.T, c *testclient.Client, id string, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for {
 		m, err := c.Next(ctx)

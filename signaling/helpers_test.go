@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/internal/testlog"
@@ -153,7 +154,7 @@ func (s *testServer) dial(t testing.TB) *testclient.Client {
 // can stand for clients on different machines.
 func (s *testServer) dialFrom(t testing.TB, local net.IP) *testclient.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	c, err := testclient.DialFrom(ctx, s.wsURL, local)
 	if err != nil {
@@ -173,7 +174,7 @@ func (s *testServer) knockBook() *testclient.KnockBook {
 func (s *testServer) join(t testing.TB, meeting, name string) *testclient.Client {
 	t.Helper()
 	c := s.dial(t)
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := c.Join(ctx, meeting, name); err != nil {
 		t.Fatalf("%s join: %v", name, err)
@@ -184,7 +185,7 @@ func (s *testServer) join(t testing.TB, meeting, name string) *testclient.Client
 // expectError waits for an error message and returns its code and ref.
 func expectError(t testing.TB, c *testclient.Client) (code, ref string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	m, err := c.Expect(ctx, "error")
 	if err != nil {
@@ -197,24 +198,6 @@ func expectError(t testing.TB, c *testclient.Client) (code, ref string) {
 		t.Fatal(err)
 	}
 	return p.Code, m.Ref
-}
-
-// eventuallyBound bounds every wait of eventually, and the helpers' waits for what must
-// come (a dial, an answer, a message of a type, a close). It is generous on purpose: it
-// only ends a hung test, and a verdict must not depend on how fast a loaded machine is
-// (under -race beside the browser suite, work takes ten to twenty times as long).
-const eventuallyBound = 5 * time.Minute
-
-// eventually polls cond until it holds; it fails the test after eventuallyBound.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(eventuallyBound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // newFakeClock is a clock that moves only when the test advances it.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -85,7 +86,7 @@ func TestKnockProofPassesThroughUnjudged(t *testing.T) {
 	if rightNonce == wrongNonce {
 		t.Fatal("two knocks share a nonce")
 	}
-	eventually(t, "both knocks with their nonces and no proof", func() bool {
+	conntest.Eventually(t, "both knocks with their nonces and no proof", func() bool {
 		r, ok1 := knockEntry(mod, "Right")
 		w, ok2 := knockEntry(mod, "Wrong")
 		return ok1 && ok2 && r.KnockNonce == rightNonce && w.KnockNonce == wrongNonce && r.KnockProof == "" && w.KnockProof == ""
@@ -106,7 +107,7 @@ func TestKnockProofPassesThroughUnjudged(t *testing.T) {
 	if _, err := wrong.Send("knock_proof", map[string]any{"nonce": wrongNonce, "proof": wrongProof, "eph": ephField}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both proofs at the moderator", func() bool {
+	conntest.Eventually(t, "both proofs at the moderator", func() bool {
 		r, _ := knockEntry(mod, "Right")
 		w, _ := knockEntry(mod, "Wrong")
 		return r.KnockProof == rightProof && w.KnockProof == wrongProof
@@ -144,7 +145,7 @@ func TestKnockProofRefusals(t *testing.T) {
 	mod := srv.joinModerator(t, mt, "Mod")
 	expectType(t, mod, "waiting_list")
 	k := srv.knock(t, mt.MeetingID, "Kim", nil)
-	eventually(t, "Kim waiting", func() bool { _, ok := knockEntry(mod, "Kim"); return ok })
+	conntest.Eventually(t, "Kim waiting", func() bool { _, ok := knockEntry(mod, "Kim"); return ok })
 	kn := lobbyNonce(t, k)
 	before := len(waitingLists(mod))
 
@@ -193,7 +194,7 @@ func TestKnockProofRefusals(t *testing.T) {
 	if _, err := k.Send("knock_proof", map[string]any{"nonce": kn, "proof": good, "eph": good}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the good proof at the moderator", func() bool { e, _ := knockEntry(mod, "Kim"); return e.KnockProof == good })
+	conntest.Eventually(t, "the good proof at the moderator", func() bool { e, _ := knockEntry(mod, "Kim"); return e.KnockProof == good })
 	if n := len(waitingLists(mod)) - before; n != 1 {
 		t.Fatalf("the moderator got %d waiting lists for one accepted proof and %d refused ones", n, len(refusals))
 	}
@@ -211,7 +212,7 @@ func TestKnockProofRefusals(t *testing.T) {
 	expectType(t, k, "welcome")
 	// The proof's list and the admission's (which reaches the moderator in its own time);
 	// the refused second proof sent none before it.
-	eventually(t, "the waiting list after the admission", func() bool { return len(waitingLists(mod))-before >= 2 })
+	conntest.Eventually(t, "the waiting list after the admission", func() bool { return len(waitingLists(mod))-before >= 2 })
 	if lists := waitingLists(mod); len(lists)-before != 2 || len(lists[len(lists)-1]) != 0 {
 		t.Fatalf("the moderator got %d waiting lists, the last %+v", len(lists)-before, lists[len(lists)-1])
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"conclave/internal/conntest"
 	"conclave/secret"
 	"conclave/signaling"
 )
@@ -111,7 +112,7 @@ func TestAddressesForgottenOnAQuietServer(t *testing.T) {
 		// second at a time, ten at most (two rounds), until a round swept at the time
 		// the steps reached. (Without, the wait timed out once on a loaded machine.)
 		extra := 0
-		eventually(t, fmt.Sprintf("%d address groups held after %v", want, after), func() bool {
+		conntest.Eventually(t, fmt.Sprintf("%d address groups held after %v", want, after), func() bool {
 			if signaling.HeldAddressGroups(srv.sig) == want {
 				return true
 			}
@@ -138,7 +139,7 @@ func TestKnocksOfOneIPv6SiteAreLimitedTogether(t *testing.T) {
 	srv.joinModerator(t, mt, "Mod")
 	knock := func(client string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+		ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 		defer cancel()
 		ws, _, err := websocket.DefaultDialer.DialContext(ctx, srv.wsURL, http.Header{"X-Forwarded-For": {client}})
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -73,7 +74,7 @@ func TestKnockNamesSealedToEachModerator(t *testing.T) {
 	// lobby key, as a browser does.
 	answer := func(k *testclient.Client, wantKeys int) (nonce string, sealed map[string][]byte) {
 		var keys []lobbyKeyInfo
-		eventually(t, "the lobby keys at the knocker", func() bool {
+		conntest.Eventually(t, "the lobby keys at the knocker", func() bool {
 			nonce, keys = lastLobby(k)
 			return len(keys) == wantKeys
 		})
@@ -99,7 +100,7 @@ func TestKnockNamesSealedToEachModerator(t *testing.T) {
 	opens := func(mod *testclient.Client, priv *ecdh.PrivateKey, nonce string) {
 		t.Helper()
 		var e sealedEntry
-		eventually(t, "the sealed name at "+mod.ParticipantID, func() bool {
+		conntest.Eventually(t, "the sealed name at "+mod.ParticipantID, func() bool {
 			var ok bool
 			e, ok = lastEntry(mod)
 			return ok && e.KnockNonce == nonce && e.KnockName != ""
@@ -126,8 +127,8 @@ func TestKnockNamesSealedToEachModerator(t *testing.T) {
 	// the knocker answers it, sealing its name to both.
 	mod2 := srv.joinModerator(t, mt, "Mod2")
 	priv2 := publish(mod2)
-	eventually(t, "a new nonce with both keys", func() bool { n, keys := lastLobby(k); return n != nonce1 && len(keys) == 2 })
-	eventually(t, "the renewed knock at the first moderator", func() bool {
+	conntest.Eventually(t, "a new nonce with both keys", func() bool { n, keys := lastLobby(k); return n != nonce1 && len(keys) == 2 })
+	conntest.Eventually(t, "the renewed knock at the first moderator", func() bool {
 		e, ok := lastEntry(mod1)
 		return ok && e.KnockNonce != nonce1 && e.KnockProof == "" && e.KnockName == ""
 	})

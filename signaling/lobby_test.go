@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -35,7 +36,7 @@ func (s *testServer) admitted(t *testing.T, mod *testclient.Client, meeting, nam
 	if _, err := mod.Send("admit", map[string]any{"participantId": waitingID(t, mod, name)}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := c.AwaitWelcome(ctx); err != nil {
 		t.Fatalf("%s was not let in: %v", name, err)
@@ -52,7 +53,7 @@ func (s *testServer) joinModerator(t *testing.T, m createdMeeting, name string) 
 func (s *testServer) joinModeratorFrom(t *testing.T, m createdMeeting, name string, local net.IP) *testclient.Client {
 	t.Helper()
 	c := s.dialFrom(t, local)
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": name, "moderatorSecret": m.ModeratorSecret}); err != nil {
 		t.Fatalf("moderator %s: %v", name, err)
@@ -62,7 +63,7 @@ func (s *testServer) joinModeratorFrom(t *testing.T, m createdMeeting, name stri
 
 func expectType(t *testing.T, c *testclient.Client, typ string) testclient.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	m, err := c.Expect(ctx, typ)
 	if err != nil {
@@ -103,7 +104,7 @@ func lastWaiting(c *testclient.Client) (names []string, ids []string) {
 func waitingID(t *testing.T, mod *testclient.Client, name string) string {
 	t.Helper()
 	var id string
-	eventually(t, name+" in the moderator's waiting list", func() bool {
+	conntest.Eventually(t, name+" in the moderator's waiting list", func() bool {
 		names, ids := lastWaiting(mod)
 		for i, n := range names {
 			if n == name {
@@ -142,7 +143,7 @@ func TestLobbyReceivesNothing(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(pat, pubs, newSentLog(), stop)
-	eventually(t, "the moderator receiving Pat's camera", func() bool {
+	conntest.Eventually(t, "the moderator receiving Pat's camera", func() bool {
 		r := mod.Received(pat.ParticipantID, "camera")
 		return r != nil && r.Count() > 10
 	})
@@ -228,7 +229,7 @@ func TestModeratorFlows(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "an empty waiting list after admit_all", func() bool {
+	conntest.Eventually(t, "an empty waiting list after admit_all", func() bool {
 		names, _ := lastWaiting(mod)
 		return len(names) == 0
 	})
@@ -272,7 +273,7 @@ func TestModeratorFlows(t *testing.T) {
 			t.Fatalf("end: bye %q", reason)
 		}
 	}
-	eventually(t, "the ended meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
+	conntest.Eventually(t, "the ended meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
 	again := srv.joinModerator(t, mt, "Again")
 	if w := welcomeOf(t, again); len(w.Participants) != 0 || w.Settings.Locked {
 		t.Fatalf("the new meeting kept the old one's state: %+v", w)
@@ -307,7 +308,7 @@ func TestAdmitAllOfThoseChosen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "only Cy waiting after admit_all of Ada and Bo", func() bool {
+	conntest.Eventually(t, "only Cy waiting after admit_all of Ada and Bo", func() bool {
 		_, ids := lastWaiting(mod)
 		return len(ids) == 1 && ids[0] == idLate
 	})

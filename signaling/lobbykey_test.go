@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -56,7 +57,7 @@ func TestLobbyKeysReachKnockers(t *testing.T) {
 	if _, err := mod.Send("lobby_key", k1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the moderator's key at the early knocker", func() bool {
+	conntest.Eventually(t, "the moderator's key at the early knocker", func() bool {
 		keys, _ := lastLobbyKeys(early)
 		return len(keys) == 1 && keys[0].From == mod.ParticipantID && keys[0].Pub == k1["pub"] && keys[0].Tag == k1["tag"]
 	})
@@ -73,7 +74,7 @@ func TestLobbyKeysReachKnockers(t *testing.T) {
 	if _, err := mod2.Send("lobby_key", k2); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both keys at the early knocker", func() bool { keys, _ := lastLobbyKeys(early); return len(keys) == 2 })
+	conntest.Eventually(t, "both keys at the early knocker", func() bool { keys, _ := lastLobbyKeys(early); return len(keys) == 2 })
 	keys, after := lastLobbyKeys(early)
 	if after != before+1 {
 		t.Fatalf("%d lobby messages for the same key again and one new key", after-before)
@@ -90,7 +91,7 @@ func TestLobbyKeysReachKnockers(t *testing.T) {
 	if _, err := mod.Send("set_role", map[string]any{"participantId": mod2.ParticipantID, "role": "participant"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "only the first key", func() bool {
+	conntest.Eventually(t, "only the first key", func() bool {
 		keys, _ := lastLobbyKeys(late)
 		return len(keys) == 1 && keys[0].From == mod.ParticipantID
 	})
@@ -107,7 +108,7 @@ func TestLobbyKeysReachKnockers(t *testing.T) {
 	if err := mod.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "no keys after the moderator left", func() bool {
+	conntest.Eventually(t, "no keys after the moderator left", func() bool {
 		var last struct {
 			ModeratorPresent bool
 			LobbyKeys        []lobbyKeyInfo
@@ -163,7 +164,7 @@ func TestLobbyKeyRefusals(t *testing.T) {
 	if _, err := mod.Send("lobby_key", good); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the key at the knocker", func() bool { keys, _ := lastLobbyKeys(k); return len(keys) == 1 })
+	conntest.Eventually(t, "the key at the knocker", func() bool { keys, _ := lastLobbyKeys(k); return len(keys) == 1 })
 	if _, n := lastLobbyKeys(k); n != 2 {
 		t.Fatalf("the knocker got %d lobby messages (its first and one for the key)", n)
 	}
@@ -217,7 +218,7 @@ func TestLobbyKeyRateLimited(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "four new keys at the knocker", func() bool { _, n := lastLobbyKeys(k); return n == 5 })
+	conntest.Eventually(t, "four new keys at the knocker", func() bool { _, n := lastLobbyKeys(k); return n == 5 })
 	id, err := mod.Send("lobby_key", lobbyKeyFor(mod.ParticipantID, 20))
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +231,7 @@ func TestLobbyKeyRateLimited(t *testing.T) {
 	if _, err := mod.Send("lobby_key", last); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the key after 5 s", func() bool {
+	conntest.Eventually(t, "the key after 5 s", func() bool {
 		keys, _ := lastLobbyKeys(k)
 		return len(keys) == 1 && keys[0].Tag == last["tag"]
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/secret"
 	"conclave/signaling"
@@ -35,13 +36,13 @@ func TestPasswordChangeStopsJoinInFlight(t *testing.T) {
 		}
 		held <- r
 	}()
-	eventually(t, "the test's hold to wait", func() bool { return h.Waiting() == 2 })
+	conntest.Eventually(t, "the test's hold to wait", func() bool { return h.Waiting() == 2 })
 	// ... and behind that, a join with the old password.
 	late := srv.dialFrom(t, loop(7))
 	if err := late.SendJoin(map[string]any{"meetingId": m.MeetingID, "name": "Late", "password": "old password"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the old password's check to wait", func() bool { return h.Waiting() == 3 })
+	conntest.Eventually(t, "the old password's check to wait", func() bool { return h.Waiting() == 3 })
 
 	release() // the new password is hashed and put in force
 	if got := settingsOf(t, mod); !got["passwordRequired"] {
@@ -131,13 +132,13 @@ func TestNewPasswordInFlightIsLetIn(t *testing.T) {
 		}
 		held <- r
 	}()
-	eventually(t, "the test's hold to wait", func() bool { return h.Waiting() == 2 })
+	conntest.Eventually(t, "the test's hold to wait", func() bool { return h.Waiting() == 2 })
 	// ... and behind that, a join with the new password, checked against the old hash.
 	told := srv.dialFrom(t, loop(7))
 	if err := told.SendJoin(map[string]any{"meetingId": m.MeetingID, "name": "Told", "password": "new password"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the new password's check to wait", func() bool { return h.Waiting() == 3 })
+	conntest.Eventually(t, "the new password's check to wait", func() bool { return h.Waiting() == 3 })
 
 	release() // the new password is hashed and put in force
 	if got := settingsOf(t, mod); !got["passwordRequired"] {
@@ -177,7 +178,7 @@ func TestClearedPasswordInFlightIsLetIn(t *testing.T) {
 	if err := c.SendJoin(map[string]any{"meetingId": m.MeetingID, "name": "Late", "password": "a guess"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the join's check to wait", func() bool { return h.Waiting() == 1 })
+	conntest.Eventually(t, "the join's check to wait", func() bool { return h.Waiting() == 1 })
 	if _, err := mod.Send("update_settings", map[string]any{"password": ""}); err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 	}
 	wants = append(wants, want{bob, []string{alice.ParticipantID, "camera"}}, want{alice, []string{bob.ParticipantID, "camera"}})
 	for _, w := range wants {
-		eventually(t, fmt.Sprintf("%s receiving %v", w.c.ParticipantID, w.key), func() bool {
+		conntest.Eventually(t, fmt.Sprintf("%s receiving %v", w.c.ParticipantID, w.key), func() bool {
 			r := w.c.Received(w.key[0], w.key[1])
 			return r != nil && r.Count() >= 30
 		})
@@ -135,7 +135,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 		}
 	}
 	for _, s := range subs {
-		eventually(t, "a subscribe offer without Alice's tracks", func() bool {
+		conntest.Eventually(t, "a subscribe offer without Alice's tracks", func() bool {
 			offers := lastOffer(s)
 			if offers == nil {
 				return false
@@ -152,7 +152,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 	for _, s := range subs {
 		r := s.Received(bob.ParticipantID, "camera")
 		before := r.Count()
-		eventually(t, "Bob's camera still flowing", func() bool { return r.Count() > before+20 })
+		conntest.Eventually(t, "Bob's camera still flowing", func() bool { return r.Count() > before+20 })
 	}
 	close(bobStop)
 	senders.Wait()
@@ -165,7 +165,7 @@ func TestMeetingForwardsRTP(t *testing.T) {
 			t.Errorf("%s subscribe errors: %v", c.ParticipantID, errs)
 		}
 	}
-	eventually(t, "the meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
+	conntest.Eventually(t, "the meeting to be removed", func() bool { return srv.sig.Registry().Len() == 0 })
 	conntest.GoroutinesEnd(t, baseline)
 }
 
@@ -212,10 +212,10 @@ func TestKeyframeRequests(t *testing.T) {
 	go sendLoop(pub, pubs, log, stop)
 
 	first := srv.join(t, meeting, "First")
-	eventually(t, "a keyframe request for the first subscriber", func() bool {
+	conntest.Eventually(t, "a keyframe request for the first subscriber", func() bool {
 		return pubs[0].KeyframeRequests() >= 1
 	})
-	eventually(t, "media at the first subscriber", func() bool {
+	conntest.Eventually(t, "media at the first subscriber", func() bool {
 		r := first.Received(pub.ParticipantID, "camera")
 		return r != nil && r.Count() > 0
 	})
@@ -227,12 +227,12 @@ func TestKeyframeRequests(t *testing.T) {
 		crowd = append(crowd, srv.join(t, meeting, fmt.Sprintf("Crowd %d", i)))
 	}
 	for _, c := range crowd {
-		eventually(t, "media at a crowd member", func() bool {
+		conntest.Eventually(t, "media at a crowd member", func() bool {
 			r := c.Received(pub.ParticipantID, "camera")
 			return r != nil && r.Count() > 0
 		})
 	}
-	eventually(t, "a keyframe request for the crowd", func() bool {
+	conntest.Eventually(t, "a keyframe request for the crowd", func() bool {
 		return pubs[0].KeyframeRequests() > before
 	})
 	time.Sleep(200 * time.Millisecond)
@@ -266,7 +266,7 @@ func TestICETCPFallback(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(pub, pubs, log, stop)
-	eventually(t, "audio over ICE-TCP", func() bool {
+	conntest.Eventually(t, "audio over ICE-TCP", func() bool {
 		r := sub.Received(pub.ParticipantID, "microphone")
 		return r != nil && r.Count() >= 20
 	})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -90,7 +91,7 @@ func (tr track) count(ph int64) int { return inPhase(tr.at, tr.participant, tr.s
 func waitFlowing(t *testing.T, ph int64, tracks ...track) {
 	t.Helper()
 	for _, tr := range tracks {
-		eventually(t, fmt.Sprintf("%s flowing in phase %d", tr.source, ph), func() bool { return tr.count(ph) >= 10 })
+		conntest.Eventually(t, fmt.Sprintf("%s flowing in phase %d", tr.source, ph), func() bool { return tr.count(ph) >= 10 })
 	}
 }
 
@@ -99,7 +100,7 @@ func waitFlowing(t *testing.T, ph int64, tracks ...track) {
 func expectBlocked(t *testing.T, ph int64, ref track, blocked ...track) {
 	t.Helper()
 	waitFlowing(t, ph, ref)
-	eventually(t, "the reference track to flow on", func() bool { return ref.count(ph) >= 30 })
+	conntest.Eventually(t, "the reference track to flow on", func() bool { return ref.count(ph) >= 30 })
 	for _, b := range blocked {
 		if n := b.count(ph); n != 0 {
 			t.Fatalf("%s/%s: %d packets forwarded after the server should have stopped it", b.participant, b.source, n)
@@ -272,7 +273,7 @@ func TestScreenStopsWithoutPermission(t *testing.T) {
 	for i := 0; ; i++ {
 		ph := ps.next()
 		waitFlowing(t, ph, mic)
-		eventually(t, "the microphone to flow on", func() bool { return mic.count(ph) >= 30 })
+		conntest.Eventually(t, "the microphone to flow on", func() bool { return mic.count(ph) >= 30 })
 		if screen.count(ph) == 0 {
 			break
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -12,7 +13,7 @@ import (
 // messages that came before it.
 func answerTo(t *testing.T, c *testclient.Client, id string) (testclient.Message, []testclient.Message) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	var before []testclient.Message
 	for {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 )
 
 // TestNamesTravelOnlyInKeyEnvelopes: issue 14's test of names under session keys
@@ -24,7 +25,7 @@ func TestNamesTravelOnlyInKeyEnvelopes(t *testing.T) {
 	joinNames := []string{"Join-name Alpha", "Join-name Bravo", "Join-name Charlie"}
 	mt := joinE2EEMembers(t, joinNames, names)
 	secret, clients, models := mt.secret, mt.clients, mt.models
-	eventually(t, "every member holding every other's name", func() bool {
+	conntest.Eventually(t, "every member holding every other's name", func() bool {
 		for i, m := range models {
 			for j, c := range clients {
 				if i == j {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -158,7 +159,7 @@ func TestServerDialsNoClientAddress(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(pub, pubs, newSentLog(), stop)
-	eventually(t, "audio at the subscriber", func() bool {
+	conntest.Eventually(t, "audio at the subscriber", func() bool {
 		r := sub.Received(pub.ParticipantID, "microphone")
 		return r != nil && r.Count() >= 20
 	})
@@ -204,7 +205,7 @@ func TestUnansweredSubscribeOfferRecovers(t *testing.T) {
 	stop := make(chan struct{})
 	defer close(stop)
 	go sendLoop(first, firstPubs, newSentLog(), stop)
-	eventually(t, "the first subscribe offer (left unanswered)", func() bool { return subscribeOffers(sub) == 1 })
+	conntest.Eventually(t, "the first subscribe offer (left unanswered)", func() bool { return subscribeOffers(sub) == 1 })
 	// A reply to a message sent after the offer arrived means the session has finished
 	// sending it, so its answer deadline is set.
 	expectRefused(t, sub, "ice", map[string]any{"pc": "neither"}, "invalid_field")
@@ -215,7 +216,7 @@ func TestUnansweredSubscribeOfferRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	go sendLoop(second, secondPubs, newSentLog(), stop)
-	eventually(t, "the second track published", func() bool {
+	conntest.Eventually(t, "the second track published", func() bool {
 		r := first.Received(second.ParticipantID, "camera")
 		return r != nil && r.Count() > 0
 	})
@@ -225,7 +226,7 @@ func TestUnansweredSubscribeOfferRecovers(t *testing.T) {
 
 	clk.Advance(11 * time.Second)
 	for _, key := range [][2]string{{second.ParticipantID, "camera"}, {first.ParticipantID, "microphone"}} {
-		eventually(t, "media after the offer was made again", func() bool {
+		conntest.Eventually(t, "media after the offer was made again", func() bool {
 			r := sub.Received(key[0], key[1])
 			return r != nil && r.Count() >= 10
 		})
@@ -257,7 +258,7 @@ func TestRefusedSubscribeAnswerReoffers(t *testing.T) {
 	if code, _ := expectError(t, sub); code != "bad_sdp" {
 		t.Fatalf("garbled answer: %s, want bad_sdp", code)
 	}
-	eventually(t, "media after a refused answer", func() bool {
+	conntest.Eventually(t, "media after a refused answer", func() bool {
 		r := sub.Received(pub.ParticipantID, "camera")
 		return r != nil && r.Count() >= 10
 	})
@@ -293,7 +294,7 @@ func TestSubscribeICERestart(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, "Bob's first subscribe offer", func() bool {
+	conntest.Eventually(t, "Bob's first subscribe offer", func() bool {
 		_ = pubs[0].Send([]byte("a camera frame............................................"))
 		return len(ufrags()) > 0
 	})
@@ -301,7 +302,7 @@ func TestSubscribeICERestart(t *testing.T) {
 	if _, err := bob.Send("ice_restart", map[string]string{"pc": "subscribe"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a subscribe offer with new ICE credentials", func() bool {
+	conntest.Eventually(t, "a subscribe offer with new ICE credentials", func() bool {
 		u := ufrags()
 		return u[len(u)-1] != first
 	})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/signaling"
@@ -16,7 +17,7 @@ func waitClosed(t *testing.T, c *testclient.Client) int {
 	t.Helper()
 	select {
 	case <-c.Done():
-	case <-time.After(eventuallyBound):
+	case <-time.After(conntest.Wait):
 		t.Fatal("connection not closed")
 	}
 	return c.CloseCode()
@@ -309,7 +310,7 @@ func TestChatFloodIsLimited(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "an answer to every chat", func() bool { return delivered()+limited() >= sent })
+	conntest.Eventually(t, "an answer to every chat", func() bool { return delivered()+limited() >= sent })
 	if got, lim := delivered(), limited(); got != burst || lim != sent-burst {
 		t.Fatalf("delivered %d, rate_limited %d; want %d and %d", got, lim, burst, sent-burst)
 	}
@@ -317,13 +318,13 @@ func TestChatFloodIsLimited(t *testing.T) {
 	if _, err := flooder.Send("chat", map[string]any{"text": "again"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the refusal", func() bool { return limited() == sent-burst+1 })
+	conntest.Eventually(t, "the refusal", func() bool { return limited() == sent-burst+1 })
 	// One token comes back after 1/5 s (5 per second) and the session still works.
 	clock.Advance(200 * time.Millisecond)
 	if _, err := flooder.Send("chat", map[string]any{"text": "sorry"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the next chat after a pause", func() bool { return delivered() == burst+1 })
+	conntest.Eventually(t, "the next chat after a pause", func() bool { return delivered() == burst+1 })
 	if lim := limited(); lim != sent-burst+1 {
 		t.Fatalf("rate_limited %d after the pause", lim)
 	}

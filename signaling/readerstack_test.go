@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"conclave/internal/conntest"
 	"conclave/sfu"
 	"conclave/signaling"
 )
@@ -45,7 +46,7 @@ func TestReaderStackIsHalved(t *testing.T) {
 		}
 		clients[i] = ws
 	}
-	eventually(t, "every reader waits for its first message, its stack grown", func() bool { return readersWaiting() == n })
+	conntest.Eventually(t, "every reader waits for its first message, its stack grown", func() bool { return readersWaiting() == n })
 	for i := 0; i < 3; i++ { // one collection halves a stack once
 		runtime.GC()
 	}

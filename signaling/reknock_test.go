@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -107,7 +108,7 @@ func TestKnockAgainReplacesTheDroppedKnock(t *testing.T) {
 		t.Fatalf("the old knock: bye %q close %d", reason, code)
 	}
 	var kim2ID string
-	eventually(t, "one knock of Kim's in the waiting list", func() bool {
+	conntest.Eventually(t, "one knock of Kim's in the waiting list", func() bool {
 		names, ids := lastWaiting(mod)
 		n := 0
 		for i, name := range names {
@@ -256,7 +257,7 @@ func TestKnockAgainRacesAnAdmit(t *testing.T) {
 		default:
 			t.Fatalf("round %d: the knock again is a new knock: %s", i, m.Raw)
 		}
-		eventually(t, "the old knock gone from the waiting list", func() bool {
+		conntest.Eventually(t, "the old knock gone from the waiting list", func() bool {
 			_, ok := waitingEntries(mod)[kimID]
 			return !ok
 		})
@@ -313,7 +314,7 @@ func TestKnockAgainLoopIsBounded(t *testing.T) {
 // nextOf is the next message c receives of one of the types.
 func nextOf(t *testing.T, c *testclient.Client, types ...string) testclient.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for {
 		m, err := c.Next(ctx)
@@ -331,8 +332,8 @@ func nextOf(t *testing.T, c *testclient.Client, types ...string) testclient.Mess
 func redial(t *testing.T, srv *testServer, from net.IP) *testclient.Client {
 	t.Helper()
 	var c *testclient.Client
-	eventually(t, "a connection slot", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	conntest.Eventually(t, "a connection slot", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 		defer cancel()
 		var err error
 		c, err = testclient.DialFrom(ctx, srv.wsURL, from)
@@ -365,7 +366,7 @@ func TestKnockAgainWhoseLobbyWasLost(t *testing.T) {
 		t.Fatalf("the first knock: bye %q", reason)
 	}
 	var lostID string
-	eventually(t, "the knock again in the waiting list", func() bool {
+	conntest.Eventually(t, "the knock again in the waiting list", func() bool {
 		for id := range waitingEntries(mod) {
 			if id != kimID {
 				lostID = id
@@ -387,7 +388,7 @@ func TestKnockAgainWhoseLobbyWasLost(t *testing.T) {
 	if reason, _ := byeReason(t, lost); reason != "replaced" {
 		t.Fatalf("the knock whose lobby was lost: bye %q", reason)
 	}
-	eventually(t, "one knock of Kim's", func() bool {
+	conntest.Eventually(t, "one knock of Kim's", func() bool {
 		entries := waitingEntries(mod)
 		_, stands := entries[lostID]
 		return len(entries) == 1 && !stands
@@ -427,7 +428,7 @@ func TestTwoKnocksAgainAtOnce(t *testing.T) {
 			t.Fatalf("round %d: a knock again was judged as a new knock, beside the other", i)
 		}
 		byeReason(t, kim)
-		eventually(t, "one knock of Kim's", func() bool { return len(waitingEntries(mod)) == 1 })
+		conntest.Eventually(t, "one knock of Kim's", func() bool { return len(waitingEntries(mod)) == 1 })
 		_ = mod.Leave(ctx)
 		a.Close()
 		b.Close()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/lobby"
@@ -26,7 +27,7 @@ func (s *testServer) replacedKnock(t *testing.T, mod *testclient.Client, meeting
 			t.Fatalf("%s's knock: bye %q", name, reason)
 		}
 		var id string
-		eventually(t, name+"'s knock again in the waiting list", func() bool {
+		conntest.Eventually(t, name+"'s knock again in the waiting list", func() bool {
 			id = waitingID(t, mod, name)
 			return id != ids[len(ids)-1]
 		})
@@ -117,7 +118,7 @@ func TestAdmitOfAReplacedKnock(t *testing.T) {
 func advanceHeard(t *testing.T, clock *fakeclock.Clock, d time.Duration, cs ...*testclient.Client) {
 	t.Helper()
 	const step = 20 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for moved := time.Duration(0); moved < d; moved += step {
 		for _, c := range cs {
@@ -166,7 +167,7 @@ func TestReplacedKnocksKeptAreBounded(t *testing.T) {
 			t.Fatalf("knock again %d: the knock it replaced got bye %q", i, reason)
 		}
 		var id string
-		eventually(t, "the knock again in the waiting list", func() bool {
+		conntest.Eventually(t, "the knock again in the waiting list", func() bool {
 			id = waitingID(t, mod, "Kim")
 			return id != ids[len(ids)-1]
 		})

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/secret"
@@ -66,7 +67,7 @@ func dropAndSeeReconnecting(t *testing.T, c, watcher *testclient.Client) {
 	t.Helper()
 	id := c.ParticipantID
 	c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for {
 		m, err := watcher.Next(ctx)
@@ -100,7 +101,7 @@ func (f *resumeFixture) resumeErr(t *testing.T, id, secret string) (code string,
 func (f *resumeFixture) resume(t *testing.T, id, secret string) *testclient.Client {
 	t.Helper()
 	c := f.srv.dial(t)
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := c.Resume(ctx, f.meeting.MeetingID, id, secret); err != nil {
 		t.Fatalf("resume: %v", err)
@@ -177,7 +178,7 @@ func TestResumeWithinGrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the camera to arrive again", func() bool {
+	conntest.Eventually(t, "the camera to arrive again", func() bool {
 		_ = pubs[0].Send([]byte("frame after the resume................................"))
 		r := f.mod.Received(id, "camera")
 		return r != nil && r.Count() > 0
@@ -330,7 +331,7 @@ func TestParkedMemberKeepsMeeting(t *testing.T) {
 		m := srv.createMeetingWith(t, `{}`)
 		mod := srv.joinModerator(t, m, "Mod")
 		mod.Close()
-		eventually(t, "the server to let go of the connection", func() bool {
+		conntest.Eventually(t, "the server to let go of the connection", func() bool {
 			return srv.sig.Stats().Websockets == 0
 		})
 		if st := srv.sig.Stats(); st.Meetings != 1 || st.Participants != 1 {
@@ -346,7 +347,7 @@ func TestParkedMemberKeepsMeeting(t *testing.T) {
 			continue
 		}
 		clock.Advance(testGrace)
-		eventually(t, "the meeting to end after the grace period", func() bool {
+		conntest.Eventually(t, "the meeting to end after the grace period", func() bool {
 			return srv.sig.Stats().Meetings == 0
 		})
 	}

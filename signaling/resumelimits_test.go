@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -25,7 +26,7 @@ func chatBurst(t *testing.T, c *testclient.Client, n int) (relayed, refused int)
 		}
 		refs[id] = true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for len(refs) > 0 {
 		m, err := c.Next(ctx)
@@ -87,7 +88,7 @@ func TestResumesAreRateLimited(t *testing.T) {
 	}
 	delayed := func(n uint64) {
 		t.Helper()
-		eventually(t, fmt.Sprintf("%d resumes delayed", n), func() bool { return f.srv.sig.Stats().ResumesDelayed >= n })
+		conntest.Eventually(t, fmt.Sprintf("%d resumes delayed", n), func() bool { return f.srv.sig.Stats().ResumesDelayed >= n })
 	}
 
 	// A sixth resume waits; it gives up (its connection closes) before its time.
@@ -98,7 +99,7 @@ func TestResumesAreRateLimited(t *testing.T) {
 	delayed(1)
 	open := f.srv.sig.Stats().Websockets
 	quitter.Close()
-	eventually(t, "the server to see the closed socket", func() bool { return f.srv.sig.Stats().Websockets < open })
+	conntest.Eventually(t, "the server to see the closed socket", func() bool { return f.srv.sig.Stats().Websockets < open })
 	// Its wait over, the closed one takes nothing: the live connection still chats, and
 	// the moderator hears it.
 	f.clock.Advance(10 * time.Second)

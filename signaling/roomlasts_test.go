@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/secret"
 	"conclave/signaling"
 	"conclave/store"
@@ -46,7 +47,7 @@ func TestExpiredRoom(t *testing.T) {
 	if reason, _ := byeReason(t, a); reason != "ended" {
 		t.Fatalf("bye %q", reason)
 	}
-	eventually(t, "the janitor to delete expired rooms", func() bool {
+	conntest.Eventually(t, "the janitor to delete expired rooms", func() bool {
 		_, err1 := rooms.Room(ctx, stale.ID)
 		_, err2 := rooms.Room(ctx, room.Room.ID)
 		return errors.Is(err1, store.ErrNotFound) && errors.Is(err2, store.ErrNotFound)
@@ -101,7 +102,7 @@ func TestMeetingEndsRoomStays(t *testing.T) {
 	if err := a.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the empty meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
+	conntest.Eventually(t, "the empty meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	b := inWith(t, srv, room.Room.ID, "B", nil)
 	if w := welcomeOf(t, b); len(w.Participants) != 0 {
 		t.Fatalf("new meeting: %+v", w.Participants)
@@ -128,7 +129,7 @@ func TestOneOffMeetingLastsADay(t *testing.T) {
 	refusedUnknown(t, srv, mt.MeetingID, map[string]any{"moderatorSecret": mt.ModeratorSecret})
 	// The next janitor round: the one the last move started arms it once done, which
 	// may be after a single move here, so the clock moves on until it has run.
-	eventually(t, "the janitor to delete the one-off room", func() bool {
+	conntest.Eventually(t, "the janitor to delete the one-off room", func() bool {
 		clock.Advance(5 * time.Second)
 		_, err := rooms.Room(context.Background(), mt.MeetingID)
 		return errors.Is(err, store.ErrNotFound)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/secret"
 	"conclave/signaling"
@@ -118,12 +119,12 @@ func (g *gatedStore) DeleteExpired(ctx context.Context, now time.Time) ([]string
 	return g.Memory.DeleteExpired(ctx, now)
 }
 
-// waitFor waits for ch, failing the test after eventuallyBound (only a hung test).
+// waitFor waits for ch, failing the test after conntest.Wait (only a hung test).
 func waitFor(t *testing.T, what string, ch <-chan struct{}) {
 	t.Helper()
 	select {
 	case <-ch:
-	case <-time.After(eventuallyBound):
+	case <-time.After(conntest.Wait):
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
@@ -272,7 +273,7 @@ func TestConcurrentRoomChangesAreNotLost(t *testing.T) {
 	// (not after a while: on a slow machine the second had not read the room yet, and
 	// the test passed without the turn).
 	var codes [2]int
-	eventually(t, "the second change to be answered or to wait for its turn", func() bool {
+	conntest.Eventually(t, "the second change to be answered or to wait for its turn", func() bool {
 		select {
 		case codes[1] = <-second:
 			return true
@@ -311,7 +312,7 @@ func TestExtendedRoomKeepsItsMeeting(t *testing.T) {
 	clock.Advance(10 * time.Second)
 	// Two more janitor rounds begun: the round at the old expiry is over.
 	start := rooms.ticks.Load()
-	eventually(t, "two janitor rounds", func() bool {
+	conntest.Eventually(t, "two janitor rounds", func() bool {
 		if rooms.ticks.Load() >= start+2 {
 			return true
 		}
@@ -489,7 +490,7 @@ func TestHostRemovalHoldsItsRooms(t *testing.T) {
 			// Without the host's turn the request is answered now; with it, it waits.
 			var a answer
 			answered := false
-			eventually(t, "the "+how+" to be answered or to wait for the host's turn", func() bool {
+			conntest.Eventually(t, "the "+how+" to be answered or to wait for the host's turn", func() bool {
 				select {
 				case a = <-answers:
 					answered = true

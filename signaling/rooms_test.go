@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/secret"
 	"conclave/signaling"
@@ -211,7 +212,7 @@ func inWith(t *testing.T, s *testServer, id, name string, extra map[string]any) 
 	for k, v := range extra {
 		fields[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := c.JoinWith(ctx, fields); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -222,7 +223,7 @@ func inWith(t *testing.T, s *testServer, id, name string, extra map[string]any) 
 // closeAll waits until the meeting of id has ended (everyone in it closed).
 func closeAll(t *testing.T, s *testServer, id string) {
 	t.Helper()
-	eventually(t, "the meeting to end", func() bool { return s.sig.Registry().Get(id) == nil })
+	conntest.Eventually(t, "the meeting to end", func() bool { return s.sig.Registry().Get(id) == nil })
 }
 
 // TestRoomsAreTheHostsOwn: another host neither sees nor changes a host's room; it is
@@ -469,7 +470,7 @@ func TestUncheckedHostKeyIsNoInternalError(t *testing.T) {
 	defer release()
 	first := make(chan *httptest.ResponseRecorder, 1)
 	go func() { first <- post(context.Background()) }()
-	eventually(t, "the first guess to wait for the hasher", func() bool { return h.Waiting() == 1 })
+	conntest.Eventually(t, "the first guess to wait for the hasher", func() bool { return h.Waiting() == 1 })
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	rec := post(gone)

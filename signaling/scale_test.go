@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/e2eeclient"
 	"conclave/internal/testclient"
 	"conclave/signaling"
@@ -133,7 +134,7 @@ func TestKeyDistributionScales(t *testing.T) {
 		}
 	}
 	t.Logf("joined in %v", time.Since(start))
-	eventually(t, "every member verified and keyed by every other", func() bool {
+	conntest.Eventually(t, "every member verified and keyed by every other", func() bool {
 		if holdsAll(0, members, false) {
 			return true
 		}
@@ -160,7 +161,7 @@ func TestKeyDistributionScales(t *testing.T) {
 	t.Logf("left in %v", time.Since(start))
 	stay := clients[leavers:]
 	stayModels := models[leavers:]
-	eventually(t, "every remaining member holding every remaining sender's rotated key", func() bool {
+	conntest.Eventually(t, "every remaining member holding every remaining sender's rotated key", func() bool {
 		if holdsAll(leavers, members, true) {
 			return true
 		}

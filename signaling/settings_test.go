@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/secret"
 	"conclave/signaling"
@@ -45,7 +46,7 @@ func sendHashWaiting(t *testing.T, h *secret.Hasher, c *testclient.Client, p map
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	conntest.Eventually(t, "the password to wait for its hash", func() bool { return h.Waiting() == 1 })
 	return id
 }
 
@@ -57,7 +58,7 @@ func sendTurnWaiting(t *testing.T, srv *testServer, m createdMeeting, c *testcli
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the password to wait for another's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
+	conntest.Eventually(t, "the password to wait for another's", func() bool { return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 1 })
 	return id
 }
 
@@ -73,7 +74,7 @@ func passwordWaiting(t *testing.T, h *secret.Hasher, c *testclient.Client) (rele
 		release()
 		t.Fatal(err)
 	}
-	eventually(t, "the new password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	conntest.Eventually(t, "the new password to wait for its hash", func() bool { return h.Waiting() == 1 })
 	return release
 }
 
@@ -262,7 +263,7 @@ func TestSettingsConfirmTheirChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the new password to wait for its hash", func() bool { return h.Waiting() == 1 })
+	conntest.Eventually(t, "the new password to wait for its hash", func() bool { return h.Waiting() == 1 })
 	if _, err := a.Send("update_settings", map[string]any{"locked": true}); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -64,7 +65,7 @@ func TestNewSessionKnowsItsMeeting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "the empty meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
+	conntest.Eventually(t, "the empty meeting to end", func() bool { return srv.sig.Registry().Len() == 0 })
 	c := srv.joinModerator(t, m, "C")
 	if next := welcomedEpoch(t, c); next == "" || next == epoch {
 		t.Fatalf("settingsEpoch %q of the room's next meeting, %q of the last", next, epoch)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/signaling"
 )
 
@@ -29,7 +30,7 @@ func TestPasswordTurnIsGivenBack(t *testing.T) {
 	if got := settingsReply(t, a, idA); got.Code != "settings_changed" || !slices.Equal(got.Fields, []string{"locked"}) {
 		t.Fatalf("A's unlock of a lock it had not seen: %+v", got)
 	}
-	eventually(t, "B's password to wait for its own hash", func() bool {
+	conntest.Eventually(t, "B's password to wait for its own hash", func() bool {
 		return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 0 && h.Waiting() == 1
 	})
 	runs := h.Runs()
@@ -54,7 +55,7 @@ func TestPasswordTurnEndsWithItsConnection(t *testing.T) {
 	idB := sendTurnWaiting(t, srv, m, b, map[string]any{"password": "Tanne", "revision": base})
 	a.Close()
 	// A's hash is given up with its connection; B's takes its place in the hasher's line.
-	eventually(t, "B's password to wait for its hash", func() bool {
+	conntest.Eventually(t, "B's password to wait for its hash", func() bool {
 		return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 0 && h.Waiting() == 1
 	})
 	release()

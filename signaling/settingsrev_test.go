@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/secret"
 	"conclave/signaling"
@@ -63,7 +64,7 @@ func passwordHolds(t *testing.T, srv *testServer, m createdMeeting, pw string) b
 	t.Helper()
 	c := srv.dial(t)
 	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	err := c.JoinWith(ctx, map[string]any{"meetingId": m.MeetingID, "name": "Gast", "password": pw})
 	if ctx.Err() != nil {
@@ -200,7 +201,7 @@ func TestSettingsRevisionAbsentOrUnknown(t *testing.T) {
 		t.Fatalf("a revision from the future: %+v", got)
 	}
 	var copies []settingsAnswer
-	eventually(t, "the participant's copies of both changes", func() bool {
+	conntest.Eventually(t, "the participant's copies of both changes", func() bool {
 		copies = copies[:0]
 		for _, msg := range p.All() {
 			var s settingsAnswer
@@ -238,7 +239,7 @@ func TestOnlyModeratorsAreToldWhatChanged(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, "both copies of both changes", func() bool { return len(copies(p)) >= 2 && len(copies(b)) >= 2 })
+	conntest.Eventually(t, "both copies of both changes", func() bool { return len(copies(p)) >= 2 && len(copies(b)) >= 2 })
 	for _, s := range copies(b) {
 		if string(s["changed"]) != `["password"]` {
 			t.Fatalf("a moderator's copy of a password change: %v", s)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -14,7 +15,7 @@ import (
 // still holds the hasher: without it, the answer waited for a hash that never ends.
 func answerWhileHeld(t *testing.T, c *testclient.Client, id string) (typ, code string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for {
 		msg, err := c.Next(ctx)
@@ -51,7 +52,7 @@ func TestDemotionEndsAWaitForTheHash(t *testing.T) {
 	if typ, code := answerWhileHeld(t, b, id); typ != "error" || code != "not_allowed" {
 		t.Fatalf("B's password after B stopped being a moderator: %s %s, want error not_allowed", typ, code)
 	}
-	eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
+	conntest.Eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
 	// The turn is given back: C's own password is hashed once the hasher is free.
 	release()
 	if got := changeSettings(t, c, map[string]any{"password": "Eiche", "revision": c.SettingsRevision}); got.Type != "settings" {
@@ -97,13 +98,13 @@ func TestDemotionEndsAWaitForThePasswordTurn(t *testing.T) {
 // The resume is welcomed once the hash is done, with the mute and the password.
 func TestReplacedWhileItsPasswordHashesLetsGoOfTheMedia(t *testing.T) {
 	h, srv, m, a, b := resumableModerators(t, `{"settings":{"lobby":false}}`) // a guest tries the password
-	eventually(t, "A's and B's media", func() bool { return signaling.MediaHeld(srv.sig, m.MeetingID) == 2 })
+	conntest.Eventually(t, "A's and B's media", func() bool { return signaling.MediaHeld(srv.sig, m.MeetingID) == 2 })
 	r, release := resumeWhileBusy(t, srv, h, m, b)
 	defer release()
 	if _, err := a.Send("mute", map[string]any{"participantId": b.ParticipantID, "source": "microphone"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "B's old connection to let go of B's media while its hash waits", func() bool {
+	conntest.Eventually(t, "B's old connection to let go of B's media while its hash waits", func() bool {
 		return signaling.MediaHeld(srv.sig, m.MeetingID) == 1
 	})
 	if h.Waiting() != 1 {
@@ -122,7 +123,7 @@ func TestReplacedWhileItsPasswordHashesLetsGoOfTheMedia(t *testing.T) {
 	if err := json.Unmarshal(w.Payload, &welcome); err != nil || !welcome.Settings.PasswordRequired {
 		t.Fatalf("the resume's welcome: %s", w.Payload)
 	}
-	eventually(t, "the mute to hold on the resume's media", func() bool {
+	conntest.Eventually(t, "the mute to hold on the resume's media", func() bool {
 		return signaling.SourceBlocked(srv.sig, m.MeetingID, b.ParticipantID, "microphone")
 	})
 	if !passwordHolds(t, srv, m, "new password") || passwordHolds(t, srv, m, "") {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/signaling"
 )
 
@@ -68,7 +69,7 @@ func TestSwitchChangedMeanwhileGivesUpAPasswordsHash(t *testing.T) {
 	if typ, code := answerWhileHeld(t, a, id); typ != "error" || code != "settings_changed" {
 		t.Fatalf("A's password with an unlock of C's lock: %s %s, want error settings_changed", typ, code)
 	}
-	eventually(t, "A's hash to leave the line", func() bool { return h.Waiting() == 0 })
+	conntest.Eventually(t, "A's hash to leave the line", func() bool { return h.Waiting() == 0 })
 	runs := h.Runs()
 	release()
 	// C's password, on what C sees, is the next hash to run.
@@ -100,11 +101,11 @@ func TestPasswordChangeGivenUpGivesBackItsPlace(t *testing.T) {
 	if typ, code := answerWhileHeld(t, b, idB); typ != "error" || code != "not_allowed" {
 		t.Fatalf("B's password after B stopped being a moderator: %s %s", typ, code)
 	}
-	eventually(t, "D's password to wait for its hash", func() bool {
+	conntest.Eventually(t, "D's password to wait for its hash", func() bool {
 		return signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 0 && h.Waiting() == 1
 	})
 	d.Close()
-	eventually(t, "D's hash to leave the line", func() bool { return h.Waiting() == 0 })
+	conntest.Eventually(t, "D's hash to leave the line", func() bool { return h.Waiting() == 0 })
 	runs := h.Runs()
 	release()
 	for _, pw := range []string{"Ahorn eins", "Ahorn zwei", "Ahorn drei"} {
@@ -130,7 +131,7 @@ func TestDemotedWhileReplacedGivesUpThePasswordsHash(t *testing.T) {
 	if got := changeRole(t, a, b.ParticipantID, "participant"); got != "done" {
 		t.Fatalf("A's set_role: %s", got)
 	}
-	eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
+	conntest.Eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
 	if bye := expectType(t, b, "bye"); !strings.Contains(string(bye.Payload), "replaced") {
 		t.Fatalf("B's old connection: bye %s", bye.Payload)
 	}

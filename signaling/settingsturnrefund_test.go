@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/signaling"
 )
 
@@ -39,7 +40,7 @@ func placeGivenBackRound(t *testing.T) {
 	a.Close()
 	// B holds the turn once A's, which B waited for, was given back, its hash in line;
 	// or B was answered.
-	eventually(t, "B's password to wait for its hash, or an answer to it", func() bool {
+	conntest.Eventually(t, "B's password to wait for its hash, or an answer to it", func() bool {
 		return len(b.All()) > seen || signaling.PasswordTurnHeld(srv.sig, m.MeetingID) &&
 			signaling.PasswordTurnWaiters(srv.sig, m.MeetingID) == 0 && h.Waiting() == 1
 	})

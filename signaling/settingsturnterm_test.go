@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/lobby"
 	"conclave/signaling"
 )
@@ -44,7 +45,7 @@ func TestDemotionUndoneAtOnceRefusesThePassword(t *testing.T) {
 		if typ, code := answerWhileHeld(t, b, id); typ != "error" || code != "not_allowed" {
 			t.Fatalf("B's password after B was a participant a moment: %s %s, want error not_allowed", typ, code)
 		}
-		eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
+		conntest.Eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
 		runs := h.Runs()
 		release()
 		if !passwordHolds(t, srv, m, "") || h.Runs() != runs {
@@ -81,7 +82,7 @@ func TestDemotionUndoneAtOnceRefusesAHashedPassword(t *testing.T) {
 	runs := h.Runs()
 	demotedAndBack(t, srv, m, a.ParticipantID, b.ParticipantID, func() {
 		release()
-		eventually(t, "B's password to be hashed", func() bool { return h.Runs() > runs })
+		conntest.Eventually(t, "B's password to be hashed", func() bool { return h.Runs() > runs })
 	})
 	w := expectType(t, r, "welcome")
 	var welcome struct {

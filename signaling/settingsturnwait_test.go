@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/secret"
 )
@@ -95,7 +96,7 @@ func TestRemovalEndsAWaitForTheHash(t *testing.T) {
 	if !json.Valid(bye.Payload) {
 		t.Fatalf("B's bye: %s", bye.Payload)
 	}
-	eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
+	conntest.Eventually(t, "B's hash to leave the line", func() bool { return h.Waiting() == 0 })
 }
 
 // changeRole sends set_role from c and returns the answer's type (done or error code).

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/sfu"
@@ -48,7 +49,7 @@ func publishMic(t *testing.T, c *testclient.Client) *testclient.Publisher {
 // `speaking` message on the way.
 func (s *speakerScene) talk(what string, levels map[*testclient.Publisher]uint8, until, check func(signaling.SpeakingPayload) bool) {
 	s.t.Helper()
-	deadline := time.Now().Add(eventuallyBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for time.Now().Before(deadline) {
 		if s.round(what, levels, until, check) {
 			return
@@ -143,9 +144,9 @@ func TestSpeakingFollowsAudioLevels(t *testing.T) {
 		t.Fatalf("%d speaking messages in %v", n, clock.Now().Sub(scene.start))
 	}
 	// Members that speak are told as well; the welcome of a latecomer says who spoke.
-	eventually(t, "Alice told", func() bool { return hasType(alice.All(), signaling.TypeSpeaking) })
+	conntest.Eventually(t, "Alice told", func() bool { return hasType(alice.All(), signaling.TypeSpeaking) })
 	dave := s.join(t, meeting, "Dave")
-	eventually(t, "Dave told", func() bool { return hasType(dave.All(), signaling.TypeSpeaking) })
+	conntest.Eventually(t, "Dave told", func() bool { return hasType(dave.All(), signaling.TypeSpeaking) })
 }
 
 // TestSpeakingOff: with speaker detection off the server does not accept the audio
@@ -160,7 +161,7 @@ func TestSpeakingOff(t *testing.T) {
 	if a.AudioLevelNegotiated() {
 		t.Fatal("the audio level extension was negotiated with speaker detection off")
 	}
-	eventually(t, "Carol hearing Alice", func() bool {
+	conntest.Eventually(t, "Carol hearing Alice", func() bool {
 		if err := a.SendLevel([]byte{0xfc, 1}, 20, true); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/signaling"
 )
 
@@ -20,13 +21,13 @@ func TestStatsCountPeopleNotWho(t *testing.T) {
 	if code := guessJoin(t, srv, loop(3), nil, map[string]any{"meetingId": mt.MeetingID, "moderatorSecret": "not-the-secret"}); code != "wrong_moderator_secret" {
 		t.Fatalf("wrong moderator secret: %q", code)
 	}
-	eventually(t, "the counts", func() bool {
+	conntest.Eventually(t, "the counts", func() bool {
 		st := srv.sig.Stats()
 		return st.Meetings == 1 && st.Participants == 1 && st.Waiting == 1 && st.Websockets == 2 && st.WrongModeratorSecrets == 1
 	})
 	knocker.Close()
 	mod.Close()
-	eventually(t, "the counts to fall back", func() bool {
+	conntest.Eventually(t, "the counts to fall back", func() bool {
 		st := srv.sig.Stats()
 		return st.Participants == 0 && st.Waiting == 0 && st.Websockets == 0
 	})

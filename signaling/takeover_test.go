@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -211,7 +212,7 @@ func TestKnockProofCrossingTheAdmissionLeavesTheKnockSecret(t *testing.T) {
 	kim := srv.knock(t, mt.MeetingID, "Kim", nil)
 	nonce, secret := lobbyNonce(t, kim), knockSecretOf(t, kim)
 	var kimID string
-	eventually(t, "Kim's knock at the moderator", func() bool {
+	conntest.Eventually(t, "Kim's knock at the moderator", func() bool {
 		if l := lastWaitingList(mod); len(l) == 1 {
 			kimID = l[0].ParticipantID
 		}

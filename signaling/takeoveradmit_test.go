@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/signaling"
 )
 
@@ -48,7 +49,7 @@ func (g *gateICE) awaitHeld(t *testing.T, what string) {
 	t.Helper()
 	select {
 	case <-g.entered:
-	case <-time.After(eventuallyBound):
+	case <-time.After(conntest.Wait):
 		t.Fatal(what + " never asked for its welcome's ICE servers")
 	}
 }
@@ -94,7 +95,7 @@ func TestKnockAgainInTheMomentBeforeTheWelcome(t *testing.T) {
 	_ = kim2.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "replaceKnock": secret})
 	// The knock again has either taken the admission (and waits for the old connection
 	// to let go) or been answered.
-	eventually(t, "the knock again decided", func() bool {
+	conntest.Eventually(t, "the knock again decided", func() bool {
 		return signaling.AdmissionTakenOver(srv.sig, mt.MeetingID, kimID) || len(kim2.All()) > 0
 	})
 	gate.open()

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/signaling"
 )
 
@@ -61,7 +62,7 @@ func TestMeetingEndedWhileATakeoverWaits(t *testing.T) {
 	if _, err := mod.Send("end_meeting", nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the moderator's session ended", func() bool {
+	conntest.Eventually(t, "the moderator's session ended", func() bool {
 		return signaling.SessionsFrom(srv.sig, modAddr) == 0
 	})
 	gate.open()

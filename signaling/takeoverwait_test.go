@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -52,7 +53,7 @@ func sendKnockAgainFrom(t *testing.T, srv *testServer, mt createdMeeting, secret
 func knockAgainFrom(t *testing.T, srv *testServer, mt createdMeeting, kimID, secret, addr string) *testclient.Client {
 	t.Helper()
 	c := sendKnockAgainFrom(t, srv, mt, secret, addr)
-	eventually(t, "the knock again from "+addr+" holding the admission", func() bool {
+	conntest.Eventually(t, "the knock again from "+addr+" holding the admission", func() bool {
 		return signaling.AdmissionHolder(srv.sig, mt.MeetingID, kimID) == addr
 	})
 	return c
@@ -77,7 +78,7 @@ func TestMeetingEndedWhileAKnockAgainWaits(t *testing.T) {
 	}
 	// The moderator's session goes last of those attached: once it has ended, so has the
 	// meeting, and its media is closed.
-	eventually(t, "the moderator's session ended", func() bool {
+	conntest.Eventually(t, "the moderator's session ended", func() bool {
 		return signaling.SessionsFrom(srv.sig, modAddr) == 0
 	})
 	gate.open()
@@ -115,7 +116,7 @@ func TestKnockAgainTakesAnAdmissionFromAKnockAgainThatWent(t *testing.T) {
 	kim2.Close()
 	// Once it has ended (and, mended, waits for the old one), or once the third has
 	// been answered, the old connection goes on.
-	eventually(t, "the second connection ended, or the third answered", func() bool {
+	conntest.Eventually(t, "the second connection ended, or the third answered", func() bool {
 		return signaling.WaitsForTheOneItReplaced(srv.sig, mt.MeetingID, kim2Addr) || len(kim3.All()) > 0
 	})
 	gate.open()
@@ -168,7 +169,7 @@ func knockAgainHeld(t *testing.T, srv *testServer, gate *gateICE, mt createdMeet
 func takeMembershipFrom(t *testing.T, srv *testServer, mt createdMeeting, pid, secret, addr string) *testclient.Client {
 	t.Helper()
 	c := sendKnockAgainFrom(t, srv, mt, secret, addr)
-	eventually(t, "the knock again from "+addr+" holding the membership", func() bool {
+	conntest.Eventually(t, "the knock again from "+addr+" holding the membership", func() bool {
 		return signaling.MembershipClaimedBy(srv.sig, mt.MeetingID, pid) == addr
 	})
 	return c
@@ -200,7 +201,7 @@ func TestKnockAgainTakesAMembershipFromAKnockAgainThatWent(t *testing.T) {
 	kim3.Close()
 	// Once it has ended (and, mended, waits for the second), or once the fourth has
 	// been answered, the second connection goes on.
-	eventually(t, "the third connection ended, or the fourth answered", func() bool {
+	conntest.Eventually(t, "the third connection ended, or the fourth answered", func() bool {
 		return signaling.WaitsForTheOneItReplaced(srv.sig, mt.MeetingID, kim3Addr) || len(kim4.All()) > 0
 	})
 	gate.open()

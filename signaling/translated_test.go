@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"conclave/internal/conntest"
 	"conclave/secret"
 	"conclave/signaling"
 )
@@ -37,7 +38,7 @@ func TestTranslatedIPv4ClientsKnockOnTheirOwn(t *testing.T) {
 		code := guessJoin(t, srv, loop(1), forwardedFor(client), map[string]any{"meetingId": mt.MeetingID})
 		// Its connection gone (the moderator's alone is held), so that the next
 		// knock is judged by the knocks' budget, not refused for the connections'.
-		eventually(t, "the knock's connection let go", func() bool {
+		conntest.Eventually(t, "the knock's connection let go", func() bool {
 			sessions, _ := signaling.ConnsHeld(srv.sig)
 			return sessions == 1
 		})
@@ -61,7 +62,7 @@ func TestTranslatedIPv4ClientsKnockOnTheirOwn(t *testing.T) {
 	// The first client holds the connections its address may.
 	dial := func(client string) (*websocket.Conn, int) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+		ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 		defer cancel()
 		ws, resp, err := websocket.DefaultDialer.DialContext(ctx, srv.wsURL, forwardedFor(client))
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -124,7 +125,7 @@ func TestViewStopsUnwatchedVideo(t *testing.T) {
 	}
 	pump := func(what string, cond func() bool) {
 		t.Helper()
-		eventually(t, what, func() bool {
+		conntest.Eventually(t, what, func() bool {
 			round()
 			return cond()
 		})
@@ -168,7 +169,7 @@ func TestViewStopsUnwatchedVideo(t *testing.T) {
 		return false
 	}
 	round()
-	eventually(t, "Carol receiving the last round", func() bool { return carolHas(hiddenTo + 1) })
+	conntest.Eventually(t, "Carol receiving the last round", func() bool { return carolHas(hiddenTo + 1) })
 	view(signaling.ViewTrack{ParticipantID: alice.ParticipantID, Source: "camera", Width: 640, Height: 360})
 	pump("the camera shown again", func() bool {
 		for _, p := range bob.Received(alice.ParticipantID, "camera").Payloads() {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -36,13 +37,13 @@ func knockLoop(t *testing.T, srv *testServer, addr, meeting string, cycles int) 
 	for range cycles {
 		c := srv.knockFrom(t, net.ParseIP(addr), meeting, "Loop")
 		expectType(t, c, "lobby")
-		ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+		ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 		if err := c.Leave(ctx); err != nil {
 			t.Fatal(err)
 		}
 		cancel()
 	}
-	eventually(t, "the loop's connections to be let go of", func() bool { return signaling.SessionsFrom(srv.sig, addr) == 0 })
+	conntest.Eventually(t, "the loop's connections to be let go of", func() bool { return signaling.SessionsFrom(srv.sig, addr) == 0 })
 }
 
 // caughtUp returns once c has received everything the server queued for it before now:
@@ -89,7 +90,7 @@ func TestKnockLoopIsPacedForTheModerator(t *testing.T) {
 	}
 
 	clock.Advance(time.Second)
-	eventually(t, "the list held, after a second", func() bool {
+	conntest.Eventually(t, "the list held, after a second", func() bool {
 		names, _ := lastWaiting(mod)
 		return len(names) == 21
 	})

@@ -107,7 +107,7 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 				r := relay.routes.cur.Load()
 				return r != nil && len(r.channels) == 1
 			}
-			waitUntil(t, "a channel bound", func() bool {
+			conntest.Eventually(t, "a channel bound", func() bool {
 				if _, err := relayed.WriteTo([]byte("ping"), f.sfu.LocalAddr()); err != nil {
 					t.Fatal(err)
 				}
@@ -118,7 +118,7 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 			// channel before the client has the answer is dropped by the client.
 			// Probes until one arrives.
 			buf := make([]byte, 1500)
-			waitUntil(t, "a probe at the client", func() bool {
+			conntest.Eventually(t, "a probe at the client", func() bool {
 				f.hand(t, relayed.LocalAddr(), []byte("probe"))
 				_ = relayed.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 				_, _, err := relayed.ReadFrom(buf)
@@ -186,7 +186,7 @@ func TestRelayWritesToItsClientDirectly(t *testing.T) {
 
 			// The allocation's end takes its channel out of the uplink's table.
 			_ = relayed.Close()
-			waitUntil(t, "the channel out of the uplink's table", func() bool {
+			conntest.Eventually(t, "the channel out of the uplink's table", func() bool {
 				f.srv.direct.uplink.mu.RLock()
 				defer f.srv.direct.uplink.mu.RUnlock()
 				f.srv.direct.streams.mu.Lock()

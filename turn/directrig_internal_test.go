@@ -7,11 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
-	"time"
 
 	pionturn "github.com/pion/turn/v5"
-
-	"conclave/internal/conntest"
 )
 
 // directFixture is a TURN server whose relays the test hands datagrams to as the SFU
@@ -133,19 +130,6 @@ func (f *directFixture) allocateWith(t testing.TB, conn net.PacketConn, addr, us
 // relayAt is the server's relay socket at relayed's port.
 func (f *directFixture) relayAt(relayed net.Addr) *restrictedConn {
 	return f.srv.direct.relayAt(relayed)
-}
-
-// waitUntil polls cond until it holds; conntest.Wait only keeps a broken test from
-// hanging (a passing one never waits that long).
-func waitUntil(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(conntest.Wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, conntest.Wait)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // recordingPacketConn keeps what is written on it.

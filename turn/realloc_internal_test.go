@@ -99,7 +99,7 @@ func (r *reallocRig) permit(t *testing.T) {
 func (r *reallocRig) bind(t *testing.T) uint16 {
 	t.Helper()
 	var routes *relayRoutes
-	waitUntil(t, "a channel bound", func() bool {
+	conntest.Eventually(t, "a channel bound", func() bool {
 		if _, err := r.relayed.WriteTo([]byte("ping"), r.f.sfu.LocalAddr()); err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func (r *reallocRig) endAllocationOnServer(t *testing.T) {
 	if err := r.relay.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the allocation deleted by its reader and reported", func() bool {
+	conntest.Eventually(t, "the allocation deleted by its reader and reported", func() bool {
 		return r.f.srv.AllocationCount() == 0 && r.reported(t) == 0
 	})
 	if err := r.relayed.Close(); err != nil {
@@ -405,7 +405,7 @@ func TestConnectionOfANewAllocationIsNotClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(allocWait)
-	waitUntil(t, "the connection closed after its last allocation ended", func() bool { return !registered() })
+	conntest.Eventually(t, "the connection closed after its last allocation ended", func() bool { return !registered() })
 }
 
 // TestConnectionOfAnAllocationReportedDeletedFirstIsClosed: when a TCP connection's
@@ -429,7 +429,7 @@ func TestConnectionOfAnAllocationReportedDeletedFirstIsClosed(t *testing.T) {
 		t.Fatalf("the connection waits to be closed with %d timers after its allocations ended, want 1", n)
 	}
 	clock.Advance(allocWait)
-	waitUntil(t, "the connection closed after its allocations ended", func() bool {
+	conntest.Eventually(t, "the connection closed after its allocations ended", func() bool {
 		d.streams.mu.Lock()
 		defer d.streams.mu.Unlock()
 		return d.streams.lookupLocked(r.src, r.dst) == nil

@@ -9,6 +9,7 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 )
 
@@ -137,7 +138,7 @@ func TestRevokedRelayIsUnusableBeforeItsSocketCloses(t *testing.T) {
 		_ = again.Close()
 		t.Fatal("the revoked credentials opened a relay")
 	}
-	waitUntil(t, "allocation deleted", func() bool { return f.srv.AllocationCount() == 0 })
+	conntest.Eventually(t, "allocation deleted", func() bool { return f.srv.AllocationCount() == 0 })
 
 	_ = f.srv.Close()
 	free, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})

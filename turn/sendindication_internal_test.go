@@ -210,7 +210,7 @@ func TestSendIndicationsServedBeforePion(t *testing.T) {
 	if err := r.relayed.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 0 })
+	conntest.Eventually(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 0 })
 	if n := r.permits(); n != 0 {
 		t.Errorf("%d permissions left in the uplink's table", n)
 	}
@@ -229,7 +229,7 @@ func TestSendIndicationsEndWithThePermission(t *testing.T) {
 	r := newSendRig(t, func(c *Config) { c.permissionLifetime = time.Second })
 	r.permit(t)
 	// The relay's own routes (direct.go) lose it at the same event.
-	waitUntil(t, "the permission lapsed", func() bool {
+	conntest.Eventually(t, "the permission lapsed", func() bool {
 		routes := r.relay.routes.cur.Load()
 		return routes != nil && len(routes.permits) == 0
 	})

@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // TestPermitReportedAfterItsDeletionEndsWithTheRelay: pion/turn reports a permission
@@ -40,7 +42,7 @@ func TestPermitReportedAfterItsDeletionEndsWithTheRelay(t *testing.T) {
 	if err := r.relayed.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 1 })
+	conntest.Eventually(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 1 })
 	if n := r.permits(); n != 1 {
 		t.Errorf("%d permissions in the uplink's table after the allocation ended, want the other client's", n)
 	}

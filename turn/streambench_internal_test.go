@@ -9,6 +9,7 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testcert"
 )
 
@@ -97,7 +98,7 @@ func (r *streamRig) permit(tb testing.TB) {
 func (r *streamRig) bind(tb testing.TB) uint16 {
 	tb.Helper()
 	var routes *relayRoutes
-	waitUntil(tb, "a channel bound", func() bool {
+	conntest.Eventually(tb, "a channel bound", func() bool {
 		if _, err := r.relayed.WriteTo([]byte("ping"), r.f.sfu.LocalAddr()); err != nil {
 			tb.Fatal(err)
 		}

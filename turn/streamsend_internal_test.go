@@ -162,7 +162,7 @@ func testStreamSendIndications(t *testing.T, overTLS bool) {
 	o := r.another(t)
 	o.permit(t)
 	o.write(t, withAttrs(t, r.sfu, make([]byte, 1400), stun.NewSoftware(string(bytes.Repeat([]byte("s"), 164)))))
-	waitUntil(t, "the connection closed", func() bool { return o.stream() == nil })
+	conntest.Eventually(t, "the connection closed", func() bool { return o.stream() == nil })
 	if len(r.taken) != 0 {
 		t.Error("a Send indication larger than pion/turn's buffer relayed")
 	}
@@ -175,7 +175,7 @@ func testStreamSendIndications(t *testing.T, overTLS bool) {
 	if err := r.relayed.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 0 })
+	conntest.Eventually(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 0 })
 	if n := r.permits(t); n != 0 {
 		t.Errorf("%d permissions left on the connection", n)
 	}
@@ -248,7 +248,7 @@ func TestStreamPermitReportedAfterItsDeletionEndsWithTheRelay(t *testing.T) {
 	if err := r.relayed.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 1 })
+	conntest.Eventually(t, "the allocation deleted", func() bool { return r.f.srv.AllocationCount() == 1 })
 	if n := r.permits(t); n != 0 {
 		t.Errorf("%d permissions on the connection after its allocation ended, want 0", n)
 	}
@@ -282,7 +282,7 @@ func TestStreamSendIndicationsEndWithThePermission(t *testing.T) {
 	r := newStreamSendRig(t, false, func(c *Config) { c.permissionLifetime = time.Second })
 	r.permit(t)
 	// The relay's own routes (direct.go) lose it at the same event.
-	waitUntil(t, "the permission lapsed", func() bool {
+	conntest.Eventually(t, "the permission lapsed", func() bool {
 		routes := r.relay.routes.cur.Load()
 		return routes != nil && len(routes.permits) == 0
 	})
@@ -363,7 +363,7 @@ func TestStreamPermitsAreEachConnections(t *testing.T) {
 			if err := r.relayed.Close(); err != nil { // a Refresh of lifetime 0
 				t.Fatal(err)
 			}
-			waitUntil(t, "the first allocation deleted", func() bool { return r.f.srv.AllocationCount() == 1 })
+			conntest.Eventually(t, "the first allocation deleted", func() bool { return r.f.srv.AllocationCount() == 1 })
 			old := r.relayAddr()
 			relayed, err := r.client.Allocate()
 			if err != nil {

@@ -68,7 +68,7 @@ func newUDPRig(tb testing.TB, bind bool) *udpRig {
 	r.client, r.relayed, r.relay = r.f.allocateWith(tb, r.conn, r.listener.String(), servers[0].Username, servers[0].Credential)
 	if bind {
 		// pion/turn's client binds a channel in the background after its first send.
-		waitUntil(tb, "a channel bound", func() bool {
+		conntest.Eventually(tb, "a channel bound", func() bool {
 			if _, err := r.relayed.WriteTo([]byte("ping"), r.f.sfu.LocalAddr()); err != nil {
 				tb.Fatal(err)
 			}

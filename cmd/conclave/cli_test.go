@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // TestMain lets a test run the real main() in a child process (runMain), so the exit
@@ -34,7 +36,7 @@ func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	// A generous bound only so that a server started by mistake cannot hang the test;
 	// the verdict is the exit code, not the time.
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cfg := filepath.Join(t.TempDir(), "empty.toml") // a configuration file named must exist

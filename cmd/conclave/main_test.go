@@ -49,7 +49,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 
 	var url string
 	re := regexp.MustCompile(`Open (http://\S+)`)
-	deadline := time.Now().Add(waitBound)
+	deadline := time.Now().Add(conntest.Wait)
 	for url == "" && time.Now().Before(deadline) {
 		if m := re.FindStringSubmatch(stdout.String()); m != nil {
 			url = m[1]
@@ -97,7 +97,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run returned %v", err)
 		}
-	case <-time.After(waitBound):
+	case <-time.After(conntest.Wait):
 		t.Fatal("run did not return after cancel")
 	}
 }

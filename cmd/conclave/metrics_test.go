@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -78,19 +79,6 @@ func get(t *testing.T, u string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// waitFor polls cond: what it waits for is judged by cond, the limit (waitBound) only
-// ends a hung test.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitBound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestMetricsThroughTheRealServer runs the binary's run function, has two Go clients
 // join a meeting and one publish RTP, and reads /metrics on the separate listener:
 // the counters rise with the traffic and fall back when people leave; no label value is
@@ -108,7 +96,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, opts, &stdout, &stderr) }()
 	var base, metricsAddr string
-	waitFor(t, "the start message", func() bool {
+	conntest.Eventually(t, "the start message", func() bool {
 		m := regexp.MustCompile(`Metrics: http://(\S+)/metrics`).FindStringSubmatch(stdout.String())
 		if m == nil {
 			return false
@@ -172,7 +160,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 	resp.Body.Close()
 
 	wsURL := "ws" + strings.TrimPrefix(base, "http") + "ws"
-	jctx, jcancel := context.WithTimeout(ctx, waitBound)
+	jctx, jcancel := context.WithTimeout(ctx, conntest.Wait)
 	defer jcancel()
 	join := func(name string) *testclient.Client {
 		c, err := testclient.Dial(jctx, wsURL)
@@ -205,7 +193,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "Bob receiving Alice's camera", func() bool {
+	conntest.Eventually(t, "Bob receiving Alice's camera", func() bool {
 		r := bob.Received(alice.ParticipantID, "camera")
 		return r != nil && r.Count() >= 30
 	})
@@ -246,7 +234,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 	// seconds with the SFU's buckets. (Measured once the send returns, so it may
 	// trail what Bob has by a packet or two: scraped until it has the 30.)
 	var delay *dto.Histogram
-	waitFor(t, "the forwarding delay of 30 packets", func() bool {
+	conntest.Eventually(t, "the forwarding delay of 30 packets", func() bool {
 		f := scrape(t, metricsURL)["conclave_forward_delay_seconds"]
 		if f == nil || f.GetType() != dto.MetricType_HISTOGRAM || len(f.GetMetric()) != 1 {
 			t.Fatalf("conclave_forward_delay_seconds: %v, want one histogram", f)
@@ -295,7 +283,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 	if err := bob.Leave(jctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the gauges to fall back", func() bool {
+	conntest.Eventually(t, "the gauges to fall back", func() bool {
 		f := scrape(t, metricsURL)
 		return value(f, "conclave_participants", "state", "joined") == 0 && value(f, "conclave_tracks_published") == 0 &&
 			value(f, "conclave_websockets_open") == 0 && value(f, "conclave_meetings") == 1
@@ -318,7 +306,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 	}
 	_, _ = br.ReadString('\n') // the blank line after it
 	cancel()
-	waitFor(t, "/healthz to answer 503", func() bool {
+	conntest.Eventually(t, "/healthz to answer 503", func() bool {
 		code, body := get(t, "http://"+metricsAddr+"/healthz")
 		return code == http.StatusServiceUnavailable && body == "shutting down\n"
 	})
@@ -333,7 +321,7 @@ func TestMetricsThroughTheRealServer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run returned %v", err)
 		}
-	case <-time.After(waitBound):
+	case <-time.After(conntest.Wait):
 		t.Fatal("run did not return")
 	}
 	if _, err := http.Get("http://" + metricsAddr + "/healthz"); err == nil {

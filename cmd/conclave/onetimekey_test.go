@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
 )
 
 // TestOneTimeKeyNotInTheJournal: with no hosts, a server whose stdout is not a terminal
@@ -40,12 +42,12 @@ func TestOneTimeKeyNotInTheJournal(t *testing.T) {
 				cancel()
 				select {
 				case <-done:
-				case <-time.After(waitBound):
+				case <-time.After(conntest.Wait):
 					t.Error("run did not return")
 				}
 			}()
 			var base string
-			deadline := time.Now().Add(waitBound)
+			deadline := time.Now().Add(conntest.Wait)
 			for !strings.Contains(stdout.String(), "Media:") {
 				if time.Now().After(deadline) {
 					t.Fatalf("no start message: %q", stdout.String())

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -66,7 +67,7 @@ func TestRoomLastsAcrossRestart(t *testing.T) {
 	if code := second.api(t, http.MethodGet, "/api/rooms", key, "", &list); code != http.StatusOK || len(list.Rooms) != 1 || list.Rooms[0].ID != made.Room.ID {
 		t.Fatalf("rooms after the restart: %d %+v", code, list)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	c, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(second.url, "http")+"ws")
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"conclave/e2ee"
+	"conclave/internal/conntest"
 	"conclave/internal/testcert"
 	"conclave/internal/testclient"
 )
@@ -80,7 +81,7 @@ func fragment(u *url.URL, name string) string {
 // dialWS opens a Go client's websocket to the server.
 func (r *running) dialWS(t *testing.T) *testclient.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	c, err := testclient.Dial(ctx, "ws"+strings.TrimPrefix(r.url, "http")+"ws")
 	if err != nil {
@@ -93,7 +94,7 @@ func (r *running) dialWS(t *testing.T) *testclient.Client {
 // next waits for the next message of one of the types (others are skipped).
 func next(t *testing.T, c *testclient.Client, types ...string) testclient.Message {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	for {
 		m, err := c.Next(ctx)

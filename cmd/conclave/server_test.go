@@ -8,13 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// waitBound bounds every wait for what must come (the server's start message, an
-// answer, a message, run's return after a cancel). It is generous on purpose: it only
-// ends a hung test, and a verdict must not depend on how fast a loaded machine is
-// (under -race beside other packages' tests, work takes ten to twenty times as long).
-const waitBound = 5 * time.Minute
+	"conclave/internal/conntest"
+)
 
 // running is one run() of the server that the test stops itself.
 type running struct {
@@ -43,7 +39,7 @@ func start(t *testing.T, args ...string) *running {
 	go func() { r.done <- run(ctx, opts, &out, r.stderr) }()
 	t.Cleanup(func() { r.stop(t) })
 	re := regexp.MustCompile(`Open (https?://\S+)`)
-	deadline := time.Now().Add(waitBound) // a bound on hanging, not a verdict
+	deadline := time.Now().Add(conntest.Wait) // a bound on hanging, not a verdict
 	for {
 		if m := re.FindStringSubmatch(out.String()); m != nil && strings.Contains(out.String(), "Media:") {
 			r.url, r.stdout = m[1], out.String()
@@ -75,7 +71,7 @@ func (r *running) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("run: %v", err)
 		}
-	case <-time.After(waitBound):
+	case <-time.After(conntest.Wait):
 		t.Fatal("run did not return after cancel")
 	}
 	http.DefaultClient.CloseIdleConnections()

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 
 	pionturn "github.com/pion/turn/v5"
@@ -106,7 +107,7 @@ func TestRunWithTURN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)

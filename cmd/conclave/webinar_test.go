@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -27,7 +28,7 @@ func TestWebinarKnocksFromOneAddress(t *testing.T) {
 	if code := srv.api(t, http.MethodPost, "/api/meetings", key[1], `{"e2ee":false}`, &made); code != http.StatusCreated {
 		t.Fatalf("create meeting: %d", code)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound) // a bound on hanging
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait) // a bound on hanging
 	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(srv.url, "http") + "ws"
 	knock := func(i int) *testclient.Client {

@@ -1,7 +1,9 @@
 // Package conntest holds the tests' helpers for TCP connections: dialing from a loopback
 // address of one's choice, a loopback pair of connected ends, accepting in the
 // background, telling a connection the server closed at once from one it holds, and
-// waiting for the goroutines that closed connections leave to end.
+// waiting for the goroutines that closed connections leave to end; and the tests' one
+// bound on waiting for what must come (Wait), with the one loop that polls for it
+// (Eventually).
 package conntest
 
 import (
@@ -110,15 +112,36 @@ func (a *Acceptor) Next(what string) net.Conn {
 // goroutines have returned.
 func GoroutinesEnd(tb testing.TB, baseline goleak.Option) {
 	tb.Helper()
-	deadline := time.Now().Add(Wait)
-	for {
-		left := goleak.Find(baseline)
-		if left == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("goroutines left after %v: %v", Wait, left)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var left error
+	if !poll(func() bool { left = goleak.Find(baseline); return left == nil }) {
+		tb.Fatalf("goroutines left after %v: %v", Wait, left)
 	}
+}
+
+// Eventually polls cond until it holds, and fails the test after Wait naming what it
+// waited for. It is for what must come: the bound only ends a hung test, and a check
+// that something does not come must not be made with it.
+func Eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	if !poll(cond) {
+		tb.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// poll calls cond until it holds (true) or Wait has passed (false). It looks again
+// after 2 ms at first, as the media tests' loop did for what comes within a few
+// milliseconds on loopback, and backs off to every 20 ms, as the other loops did, so
+// that a long wait (an estimate's climb, goleak's look at every goroutine) costs the
+// loaded machine little.
+func poll(cond func() bool) bool {
+	deadline := time.Now().Add(Wait)
+	pause := 2 * time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 20*time.Millisecond)
+	}
+	return true
 }
