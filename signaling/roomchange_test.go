@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 	"conclave/store"
@@ -21,7 +22,7 @@ import (
 // error.
 func firstAnswer(t *testing.T, c *testclient.Client) (typ, code string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	m, err := c.Next(ctx)
 	if err != nil {
@@ -66,12 +67,12 @@ func TestRoomChangeReachesAMeetingNobodyIsIn(t *testing.T) {
 				}
 			} else {
 				c := inWith(t, srv, id, "Early", nil)
-				ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+				ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 				defer cancel()
 				if err := c.Leave(ctx); err != nil {
 					t.Fatal(err)
 				}
-				eventually(t, "the member to be gone", func() bool { return signaling.PeopleIn(srv.sig.Registry().Get(id)) == 0 })
+				conntest.Eventually(t, "the member to be gone", func() bool { return signaling.PeopleIn(srv.sig.Registry().Get(id)) == 0 })
 			}
 			if srv.sig.Registry().Get(id) == nil {
 				t.Fatal("no meeting nobody is in: the test tests nothing")

@@ -13,6 +13,7 @@ import (
 
 	pionturn "github.com/pion/turn/v5"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -59,7 +60,7 @@ func TestLogAboveDebugNamesNobody(t *testing.T) {
 		t.Fatalf("create a meeting: %s %v", resp.Status, err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(r.url, "http") + "ws"
 	join := func(name, pw string) (*testclient.Client, error) {
@@ -85,7 +86,7 @@ func TestLogAboveDebugNamesNobody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "Bob receiving Alice's camera", func() bool {
+	conntest.Eventually(t, "Bob receiving Alice's camera", func() bool {
 		for _, p := range pubs {
 			_ = p.Send([]byte("a frame"))
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -158,7 +159,7 @@ func runProxy(t *testing.T, cmd *exec.Cmd, output *syncBuffer, front string) (st
 		}
 	}
 	t.Cleanup(stop)
-	waitFor(t, cmd.Args[0]+" listening", func() bool {
+	conntest.Eventually(t, cmd.Args[0]+" listening", func() bool {
 		select {
 		case <-exited:
 			t.Fatalf("%s exited:\n%s", cmd.Args[0], output.String())
@@ -203,7 +204,7 @@ func visitThroughProxy(t *testing.T, r *running, front string) map[string]string
 		}
 		return resp
 	}
-	waitFor(t, "the proxy passing requests on", func() bool {
+	conntest.Eventually(t, "the proxy passing requests on", func() bool {
 		resp, err := browser.Get("http://" + front + "/")
 		if err != nil {
 			return false
@@ -238,7 +239,7 @@ func visitThroughProxy(t *testing.T, r *running, front string) map[string]string
 			resp.Body.Close()
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	ann, err := testclient.DialFrom(ctx, "ws://"+front+"/ws", proxiedPerson)
 	if err != nil {
