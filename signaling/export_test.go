@@ -269,3 +269,16 @@ func PeopleIn(m *Meeting) int {
 	defer m.mu.Unlock()
 	return len(m.conns) + len(m.members)
 }
+
+// ConnectedMembers are the members of m whose connection is attached, by id.
+func ConnectedMembers(m *Meeting) map[string]bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	in := make(map[string]bool)
+	for id := range m.members {
+		if m.conns[id] != nil {
+			in[string(id)] = true
+		}
+	}
+	return in
+}

@@ -39,12 +39,14 @@ func (s *Session) join(env Envelope) *Error {
 	if p.ReplaceKnock != "" && !validKnockSecret(p.ReplaceKnock) {
 		return errorf(CodeInvalidField, "replaceKnock must be a knockSecret: 32 bytes as unpadded base64url (43 characters)")
 	}
+	// knocked: the join has taken its knock from its address's budget (knockOnce).
+	var knocked bool
 	for {
 		// A meeting nobody was in, dropped because its host changed the room while
 		// this join was on its way to it (Registry.roomChanged), is no refusal: the
 		// join starts over and is judged by the room as it is now. Each round needs
 		// another change of the room by its host within this join's few steps.
-		if err := s.enter(env, p, name); err != errRoomChanged {
+		if err := s.enter(env, p, name, &knocked); err != errRoomChanged {
 			return err
 		}
 	}
@@ -52,7 +54,7 @@ func (s *Session) join(env Envelope) *Error {
 
 // enter opens the meeting of a checked join, checks its credentials and knocks;
 // errRoomChanged when the meeting it opened was dropped for a change of its room.
-func (s *Session) enter(env Envelope, p JoinPayload, name string) *Error {
+func (s *Session) enter(env Envelope, p JoinPayload, name string, knocked *bool) *Error {
 	var err *Error
 	octx, cancel := s.liveContext()
 	m, oerr := s.srv.registry.open(octx, p.MeetingID)
@@ -131,7 +133,7 @@ func (s *Session) enter(env Envelope, p JoinPayload, name string) *Error {
 		s.media = *p.Media
 	}
 	if cred.Replaces == "" {
-		if err := s.knockAllowed(cred.Moderator); err != nil {
+		if err := s.knockOnce(cred.Moderator, knocked); err != nil {
 			return err
 		}
 	}
@@ -155,7 +157,7 @@ func (s *Session) enter(env Envelope, p JoinPayload, name string) *Error {
 			cred.Replaces = ""
 			var ok bool
 			if pwHash, ok, err = s.lockAndPassword(m, p.Password, false); ok {
-				err = s.knockAllowed(false)
+				err = s.knockOnce(false, knocked)
 			}
 			if err != nil || !ok {
 				s.meeting = nil
@@ -211,6 +213,21 @@ func (s *Session) knockAllowed(moderator bool) *Error {
 		e.RetryAfter = retry
 		return e
 	}
+	return nil
+}
+
+// knockOnce is knockAllowed once for each join message: a join that starts over
+// because its host's change dropped the meeting it was on its way to (errRoomChanged)
+// knocked at nobody, and taking its address's budget again refused an honest person
+// whose address had one knock left.
+func (s *Session) knockOnce(moderator bool, knocked *bool) *Error {
+	if *knocked {
+		return nil
+	}
+	if err := s.knockAllowed(moderator); err != nil {
+		return err
+	}
+	*knocked = true
 	return nil
 }
 

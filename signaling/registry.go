@@ -46,6 +46,10 @@ type Registry struct {
 
 	mu       sync.Mutex
 	meetings map[string]*Meeting
+	// changes counts the hosts' changes of rooms that reach their meetings
+	// (roomChanged): a meeting made from a read of a room taken before one is not put
+	// here (open), since the change found no meeting of that room to drop.
+	changes uint64
 }
 
 // ErrTooManyMeetings is returned by open when the server holds its maximum.
@@ -77,16 +81,36 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 	// No live meeting, or one whose room had expired by the expiry it was made with:
 	// the store says whether the room has (its host may have extended it since). An
 	// expired room lets nobody new in while its meeting waits for the janitor's round.
+	for {
+		m, again, err := r.openFromStore(ctx, id)
+		if !again {
+			return m, err
+		}
+	}
+}
+
+// openFromStore is one try of open's at making the meeting of room id from the store.
+// again: a host changed a room (roomChanged) between this try's read of the room and
+// its putting the meeting in the registry, so the read may be older than the change,
+// which found no meeting of the room to drop; the room is read again. This is checked
+// before the meeting is put there, not after: from then on other joins find it (Get),
+// and a meeting made from the room as it was let them in by its old settings and
+// password before a later look could drop it (once someone is in it, it is not
+// dropped). A try again needs a change of some room during one read of the store.
+func (r *Registry) openFromStore(ctx context.Context, id string) (_ *Meeting, again bool, _ error) {
+	r.mu.Lock()
+	seen := r.changes
+	r.mu.Unlock()
 	room, err := r.store.Room(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := r.now()
 	if room.Expired(now) {
-		return nil, nil // the janitor deletes it
+		return nil, false, nil // the janitor deletes it
 	}
 	settings := lobby.DefaultSettings()
 	settings.Lobby = room.Settings.Lobby
@@ -99,11 +123,15 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 	old := r.meetings[id]
 	if old != nil && !old.expired(now, r.unusedTTL, r.emptyGrace) && !old.isEnded() {
 		r.mu.Unlock()
-		return old, nil // another join made it meanwhile
+		return old, false, nil // another join made it meanwhile (and checked its read so)
+	}
+	if r.changes != seen {
+		r.mu.Unlock()
+		return nil, true, nil
 	}
 	if r.liveLocked() >= r.maxMeetings {
 		r.mu.Unlock()
-		return nil, ErrTooManyMeetings // meetings past their time count until the janitor ends them
+		return nil, false, ErrTooManyMeetings // meetings past their time count until the janitor ends them
 	}
 	sroom := r.engine.NewRoom()
 	sroom.SetEncrypted(room.E2EE)
@@ -144,22 +172,13 @@ func (r *Registry) open(ctx context.Context, id string) (*Meeting, error) {
 	// its host's removal) in between found no meeting to end (endRoom), and the meeting
 	// would run under the withdrawn id, with its old moderator secret, until the
 	// janitor's next round. So the room is read again now that the meeting is there: a
-	// withdrawal before this read is seen here, one after it finds the meeting.
-	//
-	// Likewise a change of the room (PATCH) between the two reads found no meeting to
-	// drop (roomChanged), and this one, made from the room as it was, would let people
-	// in by the old settings and password: it is dropped while nobody is in it, and the
-	// room read anew. (Someone already in it came in across the change, as a join in
-	// flight does.)
-	switch again, err := r.store.Room(context.WithoutCancel(ctx), id); {
-	case errors.Is(err, store.ErrNotFound):
+	// withdrawal before this read is seen here, one after it finds the meeting. (A
+	// change of the room is seen before the meeting is there: changes.)
+	if _, err := r.store.Room(context.WithoutCancel(ctx), id); errors.Is(err, store.ErrNotFound) {
 		r.end(m)
-		return nil, nil
-	case err == nil && !sameMeetingFields(room, again):
-		r.roomChanged(id)
-		return r.open(ctx, id) // once more for each change of the room meanwhile
+		return nil, false, nil
 	}
-	return m, nil
+	return m, false, nil
 }
 
 // sameMeetingFields reports whether a meeting made from room a is the one room b makes:
@@ -187,6 +206,7 @@ func (r *Registry) roomExpiry(id string, expires time.Time) {
 // as it is.
 func (r *Registry) roomChanged(id string) {
 	r.mu.Lock()
+	r.changes++
 	m := r.meetings[id]
 	dropped := false
 	if m != nil {
