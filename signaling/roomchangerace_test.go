@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 	"conclave/signaling"
 )
@@ -93,7 +94,7 @@ func TestRoomChangeHammered(t *testing.T) {
 
 	var wg, working sync.WaitGroup
 	errs := make(chan error, workers+2)
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	done := make(chan struct{}) // closed once the workers are done
 	wg.Add(1)
