@@ -303,6 +303,39 @@ test('the focus on a person\'s menu button stays with that person across the dro
   await eventually(() => p.session.joined, 'the resumed welcome');
   assert.equal(focused(), 'the list', 'the focus left the list when the person on whose row it was had left');
   assert.equal(p.list.getAttribute('tabindex'), '-1', 'the list has the focus without being focusable');
+  menuButton('p-bo').focus(); // the focus moves on: the list's blur
+  assert.equal(p.list.getAttribute('tabindex'), null, 'the list stays out of the tab order after it lost the focus');
+});
+
+// The window losing the focus (the person switches to another window while the page
+// reconnects) fires blur at the focused element, which stays the document's active
+// element and gets the focus back with the window. The row or list holding the focus
+// in passing lost its tabindex at that blur, and with it the focus (Chromium moves the
+// focus of an element that can no longer be focused to the body): back in the window,
+// the place was lost after all, and the resume found nothing to give the focus back to.
+test('the focus held on a row or the list in passing survives the window losing the focus', async (t) => {
+  const { p } = await withFour(t);
+  const menuButton = (id) => p.list.querySelector(`.participant-menu[data-participant-id="${id}"]`);
+  const row = (id) => p.list.querySelector(`.person[data-participant-id="${id}"]`);
+  menuButton('p-bo').focus();
+  await dropAndResume(p);
+  assert.equal(doc.activeElement, row('p-bo'));
+  row('p-bo').dispatch('blur'); // the window lost the focus: the row is still the active element
+  assert.equal(doc.activeElement, row('p-bo'), 'the row lost the focus when the window did');
+  assert.equal(row('p-bo').getAttribute('tabindex'), '-1');
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo', 'Bo'), person('p-cy', 'Cy'), person('p-di', 'Di')] }));
+  await eventually(() => p.session.joined, 'the resumed welcome');
+  assert.equal(doc.activeElement, menuButton('p-bo'), 'the focus is not back on Bo\'s menu button after the window came back');
+
+  // The list, holding the focus for Di who left: the same, and out of the tab order
+  // once the focus really moved on.
+  menuButton('p-di').focus();
+  await dropAndResume(p);
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo', 'Bo'), person('p-cy', 'Cy')] }));
+  await eventually(() => p.session.joined, 'the resumed welcome');
+  assert.equal(doc.activeElement, p.list);
   p.list.dispatch('blur');
+  assert.equal(doc.activeElement, p.list, 'the list lost the focus when the window did');
+  menuButton('p-bo').focus(); // the focus moves on within the page: the list's blur
   assert.equal(p.list.getAttribute('tabindex'), null, 'the list stays out of the tab order after it lost the focus');
 });

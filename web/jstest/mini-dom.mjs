@@ -47,16 +47,39 @@ export class MiniElement {
     return Object.hasOwn(this.attributes, k) ? this.attributes[k] : null;
   }
   hasAttribute(k) { return this.getAttribute(k) !== null; }
-  removeAttribute(k) { if (k.startsWith('data-')) delete this.dataset[camel(k.slice(5))]; else delete this.attributes[k]; }
-  addEventListener(type, fn) { (this.listeners[type] ||= []).push(fn); }
-  removeEventListener() {}
-  dispatch(type, event = {}) { for (const fn of this.listeners[type] || []) fn({ target: this, preventDefault() {}, stopPropagation() {}, ...event }); }
+  removeAttribute(k) {
+    if (k.startsWith('data-')) delete this.dataset[camel(k.slice(5))];
+    else delete this.attributes[k];
+    // As Chromium: an element that can no longer be focused loses the focus it had (a
+    // row or list whose tabindex went while it held the focus: the focus fell to the body).
+    if (this.ownerDocument.activeElement === this && !this.focusable()) this.ownerDocument.activeElement = this.ownerDocument.body;
+  }
+  addEventListener(type, fn, options = {}) {
+    const once = typeof options === 'object' && options && options.once;
+    const run = once ? (event) => { this.removeEventListener(type, run); fn(event); } : fn;
+    run.original = fn;
+    (this.listeners[type] ||= []).push(run);
+  }
+  removeEventListener(type, fn) {
+    this.listeners[type] = (this.listeners[type] || []).filter((f) => f !== fn && f.original !== fn);
+  }
+  dispatch(type, event = {}) { for (const fn of [...(this.listeners[type] || [])]) fn({ target: this, preventDefault() {}, stopPropagation() {}, ...event }); }
   click() { if (!this.disabled) this.dispatch('click'); }
-  focus() { if (this.isConnected && this.inDocument() && this.focusable()) this.ownerDocument.activeElement = this; }
+  focus() {
+    if (!this.isConnected || !this.inDocument() || !this.focusable()) return;
+    const doc = this.ownerDocument;
+    const was = doc.activeElement;
+    if (was === this) return;
+    // As a browser: the element that had the focus gets its blur with the body active,
+    // then this one has it.
+    doc.activeElement = doc.body;
+    if (was && was !== doc.body && was.dispatch) was.dispatch('blur');
+    doc.activeElement = this;
+  }
   // As a browser: a control not disabled, a link, or anything with a tabindex, none of it
-  // hidden (a test passed focusing a row a browser would not focus, or a hidden button).
+  // hidden or inert (a test passed focusing a row a browser would not focus, or a hidden button).
   focusable() {
-    for (let n = this; n instanceof MiniElement; n = n.parentNode) if (n.hidden) return false;
+    for (let n = this; n instanceof MiniElement; n = n.parentNode) if (n.hidden || n.inert) return false;
     if (this.hasAttribute('tabindex')) return true;
     if (['BUTTON', 'INPUT', 'SELECT', 'TEXTAREA'].includes(this.tagName)) return !this.disabled;
     return this.tagName === 'A' && this.hasAttribute('href');

@@ -152,12 +152,21 @@ function refocus(list, { participantId, action }) {
  * focusInPassing focuses node, which is no control, for as long as it has the focus: a
  * tabindex of -1 lets a script focus it, and goes with the focus, since on the list it
  * would take the list out of the tab order (a list longer than the panel scrolls, and a
- * scroller holding nothing focusable is a tab stop in Chromium and Firefox).
+ * scroller holding nothing focusable is a tab stop in Chromium and Firefox). Not at a
+ * blur that leaves node the document's active element: the window lost the focus (the
+ * person switched windows while the page reconnects) and gives it back to node, which
+ * without its tabindex could not take it (Chromium moves the focus of an element that
+ * can no longer be focused to the body, and the place was lost after all).
  */
 function focusInPassing(node) {
   if (!node.hasAttribute('tabindex')) {
     node.setAttribute('tabindex', '-1');
-    node.addEventListener('blur', () => node.removeAttribute('tabindex'), { once: true });
+    const gone = () => {
+      if (document.activeElement === node) return;
+      node.removeAttribute('tabindex');
+      node.removeEventListener('blur', gone);
+    };
+    node.addEventListener('blur', gone);
   }
   node.focus();
 }
