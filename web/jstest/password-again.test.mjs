@@ -17,6 +17,7 @@ Object.assign(globalThis.window, { location: { origin: 'https://meet.example', p
 const { toast, announce } = await import('../static/js/dom.js');
 const { setLanguage, t } = await import('../static/js/i18n.js');
 const { onFailed } = await import('../static/js/meeting-failed.js');
+const { LobbyScreen, SENT_BACK } = await import('../static/js/lobby.js');
 
 /** page builds meeting.html's #toasts, #live and #meeting-error, the page in state. */
 function page(state) {
@@ -33,13 +34,26 @@ function page(state) {
   return box;
 }
 
+/** lobbyScreen is meeting.html's waiting screen, shown with note (a key, or none). */
+function lobbyScreen(note = '') {
+  for (const [tag, id] of [['section', 'lobby'], ['video', 'lobby-video'], ['p', 'lobby-status'], ['p', 'lobby-note'], ['button', 'lobby-leave'],
+    ['button', 'lobby-mic'], ['button', 'lobby-camera'], ['span', 'lobby-name'], ['span', 'lobby-avatar'], ['p', 'lobby-link'], ['div', 'lobby-video-off']]) {
+    const n = doc.createElement(tag);
+    n.setAttribute('id', id);
+    doc.body.append(n);
+  }
+  const screen = new LobbyScreen({ cameraTrack: null, cameraOn: false, micOn: false }, { leave() {}, toggleMic() {}, toggleCamera() {} });
+  screen.show({ name: 'Ann', note });
+  return screen;
+}
+
 /** fail runs onFailed(kind) with the page's parts as stand-ins; prejoinToast, if given, is toasted as the pre-join screen comes back. */
-function fail(kind, prejoinToast = '') {
+function fail(kind, prejoinToast = '', lobby = lobbyScreen()) {
   const deps = {
     reconnect: { failed: () => false, forget() {} },
     showError: (k) => assert.fail(`an error screen for ${k}`),
     setState: (s) => { doc.body.dataset.state = s; },
-    lobbyScreen: { hide() {} },
+    lobbyScreen: lobby,
     prejoin: { needsPassword: true, resume() { if (prejoinToast) toast(prejoinToast, { kind: 'error' }); }, askPassword() {} },
     password: 'old',
   };
@@ -85,4 +99,32 @@ test('the password asked after Join on the pre-join screen keeps that screen\'s 
   toast(copied, { kind: 'success' });
   fail('password_required');
   assert.deepEqual(box.querySelectorAll('.toast').map((n) => seen(n)), [copied], 'the pre-join screen\'s own toast went');
+});
+
+// Sent back by a moderator, the page knocks again at once, and a password may meet it (a
+// moderator who came in by the moderator link never typed the meeting's; or it changed
+// meanwhile): the waiting screen that said why the meeting was left was gone within a
+// moment, and its announcement with the waiting room's others. The pre-join screen asked
+// for a password with no word of why the person was no longer in the meeting.
+test('the password asked of a person sent back to the waiting room still says that a moderator sent them back', (ctx) => {
+  const clock = withClock(ctx);
+  for (const lang of ['en', 'de']) {
+    setLanguage(lang);
+    for (const kind of ['password_required', 'wrong_password']) {
+      const box = page('lobby');
+      const lobby = lobbyScreen(SENT_BACK);
+      announce(`${t(SENT_BACK)} ${t('lobby.announce')}`); // meeting.js enteredLobby, not said yet
+      fail(kind, '', lobby);
+      const toasts = box.querySelectorAll('.toast').map((n) => seen(n));
+      assert.deepEqual(toasts, [t('lobby.sent-back')], `${lang} ${kind}: the pre-join screen does not say that a moderator sent the person back`);
+      assert.ok(doc.getElementById('toasts-polite').contains(box.querySelector('.toast')), 'not read out as it comes');
+      clock.advance(3000);
+      assert.ok(!doc.getElementById('live').textContent.includes(t('lobby.announce')), 'the waiting room\'s announcement is said over the pre-join screen');
+    }
+    // Knocked again after a drop, not sent back: nothing of the kind.
+    const box = page('lobby');
+    fail('wrong_password', '', lobbyScreen('lobby.reknocking'));
+    assert.deepEqual(box.querySelectorAll('.toast').map((n) => seen(n)), [], 'a knock again after a drop said the person was sent back');
+  }
+  setLanguage('en');
 });

@@ -11,6 +11,9 @@ import { $, initials } from './dom.js';
 import { toggleButton } from './prejoin.js';
 import { setText } from './i18n.js';
 
+/** SENT_BACK: the note of a waiting screen that a moderator sent the person back to. */
+export const SENT_BACK = 'lobby.sent-back';
+
 export const LOBBY_TEXT = {
   knocking: 'lobby.knocking',
   waiting: 'lobby.waiting',
@@ -36,6 +39,7 @@ export class LobbyScreen {
   /** show prepares the screen for a new knock; note (a key) is shown above the status. */
   show({ name, note = '' }) {
     this.shown = true;
+    this.shownNote = note;
     if (note) setText(this.note, note);
     else { delete this.note.dataset.i18n; this.note.textContent = ''; }
     this.note.hidden = !note;
@@ -80,6 +84,11 @@ export class LobbyScreen {
     $('#lobby-video-off').hidden = media.cameraOn;
     toggleButton($('#lobby-mic'), media.micOn, media.micOn ? 'mic' : 'mic-off', media.micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on');
     toggleButton($('#lobby-camera'), media.cameraOn, media.cameraOn ? 'camera' : 'camera-off', media.cameraOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on');
+  }
+
+  /** sentBack: the screen shows that a moderator sent the person back (SENT_BACK). */
+  sentBack() {
+    return this.shownNote === SENT_BACK;
   }
 
   /** hide stops the preview (the tracks live on). */

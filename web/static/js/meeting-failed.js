@@ -2,7 +2,7 @@
 // a password asked, wrong or guessed too often, the pre-join screen again with the
 // password field. password is the meeting password the page holds (meeting.js).
 
-import { announce, clearToasts, forgetAnnouncements } from './dom.js';
+import { announce, clearToasts, forgetAnnouncements, toast } from './dom.js';
 import { t } from './i18n.js';
 import { AUTH_CODES } from './session.js';
 import { FATAL, offersRejoin, setErrorCode } from './status.js';
@@ -48,9 +48,17 @@ export function onFailed(kind, info = {}, { reconnect, showError, setState, lobb
   // of their live regions too, and what waited to be announced. Come from the pre-join
   // screen itself (Join pressed), its own toasts stay: a microphone that could not be
   // started is news of that screen, shown a moment before, and still true.
+  // Why the person left the meeting is still news, though: sent back by a moderator,
+  // whose page then asked for a password (a moderator who came in by the moderator
+  // link and never typed the meeting's, or a password changed meanwhile), the waiting
+  // screen that said so was gone within a moment, and what it was about to say with it.
+  // The pre-join screen alone asked for a password with no word of why the meeting was
+  // left. A toast says it (read out by its live region: not announced too).
   if (!FROM_PREJOIN.has(document.body.dataset.state)) {
+    const sentBack = lobbyScreen.sentBack();
     clearToasts();
     forgetAnnouncements();
+    if (sentBack) toast(t('lobby.sent-back'), { timeout: 8000 });
   }
   lobbyScreen.hide();
   setState('prejoin');

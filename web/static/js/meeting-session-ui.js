@@ -6,6 +6,7 @@
 // password the page holds when a callback runs, as the callbacks read them in join.
 
 import { onFailed } from './meeting-failed.js';
+import { SENT_BACK } from './lobby.js';
 
 export function sessionUI({
   reconnect, held, applyRole, roster, onJoined, onLobby, lobbyScreen, showError, setState, prejoin, reknock,
@@ -43,7 +44,7 @@ export function sessionUI({
       // later. The tab forgets the secret (the link itself still works).
       forgetModeratorSecret();
       settingsPanel.sentBack(); // a change of the password under way is no news to a participant
-      join(currentName(), { again: true, note: 'lobby.sent-back' });
+      join(currentName(), { again: true, note: SENT_BACK });
     },
     banner,
     rosterChanged: roster.renderRoster,
