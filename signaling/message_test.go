@@ -187,6 +187,11 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"deny_all","id":"d","payload":{"participantIds":["p-1","p-2"]}}`, `{"type":"deny_all","payload":{"participantIds":["p-1","x y"]}}`,
 		`{"type":"deny_all","payload":{"participantIds":null}}`, `{"type":"deny_all","payload":{"participantIds":"p-1"}}`,
 		`{"type":"admit_all","payload":{"participantIds":[]}}`,
+		`{"type":"resume","id":"1","payload":{"version":1,"meetingId":"q3Vx8yJ2kVx0mL1c7rT9Aw","participantId":"p-5f2c9a0e1b7d4c33","secret":"Zk3q0xT8v2mWJ4pLr7cN1aYb9sE6dHf5uG0iKoQzXw8","media":{"mic":true,"camera":true,"screen":false}}}`,
+		`{"type":"resume","payload":{"version":1,"meetingId":"m","participantId":"p","secret":"Zk3q0xT8v2mWJ4pLr7cN1aYb9sE6dHf5uG0iKoQzXw"}}`,
+		`{"type":"resume","payload":{"version":1,"meetingId":"m/x","participantId":"p","secret":"Zk3q0xT8v2mWJ4pLr7cN1aYb9sE6dHf5uG0iKoQzXw8"}}`,
+		`{"type":"resume","payload":{"version":2,"meetingId":"m","participantId":"p","secret":"Zk3q0xT8v2mWJ4pLr7cN1aYb9sE6dHf5uG0iKoQzXw8"}}`, `{"type":"resume","payload":null}`,
+		`{"type":"resume","payload":{"version":1,"meetingId":"m","participantId":"p","secret":"Zk3q0xT8v2mWJ4pLr7cN1aYb9sE6dHf5uG0iKoQzXw8","media":"on"}}`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -266,6 +271,8 @@ func checkPayload(t *testing.T, env Envelope) {
 		if err == nil && len(ids) > lobby.DefaultMaxWaiting {
 			t.Fatalf("%s: %d participantIds taken, more than a waiting room holds", env.Type, len(ids))
 		}
+	case TypeResume:
+		checkResume(t, env)
 	case TypeUpdateSettings:
 		_, err := decodePayload[UpdateSettingsPayload](env)
 		ok(err)
@@ -290,6 +297,28 @@ func checkPayload(t *testing.T, env Envelope) {
 		if json.Unmarshal(pong.Payload, &back) != nil || back.N != n {
 			t.Fatalf("pong %s does not echo %d", pong.Payload, n)
 		}
+	}
+}
+
+// checkResume: a resume the server takes names a meeting and a member by valid ids and
+// carries a secret of a resumption secret's length; anything else is refused with a
+// typed error that closes the connection only where PROTOCOL.md says so (a version
+// this server does not speak, or a secret that cannot be anyone's: resume_failed,
+// refused before anything is looked up).
+func checkResume(t *testing.T, env Envelope) {
+	p, err := parseResume(env)
+	if err == nil {
+		if !validID(p.MeetingID) || !validID(p.ParticipantID) || len(p.Secret) != resumeSecretChars || p.Version != ProtocolVersion {
+			t.Fatalf("resume taken: %+v", p)
+		}
+		return
+	}
+	want := map[Code]int{CodeBadMessage: 0, CodeInvalidField: 0, CodeUnsupportedVersion: CloseUnsupportedVersion, CodeResumeFailed: CloseWrongPassword}
+	if close, known := want[err.Code]; !known || err.Close != close {
+		t.Fatalf("resume refused with %v (close %d)", err, err.Close)
+	}
+	if err.Code == CodeResumeFailed && len(p.Secret) == resumeSecretChars {
+		t.Fatalf("a secret of the right length refused before it was looked up: %v", err)
 	}
 }
 
