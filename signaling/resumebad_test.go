@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"conclave/internal/conntest"
 	"conclave/internal/testclient"
 )
 
@@ -102,7 +103,7 @@ func TestBadResumeChangesNothing(t *testing.T) {
 	for _, m := range f.mod.All()[seen:] {
 		t.Errorf("a refused resume told the moderator %s %s", m.Type, m.Payload)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), eventuallyBound)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	if err := c.Resume(ctx, meeting, id, sec); err != nil {
 		t.Fatalf("the resume after the refusals: %v", err)
