@@ -311,7 +311,8 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	}
 
 	// No round trip: a server of the pages alone (another origin, so German again), stopped before the switch.
-	// Its privacy page says the built-in notice's facts in German, durations included.
+	// Its privacy page says the built-in notice's facts in German, durations included (a
+	// number and its unit joined by a no-break space).
 	pages := httptest.NewServer(web.Handler(web.Options{Notice: web.Notice{Processing: []web.NoticeItem{{
 		Title: "How long", Text: "English prose", Fact: "how-long",
 		Seconds: map[string]int64{"emptyGrace": 60, "knockTimeout": 900, "forgetAfter": 7200},
@@ -321,7 +322,7 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	}
 	if err := tab.WaitFor(ctx, `(() => { const s = document.querySelector('.notice-section[data-part="processing"]');
 		return document.documentElement.lang === "de" && !!s && s.querySelector("h3").textContent === `+jsString(str(t, de, "notice.fact.how-long.title"))+
-		` && s.textContent.includes("1 Minute") && s.textContent.includes("15 Minuten") && s.textContent.includes("2 Stunden") && !s.textContent.includes("English prose"); })()`); err != nil {
+		` && s.textContent.includes("1\u00a0Minute") && s.textContent.includes("15\u00a0Minuten") && s.textContent.includes("2\u00a0Stunden") && !s.textContent.includes("English prose"); })()`); err != nil {
 		t.Fatalf("the built-in notice is not German: %v", err)
 	}
 	if err := tab.Navigate(ctx, pages.URL+"/"); err != nil {

@@ -49,6 +49,9 @@ test('German keeps one word for each thing', () => {
     [/\bCtrl\b|\bShift\b/, 'German keys are "Strg" and "Umschalt"'],
     [/Fehlversuche? mit falschem/, 'a wrong password is a "Versuch mit falschem Passwort" (or a "Fehlversuch")'],
     [/Moderation\s+(entz\w*|gegeben|geben)\b/, 'a moderator gives or takes "das Moderationsrecht" ("Moderationsrecht entziehen"); "die Moderation" is the moderators'],
+    [/(Moderations|Vortrags)recht\s+geben/, 'a right is granted: "Moderationsrecht erteilen", as it is withdrawn: "entziehen"'],
+    [/Vortragende und Moderation/, '"die Moderation" keeps its article: "Vortragende und die Moderation"'],
+    [/[Nn]iemand Neues/, 'formal: "neue Personen können nicht …"'],
   ]), []);
 });
 
@@ -76,6 +79,8 @@ test('typography: German quotes, dashes and ellipses; English ellipses', () => {
     [/[^\s(]…/, 'German puts a space before "…" ("Wird geladen …")'],
     [/"/, 'German quotes are „…“'],
     [/ - /, 'a dash is "–"'],
+    [/z\. B\./, '"z. B." is held together by a no-break space ("z.\\u00a0B.")'],
+    [/(\d|\})[ \t](Sekunden?|Minuten?|Stunden?|Zeichen|Uhr|Min|Std)\b/, 'a number and its unit are joined by a no-break space ("10\\u00a0Minuten")'],
   ]), []);
   assert.deepEqual(violations(en, [
     [/\.\.\./, 'write "…"'],
@@ -97,7 +102,7 @@ test('a count is said with plural forms (1 Person, 2 Personen)', () => {
   // "1 Personen").
   for (const [key, v] of Object.entries(de)) {
     if (typeof v !== 'object') continue;
-    const counted = /\{count\} \p{Lu}/u; // "{count} Personen": a German noun is capitalised
+    const counted = /\{count\}[ \u00a0]\p{Lu}/u; // "{count} Personen": a German noun is capitalised
     if (counted.test(v.other)) assert.notEqual(v.one, v.other, `de.json "${key}": one and other are the same`);
   }
 });

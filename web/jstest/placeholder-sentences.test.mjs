@@ -86,7 +86,7 @@ test('a moderator is told of and asked about a member whose name is a placeholde
 
   setLanguage('de');
   const de = await told(pending());
-  assert.equal(de.microphone, 'Diese Person stummgeschaltet');
+  assert.equal(de.microphone, 'Diese Person wurde stummgeschaltet');
   assert.equal(de.title, 'Diese Person entfernen?');
   assert.equal(de.question, 'Diese Person verlässt das Meeting sofort. Sie kann erneut um Beitritt bitten; die Moderation muss sie dann einlassen.');
   assert.equal(de.moderator, 'Diese Person moderiert jetzt');
