@@ -44,6 +44,7 @@ type Media struct {
 	KeyframeRequestsRepaired, KeyframeRequestsLimited, KeyframeRequestsCoalesced uint64
 	KeyframesReplayed                                                            uint64 // new subscriptions started from the cache (sfu.Stats)
 	RetransmissionsDropped, PacketsIndexRefused, PacketsBeyondTrackIDs           uint64
+	PacketsOverAudioRate                                                         uint64 // audio beyond what Opus can be (sfu.Stats)
 	NACKsSent, NACKedPackets, NACKsGivenUp                                       uint64
 	SenderReports                                                                uint64
 	// Simulcast: layer switches, and subscriptions sending each layer now.

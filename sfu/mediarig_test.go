@@ -235,6 +235,15 @@ type engineOption func(clock *fakeclock.Clock, cfg *Config)
 // newMediaRigAPIs is newMediaRig with the publisher's and the subscriber's APIs given.
 func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API, options ...engineOption) *mediaRig {
 	t.Helper()
+	return newMediaRigOf(t, api, subAPI, newCameraSender, SourceCamera, options...)
+}
+
+// newMediaRigOf is newMediaRigAPIs with the publisher's connection and track made by
+// sender and published as source.
+func newMediaRigOf(t *testing.T, api, subAPI *webrtc.API,
+	sender func(*testing.T, *webrtc.API) (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP, *webrtc.RTPTransceiver),
+	source Source, options ...engineOption) *mediaRig {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 	defer cancel()
 	clock, eng, room := newClockedRoom(t, false, options...)
@@ -252,13 +261,13 @@ func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API, options ...engineOpt
 	r.pubP = pubP
 
 	// Publisher.
-	pc, track, tr := newCameraSender(t, api)
+	pc, track, tr := sender(t, api)
 	pub := &testPublisher{t: t, pc: pc, track: track, seq: 1000, sent: map[uint16]*rtp.Packet{}, nacks: map[uint16]int{},
 		answer: func(uint16) bool { return true }}
 	pub.ssrc = uint32(tr.Sender().GetParameters().Encodings[0].SSRC)
 	r.pub = pub
 	go pub.readRTCP(tr.Sender())
-	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
+	publishTo(ctx, t, pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): source} })
 
 	// Subscriber: answers the SFU's offer once the track is published.
 	spc, err := subAPI.NewPeerConnection(webrtc.Configuration{})
@@ -324,6 +333,12 @@ func newMediaRigAPIs(t *testing.T, api, subAPI *webrtc.API, options ...engineOpt
 			t.Fatal("the subscriber never received the publisher's packets")
 		}
 		pub.send()
+		if source == SourceMicrophone {
+			// A microphone's packets come 10 ms apart on the engine's clock too, so
+			// that however long the handshake takes, the audio bound (audiocap.go)
+			// never holds back the rig's own.
+			clock.Advance(10 * time.Millisecond)
+		}
 		select {
 		case err := <-negotiated:
 			if err != nil {

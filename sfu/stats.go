@@ -42,6 +42,10 @@ type Stats struct {
 	// spent (uptrack.go; weeks of one screen share's packets): neither cached nor
 	// forwarded, the publisher's feedback kept. A source started again is a new track.
 	PacketsBeyondTrackIDs uint64
+	// PacketsOverAudioRate counts packets of audio streams beyond what Opus can be
+	// (audiocap.go: 640 kbit/s, 250 packets a second), neither cached nor forwarded:
+	// a publisher's client that sends more than any browser would.
+	PacketsOverAudioRate uint64
 	// NACKsSent counts NACKs sent to publishers for packets lost on the way to the
 	// server, NACKedPackets the packets they named (each is asked for at most
 	// maxNackTries times), NACKsGivenUp the packets that never came.
@@ -178,6 +182,7 @@ type counters struct {
 	retransmissionsDropped atomic.Uint64
 	packetsIndexRefused    atomic.Uint64
 	packetsBeyondIDs       atomic.Uint64
+	overAudioRate          atomic.Uint64
 	nacksSent              atomic.Uint64
 	nackedPackets          atomic.Uint64
 	nackGaveUp             atomic.Uint64
@@ -252,6 +257,7 @@ func (e *Engine) Stats() Stats {
 		RetransmissionsDropped:    c.retransmissionsDropped.Load(),
 		PacketsIndexRefused:       c.packetsIndexRefused.Load(),
 		PacketsBeyondTrackIDs:     c.packetsBeyondIDs.Load(),
+		PacketsOverAudioRate:      c.overAudioRate.Load(),
 		NACKsSent:                 c.nacksSent.Load(),
 		NACKedPackets:             c.nackedPackets.Load(),
 		NACKsGivenUp:              c.nackGaveUp.Load(),

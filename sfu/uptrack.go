@@ -130,6 +130,9 @@ type layer struct {
 	rate    rateMeter
 
 	kf keyframeThrottle
+	// audio bounds what an audio stream has forwarded (audiocap.go); a video layer's
+	// is unused.
+	audio audioCap
 
 	// level, for a microphone whose publisher sends audio levels: speaker detection
 	// (audiolevel.go); nil otherwise.
@@ -257,8 +260,12 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	// A track past its ids (below) is only parsed for the publisher's feedback: nothing
 	// keeps its packets.
 	spent := u.packets.Load() >= math.MaxUint32
+	now := u.now()
+	// An audio stream beyond what Opus can be (audiocap.go) is likewise only parsed
+	// for the feedback.
+	over := u.kind == webrtc.RTPCodecTypeAudio && !l.audio.take(now, len(b))
 	raw := b
-	if !spent {
+	if !spent && !over {
 		raw = l.slab.keep(b) // kept: the cache and the queues share it
 	}
 	// pkt is parsed into again for every packet so that its header-extension list (every
@@ -267,7 +274,6 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	if err := pkt.Unmarshal(raw); err != nil {
 		return
 	}
-	now := u.now()
 	if l.feedback != nil {
 		var tcc []byte
 		if l.twccID != 0 {
@@ -277,6 +283,12 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	}
 	if spent {
 		u.stats.packetsBeyondIDs.Add(1)
+		return
+	}
+	if over {
+		// It came, so it is no gap to ask the publisher for.
+		l.noteSequence(pkt.SequenceNumber)
+		u.stats.overAudioRate.Add(1)
 		return
 	}
 	id := u.packets.Add(1)
@@ -309,9 +321,7 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	if pkt.PaddingSize != 0 && p.header.PaddingSize == 0 {
 		p.header.PaddingSize = pkt.PaddingSize
 	}
-	if seqs, gaveUp := l.loss.onPacket(p.header.SequenceNumber, u.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
-		l.nackPublisher(seqs, gaveUp)
-	}
+	l.noteSequence(p.header.SequenceNumber)
 	if u.kind == webrtc.RTPCodecTypeVideo && len(p.payload) > 0 {
 		l.noteTail(p, batched)
 	}
@@ -346,6 +356,14 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 		for _, d := range *subs {
 			d.forward(p)
 		}
+	}
+}
+
+// noteSequence tells the loss tracker that the packet numbered seq came, and asks the
+// publisher again for what it finds missing. Under l.rx.
+func (l *layer) noteSequence(seq uint16) {
+	if seqs, gaveUp := l.loss.onPacket(seq, l.up.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
+		l.nackPublisher(seqs, gaveUp)
 	}
 }
 

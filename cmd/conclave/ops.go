@@ -123,6 +123,7 @@ func mediaMetrics(m sfu.Stats) metrics.Media {
 		RetransmissionsDropped:    m.RetransmissionsDropped,
 		PacketsIndexRefused:       m.PacketsIndexRefused,
 		PacketsBeyondTrackIDs:     m.PacketsBeyondTrackIDs,
+		PacketsOverAudioRate:      m.PacketsOverAudioRate,
 		NACKsSent:                 m.NACKsSent,
 		NACKedPackets:             m.NACKedPackets,
 		NACKsGivenUp:              m.NACKsGivenUp,
