@@ -46,7 +46,7 @@ type Media struct {
 	RetransmissionsDropped, PacketsIndexRefused, PacketsBeyondTrackIDs           uint64
 	PacketsOverAudioRate                                                         uint64 // audio beyond what Opus can be (sfu.Stats)
 	NACKsSent, NACKedPackets, NACKsGivenUp                                       uint64
-	SenderReports                                                                uint64
+	SenderReports, SenderReportsLimited                                          uint64
 	// Simulcast: layer switches, and subscriptions sending each layer now.
 	LayerSwitches                               uint64
 	SendingLayerQ, SendingLayerH, SendingLayerF int64

@@ -39,7 +39,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 		Media: func() metrics.Media {
 			return metrics.Media{TracksPublished: 11, PublishConnections: 49, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
 				KeyframeRequestsRepaired: 21, KeyframeRequestsLimited: 22, KeyframeRequestsCoalesced: 23, RetransmissionsDropped: 24,
-				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28,
+				NACKsSent: 25, NACKedPackets: 26, NACKsGivenUp: 27, SenderReports: 28, SenderReportsLimited: 73,
 				LayerSwitches: 29, SendingLayerQ: 30, SendingLayerH: 31, SendingLayerF: 32,
 				LayersLost: 33, LayersBack: 34, SubscribersLimited: 35,
 				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
@@ -132,6 +132,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_nacked_packets_total", "", "", 26, dto.MetricType_COUNTER},
 		{"conclave_nacks_given_up_total", "", "", 27, dto.MetricType_COUNTER},
 		{"conclave_sender_reports_forwarded_total", "", "", 28, dto.MetricType_COUNTER},
+		{"conclave_sender_reports_limited_total", "", "", 73, dto.MetricType_COUNTER},
 		{"conclave_layer_switches_total", "", "", 29, dto.MetricType_COUNTER},
 		{"conclave_subscriptions_sending_layer", "rid", "q", 30, dto.MetricType_GAUGE},
 		{"conclave_subscriptions_sending_layer", "rid", "h", 31, dto.MetricType_GAUGE},

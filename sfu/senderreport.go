@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"time"
+
 	"github.com/pion/rtcp"
 )
 
@@ -36,14 +38,32 @@ func (l *layer) readPublisherRTCP(read func([]byte) (int, error)) {
 	}
 }
 
+// srForwardInterval is the least time between two of a stream's sender reports that
+// are forwarded. Each one forwarded is a packet to every subscriber of the layer, and
+// a publisher's RTCP packet may hold dozens: a modified client sending them as fast as
+// its uplink allows would have the server send as many packets to everyone (a report
+// waiting in a queue is replaced, but a writer that keeps up sends each). Browsers send
+// one a second or so per stream (audio less often), and a receiver needs only the
+// latest mapping; one held back here is still kept (l.sr) and its mapping comes again
+// with the next.
+const srForwardInterval = 250 * time.Millisecond
+
 // onSenderReport keeps the publisher's latest report and queues it for every
-// subscription that sends this layer, behind the packets already queued for it.
+// subscription that sends this layer, behind the packets already queued for it, unless
+// one was forwarded less than srForwardInterval ago. Called by the layer's one RTCP
+// reader (readPublisherRTCP), which alone touches srForwarded.
 func (l *layer) onSenderReport(sr *rtcp.SenderReport) {
 	r := &senderReport{ntp: sr.NTPTime, rtp: sr.RTPTime, layer: l.index}
 	l.sr.Store(r)
+	now := l.up.now()
 	if l.feedback != nil {
-		l.feedback.senderReport(l.rr, sr.NTPTime, l.up.now()) // for the receiver reports' delay
+		l.feedback.senderReport(l.rr, sr.NTPTime, now) // for the receiver reports' delay
 	}
+	if since := now.Sub(l.srForwarded); !l.srForwarded.IsZero() && since >= 0 && since < srForwardInterval {
+		l.up.stats.senderReportsLimited.Add(1)
+		return
+	}
+	l.srForwarded = now
 	l.up.stats.senderReports.Add(1)
 	if subs := l.up.subs.Load(); subs != nil {
 		for _, d := range *subs {

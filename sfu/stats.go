@@ -66,8 +66,11 @@ type Stats struct {
 	// KeyframesReplayed counts new subscriptions sent a recent keyframe and what
 	// followed it from the cache (replay.go) while the one they asked for was coming.
 	KeyframesReplayed uint64
-	// SenderReports counts publisher sender reports forwarded to subscribers.
-	SenderReports uint64
+	// SenderReports counts publisher sender reports forwarded to subscribers;
+	// SenderReportsLimited those kept but not forwarded, since one of the stream's was
+	// forwarded less than 250 ms before (senderreport.go: a modified client's flood).
+	SenderReports        uint64
+	SenderReportsLimited uint64
 	// LayerSwitches counts the times a subscription of a simulcast track changed the
 	// layer it is sent (at a keyframe of the new one); SendingLayer is the number of
 	// subscriptions sending each layer (q, h, f) now.
@@ -191,6 +194,7 @@ type counters struct {
 	keyframesCoalesced     atomic.Uint64
 	keyframesReplayed      atomic.Uint64
 	senderReports          atomic.Uint64
+	senderReportsLimited   atomic.Uint64
 	layerSwitches          atomic.Uint64
 	sendingLayer           [maxLayers]atomic.Int64 // subscriptions sending each simulcast layer
 	layersLost             atomic.Uint64
@@ -266,6 +270,7 @@ func (e *Engine) Stats() Stats {
 		KeyframeRequestsCoalesced: c.keyframesCoalesced.Load(),
 		KeyframesReplayed:         c.keyframesReplayed.Load(),
 		SenderReports:             c.senderReports.Load(),
+		SenderReportsLimited:      c.senderReportsLimited.Load(),
 		LayerSwitches:             c.layerSwitches.Load(),
 		SendingLayer:              [maxLayers]int64{c.sendingLayer[0].Load(), c.sendingLayer[1].Load(), c.sendingLayer[2].Load()},
 		LayersLost:                c.layersLost.Load(),

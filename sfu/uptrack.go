@@ -109,8 +109,10 @@ type layer struct {
 	takenAt uint16
 	taken   bool
 
-	// sr is the publisher's latest sender report for this stream, if any.
-	sr atomic.Pointer[senderReport]
+	// sr is the publisher's latest sender report for this stream, if any;
+	// srForwarded is when one was last forwarded (zero: never), its RTCP reader's own.
+	sr          atomic.Pointer[senderReport]
+	srForwarded time.Time
 	// size is the frame size of the latest keyframe, width<<16 | height; 0: unknown.
 	size atomic.Uint32
 	// seen is the liveness ticker's reading when a packet last arrived (live.go).

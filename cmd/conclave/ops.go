@@ -128,6 +128,7 @@ func mediaMetrics(m sfu.Stats) metrics.Media {
 		NACKedPackets:             m.NACKedPackets,
 		NACKsGivenUp:              m.NACKsGivenUp,
 		SenderReports:             m.SenderReports,
+		SenderReportsLimited:      m.SenderReportsLimited,
 		LayerSwitches:             m.LayerSwitches,
 		SendingLayerQ:             m.SendingLayer[0],
 		SendingLayerH:             m.SendingLayer[1],
