@@ -91,6 +91,28 @@ test('the checker never forgets a nonce: junk nonces cannot flush a replay past 
   assert.equal(await checker.check({ participantId: 'p-b', knockNonce: v.proofs[1].nonce, knockProof: fresh.proof, knockEph: fresh.eph }), 'wrong', 'a nonce first seen once full');
 });
 
+test('a checker takes the nonces a checker before it remembered, within the same bound, and junk not at all', async () => {
+  const ki = await keys();
+  const [a, b] = v.proofs;
+  const entry = { participantId: 'p-a', knockNonce: a.nonce, knockProof: a.proof, knockEph: v.ephPub };
+  const before = new KnockChecker(ki);
+  assert.equal(await before.check(entry), 'verified');
+  assert.deepEqual(before.ownerEntries(), [[a.nonce, 'p-a']]);
+  // The page's own resume: a new checker, given what the one before remembered.
+  const after = new KnockChecker(ki, [...before.ownerEntries(), ['short', 'p-x'], [b.nonce, 7], 'junk', null, [a.nonce, 'p-y']]);
+  assert.deepEqual(after.ownerEntries(), [[a.nonce, 'p-a']], 'junk taken, or a later entry over the first');
+  assert.equal(await after.check({ ...entry, participantId: 'bot' }), 'wrong', 'the knocker\'s proof replayed under a bot\'s id');
+  assert.equal(await after.check(entry), 'verified', 'the knocker itself');
+  // At most as many as one checker holds: those beyond the bound are not taken, and
+  // the full checker fails closed for a nonce it has not seen.
+  const junk = (i) => encode(Uint8Array.from({ length: 32 }, (_, j) => (i >> (8 * (j % 3))) & 0xff));
+  const many = Array.from({ length: 20001 }, (_, i) => [junk(i + 1), `bot-${i + 1}`]);
+  const full = new KnockChecker(ki, many);
+  assert.equal(full.ownerEntries().length, 20000);
+  const fresh = await answerKnock(ki, b.nonce);
+  assert.equal(await full.check({ participantId: 'p-b', knockNonce: b.nonce, knockProof: fresh.proof, knockEph: fresh.eph }), 'wrong', 'a nonce first seen once full');
+});
+
 test('a tab that verifies nobody is told its link is probably wrong', async () => {
   const info = (verified, unverified, knockWrong = []) => ({ state: 'on', verified, unverified, knockWrong });
   assert.equal(selfLinkWrong(null), false);

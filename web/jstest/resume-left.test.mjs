@@ -12,10 +12,13 @@
 // key schedule counts from nothing), so the resumed session takes the dropped one's
 // warnings by kind, shows them, and does not toast them again. So does what a
 // moderator's page knows of knockers it saw with a wrong link and admitted anyway: after
-// a resume it took such a member for a sign that its own link was wrong.
+// a resume it took such a member for a sign that its own link was wrong. And so does
+// its memory of the knocker each knock nonce was first shown for: a resumed page's
+// waiting list showed a real knocker's proof, replayed under a bot's id, as "Link
+// verified".
 //
-// The page's glue (meeting.js: join with `left`, `warned` and `knockWrong`, the
-// Reconnect) is played by `page` with the same calls.
+// The page's glue (meeting.js: join with `left`, `warned`, `knockWrong` and
+// `knockNonces`, the Reconnect) is played by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume, captureShown } from './media-standins.mjs';
@@ -50,6 +53,7 @@ function page(t) {
       left: resume && p.session ? p.session.leftIds() : [], // as meeting.js's join
       warned: resume && p.session ? p.session.warnedKinds() : {},
       knockWrong: resume && p.session ? p.session.knockWrongIds() : [],
+      knockNonces: resume && p.session ? p.session.knockNonceOwners() : [],
       ui: uiStandIn({
         resumable: (id, secret) => p.reconnect.remember(id, secret),
         dropped: () => p.reconnect.dropped(),
@@ -255,4 +259,40 @@ test('a knocker seen with a wrong link and admitted anyway is still known for it
   const warning = new SelfLinkWarning();
   warning.render(info);
   assert.equal(warning.card.hidden, true, 'the page tells its person that its own link is probably wrong');
+});
+
+test('a knock proof shown before the page\'s own resume is not shown as "Link verified" under another knocker\'s id after it', async (t) => {
+  // Ann moderates; Ki knocks with the right link, and its proof verifies.
+  const p = page(t);
+  sent.length = 0;
+  p.open();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  serverSays('welcome', welcome({ role: 'moderator', participants: [] }));
+  await eventually(() => p.session.joined && p.session.keys, 'the welcome');
+  await p.session.keysStarted;
+  const knockNonce = encode(randomBytes(32));
+  const answer = await answerKnock((await MeetingCrypto.fromSecret(LINK_SECRET)).identityKey, knockNonce, []);
+  const ki = { participantId: 'p-ki', waitingMs: 0, knockNonce, knockProof: answer.proof, knockEph: answer.eph };
+  serverSays('waiting_list', { waiting: [ki] });
+  await eventually(() => p.session.waiting && p.session.waiting.length === 1, 'the waiting list');
+  assert.equal(p.session.waiting[0].link, 'verified');
+
+  // The server drops the page's link (twice, the second attempt before its welcome) and
+  // shows the resumed page Ki's nonce and proof under a bot's id, Ki's knock left out.
+  await dropAndResume(p);
+  await dropAndResume(p);
+  const resumed = p.session;
+  serverSays('welcome', welcome({ role: 'moderator', resumed: true, participants: [] }));
+  await eventually(() => resumed.joined && resumed.keys, 'the resumed welcome');
+  await resumed.keysStarted;
+  serverSays('waiting_list', { waiting: [{ ...ki, participantId: 'p-bot' }] });
+  await eventually(() => resumed.waiting && resumed.waiting.length === 1, 'the resumed waiting list');
+  assert.equal(resumed.waiting[0].participantId, 'p-bot');
+  assert.equal(resumed.waiting[0].link, 'wrong', 'after the resume the proof shown for Ki verified under the bot\'s id');
+
+  // Ki's own knock, shown again with its nonce, still verifies: the memory is of this stay.
+  serverSays('waiting_list', { waiting: [ki] });
+  await eventually(() => resumed.waiting && resumed.waiting[0].participantId === 'p-ki', 'Ki listed again');
+  assert.equal(resumed.waiting[0].link, 'verified');
+  assert.ok(resumed.knockNonceOwners().some(([n, id]) => n === knockNonce && id === 'p-ki'));
 });

@@ -159,6 +159,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     left: resume && session ? session.leftIds() : [],
     warned: resume && session ? session.warnedKinds() : {}, // and a tampering warning stays
     knockWrong: resume && session ? session.knockWrongIds() : [], // and who knocked with a wrong link
+    knockNonces: resume && session ? session.knockNonceOwners() : [], // and for whom each knock nonce was shown
     replaceKnock,
     presence,
     ui: sessionUI({

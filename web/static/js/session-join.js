@@ -86,8 +86,16 @@ export const joinMethods = {
   /** _knockLink judges a waiting-list entry's proof: 'verified', 'wrong' or 'checking'; null outside an encrypted meeting. */
   _knockLink(w) {
     if (!this.e2ee || !this.crypto) return Promise.resolve(null);
-    if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
-    return this.knockChecker.check(w);
+    return this._knockCheck().check(w);
+  },
+
+  /** _knockCheck is this session's KnockChecker, made at its first use with what the stay's checkers remembered. */
+  _knockCheck() {
+    if (!this.knockChecker) {
+      this.knockChecker = new KnockChecker(this.crypto.identityKey, this.knockNonces);
+      this.knockNonces = []; // the checker holds them now (knockNonceOwners)
+    }
+    return this.knockChecker;
   },
 
   /**
@@ -102,9 +110,9 @@ export const joinMethods = {
     } catch {
       return undefined;
     }
-    if (!this.knockChecker) this.knockChecker = new KnockChecker(this.crypto.identityKey);
-    if (!this.knockChecker.moderator && this.keys.identity) this.knockChecker.setModerator(this.keys.identity.privateKey, this.participantId);
-    return this.knockChecker.name(w);
+    const checker = this._knockCheck();
+    if (!checker.moderator && this.keys.identity) checker.setModerator(this.keys.identity.privateKey, this.participantId);
+    return checker.name(w);
   },
 
   async _welcome(welcome) {

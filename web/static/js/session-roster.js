@@ -270,6 +270,19 @@ export const rosterMethods = {
   },
 
   /**
+   * knockNonceOwners are the knock nonces this stay's waiting lists showed, each with the
+   * knocker it was first shown for, [[nonce, participant id]] (those given at this
+   * session's start included, until it has its own KnockChecker): the session a resume
+   * starts takes them (meeting.js, `knockNonces`), so that a server that dropped the
+   * page's connection cannot show a proof it saw before under another knocker's id as
+   * "Link verified" (e2ee/FORMAT.md, "Knock proof"). Nonces and ids only, in this
+   * page's memory only, bounded by the checker (at most 20,000).
+   */
+  knockNonceOwners() {
+    return this.knockChecker ? this.knockChecker.ownerEntries() : [...this.knockNonces];
+  },
+
+  /**
    * _participantResumed: a reconnecting member is back on a new connection, with a new
    * identity key in an encrypted meeting. Only an id still in the roster can resume
    * (an id that left is never verified again); e2ee/FORMAT.md, "Resumed members".

@@ -42,7 +42,7 @@ export class Session {
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [] }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [] }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
@@ -70,6 +70,11 @@ export class Session {
     this.waiting = null;
     this.knockAnswered = ''; // the knock nonce this page answered (knock_proof)
     this.knockChecker = null; // KnockChecker, for the waiting list's link verdicts
+    // With a resume, the knock nonces the sessions of this stay showed before it, each
+    // with the knocker it was first shown for (the dropped session's knockNonceOwners),
+    // for the checker this session makes: a nonce shown again for another knocker after
+    // the drop is a replay still (e2ee/FORMAT.md, "Knock proof"). The checker bounds them.
+    this.knockNonces = resume && Array.isArray(knockNonces) ? knockNonces : [];
     // Knockers this page saw with a wrong link (session-roster.js), and with a resume those
     // the sessions of this stay saw before it (knockWrong: the dropped session's
     // knockWrongIds): admitted, they are still the ones the page knows to be wrong.

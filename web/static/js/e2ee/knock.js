@@ -144,14 +144,29 @@ const MAX_NONCES = 20000;
  * gives every knock a nonce: an entry without one is a server's, and counting it as no
  * verdict showed it without a word and let "Admit all" admit it. Results are cached
  * per entry.
+ *
+ * owners is what the checkers of this stay before it remembered, [[nonce, participant
+ * id]] (ownerEntries: the page's own resume starts a new session, and with it a new
+ * checker): a server that dropped the moderator's link must not get a fresh memory in
+ * which a real knocker's proof, shown before the drop, verifies under a bot's id.
  */
 export class KnockChecker {
-  constructor(identityKey) {
+  constructor(identityKey, owners = []) {
     this.key = identityKey;
     this.owners = new Map(); // nonce -> the participant id it was first shown for
+    for (const entry of owners) {
+      if (this.owners.size >= MAX_NONCES) break;
+      if (!Array.isArray(entry) || typeof entry[1] !== 'string' || !parseKnockField(entry[0])) continue;
+      if (!this.owners.has(entry[0])) this.owners.set(entry[0], entry[1]);
+    }
     this.results = new Map(); // id 0 nonce 0 eph 0 proof -> promise of the verdict
     this.names = new Map(); // nonce 0 eph 0 sealed -> promise of the opened name
     this.moderator = null; // {privateKey, id} once setModerator ran
+  }
+
+  /** ownerEntries is every nonce remembered with its knocker, [[nonce, participant id]], for the next checker of this stay. */
+  ownerEntries() {
+    return [...this.owners];
   }
 
   /**
