@@ -216,14 +216,24 @@ func (s *Server) hostHashes(ctx context.Context, id string) ([]string, error) {
 	return hashes, nil
 }
 
-// parseHostKey reads "Bearer <id>.<secret>".
+// maxHostIDChars bounds the id of a host key. `conclave host add` makes ids of 12 hex
+// digits; an id moved from an older configuration file may be another base64url word,
+// and no longer one: an id is a store key, and a header of any length was looked up
+// and counted as a guess.
+const maxHostIDChars = 64
+
+// parseHostKey reads "Bearer <id>.<secret>" (PROTOCOL.md, "Rooms API"): an id of 1 to
+// maxHostIDChars characters of base64url, a secret of 1 to maxSecretChars (one that
+// `conclave host add` makes has 43). Anything else is no host key: it is refused
+// before the store is asked, a hash computed or a guess counted.
 func parseHostKey(header string) (id, sec string, ok bool) {
 	key, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok {
 		return "", "", false
 	}
 	id, sec, ok = strings.Cut(strings.TrimSpace(key), ".")
-	if !ok || id == "" || sec == "" || len(sec) > maxSecretChars {
+	if !ok || id == "" || len(id) > maxHostIDChars || !isBase64URL(id) ||
+		sec == "" || len(sec) > maxSecretChars || !isBase64URL(sec) {
 		return "", "", false
 	}
 	return id, sec, true
