@@ -1,7 +1,10 @@
 package signaling_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -49,6 +52,91 @@ func TestAPIAnswersCarryTheirHeaders(t *testing.T) {
 			if got := resp.Header.Get(k); got != v {
 				t.Errorf("%s %s (%d): %s %q, want %q", c.method, c.path, resp.StatusCode, k, got, v)
 			}
+		}
+	}
+}
+
+// TestAPIRefusesOtherMethodsAndPathsAsJSON: under /api/meetings and /api/rooms, a method
+// a path does not serve is 405 with Allow, and a path that is none of the API's 404,
+// each as the API's other refusals are (PROTOCOL.md, "Errors of the HTTP API"): JSON
+// with a code, no-store and the API's headers, where the mux answered plain text, and
+// in the binary, whose web client serves "/", the web client's 404 page answered. The
+// API's routes and the web client's other paths are answered as before.
+func TestAPIRefusesOtherMethodsAndPathsAsJSON(t *testing.T) {
+	s := newTestServer(t)
+	mux := http.NewServeMux()
+	s.sig.Register(mux)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { // the web client, as in the binary
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	web := httptest.NewServer(mux)
+	t.Cleanup(web.Close)
+	const id = "AAAAAAAAAAAAAAAAAAAAAA"
+	for _, c := range []struct {
+		method, path string
+		status       int
+		code, allow  string
+	}{
+		{http.MethodPut, "/api/rooms", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD, POST"},
+		{http.MethodDelete, "/api/meetings", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
+		{http.MethodGet, "/api/meetings", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
+		{http.MethodPost, "/api/meetings/" + id, http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
+		{http.MethodPut, "/api/rooms/" + id, http.StatusMethodNotAllowed, "method_not_allowed", "DELETE, GET, HEAD, PATCH"},
+		{http.MethodPost, "/api/rooms/" + id, http.StatusMethodNotAllowed, "method_not_allowed", "DELETE, GET, HEAD, PATCH"},
+		{http.MethodGet, "/api/rooms/" + id + "/rotate", http.StatusMethodNotAllowed, "method_not_allowed", "POST"},
+		{http.MethodOptions, "/api/rooms", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD, POST"},
+		{http.MethodGet, "/api/rooms/" + id + "/links", http.StatusNotFound, "not_found", ""},
+		{http.MethodPost, "/api/rooms/", http.StatusNotFound, "not_found", ""},
+		{http.MethodGet, "/api/rooms/" + id + "/", http.StatusNotFound, "not_found", ""},
+		{http.MethodGet, "/api/meetings/", http.StatusNotFound, "not_found", ""},
+		{http.MethodGet, "/api/meetings/" + id + "/status", http.StatusNotFound, "not_found", ""},
+		{http.MethodGet, "/api/rooms", http.StatusUnauthorized, "host_key", ""},
+		{http.MethodHead, "/api/rooms/" + id, http.StatusUnauthorized, "", ""},
+		{http.MethodGet, "/api/meetings/" + id, http.StatusNotFound, "", ""},
+	} {
+		req, err := http.NewRequest(c.method, web.URL+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := web.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		what := c.method + " " + c.path
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: %d %q, want %d", what, resp.StatusCode, b, c.status)
+			continue
+		}
+		if c.code != "" {
+			var body struct{ Error, Code string }
+			if err := json.Unmarshal(b, &body); err != nil || body.Code != c.code || body.Error == "" ||
+				resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%s: %s %q (%v), want JSON with code %q", what, resp.Header.Get("Content-Type"), b, err, c.code)
+			}
+		}
+		if got := resp.Header.Get("Allow"); got != c.allow {
+			t.Errorf("%s: Allow %q, want %q", what, got, c.allow)
+		}
+		for k, v := range map[string]string{
+			"Cache-Control":           "no-store",
+			"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+			"X-Content-Type-Options":  "nosniff",
+		} {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("%s: %s %q, want %q", what, k, got, v)
+			}
+		}
+	}
+	for _, path := range []string{"/api/notice", "/api/other", "/m/" + id} {
+		if resp, err := web.Client().Get(web.URL + path); err != nil {
+			t.Fatal(err)
+		} else if _ = resp.Body.Close(); resp.StatusCode != http.StatusTeapot {
+			t.Errorf("GET %s: %d, want the web client's answer", path, resp.StatusCode)
 		}
 	}
 }

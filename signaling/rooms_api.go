@@ -59,6 +59,7 @@ var statusCodes = map[int]string{
 	http.StatusUnauthorized:          "host_key",
 	http.StatusForbidden:             "forbidden",
 	http.StatusNotFound:              "not_found",
+	http.StatusMethodNotAllowed:      "method_not_allowed",
 	http.StatusConflict:              "id_taken",
 	http.StatusRequestEntityTooLarge: "too_large",
 	http.StatusTooManyRequests:       codeTooManyAttempts,

@@ -316,13 +316,20 @@ func (s *Server) RemoveHost(ctx context.Context, hostID string, remove func(cont
 }
 
 // Register adds the server's routes to mux: /ws, /api/meetings, /api/meetings/{id}
-// (GET and HEAD: can a meeting be joined under that id) and /api/rooms.
+// (GET and HEAD: can a meeting be joined under that id) and /api/rooms; and under
+// /api/meetings and /api/rooms, the API's refusals of other methods and paths
+// (registerAPIRefusals).
 func (s *Server) Register(mux *http.ServeMux) {
-	handle := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, withAPIHeaders(h)) }
+	routes := apiRoutes{}
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.Handle(pattern, withAPIHeaders(h))
+		routes.add(pattern)
+	}
 	handle("GET /ws", s.serveWS)
 	handle("POST /api/meetings", s.createMeeting)
 	handle("GET /api/meetings/{id}", s.meetingStatus)
 	s.registerRooms(handle)
+	routes.registerAPIRefusals(mux)
 }
 
 // apiHeaders are set on every answer of the routes here, refusals included, as the web
