@@ -32,7 +32,11 @@ const (
 )
 
 // idBudgets are the hosts' budgets of new room ids. A budget filled up again is
-// forgotten (it is as new), so the map holds only hosts that made ids lately.
+// forgotten (it is as new), so the map holds only hosts that made ids lately. They
+// live in memory: a restart gives every host a full budget, a burst of retired ids
+// more per restart (PROTOCOL.md, "Limits", says so). Only the operator restarts the
+// server, so the store's growth stays bounded by the rate and the restarts; keeping
+// the budgets would put a record of each host in the store, written at every new id.
 type idBudgets struct {
 	mu      sync.Mutex
 	buckets map[string]*tokenBucket
@@ -64,6 +68,16 @@ func (b *idBudgets) take(host string, now time.Time) error {
 		return &newIDsTooFast{retry: max(t.until(now), time.Second)}
 	}
 	return nil
+}
+
+// giveBack returns the id take spent for a room the store then did not write (the id
+// was taken, 409, or the store failed): no id was made, and none is retired.
+func (b *idBudgets) giveBack(host string, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t := b.buckets[host]; t != nil { // else forgotten full: nothing to give back
+		t.giveBack(now)
+	}
 }
 
 // hostTurns lets one room creation of a host at a time count the host's rooms and
@@ -127,6 +141,7 @@ func (s *Server) createBounded(ctx context.Context, room store.Room) error {
 		return err
 	}
 	if err := s.rooms.CreateRoom(ctx, room); err != nil {
+		s.idBudgets.giveBack(room.HostID, s.now())
 		return err
 	}
 	// The host's key was checked when the request began; its body, a password's hash

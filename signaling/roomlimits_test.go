@@ -107,7 +107,8 @@ func TestRoomsPerHostBoundedInParallel(t *testing.T) {
 // rooms, then one every 30 s, by creating rooms, one-off meetings or rotated links
 // alike, refused meanwhile with 429 and when to try again: every id a room had stays
 // retired in the store for good, so a host key looping create and delete would grow
-// it without end. Another host is not held back.
+// it without end. A creation or rotation refused because its id is taken (409) makes
+// no id and spends none. Another host is not held back.
 func TestRoomIDsAtABoundedRate(t *testing.T) {
 	clock := newFakeClock()
 	srv := newTestServerWith(t, signaling.Config{Clock: clock, Hosts: []signaling.Host{otherHost()}})
@@ -118,7 +119,8 @@ func TestRoomIDsAtABoundedRate(t *testing.T) {
 		return srv.request(t, client, method, path, `{}`, key)
 	}
 	var kept roomCreated
-	for i := range 1000 { // created and deleted: the host keeps none of them
+	var withdrawn string // the id of a room deleted: retired for good
+	for i := range 999 { // created and deleted: the host keeps none of them
 		resp, b := send(http.MethodPost, "/api/rooms", testHostKey)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("room %d: %d %s", i, resp.StatusCode, b)
@@ -136,6 +138,18 @@ func TestRoomIDsAtABoundedRate(t *testing.T) {
 		if resp, b := send(http.MethodDelete, "/api/rooms/"+r.Room.ID, testHostKey); resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("delete %d: %d %s", i, resp.StatusCode, b)
 		}
+		withdrawn = r.Room.ID
+	}
+	// One id left: taken ids, refused, spend none of it.
+	for range 3 {
+		for _, path := range []string{"/api/rooms", "/api/rooms/" + kept.Room.ID + "/rotate"} {
+			if resp, b := srv.request(t, client, http.MethodPost, path, `{"id":"`+withdrawn+`"}`, testHostKey); resp.StatusCode != http.StatusConflict {
+				t.Fatalf("POST %s with a withdrawn id and one id left: %d %s, want 409", path, resp.StatusCode, b)
+			}
+		}
+	}
+	if resp, b := send(http.MethodPost, "/api/rooms", testHostKey); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("the last id after refused ones: %d %s", resp.StatusCode, b)
 	}
 	refused := func(method, path string) {
 		t.Helper()

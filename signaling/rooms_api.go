@@ -310,8 +310,10 @@ func (s *Server) rotateRoom(r *http.Request, hostID string) (int, any, *apiError
 	}
 	switch err := s.rooms.UpdateRoom(r.Context(), oldID, room); {
 	case errors.Is(err, store.ErrExists):
+		s.idBudgets.giveBack(hostID, s.now()) // no id was made
 		return 0, nil, &apiError{status: http.StatusConflict, msg: "that id is or was a room's; choose another id"}
 	case err != nil:
+		s.idBudgets.giveBack(hostID, s.now())
 		return 0, nil, s.storeError(err)
 	}
 	// The old links stop at once: a meeting going on under them ends (bye ended).
