@@ -29,10 +29,13 @@ const (
 	audioCapMinCost = 320
 )
 
-// audioCap is an audio layer's bound; its zero value is full.
-type audioCap struct{ bucket tokenBucket }
+// audioCap is an audio layer's bound; its zero value is full. It is taken from only
+// under the layer's receive lock (layer.rx), so it has no lock of its own: the
+// receive path takes no second one per packet.
+type audioCap struct{ bucket tokens }
 
 // take reports whether a packet of size bytes, arriving at now, may be forwarded.
+// Under the layer's rx.
 func (c *audioCap) take(now time.Time, size int) bool {
 	return c.bucket.take(now, max(size, audioCapMinCost), audioCapBytes, audioCapBurst)
 }
