@@ -114,7 +114,7 @@ func NewCollector(src Sources) *Collector {
 		counter("nacks_given_up_total", "Packets lost on the way to the server that never came, however often asked for.", func(s *snapshot) uint64 { return s.media.NACKsGivenUp }),
 		counter("keyframes_replayed_total", "New subscriptions sent a recent keyframe and the packets since from the publisher track's cache, so that they show the picture without waiting for the keyframe asked of the publisher (in an end-to-end encrypted meeting only keyframes that came after the subscriber joined).", func(s *snapshot) uint64 { return s.media.KeyframesReplayed }),
 		counter("sender_reports_forwarded_total", "Publisher RTCP sender reports forwarded to subscribers (lip sync).", func(s *snapshot) uint64 { return s.media.SenderReports }),
-		counter("sender_reports_limited_total", "Publisher RTCP sender reports kept but not forwarded, since one of the stream's was forwarded less than 250 ms before: a publisher's client that sends more than browsers do.", func(s *snapshot) uint64 { return s.media.SenderReportsLimited }),
+		counter("sender_reports_limited_total", "Publisher RTCP sender reports kept but not forwarded, since one of the stream's was forwarded less than 50 ms before: a publisher's client that sends more than browsers do.", func(s *snapshot) uint64 { return s.media.SenderReportsLimited }),
 		counter("layer_switches_total", "Simulcast layer switches of subscriptions (each at a keyframe of the new layer).", func(s *snapshot) uint64 { return s.media.LayerSwitches }),
 		family("subscriptions_sending_layer", "Subscriptions to simulcast cameras, by the layer they are sent now.", "rid", prometheus.GaugeValue,
 			labelled{"q", func(s *snapshot) float64 { return float64(s.media.SendingLayerQ) }},

@@ -42,11 +42,17 @@ func (l *layer) readPublisherRTCP(read func([]byte) (int, error)) {
 // are forwarded. Each one forwarded is a packet to every subscriber of the layer, and
 // a publisher's RTCP packet may hold dozens: a modified client sending them as fast as
 // its uplink allows would have the server send as many packets to everyone (a report
-// waiting in a queue is replaced, but a writer that keeps up sends each). Browsers send
-// one a second or so per stream (audio less often), and a receiver needs only the
-// latest mapping; one held back here is still kept (l.sr) and its mapping comes again
-// with the next.
-const srForwardInterval = 250 * time.Millisecond
+// waiting in a queue is replaced, but a writer that keeps up sends each). A receiver
+// needs only the latest mapping; one held back here is still kept (l.sr), and its
+// mapping comes again with the next and goes at once to a subscription that starts
+// or switches layers. The bound is below what browsers do, so that only a flood is
+// held back and counted: libwebrtc (Chromium's and Firefox's RTCP) sends an audio
+// stream's every 2.5 to 7.5 s, and waits 360 ms per Mbit/s a video stream sends, at
+// most a second, between half and one and a half times that: the page's screen
+// share at 2.5 Mbit/s sends them 72 to 216 ms apart, and only a stream above 3.6
+// Mbit/s ever sends two within 50 ms. At 20 a second, a flooded stream's reports cost
+// a subscriber some 12 kbit/s with their headers.
+const srForwardInterval = 50 * time.Millisecond
 
 // onSenderReport keeps the publisher's latest report and queues it for every
 // subscription that sends this layer, behind the packets already queued for it, unless

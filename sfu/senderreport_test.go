@@ -37,8 +37,8 @@ func (r *mediaRig) sendSenderReport(ntp uint64) bool {
 
 // A publisher's client that sends sender reports as fast as it can gets one forwarded
 // per srForwardInterval of its stream: each is a packet to every subscriber, where
-// browsers send one a second or so. Once the engine's clock has moved on, the next
-// passes again.
+// browsers send at most 14 or so a second at the page's highest rates. Once the
+// engine's clock has moved on, the next passes again.
 func TestSenderReportFloodIsNotForwarded(t *testing.T) {
 	r := newMediaRig(t)
 	const ntp = uint64(0xE1234567_00000000)
@@ -62,5 +62,29 @@ func TestSenderReportFloodIsNotForwarded(t *testing.T) {
 	r.clock.Advance(time.Millisecond)
 	if !r.sendSenderReport(ntp + flood + 1) {
 		t.Error("a sender report srForwardInterval after the last one forwarded did not reach the subscriber")
+	}
+}
+
+// Browsers send a video stream's reports more often the higher its rate: libwebrtc
+// (Chromium's and Firefox's RTCP) waits 360 ms per Mbit/s the stream sends, at most a
+// second, each wait drawn between half and one and a half times that. The page's
+// screen share at its 2.5 Mbit/s has reports from 72 to 216 ms apart, a camera's top
+// layer at 1.2 Mbit/s from 150 to 450 ms: each one reaches the subscriber, and none is
+// counted as a flood's.
+func TestSenderReportsAtABrowsersPaceAreForwarded(t *testing.T) {
+	r := newMediaRig(t)
+	const ntp = uint64(0xE2345678_00000000)
+	// 360 ms / 2.5 Mbit/s = 144 ms, drawn from 72 to 216; 360 ms / 1.2 = 300, from 150
+	// to 450: the waits of a stream whose rate moves between the two, each one's
+	// shortest among them.
+	gaps := []time.Duration{72, 216, 72, 100, 72, 150, 450, 150, 300, 72}
+	for i, gap := range gaps {
+		r.clock.Advance(gap * time.Millisecond)
+		if !r.sendSenderReport(ntp + uint64(i)) {
+			t.Errorf("report %d, %d ms after the one before, did not reach the subscriber", i, gap)
+		}
+	}
+	if got := r.eng.Stats().SenderReportsLimited; got != 0 {
+		t.Errorf("SenderReportsLimited = %d, want 0: a browser's reports counted as a flood's", got)
 	}
 }

@@ -68,7 +68,7 @@ type Stats struct {
 	KeyframesReplayed uint64
 	// SenderReports counts publisher sender reports forwarded to subscribers;
 	// SenderReportsLimited those kept but not forwarded, since one of the stream's was
-	// forwarded less than 250 ms before (senderreport.go: a modified client's flood).
+	// forwarded less than 50 ms before (senderreport.go: a modified client's flood).
 	SenderReports        uint64
 	SenderReportsLimited uint64
 	// LayerSwitches counts the times a subscription of a simulcast track changed the
