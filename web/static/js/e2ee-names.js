@@ -10,6 +10,8 @@
 // lost its own name in a reload (nothing about people is kept in the browser) and then
 // sends none: the name it gave before in this session stays, once it verified again.
 
+import { plainName } from './name-text.js';
+
 /** Keys of the placeholders (web/static/i18n/*.json). */
 export const PENDING_TEXT = 'e2ee14.names.pending';
 export const PENDING_LABEL = 'e2ee14.names.pending-label';
@@ -206,10 +208,11 @@ export class MemberNames {
   }
 
   /** received takes the name in a verified member's key envelope ('' when it sent none). */
-  received(id, name) {
-    if (typeof id !== 'string' || typeof name !== 'string') return;
+  received(id, sent) {
+    if (typeof id !== 'string' || typeof sent !== 'string') return;
     if (!this.names.has(id) && this.names.size >= MAX_NAMES) return;
     this.got.add(id);
+    const name = plainName(sent); // no bidi override of the text after it (name-text.js)
     if (name) this.names.set(id, name);
   }
 

@@ -5,6 +5,7 @@ import { MediaCrypto, discardWarmWorker, useMediaCrypto } from './e2ee-hooks.js'
 import { SessionKeys } from './e2ee/session-keys.js';
 import { UNKNOWN_TEXT, showName } from './e2ee-names.js';
 import { t } from './i18n.js';
+import { plainName } from './name-text.js';
 
 /** e2eeMethods are Session's (mixed into its prototype in session.js). */
 export const e2eeMethods = {
@@ -136,7 +137,7 @@ export const e2eeMethods = {
    * {name, nameLabel} where nameLabel, if set, is the accessible text of a placeholder.
    */
   _shownName(id, serverName) {
-    if (!this.e2ee) return { name: serverName || '', nameLabel: null };
+    if (!this.e2ee) return { name: plainName(serverName), nameLabel: null };
     return this.names.shown(id, this.keys ? this.keys.stateOf(id) : null, t);
   },
 

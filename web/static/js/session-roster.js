@@ -9,6 +9,7 @@ import { UNREADABLE } from './e2ee/session-keys.js';
 import { validId } from './e2ee/keys.js';
 import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, placeholder, showName } from './e2ee-names.js';
 import { t } from './i18n.js';
+import { plainName } from './name-text.js';
 import { settingsFrom, revisionFrom, roleFrom, readable } from './session-values.js';
 
 /** MAX_KNOCK_WRONG bounds the knockers a page keeps as seen with a wrong link (knockWrong). */
@@ -94,7 +95,7 @@ export const rosterMethods = {
       // waitingMs is measured on the server, so a skewed local clock does not matter.
       .map((w) => ({
         participantId: w.participantId,
-        name: this.e2ee ? '' : String(w.name || ''), // an encrypted meeting's server has no name
+        name: this.e2ee ? '' : plainName(w.name), // an encrypted meeting's server has no name
         since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
         continues: typeof w.continues === 'string' ? w.continues : '', // the knock this one took the place of
         knockNonce: w.knockNonce,
@@ -111,7 +112,7 @@ export const rosterMethods = {
     this.waiting = entries.map(({ knockNonce, knockProof, knockEph, knockName, ...w }, i) => {
       if (!this.e2ee) return { ...w, link: links[i] };
       // Only the name sealed to this moderator, for a verified link; else a placeholder.
-      if (names[i] !== undefined) return { ...w, name: names[i], nameLabel: null, link: links[i] };
+      if (names[i] !== undefined) return { ...w, name: plainName(names[i]), nameLabel: null, link: links[i] };
       const text = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_TEXT;
       const label = links[i] === 'wrong' ? UNKNOWN_TEXT : PENDING_LABEL;
       return placeholder({ ...w, link: links[i] }, text, label, t);
