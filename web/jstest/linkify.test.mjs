@@ -117,3 +117,24 @@ test('a message makes at most MAX_LINKS links; the addresses after them stay tex
   assert.equal(got.map((s) => s.text).join(''), text);
   assert.equal(got.at(-1).href, undefined);
 });
+
+test('a bidi control ends an address, and a link is laid out left to right whatever comes before it', async () => {
+  // An override before a link reversed the address shown, not the one it goes to:
+  // "\u202Ehttps://x.example/moc.knab.www//:sptth" was seen as "https://www.bank.com/elpmaxe.x//:sptth".
+  // A control inside an address would reorder the rest of it as shown.
+  for (const c of ['\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e',
+    '\u2066', '\u2067', '\u2068', '\u2069', '\ufeff']) {
+    const text = `see https://x.example/a${c}moc.knab.www//:sptth`;
+    assert.deepEqual(links(text), [['https://x.example/a', 'https://x.example/a']], `U+${c.codePointAt(0).toString(16)}`);
+    assert.equal(joined(text), text);
+  }
+  await import('./page-globals.mjs');
+  const { installMiniDOM } = await import('./mini-dom.mjs');
+  installMiniDOM();
+  const { linkNodes } = await import('../static/js/linkify.js');
+  const nodes = linkNodes('\u202ehttps://x.example/moc.knab.www//:sptth and more');
+  const [a] = nodes.filter((n) => n.tagName === 'A');
+  assert.equal(a.href, 'https://x.example/moc.knab.www//:sptth');
+  assert.equal(a.getAttribute('dir'), 'ltr', 'the link is not isolated from the override before it');
+  assert.equal(a.rel, 'noopener noreferrer', 'the page opened gets no handle on this one');
+});

@@ -2,14 +2,17 @@
 // web addresses; only http: and https: addresses become links (never javascript:,
 // data:, file: and the like, however they are spelled), and each link is built as an
 // <a> element whose text goes in through textContent: a message can never become
-// markup. Links open in a new tab with no opener and no referrer, so the page
-// opened learns neither this meeting's address nor gets a handle on this tab.
+// markup, and is laid out left to right whatever the text around it says. Links open
+// in a new tab with no opener and no referrer, so the page opened learns neither this
+// meeting's address nor gets a handle on this tab.
 //
 // linkify is pure (no DOM) so the Node tests in web/jstest check it directly.
 
 // A candidate starts at the http or https scheme and its two slashes (any case) at a word boundary and runs
-// to the next white space or a character that cannot be part of an address in prose.
-const CANDIDATE = /\bhttps?:\/\/[^\s<>"'`\u00a0\u2000-\u200f\u2028-\u202f]+/giu;
+// to the next white space or a character that cannot be part of an address in prose: among them every
+// bidi control (marks, embeddings, overrides, isolates: U+061C, U+200E–U+200F, U+202A–U+202E,
+// U+2066–U+2069), which would make the address shown differ from where the link goes.
+const CANDIDATE = /\bhttps?:\/\/[^\s<>"'`\u00a0\u061c\u2000-\u200f\u2028-\u202f\u2066-\u2069\ufeff]+/giu;
 // Punctuation that ends a sentence rather than the address (the full stop after a link).
 const TRAILING = '.,;:!?…\'"»›)]}';
 const OPENERS = { ')': '(', ']': '[', '}': '{' };
@@ -91,6 +94,10 @@ export function linkNodes(text) {
     a.className = 'chat-link';
     a.href = seg.href;
     a.textContent = seg.text;
+    // Laid out left to right on its own (dir isolates it): an override before it in the
+    // message (U+202E) would otherwise show it backwards, and an address to x.example
+    // whose path is a bank's address written backwards would be seen as the bank's.
+    a.setAttribute('dir', 'ltr');
     a.target = '_blank';
     a.rel = 'noopener noreferrer';
     a.referrerPolicy = 'no-referrer';
