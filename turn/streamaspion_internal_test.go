@@ -117,14 +117,16 @@ func FuzzStreamUplinkAsPion(f *testing.F) {
 		var aloneLog []string
 		pionReads(&chunkedConn{data: bytes.Clone(stream), chunk: int(alone) + 1}, &aloneLog)
 		var want []string
-		short := false // a frame before went to pion/turn, shorter than it frames
+		// behind: the last frame that went to pion/turn was shorter than it frames,
+		// and so goes the next one.
+		behind := false
 		for _, line := range aloneLog {
 			var frame []byte
 			if _, err := fmt.Sscanf(line, "pion/turn reads %x", &frame); err == nil {
-				if data, ok := servedOf(frame); ok && !short {
+				if data, ok := servedOf(frame); ok && !behind {
 					line = fmt.Sprintf("relayed %x to %v", data, uplinkSFU)
-				} else if len(frame) < pionMinFrame {
-					short = true
+				} else {
+					behind = len(frame) < pionMinFrame
 				}
 			}
 			want = append(want, line)
@@ -212,19 +214,25 @@ func streamSeeds(tb testing.TB) [][]byte {
 
 // TestStreamUplinkKeepsAShortFrameInItsPlace: pion/turn frames nothing of fewer than 9
 // bytes (a ChannelData of 4 bytes of data at most) until bytes of the frames after it
-// have come, so after such a frame handed on everything goes to pion/turn: were those
-// frames relayed here they would overtake the short one, and pion/turn would hold it
-// until some later frame went to it.
+// have come, so the frames after such a frame handed on go to pion/turn too, up to the
+// first of 9 bytes or more: were they relayed here they would overtake the short one,
+// and pion/turn would hold it until some later frame went to it. After that one
+// pion/turn holds nothing, and the frames after it are relayed here again: the
+// connection keeps its fast path.
 func TestStreamUplinkKeepsAShortFrameInItsPlace(t *testing.T) {
-	short := appendChannelData(nil, 0x4001, nil) // a channel the connection did not bind
+	short := appendChannelData(nil, 0x4001, nil)            // a channel the connection did not bind
+	shortOn := appendChannelData(nil, 0x4000, []byte("on")) // its own channel, short too
 	send := buildSendIndication(t, uplinkSFU, []byte("media"))
-	stream := bytes.Join([][]byte{short, send, appendChannelData(nil, 0x4000, []byte("channel"))}, nil)
+	channel := appendChannelData(nil, 0x4000, []byte("channel"))
+	stream := bytes.Join([][]byte{short, shortOn, send, channel, send}, nil)
 	var got []string
 	pionReads(uplinkOn(&chunkedConn{data: stream, chunk: len(stream)}, loggingPacketConn{log: &got}), &got)
 	want := []string{
 		fmt.Sprintf("pion/turn reads %x", short),
+		fmt.Sprintf("pion/turn reads %x", shortOn),
 		fmt.Sprintf("pion/turn reads %x", send),
-		fmt.Sprintf("pion/turn reads %x", appendChannelData(nil, 0x4000, []byte("channel"))),
+		fmt.Sprintf("relayed %x to %v", "channel", uplinkSFU),
+		fmt.Sprintf("relayed %x to %v", "media", uplinkSFU),
 		"end: EOF",
 	}
 	if !slices.Equal(got, want) {

@@ -33,9 +33,13 @@ type streamUplink struct {
 	w   int
 	// pass is how many bytes of the current frame, one not relayed here, are still
 	// to be handed to pion/turn (math.MaxInt once the stream lost its framing:
-	// pion/turn refuses what follows and closes the connection; or after a frame
-	// shorter than pion/turn frames, pionMinFrame).
-	pass   int
+	// pion/turn refuses what follows and closes the connection).
+	pass int
+	// behind: the last frame handed to pion/turn was shorter than it frames
+	// (pionMinFrame), and it holds that frame until more bytes come; the frames
+	// after it go to pion/turn too, until one of pionMinFrame bytes or more, with
+	// which it has framed them all.
+	behind bool
 	filled bool // the last read took all the room the buffer had
 }
 
@@ -50,8 +54,9 @@ const (
 	// only when bytes of the frames after it have come, and handles it then: were
 	// those relayed here, they would overtake it, and pion/turn would hold it until
 	// some later frame went to it (a Refresh, minutes later, for a client whose
-	// media is all relayed here). Once it is handed such a frame, pion/turn reads
-	// the rest of the connection itself; no browser sends one.
+	// media is all relayed here). So the frames after such a frame are handed on
+	// as well, up to one of pionMinFrame bytes or more (behind); no browser sends
+	// one.
 	pionMinFrame = 9
 	// uplinkBufMin holds the largest ChannelData relayed here (a datagram of
 	// maxRelayed bytes, framed; a larger one goes to pion/turn, which drops what
@@ -87,7 +92,7 @@ func (u *streamUplink) Read(p []byte) (int, error) {
 		case 1: // ChannelData (RFC 8656, section 12.4), padded on a stream
 			size := channelDataSize(length)
 			ch, ok := u.st.channels.channel(binary.BigEndian.Uint16(b))
-			if !ok || length > maxRelayed {
+			if !ok || length > maxRelayed || u.behind {
 				u.handOn(size)
 				continue
 			}
@@ -113,7 +118,7 @@ func (u *streamUplink) Read(p []byte) (int, error) {
 func (u *streamUplink) stun(b []byte) (more bool) {
 	size := stunHeader + int(binary.BigEndian.Uint16(b[2:]))
 	switch {
-	case binary.BigEndian.Uint16(b) != stunSendIndication || size >= pionInboundMTU:
+	case binary.BigEndian.Uint16(b) != stunSendIndication || size >= pionInboundMTU || u.behind:
 	case len(b) >= 8 && binary.BigEndian.Uint32(b[4:]) != stunMagicCookie: // type, length, cookie
 		// No STUN to pion/turn, which closes the connection as soon as it has the
 		// header, not waiting for the rest.
@@ -128,12 +133,14 @@ func (u *streamUplink) stun(b []byte) (more bool) {
 }
 
 // handOn sets the next size bytes, a frame not relayed here, to be handed to
-// pion/turn, and all that follows if the frame is shorter than pion/turn frames.
+// pion/turn. A frame shorter than pion/turn frames has the frames after it handed on
+// too (behind), until one that is not: pion/turn then frames them all, in order, before
+// it reads again, and the connection's fast path goes on. (RFC 8656, section 12.6:
+// ChannelData on a channel not bound is discarded, which pion/turn does; the framing
+// holds, and the connection stays.)
 func (u *streamUplink) handOn(size int) {
 	u.pass = size
-	if size < pionMinFrame {
-		u.pass = math.MaxInt
-	}
+	u.behind = size < pionMinFrame
 }
 
 // serveSend relays frame, a whole STUN message, if it is a Send indication to an SFU

@@ -62,8 +62,10 @@ func uplinkOn(conn net.Conn, sock net.PacketConn) *streamUplink {
 // uplink would have waited for it whole (the connection is gone either way); a Send
 // indication without the magic cookie is handed on at once (pion/turn closes the
 // connection as soon as it has the header); after a frame handed on that is shorter
-// than pion/turn frames (pionMinFrame), everything is.
+// than pion/turn frames (pionMinFrame), the frames after it are, up to the first that
+// is not shorter.
 func frameStream(stream []byte) (relayed [][]byte, passed []byte) {
+	behind := false
 	for b := stream; len(b) > 0; {
 		if len(b) < channelDataHeader {
 			return relayed, passed
@@ -73,7 +75,7 @@ func frameStream(stream []byte) (relayed [][]byte, passed []byte) {
 		switch b[0] >> 6 {
 		case 0:
 			size = stunHeader + length
-			if binary.BigEndian.Uint16(b) == stunSendIndication && size < pionInboundMTU &&
+			if !behind && binary.BigEndian.Uint16(b) == stunSendIndication && size < pionInboundMTU &&
 				(len(b) < 8 || binary.BigEndian.Uint32(b[4:]) == stunMagicCookie) {
 				if len(b) < size {
 					return relayed, passed
@@ -86,7 +88,7 @@ func frameStream(stream []byte) (relayed [][]byte, passed []byte) {
 			}
 		case 1:
 			size = channelDataSize(length)
-			if binary.BigEndian.Uint16(b) == 0x4000 && length <= maxRelayed {
+			if !behind && binary.BigEndian.Uint16(b) == 0x4000 && length <= maxRelayed {
 				if len(b) < size {
 					return relayed, passed
 				}
@@ -97,9 +99,7 @@ func frameStream(stream []byte) (relayed [][]byte, passed []byte) {
 		default:
 			return relayed, append(passed, b...)
 		}
-		if size < pionMinFrame {
-			return relayed, append(passed, b...)
-		}
+		behind = size < pionMinFrame
 		size = min(size, len(b))
 		passed = append(passed, b[:size]...)
 		b = b[size:]
