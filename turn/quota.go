@@ -107,6 +107,18 @@ func (q *quota) give(username string, c *restrictedConn) {
 	}
 }
 
+// relayAt is username's relay socket at port, nil if it holds none there (any more).
+func (q *quota) relayAt(username string, port int) *restrictedConn {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for c := range q.relays[username] {
+		if int(c.port) == port {
+			return c
+		}
+	}
+	return nil
+}
+
 // isRevoked reports whether username was revoked.
 func (q *quota) isRevoked(username string) bool {
 	q.mu.Lock()

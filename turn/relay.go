@@ -118,7 +118,7 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	}
 	local := udp.LocalAddr().(*net.UDPAddr)
 	relayed := &net.UDPAddr{IP: g.relayIP, Port: local.Port}
-	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers, user: conf.UserID}
+	rc := &restrictedConn{PacketConn: conn, udp: udp, peers: g.peers, user: conf.UserID, port: uint16(local.Port)}
 	if q != nil {
 		rc.give = func() { q.give(conf.UserID, rc) }
 	}
@@ -185,6 +185,7 @@ type restrictedConn struct {
 	// user is the username whose allocation the relay is, as pion/turn's events name
 	// it (direct.relayOf).
 	user string
+	port uint16 // the socket's
 
 	// With the SFU handing datagrams over in memory (relayGenerator.handOver), reads
 	// take them from inbox (a read deadline does not apply: pion/turn sets none on a
@@ -197,6 +198,10 @@ type restrictedConn struct {
 	once    sync.Once // shut
 	// socketOnce closes the socket (closeSocket).
 	socketOnce sync.Once
+	// shutMu orders shut against whenShut: an end hook is either run by shut or
+	// refused by whenShut.
+	shutMu sync.Mutex
+	onShut []func()
 	// closed is set by shut: a write after it is refused (WriteTo), though the SFU's
 	// taker is still at hand and pion/turn, which deletes the allocation and its
 	// channels only once its reader sees the close, may still route one to it; and a
@@ -286,7 +291,14 @@ func (c *restrictedConn) Close() error {
 // (Server.Revoke).
 func (c *restrictedConn) shut() {
 	c.once.Do(func() {
+		c.shutMu.Lock()
 		c.closed.Store(true)
+		ended := c.onShut
+		c.onShut = nil
+		c.shutMu.Unlock()
+		for _, f := range ended {
+			f()
+		}
 		for _, remove := range c.removes {
 			remove()
 		}
@@ -297,6 +309,18 @@ func (c *restrictedConn) shut() {
 			c.give()
 		}
 	})
+}
+
+// whenShut has f called when the relay is shut (ending its allocation) and reports
+// true; false, and f is never called, when it is shut already.
+func (c *restrictedConn) whenShut(f func()) bool {
+	c.shutMu.Lock()
+	defer c.shutMu.Unlock()
+	if c.closed.Load() {
+		return false
+	}
+	c.onShut = append(c.onShut, f)
+	return true
 }
 
 // closeSocket closes the socket once: a later call (pion/turn closes the relay of an

@@ -48,11 +48,11 @@ type stream struct {
 	overTLS bool
 	tls     *tls.Conn
 	// allocations is how many allocations pion/turn reported created on the
-	// connection less those it reported deleted: one, but for a moment two when the
-	// client allocates again as its allocation ends, or below zero when a deletion
-	// is reported before its allocation's creation (allocationDeleted).
+	// connection whose relays are not shut yet: one, but for a moment two when the
+	// client allocates again as its allocation ends (allocationCreated).
 	allocations int
 	stop        func() bool // the running wait's, nil while none runs
+	gone        bool        // the connection is closed
 	// channels are what its allocation bound, and permits the permissions it holds,
 	// for its reader (streamuplink.go).
 	channels streamChannels
@@ -82,8 +82,10 @@ func (s *streams) accepted(q *queuedConn, overTLS bool) *stream {
 		if s.m[key] == st {
 			delete(s.m, key)
 		}
+		st.gone = true
 		if st.stop != nil {
 			st.stop()
+			st.stop = nil
 		}
 	})
 	return st
@@ -140,50 +142,51 @@ func (s *streams) waitLocked(st *stream) {
 	})
 }
 
-// allocationCreated and allocationDeleted follow pion/turn's events (src and dst are
-// the allocation's five-tuple); allocations over UDP are no concern here. They count,
-// and the connection waits to be closed while the count is not above zero, whatever
-// order the events come in: pion/turn reports each allocation's creation once, after
-// it put the allocation in its table, and its deletion once, after it took it out,
-// both after it let go of its allocations' lock, on whichever goroutine created or
-// deleted it; and a deletion names no relay to tell two allocations of the
-// connection apart.
+// allocationCreated counts the allocation whose relay is relay on the connection
+// src–dst (pion/turn's report of its creation), until relay is shut: then the
+// allocation is over (pion/turn closes the relay of each allocation it deletes, and a
+// revocation shuts it first), and the connection waits to be closed while it counts
+// none. A relay shut before its creation is reported (nil here: no longer held) is not
+// counted.
 //
-// So an allocation that ends on pion/turn's timer as its client allocates again may
-// be reported deleted after the new one is reported created (the count is two, then
-// one), and the new one may be reported deleted before it is reported created: an
-// allocation's reader deletes whatever pion/turn holds at its five-tuple when its
-// relay closes (Allocation.packetConnHandler), which may be the new allocation,
-// inserted and not yet reported. A count that stopped at zero would then stay at one
-// for good, and the connection, which holds nothing, would never be closed (a client
-// with credentials could pin connections so, even after their revocation). Counted
-// below zero, it comes back to zero, and the wait armed at the old allocation's end
-// runs on.
+// The count follows the relays, not pion/turn's reports of deletions, which name no
+// relay and no connection, only the five-tuple: a client that reset its connection and
+// connected again from the same port at once has its new connection registered under
+// the same addresses while pion/turn may still report the old one's deletion (its
+// reader deletes the allocation as it sees the connection end, then closes it). Counted
+// on the new connection, that deletion closed the client's new connection after
+// allocWait while it held its allocation. And an allocation that ends on pion/turn's
+// timer as its client allocates again is reported deleted after or before the new one
+// is reported created, and the new one may be reported deleted before it is reported
+// created (an allocation's reader deletes whatever pion/turn holds at its five-tuple when
+// its relay closes, Allocation.packetConnHandler): its relay, closed, is not counted.
 //
-// The count is the record's, not the five-tuple's: all the events of an allocation
-// on the connection come while it is registered (pion/turn reports a connection's
-// last deletion before it closes it). A deletion of an earlier connection with the
-// same addresses (a client that reset it and connected again from the same port at
-// once) may still be counted on the new one: that only closes the client's own
-// connection early, it never keeps one open.
-func (s *streams) allocationCreated(src, dst net.Addr) {
+// A creation is matched to the connection registered at src–dst when it is reported:
+// pion/turn reports it on the reader of the connection that asked for it, before it
+// closes that connection.
+func (s *streams) allocationCreated(src, dst net.Addr, relay *restrictedConn) {
+	if relay == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.lookupLocked(src, dst); st != nil {
-		if st.allocations++; st.allocations > 0 && st.stop != nil {
-			st.stop()
-			st.stop = nil
-		}
+	st := s.lookupLocked(src, dst)
+	if st == nil || !relay.whenShut(func() { s.allocationEnded(st) }) {
+		return
+	}
+	st.allocations++
+	if st.stop != nil {
+		st.stop()
+		st.stop = nil
 	}
 }
 
-func (s *streams) allocationDeleted(src, dst net.Addr) {
+// allocationEnded counts an allocation of st's less, its relay shut.
+func (s *streams) allocationEnded(st *stream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.lookupLocked(src, dst); st != nil {
-		if st.allocations--; st.allocations <= 0 && st.stop == nil {
-			s.waitLocked(st)
-		}
+	if st.allocations--; st.allocations == 0 && st.stop == nil && !st.gone {
+		s.waitLocked(st)
 	}
 }
 

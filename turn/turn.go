@@ -132,6 +132,8 @@ type Server struct {
 	realms clientRealms
 	// closers closes the sockets of revoked relays (Revoke).
 	closers socketClosers
+	// streams are the TCP and TLS listeners' connections.
+	streams *streams
 }
 
 // DirectWrites is the number of packets from the SFU the relays wrote to their
@@ -284,16 +286,8 @@ func New(cfg Config) (*Server, error) {
 	sc.LoggerFactory = pionLoggerFactory{log: cfg.Logger}
 	sc.AuthHandler = s.authenticate
 	sc.QuotaHandler = q.allows
-	sc.EventHandler = pionturn.EventHandler{
-		OnAllocationCreated: func(src, dst net.Addr, _, _, _ string, _ net.Addr, _ int) {
-			tcpStreams.allocationCreated(src, dst)
-			s.answers.allocationCreated(src)
-		},
-		OnAllocationDeleted: func(src, dst net.Addr, _, _, _ string) {
-			tcpStreams.allocationDeleted(src, dst)
-			s.answers.allocationDeleted(src)
-		},
-	}
+	s.streams = tcpStreams
+	sc.EventHandler = pionturn.EventHandler{OnAllocationCreated: s.allocationCreated, OnAllocationDeleted: s.allocationDeleted}
 	if d := s.direct; d != nil {
 		sc.EventHandler.OnChannelCreated, sc.EventHandler.OnChannelDeleted = d.channelCreated, d.channelDeleted
 		sc.EventHandler.OnPermissionCreated, sc.EventHandler.OnPermissionDeleted = d.permissionCreated, d.permissionDeleted
@@ -303,6 +297,23 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("turn: %w", err)
 	}
 	return s, nil
+}
+
+// allocationCreated and allocationDeleted follow pion/turn's reports of its
+// allocations (src and dst are an allocation's five-tuple, relayAddr its relay's
+// address). A TCP or TLS connection counts its allocations by their relays, found here
+// by user and port: a deletion names no relay, and may be reported after the client's
+// next connection from the same address and port took the same five-tuple
+// (streams.allocationCreated).
+func (s *Server) allocationCreated(src, dst net.Addr, _, user, _ string, relayAddr net.Addr, _ int) {
+	if r, ok := relayAddr.(*net.UDPAddr); ok {
+		s.streams.allocationCreated(src, dst, s.quota.relayAt(user, r.Port))
+	}
+	s.answers.allocationCreated(src)
+}
+
+func (s *Server) allocationDeleted(src, _ net.Addr, _, _, _ string) {
+	s.answers.allocationDeleted(src)
 }
 
 // listenUDP opens the UDP listener's socket, batched by batch when it is set and can
