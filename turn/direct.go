@@ -108,7 +108,7 @@ func unmap(ap netip.AddrPort) netip.AddrPort {
 // route finds the relay at relayAddr, user's (relayOf), and its client's connection
 // (src and dst are the allocation's five-tuple as pion/turn reports it).
 func (d *direct) route(src, dst, relayAddr net.Addr, user string) (*restrictedConn, clientConn) {
-	relay := d.relayOf(relayAddr, user)
+	relay := d.relayOf(src, dst, relayAddr, user)
 	if relay == nil {
 		return nil, nil
 	}
@@ -166,7 +166,7 @@ func (d *direct) channelCreated(src, dst net.Addr, _, user, _ string, relayAddr,
 // A relay no longer registered is closed, and its close took out what it held
 // (forget).
 func (d *direct) channelDeleted(src, dst net.Addr, _, user, _ string, relayAddr, peer net.Addr, number uint16) {
-	relay := d.relayOf(relayAddr, user)
+	relay := d.relayOf(src, dst, relayAddr, user)
 	if relay == nil {
 		return
 	}
@@ -205,7 +205,7 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, user, _ string, relayAd
 	if !ok {
 		return
 	}
-	relay := d.relayOf(relayAddr, user)
+	relay := d.relayOf(src, dst, relayAddr, user)
 	if relay == nil {
 		return
 	}
@@ -220,7 +220,8 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, user, _ string, relayAd
 	})
 }
 
-// relayOf is the relay at relayAddr if it is user's, nil otherwise. An event names an
+// relayOf is the relay at relayAddr if it is user's allocation on the five-tuple
+// src–dst, nil otherwise. An event names an
 // allocation's relay by its address, and pion/turn may report one after the relay's
 // socket is closed (a permission created as its allocation closed, reported after it
 // let go of the lock; a permission or channel deleted by pion/turn's reader of a relay
@@ -229,13 +230,25 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, user, _ string, relayAd
 // relay writes to its client (a route to the reporting client would send it another
 // member's media) nor take its routes out. Each relay is opened for one username,
 // which pion/turn's events name (the credentials' own, handed to one member), so user
-// tells another member's relay from the reported one; another allocation of the same
-// member's cannot be told apart, which can only misroute that member's own media.
-func (d *direct) relayOf(relayAddr net.Addr, user string) *restrictedConn {
-	if relay := d.relayAt(relayAddr); relay != nil && relay.user == user {
-		return relay
+// tells another member's relay from the reported one. A member holds several
+// allocations with the same credentials (one per peer connection and transport, each
+// from a socket or connection of its own), and the five-tuple, which the relay keeps
+// from its creation's report (Server.allocationCreated; its channels and permissions
+// are reported after it, on the same reader), tells those apart: a route to the
+// reporting client would send that allocation's media to another of the member's
+// sockets. Left: an allocation of the same member on the same five-tuple and port (its
+// client allocating again from the same socket, handed the same port), which no
+// event's fields tell from the earlier one; its routes go to the same client.
+func (d *direct) relayOf(src, dst, relayAddr net.Addr, user string) *restrictedConn {
+	relay := d.relayAt(relayAddr)
+	if relay == nil || relay.user != user {
+		return nil
 	}
-	return nil
+	key, ok := fiveTupleOf(src, dst)
+	if client := relay.client.Load(); !ok || client == nil || *client != key {
+		return nil
+	}
+	return relay
 }
 
 // relayAt is the relay registered at relayAddr's port, whoever's it is.

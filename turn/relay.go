@@ -186,6 +186,11 @@ type restrictedConn struct {
 	// it (direct.relayOf).
 	user string
 	port uint16 // the socket's
+	// client is the five-tuple of the allocation, from the report of its creation
+	// (Server.allocationCreated): pion/turn's events name it with the relay's
+	// address, and a relay's port may be another allocation's of the same member by
+	// the time a late event comes (direct.relayOf).
+	client atomic.Pointer[streamKey]
 
 	// With the SFU handing datagrams over in memory (relayGenerator.handOver), reads
 	// take them from inbox (a read deadline does not apply: pion/turn sets none on a

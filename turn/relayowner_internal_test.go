@@ -43,3 +43,45 @@ func TestAnotherMembersReportsLeaveTheRelayAlone(t *testing.T) {
 	r.served(t, "ChannelData", appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
 	r.served(t, "a Send indication", buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
 }
+
+// TestSameMembersOtherAllocationsReportsLeaveTheRelayAlone: a member holds several
+// allocations with the same credentials (one per peer connection and transport, each
+// from a socket or connection of its own), and a late event of one of them (as above)
+// may come when its relay's port is another of them's. Such a report, under the
+// member's own username and from the other allocation's five-tuple, must change nothing
+// of the relay: a permission's route would have the relay write its media to the
+// member's other socket, which does not expect it there, and a deletion would take the
+// relay's own routes and the uplink's entries out. Over UDP and TCP, the relay's routes
+// and the uplink's table stay as they were, and the client's ChannelData and Send
+// indications are still served.
+func TestSameMembersOtherAllocationsReportsLeaveTheRelayAlone(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			r := newReallocRig(t, transport)
+			r.permit(t)
+			number := r.bind(t)
+			routes := r.relay.routes.cur.Load()
+			channels, permits, relays := r.held(t)
+
+			var src net.Addr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+			if transport == "tcp" {
+				src = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+			}
+			d, sfu, at := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr), r.relayed.LocalAddr()
+			d.permissionCreated(src, r.dst, r.proto, r.user, "", at, sfu.IP)
+			d.channelCreated(src, r.dst, r.proto, r.user, "", at, sfu, number+1)
+			d.channelDeleted(src, r.dst, r.proto, r.user, "", at, sfu, number)
+			d.permissionDeleted(src, r.dst, r.proto, r.user, "", at, sfu.IP)
+			if got := r.relay.routes.cur.Load(); got != routes {
+				t.Errorf("the member's other allocation's reports changed the relay's routes: %d channels, %d permissions, were %d and %d",
+					len(got.channels), len(got.permits), len(routes.channels), len(routes.permits))
+			}
+			if c, p, n := r.held(t); c != channels || p != permits || n != relays {
+				t.Errorf("the member's other allocation's reports changed the uplink's table: %d channels, %d permissions, of %d relays, were %d, %d, %d",
+					c, p, n, channels, permits, relays)
+			}
+			r.served(t, "ChannelData", appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
+			r.served(t, "a Send indication", buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
+		})
+	}
+}

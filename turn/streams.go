@@ -215,6 +215,17 @@ func (s *streams) lookupLocked(src, dst net.Addr) *stream {
 	return s.m[key]
 }
 
+// fiveTupleOf is an allocation's client and server addresses over UDP, TCP or TLS.
+func fiveTupleOf(client, server net.Addr) (streamKey, bool) {
+	if c, ok := client.(*net.UDPAddr); ok {
+		if s, ok := server.(*net.UDPAddr); ok {
+			return streamKey{unmap(c.AddrPort()), unmap(s.AddrPort())}, true
+		}
+		return streamKey{}, false
+	}
+	return streamKeyOf(client, server)
+}
+
 func streamKeyOf(client, server net.Addr) (streamKey, bool) {
 	c, ok1 := client.(*net.TCPAddr)
 	s, ok2 := server.(*net.TCPAddr)

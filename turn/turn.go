@@ -307,7 +307,11 @@ func New(cfg Config) (*Server, error) {
 // (streams.allocationCreated).
 func (s *Server) allocationCreated(src, dst net.Addr, _, user, _ string, relayAddr net.Addr, _ int) {
 	if r, ok := relayAddr.(*net.UDPAddr); ok {
-		s.streams.allocationCreated(src, dst, s.quota.relayAt(user, r.Port))
+		relay := s.quota.relayAt(user, r.Port)
+		if key, ok := fiveTupleOf(src, dst); ok && relay != nil {
+			relay.client.CompareAndSwap(nil, &key) // the first report: its own
+		}
+		s.streams.allocationCreated(src, dst, relay)
 	}
 	s.answers.allocationCreated(src)
 }
