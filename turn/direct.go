@@ -232,11 +232,11 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, user, _ string, relayAd
 // which pion/turn's events name (the credentials' own, handed to one member), so user
 // tells another member's relay from the reported one. A member holds several
 // allocations with the same credentials (one per peer connection and transport, each
-// from a socket or connection of its own), and the five-tuple, which the relay keeps
-// from its creation's report (Server.allocationCreated; its channels and permissions
-// are reported after it, on the same reader), tells those apart: a route to the
-// reporting client would send that allocation's media to another of the member's
-// sockets. Left: an allocation of the same member on the same five-tuple and port (its
+// from a socket or connection of its own), and the five-tuple, transport included
+// (fiveTuple), which the relay keeps from its creation's report
+// (Server.allocationCreated; its channels and permissions are reported after it, on
+// the same reader), tells those apart: a route to the reporting client would send
+// that allocation's media to another of the member's sockets. Left: an allocation of the same member on the same five-tuple and port (its
 // client allocating again from the same socket, handed the same port), which no
 // event's fields tell from the earlier one; its routes go to the same client.
 func (d *direct) relayOf(src, dst, relayAddr net.Addr, user string) *restrictedConn {

@@ -190,7 +190,7 @@ type restrictedConn struct {
 	// (Server.allocationCreated): pion/turn's events name it with the relay's
 	// address, and a relay's port may be another allocation's of the same member by
 	// the time a late event comes (direct.relayOf).
-	client atomic.Pointer[streamKey]
+	client atomic.Pointer[fiveTuple]
 
 	// With the SFU handing datagrams over in memory (relayGenerator.handOver), reads
 	// take them from inbox (a read deadline does not apply: pion/turn sets none on a

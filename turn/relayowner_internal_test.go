@@ -85,3 +85,40 @@ func TestSameMembersOtherAllocationsReportsLeaveTheRelayAlone(t *testing.T) {
 		})
 	}
 }
+
+// TestSameMembersReportsOverTCPLeaveItsUDPRelayAlone: a five-tuple is the client's and
+// the server's addresses and the transport (RFC 8656, section 2). A member's allocation
+// over TCP may come from the same address and port as its allocation over UDP, to the
+// same server address and port (a UDP and a TCP listener on the same address, say
+// 3478 both), and a late event of the TCP allocation, when its relay's port is the UDP
+// allocation's relay's by then, must change nothing of that relay, as another
+// allocation's of the member from any other five-tuple (above): told by the
+// addresses alone, its deletions took the UDP relay's own channel and permission out
+// of its routes. Over UDP, the relay's routes and the uplink's table stay as they
+// were, and the client's ChannelData and Send indications are still served.
+func TestSameMembersReportsOverTCPLeaveItsUDPRelayAlone(t *testing.T) {
+	r := newReallocRig(t, "udp")
+	r.permit(t)
+	number := r.bind(t)
+	routes := r.relay.routes.cur.Load()
+	channels, permits, relays := r.held(t)
+
+	udpSrc, udpDst := r.src.(*net.UDPAddr), r.dst.(*net.UDPAddr)
+	src := &net.TCPAddr{IP: udpSrc.IP, Port: udpSrc.Port}
+	dst := &net.TCPAddr{IP: udpDst.IP, Port: udpDst.Port}
+	d, sfu, at := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr), r.relayed.LocalAddr()
+	d.permissionCreated(src, dst, "TCP", r.user, "", at, sfu.IP)
+	d.channelCreated(src, dst, "TCP", r.user, "", at, sfu, number+1)
+	d.channelDeleted(src, dst, "TCP", r.user, "", at, sfu, number)
+	d.permissionDeleted(src, dst, "TCP", r.user, "", at, sfu.IP)
+	if got := r.relay.routes.cur.Load(); got != routes {
+		t.Errorf("the member's allocation over TCP from the same addresses changed the UDP relay's routes: %d channels, %d permissions, were %d and %d",
+			len(got.channels), len(got.permits), len(routes.channels), len(routes.permits))
+	}
+	if c, p, n := r.held(t); c != channels || p != permits || n != relays {
+		t.Errorf("the member's allocation over TCP from the same addresses changed the uplink's table: %d channels, %d permissions, of %d relays, were %d, %d, %d",
+			c, p, n, channels, permits, relays)
+	}
+	r.served(t, "ChannelData", appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
+	r.served(t, "a Send indication", buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
+}

@@ -215,15 +215,27 @@ func (s *streams) lookupLocked(src, dst net.Addr) *stream {
 	return s.m[key]
 }
 
-// fiveTupleOf is an allocation's client and server addresses over UDP, TCP or TLS.
-func fiveTupleOf(client, server net.Addr) (streamKey, bool) {
+// fiveTuple is an allocation's five-tuple (RFC 8656, section 2): its client's and
+// server's addresses and its transport, UDP or a stream (TCP or TLS, on listeners of
+// their own addresses). A client may allocate over UDP and over TCP from the same
+// address and port to the same server address and port (UDP and TCP listeners on one
+// address and port, 3478 both): the addresses alone do not tell those apart.
+type fiveTuple struct {
+	streamKey
+	udp bool
+}
+
+// fiveTupleOf is the five-tuple of an allocation whose client and server addresses
+// are client and server, over UDP, TCP or TLS.
+func fiveTupleOf(client, server net.Addr) (fiveTuple, bool) {
 	if c, ok := client.(*net.UDPAddr); ok {
 		if s, ok := server.(*net.UDPAddr); ok {
-			return streamKey{unmap(c.AddrPort()), unmap(s.AddrPort())}, true
+			return fiveTuple{streamKey{unmap(c.AddrPort()), unmap(s.AddrPort())}, true}, true
 		}
-		return streamKey{}, false
+		return fiveTuple{}, false
 	}
-	return streamKeyOf(client, server)
+	key, ok := streamKeyOf(client, server)
+	return fiveTuple{streamKey: key}, ok
 }
 
 func streamKeyOf(client, server net.Addr) (streamKey, bool) {
