@@ -17,8 +17,12 @@
 // waiting list showed a real knocker's proof, replayed under a bot's id, as "Link
 // verified".
 //
-// The page's glue (meeting.js: join with `left`, `warned`, `knockWrong` and
-// `knockNonces`, the Reconnect) is played by `page` with the same calls.
+// And so does its memory of the identities a member had before its own resume: a
+// resumed page verified such an identity, replayed ahead of the member's real one,
+// and refused the real one as a second identity.
+//
+// The page's glue (meeting.js: join with `left`, `warned`, `knockWrong`, `knockNonces`
+// and `identities`, the Reconnect) is played by `page` with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume, captureShown } from './media-standins.mjs';
@@ -54,6 +58,7 @@ function page(t) {
       warned: resume && p.session ? p.session.warnedKinds() : {},
       knockWrong: resume && p.session ? p.session.knockWrongIds() : [],
       knockNonces: resume && p.session ? p.session.knockNonceOwners() : [],
+      identities: resume && p.session ? p.session.earlierIdentities() : [],
       ui: uiStandIn({
         resumable: (id, secret) => p.reconnect.remember(id, secret),
         dropped: () => p.reconnect.dropped(),
@@ -295,4 +300,48 @@ test('a knock proof shown before the page\'s own resume is not shown as "Link ve
   await eventually(() => resumed.waiting && resumed.waiting[0].participantId === 'p-ki', 'Ki listed again');
   assert.equal(resumed.waiting[0].link, 'verified');
   assert.ok(resumed.knockNonceOwners().some(([n, id]) => n === knockNonce && id === 'p-ki'));
+});
+
+test('an identity a member had before its own resume is not taken after the page\'s own resume', async (t) => {
+  const { p, bo } = await joinedWithBoAndXe(t);
+  await eventually(() => p.session.keys.stateOf('p-bo') === 'verified' && keysTo('p-bo').length === 1, 'Bo verified and given the key');
+  // Bo's connection drops and Bo's page resumes with a new identity, which the page verifies.
+  const bo2 = await identityOf('p-bo', ['p-ann', 'p-xe']);
+  serverSays('participant_resumed', { participant: person('p-bo') });
+  serverSays('e2ee', { from: 'p-bo', data: bo2 });
+  await eventually(() => p.session.keys.stateOf('p-bo') === 'verified' && keysTo('p-bo').length === 2, 'Bo verified again after its resume');
+  const pubOf = (data) => JSON.parse(data).pub;
+  assert.equal(encode(p.session.keys.peers.get('p-bo').pub), pubOf(bo2));
+  assert.deepEqual(p.session.earlierIdentities(), [['p-bo', [Buffer.from(pubOf(bo), 'base64').toString('hex')]]]);
+
+  // The server drops the page's link (twice, the second attempt before its welcome) and,
+  // in the resumed meeting, replays Bo's identity from before Bo's resume ahead of the
+  // one Bo has now.
+  await dropAndResume(p);
+  await dropAndResume(p);
+  const resumed = p.session;
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo'), person('p-xe')] }));
+  await eventually(() => resumed.joined && resumed.keys, 'the resumed welcome');
+  await resumed.keysStarted;
+  serverSays('e2ee', { from: 'p-bo', data: bo });
+  serverSays('e2ee', { from: 'p-bo', data: bo2 });
+  await eventually(() => resumed.keys.stateOf('p-bo') === 'verified', 'Bo verified after the page\'s resume');
+  await resumed.keys.queue;
+  assert.equal(encode(resumed.keys.peers.get('p-bo').pub), pubOf(bo2),
+    'after the page\'s resume the identity Bo had before its own resume verified, and Bo\'s real one was refused');
+  assert.equal(keysTo('p-bo').length, 1, 'the key went to Bo once, under its identity of now');
+  assert.deepEqual(resumed.e2eeInfo().warnings.kinds, { 'replayed-identity': 1 });
+
+  // And so across a second resume of the page, where Bo's identity of now verifies first.
+  await dropAndResume(p);
+  const again = p.session;
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo'), person('p-xe')] }));
+  await eventually(() => again.joined && again.keys, 'the second resumed welcome');
+  await again.keysStarted;
+  serverSays('e2ee', { from: 'p-bo', data: bo2 });
+  serverSays('e2ee', { from: 'p-bo', data: bo });
+  await eventually(() => again.keys.stateOf('p-bo') === 'verified', 'Bo verified after the second resume');
+  await again.keys.queue;
+  assert.equal(encode(again.keys.peers.get('p-bo').pub), pubOf(bo2));
+  assert.deepEqual(again.e2eeInfo().warnings.kinds, { 'replayed-identity': 1, 'second-identity': 1 });
 });

@@ -160,6 +160,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     warned: resume && session ? session.warnedKinds() : {}, // and a tampering warning stays
     knockWrong: resume && session ? session.knockWrongIds() : [], // and who knocked with a wrong link
     knockNonces: resume && session ? session.knockNonceOwners() : [], // and for whom each knock nonce was shown
+    identities: resume && session ? session.earlierIdentities() : [], // and the identities members had before their resumes
     replaceKnock,
     presence,
     ui: sessionUI({

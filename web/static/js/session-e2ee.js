@@ -46,6 +46,7 @@ export const e2eeMethods = {
       sending: false, // until the publish connection opens (_startPublisher)
       left: [...this.departed], // before a resume: the ids that left the sessions of this stay before it
       warned: this.warned, // and what their key schedules refused
+      identities: this.identities, // and the identities they refused after a member's resume
       onName: (pid, name) => {
         this.names.received(pid, name);
         this._namesChanged();

@@ -7,6 +7,7 @@ import { parseActive } from './layers.js';
 import { mediaCryptoReady } from './e2ee-hooks.js';
 import { UNREADABLE } from './e2ee/session-keys.js';
 import { validId } from './e2ee/keys.js';
+import { MAX_DEAD_IDS } from './e2ee/roster.js';
 import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, placeholder, showName } from './e2ee-names.js';
 import { t } from './i18n.js';
 import { plainName } from './name-text.js';
@@ -175,8 +176,10 @@ export const rosterMethods = {
       }
       return;
     }
-    if (this.departed.has(p.id)) {
-      if (isNew && this.keys) this.keys.peerJoined(p.id); // counted as a roster warning there
+    if (this.departed.has(p.id) || (this._departedFull() && !this.participants.has(p.id))) {
+      // An id that left, or a new one once the page can remember no more that leave: the
+      // key schedule refuses it (roster.js, MAX_DEAD_IDS), counted as a warning there.
+      if (isNew && this.keys) this.keys.peerJoined(p.id);
       return;
     }
     const known = this.participants.get(p.id);
@@ -229,12 +232,23 @@ export const rosterMethods = {
     const p = this.participants.get(id);
     this.participants.delete(id);
     this.strayTracks.delete(id);
-    if (p) this.departed.add(id);
+    if (p && this.departed.size < MAX_DEAD_IDS) this.departed.add(id); // once full, nobody new is listed (_departedFull)
     if (p && this.keys) this.keys.peerLeft(id);
     this.names.forget(id);
     this.grid.removeParticipant(id);
     if (p) this.presence.left(p); // gathered with the others close in time (presence-toasts.js)
     this.ui.rosterChanged();
+  },
+
+  /**
+   * _departedFull tells whether the page remembers MAX_DEAD_IDS ids that left, as many as
+   * its key schedule does (e2ee/roster.js): an id that leaves then cannot be remembered
+   * as dead, so an encrypted meeting's page fails closed and lists nobody it does not
+   * list already. Without encryption the server is trusted with everything anyway, and
+   * an id that could not be remembered may come back (nobody is refused).
+   */
+  _departedFull() {
+    return this.e2ee && this.departed.size >= MAX_DEAD_IDS;
   },
 
   /**
@@ -257,6 +271,19 @@ export const rosterMethods = {
    */
   warnedKinds() {
     return this.keys ? this.keys.warnings().kinds : { ...this.warned };
+  },
+
+  /**
+   * earlierIdentities is, per member id, the identities this stay's key schedules
+   * refuse after that member's own resume, [[id, [hex public key, …]]] (those given at
+   * this session's start, until it has its own key schedule): the session a resume
+   * starts takes them (meeting.js, `identities`), so that the server cannot replay
+   * there an identity a live member had before its resume, which that session never saw
+   * (e2ee/FORMAT.md, "Resumed members"). Ids and public keys only, in this page's memory
+   * only, bounded by the key schedule (seen-keys.js, MAX_IDENTITIES).
+   */
+  earlierIdentities() {
+    return this.keys ? this.keys.earlierIdentities() : [...this.identities];
   },
 
   /**

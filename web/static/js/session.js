@@ -12,6 +12,7 @@ import { rosterMethods, MAX_KNOCK_WRONG } from './session-roster.js';
 import { endMethods } from './session-end.js';
 import { realClock } from './heartbeat.js';
 import { PresenceToasts } from './presence-toasts.js';
+import { MAX_DEAD_IDS } from './e2ee/roster.js';
 
 export { AUTH_CODES, FATAL_CODES } from './session-end.js';
 
@@ -42,7 +43,7 @@ export class Session {
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [] }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [], identities = [] }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
@@ -103,10 +104,16 @@ export class Session {
     // this stay before it (left: the dropped session's leftIds): ids are never reused, so
     // one announced again is the server lying (e2ee/FORMAT.md, "Identity per session"):
     // a warning, never a member.
-    this.departed = new Set(resume ? [...left].filter((id) => typeof id === 'string') : []);
+    // At most MAX_DEAD_IDS, the key schedule's bound (e2ee/roster.js): once it holds
+    // that many, an encrypted meeting's page lists nobody new (session-roster.js).
+    this.departed = new Set(resume ? [...left].filter((id) => typeof id === 'string').slice(0, MAX_DEAD_IDS) : []);
     // What the key schedules of this stay refused before a resume, by kind (the dropped
     // session's warnedKinds): still warned about, a server cannot wipe it with a drop.
     this.warned = resume && warned && typeof warned === 'object' ? { ...warned } : {};
+    // And per member id the identities they refused after its resume (the dropped
+    // session's earlierIdentities), for this session's key schedule, which bounds them:
+    // the server cannot replay here what a live member used before its own resume.
+    this.identities = resume && Array.isArray(identities) ? identities : [];
     this.chatIds = new Set();
     this.joinTimer = 0;
     this.sentMedia = null; // the media announced in `join`

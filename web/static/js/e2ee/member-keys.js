@@ -17,7 +17,7 @@
 import { encode, decode } from './b64.js';
 import { identityTag, verifyIdentity, pairwiseKey, wrapKey, unwrapKey, validId } from './keys.js';
 import { WARNING_KINDS } from './roster.js';
-import { newSeen, judgeKey, newKey, pastKey, hex } from './seen-keys.js';
+import { newSeen, judgeKey, newKey, pastKey, hex, MAX_IDENTITIES } from './seen-keys.js';
 
 /** How long a peer may stay without a valid identity before it is shown as unverified. */
 const VERIFY_TIMEOUT_MS = 10000;
@@ -49,7 +49,8 @@ export class MemberKeys {
   stateOf(id) {
     if (!validId(id)) return 'unverified'; // announced by a lying server: never a member
     const p = this.peers.get(id);
-    if (!p && this.roster.dead.has(id)) return 'unverified'; // announced again after it left: never a member
+    // Announced again after it left, or new once the roster is full (roster.js): never a member.
+    if (!p && (this.roster.dead.has(id) || this.roster.full())) return 'unverified';
     return p ? p.state : null;
   }
 
@@ -61,6 +62,43 @@ export class MemberKeys {
       this.seen.set(id, h);
     }
     return h;
+  }
+
+  /** _rememberIdentity adds an identity (hex) to what id presented, counted against MAX_IDENTITIES. */
+  _rememberIdentity(id, pub) {
+    const pubs = this._seen(id).pubs;
+    if (pubs.has(pub)) return;
+    pubs.add(pub);
+    this.identityCount++;
+  }
+
+  /** _forgetSeen drops what a member that left presented (it is dead: nothing of it is taken again). */
+  _forgetSeen(id) {
+    const s = this.seen.get(id);
+    if (!s) return;
+    this.identityCount -= s.pubs.size;
+    this.seen.delete(id);
+  }
+
+  /**
+   * earlierIdentities is, per member id this session holds (not dead), the identities
+   * that it refuses now: those that verified for the id before its resumes, not the
+   * one it verified last and still holds, [[id, [hex public key, …]]]. The session the
+   * page's own resume starts takes them (`identities`), so that the server cannot replay
+   * there what a member used before its resume: FORMAT.md, "Resumed members". After
+   * close, what they were at close. Ids and public keys only.
+   */
+  earlierIdentities() {
+    if (this.closed) return this.earlierAtClose;
+    const out = [];
+    for (const [id, s] of this.seen) {
+      if (this.roster.dead.has(id)) continue;
+      const p = this.peers.get(id);
+      const current = p && p.state === 'verified' && p.pub ? hex(p.pub) : '';
+      const earlier = [...s.pubs].filter((k) => k !== current);
+      if (earlier.length) out.push([id, earlier]);
+    }
+    return out;
   }
 
   /** _peer returns the state of a member the server announced, or null for any other id. */
@@ -148,6 +186,19 @@ export class MemberKeys {
       return;
     }
     const ok = !!pub && await verifyIdentity(this.meeting.identityKey, from, pub, tag);
+    if (ok && this.identityCount >= MAX_IDENTITIES && !this._seen(from).pubs.has(hex(pub))) {
+      // The memory of identities is full (seen-keys.js): one verified now could not be
+      // refused after the member's resume. Fails closed, one warning per identity.
+      if (this.peers.get(from) !== p) return;
+      if (p.replayed !== hex(pub)) {
+        p.replayed = hex(pub);
+        this.roster.warn(WARNING_KINDS.FULL);
+      }
+      p.state = 'unverified';
+      this.clock.clearTimeout(p.timer);
+      this._changed();
+      return;
+    }
     let kw = null;
     if (ok) {
       try {
@@ -168,7 +219,7 @@ export class MemberKeys {
     p.state = 'verified';
     p.pub = pub;
     p.kw = kw;
-    this._seen(from).pubs.add(hex(pub));
+    this._rememberIdentity(from, hex(pub));
     this._clearTimers(p);
     if (!p.identitySent) {
       p.identitySent = true;

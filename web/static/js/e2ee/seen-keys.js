@@ -7,6 +7,19 @@
 
 import { MAX_RATCHET } from './keys.js';
 
+/**
+ * MAX_IDENTITIES bounds the identity keys a session remembers for the members it holds
+ * (their current ones and those from before their resumes, SessionKeys.seen), with those
+ * a page's own resume carries over (SessionKeys, `identities`). An identity a member had
+ * before its resume must be refused for the rest of the stay ("Resumed members"), so one
+ * is never forgotten while its id is live: once this many are held, a session fails
+ * closed and verifies no identity it does not hold (a warning). No honest meeting gets
+ * near it: 200 members each back from 50 drops of its connection are 10,200 identities,
+ * and one that leaves takes its own with it. A lying server that drops members' links
+ * to fill it only refuses service. 20,000 are 64 characters of hex each, a few MB.
+ */
+export const MAX_IDENTITIES = 20000;
+
 /** newSeen is the empty record of a member (SessionKeys._seen makes it at first use). */
 export function newSeen() {
   return { pubs: new Set(), current: '', past: new Set() };

@@ -26,6 +26,7 @@ import { Roster, WARNING_KINDS } from './roster.js';
 import { KeyRequests, AnswerLimit, systemClock } from './key-requests.js';
 import { ChatKeys, encryptChat } from './chat-keys.js';
 import { MemberKeys, VERSION } from './member-keys.js';
+import { MAX_IDENTITIES } from './seen-keys.js';
 import { PastKeys } from './past-keys.js';
 import { Rotations } from './rotations.js';
 
@@ -41,6 +42,8 @@ export const UNREADABLE = '(unreadable)';
  */
 const MAX_HELD_CHATS = 256;
 const MAX_MESSAGE = 4096;
+/** HEX_KEY is an identity public key as earlierIdentities gives it: 32 bytes of hex. */
+const HEX_KEY = /^[0-9a-f]{64}$/;
 
 /** safetyCode (safety-code.js) computes the room's ten-word code from [{id, pub}]. */
 export { safetyCode };
@@ -82,8 +85,13 @@ export class SessionKeys extends MemberKeys {
    * replay its identity, and the resumed page verified it and gave it its key.
    * warned is what those sessions refused (their warnings' kinds), counted from the
    * start: a drop of the page's connection does not wipe the warning.
+   * identities is, per member id, the identities those sessions refused after the
+   * member's resume, [[id, [hex public key, …]]] (earlierIdentities): refused here too,
+   * so that the server cannot replay an identity a live member had before its own resume
+   * once the page's resume started a session that never saw that resume. At most
+   * MAX_IDENTITIES are taken (those sessions held no more); junk and dead ids are not.
    */
-  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true, left = [], warned = {} }) {
+  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true, left = [], warned = {}, identities = [] }) {
     super();
     this.meeting = meeting;
     this.name = fitName(name);
@@ -102,8 +110,11 @@ export class SessionKeys extends MemberKeys {
     // _identity): {pubs: the identity keys that verified, current: its current media
     // key, past: its earlier ones}, all hex. Dropped when id leaves: it is dead then.
     this.seen = new Map();
+    this.identityCount = 0; // the identity keys in seen, at most MAX_IDENTITIES
+    this.earlierAtClose = []; // earlierIdentities as they were at close
     // The ids the server announced, and those that left (roster.js), also before a resume.
     this.roster = new Roster([...left].filter(validId), warned);
+    this._takeIdentities(identities);
     this.pendingJoins = new Set();
     this.pendingLeave = false;
     // Media goes out under the own key: a leave rotates it at once. Until then a leave's
@@ -136,6 +147,17 @@ export class SessionKeys extends MemberKeys {
     this.ready = this._run(async () => {
       this.identity = await generateIdentity();
     });
+  }
+
+  /** _takeIdentities remembers the identities the sessions before a resume refused (constructor). */
+  _takeIdentities(identities) {
+    for (const entry of Array.isArray(identities) ? identities : []) {
+      if (!Array.isArray(entry) || !validId(entry[0]) || this.roster.dead.has(entry[0]) || !Array.isArray(entry[1])) continue;
+      for (const pub of entry[1]) {
+        if (this.identityCount >= MAX_IDENTITIES) return;
+        if (typeof pub === 'string' && HEX_KEY.test(pub)) this._rememberIdentity(entry[0], pub);
+      }
+    }
   }
 
   /** start runs after `welcome`: own key, identity broadcast, the members already there. */
@@ -238,7 +260,7 @@ export class SessionKeys extends MemberKeys {
   peerLeft(id) {
     this._run(async () => {
       if (validId(id) && id !== this.selfId) this.roster.leave(id);
-      this.seen.delete(id); // dead: nothing of it is taken again anyway
+      this._forgetSeen(id); // dead: nothing of it is taken again anyway
       const p = this.peers.get(id);
       if (!p) return;
       this._clearTimers(p);
@@ -370,6 +392,9 @@ export class SessionKeys extends MemberKeys {
   }
 
   close() {
+    if (this.closed) return;
+    // What the session the page's resume starts takes (earlierIdentities): public keys only.
+    this.earlierAtClose = this.earlierIdentities();
     this.closed = true;
     this.pastKeys.close();
     this.chatKeys.close();
@@ -383,6 +408,7 @@ export class SessionKeys extends MemberKeys {
     this.own = null;
     this.using = null;
     this.seen.clear();
+    this.identityCount = 0;
     this.identity = null;
   }
 

@@ -1,0 +1,168 @@
+// The dead ids are bounded, and the bound fails closed (e2ee/roster.js MAX_DEAD_IDS,
+// session-roster.js _departedFull; e2ee/FORMAT.md, "Dead ids"). The page's list of the
+// ids that left and its key schedule's dead ids grew with every leave the server
+// announced, and a lying server could grow them without end by inventing joins and
+// leaves. A dead id must never be forgotten (it could then be verified again), so once
+// 20,000 are held the page takes no new id: a join, a welcome's entry or a key message
+// of an id it does not hold is refused with a warning, and an id that leaves then, which
+// it cannot remember, never comes back. The page's resume carries the bound on. The
+// identities a session remembers for its members (those from before their resumes,
+// which the page's resume carries over) have the same kind of bound.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume } from './media-standins.mjs';
+import { FakeMedia, eventually } from './harness.mjs';
+
+const { LocalMedia } = await import('../static/js/media.js');
+const { Session } = await import('../static/js/session.js');
+const { Reconnect } = await import('../static/js/reconnect.js');
+const { MeetingCrypto, SessionKeys } = await import('../static/js/e2ee/session-keys.js');
+const { Roster, MAX_DEAD_IDS } = await import('../static/js/e2ee/roster.js');
+const { MAX_IDENTITIES } = await import('../static/js/e2ee/seen-keys.js');
+
+window.fetch = async () => ({ ok: true, status: 200 }); // the reachability probe: the server is up
+
+const LINK_SECRET = new Uint8Array(16).fill(7);
+const RESUME = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
+const welcome = (extra = {}) => ({ participantId: 'p-ann', e2ee: true, role: 'participant', resumeSecret: RESUME, ...extra });
+const person = (id) => ({ id, role: 'participant', media: { mic: false, camera: false, screen: false } });
+const invented = (n) => Array.from({ length: n }, (_, i) => `p-gone-${i}`);
+
+/** page is meeting.js's glue around one person's sessions (as in resume-left.test.mjs). */
+function page(t) {
+  const media = new LocalMedia();
+  const p = { media, session: null, sessions: [] };
+  p.reconnect = new Reconnect({ attempt: (resume) => p.open(resume), giveUp: () => {} });
+  p.open = (resume = null, given = {}) => {
+    const session = new Session({
+      meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,
+      e2ee: { crypto: MeetingCrypto.fromSecret(LINK_SECRET), api: 'legacy' },
+      left: resume && p.session ? p.session.leftIds() : (given.left || []),
+      warned: resume && p.session ? p.session.warnedKinds() : {},
+      identities: resume && p.session ? p.session.earlierIdentities() : [],
+      ui: uiStandIn({
+        resumable: (id, secret) => p.reconnect.remember(id, secret),
+        dropped: () => p.reconnect.dropped(),
+        failed: (kind) => { p.reconnect.failed(kind); },
+        joined: () => p.reconnect.joined(),
+      }),
+    });
+    p.session = session;
+    p.sessions.push(session);
+    session.start();
+    return session;
+  };
+  t.after(() => {
+    p.reconnect._stop();
+    p.reconnect.forget();
+    for (const s of p.sessions) s.end();
+    media.stopAll();
+  });
+  return p;
+}
+
+async function identityOf(id, others) {
+  const out = [];
+  const keys = new SessionKeys({ meeting: await MeetingCrypto.fromSecret(LINK_SECRET), media: new FakeMedia(), send: (to, data) => out.push({ to, data }) });
+  await keys.start(id, others);
+  keys.close();
+  return out.find((m) => m.to === null && JSON.parse(m.data).t === 'identity').data;
+}
+
+const keysTo = (id) => sent.filter((m) => m.type === 'e2ee' && m.payload.to === id && JSON.parse(m.payload.data).t === 'key');
+
+test('a roster remembers at most MAX_DEAD_IDS dead ids, and once full takes no new id', () => {
+  assert.equal(MAX_DEAD_IDS, 20000);
+  const roster = new Roster(invented(MAX_DEAD_IDS - 1));
+  roster.announce(['p-bo', 'p-xe']);
+  roster.leave('p-xe'); // the last one it can remember
+  assert.equal(roster.full(), true);
+  roster.leave('p-bo'); // one it cannot
+  assert.equal(roster.dead.size, MAX_DEAD_IDS, 'the dead ids grew past their bound');
+  assert.equal(roster.join('p-bo'), false, 'an id that left beyond the bound came back');
+  assert.equal(roster.join('p-new'), false, 'a new id was taken once full');
+  roster.announce(['p-new2']);
+  assert.equal(roster.admits('p-bo') || roster.admits('p-new') || roster.admits('p-new2'), false);
+  roster.refuse('p-new');
+  assert.deepEqual(roster.warnings().kinds, { 'memory-full': 4 }, 'two joins, a welcome\'s entry and a key message');
+  // A roster given more (the resume of one that held as many) keeps its bound.
+  assert.equal(new Roster(invented(MAX_DEAD_IDS + 5)).dead.size, MAX_DEAD_IDS);
+});
+
+test('once the page remembers MAX_DEAD_IDS ids that left, invented joins and leaves neither grow it nor bring anyone in', async (t) => {
+  const bo = await identityOf('p-bo', ['p-ann']);
+  const p = page(t);
+  sent.length = 0;
+  // A resumed stay whose earlier sessions saw MAX_DEAD_IDS - 1 ids leave (the server
+  // invented them): Bo is in the meeting.
+  p.open({ participantId: 'p-ann', secret: RESUME }, { left: invented(MAX_DEAD_IDS - 1) });
+  await eventually(() => sent.some((m) => m.type === 'resume'), 'the resume');
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-bo')] }));
+  const s = p.session;
+  await eventually(() => s.joined && s.keys, 'the welcome');
+  await s.keysStarted;
+  serverSays('e2ee', { from: 'p-bo', data: bo });
+  await eventually(() => s.keys.stateOf('p-bo') === 'verified' && keysTo('p-bo').length === 1, 'Bo verified and given the key');
+
+  // Two more invented joins and leaves: the first fills the memory, the second does not fit.
+  for (const id of ['p-x1', 'p-x2']) {
+    serverSays('participant_joined', { participant: person(id) });
+    serverSays('participant_left', { participantId: id });
+  }
+  // Then Bo leaves, and the server brings both back with their identities, and a new id.
+  const x2 = await identityOf('p-x2', ['p-ann']);
+  const nu = await identityOf('p-new', ['p-ann']);
+  serverSays('participant_left', { participantId: 'p-bo' });
+  await s.keys.queue;
+  sent.length = 0;
+  for (const [id, data] of [['p-x2', x2], ['p-bo', bo], ['p-new', nu]]) {
+    serverSays('participant_joined', { participant: person(id) });
+    serverSays('e2ee', { from: id, data });
+  }
+  await eventually(() => ![null, 'pending'].includes(s.keys.stateOf('p-new')), 'the new id judged');
+  await s.keys.queue;
+  assert.ok(s.leftIds().length <= MAX_DEAD_IDS, `the page remembers ${s.leftIds().length} ids that left, more than ${MAX_DEAD_IDS}`);
+  assert.ok(s.keys.roster.dead.size <= MAX_DEAD_IDS, `the key schedule remembers ${s.keys.roster.dead.size} dead ids`);
+  assert.deepEqual(s.everyone().map((x) => x.id), ['p-ann'], 'an id beyond the bound is listed');
+  for (const id of ['p-x2', 'p-bo', 'p-new']) {
+    assert.notEqual(s.keys.stateOf(id), 'verified', `${id} verified once the memory was full`);
+    assert.deepEqual(keysTo(id), [], `${id} was sent the key once the memory was full`);
+  }
+  assert.ok(s.e2eeInfo().warnings.kinds['memory-full'] >= 1, JSON.stringify(s.e2eeInfo().warnings.kinds));
+
+  // The page's next resume takes the full memory: the resumed welcome's new id stays out.
+  await dropAndResume(p);
+  const resumed = p.session;
+  serverSays('welcome', welcome({ resumed: true, participants: [person('p-new')] }));
+  await eventually(() => resumed.joined && resumed.keys, 'the resumed welcome');
+  await resumed.keysStarted;
+  serverSays('e2ee', { from: 'p-new', data: nu });
+  await resumed.keys.queue;
+  assert.ok(resumed.leftIds().length <= MAX_DEAD_IDS);
+  assert.deepEqual(resumed.everyone().map((x) => x.id), ['p-ann']);
+  assert.notEqual(resumed.keys.stateOf('p-new'), 'verified');
+  assert.deepEqual(keysTo('p-new'), []);
+});
+
+test('a key schedule takes at most MAX_IDENTITIES carried identities, no junk, and once full verifies no new one', async () => {
+  assert.equal(MAX_IDENTITIES, 20000);
+  const hexKey = (i) => i.toString(16).padStart(64, '0');
+  const many = [];
+  for (let i = 0; i < MAX_IDENTITIES + 10; i += 10) many.push([`p-old-${i}`, Array.from({ length: 10 }, (_, j) => hexKey(i + j))]);
+  const junk = [null, 'x', ['p-j1', 'nope'], ['p-j2', ['ABC', 7, hexKey(0xabc).toUpperCase()]], ['', [hexKey(2)]], ['p-dead', [hexKey(3)]]];
+  const out = [];
+  const keys = new SessionKeys({
+    meeting: await MeetingCrypto.fromSecret(LINK_SECRET), media: new FakeMedia(), send: (to, data) => out.push({ to, data }),
+    left: ['p-dead'], identities: [...junk, ...many],
+  });
+  const taken = keys.earlierIdentities();
+  assert.equal(taken.flatMap(([, pubs]) => pubs).length, MAX_IDENTITIES, 'the carried identities are not bounded');
+  assert.ok(taken.every(([id]) => id.startsWith('p-old-')), `junk or a dead id taken: ${taken.filter(([id]) => !id.startsWith('p-old-')).map(([id]) => id)}`);
+  await keys.start('p-ann', ['p-bo']);
+  keys.receive('p-bo', await identityOf('p-bo', ['p-ann']));
+  await keys.queue;
+  assert.equal(keys.stateOf('p-bo'), 'unverified', 'a new identity verified once the memory was full');
+  assert.deepEqual(out.filter((m) => m.to === 'p-bo' && JSON.parse(m.data).t === 'key'), []);
+  assert.deepEqual(keys.warnings().kinds, { 'memory-full': 1 });
+  keys.close();
+});
