@@ -36,6 +36,9 @@ type Engine struct {
 	after  func(time.Duration, func()) func() bool
 	tap    func(TapPacket)
 	levels bool // Config.SpeakerDetection
+	// given is Config.AfterFunc as given, nil for the system's timers: a timer that
+	// is set again and again (resetTimer) is then one time.Timer for its life.
+	given func(time.Duration, func()) func() bool
 	// A publish connection's API is made for it too (newPublishConnection), for its
 	// keys (rtpin.go).
 	pubSettings webrtc.SettingEngine
@@ -111,10 +114,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	given := cfg.AfterFunc
 	if cfg.AfterFunc == nil {
 		cfg.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
-	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, tap: cfg.Tap, levels: cfg.SpeakerDetection, cands: candidateFilter{allowLoopback: cfg.Loopback}}
+	e := &Engine{log: cfg.Logger, now: cfg.Now, after: cfg.AfterFunc, given: given, tap: cfg.Tap, levels: cfg.SpeakerDetection, cands: candidateFilter{allowLoopback: cfg.Loopback}}
 	e.certs.now = cfg.Now
 
 	listen := net.ListenPacket

@@ -1,12 +1,14 @@
 package sfu
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
 
 	"conclave/internal/conntest"
+	"conclave/internal/fakeclock"
 )
 
 // TestPublisherLossIsRepaired: the publisher loses 3 % of its packets on the way to the
@@ -51,25 +53,86 @@ func TestPublisherLossIsRepaired(t *testing.T) {
 
 // TestPublisherTailLossIsNACKedAtOnce: the last packets of a frame are lost and the
 // publisher sends nothing after them. The SFU asks for them without waiting for the
-// next frame (which here never comes), one after the other, and the subscriber gets
-// them: a packet without the marker bit says its frame goes on.
+// next frame (which here never comes), one after the other, each once the tail watch's
+// wait has passed on the engine's clock and not before, and the subscriber gets them:
+// a packet without the marker bit says its frame goes on. After a frame that ends with
+// its marker nothing is asked for, however long the clock then runs. The engine's
+// timers are the fake clock's, and Settle says when what they fired is done: no
+// verdict waits on the system's clock.
 func TestPublisherTailLossIsNACKedAtOnce(t *testing.T) {
-	r := newMediaRig(t)
+	r := newMediaRigAPIs(t, testPeerAPI(t), testPeerAPI(t), func(c *fakeclock.Clock, cfg *Config) { cfg.AfterFunc = c.AfterFunc })
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
+	defer cancel()
+	advance := func(d time.Duration) {
+		t.Helper()
+		r.clock.Advance(d)
+		if err := r.clock.Settle(ctx); err != nil {
+			t.Fatalf("the timers fired did not return: %v", err)
+		}
+	}
+	nacks := func() uint64 { return r.eng.Stats().NACKsSent }
+
 	seqs := r.pub.frame(4, func(i int) bool { return i < 2 }) // the last two are lost
-	for _, s := range seqs {
-		conntest.Eventually(t, "the subscriber to get every packet of the frame", func() bool { return r.sub.has(s) })
+	for i, s := range seqs {
+		if i < 2 {
+			conntest.Eventually(t, "the frame's first packets at the subscriber", func() bool { return r.sub.has(s) })
+		} else {
+			// The packets of the frame come within a moment of the clock: the wait
+			// is tailWaitMin from the newest, timed from when it arrived.
+			conntest.Eventually(t, "the tail watch's timer set", func() bool { return r.tailTimerSet() })
+			before := nacks()
+			advance(tailWaitMin - time.Millisecond)
+			if n := nacks(); n != before {
+				t.Fatalf("packet %d of the frame asked for %d times before the tail watch's wait passed", i, n-before)
+			}
+			advance(time.Millisecond)
+			if n := nacks(); n != before+1 {
+				t.Fatalf("the tail watch's wait passed: %d NACKs for packet %d, want one", n-before, i)
+			}
+			conntest.Eventually(t, "the subscriber to get the packet asked for", func() bool { return r.sub.has(s) })
+		}
 	}
-	if n := r.pub.nacksFor(seqs[2]); n == 0 {
-		t.Errorf("packet %d arrived without a NACK", seqs[2])
+	for _, s := range seqs[2:] {
+		if n := r.pub.nacksFor(s); n != 1 {
+			t.Errorf("packet %d asked for %d times, want once", s, n)
+		}
 	}
-	// A frame that ends with its marker is not followed by a NACK for what comes next.
+
+	// A frame that ends with its marker is not followed by a NACK for what comes next:
+	// the watch is disarmed by the time the subscriber has the frame's last (it is
+	// noted before it is forwarded), and the clock passes every wait it could have had.
 	end := r.pub.frame(2, func(int) bool { return true })
 	conntest.Eventually(t, "the whole frame", func() bool { return r.sub.has(end[1]) })
-	next := end[1] + 1
-	time.Sleep(3 * tailWaitMax) // no verdict on speed: a wrong NACK would come within it
-	if n := r.pub.nacksFor(next); n != 0 {
+	if r.tailArmed() {
+		t.Error("the tail watch is armed after a frame's last packet")
+	}
+	before := nacks()
+	advance(3 * tailWaitMax)
+	if n := nacks(); n != before {
+		t.Errorf("%d NACKs after a complete frame, want none", n-before)
+	}
+	if n := r.pub.nacksFor(end[1] + 1); n != 0 {
 		t.Errorf("the packet after a complete frame was asked for %d times", n)
 	}
+}
+
+// tailArmed and tailTimerSet read the publisher's camera layer's tail watch.
+func (r *mediaRig) tailArmed() bool    { return r.tailWatch().armed }
+func (r *mediaRig) tailTimerSet() bool { return r.tailWatch().set }
+
+func (r *mediaRig) tailWatch() tailWatch {
+	r.pubP.mu.Lock()
+	var l *layer
+	for _, up := range r.pubP.ups {
+		l = up.layer(0)
+	}
+	r.pubP.mu.Unlock()
+	if l == nil {
+		r.t.Fatal("the publisher has no layer")
+	}
+	l.rx.Lock()
+	defer l.rx.Unlock()
+	return l.tail
 }
 
 // TestWatcherHasNoPublishConnection: someone who only watches never gets a publish

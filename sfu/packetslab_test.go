@@ -126,7 +126,7 @@ func TestReceivedPacketsShareAllocations(t *testing.T) {
 // decryption, the bookkeeping, the copy out of the read batch and the cache, for a
 // 1,100-byte video packet of a track nobody subscribes to.
 func BenchmarkPublisherReceive(b *testing.B) {
-	l := &layer{takenAt: 1, deadline: &deadlineLog{}}
+	l := &layer{takenAt: 1, tailTimer: &timerLog{}}
 	routes, ap := newTestRTPIn(b, webrtc.RTPCodecTypeVideo, l)
 	l.up.blocked.Store(false)
 	enc, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)

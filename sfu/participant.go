@@ -82,8 +82,8 @@ type Participant struct {
 	// readers are the published tracks whose reading goroutines wg counts (guarded by
 	// mu): Close puts their reads past a deadline (readers.go).
 	readers []trackReader
-	// stopping is set by stopReaders before it puts the reads past a deadline: a reader
-	// then leaves the deadline alone (tailloss.go sets its own) and stops at any error.
+	// stopping is set by stopReaders before it puts the reads past a deadline: a tail
+	// watch's timer that fires then probes nothing (tailloss.go).
 	stopping atomic.Bool
 
 	negotiate chan struct{}

@@ -146,12 +146,13 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 			stats:   &p.room.engine.stats,
 			clock:   p.room.engine.now,
 			after:   p.room.engine.after,
+			given:   p.room.engine.given,
 		}
 		up.enc.init(p, up)
 		p.ups[mid] = up
 	}
 	p.mu.Unlock()
-	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote, deadline: remote, mid: mid,
+	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote, mid: mid,
 		midID: headerExtensionID(recv, sdp.SDESMidURI), ridID: headerExtensionID(recv, sdp.SDESRTPStreamIDURI)}
 	if remote.Kind() == webrtc.RTPCodecTypeAudio {
 		l.slab.chunk = audioSlabBytes

@@ -29,7 +29,7 @@ func (p *Participant) stopReaders() {
 	readers := p.readers
 	p.readers = nil
 	p.mu.Unlock()
-	p.stopping.Store(true) // before the deadlines: a reader that sets its own checks it after
+	p.stopping.Store(true)
 	past := time.Unix(0, 1)
 	for _, r := range readers {
 		_ = r.remote.SetReadDeadline(past)

@@ -92,7 +92,7 @@ type rtpRoutes struct {
 }
 
 // tailList is a reader's layers whose tail watch a packet of its current read batch
-// armed (tailloss.go): their deadline is set when the batch is done, if the frame's
+// armed (tailloss.go): their timer is set when the batch is done, if the frame's
 // last packet did not come in it.
 type tailList struct {
 	mu sync.Mutex
@@ -208,10 +208,10 @@ func (in *rtpIn) admit(b []byte, ssrc uint32) bool {
 // Pion's context decrypts it.
 var errNotYet = errors.New("sfu: packet from before the takeover")
 
-// batchDone sets the deadline of every tail watch that a packet of the batch armed and
+// batchDone sets the timer of every tail watch that a packet of the batch armed and
 // none disarmed. A frame that came whole in one batch (a burst, or packets that queued
-// while the server was busy) so never sets one: a deadline set and cleared again left
-// a timer that woke the idle server twice at the time it would have passed.
+// while the server was busy) so never sets one: a timer set and stopped again stayed
+// in Go's heap and woke the idle server twice at the time it would have passed.
 func (r *rtpRoutes) batchDone() { r.tails.batchDone() }
 
 func (t *tailList) batchDone() {
@@ -227,7 +227,7 @@ func (t *tailList) batchDone() {
 }
 
 // serve decrypts b in place and hands the packet to l. wait reports that the packet
-// armed l's tail watch, whose deadline is for the batch's end (batchDone). at is when
+// armed l's tail watch, whose timer is for the batch's end (batchDone). at is when
 // the kernel received it (0: not known).
 func (in *rtpIn) serve(b []byte, l *layer, at int64) (wait bool, err error) {
 	in.mu.Lock()

@@ -339,22 +339,22 @@ func TestRetakenStreamKeepsItsCounter(t *testing.T) {
 	}
 }
 
-// deadlineLog records the read deadlines a layer's tail watch sets.
-type deadlineLog struct{ set []time.Time }
+// timerLog records what a layer's tail watch does with its timer: a Reset as its
+// wait, a Stop as -1.
+type timerLog struct{ set []time.Duration }
 
-func (d *deadlineLog) SetReadDeadline(t time.Time) error {
-	d.set = append(d.set, t)
-	return nil
-}
+func (d *timerLog) Now() time.Time           { return time.Unix(1_000_000, 0) }
+func (d *timerLog) Reset(wait time.Duration) { d.set = append(d.set, wait) }
+func (d *timerLog) Stop()                    { d.set = append(d.set, -1) }
 
-// TestTailDeadlineWaitsForTheBatchEnd: a frame whose packets the socket reader gets in
-// one read batch, its last included, never sets the tail watch's deadline (a deadline
-// set and cleared left a timer that woke the idle server when it would have passed);
-// a frame whose last packet is not in the batch gets it when the batch is done, and
-// loses it with the last packet.
-func TestTailDeadlineWaitsForTheBatchEnd(t *testing.T) {
-	log := &deadlineLog{}
-	routes, ap := newTestRTPIn(t, webrtc.RTPCodecTypeVideo, &layer{takenAt: 1, deadline: log})
+// TestTailTimerWaitsForTheBatchEnd: a frame whose packets the socket reader gets in
+// one read batch, its last included, never sets the tail watch's timer (a timer set
+// and stopped left one that woke the idle server when it would have passed); a frame
+// whose last packet is not in the batch gets it when the batch is done, and loses it
+// with the last packet.
+func TestTailTimerWaitsForTheBatchEnd(t *testing.T) {
+	log := &timerLog{}
+	routes, ap := newTestRTPIn(t, webrtc.RTPCodecTypeVideo, &layer{takenAt: 1, tailTimer: log})
 	enc, err := srtp.CreateContext(fuzzRTCPKeys.RemoteMasterKey, fuzzRTCPKeys.RemoteMasterSalt, srtp.ProtectionProfileAeadAes128Gcm)
 	if err != nil {
 		t.Fatal(err)
@@ -380,23 +380,23 @@ func TestTailDeadlineWaitsForTheBatchEnd(t *testing.T) {
 	send(100, true)
 	routes.batchDone()
 	if len(log.set) != 0 {
-		t.Fatalf("a frame read whole in one batch set deadlines %v", log.set)
+		t.Fatalf("a frame read whole in one batch set the timer: %v", log.set)
 	}
 
 	send(200, false)
 	send(200, false)
 	if len(log.set) != 0 {
-		t.Fatalf("deadline set within the batch: %v", log.set)
+		t.Fatalf("timer set within the batch: %v", log.set)
 	}
 	routes.batchDone()
-	if len(log.set) != 1 || log.set[0].IsZero() {
-		t.Fatalf("after the batch of an unfinished frame: deadlines %v, want one", log.set)
+	if len(log.set) != 1 || log.set[0] <= 0 {
+		t.Fatalf("after the batch of an unfinished frame: timer %v, want it set once", log.set)
 	}
 	routes.batchDone() // a batch with nothing of this stream
 	send(200, true)
 	routes.batchDone()
-	if len(log.set) != 2 || !log.set[1].IsZero() {
-		t.Fatalf("the frame's last packet: deadlines %v, want the one cleared", log.set)
+	if len(log.set) != 2 || log.set[1] != -1 {
+		t.Fatalf("the frame's last packet: timer %v, want it stopped", log.set)
 	}
 	if routes.read.Load() != 6 {
 		t.Fatalf("read %d packets, want 6", routes.read.Load())

@@ -393,7 +393,7 @@ func TestNoNonceForAPacketItsPublisherSentTwice(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			d, q, cq := newSRTPSub(t, c.fw())
 			l := d.up.layer(0)
-			l.deadline, d.up.owner = &deadlineLog{}, &Participant{}
+			l.tailTimer, d.up.owner = &timerLog{}, &Participant{}
 			d.up.addSub(d)
 			receive := func(seq uint16, fill byte) {
 				t.Helper()
@@ -467,7 +467,7 @@ func TestNoNonceForAPacketItsPublisherSentTwice(t *testing.T) {
 func TestTrackIDsEndAtTheirLast(t *testing.T) {
 	d, q, cq := newSRTPSub(t, streamCases[0].fw())
 	l := d.up.layer(0)
-	l.deadline, d.up.owner = &deadlineLog{}, &Participant{}
+	l.tailTimer, d.up.owner = &timerLog{}, &Participant{}
 	d.up.addSub(d)
 	receive := func(seq uint16) {
 		t.Helper()

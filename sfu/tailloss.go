@@ -1,28 +1,30 @@
 package sfu
 
-import (
-	"errors"
-	"net"
-	"time"
-)
+import "time"
 
 // A lost packet is NACKed when the packet after it arrives (nackgen.go). The last
 // packets of a frame have none after them until the next frame, a frame interval (33 ms
 // at 30 fps) later, so their loss cost that much more than any other: at 3 % loss they
 // were most of the latency's 99th percentile (bench/README.md, "Tail loss"). A video
 // packet without the marker bit says more of its frame is coming; when nothing comes
-// for a while after one, the reader asks the publisher for the next packet at once.
+// for a while after one, the publisher is asked for the next packet at once.
 //
 // The wait follows the publisher's pacing: browsers spread a frame's packets over
 // milliseconds (a keyframe over tens), so the wait is a few times the gap between
-// packets of one frame, within [tailWaitMin, tailWaitMax]. It is a read deadline on
-// the track: the stream's Pion reader wakes when it passes, whichever goroutine received
-// the packets (rtpin.go); it is armed by a packet without the marker and disarmed by the
-// frame's last (tailWatch). The socket reader arms it only at the end of its read batch
-// (rtpRoutes.batchDone), when the frame's last packet was not in the batch: a timer set
-// and stopped again still woke the idle server, twice, when it would have passed (Go
-// keeps a stopped timer in its heap until then, and rounds the wait down to a
-// millisecond), and a frame that arrives in one burst is most frames of most loads.
+// packets of one frame, within [tailWaitMin, tailWaitMax]. It is a timer, one per
+// layer, made once and reset (tailTimer), whose function probes under the layer's
+// receive lock (tailFired): on the engine's timers and clock when the engine was given
+// them (Config.AfterFunc), so that a test moves it with its fake clock and judges what
+// must and must not come by that clock, not by how fast the machine is; otherwise one
+// time.Timer on the system's clock. It was a read deadline on the stream's Pion
+// reader, on the system's clock whatever the engine's, which cost as much (Pion's
+// deadline is such a timer too) and one wake-up more when it passed (the timer's, then
+// the reader's). The watch is armed by a packet without the marker and disarmed by the
+// frame's last (tailWatch). The socket reader arms it only at the end of its read
+// batch (rtpRoutes.batchDone), when the frame's last packet was not in the batch: a
+// timer set and stopped again still woke the idle server, twice, when it would have
+// passed (Go keeps a stopped timer in its heap until then, and rounds the wait down to
+// a millisecond), and a frame that arrives in one burst is most frames of most loads.
 
 const (
 	tailWaitMin = 5 * time.Millisecond
@@ -32,18 +34,19 @@ const (
 // tailWatch is a layer's watch for a frame whose end does not come. Guarded by the
 // layer's receive lock.
 //
-// The reader's deadline is set once when the watch arms and cleared once when it
-// disarms, not moved for every packet in between (a keyframe is dozens of them, and
-// each move was a timer reset in Pion's buffer): due follows the newest packet, and a
-// deadline that passes before due is put back to it instead of probing.
+// The timer is set once when the watch arms and stopped once when it disarms, not
+// reset for every packet in between (a keyframe is dozens of them): due follows the
+// newest packet, and a timer that fires before due is set again for the rest instead
+// of probing.
 type tailWatch struct {
 	armed  bool
 	lastTS uint32
 	lastAt time.Time
 	gap    time.Duration // average gap between packets of one frame
-	due    time.Time     // wall time when the frame's end counts as lost (armed only)
-	set    bool          // the reader's deadline is set, at or before due
+	due    time.Time     // when the frame's end counts as lost, on the timer's clock (armed only)
+	set    bool          // the timer is set, to fire at or before due
 	queued bool          // in the socket reader's list for its batch's end (rtpRoutes.tails)
+	ended  bool          // the layer's reader has stopped: the watch never arms again
 }
 
 // seen notes a media packet (not padding) that arrived at now and returns the wait
@@ -65,15 +68,9 @@ func (w *tailWatch) seen(ts uint32, marker bool, now time.Time) (wait time.Durat
 	return min(max(3*w.gap+2*time.Millisecond, tailWaitMin), tailWaitMax), true
 }
 
-// expired reports whether err is the armed watch's deadline.
-func (w *tailWatch) expired(err error) bool {
-	var ne net.Error
-	return w.armed && errors.As(err, &ne) && ne.Timeout()
-}
-
 // noteTail arms the layer's tail watch after a video packet whose frame goes on, and
-// disarms it after a frame's last. With batched, the deadline is left to the end of
-// the socket reader's batch (armTail).
+// disarms it after a frame's last. With batched, the timer is left to the end of the
+// socket reader's batch (armTail).
 func (l *layer) noteTail(p *packet, batched bool) {
 	wait, change := l.tail.seen(p.header.Timestamp, p.header.Marker, l.up.now())
 	if !change {
@@ -82,18 +79,21 @@ func (l *layer) noteTail(p *packet, batched bool) {
 	if wait == 0 {
 		if l.tail.set {
 			l.tail.set = false
-			l.setDeadline(time.Time{})
+			l.tailTimer.Stop()
 		}
 		return
 	}
-	l.tail.due = time.Now().Add(wait) // a real-time I/O deadline, like a socket's
+	if l.tailTimer == nil {
+		l.tailTimer = l.up.newTimer(l.tailFired) // at its first arming: most layers are audio
+	}
+	l.tail.due = l.tailTimer.Now().Add(wait)
 	if !batched {
 		l.armTail()
 	}
 }
 
 // tailWaitsForBatch reports, after a packet the socket reader received, whether the
-// watch is armed with no deadline and not yet in the reader's list for the batch's end,
+// watch is armed with no timer and not yet in the reader's list for the batch's end,
 // and counts it in that list if so. Under l.rx.
 func (l *layer) tailWaitsForBatch() bool {
 	if !l.tail.armed || l.tail.set || l.tail.queued {
@@ -103,51 +103,110 @@ func (l *layer) tailWaitsForBatch() bool {
 	return true
 }
 
-// tailBatchEnded sets the deadline of a watch that the socket reader's batch left
-// armed (rtpRoutes.batchDone). Under l.rx.
+// tailBatchEnded sets the timer of a watch that the socket reader's batch left armed
+// (rtpRoutes.batchDone). Under l.rx.
 func (l *layer) tailBatchEnded() {
 	l.tail.queued = false
 	l.armTail()
 }
 
-// armTail sets the reader's deadline for an armed watch that has none. Under l.rx.
+// armTail sets the timer of an armed watch that has none, for what is left until due.
+// Under l.rx.
 func (l *layer) armTail() {
-	if l.tail.armed && !l.tail.set {
+	if l.tail.armed && !l.tail.set && !l.tail.ended {
 		l.tail.set = true
-		l.setDeadline(l.tail.due)
+		l.tailTimer.Reset(l.tail.due.Sub(l.tailTimer.Now()))
 	}
 }
 
-// tailExpired handles the read error err if it is the tail watch's deadline: before
-// the watch is due (packets came since it was set) the deadline is put back to due;
-// when due, the publisher is asked for the packet after the newest. It reports whether
-// err was the watch's. Under l.rx.
-func (l *layer) tailExpired(err error) bool {
-	if !l.tail.expired(err) {
-		return false
+// tailFired is the tail timer's function, on a goroutine of its own: before the watch
+// is due (packets came since it was set) the timer is set again for the rest; when due,
+// the publisher is asked for the packet after the newest. A timer that a disarm (or the
+// reader's end) came too late to stop finds the watch unset and does nothing.
+func (l *layer) tailFired() {
+	l.rx.Lock()
+	defer l.rx.Unlock()
+	if !l.tail.set {
+		return
 	}
-	if time.Now().Before(l.tail.due) {
-		l.setDeadline(l.tail.due)
-		return true
+	if l.tail.ended || l.up.owner.stopping.Load() {
+		l.tail.set = false
+		return
+	}
+	if rest := l.tail.due.Sub(l.tailTimer.Now()); rest > 0 {
+		l.tailTimer.Reset(rest)
+		return
 	}
 	l.tail.armed, l.tail.set = false, false
-	if l.setDeadline(time.Time{}) {
-		return false
-	}
 	if seqs, gaveUp := l.loss.probeTail(l.up.now, l.nackBuf[:0]); len(seqs) > 0 || gaveUp > 0 {
 		l.nackPublisher(seqs, gaveUp)
 	}
-	return true
 }
 
-// setDeadline puts the layer's reads under deadline t (zero: none), unless the
-// participant is stopping: stopReaders has put them past a deadline (readers.go), which
-// t may just have replaced, so that one is put back and it reports true.
-func (l *layer) setDeadline(t time.Time) (stopping bool) {
-	_ = l.deadline.SetReadDeadline(t)
-	if !l.up.owner.stopping.Load() {
-		return false
+// endTail stops the watch for good when the layer's reader stops. Under l.rx.
+func (l *layer) endTail() {
+	l.tail.ended, l.tail.armed = true, false
+	if l.tail.set {
+		l.tail.set = false
+		l.tailTimer.Stop()
 	}
-	_ = l.deadline.SetReadDeadline(time.Unix(0, 1))
-	return true
+}
+
+// resetTimer is a timer made once and set again and again: the tail watch's.
+type resetTimer interface {
+	// Now reads the timer's clock.
+	Now() time.Time
+	// Reset sets the timer to fire d from now (at once for d <= 0), in place of any
+	// time it was set to.
+	Reset(d time.Duration)
+	// Stop stops it; its function may still run if it fired already.
+	Stop()
+}
+
+// sysTimer is a resetTimer on the system's clock: one time.Timer for its life, made
+// at its first Reset, so that setting it again allocates nothing.
+type sysTimer struct {
+	f func()
+	t *time.Timer
+}
+
+func (s *sysTimer) Now() time.Time { return time.Now() }
+
+func (s *sysTimer) Reset(d time.Duration) {
+	if s.t == nil {
+		s.t = time.AfterFunc(d, s.f)
+		return
+	}
+	s.t.Reset(d)
+}
+
+func (s *sysTimer) Stop() {
+	if s.t != nil {
+		s.t.Stop()
+	}
+}
+
+// clockTimer is a resetTimer on the engine's clock and timers as Config gave them (a
+// test's fake clock): each Reset is a timer of its own, the one before stopped.
+type clockTimer struct {
+	now   func() time.Time
+	after func(time.Duration, func()) func() bool
+	f     func()
+	stop  func() bool
+}
+
+func (c *clockTimer) Now() time.Time { return c.now() }
+
+func (c *clockTimer) Reset(d time.Duration) {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.stop = c.after(max(d, 0), c.f)
+}
+
+func (c *clockTimer) Stop() {
+	if c.stop != nil {
+		c.stop()
+		c.stop = nil
+	}
 }

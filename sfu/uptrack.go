@@ -2,9 +2,7 @@ package sfu
 
 import (
 	"encoding/binary"
-	"errors"
 	"math"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -34,6 +32,7 @@ type upTrack struct {
 	stats   *counters                               // the engine's counters
 	clock   func() time.Time                        // the engine's clock; nil means time.Now
 	after   func(time.Duration, func()) func() bool // the engine's timers; nil: no liveness ticker, real timers for keyframe requests
+	given   func(time.Duration, func()) func() bool // Engine.given: nil, a resetTimer is on the system's clock
 
 	// layers by index (layerIndex: RID order); set once each, when its stream starts.
 	layers [maxLayers]atomic.Pointer[layer]
@@ -84,8 +83,9 @@ type layer struct {
 	midID, ridID uint8
 	remote       *webrtc.TrackRemote
 	cache        packetCache
-	// deadline is remote's read deadline, the tail watch's timer (tailloss.go).
-	deadline interface{ SetReadDeadline(time.Time) error }
+	// tailTimer is the tail watch's, on the engine's clock, made when it first arms
+	// (tailloss.go).
+	tailTimer resetTimer
 
 	// rx serialises receiving (receive): the socket reader and the layer's Pion reader
 	// may each have a packet. It guards pkt, loss, nackBuf, tail and slab.
@@ -208,6 +208,11 @@ func (u *upTrack) layersChanged() {
 // connection whose SRTP stays on Pion's path) is received the same way.
 func (l *layer) run() {
 	defer l.up.layerEnded()
+	defer func() { // after the socket reader has let it go (indexLayer, below)
+		l.rx.Lock()
+		l.endTail()
+		l.rx.Unlock()
+	}()
 	if l.feedback != nil {
 		defer l.feedback.removeStream(l.rr)
 	}
@@ -217,16 +222,9 @@ func (l *layer) run() {
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
-			// A deadline is the tail watch's (tailloss.go), unless the participant is
-			// stopping; the watch may have been disarmed by the socket reader since.
-			var ne net.Error
-			if owner.stopping.Load() || !errors.As(err, &ne) || !ne.Timeout() {
-				return
-			}
-			l.rx.Lock()
-			l.tailExpired(err)
-			l.rx.Unlock()
-			continue
+			// The stream ended, or the participant is stopping (a deadline of
+			// stopReaders'): nothing else sets one.
+			return
 		}
 		if n < 12 {
 			continue
@@ -547,6 +545,17 @@ func (k *keyframeThrottle) stop() {
 	if k.stopTimer != nil {
 		k.stopTimer()
 	}
+}
+
+// newTimer is a resetTimer that runs f on the engine's timers: the system's, with one
+// time.Timer for its life, unless the engine was given timers (a test's fake clock),
+// which then run on the engine's clock. An engine given a clock but not timers (most
+// tests) times it on the system's clock, as its other timers.
+func (u *upTrack) newTimer(f func()) resetTimer {
+	if u.given == nil {
+		return &sysTimer{f: f}
+	}
+	return &clockTimer{now: u.now, after: u.given, f: f}
 }
 
 // afterFunc is the engine's timers, or the real ones for a track made without an engine.

@@ -16,6 +16,10 @@ type Clock struct {
 	now    time.Time
 	timers []*timer
 	added  chan struct{} // closed and replaced whenever a timer is added
+	// running counts the fired timers' functions that have not returned (Settle);
+	// settled is closed and replaced whenever it comes to zero.
+	running int
+	settled chan struct{}
 }
 
 type timer struct {
@@ -26,7 +30,7 @@ type timer struct {
 
 // New makes a clock reading start.
 func New(start time.Time) *Clock {
-	return &Clock{now: start, added: make(chan struct{})}
+	return &Clock{now: start, added: make(chan struct{}), settled: make(chan struct{})}
 }
 
 // Now reads the clock.
@@ -74,9 +78,41 @@ func (c *Clock) Advance(d time.Duration) {
 		}
 	}
 	c.timers = keep
+	c.running += len(due)
 	c.mu.Unlock()
 	for _, t := range due {
-		go t.f()
+		go func() {
+			defer c.done()
+			t.f()
+		}()
+	}
+}
+
+func (c *Clock) done() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running--; c.running == 0 {
+		close(c.settled)
+		c.settled = make(chan struct{})
+	}
+}
+
+// Settle blocks until every timer function that Advance has fired so far has returned
+// (or ctx ends), so that a test can judge what a timer did, or did not do, once the
+// clock has passed its time, with no wait on the system's clock.
+func (c *Clock) Settle(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		running, settled := c.running, c.settled
+		c.mu.Unlock()
+		if running == 0 {
+			return nil
+		}
+		select {
+		case <-settled:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
