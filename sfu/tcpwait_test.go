@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"conclave/internal/conntest"
@@ -102,36 +103,39 @@ func (c *deadlineConn) SetReadDeadline(at time.Time) error {
 // as a check read in time passes, the wait's end returns only once the expiry has set
 // its deadline in the past, so that the idle deadline the reader sets after it stands;
 // were the expiry's set last, the connection whose check passed would be closed at
-// its next read. The expiry is held in its deadline's setting for a moment, a chance
-// for an end that does not wait for it to show itself.
+// its next read. The expiry is held in its deadline's setting until the reader is
+// blocked for good (synctest.Wait): an end that does not wait for it has by then let
+// the reader set its idle deadline first, however slow the machine.
 func TestICETCPWaitEndIsAfterTheExpirysDeadline(t *testing.T) {
-	conn := &deadlineConn{pastSetting: make(chan struct{}), pastHeld: make(chan struct{})}
-	var timers heldTimers
-	wait := new(checkWaits).start(conn, timers.after, tcpCheckWait)
-	expire, expired := timers.fire(t), make(chan struct{})
-	go func() {
-		defer close(expired)
-		expire()
-	}()
-	<-conn.pastSetting
-	idle := time.Now().Add(tcpIdle)
-	passed := make(chan bool)
-	go func() { // the reader, whose check passed
-		inTime := wait.end()
-		_ = conn.SetReadDeadline(idle)
-		passed <- inTime
-	}()
-	time.Sleep(20 * time.Millisecond)
-	close(conn.pastHeld)
-	if <-passed {
-		t.Fatal("the wait ended in time after its time was up")
-	}
-	<-expired
-	conn.mu.Lock()
-	defer conn.mu.Unlock()
-	if n := len(conn.set); n != 2 || !conn.set[1].Equal(idle) {
-		t.Fatalf("read deadlines set %v; want the past one, then the idle one", conn.set)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		conn := &deadlineConn{pastSetting: make(chan struct{}), pastHeld: make(chan struct{})}
+		var timers heldTimers
+		wait := new(checkWaits).start(conn, timers.after, tcpCheckWait)
+		expire, expired := timers.fire(t), make(chan struct{})
+		go func() {
+			defer close(expired)
+			expire()
+		}()
+		<-conn.pastSetting
+		idle := time.Now().Add(tcpIdle)
+		passed := make(chan bool)
+		go func() { // the reader, whose check passed
+			inTime := wait.end()
+			_ = conn.SetReadDeadline(idle)
+			passed <- inTime
+		}()
+		synctest.Wait()
+		close(conn.pastHeld)
+		if <-passed {
+			t.Fatal("the wait ended in time after its time was up")
+		}
+		<-expired
+		conn.mu.Lock()
+		defer conn.mu.Unlock()
+		if n := len(conn.set); n != 2 || !conn.set[1].Equal(idle) {
+			t.Fatalf("read deadlines set %v; want the past one, then the idle one", conn.set)
+		}
+	})
 }
 
 // TestEngineCloseEndsICETCPConnectionsWaitingForACheck: the engine's Close closes an

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pion/rtp"
@@ -220,34 +221,39 @@ func TestDedicatedWriterDoesNotHoldOthers(t *testing.T) {
 }
 
 // TestSendQueueCloseWaitsForTheWriter: close returns only after a write in progress
-// ended, and nothing queued is written after it.
+// ended, and nothing queued is written after it. In a synctest bubble: Wait returns
+// once the writer and the closing goroutine are both blocked for good, so a close that
+// does not wait has returned by then, however slow the machine.
 func TestSendQueueCloseWaitsForTheWriter(t *testing.T) {
-	pool := newTestPool(t, 1)
-	log, hold := newHeldLog(1)
-	d := poolSub(t, pool, webrtc.RTPCodecTypeVideo, 1, log)
-	q := d.sub.out
-	for s := range 5 {
-		q.enqueue(sendItem{d: d, p: seqPacket(uint16(s))}, false)
-	}
-	<-log.entered
-	closed := make(chan struct{})
-	go func() {
-		q.close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-		t.Fatal("close returned while the writer was in a write")
-	case <-time.After(20 * time.Millisecond):
-		// Not a verdict on speed: close must not have returned whatever the wait;
-		// the wait only gives a wrong close the chance to show itself.
-	}
-	close(hold)
-	<-closed
-	if got := log.got(); len(got) != 1 {
-		t.Fatalf("writes %v after close, want only the one in progress", got)
-	}
-	if q.enqueue(sendItem{d: d, p: seqPacket(9)}, false) {
-		t.Fatal("a closed queue took a packet")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		pool := newTestPool(t, 1)
+		log, hold := newHeldLog(1)
+		release := sync.OnceFunc(func() { close(hold) })
+		defer release() // a failure lets the writer go, so that the bubble can end
+		d := poolSub(t, pool, webrtc.RTPCodecTypeVideo, 1, log)
+		q := d.sub.out
+		for s := range 5 {
+			q.enqueue(sendItem{d: d, p: seqPacket(uint16(s))}, false)
+		}
+		<-log.entered
+		closed := make(chan struct{})
+		go func() {
+			q.close()
+			close(closed)
+		}()
+		synctest.Wait()
+		select {
+		case <-closed:
+			t.Fatal("close returned while the writer was in a write")
+		default:
+		}
+		release()
+		<-closed
+		if got := log.got(); len(got) != 1 {
+			t.Fatalf("writes %v after close, want only the one in progress", got)
+		}
+		if q.enqueue(sendItem{d: d, p: seqPacket(9)}, false) {
+			t.Fatal("a closed queue took a packet")
+		}
+	})
 }
