@@ -44,10 +44,22 @@ type Options struct {
 // 'wasm-unsafe-eval' lets the page compile WebAssembly, which the background-blur
 // runtime (static/vendor/selfie-segmentation, served from here) is. It allows
 // WebAssembly.instantiate only: eval, new Function and inline script stay blocked.
+//
+// Trusted Types: a string given to a sink that makes markup or script (innerHTML,
+// insertAdjacentHTML, DOMParser, a <script>'s src, new Worker, …) is refused, so a name
+// or a chat message can never become markup or script, even by a future mistake. The
+// page builds its elements itself and needs no HTML policy; its one policy,
+// "conclave-script-url" (static/js/script-urls.js), makes script URLs of paths below
+// /static/ only, and no "default" policy exists to let a string through.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
 	"worker-src 'self' blob:; font-src 'self'; manifest-src 'self'; base-uri 'none'; " +
-	"form-action 'none'; frame-ancestors 'none'"
+	"form-action 'none'; frame-ancestors 'none'; " +
+	"require-trusted-types-for 'script'; trusted-types " + ScriptURLPolicy
+
+// ScriptURLPolicy is the name of the page's one Trusted Types policy, made by
+// static/js/script-urls.js (SCRIPT_URL_POLICY).
+const ScriptURLPolicy = "conclave-script-url"
 
 // securityHeaders are set on every response, including errors.
 var securityHeaders = [][2]string{

@@ -41,6 +41,7 @@
 // for both kinds goes to the browser).
 
 import { discardWarmWorker, prewarmMediaWorker } from '/static/js/e2ee-hooks.js';
+import { scriptURL } from '/static/js/script-urls.js';
 
 const E2EE_WORKER = '/static/js/e2ee/worker.js';
 const TEST_WORKER = '/static/test/e2ee-worker.js';
@@ -53,7 +54,7 @@ let nextId = 1;
 class TestWorker extends PageWorker {
   constructor(url, options) {
     const swap = new URL(String(url), window.location.href).pathname === E2EE_WORKER;
-    super(swap ? TEST_WORKER : url, options);
+    super(swap ? scriptURL(TEST_WORKER) : url, options); // the CSP's Trusted Types
     this.e2ee = swap;
   }
 

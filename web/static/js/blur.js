@@ -25,6 +25,7 @@
 
 import { devicePreference, setDevicePreference } from './storage.js';
 import { t } from './i18n.js';
+import { scriptURL } from './script-urls.js';
 
 const RUNTIME = '/static/vendor/selfie-segmentation/';
 const MAX_WIDTH = 640;
@@ -87,11 +88,21 @@ function loadSegmenter() {
 async function createSegmenter() {
   await loadScript(`${RUNTIME}selfie_segmentation.js`);
   if (typeof window.SelfieSegmentation !== 'function') throw new Error('runtime did not load');
-  const seg = new window.SelfieSegmentation({ locateFile: (file) => RUNTIME + file });
+  const seg = new window.SelfieSegmentation({ locateFile: runtimeFile });
   // Model 1 ("landscape", 256×144 input) suits a 16:9 camera and is the faster one.
   seg.setOptions({ modelSelection: 1, selfieMode: false });
   await seg.initialize();
   return new Segmenter(seg);
+}
+
+// runtimeFile is the runtime's locateFile. The runtime adds its WebAssembly glue (a .js
+// file) as a <script> itself, with setAttribute("src", …): under the CSP's Trusted Types
+// that must be a TrustedScriptURL, so a script is handed out as one (script-urls.js), and
+// no "default" policy is needed that would let a string through. Its other files (the
+// .wasm, the model, the graph) it fetches, for which the plain path is what it needs.
+function runtimeFile(file) {
+  const url = RUNTIME + file;
+  return file.endsWith('.js') ? scriptURL(url) : url;
 }
 
 let scriptLoad = null;
@@ -102,7 +113,7 @@ function loadScript(src) {
   if (!scriptLoad) {
     scriptLoad = new Promise((resolve, reject) => {
       const s = document.createElement('script');
-      s.src = src;
+      s.src = scriptURL(src);
       s.async = true;
       s.addEventListener('load', () => resolve());
       s.addEventListener('error', () => reject(new Error('runtime script failed to load')));
@@ -228,7 +239,7 @@ class BlurPipeline {
     };
     this.track = track;
     this.source.addEventListener('ended', this.onEnded);
-    this.ticker = new Worker('/static/js/blur-tick.js');
+    this.ticker = new Worker(scriptURL('/static/js/blur-tick.js'));
     this.ticker.addEventListener('message', () => this.frame(false));
     this.ticker.postMessage({ fps: FPS });
     return track;

@@ -26,6 +26,8 @@
 // never set to null. One module worker (e2ee/worker.js) serves both.
 // ============================================================================
 
+import { scriptURL } from './script-urls.js';
+
 const WORKER_URL = '/static/js/e2ee/worker.js';
 // The worker's modules load over the network (a slow line, a busy server, a starved
 // machine): nothing is sent while it starts, so waiting long costs only a late start.
@@ -55,7 +57,7 @@ export function prewarmMediaWorker() {
   if (warm || typeof Worker === 'undefined') return;
   let worker;
   try {
-    worker = new Worker(WORKER_URL, { type: 'module', name: 'conclave-e2ee' });
+    worker = new Worker(scriptURL(WORKER_URL), { type: 'module', name: 'conclave-e2ee' });
   } catch {
     return; // the MediaCrypto tries again and fails closed there
   }
@@ -193,7 +195,7 @@ export class MediaCrypto {
     this.nextId = 1;
 
     const warmed = takeWarmWorker();
-    this.worker = warmed ? warmed.worker : new Worker(WORKER_URL, { type: 'module', name: 'conclave-e2ee' });
+    this.worker = warmed ? warmed.worker : new Worker(scriptURL(WORKER_URL), { type: 'module', name: 'conclave-e2ee' });
     this.ready = new Promise((resolve, reject) => {
       this._readyResolve = resolve;
       this._readyReject = reject;
