@@ -257,6 +257,7 @@ func TestText(t *testing.T) {
 // with lone surrogates (which its encoder writes as U+FFFD), and the Go twin refuses the
 // byte strings that are not UTF-8 (which a JSON encoder would write as U+FFFD), so two
 // ids one side tells apart are never one id to the other (FORMAT.md, "Participant ids").
+// Both refuse an id longer than MaxIDBytes, which no server makes.
 func TestValidIDRefusesInvalidUTF8(t *testing.T) {
 	for id, want := range map[string]bool{
 		"p-0123456789abcdef": true,
@@ -266,6 +267,13 @@ func TestValidIDRefusesInvalidUTF8(t *testing.T) {
 		"p-\x00":             false,
 		"p-x\xed\xa0\x80":    false, // a surrogate, encoded as if it were a character
 		"p-x\xff":            false,
+		// At most MaxIDBytes bytes, however many characters (FORMAT.md, "Participant ids").
+		"p-" + strings.Repeat("a", 62):     true,
+		"p-" + strings.Repeat("a", 63):     false,
+		strings.Repeat("\u00e4", 32):       true,
+		strings.Repeat("\u00e4", 32) + "a": false,
+		strings.Repeat("\U0001F98A", 16):   true,
+		strings.Repeat("\U0001F98A", 17):   false,
 	} {
 		if got := ValidID(id); got != want {
 			t.Errorf("ValidID(%q) = %v, want %v", id, got, want)

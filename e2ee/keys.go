@@ -68,11 +68,18 @@ func DeriveMeetingKeys(secret []byte) (identity, chat []byte) {
 	return derive(secret, label, "identity"), derive(secret, label, "chat")
 }
 
+// MaxIDBytes is the longest participant id, in bytes (FORMAT.md, "Participant ids"):
+// the server makes "p-" and 16 hex digits and takes no longer id in anything a client
+// sends (signaling/PROTOCOL.md), so a longer one is a lying server's. It bounds what a
+// client keeps per id it must remember, the ids that left above all.
+const MaxIDBytes = 64
+
 // ValidID reports whether id may be used as a participant id in the format:
-// non-empty, valid UTF-8 and without a 0x00 byte (the browser refuses lone surrogates,
-// which its encoder would write as U+FFFD: FORMAT.md, "Participant ids").
+// non-empty, at most MaxIDBytes bytes, valid UTF-8 and without a 0x00 byte (the browser
+// refuses lone surrogates, which its encoder would write as U+FFFD: FORMAT.md,
+// "Participant ids").
 func ValidID(id string) bool {
-	return id != "" && utf8.ValidString(id) && !strings.Contains(id, "\x00")
+	return id != "" && len(id) <= MaxIDBytes && utf8.ValidString(id) && !strings.Contains(id, "\x00")
 }
 
 // IdentityTag returns HMAC(KI, "conclave/v1 identity" || 0 || id || 0 || pub).

@@ -166,3 +166,29 @@ test('a key schedule takes at most MAX_IDENTITIES carried identities, no junk, a
   assert.deepEqual(keys.warnings().kinds, { 'memory-full': 1 });
   keys.close();
 });
+
+test('an id longer than any the server makes is never listed nor remembered when it leaves: 20,000 dead ids cost a bounded memory', async (t) => {
+  const p = page(t);
+  sent.length = 0;
+  p.open();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  const long = (i) => `p-${i}-${'x'.repeat(100000)}`;
+  serverSays('welcome', welcome({ participants: [person('p-bo'), person(long('w'))] }));
+  const s = p.session;
+  await eventually(() => s.joined && s.keys, 'the welcome');
+  await s.keysStarted;
+  // The server invents joins and leaves of ids of 100,000 characters, and a key message of one.
+  for (let i = 0; i < 3; i++) {
+    serverSays('participant_joined', { participant: person(long(i)) });
+    serverSays('e2ee', { from: long(i), data: await identityOf('p-zz', ['p-ann']) });
+    serverSays('participant_left', { participantId: long(i) });
+  }
+  serverSays('participant_left', { participantId: 'p-bo' });
+  await s.keys.queue;
+  // Long ids are named by their length here: a failure would print 100,000 characters.
+  const named = (ids) => ids.map((id) => (id.length > 64 ? `${id.length} characters` : id));
+  assert.deepEqual(named(s.everyone().map((x) => x.id)), ['p-ann'], 'an id longer than 64 bytes was listed');
+  assert.deepEqual(named(s.leftIds()), ['p-bo'], 'the page remembers an id longer than 64 bytes that left');
+  assert.deepEqual(named([...s.keys.roster.dead]), ['p-bo'], 'the key schedule remembers an id longer than 64 bytes');
+  assert.ok(s.e2eeInfo().warnings.kinds['invalid-id'] >= 4, JSON.stringify(s.e2eeInfo().warnings.kinds));
+});

@@ -50,6 +50,23 @@ test('ids with lone surrogates are refused; U+FFFD and characters outside the BM
   for (const id of [X, 'p-0123456789abcdef', 'p-\u{1F600}', 'ä']) assert.equal(validId(id), true, id);
 });
 
+test('an id longer than 64 bytes of UTF-8 is refused, counted in characters or in bytes', () => {
+  // The server makes "p-" and 16 hex digits and takes no id longer than 64 bytes in
+  // anything a client sends (signaling/PROTOCOL.md): a longer one is a lying server's,
+  // and the page would keep it among its 20,000 dead ids (e2ee/roster.js MAX_DEAD_IDS).
+  const fox = '\u{1F98A}'; // 4 bytes, 2 code units
+  for (const [id, want] of [
+    ['p-' + 'a'.repeat(62), true], ['p-' + 'a'.repeat(63), false],
+    ['\u00e4'.repeat(32), true], ['\u00e4'.repeat(32) + 'a', false], // 33 characters, 65 bytes
+    ['\u20ac'.repeat(21) + 'a', true], ['\u20ac'.repeat(22), false], // 3 bytes each: 64 and 66
+    [fox.repeat(16), true], [fox.repeat(16) + 'a', false], // 32 code units, 64 and 65 bytes
+    ['p-' + 'x'.repeat(65536), false],
+  ]) {
+    assert.equal(new TextEncoder().encode(id).length <= 64, want, 'the vector itself');
+    assert.equal(validId(id), want, `${id.length} characters, ${new TextEncoder().encode(id).length} bytes`);
+  }
+});
+
 test('a member who left is not brought back under a twin id: no name, no key, no old text, a warning', async (t) => {
   const room = new Room();
   t.after(() => room.close()); // a failed assertion too: its timers would keep the process alive

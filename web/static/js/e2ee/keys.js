@@ -37,13 +37,38 @@ export function randomBytes(n) {
 }
 
 /**
- * validId: a participant id is a non-empty, well-formed string without NUL. Ids are
- * bound as their UTF-8 bytes (TextEncoder), which writes every lone surrogate as U+FFFD:
- * "p-x\uD800", "p-x\uDC00" and "p-x\uFFFD" would be three members to the roster and one
- * id in every tag, salt and AAD, so a lying server could replay one member as another.
+ * MAX_ID_BYTES is the longest participant id, in UTF-8 bytes (FORMAT.md, "Participant
+ * ids"). The server makes "p-" and 16 hex digits, and takes no longer id in anything a
+ * client sends (signaling/PROTOCOL.md: a recipient, a `view` entry, a `resume`), so a
+ * longer one is a lying server's: refused like any malformed id. It bounds what the page
+ * keeps per id, the 20,000 dead ids above all (roster.js, MAX_DEAD_IDS).
+ */
+export const MAX_ID_BYTES = 64;
+
+/**
+ * validId: a participant id is a non-empty, well-formed string without NUL, of at most
+ * MAX_ID_BYTES bytes of UTF-8. Ids are bound as their UTF-8 bytes (TextEncoder), which
+ * writes every lone surrogate as U+FFFD: "p-x\uD800", "p-x\uDC00" and "p-x\uFFFD" would
+ * be three members to the roster and one id in every tag, salt and AAD, so a lying
+ * server could replay one member as another.
  */
 export function validId(id) {
-  return typeof id === 'string' && id !== '' && !id.includes('\0') && !LONE_SURROGATE.test(id);
+  // The length first: a long string is refused before it is scanned.
+  return typeof id === 'string' && id !== '' && id.length <= MAX_ID_BYTES && utf8Length(id) <= MAX_ID_BYTES
+    && !id.includes('\0') && !LONE_SURROGATE.test(id);
+}
+
+/**
+ * utf8Length is the UTF-8 length of s without encoding it (validId runs for every
+ * frame): a surrogate counts 2, so a pair counts the 4 bytes of its character.
+ */
+function utf8Length(s) {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
+  }
+  return n;
 }
 
 // A UTF-16 code unit D800–DFFF outside a pair (String.prototype.isWellFormed, which not

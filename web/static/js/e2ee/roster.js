@@ -16,7 +16,8 @@
  * it cannot remember as dead, can never come back. No honest meeting gets near it: a
  * webinar of 200 whose every listener drops out and comes back under a new id every
  * ten minutes for eight hours leaves 9,600 ids; a lying server that invents joins and
- * leaves to fill it only refuses service. 20,000 ids are a few MB at most.
+ * leaves to fill it only refuses service. 20,000 ids of at most 64 bytes each (keys.js,
+ * MAX_ID_BYTES: a longer one is never taken) are a few MB at most.
  */
 export const MAX_DEAD_IDS = 20000;
 
