@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"slices"
 	"sync"
@@ -221,6 +222,13 @@ func (l *layer) run() {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := l.remote.Read(buf)
+		if errors.Is(err, webrtc.ErrCodecNotFound) {
+			// One packet under a payload type the connection did not negotiate
+			// (Pion's track checks each packet's): that packet is dropped, not the
+			// stream, which a publisher's one such packet would otherwise end for
+			// every subscriber.
+			continue
+		}
 		if err != nil {
 			// The stream ended, or the participant is stopping (a deadline of
 			// stopReaders'): nothing else sets one.
