@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown } from './media-standins.mjs';
 import { eventually } from './harness.mjs';
+import { withoutIsolates } from './mini-dom.mjs';
 
 const shown = captureShown();
 const { LocalMedia } = await import('../static/js/media.js');
@@ -60,7 +61,9 @@ test('German news of a member without a name is natural: "Ein Gast …", and two
     const said = sentence(key, person, t, params);
     return t(said.key, said.params);
   };
-  const texts = () => ({
+  // Compared without the isolates around names (i18n-core.js), which draw nothing and are not heard.
+  const unisolated = (texts) => Object.fromEntries(Object.entries(texts).map(([k, v]) => [k, withoutIsolates(v)]));
+  const texts = () => unisolated({
     joined: gathered('joined', [guest]),
     left: gathered('left', [guest]),
     twoGuests: gathered('joined', [guest, other]),

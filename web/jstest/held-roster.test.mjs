@@ -16,7 +16,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, noop, dropSocket, dropAndResume } from './media-standins.mjs';
-import { installMiniDOM, append, spoken } from './mini-dom.mjs';
+import { installMiniDOM, append, seen, spoken } from './mini-dom.mjs';
 import { eventually } from './harness.mjs';
 
 const { location } = globalThis.window;
@@ -126,7 +126,7 @@ function page(t) {
  * the list is busy (which a screen reader may skip) and whether it is dimmed for the eye.
  */
 function listed(p) {
-  const rows = p.list.querySelectorAll('.person').map((li) => [li.querySelector('.person-name').textContent, !!li.querySelector('.participant-menu')]);
+  const rows = p.list.querySelectorAll('.person').map((li) => [seen(li.querySelector('.person-name')), !!li.querySelector('.participant-menu')]);
   return {
     rows,
     note: spoken(p.note),

@@ -24,13 +24,13 @@ test('dates use the browser variant of the chosen language', () => {
 test('placeholders, plurals, fallback to English, then the key', () => {
   const de = { hi: 'Hallo {name}', n: { one: '{count} Person', other: '{count} Personen' } };
   const en = { hi: 'Hello {name}', only: 'English only' };
-  assert.equal(translate(de, en, 'de', 'hi', { name: 'Ada' }), 'Hallo Ada');
+  assert.equal(translate(de, en, 'de', 'hi', { name: 'Ada' }), 'Hallo \u2068Ada\u2069'); // a name isolated
   assert.equal(translate(de, en, 'de', 'n', { count: 1 }), '1 Person');
   assert.equal(translate(de, en, 'de', 'n', { count: 3 }), '3 Personen');
   assert.equal(translate(de, en, 'de', 'only'), 'English only');
   assert.equal(translate(de, en, 'de', 'missing.key'), 'missing.key');
   assert.equal(translate(de, en, 'de', 'hi', {}), 'Hallo {name}');
-  assert.equal(translate(en, en, PSEUDO, 'hi', { name: 'Ada' }), '⟦Hello Ada⟧');
+  assert.equal(translate(en, en, PSEUDO, 'hi', { name: 'Ada' }), '⟦Hello \u2068Ada\u2069⟧');
 });
 
 test('a count is written the way of the language (1.000 Personen, 1,000 people)', () => {

@@ -210,16 +210,33 @@ const GENERIC = new Set(['SPAN', 'DIV', 'P', 'LI', 'UL', 'OL']);
  * role, where ARIA 1.2 prohibits it and not every screen reader reads it.
  */
 export function spoken(node) {
+  return withoutIsolates(spokenRaw(node));
+}
+
+function spokenRaw(node) {
   if (!(node instanceof MiniElement)) return node.textContent;
   if (node.getAttribute('aria-hidden') === 'true' || node.hidden) return '';
   const label = node.getAttribute('aria-label');
   if (label !== null && (node.getAttribute('role') || !GENERIC.has(node.tagName))) return label;
-  return node._text + node.children.map(spoken).join('');
+  return node._text + node.children.map(spokenRaw).join('');
 }
 
-/** seen is the text of node the eye sees: without what is visually hidden (.sr-only). */
+/**
+ * seen is the text of node the eye sees: without what is visually hidden (.sr-only), and
+ * without the isolates a sentence puts around a name (i18n-core.js), which draw nothing
+ * (nor are they heard: spoken).
+ */
 export function seen(node) {
+  return withoutIsolates(seenRaw(node));
+}
+
+function seenRaw(node) {
   if (!(node instanceof MiniElement)) return node.textContent;
   if (node.classList.contains('sr-only') || node.hidden) return '';
-  return node._text + node.children.map(seen).join('');
+  return node._text + node.children.map(seenRaw).join('');
+}
+
+/** withoutIsolates is text without FSI and PDI (U+2068, U+2069), which neither draw nor sound. */
+export function withoutIsolates(text) {
+  return String(text ?? '').replace(/[\u2068\u2069]/gu, '');
 }

@@ -109,11 +109,11 @@ test('a tile\'s text built from a name follows a switch of language: "Guest (you
   const screen = (id) => {
     s._remoteTrack({ participantId: id, kind: 'video', source: 'screen', track: null, mid: `${id}-s` });
     const tl = s.grid.get(id, 'screen');
-    return () => [tl.nameEl.textContent, tl.node.getAttribute('aria-label')];
+    return () => [seen(tl.nameEl), tl.node.getAttribute('aria-label')];
   };
   const pending = screen('p-ann');
   const unknown = screen('p-bo');
-  const self = () => { const tl = s.grid.get('p-me'); return [tl.nameEl.textContent, tl.node.getAttribute('aria-label')]; };
+  const self = () => { const tl = s.grid.get('p-me'); return [seen(tl.nameEl), tl.node.getAttribute('aria-label')]; };
   assert.deepEqual(self(), ['Guest (you)', 'Guest (you)']);
   assert.deepEqual(pending(), ['… (screen)', 'Name not yet received (screen)']);
   assert.deepEqual(unknown(), ['Name unknown (screen)', 'Name unknown (screen)']);

@@ -29,6 +29,8 @@
 // long enough to be taken by the screen reader, which queues a polite region's news
 // after what it is saying: the confirmation is the next thing said, not 1.5 s later.
 
+import { heardText } from './i18n-core.js';
+
 /** GAP_MS: a text is written a task after the region was emptied, so the same text again is read again. */
 export const GAP_MS = 50;
 /** HOLD_MS: how long a text stays in the region before the next takes its place. */
@@ -150,8 +152,10 @@ export class Announcer {
     }
     if (!parts.length) return; // forgotten or withdrawn meanwhile: the region stays empty
     this.writtenAt = this.clock.now();
-    // Said together, each is a sentence of its own ("You joined the meeting. Kai is waiting to join").
-    this.region.textContent = parts.length === 1 ? parts[0] : parts.map(sentence).join(' ');
+    // Only heard: without the isolates around names (i18n-core.js heardText). Said together,
+    // each is a sentence of its own ("You joined the meeting. Kai is waiting to join").
+    const heard = parts.map(heardText);
+    this.region.textContent = heard.length === 1 ? heard[0] : heard.map(sentence).join(' ');
   }
 }
 

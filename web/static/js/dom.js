@@ -1,6 +1,7 @@
 // Tiny DOM helpers. Text always goes in through textContent / text nodes, never
 // through innerHTML, so names and chat messages can never become markup.
 import { setAttr, setText } from './i18n.js';
+import { heardText } from './i18n-core.js';
 import { Announcer, GAP_MS } from './announcer.js';
 
 export const $ = (selector, root = document) => root.querySelector(selector);
@@ -84,7 +85,7 @@ const alerts = new WeakMap();
 export function announceAlert(text) {
   const region = document.getElementById('live-alert');
   if (!region) return;
-  alerts.set(region, String(text || ''));
+  alerts.set(region, heardText(text || '')); // only heard: no isolates (i18n-core.js)
   region.textContent = '';
   setTimeout(() => {
     const latest = alerts.get(region);
@@ -166,7 +167,8 @@ export function writeClipped(node, full, shown = full) {
     node.textContent = full;
     return;
   }
-  node.replaceChildren(el('span', { 'aria-hidden': 'true' }, shown), el('span', { class: 'sr-only' }, full));
+  // The full text is only heard: without the isolates around names (i18n-core.js).
+  node.replaceChildren(el('span', { 'aria-hidden': 'true' }, shown), el('span', { class: 'sr-only' }, heardText(full)));
 }
 
 /**

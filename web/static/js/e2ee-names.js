@@ -45,7 +45,8 @@ export function spokenName(person, t) {
  * from assistive technology: an aria-label on an element without a role, as a span, is
  * prohibited (ARIA 1.2) and not read out by every screen reader, while text is. A
  * placeholder that says what its label says ("Name unknown") is its own text. Read when
- * called: a list drawn again at a switch of language reads it in the new one. Returns node.
+ * called: a list drawn again at a switch of language reads it in the new one. The node
+ * takes the name's direction (dir="auto"). Returns node.
  */
 export function fillName(node, person, shown = person.name) {
   const label = person.nameLabel;
@@ -60,6 +61,10 @@ export function fillName(node, person, shown = person.name) {
   } else {
     node.textContent = shown;
   }
+  // Laid out in its own direction (its first strong letter's, as a sentence's isolate
+  // does, i18n-core.js): a right-to-left name ending in "!" or digits shows them at its
+  // end, and is clipped at its end, in a left-to-right page.
+  node.setAttribute('dir', 'auto');
   if (label) {
     node.setAttribute('title', label);
     node.dataset.namePending = 'true';

@@ -140,10 +140,12 @@ export class Tile {
     else if (this.self) key = 'grid.self';
     this.nameKey = key;
     if (key) {
-      setText(this.nameEl, key, { name: shown });
+      setText(this.nameEl, key, { name: shown }); // the sentence isolates the name (i18n-core.js)
+      this.nameEl.removeAttribute('dir');
     } else {
       delete this.nameEl.dataset.i18n;
       this.nameEl.textContent = shown;
+      this.nameEl.setAttribute('dir', 'auto'); // the name alone, in its own direction (e2ee-names.js fillName)
     }
     this._label();
     if (label) {

@@ -15,7 +15,7 @@
 // Both catalogues are loaded with this module (JSON modules), so t() is synchronous
 // everywhere and switching needs no server round trip. The choice is
 // kept on this device only (storage.js); by default the browser's language is used.
-import { LANGUAGES, PSEUDO, localeFor, pickLanguage, translate } from './i18n-core.js';
+import { LANGUAGES, PSEUDO, heardText, localeFor, pickLanguage, translate } from './i18n-core.js';
 import { devicePreference, setDevicePreference } from './storage.js';
 import en from '../i18n/en.json' with { type: 'json' };
 import de from '../i18n/de.json' with { type: 'json' };
@@ -65,8 +65,18 @@ export function setAttr(node, name, key, params) {
   pairs.push([name, key]);
   node.dataset.i18nAttr = pairs.map(([n, k]) => `${n}=${k}`).join(',');
   if (params) node.dataset.i18nParams = JSON.stringify(params);
-  node.setAttribute(name, t(key, params));
+  node.setAttribute(name, attrText(name, key, params));
   return node;
+}
+
+/**
+ * attrText is the text of key for attribute name: an aria- attribute is only heard, so
+ * it is given without the isolates around names (i18n-core.js heardText); a title is
+ * seen, as a tooltip, and keeps them.
+ */
+function attrText(name, key, params) {
+  const text = t(key, params);
+  return name.startsWith('aria-') ? heardText(text) : text;
 }
 
 /** clearAttr removes attribute name of node, and its key (setAttr), so no switch sets it again. */
@@ -100,7 +110,7 @@ export function applyTranslations(root = document) {
   for (const node of nodes) {
     const params = paramsOf(node);
     if (node.dataset.i18n) node.textContent = t(node.dataset.i18n, params);
-    for (const [name, key] of parseAttrSpec(node.dataset.i18nAttr)) node.setAttribute(name, t(key, params));
+    for (const [name, key] of parseAttrSpec(node.dataset.i18nAttr)) node.setAttribute(name, attrText(name, key, params));
   }
   if (root === document) {
     document.documentElement.lang = current === PSEUDO ? 'en' : current;

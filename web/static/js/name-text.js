@@ -8,12 +8,36 @@
 // plain name, but a sealed name it never sees and a lying server sends what it likes, so
 // the page drops those characters from every name of someone else it takes, and the C0
 // and C1 controls with them. Marks (U+200E, U+200F, U+061C) and joiners stay: a right-
-// to-left name may need them, and they reorder nothing beyond their neighbours.
+// to-left name may need them, and they reorder nothing beyond their neighbours. A
+// sentence puts the name in an isolate of its own (i18n-core.js), which the name, without
+// isolates, cannot close.
+//
+// Characters that draw nothing and join nothing go too: the zero-width space (U+200B),
+// the word joiner and invisible operators (U+2060–U+2064), the deprecated format
+// characters (U+206A–U+206F), U+FEFF and the soft hyphen (U+00AD).
+// "An\u200Bna" looked like Anna to everyone and was another name to the page: the same
+// person twice, or someone passing for a member already in. The zero-width joiner and
+// non-joiner (U+200C, U+200D) stay: Persian and the Indic scripts write words with them
+// and emoji are made of them; so does the Mongolian vowel separator, part of the word.
+//
+// And a name is at most MAX_NAME_CHARS characters (code points), the most the server
+// lets a person give (signaling MaxNameChars): a lying server's name of any length is
+// clipped where a sentence shows it (clipped.js) but was read out whole by a screen
+// reader, in every toast, label and announcement that names its person.
+
+/** MAX_NAME_CHARS: the code points of a name kept, as the server counts them (signaling MaxNameChars). */
+export const MAX_NAME_CHARS = 400;
 
 const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/gu;
+const INVISIBLE = /[\u00ad\u200b\u2060-\u2064\u206a-\u206f\ufeff]/gu;
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/gu;
 
-/** plainName is name without bidi embeddings, overrides, isolates and control characters, trimmed. */
+/**
+ * plainName is name without bidi embeddings, overrides, isolates, invisible characters
+ * and control characters, trimmed, and cut to MAX_NAME_CHARS code points.
+ */
 export function plainName(name) {
-  return String(name ?? '').replace(BIDI_CONTROLS, '').replace(CONTROLS, ' ').trim();
+  const text = String(name ?? '').replace(BIDI_CONTROLS, '').replace(INVISIBLE, '').replace(CONTROLS, ' ').trim();
+  const chars = Array.from(text);
+  return chars.length <= MAX_NAME_CHARS ? text : chars.slice(0, MAX_NAME_CHARS).join('').trimEnd();
 }
