@@ -282,3 +282,20 @@ func ConnectedMembers(m *Meeting) map[string]bool {
 	}
 	return in
 }
+
+// EventsQueued is how many events the server's sessions were handed and have not taken
+// yet (Session.deliver). None: every event handed before has been taken by its
+// session's owner goroutine, which handles what its connection sends next only once it
+// has carried the event out. A session whose owner has ended takes no more; its events
+// are not counted.
+func EventsQueued(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for sess := range s.sessions {
+		if !isClosed(sess.done) {
+			n += len(sess.events)
+		}
+	}
+	return n
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 	"conclave/internal/testclient"
 	"conclave/secret"
@@ -30,6 +31,18 @@ func loop(n int) net.IP { return net.IPv4(127, 0, 0, byte(n)) }
 // newClock is a fake clock for the server: no time passes unless a test says so, so
 // every wait the throttle sets holds for the whole test.
 func newClock() *fakeclock.Clock { return fakeclock.New(time.Unix(1_800_000_000, 0)) }
+
+// settleClock returns once the timer functions the clock's advances fired have
+// returned (fakeclock's Settle): the janitor's round, for one, has done what it does
+// and armed the next.
+func settleClock(t *testing.T, clock *fakeclock.Clock) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
+	defer cancel()
+	if err := clock.Settle(ctx); err != nil {
+		t.Fatalf("the clock's timers still running: %v", err)
+	}
+}
 
 // guessJoin opens a websocket from local (with extra request headers), sends a join with
 // fields and reports the outcome: "" when it got past the secret checks (lobby or
@@ -402,15 +415,18 @@ func TestModeratorSeesWrongPasswords(t *testing.T) {
 	}
 	clock.Advance(5 * time.Second) // the janitor's tick
 	m := expectType(t, mod, "access_attempts")
+	settleClock(t, clock) // the janitor has armed its next tick
 	if string(m.Payload) != `{"wrongPasswords":6}` {
 		t.Fatalf("access_attempts %s", m.Payload)
 	}
 	if strings.Contains(string(m.Raw), "127.0.0") {
 		t.Fatalf("an address reached the moderator: %s", m.Raw)
 	}
-	// One message for the six guesses, and none to a non-moderator.
+	// One message for the six guesses, and none to a non-moderator: the next tick has
+	// run, and what it sent has arrived.
 	clock.Advance(5 * time.Second)
-	time.Sleep(100 * time.Millisecond)
+	settleClock(t, clock)
+	settled(t, srv, mod, member)
 	n := 0
 	for _, m := range mod.All() {
 		if m.Type == "access_attempts" {

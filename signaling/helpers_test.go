@@ -3,6 +3,7 @@ package signaling_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -203,4 +204,32 @@ func expectError(t testing.TB, c *testclient.Client) (code, ref string) {
 // newFakeClock is a clock that moves only when the test advances it.
 func newFakeClock() *fakeclock.Clock {
 	return fakeclock.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+}
+
+// settled returns once each of cs has received everything the server sent it for what
+// the test saw answered before: what was queued for it directly (under the meeting's
+// lock, before the answer that the test saw), and what its own session sent carrying
+// out an event handed to it meanwhile (an admission, a refusal, a removal, a
+// moderator's media command). It waits until no session holds an event it has not
+// taken, and then syncs on each of cs with a ping (Client.Sync). A client whose
+// connection has closed has received all it will. Messages that came before a pong are
+// taken from that client's inbox: read them with All.
+func settled(t testing.TB, srv *testServer, cs ...*testclient.Client) {
+	t.Helper()
+	conntest.Eventually(t, "every event handed to a session taken", func() bool { return signaling.EventsQueued(srv.sig) == 0 })
+	for _, c := range cs {
+		ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
+		_, err := c.Sync(ctx)
+		if err != nil && !errors.Is(err, testclient.ErrNotPong) {
+			select { // the connection is going: it has received all it will once it has gone
+			case <-c.Done():
+				err = nil
+			case <-ctx.Done():
+			}
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("syncing on a client: %v", err)
+		}
+	}
 }

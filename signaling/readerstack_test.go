@@ -68,7 +68,11 @@ func TestReaderStackIsHalved(t *testing.T) {
 }
 
 // readersWaiting counts the goroutines parked in a growConn's read.
-func readersWaiting() int {
+func readersWaiting() int { return goroutinesWaiting("[IO wait", "(*growConn).Read") }
+
+// goroutinesWaiting counts the goroutines whose trace holds both: what they wait for
+// (its header's "[IO wait", "[sync.Mutex.Lock") and a function they wait in.
+func goroutinesWaiting(state, fn string) int {
 	buf := make([]byte, 1<<20)
 	for {
 		m := runtime.Stack(buf, true)
@@ -80,7 +84,7 @@ func readersWaiting() int {
 	}
 	count := 0
 	for _, g := range bytes.Split(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("[IO wait")) && bytes.Contains(g, []byte("(*growConn).Read")) {
+		if bytes.Contains(g, []byte(state)) && bytes.Contains(g, []byte(fn)) {
 			count++
 		}
 	}

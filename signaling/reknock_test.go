@@ -204,7 +204,7 @@ func TestKnockSecretReplacesOnlyItsOwnKnock(t *testing.T) {
 			t.Fatalf("replaceKnock %q: %s", bad, code)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	settled(t, srv, kim, mod)
 	if _, ok := waitingEntries(mod)[kimID]; !ok {
 		t.Fatal("Kim's knock went")
 	}
@@ -415,12 +415,14 @@ func TestTwoKnocksAgainAtOnce(t *testing.T) {
 		waitingID(t, mod, "Kim")
 		secret := knockSecretOf(t, kim)
 		a, b := srv.dial(t), srv.dial(t)
-		// Both joins wait behind the meeting's lock, so that both are likely to find
-		// the old knock before either takes its place.
+		// Both joins wait behind the meeting's lock (opening the meeting takes it), so
+		// that both are likely to find the old knock before either takes its place.
 		release := signaling.HoldMeeting(srv.sig, mt.MeetingID)
 		_ = a.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "password": "pw", "replaceKnock": secret})
 		_ = b.SendJoin(map[string]any{"meetingId": mt.MeetingID, "name": "Kim", "password": "pw", "replaceKnock": secret})
-		time.Sleep(20 * time.Millisecond) // (were they not there yet, the test only passes more easily)
+		conntest.Eventually(t, "both joins waiting behind the meeting's lock", func() bool {
+			return goroutinesWaiting("[sync.Mutex.Lock", "signaling.(*Session).join(") == 2
+		})
 		release()
 		expectType(t, a, "lobby")
 		expectType(t, b, "lobby")

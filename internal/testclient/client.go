@@ -222,6 +222,38 @@ func (c *Client) Expect(ctx context.Context, typ string) (Message, error) {
 	}
 }
 
+// ErrNotPong is Sync's error when the server answered its ping with something else
+// (an error: too many pings).
+var ErrNotPong = errors.New("ping not answered with a pong")
+
+// Sync sends a ping and returns once its pong has come, with the messages that came
+// before it (taken from the inbox, which then holds only later ones; All keeps them).
+// The server answers a ping in the order it handles the connection's messages and
+// queues the pong behind everything queued for the connection before (PROTOCOL.md,
+// "Transport"): what it sent this connection while handling what it took before has
+// arrived by then. A ping changes nothing; a connection may send 5 at once, then one
+// every 5 s of the server's clock.
+func (c *Client) Sync(ctx context.Context) ([]Message, error) {
+	id, err := c.Send("ping", map[string]int{"n": 0})
+	if err != nil {
+		return nil, err
+	}
+	var before []Message
+	for {
+		m, err := c.Next(ctx)
+		if err != nil {
+			return before, fmt.Errorf("waiting for the pong: %w", err)
+		}
+		if m.Ref == id {
+			if m.Type != "pong" {
+				return before, fmt.Errorf("%w: %s %s", ErrNotPong, m.Type, m.Payload)
+			}
+			return before, nil
+		}
+		before = append(before, m)
+	}
+}
+
 // All is every message received so far, including handled subscribe offers.
 func (c *Client) All() []Message {
 	c.mu.Lock()
