@@ -11,7 +11,7 @@ export const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms)
 /**
  * eventually polls cond (which may be async) until it holds, for at most ms: a verdict
  * that waits for what happens, never for a fixed time a busy machine may overrun. The
- * bound only ends a hung test (as the Go packages' eventuallyBound): under -race beside
+ * bound only ends a hung test (as the Go tests' conntest.Wait): under -race beside
  * the browser suite, work here takes ten to twenty times as long.
  */
 export async function eventually(cond, what, ms = 120000) {
