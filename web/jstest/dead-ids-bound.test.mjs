@@ -37,9 +37,7 @@ function page(t) {
     const session = new Session({
       meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,
       e2ee: { crypto: MeetingCrypto.fromSecret(LINK_SECRET), api: 'legacy' },
-      left: resume && p.session ? p.session.leftIds() : (given.left || []),
-      warned: resume && p.session ? p.session.warnedKinds() : {},
-      identities: resume && p.session ? p.session.earlierIdentities() : [],
+      ...(resume && p.session ? p.session.carriedOver() : given), // as meeting.js's join
       ui: uiStandIn({
         resumable: (id, secret) => p.reconnect.remember(id, secret),
         dropped: () => p.reconnect.dropped(),

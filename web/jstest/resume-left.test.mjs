@@ -54,11 +54,7 @@ function page(t) {
     const session = new Session({
       meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,
       e2ee: { crypto: MeetingCrypto.fromSecret(LINK_SECRET), api: 'legacy' },
-      left: resume && p.session ? p.session.leftIds() : [], // as meeting.js's join
-      warned: resume && p.session ? p.session.warnedKinds() : {},
-      knockWrong: resume && p.session ? p.session.knockWrongIds() : [],
-      knockNonces: resume && p.session ? p.session.knockNonceOwners() : [],
-      identities: resume && p.session ? p.session.earlierIdentities() : [],
+      ...(resume && p.session ? p.session.carriedOver() : {}), // as meeting.js's join
       ui: uiStandIn({
         resumable: (id, secret) => p.reconnect.remember(id, secret),
         dropped: () => p.reconnect.dropped(),

@@ -155,12 +155,10 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     chat,
     e2ee: { crypto: meetingCrypto, api },
     resume,
-    // A resume continues this stay: who left it before the drop stays gone (session-roster.js, leftIds).
-    left: resume && session ? session.leftIds() : [],
-    warned: resume && session ? session.warnedKinds() : {}, // and a tampering warning stays
-    knockWrong: resume && session ? session.knockWrongIds() : [], // and who knocked with a wrong link
-    knockNonces: resume && session ? session.knockNonceOwners() : [], // and for whom each knock nonce was shown
-    identities: resume && session ? session.earlierIdentities() : [], // and the identities members had before their resumes
+    // A resume continues this stay: who left it before the drop stays gone, a tampering
+    // warning stays, and so do the knockers seen with a wrong link, for whom each knock
+    // nonce was shown and the identities members had before their resumes.
+    ...(resume && session ? session.carriedOver() : {}),
     replaceKnock,
     presence,
     ui: sessionUI({

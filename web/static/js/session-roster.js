@@ -252,9 +252,24 @@ export const rosterMethods = {
   },
 
   /**
+   * carriedOver is what the session a resume starts takes of this one, as its options
+   * (meeting.js join): a resume continues this stay, so what the page learnt of it stays
+   * known across the drop (each part below). A reload takes none of it.
+   */
+  carriedOver() {
+    return {
+      left: this.leftIds(),
+      warned: this.warnedKinds(),
+      knockWrong: this.knockWrongIds(),
+      knockNonces: this.knockNonceOwners(),
+      identities: this.earlierIdentities(),
+    };
+  },
+
+  /**
    * leftIds are the ids that left this stay in the meeting as far as this session knows
    * (those it was given at its start included): the session a resume starts takes them
-   * (meeting.js, `left`), so that an id that left before the page's connection dropped
+   * (carriedOver, `left`), so that an id that left before the page's connection dropped
    * stays dead after the resume (e2ee/FORMAT.md, "Identity per session"). Ids only,
    * nothing else about the people, and in this page's memory only.
    */
@@ -265,7 +280,7 @@ export const rosterMethods = {
   /**
    * warnedKinds is what this stay's key schedules refused so far, {kind: number} (those
    * given at this session's start included, until it has its own key schedule): the
-   * session a resume starts takes it (meeting.js, `warned`), so that a server cannot
+   * session a resume starts takes it (carriedOver, `warned`), so that a server cannot
    * wipe the page's tampering warning by dropping its connection (e2ee/FORMAT.md,
    * "Identity per session"). Counts by kind only.
    */
@@ -277,7 +292,7 @@ export const rosterMethods = {
    * earlierIdentities is, per member id, the identities this stay's key schedules
    * refuse after that member's own resume, [[id, [hex public key, …]]] (those given at
    * this session's start, until it has its own key schedule): the session a resume
-   * starts takes them (meeting.js, `identities`), so that the server cannot replay
+   * starts takes them (carriedOver, `identities`), so that the server cannot replay
    * there an identity a live member had before its resume, which that session never saw
    * (e2ee/FORMAT.md, "Resumed members"). Ids and public keys only, in this page's memory
    * only, bounded by the key schedule (seen-keys.js, MAX_IDENTITIES).
@@ -289,7 +304,7 @@ export const rosterMethods = {
   /**
    * knockWrongIds are the knockers this stay's waiting lists showed with a wrong link
    * (those it was given at its start included): the session a resume starts takes them
-   * (meeting.js, `knockWrong`), so that one admitted anyway is still known for what it is
+   * (carriedOver, `knockWrong`), so that one admitted anyway is still known for what it is
    * after the page's connection dropped, and is not taken for a sign that the page's own
    * link is wrong (e2ee/knock.js, selfLinkWrong). Ids only, in this page's memory only.
    */
@@ -301,7 +316,7 @@ export const rosterMethods = {
    * knockNonceOwners are the knock nonces this stay's waiting lists showed, each with the
    * knocker it was first shown for, [[nonce, participant id]] (those given at this
    * session's start included, until it has its own KnockChecker): the session a resume
-   * starts takes them (meeting.js, `knockNonces`), so that a server that dropped the
+   * starts takes them (carriedOver, `knockNonces`), so that a server that dropped the
    * page's connection cannot show a proof it saw before under another knocker's id as
    * "Link verified" (e2ee/FORMAT.md, "Knock proof"). Nonces and ids only, in this
    * page's memory only, bounded by the checker (at most 20,000).
