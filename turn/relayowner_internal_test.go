@@ -20,28 +20,8 @@ import (
 // are still served.
 func TestAnotherMembersReportsLeaveTheRelayAlone(t *testing.T) {
 	r := newReallocRig(t, "udp")
-	r.permit(t)
-	number := r.bind(t)
-	routes := r.relay.routes.cur.Load()
-	channels, permits, relays := r.held(t)
-
 	other := r.f.srv.ICEServers(time.Now())[0].Username
-	src := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
-	d, sfu, at := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr), r.relayed.LocalAddr()
-	d.permissionCreated(src, r.dst, r.proto, other, "", at, sfu.IP)
-	d.channelCreated(src, r.dst, r.proto, other, "", at, sfu, number+1)
-	d.channelDeleted(src, r.dst, r.proto, other, "", at, sfu, number)
-	d.permissionDeleted(src, r.dst, r.proto, other, "", at, sfu.IP)
-	if got := r.relay.routes.cur.Load(); got != routes {
-		t.Errorf("another member's reports changed the relay's routes: %d channels, %d permissions, were %d and %d",
-			len(got.channels), len(got.permits), len(routes.channels), len(routes.permits))
-	}
-	if c, p, n := r.held(t); c != channels || p != permits || n != relays {
-		t.Errorf("another member's reports changed the uplink's table: %d channels, %d permissions, of %d relays, were %d, %d, %d",
-			c, p, n, channels, permits, relays)
-	}
-	r.served(t, "ChannelData", appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
-	r.served(t, "a Send indication", buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
+	r.reportsLeaveTheRelayAlone(t, "another member's reports", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}, r.dst, r.proto, other)
 }
 
 // TestSameMembersOtherAllocationsReportsLeaveTheRelayAlone: a member holds several
@@ -58,30 +38,11 @@ func TestSameMembersOtherAllocationsReportsLeaveTheRelayAlone(t *testing.T) {
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
 			r := newReallocRig(t, transport)
-			r.permit(t)
-			number := r.bind(t)
-			routes := r.relay.routes.cur.Load()
-			channels, permits, relays := r.held(t)
-
 			var src net.Addr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 			if transport == "tcp" {
 				src = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 			}
-			d, sfu, at := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr), r.relayed.LocalAddr()
-			d.permissionCreated(src, r.dst, r.proto, r.user, "", at, sfu.IP)
-			d.channelCreated(src, r.dst, r.proto, r.user, "", at, sfu, number+1)
-			d.channelDeleted(src, r.dst, r.proto, r.user, "", at, sfu, number)
-			d.permissionDeleted(src, r.dst, r.proto, r.user, "", at, sfu.IP)
-			if got := r.relay.routes.cur.Load(); got != routes {
-				t.Errorf("the member's other allocation's reports changed the relay's routes: %d channels, %d permissions, were %d and %d",
-					len(got.channels), len(got.permits), len(routes.channels), len(routes.permits))
-			}
-			if c, p, n := r.held(t); c != channels || p != permits || n != relays {
-				t.Errorf("the member's other allocation's reports changed the uplink's table: %d channels, %d permissions, of %d relays, were %d, %d, %d",
-					c, p, n, channels, permits, relays)
-			}
-			r.served(t, "ChannelData", appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
-			r.served(t, "a Send indication", buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
+			r.reportsLeaveTheRelayAlone(t, "the member's other allocation's reports", src, r.dst, r.proto, r.user)
 		})
 	}
 }
@@ -98,26 +59,37 @@ func TestSameMembersOtherAllocationsReportsLeaveTheRelayAlone(t *testing.T) {
 // were, and the client's ChannelData and Send indications are still served.
 func TestSameMembersReportsOverTCPLeaveItsUDPRelayAlone(t *testing.T) {
 	r := newReallocRig(t, "udp")
+	udpSrc, udpDst := r.src.(*net.UDPAddr), r.dst.(*net.UDPAddr)
+	src := &net.TCPAddr{IP: udpSrc.IP, Port: udpSrc.Port}
+	dst := &net.TCPAddr{IP: udpDst.IP, Port: udpDst.Port}
+	r.reportsLeaveTheRelayAlone(t, "the member's allocation over TCP from the same addresses", src, dst, "TCP", r.user)
+}
+
+// reportsLeaveTheRelayAlone gives the rig's relay a permission and a channel, then has
+// pion/turn report at the relay's address a permission and a channel created and its
+// own channel and permission deleted, under user from the five-tuple src, dst over
+// proto, and checks that whose reports changed neither the relay's routes nor the
+// uplink's table, and that the client's ChannelData and Send indications are still
+// served.
+func (r *reallocRig) reportsLeaveTheRelayAlone(t *testing.T, whose string, src, dst net.Addr, proto, user string) {
+	t.Helper()
 	r.permit(t)
 	number := r.bind(t)
 	routes := r.relay.routes.cur.Load()
 	channels, permits, relays := r.held(t)
 
-	udpSrc, udpDst := r.src.(*net.UDPAddr), r.dst.(*net.UDPAddr)
-	src := &net.TCPAddr{IP: udpSrc.IP, Port: udpSrc.Port}
-	dst := &net.TCPAddr{IP: udpDst.IP, Port: udpDst.Port}
 	d, sfu, at := r.f.srv.direct, r.f.sfu.LocalAddr().(*net.UDPAddr), r.relayed.LocalAddr()
-	d.permissionCreated(src, dst, "TCP", r.user, "", at, sfu.IP)
-	d.channelCreated(src, dst, "TCP", r.user, "", at, sfu, number+1)
-	d.channelDeleted(src, dst, "TCP", r.user, "", at, sfu, number)
-	d.permissionDeleted(src, dst, "TCP", r.user, "", at, sfu.IP)
+	d.permissionCreated(src, dst, proto, user, "", at, sfu.IP)
+	d.channelCreated(src, dst, proto, user, "", at, sfu, number+1)
+	d.channelDeleted(src, dst, proto, user, "", at, sfu, number)
+	d.permissionDeleted(src, dst, proto, user, "", at, sfu.IP)
 	if got := r.relay.routes.cur.Load(); got != routes {
-		t.Errorf("the member's allocation over TCP from the same addresses changed the UDP relay's routes: %d channels, %d permissions, were %d and %d",
-			len(got.channels), len(got.permits), len(routes.channels), len(routes.permits))
+		t.Errorf("%s changed the relay's routes: %d channels, %d permissions, were %d and %d",
+			whose, len(got.channels), len(got.permits), len(routes.channels), len(routes.permits))
 	}
 	if c, p, n := r.held(t); c != channels || p != permits || n != relays {
-		t.Errorf("the member's allocation over TCP from the same addresses changed the uplink's table: %d channels, %d permissions, of %d relays, were %d, %d, %d",
-			c, p, n, channels, permits, relays)
+		t.Errorf("%s changed the uplink's table: %d channels, %d permissions, of %d relays, were %d, %d, %d",
+			whose, c, p, n, channels, permits, relays)
 	}
 	r.served(t, "ChannelData", appendChannelData(nil, number, []byte("on the channel")), []byte("on the channel"))
 	r.served(t, "a Send indication", buildSendIndication(t, r.sfu, []byte("in a Send indication")), []byte("in a Send indication"))
