@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import './page-globals.mjs';
-import { installMiniDOM, seen, spoken } from './mini-dom.mjs';
+import { installMiniDOM, seen, spoken, toastStacks } from './mini-dom.mjs';
 import { FakeClock } from './harness.mjs';
 import { liveRegion } from './live-region.mjs';
 
@@ -58,14 +58,7 @@ test('plainName drops bidi controls and control characters, and keeps marks, joi
 
 /** page builds meeting.html's #toasts and a #live region that records what it says. */
 function page() {
-  const make = (id, live) => {
-    const n = doc.createElement('div');
-    n.setAttribute('id', id);
-    if (live) n.setAttribute('aria-live', live);
-    return n;
-  };
-  const box = make('toasts');
-  box.append(make('toasts-alert', 'assertive'), make('toasts-polite', 'polite'), make('toasts-quiet', 'off'));
+  const box = toastStacks(doc);
   doc.body.replaceChildren(box);
   const said = [];
   return { box, said, live: liveRegion({ said }) };

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
-import { installMiniDOM, seen } from './mini-dom.mjs';
+import { installMiniDOM, region, seen, toastStacks } from './mini-dom.mjs';
 import { FakeClock } from './harness.mjs';
 
 const doc = installMiniDOM();
@@ -18,16 +18,9 @@ const { meetingEnd } = await import('../static/js/meeting-end.js');
 
 /** page builds meeting.html's #toasts and the elements stopped hides. */
 function page() {
-  const make = (id, live) => {
-    const n = doc.createElement('div');
-    n.setAttribute('id', id);
-    if (live) n.setAttribute('aria-live', live);
-    return n;
-  };
-  const box = make('toasts');
-  box.append(make('toasts-alert', 'assertive'), make('toasts-polite', 'polite'), make('toasts-quiet', 'off'));
-  const others = ['invite-card', 'btn-enable-audio', 'meeting-locked'].map((id) => make(id));
-  doc.body.replaceChildren(box, ...others, make('live', 'polite'));
+  const box = toastStacks(doc);
+  const others = ['invite-card', 'btn-enable-audio', 'meeting-locked'].map((id) => region(doc, id));
+  doc.body.replaceChildren(box, ...others, region(doc, 'live', 'polite'));
   return { box, others };
 }
 

@@ -200,6 +200,24 @@ export function append(doc, tag, id) {
   return node;
 }
 
+/** region makes a <div> with the id, and aria-live when live is given; it is not put in the page. */
+export function region(doc, id, live) {
+  const node = doc.createElement('div');
+  node.setAttribute('id', id);
+  if (live) node.setAttribute('aria-live', live);
+  return node;
+}
+
+/**
+ * toastStacks makes meeting.html's #toasts with its three stacks, the toasts' live
+ * regions (dom.js toast and quietToast), and returns it; it is not put in the page.
+ */
+export function toastStacks(doc) {
+  const box = region(doc, 'toasts');
+  box.append(region(doc, 'toasts-alert', 'assertive'), region(doc, 'toasts-polite', 'polite'), region(doc, 'toasts-quiet', 'off'));
+  return box;
+}
+
 /** Elements whose aria-label ARIA 1.2 prohibits without a role: a screen reader reads their text. */
 const GENERIC = new Set(['SPAN', 'DIV', 'P', 'LI', 'UL', 'OL']);
 

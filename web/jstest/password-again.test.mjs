@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
-import { installMiniDOM, seen } from './mini-dom.mjs';
+import { installMiniDOM, region, seen, toastStacks } from './mini-dom.mjs';
 import { FakeClock } from './harness.mjs';
 
 const doc = installMiniDOM();
@@ -21,15 +21,8 @@ const { LobbyScreen, SENT_BACK } = await import('../static/js/lobby.js');
 
 /** page builds meeting.html's #toasts, #live and #meeting-error, the page in state. */
 function page(state) {
-  const make = (id, live) => {
-    const n = doc.createElement('div');
-    n.setAttribute('id', id);
-    if (live) n.setAttribute('aria-live', live);
-    return n;
-  };
-  const box = make('toasts');
-  box.append(make('toasts-alert', 'assertive'), make('toasts-polite', 'polite'), make('toasts-quiet', 'off'));
-  doc.body.replaceChildren(box, make('live', 'polite'), make('meeting-error'));
+  const box = toastStacks(doc);
+  doc.body.replaceChildren(box, region(doc, 'live', 'polite'), region(doc, 'meeting-error'));
   doc.body.dataset.state = state;
   return box;
 }

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
 // seen: a toast's text as it is seen (no .sr-only); spoken: as a screen reader reads it (no aria-hidden).
-import { installMiniDOM, seen, spoken, withoutIsolates } from './mini-dom.mjs';
+import { installMiniDOM, seen, spoken, toastStacks, withoutIsolates } from './mini-dom.mjs';
 import { FakeClock } from './harness.mjs';
 import { liveRegion } from './live-region.mjs';
 
@@ -30,14 +30,7 @@ const tr = (key, params) => withoutIsolates(i18n.t(key, params));
 
 /** page builds meeting.html's #toasts (its stacks, live or not) and a #live region that records what it says. */
 function page() {
-  const make = (id, live) => {
-    const n = doc.createElement('div');
-    n.setAttribute('id', id);
-    if (live) n.setAttribute('aria-live', live);
-    return n;
-  };
-  const box = make('toasts');
-  box.append(make('toasts-alert', 'assertive'), make('toasts-polite', 'polite'), make('toasts-quiet', 'off'));
+  const box = toastStacks(doc);
   doc.body.replaceChildren(box);
   const said = [];
   const live = liveRegion({ said });
