@@ -185,12 +185,18 @@ func newClockedRoom(t *testing.T, timers bool, options ...engineOption) (*fakecl
 // newCameraSender is a peer connection of api's that sends one VP8 track.
 func newCameraSender(t *testing.T, api *webrtc.API) (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP, *webrtc.RTPTransceiver) {
 	t.Helper()
+	return newSenderOf(t, api, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video")
+}
+
+// newSenderOf is a peer connection of api's that sends one track of codec, its id id.
+func newSenderOf(t *testing.T, api *webrtc.API, codec webrtc.RTPCodecCapability, id string) (*webrtc.PeerConnection, *webrtc.TrackLocalStaticRTP, *webrtc.RTPTransceiver) {
+	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.Close() })
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub")
+	track, err := webrtc.NewTrackLocalStaticRTP(codec, id, "pub")
 	if err != nil {
 		t.Fatal(err)
 	}
