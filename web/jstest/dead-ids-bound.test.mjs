@@ -10,62 +10,20 @@
 // which the page's resume carries over) have the same kind of bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume } from './media-standins.mjs';
+import { serverSays, sent, dropAndResume } from './media-standins.mjs';
+import { LINK_SECRET, resumingPage, identityOf } from './resume-page.mjs';
 import { FakeMedia, eventually } from './harness.mjs';
 
-const { LocalMedia } = await import('../static/js/media.js');
-const { Session } = await import('../static/js/session.js');
-const { Reconnect } = await import('../static/js/reconnect.js');
 const { MeetingCrypto, SessionKeys } = await import('../static/js/e2ee/session-keys.js');
 const { Roster, MAX_DEAD_IDS } = await import('../static/js/e2ee/roster.js');
 const { MAX_IDENTITIES } = await import('../static/js/e2ee/seen-keys.js');
 
 window.fetch = async () => ({ ok: true, status: 200 }); // the reachability probe: the server is up
 
-const LINK_SECRET = new Uint8Array(16).fill(7);
 const RESUME = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const welcome = (extra = {}) => ({ participantId: 'p-ann', e2ee: true, role: 'participant', resumeSecret: RESUME, ...extra });
 const person = (id) => ({ id, role: 'participant', media: { mic: false, camera: false, screen: false } });
 const invented = (n) => Array.from({ length: n }, (_, i) => `p-gone-${i}`);
-
-/** page is meeting.js's glue around one person's sessions (as in resume-left.test.mjs). */
-function page(t) {
-  const media = new LocalMedia();
-  const p = { media, session: null, sessions: [] };
-  p.reconnect = new Reconnect({ attempt: (resume) => p.open(resume), giveUp: () => {} });
-  p.open = (resume = null, given = {}) => {
-    const session = new Session({
-      meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,
-      e2ee: { crypto: MeetingCrypto.fromSecret(LINK_SECRET), api: 'legacy' },
-      ...(resume && p.session ? p.session.carriedOver() : given), // as meeting.js's join
-      ui: uiStandIn({
-        resumable: (id, secret) => p.reconnect.remember(id, secret),
-        dropped: () => p.reconnect.dropped(),
-        failed: (kind) => { p.reconnect.failed(kind); },
-        joined: () => p.reconnect.joined(),
-      }),
-    });
-    p.session = session;
-    p.sessions.push(session);
-    session.start();
-    return session;
-  };
-  t.after(() => {
-    p.reconnect._stop();
-    p.reconnect.forget();
-    for (const s of p.sessions) s.end();
-    media.stopAll();
-  });
-  return p;
-}
-
-async function identityOf(id, others) {
-  const out = [];
-  const keys = new SessionKeys({ meeting: await MeetingCrypto.fromSecret(LINK_SECRET), media: new FakeMedia(), send: (to, data) => out.push({ to, data }) });
-  await keys.start(id, others);
-  keys.close();
-  return out.find((m) => m.to === null && JSON.parse(m.data).t === 'identity').data;
-}
 
 const keysTo = (id) => sent.filter((m) => m.type === 'e2ee' && m.payload.to === id && JSON.parse(m.payload.data).t === 'key');
 
@@ -89,7 +47,7 @@ test('a roster remembers at most MAX_DEAD_IDS dead ids, and once full takes no n
 
 test('once the page remembers MAX_DEAD_IDS ids that left, invented joins and leaves neither grow it nor bring anyone in', async (t) => {
   const bo = await identityOf('p-bo', ['p-ann']);
-  const p = page(t);
+  const p = resumingPage(t);
   sent.length = 0;
   // A resumed stay whose earlier sessions saw MAX_DEAD_IDS - 1 ids leave (the server
   // invented them): Bo is in the meeting.
@@ -166,7 +124,7 @@ test('a key schedule takes at most MAX_IDENTITIES carried identities, no junk, a
 });
 
 test('an id longer than any the server makes is never listed nor remembered when it leaves: 20,000 dead ids cost a bounded memory', async (t) => {
-  const p = page(t);
+  const p = resumingPage(t);
   sent.length = 0;
   p.open();
   await eventually(() => sent.some((m) => m.type === 'join'), 'the join');

@@ -21,17 +21,16 @@
 // resumed page verified such an identity, replayed ahead of the member's real one,
 // and refused the real one as a second identity.
 //
-// The page's glue (meeting.js: join with `left`, `warned`, `knockWrong`, `knockNonces`
-// and `identities`, the Reconnect) is played by `page` with the same calls.
+// The page's glue (meeting.js: join with what the dropped session carries over,
+// Session.carriedOver, and the Reconnect) is played by resume-page.mjs's resumingPage
+// with the same calls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, gridStandIn, uiStandIn, noop, dropAndResume, captureShown } from './media-standins.mjs';
-import { FakeMedia, eventually } from './harness.mjs';
+import { serverSays, sent, dropAndResume, captureShown } from './media-standins.mjs';
+import { LINK_SECRET, resumingPage, identityOf } from './resume-page.mjs';
+import { eventually } from './harness.mjs';
 
-const { LocalMedia } = await import('../static/js/media.js');
-const { Session } = await import('../static/js/session.js');
-const { Reconnect } = await import('../static/js/reconnect.js');
-const { MeetingCrypto, SessionKeys } = await import('../static/js/e2ee/session-keys.js');
+const { MeetingCrypto } = await import('../static/js/e2ee/session-keys.js');
 const { RosterWarning } = await import('../static/js/e2ee-roster-ui.js');
 const { SelfLinkWarning } = await import('../static/js/e2ee-self-link.js');
 const { answerKnock, selfLinkWrong } = await import('../static/js/e2ee/knock.js');
@@ -40,52 +39,9 @@ const { randomBytes } = await import('../static/js/e2ee/keys.js');
 
 window.fetch = async () => ({ ok: true, status: 200 }); // the reachability probe: the server is up
 
-const LINK_SECRET = new Uint8Array(16).fill(7);
 const RESUME = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
 const welcome = (extra = {}) => ({ participantId: 'p-ann', e2ee: true, role: 'participant', resumeSecret: RESUME, ...extra });
 const person = (id) => ({ id, role: 'participant', media: { mic: false, camera: false, screen: false } });
-
-/** page is meeting.js's glue around one person's sessions and the Reconnect. */
-function page(t) {
-  const media = new LocalMedia();
-  const p = { media, session: null, sessions: [] };
-  p.reconnect = new Reconnect({ attempt: (resume) => p.open(resume), giveUp: () => {} });
-  p.open = (resume = null) => {
-    const session = new Session({
-      meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,
-      e2ee: { crypto: MeetingCrypto.fromSecret(LINK_SECRET), api: 'legacy' },
-      ...(resume && p.session ? p.session.carriedOver() : {}), // as meeting.js's join
-      ui: uiStandIn({
-        resumable: (id, secret) => p.reconnect.remember(id, secret),
-        dropped: () => p.reconnect.dropped(),
-        failed: (kind) => { p.reconnect.failed(kind); },
-        joined: () => p.reconnect.joined(),
-      }),
-    });
-    p.session = session;
-    p.sessions.push(session);
-    session.start();
-    return session;
-  };
-  t.after(() => {
-    p.reconnect._stop();
-    p.reconnect.forget();
-    for (const s of p.sessions) s.end();
-    media.stopAll();
-  });
-  return p;
-}
-
-/** identityOf is the identity message a member with the link (or secret's) broadcasts for id, as the server relays it. */
-async function identityOf(id, others, secret = LINK_SECRET) {
-  const out = [];
-  const keys = new SessionKeys({ meeting: await MeetingCrypto.fromSecret(secret), media: new FakeMedia(), send: (to, data) => out.push({ to, data }) });
-  await keys.start(id, others);
-  keys.close();
-  const msg = out.find((m) => m.to === null && JSON.parse(m.data).t === 'identity');
-  assert.ok(msg, `no identity broadcast of ${id}`);
-  return msg.data;
-}
 
 /** keysTo are the key messages the page sent to id since sent was last cleared. */
 const keysTo = (id) => sent.filter((m) => m.type === 'e2ee' && m.payload.to === id && JSON.parse(m.payload.data).t === 'key');
@@ -97,7 +53,7 @@ const keysTo = (id) => sent.filter((m) => m.type === 'e2ee' && m.payload.to === 
 async function joinedWithBoAndXe(t) {
   const bo = await identityOf('p-bo', ['p-ann', 'p-xe']);
   const xe = await identityOf('p-xe', ['p-ann', 'p-bo']);
-  const p = page(t);
+  const p = resumingPage(t);
   sent.length = 0;
   p.open();
   await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
@@ -226,7 +182,7 @@ test('a knocker seen with a wrong link and admitted anyway is still known for it
   // Ann moderates alone; Wx knocks with a link cut short, and Ann admits it anyway.
   const wrongSecret = new Uint8Array(16).fill(9);
   const wx = await identityOf('p-wx', ['p-ann'], wrongSecret);
-  const p = page(t);
+  const p = resumingPage(t);
   sent.length = 0;
   p.open();
   await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
@@ -264,7 +220,7 @@ test('a knocker seen with a wrong link and admitted anyway is still known for it
 
 test('a knock proof shown before the page\'s own resume is not shown as "Link verified" under another knocker\'s id after it', async (t) => {
   // Ann moderates; Ki knocks with the right link, and its proof verifies.
-  const p = page(t);
+  const p = resumingPage(t);
   sent.length = 0;
   p.open();
   await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
