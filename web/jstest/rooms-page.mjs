@@ -1,9 +1,9 @@
 // The Rooms card's page for Node tests (rooms-host, rooms-rk): the mini DOM with what it
 // lacks of forms, the card's elements and its confirmation dialog, and the helpers both
 // tests wait and fill rooms with.
-import assert from 'node:assert/strict';
 import './page-globals.mjs';
 import { installMiniDOM, MiniElement } from './mini-dom.mjs';
+import { eventually } from './harness.mjs';
 import { roomKeys, encryptTitle, newRoomId } from '../static/js/rooms-keys.js';
 
 export const doc = installMiniDOM();
@@ -65,11 +65,13 @@ export function page() {
 
 export const tick = () => new Promise((r) => setTimeout(r, 0));
 
-/** until waits, a bounded number of event-loop turns, for cond. */
-export async function until(cond, what) {
-  for (let i = 0; i < 500; i++) { if (cond()) return; await tick(); }
-  assert.fail(`timed out waiting: ${what}`);
-}
+/**
+ * until waits for cond, as every Node test does (harness.mjs eventually): it waited at
+ * most 500 turns of the event loop, which is a time (each turn a timer of a millisecond
+ * or more), and the room keys and titles it waits for come from WebCrypto, whose work
+ * runs beside the event loop, so a loaded machine could fail a right page.
+ */
+export const until = (cond, what) => eventually(cond, what);
 
 /** withRooms adds n rooms made on rk to list, with readable titles. */
 export async function withRooms(list, rk, n) {
