@@ -66,7 +66,7 @@ func ParseKnockProof(payload []byte) (KnockProofPayload, error) {
 	}
 	seen := make(map[string]bool, len(p.Names))
 	for _, n := range p.Names {
-		if !e2ee.ValidID(n.To) || len(n.To) > maxIDBytes || seen[n.To] {
+		if !e2ee.ValidID(n.To) || seen[n.To] { // ValidID bounds an id to maxIDBytes (jsbounds_internal_test.go)
 			return KnockProofPayload{}, fmt.Errorf("%w: a bad or repeated moderator id", ErrKnockNames)
 		}
 		seen[n.To] = true
