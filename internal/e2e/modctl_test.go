@@ -243,5 +243,13 @@ func TestKnockAlerts(t *testing.T) {
 	}
 	clickIn(ctx, t, mona, "#btn-waiting")
 	clickIn(ctx, t, mona, "#btn-admit-all")
-	waitFor(ctx, t, mona, "the title restored", fmt.Sprintf(`document.title === %q && window.conclave.participants().length === 3`, base))
+	// One condition a wait, so a failure names the half that never came: the two let in
+	// (each page's own state, then the moderator's roster), then the title.
+	felix := &participant{name: "Felix", kind: browsertest.KindFirefox, tab: felixTab}
+	dora := &participant{name: "Dora", kind: browsertest.KindChromium, tab: doraTab}
+	for _, p := range []*participant{felix, dora} {
+		waitFor(ctx, t, p, "let in", `document.body.dataset.state === "joined"`)
+	}
+	waitFor(ctx, t, mona, "both in the roster", `window.conclave.participants().length === 3`)
+	waitFor(ctx, t, mona, "the title restored", fmt.Sprintf(`document.title === %q`, base))
 }
