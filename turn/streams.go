@@ -53,6 +53,9 @@ type stream struct {
 	allocations int
 	stop        func() bool // the running wait's, nil while none runs
 	gone        bool        // the connection is closed
+	// wait numbers the waits: a wait's function closes the connection only if it is
+	// still the running one (waitLocked).
+	wait uint64
 	// channels are what its allocation bound, and permits the permissions it holds,
 	// for its reader (streamuplink.go).
 	channels streamChannels
@@ -131,10 +134,24 @@ func (s *streams) removeChannel(src, dst net.Addr, number uint16, relay *restric
 	}
 }
 
+// waitLocked starts st's wait for an allocation: at its end the connection is closed,
+// unless an allocation was reported created meanwhile.
+//
+// A wait's function may be running, or about to take the lock, when an allocation's
+// creation stops it (stop reports false then): it decides only if its wait is still the
+// one that runs. Checking the allocations alone, such a late function closed a
+// connection whose allocation had come and gone meanwhile at once, the next wait just
+// begun: the client lost its connection allocWait before its time, as it allocated
+// again on it.
 func (s *streams) waitLocked(st *stream) {
+	st.wait++
+	wait := st.wait
 	st.stop = s.afterFunc(allocWait, func() {
 		s.mu.Lock()
-		idle := st.allocations <= 0
+		idle := st.wait == wait && st.stop != nil && st.allocations <= 0
+		if idle {
+			st.stop = nil
+		}
 		s.mu.Unlock()
 		if idle {
 			_ = st.q.Close()
