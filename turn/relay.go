@@ -25,6 +25,10 @@ var errNoRelayRoom = errors.New("turn: allocation caps reached")
 // (Server.Revoke).
 var errRevoked = errors.New("turn: credentials revoked")
 
+// errRelayFamily refuses a relay socket of an address family other than the relay
+// address's (relayGenerator.network); pion/turn answers 508.
+var errRelayFamily = errors.New("turn: relay address family not offered")
+
 // errNoEvenPort refuses a relay socket asked for without a user: pion/turn opens and
 // closes such sockets to find an even port (EVEN-PORT, RFC 8656 section 14.6), which
 // browsers never ask for; each would be registered with the SFU and uncounted.
@@ -97,6 +101,9 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 	if conf.UserID == "" {
 		return nil, nil, errNoEvenPort
 	}
+	if conf.Network != g.network() {
+		return nil, nil, errRelayFamily
+	}
 	q := g.quota
 	if q != nil && !q.take(conf.UserID) {
 		return nil, nil, errNoRelayRoom
@@ -130,6 +137,28 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 		return nil, nil, errRevoked
 	}
 	return rc, relayed, nil
+}
+
+// network is the network of every relay socket: the bind address's family, which is
+// the relay address's unless the operator chose another. An Allocate of the other
+// family (pion/turn's udp4 or udp6, by REQUESTED-ADDRESS-FAMILY or the listener's own)
+// is refused (errRelayFamily).
+//
+// Relays are told apart by their port alone: the SFU's hand-over registers a relay at
+// each SFU address with its port (handOver), the direct writes' registry and the
+// reports' relayOf find it by its port (direct.go, quota.relayAt), and pion/turn names
+// it by the relay address, the same for all. Bound on "::" (an IPv6 relay address), a
+// udp4 socket of a client over IPv4 could have the port of another member's udp6 relay,
+// and the later registration took the earlier one's: what the SFU sent one member went
+// to the other's relay and client. Nor did such a socket serve its client: it is
+// announced at the relay address, of the other family, so a browser pairs it with the
+// SFU's candidates of that family, and pion/turn refuses a permission for a peer of a
+// family not the allocation's (443).
+func (g *relayGenerator) network() string {
+	if a, err := netip.ParseAddr(g.bindIP); err == nil && a.Is6() && !a.Is4In6() {
+		return "udp6"
+	}
+	return "udp4"
 }
 
 // handOver has the SFU hand c its datagrams in memory: c's reads take them from its
