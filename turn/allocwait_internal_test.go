@@ -1,10 +1,14 @@
 package turn
 
 import (
+	"context"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"conclave/internal/conntest"
+	"conclave/internal/fakeclock"
 )
 
 // heldTimers is a Config.AfterFunc whose timers fire only when the test says, and whose
@@ -115,4 +119,74 @@ func TestLateWaitLeavesTheNextWaitsConnection(t *testing.T) {
 	if registered() {
 		t.Fatal("the connection was not closed at the end of its running wait")
 	}
+}
+
+// TestConnectionOfANewAllocationIsNotClosed: a TCP connection whose allocation ends on
+// pion/turn's timer as its client allocates again on it may have the new allocation
+// reported created before the old one ends (pion/turn reports both after it lets go of
+// its allocations' lock, on the timer's goroutine and the connection's reader). The
+// connection then holds an allocation and must not be closed after allocWait as one
+// that holds none; once the new allocation's relay is shut too, it is. The test reports
+// the new allocation's creation itself, with a relay of its own, before the old one's
+// real end (the order cannot be forced from outside).
+func TestConnectionOfANewAllocationIsNotClosed(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	r := newReallocRig(t, "tcp", func(c *Config) { c.AfterFunc = clock.AfterFunc })
+	d := r.f.srv.direct
+	registered := func() bool {
+		d.streams.mu.Lock()
+		defer d.streams.mu.Unlock()
+		return d.streams.lookupLocked(r.src, r.dst) != nil
+	}
+
+	newRelay := &restrictedConn{}
+	d.streams.allocationCreated(r.src, r.dst, newRelay)
+	r.endAllocation(t)
+	if n := clock.Pending(); n != 0 {
+		t.Fatalf("the connection waits to be closed (%d timers) while it holds the new allocation", n)
+	}
+	clock.Advance(allocWait)
+	r.settle(t)
+	if !registered() {
+		t.Fatal("the connection was closed while it held the new allocation")
+	}
+
+	newRelay.shut()
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
+	defer cancel()
+	if err := clock.WaitForTimers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(allocWait)
+	conntest.Eventually(t, "the connection closed after its last allocation ended", func() bool { return !registered() })
+}
+
+// TestConnectionOfAnAllocationReportedDeletedFirstIsClosed: when a TCP connection's
+// allocation ends and its client allocates again at once, the old allocation's reader
+// deletes whatever pion/turn holds at the connection's five-tuple as its relay closes
+// (Allocation.packetConnHandler), which may be the new allocation, put in pion/turn's
+// table and not yet reported created: its relay is closed, and its deletion reported,
+// before its creation is reported. The connection holds nothing after both, and must be
+// closed after allocWait as one that holds none, not kept for good. The test reports
+// the new allocation's deletion and creation itself, with a relay already shut, after
+// the old one's real end (the order cannot be forced from outside).
+func TestConnectionOfAnAllocationReportedDeletedFirstIsClosed(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	r := newReallocRig(t, "tcp", func(c *Config) { c.AfterFunc = clock.AfterFunc })
+	d := r.f.srv.direct
+
+	r.endAllocation(t)
+	newRelay := &restrictedConn{}
+	newRelay.shut()
+	r.f.srv.allocationDeleted(r.src, r.dst, r.proto, r.user, "")
+	d.streams.allocationCreated(r.src, r.dst, newRelay)
+	if n := clock.Pending(); n != 1 {
+		t.Fatalf("the connection waits to be closed with %d timers after its allocations ended, want 1", n)
+	}
+	clock.Advance(allocWait)
+	conntest.Eventually(t, "the connection closed after its allocations ended", func() bool {
+		d.streams.mu.Lock()
+		defer d.streams.mu.Unlock()
+		return d.streams.lookupLocked(r.src, r.dst) == nil
+	})
 }

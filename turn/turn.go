@@ -7,103 +7,15 @@ package turn
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"time"
 
 	"conclave/connlimit"
 
-	"github.com/pion/stun/v4"
 	pionturn "github.com/pion/turn/v5"
 )
-
-// Config says where the TURN server listens and what its relay may reach.
-type Config struct {
-	// UDPAddr, TCPAddr and TLSAddr are the listen addresses, e.g. ":3478", ":3478" and
-	// ":5349"; an empty one is off. At least one is required.
-	UDPAddr string
-	TCPAddr string
-	TLSAddr string
-	// TLSConfig carries the certificate for TLSAddr.
-	TLSConfig *tls.Config
-	// Host is the host name or address put into the turn: URLs handed to browsers (the
-	// server's public name or address). Required.
-	Host string
-	// RelayIP is the address announced for relayed candidates (the public address);
-	// relay sockets listen on RelayBind ("" means all interfaces of RelayIP's family).
-	RelayIP   netip.Addr
-	RelayBind string
-	// Peers are the only addresses the relay reaches: the SFU's media sockets.
-	Peers []netip.AddrPort
-	// TTL is how long handed-out credentials can open new allocations (default
-	// DefaultTTL).
-	TTL time.Duration
-	// MaxAllocations and MaxAllocationsPerCredential cap relay allocations in all and
-	// per handed-out credential (defaults DefaultMaxAllocations and
-	// DefaultMaxAllocationsPerCredential).
-	MaxAllocations              int
-	MaxAllocationsPerCredential int
-	// MaxTCPConns and MaxTCPConnsPerAddr bound the connections the TCP and TLS
-	// listeners hold together, in all and from one address (IPv6: one /64); one beyond
-	// is closed as soon as it is accepted (defaults DefaultMaxTCPConns and
-	// DefaultMaxTCPConnsPerAddr). Anyone can connect, credentials or not.
-	MaxTCPConns, MaxTCPConnsPerAddr int
-	// UnauthenticatedAnswersPerAddr and UnauthenticatedAnswers bound the answers the UDP
-	// listener gives to requests it has not authenticated (a 401 asking for
-	// credentials, a 438, a STUN Binding answer), a second and at once, to one address
-	// (IPv6: one /64) and in all; the ones beyond are not sent (answerlimit.go: a forged
-	// source would have the server reflect them at a victim). A client address and port
-	// that holds a relay has a bucket of its own, at the rate of one address, and an
-	// address that holds one, or a member's (ICEServersFor), is not bounded in all; a
-	// member's address is bounded larger by one answer a second for each member there,
-	// up to the bound in all. Defaults DefaultUnauthenticatedAnswersPerAddr and
-	// DefaultUnauthenticatedAnswers.
-	UnauthenticatedAnswersPerAddr, UnauthenticatedAnswers int
-	// Realm is the TURN realm over TCP and TLS (default "conclave"); over UDP each
-	// client address and port has a realm of its own (clientrealm.go).
-	Realm string
-	// BatchUDP, when set, wraps the UDP listener's socket so that its writes are
-	// batched (cmd gives it the SFU's, sfu.BatchUDP): each packet relayed to a client
-	// over UDP is a write of its own. nil: every write is its own system call.
-	BatchUDP func(*net.UDPConn) (net.PacketConn, error)
-	// LocalRelay, when set, registers each relay socket with the SFU on this machine
-	// at an address the SFU sees it at (ap), and deliver takes what the SFU sends
-	// there in memory instead of on loopback; remove ends that (cmd gives it
-	// sfu.Engine.AddLocalRelay). nil: the SFU's packets reach the relay's socket.
-	LocalRelay func(ap netip.AddrPort, deliver func(b []byte)) (remove func())
-	// RelayUplink, with LocalRelay, takes what a relay socket sends to the SFU from
-	// the address ap the SFU sees it at, in memory where take serves it (take reports
-	// whether it did; the rest goes on the socket). cmd gives it
-	// sfu.Engine.RelayUplink. nil: every datagram to the SFU goes on the socket.
-	RelayUplink func(ap netip.AddrPort) (take func(b []byte) bool)
-	// Now is the clock credentials are issued and checked against; nil means time.Now.
-	Now func() time.Time
-	// AfterFunc runs f after d on the same clock (a TCP or TLS connection's wait for
-	// its allocation); nil means time.AfterFunc.
-	AfterFunc func(d time.Duration, f func()) (stop func() bool)
-	Logger    *slog.Logger
-
-	// permissionLifetime is pion/turn's lifetime of a permission, for tests (its
-	// timers run on the system's clock, not on Now); 0 is its default, 300 s (RFC 8656,
-	// section 9).
-	permissionLifetime time.Duration
-}
-
-// Defaults of the TCP and TLS listeners' bounds: an allocation over TCP holds one
-// connection, so twice the allocations in all; from one address (a school behind one
-// NAT address) as many as the SFU's ICE-TCP port takes.
-const (
-	DefaultMaxTCPConns        = 2 * DefaultMaxAllocations
-	DefaultMaxTCPConnsPerAddr = 400
-)
-
-// DefaultTTL is how long handed-out credentials can open allocations: long enough for
-// a browser to gather candidates after its welcome, short enough that a leaked
-// credential is useless soon.
-const DefaultTTL = 10 * time.Minute
 
 // ICEServer is one entry of an RTCConfiguration's iceServers.
 type ICEServer struct {
@@ -167,15 +79,6 @@ func (s *Server) TCPRefused() uint64 { return s.tcpLimits.Refused() }
 // TCPAcceptFailed is the number of accepts on the TCP and TLS listeners that failed for
 // want of descriptors or memory and were tried again after a wait.
 func (s *Server) TCPAcceptFailed() uint64 { return s.tcpLimits.AcceptFailed() }
-
-// Errors of a Config that cannot work.
-var (
-	ErrNoListener = errors.New("turn: no listen address (UDP, TCP or TLS)")
-	ErrNoHost     = errors.New("turn: no host for the TURN URLs")
-	ErrNoRelayIP  = errors.New("turn: no relay address")
-	ErrNoPeers    = errors.New("turn: no SFU address to relay to")
-	ErrNoTLSCert  = errors.New("turn: TLS listener without a certificate")
-)
 
 // New opens the listeners and starts serving.
 func New(cfg Config) (*Server, error) {
@@ -336,103 +239,9 @@ func listenUDP(addr string, batch func(*net.UDPConn) (net.PacketConn, error)) (n
 	return c, false, nil
 }
 
-func (c Config) validate() error {
-	switch {
-	case c.UDPAddr == "" && c.TCPAddr == "" && c.TLSAddr == "":
-		return ErrNoListener
-	case c.Host == "":
-		return ErrNoHost
-	case !c.RelayIP.IsValid() || c.RelayIP.IsUnspecified():
-		return ErrNoRelayIP
-	case len(c.Peers) == 0:
-		return ErrNoPeers
-	case c.TLSAddr != "" && (c.TLSConfig == nil || (len(c.TLSConfig.Certificates) == 0 && c.TLSConfig.GetCertificate == nil)):
-		return ErrNoTLSCert
-	}
-	return nil
-}
-
 func url(scheme, host string, addr net.Addr, transport string) string {
 	_, port, _ := net.SplitHostPort(addr.String())
 	return scheme + ":" + net.JoinHostPort(host, port) + "?transport=" + transport
-}
-
-// authenticate gives pion/turn the long-term key of a username the server issued and
-// did not revoke. Expiry is checked when an allocation is opened; refreshes,
-// permissions and channel binds of an allocation made in time go on with the same
-// (authentic) credentials, so that a meeting longer than the TTL keeps its relay, until
-// the credentials are revoked (Revoke: their member is gone). An allocation belongs to
-// the client's address and port, so an old credential cannot take over anybody else's.
-//
-// The key is the client's realm's (clientrealm.go: over UDP its address and port's own,
-// which binds the key to the source; over TCP and TLS the server's): pion/turn hands over
-// the REALM the request names and leaves the choice to us, and a key made from it took a
-// request in any realm the client liked (RFC 8489, section 9.2.4: the password is the
-// one of the username in that realm, and the server has none in another).
-func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, bool) {
-	realm := s.realms.of(ra.SrcAddr)
-	if ra.Realm != realm || s.quota.isRevoked(ra.Username) {
-		return "", nil, false
-	}
-	now := s.now()
-	if ra.Method != stun.MethodAllocate {
-		// Far in the past: only the HMAC matters for an existing allocation.
-		now = time.Unix(0, 0)
-	}
-	password, err := s.creds.check(ra.Username, now)
-	if err != nil {
-		return "", nil, false
-	}
-	return ra.Username, pionturn.GenerateAuthKey(ra.Username, realm, password), true
-}
-
-// ICEServers returns fresh credentials for every URL the server listens on.
-func (s *Server) ICEServers(now time.Time) []ICEServer {
-	username, password := s.creds.issue(now)
-	return []ICEServer{{URLs: append([]string(nil), s.urls...), Username: username, Credential: password}}
-}
-
-// ICEServersFor is ICEServers for a member whose connection to the server comes from
-// client (the websocket's address, as signaling sees it; invalid: unknown): until the
-// credentials are revoked (Revoke: the member is gone), the UDP listener's
-// unauthenticated answers to client's address (IPv6: its /64) are bounded by its own
-// bucket only, not by the one in all that forged sources spread over many victims
-// spend, so that the 401s of its first relays arrive in such a flood, and that bucket
-// is larger by a member, for the STUN keepalives of its browser (answerLimits,
-// memberJoined). A browser's relays and keepalives over UDP mostly come from that
-// address: behind a NAT the same public address as its websocket, unless one goes over
-// IPv4 and the other over IPv6, or a proxy in front hides the address (then the
-// proxy's is counted, which is of no use and no harm).
-func (s *Server) ICEServersFor(now time.Time, client netip.Addr) []ICEServer {
-	servers := s.ICEServers(now)
-	s.answers.memberJoined(servers[0].Username, client.WithZone("").Unmap())
-	return servers
-}
-
-// Revoke ends the credentials of username, handed out by ICEServers: their relays end
-// now, and nothing they ask for is granted any more (no new relay, no refresh,
-// permission or channel); the address they were handed to (ICEServersFor) counts a
-// member less. Signaling calls it when the member they were handed to is gone: left,
-// removed, sent back to the waiting room, or the meeting ended, and for credentials
-// it made but could not hand over. A username the server did not make is ignored.
-//
-// When it returns, the relays relay nothing more either way, the SFU hands them
-// nothing and their places in the allocation caps are free; their sockets are closed a
-// moment later on a goroutine of their own (socketClosers), which Close waits for: a
-// close waits for the socket's reader, and Revoke is called under a meeting's lock.
-// pion/turn deletes their allocations once its reader sees them shut (or, without the
-// SFU's hand-over, their sockets closed).
-func (s *Server) Revoke(username string) {
-	s.answers.memberLeft(username)
-	expiry, err := parseUsername(username)
-	if err != nil {
-		return
-	}
-	relays := s.quota.revoke(username, time.Unix(expiry, 0), s.now())
-	for _, c := range relays {
-		c.shut()
-	}
-	s.closers.close(relays)
 }
 
 // URLs lists the turn: and turns: URLs of the listeners.
