@@ -55,7 +55,7 @@ func (s *Session) closeConn(code int, text string) {
 
 // heard records that the peer is alive (a pong or a complete message).
 func (s *Session) heard() {
-	s.lastHeard.Store(s.srv.clock.Now().UnixNano())
+	s.heardNow.Store(true)
 }
 
 // readPump reads the member's messages and hands them to the owner goroutine, until the
@@ -174,17 +174,19 @@ func (s *Session) joinTick() {
 	}
 }
 
-// pingTick closes a peer not heard from for pongWait, and otherwise pings it. The clock
-// is read before what was last heard: a timer's function runs in a goroutine of its own,
-// which may be scheduled only after the clock has moved on (a fake clock's steps come
-// one after another, each after the peer was heard), and a reading of lastHeard taken
-// before such a wait, judged against the clock read after it, closed a peer heard a
-// moment before ("no pong"). Read in this order, the peer heard at or after the reading
-// of the clock counts, whenever the function runs.
+// pingTick closes a peer not heard from in the last silentPings intervals between its
+// ticks, and otherwise pings it. The silence is counted in ticks, not measured between
+// readings of the clock: the ticks are timers, which run on the monotonic clock, while
+// a reading kept as a number (it was UnixNano) is the wall clock's. A step of the wall
+// clock (NTP setting a drifted clock, a virtual machine resumed) then made the silence
+// as long as the step: forward by 45 s or more, the next tick closed every connection
+// of the server as silent ("no pong"), each a page that had to resume; backward, a
+// peer gone silent was kept, its knock and its place in the meeting with it, until the
+// clock had made up the step. A tick that runs late finds a peer heard meanwhile heard.
 func (s *Session) pingTick() {
-	now := s.srv.clock.Now()
-	last := time.Unix(0, s.lastHeard.Load())
-	if now.Sub(last) >= pongWait {
+	if s.heardNow.Swap(false) {
+		s.silent.Store(0)
+	} else if s.silent.Add(1) >= silentPings {
 		s.abort(CloseTimeout, "no pong")
 		return
 	}

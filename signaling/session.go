@@ -20,7 +20,8 @@ import (
 // (Config.WriteTimeout) is a real-time backstop for a peer whose TCP window stays full.
 const (
 	pingInterval   = 20 * time.Second
-	pongWait       = 45 * time.Second
+	silentPings    = 2 // intervals between pings in a row with nothing heard: the peer is closed
+	pongWait       = silentPings * pingInterval
 	messageTimeout = 10 * time.Second // from a message's first frame to its last
 	sendQueueLen   = 256
 	maxErrorsInRow = 20
@@ -84,10 +85,11 @@ type Session struct {
 	shutOnce  sync.Once
 
 	// Connection upkeep (conn.go), shared by the pumps, the watchdog and the closer.
-	wmu       sync.Mutex   // held while a frame is written; the closer waits for it
-	pingDue   atomic.Bool  // the watchdog asks the write pump to ping
-	lastHeard atomic.Int64 // clock reading (UnixNano) when the peer was last heard
-	writer    writerState  // whether a write pump runs (writer.go)
+	wmu      sync.Mutex   // held while a frame is written; the closer waits for it
+	pingDue  atomic.Bool  // the watchdog asks the write pump to ping
+	heardNow atomic.Bool  // the peer was heard since the last ping tick
+	silent   atomic.Int32 // ping ticks in a row that found the peer not heard (pingTick)
+	writer   writerState  // whether a write pump runs (writer.go)
 	// readLimit is the largest message the read pump takes next: MaxMessageBytes, and
 	// for a member of an end-to-end encrypted meeting the size of its largest key batch
 	// (widenReadLimit).

@@ -88,6 +88,23 @@ func (c *Clock) Advance(d time.Duration) {
 	}
 }
 
+// Jump steps the clock's readings by d (back, for a negative d) and fires nothing, as
+// NTP setting a drifted clock or a virtual machine resumed steps the system's wall
+// clock: the system's timers run on its monotonic clock, which does not step, and so
+// here every pending timer keeps the time it had left. A real reading carries that
+// monotonic clock too, which Sub between two real readings uses; a fake one does not,
+// so across a Jump a Sub of two readings steps as the wall clock's numbers (Unix,
+// UnixNano) of real readings do. A test of a step holds code whose measure of a while
+// is its timers, and no reading of the clock, to that while.
+func (c *Clock) Jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	for _, t := range c.timers {
+		t.at = t.at.Add(d)
+	}
+}
+
 func (c *Clock) done() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

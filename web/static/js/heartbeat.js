@@ -3,7 +3,7 @@
 // path that died without a close event (a NAT that forgot the mapping, a Wi-Fi change,
 // a laptop that moved) leaves the page looking connected: a member that receives no
 // media, or one in the waiting room, learns of it only when the server has dropped it
-// (45–65 s) and half its grace for a resume is gone. So the page sends `ping` every
+// (40–60 s) and half its grace for a resume is gone. So the page sends `ping` every
 // PING_MS, the server answers `pong`, and when nothing at all has arrived for DEAD_MS
 // while a ping of the page has gone ANSWER_MS unanswered, the link is given up.
 //
