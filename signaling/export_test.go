@@ -299,3 +299,10 @@ func EventsQueued(s *Server) int {
 	}
 	return n
 }
+
+// ExpiredRoomRounds is how many janitor rounds in a row a room must have been past its
+// expiry before the janitor deletes it.
+const ExpiredRoomRounds = expiredRoomRounds
+
+// MaxRoomsPerHost is how many rooms a host may keep.
+const MaxRoomsPerHost = maxRoomsPerHost

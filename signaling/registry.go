@@ -50,6 +50,10 @@ type Registry struct {
 	// (roomChanged): a meeting made from a read of a room taken before one is not put
 	// here (open), since the change found no meeting of that room to drop.
 	changes uint64
+
+	// expiredFor is the janitor's record of the wall clock, which decides when an
+	// expired room is deleted (expirywindow.go). Used by tick only.
+	expiredFor wallWindow
 }
 
 // ErrTooManyMeetings is returned by open when the server holds its maximum.
@@ -281,12 +285,15 @@ func (r *Registry) liveLocked() int {
 	return n
 }
 
-// tick is the janitor: it deletes expired rooms from the store, ends the meetings of
-// rooms that are gone (expired, or deleted by another process sharing the store), ends
-// unused and empty meetings, and expires old knocks in the others.
+// tick is the janitor: it deletes rooms expired for ten minutes of its rounds from the
+// store, ends the meetings of rooms that are gone (expired, or deleted by another
+// process sharing the store), ends unused and empty meetings, and expires old knocks
+// in the others.
 func (r *Registry) tick(ctx context.Context) {
 	now := r.now()
-	_, _ = r.store.DeleteExpired(ctx, now) // a failing store is retried next tick
+	// Only a room expired at every round of the last ten minutes: a step of the wall
+	// clock forward deletes nothing before it has lasted that long.
+	_, _ = r.store.DeleteExpired(ctx, r.expiredFor.settled(now)) // a failing store is retried next tick
 
 	var live, done []*Meeting
 	r.mu.Lock()

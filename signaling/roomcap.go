@@ -134,7 +134,13 @@ func (s *Server) createBounded(ctx context.Context, room store.Room) error {
 	if err != nil {
 		return err
 	}
-	if len(mine) >= maxRoomsPerHost {
+	now, live := s.now(), 0
+	for _, r := range mine {
+		if !r.Expired(now) { // an expired one awaits the janitor's deletion (expirywindow.go)
+			live++
+		}
+	}
+	if live >= maxRoomsPerHost {
 		return errTooManyRooms
 	}
 	if err := s.idBudgets.take(room.HostID, s.now()); err != nil {

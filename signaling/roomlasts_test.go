@@ -19,8 +19,8 @@ import (
 // room lasts a day.
 
 // TestExpiredRoom: a room past its expiry is refused at once, even before the janitor
-// deleted it; the janitor, on the server's clock, deletes expired rooms and ends the
-// meetings going on in them.
+// deleted it; the janitor, on the server's clock, ends the meetings going on in expired
+// rooms and deletes the rooms ten minutes of its rounds later.
 func TestExpiredRoom(t *testing.T) {
 	clock := newFakeClock()
 	rooms := store.NewMemory()
@@ -47,11 +47,14 @@ func TestExpiredRoom(t *testing.T) {
 	if reason, _ := byeReason(t, a); reason != "ended" {
 		t.Fatalf("bye %q", reason)
 	}
-	conntest.Eventually(t, "the janitor to delete expired rooms", func() bool {
-		_, err1 := rooms.Room(ctx, stale.ID)
-		_, err2 := rooms.Room(ctx, room.Room.ID)
-		return errors.Is(err1, store.ErrNotFound) && errors.Is(err2, store.ErrNotFound)
-	})
+	// Deleted once they have been past their expiry for ten minutes of the janitor's
+	// rounds (TestWallClockStepForwardDeletesNoRoom).
+	janitorRounds(t, clock, signaling.ExpiredRoomRounds+2)
+	_, err1 := rooms.Room(ctx, stale.ID)
+	_, err2 := rooms.Room(ctx, room.Room.ID)
+	if !errors.Is(err1, store.ErrNotFound) || !errors.Is(err2, store.ErrNotFound) {
+		t.Fatalf("expired rooms after the janitor's rounds: %v, %v", err1, err2)
+	}
 	refusedUnknown(t, srv, room.Room.ID, nil)
 	var list struct{ Rooms []roomView }
 	srv.apiJSON(t, http.MethodGet, "/api/rooms", "", http.StatusOK, &list)
