@@ -87,14 +87,14 @@ type datagram struct {
 // hands them out one at a time.
 type batchReader interface {
 	// readFrom copies the next datagram into p and returns its sender and when the
-	// kernel received it (Unix nanoseconds of the wall clock, 0 when not known).
+	// kernel received it (Unix nanoseconds of stampReceipts' clock, 0 when not known).
 	readFrom(p []byte) (n int, from netip.AddrPort, at int64, err error)
 	// drained reports whether every datagram read so far has been handed out, so
 	// that the next readFrom reads the socket.
 	drained() bool
 	// stampReceipts asks the kernel to note when each datagram arrived, from the next
-	// read on (an error: it cannot).
-	stampReceipts() error
+	// read on (an error: it cannot), and readFrom to give those times on now's clock.
+	stampReceipts(now func() time.Time) error
 }
 
 // batchWriter sends datagrams in order with as few system calls as the system allows,

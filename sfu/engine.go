@@ -108,11 +108,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	// The kernel's receive times are on the wall clock: they start a packet's
-	// forwarding delay only when the engine's clock is that one (not a test's).
+	// The kernel's receive times are on the wall clock: the reader moves them onto
+	// the engine's clock, which for a test's clock means nothing (they are not used).
 	kernelTimes := cfg.Now == nil
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = steadyClock()
 	}
 	given := cfg.AfterFunc
 	if cfg.AfterFunc == nil {
@@ -137,7 +137,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 			bc.relays = &e.relays
 			e.own = !cfg.pionSubscribe
 			if kernelTimes {
-				if err := bc.reader.stampReceipts(); err != nil {
+				if err := bc.reader.stampReceipts(cfg.Now); err != nil {
 					cfg.Logger.Debug("forwarding delays start at the read", "err", err)
 				}
 			}

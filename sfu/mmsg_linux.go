@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -263,6 +264,10 @@ type mmsgReader struct {
 	// buffer (SO_TIMESTAMPNS; words, so the header and the time in it are aligned).
 	stamps bool
 	ctrl   [readBatch][(stampSpace + 7) / 8]uint64
+	// now is the clock the times are given on, and skew the wall clock's reading less
+	// its, taken at each read: the kernel stamps on the wall clock, which steps.
+	now  func() time.Time
+	skew int64
 
 	got    int
 	errno  syscall.Errno
@@ -332,15 +337,18 @@ func (r *mmsgReader) readFrom(p []byte) (int, netip.AddrPort, int64, error) {
 		var at int64
 		if r.stamps {
 			ctrl := (*[stampSpace]byte)(unsafe.Pointer(&r.ctrl[i]))
-			at = receiveStamp(ctrl[:min(int(h.Hdr.Controllen), stampSpace)])
+			if at = receiveStamp(ctrl[:min(int(h.Hdr.Controllen), stampSpace)]); at != 0 {
+				at -= r.skew
+			}
 		}
 		return copy(p, r.bufs[i][:h.Len]), ap, at, nil
 	}
 }
 
 // stampReceipts turns on the kernel's receive times (SO_TIMESTAMPNS) for the reads
-// that follow. The reader's goroutine calls it before its first read.
-func (r *mmsgReader) stampReceipts() error {
+// that follow, given on now's clock. The reader's goroutine calls it before its first
+// read.
+func (r *mmsgReader) stampReceipts(now func() time.Time) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var serr error
@@ -355,7 +363,7 @@ func (r *mmsgReader) stampReceipts() error {
 	for i := range r.hdrs {
 		r.hdrs[i].Hdr.Control = (*byte)(unsafe.Pointer(&r.ctrl[i]))
 	}
-	r.stamps = true
+	r.stamps, r.now = true, now
 	return nil
 }
 
@@ -395,6 +403,10 @@ func (r *mmsgReader) fill() error {
 		return r.errno
 	}
 	r.n = r.got
+	if r.stamps {
+		// Two readings a system call of up to readBatch datagrams.
+		r.skew = time.Now().UnixNano() - r.now().UnixNano()
+	}
 	return nil
 }
 

@@ -356,7 +356,7 @@ func TestReadsCarryTheKernelsReceiveTime(t *testing.T) {
 		}
 		peer := listenLoopback(t)
 		if stamped {
-			if err := b.reader.stampReceipts(); err != nil {
+			if err := b.reader.stampReceipts(time.Now); err != nil {
 				t.Fatal(err)
 			}
 			waitForReceiveStamps(t, b, peer)
@@ -390,6 +390,41 @@ func TestReadsCarryTheKernelsReceiveTime(t *testing.T) {
 				t.Errorf("%s has a receive time (%d) without receive times on", c.what, c.at)
 			}
 		}
+	}
+}
+
+// TestReceiveTimesAreOnTheReadersClock: the kernel stamps on the wall clock, which
+// steps; the reader gives its times on the clock stampReceipts was given (the
+// engine's steadyClock), here one an hour behind the wall, as after the wall clock
+// stepped an hour ahead.
+func TestReceiveTimesAreOnTheReadersClock(t *testing.T) {
+	b := mustBatchConn(t, listenLoopback(t))
+	t.Cleanup(func() { _ = b.Close() })
+	if err := b.SetReadDeadline(time.Now().Add(conntest.Wait)); err != nil {
+		t.Fatal(err)
+	}
+	peer := listenLoopback(t)
+	if err := b.reader.stampReceipts(time.Now); err != nil {
+		t.Fatal(err)
+	}
+	waitForReceiveStamps(t, b, peer)
+	behind := func() time.Time { return time.Now().Add(-time.Hour) }
+	if err := b.reader.stampReceipts(behind); err != nil {
+		t.Fatal(err)
+	}
+	before := behind().UnixNano()
+	if _, err := peer.WriteTo([]byte("stepped"), b.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	waitReadable(t, b.UDPConn)
+	buf := make([]byte, 64)
+	n, _, at, err := b.reader.readFrom(buf)
+	after := behind().UnixNano()
+	if err != nil || string(buf[:n]) != "stepped" {
+		t.Fatalf("read %q (%v), want the datagram", buf[:n], err)
+	}
+	if at < before || at > after {
+		t.Fatalf("received at %d, want on the reader's clock, between %d and %d (%v off)", at, before, after, time.Duration(at-after))
 	}
 }
 

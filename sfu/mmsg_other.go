@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -51,4 +52,4 @@ func (r udpReader) readFrom(p []byte) (int, netip.AddrPort, int64, error) {
 func (r udpReader) drained() bool { return true }
 
 // stampReceipts: not here; nothing is stamped.
-func (r udpReader) stampReceipts() error { return errors.ErrUnsupported }
+func (r udpReader) stampReceipts(func() time.Time) error { return errors.ErrUnsupported }
