@@ -34,20 +34,20 @@ func TestLateDeletionOfAnEarlierConnectionLeavesTheNewOneOpen(t *testing.T) {
 		return f.srv.streams.lookupLocked(src, dst) != nil
 	}
 
-	first, err := net.Dial("tcp", addr)
+	dialer := sameSourceDialer(t)
+	first, err := dialer.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src, dst := first.LocalAddr(), first.RemoteAddr()
 	client, _, _ := f.allocateWith(t, pionturn.NewSTUNConn(first), addr, user, pass)
 	client.Close()
-	_ = first.(*net.TCPConn).SetLinger(0) // a reset: the port is free at once
+	_ = first.(*net.TCPConn).SetLinger(0) // a reset: no TIME-WAIT holds its addresses
 	_ = first.Close()
 	conntest.Eventually(t, "the first connection gone on the server", func() bool {
 		return !registered(src, dst) && f.srv.AllocationCount() == 0
 	})
 
-	dialer := net.Dialer{LocalAddr: src}
 	second, err := dialer.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("connecting again from %v: %v", src, err)
