@@ -165,7 +165,11 @@ func (g *relayGenerator) network() string {
 // the SFU sends otherwise). The SFU sees the socket at each of its own addresses the
 // relay sends from, with c's port: the socket is bound for all addresses, or for
 // the one address it is registered at, so nothing else on the machine has that port
-// there.
+// there. Only at the addresses of the socket's family (network): a socket of the
+// other family holds no port at them (an IPv6 socket on "::" is bound for IPv6 only),
+// so another program's socket may have c's port there, and what the SFU sends it
+// would go to c, which cannot send there either (pion/turn permits no peer of the
+// other family).
 func (g *relayGenerator) handOver(c *restrictedConn, port uint16) {
 	c.inbox = make(chan relayedDatagram, relayInbox)
 	c.done = make(chan struct{})
@@ -176,8 +180,9 @@ func (g *relayGenerator) handOver(c *restrictedConn, port uint16) {
 		bind, _ = netip.ParseAddr(g.bindIP)
 		bind = bind.Unmap()
 	}
+	overIPv6 := g.network() == "udp6"
 	for peer, from := range g.peers {
-		if bind.IsValid() && !bind.IsUnspecified() && bind != peer.Addr() {
+		if peer.Addr().Is6() != overIPv6 || bind.IsValid() && !bind.IsUnspecified() && bind != peer.Addr() {
 			continue
 		}
 		at := netip.AddrPortFrom(peer.Addr(), port)

@@ -163,17 +163,23 @@ func TestRelayHandOver(t *testing.T) {
 }
 
 // TestRelayHandOverAddresses checks where a relay socket is registered: at each SFU
-// address with the relay's port when the socket is bound for all addresses, and only
-// at its own address when it is bound to one (another socket may hold the port at
-// the others).
+// address of its family with the relay's port when the socket is bound for all
+// addresses, and only at its own address when it is bound to one (another socket may
+// hold the port at the others). A socket bound for all addresses of one family holds
+// no port at the other family's: "::" and "0.0.0.0" are registered at the SFU's
+// addresses of their own family only.
 func TestRelayHandOverAddresses(t *testing.T) {
-	peers := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:10000"), netip.MustParseAddrPort("127.0.0.2:10000")}
+	peers := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:10000"), netip.MustParseAddrPort("127.0.0.2:10000"),
+		netip.MustParseAddrPort("[::1]:10000"), netip.MustParseAddrPort("[2001:db8::7]:10000")}
 	for _, tc := range []struct {
 		bind string
 		want []string
 	}{
 		{"", []string{"127.0.0.1:4242", "127.0.0.2:4242"}},
+		{"0.0.0.0", []string{"127.0.0.1:4242", "127.0.0.2:4242"}},
 		{"127.0.0.2", []string{"127.0.0.2:4242"}},
+		{"::", []string{"[2001:db8::7]:4242", "[::1]:4242"}},
+		{"::1", []string{"[::1]:4242"}},
 	} {
 		var got []string
 		g := &relayGenerator{bindIP: tc.bind, peers: newPeers(peers),
