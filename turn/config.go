@@ -22,7 +22,8 @@ type Config struct {
 	// server's public name or address). Required.
 	Host string
 	// RelayIP is the address announced for relayed candidates (the public address);
-	// relay sockets listen on RelayBind ("" means all interfaces of RelayIP's family).
+	// relay sockets listen on RelayBind ("" means all interfaces of RelayIP's family),
+	// an IP address of RelayIP's family (ErrRelayBind): relays are of that family.
 	RelayIP   netip.Addr
 	RelayBind string
 	// Peers are the only addresses the relay reaches: the SFU's media sockets.
@@ -101,6 +102,10 @@ var (
 	ErrNoRelayIP  = errors.New("turn: no relay address")
 	ErrNoPeers    = errors.New("turn: no SFU address to relay to")
 	ErrNoTLSCert  = errors.New("turn: TLS listener without a certificate")
+	// ErrRelayBind: RelayBind is not an IP address of RelayIP's family. Relay sockets
+	// are of the bind address's family (an Allocate of the other is refused), and one
+	// of the other family than the address it is announced at relays nothing.
+	ErrRelayBind = errors.New("turn: relay bind address is not an IP address of the relay address's family")
 )
 
 func (c Config) validate() error {
@@ -113,8 +118,17 @@ func (c Config) validate() error {
 		return ErrNoRelayIP
 	case len(c.Peers) == 0:
 		return ErrNoPeers
+	case c.RelayBind != "" && !sameFamily(c.RelayBind, c.RelayIP):
+		return ErrRelayBind
 	case c.TLSAddr != "" && (c.TLSConfig == nil || (len(c.TLSConfig.Certificates) == 0 && c.TLSConfig.GetCertificate == nil)):
 		return ErrNoTLSCert
 	}
 	return nil
+}
+
+// sameFamily reports whether bind is an IP address of ip's family, IPv4-mapped IPv6
+// addresses being IPv4 (as relayGenerator.network has them).
+func sameFamily(bind string, ip netip.Addr) bool {
+	a, err := netip.ParseAddr(bind)
+	return err == nil && a.Unmap().Is4() == ip.Unmap().Is4()
 }

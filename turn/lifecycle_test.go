@@ -30,6 +30,14 @@ func TestConfigErrors(t *testing.T) {
 		{"unspecified relay ip", func(c *turn.Config) { c.RelayIP = netip.MustParseAddr("0.0.0.0") }, turn.ErrNoRelayIP},
 		{"no peers", func(c *turn.Config) { c.Peers = nil }, turn.ErrNoPeers},
 		{"tls without cert", func(c *turn.Config) { c.TLSAddr = "127.0.0.1:0" }, turn.ErrNoTLSCert},
+		{"IPv6 bind for an IPv4 relay address", func(c *turn.Config) { c.RelayBind = "::" }, turn.ErrRelayBind},
+		{"IPv4 bind for an IPv6 relay address", func(c *turn.Config) {
+			c.RelayIP, c.RelayBind = netip.MustParseAddr("2001:db8::1"), "0.0.0.0"
+		}, turn.ErrRelayBind},
+		{"IPv4-mapped relay address, IPv6 bind", func(c *turn.Config) {
+			c.RelayIP, c.RelayBind = netip.MustParseAddr("::ffff:192.0.2.1"), "::1"
+		}, turn.ErrRelayBind},
+		{"bind address not an IP address", func(c *turn.Config) { c.RelayBind = "localhost" }, turn.ErrRelayBind},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := good

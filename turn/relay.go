@@ -139,7 +139,7 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 }
 
 // network is the network of every relay socket: the bind address's family, which is
-// the relay address's unless the operator chose another. An Allocate of the other
+// the relay address's (New refuses another: ErrRelayBind). An Allocate of the other
 // family (pion/turn's udp4 or udp6, by REQUESTED-ADDRESS-FAMILY or the listener's own)
 // is refused (errRelayFamily).
 //
