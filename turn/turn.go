@@ -185,6 +185,14 @@ func New(cfg Config) (*Server, error) {
 		s.urls = append(s.urls, url("turns", cfg.Host, ln.Addr(), "tcp"))
 	}
 	sc.Realm = cfg.Realm
+	// An Allocate that names no address family (browsers name none) gets a relay of
+	// the relay address's family, the only one offered (relayGenerator.network): with
+	// an IPv4 relay address, RFC 8656's default, IPv4, also for a client that reached
+	// the listener over IPv6 (a dual-stack listener, a -turn-host with an AAAA record),
+	// where pion/turn's own default, the listener's or the client's family, asked such
+	// a client's relay in IPv6 and had it refused. pion/turn has no IPv6 default; with
+	// an IPv6 relay address its own default serves the clients over IPv6.
+	sc.StrictAddressFamily = cfg.RelayIP.Unmap().Is4()
 	sc.PermissionTimeout = cfg.permissionLifetime
 	sc.LoggerFactory = pionLoggerFactory{log: cfg.Logger}
 	sc.AuthHandler = s.authenticate
