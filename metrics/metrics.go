@@ -45,6 +45,7 @@ type Media struct {
 	KeyframesReplayed                                                            uint64 // new subscriptions started from the cache (sfu.Stats)
 	RetransmissionsDropped, PacketsIndexRefused, PacketsBeyondTrackIDs           uint64
 	PacketsOverAudioRate                                                         uint64 // audio beyond what Opus can be (sfu.Stats)
+	PacketsUnnegotiatedType                                                      uint64 // under a payload type the stream did not negotiate (sfu.Stats)
 	NACKsSent, NACKedPackets, NACKsGivenUp                                       uint64
 	SenderReports, SenderReportsLimited                                          uint64
 	// Simulcast: layer switches, and subscriptions sending each layer now.

@@ -35,20 +35,34 @@ func (c *payloadTypeChanger) BindLocalStream(_ *interceptor.StreamInfo, w interc
 // TestUnknownPayloadTypeOnPionsPathEndsNoTrack: a publish connection whose SRTP stays on
 // Pion's path (its handshake's keys not seen: the socket reader does not read it)
 // sends one packet under a payload type it did not negotiate. Pion's track reader
-// reports that packet as an error (ErrCodecNotFound); the layer's reader drops it and
-// reads on, so the packets after it still reach the subscriber and the track stays
-// published. A reader that stopped at it ended the track for everyone.
+// reports that packet as an error (ErrCodecNotFound); the layer's reader drops it,
+// counts it, and reads on, so the packets after it still reach the subscriber and
+// the track stays published. A reader that stopped at it ended the track for everyone.
 func TestUnknownPayloadTypeOnPionsPathEndsNoTrack(t *testing.T) {
 	changer := &payloadTypeChanger{pt: 100} // the server negotiates 96 and 111 only
+	r := newChangerRig(t, changer)
+	r.onPionsPathOnly()
+	r.unnegotiatedIsDropped(changer)
+}
+
+// newChangerRig is a media rig whose publisher sends through changer.
+func newChangerRig(t *testing.T, changer *payloadTypeChanger) *mediaRig {
+	t.Helper()
 	m := defaultMediaEngine(t)
 	reg := &interceptor.Registry{}
 	reg.Add(changer)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg),
 		webrtc.WithSettingEngine(testPeerSettings()))
-	r := newMediaRigAPIs(t, api, testPeerAPI(t))
+	return newMediaRigAPIs(t, api, testPeerAPI(t))
+}
 
-	// The connection as one whose keys were not seen (startPublishSRTP gave up):
-	// nothing registered for the socket reader, every packet on Pion's path.
+// onPionsPathOnly lets the publish connection go from the socket reader, as one whose
+// keys were not seen (startPublishSRTP gave up): nothing registered for the socket
+// reader, every packet on Pion's path; it returns once such a packet reached the
+// subscriber.
+func (r *mediaRig) onPionsPathOnly() {
+	t := r.t
+	t.Helper()
 	p := r.pubP
 	p.routeMu.Lock()
 	from := p.pubFrom
@@ -68,7 +82,16 @@ func TestUnknownPayloadTypeOnPionsPathEndsNoTrack(t *testing.T) {
 		pion, sent = r.pub.send(), true
 		return false
 	})
+}
 
+// unnegotiatedIsDropped has the publisher send one packet under changer's payload
+// type and a genuine one after it: the genuine one reaches the subscriber, the other
+// does not and is counted once (PacketsUnnegotiatedType), and the track stays
+// published.
+func (r *mediaRig) unnegotiatedIsDropped(changer *payloadTypeChanger) {
+	t := r.t
+	t.Helper()
+	before := r.eng.Stats().PacketsUnnegotiatedType
 	bad := r.pub.next()
 	changer.seq.Store(uint32(bad) + 1)
 	r.pub.write(bad)
@@ -77,8 +100,13 @@ func TestUnknownPayloadTypeOnPionsPathEndsNoTrack(t *testing.T) {
 		return r.sub.has(after)
 	})
 	if r.sub.has(bad) {
-		t.Error("the packet of a payload type not negotiated reached the subscriber")
+		t.Errorf("the packet of payload type %d, not negotiated for the stream, reached the subscriber", changer.pt)
 	}
+	// The layer's one reader (either path) took the packet before the one after it.
+	if got := r.eng.Stats().PacketsUnnegotiatedType - before; got != 1 {
+		t.Errorf("PacketsUnnegotiatedType grew by %d, want 1", got)
+	}
+	p := r.pubP
 	p.mu.Lock()
 	var up *upTrack
 	for _, u := range p.ups {

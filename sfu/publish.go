@@ -121,9 +121,11 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	if closed {
 		return
 	}
-	if !ok || !ridOK || kindOf(src) != remote.Kind().String() || (remote.RID() != "" && src != SourceCamera) {
+	types := payloadTypesOf(recv.GetParameters().Codecs)
+	if !ok || !ridOK || kindOf(src) != remote.Kind().String() || (remote.RID() != "" && src != SourceCamera) || types.empty() {
 		// The offer checks make this unreachable for a well-behaved client; a track that
-		// slips past them anyway is read and thrown away, never forwarded.
+		// slips past them anyway is read and thrown away, never forwarded. (Without a
+		// media codec negotiated, no packet of its would be a type the stream may carry.)
 		p.room.engine.log.Debug("sfu: unlabelled track discarded", "kind", remote.Kind().String())
 		p.discardTrack(remote, recv)
 		return
@@ -153,7 +155,8 @@ func (p *Participant) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiv
 	}
 	p.mu.Unlock()
 	l := &layer{index: uint8(index), rid: remote.RID(), remote: remote, mid: mid,
-		midID: headerExtensionID(recv, sdp.SDESMidURI), ridID: headerExtensionID(recv, sdp.SDESRTPStreamIDURI)}
+		midID: headerExtensionID(recv, sdp.SDESMidURI), ridID: headerExtensionID(recv, sdp.SDESRTPStreamIDURI),
+		types: types}
 	if remote.Kind() == webrtc.RTPCodecTypeAudio {
 		l.slab.chunk = audioSlabBytes
 	}

@@ -46,6 +46,10 @@ type Stats struct {
 	// (audiocap.go: 640 kbit/s, 250 packets a second), neither cached nor forwarded:
 	// a publisher's client that sends more than any browser would.
 	PacketsOverAudioRate uint64
+	// PacketsUnnegotiatedType counts publishers' packets under a payload type their
+	// stream did not negotiate (payloadtype.go), neither cached nor forwarded: a
+	// modified client's, on either path (the socket reader's, Pion's).
+	PacketsUnnegotiatedType uint64
 	// NACKsSent counts NACKs sent to publishers for packets lost on the way to the
 	// server, NACKedPackets the packets they named (each is asked for at most
 	// maxNackTries times), NACKsGivenUp the packets that never came.
@@ -186,6 +190,7 @@ type counters struct {
 	packetsIndexRefused    atomic.Uint64
 	packetsBeyondIDs       atomic.Uint64
 	overAudioRate          atomic.Uint64
+	unnegotiatedType       atomic.Uint64
 	nacksSent              atomic.Uint64
 	nackedPackets          atomic.Uint64
 	nackGaveUp             atomic.Uint64
@@ -262,6 +267,7 @@ func (e *Engine) Stats() Stats {
 		PacketsIndexRefused:       c.packetsIndexRefused.Load(),
 		PacketsBeyondTrackIDs:     c.packetsBeyondIDs.Load(),
 		PacketsOverAudioRate:      c.overAudioRate.Load(),
+		PacketsUnnegotiatedType:   c.unnegotiatedType.Load(),
 		NACKsSent:                 c.nacksSent.Load(),
 		NACKedPackets:             c.nackedPackets.Load(),
 		NACKsGivenUp:              c.nackGaveUp.Load(),

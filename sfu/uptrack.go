@@ -82,8 +82,10 @@ type layer struct {
 	// SSRC that names a layer read under another is dropped (Participant.rebindsLayer).
 	mid          string
 	midID, ridID uint8
-	remote       *webrtc.TrackRemote
-	cache        packetCache
+	// types are the payload types its packets may carry (payloadtype.go).
+	types  payloadTypes
+	remote *webrtc.TrackRemote
+	cache  packetCache
 	// tailTimer is the tail watch's, on the engine's clock, made when it first arms
 	// (tailloss.go).
 	tailTimer resetTimer
@@ -226,7 +228,8 @@ func (l *layer) run() {
 			// One packet under a payload type the connection did not negotiate
 			// (Pion's track checks each packet's): that packet is dropped, not the
 			// stream, which a publisher's one such packet would otherwise end for
-			// every subscriber.
+			// every subscriber. It is counted as the socket reader's are (receive).
+			l.up.stats.unnegotiatedType.Add(1)
 			continue
 		}
 		if err != nil {
@@ -269,11 +272,13 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	// keeps its packets.
 	spent := u.packets.Load() >= math.MaxUint32
 	now := u.now()
-	// An audio stream beyond what Opus can be (audiocap.go) is likewise only parsed
-	// for the feedback.
-	over := u.kind == webrtc.RTPCodecTypeAudio && !l.audio.take(now, len(b))
+	// A packet under a payload type not negotiated for the stream (payloadtype.go)
+	// is likewise only parsed for the feedback, and so is an audio stream's beyond
+	// what Opus can be (audiocap.go): such a packet takes nothing of the bound.
+	foreign := l.types.refuses(b)
+	over := !foreign && u.kind == webrtc.RTPCodecTypeAudio && !l.audio.take(now, len(b))
 	raw := b
-	if !spent && !over {
+	if !spent && !over && !foreign {
 		raw = l.slab.keep(b) // kept: the cache and the queues share it
 	}
 	// pkt is parsed into again for every packet so that its header-extension list (every
@@ -293,10 +298,14 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 		u.stats.packetsBeyondIDs.Add(1)
 		return
 	}
-	if over {
+	if over || foreign {
 		// It came, so it is no gap to ask the publisher for.
 		l.noteSequence(pkt.SequenceNumber)
-		u.stats.overAudioRate.Add(1)
+		if foreign {
+			u.stats.unnegotiatedType.Add(1)
+		} else {
+			u.stats.overAudioRate.Add(1)
+		}
 		return
 	}
 	id := u.packets.Add(1)

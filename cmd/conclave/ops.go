@@ -124,6 +124,7 @@ func mediaMetrics(m sfu.Stats) metrics.Media {
 		PacketsIndexRefused:       m.PacketsIndexRefused,
 		PacketsBeyondTrackIDs:     m.PacketsBeyondTrackIDs,
 		PacketsOverAudioRate:      m.PacketsOverAudioRate,
+		PacketsUnnegotiatedType:   m.PacketsUnnegotiatedType,
 		NACKsSent:                 m.NACKsSent,
 		NACKedPackets:             m.NACKedPackets,
 		NACKsGivenUp:              m.NACKsGivenUp,
