@@ -46,6 +46,7 @@ type Media struct {
 	RetransmissionsDropped, PacketsIndexRefused, PacketsBeyondTrackIDs           uint64
 	PacketsOverAudioRate                                                         uint64 // audio beyond what Opus can be (sfu.Stats)
 	PacketsUnnegotiatedType                                                      uint64 // under a payload type the stream did not negotiate (sfu.Stats)
+	PaddingUnforwarded                                                           uint64 // video padding no subscription was told of (sfu.Stats)
 	NACKsSent, NACKedPackets, NACKsGivenUp                                       uint64
 	SenderReports, SenderReportsLimited                                          uint64
 	// Simulcast: layer switches, and subscriptions sending each layer now.

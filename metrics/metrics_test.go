@@ -45,7 +45,7 @@ func sources(turn metrics.TURN) metrics.Sources {
 				DatagramsSegmented: 36, SegmentationRefused: 37, PacketsWithoutRoute: 38,
 				SubscriberRTCPRead: 39, SubscriberRTCPRefused: 40, PublisherRTPRead: 41, PublisherRTPRefused: 42, PublisherRTPStrangers: 56, ICETCPRefused: 47, ICETCPAcceptFailed: 53, ICETCPStrangers: 57, DatagramsToRelays: 50, DatagramsFromRelays: 51,
 				ICEChecksAnswered: 58, ICEChecksRefused: 59, ICERequestsSent: 60, ICERequestsAnswered: 61, ICEAnswersRefused: 62, ICEConsentLost: 63, ICERequestsHeld: 64, ICEProbesSent: 65, ICEProbesHeld: 66,
-				DTLSEarlyHeld: 67, DTLSEarlyGiven: 68, DTLSEarlyRefused: 69, KeyframesReplayed: 70, DTLSHoldFull: 71, PacketsOverAudioRate: 72, PacketsUnnegotiatedType: 74,
+				DTLSEarlyHeld: 67, DTLSEarlyGiven: 68, DTLSEarlyRefused: 69, KeyframesReplayed: 70, DTLSHoldFull: 71, PacketsOverAudioRate: 72, PacketsUnnegotiatedType: 74, PaddingUnforwarded: 75,
 				ForwardDelay: metrics.Histogram{Buckets: map[float64]uint64{0.001: 43, 0.005: 44}, Count: 45, Sum: 0.046}}
 		},
 		TURN: turn,
@@ -165,6 +165,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_dtls_hold_full_total", "", "", 71, dto.MetricType_COUNTER},
 		{"conclave_audio_packets_over_rate_total", "", "", 72, dto.MetricType_COUNTER},
 		{"conclave_packets_unnegotiated_type_total", "", "", 74, dto.MetricType_COUNTER},
+		{"conclave_padding_unforwarded_total", "", "", 75, dto.MetricType_COUNTER},
 		{"conclave_keyframes_replayed_total", "", "", 70, dto.MetricType_COUNTER},
 		{"conclave_datagrams_to_relays_total", "", "", 50, dto.MetricType_COUNTER},
 		{"conclave_datagrams_from_relays_total", "", "", 51, dto.MetricType_COUNTER},

@@ -180,11 +180,14 @@ func (d *downTrack) rewrite(h *rtp.Header, p *packet) ([]byte, bool) {
 
 // dropPadding keeps p, a video packet without payload, from the subscriber: padding a
 // publisher's browser sends to probe its uplink, hundreds a second while it ramps up,
-// which would otherwise take a slow subscriber's whole link. The packets after it go
-// out one sequence number earlier, so the receiver sees no gap: a new segment, or, for
-// a run of padding, the same one moved on. Padding older than what was sent already
-// cannot be taken out of the stream; it leaves a gap (which costs the receiver one
-// NACK answered with nothing).
+// which would otherwise take a slow subscriber's whole link. p stands for a run of
+// padding numbers up to its own (padRun, paddingrun.go; a replayed one for itself).
+// The packets after them go out that many numbers earlier, so the receiver sees no
+// gap: a new segment, or, for padding at the open segment's start, the same one moved
+// on. Padding numbers at or below what was sent already cannot be taken out of the
+// stream, nor can those before the open segment (sent, or taken out already: a
+// replay's run its packet overlaps); they leave a gap (which costs the receiver one
+// NACK answered with nothing), the rest of the run is taken out.
 func (d *downTrack) dropPadding(p *packet) {
 	f := d.fw
 	if c := d.ctl.Load(); c != f.ctl {
@@ -193,35 +196,46 @@ func (d *downTrack) dropPadding(p *packet) {
 	if f.target < 0 {
 		return
 	}
-	seq := p.header.SequenceNumber
+	last := p.header.SequenceNumber
+	first := last - max(p.padRun, 1) + 1
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if f.passthrough {
-		last := f.lastP
-		if last == nil || int16(seq-last.header.SequenceNumber) <= 0 {
+		lp := f.lastP
+		if lp == nil || int16(last-lp.header.SequenceNumber) <= 0 {
 			return // nothing sent yet, or older than what was
 		}
 		f.leavePassthrough()
-		f.cur = int(last.layer)
-		f.segs = append(f.segs, segment{layer: last.layer, open: true, inStart: last.header.SequenceNumber + 1})
+		f.cur = int(lp.layer)
+		f.segs = append(f.segs, segment{layer: lp.layer, open: true, inStart: lp.header.SequenceNumber + 1})
 	}
 	n := len(f.segs)
 	if n == 0 || !f.last.valid {
 		return
 	}
 	s := &f.segs[n-1]
-	if !s.open || s.layer != p.layer || int16(seq-s.inStart) < 0 || int16(seq+s.seqOff-f.last.seq) <= 0 {
-		return // not being sent, or older than what was
+	if !s.open || s.layer != p.layer || int16(last-s.inStart) < 0 {
+		return // not being sent, or older than the segment
 	}
-	if seq == s.inStart { // nothing of the segment sent yet: move it on
-		s.inStart++
-		s.seqOff--
+	if int16(first-s.inStart) < 0 {
+		first = s.inStart
+	}
+	if int16(first+s.seqOff-f.last.seq) <= 0 {
+		first = f.last.seq - s.seqOff + 1 // the numbers above what was sent
+		if int16(last-first) < 0 {
+			return // older than what was sent
+		}
+	}
+	k := last - first + 1
+	if first == s.inStart { // nothing of the segment sent yet: move it on
+		s.inStart += k
+		s.seqOff -= k
 		return
 	}
 	next := *s
-	s.open, s.inEnd = false, seq
-	next.inStart, next.seqOff = seq+1, s.seqOff-1
-	if top := seq - 1 + s.seqOff; int16(top-f.last.seq) > 0 && (!f.heldOn || int16(top-f.held) > 0) {
+	s.open, s.inEnd = false, first
+	next.inStart, next.seqOff = last+1, s.seqOff-k
+	if top := first - 1 + s.seqOff; int16(top-f.last.seq) > 0 && (!f.heldOn || int16(top-f.held) > 0) {
 		f.held, f.heldOn = top, true // numbers between the last sent and the padding wait for their packets
 	}
 	if n == maxSegments {

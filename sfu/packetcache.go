@@ -13,6 +13,10 @@ type packet struct {
 	header  rtp.Header
 	payload []byte
 	layer   uint8 // the simulcast layer it came in (upTrack.layers)
+	// padRun, on a packet without payload handed to the subscriptions, is how many
+	// padding packets' numbers up to its own it stands for (paddingrun.go); 0 on one
+	// that came (a replay's), which is one.
+	padRun uint16
 	// id tells it from every other packet its track received, under the same
 	// sequence number too: the track's count of packets when it came (never 0, which
 	// a sent log keeps for a train's padding). A NACK sends a packet again only if it

@@ -50,6 +50,10 @@ type Stats struct {
 	// stream did not negotiate (payloadtype.go), neither cached nor forwarded: a
 	// modified client's, on either path (the socket reader's, Pion's).
 	PacketsUnnegotiatedType uint64
+	// PaddingUnforwarded counts video padding packets whose numbers no subscription
+	// was told of (paddingrun.go): runs of padding that padding of another number
+	// ended, beyond what a browser's lost or reordered packets make.
+	PaddingUnforwarded uint64
 	// NACKsSent counts NACKs sent to publishers for packets lost on the way to the
 	// server, NACKedPackets the packets they named (each is asked for at most
 	// maxNackTries times), NACKsGivenUp the packets that never came.
@@ -191,6 +195,7 @@ type counters struct {
 	packetsBeyondIDs       atomic.Uint64
 	overAudioRate          atomic.Uint64
 	unnegotiatedType       atomic.Uint64
+	paddingUnforwarded     atomic.Uint64
 	nacksSent              atomic.Uint64
 	nackedPackets          atomic.Uint64
 	nackGaveUp             atomic.Uint64
@@ -268,6 +273,7 @@ func (e *Engine) Stats() Stats {
 		PacketsBeyondTrackIDs:     c.packetsBeyondIDs.Load(),
 		PacketsOverAudioRate:      c.overAudioRate.Load(),
 		PacketsUnnegotiatedType:   c.unnegotiatedType.Load(),
+		PaddingUnforwarded:        c.paddingUnforwarded.Load(),
 		NACKsSent:                 c.nacksSent.Load(),
 		NACKedPackets:             c.nackedPackets.Load(),
 		NACKsGivenUp:              c.nackGaveUp.Load(),

@@ -134,6 +134,9 @@ type layer struct {
 	rated   atomic.Bool // bitrate has been measured over a window
 	rate    rateMeter
 
+	// pad is the run of padding not yet handed on (paddingrun.go); under rx.
+	pad paddingRun
+
 	kf keyframeThrottle
 	// audio bounds what an audio stream has forwarded (audiocap.go); a video layer's
 	// is unused.
@@ -369,11 +372,7 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	} else {
 		l.cache.put(p)
 	}
-	if subs := u.subs.Load(); subs != nil {
-		for _, d := range *subs {
-			d.forward(p)
-		}
-	}
+	l.fanOut(p, now)
 }
 
 // noteSequence tells the loss tracker that the packet numbered seq came, and asks the

@@ -125,6 +125,7 @@ func mediaMetrics(m sfu.Stats) metrics.Media {
 		PacketsBeyondTrackIDs:     m.PacketsBeyondTrackIDs,
 		PacketsOverAudioRate:      m.PacketsOverAudioRate,
 		PacketsUnnegotiatedType:   m.PacketsUnnegotiatedType,
+		PaddingUnforwarded:        m.PaddingUnforwarded,
 		NACKsSent:                 m.NACKsSent,
 		NACKedPackets:             m.NACKedPackets,
 		NACKsGivenUp:              m.NACKsGivenUp,
