@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
+
+	"github.com/pion/rtp"
 )
 
 // paddingRig is a video layer without simulcast received into as the socket reader
@@ -174,5 +177,45 @@ func TestPaddingWithGapsIsBounded(t *testing.T) {
 	}
 	if n, want := r.l.up.stats.paddingUnforwarded.Load(), uint64(2*flood-paddingRunBurst-paddingRunRate-1); n != want {
 		t.Errorf("PaddingUnforwarded = %d, want %d", n, want)
+	}
+}
+
+// TestPaddingFloodWithGapsFromAPublisher: a modified publisher sends, through its
+// connection and the server's socket reader, padding-only packets of its camera's
+// stream numbered two apart, far more than paddingRunBurst while the engine's clock
+// stands still: beyond the budget they are handed to no subscription and counted, and
+// its media packets still reach the subscriber. The flood goes in chunks, each
+// followed by a media packet that the subscriber gets (sent again until it does), so
+// that loopback loses little of it: a lost padding packet only lowers the count.
+func TestPaddingFloodWithGapsFromAPublisher(t *testing.T) {
+	r := newMediaRig(t)
+	const chunks, chunk = 15, 100
+	seq := r.pub.send()
+	for range chunks {
+		for range chunk {
+			seq += 2
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, PaddingSize: 4, PayloadType: 96,
+				SequenceNumber: seq, Timestamp: uint32(seq) * 3000}}
+			if err := r.pub.track.WriteRTP(pkt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.pub.mu.Lock()
+		r.pub.seq = seq + 1 // the media packets after the chunk, from seq+2 on
+		r.pub.mu.Unlock()
+		// They go out under numbers of the subscription's (the padding taken out).
+		before := r.sub.count()
+		conntest.Eventually(t, "a media packet after the padding at the subscriber", func() bool {
+			if r.sub.count() > before {
+				return true
+			}
+			seq = r.pub.send()
+			return false
+		})
+	}
+	// Each media packet hands on the run before it; of the rest, the budget's runs.
+	const flood = chunks * chunk
+	if n := r.eng.Stats().PaddingUnforwarded; n < flood/2 || n > flood-paddingRunBurst-chunks {
+		t.Errorf("PaddingUnforwarded = %d, want at least %d and at most %d", n, flood/2, flood-paddingRunBurst-chunks)
 	}
 }
