@@ -12,8 +12,9 @@ import (
 
 // Lobby keys (e2ee/FORMAT.md, "Lobby keys"; PROTOCOL.md, "Lobby keys"): each moderator
 // of an end-to-end encrypted meeting publishes a public key tagged under a key from the
-// link. The server keeps it while that member is a moderator and shows every waiting
-// person all of them in its lobby messages, so that a knocker's browser can tell its user
+// link. The server keeps it while that member is a moderator on the connection that sent
+// it (a drop or a resume withdraws it: the resumed page is a new session with a new key)
+// and shows every waiting person all of them in its lobby messages, so that a knocker's browser can tell its user
 // that its link is probably wrong before anyone admits it. As with knock proofs, the
 // server only passes them on: it cannot make or judge a tag.
 
@@ -103,8 +104,9 @@ func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func() bool)
 	return nil
 }
 
-// dropLobbyKeyLocked forgets id's lobby key (it left, was removed, or is no longer a
-// moderator) and tells the waiting people.
+// dropLobbyKeyLocked forgets id's lobby key (it left, was removed, is no longer a
+// moderator, or the connection that sent it dropped or was taken over) and tells the
+// waiting people.
 func (m *Meeting) dropLobbyKeyLocked(id lobby.ID) {
 	if _, ok := m.lobbyKeys[id]; !ok {
 		return

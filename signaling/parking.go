@@ -113,6 +113,10 @@ func (m *Meeting) park(s *Session, clock Clock, grace time.Duration, expired fun
 	})
 	info.Reconnecting = true
 	m.broadcastLocked(id, encode(TypeParticipantUpdated, "", ParticipantPayload{Participant: *info}))
+	// Its lobby key goes at once: the key is its page's session identity, and the page
+	// that resumes is a new session with a new one (e2ee/FORMAT.md, "Lobby keys"), so a
+	// knock's name sealed to it meanwhile could be opened by nobody.
+	m.dropLobbyKeyLocked(id)
 	m.tellPresenceLocked() // a moderator away lets nobody in
 	return true
 }
