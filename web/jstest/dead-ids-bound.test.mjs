@@ -10,7 +10,7 @@
 // which the page's resume carries over) have the same kind of bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverSays, sent, dropAndResume } from './media-standins.mjs';
+import { serverSays, sent, dropAndResume, captureShown } from './media-standins.mjs';
 import { LINK_SECRET, resumingPage, identityOf } from './resume-page.mjs';
 import { FakeMedia, eventually } from './harness.mjs';
 
@@ -147,4 +147,65 @@ test('an id longer than any the server makes is never listed nor remembered when
   assert.deepEqual(named(s.leftIds()), ['p-bo'], 'the page remembers an id longer than 64 bytes that left');
   assert.deepEqual(named([...s.keys.roster.dead]), ['p-bo'], 'the key schedule remembers an id longer than 64 bytes');
   assert.ok(s.e2eeInfo().warnings.kinds['invalid-id'] >= 4, JSON.stringify(s.e2eeInfo().warnings.kinds));
+});
+
+// A full memory is not tampering: 1,000 members coming back under new ids every ten
+// minutes fill it in 3 h 20 min. It was told as "the server may be tampering with the
+// meeting"; it has its own sentence now, and tampering still gets its own.
+test('a full memory is told in its own words, not as the server tampering, and tampering still is', async (t) => {
+  const { RosterWarning } = await import('../static/js/e2ee-roster-ui.js');
+  const { t: tr, setLanguage } = await import('../static/js/i18n.js');
+  const p = resumingPage(t);
+  sent.length = 0;
+  p.open({ participantId: 'p-ann', secret: RESUME }, { left: invented(MAX_DEAD_IDS) });
+  await eventually(() => sent.some((m) => m.type === 'resume'), 'the resume');
+  serverSays('welcome', welcome({ resumed: true, participants: [] }));
+  const s = p.session;
+  await eventually(() => s.joined && s.keys, 'the welcome');
+  await s.keysStarted;
+  serverSays('participant_joined', { participant: person('p-new') }); // an honest newcomer, refused
+  await s.keys.queue;
+  const full = s.e2eeInfo();
+  assert.deepEqual(full.warnings.kinds, { 'memory-full': 1 });
+  // Then the server brings back an id that left: that is tampering.
+  serverSays('participant_joined', { participant: person('p-gone-3') });
+  await s.keys.queue;
+  const both = s.e2eeInfo();
+  assert.deepEqual(both.warnings.kinds, { 'memory-full': 1, 'departed-rejoin': 1 });
+  // And the page's own resume carries both.
+  await dropAndResume(p);
+  const resumed = p.session;
+  serverSays('welcome', welcome({ resumed: true, participants: [] }));
+  await eventually(() => resumed.joined && resumed.keys, 'the resumed welcome');
+  await resumed.keysStarted;
+  const after = resumed.e2eeInfo();
+
+  t.mock.timers.enable({ apis: ['setTimeout'] }); // the toasts' own timers: not waited for
+  t.after(() => setLanguage('en'));
+  for (const lang of ['en', 'de']) {
+    setLanguage(lang);
+    const shown = captureShown();
+    const warning = new RosterWarning();
+    warning.render(full);
+    assert.equal(warning.note.hidden, true, `${lang}: a full memory was told as the server tampering`);
+    assert.equal(warning.fullNote.hidden, false, `${lang}: the full memory was not told`);
+    assert.equal(warning.chip.dataset.warning, 'memory-full');
+    assert.deepEqual(shown, [tr('e2ee.memory-full')], `${lang}: what was toasted`);
+    assert.notEqual(tr('e2ee.memory-full'), tr('e2ee14.roster.warning'));
+
+    // Tampering beside a full memory is told beside it, each once.
+    warning.render(both);
+    warning.render(both);
+    assert.equal(warning.note.hidden, false, `${lang}: tampering beside a full memory was not told`);
+    assert.equal(warning.fullNote.hidden, false);
+    assert.equal(warning.chip.dataset.warning, 'roster');
+    assert.deepEqual(shown, [tr('e2ee.memory-full'), tr('e2ee14.roster.warning')], `${lang}: what was toasted`);
+
+    // After the page's own resume both stay in the panel and neither is toasted again.
+    warning.render(null); // reconnecting
+    warning.render(after);
+    assert.equal(warning.note.hidden, false);
+    assert.equal(warning.fullNote.hidden, false);
+    assert.equal(shown.length, 2, `${lang}: told again after the resume: ${JSON.stringify(shown)}`);
+  }
 });

@@ -120,9 +120,11 @@ export const e2eeMethods = {
       safetyCode: this.keys ? this.keys.currentCode() : '', // '' while a new code is computed
       verified: this.keys ? this.keys.verified() : [],
       unverified: this.keys ? this.keys.unverified() : [],
-      // Refused key messages (roster.js); carried: how many were before the page's own
-      // resume, told by the session that had them (e2ee-roster-ui.js).
-      warnings: this.keys ? { ...this.keys.warnings(), carried: this.keys.carriedWarnings() } : { count: 0, kinds: {}, carried: 0 },
+      // Refused key messages (roster.js); carried (carriedKinds: by kind): how many were
+      // before the page's own resume, told by the session that had them (e2ee-roster-ui.js).
+      warnings: this.keys
+        ? { ...this.keys.warnings(), carried: this.keys.carriedWarnings(), carriedKinds: this.keys.carriedWarningKinds() }
+        : { count: 0, kinds: {}, carried: 0, carriedKinds: {} },
       knockWrong: [...this.knockWrong], // admitted knockers this page saw as "Wrong link" (e2ee-self-link.js)
       pending: this.keys ? [...this.participants.keys()].filter((id) => this.keys.stateOf(id) === 'pending').length : 0,
       keyIndex: this.keys ? this.keys.keyIndex : -1,

@@ -40,7 +40,8 @@ export class Roster {
    * They are dead from the start (at most MAX_DEAD_IDS of them: those sessions' rosters
    * held no more). warned is what those sessions refused, {kind: number}
    * (their warnings' kinds): counted here from the start too, so that a server cannot
-   * wipe a warning by dropping the page's connection; carried says how many that was.
+   * wipe a warning by dropping the page's connection; carried says how many that was,
+   * carriedKinds how many of each kind.
    */
   constructor(left = [], warned = {}) {
     this.live = new Set();
@@ -51,11 +52,13 @@ export class Roster {
     }
     this.counts = new Map(); // kind -> number
     this.carried = 0;
+    this.carriedKinds = {};
     const kinds = new Set(Object.values(WARNING_KINDS));
     for (const [kind, n] of Object.entries(warned || {})) {
       if (!kinds.has(kind) || !Number.isSafeInteger(n) || n <= 0) continue;
       this.counts.set(kind, n);
       this.carried += n;
+      this.carriedKinds[kind] = n;
     }
   }
 

@@ -335,6 +335,11 @@ export class SessionKeys extends MemberKeys {
     return this.roster.carried;
   }
 
+  /** carriedWarningKinds is carriedWarnings by kind, {kind: number}. */
+  carriedWarningKinds() {
+    return { ...this.roster.carriedKinds };
+  }
+
   /** keyIndex is the index of the key outgoing frames use, -1 before there is one. */
   get keyIndex() {
     return this.using ? this.using.index : -1;
