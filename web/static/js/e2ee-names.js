@@ -11,6 +11,7 @@
 // sends none: the name it gave before in this session stays, once it verified again.
 
 import { plainName } from './name-text.js';
+import { validId } from './e2ee/keys.js';
 
 /** Keys of the placeholders (web/static/i18n/*.json). */
 export const PENDING_TEXT = 'e2ee14.names.pending';
@@ -214,7 +215,7 @@ export class MemberNames {
 
   /** received takes the name in a verified member's key envelope ('' when it sent none). */
   received(id, sent) {
-    if (typeof id !== 'string' || typeof sent !== 'string') return;
+    if (!validId(id) || typeof sent !== 'string') return;
     if (!this.names.has(id) && this.names.size >= MAX_NAMES) return;
     this.got.add(id);
     const name = plainName(sent); // no bidi override of the text after it (name-text.js)

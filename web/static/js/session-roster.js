@@ -91,14 +91,23 @@ export const rosterMethods = {
   async _waitingList(list) {
     if (this.ended || !this.joined) return;
     const seq = ++this.waitingSeq;
-    const entries = (Array.isArray(list) ? list : [])
-      .filter((w) => w && typeof w.participantId === 'string')
+    // An entry's id is checked as a member's is (keys.js, validId: at most the server's
+    // 64 bytes): only a lying server lists another, which is neither shown nor kept in
+    // any of the page's memories of knockers (knockWrong, the knock checker's nonces),
+    // and in an encrypted meeting is a roster warning, as an announced one is.
+    const valid = (Array.isArray(list) ? list : []).filter((w) => {
+      if (!w || typeof w !== 'object') return false;
+      if (validId(w.participantId)) return true;
+      if (this.e2ee && this.keys) this.keys.refuseInvalid();
+      return false;
+    });
+    const entries = valid
       // waitingMs is measured on the server, so a skewed local clock does not matter.
       .map((w) => ({
         participantId: w.participantId,
         name: this.e2ee ? '' : plainName(w.name), // an encrypted meeting's server has no name
         since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
-        continues: typeof w.continues === 'string' ? w.continues : '', // the knock this one took the place of
+        continues: validId(w.continues) ? w.continues : '', // the knock this one took the place of
         knockNonce: w.knockNonce,
         knockProof: w.knockProof,
         knockEph: w.knockEph,
@@ -119,7 +128,7 @@ export const rosterMethods = {
       return placeholder({ ...w, link: links[i] }, text, label, t);
     });
     for (const w of this.waiting) {
-      if (w.link === 'wrong' && this.knockWrong.size < MAX_KNOCK_WRONG) this.knockWrong.add(w.participantId);
+      if (w.link === 'wrong' && validId(w.participantId) && this.knockWrong.size < MAX_KNOCK_WRONG) this.knockWrong.add(w.participantId);
     }
     this.ui.waitingChanged(this.waiting);
   },
@@ -348,7 +357,9 @@ export const rosterMethods = {
     if (this.ended) return;
     const p = this.participants.get(info.participantId);
     if (!p) {
-      // Not a member (yet, or any more): kept aside, shown only if that id joins.
+      // Not a member (yet, or any more): kept aside, shown only if that id joins. An id
+      // no member can have (validId) never joins: nothing is kept under it.
+      if (!validId(info.participantId)) return;
       const stray = this.strayTracks.get(info.participantId) || [];
       if (stray.length >= 8 || (!stray.length && this.strayTracks.size >= 64)) return; // a server making up ids
       stray.push(info);

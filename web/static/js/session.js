@@ -13,6 +13,7 @@ import { endMethods } from './session-end.js';
 import { realClock } from './heartbeat.js';
 import { PresenceToasts } from './presence-toasts.js';
 import { MAX_DEAD_IDS } from './e2ee/roster.js';
+import { validId } from './e2ee/keys.js';
 
 export { AUTH_CODES, FATAL_CODES } from './session-end.js';
 
@@ -79,7 +80,7 @@ export class Session {
     // Knockers this page saw with a wrong link (session-roster.js), and with a resume those
     // the sessions of this stay saw before it (knockWrong: the dropped session's
     // knockWrongIds): admitted, they are still the ones the page knows to be wrong.
-    this.knockWrong = new Set(resume ? [...knockWrong].filter((id) => typeof id === 'string').slice(0, MAX_KNOCK_WRONG) : []);
+    this.knockWrong = new Set(resume ? [...knockWrong].filter(validId).slice(0, MAX_KNOCK_WRONG) : []);
     this.lobbyKeysSeq = 0; // the newest `lobby` message whose lobby keys are being checked
     this.lobbyKeySent = false; // this moderator published its lobby key
     this.moderatorPresent = null;
@@ -106,7 +107,7 @@ export class Session {
     // a warning, never a member.
     // At most MAX_DEAD_IDS, the key schedule's bound (e2ee/roster.js): once it holds
     // that many, an encrypted meeting's page lists nobody new (session-roster.js).
-    this.departed = new Set(resume ? [...left].filter((id) => typeof id === 'string').slice(0, MAX_DEAD_IDS) : []);
+    this.departed = new Set(resume ? [...left].filter(validId).slice(0, MAX_DEAD_IDS) : []);
     // What the key schedules of this stay refused before a resume, by kind (the dropped
     // session's warnedKinds): still warned about, a server cannot wipe it with a drop.
     this.warned = resume && warned && typeof warned === 'object' ? { ...warned } : {};

@@ -156,7 +156,7 @@ export class KnockChecker {
     this.owners = new Map(); // nonce -> the participant id it was first shown for
     for (const entry of owners) {
       if (this.owners.size >= MAX_NONCES) break;
-      if (!Array.isArray(entry) || typeof entry[1] !== 'string' || !parseKnockField(entry[0])) continue;
+      if (!Array.isArray(entry) || !validId(entry[1]) || !parseKnockField(entry[0])) continue;
       if (!this.owners.has(entry[0])) this.owners.set(entry[0], entry[1]);
     }
     this.results = new Map(); // id 0 nonce 0 eph 0 proof -> promise of the verdict
@@ -200,6 +200,9 @@ export class KnockChecker {
 
   /** check returns a promise of the entry's verdict; it never rejects. */
   check({ participantId, knockNonce, knockProof: proof, knockEph }) {
+    // An id no knocker can have (validId: at most the server's 64 bytes) is wrong, and
+    // not remembered with the nonce, nor in the results' keys.
+    if (!validId(participantId)) return Promise.resolve('wrong');
     const nonce = parseKnockField(knockNonce);
     if (!nonce) return Promise.resolve('wrong'); // not remembered: only well-formed nonces are
     const owner = this.owners.get(knockNonce);

@@ -330,6 +330,16 @@ export class SessionKeys extends MemberKeys {
     return this.roster.warnings();
   }
 
+  /**
+   * refuseInvalid counts an id the server sent outside the roster (a waiting list's
+   * entry) that is not a participant id (keys.js, validId): a warning, as an announced
+   * one is; the id itself is not kept.
+   */
+  refuseInvalid() {
+    this.roster.warn(WARNING_KINDS.INVALID);
+    this.onChange();
+  }
+
   /** carriedWarnings is how many of warnings() the sessions before a resume had (told there). */
   carriedWarnings() {
     return this.roster.carried;
