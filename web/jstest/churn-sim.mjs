@@ -188,6 +188,12 @@ class Page {
         this._listed(msg.id);
         break;
       case 'resumed': // _participantResumed
+        if (this.departed.has(msg.id)) {
+          // Only a lying server resumes an id that left (0ab46f7): the key schedule
+          // counts it (departed-rejoin), which an honest run must never show.
+          keys.peerResumed(msg.id);
+          break;
+        }
         if (!this.participants.has(msg.id)) break;
         this.heard.set(msg.name, this.ownHist.length);
         this.knows.add(msg.name);

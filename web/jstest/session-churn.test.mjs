@@ -73,6 +73,26 @@ test('a member that resumes and leaves at once is no dead id returning (no false
   }
 });
 
+test('the simulation\'s pages take a participant_resumed for an id that left as a page does: a warning (only a lying server sends one)', async () => {
+  // churn-sim.mjs copies session-roster.js's handling; a page that passed over such a
+  // resume could not show a false warning of it in an honest run.
+  const { sim, a, r } = await three(13);
+  try {
+    sim.removeMember(r.id, 'remove');
+    assert.deepEqual(handAll(a), ['left']);
+    await sim.rest();
+    a.inbox.push({ type: 'resumed', id: r.id, name: `${r.id}#9` }); // what no honest server sends
+    handAll(a);
+    await sim.rest();
+    await sim.flushAll();
+    assert.deepEqual(a.keys.warnings().kinds, { 'departed-rejoin': 1 }, 'the resume of one who left was passed over');
+    assert.equal(a.participants.has(r.id), false);
+    assert.notEqual(a.keys.stateOf(r.id), 'verified');
+  } finally {
+    sim.close();
+  }
+});
+
 test('leaves less than the rotation delay apart do not keep frames under the first leaver\'s key', async () => {
   const sim = await Sim.create(13);
   try {
