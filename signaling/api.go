@@ -222,16 +222,27 @@ func (s *Server) hostHashes(ctx context.Context, id string) ([]string, error) {
 // and counted as a guess.
 const maxHostIDChars = 64
 
-// parseHostKey reads "Bearer <id>.<secret>" (PROTOCOL.md, "Rooms API"): an id of 1 to
-// maxHostIDChars characters of base64url, a secret of 1 to maxSecretChars (one that
-// `conclave host add` makes has 43). Anything else is no host key: it is refused
-// before the store is asked, a hash computed or a guess counted.
+// authScheme is the scheme of a host key's Authorization header. RFC 9110 (section
+// 11.1) makes a scheme's name case-insensitive: "bearer" and "BEARER" are the same.
+const authScheme = "Bearer"
+
+// parseHostKey reads "Bearer <id>.<secret>" (PROTOCOL.md, "Rooms API"): the scheme in any
+// case, one space, then a host key as ParseHostKey takes it (spaces around it are
+// dropped). Anything else is no host key: it is refused before the store is asked, a
+// hash computed or a guess counted.
 func parseHostKey(header string) (id, sec string, ok bool) {
-	key, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
+	if len(header) <= len(authScheme) || !strings.EqualFold(header[:len(authScheme)], authScheme) || header[len(authScheme)] != ' ' {
 		return "", "", false
 	}
-	id, sec, ok = strings.Cut(strings.TrimSpace(key), ".")
+	return ParseHostKey(strings.TrimSpace(header[len(authScheme)+1:]))
+}
+
+// ParseHostKey reads a host key "<id>.<secret>": an id of 1 to maxHostIDChars
+// characters of base64url and a secret of 1 to maxSecretChars (one that `conclave host
+// add` makes has 43). It is the server's one rule for a host key's form, which
+// `conclave room` applies to a host link's key before it sends any request.
+func ParseHostKey(key string) (id, sec string, ok bool) {
+	id, sec, ok = strings.Cut(key, ".")
 	if !ok || id == "" || len(id) > maxHostIDChars || !isBase64URL(id) ||
 		sec == "" || len(sec) > maxSecretChars || !isBase64URL(sec) {
 		return "", "", false

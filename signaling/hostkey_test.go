@@ -1,6 +1,7 @@
 package signaling_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -61,5 +62,39 @@ func TestMalformedHostKeyIsRefusedUnread(t *testing.T) {
 	}
 	if code, b := srv.api(t, http.MethodPost, "/api/rooms", `{}`, longest+"."+sec); code != http.StatusCreated {
 		t.Errorf("a host id of 64 characters: %d %s, want 201", code, b)
+	}
+}
+
+// TestBearerSchemeIsCaseInsensitive: the scheme of the Authorization header is taken in
+// any case (RFC 9110, section 11.1: "bearer", "BEARER"), where only "Bearer" was and a
+// client that wrote it otherwise got 401 with a right key. What follows the scheme is
+// as before: one space, then the key; a scheme without its space is no host key.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	srv := newTestServer(t)
+	authorized := func(header string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, srv.http.URL+"/api/rooms", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, bytes.TrimSpace(b.Bytes())
+	}
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		if code, b := authorized(scheme + " " + testHostKey); code != http.StatusOK {
+			t.Errorf("GET /api/rooms with %q and the right key: %d %s, want 200", scheme, code, b)
+		}
+	}
+	for _, header := range []string{"bearer" + testHostKey, "bearer\t" + testHostKey, "bearer:" + testHostKey, "bearers " + testHostKey} {
+		if code, b := authorized(header); code != http.StatusUnauthorized {
+			t.Errorf("GET /api/rooms with %.12q…: %d %s, want 401", header, code, b)
+		}
 	}
 }
