@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"conclave/e2ee"
+	"conclave/signaling"
 	"conclave/store"
 )
 
@@ -59,9 +60,10 @@ func parseHostLink(s string) (hostLink, error) {
 			rk = strings.TrimSpace(v)
 		}
 	}
-	id, sec, ok := strings.Cut(host, ".")
-	if !ok || id == "" || sec == "" || strings.ContainsAny(host, " \t\r\n") {
-		return hostLink{}, fmt.Errorf("%w: it has no host key (#host=…)", errBadLink)
+	// The server's own rule for a key's form: a key it would refuse unread (401) is
+	// refused here before any request.
+	if _, _, ok := signaling.ParseHostKey(host); !ok {
+		return hostLink{}, fmt.Errorf("%w: it has no host key (#host=<host id>.<secret>, both base64url)", errBadLink)
 	}
 	if rk == "" {
 		return hostLink{}, fmt.Errorf("%w: it has no room secret (rk); open it in a browser once, and the landing page makes one and shows the full host link to keep", errBadLink)

@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -22,5 +25,36 @@ func TestHostLinkOverPlainHTTPOnlyOnThisMachine(t *testing.T) {
 		if _, err := parseHostLink(base + frag); err != nil {
 			t.Errorf("%s: %v", base, err)
 		}
+	}
+}
+
+// TestHostLinkKeyOfTheServersForm: a host link whose key the server would refuse
+// unread (signaling.ParseHostKey: an id of 1 to 64 characters of base64url, a dot, a
+// secret of 1 to 256) is refused by `conclave room` before any request, without echoing
+// the key, where the command took any "<id>.<secret>" without spaces and sent it to
+// the server for a 401. The longest id the server takes is still sent.
+func TestHostLinkKeyOfTheServersForm(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"rooms":[]}`))
+	}))
+	t.Cleanup(srv.Close)
+	rk := strings.Repeat("A", 43)
+	for _, key := range []string{
+		"hostid.c2Vj.cmV0", "hößt.c2VjcmV0", "host+id.c2VjcmV0", "hostid.c2VjcmV0=", "host/id.c2VjcmV0",
+		strings.Repeat("h", 65) + ".c2VjcmV0", "hostid." + strings.Repeat("s", 257), "hostid.c2Vj%21",
+	} {
+		_, err := hostCLI(t, "", "-link", srv.URL+"/#host="+key+"&rk="+rk, "list")
+		if !errors.Is(err, errBadLink) || !strings.Contains(err.Error(), "no host key") || strings.Contains(err.Error(), "c2Vj") {
+			t.Errorf("host key %.20q…: %v, want errBadLink naming no key", key, err)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests sent with host keys the server refuses unread", n)
+	}
+	if _, err := hostCLI(t, "", "-link", srv.URL+"/#host="+strings.Repeat("h", 64)+".c2VjcmV0&rk="+rk, "list"); err != nil || requests.Load() != 1 {
+		t.Errorf("a host id of 64 characters: %v, %d requests, want one", err, requests.Load())
 	}
 }

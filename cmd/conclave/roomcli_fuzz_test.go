@@ -8,18 +8,20 @@ import (
 	"unicode/utf8"
 
 	"conclave/e2ee"
+	"conclave/signaling"
 	"conclave/store"
 )
 
 // FuzzParseHostLink: any text is a host link or errBadLink, never a panic; an accepted
-// one has an http(s) origin with nothing after the host, a host key and a 32-byte rk;
+// one has an http(s) origin with nothing after the host, a host key of the server's
+// form (signaling.ParseHostKey) and a 32-byte rk;
 // an error never carries the text (it may hold secrets).
 func FuzzParseHostLink(f *testing.F) {
 	rk := strings.Repeat("A", 43)
 	for _, s := range []string{
 		"https://meet.example.org/#host=0123456789ab.c2VjcmV0&rk=" + rk,
 		"http://127.0.0.1:8080/#rk=" + rk + "&host=a.b&x=1",
-		"https://x/#host=a%2Eb&rk=" + rk, "https://x/#host=a.b&rk=%zz", "https://x/?host=a.b&rk=" + rk,
+		"https://x/#host=a%2Eb&rk=" + rk, "https://x/#host=a.b.c&rk=" + rk, "https://x/#host=a+b.c&rk=" + rk, "https://x/#host=a.b&rk=%zz", "https://x/?host=a.b&rk=" + rk,
 		"", "#", "https://", "javascript:alert(1)#host=a.b&rk=" + rk, "https://u@x/#host=a.b&rk=" + rk,
 	} {
 		f.Add(s)
@@ -38,8 +40,11 @@ func FuzzParseHostLink(f *testing.F) {
 		if !strings.HasPrefix(l.origin, "https://") && !strings.HasPrefix(l.origin, "http://") || strings.ContainsAny(strings.SplitN(l.origin, "://", 2)[1], "/#?@") {
 			t.Fatalf("%q: origin %q", s, l.origin)
 		}
-		if len(l.rk) != e2ee.RoomSecretSize || !strings.Contains(l.hostKey, ".") {
+		if len(l.rk) != e2ee.RoomSecretSize {
 			t.Fatalf("%q: %+v", s, l)
+		}
+		if _, _, ok := signaling.ParseHostKey(l.hostKey); !ok {
+			t.Fatalf("%q: accepted a host key the server refuses unread", s)
 		}
 	})
 }
