@@ -81,12 +81,9 @@ func (s *Server) createMeeting(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, &apiError{status: http.StatusRequestEntityTooLarge, msg: "the body is larger than 4096 bytes"})
 		return
 	}
-	if trimmed := strings.TrimSpace(string(body)); trimmed != "" {
-		// null is no object, though json.Unmarshal takes it for one (as {}).
-		if err := json.Unmarshal(body, &req); err != nil || trimmed == "null" {
-			writeJSONError(w, badRequest("the body must be a JSON object"))
-			return
-		}
+	if err := decodeObjectBody(body, &req); err != nil {
+		writeJSONError(w, badRequest("the body must be a JSON object"))
+		return
 	}
 	if passwordTooLong(req.Password) {
 		writeJSONError(w, badRequest("password too long"))

@@ -54,15 +54,7 @@ func decodeRoomRequest(body []byte, now time.Time) (roomRequest, *apiError) {
 		Expires         json.RawMessage  `json:"expires"`
 		ModeratorSecret *string          `json:"moderatorSecret"`
 	}
-	switch strings.TrimSpace(string(body)) {
-	case "":
-		return roomRequest{}, nil
-	case "null":
-		// json.Unmarshal takes null for any struct and changes nothing: a POST of it
-		// made a room, as {} does.
-		return roomRequest{}, badRequest("the body must be a JSON object with the documented fields: not an object")
-	}
-	if err := json.Unmarshal(body, &raw); err != nil {
+	if err := decodeObjectBody(body, &raw); err != nil {
 		return roomRequest{}, badRequest("the body must be a JSON object with the documented fields: %v", jsonProblem(err))
 	}
 	req := roomRequest{ID: raw.ID, Title: raw.Title, Password: raw.Password, E2EE: raw.E2EE, Settings: raw.Settings, ModeratorSecret: raw.ModeratorSecret}
@@ -98,11 +90,30 @@ func decodeRoomRequest(body []byte, now time.Time) (roomRequest, *apiError) {
 	return req, nil
 }
 
+// errNullBody refuses a body of null (decodeObjectBody).
+var errNullBody = errors.New("signaling: the body is null")
+
+// decodeObjectBody decodes a request body of the HTTP API into the struct v: a JSON
+// object, or nothing (empty or spaces: v is left as it is). null is refused
+// (errNullBody): json.Unmarshal takes it for any struct and changes nothing, so a POST
+// of it made a room or a meeting, as {} does.
+func decodeObjectBody(body []byte, v any) error {
+	switch strings.TrimSpace(string(body)) {
+	case "":
+		return nil
+	case "null":
+		return errNullBody
+	}
+	return json.Unmarshal(body, v)
+}
+
 // jsonProblem says what was wrong with a JSON body without echoing it.
 func jsonProblem(err error) string {
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok && te.Field != "" {
+	te, ok := errors.AsType[*json.UnmarshalTypeError](err)
+	switch {
+	case ok && te.Field != "":
 		return fmt.Sprintf("field %q has the wrong type", te.Field)
-	} else if ok {
+	case ok || errors.Is(err, errNullBody):
 		return "not an object"
 	}
 	return "not valid JSON"
