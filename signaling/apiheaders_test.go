@@ -56,19 +56,22 @@ func TestAPIAnswersCarryTheirHeaders(t *testing.T) {
 	}
 }
 
-// TestAPIRefusesOtherMethodsAndPathsAsJSON: under /api/meetings and /api/rooms, a method
-// a path does not serve is 405 with Allow, and a path that is none of the API's 404,
-// each as the API's other refusals are (PROTOCOL.md, "Errors of the HTTP API"): JSON
-// with a code, no-store and the API's headers, where the mux answered plain text, and
-// in the binary, whose web client serves "/", the web client's 404 page answered. The
-// API's routes and the web client's other paths are answered as before.
+// TestAPIRefusesOtherMethodsAndPathsAsJSON: a method a path of the API or /ws does not
+// serve is 405 with Allow, and a path under /api/ that is none of the API's 404, each
+// as the API's other refusals are (PROTOCOL.md, "Errors of the HTTP API"): JSON with a
+// code, no-store and the API's headers, where the mux answered plain text, and in the
+// binary, whose web client serves "/", the web client's 404 page answered (so it did
+// for /ws and for /api/ outside /api/meetings and /api/rooms). The API's routes, the
+// web client's notice and its other paths are answered as before.
 func TestAPIRefusesOtherMethodsAndPathsAsJSON(t *testing.T) {
 	s := newTestServer(t)
 	mux := http.NewServeMux()
 	s.sig.Register(mux)
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { // the web client, as in the binary
+	webClient := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { // as in the binary
 		w.WriteHeader(http.StatusTeapot)
-	}))
+	})
+	mux.Handle("/", webClient)
+	mux.Handle("/api/notice", webClient)
 	web := httptest.NewServer(mux)
 	t.Cleanup(web.Close)
 	const id = "AAAAAAAAAAAAAAAAAAAAAA"
@@ -90,6 +93,11 @@ func TestAPIRefusesOtherMethodsAndPathsAsJSON(t *testing.T) {
 		{http.MethodGet, "/api/rooms/" + id + "/", http.StatusNotFound, "not_found", ""},
 		{http.MethodGet, "/api/meetings/", http.StatusNotFound, "not_found", ""},
 		{http.MethodGet, "/api/meetings/" + id + "/status", http.StatusNotFound, "not_found", ""},
+		{http.MethodPost, "/ws", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
+		{http.MethodPut, "/ws", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
+		{http.MethodGet, "/api/other", http.StatusNotFound, "not_found", ""},
+		{http.MethodGet, "/api/", http.StatusNotFound, "not_found", ""},
+		{http.MethodDelete, "/api/v2/rooms", http.StatusNotFound, "not_found", ""},
 		{http.MethodGet, "/api/rooms", http.StatusUnauthorized, "host_key", ""},
 		{http.MethodHead, "/api/rooms/" + id, http.StatusUnauthorized, "", ""},
 		{http.MethodGet, "/api/meetings/" + id, http.StatusNotFound, "", ""},
@@ -132,7 +140,7 @@ func TestAPIRefusesOtherMethodsAndPathsAsJSON(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/api/notice", "/api/other", "/m/" + id} {
+	for _, path := range []string{"/api/notice", "/apiary", "/m/" + id} {
 		if resp, err := web.Client().Get(web.URL + path); err != nil {
 			t.Fatal(err)
 		} else if _ = resp.Body.Close(); resp.StatusCode != http.StatusTeapot {

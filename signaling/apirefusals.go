@@ -15,30 +15,26 @@ func (a apiRoutes) add(pattern string) {
 	a[path] = append(a[path], method)
 }
 
-// registerAPIRefusals answers, under each of the HTTP API's trees (/api/meetings/,
-// /api/rooms/), a method a path does not serve with 405 and Allow, and a path that is
-// none of the API's with 404, as JSON with the API's headers like its other refusals
-// (PROTOCOL.md, "Errors of the HTTP API"): the mux answered them in plain text, and in
-// the binary the web client's 404 page did (its catch-all "/" matches every request
-// that no route of its method matches). These patterns have no method, so every route
-// of the API is more specific and wins; nothing is looked up or checked for them.
+// registerAPIRefusals answers, on each path Register serves, a method the path does not
+// serve with 405 and Allow (GET /ws too), and under /api/ a path that is none of the
+// API's with 404, as JSON with the API's headers like its other refusals (PROTOCOL.md,
+// "Errors of the HTTP API"): the mux answered them in plain text, and in the binary the
+// web client's 404 page did (its catch-all "/" matches every request that no route of
+// its method matches). These patterns have no method, so every route of the API is
+// more specific and wins; nothing is looked up or checked for them. GET /api/notice is
+// the web client's (web.NoticePath): whoever mounts the web client mounts it there too,
+// a more specific pattern than "/api/".
 func (a apiRoutes) registerAPIRefusals(mux *http.ServeMux) {
-	trees := map[string]bool{}
 	for path, methods := range a {
-		rest, ok := strings.CutPrefix(path, "/api/")
-		if !ok {
-			continue
-		}
-		first, _, _ := strings.Cut(rest, "/")
-		trees["/api/"+first+"/"] = true
 		mux.Handle(path, withAPIHeaders(methodNotAllowed(allowOf(methods))))
 	}
-	for tree := range trees {
-		if _, ok := a[tree]; !ok {
-			mux.Handle(tree, withAPIHeaders(noSuchEndpoint))
-		}
+	if _, ok := a[apiTree]; !ok {
+		mux.Handle(apiTree, withAPIHeaders(noSuchEndpoint))
 	}
 }
+
+// apiTree is where the HTTP API's paths are.
+const apiTree = "/api/"
 
 // allowOf is the Allow header of a path served by methods: GET serves HEAD too.
 func allowOf(methods []string) string {

@@ -316,9 +316,10 @@ func (s *Server) RemoveHost(ctx context.Context, hostID string, remove func(cont
 }
 
 // Register adds the server's routes to mux: /ws, /api/meetings, /api/meetings/{id}
-// (GET and HEAD: can a meeting be joined under that id) and /api/rooms; and under
-// /api/meetings and /api/rooms, the API's refusals of other methods and paths
-// (registerAPIRefusals).
+// (GET and HEAD: can a meeting be joined under that id) and /api/rooms; and the API's
+// refusals of other methods on them and of other paths under /api/
+// (registerAPIRefusals), where the web client's GET /api/notice is to be mounted
+// besides "/" (web.NoticePath).
 func (s *Server) Register(mux *http.ServeMux) {
 	routes := apiRoutes{}
 	handle := func(pattern string, h http.HandlerFunc) {

@@ -3,7 +3,7 @@
 // never loads anything from another origin.
 //
 // The package imports only the standard library. The server mounts Handler at
-// "/" next to its own routes (/ws, /api/...).
+// "/" and at NoticePath next to its own routes (/ws, /api/...).
 package web
 
 import (
@@ -38,6 +38,11 @@ type Options struct {
 	// Notice is the operator's privacy notice, served at GET /api/notice.
 	Notice Notice
 }
+
+// NoticePath is where Handler serves the privacy notice as JSON. It is under /api/,
+// whose other paths the signaling server answers (signaling.Server.Register: a JSON
+// 404): mount Handler at this path as well as at "/".
+const NoticePath = "/api/notice"
 
 // ContentSecurityPolicy is sent with every response of Handler.
 //
@@ -236,7 +241,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name, page = "index.html", true
 	case p == "/privacy":
 		name, page = "privacy.html", true
-	case p == "/api/notice":
+	case p == NoticePath:
 		name, a = "notice.json", h.notice
 	case strings.HasPrefix(p, "/m/"):
 		if !validMeetingID(p[len("/m/"):]) {

@@ -130,7 +130,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	})
 	mux := http.NewServeMux()
 	sig.Register(mux)
-	mux.Handle("/", web.Handler(web.Options{Notice: notice}))
+	webClient := web.Handler(web.Options{Notice: notice})
+	mux.Handle("/", webClient)
+	mux.Handle(web.NoticePath, webClient) // under /api/, whose other paths the API refuses
 
 	admin, err := startAdminFor(o.data, st, sig, log) // host and room commands while it runs
 	if err != nil {

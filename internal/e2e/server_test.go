@@ -121,7 +121,9 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 	sig.Register(mux)
 	// A server built for tests: it also serves the test-only hooks (frame hashes,
 	// key export), which a test imports into a page with loadTestHooks.
-	mux.Handle("/", web.Handler(web.Options{TestHooks: true, Notice: o.notice}))
+	webClient := web.Handler(web.Options{TestHooks: true, Notice: o.notice})
+	mux.Handle("/", webClient)
+	mux.Handle(web.NoticePath, webClient)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := testContext()
