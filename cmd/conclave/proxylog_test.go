@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"conclave/internal/conntest"
+	"conclave/internal/testcert"
 	"conclave/internal/testclient"
 )
 
@@ -64,17 +65,21 @@ func TestCaddyExampleLogsNoPersonOrMeeting(t *testing.T) {
 }
 
 // TestNginxExampleLogsNoPersonOrMeeting: nginx logs requests and errors unless told
-// not to, and a request it refuses before it picks a location (headers too large) with
-// the server's settings, not the location's; the example's lines go inside a server
-// block of an http block that logs as Debian's nginx.conf does.
+// not to, a request it refuses before it picks a location (headers too large) with
+// the server's settings, not the location's, and a TLS handshake it refuses for a
+// reason it does not count among the clients' usual ones at crit with the client's
+// address (brokenTLSHandshakes); the example's lines go inside a server block, with a
+// TLS listener besides the plain one, of an http block that logs as Debian's
+// nginx.conf does.
 func TestNginxExampleLogsNoPersonOrMeeting(t *testing.T) {
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
 		t.Skip("nginx not installed (apt-get install nginx-light)")
 	}
 	r := start(t, "-behind-proxy")
-	front := freeLoopbackAddr(t)
+	front, tlsFront := freeLoopbackAddr(t), freeLoopbackAddr(t)
 	dir := t.TempDir()
+	certFile, keyFile := testcert.New(t).WriteFiles(t, dir)
 	logs := filepath.Join(dir, "logs")
 	if err := os.Mkdir(logs, 0o755); err != nil {
 		t.Fatal(err)
@@ -86,9 +91,11 @@ func TestNginxExampleLogsNoPersonOrMeeting(t *testing.T) {
 	}
 	conf := user + "daemon off;\nmaster_process off;\npid " + dir + "/nginx.pid;\nerror_log " + logs + "/main.log;\nevents {}\n" +
 		"http {\n  access_log " + logs + "/access.log;\n  error_log " + logs + "/error.log;\n" +
+		"  ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;\n" +
 		"  client_body_temp_path " + dir + "/body;\n  proxy_temp_path " + dir + "/proxy;\n" +
 		"  fastcgi_temp_path " + dir + "/fastcgi;\n  uwsgi_temp_path " + dir + "/uwsgi;\n  scgi_temp_path " + dir + "/scgi;\n" +
-		"  server {\n    listen " + front + ";\n" + snippet + "\n  }\n}\n"
+		"  server {\n    listen " + front + ";\n    listen " + tlsFront + " ssl;\n" +
+		"    ssl_certificate " + certFile + ";\n    ssl_certificate_key " + keyFile + ";\n" + snippet + "\n  }\n}\n"
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -98,6 +105,7 @@ func TestNginxExampleLogsNoPersonOrMeeting(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	stop := runProxy(t, cmd, &stderr, front)
 	secrets := visitThroughProxy(t, r, front)
+	brokenTLSHandshakes(t, tlsFront)
 	stop()
 	all := stderr.String()
 	entries, err := os.ReadDir(logs)
