@@ -50,6 +50,11 @@ const NoticePath = "/api/notice"
 // runtime (static/vendor/selfie-segmentation, served from here) is. It allows
 // WebAssembly.instantiate only: eval, new Function and inline script stay blocked.
 //
+// worker-src 'self': the page's workers are scripts of this server (the E2EE worker,
+// blur's ticker), made from a path below /static/ (script-urls.js); neither the page nor
+// the vendored blur runtime makes a worker of a blob: URL (its blob: URLs go to an image
+// or an audio element, img-src and media-src).
+//
 // Trusted Types: a string given to a sink that makes markup or script (innerHTML,
 // insertAdjacentHTML, DOMParser, a <script>'s src, new Worker, …) is refused, so a name
 // or a chat message can never become markup or script, even by a future mistake. The
@@ -58,7 +63,7 @@ const NoticePath = "/api/notice"
 // /static/ only, and no "default" policy exists to let a string through.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
 	"img-src 'self' data: blob:; media-src 'self' blob: mediastream:; connect-src 'self'; " +
-	"worker-src 'self' blob:; font-src 'self'; manifest-src 'self'; base-uri 'none'; " +
+	"worker-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; " +
 	"form-action 'none'; frame-ancestors 'none'; " +
 	"require-trusted-types-for 'script'; trusted-types " + ScriptURLPolicy
 
