@@ -454,7 +454,11 @@ func (d *downTrack) answerNack(pkt *rtcp.TransportLayerNack, budget *int) {
 				continue
 			}
 			p := l.cache.get(in)
-			if p == nil {
+			if p == nil || len(p.payload) == 0 {
+				// Padding goes to no subscriber (dropPadding): its number is a gap here
+				// only where it was not taken out (a run beyond the budget, paddingrun.go,
+				// or padding that came too late), and nothing can fill it. Queued, it
+				// would be counted as resent and absorb the next keyframe request.
 				continue
 			}
 			if d.sub.out.enqueueRetransmission(sendItem{d: d, p: p}) {

@@ -8,6 +8,7 @@ import (
 	"conclave/internal/conntest"
 	"conclave/internal/fakeclock"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -217,5 +218,67 @@ func TestPaddingFloodWithGapsFromAPublisher(t *testing.T) {
 	const flood = chunks * chunk
 	if n := r.eng.Stats().PaddingUnforwarded; n < flood/2 || n > flood-paddingRunBurst-chunks {
 		t.Errorf("PaddingUnforwarded = %d, want at least %d and at most %d", n, flood/2, flood-paddingRunBurst-chunks)
+	}
+}
+
+// TestNackForPaddingIsNotAnswered: a subscriber asks for the numbers it did not get
+// between two media packets, where the numbers are padding's that were not taken out
+// of its stream: a modified client's padding numbered with gaps beyond the budget of
+// runs, and a browser's padding packet that came after one numbered above it (so that
+// it came too late to be taken out). Nothing can be sent for such a number (padding
+// goes to no subscriber, dropPadding), so nothing is queued, no retransmission nor
+// answered NACK is counted, and the subscriber's keyframe request after its NACK is
+// not taken for one that retransmissions repair. Answered from the cache, each
+// padding packet was queued again only for the writer to drop it, a NACK of padding
+// alone counted as answered, and the keyframe request after it was absorbed.
+func TestNackForPaddingIsNotAnswered(t *testing.T) {
+	t.Run("beyond the budget", func(t *testing.T) {
+		r := newPaddingRig(t)
+		r.media(100)
+		const n = paddingRunBurst + 10
+		for i := range uint16(n) {
+			r.padding(102+2*i, 100)
+		}
+		r.media(102 + 2*n)
+		if r.l.up.stats.paddingUnforwarded.Load() == 0 {
+			t.Fatal("no padding was left unforwarded: the test's runs are within the budget")
+		}
+		r.nackTheGap()
+	})
+	t.Run("late", func(t *testing.T) {
+		r := newPaddingRig(t)
+		r.media(10)
+		r.padding(11, 10)
+		r.padding(13, 10)
+		r.padding(12, 10) // after 13: its number is held for it, and it is too late
+		r.media(14)
+		r.nackTheGap()
+	})
+}
+
+// nackTheGap has the subscriber, which got two media packets, ask for every number
+// between them, and checks that nothing is sent again for the padding.
+func (r *paddingRig) nackTheGap() {
+	t := r.t
+	t.Helper()
+	seqs, _ := r.drain()
+	if len(seqs) != 2 || seqs[1]-seqs[0] < 2 {
+		t.Fatalf("the subscriber got %v, want two media packets with a gap between", seqs)
+	}
+	nack := &rtcp.TransportLayerNack{MediaSSRC: 1}
+	for s := seqs[0] + 1; s != seqs[1]; s++ {
+		nack.Nacks = append(nack.Nacks, rtcp.NackPair{PacketID: s})
+	}
+	budget := 1 << 16
+	r.d.answerNack(nack, &budget)
+	if _, items := r.drain(); items != 0 {
+		t.Errorf("%d retransmissions queued for the numbers %d to %d, want none", items, seqs[0]+1, seqs[1]-1)
+	}
+	st := r.l.up.stats
+	if got, answered := st.retransmissions.Load(), st.nacksAnswered.Load(); got != 0 || answered != 0 {
+		t.Errorf("Retransmissions = %d, NACKsAnswered = %d; want 0, 0: nothing was sent again", got, answered)
+	}
+	if v := r.d.kf.request(r.clock.Now()); v != keyframeForward {
+		t.Errorf("the subscriber's keyframe request after its NACK: verdict %v, want %v (forwarded)", v, keyframeForward)
 	}
 }
