@@ -30,3 +30,37 @@ func TestPagesBoundsAreTheServers(t *testing.T) {
 		t.Errorf("maxIDBytes = %d, want e2ee.MaxIDBytes (%d)", maxIDBytes, e2ee.MaxIDBytes)
 	}
 }
+
+// TestNameRuleIsThePages keeps the characters cleanName drops from a name
+// (droppedFromName) those name-text.js's plainName drops from a name of someone else
+// (BIDI_CONTROLS and INVISIBLE): a character only the page dropped was sent by the server
+// to every member inside a name that every page showed as another one ("An\u200Bna"
+// beside Anna).
+func TestNameRuleIsThePages(t *testing.T) {
+	src, err := os.ReadFile("../web/static/js/name-text.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := map[rune]bool{}
+	for _, name := range []string{"BIDI_CONTROLS", "INVISIBLE"} {
+		m := regexp.MustCompile(`(?m)^const ` + name + ` = /\[((?:\\u[0-9a-f]{4}(?:-\\u[0-9a-f]{4})?)+)\]/gu;`).FindSubmatch(src)
+		if m == nil {
+			t.Fatalf("name-text.js: no const %s = /[\\uXXXX-\\uXXXX…]/gu;", name)
+		}
+		for _, part := range regexp.MustCompile(`\\u([0-9a-f]{4})(?:-\\u([0-9a-f]{4}))?`).FindAllSubmatch(m[1], -1) {
+			lo, _ := strconv.ParseUint(string(part[1]), 16, 32)
+			hi := lo
+			if len(part[2]) > 0 {
+				hi, _ = strconv.ParseUint(string(part[2]), 16, 32)
+			}
+			for r := lo; r <= hi; r++ {
+				page[rune(r)] = true
+			}
+		}
+	}
+	for r := rune(0); r <= 0x10ffff; r++ {
+		if droppedFromName(r) != page[r] {
+			t.Errorf("U+%04X: the server drops it %v, name-text.js %v", r, droppedFromName(r), page[r])
+		}
+	}
+}

@@ -121,6 +121,36 @@ func TestFieldChecks(t *testing.T) {
 	if _, err := cleanName(strings.Repeat("ü", MaxNameChars)); err != nil {
 		t.Errorf("64 non-ASCII characters refused: %v", err)
 	}
+}
+
+// TestCleanNameDropsWhatThePageDrops: a name keeps no character the page drops from it
+// (web/static/js/name-text.js plainName: bidi controls, invisible characters, the Hangul
+// fillers), and one with nothing visible left is refused, as a blank one always was.
+func TestCleanNameDropsWhatThePageDrops(t *testing.T) {
+	for in, want := range map[string]string{
+		"An\u200bna":             "Anna",
+		"\u00adAnna\ufeff":       "Anna",
+		"Eve\u202e":              "Eve",
+		"\u2067Eve\u2069":        "Eve",
+		"Ann\u2060a\u2064":       "Anna",
+		"\u3164Anna\u115f\u1160": "Anna",
+		"Bo\uffa0":               "Bo",
+		" \u200b Anna \u200b ":   "Anna",
+		strings.Repeat("n", MaxNameChars) + "\u200b":       strings.Repeat("n", MaxNameChars),
+		"\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", // ZWNJ stays
+		"\U0001f469\u200d\U0001f467":                       "\U0001f469\u200d\U0001f467",                       // ZWJ stays
+		"\u05d3\u05e0\u05d4\u200f":                         "\u05d3\u05e0\u05d4\u200f",                         // RLM stays
+	} {
+		got, err := cleanName(in)
+		if err != nil || got != want {
+			t.Errorf("cleanName(%+q) = %+q, %v; want %+q", in, got, err, want)
+		}
+	}
+	for _, blank := range []string{"\u200b", "\u3164", "\u3164 \u3164", "\u115f\u1160", "\uffa0", "\u2800", " \u2800 \u202e ", "\ufeff\u00ad", "\u3000\u2066"} {
+		if got, err := cleanName(blank); err == nil || err.Code != CodeInvalidField {
+			t.Errorf("cleanName(%+q) = %+q, %v; want invalid_field", blank, got, err)
+		}
+	}
 	if err := checkChat(strings.Repeat("€", MaxChatChars)); err != nil {
 		t.Errorf("2000 characters refused: %v", err)
 	}
@@ -163,6 +193,8 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"media_state","payload":{"mic":false,"camera":true,"screen":true}}`,
 		`{"type":"chat","id":"3","payload":{"text":"Hi Bob"}}`,
 		`{"type":"leave"}`,
+		`{"type":"join","payload":{"version":1,"meetingId":"x","name":"An\u200bna \u3164\u202e"}}`,
+		`{"type":"join","payload":{"version":1,"meetingId":"x","name":"\u115f\u1160\uffa0 \u2800"}}`,
 		`{"type":"join","payload":{"version":1,"meetingId":"x","name":"A","password":"pw","moderatorSecret":"s"}}`,
 		`{"type":"admit","payload":{"participantId":"p-0a9b8c7d6e5f4a3b"}}`,
 		`{"type":"set_role","payload":{"participantId":"p-1","role":"presenter"}}`,
@@ -234,8 +266,14 @@ func checkPayload(t *testing.T, env Envelope) {
 	case TypeJoin:
 		p, err := decodePayload[JoinPayload](env)
 		ok(err)
-		_, err = cleanName(p.Name)
+		name, err := cleanName(p.Name)
 		ok(err)
+		if err == nil {
+			// The name as the page shows it (name-text.js plainName): nothing it drops, trimmed.
+			if strings.ContainsFunc(name, droppedFromName) || strings.TrimSpace(name) != name || utf8.RuneCountInString(name) > MaxNameChars {
+				t.Fatalf("cleanName(%+q) = %+q", p.Name, name)
+			}
+		}
 	case TypePublishOffer:
 		p, err := decodePayload[PublishOfferPayload](env)
 		ok(err)

@@ -236,3 +236,21 @@ test('a name is cut to the characters the server allows, and its invisible chara
   await sealed.s._waitingList([{ participantId: 'w1', waitingMs: 1000 }]);
   assert.equal(sealed.changed.waiting[0].name, 'Anna', "a sealed knock's look-alike");
 });
+
+test('a name of Hangul fillers or other blanks is no name: "Guest", in the roster and its toast', (t) => {
+  // The fillers (U+115F, U+1160, U+3164, U+FFA0) are letters to Unicode and draw nothing.
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  for (const blank of ['\u3164', '\u115f\u1160', '\uffa0\uffa0', '\u3164 \u3164', '\u2800', ' \u2800\u200b ']) {
+    assert.equal(plainName(blank), '', JSON.stringify(blank));
+  }
+  assert.equal(plainName('\u3164Bo\u3164'), 'Bo');
+  assert.equal(plainName('An\u3164na'), 'Anna', 'a look-alike of Anna');
+  const clock = new FakeClock();
+  const { box, live } = page();
+  const { s } = meeting(clock, live);
+  s._participant({ id: 'p-x', name: '\u3164\u3164', role: 'participant', media: {} }, true);
+  clock.advance(HOLD_MS * 2);
+  assert.equal(s.participants.get('p-x').name, '', 'no name: shown as "Guest"');
+  assert.deepEqual(toasts(box).map(seen), ['Guest joined']);
+});

@@ -19,6 +19,11 @@
 // person twice, or someone passing for a member already in. The zero-width joiner and
 // non-joiner (U+200C, U+200D) stay: Persian and the Indic scripts write words with them
 // and emoji are made of them; so does the Mongolian vowel separator, part of the word.
+// The Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) go as well: letters to Unicode,
+// they draw nothing outside a syllable block a font composes, and a name made of them
+// showed as an empty tile, an empty row of the list and a sentence with a hole in it.
+// A name that is blank once cleaned (spaces, the braille blank U+2800) is no name: the
+// page shows its "Guest" for it, as for a member without one.
 //
 // And a name is at most MAX_NAME_CHARS characters (code points), the most the server
 // lets a person give (signaling MaxNameChars): a lying server's name of any length is
@@ -29,15 +34,18 @@
 export const MAX_NAME_CHARS = 400;
 
 const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/gu;
-const INVISIBLE = /[\u00ad\u200b\u2060-\u2064\u206a-\u206f\ufeff]/gu;
+const INVISIBLE = /[\u00ad\u115f\u1160\u200b\u2060-\u2064\u206a-\u206f\u3164\ufeff\uffa0]/gu;
+const BLANK = /^[\s\u2800]*$/u;
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/gu;
 
 /**
  * plainName is name without bidi embeddings, overrides, isolates, invisible characters
- * and control characters, trimmed, and cut to MAX_NAME_CHARS code points.
+ * and control characters, trimmed, and cut to MAX_NAME_CHARS code points; '' when
+ * nothing visible is left.
  */
 export function plainName(name) {
   const text = String(name ?? '').replace(BIDI_CONTROLS, '').replace(INVISIBLE, '').replace(CONTROLS, ' ').trim();
+  if (BLANK.test(text)) return '';
   const chars = Array.from(text);
   return chars.length <= MAX_NAME_CHARS ? text : chars.slice(0, MAX_NAME_CHARS).join('').trimEnd();
 }
