@@ -28,7 +28,7 @@ function page() {
     },
   };
   const session = {
-    ...rosterMethods, joined: true, ended: false, e2ee: true, chatQueue: [], keys, chat,
+    ...rosterMethods, joined: true, ended: false, e2ee: true, chatQueue: [], keys, chat, participants: new Map(),
     participantId: 'p-me', name: 'Me', _shownName: (id) => (names.has(id) ? { name: names.get(id), nameLabel: null } : { name: '…', nameLabel: 'no envelope yet' }),
   };
   const lines = () => list.children.map((li) => {

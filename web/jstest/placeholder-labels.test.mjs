@@ -78,7 +78,7 @@ test('the chat\'s sender line of a member whose name is a placeholder is read ou
   chat.setOpen(true);
   // As an encrypted meeting's session gives the chat its lines (session-roster.js).
   const session = Object.assign(Object.create(rosterMethods), {
-    joined: true, ended: false, e2ee: true, participantId: 'p-me', name: 'Mia', chat, chatQueue: [],
+    joined: true, ended: false, e2ee: true, participantId: 'p-me', name: 'Mia', chat, chatQueue: [], participants: new Map(),
     keys: { decryptChat: async () => 'Slide 4, please' },
     _shownName: (id) => ({ 'p-pen': pending(), 'p-unk': unknown() })[id],
   });

@@ -149,7 +149,7 @@ test('a chat message from a member whose name is a placeholder is announced as f
   const NO_TIME = 'no time';
   // As an encrypted meeting's session gives the chat its lines (session-roster.js).
   const session = Object.assign(Object.create(rosterMethods), {
-    joined: true, ended: false, e2ee: true, participantId: 'p-me', name: 'Mia', chat, chatQueue: [],
+    joined: true, ended: false, e2ee: true, participantId: 'p-me', name: 'Mia', chat, chatQueue: [], participants: new Map(),
     keys: { decryptChat: async () => 'Slide 4, please' },
     _shownName: (id) => ({ 'p-pen': pending(), 'p-ida': named('Ida') })[id],
   });

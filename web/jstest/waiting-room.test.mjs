@@ -304,13 +304,14 @@ test('the placeholder names of a waiting list follow a switch of language', asyn
   const tr = heardT;
   const { setLanguage } = i18n;
   const { rosterMethods } = await import('../static/js/session-roster.js');
+  const { marksMethods } = await import('../static/js/session-marks.js');
   const room = shownRoom(t);
   t.after(() => setLanguage('en'));
   setLanguage('en');
   // The session's handling of a `waiting_list` in an encrypted meeting: k1's link is
   // still being checked and its name not opened, k2's link is wrong.
   const session = {
-    ended: false, joined: true, e2ee: true, waitingSeq: 0, knockWrong: new Set(),
+    ...marksMethods, ended: false, joined: true, e2ee: true, waitingSeq: 0, knockWrong: new Set(), participants: new Map(),
     _knockLink: async (w) => (w.participantId === 'k2' ? 'wrong' : 'checking'),
     _knockName: async () => undefined,
     ui: { waitingChanged: (list) => room.update(list) },

@@ -45,6 +45,15 @@ export function t(key, params) {
   return translate(cat, catalogues.en || {}, current, key, params, locale());
 }
 
+/**
+ * everyText is the text of key in every catalogue, with {placeholders} filled: what the
+ * page may show for it whatever the language (a name that looks like a role's badge in
+ * either language is marked, name-marks.js).
+ */
+export function everyText(key, params) {
+  return LANGUAGES.map((lang) => translate(catalogues[lang] || {}, catalogues.en || {}, lang, key, params, lang));
+}
+
 /** has reports whether key is in the catalogues (a text a newer server names may not be). */
 export function has(key) {
   return Object.hasOwn(catalogues.en || {}, key);

@@ -148,22 +148,27 @@ export const e2eeMethods = {
   _namesChanged() {
     if (this.ended || !this.e2ee) return;
     let changed = false;
+    const joined = []; // told once the names are marked (session-marks.js)
     for (const entry of this.participants.values()) {
       const shown = this._shownName(entry.id);
       const { name, nameLabel } = shown;
-      if (name !== entry.name || nameLabel !== entry.nameLabel) {
+      const was = entry.nameLabel ? entry.name : entry.given; // a name as given, not as marked
+      if (name !== was || nameLabel !== entry.nameLabel) {
         // The join toast waited for the name; a member that turned out unverified is "Someone".
         const settled = !nameLabel || nameLabel === t(UNKNOWN_TEXT);
         const first = entry.announce && settled;
         showName(entry, shown);
+        entry.given = nameLabel ? '' : name;
         this.grid.update(entry.id, shown);
         changed = true;
         if (first) {
           entry.announce = false;
-          this._toldJoined(entry);
+          joined.push(entry);
         }
       }
     }
+    if (changed) this._markNames();
+    for (const entry of joined) this._toldJoined(entry);
     if (changed) this.ui.rosterChanged();
   },
 };

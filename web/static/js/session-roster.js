@@ -21,7 +21,10 @@ export const rosterMethods = {
   _chat(p) {
     if (!this.joined || this.ended) return;
     if (!this.e2ee) {
-      this.chat.add(p);
+      // A member's name as the roster has it (marked where it looks like another's,
+      // session-marks.js); else the message's, made plain.
+      const member = this.participants.get(p.from);
+      this.chat.add(p, { name: member ? member.name : plainName(p.name), nameLabel: null });
       return;
     }
     // Shown in the order they came. A text that waits for its sender's key (more than a
@@ -64,12 +67,15 @@ export const rosterMethods = {
 
   /**
    * _chatName is the sender's name from its key envelope (the server's `name` is never
-   * shown), {name, nameLabel}: nameLabel set while it is a placeholder (no envelope yet,
+   * shown) as the roster shows it (marked where it looks like another's, session-marks.js),
+   * {name, nameLabel}: nameLabel set while it is a placeholder (no envelope yet,
    * unverified, or gone), whose texts are read when read (the chat's line follows a switch
    * of language with them).
    */
   _chatName(from) {
     if (from === this.participantId) return { name: this.name, nameLabel: null };
+    const member = this.participants.get(from);
+    if (member && !member.nameLabel) return { name: member.name, nameLabel: null };
     return this._shownName(from);
   },
 
@@ -130,6 +136,8 @@ export const rosterMethods = {
     for (const w of this.waiting) {
       if (w.link === 'wrong' && validId(w.participantId) && this.knockWrong.size < MAX_KNOCK_WRONG) this.knockWrong.add(w.participantId);
     }
+    // A knocker called like a member (or a member like a knocker) is marked in both lists.
+    if (this._markNames(false)) this.ui.rosterChanged();
     this.ui.waitingChanged(this.waiting);
   },
 
@@ -196,14 +204,18 @@ export const rosterMethods = {
     const entry = {
       id: p.id,
       announce: known ? known.announce : isNew, // a join toast waits for the name
+      after: known ? known.after : isNew, // joined after this page (the order of marks, session-marks.js)
       role: p.role ? roleFrom(p.role) : (known ? known.role : 'participant'),
       media: { mic: false, camera: false, screen: false, ...(p.media || {}) },
       reconnecting: p.reconnecting === true, // the connection dropped; it may come back
     };
     // name, and nameLabel while the name is a placeholder (no key envelope yet, or
     // unverified), which is read in the page's language when read (e2ee-names.js).
-    showName(entry, this._shownName(p.id, p.name || (known && known.name) || ''));
+    const shown = this._shownName(p.id, p.name || (known && known.given) || '');
+    showName(entry, shown);
+    entry.given = shown.nameLabel ? '' : shown.name; // the name as given; name is as shown, marked
     this.participants.set(p.id, entry);
+    this._markNames();
     this.grid.ensure({ participantId: p.id, source: 'camera', name: entry.name });
     this.grid.update(p.id, entry);
     const stray = this.strayTracks.get(p.id);
@@ -244,6 +256,7 @@ export const rosterMethods = {
     if (p && this.departed.size < MAX_DEAD_IDS) this.departed.add(id); // once full, nobody new is listed (_departedFull)
     if (p && this.keys) this.keys.peerLeft(id);
     this.names.forget(id);
+    if (this.nameMarks) this.nameMarks.forget(id);
     this.grid.removeParticipant(id);
     if (p) this.presence.left(p); // gathered with the others close in time (presence-toasts.js)
     this.ui.rosterChanged();
@@ -263,7 +276,8 @@ export const rosterMethods = {
   /**
    * carriedOver is what the session a resume starts takes of this one, as its options
    * (meeting.js join): a resume continues this stay, so what the page learnt of it stays
-   * known across the drop (each part below). A reload takes none of it.
+   * known across the drop (each part below, and the marks on names that look alike,
+   * session-marks.js). A reload takes none of it.
    */
   carriedOver() {
     return {
@@ -272,6 +286,7 @@ export const rosterMethods = {
       knockWrong: this.knockWrongIds(),
       knockNonces: this.knockNonceOwners(),
       identities: this.earlierIdentities(),
+      nameMarks: this.nameMarks,
     };
   },
 

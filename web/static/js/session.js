@@ -9,6 +9,8 @@ import { DEFAULT_SETTINGS } from './session-values.js';
 import { joinMethods } from './session-join.js';
 import { e2eeMethods } from './session-e2ee.js';
 import { rosterMethods, MAX_KNOCK_WRONG } from './session-roster.js';
+import { marksMethods } from './session-marks.js';
+import { NameMarks } from './name-marks.js';
 import { endMethods } from './session-end.js';
 import { realClock } from './heartbeat.js';
 import { PresenceToasts } from './presence-toasts.js';
@@ -44,7 +46,7 @@ export class Session {
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [], identities = [] }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [], identities = [], nameMarks = null }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
@@ -84,8 +86,12 @@ export class Session {
     this.lobbyKeysSeq = 0; // the newest `lobby` message whose lobby keys are being checked
     this.lobbyKeySent = false; // this moderator published its lobby key
     this.moderatorPresent = null;
-    this.participants = new Map(); // remote id -> {id, name, nameLabel?, role, media}
+    this.participants = new Map(); // remote id -> {id, name (as shown: marked, session-marks.js), given, nameLabel?, role, media}
     this.names = new MemberNames(); // names from key envelopes (e2ee-names.js)
+    // The marks on names that look alike (session-marks.js), and with a resume those of
+    // the sessions of this stay before it (the dropped session's nameMarks): a member
+    // keeps its number across the drop.
+    this.nameMarks = resume && nameMarks instanceof NameMarks ? nameMarks : new NameMarks();
     this.publisher = null; // opened with the first thing to send (_startPublisher)
     this.publishReady = false; // media may be sent: joined, and E2EE's worker holds the own key
     this.publisherWanted = false; // openPublisher was called (a screen share) before publishReady
@@ -327,5 +333,5 @@ export class Session {
 }
 
 // The rest of Session, by part: session-join.js, session-e2ee.js, session-roster.js,
-// session-end.js.
-Object.assign(Session.prototype, joinMethods, e2eeMethods, rosterMethods, endMethods);
+// session-marks.js, session-end.js.
+Object.assign(Session.prototype, joinMethods, e2eeMethods, rosterMethods, marksMethods, endMethods);
