@@ -88,3 +88,20 @@ test('the person menu button is a disclosure: aria-expanded and aria-controls, n
   assert.equal(button().getAttribute('aria-expanded'), 'false');
   assert.equal(button().getAttribute('aria-controls'), null);
 });
+
+test('with a person\'s actions open the list still holds one list item per person, the group inside its row', () => {
+  renderPeople(list, joined, { moderator: true, actions: (p) => participantActions(p, () => {}) });
+  list.querySelector('.participant-menu[data-participant-id="p-zoe"]').click();
+  const group = list.querySelector('.person-actions');
+  assert.ok(group, 'no group of actions opened');
+  // A list's children are list items (WCAG 1.3.1): an <li> that is a group is none, and
+  // a screen reader said "list, 10 items" of nine people.
+  assert.equal(list.children.length, joined.length, 'the list has more items than people');
+  for (const item of list.children) {
+    assert.equal(item.tagName, 'LI');
+    assert.equal(item.getAttribute('role'), null, `the item ${item.className} is no list item`);
+  }
+  assert.equal(group.parentNode, list.querySelector('li.person[data-participant-id="p-zoe"]'), 'the group is not in its person\'s row');
+  assert.equal(group.getAttribute('role'), 'group');
+  list.querySelector('.participant-menu[data-participant-id="p-zoe"]').click();
+});

@@ -99,15 +99,15 @@ export function renderPeople(list, people, { moderator = false, actions = () => 
         },
       }, icon('more'));
     }
+    // The open group of actions is inside the person's row: as an item of the list
+    // itself (an <li> that is a group) it made the list one of more items than people,
+    // one of them no list item at all (a list holds list items only, WCAG 1.3.1).
     items.push(el('li', { class: `person${open ? ' person-open' : ''}`, dataset: { participantId: p.id } },
-      avatar, label, state, menuBtn));
-    if (open) {
-      items.push(menu(p, actions(p), () => {
+      avatar, label, state, menuBtn, open ? menu(p, actions(p), () => {
         openMenuFor = null;
         rerender();
         focusMenuButton(p.id);
-      }));
-    }
+      }) : null));
   }
   const focused = focusedControl(list);
   list.replaceChildren(...items);
@@ -183,7 +183,7 @@ function menuId(participantId) {
 
 function menu(person, entries, close) {
   const actionsFor = sentence('people.actions-for', person, t);
-  const box = el('li', { class: 'person-actions', id: menuId(person.id), role: 'group', i18nAttr: { 'aria-label': actionsFor.key }, i18nParams: actionsFor.params });
+  const box = el('div', { class: 'person-actions', id: menuId(person.id), role: 'group', i18nAttr: { 'aria-label': actionsFor.key }, i18nParams: actionsFor.params });
   for (const entry of entries) {
     box.append(el('button', {
       type: 'button',
