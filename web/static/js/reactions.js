@@ -41,7 +41,10 @@ export class Reactions {
       this.setOpen(false);
       this.button.focus();
     });
-    const wrap = el('div', { class: 'reaction-wrap' }, this.bar, this.button);
+    // The bar after its button: what a disclosure opens comes next in the tab order
+    // (WCAG 2.4.3). Before it, Tab from the open button went on to Leave, and the
+    // reactions were reached backwards (the bar is drawn above the button either way).
+    const wrap = el('div', { class: 'reaction-wrap' }, this.button, this.bar);
     $('#btn-leave').before(wrap);
   }
 
