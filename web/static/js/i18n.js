@@ -166,17 +166,17 @@ function mountSwitch(slot) {
   for (const b of slot.querySelectorAll('.language-option')) {
     const lang = b.dataset.lang;
     const name = (catalogues[lang] || {})['language.name'] || lang;
-    // The full name, and the code a narrow top bar shows instead (app.css); the name
-    // stays the button's accessible name and its tooltip either way.
+    // The full name, and the code a narrow top bar shows instead (app.css). The button
+    // is named by the one shown (the other is display: none), so that its name holds
+    // what it says (WCAG 2.5.3: "click EN" works by voice); the full name is its
+    // tooltip, and a screen reader says it after the code as its description.
     const full = document.createElement('span');
     full.className = 'language-name';
     full.textContent = name;
     const code = document.createElement('span');
     code.className = 'language-code';
     code.textContent = lang.toUpperCase();
-    code.setAttribute('aria-hidden', 'true');
     b.replaceChildren(full, code);
-    b.setAttribute('aria-label', name);
     b.title = name;
     b.setAttribute('aria-pressed', String(lang === current));
   }
