@@ -6,6 +6,7 @@
 // Each announcement is read now, once, and a burst is said in a few words, not read out
 // one by one for minutes (announcer.js).
 import { test, mock } from 'node:test';
+import './wall-step.mjs';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
 import { liveRegion } from './live-region.mjs';

@@ -40,6 +40,27 @@ test('the own chat counter is the injected clock\'s time, one above the last wit
   }
 });
 
+// The page's clock reads spans on its monotonic now() (a wall clock set back an hour
+// asked no sender for a key for the hour) and the chat counter on its wall(): a counter
+// of the monotonic clock, which starts near 0 with each page, would be below the old
+// page's after a reload, and the members would drop every text of the new one.
+test('the own chat counter is the clock\'s wall time where it has one, and counts on when that is set back', async () => {
+  const clock = new FakeClock(); // now(): monotonic, from 1 000 000 ms
+  let wall = EPOCH_MS;
+  clock.wall = () => wall;
+  const { relay, 'p-a': a, 'p-b': b } = await keyRoom(clock, ['p-a', 'p-b']);
+  try {
+    const taken = () => b.keys.chatKeys.counters.get('p-a');
+    assert.equal(await b.keys.decryptChat('p-a', await a.keys.encryptChat('one')), 'one');
+    assert.equal(taken(), EPOCH_MS, 'the counter is the wall clock\'s');
+    wall -= 3_600_000; // set back an hour
+    assert.equal(await b.keys.decryptChat('p-a', await a.keys.encryptChat('two')), 'two');
+    assert.equal(taken(), EPOCH_MS + 1, 'one above the last');
+  } finally {
+    relay.close();
+  }
+});
+
 test('the page\'s own keys come to its chat keys in the order of use, not of counters: a rotated key put in use after a newer one sealed a text drops nothing', async () => {
   const clock = wallClock();
   const { relay, 'p-a': a } = await keyRoom(clock, ['p-a', 'p-b', 'p-c', 'p-d']);

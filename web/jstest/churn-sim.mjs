@@ -23,6 +23,7 @@
 // sender had when it heard of it; a key in use after a member left is not one that
 // member holds or can ratchet to.
 import { mock } from 'node:test';
+import './wall-step.mjs'; // the key schedule's spans (performance.now) on the mock clock too
 
 import { MeetingCrypto, SessionKeys, UNREADABLE } from '../static/js/e2ee/session-keys.js';
 import { MediaRings } from '../static/js/e2ee/media-rings.js';

@@ -5,6 +5,7 @@
 // waiting), is said once when the server has done it (not once per person), and leaves
 // the keyboard focus somewhere sensible when the list it emptied hides it.
 import { test, mock } from 'node:test';
+import './wall-step.mjs';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
 import { installMiniDOM, append, spoken } from './mini-dom.mjs';

@@ -177,9 +177,10 @@ test('timers held back to once a minute (a hidden tab) do not make an answered l
 });
 
 test('a wall clock set back (a correction, a changed system time) does not stop the pings', () => {
-  // realClock's now is Date.now, the wall clock; its timers run on the browser's own
-  // time. A wall clock stepped back an hour left nextPingAt an hour ahead: no ping and
+  // realClock's now was Date.now, the wall clock, while its timers run on the browser's
+  // own time. A wall clock stepped back an hour left nextPingAt an hour ahead: no ping and
   // no check of the link for that hour, a dead path as unnoticed as before the heartbeat.
+  // realClock is monotonic now (page-clock.test.mjs); an injected clock may still go back.
   const inner = new FakeClock();
   let back = 0;
   const clock = { now: () => inner.now() - back, setTimeout: inner.setTimeout, clearTimeout: inner.clearTimeout };

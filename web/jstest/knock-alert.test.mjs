@@ -1,6 +1,7 @@
 // Knock alerts (web/static/js/knock-alert.js) over a reconnect: the session that
 // resumes gets the waiting list again, and only knocks not announced before chime.
 import { mock, test } from 'node:test';
+import { stepWall } from './wall-step.mjs';
 import assert from 'node:assert/strict';
 
 // The few browser globals the module touches, before it is loaded.
@@ -195,4 +196,23 @@ test('a knock that continues another (the page knocked again) does not chime aga
   mock.timers.tick(ALERT_GAP_MS);
   assert.equal(chimes, 3);
   alert.update([]);
+});
+
+// The gap between two alerts is a span of the monotonic clock: on Date.now(), a wall
+// clock set back an hour (NTP after a wake, a changed system time) held every knock's
+// chime for that hour, the one due meanwhile waiting on a timer of an hour.
+test('a wall clock set back an hour does not hold the knocks\' alerts for the hour', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
+  t.after(() => mock.timers.reset());
+  const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
+  let chimes = 0;
+  alert.chime = () => chimes++;
+  alert.update([{ participantId: 'p-1' }]);
+  assert.equal(chimes, 1);
+  stepWall(-3_600_000);
+  mock.timers.tick(ALERT_GAP_MS);
+  alert.update([{ participantId: 'p-1' }, { participantId: 'p-2' }]);
+  assert.equal(chimes, 2, 'a knock after the wall clock went back an hour was not chimed');
+  alert.update([]);
+  alert.reset();
 });

@@ -1,9 +1,11 @@
 // "New meeting" on the landing page (landing.js) makes a one-off room of the host's
 // (POST /api/meetings): the Rooms card below, when it shows the host's rooms, lists it
 // at once instead of at the host's next visit.
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
+import { eventually } from './harness.mjs';
+import { stepWall } from './wall-step.mjs';
 import { installMiniDOM, MiniElement } from './mini-dom.mjs';
 
 const doc = installMiniDOM();
@@ -116,4 +118,21 @@ test('"New meeting" refused says which 429 it was, and that a 503 is the server 
     assert.equal(box.hidden, false, code);
     assert.equal(box.textContent, t(key, { count: 1 }), code);
   }
+});
+
+// The 429's hold is a span of the monotonic clock (monotonic.js): on Date.now(), the
+// wall clock set back an hour kept "New meeting" off for the hour.
+test('a wall clock set back an hour does not hold "New meeting" for the hour', async (t) => {
+  await import('../static/js/landing.js');
+  const btn = doc.querySelector('#btn-new-meeting');
+  await eventually(() => !btn.disabled, 'the button free of an earlier test\'s hold');
+  mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_700_000_000_000 });
+  t.after(() => mock.timers.reset());
+  refusal = [429, { error: 'x', code: 'too_fast' }]; // Retry-After: 1 s
+  doc.querySelector('#create-form').dispatch('submit');
+  await eventually(() => btn.disabled, 'the hold');
+  stepWall(-3_600_000);
+  mock.timers.tick(1000);
+  mock.timers.tick(1000);
+  assert.equal(btn.disabled, false, 'the button still held 2 s into a hold of 1 s after the wall clock went back an hour');
 });

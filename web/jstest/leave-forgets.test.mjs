@@ -6,6 +6,7 @@
 // still joins as a moderator (the page holds the secret in memory) and keeps it for a
 // reload again.
 import { mock, test } from 'node:test';
+import './wall-step.mjs';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
 

@@ -6,6 +6,7 @@
 // overlay is no live region, and "You are back in the meeting" is said once, politely,
 // and not at all when the connection dropped again before it was said.
 import { test, mock } from 'node:test';
+import './wall-step.mjs';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import './page-globals.mjs';

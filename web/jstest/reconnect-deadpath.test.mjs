@@ -9,6 +9,7 @@
 // session.js and reconnect.js run here on stand-ins of the browser's objects; the
 // websocket's close() does what a browser's does on a dead path: nothing, for now.
 import { mock, test } from 'node:test';
+import './wall-step.mjs';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
 import { eventually } from './harness.mjs';

@@ -3,6 +3,7 @@
 // off as if the attempts had failed, instead of resuming every 250 ms for ever; a
 // connection that lasted starts the backoff afresh. Time is node's mock clock.
 import { mock, test } from 'node:test';
+import { stepWall } from './wall-step.mjs';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
 
@@ -126,6 +127,61 @@ test('a flapping network keeps its membership while each outage is short', async
     }
     assert.equal(gaveUp, null, `gave up (${gaveUp}) after ${welcomes} resumes; every outage was 4 s`);
     assert.ok(welcomes >= 5, `${welcomes} resumes`);
+    reconnect._stop();
+  } finally {
+    serverUp = true;
+    mock.timers.reset();
+  }
+});
+
+// The give-up window and the stable window are spans of the monotonic clock: on
+// Date.now(), the machine setting its clock an hour ahead during an outage gave up at the
+// next failed attempt (the membership lost, though the server kept it for its grace),
+// and one set back an hour tried on for the hour after the server had let it go.
+test('a wall clock set ahead during an outage does not give up the resume', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
+  try {
+    const attempts = [];
+    let gaveUp = null;
+    const reconnect = new Reconnect({
+      attempt: () => { attempts.push(Date.now()); reconnect.joined(); },
+      giveUp: (kind) => { gaveUp = kind; },
+    });
+    reconnect.remember('p-alice', 'y'.repeat(43));
+    reconnect.joined();
+    mock.timers.tick(60000);
+    serverUp = false; // a 10 s outage
+    assert.equal(reconnect.dropped(), true);
+    const run = async (ms) => { for (let t = 0; t < ms; t += 50) { mock.timers.tick(50); await flush(); } };
+    await run(2000);
+    stepWall(3_600_000); // NTP sets the clock an hour ahead
+    await run(8000);
+    assert.equal(gaveUp, null, 'gave up 10 s into an outage after the wall clock was set ahead an hour');
+    serverUp = true;
+    for (let t = 0; t < 5000 && attempts.length === 0; t += 50) await run(50);
+    assert.equal(attempts.length, 1, 'no attempt once the server was back');
+    reconnect._stop();
+  } finally {
+    serverUp = true;
+    mock.timers.reset();
+  }
+});
+
+test('a wall clock set back during an outage still gives up after the window', async () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_700_000_000_000 });
+  try {
+    let gaveUp = null;
+    const reconnect = new Reconnect({ attempt: () => assert.fail('attempted'), giveUp: (kind) => { gaveUp = kind; } });
+    reconnect.remember('p-alice', 'y'.repeat(43));
+    reconnect.joined();
+    mock.timers.tick(60000);
+    serverUp = false; // the server is gone for good
+    assert.equal(reconnect.dropped(), true);
+    const run = async (ms) => { for (let t = 0; t < ms && !gaveUp; t += 50) { mock.timers.tick(50); await flush(); } };
+    await run(2000);
+    stepWall(-3_600_000); // the clock set back an hour
+    await run(100000); // the give-up window (90 s) and a backoff's wait past it
+    assert.equal(gaveUp, 'unreachable', 'still trying 100 s into an outage after the wall clock was set back an hour');
     reconnect._stop();
   } finally {
     serverUp = true;

@@ -3,6 +3,7 @@
 // keeps waiting; and a resumed session, which gets the same waiting list again, does
 // not announce the knocks already announced.
 import { test, mock } from 'node:test';
+import { stepWall } from './wall-step.mjs';
 import assert from 'node:assert/strict';
 import './page-globals.mjs';
 import { liveRegion } from './live-region.mjs';
@@ -365,4 +366,28 @@ test('the knock card shows a long name clipped and reads it whole', async (t) =>
   assert.ok(clipName(name).length === SHOWN_NAME_CHARS && clipName(name).endsWith('…'));
   assert.equal(whole.className, 'sr-only');
   assert.deepEqual(whole.children, [tr('waiting.knock.one', { name })]);
+});
+
+// How long someone has waited is counted on from the server's waitingMs on the monotonic
+// clock: the list's entries held a wall time (Date.now() less waitingMs), so after the
+// wall clock was set back an hour every entry drawn again said "Waiting just now" for
+// the hour, and one set ahead added the hour.
+test('how long a knock has waited does not move with the wall clock', async (t) => {
+  const { rosterMethods } = await import('../static/js/session-roster.js');
+  const room = shownRoom(t);
+  const session = {
+    ended: false, joined: true, e2ee: false, waitingSeq: 0, knockWrong: new Set(),
+    _knockLink: async () => undefined, _knockName: async () => undefined,
+    ui: { waitingChanged: (list) => room.update(list) },
+  };
+  await rosterMethods._waitingList.call(session, [{ participantId: 'w-clock', name: 'Ada', waitingMs: 3 * 60000 }]);
+  const waited = () => find(element('waiting-list').children[0], 'waiting-since').textContent;
+  assert.equal(waited(), heardT('waiting.since.min', { min: 3 }));
+  for (const step of [-3_600_000, 7_200_000]) {
+    stepWall(step);
+    room.update(room.list); // drawn again (a link's verdict, a language switch)
+    assert.equal(waited(), heardT('waiting.since.min', { min: 3 }), `after the wall clock was set ${step / 3_600_000} h`);
+  }
+  stepWall(-3_600_000);
+  spoken(); // the knock's announcement
 });

@@ -75,11 +75,11 @@ test('a worker still loading its modules is given the start\'s 30 s, not the 10 
   discardWarmWorker();
   FakeWorker.made = [];
   const realSetInterval = globalThis.setInterval;
-  const realNow = Date.now;
+  const realNow = performance.now;
   let tick = null;
   let now = 1_000_000;
   globalThis.setInterval = (fn) => { tick = fn; return 0; };
-  Date.now = () => now;
+  performance.now = () => now; // the page's monotonic clock (monotonic.js)
   try {
     const errors = [];
     const mc = new MediaCrypto({ api: 'script', selfId: 'p-slow', onError: (e) => errors.push(e) });
@@ -95,7 +95,40 @@ test('a worker still loading its modules is given the start\'s 30 s, not the 10 
     never.close();
   } finally {
     globalThis.setInterval = realSetInterval;
-    Date.now = realNow;
+    performance.now = realNow;
+  }
+});
+
+test('a wall clock set back an hour does not take the hour off a stopped worker\'s silence', () => {
+  // The watchdog counted the time between its ticks on Date.now(), each step capped but
+  // not floored: the wall clock set back an hour (NTP after a wake, a changed system
+  // time) made one step of minus an hour, and a worker that stopped then went unnoticed
+  // for that hour. The monotonic clock it reads now does not step.
+  discardWarmWorker();
+  FakeWorker.made = [];
+  const realSetInterval = globalThis.setInterval;
+  const realMono = performance.now;
+  const realWall = Date.now;
+  let tick = null;
+  let mono = 1_000_000;
+  let wall = 1_700_000_000_000;
+  globalThis.setInterval = (fn) => { tick = fn; return 0; };
+  performance.now = () => mono;
+  Date.now = () => wall;
+  const pass = (ms) => { mono += ms; wall += ms; tick(); };
+  try {
+    const errors = [];
+    const mc = new MediaCrypto({ api: 'script', selfId: 'p-step', onError: (e) => errors.push(e) });
+    FakeWorker.made[0].say({ t: 'ready' });
+    pass(2000);
+    wall -= 3_600_000; // the wall clock set back an hour; the worker says nothing from now on
+    for (let i = 0; i < 6; i++) pass(2000); // 12 s of silence
+    assert.deepEqual(errors, ['the encryption worker stopped'], 'a worker silent for 12 s after the wall clock went back was not noticed');
+    mc.close();
+  } finally {
+    globalThis.setInterval = realSetInterval;
+    performance.now = realMono;
+    Date.now = realWall;
   }
 });
 

@@ -30,6 +30,7 @@
 // after what it is saying: the confirmation is the next thing said, not 1.5 s later.
 
 import { heardText } from './i18n-core.js';
+import { monotonicNow } from './monotonic.js';
 
 /** GAP_MS: a text is written a task after the region was emptied, so the same text again is read again. */
 export const GAP_MS = 50;
@@ -40,8 +41,8 @@ export const OWN_HOLD_MS = 300;
 /** MAX_WAITING: the announcements without a kind said together at most. */
 export const MAX_WAITING = 3;
 
-const wallClock = {
-  now: () => Date.now(),
+const pageClock = {
+  now: monotonicNow,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
 };
 
@@ -50,7 +51,7 @@ export class Announcer {
    * @param {{textContent: string}} region the live region
    * @param {{now(): number, setTimeout(fn, ms): any}} clock
    */
-  constructor(region, clock = wallClock) {
+  constructor(region, clock = pageClock) {
     this.region = region;
     this.clock = clock;
     // {kind, topic, own, many, parts: [{text, count, holds}]}, in the order they came

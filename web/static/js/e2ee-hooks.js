@@ -27,6 +27,7 @@
 // ============================================================================
 
 import { scriptURL } from './script-urls.js';
+import { monotonicNow } from './monotonic.js';
 
 const WORKER_URL = '/static/js/e2ee/worker.js';
 // The worker's modules load over the network (a slow line, a busy server, a starved
@@ -202,13 +203,17 @@ export class MediaCrypto {
     });
     this.ready.catch(() => {});
     this.isReady = false;
-    this.lastHeard = Date.now();
+    this.lastHeard = monotonicNow();
     this._silentMs = 0; // page-running time since the worker last spoke
     let waitedMs = 0; // page-running time since the worker was made
-    let lastTick = Date.now();
+    // Counted on the monotonic clock (monotonic.js), each step capped: a tick held back
+    // (a throttled tab, a machine that slept where the clock counts the sleep) counts as
+    // one, not as the whole wait. On Date.now(), a wall clock set back an hour took the
+    // hour off the silence, and a stopped worker went unnoticed for that long.
+    let lastTick = monotonicNow();
     this._watchdog = setInterval(() => {
-      const now = Date.now();
-      const step = Math.min(now - lastTick, WATCHDOG_MS * 1.5);
+      const now = monotonicNow();
+      const step = Math.max(0, Math.min(now - lastTick, WATCHDOG_MS * 1.5));
       lastTick = now;
       this._silentMs += step;
       waitedMs += step;
@@ -336,7 +341,7 @@ export class MediaCrypto {
 
   _message(msg) {
     if (this.closed) return;
-    this.lastHeard = Date.now();
+    this.lastHeard = monotonicNow();
     this._silentMs = 0;
     switch (msg.t) {
       case 'ready':

@@ -15,6 +15,15 @@
 // still unanswered (its answer may not have been read yet).
 //
 // No DOM, no globals: time comes from an injected clock (tests: harness.mjs FakeClock).
+// The page's is monotonic (monotonic.js): a wall clock stepped ahead an hour no longer
+// makes every tick late. Where the monotonic clock stands still while the machine sleeps
+// (Linux, macOS), the timers run on it too, so a page that woke counts the link's
+// silence in the time it has been awake: nothing arriving, it gives the link up DEAD_MS
+// after the last thing it heard before the sleep, counted awake, at worst 35 s after
+// waking (the websocket's own close usually comes first); where it advances (Windows),
+// the ticks are late on waking and the ping asked again below decides.
+
+import { monotonicNow } from './monotonic.js';
 
 /** How often the page pings: three a minute, far inside the server's limit (5 s). */
 export const PING_MS = 15000;
@@ -25,9 +34,9 @@ export const ANSWER_MS = 10000;
 /** The numbers a ping carries count round below this (the server takes 0–65535). */
 const PING_NUMBERS = 65536;
 
-/** realClock is the page's own time. */
+/** realClock is the page's own time: the monotonic clock and the browser's timers. */
 export const realClock = {
-  now: () => Date.now(),
+  now: monotonicNow,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id),
 };
@@ -87,9 +96,10 @@ export class Heartbeat {
     this.timer = null;
     if (!this.running) return;
     const now = this.clock.now();
-    // The wall clock stepped back (a correction, a changed system time) while the
-    // timers ran on: what was planned by it is held within its bounds, or the next ping
-    // lay as far ahead as the step. (No-ops while the clock only goes forward.)
+    // A clock that went back (the wall clock this once read, a correction, a changed
+    // system time; an injected one still may) while the timers ran on: what was planned
+    // by it is held within its bounds, or the next ping lay as far ahead as the step.
+    // (No-ops while the clock only goes forward, as the monotonic one does.)
     this.lastHeard = Math.min(this.lastHeard, now);
     if (this.unansweredAt !== null) this.unansweredAt = Math.min(this.unansweredAt, now);
     this.nextPingAt = Math.min(this.nextPingAt, now + PING_MS);

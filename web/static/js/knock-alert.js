@@ -13,6 +13,7 @@
 import { $, el, toast } from './dom.js';
 import { t, onLanguageChange } from './i18n.js';
 import { devicePreference, setDevicePreference } from './storage.js';
+import { monotonicNow } from './monotonic.js';
 
 
 /** How long after a chime's start its context is suspended: the chime and a margin. */
@@ -134,7 +135,7 @@ export class KnockAlert {
 
   /** _alert chimes and notifies, at most once per ALERT_GAP_MS; one due meanwhile waits. */
   _alert() {
-    const wait = (this.lastAlert || 0) + ALERT_GAP_MS - Date.now();
+    const wait = (this.lastAlert || 0) + ALERT_GAP_MS - monotonicNow();
     if (this.lastAlert && wait > 0) {
       if (!this.alertTimer) {
         this.alertTimer = setTimeout(() => {
@@ -145,7 +146,7 @@ export class KnockAlert {
       return;
     }
     this.due.clear();
-    this.lastAlert = Date.now();
+    this.lastAlert = monotonicNow(); // monotonic.js: a wall clock set back held every alert for the step
     if (this.soundOn) this.chime();
     if (document.hidden) this._notify();
   }

@@ -25,6 +25,7 @@ import { invitationText } from './invitation.js';
 import { fillNoticeLine, loadNotice, privacyLink } from './notice.js';
 import { Rooms, apiErrorText, tooManyText } from './rooms.js';
 import { parseHostFragment } from './rooms-keys.js';
+import { monotonicNow } from './monotonic.js';
 
 /**
  * parseMeeting takes what the user pasted (a full link, a path or a bare id)
@@ -87,10 +88,11 @@ function retryAfter(res) {
 function holdButton(seconds, code = '') {
   const btn = $('#btn-new-meeting');
   const box = $('#create-error');
-  const until = Date.now() + seconds * 1000;
+  // Monotonic (monotonic.js): a wall clock set back would hold the button for the step.
+  const until = monotonicNow() + seconds * 1000;
   clearInterval(retryTimer);
   const tick = () => {
-    const left = Math.ceil((until - Date.now()) / 1000);
+    const left = Math.ceil((until - monotonicNow()) / 1000);
     if (left <= 0) {
       clearInterval(retryTimer);
       btn.disabled = false;

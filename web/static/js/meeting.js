@@ -47,6 +47,7 @@ import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
 import { onLanguageChange, setText, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
+import { runningTime } from './meeting-timer.js';
 import { Reconnect } from './reconnect.js';
 import { Reknock } from './reknock.js';
 import { readMeetingLink, keepModeratorSecret } from './meeting-link.js';
@@ -353,14 +354,7 @@ function banner(key, kind = 'info') {
 }
 
 function startTimer() {
-  const startedAt = Date.now();
-  const tick = () => {
-    const secs = Math.floor((Date.now() - startedAt) / 1000);
-    const h = Math.floor(secs / 3600);
-    const mm = String(Math.floor((secs % 3600) / 60)).padStart(2, '0');
-    const ss = String(secs % 60).padStart(2, '0');
-    $('#meeting-timer').textContent = h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-  };
+  const tick = runningTime((text) => { $('#meeting-timer').textContent = text; });
   clearInterval(timer);
   tick();
   timer = setInterval(tick, 1000);

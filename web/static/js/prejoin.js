@@ -14,6 +14,7 @@ import { setIcon } from './icons.js';
 import { LevelMeter } from './speaker.js';
 import { describeMediaError } from './media.js';
 import { onLanguageChange, setAttr, setText, t } from './i18n.js';
+import { monotonicNow } from './monotonic.js';
 
 export class Prejoin {
   /**
@@ -126,7 +127,7 @@ export class Prejoin {
       this.passwordInput.focus();
       return;
     }
-    if (this.busy || this.joining || Date.now() < this.lockedUntil) return;
+    if (this.busy || this.joining || monotonicNow() < this.lockedUntil) return;
     this.busy = true;
     this.joinBtn.disabled = true;
     try {
@@ -159,9 +160,12 @@ export class Prejoin {
     this.needsPassword = this.needsPassword || field;
     this.passwordField.hidden = !this.needsPassword;
     clearInterval(this.lockTimer);
-    this.lockedUntil = lockMs > 0 ? Date.now() + lockMs : 0;
+    // On the monotonic clock (monotonic.js): on the wall clock, one set back an hour kept
+    // the button off for the hour, and one set ahead ended the lock at once. Where that
+    // clock stands still in sleep, a lock runs on after waking for what was left of it.
+    this.lockedUntil = lockMs > 0 ? monotonicNow() + lockMs : 0;
     const show = () => {
-      const left = Math.ceil((this.lockedUntil - Date.now()) / 1000);
+      const left = Math.ceil((this.lockedUntil - monotonicNow()) / 1000);
       if (this.lockedUntil && left <= 0) {
         clearInterval(this.lockTimer);
         this.lockedUntil = 0;
@@ -381,7 +385,7 @@ export class Prejoin {
 
   _updateJoin() {
     const name = this.nameInput.value.trim();
-    const locked = Date.now() < this.lockedUntil;
+    const locked = monotonicNow() < this.lockedUntil;
     const noPassword = this.needsPassword && !this.passwordInput.value;
     this.joinBtn.disabled = !name || this.busy || this.joining || locked || noPassword;
     this.avatar.textContent = initials(name);

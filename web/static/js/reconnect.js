@@ -18,6 +18,7 @@ import { $, el, announce, announceAlert, clearAlert } from './dom.js';
 import { t, setText } from './i18n.js';
 import { tabValue, setTabValue } from './storage.js';
 import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from './reconnect-core.js';
+import { monotonicNow } from './monotonic.js';
 
 /** How long attempts go on while the server cannot be reached (its grace is 60 s). */
 const GIVE_UP_MS = 90000;
@@ -146,8 +147,13 @@ export class Reconnect {
       // A drop soon after the last welcome goes on with the backoff of the drops
       // before it. The give-up clock starts at every drop: the server keeps the
       // membership for its grace from each drop, however often it came back between.
-      if (!this.backAt || Date.now() - this.backAt >= STABLE_MS) this.tries = 0;
-      this.since = Date.now();
+      // Both spans are on the monotonic clock (monotonic.js): on the wall clock, a step
+      // ahead gave up at the first failed attempt, a step back tried on for the step.
+      // Where it stands still in sleep, the time asleep does not count towards the
+      // give-up: a page that wakes tries again, and the server, whose grace did run,
+      // answers resume_failed, which ends it as before.
+      if (!this.backAt || monotonicNow() - this.backAt >= STABLE_MS) this.tries = 0;
+      this.since = monotonicNow();
       this.drops++;
       this._show(true);
       // At once and once: the polite line said it after what it was saying, and the
@@ -164,7 +170,7 @@ export class Reconnect {
     if (!resume) return false;
     this.active = true;
     this.tries = 0;
-    this.since = Date.now();
+    this.since = monotonicNow();
     this.drops++;
     this._show(true);
     this.attempt(resume);
@@ -177,7 +183,7 @@ export class Reconnect {
    */
   failed(kind) {
     if (!this.active) return false;
-    if (RETRY_KINDS.has(kind) && Date.now() - this.since < GIVE_UP_MS) {
+    if (RETRY_KINDS.has(kind) && monotonicNow() - this.since < GIVE_UP_MS) {
       const resume = this.stored();
       if (resume) {
         this._schedule(resume);
@@ -201,7 +207,7 @@ export class Reconnect {
       const drop = this.drops;
       announce(t('reconnect.back'), { holds: () => !this.active && this.drops === drop });
     }
-    this.backAt = Date.now();
+    this.backAt = monotonicNow();
     this._stop();
   }
 

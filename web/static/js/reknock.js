@@ -15,6 +15,7 @@
 // TEST HOOKS: body[data-reknocking="true"] while a knock again is pending or under way.
 
 import { backoffMs, reachable } from './reconnect-core.js';
+import { monotonicNow } from './monotonic.js';
 
 /** How long attempts go on from the first drop (as reconnect.js's GIVE_UP_MS). */
 export const REKNOCK_GIVE_UP_MS = 90000;
@@ -41,7 +42,7 @@ export class Reknock {
     this.giveUp = giveUp;
     this.showing = showing;
     this.probe = probe || (() => reachable((...a) => window.fetch(...a), import.meta.url));
-    this.clock = clock || { now: () => Date.now(), setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (id) => clearTimeout(id) };
+    this.clock = clock || { now: monotonicNow, setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (id) => clearTimeout(id) };
     this.random = random;
     this.active = false;
     this.tries = 0;

@@ -12,6 +12,7 @@ import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, placeholder, showName } from
 import { t } from './i18n.js';
 import { plainName } from './name-text.js';
 import { settingsFrom, revisionFrom, roleFrom, readable } from './session-values.js';
+import { monotonicNow } from './monotonic.js';
 
 /** MAX_KNOCK_WRONG bounds the knockers a page keeps as seen with a wrong link (knockWrong). */
 export const MAX_KNOCK_WRONG = 1000;
@@ -108,11 +109,14 @@ export const rosterMethods = {
       return false;
     });
     const entries = valid
-      // waitingMs is measured on the server, so a skewed local clock does not matter.
+      // waitingMs is measured on the server, so a skewed local clock does not matter; the
+      // page counts on from it on its monotonic clock (waiting.js waitedFor), which no
+      // step of the wall clock moves.
       .map((w) => ({
         participantId: w.participantId,
         name: this.e2ee ? '' : plainName(w.name), // an encrypted meeting's server has no name
-        since: Number.isFinite(w.waitingMs) ? new Date(Date.now() - w.waitingMs).toISOString() : String(w.since || ''),
+        waitedSince: Number.isFinite(w.waitingMs) ? monotonicNow() - w.waitingMs : undefined,
+        since: String(w.since || ''),
         continues: validId(w.continues) ? w.continues : '', // the knock this one took the place of
         knockNonce: w.knockNonce,
         knockProof: w.knockProof,

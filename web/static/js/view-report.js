@@ -6,6 +6,8 @@
 // watches the page and feeds it. No DOM here, and time comes from an injected clock,
 // so web/jstest/view-report.test.mjs can drive it.
 
+import { monotonicNow } from './monotonic.js';
+
 /** MAX_VIEW_TRACKS is the most entries one `view` may carry (the server refuses more). */
 export const MAX_VIEW_TRACKS = 64;
 /** MAX_SIDE bounds a width or height in device pixels (8K). */
@@ -87,9 +89,9 @@ export function sameView(a, b) {
   return true;
 }
 
-/** realClock is the page's own time (tests pass harness.mjs's FakeClock instead). */
+/** realClock is the page's own time, monotonic (tests pass harness.mjs's FakeClock instead). */
 export const realClock = {
-  now: () => Date.now(),
+  now: monotonicNow,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id),
 };

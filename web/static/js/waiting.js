@@ -22,6 +22,7 @@ import { clipName } from './clipped.js';
 import { clearAttr, formatNumber, onLanguageChange, setAttr, setText, t } from './i18n.js';
 import { admitAllLabel, admitButton, admitPlan } from './waiting-admit.js';
 import { askDenyAll } from './waiting-deny.js';
+import { monotonicNow } from './monotonic.js';
 import { fillName, sentence, sentenceText, shownName } from './e2ee-names.js';
 
 const TICK_MS = 5000;
@@ -33,11 +34,18 @@ const LINK_TEXT = {
   checking: ['e2ee14.knock.checking', 'e2ee14.knock.checking.title'],
 };
 
-/** waitedFor says how long someone has waited ("Waiting just now", "… 3 min", "… 1 h 5 min") as [key, params]. */
-export function waitedFor(since, now = Date.now()) {
-  const at = Date.parse(since);
-  if (Number.isNaN(at)) return ['waiting.since', {}];
-  const mins = Math.floor(Math.max(0, now - at) / 60000);
+/**
+ * waitedFor says how long someone has waited ("Waiting just now", "… 3 min", "… 1 h 5 min")
+ * as [key, params]. waitedSince is the monotonic reading (monotonic.js) at which they
+ * began to wait, as the page worked it out from the server's waitingMs; on the wall
+ * clock, one set back an hour said "just now" for the hour and one set ahead added it.
+ * Without it, since is the server's RFC 3339 time, which only the wall clock can
+ * measure. now is {mono, wall}, read once for a list.
+ */
+export function waitedFor({ waitedSince, since }, now = { mono: monotonicNow(), wall: Date.now() }) {
+  const waited = Number.isFinite(waitedSince) ? now.mono - waitedSince : now.wall - Date.parse(since);
+  if (Number.isNaN(waited)) return ['waiting.since', {}];
+  const mins = Math.floor(Math.max(0, waited) / 60000);
   if (mins < 1) return ['waiting.since.now', {}];
   if (mins < 60) return ['waiting.since.min', { min: mins }];
   const h = Math.floor(mins / 60);
@@ -166,7 +174,7 @@ export class WaitingRoom {
     this.denyAllBtn.hidden = n === 0;
     $('#waiting-empty').hidden = n > 0;
 
-    const now = Date.now();
+    const now = { mono: monotonicNow(), wall: Date.now() };
     this.listEl.replaceChildren(...(this.enabled ? this.list : []).map((w) => this._entry(w, now)));
     this._card();
     this._keepFocus(focused);
@@ -185,7 +193,8 @@ export class WaitingRoom {
     const avatar = el('span', { class: 'avatar avatar-small', 'aria-hidden': 'true' },
       el('span', { class: 'avatar-initials', text: initials(name) }));
     avatar.style.setProperty('--avatar-hue', String(hueFor(w.participantId)));
-    const since = el('span', { class: 'waiting-since', dataset: { since: w.since } });
+    const waitedSince = Number.isFinite(w.waitedSince) ? String(w.waitedSince) : '';
+    const since = el('span', { class: 'waiting-since', dataset: { waitedSince, since: w.since || '' } });
     this._since(since, now);
     const link = LINK_TEXT[w.link];
     const wrong = w.link === 'wrong';
@@ -213,7 +222,8 @@ export class WaitingRoom {
   }
 
   _since(node, now) {
-    const [key, params] = waitedFor(node.dataset.since, now);
+    const { waitedSince, since } = node.dataset;
+    const [key, params] = waitedFor({ waitedSince: waitedSince ? Number(waitedSince) : NaN, since }, now);
     setText(node, key, params);
   }
 
@@ -264,7 +274,7 @@ export class WaitingRoom {
   }
 
   _tick() {
-    const now = Date.now();
+    const now = { mono: monotonicNow(), wall: Date.now() };
     for (const node of this.listEl.querySelectorAll('.waiting-since')) {
       this._since(node, now);
     }

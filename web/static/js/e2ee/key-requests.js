@@ -23,9 +23,16 @@ export const WAITING_AFTER_MS = 1000;
 /** ANSWER_INTERVAL_MS is the shortest time between two answers to one requester. */
 export const ANSWER_INTERVAL_MS = 1000;
 
-/** systemClock is the real clock and timers (the page); tests pass their own. */
+/**
+ * systemClock is the real clock and timers (the page, the worker); tests pass their own.
+ * now is monotonic, as the page's other spans (../monotonic.js): on Date.now(), a wall
+ * clock set back an hour asked a sender for no key for the hour, its tiles "Waiting for
+ * keys…", and kept past chat keys and the answers' limits for as long. wall is the time
+ * in milliseconds since 1970, for the own chat counter only (session-keys.js).
+ */
 export const systemClock = {
-  now: () => Date.now(),
+  now: () => performance.now(),
+  wall: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id),
 };

@@ -61,9 +61,10 @@ export class SessionKeys extends MemberKeys {
    *
    * onWaiting(pid, waiting) says when a sender's tiles should say "Waiting for keys…"
    * (its frames fail here for want of a key for over a second) and when no longer.
-   * clock ({now, setTimeout, clearTimeout}) times key requests and the wait for a
-   * member's identity, and its now() (milliseconds since 1970: the page's Date.now())
-   * is the own chat counter (FORMAT.md, "Chat (version 3)"); tests pass a fake one.
+   * clock ({now, setTimeout, clearTimeout, wall?}) times key requests and the wait for a
+   * member's identity on now() (monotonic: the page's performance.now()), and its wall()
+   * (milliseconds since 1970: the page's Date.now(); a clock without one, a test's, has
+   * now() serve for both) is the own chat counter (FORMAT.md, "Chat (version 3)").
    *
    * @param {{meeting: MeetingCrypto, media: MediaCrypto,
    *          send: (to: string|null, data: string) => void,
@@ -369,8 +370,10 @@ export class SessionKeys extends MemberKeys {
       this.pastKeys.usedForChat(this.own);
       // Above every counter this id sent, also from the page before a reload (whose
       // last one the members keep): the clock in milliseconds since 1970 (the injected
-      // one: the page's is Date.now()), or one above the last.
-      this.chatCounter = Math.max(this.chatCounter + 1, this.clock.now());
+      // one's wall: the page's is Date.now(); a wall clock set back still counts on from
+      // the last), or one above the last.
+      const wall = this.clock.wall ? this.clock.wall() : this.clock.now();
+      this.chatCounter = Math.max(this.chatCounter + 1, wall);
       return encryptChat(this.own.raw, this.own.index, this.selfId, text, this.chatCounter);
     });
   }

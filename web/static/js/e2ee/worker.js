@@ -95,7 +95,7 @@ function receiver(options) {
       // For want of a key: the page asks the sender. Junk (too short, malformed) is not.
       if (pid !== undefined && err && (err.code === 'unknown-key' || err.code === 'auth')) reports.failed(pid);
       if (held && pid !== undefined && err && err.code === 'unknown-key') {
-        held.failed(frame, isKeyframe(frame), pid, Date.now());
+        held.failed(frame, isKeyframe(frame), pid, performance.now()); // monotonic: a run's age
       }
     }
   };
@@ -113,7 +113,7 @@ function isKeyframe(frame) {
 // run whose keyframe still has no key is kept for the next frame; otherwise the run is
 // let go.
 async function flush(slot, held, pid, controller) {
-  if (!held.usable(pid, Date.now())) {
+  if (!held.usable(pid, performance.now())) {
     held.clear();
     return;
   }
