@@ -374,9 +374,10 @@ test('the knock card shows a long name clipped and reads it whole', async (t) =>
 // the hour, and one set ahead added the hour.
 test('how long a knock has waited does not move with the wall clock', async (t) => {
   const { rosterMethods } = await import('../static/js/session-roster.js');
+  const { marksMethods } = await import('../static/js/session-marks.js');
   const room = shownRoom(t);
   const session = {
-    ended: false, joined: true, e2ee: false, waitingSeq: 0, knockWrong: new Set(),
+    ...marksMethods, ended: false, joined: true, e2ee: false, waitingSeq: 0, knockWrong: new Set(), participants: new Map(),
     _knockLink: async () => undefined, _knockName: async () => undefined,
     ui: { waitingChanged: (list) => room.update(list) },
   };
