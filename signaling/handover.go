@@ -38,7 +38,9 @@ func (m *Meeting) takeLocked(s *Session, id lobby.ID, rec *parking) (prev *Sessi
 	rec.last = s
 	// The key of the connection taken over (one still live: a takeover, or a resume
 	// before the drop was noticed) belongs to a session that is gone (park).
-	m.dropLobbyKeyLocked(id)
+	if m.dropLobbyKeyLocked(id) {
+		rec.keyWithdrawn = true
+	}
 	// Nothing reaches s before its welcome (hearsLocked), and a moderator lets nobody in
 	// until then: the waiting people are told it is back only with its welcome
 	// (completeHandover), and that none is here when this takes over a live connection.

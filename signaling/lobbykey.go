@@ -79,7 +79,11 @@ func (s *Session) lobbyKey(env Envelope) *Error {
 // setLobbyKey keeps a moderator's lobby key (a new one replaces its last) and shows the
 // waiting people the new set. Each change costs one token of allow (lobbyKeyBurst,
 // lobbyKeyRate), since it reaches every knocker; the same key again changes nothing and
-// costs nothing.
+// costs nothing, and neither does the first key after a drop or a takeover withdrew the
+// last (parking.keyWithdrawn): the resumed page sends its key once, and charged, a
+// moderator whose link blipped a few times in a row (its limit carried across resumes)
+// had it refused, and the knockers shown no key for the rest of its stay. What withdrew
+// the last key told the knockers itself, and resumes have their own limit.
 func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func() bool) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -93,8 +97,12 @@ func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func() bool)
 	if m.lobbyKeys[id] == k {
 		return nil
 	}
-	if !allow() {
+	rec := m.resumable[id]
+	if (rec == nil || !rec.keyWithdrawn) && !allow() {
 		return errorf(CodeRateLimited, "too many lobby keys; slow down")
+	}
+	if rec != nil {
+		rec.keyWithdrawn = false
 	}
 	if m.lobbyKeys == nil {
 		m.lobbyKeys = map[lobby.ID]LobbyKeyPayload{}
@@ -106,13 +114,14 @@ func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func() bool)
 
 // dropLobbyKeyLocked forgets id's lobby key (it left, was removed, is no longer a
 // moderator, or the connection that sent it dropped or was taken over) and tells the
-// waiting people.
-func (m *Meeting) dropLobbyKeyLocked(id lobby.ID) {
+// waiting people; false when it had none.
+func (m *Meeting) dropLobbyKeyLocked(id lobby.ID) bool {
 	if _, ok := m.lobbyKeys[id]; !ok {
-		return
+		return false
 	}
 	delete(m.lobbyKeys, id)
 	m.tellKnockersLocked()
+	return true
 }
 
 // tellKnockersLocked sends every waiting person a lobby message with the current keys

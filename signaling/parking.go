@@ -37,6 +37,10 @@ type parking struct {
 	// by a resume (its secret came in a welcome the page got).
 	knock  string
 	knocks tokenBucket
+	// keyWithdrawn: the member's lobby key went with a connection that dropped or was
+	// taken over (park, takeLocked), and no key has been set since: the next one, its
+	// resumed page's, costs nothing of the lobby_key limit (setLobbyKey).
+	keyWithdrawn bool
 }
 
 // issueResumeLocked makes a fresh secret for member id, spending the last one.
@@ -48,6 +52,7 @@ func (m *Meeting) issueResumeLocked(id lobby.ID, s *Session) string {
 			old.stop()
 		}
 		rec.resumes, rec.knock, rec.knocks = old.resumes, old.knock, old.knocks
+		rec.keyWithdrawn = old.keyWithdrawn
 	}
 	m.resumable[id] = rec
 	return sec
@@ -116,7 +121,9 @@ func (m *Meeting) park(s *Session, clock Clock, grace time.Duration, expired fun
 	// Its lobby key goes at once: the key is its page's session identity, and the page
 	// that resumes is a new session with a new one (e2ee/FORMAT.md, "Lobby keys"), so a
 	// knock's name sealed to it meanwhile could be opened by nobody.
-	m.dropLobbyKeyLocked(id)
+	if m.dropLobbyKeyLocked(id) {
+		rec.keyWithdrawn = true
+	}
 	m.tellPresenceLocked() // a moderator away lets nobody in
 	return true
 }
