@@ -73,26 +73,33 @@ func (s *Session) lobbyKey(env Envelope) *Error {
 	case err != nil:
 		return errorf(CodeInvalidField, "%v", err)
 	}
-	return s.meeting.setLobbyKey(s.id, k, func() bool { return s.lobbyKeys.allow(s.srv.now()) })
+	return s.meeting.setLobbyKey(s, k, func() bool { return s.lobbyKeys.allow(s.srv.now()) })
 }
 
-// setLobbyKey keeps a moderator's lobby key (a new one replaces its last) and shows the
-// waiting people the new set. Each change costs one token of allow (lobbyKeyBurst,
+// setLobbyKey keeps the lobby key of s, a moderator's connection (a new one replaces its
+// last), and shows the waiting people the new set. Each change costs one token of allow (lobbyKeyBurst,
 // lobbyKeyRate), since it reaches every knocker; the same key again changes nothing and
 // costs nothing, and neither does the first key after a drop or a takeover withdrew the
 // last (parking.keyWithdrawn): the resumed page sends its key once, and charged, a
 // moderator whose link blipped a few times in a row (its limit carried across resumes)
 // had it refused, and the knockers shown no key for the rest of its stay. What withdrew
 // the last key told the knockers itself, and resumes have their own limit.
-func (m *Meeting) setLobbyKey(from string, k LobbyKeyPayload, allow func() bool) *Error {
+func (m *Meeting) setLobbyKey(s *Session, k LobbyKeyPayload, allow func() bool) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	id := lobby.ID(from)
+	id := lobby.ID(s.id)
 	if !m.e2ee {
 		return errorf(CodeNotAllowed, "this meeting is not end-to-end encrypted")
 	}
 	if role, ok := m.lob.Role(id); !ok || role != lobby.RoleModerator {
 		return errorf(CodeNotAllowed, "only moderators publish lobby keys")
+	}
+	if m.hearsLocked(id) != s {
+		// A connection a resume took over still handles what it read until it takes
+		// its replacement (its bye follows): its key is the session's that is gone,
+		// withdrawn by takeLocked, and kept it would take the knocks' names from the
+		// resumed page's.
+		return nil
 	}
 	if m.lobbyKeys[id] == k {
 		return nil
