@@ -290,7 +290,7 @@ func udpClientOf(a net.Addr) netip.AddrPort {
 }
 
 // STUN framing (RFC 8489, sections 5 and 14; stunHeader and stunMagicCookie in
-// direct.go).
+// directwrite.go).
 const (
 	stunClassResponseBit  = 0x0100 // C1: success and error responses
 	attrMessageIntegrity  = 0x0008

@@ -167,9 +167,9 @@ func (q *queuedConn) Write(b []byte) (int, error) {
 }
 
 // appendChannelData queues a ChannelData message of channel number carrying b (a
-// relay's direct write, direct.go), framed in place. It never waits: with the queue
-// full it drops the message, as a full socket buffer drops a datagram, and reports
-// false.
+// relay's direct write, directwrite.go), framed in place. It never waits: with the
+// queue full it drops the message, as a full socket buffer drops a datagram, and
+// reports false.
 func (q *queuedConn) appendChannelData(number uint16, b []byte) bool {
 	q.mu.Lock()
 	if !q.admitLocked(channelDataSize(len(b))) {

@@ -145,14 +145,14 @@ func (g *relayGenerator) AllocatePacketConn(conf pionturn.AllocateListenerConfig
 //
 // Relays are told apart by their port alone: the SFU's hand-over registers a relay at
 // each SFU address with its port (handOver), the direct writes' registry and the
-// reports' relayOf find it by its port (direct.go, quota.relayAt), and pion/turn names
-// it by the relay address, the same for all. Bound on "::" (an IPv6 relay address), a
-// udp4 socket of a client over IPv4 could have the port of another member's udp6 relay,
-// and the later registration took the earlier one's: what the SFU sent one member went
-// to the other's relay and client. Nor did such a socket serve its client: it is
-// announced at the relay address, of the other family, so a browser pairs it with the
-// SFU's candidates of that family, and pion/turn refuses a permission for a peer of a
-// family not the allocation's (443).
+// reports' relayOf find it by its port (direct.go, directevents.go, quota.relayAt), and
+// pion/turn names it by the relay address, the same for all. Bound on "::" (an IPv6
+// relay address), a udp4 socket of a client over IPv4 could have the port of another
+// member's udp6 relay, and the later registration took the earlier one's: what the SFU
+// sent one member went to the other's relay and client. Nor did such a socket serve its
+// client: it is announced at the relay address, of the other family, so a browser pairs
+// it with the SFU's candidates of that family, and pion/turn refuses a permission for a
+// peer of a family not the allocation's (443).
 func (g *relayGenerator) network() string {
 	if a, err := netip.ParseAddr(g.bindIP); err == nil && a.Is6() && !a.Is4In6() {
 		return "udp6"

@@ -228,7 +228,7 @@ func TestSendIndicationsEndWithThePermission(t *testing.T) {
 	// before it lapses; the test waits for the lapse, however long it takes.
 	r := newSendRig(t, func(c *Config) { c.permissionLifetime = time.Second })
 	r.permit(t)
-	// The relay's own routes (direct.go) lose it at the same event.
+	// The relay's own routes (directevents.go) lose it at the same event.
 	conntest.Eventually(t, "the permission lapsed", func() bool {
 		routes := r.relay.routes.cur.Load()
 		return routes != nil && len(routes.permits) == 0

@@ -11,8 +11,8 @@ import (
 // in Send indications, which its connection's reader serves under the permissions of
 // the connection's allocation (streamuplink.go), as the UDP listener serves a UDP
 // client's (uplink.go). pion/turn reports each permission it creates and deletes
-// (direct.go); the permissions of a stream's allocation are kept on its record here,
-// as its channels are, with the same care as the UDP clients' (udpChannels):
+// (directevents.go); the permissions of a stream's allocation are kept on its record
+// here, as its channels are, with the same care as the UDP clients' (udpChannels):
 //
 // pion/turn reports a permission's creation after it lets go of the allocation's lock,
 // so an allocation ending meanwhile on another goroutine may report the permission

@@ -18,8 +18,8 @@ import (
 // asks for as soon as it is connected: a connection that holds no allocation for
 // allocWait, after it is accepted or after its allocation ends, is closed.
 //
-// A relay writes to its client's connection directly (direct.go): into its queue, or
-// through TLS above it.
+// A relay writes to its client's connection directly (directwrite.go): into its queue,
+// or through TLS above it.
 
 // allocWait is how long a TCP or TLS connection may hold no allocation. A browser
 // allocates within a round trip or two of connecting (a TLS handshake, then one

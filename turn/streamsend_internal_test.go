@@ -281,7 +281,7 @@ func TestStreamPermitReportedAfterItsDeletionEndsWithTheRelay(t *testing.T) {
 func TestStreamSendIndicationsEndWithThePermission(t *testing.T) {
 	r := newStreamSendRig(t, false, func(c *Config) { c.permissionLifetime = time.Second })
 	r.permit(t)
-	// The relay's own routes (direct.go) lose it at the same event.
+	// The relay's own routes (directevents.go) lose it at the same event.
 	conntest.Eventually(t, "the permission lapsed", func() bool {
 		routes := r.relay.routes.cur.Load()
 		return routes != nil && len(routes.permits) == 0

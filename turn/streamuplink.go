@@ -16,12 +16,12 @@ import (
 // good part of the collector's 10 % (bench/README.md). streamUplink is the connection
 // as pion/turn reads it: it frames the stream itself (a STUN message as pion/turn's
 // STUNConn does, by its header's length), relays ChannelData on a channel of this
-// connection's allocation (pion/turn's channel events, direct.go) and Send indications
-// to the SFU's address under a permission of that allocation (its permission events,
-// streampermits.go: Firefox binds no channel, and each Send indication cost pion/turn
-// 23 allocations, BenchmarkStreamUplink), and hands pion/turn everything else, a frame
-// at a time, as it came. A read takes whatever the socket holds (a burst of a frame's
-// packets at once) into a buffer of the connection's own.
+// connection's allocation (pion/turn's channel events, directevents.go) and Send
+// indications to the SFU's address under a permission of that allocation (its
+// permission events, streampermits.go: Firefox binds no channel, and each Send
+// indication cost pion/turn 23 allocations, BenchmarkStreamUplink), and hands pion/turn
+// everything else, a frame at a time, as it came. A read takes whatever the socket
+// holds (a burst of a frame's packets at once) into a buffer of the connection's own.
 
 // streamUplink is a client's TCP connection (its queuedConn) or TLS connection as
 // pion/turn reads it.

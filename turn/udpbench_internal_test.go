@@ -189,8 +189,8 @@ func BenchmarkUDPUplink(b *testing.B) {
 }
 
 // BenchmarkUDPDownlink: the SFU's packets to a UDP client, on its channel and in Data
-// indications under its permission, written by the relay itself (direct.go), and, for
-// comparison, a Data indication through pion/turn's relay loop (the relay's routes
+// indications under its permission, written by the relay itself (directwrite.go), and,
+// for comparison, a Data indication through pion/turn's relay loop (the relay's routes
 // emptied, as before the relays wrote themselves).
 func BenchmarkUDPDownlink(b *testing.B) {
 	for _, tc := range []struct {

@@ -206,7 +206,7 @@ func relayOnlyMeeting(t *testing.T, transport string) {
 	if srv.engine.Stats().DatagramsToRelays == 0 {
 		t.Fatal("no datagram handed to a relay in memory")
 	}
-	// And the relays wrote them to their clients themselves (turn/direct.go), and
+	// And the relays wrote them to their clients themselves (turn/directwrite.go), and
 	// handed what the browsers sent the SFU to it in memory.
 	if srv.ice.(turnICE).srv.DirectWrites() == 0 {
 		t.Fatal("no packet written by a relay to its client directly")
