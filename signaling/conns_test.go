@@ -127,7 +127,7 @@ func wantClose(t *testing.T, err error, code int, text string) {
 }
 
 // TestSilentPeerGets4408: a member that stops answering pings is closed with a 4408
-// close frame once the fake clock passes the pong wait; no real 45 s wait.
+// close frame once the fake clock passes the pong wait; no real 40 s wait.
 func TestSilentPeerGets4408(t *testing.T) {
 	clock := newFakeClock()
 	srv := newTestServerWith(t, signaling.Config{Clock: clock})

@@ -113,8 +113,8 @@ func TestAdmitOfAReplacedKnock(t *testing.T) {
 }
 
 // advanceHeard moves clock on by d in steps the server's heartbeat lets pass: before
-// each step every client in cs pings and has its pong, so the server heard each at most
-// one step (20 s, under its 45 s) before any reading its watchdog takes.
+// each step every client in cs pings and has its pong, so each of the server's ping
+// ticks (20 s apart, the step) finds each client heard since the tick before.
 func advanceHeard(t *testing.T, clock *fakeclock.Clock, d time.Duration, cs ...*testclient.Client) {
 	t.Helper()
 	const step = 20 * time.Second

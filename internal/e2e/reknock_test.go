@@ -113,10 +113,10 @@ func TestDeadPathNoticedByTheHeartbeat(t *testing.T) {
 	}
 	t.Logf("Wes knocked again after %s (%s)", time.Since(start).Round(100*time.Millisecond), note)
 	// His new knock replaces the old one, which the server still holds until its own
-	// timeout notices the dead connection (45 s against the page's 35): Mona never sees
-	// the two side by side, where she could admit the old one, which nobody is behind,
-	// while his real knock waited (a clean-clone run's test did before the mend). Were
-	// the server's timeout first, the old knock would be gone anyway.
+	// timeout notices the dead connection (40–60 s against the page's 35): Mona never
+	// sees the two side by side, where she could admit the old one, which nobody is
+	// behind, while his real knock waited (a clean-clone run's test did before the
+	// mend). Were the server's timeout first, the old knock would be gone anyway.
 	if err := mona.tab.WaitFor(ctx, fmt.Sprintf(`window.conclave.waiting().some((w) => w.participantId !== %q)`, oldKnock)); err != nil {
 		t.Fatalf("Wes's new knock never showed: %v", err)
 	}

@@ -27,7 +27,7 @@ func TestKnockAgainTakesOverALostAdmission(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
-	// A grace for resumes: were the server's heartbeat timeout (45 s) first to notice
+	// A grace for resumes: were the server's heartbeat timeout (40–60 s) first to notice
 	// the dead path, the admitted membership is parked, not gone, and is taken over
 	// from there.
 	srv := startServerWith(t, serverOptions{resumeGrace: 90 * time.Second})
