@@ -7,9 +7,10 @@ import (
 
 // FuzzParseHostKey: whatever Authorization header a client sends, the host-key parser
 // never panics, refuses with nothing, and what it accepts is the documented form
-// (PROTOCOL.md, "Rooms API"): "Bearer <id>.<secret>" (the scheme in any case), the id 1 to 64 characters of
-// base64url, the secret 1 to 256, and nothing else but spaces around them. A key of
-// another form is never looked up, hashed or counted as a guess (checkHostKey).
+// (PROTOCOL.md, "Rooms API"): "Bearer <id>.<secret>" (the scheme in any case), the id
+// 1 to 64 characters of base64url, the secret 1 to 256, and nothing else but spaces
+// around them. A key of another form is never looked up, hashed or counted as a guess
+// (checkHostKey).
 func FuzzParseHostKey(f *testing.F) {
 	for _, seed := range []string{
 		"", "Bearer", "Bearer ", "Bearer .", "Bearer x.", "Bearer .x", "bearer 0123456789ab.c2Vj",

@@ -12,11 +12,12 @@ import (
 
 // Lobby keys (e2ee/FORMAT.md, "Lobby keys"; PROTOCOL.md, "Lobby keys"): each moderator
 // of an end-to-end encrypted meeting publishes a public key tagged under a key from the
-// link. The server keeps it while that member is a moderator on the connection that sent
-// it (a drop or a resume withdraws it: the resumed page is a new session with a new key)
-// and shows every waiting person all of them in its lobby messages, so that a knocker's browser can tell its user
-// that its link is probably wrong before anyone admits it. As with knock proofs, the
-// server only passes them on: it cannot make or judge a tag.
+// link. The server keeps it while that member is a moderator on the connection that
+// sent it (a drop or a resume withdraws it: the resumed page is a new session with a
+// new key) and shows every waiting person all of them in its lobby messages, so that a
+// knocker's browser can tell its user that its link is probably wrong before anyone
+// admits it. As with knock proofs, the server only passes them on: it cannot make or
+// judge a tag.
 
 // TypeLobbyKey is a moderator's lobby key (state joined, role moderator).
 const TypeLobbyKey = "lobby_key"
@@ -76,14 +77,15 @@ func (s *Session) lobbyKey(env Envelope) *Error {
 	return s.meeting.setLobbyKey(s, k, func() bool { return s.lobbyKeys.allow(s.srv.now()) })
 }
 
-// setLobbyKey keeps the lobby key of s, a moderator's connection (a new one replaces its
-// last), and shows the waiting people the new set. Each change costs one token of allow (lobbyKeyBurst,
-// lobbyKeyRate), since it reaches every knocker; the same key again changes nothing and
-// costs nothing, and neither does the first key after a drop or a takeover withdrew the
-// last (parking.keyWithdrawn): the resumed page sends its key once, and charged, a
-// moderator whose link blipped a few times in a row (its limit carried across resumes)
-// had it refused, and the knockers shown no key for the rest of its stay. What withdrew
-// the last key told the knockers itself, and resumes have their own limit.
+// setLobbyKey keeps the lobby key of s, a moderator's connection (a new one replaces
+// its last), and shows the waiting people the new set. Each change costs one token of
+// allow (lobbyKeyBurst, lobbyKeyRate), since it reaches every knocker; the same key
+// again changes nothing and costs nothing, and neither does the first key after a drop
+// or a takeover withdrew the last (parking.keyWithdrawn): the resumed page sends its
+// key once, and charged, a moderator whose link blipped a few times in a row (its limit
+// carried across resumes) had it refused, and the knockers shown no key for the rest of
+// its stay. What withdrew the last key told the knockers itself, and resumes have their
+// own limit.
 func (m *Meeting) setLobbyKey(s *Session, k LobbyKeyPayload, allow func() bool) *Error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -101,24 +101,24 @@ func (d *direct) permissionDeleted(src, dst net.Addr, _, user, _ string, relayAd
 }
 
 // relayOf is the relay at relayAddr if it is user's allocation on the five-tuple
-// src–dst, nil otherwise. An event names an
-// allocation's relay by its address, and pion/turn may report one after the relay's
-// socket is closed (a permission created as its allocation closed, reported after it
-// let go of the lock; a permission or channel deleted by pion/turn's reader of a relay
-// that a revocation shut, reported while its socket is closed on another goroutine):
-// the port may be another relay's by then, and the event must not change what that
-// relay writes to its client (a route to the reporting client would send it another
-// member's media) nor take its routes out. Each relay is opened for one username,
-// which pion/turn's events name (the credentials' own, handed to one member), so user
-// tells another member's relay from the reported one. A member holds several
-// allocations with the same credentials (one per peer connection and transport, each
-// from a socket or connection of its own), and the five-tuple, transport included
-// (fiveTuple), which the relay keeps from its creation's report
-// (Server.allocationCreated; its channels and permissions are reported after it, on
-// the same reader), tells those apart: a route to the reporting client would send
-// that allocation's media to another of the member's sockets. Left: an allocation of the same member on the same five-tuple and port (its
-// client allocating again from the same socket, handed the same port), which no
-// event's fields tell from the earlier one; its routes go to the same client.
+// src–dst, nil otherwise. An event names an allocation's relay by its address, and
+// pion/turn may report one after the relay's socket is closed (a permission created as
+// its allocation closed, reported after it let go of the lock; a permission or channel
+// deleted by pion/turn's reader of a relay that a revocation shut, reported while its
+// socket is closed on another goroutine): the port may be another relay's by then, and
+// the event must not change what that relay writes to its client (a route to the
+// reporting client would send it another member's media) nor take its routes out. Each
+// relay is opened for one username, which pion/turn's events name (the credentials'
+// own, handed to one member), so user tells another member's relay from the reported
+// one. A member holds several allocations with the same credentials (one per peer
+// connection and transport, each from a socket or connection of its own), and the
+// five-tuple, transport included (fiveTuple), which the relay keeps from its creation's
+// report (Server.allocationCreated; its channels and permissions are reported after it,
+// on the same reader), tells those apart: a route to the reporting client would send
+// that allocation's media to another of the member's sockets. Left: an allocation of
+// the same member on the same five-tuple and port (its client allocating again from the
+// same socket, handed the same port), which no event's fields tell from the earlier
+// one; its routes go to the same client.
 func (d *direct) relayOf(src, dst, relayAddr net.Addr, user string) *restrictedConn {
 	relay := d.relayAt(relayAddr)
 	if relay == nil || relay.user != user {
