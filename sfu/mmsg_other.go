@@ -12,7 +12,7 @@ import (
 )
 
 // msgWriter sends a batch with x/net's WriteBatch: one write per datagram where the
-// system has no sendmmsg. Conclave's servers run on Linux (sendmmsg_linux.go); this
+// system has no sendmmsg. Conclave's servers run on Linux (mmsg_linux.go); this
 // keeps the server building and working elsewhere.
 type msgWriter struct {
 	pc    *ipv4.PacketConn
