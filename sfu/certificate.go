@@ -40,9 +40,28 @@ type certificates struct {
 
 var errNoCertificate = errors.New("sfu: no DTLS certificate")
 
+// certificateWallMargin is how long before its end at the wall clock a certificate
+// is made anew.
+const certificateWallMargin = time.Hour
+
+// validAtWall reports whether the current certificate is valid at the wall clock for
+// certificateWallMargin more; under mu. Its age is counted on the engine's clock,
+// which a step of the wall clock does not move (steadyClock), but Pion makes a
+// certificate valid for a month of the wall clock and refuses a connection one past
+// its end (NewPeerConnection: ErrCertificateExpired), reading time.Now. A step of the
+// wall clock ahead by a month (a virtual machine restored from a snapshot weeks old,
+// a machine without a clock of its own whose first connection came before NTP set its
+// time) left a certificate a few hours old on the engine's clock and past its end at
+// the wall's, and every connection made until it was a day old failed: no one's
+// media, no join and no resume, for up to a day.
+func (c *certificates) validAtWall() bool {
+	return time.Now().Add(certificateWallMargin).Before(c.cert.Expires())
+}
+
 // configuration is a connection's configuration with the current certificate,
-// making a new one when the last is a day old. Should making one fail (the system's
-// randomness), the connection gets none and Pion makes its own, as before.
+// making a new one when the last is a day old or near its end. Should making one fail
+// (the system's randomness), the connection gets none and Pion makes its own, as
+// before.
 func (c *certificates) configuration() webrtc.Configuration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -62,11 +81,11 @@ func (c *certificates) dtls() (tls.Certificate, string, error) {
 	return c.tls, c.fingerprint, nil
 }
 
-// current makes a new certificate when there is none or the last is a day old; under
-// mu.
+// current makes a new certificate when there is none, the last is a day old, or the
+// wall clock has come near the last one's end; under mu.
 func (c *certificates) current() error {
 	now := c.now()
-	if c.cert != nil && now.Sub(c.made) < certificateLifetime && !now.Before(c.made) {
+	if c.cert != nil && now.Sub(c.made) < certificateLifetime && !now.Before(c.made) && c.validAtWall() {
 		return nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

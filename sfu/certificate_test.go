@@ -1,8 +1,14 @@
 package sfu
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -92,5 +98,42 @@ func TestOwnConnectionsShareADailyCertificate(t *testing.T) {
 	// A connection keeps its certificate for good: its next offer names the same.
 	if fp := offered("a"); fp != first {
 		t.Fatalf("a connection's offer changed its certificate from %s to %s", first, fp)
+	}
+}
+
+// TestCertificatePastItsEndAtTheWallClockIsReplaced: a connection made after the wall
+// clock has gone past the day's certificate's end, while the engine's clock counts it
+// a few hours old, gets a new certificate and is made. The certificate was replaced
+// only at a day of the engine's clock, which a step of the wall clock does not move,
+// and Pion refuses a connection a certificate past its end at the wall clock: after a
+// step ahead by a month every join failed for up to a day. The step is made here by a
+// certificate whose month ended yesterday, as the one made before such a step is.
+func TestCertificatePastItsEndAtTheWallClockIsReplaced(t *testing.T) {
+	_, eng, room := newClockedRoom(t, false, withPionSubscribe)
+	if _, err := room.Join("a"); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Now()
+	ended, err := webrtc.NewCertificate(key, x509.Certificate{
+		SerialNumber: big.NewInt(1), Version: 2,
+		NotBefore: wall.AddDate(0, -1, -1), NotAfter: wall.AddDate(0, 0, -1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.certs.mu.Lock()
+	eng.certs.cert = ended // made today on the engine's clock (made stays), a month ago on the wall's
+	eng.certs.mu.Unlock()
+
+	b, err := room.Join("b")
+	if err != nil {
+		t.Fatalf("a join after the wall clock went past the day's certificate's end: %v", err)
+	}
+	if fp := fingerprint(t, b.sub.GetConfiguration().Certificates); fp == fingerprint(t, []webrtc.Certificate{*ended}) {
+		t.Fatal("the new connection has the certificate past its end")
 	}
 }
