@@ -141,6 +141,64 @@ func TestSilentPeerGets4408(t *testing.T) {
 	wantClose(t, driveUntil(t, clock, 5*time.Second, readUntilClosed(ws)), signaling.CloseTimeout, "no pong")
 }
 
+// TestPeerSilentForLessThanTwoPingsIsKept: a member that stops answering just after a
+// ping tick is still served at the tick after next, silent for two pings' time less a
+// moment, and closed with 4408 only at the one after that: the silence a slow peer
+// may keep (PROTOCOL.md, Transport: 40–60 s) has its lower bound as well as its upper
+// one (TestSilentPeerGets4408, TestWallClockStepBackKeepsNoSilentPeer). A tick that
+// closed a peer at the first silent interval between ticks kept none that long.
+func TestPeerSilentForLessThanTwoPingsIsKept(t *testing.T) {
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock})
+	meeting := srv.createMeeting(t)
+	ws, _, err := rawDial(t, srv.wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawJoin(t, ws, meeting, "Slow")
+	ws.SetPingHandler(func(string) error { return nil }) // reads, never answers
+	tick := func() {
+		clock.Advance(20 * time.Second)
+		settleClock(t, clock) // the tick is done: had it closed the peer, it would be closing
+	}
+	tick()
+	heartbeat := func(id string) error { // the page's own ping: heard, and answered unless closing
+		if err := ws.WriteJSON(map[string]any{"type": "ping", "id": id, "payload": map[string]any{"n": 1}}); err != nil {
+			return err
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(conntest.Wait))
+		defer func() { _ = ws.SetReadDeadline(time.Time{}) }()
+		for {
+			var m struct{ Type, Ref string }
+			if err := ws.ReadJSON(&m); err != nil {
+				return err
+			}
+			if m.Type == "pong" && m.Ref == id {
+				return nil
+			}
+		}
+	}
+	if err := heartbeat("h1"); err != nil { // heard just after tick 1
+		t.Fatal(err)
+	}
+	tick() // tick 2: heard since tick 1
+	tick() // tick 3: silent since just after tick 1, 40 s less a moment
+	if err := heartbeat("h2"); err != nil {
+		t.Fatalf("a peer silent for two pings' time less a moment was closed: %v", err)
+	}
+	closed := readUntilClosed(ws)
+	for range 2 {
+		tick() // tick 4 finds h2 heard, tick 5 one silent interval
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("closed after one silent interval between ticks: %v", err)
+	default:
+	}
+	tick() // tick 6: two silent intervals
+	wantClose(t, rawClosed(t, closed), signaling.CloseTimeout, "no pong")
+}
+
 // TestJoinTimeout: a websocket that never joins is closed with 4408 after JoinTimeout on
 // the clock, while one that joined stays and still chats.
 func TestJoinTimeout(t *testing.T) {
