@@ -107,13 +107,11 @@ func (m *Meeting) completeJoin(s *Session, ice []ICEServer) bool {
 		m.discardICELocked(ice)
 		return false
 	}
-	others := make([]ParticipantInfo, 0, len(m.members))
-	for _, info := range m.members {
-		others = append(others, *info)
-	}
+	others := m.membersInJoinOrderLocked(id) // the order pages number namesakes in (joinorder.go)
 	m.clampMediaLocked(s)
 	info := &ParticipantInfo{ID: s.id, Name: s.name, Role: string(role), Media: s.media}
 	m.members[id] = info
+	m.joinOrder.add(id)
 	m.joined = true
 	s.member = true
 	m.holdICELocked(id, ice)

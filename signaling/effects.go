@@ -83,6 +83,7 @@ func (m *Meeting) applyLocked(effects []lobby.Effect) {
 			delete(m.modTerms, e.ID)
 			if _, ok := m.members[e.ID]; ok {
 				delete(m.members, e.ID)
+				m.joinOrder.remove(e.ID)
 				m.departed.add(string(e.ID))
 				// At the meeting's end every member is ejected and told `bye` `ended`,
 				// which is all it is told: each one's participant_left to all the

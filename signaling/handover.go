@@ -71,12 +71,7 @@ func (m *Meeting) completeHandover(s *Session, ice []ICEServer, claimed string, 
 	m.clampMediaLocked(s)
 	info.Media = s.media
 	info.Role = string(role)
-	others := make([]ParticipantInfo, 0, len(m.members))
-	for oid, o := range m.members {
-		if oid != id {
-			others = append(others, *o)
-		}
-	}
+	others := m.membersInJoinOrderLocked(id)
 	commands := rec.commands
 	rec.commands = nil
 	if m.e2ee {

@@ -34,9 +34,11 @@ type Meeting struct {
 	pwHash  string                        // argon2id hash of the password, "" for none
 	conns   map[lobby.ID]*Session         // every attached session: waiting or member
 	members map[lobby.ID]*ParticipantInfo // members that got their welcome
-	joined  bool                          // someone has been a member at least once
-	idle    time.Time                     // since when no session is attached
-	ended   bool
+	// joinOrder is the order the members joined in, which welcomes list them in.
+	joinOrder joinOrder
+	joined    bool      // someone has been a member at least once
+	idle      time.Time // since when no session is attached
+	ended     bool
 	// dropped: ended with nobody in it because its host changed the room
 	// (dropIfNobodyLocked); a join on its way to it starts over (errRoomChanged).
 	dropped bool

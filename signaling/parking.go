@@ -155,6 +155,7 @@ func (m *Meeting) removeMemberLocked(id lobby.ID, now time.Time) {
 	delete(m.modTerms, id)
 	if _, ok := m.members[id]; ok {
 		delete(m.members, id)
+		m.joinOrder.remove(id)
 		m.departed.add(string(id))
 		m.broadcastLocked("", encode(TypeParticipantLeft, "", ParticipantLeftPayload{ParticipantID: string(id)}))
 	}

@@ -24,7 +24,9 @@
 // (also when the one it collided with left), and numbers follow the order the page
 // learnt of the members (those already in when it joined, then itself, then the later
 // ones); each new one is the next of that name, never one given before. The numbers are
-// this page's own: another page that came earlier or later may number differently.
+// this page's own, but the server lists a welcome's members in the order they joined
+// (signaling/joinorder.go), so a page that came later numbers the same people as one that
+// saw them come; they part once a numbered member left or was renamed.
 
 import { plainName } from './name-text.js';
 
