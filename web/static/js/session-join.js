@@ -159,7 +159,15 @@ export const joinMethods = {
     if (welcome.limits && welcome.limits.maxChatChars) this.chat.setMaxChars(welcome.limits.maxChatChars);
     this.chat.selfId = this.participantId;
     this.grid.ensure({ participantId: this.participantId, source: 'camera', self: true, name: this.name });
-    for (const p of welcome.participants || []) this._participant(p, false);
+    // The welcome's members are marked once, all of them listed (session-marks.js): marked
+    // as each was listed, a welcome of n cost n markings of up to n people each.
+    this.marksHeld = true;
+    try {
+      for (const p of welcome.participants || []) this._participant(p, false);
+    } finally {
+      this.marksHeld = false;
+    }
+    if (this._markNames()) this.ui.rosterChanged();
 
     // A server that tells who speaks (welcome.speakers, speaking-ui.js) decides alone: the
     // page then runs no audio analysis of its own (an AudioContext and a meter for every

@@ -21,9 +21,11 @@ export const marksMethods = {
    * the name it gave as `given`. The tiles of a member whose mark changed are updated,
    * and the waiting list is shown again when a knocker's did (unless tellWaiting is
    * false: the caller shows it). Reports whether a member's name as shown changed (the
-   * caller then draws the list of people again).
+   * caller then draws the list of people again). Nothing while a welcome's members are
+   * listed (marksHeld): they are marked once, all listed.
    */
   _markNames(tellWaiting = true) {
+    if (this.marksHeld) return false;
     if (!this.nameMarks) this.nameMarks = new NameMarks();
     const self = { id: this.participantId, name: this.name || '' };
     const people = [];
