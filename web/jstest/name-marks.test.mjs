@@ -141,6 +141,19 @@ test("a name like the page's own person's, a role's badge, Guest or You is marke
   assert.equal(shown(s, 'p-ann')[0], 'Ann');
 });
 
+test("a name like a screen's tile or the spoken placeholder is marked, in either language", (t) => {
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  const { s } = meeting();
+  const names = ['Anna', 'Anna (screen)', 'anna (Bildschirm)', 'Your screen', 'Ihr Bildschirm', 'Name not yet received', 'Name noch nicht empfangen', 'Mia (Sie)'];
+  names.forEach((name, i) => join(s, `p-${i}`, name));
+  assert.deepEqual(names.map((_, i) => shown(s, `p-${i}`)[0]),
+    ['Anna', 'Anna (screen) (1)', 'anna (Bildschirm) (1)', 'Your screen (1)', 'Ihr Bildschirm (1)', 'Name not yet received (1)',
+      'Name noch nicht empfangen (1)', 'Mia (Sie) (1)']);
+  join(s, 'p-bo', 'Bo (screen)'); // nobody called Bo: no screen of that name
+  assert.equal(shown(s, 'p-bo')[0], 'Bo (screen)');
+});
+
 test("in an encrypted meeting the names from key envelopes are marked, and the join toast waits for the mark", (t) => {
   t.after(() => setLanguage('en'));
   setLanguage('en');

@@ -3,15 +3,18 @@
 // shows beside names is shown with a number after its name, wherever it is named.
 
 import { NameMarks, markedName, nameKey } from './name-marks.js';
-import { PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
+import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
 import { ROLE_LABELS } from './grid.js';
 import { everyText } from './i18n.js';
 
 // Words the page itself shows where a name stands, or beside one, in either language:
 // the role badges, "Guest" for a member without a name, "You" on one's own chat lines,
-// "Someone", and an encrypted meeting's placeholders ("…", "Name unknown"). A member
-// called so is marked even when nobody else is.
-const SHOWN_WORDS = [...Object.values(ROLE_LABELS), 'common.guest', 'common.you', 'waiting.someone', PENDING_TEXT, UNKNOWN_TEXT];
+// "Someone", an encrypted meeting's placeholders ("…", read out as "Name not yet
+// received", and "Name unknown"), and the own screen's tile, "Your screen". A member
+// called so is marked even when nobody else is. So is one called like a screen's tile
+// ("{name} (screen)", SCREEN_TILE) of anyone with a name.
+const SHOWN_WORDS = [...Object.values(ROLE_LABELS), 'common.guest', 'common.you', 'waiting.someone', PENDING_TEXT, PENDING_LABEL, UNKNOWN_TEXT, 'grid.screen.self'];
+const SCREEN_TILE = 'grid.screen';
 
 /** marksMethods are Session's (mixed into its prototype in session.js). */
 export const marksMethods = {
@@ -41,7 +44,7 @@ export const marksMethods = {
     if (!selfIn) people.push(self);
     const knockers = (this.waiting || []).filter((w) => !w.nameLabel);
     for (const w of knockers) people.push({ id: w.participantId, name: w.given ?? w.name });
-    const marks = this.nameMarks.marks(people, this._shownWordKeys());
+    const marks = this.nameMarks.marks(people, this._reservedKeys(people));
 
     let changed = false;
     for (const entry of this.participants.values()) {
@@ -64,12 +67,32 @@ export const marksMethods = {
     return changed;
   },
 
+  /**
+   * _reservedKeys is _shownWordKeys and the keys of the screen tiles of people ([{name}])
+   * as the page would name them ("Anna (screen)", "Anna (Bildschirm)"): a member called
+   * so passed for Anna's screen.
+   */
+  _reservedKeys(people) {
+    const keys = new Set(this._shownWordKeys());
+    for (const { name } of people) {
+      if (!name) continue;
+      const own = this.nameMarks.keyOf(name);
+      for (const text of everyText(SCREEN_TILE, { name })) {
+        // A name of the most characters leaves no room for " (screen)" in a key (plainName
+        // cuts it): that is the name's own key, which must not mark the name itself.
+        const key = this.nameMarks.keyOf(text);
+        if (key && key !== own) keys.add(key);
+      }
+    }
+    return keys;
+  },
+
   /** _shownWordKeys is the keys of SHOWN_WORDS and of "{own name} (you)", in both languages. */
   _shownWordKeys() {
     const name = this.name || '';
     if (this.shownWordKeys && this.shownWordKeys.name === name) return this.shownWordKeys.keys;
     const texts = SHOWN_WORDS.flatMap((key) => everyText(key));
-    if (name) texts.push(...everyText('people.self', { name }));
+    if (name) texts.push(...everyText('people.self', { name }), ...everyText('grid.self', { name }));
     const keys = new Set(texts.map(nameKey).filter(Boolean));
     this.shownWordKeys = { name, keys };
     return keys;
