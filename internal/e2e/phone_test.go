@@ -268,8 +268,9 @@ func TestPhoneMeetingFitsFirefox(t *testing.T) {
 // 1024 px wide (Chromium, then Firefox), in English and German. The top bar keeps every
 // chip's words on one line, its items clear of each other and the page no wider than
 // the window: the language switch says "EN" and "DE" there, and is named by what it
-// says (no aria-label: the name comes from the code shown, WCAG 2.5.3), with "English"
-// and "Deutsch" as tooltip and description. With the full names the German words of
+// says followed by the language in words for a screen reader, "EN (English)" (no
+// aria-label: the name comes from the text shown, WCAG 2.5.3), with "English" and
+// "Deutsch" as tooltips. With the full names the German words of
 // the encryption chip and of Copy link took two lines each.
 func TestNarrowDesktopTopBarKeepsItsWords(t *testing.T) {
 	t.Parallel()
@@ -304,9 +305,9 @@ func TestNarrowDesktopTopBarKeepsItsWords(t *testing.T) {
 			}
 			var options string
 			evalOK(ctx, t, nora, `[...document.querySelectorAll(".topbar .language-option")].map((b) =>
-				[b.getAttribute("aria-label") ?? "", b.innerText.trim(), b.title].join("/")).join(" ")`, &options)
-			if options != "/EN/English /DE/Deutsch" {
-				t.Errorf("%s (%s, %d×%d): the language switch is %q (aria-label/text/tooltip), not EN and DE named by their text, with English and Deutsch as tooltips", kind, lang, w, h, options)
+				[b.getAttribute("aria-label") ?? "", b.innerText.replace(/\s+/g, " ").trim(), b.title].join("/")).join(" ")`, &options)
+			if options != "/EN (English)/English /DE (Deutsch)/Deutsch" {
+				t.Errorf("%s (%s, %d×%d): the language switch is %q (aria-label/text/tooltip), not EN and DE named by their text and the language's name, with English and Deutsch as tooltips", kind, lang, w, h, options)
 			}
 		}
 	}

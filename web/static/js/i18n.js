@@ -168,14 +168,19 @@ function mountSwitch(slot) {
     const name = (catalogues[lang] || {})['language.name'] || lang;
     // The full name, and the code a narrow top bar shows instead (app.css). The button
     // is named by the one shown (the other is display: none), so that its name holds
-    // what it says (WCAG 2.5.3: "click EN" works by voice); the full name is its
-    // tooltip, and a screen reader says it after the code as its description.
+    // what it says (WCAG 2.5.3: "click EN" works by voice). The code alone named it
+    // "EN", which a screen reader reads as a syllable, and the language's name, its
+    // tooltip, only as a description that not every reader says by default: the code
+    // is followed by the name in words only a screen reader reads, "EN (English)".
     const full = document.createElement('span');
     full.className = 'language-name';
     full.textContent = name;
+    const spoken = document.createElement('span');
+    spoken.className = 'sr-only';
+    spoken.textContent = `(${name})`;
     const code = document.createElement('span');
     code.className = 'language-code';
-    code.textContent = lang.toUpperCase();
+    code.append(lang.toUpperCase(), ' ', spoken);
     b.replaceChildren(full, code);
     b.title = name;
     b.setAttribute('aria-pressed', String(lang === current));
