@@ -35,11 +35,40 @@ const (
 // connection hold a megabyte while its header was read.
 const httpHeaderBytes = 64 << 10
 
-// newHTTPServer is an http.Server for h with our timeouts; errorLog gets net/http's
-// own complaints (at debug level: they can name clients' addresses).
+// With -tls or -acme-domain the web port speaks HTTP/2 as well (net/http offers h2),
+// whose one connection carries many requests at once, while the port's bounds
+// (webConnLimits) count connections. net/http's defaults for it let each connection
+// run 250 handlers at once, allocate a 1 MB buffer for any frame whose header
+// announces that much (and keep it while the rest never comes), and buffer 1 MB of
+// request bodies no handler has read: with the port's 800 connections from one
+// address, that address alone could hold 200,000 handlers and gigabytes, where
+// HTTP/1.1 holds one request and 4 KB of reading per connection. The page needs none
+// of it: a browser queues requests beyond h2MaxStreams on its side, and no request of
+// ours has a body above 8 KB (the Rooms API's). A frame of 16 KB is the least HTTP/2
+// allows, 64 KB the least window a connection can have.
+//
+// h2StallWait closes an HTTP/2 connection whose writes have not moved for that long:
+// net/http clears the connection's write deadline when HTTP/2 takes it over and bounds
+// each stream's handler instead (httpWriteWait), so a client that grants a large
+// window and never reads kept the frame writer blocked on the full socket for good,
+// and with it the connection and its GOAWAY, queued behind the write. A browser's
+// kernel takes bytes while the browser lives, however slow its link.
+const (
+	h2MaxStreams      = 32
+	h2MaxFrameBytes   = 16 << 10
+	h2StreamBodyBytes = 16 << 10
+	h2ConnBodyBytes   = 64 << 10
+	h2StallWait       = 30 * time.Second
+)
+
+// newHTTPServer is an http.Server for h with our timeouts and HTTP/2 bounds; errorLog
+// gets net/http's own complaints (at debug level: they can name clients' addresses).
 func newHTTPServer(h http.Handler, errorLog *log.Logger, idle time.Duration) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: httpHeaderWait, ReadTimeout: httpReadWait, WriteTimeout: httpWriteWait,
-		IdleTimeout: idle, MaxHeaderBytes: httpHeaderBytes, ErrorLog: errorLog}
+		IdleTimeout: idle, MaxHeaderBytes: httpHeaderBytes, ErrorLog: errorLog,
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: h2MaxStreams, MaxReadFrameSize: h2MaxFrameBytes,
+			MaxReceiveBufferPerStream: h2StreamBodyBytes, MaxReceiveBufferPerConnection: h2ConnBodyBytes,
+			WriteByteTimeout: h2StallWait}}
 }
 
 // webConnLimits bounds the connections the web ports hold (the application's and, with
