@@ -106,6 +106,20 @@ func (l *Limits) give(group netip.Prefix) {
 	}
 }
 
+// Take counts one of what a connection can carry several of at once (HTTP/2's
+// requests) from a's address group, as Accept counts a connection, and returns what
+// gives it back (once, however often called); false when a bound is reached, which
+// Refused counts.
+func (l *Limits) Take(a net.Addr) (give func(), ok bool) {
+	group := Group(a)
+	if !l.take(group, l.exempted(a)) {
+		l.refused.Add(1)
+		return nil, false
+	}
+	var once sync.Once
+	return func() { once.Do(func() { l.give(group) }) }, true
+}
+
 // Group is the unit of the per-address bound (addrgroup.Of): the address itself for
 // IPv4 (mapped into IPv6, or through a translator's 64:ff9b::/96, or not), its /64 for
 // IPv6. Addresses that cannot be read share one group.

@@ -158,3 +158,36 @@ func TestTranslatedIPv4ClientsHaveTheirOwnBound(t *testing.T) {
 		t.Fatal("the first client's IPv4 address, native, took a third connection")
 	}
 }
+
+// TestTakeCountsAsAConnection: Take bounds what it counts as Accept bounds connections
+// (two from one address, three in all, an exempt prefix by the bound in all only),
+// counts a refusal, and its give makes room once however often it is called.
+func TestTakeCountsAsAConnection(t *testing.T) {
+	limits := New(3, 2)
+	limits.ExemptFromPerAddr([]netip.Prefix{netip.MustParsePrefix("192.0.2.9/32")})
+	from := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 443} }
+	give, ok := limits.Take(from("192.0.2.1"))
+	if !ok {
+		t.Fatal("the first from 192.0.2.1 refused")
+	}
+	if _, ok := limits.Take(from("192.0.2.1")); !ok {
+		t.Fatal("the second from 192.0.2.1 refused")
+	}
+	if _, ok := limits.Take(from("192.0.2.1")); ok || limits.Refused() != 1 {
+		t.Fatalf("the third from 192.0.2.1: taken %v, %d refused; want refused, 1", ok, limits.Refused())
+	}
+	if _, ok := limits.Take(from("192.0.2.9")); !ok {
+		t.Fatal("the first from the exempt 192.0.2.9 refused")
+	}
+	if _, ok := limits.Take(from("192.0.2.9")); ok {
+		t.Fatal("a fourth in all taken")
+	}
+	give()
+	give() // once
+	if conns, _ := limits.Held(); conns != 2 {
+		t.Fatalf("holding %d after one was given back twice, want 2", conns)
+	}
+	if _, ok := limits.Take(from("192.0.2.9")); !ok {
+		t.Fatal("the exempt address was refused its second, within the bound in all")
+	}
+}

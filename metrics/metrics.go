@@ -30,6 +30,8 @@ type Server struct {
 	// Accepts on the web port that failed for want of descriptors or memory and were
 	// tried again after a wait (connlimit).
 	WebAcceptFailed uint64
+	// HTTP/2 requests answered 503 at once by the web port's bounds (cmd/conclave).
+	H2RequestsRefused uint64
 }
 
 // Media is the SFU's state and counters (sfu.Stats).

@@ -34,7 +34,7 @@ func (n turnAllocs) UplinkServed() (channelData, sends uint64) {
 func sources(turn metrics.TURN) metrics.Sources {
 	return metrics.Sources{
 		Server: func() metrics.Server {
-			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6, ResumesDelayed: 54, KnocksLimited: 55, WebConnsRefused: 48, WebAcceptFailed: 52}
+			return metrics.Server{Meetings: 3, Participants: 7, Waiting: 2, Websockets: 9, RefusedAddressFull: 4, WrongPasswords: 5, WrongHostKeys: 1, GuessesThrottled: 6, ResumesDelayed: 54, KnocksLimited: 55, WebConnsRefused: 48, WebAcceptFailed: 52, H2RequestsRefused: 76}
 		},
 		Media: func() metrics.Media {
 			return metrics.Media{TracksPublished: 11, PublishConnections: 49, PacketsForwarded: 1000, BytesForwarded: 123456, PacketsDropped: 8, NACKsReceived: 12, NACKsAnswered: 10, Retransmissions: 15, KeyframeRequestsReceived: 4, KeyframeRequestsSent: 2,
@@ -111,6 +111,7 @@ func TestHandlerExportsSnapshots(t *testing.T) {
 		{"conclave_resumes_delayed_total", "", "", 54, dto.MetricType_COUNTER},
 		{"conclave_knocks_limited_total", "", "", 55, dto.MetricType_COUNTER},
 		{"conclave_web_connections_refused_total", "", "", 48, dto.MetricType_COUNTER},
+		{"conclave_http2_requests_refused_total", "", "", 76, dto.MetricType_COUNTER},
 		{"conclave_accept_failed_total", "listener", "web", 52, dto.MetricType_COUNTER},
 		{"conclave_accept_failed_total", "listener", "ice_tcp", 53, dto.MetricType_COUNTER},
 		{"conclave_accept_failed_total", "listener", "turn", 8, dto.MetricType_COUNTER},

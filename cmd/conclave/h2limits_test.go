@@ -25,6 +25,7 @@ import (
 
 // HTTP/2 frame types and the settings they name (RFC 9113).
 const (
+	h2Data         = 0x0
 	h2Headers      = 0x1
 	h2RSTStream    = 0x3
 	h2Settings     = 0x4
@@ -50,11 +51,15 @@ func h2Frame(typ, flags byte, stream uint32, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// h2Get is the header block of GET https://conclave.test/ in HPACK: three entries of the
-// static table (:method GET, :scheme https, :path /) and :authority as a literal.
-func h2Get() []byte {
-	const authority = "conclave.test"
-	return append([]byte{0x82, 0x87, 0x84, 0x01, byte(len(authority))}, authority...)
+// h2Get is the header block of GET https://conclave.test/ in HPACK.
+func h2Get() []byte { return h2GetOf("conclave.test", "/") }
+
+// h2GetOf is the header block of GET https://authority/path in HPACK: two entries of the
+// static table (:method GET, :scheme https), and :authority and :path as literals
+// without indexing whose names are the table's (each shorter than 127 bytes).
+func h2GetOf(authority, path string) []byte {
+	b := append([]byte{0x82, 0x87, 0x01, byte(len(authority))}, authority...)
+	return append(append(b, 0x04, byte(len(path))), path...)
 }
 
 // readH2Frame reads one frame: its type, flags, stream and payload.

@@ -89,7 +89,7 @@ func TestOneTimeKeyNotInTheJournal(t *testing.T) {
 		t.Fatalf("env defaults: %+v %v", o, err)
 	}
 	// "off" disables the metrics listener (an empty variable means unset).
-	if ops, err := startMetrics("off", nil, nil, nil, nil, nil, nil, nil); ops != nil || err != nil {
+	if ops, err := startMetrics("off", nil, nil, nil, nil, nil, nil, nil, nil); ops != nil || err != nil {
 		t.Fatalf("-metrics off: %v %v", ops, err)
 	}
 }

@@ -26,7 +26,7 @@ type opsServer struct {
 // -server-name names) or the name in addr: a page whose name was re-pointed at
 // 127.0.0.1 (DNS rebinding) read the metrics from the browser of someone on the
 // server's machine, as it could the web port before its own check (hostcheck.go).
-func startMetrics(addr string, names []string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, web *connlimit.Limits, turnSrv *turn.Server, healthy metrics.Health) (*opsServer, error) {
+func startMetrics(addr string, names []string, log *slog.Logger, engine *sfu.Engine, sig *signaling.Server, web, h2Requests *connlimit.Limits, turnSrv *turn.Server, healthy metrics.Health) (*opsServer, error) {
 	if addr == "" || addr == "off" {
 		return nil, nil
 	}
@@ -37,7 +37,7 @@ func startMetrics(addr string, names []string, log *slog.Logger, engine *sfu.Eng
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
 		log.Warn("metrics and /healthz listen on a non-loopback address: keep the port closed to the public")
 	}
-	src := metricSources(engine, sig, web)
+	src := metricSources(engine, sig, web, h2Requests)
 	if turnSrv != nil { // never a typed nil in the interface: no TURN, no gauge
 		src.TURN = turnAllocations{turnSrv}
 	}
@@ -83,22 +83,24 @@ func (t turnAllocations) UplinkServed() (channelData, sends uint64) { return t.s
 // metricSources copies the snapshots of signaling and the SFU into the metrics
 // package's types, so that metrics imports neither. An embedded TURN server reports its
 // allocations through Sources.TURN, set by startMetrics.
-func metricSources(engine *sfu.Engine, sig *signaling.Server, web *connlimit.Limits) metrics.Sources {
+func metricSources(engine *sfu.Engine, sig *signaling.Server, web, h2Requests *connlimit.Limits) metrics.Sources {
 	return metrics.Sources{
-		Server: func() metrics.Server { return serverMetrics(sig.Stats(), web) },
+		Server: func() metrics.Server { return serverMetrics(sig.Stats(), web, h2Requests) },
 		Media:  func() metrics.Media { return mediaMetrics(engine.Stats()) },
 	}
 }
 
-// serverMetrics is signaling's snapshot s, with the web listener's refusals, as the
-// metrics package takes it. Every number of signaling.Stats must be carried
+// serverMetrics is signaling's snapshot s, with the web port's refusals (of connections,
+// web, and of HTTP/2's requests in flight, h2Requests), as the metrics package takes
+// it. Every number of signaling.Stats must be carried
 // (TestEveryStatsNumberReachesTheMetrics).
-func serverMetrics(s signaling.Stats, web *connlimit.Limits) metrics.Server {
+func serverMetrics(s signaling.Stats, web, h2Requests *connlimit.Limits) metrics.Server {
 	return metrics.Server{
 		Meetings: s.Meetings, Participants: s.Participants, Waiting: s.Waiting, Websockets: s.Websockets,
 		RefusedServerFull: s.RefusedServerFull, RefusedAddressFull: s.RefusedAddressFull, RefusedShuttingDown: s.RefusedShuttingDown,
 		WrongPasswords: s.WrongPasswords, WrongModeratorSecrets: s.WrongModeratorSecrets, WrongHostKeys: s.WrongHostKeys,
 		GuessesThrottled: s.GuessesThrottled, ResumesDelayed: s.ResumesDelayed, KnocksLimited: s.KnocksLimited, WebConnsRefused: web.Refused(), WebAcceptFailed: web.AcceptFailed(),
+		H2RequestsRefused: h2Requests.Refused(),
 	}
 }
 

@@ -74,6 +74,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	webLimits := webConnLimits(o)
 	appLn = webLimits.Listener(appLn)
+	h2Requests := webConnLimits(o) // HTTP/2's requests in flight: the same bounds, counted apart (h2requests.go)
 	if redirectLn != nil {
 		redirectLn = webLimits.Listener(redirectLn)
 	}
@@ -150,7 +151,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	var healthy atomic.Bool
-	ops, err := startMetrics(o.metricsAddr, o.serverNameList, log, engine, sig, webLimits, turnSrv, healthy.Load)
+	ops, err := startMetrics(o.metricsAddr, o.serverNameList, log, engine, sig, webLimits, h2Requests, turnSrv, healthy.Load)
 	if err != nil {
 		admin.close()
 		_ = sig.Shutdown(context.Background())
@@ -167,7 +168,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		go func() { serveErr <- servers[0].Serve(appLn) }()
 	} else {
 		app := servers[0]
-		app.Handler, app.TLSConfig = hostCheck.wrap(withHSTS(mux)), tlsSet.config
+		app.Handler, app.TLSConfig = boundH2Requests(hostCheck.wrap(withHSTS(mux)), h2Requests), tlsSet.config
 		go func() { serveErr <- app.ServeTLS(appLn, "", "") }()
 		base = httpsURL(appLn.Addr(), o.tls.httpsAddr, tlsSet.name)
 		if redirectLn != nil {

@@ -30,7 +30,7 @@ func TestEveryStatsNumberReachesTheMetrics(t *testing.T) {
 
 	var server signaling.Stats
 	want = fillNumbers(t, reflect.ValueOf(&server).Elem(), "signaling.Stats", &next, nil)
-	got = numbers(reflect.ValueOf(serverMetrics(server, connlimit.New(1, 1))))
+	got = numbers(reflect.ValueOf(serverMetrics(server, connlimit.New(1, 1), connlimit.New(1, 1))))
 	for name, v := range want {
 		if !got[v] {
 			t.Errorf("%s does not reach metrics.Server (serverMetrics)", name)

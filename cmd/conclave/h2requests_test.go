@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/binary"
+	"net"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"conclave/internal/conntest"
+)
+
+// blurRuntime is the largest asset the web port serves, some 5.7 MB.
+const blurRuntime = "/static/vendor/selfie-segmentation/selfie_segmentation_solution_simd_wasm_bin.wasm"
+
+// h2Window is the window the tests' clients grant each stream: a stream whose handler
+// runs gets that much of the blur runtime and then waits for more, for as long as the
+// client likes (httpWriteWait).
+const h2Window = 16 << 10
+
+// h2Answers opens HTTP/2 on conn, asks for path n times at once (streams 1, 3, …) with a
+// window of h2Window a stream and a large one for the connection, and reads until each
+// request has either been answered in full (running false: the refusal's few bytes) or
+// has got its window's worth and waits for more (running true: its handler runs).
+func h2Answers(t *testing.T, conn net.Conn, authority, path string, n int) (running int) {
+	t.Helper()
+	c := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}) // a test's own certificate
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(conntest.Wait)) // a bound on hanging, not a verdict
+	settings := make([]byte, 6)
+	binary.BigEndian.PutUint16(settings, h2SettingInitialWindowSize)
+	binary.BigEndian.PutUint32(settings[2:], h2Window)
+	window := make([]byte, 4)
+	binary.BigEndian.PutUint32(window, 1<<30)
+	out := append([]byte(h2Preface), h2Frame(h2Settings, 0, 0, settings)...)
+	out = append(out, h2Frame(h2Settings, h2FlagAck, 0, nil)...)
+	out = append(out, h2Frame(h2WindowUpdate, 0, 0, window)...)
+	for i := range n {
+		out = append(out, h2Frame(h2Headers, h2FlagEndHeaders|h2FlagEndStream, uint32(2*i+1), h2GetOf(authority, path))...)
+	}
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	got := map[uint32]int{} // bytes of each stream's body
+	done := map[uint32]bool{}
+	for len(done) < n {
+		typ, flags, stream, payload, err := readH2Frame(r)
+		if err != nil {
+			t.Fatalf("after %d of %d answers: %v", len(done), n, err)
+		}
+		switch typ {
+		case h2RSTStream, h2GoAway:
+			t.Fatalf("stream %d: frame type %d %x", stream, typ, payload)
+		case h2Headers, h2Data:
+			if done[stream] {
+				continue
+			}
+			if typ == h2Data {
+				got[stream] += len(payload)
+			}
+			if flags&h2FlagEndStream != 0 {
+				done[stream] = true
+			} else if got[stream] >= h2Window {
+				done[stream] = true
+				running++
+			}
+		}
+	}
+	return running
+}
+
+// TestH2RequestsInFlightAreBoundedPerAddress: one address that asks for the blur
+// runtime twice as often at once as its connections' bound, on one HTTP/2 connection,
+// granting each answer a small window and reading no further, has as many of them
+// run as it may hold connections (4 × -max-conns-per-addr); the others are answered
+// at once (503). Someone at another address is served meanwhile, and the address is
+// served again once its connection is gone.
+func TestH2RequestsInFlightAreBoundedPerAddress(t *testing.T) {
+	const perAddr = 4 // -max-conns-per-addr: the web port holds 16 connections from one address
+	const bound = 4 * perAddr
+	certFile, keyFile, _ := selfSigned(t, t.TempDir())
+	out := start(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile,
+		"-max-conns-per-addr", strconv.Itoa(perAddr)).stdout
+	m := regexp.MustCompile(`Open https://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("stdout %q", out)
+	}
+	addr := m[1]
+	flood := conntest.DialFrom(t, "127.0.0.1", addr)
+	if n := h2Answers(t, flood, addr, blurRuntime, 2*bound); n > bound || n == 0 {
+		t.Fatalf("%d of %d requests from one address run at once on HTTP/2, want %d (its bound of connections)", n, 2*bound, bound)
+	}
+	if n := h2Answers(t, conntest.DialFrom(t, "127.0.0.2", addr), addr, blurRuntime, 1); n != 1 {
+		t.Fatal("a person at another address was refused the blur runtime while one address held its bound")
+	}
+	_ = flood.Close()
+	conntest.Eventually(t, "the address served again after its connection closed", func() bool {
+		c := conntest.DialFrom(t, "127.0.0.1", addr)
+		defer c.Close()
+		return h2Answers(t, c, addr, blurRuntime, 1) == 1
+	})
+}
