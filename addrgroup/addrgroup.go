@@ -48,6 +48,13 @@ func Of(ip netip.Addr) netip.Prefix {
 	return p
 }
 
+// SiteFactor is how many times a group's share of a bound a site (Site) has where a
+// bound counts sites too: password guesses (secret) and connections (connlimit, the
+// websockets' slots). Enough that the /64s of one organisation behind one /48 are not
+// held back by each other; few enough that one customer's /48, 65,536 groups, cannot
+// take what a bound in all leaves for everyone.
+const SiteFactor = 16
+
 // Site is the IPv6 /48 around ip's group, which the budgets that hold a whole
 // customer's network count in besides (a /48 holds 65,536 /64s); false for an address
 // whose group is IPv4 (a translated or mapped one too) and for an invalid one.

@@ -1,6 +1,10 @@
 // Package connlimit bounds the connections a listener holds: so many in all and so many
 // from one address (addrgroup: an IPv4 address, or an IPv6 /64, one customer's
-// network). Beyond either bound a new connection is closed as soon as it is accepted.
+// network), and addrgroup.SiteFactor times that from one IPv6 /48 (addrgroup.Site):
+// with the bound from one address alone, one customer's /48 (a tunnel broker hands
+// them out for free) counted as 65,536 addresses and could hold every connection the
+// bound in all allows. Beyond any bound a new connection is closed as soon as it is
+// accepted.
 // The TCP ports that anyone can reach (the web port, ICE-TCP, TURN over TCP and TLS)
 // use it, since every connection they hold costs a goroutine, buffers and a file
 // descriptor.
@@ -37,12 +41,13 @@ type Limits struct {
 	mu      sync.Mutex
 	total   int
 	perAddr map[netip.Prefix]int
+	perSite map[netip.Prefix]int // IPv6 /48s
 }
 
 // New returns limits of max connections in all and maxPerAddr from one address; both
 // must be positive.
 func New(max, maxPerAddr int) *Limits {
-	return &Limits{max: max, maxPerAddr: maxPerAddr, perAddr: map[netip.Prefix]int{}}
+	return &Limits{max: max, maxPerAddr: maxPerAddr, perAddr: map[netip.Prefix]int{}, perSite: map[netip.Prefix]int{}}
 }
 
 // ExemptFromPerAddr bounds connections from addresses within prefixes by the bound in
@@ -81,28 +86,48 @@ func (l *Limits) Held() (conns, groups int) {
 	return l.total, len(l.perAddr)
 }
 
-// take counts a connection from group, or reports false when a bound is reached (the
-// bound from one address only when the group is not exempt).
-func (l *Limits) take(group netip.Prefix, exempt bool) bool {
+// take counts a connection from group, or reports false when a bound is reached. An
+// exempt group has the bound in all only, and is not counted in its site, which it
+// would otherwise fill for the site's other addresses; site is the /48 the connection
+// is counted in, the zero Prefix for none.
+func (l *Limits) take(group netip.Prefix, exempt bool) (site netip.Prefix, ok bool) {
+	site, inSite := addrgroup.Site(group.Addr())
+	if exempt || !inSite {
+		site = netip.Prefix{}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.total >= l.max || (!exempt && l.perAddr[group] >= l.maxPerAddr) {
-		return false
+	if l.total >= l.max {
+		return site, false
+	}
+	if !exempt && (l.perAddr[group] >= l.maxPerAddr || (site.IsValid() && l.perSite[site] >= addrgroup.SiteFactor*l.maxPerAddr)) {
+		return site, false
 	}
 	l.total++
 	l.perAddr[group]++
-	return true
+	if site.IsValid() {
+		l.perSite[site]++
+	}
+	return site, true
 }
 
-// give uncounts a connection from group.
-func (l *Limits) give(group netip.Prefix) {
+// give uncounts a connection from group, counted in site (take's).
+func (l *Limits) give(group, site netip.Prefix) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.total--
-	if n := l.perAddr[group] - 1; n > 0 {
-		l.perAddr[group] = n
+	decrement(l.perAddr, group) // the maps hold only the addresses connected now
+	if site.IsValid() {
+		decrement(l.perSite, site)
+	}
+}
+
+// decrement takes one from m[k], deleting it at 0.
+func decrement(m map[netip.Prefix]int, k netip.Prefix) {
+	if n := m[k] - 1; n > 0 {
+		m[k] = n
 	} else {
-		delete(l.perAddr, group) // the map holds only the addresses connected now
+		delete(m, k)
 	}
 }
 
@@ -112,12 +137,13 @@ func (l *Limits) give(group netip.Prefix) {
 // Refused counts.
 func (l *Limits) Take(a net.Addr) (give func(), ok bool) {
 	group := Group(a)
-	if !l.take(group, l.exempted(a)) {
+	site, ok := l.take(group, l.exempted(a))
+	if !ok {
 		l.refused.Add(1)
 		return nil, false
 	}
 	var once sync.Once
-	return func() { once.Do(func() { l.give(group) }) }, true
+	return func() { once.Do(func() { l.give(group, site) }) }, true
 }
 
 // Group is the unit of the per-address bound (addrgroup.Of): the address itself for
@@ -179,12 +205,13 @@ func (ln *listener) Accept() (net.Conn, error) {
 		}
 		wait = 0
 		group := Group(c.RemoteAddr())
-		if !ln.limits.take(group, ln.limits.exempted(c.RemoteAddr())) {
+		site, ok := ln.limits.take(group, ln.limits.exempted(c.RemoteAddr()))
+		if !ok {
 			ln.limits.refused.Add(1)
 			_ = c.Close()
 			continue
 		}
-		return &conn{Conn: c, limits: ln.limits, group: group}, nil
+		return &conn{Conn: c, limits: ln.limits, group: group, site: site}, nil
 	}
 }
 
@@ -221,14 +248,14 @@ func outOfResources(err error) bool {
 // conn is a counted connection.
 type conn struct {
 	net.Conn
-	limits *Limits
-	group  netip.Prefix
-	once   sync.Once
+	limits      *Limits
+	group, site netip.Prefix
+	once        sync.Once
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.limits.give(c.group) })
+	c.once.Do(func() { c.limits.give(c.group, c.site) })
 	return err
 }
 

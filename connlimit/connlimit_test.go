@@ -1,10 +1,12 @@
 package connlimit
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"testing"
 
+	"conclave/addrgroup"
 	"conclave/internal/conntest"
 )
 
@@ -143,18 +145,19 @@ func FuzzGroup(f *testing.F) {
 func TestTranslatedIPv4ClientsHaveTheirOwnBound(t *testing.T) {
 	l := New(10, 2)
 	tcp := func(s string) netip.Prefix { return Group(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s))) }
+	taken := func(group netip.Prefix) bool { _, ok := l.take(group, false); return ok }
 	for i := range 2 {
-		if !l.take(tcp("[64:ff9b::198.51.100.1]:4000"), false) {
+		if !taken(tcp("[64:ff9b::198.51.100.1]:4000")) {
 			t.Fatalf("the first client's connection %d refused", i+1)
 		}
 	}
-	if l.take(tcp("[64:ff9b::198.51.100.1]:4001"), false) {
+	if taken(tcp("[64:ff9b::198.51.100.1]:4001")) {
 		t.Fatal("the first client took a third connection")
 	}
-	if !l.take(tcp("[64:ff9b::203.0.113.9]:4000"), false) {
+	if !taken(tcp("[64:ff9b::203.0.113.9]:4000")) {
 		t.Fatal("another IPv4 client through the translator was refused for the first one's connections")
 	}
-	if l.take(tcp("198.51.100.1:4002"), false) {
+	if taken(tcp("198.51.100.1:4002")) {
 		t.Fatal("the first client's IPv4 address, native, took a third connection")
 	}
 }
@@ -189,5 +192,39 @@ func TestTakeCountsAsAConnection(t *testing.T) {
 	}
 	if _, ok := limits.Take(from("192.0.2.9")); !ok {
 		t.Fatal("the exempt address was refused its second, within the bound in all")
+	}
+}
+
+// TestSiteHoldsSiteFactorTimesAnAddress: the /64s of one IPv6 /48 hold at most
+// addrgroup.SiteFactor times what one address may, together; another /48 and IPv4
+// addresses are not held back by it, a connection given back makes room in its site,
+// and an exempt address (a trusted proxy) in the /48 neither is bounded by the site
+// nor fills it. Before, a /48 counted as 65,536 addresses and took the bound in all.
+func TestSiteHoldsSiteFactorTimesAnAddress(t *testing.T) {
+	const perAddr = 2
+	limits := New(1<<20, perAddr)
+	limits.ExemptFromPerAddr([]netip.Prefix{netip.MustParsePrefix("2001:db8:1:ffff::1/128")})
+	from := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 443} }
+	taken := 0
+	var gives []func()
+	for n := range 40 { // 40 /64s of 2001:db8:1::/48, two connections each
+		for range perAddr {
+			if give, ok := limits.Take(from(fmt.Sprintf("2001:db8:1:%x::1", n))); ok {
+				taken++
+				gives = append(gives, give)
+			}
+		}
+	}
+	if want := addrgroup.SiteFactor * perAddr; taken != want {
+		t.Fatalf("the /64s of one /48 held %d connections, want %d (SiteFactor × the bound from one address)", taken, want)
+	}
+	for _, ip := range []string{"2001:db8:2::1", "192.0.2.1", "2001:db8:1:ffff::1", "2001:db8:1:ffff::1", "2001:db8:1:ffff::1"} {
+		if _, ok := limits.Take(from(ip)); !ok {
+			t.Fatalf("%s refused beside a full 2001:db8:1::/48", ip)
+		}
+	}
+	gives[0]()
+	if _, ok := limits.Take(from("2001:db8:1:ff::1")); !ok {
+		t.Fatal("a /64 of the /48 refused after one of its connections was given back")
 	}
 }

@@ -24,8 +24,8 @@ import (
 // addresses), forgotten, swept and bounded with them.
 
 // SiteFactor is how many of a group's budgets a site has, and how many of its guesses
-// are checked at once.
-const SiteFactor = 16
+// are checked at once (addrgroup's, which the connections' bounds use too).
+const SiteFactor = addrgroup.SiteFactor
 
 // SiteOf names the IPv6 /48 an address is in, as "2001:db8:1::/48" (addrgroup.Site);
 // false for an address whose group is IPv4 (an IPv4-mapped or translated one too) and

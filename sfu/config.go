@@ -15,8 +15,8 @@ type Config struct {
 	TCPAddr string
 	// MaxTCPConns bounds the ICE-TCP connections held at once (default
 	// DefaultMaxTCPConns), MaxTCPConnsPerAddr those from one IPv4 address or IPv6 /64
-	// (default DefaultMaxTCPConnsPerAddr); a connection beyond either is closed at once
-	// (tcplimit.go).
+	// (default DefaultMaxTCPConnsPerAddr, and connlimit's 16 times that from the /64s of
+	// one IPv6 /48); a connection beyond either is closed at once (tcplimit.go).
 	MaxTCPConns, MaxTCPConnsPerAddr int
 	// PublicIPs are announced instead of the interface addresses (1:1 NAT, e.g. a cloud VM).
 	PublicIPs []string

@@ -53,7 +53,7 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	conns    int            // websockets open or being upgraded
-	perAddr  map[string]int // the same, per addrGroup
+	perAddr  map[string]int // the same, per addrGroup and per IPv6 /48 (secret.SiteOf)
 	stopping bool
 	wg       sync.WaitGroup
 	stopTick func() bool // cancels the janitor's next run

@@ -37,8 +37,9 @@ type Config struct {
 	MaxAllocations              int
 	MaxAllocationsPerCredential int
 	// MaxTCPConns and MaxTCPConnsPerAddr bound the connections the TCP and TLS
-	// listeners hold together, in all and from one address (IPv6: one /64); one beyond
-	// is closed as soon as it is accepted (defaults DefaultMaxTCPConns and
+	// listeners hold together, in all and from one address (IPv6: one /64, and 16 times
+	// that from the /64s of one /48, connlimit); one beyond is closed as soon as it is
+	// accepted (defaults DefaultMaxTCPConns and
 	// DefaultMaxTCPConnsPerAddr). Anyone can connect, credentials or not.
 	MaxTCPConns, MaxTCPConnsPerAddr int
 	// UnauthenticatedAnswersPerAddr and UnauthenticatedAnswers bound the answers the UDP
