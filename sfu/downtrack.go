@@ -17,7 +17,7 @@ import (
 // send without the header extensions of the publisher's browser (their ids differ between
 // Chromium and Firefox). Its state is small; packets stay shared with the upTrack. Of a
 // simulcast track it sends one layer at a time, chosen by the subscriber's view
-// (choose.go) and switched at keyframes (forwarder.go).
+// (choose.go) and switched at keyframes (layerswitch.go).
 type downTrack struct {
 	up  *upTrack
 	sub *Participant
