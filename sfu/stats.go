@@ -39,7 +39,7 @@ type Stats struct {
 	// they pass what was sent.
 	PacketsIndexRefused uint64
 	// PacketsBeyondTrackIDs counts packets a track received after its 2^32 ids were
-	// spent (uptrack.go; weeks of one screen share's packets): neither cached nor
+	// spent (layerreceive.go; weeks of one screen share's packets): neither cached nor
 	// forwarded, the publisher's feedback kept. A source started again is a new track.
 	PacketsBeyondTrackIDs uint64
 	// PacketsOverAudioRate counts packets of audio streams beyond what Opus can be
