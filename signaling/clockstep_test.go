@@ -32,8 +32,7 @@ func TestWallClockStepForwardClosesNobody(t *testing.T) {
 	member := srv.join(t, meeting, "Member")
 	clock.Jump(clockStep)
 	for tick := 1; tick <= 4; tick++ {
-		clock.Advance(20 * time.Second)
-		settleClock(t, clock)
+		pingTick(t, clock)
 		ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 		_, err := member.Sync(ctx)
 		cancel()
@@ -53,20 +52,11 @@ func TestWallClockStepForwardClosesNobody(t *testing.T) {
 // its silence was the step's length short, and it kept its place in the meeting until
 // the clock had made up the step.
 func TestWallClockStepBackKeepsNoSilentPeer(t *testing.T) {
-	clock := newFakeClock()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock})
-	meeting := srv.createMeeting(t)
-	ws, _, err := rawDial(t, srv.wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawJoin(t, ws, meeting, "Silent")
-	ws.SetPingHandler(func(string) error { return nil }) // reads, never answers
+	ws, clock := silentMember(t, "Silent")
 	closed := readUntilClosed(ws)
 	clock.Jump(-clockStep)
 	for range 3 {
-		clock.Advance(20 * time.Second)
-		settleClock(t, clock)
+		pingTick(t, clock)
 	}
 	wantClose(t, rawClosed(t, closed), signaling.CloseTimeout, "no pong")
 }

@@ -118,6 +118,37 @@ func rawClosed(t *testing.T, done <-chan error) error {
 	}
 }
 
+// rawMember joins a new meeting, on a server that runs on a fake clock, under name
+// over a raw websocket, and returns it with the clock.
+func rawMember(t *testing.T, name string) (*websocket.Conn, *fakeclock.Clock) {
+	t.Helper()
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock})
+	meeting := srv.createMeeting(t)
+	ws, _, err := rawDial(t, srv.wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawJoin(t, ws, meeting, name)
+	return ws, clock
+}
+
+// silentMember is a rawMember whose websocket reads but answers no ping.
+func silentMember(t *testing.T, name string) (*websocket.Conn, *fakeclock.Clock) {
+	t.Helper()
+	ws, clock := rawMember(t, name)
+	ws.SetPingHandler(func(string) error { return nil }) // reads, never answers
+	return ws, clock
+}
+
+// pingTick moves the clock on by one ping tick (20 s) and returns once the tick is
+// done: had it closed a peer, that peer would be closing.
+func pingTick(t *testing.T, clock *fakeclock.Clock) {
+	t.Helper()
+	clock.Advance(20 * time.Second)
+	settleClock(t, clock)
+}
+
 func wantClose(t *testing.T, err error, code int, text string) {
 	t.Helper()
 	var ce *websocket.CloseError
@@ -129,15 +160,7 @@ func wantClose(t *testing.T, err error, code int, text string) {
 // TestSilentPeerGets4408: a member that stops answering pings is closed with a 4408
 // close frame once the fake clock passes the pong wait; no real 40 s wait.
 func TestSilentPeerGets4408(t *testing.T) {
-	clock := newFakeClock()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock})
-	meeting := srv.createMeeting(t)
-	ws, _, err := rawDial(t, srv.wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawJoin(t, ws, meeting, "Silent")
-	ws.SetPingHandler(func(string) error { return nil }) // reads, never answers
+	ws, clock := silentMember(t, "Silent")
 	wantClose(t, driveUntil(t, clock, 5*time.Second, readUntilClosed(ws)), signaling.CloseTimeout, "no pong")
 }
 
@@ -148,20 +171,8 @@ func TestSilentPeerGets4408(t *testing.T) {
 // one (TestSilentPeerGets4408, TestWallClockStepBackKeepsNoSilentPeer). A tick that
 // closed a peer at the first silent interval between ticks kept none that long.
 func TestPeerSilentForLessThanTwoPingsIsKept(t *testing.T) {
-	clock := newFakeClock()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock})
-	meeting := srv.createMeeting(t)
-	ws, _, err := rawDial(t, srv.wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawJoin(t, ws, meeting, "Slow")
-	ws.SetPingHandler(func(string) error { return nil }) // reads, never answers
-	tick := func() {
-		clock.Advance(20 * time.Second)
-		settleClock(t, clock) // the tick is done: had it closed the peer, it would be closing
-	}
-	tick()
+	ws, clock := silentMember(t, "Slow")
+	pingTick(t, clock)
 	heartbeat := func(id string) error { // the page's own ping: heard, and answered unless closing
 		if err := ws.WriteJSON(map[string]any{"type": "ping", "id": id, "payload": map[string]any{"n": 1}}); err != nil {
 			return err
@@ -181,21 +192,21 @@ func TestPeerSilentForLessThanTwoPingsIsKept(t *testing.T) {
 	if err := heartbeat("h1"); err != nil { // heard just after tick 1
 		t.Fatal(err)
 	}
-	tick() // tick 2: heard since tick 1
-	tick() // tick 3: silent since just after tick 1, 40 s less a moment
+	pingTick(t, clock) // tick 2: heard since tick 1
+	pingTick(t, clock) // tick 3: silent since just after tick 1, 40 s less a moment
 	if err := heartbeat("h2"); err != nil {
 		t.Fatalf("a peer silent for two pings' time less a moment was closed: %v", err)
 	}
 	closed := readUntilClosed(ws)
 	for range 2 {
-		tick() // tick 4 finds h2 heard, tick 5 one silent interval
+		pingTick(t, clock) // tick 4 finds h2 heard, tick 5 one silent interval
 	}
 	select {
 	case err := <-closed:
 		t.Fatalf("closed after one silent interval between ticks: %v", err)
 	default:
 	}
-	tick() // tick 6: two silent intervals
+	pingTick(t, clock) // tick 6: two silent intervals
 	wantClose(t, rawClosed(t, closed), signaling.CloseTimeout, "no pong")
 }
 
@@ -227,14 +238,7 @@ func TestJoinTimeout(t *testing.T) {
 // TestMessageTimeout: a client that sends one fragment of a text message and keeps
 // answering pings is closed with 4408 once the message has taken messageTimeout.
 func TestMessageTimeout(t *testing.T) {
-	clock := newFakeClock()
-	srv := newTestServerWith(t, signaling.Config{Clock: clock})
-	meeting := srv.createMeeting(t)
-	ws, _, err := rawDial(t, srv.wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawJoin(t, ws, meeting, "Dribbler")
+	ws, clock := rawMember(t, "Dribbler")
 	before := clock.Pending()
 	// A text frame without FIN, masked as a client must: the message never completes.
 	payload := []byte(`{"type":"chat","payload":{"text":"`)
