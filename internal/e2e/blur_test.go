@@ -330,10 +330,7 @@ const blurUnavailable = "Background blur could not be started in this browser, s
 // Ann see her camera; switching blur on again mid-meeting turns the camera off again.
 func TestBlurUnavailableKeepsCameraOff(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	meeting := srv.createMeeting(t)
+	srv, meeting := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 

@@ -235,10 +235,7 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 // server says everything fits, hint and marks are gone.
 func TestDownlinkHintAndPausedTile(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	m := srv.createMeeting(t)
+	srv, m := encryptedMeeting(t)
 	proxy := startHostile(t, srv)
 	ctx, cancel := testContext()
 	defer cancel()

@@ -134,10 +134,7 @@ func TestLayoutsPinSpeakerViewHideSelf(t *testing.T) {
 // cameras sit in a thin strip below it.
 func TestPhoneScreenShare(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	m := srv.createMeeting(t)
+	srv, m := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	pia := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Pia", false)

@@ -30,10 +30,7 @@ const audioContextsJS = `(() => {
 func TestThreeBrowsersMeet(t *testing.T) {
 	t.Parallel()
 	// Launch (or reuse) both browsers before the test's own clock starts.
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	meeting := srv.createMeeting(t)
+	srv, meeting := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 

@@ -98,10 +98,7 @@ func silentWhileTalking(ctx context.Context, t *testing.T, recv, talker, other *
 // cameras" turns their cameras off and leaves the moderator's on.
 func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	links := srv.createMeeting(t)
+	srv, links := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 

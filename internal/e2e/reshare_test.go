@@ -36,10 +36,7 @@ func waitMagenta(ctx context.Context, t *testing.T, recv, send *participant) {
 // both times, and their cameras again after being turned off and on.
 func TestEncryptedScreenShareRestarts(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	m := srv.createMeeting(t)
+	srv, m := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Ann", true)

@@ -54,6 +54,18 @@ func hostileMeeting(t *testing.T) (*server, meetingLinks, *hostile.Proxy) {
 	return srv, links, startHostile(t, srv)
 }
 
+// encryptedMeeting starts a server of the test's own and creates an encrypted meeting
+// on it (createMeeting), with both shared browsers launched first, as a test of the two
+// browsers begins: the test's context (testContext) is taken after, so that launching
+// them does not count against it.
+func encryptedMeeting(t *testing.T) (*server, meetingLinks) {
+	t.Helper()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	return srv, srv.createMeeting(t)
+}
+
 // testContext bounds one browser test. The bound is generous on purpose: a step
 // waits as long as the browsers take on a loaded machine, so the verdict never
 // depends on the machine's speed; only a hung test meets it.

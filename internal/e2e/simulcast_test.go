@@ -165,10 +165,7 @@ const showTabJS = `(() => {
 // camera layer at all; back in the foreground her video comes back.
 func TestSimulcastFollowsWhatIsShown(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	m := srv.createMeeting(t)
+	srv, m := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	fia := joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Fia", false)

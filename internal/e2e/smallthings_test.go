@@ -21,10 +21,7 @@ func keyJS(typ, key, code, target string) string {
 // A space typed into the chat box does not unmute.
 func TestChatLinksShortcutsPushToTalk(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	m := srv.createMeeting(t)
+	srv, m := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Ann", false)

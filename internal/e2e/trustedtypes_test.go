@@ -51,10 +51,7 @@ const trustedTypesProbeJS = `(async () => {
 // policy turns down any URL that is not a path below /static/.
 func TestTrustedTypesRefuseStrings(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	m := srv.createMeeting(t)
+	srv, m := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 	url := srv.pageURL(m, m.fragment())

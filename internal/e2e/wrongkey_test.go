@@ -26,10 +26,7 @@ func waitAudio(ctx context.Context, t *testing.T, recv, send *participant) {
 // so it shows every other member as "Name unknown", and they show it so.
 func TestWrongKeyDecodesNothing(t *testing.T) {
 	t.Parallel()
-	browsertest.Shared(t, browsertest.KindChromium)
-	browsertest.Shared(t, browsertest.KindFirefox)
-	srv := startServer(t)
-	m := srv.createMeeting(t)
+	srv, m := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
 
