@@ -13,7 +13,7 @@ globalThis.window = { localStorage, sessionStorage, addEventListener() {}, locat
 
 const { Chat } = await import('../static/js/chat.js');
 const { rosterMethods } = await import('../static/js/session-roster.js');
-const { UNREADABLE } = await import('../static/js/e2ee/session-keys.js');
+const { UNREADABLE } = await import('../static/js/e2ee/session-chat.js');
 const { t } = await import('../static/js/i18n.js');
 
 /** page is what _chat needs of a Session, with a key schedule whose texts the test opens. */

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { settled, handAll, serveAll, got } from './chat-sim.mjs';
-import { UNREADABLE } from '../static/js/e2ee/session-keys.js';
+import { UNREADABLE } from '../static/js/e2ee/session-chat.js';
 import { encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { ratchet } from '../static/js/e2ee/keys.js';
 

@@ -25,7 +25,8 @@
 import { mock } from 'node:test';
 import './wall-step.mjs'; // the key schedule's spans (performance.now) on the mock clock too
 
-import { MeetingCrypto, SessionKeys, UNREADABLE } from '../static/js/e2ee/session-keys.js';
+import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
+import { UNREADABLE } from '../static/js/e2ee/session-chat.js';
 import { MediaRings } from '../static/js/e2ee/media-rings.js';
 import { MissingReports } from '../static/js/e2ee/key-requests.js';
 import { CAMERA, VP8 } from '../static/js/e2ee/frame.js';

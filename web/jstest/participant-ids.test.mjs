@@ -9,7 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { MeetingCrypto, SessionKeys, UNREADABLE } from '../static/js/e2ee/session-keys.js';
+import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
+import { UNREADABLE } from '../static/js/e2ee/session-chat.js';
 import { CAMERA, KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes, validId } from '../static/js/e2ee/keys.js';
 import { MediaRings } from '../static/js/e2ee/media-rings.js';

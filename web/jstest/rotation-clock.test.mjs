@@ -1,4 +1,4 @@
-// The key schedule's own timers run on its injected clock (session-keys.js: the flush
+// The key schedule's own timers run on its injected clock (own-keys.js: the flush
 // that handles joins and leaves arriving together; rotations.js: a rotated key used
 // ROTATE_DELAY_MS after it was sent), like the rest of the E2EE code: a Node test moves
 // them on itself, and a close leaves none behind on that clock. They were the global

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { MeetingCrypto, SessionKeys, UNREADABLE, safetyCode } from '../static/js/e2ee/session-keys.js';
+import { MeetingCrypto, SessionKeys, safetyCode } from '../static/js/e2ee/session-keys.js';
+import { UNREADABLE } from '../static/js/e2ee/session-chat.js';
 import { CAMERA, KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { decryptChat, encryptChat } from '../static/js/e2ee/chat-keys.js';

@@ -1,4 +1,4 @@
-// Rotations in flight (session-keys.js, _flush): each rotation is used ROTATE_DELAY_MS
+// Rotations in flight (own-keys.js, _flush): each rotation is used ROTATE_DELAY_MS
 // after it was sent unless a newer key is in use. What that asks of a receiver (its
 // ring keeps the keys of the last RING_SIZE installs per sender: frame.js), and what a
 // close in the middle of a rotation or ratchet leaves behind.

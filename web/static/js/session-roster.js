@@ -5,7 +5,7 @@ import { $, announce } from './dom.js';
 import { Subscriber } from './subscriber.js';
 import { parseActive } from './layers.js';
 import { mediaCryptoReady } from './e2ee-hooks.js';
-import { UNREADABLE } from './e2ee/session-keys.js';
+import { UNREADABLE } from './e2ee/session-chat.js';
 import { validId } from './e2ee/keys.js';
 import { MAX_DEAD_IDS } from './e2ee/roster.js';
 import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT, placeholder, showName } from './e2ee-names.js';

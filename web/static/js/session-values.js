@@ -1,6 +1,6 @@
 // Values a Session (session.js) takes from the server, checked: settings and roles.
 
-import { UNREADABLE } from './e2ee/session-keys.js';
+import { UNREADABLE } from './e2ee/session-chat.js';
 import { t } from './i18n.js';
 
 /** readable shows UNREADABLE (a chat text that did not decrypt) in the page's language. */

@@ -28,7 +28,7 @@ export const ANSWER_INTERVAL_MS = 1000;
  * now is monotonic, as the page's other spans (../monotonic.js): on Date.now(), a wall
  * clock set back an hour asked a sender for no key for the hour, its tiles "Waiting for
  * keys…", and kept past chat keys and the answers' limits for as long. wall is the time
- * in milliseconds since 1970, for the own chat counter only (session-keys.js).
+ * in milliseconds since 1970, for the own chat counter only (session-chat.js).
  */
 export const systemClock = {
   now: () => performance.now(),

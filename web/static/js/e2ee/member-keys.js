@@ -10,9 +10,10 @@
 //   taken for chat only: seen-keys.js), its key requests and ours (key-requests.js);
 //   the safety code of the verified roster (safety-code.js).
 //
-// SessionKeys extends this class; the state is SessionKeys' (its constructor), and
-// so is the own key schedule this class calls into: _flush, before a newcomer gets
-// our key (after the ratchet or rotation for its join).
+// SessionKeys extends this class (through SessionChat and OwnKeys); the state is
+// SessionKeys' (its constructor), and the own key schedule this class calls into is
+// OwnKeys' (own-keys.js): _flush, before a newcomer gets our key (after the ratchet or
+// rotation for its join).
 
 import { encode, decode } from './b64.js';
 import { identityTag, verifyIdentity, pairwiseKey, wrapKey, unwrapKey, validId } from './keys.js';

@@ -11,36 +11,30 @@
 //                  (chat-keys.js: the link's secret opens none), the members'
 //                  display names inside their key envelopes, and the safety code.
 //
-// This file holds the session's events (welcome, joins, resumes, leaves, relayed
-// messages, failing frames), the own key schedule and chat; the state per member and
-// the key messages are member-keys.js (SessionKeys extends MemberKeys), the rotations
-// in flight rotations.js, the own keys of recent chat texts past-keys.js.
+// This file holds the session's state (the constructor) and its events (welcome,
+// joins, resumes, leaves, relayed messages, failing frames); the chat texts are
+// session-chat.js, the own key schedule own-keys.js, the state per member and the key
+// messages member-keys.js (SessionKeys extends SessionChat, which extends OwnKeys,
+// which extends MemberKeys), the rotations in flight rotations.js, the own keys of
+// recent chat texts past-keys.js.
 //
 // Nothing here is logged or stored; every key lives in this page's memory (and
 // the media keys also in the E2EE worker) until the session ends.
 
 import { E2EEError } from './errors.js';
-import { generateIdentity, newMediaKey, ratchet, nextIndex, validId, fitName } from './keys.js';
+import { generateIdentity, newMediaKey, validId, fitName } from './keys.js';
 import { safetyCode, SafetyCodes } from './safety-code.js';
 import { Roster, WARNING_KINDS } from './roster.js';
 import { KeyRequests, AnswerLimit, systemClock } from './key-requests.js';
-import { ChatKeys, encryptChat } from './chat-keys.js';
-import { MemberKeys, VERSION } from './member-keys.js';
+import { ChatKeys } from './chat-keys.js';
+import { VERSION } from './member-keys.js';
 import { MAX_IDENTITIES } from './seen-keys.js';
 import { PastKeys } from './past-keys.js';
 import { Rotations } from './rotations.js';
+import { SessionChat } from './session-chat.js';
 
 export { MeetingCrypto, parseSecret, isCiphertext } from './meeting-crypto.js';
 
-/** UNREADABLE is shown in place of a name or chat text that does not decrypt. */
-export const UNREADABLE = '(unreadable)';
-
-/**
- * How many chat texts may arrive between the welcome and the end of its key schedule's
- * first step (the own id, the roster): they wait for it (decryptChat); more show as not
- * readable.
- */
-const MAX_HELD_CHATS = 256;
 const MAX_MESSAGE = 4096;
 /** HEX_KEY is an identity public key as earlierIdentities gives it: 32 bytes of hex. */
 const HEX_KEY = /^[0-9a-f]{64}$/;
@@ -54,7 +48,7 @@ export { safetyCode };
  * 'unverified' (a wrong tag, or none within VERIFY_TIMEOUT_MS: it never gets a key);
  * the state per member is member-keys.js's.
  */
-export class SessionKeys extends MemberKeys {
+export class SessionKeys extends SessionChat {
   /**
    * sendBatch sends one change's key messages to several members as one `e2ee_batch`
    * (the server hands each its own envelope); without it they go one by one.
@@ -351,64 +345,6 @@ export class SessionKeys extends MemberKeys {
     return { ...this.roster.carriedKinds };
   }
 
-  /** keyIndex is the index of the key outgoing frames use, -1 before there is one. */
-  get keyIndex() {
-    return this.using ? this.using.index : -1;
-  }
-
-  /**
-   * encryptChat seals a chat text under the own newest media key (after applying any
-   * pending join or leave, so that a newcomer can read it and one who left cannot).
-   * Every verified member got that key before this text: the key messages went first.
-   */
-  encryptChat(text) {
-    return this._run(async () => {
-      if (!this.own || !this.selfId) throw new E2EEError('unknown-key', 'no own key yet');
-      await this._flush({ rotate: true });
-      // The own echo opens with it even before frames switch to it (a rotation waits).
-      this.chatKeys.setKey(this.selfId, this.own.index, this.own.raw);
-      this.pastKeys.usedForChat(this.own);
-      // Above every counter this id sent, also from the page before a reload (whose
-      // last one the members keep): the clock in milliseconds since 1970 (the injected
-      // one's wall: the page's is Date.now(); a wall clock set back still counts on from
-      // the last), or one above the last.
-      const wall = this.clock.wall ? this.clock.wall() : this.clock.now();
-      this.chatCounter = Math.max(this.chatCounter + 1, wall);
-      return encryptChat(this.own.raw, this.own.index, this.selfId, text, this.chatCounter);
-    });
-  }
-
-  /**
-   * decryptChat opens a chat text the server says `from` sent (own ones included), with
-   * from's media keys. A text whose key has not come waits for it (chat-keys.js, at most
-   * CHAT_WAIT_MS from this call; onWait() says that it waits); UNREADABLE when it does
-   * not open, never shown as someone else's, and when from's counter does not go up (a
-   * text the server replays). Called in the order the texts came; a text that waits
-   * holds back only its sender's later ones (ChatKeys.open).
-   */
-  decryptChat(from, cipher, onWait = () => {}) {
-    if (this.closed || !validId(from)) return Promise.resolve(UNREADABLE);
-    if (!this.selfId || this.heldChats > 0) {
-      // Between the welcome (start) and the end of its step, which sets the own id and
-      // the roster: a text that came in the same burst as the welcome waits for it, and
-      // so do the texts after it while it waits (ChatKeys.open takes them in the order
-      // of the calls). Before start, or beyond MAX_HELD_CHATS, it is not readable.
-      if (!this.startStep || this.heldChats >= MAX_HELD_CHATS) return Promise.resolve(UNREADABLE);
-      this.heldChats++;
-      return this.startStep.then((started) => {
-        this.heldChats--;
-        return started ? this._openChat(from, cipher, onWait) : UNREADABLE;
-      });
-    }
-    return this._openChat(from, cipher, onWait);
-  }
-
-  _openChat(from, cipher, onWait) {
-    if (this.closed || !this.selfId) return Promise.resolve(UNREADABLE);
-    if (from !== this.selfId && !this.roster.admits(from)) return Promise.resolve(UNREADABLE);
-    return this.chatKeys.open(from, cipher, onWait).catch(() => UNREADABLE);
-  }
-
   close() {
     if (this.closed) return;
     // What the session the page's resume starts takes (earlierIdentities): public keys only.
@@ -436,85 +372,5 @@ export class SessionKeys extends MemberKeys {
     const p = this.queue.then(() => (this.closed ? undefined : fn()));
     this.queue = p.catch(() => {});
     return p;
-  }
-
-  _scheduleFlush() {
-    // A join whose identity was being tagged when close() came ends here: a flush set
-    // now would outlive the close (close clears only the one waiting then).
-    if (this.closed || this.flushTimer !== null) return;
-    // Joins and leaves that arrive together are handled together (one rotation).
-    this.flushTimer = this.clock.setTimeout(() => {
-      this.flushTimer = null;
-      this._run(() => this._flush());
-    }, 0);
-  }
-
-  _clearFlush() {
-    if (this.flushTimer !== null) this.clock.clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-  }
-
-  /**
-   * _flush applies the roster changes since the last flush to the own media key. A leave
-   * rotates only with rotate (the key is about to be used, or media goes out); until then
-   * joins ratchet a key one who left could follow, which nothing is sent under.
-   */
-  async _flush({ rotate = this.sending } = {}) {
-    this._clearFlush();
-    const left = this.pendingLeave && rotate;
-    if (!this.own || (!left && this.pendingJoins.size === 0)) return;
-    const joined = [...this.pendingJoins];
-    this.pendingJoins.clear();
-    if (left) {
-      this.pendingLeave = false;
-      // Rotation: a fresh key the one who left never sees, sent to every verified member.
-      const next = { index: nextIndex(this.own.index), raw: newMediaKey(), seq: ++this.ownCount };
-      this.own = next;
-      await this._sendKeys(this.verified());
-      if (this.closed) return; // close() cleared the timers already
-      // Used once its receivers had time to get it (rotations.js).
-      this.rotations.add(next);
-    } else {
-      // Ratchet: members follow by themselves; newcomers get the new key once verified.
-      const raw = await ratchet(this.own.raw);
-      if (this.closed) return; // no own key after close
-      const next = { index: nextIndex(this.own.index), raw, seq: ++this.ownCount };
-      this.own = next;
-      this.rotations.clear(); // the newest key is in use from now on
-      this._useOwn(next);
-      await this._sendKeys(joined);
-    }
-    this._changed();
-  }
-
-  /**
-   * startSending: media is about to go out for the first time (the page opens its publish
-   * connection). The rotation that leaves since the start put off happens now, and this
-   * resolves with the rotated key in use for outgoing frames, so that no frame goes out
-   * under a key one who left holds or can ratchet to. It is used at once, not after
-   * ROTATE_DELAY_MS: nothing is being sent that a receiver could miss a moment of, and its
-   * key messages are on the websocket before the connection that will carry the first
-   * frame is even offered (a receiver without it yet holds those frames: held-frames.js).
-   */
-  startSending() {
-    this.sending = true;
-    return this._run(async () => {
-      await this._flush();
-      if (this.closed || !this.own || this.using === this.own) return;
-      this.rotations.clear();
-      this._useOwn(this.own);
-    });
-  }
-
-  /** rotateTimers: the rotations waiting to be used, timer -> key (tests look at it). */
-  get rotateTimers() {
-    return this.rotations.timers;
-  }
-
-  _useOwn(key) {
-    this.using = key;
-    this.media.setOwnKey(key.index, key.raw);
-    this.chatKeys.setKey(this.selfId, key.index, key.raw);
-    this.onChange();
   }
 }
