@@ -11,7 +11,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Sim, runSchedule } from './churn-sim.mjs';
+import { Sim } from './churn-sim.mjs';
+import { runSchedule } from './churn-schedule.mjs';
 
 /** settled: three members that know each other, one of them sending. */
 async function three(seed) {
