@@ -28,7 +28,8 @@ type batchConn struct {
 	batch  batchWriter // sendmmsg on Linux (mmsg_linux.go), one write at a time elsewhere
 	reader batchReader // recvmmsg on Linux, one read at a time elsewhere
 	queue  chan *datagram
-	pool   sync.Pool
+	pool   sync.Pool     // full-sized datagrams (newFullDatagram)
+	small  sync.Pool     // small ones (newSmallDatagram), for what WriteToAddrPort copies
 	done   chan struct{} // closed by Close: WriteTo refuses, the sender stops
 	gone   chan struct{} // closed when the sender has stopped
 	once   sync.Once
@@ -71,16 +72,52 @@ const (
 	// maxDatagram is the largest datagram queued; a larger one is written directly
 	// (Pion keeps its packets below 1200 bytes; this is headroom, not a limit).
 	maxDatagram = 1500
+	// smallRoom is a small datagram's room (newSmallDatagram): with the datagram's
+	// 72 bytes one of the runtime's 320-byte size classes, where a full one takes
+	// 1,792. It holds a sender report, a receiver's feedback, a STUN check or its
+	// answer: what WriteToAddrPort is mostly given once a meeting runs.
+	smallRoom = 248
 )
 
-// datagram is one queued write.
+// datagram is one queued write: buf is its room (maxDatagram bytes, or smallRoom for
+// a short copy), n how much of it is used.
 type datagram struct {
-	buf [maxDatagram]byte
+	buf []byte
 	n   int
 	ap  netip.AddrPort
 	// arrival is its packet's (packet.arrival) when its forwarding delay is measured
 	// (writerBatch), else 0.
 	arrival int64
+}
+
+// fullDatagram and smallDatagram are a datagram with its room in one allocation.
+type fullDatagram struct {
+	datagram
+	room [maxDatagram]byte
+}
+
+type smallDatagram struct {
+	datagram
+	room [smallRoom]byte
+}
+
+// newFullDatagram is an empty datagram of maxDatagram bytes.
+func newFullDatagram() *datagram {
+	d := new(fullDatagram)
+	d.buf = d.room[:]
+	return &d.datagram
+}
+
+// newSmallDatagram is an empty datagram of smallRoom bytes. Why there are two sizes:
+// a publisher's sender report goes to every subscriber at once (sendQueue.write, in
+// one writer's pass), each a copy queued here before the sender runs, so the pool
+// holds about as many datagrams as the meeting has subscribers; full-sized, that was
+// 1.8 KB of live heap a subscriber for reports of about 50 bytes (bench/README.md, "Sender
+// reports in small datagrams").
+func newSmallDatagram() *datagram {
+	d := new(smallDatagram)
+	d.buf = d.room[:]
+	return &d.datagram
 }
 
 // batchReader reads datagrams, as many per system call as the system allows, and
@@ -122,7 +159,8 @@ func newBatchConn(c *net.UDPConn) (*batchConn, error) {
 		done:    make(chan struct{}),
 		gone:    make(chan struct{}),
 	}
-	b.pool.New = func() any { return new(datagram) }
+	b.pool.New = func() any { return newFullDatagram() }
+	b.small.New = func() any { return newSmallDatagram() }
 	go b.send()
 	return b, nil
 }
@@ -148,8 +186,13 @@ func (b *batchConn) WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error) {
 		return 0, net.ErrClosed
 	default:
 	}
-	d := b.newDatagram()
-	d.n = copy(d.buf[:], p)
+	var d *datagram
+	if len(p) <= smallRoom {
+		d = b.small.Get().(*datagram)
+	} else {
+		d = b.newDatagram()
+	}
+	d.n = copy(d.buf, p)
 	d.ap = ap
 	if err := b.queueDatagram(d); err != nil {
 		return 0, err
@@ -168,8 +211,17 @@ func (b *batchConn) queueDatagram(d *datagram) error {
 	case b.queue <- d:
 		return nil
 	case <-b.done:
-		b.pool.Put(d)
+		b.release(d)
 		return net.ErrClosed
+	}
+}
+
+// release puts d back in the pool of its size.
+func (b *batchConn) release(d *datagram) {
+	if len(d.buf) == smallRoom {
+		b.small.Put(d)
+	} else {
+		b.pool.Put(d)
 	}
 }
 
@@ -222,7 +274,7 @@ func (b *batchConn) send() {
 		b.write(held)
 		for i, d := range held {
 			held[i] = nil
-			b.pool.Put(d)
+			b.release(d)
 		}
 	}
 }
@@ -268,7 +320,7 @@ type writerBatch struct {
 	w batchWriter
 	// slots are made at the first datagram: the writer of a subscriber on ICE-TCP
 	// (writerpool.go) has a batch of its own and may never send one (96 KB).
-	slots *[maxBatch]datagram
+	slots *[maxBatch]fullDatagram
 	held  []*datagram
 	sendCounts
 
@@ -317,9 +369,12 @@ func newWriterBatch(c *net.UDPConn) (*writerBatch, error) {
 // newDatagram is the next free slot; it is sent only once queued.
 func (b *writerBatch) newDatagram() *datagram {
 	if b.slots == nil {
-		b.slots = new([maxBatch]datagram)
+		b.slots = new([maxBatch]fullDatagram)
+		for i := range b.slots {
+			b.slots[i].buf = b.slots[i].room[:]
+		}
 	}
-	return &b.slots[len(b.held)]
+	return &b.slots[len(b.held)].datagram
 }
 
 func (b *writerBatch) queueDatagram(d *datagram) error {

@@ -65,7 +65,8 @@ func divertBench() (*localRelays, map[netip.AddrPort]*localRelay, []*datagram) {
 	}
 	ms := make([]*datagram, batch)
 	for i := range ms {
-		d := &datagram{n: 100}
+		d := newFullDatagram()
+		d.n = 100
 		switch i % 4 {
 		case 0: // a relay's
 			d.ap = netip.AddrPortFrom(relayAddr, uint16(40000+2*(i*7%relays)))

@@ -199,7 +199,7 @@ func TestLocalRelayRemovalsCopyLittle(t *testing.T) {
 	got := make([]int, n) // datagrams handed to each relay
 	removes := make([]func(), n)
 	for i := range n {
-		ms[i] = &datagram{n: 1, ap: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(10000+i))}
+		ms[i] = datagramTo(1, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(10000+i)))
 		removes[i] = e.AddLocalRelay(ms[i].ap, func([]byte) { got[i]++ })
 	}
 	scratch := make([]*datagram, 0, n)
@@ -289,11 +289,11 @@ func TestLocalRelayAddsCopyLittle(t *testing.T) {
 		if i%5 == 0 {
 			addr = addrs[1]
 		}
-		ms[i] = &datagram{n: 1, ap: netip.AddrPortFrom(addr, uint16(40000+2*i))}
+		ms[i] = datagramTo(1, netip.AddrPortFrom(addr, uint16(40000+2*i)))
 	}
 	strangers := []*datagram{
-		{n: 1, ap: netip.AddrPortFrom(addrs[0], 40001)},                         // a page in use
-		{n: 1, ap: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), 40000)}, // no relay there
+		datagramTo(1, netip.AddrPortFrom(addrs[0], 40001)),                         // a page in use
+		datagramTo(1, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), 40000)), // no relay there
 	}
 	scratch := make([]*datagram, 0, n+len(strangers))
 	for i := range n {
@@ -322,4 +322,11 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// datagramTo is a full-sized datagram of n bytes to ap, as a writer queues it.
+func datagramTo(n int, ap netip.AddrPort) *datagram {
+	d := newFullDatagram()
+	d.n, d.ap = n, ap
+	return d
 }

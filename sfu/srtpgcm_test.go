@@ -177,7 +177,7 @@ type capturedQueue struct {
 	fail int // the next fail datagrams are refused (a full socket queue)
 }
 
-func (q *capturedQueue) newDatagram() *datagram { return new(datagram) }
+func (q *capturedQueue) newDatagram() *datagram { return newFullDatagram() }
 
 func (q *capturedQueue) queueDatagram(d *datagram) error {
 	if q.fail > 0 {
@@ -295,7 +295,7 @@ func BenchmarkSRTPWrite(b *testing.B) {
 	keys := srtp.SessionKeys{LocalMasterKey: make([]byte, 16), LocalMasterSalt: make([]byte, 12)}
 	var dst atomic.Pointer[route]
 	dst.Store(&route{ap: netip.MustParseAddrPort("127.0.0.1:5004")})
-	out, err := newSRTPOut(keys, srtp.ProtectionProfileAeadAes128Gcm, discardQueue{new(datagram)}, &dst, nil, new(atomic.Uint64))
+	out, err := newSRTPOut(keys, srtp.ProtectionProfileAeadAes128Gcm, discardQueue{newFullDatagram()}, &dst, nil, new(atomic.Uint64))
 	if err != nil {
 		b.Fatal(err)
 	}

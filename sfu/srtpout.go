@@ -76,7 +76,7 @@ type datagramQueue interface {
 // simulated network's in tests, or one the batching could not use).
 type packetConnQueue struct{ net.PacketConn }
 
-func (q packetConnQueue) newDatagram() *datagram { return new(datagram) }
+func (q packetConnQueue) newDatagram() *datagram { return newFullDatagram() }
 
 func (q packetConnQueue) queueDatagram(d *datagram) error {
 	_, err := q.WriteTo(d.buf[:d.n], net.UDPAddrFromAddrPort(d.ap))
@@ -152,7 +152,7 @@ func (o *srtpOut) write(batch *writerBatch, h *rtp.Header, payload []byte, twcc 
 	var d *datagram
 	if dst.tcp != nil {
 		if o.tcpBuf == nil {
-			o.tcpBuf = new(datagram)
+			o.tcpBuf = newFullDatagram()
 		}
 		d = o.tcpBuf
 	} else {

@@ -1,0 +1,85 @@
+package sfu
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"runtime/metrics"
+	"testing"
+)
+
+// fullSizedAllocs counts the heap objects of 1,500 to 2,048 bytes allocated so far
+// (the size class of a full datagram), as the runtime counts them: a span's worth at
+// a time, so a few either way.
+func fullSizedAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs-by-size:bytes"}}
+	metrics.Read(s)
+	h := s[0].Value.Float64Histogram()
+	var n uint64
+	for i, c := range h.Counts {
+		if h.Buckets[i] >= maxDatagram && h.Buckets[i+1] <= 2048 {
+			n += c
+		}
+	}
+	return n
+}
+
+// TestShortWritesQueueSmallDatagrams: what WriteToAddrPort is given once a meeting runs
+// (a publisher's sender report copied to every subscriber, receiver feedback, STUN)
+// is queued in small datagrams, not in full-sized ones of 1.8 KB. A sender report goes
+// to all subscribers in one writer's pass, before the socket's sender runs, so the
+// sender's pool holds about a datagram a subscriber; full-sized, that was 1.8 KB of
+// live heap a subscriber at 1 → 99 (bench/README.md, "Sender reports in small
+// datagrams"). Here the sender is held (a local relay that does not return) while 200
+// short writes wait in its queue: they must take no full-sized datagram, and each
+// must arrive as written once it is let go, as must a long one behind them.
+func TestShortWritesQueueSmallDatagrams(t *testing.T) {
+	b := mustBatchConn(t, listenLoopback(t))
+	t.Cleanup(func() { _ = b.Close() })
+	e := &Engine{}
+	b.relays = &e.relays
+	to := netip.MustParseAddrPort("127.0.0.1:40000")
+	held, release := make(chan struct{}), make(chan struct{})
+	got := make(chan []byte, 256)
+	first := true
+	e.AddLocalRelay(to, func(p []byte) { // the sender's goroutine only
+		if first {
+			first = false
+			close(held)
+			<-release
+		}
+		got <- bytes.Clone(p)
+	})
+	packet := func(i, n int) []byte {
+		p := bytes.Repeat([]byte{byte(i)}, n)
+		copy(p, fmt.Sprint(i))
+		return p
+	}
+	if _, err := b.WriteToAddrPort(packet(0, 60), to); err != nil {
+		t.Fatal(err)
+	}
+	<-held
+	const short = 200
+	before := fullSizedAllocs()
+	for i := 1; i <= short; i++ {
+		if _, err := b.WriteToAddrPort(packet(i, 60), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fullSizedAllocs() - before; n > short/4 {
+		t.Errorf("%d short writes queued took %d full-sized objects (1.8 KB each)", short, n)
+	}
+	if _, err := b.WriteToAddrPort(packet(short+1, 1200), to); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	for i := 0; i <= short+1; i++ {
+		n := 60
+		if i == short+1 {
+			n = 1200
+		}
+		if p := <-got; !bytes.Equal(p, packet(i, n)) {
+			t.Fatalf("datagram %d arrived as %q…, %d bytes; want %d bytes of it", i, p[:min(len(p), 8)], len(p), n)
+		}
+	}
+}
