@@ -258,7 +258,8 @@ func TestMessageTimeout(t *testing.T) {
 }
 
 // TestWebsocketCaps: websockets are capped per address and in total, before the upgrade,
-// with 429 and 503 and a body that says why.
+// with 429 and 503 and a body that says why, JSON as the API's refusals (PROTOCOL.md,
+// "Errors of the HTTP API"), where it was plain text.
 func TestWebsocketCaps(t *testing.T) {
 	srv := newTestServerWith(t, signaling.Config{MaxConnsPerAddr: 3, MaxConns: 5})
 	a, b, c := net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.3"), net.ParseIP("127.0.0.4")
@@ -270,24 +271,26 @@ func TestWebsocketCaps(t *testing.T) {
 		}
 		fromA = append(fromA, ws)
 	}
-	refused := func(local net.IP, status int, body string) {
+	refused := func(local net.IP, status int, code, body string) {
 		t.Helper()
 		_, resp, err := rawDial(t, srv.wsURL, local)
 		if err == nil || resp == nil || resp.StatusCode != status {
 			t.Fatalf("dial from %v: %v %v, want status %d", local, err, resp, status)
 		}
+		var refusal struct{ Error, Code string }
 		b, _ := io.ReadAll(resp.Body)
-		if !strings.Contains(string(b), body) {
-			t.Fatalf("body %q, want %q", b, body)
+		if err := json.Unmarshal(b, &refusal); err != nil || refusal.Code != code || !strings.Contains(refusal.Error, body) ||
+			resp.Header.Get("Content-Type") != "application/json" || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%d %s %q, want JSON with code %q and an error saying %q", status, resp.Header.Get("Content-Type"), b, code, body)
 		}
 	}
-	refused(a, http.StatusTooManyRequests, "too many connections from your address")
+	refused(a, http.StatusTooManyRequests, "too_many_connections", "too many connections from your address")
 	for i := 0; i < 2; i++ {
 		if _, _, err := rawDial(t, srv.wsURL, b); err != nil {
 			t.Fatalf("connection %d from B: %v", i, err)
 		}
 	}
-	refused(c, http.StatusServiceUnavailable, "too many connections")
+	refused(c, http.StatusServiceUnavailable, "server_full", "too many connections")
 	if st := srv.sig.Stats(); st.RefusedAddressFull != 1 || st.RefusedServerFull != 1 || st.Websockets != 5 {
 		t.Fatalf("stats %+v, want one refusal of each kind and 5 open", st)
 	}

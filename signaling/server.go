@@ -136,6 +136,7 @@ func NewServer(cfg Config) *Server {
 			// each message instead of kept by every connection for its life.
 			WriteBufferPool: &sync.Pool{},
 			// nil CheckOrigin: gorilla refuses an Origin that is not this host.
+			Error: refuseHandshake,
 		},
 		sessions: make(map[*Session]struct{}),
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -108,4 +110,17 @@ func noticeAsset(n Notice) *asset {
 	}
 	sum := sha256.Sum256(body)
 	return &asset{body: body, contentType: contentTypes[".json"], etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+}
+
+// refuseNoticeMethod answers a method other than GET and HEAD at NoticePath as the
+// server's API, under whose /api/ it is, refuses one (signaling's PROTOCOL.md, "Errors of
+// the HTTP API": JSON with a code, no-store, the API's Content-Security-Policy), where it
+// was the plain text of the web client's files. Allow is set by the caller.
+func refuseNoticeMethod(w http.ResponseWriter) {
+	hdr := w.Header()
+	hdr.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	_, _ = io.WriteString(w, `{"error":"this path answers GET, HEAD only","code":"method_not_allowed"}`+"\n")
 }

@@ -41,7 +41,8 @@ func TestNotFoundPage(t *testing.T) {
 }
 
 // TestNoticeServed: /api/notice is the operator's notice as JSON, fields left out when
-// empty; /privacy is a page; a URL that is not http(s) is never served as a link.
+// empty, and refuses other methods as JSON too; /privacy is a page; a URL that is not
+// http(s) is never served as a link.
 func TestNoticeServed(t *testing.T) {
 	n := Notice{
 		Organisation:          "Example School <b>",
@@ -79,8 +80,18 @@ func TestNoticeServed(t *testing.T) {
 	if b := body(t, res); res.StatusCode != 200 || !strings.Contains(b, `src="/static/js/privacy.js"`) || res.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("GET /privacy: %d", res.StatusCode)
 	}
-	if res := get(t, h, http.MethodPost, "/api/notice"); res.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("POST /api/notice: %d", res.StatusCode)
+	// Another method is refused as the server's API under /api/ refuses one: JSON with
+	// a code, where it was the plain text of the web client's files.
+	for _, m := range []string{http.MethodPost, http.MethodDelete} {
+		res := get(t, h, m, "/api/notice")
+		var refusal struct{ Error, Code string }
+		b := body(t, res)
+		if err := json.Unmarshal([]byte(b), &refusal); err != nil || res.StatusCode != http.StatusMethodNotAllowed ||
+			refusal.Code != "method_not_allowed" || refusal.Error == "" || res.Header.Get("Content-Type") != "application/json" ||
+			res.Header.Get("Allow") != "GET, HEAD" || res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s /api/notice: %d %s Allow %q %.60q, want 405 JSON with code \"method_not_allowed\"",
+				m, res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Allow"), b)
+		}
 	}
 }
 

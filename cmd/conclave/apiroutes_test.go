@@ -11,8 +11,10 @@ import (
 // TestBinaryRefusesOtherAPIPathsAsJSON: in the binary, where the web client serves "/",
 // a method /ws does not serve and a path under /api/ that is none of the API's are
 // refused as the API's other refusals are (JSON with a code, no-store, the API's CSP,
-// Allow on the 405), where the web client's 404 page answered both; the web client
-// still serves its notice under /api/ and its 404 page elsewhere.
+// Allow on the 405), where the web client's 404 page answered both; so are a method the
+// web client's notice does not serve and a GET /ws that is no websocket handshake, where
+// the web client and gorilla answered in plain text; the web client still serves its
+// notice under /api/ and its 404 page elsewhere.
 func TestBinaryRefusesOtherAPIPathsAsJSON(t *testing.T) {
 	r := start(t)
 	do := func(method, path string) (*http.Response, []byte) {
@@ -42,6 +44,8 @@ func TestBinaryRefusesOtherAPIPathsAsJSON(t *testing.T) {
 		{http.MethodGet, "/api/other", http.StatusNotFound, "not_found", ""},
 		{http.MethodPost, "/api/", http.StatusNotFound, "not_found", ""},
 		{http.MethodGet, "/api/notices", http.StatusNotFound, "not_found", ""},
+		{http.MethodPost, "/api/notice", http.StatusMethodNotAllowed, "method_not_allowed", "GET, HEAD"},
+		{http.MethodGet, "/ws", http.StatusBadRequest, "invalid", ""},
 	} {
 		resp, b := do(c.method, c.path)
 		var body struct{ Error, Code string }
