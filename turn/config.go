@@ -73,7 +73,7 @@ type Config struct {
 	// Now is the clock credentials are issued and checked against; nil means time.Now.
 	Now func() time.Time
 	// AfterFunc runs f after d on the same clock (a TCP or TLS connection's wait for
-	// its allocation); nil means time.AfterFunc.
+	// its allocation, a TLS handshake's bound); nil means time.AfterFunc.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	Logger    *slog.Logger
 

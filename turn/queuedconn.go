@@ -83,7 +83,9 @@ type tlsListener struct {
 	uplink  bool
 }
 
-// tlsHandshakeWait bounds a handshake, as pion/turn's own does.
+// tlsHandshakeWait bounds a handshake, as pion/turn's own does. It runs on the clock of
+// the streams' waits (Config.AfterFunc), as allocWait does, and is armed before Accept
+// returns: the handshake's context is cancelled when it ends.
 const tlsHandshakeWait = 10 * time.Second
 
 func (l tlsListener) Accept() (net.Conn, error) {
@@ -95,9 +97,11 @@ func (l tlsListener) Accept() (net.Conn, error) {
 	if !ok {
 		return c, nil
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := l.streams.afterFunc(tlsHandshakeWait, cancel)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), tlsHandshakeWait)
 		defer cancel()
+		defer stop()
 		if t.HandshakeContext(ctx) != nil {
 			_ = t.Close()
 		}
