@@ -32,9 +32,14 @@ type quota struct {
 	total  int
 	byUser map[string]int
 	relays map[string]map[*restrictedConn]struct{}
-	// revoked are the revoked usernames, each kept until its expiry has passed (then
-	// no Allocate accepts it, and it holds no allocation a request could use).
-	revoked map[string]time.Time
+	// revoked are the revoked usernames, each kept until its expiry has passed on the
+	// wall clock (then no Allocate accepts it, and it holds no allocation a request
+	// could use) and its lifetime since the revocation on the timers' (revokedUser).
+	revoked map[string]*revokedUser
+	// revokedHold is how long a revoked username is kept at least, on afterFunc's
+	// clock: its lifetime (Config.TTL) and revokedMargin.
+	revokedHold time.Duration
+	afterFunc   func(time.Duration, func()) (stop func() bool)
 	// sweepAt is the length of revoked at which revoke next forgets the usernames past
 	// their expiry: twice what the last sweep kept, at least minRevokedSweep. A sweep
 	// visits them all; run at each revoke, n members leaving within a credential's
@@ -43,9 +48,24 @@ type quota struct {
 	sweepAt, visited int
 }
 
+// revokedUser is a revoked username's record. Its expiry is read on the wall clock
+// (Config.Now), which steps: a clock ahead past the expiry at the revocation, or
+// during a sweep, and then set back would have it forgotten while the credentials
+// open relays again (up to their lifetime). So it is also held for the credentials'
+// lifetime since the revocation on the timers' clock, which does not step: once that
+// has passed the credentials are past their own lifetime whatever the wall clock says.
+type revokedUser struct {
+	expiry time.Time
+	held   bool // its hold since the revocation has not passed yet
+}
+
+// newQuota makes the caps, holding revoked usernames for DefaultTTL on the system's
+// clock until New sets the server's (revokedHold, afterFunc).
 func newQuota(maxTotal, maxPer int) *quota {
 	return &quota{maxTotal: maxTotal, maxPer: maxPer, byUser: make(map[string]int),
-		relays: make(map[string]map[*restrictedConn]struct{}), revoked: make(map[string]time.Time)}
+		relays: make(map[string]map[*restrictedConn]struct{}), revoked: make(map[string]*revokedUser),
+		revokedHold: DefaultTTL + revokedMargin,
+		afterFunc:   func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }}
 }
 
 // allows is pion/turn's QuotaHandler, asked before each allocation: it spares a
@@ -127,25 +147,31 @@ func (q *quota) isRevoked(username string) bool {
 	return revoked
 }
 
-// revoke refuses username from now on (until its expiry, expiry) and returns its relay
-// sockets for the caller to close. Usernames whose expiry passed before now are
-// forgotten (nothing accepts them any more) once the list has doubled since it was
-// last swept (sweepAt): a few visits per revocation, and at most about twice the
-// usernames still to refuse are kept.
+// revoke refuses username from now on (until its expiry, expiry, has passed on the wall
+// clock and revokedHold on the timers') and returns its relay sockets for the caller to
+// close. Usernames past both are forgotten (nothing accepts them any more) once the
+// list has doubled since it was last swept (sweepAt): a few visits per revocation, and
+// at most about twice the usernames still to refuse are kept.
 func (q *quota) revoke(username string, expiry, now time.Time) []*restrictedConn {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.revoked) >= q.sweepAt {
 		q.visited += len(q.revoked)
-		for u, until := range q.revoked {
-			if now.After(until.Add(revokedMargin)) {
+		for u, r := range q.revoked {
+			if !r.held && now.After(r.expiry.Add(revokedMargin)) {
 				delete(q.revoked, u)
 			}
 		}
 		q.sweepAt = max(2*len(q.revoked), minRevokedSweep)
 	}
-	if !now.After(expiry.Add(revokedMargin)) {
-		q.revoked[username] = expiry
+	if _, ok := q.revoked[username]; !ok {
+		r := &revokedUser{expiry: expiry, held: true}
+		q.revoked[username] = r
+		q.afterFunc(q.revokedHold, func() {
+			q.mu.Lock()
+			r.held = false
+			q.mu.Unlock()
+		})
 	}
 	var out []*restrictedConn
 	for c := range q.relays[username] {

@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -150,5 +151,90 @@ func TestRevokedRelayIsUnusableBeforeItsSocketCloses(t *testing.T) {
 	// closed its socket: its Close of all the allocations stops at the first error.
 	if err := own.Close(); err != nil {
 		t.Fatalf("the relay closed again: %v, want nil", err)
+	}
+}
+
+// TestRevokedCredentialsOutliveAWallClockStep: a revoked username was kept only until
+// its expiry on the wall clock (Config.Now), so one revoked while the clock was ahead
+// past its expiry was not kept at all, and one revoked before was forgotten by a sweep
+// while the clock was ahead; set back (NTP, a virtual machine resumed), the clock found
+// both within their expiry and they opened relays again. Each is now kept for its
+// lifetime since the revocation on the timers' clock too, which does not step
+// (fakeclock's Jump steps the readings and fires nothing), and only then forgotten once
+// the wall clock is past its expiry as well.
+func TestRevokedCredentialsOutliveAWallClockStep(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	ttl := time.Minute
+	s, err := New(Config{UDPAddr: "127.0.0.1:0", Host: "127.0.0.1", RelayIP: netip.MustParseAddr("127.0.0.1"), RelayBind: "127.0.0.1",
+		Peers: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}, TTL: ttl, Now: clock.Now, AfterFunc: clock.AfterFunc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	issue := func() (user, pass string) {
+		ice := s.ICEServers(clock.Now())[0]
+		return ice.Username, ice.Credential
+	}
+	before, beforePass := issue() // revoked before the step, swept while the clock is ahead
+	during, duringPass := issue() // revoked while the clock is ahead past its expiry
+	s.Revoke(before)
+	const step = time.Hour
+	clock.Jump(step)
+	s.Revoke(during)
+	for range minRevokedSweep { // enough revocations for a sweep while the clock is ahead
+		user, _ := issue()
+		s.Revoke(user)
+	}
+	clock.Jump(-step)
+
+	addr := s.udpConn.LocalAddr().String()
+	allocates := func(user, pass string) bool {
+		t.Helper()
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		c, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
+			Username: user, Password: pass, Conn: conn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		relay, err := c.Allocate()
+		if err == nil {
+			_ = relay.Close()
+		}
+		return err == nil
+	}
+	for _, c := range []struct{ what, user, pass string }{
+		{"revoked before the clock went ahead", before, beforePass},
+		{"revoked while the clock was ahead", during, duringPass},
+	} {
+		if allocates(c.user, c.pass) {
+			t.Errorf("credentials %s opened a relay once it was set back", c.what)
+		}
+	}
+	if fresh, pass := issue(); !allocates(fresh, pass) {
+		t.Fatal("fresh credentials opened no relay")
+	}
+
+	// Kept no longer than needed: past their hold and their expiry, a sweep forgets them.
+	clock.Advance(ttl + revokedMargin + time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
+	defer cancel()
+	if err := clock.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.quota.mu.Lock()
+	s.quota.sweepAt = 0 // the next revocation sweeps
+	s.quota.mu.Unlock()
+	user, _ := issue()
+	s.Revoke(user)
+	if s.quota.isRevoked(before) || s.quota.isRevoked(during) {
+		t.Fatal("revoked usernames past their hold and their expiry were kept")
 	}
 }

@@ -139,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 		s.direct = newDirect(tcpStreams)
 	}
 	q := newQuota(cfg.MaxAllocations, cfg.MaxAllocationsPerCredential)
+	q.revokedHold, q.afterFunc = cfg.TTL+revokedMargin, cfg.AfterFunc
 	s.quota = q
 	gen := func() *relayGenerator {
 		return &relayGenerator{relayIP: net.IP(cfg.RelayIP.Unmap().AsSlice()), bindIP: cfg.RelayBind, peers: newPeers(cfg.Peers),
