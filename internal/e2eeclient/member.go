@@ -69,7 +69,7 @@ type Member struct {
 	names        map[string]string // the names verified members sent in their key envelopes
 	own          *Key
 	peers        map[string]*peer           // the roster as the server announced it, minus self
-	dead         map[string]bool            // ids that left: never verified again
+	dead         map[string]bool            // ids that left: never verified again; at most MaxDeadIDs
 	keys         map[string]Key             // the newest key received from each sender
 	past         map[string][]Key           // the past keys received from each sender (chat only)
 	seen         map[string]map[string]bool // each sender's raw keys taken this session: a replay is refused
@@ -236,9 +236,21 @@ func (m *Member) handle(typ string, payload json.RawMessage) error {
 	return nil
 }
 
+// MaxDeadIDs bounds the ids that left a member remembers, as the web client's does
+// (e2ee/roster.js MAX_DEAD_IDS; FORMAT.md, "Dead ids"): a dead id is never forgotten, so
+// once it holds this many a member takes no id it does not hold already, since it could
+// not remember it as dead once it left.
+const MaxDeadIDs = 20000
+
+// fullLocked reports whether the memory of ids that left is full.
+func (m *Member) fullLocked() bool { return len(m.dead) >= MaxDeadIDs }
+
 func (m *Member) joined(id string) error {
 	if id == m.self || !e2ee.ValidID(id) || m.dead[id] {
 		return nil
+	}
+	if _, held := m.peers[id]; !held && m.fullLocked() {
+		return nil // a new id once full: never taken (the page counts a warning)
 	}
 	p := m.peer(id)
 	m.pendingJoins = append(m.pendingJoins, id)
@@ -258,7 +270,9 @@ func (m *Member) left(id string) {
 	delete(m.past, id)
 	delete(m.seen, id)
 	delete(m.names, id)
-	m.dead[id] = true
+	if !m.fullLocked() {
+		m.dead[id] = true // once full it is not remembered, but nothing new is taken
+	}
 	m.pendingLeave = true
 }
 
