@@ -34,7 +34,7 @@ doc.querySelector = (sel) => {
 };
 const qsa = doc.querySelectorAll;
 doc.querySelectorAll = (sel) => qsa(sel.replace(':not(svg)', ''));
-window.location = { origin: 'https://meet.example', hash: '#host=the-host-key', pathname: '/', search: '' };
+window.location = { origin: 'https://meet.example', hash: '#host=the-host.key', pathname: '/', search: '' };
 window.history = { replaceState() {} };
 globalThis.history = window.history;
 

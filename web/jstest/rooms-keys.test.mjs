@@ -3,10 +3,11 @@
 // other keys; titles open only with the right room key; links and the host fragment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 
 import {
   decryptTitle, encryptTitle, fromLocalInput, hostLink, newRoomId, newRootSecret,
-  parseHostFragment, parseRootSecret, roomKeys, roomLinks, toLocalInput,
+  parseHostFragment, parseRootSecret, roomKeys, roomLinks, toLocalInput, validHostKey,
 } from '../static/js/rooms-keys.js';
 
 const RK = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8'; // bytes 0..31
@@ -79,13 +80,27 @@ test('links keep the landing page format', () => {
 });
 
 test('host fragment and host link', () => {
-  assert.deepEqual(parseHostFragment('#host=h.s&rk=' + RK), { host: 'h.s', rk: RK });
-  assert.deepEqual(parseHostFragment('#host=h.s'), { host: 'h.s', rk: '' });
-  assert.deepEqual(parseHostFragment('#x=1&rk=%zz'), { host: '', rk: '%zz' });
-  assert.deepEqual(parseHostFragment(''), { host: '', rk: '' });
+  assert.deepEqual(parseHostFragment('#host=h.s&rk=' + RK), { host: 'h.s', rk: RK, badHost: false });
+  assert.deepEqual(parseHostFragment('#host=h.s'), { host: 'h.s', rk: '', badHost: false });
+  assert.deepEqual(parseHostFragment('#x=1&rk=%zz'), { host: '', rk: '%zz', badHost: false });
+  assert.deepEqual(parseHostFragment(''), { host: '', rk: '', badHost: false });
   const link = hostLink('https://x', 'h.s', RK);
   assert.equal(link, `https://x/#host=h.s&rk=${RK}`);
-  assert.deepEqual(parseHostFragment(link.slice(link.indexOf('#'))), { host: 'h.s', rk: RK });
+  assert.deepEqual(parseHostFragment(link.slice(link.indexOf('#'))), { host: 'h.s', rk: RK, badHost: false });
+});
+
+// The server refuses, unread, a host key not of its form (signaling.ParseHostKey), and
+// `conclave room` refuses such a link before any request; the page took any key from
+// the link and sent it. The cases are the Go test's (TestHostKeyVectors), from one file.
+test('a host link\'s key is taken only in the form the server takes, the same cases as Go\'s', () => {
+  const { cases } = JSON.parse(readFileSync(new URL('../../signaling/testdata/hostkeys.json', import.meta.url), 'utf8'));
+  assert.ok(cases.length > 10 && cases.some((c) => c.ok) && cases.some((c) => !c.ok));
+  for (const { key, ok, why } of cases) {
+    assert.equal(validHostKey(key), ok, `${why}: ${JSON.stringify(key)}`);
+    if (key !== key.trim() || key === '') continue; // the fragment's value is trimmed; '' is no key at all
+    const got = parseHostFragment(`#host=${encodeURIComponent(key)}&rk=${RK}`);
+    assert.deepEqual(got, { host: ok ? key : '', rk: RK, badHost: !ok }, `${why}: ${JSON.stringify(key)}`);
+  }
 });
 
 test('local date and time round trip', () => {

@@ -286,6 +286,8 @@ function main() {
     window.history.replaceState(null, '', window.location.pathname + window.location.search);
   }
   showKeyField(!linkKey);
+  // A link whose key the server would refuse sends nothing: the page asks for the key.
+  if (fromLink.badHost) showError($('#create-error'), 'landing.host-key.link-invalid');
   // The rooms card: rk (the room secret) from the same host link, never stored.
   rooms = new Rooms({
     hostKey,

@@ -84,9 +84,24 @@ export function roomLinks(origin, id, { meetingSecret, moderatorSecret }, e2ee =
   };
 }
 
-/** parseHostFragment reads {host, rk} from #host=…&rk=… (other parts ignored). */
+/**
+ * validHostKey tells whether key has the form the server takes for a host key (Go's
+ * signaling.ParseHostKey, which `conclave room` applies too): an id of 1 to 64
+ * characters of base64url, a dot, a secret of 1 to 256. The server refuses any other
+ * unread; the cases both are tested with are signaling/testdata/hostkeys.json.
+ */
+export function validHostKey(key) {
+  return typeof key === 'string' && /^[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{1,256}$/.test(key);
+}
+
+/**
+ * parseHostFragment reads {host, rk, badHost} from #host=…&rk=… (other parts ignored).
+ * A host key not of the server's form (validHostKey) is not taken: host is '' and
+ * badHost true, so that the page asks for the key, saying the link's is not valid,
+ * before any request, where the server would refuse it.
+ */
 export function parseHostFragment(hash) {
-  const out = { host: '', rk: '' };
+  const out = { host: '', rk: '', badHost: false };
   for (const part of String(hash || '').replace(/^#/, '').split('&')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
@@ -97,6 +112,10 @@ export function parseHostFragment(hash) {
       v = decodeURIComponent(v);
     } catch { /* keep it raw */ }
     out[name] = v.trim();
+  }
+  if (out.host && !validHostKey(out.host)) {
+    out.host = '';
+    out.badHost = true;
   }
   return out;
 }
