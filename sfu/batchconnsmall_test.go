@@ -83,3 +83,63 @@ func TestShortWritesQueueSmallDatagrams(t *testing.T) {
 		}
 	}
 }
+
+// TestDatagramsGoBackToThePoolOfTheirSize: a datagram the sender has sent goes back to
+// the pool of its own size. A small one put in the full-sized pool would be handed to
+// the next long write, which WriteToAddrPort copies into its 248 bytes: the datagram
+// would leave cut short, and the SRTP writer's encryption into it would fail. 200 short
+// writes wait behind a held sender, so that 200 small datagrams are made; once they
+// are sent and given back, 200 long writes must each arrive whole.
+func TestDatagramsGoBackToThePoolOfTheirSize(t *testing.T) {
+	b := mustBatchConn(t, listenLoopback(t))
+	t.Cleanup(func() { _ = b.Close() })
+	e := &Engine{}
+	b.relays = &e.relays
+	to := netip.MustParseAddrPort("127.0.0.1:40000")
+	held, release := make(chan struct{}), make(chan struct{})
+	got := make(chan []byte, 512)
+	first := true
+	e.AddLocalRelay(to, func(p []byte) { // the sender's goroutine only
+		if first {
+			first = false
+			close(held)
+			<-release
+		}
+		got <- bytes.Clone(p)
+	})
+	packet := func(i, n int) []byte {
+		p := bytes.Repeat([]byte{byte(i)}, n)
+		copy(p, fmt.Sprint(i))
+		return p
+	}
+	write := func(i, n int) {
+		t.Helper()
+		if _, err := b.WriteToAddrPort(packet(i, n), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arrives := func(i, n int) {
+		t.Helper()
+		if p := <-got; !bytes.Equal(p, packet(i, n)) {
+			t.Fatalf("datagram %d arrived as %q…, %d bytes; want %d bytes of it", i, p[:min(len(p), 8)], len(p), n)
+		}
+	}
+	const short, long = 200, 200
+	write(0, 60)
+	<-held
+	for i := 1; i <= short; i++ {
+		write(i, 60)
+	}
+	close(release)
+	for i := 0; i <= short; i++ {
+		arrives(i, 60)
+	}
+	// The sender gives a batch back before it takes the next from its queue: once this
+	// one has arrived, every short datagram is back in a pool.
+	write(short+1, 60)
+	arrives(short+1, 60)
+	for i := range long {
+		write(i, 1200)
+		arrives(i, 1200)
+	}
+}
