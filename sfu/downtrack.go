@@ -155,7 +155,7 @@ func (d *downTrack) bind(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWr
 // track's throttle would defer the request that counts by up to keyframeInterval. That
 // request is the subscriber's own: its browser asks as soon as it decrypts a frame it
 // cannot decode, and the first request of a subscription passes at once. (A simulcast
-// subscription still asks when its forwarder starts a layer, forwarder.go: it forwards
+// subscription still asks when its forwarder starts a layer, layerswitch.go: it forwards
 // nothing of a layer before a keyframe of it; in an encrypted meeting it starts one
 // only once the connection carries media. A keyframe that comes a moment before its
 // key is held by the newcomer's page until the key is there: e2ee/FORMAT.md.)

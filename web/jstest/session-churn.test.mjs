@@ -75,7 +75,7 @@ test('a member that resumes and leaves at once is no dead id returning (no false
 });
 
 test('the simulation\'s pages take a participant_resumed for an id that left as a page does: a warning (only a lying server sends one)', async () => {
-  // churn-sim.mjs copies session-roster.js's handling; a page that passed over such a
+  // churn-page.mjs copies session-roster.js's handling; a page that passed over such a
   // resume could not show a false warning of it in an honest run.
   const { sim, a, r } = await three(13);
   try {
