@@ -22,6 +22,18 @@ export function wsURL(loc = window.location) {
   return scheme + '//' + loc.host + '/ws';
 }
 
+/**
+ * How long a websocket may take to open. The page asks for one only once the server
+ * answered its probe (reconnect-core.js reachable), so one still opening after this is
+ * held on a path that stalls (a NAT that lost the mapping as the attempt began, a proxy
+ * that stopped forwarding): given up, the attempt fails as "unreachable" and the next
+ * one goes over a new connection. The browser's own limit is far longer (Chromium 240 s,
+ * net/websockets/websocket_stream.cc), longer than a resume's grace (60 s): a page whose
+ * resume stalled so stayed at "Reconnecting…" for four minutes and came back to
+ * "Disconnected". As long as the server's own wait for a new connection's first message.
+ */
+export const OPEN_TIMEOUT_MS = 10000;
+
 export class Signaling {
   constructor(url = wsURL()) {
     this.url = url;
@@ -37,19 +49,35 @@ export class Signaling {
     this.onreceive = null;
   }
 
-  /** connect opens the websocket; it resolves when open and rejects if it cannot be opened. */
-  connect() {
+  /**
+   * connect opens the websocket; it resolves when open and rejects if it cannot be
+   * opened, or is not open within timeoutMs (OPEN_TIMEOUT_MS).
+   */
+  connect(timeoutMs = OPEN_TIMEOUT_MS) {
     return new Promise((resolve, reject) => {
       let opened = false;
       const ws = new WebSocket(this.url);
       this.ws = ws;
+      const timer = setTimeout(() => {
+        // Given up now: its close event may come only after the browser's own limit.
+        ws.onopen = null;
+        ws.onmessage = null;
+        ws.onclose = null;
+        this.closed = true;
+        ws.close();
+        const err = new Error(`websocket not open within ${timeoutMs} ms`);
+        err.closeCode = 1006;
+        reject(err);
+      }, timeoutMs);
       ws.onopen = () => {
+        clearTimeout(timer);
         opened = true;
         resolve();
       };
       ws.onmessage = (event) => this._receive(event.data);
       ws.onerror = () => {}; // always followed by close, handled there
       ws.onclose = (event) => {
+        clearTimeout(timer);
         this.closed = true;
         const err = new Error(`websocket closed (${event.code})`);
         err.closeCode = event.code;
