@@ -19,8 +19,8 @@ import (
 // under the same id; s keeps it (tookFrom), so that a connection that takes the
 // membership from s in turn waits for it too when s goes first.
 func (m *Meeting) takeLocked(s *Session, id lobby.ID, rec *parking) (prev *Session) {
-	rec.hash, rec.prev = "", "" // spent, both; completeHandover issues the next one
-	rec.claimed = true
+	rec.hash, rec.prev = "", ""          // spent, both; completeHandover issues the next one
+	rec.claimed, rec.claiming = true, "" // claim sets claiming for a resume
 	if rec.stop != nil {
 		rec.stop()
 		rec.stop = nil

@@ -30,6 +30,13 @@ type parking struct {
 	// reaches that connection either (hearsLocked), and the waiting people are not told
 	// of a moderator back before its welcome.
 	claimed bool
+	// claiming is the keyed hash of the secret a resume claimed with while it is
+	// claimed and not yet welcomed (""; a knock's takeover spends none). A page whose
+	// resume's connection went before its welcome holds that secret still, no other,
+	// and tries it again on a new connection, which may come before the server notices
+	// the old one's end: it takes the membership over from that resume (claim), as a
+	// resume takes it from a connection the server still holds.
+	claiming string
 	// knock is the secret of the knock the membership was let in from ("": none, or
 	// spent), and knocks that knock's budget of replacements: until a page has spoken
 	// on the membership after a welcome, the page that knocked may take it over with
@@ -96,7 +103,7 @@ func (m *Meeting) park(s *Session, clock Clock, grace time.Duration, expired fun
 	}
 	delete(m.conns, id)
 	rec.last = s
-	rec.claimed = false
+	rec.claimed, rec.claiming = false, ""
 	if c := s.claimed; c.hash != "" || c.knock {
 		// s claimed the membership with its secret and went before its welcome, with
 		// the next secret, was sent: that secret was spent for nothing, and the member

@@ -79,12 +79,16 @@ func parseResume(env Envelope) (ResumePayload, *Error) {
 
 // resumeHashes are the keyed hashes of member pid's current resumption secret and of
 // the one its last resume claimed with while its welcome is not known to have arrived
-// (parking.prev), "" for none (gone, or a resume is under way).
+// (parking.prev) or, while that resume is under way, has not gone out (parking.claiming),
+// "" for none.
 func (m *Meeting) resumeHashes(pid string) (cur, prev string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	id := lobby.ID(pid)
 	if rec := m.resumable[id]; rec != nil && !m.ended && m.members[id] != nil {
+		if rec.claimed {
+			return "", rec.claiming
+		}
 		return rec.hash, rec.prev
 	}
 	return "", ""
@@ -105,7 +109,10 @@ func (m *Meeting) confirmWelcome(s *Session) {
 
 // claim takes member pid's membership for s if its secret's hash is still hash (checked
 // by the caller against the secret given), and spends that secret at once: two resumes
-// with one secret cannot both win. It returns the member's last connection, whose end
+// with one secret cannot both win. One whose welcome has not gone out yet is taken over
+// by a resume with the same secret on a connection taken after its own (retriesLocked),
+// whose page can hold no other: the later wins, and the earlier is told it was
+// replaced. It returns the member's last connection, whose end
 // the caller waits for before it sets up media under the same id. A connection the server
 // still had (it had not noticed the drop) is told that it was replaced. When the
 // membership has resumed too often lately, nothing changes and wait says how long until
@@ -115,7 +122,7 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 	defer m.mu.Unlock()
 	id := lobby.ID(pid)
 	rec := m.resumable[id]
-	if m.ended || rec == nil || m.members[id] == nil || hash == "" || (rec.hash != hash && rec.prev != hash) {
+	if m.ended || rec == nil || m.members[id] == nil || hash == "" || (rec.hash != hash && rec.prev != hash && !m.retriesLocked(s, rec, hash)) {
 		return nil, 0, false
 	}
 	if now := m.now(); !rec.resumes.allow(now) {
@@ -124,7 +131,18 @@ func (m *Meeting) claim(s *Session, pid, hash string) (prev *Session, wait time.
 	// The resume secret came in a welcome: a page got it, and the knock's secret is
 	// spent too (takeover.go).
 	rec.knock = ""
-	return m.takeLocked(s, id, rec), 0, true
+	prev = m.takeLocked(s, id, rec)
+	rec.claiming = hash
+	return prev, 0, true
+}
+
+// retriesLocked reports whether s, resuming with the secret whose keyed hash is hash,
+// is the page trying again while its last resume with that secret is under way
+// (parking.claiming): only a connection taken after that resume's may, so that a resume
+// the page sent on a connection it has since given up, read late, never takes the
+// membership from the one it tries on now.
+func (m *Meeting) retriesLocked(s *Session, rec *parking, hash string) bool {
+	return rec.claimed && rec.claiming == hash && rec.last != nil && s.serial > rec.last.serial
 }
 
 // resume handles the first message of a connection that takes a membership back.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,6 +42,8 @@ type Server struct {
 	hostTurns    hostTurns   // one room creation at a time per host (roomcap.go)
 	idBudgets    idBudgets   // how fast each host makes room ids (roomcap.go)
 	knocks       knockLimits // knocks per address group (knocklimit.go)
+	// serials numbers the connections in the order they are taken (Session.serial).
+	serials atomic.Uint64
 
 	// maxParticipants bounds a batch's envelopes; batchReadLimit is the read limit that
 	// lets a member of an end-to-end encrypted meeting send one (batch.go).

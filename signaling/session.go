@@ -74,6 +74,7 @@ type Session struct {
 	log  *slog.Logger
 
 	addr      string        // source address: password throttling, and the TURN server's welcome (ICESource); never logged
+	serial    uint64        // the order the server took the connection in: a page's later attempt has a higher one
 	group     string        // addrGroup(addr): the unit of the per-address caps
 	queue     outQueue      // for the write pump
 	events    chan *event   // pointers: the channel is sized for bursts and kept per member
@@ -184,6 +185,7 @@ func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
 		srv:       srv,
 		conn:      conn,
 		addr:      addr,
+		serial:    srv.serials.Add(1),
 		group:     addrGroup(addr),
 		closed:    make(chan struct{}),
 		done:      make(chan struct{}),

@@ -1,0 +1,110 @@
+package signaling_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"conclave/internal/conntest"
+	"conclave/signaling"
+)
+
+// TestResumeTriedAgainBeforeTheFirstIsWelcomed: a page resumes, and its path goes again
+// while the server sets that resume up (its welcome not yet out: here held at its ICE
+// servers; on a real server the connection it replaces letting go, or the media being
+// set up). The server does not notice that connection's end (a dead path sends no
+// close), the page does (its own wait for the welcome, or the close it sees) and tries
+// again on a new connection with the secret it holds, the only one it has: no welcome
+// brought another. That resume takes the membership over from the first, whose welcome
+// nobody will read, as a resume takes it from a connection the server still holds. It
+// was refused with resume_failed, the secret spent by a claim no page could finish, so
+// the page gave up and its person was at "Disconnected", to knock again. A resume on a
+// connection taken before the one under way (the page's earlier attempt, read late) is
+// still refused.
+func TestResumeTriedAgainBeforeTheFirstIsWelcomed(t *testing.T) {
+	gate := newGateICE()
+	clock := newFakeClock()
+	srv := newTestServerWith(t, signaling.Config{Clock: clock, ResumeGrace: testGrace, EmptyMeetingGrace: time.Minute, ICE: gate})
+	t.Cleanup(gate.open) // before the server's shutdown (cleanups run last first)
+	mt := srv.createMeetingWith(t, `{"e2ee":false}`)
+	mod := srv.joinModerator(t, mt, "Mod")
+	alice := srv.admitted(t, mod, mt.MeetingID, "Alice")
+	id, sec := alice.ParticipantID, alice.ResumeSecret
+	dropAndSeeReconnecting(t, alice, mod)
+
+	// The first resume: held between its media and its welcome.
+	gate.armed.Store(true)
+	first := srv.dialFrom(t, net.ParseIP(kim2Addr))
+	if err := first.SendResume(mt.MeetingID, id, sec, nil); err != nil {
+		t.Fatal(err)
+	}
+	gate.awaitHeld(t, "the first resume")
+
+	// A connection the page opened before its last (its resume read late, after the
+	// page gave it up) must not take the membership from the one it tries on now.
+	stale := srv.dialFrom(t, net.ParseIP(kim4Addr))
+	// The page tries again with the same secret on a new connection.
+	again := srv.dialFrom(t, net.ParseIP(kim3Addr))
+	if err := again.SendResume(mt.MeetingID, id, sec, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Judged while the first is still held: refused, or holding the membership.
+	conntest.Eventually(t, "the resume tried again judged", func() bool {
+		return len(again.All()) > 0 || signaling.MembershipClaimedBy(srv.sig, mt.MeetingID, id) == kim3Addr
+	})
+	for _, m := range again.All() {
+		if m.Type == "error" {
+			t.Fatalf("the resume tried again while the first waited for its welcome was refused: %s", m.Payload)
+		}
+	}
+	if err := stale.SendResume(mt.MeetingID, id, sec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := expectError(t, stale); code != "resume_failed" {
+		t.Fatalf("a resume on a connection older than the one under way: %s, want resume_failed", code)
+	}
+	if by := signaling.MembershipClaimedBy(srv.sig, mt.MeetingID, id); by != kim3Addr {
+		t.Fatalf("after the older connection's resume the membership is claimed by %q, want the page's last connection", by)
+	}
+	gate.open()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		m, err := again.Next(ctx)
+		if err != nil {
+			t.Fatalf("no answer to the resume tried again: %v (close %d)", err, again.CloseCode())
+		}
+		if m.Type == "error" {
+			t.Fatalf("the resume tried again while the first waited for its welcome was refused: %s", m.Payload)
+		}
+		if m.Type == "welcome" {
+			break
+		}
+	}
+	again.ParticipantID = id
+	if w := resumedWelcome(t, again); !w.Resumed || w.ParticipantID != id || w.ResumeSecret == "" {
+		t.Fatalf("welcome %+v, want the resumed membership %s with a new secret", w, id)
+	}
+	// The first connection gets no membership: it is told it was replaced.
+	if m := expectType(t, first, "bye"); !jsonHas(m.Payload, "replaced") {
+		t.Fatalf("the first resume's connection: %s", m.Payload)
+	}
+	for _, m := range first.All() {
+		if m.Type == "welcome" {
+			t.Fatalf("the first resume was welcomed too: %s", m.Payload)
+		}
+	}
+	// The others see the member back once, never gone.
+	expectType(t, mod, "participant_resumed")
+	for _, m := range mod.All() {
+		if m.Type == "participant_left" {
+			t.Fatalf("the moderator was told the member left: %s", m.Payload)
+		}
+	}
+	// It is the member's connection: it chats, and the moderator hears it.
+	if _, err := again.Send("chat", map[string]string{"text": "back"}); err != nil {
+		t.Fatal(err)
+	}
+	expectType(t, mod, "chat")
+}
