@@ -84,7 +84,7 @@ func NewCollector(src Sources) *Collector {
 			labelled{"ice_tcp", func(s *snapshot) float64 { return float64(s.media.ICETCPAcceptFailed) }},
 			labelled{"turn", func(s *snapshot) float64 { return float64(s.turnAcceptFailed) }}),
 		counter("web_connections_refused_total", "Connections to the web port closed as soon as they were accepted, because its bound in all or from one address was reached (before any websocket or HTTP request).", func(s *snapshot) uint64 { return s.server.WebConnsRefused }),
-		counter("http2_requests_refused_total", "HTTP/2 requests answered 503 at once, their handler never run, because the web port's bound in all or from one address of requests in flight was reached (the same bounds as its connections').", func(s *snapshot) uint64 { return s.server.H2RequestsRefused }),
+		counter("http2_requests_refused_total", "HTTP/2 requests answered 503 at once, their handler never run, because the web port's bound in all or from one address of requests in flight was reached (in all its connections' bound; from one address 32 for each browser its bound of connections serves over HTTP/1.1).", func(s *snapshot) uint64 { return s.server.H2RequestsRefused }),
 		family("wrong_secrets_total", "Wrong guesses at secrets, by kind.", "kind", prometheus.CounterValue,
 			labelled{"password", func(s *snapshot) float64 { return float64(s.server.WrongPasswords) }},
 			labelled{"moderator_secret", func(s *snapshot) float64 { return float64(s.server.WrongModeratorSecrets) }},

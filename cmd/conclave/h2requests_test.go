@@ -73,15 +73,17 @@ func h2Answers(t *testing.T, conn net.Conn, authority, path string, n int) (runn
 	return running
 }
 
-// TestH2RequestsInFlightAreBoundedPerAddress: one address that asks for the blur
-// runtime twice as often at once as its connections' bound, on one HTTP/2 connection,
-// granting each answer a small window and reading no further, has as many of them
-// run as it may hold connections (4 × -max-conns-per-addr); the others are answered
-// at once (503). Someone at another address is served meanwhile, and the address is
-// served again once its connection is gone.
+// TestH2RequestsInFlightAreBoundedPerAddress: from one address HTTP/2 runs as many
+// requests at once as the browsers its bound of connections lets in over HTTP/1.1 (at
+// most browserConnsPerHost connections each) may ask for on their one HTTP/2
+// connection each: with -max-conns-per-addr 3, 12 connections, two browsers, and each
+// asks for the blur runtime h2MaxStreams times at once, granting each answer a small
+// window and reading no further; both are served in full. A third connection's
+// requests are answered at once (503). Someone at another address is served meanwhile,
+// and the address is served again once a connection of it is gone.
 func TestH2RequestsInFlightAreBoundedPerAddress(t *testing.T) {
-	const perAddr = 4 // -max-conns-per-addr: the web port holds 16 connections from one address
-	const bound = 4 * perAddr
+	const perAddr = 3 // -max-conns-per-addr: the web port holds 12 connections from one address
+	const browsers = 4 * perAddr / browserConnsPerHost
 	certFile, keyFile, _ := selfSigned(t, t.TempDir())
 	out := start(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile,
 		"-max-conns-per-addr", strconv.Itoa(perAddr)).stdout
@@ -90,15 +92,24 @@ func TestH2RequestsInFlightAreBoundedPerAddress(t *testing.T) {
 		t.Fatalf("stdout %q", out)
 	}
 	addr := m[1]
-	flood := conntest.DialFrom(t, "127.0.0.1", addr)
-	if n := h2Answers(t, flood, addr, blurRuntime, 2*bound); n > bound || n == 0 {
-		t.Fatalf("%d of %d requests from one address run at once on HTTP/2, want %d (its bound of connections)", n, 2*bound, bound)
+	var first net.Conn
+	for b := range browsers {
+		c := conntest.DialFrom(t, "127.0.0.1", addr)
+		if b == 0 {
+			first = c
+		}
+		if n := h2Answers(t, c, addr, blurRuntime, h2MaxStreams); n != h2MaxStreams {
+			t.Fatalf("browser %d of %d at one address (%d connections over HTTP/1.1): %d of its %d requests run at once on HTTP/2, want all", b+1, browsers, 4*perAddr, n, h2MaxStreams)
+		}
+	}
+	if n := h2Answers(t, conntest.DialFrom(t, "127.0.0.1", addr), addr, blurRuntime, h2MaxStreams); n != 0 {
+		t.Fatalf("%d more requests from one address run at once beyond %d browsers' %d, want none", n, browsers, browsers*h2MaxStreams)
 	}
 	if n := h2Answers(t, conntest.DialFrom(t, "127.0.0.2", addr), addr, blurRuntime, 1); n != 1 {
 		t.Fatal("a person at another address was refused the blur runtime while one address held its bound")
 	}
-	_ = flood.Close()
-	conntest.Eventually(t, "the address served again after its connection closed", func() bool {
+	_ = first.Close()
+	conntest.Eventually(t, "the address served again after a connection of it closed", func() bool {
 		c := conntest.DialFrom(t, "127.0.0.1", addr)
 		defer c.Close()
 		return h2Answers(t, c, addr, blurRuntime, 1) == 1

@@ -81,9 +81,15 @@ func newHTTPServer(h http.Handler, errorLog *log.Logger, idle time.Duration) *ht
 // one address could have held every connection the port takes, the proxy's refused).
 // A refused connection is closed as soon as it is accepted.
 func webConnLimits(o options) *connlimit.Limits {
-	l := connlimit.New(4*o.limits.maxConns, 4*o.limits.maxConnsPerAddr)
+	all, perAddr := webConnBounds(o)
+	l := connlimit.New(all, perAddr)
 	if o.behindProxy {
 		l.ExemptFromPerAddr(o.proxies)
 	}
 	return l
+}
+
+// webConnBounds are webConnLimits' bounds: in all and from one address.
+func webConnBounds(o options) (all, perAddr int) {
+	return 4 * o.limits.maxConns, 4 * o.limits.maxConnsPerAddr
 }

@@ -74,7 +74,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	webLimits := webConnLimits(o)
 	appLn = webLimits.Listener(appLn)
-	h2Requests := webConnLimits(o) // HTTP/2's requests in flight: the same bounds, counted apart (h2requests.go)
+	h2Requests := h2RequestLimits(o) // HTTP/2's requests in flight, counted apart (h2requests.go)
 	if redirectLn != nil {
 		redirectLn = webLimits.Listener(redirectLn)
 	}
