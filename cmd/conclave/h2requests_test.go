@@ -27,7 +27,14 @@ const h2Window = 16 << 10
 // has got its window's worth and waits for more (running true: its handler runs).
 func h2Answers(t *testing.T, conn net.Conn, authority, path string, n int) (running int) {
 	t.Helper()
-	c := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}) // a test's own certificate
+	_, running = h2Ask(t, conn, authority, path, n)
+	return running
+}
+
+// h2Ask is h2Answers, and returns the TLS connection over conn as well, to send more on.
+func h2Ask(t *testing.T, conn net.Conn, authority, path string, n int) (c *tls.Conn, running int) {
+	t.Helper()
+	c = tls.Client(conn, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}) // a test's own certificate
 	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(conntest.Wait)) // a bound on hanging, not a verdict
 	settings := make([]byte, 6)
@@ -51,6 +58,7 @@ func h2Answers(t *testing.T, conn net.Conn, authority, path string, n int) (runn
 		typ, flags, stream, payload, err := readH2Frame(r)
 		if err != nil {
 			t.Fatalf("after %d of %d answers: %v", len(done), n, err)
+			return nil, 0
 		}
 		switch typ {
 		case h2RSTStream, h2GoAway:
@@ -70,7 +78,7 @@ func h2Answers(t *testing.T, conn net.Conn, authority, path string, n int) (runn
 			}
 		}
 	}
-	return running
+	return c, running
 }
 
 // TestH2RequestsInFlightAreBoundedPerAddress: from one address HTTP/2 runs as many
@@ -113,5 +121,50 @@ func TestH2RequestsInFlightAreBoundedPerAddress(t *testing.T) {
 		c := conntest.DialFrom(t, "127.0.0.1", addr)
 		defer c.Close()
 		return h2Answers(t, c, addr, blurRuntime, 1) == 1
+	})
+}
+
+// TestH2RequestsResetGiveTheirPlacesBack: a browser that cancels its requests (the page
+// navigated away: RST_STREAM with CANCEL) while their answers wait for its window, on
+// a connection it keeps, gives their places back: once their handlers end, as many
+// requests run again from the address as before. A place that stayed taken would
+// shrink the address's bound for as long as the server runs.
+func TestH2RequestsResetGiveTheirPlacesBack(t *testing.T) {
+	const perAddr = 3 // 12 connections, two browsers, 64 requests in flight from one address
+	const bound = (4*perAddr + browserConnsPerHost - 1) / browserConnsPerHost * h2MaxStreams
+	certFile, keyFile, _ := selfSigned(t, t.TempDir())
+	out := start(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile,
+		"-max-conns-per-addr", strconv.Itoa(perAddr)).stdout
+	m := regexp.MustCompile(`Open https://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("stdout %q", out)
+	}
+	addr := m[1]
+	var held []*tls.Conn
+	for range bound / h2MaxStreams {
+		c, n := h2Ask(t, conntest.DialFrom(t, "127.0.0.1", addr), addr, blurRuntime, h2MaxStreams)
+		if n != h2MaxStreams {
+			t.Fatalf("%d of %d requests run at once, want all", n, h2MaxStreams)
+		}
+		held = append(held, c)
+	}
+	var resets []byte
+	for i := range h2MaxStreams {
+		resets = append(resets, h2Frame(h2RSTStream, 0, uint32(2*i+1), []byte{0, 0, 0, 0x8})...) // CANCEL
+	}
+	for _, c := range held {
+		if _, err := c.Write(resets); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The connections stay open: only the resets can give the places back.
+	conntest.Eventually(t, "every place of the requests reset given back", func() bool {
+		ran := 0
+		for range bound / h2MaxStreams {
+			c := conntest.DialFrom(t, "127.0.0.1", addr)
+			defer c.Close()
+			ran += h2Answers(t, c, addr, blurRuntime, h2MaxStreams)
+		}
+		return ran == bound
 	})
 }
