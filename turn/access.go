@@ -25,7 +25,7 @@ func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, b
 	if ra.Realm != realm || s.quota.isRevoked(ra.Username) {
 		return "", nil, false
 	}
-	now := s.now()
+	now := s.clock.now()
 	if ra.Method != stun.MethodAllocate {
 		// Far in the past: only the HMAC matters for an existing allocation.
 		now = time.Unix(0, 0)
@@ -37,9 +37,11 @@ func (s *Server) authenticate(ra *pionturn.RequestAttributes) (string, []byte, b
 	return ra.Username, pionturn.GenerateAuthKey(ra.Username, realm, password), true
 }
 
-// ICEServers returns fresh credentials for every URL the server listens on.
+// ICEServers returns fresh credentials for every URL the server listens on, valid for
+// Config.TTL from now (a reading of Config.Now's clock) on the credentials' clock
+// (credclock.go).
 func (s *Server) ICEServers(now time.Time) []ICEServer {
-	username, password := s.creds.issue(now)
+	username, password := s.creds.issue(s.clock.shift(now))
 	return []ICEServer{{URLs: append([]string(nil), s.urls...), Username: username, Credential: password}}
 }
 
@@ -79,7 +81,7 @@ func (s *Server) Revoke(username string) {
 	if err != nil {
 		return
 	}
-	relays := s.quota.revoke(username, time.Unix(expiry, 0), s.now())
+	relays := s.quota.revoke(username, time.Unix(expiry, 0), s.clock.now())
 	for _, c := range relays {
 		c.shut()
 	}

@@ -70,7 +70,8 @@ type Config struct {
 	// whether it did; the rest goes on the socket). cmd gives it
 	// sfu.Engine.RelayUplink. nil: every datagram to the SFU goes on the socket.
 	RelayUplink func(ap netip.AddrPort) (take func(b []byte) bool)
-	// Now is the clock credentials are issued and checked against; nil means time.Now.
+	// Now is the wall clock credentials are issued and checked against, each step it
+	// makes back taken out (credclock.go); nil means time.Now.
 	Now func() time.Time
 	// AfterFunc runs f after d on the same clock (a TCP or TLS connection's wait for
 	// its allocation, a TLS handshake's bound); nil means time.AfterFunc.

@@ -33,7 +33,7 @@ type quota struct {
 	byUser map[string]int
 	relays map[string]map[*restrictedConn]struct{}
 	// revoked are the revoked usernames, each kept until its expiry has passed on the
-	// wall clock (then no Allocate accepts it, and it holds no allocation a request
+	// credentials' clock (then no Allocate accepts it, and it holds no allocation a request
 	// could use) and its lifetime since the revocation on the timers' (revokedUser).
 	revoked map[string]*revokedUser
 	// revokedHold is how long a revoked username is kept at least, on afterFunc's
@@ -48,12 +48,11 @@ type quota struct {
 	sweepAt, visited int
 }
 
-// revokedUser is a revoked username's record. Its expiry is read on the wall clock
-// (Config.Now), which steps: a clock ahead past the expiry at the revocation, or
-// during a sweep, and then set back would have it forgotten while the credentials
-// open relays again (up to their lifetime). So it is also held for the credentials'
-// lifetime since the revocation on the timers' clock, which does not step: once that
-// has passed the credentials are past their own lifetime whatever the wall clock says.
+// revokedUser is a revoked username's record. Its expiry is read on the credentials'
+// clock (credclock.go), which never goes back: once past it, the credentials are
+// expired for good, whatever the wall clock does later. It is also held for the
+// credentials' lifetime since the revocation on the timers' clock, which does not step
+// either (the guard against a step back before credClock took steps back out).
 type revokedUser struct {
 	expiry time.Time
 	held   bool // its hold since the revocation has not passed yet
@@ -147,8 +146,8 @@ func (q *quota) isRevoked(username string) bool {
 	return revoked
 }
 
-// revoke refuses username from now on (until its expiry, expiry, has passed on the wall
-// clock and revokedHold on the timers') and returns its relay sockets for the caller to
+// revoke refuses username from now on (until its expiry, expiry, has passed on the
+// credentials' clock, whose reading now is, and revokedHold on the timers') and returns its relay sockets for the caller to
 // close. Usernames past both are forgotten (nothing accepts them any more) once the
 // list has doubled since it was last swept (sweepAt): a few visits per revocation, and
 // at most about twice the usernames still to refuse are kept.

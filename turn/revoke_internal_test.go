@@ -187,29 +187,7 @@ func TestRevokedCredentialsOutliveAWallClockStep(t *testing.T) {
 	}
 	clock.Jump(-step)
 
-	addr := s.udpConn.LocalAddr().String()
-	allocates := func(user, pass string) bool {
-		t.Helper()
-		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		c, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
-			Username: user, Password: pass, Conn: conn})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.Listen(); err != nil {
-			t.Fatal(err)
-		}
-		relay, err := c.Allocate()
-		if err == nil {
-			_ = relay.Close()
-		}
-		return err == nil
-	}
+	allocates := func(user, pass string) bool { t.Helper(); return allocatesOverUDP(t, s, user, pass) }
 	for _, c := range []struct{ what, user, pass string }{
 		{"revoked before the clock went ahead", before, beforePass},
 		{"revoked while the clock was ahead", during, duringPass},
@@ -236,5 +214,72 @@ func TestRevokedCredentialsOutliveAWallClockStep(t *testing.T) {
 	s.Revoke(user)
 	if s.quota.isRevoked(before) || s.quota.isRevoked(during) {
 		t.Fatal("revoked usernames past their hold and their expiry were kept")
+	}
+}
+
+// allocatesOverUDP reports whether a pion/turn client's Allocate with user and pass
+// opens a relay on s's UDP listener.
+func allocatesOverUDP(t *testing.T, s *Server, user, pass string) bool {
+	t.Helper()
+	addr := s.udpConn.LocalAddr().String()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr,
+		Username: user, Password: pass, Conn: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err == nil {
+		_ = relay.Close()
+	}
+	return err == nil
+}
+
+// TestCredentialsIssuedWhileTheClockWasAheadStayRevoked: credentials issued while the
+// wall clock was ahead carry an expiry that far ahead. Revoked, they were forgotten once
+// their hold had passed and the clock (still ahead) their expiry; set back, the clock
+// found them within their expiry again, and the member that was gone opened relays for
+// as long as the clock had been ahead. Credentials are judged on credClock now, which
+// never goes back: they stay expired. Credentials issued after the step still work.
+func TestCredentialsIssuedWhileTheClockWasAheadStayRevoked(t *testing.T) {
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
+	ttl := time.Minute
+	s, err := New(Config{UDPAddr: "127.0.0.1:0", Host: "127.0.0.1", RelayIP: netip.MustParseAddr("127.0.0.1"), RelayBind: "127.0.0.1",
+		Peers: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}, TTL: ttl, Now: clock.Now, AfterFunc: clock.AfterFunc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const step = time.Hour
+	clock.Jump(step)
+	ice := s.ICEServers(clock.Now())[0]
+	s.Revoke(ice.Username)
+	clock.Advance(ttl + revokedMargin + time.Second) // its hold passes, and its expiry
+	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
+	defer cancel()
+	if err := clock.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.quota.mu.Lock()
+	s.quota.sweepAt = 0 // the next revocation sweeps
+	s.quota.mu.Unlock()
+	s.Revoke(s.ICEServers(clock.Now())[0].Username)
+	if s.quota.isRevoked(ice.Username) {
+		t.Fatal("a revoked username past its hold and its expiry was kept")
+	}
+	clock.Jump(-step)
+	if allocatesOverUDP(t, s, ice.Username, ice.Credential) {
+		t.Error("credentials issued and revoked while the clock was ahead opened a relay once it was set back")
+	}
+	if fresh := s.ICEServers(clock.Now())[0]; !allocatesOverUDP(t, s, fresh.Username, fresh.Credential) {
+		t.Error("credentials issued after the clock was set back opened no relay")
 	}
 }

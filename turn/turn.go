@@ -26,9 +26,11 @@ type ICEServer struct {
 
 // Server is a running TURN server. Close stops it.
 type Server struct {
-	creds   credentials
-	quota   *quota
-	now     func() time.Time
+	creds credentials
+	quota *quota
+	// clock issues, checks and forgets credentials (credclock.go): Config.Now, never
+	// going back.
+	clock   *credClock
 	urls    []string
 	srv     *pionturn.Server
 	udpConn net.PacketConn
@@ -132,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{creds: creds, now: cfg.Now, realms: realms, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr),
+	s := &Server{creds: creds, clock: newCredClock(cfg.Now), realms: realms, tcpLimits: connlimit.New(cfg.MaxTCPConns, cfg.MaxTCPConnsPerAddr),
 		answers: newAnswerLimits(cfg.UnauthenticatedAnswersPerAddr, cfg.UnauthenticatedAnswers, cfg.Now)}
 	tcpStreams := newStreams(cfg.AfterFunc)
 	if cfg.LocalRelay != nil {
