@@ -98,8 +98,14 @@ func refuseHandshake(w http.ResponseWriter, _ *http.Request, status int, reason 
 	h.Set("Sec-Websocket-Version", "13")
 	h.Set("Cache-Control", "no-store")
 	e := &apiError{status: status, msg: reason.Error()}
-	if status == http.StatusForbidden {
+	switch status {
+	case http.StatusForbidden:
 		e.code = codeCrossOrigin // the upgrader's one 403: CheckOrigin refused the Origin
+	case http.StatusMethodNotAllowed:
+		// A handshake by HEAD (the route's pattern takes HEAD with GET): a 405 says
+		// which method would do (RFC 9110, 15.5.6), as the router's 405s at /ws say
+		// theirs; for a handshake that is GET alone.
+		h.Set("Allow", http.MethodGet)
 	}
 	if e.msg == "" {
 		e.msg = http.StatusText(status)

@@ -83,3 +83,29 @@ func TestWebsocketHandshakeRefusalsAreJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestWebsocketHandshakeByHeadSaysWhichMethod: a handshake sent as HEAD reaches the
+// upgrader (the route "GET /ws" takes HEAD too), which refuses it with 405; a 405 must
+// say which method would do (RFC 9110, 15.5.6), as the router's 405s at /ws say theirs,
+// where refuseHandshake sent no Allow.
+func TestWebsocketHandshakeByHeadSaysWhichMethod(t *testing.T) {
+	s := newTestServer(t)
+	req, err := http.NewRequest(http.MethodHead, s.http.URL+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"Connection": "Upgrade", "Upgrade": "websocket",
+		"Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="} {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodGet ||
+		resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("a handshake by HEAD: %d %s, Allow %q, want 405 JSON with Allow GET",
+			resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Allow"))
+	}
+}
