@@ -59,6 +59,12 @@ type Config struct {
 // DefaultMaxWaiting is Config.MaxWaiting when it is not set.
 const DefaultMaxWaiting = 100
 
+// MaxWaitingCeiling is the most Config.MaxWaiting may be, whatever the operator set: the
+// moderators' pages draw every knock of a waiting list and keep no more than this many
+// (session-roster.js MAX_WAITING, which must be this figure), so that a lying server
+// cannot make a page hold any number of knockers.
+const MaxWaitingCeiling = 10_000
+
 // Knock is one person waiting.
 type Knock struct {
 	ID    ID
@@ -107,6 +113,7 @@ func New(cfg Config, s Settings) *Lobby {
 	if cfg.MaxWaiting <= 0 {
 		cfg.MaxWaiting = DefaultMaxWaiting
 	}
+	cfg.MaxWaiting = min(cfg.MaxWaiting, MaxWaitingCeiling)
 	if cfg.KnockTTL <= 0 {
 		cfg.KnockTTL = 15 * time.Minute
 	}

@@ -7,13 +7,17 @@ import (
 	"testing"
 
 	"conclave/e2ee"
+	"conclave/lobby"
 )
 
 // TestPagesBoundsAreTheServers keeps the bounds the page applies to what others send equal
 // to the server's: name-text.js cuts a name of someone else to the characters cleanName
 // takes (a lying server's longer name is read whole by a screen reader otherwise), and the
 // ids the server takes from a client are the ids the E2EE format takes (e2ee.ValidID,
-// which knock proofs and key messages are checked with here and in the page).
+// which knock proofs and key messages are checked with here and in the page), and a
+// moderator's page keeps as many knockers of a waiting list (session-roster.js
+// MAX_WAITING) as any waiting room may hold (lobby.MaxWaitingCeiling), so that it hides
+// no honest knocker and holds no more than a lying server's list.
 func TestPagesBoundsAreTheServers(t *testing.T) {
 	src, err := os.ReadFile("../web/static/js/name-text.js")
 	if err != nil {
@@ -25,6 +29,17 @@ func TestPagesBoundsAreTheServers(t *testing.T) {
 	}
 	if n, _ := strconv.Atoi(string(m[1])); n != MaxNameChars {
 		t.Errorf("name-text.js: MAX_NAME_CHARS = %d, want MaxNameChars (%d)", n, MaxNameChars)
+	}
+	src, err = os.ReadFile("../web/static/js/session-roster.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = regexp.MustCompile(`(?m)^export const MAX_WAITING = ([0-9]+);`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("session-roster.js: no export const MAX_WAITING = <number>;")
+	}
+	if n, _ := strconv.Atoi(string(m[1])); n != lobby.MaxWaitingCeiling {
+		t.Errorf("session-roster.js: MAX_WAITING = %d, want lobby.MaxWaitingCeiling (%d)", n, lobby.MaxWaitingCeiling)
 	}
 	if maxIDBytes != e2ee.MaxIDBytes {
 		t.Errorf("maxIDBytes = %d, want e2ee.MaxIDBytes (%d)", maxIDBytes, e2ee.MaxIDBytes)

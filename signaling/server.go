@@ -103,6 +103,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Lobby.MaxWaiting <= 0 {
 		cfg.Lobby.MaxWaiting = lobby.DefaultMaxWaiting
 	}
+	cfg.Lobby.MaxWaiting = min(cfg.Lobby.MaxWaiting, lobby.MaxWaitingCeiling)
 	if cfg.Hasher == nil {
 		cfg.Hasher = secret.NewHasher(secret.DefaultParams, runtime.NumCPU())
 	}

@@ -103,6 +103,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"[[hosts]]\nname = \"Ann\"", "hosts", "unknown key"},
 		{`max-conns = 0`, "max-conns", "must be positive, not 0"},
 		{`max-conns = 4611686018427387904`, "max-conns", "must be at most 1000000"},
+		{`max-waiting = 10001`, "max-waiting", "must be at most 10000, not 10001"},
 		{`public-ip = "meet.example.org"`, "public-ip", `"meet.example.org" is not an IP address`},
 		{`public-ip = ["192.0.2.1", "203.0.113.300"]`, "public-ip", `"203.0.113.300" is not an IP address`},
 		{`public-ip = "192.0.2.1/meet"`, "public-ip", "is not an IP address"},

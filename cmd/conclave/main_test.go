@@ -223,7 +223,8 @@ func TestPerAddressBoundFollowsMeetingSize(t *testing.T) {
 
 // TestWaitingRoomFollowsMeetingSize: a waiting room the operator did not size holds a
 // whole meeting knocking at once (never fewer than 100), one address two fifths of it
-// (never fewer than 40); a bound set anywhere is kept as set, and the per-address one
+// (never fewer than 40), and never more than lobby.MaxWaitingCeiling, what a moderator's
+// page keeps of a list; a bound set anywhere is kept as set, and the per-address one
 // follows a waiting room that was.
 func TestWaitingRoomFollowsMeetingSize(t *testing.T) {
 	file := writeFile(t, "conclave.toml", "max-waiting = 120\n")
@@ -242,6 +243,7 @@ func TestWaitingRoomFollowsMeetingSize(t *testing.T) {
 		{"the per-address bound set", []string{"-max-participants", "250", "-max-waiting-per-addr", "10"}, nil, 250, 10},
 		{"the per-address bound from the environment", []string{"-max-participants", "250"}, map[string]string{"CONCLAVE_MAX_WAITING_PER_ADDR": "45"}, 250, 45},
 		{"the waiting room set in the file", []string{"-config", file, "-max-participants", "250"}, nil, 120, 48},
+		{"a meeting larger than a waiting room may be", []string{"-max-participants", "20000"}, nil, 10000, 4000},
 	} {
 		o, err := parseOptions(c.args, envOf(c.env), io.Discard)
 		if err != nil {

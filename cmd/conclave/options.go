@@ -1,6 +1,7 @@
 package main
 
 import (
+	"conclave/lobby"
 	"conclave/signaling"
 	"errors"
 	"flag"
@@ -86,7 +87,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.oneTimeKey, "one-time-key", "auto", "with no hosts configured: print a one-time host key (print), never make one (off), or print it only when stdout is a terminal, never into a journal (auto)")
 	fs.DurationVar(&o.knockTimeout, "knock-timeout", 15*time.Minute, "how long someone may wait in a meeting's waiting room before the knock expires")
 	fs.DurationVar(&o.resumeGrace, "resume-grace", signaling.DefaultResumeGrace, "how long a member whose connection dropped (or who reloaded the page) may come back without knocking again; 0 turns it off")
-	fs.IntVar(&o.maxWaiting, "max-waiting", 100, "most people waiting in one meeting's waiting room at once; unset: -max-participants, at least 100")
+	fs.IntVar(&o.maxWaiting, "max-waiting", 100, "most people waiting in one meeting's waiting room at once, at most 10000 (what a moderator's page keeps of a list); unset: -max-participants, at least 100")
 	fs.IntVar(&o.limits.maxWaitingPerAddr, "max-waiting-per-addr", signaling.DefaultMaxWaitingPerAddr, "most knocks from one address waiting in one meeting's waiting room at once; unset: two fifths of -max-waiting, at least 40")
 	fs.IntVar(&o.limits.maxParticipants, "max-participants", signaling.DefaultMaxParticipants, "most members of one meeting at once, moderators included")
 	fs.IntVar(&o.limits.maxConns, "max-conns", signaling.DefaultMaxConns, "most open websockets on the server")
@@ -165,6 +166,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 			return o, s.errorFor(c.name, fmt.Errorf("must be at most %d, not %d", maxCount, c.n))
 		}
 	}
+	// A waiting room is also bounded by what the moderators' pages keep of a list
+	// (lobby.MaxWaitingCeiling): a larger one would hide knockers from them.
+	if o.maxWaiting > lobby.MaxWaitingCeiling {
+		return o, s.errorFor("max-waiting", fmt.Errorf("must be at most %d, not %d", lobby.MaxWaitingCeiling, o.maxWaiting))
+	}
 	// A meeting may be a whole school or office behind one address: unless the operator
 	// chose the per-address bound, it grows with the meeting size (a 200-person webinar
 	// is 201 websockets), and stays at its default for meetings of up to 100.
@@ -176,7 +182,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	// fifths of it, as at the defaults: a school's hall fits, one address still cannot
 	// fill the room.
 	if !s.set("max-waiting") {
-		o.maxWaiting = max(o.maxWaiting, o.limits.maxParticipants)
+		o.maxWaiting = min(max(o.maxWaiting, o.limits.maxParticipants), lobby.MaxWaitingCeiling)
 	}
 	if !s.set("max-waiting-per-addr") {
 		o.limits.maxWaitingPerAddr = max(o.limits.maxWaitingPerAddr, o.maxWaiting*2/5)

@@ -85,3 +85,30 @@ test('what a resume carries and what the server sends elsewhere keep no id a mem
   names.received('p-bo', 'Bo');
   assert.deepEqual(named([...names.names.keys()]), ['p-bo'], 'a name is kept for an id no member can have');
 });
+
+test('a waiting list longer than any waiting room is kept up to the server\'s bound, and is one warning', async (t) => {
+  const { MAX_WAITING } = await import('../static/js/session-roster.js');
+  const p = resumingPage(t);
+  sent.length = 0;
+  p.open();
+  await eventually(() => sent.some((m) => m.type === 'join'), 'the join');
+  serverSays('welcome', welcome());
+  const s = p.session;
+  await eventually(() => s.joined && s.keys, 'the welcome');
+  await s.keysStarted;
+  // As many as a waiting room may hold: all kept, no warning (an honest server's list).
+  const ids = (n) => Array.from({ length: n }, (_, i) => `p-${i.toString(16).padStart(16, '0')}`);
+  serverSays('waiting_list', { waiting: ids(MAX_WAITING).map((id) => ({ participantId: id, waitingMs: 0 })) });
+  await eventually(() => s.waiting && s.waiting.length, 'the waiting list');
+  assert.equal(s.waiting.length, MAX_WAITING, 'a list as long as a waiting room may be is cut');
+  assert.deepEqual(s.e2eeInfo().warnings.kinds, {}, 'a list as long as a waiting room may be is a warning');
+  // Longer: the first MAX_WAITING kept, what is beyond neither shown nor kept, one warning.
+  const more = [await wrongKnock('p-first'), ...ids(MAX_WAITING * 3).map((id) => ({ participantId: id, waitingMs: 0 })), await wrongKnock('p-beyond')];
+  serverSays('waiting_list', { waiting: more });
+  await eventually(() => s.waiting[0].participantId === 'p-first', 'the longer list');
+  assert.equal(s.waiting.length, MAX_WAITING, 'a list longer than any waiting room is held whole');
+  assert.equal(s.waiting.at(-1).participantId, more[MAX_WAITING - 1].participantId, 'the list is not kept in its order up to the bound');
+  assert.ok(!s.knockWrongIds().includes('p-beyond'), 'a knocker beyond the bound is remembered with a wrong link');
+  assert.ok(!s.knockNonceOwners().some(([, id]) => id === 'p-beyond'), 'a knocker beyond the bound owns a nonce');
+  assert.deepEqual(s.e2eeInfo().warnings.kinds, { 'invalid-id': 1 }, 'a list longer than any waiting room is not one warning');
+});

@@ -17,6 +17,13 @@ import { monotonicNow } from './monotonic.js';
 /** MAX_KNOCK_WRONG bounds the knockers a page keeps as seen with a wrong link (knockWrong). */
 export const MAX_KNOCK_WRONG = 1000;
 
+/**
+ * MAX_WAITING is the most knockers a waiting list may hold: the server's ceiling on its
+ * waiting room (lobby.MaxWaitingCeiling, kept equal by signaling's
+ * TestPagesBoundsAreTheServers), which no honest list exceeds whatever the operator set.
+ */
+export const MAX_WAITING = 10000;
+
 /** rosterMethods are Session's (mixed into its prototype in session.js). */
 export const rosterMethods = {
   _chat(p) {
@@ -101,8 +108,12 @@ export const rosterMethods = {
     // An entry's id is checked as a member's is (keys.js, validId: at most the server's
     // 64 bytes): only a lying server lists another, which is neither shown nor kept in
     // any of the page's memories of knockers (knockWrong, the knock checker's nonces),
-    // and in an encrypted meeting is a roster warning, as an announced one is.
-    const valid = (Array.isArray(list) ? list : []).filter((w) => {
+    // and in an encrypted meeting is a roster warning, as an announced one is. So is a
+    // list longer than any waiting room (MAX_WAITING): what is beyond is neither checked
+    // nor kept, and is one warning, however long the list.
+    const all = Array.isArray(list) ? list : [];
+    if (all.length > MAX_WAITING && this.e2ee && this.keys) this.keys.refuseInvalid();
+    const valid = all.slice(0, MAX_WAITING).filter((w) => {
       if (!w || typeof w !== 'object') return false;
       if (validId(w.participantId)) return true;
       if (this.e2ee && this.keys) this.keys.refuseInvalid();

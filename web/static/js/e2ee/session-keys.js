@@ -328,7 +328,8 @@ export class SessionKeys extends SessionChat {
   /**
    * refuseInvalid counts an id the server sent outside the roster (a waiting list's
    * entry) that is not a participant id (keys.js, validId): a warning, as an announced
-   * one is; the id itself is not kept.
+   * one is; the id itself is not kept. A waiting list longer than any waiting room
+   * (session-roster.js MAX_WAITING) is one such warning too.
    */
   refuseInvalid() {
     this.roster.warn(WARNING_KINDS.INVALID);
