@@ -13,6 +13,7 @@ import { $, el, toast, announce } from './dom.js';
 import { t, setAttr, setText, onLanguageChange } from './i18n.js';
 import { icon } from './icons.js';
 import { fillName, sentence, sentenceText, shownName } from './e2ee-names.js';
+import { validId } from './e2ee/keys.js';
 
 
 export class Hands {
@@ -72,8 +73,11 @@ export class Hands {
     const s = this._live();
     if (!s) return;
     const before = this.queue;
+    // A hand's id is checked as a member's is (keys.js, validId: at most the server's 64
+    // bytes): only a lying server sends another, which is neither kept, drawn, announced
+    // nor offered to a moderator to lower.
     this.queue = (Array.isArray(p && p.hands) ? p.hands : [])
-      .map((h) => h && h.participantId).filter((id) => typeof id === 'string');
+      .map((h) => h && h.participantId).filter(validId);
     const self = s.participantId;
     const by = p && typeof p.by === 'string' ? p.by : '';
     if (before.includes(self) && !this.queue.includes(self) && by && by !== self) {
