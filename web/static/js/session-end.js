@@ -56,6 +56,7 @@ export const endMethods = {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.joinTimer);
+    clearTimeout(this.lobbyKeyRetry);
     if (this.heartbeat) this.heartbeat.stop();
     this.wasMicOn = !!this.media.micTrack;
     this.wasCameraOn = this.media.cameraOn;
@@ -139,6 +140,10 @@ export const endMethods = {
       else if (code === 'not_allowed') text = 'chat.not-sent.off';
       else if (code === 'rate_limited') text = 'chat.not-sent.rate';
       this.chat.notice(text);
+      return;
+    }
+    if (code === 'rate_limited' && ref && this.sig && this.sig.typeOf(ref) === 'lobby_key') {
+      this._lobbyKeyRefused(); // sent again when the server takes one (session-join.js)
       return;
     }
     if (code === 'meeting_full' && ref && this.sig && this.sig.typeOf(ref) === 'admit') {

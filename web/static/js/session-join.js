@@ -13,6 +13,14 @@ import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2
 import { t } from './i18n.js';
 import { settingsFrom, revisionFrom, roleFrom } from './session-values.js';
 
+/**
+ * LOBBY_KEY_RETRY_MS is how long after a `lobby_key` refused as rate_limited the server
+ * takes one again: it takes 4 at once and one every 5 s after (PROTOCOL.md, "Lobby
+ * keys"; the refusal carries no retryAfterMs), so one token has come back 5 s after any
+ * refusal.
+ */
+export const LOBBY_KEY_RETRY_MS = 5000;
+
 /** joinMethods are Session's (mixed into its prototype in session.js). */
 export const joinMethods = {
   _lobby(p) {
@@ -53,17 +61,40 @@ export const joinMethods = {
   /**
    * _sendLobbyKey publishes this moderator's session public key with its lobby tag, so
    * that knockers can check their own links (e2ee/FORMAT.md, "Lobby keys"). Once per
-   * stretch as moderator; the server drops it when the role goes.
+   * stretch as moderator, and again after a refusal (_lobbyKeyRefused); the server drops
+   * it when the role goes.
    */
   _sendLobbyKey() {
     if (!this.e2ee || !this.keys || this.role !== 'moderator' || this.lobbyKeySent) return;
     this.lobbyKeySent = true;
+    clearTimeout(this.lobbyKeyRetry); // this one goes in the place of a refused one
+    this.lobbyKeyRetry = 0;
     const { keys } = this;
     this.keysStarted
       .then(() => lobbyKeyMessage(this.crypto.identityKey, this.participantId, keys.identity.publicKey))
       .then((msg) => {
         if (!this.ended && this.role === 'moderator' && this.sig && !this.sig.closed) this.sig.send('lobby_key', msg);
       }, () => {});
+  },
+
+  /**
+   * _lobbyKeyRefused takes the server's rate_limited answer to this page's `lobby_key`:
+   * the key is sent again, once, when the server takes one again (LOBBY_KEY_RETRY_MS),
+   * where the page had sent it once a stretch as moderator and a refused key left every
+   * knocker unable to check its link or seal its name to this moderator for the stay
+   * (a resumed moderator's key refused after a run of resumes, 641ddae). A timer runs on
+   * the page's monotonic clock (monotonic.js), which no step of the wall clock moves.
+   * A further refusal is answered alike, so the page never sends faster than the
+   * server's sustained rate.
+   */
+  _lobbyKeyRefused() {
+    if (this.ended || this.lobbyKeyRetry) return;
+    this.lobbyKeyRetry = setTimeout(() => {
+      this.lobbyKeyRetry = 0;
+      if (this.ended || this.role !== 'moderator') return; // a new stretch as moderator sends its own
+      this.lobbyKeySent = false;
+      this._sendLobbyKey();
+    }, LOBBY_KEY_RETRY_MS);
   },
 
   /**

@@ -85,6 +85,7 @@ export class Session {
     this.knockWrong = new Set(resume ? [...knockWrong].filter(validId).slice(0, MAX_KNOCK_WRONG) : []);
     this.lobbyKeysSeq = 0; // the newest `lobby` message whose lobby keys are being checked
     this.lobbyKeySent = false; // this moderator published its lobby key
+    this.lobbyKeyRetry = 0; // the timer that sends a refused lobby key again (_lobbyKeyRefused)
     this.moderatorPresent = null;
     this.participants = new Map(); // remote id -> {id, name (as shown: marked, session-marks.js), given, nameLabel?, role, media}
     this.names = new MemberNames(); // names from key envelopes (e2ee-names.js)
