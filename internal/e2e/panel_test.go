@@ -47,3 +47,37 @@ func TestPanelCoversNarrowScreen(t *testing.T) {
 	waitOK(ctx, t, pia, covered+` && document.querySelector("#chat-panel").contains(document.activeElement)`,
 		"narrowed again, the panel does not cover the meeting as a modal layer")
 }
+
+// TestChatButtonKeepsItsNameWhilePressed: the chat button is a toggle (aria-pressed), so
+// its name stays "Chat" open or closed and only its state changes, as the people list's
+// button keeps its name (WAI-ARIA APG, toggle button), in English and German, in Chromium
+// and Firefox. It was named "Open chat" and, open, "Close chat", which a screen reader
+// read as "Close chat, pressed": a pressed button that says it closes.
+func TestChatButtonKeepsItsNameWhilePressed(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	m := srv.createMeeting(t)
+	ctx, cancel := testContext()
+	defer cancel()
+	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
+		p := joinTab(ctx, t, srv, kind, m, "Pia", false)
+		for _, lang := range []string{"de", "en"} {
+			click(ctx, t, p.tab, `.language-option[data-lang="`+lang+`"]`)
+			waitOK(ctx, t, p, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
+			for _, pressed := range []string{"true", "false"} {
+				click(ctx, t, p.tab, "#btn-chat")
+				waitOK(ctx, t, p, `document.querySelector("#btn-chat").getAttribute("aria-pressed") === "`+pressed+`" && document.querySelector("#chat-panel").hidden === `+map[string]string{"true": "false", "false": "true"}[pressed],
+					"the chat did not "+map[string]string{"true": "open", "false": "close"}[pressed])
+				var got []string
+				evalOK(ctx, t, p, `(() => { const b = document.querySelector("#btn-chat");
+					return [b.getAttribute("aria-label"), b.getAttribute("aria-labelledby"), b.getAttribute("aria-pressed")]; })()`, &got)
+				if want := []string{"Chat", "", pressed}; len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+					t.Errorf("%s (%s): the chat button with aria-pressed %s is named %q (aria-labelledby %q, aria-pressed %q), want \"Chat\" open or closed",
+						kind, lang, pressed, got[0], got[1], got[2])
+				}
+			}
+		}
+	}
+}

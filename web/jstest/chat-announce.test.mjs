@@ -29,12 +29,12 @@ test('a message while the chat is closed is announced and counted in the button\
   await eventually(() => live.textContent !== '', 'the announcement');
   assert.equal(live.textContent, t('chat.announce', { name: 'Ann', text: 'Slide 4, please' }));
   assert.match(live.textContent, /Ann.*Slide 4, please/);
-  assert.equal(chat.button.getAttribute('aria-label'), t('chat.open-unread', { count: 1 }));
-  assert.notEqual(chat.button.getAttribute('aria-label'), t('chat.open'));
+  assert.equal(chat.button.getAttribute('aria-label'), t('chat.unread', { count: 1 }));
+  assert.notEqual(chat.button.getAttribute('aria-label'), t('chat.title'));
 
   // A message waiting for its sender's key is announced once its text is there.
   const pending = chat.add({ messageId: 'm2', from: 'p-bob', name: 'Bob', pending: true });
-  assert.equal(chat.button.getAttribute('aria-label'), t('chat.open-unread', { count: 2 }));
+  assert.equal(chat.button.getAttribute('aria-label'), t('chat.unread', { count: 2 }));
   pending.fill('Agreed', 'Bob');
   await eventually(() => live.textContent === t('chat.announce', { name: 'Bob', text: 'Agreed' }), 'the announcement of the filled message');
 
@@ -44,8 +44,9 @@ test('a message while the chat is closed is announced and counted in the button\
   await new Promise((r) => setTimeout(r, 80));
   assert.equal(live.textContent, 'before');
   chat.setOpen(true);
+  assert.equal(chat.button.getAttribute('aria-label'), t('chat.title'), 'the open chat\'s button is not named "Chat"');
   chat.setOpen(false);
-  assert.equal(chat.button.getAttribute('aria-label'), t('chat.open'));
+  assert.equal(chat.button.getAttribute('aria-label'), t('chat.title'));
 });
 
 test('while the chat is open its own live region reads messages: no second announcement', async () => {

@@ -13,7 +13,7 @@ const { t, formatNumber, language } = await import('../static/js/i18n.js');
 test('a German page writes counts with German digit grouping', () => {
   assert.equal(language(), 'de');
   assert.equal(formatNumber(1000), '1.000');
-  const unread = t('chat.open-unread', { count: 1500 });
+  const unread = t('chat.unread', { count: 1500 });
   assert.match(unread, /\b1\.500\b/, unread);
   const attempts = t('settings.attempts', { count: 1000 });
   assert.match(attempts, /\b1\.000\b/, attempts);

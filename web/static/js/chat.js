@@ -240,7 +240,10 @@ export class Chat {
     this.badge.textContent = this.unread > 99 ? '99+' : String(this.unread);
     this.badge.hidden = this.unread === 0;
     // The badge is inside a button named by its aria-label: the count goes into the name.
-    if (this.button && !this.open) setAttr(this.button, 'aria-label', this.unread ? 'chat.open-unread' : 'chat.open', { count: this.unread });
+    // The name says nothing of open or closed: the button is a toggle, and aria-pressed
+    // says that ("Chat, pressed"), as the people list's button does (WAI-ARIA APG: a
+    // toggle's label stays while its state changes, else "Close chat, pressed").
+    if (this.button) setAttr(this.button, 'aria-label', this.unread ? 'chat.unread' : 'chat.title', { count: this.unread });
   }
 
   /**

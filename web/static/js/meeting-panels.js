@@ -4,7 +4,6 @@
 
 import { $ } from './dom.js';
 import { closePeopleMenu } from './people.js';
-import { setAttr } from './i18n.js';
 
 export const PANELS = {
   chat: { panel: '#chat-panel', button: '#btn-chat', focus: '#chat-input' },
@@ -33,8 +32,6 @@ export function meetingPanels({ grid, chat, panelCover, waitingRoom, settingsPan
       if (name !== 'people') button.classList.toggle('active', open);
     }
     panelCover.show(which ? $(PANELS[which].panel) : null, opener);
-    const chatBtn = $('#btn-chat');
-    setAttr(chatBtn, 'aria-label', which === 'chat' ? 'chat.close' : 'chat.open');
     document.body.classList.toggle('panel-open', !!which);
     chat.setOpen(which === 'chat');
     if (which !== 'people') closePeopleMenu();
