@@ -203,7 +203,6 @@ export class MediaCrypto {
     });
     this.ready.catch(() => {});
     this.isReady = false;
-    this.lastHeard = monotonicNow();
     this._silentMs = 0; // page-running time since the worker last spoke
     let waitedMs = 0; // page-running time since the worker was made
     // Counted on the monotonic clock (monotonic.js), each step capped: a tick held back
@@ -341,7 +340,6 @@ export class MediaCrypto {
 
   _message(msg) {
     if (this.closed) return;
-    this.lastHeard = monotonicNow();
     this._silentMs = 0;
     switch (msg.t) {
       case 'ready':
