@@ -1,7 +1,10 @@
-// A welcome's members are marked once, all of them listed (session-join.js, marksHeld),
-// where each was marked as it was listed: _markNames looks at every member listed so far,
-// so a welcome of 500 people looked at 125,000 (0.13 s measured on a page). Counted here
-// as the people NameMarks.marks is given, not timed.
+// A welcome's members are marked once, all of them listed (session-join.js,
+// listingWelcome), where each was marked as it was listed: _markNames looks at every
+// member listed so far, so a welcome of 500 people looked at 125,000 (0.13 s measured on
+// a page). Counted here as the people NameMarks.marks is given, not timed. The list of
+// people is drawn once after them too, where each member listed drew it again
+// (ui.rosterChanged: the count, the people list, the away marks, each of everyone):
+// counted as the people each drawing was given.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop } from './media-standins.mjs';
@@ -34,4 +37,27 @@ test('a welcome of 500 people is marked in one pass, namesakes numbered in its o
   assert.equal(session.participants.get('p-8').name, 'Person 8');
   session.end();
   media.stopAll();
+});
+
+test('a welcome of 500 people draws the list of people once, not once a member', async (t) => {
+  const media = new LocalMedia();
+  let drawings = 0;
+  let drawn = 0;
+  let session = null;
+  // As meeting-roster.js's renderRoster: each drawing goes through everyone the session lists.
+  const ui = uiStandIn({ rosterChanged: () => { drawings++; drawn += session.everyone().length; } });
+  session = new Session({ meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, ui });
+  t.after(() => { session.end(); media.stopAll(); });
+  const from = sent.length;
+  session.start();
+  await eventually(() => sent.slice(from).some((m) => m.type === 'join'), 'the join');
+  const n = 500;
+  const participants = Array.from({ length: n }, (_, i) => ({ id: `p-${i}`, name: `Person ${i}`, role: 'participant' }));
+  drawings = 0;
+  drawn = 0;
+  serverSays('welcome', { participantId: 'p-ann', e2ee: false, role: 'participant', participants });
+  await eventually(() => session.joined, 'joined');
+  assert.equal(session.everyone().length, n + 1, 'the welcome\'s members are not all listed');
+  assert.ok(drawn <= 3 * (n + 1), `the welcome drew the list of people ${drawings} times, ${drawn} people in all, for ${n} and the page's own`);
+  assert.ok(drawings >= 1, 'the welcome did not draw the list of people');
 });

@@ -190,15 +190,17 @@ export const joinMethods = {
     if (welcome.limits && welcome.limits.maxChatChars) this.chat.setMaxChars(welcome.limits.maxChatChars);
     this.chat.selfId = this.participantId;
     this.grid.ensure({ participantId: this.participantId, source: 'camera', self: true, name: this.name });
-    // The welcome's members are marked once, all of them listed (session-marks.js): marked
-    // as each was listed, a welcome of n cost n markings of up to n people each.
-    this.marksHeld = true;
+    // The welcome's members are marked once, all of them listed (session-marks.js), and
+    // the list of people is drawn once after them: marked and drawn as each was listed, a
+    // welcome of n cost n markings and n drawings of up to n people each.
+    this.listingWelcome = true;
     try {
       for (const p of welcome.participants || []) this._participant(p, false);
     } finally {
-      this.marksHeld = false;
+      this.listingWelcome = false;
     }
-    if (this._markNames()) this.ui.rosterChanged();
+    this._markNames();
+    this.ui.rosterChanged();
 
     // A server that tells who speaks (welcome.speakers, speaking-ui.js) decides alone: the
     // page then runs no audio analysis of its own (an AudioContext and a meter for every

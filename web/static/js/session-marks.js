@@ -25,10 +25,10 @@ export const marksMethods = {
    * and the waiting list is shown again when a knocker's did (unless tellWaiting is
    * false: the caller shows it). Reports whether a member's name as shown changed (the
    * caller then draws the list of people again). Nothing while a welcome's members are
-   * listed (marksHeld): they are marked once, all listed.
+   * listed (listingWelcome): they are marked once, all listed.
    */
   _markNames(tellWaiting = true) {
-    if (this.marksHeld) return false;
+    if (this.listingWelcome) return false;
     if (!this.nameMarks) this.nameMarks = new NameMarks();
     const self = { id: this.participantId, name: this.name || '' };
     const people = [];

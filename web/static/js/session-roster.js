@@ -240,7 +240,8 @@ export const rosterMethods = {
       entry.announce = false;
       this._toldJoined(entry);
     }
-    this.ui.rosterChanged();
+    // A welcome's members are drawn once, all of them listed (session-join.js).
+    if (!this.listingWelcome) this.ui.rosterChanged();
   },
 
   /**

@@ -93,6 +93,7 @@ export class Session {
     // the sessions of this stay before it (the dropped session's nameMarks): a member
     // keeps its number across the drop.
     this.nameMarks = resume && nameMarks instanceof NameMarks ? nameMarks : new NameMarks();
+    this.listingWelcome = false; // the welcome's members are being listed: marked and drawn once after
     this.publisher = null; // opened with the first thing to send (_startPublisher)
     this.publishReady = false; // media may be sent: joined, and E2EE's worker holds the own key
     this.publisherWanted = false; // openPublisher was called (a screen share) before publishReady
