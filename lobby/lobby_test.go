@@ -162,6 +162,10 @@ func TestNewDefaults(t *testing.T) {
 	if l.cfg.MaxWaiting != 3 || l.cfg.KnockTTL != time.Minute || !l.Settings().Locked {
 		t.Errorf("New kept %+v %+v", l.cfg, l.Settings())
 	}
+	// No waiting room holds more than a moderator's page keeps of a list.
+	if l := New(Config{MaxWaiting: MaxWaitingCeiling + 1}, DefaultSettings()); l.cfg.MaxWaiting != MaxWaitingCeiling {
+		t.Errorf("New(MaxWaiting %d) holds %d waiting, want MaxWaitingCeiling (%d)", MaxWaitingCeiling+1, l.cfg.MaxWaiting, MaxWaitingCeiling)
+	}
 }
 
 func TestAccessors(t *testing.T) {
