@@ -47,6 +47,7 @@ globalThis.RTCPeerConnection = class {
 };
 const sockets = [];
 let opens = true; // whether a new websocket opens (the first one does)
+let openAfterMs = 0; // and how long its handshake takes (a slow link: on the test's clock)
 globalThis.WebSocket = class {
   static OPEN = 1;
   constructor() {
@@ -54,7 +55,9 @@ globalThis.WebSocket = class {
     this.readyState = 0;
     this.sent = [];
     this.closeCalled = false;
-    if (opens) queueMicrotask(() => { this.readyState = 1; if (this.onopen) this.onopen(); });
+    const open = () => { if (this.closeCalled) return; this.readyState = 1; if (this.onopen) this.onopen(); };
+    if (opens && openAfterMs > 0) setTimeout(open, openAfterMs);
+    else if (opens) queueMicrotask(open);
   }
   send(text) { this.sent.push(JSON.parse(text)); }
   // A stalled path: closing a socket that is still opening brings no close event for now.
@@ -66,7 +69,12 @@ const { Reconnect } = await import('../static/js/reconnect.js');
 
 const flush = async () => { for (let i = 0; i < 10; i++) await Promise.resolve(); };
 
-test('a resume whose websocket never opens is given up and tried again on a new one, within the grace', async () => {
+// harness is a page on the stand-ins: open starts a Session (a resume when given one),
+// as meeting.js does, with a Reconnect that starts the next; every timer on the test's clock.
+function harness({ giveUp = (kind) => assert.fail(`gave up: ${kind}`) } = {}) {
+  sockets.length = 0;
+  opens = true;
+  openAfterMs = 0;
   const sessions = [];
   const failures = [];
   const noop = new Proxy({}, { get: () => () => {} });
@@ -79,24 +87,29 @@ test('a resume whose websocket never opens is given up and tried again on a new 
     watchMicMuted: () => () => {}, stopAll() {}, stopScreen() {},
   };
   let reconnect;
-  const open = (resume = null) => {
+  const open = (resume = null, opts = {}) => {
     const ui = new Proxy({
       resumable: (id, secret) => reconnect.remember(id, secret),
       dropped: () => reconnect.dropped(),
       failed: (kind) => { failures.push(kind); reconnect.failed(kind); },
       joined: () => reconnect.joined(),
     }, { get: (target, key) => (key in target ? target[key] : () => {}) });
-    const session = new Session({ meetingId: 'm1', name: 'Alice', media, grid, chat: noop, ui, resume });
+    const session = new Session({ meetingId: 'm1', name: 'Alice', media, grid, chat: noop, ui, resume, ...opts });
     sessions.push(session);
     session.start();
     return session;
   };
-  reconnect = new Reconnect({ attempt: (resume) => open(resume), giveUp: (kind) => assert.fail(`gave up: ${kind}`) });
+  reconnect = new Reconnect({ attempt: (resume, opts) => open(resume, opts), giveUp });
   // Every timer of the page on the test's clock, from the join on.
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
   const run = async (ms, until = () => false) => {
     for (let t = 0; t < ms && !until(); t += 50) { mock.timers.tick(50); await flush(); }
   };
+  return { sessions, failures, open, reconnect, run };
+}
+
+test('a resume whose websocket never opens is given up and tried again on a new one, within the grace', async () => {
+  const { sessions, failures, open, reconnect, run } = harness();
   try {
     open();
     await run(1000, () => sockets.length === 1 && sockets[0].sent.some((m) => m.type === 'join'));
@@ -135,4 +148,66 @@ test('a resume whose websocket never opens is given up and tried again on a new 
     for (const s of sessions) s.end();
     mock.timers.reset();
   }
+});
+
+// A first join over a slow but honest link: the TCP and TLS handshakes of a new
+// connection through a proxy on a loaded mobile network take seconds. The page has no
+// grace to beat there; given up at the resume's 10 s, such a link failed every join as
+// "Cannot connect", and the person's "try again" failed alike.
+test('a first join whose websocket takes 15 s to open is not given up', async () => {
+  const { sessions, failures, open, reconnect, run } = harness();
+  try {
+    openAfterMs = 15000;
+    open();
+    await run(20000, () => sockets.length === 1 && sockets[0].sent.some((m) => m.type === 'join'));
+    assert.deepEqual(failures, [], 'the join over a slow link failed');
+    assert.equal(sockets[0].closeCalled, false, 'the slow websocket was given up');
+    assert.deepEqual(sockets[0].sent.map((m) => m.type), ['join'], 'no join over the slow link');
+    assert.equal(sockets.length, 1);
+    assert.equal(sessions[0].ended, false);
+  } finally {
+    reconnect._stop();
+    for (const s of sessions) s.end();
+    mock.timers.reset();
+  }
+});
+
+// A resume over a link where every websocket takes 12 s to open (as slow as above, not
+// stalled): its first attempt is given up at 10 s, as one that stalls; the next waits
+// longer and comes back within the grace. With the same 10 s each time, every attempt
+// was given up and the page said "Disconnected" with its membership still there.
+test('a resume over a link whose every websocket takes 12 s to open comes back', async () => {
+  const gaveUp = [];
+  const { sessions, failures, open, reconnect, run } = harness({ giveUp: (kind) => gaveUp.push(kind) });
+  try {
+    open();
+    await run(1000, () => sockets.length === 1 && sockets[0].sent.some((m) => m.type === 'join'));
+    sockets[0].onmessage({ data: JSON.stringify({ type: 'welcome', payload: { participantId: 'p-alice', e2ee: false, resumeSecret: 'y'.repeat(43), participants: [] } }) });
+    await run(1000, () => sessions[0].joined);
+    assert.ok(sessions[0].joined, 'not joined after the welcome');
+
+    openAfterMs = 12000;
+    sockets[0].onclose({ code: 1006, reason: '', wasClean: false });
+    const resumed = () => sockets.slice(1).find((ws) => ws.sent.some((m) => m.type === 'resume'));
+    await run(60000, () => resumed() || gaveUp.length > 0);
+    assert.deepEqual(gaveUp, [], 'gave the resume up over a slow link');
+    const ws = resumed();
+    assert.ok(ws, `no resume sent within the grace over ${sockets.length - 1} websockets`);
+    assert.equal(sockets[1].closeCalled, true, 'the first attempt waited past 10 s');
+    assert.deepEqual(failures, ['unreachable'], 'one attempt given up, then back');
+    ws.onmessage({ data: JSON.stringify({ type: 'welcome', payload: { participantId: 'p-alice', e2ee: false, resumed: true, resumeSecret: 'z'.repeat(43), participants: [] } }) });
+    await run(100);
+    assert.equal(sessions.at(-1).joined, true, 'the resumed session did not join');
+    assert.equal(reconnect.active, false, 'still reconnecting after the welcome');
+  } finally {
+    reconnect._stop();
+    for (const s of sessions) s.end();
+    mock.timers.reset();
+  }
+});
+
+test('each attempt of a resume waits longer for its websocket, a join the longest', async () => {
+  const { openTimeoutMs, OPEN_TIMEOUT_MS, OPEN_TIMEOUT_MAX_MS } = await import('../static/js/signaling.js');
+  assert.deepEqual([0, 1, 2, 3, 9].map(openTimeoutMs), [OPEN_TIMEOUT_MS, 2 * OPEN_TIMEOUT_MS, OPEN_TIMEOUT_MAX_MS, OPEN_TIMEOUT_MAX_MS, OPEN_TIMEOUT_MAX_MS]);
+  assert.ok(OPEN_TIMEOUT_MAX_MS >= 20000, 'a join gives up before Firefox itself would');
 });

@@ -124,7 +124,7 @@ function live() {
  * reknock=true knocks again after a drop, the waiting screen left as it is (reknock.js
  * said so once; each attempt again would take the focus and speak).
  */
-function join(name, { again = false, note = '', resume = null, reknock: quiet = false } = {}) {
+function join(name, { again = false, note = '', resume = null, openTimeoutMs = undefined, reknock: quiet = false } = {}) {
   lastName = name;
   lastError = null;
   const replaceKnock = quiet ? lastKnockSecret : '';
@@ -156,6 +156,7 @@ function join(name, { again = false, note = '', resume = null, reknock: quiet = 
     chat,
     e2ee: { crypto: meetingCrypto, api },
     resume,
+    openTimeoutMs,
     // A resume continues this stay: who left it before the drop stays gone, a tampering
     // warning stays, and so do the knockers seen with a wrong link, for whom each knock
     // nonce was shown and the identities members had before their resumes.
@@ -427,7 +428,7 @@ async function main() {
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
   });
   reconnect = new Reconnect({
-    attempt: (resume) => join(lastName || reconnect.storedName(), { resume }),
+    attempt: (resume, { openTimeoutMs } = {}) => join(lastName || reconnect.storedName(), { resume, openTimeoutMs }),
     giveUp: () => {
       // The grace period is over (or the server stayed away): knock again from here.
       end.stopped();

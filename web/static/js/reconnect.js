@@ -19,6 +19,7 @@ import { t, setText } from './i18n.js';
 import { tabValue, setTabValue } from './storage.js';
 import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from './reconnect-core.js';
 import { monotonicNow } from './monotonic.js';
+import { openTimeoutMs } from './signaling.js';
 
 /** How long attempts go on while the server cannot be reached (its grace is 60 s). */
 const GIVE_UP_MS = 90000;
@@ -37,9 +38,10 @@ const RETRY_KINDS = new Set(['unreachable', 'disconnected', 'shutdown', 'too_man
 
 export class Reconnect {
   /**
-   * @param {{attempt: (resume: {participantId: string, secret: string}) => void,
+   * @param {{attempt: (resume: {participantId: string, secret: string}, opts: {openTimeoutMs: number}) => void,
    *          giveUp: (reason: string) => void, release?: () => void}} opts
-   * attempt starts a new Session that resumes; giveUp is told when resuming is over
+   * attempt starts a new Session that resumes, its websocket given openTimeoutMs to open
+   * (longer at each attempt since the drop: signaling.js openTimeoutMs); giveUp is told when resuming is over
    * without success (the page shows the "Disconnected" screen or the pre-join screen).
    * release lets go of what the page keeps only for a resume: the screen share, whose
    * capture goes on across a drop (Session.end keepScreen) so that the resumed session
@@ -53,6 +55,7 @@ export class Reconnect {
     this.release = release;
     this.active = false;
     this.tries = 0;
+    this.opens = 0; // attempts since reconnecting began (each one's websocket waits longer)
     this.since = 0;
     this.backAt = 0; // when the last attempt (or the join) got its welcome
     this.timer = 0;
@@ -153,6 +156,7 @@ export class Reconnect {
       // give-up: a page that wakes tries again, and the server, whose grace did run,
       // answers resume_failed, which ends it as before.
       if (!this.backAt || monotonicNow() - this.backAt >= STABLE_MS) this.tries = 0;
+      this.opens = 0;
       this.since = monotonicNow();
       this.drops++;
       this._show(true);
@@ -170,10 +174,11 @@ export class Reconnect {
     if (!resume) return false;
     this.active = true;
     this.tries = 0;
+    this.opens = 0;
     this.since = monotonicNow();
     this.drops++;
     this._show(true);
-    this.attempt(resume);
+    this._attempt(resume);
     return true;
   }
 
@@ -250,9 +255,13 @@ export class Reconnect {
       // A websocket only once the server answers (reconnect-core.js reachable).
       const up = await reachable((...a) => window.fetch(...a), import.meta.url);
       if (!this.active || this.timer) return;
-      if (up) this.attempt(resume);
+      if (up) this._attempt(resume);
       else this.failed('unreachable');
     }, wait);
+  }
+
+  _attempt(resume) {
+    this.attempt(resume, { openTimeoutMs: openTimeoutMs(this.opens++) });
   }
 
   _stop() {

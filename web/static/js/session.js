@@ -3,7 +3,7 @@
 // remote audio and the active-speaker detector. A new Session is made for every
 // (re)join and every knock; end() forgets everything it held.
 
-import { Signaling, PROTOCOL_VERSION, E2EE_VERSION } from './signaling.js';
+import { Signaling, PROTOCOL_VERSION, E2EE_VERSION, OPEN_TIMEOUT_MAX_MS } from './signaling.js';
 import { MemberNames, showName } from './e2ee-names.js';
 import { DEFAULT_SETTINGS } from './session-values.js';
 import { joinMethods } from './session-join.js';
@@ -41,15 +41,19 @@ export class Session {
    * replaceKnock is the knockSecret of this page's knock whose connection dropped: the
    * join asks the server to put this knock in its place (PROTOCOL.md, "Knocking again").
    *
+   * openTimeoutMs bounds the wait for the websocket to open: a resume's attempt gets its
+   * own (Reconnect, signaling.js openTimeoutMs), a join the longest.
+   *
    * e2ee.crypto is the meeting's keys from the link's secret (null: the link has none).
    * With it, the name never goes to the server: it travels inside the key envelopes
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [], identities = [], nameMarks = null }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, openTimeoutMs = OPEN_TIMEOUT_MAX_MS, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [], identities = [], nameMarks = null }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
+    this.openTimeoutMs = openTimeoutMs; // how long its websocket may take to open (signaling.js)
     this.name = name;
     this.password = password;
     this.moderatorSecret = moderatorSecret;
@@ -206,7 +210,7 @@ export class Session {
       if (this.ended) return;
     }
     try {
-      await sig.connect();
+      await sig.connect(this.openTimeoutMs);
     } catch {
       this._fail('unreachable');
       return;

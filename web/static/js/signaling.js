@@ -23,16 +23,34 @@ export function wsURL(loc = window.location) {
 }
 
 /**
- * How long a websocket may take to open. The page asks for one only once the server
- * answered its probe (reconnect-core.js reachable), so one still opening after this is
- * held on a path that stalls (a NAT that lost the mapping as the attempt began, a proxy
- * that stopped forwarding): given up, the attempt fails as "unreachable" and the next
- * one goes over a new connection. The browser's own limit is far longer (Chromium 240 s,
+ * How long a resume's websocket may take to open, on its first attempt after a drop.
+ * The page asks for one only once the server answered its probe (reconnect-core.js
+ * reachable), so one still opening after this is likely held on a path that stalled as
+ * the attempt began (a NAT that lost the mapping, a proxy that stopped forwarding):
+ * given up, the attempt fails as "unreachable" and the next one goes over a new
+ * connection. The browser's own limit is far longer (Chromium 240 s,
  * net/websockets/websocket_stream.cc), longer than a resume's grace (60 s): a page whose
  * resume stalled so stayed at "Reconnecting…" for four minutes and came back to
- * "Disconnected". As long as the server's own wait for a new connection's first message.
+ * "Disconnected". The bound counts from the page's request, before the TCP and TLS
+ * handshakes (a new connection: a websocket does not share the page's), which a slow
+ * link, a proxy, a loaded mobile network can take seconds over: each later attempt of
+ * the same resume waits longer (openTimeoutMs), so that such a link, where every open
+ * takes a little more than this, still comes back within the grace.
  */
 export const OPEN_TIMEOUT_MS = 10000;
+
+/**
+ * The longest a websocket may take to open: a resume's later attempts, and a first
+ * join, which has no grace to beat. Bounded there by OPEN_TIMEOUT_MS, an honest slow
+ * link failed every join as "unreachable", and the person's "try again" failed alike.
+ * Firefox's own bound is 20 s (network.websocket.timeout.open), Chromium's 240 s.
+ */
+export const OPEN_TIMEOUT_MAX_MS = 30000;
+
+/** openTimeoutMs is the bound on the websocket of a resume's attempt n (0 the first after the drop). */
+export function openTimeoutMs(n) {
+  return Math.min(OPEN_TIMEOUT_MS * (Math.max(0, Math.floor(n)) + 1), OPEN_TIMEOUT_MAX_MS);
+}
 
 export class Signaling {
   constructor(url = wsURL()) {
@@ -51,9 +69,10 @@ export class Signaling {
 
   /**
    * connect opens the websocket; it resolves when open and rejects if it cannot be
-   * opened, or is not open within timeoutMs (OPEN_TIMEOUT_MS).
+   * opened, or is not open within timeoutMs (a first join's OPEN_TIMEOUT_MAX_MS unless
+   * told: a resume's attempt, openTimeoutMs).
    */
-  connect(timeoutMs = OPEN_TIMEOUT_MS) {
+  connect(timeoutMs = OPEN_TIMEOUT_MAX_MS) {
     return new Promise((resolve, reject) => {
       let opened = false;
       const ws = new WebSocket(this.url);
