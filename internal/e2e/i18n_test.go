@@ -277,7 +277,7 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	}
 	waitSameColour(ctx, t, greta, ann, "camera")
 	if err := tab.WaitFor(ctx, textIs("#btn-leave .ctrl-text", str(t, de, "lobby.leave"))+` && `+
-		attrIs("#btn-mic", "aria-label", str(t, de, "controls.mic.turn-off"))); err != nil {
+		attrIs("#btn-mic", "aria-label", str(t, de, "controls.mic.label"))); err != nil {
 		t.Fatalf("the meeting is not German: %v", err)
 	}
 	// The English Chromium beside it stays English.
@@ -293,7 +293,7 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	}
 	click(ctx, t, tab, `.topbar-language .language-option[data-lang="en"]`)
 	if err := tab.WaitFor(ctx, `document.documentElement.lang === "en" && window.sameDocument === true && document.body.dataset.state === "joined" && `+
-		textIs("#btn-leave .ctrl-text", str(t, en, "lobby.leave"))+` && `+attrIs("#btn-mic", "aria-label", str(t, en, "controls.mic.turn-off"))+
+		textIs("#btn-leave .ctrl-text", str(t, en, "lobby.leave"))+` && `+attrIs("#btn-mic", "aria-label", str(t, en, "controls.mic.label"))+
 		` && document.title === `+jsString(str(t, en, "meeting.page-title"))); err != nil {
 		t.Fatalf("the switch did not turn the meeting English in place: %v", err)
 	}

@@ -86,7 +86,7 @@ function page(t) {
 
 /** shown is the count the page shows: the chip's, the people panel's, the chip's label. */
 const shown = () => [node('participant-count').textContent, node('people-count').textContent, node('btn-people').attributes['aria-label']];
-const counted = (n) => [String(n), `(${n})`, tr('meeting.people.show-count', { count: n })];
+const counted = (n) => [String(n), `(${n})`, tr('meeting.people.label-count', { count: n })];
 
 /** withThree: joined with two others. */
 async function withThree(t) {
@@ -129,7 +129,7 @@ test('a resume given up keeps nothing of the count; the next join counts afresh'
   dropSocket(4401);
   assert.equal(p.gaveUp, 'resume_failed');
   p.render(); // e.g. a language switch on the "Disconnected" screen
-  assert.deepEqual(shown(), ['', '', tr('meeting.people.show')], 'the count of a meeting the page is no longer in is shown');
+  assert.deepEqual(shown(), ['', '', tr('meeting.people.label')], 'the count of a meeting the page is no longer in is shown');
   sent.length = 0;
   p.open(); // Rejoin
   await eventually(() => sent.some((m) => m.type === 'join'), 'the join');

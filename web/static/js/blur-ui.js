@@ -40,11 +40,12 @@ export function bindBlurToggles({ prejoin, controls }) {
 }
 
 function renderToggle(btn, on, busy) {
-  const key = on ? 'blur.turnOff' : 'blur.turnOn';
+  // The name stays "Blur background", aria-pressed says whether it is on; the tooltip
+  // says what a click does (WAI-ARIA APG, toggle button).
   btn.setAttribute('aria-pressed', on ? 'true' : 'false');
   btn.setAttribute('aria-busy', String(busy));
-  setAttr(btn, 'aria-label', key);
-  setAttr(btn, 'title', key);
+  setAttr(btn, 'aria-label', 'blur.label');
+  setAttr(btn, 'title', on ? 'blur.turnOff' : 'blur.turnOn');
   btn.classList.toggle('active', on);
   const holder = btn.querySelector('.btn-icon');
   if (holder) setIcon(holder, 'blur');

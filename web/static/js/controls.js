@@ -255,18 +255,21 @@ export class Controls {
   /** render shows the state of the devices on the control bar. */
   render() {
     const { media } = this;
+    // Each toggle keeps its name ("Microphone") and says on or off by aria-pressed alone
+    // ("true" = on, sharing); the tooltip says what a click does (toggleButton).
     toggleButton($('#btn-mic'), media.micOn, media.micOn ? 'mic' : 'mic-off',
-      media.micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on', media.micOn ? 'controls.mic.turn-off.title' : 'controls.mic.turn-on.title');
+      'controls.mic.label', media.micOn ? 'controls.mic.turn-off.title' : 'controls.mic.turn-on.title');
     toggleButton($('#btn-camera'), media.cameraOn, media.cameraOn ? 'camera' : 'camera-off',
-      media.cameraOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on', media.cameraOn ? 'controls.camera.turn-off.title' : 'controls.camera.turn-on.title');
+      'controls.camera.label', media.cameraOn ? 'controls.camera.turn-off.title' : 'controls.camera.turn-on.title');
     const screen = $('#btn-screen');
     const s = this._live();
     const allowed = media.screenOn || !s || !s.joined || s.canShareScreen;
-    const label = media.screenOn ? 'controls.screen.stop'
+    const title = media.screenOn ? 'controls.screen.stop'
       : allowed ? 'controls.screen.share' : 'controls.screen.not-allowed';
     screen.setAttribute('aria-pressed', media.screenOn ? 'true' : 'false');
-    setAttr(screen, 'aria-label', label);
-    setAttr(screen, 'title', label);
+    setAttr(screen, 'aria-label', 'controls.screen.label');
+    // Disabled, the tooltip (the description) says why.
+    setAttr(screen, 'title', title);
     screen.classList.toggle('active', media.screenOn);
     screen.hidden = !media.screenSupported;
     screen.disabled = !allowed;

@@ -115,11 +115,12 @@ export class Hands {
     const up = !!self && queue.includes(self);
     this.button.setAttribute('aria-pressed', String(up));
     this.button.classList.toggle('active', up);
-    const label = up ? 'modctl.hands.lower' : 'modctl.hands.raise';
-    if (this.button.dataset.label !== label) {
-      this.button.dataset.label = label;
-      setAttr(this.button, 'aria-label', label);
-      setAttr(this.button, 'title', label);
+    // The name stays "Raise hand" and aria-pressed says the hand is up (WAI-ARIA APG,
+    // toggle button: "Lower hand, pressed" said it twice); the tooltip says what a click does.
+    const title = up ? 'modctl.hands.lower' : 'modctl.hands.raise';
+    if (this.button.dataset.title !== title) {
+      this.button.dataset.title = title;
+      setAttr(this.button, 'title', title);
     }
     this.chip.hidden = queue.length === 0;
     this.chip.querySelector('.hands-chip-count').textContent = String(queue.length);

@@ -82,8 +82,8 @@ export class LobbyScreen {
       if (track) this.video.play().catch(() => {});
     }
     $('#lobby-video-off').hidden = media.cameraOn;
-    toggleButton($('#lobby-mic'), media.micOn, media.micOn ? 'mic' : 'mic-off', media.micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on');
-    toggleButton($('#lobby-camera'), media.cameraOn, media.cameraOn ? 'camera' : 'camera-off', media.cameraOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on');
+    toggleButton($('#lobby-mic'), media.micOn, media.micOn ? 'mic' : 'mic-off', 'controls.mic.label', media.micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on');
+    toggleButton($('#lobby-camera'), media.cameraOn, media.cameraOn ? 'camera' : 'camera-off', 'controls.camera.label', media.cameraOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on');
   }
 
   /** sentBack: the screen shows that a moderator sent the person back (SENT_BACK). */

@@ -20,6 +20,8 @@ export function renderPeopleCount(people) {
   const n = people.length ? people.length : null;
   $('#participant-count').textContent = n === null ? '' : formatNumber(n);
   $('#people-count').textContent = n === null ? '' : `(${formatNumber(n)})`;
-  if (n === null) setAttr($('#btn-people'), 'aria-label', 'meeting.people.show');
-  else setAttr($('#btn-people'), 'aria-label', 'meeting.people.show-count', { count: n });
+  // A toggle's name says what it toggles, not what a click does (aria-pressed says whether
+  // the list is open), and starts with the count the chip shows (WCAG 2.5.3, label in name).
+  if (n === null) setAttr($('#btn-people'), 'aria-label', 'meeting.people.label');
+  else setAttr($('#btn-people'), 'aria-label', 'meeting.people.label-count', { count: n });
 }

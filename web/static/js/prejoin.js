@@ -372,8 +372,8 @@ export class Prejoin {
     // While the devices are starting, show what was asked for.
     const micOn = this.wantMic && (this.starting || !!this.media.micTrack);
     const camOn = this.wantCamera && (this.starting || this.media.cameraOn);
-    toggleButton(this.micBtn, micOn, micOn ? 'mic' : 'mic-off', micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on');
-    toggleButton(this.camBtn, camOn, camOn ? 'camera' : 'camera-off', camOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on');
+    toggleButton(this.micBtn, micOn, micOn ? 'mic' : 'mic-off', 'controls.mic.label', micOn ? 'controls.mic.turn-off' : 'controls.mic.turn-on');
+    toggleButton(this.camBtn, camOn, camOn ? 'camera' : 'camera-off', 'controls.camera.label', camOn ? 'controls.camera.turn-off' : 'controls.camera.turn-on');
     this.videoOff.hidden = camOn;
     this.micBtn.setAttribute('aria-busy', String(!!this.starting));
     this.camBtn.setAttribute('aria-busy', String(!!this.starting));
@@ -392,7 +392,13 @@ export class Prejoin {
   }
 }
 
-/** toggleButton renders an on/off toggle: aria-pressed, label (a key; title: titleKey), icon and colour. */
+/**
+ * toggleButton renders an on/off toggle: aria-pressed ("true" = on), its name (label, a
+ * key), its tooltip (titleKey), icon and colour. The name stays what the button toggles
+ * ("Microphone") whatever the state, which aria-pressed alone says (WAI-ARIA APG, toggle
+ * button: a name that changed with it read "Turn on microphone, not pressed"); the
+ * tooltip may say what a click does, and a screen reader reads it as the description.
+ */
 export function toggleButton(btn, on, iconName, label, titleKey = label) {
   btn.setAttribute('aria-pressed', on ? 'true' : 'false');
   setAttr(btn, 'aria-label', label);
