@@ -74,3 +74,37 @@ test('Leave while reconnecting stops the attempts: none is made, none welcomed k
   assert.equal(reconnect.active, false);
   assert.deepEqual(kept(), []);
 });
+
+test('what the tab keeps serves a reload only: a page opened anew, by Back or reopened forgets it', (t) => {
+  t.after(() => { delete window.performance; window.location.hash = `#k=${key}`; });
+  const keepAll = () => {
+    keepModeratorSecret('the-moderator-secret');
+    const reconnect = new Reconnect({ attempt() {}, giveUp() {} });
+    reconnect.remember('p-maria', 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG');
+    reconnect.rememberName('Maria Muster');
+    reconnect.rememberMedia({ micOn: true, cameraOn: false });
+  };
+  const loaded = (type) => {
+    window.performance = { getEntriesByType: (kind) => (kind === 'navigation' ? [{ type }] : []) };
+    window.location.hash = `#k=${key}`; // the address bar as the page left it
+    return readMeetingLink();
+  };
+
+  keepAll();
+  const reloaded = loaded('reload');
+  assert.equal(reloaded.moderatorSecret, 'the-moderator-secret', 'a reload is no longer a moderator');
+  assert.deepEqual(kept(), ['conclave.resume', 'conclave.moderator', 'conclave.media', 'conclave.name']);
+
+  for (const type of ['back_forward', 'navigate']) {
+    keepAll();
+    const link = loaded(type);
+    assert.equal(link.moderatorSecret, '', `a page loaded by ${type} is a moderator`);
+    assert.deepEqual(kept(), [], `a page loaded by ${type} keeps these`);
+  }
+
+  keepAll();
+  delete window.performance; // a browser that cannot say how the page was loaded
+  window.location.hash = `#k=${key}`;
+  readMeetingLink();
+  assert.deepEqual(kept(), [], 'a page loaded in a way the browser cannot tell keeps these');
+});

@@ -3,7 +3,7 @@
 // secrets never stay in the address bar in a form that could be copied as an invite
 // (page-hooks.js's header says which hooks the tests rely on).
 
-import { tabValue, setTabValue } from './storage.js';
+import { tabValue, setTabValue, forgetTabValues } from './storage.js';
 import { parseSecret } from './e2ee/session-keys.js';
 
 /**
@@ -31,9 +31,28 @@ function splitFragment(hash) {
 }
 
 /**
+ * pageWasReloaded tells whether this document is a reload of the one before it in the
+ * tab (F5, location.reload), not a page opened anew, reached by Back or Forward, or a
+ * closed tab reopened. Where the browser cannot say: not a reload.
+ */
+function pageWasReloaded() {
+  try {
+    const perf = window.performance;
+    const entry = perf?.getEntriesByType?.('navigation')?.[0];
+    if (entry) return entry.type === 'reload';
+    return perf?.navigation?.type === 1; // TYPE_RELOAD, without Navigation Timing 2
+  } catch {
+    return false;
+  }
+}
+
+/**
  * readMeetingLink reads the page's address once, keeps the moderator secret for this
  * tab (storage.js: a reload stays a moderator) and takes it and the query out of the
- * address bar. It returns { params, meetingId, moderatorSecret, meetingSecret (bytes
+ * address bar. What the tab kept of a meeting serves a reload only: a page that was not
+ * reloaded forgets it first, so that Back to the meeting after navigating away, or a
+ * closed tab reopened, on a shared computer, does not come back into the meeting as the
+ * person who was there (with the camera of whoever sits there now, and the role). It returns { params, meetingId, moderatorSecret, meetingSecret (bytes
  * in memory only; null: none or invalid), secretInvalid, shareURL (the invite link:
  * the key, never mod=) }.
  */
@@ -41,6 +60,7 @@ export function readMeetingLink() {
   const params = new URLSearchParams(window.location.search);
   const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
   const fragment = splitFragment(window.location.hash);
+  if (!pageWasReloaded()) forgetTabValues();
   const moderatorSecret = fragment.secret || tabValue('moderator') || '';
   if (fragment.secret) keepModeratorSecret(fragment.secret);
   let meetingSecret = null;

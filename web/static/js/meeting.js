@@ -22,7 +22,8 @@
  * secret and the resumption secret also in this tab's storage (reconnect.js), with whether
  * the own microphone and camera are on (a reload brings them back as they were) and the own
  * name; the browser writes that storage to disk and gives it back to a reopened tab, so
- * Leave forgets all of it (reconnect.js left). Reconnecting: see the test hooks in reconnect.js.
+ * Leave forgets all of it (reconnect.js left), and a page that was not reloaded forgets it
+ * as it starts (meeting-link.js readMeetingLink). Reconnecting: see the test hooks in reconnect.js.
  */
 
 import { $, toast, announce } from './dom.js';

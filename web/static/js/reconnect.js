@@ -1,7 +1,8 @@
 // Coming back after a dropped connection, without a moderator (signaling/PROTOCOL.md,
 // "Reconnecting"). Every welcome brings a resumption secret; this module keeps it for
 // this tab (storage.js: the tab's storage, which the browser also gives back to a
-// closed tab reopened; Leave forgets it, and the grace ends it), and when the websocket
+// closed tab reopened; Leave forgets it, the grace ends it, and a page that was not
+// reloaded forgets it as it starts: meeting-link.js), and when the websocket
 // drops, the server stops answering the page's pings (heartbeat.js), or the media
 // connection fails and an ICE restart does not bring it back, it retries with backoff:
 // each attempt is a new Session that sends `resume` instead of `join`. A reload of the

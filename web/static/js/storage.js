@@ -4,7 +4,9 @@
 // On this device (localStorage, kept until the browser's data is cleared): preferences
 // only. In this tab (sessionStorage: browsers write it to the profile on disk and give
 // it back to a reopened tab, README "Data"): what an admitted participant needs to come
-// back after a reload without knocking again; Leave forgets all of it (reconnect.js left).
+// back after a reload without knocking again; Leave forgets all of it (reconnect.js left),
+// and a page that was not reloaded (opened anew, Back, a tab reopened) forgets it as it
+// starts (meeting-link.js readMeetingLink).
 // web_test.go checks that no other module touches browser storage and that the key
 // lists below stay this short; a new key needs a reason in README "Privacy".
 
@@ -54,3 +56,7 @@ export const setDevicePreference = (name, value) => put(device, DEVICE_KEYS, nam
 export const tabValue = (name) => get(tab, TAB_KEYS, name);
 /** setTabValue keeps (or with null forgets) a value for this tab only. */
 export const setTabValue = (name, value) => put(tab, TAB_KEYS, name, value);
+/** forgetTabValues forgets every value kept for this tab. */
+export function forgetTabValues() {
+  for (const name of Object.keys(TAB_KEYS)) put(tab, TAB_KEYS, name, null);
+}
