@@ -10,9 +10,25 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// dtlsHandshakeTimeout bounds a handshake; a peer that has not finished it by then
-// has no media to get and rejoins.
+// dtlsHandshakeTimeout bounds a handshake on the engine's clock; a peer that has not
+// finished it by then has no media to get and rejoins.
 const dtlsHandshakeTimeout = 30 * time.Second
+
+// dtlsHandshakeContext is a handshake's context, cancelled once dtlsHandshakeTimeout
+// has passed on the engine's clock (Config.AfterFunc), as the engine's other waits
+// are, or when the returned cancel is called, which also stops that wait. A deadline
+// on the system's clock would end a stalled handshake at its own time whatever the
+// engine's clock said: a test's fake clock could neither drive it nor rely on it, and
+// the half-made handshake (its goroutines, flights and queued records) outlived every
+// bound the test set.
+func (e *Engine) dtlsHandshakeContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := e.after(dtlsHandshakeTimeout, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
 
 // handshake runs the DTLS handshake and starts the connection's SRTP with its keys.
 func (o *ownSub) handshake(ctx context.Context, cancel context.CancelFunc, a *answer) {

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -182,7 +181,7 @@ func (o *ownSub) accept(text string) error {
 		}
 	}
 	if start {
-		ctx, cancel := context.WithTimeout(context.Background(), dtlsHandshakeTimeout)
+		ctx, cancel := o.e.dtlsHandshakeContext()
 		o.mu.Lock()
 		o.cancel = cancel
 		closed := o.closed
