@@ -52,7 +52,9 @@ func TestPanelCoversNarrowScreen(t *testing.T) {
 // its name stays "Chat" open or closed and only its state changes, as the people list's
 // button keeps its name (WAI-ARIA APG, toggle button), in English and German, in Chromium
 // and Firefox. It was named "Open chat" and, open, "Close chat", which a screen reader
-// read as "Close chat, pressed": a pressed button that says it closes.
+// read as "Close chat, pressed": a pressed button that says it closes. A message that
+// came while the chat was closed is counted in the name ("Chat, 1 unread message", in
+// the language switched to after it came as well), and opening the chat clears it.
 func TestChatButtonKeepsItsNameWhilePressed(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -61,23 +63,54 @@ func TestChatButtonKeepsItsNameWhilePressed(t *testing.T) {
 	m := srv.createMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
-	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
-		p := joinTab(ctx, t, srv, kind, m, "Pia", false)
+	pages := []*participant{
+		joinTab(ctx, t, srv, browsertest.KindChromium, m, "Pia", false),
+		joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Ole", false),
+	}
+	named := func(p *participant, want, pressed, when string) {
+		t.Helper()
+		var got []string
+		evalOK(ctx, t, p, `(() => { const b = document.querySelector("#btn-chat");
+			return [b.getAttribute("aria-label"), b.getAttribute("aria-labelledby"), b.getAttribute("aria-pressed")]; })()`, &got)
+		if len(got) != 3 || got[0] != want || got[1] != "" || got[2] != pressed {
+			t.Errorf("%s: the chat button %s is named %q (aria-labelledby %q, aria-pressed %q), want %q with aria-pressed %s",
+				p.kind, when, got[0], got[1], got[2], want, pressed)
+		}
+	}
+	switchTo := func(p *participant, lang string) {
+		t.Helper()
+		click(ctx, t, p.tab, `.language-option[data-lang="`+lang+`"]`)
+		waitOK(ctx, t, p, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
+	}
+	for _, p := range pages {
 		for _, lang := range []string{"de", "en"} {
-			click(ctx, t, p.tab, `.language-option[data-lang="`+lang+`"]`)
-			waitOK(ctx, t, p, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
+			switchTo(p, lang)
 			for _, pressed := range []string{"true", "false"} {
 				click(ctx, t, p.tab, "#btn-chat")
 				waitOK(ctx, t, p, `document.querySelector("#btn-chat").getAttribute("aria-pressed") === "`+pressed+`" && document.querySelector("#chat-panel").hidden === `+map[string]string{"true": "false", "false": "true"}[pressed],
 					"the chat did not "+map[string]string{"true": "open", "false": "close"}[pressed])
-				var got []string
-				evalOK(ctx, t, p, `(() => { const b = document.querySelector("#btn-chat");
-					return [b.getAttribute("aria-label"), b.getAttribute("aria-labelledby"), b.getAttribute("aria-pressed")]; })()`, &got)
-				if want := []string{"Chat", "", pressed}; len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
-					t.Errorf("%s (%s): the chat button with aria-pressed %s is named %q (aria-labelledby %q, aria-pressed %q), want \"Chat\" open or closed",
-						kind, lang, pressed, got[0], got[1], got[2])
-				}
+				named(p, "Chat", pressed, "with aria-pressed "+pressed+" ("+lang+")")
 			}
 		}
+	}
+	// Each page's chat is closed; the other sends a message, which the closed chat counts.
+	unread := map[string]string{"en": "Chat, 1 unread message", "de": "Chat, 1 ungelesene Nachricht"}
+	for i, p := range pages {
+		other := pages[1-i]
+		first, then := "en", "de"
+		if i == 1 {
+			first, then = "de", "en"
+		}
+		switchTo(p, first)
+		evalOK(ctx, t, other, sendChatJS("from "+other.name), nil)
+		waitOK(ctx, t, p, `!document.querySelector("#chat-badge").hidden`, "the message from "+other.name+" was not counted")
+		named(p, unread[first], "false", "with a message unread ("+first+")")
+		switchTo(p, then)
+		named(p, unread[then], "false", "with a message unread, switched to "+then)
+		click(ctx, t, p.tab, "#btn-chat")
+		waitOK(ctx, t, p, `document.querySelector("#chat-badge").hidden`, "opening the chat did not clear the count")
+		named(p, "Chat", "true", "opened with a message unread ("+then+")")
+		click(ctx, t, p.tab, "#btn-chat")
+		waitOK(ctx, t, p, `document.querySelector("#chat-panel").hidden`, "the chat did not close")
 	}
 }
