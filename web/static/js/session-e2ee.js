@@ -6,6 +6,7 @@ import { SessionKeys } from './e2ee/session-keys.js';
 import { UNKNOWN_TEXT, showName } from './e2ee-names.js';
 import { t } from './i18n.js';
 import { plainName } from './name-text.js';
+import { membersOf } from './session-values.js';
 
 /** e2eeMethods are Session's (mixed into its prototype in session.js). */
 export const e2eeMethods = {
@@ -64,7 +65,7 @@ export const e2eeMethods = {
         if (!this.ended) this.grid.setWaitingForKeys(pid, waiting);
       },
     });
-    const ids = (welcome.participants || []).map((p) => p && p.id).filter((id) => typeof id === 'string' && id);
+    const ids = membersOf(welcome).map((p) => p && p.id).filter((id) => typeof id === 'string' && id);
     this.keysStarted = this.keys.start(this.participantId, ids);
     this.keysStep = 'pending';
     this.keysStarted.then(() => { this.keysStep = 'done'; }, () => { this.keysStep = 'failed'; });

@@ -11,7 +11,7 @@ import { uplinkHint } from './uplink-ui.js';
 import { fitName } from './e2ee/keys.js';
 import { KnockChecker, answerKnock, judgeLobbyKeys, lobbyKeyMessage } from './e2ee/knock.js';
 import { t } from './i18n.js';
-import { settingsFrom, revisionFrom, roleFrom } from './session-values.js';
+import { settingsFrom, revisionFrom, roleFrom, membersOf } from './session-values.js';
 
 /**
  * LOBBY_KEY_RETRY_MS is how long after a `lobby_key` refused as rate_limited the server
@@ -195,7 +195,7 @@ export const joinMethods = {
     // welcome of n cost n markings and n drawings of up to n people each.
     this.listingWelcome = true;
     try {
-      for (const p of welcome.participants || []) this._participant(p, false);
+      for (const p of membersOf(welcome)) this._participant(p, false);
     } finally {
       this.listingWelcome = false;
     }

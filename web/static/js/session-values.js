@@ -33,3 +33,13 @@ export function revisionFrom(r) {
 export function roleFrom(r) {
   return ROLES.has(r) ? r : 'participant';
 }
+
+/**
+ * membersOf is the list of members a welcome gives: none when its participants is not a
+ * list. Only a lying server sends another, which iterated (an object, a number) threw
+ * halfway through the welcome and left the page joined with nothing drawn, no media
+ * and no key schedule, for good.
+ */
+export function membersOf(welcome) {
+  return welcome && Array.isArray(welcome.participants) ? welcome.participants : [];
+}
