@@ -108,3 +108,26 @@ test('what the tab keeps serves a reload only: a page opened anew, by Back or re
   readMeetingLink();
   assert.deepEqual(kept(), [], 'a page loaded in a way the browser cannot tell keeps these');
 });
+
+test('a tab the browser discarded to save memory, shown again, is the same tab: it keeps what it kept', (t) => {
+  t.after(() => { delete window.performance; delete document.wasDiscarded; window.location.hash = `#k=${key}`; });
+  keepModeratorSecret('the-moderator-secret');
+  const reconnect = new Reconnect({ attempt() {}, giveUp() {} });
+  reconnect.remember('p-maria', 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG');
+  reconnect.rememberName('Maria Muster');
+  reconnect.rememberMedia({ micOn: true, cameraOn: false });
+  // Chromium reloads a discarded tab as a history navigation and sets wasDiscarded.
+  window.performance = { getEntriesByType: (kind) => (kind === 'navigation' ? [{ type: 'back_forward' }] : []) };
+  document.wasDiscarded = true;
+  window.location.hash = `#k=${key}`;
+  const link = readMeetingLink();
+  assert.equal(link.moderatorSecret, 'the-moderator-secret', 'a discarded tab shown again is no longer a moderator');
+  assert.deepEqual(kept(), ['conclave.resume', 'conclave.moderator', 'conclave.media', 'conclave.name'],
+    'a discarded tab shown again forgot what it kept');
+
+  // Back to the meeting page later in that tab is a new document, not discarded.
+  document.wasDiscarded = false;
+  window.location.hash = `#k=${key}`;
+  assert.equal(readMeetingLink().moderatorSecret, '', 'Back after a discard is a moderator');
+  assert.deepEqual(kept(), [], 'Back after a discard keeps what the tab kept');
+});

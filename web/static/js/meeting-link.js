@@ -32,11 +32,17 @@ function splitFragment(hash) {
 
 /**
  * pageWasReloaded tells whether this document is a reload of the one before it in the
- * tab (F5, location.reload), not a page opened anew, reached by Back or Forward, or a
- * closed tab reopened. Where the browser cannot say: not a reload.
+ * tab (F5, location.reload), or the browser's own reload of a tab it discarded to save
+ * memory, not a page opened anew, reached by Back or Forward, or a closed tab reopened.
+ * Where the browser cannot say: not a reload.
  */
 function pageWasReloaded() {
   try {
+    // Chromium reloads a tab it discarded (Memory Saver, memory pressure) when the tab
+    // is shown again, as a history navigation ("back_forward"), and says so by
+    // wasDiscarded (Page Lifecycle). Nobody went away and came back: the tab stayed
+    // open on the meeting, as a tab never discarded stays in it.
+    if (globalThis.document?.wasDiscarded === true) return true;
     const perf = window.performance;
     const entry = perf?.getEntriesByType?.('navigation')?.[0];
     if (entry) return entry.type === 'reload';
