@@ -124,3 +124,32 @@ func checkToggle(ctx context.Context, t *testing.T, p *participant, lang string,
 		}
 	}
 }
+
+// TestTilePinKeepsItsName: a tile's pin button is a toggle like the control bar's: it
+// keeps one name, "Pin" ("Anheften"), pinned or not, says which by aria-pressed alone
+// ("true": the tile is pinned) and its tooltip says what a click does ("Pin: keep
+// large", "Unpin"); the tile around it (a group named by its person) says whose it is.
+// In Chromium and Firefox, English and German, the pin of Pia's own camera tile clicked
+// to pinned and back. It was named by its action, "Unpin, pressed" once pinned.
+func TestTilePinKeepsItsName(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	ctx, cancel := testContext()
+	defer cancel()
+	const pin = `.tile[data-self="true"][data-source="camera"] .tile-pin`
+	wants := map[string]toggleWant{
+		"en": {pin, "Pin", "Unpin", "Pin: keep large", "the tile's pin"},
+		"de": {pin, "Anheften", "Nicht mehr anheften", "Anheften: groß anzeigen", "the tile's pin"},
+	}
+	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
+		m := srv.createMeeting(t)
+		p := joinWithOptions(ctx, t, kind, srv.pageURL(m, m.fragment()), "Pia", joinOptions{})
+		for _, lang := range []string{"de", "en"} {
+			click(ctx, t, p.tab, `.language-option[data-lang="`+lang+`"]`)
+			waitOK(ctx, t, p, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
+			checkToggle(ctx, t, p, lang, wants[lang])
+		}
+	}
+}

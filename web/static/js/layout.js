@@ -92,9 +92,11 @@ export class Layout {
     const on = key === this.pinned;
     button.setAttribute('aria-pressed', String(on));
     button.classList.toggle('pinned', on);
-    const label = on ? 'devices.layout.unpin' : 'devices.layout.pin';
-    setAttr(button, 'aria-label', label);
-    setAttr(button, 'title', label);
+    // The name stays "Pin" and aria-pressed says the tile is pinned (WAI-ARIA APG, toggle
+    // button: "Unpin, pressed" said it twice); the tooltip says what a click does, and the
+    // tile's group (its person's name) says whose it is.
+    setAttr(button, 'aria-label', 'devices.layout.pin.label');
+    setAttr(button, 'title', on ? 'devices.layout.unpin' : 'devices.layout.pin');
   }
 
   _changed() {
