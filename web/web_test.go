@@ -287,7 +287,7 @@ func TestNothingPersisted(t *testing.T) {
 	for _, k := range keys {
 		got = append(got, k[1])
 	}
-	want := []string{"conclave.lang", "conclave.blur", "conclave.knock-sound", "conclave.single-keys", "conclave.resume", "conclave.moderator", "conclave.media", "conclave.name"}
+	want := []string{"conclave.lang", "conclave.blur", "conclave.knock-sound", "conclave.single-keys", "conclave.resume", "conclave.moderator", "conclave.media", "conclave.name", "conclave.open"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("storage.js keeps %v, want exactly %v (a new key needs a reason in README \"Privacy\")", got, want)
 	}

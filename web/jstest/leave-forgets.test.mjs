@@ -83,6 +83,7 @@ test('what the tab keeps serves a reload only: a page opened anew, by Back or re
     reconnect.remember('p-maria', 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG');
     reconnect.rememberName('Maria Muster');
     reconnect.rememberMedia({ micOn: true, cameraOn: false });
+    return reconnect;
   };
   const loaded = (type) => {
     window.performance = { getEntriesByType: (kind) => (kind === 'navigation' ? [{ type }] : []) };
@@ -96,7 +97,7 @@ test('what the tab keeps serves a reload only: a page opened anew, by Back or re
   assert.deepEqual(kept(), ['conclave.resume', 'conclave.moderator', 'conclave.media', 'conclave.name']);
 
   for (const type of ['back_forward', 'navigate']) {
-    keepAll();
+    keepAll().pageHidden(); // the person went to another page, or closed the tab
     const link = loaded(type);
     assert.equal(link.moderatorSecret, '', `a page loaded by ${type} is a moderator`);
     assert.deepEqual(kept(), [], `a page loaded by ${type} keeps these`);
@@ -125,9 +126,52 @@ test('a tab the browser discarded to save memory, shown again, is the same tab: 
   assert.deepEqual(kept(), ['conclave.resume', 'conclave.moderator', 'conclave.media', 'conclave.name'],
     'a discarded tab shown again forgot what it kept');
 
-  // Back to the meeting page later in that tab is a new document, not discarded.
+  // Back to the meeting page later in that tab, after going to another page (pagehide),
+  // is a new document, not discarded.
+  new Reconnect({ attempt() {}, giveUp() {} }).pageHidden();
   document.wasDiscarded = false;
   window.location.hash = `#k=${key}`;
   assert.equal(readMeetingLink().moderatorSecret, '', 'Back after a discard is a moderator');
   assert.deepEqual(kept(), [], 'Back after a discard keeps what the tab kept');
+});
+
+test('a tab the browser killed and brings back resumes; one its person left, then came Back to, does not', (t) => {
+  t.after(() => { delete window.performance; window.location.hash = `#k=${key}`; });
+  const all = ['conclave.resume', 'conclave.moderator', 'conclave.media', 'conclave.name'];
+  const restored = (navType) => {
+    window.performance = { getEntriesByType: (kind) => (kind === 'navigation' ? [{ type: navType }] : []) };
+    window.location.hash = `#k=${key}`;
+    return readMeetingLink();
+  };
+  const welcomed = () => {
+    keepModeratorSecret('the-moderator-secret');
+    const reconnect = new Reconnect({ attempt() {}, giveUp() {} });
+    reconnect.remember('p-maria', 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG');
+    reconnect.rememberName('Maria Muster');
+    reconnect.rememberMedia({ micOn: true, cameraOn: false });
+    return reconnect;
+  };
+
+  // The page crashed, or a mobile browser killed the background tab: no pagehide.
+  welcomed();
+  assert.equal(restored('back_forward').moderatorSecret, 'the-moderator-secret', 'a tab brought back after its page was killed is no longer a moderator');
+  assert.deepEqual(kept(), all, 'a tab brought back after its page was killed forgot what it kept');
+
+  // Twice in a row: the page brought back is open again until its own pagehide.
+  assert.equal(restored('back_forward').moderatorSecret, 'the-moderator-secret', 'a tab killed twice is no longer a moderator');
+
+  // Maria went to another page (pagehide), or closed the tab: Back, or the tab reopened.
+  welcomed().pageHidden();
+  assert.equal(restored('back_forward').moderatorSecret, '', 'Back after going elsewhere is a moderator');
+  assert.deepEqual(kept(), [], 'Back after going elsewhere keeps what the tab kept');
+  assert.equal(sessionStorage.getItem('conclave.open'), null);
+
+  // A page opened anew by its address never takes over, killed before or not.
+  welcomed();
+  assert.equal(restored('navigate').moderatorSecret, '', 'a page opened anew is a moderator');
+  assert.deepEqual(kept(), []);
+
+  // Leave: nothing is kept, the mark of an open page neither.
+  welcomed().left();
+  assert.equal(sessionStorage.getItem('conclave.open'), null, 'Leave keeps the mark of an open page');
 });

@@ -31,12 +31,13 @@ function splitFragment(hash) {
 }
 
 /**
- * pageWasReloaded tells whether this document is a reload of the one before it in the
- * tab (F5, location.reload), or the browser's own reload of a tab it discarded to save
- * memory, not a page opened anew, reached by Back or Forward, or a closed tab reopened.
- * Where the browser cannot say: not a reload.
+ * tabCameBack tells whether this document takes over from the meeting page before it in
+ * the tab: a reload (F5, location.reload), or the browser bringing back a tab whose page
+ * it discarded or killed (below); not a page opened anew, reached by Back or Forward
+ * after its person went to another page, or a closed tab reopened. Where the browser
+ * cannot say: no.
  */
-function pageWasReloaded() {
+function tabCameBack() {
   try {
     // Chromium reloads a tab it discarded (Memory Saver, memory pressure) when the tab
     // is shown again, as a history navigation ("back_forward"), and says so by
@@ -45,8 +46,13 @@ function pageWasReloaded() {
     if (globalThis.document?.wasDiscarded === true) return true;
     const perf = window.performance;
     const entry = perf?.getEntriesByType?.('navigation')?.[0];
-    if (entry) return entry.type === 'reload';
-    return perf?.navigation?.type === 1; // TYPE_RELOAD, without Navigation Timing 2
+    const type = entry ? entry.type : ['navigate', 'reload', 'back_forward'][perf?.navigation?.type];
+    if (type === 'reload') return true;
+    // A tab brought back after a crash, or a background tab a mobile browser killed and
+    // loads again when shown, is a history navigation of its own entry (back_forward, as
+    // Back is); but the page before never had its pagehide, which a page left for another
+    // or closed has (reconnect.js pageHidden), so 'open' is still there.
+    return type === 'back_forward' && tabValue('open') === '1';
   } catch {
     return false;
   }
@@ -55,8 +61,8 @@ function pageWasReloaded() {
 /**
  * readMeetingLink reads the page's address once, keeps the moderator secret for this
  * tab (storage.js: a reload stays a moderator) and takes it and the query out of the
- * address bar. What the tab kept of a meeting serves a reload only: a page that was not
- * reloaded forgets it first, so that Back to the meeting after navigating away, or a
+ * address bar. What the tab kept of a meeting serves a reload (or the tab brought back
+ * after the browser killed its page) only: any other page forgets it first, so that Back to the meeting after navigating away, or a
  * closed tab reopened, on a shared computer, does not come back into the meeting as the
  * person who was there (with the camera of whoever sits there now, and the role). It returns { params, meetingId, moderatorSecret, meetingSecret (bytes
  * in memory only; null: none or invalid), secretInvalid, shareURL (the invite link:
@@ -66,7 +72,7 @@ export function readMeetingLink() {
   const params = new URLSearchParams(window.location.search);
   const meetingId = window.location.pathname.replace(/^\/m\//, '').replace(/\/$/, '');
   const fragment = splitFragment(window.location.hash);
-  if (!pageWasReloaded()) forgetTabValues();
+  if (!tabCameBack()) forgetTabValues();
   const moderatorSecret = fragment.secret || tabValue('moderator') || '';
   if (fragment.secret) keepModeratorSecret(fragment.secret);
   let meetingSecret = null;

@@ -65,7 +65,9 @@ export class Reconnect {
     this.drops = 0; // the times reconnecting began: a "back" is said only of the last
     // A page restored from the back-forward cache is alive again.
     window.addEventListener('pageshow', (event) => {
-      if (event.persisted) this.unloading = false;
+      if (!event.persisted) return;
+      this.unloading = false;
+      if (this.stored()) setTabValue('open', '1');
     });
   }
 
@@ -76,7 +78,9 @@ export class Reconnect {
 
   /** remember keeps the newest secret (each welcome brings one; the last is spent). */
   remember(participantId, secret) {
-    if (participantId && secret) setTabValue('resume', `${participantId}.${secret}`);
+    if (!participantId || !secret) return;
+    setTabValue('resume', `${participantId}.${secret}`);
+    if (!this.unloading) setTabValue('open', '1'); // see pageHidden
   }
 
   /**
@@ -119,6 +123,7 @@ export class Reconnect {
     setTabValue('resume', null);
     setTabValue('media', null);
     setTabValue('name', null);
+    setTabValue('open', null);
   }
 
   /**
@@ -137,9 +142,16 @@ export class Reconnect {
     this.release();
   }
 
-  /** pageHidden: the page is going away (a reload, or the tab closes); keep the secret. */
+  /**
+   * pageHidden: the page is going away (a reload, another page, or the tab closes); keep
+   * the secret for a reload, and say that the page went away rather than being killed:
+   * a page brought back by Back or a tab reopened then forgets it (meeting-link.js),
+   * while one the browser killed without a pagehide (a crash, a discarded or killed
+   * background tab) and brings back finds 'open' still there and resumes.
+   */
   pageHidden() {
     this.unloading = true;
+    setTabValue('open', null);
   }
 
   /** dropped: the websocket of a joined session closed without a goodbye. */

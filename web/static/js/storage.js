@@ -24,6 +24,10 @@ const TAB_KEYS = {
   moderator: 'conclave.moderator', // the moderator secret this tab joined with
   media: 'conclave.media', // this tab's own microphone/camera on or off, restored after a reload
   name: 'conclave.name', // this tab's own display name: in an encrypted meeting the server has none to give back
+  // '1' while this tab's meeting page is open with a membership, gone at pagehide: a page
+  // that finds it was killed by the browser (a crash, a mobile browser's kill, a discard),
+  // not left, and the browser brings the tab back: it keeps the rest (meeting-link.js)
+  open: 'conclave.open',
 };
 
 function get(area, keys, name) {
