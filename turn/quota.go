@@ -146,11 +146,12 @@ func (q *quota) isRevoked(username string) bool {
 	return revoked
 }
 
-// revoke refuses username from now on (until its expiry, expiry, has passed on the
-// credentials' clock, whose reading now is, and revokedHold on the timers') and returns its relay sockets for the caller to
-// close. Usernames past both are forgotten (nothing accepts them any more) once the
-// list has doubled since it was last swept (sweepAt): a few visits per revocation, and
-// at most about twice the usernames still to refuse are kept.
+// revoke refuses username from now on, until both its expiry (expiry) has passed on
+// the credentials' clock, whose reading now is, and revokedHold on the timers', and
+// returns its relay sockets for the caller to close. Usernames past both are forgotten
+// (nothing accepts them any more) once the list has doubled since it was last swept
+// (sweepAt): a few visits per revocation, and at most about twice the usernames still
+// to refuse are kept.
 func (q *quota) revoke(username string, expiry, now time.Time) []*restrictedConn {
 	q.mu.Lock()
 	defer q.mu.Unlock()
