@@ -5,35 +5,8 @@
 // key and says the link's is not valid.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import './page-globals.mjs';
-import { installMiniDOM, MiniElement } from './mini-dom.mjs';
+import { doc } from './landing-page.mjs';
 
-const doc = installMiniDOM();
-Object.defineProperty(MiniElement.prototype, 'value', {
-  get() { return this._value ?? this.attributes.value ?? ''; },
-  set(v) { this._value = String(v); },
-  configurable: true,
-});
-Object.defineProperty(MiniElement.prototype, 'checked', {
-  get() { return this._checked ?? ('checked' in this.attributes); },
-  set(v) { this._checked = !!v; },
-  configurable: true,
-});
-MiniElement.prototype.select = function select() {};
-// Every #id the page asks for exists (an element made on first use), as in index.html.
-const qs = doc.querySelector;
-doc.querySelector = (sel) => {
-  const found = qs(sel);
-  if (found || !/^#[\w-]+$/.test(sel)) return found;
-  const tag = { '#room-form': 'form', '#create-form': 'form', '#host-key': 'input' }[sel] || 'div';
-  const n = doc.createElement(tag);
-  n.setAttribute('id', sel.slice(1));
-  if (sel === '#rooms-body') n.hidden = true;
-  doc.body.append(n);
-  return n;
-};
-const qsa = doc.querySelectorAll;
-doc.querySelectorAll = (sel) => qsa(sel.replace(':not(svg)', ''));
 const RK = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8';
 // A key with a second dot: the server's 401 unread, `conclave room`'s errBadLink.
 window.location = { origin: 'https://meet.example', hash: `#host=host.sec.ret&rk=${RK}`, pathname: '/', search: '' };

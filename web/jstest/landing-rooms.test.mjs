@@ -3,37 +3,10 @@
 // at once instead of at the host's next visit.
 import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import './page-globals.mjs';
+import { doc } from './landing-page.mjs';
 import { eventually } from './harness.mjs';
 import { stepWall } from './wall-step.mjs';
-import { installMiniDOM, MiniElement } from './mini-dom.mjs';
 
-const doc = installMiniDOM();
-Object.defineProperty(MiniElement.prototype, 'value', {
-  get() { return this._value ?? this.attributes.value ?? ''; },
-  set(v) { this._value = String(v); },
-  configurable: true,
-});
-Object.defineProperty(MiniElement.prototype, 'checked', {
-  get() { return this._checked ?? ('checked' in this.attributes); },
-  set(v) { this._checked = !!v; },
-  configurable: true,
-});
-MiniElement.prototype.select = function select() {};
-// Every #id the page asks for exists (an element made on first use), as in index.html.
-const qs = doc.querySelector;
-doc.querySelector = (sel) => {
-  const found = qs(sel);
-  if (found || !/^#[\w-]+$/.test(sel)) return found;
-  const tag = { '#room-form': 'form', '#create-form': 'form', '#host-key': 'input' }[sel] || 'div';
-  const n = doc.createElement(tag);
-  n.setAttribute('id', sel.slice(1));
-  if (sel === '#rooms-body') n.hidden = true;
-  doc.body.append(n);
-  return n;
-};
-const qsa = doc.querySelectorAll;
-doc.querySelectorAll = (sel) => qsa(sel.replace(':not(svg)', ''));
 window.location = { origin: 'https://meet.example', hash: '#host=the-host.key', pathname: '/', search: '' };
 window.history = { replaceState() {} };
 globalThis.history = window.history;
