@@ -24,6 +24,37 @@ func fullSizedAllocs() uint64 {
 	return n
 }
 
+// heldSender is a batchConn whose sender, given its first datagram for to (a local
+// relay), closes held and waits until the test closes release; got receives every
+// datagram for to as it was sent, with room for n.
+func heldSender(t *testing.T, n int) (b *batchConn, to netip.AddrPort, held, release chan struct{}, got chan []byte) {
+	t.Helper()
+	b = mustBatchConn(t, listenLoopback(t))
+	t.Cleanup(func() { _ = b.Close() })
+	e := &Engine{}
+	b.relays = &e.relays
+	to = netip.MustParseAddrPort("127.0.0.1:40000")
+	held, release = make(chan struct{}), make(chan struct{})
+	got = make(chan []byte, n)
+	first := true
+	e.AddLocalRelay(to, func(p []byte) { // the sender's goroutine only
+		if first {
+			first = false
+			close(held)
+			<-release
+		}
+		got <- bytes.Clone(p)
+	})
+	return b, to, held, release, got
+}
+
+// numbered is datagram i of n bytes: i's digits, then the byte i.
+func numbered(i, n int) []byte {
+	p := bytes.Repeat([]byte{byte(i)}, n)
+	copy(p, fmt.Sprint(i))
+	return p
+}
+
 // TestShortWritesQueueSmallDatagrams: what WriteToAddrPort is given once a meeting runs
 // (a publisher's sender report copied to every subscriber, receiver feedback, STUN)
 // is queued in small datagrams, not in full-sized ones of 1.8 KB. A sender report goes
@@ -34,42 +65,22 @@ func fullSizedAllocs() uint64 {
 // short writes wait in its queue: they must take no full-sized datagram, and each
 // must arrive as written once it is let go, as must a long one behind them.
 func TestShortWritesQueueSmallDatagrams(t *testing.T) {
-	b := mustBatchConn(t, listenLoopback(t))
-	t.Cleanup(func() { _ = b.Close() })
-	e := &Engine{}
-	b.relays = &e.relays
-	to := netip.MustParseAddrPort("127.0.0.1:40000")
-	held, release := make(chan struct{}), make(chan struct{})
-	got := make(chan []byte, 256)
-	first := true
-	e.AddLocalRelay(to, func(p []byte) { // the sender's goroutine only
-		if first {
-			first = false
-			close(held)
-			<-release
-		}
-		got <- bytes.Clone(p)
-	})
-	packet := func(i, n int) []byte {
-		p := bytes.Repeat([]byte{byte(i)}, n)
-		copy(p, fmt.Sprint(i))
-		return p
-	}
-	if _, err := b.WriteToAddrPort(packet(0, 60), to); err != nil {
+	b, to, held, release, got := heldSender(t, 256)
+	if _, err := b.WriteToAddrPort(numbered(0, 60), to); err != nil {
 		t.Fatal(err)
 	}
 	<-held
 	const short = 200
 	before := fullSizedAllocs()
 	for i := 1; i <= short; i++ {
-		if _, err := b.WriteToAddrPort(packet(i, 60), to); err != nil {
+		if _, err := b.WriteToAddrPort(numbered(i, 60), to); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n := fullSizedAllocs() - before; n > short/4 {
 		t.Errorf("%d short writes queued took %d full-sized objects (1.8 KB each)", short, n)
 	}
-	if _, err := b.WriteToAddrPort(packet(short+1, 1200), to); err != nil {
+	if _, err := b.WriteToAddrPort(numbered(short+1, 1200), to); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -78,7 +89,7 @@ func TestShortWritesQueueSmallDatagrams(t *testing.T) {
 		if i == short+1 {
 			n = 1200
 		}
-		if p := <-got; !bytes.Equal(p, packet(i, n)) {
+		if p := <-got; !bytes.Equal(p, numbered(i, n)) {
 			t.Fatalf("datagram %d arrived as %q…, %d bytes; want %d bytes of it", i, p[:min(len(p), 8)], len(p), n)
 		}
 	}
@@ -91,36 +102,16 @@ func TestShortWritesQueueSmallDatagrams(t *testing.T) {
 // writes wait behind a held sender, so that 200 small datagrams are made; once they
 // are sent and given back, 200 long writes must each arrive whole.
 func TestDatagramsGoBackToThePoolOfTheirSize(t *testing.T) {
-	b := mustBatchConn(t, listenLoopback(t))
-	t.Cleanup(func() { _ = b.Close() })
-	e := &Engine{}
-	b.relays = &e.relays
-	to := netip.MustParseAddrPort("127.0.0.1:40000")
-	held, release := make(chan struct{}), make(chan struct{})
-	got := make(chan []byte, 512)
-	first := true
-	e.AddLocalRelay(to, func(p []byte) { // the sender's goroutine only
-		if first {
-			first = false
-			close(held)
-			<-release
-		}
-		got <- bytes.Clone(p)
-	})
-	packet := func(i, n int) []byte {
-		p := bytes.Repeat([]byte{byte(i)}, n)
-		copy(p, fmt.Sprint(i))
-		return p
-	}
+	b, to, held, release, got := heldSender(t, 512)
 	write := func(i, n int) {
 		t.Helper()
-		if _, err := b.WriteToAddrPort(packet(i, n), to); err != nil {
+		if _, err := b.WriteToAddrPort(numbered(i, n), to); err != nil {
 			t.Fatal(err)
 		}
 	}
 	arrives := func(i, n int) {
 		t.Helper()
-		if p := <-got; !bytes.Equal(p, packet(i, n)) {
+		if p := <-got; !bytes.Equal(p, numbered(i, n)) {
 			t.Fatalf("datagram %d arrived as %q…, %d bytes; want %d bytes of it", i, p[:min(len(p), 8)], len(p), n)
 		}
 	}
