@@ -217,3 +217,76 @@ func TestStalledPublishHandshakeEndsOnTheEnginesClock(t *testing.T) {
 		t.Fatal("the publisher sent no DTLS record")
 	}
 }
+
+// handshakeWaits records the waits of dtlsHandshakeTimeout an engine arms on its fake
+// clock, and which of them were stopped before they ran.
+type handshakeWaits struct {
+	mu      sync.Mutex
+	armed   int
+	stopped int
+}
+
+// option is the engine option that arms every wait on clock, recording the handshakes'.
+func (w *handshakeWaits) option(clock *fakeclock.Clock, cfg *Config) {
+	cfg.AfterFunc = func(d time.Duration, f func()) func() bool {
+		stop := clock.AfterFunc(d, f)
+		if d != dtlsHandshakeTimeout {
+			return stop
+		}
+		w.mu.Lock()
+		w.armed++
+		w.mu.Unlock()
+		var once sync.Once
+		return func() bool {
+			ok := stop()
+			if ok {
+				once.Do(func() {
+					w.mu.Lock()
+					w.stopped++
+					w.mu.Unlock()
+				})
+			}
+			return ok
+		}
+	}
+}
+
+func (w *handshakeWaits) counts() (armed, stopped int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.armed, w.stopped
+}
+
+// TestHandshakeBoundStopsWhenTheHandshakeEnds: a handshake that finishes stops its
+// wait of dtlsHandshakeTimeout on the engine's clock, on the publish connection Pion
+// runs and on the subscribe connection, the server's own or Pion's. A wait left armed holds its context and cancel until it runs, one per
+// connection: 30 s of each join on the system's clock, and on a test's fake clock for
+// as long as the clock is not moved, where a later Advance would cancel a handshake
+// long over. (The server's own connection as the DTLS server is left out: its
+// dtlsLinger, a wait of the same length that is not stopped, could not be told apart.)
+func TestHandshakeBoundStopsWhenTheHandshakeEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		role webrtc.DTLSRole // the subscribing peer's
+		opt  engineOption
+	}{
+		{"own subscribe, peer as DTLS server", webrtc.DTLSRoleServer, withOwnSubscribe},
+		{"Pion's subscribe", webrtc.DTLSRoleClient, withPionSubscribe},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testPeerSettings()
+			if err := s.SetAnsweringDTLSRole(tc.role); err != nil {
+				t.Fatal(err)
+			}
+			subAPI := webrtc.NewAPI(webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+			waits := &handshakeWaits{}
+			r := newMediaRigAPIs(t, testPeerAPI(t), subAPI, tc.opt, waits.option)
+			seq := r.pub.send()
+			conntest.Eventually(t, "the packet at the subscriber", func() bool { return r.sub.has(seq) })
+			conntest.Eventually(t, "both handshakes' waits stopped", func() bool {
+				armed, stopped := waits.counts()
+				return armed == 2 && stopped == 2
+			})
+		})
+	}
+}
