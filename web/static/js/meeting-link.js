@@ -62,11 +62,12 @@ function tabCameBack() {
  * readMeetingLink reads the page's address once, keeps the moderator secret for this
  * tab (storage.js: a reload stays a moderator) and takes it and the query out of the
  * address bar. What the tab kept of a meeting serves a reload (or the tab brought back
- * after the browser killed its page) only: any other page forgets it first, so that Back to the meeting after navigating away, or a
- * closed tab reopened, on a shared computer, does not come back into the meeting as the
- * person who was there (with the camera of whoever sits there now, and the role). It returns { params, meetingId, moderatorSecret, meetingSecret (bytes
- * in memory only; null: none or invalid), secretInvalid, shareURL (the invite link:
- * the key, never mod=) }.
+ * after the browser killed its page) only: any other page forgets it first, so that
+ * Back to the meeting after navigating away, or a closed tab reopened, on a shared
+ * computer, does not come back into the meeting as the person who was there (with the
+ * camera of whoever sits there now, and the role). It returns { params, meetingId,
+ * moderatorSecret, meetingSecret (bytes in memory only; null: none or invalid),
+ * secretInvalid, shareURL (the invite link: the key, never mod=) }.
  */
 export function readMeetingLink() {
   const params = new URLSearchParams(window.location.search);
