@@ -12,24 +12,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import './page-globals.mjs';
+import './reconnect-page.mjs';
 import { FakeClock, eventually } from './harness.mjs';
 
-const element = () => new Proxy({ hidden: false, dataset: {}, classList: { add() {}, remove() {}, toggle() {} } }, {
-  get: (target, key) => (key in target ? target[key] : () => {}),
-});
-globalThis.IntersectionObserver = class { observe() {} unobserve() {} disconnect() {} };
-globalThis.ResizeObserver = globalThis.IntersectionObserver;
-globalThis.DOMParser = class { parseFromString() { return { querySelector: () => element() }; } };
-globalThis.document = {
-  querySelectorAll: () => [], querySelector: () => element(), getElementById: () => null,
-  addEventListener() {}, removeEventListener() {}, createElement: () => element(),
-  createTextNode: () => ({}), documentElement: element(), body: element(),
-};
-globalThis.window = {
-  location: { protocol: 'https:', host: 'meet.example', origin: 'https://meet.example', hash: '' },
-  localStorage, sessionStorage, addEventListener() {}, removeEventListener() {},
-  fetch: async () => ({ ok: true, status: 200 }), // the server answers over a new path
-};
 globalThis.MediaStream = class { constructor(tracks) { this.tracks = tracks; } };
 globalThis.Audio = class { play() { return Promise.resolve(); } remove() {} };
 globalThis.RTCPeerConnection = class {
