@@ -59,6 +59,7 @@ type packet struct {
 	b    []byte
 	addr net.Addr
 	due  time.Time // when the bucket lets it out
+	seq  uint64    // its place in the order of arrival (a ReadFrom waits for one)
 }
 
 // shapedConn is a relay socket whose ReadFrom (what the peer, the SFU, sends towards
@@ -73,13 +74,14 @@ type shapedConn struct {
 	clock Clock
 	wake  chan struct{} // a packet was queued, the socket failed, or one is due
 
-	mu     sync.Mutex
-	queue  []packet // not yet read, in order of due time
-	last   time.Time
-	tokens float64 // bytes in the bucket at last, after the departure scheduled there
-	err    error   // the socket's read error, returned once the queue is empty
-	closed bool
-	counts Counts
+	mu      sync.Mutex
+	queue   []packet // not yet read, in order of due time
+	arrived uint64   // packets queued so far (packet.seq)
+	last    time.Time
+	tokens  float64 // bytes in the bucket at last, after the departure scheduled there
+	err     error   // the socket's read error, returned once the queue is empty
+	closed  bool
+	counts  Counts
 }
 
 func newShapedConn(c net.PacketConn, shape Shape, clock Clock) *shapedConn {
@@ -108,7 +110,8 @@ func (s *shapedConn) pump() {
 			return
 		}
 		if due, ok := s.schedule(s.clock.Now(), n); ok {
-			s.queue = append(s.queue, packet{b: buf[:n], addr: addr, due: due})
+			s.arrived++
+			s.queue = append(s.queue, packet{b: buf[:n], addr: addr, due: due, seq: s.arrived})
 			s.counts.QueuedBytes += n
 		} else {
 			s.counts.DroppedBytes += int64(n)
@@ -170,8 +173,15 @@ func (s *shapedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 				return copy(b, p.b), p.addr, nil
 			}
 			s.mu.Unlock()
+			// One timer for the head's due time, armed once: a wake that finds the head
+			// not yet due (a packet queued behind it, or a wake left over from before)
+			// waits on the same timer. Stopped and armed anew at each wake, the timer
+			// could be armed with a wait read before an injected clock moved, and so
+			// fire that much after the due time or never.
 			stop := s.clock.AfterFunc(wait, s.signal)
-			<-s.wake
+			for !s.headReady(p) {
+				<-s.wake
+			}
 			stop()
 			continue
 		}
@@ -183,6 +193,19 @@ func (s *shapedConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		s.mu.Unlock()
 		<-s.wake
 	}
+}
+
+// headReady reports whether a ReadFrom that waits for head has something to do: head is
+// due, no longer first (another reader took it), or the socket closed. A read error
+// waits for the queue to empty, as in ReadFrom.
+func (s *shapedConn) headReady(head packet) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.queue) == 0 {
+		return true
+	}
+	first := s.queue[0]
+	return first.seq != head.seq || !first.due.After(s.clock.Now())
 }
 
 // Close closes the socket; a waiting ReadFrom returns at once.
