@@ -15,24 +15,6 @@ import './page-globals.mjs';
 import './reconnect-page.mjs';
 import { FakeClock, eventually } from './harness.mjs';
 
-globalThis.MediaStream = class { constructor(tracks) { this.tracks = tracks; } };
-globalThis.Audio = class { play() { return Promise.resolve(); } remove() {} };
-globalThis.RTCPeerConnection = class {
-  constructor(config) {
-    this.config = config;
-    this.connectionState = 'new';
-    this.iceConnectionState = 'new';
-    this.signalingState = 'stable';
-  }
-  addTransceiver() { return { sender: { track: null }, receiver: {} }; }
-  getTransceivers() { return []; }
-  getSenders() { return []; }
-  async setRemoteDescription() {}
-  async createAnswer() { return { type: 'answer', sdp: 'v=0' }; }
-  async setLocalDescription() {}
-  async getStats() { return new Map(); }
-  close() {}
-};
 
 /**
  * The server's end of each websocket: it records what the page sends, and answers

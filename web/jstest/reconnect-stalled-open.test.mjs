@@ -13,23 +13,6 @@ import assert from 'node:assert/strict';
 import './page-globals.mjs';
 import './reconnect-page.mjs';
 
-globalThis.MediaStream = class { constructor(tracks) { this.tracks = tracks; } };
-globalThis.Audio = class { play() { return Promise.resolve(); } remove() {} };
-globalThis.RTCPeerConnection = class {
-  constructor() {
-    this.connectionState = 'new';
-    this.iceConnectionState = 'new';
-    this.signalingState = 'stable';
-  }
-  addTransceiver() { return { sender: { track: null }, receiver: {} }; }
-  getTransceivers() { return []; }
-  getSenders() { return []; }
-  async setRemoteDescription() {}
-  async createAnswer() { return { type: 'answer', sdp: 'v=0' }; }
-  async setLocalDescription() {}
-  async getStats() { return new Map(); }
-  close() {}
-};
 const sockets = [];
 let opens = true; // whether a new websocket opens (the first one does)
 let openAfterMs = 0; // and how long its handshake takes (a slow link: on the test's clock)
