@@ -42,7 +42,7 @@ func TestKilledTabComesBack(t *testing.T) {
 			if err := p.tab.Navigate(ctx, srv.url+"/privacy"); err != nil {
 				t.Fatal(err)
 			}
-			evalOK(ctx, t, p, `(history.back(), true)`, nil)
+			goBack(ctx, t, p)
 		}},
 	} {
 		t.Run(way.name, func(t *testing.T) {
