@@ -126,11 +126,13 @@ func checkToggle(ctx context.Context, t *testing.T, p *participant, lang string,
 }
 
 // TestTilePinKeepsItsName: a tile's pin button is a toggle like the control bar's: it
-// keeps one name, "Pin" ("Anheften"), pinned or not, says which by aria-pressed alone
-// ("true": the tile is pinned) and its tooltip says what a click does ("Pin: keep
-// large", "Unpin"); the tile around it (a group named by its person) says whose it is.
-// In Chromium and Firefox, English and German, the pin of Pia's own camera tile clicked
-// to pinned and back. It was named by its action, "Unpin, pressed" once pinned.
+// keeps one name, pinned or not, says which by aria-pressed alone ("true": the tile is
+// pinned) and its tooltip says what a click does ("Pin: keep large", "Unpin"). The name
+// says whose tile it is, as the tile shows it ("Pin Pia (you)", "Pia (Sie) anheften"): a
+// screen reader's list of buttons drops the tile's group, and every pin was "Pin". In
+// Chromium and Firefox, English and German, the pin of Pia's own camera tile clicked to
+// pinned and back. It was named by its action, "Unpin, pressed" once pinned; the marks
+// and renames are name-marks.test.mjs's.
 func TestTilePinKeepsItsName(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -140,8 +142,8 @@ func TestTilePinKeepsItsName(t *testing.T) {
 	defer cancel()
 	const pin = `.tile[data-self="true"][data-source="camera"] .tile-pin`
 	wants := map[string]toggleWant{
-		"en": {pin, "Pin", "Unpin", "Pin: keep large", "the tile's pin"},
-		"de": {pin, "Anheften", "Nicht mehr anheften", "Anheften: groß anzeigen", "the tile's pin"},
+		"en": {pin, "Pin Pia (you)", "Unpin", "Pin: keep large", "the tile's pin"},
+		"de": {pin, "Pia (Sie) anheften", "Nicht mehr anheften", "Anheften: groß anzeigen", "the tile's pin"},
 	}
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		m := srv.createMeeting(t)

@@ -204,3 +204,36 @@ test('the marks survive the page\'s own resume', () => {
   join(after.s, 'p-a', 'Kim', false);
   assert.deepEqual(['p-a', 'p-b'].map((id) => shown(after.s, id)[0]), ['Kim (1)', 'Kim (2)']);
 });
+
+test("a tile's pin is named after whose tile it is, as the tile shows the name: marked, renamed, in either language", async (t) => {
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  const { Layout } = await import('../static/js/layout.js');
+  const { s } = meeting();
+  const layout = new Layout(s.grid);
+  s.grid.ensure({ participantId: 'p-me', source: 'camera', self: true, name: 'Mia' });
+  s.grid.ensure({ participantId: 'p-me', source: 'screen', self: true, name: 'Mia' });
+  join(s, 'p-anna', 'Anna Muster', false);
+  s.grid.ensure({ participantId: 'p-anna', source: 'screen', name: 'Anna Muster' });
+  const pin = (id, source = 'camera') => s.grid.get(id, source).node.querySelector('.tile-pin').getAttribute('aria-label');
+  const pins = () => [pin('p-me'), pin('p-me', 'screen'), pin('p-anna'), pin('p-anna', 'screen')];
+  assert.deepEqual(pins(), ['Pin Mia (you)', 'Pin your screen', 'Pin Anna Muster', 'Pin Anna Muster (screen)']);
+
+  join(s, 'p-eve', 'anna  MUSTER'); // a collision: both get their mark
+  assert.equal(pin('p-anna'), 'Pin Anna Muster (1)');
+  assert.equal(pin('p-anna', 'screen'), 'Pin Anna Muster (1) (screen)');
+  assert.equal(pin('p-eve'), 'Pin anna  MUSTER (2)');
+  layout.pin('p-eve/camera'); // pinned, the name stays; aria-pressed says it
+  assert.equal(pin('p-eve'), 'Pin anna  MUSTER (2)');
+  assert.equal(s.grid.get('p-eve').node.querySelector('.tile-pin').getAttribute('aria-pressed'), 'true');
+
+  s._participant({ id: 'p-eve', name: 'Eva', role: 'participant', media: { mic: true } }, false); // renamed
+  assert.equal(pin('p-eve'), `Pin ${s.grid.get('p-eve').nameEl.textContent}`);
+  assert.equal(pin('p-eve'), 'Pin Eva');
+
+  setLanguage('de');
+  assert.deepEqual(pins(), ['Mia (Sie) anheften', 'Ihren Bildschirm anheften', 'Anna Muster (1) anheften', 'Anna Muster (1) (Bildschirm) anheften']);
+  assert.equal(pin('p-eve'), 'Eva anheften');
+  setLanguage('en');
+  assert.equal(pin('p-anna'), 'Pin Anna Muster (1)');
+});

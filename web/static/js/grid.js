@@ -75,6 +75,7 @@ export class Tile {
     }
     this.warning = null;
     this.waiting = null;
+    this.onNamed = null; // told after each naming (layout.js names the tile's pin after it)
     this.setName(name, nameLabel);
     this._refresh();
   }
@@ -156,6 +157,7 @@ export class Tile {
       this.nameEl.removeAttribute('title');
     }
     this.initials.textContent = initials(shown);
+    if (this.onNamed) this.onNamed();
   }
 
   /** languageChanged writes the name and the texts built from it in the language switched to. */

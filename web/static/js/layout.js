@@ -5,7 +5,8 @@
 // Choices live in this page's memory only.
 //
 // Test hooks: #grid[data-layout="grid"|"speaker"], #grid[data-pinned="<id>/<source>"];
-// each tile has a .tile-pin button (aria-pressed="true" while pinned); the panel's
+// each tile has a .tile-pin button (aria-pressed="true" while pinned, named "Pin Anna",
+// "Anna anheften" after the tile's name as it shows it); the panel's
 // #layout-grid / #layout-speaker radios and #layout-hide-self checkbox (devices.js).
 
 import { el } from './dom.js';
@@ -85,6 +86,9 @@ export class Layout {
     }, icon('pin'));
     tile.node.append(button);
     this.buttons.set(key, button);
+    // A rename, a collision's mark, a name received or a switch of language names the
+    // pin again (Tile.nameFrom).
+    tile.onNamed = () => this._renderButton(key, button);
     this._renderButton(key, button);
   }
 
@@ -92,10 +96,13 @@ export class Layout {
     const on = key === this.pinned;
     button.setAttribute('aria-pressed', String(on));
     button.classList.toggle('pinned', on);
-    // The name stays "Pin" and aria-pressed says the tile is pinned (WAI-ARIA APG, toggle
-    // button: "Unpin, pressed" said it twice); the tooltip says what a click does, and the
-    // tile's group (its person's name) says whose it is.
-    setAttr(button, 'aria-label', 'devices.layout.pin.label');
+    // The name stays the same, pinned or not, and aria-pressed says the tile is pinned
+    // (WAI-ARIA APG, toggle button: "Unpin, pressed" said it twice); the tooltip says what
+    // a click does. The name says whose tile it is, as the tile shows it ("Pin Anna (2)",
+    // "Pin Anna (screen)"): a screen reader's list of buttons drops the tile's group, and
+    // twenty "Pin"s told nobody which was which.
+    const tile = this.grid.tiles.get(key);
+    if (tile) setAttr(button, 'aria-label', pinLabel(tile), { name: tile.spoken });
     setAttr(button, 'title', on ? 'devices.layout.unpin' : 'devices.layout.pin');
   }
 
@@ -115,4 +122,10 @@ export class Layout {
       else this._renderButton(key, button);
     }
   }
+}
+
+/** pinLabel is the key of a tile's pin's name: the tile's name as the tile words it. */
+function pinLabel(tile) {
+  if (tile.source === 'screen') return tile.self ? 'devices.layout.pin.screen.self' : 'devices.layout.pin.screen';
+  return tile.self ? 'devices.layout.pin.self' : 'devices.layout.pin.named';
 }
