@@ -264,6 +264,11 @@ function nameOf(person) {
   });
 }
 
+/** focusLost: the keyboard focus is nowhere, the page's body has it. */
+function focusLost() {
+  return !document.activeElement || document.activeElement === document.body;
+}
+
 /** fit finds the column count that makes n tiles of an aspect ratio as large as possible in W×H. */
 function fit(W, H, n, aspect) {
   let best = { cols: 1, w: 0, h: 0 };
@@ -345,9 +350,14 @@ export class Grid {
     const key = Grid.key(participantId, source);
     const tile = this.tiles.get(key);
     if (!tile) return;
+    // A button of the tile had the keyboard focus (its pin, a screen's full screen): it
+    // goes with the tile, and the browser would drop the focus to the page's start. The
+    // tiles' region (named, focusable by the page) takes it: a keyboard stays in the tiles.
+    const hadFocus = tile.node.contains(document.activeElement);
     tile.destroy();
     this.tiles.delete(key);
     this.arrange();
+    if (hadFocus && focusLost()) this.root.focus();
   }
 
   /** setWaitingForKeys marks every tile of a participant as waiting for its keys, or not. */
@@ -402,12 +412,20 @@ export class Grid {
 
   /** arrange puts every tile where placement says (layout.js), then lays them out. */
   arrange() {
+    // A tile moved is taken out of the page and put back, and a browser drops the focus of
+    // a button in it to the page's start: a tile's pin pressed by the keyboard moved its
+    // tile to the stage and the keyboard's place was lost. The moved button takes it back.
+    const focused = this.root.contains(document.activeElement) ? document.activeElement : null;
     for (const tile of this.tiles.values()) {
       const where = (this.placement && this.placement(tile)) || (tile.source === 'screen' ? 'stage' : 'tiles');
       const parent = where === 'stage' ? this.stage : where === 'hidden' ? this.hiddenEl : this.tilesEl;
       if (tile.node.parentNode !== parent) parent.append(tile.node);
     }
-    this.layout();
+    this.layout(); // first: the stage is shown only once it holds a tile (has-stage)
+    if (focused && focusLost()) {
+      if (this.root.contains(focused) && !this.hiddenEl.contains(focused)) focused.focus();
+      if (focusLost()) this.root.focus(); // its tile went out of sight (the own view hidden)
+    }
     this._notify();
   }
 
