@@ -127,13 +127,15 @@ export const TOAST_OUT_MS = 300;
  * as it comes: #toasts holds one live region per politeness, #toasts-alert (assertive)
  * for an error and #toasts-polite for the rest, and the toast inside is plain (a role of
  * its own, status or alert, made a live region inside a live region, which some screen
- * readers read out twice). announce() it too and it is said twice. shown is the text
- * seen, where it clips a long name (clipped.js); a screen reader reads text.
+ * readers read out twice). announce() it too and it is said twice: said: false puts it
+ * in #toasts-quiet, for news an announcement already says in its own words. shown is
+ * the text seen, where it clips a long name (clipped.js); a screen reader reads text.
  */
-export function toast(text, { kind = 'info', timeout = 4000, shown = text } = {}) {
+export function toast(text, { kind = 'info', timeout = 4000, shown = text, said = true } = {}) {
   const item = el('div', { class: `toast toast-${kind}` });
   writeClipped(item, text, shown);
-  if (!placeToast(item, kind === 'error' ? 'toasts-alert' : 'toasts-polite')) return;
+  const stack = !said ? 'toasts-quiet' : kind === 'error' ? 'toasts-alert' : 'toasts-polite';
+  if (!placeToast(item, stack)) return;
   setTimeout(() => {
     item.classList.add('toast-out');
     setTimeout(() => item.remove(), TOAST_OUT_MS);

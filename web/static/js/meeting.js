@@ -241,7 +241,9 @@ function onJoined() {
   // meeting's main region takes it (named, so a screen reader says where the person is),
   // not a control, whose space bar would no longer be push-to-talk (push-to-talk.js).
   if (!resumed && focusLost()) $('#grid').focus();
-  if (wasWaiting) toast(t('meeting.let-in'), { kind: 'success' });
+  // Seen, not said, after the announcement above ("You were let in. You joined the
+  // meeting"), and the toast in its live region said "You were let in" a second time.
+  if (wasWaiting) toast(t('meeting.let-in'), { kind: 'success', said: resumed });
 }
 
 async function rejoin() {
