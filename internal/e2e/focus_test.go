@@ -45,3 +45,60 @@ func TestTileFocusStaysInTheTiles(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitingRoomKeepsTheFocus: a moderator who answers knocks from the waiting room
+// with the keyboard keeps her place. With the focus on Ann's Admit, Bo's knock redraws
+// the list and the focus is on Ann's Admit still; Ann denied from her focused Deny, the
+// focus is on Bo's Deny, the next knock's; Bo denied, the last, it is on the panel's
+// close button; Escape closes the panel and gives it to the waiting-room button. The
+// list is drawn anew at every knock and answer, and the browser dropped the focus of
+// the button it took away to the body: the keyboard began again at the page's start.
+// Mona in Chromium and in Firefox, each with knockers of her own browser.
+func TestWaitingRoomKeepsTheFocus(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	ctx, cancel := testContext()
+	defer cancel()
+	const focusJS = `(() => { const a = document.activeElement; if (a === document.body) return "the body";
+		const e = a.closest(".waiting-entry"); return e ? e.querySelector(".waiting-name").textContent.trim() + " " + a.className.split(" ").pop() : a.id || a.className; })()`
+	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
+		links := srv.createMeetingWith(t, `{}`)
+		modTab := openMeeting(ctx, t, kind, srv.pageURL(links, links.moderatorFragment()))
+		knock(ctx, t, modTab, "Mona")
+		mona := &participant{name: "Mona", kind: kind, tab: modTab}
+		waitOK(ctx, t, mona, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`, "Mona did not join as the moderator")
+		knocker := func(name string) {
+			tab := openMeeting(ctx, t, kind, srv.pageURL(links, links.fragment()))
+			knock(ctx, t, tab, name)
+			waitOK(ctx, t, mona, `[...document.querySelectorAll("#waiting-list .waiting-entry")].some((e) => e.textContent.includes(`+jsString(name)+`))`, name+"'s knock did not come")
+		}
+		button := func(name, class string) string {
+			return `[...document.querySelectorAll("#waiting-list .waiting-entry")].find((e) => e.textContent.includes(` + jsString(name) + `))?.querySelector(".` + class + `")`
+		}
+		focusIs := func(want, after string) {
+			t.Helper()
+			var got string
+			evalOK(ctx, t, mona, focusJS, &got)
+			if got != want {
+				t.Errorf("%s: %s, the focus is on %s, want %s", kind, after, got, want)
+			}
+		}
+		knocker("Ann")
+		evalOK(ctx, t, mona, `(() => { const b = document.querySelector("#btn-waiting"); b.focus(); b.click(); return true; })()`, nil)
+		waitOK(ctx, t, mona, `!document.querySelector("#waiting-panel").hidden`, "the waiting room did not open")
+		waitOK(ctx, t, mona, `(() => { const b = `+button("Ann", "btn-admit")+`; b.focus(); return document.activeElement === b; })()`, "Ann's Admit did not take the focus")
+		knocker("Bo")
+		focusIs("Ann btn-admit", "Bo's knock came")
+		evalOK(ctx, t, mona, `(() => { const b = `+button("Ann", "btn-deny")+`; b.focus(); b.click(); return true; })()`, nil)
+		waitOK(ctx, t, mona, `!(`+button("Ann", "btn-deny")+`)`, "Ann's knock did not go")
+		focusIs("Bo btn-deny", "Ann denied")
+		evalOK(ctx, t, mona, `(() => { const b = `+button("Bo", "btn-deny")+`; b.click(); return true; })()`, nil)
+		waitOK(ctx, t, mona, `!document.querySelector("#waiting-list .waiting-entry")`, "Bo's knock did not go")
+		focusIs("waiting-close", "Bo denied, the last")
+		evalOK(ctx, t, mona, keyJS("keydown", "Escape", "Escape", `document.activeElement`), nil)
+		waitOK(ctx, t, mona, `document.querySelector("#waiting-panel").hidden`, "Escape did not close the waiting room")
+		focusIs("btn-waiting", "Escape")
+	}
+}

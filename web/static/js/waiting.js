@@ -161,6 +161,7 @@ export class WaitingRoom {
   /** render draws the list, the badge and the knock card. */
   render() {
     const focused = document.activeElement;
+    const place = entryPlace(this.listEl, focused); // drawn anew below: its buttons go
     const n = this.enabled ? this.list.length : 0;
     this.badge.textContent = n > 99 ? '99+' : String(n);
     this.badge.hidden = n === 0;
@@ -177,7 +178,8 @@ export class WaitingRoom {
     const now = { mono: monotonicNow(), wall: Date.now() };
     this.listEl.replaceChildren(...(this.enabled ? this.list : []).map((w) => this._entry(w, now)));
     this._card();
-    this._keepFocus(focused);
+    if (place) this._keepEntryFocus(place);
+    else this._keepFocus(focused);
     // Deny all's open question counts those of the knocks it asked about still waiting;
     // the room no longer this moderator's, it closes without a word.
     if (this.denying && this.enabled) this.denying.listChanged(this.list);
@@ -273,6 +275,23 @@ export class WaitingRoom {
     }
   }
 
+  /**
+   * _keepEntryFocus gives the focus that a knock's Admit or Deny had to the same button
+   * of the list drawn anew: render draws every entry again, at each knock and each
+   * answer, and a browser dropped the focus of the button it took away to the top of the
+   * page (a moderator who denied Dora with the keyboard began again at the page's first
+   * control). The knock answered is gone: the next one's same button, else the one
+   * before it, else what is left to do in the panel.
+   */
+  _keepEntryFocus({ participantId, action, index }) {
+    const entries = this.listEl.children;
+    const entry = [...entries].find((e) => e.dataset.participantId === participantId) ||
+      entries[Math.min(index, entries.length - 1)];
+    const usable = (b) => b && !b.hidden && !b.disabled;
+    const target = [entry?.querySelector(action), this.admitAllBtn, this.denyAllBtn, $('#waiting-close')].find(usable);
+    if (target && target !== document.activeElement) target.focus();
+  }
+
   _tick() {
     const now = { mono: monotonicNow(), wall: Date.now() };
     for (const node of this.listEl.querySelectorAll('.waiting-since')) {
@@ -316,4 +335,16 @@ export class WaitingRoom {
     admit.classList.toggle('btn-secondary', anyway);
     admit.classList.toggle('btn-admit-anyway', anyway);
   }
+}
+
+/**
+ * entryPlace is where in the list of knocks (listEl) the focused element is, when it is
+ * an entry's Admit or Deny: {participantId, action (its selector), index}; else null.
+ */
+function entryPlace(listEl, focused) {
+  if (!focused || focused === listEl || !listEl.contains(focused)) return null;
+  const entry = [...listEl.children].find((e) => e.contains(focused));
+  if (!entry) return null;
+  const action = focused.classList.contains('btn-admit') ? '.btn-admit' : '.btn-deny';
+  return { participantId: entry.dataset.participantId, action, index: [...listEl.children].indexOf(entry) };
 }
