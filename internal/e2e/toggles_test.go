@@ -43,6 +43,10 @@ type toggleWant struct {
 // (in English). The names changed with the state ("Turn off microphone, pressed",
 // "Lower hand, pressed"), and the people list's button was "Show participants".
 // The blur toggle is checked off only: blur on needs WebGL, which headless Firefox lacks.
+// Pia is the moderator, so the panel buttons of the waiting room, the settings and the
+// devices are checked the same way (name and tooltip one noun, open or closed), and the
+// microphone held on by push-to-talk keeps its name; Wim's waiting screen (a meeting
+// with a waiting room) has the microphone and camera of the pre-join screen.
 func TestToggleButtonsKeepTheirNames(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -57,6 +61,9 @@ func TestToggleButtonsKeepTheirNames(t *testing.T) {
 			{"#btn-screen", "Share screen", "Stop sharing your screen", "Share your screen", "the screen share"},
 			{"#btn-hand", "Raise hand", "Lower hand", "Raise hand", "the hand"},
 			{"#btn-people", "1 participant", "", "", "the people list"},
+			{"#btn-waiting", "Waiting room", "Waiting room", "Waiting room", "the waiting room"},
+			{"#btn-settings", "Meeting settings", "Meeting settings", "Meeting settings", "the settings"},
+			{"#btn-devices", "Devices, view and shortcuts", "Devices, view and shortcuts", "Devices, view and shortcuts", "the devices panel"},
 		},
 		"de": {
 			{"#btn-mic", "Mikrofon", "Mikrofon ausschalten (Strg+D)", "Mikrofon einschalten (Strg+D)", "the microphone"},
@@ -64,9 +71,23 @@ func TestToggleButtonsKeepTheirNames(t *testing.T) {
 			{"#btn-screen", "Bildschirm freigeben", "Bildschirmfreigabe beenden", "Bildschirm freigeben", "the screen share"},
 			{"#btn-hand", "Hand heben", "Hand senken", "Hand heben", "the hand"},
 			{"#btn-people", "1 teilnehmende Person", "", "", "the people list"},
+			{"#btn-waiting", "Warteraum", "Warteraum", "Warteraum", "the waiting room"},
+			{"#btn-settings", "Einstellungen des Meetings", "Einstellungen des Meetings", "Einstellungen des Meetings", "the settings"},
+			{"#btn-devices", "Geräte, Ansicht und Tastenkürzel", "Geräte, Ansicht und Tastenkürzel", "Geräte, Ansicht und Tastenkürzel", "the devices panel"},
 		},
 	}
 	blur := map[string]string{"en": "Blur background", "de": "Hintergrund weichzeichnen"}
+	waiting := map[string][]toggleWant{
+		"en": {
+			{"#lobby-mic", "Microphone", "Turn off microphone", "Turn on microphone", "the waiting screen's microphone"},
+			{"#lobby-camera", "Camera", "Turn off camera", "Turn on camera", "the waiting screen's camera"},
+		},
+		"de": {
+			{"#lobby-mic", "Mikrofon", "Mikrofon ausschalten", "Mikrofon einschalten", "the waiting screen's microphone"},
+			{"#lobby-camera", "Kamera", "Kamera ausschalten", "Kamera einschalten", "the waiting screen's camera"},
+		},
+	}
+	panels := map[string]string{"#btn-people": "#people-panel", "#btn-waiting": "#waiting-panel", "#btn-settings": "#settings-panel", "#btn-devices": "#devices-panel"}
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		// A meeting of each browser's own: Pia is alone in it ("1 participant"). On the
 		// pre-join screen (English) the microphone and the camera keep their names too.
@@ -78,16 +99,18 @@ func TestToggleButtonsKeepTheirNames(t *testing.T) {
 			checkToggle(ctx, t, pre, "en (pre-join)", toggleWant{"#prejoin-mic", "Microphone", "Turn off microphone", "Turn on microphone", "the microphone"})
 			checkToggle(ctx, t, pre, "en (pre-join)", toggleWant{"#prejoin-camera", "Camera", "Turn off camera", "Turn on camera", "the camera"})
 		}
-		p := joinWithOptions(ctx, t, kind, srv.pageURL(m, m.fragment()), "Pia", joinOptions{fakeScreen: true, prejoin: prejoin})
+		p := joinWithOptions(ctx, t, kind, srv.pageURL(m, m.moderatorFragment()), "Pia", joinOptions{fakeScreen: true, prejoin: prejoin})
+		waitOK(ctx, t, p, `window.conclave.role === "moderator"`, "Pia is no moderator")
 		for _, lang := range []string{"de", "en"} {
 			click(ctx, t, p.tab, `.language-option[data-lang="`+lang+`"]`)
 			waitOK(ctx, t, p, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
 			for _, w := range wants[lang] {
 				checkToggle(ctx, t, p, lang, w)
-				if w.sel == "#btn-people" {
-					waitOK(ctx, t, p, `document.querySelector("#people-panel").hidden`, "the people list did not close")
+				if panel := panels[w.sel]; panel != "" {
+					waitOK(ctx, t, p, `document.querySelector("`+panel+`").hidden`, w.what+" did not close")
 				}
 			}
+			checkPushToTalk(ctx, t, p, lang, wants[lang][0])
 			var got struct{ Name, By, Description string }
 			evalOK(ctx, t, p, accNameJS+`(document.querySelector("#btn-blur"))`, &got)
 			var pressed string
@@ -97,7 +120,46 @@ func TestToggleButtonsKeepTheirNames(t *testing.T) {
 					kind, lang, pressed, got.Name, got.By, blur[lang])
 			}
 		}
+		// The waiting screen's microphone and camera: Wim knocks at a meeting with a
+		// waiting room and waits there (no moderator in it).
+		lobby := srv.createMeetingWith(t, `{}`)
+		wim := &participant{name: "Wim", kind: kind, tab: openMeeting(ctx, t, kind, srv.pageURL(lobby, lobby.fragment()))}
+		knock(ctx, t, wim.tab, "Wim")
+		waitOK(ctx, t, wim, `document.body.dataset.state === "lobby"`, "Wim is not waiting")
+		for _, lang := range []string{"de", "en"} {
+			click(ctx, t, wim.tab, `#lobby .language-option[data-lang="`+lang+`"]`)
+			waitOK(ctx, t, wim, `document.documentElement.lang === "`+lang+`"`, "the waiting screen did not switch to "+lang)
+			for _, w := range waiting[lang] {
+				checkToggle(ctx, t, wim, lang+" (waiting)", w)
+			}
+		}
 	}
+}
+
+// checkPushToTalk holds the space bar with the microphone muted and nothing focused: the
+// microphone is on while it is held, and keeps its name mic.name, pressed (the tooltip of
+// on), then off again once let go. The microphone is left as it was found (on).
+func checkPushToTalk(ctx context.Context, t *testing.T, p *participant, lang string, mic toggleWant) {
+	t.Helper()
+	click(ctx, t, p.tab, "#btn-mic")
+	waitOK(ctx, t, p, pressedJS("#btn-mic")+` === "false"`, "the microphone did not mute")
+	evalOK(ctx, t, p, `(() => { document.activeElement.blur(); return true; })()`, nil)
+	for _, held := range []bool{true, false} {
+		typ, pressed, title := "keydown", "true", mic.titleOn
+		if !held {
+			typ, pressed, title = "keyup", "false", mic.titleOff
+		}
+		evalOK(ctx, t, p, keyJS(typ, " ", "Space", `document.body`), nil)
+		waitOK(ctx, t, p, pressedJS("#btn-mic")+` === "`+pressed+`"`, fmt.Sprintf("push-to-talk (%s) did not turn the microphone's aria-pressed to %s", typ, pressed))
+		var got struct{ Name, By, Description string }
+		evalOK(ctx, t, p, accNameJS+`(document.querySelector("#btn-mic"))`, &got)
+		if got.Name != mic.name || got.By != "aria-label" || got.Description != title {
+			t.Errorf("%s (%s): the microphone with the space bar held %v is named %q (by %s, described %q), want %q described %q",
+				p.kind, lang, held, got.Name, got.By, got.Description, mic.name, title)
+		}
+	}
+	click(ctx, t, p.tab, "#btn-mic")
+	waitOK(ctx, t, p, pressedJS("#btn-mic")+` === "true"`, "the microphone did not come back on")
 }
 
 // checkToggle clicks the toggle w.sel to its other state and back, and after each click
