@@ -22,14 +22,17 @@ new MutationObserver((list) => {
 	}
 }).observe(document, { childList: true, characterData: true, subtree: true });`
 
-// TestAdmissionSaidOnce: a person let in from the waiting room hears it once, "You were
-// let in. You joined the meeting" ("Sie wurden eingelassen und sind dem Meeting
+// TestNewsSaidOnce: a person let in from the waiting room hears it once, "You were let
+// in. You joined the meeting" ("Sie wurden eingelassen und sind dem Meeting
 // beigetreten"), where the toast that shows "You were let in" sat in a live region of its
-// own and said it a second time. The toast is still seen. Knockers in Chromium and
-// Firefox, in English and German, each let in by Mona (Chromium) from her waiting room's
-// Admit button with the keyboard's focus on it: the focus stays on the page (not the
-// body) when the knock's entry goes, and the one let in has it on the tiles' region.
-func TestAdmissionSaidOnce(t *testing.T) {
+// own and said it a second time; muted by a moderator, they hear "A moderator muted your
+// microphone" ("Die Moderation hat Ihr Mikrofon stummgeschaltet") once, where the toast
+// said it and the microphone's own news said "Microphone off" besides. The toasts are
+// still seen. Knockers in Chromium and Firefox, in English and German, each let in by
+// Mona (Chromium) from her waiting room's Admit button with the keyboard's focus on it
+// (the focus stays on the page, not the body, when the knock's entry goes, and the one
+// let in has it on the tiles' region), then muted from her people list.
+func TestNewsSaidOnce(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
 	browsertest.Shared(t, browsertest.KindFirefox)
@@ -42,6 +45,12 @@ func TestAdmissionSaidOnce(t *testing.T) {
 	mona := &participant{name: "Mona", kind: browsertest.KindChromium, tab: modTab}
 	waitOK(ctx, t, mona, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`, "Mona did not join as the moderator")
 	letIn := map[string]string{"en": "You were let in", "de": "Sie wurden eingelassen"}
+	muted := map[string][]string{
+		"en": {"A moderator muted your microphone", "Microphone off"},
+		"de": {"Die Moderation hat Ihr Mikrofon stummgeschaltet", "Mikrofon aus"},
+	}
+	evalOK(ctx, t, mona, `(() => { const b = document.querySelector("#btn-people"); b.focus(); b.click(); return true; })()`, nil)
+	waitOK(ctx, t, mona, `!document.querySelector("#people-panel").hidden`, "Mona's people list did not open")
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		for _, lang := range []string{"en", "de"} {
 			name := fmt.Sprintf("Kai %s %s", kind, lang)
@@ -96,6 +105,28 @@ func TestAdmissionSaidOnce(t *testing.T) {
 			evalOK(ctx, t, kai, `document.activeElement.id || document.activeElement.tagName`, &focus)
 			if focus != "grid" {
 				t.Errorf("%s (%s): let in, the focus is on %s, want the tiles' region #grid", kind, lang, focus)
+			}
+
+			// Mona mutes Kai from her people list.
+			evalOK(ctx, t, kai, `window.conclave.participantId`, &kai.id)
+			waitOK(ctx, t, kai, pressedJS("#btn-mic")+` === "true"`, "Kai's microphone is not on")
+			evalOK(ctx, t, kai, `(() => { window.__said.length = 0; return true; })()`, nil)
+			menu := `document.querySelector('.participant-menu[data-participant-id="` + kai.id + `"]')`
+			mute := `document.querySelector('[data-action="mute_microphone"][data-participant-id="` + kai.id + `"]')`
+			waitOK(ctx, t, mona, `(() => { const m = `+menu+`; if (!m) return false; if (m.getAttribute("aria-expanded") !== "true") m.click();
+				const b = `+mute+`; if (!b || b.disabled) return false; b.click(); return true; })()`, "Mona could not mute "+name)
+			waitOK(ctx, t, kai, pressedJS("#btn-mic")+` === "false"`, "Kai was not muted")
+			// The microphone's news is written after the toast is placed (the mute runs in
+			// the microphone's queue, the toast after it is queued).
+			mentions := `window.__said.filter((s) => ` + jsStrings(muted[lang]) + `.some((w) => s.includes(w)))`
+			waitOK(ctx, t, kai, mentions+`.some((s) => s.startsWith("live: "))`, "the mute was not announced")
+			evalOK(ctx, t, kai, mentions, &heard)
+			if len(heard) != 1 || !strings.Contains(heard[0], muted[lang][0]) {
+				t.Errorf("%s (%s): the moderator's mute was said %d times, want once as %q: %q", kind, lang, len(heard), muted[lang][0], heard)
+			}
+			evalOK(ctx, t, kai, `[...document.querySelectorAll("#toasts .toast")].map((e) => e.textContent).join(" | ")`, &seen)
+			if !strings.Contains(seen, muted[lang][0]) {
+				t.Errorf("%s (%s): no toast shows %q (toasts: %q)", kind, lang, muted[lang][0], seen)
 			}
 		}
 	}

@@ -103,24 +103,31 @@ export class Controls {
     });
   }
 
-  /** forceMicOff mutes the microphone (a moderator's mute, or a refused unmute). */
-  forceMicOff() {
+  /**
+   * forceMicOff mutes the microphone (a moderator's mute, or a refused unmute). news,
+   * when given, is said in place of "Microphone off", also when the microphone was off
+   * already: the caller's toast of it ("A moderator muted your microphone") is seen only,
+   * where the two said one mute twice. As the microphone's own news (topic), it takes
+   * the place of a "Microphone on" still waiting to be said.
+   */
+  forceMicOff(news = '') {
     return this._run('mic', async () => {
-      if (!this.media.micOn) return;
-      this.media.setMicMuted(true);
-      announce(t('controls.mic.off'), { topic: 'mic' });
+      if (this.media.micOn) this.media.setMicMuted(true);
+      else if (!news) return;
+      announce(news || t('controls.mic.off'), { topic: 'mic' });
       this._changed();
     }, { queue: true });
   }
 
-  /** forceCameraOff turns the camera off (a moderator's request). */
-  forceCameraOff() {
+  /** forceCameraOff turns the camera off (a moderator's request); news: as forceMicOff's. */
+  forceCameraOff(news = '') {
     return this._run('camera', async () => {
-      if (!this.media.cameraOn) return;
-      const s = this._live();
-      if (s) await s.send('camera', null);
-      this.media.stopCamera();
-      announce(t('controls.camera.off'), { topic: 'camera' });
+      if (this.media.cameraOn) {
+        const s = this._live();
+        if (s) await s.send('camera', null);
+        this.media.stopCamera();
+      } else if (!news) return;
+      announce(news || t('controls.camera.off'), { topic: 'camera' });
       this._changed();
     }, { queue: true });
   }

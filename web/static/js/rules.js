@@ -91,14 +91,17 @@ export class MeetingRules {
       this.mutedByModerator = true;
       this.askedToUnmute = false;
       this.prompt.hidden = true;
-      controls.forceMicOff();
-      if (!known) toast(all ? t('modctl.everyone.youWereMuted') : t('rules.muted'));
+      // Said once, by the microphone's news (forceMicOff), and shown by the toast.
+      const news = known ? '' : t(all ? 'modctl.everyone.youWereMuted' : 'rules.muted');
+      controls.forceMicOff(news);
+      if (news) toast(news, { said: false });
     } else if (command === 'mute_camera') {
       const known = this.cameraOffByModerator && !this.askedCamera && !this.deps.media.cameraOn;
       this.cameraOffByModerator = true;
       this.askedCamera = false;
-      controls.forceCameraOff();
-      if (!known) toast(all ? t('modctl.everyone.yourCameraOff') : t('rules.camera-off'));
+      const news = known ? '' : t(all ? 'modctl.everyone.yourCameraOff' : 'rules.camera-off');
+      controls.forceCameraOff(news);
+      if (news) toast(news, { said: false });
     } else if (command === 'stop_screen') {
       controls.forceScreenOff();
       // The server's own stop ('') follows the `settings` or role change that took the
@@ -130,16 +133,16 @@ export class MeetingRules {
       // turned the camera on (the camera may be off here already, a stop that came
       // after it went out); a refusal of anything else is the microphone's.
       this.askedCamera = false;
-      this.deps.controls().forceCameraOff();
-      toast(t(CAMERA_OFF_BY_MODERATOR), { kind: 'error' });
+      this.deps.controls().forceCameraOff(t(CAMERA_OFF_BY_MODERATOR));
+      toast(t(CAMERA_OFF_BY_MODERATOR), { kind: 'error', said: false });
       return;
     }
     if (code === 'not_allowed' && type === 'media_state') {
       // The server keeps the microphone off after a moderator's mute.
       this.mutedByModerator = true;
       this.askedToUnmute = false;
-      this.deps.controls().forceMicOff();
-      toast(t(MUTED_BY_MODERATOR), { kind: 'error' });
+      this.deps.controls().forceMicOff(t(MUTED_BY_MODERATOR));
+      toast(t(MUTED_BY_MODERATOR), { kind: 'error', said: false });
       return;
     }
     if (type === 'update_settings' && s) this.deps.settingsPanel.render(s.settings, s.settingsRevision);
