@@ -31,7 +31,11 @@ new MutationObserver((list) => {
 // still seen. Knockers in Chromium and Firefox, in English and German, each let in by
 // Mona (Chromium) from her waiting room's Admit button with the keyboard's focus on it
 // (the focus stays on the page, not the body, when the knock's entry goes, and the one
-// let in has it on the tiles' region), then muted from her people list.
+// let in has it on the tiles' region), then muted from her people list. Then the
+// English ones leave and the German ones are removed by Mona: the end screen's title has
+// the focus and is read with the reason as its description, and nothing of it is said by
+// a live region besides, where the screen was one (assertive) around an alert: "You were
+// removed", "You were removed from the meeting.", "Rejoin", after the title's focus.
 func TestNewsSaidOnce(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -48,6 +52,11 @@ func TestNewsSaidOnce(t *testing.T) {
 	muted := map[string][]string{
 		"en": {"A moderator muted your microphone", "Microphone off"},
 		"de": {"Die Moderation hat Ihr Mikrofon stummgeschaltet", "Mikrofon aus"},
+	}
+	type endScreen struct{ state, title, reason string }
+	ends := map[string]endScreen{
+		"en": {"left", "You left the meeting", "This page keeps nothing of the meeting."},
+		"de": {"error", "Sie wurden entfernt", "Sie wurden aus dem Meeting entfernt."},
 	}
 	evalOK(ctx, t, mona, `(() => { const b = document.querySelector("#btn-people"); b.focus(); b.click(); return true; })()`, nil)
 	waitOK(ctx, t, mona, `!document.querySelector("#people-panel").hidden`, "Mona's people list did not open")
@@ -127,6 +136,32 @@ func TestNewsSaidOnce(t *testing.T) {
 			evalOK(ctx, t, kai, `[...document.querySelectorAll("#toasts .toast")].map((e) => e.textContent).join(" | ")`, &seen)
 			if !strings.Contains(seen, muted[lang][0]) {
 				t.Errorf("%s (%s): no toast shows %q (toasts: %q)", kind, lang, muted[lang][0], seen)
+			}
+
+			// Kai leaves (English) or Mona removes him (German): the end screen's title
+			// takes the focus and is read with its description, the reason; no live
+			// region says the title, the reason or the button again.
+			evalOK(ctx, t, kai, `(() => { window.__said.length = 0; return true; })()`, nil)
+			end := ends[lang]
+			if lang == "en" {
+				click(ctx, t, kai.tab, "#btn-leave")
+			} else {
+				remove := `document.querySelector('[data-action="remove"][data-participant-id="` + kai.id + `"]')`
+				waitOK(ctx, t, mona, `(() => { const m = `+menu+`; if (!m) return false; if (m.getAttribute("aria-expanded") !== "true") m.click();
+					const b = `+remove+`; if (!b) return false; b.click(); return true; })()`, "Mona could not remove "+name)
+				click(ctx, t, mona.tab, "#confirm-ok")
+			}
+			waitOK(ctx, t, kai, `document.body.dataset.state === "`+end.state+`" && document.activeElement === document.querySelector("#status-title")`,
+				"the end screen's title does not have the focus")
+			var read struct{ Title, Description string }
+			evalOK(ctx, t, kai, `(() => { const h = document.querySelector("#status-title");
+				return { title: h.textContent.trim(), description: (h.getAttribute("aria-describedby") || "").split(" ").filter(Boolean).map((id) => document.getElementById(id).textContent.trim()).filter(Boolean).join(" ") }; })()`, &read)
+			if read.Title != end.title || !strings.Contains(read.Description, end.reason) {
+				t.Errorf("%s (%s): the end screen's focused title reads %q described %q, want %q described with %q", kind, lang, read.Title, read.Description, end.title, end.reason)
+			}
+			evalOK(ctx, t, kai, `window.__said`, &all)
+			if len(all) != 0 {
+				t.Errorf("%s (%s): the end screen, read from its focused title, was also said by live regions: %q", kind, lang, all)
 			}
 		}
 	}
