@@ -327,7 +327,9 @@ func TestICERestartThroughBurstyLoss(t *testing.T) {
 		}
 	}
 	t.Logf("rough: %d datagrams lost, %d of %d packets arrived", lost, arrived, len(rough))
-	if lost == 0 || arrived == len(rough) {
+	// Only the loss itself is the rig's check: how many packets NACKs repaired in
+	// time depends on the machine's speed.
+	if lost == 0 {
 		t.Fatal("the link was not rough")
 	}
 
