@@ -222,3 +222,9 @@ export async function copyText(text, fallbackInput) {
 
 /** meetingIdPattern matches a meeting id: 1–64 base64url characters. */
 export const meetingIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** focusLost: the focus is nowhere (the page) or on a screen that is not shown. */
+export function focusLost() {
+  const active = document.activeElement;
+  return !active || active === document.body || !!active.closest('.screen:not(#meeting)');
+}

@@ -7,9 +7,9 @@
 // (shown when the moderators' lobby keys say this link is probably wrong;
 // data-link="verified|wrong" once they said anything, e2ee/FORMAT.md "Lobby keys").
 
-import { $, initials } from './dom.js';
+import { $, initials, announce } from './dom.js';
 import { toggleButton } from './prejoin.js';
-import { setText } from './i18n.js';
+import { setText, t } from './i18n.js';
 
 /** SENT_BACK: the note of a waiting screen that a moderator sent the person back to. */
 export const SENT_BACK = 'lobby.sent-back';
@@ -96,4 +96,14 @@ export class LobbyScreen {
     this.shown = false;
     this.video.srcObject = null;
   }
+}
+
+/**
+ * enteredLobby tells a screen reader where the person is now (note: the key of why, e.g.
+ * sent back by a moderator) and puts the focus on the waiting screen's heading: the
+ * button that had it went with the screen before.
+ */
+export function enteredLobby(note = '') {
+  announce(note ? `${t(note)} ${t('lobby.announce')}` : t('lobby.announce'));
+  $('#lobby-title').focus();
 }

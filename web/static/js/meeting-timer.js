@@ -24,3 +24,15 @@ export function runningTime(show, now = monotonicNow) {
   const startedAt = now();
   return () => show(elapsedText(now() - startedAt));
 }
+
+/**
+ * startRunningTime shows a new stay's running time in el, ticking each second, in place
+ * of the interval previous (0: none); it returns the new interval, which the page clears
+ * when the stay stops (meeting-end.js stopped).
+ */
+export function startRunningTime(el, previous) {
+  const tick = runningTime((text) => { el.textContent = text; });
+  clearInterval(previous);
+  tick();
+  return setInterval(tick, 1000);
+}

@@ -13,8 +13,8 @@
  * panels), meeting-roster.js (who is shown, the invite card), meeting-bindings.js (the
  * meeting screen's buttons and keys), meeting-session-ui.js (what the page does when its
  * Session says something), meeting-failed.js (a knock or session that failed),
- * meeting-end.js (what stops with the stay, the Leave button) and meeting-start.js (the
- * page's first steps).
+ * meeting-end.js (what stops with the stay, the Leave button), meeting-drops.js (a drop:
+ * resuming, knocking again) and meeting-start.js (the page's first steps).
  *
  * Nothing is persisted in the browser beyond storage.js (no cookies), and nothing a
  * participant says or is called is written to the console, nor any key. The meeting
@@ -26,11 +26,11 @@
  * as it starts (meeting-link.js readMeetingLink). Reconnecting: see the test hooks in reconnect.js.
  */
 
-import { $, toast, announce } from './dom.js';
+import { $, toast, announce, focusLost } from './dom.js';
 import { fillIcons } from './icons.js';
 import { LocalMedia } from './media.js';
 import { Prejoin } from './prejoin.js';
-import { LobbyScreen } from './lobby.js';
+import { LobbyScreen, enteredLobby } from './lobby.js';
 import { Grid } from './grid.js';
 import { Chat } from './chat.js';
 import { Session } from './session.js';
@@ -46,24 +46,23 @@ import { SelfLinkWarning } from './e2ee-self-link.js';
 import { MeetingCrypto } from './e2ee/session-keys.js';
 import { ModControls } from './modctl.js';
 import { setupDevices } from './devices.js';
-import { onLanguageChange, setText, t } from './i18n.js';
+import { onLanguageChange, t } from './i18n.js';
 import { bindBlurToggles } from './blur-ui.js';
-import { runningTime } from './meeting-timer.js';
-import { Reconnect } from './reconnect.js';
-import { Reknock } from './reknock.js';
+import { startRunningTime } from './meeting-timer.js';
 import { readMeetingLink, keepModeratorSecret } from './meeting-link.js';
 import { installPageHooks } from './page-hooks.js';
 import { SpeakingIndicators } from './speaking-ui.js';
 import { PanelCover } from './panel-cover.js';
 import { PresenceToasts } from './presence-toasts.js';
 import { HeldRoster } from './held-roster.js';
-import { followTopbarHeight } from './topbar.js';
+import { followTopbarHeight, banner } from './topbar.js';
 import { meetingPanels } from './meeting-panels.js';
 import { meetingRoster } from './meeting-roster.js';
 import { bindControls } from './meeting-bindings.js';
 import { sessionUI } from './meeting-session-ui.js';
 import { meetingEnd } from './meeting-end.js';
 import { startPage } from './meeting-start.js';
+import { meetingDrops } from './meeting-drops.js';
 
 const link = readMeetingLink();
 const { params, meetingId, meetingSecret, secretInvalid, shareURL } = link;
@@ -194,22 +193,6 @@ function onLobby({ moderatorPresent, knockSecret = '', continued = false }) {
   lobbyScreen.render();
 }
 
-/**
- * enteredLobby tells a screen reader where the person is now (note: the key of why, e.g.
- * sent back by a moderator) and puts the focus on the waiting screen's heading: the
- * button that had it went with the screen before.
- */
-function enteredLobby(note = '') {
-  announce(note ? `${t(note)} ${t('lobby.announce')}` : t('lobby.announce'));
-  $('#lobby-title').focus();
-}
-
-/** focusLost: the focus is nowhere (the page) or on a screen that is not shown. */
-function focusLost() {
-  const active = document.activeElement;
-  return !active || active === document.body || !!active.closest('.screen:not(#meeting)');
-}
-
 function onJoined() {
   const wasWaiting = document.body.dataset.state === 'lobby';
   lastKnockSecret = '';
@@ -232,7 +215,8 @@ function onJoined() {
   renderLock();
   banner(null);
   roster.renderE2EE();
-  if (!resumed || !timer) startTimer(); // a resume continues the same stay (unless reloaded)
+  // A resume continues the same stay (unless reloaded).
+  if (!resumed || !timer) timer = startRunningTime($('#meeting-timer'), timer);
   controls.render();
   // The screen share kept across the drop goes out again, if it may (controls.js).
   if (resumed) controls.resumeScreen();
@@ -343,27 +327,6 @@ function everyone() {
   return s ? s.everyone() : [];
 }
 
-// ---------------------------------------------------------------- banner, timer
-
-/** banner shows the text of key (null hides it). */
-function banner(key, kind = 'info') {
-  const b = $('#banner');
-  if (!key) {
-    b.hidden = true;
-    return;
-  }
-  setText(b, key);
-  b.dataset.kind = kind;
-  b.hidden = false;
-}
-
-function startTimer() {
-  const tick = runningTime((text) => { $('#meeting-timer').textContent = text; });
-  clearInterval(timer);
-  tick();
-  timer = setInterval(tick, 1000);
-}
-
 // ---------------------------------------------------------------- start
 
 async function main() {
@@ -430,26 +393,10 @@ async function main() {
   devices = setupDevices({
     media, grid, controls, session: () => session, canUnmute: () => rules.canUnmute(), unmuted: () => rules.unmuted(),
   });
-  reconnect = new Reconnect({
-    attempt: (resume, { openTimeoutMs } = {}) => join(lastName || reconnect.storedName(), { resume, openTimeoutMs }),
-    giveUp: () => {
-      // The grace period is over (or the server stayed away): knock again from here.
-      end.stopped();
-      if ((session && session.name) || lastName) {
-        media.stopAll();
-        showError('disconnected');
-      } else {
-        setState('prejoin'); // after a reload the name is not known: ask for it
-        prejoin.start();
-      }
-    },
-    // A screen share kept across the drop, when no resume brings it back (or at Leave).
-    release: () => {
-      if (!media.screenTrack) return;
-      media.stopScreen();
-      controls.render();
-    },
-  });
+  ({ reconnect, reknock } = meetingDrops({
+    join, currentName: () => lastName, currentSession: () => session, stopped: () => end.stopped(), media, controls,
+    lobbyScreen, startPrejoin: () => prejoin.start(), showError, setState,
+  }));
   held = new HeldRoster({ grid, media, speaking });
   roster = meetingRoster({
     live, isModerator, held, grid, modctl, e2eeStatus, rosterWarning, selfLinkWarning,
@@ -457,23 +404,6 @@ async function main() {
   panels = meetingPanels({
     grid, chat, panelCover, waitingRoom, settingsPanel, devices, isModerator,
     currentSession: () => session, renderPeopleList: roster.renderPeopleList,
-  });
-  reknock = new Reknock({
-    knock: () => join(lastName, { reknock: true }),
-    showing: (on) => {
-      if (on) {
-        document.body.dataset.reknocking = 'true';
-        lobbyScreen.show({ name: lastName, note: 'lobby.reknocking' });
-        announce(t('lobby.reknocking'));
-      } else {
-        delete document.body.dataset.reknocking;
-      }
-    },
-    // The server stayed away for the whole time: "Disconnected", with Rejoin.
-    giveUp: () => {
-      media.stopAll();
-      showError('disconnected');
-    },
   });
   bindControls({
     controls, togglePanel: panels.togglePanel, openPanelName: panels.openName, leave: () => end.leave(), rejoin, reconnect,

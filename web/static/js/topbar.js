@@ -5,7 +5,12 @@
 // bar's height is kept in --topbar-height on the page's root, which app.css places them
 // by; without it (no ResizeObserver) they keep the one-row bar's place.
 //
+// banner is the one below it that says what the meeting is doing (#banner).
+//
 // Test hooks: document.documentElement.style's --topbar-height is the bar's height in px.
+
+import { $ } from './dom.js';
+import { setText } from './i18n.js';
 
 /** followTopbarHeight keeps --topbar-height on root equal to topbar's height. */
 export function followTopbarHeight(topbar, root = document.documentElement) {
@@ -17,4 +22,16 @@ export function followTopbarHeight(topbar, root = document.documentElement) {
   });
   observer.observe(topbar);
   return observer;
+}
+
+/** banner shows the text of key (null hides it). */
+export function banner(key, kind = 'info') {
+  const b = $('#banner');
+  if (!key) {
+    b.hidden = true;
+    return;
+  }
+  setText(b, key);
+  b.dataset.kind = kind;
+  b.hidden = false;
 }
