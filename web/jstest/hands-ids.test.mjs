@@ -36,3 +36,17 @@ test('a hand whose id no member can have is neither kept, drawn, counted nor off
   for (const li of hands.list.children) li.querySelector('.btn-lower-hand').click();
   assert.deepEqual(named(lowered), named(want), 'a moderator is offered to lower a hand of an id no member can have');
 });
+
+test('a hand listed twice is one hand, in the place it was first listed', (t) => {
+  const session = { joined: true, ended: false, participantId: 'p-me', isModerator: true, everyone: () => [{ id: 'p-me', name: 'Mona', self: true }] };
+  const lowered = [];
+  const hands = new Hands({ session: () => session, send() {}, moderate: (type, p) => lowered.push(p.participantId), openPeople() {} });
+  t.after(() => hands.reset());
+  hands.update({ hands: ['p-ida', 'p-bo', 'p-ida', 'p-me', 'p-bo', 'p-ida'].map((participantId) => ({ participantId })) });
+  const want = ['p-ida', 'p-bo', 'p-me'];
+  assert.deepEqual(hands.queue, want, 'a hand listed twice is kept twice');
+  assert.deepEqual(hands.list.children.map((li) => li.dataset.participantId), want, 'a hand listed twice is drawn twice');
+  assert.equal(hands.chip.querySelector('.hands-chip-count').textContent, '3', 'a hand listed twice is counted twice');
+  for (const li of hands.list.children) li.querySelector('.btn-lower-hand').click();
+  assert.deepEqual(lowered, want, 'a moderator is offered to lower a hand listed twice twice');
+});

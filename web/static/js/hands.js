@@ -75,9 +75,10 @@ export class Hands {
     const before = this.queue;
     // A hand's id is checked as a member's is (keys.js, validId: at most the server's 64
     // bytes): only a lying server sends another, which is neither kept, drawn, announced
-    // nor offered to a moderator to lower.
-    this.queue = (Array.isArray(p && p.hands) ? p.hands : [])
-      .map((h) => h && h.participantId).filter(validId);
+    // nor offered to a moderator to lower. A member has one hand: an id listed again
+    // (only a lying server repeats one) keeps its first place and is shown once.
+    this.queue = [...new Set((Array.isArray(p && p.hands) ? p.hands : [])
+      .map((h) => h && h.participantId).filter(validId))];
     const self = s.participantId;
     const by = p && typeof p.by === 'string' ? p.by : '';
     if (before.includes(self) && !this.queue.includes(self) && by && by !== self) {
