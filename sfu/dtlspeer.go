@@ -46,6 +46,10 @@ type dtlsPeer struct {
 	conn atomic.Pointer[dtls.Conn]
 	// reads counts the datagrams pion/dtls read (for the tests: what it has seen).
 	reads atomic.Uint64
+	// stopWait stops the wait that would stop the peer (stopAfter), under waitMu: stop
+	// calls it, so a peer stopped sooner leaves no wait on the engine's clock.
+	waitMu   sync.Mutex
+	stopWait func() bool
 }
 
 // dtlsQueue is how many of the peer's datagrams may wait for the handshake: a flight
@@ -109,9 +113,33 @@ func (d *dtlsPeer) drain() {
 func (d *dtlsPeer) stop() {
 	d.stopOnce.Do(func() {
 		close(d.done)
+		d.waitMu.Lock()
+		stopWait := d.stopWait
+		d.stopWait = nil
+		d.waitMu.Unlock()
+		if stopWait != nil {
+			stopWait()
+		}
 		d.closeConn()
 		d.drain()
 	})
+}
+
+// stopAfter stops the peer once after has passed on the clock that arm's waits run on
+// (the engine's after), unless it is stopped sooner: then stop stops that wait too,
+// which would otherwise be kept for the whole of after, holding the peer.
+func (d *dtlsPeer) stopAfter(after time.Duration, arm func(time.Duration, func()) func() bool) {
+	stopWait := arm(after, d.stop)
+	d.waitMu.Lock()
+	select {
+	case <-d.done: // stopped before the wait was kept: nobody else stops it
+		d.waitMu.Unlock()
+		stopWait()
+		return
+	default:
+	}
+	d.stopWait = stopWait
+	d.waitMu.Unlock()
 }
 
 // closeConn closes the connection once and drops it.

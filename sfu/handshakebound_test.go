@@ -263,7 +263,8 @@ func (w *handshakeWaits) counts() (armed, stopped int) {
 // connection: 30 s of each join on the system's clock, and on a test's fake clock for
 // as long as the clock is not moved, where a later Advance would cancel a handshake
 // long over. (The server's own connection as the DTLS server is left out: its
-// dtlsLinger, a wait of the same length that is not stopped, could not be told apart.)
+// dtlsLinger, a wait of the same length, is armed as the handshake ends and stopped only
+// with the handshake's reading: TestLingerStopsWithTheHandshakesReading.)
 func TestHandshakeBoundStopsWhenTheHandshakeEnds(t *testing.T) {
 	for _, tc := range []struct {
 		name string

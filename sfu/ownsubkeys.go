@@ -52,8 +52,9 @@ func (o *ownSub) handshake(ctx context.Context, cancel context.CancelFunc, a *an
 		keys, profile, err = o.dtls.handshake(ctx, a.dtlsClient, cert, a.fingerprints, o.e.pionLogs)
 	}
 	if err == nil && !a.dtlsClient {
-		// Armed before the keys are used, so that once media flows the bound holds.
-		o.e.after(dtlsLinger, o.dtls.stop)
+		// Armed before the keys are used, so that once media flows the bound holds;
+		// stopped with the reading, at the peer's first SRTCP or the connection's close.
+		o.dtls.stopAfter(dtlsLinger, o.e.after)
 	}
 	if err == nil {
 		err = o.startSRTP(keys, profile)
