@@ -34,6 +34,11 @@ type ownSub struct {
 	sessionID uint64
 	version   uint64
 	sections  []*subSection
+	// sectionOf is the section each track is offered in (its d). A track is bound only
+	// in its own section (answer binds s.d), so it finds both at once: a meeting's end
+	// removes each member's tracks from every connection still open, which a look
+	// through the sections made n³ in the members.
+	sectionOf map[*downTrack]*subSection
 	lite      *iceLite // the credentials of the latest offer
 	oldLite   *iceLite // those before an ICE restart, until its answer
 	// offered is the outstanding offer's sections and the credentials it carries.

@@ -28,16 +28,19 @@ func (o *ownSub) addTrack(d *downTrack) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	s.d, s.ssrc = d, binary.BigEndian.Uint32(b[:])|1
+	if o.sectionOf == nil {
+		o.sectionOf = map[*downTrack]*subSection{}
+	}
+	o.sectionOf[d] = s
 }
 
 // removeTrack frees d's section; d stops being sent at once.
 func (o *ownSub) removeTrack(d *downTrack) {
 	o.mu.Lock()
 	var unbind bool
-	for _, s := range o.sections {
-		if s.d == d {
-			s.d = nil
-		}
+	if s := o.sectionOf[d]; s != nil {
+		delete(o.sectionOf, d)
+		s.d = nil
 		if s.bound == d {
 			s.bound, unbind = nil, true
 		}
