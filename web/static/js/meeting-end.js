@@ -24,6 +24,10 @@ export function meetingEnd({
     $('#invite-card').hidden = true;
     rules.reset();
     closeConfirm();
+    // Any other modal dialog too (the keyboard shortcuts): left open over the screen that
+    // follows, it kept the rest of the page inert, and that screen's title could not take
+    // the focus it is read from (showError, showLeft): a removal was never said.
+    for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
     panels.openPanel(null);
     waitingRoom.setEnabled(false);
     e2eeStatus.render(null);
