@@ -237,3 +237,27 @@ test("a tile's pin is named after whose tile it is, as the tile shows the name: 
   setLanguage('en');
   assert.equal(pin('p-anna'), 'Pin Anna Muster (1)');
 });
+
+test("a pin of a tile whose name is not received yet, or that has none, names the person as a sentence does", async (t) => {
+  t.after(() => setLanguage('en'));
+  setLanguage('en');
+  const { Layout } = await import('../static/js/layout.js');
+  const { placeholder, PENDING_TEXT, PENDING_LABEL, UNKNOWN_TEXT } = await import('../static/js/e2ee-names.js');
+  const { t: tr } = await import('../static/js/i18n.js');
+  const { s } = meeting();
+  new Layout(s.grid);
+  const pending = placeholder({}, PENDING_TEXT, PENDING_LABEL, tr);
+  s.grid.ensure({ participantId: 'p-pen', source: 'camera' }).nameFrom(pending);
+  s.grid.ensure({ participantId: 'p-pen', source: 'screen' }).nameFrom(pending);
+  s.grid.ensure({ participantId: 'p-unk', source: 'camera' }).nameFrom(placeholder({}, UNKNOWN_TEXT, UNKNOWN_TEXT, tr));
+  s.grid.ensure({ participantId: 'p-gst', source: 'camera', name: '' });
+  s.grid.ensure({ participantId: 'p-gst', source: 'screen', name: '' });
+  const pin = (id, source = 'camera') => s.grid.get(id, source).node.querySelector('.tile-pin').getAttribute('aria-label');
+  const pins = () => [pin('p-pen'), pin('p-pen', 'screen'), pin('p-unk'), pin('p-gst'), pin('p-gst', 'screen')];
+  // Not "Pin Name not yet received", "Name noch nicht empfangen anheften", "Gast anheften".
+  assert.deepEqual(pins(), ['Pin this person', "Pin this person's screen", 'Pin this person', 'Pin Guest', 'Pin Guest (screen)']);
+  setLanguage('de');
+  assert.deepEqual(pins(), ['Diese Person anheften', 'Bildschirm dieser Person anheften', 'Diese Person anheften', 'Diesen Gast anheften', 'Bildschirm dieses Gastes anheften']);
+  s.grid.get('p-pen').nameFrom({ name: 'Anna', nameLabel: null }); // the name received
+  assert.equal(pin('p-pen'), 'Anna anheften');
+});

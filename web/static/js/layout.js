@@ -10,7 +10,8 @@
 // #layout-grid / #layout-speaker radios and #layout-hide-self checkbox (devices.js).
 
 import { el } from './dom.js';
-import { setAttr } from './i18n.js';
+import { setAttr, t } from './i18n.js';
+import { sentence } from './e2ee-names.js';
 import { icon } from './icons.js';
 
 export class Layout {
@@ -101,8 +102,13 @@ export class Layout {
     // a click does. The name says whose tile it is, as the tile shows it ("Pin Anna (2)",
     // "Pin Anna (screen)"): a screen reader's list of buttons drops the tile's group, and
     // twenty "Pin"s told nobody which was which.
+    // A name not yet received is "this person" (e2ee-names.js sentence), where "Pin Name
+    // not yet received" ("Name noch nicht empfangen anheften") was no sentence.
     const tile = this.grid.tiles.get(key);
-    if (tile) setAttr(button, 'aria-label', pinLabel(tile), { name: tile.spoken });
+    if (tile) {
+      const said = sentence(pinLabel(tile), tile.who, t);
+      setAttr(button, 'aria-label', said.key, said.params);
+    }
     setAttr(button, 'title', on ? 'devices.layout.unpin' : 'devices.layout.pin');
   }
 
