@@ -9,8 +9,8 @@
 //
 // Test hooks: document.documentElement.style's --topbar-height is the bar's height in px.
 
-import { $ } from './dom.js';
-import { setText } from './i18n.js';
+import { $, announce, announceAlert } from './dom.js';
+import { setText, t } from './i18n.js';
 
 /** followTopbarHeight keeps --topbar-height on root equal to topbar's height. */
 export function followTopbarHeight(topbar, root = document.documentElement) {
@@ -24,14 +24,24 @@ export function followTopbarHeight(topbar, root = document.documentElement) {
   return observer;
 }
 
-/** banner shows the text of key (null hides it). */
+/**
+ * banner shows the text of key (null hides it), and says it when it comes: the banner is
+ * shown with its text at once, and a live region that appears with its text already in
+ * it is not read out by every screen reader, so it is none. An error (end-to-end
+ * encryption failed, the media connection lost for good: nothing is sent any more) is
+ * said at once; the rest after what waits. The same banner shown again is no news.
+ */
 export function banner(key, kind = 'info') {
   const b = $('#banner');
   if (!key) {
     b.hidden = true;
     return;
   }
+  const news = b.hidden || b.dataset.i18n !== key;
   setText(b, key);
   b.dataset.kind = kind;
   b.hidden = false;
+  if (!news) return;
+  if (kind === 'error') announceAlert(t(key));
+  else announce(t(key));
 }
