@@ -50,6 +50,7 @@ type Client struct {
 	received  map[string]*Received // key: participantID/source
 	closeErr  error
 	subErrors []error
+	subOffers int        // subscribe offers taken (SubscribeOffers)
 	subHooks  subHooks   // misbehaviour on subscribe offers, for tests (media.go)
 	joinName  string     // the name of the last join sent (knocknames.go)
 	book      *KnockBook // where knock nonces are recorded (knocknames.go)

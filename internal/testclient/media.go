@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/pion/rtcp"
@@ -273,6 +274,22 @@ type subHooks struct {
 	edit func(string) string // rewrites answers before they are sent
 }
 
+// SubscribeOffers is how many subscribe offers the client took, and how many media
+// sections the subscribe connection's current offer has (0 before the first).
+func (c *Client) SubscribeOffers() (offers, sections int) {
+	c.mu.Lock()
+	pc := c.sub
+	offers = c.subOffers
+	c.mu.Unlock()
+	if pc == nil {
+		return offers, 0
+	}
+	if d := pc.CurrentRemoteDescription(); d != nil {
+		sections = strings.Count(d.SDP, "\nm=")
+	}
+	return offers, sections
+}
+
 // EditSubscribeAnswers makes the client pass every subscribe answer through edit before
 // sending it (nil: send them as they are).
 func (c *Client) EditSubscribeAnswers(edit func(sdp string) string) {
@@ -317,6 +334,7 @@ func (c *Client) doAnswerSubscribe(m Message) error {
 		return err
 	}
 	c.mu.Lock()
+	c.subOffers++
 	for _, t := range off.Tracks {
 		c.midInfo[t.Mid] = t
 	}
