@@ -134,7 +134,9 @@ export const endMethods = {
   _serverError(p, env) {
     const code = p.code || 'internal';
     const ref = env && env.ref;
-    if (ref && this.chatIds.has(ref)) {
+    // A refusal of a chat message this page sent: the connection knows the type of
+    // the last messages it sent, and no list of every chat message's id is kept.
+    if (ref && this.sig && this.sig.typeOf(ref) === 'chat') {
       let text = 'chat.not-sent';
       if (code === 'invalid_field') text = 'chat.not-sent.invalid';
       else if (code === 'not_allowed') text = 'chat.not-sent.off';

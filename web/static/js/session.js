@@ -127,7 +127,6 @@ export class Session {
     // session's earlierIdentities), for this session's key schedule, which bounds them:
     // the server cannot replay here what a live member used before its own resume.
     this.identities = resume && Array.isArray(identities) ? identities : [];
-    this.chatIds = new Set();
     this.joinTimer = 0;
     this.sentMedia = null; // the media announced in `join`
     this.leaving = false;
@@ -257,7 +256,7 @@ export class Session {
   sendChat(text) {
     if (this.ended || !this.sig || this.sig.closed || !this.joined) return false;
     if (!this.e2ee) {
-      this.chatIds.add(this.sig.send('chat', { text }));
+      this.sig.send('chat', { text });
       return true;
     }
     this.chatOut = this.chatOut.then(async () => {
@@ -271,7 +270,7 @@ export class Session {
         return;
       }
       if (this.ended || !this.sig || this.sig.closed) return;
-      this.chatIds.add(this.sig.send('chat', { text: cipher }));
+      this.sig.send('chat', { text: cipher });
     });
     return true;
   }
