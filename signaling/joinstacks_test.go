@@ -22,9 +22,9 @@ import (
 // The environment that makes TestJoinStacksServer and TestJoinStacksClients the
 // server and the clients of a BenchmarkJoinStacks in its child processes.
 const (
-	joinStacksURL     = "CONCLAVE_JOINSTACKS_URL"
-	joinStacksMeeting = "CONCLAVE_JOINSTACKS_MEETING"
-	joinStacksN       = "CONCLAVE_JOINSTACKS_N"
+	joinStacksURL     = "JOINSTACKS_URL"
+	joinStacksMeeting = "JOINSTACKS_MEETING"
+	joinStacksN       = "JOINSTACKS_N"
 )
 
 // BenchmarkJoinStacks weighs what the server holds for each subscriber after whole
@@ -155,7 +155,7 @@ func TestJoinStacksServer(t *testing.T) {
 	conntest.Eventually(t, "every event handed to a session taken", func() bool { return signaling.EventsQueued(srv.sig) == 0 })
 	grown := readServerMemory().minus(before)
 	fmt.Println(grown.stacks, grown.stackUsed, grown.live, grown.goroutines)
-	if dir := os.Getenv("CONCLAVE_JOINSTACKS_DUMP"); dir != "" {
+	if dir := os.Getenv("JOINSTACKS_DUMP"); dir != "" {
 		dumpGoroutines(t, dir, n)
 	}
 	_, _ = io.Copy(io.Discard, in)
