@@ -47,7 +47,8 @@ type dtlsPeer struct {
 	// reads counts the datagrams pion/dtls read (for the tests: what it has seen).
 	reads atomic.Uint64
 	// stopWait stops the wait that would stop the peer (stopAfter), under waitMu: stop
-	// calls it, so a peer stopped sooner leaves no wait on the engine's clock.
+	// calls it, so a peer stopped sooner leaves no wait on the engine's clock. done is
+	// closed under waitMu too, after the wait is stopped.
 	waitMu   sync.Mutex
 	stopWait func() bool
 }
@@ -112,14 +113,16 @@ func (d *dtlsPeer) drain() {
 // ciphers (about 10 KB), and the peer lives as long as the subscriber.
 func (d *dtlsPeer) stop() {
 	d.stopOnce.Do(func() {
-		close(d.done)
+		// The wait is stopped before done is closed, so that whoever sees the reads
+		// ended knows no wait is left (a test's verdict without a bound on its time).
+		// Its stop is the clock's, which takes a lock of its own and waits for nothing.
 		d.waitMu.Lock()
-		stopWait := d.stopWait
-		d.stopWait = nil
-		d.waitMu.Unlock()
-		if stopWait != nil {
-			stopWait()
+		if d.stopWait != nil {
+			d.stopWait()
+			d.stopWait = nil
 		}
+		close(d.done)
+		d.waitMu.Unlock()
 		d.closeConn()
 		d.drain()
 	})
@@ -131,15 +134,13 @@ func (d *dtlsPeer) stop() {
 func (d *dtlsPeer) stopAfter(after time.Duration, arm func(time.Duration, func()) func() bool) {
 	stopWait := arm(after, d.stop)
 	d.waitMu.Lock()
+	defer d.waitMu.Unlock()
 	select {
 	case <-d.done: // stopped before the wait was kept: nobody else stops it
-		d.waitMu.Unlock()
 		stopWait()
-		return
 	default:
+		d.stopWait = stopWait
 	}
-	d.stopWait = stopWait
-	d.waitMu.Unlock()
 }
 
 // closeConn closes the connection once and drops it.
