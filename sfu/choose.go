@@ -6,7 +6,8 @@ import "math"
 // whose width and height are at least those of the tile that shows it, else the largest;
 // before a subscriber has said what it shows, the largest. Sizes are read from the
 // layers' keyframes; a layer whose size is not known yet is taken only as the largest.
-// Only live layers are taken (live.go); the choice among all layers there are, live or
+// Only live layers are taken (live.go), and of those only ones whose keyframes arrive
+// whole while another's do (decodable.go); the choice among all layers there are, live or
 // not, is what the publisher is asked to send (encodings.go), so a layer that a tile
 // calls for is asked for while the subscriber gets the best live one.
 
@@ -33,7 +34,7 @@ const unlimitedBudget = math.MaxInt64
 // layerInfo is what the choice knows of a layer.
 type layerInfo struct {
 	present bool
-	live    bool // packets arrive (live.go)
+	live    bool // packets arrive (live.go), and keyframes whole (decodable.go)
 	settled bool // not on probation after a loss (live.go)
 	width   int
 	height  int
@@ -118,6 +119,7 @@ func (u *upTrack) layerInfos() [maxLayers]layerInfo {
 	var out [maxLayers]layerInfo
 	now := u.live.tick.Load()
 	live, settled, held := u.liveMask(now), u.settledMask(), u.enc.paused.Load()
+	live &^= u.undecodableMask(live) // live, but no keyframe of it assembles (decodable.go)
 	for i := range u.layers {
 		if l := u.layers[i].Load(); l != nil {
 			size := l.size.Load()

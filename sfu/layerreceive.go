@@ -174,6 +174,7 @@ func (l *layer) receive(b []byte, batched bool, at int64) {
 	}
 	if u.kind == webrtc.RTPCodecTypeVideo && startsKeyframe(p.payload) {
 		l.cache.putKeyframe(p, u.now()) // a new subscriber starts from it (replay.go)
+		l.noteKeyframeStart(p)          // to find it whole (decodable.go)
 	} else {
 		l.cache.put(p)
 	}

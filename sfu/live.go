@@ -84,7 +84,8 @@ func (u *upTrack) onLiveTick() {
 		lv.mu.Unlock()
 		return
 	}
-	changed := mask != lv.mask
+	judged, probe := u.judgeKeyframes(now, mask)
+	changed := mask != lv.mask || judged
 	// A layer live at two ticks in a row is back, if it was away: a resumption the SFU
 	// asked for that did not end a silence must not spare the layer's next return after
 	// a loss its probation.
@@ -103,6 +104,11 @@ func (u *upTrack) onLiveTick() {
 	lv.mu.Unlock()
 	if changed {
 		u.layersChanged()
+	}
+	for i := range maxLayers {
+		if probe&(1<<i) != 0 {
+			u.requestKeyframe(i) // an undecodable layer's loss may be over (decodable.go)
+		}
 	}
 }
 

@@ -69,7 +69,7 @@ func (r *simRig) tick(up *upTrack) {
 func (r *simRig) waitReceived(i int) {
 	r.t.Helper()
 	r.pub.mu.Lock()
-	seq := r.pub.layers[i].seq
+	seq := r.pub.layers[i].written
 	r.pub.mu.Unlock()
 	up := r.subTrack().up
 	deadline := time.Now().Add(conntest.Wait)

@@ -30,6 +30,10 @@ type simLayer struct {
 	plis  int
 	key   bool // the next frame is a keyframe
 	sent  bool // a frame was sent: a stream starts with a keyframe
+	// written is the last sequence number put on the wire (lossy drops the others);
+	// dealt counts the packets sent or dropped since the layer became lossy.
+	written uint16
+	dealt   int
 }
 
 type simPublisher struct {
@@ -45,6 +49,11 @@ type simPublisher struct {
 	silent [maxLayers]bool // layers sendRound leaves out (live_test.go)
 	pad    [maxLayers]bool // layers sendRound sends only padding on (live_test.go)
 	bulk   [maxLayers]int  // bytes added to each frame's payload (rtxbound_test.go)
+	// keyParts is how many packets a keyframe of each layer takes (0: one), and lossy
+	// keeps one packet in n of a layer on its way to the server (0: all;
+	// decodable_test.go).
+	keyParts [maxLayers]int
+	lossy    [maxLayers]int
 }
 
 // simPacket is what the subscriber got.

@@ -57,7 +57,34 @@ func (p *simPublisher) sendFrame(i int, key bool) {
 	payload = append(payload, byte(i))
 	payload = binary.BigEndian.AppendUint32(payload, frame)
 	payload = append(payload, make([]byte, p.bulk[i])...)
-	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts, Marker: true}, Payload: payload}
+	pkts := []*rtp.Packet{{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts, Marker: true}, Payload: payload}}
+	for n := 1; key && n < p.keyParts[i]; n++ {
+		// The rest of the keyframe: VP8's descriptor without S, the layer and frame
+		// number as decodeSimPacket reads them from a delta frame.
+		pkts[n-1].Marker = false
+		l.seq++
+		rest := []byte{0x80, 0xe0, 0x80 | byte(l.pid>>8), byte(l.pid), l.tl0, 0x00, 0x00, 0x00, 0x00, byte(i)}
+		rest = binary.BigEndian.AppendUint32(rest, frame)
+		pkts = append(pkts, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts, Marker: true}, Payload: rest})
+	}
+	p.mu.Unlock()
+	for _, pkt := range pkts {
+		p.write(i, pkt)
+	}
+}
+
+// write sends pkt on layer i, unless the layer's loss (lossy) takes it.
+func (p *simPublisher) write(i int, pkt *rtp.Packet) {
+	p.mu.Lock()
+	l := p.layers[i]
+	if n := p.lossy[i]; n > 0 {
+		l.dealt++
+		if l.dealt%n != 0 {
+			p.mu.Unlock()
+			return
+		}
+	}
+	l.written = pkt.SequenceNumber
 	p.mu.Unlock()
 	if err := pkt.Header.SetExtension(p.midID, []byte(p.mid)); err != nil {
 		p.t.Error(err)
@@ -79,15 +106,7 @@ func (p *simPublisher) sendPadding(i int) {
 	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts,
 		Padding: true, PaddingSize: 255}}
 	p.mu.Unlock()
-	if err := pkt.Header.SetExtension(p.midID, []byte(p.mid)); err != nil {
-		p.t.Error(err)
-	}
-	if err := pkt.Header.SetExtension(p.ridID, []byte(layerRIDs[i])); err != nil {
-		p.t.Error(err)
-	}
-	if err := l.track.WriteRTP(pkt); err != nil {
-		p.t.Errorf("write: %v", err)
-	}
+	p.write(i, pkt)
 }
 
 func (p *simPublisher) readRTCP(s *webrtc.RTPSender, rid string) {

@@ -54,6 +54,7 @@ func (u *upTrack) requestKeyframe(i int) {
 
 func (l *layer) sendKeyframeRequest() {
 	l.up.stats.keyframesOut.Add(1)
+	l.noteKeyframeAsked()
 	if l.remote == nil {
 		return
 	}

@@ -121,6 +121,16 @@ type layer struct {
 	// resumed: the SFU asked the publisher for the layer again after it paused it, so
 	// its return ends no loss (live.go).
 	resumed atomic.Bool
+	// kfStart is where the latest keyframe starts (keyframeMark), kfAsked when the
+	// wait for a whole keyframe started (engine clock, Unix nanoseconds; 0: none), and
+	// undecodable whether it lasted keyframeWholeWait (decodable.go). kfWhole, the
+	// latest keyframe found whole, and kfProbed, when the server last asked an
+	// undecodable layer for one, are the liveness ticker's.
+	kfStart     atomic.Uint64
+	kfAsked     atomic.Int64
+	undecodable atomic.Bool
+	kfWhole     uint64
+	kfProbed    int64
 	// bytes counts the RTP bytes received (the reader's one atomic add per packet);
 	// the liveness ticker turns it into bitrate, bits per second over rateWindow, 0
 	// until a window is measured (rate.go). rate is the ticker's own.

@@ -1,0 +1,140 @@
+package sfu
+
+import "time"
+
+// A layer can be live (live.go: its packets keep coming) and still show nothing: with
+// most of its packets lost between the publisher and the server, and not repaired by
+// NACKs, no keyframe of it arrives whole, and a subscriber on it stays frozen, its
+// keyframe requests answered by keyframes that never assemble, while a lower layer of
+// the same camera arrives whole. Liveness alone keeps the subscriber there for as long
+// as the loss lasts.
+//
+// So a simulcast layer is also judged on whether its keyframes assemble. A keyframe
+// request sent for the layer (sendKeyframeRequest) starts a wait; a keyframe of the
+// layer that arrives whole (its first packet, then every sequence number up to the one
+// with the marker bit, all of the keyframe's timestamp, in the layer's cache, NACK
+// repairs included) ends it. A layer whose wait has lasted keyframeWholeWait is
+// undecodable: the layer choice (choose.go) takes it as not live while another live
+// layer is not undecodable, so a subscriber on it goes down to the best one that is,
+// at once, as from a layer that stopped. The server then asks the undecodable layer for
+// a keyframe every undecodableProbe itself (nobody else would: no subscriber is on it),
+// and the first that arrives whole ends the judgement; the layer is then on the
+// probation of a layer back from a loss (layerSettle, live.go), so a loss that comes
+// and goes does not make subscribers climb and fall every few seconds.
+//
+// The readers' part is one atomic store per keyframe's first packet (noteKeyframeStart,
+// in receive's branch for keyframes, which exists for the cache): nothing per packet.
+// The rest is the liveness ticker's, four times a second: a look through the cache for
+// the latest keyframe's packets until it is found whole, and the waits' ages, on the
+// engine's clock. A layer that is not live is liveness's: its wait is dropped, so a
+// request to a paused or quiet layer does not make it undecodable when it returns.
+const (
+	// keyframeWholeWait is how long a layer may take to deliver a whole keyframe after
+	// one was asked of it: a publisher answers a PLI within a frame or two, and NACK
+	// repair of a lost packet takes a few round trips.
+	keyframeWholeWait = 2 * time.Second
+	// undecodableProbe is how often an undecodable layer is asked for a keyframe, to
+	// find when its loss is over: each costs the publisher a keyframe of the layer on
+	// the link that loses it, so not much more often than the wait.
+	undecodableProbe = 3 * time.Second
+)
+
+// keyframeMark packs a keyframe's first packet for noteKeyframeStart: a mark bit, the
+// sequence number and the timestamp; 0 is none.
+func keyframeMark(seq uint16, ts uint32) uint64 {
+	return 1<<48 | uint64(seq)<<32 | uint64(ts)
+}
+
+// noteKeyframeStart keeps where the latest keyframe of the layer starts, for the
+// ticker to find it whole (judgeKeyframes). Under l.rx.
+func (l *layer) noteKeyframeStart(p *packet) {
+	if l.rid != "" {
+		l.kfStart.Store(keyframeMark(p.header.SequenceNumber, p.header.Timestamp))
+	}
+}
+
+// noteKeyframeAsked starts the layer's wait for a whole keyframe, unless one is running.
+func (l *layer) noteKeyframeAsked() {
+	if l.rid != "" {
+		l.kfAsked.CompareAndSwap(0, l.up.now().UnixNano())
+	}
+}
+
+// judgeKeyframes judges the track's live layers (live) at now, the ticker's reading:
+// it reports whether a layer became undecodable or whole again, and the layers to ask
+// for a keyframe (undecodable, and not asked for undecodableProbe). On the ticker,
+// under u.live.mu, which kfWhole and kfProbed are guarded by.
+func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe uint32) {
+	for i := range u.layers {
+		l := u.layers[i].Load()
+		if l == nil || l.rid == "" {
+			continue
+		}
+		if live&(1<<i) == 0 {
+			l.kfAsked.Store(0)
+			if l.undecodable.Swap(false) {
+				changed = true // its return is judged by liveness's probation
+			}
+			continue
+		}
+		if k := l.kfStart.Load(); k != 0 && k != l.kfWhole && l.cache.keyframeWhole(uint16(k>>32), uint32(k)) {
+			l.kfWhole = k
+			l.kfAsked.Store(0)
+			if l.undecodable.Swap(false) {
+				l.back.Store(now) // on probation from now (live.go)
+				changed = true
+			}
+			continue
+		}
+		asked := l.kfAsked.Load()
+		if asked == 0 || now-asked < int64(keyframeWholeWait) {
+			continue
+		}
+		if !l.undecodable.Swap(true) {
+			changed = true
+			l.kfProbed = asked
+		}
+		if now-l.kfProbed >= int64(undecodableProbe) {
+			l.kfProbed = now
+			probe |= 1 << i
+		}
+	}
+	return changed, probe
+}
+
+// undecodableMask is the set of live layers (live) that are undecodable, none when
+// every live layer is: a subscriber is not taken off a layer with nothing better.
+func (u *upTrack) undecodableMask(live uint32) uint32 {
+	var mask uint32
+	for i := range u.layers {
+		if l := u.layers[i].Load(); l != nil && l.undecodable.Load() {
+			mask |= 1 << i
+		}
+	}
+	mask &= live
+	if live&^mask == 0 {
+		return 0
+	}
+	return mask
+}
+
+// keyframeWhole reports whether the keyframe whose first packet is seq, of timestamp
+// ts, is held whole: every packet from seq to the one with the marker bit, all of ts.
+// A keyframe longer than the cache's half (keyframeRun's bound) is taken as whole once
+// that many of its packets are held without a gap: a layer that loses its packets
+// shows a gap long before.
+func (c *packetCache) keyframeWhole(seq uint16, ts uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range uint16(cacheSize / 2) {
+		s := seq + i
+		p := c.slots[s%cacheSize]
+		if p == nil || p.header.SequenceNumber != s || p.header.Timestamp != ts {
+			return false
+		}
+		if p.header.Marker {
+			return true
+		}
+	}
+	return true
+}
