@@ -39,8 +39,11 @@ type ownSub struct {
 	// removes each member's tracks from every connection still open, which a look
 	// through the sections made n³ in the members.
 	sectionOf map[*downTrack]*subSection
-	lite      *iceLite // the credentials of the latest offer
-	oldLite   *iceLite // those before an ICE restart, until its answer
+	// retired are the SSRCs of the tracks that left their sections: never drawn
+	// again, and forgotten by the writer (ssrcretire.go). Its own lock, taken under mu.
+	retired retiredSSRCs
+	lite    *iceLite // the credentials of the latest offer
+	oldLite *iceLite // those before an ICE restart, until its answer
 	// offered is the outstanding offer's sections and the credentials it carries.
 	offered     []offerSection
 	offeredD    []*downTrack

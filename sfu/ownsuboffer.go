@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/pion/ice/v4"
@@ -25,22 +26,35 @@ func (o *ownSub) addTrack(d *downTrack) {
 		s = &subSection{mid: strconv.Itoa(len(o.sections)), kind: d.up.kind}
 		o.sections = append(o.sections, s)
 	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	s.d, s.ssrc = d, binary.BigEndian.Uint32(b[:])|1
+	s.d, s.ssrc = d, o.drawSSRC()
 	if o.sectionOf == nil {
 		o.sectionOf = map[*downTrack]*subSection{}
 	}
 	o.sectionOf[d] = s
 }
 
-// removeTrack frees d's section; d stops being sent at once.
+// drawSSRC is a new section's SSRC: random, odd, and neither retired nor another
+// section's, so that no two streams of the connection share an SRTP nonce. Under mu.
+func (o *ownSub) drawSSRC() uint32 {
+	for {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		ssrc := binary.BigEndian.Uint32(b[:]) | 1
+		if !o.retired.has(ssrc) && !slices.ContainsFunc(o.sections, func(s *subSection) bool { return s.ssrc == ssrc }) {
+			return ssrc
+		}
+	}
+}
+
+// removeTrack frees d's section; d stops being sent at once, and the section's SSRC
+// is retired: the next track of the section gets another.
 func (o *ownSub) removeTrack(d *downTrack) {
 	o.mu.Lock()
 	var unbind bool
 	if s := o.sectionOf[d]; s != nil {
 		delete(o.sectionOf, d)
 		s.d = nil
+		o.retired.retire(s.ssrc)
 		if s.bound == d {
 			s.bound, unbind = nil, true
 		}

@@ -33,7 +33,7 @@ func (p *Participant) startSubscribeSRTP(sk srtp.SessionKeys, profile srtp.Prote
 	if err != nil {
 		return err
 	}
-	p.srtp.Store(o)
+	p.useSRTP(o)
 	in, err := newRTCPIn(p, sk, profile, p.room.engine.now)
 	if err != nil {
 		return err
@@ -45,6 +45,15 @@ func (p *Participant) startSubscribeSRTP(sk srtp.SessionKeys, profile srtp.Prote
 	}
 	p.routeMu.Unlock()
 	return nil
+}
+
+// useSRTP makes o the subscribe connection's writer. On a connection the server runs
+// itself it forgets the streams whose tracks left their sections (ssrcretire.go).
+func (p *Participant) useSRTP(o *srtpOut) {
+	if p.own != nil {
+		o.forgetRetired(&p.own.retired)
+	}
+	p.srtp.Store(o)
 }
 
 // usePionRTCP makes every subscription, present and future, read the RTCP that Pion's

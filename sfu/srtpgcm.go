@@ -46,6 +46,10 @@ type rocStreams struct {
 	streams []rocState
 	ids     streamIndex
 	last    sealedIndex // the packet counted last (next)
+	// retired, when set, names the streams the connection gave up for good: their
+	// state is forgotten, and a packet under one of their SSRCs refused (ssrcretire.go).
+	retired *retiredSSRCs
+	gone    []uint32 // scratch for the SSRCs taken from retired
 }
 
 // rocState counts a stream's rollovers: index is the highest packet index sealed, the
@@ -171,7 +175,10 @@ func (s *gcmSealer) nonce(ssrc uint32, seq uint16, again bool) error {
 
 // next counts a packet of stream ssrc (rocState.next) and keeps its index as last.
 func (s *rocStreams) next(ssrc uint32, seq uint16, again bool) (uint32, error) {
-	st := s.stream(ssrc)
+	st, err := s.stream(ssrc)
+	if err != nil {
+		return 0, err
+	}
 	roc, err := st.next(seq, again)
 	if err == nil {
 		s.last = sealedIndex{st, uint64(roc)<<16 | uint64(seq)}
@@ -179,14 +186,40 @@ func (s *rocStreams) next(ssrc uint32, seq uint16, again bool) (uint32, error) {
 	return roc, err
 }
 
-// stream is ssrc's rollover state, made at its first packet.
-func (s *rocStreams) stream(ssrc uint32) *rocState {
+// stream is ssrc's rollover state, made at its first packet; a retired SSRC's is
+// forgotten, and never made again.
+func (s *rocStreams) stream(ssrc uint32) (*rocState, error) {
+	if s.retired != nil && s.retired.fresh.Load() {
+		s.forgetRetired()
+	}
 	if i := s.ids.find(ssrc); i >= 0 {
-		return &s.streams[i]
+		return &s.streams[i], nil
+	}
+	if s.retired != nil && s.retired.has(ssrc) {
+		return nil, errSSRCRetired
 	}
 	s.ids.add(ssrc)
 	s.streams = append(s.streams, rocState{index: noIndex})
-	return &s.streams[len(s.streams)-1]
+	return &s.streams[len(s.streams)-1], nil
+}
+
+// forgetRetired drops the state of the streams retired since it last ran: each
+// stream's place is taken by the last one, so the search reads the live streams
+// only. The packet counted last is forgotten too (its state may have moved): it is
+// given back only right after it was counted, before the next packet.
+func (s *rocStreams) forgetRetired() {
+	s.gone = s.retired.take(s.gone[:0])
+	for _, ssrc := range s.gone {
+		i := s.ids.find(ssrc)
+		if i < 0 {
+			continue // never sent, or forgotten already
+		}
+		end := len(s.streams) - 1
+		s.streams[i], s.ids.ssrcs[i] = s.streams[end], s.ids.ssrcs[end]
+		s.streams, s.ids.ssrcs = s.streams[:end], s.ids.ssrcs[:end]
+		s.ids.last = 0
+	}
+	s.last = sealedIndex{}
 }
 
 // streamIndex finds a connection's streams by SSRC: the i-th SSRC added is the i-th

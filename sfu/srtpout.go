@@ -113,6 +113,16 @@ func newSRTPOut(keys srtp.SessionKeys, profile srtp.ProtectionProfile, sock data
 	return o, nil
 }
 
+// forgetRetired has the writer forget the streams whose SSRCs r retires, and refuse
+// their packets (ssrcretire.go). Before the first write.
+func (o *srtpOut) forgetRetired(r *retiredSSRCs) {
+	if o.gcm != nil {
+		o.gcm.retired = r
+	} else {
+		o.indexes.retired = r
+	}
+}
+
 // twccStamp is the transport-wide sequence number a packet goes with: the next one
 // (the zero value), or, for a packet sent before, the one it went with (sentlog.go).
 type twccStamp struct {

@@ -1,0 +1,163 @@
+package sfu
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// retireRig is a subscribe connection the server runs itself, its sections and its
+// own SRTP writer (profile), without the network: tracks are added and removed as a
+// room does (ownSub.addTrack, removeTrack), bound as an answer binds them, and their
+// packets go through the participant's writeRTP into q.
+type retireRig struct {
+	sub *Participant
+	out *srtpOut
+	q   *capturedQueue
+	seq map[*downTrack]uint16
+}
+
+func newRetireRig(t testing.TB, profile srtp.ProtectionProfile) *retireRig {
+	t.Helper()
+	sub := &Participant{out: newIdleSendQueue(4, 4, 4)}
+	sub.own = &ownSub{p: sub}
+	salt := 12
+	if !gcmProfile(profile) {
+		salt = 14
+	}
+	keys := srtp.SessionKeys{LocalMasterKey: bytes.Repeat([]byte{7}, 16), LocalMasterSalt: bytes.Repeat([]byte{9}, salt)}
+	var dst atomic.Pointer[route]
+	dst.Store(&route{ap: netip.MustParseAddrPort("127.0.0.1:5004")})
+	q := &capturedQueue{}
+	out, err := newSRTPOut(keys, profile, q, &dst, nil, new(atomic.Uint64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.useSRTP(out)
+	return &retireRig{sub: sub, out: out, q: q, seq: map[*downTrack]uint16{}}
+}
+
+// add is a new track in a section of the connection, bound as the answer binds it.
+func (r *retireRig) add() *downTrack {
+	d := &downTrack{up: newTestUpTrack(), sub: r.sub}
+	r.sub.own.addTrack(d)
+	r.sub.own.mu.Lock()
+	ssrc := r.sub.own.sectionOf[d].ssrc
+	r.sub.own.mu.Unlock()
+	d.binding.Store(&binding{ssrc: ssrc, pt: 96})
+	return d
+}
+
+// send writes d's next packet through the participant's writer.
+func (r *retireRig) send(d *downTrack) error {
+	r.seq[d]++
+	return r.sendAs(d.binding.Load(), r.seq[d])
+}
+
+func (r *retireRig) sendAs(b *binding, seq uint16) error {
+	h := rtp.Header{Version: 2, PayloadType: b.pt, SSRC: b.ssrc, SequenceNumber: seq, Timestamp: uint32(seq) * 3000}
+	_, _, err := r.sub.writeRTP(b, &h, []byte{0x10, 0x01, 0x02}, twccStamp{})
+	return err
+}
+
+// streams is how many streams' state the writer holds.
+func (r *retireRig) streams() int {
+	if r.out.gcm != nil {
+		return len(r.out.gcm.streams)
+	}
+	return len(r.out.indexes.streams)
+}
+
+// TestOwnSubscribeWriterForgetsRetiredStreams: a subscriber that is sent one track
+// after another through a long meeting (each leaving its section to the next, with an
+// SSRC of its own) holds the writer's state for the tracks it is sent now only, and a
+// packet under a retired SSRC, its stream's indexes forgotten, is refused rather than
+// sealed under a nonce that may have sealed another: for the profile the writer seals
+// itself and one it leaves to Pion's context.
+func TestOwnSubscribeWriterForgetsRetiredStreams(t *testing.T) {
+	const tracks = 40
+	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
+		t.Run(profile.String(), func(t *testing.T) {
+			r := newRetireRig(t, profile)
+			camera, mic := r.add(), r.add()
+			var retired []*binding
+			seen := map[uint32]bool{camera.binding.Load().ssrc: true, mic.binding.Load().ssrc: true}
+			for i := range tracks {
+				share := r.add()
+				b := share.binding.Load()
+				if seen[b.ssrc] {
+					t.Fatalf("track %d drawn SSRC %d, sent under before", i, b.ssrc)
+				}
+				seen[b.ssrc] = true
+				for range 3 {
+					if err := errors.Join(r.send(camera), r.send(mic), r.send(share)); err != nil {
+						t.Fatalf("track %d: %v", i, err)
+					}
+				}
+				r.sub.own.removeTrack(share)
+				retired = append(retired, b)
+			}
+			if err := errors.Join(r.send(camera), r.send(mic)); err != nil {
+				t.Fatal(err)
+			}
+			if got := r.streams(); got != 2 {
+				t.Fatalf("after %d tracks came and went beside 2 that stayed, the writer holds %d streams, want 2", tracks, got)
+			}
+			sent := len(r.q.got)
+			for i, b := range retired {
+				// As if the writer had loaded the binding just before the track left.
+				if err := r.sendAs(b, 100); !errors.Is(err, errSSRCRetired) {
+					t.Fatalf("a packet under track %d's retired SSRC: %v, want errSSRCRetired", i, err)
+				}
+			}
+			if len(r.q.got) != sent || r.streams() != 2 {
+				t.Fatalf("the retired SSRCs' packets: %d sent, the writer holds %d streams", len(r.q.got)-sent, r.streams())
+			}
+			if n := r.sub.own.retired.count(); n != tracks {
+				t.Fatalf("%d SSRCs retired, want %d", n, tracks)
+			}
+		})
+	}
+}
+
+// BenchmarkSRTPWriteAfterRetiredStreams is the writer's part of a packet for a
+// subscriber sent a camera and a microphone in turn, after 1,000 other tracks came
+// and went on its connection (a long day's screen shares), each sent once: ns/packet.
+func BenchmarkSRTPWriteAfterRetiredStreams(b *testing.B) {
+	for _, retired := range []int{0, 1000} {
+		b.Run(fmt.Sprint(retired), func(b *testing.B) {
+			r := newRetireRig(b, srtp.ProtectionProfileAeadAes128Gcm)
+			r.out.sock = discardQueue{newFullDatagram()}
+			for range retired {
+				d := r.add()
+				if err := r.send(d); err != nil {
+					b.Fatal(err)
+				}
+				r.sub.own.removeTrack(d)
+			}
+			// The writer's own call, as the subscriber's writer makes it, on a header
+			// of its own (downTrack.write).
+			var live [2]rtp.Header
+			for i := range live {
+				live[i] = rtp.Header{Version: 2, PayloadType: 96, SSRC: r.add().binding.Load().ssrc}
+			}
+			payload := make([]byte, 1150)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				h := &live[i%2]
+				h.SequenceNumber++
+				if _, _, err := r.out.write(nil, h, payload, 0, twccStamp{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
+		})
+	}
+}
