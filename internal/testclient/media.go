@@ -350,7 +350,8 @@ func (c *Client) doAnswerSubscribe(m Message) error {
 		pc.OnTrack(c.onTrack)
 	}
 	c.mu.Unlock()
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: off.SDP}); err != nil {
+	offer, inactive := keepInactive(off.SDP) // inactive.go: Pion would stop the transceiver
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return err
 	}
 	ans, err := pc.CreateAnswer(nil)
@@ -366,7 +367,7 @@ func (c *Client) doAnswerSubscribe(m Message) error {
 	case <-c.done:
 		return errors.New("subscribe: closed while gathering")
 	}
-	sdp := pc.LocalDescription().SDP
+	sdp := answerInactive(pc.LocalDescription().SDP, inactive)
 	c.mu.Lock()
 	edit := c.subHooks.edit
 	c.mu.Unlock()
