@@ -87,52 +87,83 @@ func readServerMemory() serverMemory {
 }
 
 // joinStacks runs one server and its clients and returns what the server grew by.
+// The benchmark's timer runs through it: an iteration takes seconds, and that is
+// what keeps b.N at one or two under the default -benchtime. With the timer
+// stopped the framework saw each iteration take microseconds and asked for 100,
+// then 10,000 of them (-run x -bench . would not have ended); the time it reports
+// is no figure of the server's memory, and no one reads it.
 func joinStacks(b *testing.B, n int) serverMemory {
-	b.StopTimer()
-	server, serverIn, serverOut := startChild(b, "^TestJoinStacksServer$", joinStacksN+"="+strconv.Itoa(n))
+	server := startChild(b, "^TestJoinStacksServer$", joinStacksN+"="+strconv.Itoa(n))
 	var url, meeting string
-	if _, err := fmt.Fscanln(serverOut, &url, &meeting); err != nil {
+	if _, err := fmt.Fscanln(server.out, &url, &meeting); err != nil {
 		b.Fatalf("the server's process: %v", err)
 	}
-	clients, clientsIn, clientsOut := startChild(b, "^TestJoinStacksClients$",
+	clients := startChild(b, "^TestJoinStacksClients$",
 		joinStacksURL+"="+url, joinStacksMeeting+"="+meeting, joinStacksN+"="+strconv.Itoa(n))
 	var ready string
-	if _, err := fmt.Fscanln(clientsOut, &ready); err != nil || ready != "ready" {
+	if _, err := fmt.Fscanln(clients.out, &ready); err != nil || ready != "ready" {
 		b.Fatalf("the clients' process ended before every subscriber got media (%q, %v)", ready, err)
 	}
-	if _, err := io.WriteString(serverIn, "measure\n"); err != nil {
+	if _, err := io.WriteString(server.in, "measure\n"); err != nil {
 		b.Fatal(err)
 	}
 	var grown serverMemory
-	if _, err := fmt.Fscanln(serverOut, &grown.stacks, &grown.stackUsed, &grown.live, &grown.goroutines); err != nil {
+	if _, err := fmt.Fscanln(server.out, &grown.stacks, &grown.stackUsed, &grown.live, &grown.goroutines); err != nil {
 		b.Fatalf("the server's figures: %v", err)
 	}
-	_ = clientsIn.Close() // the clients leave, then the server ends
-	_ = clients.Wait()
-	_ = serverIn.Close()
-	_ = server.Wait()
+	clients.end(b) // the clients leave, then the server ends
+	server.end(b)
 	return grown
 }
 
-// startChild runs this test binary's test run in a child process with env, and
-// returns its stdin and a reader of its stdout.
-func startChild(b *testing.B, run string, env ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
-	child := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1")
-	child.Env = append(os.Environ(), env...)
-	child.Stderr = os.Stderr
-	in, err := child.StdinPipe()
+// child is a child process of this test binary that runs one test: its stdin, whose
+// end tells it to end, and its stdout, the lines it says to the benchmark.
+type child struct {
+	run   string
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	out   *bufio.Reader
+	ended bool
+}
+
+// startChild runs this test binary's test run in a child process with env. The child
+// is ended by the benchmark's cleanup if the benchmark does not end it first, so that
+// a failed benchmark leaves no server listening; a benchmark killed outright (its
+// -timeout) closes the child's stdin with its own end, and each child ends at that.
+func startChild(b *testing.B, run string, env ...string) *child {
+	cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	out, err := child.StdoutPipe()
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := child.Start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = in.Close(); _ = child.Wait() })
-	return child, in, bufio.NewReader(out)
+	c := &child{run: run, cmd: cmd, in: in, out: bufio.NewReader(out)}
+	b.Cleanup(func() { c.end(b) })
+	return c
+}
+
+// end closes the child's stdin and waits for it to end. What it says after the lines
+// the benchmark read is read to its end first: Wait must not come before that, and
+// a child that fills the pipe with a failure's output would never end; that output
+// is the benchmark's error when the child failed.
+func (c *child) end(b *testing.B) {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	_ = c.in.Close()
+	rest, _ := io.ReadAll(c.out)
+	if err := c.cmd.Wait(); err != nil {
+		b.Errorf("the child process %s: %v\n%s", c.run, err, rest)
+	}
 }
 
 // TestJoinStacksServer is BenchmarkJoinStacks's server, run in a child process of it;
@@ -181,7 +212,7 @@ func dumpGoroutines(t *testing.T, dir string, n int) {
 // TestJoinStacksClients is BenchmarkJoinStacks's clients, run in a child process of
 // it; otherwise it is skipped. A publisher sends video, N subscribers join ten at a
 // time and each waits for its media; then "ready" on stdout, and everyone stays until
-// stdin closes.
+// stdin closes (which ends the joins too).
 func TestJoinStacksClients(t *testing.T) {
 	url, meeting := os.Getenv(joinStacksURL), os.Getenv(joinStacksMeeting)
 	n, _ := strconv.Atoi(os.Getenv(joinStacksN))
@@ -191,6 +222,15 @@ func TestJoinStacksClients(t *testing.T) {
 	// Only a hung join meets this bound; nothing is judged by time.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	// The benchmark closes stdin when it is done with the clients, and so does the end
+	// of its process, killed or failed: the clients go then, joined or still joining,
+	// where a subscriber waiting for media from a server gone waited out the bound.
+	stdinClosed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stdinClosed)
+		cancel()
+	}()
 	pub, err := testclient.Dial(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -266,5 +306,5 @@ func TestJoinStacksClients(t *testing.T) {
 	default:
 	}
 	fmt.Println("ready")
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	<-stdinClosed
 }
