@@ -516,16 +516,7 @@ func answerWith(t *testing.T, spc *webrtc.PeerConnection, sdp string) string {
 func (r *mediaRig) restartSubscribeICE() {
 	t := r.t
 	t.Helper()
-	r.subP.RestartSubscribeICE()
-	ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
-	defer cancel()
-	o, err := r.subP.NextSubscribeOffer(ctx)
-	if err != nil || o == nil {
-		t.Fatalf("the restart's offer: %v %v", o, err)
-	}
-	if err := r.subP.AcceptSubscribeAnswer(answerWith(t, r.sub.pc, o.SDP)); err != nil {
-		t.Fatal(err)
-	}
+	r.offerRestart() // restartloss_test.go
 	var again []uint16
 	conntest.Eventually(t, "packets to reach the subscriber after the restart", func() bool {
 		again = append(again, r.pub.send())
