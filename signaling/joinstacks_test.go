@@ -195,16 +195,7 @@ func TestJoinStacksServer(t *testing.T) {
 // dumpGoroutines writes every goroutine's trace to dir, for a reading of which grew
 // (with a runtime whose traceback headers carry each stack's size, bench/README.md).
 func dumpGoroutines(t *testing.T, dir string, n int) {
-	buf := make([]byte, 1<<20)
-	for {
-		m := runtime.Stack(buf, true)
-		if m < len(buf) {
-			buf = buf[:m]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	if err := os.WriteFile(fmt.Sprintf("%s/goroutines-%d.txt", dir, n), buf, 0o600); err != nil {
+	if err := os.WriteFile(fmt.Sprintf("%s/goroutines-%d.txt", dir, n), allGoroutines(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -73,22 +73,25 @@ func readersWaiting() int { return goroutinesWaiting("[IO wait", "(*growConn).Re
 // goroutinesWaiting counts the goroutines whose trace holds both: what they wait for
 // (its header's "[IO wait", "[sync.Mutex.Lock") and a function they wait in.
 func goroutinesWaiting(state, fn string) int {
-	buf := make([]byte, 1<<20)
-	for {
-		m := runtime.Stack(buf, true)
-		if m < len(buf) {
-			buf = buf[:m]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	count := 0
-	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+	for _, g := range bytes.Split(allGoroutines(), []byte("\n\n")) {
 		if bytes.Contains(g, []byte(state)) && bytes.Contains(g, []byte(fn)) {
 			count++
 		}
 	}
 	return count
+}
+
+// allGoroutines is the trace of every goroutine of the process, whatever its length.
+func allGoroutines() []byte {
+	buf := make([]byte, 1<<20)
+	for {
+		m := runtime.Stack(buf, true)
+		if m < len(buf) {
+			return buf[:m]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // growListener's connections grow the member's reader's stack to 8 KB at its first
