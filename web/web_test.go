@@ -330,7 +330,7 @@ func TestTestHooks(t *testing.T) {
 			t.Errorf("index.html has no #%s", id)
 		}
 	}
-	js := files["static/js/meeting.js"] + files["static/js/page-hooks.js"] + files["static/js/grid.js"] + files["static/js/chat.js"] +
+	js := files["static/js/meeting.js"] + files["static/js/page-hooks.js"] + files["static/js/grid.js"] + files["static/js/tile.js"] + files["static/js/chat.js"] +
 		files["static/js/people.js"] + files["static/js/waiting.js"] + files["static/js/moderator.js"] +
 		files["static/js/lobby.js"]
 	for _, s := range []string{

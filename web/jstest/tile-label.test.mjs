@@ -8,7 +8,7 @@ import { installMiniDOM } from './mini-dom.mjs';
 
 const doc = installMiniDOM();
 globalThis.ResizeObserver = class { observe() {} disconnect() {} };
-const { Tile } = await import('../static/js/grid.js');
+const { Tile } = await import('../static/js/tile.js');
 const { setLanguage } = await import('../static/js/i18n.js');
 
 const name = (tile) => tile.node.getAttribute('aria-label');

@@ -16,7 +16,7 @@
 
 import { el, initials, hueFor } from './dom.js';
 import { icon } from './icons.js';
-import { ROLE_LABELS, UNVERIFIED_TEXT } from './grid.js';
+import { ROLE_LABELS, UNVERIFIED_TEXT } from './tile.js';
 import { locale, t } from './i18n.js';
 import { fillName, sentence, shownName } from './e2ee-names.js';
 

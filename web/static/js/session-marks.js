@@ -4,7 +4,7 @@
 
 import { NameMarks, markedName, nameKey } from './name-marks.js';
 import { PENDING_LABEL, PENDING_TEXT, UNKNOWN_TEXT } from './e2ee-names.js';
-import { ROLE_LABELS } from './grid.js';
+import { ROLE_LABELS } from './tile.js';
 import { everyText } from './i18n.js';
 
 // Words the page itself shows where a name stands, or beside one, in either language:
