@@ -118,6 +118,28 @@ func (u *upTrack) undecodableMask(live uint32) uint32 {
 	return mask
 }
 
+// belowUndecodable is, for each layer in need whose keyframes do not arrive whole, the
+// highest present layer below it (and below that one, if it is undecodable too): the
+// layer its subscribers are to get instead (undecodableMask) must be asked for, where
+// a subscriber that had been on f for encodingOffDelay found h paused and got q for as
+// long as f's loss lasted.
+func (u *upTrack) belowUndecodable(need, present uint32) uint32 {
+	var more uint32
+	for i := maxLayers - 1; i > 0; i-- {
+		l := u.layers[i].Load()
+		if (need|more)&(1<<i) == 0 || l == nil || !l.undecodable.Load() {
+			continue
+		}
+		for j := i - 1; j >= 0; j-- {
+			if present&(1<<j) != 0 {
+				more |= 1 << j
+				break
+			}
+		}
+	}
+	return more
+}
+
 // keyframeWhole reports whether the keyframe whose first packet is seq, of timestamp
 // ts, is held whole: every packet from seq to the one with the marker bit, all of ts.
 // A keyframe longer than the cache's half (keyframeRun's bound) is taken as whole once

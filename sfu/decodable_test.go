@@ -91,7 +91,8 @@ func (r *simRig) wholeKeyframeOf(layer, n, from int) func() bool {
 	}
 }
 
-// TestSimulcastUndecodableLayerLeftAndBack: a subscriber of a large tile on f, when
+// TestSimulcastUndecodableLayerLeftAndBack: a subscriber of a large tile on f (long
+// enough for the publisher to have been told to stop h), when
 // nine packets of f in ten are lost on the way to the server (f still live, its packets
 // coming every round) and its PLIs are answered by keyframes that never arrive whole,
 // gets a whole keyframe of h within keyframeWholeWait of its first request and two
@@ -109,6 +110,13 @@ func TestSimulcastUndecodableLayerLeftAndBack(t *testing.T) {
 	r.view(camTile(1280, 720))
 	r.settleOn(2)
 	r.keyframeRequestsDone()
+	// On f long enough for h to be let go (encodingOffDelay), as a subscriber of a
+	// large tile is.
+	onF := r.clock.Now().Add(encodingOffDelay + time.Second)
+	r.pumpWithin("f for a while", encodingOffDelay+2*time.Second, false, func() bool { return !r.clock.Now().Before(onF) })
+	if paused := r.subTrack().up.enc.paused.Load(); paused&(1<<1) == 0 {
+		t.Fatalf("h still asked for after %v on f (paused %03b)", encodingOffDelay+time.Second, paused)
+	}
 
 	r.pub.mu.Lock()
 	r.pub.lossy[2] = 10

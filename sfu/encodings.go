@@ -74,6 +74,7 @@ func (u *upTrack) updateEncodings() {
 		}
 	}
 	if need != 0 {
+		need |= u.belowUndecodable(need, present)
 		need |= present & -present // the lowest layer there is
 		// A layer that has not arrived yet stays asked for while anyone watches:
 		// browsers start their upper layers only once their own estimate of the
