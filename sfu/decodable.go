@@ -14,9 +14,13 @@ import "time"
 // layer that arrives whole (its first packet, then every sequence number up to the one
 // with the marker bit, all of the keyframe's timestamp, in the layer's cache, NACK
 // repairs included) ends it. A layer whose wait has lasted keyframeWholeWait is
-// undecodable: the layer choice (choose.go) takes it as not live while another live
-// layer is not undecodable, so a subscriber on it goes down to the best one that is,
-// at once, as from a layer that stopped. The server then asks the undecodable layer for
+// undecodable, unless no keyframe of it began since the request: then the publisher
+// may have let the request pass (libwebrtc answers at most one in 300 ms for all the
+// layers of a track, so a request for f just after one for h brings nothing), and the
+// server asks once more and waits again before it judges. The layer choice (choose.go)
+// takes an undecodable layer as not live while another live layer is not undecodable,
+// so a subscriber on it goes down to the best one that is, at once, as from a layer
+// that stopped. The server then asks the undecodable layer for
 // a keyframe every undecodableProbe itself (nobody else would: no subscriber is on it),
 // and the first that arrives whole ends the judgement; the layer is then on the
 // probation of a layer back from a loss (layerSettle, live.go), so a loss that comes
@@ -72,14 +76,17 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 		}
 		if live&(1<<i) == 0 {
 			l.kfAsked.Store(0)
+			l.kfReasked = false
 			if l.undecodable.Swap(false) {
 				changed = true // its return is judged by liveness's probation
 			}
 			continue
 		}
-		if k := l.kfStart.Load(); k != 0 && k != l.kfWhole && l.cache.keyframeWhole(uint16(k>>32), uint32(k)) {
+		k := l.kfStart.Load()
+		if k != 0 && k != l.kfWhole && l.cache.keyframeWhole(uint16(k>>32), uint32(k)) {
 			l.kfWhole = k
 			l.kfAsked.Store(0)
+			l.kfReasked = false
 			if l.undecodable.Swap(false) {
 				l.back.Store(now) // on probation from now (live.go)
 				changed = true
@@ -88,6 +95,16 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 		}
 		asked := l.kfAsked.Load()
 		if asked == 0 || now-asked < int64(keyframeWholeWait) {
+			continue
+		}
+		if !l.kfReasked && !l.undecodable.Load() && (k == 0 || k == l.kfWhole) {
+			// No keyframe of the layer began since the request: the publisher may
+			// have let it pass (libwebrtc answers one in 300 ms for all the layers of
+			// a track), which says nothing of the layer. Asked again before it is
+			// judged; a second request with nothing begun is judged.
+			l.kfReasked = true
+			l.kfAsked.Store(now)
+			probe |= 1 << i
 			continue
 		}
 		if !l.undecodable.Swap(true) {

@@ -92,12 +92,12 @@ func (r *simRig) wholeKeyframeOf(layer, n, from int) func() bool {
 }
 
 // TestSimulcastUndecodableLayerLeftAndBack: a subscriber of a large tile on f (long
-// enough for the publisher to have been told to stop h), when
-// nine packets of f in ten are lost on the way to the server (f still live, its packets
-// coming every round) and its PLIs are answered by keyframes that never arrive whole,
-// gets a whole keyframe of h within keyframeWholeWait of its first request and two
-// seconds more, and stays on h while the loss lasts (the server's own keyframe requests
-// to f bringing nothing whole). When the loss ends, the server's next request to f
+// enough for the publisher to have been told to stop h), when nine packets of f in ten
+// are lost on the way to the server (f still live, its packets coming every round) and
+// its PLIs are answered by keyframes that never arrive whole, gets a whole keyframe of
+// h within two of keyframeWholeWait of its first request (the second when no keyframe
+// of f began since it) and two seconds more, and stays on h while the loss lasts (the
+// server's own keyframe requests to f bringing nothing whole). When the loss ends, the server's next request to f
 // brings a whole keyframe, and after f's probation the subscriber climbs back to f and
 // gets a whole keyframe of it, within undecodableProbe, layerSettle and two seconds
 // more. Without decodable.go the subscriber stays on f's fragments for as long as the
@@ -123,7 +123,7 @@ func TestSimulcastUndecodableLayerLeftAndBack(t *testing.T) {
 	r.pub.mu.Unlock()
 	from := r.sub.count()
 	before := r.eng.Stats()
-	r.pumpWithin("whole keyframe of h while f loses nine packets in ten", keyframeWholeWait+2*time.Second, true,
+	r.pumpWithin("whole keyframe of h while f loses nine packets in ten", 2*keyframeWholeWait+2*time.Second, true,
 		r.wholeKeyframeOf(1, 1, from))
 	if st := r.eng.Stats(); st.LayersLost == before.LayersLost {
 		t.Errorf("leaving f for h was not counted as a lost layer: %+v", st)
@@ -197,5 +197,39 @@ func TestKeyframeWhole(t *testing.T) {
 				t.Errorf("whole: %v, want %v", got, tc.whole)
 			}
 		})
+	}
+}
+
+// TestSimulcastUnansweredKeyframeRequestKeepsTheLayer: a request for a keyframe of f
+// that the publisher lets pass (libwebrtc answers one request in 300 ms for all the
+// layers of a track, so one for f just after one for h brings nothing), while f goes
+// on arriving whole, does not take the subscriber off f: with no keyframe of f begun
+// since the request, the server asks f again before it judges, and the keyframe that
+// answers arrives whole. Without the second request f is judged undecodable once the
+// wait runs out and the subscriber goes down to h, counted as a lost layer.
+func TestSimulcastUnansweredKeyframeRequestKeepsTheLayer(t *testing.T) {
+	r := newSimRig(t)
+	r.pub.mu.Lock()
+	r.pub.keyParts[2] = 10
+	r.pub.mu.Unlock()
+	r.view(camTile(1280, 720))
+	r.settleOn(2)
+	r.keyframeRequestsDone()
+
+	r.pub.mu.Lock()
+	r.pub.unanswered[2] = 1
+	r.pub.mu.Unlock()
+	before := r.eng.Stats()
+	plis := r.pub.pliCount(2)
+	on := r.sub.count()
+	r.subscriberPLI()
+	end := r.clock.Now().Add(2*keyframeWholeWait + layerSettle)
+	r.pumpWithin("f going on", 2*keyframeWholeWait+layerSettle+liveStep, false, func() bool { return !r.clock.Now().Before(end) })
+	noneOf(t, r.sub.packets()[on:], 1)
+	if st := r.eng.Stats(); st.LayersLost != before.LayersLost {
+		t.Errorf("f was left as lost after one unanswered keyframe request: %+v", st)
+	}
+	if got := r.pub.pliCount(2); got < plis+2 {
+		t.Errorf("f was asked for %d keyframes after the unanswered one, want it asked again", got-plis-1)
 	}
 }

@@ -54,6 +54,10 @@ type simPublisher struct {
 	// decodable_test.go).
 	keyParts [maxLayers]int
 	lossy    [maxLayers]int
+	// unanswered is how many of the next PLIs for each layer the publisher lets pass
+	// without a keyframe, as libwebrtc does with a request that comes within 300 ms of
+	// one for any layer of the track (decodable_test.go).
+	unanswered [maxLayers]int
 }
 
 // simPacket is what the subscriber got.

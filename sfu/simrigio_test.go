@@ -118,10 +118,14 @@ func (p *simPublisher) readRTCP(s *webrtc.RTPSender, rid string) {
 		for _, pkt := range pkts {
 			if pli, ok := pkt.(*rtcp.PictureLossIndication); ok {
 				p.mu.Lock()
-				for _, l := range p.layers {
+				for i, l := range p.layers {
 					if l.ssrc == pli.MediaSSRC {
 						l.plis++
-						l.key = true
+						if p.unanswered[i] > 0 {
+							p.unanswered[i]--
+						} else {
+							l.key = true
+						}
 					}
 				}
 				p.mu.Unlock()

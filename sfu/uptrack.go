@@ -124,13 +124,15 @@ type layer struct {
 	// kfStart is where the latest keyframe starts (keyframeMark), kfAsked when the
 	// wait for a whole keyframe started (engine clock, Unix nanoseconds; 0: none), and
 	// undecodable whether it lasted keyframeWholeWait (decodable.go). kfWhole, the
-	// latest keyframe found whole, and kfProbed, when the server last asked an
-	// undecodable layer for one, are the liveness ticker's.
+	// latest keyframe found whole, kfProbed, when the server last asked an
+	// undecodable layer for one, and kfReasked, whether the running wait is the second
+	// after a request that no keyframe answered, are the liveness ticker's.
 	kfStart     atomic.Uint64
 	kfAsked     atomic.Int64
 	undecodable atomic.Bool
 	kfWhole     uint64
 	kfProbed    int64
+	kfReasked   bool
 	// bytes counts the RTP bytes received (the reader's one atomic add per packet);
 	// the liveness ticker turns it into bitrate, bits per second over rateWindow, 0
 	// until a window is measured (rate.go). rate is the ticker's own.
