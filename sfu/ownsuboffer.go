@@ -26,24 +26,30 @@ func (o *ownSub) addTrack(d *downTrack) {
 		s = &subSection{mid: strconv.Itoa(len(o.sections)), kind: d.up.kind}
 		o.sections = append(o.sections, s)
 	}
-	s.d, s.ssrc = d, o.drawSSRC()
+	s.d, s.ssrc = d, o.drawSSRC(randomSSRC)
 	if o.sectionOf == nil {
 		o.sectionOf = map[*downTrack]*subSection{}
 	}
 	o.sectionOf[d] = s
 }
 
-// drawSSRC is a new section's SSRC: random, odd, and neither retired nor another
-// section's, so that no two streams of the connection share an SRTP nonce. Under mu.
-func (o *ownSub) drawSSRC() uint32 {
+// drawSSRC is a new section's SSRC: random (one of random's), odd, and neither retired
+// nor another section's, so that no two streams of the connection share an SRTP nonce.
+// Under mu.
+func (o *ownSub) drawSSRC(random func() uint32) uint32 {
 	for {
-		var b [4]byte
-		_, _ = rand.Read(b[:])
-		ssrc := binary.BigEndian.Uint32(b[:]) | 1
+		ssrc := random() | 1
 		if !o.retired.has(ssrc) && !slices.ContainsFunc(o.sections, func(s *subSection) bool { return s.ssrc == ssrc }) {
 			return ssrc
 		}
 	}
+}
+
+// randomSSRC is a random 32-bit number, an SSRC's draw.
+func randomSSRC() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
 }
 
 // removeTrack frees d's section; d stops being sent at once, and the section's SSRC

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -159,5 +160,34 @@ func BenchmarkSRTPWriteAfterRetiredStreams(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/packet")
 		})
+	}
+}
+
+// TestOwnSubscribeDrawsNoSSRCSentBefore: a section's SSRC is drawn again while the
+// draw hits a retired SSRC (its even twin too, which the draw makes odd), one no
+// section holds any more, or another section's, so a new track never goes under an
+// SSRC the connection's key sealed packets of another under. Random draws never
+// collide in a test, so the draws are scripted.
+func TestOwnSubscribeDrawsNoSSRCSentBefore(t *testing.T) {
+	r := newRetireRig(t, srtp.ProtectionProfileAeadAes128Gcm)
+	camera, share := r.add(), r.add()
+	gone := share.binding.Load().ssrc
+	r.sub.own.removeTrack(share)
+	next := r.add() // in the share's section, under an SSRC of its own
+	if len(r.sub.own.sections) != 2 {
+		t.Fatalf("%d sections, want the share's taken again", len(r.sub.own.sections))
+	}
+	script := []uint32{gone, gone &^ 1, camera.binding.Load().ssrc, next.binding.Load().ssrc}
+	fresh := uint32(0x5eed0001)
+	for slices.Contains(script, fresh) {
+		fresh += 2
+	}
+	script = append(script, fresh, fresh+2)
+	drawn := 0
+	r.sub.own.mu.Lock()
+	got := r.sub.own.drawSSRC(func() uint32 { drawn++; return script[drawn-1] })
+	r.sub.own.mu.Unlock()
+	if got != fresh || drawn != 5 {
+		t.Fatalf("drawn %#x after %d draws of %#x (the first two retired, then the sections'), want %#x after 5", got, drawn, script, fresh)
 	}
 }
