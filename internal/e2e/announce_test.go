@@ -120,10 +120,7 @@ func TestNewsSaidOnce(t *testing.T) {
 			evalOK(ctx, t, kai, `window.conclave.participantId`, &kai.id)
 			waitOK(ctx, t, kai, pressedJS("#btn-mic")+` === "true"`, "Kai's microphone is not on")
 			evalOK(ctx, t, kai, `(() => { window.__said.length = 0; return true; })()`, nil)
-			menu := `document.querySelector('.participant-menu[data-participant-id="` + kai.id + `"]')`
-			mute := `document.querySelector('[data-action="mute_microphone"][data-participant-id="` + kai.id + `"]')`
-			waitOK(ctx, t, mona, `(() => { const m = `+menu+`; if (!m) return false; if (m.getAttribute("aria-expanded") !== "true") m.click();
-				const b = `+mute+`; if (!b || b.disabled) return false; b.click(); return true; })()`, "Mona could not mute "+name)
+			personAction(ctx, t, mona, kai.id, "mute_microphone", "Mona could not mute "+name)
 			waitOK(ctx, t, kai, pressedJS("#btn-mic")+` === "false"`, "Kai was not muted")
 			// The microphone's news is written after the toast is placed (the mute runs in
 			// the microphone's queue, the toast after it is queued).
@@ -146,9 +143,7 @@ func TestNewsSaidOnce(t *testing.T) {
 			if lang == "en" {
 				click(ctx, t, kai.tab, "#btn-leave")
 			} else {
-				remove := `document.querySelector('[data-action="remove"][data-participant-id="` + kai.id + `"]')`
-				waitOK(ctx, t, mona, `(() => { const m = `+menu+`; if (!m) return false; if (m.getAttribute("aria-expanded") !== "true") m.click();
-					const b = `+remove+`; if (!b) return false; b.click(); return true; })()`, "Mona could not remove "+name)
+				personAction(ctx, t, mona, kai.id, "remove", "Mona could not remove "+name)
 				click(ctx, t, mona.tab, "#confirm-ok")
 			}
 			waitOK(ctx, t, kai, `document.body.dataset.state === "`+end.state+`" && document.activeElement === document.querySelector("#status-title")`,

@@ -26,6 +26,18 @@ func evalOK(ctx context.Context, t *testing.T, p *participant, js string, out an
 	}
 }
 
+// personAction has mod take action (a data-action of the people list: "mute_microphone",
+// "remove", …) on the person id from that person's menu in the people list, opening the
+// menu as a person does; it waits until the action's button is there and enabled. A
+// confirmation, where the action asks one, is the caller's.
+func personAction(ctx context.Context, t *testing.T, mod *participant, id, action, what string) {
+	t.Helper()
+	menu := `document.querySelector('.participant-menu[data-participant-id="` + id + `"]')`
+	button := `document.querySelector('[data-action="` + action + `"][data-participant-id="` + id + `"]')`
+	waitOK(ctx, t, mod, `(() => { const m = `+menu+`; if (!m) return false; if (m.getAttribute("aria-expanded") !== "true") m.click();
+		const b = `+button+`; if (!b || b.disabled) return false; b.click(); return true; })()`, what)
+}
+
 // waitOK polls js in p's tab until it is truthy and fails the test with what if it never is.
 func waitOK(ctx context.Context, t *testing.T, p *participant, js, what string) {
 	t.Helper()

@@ -28,10 +28,7 @@ func TestEndScreenTakesTheFocusFromADialog(t *testing.T) {
 		waitOK(ctx, t, kai, `document.querySelector("#shortcuts-dialog").open && document.activeElement.id === "shortcuts-close"`, "the shortcuts did not open")
 
 		evalOK(ctx, t, mona, `(() => { document.querySelector("#btn-people").click(); return true; })()`, nil)
-		menu := `document.querySelector('.participant-menu[data-participant-id="` + kai.id + `"]')`
-		remove := `document.querySelector('[data-action="remove"][data-participant-id="` + kai.id + `"]')`
-		waitOK(ctx, t, mona, `(() => { const m = `+menu+`; if (!m) return false; if (m.getAttribute("aria-expanded") !== "true") m.click();
-			const b = `+remove+`; if (!b) return false; b.click(); return true; })()`, "Mona could not remove Kai")
+		personAction(ctx, t, mona, kai.id, "remove", "Mona could not remove Kai")
 		click(ctx, t, mona.tab, "#confirm-ok")
 
 		waitOK(ctx, t, kai, `document.body.dataset.state === "error"`, "Kai's page did not show the end screen")
