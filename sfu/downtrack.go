@@ -130,8 +130,27 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 // transport-wide sequence number's extension id (0: none), Pion's stream (nil on a
 // connection the server runs itself) and the connection's RTCP.
 func (d *downTrack) bind(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWriter, rtcpOut func([]rtcp.Packet) error) {
-	d.binding.Store(&binding{ssrc: ssrc, pt: pt, twcc: twcc, stream: stream, rtcp: rtcpOut})
+	d.started(d.attach(ssrc, pt, twcc, stream, rtcpOut))
+}
+
+// attach is bind's state, and all of it: the binding the writer loads and the SSRC
+// the subscriber's RTCP finds the track by. It neither blocks nor sends, so a caller
+// may make it under its own lock, together with its record of what is bound
+// (ownSub.accept does, beside removeTrack's unbind).
+func (d *downTrack) attach(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWriter, rtcpOut func([]rtcp.Packet) error) *binding {
+	b := &binding{ssrc: ssrc, pt: pt, twcc: twcc, stream: stream, rtcp: rtcpOut}
+	d.binding.Store(b)
 	d.sub.indexSSRC(ssrc, d, true)
+	return b
+}
+
+// started sets going what the binding b, made by attach, calls for: the join's
+// keyframe, the replay and the last sender report. Not once b is no longer the
+// track's binding (unbound meanwhile: a track removed asks for nothing).
+func (d *downTrack) started(b *binding) {
+	if d.binding.Load() != b {
+		return
+	}
 	d.askJoinKeyframe()
 	if d.sub.subscribeConnected() {
 		d.queueReplay() // a track added to a running connection replays now

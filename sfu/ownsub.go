@@ -24,7 +24,9 @@ import (
 // after the handshake a subscriber is its sections, its credentials and its keys.
 //
 // Its state is guarded by mu, which is never held across I/O or a call into the
-// participant; the handshake runs on a goroutine of its own until it is done.
+// participant, but for the tracks' bindings (downTrack.attach, unbind), changed with the
+// sections' record of them and taking only the participant's ssrcMu; the handshake runs
+// on a goroutine of its own until it is done.
 type ownSub struct {
 	e *Engine
 	p *Participant
@@ -73,6 +75,11 @@ type ownSub struct {
 	// for somewhere to go (a lost one is sent again only after a second).
 	reached     chan struct{}
 	reachedOnce sync.Once
+
+	// acceptedHook, nil but in tests, runs in accept once mu is let go, before what
+	// the binds set going: a test plays what may come in between
+	// (TestOwnSubscribeBindsNoTrackGoneMeanwhile).
+	acceptedHook func()
 }
 
 // subSection is one media section of the connection, as a transceiver is: a track,

@@ -56,19 +56,16 @@ func randomSSRC() uint32 {
 // is retired: the next track of the section gets another.
 func (o *ownSub) removeTrack(d *downTrack) {
 	o.mu.Lock()
-	var unbind bool
 	if s := o.sectionOf[d]; s != nil {
 		delete(o.sectionOf, d)
 		s.d = nil
 		o.retired.retire(s.ssrc)
 		if s.bound == d {
-			s.bound, unbind = nil, true
+			s.bound = nil
+			d.unbind() // under mu, as accept binds: s.bound is what is bound
 		}
 	}
 	o.mu.Unlock()
-	if unbind {
-		d.unbind()
-	}
 }
 
 // offer makes the next offer, with new ICE credentials when restart.
@@ -156,13 +153,16 @@ func (o *ownSub) accept(text string) error {
 		o.retire(o.oldLite, o.offeredLite)
 		o.oldLite = nil
 	}
-	type change struct {
-		d                 *downTrack
-		ssrc              uint32
-		pt, twcc          uint8
-		unbind, rebinding bool
+	// A section's binding changes with s.bound, under mu, as removeTrack's unbind
+	// does: bound between the two (the lock let go), a track removed meanwhile was bound
+	// again under its retired SSRC, and one an answer after this one unbound was bound
+	// with no section saying so, for good. attach and unbind neither block nor send;
+	// what a bind sets going does, after mu (started).
+	type bound struct {
+		d *downTrack
+		b *binding
 	}
-	var changes []change
+	var binds []bound
 	for i, as := range a.sections {
 		d := o.offeredD[i]
 		s := o.sections[i]
@@ -171,10 +171,10 @@ func (o *ownSub) accept(text string) error {
 			// Free when offered, or its track changed since: the next offer says.
 		case as.accepted && s.bound != d:
 			s.bound = d
-			changes = append(changes, change{d: d, ssrc: s.ssrc, pt: as.pt, twcc: as.twcc})
+			binds = append(binds, bound{d, d.attach(s.ssrc, as.pt, as.twcc, nil, o.p.writeSubscribeRTCP)})
 		case !as.accepted && s.bound == d:
 			s.bound = nil
-			changes = append(changes, change{d: d, unbind: true})
+			d.unbind()
 		}
 	}
 	lite := o.offeredLite
@@ -196,12 +196,11 @@ func (o *ownSub) accept(text string) error {
 		o.e.lites.askProven(lite)
 	}
 	o.startProbing(lite, probeCredentials{ufrag: a.ufrag, pwd: a.pwd})
-	for _, c := range changes {
-		if c.unbind {
-			c.d.unbind()
-		} else {
-			c.d.bind(c.ssrc, c.pt, c.twcc, nil, o.p.writeSubscribeRTCP)
-		}
+	if o.acceptedHook != nil {
+		o.acceptedHook()
+	}
+	for _, x := range binds {
+		x.d.started(x.b)
 	}
 	if start {
 		ctx, cancel := o.e.dtlsHandshakeContext()
