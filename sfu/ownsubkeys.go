@@ -92,10 +92,20 @@ func (o *ownSub) startSRTP(keys srtp.SessionKeys, profile srtp.ProtectionProfile
 	if err != nil {
 		return err
 	}
-	o.mu.Lock()
-	o.srtcp = sc
-	o.mu.Unlock()
+	o.useSRTCP(sc)
 	return o.p.startSubscribeSRTP(keys, profile)
+}
+
+// useSRTCP makes sc the cipher of the RTCP the connection sends. An AES-GCM one
+// forgets a retired SSRC's index and refuses its reports (srtcpGCM.retired), as the
+// SRTP writer does its packets.
+func (o *ownSub) useSRTCP(sc srtcpCipher) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if g, ok := sc.(*srtcpGCM); ok {
+		g.retired = &o.retired
+	}
+	o.srtcp = sc
 }
 
 // maybeConnected reports the connection up once it has keys and a route: the

@@ -60,6 +60,9 @@ func (o *ownSub) removeTrack(d *downTrack) {
 		delete(o.sectionOf, d)
 		s.d = nil
 		o.retired.retire(s.ssrc)
+		if g, ok := o.srtcp.(*srtcpGCM); ok {
+			g.forgetRetired(s.ssrc) // under mu, as writeRTCP seals
+		}
 		if s.bound == d {
 			s.bound = nil
 			d.unbind() // under mu, as accept binds: s.bound is what is bound

@@ -56,6 +56,11 @@ type srtcpGCM struct {
 	// replay windows when opening.
 	streams []srtcpStream
 	ids     streamIndex
+	// retired, when set (the sealing side of a connection the server runs itself),
+	// names the SSRCs the connection gave up for good (ssrcretire.go): forgetRetired
+	// drops their indexes, and a packet under one of them is refused rather than
+	// sealed from index 1 again, under a nonce that sealed one before.
+	retired *retiredSSRCs
 }
 
 // srtcpStream is one SSRC's SRTCP index (the SSRC is in srtcpGCM.ids): the last sent,
@@ -123,6 +128,9 @@ func (s *srtcpGCM) seal(plain []byte) ([]byte, error) {
 	ssrc := binary.BigEndian.Uint32(plain[4:])
 	st := s.find(ssrc)
 	if st == nil {
+		if s.retired != nil && s.retired.has(ssrc) {
+			return nil, errSSRCRetired
+		}
 		s.ids.add(ssrc)
 		s.streams = append(s.streams, srtcpStream{})
 		st = &s.streams[len(s.streams)-1]
@@ -137,6 +145,24 @@ func (s *srtcpGCM) seal(plain []byte) ([]byte, error) {
 	s.aead.Seal(out[srtcpHeaderLen:srtcpHeaderLen], iv[:], plain[srtcpHeaderLen:], aad[:])
 	copy(out[len(plain)+srtcpTagLen:], aad[8:])
 	return out, nil
+}
+
+// forgetRetired drops the index sent under ssrc once ssrc is retired (never sealed
+// under again, seal refuses it): its place is taken by the last stream's, so a
+// connection's SRTCP holds the streams of the tracks it sends now, however many came
+// and went. Not a retired SSRC's, or where nothing is retired, it does nothing.
+func (s *srtcpGCM) forgetRetired(ssrc uint32) {
+	if s.retired == nil || !s.retired.has(ssrc) {
+		return
+	}
+	i := s.ids.find(ssrc)
+	if i < 0 {
+		return
+	}
+	end := len(s.streams) - 1
+	s.streams[i], s.ids.ssrcs[i] = s.streams[end], s.ids.ssrcs[end]
+	s.streams, s.ids.ssrcs = s.streams[:end], s.ids.ssrcs[:end]
+	s.ids.last = 0
 }
 
 func (s *srtcpGCM) open(b []byte) ([]byte, error) {

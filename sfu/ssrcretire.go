@@ -15,7 +15,10 @@ import (
 // retired SSRC again, and the writer refuses one (errSSRCRetired), a packet of the
 // track whose binding it loaded just before the track was removed. Without it the
 // writer kept every stream the connection ever sent, a day's screen shares and
-// cameras in front of the live ones in its search (rocStreams.stream).
+// cameras in front of the live ones in its search (rocStreams.stream). The sender
+// reports' SRTCP indexes go the same way: ownSub drops a retired SSRC's from its
+// AES-GCM SRTCP cipher as it retires it, and the cipher refuses a report under it
+// (srtcpGCM.forgetRetired, seal).
 //
 // The set keeps 4 bytes a retired SSRC, for the connection's life. ownSub retires
 // under its lock; the writer takes what was retired since it last looked at its next
