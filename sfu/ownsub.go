@@ -41,8 +41,9 @@ type ownSub struct {
 	// removes each member's tracks from every connection still open, which a look
 	// through the sections made n³ in the members.
 	sectionOf map[*downTrack]*subSection
-	// retired are the SSRCs of the tracks that left their sections: never drawn
-	// again, and forgotten by the writer (ssrcretire.go). Its own lock, taken under mu.
+	// retired draws the sections' SSRCs, and knows those of the tracks that left
+	// their sections: never drawn again, and forgotten by the writer (ssrcretire.go).
+	// Its own lock, taken under mu.
 	retired retiredSSRCs
 	lite    *iceLite // the credentials of the latest offer
 	oldLite *iceLite // those before an ICE restart, until its answer
@@ -93,9 +94,10 @@ type subSection struct {
 }
 
 func newOwnSub(e *Engine, p *Participant) *ownSub {
-	var b [8]byte
+	var b [16]byte
 	_, _ = rand.Read(b[:])
 	o := &ownSub{e: e, p: p, sessionID: binary.BigEndian.Uint64(b[:]) >> 1, reached: make(chan struct{})}
+	o.retired.a, o.retired.m = binary.BigEndian.Uint32(b[8:]), binary.BigEndian.Uint32(b[12:]) // the SSRCs' key
 	o.dtls = newDTLSPeer(e.udpConn.LocalAddr(), o.sendToPeer)
 	return o
 }

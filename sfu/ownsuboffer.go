@@ -1,20 +1,22 @@
 package sfu
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"maps"
-	"slices"
 	"strconv"
 
 	"github.com/pion/ice/v4"
 )
 
-// addTrack gives d a section: a free one of its kind, or a new one.
-func (o *ownSub) addTrack(d *downTrack) {
+// addTrack gives d a section: a free one of its kind, or a new one, with an SSRC
+// never drawn on the connection before (errSSRCsSpent once none is left).
+func (o *ownSub) addTrack(d *downTrack) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	ssrc, err := o.retired.draw()
+	if err != nil {
+		return err
+	}
 	var s *subSection
 	for _, x := range o.sections {
 		if x.d == nil && x.bound == nil && x.kind == d.up.kind {
@@ -26,30 +28,12 @@ func (o *ownSub) addTrack(d *downTrack) {
 		s = &subSection{mid: strconv.Itoa(len(o.sections)), kind: d.up.kind}
 		o.sections = append(o.sections, s)
 	}
-	s.d, s.ssrc = d, o.drawSSRC(randomSSRC)
+	s.d, s.ssrc = d, ssrc
 	if o.sectionOf == nil {
 		o.sectionOf = map[*downTrack]*subSection{}
 	}
 	o.sectionOf[d] = s
-}
-
-// drawSSRC is a new section's SSRC: random (one of random's), odd, and neither retired
-// nor another section's, so that no two streams of the connection share an SRTP nonce.
-// Under mu.
-func (o *ownSub) drawSSRC(random func() uint32) uint32 {
-	for {
-		ssrc := random() | 1
-		if !o.retired.has(ssrc) && !slices.ContainsFunc(o.sections, func(s *subSection) bool { return s.ssrc == ssrc }) {
-			return ssrc
-		}
-	}
-}
-
-// randomSSRC is a random 32-bit number, an SSRC's draw.
-func randomSSRC() uint32 {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint32(b[:])
+	return nil
 }
 
 // removeTrack frees d's section; d stops being sent at once, and the section's SSRC

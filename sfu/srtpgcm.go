@@ -49,7 +49,6 @@ type rocStreams struct {
 	// retired, when set, names the streams the connection gave up for good: their
 	// state is forgotten, and a packet under one of their SSRCs refused (ssrcretire.go).
 	retired *retiredSSRCs
-	gone    []uint32 // scratch for the SSRCs taken from retired
 }
 
 // rocState counts a stream's rollovers: index is the highest packet index sealed, the
@@ -203,16 +202,17 @@ func (s *rocStreams) stream(ssrc uint32) (*rocState, error) {
 	return &s.streams[len(s.streams)-1], nil
 }
 
-// forgetRetired drops the state of the streams retired since it last ran: each
+// forgetRetired drops the state of the streams retired since it last looked: each
 // stream's place is taken by the last one, so the search reads the live streams
 // only. The packet counted last is forgotten too (its state may have moved): it is
-// given back only right after it was counted, before the next packet.
+// given back only right after it was counted, before the next packet. fresh is
+// cleared first: a retirement during the look is seen by the look or by the next.
 func (s *rocStreams) forgetRetired() {
-	s.gone = s.retired.take(s.gone[:0])
-	for _, ssrc := range s.gone {
-		i := s.ids.find(ssrc)
-		if i < 0 {
-			continue // never sent, or forgotten already
+	s.retired.fresh.Store(false)
+	for i := 0; i < len(s.streams); {
+		if !s.retired.has(s.ids.ssrcs[i]) {
+			i++
+			continue
 		}
 		end := len(s.streams) - 1
 		s.streams[i], s.ids.ssrcs[i] = s.streams[end], s.ids.ssrcs[end]

@@ -2,10 +2,11 @@ package sfu
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -18,6 +19,7 @@ import (
 // room does (ownSub.addTrack, removeTrack), bound as an answer binds them, and their
 // packets go through the participant's writeRTP into q.
 type retireRig struct {
+	t   testing.TB
 	sub *Participant
 	out *srtpOut
 	q   *capturedQueue
@@ -41,13 +43,15 @@ func newRetireRig(t testing.TB, profile srtp.ProtectionProfile) *retireRig {
 		t.Fatal(err)
 	}
 	sub.useSRTP(out)
-	return &retireRig{sub: sub, out: out, q: q, seq: map[*downTrack]uint16{}}
+	return &retireRig{t: t, sub: sub, out: out, q: q, seq: map[*downTrack]uint16{}}
 }
 
 // add is a new track in a section of the connection, bound as the answer binds it.
 func (r *retireRig) add() *downTrack {
 	d := &downTrack{up: newTestUpTrack(), sub: r.sub}
-	r.sub.own.addTrack(d)
+	if err := r.sub.own.addTrack(d); err != nil {
+		r.t.Fatal(err)
+	}
 	r.sub.own.mu.Lock()
 	ssrc := r.sub.own.sectionOf[d].ssrc
 	r.sub.own.mu.Unlock()
@@ -163,31 +167,89 @@ func BenchmarkSRTPWriteAfterRetiredStreams(b *testing.B) {
 	}
 }
 
-// TestOwnSubscribeDrawsNoSSRCSentBefore: a section's SSRC is drawn again while the
-// draw hits a retired SSRC (its even twin too, which the draw makes odd), one no
-// section holds any more, or another section's, so a new track never goes under an
-// SSRC the connection's key sealed packets of another under. Random draws never
-// collide in a test, so the draws are scripted.
+// TestOwnSubscribeDrawsNoSSRCSentBefore: the SSRCs a connection draws are odd and
+// never one drawn before, retired or live, so a new track never goes under an SSRC
+// the connection's key sealed packets of another under; exactly the retired ones are
+// known as retired (the writer refuses those), and once 2³¹ were drawn the next
+// track is refused. For keys of each kind: none (a connection's zero value), an even
+// m (used odd), a draw that wraps past 2³¹, random ones.
 func TestOwnSubscribeDrawsNoSSRCSentBefore(t *testing.T) {
+	keys := [][2]uint32{{0, 0}, {7, 4}, {1<<31 - 3, 1<<31 + 1}, {randomSSRC(), randomSSRC()}, {randomSSRC(), randomSSRC()}}
+	for _, key := range keys {
+		r := retiredSSRCs{a: key[0], m: key[1]}
+		seen := map[uint32]bool{}
+		var live, retired []uint32
+		for i := range 1 << 13 {
+			ssrc, err := r.draw()
+			if err != nil || ssrc&1 == 0 || seen[ssrc] {
+				t.Fatalf("key %#x: draw %d gave %#x, %v (drawn before: %v)", key, i, ssrc, err, seen[ssrc])
+			}
+			seen[ssrc] = true
+			if r.has(ssrc) {
+				t.Fatalf("key %#x: draw %d, %#x, is retired as it is drawn", key, i, ssrc)
+			}
+			if i%3 == 0 { // one track in three stays; the others come and go
+				live = append(live, ssrc)
+			} else {
+				r.retire(ssrc)
+				retired = append(retired, ssrc)
+			}
+		}
+		for _, ssrc := range retired {
+			if !r.has(ssrc) {
+				t.Fatalf("key %#x: %#x was retired, has says not", key, ssrc)
+			}
+		}
+		for _, ssrc := range live {
+			if r.has(ssrc) || r.has(ssrc+2) && !seen[ssrc+2] || r.has(ssrc-1) {
+				t.Fatalf("key %#x: %#x (live), the next odd one (never drawn) or the even one below is said retired", key, ssrc)
+			}
+		}
+		if r.count() != len(retired) || len(r.live) != len(live) {
+			t.Fatalf("key %#x: %d retired, %d live; want %d and %d", key, r.count(), len(r.live), len(retired), len(live))
+		}
+	}
+	r := retireRig{t: t, sub: &Participant{}}
+	r.sub.own = &ownSub{p: r.sub}
+	r.sub.own.retired.drawn = ssrcDraws - 1
+	last := r.add().binding.Load().ssrc
+	if err := r.sub.own.addTrack(&downTrack{up: newTestUpTrack(), sub: r.sub}); !errors.Is(err, errSSRCsSpent) {
+		t.Fatalf("a track after the 2³¹st (%#x): %v, want errSSRCsSpent", last, err)
+	}
+}
+
+// randomSSRC is a random 32-bit number.
+func randomSSRC() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// TestOwnSubscribeRetiredSSRCsStayBounded: a connection that a long meeting's tracks
+// came and went on (10,000 of them beside two that stayed) holds no more to know its
+// retired SSRCs than it held with the two: the set kept 4 bytes a retired SSRC for
+// the connection's life.
+func TestOwnSubscribeRetiredSSRCsStayBounded(t *testing.T) {
 	r := newRetireRig(t, srtp.ProtectionProfileAeadAes128Gcm)
-	camera, share := r.add(), r.add()
-	gone := share.binding.Load().ssrc
-	r.sub.own.removeTrack(share)
-	next := r.add() // in the share's section, under an SSRC of its own
-	if len(r.sub.own.sections) != 2 {
-		t.Fatalf("%d sections, want the share's taken again", len(r.sub.own.sections))
+	r.add()
+	r.add()
+	before := r.sub.own.retired.held()
+	for range 10000 {
+		d := r.add()
+		if err := r.send(d); err != nil {
+			t.Fatal(err)
+		}
+		r.sub.own.removeTrack(d)
 	}
-	script := []uint32{gone, gone &^ 1, camera.binding.Load().ssrc, next.binding.Load().ssrc}
-	fresh := uint32(0x5eed0001)
-	for slices.Contains(script, fresh) {
-		fresh += 2
+	if got := r.sub.own.retired.held(); got > max(before, 4*4) || r.sub.own.retired.count() != 10000 {
+		t.Fatalf("after 10000 tracks came and went beside 2 that stayed, the retired SSRCs hold %d bytes (%d with the 2 alone), %d retired",
+			got, before, r.sub.own.retired.count())
 	}
-	script = append(script, fresh, fresh+2)
-	drawn := 0
-	r.sub.own.mu.Lock()
-	got := r.sub.own.drawSSRC(func() uint32 { drawn++; return script[drawn-1] })
-	r.sub.own.mu.Unlock()
-	if got != fresh || drawn != 5 {
-		t.Fatalf("drawn %#x after %d draws of %#x (the first two retired, then the sections'), want %#x after 5", got, drawn, script, fresh)
-	}
+}
+
+// held is the bytes the set holds in its slices.
+func (r *retiredSSRCs) held() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return 4 * cap(r.live)
 }

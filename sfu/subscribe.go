@@ -179,16 +179,16 @@ func (p *Participant) subscribe(up *upTrack) {
 		return
 	}
 	d := newDownTrack(up, p)
+	var err error
 	if p.own != nil {
-		p.own.addTrack(d)
+		err = p.own.addTrack(d)
 	} else {
-		sender, err := p.sub.AddTrack(d)
-		if err != nil {
-			p.mu.Unlock()
-			p.room.engine.log.Debug("subscribe failed", "err", err)
-			return
-		}
-		d.sender = sender
+		d.sender, err = p.sub.AddTrack(d)
+	}
+	if err != nil {
+		p.mu.Unlock()
+		p.room.engine.log.Debug("subscribe failed", "err", err)
+		return
 	}
 	p.downs[up] = d
 	p.dirty = true
