@@ -130,17 +130,19 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 // transport-wide sequence number's extension id (0: none), Pion's stream (nil on a
 // connection the server runs itself) and the connection's RTCP.
 func (d *downTrack) bind(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWriter, rtcpOut func([]rtcp.Packet) error) {
-	d.started(d.attach(ssrc, pt, twcc, stream, rtcpOut))
+	b := d.attach(ssrc, pt, twcc, stream, rtcpOut)
+	d.sub.indexSSRC(ssrc, d, true)
+	d.started(b)
 }
 
-// attach is bind's state, and all of it: the binding the writer loads and the SSRC
-// the subscriber's RTCP finds the track by. It neither blocks nor sends, so a caller
-// may make it under its own lock, together with its record of what is bound
-// (ownSub.accept does, beside removeTrack's unbind).
+// attach is the binding the writer loads, the state of bind but for the SSRC the
+// subscriber's RTCP finds the track by, which the caller indexes (bind one track,
+// ownSub.accept all that an answer binds at once: Participant.indexSSRCs). It neither
+// blocks nor sends, so a caller may make it under its own lock, together with its
+// record of what is bound (ownSub.accept does, beside removeTrack's unbind).
 func (d *downTrack) attach(ssrc uint32, pt, twcc uint8, stream webrtc.TrackLocalWriter, rtcpOut func([]rtcp.Packet) error) *binding {
 	b := &binding{ssrc: ssrc, pt: pt, twcc: twcc, stream: stream, rtcp: rtcpOut}
 	d.binding.Store(b)
-	d.sub.indexSSRC(ssrc, d, true)
 	return b
 }
 
@@ -215,10 +217,14 @@ func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 
 // unbind stops sending the track.
 func (d *downTrack) unbind() {
-	if b := d.binding.Swap(nil); b != nil {
+	if b := d.unbound(); b != nil {
 		d.sub.indexSSRC(b.ssrc, d, false)
 	}
 }
+
+// unbound ends the track's binding, unbind but for the RTCP index: it returns the
+// binding ended (nil if none), whose SSRC the caller drops from the index.
+func (d *downTrack) unbound() *binding { return d.binding.Swap(nil) }
 
 // forward queues p for the subscriber without ever blocking the reader. When the queue
 // is full a video subscription skips the rest of the current frame (the receiver then

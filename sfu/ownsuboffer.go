@@ -140,30 +140,7 @@ func (o *ownSub) accept(text string) error {
 		o.retire(o.oldLite, o.offeredLite)
 		o.oldLite = nil
 	}
-	// A section's binding changes with s.bound, under mu, as removeTrack's unbind
-	// does: bound between the two (the lock let go), a track removed meanwhile was bound
-	// again under its retired SSRC, and one an answer after this one unbound was bound
-	// with no section saying so, for good. attach and unbind neither block nor send;
-	// what a bind sets going does, after mu (started).
-	type bound struct {
-		d *downTrack
-		b *binding
-	}
-	var binds []bound
-	for i, as := range a.sections {
-		d := o.offeredD[i]
-		s := o.sections[i]
-		switch {
-		case d == nil || s.d != d:
-			// Free when offered, or its track changed since: the next offer says.
-		case as.accepted && s.bound != d:
-			s.bound = d
-			binds = append(binds, bound{d, d.attach(s.ssrc, as.pt, as.twcc, nil, o.p.writeSubscribeRTCP)})
-		case !as.accepted && s.bound == d:
-			s.bound = nil
-			d.unbind()
-		}
-	}
+	binds := o.bindAnswered(a)
 	lite := o.offeredLite
 	start := !o.started
 	if start {
@@ -202,4 +179,47 @@ func (o *ownSub) accept(text string) error {
 		go o.handshake(ctx, cancel, a)
 	}
 	return nil
+}
+
+// answerBind is a track an answer bound, and its binding: accept sets going what the
+// bind calls for once mu is let go (downTrack.started).
+type answerBind struct {
+	d *downTrack
+	b *binding
+}
+
+// bindAnswered binds the tracks of the sections a accepted and unbinds those it
+// refused. Under mu.
+//
+// A section's binding changes with s.bound, under mu, as removeTrack's unbind does:
+// bound between the two (the lock let go), a track removed meanwhile was bound again
+// under its retired SSRC, and one an answer after this one unbound was bound with no
+// section saying so, for good. attach and unbound neither block nor send; what a bind
+// sets going does, after mu (started). The subscriber's RTCP index takes the answer's
+// changes in one copy (indexSSRCs), not one copy a track.
+func (o *ownSub) bindAnswered(a *answer) []answerBind {
+	binds := make([]answerBind, 0, len(a.sections))
+	index := make([]ssrcIndexed, 0, len(a.sections))
+	rtcpOut := o.p.writeSubscribeRTCP // one method value for all the bindings
+	for i, as := range a.sections {
+		d := o.offeredD[i]
+		s := o.sections[i]
+		switch {
+		case d == nil || s.d != d:
+			// Free when offered, or its track changed since: the next offer says.
+		case as.accepted && s.bound != d:
+			s.bound = d
+			binds = append(binds, answerBind{d, d.attach(s.ssrc, as.pt, as.twcc, nil, rtcpOut)})
+			index = append(index, ssrcIndexed{ssrc: s.ssrc, d: d, bound: true})
+		case !as.accepted && s.bound == d:
+			s.bound = nil
+			if b := d.unbound(); b != nil {
+				index = append(index, ssrcIndexed{ssrc: b.ssrc, d: d})
+			}
+		}
+	}
+	if len(index) > 0 {
+		o.p.indexSSRCs(index)
+	}
+	return binds
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -281,23 +282,46 @@ func (p *Participant) downBySSRC(ssrc uint32) *downTrack {
 
 // indexSSRC adds d under ssrc (bound) or removes it if it is still d's (unbound).
 func (p *Participant) indexSSRC(ssrc uint32, d *downTrack, bound bool) {
+	p.indexSSRCs([]ssrcIndexed{{ssrc: ssrc, d: d, bound: bound}})
+}
+
+// ssrcIndexed is one change to the subscriber's RTCP index (indexSSRC's arguments).
+type ssrcIndexed struct {
+	ssrc  uint32
+	d     *downTrack
+	bound bool
+}
+
+// indexSSRCs makes the changes, in their order, in one copy of the index: an answer
+// that binds a hundred tracks (a subscriber joining a meeting of a hundred) copies it
+// once, not once a track, a hundred copies of up to a hundred entries under the
+// connection's lock (ownSub.accept).
+func (p *Participant) indexSSRCs(changes []ssrcIndexed) {
 	p.ssrcMu.Lock()
 	defer p.ssrcMu.Unlock()
 	var old map[uint32]*downTrack
 	if m := p.bySSRC.Load(); m != nil {
 		old = *m
 	}
-	if !bound && old[ssrc] != d {
-		return
+	added := 0
+	for _, c := range changes {
+		if c.bound {
+			added++
+		}
 	}
-	next := make(map[uint32]*downTrack, len(old)+1)
+	if added == 0 && !slices.ContainsFunc(changes, func(c ssrcIndexed) bool { return old[c.ssrc] == c.d }) {
+		return // nothing to remove: the index stays as it is
+	}
+	next := make(map[uint32]*downTrack, len(old)+added)
 	for s, x := range old {
 		next[s] = x
 	}
-	if bound {
-		next[ssrc] = d
-	} else {
-		delete(next, ssrc)
+	for _, c := range changes {
+		if c.bound {
+			next[c.ssrc] = c.d
+		} else if next[c.ssrc] == c.d {
+			delete(next, c.ssrc)
+		}
 	}
 	p.bySSRC.Store(&next)
 }
