@@ -94,10 +94,10 @@ type subSection struct {
 }
 
 func newOwnSub(e *Engine, p *Participant) *ownSub {
-	var b [16]byte
+	var b [24]byte
 	_, _ = rand.Read(b[:])
 	o := &ownSub{e: e, p: p, sessionID: binary.BigEndian.Uint64(b[:]) >> 1, reached: make(chan struct{})}
-	o.retired.a, o.retired.m = binary.BigEndian.Uint32(b[8:]), binary.BigEndian.Uint32(b[12:]) // the SSRCs' key
+	copy(o.retired.key[:], b[8:]) // the SSRCs' key
 	o.dtls = newDTLSPeer(e.udpConn.LocalAddr(), o.sendToPeer)
 	return o
 }

@@ -3,7 +3,6 @@ package sfu
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -171,12 +170,21 @@ func BenchmarkSRTPWriteAfterRetiredStreams(b *testing.B) {
 // never one drawn before, retired or live, so a new track never goes under an SSRC
 // the connection's key sealed packets of another under; exactly the retired ones are
 // known as retired (the writer refuses those), and once 2³¹ were drawn the next
-// track is refused. For keys of each kind: none (a connection's zero value), an even
-// m (used odd), a draw that wraps past 2³¹, random ones.
+// track is refused. Their order is the connection's secret: the differences between
+// consecutive draws are not one number (an affine map's are, and give away the draw
+// of every SSRC seen later). For keys of each kind: none (a connection's zero value),
+// a fixed one, random ones.
 func TestOwnSubscribeDrawsNoSSRCSentBefore(t *testing.T) {
-	keys := [][2]uint32{{0, 0}, {7, 4}, {1<<31 - 3, 1<<31 + 1}, {randomSSRC(), randomSSRC()}, {randomSSRC(), randomSSRC()}}
-	for _, key := range keys {
-		r := retiredSSRCs{a: key[0], m: key[1]}
+	var fixed, random1, random2 [16]byte
+	for i := range fixed {
+		fixed[i] = byte(i + 1)
+	}
+	_, _ = rand.Read(random1[:])
+	_, _ = rand.Read(random2[:])
+	for _, key := range [][16]byte{{}, fixed, random1, random2} {
+		r := retiredSSRCs{key: key}
+		var prev uint32
+		steps := map[uint32]bool{}
 		seen := map[uint32]bool{}
 		var live, retired []uint32
 		for i := range 1 << 13 {
@@ -185,6 +193,10 @@ func TestOwnSubscribeDrawsNoSSRCSentBefore(t *testing.T) {
 				t.Fatalf("key %#x: draw %d gave %#x, %v (drawn before: %v)", key, i, ssrc, err, seen[ssrc])
 			}
 			seen[ssrc] = true
+			if i > 0 && i <= 64 {
+				steps[ssrc-prev] = true
+			}
+			prev = ssrc
 			if r.has(ssrc) {
 				t.Fatalf("key %#x: draw %d, %#x, is retired as it is drawn", key, i, ssrc)
 			}
@@ -205,6 +217,9 @@ func TestOwnSubscribeDrawsNoSSRCSentBefore(t *testing.T) {
 				t.Fatalf("key %#x: %#x (live), the next odd one (never drawn) or the even one below is said retired", key, ssrc)
 			}
 		}
+		if len(steps) < 32 {
+			t.Fatalf("key %#x: the first 64 draws step by %d different numbers, want at least 32: the draws' order is not secret", key, len(steps))
+		}
 		if r.count() != len(retired) || len(r.live) != len(live) {
 			t.Fatalf("key %#x: %d retired, %d live; want %d and %d", key, r.count(), len(r.live), len(retired), len(live))
 		}
@@ -216,13 +231,6 @@ func TestOwnSubscribeDrawsNoSSRCSentBefore(t *testing.T) {
 	if err := r.sub.own.addTrack(&downTrack{up: newTestUpTrack(), sub: r.sub}); !errors.Is(err, errSSRCsSpent) {
 		t.Fatalf("a track after the 2³¹st (%#x): %v, want errSSRCsSpent", last, err)
 	}
-}
-
-// randomSSRC is a random 32-bit number.
-func randomSSRC() uint32 {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return binary.BigEndian.Uint32(b[:])
 }
 
 // TestOwnSubscribeRetiredSSRCsStayBounded: a connection that a long meeting's tracks
