@@ -17,7 +17,12 @@ import "time"
 // undecodable, unless no keyframe of it began since the request: then the publisher
 // may have let the request pass (libwebrtc answers at most one in 300 ms for all the
 // layers of a track, so a request for f just after one for h brings nothing), and the
-// server asks once more and waits again before it judges. The layer choice (choose.go)
+// server asks once more and waits again before it judges; and a keyframe still
+// arriving when the wait is over (a packet of it came, or was repaired, within
+// keyframeStall: a large keyframe paced at a low rate, 300 KB at 1 Mbit/s taking
+// 2.4 s, or one whose lost packets are repaired late) is waited for, up
+// to keyframeAssembleMax after the request, the cache keeping its start meanwhile
+// (keyHold, past keyframeReplayAge). The layer choice (choose.go)
 // takes an undecodable layer as not live while another live layer is not undecodable,
 // so a subscriber on it goes down to the best one that is, at once, as from a layer
 // that stopped. The server then asks the undecodable layer for
@@ -41,6 +46,14 @@ const (
 	// find when its loss is over: each costs the publisher a keyframe of the layer on
 	// the link that loses it, so not much more often than the wait.
 	undecodableProbe = 3 * time.Second
+	// keyframeStall is how long a keyframe whose packets stopped coming (none new, no
+	// repair) is still taken as arriving once the wait is over: two ticks, a NACK
+	// repair's round trip or a pacer's gap between bursts.
+	keyframeStall = 500 * time.Millisecond
+	// keyframeAssembleMax bounds the wait for a keyframe that is still arriving, from
+	// the request: 300 KB, about the largest keyframe the cache can judge (keyframeWhole
+	// takes cacheSize/2 packets without a gap as whole), paced at 400 kbit/s.
+	keyframeAssembleMax = 3 * keyframeWholeWait
 )
 
 // keyframeMark packs a keyframe's first packet for noteKeyframeStart: a mark bit, the
@@ -83,18 +96,30 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 			continue
 		}
 		k := l.kfStart.Load()
-		if k != 0 && k != l.kfWhole && l.cache.keyframeWhole(uint16(k>>32), uint32(k)) {
-			l.kfWhole = k
-			l.kfAsked.Store(0)
-			l.kfReasked = false
-			if l.undecodable.Swap(false) {
-				l.back.Store(now) // on probation from now (live.go)
-				changed = true
+		asked := l.kfAsked.Load()
+		if k != 0 && k != l.kfWhole {
+			whole, held := l.cache.keyframeProgress(uint16(k>>32), uint32(k), asked != 0 && !l.undecodable.Load())
+			if whole {
+				l.kfWhole = k
+				l.kfAsked.Store(0)
+				l.kfReasked = false
+				if l.undecodable.Swap(false) {
+					l.back.Store(now) // on probation from now (live.go)
+					changed = true
+				}
+				continue
 			}
+			if k != l.kfHeldOf || held > l.kfHeld {
+				l.kfHeldOf, l.kfHeld, l.kfGrew = k, held, now
+			}
+		}
+		if asked == 0 || now-asked < int64(keyframeWholeWait) {
 			continue
 		}
-		asked := l.kfAsked.Load()
-		if asked == 0 || now-asked < int64(keyframeWholeWait) {
+		if k != 0 && k != l.kfWhole && !l.undecodable.Load() && now-l.kfGrew < int64(keyframeStall) &&
+			now-asked < int64(keyframeAssembleMax) {
+			// The keyframe is still arriving (a large one paced at a low rate, or
+			// repairs of its lost packets coming late): waited for, within the bound.
 			continue
 		}
 		if !l.kfReasked && !l.undecodable.Load() && (k == 0 || k == l.kfWhole) {
@@ -157,23 +182,42 @@ func (u *upTrack) belowUndecodable(need, present uint32) uint32 {
 	return more
 }
 
-// keyframeWhole reports whether the keyframe whose first packet is seq, of timestamp
-// ts, is held whole: every packet from seq to the one with the marker bit, all of ts.
-// A keyframe longer than the cache's half (keyframeRun's bound) is taken as whole once
-// that many of its packets are held without a gap: a layer that loses its packets
-// shows a gap long before.
-func (c *packetCache) keyframeWhole(seq uint16, ts uint32) bool {
+// keyframeProgress reports whether the keyframe whose first packet is seq, of
+// timestamp ts, is held whole: every packet from seq to the one with the marker bit,
+// all of ts. A keyframe longer than the cache's half (keyframeRun's bound) is taken as
+// whole once that many of its packets are held without a gap: a layer that loses its
+// packets shows a gap long before. held counts the packets of the keyframe held, gaps
+// or not, so that the ticker sees one still arriving. With hold, the cache keeps the
+// keyframe from seq on, while it is the latest, for as long as it may still be judged
+// (keepsKey), where an unfinished one would otherwise go keyframeReplayAge after its
+// first packet came.
+func (c *packetCache) keyframeProgress(seq uint16, ts uint32, hold bool) (whole bool, held int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if !c.hasNewest {
+		return false, 0
+	}
+	gap, ended := false, false
 	for i := range uint16(cacheSize / 2) {
 		s := seq + i
-		p := c.slots[s%cacheSize]
-		if p == nil || p.header.SequenceNumber != s || p.header.Timestamp != ts {
-			return false
+		if int16(s-c.newest) > 0 {
+			break // not come yet
 		}
+		p := c.slots[s%cacheSize]
+		if p == nil || p.header.SequenceNumber != s {
+			gap = true
+			continue
+		}
+		if p.header.Timestamp != ts {
+			break // a later frame: the keyframe ended before it, its marker lost
+		}
+		held++
 		if p.header.Marker {
-			return true
+			ended = true
+			break
 		}
 	}
-	return true
+	whole = !gap && (ended || held == cacheSize/2)
+	c.keyHold = hold && !whole && c.hasKey && c.keySeq == seq
+	return whole, held
 }

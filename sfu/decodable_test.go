@@ -193,7 +193,7 @@ func TestKeyframeWhole(t *testing.T) {
 			for _, i := range tc.late {
 				put(i, ts, i == tc.n-1 && !tc.noEnd)
 			}
-			if got := c.keyframeWhole(65530, ts); got != tc.whole {
+			if got, _ := c.keyframeProgress(65530, ts, false); got != tc.whole {
 				t.Errorf("whole: %v, want %v", got, tc.whole)
 			}
 		})

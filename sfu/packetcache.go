@@ -53,6 +53,9 @@ type packetCache struct {
 	keyAt      int64
 	keyArrival int64
 	hasKey     bool
+	// keyHold: the latest keyframe is still being judged (keyframeProgress), so it is
+	// kept past keyframeReplayAge, within keyframeAssembleMax.
+	keyHold bool
 }
 
 const (
@@ -74,7 +77,7 @@ func (c *packetCache) put(p *packet) {
 func (c *packetCache) putKeyframe(p *packet, at time.Time) {
 	c.mu.Lock()
 	if seq := p.header.SequenceNumber; c.putLocked(p) && (!c.hasKey || int16(seq-c.keySeq) > 0) {
-		c.keySeq, c.keyAt, c.keyArrival, c.hasKey = seq, at.UnixNano(), p.arrival, true
+		c.keySeq, c.keyAt, c.keyArrival, c.hasKey, c.keyHold = seq, at.UnixNano(), p.arrival, true, false
 	}
 	c.mu.Unlock()
 }
@@ -120,8 +123,7 @@ func (c *packetCache) putLocked(p *packet) bool {
 // keeps, so each packet is looked at about once.
 func (c *packetCache) expire() {
 	cut := c.newestAt - int64(cacheAge)
-	keepKey := c.hasKey && c.newestAt-c.keyArrival <= int64(keyframeReplayAge) &&
-		int16(c.newest-c.keySeq) < cacheSize/2
+	keepKey := c.keepsKey()
 	for c.tail != c.newest {
 		i := c.tail % cacheSize
 		if p := c.slots[i]; p != nil && p.header.SequenceNumber == c.tail {
@@ -132,6 +134,15 @@ func (c *packetCache) expire() {
 		c.slots[i] = nil // expired, or a stale packet the ring had not overwritten
 		c.tail++
 	}
+}
+
+// keepsKey reports whether the latest keyframe's run is kept: a new subscriber may still
+// be sent it (keyframeReplayAge), or it is being judged whole (keyHold), and it is
+// within the cache's half.
+func (c *packetCache) keepsKey() bool {
+	age := c.newestAt - c.keyArrival
+	return c.hasKey && (age <= int64(keyframeReplayAge) || c.keyHold && age <= int64(keyframeAssembleMax)) &&
+		int16(c.newest-c.keySeq) < cacheSize/2
 }
 
 func (c *packetCache) get(seq uint16) *packet {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -34,6 +35,11 @@ type simLayer struct {
 	// dealt counts the packets sent or dropped since the layer became lossy.
 	written uint16
 	dealt   int
+	// paced is the rest of a keyframe the layer sends one packet of every keyEvery
+	// rounds instead of a frame, as a pacer sends a large keyframe at a low rate;
+	// waited counts the rounds since its latest packet.
+	paced  []*rtp.Packet
+	waited int
 }
 
 type simPublisher struct {
@@ -58,6 +64,12 @@ type simPublisher struct {
 	// without a keyframe, as libwebrtc does with a request that comes within 300 ms of
 	// one for any layer of the track (decodable_test.go).
 	unanswered [maxLayers]int
+	// keyEvery paces each layer's keyframes: their packets after the first go one
+	// every keyEvery rounds, no frame of the layer meanwhile (0: all at once); keyHole
+	// is the packet of each keyframe (from 1) the network loses, never repaired (0:
+	// none; decodable_long_test.go).
+	keyEvery [maxLayers]int
+	keyHole  [maxLayers]int
 }
 
 // simPacket is what the subscriber got.

@@ -33,10 +33,22 @@ func (p *simPublisher) sendRound() {
 	}
 }
 
-// sendFrame sends one single-packet frame on layer i.
+// sendFrame sends one frame on layer i (a keyframe in keyParts packets), or the next
+// packet of a paced keyframe when one is due.
 func (p *simPublisher) sendFrame(i int, key bool) {
 	p.mu.Lock()
 	l := p.layers[i]
+	if len(l.paced) > 0 {
+		var next *rtp.Packet
+		if l.waited++; l.waited >= p.keyEvery[i] {
+			next, l.paced, l.waited = l.paced[0], l.paced[1:], 0
+		}
+		p.mu.Unlock()
+		if next != nil {
+			p.write(i, next)
+		}
+		return
+	}
 	key = key || l.key || !l.sent
 	l.key, l.sent = false, true
 	p.frame++
@@ -66,6 +78,12 @@ func (p *simPublisher) sendFrame(i int, key bool) {
 		rest := []byte{0x80, 0xe0, 0x80 | byte(l.pid>>8), byte(l.pid), l.tl0, 0x00, 0x00, 0x00, 0x00, byte(i)}
 		rest = binary.BigEndian.AppendUint32(rest, frame)
 		pkts = append(pkts, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: l.seq, Timestamp: l.ts, Marker: true}, Payload: rest})
+	}
+	if h := p.keyHole[i]; key && h > 0 && h < len(pkts) {
+		pkts = append(pkts[:h:h], pkts[h+1:]...)
+	}
+	if key && p.keyEvery[i] > 0 {
+		l.paced, l.waited, pkts = pkts[1:], 0, pkts[:1]
 	}
 	p.mu.Unlock()
 	for _, pkt := range pkts {

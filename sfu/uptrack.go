@@ -126,13 +126,18 @@ type layer struct {
 	// undecodable whether it lasted keyframeWholeWait (decodable.go). kfWhole, the
 	// latest keyframe found whole, kfProbed, when the server last asked an
 	// undecodable layer for one, and kfReasked, whether the running wait is the second
-	// after a request that no keyframe answered, are the liveness ticker's.
+	// after a request that no keyframe answered, are the liveness ticker's, as are
+	// kfHeldOf, the keyframe whose packets kfHeld counts, and kfGrew, when that count
+	// last grew (a keyframe still arriving).
 	kfStart     atomic.Uint64
 	kfAsked     atomic.Int64
 	undecodable atomic.Bool
 	kfWhole     uint64
 	kfProbed    int64
 	kfReasked   bool
+	kfHeldOf    uint64
+	kfHeld      int
+	kfGrew      int64
 	// bytes counts the RTP bytes received (the reader's one atomic add per packet);
 	// the liveness ticker turns it into bitrate, bits per second over rateWindow, 0
 	// until a window is measured (rate.go). rate is the ticker's own.

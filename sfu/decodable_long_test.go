@@ -1,0 +1,85 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+)
+
+// The tests in this file check that a keyframe still arriving when the wait for it
+// (keyframeWholeWait) ends does not make its layer undecodable (decodable.go), within
+// keyframeAssembleMax: a large keyframe paced at a low rate (300 KB at 1 Mbit/s takes
+// 2.4 s), or one whose lost packets are repaired late. The rig's publisher
+// paces a keyframe of f one packet a round (liveStep of the fake clock) or slower.
+
+// longKeyframeOfF has the subscriber on f ask for a keyframe that the publisher sends
+// in parts packets, one every every rounds, less the packet hole (0: none), and returns
+// where the subscriber's packets were at the request and the fake clock then.
+func (r *simRig) longKeyframeOfF(parts, every, hole int) (int, time.Time) {
+	r.t.Helper()
+	r.view(camTile(1280, 720))
+	r.settleOn(2)
+	r.keyframeRequestsDone()
+	r.pub.mu.Lock()
+	r.pub.keyParts[2], r.pub.keyEvery[2], r.pub.keyHole[2] = parts, every, hole
+	r.pub.mu.Unlock()
+	on := r.sub.count()
+	asked := r.clock.Now()
+	r.subscriberPLI()
+	return on, asked
+}
+
+// TestSimulcastLongKeyframeKeepsTheLayer: a keyframe of f that takes 2.6 s to arrive
+// (130 packets, one a round), longer than keyframeWholeWait, reaches the subscriber on
+// f whole, with nothing of h or q meanwhile nor for keyframeWholeWait after, and no
+// layer counted lost: its packets kept coming, so f was waited for. Without that, f
+// was judged undecodable when the wait ran out (its keyframe not whole yet) and the
+// subscriber went down to h, and the keyframe's start, kept only keyframeReplayAge,
+// was gone from the cache before its last packet came.
+func TestSimulcastLongKeyframeKeepsTheLayer(t *testing.T) {
+	r := newSimRig(t)
+	before := r.eng.Stats()
+	const parts = 130
+	on, _ := r.longKeyframeOfF(parts, 1, 0)
+	wholeF := r.wholeKeyframeOf(2, parts, on)
+	lower := func() bool {
+		for _, p := range r.sub.packets()[on:] {
+			if p.layer == 0 || p.layer == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	r.pumpWithin("whole keyframe of f paced over 2.6 s", parts*liveStep+keyframeWholeWait, false,
+		func() bool { return wholeF() || lower() })
+	noneOf(t, r.sub.packets()[on:], 1)
+	noneOf(t, r.sub.packets()[on:], 0)
+	end := r.clock.Now().Add(keyframeWholeWait)
+	r.pumpWithin("f going on", keyframeWholeWait+liveStep, false, func() bool { return !r.clock.Now().Before(end) })
+	noneOf(t, r.sub.packets()[on:], 1)
+	noneOf(t, r.sub.packets()[on:], 0)
+	if st := r.eng.Stats(); st.LayersLost != before.LayersLost {
+		t.Errorf("f was left as lost while its keyframe arrived: %+v", st)
+	}
+	if l := r.subTrack().up.layer(2); l.undecodable.Load() {
+		t.Error("f is undecodable after its keyframe arrived whole")
+	}
+}
+
+// TestSimulcastEndlessKeyframeIsJudged: a keyframe of f that keeps arriving with a
+// packet lost for good (200 packets, one every second round: 8 s) holds the judgement
+// off only for keyframeAssembleMax: the subscriber gets a whole keyframe of h within
+// that and two seconds more of its request, and not before keyframeWholeWait. Without
+// the bound f would be waited for as long as the keyframe's packets came.
+func TestSimulcastEndlessKeyframeIsJudged(t *testing.T) {
+	r := newSimRig(t)
+	before := r.eng.Stats()
+	on, asked := r.longKeyframeOfF(200, 2, 3)
+	r.pumpWithin("whole keyframe of h while f's keyframe, a packet lost, keeps arriving", keyframeAssembleMax+2*time.Second, false,
+		r.wholeKeyframeOf(1, 1, on))
+	if took := r.clock.Now().Sub(asked); took < keyframeWholeWait {
+		t.Errorf("f was left %v after the request, before the wait was over", took)
+	}
+	if st := r.eng.Stats(); st.LayersLost == before.LayersLost {
+		t.Errorf("leaving f for h was not counted as a lost layer: %+v", st)
+	}
+}
