@@ -57,6 +57,9 @@ type Media struct {
 	// Subscriptions moved off a layer that stopped arriving, and back up when a
 	// better one came back (sfu.Stats).
 	LayersLost, LayersBack uint64
+	// Simulcast layers judged undecodable while they went on arriving (no keyframe
+	// of them whole), and those judgements ended (sfu.Stats).
+	LayersUndecodable, LayersDecodable uint64
 	// Subscribers whose estimated bandwidth does not cover the video they show.
 	SubscribersLimited int64
 	// UDP segmentation of the media socket's writes, and RTP packets for subscribers

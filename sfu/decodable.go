@@ -91,6 +91,7 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 			l.kfAsked.Store(0)
 			l.kfReasked = false
 			if l.undecodable.Swap(false) {
+				u.stats.layersDecodable.Add(1)
 				changed = true // its return is judged by liveness's probation
 			}
 			continue
@@ -104,6 +105,7 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 				l.kfAsked.Store(0)
 				l.kfReasked = false
 				if l.undecodable.Swap(false) {
+					u.stats.layersDecodable.Add(1)
 					l.back.Store(now) // on probation from now (live.go)
 					changed = true
 				}
@@ -133,6 +135,7 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 			continue
 		}
 		if !l.undecodable.Swap(true) {
+			u.stats.layersUndecodable.Add(1)
 			changed = true
 			l.kfProbed = asked
 		}

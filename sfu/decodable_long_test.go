@@ -57,8 +57,8 @@ func TestSimulcastLongKeyframeKeepsTheLayer(t *testing.T) {
 	r.pumpWithin("f going on", keyframeWholeWait+liveStep, false, func() bool { return !r.clock.Now().Before(end) })
 	noneOf(t, r.sub.packets()[on:], 1)
 	noneOf(t, r.sub.packets()[on:], 0)
-	if st := r.eng.Stats(); st.LayersLost != before.LayersLost {
-		t.Errorf("f was left as lost while its keyframe arrived: %+v", st)
+	if st := r.eng.Stats(); st.LayersLost != before.LayersLost || st.LayersUndecodable != before.LayersUndecodable {
+		t.Errorf("f was left as lost, or judged undecodable, while its keyframe arrived: %+v", st)
 	}
 	if l := r.subTrack().up.layer(2); l.undecodable.Load() {
 		t.Error("f is undecodable after its keyframe arrived whole")
@@ -79,7 +79,7 @@ func TestSimulcastEndlessKeyframeIsJudged(t *testing.T) {
 	if took := r.clock.Now().Sub(asked); took < keyframeWholeWait {
 		t.Errorf("f was left %v after the request, before the wait was over", took)
 	}
-	if st := r.eng.Stats(); st.LayersLost == before.LayersLost {
-		t.Errorf("leaving f for h was not counted as a lost layer: %+v", st)
+	if st := r.eng.Stats(); st.LayersLost == before.LayersLost || st.LayersUndecodable != before.LayersUndecodable+1 {
+		t.Errorf("leaving f for h was not counted as a lost layer, and f once as undecodable: %+v", st)
 	}
 }

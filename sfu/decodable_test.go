@@ -125,8 +125,8 @@ func TestSimulcastUndecodableLayerLeftAndBack(t *testing.T) {
 	before := r.eng.Stats()
 	r.pumpWithin("whole keyframe of h while f loses nine packets in ten", 2*keyframeWholeWait+2*time.Second, true,
 		r.wholeKeyframeOf(1, 1, from))
-	if st := r.eng.Stats(); st.LayersLost == before.LayersLost {
-		t.Errorf("leaving f for h was not counted as a lost layer: %+v", st)
+	if st := r.eng.Stats(); st.LayersLost == before.LayersLost || st.LayersUndecodable != before.LayersUndecodable+1 {
+		t.Errorf("leaving f for h was not counted as a lost layer, and f once as undecodable: %+v", st)
 	}
 	plisF := r.pub.pliCount(2)
 	on := r.sub.count()
@@ -143,6 +143,9 @@ func TestSimulcastUndecodableLayerLeftAndBack(t *testing.T) {
 	healed := r.sub.count()
 	r.pumpWithin("whole keyframe of f after its loss", undecodableProbe+layerSettle+2*time.Second, false,
 		r.wholeKeyframeOf(2, 10, healed))
+	if st := r.eng.Stats(); st.LayersUndecodable != before.LayersUndecodable+1 || st.LayersDecodable != before.LayersDecodable+1 {
+		t.Errorf("f's judgement was not counted once and its end once: %+v", st)
+	}
 }
 
 // TestKeyframeWhole: a keyframe is whole when the cache holds every packet from its

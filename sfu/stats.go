@@ -90,6 +90,12 @@ type Stats struct {
 	// probation). Changes of the view are not among them.
 	LayersLost uint64
 	LayersBack uint64
+	// LayersUndecodable counts the times a simulcast layer that went on arriving was
+	// judged undecodable, no keyframe of it arriving whole (decodable.go);
+	// LayersDecodable the times such a judgement ended: a keyframe of the layer came
+	// whole again, or the layer stopped arriving (then liveness judges it).
+	LayersUndecodable uint64
+	LayersDecodable   uint64
 	// SubscribersLimited is the number of subscribers whose estimated bandwidth does not
 	// cover the video they show now (alloc.go).
 	SubscribersLimited int64
@@ -209,6 +215,8 @@ type counters struct {
 	sendingLayer           [maxLayers]atomic.Int64 // subscriptions sending each simulcast layer
 	layersLost             atomic.Uint64
 	layersBack             atomic.Uint64
+	layersUndecodable      atomic.Uint64
+	layersDecodable        atomic.Uint64
 	bandwidthLimited       atomic.Int64  // subscribers told their bandwidth limits video
 	noRoute                atomic.Uint64 // RTP packets of subscribers without a route (srtpOut)
 }
@@ -287,6 +295,8 @@ func (e *Engine) Stats() Stats {
 		SendingLayer:              [maxLayers]int64{c.sendingLayer[0].Load(), c.sendingLayer[1].Load(), c.sendingLayer[2].Load()},
 		LayersLost:                c.layersLost.Load(),
 		LayersBack:                c.layersBack.Load(),
+		LayersUndecodable:         c.layersUndecodable.Load(),
+		LayersDecodable:           c.layersDecodable.Load(),
 		SubscribersLimited:        c.bandwidthLimited.Load(),
 		DatagramsSegmented:        segmented,
 		SegmentationRefused:       refused,

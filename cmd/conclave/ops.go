@@ -139,6 +139,8 @@ func mediaMetrics(m sfu.Stats) metrics.Media {
 		SendingLayerF:             m.SendingLayer[2],
 		LayersLost:                m.LayersLost,
 		LayersBack:                m.LayersBack,
+		LayersUndecodable:         m.LayersUndecodable,
+		LayersDecodable:           m.LayersDecodable,
 		SubscribersLimited:        m.SubscribersLimited,
 		DatagramsSegmented:        m.DatagramsSegmented,
 		SegmentationRefused:       m.SegmentationRefused,
