@@ -20,10 +20,11 @@ import "time"
 // server asks once more and waits again before it judges; and a keyframe still
 // arriving when the wait is over (a packet of it came, or was repaired, within
 // keyframeStall: a large keyframe paced at a low rate, 300 KB at 1 Mbit/s taking
-// 2.4 s, or one whose lost packets are repaired late) is waited for, up
-// to keyframeAssembleMax after the request, the cache keeping its start meanwhile
-// (keyHold, past keyframeReplayAge). The layer choice (choose.go)
-// takes an undecodable layer as not live while another live layer is not undecodable,
+// 2.4 s, or one whose lost packets are repaired late) is waited for, up to
+// keyframeAssembleMax after the request, the cache keeping its start meanwhile
+// (keyHold, past keyframeReplayAge), unless a packet of it has been missing for
+// keyframeHoleAge while later ones came: the NACK generator has given it up by then,
+// and nothing else asks for it. The layer choice (choose.go) takes an undecodable layer as not live while another live layer is not undecodable,
 // so a subscriber on it goes down to the best one that is, at once, as from a layer
 // that stopped. The server then asks the undecodable layer for
 // a keyframe every undecodableProbe itself (nobody else would: no subscriber is on it),
@@ -54,6 +55,11 @@ const (
 	// the request: 300 KB, about the largest keyframe the cache can judge (keyframeWhole
 	// takes cacheSize/2 packets without a gap as whole), paced at 400 kbit/s.
 	keyframeAssembleMax = 3 * keyframeWholeWait
+	// keyframeHoleAge is how long a packet missing from a keyframe, with packets after
+	// it come, stays missing before the keyframe is taken as never to be whole: the
+	// NACK generator stops asking for a lost packet after maxNackTries, at most
+	// nackRetryInterval apart (240 ms), and nothing else asks the publisher for it.
+	keyframeHoleAge = time.Second
 )
 
 // keyframeMark packs a keyframe's first packet for noteKeyframeStart: a mark bit, the
@@ -98,8 +104,9 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 		}
 		k := l.kfStart.Load()
 		asked := l.kfAsked.Load()
+		arriving := false // a keyframe of it is still arriving and may yet be whole
 		if k != 0 && k != l.kfWhole {
-			whole, held := l.cache.keyframeProgress(uint16(k>>32), uint32(k), asked != 0 && !l.undecodable.Load())
+			whole, held, holed := l.cache.keyframeProgress(uint16(k>>32), uint32(k), asked != 0 && !l.undecodable.Load())
 			if whole {
 				l.kfWhole = k
 				l.kfAsked.Store(0)
@@ -114,14 +121,15 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 			if k != l.kfHeldOf || held > l.kfHeld {
 				l.kfHeldOf, l.kfHeld, l.kfGrew = k, held, now
 			}
+			arriving = !holed && now-l.kfGrew < int64(keyframeStall)
 		}
 		if asked == 0 || now-asked < int64(keyframeWholeWait) {
 			continue
 		}
-		if k != 0 && k != l.kfWhole && !l.undecodable.Load() && now-l.kfGrew < int64(keyframeStall) &&
-			now-asked < int64(keyframeAssembleMax) {
+		if arriving && !l.undecodable.Load() && now-asked < int64(keyframeAssembleMax) {
 			// The keyframe is still arriving (a large one paced at a low rate, or
-			// repairs of its lost packets coming late): waited for, within the bound.
+			// repairs of its lost packets coming late) with no packet missing for
+			// keyframeHoleAge: waited for, within the bound.
 			continue
 		}
 		if !l.kfReasked && !l.undecodable.Load() && (k == 0 || k == l.kfWhole) {
@@ -190,17 +198,20 @@ func (u *upTrack) belowUndecodable(need, present uint32) uint32 {
 // all of ts. A keyframe longer than the cache's half (keyframeRun's bound) is taken as
 // whole once that many of its packets are held without a gap: a layer that loses its
 // packets shows a gap long before. held counts the packets of the keyframe held, gaps
-// or not, so that the ticker sees one still arriving. With hold, the cache keeps the
+// or not, so that the ticker sees one still arriving; holed, whether a packet of it
+// has been missing while a later one arrived keyframeHoleAge before the newest, so
+// that it will not be whole. With hold, the cache keeps the
 // keyframe from seq on, while it is the latest, for as long as it may still be judged
 // (keepsKey), where an unfinished one would otherwise go keyframeReplayAge after its
 // first packet came.
-func (c *packetCache) keyframeProgress(seq uint16, ts uint32, hold bool) (whole bool, held int) {
+func (c *packetCache) keyframeProgress(seq uint16, ts uint32, hold bool) (whole bool, held int, holed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.hasNewest {
-		return false, 0
+		return false, 0, false
 	}
 	gap, ended := false, false
+	var gapSeen int64 // the arrival of the first packet held after the first gap
 	for i := range uint16(cacheSize / 2) {
 		s := seq + i
 		if int16(s-c.newest) > 0 {
@@ -210,6 +221,9 @@ func (c *packetCache) keyframeProgress(seq uint16, ts uint32, hold bool) (whole 
 		if p == nil || p.header.SequenceNumber != s {
 			gap = true
 			continue
+		}
+		if gap && gapSeen == 0 {
+			gapSeen = p.arrival
 		}
 		if p.header.Timestamp != ts {
 			break // a later frame: the keyframe ended before it, its marker lost
@@ -222,5 +236,5 @@ func (c *packetCache) keyframeProgress(seq uint16, ts uint32, hold bool) (whole 
 	}
 	whole = !gap && (ended || held == cacheSize/2)
 	c.keyHold = hold && !whole && c.hasKey && c.keySeq == seq
-	return whole, held
+	return whole, held, gapSeen != 0 && c.newestAt-gapSeen > int64(keyframeHoleAge)
 }

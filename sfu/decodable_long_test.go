@@ -65,19 +65,39 @@ func TestSimulcastLongKeyframeKeepsTheLayer(t *testing.T) {
 	}
 }
 
-// TestSimulcastEndlessKeyframeIsJudged: a keyframe of f that keeps arriving with a
-// packet lost for good (200 packets, one every second round: 8 s) holds the judgement
-// off only for keyframeAssembleMax: the subscriber gets a whole keyframe of h within
-// that and two seconds more of its request, and not before keyframeWholeWait. Without
-// the bound f would be waited for as long as the keyframe's packets came.
-func TestSimulcastEndlessKeyframeIsJudged(t *testing.T) {
+// TestSimulcastKeyframeWithAHoleIsJudged: a keyframe of f that keeps arriving (200
+// packets, one every second round: 8 s) with its third packet lost for good is not
+// waited for past keyframeWholeWait: the packet has been missing for keyframeHoleAge by
+// then (the NACK generator gave it up long before), so the keyframe will never be
+// whole, and the subscriber gets a whole keyframe of h within a second more, not
+// before. Without the hole's look f is waited for until keyframeAssembleMax.
+func TestSimulcastKeyframeWithAHoleIsJudged(t *testing.T) {
 	r := newSimRig(t)
 	before := r.eng.Stats()
 	on, asked := r.longKeyframeOfF(200, 2, 3)
-	r.pumpWithin("whole keyframe of h while f's keyframe, a packet lost, keeps arriving", keyframeAssembleMax+2*time.Second, false,
+	r.pumpWithin("whole keyframe of h while f's keyframe, a packet lost, keeps arriving", keyframeWholeWait+time.Second, false,
 		r.wholeKeyframeOf(1, 1, on))
 	if took := r.clock.Now().Sub(asked); took < keyframeWholeWait {
 		t.Errorf("f was left %v after the request, before the wait was over", took)
+	}
+	if st := r.eng.Stats(); st.LayersLost == before.LayersLost || st.LayersUndecodable != before.LayersUndecodable+1 {
+		t.Errorf("leaving f for h was not counted as a lost layer, and f once as undecodable: %+v", st)
+	}
+}
+
+// TestSimulcastEndlessKeyframeIsJudged: a keyframe of f that keeps arriving without a
+// loss (200 packets, one every second round: 8 s) holds the judgement off only until
+// keyframeAssembleMax: the subscriber gets a whole keyframe of h within a second more,
+// not before. Without the bound f would be waited for as long as the keyframe's
+// packets came.
+func TestSimulcastEndlessKeyframeIsJudged(t *testing.T) {
+	r := newSimRig(t)
+	before := r.eng.Stats()
+	on, asked := r.longKeyframeOfF(200, 2, 0)
+	r.pumpWithin("whole keyframe of h while f's keyframe keeps arriving", keyframeAssembleMax+time.Second, false,
+		r.wholeKeyframeOf(1, 1, on))
+	if took := r.clock.Now().Sub(asked); took < keyframeAssembleMax {
+		t.Errorf("f was left %v after the request, before keyframeAssembleMax", took)
 	}
 	if st := r.eng.Stats(); st.LayersLost == before.LayersLost || st.LayersUndecodable != before.LayersUndecodable+1 {
 		t.Errorf("leaving f for h was not counted as a lost layer, and f once as undecodable: %+v", st)

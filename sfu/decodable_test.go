@@ -196,7 +196,7 @@ func TestKeyframeWhole(t *testing.T) {
 			for _, i := range tc.late {
 				put(i, ts, i == tc.n-1 && !tc.noEnd)
 			}
-			if got, _ := c.keyframeProgress(65530, ts, false); got != tc.whole {
+			if got, _, _ := c.keyframeProgress(65530, ts, false); got != tc.whole {
 				t.Errorf("whole: %v, want %v", got, tc.whole)
 			}
 		})
