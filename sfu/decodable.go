@@ -24,7 +24,10 @@ import "time"
 // keyframeAssembleMax after the request, the cache keeping its start meanwhile
 // (keyHold, past keyframeReplayAge), unless a packet of it has been missing for
 // keyframeHoleAge while later ones came: the NACK generator has given it up by then,
-// and nothing else asks for it. The layer choice (choose.go) takes an undecodable layer as not live while another live layer is not undecodable,
+// and nothing else asks for it. A keyframe that began after one that never assembled
+// is not taken as arriving by its start alone (the publisher answering the requests of
+// several frozen subscribers, one every keyframeInterval), only by packets of it that
+// come later. The layer choice (choose.go) takes an undecodable layer as not live while another live layer is not undecodable,
 // so a subscriber on it goes down to the best one that is, at once, as from a layer
 // that stopped. The server then asks the undecodable layer for
 // a keyframe every undecodableProbe itself (nobody else would: no subscriber is on it),
@@ -108,7 +111,7 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 		if k != 0 && k != l.kfWhole {
 			whole, held, holed := l.cache.keyframeProgress(uint16(k>>32), uint32(k), asked != 0 && !l.undecodable.Load())
 			if whole {
-				l.kfWhole = k
+				l.kfWhole, l.kfHeldOf, l.kfHeld = k, k, held
 				l.kfAsked.Store(0)
 				l.kfReasked = false
 				if l.undecodable.Swap(false) {
@@ -118,8 +121,18 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 				}
 				continue
 			}
-			if k != l.kfHeldOf || held > l.kfHeld {
-				l.kfHeldOf, l.kfHeld, l.kfGrew = k, held, now
+			switch {
+			case k != l.kfHeldOf:
+				// A new keyframe is one arriving by being new only after one found
+				// whole (or none): one after another that never assembled is the
+				// publisher answering more requests (several frozen subscribers', one
+				// every keyframeInterval), and only its own packets coming after count.
+				if l.kfHeldOf == l.kfWhole {
+					l.kfGrew = now
+				}
+				l.kfHeldOf, l.kfHeld = k, held
+			case held > l.kfHeld:
+				l.kfHeld, l.kfGrew = held, now
 			}
 			arriving = !holed && now-l.kfGrew < int64(keyframeStall)
 		}

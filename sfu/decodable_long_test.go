@@ -103,3 +103,33 @@ func TestSimulcastEndlessKeyframeIsJudged(t *testing.T) {
 		t.Errorf("leaving f for h was not counted as a lost layer, and f once as undecodable: %+v", st)
 	}
 }
+
+// TestSimulcastKeyframesWithHolesOftenAreJudged: when f's keyframes come every
+// keyframeInterval (several frozen subscribers' requests, merged by the publisher
+// track's throttle), each in ten packets at once with one lost for good, f is judged
+// as before this wait existed: the subscriber gets a whole keyframe of h within
+// keyframeWholeWait and a second of its request, not before. A keyframe that began
+// after another that never assembled is not one still arriving by being new; without
+// that, each new keyframe counted as packets come, f was waited for until
+// keyframeAssembleMax (6 s) and its subscribers stayed on a frozen picture 4 s longer.
+func TestSimulcastKeyframesWithHolesOftenAreJudged(t *testing.T) {
+	r := newSimRig(t)
+	before := r.eng.Stats()
+	on, asked := r.longKeyframeOfF(10, 0, 3)
+	round := 0
+	r.pumpWithin("whole keyframe of h while f's keyframes, a packet of each lost, come every 500 ms",
+		keyframeWholeWait+time.Second, false, func() bool {
+			if round++; round%int(keyframeInterval/liveStep) == 0 {
+				r.pub.mu.Lock()
+				r.pub.layers[2].key = true
+				r.pub.mu.Unlock()
+			}
+			return r.wholeKeyframeOf(1, 1, on)()
+		})
+	if took := r.clock.Now().Sub(asked); took < keyframeWholeWait {
+		t.Errorf("f was left %v after the request, before the wait was over", took)
+	}
+	if st := r.eng.Stats(); st.LayersUndecodable != before.LayersUndecodable+1 {
+		t.Errorf("f was not counted once as undecodable: %+v", st)
+	}
+}
