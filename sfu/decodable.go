@@ -109,7 +109,10 @@ func (u *upTrack) judgeKeyframes(now int64, live uint32) (changed bool, probe ui
 		asked := l.kfAsked.Load()
 		arriving := false // a keyframe of it is still arriving and may yet be whole
 		if k != 0 && k != l.kfWhole {
-			whole, held, holed := l.cache.keyframeProgress(uint16(k>>32), uint32(k), asked != 0 && !l.undecodable.Load())
+			// The cache holds the keyframe's start while a wait runs and while the
+			// layer is undecodable: a probe's keyframe as long as the wait is for must
+			// be found whole too, or the layer is never taken again.
+			whole, held, holed := l.cache.keyframeProgress(uint16(k>>32), uint32(k), asked != 0 || l.undecodable.Load())
 			if whole {
 				l.kfWhole, l.kfHeldOf, l.kfHeld = k, k, held
 				l.kfAsked.Store(0)

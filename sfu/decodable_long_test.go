@@ -133,3 +133,39 @@ func TestSimulcastKeyframesWithHolesOftenAreJudged(t *testing.T) {
 		t.Errorf("f was not counted once as undecodable: %+v", st)
 	}
 }
+
+// TestSimulcastUndecodableLayerBackWithLongKeyframes: f judged undecodable while it
+// lost nine packets in ten is taken again once the loss ends though its keyframes take
+// 2.6 s to arrive (130 packets, one a round, as from the publisher short of uplink
+// that the wait is for): the server's next request to f brings one the cache keeps
+// whole, and after f's probation the subscriber climbs back and gets a whole keyframe
+// of f, within undecodableProbe, layerSettle, two such keyframes and two seconds more.
+// Without the cache's hold while f is undecodable, each keyframe's start was gone
+// (keyframeReplayAge) before its end came, none was found whole, and the subscriber
+// stayed on h for as long as f's keyframes were long.
+func TestSimulcastUndecodableLayerBackWithLongKeyframes(t *testing.T) {
+	r := newSimRig(t)
+	r.pub.mu.Lock()
+	r.pub.keyParts[2] = 10
+	r.pub.mu.Unlock()
+	r.view(camTile(1280, 720))
+	r.settleOn(2)
+	r.keyframeRequestsDone()
+	r.pub.mu.Lock()
+	r.pub.lossy[2] = 10
+	r.pub.mu.Unlock()
+	from := r.sub.count()
+	r.pumpWithin("whole keyframe of h while f loses nine packets in ten", 2*keyframeWholeWait+2*time.Second, true,
+		r.wholeKeyframeOf(1, 1, from))
+
+	const parts = 130
+	r.pub.mu.Lock()
+	r.pub.lossy[2], r.pub.keyParts[2], r.pub.keyEvery[2] = 0, parts, 1
+	r.pub.mu.Unlock()
+	healed := r.sub.count()
+	r.pumpWithin("whole keyframe of f, paced over 2.6 s, after its loss",
+		undecodableProbe+layerSettle+2*parts*liveStep+2*time.Second, false, r.wholeKeyframeOf(2, parts, healed))
+	if l := r.subTrack().up.layer(2); l.undecodable.Load() {
+		t.Error("f is undecodable after its keyframe arrived whole")
+	}
+}
