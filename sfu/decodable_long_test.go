@@ -169,3 +169,32 @@ func TestSimulcastUndecodableLayerBackWithLongKeyframes(t *testing.T) {
 		t.Error("f is undecodable after its keyframe arrived whole")
 	}
 }
+
+// TestSimulcastKeyframesRestartingAreJudged: keyframes of f that never end, each
+// paced one packet every second round and given up every 1.5 s for a new one (a
+// broken or hostile publisher), hold the judgement off only until keyframeAssembleMax
+// after the request: the subscriber gets a whole keyframe of h within a second more,
+// not before. The cache's hold cannot bound this (each new keyframe is held afresh), so
+// without the judgement's own bound f would be waited for for as long as keyframes
+// kept beginning.
+func TestSimulcastKeyframesRestartingAreJudged(t *testing.T) {
+	r := newSimRig(t)
+	before := r.eng.Stats()
+	on, asked := r.longKeyframeOfF(200, 2, 0)
+	round := 0
+	r.pumpWithin("whole keyframe of h while f's keyframes begin again every 1.5 s", keyframeAssembleMax+time.Second, false,
+		func() bool {
+			if round++; round%int(1500*time.Millisecond/liveStep) == 0 {
+				r.pub.mu.Lock()
+				r.pub.layers[2].paced, r.pub.layers[2].key = nil, true
+				r.pub.mu.Unlock()
+			}
+			return r.wholeKeyframeOf(1, 1, on)()
+		})
+	if took := r.clock.Now().Sub(asked); took < keyframeAssembleMax {
+		t.Errorf("f was left %v after the request, before keyframeAssembleMax", took)
+	}
+	if st := r.eng.Stats(); st.LayersUndecodable != before.LayersUndecodable+1 {
+		t.Errorf("f was not counted once as undecodable: %+v", st)
+	}
+}
