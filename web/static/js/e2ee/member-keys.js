@@ -261,14 +261,14 @@ export class MemberKeys {
       // An earlier key of from's, marked past (given for its chat texts): it opens
       // from's chat texts under it, but never becomes from's newest, where the ratchet
       // guesses start (nor goes to the media worker: frames use the newest).
-      pastKey(seen, key.raw); // sent again, it is refused (judgeKey)
+      pastKey(seen, key.raw, key.counter); // sent again, it is refused (judgeKey)
       this.chatKeys.setKey(from, key.keyIndex, key.raw, { past: true, counter: key.counter });
       return;
     }
     // A replay, or stale: one the server held back until after a later one, or too old.
     if (verdict !== 'newest' && verdict !== 'again') return;
     if (verdict === 'newest') {
-      newKey(seen, key.raw);
+      newKey(seen, key.raw, key.counter);
       p.newest = key.counter;
     }
     // With its counter: the ratchet guesses either ring holds for a higher one go.

@@ -3,7 +3,8 @@
 // and dropped when it leaves (SessionKeys.seen), of the identity keys that verified, its
 // current media key and its earlier ones, all hex. judgeKey says what an envelope is
 // (the member's newest key, its newest sent again, a past key for chat only, a replay,
-// a conflict, or too old to use); newKey and pastKey remember what was taken.
+// a conflict, or too old to use); newKey and pastKey remember what was taken, for as
+// long as it can change a verdict (keysKept).
 
 import { MAX_RATCHET } from './keys.js';
 
@@ -20,9 +21,13 @@ import { MAX_RATCHET } from './keys.js';
  */
 export const MAX_IDENTITIES = 20000;
 
-/** newSeen is the empty record of a member (SessionKeys._seen makes it at first use). */
+/**
+ * newSeen is the empty record of a member (SessionKeys._seen makes it at first use):
+ * pubs its identities (hex), current its newest media key (hex, '' for none) and counter
+ * that key's counter (-1 for none), past its earlier keys, hex -> counter (keysKept).
+ */
 export function newSeen() {
-  return { pubs: new Set(), current: '', past: new Set() };
+  return { pubs: new Set(), current: '', counter: -1, past: new Map() };
 }
 
 /**
@@ -62,21 +67,39 @@ export function judgeKey(seen, newest, { counter, past, raw }) {
 }
 
 /**
- * newKey remembers a member's newest key (judgeKey said 'newest') in seen: the one before
- * joins its earlier ones, so that no envelope of it is taken again. Every earlier key is
- * remembered for the whole session, across the member's resumes (a key a member makes is
- * 32 bytes of hex, once a join or leave): a window of the last ones would let the server
- * replay the first envelope once enough people had come and gone.
+ * newKey remembers a member's newest key (judgeKey said 'newest'), at its counter, in
+ * seen: the one before joins its earlier ones, so that no envelope of it is taken again
+ * (keysKept says for how long).
  */
-export function newKey(seen, raw) {
+export function newKey(seen, raw, counter) {
   const k = hex(raw);
-  if (seen.current && seen.current !== k) seen.past.add(seen.current);
+  if (seen.current && seen.current !== k) seen.past.set(seen.current, seen.counter);
   seen.current = k;
+  seen.counter = counter;
+  keysKept(seen);
 }
 
-/** pastKey remembers a past key (judgeKey said 'past'): sent again, it is a replay. */
-export function pastKey(seen, raw) {
-  seen.past.add(hex(raw));
+/** pastKey remembers a past key (judgeKey said 'past') at its counter: sent again, it is a replay. */
+export function pastKey(seen, raw, counter) {
+  seen.past.set(hex(raw), counter);
+  keysKept(seen);
+}
+
+/**
+ * keysKept forgets the earlier keys of seen whose counter is more than MAX_RATCHET below
+ * the newest one's: judgeKey drops every envelope at such a counter, as a replay if its
+ * key is remembered and as stale if not (not marked past: below the newest; marked past:
+ * too old), and the newest only grows (judgeKey takes a newest key only above it), so
+ * such a key never matters again.
+ * A member makes each key at one counter (a ratchet or a rotation makes a new key at the
+ * next), and only the member can make an envelope for this page: the server replays a
+ * forgotten key at its own counter, and it is dropped as stale instead of as a replay.
+ * So an honest member's record holds at most MAX_RATCHET earlier keys, however long the day
+ * (every leave makes every sending member rotate): kept whole, a ten-hour meeting that
+ * 300 people came and went through held hundreds of 64-character keys per member.
+ */
+export function keysKept(seen) {
+  for (const [k, c] of seen.past) if (seen.counter - c > MAX_RATCHET) seen.past.delete(k);
 }
 
 /** hex is bytes in hexadecimal. */

@@ -103,7 +103,8 @@ export class SessionKeys extends SessionChat {
     this.peers = new Map(); // id -> {state, pub, kw, identitySent, timer}
     // id -> what id presented this session, kept across its resumes (newKey,
     // _identity): {pubs: the identity keys that verified, current: its current media
-    // key, past: its earlier ones}, all hex. Dropped when id leaves: it is dead then.
+    // key and counter, past: its earlier ones that can still matter, with their counters:
+    // seen-keys.js keysKept}, keys in hex. Dropped when id leaves: it is dead then.
     this.seen = new Map();
     this.identityCount = 0; // the identity keys in seen, at most MAX_IDENTITIES
     this.earlierAtClose = []; // earlierIdentities as they were at close
