@@ -25,12 +25,15 @@ class DayKeys extends SessionKeys {
   _updateCode() {}
 }
 
-/** dayRoom is harness.mjs keyRoom with DayKeys: {relay, join, [id]: member}. */
+/**
+ * dayRoom is harness.mjs keyRoom with DayKeys: {relay, join, [id]: member}. join(id,
+ * {resumed: true}) is id's page back on a new connection (a new key schedule).
+ */
 async function dayRoom(clock, ids) {
   const relay = new KeyRelay();
   relay.clock = clock;
   const secret = randomBytes(16);
-  const join = async (id) => {
+  const join = async (id, opts = {}) => {
     const meeting = await MeetingCrypto.fromSecret(secret);
     const media = new FakeMedia();
     const keys = new DayKeys({
@@ -38,7 +41,7 @@ async function dayRoom(clock, ids) {
       send: (to, data) => relay.relay(id, to, data),
       sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
     });
-    return relay.admit(id, { id, keys, media });
+    return relay.admit(id, { id, keys, media }, opts);
   };
   const members = {};
   for (const id of ids) members[id] = await join(id);
@@ -72,6 +75,41 @@ test('a long day of joins and leaves: a member\'s remembered keys stay bounded, 
     // The newest key reaches b's media (the frames read under it).
     const got = b.media.received.get('p-a');
     assert.equal(hexOf(got[got.length - 1].raw), hexOf(a.keys.own.raw));
+  } finally {
+    relay.close();
+  }
+});
+
+test('a member back from many drops of its connection leaves no key of its earlier pages in the others\' record', async () => {
+  const clock = new FakeClock();
+  const room = await dayRoom(clock, ['p-a', 'p-b']);
+  const { relay, join, 'p-b': b } = room;
+  let a = room['p-a'];
+  try {
+    const earlier = []; // every key of a's pages before the current one
+    let guest = 0;
+    for (let drop = 0; drop < 25; drop++) {
+      // Two people come and go: a ratchets and rotates, b takes the rotated keys.
+      for (let i = 0; i < 2; i++) {
+        const id = `p-x${guest++}`;
+        await join(id);
+        relay.leave(id);
+        await relay.settle();
+        clock.advance(ROTATE_DELAY_MS);
+        await relay.settle();
+      }
+      earlier.push(hexOf(a.keys.own.raw));
+      earlier.push(...b.keys.seen.get('p-a').past.keys());
+      a = await join('p-a', { resumed: true }); // a's link dropped: its page is back
+      await relay.settle();
+    }
+    assert.equal(b.keys.stateOf('p-a'), 'verified');
+    const seen = b.keys.seen.get('p-a');
+    assert.equal(seen.current, hexOf(a.keys.own.raw), 'b does not hold the resumed page\'s key as a\'s current');
+    const old = [seen.current, ...seen.past.keys()].filter((k) => earlier.includes(k));
+    assert.equal(old.length, 0, `b remembers ${old.length} keys of a's pages before its last resume (${seen.past.size} earlier keys in all)`);
+    assert.ok(seen.past.size <= MAX_RATCHET);
+    assert.equal(seen.pubs.size, 26, 'a\'s identities, refused after its resumes, are kept');
   } finally {
     relay.close();
   }

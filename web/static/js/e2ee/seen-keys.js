@@ -1,7 +1,8 @@
 // What a member presented this session, as the receiving side judges its key envelopes
 // (e2ee/FORMAT.md, "The newest key"): a record per member id, kept across its resumes
 // and dropped when it leaves (SessionKeys.seen), of the identity keys that verified, its
-// current media key and its earlier ones, all hex. judgeKey says what an envelope is
+// current media key and its earlier ones (those of its current identity: keysResumed),
+// all hex. judgeKey says what an envelope is
 // (the member's newest key, its newest sent again, a past key for chat only, a replay,
 // a conflict, or too old to use); newKey and pastKey remember what was taken, for as
 // long as it can change a verdict (keysKept).
@@ -100,6 +101,22 @@ export function pastKey(seen, raw, counter) {
  */
 export function keysKept(seen) {
   for (const [k, c] of seen.past) if (seen.counter - c > MAX_RATCHET) seen.past.delete(k);
+}
+
+/**
+ * keysResumed forgets the media keys of a member whose connection the server says is
+ * back (SessionKeys.peerResumed), and keeps its identities, which stay refused. After
+ * the resume only its new identity's envelopes open here (the old one is refused for
+ * the rest of the stay: FORMAT.md, "Resumed members"), only the resumed page makes
+ * them, and that page has no key of the old one: so no envelope can bring an old key
+ * again. Its counter starts again too, so the old keys, kept, would sit above the new
+ * newest and never be forgotten (keysKept): a member back from fifty drops of its link
+ * left fifty pages' keys in every other member's record.
+ */
+export function keysResumed(seen) {
+  seen.current = '';
+  seen.counter = -1;
+  seen.past.clear();
 }
 
 /** hex is bytes in hexadecimal. */

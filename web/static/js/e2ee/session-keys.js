@@ -28,7 +28,7 @@ import { Roster, WARNING_KINDS } from './roster.js';
 import { KeyRequests, AnswerLimit, systemClock } from './key-requests.js';
 import { ChatKeys } from './chat-keys.js';
 import { VERSION } from './member-keys.js';
-import { MAX_IDENTITIES } from './seen-keys.js';
+import { MAX_IDENTITIES, keysResumed } from './seen-keys.js';
 import { PastKeys } from './past-keys.js';
 import { Rotations } from './rotations.js';
 import { SessionChat } from './session-chat.js';
@@ -102,8 +102,8 @@ export class SessionKeys extends SessionChat {
     this.using = null; // the own key outgoing frames use (_useOwn; a rotation starts a little later)
     this.peers = new Map(); // id -> {state, pub, kw, identitySent, timer}
     // id -> what id presented this session, kept across its resumes (newKey,
-    // _identity): {pubs: the identity keys that verified, current: its current media
-    // key and counter, past: its earlier ones that can still matter, with their counters:
+    // _identity; keysResumed): {pubs: the identity keys that verified, current: its
+    // current media key and counter, past: its earlier ones that can still matter, with their counters:
     // seen-keys.js keysKept}, keys in hex. Dropped when id leaves: it is dead then.
     this.seen = new Map();
     this.identityCount = 0; // the identity keys in seen, at most MAX_IDENTITIES
@@ -248,6 +248,8 @@ export class SessionKeys extends SessionChat {
       this.chatKeys.forget(id);
       this.requests.forget(id);
       this.answers.forget(id);
+      const seen = this.seen.get(id);
+      if (seen) keysResumed(seen); // its identities stay, refused
       await this._joined(id); // in this step: see above
     });
   }
