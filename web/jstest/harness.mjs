@@ -170,6 +170,39 @@ export async function keyRoom(clock, ids = ['p-a', 'p-b', 'p-c']) {
 }
 
 /**
+ * DayKeys is the page's key schedule without its safety code: a PBKDF2 of 2^17
+ * iterations per member and roster change, which has nothing to do with the keys and
+ * would make a day of joins and leaves take minutes.
+ */
+export class DayKeys extends SessionKeys {
+  _updateCode() {}
+}
+
+/**
+ * dayRoom is keyRoom with DayKeys: {relay, join, [id]: member}. join(id,
+ * {resumed: true}) is id's page back on a new connection (a new key schedule).
+ */
+export async function dayRoom(clock, ids) {
+  const relay = new KeyRelay();
+  relay.clock = clock;
+  const secret = randomBytes(16);
+  const join = async (id, opts = {}) => {
+    const meeting = await MeetingCrypto.fromSecret(secret);
+    const media = new FakeMedia();
+    const keys = new DayKeys({
+      meeting, media, clock,
+      send: (to, data) => relay.relay(id, to, data),
+      sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
+    });
+    return relay.admit(id, { id, keys, media }, opts);
+  };
+  const members = {};
+  for (const id of ids) members[id] = await join(id);
+  await relay.settle();
+  return { relay, join, ...members };
+}
+
+/**
  * loadMediaWorker loads the E2EE media worker (web/static/js/e2ee/worker.js) as a
  * browser loads it: `self` is its global scope, and what it posts is collected in the
  * returned array. Its heartbeat timer is left out so that the test process can end.

@@ -9,45 +9,10 @@ import assert from 'node:assert/strict';
 
 import { newSeen, judgeKey, newKey, pastKey, keysKept, hex } from '../static/js/e2ee/seen-keys.js';
 import { MAX_RATCHET } from '../static/js/e2ee/keys.js';
-import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
-import { randomBytes } from '../static/js/e2ee/keys.js';
 import { ROTATE_DELAY_MS } from '../static/js/e2ee/rotations.js';
-import { FakeClock, FakeMedia, KeyRelay } from './harness.mjs';
+import { FakeClock, dayRoom } from './harness.mjs';
 
 const hexOf = (b) => Buffer.from(b).toString('hex');
-
-/**
- * DayKeys is the page's key schedule without its safety code: a PBKDF2 of 2^17
- * iterations per member and roster change, which has nothing to do with the keys and
- * would make a day of joins and leaves take minutes.
- */
-class DayKeys extends SessionKeys {
-  _updateCode() {}
-}
-
-/**
- * dayRoom is harness.mjs keyRoom with DayKeys: {relay, join, [id]: member}. join(id,
- * {resumed: true}) is id's page back on a new connection (a new key schedule).
- */
-async function dayRoom(clock, ids) {
-  const relay = new KeyRelay();
-  relay.clock = clock;
-  const secret = randomBytes(16);
-  const join = async (id, opts = {}) => {
-    const meeting = await MeetingCrypto.fromSecret(secret);
-    const media = new FakeMedia();
-    const keys = new DayKeys({
-      meeting, media, clock,
-      send: (to, data) => relay.relay(id, to, data),
-      sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
-    });
-    return relay.admit(id, { id, keys, media }, opts);
-  };
-  const members = {};
-  for (const id of ids) members[id] = await join(id);
-  await relay.settle();
-  return { relay, join, ...members };
-}
 
 test('a long day of joins and leaves: a member\'s remembered keys stay bounded, the newest still taken', async () => {
   const clock = new FakeClock();

@@ -198,6 +198,16 @@ export class ChatKeys {
     if (waiting) for (const wake of [...waiting]) wake();
   }
 
+  /**
+   * left forgets pid for good (it left: its id is dead, and none of its texts is opened
+   * again, SessionChat._openChat), its last counter too: kept, the counters of everyone
+   * who came and went grew with the day, one per member that ever wrote.
+   */
+  left(pid) {
+    this.forget(pid);
+    this.counters.delete(pid);
+  }
+
   close() {
     this.closed = true;
     this.senders.clear();
@@ -323,8 +333,9 @@ export class ChatKeys {
     const take = (opened) => {
       if (opened.counter <= (this.counters.get(pid) || 0)) throw new E2EEError('replay', 'a chat text this sender sent before');
       // Also for a sender forgotten while the text was opened (a resume announced
-      // meanwhile): its counter must stay, like every forgotten sender's (forget).
-      this.counters.set(pid, opened.counter);
+      // meanwhile): its counter must stay, like every forgotten sender's (forget); not
+      // for one that left meanwhile (left), which holds neither keys nor a counter.
+      if (this.senders.has(pid) || this.counters.has(pid)) this.counters.set(pid, opened.counter);
       return opened.text;
     };
     const run = (behind ? q.tail.then(() => opening) : opening).then(take);

@@ -265,7 +265,7 @@ export class SessionKeys extends SessionChat {
       this.peers.delete(id);
       this.pendingJoins.delete(id);
       this.media.forget(id);
-      this.chatKeys.forget(id);
+      this.chatKeys.left(id); // its last chat counter too: it is dead
       this.requests.forget(id);
       this.answers.forget(id);
       this.pendingLeave = true;
