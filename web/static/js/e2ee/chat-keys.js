@@ -147,7 +147,7 @@ export class ChatKeys {
     this.waiters = new Map(); // pid -> Set of functions to call when a key of pid arrives
     this.asked = new Map(); // pid -> when it was last asked
     this.counters = new Map(); // pid -> the last counter taken from pid
-    this.queues = new Map(); // pid -> {tail, texts, waiting}: its texts being opened, in order (open)
+    this.queues = new Map(); // pid -> {tail, texts, left}: its texts being opened, in order (open); left: pid left meanwhile
     this.closed = false;
   }
 
@@ -205,7 +205,12 @@ export class ChatKeys {
    */
   left(pid) {
     this.forget(pid);
-    this.counters.delete(pid);
+    // Not while texts of pid are still being taken (opened before it left): each of
+    // them must still refuse a counter taken before it, or a text the server sent
+    // twice would be given twice. The last one taken forgets it (open, done).
+    const q = this.queues.get(pid);
+    if (q) q.left = true;
+    else this.counters.delete(pid);
   }
 
   close() {
@@ -333,16 +338,19 @@ export class ChatKeys {
     const take = (opened) => {
       if (opened.counter <= (this.counters.get(pid) || 0)) throw new E2EEError('replay', 'a chat text this sender sent before');
       // Also for a sender forgotten while the text was opened (a resume announced
-      // meanwhile): its counter must stay, like every forgotten sender's (forget); not
-      // for one that left meanwhile (left), which holds neither keys nor a counter.
-      if (this.senders.has(pid) || this.counters.has(pid)) this.counters.set(pid, opened.counter);
+      // meanwhile): its counter must stay, like every forgotten sender's (forget); and
+      // for one that left meanwhile (left), until its last text in flight is taken.
+      this.counters.set(pid, opened.counter);
       return opened.text;
     };
     const run = (behind ? q.tail.then(() => opening) : opening).then(take);
     const queues = this.queues;
     const done = () => {
       q.texts.splice(q.texts.indexOf(text), 1);
-      if (q.texts.length === 0 && queues.get(pid) === q) queues.delete(pid);
+      if (q.texts.length === 0 && queues.get(pid) === q) {
+        queues.delete(pid);
+        if (q.left) this.counters.delete(pid); // it left: no text of it comes again
+      }
     };
     q.tail = run.then(done, done);
     text.settled = q.tail;
