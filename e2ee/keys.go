@@ -250,8 +250,10 @@ func (v KeyVerdict) String() string {
 
 // JudgeKey decides what a receiver does with envelope k from a sender, given the
 // counter of the newest key it holds from that sender's verified identity (newest < 0:
-// none yet), that key (current) and whether k's raw key is one the sender sent this
-// receiver before in the session, across its resumes (seen; current counts too).
+// none yet), that key (current) and whether k's raw key is one the receiver keeps from
+// that sender's envelopes (seen; current counts too: FORMAT.md lets a receiver forget
+// the keys of an identity before a resume, and those more than MaxRatchet below newest,
+// whose replay is then stale).
 // The rule of FORMAT.md, "The newest key", in order:
 //   - a key seen before is the newest sent again if it is current with the newest
 //     counter and not marked past, else a replay;

@@ -39,8 +39,10 @@ export function newSeen() {
  *
  *   'again'    the newest key sent again (an answer to a key request): not marked past,
  *              at the newest counter; nothing changes but its name.
- *   'replay'   any other key the member sent before in the session (across its
- *              resumes, however long ago): the server replays it. Dropped.
+ *   'replay'   any other key seen holds (the member's keys since its last resume,
+ *              keysResumed, down to MAX_RATCHET below the newest, keysKept; the
+ *              replay of one forgotten for its age is 'stale'): the server replays
+ *              it. Dropped.
  *   'conflict' another key at the newest counter: a member makes one key per counter,
  *              so this is refused and counted as a warning.
  *   'newest'   not marked past and a counter above the newest: the member's newest key,
