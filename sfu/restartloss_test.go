@@ -40,13 +40,17 @@ type burstyConn struct {
 	kept     [][]byte
 	answers  map[[stun.TransactionIDSize]byte]bool // transaction ids whose answers are counted
 	answered int
-	lost     int            // datagrams lost while rough, both ways
-	checks   map[string]int // the checks written with each of the server's ufrags
+	// sentinels are the ids of checks a test sent itself, whose answers are counted
+	// in sentinelAnswers.
+	sentinels       map[[stun.TransactionIDSize]byte]bool
+	sentinelAnswers int
+	lost            int            // datagrams lost while rough, both ways
+	checks          map[string]int // the checks written with each of the server's ufrags
 }
 
 func newBurstyConn(seed uint64) *burstyConn {
 	return &burstyConn{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), old: map[string]bool{},
-		answers: map[[stun.TransactionIDSize]byte]bool{}, checks: map[string]int{}}
+		answers: map[[stun.TransactionIDSize]byte]bool{}, checks: map[string]int{}, sentinels: map[[stun.TransactionIDSize]byte]bool{}}
 }
 
 // lose advances a channel's state and reports whether its next datagram is lost:
@@ -181,6 +185,9 @@ func (c *burstyConn) countAnswer(b []byte) {
 	copy(id[:], b[8:20])
 	if c.answers[id] {
 		c.answered++
+	}
+	if c.sentinels[id] {
+		c.sentinelAnswers++
 	}
 }
 
