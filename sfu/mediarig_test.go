@@ -207,28 +207,6 @@ func newSenderOf(t *testing.T, api *webrtc.API, codec webrtc.RTPCodecCapability,
 	return pc, track, tr
 }
 
-// publishTo offers pc's tracks to p as the sources says (called once the offer has
-// given them their mids) and applies p's answer.
-func publishTo(ctx context.Context, t testing.TB, p *Participant, pc *webrtc.PeerConnection, sources func() map[string]Source) {
-	t.Helper()
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	answer, err := p.Publish(ctx, pc.LocalDescription().SDP, sources())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // newMediaRigWith is newMediaRig with the subscriber's API given.
 func newMediaRigWith(t *testing.T, subAPI *webrtc.API) *mediaRig {
 	t.Helper()

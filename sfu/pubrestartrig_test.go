@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 )
@@ -39,19 +37,10 @@ type watcher struct {
 
 func newWatcher(ctx context.Context, t *testing.T, p *Participant) *watcher {
 	t.Helper()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
 	s := testPeerSettings()
 	// Duplicates must reach the test: a repeated nonce shows only in them.
 	s.DisableSRTPReplayProtection(true)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
+	pc := newPlainPeerWith(t, s)
 	w := &watcher{pc: pc, seen: map[uint64][]byte{}}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		w.mu.Lock()
@@ -140,13 +129,6 @@ type restartPublisher struct {
 
 func newRestartPublisher(t *testing.T, conn net.PacketConn) *restartPublisher {
 	t.Helper()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
-		t.Fatal(err)
-	}
 	mux := ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: conn})
 	t.Cleanup(func() { _ = mux.Close() })
 	s := testPeerSettings()
@@ -160,31 +142,13 @@ func newRestartPublisher(t *testing.T, conn net.PacketConn) *restartPublisher {
 	// a pair for longer (libwebrtc: at least 5 pings and 5 s without an answer); so
 	// does the rig's publisher (5 s).
 	s.SetICEMaxBindingRequests(25)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(s))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
+	pc := newPlainPeerWith(t, s, webrtc.ConfigureSimulcastExtensionHeaders)
 	p := &restartPublisher{simPublisher: &simPublisher{t: t, pc: pc, sent: map[uint32]int{}}, micSq: 3000, micTS: 77_000}
-	var sender *webrtc.RTPSender
-	var cam *webrtc.RTPTransceiver
-	for i, rid := range layerRIDs {
-		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub", webrtc.WithRTPStreamID(rid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.layers[i] = &simLayer{track: track, seq: uint16(1000 + 20000*i), ts: uint32(5_000_000 * (i + 1)), pid: uint16(100 * (i + 1)), tl0: uint8(7 * (i + 1))}
+	cam, _ := addSimulcastCamera(t, pc, func(i int, track *webrtc.TrackLocalStaticRTP) {
+		p.newLayer(i, track)
 		p.keyParts[i] = 3
-		if i == 0 {
-			if cam, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-				t.Fatal(err)
-			}
-			sender = cam.Sender()
-		} else if err := sender.AddEncoding(track); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
+	var err error
 	if p.mic, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub"); err != nil {
 		t.Fatal(err)
 	}
@@ -211,71 +175,21 @@ func (p *restartPublisher) sources() map[string]Source {
 // publish makes the connection's first offer and applies the server's answer; conn
 // keeps every check the publisher sends with the server's credentials of it.
 func (p *restartPublisher) publish(ctx context.Context, pp *Participant, conn *burstyConn) {
-	t := p.t
-	t.Helper()
-	offer, err := p.pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(p.pc)
-	if err := p.pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	answer, err := pp.Publish(ctx, p.pc.LocalDescription().SDP, p.sources())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p.t.Helper()
+	answer := publishOffer(ctx, p.t, pp, p.pc, nil, func(o string) string { return o }, p.sources)
 	conn.keep(sdpUfrag(answer))
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	sender := p.cam.Sender()
-	p.mid = p.cam.Mid()
-	params := sender.GetParameters()
-	for _, e := range params.HeaderExtensions {
-		switch e.URI {
-		case sdp.SDESMidURI:
-			p.midID = uint8(e.ID)
-		case sdp.SDESRTPStreamIDURI:
-			p.ridID = uint8(e.ID)
-		}
-	}
-	if p.midID == 0 || p.ridID == 0 {
-		t.Fatalf("mid or rid extension not negotiated: %+v", params.HeaderExtensions)
-	}
-	for i, enc := range params.Encodings {
-		if idx, ok := layerIndex(enc.RID); ok && i < maxLayers {
-			p.layers[idx].ssrc = uint32(enc.SSRC)
-		}
-	}
-	for _, rid := range layerRIDs {
-		go p.readRTCP(sender, rid)
-	}
+	applyAnswer(p.t, p.pc, answer)
+	p.useSender(p.cam, p.cam.Sender())
 }
 
 // restart has the publisher offer an ICE restart through Publish, as a browser
 // whose connection stalled does, its offer as edit makes it, and applies the answer;
 // the server's new ufrag.
 func (p *restartPublisher) restart(ctx context.Context, pp *Participant, edit func(string) string) string {
-	t := p.t
-	t.Helper()
-	offer, err := p.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(p.pc)
-	if err := p.pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	answer, err := pp.Publish(ctx, edit(sendOnlyRIDs(p.pc.LocalDescription().SDP)), p.sources())
-	if err != nil {
-		t.Fatalf("the restart's offer: %v", err)
-	}
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
+	p.t.Helper()
+	answer := publishOffer(ctx, p.t, pp, p.pc, &webrtc.OfferOptions{ICERestart: true},
+		func(o string) string { return edit(sendOnlyRIDs(o)) }, p.sources)
+	applyAnswer(p.t, p.pc, answer)
 	return sdpUfrag(answer)
 }
 

@@ -100,6 +100,12 @@ func subscribeLate(t *testing.T, p *Participant) *orderedSub {
 // interceptors, closed with the test.
 func newPlainPeer(t *testing.T, configure ...func(*webrtc.MediaEngine) error) *webrtc.PeerConnection {
 	t.Helper()
+	return newPlainPeerWith(t, testPeerSettings(), configure...)
+}
+
+// newPlainPeerWith is newPlainPeer with the settings s.
+func newPlainPeerWith(t testing.TB, s webrtc.SettingEngine, configure ...func(*webrtc.MediaEngine) error) *webrtc.PeerConnection {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -110,7 +116,7 @@ func newPlainPeer(t *testing.T, configure ...func(*webrtc.MediaEngine) error) *w
 		}
 	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
-		webrtc.WithSettingEngine(testPeerSettings()))
+		webrtc.WithSettingEngine(s))
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -131,46 +130,9 @@ func newSimRig(t *testing.T, silent ...int) *simRig {
 	for _, i := range silent {
 		pub.silent[i] = true
 	}
-	var sender *webrtc.RTPSender
-	var tr *webrtc.RTPTransceiver
-	for i, rid := range layerRIDs {
-		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub", webrtc.WithRTPStreamID(rid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub.layers[i] = &simLayer{track: track, seq: uint16(1000 + 20000*i), ts: uint32(5_000_000 * (i + 1)), pid: uint16(100 * (i + 1)), tl0: uint8(7 * (i + 1))}
-		if i == 0 {
-			tr, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sender = tr.Sender()
-		} else if err := sender.AddEncoding(track); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tr, sender := addSimulcastCamera(t, pc, pub.newLayer)
 	publishTo(ctx, t, r.pubP, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
-	pub.mid = tr.Mid()
-	params := sender.GetParameters()
-	for _, e := range params.HeaderExtensions {
-		switch e.URI {
-		case sdp.SDESMidURI:
-			pub.midID = uint8(e.ID)
-		case sdp.SDESRTPStreamIDURI:
-			pub.ridID = uint8(e.ID)
-		}
-	}
-	if pub.midID == 0 || pub.ridID == 0 {
-		t.Fatalf("mid or rid extension not negotiated: %+v", params.HeaderExtensions)
-	}
-	for i, enc := range params.Encodings {
-		if idx, ok := layerIndex(enc.RID); ok && i < maxLayers {
-			pub.layers[idx].ssrc = uint32(enc.SSRC)
-		}
-	}
-	for _, rid := range layerRIDs {
-		go pub.readRTCP(sender, rid)
-	}
+	pub.useSender(tr, sender)
 	r.pub = pub
 
 	// Subscriber.
@@ -272,4 +234,10 @@ func answerSubscribeOfferAs(ctx context.Context, p *Participant, pc *webrtc.Peer
 		err = p.AcceptSubscribeAnswer(editAnswer(pc.LocalDescription().SDP))
 	}
 	return err
+}
+
+// newLayer makes layer i of p's camera, on track: its numbers start apart from the
+// other layers'.
+func (p *simPublisher) newLayer(i int, track *webrtc.TrackLocalStaticRTP) {
+	p.layers[i] = &simLayer{track: track, seq: uint16(1000 + 20000*i), ts: uint32(5_000_000 * (i + 1)), pid: uint16(100 * (i + 1)), tl0: uint8(7 * (i + 1))}
 }

@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
-	"github.com/pion/sdp/v3"
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
 )
@@ -44,37 +42,12 @@ type vnetPublisher struct {
 
 func newVnetPublisher(ctx context.Context, t testing.TB, pubP *Participant, n *vnet.Net) *vnetPublisher {
 	t.Helper()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
-		t.Fatal(err)
-	}
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(vnetSettings(n)))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
+	pc := newPlainPeerWith(t, vnetSettings(n), webrtc.ConfigureSimulcastExtensionHeaders)
 	p := &vnetPublisher{t: t, pc: pc, stop: make(chan struct{}), done: make(chan struct{})}
-	var sender *webrtc.RTPSender
-	var tr *webrtc.RTPTransceiver
-	for i, rid := range layerRIDs {
-		track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "pub", webrtc.WithRTPStreamID(rid))
-		if err != nil {
-			t.Fatal(err)
-		}
+	tr, sender := addSimulcastCamera(t, pc, func(i int, track *webrtc.TrackLocalStaticRTP) {
 		p.layers[i] = &vnetLayer{track: track, seq: uint16(1000 + 20000*i), ts: uint32(5_000_000 * (i + 1)), pid: uint16(100 * (i + 1)), key: true}
-		if i == 0 {
-			if tr, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-				t.Fatal(err)
-			}
-			sender = tr.Sender()
-		} else if err := sender.AddEncoding(track); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
+	var err error
 	if p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "pub"); err != nil {
 		t.Fatal(err)
 	}
@@ -86,17 +59,7 @@ func newVnetPublisher(ctx context.Context, t testing.TB, pubP *Participant, n *v
 		return map[string]Source{tr.Mid(): SourceCamera, atr.Mid(): SourceMicrophone}
 	})
 	p.mid = tr.Mid()
-	for _, e := range sender.GetParameters().HeaderExtensions {
-		switch e.URI {
-		case sdp.SDESMidURI:
-			p.midID = uint8(e.ID)
-		case sdp.SDESRTPStreamIDURI:
-			p.ridID = uint8(e.ID)
-		}
-	}
-	if p.midID == 0 || p.ridID == 0 {
-		t.Fatal("mid or rid extension not negotiated")
-	}
+	p.midID, p.ridID = negotiatedExtensions(t, sender)
 	for _, rid := range layerRIDs {
 		go func() {
 			for {
