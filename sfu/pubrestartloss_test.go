@@ -168,9 +168,7 @@ func restartPublisherThroughLoss(t *testing.T, move bool) {
 		return i >= 0 && slices.Contains(states[mark+i:], webrtc.ICEConnectionStateConnected)
 	}
 	pump("the restart checking and connected through the loss", restarted)
-	for conn.checksWith(current) < 20 { // the new credentials' checks through the loss
-		round()
-	}
+	pump("twenty checks of the new credentials through the loss", func() bool { return conn.checksWith(current) >= 20 })
 	for range 20 {
 		round()
 	}
