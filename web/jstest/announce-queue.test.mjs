@@ -133,7 +133,7 @@ test('what waits to be said when the session ends (Leave, the meeting ended) is 
   pass(10_000);
   assert.deepEqual(read(), [first], 'news of the meeting left was said over the next screen');
   // What the page says after it is said, as soon as the text before was read.
-  const lobby = t('lobby.announce');
+  const lobby = t('lobby.no-moderator');
   announce(lobby);
   pass(10_000);
   assert.deepEqual(read(), [first, lobby]);

@@ -27,16 +27,16 @@ function page(state) {
   return box;
 }
 
-/** lobbyScreen is meeting.html's waiting screen, shown with note (a key, or none). */
+/** lobbyScreen is meeting.html's waiting screen, entered with note (a key, or none), the knock on its way. */
 function lobbyScreen(note = '') {
-  for (const [tag, id] of [['section', 'lobby'], ['video', 'lobby-video'], ['p', 'lobby-status'], ['p', 'lobby-note'], ['button', 'lobby-leave'],
+  for (const [tag, id] of [['section', 'lobby'], ['h1', 'lobby-title'], ['video', 'lobby-video'], ['p', 'lobby-status'], ['p', 'lobby-note'], ['button', 'lobby-leave'],
     ['button', 'lobby-mic'], ['button', 'lobby-camera'], ['span', 'lobby-name'], ['span', 'lobby-avatar'], ['p', 'lobby-link'], ['div', 'lobby-video-off']]) {
     const n = doc.createElement(tag);
     n.setAttribute('id', id);
     doc.body.append(n);
   }
   const screen = new LobbyScreen({ cameraTrack: null, cameraOn: false, micOn: false }, { leave() {}, toggleMic() {}, toggleCamera() {} });
-  screen.show({ name: 'Ann', note });
+  screen.enter({ name: 'Ann', note });
   return screen;
 }
 
@@ -71,7 +71,7 @@ test('the password asked again from the waiting room clears its toasts and what 
     toast(gone);
     toast(refused, { kind: 'error', timeout: 8000 });
     announce(t('lobby.reknocked'));
-    announce(t('lobby.announce')); // waits behind the first
+    announce(t('lobby.waiting')); // waits behind the first (lobby.js: a moderator came)
     const own = t('common.copy-failed');
     fail(kind, own);
     assert.equal(doc.body.dataset.state, 'prejoin');
@@ -79,9 +79,9 @@ test('the password asked again from the waiting room clears its toasts and what 
       `${kind}: the waiting room's toasts are left over the pre-join screen`);
     clock.advance(3000);
     const said = doc.getElementById('live').textContent;
-    assert.ok(!said.includes(t('lobby.announce')), `${kind}: what waited to be said in the waiting room is said over the pre-join screen: ${said}`);
+    assert.ok(!said.includes(t('lobby.waiting')), `${kind}: what waited to be said in the waiting room is said over the pre-join screen: ${said}`);
   }
-  for (const key of ['devices.speakerGone', 'settings.password.refused.not-allowed', 'lobby.reknocked', 'lobby.announce', 'common.copy-failed']) assert.notEqual(t(key), key);
+  for (const key of ['devices.speakerGone', 'settings.password.refused.not-allowed', 'lobby.reknocked', 'lobby.waiting', 'common.copy-failed']) assert.notEqual(t(key), key);
 });
 
 test('the password asked after Join on the pre-join screen keeps that screen\'s toasts', (ctx) => {
@@ -106,13 +106,13 @@ test('the password asked of a person sent back to the waiting room still says th
     for (const kind of ['password_required', 'wrong_password']) {
       const box = page('lobby');
       const lobby = lobbyScreen(SENT_BACK);
-      announce(`${t(SENT_BACK)} ${t('lobby.announce')}`); // meeting.js enteredLobby, not said yet
+      lobby.setStatus(true); // the server's answer to the knock, announced (lobby.js), not said yet
       fail(kind, '', lobby);
       const toasts = box.querySelectorAll('.toast').map((n) => seen(n));
       assert.deepEqual(toasts, [t('lobby.sent-back')], `${lang} ${kind}: the pre-join screen does not say that a moderator sent the person back`);
       assert.ok(doc.getElementById('toasts-polite').contains(box.querySelector('.toast')), 'not read out as it comes');
       clock.advance(3000);
-      assert.ok(!doc.getElementById('live').textContent.includes(t('lobby.announce')), 'the waiting room\'s announcement is said over the pre-join screen');
+      assert.ok(!doc.getElementById('live').textContent.includes(t('lobby.waiting')), 'the waiting room\'s announcement is said over the pre-join screen');
     }
     // Knocked again after a drop, not sent back: nothing of the kind.
     const box = page('lobby');

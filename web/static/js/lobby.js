@@ -6,6 +6,16 @@
 // (absent while the knock is on its way), #lobby-note, #lobby-leave, #lobby-link
 // (shown when the moderators' lobby keys say this link is probably wrong;
 // data-link="verified|wrong" once they said anything, e2ee/FORMAT.md "Lobby keys").
+//
+// What a screen reader is given on arrival is the focused heading (#lobby-title), "You're
+// in the waiting room", described by the note and the status below it (meeting.html
+// aria-describedby): "…, No moderator is here yet. …" or "…, Waiting for a moderator to let
+// you in", as the server said (the lobby message's moderatorPresent). It is said once: the
+// status is no live region and nothing is announced besides, where the page said the
+// arrival three times (an announcement that a moderator will let the person in, true or
+// not, the heading, and the status region). A change of the status after that (a
+// moderator came or went, the server's answer to a knock from the waiting screen) is news,
+// announced once (setStatus).
 
 import { $, initials, announce } from './dom.js';
 import { toggleButton } from './prejoin.js';
@@ -31,6 +41,9 @@ export class LobbyScreen {
     this.status = $('#lobby-status');
     this.note = $('#lobby-note');
     this.shown = false;
+    // The status key the person was last given (the focused heading's description, or
+    // an announcement); '' until the screen is entered, and nothing is announced then.
+    this.told = '';
     $('#lobby-leave').addEventListener('click', () => leave());
     $('#lobby-mic').addEventListener('click', () => toggleMic());
     $('#lobby-camera').addEventListener('click', () => toggleCamera());
@@ -58,7 +71,25 @@ export class LobbyScreen {
     link.hidden = verdict !== 'wrong';
   }
 
-  /** setStatus shows the last `lobby` message (null: the knock is on its way). */
+  /**
+   * enter shows the screen to a person who comes to it (note: a key, why; moderatorPresent:
+   * the server's answer, null while the knock is on its way) and puts the focus on its
+   * heading, which a screen reader reads with the note and the status as its description:
+   * the button that had the focus went with the screen before.
+   */
+  enter({ name, note = '', moderatorPresent = null }) {
+    this.told = ''; // a new arrival: nothing of this screen was said yet
+    this.show({ name, note });
+    this.setStatus(moderatorPresent);
+    this.told = this.status.dataset.i18n;
+    $('#lobby-title').focus();
+  }
+
+  /**
+   * setStatus shows the last `lobby` message (null: the knock is on its way). A status
+   * other than the one the person was given since entering is announced: a moderator
+   * came or went. "On its way" never is (a knock again after a drop says so itself).
+   */
   setStatus(moderatorPresent) {
     let text = LOBBY_TEXT.knocking;
     if (moderatorPresent === null) {
@@ -69,6 +100,11 @@ export class LobbyScreen {
     }
     if (this.status.dataset.i18n !== text) setText(this.status, text);
     $('#lobby').classList.toggle('no-moderator', moderatorPresent === false);
+    if (moderatorPresent !== null && this.told && this.told !== text) {
+      this.told = text;
+      // Withdrawn if the status moved on before it was said (a moderator who came and went).
+      announce(t(text), { topic: 'lobby-status', holds: () => this.status.dataset.i18n === text });
+    }
   }
 
   /** render brings the preview and the toggles in line with the devices. */
@@ -94,16 +130,7 @@ export class LobbyScreen {
   /** hide stops the preview (the tracks live on). */
   hide() {
     this.shown = false;
+    this.told = '';
     this.video.srcObject = null;
   }
-}
-
-/**
- * enteredLobby tells a screen reader where the person is now (note: the key of why, e.g.
- * sent back by a moderator) and puts the focus on the waiting screen's heading: the
- * button that had it went with the screen before.
- */
-export function enteredLobby(note = '') {
-  announce(note ? `${t(note)} ${t('lobby.announce')}` : t('lobby.announce'));
-  $('#lobby-title').focus();
 }

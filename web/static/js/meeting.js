@@ -30,7 +30,7 @@ import { $, toast, announce, focusLost } from './dom.js';
 import { fillIcons } from './icons.js';
 import { LocalMedia } from './media.js';
 import { Prejoin } from './prejoin.js';
-import { LobbyScreen, enteredLobby } from './lobby.js';
+import { LobbyScreen } from './lobby.js';
 import { Grid } from './grid.js';
 import { Chat } from './chat.js';
 import { Session } from './session.js';
@@ -139,9 +139,8 @@ function join(name, { again = false, note = '', resume = null, openTimeoutMs = u
     setState('lobby');
   } else if (again) {
     prejoin.stop();
-    lobbyScreen.show({ name, note });
     setState('lobby');
-    enteredLobby(note);
+    lobbyScreen.enter({ name, note });
   } else {
     prejoin.setJoining(true);
     setState('joining');
@@ -177,9 +176,8 @@ function onLobby({ moderatorPresent, knockSecret = '', continued = false }) {
   if (knockSecret) lastKnockSecret = knockSecret;
   if (document.body.dataset.state !== 'lobby') {
     prejoin.stop();
-    lobbyScreen.show({ name: lastName });
-    setState('lobby');
-    enteredLobby();
+    setState('lobby'); // shown first: a hidden heading cannot take the focus
+    lobbyScreen.enter({ name: lastName, moderatorPresent });
   }
   if (reknock.knocked()) {
     // Knocked again after a drop: in the old knock's place when the server still held
