@@ -143,30 +143,52 @@ export function setLanguage(lang) {
 }
 
 /**
+ * PHONE_BAR is app.css's width below which the meeting's top bar offers only the other
+ * language: the chosen one is not shown there (display: none), so it cannot be the
+ * group's tab stop.
+ */
+const PHONE_BAR = '(max-width: 560px)';
+/** phoneBars: the media query of each top bar's switch (mountSwitch). */
+const phoneBars = new WeakMap();
+
+/**
  * mountSwitch fills a [data-language-switch] element with the language choice: one
- * button per language, each labelled in its own language (a German speaker stuck in
- * English still finds "Deutsch").
+ * option per language, each labelled in its own language (a German speaker stuck in
+ * English still finds "Deutsch"). A choice of one among several is a radio group
+ * (WAI-ARIA APG): role radiogroup named "Language" ("Sprache"), each option a radio
+ * with aria-checked, one tab stop (the chosen option), the arrow keys move to the next
+ * or previous option and choose it. They were two toggle buttons with aria-pressed, two
+ * tab stops, read "English, toggle button, pressed", whose state said nothing of the
+ * other language.
  */
 function mountSwitch(slot) {
   if (!slot.dataset.mounted) {
     slot.dataset.mounted = '1';
     slot.classList.add('language-switch');
-    slot.setAttribute('role', 'group');
+    slot.setAttribute('role', 'radiogroup');
     for (const lang of LANGUAGES) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'language-option';
+      b.setAttribute('role', 'radio');
       b.lang = lang;
       b.dataset.lang = lang;
-      b.addEventListener('click', () => setLanguage(lang));
+      b.addEventListener('click', () => choose(slot, lang));
       slot.append(b);
+    }
+    slot.addEventListener('keydown', (e) => moveInSwitch(slot, e));
+    const phone = slot.closest('.topbar-language') && typeof window.matchMedia === 'function' ? window.matchMedia(PHONE_BAR) : null;
+    if (phone) {
+      phoneBars.set(slot, phone);
+      phone.addEventListener?.('change', () => mountSwitch(slot)); // the tab stop moves with the layout
     }
   }
   slot.setAttribute('aria-label', t('language.switch'));
+  const stop = tabStop(slot);
   for (const b of slot.querySelectorAll('.language-option')) {
     const lang = b.dataset.lang;
     const name = (catalogues[lang] || {})['language.name'] || lang;
-    // The full name, and the code a narrow top bar shows instead (app.css). The button
+    // The full name, and the code a narrow top bar shows instead (app.css). The option
     // is named by the one shown (the other is display: none), so that its name holds
     // what it says (WCAG 2.5.3: "click EN" works by voice). The code alone named it
     // "EN", which a screen reader reads as a syllable, and the language's name, its
@@ -183,8 +205,50 @@ function mountSwitch(slot) {
     code.append(lang.toUpperCase(), ' ', spoken);
     b.replaceChildren(full, code);
     b.title = name;
-    b.setAttribute('aria-pressed', String(lang === current));
+    b.setAttribute('aria-checked', String(lang === current));
+    b.tabIndex = b === stop ? 0 : -1;
   }
+}
+
+/**
+ * tabStop is the option of slot that Tab reaches: the chosen one, or the first where
+ * none is (the pseudo-language test); in the phone's top bar, which does not show the
+ * chosen one, the other.
+ */
+function tabStop(slot) {
+  const options = [...slot.querySelectorAll('.language-option')];
+  const chosen = options.find((b) => b.dataset.lang === current) || options[0];
+  if (phoneBars.get(slot)?.matches) return options.find((b) => b !== chosen) || chosen;
+  return chosen;
+}
+
+/** choose switches to lang from slot; the focus, if it was in slot, goes to its tab stop. */
+function choose(slot, lang) {
+  const had = slot.contains(document.activeElement);
+  setLanguage(lang);
+  if (had) tabStop(slot)?.focus();
+}
+
+/**
+ * moveInSwitch: an arrow key moves to the next (right, down) or previous option shown and
+ * chooses it, round the ends. The phone's top bar shows one option, the language not
+ * chosen: an arrow chooses it there, as Space does.
+ */
+function moveInSwitch(slot, e) {
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+  if (!step || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  const all = [...slot.querySelectorAll('.language-option')];
+  const shown = all.filter((b) => b.getClientRects().length > 0);
+  const from = e.target.closest?.('.language-option');
+  const options = shown.includes(from) ? shown : all;
+  const at = options.indexOf(from);
+  if (at < 0) return;
+  e.preventDefault();
+  const next = options[(at + step + options.length) % options.length];
+  const had = slot.contains(document.activeElement);
+  setLanguage(next.dataset.lang);
+  // Onto the option chosen, as APG's radio group (in the phone's bar, the one it shows).
+  if (had) (phoneBars.get(slot)?.matches ? tabStop(slot) : next).focus();
 }
 
 /** formatDateTime formats a date (Date or ms) with its time in the user's locale. */
