@@ -259,7 +259,9 @@ export class WaitingRoom {
    * list that answers Deny all (or Admit all) hides the button the confirmation gave the
    * focus back to, and a browser would drop it to the top of the page. In the panel it
    * goes to what is left to do there (the other button, else closing the panel); on
-   * the knock card to its Admit, or once the card is gone to the waiting-room button.
+   * the knock card to its Admit, or once the card is gone to the waiting-room button:
+   * from any of the card's buttons (View and the close button too, whose focus fell to
+   * the page when the knock they showed was let in, denied or gone elsewhere).
    */
   _keepFocus(was) {
     if (!was) return;
@@ -269,7 +271,7 @@ export class WaitingRoom {
       if (usable(was)) return;
       const other = was === this.admitAllBtn ? this.denyAllBtn : this.admitAllBtn;
       (usable(other) ? other : $('#waiting-close')).focus();
-    } else if (was === this.cardDenyAll || was === admit) {
+    } else if (this.card.contains(was)) {
       if (!this.card.hidden && usable(was)) return;
       (!this.card.hidden && usable(admit) ? admit : this.button).focus();
     }
