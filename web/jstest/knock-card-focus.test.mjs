@@ -15,7 +15,8 @@ const doc = installMiniDOM();
 globalThis.Element = doc.body.constructor;
 for (const [tag, id] of [['button', 'btn-waiting'], ['span', 'waiting-badge'], ['span', 'waiting-count'], ['button', 'waiting-close'],
   ['ul', 'waiting-list'], ['p', 'waiting-empty'], ['button', 'btn-deny-all'], ['button', 'btn-admit-all'], ['div', 'knock-card'],
-  ['div', 'toasts'], ['div', 'toasts-polite']]) append(doc, tag, id);
+  ['div', 'toasts'], ['div', 'toasts-polite'], ['main', 'grid']]) append(doc, tag, id);
+doc.getElementById('grid').setAttribute('tabindex', '-1');
 // The knock card's parts inside it, as meeting.html has them.
 for (const [tag, id] of [['span', 'knock-text'], ['button', 'knock-view'], ['button', 'knock-deny-all'], ['button', 'knock-admit'], ['button', 'knock-close']]) {
   const n = doc.createElement(tag);
@@ -56,5 +57,24 @@ for (const id of ['knock-view', 'knock-close']) {
     r.update([]);
     assert.equal($('knock-card').hidden, true);
     assert.equal(doc.activeElement, $('btn-waiting'), `the focus was left on the hidden card's ${id}`);
+  });
+}
+
+// The moderator role lost (another moderator took it, meeting.js applyRole: setEnabled
+// false) with the focus on the knock card, or on the waiting-room button (where closing
+// the waiting panel gives it back): the card and the button go with the role, and the
+// focus goes to the meeting's main region, not to the top of the page (the card's
+// View and close buttons gave it to the waiting-room button, hidden with them).
+for (const id of ['knock-view', 'knock-close', 'knock-admit', 'btn-waiting']) {
+  test(`the focus on ${id} goes to the meeting's main region when the moderator role goes`, (t0) => {
+    const r = room(t0);
+    r.update([knock('k1', 'Kai')]);
+    $(id).focus();
+    assert.equal(doc.activeElement, $(id));
+    r.setEnabled(false);
+    assert.equal($('knock-card').hidden, true);
+    assert.equal($('btn-waiting').hidden, true);
+    const f = doc.activeElement;
+    assert.equal(f, $('grid'), `the focus was left on ${f === doc.body ? 'the body' : f.id} (hidden: ${f.hidden}), want the meeting's main region`);
   });
 }

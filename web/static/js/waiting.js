@@ -111,10 +111,24 @@ export class WaitingRoom {
    * not announce everyone anew nor bring back a knock card the moderator dismissed.
    */
   setEnabled(on) {
+    const had = document.activeElement;
     this.enabled = on;
     this.button.hidden = !on;
     if (!on) this.list = [];
     this.render();
+    // The role lost with the focus on the waiting-room button (or given back to it as
+    // its panel closed): the button is gone with the role.
+    if (!on && had === this.button) this._away()?.focus();
+  }
+
+  /**
+   * _away is where the focus goes from a control of the room that went: the waiting-room
+   * button, or, where it went too (the moderator role lost), the meeting's main region,
+   * named, as when the focus had nowhere else to go (meeting.js onJoined), where a
+   * browser dropped it to the top of the page.
+   */
+  _away() {
+    return this.enabled && !this.button.hidden ? this.button : $('#grid');
   }
 
   /**
@@ -259,7 +273,8 @@ export class WaitingRoom {
    * list that answers Deny all (or Admit all) hides the button the confirmation gave the
    * focus back to, and a browser would drop it to the top of the page. In the panel it
    * goes to what is left to do there (the other button, else closing the panel); on
-   * the knock card to its Admit, or once the card is gone to the waiting-room button:
+   * the knock card to its Admit, or once the card is gone to the waiting-room button
+   * (the meeting's main region where the role went with the card, _away):
    * from any of the card's buttons (View and the close button too, whose focus fell to
    * the page when the knock they showed was let in, denied or gone elsewhere).
    */
@@ -273,7 +288,7 @@ export class WaitingRoom {
       (usable(other) ? other : $('#waiting-close')).focus();
     } else if (this.card.contains(was)) {
       if (!this.card.hidden && usable(was)) return;
-      (!this.card.hidden && usable(admit) ? admit : this.button).focus();
+      (!this.card.hidden && usable(admit) ? admit : this._away())?.focus();
     }
   }
 

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+
+	"conclave/internal/browsertest"
+)
+
+// TestKnockCardFocusWhenTheRoleGoes: Nina (moderator, Firefox) has the keyboard focus on
+// the knock card's View as Kai knocks, and Mona (moderator, Chromium) takes her moderator
+// role: the card and the waiting-room button go with the role, and Nina's focus goes to
+// the meeting's main region (#grid, named), not to the top of the page, where the card
+// gave it to the waiting-room button, hidden at the same moment.
+func TestKnockCardFocusWhenTheRoleGoes(t *testing.T) {
+	t.Parallel()
+	browsertest.Shared(t, browsertest.KindChromium)
+	browsertest.Shared(t, browsertest.KindFirefox)
+	srv := startServer(t)
+	ctx, cancel := testContext()
+	defer cancel()
+	links := srv.createMeetingWith(t, `{}`)
+	mona := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Mona", joinOptions{})
+	nina := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()), "Nina", joinOptions{})
+	waitOK(ctx, t, nina, `window.conclave.role === "moderator"`, "Nina is not a moderator")
+	var ninaID string
+	evalOK(ctx, t, nina, `window.conclave.participants()[0].id`, &ninaID)
+
+	tab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
+	knock(ctx, t, tab, "Kai")
+	waitOK(ctx, t, nina, `!document.querySelector("#knock-card").hidden`, "no knock card for Kai")
+	evalOK(ctx, t, nina, `(() => { document.querySelector("#knock-view").focus(); return document.activeElement.id; })()`, nil)
+	waitOK(ctx, t, nina, `document.activeElement.id === "knock-view"`, "the knock card's View did not take the focus")
+
+	if err := mona.tab.WaitFor(ctx, fmt.Sprintf(`(() => {
+		if (document.querySelector("#people-panel").hidden) document.querySelector("#btn-people").click();
+		const b = document.querySelector('[data-action="remove_moderator"][data-participant-id=%q]');
+		if (b) { b.click(); return true; }
+		document.querySelector('.participant-menu[data-participant-id=%q]')?.click();
+		return false;
+	})()`, ninaID, ninaID)); err != nil {
+		t.Fatalf("Mona could not take Nina's moderator role: %v", err)
+	}
+	waitOK(ctx, t, nina, `window.conclave.role === "participant" && document.querySelector("#knock-card").hidden && document.querySelector("#btn-waiting").hidden`,
+		"Nina's moderator role, knock card and waiting-room button did not go")
+	var focus string
+	evalOK(ctx, t, nina, `(() => { const f = document.activeElement; return f === document.body ? "the body" :
+		(f.id || f.tagName) + (f.getClientRects().length ? "" : " (not shown)"); })()`, &focus)
+	if focus != "grid" {
+		t.Errorf("Nina's moderator role taken with her focus on the knock card's View: the focus is on %s, want the meeting's main region (grid)", focus)
+	}
+}
