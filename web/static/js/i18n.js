@@ -143,15 +143,6 @@ export function setLanguage(lang) {
 }
 
 /**
- * PHONE_BAR is app.css's width below which the meeting's top bar offers only the other
- * language: the chosen one is not shown there (display: none), so it cannot be the
- * group's tab stop.
- */
-const PHONE_BAR = '(max-width: 560px)';
-/** phoneBars: the media query of each top bar's switch (mountSwitch). */
-const phoneBars = new WeakMap();
-
-/**
  * mountSwitch fills a [data-language-switch] element with the language choice: one
  * option per language, each labelled in its own language (a German speaker stuck in
  * English still finds "Deutsch"). A choice of one among several is a radio group
@@ -177,14 +168,11 @@ function mountSwitch(slot) {
       slot.append(b);
     }
     slot.addEventListener('keydown', (e) => moveInSwitch(slot, e));
-    const phone = slot.closest('.topbar-language') && typeof window.matchMedia === 'function' ? window.matchMedia(PHONE_BAR) : null;
-    if (phone) {
-      phoneBars.set(slot, phone);
-      phone.addEventListener?.('change', () => mountSwitch(slot)); // the tab stop moves with the layout
-    }
+    // The tab stop moves with the layout: app.css alone says when an option is not shown
+    // (the phone's top bar hides the chosen one), and the switch's box changes then.
+    if (typeof ResizeObserver === 'function') new ResizeObserver(() => retabSwitch(slot)).observe(slot);
   }
   slot.setAttribute('aria-label', t('language.switch'));
-  const stop = tabStop(slot);
   for (const b of slot.querySelectorAll('.language-option')) {
     const lang = b.dataset.lang;
     const name = (catalogues[lang] || {})['language.name'] || lang;
@@ -206,20 +194,34 @@ function mountSwitch(slot) {
     b.replaceChildren(full, code);
     b.title = name;
     b.setAttribute('aria-checked', String(lang === current));
-    b.tabIndex = b === stop ? 0 : -1;
   }
+  retabSwitch(slot);
+}
+
+/** retabSwitch makes slot's tab stop (tabStop) the only option Tab reaches. */
+function retabSwitch(slot) {
+  const stop = tabStop(slot);
+  for (const b of slot.querySelectorAll('.language-option')) b.tabIndex = b === stop ? 0 : -1;
 }
 
 /**
  * tabStop is the option of slot that Tab reaches: the chosen one, or the first where
- * none is (the pseudo-language test); in the phone's top bar, which does not show the
- * chosen one, the other.
+ * none is (the pseudo-language test); where the chosen one is not shown (the meeting's
+ * top bar on a phone, app.css, offers only the other language), the first option shown.
+ * What is shown is read from the layout, so that the width at which the top bar hides
+ * the chosen option is written once, in app.css; a switch not shown at all (its screen
+ * hidden) keeps the chosen one, and its box's change when shown moves it (mountSwitch).
  */
 function tabStop(slot) {
   const options = [...slot.querySelectorAll('.language-option')];
   const chosen = options.find((b) => b.dataset.lang === current) || options[0];
-  if (phoneBars.get(slot)?.matches) return options.find((b) => b !== chosen) || chosen;
-  return chosen;
+  if (!chosen || shown(chosen)) return chosen;
+  return options.find(shown) || chosen;
+}
+
+/** shown: b is laid out (not display: none, nor inside something that is). */
+function shown(b) {
+  return typeof b.getClientRects !== 'function' || b.getClientRects().length > 0;
 }
 
 /** choose switches to lang from slot; the focus, if it was in slot, goes to its tab stop. */
@@ -238,9 +240,9 @@ function moveInSwitch(slot, e) {
   const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
   if (!step || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
   const all = [...slot.querySelectorAll('.language-option')];
-  const shown = all.filter((b) => b.getClientRects().length > 0);
+  const visible = all.filter(shown);
   const from = e.target.closest?.('.language-option');
-  const options = shown.includes(from) ? shown : all;
+  const options = visible.includes(from) ? visible : all;
   const at = options.indexOf(from);
   if (at < 0) return;
   e.preventDefault();
@@ -248,7 +250,7 @@ function moveInSwitch(slot, e) {
   const had = slot.contains(document.activeElement);
   setLanguage(next.dataset.lang);
   // Onto the option chosen, as APG's radio group (in the phone's bar, the one it shows).
-  if (had) (phoneBars.get(slot)?.matches ? tabStop(slot) : next).focus();
+  if (had) tabStop(slot)?.focus();
 }
 
 /** formatDateTime formats a date (Date or ms) with its time in the user's locale. */
