@@ -11,7 +11,8 @@ import (
 // the knock card's View as Kai knocks, and Mona (moderator, Chromium) takes her moderator
 // role: the card and the waiting-room button go with the role, and Nina's focus goes to
 // the meeting's main region (#grid, named), not to the top of the page, where the card
-// gave it to the waiting-room button, hidden at the same moment.
+// gave it to the waiting-room button, hidden at the same moment. The same with her focus
+// on the meeting's settings button, and in its panel (closed back to that button).
 func TestKnockCardFocusWhenTheRoleGoes(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -32,21 +33,46 @@ func TestKnockCardFocusWhenTheRoleGoes(t *testing.T) {
 	evalOK(ctx, t, nina, `(() => { document.querySelector("#knock-view").focus(); return document.activeElement.id; })()`, nil)
 	waitOK(ctx, t, nina, `document.activeElement.id === "knock-view"`, "the knock card's View did not take the focus")
 
-	if err := mona.tab.WaitFor(ctx, fmt.Sprintf(`(() => {
+	setRole := func(action, role string) {
+		t.Helper()
+		if err := mona.tab.WaitFor(ctx, fmt.Sprintf(`(() => {
 		if (document.querySelector("#people-panel").hidden) document.querySelector("#btn-people").click();
-		const b = document.querySelector('[data-action="remove_moderator"][data-participant-id=%q]');
+		const b = document.querySelector('[data-action=%q][data-participant-id=%q]');
 		if (b) { b.click(); return true; }
 		document.querySelector('.participant-menu[data-participant-id=%q]')?.click();
 		return false;
-	})()`, ninaID, ninaID)); err != nil {
-		t.Fatalf("Mona could not take Nina's moderator role: %v", err)
+	})()`, action, ninaID, ninaID)); err != nil {
+			t.Fatalf("Mona could not %s Nina: %v", action, err)
+		}
+		waitOK(ctx, t, nina, `window.conclave.role === "`+role+`"`, "Nina's role is not "+role)
 	}
-	waitOK(ctx, t, nina, `window.conclave.role === "participant" && document.querySelector("#knock-card").hidden && document.querySelector("#btn-waiting").hidden`,
-		"Nina's moderator role, knock card and waiting-room button did not go")
+	focusJS := `(() => { const f = document.activeElement; return f === document.body ? "the body" :
+		(f.id || f.tagName) + (f.getClientRects().length ? "" : " (not shown)"); })()`
+	setRole("remove_moderator", "participant")
+	waitOK(ctx, t, nina, `document.querySelector("#knock-card").hidden && document.querySelector("#btn-waiting").hidden`,
+		"Nina's knock card and waiting-room button did not go with her role")
 	var focus string
-	evalOK(ctx, t, nina, `(() => { const f = document.activeElement; return f === document.body ? "the body" :
-		(f.id || f.tagName) + (f.getClientRects().length ? "" : " (not shown)"); })()`, &focus)
+	evalOK(ctx, t, nina, focusJS, &focus)
 	if focus != "grid" {
 		t.Errorf("Nina's moderator role taken with her focus on the knock card's View: the focus is on %s, want the meeting's main region (grid)", focus)
+	}
+
+	// The meeting's settings go with the role too: its button in the top bar, and its
+	// panel, which gives the focus back to that button as it closes.
+	for _, c := range []struct{ where, js string }{
+		{"the settings button", `document.querySelector("#btn-settings").focus()`},
+		{"the settings panel", `document.querySelector("#btn-settings").click(), document.querySelector("#setting-lock").focus()`},
+	} {
+		setRole("make_moderator", "moderator")
+		waitOK(ctx, t, nina, `!document.querySelector("#btn-settings").hidden`, "Nina has no settings button")
+		evalOK(ctx, t, nina, `(() => { `+c.js+`; return true; })()`, nil)
+		waitOK(ctx, t, nina, `!!document.activeElement.closest("#btn-settings, #settings-panel")`, "the focus is not on "+c.where)
+		setRole("remove_moderator", "participant")
+		waitOK(ctx, t, nina, `document.querySelector("#btn-settings").hidden && document.querySelector("#settings-panel").hidden`,
+			"Nina's settings did not go with her role")
+		evalOK(ctx, t, nina, focusJS, &focus)
+		if focus != "grid" {
+			t.Errorf("Nina's moderator role taken with her focus on %s: the focus is on %s, want the meeting's main region (grid)", c.where, focus)
+		}
 	}
 }

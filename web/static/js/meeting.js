@@ -297,6 +297,7 @@ function moderate(type, payload) {
  * own role, and a drop (no session is joined while reconnecting, and none is a moderator's).
  */
 function applyRole() {
+  const had = document.activeElement;
   const s = live();
   const mod = isModerator();
   document.body.dataset.role = s && s.joined ? s.role : '';
@@ -307,6 +308,10 @@ function applyRole() {
   waitingRoom.follow(s); // with the session's waiting list once it has one
   roster.renderRoster();
   controls.render();
+  // The role gone with the focus on one of its controls (#btn-settings, or its panel
+  // closed back to it): the main region takes the focus, not the top of the page.
+  const now = document.activeElement;
+  if (!mod && had?.closest?.('#meeting') && (!now || now === document.body || !now.getClientRects().length)) $('#grid').focus();
 }
 
 function renderLock() {
