@@ -42,7 +42,8 @@ export class LobbyScreen {
     this.note = $('#lobby-note');
     this.shown = false;
     // The status key the person was last given (the focused heading's description, or
-    // an announcement); '' until the screen is entered, and nothing is announced then.
+    // an announcement once written to the live region); '' until the screen is entered,
+    // and nothing is announced then.
     this.told = '';
     $('#lobby-leave').addEventListener('click', () => leave());
     $('#lobby-mic').addEventListener('click', () => toggleMic());
@@ -87,8 +88,8 @@ export class LobbyScreen {
 
   /**
    * setStatus shows the last `lobby` message (null: the knock is on its way). A status
-   * other than the one the person was given since entering is announced: a moderator
-   * came or went. "On its way" never is (a knock again after a drop says so itself).
+   * other than the one the person was last given is announced: a moderator came or went;
+   * one who came and went before that was said leaves nothing to say. "On its way" never is (a knock again after a drop says so itself).
    */
   setStatus(moderatorPresent) {
     let text = LOBBY_TEXT.knocking;
@@ -101,10 +102,17 @@ export class LobbyScreen {
     if (this.status.dataset.i18n !== text) setText(this.status, text);
     $('#lobby').classList.toggle('no-moderator', moderatorPresent === false);
     if (moderatorPresent !== null && this.told && this.told !== text) {
-      this.told = text;
-      // Withdrawn if the status moved on before it was said (a moderator who came and went).
-      announce(t(text), { topic: 'lobby-status', holds: () => this.status.dataset.i18n === text });
+      // Withdrawn if the status moved on before it was said (a moderator who came and
+      // went): back where the person was told, nothing is news, and nothing is said.
+      announce(t(text), { topic: 'lobby-status', holds: () => this._heard(text) });
     }
+  }
+
+  /** _heard: status text still holds as it is written to the live region, now what the person was told. */
+  _heard(text) {
+    if (!this.shown || !this.told || this.status.dataset.i18n !== text) return false;
+    this.told = text;
+    return true;
   }
 
   /** render brings the preview and the toggles in line with the devices. */
