@@ -55,8 +55,9 @@ const (
 	// repair's round trip or a pacer's gap between bursts.
 	keyframeStall = 500 * time.Millisecond
 	// keyframeAssembleMax bounds the wait for a keyframe that is still arriving, from
-	// the request: 300 KB, about the largest keyframe the cache can judge (keyframeWhole
-	// takes cacheSize/2 packets without a gap as whole), paced at 400 kbit/s.
+	// the request: 300 KB, about the largest keyframe the cache can judge
+	// (keyframeProgress takes cacheSize/2 packets without a gap as whole), paced at
+	// 400 kbit/s.
 	keyframeAssembleMax = 3 * keyframeWholeWait
 	// keyframeHoleAge is how long a packet missing from a keyframe, with packets after
 	// it come, stays missing before the keyframe is taken as never to be whole: the
@@ -216,10 +217,9 @@ func (u *upTrack) belowUndecodable(need, present uint32) uint32 {
 // packets shows a gap long before. held counts the packets of the keyframe held, gaps
 // or not, so that the ticker sees one still arriving; holed, whether a packet of it
 // has been missing while a later one arrived keyframeHoleAge before the newest, so
-// that it will not be whole. With hold, the cache keeps the
-// keyframe from seq on, while it is the latest, for as long as it may still be judged
-// (keepsKey), where an unfinished one would otherwise go keyframeReplayAge after its
-// first packet came.
+// that it will not be whole. With hold, the cache keeps the keyframe from seq on, while
+// it is the latest, for as long as it may still be judged (keepsKey), where an
+// unfinished one would otherwise go keyframeReplayAge after its first packet came.
 func (c *packetCache) keyframeProgress(seq uint16, ts uint32, hold bool) (whole bool, held int, holed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
