@@ -26,7 +26,8 @@ func (c *capturedConn) WriteTo(b []byte, _ net.Addr) (int, error) {
 
 // TestOwnSubscribeSRTCPForgetsRetiredStreams: a subscriber sent one track after
 // another through a long meeting, each with its sender reports, holds the SRTCP
-// indexes of the tracks it is sent now only, and a report under a retired SSRC (the
+// indexes of the tracks it is sent now only (those keep theirs: a track that goes
+// before a later one is not the last stream held), and a report under a retired SSRC (the
 // writer had loaded the binding just before the track left) is refused, not sealed
 // from index 1 again: no SSRC and SRTCP index, the AES-GCM nonce, goes out twice, and
 // the peer opens every report that does.
@@ -48,18 +49,22 @@ func TestOwnSubscribeSRTCPForgetsRetiredStreams(t *testing.T) {
 	}
 	camera := r.add()
 	var retired []*binding
+	// Each track leaves after the next came (a share handed on), so the stream that
+	// goes is not the cipher's last: the last takes its place, its index with it.
+	going := r.add()
 	for i := range tracks {
 		share := r.add()
 		for range 2 {
-			if err := errors.Join(report(camera.binding.Load()), report(share.binding.Load())); err != nil {
+			if err := errors.Join(report(camera.binding.Load()), report(going.binding.Load()), report(share.binding.Load())); err != nil {
 				t.Fatalf("track %d: %v", i, err)
 			}
 		}
-		retired = append(retired, share.binding.Load())
-		r.sub.own.removeTrack(share)
+		retired = append(retired, going.binding.Load())
+		r.sub.own.removeTrack(going)
+		going = share
 	}
-	if n := len(sc.(*srtcpGCM).streams); n != 1 {
-		t.Fatalf("after %d tracks came and went beside one that stayed, the SRTCP cipher holds %d streams, want 1", tracks, n)
+	if n := len(sc.(*srtcpGCM).streams); n != 2 {
+		t.Fatalf("after %d tracks came and went beside two that stayed, the SRTCP cipher holds %d streams, want 2", tracks, n)
 	}
 	sent, sealed := len(conn.got), 0
 	var first error
@@ -69,12 +74,12 @@ func TestOwnSubscribeSRTCPForgetsRetiredStreams(t *testing.T) {
 			first = cmp.Or(first, err)
 		}
 	}
-	if err := report(camera.binding.Load()); err != nil {
+	if err := errors.Join(report(camera.binding.Load()), report(going.binding.Load())); err != nil {
 		t.Fatal(err)
 	}
-	if sealed > 0 || len(conn.got) != sent+1 {
+	if sealed > 0 || len(conn.got) != sent+2 {
 		t.Errorf("%d of %d reports under retired SSRCs not refused (the first: %v), %d sent; want errSSRCRetired and none sent",
-			sealed, tracks, first, len(conn.got)-sent-1)
+			sealed, tracks, first, len(conn.got)-sent-2)
 	}
 	peer, err := srtp.CreateContext(key, salt, profile, srtp.SRTCPReplayProtection(srtcpReplayWindow))
 	if err != nil {
