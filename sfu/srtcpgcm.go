@@ -159,10 +159,7 @@ func (s *srtcpGCM) forgetRetired(ssrc uint32) {
 	if i < 0 {
 		return
 	}
-	end := len(s.streams) - 1
-	s.streams[i], s.ids.ssrcs[i] = s.streams[end], s.ids.ssrcs[end]
-	s.streams, s.ids.ssrcs = s.streams[:end], s.ids.ssrcs[:end]
-	s.ids.last = 0
+	s.streams = dropStream(&s.ids, s.streams, i)
 }
 
 func (s *srtcpGCM) open(b []byte) ([]byte, error) {

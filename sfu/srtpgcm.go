@@ -214,10 +214,7 @@ func (s *rocStreams) forgetRetired() {
 			i++
 			continue
 		}
-		end := len(s.streams) - 1
-		s.streams[i], s.ids.ssrcs[i] = s.streams[end], s.ids.ssrcs[end]
-		s.streams, s.ids.ssrcs = s.streams[:end], s.ids.ssrcs[:end]
-		s.ids.last = 0
+		s.streams = dropStream(&s.ids, s.streams, i)
 	}
 	s.last = sealedIndex{}
 }
@@ -252,6 +249,16 @@ func (x *streamIndex) find(ssrc uint32) int {
 func (x *streamIndex) add(ssrc uint32) {
 	x.ssrcs = append(x.ssrcs, ssrc)
 	x.last = len(x.ssrcs) - 1
+}
+
+// dropStream forgets the i-th stream of x and of streams, the state x indexes (SRTP's
+// rollovers, SRTCP's indexes): the last one takes its place. It returns streams
+// without it.
+func dropStream[T any](x *streamIndex, streams []T, i int) []T {
+	end := len(streams) - 1
+	streams[i], x.ssrcs[i] = streams[end], x.ssrcs[end]
+	x.ssrcs, x.last = x.ssrcs[:end], 0
+	return streams[:end]
 }
 
 // noIndex marks a stream that has sent nothing yet (a packet index has 48 bits).
