@@ -147,16 +147,16 @@ export class KeyRelay {
 /**
  * keyRoom is a KeyRelay whose members ids verified each other, every SessionKeys on
  * clock (settle runs what is due on it): {relay, join, [id]: member}. join(id, opts)
- * admits one more (opts as admit's: {resumed}).
+ * admits one more (opts as admit's: {resumed}). Keys is the key schedule's class.
  */
-export async function keyRoom(clock, ids = ['p-a', 'p-b', 'p-c']) {
+export async function keyRoom(clock, ids = ['p-a', 'p-b', 'p-c'], Keys = SessionKeys) {
   const relay = new KeyRelay();
   relay.clock = clock;
   const secret = randomBytes(16);
   const join = async (id, opts = {}) => {
     const meeting = await MeetingCrypto.fromSecret(secret);
     const media = new FakeMedia();
-    const keys = new SessionKeys({
+    const keys = new Keys({
       meeting, media, clock,
       send: (to, data) => relay.relay(id, to, data),
       sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
@@ -182,24 +182,8 @@ export class DayKeys extends SessionKeys {
  * dayRoom is keyRoom with DayKeys: {relay, join, [id]: member}. join(id,
  * {resumed: true}) is id's page back on a new connection (a new key schedule).
  */
-export async function dayRoom(clock, ids) {
-  const relay = new KeyRelay();
-  relay.clock = clock;
-  const secret = randomBytes(16);
-  const join = async (id, opts = {}) => {
-    const meeting = await MeetingCrypto.fromSecret(secret);
-    const media = new FakeMedia();
-    const keys = new DayKeys({
-      meeting, media, clock,
-      send: (to, data) => relay.relay(id, to, data),
-      sendBatch: (envelopes) => { for (const { to, data } of envelopes) relay.relay(id, to, data); },
-    });
-    return relay.admit(id, { id, keys, media }, opts);
-  };
-  const members = {};
-  for (const id of ids) members[id] = await join(id);
-  await relay.settle();
-  return { relay, join, ...members };
+export function dayRoom(clock, ids) {
+  return keyRoom(clock, ids, DayKeys);
 }
 
 /**
