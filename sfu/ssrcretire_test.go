@@ -18,11 +18,12 @@ import (
 // room does (ownSub.addTrack, removeTrack), bound as an answer binds them, and their
 // packets go through the participant's writeRTP into q.
 type retireRig struct {
-	t   testing.TB
-	sub *Participant
-	out *srtpOut
-	q   *capturedQueue
-	seq map[*downTrack]uint16
+	t    testing.TB
+	sub  *Participant
+	out  *srtpOut
+	q    *capturedQueue
+	seq  map[*downTrack]uint16
+	keys srtp.SessionKeys // the writer's
 }
 
 func newRetireRig(t testing.TB, profile srtp.ProtectionProfile) *retireRig {
@@ -42,7 +43,7 @@ func newRetireRig(t testing.TB, profile srtp.ProtectionProfile) *retireRig {
 		t.Fatal(err)
 	}
 	sub.useSRTP(out)
-	return &retireRig{t: t, sub: sub, out: out, q: q, seq: map[*downTrack]uint16{}}
+	return &retireRig{t: t, sub: sub, out: out, q: q, seq: map[*downTrack]uint16{}, keys: keys}
 }
 
 // add is a new track in a section of the connection, bound as the answer binds it.
@@ -78,40 +79,95 @@ func (r *retireRig) streams() int {
 	return len(r.out.indexes.streams)
 }
 
+// seqStep is how far a track's sequence number moves at each packet of
+// TestOwnSubscribeWriterForgetsRetiredStreams: a quarter of the sequence space, so
+// that each stream wraps (its rollover counter moves on) every fourth packet, not
+// every 65,536th. The writer seals a jump ahead by less than half the space as the
+// receiver reads it (RFC 3711 §3.3.1), as a jump over lost packets.
+const seqStep = 1 << 14
+
 // TestOwnSubscribeWriterForgetsRetiredStreams: a subscriber that is sent one track
 // after another through a long meeting (each leaving its section to the next, with an
-// SSRC of its own) holds the writer's state for the tracks it is sent now only, and a
-// packet under a retired SSRC, its stream's indexes forgotten, is refused rather than
-// sealed under a nonce that may have sealed another: for the profile the writer seals
-// itself and one it leaves to Pion's context.
+// SSRC of its own, after the next came: a share handed on) holds the writer's state
+// for the tracks it is sent now only, and the tracks that stay keep theirs across
+// every wrap of their sequence numbers: the stream that goes is not the writer's
+// last, so the last takes its place, its SSRC and rollover counter with it. A stream
+// whose state were lost or misplaced would start again at rollover 0 and seal an
+// (SSRC, index), the AES-GCM nonce, it sealed before; so every stream's last packet
+// sent again as a new one after each retirement must be refused (errIndexUsed), no
+// (SSRC, index) goes out twice, and the peer opens every packet at the index the
+// test counted. A packet under a retired SSRC, its stream's indexes forgotten, is
+// refused rather than sealed under a nonce that may have sealed another. For the
+// profile the writer seals itself and one it leaves to Pion's context (whose own
+// rollover counters the writer's guard against a used index stands beside).
 func TestOwnSubscribeWriterForgetsRetiredStreams(t *testing.T) {
 	const tracks = 40
 	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAes128CmHmacSha1_80} {
 		t.Run(profile.String(), func(t *testing.T) {
 			r := newRetireRig(t, profile)
-			camera, mic := r.add(), r.add()
+			r.q.gcm = r.out.gcm             // the nonce of each datagram, for noNonceReused
+			var want []sealedAt             // each packet that went, as the test counts it
+			next := map[*downTrack]uint64{} // each track's index to send next
+			add := func() *downTrack {
+				d := r.add()
+				next[d] = uint64(1000+7919*len(next)) % (1 << 16) // a start of its own, at rollover 0
+				return d
+			}
+			step := func(d *downTrack) error {
+				b := d.binding.Load()
+				if err := r.sendAs(b, uint16(next[d])); err != nil {
+					return err
+				}
+				want = append(want, sealedAt{b.ssrc, next[d]})
+				next[d] += seqStep
+				return nil
+			}
+			camera, mic, going := add(), add(), add()
+			seen := map[uint32]bool{}
+			for _, d := range []*downTrack{camera, mic, going} {
+				seen[d.binding.Load().ssrc] = true
+			}
 			var retired []*binding
-			seen := map[uint32]bool{camera.binding.Load().ssrc: true, mic.binding.Load().ssrc: true}
+			var resealed []string
 			for i := range tracks {
-				share := r.add()
+				share := add()
 				b := share.binding.Load()
 				if seen[b.ssrc] {
 					t.Fatalf("track %d drawn SSRC %d, sent under before", i, b.ssrc)
 				}
 				seen[b.ssrc] = true
-				for range 3 {
-					if err := errors.Join(r.send(camera), r.send(mic), r.send(share)); err != nil {
+				for range 5 { // every stream held wraps at least once
+					if err := errors.Join(step(camera), step(mic), step(going), step(share)); err != nil {
 						t.Fatalf("track %d: %v", i, err)
 					}
 				}
-				r.sub.own.removeTrack(share)
-				retired = append(retired, b)
+				retired = append(retired, going.binding.Load())
+				r.sub.own.removeTrack(going)
+				going = share
+				// The writer forgets the retired stream at the next packet: each stream
+				// that stays, the one moved into its place first, still knows its index.
+				for _, d := range []*downTrack{going, camera, mic} {
+					b, last := d.binding.Load(), next[d]-seqStep
+					err := r.sendAs(b, uint16(last))
+					if errors.Is(err, errIndexUsed) {
+						continue
+					}
+					resealed = append(resealed, fmt.Sprintf("track %d's SSRC %#x at rollover %d, sequence number %d: %v",
+						i, b.ssrc, last>>16, uint16(last), err))
+					if err == nil { // it went, at the index it went at before
+						want = append(want, sealedAt{b.ssrc, last})
+					}
+				}
 			}
-			if err := errors.Join(r.send(camera), r.send(mic)); err != nil {
+			if len(resealed) > 0 {
+				t.Errorf("%d packets sealed again under an index their stream had sealed (want errIndexUsed); the first: %s",
+					len(resealed), resealed[0])
+			}
+			if err := errors.Join(step(camera), step(mic), step(going)); err != nil {
 				t.Fatal(err)
 			}
-			if got := r.streams(); got != 2 {
-				t.Fatalf("after %d tracks came and went beside 2 that stayed, the writer holds %d streams, want 2", tracks, got)
+			if got := r.streams(); got != 3 {
+				t.Fatalf("after %d tracks came and went beside 3 that stayed, the writer holds %d streams, want 3", tracks, got)
 			}
 			sent := len(r.q.got)
 			for i, b := range retired {
@@ -120,14 +176,57 @@ func TestOwnSubscribeWriterForgetsRetiredStreams(t *testing.T) {
 					t.Fatalf("a packet under track %d's retired SSRC: %v, want errSSRCRetired", i, err)
 				}
 			}
-			if len(r.q.got) != sent || r.streams() != 2 {
+			if len(r.q.got) != sent || r.streams() != 3 {
 				t.Fatalf("the retired SSRCs' packets: %d sent, the writer holds %d streams", len(r.q.got)-sent, r.streams())
 			}
 			if n := r.sub.own.retired.count(); n != tracks {
 				t.Fatalf("%d SSRCs retired, want %d", n, tracks)
 			}
+			r.opensAt(t, profile, want)
 		})
 	}
+}
+
+// sealedAt is a packet's stream and SRTP index (rollover counter and sequence
+// number): with the session's key, its AES-GCM nonce.
+type sealedAt struct {
+	ssrc  uint32
+	index uint64
+}
+
+// opensAt fails t unless a receiving Pion context opens every packet the writer sent,
+// in order, at the (SSRC, index) of want, and no (SSRC, index) went out twice (for
+// AES-GCM also no nonce the writer used, compared as it used it).
+func (r *retireRig) opensAt(t *testing.T, profile srtp.ProtectionProfile, want []sealedAt) {
+	t.Helper()
+	if len(r.q.got) != len(want) {
+		t.Fatalf("%d packets sent, want %d", len(r.q.got), len(want))
+	}
+	peer, err := srtp.CreateContext(r.keys.LocalMasterKey, r.keys.LocalMasterSalt, profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[sealedAt]int{}
+	for i, b := range r.q.got {
+		w := want[i]
+		var h rtp.Header
+		if _, err := peer.DecryptRTP(nil, b, &h); err != nil {
+			t.Fatalf("packet %d (SSRC %#x, rollover %d, sequence number %d): the peer cannot open it: %v",
+				i, w.ssrc, w.index>>16, uint16(w.index), err)
+		}
+		roc, _ := peer.ROC(h.SSRC)
+		got := sealedAt{h.SSRC, uint64(roc)<<16 | uint64(h.SequenceNumber)}
+		if j, ok := first[got]; ok {
+			t.Fatalf("packets %d and %d sealed under one SSRC %#x and index (rollover %d, sequence number %d)",
+				j, i, got.ssrc, got.index>>16, uint16(got.index))
+		}
+		first[got] = i
+		if got != w {
+			t.Fatalf("packet %d opened under SSRC %#x at rollover %d, sequence number %d; want SSRC %#x, rollover %d, sequence number %d",
+				i, got.ssrc, got.index>>16, uint16(got.index), w.ssrc, w.index>>16, uint16(w.index))
+		}
+	}
+	r.q.noNonceReused(t)
 }
 
 // BenchmarkSRTPWriteAfterRetiredStreams is the writer's part of a packet for a
