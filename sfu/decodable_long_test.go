@@ -65,72 +65,95 @@ func TestSimulcastLongKeyframeKeepsTheLayer(t *testing.T) {
 	}
 }
 
-// TestSimulcastKeyframeWithAHoleIsJudged: a keyframe of f that keeps arriving (200
-// packets, one every second round: 8 s) with its third packet lost for good is not
-// waited for past keyframeWholeWait: the packet has been missing for keyframeHoleAge by
-// then (the NACK generator gave it up long before), so the keyframe will never be
-// whole, and the subscriber gets a whole keyframe of h within a second more, not
-// before. Without the hole's look f is waited for until keyframeAssembleMax.
-func TestSimulcastKeyframeWithAHoleIsJudged(t *testing.T) {
-	r := newSimRig(t)
-	before := r.eng.Stats()
-	on, asked := r.longKeyframeOfF(200, 2, 3)
-	r.pumpWithin("whole keyframe of h while f's keyframe, a packet lost, keeps arriving", keyframeWholeWait+time.Second, false,
-		r.wholeKeyframeOf(1, 1, on))
-	if took := r.clock.Now().Sub(asked); took < keyframeWholeWait {
-		t.Errorf("f was left %v after the request, before the wait was over", took)
-	}
-	if st := r.eng.Stats(); st.LayersLost == before.LayersLost || st.LayersUndecodable != before.LayersUndecodable+1 {
-		t.Errorf("leaving f for h was not counted as a lost layer, and f once as undecodable: %+v", st)
-	}
-}
-
-// TestSimulcastEndlessKeyframeIsJudged: a keyframe of f that keeps arriving without a
-// loss (200 packets, one every second round: 8 s) holds the judgement off only until
-// keyframeAssembleMax: the subscriber gets a whole keyframe of h within a second more,
-// not before. Without the bound f would be waited for as long as the keyframe's
-// packets came.
-func TestSimulcastEndlessKeyframeIsJudged(t *testing.T) {
-	r := newSimRig(t)
-	before := r.eng.Stats()
-	on, asked := r.longKeyframeOfF(200, 2, 0)
-	r.pumpWithin("whole keyframe of h while f's keyframe keeps arriving", keyframeAssembleMax+time.Second, false,
-		r.wholeKeyframeOf(1, 1, on))
-	if took := r.clock.Now().Sub(asked); took < keyframeAssembleMax {
-		t.Errorf("f was left %v after the request, before keyframeAssembleMax", took)
-	}
-	if st := r.eng.Stats(); st.LayersLost == before.LayersLost || st.LayersUndecodable != before.LayersUndecodable+1 {
-		t.Errorf("leaving f for h was not counted as a lost layer, and f once as undecodable: %+v", st)
-	}
-}
-
-// TestSimulcastKeyframesWithHolesOftenAreJudged: when f's keyframes come every
-// keyframeInterval (several frozen subscribers' requests, merged by the publisher
-// track's throttle), each in ten packets at once with one lost for good, f is judged
-// as before this wait existed: the subscriber gets a whole keyframe of h within
-// keyframeWholeWait and a second of its request, not before. A keyframe that began
-// after another that never assembled is not one still arriving by being new; without
-// that, each new keyframe counted as packets come, f was waited for until
-// keyframeAssembleMax (6 s) and its subscribers stayed on a frozen picture 4 s longer.
-func TestSimulcastKeyframesWithHolesOftenAreJudged(t *testing.T) {
-	r := newSimRig(t)
-	before := r.eng.Stats()
-	on, asked := r.longKeyframeOfF(10, 0, 3)
-	round := 0
-	r.pumpWithin("whole keyframe of h while f's keyframes, a packet of each lost, come every 500 ms",
-		keyframeWholeWait+time.Second, false, func() bool {
-			if round++; round%int(keyframeInterval/liveStep) == 0 {
+// TestSimulcastLongKeyframeIsJudged: a keyframe of f still arriving holds the
+// judgement of f off only as long as the case's wait (keyframeWholeWait or
+// keyframeAssembleMax) after the subscriber's request: the subscriber gets a whole
+// keyframe of h within a second more, not before, and f is counted once as
+// undecodable (and, where the keyframe is not renewed, its leaving as a lost layer).
+func TestSimulcastLongKeyframeIsJudged(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		parts, every, hole int           // f's keyframe (longKeyframeOfF)
+		wait               time.Duration // f is not left before it, and h is whole within a second more
+		waitName           string
+		what               string
+		round              func(r *simRig, round int) // the publisher's doing at each round, from 1
+		lost               bool                       // leaving f is counted as a lost layer too
+	}{{
+		// A keyframe of f that keeps arriving (200 packets, one every second round: 8 s)
+		// with its third packet lost for good is not waited for past keyframeWholeWait:
+		// the packet has been missing for keyframeHoleAge by then (the NACK generator gave
+		// it up long before), so the keyframe will never be whole. Without the hole's look
+		// f is waited for until keyframeAssembleMax.
+		name: "a hole", parts: 200, every: 2, hole: 3,
+		wait: keyframeWholeWait, waitName: "the wait was over",
+		what: "whole keyframe of h while f's keyframe, a packet lost, keeps arriving",
+		lost: true,
+	}, {
+		// A keyframe of f that keeps arriving without a loss (200 packets, one every
+		// second round: 8 s) holds the judgement off only until keyframeAssembleMax.
+		// Without the bound f would be waited for as long as the keyframe's packets came.
+		name: "endless", parts: 200, every: 2,
+		wait: keyframeAssembleMax, waitName: "keyframeAssembleMax",
+		what: "whole keyframe of h while f's keyframe keeps arriving",
+		lost: true,
+	}, {
+		// When f's keyframes come every keyframeInterval (several frozen subscribers'
+		// requests, merged by the publisher track's throttle), each in ten packets at
+		// once with one lost for good, f is judged as before this wait existed. A
+		// keyframe that began after another that never assembled is not one still
+		// arriving by being new; without that, each new keyframe counted as packets
+		// come, f was waited for until keyframeAssembleMax (6 s) and its subscribers
+		// stayed on a frozen picture 4 s longer.
+		name: "holes often", parts: 10, every: 0, hole: 3,
+		wait: keyframeWholeWait, waitName: "the wait was over",
+		what: "whole keyframe of h while f's keyframes, a packet of each lost, come every 500 ms",
+		round: func(r *simRig, round int) {
+			if round%int(keyframeInterval/liveStep) == 0 {
 				r.pub.mu.Lock()
 				r.pub.layers[2].key = true
 				r.pub.mu.Unlock()
 			}
-			return r.wholeKeyframeOf(1, 1, on)()
+		},
+	}, {
+		// Keyframes of f that never end, each paced one packet every second round and
+		// given up every 1.5 s for a new one (a broken or hostile publisher), hold the
+		// judgement off only until keyframeAssembleMax. The cache's hold cannot bound this
+		// (each new keyframe is held afresh), so without the judgement's own bound f would
+		// be waited for for as long as keyframes kept beginning.
+		name: "restarting", parts: 200, every: 2,
+		wait: keyframeAssembleMax, waitName: "keyframeAssembleMax",
+		what: "whole keyframe of h while f's keyframes begin again every 1.5 s",
+		round: func(r *simRig, round int) {
+			if round%int(1500*time.Millisecond/liveStep) == 0 {
+				r.pub.mu.Lock()
+				r.pub.layers[2].paced, r.pub.layers[2].key = nil, true
+				r.pub.mu.Unlock()
+			}
+		},
+	}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newSimRig(t)
+			before := r.eng.Stats()
+			on, asked := r.longKeyframeOfF(c.parts, c.every, c.hole)
+			wholeH, round := r.wholeKeyframeOf(1, 1, on), 0
+			r.pumpWithin(c.what, c.wait+time.Second, false, func() bool {
+				if round++; c.round != nil {
+					c.round(r, round)
+				}
+				return wholeH()
+			})
+			if took := r.clock.Now().Sub(asked); took < c.wait {
+				t.Errorf("f was left %v after the request, before %s", took, c.waitName)
+			}
+			st := r.eng.Stats()
+			if c.lost && (st.LayersLost == before.LayersLost || st.LayersUndecodable != before.LayersUndecodable+1) {
+				t.Errorf("leaving f for h was not counted as a lost layer, and f once as undecodable: %+v", st)
+			}
+			if !c.lost && st.LayersUndecodable != before.LayersUndecodable+1 {
+				t.Errorf("f was not counted once as undecodable: %+v", st)
+			}
 		})
-	if took := r.clock.Now().Sub(asked); took < keyframeWholeWait {
-		t.Errorf("f was left %v after the request, before the wait was over", took)
-	}
-	if st := r.eng.Stats(); st.LayersUndecodable != before.LayersUndecodable+1 {
-		t.Errorf("f was not counted once as undecodable: %+v", st)
 	}
 }
 
@@ -167,34 +190,5 @@ func TestSimulcastUndecodableLayerBackWithLongKeyframes(t *testing.T) {
 		undecodableProbe+layerSettle+2*parts*liveStep+2*time.Second, false, r.wholeKeyframeOf(2, parts, healed))
 	if l := r.subTrack().up.layer(2); l.undecodable.Load() {
 		t.Error("f is undecodable after its keyframe arrived whole")
-	}
-}
-
-// TestSimulcastKeyframesRestartingAreJudged: keyframes of f that never end, each
-// paced one packet every second round and given up every 1.5 s for a new one (a
-// broken or hostile publisher), hold the judgement off only until keyframeAssembleMax
-// after the request: the subscriber gets a whole keyframe of h within a second more,
-// not before. The cache's hold cannot bound this (each new keyframe is held afresh), so
-// without the judgement's own bound f would be waited for for as long as keyframes
-// kept beginning.
-func TestSimulcastKeyframesRestartingAreJudged(t *testing.T) {
-	r := newSimRig(t)
-	before := r.eng.Stats()
-	on, asked := r.longKeyframeOfF(200, 2, 0)
-	round := 0
-	r.pumpWithin("whole keyframe of h while f's keyframes begin again every 1.5 s", keyframeAssembleMax+time.Second, false,
-		func() bool {
-			if round++; round%int(1500*time.Millisecond/liveStep) == 0 {
-				r.pub.mu.Lock()
-				r.pub.layers[2].paced, r.pub.layers[2].key = nil, true
-				r.pub.mu.Unlock()
-			}
-			return r.wholeKeyframeOf(1, 1, on)()
-		})
-	if took := r.clock.Now().Sub(asked); took < keyframeAssembleMax {
-		t.Errorf("f was left %v after the request, before keyframeAssembleMax", took)
-	}
-	if st := r.eng.Stats(); st.LayersUndecodable != before.LayersUndecodable+1 {
-		t.Errorf("f was not counted once as undecodable: %+v", st)
 	}
 }
