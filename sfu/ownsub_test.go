@@ -330,27 +330,7 @@ func TestOwnSubscribeReusesASection(t *testing.T) {
 		t.Fatalf("after the publisher left: tracks %v, offer %s", o.Tracks, o.SDP)
 	}
 
-	second, err := r.subP.room.Join("second")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, track, tr := newCameraSender(t, testPeerAPI(t))
-	pub := &testPublisher{t: t, pc: pc, track: track, seq: 30000, sent: map[uint16]*rtp.Packet{}, nacks: map[uint16]int{},
-		answer: func(uint16) bool { return true }}
-	go pub.readRTCP(tr.Sender())
-	publishTo(ctx, t, second, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
-	offered := make(chan *Offer, 1)
-	go func() { offered <- renegotiate() }()
-	var o *Offer
-	conntest.Eventually(t, "the second publisher's track offered", func() bool {
-		pub.send() // the track is published at its first packet
-		select {
-		case o = <-offered:
-			return true
-		default:
-			return false
-		}
-	})
+	_, pub, o := r.secondCameraOffered(ctx, t, renegotiate)
 	if len(o.Tracks) != 1 || o.Tracks[0].Mid != "0" || o.Tracks[0].ParticipantID != "second" {
 		t.Fatalf("tracks %+v, want the second publisher's camera in section 0", o.Tracks)
 	}
@@ -367,4 +347,34 @@ func TestOwnSubscribeReusesASection(t *testing.T) {
 	if r.subSSRC() == firstSSRC {
 		t.Fatal("the reused section kept the first track's SSRC")
 	}
+}
+
+// secondCameraOffered has a participant "second" join the subscriber's room and
+// publish a camera from a Pion peer, and returns it, its publisher and the offer that
+// offer (run meanwhile: the subscriber's next offer, answered or not) returned. The
+// track is published at its first packet: the publisher sends until offer returns.
+func (r *mediaRig) secondCameraOffered(ctx context.Context, t *testing.T, offer func() *Offer) (*Participant, *testPublisher, *Offer) {
+	t.Helper()
+	second, err := r.subP.room.Join("second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, track, tr := newCameraSender(t, testPeerAPI(t))
+	pub := &testPublisher{t: t, pc: pc, track: track, seq: 30000, sent: map[uint16]*rtp.Packet{}, nacks: map[uint16]int{},
+		answer: func(uint16) bool { return true }}
+	go pub.readRTCP(tr.Sender())
+	publishTo(ctx, t, second, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
+	offered := make(chan *Offer, 1)
+	go func() { offered <- offer() }()
+	var o *Offer
+	conntest.Eventually(t, "the second publisher's track offered", func() bool {
+		pub.send()
+		select {
+		case o = <-offered:
+			return true
+		default:
+			return false
+		}
+	})
+	return second, pub, o
 }

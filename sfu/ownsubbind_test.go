@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pion/rtp"
-
 	"conclave/internal/conntest"
 )
 
@@ -26,34 +24,14 @@ func TestOwnSubscribeBindsNoTrackGoneMeanwhile(t *testing.T) {
 			r := newMediaRigAPIs(t, testPeerAPI(t), testPeerAPI(t), withOwnSubscribe)
 			ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 			defer cancel()
-			second, err := r.subP.room.Join("second")
-			if err != nil {
-				t.Fatal(err)
-			}
-			pc, track, tr := newCameraSender(t, testPeerAPI(t))
-			pub := &testPublisher{t: t, pc: pc, track: track, seq: 30000, sent: map[uint16]*rtp.Packet{}, nacks: map[uint16]int{},
-				answer: func(uint16) bool { return true }}
-			go pub.readRTCP(tr.Sender())
-			publishTo(ctx, t, second, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
-			offered := make(chan *Offer, 1)
-			go func() {
+			second, _, o := r.secondCameraOffered(ctx, t, func() *Offer {
 				select {
 				case <-r.subP.NegotiationNeeded():
 				case <-ctx.Done():
-					return
+					return nil
 				}
 				o, _ := r.subP.NextSubscribeOffer(ctx)
-				offered <- o
-			}()
-			var o *Offer
-			conntest.Eventually(t, "the second publisher's track offered", func() bool {
-				pub.send() // the track is published at its first packet
-				select {
-				case o = <-offered:
-					return true
-				default:
-					return false
-				}
+				return o
 			})
 			if o == nil || len(o.Tracks) != 2 {
 				t.Fatalf("offer %+v, want the two publishers' cameras", o)
