@@ -9,7 +9,8 @@
 //                for keys, until its frames decode again.
 //   AnswerLimit  the sender: at most one answer per requester a second.
 //   MissingReports  the media worker: "missing key" for a sender at most once a
-//                second while its frames fail, "key ok" once they decode again.
+//                second while its frames fail, "key ok" once they decode again;
+//                forgotten with the sender's keys.
 //
 // Who may be asked and what an answer holds (members of the roster; the key only for
 // verified ones) is the caller's rule (member-keys.js); these classes only count time.
@@ -149,7 +150,7 @@ export class MissingReports {
     const now = this.clock.now();
     const last = this.failing.get(pid);
     if (last !== undefined && now - last < REPORT_INTERVAL_MS) return;
-    if (this.failing.size > 1000) this.failing.clear(); // only ever a few senders
+    if (this.failing.size > 1000) this.failing.clear(); // only ever a few senders: forget drops those that left
     this.failing.set(pid, now);
     this.post({ t: 'missing-key', pid });
   }
@@ -158,5 +159,14 @@ export class MissingReports {
   decoded(pid) {
     if (this.failing.size === 0 || !this.failing.delete(pid)) return;
     this.post({ t: 'key-ok', pid });
+  }
+
+  /**
+   * forget drops pid's report (its keys were forgotten: it left, or resumed with new
+   * keys). Nothing is posted: the page has forgotten its requests to pid already. A
+   * resumed pid whose frames fail again is reported at once.
+   */
+  forget(pid) {
+    this.failing.delete(pid);
   }
 }

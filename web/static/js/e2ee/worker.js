@@ -27,7 +27,8 @@
 //   {t: 'self', pid}               the own participant id (from welcome), sent first
 //   {t: 'own', index, raw}         the own current media key (raw: 32 bytes)
 //   {t: 'key', pid, index, raw, counter}  a key of another participant (from its envelope)
-//   {t: 'forget', pid}             drop a participant's keys (they left)
+//   {t: 'forget', pid}             drop a participant's keys and its missing-key report
+//                                  (they left, or resumed with new keys)
 //   {t: 'route', slot, pid, source} receiver `slot` now carries participant pid's track
 //                                  of source (pid null: nobody's; its frames are dropped)
 //   {t: 'stream', readable, writable, options}   legacy streams of one sender/receiver
@@ -161,6 +162,7 @@ async function handle(msg) {
       break;
     case 'forget':
       keys.forget(msg.pid);
+      reports.forget(msg.pid);
       break;
     case 'route':
       keys.route(msg.slot, msg.pid, msg.source);
