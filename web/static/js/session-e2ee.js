@@ -48,6 +48,7 @@ export const e2eeMethods = {
       left: [...this.departed], // before a resume: the ids that left the sessions of this stay before it
       warned: this.warned, // and what their key schedules refused
       identities: this.identities, // and the identities they refused after a member's resume
+      ...this.chatCarried, // and the chat counters they took
       onName: (pid, name) => {
         this.names.received(pid, name);
         this._namesChanged();
@@ -171,5 +172,18 @@ export const e2eeMethods = {
     if (changed) this._markNames();
     for (const entry of joined) this._toldJoined(entry);
     if (changed) this.ui.rosterChanged();
+  },
+
+  /**
+   * carriedChat is what the session a resume starts takes of this stay's chat counters
+   * (carriedOver, session-roster.js): per member id (the own included) the last counter
+   * taken from it, and the own last counter (SessionKeys' chatCounters, chatCounter),
+   * those given at this session's start until it has its own key schedule. Without them
+   * the server could show the resumed page a text this stay showed before the drop.
+   * Ids and numbers only, in this page's memory only.
+   */
+  carriedChat() {
+    if (!this.keys) return { ...this.chatCarried };
+    return { chatCounters: this.keys.chatCounters(), chatCounter: this.keys.chatCounter };
   },
 };

@@ -49,7 +49,7 @@ export class Session {
    * (e2ee/FORMAT.md, "Names"); whether the meeting is end-to-end encrypted is known only
    * at `welcome` (welcome.e2ee).
    */
-  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, openTimeoutMs = OPEN_TIMEOUT_MAX_MS, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [], identities = [], nameMarks = null }) {
+  constructor({ meetingId, name, password = '', moderatorSecret = '', media, grid, chat, ui, e2ee = {}, resume = null, openTimeoutMs = OPEN_TIMEOUT_MAX_MS, replaceKnock = '', clock = realClock, presence = null, left = [], warned = {}, knockWrong = [], knockNonces = [], identities = [], chatCounters = [], chatCounter = 0, nameMarks = null }) {
     this.meetingId = meetingId;
     this.replaceKnock = replaceKnock;
     this.resume = resume; // {participantId, secret}: take a dropped membership back (reconnect.js)
@@ -127,6 +127,10 @@ export class Session {
     // session's earlierIdentities), for this session's key schedule, which bounds them:
     // the server cannot replay here what a live member used before its own resume.
     this.identities = resume && Array.isArray(identities) ? identities : [];
+    // And the chat counters they took, per member and the own (the dropped session's
+    // carriedChat), for this session's key schedule, which checks them: the server
+    // cannot show here a chat text a session before the resume showed.
+    this.chatCarried = resume ? { chatCounters, chatCounter } : {};
     this.joinTimer = 0;
     this.sentMedia = null; // the media announced in `join`
     this.leaving = false;

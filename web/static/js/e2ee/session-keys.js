@@ -38,6 +38,8 @@ export { MeetingCrypto, parseSecret, isCiphertext } from './meeting-crypto.js';
 const MAX_MESSAGE = 4096;
 /** HEX_KEY is an identity public key as earlierIdentities gives it: 32 bytes of hex. */
 const HEX_KEY = /^[0-9a-f]{64}$/;
+/** validCounter: a chat counter (FORMAT.md, "Chat (version 3)": 1 to 2^53 − 1). */
+const validCounter = (c) => Number.isSafeInteger(c) && c >= 1;
 
 /** safetyCode (safety-code.js) computes the room's ten-word code from [{id, pub}]. */
 export { safetyCode };
@@ -85,8 +87,13 @@ export class SessionKeys extends SessionChat {
    * so that the server cannot replay an identity a live member had before its own resume
    * once the page's resume started a session that never saw that resume. At most
    * MAX_IDENTITIES are taken (those sessions held no more); junk and dead ids are not.
+   * chatCounters is, per member id (the own included), the last chat counter those
+   * sessions took from it, [[id, counter]] (chatCounters()), and chatCounter the own last
+   * one: a text taken there is refused here as sent before (FORMAT.md, "Chat (version 3)"),
+   * which the server could otherwise show again after the page's resume, and the own
+   * texts count on from the last (members keep it), also where the clock went back.
    */
-  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true, left = [], warned = {}, identities = [] }) {
+  constructor({ meeting, media, send, sendBatch = null, onChange = () => {}, onWaiting = () => {}, name = '', onName = () => {}, clock = systemClock, sending = true, left = [], warned = {}, identities = [], chatCounters = [], chatCounter = 0 }) {
     super();
     this.meeting = meeting;
     this.name = fitName(name);
@@ -131,7 +138,10 @@ export class SessionKeys extends SessionChat {
     this.answers = new AnswerLimit(clock);
     // A chat text whose key has not come asks its sender, like failing frames do.
     this.chatKeys = new ChatKeys({ ask: (pid) => this._askKey(pid), clock });
-    this.chatCounter = 0; // the own last chat counter: the next is the clock in ms, or one above
+    // The own last chat counter: the next is the clock in ms, or one above (and above
+    // the sessions' of this stay before a resume).
+    this.chatCounter = validCounter(chatCounter) ? chatCounter : 0;
+    this._takeCounters(chatCounters);
     // The own keys chat texts went under lately: a member verified after such a text
     // was written gets them too (past-keys.js, _pastKeys).
     this.pastKeys = new PastKeys(clock);
@@ -154,6 +164,26 @@ export class SessionKeys extends SessionChat {
         if (typeof pub === 'string' && HEX_KEY.test(pub)) this._rememberIdentity(entry[0], pub);
       }
     }
+  }
+
+  /** _takeCounters takes the chat counters of the sessions before a resume (constructor). */
+  _takeCounters(counters) {
+    let n = 0;
+    for (const entry of Array.isArray(counters) ? counters : []) {
+      if (n >= MAX_IDENTITIES) return; // at most one per identity those sessions held
+      if (!Array.isArray(entry) || !validId(entry[0]) || this.roster.dead.has(entry[0]) || !validCounter(entry[1])) continue;
+      if (entry[1] > (this.chatKeys.counters.get(entry[0]) || 0)) this.chatKeys.counters.set(entry[0], entry[1]);
+      n++;
+    }
+  }
+
+  /**
+   * chatCounters is, per id not dead, the last chat counter this stay's sessions took
+   * from it, [[id, counter]] (those given at the start included): what the session the
+   * page's resume starts takes (chatCounters above). Ids and counters only.
+   */
+  chatCounters() {
+    return [...this.chatKeys.counters].filter(([id]) => !this.roster.dead.has(id));
   }
 
   /** start runs after `welcome`: own key, identity broadcast, the members already there. */
