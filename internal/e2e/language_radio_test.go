@@ -18,6 +18,9 @@ type languageGroup struct {
 		Lang, Role, Checked string
 		TabIndex            int
 		Shown               bool
+		// Label is its aria-label, LangAttr its lang attribute (the language its name is
+		// read in), Text what it shows.
+		Label, LangAttr, Text string
 	}
 }
 
@@ -27,7 +30,8 @@ func languageGroupJS(slot string) string {
 		return { role: g.getAttribute("role") || "", name: g.getAttribute("aria-label") || "", lang: document.documentElement.lang,
 			focus: g.contains(f) ? "option " + f.dataset.lang : f === document.body ? "the body" : f.id || f.tagName,
 			options: [...g.querySelectorAll(".language-option")].map((b) => ({ lang: b.dataset.lang, role: b.getAttribute("role") || "",
-				checked: b.getAttribute("aria-checked") || "", tabIndex: b.tabIndex, shown: b.getClientRects().length > 0 })) }; })()`, jsString(slot))
+				checked: b.getAttribute("aria-checked") || "", tabIndex: b.tabIndex, shown: b.getClientRects().length > 0,
+				label: b.getAttribute("aria-label") ?? "", langAttr: b.getAttribute("lang") ?? "", text: b.innerText.replace(/\s+/g, " ").trim() })) }; })()`, jsString(slot))
 }
 
 // checkLanguageGroup checks that slot is the radio group "Language"/"Sprache" with want
@@ -59,15 +63,49 @@ func checkLanguageGroup(ctx context.Context, t *testing.T, p *participant, slot,
 	}
 }
 
+// checkLanguageButton checks what a screen reader is given of slot where the layout
+// shows one option only (the phone's top bar: the language not chosen, the page being in
+// want): no radio group, and no radio (a group of one unchecked radio never said which
+// language was on), but a plain button showing the other language's name, named by what
+// it does in the page's language (beginning with the name shown), the only tab stop, and
+// the focus on focus ("" where it does not matter).
+func checkLanguageButton(ctx context.Context, t *testing.T, p *participant, slot, want, focus, step string) {
+	t.Helper()
+	other := map[string]string{"en": "de", "de": "en"}[want]
+	shows := map[string]string{"en": "English", "de": "Deutsch"}[other]
+	name := map[string]string{"en": "Deutsch – switch to German", "de": "English – auf Englisch umstellen"}[want]
+	var g languageGroup
+	evalOK(ctx, t, p, languageGroupJS(slot), &g)
+	if g.Role != "" || g.Name != "" || g.Lang != want || (focus != "" && g.Focus != focus) {
+		t.Errorf("%s, %s: the switch is role %q named %q, the page in %q, the focus on %s; want no role and no name (one button), the page in %q, the focus on %s",
+			p.kind, step, g.Role, g.Name, g.Lang, g.Focus, want, focus)
+	}
+	for _, o := range g.Options {
+		if o.Lang == want {
+			if o.Shown || o.TabIndex >= 0 {
+				t.Errorf("%s, %s: the chosen language's option is shown %v, tab index %d; want it hidden and out of the tab order", p.kind, step, o.Shown, o.TabIndex)
+			}
+			continue
+		}
+		if !o.Shown || o.TabIndex != 0 || o.Role != "" || o.Checked != "" || o.Label != name || o.LangAttr != "" || o.Text != shows {
+			t.Errorf("%s, %s: the option shown (%s: %v) is role %q aria-checked %q named %q in lang %q, shows %q, tab index %d; want a plain button %q named %q in the page's language, the tab stop",
+				p.kind, step, o.Lang, o.Shown, o.Role, o.Checked, o.Label, o.LangAttr, o.Text, o.TabIndex, shows, name)
+		}
+	}
+}
+
 // TestLanguageChoiceIsARadioGroup: the language switch is a choice of one among two, a
 // radio group (WAI-ARIA APG): role radiogroup named "Language" ("Sprache"), each option a
 // radio with aria-checked, one tab stop, the chosen option; the arrow keys move the focus
 // to the next or previous option and choose it, round the ends. It was two toggle
-// buttons with aria-pressed and two tab stops. In Firefox on the pre-join screen, and in
-// the meeting's top bar of a phone, which shows only the other language: there the tab
-// stop is the option shown, and the focus stays on the switch after a choice (not on the
-// body, as when the chosen option went out of sight). The pre-join screen once in
-// Chromium too.
+// buttons with aria-pressed and two tab stops. On the pre-join screen, in Firefox and
+// Chromium. And in the meeting's top bar of a phone-sized window, which shows only the
+// other language: there it is no radio group but one plain button, "Deutsch", named
+// "Deutsch – switch to German" ("English – auf Englisch umstellen"), the tab stop, whose
+// click switches with the focus staying on the switch (not on the body, as when the
+// chosen option went out of sight); a screen reader heard a radio group "Language" of
+// one radio, unchecked, and never which language was on. Back on a wide window it is
+// the radio group again.
 func TestLanguageChoiceIsARadioGroup(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -94,41 +132,50 @@ func TestLanguageChoiceIsARadioGroup(t *testing.T) {
 			arrow(p, s.key)
 			checkLanguageGroup(ctx, t, p, slot, s.want, s.want, "option "+s.want, s.key+" to "+s.want)
 		}
-		if kind == browsertest.KindChromium {
-			continue
-		}
 
 		// The meeting's top bar on a phone: only the other language is shown.
 		knock(ctx, t, tab, "Ida")
 		waitOK(ctx, t, p, `document.body.dataset.state === "joined"`, "Ida did not join")
+		const bar = ".topbar-language"
+		checkLanguageGroup(ctx, t, p, bar, "de", "de", "", "wide, in German")
 		if err := browsertest.SetViewport(ctx, tab, 390, 844); err != nil {
 			t.Fatal(err)
 		}
-		const bar = ".topbar-language"
 		waitOK(ctx, t, p, `document.querySelector(".topbar-language .language-option[data-lang='de']").getClientRects().length === 0`, "the phone's top bar shows the chosen language")
-		// The tab stop moves when the page is told of the new width (a media query's
-		// change event, a moment after the layout): waited for within a minute rather
-		// than the test's six, since without it nothing ever comes; what is there then
-		// is checked either way.
+		// The roles and the tab stop follow when the page is told of the new layout (the
+		// switch's box, a moment after): waited for within a minute rather than the
+		// test's six, since without it nothing ever comes; what is there then is checked
+		// either way.
 		moved, stop := context.WithTimeout(ctx, time.Minute)
-		_ = tab.WaitFor(moved, `document.querySelector(".topbar-language [tabindex='0']")?.getClientRects().length > 0`)
+		_ = tab.WaitFor(moved, `(() => { const s = document.querySelector(".topbar-language [tabindex='0']");
+			return !!s && s.getClientRects().length > 0 && !document.querySelector(".topbar-language").hasAttribute("role"); })()`)
 		stop()
-		checkLanguageGroup(ctx, t, p, bar, "de", "en", "", "on a phone, in German")
+		checkLanguageButton(ctx, t, p, bar, "de", "", "on a phone, in German")
 		evalOK(ctx, t, p, `(() => { document.querySelector(".topbar-language [tabindex='0']").focus(); return true; })()`, nil)
-		arrow(p, "ArrowRight")
-		checkLanguageGroup(ctx, t, p, bar, "en", "de", "option de", "on a phone, ArrowRight to English")
+		arrow(p, "ArrowRight") // a plain button: an arrow chooses nothing
+		checkLanguageButton(ctx, t, p, bar, "de", "option en", "on a phone, ArrowRight on the button")
+		click(ctx, t, tab, bar+` .language-option[data-lang="en"]`)
+		checkLanguageButton(ctx, t, p, bar, "en", "option de", "on a phone, English clicked")
 		click(ctx, t, tab, bar+` .language-option[data-lang="de"]`)
-		checkLanguageGroup(ctx, t, p, bar, "de", "en", "option en", "on a phone, German clicked")
+		checkLanguageButton(ctx, t, p, bar, "de", "option en", "on a phone, Deutsch clicked")
+
+		// Back on a wide window: the radio group, as before.
+		if err := browsertest.SetViewport(ctx, tab, 1280, 800); err != nil {
+			t.Fatal(err)
+		}
+		waitOK(ctx, t, p, `document.querySelector(".topbar-language").getAttribute("role") === "radiogroup"`, "the wide top bar's switch is no radio group again")
+		checkLanguageGroup(ctx, t, p, bar, "de", "de", "", "wide again, in German")
 	}
 }
 
 // TestLanguageTabStopFollowsTheLayout: which option of a switch is shown is app.css's
 // alone to say (the phone's top bar hides the chosen language below a width written
-// there); the tab stop follows what is shown, read from the layout, not from a second
-// copy of that width in i18n.js. A rule that hides the chosen option of the top bar at
-// any width (as a breakpoint changed in app.css alone would) must move the tab stop to
-// the option shown, and an arrow there must choose it with the focus staying on the
-// switch. In Firefox and Chromium, on a wide screen.
+// there); the tab stop and the roles follow what is shown, read from the layout, not
+// from a second copy of that width in i18n.js. A rule that hides the chosen option of
+// the top bar at any width (as a breakpoint changed in app.css alone would) must make
+// the option shown the tab stop and a plain button named by what it does (no radio
+// group of one), and its click must choose it with the focus staying on the switch.
+// In Firefox and Chromium, on a wide screen.
 func TestLanguageTabStopFollowsTheLayout(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
@@ -145,17 +192,18 @@ func TestLanguageTabStopFollowsTheLayout(t *testing.T) {
 		checkLanguageGroup(ctx, t, p, bar, "de", "de", "", "wide, in German")
 		// The rule goes into app.css's own sheet (the page's CSP takes no inline style).
 		evalOK(ctx, t, p, `(() => { const s = [...document.styleSheets].find((s) => /app\.css/.test(s.href || ""));
-			s.insertRule('.topbar-language .language-option[aria-checked="true"] { display: none; }', s.cssRules.length); return true; })()`, nil)
+			s.insertRule('.topbar-language .language-option[data-chosen] { display: none; }', s.cssRules.length); return true; })()`, nil)
 		waitOK(ctx, t, p, `document.querySelector(".topbar-language .language-option[data-lang='de']").getClientRects().length === 0`, "the rule did not hide the chosen option")
-		// The tab stop moves once the layout changed (the switch's box, a moment after):
-		// waited for within 20 s rather than the test's six, since without it nothing
-		// ever comes; what is there then is checked either way.
+		// The tab stop and the roles move once the layout changed (the switch's box, a
+		// moment after): waited for within 20 s rather than the test's six, since without
+		// it nothing ever comes; what is there then is checked either way.
 		moved, stop := context.WithTimeout(ctx, 20*time.Second)
-		_ = p.tab.WaitFor(moved, `document.querySelector(".topbar-language [tabindex='0']")?.getClientRects().length > 0`)
+		_ = p.tab.WaitFor(moved, `(() => { const s = document.querySelector(".topbar-language [tabindex='0']");
+			return !!s && s.getClientRects().length > 0 && !document.querySelector(".topbar-language").hasAttribute("role"); })()`)
 		stop()
-		checkLanguageGroup(ctx, t, p, bar, "de", "en", "", "the chosen option hidden by app.css")
+		checkLanguageButton(ctx, t, p, bar, "de", "", "the chosen option hidden by app.css")
 		evalOK(ctx, t, p, `(() => { document.querySelector(".topbar-language [tabindex='0']").focus(); return true; })()`, nil)
-		evalOK(ctx, t, p, keyJS("keydown", "ArrowRight", "ArrowRight", "null"), nil)
-		checkLanguageGroup(ctx, t, p, bar, "en", "de", "option de", "the chosen option hidden by app.css, ArrowRight to English")
+		click(ctx, t, p.tab, bar+` .language-option[data-lang="en"]`)
+		checkLanguageButton(ctx, t, p, bar, "en", "option de", "the chosen option hidden by app.css, English clicked")
 	}
 }

@@ -143,6 +143,13 @@ export function setLanguage(lang) {
 }
 
 /**
+ * SWITCH_TO names the one option a narrow layout shows by what it does (layOutSwitch),
+ * in the page's language: "Deutsch – switch to German", "English – auf Englisch
+ * umstellen" (the name begins with the text shown, WCAG 2.5.3).
+ */
+const SWITCH_TO = { en: 'language.switch-to-en', de: 'language.switch-to-de' };
+
+/**
  * mountSwitch fills a [data-language-switch] element with the language choice: one
  * option per language, each labelled in its own language (a German speaker stuck in
  * English still finds "Deutsch"). A choice of one among several is a radio group
@@ -150,29 +157,28 @@ export function setLanguage(lang) {
  * with aria-checked, one tab stop (the chosen option), the arrow keys move to the next
  * or previous option and choose it. They were two toggle buttons with aria-pressed, two
  * tab stops, read "English, toggle button, pressed", whose state said nothing of the
- * other language.
+ * other language. Where the layout shows one option only (the phone's top bar, app.css:
+ * the language not chosen), that option is a plain button named by what it does
+ * (layOutSwitch): a radio group of one unchecked radio never said which language is on.
  */
 function mountSwitch(slot) {
   if (!slot.dataset.mounted) {
     slot.dataset.mounted = '1';
     slot.classList.add('language-switch');
-    slot.setAttribute('role', 'radiogroup');
     for (const lang of LANGUAGES) {
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'language-option';
-      b.setAttribute('role', 'radio');
-      b.lang = lang;
       b.dataset.lang = lang;
       b.addEventListener('click', () => choose(slot, lang));
       slot.append(b);
     }
     slot.addEventListener('keydown', (e) => moveInSwitch(slot, e));
-    // The tab stop moves with the layout: app.css alone says when an option is not shown
-    // (the phone's top bar hides the chosen one), and the switch's box changes then.
-    if (typeof ResizeObserver === 'function') new ResizeObserver(() => retabSwitch(slot)).observe(slot);
+    // The tab stop and the roles move with the layout: app.css alone says when an option
+    // is not shown (the phone's top bar hides the chosen one), and the switch's box
+    // changes then.
+    if (typeof ResizeObserver === 'function') new ResizeObserver(() => layOutSwitch(slot)).observe(slot);
   }
-  slot.setAttribute('aria-label', t('language.switch'));
   for (const b of slot.querySelectorAll('.language-option')) {
     const lang = b.dataset.lang;
     const name = (catalogues[lang] || {})['language.name'] || lang;
@@ -184,24 +190,60 @@ function mountSwitch(slot) {
     // is followed by the name in words only a screen reader reads, "EN (English)".
     const full = document.createElement('span');
     full.className = 'language-name';
+    full.lang = lang;
     full.textContent = name;
     const spoken = document.createElement('span');
     spoken.className = 'sr-only';
     spoken.textContent = `(${name})`;
     const code = document.createElement('span');
     code.className = 'language-code';
+    code.lang = lang;
     code.append(lang.toUpperCase(), ' ', spoken);
     b.replaceChildren(full, code);
     b.title = name;
-    b.setAttribute('aria-checked', String(lang === current));
+    // What app.css hides on a phone (not aria-checked, which a lone button has not).
+    b.toggleAttribute('data-chosen', lang === current);
   }
-  retabSwitch(slot);
+  layOutSwitch(slot);
 }
 
-/** retabSwitch makes slot's tab stop (tabStop) the only option Tab reaches. */
-function retabSwitch(slot) {
+/**
+ * layOutSwitch gives slot the roles of what the layout shows, and makes its tab stop
+ * (tabStop) the only option Tab reaches. Where every option is shown (or none: a
+ * screen hidden), a radio group as above. Where one only is (the phone's top bar shows
+ * the language not chosen), that one is a plain button in the page's language, named
+ * "Deutsch – switch to German" (SWITCH_TO), the slot no group: a screen reader heard a
+ * radio group "Language" with one radio, unchecked, and never which language was on.
+ */
+function layOutSwitch(slot) {
+  const options = [...slot.querySelectorAll('.language-option')];
+  const visible = options.filter(shown);
+  const lone = options.length > 1 && visible.length === 1;
+  slot.toggleAttribute('data-lone', lone); // app.css: it shows the name its own name begins with
+  if (lone) {
+    slot.removeAttribute('role');
+    slot.removeAttribute('aria-label');
+  } else {
+    slot.setAttribute('role', 'radiogroup');
+    slot.setAttribute('aria-label', t('language.switch'));
+  }
+  for (const b of options) {
+    const lang = b.dataset.lang;
+    if (lone) {
+      b.removeAttribute('role');
+      b.removeAttribute('aria-checked');
+      b.removeAttribute('lang'); // its name is in the page's language; the name shown keeps its own
+      const name = (catalogues[lang] || {})['language.name'] || lang;
+      if (SWITCH_TO[lang]) b.setAttribute('aria-label', attrText('aria-label', SWITCH_TO[lang], { name }));
+    } else {
+      b.setAttribute('role', 'radio');
+      b.setAttribute('aria-checked', String(lang === current));
+      b.lang = lang;
+      b.removeAttribute('aria-label');
+    }
+  }
   const stop = tabStop(slot);
-  for (const b of slot.querySelectorAll('.language-option')) b.tabIndex = b === stop ? 0 : -1;
+  for (const b of options) b.tabIndex = b === stop ? 0 : -1;
 }
 
 /**
@@ -233,12 +275,13 @@ function choose(slot, lang) {
 
 /**
  * moveInSwitch: an arrow key moves to the next (right, down) or previous option shown and
- * chooses it, round the ends. The phone's top bar shows one option, the language not
- * chosen: an arrow chooses it there, as Space does.
+ * chooses it, round the ends, in a radio group. The phone's top bar shows one option,
+ * the language not chosen, as a plain button (layOutSwitch): arrows do nothing there.
  */
 function moveInSwitch(slot, e) {
   const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
   if (!step || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  if (slot.getAttribute('role') !== 'radiogroup') return; // a lone button (layOutSwitch): Enter or Space
   const all = [...slot.querySelectorAll('.language-option')];
   const visible = all.filter(shown);
   const from = e.target.closest?.('.language-option');
@@ -249,7 +292,7 @@ function moveInSwitch(slot, e) {
   const next = options[(at + step + options.length) % options.length];
   const had = slot.contains(document.activeElement);
   setLanguage(next.dataset.lang);
-  // Onto the option chosen, as APG's radio group (in the phone's bar, the one it shows).
+  // Onto the option chosen, as APG's radio group.
   if (had) tabStop(slot)?.focus();
 }
 
