@@ -92,7 +92,10 @@ func TestSimulcastLongKeyframeIsJudged(t *testing.T) {
 	}, {
 		// A keyframe of f that keeps arriving without a loss (200 packets, one every
 		// second round: 8 s) holds the judgement off only until keyframeAssembleMax.
-		// Without the bound f would be waited for as long as the keyframe's packets came.
+		// Two bounds hold it there: the judgement's own (decodable.go) and the cache's
+		// hold of the keyframe's start (packetcache.go keepsKey), which ends at
+		// keyframeAssembleMax too; this case fails only without both (f waited for as
+		// long as the keyframe's packets came). "restarting" fails without the first alone.
 		name: "endless", parts: 200, every: 2,
 		wait: keyframeAssembleMax, waitName: "keyframeAssembleMax",
 		what: "whole keyframe of h while f's keyframe keeps arriving",
