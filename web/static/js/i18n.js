@@ -178,6 +178,17 @@ function mountSwitch(slot) {
     // is not shown (the phone's top bar hides the chosen one), and the switch's box
     // changes then.
     if (typeof ResizeObserver === 'function') new ResizeObserver(() => layOutSwitch(slot)).observe(slot);
+    // hadFocus: the focus is in the switch, or was until the layout hid the option that
+    // had it (then it is on the body); layOutSwitch gives it back to the option shown.
+    // Focus moved elsewhere (another element, a click outside, blur) is left there.
+    slot.addEventListener('focusin', () => { slot.dataset.hadFocus = '1'; });
+    slot.addEventListener('focusout', (e) => {
+      if (e.relatedTarget && slot.contains(e.relatedTarget)) return;
+      if (e.relatedTarget || shown(e.target)) delete slot.dataset.hadFocus;
+    });
+    document.addEventListener('pointerdown', (e) => {
+      if (!slot.contains(e.target)) delete slot.dataset.hadFocus;
+    }, true);
   }
   for (const b of slot.querySelectorAll('.language-option')) {
     const lang = b.dataset.lang;
@@ -219,6 +230,7 @@ function layOutSwitch(slot) {
   const options = [...slot.querySelectorAll('.language-option')];
   const visible = options.filter(shown);
   const lone = options.length > 1 && visible.length === 1;
+  const wasLone = slot.hasAttribute('data-lone');
   slot.toggleAttribute('data-lone', lone); // app.css: it shows the name its own name begins with
   if (lone) {
     slot.removeAttribute('role');
@@ -244,6 +256,16 @@ function layOutSwitch(slot) {
   }
   const stop = tabStop(slot);
   for (const b of options) b.tabIndex = b === stop ? 0 : -1;
+  // The focus stays on the switch when the layout changes it (a phone turned, a window
+  // narrowed): the option that had it may be out of sight now (the focus went to the
+  // body, and the next Tab to the top of the page), or the switch has changed its form
+  // (a screen reader is told of the new one by the focus on its tab stop).
+  const f = document.activeElement;
+  const away = !f || f === document.body;
+  const inside = options.includes(f);
+  if (stop && f !== stop && shown(stop) && ((inside && (!shown(f) || wasLone !== lone)) || (away && slot.dataset.hadFocus))) {
+    stop.focus();
+  }
 }
 
 /**
