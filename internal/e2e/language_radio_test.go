@@ -21,6 +21,8 @@ type languageGroup struct {
 		// Label is its aria-label, LangAttr its lang attribute (the language its name is
 		// read in), Text what it shows.
 		Label, LangAttr, Text string
+		// Title is its tooltip, heard as its description where it is not its name.
+		Title string
 	}
 }
 
@@ -31,7 +33,7 @@ func languageGroupJS(slot string) string {
 			focus: g.contains(f) ? "option " + f.dataset.lang : f === document.body ? "the body" : f.id || f.tagName,
 			options: [...g.querySelectorAll(".language-option")].map((b) => ({ lang: b.dataset.lang, role: b.getAttribute("role") || "",
 				checked: b.getAttribute("aria-checked") || "", tabIndex: b.tabIndex, shown: b.getClientRects().length > 0,
-				label: b.getAttribute("aria-label") ?? "", langAttr: b.getAttribute("lang") ?? "", text: b.innerText.replace(/\s+/g, " ").trim() })) }; })()`, jsString(slot))
+				label: b.getAttribute("aria-label") ?? "", langAttr: b.getAttribute("lang") ?? "", text: b.innerText.replace(/\s+/g, " ").trim(), title: b.title })) }; })()`, jsString(slot))
 }
 
 // checkLanguageGroup checks that slot is the radio group "Language"/"Sprache" with want
@@ -81,6 +83,9 @@ func checkLanguageButton(ctx context.Context, t *testing.T, p *participant, slot
 			p.kind, step, g.Role, g.Name, g.Lang, g.Focus, want, focus)
 	}
 	for _, o := range g.Options {
+		if o.Lang != want && o.Title != "" && o.Title != name {
+			t.Errorf("%s, %s: the option shown has the tooltip %q, heard after its name as its description; want none or its name %q", p.kind, step, o.Title, name)
+		}
 		if o.Lang == want {
 			if o.Shown || o.TabIndex >= 0 {
 				t.Errorf("%s, %s: the chosen language's option is shown %v, tab index %d; want it hidden and out of the tab order", p.kind, step, o.Shown, o.TabIndex)

@@ -246,12 +246,18 @@ function layOutSwitch(slot) {
       b.removeAttribute('aria-checked');
       b.removeAttribute('lang'); // its name is in the page's language; the name shown keeps its own
       const name = (catalogues[lang] || {})['language.name'] || lang;
-      if (SWITCH_TO[lang]) b.setAttribute('aria-label', attrText('aria-label', SWITCH_TO[lang], { name }));
+      const label = SWITCH_TO[lang] ? attrText('aria-label', SWITCH_TO[lang], { name }) : name;
+      b.setAttribute('aria-label', label);
+      // The tooltip says the same: the language's name alone, the title it has in the
+      // group, was heard after the name as its description ("English – auf Englisch
+      // umstellen, Schalter, English"), and a German reader sees what "English" does.
+      b.title = label;
     } else {
       b.setAttribute('role', 'radio');
       b.setAttribute('aria-checked', String(lang === current));
       b.lang = lang;
       b.removeAttribute('aria-label');
+      b.title = (catalogues[lang] || {})['language.name'] || lang;
     }
   }
   const stop = tabStop(slot);
