@@ -22,6 +22,7 @@ import { UNREADABLE } from '../static/js/e2ee/session-chat.js';
 import { ROTATE_DELAY_MS } from '../static/js/e2ee/rotations.js';
 import { DayKeys, FakeClock, FakeMedia, KeyRelay, eventually } from './harness.mjs';
 import { randomBytes } from '../static/js/e2ee/keys.js';
+import { MAX_IDENTITIES } from '../static/js/e2ee/seen-keys.js';
 import { serverSays, sent, dropAndResume } from './media-standins.mjs';
 import { resumingPage } from './resume-page.mjs';
 
@@ -145,4 +146,45 @@ test("the page's own resume hands its new key schedule the chat counters, also t
   await resumed.keysStarted;
   assert.deepEqual(resumed.keys.chatCounters(), counters, 'the resumed key schedule lost the chat counters');
   assert.equal(resumed.keys.chatCounter, own, 'the resumed key schedule lost the own chat counter');
+});
+
+// What a resume carries is the page's own memory, but SessionKeys checks it as it checks
+// the carried identities (dead-ids-bound.test.mjs): what reaches its ChatKeys is bounded
+// over a day of resumes, holds no junk and no id that left, and a counter that is not
+// one (FORMAT.md: 1 to 2^53 − 1) is not taken for the own last, from which the page's
+// next text counts on: taken, an own counter above 2^53 − 1 (or not a number)
+// left the page unable to write a text for the rest of its stay.
+test('a key schedule takes the carried chat counters bounded: no junk, no dead id, at most MAX_IDENTITIES; a junk own counter is not taken', async () => {
+  assert.equal(MAX_IDENTITIES, 20000);
+  const meeting = await MeetingCrypto.fromSecret(randomBytes(16));
+  const many = Array.from({ length: MAX_IDENTITIES + 10 }, (_, i) => [`p-old-${i}`, 1_800_000_000_000 + i]);
+  const junk = [null, 'p-x', ['p-j1'], ['p-j2', 0], ['p-j3', -5], ['p-j4', 1.5], ['p-j5', '7'], ['p-j6', NaN],
+    ['p-j7', 2 ** 53], ['p-j8', Infinity], ['', 5], [7, 5], ['p-dead', 9]];
+  const make = (chatCounter) => new DayKeys({
+    meeting, media: new FakeMedia(), clock: new FakeClock(), send: () => {},
+    left: ['p-dead'], chatCounters: [...junk, ...many], chatCounter,
+  });
+  const keys = make(0);
+  const taken = [...keys.chatKeys.counters];
+  const wrong = taken.filter(([id]) => !id.startsWith('p-old-')).map(([id, c]) => `${id}: ${c}`);
+  assert.deepEqual(wrong, [], 'junk or a dead id taken');
+  assert.equal(taken.length, MAX_IDENTITIES, 'the carried chat counters are not bounded (or a good one skipped)');
+  // A counter of an id that left, still held while a text of it in flight is taken
+  // (ChatKeys.left): not carried on.
+  keys.chatKeys.counters.set('p-dead', 12);
+  assert.ok(!keys.chatCounters().some(([id]) => id === 'p-dead'), 'the counter of an id that left is carried on');
+  keys.close();
+
+  for (const own of [2 ** 53, Infinity, NaN, '1800000000000', -1]) {
+    const k = make(own);
+    await k.start('p-ann', []);
+    let text;
+    try {
+      text = await k.encryptChat('still writing');
+    } catch (err) {
+      assert.fail(`with ${String(own)} carried as the own counter the page cannot write: ${err.message}`);
+    }
+    assert.equal(await k.decryptChat('p-ann', text), 'still writing', `own counter ${String(own)}`);
+    k.close();
+  }
 });
