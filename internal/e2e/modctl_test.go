@@ -26,12 +26,26 @@ func waitFor(ctx context.Context, t *testing.T, p *participant, what, js string)
 	t.Helper()
 	start := time.Now()
 	if err := p.tab.WaitFor(ctx, js); err != nil {
-		t.Fatalf("%s (%s): %s: %v (after %v)", p.name, p.kind, what, err, time.Since(start).Round(time.Millisecond))
+		t.Fatalf("%s (%s): %s: %v (after %v; the page: %s)", p.name, p.kind, what, err, time.Since(start).Round(time.Millisecond), pageSummary(p))
 	}
 	// A slow step is worth knowing about when a run nears its deadline.
 	if d := time.Since(start); d > 5*time.Second {
 		t.Logf("%s (%s): %s took %v", p.name, p.kind, what, d.Round(time.Millisecond))
 	}
+}
+
+// pageSummary is what a failed wait names of the page besides its condition: its state
+// and the start of the text it shows (a stuck page says where it stuck: one CI run's
+// admitted person never reached "joined", and the failure said only "false"). Its own
+// short deadline, as the test's may be spent.
+func pageSummary(p *participant) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var s struct{ State, Text string }
+	if err := p.tab.Eval(ctx, `({state: document.body.dataset.state || "", text: document.body.innerText.replace(/\s+/g, " ").slice(0, 300)})`, &s); err != nil {
+		return "unreadable: " + err.Error()
+	}
+	return fmt.Sprintf("state %q, text %q", s.State, s.Text)
 }
 
 // audioEnergy is the total audio energy recv has received from sender so far.
@@ -220,7 +234,10 @@ func TestKnockAlerts(t *testing.T) {
 	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
 	knock(ctx, t, doraTab, "Dora")
 	waitFor(ctx, t, mona, "count in the title", fmt.Sprintf(`document.title === %q`, "(2) "+base))
-	waitFor(ctx, t, mona, "a second notification", `window.conclaveTest.notifications().length === 2`)
+	// At least two: a knock within ALERT_GAP_MS of the last alert corrects the shown
+	// notification's count at once and alerts when the gap is over (a third), one after
+	// it alerts at once; on a loaded machine either comes.
+	waitFor(ctx, t, mona, "a second notification", `window.conclaveTest.notifications().length >= 2`)
 	var shown []struct{ Title, Body string }
 	if err := modTab.Eval(ctx, `window.conclaveTest.notifications()`, &shown); err != nil {
 		t.Fatal(err)
@@ -239,6 +256,11 @@ func TestKnockAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	clickIn(ctx, t, mona, "#btn-waiting")
+	// "Admit all" admits the knocks whose link is proven (waiting-admit.js): on a loaded
+	// machine Dora's proof was still being checked at the click, she was rightly left
+	// waiting, and the test waited out its context for her. A moderator sees the button
+	// say "Admit all" once both are proven.
+	waitFor(ctx, t, mona, "both knocks' links verified", `window.conclave.waiting().length === 2 && window.conclave.waiting().every((w) => w.link === "verified")`)
 	clickIn(ctx, t, mona, "#btn-admit-all")
 	// One condition a wait, so a failure names the half that never came: the two let in
 	// (each page's own state, then the moderator's roster), then the title.

@@ -143,6 +143,40 @@ test('a reconnect leaves the knock notification to the new waiting list, whose c
   alert.end();
 });
 
+test('a knock after the gap makes one notification, which alerts and says the new count', (t) => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => { mock.timers.reset(); delete window.Notification; document.hidden = false; });
+  const made = [];
+  window.Notification = class {
+    static permission = 'granted';
+    constructor(title, opts) { this.opts = opts; made.push(this); }
+    close() {}
+  };
+  window.focus = () => {};
+  document.hidden = true;
+  const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
+  alert.chime = () => {};
+  const k = (id) => ({ participantId: id });
+  alert.update([k('p-1')]);
+  assert.equal(made.length, 1);
+  mock.timers.tick(ALERT_GAP_MS); // the second knock comes after the gap: alerted at once
+  alert.update([k('p-1'), k('p-2')]);
+  assert.deepEqual(made.slice(1).map((n) => [n.opts.body, n.opts.silent]), [['2 people are in the waiting room', false]],
+    'one knock, one notification: the alert, with the count');
+  mock.timers.tick(ALERT_GAP_MS);
+  assert.equal(made.length, 2, 'notified again with nothing new');
+  // Within the gap a knock is held back from alerting: the one shown is corrected
+  // quietly at once, and the alert follows when the gap is over.
+  alert.update([k('p-1'), k('p-2'), k('p-3')]);
+  mock.timers.tick(1000);
+  alert.update([k('p-1'), k('p-2'), k('p-3'), k('p-4')]);
+  assert.deepEqual(made.slice(2).map((n) => [n.opts.body, n.opts.silent]), [['3 people are in the waiting room', false], ['4 people are in the waiting room', true]]);
+  mock.timers.tick(ALERT_GAP_MS);
+  assert.deepEqual(made.slice(4).map((n) => [n.opts.body, n.opts.silent]), [['4 people are in the waiting room', false]]);
+  alert.update([]);
+  alert.end();
+});
+
 test('a tab that closes or reloads takes its knock notification with it', (t) => {
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
   const handlers = {};

@@ -125,12 +125,14 @@ export class KnockAlert {
     this.seen = new Set([...waiting, ...entries.map((w) => w.participantId)]);
     this.count = entries.length;
     if (this.count === 0) this._unnotify();
-    // The notification says how many wait: one that said more (or fewer) is replaced,
-    // quietly, by one with the count of now (same tag; no new sound or banner).
-    else if (this.shown && this.shownCount !== this.count) this._notify({ quiet: true });
     this._title();
     this.renderControls();
     if (this.due.size > 0) this._alert();
+    // The notification says how many wait: one that said more (or fewer) is replaced,
+    // quietly, by one with the count of now (same tag; no new sound or banner). After
+    // the alert: a knock alerted at once is told by the alert's own notification, with
+    // this count; a correction before it made two notifications of one knock.
+    if (this.count > 0 && this.shown && this.shownCount !== this.count) this._notify({ quiet: true });
   }
 
   /** _alert chimes and notifies, at most once per ALERT_GAP_MS; one due meanwhile waits. */
