@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { newSeen, judgeKey, newKey, pastKey, keysKept, hex } from '../static/js/e2ee/seen-keys.js';
-import { MAX_RATCHET } from '../static/js/e2ee/keys.js';
+import { KEY_INDEX_COUNT, MAX_RATCHET } from '../static/js/e2ee/keys.js';
 import { ROTATE_DELAY_MS } from '../static/js/e2ee/rotations.js';
 import { FakeClock, dayRoom } from './harness.mjs';
 
@@ -18,10 +18,15 @@ test('a long day of joins and leaves: a member\'s remembered keys stay bounded, 
   const clock = new FakeClock();
   const { relay, join, 'p-a': a, 'p-b': b } = await dayRoom(clock, ['p-a', 'p-b']);
   try {
-    // 500 people come and go, one after another: a ratchets for each join (b follows
-    // by itself) and rotates for each leave (b takes the rotated key's envelope): a
-    // thousand key changes, half of them envelopes b remembers.
-    for (let i = 0; i < 500; i++) {
+    // ROUNDS people come and go, one after another: a ratchets for each join (b follows
+    // by itself) and rotates for each leave (b takes the rotated key's envelope): twice
+    // as many key changes, half of them envelopes b remembers. A record that forgot
+    // nothing would hold ROUNDS earlier keys, ten times MAX_RATCHET; and a's counter
+    // passes KEY_INDEX_COUNT + MAX_RATCHET, so its key index wraps and a record that
+    // judged by index, not counter, would keep the keys from before the wrap. (It was
+    // 500 rounds, 10 s of the suite; nothing here depends on more than these two.)
+    const ROUNDS = 10 * MAX_RATCHET;
+    for (let i = 0; i < ROUNDS; i++) {
       const id = `p-x${i}`;
       await join(id);
       relay.leave(id);
@@ -30,7 +35,7 @@ test('a long day of joins and leaves: a member\'s remembered keys stay bounded, 
       await relay.settle();
     }
     const counter = a.keys.own.seq - 1;
-    assert.ok(counter >= 900, `a made only ${counter + 1} keys`);
+    assert.ok(counter > KEY_INDEX_COUNT + MAX_RATCHET, `a made only ${counter + 1} keys: its key index did not wrap`);
     const seen = b.keys.seen.get('p-a');
     assert.equal(seen.current, hexOf(a.keys.own.raw), 'b does not hold a\'s newest key as current');
     assert.equal(b.keys.stateOf('p-a'), 'verified');
