@@ -50,6 +50,14 @@ export class FakeClock {
     }
     this.t = end;
   }
+  /** runNext moves time to the first timer due and runs what is due then; false when none is set. */
+  runNext() {
+    let at = Infinity;
+    for (const x of this.timers.values()) at = Math.min(at, x.at);
+    if (at === Infinity) return false;
+    this.advance(Math.max(0, at - this.t));
+    return true;
+  }
 }
 
 /** FakeMedia stands in for the media worker: it keeps the own key and every key given per sender. */

@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, noop, dropSocket, dropAndResume } from './media-standins.mjs';
 import { installMiniDOM, append, seen, spoken } from './mini-dom.mjs';
-import { eventually } from './harness.mjs';
+import { FakeClock, eventually } from './harness.mjs';
 
 const { location } = globalThis.window;
 const doc = installMiniDOM();
@@ -81,6 +81,7 @@ function page(t) {
   };
   p.reconnect = new Reconnect({
     attempt: (resume) => p.open(resume),
+    clock: new FakeClock(), // its backoff: dropAndResume moves it on (media-standins.mjs)
     giveUp: (kind) => { p.gaveUp = kind; stopped(); },
   });
   p.open = (resume = null) => {

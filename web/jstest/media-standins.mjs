@@ -168,6 +168,9 @@ export const dropSocket = (code = 1006) => {
  * dropAndResume: the link of page p's joined session drops (p.session, p.reconnect: the
  * tests' play of meeting.js's glue); check(before), if given, looks at the page at once,
  * the dropped session before; then the page's next attempt, a new Session, sends `resume`.
+ * A Reconnect on a FakeClock (harness.mjs) has its backoff run as soon as it is armed,
+ * its clock moved on by exactly that wait (250 ms to 3 s after quick drops); on the real
+ * clock the test waits it out.
  */
 export async function dropAndResume(p, check = null) {
   const before = p.session;
@@ -175,7 +178,11 @@ export async function dropAndResume(p, check = null) {
   dropSocket();
   assert.equal(p.reconnect.active, true, 'the page does not resume');
   if (check) check(before);
-  await eventually(() => p.session !== before && sent.some((m) => m.type === 'resume'), 'the resume');
+  const { clock } = p.reconnect;
+  await eventually(() => {
+    if (p.reconnect.timer && clock.runNext) clock.runNext();
+    return p.session !== before && sent.some((m) => m.type === 'resume');
+  }, 'the resume');
 }
 
 export const gridStandIn = () => new Proxy({ tiles: new Map() }, {

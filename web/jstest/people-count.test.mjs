@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, dropSocket, dropAndResume } from './media-standins.mjs';
-import { eventually } from './harness.mjs';
+import { FakeClock, eventually } from './harness.mjs';
 
 const nodes = new Map();
 const node = (id) => {
@@ -49,6 +49,7 @@ function page(t) {
   const renderRoster = () => renderPeopleCount(held.shown(live()));
   p.reconnect = new Reconnect({
     attempt: (resume) => p.open(resume),
+    clock: new FakeClock(), // its backoff: dropAndResume moves it on (media-standins.mjs)
     giveUp: (kind) => { p.gaveUp = kind; held.forget(); renderRoster(); }, // stopped()
   });
   p.open = (resume = null) => {

@@ -3,7 +3,7 @@
 // a member's identity broadcast to replay.
 import assert from 'node:assert/strict';
 import { gridStandIn, uiStandIn, noop } from './media-standins.mjs';
-import { FakeMedia } from './harness.mjs';
+import { FakeClock, FakeMedia } from './harness.mjs';
 
 const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
@@ -23,7 +23,8 @@ export const LINK_SECRET = new Uint8Array(16).fill(7);
 export function resumingPage(t) {
   const media = new LocalMedia();
   const p = { media, session: null, sessions: [] };
-  p.reconnect = new Reconnect({ attempt: (resume) => p.open(resume), giveUp: () => {} });
+  // Its backoff on a FakeClock, which dropAndResume moves on (media-standins.mjs).
+  p.reconnect = new Reconnect({ attempt: (resume) => p.open(resume), giveUp: () => {}, clock: new FakeClock() });
   p.open = (resume = null, given = {}) => {
     const session = new Session({
       meetingId: 'm1', name: 'Ann', media, grid: gridStandIn(), chat: noop, resume,

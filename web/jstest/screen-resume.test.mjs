@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverSays, sent, gridStandIn, uiStandIn, noop, captureShown, dropSocket, dropAndResume } from './media-standins.mjs';
-import { eventually } from './harness.mjs';
+import { FakeClock, eventually } from './harness.mjs';
 
 const { LocalMedia } = await import('../static/js/media.js');
 const { Session } = await import('../static/js/session.js');
@@ -35,6 +35,7 @@ function page(t) {
   p.controls = new Controls({ media, grid: gridStandIn(), session: () => p.session });
   p.reconnect = new Reconnect({
     attempt: (resume) => p.open(resume),
+    clock: new FakeClock(), // its backoff: dropAndResume moves it on (media-standins.mjs)
     giveUp: (kind) => { p.gaveUp = kind; },
     release: () => media.stopScreen(),
   });

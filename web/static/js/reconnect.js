@@ -19,7 +19,7 @@ import { $, el, announce, announceAlert, clearAlert } from './dom.js';
 import { t, setText } from './i18n.js';
 import { tabValue, setTabValue } from './storage.js';
 import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from './reconnect-core.js';
-import { monotonicNow } from './monotonic.js';
+import { realClock } from './heartbeat.js';
 import { openTimeoutMs } from './signaling.js';
 
 /** How long attempts go on while the server cannot be reached (its grace is 60 s). */
@@ -49,8 +49,12 @@ export class Reconnect {
    * sends it again without a new pick. It is told at Leave and whenever resuming ends
    * without coming back (refused, given up, removed or ended while away), so that no
    * capture is left running.
+   * clock ({now, setTimeout, clearTimeout}; tests: harness.mjs FakeClock) times the
+   * backoff, the give-up, the ICE restart and a connection's stability; the page's is
+   * heartbeat.js realClock, the monotonic clock and the browser's timers.
    */
-  constructor({ attempt, giveUp, release = () => {} }) {
+  constructor({ attempt, giveUp, release = () => {}, clock = realClock }) {
+    this.clock = clock;
     this.attempt = attempt;
     this.giveUp = giveUp;
     this.release = release;
@@ -168,9 +172,9 @@ export class Reconnect {
       // Where it stands still in sleep, the time asleep does not count towards the
       // give-up: a page that wakes tries again, and the server, whose grace did run,
       // answers resume_failed, which ends it as before.
-      if (!this.backAt || monotonicNow() - this.backAt >= STABLE_MS) this.tries = 0;
+      if (!this.backAt || this.clock.now() - this.backAt >= STABLE_MS) this.tries = 0;
       this.opens = 0;
-      this.since = monotonicNow();
+      this.since = this.clock.now();
       this.drops++;
       this._show(true);
       // At once and once: the polite line said it after what it was saying, and the
@@ -188,7 +192,7 @@ export class Reconnect {
     this.active = true;
     this.tries = 0;
     this.opens = 0;
-    this.since = monotonicNow();
+    this.since = this.clock.now();
     this.drops++;
     this._show(true);
     this._attempt(resume);
@@ -201,7 +205,7 @@ export class Reconnect {
    */
   failed(kind) {
     if (!this.active) return false;
-    if (RETRY_KINDS.has(kind) && monotonicNow() - this.since < GIVE_UP_MS) {
+    if (RETRY_KINDS.has(kind) && this.clock.now() - this.since < GIVE_UP_MS) {
       const resume = this.stored();
       if (resume) {
         this._schedule(resume);
@@ -225,7 +229,7 @@ export class Reconnect {
       const drop = this.drops;
       announce(t('reconnect.back'), { holds: () => !this.active && this.drops === drop });
     }
-    this.backAt = monotonicNow();
+    this.backAt = this.clock.now();
     this._stop();
   }
 
@@ -245,7 +249,7 @@ export class Reconnect {
       (stuck && pc.connectionState === 'connecting'));
     if (failed(pub)) session.publisher.restartIce();
     if (failed(sub)) session.sig.send('ice_restart', { pc: 'subscribe' });
-    this.iceTimer = setTimeout(() => {
+    this.iceTimer = this.clock.setTimeout(() => {
       this.iceTimer = 0;
       if (session.ended || !session.sig || session.sig.closed) return;
       const down = (pc) => failed(pc) || (!!pc && pc.connectionState === 'disconnected');
@@ -260,9 +264,9 @@ export class Reconnect {
   }
 
   _schedule(resume) {
-    clearTimeout(this.timer);
+    this.clock.clearTimeout(this.timer);
     const wait = backoffMs(this.tries++);
-    this.timer = setTimeout(async () => {
+    this.timer = this.clock.setTimeout(async () => {
       this.timer = 0;
       if (!this.active) return;
       // A websocket only once the server answers (reconnect-core.js reachable).
@@ -281,8 +285,8 @@ export class Reconnect {
     // "Reconnecting…" is over: not written after Leave, nor left to be read on the page.
     if (this.active) clearAlert();
     this.active = false;
-    clearTimeout(this.timer);
-    clearTimeout(this.iceTimer);
+    this.clock.clearTimeout(this.timer);
+    this.clock.clearTimeout(this.iceTimer);
     this.timer = 0;
     this.iceTimer = 0;
     this._show(false);
