@@ -12,6 +12,35 @@ globalThis.document = { title: 'Meeting', hidden: false, nodeType: 9, querySelec
 
 const { ALERT_GAP_MS, KnockAlert } = await import('../static/js/knock-alert.js');
 
+/**
+ * backgroundTab is a moderator's tab in the background on fake time, its notifications
+ * granted: made is every notification made, in order; showing() the one the browser's
+ * notification centre shows now (one per tag, a new one replaces it); each has `open`.
+ */
+function backgroundTab(t) {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+  t.after(() => { mock.timers.reset(); delete window.Notification; document.hidden = false; });
+  const centre = new Map();
+  const made = [];
+  window.Notification = class {
+    static permission = 'granted';
+    constructor(title, opts) {
+      this.title = title;
+      this.opts = opts;
+      this.open = true;
+      centre.set(opts.tag, this);
+      made.push(this);
+    }
+    close() {
+      this.open = false;
+      if (centre.get(this.opts.tag) === this) centre.delete(this.opts.tag);
+    }
+  };
+  window.focus = () => {};
+  document.hidden = true;
+  return { made, showing: () => centre.get('conclave-knock') };
+}
+
 test('a resumed session does not chime again for the knocks already announced', (t) => {
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
   t.after(() => mock.timers.reset());
@@ -76,16 +105,7 @@ test('a knock the gap held back is still alerted across a reconnect', (t) => {
 });
 
 test('the knock notification is taken back once nobody waits, and when the session or the role ends', (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
-  t.after(() => { mock.timers.reset(); delete window.Notification; document.hidden = false; });
-  const shown = [];
-  window.Notification = class {
-    static permission = 'granted';
-    constructor(title, opts) { this.title = title; this.opts = opts; this.open = true; shown.push(this); }
-    close() { this.open = false; }
-  };
-  window.focus = () => {};
-  document.hidden = true; // the moderator's tab is in the background
+  const { made: shown } = backgroundTab(t);
   const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
   alert.chime = () => {};
   alert.update([{ participantId: 'p-1' }]);
@@ -103,24 +123,7 @@ test('the knock notification is taken back once nobody waits, and when the sessi
 });
 
 test('a reconnect leaves the knock notification to the new waiting list, whose count it then says', (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
-  t.after(() => { mock.timers.reset(); delete window.Notification; document.hidden = false; });
-  // The browser's notification centre: one notification per tag, a new one replaces it.
-  const centre = new Map();
-  const made = [];
-  window.Notification = class {
-    static permission = 'granted';
-    constructor(title, opts) {
-      this.title = title;
-      this.opts = opts;
-      centre.set(opts.tag, this);
-      made.push(this);
-    }
-    close() { if (centre.get(this.opts.tag) === this) centre.delete(this.opts.tag); }
-  };
-  const showing = () => centre.get('conclave-knock');
-  window.focus = () => {};
-  document.hidden = true;
+  const { made, showing } = backgroundTab(t);
   const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
   alert.chime = () => {};
   const k = (id) => ({ participantId: id });
@@ -144,16 +147,7 @@ test('a reconnect leaves the knock notification to the new waiting list, whose c
 });
 
 test('a knock after the gap makes one notification, which alerts and says the new count', (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
-  t.after(() => { mock.timers.reset(); delete window.Notification; document.hidden = false; });
-  const made = [];
-  window.Notification = class {
-    static permission = 'granted';
-    constructor(title, opts) { this.opts = opts; made.push(this); }
-    close() {}
-  };
-  window.focus = () => {};
-  document.hidden = true;
+  const { made } = backgroundTab(t);
   const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
   alert.chime = () => {};
   const k = (id) => ({ participantId: id });
@@ -178,18 +172,10 @@ test('a knock after the gap makes one notification, which alerts and says the ne
 });
 
 test('a tab that closes or reloads takes its knock notification with it', (t) => {
-  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
   const handlers = {};
   window.addEventListener = (type, fn) => { (handlers[type] ||= []).push(fn); };
-  t.after(() => { mock.timers.reset(); delete window.Notification; delete window.addEventListener; document.hidden = false; });
-  const shown = [];
-  window.Notification = class {
-    static permission = 'granted';
-    constructor(title, opts) { this.title = title; this.opts = opts; this.open = true; shown.push(this); }
-    close() { this.open = false; }
-  };
-  window.focus = () => {};
-  document.hidden = true;
+  t.after(() => { delete window.addEventListener; });
+  const { made: shown } = backgroundTab(t);
   const alert = new KnockAlert({ isModerator: () => true, openWaiting() {} });
   alert.chime = () => {};
   alert.update([{ participantId: 'p-1' }]);
