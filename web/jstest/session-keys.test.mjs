@@ -8,122 +8,14 @@ import assert from 'node:assert/strict';
 
 import { MeetingCrypto, SessionKeys, safetyCode } from '../static/js/e2ee/session-keys.js';
 import { UNREADABLE } from '../static/js/e2ee/session-chat.js';
-import { CAMERA, KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { MAX_RATCHET, randomBytes, ratchet } from '../static/js/e2ee/keys.js';
 import { hex } from '../static/js/e2ee/seen-keys.js';
-import { CHAT_ASK_MS, decryptChat, encryptChat } from '../static/js/e2ee/chat-keys.js';
+import { encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { WORDS, codeWords } from '../static/js/e2ee/words.js';
 import { encode } from '../static/js/e2ee/b64.js';
 import { decryptTitle } from '../static/js/rooms-keys.js';
-import { DayKeys, FakeClock, FakeMedia, KeyRelay, eventually, tick } from './harness.mjs';
-
-/**
- * Room is a server relaying key messages between members, in order. Its members' key
- * schedules are of class Keys, on clock when one is given (settle runs what is due on
- * it; nothing else moves it), else on the real one.
- */
-class Room extends KeyRelay {
-  constructor({ clock = null, Keys = SessionKeys } = {}) {
-    super();
-    this.sent = []; // every message members sent: {from, type, to?, envelopes?}
-    this.clock = clock;
-    this.Keys = Keys;
-  }
-  /** sendBatch is the server's e2ee_batch: each envelope reaches its own recipient. */
-  sendBatch(from, envelopes) {
-    this.sent.push({ from, type: 'e2ee_batch', envelopes });
-    for (const { to, data } of envelopes) this.relay(from, to, data);
-  }
-  send(from, to, data) {
-    this.sent.push({ from, type: 'e2ee', to, t: JSON.parse(data).t });
-    this.relay(from, to, data);
-  }
-  record(m, from, to, data) {
-    m.log.push({ from, data });
-  }
-  /**
-   * join admits a member; sending false is a page without a publish connection,
-   * resumed a new page of a member that was there (the others hear participant_resumed).
-   */
-  async join(id, secret, { sending = true, resumed = false } = {}) {
-    const meeting = await MeetingCrypto.fromSecret(secret);
-    const media = new FakeMedia();
-    const keys = new this.Keys({
-      meeting, media, sending, ...(this.clock && { clock: this.clock }),
-      send: (to, data) => this.send(id, to, data),
-      sendBatch: (envelopes) => this.sendBatch(id, envelopes),
-    });
-    return this.admit(id, { id, keys, media, log: [] }, { resumed });
-  }
-}
-
-/** threeMembers is a room where p-a, p-b and p-c joined with one secret and settled. */
-async function threeMembers() {
-  const room = new Room();
-  const secret = randomBytes(16);
-  const a = await room.join('p-a', secret);
-  const b = await room.join('p-b', secret);
-  const c = await room.join('p-c', secret);
-  await room.settle();
-  return { room, a, b, c, secret };
-}
-
-/** frameOf encrypts a VP8 delta frame with a member's current own key. */
-async function frameOf(m) {
-  const ring = new KeyRing();
-  await ring.set(m.media.own.index, m.media.own.raw);
-  return ring.encrypt(m.id, Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8, CAMERA);
-}
-
-/** canRead: do the keys `reader` received from `sender` (ratcheting up to 8 steps) open its frames? */
-async function canRead(reader, senderId, frame) {
-  const ring = new KeyRing();
-  for (const { index, raw } of reader.media.received.get(senderId) || []) await ring.set(index, raw);
-  try {
-    await ring.decrypt(senderId, frame, VP8, CAMERA);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** chatReadable: does any key `reader` received from `sender`, or a ratchet of one, open text? */
-async function chatReadable(reader, senderId, text) {
-  for (const { raw: first } of reader.media.received.get(senderId) || []) {
-    let raw = first;
-    for (let step = 0; step < 16; step++, raw = await ratchet(raw)) {
-      try {
-        await decryptChat(raw, senderId, text);
-        return true;
-      } catch {
-        // not this one
-      }
-    }
-  }
-  return false;
-}
-
-/**
- * readChat is m's decryptChat of text from `from` on a room's fake clock: a text whose
- * key does not come waits CHAT_WAIT_MS for it, asking every CHAT_ASK_MS; the clock is
- * moved on by an ask's interval whenever nothing else is left to run, until the text is
- * read or given up. (On the real clock each such verdict waited out its 10 s.)
- */
-async function readChat(clock, m, from, text) {
-  let done = false;
-  const reading = m.keys.decryptChat(from, text).finally(() => { done = true; });
-  for (;;) {
-    await tick();
-    if (done) return reading;
-    clock.advance(CHAT_ASK_MS);
-  }
-}
-
-/** codeOf waits for m's latest safety-code computation (a slow hash) and returns the code. */
-async function codeOf(m) {
-  await m.keys.codePending;
-  return m.keys.code;
-}
+import { DayKeys, FakeClock, FakeMedia, eventually } from './harness.mjs';
+import { Room, canRead, chatReadable, codeOf, frameOf, readChat, threeMembers } from './session-room.mjs';
 
 test('three members verify each other, exchange keys and agree on the safety code', async () => {
   const { room, a, b, c } = await threeMembers();
