@@ -292,8 +292,8 @@ export const rosterMethods = {
   /**
    * carriedOver is what the session a resume starts takes of this one, as its options
    * (meeting.js join): a resume continues this stay, so what the page learnt of it stays
-   * known across the drop (each part below, the chat counters, session-e2ee.js, and the
-   * marks on names that look alike, session-marks.js). A reload takes none of it.
+   * known across the drop (each part below; the marks on names that look alike,
+   * session-marks.js). A reload takes none of it.
    */
   carriedOver() {
     return {
@@ -301,7 +301,8 @@ export const rosterMethods = {
       warned: this.warnedKinds(),
       knockWrong: this.knockWrongIds(),
       knockNonces: this.knockNonceOwners(),
-      identities: this.earlierIdentities(), ...this.carriedChat(),
+      identities: this.earlierIdentities(),
+      ...this.carriedChat(), // chatCounters, chatCounter (session-e2ee.js)
       nameMarks: this.nameMarks,
     };
   },
