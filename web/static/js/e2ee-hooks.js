@@ -243,7 +243,7 @@ export class MediaCrypto {
     this._post({ t: 'key', pid, index, raw: raw.slice(), counter });
   }
 
-  /** forget drops a participant's keys. */
+  /** forget drops a participant's keys, and the worker's missing-key report of it (worker.js). */
   forget(pid) {
     this._post({ t: 'forget', pid });
   }
