@@ -17,25 +17,47 @@ globalThis.sessionStorage = area();
 // test file, as a tab's end when it is closed. Node waits for every pending timer
 // before a file's process ends, and a toast shown by a file's last test held it 4 to 12
 // s after its verdict (a heartbeat 15 s): 5 s of every such file's time, a third of
-// the suite's. Only what is still pending once every test of the file (and its after
-// hooks) has run is cleared; no test's verdict changes. Intervals are left alone: one
-// left running still keeps the file from ending, which is noticed.
-const pageTimers = new Set();
+// the suite's. So what is still pending once every test of the file (and its after
+// hooks) has run is run now, in the order it was due, not waited for: a page timer that
+// throws (a toast's fade-out calling what is not there) still fails its file, as it did
+// when the file waited for it ("generated asynchronous activity after the test ended").
+// What those arm is run too, for FLUSH_ROUNDS rounds; what a timer that keeps arming
+// itself (a heartbeat) has pending then is cleared. Intervals are left alone: one left
+// running still keeps the file from ending, which is noticed.
+const FLUSH_ROUNDS = 4;
+const pageTimers = new Map(); // timer -> {at, run}
 const setTimeoutOfNode = globalThis.setTimeout;
 const clearTimeoutOfNode = globalThis.clearTimeout;
 globalThis.setTimeout = function setTimeout(fn, ms, ...args) {
-  const timer = setTimeoutOfNode(() => {
+  const run = () => {
     pageTimers.delete(timer);
     fn(...args);
-  }, ms);
-  pageTimers.add(timer);
+  };
+  const timer = setTimeoutOfNode(run, ms);
+  pageTimers.set(timer, { at: performance.now() + (Number(ms) || 0), run });
   return timer;
 };
 globalThis.clearTimeout = function clearTimeout(timer) {
   pageTimers.delete(timer);
   clearTimeoutOfNode(timer);
 };
-after(() => {
-  for (const timer of pageTimers) clearTimeoutOfNode(timer);
+after(async () => {
+  const thrown = [];
+  for (let round = 0; round < FLUSH_ROUNDS && pageTimers.size > 0; round++) {
+    const due = [...pageTimers].sort((x, y) => x[1].at - y[1].at);
+    for (const [timer, { run }] of due) {
+      if (!pageTimers.has(timer)) continue; // cleared by one that ran before it
+      clearTimeoutOfNode(timer);
+      try {
+        run();
+      } catch (err) {
+        thrown.push(err);
+      }
+    }
+    await new Promise((resolve) => setImmediate(resolve)); // what they started goes on
+  }
+  for (const timer of pageTimers.keys()) clearTimeoutOfNode(timer);
   pageTimers.clear();
+  // The after hook fails, and so does the file.
+  if (thrown.length > 0) throw new AggregateError(thrown, `a page timer pending at the file's end threw: ${thrown[0]}`);
 });
