@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
 import { randomBytes } from '../static/js/e2ee/keys.js';
+import { CHAT_ASK_MS } from '../static/js/e2ee/chat-keys.js';
 
 export const tick = (ms = 1) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -88,6 +89,7 @@ export class KeyRelay {
     this.members = new Map();
     this.inFlight = 0; // relayed messages not yet handled by their receiver
     this.drop = () => false; // (from, to, message) => true to drop it
+    this.delay = 1; // ms before a receiver handles a message (a test makes it a loaded machine's)
   }
   relay(from, to, data) {
     const msg = JSON.parse(data);
@@ -109,7 +111,7 @@ export class KeyRelay {
       } finally {
         this.inFlight--;
       }
-    }, 1);
+    }, this.delay);
   }
   /**
    * settle waits until no message is in flight, every member has handled its own and
@@ -149,6 +151,27 @@ export class KeyRelay {
   }
   close() {
     for (const m of this.members.values()) m.keys.close();
+  }
+}
+
+/**
+ * readChat is m's decryptChat of text from `from` in relay's room on its fake clock
+ * (relay.clock): a text whose key has not come waits CHAT_WAIT_MS for it, asking every
+ * CHAT_ASK_MS. The clock moves on, by CHAT_ASK_MS, only while the text waits for a key
+ * of `from` and nothing is in flight (settle): a key on its way is handled first, however
+ * long this machine takes, so the verdict is what came, never how fast. (On the real
+ * clock each text refused for want of a key waited out its 10 s.)
+ */
+export async function readChat(relay, m, from, text) {
+  let done = false;
+  const reading = m.keys.decryptChat(from, text).finally(() => { done = true; });
+  const deadline = Date.now() + 120000; // only ends a hung test, as eventually's
+  for (;;) {
+    await relay.settle();
+    if (done) return reading;
+    if (m.keys.chatKeys.waiters.has(from)) relay.clock.advance(CHAT_ASK_MS);
+    else if (Date.now() > deadline) assert.fail('the reading neither ended nor waited for a key');
+    else await tick();
   }
 }
 

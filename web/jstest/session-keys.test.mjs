@@ -14,8 +14,8 @@ import { encryptChat } from '../static/js/e2ee/chat-keys.js';
 import { WORDS, codeWords } from '../static/js/e2ee/words.js';
 import { encode } from '../static/js/e2ee/b64.js';
 import { decryptTitle } from '../static/js/rooms-keys.js';
-import { DayKeys, FakeClock, FakeMedia, eventually } from './harness.mjs';
-import { Room, canRead, chatReadable, codeOf, frameOf, readChat, threeMembers } from './session-room.mjs';
+import { DayKeys, FakeClock, FakeMedia, eventually, readChat } from './harness.mjs';
+import { Room, canRead, chatReadable, codeOf, frameOf, threeMembers } from './session-room.mjs';
 
 test('three members verify each other, exchange keys and agree on the safety code', async () => {
   const { room, a, b, c } = await threeMembers();
@@ -164,7 +164,7 @@ test('a key envelope replayed after many rotations is refused still: a key forgo
   await room.settle();
   assert.equal(b.media.received.get('p-a').length, count, `a key envelope from ${ROUNDS} rotations ago was installed`);
   const forged = await encryptChat(held.raw, held.index, 'p-a', 'from c, who left', Date.now() + 1e9);
-  assert.equal(await readChat(clock, b, 'p-a', forged), UNREADABLE);
+  assert.equal(await readChat(room, b, 'p-a', forged), UNREADABLE);
   room.close();
 });
 
@@ -191,7 +191,7 @@ test('a resume the server makes up, with the old identity replayed, is refused: 
   assert.equal(b.media.received.get('p-a'), undefined, 'a key of a was installed after the made-up resume');
   assert.equal(b.keys.roster.warnings().kinds['replayed-identity'], 1);
   const forged = await encryptChat(held.raw, held.index, 'p-a', 'from c, who left', Date.now() + 1e9);
-  assert.equal(await readChat(clock, b, 'p-a', forged), UNREADABLE);
+  assert.equal(await readChat(room, b, 'p-a', forged), UNREADABLE);
   room.close();
 });
 
@@ -359,20 +359,20 @@ test('chat texts under the senders\' media keys: members read them, a re-attribu
   const c = await room.join('p-c', secret);
   const text = await a.keys.encryptChat('hello <b>');
   assert.match(text, /^e3\.[A-Za-z0-9_-]+$/);
-  assert.equal(await readChat(clock, b, 'p-a', text), 'hello <b>');
-  assert.equal(await readChat(clock, c, 'p-a', text), 'hello <b>');
-  assert.equal(await readChat(clock, a, 'p-a', text), 'hello <b>', 'the own echo');
+  assert.equal(await readChat(room, b, 'p-a', text), 'hello <b>');
+  assert.equal(await readChat(room, c, 'p-a', text), 'hello <b>');
+  assert.equal(await readChat(room, a, 'p-a', text), 'hello <b>', 'the own echo');
   // The server sends it again: refused by everyone.
-  assert.equal(await readChat(clock, b, 'p-a', text), UNREADABLE);
-  assert.equal(await readChat(clock, a, 'p-a', text), UNREADABLE);
+  assert.equal(await readChat(room, b, 'p-a', text), UNREADABLE);
+  assert.equal(await readChat(room, a, 'p-a', text), UNREADABLE);
   // The server says p-c sent it: refused (p-a's text under p-c's key fails), never shown as p-c's.
-  assert.equal(await readChat(clock, b, 'p-c', text), UNREADABLE);
-  assert.equal(await readChat(clock, b, 'p-a', 'hello'), UNREADABLE);
+  assert.equal(await readChat(room, b, 'p-c', text), UNREADABLE);
+  assert.equal(await readChat(room, b, 'p-a', 'hello'), UNREADABLE);
   // After a leave the rotated key comes before the next text.
   room.leave('p-c');
   await room.settle();
   const after = await a.keys.encryptChat('c has gone');
-  assert.equal(await readChat(clock, b, 'p-a', after), 'c has gone');
+  assert.equal(await readChat(room, b, 'p-a', after), 'c has gone');
   room.close();
 });
 

@@ -1,12 +1,12 @@
 // The key-schedule tests' room (session-keys.test.mjs): a server relaying key messages
 // between members' SessionKeys, on a fake clock where one is given, and what a test asks
 // of a member: a frame under its key, whether another can read it, a chat text read on
-// fake time, its safety code.
+// fake time (harness.mjs readChat), its safety code.
 import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
 import { CAMERA, KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes, ratchet } from '../static/js/e2ee/keys.js';
-import { CHAT_ASK_MS, decryptChat } from '../static/js/e2ee/chat-keys.js';
-import { FakeMedia, KeyRelay, tick } from './harness.mjs';
+import { decryptChat } from '../static/js/e2ee/chat-keys.js';
+import { FakeMedia, KeyRelay } from './harness.mjs';
 
 /**
  * Room is a server relaying key messages between members, in order. Its members' key
@@ -92,22 +92,6 @@ export async function chatReadable(reader, senderId, text) {
     }
   }
   return false;
-}
-
-/**
- * readChat is m's decryptChat of text from `from` on a room's fake clock: a text whose
- * key does not come waits CHAT_WAIT_MS for it, asking every CHAT_ASK_MS; the clock is
- * moved on by an ask's interval whenever nothing else is left to run, until the text is
- * read or given up. (On the real clock each such verdict waited out its 10 s.)
- */
-export async function readChat(clock, m, from, text) {
-  let done = false;
-  const reading = m.keys.decryptChat(from, text).finally(() => { done = true; });
-  for (;;) {
-    await tick();
-    if (done) return reading;
-    clock.advance(CHAT_ASK_MS);
-  }
 }
 
 /** codeOf waits for m's latest safety-code computation (a slow hash) and returns the code. */
