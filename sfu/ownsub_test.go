@@ -310,30 +310,25 @@ func TestOwnSubscribeReusesASection(t *testing.T) {
 	defer cancel()
 	firstSSRC := r.subSSRC()
 	r.pubP.Close()
-	renegotiate := func() *Offer {
+	answer := func(o *Offer) *Offer {
 		t.Helper()
-		select {
-		case <-r.subP.NegotiationNeeded():
-		case <-ctx.Done():
-			t.Fatal("no offer needed")
-		}
-		o, err := r.subP.NextSubscribeOffer(ctx)
-		if err != nil || o == nil {
-			t.Fatalf("offer %v, %v", o, err)
+		if o == nil {
+			t.Fatal("no offer")
 		}
 		if err := r.subP.AcceptSubscribeAnswer(answerWith(t, r.sub.pc, o.SDP)); err != nil {
 			t.Fatal(err)
 		}
 		return o
 	}
-	if o := renegotiate(); len(o.Tracks) != 0 || !strings.Contains(o.SDP, "a=inactive") {
+	if o := answer(r.nextOffer(ctx)); len(o.Tracks) != 0 || !strings.Contains(o.SDP, "a=inactive") {
 		t.Fatalf("after the publisher left: tracks %v, offer %s", o.Tracks, o.SDP)
 	}
 
-	_, pub, o := r.secondCameraOffered(ctx, t, renegotiate)
-	if len(o.Tracks) != 1 || o.Tracks[0].Mid != "0" || o.Tracks[0].ParticipantID != "second" {
-		t.Fatalf("tracks %+v, want the second publisher's camera in section 0", o.Tracks)
+	_, pub, o := r.secondCameraOffered(ctx, t)
+	if o == nil || len(o.Tracks) != 1 || o.Tracks[0].Mid != "0" || o.Tracks[0].ParticipantID != "second" {
+		t.Fatalf("offer %+v, want the second publisher's camera in section 0", o)
 	}
+	answer(o)
 	var seqs []uint16
 	conntest.Eventually(t, "the second publisher's packets at the subscriber", func() bool {
 		seqs = append(seqs, pub.send())
@@ -349,11 +344,27 @@ func TestOwnSubscribeReusesASection(t *testing.T) {
 	}
 }
 
+// nextOffer waits until the subscribe connection needs an offer and makes it: nil when
+// ctx ends first or the offer fails. It reports nothing through a testing.T, so it may
+// run off the test's goroutine (secondCameraOffered), where t.Fatal must not be called.
+func (r *mediaRig) nextOffer(ctx context.Context) *Offer {
+	select {
+	case <-r.subP.NegotiationNeeded():
+	case <-ctx.Done():
+		return nil
+	}
+	o, err := r.subP.NextSubscribeOffer(ctx)
+	if err != nil {
+		return nil
+	}
+	return o
+}
+
 // secondCameraOffered has a participant "second" join the subscriber's room and
-// publish a camera from a Pion peer, and returns it, its publisher and the offer that
-// offer (run meanwhile: the subscriber's next offer, answered or not) returned. The
-// track is published at its first packet: the publisher sends until offer returns.
-func (r *mediaRig) secondCameraOffered(ctx context.Context, t *testing.T, offer func() *Offer) (*Participant, *testPublisher, *Offer) {
+// publish a camera from a Pion peer, and returns it, its publisher and the subscriber's
+// next offer (nextOffer, unanswered; nil if none came). The track is published at its
+// first packet: the publisher sends until the offer is made.
+func (r *mediaRig) secondCameraOffered(ctx context.Context, t *testing.T) (*Participant, *testPublisher, *Offer) {
 	t.Helper()
 	second, err := r.subP.room.Join("second")
 	if err != nil {
@@ -365,7 +376,7 @@ func (r *mediaRig) secondCameraOffered(ctx context.Context, t *testing.T, offer 
 	go pub.readRTCP(tr.Sender())
 	publishTo(ctx, t, second, pc, func() map[string]Source { return map[string]Source{tr.Mid(): SourceCamera} })
 	offered := make(chan *Offer, 1)
-	go func() { offered <- offer() }()
+	go func() { offered <- r.nextOffer(ctx) }()
 	var o *Offer
 	conntest.Eventually(t, "the second publisher's track offered", func() bool {
 		pub.send()

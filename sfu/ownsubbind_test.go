@@ -24,15 +24,7 @@ func TestOwnSubscribeBindsNoTrackGoneMeanwhile(t *testing.T) {
 			r := newMediaRigAPIs(t, testPeerAPI(t), testPeerAPI(t), withOwnSubscribe)
 			ctx, cancel := context.WithTimeout(context.Background(), conntest.Wait)
 			defer cancel()
-			second, _, o := r.secondCameraOffered(ctx, t, func() *Offer {
-				select {
-				case <-r.subP.NegotiationNeeded():
-				case <-ctx.Done():
-					return nil
-				}
-				o, _ := r.subP.NextSubscribeOffer(ctx)
-				return o
-			})
+			second, _, o := r.secondCameraOffered(ctx, t)
 			if o == nil || len(o.Tracks) != 2 {
 				t.Fatalf("offer %+v, want the two publishers' cameras", o)
 			}
