@@ -36,9 +36,10 @@ func TestJavaScript(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A guard against a hung test only, never a verdict on speed: the suite takes 2–3
-	// minutes on a quiet machine and ran past 5 on a clean-clone .ci/run while other
-	// work loaded the machine.
+	// A guard against a hung test only, never a verdict on speed: the suite takes about
+	// 85 s on a quiet machine (2–3 minutes before its files stopped waiting out their
+	// pages' timers) and ran past 5 minutes on a clean-clone .ci/run while other work
+	// loaded the machine.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	version, err := exec.CommandContext(ctx, node, "--version").Output()
