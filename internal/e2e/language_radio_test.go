@@ -190,10 +190,7 @@ func TestLanguageTabStopFollowsTheLayout(t *testing.T) {
 	defer cancel()
 	const bar = ".topbar-language"
 	for _, kind := range []browsertest.Kind{browsertest.KindFirefox, browsertest.KindChromium} {
-		links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-		p := joinWithOptions(ctx, t, kind, srv.pageURL(links, links.fragment()), "Ida", joinOptions{})
-		click(ctx, t, p.tab, bar+` .language-option[data-lang="de"]`)
-		waitOK(ctx, t, p, `document.documentElement.lang === "de"`, "the page is not in German")
+		p := idaInGerman(ctx, t, srv, kind, bar)
 		checkLanguageGroup(ctx, t, p, bar, "de", "de", "", "wide, in German")
 		// The rule goes into app.css's own sheet (the page's CSP takes no inline style).
 		evalOK(ctx, t, p, `(() => { const s = [...document.styleSheets].find((s) => /app\.css/.test(s.href || ""));
@@ -211,4 +208,15 @@ func TestLanguageTabStopFollowsTheLayout(t *testing.T) {
 		click(ctx, t, p.tab, bar+` .language-option[data-lang="en"]`)
 		checkLanguageButton(ctx, t, p, bar, "en", "option de", "the chosen option hidden by app.css, English clicked")
 	}
+}
+
+// idaInGerman has Ida join a meeting without a lobby in a new tab of kind and choose
+// German on the top bar's switch (bar): the opening of the language switch's tests.
+func idaInGerman(ctx context.Context, t *testing.T, srv *server, kind browsertest.Kind, bar string) *participant {
+	t.Helper()
+	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
+	p := joinWithOptions(ctx, t, kind, srv.pageURL(links, links.fragment()), "Ida", joinOptions{})
+	click(ctx, t, p.tab, bar+` .language-option[data-lang="de"]`)
+	waitOK(ctx, t, p, `document.documentElement.lang === "de"`, "the page is not in German")
+	return p
 }

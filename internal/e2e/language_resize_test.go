@@ -27,10 +27,7 @@ func TestLanguageSwitchKeepsTheFocusAcrossTheBreakpoint(t *testing.T) {
 	defer cancel()
 	const bar = ".topbar-language"
 	for _, kind := range []browsertest.Kind{browsertest.KindFirefox, browsertest.KindChromium} {
-		links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-		p := joinWithOptions(ctx, t, kind, srv.pageURL(links, links.fragment()), "Ida", joinOptions{})
-		click(ctx, t, p.tab, bar+` .language-option[data-lang="de"]`)
-		waitOK(ctx, t, p, `document.documentElement.lang === "de"`, "the page is not in German")
+		p := idaInGerman(ctx, t, srv, kind, bar)
 		evalOK(ctx, t, p, `(() => { document.querySelector(".topbar-language [tabindex='0']").focus(); return true; })()`, nil)
 		checkLanguageGroup(ctx, t, p, bar, "de", "de", "option de", "wide, in German, focused")
 

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 
 import { parseResume, backoffMs, formatMedia, parseMedia, reachable } from '../static/js/reconnect-core.js';
 import { MeetingCrypto, SessionKeys } from '../static/js/e2ee/session-keys.js';
-import { CAMERA, KeyRing, VP8 } from '../static/js/e2ee/frame.js';
 import { randomBytes } from '../static/js/e2ee/keys.js';
 import { FakeMedia, KeyRelay } from './harness.mjs';
+import { canRead, frameOf } from './session-room.mjs';
 
 
 test('the kept secret parses only in its own shape', () => {
@@ -70,23 +70,6 @@ class Room extends KeyRelay {
     const media = new FakeMedia();
     const keys = new SessionKeys({ meeting, media, send: (to, data) => this.send(id, to, data) });
     return this.admit(id, { id, keys, media }, { resumed });
-  }
-}
-
-async function frameOf(m) {
-  const ring = new KeyRing();
-  await ring.set(m.media.own.index, m.media.own.raw);
-  return ring.encrypt(m.id, Uint8Array.from([0x31, 1, 2, 3, 4, 5, 6, 7, 8, 9]), VP8, CAMERA);
-}
-
-async function canRead(reader, senderId, frame) {
-  const ring = new KeyRing();
-  for (const { index, raw } of reader.media.received.get(senderId) || []) await ring.set(index, raw);
-  try {
-    await ring.decrypt(senderId, frame, VP8, CAMERA);
-    return true;
-  } catch {
-    return false;
   }
 }
 
