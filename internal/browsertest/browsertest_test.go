@@ -289,6 +289,45 @@ func TestTabs(t *testing.T) {
 	})
 }
 
+// TestTabsShareNoStorage: a tab keeps nothing of another's on the same origin, neither
+// of one beside it nor of one closed before it opened (a later test's server on an
+// earlier one's port): each is a person on a device of their own.
+func TestTabsShareNoStorage(t *testing.T) {
+	url := serve(t)
+	forEachBrowser(t, func(t *testing.T, k Kind) {
+		ctx := testContext(t)
+		first := openTab(ctx, t, k, url)
+		mustEval(ctx, t, first, `localStorage.setItem("conclave.lang", "de"), document.cookie = "mark=first", true`, nil)
+		beside := openTab(ctx, t, k, url)
+		kept := `[localStorage.getItem("conclave.lang"), document.cookie]`
+		var got []*string
+		mustEval(ctx, t, beside, kept, &got)
+		if len(got) != 2 || got[0] != nil || got[1] == nil || *got[1] != "" {
+			t.Errorf("a tab beside another sees its storage: %v", deref(got))
+		}
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		later := openTab(ctx, t, k, url)
+		mustEval(ctx, t, later, kept, &got)
+		if len(got) != 2 || got[0] != nil || got[1] == nil || *got[1] != "" {
+			t.Errorf("a tab opened after another closed sees its storage: %v", deref(got))
+		}
+	})
+}
+
+func deref(ps []*string) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			out[i] = "<null>"
+		} else {
+			out[i] = *p
+		}
+	}
+	return out
+}
+
 // TestSpentContextLeavesTheTab: a call whose context has run out fails, and the tab
 // (and every other test's, on the shared connection) still answers the next.
 func TestSpentContextLeavesTheTab(t *testing.T) {
