@@ -316,6 +316,42 @@ func TestTabsShareNoStorage(t *testing.T) {
 	})
 }
 
+// TestTabInLocale: a Firefox tab opened in German sees German as its browser's
+// language (navigator.language(s), Intl) and a tab beside it does not; Chromium says
+// it cannot.
+func TestTabInLocale(t *testing.T) {
+	url := serve(t)
+	forEachBrowser(t, func(t *testing.T, k Kind) {
+		ctx := testContext(t)
+		tab, err := NewTabInLocale(ctx, Shared(t, k), "de-DE")
+		if k == KindChromium {
+			if err == nil {
+				_ = tab.Close()
+				t.Fatal("chromium opened a tab in a locale of its own")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tab.Close() })
+		if err := tab.Navigate(ctx, url); err != nil {
+			t.Fatal(err)
+		}
+		beside := openTab(ctx, t, k, url)
+		js := `[navigator.language, navigator.languages.join(), Intl.DateTimeFormat().resolvedOptions().locale]`
+		var german, other []string
+		mustEval(ctx, t, tab, js, &german)
+		mustEval(ctx, t, beside, js, &other)
+		if german[0] != "de-DE" || !strings.HasPrefix(german[1], "de") || german[2] != "de-DE" {
+			t.Errorf("the German tab sees %q", german)
+		}
+		if strings.HasPrefix(other[0], "de") || strings.HasPrefix(other[1], "de") || strings.HasPrefix(other[2], "de") {
+			t.Errorf("the tab beside it sees %q", other)
+		}
+	})
+}
+
 func deref(ps []*string) []string {
 	out := make([]string, len(ps))
 	for i, p := range ps {

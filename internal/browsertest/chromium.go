@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -56,7 +55,7 @@ type chromiumBrowser struct {
 	closeErr  error
 }
 
-func launchChromium(path string, o Options) (Browser, error) {
+func launchChromium(path string, _ Options) (Browser, error) {
 	output := newTailBuffer()
 	var w io.Writer = output
 	if os.Getenv("CONCLAVE_BROWSER_LOG") != "" {
@@ -64,11 +63,6 @@ func launchChromium(path string, o Options) (Browser, error) {
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromiumFlags()...)
 	opts = append(opts, chromedp.ExecPath(path), chromedp.CombinedOutput(w))
-	if len(o.Languages) > 0 {
-		// The UI language (navigator.language) and the preferred languages
-		// (navigator.languages, Accept-Language), as a person sets them.
-		opts = append(opts, chromedp.Flag("lang", o.Languages[0]), chromedp.Flag("accept-lang", strings.Join(o.Languages, ",")))
-	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	b := &chromiumBrowser{allocCancel: allocCancel, ctx: ctx, cancel: cancel, output: output}

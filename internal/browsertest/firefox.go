@@ -115,9 +115,6 @@ func firefoxPrefs() []firefoxPref {
 func userJS(o Options) string {
 	var b strings.Builder
 	prefs := firefoxPrefs()
-	if len(o.Languages) > 0 {
-		prefs = append(prefs, firefoxPref{"intl.accept_languages", strings.Join(o.Languages, ",")})
-	}
 	if o.WebGL {
 		// Mesa's software renderer is enough for the tests: never let a
 		// blocklist or a "slow GPU" verdict take WebGL away again.
@@ -343,37 +340,7 @@ func (b *firefoxBrowser) Close() error {
 }
 
 func (b *firefoxBrowser) NewTab(ctx context.Context) (Tab, error) {
-	// Each tab in a user context of its own, as if on a device of its own: the tests'
-	// servers listen on ports the system hands out, a later test's server can get an
-	// earlier one's port, and with it, in a shared context, the same origin's storage
-	// (a language chosen, blur on). Removed with the tab.
-	var uc struct {
-		UserContext string `json:"userContext"`
-	}
-	if err := b.conn.call(ctx, "browser.createUserContext", map[string]any{}, &uc); err != nil {
-		return nil, fmt.Errorf("opening a firefox tab: a user context: %w", err)
-	}
-	var r struct {
-		Context string `json:"context"`
-	}
-	// A "window" rather than a "tab": a tab behind another one is hidden
-	// (document.hidden) and throttled, like a real background tab.
-	if err := b.conn.call(ctx, "browsingContext.create", map[string]any{"type": "window", "userContext": uc.UserContext}, &r); err != nil {
-		b.removeUserContext(uc.UserContext)
-		return nil, fmt.Errorf("opening a firefox tab: %w", err)
-	}
-	return &firefoxTab{browser: b, id: r.Context, userContext: uc.UserContext}, nil
-}
-
-// removeUserContext removes a tab's user context (its windows with it), best effort:
-// a browser that is going away takes it along.
-func (b *firefoxBrowser) removeUserContext(id string) error {
-	if b.conn.closed() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return b.conn.call(ctx, "browser.removeUserContext", map[string]any{"userContext": id}, nil)
+	return b.openTab(ctx, "")
 }
 
 type firefoxTab struct {

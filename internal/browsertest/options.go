@@ -14,9 +14,6 @@ import (
 
 // Options set up a browser as a person may have set up theirs.
 type Options struct {
-	// Languages are the preferred languages, first the UI's ("de-DE", "de"):
-	// navigator.language(s) and Accept-Language. Empty: the browser's default.
-	Languages []string
 	// WebGL gives Firefox working WebGL (Mesa's software renderer): it runs in a
 	// window on a virtual X display of its own (Xvfb, started and stopped with it)
 	// instead of headless, which has none. Without Xvfb, LaunchWith skips the test

@@ -228,8 +228,8 @@ func attrIs(sel, name, value string) string {
 	return fmt.Sprintf(`document.querySelector(%s)?.getAttribute(%s) === %s`, jsString(sel), jsString(name), jsString(value))
 }
 
-// TestGermanBrowserAndTheSwitch: a browser set to German (Firefox with German as its
-// preferred language) gets <html lang="de"> and German texts on the landing page, the
+// TestGermanBrowserAndTheSwitch: a browser set to German (a Firefox tab whose
+// navigator.language(s) say German: browsertest.NewTabInLocale) gets <html lang="de"> and German texts on the landing page, the
 // pre-join screen and in the meeting, beside an English Chromium. The switch in the
 // meeting's top bar turns the page English in place: no reload (a marker on window
 // survives), the meeting goes on and Ann's video keeps being decoded. The choice is
@@ -239,13 +239,13 @@ func attrIs(sel, name, value string) string {
 func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
+	firefox := browsertest.Shared(t, browsertest.KindFirefox)
 	de, en := readCatalogue(t, "de"), readCatalogue(t, "en")
-	german := browsertest.LaunchWith(t, browsertest.KindFirefox, browsertest.Options{Languages: []string{"de-DE", "de"}})
 	srv := startServer(t)
 	ctx, cancel := testContext()
 	defer cancel()
 
-	tab, err := german.NewTab(ctx)
+	tab, err := browsertest.NewTabInLocale(ctx, firefox, "de-DE")
 	if err != nil {
 		t.Fatal(err)
 	}

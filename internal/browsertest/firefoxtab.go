@@ -1,0 +1,71 @@
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// NewTabInLocale opens a tab of b whose page sees locale ("de-DE") as its browser's
+// language: navigator.language, navigator.languages and Intl, for this tab only, so a
+// test of a German browser needs no browser of its own. Accept-Language is left as it
+// is. Firefox only (WebDriver BiDi's emulation.setLocaleOverride); Chromium's
+// DevTools protocol overrides Intl alone.
+func NewTabInLocale(ctx context.Context, b Browser, locale string) (Tab, error) {
+	if s, ok := b.(sharedBrowser); ok {
+		b = s.Browser
+	}
+	f, ok := b.(*firefoxBrowser)
+	if !ok {
+		return nil, fmt.Errorf("browsertest: %s cannot open a tab in a locale of its own", b.Name())
+	}
+	if locale == "" {
+		return nil, fmt.Errorf("browsertest: no locale")
+	}
+	return f.openTab(ctx, locale)
+}
+
+// openTab opens a tab; with a locale, one whose navigator.language(s) and Intl say it.
+func (b *firefoxBrowser) openTab(ctx context.Context, locale string) (Tab, error) {
+	// Each tab in a user context of its own, as if on a device of its own: the tests'
+	// servers listen on ports the system hands out, a later test's server can get an
+	// earlier one's port, and with it, in a shared context, the same origin's storage
+	// (a language chosen, blur on). Removed with the tab.
+	var uc struct {
+		UserContext string `json:"userContext"`
+	}
+	if err := b.conn.call(ctx, "browser.createUserContext", map[string]any{}, &uc); err != nil {
+		return nil, fmt.Errorf("opening a firefox tab: a user context: %w", err)
+	}
+	if locale != "" {
+		// WebDriver BiDi's emulation.setLocaleOverride, since Firefox 146 also
+		// navigator.language(s) (Mozilla bug 1994396); not Accept-Language.
+		if err := b.conn.call(ctx, "emulation.setLocaleOverride", map[string]any{
+			"locale": locale, "userContexts": []string{uc.UserContext},
+		}, nil); err != nil {
+			_ = b.removeUserContext(uc.UserContext)
+			return nil, fmt.Errorf("opening a firefox tab in %s: %w", locale, err)
+		}
+	}
+	var r struct {
+		Context string `json:"context"`
+	}
+	// A "window" rather than a "tab": a tab behind another one is hidden
+	// (document.hidden) and throttled, like a real background tab.
+	if err := b.conn.call(ctx, "browsingContext.create", map[string]any{"type": "window", "userContext": uc.UserContext}, &r); err != nil {
+		_ = b.removeUserContext(uc.UserContext)
+		return nil, fmt.Errorf("opening a firefox tab: %w", err)
+	}
+	return &firefoxTab{browser: b, id: r.Context, userContext: uc.UserContext}, nil
+}
+
+// removeUserContext removes a tab's user context (its windows with it), best effort:
+// a browser that is going away takes it along.
+func (b *firefoxBrowser) removeUserContext(id string) error {
+	if b.conn.closed() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return b.conn.call(ctx, "browser.removeUserContext", map[string]any{"userContext": id}, nil)
+}
