@@ -9,8 +9,9 @@ import (
 // NewTabInLocale opens a tab of b whose page sees locale ("de-DE") as its browser's
 // language: navigator.language, navigator.languages and Intl, for this tab only, so a
 // test of a German browser needs no browser of its own. Accept-Language is left as it
-// is. Firefox only (WebDriver BiDi's emulation.setLocaleOverride); Chromium's
-// DevTools protocol overrides Intl alone.
+// is. Firefox only (WebDriver BiDi's emulation.setLocaleOverride); for Chromium it
+// is not done: CDP's Emulation.setLocaleOverride is Intl alone, and navigator.languages
+// would need the user-agent override's acceptLanguage (untried here).
 func NewTabInLocale(ctx context.Context, b Browser, locale string) (Tab, error) {
 	if s, ok := b.(sharedBrowser); ok {
 		b = s.Browser

@@ -229,13 +229,16 @@ func attrIs(sel, name, value string) string {
 }
 
 // TestGermanBrowserAndTheSwitch: a browser set to German (a Firefox tab whose
-// navigator.language(s) say German: browsertest.NewTabInLocale) gets <html lang="de"> and German texts on the landing page, the
-// pre-join screen and in the meeting, beside an English Chromium. The switch in the
-// meeting's top bar turns the page English in place: no reload (a marker on window
-// survives), the meeting goes on and Ann's video keeps being decoded. The choice is
-// remembered on the device (a reload stays English), the built-in privacy notice is
-// said in German from its facts, and switching needs no server: it works on a page
-// whose server has been stopped.
+// navigator.language(s) and Intl say German: browsertest.NewTabInLocale) gets
+// <html lang="de"> and German texts on the landing page, the pre-join screen and in
+// the meeting, beside an English Chromium. The tab's Accept-Language stays the
+// browser's English one; the tab stands for a German browser because the language is
+// decided in the page (i18n.js, from navigator.languages) and no server code reads
+// that header. The switch in the meeting's top bar turns the page English in place: no
+// reload (a marker on window survives), the meeting goes on and Ann's video keeps
+// being decoded. The choice is remembered on the device (a reload stays English), the
+// built-in privacy notice is said in German from its facts, and switching needs no
+// server: it works on a page whose server has been stopped.
 func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
