@@ -89,11 +89,7 @@ func (b *chromiumBrowser) NewTab(ctx context.Context) (Tab, error) {
 	if b.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
-	// Each tab in a browser context of its own, as if on a device of its own: the
-	// tests' servers listen on ports the system hands out, a later test's server can
-	// get an earlier one's port, and with it, in a shared context, the same origin's
-	// storage (a language chosen, blur on). Disposed with the tab.
-	tctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	tctx, cancel := chromedp.NewContext(b.ctx)
 	// Like the browser, a tab is bound to the context of its first Run.
 	stop := context.AfterFunc(ctx, cancel)
 	err := chromedp.Do(tctx)

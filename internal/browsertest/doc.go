@@ -75,11 +75,11 @@
 // Each tab is in the foreground (Chromium opens each target in its own
 // window; the Firefox tabs are BiDi "window" contexts, because a second
 // "tab" context hides the first one: document.hidden, throttled timers).
-// Each tab is also a device of its own: a browser context (Chromium) or
-// user context (Firefox) of its own, so no tab sees another's storage or
-// cookies, not even a closed one's on a port a later server got again.
-// NewTabInLocale opens a Firefox tab that sees another language as its
-// browser's (navigator.language(s), Intl).
+// The tabs of a browser share its storage per origin, as a person's tabs
+// do: a test's pages must come from a port no earlier test had
+// (internal/freshport), or they find its storage. NewTabInLocale opens a
+// Firefox tab that sees another language as its browser's
+// (navigator.language(s), Intl), in a user context of its own.
 //
 // getDisplayMedia:
 //

@@ -437,6 +437,11 @@ func (t *firefoxTab) Close() error {
 	if t.browser.conn.closed() {
 		return nil
 	}
-	// Removing the user context closes its window too.
-	return t.browser.removeUserContext(t.userContext)
+	if t.userContext != "" {
+		// Removing the user context closes its window too.
+		return t.browser.removeUserContext(t.userContext)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return t.browser.conn.call(ctx, "browsingContext.close", map[string]any{"context": t.id}, nil)
 }

@@ -28,17 +28,18 @@ func NewTabInLocale(ctx context.Context, b Browser, locale string) (Tab, error) 
 
 // openTab opens a tab; with a locale, one whose navigator.language(s) and Intl say it.
 func (b *firefoxBrowser) openTab(ctx context.Context, locale string) (Tab, error) {
-	// Each tab in a user context of its own, as if on a device of its own: the tests'
-	// servers listen on ports the system hands out, a later test's server can get an
-	// earlier one's port, and with it, in a shared context, the same origin's storage
-	// (a language chosen, blur on). Removed with the tab.
+	// A tab in a locale of its own is in a user context of its own (the override's
+	// scope), removed with the tab; the others share the default one, as Chromium's
+	// tabs share theirs (a browser context each cost the suite time; a later test
+	// cannot find an earlier one's storage anyway: freshport).
+	create := map[string]any{"type": "window"}
 	var uc struct {
 		UserContext string `json:"userContext"`
 	}
-	if err := b.conn.call(ctx, "browser.createUserContext", map[string]any{}, &uc); err != nil {
-		return nil, fmt.Errorf("opening a firefox tab: a user context: %w", err)
-	}
 	if locale != "" {
+		if err := b.conn.call(ctx, "browser.createUserContext", map[string]any{}, &uc); err != nil {
+			return nil, fmt.Errorf("opening a firefox tab: a user context: %w", err)
+		}
 		// WebDriver BiDi's emulation.setLocaleOverride, since Firefox 146 also
 		// navigator.language(s) (Mozilla bug 1994396); not Accept-Language.
 		if err := b.conn.call(ctx, "emulation.setLocaleOverride", map[string]any{
@@ -47,14 +48,17 @@ func (b *firefoxBrowser) openTab(ctx context.Context, locale string) (Tab, error
 			_ = b.removeUserContext(uc.UserContext)
 			return nil, fmt.Errorf("opening a firefox tab in %s: %w", locale, err)
 		}
+		create["userContext"] = uc.UserContext
 	}
 	var r struct {
 		Context string `json:"context"`
 	}
 	// A "window" rather than a "tab": a tab behind another one is hidden
 	// (document.hidden) and throttled, like a real background tab.
-	if err := b.conn.call(ctx, "browsingContext.create", map[string]any{"type": "window", "userContext": uc.UserContext}, &r); err != nil {
-		_ = b.removeUserContext(uc.UserContext)
+	if err := b.conn.call(ctx, "browsingContext.create", create, &r); err != nil {
+		if uc.UserContext != "" {
+			_ = b.removeUserContext(uc.UserContext)
+		}
 		return nil, fmt.Errorf("opening a firefox tab: %w", err)
 	}
 	return &firefoxTab{browser: b, id: r.Context, userContext: uc.UserContext}, nil

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"conclave/internal/browsertest"
+	"conclave/internal/freshport"
 	"conclave/internal/hostile"
 	"conclave/internal/testlog"
 	"conclave/secret"
@@ -136,7 +138,10 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 	webClient := web.Handler(web.Options{TestHooks: true, Notice: o.notice})
 	mux.Handle("/", webClient)
 	mux.Handle(web.NoticePath, webClient)
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewUnstartedServer(mux)
+	_ = hs.Listener.Close()
+	hs.Listener = freshListener(t) // an origin no earlier test's pages had
+	hs.Start()
 	t.Cleanup(func() {
 		ctx, cancel := testContext()
 		defer cancel()
@@ -405,4 +410,16 @@ func waitSameColour(ctx context.Context, t *testing.T, recv, send *participant, 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// freshListener listens on 127.0.0.1 on a port no earlier test of this process had
+// (freshport): every listener a test's pages load from, so that the shared browsers'
+// storage of one test's origin is never another's.
+func freshListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := freshport.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }

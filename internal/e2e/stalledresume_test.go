@@ -31,10 +31,7 @@ type stallProxy struct {
 
 func startStallProxy(t *testing.T, target string) *stallProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := freshListener(t) // the tabs' origin: one no earlier test's pages had
 	p := &stallProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), conns: map[net.Conn]struct{}{}, stalled: make(chan struct{}, 64)}
 	go p.serve()
 	t.Cleanup(func() {

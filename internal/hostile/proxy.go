@@ -9,6 +9,8 @@
 package hostile
 
 import (
+	"conclave/internal/freshport"
+
 	"context"
 	"errors"
 	"fmt"
@@ -79,7 +81,9 @@ func Start(target string) (*Proxy, error) {
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return nil, fmt.Errorf("hostile: target %q is not an http://host:port URL", target)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A port no earlier listener of the process had: browser tests load pages through
+	// the proxy, and a shared browser keeps storage per origin.
+	ln, err := freshport.Listen()
 	if err != nil {
 		return nil, err
 	}
