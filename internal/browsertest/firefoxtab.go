@@ -30,8 +30,9 @@ func NewTabInLocale(ctx context.Context, b Browser, locale string) (Tab, error) 
 func (b *firefoxBrowser) openTab(ctx context.Context, locale string) (Tab, error) {
 	// A tab in a locale of its own is in a user context of its own (the override's
 	// scope), removed with the tab; the others share the default one, as Chromium's
-	// tabs share theirs (a browser context each cost the suite time; a later test
-	// cannot find an earlier one's storage anyway: freshport).
+	// tabs share theirs (a context per tab was tried and given up: it changes how the
+	// shared browsers run every test, for no gain, since a later test's pages cannot
+	// find an earlier one's storage anyway: internal/freshport).
 	create := map[string]any{"type": "window"}
 	var uc struct {
 		UserContext string `json:"userContext"`

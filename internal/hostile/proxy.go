@@ -9,8 +9,6 @@
 package hostile
 
 import (
-	"conclave/internal/freshport"
-
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +21,8 @@ import (
 	"sync"
 
 	"github.com/gorilla/websocket"
+
+	"conclave/internal/freshport"
 )
 
 // Direction is the way a message travels.
