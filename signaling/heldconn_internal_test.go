@@ -53,7 +53,7 @@ func heldSession(t *testing.T) (*Session, *countingConn, *websocket.Conn) {
 		}
 		counted := &countingConn{Conn: hw.conn.Conn} // the handshake's write is done
 		hw.conn.Conn = counted
-		s := newSession(srv, conn, "127.0.0.1")
+		s := newSession(srv, conn, "127.0.0.1", srv.serials.Add(1))
 		s.held = hw.conn
 		sessions <- upgraded{s, counted}
 	}))

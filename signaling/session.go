@@ -74,7 +74,7 @@ type Session struct {
 	log  *slog.Logger
 
 	addr      string        // source address: password throttling, and the TURN server's welcome (ICESource); never logged
-	serial    uint64        // the order the server took the connection in: a page's later attempt has a higher one
+	serial    uint64        // the order the server took the connection in, before answering its handshake (serveWS): a page's later attempt has a higher one
 	group     string        // addrGroup(addr): the unit of the per-address caps
 	queue     outQueue      // for the write pump
 	events    chan *event   // pointers: the channel is sized for bursts and kept per member
@@ -180,12 +180,12 @@ type inbound struct {
 	binary bool
 }
 
-func newSession(srv *Server, conn *websocket.Conn, addr string) *Session {
+func newSession(srv *Server, conn *websocket.Conn, addr string, serial uint64) *Session {
 	s := &Session{
 		srv:       srv,
 		conn:      conn,
 		addr:      addr,
-		serial:    srv.serials.Add(1),
+		serial:    serial,
 		group:     addrGroup(addr),
 		closed:    make(chan struct{}),
 		done:      make(chan struct{}),

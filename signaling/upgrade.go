@@ -26,13 +26,20 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, refusal)
 		return
 	}
+	// The connection's place in the order the server took connections in, taken before
+	// the handshake's answer goes out: a page opens its next attempt only after the
+	// handshake of the one before it was answered (it sent its resume on it), so the
+	// later attempt's serial is the higher however the two handlers are scheduled
+	// (retriesLocked). Taken after the upgrade, a handler held between the answer and
+	// the serial gave a page's older connection the higher one.
+	serial := s.serials.Add(1)
 	hw := &holdingWriter{ResponseWriter: w}
 	conn, err := s.upgrader.Upgrade(hw, r, nil)
 	if err != nil {
 		s.releaseConn(group, site)
 		return // the upgrader has answered
 	}
-	sess := newSession(s, conn, addr)
+	sess := newSession(s, conn, addr, serial)
 	sess.held = hw.conn
 	s.mu.Lock()
 	if s.stopping {

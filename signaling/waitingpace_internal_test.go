@@ -11,7 +11,7 @@ import (
 // pacedSession is a session with no connection on clock, whose queued messages the
 // test takes itself (nothing writes them).
 func pacedSession(clock *fakeclock.Clock) *Session {
-	return newSession(&Server{log: testDiscard(), clock: clock}, nil, "127.0.0.1")
+	return newSession(&Server{log: testDiscard(), clock: clock}, nil, "127.0.0.1", 1)
 }
 
 // nextList returns the waiting list queued for s, nil if none is; within a minute of
