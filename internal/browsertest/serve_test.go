@@ -3,7 +3,6 @@ package browsertest
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"conclave/internal/freshport"
@@ -14,7 +13,7 @@ import (
 // test's pages, so that no test here finds another's storage in the shared browsers.
 func serve(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv, err := freshport.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
 			return
@@ -22,13 +21,9 @@ func serve(t *testing.T) string {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, testPage)
 	}))
-	_ = srv.Listener.Close()
-	ln, err := freshport.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Listener = ln
-	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.URL + "/"
 }

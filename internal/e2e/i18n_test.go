@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"testing"
 
@@ -316,13 +315,10 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 	// No round trip: a server of the pages alone (another origin, so German again), stopped before the switch.
 	// Its privacy page says the built-in notice's facts in German, durations included (a
 	// number and its unit joined by a no-break space).
-	pages := httptest.NewUnstartedServer(web.Handler(web.Options{Notice: web.Notice{Processing: []web.NoticeItem{{
+	pages := freshServer(t, web.Handler(web.Options{Notice: web.Notice{Processing: []web.NoticeItem{{
 		Title: "How long", Text: "English prose", Fact: "how-long",
 		Seconds: map[string]int64{"emptyGrace": 60, "knockTimeout": 900, "forgetAfter": 7200},
 	}}}}))
-	_ = pages.Listener.Close()
-	pages.Listener = freshListener(t)
-	pages.Start()
 	if err := tab.Navigate(ctx, pages.URL+"/privacy"); err != nil {
 		t.Fatal(err)
 	}

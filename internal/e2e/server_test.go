@@ -138,10 +138,7 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 	webClient := web.Handler(web.Options{TestHooks: true, Notice: o.notice})
 	mux.Handle("/", webClient)
 	mux.Handle(web.NoticePath, webClient)
-	hs := httptest.NewUnstartedServer(mux)
-	_ = hs.Listener.Close()
-	hs.Listener = freshListener(t) // an origin no earlier test's pages had
-	hs.Start()
+	hs := freshServer(t, mux) // an origin no earlier test's pages had
 	t.Cleanup(func() {
 		ctx, cancel := testContext()
 		defer cancel()
@@ -410,6 +407,18 @@ func waitSameColour(ctx context.Context, t *testing.T, recv, send *participant, 
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// freshServer serves h on a port no earlier test of this process had (freshport),
+// closed when the test ends.
+func freshServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv, err := freshport.NewServer(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // freshListener listens on 127.0.0.1 on a port no earlier test of this process had

@@ -21,6 +21,8 @@ package freshport
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 )
 
@@ -39,6 +41,21 @@ var process = ports{used: map[int]bool{}}
 // returned.
 func Listen() (net.Listener, error) {
 	return process.listen(loopback)
+}
+
+// NewServer starts an httptest server of h on a Listen listener: its URL is an origin
+// no earlier listener of the process had. The caller closes it (Close may be called
+// more than once).
+func NewServer(h http.Handler) (*httptest.Server, error) {
+	ln, err := Listen()
+	if err != nil {
+		return nil, err
+	}
+	// httptest.NewUnstartedServer would open a listener of the system's choice first,
+	// only to be closed: the server is made as it makes it, on the fresh listener.
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	srv.Start()
+	return srv, nil
 }
 
 // loopback is the system's choice of a port on 127.0.0.1.

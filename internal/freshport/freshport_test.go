@@ -2,7 +2,9 @@ package freshport
 
 import (
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"slices"
 	"testing"
 )
@@ -142,4 +144,43 @@ func (l *countingListener) Close() error {
 }
 func (l *countingListener) Addr() net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: l.port}
+}
+
+// TestNewServerServesOnFreshPorts: servers of NewServer serve their handler, and a
+// server's port is none an earlier Listen or NewServer had, though each is closed
+// before the next opens.
+func TestNewServerServesOnFreshPorts(t *testing.T) {
+	seen := map[string]bool{}
+	for i := range 50 {
+		srv, err := NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, r.URL.Path)
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[srv.URL] {
+			t.Fatalf("server %d on %s, an origin an earlier one had", i, srv.URL)
+		}
+		seen[srv.URL] = true
+		resp, err := srv.Client().Get(srv.URL + "/here")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil || string(body) != "/here" {
+			t.Fatalf("server %d answered %q (%v), want its handler's /here", i, body, err)
+		}
+		srv.Close()
+		srv.Close() // a second Close, as a test's cleanup after its own, is harmless
+		ln, err := Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := "http://" + ln.Addr().String(); seen[u] {
+			t.Fatalf("Listen after server %d gave %s, a server's origin", i, u)
+		}
+		seen["http://"+ln.Addr().String()] = true
+		_ = ln.Close()
+	}
 }
