@@ -47,7 +47,13 @@ func Listen() (net.Listener, error) {
 // no earlier listener of the process had. The caller closes it (Close may be called
 // more than once).
 func NewServer(h http.Handler) (*httptest.Server, error) {
-	ln, err := Listen()
+	return process.newServer(h, loopback)
+}
+
+// newServer is NewServer on a listener of p's, asked of system (a fake system's in the
+// tests).
+func (p *ports) newServer(h http.Handler, system func() (net.Listener, error)) (*httptest.Server, error) {
+	ln, err := p.listen(system)
 	if err != nil {
 		return nil, err
 	}

@@ -148,7 +148,9 @@ func (l *countingListener) Addr() net.Addr {
 
 // TestNewServerServesOnFreshPorts: servers of NewServer serve their handler, and a
 // server's port is none an earlier Listen or NewServer had, though each is closed
-// before the next opens.
+// before the next opens. The system need not repeat a port within these 50: this
+// passed five runs of five with NewServer on httptest.NewServer's own choice of port;
+// TestNewServerSkipsAUsedPort is the one that tells.
 func TestNewServerServesOnFreshPorts(t *testing.T) {
 	seen := map[string]bool{}
 	for i := range 50 {
@@ -183,4 +185,66 @@ func TestNewServerServesOnFreshPorts(t *testing.T) {
 		seen["http://"+ln.Addr().String()] = true
 		_ = ln.Close()
 	}
+}
+
+// TestNewServerSkipsAUsedPort: a server of newServer is on the first port the system
+// offers that was not had before, not on the system's own choice, and the used port's
+// listener is closed. The system here offers two real listeners, the first on a port
+// marked as used; both are open while it is asked, so no other choice of port can be
+// the second's.
+func TestNewServerSkipsAUsedPort(t *testing.T) {
+	used, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = used.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fresh.Close() })
+	usedClosed := false
+	offers := []net.Listener{&closeSeen{Listener: used, closed: &usedClosed}, fresh}
+	system := func() (net.Listener, error) {
+		if len(offers) == 0 {
+			return nil, errors.New("the fake system has no more listeners")
+		}
+		ln := offers[0]
+		offers = offers[1:]
+		return ln, nil
+	}
+	p := ports{used: map[int]bool{used.Addr().(*net.TCPAddr).Port: true}}
+	srv, err := p.newServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.URL.Path)
+	}), system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	if want := "http://" + fresh.Addr().String(); srv.URL != want {
+		t.Fatalf("the server is on %s, want %s (the used port was %d)", srv.URL, want, used.Addr().(*net.TCPAddr).Port)
+	}
+	if !usedClosed {
+		t.Errorf("the used port's listener was left open")
+	}
+	resp, err := srv.Client().Get(srv.URL + "/here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || string(body) != "/here" {
+		t.Fatalf("the server answered %q (%v), want its handler's /here", body, err)
+	}
+}
+
+// closeSeen is a listener that says when it was closed.
+type closeSeen struct {
+	net.Listener
+	closed *bool
+}
+
+func (l *closeSeen) Close() error {
+	*l.closed = true
+	return l.Listener.Close()
 }
