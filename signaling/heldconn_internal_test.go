@@ -46,6 +46,7 @@ func heldSession(t *testing.T) (*Session, *countingConn, *websocket.Conn) {
 	}
 	sessions := make(chan upgraded, 1)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serial := srv.serials.Add(1) // before the handshake's answer, as serveWS takes it
 		hw := &holdingWriter{ResponseWriter: w}
 		conn, err := (&websocket.Upgrader{}).Upgrade(hw, r, nil)
 		if err != nil {
@@ -53,7 +54,7 @@ func heldSession(t *testing.T) (*Session, *countingConn, *websocket.Conn) {
 		}
 		counted := &countingConn{Conn: hw.conn.Conn} // the handshake's write is done
 		hw.conn.Conn = counted
-		s := newSession(srv, conn, "127.0.0.1", srv.serials.Add(1))
+		s := newSession(srv, conn, "127.0.0.1", serial)
 		s.held = hw.conn
 		sessions <- upgraded{s, counted}
 	}))
