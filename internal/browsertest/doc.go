@@ -30,8 +30,11 @@
 // Firefox (and Launch) start a private browser that t.Cleanup closes. Every
 // browser has a fresh profile in a temporary directory, removed on Close,
 // and dies with the test binary even when that binary is killed (Pdeathsig).
-// Keep browser tests sequential within a package (no t.Parallel): on a
-// 2-core machine video encoding in several tabs competes for the CPU.
+// Tests of the shared browsers may run in parallel (t.Parallel), each with its
+// own tabs; on a 2-core machine two at a time is the most that pays (the e2e
+// package's TestMain: its tabs encode and decode video in software, and three
+// at a time took longer). A test that measures sound or draws with WebGL stays
+// sequential.
 //
 // A missing browser skips the test, unless $CI is set: then it fails it. The
 // browsers are found at $CONCLAVE_CHROMIUM or /usr/bin/chromium-headless-shell,
