@@ -1,0 +1,112 @@
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitFramesJS is true once the peer connection pc has decoded n frames.
+func waitFramesJS(pc string, n int) string {
+	return InboundVideoStatsJS(pc) + ".then(s => s.framesDecoded >= " + strconv.Itoa(n) + ")"
+}
+
+// waitSamePicture polls until the receiver's <video> shows roughly what the
+// sender's shows at the same moment (the fake cameras change over time).
+func waitSamePicture(ctx context.Context, t *testing.T, sender Tab, senderSel string, receiver Tab, receiverSel string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var sent, got VideoColor
+	var err error
+	for {
+		if got, err = SampleVideo(ctx, receiver, receiverSel); err == nil {
+			sent, err = SampleVideo(ctx, sender, senderSel)
+		}
+		if err == nil && got.HasPicture() && sent.HasPicture() && got.Brightness() > 20 && got.Distance(sent) < 40 {
+			t.Logf("sent %v, received %v", sent, got)
+			return
+		}
+		if !sleepCtx(ctx, 200*time.Millisecond) {
+			t.Fatalf("received picture never matched the sent one: sent %v, received %v, err %v", sent, got, err)
+		}
+	}
+}
+
+func TestLoopbackCall(t *testing.T) {
+	url := serve(t)
+	forEachBrowser(t, func(t *testing.T, k Kind) {
+		ctx := testContext(t)
+		tab := openTab(ctx, t, k, url)
+		start := time.Now()
+		mustEval(ctx, t, tab, `loopback()`, nil)
+		mustWait(ctx, t, tab, `pcA.connectionState === "connected" && pcB.connectionState === "connected"`)
+		mustWait(ctx, t, tab, waitFramesJS("pcB", 10))
+		t.Logf("%s: connected and 10 frames decoded in %v", k, time.Since(start).Round(time.Millisecond))
+		waitSamePicture(ctx, t, tab, "#local", tab, "#remote")
+	})
+}
+
+// TestCrossBrowser calls between a Firefox tab and a Chromium tab, with the
+// SDP going through Go, in both directions of offer and answer.
+func TestCrossBrowser(t *testing.T) {
+	url := serve(t)
+	for _, offerer := range Kinds() {
+		answerer := KindChromium
+		if offerer == KindChromium {
+			answerer = KindFirefox
+		}
+		t.Run(offerer.String()+"-offers", func(t *testing.T) {
+			Shared(t, offerer)
+			Shared(t, answerer)
+			ctx := testContext(t)
+			off := openTab(ctx, t, offerer, url)
+			ans := openTab(ctx, t, answerer, url)
+			start := time.Now()
+
+			var offer, answer struct {
+				Type string `json:"type"`
+				SDP  string `json:"sdp"`
+			}
+			mustEval(ctx, t, off, `offer()`, &offer)
+			checkCandidates(t, offerer, offer.SDP)
+			js, _ := json.Marshal(offer)
+			mustEval(ctx, t, ans, `answer(`+string(js)+`)`, &answer)
+			checkCandidates(t, answerer, answer.SDP)
+			js, _ = json.Marshal(answer)
+			mustEval(ctx, t, off, `accept(`+string(js)+`)`, nil)
+
+			for _, tab := range []Tab{off, ans} {
+				mustWait(ctx, t, tab, `pc.connectionState === "connected"`)
+				mustWait(ctx, t, tab, waitFramesJS("pc", 10))
+			}
+			t.Logf("connected and 10 frames decoded both ways in %v", time.Since(start).Round(time.Millisecond))
+			waitSamePicture(ctx, t, off, "#local", ans, "#remote")
+			waitSamePicture(ctx, t, ans, "#local", off, "#remote")
+		})
+	}
+}
+
+// checkCandidates checks that an SDP has ICE candidates with real addresses,
+// not mDNS .local names.
+func checkCandidates(t *testing.T, k Kind, sdp string) {
+	t.Helper()
+	var cands []string
+	for line := range strings.Lines(sdp) {
+		if strings.HasPrefix(line, "a=candidate:") {
+			cands = append(cands, strings.TrimSpace(line))
+		}
+	}
+	if len(cands) == 0 {
+		t.Fatalf("%s gathered no ICE candidates", k)
+	}
+	for _, c := range cands {
+		if strings.Contains(c, ".local ") {
+			t.Errorf("%s hides its address behind mDNS: %s", k, c)
+		}
+	}
+	t.Logf("%s candidates: %q", k, cands)
+}
