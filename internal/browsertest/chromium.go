@@ -35,6 +35,8 @@ func chromiumFlags() []chromedp.ExecAllocatorOption {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		// A test's HTTPS server on 127.0.0.1 has a certificate of its own (doc.go).
+		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		// Tabs must keep running timers and rendering video in the background.
 		chromedp.Flag("disable-background-timer-throttling", true),

@@ -75,6 +75,10 @@
 //
 // Both browsers grant getUserMedia without a prompt and give fake devices:
 // see VideoColorJS for what the fake cameras show. Autoplay is allowed.
+// Both accept any TLS certificate (Chromium --ignore-certificate-errors,
+// Firefox's acceptInsecureCerts), so that a test can serve its pages over
+// HTTPS from 127.0.0.1 with a certificate of its own; they only ever load
+// pages from the tests' own loopback servers.
 // Each tab is in the foreground (Chromium opens each target in its own
 // window; the Firefox tabs are BiDi "window" contexts, because a second
 // "tab" context hides the first one: document.hidden, throttled timers).

@@ -266,7 +266,10 @@ func launchFirefox(path string, o Options) (_ Browser, err error) {
 	if err != nil {
 		return fail(fmt.Errorf("connecting to %s: %w", url, err))
 	}
-	if err := b.conn.call(ctx, "session.new", map[string]any{"capabilities": map[string]any{}}, nil); err != nil {
+	// Any certificate is accepted, as Chromium's --ignore-certificate-errors does
+	// (doc.go): a test's HTTPS server on 127.0.0.1 has a certificate of its own.
+	caps := map[string]any{"alwaysMatch": map[string]any{"acceptInsecureCerts": true}}
+	if err := b.conn.call(ctx, "session.new", map[string]any{"capabilities": caps}, nil); err != nil {
 		return fail(err)
 	}
 	return b, nil

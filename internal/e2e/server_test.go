@@ -77,6 +77,7 @@ func testContext() (context.Context, context.CancelFunc) {
 
 type server struct {
 	url    string
+	client *http.Client // for the API: one that trusts the server's certificate over TLS
 	sig    *signaling.Server
 	engine *sfu.Engine
 	ice    signaling.ICESource // serverOptions.ice's, nil without
@@ -103,6 +104,9 @@ type serverOptions struct {
 	// pageSpeakers turns the SFU's speaker detection off (it is on by default, as the
 	// operator's is): the pages then tell who speaks from the audio themselves.
 	pageSpeakers bool
+	// tls serves the pages, the API and the websocket over HTTPS only (httptest's
+	// certificate for 127.0.0.1, which the shared browsers accept: browsertest doc).
+	tls bool
 	// bandwidth turns the subscribers' bandwidth estimation on (the operator's default;
 	// downlink_test.go). Off elsewhere: with browsers and a server under -race on two
 	// cores the machine itself is the bottleneck often enough that packets queue or
@@ -138,7 +142,14 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 	webClient := web.Handler(web.Options{TestHooks: true, Notice: o.notice})
 	mux.Handle("/", webClient)
 	mux.Handle(web.NoticePath, webClient)
-	hs := freshServer(t, mux) // an origin no earlier test's pages had
+	var hs *httptest.Server
+	if o.tls {
+		hs = &httptest.Server{Listener: freshListener(t), Config: &http.Server{Handler: mux}}
+		hs.StartTLS()
+		t.Cleanup(hs.Close)
+	} else {
+		hs = freshServer(t, mux) // an origin no earlier test's pages had
+	}
 	t.Cleanup(func() {
 		ctx, cancel := testContext()
 		defer cancel()
@@ -146,7 +157,7 @@ func startServerWith(t *testing.T, o serverOptions) *server {
 		hs.Close()
 		_ = engine.Close()
 	})
-	return &server{url: hs.URL, sig: sig, engine: engine, ice: ice}
+	return &server{url: hs.URL, client: hs.Client(), sig: sig, engine: engine, ice: ice}
 }
 
 // The e2e host's key is "e2ehost." + hostSecret.
@@ -217,7 +228,7 @@ func (s *server) createMeetingWith(t *testing.T, body string) meetingLinks {
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/meetings", strings.NewReader(body))
 	req.Close = true
 	req.Header.Set("Authorization", "Bearer e2ehost."+hostSecret)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
