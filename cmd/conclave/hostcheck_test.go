@@ -1,26 +1,14 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -253,104 +241,6 @@ func TestHostCheckBehindProxy(t *testing.T) {
 	})
 }
 
-// namedCert writes a self-signed certificate for names (and 127.0.0.1) and its key.
-func namedCert(t *testing.T, names ...string) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cert, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, cert
-}
-
-// TestHostCheckTLSCertificateNames: with certificate files the certificate's names are
-// served without a setting (a wildcard as browsers match it: one label), on HTTPS and on
-// the redirecting HTTP port; another name gets 421 on both (the redirect too: it would
-// send a rebinding page on to https://evil.example).
-func TestHostCheckTLSCertificateNames(t *testing.T) {
-	certFile, keyFile, cert := namedCert(t, "meet.test", "*.wild.test")
-	r := start(t, "-https", "127.0.0.1:0", "-tls-cert", certFile, "-tls-key", keyFile)
-	c := newHostClient(t, r)
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	// The requests go to 127.0.0.1 and are verified for meet.test whatever their Host:
-	// the Host check, not the handshake, is what is tested here.
-	c.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "meet.test"}}
-	_, port, _ := net.SplitHostPort(c.addr) // the printed address names meet.test, which does not resolve
-	c.addr = "127.0.0.1:" + port
-	if !strings.Contains(r.stdout, "Host names: *.wild.test, meet.test, localhost and IP addresses are served") {
-		t.Errorf("stdout %q", r.stdout)
-	}
-	c.served("meet.test:"+port, true)
-	c.served("a.wild.test:"+port, true)
-	c.served("127.0.0.1:"+port, false)
-	c.refused("evil.example:"+port, "meet.test:"+port)
-	c.refused("wild.test:"+port, "meet.test:"+port)
-	c.refused("a.b.wild.test:"+port, "meet.test:"+port)
-
-	plain := regexp.MustCompile(`HTTP on (\S+) redirects to HTTPS`).FindStringSubmatch(r.stdout)
-	if plain == nil {
-		t.Fatalf("stdout %q", r.stdout)
-	}
-	redirect := &hostClient{t: t, scheme: "http", addr: plain[1], client: c.client}
-	if status, _ := redirect.do(http.MethodGet, "meet.test", "/m/x", false, false); status != http.StatusPermanentRedirect {
-		t.Errorf("redirect for meet.test: %d, want 308", status)
-	}
-	if status, body := redirect.do(http.MethodGet, "evil.example", "/m/x", false, false); status != http.StatusMisdirectedRequest {
-		t.Errorf("redirect for evil.example: %d %q, want 421", status, body)
-	}
-}
-
-// TestHostCheckACME: with -acme-domain its names are served; on the HTTP port the
-// CA's HTTP-01 challenge reaches the ACME handler for them (no 421, no redirect) and
-// their pages are redirected, while another name gets 421 for both.
-func TestHostCheckACME(t *testing.T) {
-	r := start(t, "-https", "127.0.0.1:0", "-acme-domain", "meet.example.org", "-acme-cache", filepath.Join(t.TempDir(), "acme"),
-		"-acme-directory", "http://127.0.0.1:1/directory")
-	plain := regexp.MustCompile(`HTTP on (\S+) redirects to HTTPS`).FindStringSubmatch(r.stdout)
-	if plain == nil {
-		t.Fatalf("stdout %q", r.stdout)
-	}
-	c := &hostClient{t: t, scheme: "http", addr: plain[1], client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	const challenge = "/.well-known/acme-challenge/token"
-	if status, _ := c.do(http.MethodGet, "meet.example.org", challenge, false, false); status == http.StatusMisdirectedRequest || status == http.StatusPermanentRedirect {
-		t.Errorf("the challenge for meet.example.org: %d, want the ACME handler's answer", status)
-	}
-	if status, _ := c.do(http.MethodGet, "Meet.Example.org.", "/m/x", false, false); status != http.StatusPermanentRedirect {
-		t.Errorf("redirect for meet.example.org: %d, want 308", status)
-	}
-	for _, path := range []string{challenge, "/m/x"} {
-		if status, _ := c.do(http.MethodGet, "evil.example", path, false, false); status != http.StatusMisdirectedRequest {
-			t.Errorf("%s for evil.example: %d, want 421", path, status)
-		}
-	}
-	if !strings.Contains(r.stdout, "Host names: meet.example.org, localhost and IP addresses are served") {
-		t.Errorf("stdout %q", r.stdout)
-	}
-}
-
 // TestServerNameSetting: -server-name comes from the flag, CONCLAVE_SERVER_NAME and
 // the file (a string or a list), is kept in lower case without a trailing dot, and a
 // value that is no host name stops the start naming the key and its source.
@@ -382,56 +272,6 @@ func TestServerNameSetting(t *testing.T) {
 	if _, err := parseOptions([]string{"-config", file}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), `key "server-name"`) {
 		t.Errorf("bad name in the file: %v", err)
 	}
-}
-
-// TestHostOf: the Host header's forms: names and IP literals with or without a port,
-// case and a trailing dot ignored; everything else refused.
-func TestHostOf(t *testing.T) {
-	for in, want := range map[string]string{
-		"localhost": "localhost", "LOCALHOST:8080": "localhost", "localhost.:80": "localhost", "Meet.Example.org.": "meet.example.org",
-		"127.0.0.1:8080": "127.0.0.1", "[::1]:8080": "::1", "[::1]": "::1", "[2001:DB8::1]:443": "2001:db8::1", "a_b.lan:1": "a_b.lan",
-		"[::ffff:127.0.0.1]:80": "::ffff:127.0.0.1",
-	} {
-		if got, _, ok := hostOf(in); !ok || got != want {
-			t.Errorf("hostOf(%q) = %q %v, want %q", in, got, ok, want)
-		}
-	}
-	for _, in := range []string{"", ":8080", "::1", "[::1", "[::1]x", "[::1]:", "[fe80::1%25eth0]:80", "[127.0.0.1]:80", "localhost:", "localhost:http",
-		"localhost:123456", "a b", "a/b", "a@b", "evil.example:80:80", "..", "a..b", ".", "é.example", "localhost\x00"} {
-		if got, _, ok := hostOf(in); ok {
-			t.Errorf("hostOf(%q) = %q, want refused", in, got)
-		}
-	}
-}
-
-// FuzzHostCheck: whatever Host a client sends, the default policy (plain HTTP, no
-// names) serves it only when it is localhost, a name under .localhost or an IP address
-// with at most a port, and a policy with one name serves only that name besides.
-func FuzzHostCheck(f *testing.F) {
-	for _, seed := range []string{"localhost:8080", "evil.example:8080", "[::1]:8080", "127.0.0.1", "meet.example.org.", "a.localhost",
-		"[fe80::1%25lo]", "localhost.evil.example", "MEET.EXAMPLE.ORG:443", "[::1]]:80", "1.2.3", "0x7f.0.0.1", ""} {
-		f.Add(seed)
-	}
-	plain := newHostPolicy(options{httpAddr: "127.0.0.1:0"}, nil)
-	named := newHostPolicy(options{httpAddr: "127.0.0.1:0", serverNameList: []string{"meet.example.org"}}, nil)
-	f.Fuzz(func(t *testing.T, h string) {
-		host, isIP, ok := hostOf(h)
-		if ok && (host != strings.ToLower(host) || strings.HasSuffix(host, ".")) {
-			t.Fatalf("hostOf(%q) = %q: not normalised", h, host)
-		}
-		if ok && isIP {
-			if _, err := netip.ParseAddr(host); err != nil {
-				t.Fatalf("hostOf(%q) = %q, an IP address that does not parse", h, host)
-			}
-		}
-		local := ok && (isIP || host == "localhost" || strings.HasSuffix(host, ".localhost"))
-		if plain.allows(h) != local {
-			t.Fatalf("default policy, Host %q: allows %v, want %v", h, plain.allows(h), local)
-		}
-		if named.allows(h) != (local || ok && host == "meet.example.org") {
-			t.Fatalf("policy with meet.example.org, Host %q: allows %v", h, named.allows(h))
-		}
-	})
 }
 
 // TestPrivacyReportHostNames: the record of measures says which names are served, and
