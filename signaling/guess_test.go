@@ -22,8 +22,9 @@ import (
 )
 
 // Tests of guessing and lockout: per-address budgets across meetings and host keys, no
-// shared rate, one guess at a time per address, the client address behind a proxy, a
-// locked meeting that is no password oracle, and the moderators' count.
+// shared rate, one guess at a time per address, the client address behind a proxy (a
+// locked meeting that is no password oracle, and the moderators' count:
+// guessseen_test.go).
 
 // loop returns 127.0.0.n: a test's stand-in for another machine.
 func loop(n int) net.IP { return net.IPv4(127, 0, 0, byte(n)) }

@@ -17,7 +17,7 @@ import (
 )
 
 // The Rooms API as a host uses it (PROTOCOL.md, "Rooms API"): making, reading,
-// changing, rotating and deleting its rooms, and what it refuses.
+// changing, rotating and deleting its rooms (what it refuses: roomrefusals_test.go).
 
 // otherHostKey belongs to a second host, who must never see the test host's rooms.
 const otherHostKey = "otherhost." + "YW5vdGhlci1ob3N0LXNlY3JldA"

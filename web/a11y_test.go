@@ -14,7 +14,7 @@ import (
 // English), every form field a label, every image an alt, every dialog a title; the
 // references between elements (aria-labelledby, aria-describedby, aria-controls, label
 // for) point at elements that exist; and the colours of text and focus rings in
-// app.css keep their contrast. What only a running page shows (focus moved into and
+// app.css keep their contrast (a11y_css_test.go). What only a running page shows (focus moved into and
 // out of panels and dialogs, live announcements) is checked by the Node tests in
 // web/jstest (people-focus, chat-announce, dialog-focus, ptt-keyboard) and the browser
 // suite.
