@@ -211,7 +211,7 @@ function mountSwitch(slot) {
     code.lang = lang;
     code.append(lang.toUpperCase(), ' ', spoken);
     b.replaceChildren(full, code);
-    b.title = name;
+    // Its title (the tooltip) and roles come from layOutSwitch, which knows the layout.
     // What app.css hides on a phone (not aria-checked, which a lone button has not).
     b.toggleAttribute('data-chosen', lang === current);
   }
