@@ -319,14 +319,19 @@ func joinWithOptions(ctx context.Context, t *testing.T, kind browsertest.Kind, u
 		o.prejoin(ctx, t, tab)
 	}
 	knock(ctx, t, tab, name)
-	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
+	// Joined, or the error screen, which a first join's page never leaves by itself (a
+	// websocket that cannot open shows "unreachable" at once): the code says what broke.
+	if err := tab.WaitFor(ctx, `document.body.dataset.state === "error" || (document.body.dataset.state === "joined" && !!window.conclave.participantId)`); err != nil {
 		t.Fatalf("%s (%s) did not join: %v", name, kind, err)
 	}
-	p := &participant{name: name, kind: kind, tab: tab}
-	if err := tab.Eval(ctx, `window.conclave.participantId`, &p.id); err != nil {
+	var got struct{ ID, Error string }
+	if err := tab.Eval(ctx, `({ ID: window.conclave.participantId || "", Error: document.body.dataset.state === "error" ? document.querySelector("#meeting-error").dataset.code || "no code" : "" })`, &got); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	if got.Error != "" {
+		t.Fatalf("%s (%s) did not join: the page shows its error screen, #meeting-error data-code %q", name, kind, got.Error)
+	}
+	return &participant{name: name, kind: kind, tab: tab, id: got.ID}
 }
 
 // knock does what a person does on the pre-join screen: type the name into the name
