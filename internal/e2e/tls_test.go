@@ -29,9 +29,10 @@ func TestMeetingOverHTTPS(t *testing.T) {
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ann", false)
 	fay := joinTab(ctx, t, srv, browsertest.KindFirefox, meeting, "Fay", false)
 	for _, p := range []*participant{ann, fay} {
-		waitOK(ctx, t, p, `location.protocol === "https:" && window.isSecureContext && document.querySelector("#e2ee-status")?.dataset.state === "on" &&
+		waitOK(ctx, t, p, `location.protocol === "https:" && window.isSecureContext`, "not an https page in a secure context")
+		waitOK(ctx, t, p, `document.querySelector("#e2ee-status")?.dataset.state === "on" &&
 			window.conclave.e2ee.verified().length === 1 && window.conclave.e2ee.unverified().length === 0`,
-			"not encrypting over https with the other verified")
+			"not encrypting with the other verified")
 	}
 	waitSameColour(ctx, t, ann, fay, "camera")
 	waitSameColour(ctx, t, fay, ann, "camera")
