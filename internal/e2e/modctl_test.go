@@ -108,8 +108,10 @@ func silentWhileTalking(ctx context.Context, t *testing.T, recv, talker, other *
 // list in that order and on everyone's tiles; a reaction shows on the sender's tile in
 // the other tabs and fades; the moderator lowers one hand and then all. "Mute everyone"
 // turns the participants' microphones off (their buttons show it, and the audio they
-// sent goes silent at the receiver) while the moderator is still heard; "Turn off all
-// cameras" turns their cameras off and leaves the moderator's on.
+// sent goes silent at the receiver) while the moderator is still heard. The moderator
+// turns one participant's camera off from the people list, and he turns it on again (the
+// meeting lets him); "Turn off all cameras" turns their cameras off and leaves the
+// moderator's on.
 func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 	t.Parallel()
 	srv, links := encryptedMeeting(t)
@@ -179,6 +181,21 @@ func TestHandsReactionsAndEveryoneActions(t *testing.T) {
 		}
 	}
 	waitHeard(ctx, t, cleo, mona)
+
+	// Mona turns Felix's camera off from his menu: he is told, his button shows it and
+	// the others' tiles of him show no video, while Cleo's camera stays on. The meeting
+	// lets everyone turn theirs on again (unmute), and his picture comes back at Cleo.
+	watch(ctx, t, felix, "his camera turned off", toastShown("/turned off your camera/"))
+	personAction(ctx, t, mona, felix.id, "mute_camera", "Mona could not turn off Felix's camera")
+	waitSeen(ctx, t, felix, "his camera turned off", "told his camera was turned off")
+	waitFor(ctx, t, felix, "his camera off", `document.querySelector("#btn-camera").getAttribute("aria-pressed") === "false"`)
+	for _, p := range []*participant{mona, cleo} {
+		waitFor(ctx, t, p, "Felix's tile shows no video", fmt.Sprintf(`document.querySelector('.tile[data-participant-id="%s"][data-source="camera"]')?.dataset.video !== "on"`, felix.id))
+	}
+	waitFor(ctx, t, cleo, "her camera stays on", `document.querySelector("#btn-camera").getAttribute("aria-pressed") === "true"`)
+	clickIn(ctx, t, felix, "#btn-camera")
+	waitFor(ctx, t, felix, "his camera on again", `document.querySelector("#btn-camera").getAttribute("aria-pressed") === "true"`)
+	waitSameColour(ctx, t, cleo, felix, "camera")
 
 	clickIn(ctx, t, mona, "#btn-cameras-off-all")
 	for _, p := range []*participant{felix, cleo} {
