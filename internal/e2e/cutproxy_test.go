@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"strings"
@@ -13,21 +14,25 @@ import (
 // every connection through it closes at once, and new ones are closed as they arrive
 // until the cut is over. DevTools' offline mode leaves an open websocket running
 // (DESIGN.md), so a real cut is the only honest way to drop a browser's connection.
+// It can also make a path dead while it stays open (freeze) and hold websocket
+// handshakes unanswered while everything else passes (stall).
 type cutProxy struct {
 	ln     net.Listener
 	target string
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	until  time.Time             // new connections are refused until then
-	held   bool                  // new connections are refused until release
-	frozen map[net.Conn]struct{} // connections whose bytes are dropped (freeze)
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	until    time.Time             // new connections are refused until then
+	held     bool                  // new connections are refused until release
+	frozen   map[net.Conn]struct{} // connections whose bytes are dropped (freeze)
+	stalling bool                  // websocket handshakes are held (stall)
+	stalled  chan struct{}         // gets one value for each handshake held
 }
 
 func startCutProxy(t *testing.T, target string) *cutProxy {
 	t.Helper()
 	ln := freshListener(t) // the tabs' origin: one no earlier test's pages had
-	p := &cutProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), conns: map[net.Conn]struct{}{}}
+	p := &cutProxy{ln: ln, target: strings.TrimPrefix(target, "http://"), conns: map[net.Conn]struct{}{}, stalled: make(chan struct{}, 64)}
 	go p.serve()
 	t.Cleanup(func() {
 		_ = ln.Close()
@@ -59,16 +64,41 @@ func (p *cutProxy) serve() {
 }
 
 func (p *cutProxy) pipe(c net.Conn) {
-	s, err := net.Dial("tcp", p.target)
+	p.mu.Lock()
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
+	// The first bytes say whether this is a websocket handshake to hold (stall); a
+	// browser always speaks first on an HTTP connection.
+	r := bufio.NewReader(c)
+	first, err := r.Peek(len("GET /ws "))
 	if err != nil {
-		_ = c.Close()
+		p.forget(c)
 		return
 	}
 	p.mu.Lock()
-	p.conns[c], p.conns[s] = struct{}{}, struct{}{}
+	stall := p.stalling && string(first) == "GET /ws "
+	p.mu.Unlock()
+	if stall {
+		select {
+		case p.stalled <- struct{}{}:
+		default:
+		}
+		// Read and drop what the browser sends, answer nothing, until it or closeAll
+		// closes it.
+		_, _ = io.Copy(io.Discard, r)
+		p.forget(c)
+		return
+	}
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		p.forget(c)
+		return
+	}
+	p.mu.Lock()
+	p.conns[s] = struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(p.unlessFrozen(c, s), c); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(p.unlessFrozen(c, s), r); done <- struct{}{} }()
 	go func() { _, _ = io.Copy(p.unlessFrozen(c, c), s); done <- struct{}{} }()
 	<-done
 	if p.isFrozen(c) {
@@ -76,12 +106,19 @@ func (p *cutProxy) pipe(c net.Conn) {
 		// connection stays open and silent until the test ends (closeAll).
 		return
 	}
-	_ = c.Close()
-	_ = s.Close()
+	p.forget(c, s)
+}
+
+// forget closes conns and stops tracking them.
+func (p *cutProxy) forget(conns ...net.Conn) {
+	for _, c := range conns {
+		_ = c.Close()
+	}
 	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, s)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	for _, c := range conns {
+		delete(p.conns, c)
+	}
 }
 
 // freeze makes every connection through the proxy a dead path: it stays open, and
@@ -143,6 +180,19 @@ func (p *cutProxy) release() {
 	p.held = false
 }
 
+// stall holds every websocket handshake (a connection whose first request is GET /ws)
+// that begins from now on (on), or lets the new ones pass (off); one held already stays
+// held. Every other request (the page, its probe of the server before each resume)
+// passes: the path of a resume that began just as a NAT lost its mapping or a proxy
+// stopped forwarding, the server reachable and the one connection the page waits on
+// never answered.
+func (p *cutProxy) stall(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalling = on
+}
+
+// closeAll closes every connection through the proxy (a held handshake's included).
 func (p *cutProxy) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
