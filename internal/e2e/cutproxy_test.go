@@ -14,7 +14,7 @@ import (
 // every connection through it closes at once, and new ones are closed as they arrive
 // until the cut is over. DevTools' offline mode leaves an open websocket running
 // (DESIGN.md), so a real cut is the only honest way to drop a browser's connection.
-// It can also make a path dead while it stays open (freeze) and hold websocket
+// It can also make a path dead while it stays open (freeze) and leave websocket
 // handshakes unanswered while everything else passes (stall).
 type cutProxy struct {
 	ln     net.Listener
@@ -25,8 +25,8 @@ type cutProxy struct {
 	until    time.Time             // new connections are refused until then
 	held     bool                  // new connections are refused until release
 	frozen   map[net.Conn]struct{} // connections whose bytes are dropped (freeze)
-	stalling bool                  // websocket handshakes are held (stall)
-	stalled  chan struct{}         // gets one value for each handshake held
+	stalling bool                  // websocket handshakes are stalled (stall)
+	stalled  chan struct{}         // gets one value for each handshake stalled
 }
 
 func startCutProxy(t *testing.T, target string) *cutProxy {
@@ -52,8 +52,13 @@ func (p *cutProxy) serve() {
 		if err != nil {
 			return
 		}
+		// Taken into conns under the same lock as the check, so that no cut, freeze
+		// or closeAll falls between the two.
 		p.mu.Lock()
 		cut := p.held || time.Now().Before(p.until)
+		if !cut {
+			p.conns[c] = struct{}{}
+		}
 		p.mu.Unlock()
 		if cut {
 			_ = c.Close()
@@ -64,11 +69,9 @@ func (p *cutProxy) serve() {
 }
 
 func (p *cutProxy) pipe(c net.Conn) {
-	p.mu.Lock()
-	p.conns[c] = struct{}{}
-	p.mu.Unlock()
-	// The first bytes say whether this is a websocket handshake to hold (stall); a
-	// browser always speaks first on an HTTP connection.
+	// The first bytes say whether this is a websocket handshake to stall; a browser
+	// always speaks first on an HTTP connection. The server is dialled only then, so
+	// a connection a browser opens ahead and never uses opens none to the server.
 	r := bufio.NewReader(c)
 	first, err := r.Peek(len("GET /ws "))
 	if err != nil {
@@ -180,9 +183,9 @@ func (p *cutProxy) release() {
 	p.held = false
 }
 
-// stall holds every websocket handshake (a connection whose first request is GET /ws)
-// that begins from now on (on), or lets the new ones pass (off); one held already stays
-// held. Every other request (the page, its probe of the server before each resume)
+// stall leaves every websocket handshake (a connection whose first request is GET /ws)
+// that begins from now on open and unanswered (on), or lets the new ones pass (off); one
+// stalled already stays so. Every other request (the page, its probe of the server before each resume)
 // passes: the path of a resume that began just as a NAT lost its mapping or a proxy
 // stopped forwarding, the server reachable and the one connection the page waits on
 // never answered.
@@ -192,7 +195,7 @@ func (p *cutProxy) stall(on bool) {
 	p.stalling = on
 }
 
-// closeAll closes every connection through the proxy (a held handshake's included).
+// closeAll closes every connection through the proxy (a stalled handshake's included).
 func (p *cutProxy) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
