@@ -1,10 +1,6 @@
 package browsertest
 
-import (
-	"context"
-	"testing"
-	"time"
-)
+import "testing"
 
 // soundJS plays a tone through an AnalyserNode to the speakers of a fresh
 // AudioContext and reports its state after resume(), how far its clock moved
@@ -36,8 +32,7 @@ func TestSoundPlays(t *testing.T) {
 		t.Run(k.String(), func(t *testing.T) {
 			b := Launch(t, k)
 			NeedsSound(t, b)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
+			ctx := testContext(t)
 			tab, err := b.NewTab(ctx)
 			if err != nil {
 				t.Fatal(err)

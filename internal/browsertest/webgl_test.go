@@ -1,10 +1,8 @@
 package browsertest
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 )
 
 // webglRendererJS names the renderer of a WebGL 2 and a WebGL 1 context of a fresh
@@ -25,8 +23,7 @@ const webglRendererJS = `(() => {
 // has WebGL 1 and 2, which headless Firefox lacks; closing it stops its display.
 func TestFirefoxWebGL(t *testing.T) {
 	b := LaunchWith(t, KindFirefox, Options{WebGL: true})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testContext(t)
 	tab, err := b.NewTab(ctx)
 	if err != nil {
 		t.Fatal(err)
