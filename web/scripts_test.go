@@ -107,21 +107,20 @@ func TestE2EEModules(t *testing.T) {
 // TestModulesResolve checks that every relative import names an embedded file.
 func TestModulesResolve(t *testing.T) {
 	files := embedded(t)
-	imp := regexp.MustCompile(`(?m)^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]`)
 	for name, text := range files {
 		if !strings.HasSuffix(name, ".js") {
 			continue
 		}
-		for _, m := range imp.FindAllStringSubmatch(text, -1) {
-			target := path.Join(path.Dir(name), m[1])
-			relative := strings.HasPrefix(m[1], "./") || strings.HasPrefix(m[1], "../")
+		for _, spec := range moduleImports(text) {
+			target := path.Join(path.Dir(name), spec)
+			relative := strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../")
 			if !relative || !strings.HasPrefix(target, "static/") || files[target] == "" {
-				t.Errorf("%s imports %q, which is not an embedded module", name, m[1])
+				t.Errorf("%s imports %q, which is not an embedded module", name, spec)
 			}
 			// A JSON module loads only when the import says so (the catalogues).
-			withJSON := regexp.MustCompile(regexp.QuoteMeta(m[1]) + `['"]\s+with\s+\{\s*type:\s*'json'\s*\}`)
+			withJSON := regexp.MustCompile(regexp.QuoteMeta(spec) + `['"]\s+with\s+\{\s*type:\s*'json'\s*\}`)
 			if strings.HasSuffix(target, ".json") && !withJSON.MatchString(text) {
-				t.Errorf("%s imports %q without `with { type: 'json' }`", name, m[1])
+				t.Errorf("%s imports %q without `with { type: 'json' }`", name, spec)
 			}
 		}
 	}
