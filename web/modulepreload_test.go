@@ -21,25 +21,34 @@ import (
 func TestPagesPreloadTheirModules(t *testing.T) {
 	files := embedded(t)
 	script := regexp.MustCompile(`<script type="module" src="/(static/js/[^"]+)"></script>`)
-	preload := regexp.MustCompile(`<link rel="modulepreload" href="/(static/[^"]+)">`)
+	anyPreload := regexp.MustCompile(`<link\b[^>]*\bmodulepreload\b[^>]*>`)
+	preload := regexp.MustCompile(`^<link rel="modulepreload" href="/(static/[^"]+)">$`)
+	comment := regexp.MustCompile(`(?s)<!--.*?-->`)
 	pages := 0
-	for name, text := range files {
+	for name, page := range files {
 		if !strings.HasSuffix(name, ".html") {
 			continue
 		}
+		text := comment.ReplaceAllString(page, "") // a link in a comment is not there
 		m := script.FindStringSubmatch(text)
 		if m == nil {
 			continue
 		}
 		pages++
-		want := moduleClosure(files, m[1])
+		want, err := moduleClosure(files, m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
 		var got []string
-		for _, p := range preload.FindAllStringSubmatch(text, -1) {
+		for _, link := range anyPreload.FindAllString(text, -1) {
+			p := preload.FindStringSubmatch(link)
+			if p == nil {
+				t.Errorf("%s: %s is not of the form <link rel=\"modulepreload\" href=\"/static/…\">", name, link)
+				continue
+			}
 			got = append(got, p[1])
 		}
-		listed := slices.Clone(got)
-		sort.Strings(listed)
-		if slices.Equal(listed, sortedCopy(want)) && len(slices.Compact(listed)) == len(got) {
+		if slices.Equal(sortedCopy(got), sortedCopy(want)) {
 			continue
 		}
 		var lines strings.Builder
@@ -57,14 +66,18 @@ func TestPagesPreloadTheirModules(t *testing.T) {
 // moduleClosure is every JavaScript module that entry imports, directly or through
 // others, entry itself left out: in the order a browser finds them (level by level,
 // each level's in the order of the imports), so the list reads as the page loads.
-func moduleClosure(files map[string]string, entry string) []string {
+func moduleClosure(files map[string]string, entry string) ([]string, error) {
 	seen := map[string]bool{entry: true}
 	var order []string
 	queue := []string{entry}
 	for len(queue) > 0 {
 		f := queue[0]
 		queue = queue[1:]
-		for _, spec := range moduleImports(files[f]) {
+		specs, err := moduleImports(files[f])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for _, spec := range specs {
 			dep := path.Join(path.Dir(f), spec)
 			if seen[dep] || !strings.HasSuffix(dep, ".js") {
 				continue
@@ -74,20 +87,67 @@ func moduleClosure(files map[string]string, entry string) []string {
 			queue = append(queue, dep)
 		}
 	}
-	return order
+	return order, nil
 }
 
-// importRE matches a module's static imports and re-exports (`import … from '…'`, over
-// lines too) and its imports for effect alone (`import '…'`).
-var importRE = regexp.MustCompile(`(?m)^\s*(?:(?:import|export)\s[^'"]*?from\s+|import\s*)['"]([^'"]+)['"]`)
-
-// moduleImports is what the module text imports, as written.
-func moduleImports(text string) []string {
-	var specs []string
-	for _, m := range importRE.FindAllStringSubmatch(text, -1) {
-		specs = append(specs, m[1])
+// moduleImports is what a module's static imports and re-exports name, as written:
+// `import … from '…'`, `import '…'` (for effect alone), `export {…} from '…'` and
+// `export * [as x] from '…'`. It reads tokens (jsTokens), so neither a comment nor a
+// string that looks like an import counts, and none written over several lines or
+// with a quote in a comment among its names is missed; `import(…)`, `import.meta` and
+// a property named import are not imports.
+func moduleImports(text string) ([]string, error) {
+	toks, err := jsTokens(text)
+	if err != nil {
+		return nil, err
 	}
-	return specs
+	var specs []string
+	for i := 0; i < len(toks); i++ {
+		tok := toks[i]
+		if tok.kind != 'w' || (tok.text != "import" && tok.text != "export") || i+1 >= len(toks) {
+			continue
+		}
+		if i > 0 && toks[i-1].kind == 'p' && (toks[i-1].text == "." || toks[i-1].text == "?.") {
+			continue // a property named import or export
+		}
+		next := toks[i+1]
+		if tok.text == "import" {
+			if next.kind == 'p' && (next.text == "(" || next.text == "." || next.text == ":") {
+				continue // import(…), import.meta, a key named import
+			}
+			// The first string after a static import is what it names: no other
+			// string comes before it (`with { type: 'json' }` comes after).
+			for j := i + 1; j < len(toks); j++ {
+				if toks[j].kind == 's' {
+					specs = append(specs, literalText(toks[j]))
+					i = j
+					break
+				}
+			}
+			continue
+		}
+		// export: only `export {…} from '…'` and `export * [as x] from '…'` import.
+		j := i + 1
+		switch {
+		case next.kind == 'p' && next.text == "{":
+			for j < len(toks) && !(toks[j].kind == 'p' && toks[j].text == "}") {
+				j++
+			}
+			j++
+		case next.kind == 'p' && next.text == "*":
+			j++
+			if j+1 < len(toks) && toks[j].kind == 'w' && toks[j].text == "as" {
+				j += 2
+			}
+		default:
+			continue
+		}
+		if j+1 < len(toks) && toks[j].kind == 'w' && toks[j].text == "from" && toks[j+1].kind == 's' {
+			specs = append(specs, literalText(toks[j+1]))
+			i = j + 1
+		}
+	}
+	return specs, nil
 }
 
 func sortedCopy(s []string) []string {
@@ -110,4 +170,30 @@ func missingAndExtra(want, got []string) string {
 		}
 	}
 	return fmt.Sprintf("missing %v, not imported %v", missing, extra)
+}
+
+// TestModuleImports: what moduleImports finds, and what it must not take for an import.
+func TestModuleImports(t *testing.T) {
+	src := "import a from './a.js';\n" +
+		"import {\n  b, // the page's leaf\n  c,\n} from './b.js';\n" +
+		"import './c.js';\n" +
+		"import en from '../i18n/en.json' with { type: 'json' };\n" +
+		"export { x } from './d.js';\n" +
+		"export * as ns from './e.js';\n" +
+		"export * from './f.js';\n" +
+		"import{j}from'./j.js'\n" +
+		"// import g from './g.js'\n" +
+		"/* export { g } from './g2.js' */\n" +
+		"const s = `import h from './h.js'`;\n" +
+		"await import('./i.js'); const u = import.meta.url; obj.import('./k.js'); const o = { import: './l.js' };\n" +
+		"export const m = 1; // taken from './m.js'\n" +
+		"export function n() { return 'from'; }\n"
+	got, err := moduleImports(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"./a.js", "./b.js", "./c.js", "../i18n/en.json", "./d.js", "./e.js", "./f.js", "./j.js"}
+	if !slices.Equal(got, want) {
+		t.Errorf("moduleImports = %q, want %q", got, want)
+	}
 }

@@ -111,7 +111,11 @@ func TestModulesResolve(t *testing.T) {
 		if !strings.HasSuffix(name, ".js") {
 			continue
 		}
-		for _, spec := range moduleImports(text) {
+		specs, err := moduleImports(text)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		for _, spec := range specs {
 			target := path.Join(path.Dir(name), spec)
 			relative := strings.HasPrefix(spec, "./") || strings.HasPrefix(spec, "../")
 			if !relative || !strings.HasPrefix(target, "static/") || files[target] == "" {

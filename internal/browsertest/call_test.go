@@ -20,18 +20,29 @@ func waitFramesJS(pc string, n int) string {
 // after the other in two browsers, may take many tries to meet.
 func waitSamePicture(ctx context.Context, t *testing.T, sender Tab, senderSel string, receiver Tab, receiverSel string) {
 	t.Helper()
-	var sent, got VideoColor
-	var err error
-	for {
-		if got, err = SampleVideo(ctx, receiver, receiverSel); err == nil {
+	// What the message says is the last pair sampled in full, and the last error
+	// of a sample that was not the test's end.
+	var lastSent, lastGot VideoColor
+	var lastErr error
+	start := time.Now()
+	for tries := 1; ; tries++ {
+		got, err := SampleVideo(ctx, receiver, receiverSel)
+		var sent VideoColor
+		if err == nil {
 			sent, err = SampleVideo(ctx, sender, senderSel)
 		}
-		if err == nil && got.HasPicture() && sent.HasPicture() && got.Brightness() > 20 && got.Distance(sent) < 40 {
-			t.Logf("sent %v, received %v", sent, got)
-			return
+		if err == nil {
+			lastSent, lastGot = sent, got
+			if got.HasPicture() && sent.HasPicture() && got.Brightness() > 20 && got.Distance(sent) < 40 {
+				t.Logf("sent %v, received %v", sent, got)
+				return
+			}
+		} else if ctx.Err() == nil {
+			lastErr = err
 		}
 		if !sleepCtx(ctx, 200*time.Millisecond) {
-			t.Fatalf("received picture never matched the sent one: sent %v, received %v, err %v", sent, got, err)
+			t.Fatalf("received picture never matched the sent one in %v and %d tries: last sent %v, received %v; last error %v",
+				time.Since(start).Round(time.Millisecond), tries, lastSent, lastGot, lastErr)
 		}
 	}
 }
