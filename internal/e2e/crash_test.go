@@ -46,7 +46,8 @@ func TestKilledTabComesBack(t *testing.T) {
 		}},
 	} {
 		t.Run(way.name, func(t *testing.T) {
-			maria := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Maria Muster", joinOptions{})
+			// Her way back is checked, not her picture: the camera stays off.
+			maria := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Maria Muster", joinOptions{prejoin: offBeforeJoining("camera")})
 			waitOK(ctx, t, maria, `document.body.dataset.state === "joined" && document.body.dataset.role === "moderator" && sessionStorage.getItem("conclave.resume") !== null`, "join as the moderator, her secret kept")
 			evalOK(ctx, t, maria, `window.conclave.participantId`, &maria.id)
 			if err := browsertest.CrashPage(ctx, maria.tab); err != nil {

@@ -40,5 +40,6 @@ func TestEndScreenTakesTheFocusFromADialog(t *testing.T) {
 		if got.Focus != "status-title" || got.Dialog {
 			t.Errorf("%s: removed while the shortcuts were open, the focus is on %s (the dialog open: %v), want the end screen's title, the dialog closed", kind, got.Focus, got.Dialog)
 		}
+		closeTabs(mona, kai) // not left running through the next browser's turn
 	}
 }

@@ -43,6 +43,7 @@ func TestTileFocusStaysInTheTiles(t *testing.T) {
 		if active != "grid" {
 			t.Errorf("%s: Ben left while his pin had the focus, and the focus went to %s, want the tiles' region #grid", kind, active)
 		}
+		closeTabs(pia, ben) // not left running through the next browser's turn
 	}
 }
 
@@ -100,5 +101,6 @@ func TestWaitingRoomKeepsTheFocus(t *testing.T) {
 		evalOK(ctx, t, mona, keyJS("keydown", "Escape", "Escape", `document.activeElement`), nil)
 		waitOK(ctx, t, mona, `document.querySelector("#waiting-panel").hidden`, "Escape did not close the waiting room")
 		focusIs("btn-waiting", "Escape")
+		closeTabs(mona) // not left running through the next browser's turn
 	}
 }

@@ -269,6 +269,9 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 		` && `+textIs("#prejoin-join", str(t, de, "prejoin.join"))); err != nil {
 		t.Fatalf("the pre-join screen is not German: %v", err)
 	}
+	// Ann's picture is checked, not Greta's: her camera stays off (a Firefox camera is
+	// much of what a tab costs the browser suite).
+	offBeforeJoining("camera")(ctx, t, tab)
 	knock(ctx, t, tab, "Greta")
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
 		t.Fatal(err)
@@ -303,6 +306,7 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 		t.Fatalf("Ann's video stopped after the switch: %v", err)
 	}
 	waitSameColour(ctx, t, greta, ann, "camera")
+	closeTabs(ann) // the meeting's part is done: the rest is Greta's pages
 
 	// Remembered on this device: after a reload the page is English, though the browser says German.
 	if err := tab.Navigate(ctx, srv.url+"/"); err != nil {

@@ -105,5 +105,6 @@ func TestWaitingRoomEntranceSaidOnce(t *testing.T) {
 		click(ctx, t, mona.tab, "#btn-leave")
 		heard(lea, alone, alone)
 		heard(kai, alone, waiting, alone)
+		closeTabs(kai, lea, mona) // not left knocking through the next language's turn
 	}
 }

@@ -274,6 +274,15 @@ func joinURL(ctx context.Context, t *testing.T, kind browsertest.Kind, url, name
 	return joinWithOptions(ctx, t, kind, url, name, joinOptions{fakeScreen: fakeScreen})
 }
 
+// closeTabs closes the participants' tabs now, where a test is done with them before
+// its end (each is closed again, harmlessly, at the test's cleanup): an open meeting tab
+// goes on encoding, decoding and drawing, and every browser test shares the machine.
+func closeTabs(ps ...*participant) {
+	for _, p := range ps {
+		_ = p.tab.Close()
+	}
+}
+
 // joinOptions are the extras of joinWithOptions.
 type joinOptions struct {
 	fakeScreen bool   // getDisplayMedia answers with browsertest's fake screen

@@ -133,6 +133,7 @@ func TestToggleButtonsKeepTheirNames(t *testing.T) {
 				checkToggle(ctx, t, wim, lang+" (waiting)", w)
 			}
 		}
+		closeTabs(p, wim) // not left running through the next browser's turn
 	}
 }
 
