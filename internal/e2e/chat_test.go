@@ -39,13 +39,10 @@ func TestChatUnderSessionKeysReattributedRefused(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	// Chat alone is checked: the cameras stay off (the microphones keep each a media
-	// key and a publish connection), as three tabs encoding and decoding pictures nobody
-	// looks at slowed the whole browser suite.
-	noCamera := joinOptions{prejoin: offBeforeJoining("camera")}
-	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Ann", noCamera)
-	ben := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.fragment()), "Ben", noCamera)
-	cara := joinWithOptions(ctx, t, browsertest.KindChromium, proxy.Via(srv.pageURL(links, links.fragment())), "Cara", noCamera)
+	// Chat is checked, no picture: the cameras stay off (cameraOffURL).
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.moderatorFragment()), "Ann", joinOptions{})
+	ben := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.fragment()), "Ben", joinOptions{})
+	cara := joinWithOptions(ctx, t, browsertest.KindChromium, proxy.Via(srv.cameraOffURL(links, links.fragment())), "Cara", joinOptions{})
 	for _, p := range []*participant{ann, ben, cara} {
 		waitOK(ctx, t, p, `window.conclave.e2ee.verified().length === 2`, "verify the other two")
 	}

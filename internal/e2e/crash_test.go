@@ -46,8 +46,8 @@ func TestKilledTabComesBack(t *testing.T) {
 		}},
 	} {
 		t.Run(way.name, func(t *testing.T) {
-			// Her way back is checked, not her picture: the camera stays off.
-			maria := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Maria Muster", joinOptions{prejoin: offBeforeJoining("camera")})
+			// Her way back is checked, not her picture: the camera stays off (cameraOffURL).
+			maria := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.moderatorFragment()), "Maria Muster", joinOptions{})
 			waitOK(ctx, t, maria, `document.body.dataset.state === "joined" && document.body.dataset.role === "moderator" && sessionStorage.getItem("conclave.resume") !== null`, "join as the moderator, her secret kept")
 			evalOK(ctx, t, maria, `window.conclave.participantId`, &maria.id)
 			if err := browsertest.CrashPage(ctx, maria.tab); err != nil {

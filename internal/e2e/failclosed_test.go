@@ -68,8 +68,8 @@ func TestEncryptionFailureSilencesSenders(t *testing.T) {
 
 	ann := joinWith(ctx, t, srv, browsertest.KindChromium, m, "Ann", keepWorkersJS)
 	fay := joinWith(ctx, t, srv, browsertest.KindFirefox, m, "Fay", keepWorkersJS)
-	// Ben only receives (his camera stays off: a picture nobody looks at).
-	ben := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(m, m.fragment()), "Ben", joinOptions{prejoin: offBeforeJoining("camera")})
+	// Ben is here to receive: his camera stays off (cameraOffURL).
+	ben := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(m, m.fragment()), "Ben", joinOptions{})
 	waitSameColour(ctx, t, ben, ann, "camera")
 	waitSameColour(ctx, t, ben, fay, "camera")
 

@@ -262,16 +262,14 @@ func TestGermanBrowserAndTheSwitch(t *testing.T) {
 
 	links := srv.createMeeting(t)
 	ann := joinTab(ctx, t, srv, browsertest.KindChromium, links, "Ann", false)
-	if err := tab.Navigate(ctx, srv.pageURL(links, links.fragment())); err != nil {
+	// Ann's picture is checked, not Greta's: Greta's camera stays off (cameraOffURL).
+	if err := tab.Navigate(ctx, srv.cameraOffURL(links, links.fragment())); err != nil {
 		t.Fatal(err)
 	}
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "prejoin" && `+textIs("#prejoin-title", str(t, de, "prejoin.title"))+
 		` && `+textIs("#prejoin-join", str(t, de, "prejoin.join"))); err != nil {
 		t.Fatalf("the pre-join screen is not German: %v", err)
 	}
-	// Ann's picture is checked, not Greta's: her camera stays off (a Firefox camera is
-	// much of what a tab costs the browser suite).
-	offBeforeJoining("camera")(ctx, t, tab)
 	knock(ctx, t, tab, "Greta")
 	if err := tab.WaitFor(ctx, `document.body.dataset.state === "joined" && !!window.conclave.participantId`); err != nil {
 		t.Fatal(err)

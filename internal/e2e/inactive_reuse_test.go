@@ -102,12 +102,12 @@ func TestFreedSectionInactiveTwiceThenReused(t *testing.T) {
 		ws = append(ws, &sectionWatcher{ctx: ctx, t: t, p: p})
 	}
 	carl := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Carl", false)
-	// Ann and Bob are here for their screens: their cameras stay off (the tabs' own
-	// encoding and everyone's decoding of two cameras nobody looks at were a large part
-	// of the suite's longest test); their microphones keep their publish connections open.
-	sharer := joinOptions{fakeScreen: true, prejoin: offBeforeJoining("camera")}
-	ann := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(m, m.fragment()), "Ann", sharer)
-	bob := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(m, m.fragment()), "Bob", sharer)
+	// Ann and Bob are here for their screens: their cameras stay off (two cameras nobody
+	// looks at were a large part of the suite's longest test's time); their microphones
+	// keep their publish connections open.
+	sharer := joinOptions{fakeScreen: true}
+	ann := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(m, m.fragment()), "Ann", sharer)
+	bob := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(m, m.fragment()), "Bob", sharer)
 
 	for _, w := range ws {
 		w.carlAudio, w.carlVideo = w.deviceMids(carl)

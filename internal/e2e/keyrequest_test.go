@@ -24,11 +24,10 @@ func TestDroppedRotationIsAskedFor(t *testing.T) {
 	waiting := str(t, readCatalogue(t, "en"), "e2ee14.keys.waiting")
 
 	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Ann", joinOptions{})
-	// Ann's camera is what Ben must decode; his and Cara's (who only leaves) stay off:
-	// pictures nobody looks at cost the whole browser suite time.
-	noCamera := joinOptions{prejoin: offBeforeJoining("camera")}
-	ben := joinWithOptions(ctx, t, browsertest.KindFirefox, proxy.Via(srv.pageURL(links, links.fragment())), "Ben", noCamera)
-	cara := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()), "Cara", noCamera)
+	// Ann's camera is what Ben must decode; his and Cara's (who only leaves) stay off
+	// (cameraOffURL).
+	ben := joinWithOptions(ctx, t, browsertest.KindFirefox, proxy.Via(srv.cameraOffURL(links, links.fragment())), "Ben", joinOptions{})
+	cara := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()), "Cara", joinOptions{})
 	for _, p := range []*participant{ann, ben, cara} {
 		if err := p.tab.WaitFor(ctx, `window.conclave.e2ee.verified().length === 2`); err != nil {
 			t.Fatalf("%s did not verify the other two: %v", p.name, err)

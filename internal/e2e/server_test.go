@@ -214,6 +214,20 @@ func (s *server) pageURL(m meetingLinks, fragment string) string {
 	return u
 }
 
+// cameraOffURL is pageURL with the camera off from the start (?camera=0, page-hooks.js),
+// for a participant whose picture no check looks at: an open meeting tab's camera is
+// encoded, encrypted and sent, and decoded and drawn by every other tab, for as long as
+// the tab is open (a Firefox tab's camera was about half of what the tab costs), and the
+// browser suite is short of CPU. The microphone stays on: the participant still
+// publishes.
+func (s *server) cameraOffURL(m meetingLinks, fragment string) string {
+	u := fmt.Sprintf("%s/m/%s?camera=0", s.url, m.MeetingID)
+	if fragment != "" {
+		u += "#" + fragment
+	}
+	return u
+}
+
 // createMeeting makes an end-to-end encrypted meeting without a waiting room where
 // anyone may share a screen.
 func (s *server) createMeeting(t *testing.T) meetingLinks {
