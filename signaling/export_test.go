@@ -35,6 +35,27 @@ func SourceBlocked(s *Server, id, pid, source string) bool {
 	return c != nil && c.peer != nil && c.peer.Blocked(sfu.Source(source))
 }
 
+// CloseMedia closes the media of member pid of meeting id, as the meeting's end does
+// before the member's session says bye; false when there is no such member with media.
+func CloseMedia(s *Server, id, pid string) bool {
+	m := s.registry.Get(id)
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	c := m.conns[lobby.ID(pid)]
+	var peer *sfu.Participant
+	if c != nil {
+		peer = c.peer
+	}
+	m.mu.Unlock()
+	if peer == nil {
+		return false
+	}
+	peer.Close()
+	return true
+}
+
 // ResumeClaimed reports whether a resume has claimed member pid's membership of meeting
 // id (its secret is spent) and not yet completed it.
 func ResumeClaimed(s *Server, id, pid string) bool {

@@ -201,8 +201,15 @@ func (s *Session) ice(env Envelope) *Error {
 		UsernameFragment: p.Candidate.UsernameFragment,
 	}
 	if cerr := s.peer.AddCandidate(p.PC == "publish", c); cerr != nil {
-		if errors.Is(cerr, sfu.ErrTooManyCandidates) {
+		switch {
+		case errors.Is(cerr, sfu.ErrTooManyCandidates):
 			return errorf(CodeInvalidField, "at most %d candidates per connection", sfu.MaxTrickledCandidates)
+		case errors.Is(cerr, sfu.ErrClosed):
+			// The member's media has ended: its meeting is ending, and the bye follows
+			// (the room's media closes before each session sends its bye). The candidate
+			// is not wrong, and there is nothing to use it for: a page that trickled one
+			// in that moment was told "bad_sdp" just before "ended".
+			return nil
 		}
 		return errorf(CodeBadSDP, "candidate rejected")
 	}

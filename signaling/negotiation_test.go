@@ -84,6 +84,26 @@ func TestTrickledCandidatesCapped(t *testing.T) {
 	expectRefused(t, a, "ice", map[string]any{"pc": "neither"}, "invalid_field")
 }
 
+// TestCandidateAfterTheMediaEndedIsNoError: a candidate trickled after the member's
+// media has closed (as at the meeting's end, before its bye) draws no error: it was
+// answered bad_sdp, "candidate rejected", as though the client had sent a wrong one.
+func TestCandidateAfterTheMediaEndedIsNoError(t *testing.T) {
+	srv := newTestServer(t)
+	meeting := srv.createMeeting(t)
+	a := srv.join(t, meeting, "Alice")
+	if !signaling.CloseMedia(srv.sig, meeting, a.ParticipantID) {
+		t.Fatal("Alice has no media to close")
+	}
+	for _, pc := range []string{"publish", "subscribe"} {
+		if _, err := a.Send("ice", map[string]any{"pc": pc, "candidate": map[string]any{
+			"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host", "sdpMid": "0"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Neither candidate drew an error: the next error is the next message's.
+	expectRefused(t, a, "ice", map[string]any{"pc": "neither"}, "invalid_field")
+}
+
 // TestServerDialsNoClientAddress: a client names a TCP listener the test owns as its
 // candidate, in its publish offer, in its subscribe answer and trickled on both
 // connections, in every TCP shape; media flows over UDP, and the server never connects
