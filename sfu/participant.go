@@ -241,7 +241,8 @@ func (p *Participant) signal() {
 // kept (up to a bound) and applied once it is set. Each connection takes at most
 // MaxTrickledCandidates (ErrTooManyCandidates after that); a well-formed candidate the
 // server must not use (candidates.go: TCP, a name, an address no peer has) is dropped
-// without an error, as browsers trickle such candidates as a matter of course.
+// without an error, as browsers trickle such candidates as a matter of course. Once the
+// participant is closed it returns ErrClosed.
 func (p *Participant) AddCandidate(publish bool, c Candidate) error {
 	parsed, err := ice.UnmarshalCandidate(c.Candidate)
 	if err != nil {
@@ -285,6 +286,14 @@ func (p *Participant) AddCandidate(publish bool, c Candidate) error {
 	}
 	p.mu.Unlock()
 	if err := pc.AddICECandidate(init); err != nil {
+		p.mu.Lock()
+		closed := p.closed
+		p.mu.Unlock()
+		if closed {
+			// Closed after the check above: the connection refused the candidate for
+			// that (its ICE agent gone), not for the candidate.
+			return ErrClosed
+		}
 		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
 	}
 	return nil

@@ -206,9 +206,10 @@ func (s *Session) ice(env Envelope) *Error {
 			return errorf(CodeInvalidField, "at most %d candidates per connection", sfu.MaxTrickledCandidates)
 		case errors.Is(cerr, sfu.ErrClosed):
 			// The member's media has ended: its meeting is ending, and the bye follows
-			// (the room's media closes before each session sends its bye). The candidate
-			// is not wrong, and there is nothing to use it for: a page that trickled one
-			// in that moment was told "bad_sdp" just before "ended".
+			// (the room's media may close before the session has handled its ejection
+			// and sent its bye). The candidate is not wrong, and there is nothing to use
+			// it for: a page that trickled one in that moment was told "bad_sdp" just
+			// before "ended".
 			return nil
 		}
 		return errorf(CodeBadSDP, "candidate rejected")
