@@ -21,7 +21,7 @@ func TestModeratorSeesWrongPasswords(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	modTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()))
+	modTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.moderatorFragment()))
 	knock(ctx, t, modTab, "Mona")
 	if err := modTab.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`); err != nil {
 		t.Fatalf("moderator did not join: %v", err)

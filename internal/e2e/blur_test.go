@@ -361,7 +361,7 @@ func TestBlurUnavailableKeepsCameraOff(t *testing.T) {
 	if err := tab.Eval(ctx, `window.conclave.participantId`, &fay.id); err != nil {
 		t.Fatal(err)
 	}
-	ann := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ann", false)
+	ann := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(meeting, meeting.fragment()), "Ann", false)
 	faysTile := fmt.Sprintf(`.tile[data-participant-id="%s"][data-source="camera"]`, fay.id)
 	if err := ann.tab.WaitFor(ctx, `document.querySelector('`+faysTile+`')?.dataset.video === "off"`); err != nil {
 		t.Fatalf("Ann does not see Fay with her camera off: %v", err)

@@ -24,7 +24,7 @@ func TestBackToTheMeetingDoesNotResume(t *testing.T) {
 	defer cancel()
 	for _, k := range browsertest.Kinds() {
 		t.Run(k.String(), func(t *testing.T) {
-			maria := joinWithOptions(ctx, t, k, srv.pageURL(links, links.moderatorFragment()), "Maria Muster", joinOptions{})
+			maria := joinWithOptions(ctx, t, k, srv.cameraOffURL(links, links.moderatorFragment()), "Maria Muster", joinOptions{})
 			waitOK(ctx, t, maria, `document.body.dataset.role === "moderator" && sessionStorage.getItem("conclave.resume") !== null`, "join as the moderator, her secret kept for a reload")
 			if err := maria.tab.Navigate(ctx, srv.url+"/privacy"); err != nil {
 				t.Fatal(err)

@@ -119,7 +119,7 @@ func TestServerSeesOnlyCiphertext(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 	pub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Pub", links.fragment(), true)
-	sub := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Sub", links.fragment(), false)
+	sub := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()), "Sub", false)
 	waitSameColour(ctx, t, sub, pub, "camera")
 
 	const want = 150
@@ -206,8 +206,8 @@ func TestRemovedParticipantCannotDecrypt(t *testing.T) {
 	defer cancel()
 
 	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", links.moderatorFragment(), false)
-	bob := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Bob", links.fragment(), false)
-	cat := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Cat", links.fragment(), true)
+	bob := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()), "Bob", false)
+	cat := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()), "Cat", joinOptions{testHooks: true})
 	waitSameColour(ctx, t, cat, ann, "camera")
 	waitSameColour(ctx, t, bob, ann, "camera")
 

@@ -131,7 +131,7 @@ func TestFirefoxServerSeesOnlyCiphertext(t *testing.T) {
 	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.fragment()), "Fay",
 		joinOptions{testHooks: true, fakeScreen: true})
 	waitOK(ctx, t, fay, `window.conclave.e2ee.enabled && window.conclave.e2ee.api === "script"`, "Fay does not encrypt with the script transform")
-	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", links.fragment(), false)
+	ann := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()), "Ann", false)
 
 	// The camera from its first frame: none is a recorded plaintext frame, each is a
 	// recorded ciphertext frame, and each decrypts to a recorded plaintext frame (the

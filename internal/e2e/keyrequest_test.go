@@ -126,7 +126,7 @@ func TestDroppedIdentityIsAskedFor(t *testing.T) {
 	}
 	proxy.Drop(func(m hostile.Message) bool { return isIdentityFromAnn(m) && dropped.CompareAndSwap(false, true) })
 	from := len(proxy.Messages())
-	ben := joinWithOptions(ctx, t, browsertest.KindFirefox, proxy.Via(srv.pageURL(links, links.fragment())), "Ben", joinOptions{})
+	ben := joinWithOptions(ctx, t, browsertest.KindFirefox, proxy.Via(srv.cameraOffURL(links, links.fragment())), "Ben", joinOptions{})
 	if _, err := proxy.Wait(ctx, from, func(m hostile.Message) bool { return isIdentityFromAnn(m) && m.Dropped }); err != nil {
 		t.Fatalf("Ann's identity never came for Ben: %v", err)
 	}

@@ -58,13 +58,13 @@ func TestKnockProofShowsLink(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	mona := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()))
+	mona := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.moderatorFragment()))
 	knock(ctx, t, mona, "Mona")
 	if err := mona.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`); err != nil {
 		t.Fatalf("Mona did not join as moderator: %v", err)
 	}
 
-	felix := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.fragment()))
+	felix := openMeeting(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.fragment()))
 	knock(ctx, t, felix, "Felix")
 	if err := felix.WaitFor(ctx, `document.body.dataset.state === "lobby"`); err != nil {
 		t.Fatalf("Felix is not waiting: %v", err)
@@ -73,7 +73,7 @@ func TestKnockProofShowsLink(t *testing.T) {
 
 	wrong := links
 	wrong.Key = newMeetingKey(t) // a link whose key is not the meeting's
-	eve := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(wrong, wrong.fragment()))
+	eve := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(wrong, wrong.fragment()))
 	knock(ctx, t, eve, "Eve")
 	if err := eve.WaitFor(ctx, `document.body.dataset.state === "lobby"`); err != nil {
 		t.Fatalf("Eve is not waiting: %v", err)

@@ -110,7 +110,7 @@ func TestListenerRotatesBeforeItSends(t *testing.T) {
 	url := srv.pageURL(m, m.fragment())
 	lia := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Lia", joinOptions{prejoin: offBeforeJoining("mic", "camera"), testHooks: true})
 	dan := joinAt(ctx, t, srv, browsertest.KindChromium, m, "Dan", m.fragment(), true)
-	fin := joinAt(ctx, t, srv, browsertest.KindFirefox, m, "Fin", m.fragment(), false)
+	fin := joinURL(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(m, m.fragment()), "Fin", false)
 	waitSameColour(ctx, t, fin, dan, "camera")
 	waitSameColour(ctx, t, lia, dan, "camera") // so that his tile's going says she saw him leave
 

@@ -27,12 +27,12 @@ func TestNamesNeverReachTheServer(t *testing.T) {
 	defer cancel()
 
 	const monaName, felixName, ottoName = "Mona Lisetta", "Felix Quarantotto", "Otto Secondo" // spaces: never inside base64url
-	mona := openMeeting(ctx, t, browsertest.KindChromium, proxy.Via(srv.pageURL(links, links.moderatorFragment())))
+	mona := openMeeting(ctx, t, browsertest.KindChromium, proxy.Via(srv.cameraOffURL(links, links.moderatorFragment())))
 	knock(ctx, t, mona, monaName)
 	if err := mona.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`); err != nil {
 		t.Fatalf("Mona did not join as moderator: %v", err)
 	}
-	felix := openMeeting(ctx, t, browsertest.KindFirefox, proxy.Via(srv.pageURL(links, links.fragment())))
+	felix := openMeeting(ctx, t, browsertest.KindFirefox, proxy.Via(srv.cameraOffURL(links, links.fragment())))
 	knock(ctx, t, felix, felixName)
 	if err := felix.WaitFor(ctx, `document.body.dataset.state === "lobby"`); err != nil {
 		t.Fatalf("Felix is not waiting: %v", err)
@@ -48,7 +48,7 @@ func TestNamesNeverReachTheServer(t *testing.T) {
 		t.Fatalf("Mona's waiting list does not name Felix (it shows %q): %v", got, err)
 	}
 	// A second moderator: the moderators' keys change, the knock is sealed anew to both.
-	otto := openMeeting(ctx, t, browsertest.KindChromium, proxy.Via(srv.pageURL(links, links.moderatorFragment())))
+	otto := openMeeting(ctx, t, browsertest.KindChromium, proxy.Via(srv.cameraOffURL(links, links.moderatorFragment())))
 	knock(ctx, t, otto, ottoName)
 	if err := otto.WaitFor(ctx, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`); err != nil {
 		t.Fatalf("Otto did not join as moderator: %v", err)

@@ -64,8 +64,8 @@ func TestChatButtonKeepsItsNameWhilePressed(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 	pages := []*participant{
-		joinTab(ctx, t, srv, browsertest.KindChromium, m, "Pia", false),
-		joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Ole", false),
+		joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(m, m.fragment()), "Pia", false),
+		joinURL(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(m, m.fragment()), "Ole", false),
 	}
 	named := func(p *participant, want, pressed, when string) {
 		t.Helper()

@@ -38,7 +38,7 @@ func TestReattributedFramesDecodeNowhere(t *testing.T) {
 		d = bytes.ReplaceAll(d, []byte(ben.id), []byte(ann.id))
 		return bytes.ReplaceAll(d, []byte(hold), []byte(ben.id)), true
 	})
-	cara := joinWithOptions(ctx, t, browsertest.KindChromium, proxy.Via(srv.pageURL(links, links.fragment())), "Cara", joinOptions{})
+	cara := joinWithOptions(ctx, t, browsertest.KindChromium, proxy.Via(srv.cameraOffURL(links, links.fragment())), "Cara", joinOptions{})
 	if err := cara.tab.WaitFor(ctx, `window.conclave.e2ee.verified().length === 2`); err != nil {
 		t.Fatalf("Cara did not verify Ann and Ben: %v", err)
 	}
@@ -118,7 +118,7 @@ func TestSwappedSourcesDecodeNowhere(t *testing.T) {
 		d, err := json.Marshal(msg)
 		return d, err == nil
 	})
-	cara := joinWithOptions(ctx, t, browsertest.KindChromium, proxy.Via(srv.pageURL(links, links.fragment())), "Cara", joinOptions{testHooks: true})
+	cara := joinWithOptions(ctx, t, browsertest.KindChromium, proxy.Via(srv.cameraOffURL(links, links.fragment())), "Cara", joinOptions{testHooks: true})
 	if err := cara.tab.WaitFor(ctx, `window.conclave.e2ee.verified().length === 2`); err != nil {
 		t.Fatalf("Cara did not verify Ann and Ben: %v", err)
 	}

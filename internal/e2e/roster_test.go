@@ -26,8 +26,8 @@ func TestReplayedIdentityOfRemovedMember(t *testing.T) {
 	defer cancel()
 
 	via := func(fragment string) string { return proxy.Via(srv.pageURL(links, fragment)) }
-	mona := joinWithOptions(ctx, t, browsertest.KindChromium, via(links.moderatorFragment()), "Mona", joinOptions{})
-	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, via(links.fragment()), "Fay", joinOptions{})
+	mona := joinWithOptions(ctx, t, browsertest.KindChromium, proxy.Via(srv.cameraOffURL(links, links.moderatorFragment())), "Mona", joinOptions{})
+	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, proxy.Via(srv.cameraOffURL(links, links.fragment())), "Fay", joinOptions{})
 	cleo := joinWithOptions(ctx, t, browsertest.KindChromium, via(links.fragment()), "Cleo", joinOptions{})
 	all := []*participant{mona, fay, cleo}
 	for _, p := range all {

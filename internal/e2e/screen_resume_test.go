@@ -25,8 +25,8 @@ func TestReconnectKeepsScreenShare(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	ann := joinURL(ctx, t, browsertest.KindChromium, line.url(srv.pageURL(m, m.fragment())), "Ann", true)
-	bob := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Bob", false)
+	ann := joinURL(ctx, t, browsertest.KindChromium, line.url(srv.cameraOffURL(m, m.fragment())), "Ann", true)
+	bob := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(m, m.fragment()), "Bob", false)
 	// Count the picks: the browser's picker must not be asked again after the resume.
 	if err := ann.tab.Eval(ctx, `(() => { const md = navigator.mediaDevices, pick = md.getDisplayMedia.bind(md);
 		window.__picks = 0; md.getDisplayMedia = (...a) => { window.__picks++; return pick(...a); }; return true; })()`, nil); err != nil {

@@ -25,7 +25,7 @@ func TestModeratorSentBackWaits(t *testing.T) {
 	defer cancel()
 
 	joinMod := func(kind browsertest.Kind, name string) *participant {
-		tab := openMeeting(ctx, t, kind, srv.pageURL(links, links.moderatorFragment()))
+		tab := openMeeting(ctx, t, kind, srv.cameraOffURL(links, links.moderatorFragment()))
 		knock(ctx, t, tab, name)
 		p := &participant{name: name, kind: kind, tab: tab}
 		waitFor(ctx, t, p, "joined as moderator", `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`)

@@ -98,7 +98,7 @@ func TestStalePasswordFromAnotherBrowserIsRefused(t *testing.T) {
 // joinModerator opens the moderator link in a tab of kind and joins as name.
 func joinModerator(ctx context.Context, t *testing.T, srv *server, links meetingLinks, kind browsertest.Kind, name string) *participant {
 	t.Helper()
-	p := joinURL(ctx, t, kind, srv.pageURL(links, links.moderatorFragment()), name, false)
+	p := joinURL(ctx, t, kind, srv.cameraOffURL(links, links.moderatorFragment()), name, false)
 	waitFor(ctx, t, p, "joined as a moderator", `window.conclave.role === "moderator"`)
 	return p
 }

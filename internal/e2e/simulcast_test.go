@@ -169,7 +169,7 @@ func TestSimulcastFollowsWhatIsShown(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 	fia := joinTab(ctx, t, srv, browsertest.KindFirefox, m, "Fia", false)
-	cole := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Cole", false)
+	cole := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(m, m.fragment()), "Cole", false)
 	if err := browsertest.SetViewport(ctx, cole.tab, 1280, 720); err != nil {
 		t.Fatal(err)
 	}

@@ -24,11 +24,11 @@ func TestChatLinksShortcutsPushToTalk(t *testing.T) {
 	srv, m := encryptedMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
-	ann := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Ann", false)
+	ann := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(m, m.fragment()), "Ann", false)
 	// Fay has a Firefox of her own: losing the window's focus lets go of the space bar
 	// (push-to-talk.js), and in the shared Firefox every tab is a window that another
 	// test's new tab takes the focus from, at any moment (it failed so, twice).
-	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(m, m.fragment()), "Fay",
+	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(m, m.fragment()), "Fay",
 		joinOptions{browser: browsertest.Firefox(t)})
 
 	// Chat links.
