@@ -195,7 +195,8 @@ func ringFrom(keys map[string]string) (func(byte) []byte, error) {
 
 // TestRemovedParticipantCannotDecrypt: after a moderator removes a participant, the
 // remaining senders' frames carry a new key index, and no key the removed participant
-// held (or could ratchet to) decrypts them; the others still see each other.
+// held (or could ratchet to) decrypts them; Bob still sees Ann (Ann's camera is the one
+// checked: Bob's and Cat's stay off, cameraOffURL).
 func TestRemovedParticipantCannotDecrypt(t *testing.T) {
 	t.Parallel()
 	browsertest.Shared(t, browsertest.KindChromium)
