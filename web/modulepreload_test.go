@@ -5,7 +5,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -48,7 +47,7 @@ func TestPagesPreloadTheirModules(t *testing.T) {
 			}
 			got = append(got, p[1])
 		}
-		if slices.Equal(sortedCopy(got), sortedCopy(want)) {
+		if slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))) {
 			continue
 		}
 		var lines strings.Builder
@@ -148,12 +147,6 @@ func moduleImports(text string) ([]string, error) {
 		}
 	}
 	return specs, nil
-}
-
-func sortedCopy(s []string) []string {
-	c := slices.Clone(s)
-	sort.Strings(c)
-	return c
 }
 
 // missingAndExtra says which of want got lacks and which of got want does not have.

@@ -101,7 +101,7 @@ var largeCameraJS = cameraJS(960, 540)
 // and microphone off (two cores stay free for the publishers' video, and a watcher's
 // own sound takes nothing from another watcher's slow line).
 func (s *server) watcherURL(m meetingLinks) string {
-	return fmt.Sprintf("%s/m/%s?camera=0&mic=0#%s", s.url, m.MeetingID, m.fragment())
+	return s.pageURLWith(m, "camera=0&mic=0", m.fragment())
 }
 
 // downlinkJS: what a page shows of its downlink (downlink-ui.js): the hint's text and,

@@ -163,7 +163,7 @@ func TestPhoneMeetingFits(t *testing.T) {
 	const bars = ".controls button, .topbar button"
 
 	// Eva knocks from a desktop: Mona's knock card.
-	eva := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+links.MeetingID+"?camera=0#"+links.fragment())
+	eva := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()))
 	knock(ctx, t, eva, "Eva Schulz")
 	waitOK(ctx, t, mona, `!document.querySelector("#knock-card").hidden && !document.querySelector("#knock-card [data-name-pending]") && !document.querySelector("#btn-waiting").hidden`,
 		"Mona's knock card did not show Eva")
@@ -242,7 +242,7 @@ func TestPhoneMeetingFitsFirefox(t *testing.T) {
 		"Fay did not join as a moderator")
 	waitOK(ctx, t, fay, `document.querySelector("#e2ee-status").dataset.state === "off"`, "Fay's top bar does not warn that the meeting is not encrypted")
 
-	eva := openMeeting(ctx, t, browsertest.KindChromium, srv.url+"/m/"+links.MeetingID+"?camera=0#"+links.fragment())
+	eva := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()))
 	knock(ctx, t, eva, "Eva Schulz")
 	waitOK(ctx, t, fay, `!document.querySelector("#knock-card").hidden && !document.querySelector("#knock-card [data-name-pending]") && !document.querySelector("#btn-waiting").hidden`,
 		"Fay's knock card did not show Eva")

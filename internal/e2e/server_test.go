@@ -207,7 +207,16 @@ func (m meetingLinks) moderatorFragment() string {
 // pageURL is the meeting page with a fragment (e.g. "k=…&mod=…"). A name never goes
 // into a URL: the tests type it into the pre-join screen (knock).
 func (s *server) pageURL(m meetingLinks, fragment string) string {
+	return s.pageURLWith(m, "", fragment)
+}
+
+// pageURLWith is pageURL with a query of the page's hooks (page-hooks.js: "camera=0",
+// "mic=0"), or none for "".
+func (s *server) pageURLWith(m meetingLinks, query, fragment string) string {
 	u := fmt.Sprintf("%s/m/%s", s.url, m.MeetingID)
+	if query != "" {
+		u += "?" + query
+	}
 	if fragment != "" {
 		u += "#" + fragment
 	}
@@ -221,11 +230,7 @@ func (s *server) pageURL(m meetingLinks, fragment string) string {
 // browser suite is short of CPU. The microphone stays on: the participant still
 // publishes.
 func (s *server) cameraOffURL(m meetingLinks, fragment string) string {
-	u := fmt.Sprintf("%s/m/%s?camera=0", s.url, m.MeetingID)
-	if fragment != "" {
-		u += "#" + fragment
-	}
-	return u
+	return s.pageURLWith(m, "camera=0", fragment)
 }
 
 // createMeeting makes an end-to-end encrypted meeting without a waiting room where
