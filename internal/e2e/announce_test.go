@@ -44,7 +44,8 @@ func TestNewsSaidOnce(t *testing.T) {
 	links := srv.createMeetingWith(t, `{}`)
 	ctx, cancel := testContext()
 	defer cancel()
-	modTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()))
+	// What is said and focused is checked, no picture: every camera stays off (cameraOffURL).
+	modTab := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.moderatorFragment()))
 	knock(ctx, t, modTab, "Mona")
 	mona := &participant{name: "Mona", kind: browsertest.KindChromium, tab: modTab}
 	waitOK(ctx, t, mona, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`, "Mona did not join as the moderator")
@@ -71,7 +72,7 @@ func TestNewsSaidOnce(t *testing.T) {
 			if err := browsertest.OnNewDocument(ctx, tab, liveRecorderJS); err != nil {
 				t.Fatal(err)
 			}
-			if err := tab.Navigate(ctx, srv.pageURL(links, links.fragment())); err != nil {
+			if err := tab.Navigate(ctx, srv.cameraOffURL(links, links.fragment())); err != nil {
 				t.Fatal(err)
 			}
 			kai := &participant{name: name, kind: kind, tab: tab}

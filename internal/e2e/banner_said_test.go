@@ -42,7 +42,8 @@ func TestEncryptionFailureIsSaid(t *testing.T) {
 	defer cancel()
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		m := srv.createMeeting(t)
-		cid := joinWith(ctx, t, srv, kind, m, "Cid", shownRecorderJS+"\n"+brokenWorkerJS)
+		// The banner is checked, no picture: his camera stays off (cameraOffURL).
+		cid := joinWithOptions(ctx, t, kind, srv.cameraOffURL(m, m.fragment()), "Cid", joinOptions{preload: shownRecorderJS + "\n" + brokenWorkerJS})
 		waitOK(ctx, t, cid, `document.querySelector("#e2ee-status").dataset.state === "error" && !document.querySelector("#banner").hidden`, "the tab does not show that encryption failed")
 		var banner string
 		evalOK(ctx, t, cid, `document.querySelector("#banner").textContent.trim()`, &banner)

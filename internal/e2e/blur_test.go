@@ -238,7 +238,9 @@ func TestBackgroundBlur(t *testing.T) {
 		t.Fatal(err)
 	}
 	fay := joinBlurredFirefox(ctx, t, firefox, url, "Fay", src)
-	ann := joinTab(ctx, t, srv, browsertest.KindChromium, meeting, "Ann", false)
+	// Ann only receives: her camera stays off (cameraOffURL), and so does the blur that
+	// Bea's choice, remembered in the shared Chromium, would run on it.
+	ann := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(meeting, meeting.fragment()), "Ann", false)
 
 	for _, recv := range []*participant{fay, ann} {
 		got := waitPicture(ctx, t, recv.tab, tileSel(bea.id, "camera"), recv.name+" decoding Bea's blurred camera", blurredVs(src))

@@ -93,6 +93,10 @@ func startMicServer(t *testing.T) (*server, *micPackets, meetingLinks) {
 	return srv, mics, srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
 }
 
+// opus20msJS runs before the page: its microphone keeps the browser's own 20 ms Opus
+// frames, which web/testhooks/early.js otherwise makes 60 ms ones for every test page.
+const opus20msJS = `window.conclaveTestOpus20ms = true`
+
 // opusClock is Opus's RTP clock rate: a packet's timestamp counts media time in it.
 const opusClock = 48000
 
@@ -109,8 +113,11 @@ func TestMutedMicrophoneSendsNothing(t *testing.T) {
 	srv, mics, links := startMicServer(t)
 	ctx, cancel := testContext()
 	defer cancel()
-	ana := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ana", links.fragment(), false)
-	fox := joinAt(ctx, t, srv, browsertest.KindFirefox, links, "Fox", links.fragment(), false)
+	// The browsers' own 20 ms Opus frames, which the counts below are about (early.js
+	// has test pages send 60 ms ones); no cameras, which nothing here looks at.
+	o := joinOptions{preload: opus20msJS}
+	ana := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()), "Ana", o)
+	fox := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.fragment()), "Fox", o)
 	people := []*participant{ana, fox}
 	for _, p := range people {
 		mics.waitMore(ctx, t, p, 0)
@@ -159,7 +166,8 @@ func TestJoinedMutedThenUnmuted(t *testing.T) {
 	url := srv.pageURL(m, m.fragment())
 	quinn := joinWithOptions(ctx, t, browsertest.KindChromium, url, "Quinn", joinOptions{prejoin: micOff})
 	fern := joinWithOptions(ctx, t, browsertest.KindFirefox, url, "Fern", joinOptions{prejoin: micOff})
-	ear := joinAt(ctx, t, srv, browsertest.KindChromium, m, "Ear", m.fragment(), false)
+	// Ear listens and is the clock: Ear's camera stays off (cameraOffURL).
+	ear := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(m, m.fragment()), "Ear", joinOptions{})
 	quiet := []*participant{quinn, fern}
 
 	// Ear's microphone is the clock: three seconds of its media, and nothing from the two.

@@ -21,9 +21,10 @@ func TestEndScreenTakesTheFocusFromADialog(t *testing.T) {
 	defer cancel()
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-		mona := joinWithOptions(ctx, t, kind, srv.pageURL(links, links.moderatorFragment()), "Mona", joinOptions{})
+		// The focus is checked, no picture: the cameras stay off (cameraOffURL).
+		mona := joinWithOptions(ctx, t, kind, srv.cameraOffURL(links, links.moderatorFragment()), "Mona", joinOptions{})
 		waitOK(ctx, t, mona, `window.conclave.role === "moderator"`, "Mona is not the moderator")
-		kai := joinWithOptions(ctx, t, kind, srv.pageURL(links, links.fragment()), "Kai", joinOptions{})
+		kai := joinWithOptions(ctx, t, kind, srv.cameraOffURL(links, links.fragment()), "Kai", joinOptions{})
 		evalOK(ctx, t, kai, keyJS("keydown", "?", "Slash", "document.body"), nil)
 		waitOK(ctx, t, kai, `document.querySelector("#shortcuts-dialog").open && document.activeElement.id === "shortcuts-close"`, "the shortcuts did not open")
 

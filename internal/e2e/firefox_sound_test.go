@@ -18,7 +18,8 @@ func TestKnockChimeFirefox(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	modTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()))
+	// The chime and the title are checked, no picture: the cameras stay off (cameraOffURL).
+	modTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.moderatorFragment()))
 	loadTestHooks(ctx, t, modTab)
 	knock(ctx, t, modTab, "Mona")
 	mona := &participant{name: "Mona", kind: browsertest.KindFirefox, tab: modTab}
@@ -32,7 +33,7 @@ func TestKnockChimeFirefox(t *testing.T) {
 		t.Fatalf("sound before any knock: %v (%v)", peak, err)
 	}
 
-	guestTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
+	guestTab := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()))
 	knock(ctx, t, guestTab, "Gus")
 	waitFor(ctx, t, mona, "count in the title", fmt.Sprintf(`document.title === %q`, "(1) "+base))
 	waitFor(ctx, t, mona, "the chime reached the speakers", `window.conclaveTest.audioOutputPeak() > 0.01`)
@@ -50,8 +51,10 @@ func TestDevicesSoundFirefox(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	fay := joinAt(ctx, t, srv, browsertest.KindFirefox, links, "Fay", links.fragment(), true)
-	ann := joinAt(ctx, t, srv, browsertest.KindChromium, links, "Ann", links.fragment(), true)
+	// Sound only: the cameras stay off (cameraOffURL).
+	hooks := joinOptions{testHooks: true}
+	fay := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.fragment()), "Fay", hooks)
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()), "Ann", hooks)
 	waitOK(ctx, t, ann, audioJS(fay.id)+`.then(a => a.packets > 20)`, "no audio from Fay")
 
 	// Click "Play test sound" and listen to what the element plays, from the moment it

@@ -22,7 +22,9 @@ func TestTileFocusStaysInTheTiles(t *testing.T) {
 	const own = `document.querySelector('.tile[data-self="true"][data-source="camera"] .tile-pin')`
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		m := srv.createMeeting(t)
-		pia := joinWithOptions(ctx, t, kind, srv.pageURL(m, m.fragment()), "Pia", joinOptions{})
+		// The tiles' pins and the focus are checked, no picture (a camera tile and its
+		// pin are there with the camera off): the cameras stay off (cameraOffURL).
+		pia := joinWithOptions(ctx, t, kind, srv.cameraOffURL(m, m.fragment()), "Pia", joinOptions{})
 		for _, pinned := range []string{"true", "false"} {
 			evalOK(ctx, t, pia, `(() => { const b = `+own+`; b.focus(); b.click(); return true; })()`, nil)
 			waitOK(ctx, t, pia, own+`.getAttribute("aria-pressed") === "`+pinned+`"`, "the pin did not turn to "+pinned)
@@ -32,7 +34,7 @@ func TestTileFocusStaysInTheTiles(t *testing.T) {
 				t.Errorf("%s: the own pin pressed to %s moved its tile and the focus went to %s, want the pin", kind, pinned, active)
 			}
 		}
-		ben := joinWithOptions(ctx, t, kind, srv.pageURL(m, m.fragment()), "Ben", joinOptions{})
+		ben := joinWithOptions(ctx, t, kind, srv.cameraOffURL(m, m.fragment()), "Ben", joinOptions{})
 		evalOK(ctx, t, ben, `window.conclave.participantId`, &ben.id)
 		bens := `document.querySelector('.tile[data-participant-id="` + ben.id + `"][data-source="camera"] .tile-pin')`
 		waitOK(ctx, t, pia, `(() => { const b = `+bens+`; if (!b) return false; b.focus(); return document.activeElement === b; })()`, "Ben's pin did not take the focus")
@@ -66,12 +68,13 @@ func TestWaitingRoomKeepsTheFocus(t *testing.T) {
 		const e = a.closest(".waiting-entry"); return e ? e.querySelector(".waiting-name").textContent.trim() + " " + a.className.split(" ").pop() : a.id || a.className; })()`
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		links := srv.createMeetingWith(t, `{}`)
-		modTab := openMeeting(ctx, t, kind, srv.pageURL(links, links.moderatorFragment()))
+		// The focus is checked, no picture: the cameras stay off (cameraOffURL).
+		modTab := openMeeting(ctx, t, kind, srv.cameraOffURL(links, links.moderatorFragment()))
 		knock(ctx, t, modTab, "Mona")
 		mona := &participant{name: "Mona", kind: kind, tab: modTab}
 		waitOK(ctx, t, mona, `document.body.dataset.state === "joined" && window.conclave.role === "moderator"`, "Mona did not join as the moderator")
 		knocker := func(name string) {
-			tab := openMeeting(ctx, t, kind, srv.pageURL(links, links.fragment()))
+			tab := openMeeting(ctx, t, kind, srv.cameraOffURL(links, links.fragment()))
 			knock(ctx, t, tab, name)
 			waitOK(ctx, t, mona, `[...document.querySelectorAll("#waiting-list .waiting-entry")].some((e) => e.textContent.includes(`+jsString(name)+`))`, name+"'s knock did not come")
 		}

@@ -98,7 +98,9 @@ func TestFreedSectionInactiveTwiceThenReused(t *testing.T) {
 		name string
 		kind browsertest.Kind
 	}{{"Sam", browsertest.KindFirefox}, {"Sid", browsertest.KindChromium}} {
-		p := joinWithOptions(ctx, t, w.kind, srv.pageURL(m, m.fragment()), w.name, joinOptions{preload: answeredJS})
+		// The watchers' own pictures are nobody's check: their cameras stay off (their
+		// microphones keep their publish connections, as the sharers' below do).
+		p := joinWithOptions(ctx, t, w.kind, srv.cameraOffURL(m, m.fragment()), w.name, joinOptions{preload: answeredJS})
 		ws = append(ws, &sectionWatcher{ctx: ctx, t: t, p: p})
 	}
 	carl := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Carl", false)

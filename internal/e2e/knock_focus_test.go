@@ -20,12 +20,13 @@ func TestKnockCardKeepsTheFocusOnThePage(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 	links := srv.createMeetingWith(t, `{}`)
-	mona := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()), "Mona", joinOptions{})
+	// The focus is checked, no picture: the cameras stay off (cameraOffURL).
+	mona := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.moderatorFragment()), "Mona", joinOptions{})
 	waitOK(ctx, t, mona, `window.conclave.role === "moderator"`, "Mona is not the moderator")
 	focusJS := `(() => { const f = document.activeElement; return f === document.body ? "the body" : f.id || f.className || f.tagName; })()`
 	visit := func(name, button, after string) {
 		t.Helper()
-		tab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
+		tab := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()))
 		knock(ctx, t, tab, name)
 		waitOK(ctx, t, mona, `!document.querySelector("#knock-card").hidden`, "no knock card for "+name)
 		evalOK(ctx, t, mona, `(() => { document.querySelector("#`+button+`").focus(); return true; })()`, nil)

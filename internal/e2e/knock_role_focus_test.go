@@ -21,13 +21,14 @@ func TestKnockCardFocusWhenTheRoleGoes(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 	links := srv.createMeetingWith(t, `{}`)
-	mona := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Mona", joinOptions{})
-	nina := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.moderatorFragment()), "Nina", joinOptions{})
+	// The focus is checked, no picture: the cameras stay off (cameraOffURL).
+	mona := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.moderatorFragment()), "Mona", joinOptions{})
+	nina := joinWithOptions(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.moderatorFragment()), "Nina", joinOptions{})
 	waitOK(ctx, t, nina, `window.conclave.role === "moderator"`, "Nina is not a moderator")
 	var ninaID string
 	evalOK(ctx, t, nina, `window.conclave.participants()[0].id`, &ninaID)
 
-	tab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
+	tab := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()))
 	knock(ctx, t, tab, "Kai")
 	waitOK(ctx, t, nina, `!document.querySelector("#knock-card").hidden`, "no knock card for Kai")
 	evalOK(ctx, t, nina, `(() => { document.querySelector("#knock-view").focus(); return document.activeElement.id; })()`, nil)

@@ -125,7 +125,8 @@ func TestLanguageChoiceIsARadioGroup(t *testing.T) {
 	}
 	for _, kind := range []browsertest.Kind{browsertest.KindFirefox, browsertest.KindChromium} {
 		links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-		tab := openMeeting(ctx, t, kind, srv.pageURL(links, links.fragment()))
+		// The language switch is checked, no picture: her camera stays off (cameraOffURL).
+		tab := openMeeting(ctx, t, kind, srv.cameraOffURL(links, links.fragment()))
 		p := &participant{name: "Ida", kind: kind, tab: tab}
 		waitOK(ctx, t, p, `document.body.dataset.state === "prejoin"`, "no pre-join screen")
 		click(ctx, t, tab, slot+` .language-option[data-lang="en"]`)
@@ -211,11 +212,12 @@ func TestLanguageTabStopFollowsTheLayout(t *testing.T) {
 }
 
 // idaInGerman has Ida join a meeting without a lobby in a new tab of kind and choose
-// German on the top bar's switch (bar): the opening of the language switch's tests.
+// German on the top bar's switch (bar): the opening of the language switch's tests,
+// which look at no picture, so her camera stays off (cameraOffURL).
 func idaInGerman(ctx context.Context, t *testing.T, srv *server, kind browsertest.Kind, bar string) *participant {
 	t.Helper()
 	links := srv.createMeetingWith(t, `{"settings":{"lobby":false}}`)
-	p := joinWithOptions(ctx, t, kind, srv.pageURL(links, links.fragment()), "Ida", joinOptions{})
+	p := joinWithOptions(ctx, t, kind, srv.cameraOffURL(links, links.fragment()), "Ida", joinOptions{})
 	click(ctx, t, p.tab, bar+` .language-option[data-lang="de"]`)
 	waitOK(ctx, t, p, `document.documentElement.lang === "de"`, "the page is not in German")
 	return p

@@ -90,15 +90,17 @@ func TestWaitingRoomEntranceSaidOnce(t *testing.T) {
 			}
 		}
 
-		kai := knockHeard(ctx, t, engines[lang][0], srv.pageURL(links, links.fragment()), "Kai", lang)
+		// What is said and focused is checked, no picture (the waiting screen says
+		// nothing of the camera): the cameras stay off (cameraOffURL).
+		kai := knockHeard(ctx, t, engines[lang][0], srv.cameraOffURL(links, links.fragment()), "Kai", lang)
 		waitOK(ctx, t, kai, `document.querySelector("#lobby-status").dataset.moderatorPresent === "false"`, "Kai was told a moderator is there")
 		entered(kai, alone)
 
-		mona := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()), "Mona", joinOptions{})
+		mona := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.moderatorFragment()), "Mona", joinOptions{})
 		waitOK(ctx, t, mona, `window.conclave.role === "moderator"`, "Mona is not the moderator")
 		heard(kai, waiting, waiting)
 
-		lea := knockHeard(ctx, t, engines[lang][1], srv.pageURL(links, links.fragment()), "Lea", lang)
+		lea := knockHeard(ctx, t, engines[lang][1], srv.cameraOffURL(links, links.fragment()), "Lea", lang)
 		waitOK(ctx, t, lea, `document.querySelector("#lobby-status").dataset.moderatorPresent === "true"`, "Lea was told no moderator is there")
 		entered(lea, waiting)
 

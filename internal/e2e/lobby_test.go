@@ -77,8 +77,9 @@ func TestLobbyAdmitAndDeny(t *testing.T) {
 	waitSameColour(ctx, t, mod, felix, "camera")
 	waitSameColour(ctx, t, felix, mod, "camera")
 
-	// Dora knocks from Chromium and is denied.
-	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
+	// Dora knocks from Chromium and is denied; nobody sees her: her camera stays off
+	// (cameraOffURL).
+	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()))
 	knock(ctx, t, doraTab, "Dora")
 	if err := doraTab.WaitFor(ctx, `document.body.dataset.state === "lobby"`); err != nil {
 		t.Fatalf("Dora is not waiting: %v", err)

@@ -220,7 +220,8 @@ func TestKnockAlerts(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	modTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.moderatorFragment()))
+	// The alerts are checked, no picture: the cameras stay off (cameraOffURL).
+	modTab := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.moderatorFragment()))
 	loadTestHooks(ctx, t, modTab)
 	knock(ctx, t, modTab, "Mona")
 	mona := &participant{name: "Mona", kind: browsertest.KindChromium, tab: modTab}
@@ -242,13 +243,13 @@ func TestKnockAlerts(t *testing.T) {
 		t.Fatalf("sound before any knock: %v (%v)", peak, err)
 	}
 
-	felixTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.pageURL(links, links.fragment()))
+	felixTab := openMeeting(ctx, t, browsertest.KindFirefox, srv.cameraOffURL(links, links.fragment()))
 	knock(ctx, t, felixTab, "Felix")
 	waitFor(ctx, t, mona, "count in the title", fmt.Sprintf(`document.title === %q`, "(1) "+base))
 	waitFor(ctx, t, mona, "the chime reached the speakers", `window.conclaveTest.audioOutputPeak() > 0.01`)
 	waitFor(ctx, t, mona, "a notification", `window.conclaveTest.notifications().length === 1`)
 
-	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()))
+	doraTab := openMeeting(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()))
 	knock(ctx, t, doraTab, "Dora")
 	waitFor(ctx, t, mona, "count in the title", fmt.Sprintf(`document.title === %q`, "(2) "+base))
 	// At least two: a knock within ALERT_GAP_MS of the last alert corrects the shown

@@ -19,7 +19,8 @@ func TestPanelCoversNarrowScreen(t *testing.T) {
 	m := srv.createMeeting(t)
 	ctx, cancel := testContext()
 	defer cancel()
-	pia := joinTab(ctx, t, srv, browsertest.KindChromium, m, "Pia", false)
+	// The panel and the focus are checked, no picture: her camera stays off (cameraOffURL).
+	pia := joinURL(ctx, t, browsertest.KindChromium, srv.cameraOffURL(m, m.fragment()), "Pia", false)
 	viewport := func(w, h int) {
 		t.Helper()
 		if err := browsertest.SetViewport(ctx, pia.tab, w, h); err != nil {

@@ -282,7 +282,8 @@ func TestNarrowDesktopTopBarKeepsItsWords(t *testing.T) {
 	const w, h = 1024, 768
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		links := srv.createMeetingWith(t, `{}`) // encrypted, with a waiting room
-		tab := openMeeting(ctx, t, kind, srv.pageURL(links, links.moderatorFragment()))
+		// The top bar is checked, no picture: her camera stays off (cameraOffURL).
+		tab := openMeeting(ctx, t, kind, srv.cameraOffURL(links, links.moderatorFragment()))
 		if err := browsertest.SetViewport(ctx, tab, w, h); err != nil {
 			t.Fatal(err)
 		}

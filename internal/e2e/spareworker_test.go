@@ -56,7 +56,8 @@ func TestEndedMeetingEndsTheSpareWorker(t *testing.T) {
 	ctx, cancel := testContext()
 	defer cancel()
 
-	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.pageURL(links, links.fragment()), "Ann",
+	// The workers are counted, not frames: her camera stays off (cameraOffURL).
+	ann := joinWithOptions(ctx, t, browsertest.KindChromium, srv.cameraOffURL(links, links.fragment()), "Ann",
 		joinOptions{preload: liveE2EEWorkersJS})
 	waitFor(ctx, t, ann, "the session's worker running and its spare loaded",
 		`document.querySelector("#e2ee-status").dataset.state === "on" && window.__liveE2EEWorkers() === 2`)

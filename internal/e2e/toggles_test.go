@@ -210,7 +210,9 @@ func TestTilePinKeepsItsName(t *testing.T) {
 	}
 	for _, kind := range []browsertest.Kind{browsertest.KindChromium, browsertest.KindFirefox} {
 		m := srv.createMeeting(t)
-		p := joinWithOptions(ctx, t, kind, srv.pageURL(m, m.fragment()), "Pia", joinOptions{})
+		// The pin's name is checked, no picture (her camera tile has it with the camera
+		// off): her camera stays off (cameraOffURL).
+		p := joinWithOptions(ctx, t, kind, srv.cameraOffURL(m, m.fragment()), "Pia", joinOptions{})
 		for _, lang := range []string{"de", "en"} {
 			click(ctx, t, p.tab, `.language-option[data-lang="`+lang+`"]`)
 			waitOK(ctx, t, p, `document.documentElement.lang === "`+lang+`"`, "the page did not switch to "+lang)
