@@ -71,6 +71,10 @@ type audioStats struct {
 	Energy  float64 `json:"energy"`
 }
 
+// audioPacketsASecond is how many audio packets a test page's microphone sends a second
+// while it sounds: Opus in 60 ms frames (web/testhooks/early.js).
+const audioPacketsASecond = 1000 / 60
+
 func audioJS(from string) string {
 	return fmt.Sprintf(`window.conclave.stats().then(s => { const a = s.audio.filter(x => x.participantId === %q);
 		return { packets: a.reduce((n, x) => n + (x.packetsReceived || 0), 0), energy: a.reduce((n, x) => n + (x.totalAudioEnergy || 0), 0) }; })`, from)
@@ -199,7 +203,7 @@ func TestSwitchDevicesKeepsEncryption(t *testing.T) {
 	// energy in it. (The tone made in Firefox is in TestDevicesSoundFirefox.)
 	before := audioFrom(ctx, t, fay, ann)
 	chooseDevice(ctx, t, ann, "#device-mic", testMic)
-	err := fay.tab.WaitFor(ctx, fmt.Sprintf(`%s.then(a => a.packets > %d && a.energy > %g)`, audioJS(ann.id), before.Packets+100, before.Energy+0.01))
+	err := fay.tab.WaitFor(ctx, fmt.Sprintf(`%s.then(a => a.packets > %d && a.energy > %g)`, audioJS(ann.id), before.Packets+2*audioPacketsASecond, before.Energy+0.01))
 	if err != nil {
 		t.Fatalf("Ann's sound stopped arriving at Fay after the microphone switch: before %+v, now %+v (%v)", before, audioFrom(ctx, t, fay, ann), err)
 	}

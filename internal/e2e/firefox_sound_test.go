@@ -100,7 +100,7 @@ func TestDevicesSoundFirefox(t *testing.T) {
 	chooseDevice(ctx, t, fay, "#device-mic", testMic)
 	waitOK(ctx, t, fay, `document.querySelector("#btn-mic").getAttribute("aria-pressed") === "true" && window.conclaveTest.toneState() === "running"`,
 		"Fay's microphone is not the running test tone after the switch")
-	err := ann.tab.WaitFor(ctx, fmt.Sprintf(`%s.then(a => a.packets > %d && a.energy > %g)`, audioJS(fay.id), before.Packets+100, before.Energy+0.01))
+	err := ann.tab.WaitFor(ctx, fmt.Sprintf(`%s.then(a => a.packets > %d && a.energy > %g)`, audioJS(fay.id), before.Packets+2*audioPacketsASecond, before.Energy+0.01))
 	if err != nil {
 		t.Fatalf("Fay's tone did not reach Ann: before %+v, now %+v (%v)", before, audioFrom(ctx, t, ann, fay), err)
 	}

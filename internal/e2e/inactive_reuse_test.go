@@ -186,7 +186,7 @@ func TestFreedSectionInactiveTwiceThenReused(t *testing.T) {
 		waitSameColour(ctx, t, w.p, dora, "camera")
 		heard := audioFrom(ctx, t, w.p, dora)
 		waitFor(ctx, t, w.p, "Dora's microphone received and heard", fmt.Sprintf(
-			`%s.then((a) => a.packets >= %d && a.energy > %g)`, audioJS(dora.id), heard.Packets+50, heard.Energy))
+			`%s.then((a) => a.packets >= %d && a.energy > %g)`, audioJS(dora.id), heard.Packets+audioPacketsASecond, heard.Energy))
 	}
 }
 

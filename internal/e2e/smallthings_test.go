@@ -64,7 +64,7 @@ func TestChatLinksShortcutsPushToTalk(t *testing.T) {
 
 	// Push-to-talk: Ann hears Fay; Fay mutes (her microphone then sends nothing); Ann
 	// sees it.
-	waitOK(ctx, t, ann, audioJS(fay.id)+`.then(a => a.packets > 50)`, "no audio from Fay")
+	waitOK(ctx, t, ann, audioJS(fay.id)+fmt.Sprintf(`.then(a => a.packets > %d)`, audioPacketsASecond), "no audio from Fay")
 	evalOK(ctx, t, fay, `document.querySelector("#btn-mic").click()`, nil)
 	fayMuted := fmt.Sprintf(`document.querySelector('.tile[data-participant-id="%s"][data-source="camera"]').classList.contains("mic-muted")`, fay.id)
 	waitOK(ctx, t, ann, fayMuted, "Fay's tile does not show her muted")
