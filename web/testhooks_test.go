@@ -66,7 +66,7 @@ func TestProductionHasNoTestDoors(t *testing.T) {
 // TestTestHooksOnlyInTestMode: a handler built for tests serves the hook modules
 // (whose imports it can resolve), and its pages are byte for byte the production
 // pages but for the meeting page's one line that loads early.js (small fake
-// cameras) first. A production page never refers to a hook.
+// cameras, 60 ms Opus frames) first. A production page never refers to a hook.
 func TestTestHooksOnlyInTestMode(t *testing.T) {
 	prod, test := Handler(Options{}), Handler(Options{TestHooks: true})
 	want := map[string]string{

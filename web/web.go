@@ -176,7 +176,8 @@ func newHandler(opts Options) (*handler, error) {
 			return nil, err
 		}
 		// The test pages load testhooks/early.js before the meeting's own module
-		// (module scripts run in document order): it makes the fake cameras small.
+		// (module scripts run in document order): it makes the fake cameras small and
+		// the microphones' Opus frames 60 ms long.
 		page := h.assets["meeting.html"]
 		body, err := page.readAll()
 		if err != nil {

@@ -97,6 +97,18 @@ func startMicServer(t *testing.T) (*server, *micPackets, meetingLinks) {
 // frames, which web/testhooks/early.js otherwise makes 60 ms ones for every test page.
 const opus20msJS = `window.conclaveTestOpus20ms = true`
 
+// frameStep is the shortest step between consecutive stamps of a microphone's packets
+// (in RTP ticks): its Opus frame length, the longer steps being pauses.
+func frameStep(stamps []uint32) int32 {
+	step := int32(0)
+	for i := 1; i < len(stamps); i++ {
+		if d := int32(stamps[i] - stamps[i-1]); d > 0 && (step == 0 || d < step) {
+			step = d
+		}
+	}
+	return step
+}
+
 // opusClock is Opus's RTP clock rate: a packet's timestamp counts media time in it.
 const opusClock = 48000
 
@@ -127,6 +139,13 @@ func TestMutedMicrophoneSendsNothing(t *testing.T) {
 	// packet every 400 ms: about 50 packets in two seconds of media, 100 without the
 	// pauses. (Firefox's fake microphone hums without a pause.)
 	const span = 2 * time.Second
+	// The counts are of 20 ms frames (opus20msJS): in 60 ms ones even a microphone
+	// without discontinuous transmission would send fewer than 80.
+	for _, p := range people {
+		if got := frameStep(mics.waitMore(ctx, t, p, 20)); got != opusClock/50 {
+			t.Fatalf("%s's microphone sends frames of %d RTP ticks, want %d (20 ms): the counts below would check nothing", p.name, got, opusClock/50)
+		}
+	}
 	if n := mics.count(ctx, t, ana, mics.last(ana)+opusClock, span); n >= 80 {
 		t.Errorf("Ana's beeping microphone sent %d packets in %s of media, want about 50 (discontinuous transmission; 100 without)", n, span)
 	}

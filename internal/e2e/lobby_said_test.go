@@ -90,8 +90,8 @@ func TestWaitingRoomEntranceSaidOnce(t *testing.T) {
 			}
 		}
 
-		// What is said and focused is checked, no picture (the waiting screen says
-		// nothing of the camera): the cameras stay off (cameraOffURL).
+		// What is said and focused is checked, no picture (no live region of the
+		// waiting screen speaks of the camera): the cameras stay off (cameraOffURL).
 		kai := knockHeard(ctx, t, engines[lang][0], srv.cameraOffURL(links, links.fragment()), "Kai", lang)
 		waitOK(ctx, t, kai, `document.querySelector("#lobby-status").dataset.moderatorPresent === "false"`, "Kai was told a moderator is there")
 		entered(kai, alone)

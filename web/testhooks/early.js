@@ -12,9 +12,9 @@
 // It also has the microphones send Opus in 60 ms frames instead of the browsers' 20:
 // an answer's audio sections get `a=ptime:60`, which Chromium and Firefox both follow.
 // Every audio frame is a packet and a call into the page's E2EE worker, fifty a second
-// per microphone and as many decrypted in every other tab; two thirds fewer took 30 %
-// off what a meeting of two Chromium tabs costs and 16 % off two Firefox ones
-// (measured 2026-12-07). A test that counts a microphone's packets against the 20 ms
+// per microphone and as many decrypted in every other tab; two thirds fewer took a
+// meeting of two Firefox tabs from 73 % of a core to 59 % (two Chromium tabs: 40–42 %
+// to 37–40 %, near the runs' spread; measured 2026-12-07). A test that counts a microphone's packets against the 20 ms
 // framing (discontinuous transmission) keeps it: its preload sets
 // `window.conclaveTestOpus20ms = true` before this runs.
 const devices = navigator.mediaDevices;
