@@ -208,20 +208,23 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 		}
 	}
 	t.Logf("Sam's page: %+v; relay %+v", d, line.srv.Counts())
-	// Finn, in the strip: his smallest layer, or paused and saying so; or the layer his
-	// strip tile calls for when that is his largest. A tile calls for the smallest layer
-	// at least its size, and Firefox's are small (80, 160, 320 wide): a strip tile wider
-	// than 160 calls for his largest, the SFU then asks nobody's middle layer of him (h
-	// inactive), and his plain-colour frames cost a few tens of kbit/s, which the line's
-	// spare beside Cleo's layer carries.
+	// Finn, in the strip: a smaller layer than his largest, or paused and saying so; or
+	// his largest when the SFU asks nobody's middle layer of him (h inactive). A tile calls
+	// for the smallest layer at least its size, and Firefox's are small (80, 160, 320
+	// wide): a strip tile wider than 160 calls for his largest, and his plain-colour
+	// frames cost a few tens of kbit/s in any layer, so what the line's spare beside
+	// Cleo's layer and the meeting's audio carries of him is a matter of a few kbit/s:
+	// his smallest layer, his middle one (the allocation's step down from his largest,
+	// which makes h active: seen in a CI run after the test pages' audio came to take
+	// fewer packets), or his largest.
 	c := readDownlink(slow, t, sam).Tiles[finn.id]
 	if c.Mark == "paused" {
 		if c.Overlay != pausedTile {
 			t.Fatalf("Finn's paused tile says %q, want %q", c.Overlay, pausedTile)
 		}
 	} else {
-		waitCam(slow, t, sam, finn, "decodes more than Finn's smallest layer behind the slow line, or nothing", func(v camView, l map[string]sentLayer) bool {
-			return v.Width > 0 && (v.Width == l["q"].Width || !l["h"].Active && v.Width == topLayer(l).Width)
+		waitCam(slow, t, sam, finn, "decodes Finn's largest layer behind the slow line while his middle one is sent, or nothing", func(v camView, l map[string]sentLayer) bool {
+			return v.Width > 0 && (v.Width < topLayer(l).Width || !l["h"].Active && v.Width == topLayer(l).Width)
 		})
 	}
 }
