@@ -138,8 +138,9 @@ func readDownlink(ctx context.Context, t *testing.T, p *participant) downlinkSho
 // watches from Chromium behind a 300 kbit/s downlink (the shaped relay) with Cleo
 // pinned large: the server gives him a smaller layer of hers, which he decodes (its
 // size, and Cleo's picture in it), never the largest his tile calls for; Finn's tile
-// in the strip gets his smallest layer, or is paused with "Video paused" on it; and
-// Sam's page says why: the hint that his connection is too slow for all video.
+// in the strip gets a smaller layer of his than the largest, or is paused with "Video
+// paused" on it, or gets his largest where the line's spare carries it; and Sam's page
+// says why: the hint that his connection is too slow for all video.
 //
 // The slow line is judged on Cleo's camera: Chromium's fake camera draws a moving
 // picture whose upper layers need more than the line carries. Firefox's is a plain
@@ -212,11 +213,13 @@ func TestSlowDownlinkGetsTheLowLayer(t *testing.T) {
 	// his largest when the SFU asks nobody's middle layer of him (h inactive). A tile calls
 	// for the smallest layer at least its size, and Firefox's are small (80, 160, 320
 	// wide): a strip tile wider than 160 calls for his largest, and his plain-colour
-	// frames cost a few tens of kbit/s in any layer, so what the line's spare beside
-	// Cleo's layer and the meeting's audio carries of him is a matter of a few kbit/s:
-	// his smallest layer, his middle one (the allocation's step down from his largest,
-	// which makes h active: seen in a CI run after the test pages' audio came to take
-	// fewer packets), or his largest.
+	// frames cost a few tens of kbit/s in any layer. Which of them the line's spare
+	// beside Cleo's layer and the meeting's audio carries depends on what her layer
+	// takes first (the largest tile is served first): his smallest layer, his middle
+	// one (a step down from his largest, which makes h active; seen in one CI run), or
+	// his largest. The check would miss a page that decodes his largest while capped
+	// at q (h then inactive); it fails where he is decoded at his largest while his
+	// middle layer is what the SFU asks for.
 	c := readDownlink(slow, t, sam).Tiles[finn.id]
 	if c.Mark == "paused" {
 		if c.Overlay != pausedTile {
