@@ -87,9 +87,10 @@ func waitHeard(ctx context.Context, t *testing.T, recv, p *participant) {
 }
 
 // silentWhileTalking waits for a stretch in which recv got at least two seconds' worth
-// of audio packets (audioPacketsASecond; two to four seconds of Opus: between a fake
-// microphone's beeps its discontinuous transmission sends few) from talker and reports whether no packet from other arrived
-// in it. Packets, not energy: a sender whose microphone is off sends none.
+// of audio packets from talker (audioPacketsASecond; two to four seconds of Opus:
+// between a fake microphone's beeps its discontinuous transmission sends few) and
+// reports whether no packet from other arrived in it. Packets, not energy: a sender
+// whose microphone is off sends none.
 func silentWhileTalking(ctx context.Context, t *testing.T, recv, talker, other *participant) bool {
 	t.Helper()
 	t0, o0 := audioPackets(ctx, t, recv, talker), audioPackets(ctx, t, recv, other)

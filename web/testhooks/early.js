@@ -14,9 +14,9 @@
 // Every audio frame is a packet and a call into the page's E2EE worker, fifty a second
 // per microphone and as many decrypted in every other tab; two thirds fewer took a
 // meeting of two Firefox tabs from 73 % of a core to 59 % (two Chromium tabs: 40–42 %
-// to 37–40 %, near the runs' spread; measured 2026-12-07). A test that counts a microphone's packets against the 20 ms
-// framing (discontinuous transmission) keeps it: its preload sets
-// `window.conclaveTestOpus20ms = true` before this runs.
+// to 37–40 %, near the runs' spread; measured 2026-12-07). A test that counts a
+// microphone's packets against the 20 ms framing (discontinuous transmission) keeps
+// it: its preload sets `window.conclaveTestOpus20ms = true` before this runs.
 const devices = navigator.mediaDevices;
 if (devices && devices.getUserMedia) {
   const getUserMedia = devices.getUserMedia.bind(devices);
